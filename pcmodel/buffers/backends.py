@@ -1,0 +1,151 @@
+"""Backends: where a buffer's primitives, storage and shared state come from.
+
+The algorithms in ``condition.py``, ``semaphore.py`` and ``queued.py`` never import ``threading``
+or ``multiprocessing`` themselves; they ask their backend. That is how one algorithm runs on
+threads and on processes (as CPython's ``multiprocessing.synchronize.Barrier`` reuses the thread
+``Barrier`` unchanged), and how a controlled scheduler can substitute its own primitives.
+
+The thread backend creates ``threading.Lock()``, ``threading.Condition()`` and
+``threading.Semaphore()`` through the ``threading`` module *at buffer construction time*, so code
+that replaces those module attributes (the controlled scheduler) before building a buffer gets
+its own primitives into it.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from pcmodel.instrument import Level, Recorder
+
+__all__ = ["BACKENDS", "Backend", "ThreadBackend", "get_backend"]
+
+BACKENDS: tuple[str, ...] = ("thread", "process")
+
+
+class SharedState:
+    """The algorithm's scalar state, as plain attributes (threads share one process's memory)."""
+
+    __slots__ = ("unfinished", "shutdown", "waiting_put", "waiting_get", "puts", "gets",
+                 "max_depth")
+
+    def __init__(self) -> None:
+        self.unfinished = 0  # items put and not yet marked task_done()
+        self.shutdown = 0  # 1 once shutdown() was called
+        self.waiting_put = 0  # actors inside put() waiting for space
+        self.waiting_get = 0  # actors inside get() waiting for items
+        self.puts = self.gets = self.max_depth = 0  # recorded only when instrumented
+
+
+class Backend:
+    """The primitives and storage a buffer algorithm needs, for one kind of actor.
+
+    ``encode``/``decode`` (or None) turn items into what the storage holds; buffers call them
+    outside any lock, so slow or failing conversions never hold up other actors.
+    """
+
+    name = ""
+    encode: Callable[[Any], Any] | None = None
+    decode: Callable[[Any], Any] | None = None
+
+    def lock(self) -> Any:
+        raise NotImplementedError
+
+    def condition(self, lock: Any) -> Any:
+        raise NotImplementedError
+
+    def semaphore(self, value: int) -> Any:
+        raise NotImplementedError
+
+    def release(self, semaphore: Any, n: int) -> None:
+        """Release ``semaphore`` ``n`` times."""
+        for _ in range(n):
+            semaphore.release()
+
+    def queue(self, maxsize: int) -> Any:
+        """A ready-made queue (the ``queue`` variant): the standard library's for this backend."""
+        raise NotImplementedError
+
+    def storage(self, maxsize: int) -> Any:
+        """A FIFO with ``append``, ``popleft``, ``clear`` and ``len``; used with the lock held."""
+        raise NotImplementedError
+
+    def state(self) -> Any:
+        """Fresh scalar state with the attributes of :class:`SharedState`."""
+        raise NotImplementedError
+
+    def recorder(self, level: Level, clock: Callable[[], float]) -> Recorder:
+        raise NotImplementedError
+
+    def exports(self, recorder: Recorder) -> list[dict]:
+        """Every recorder export that belongs to this buffer (all processes)."""
+        return [recorder.export()]
+
+    def flush(self, recorder: Recorder) -> None:
+        """Publish this process's records to the others (nothing to do for threads)."""
+
+    def reset_exports(self) -> None:
+        """Forget records that other processes published."""
+
+    def close(self) -> None:
+        """Release shared resources; idempotent."""
+
+
+class ThreadBackend(Backend):
+    """Threads in one process: ``threading`` primitives and a ``collections.deque``."""
+
+    name = "thread"
+
+    def lock(self) -> Any:
+        return threading.Lock()
+
+    def condition(self, lock: Any) -> Any:
+        return threading.Condition(lock)
+
+    def semaphore(self, value: int) -> Any:
+        return threading.Semaphore(value)
+
+    def release(self, semaphore: Any, n: int) -> None:
+        semaphore.release(n)
+
+    def queue(self, maxsize: int) -> Any:
+        from pcmodel.buffers.stdqueue import ShutdownQueue
+
+        return ShutdownQueue(maxsize)
+
+    def storage(self, maxsize: int) -> collections.deque:
+        return collections.deque()
+
+    def state(self) -> SharedState:
+        return SharedState()
+
+    def recorder(self, level: Level, clock: Callable[[], float]) -> Recorder:
+        return Recorder(level, clock)
+
+
+def get_backend(backend: str | Backend, **options: Any) -> Backend:
+    """Return a backend instance for a name in ``BACKENDS`` (or the instance itself).
+
+    Options are the backend's own: the process backend takes ``context`` (a multiprocessing
+    context) and ``item_size`` (the largest pickled item in bytes); the thread backend takes none.
+    """
+    if isinstance(backend, Backend):
+        if options:
+            raise TypeError(f"unexpected options {sorted(options)} with a Backend instance")
+        return backend
+    if backend == "thread":
+        unknown = {k: v for k, v in options.items() if v is not None}
+        if unknown:
+            raise TypeError(
+                f"the thread backend takes no options, got {sorted(unknown)}; "
+                "context= and item_size= are for backend='process'"
+            )
+        return ThreadBackend()
+    if backend == "process":
+        from pcmodel.buffers.processes import ProcessBackend
+
+        return ProcessBackend(**options)
+    choices = ", ".join(repr(b) for b in BACKENDS)
+    raise ValueError(f"unknown backend {backend!r}; choose one of {choices}")

@@ -1,0 +1,243 @@
+"""What every bounded buffer shares: the queue.Queue surface, argument checks and statistics.
+
+A variant (condition, semaphore, queue) writes only the algorithm: ``put``, ``get``, ``put_many``,
+``get_many``, ``task_done``, ``join``, ``shutdown`` and ``qsize``. This base class builds the
+non-blocking forms on the blocking ones (as trio does: ``op_nowait`` is ``op`` that may not wait),
+checks arguments before anything changes, and turns the recorder into a frozen snapshot.
+
+The backend (``thread`` or ``process``) hands the algorithm its primitives, storage and shared
+state, so each algorithm is written once and runs unchanged on threads and on processes.
+"""
+
+from __future__ import annotations
+
+import queue
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar
+
+from pcmodel.buffers.backends import Backend, get_backend
+from pcmodel.errors import ShutDown
+from pcmodel.instrument import BufferStats, Level, Recorder, merge_exports
+
+__all__ = ["BatchFull", "Buffer"]
+
+
+class BatchFull(queue.Full):
+    """``put_many`` timed out (or would block) before every item was in the buffer.
+
+    ``items_put`` tells how many of the batch, from its start, are in the buffer; the rest are not.
+    """
+
+    def __init__(self, items_put: int, total: int) -> None:
+        super().__init__(f"put_many stored {items_put} of {total} items before it timed out")
+        self.items_put = items_put
+        self.total = total
+
+
+def check_timeout(block: bool, timeout: float | None) -> None:
+    """Reject a negative timeout as queue.Queue does (only where it would be used)."""
+    if block and timeout is not None and timeout < 0:
+        raise ValueError("'timeout' must be a non-negative number (or None to wait forever)")
+
+
+def shut_down_error(operation: str) -> ShutDown:
+    """The ShutDown exception for ``operation``, with a message saying what to do instead."""
+    return ShutDown(f"{operation}() on a buffer that was shut down; create a new buffer to go on")
+
+
+class Buffer:
+    """Base of every bounded buffer: drop-in for ``queue.Queue`` plus shutdown and batches.
+
+    Subclasses set ``variant`` and implement the algorithm in ``_setup``, ``put``, ``get``,
+    ``put_many``, ``get_many``, ``task_done``, ``join``, ``shutdown`` and ``_size``.
+    """
+
+    variant: ClassVar[str] = ""
+
+    def __init__(
+        self,
+        maxsize: int = 0,
+        *,
+        backend: str | Backend = "thread",
+        instrument: str | Level | bool | None = "off",
+        clock: Callable[[], float] | None = None,
+        name: str | None = None,
+        **backend_options: Any,
+    ) -> None:
+        if isinstance(maxsize, bool) or not isinstance(maxsize, int):
+            raise TypeError(f"maxsize must be an int (<= 0 means unbounded), not {maxsize!r}")
+        level = Level.parse(instrument)
+        self.maxsize = maxsize
+        self.name = name or f"{self.variant}-buffer"
+        self._backend = get_backend(backend, **backend_options)
+        self._level = level
+        self._clock = clock or time.perf_counter
+        self._encode = self._backend.encode
+        self._decode = self._backend.decode
+        self._rec: Recorder | None = (
+            None if level is Level.OFF else self._backend.recorder(level, self._clock)
+        )
+        self._state = self._backend.state()
+        self._setup(self._backend, maxsize)
+
+    def _setup(self, backend: Backend, maxsize: int) -> None:
+        raise NotImplementedError
+
+    # -- the queue.Queue surface built on the algorithm -------------------------------------
+
+    def put_nowait(self, item: Any) -> None:
+        """Put ``item`` if there is space now, else raise ``queue.Full``."""
+        self.put(item, block=False)
+
+    def get_nowait(self) -> Any:
+        """Take an item if one is there now, else raise ``queue.Empty`` (``ShutDown`` once shut
+        down and drained)."""
+        return self.get(block=False)
+
+    def qsize(self) -> int:
+        """Items in the buffer now. Like queue.Queue's, already stale when you read it."""
+        return self._size()
+
+    def empty(self) -> bool:
+        """True if the buffer holds no item now (not a promise that get() will block)."""
+        return self._size() == 0
+
+    def full(self) -> bool:
+        """True if a bounded buffer is at capacity now (not a promise that put() will block)."""
+        return 0 < self.maxsize <= self._size()
+
+    @property
+    def waiting(self) -> tuple[int, int]:
+        """``(putters, getters)`` blocked in this buffer now: for observers and tests.
+
+        The queue variant cannot see inside the library's queue and always reports ``(0, 0)``.
+        """
+        state = self._state
+        return state.waiting_put, state.waiting_get
+
+    @property
+    def is_shutdown(self) -> bool:
+        """True once ``shutdown()`` was called."""
+        return bool(self._state.shutdown)
+
+    # -- instrumentation ------------------------------------------------------------------
+
+    @property
+    def instrument(self) -> Level:
+        """The recording level chosen at creation."""
+        return self._level
+
+    def _note_put(self, count: int, depth: int) -> None:
+        """Record ``count`` puts; called with the lock held, only when recording."""
+        state = self._state
+        state.puts += count
+        if depth > state.max_depth:
+            state.max_depth = depth
+        self._rec.on_put(count, depth)
+
+    def _note_get(self, count: int, depth: int) -> None:
+        """Record ``count`` gets; called with the lock held, only when recording."""
+        self._state.gets += count
+        self._rec.on_get(count, depth)
+
+    def stats(self) -> BufferStats:
+        """A frozen snapshot of what was recorded (zeros and no actors when instrument='off')."""
+        rec = self._rec
+        state = self._state
+        if rec is None:
+            return BufferStats(self.variant, self._backend.name, self.maxsize, self._level,
+                               0, 0, 0, self._size(), 0.0)
+        actors, timeline = merge_exports(self._backend.exports(rec),
+                                         self._level is Level.TIMELINE)
+        return BufferStats(
+            variant=self.variant,
+            backend=self._backend.name,
+            maxsize=self.maxsize,
+            level=self._level,
+            puts=state.puts,
+            gets=state.gets,
+            max_depth=state.max_depth,
+            depth=self._size(),
+            elapsed=self._clock() - rec.started,
+            actors=actors,
+            timeline=timeline,
+        )
+
+    def reset_stats(self) -> None:
+        """Start recording afresh (this process's recorder and the buffer-wide counts)."""
+        if self._rec is not None:
+            self._rec.reset()
+            self._backend.reset_exports()
+            state = self._state
+            state.puts = state.gets = 0
+            state.max_depth = self._size()
+
+    def flush_stats(self) -> None:
+        """Make this process's per-actor records visible to ``stats()`` in other processes.
+
+        Process-backend children do this by themselves when they exit; threads need not call it.
+        """
+        if self._rec is not None:
+            self._backend.flush(self._rec)
+
+    # -- life cycle -----------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Release what the backend holds (shared memory, files). Idempotent.
+
+        The thread backend holds nothing; a process buffer must not be used after close().
+        """
+        self._backend.close()
+
+    def __enter__(self) -> Buffer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = self._state
+        bound = self.maxsize if self.maxsize > 0 else "inf"
+        flags = " shutdown" if state.shutdown else ""
+        return (f"<{type(self).__name__} {self._backend.name} size={self._size()}/{bound} "
+                f"waiting_put={state.waiting_put} waiting_get={state.waiting_get}{flags}>")
+
+    # -- helpers for the algorithms -------------------------------------------------------
+
+    def _encode_all(self, items: Iterable[Any]) -> list:
+        """Encode a batch before any lock is taken, so a bad item changes nothing."""
+        encode = self._encode
+        return list(items) if encode is None else [encode(item) for item in items]
+
+    def _decode_all(self, items: list) -> list:
+        decode = self._decode
+        return items if decode is None else [decode(item) for item in items]
+
+    def _size(self) -> int:
+        raise NotImplementedError
+
+
+class TaskAccounting:
+    """``task_done``/``join`` for algorithms that keep their own lock (condition, semaphore).
+
+    Needs ``self._mutex``, ``self._all_tasks_done`` (a condition on that mutex) and
+    ``self._state.unfinished``: the count of items put and not yet marked done.
+    """
+
+    def task_done(self) -> None:
+        """Mark one taken item as processed; raise ValueError if called more often than put()."""
+        with self._mutex:
+            unfinished = self._state.unfinished - 1
+            if unfinished < 0:
+                raise ValueError("task_done() called too many times: more than items were put")
+            self._state.unfinished = unfinished
+            if unfinished == 0:
+                self._all_tasks_done.notify_all()
+
+    def join(self) -> None:
+        """Block until every item put so far was marked ``task_done()`` (or discarded by
+        ``shutdown(immediate=True)``)."""
+        with self._mutex:
+            while self._state.unfinished:
+                self._all_tasks_done.wait()

@@ -1,0 +1,239 @@
+"""The monitor: one lock, two condition variables, a ``while`` loop around every ``wait()``.
+
+This is the bounded buffer of Hoare's and Brinch Hansen's monitors as Python writes it (compare
+CPython's ``Lib/queue.py``). The locking protocol:
+
+* ``_mutex`` guards ``_items`` and ``_state``; nothing reads or writes them without it.
+* ``_not_full`` is waited on by putters until there is space, ``_not_empty`` by getters until
+  there is an item, ``_all_tasks_done`` by ``join()`` until every item is done. All three share
+  ``_mutex``, so the predicate is re-checked under the same lock that changes it.
+* Every ``wait()`` sits in a ``while predicate`` loop: a woken waiter may find the slot taken
+  again by a thread that barged in, or be woken by ``shutdown()``.
+* A putter notifies ``_not_empty`` only if some getter waits (and vice versa): the count of
+  waiters is kept under the lock, so no wake-up is lost, and the common uncontended case skips a
+  ``notify()`` that would find nobody.
+
+Invariants (with the lock held): ``0 <= len(_items) <= maxsize`` for a bounded buffer;
+``_state.unfinished >= 0``; once ``_state.shutdown`` is set it stays set and no item is added.
+"""
+
+from __future__ import annotations
+
+import queue
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from pcmodel.buffers.backends import Backend
+from pcmodel.buffers.base import BatchFull, Buffer, TaskAccounting, check_timeout, shut_down_error
+from pcmodel.instrument import ActorState
+
+__all__ = ["ConditionBuffer"]
+
+
+class ConditionBuffer(TaskAccounting, Buffer):
+    """Bounded FIFO buffer built as a monitor (``Lock`` + two ``Condition`` variables).
+
+    ``put`` blocks while the buffer is full, ``get`` while it is empty (each up to ``timeout``
+    seconds, then ``queue.Full`` / ``queue.Empty``); ``ShutDown`` after ``shutdown()``.
+    Items come out in the order they went in.
+    """
+
+    variant = "condition"
+
+    def _setup(self, backend: Backend, maxsize: int) -> None:
+        self._items = backend.storage(maxsize)
+        self._mutex = backend.lock()
+        self._not_full = backend.condition(self._mutex)
+        self._not_empty = backend.condition(self._mutex)
+        self._all_tasks_done = backend.condition(self._mutex)
+
+    def _size(self) -> int:
+        with self._mutex:
+            return len(self._items)
+
+    # -- one item -------------------------------------------------------------------------
+
+    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+        """Put ``item`` at the tail, waiting for space if the buffer is full.
+
+        Raises ``queue.Full`` if no space came within ``timeout`` (or at once when
+        ``block=False``), ``ShutDown`` if the buffer is or gets shut down while waiting.
+        """
+        if block and timeout is not None and timeout < 0:
+            check_timeout(block, timeout)
+        if self._encode is not None:
+            item = self._encode(item)
+        with self._mutex:
+            state = self._state
+            if state.shutdown:
+                raise shut_down_error("put")
+            items = self._items
+            if 0 < self.maxsize <= len(items):
+                if not block:
+                    raise queue.Full
+                self._wait_for_space(timeout)
+            items.append(item)
+            state.unfinished += 1
+            if state.waiting_get:
+                self._not_empty.notify()
+            if self._rec is not None:
+                self._note_put(1, len(items))
+
+    def get(self, block: bool = True, timeout: float | None = None) -> Any:
+        """Remove and return the item at the head, waiting for one if the buffer is empty.
+
+        Raises ``queue.Empty`` if none came within ``timeout`` (or at once when ``block=False``),
+        ``ShutDown`` once the buffer is shut down and empty.
+        """
+        if block and timeout is not None and timeout < 0:
+            check_timeout(block, timeout)
+        with self._mutex:
+            items = self._items
+            if not items:
+                if self._state.shutdown:
+                    raise shut_down_error("get")
+                if not block:
+                    raise queue.Empty
+                self._wait_for_items(timeout)
+            item = items.popleft()
+            if self._state.waiting_put:
+                self._not_full.notify()
+            if self._rec is not None:
+                self._note_get(1, len(items))
+        return item if self._decode is None else self._decode(item)
+
+    # -- batches --------------------------------------------------------------------------
+
+    def put_many(self, items: Iterable[Any], timeout: float | None = None, *,
+                 block: bool = True) -> None:
+        """Put every item of ``items``, in order, holding the lock once per run of free space.
+
+        All items are encoded first, so an item that cannot be stored raises before anything
+        changes. While the buffer is full the call waits (up to ``timeout`` for the whole batch);
+        if time runs out it raises :class:`BatchFull` whose ``items_put`` says how many of the
+        batch, from its start, are in the buffer. Another putter's items never interleave
+        within a run stored under one lock hold, but may between runs.
+        """
+        check_timeout(block, timeout)
+        batch = self._encode_all(items)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        done, total = 0, len(batch)
+        with self._mutex:
+            state = self._state
+            if state.shutdown:
+                raise shut_down_error("put_many")
+            buffered = self._items
+            while done < total:
+                free = total - done if self.maxsize <= 0 else self.maxsize - len(buffered)
+                if free <= 0:
+                    if not block:
+                        raise BatchFull(done, total)
+                    try:
+                        self._wait_for_space(None if deadline is None
+                                             else max(0.0, deadline - time.monotonic()))
+                    except queue.Full:
+                        raise BatchFull(done, total) from None
+                    continue
+                run = batch[done:done + free]
+                buffered.extend(run)
+                done += len(run)
+                state.unfinished += len(run)
+                if state.waiting_get:
+                    self._not_empty.notify(len(run))
+                if self._rec is not None:
+                    self._note_put(len(run), len(buffered))
+
+    def get_many(self, max_items: int, timeout: float | None = None, *,
+                 block: bool = True) -> list:
+        """Remove and return up to ``max_items`` items (at least one), in order.
+
+        Waits only for the first item (up to ``timeout``; ``queue.Empty`` after it, or at once
+        when ``block=False``); then takes whatever else is there, under the same lock hold.
+        ``ShutDown`` once the buffer is shut down and empty.
+        """
+        if isinstance(max_items, bool) or not isinstance(max_items, int) or max_items < 1:
+            raise ValueError(f"max_items must be a positive int, not {max_items!r}")
+        check_timeout(block, timeout)
+        with self._mutex:
+            items = self._items
+            if not items:
+                if self._state.shutdown:
+                    raise shut_down_error("get_many")
+                if not block:
+                    raise queue.Empty
+                self._wait_for_items(timeout)
+            taken = [items.popleft() for _ in range(min(max_items, len(items)))]
+            if self._state.waiting_put:
+                self._not_full.notify(len(taken))
+            if self._rec is not None:
+                self._note_get(len(taken), len(items))
+        return self._decode_all(taken)
+
+    # -- shutdown -------------------------------------------------------------------------
+
+    def shutdown(self, immediate: bool = False) -> None:
+        """Shut down, as ``queue.Queue.shutdown`` does in Python 3.13.
+
+        Afterwards every ``put`` raises ``ShutDown`` (blocked putters are woken to raise it);
+        ``get`` returns what is left and then raises ``ShutDown``. With ``immediate=True`` what is
+        left is discarded and counted as done for ``join()``, and blocked getters raise at once.
+        """
+        with self._mutex:
+            state = self._state
+            state.shutdown = 1
+            if immediate:
+                discarded = len(self._items)
+                self._items.clear()
+                state.unfinished = max(0, state.unfinished - discarded)
+                self._all_tasks_done.notify_all()
+            self._not_empty.notify_all()
+            self._not_full.notify_all()
+
+    # -- waiting (called with the lock held) ----------------------------------------------
+
+    def _wait_for_space(self, timeout: float | None) -> None:
+        """Wait until the buffer has space; raise Full on timeout, ShutDown on shutdown."""
+        state = self._state
+        rec = self._rec
+        started = self._clock() if rec is not None else 0.0
+        deadline = None if timeout is None else time.monotonic() + timeout
+        state.waiting_put += 1
+        try:
+            while len(self._items) >= self.maxsize:
+                if deadline is None:
+                    self._not_full.wait()
+                else:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise queue.Full
+                    self._not_full.wait(remaining)
+                if state.shutdown:
+                    raise shut_down_error("put")
+        finally:
+            state.waiting_put -= 1
+            if rec is not None:
+                rec.on_wait(ActorState.WAITING_FOR_SPACE, started, self._clock())
+
+    def _wait_for_items(self, timeout: float | None) -> None:
+        """Wait until the buffer has an item; raise Empty on timeout, ShutDown on shutdown."""
+        state = self._state
+        rec = self._rec
+        started = self._clock() if rec is not None else 0.0
+        deadline = None if timeout is None else time.monotonic() + timeout
+        state.waiting_get += 1
+        try:
+            while not self._items:
+                if state.shutdown:
+                    raise shut_down_error("get")
+                if deadline is None:
+                    self._not_empty.wait()
+                else:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise queue.Empty
+                    self._not_empty.wait(remaining)
+        finally:
+            state.waiting_get -= 1
+            if rec is not None:
+                rec.on_wait(ActorState.WAITING_FOR_ITEMS, started, self._clock())

@@ -1,0 +1,158 @@
+"""The standard library does it: a buffer backed by ``queue.Queue`` or ``multiprocessing.Queue``.
+
+This variant is the baseline the hand-written ones are measured against, and the answer to "what
+should I use in real code?". The backend supplies the queue (``queue.Queue`` with 3.13's shutdown
+for threads; a ``multiprocessing.Queue`` with shared accounting for processes); this class adds
+only what the library's queue lacks: batches (plain loops, since neither queue has a batch
+operation: the benchmarks show what that costs) and instrumentation.
+
+With instrumentation off, the queue's own methods are installed on the instance, so a call costs
+exactly what the standard library's costs. With it on, a call first tries without blocking and
+times only the wait that follows, so the fast path stays cheap.
+"""
+
+from __future__ import annotations
+
+import queue
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from pcmodel.buffers.backends import Backend
+from pcmodel.buffers.base import BatchFull, Buffer, check_timeout, shut_down_error
+from pcmodel.errors import ShutDown
+from pcmodel.instrument import ActorState
+
+__all__ = ["QueueBuffer"]
+
+
+class QueueBuffer(Buffer):
+    """Bounded FIFO buffer that delegates to the standard library's queue for its backend.
+
+    Same guarantees as ``queue.Queue`` (blocking, FIFO, ``queue.Full``/``queue.Empty``), plus
+    ``shutdown()`` with 3.13's semantics and ``put_many``/``get_many`` (loops of put/get).
+    """
+
+    variant = "queue"
+
+    def _setup(self, backend: Backend, maxsize: int) -> None:
+        self._queue = q = backend.queue(maxsize)
+        # Counts are kept under a lock of their own: the queue's lock is not ours to hold.
+        self._stats_lock = backend.lock()
+        if self._rec is None and self._encode is None:
+            # Nothing to add: hand calls straight to the library's queue.
+            self.put = q.put
+            self.get = q.get
+            self.put_nowait = q.put_nowait
+            self.get_nowait = q.get_nowait
+
+    def _size(self) -> int:
+        return self._queue.qsize()
+
+    @property
+    def is_shutdown(self) -> bool:
+        return bool(self._queue.is_shutdown)
+
+    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+        """Put ``item``, waiting for space as ``queue.Queue.put`` does."""
+        check_timeout(block, timeout)
+        if self._encode is not None:
+            item = self._encode(item)
+        self._put_encoded(item, block, timeout)
+
+    def _put_encoded(self, item: Any, block: bool, timeout: float | None) -> None:
+        q = self._queue
+        rec = self._rec
+        if rec is None:
+            q.put(item, block, timeout)
+            return
+        try:
+            q.put(item, False)
+        except queue.Full:
+            if not block:
+                raise
+            started = self._clock()
+            try:
+                q.put(item, True, timeout)
+            finally:
+                rec.on_wait(ActorState.WAITING_FOR_SPACE, started, self._clock())
+        with self._stats_lock:
+            self._note_put(1, q.qsize())
+
+    def get(self, block: bool = True, timeout: float | None = None) -> Any:
+        """Remove and return an item, waiting for one as ``queue.Queue.get`` does."""
+        check_timeout(block, timeout)
+        q = self._queue
+        rec = self._rec
+        if rec is None:
+            item = q.get(block, timeout)
+        else:
+            try:
+                item = q.get(False)
+            except queue.Empty:
+                if not block:
+                    raise
+                started = self._clock()
+                try:
+                    item = q.get(True, timeout)
+                finally:
+                    rec.on_wait(ActorState.WAITING_FOR_ITEMS, started, self._clock())
+            with self._stats_lock:
+                self._note_get(1, q.qsize())
+        return item if self._decode is None else self._decode(item)
+
+    def put_many(self, items: Iterable[Any], timeout: float | None = None, *,
+                 block: bool = True) -> None:
+        """Put every item in order, one ``put`` each (the library's queue has no batch put).
+
+        Encodes all items first; raises :class:`BatchFull` (with ``items_put``) if the batch's
+        ``timeout`` runs out, ``ShutDown`` if the buffer is shut down.
+        """
+        check_timeout(block, timeout)
+        batch = self._encode_all(items)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for done, item in enumerate(batch):
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                self._put_encoded(item, block, remaining)
+            except queue.Full:
+                raise BatchFull(done, len(batch)) from None
+            except ShutDown:
+                raise shut_down_error("put_many") from None
+
+    def get_many(self, max_items: int, timeout: float | None = None, *,
+                 block: bool = True) -> list:
+        """Take up to ``max_items`` items: wait (up to ``timeout``) for the first only."""
+        if isinstance(max_items, bool) or not isinstance(max_items, int) or max_items < 1:
+            raise ValueError(f"max_items must be a positive int, not {max_items!r}")
+        taken = [self.get(block, timeout)]
+        try:
+            while len(taken) < max_items:
+                taken.append(self.get(False))
+        except (queue.Empty, ShutDown):
+            pass
+        return taken
+
+    def task_done(self) -> None:
+        """Mark one taken item as processed (ValueError if called too often)."""
+        self._queue.task_done()
+
+    def join(self) -> None:
+        """Block until every item put was marked done (or discarded by an immediate shutdown)."""
+        self._queue.join()
+
+    def shutdown(self, immediate: bool = False) -> None:
+        """Shut down with Python 3.13's ``queue.Queue.shutdown`` semantics."""
+        self._queue.shutdown(immediate)
+
+    def close(self) -> None:
+        """Release the backend's resources; for processes, flush and stop the queue's feeder."""
+        closer = getattr(self._queue, "close", None)
+        if closer is not None:
+            closer()
+        super().close()
+
+    def __repr__(self) -> str:
+        bound = self.maxsize if self.maxsize > 0 else "inf"
+        flags = " shutdown" if self.is_shutdown else ""
+        return f"<QueueBuffer {self._backend.name} size={self._size()}/{bound}{flags}>"

@@ -1,0 +1,244 @@
+"""Counting semaphores and a mutex: Dijkstra's bounded buffer.
+
+``_empty_slots`` counts free places and ``_full_slots`` counts items. A putter takes a free place
+(waiting if there is none), stores its item under the mutex, and announces one more item; a
+getter does the mirror image. The order matters: wait on the *counting* semaphore first and take
+the mutex second. The other way round, a putter holding the mutex while it waits for space keeps
+every getter out, and the buffer deadlocks (one of the bugs in the exercises' zoo).
+
+Shutdown has no counterpart in the textbook, and semaphores cannot be "notified all". It works
+as a relay: ``shutdown()`` releases each semaphore once; whoever wakes on that token finds the
+buffer shut down (and, for a getter, empty), releases the semaphore again for the next waiter, and
+raises ``ShutDown``. So every blocked actor wakes, one after another, and every later call finds
+the token at once.
+
+Invariants (between operations, before shutdown): ``_empty_slots + _full_slots == maxsize`` and
+``_full_slots == len(_items)``; ``_items`` is only touched with ``_mutex`` held.
+"""
+
+from __future__ import annotations
+
+import queue
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from pcmodel.buffers.backends import Backend
+from pcmodel.buffers.base import BatchFull, Buffer, TaskAccounting, check_timeout, shut_down_error
+from pcmodel.instrument import ActorState
+
+__all__ = ["SemaphoreBuffer"]
+
+
+class SemaphoreBuffer(TaskAccounting, Buffer):
+    """Bounded FIFO buffer built from two counting semaphores and a mutex.
+
+    ``put`` blocks while there is no free slot, ``get`` while there is no item (each up to
+    ``timeout`` seconds, then ``queue.Full`` / ``queue.Empty``); ``ShutDown`` after
+    ``shutdown()``. Items come out in the order they were stored.
+    """
+
+    variant = "semaphore"
+
+    def _setup(self, backend: Backend, maxsize: int) -> None:
+        self._items = backend.storage(maxsize)
+        self._mutex = backend.lock()
+        self._empty_slots = backend.semaphore(maxsize) if maxsize > 0 else None
+        self._full_slots = backend.semaphore(0)
+        self._all_tasks_done = backend.condition(self._mutex)
+        self._release = backend.release
+
+    def _size(self) -> int:
+        with self._mutex:
+            return len(self._items)
+
+    # -- one item -------------------------------------------------------------------------
+
+    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+        """Put ``item`` at the tail, waiting for a free slot if there is none.
+
+        Raises ``queue.Full`` if no slot came within ``timeout`` (or at once when
+        ``block=False``), ``ShutDown`` if the buffer is or gets shut down.
+        """
+        if block and timeout is not None and timeout < 0:
+            check_timeout(block, timeout)
+        if self._encode is not None:
+            item = self._encode(item)
+        state = self._state
+        if state.shutdown:
+            raise shut_down_error("put")
+        empty_slots = self._empty_slots
+        if (
+            empty_slots is not None
+            and not empty_slots.acquire(False)
+            and (not block or not self._wait(empty_slots, ActorState.WAITING_FOR_SPACE, timeout))
+        ):
+            raise queue.Full
+        with self._mutex:
+            if state.shutdown:
+                if empty_slots is not None:
+                    empty_slots.release()  # relay the wake-up to the next blocked putter
+                raise shut_down_error("put")
+            self._items.append(item)
+            state.unfinished += 1
+            if self._rec is not None:
+                self._note_put(1, len(self._items))
+        self._full_slots.release()
+
+    def get(self, block: bool = True, timeout: float | None = None) -> Any:
+        """Remove and return the item at the head, waiting for one if there is none.
+
+        Raises ``queue.Empty`` if none came within ``timeout`` (or at once when ``block=False``),
+        ``ShutDown`` once the buffer is shut down and empty.
+        """
+        if block and timeout is not None and timeout < 0:
+            check_timeout(block, timeout)
+        full_slots = self._full_slots
+        if not full_slots.acquire(False) and (
+            not block or not self._wait(full_slots, ActorState.WAITING_FOR_ITEMS, timeout)
+        ):
+            if self._state.shutdown and not self._size():
+                raise shut_down_error("get")
+            raise queue.Empty
+        with self._mutex:
+            items = self._items
+            if not items:  # a shutdown token, not an item
+                full_slots.release()
+                raise shut_down_error("get")
+            item = items.popleft()
+            if self._rec is not None:
+                self._note_get(1, len(items))
+        if self._empty_slots is not None:
+            self._empty_slots.release()
+        return item if self._decode is None else self._decode(item)
+
+    # -- batches --------------------------------------------------------------------------
+
+    def put_many(self, items: Iterable[Any], timeout: float | None = None, *,
+                 block: bool = True) -> None:
+        """Put every item of ``items``, in order, storing each run of free slots under one mutex
+        hold.
+
+        Items are encoded first, so a bad item raises before anything changes. Waits for a free
+        slot whenever there is none (up to ``timeout`` for the whole batch); if time runs out it
+        raises :class:`BatchFull` whose ``items_put`` says how many, from the start, went in.
+        """
+        check_timeout(block, timeout)
+        batch = self._encode_all(items)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        state = self._state
+        done, total = 0, len(batch)
+        while done < total:
+            if state.shutdown:
+                raise shut_down_error("put_many")
+            granted = total - done
+            if self._empty_slots is not None:
+                granted = self._acquire_up_to(self._empty_slots, total - done, block, deadline,
+                                              ActorState.WAITING_FOR_SPACE)
+                if not granted:
+                    raise BatchFull(done, total)
+            run = batch[done:done + granted]
+            with self._mutex:
+                if state.shutdown:
+                    if self._empty_slots is not None:
+                        self._release(self._empty_slots, granted)
+                    raise shut_down_error("put_many")
+                self._items.extend(run)
+                state.unfinished += granted
+                if self._rec is not None:
+                    self._note_put(granted, len(self._items))
+            self._release(self._full_slots, granted)
+            done += granted
+
+    def get_many(self, max_items: int, timeout: float | None = None, *,
+                 block: bool = True) -> list:
+        """Remove and return up to ``max_items`` items (at least one), in order.
+
+        Waits only for the first item (up to ``timeout``; ``queue.Empty`` after it, or at once
+        when ``block=False``); then takes whatever else is there. ``ShutDown`` once shut down and
+        empty.
+        """
+        if isinstance(max_items, bool) or not isinstance(max_items, int) or max_items < 1:
+            raise ValueError(f"max_items must be a positive int, not {max_items!r}")
+        check_timeout(block, timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        full_slots = self._full_slots
+        granted = self._acquire_up_to(full_slots, max_items, block, deadline,
+                                      ActorState.WAITING_FOR_ITEMS)
+        if not granted:
+            if self._state.shutdown and not self._size():
+                raise shut_down_error("get_many")
+            raise queue.Empty
+        with self._mutex:
+            items = self._items
+            taken = [items.popleft() for _ in range(min(granted, len(items)))]
+            if len(taken) < granted:  # shutdown tokens among the permits: hand them on
+                self._release(full_slots, granted - len(taken))
+            if taken and self._rec is not None:
+                self._note_get(len(taken), len(items))
+        if not taken:
+            raise shut_down_error("get_many")
+        if self._empty_slots is not None:
+            self._release(self._empty_slots, len(taken))
+        return self._decode_all(taken)
+
+    # -- shutdown -------------------------------------------------------------------------
+
+    def shutdown(self, immediate: bool = False) -> None:
+        """Shut down, as ``queue.Queue.shutdown`` does in Python 3.13.
+
+        Afterwards every ``put`` raises ``ShutDown`` (blocked putters are woken, one after the
+        other, to raise it); ``get`` returns what is left and then raises ``ShutDown``. With
+        ``immediate=True`` what is left is discarded and counted as done for ``join()``.
+        """
+        with self._mutex:
+            state = self._state
+            already = state.shutdown
+            state.shutdown = 1
+            if immediate:
+                discarded = len(self._items)
+                self._items.clear()
+                state.unfinished = max(0, state.unfinished - discarded)
+                self._all_tasks_done.notify_all()
+        if not already:  # one relay token per semaphore is enough for every waiter
+            self._full_slots.release()
+            if self._empty_slots is not None:
+                self._empty_slots.release()
+
+    # -- waiting --------------------------------------------------------------------------
+
+    def _wait(self, semaphore: Any, waiting: ActorState, timeout: float | None) -> bool:
+        """Block on ``semaphore`` (its fast, non-blocking try already failed); False on timeout.
+
+        The waiting count is kept only for observers (``repr``, the scheduler, statistics).
+        """
+        state = self._state
+        attribute = "waiting_put" if waiting is ActorState.WAITING_FOR_SPACE else "waiting_get"
+        rec = self._rec
+        started = self._clock() if rec is not None else 0.0
+        with self._mutex:
+            setattr(state, attribute, getattr(state, attribute) + 1)
+        try:
+            return semaphore.acquire(True, timeout)
+        finally:
+            with self._mutex:
+                setattr(state, attribute, getattr(state, attribute) - 1)
+            if rec is not None:
+                rec.on_wait(waiting, started, self._clock())
+
+    def _acquire_up_to(self, semaphore: Any, wanted: int, block: bool, deadline: float | None,
+                       waiting: ActorState) -> int:
+        """Take one permit (waiting as allowed), then up to ``wanted - 1`` more without waiting.
+
+        Returns how many were taken: 0 means none came in time.
+        """
+        if not semaphore.acquire(False):
+            if not block:
+                return 0
+            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not self._wait(semaphore, waiting, timeout):
+                return 0
+        granted = 1
+        while granted < wanted and semaphore.acquire(False):
+            granted += 1
+        return granted

@@ -1,0 +1,346 @@
+"""Instrumentation for bounded buffers: counts, blocked time per actor, depth over time, timelines.
+
+A buffer records at one of three levels (:class:`Level`):
+
+``off``
+    Nothing is recorded; the algorithm pays one ``is not None`` test per operation.
+``counters``
+    Per actor (thread, or process/thread): puts, gets, how long and how often it waited for space
+    and for items. Buffer-wide: puts, gets and the maximum depth. The clock is read only around a
+    wait that really happens, so the fast path stays cheap.
+``timeline``
+    Counters, plus a timestamped record of every wait (an interval of ``waiting for space`` or
+    ``waiting for items``), every operation (so each actor's active span is known, and what is not
+    waiting in it is ``running``) and the buffer depth after every operation. This is what the
+    Gantt charts are drawn from; it costs two clock reads per operation.
+
+A :class:`Recorder` belongs to one process and is only touched with the buffer's lock held (or,
+for waits, by the waiting actor itself), so it needs no lock of its own. Snapshots
+(:class:`BufferStats`, :class:`ActorStats`, :class:`Timeline`) are frozen: take one, then chart it.
+Prior art: trio's ``statistics()`` snapshots; curio's named blocking states.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from enum import Enum
+
+__all__ = [
+    "ActorState",
+    "ActorStats",
+    "BufferStats",
+    "Interval",
+    "Level",
+    "Recorder",
+    "Timeline",
+]
+
+
+class Level(Enum):
+    """How much a buffer records."""
+
+    OFF = "off"
+    COUNTERS = "counters"
+    TIMELINE = "timeline"
+
+    @classmethod
+    def parse(cls, value: str | Level | bool | None) -> Level:
+        """Accept a Level, its name (``"counters"``), True (counters) or False/None (off)."""
+        if isinstance(value, Level):
+            return value
+        if value is None or value is False:
+            return cls.OFF
+        if value is True:
+            return cls.COUNTERS
+        try:
+            return cls(value)
+        except ValueError:
+            choices = ", ".join(repr(level.value) for level in cls)
+            raise ValueError(
+                f"instrument={value!r} is not a level; choose one of {choices}"
+            ) from None
+
+
+class ActorState(Enum):
+    """What an actor was doing during a timeline interval."""
+
+    RUNNING = "running"
+    WAITING_FOR_SPACE = "waiting for space"
+    WAITING_FOR_ITEMS = "waiting for items"
+
+
+@dataclass(frozen=True)
+class Interval:
+    """One stretch of time in which ``actor`` was in ``state`` (seconds on the buffer's clock)."""
+
+    actor: str
+    state: ActorState
+    start: float
+    end: float
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Who ran and who waited, and how full the buffer was, over time.
+
+    ``intervals`` are sorted by start time; every actor's active span (first to last operation) is
+    covered by its intervals without gaps or overlaps. ``depth`` holds ``(time, items in buffer)``
+    after each operation, sorted by time.
+    """
+
+    intervals: tuple[Interval, ...]
+    depth: tuple[tuple[float, int], ...]
+
+    @property
+    def actors(self) -> tuple[str, ...]:
+        """Actor names in order of first appearance."""
+        return tuple(dict.fromkeys(interval.actor for interval in self.intervals))
+
+    def rows(self) -> list[dict]:
+        """The intervals as a list of plain dicts (a DataFrame-like table)."""
+        return [
+            {
+                "actor": i.actor,
+                "state": i.state.value,
+                "start": i.start,
+                "end": i.end,
+                "duration": i.duration,
+            }
+            for i in self.intervals
+        ]
+
+
+@dataclass(frozen=True)
+class ActorStats:
+    """What one actor did to one buffer.
+
+    ``blocked_on_full`` is the time, in seconds, the actor spent inside put() waiting for space;
+    ``blocked_on_empty`` the time inside get() waiting for items. ``waits_on_full`` and
+    ``waits_on_empty`` count how often it had to wait at all.
+    """
+
+    actor: str
+    puts: int = 0
+    gets: int = 0
+    blocked_on_full: float = 0.0
+    blocked_on_empty: float = 0.0
+    waits_on_full: int = 0
+    waits_on_empty: int = 0
+
+    @property
+    def blocked(self) -> float:
+        """Total seconds blocked, on full and on empty."""
+        return self.blocked_on_full + self.blocked_on_empty
+
+
+@dataclass(frozen=True)
+class BufferStats:
+    """A snapshot of a buffer's instrumentation.
+
+    ``elapsed`` is the time from the start of recording (creation or ``reset_stats()``) to the
+    snapshot, so ``throughput`` (gets per second over that span) is meaningful when the snapshot is
+    taken as the run ends. ``depth`` is the number of items at snapshot time. With the process
+    backend, actors in other processes report when they exit (or call ``flush_stats()``); the
+    buffer-wide counts are live.
+    """
+
+    variant: str
+    backend: str
+    maxsize: int
+    level: Level
+    puts: int
+    gets: int
+    max_depth: int
+    depth: int
+    elapsed: float
+    actors: tuple[ActorStats, ...] = ()
+    timeline: Timeline | None = None
+
+    @property
+    def throughput(self) -> float:
+        """Items taken out per second over ``elapsed`` (0.0 before any time has passed)."""
+        return self.gets / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def blocked_on_full(self) -> float:
+        """Seconds all actors together spent waiting for space."""
+        return sum(a.blocked_on_full for a in self.actors)
+
+    @property
+    def blocked_on_empty(self) -> float:
+        """Seconds all actors together spent waiting for items."""
+        return sum(a.blocked_on_empty for a in self.actors)
+
+    def rows(self) -> list[dict]:
+        """One plain dict per actor: a table for printing or for ``pandas.DataFrame(rows)``."""
+        return [
+            {
+                "variant": self.variant,
+                "backend": self.backend,
+                "actor": a.actor,
+                "puts": a.puts,
+                "gets": a.gets,
+                "blocked_on_full_s": a.blocked_on_full,
+                "blocked_on_empty_s": a.blocked_on_empty,
+                "waits_on_full": a.waits_on_full,
+                "waits_on_empty": a.waits_on_empty,
+            }
+            for a in self.actors
+        ]
+
+
+class _Tally:
+    """Mutable per-actor counts inside a Recorder."""
+
+    __slots__ = ("name", "puts", "gets", "blocked_full", "blocked_empty", "waits_full",
+                 "waits_empty", "first", "last")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.puts = self.gets = self.waits_full = self.waits_empty = 0
+        self.blocked_full = self.blocked_empty = 0.0
+        self.first: float | None = None
+        self.last: float | None = None
+
+
+def thread_actor_name() -> str:
+    """The calling thread's name: the actor name used by thread-backend buffers."""
+    return threading.current_thread().name
+
+
+class Recorder:
+    """Collects one process's observations of one buffer.
+
+    Called by the buffer algorithms with the buffer's lock held (``on_put``, ``on_get``) or by a
+    waiter about itself (``on_wait``); it never blocks and never calls user code.
+    """
+
+    def __init__(
+        self,
+        level: Level,
+        clock: Callable[[], float],
+        actor_name: Callable[[], str] = thread_actor_name,
+    ) -> None:
+        if level is Level.OFF:
+            raise ValueError("a Recorder records something: use no Recorder for Level.OFF")
+        self.level = level
+        self.clock = clock
+        self._actor_name = actor_name
+        self._timeline = level is Level.TIMELINE
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything recorded so far and restart the elapsed-time clock."""
+        self.started = self.clock()
+        # Keyed by the Thread object, not its ident: idents are reused after a thread exits.
+        self._tallies: dict[object, _Tally] = {}
+        self.waits: list[Interval] = []
+        self.depths: list[tuple[float, int]] = []
+
+    def _tally(self) -> _Tally:
+        key = threading.current_thread()
+        tally = self._tallies.get(key)
+        if tally is None:
+            tally = self._tallies[key] = _Tally(self._actor_name())
+        return tally
+
+    def on_put(self, count: int, depth: int) -> None:
+        """``count`` items were put by the calling actor; ``depth`` items are now in the buffer."""
+        tally = self._tally()
+        tally.puts += count
+        if self._timeline:
+            self._mark(tally, depth)
+
+    def on_get(self, count: int, depth: int) -> None:
+        """``count`` items were taken by the calling actor; ``depth`` items are left."""
+        tally = self._tally()
+        tally.gets += count
+        if self._timeline:
+            self._mark(tally, depth)
+
+    def _mark(self, tally: _Tally, depth: int) -> None:
+        now = self.clock()
+        if tally.first is None:
+            tally.first = now
+        tally.last = now
+        self.depths.append((now, depth))
+
+    def on_wait(self, state: ActorState, start: float, end: float) -> None:
+        """The calling actor waited in ``state`` from ``start`` to ``end``."""
+        tally = self._tally()
+        if state is ActorState.WAITING_FOR_SPACE:
+            tally.blocked_full += end - start
+            tally.waits_full += 1
+        else:
+            tally.blocked_empty += end - start
+            tally.waits_empty += 1
+        if self._timeline:
+            if tally.first is None or start < tally.first:
+                tally.first = start
+            self.waits.append(Interval(tally.name, state, start, end))
+
+    def export(self) -> dict:
+        """This recorder's data as plain picklable values, for merging in another process."""
+        return {
+            "started": self.started,
+            "actors": [
+                (t.name, t.puts, t.gets, t.blocked_full, t.blocked_empty, t.waits_full,
+                 t.waits_empty, t.first, t.last)
+                for t in self._tallies.values()
+            ],
+            "waits": [(w.actor, w.state.value, w.start, w.end) for w in self.waits],
+            "depths": list(self.depths),
+        }
+
+
+def merge_exports(exports: Iterable[dict], timeline: bool) -> tuple[tuple[ActorStats, ...],
+                                                                     Timeline | None]:
+    """Combine recorder exports (one per process) into per-actor stats and one timeline."""
+    actors: dict[str, list] = {}
+    spans: dict[str, list[float]] = {}
+    waits: list[Interval] = []
+    depths: list[tuple[float, int]] = []
+    for export in exports:
+        for name, puts, gets, bfull, bempty, wfull, wempty, first, last in export["actors"]:
+            row = actors.setdefault(name, [0, 0, 0.0, 0.0, 0, 0])
+            for i, value in enumerate((puts, gets, bfull, bempty, wfull, wempty)):
+                row[i] += value
+            if first is not None:
+                span = spans.setdefault(name, [first, last if last is not None else first])
+                span[0] = min(span[0], first)
+                span[1] = max(span[1], last if last is not None else first)
+        waits.extend(Interval(a, ActorState(s), b, e) for a, s, b, e in export["waits"])
+        depths.extend(export["depths"])
+    stats = tuple(ActorStats(name, *row) for name, row in actors.items())
+    if not timeline:
+        return stats, None
+    for wait in waits:  # a wait can end after the actor's last operation (e.g. on shutdown)
+        span = spans.setdefault(wait.actor, [wait.start, wait.end])
+        span[1] = max(span[1], wait.end)
+    return stats, Timeline(_with_running(waits, spans), tuple(sorted(depths)))
+
+
+def _with_running(waits: list[Interval], spans: dict[str, list[float]]) -> tuple[Interval, ...]:
+    """Fill each actor's active span with ``running`` intervals wherever it was not waiting."""
+    by_actor: dict[str, list[Interval]] = {}
+    for wait in waits:
+        by_actor.setdefault(wait.actor, []).append(wait)
+    result: list[Interval] = []
+    for actor, (first, last) in spans.items():
+        cursor = first
+        for wait in sorted(by_actor.get(actor, ()), key=lambda w: w.start):
+            if wait.start > cursor:
+                result.append(Interval(actor, ActorState.RUNNING, cursor, wait.start))
+            result.append(wait)
+            cursor = max(cursor, wait.end)
+        if last > cursor:
+            result.append(Interval(actor, ActorState.RUNNING, cursor, last))
+    result.sort(key=lambda i: (i.start, i.actor))
+    return tuple(result)
+

@@ -1,0 +1,141 @@
+"""Counters, blocked time per actor, timelines and the no-busy-waiting guarantee (threads)."""
+
+from __future__ import annotations
+
+import itertools
+import queue
+import threading
+import time
+
+import pytest
+
+from pcmodel.buffers import VARIANTS, make_buffer
+from pcmodel.instrument import ActorState, Level
+from tests.conftest import wait_until
+
+
+class FakeClock:
+    """A clock the test advances by hand: durations become exact."""
+
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_off_records_nothing(variant):
+    buf = make_buffer(variant, 2)
+    buf.put(1)
+    buf.get()
+    stats = buf.stats()
+    assert stats.level is Level.OFF and stats.puts == stats.gets == 0 and stats.actors == ()
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_counters_per_actor(variant):
+    buf = make_buffer(variant, 16, instrument="counters")
+
+    def work(name, n):
+        threading.current_thread().name = name
+        for i in range(n):
+            buf.put(i)
+
+    threads = [threading.Thread(target=work, args=(f"P{i}", 5)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    taker = threading.Thread(target=lambda: taken.extend(buf.get_many(10)), name="C")
+    taken = []
+    taker.start()
+    taker.join(10)
+    assert len(taken) == 10
+    stats = buf.stats()
+    rows = {row["actor"]: row for row in stats.rows()}
+    assert rows["P0"]["puts"] == rows["P1"]["puts"] == 5 and rows["C"]["gets"] == 10
+    assert (stats.puts, stats.gets, stats.depth) == (10, 10, 0)
+    assert 1 <= stats.max_depth <= 10
+    buf.reset_stats()
+    assert buf.stats().puts == 0 and buf.stats().actors == ()
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_time_blocked_on_empty_is_measured_with_the_injected_clock(variant):
+    clock = FakeClock()
+    buf = make_buffer(variant, 1, instrument="timeline", clock=clock)
+    got = threading.Event()
+
+    def getter():
+        threading.current_thread().name = "consumer"
+        buf.get()
+        got.set()
+
+    thread = threading.Thread(target=getter)
+    thread.start()
+    if variant == "queue":
+        threading.Event().wait(0.05)  # the queue variant cannot report its waiters
+    else:
+        wait_until(lambda: buf.waiting == (0, 1))
+    clock.now += 2.5  # the consumer waits 2.5 clock seconds
+    buf.put("x")
+    assert got.wait(10)
+    thread.join(10)
+    stats = buf.stats()
+    consumer = next(a for a in stats.actors if a.actor == "consumer")
+    if variant != "queue":  # the queue variant starts timing when it knows it must wait
+        assert consumer.blocked_on_empty == pytest.approx(2.5)
+    assert consumer.waits_on_empty == 1 and consumer.blocked_on_full == 0
+    waits = [i for i in stats.timeline.intervals if i.state is ActorState.WAITING_FOR_ITEMS]
+    assert len(waits) == 1 and waits[0].actor == "consumer"
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_timeline_covers_each_actor_without_gaps(variant):
+    buf = make_buffer(variant, 1, instrument="timeline")
+
+    def producer():
+        for i in range(200):
+            buf.put(i)
+
+    def consumer():
+        for _ in range(200):
+            buf.get()
+
+    threads = [threading.Thread(target=producer, name="P"), threading.Thread(target=consumer,
+                                                                            name="C")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    timeline = buf.stats().timeline
+    assert set(timeline.actors) == {"P", "C"}
+    for actor in ("P", "C"):
+        mine = [i for i in timeline.intervals if i.actor == actor]
+        for before, after in itertools.pairwise(mine):
+            assert before.end == pytest.approx(after.start), "gap or overlap in the timeline"
+    assert all(0 <= depth <= 1 for _, depth in timeline.depth)
+    assert len(timeline.depth) == 400
+    assert [t for t, _ in timeline.depth] == sorted(t for t, _ in timeline.depth)
+    assert {row["state"] for row in timeline.rows()} <= {s.value for s in ActorState}
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_a_blocked_thread_uses_no_cpu(variant):
+    buf = make_buffer(variant, 1)
+    used = []
+
+    def getter():
+        started = time.thread_time()
+        with pytest.raises(queue.Empty):
+            buf.get(timeout=0.3)
+        used.append(time.thread_time() - started)
+
+    thread = threading.Thread(target=getter)
+    thread.start()
+    thread.join(10)
+    assert used and used[0] < 0.1, f"a getter blocked for 0.3 s used {used} s of CPU"
