@@ -26,6 +26,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 __all__ = [
     "ActorState",
@@ -238,28 +239,44 @@ class Recorder:
     def reset(self) -> None:
         """Forget everything recorded so far and restart the elapsed-time clock."""
         self.started = self.clock()
-        # Keyed by the Thread object, not its ident: idents are reused after a thread exits.
-        self._tallies: dict[object, _Tally] = {}
+        # One tally per thread, found through a thread-local (fast, and unlike a thread's ident
+        # never shared with a later thread); the list keeps them for the snapshot.
+        self._local = threading.local()
+        self._tallies: list[_Tally] = []
         self.waits: list[Interval] = []
         self.depths: list[tuple[float, int]] = []
 
     def _tally(self) -> _Tally:
-        key = threading.current_thread()
-        tally = self._tallies.get(key)
-        if tally is None:
-            tally = self._tallies[key] = _Tally(self._actor_name())
-        return tally
+        try:
+            return self._local.tally
+        except AttributeError:
+            tally = self._local.tally = _Tally(self._actor_name())
+            self._tallies.append(tally)
+            return tally
 
-    def on_put(self, count: int, depth: int) -> None:
-        """``count`` items were put by the calling actor; ``depth`` items are now in the buffer."""
-        tally = self._tally()
+    def on_put(self, state: Any, count: int, depth: int) -> None:
+        """``count`` items were put by the calling actor; ``depth`` items are now in the buffer.
+
+        ``state`` is the buffer's shared state, whose buffer-wide counts are updated too.
+        """
+        state.puts += count
+        if depth > state.max_depth:
+            state.max_depth = depth
+        try:
+            tally = self._local.tally
+        except AttributeError:
+            tally = self._tally()
         tally.puts += count
         if self._timeline:
             self._mark(tally, depth)
 
-    def on_get(self, count: int, depth: int) -> None:
+    def on_get(self, state: Any, count: int, depth: int) -> None:
         """``count`` items were taken by the calling actor; ``depth`` items are left."""
-        tally = self._tally()
+        state.gets += count
+        try:
+            tally = self._local.tally
+        except AttributeError:
+            tally = self._tally()
         tally.gets += count
         if self._timeline:
             self._mark(tally, depth)
@@ -292,7 +309,7 @@ class Recorder:
             "actors": [
                 (t.name, t.puts, t.gets, t.blocked_full, t.blocked_empty, t.waits_full,
                  t.waits_empty, t.first, t.last)
-                for t in self._tallies.values()
+                for t in self._tallies
             ],
             "waits": [(w.actor, w.state.value, w.start, w.end) for w in self.waits],
             "depths": list(self.depths),

@@ -128,19 +128,6 @@ class Buffer:
         """The recording level chosen at creation."""
         return self._level
 
-    def _note_put(self, count: int, depth: int) -> None:
-        """Record ``count`` puts; called with the lock held, only when recording."""
-        state = self._state
-        state.puts += count
-        if depth > state.max_depth:
-            state.max_depth = depth
-        self._rec.on_put(count, depth)
-
-    def _note_get(self, count: int, depth: int) -> None:
-        """Record ``count`` gets; called with the lock held, only when recording."""
-        self._state.gets += count
-        self._rec.on_get(count, depth)
-
     def stats(self) -> BufferStats:
         """A frozen snapshot of what was recorded (zeros and no actors when instrument='off')."""
         rec = self._rec

@@ -78,7 +78,7 @@ class ConditionBuffer(TaskAccounting, Buffer):
             if state.waiting_get:
                 self._not_empty.notify()
             if self._rec is not None:
-                self._note_put(1, len(items))
+                self._rec.on_put(self._state, 1, len(items))
 
     def get(self, block: bool = True, timeout: float | None = None) -> Any:
         """Remove and return the item at the head, waiting for one if the buffer is empty.
@@ -100,7 +100,7 @@ class ConditionBuffer(TaskAccounting, Buffer):
             if self._state.waiting_put:
                 self._not_full.notify()
             if self._rec is not None:
-                self._note_get(1, len(items))
+                self._rec.on_get(self._state, 1, len(items))
         return item if self._decode is None else self._decode(item)
 
     # -- batches --------------------------------------------------------------------------
@@ -142,7 +142,7 @@ class ConditionBuffer(TaskAccounting, Buffer):
                 if state.waiting_get:
                     self._not_empty.notify(len(run))
                 if self._rec is not None:
-                    self._note_put(len(run), len(buffered))
+                    self._rec.on_put(self._state, len(run), len(buffered))
 
     def get_many(self, max_items: int, timeout: float | None = None, *,
                  block: bool = True) -> list:
@@ -167,7 +167,7 @@ class ConditionBuffer(TaskAccounting, Buffer):
             if self._state.waiting_put:
                 self._not_full.notify(len(taken))
             if self._rec is not None:
-                self._note_get(len(taken), len(items))
+                self._rec.on_get(self._state, len(taken), len(items))
         return self._decode_all(taken)
 
     # -- shutdown -------------------------------------------------------------------------

@@ -77,7 +77,7 @@ class QueueBuffer(Buffer):
             finally:
                 rec.on_wait(ActorState.WAITING_FOR_SPACE, started, self._clock())
         with self._stats_lock:
-            self._note_put(1, q.qsize())
+            self._rec.on_put(self._state, 1, q.qsize())
 
     def get(self, block: bool = True, timeout: float | None = None) -> Any:
         """Remove and return an item, waiting for one as ``queue.Queue.get`` does."""
@@ -98,7 +98,7 @@ class QueueBuffer(Buffer):
                 finally:
                     rec.on_wait(ActorState.WAITING_FOR_ITEMS, started, self._clock())
             with self._stats_lock:
-                self._note_get(1, q.qsize())
+                self._rec.on_get(self._state, 1, q.qsize())
         return item if self._decode is None else self._decode(item)
 
     def put_many(self, items: Iterable[Any], timeout: float | None = None, *,

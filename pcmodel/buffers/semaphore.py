@@ -82,7 +82,7 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
             self._items.append(item)
             state.unfinished += 1
             if self._rec is not None:
-                self._note_put(1, len(self._items))
+                self._rec.on_put(self._state, 1, len(self._items))
         self._full_slots.release()
 
     def get(self, block: bool = True, timeout: float | None = None) -> Any:
@@ -107,7 +107,7 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
                 raise shut_down_error("get")
             item = items.popleft()
             if self._rec is not None:
-                self._note_get(1, len(items))
+                self._rec.on_get(self._state, 1, len(items))
         if self._empty_slots is not None:
             self._empty_slots.release()
         return item if self._decode is None else self._decode(item)
@@ -146,7 +146,7 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
                 self._items.extend(run)
                 state.unfinished += granted
                 if self._rec is not None:
-                    self._note_put(granted, len(self._items))
+                    self._rec.on_put(self._state, granted, len(self._items))
             self._release(self._full_slots, granted)
             done += granted
 
@@ -175,7 +175,7 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
             if len(taken) < granted:  # shutdown tokens among the permits: hand them on
                 self._release(full_slots, granted - len(taken))
             if taken and self._rec is not None:
-                self._note_get(len(taken), len(items))
+                self._rec.on_get(self._state, len(taken), len(items))
         if not taken:
             raise shut_down_error("get_many")
         if self._empty_slots is not None:
