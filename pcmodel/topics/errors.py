@@ -1,0 +1,305 @@
+"""Exceptions of the topics layer, named and arranged as in kafka-python's ``kafka/errors.py``.
+
+Prior art: kafka-python ``kafka/errors.py`` (class names, the ``retriable`` flag, the
+``BrokerResponseError`` branch with Kafka's protocol error codes in ``errno``) and the Java
+client's ``org.apache.kafka.common.errors`` where kafka-python has no name for something.
+
+Only the errors pcmodel can actually raise are here; each docstring says when. Code written for
+kafka-python catches them under the same names: ``except KafkaTimeoutError`` and
+``except KafkaError`` both work after changing the import.
+
+``retriable`` says whether trying the same call again later can succeed (a timeout can; a bad
+topic name cannot), exactly as kafka-python uses it. Every class here pickles, so an error raised
+inside a broker process reaches the client process as the same class.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BrokerResponseError",
+    "CommitFailedError",
+    "GroupIdNotFoundError",
+    "IllegalArgumentError",
+    "IllegalGenerationError",
+    "IllegalStateError",
+    "InvalidGroupIdError",
+    "InvalidPartitionsError",
+    "InvalidSessionTimeoutError",
+    "InvalidTopicError",
+    "KafkaConfigurationError",
+    "KafkaConnectionError",
+    "KafkaError",
+    "KafkaTimeoutError",
+    "MessageSizeTooLargeError",
+    "NoBrokersAvailable",
+    "NoOffsetForPartitionError",
+    "OffsetOutOfRangeError",
+    "RebalanceInProgressError",
+    "RecordTooLargeError",
+    "SerializationError",
+    "TopicAlreadyExistsError",
+    "UnknownMemberIdError",
+    "UnknownTopicOrPartitionError",
+]
+
+
+class KafkaError(RuntimeError):
+    """Base of every error the topics layer raises (kafka-python's base class, too)."""
+
+    #: Whether the same call, made again later, can succeed.
+    retriable = False
+
+    def __str__(self) -> str:
+        # kafka-python's format: the class name first, so a log line says what kind of failure.
+        if not self.args:
+            return type(self).__name__
+        return f"{type(self).__name__}: {super().__str__()}"
+
+
+# --- client-side errors (kafka-python raises these without asking a broker) ---------------------
+
+
+class KafkaTimeoutError(KafkaError):
+    """A blocking call ran out of time.
+
+    Raised by ``send()`` when the record accumulator stayed full for ``max_block_ms``, by
+    ``future.get(timeout)`` and ``flush(timeout)`` when the record was not acknowledged in time,
+    and by broker calls that did not complete within their timeout.
+    """
+
+    retriable = True
+
+
+class CommitFailedError(KafkaError):
+    """A commit was rejected because the group moved on without this member.
+
+    Raised by ``commit()`` when the member's generation is older than the group's (a rebalance
+    happened, or the member was removed after missing ``session_timeout_ms`` or
+    ``max_poll_interval_ms``). The partitions may already belong to another member, which will
+    read the uncommitted records again: this is at-least-once delivery at work. Call ``poll()`` to
+    rejoin.
+    """
+
+    def __init__(self, *args: object) -> None:
+        if not args:
+            args = (
+                "Commit cannot be completed since the group has already rebalanced and assigned "
+                "the partitions to another member. Call poll() to rejoin the group, and commit "
+                "more often or raise max_poll_interval_ms if processing takes long.",
+            )
+        super().__init__(*args)
+
+
+class IllegalArgumentError(KafkaError, ValueError):
+    """An argument has the right type but a value that can never work.
+
+    Raised for a negative offset passed to ``seek()``, a partition number out of range in
+    ``send(partition=...)``, a negative ``timestamp_ms``, and similar. Also a ``ValueError`` (the
+    Java client throws ``IllegalArgumentException``), so ``except ValueError`` catches it too.
+    """
+
+
+class IllegalStateError(KafkaError):
+    """The call is not allowed in the client's current state.
+
+    Raised when using a closed producer or consumer; when mixing ``subscribe()`` with
+    ``assign()`` (the message lists the legal choices); for ``position()``, ``seek()``, ``pause()``
+    or ``commit()`` on a partition the consumer is not assigned; and for ``commit()`` without a
+    ``group_id``.
+    """
+
+
+class KafkaConfigurationError(KafkaError):
+    """A configuration key is unknown or unsupported, or its value is invalid.
+
+    Raised by the ``KafkaProducer`` / ``KafkaConsumer`` constructors; the message names the key.
+    Unsupported keys are never silently ignored.
+    """
+
+
+class KafkaConnectionError(KafkaError):
+    """The connection to a broker process broke (the process died or closed the connection)."""
+
+    retriable = True
+
+
+class NoBrokersAvailable(KafkaError):  # noqa: N818 - kafka-python's name
+    """No broker answered at the given handle: the broker process is not running or refused us.
+
+    Raised by client constructors when connecting to a process-backed broker fails.
+    """
+
+    retriable = True
+
+
+class NoOffsetForPartitionError(KafkaError):
+    """The consumer has no position for a partition and ``auto_offset_reset='none'``.
+
+    Raised by ``poll()`` (and ``position()``) when the group has no committed offset for an
+    assigned partition, or the committed offset fell below the log start after retention,
+    and the consumer was told not to reset. ``seek()`` to choose a position, or use ``'earliest'``
+    / ``'latest'``.
+    """
+
+
+class SerializationError(KafkaError):
+    """A key or value serializer or deserializer failed, or did not return ``bytes``.
+
+    kafka-python lets the serializer's own exception escape; pcmodel wraps it (the original is
+    the ``__cause__``) so the message can say which topic and which serializer, as the Java
+    client's ``SerializationException`` does. Raised by ``send()`` before anything is queued, and
+    by ``poll()`` for a record that cannot be deserialized.
+    """
+
+
+# --- errors a broker answers with (Kafka protocol error codes in ``errno``) ---------------------
+
+
+class BrokerResponseError(KafkaError):
+    """An error the broker answered a request with; ``errno`` is Kafka's protocol error code."""
+
+    errno: int | None = None
+    message: str | None = None
+    description: str | None = None
+
+    def __str__(self) -> str:
+        return f"[Error {self.errno}] {super().__str__()}"
+
+
+class OffsetOutOfRangeError(BrokerResponseError):
+    """A fetch position is outside ``[log_start_offset, end_offset]`` of the partition.
+
+    Raised by ``poll()`` when retention deleted records below the consumer's position and
+    ``auto_offset_reset='none'`` (with ``'earliest'`` or ``'latest'`` the position is reset
+    instead), and when a committed or sought offset is beyond the end of the log.
+    """
+
+    errno = 1
+    message = "OFFSET_OUT_OF_RANGE"
+    description = "The requested offset is outside the range of offsets held by the partition."
+
+
+class UnknownTopicOrPartitionError(BrokerResponseError):
+    """The topic does not exist, or the partition number is not below its partition count.
+
+    Raised by ``send()``, ``assign()``, ``seek()``, ``partitions_for()``, ``end_offsets()``,
+    ``delete_topic()`` and ``add_partitions()`` for a topic that was never created (or was
+    deleted). Retriable, as in Kafka: the topic may be created in the meantime.
+    """
+
+    errno = 3
+    message = "UNKNOWN_TOPIC_OR_PARTITION"
+    description = "This request is for a topic or partition that does not exist on this broker."
+    retriable = True
+
+
+class MessageSizeTooLargeError(BrokerResponseError):
+    """A single serialized record is larger than the producer or broker can ever hold.
+
+    Raised by ``send()`` when the record is bigger than ``max_request_size`` or than the whole
+    ``buffer_memory``: waiting could never make room, so failing at once is the only honest answer.
+    """
+
+    errno = 10
+    message = "MESSAGE_SIZE_TOO_LARGE"
+    description = "The record is larger than the largest size the producer or broker accepts."
+
+
+#: The Java client's name (``RecordTooLargeException``) for the same condition; one class with
+#: both names, so ``except`` with either catches it.
+RecordTooLargeError = MessageSizeTooLargeError
+
+
+class InvalidTopicError(BrokerResponseError):
+    """A topic name is illegal.
+
+    Raised by ``create_topic()`` (and by ``send()``/``subscribe()`` with such a name) when the name
+    is empty, longer than 249 characters, ``.`` or ``..``, or uses characters outside
+    ``[a-zA-Z0-9._-]``: Kafka's rules, so names that work here also work on a real cluster.
+    """
+
+    errno = 17
+    message = "INVALID_TOPIC"
+    description = "The topic name is illegal."
+
+
+class IllegalGenerationError(BrokerResponseError):
+    """A group request (heartbeat, sync, commit) carried an old generation id.
+
+    The group rebalanced since this member last joined. The consumer handles it by rejoining; a
+    commit that fails this way reaches the application as ``CommitFailedError``.
+    """
+
+    errno = 22
+    message = "ILLEGAL_GENERATION"
+    description = "The generation id in the request is not the group's current generation."
+
+
+class InvalidGroupIdError(BrokerResponseError):
+    """A group id is empty or not a string; raised by the coordinator when a member joins."""
+
+    errno = 24
+    message = "INVALID_GROUP_ID"
+    description = "The group id is empty or not a string."
+
+
+class UnknownMemberIdError(BrokerResponseError):
+    """A group request came from a member id the coordinator does not know (any more).
+
+    The member was removed after missing ``session_timeout_ms`` or ``max_poll_interval_ms``, or
+    left. The consumer handles it by calling ``on_partitions_lost`` and rejoining; a commit that
+    fails this way reaches the application as ``CommitFailedError``.
+    """
+
+    errno = 25
+    message = "UNKNOWN_MEMBER_ID"
+    description = "The member id is not in the current generation of the group."
+
+
+class InvalidSessionTimeoutError(BrokerResponseError):
+    """``session_timeout_ms`` is outside the range the broker allows; raised on join."""
+
+    errno = 26
+    message = "INVALID_SESSION_TIMEOUT"
+    description = "The requested session timeout is outside the range the broker allows."
+
+
+class RebalanceInProgressError(BrokerResponseError):
+    """The group is rebalancing; the member must rejoin before its request can succeed.
+
+    Answered to heartbeats and commits while a rebalance is under way. The consumer rejoins on
+    its next ``poll()``; a commit that fails this way reaches the application as
+    ``CommitFailedError``.
+    """
+
+    errno = 27
+    message = "REBALANCE_IN_PROGRESS"
+    description = "The group is rebalancing, so the member should rejoin."
+
+
+class TopicAlreadyExistsError(BrokerResponseError):
+    """``create_topic()`` was called with the name of an existing topic."""
+
+    errno = 36
+    message = "TOPIC_ALREADY_EXISTS"
+    description = "A topic with this name already exists."
+
+
+class InvalidPartitionsError(BrokerResponseError):
+    """A partition count is invalid.
+
+    Raised by ``create_topic()`` for a count below 1, and by ``add_partitions()`` for a new total
+    not above the current count (Kafka can add partitions, never remove them).
+    """
+
+    errno = 37
+    message = "INVALID_PARTITIONS"
+    description = "The number of partitions is invalid."
+
+
+class GroupIdNotFoundError(BrokerResponseError):
+    """``describe_group()`` or an offsets query named a group the broker has never seen."""
+
+    errno = 69
+    message = "GROUP_ID_NOT_FOUND"
+    description = "The group id does not exist."

@@ -1,0 +1,171 @@
+"""Value types of the topics layer: the names and field orders of kafka-python's.
+
+Prior art: kafka-python's ``kafka/structs.py`` (``TopicPartition``, ``OffsetAndMetadata``,
+``OffsetAndTimestamp``), ``kafka/producer/future.py`` (``RecordMetadata``),
+``kafka/consumer/fetcher.py`` (``ConsumerRecord``) and ``kafka/consumer/subscription_state.py``
+(``ConsumerRebalanceListener``). Field names and order are the same as there, so code that unpacks
+these tuples or reads them by name moves to kafka-python unchanged.
+
+Every type is an immutable ``NamedTuple``: a record, once polled, cannot be edited by one consumer
+behind another's back, and a ``TopicPartition`` can be a dict key or a set member.
+
+Differences from kafka-python, on purpose:
+
+- ``OffsetAndMetadata(offset, metadata="", leader_epoch=-1)``: ``offset`` is required (kafka-python
+  2.x's newest releases default it to ``None``, older ones have no defaults at all), so
+  ``OffsetAndMetadata(5)`` works and ``OffsetAndMetadata()`` is a ``TypeError`` rather than a commit
+  of ``None``.
+- ``OffsetAndTimestamp`` gives ``leader_epoch`` a default of ``-1`` (there is no leader election
+  here); kafka-python requires all three fields.
+- ``ConsumerRebalanceListener.on_partitions_lost`` exists and by default calls
+  ``on_partitions_revoked``, as the Java client's ``ConsumerRebalanceListener.onPartitionsLost``
+  does.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Collection
+from typing import Any, NamedTuple
+
+__all__ = [
+    "ConsumerRebalanceListener",
+    "ConsumerRecord",
+    "OffsetAndMetadata",
+    "OffsetAndTimestamp",
+    "RecordMetadata",
+    "TopicPartition",
+    "validate_topic_partition",
+]
+
+
+class TopicPartition(NamedTuple):
+    """A topic name and a partition number: the address of one partition log.
+
+    A plain tuple, not validated on construction (as in kafka-python); code that accepts one from a
+    user calls :func:`validate_topic_partition` for a clear error.
+    """
+
+    topic: str
+    partition: int
+
+
+class OffsetAndMetadata(NamedTuple):
+    """A committed offset: the *next* offset the group will read, plus free-form metadata.
+
+    ``metadata`` is any string the application wants stored with the commit (who committed, when);
+    ``leader_epoch`` is kept for kafka-python compatibility and is always ``-1`` here.
+    """
+
+    offset: int
+    metadata: str = ""
+    leader_epoch: int = -1
+
+
+class OffsetAndTimestamp(NamedTuple):
+    """The earliest offset whose record timestamp is at or after a searched-for timestamp."""
+
+    offset: int
+    timestamp: int
+    leader_epoch: int = -1
+
+
+class RecordMetadata(NamedTuple):
+    """Where a sent record landed: what ``producer.send(...).get()`` returns.
+
+    ``timestamp`` is in milliseconds (the record's ``timestamp_ms`` or the append time);
+    ``log_start_offset`` is the partition's first retained offset at append time; sizes are in
+    bytes of the serialized key, value and headers (``-1`` for an absent key or value, as in
+    kafka-python). ``checksum`` is ``None``: there is no wire format to checksum.
+    """
+
+    topic: str
+    partition: int
+    topic_partition: TopicPartition
+    offset: int
+    timestamp: int
+    log_start_offset: int
+    checksum: int | None
+    serialized_key_size: int
+    serialized_value_size: int
+    serialized_header_size: int
+
+
+class ConsumerRecord(NamedTuple):
+    """One record as ``consumer.poll()`` returns it, keyed under its ``TopicPartition``.
+
+    ``key`` and ``value`` are deserialized with the consumer's deserializers; ``headers`` is a list
+    of ``(str, bytes)`` pairs; ``timestamp`` is in milliseconds and ``timestamp_type`` is ``0``
+    (create time, set by the producer) or ``1`` (log append time), Kafka's codes.
+    """
+
+    topic: str
+    partition: int
+    leader_epoch: int
+    offset: int
+    timestamp: int
+    timestamp_type: int
+    key: Any
+    value: Any
+    headers: list[tuple[str, bytes]]
+    checksum: int | None
+    serialized_key_size: int
+    serialized_value_size: int
+    serialized_header_size: int
+
+
+def validate_topic_partition(tp: object) -> TopicPartition:
+    """Return ``tp`` as a ``TopicPartition`` if it is a well-formed one, else raise.
+
+    Accepts a ``TopicPartition`` or any 2-tuple ``(topic, partition)``. Raises ``TypeError`` when
+    the shape or types are wrong and ``ValueError`` for an empty topic name or a negative
+    partition. Does not check that the topic exists: that is the broker's job
+    (``UnknownTopicOrPartitionError``).
+    """
+    if not isinstance(tp, tuple) or len(tp) != 2:
+        raise TypeError(
+            f"expected a TopicPartition(topic, partition), got {tp!r}; "
+            "build one with TopicPartition('my-topic', 0)"
+        )
+    topic, partition = tp
+    if not isinstance(topic, str):
+        raise TypeError(f"topic must be a str, got {type(topic).__name__} in {tp!r}")
+    if not topic:
+        raise ValueError(f"topic must be a non-empty string, got {tp!r}")
+    # bool is an int subclass; True as a partition number is always a mistake.
+    if not isinstance(partition, int) or isinstance(partition, bool):
+        raise TypeError(f"partition must be an int, got {type(partition).__name__} in {tp!r}")
+    if partition < 0:
+        raise ValueError(f"partition must be >= 0, got {partition} in {tp!r}")
+    if isinstance(tp, TopicPartition):
+        return tp
+    return TopicPartition(topic, partition)
+
+
+class ConsumerRebalanceListener(abc.ABC):
+    """Callbacks a consumer runs when the group moves partitions to or from it.
+
+    Pass an instance as ``consumer.subscribe(topics, listener=...)``. The callbacks run on the
+    consumer's own thread, inside ``poll()``, so they may call ``commit()`` or ``seek()``.
+
+    - ``on_partitions_revoked(revoked)``: before a rebalance takes partitions away. Commit offsets
+      of processed records here, or another member will read them again. With the eager protocol
+      every member revokes everything before any member gets an assignment; with the cooperative
+      protocol only the partitions that change owner are revoked.
+    - ``on_partitions_assigned(assigned)``: after the rebalance, with the partitions newly given.
+    - ``on_partitions_lost(lost)``: the member was removed from the group (session or poll
+      interval expired) and its partitions may already belong to someone else, so committing is
+      pointless. By default it calls ``on_partitions_revoked``, as the Java client does.
+    """
+
+    @abc.abstractmethod
+    def on_partitions_revoked(self, revoked: Collection[TopicPartition]) -> None:
+        """Called before the consumer gives up ``revoked``; commit processed offsets here."""
+
+    @abc.abstractmethod
+    def on_partitions_assigned(self, assigned: Collection[TopicPartition]) -> None:
+        """Called after the consumer was given ``assigned``; positions are not fetched yet."""
+
+    def on_partitions_lost(self, lost: Collection[TopicPartition]) -> None:
+        """Called when ``lost`` were taken away without a chance to commit; defaults to revoked."""
+        self.on_partitions_revoked(lost)
