@@ -14,7 +14,9 @@ from collections.abc import Sequence
 
 from pcmodel import __version__
 
-COMMANDS: dict[str, str] = {}
+COMMANDS: dict[str, str] = {
+    "explore": "pcmodel.sched.cli",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -47,6 +47,15 @@ class Assignor(NamedTuple):
     protocol: RebalanceProtocol
     assign: AssignFunction
 
+    def __call__(
+        self,
+        subscriptions: Subscriptions,
+        partitions_per_topic: Mapping[str, int],
+        previous: Previous | None = None,
+    ) -> Assignment:
+        """Call the assignor: ``ASSIGNORS["range"](subs, counts)`` is its ``assign``."""
+        return self.assign(subscriptions, partitions_per_topic, previous)
+
 
 #: Assignors by the name ``partition_assignment_strategy`` uses.
 ASSIGNORS: dict[str, Assignor] = {

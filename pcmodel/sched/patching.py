@@ -1,0 +1,106 @@
+# Install the controlled primitives into the threading, time and queue modules for one run.
+#
+# Student code looks its primitives up at call time (``threading.Lock()``, ``time.sleep(...)``),
+# and so do the standard library's queue.Queue and pcmodel's thread-backend buffers, so replacing
+# the module attributes for the duration of a run puts every object the program builds under the
+# scheduler without changing a line of it. The replacements are switches: called from a managed
+# thread they build controlled objects; called from any other thread (the test runner, a timer,
+# the scheduler itself building real threads) they build the real ones, so the rest of the
+# process is unaffected.
+#
+# Not controlled: objects created before the run (real locks block for real; the watchdog then
+# reports the thread as stuck), names bound before the run (``from time import sleep`` at import),
+# ``queue.SimpleQueue`` (written in C), ``threading.Timer``, processes.
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from pcmodel.sched import primitives
+from pcmodel.sched.runtime import current_thread
+
+__all__ = ["patched"]
+
+
+def _thread_methods() -> list[tuple[object, str, object]]:
+    """Controlled start/join/is_alive for subclasses of the real ``threading.Thread``.
+
+    A class such as ``class Producer(threading.Thread)`` defined when its module was imported
+    subclasses the real class, not the controlled one; started from a managed thread it runs as
+    a managed thread through a controlled stand-in that calls its ``run()``.
+    """
+    real = threading.Thread
+    real_start, real_join, real_is_alive = real.start, real.join, real.is_alive
+
+    def start(self: threading.Thread) -> None:
+        if current_thread() is None:
+            return real_start(self)
+        if getattr(self, "_pcmodel_proxy", None) is not None:
+            raise RuntimeError("threads can only be started once")
+        proxy = primitives.Thread(target=self.run, name=self.name, daemon=self.daemon)
+        self._pcmodel_proxy = proxy
+        proxy.start()
+        return None
+
+    def join(self: threading.Thread, timeout: float | None = None) -> None:
+        proxy = getattr(self, "_pcmodel_proxy", None)
+        if proxy is None:
+            return real_join(self, timeout)
+        return proxy.join(timeout)
+
+    def is_alive(self: threading.Thread) -> bool:
+        proxy = getattr(self, "_pcmodel_proxy", None)
+        return real_is_alive(self) if proxy is None else proxy.is_alive()
+
+    return [(real, "start", start), (real, "join", join), (real, "is_alive", is_alive)]
+
+
+def _switch(real: Callable[..., Any], controlled: Callable[..., Any]) -> Callable[..., Any]:
+    def factory(*args: Any, **kwargs: Any) -> Any:
+        if current_thread() is None:
+            return real(*args, **kwargs)
+        return controlled(*args, **kwargs)
+
+    factory.__name__ = getattr(real, "__name__", "factory")
+    factory.__doc__ = f"{factory.__name__} (controlled inside a pcmodel.sched run)"
+    return factory
+
+
+@contextlib.contextmanager
+def patched() -> Iterator[None]:
+    """Replace threading/time/queue attributes by controlled switches; restore them on exit."""
+    replacements: list[tuple[object, str, object]] = [
+        (threading, "Lock", _switch(threading.Lock, primitives.Lock)),
+        (threading, "RLock", _switch(threading.RLock, primitives.RLock)),
+        (threading, "Condition", _switch(threading.Condition, primitives.Condition)),
+        (threading, "Semaphore", _switch(threading.Semaphore, primitives.Semaphore)),
+        (
+            threading,
+            "BoundedSemaphore",
+            _switch(threading.BoundedSemaphore, primitives.BoundedSemaphore),
+        ),
+        (threading, "Event", _switch(threading.Event, primitives.Event)),
+        (threading, "Thread", primitives.Thread),
+        (time, "sleep", primitives.sleep),
+        (time, "monotonic", primitives.monotonic),
+        (time, "perf_counter", primitives.perf_counter),
+        (time, "time", primitives.wall_time),
+    ]
+    replacements += _thread_methods()
+    # queue.py binds ``from time import monotonic as time`` at import: its timeouts need the
+    # virtual clock too.
+    if getattr(queue, "time", None) is time.monotonic:
+        replacements.append((queue, "time", primitives.monotonic))
+    saved = [(module, name, getattr(module, name)) for module, name, _ in replacements]
+    try:
+        for module, name, value in replacements:
+            setattr(module, name, value)
+        yield
+    finally:
+        for module, name, value in saved:
+            setattr(module, name, value)

@@ -1,0 +1,28 @@
+"""Bug: if instead of while around wait(): a barging consumer empties the buffer first."""
+
+import threading
+from collections import deque
+
+
+class BoundedBuffer:
+    def __init__(self, capacity):
+        self.capacity = capacity
+        self.items = deque()
+        self.mutex = threading.Lock()
+        self.not_full = threading.Condition(self.mutex)
+        self.not_empty = threading.Condition(self.mutex)
+
+    def put(self, item):
+        with self.mutex:
+            if len(self.items) >= self.capacity:
+                self.not_full.wait()
+            self.items.append(item)
+            self.not_empty.notify()
+
+    def get(self):
+        with self.mutex:
+            if not self.items:
+                self.not_empty.wait()
+            item = self.items.popleft()
+            self.not_full.notify()
+            return item
