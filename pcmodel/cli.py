@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from pcmodel import __version__
 
 COMMANDS: dict[str, str] = {
+    "run": "pcmodel.run_cli",
+    "bench": "pcmodel.bench",
     "explore": "pcmodel.sched.cli",
 }
 

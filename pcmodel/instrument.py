@@ -5,14 +5,15 @@ A buffer records at one of three levels (:class:`Level`):
 ``off``
     Nothing is recorded; the algorithm pays one ``is not None`` test per operation.
 ``counters``
-    Per actor (thread, or process/thread): puts, gets, how long and how often it waited for space
-    and for items. Buffer-wide: puts, gets and the maximum depth. The clock is read only around a
-    wait that really happens, so the fast path stays cheap.
+    Buffer-wide: puts, gets and the maximum depth. Per actor (thread, or process/thread): how long
+    and how often it waited for space and for items. The clock is read only around a wait that
+    really happens, so the fast path costs two counter updates.
 ``timeline``
-    Counters, plus a timestamped record of every wait (an interval of ``waiting for space`` or
-    ``waiting for items``), every operation (so each actor's active span is known, and what is not
-    waiting in it is ``running``) and the buffer depth after every operation. This is what the
-    Gantt charts are drawn from; it costs two clock reads per operation.
+    Counters, plus per-actor puts and gets, a timestamped record of every wait (an interval of
+    ``waiting for space`` or ``waiting for items``), every operation (so each actor's active span
+    is known, and what is not waiting in it is ``running``) and the buffer depth after every
+    operation. This is what the Gantt charts are drawn from; it costs two clock reads per
+    operation.
 
 A :class:`Recorder` belongs to one process and is only touched with the buffer's lock held (or,
 for waits, by the waiting actor itself), so it needs no lock of its own. Snapshots
@@ -123,12 +124,14 @@ class ActorStats:
 
     ``blocked_on_full`` is the time, in seconds, the actor spent inside put() waiting for space;
     ``blocked_on_empty`` the time inside get() waiting for items. ``waits_on_full`` and
-    ``waits_on_empty`` count how often it had to wait at all.
+    ``waits_on_empty`` count how often it had to wait at all. ``puts`` and ``gets`` (items moved
+    by this actor) are recorded at the ``timeline`` level only and are None below it; the
+    buffer-wide counts are in :class:`BufferStats` at every level.
     """
 
     actor: str
-    puts: int = 0
-    gets: int = 0
+    puts: int | None = None
+    gets: int | None = None
     blocked_on_full: float = 0.0
     blocked_on_empty: float = 0.0
     waits_on_full: int = 0
@@ -257,28 +260,23 @@ class Recorder:
     def on_put(self, state: Any, count: int, depth: int) -> None:
         """``count`` items were put by the calling actor; ``depth`` items are now in the buffer.
 
-        ``state`` is the buffer's shared state, whose buffer-wide counts are updated too.
+        Updates the buffer-wide counts in ``state`` (the buffer's shared state); per-actor
+        counts and marks only at the timeline level, to keep the counters level cheap.
         """
         state.puts += count
         if depth > state.max_depth:
             state.max_depth = depth
-        try:
-            tally = self._local.tally
-        except AttributeError:
-            tally = self._tally()
-        tally.puts += count
         if self._timeline:
+            tally = self._tally()
+            tally.puts += count
             self._mark(tally, depth)
 
     def on_get(self, state: Any, count: int, depth: int) -> None:
         """``count`` items were taken by the calling actor; ``depth`` items are left."""
         state.gets += count
-        try:
-            tally = self._local.tally
-        except AttributeError:
-            tally = self._tally()
-        tally.gets += count
         if self._timeline:
+            tally = self._tally()
+            tally.gets += count
             self._mark(tally, depth)
 
     def _mark(self, tally: _Tally, depth: int) -> None:
@@ -307,7 +305,8 @@ class Recorder:
         return {
             "started": self.started,
             "actors": [
-                (t.name, t.puts, t.gets, t.blocked_full, t.blocked_empty, t.waits_full,
+                (t.name, t.puts if self._timeline else None, t.gets if self._timeline else None,
+                 t.blocked_full, t.blocked_empty, t.waits_full,
                  t.waits_empty, t.first, t.last)
                 for t in self._tallies
             ],
@@ -325,9 +324,10 @@ def merge_exports(exports: Iterable[dict], timeline: bool) -> tuple[tuple[ActorS
     depths: list[tuple[float, int]] = []
     for export in exports:
         for name, puts, gets, bfull, bempty, wfull, wempty, first, last in export["actors"]:
-            row = actors.setdefault(name, [0, 0, 0.0, 0.0, 0, 0])
+            row = actors.setdefault(name, [None, None, 0.0, 0.0, 0, 0])
             for i, value in enumerate((puts, gets, bfull, bempty, wfull, wempty)):
-                row[i] += value
+                if value is not None:
+                    row[i] = value if row[i] is None else row[i] + value
             if first is not None:
                 span = spans.setdefault(name, [first, last if last is not None else first])
                 span[0] = min(span[0], first)

@@ -28,7 +28,7 @@ def consumer(buf, count, results):
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_children_share_a_buffer_under_each_start_method(variant, method):
     ctx = CONTEXTS[method]
-    buf = make_buffer(variant, 2, "process", context=ctx, instrument="counters")
+    buf = make_buffer(variant, 2, "process", context=ctx, instrument="timeline")
     results = ctx.SimpleQueue()
     children = [ctx.Process(target=producer, args=(buf, 200), name="producer"),
                 ctx.Process(target=consumer, args=(buf, 200, results), name="consumer")]

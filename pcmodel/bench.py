@@ -1,0 +1,786 @@
+"""``pcmodel bench``: items per second of every buffer, as ratios to the standard library.
+
+Each *contender* (a buffer variant on a backend, a batch size, an instrumentation level, or a
+baseline) moves items from P producer threads/processes to C consumers through one buffer; its
+rate is items moved per second, from the moment every actor passed a start barrier to the moment
+the last one finished (each actor reads its own clock, so process start-up is not counted).
+
+The baselines are measured in the same run, in the same repetition, right before or after each
+contender, and the reported ratio is the median over repetitions of ``contender / baseline``:
+pairing cancels most of the drift of a shared, noisy machine. The baselines are
+``queue.Queue`` and ``multiprocessing.Queue`` (also carrying lists of 100 items, the fair match for
+batches), plus two copies written here, each the textbook algorithm and nothing more:
+
+* :class:`TextbookSemaphoreBuffer`: two counting semaphores, a mutex and a deque; no shutdown, no
+  instrumentation (the yardstick of the semaphore variant, bound by ``threading.Semaphore``);
+* :class:`BareConditionBuffer`: the condition variant's algorithm with its instrumentation hooks
+  taken out (the yardstick of what instrumentation costs, off and on).
+
+Grid: capacities 1, 16 and 1024; 1x1 and 4x4 producers x consumers; threads and processes.
+A second, one-thread section times each thread contender's put+get with no other thread around:
+the cost of the code path itself, which scheduling noise can only slow down, never speed up (so,
+as ``timeit`` advises, the fastest round counts). Results go to JSON (``results/bench.json`` by
+default). Prior art: ``pyperf``'s interleaved, repeated runs reported as medians; ``timeit``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import datetime
+import json
+import multiprocessing
+import os
+import platform
+import queue
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from pcmodel.buffers import make_buffer
+
+__all__ = [
+    "ActorKind",
+    "BareConditionBuffer",
+    "BenchConfig",
+    "Comparison",
+    "Contender",
+    "TextbookSemaphoreBuffer",
+    "main",
+    "register",
+    "run_benchmarks",
+]
+
+CAPACITIES: tuple[int, ...] = (1, 16, 1024)
+ACTORS: tuple[tuple[int, int], ...] = ((1, 1), (4, 4))
+BATCH = 100
+DEFAULT_JSON = Path("results") / "bench.json"
+_JOIN_TIMEOUT = 120.0  # seconds; a trial that takes longer is broken, not slow
+
+
+# -- the yardsticks written here -----------------------------------------------------------------
+
+
+class TextbookSemaphoreBuffer:
+    """Dijkstra's bounded buffer as a textbook prints it: no timeout, shutdown or statistics."""
+
+    def __init__(self, maxsize: int) -> None:
+        self._items: collections.deque = collections.deque()
+        self._mutex = threading.Lock()
+        self._empty_slots = threading.Semaphore(maxsize)
+        self._full_slots = threading.Semaphore(0)
+
+    def put(self, item: Any) -> None:
+        self._empty_slots.acquire()
+        with self._mutex:
+            self._items.append(item)
+        self._full_slots.release()
+
+    def get(self) -> Any:
+        self._full_slots.acquire()
+        with self._mutex:
+            item = self._items.popleft()
+        self._empty_slots.release()
+        return item
+
+
+class BareConditionBuffer:
+    """``ConditionBuffer``'s put/get/put_many/get_many with the instrumentation taken out.
+
+    Line for line the condition variant's algorithm (lock, three conditions, waiter counts,
+    shutdown flag, task accounting, ``block``/``timeout``), minus the recorder checks and the
+    encode/decode hooks: what the variant would cost if it could not be instrumented.
+    """
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self._items: collections.deque = collections.deque()
+        self._mutex = threading.Lock()
+        self._not_full = threading.Condition(self._mutex)
+        self._not_empty = threading.Condition(self._mutex)
+        self._all_tasks_done = threading.Condition(self._mutex)
+        self._shutdown = False
+        self._unfinished = 0
+        self._waiting_put = 0
+        self._waiting_get = 0
+
+    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+        if block and timeout is not None and timeout < 0:
+            raise ValueError("'timeout' must be a non-negative number")
+        with self._mutex:
+            if self._shutdown:
+                raise RuntimeError("put() after shutdown")
+            items = self._items
+            if 0 < self.maxsize <= len(items):
+                if not block:
+                    raise queue.Full
+                self._wait_for_space(timeout)
+            items.append(item)
+            self._unfinished += 1
+            if self._waiting_get:
+                self._not_empty.notify()
+
+    def get(self, block: bool = True, timeout: float | None = None) -> Any:
+        if block and timeout is not None and timeout < 0:
+            raise ValueError("'timeout' must be a non-negative number")
+        with self._mutex:
+            items = self._items
+            if not items:
+                if self._shutdown:
+                    raise RuntimeError("get() after shutdown")
+                if not block:
+                    raise queue.Empty
+                self._wait_for_items(timeout)
+            item = items.popleft()
+            if self._waiting_put:
+                self._not_full.notify()
+        return item
+
+    def put_many(self, batch: Sequence[Any], timeout: float | None = None) -> None:
+        batch = list(batch)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        done, total = 0, len(batch)
+        with self._mutex:
+            buffered = self._items
+            while done < total:
+                free = total - done if self.maxsize <= 0 else self.maxsize - len(buffered)
+                if free <= 0:
+                    self._wait_for_space(None if deadline is None
+                                         else max(0.0, deadline - time.monotonic()))
+                    continue
+                run = batch[done:done + free]
+                buffered.extend(run)
+                done += len(run)
+                self._unfinished += len(run)
+                if self._waiting_get:
+                    self._not_empty.notify(len(run))
+
+    def get_many(self, max_items: int, timeout: float | None = None) -> list:
+        with self._mutex:
+            items = self._items
+            if not items:
+                self._wait_for_items(timeout)
+            taken = [items.popleft() for _ in range(min(max_items, len(items)))]
+            if self._waiting_put:
+                self._not_full.notify(len(taken))
+        return taken
+
+    def _wait_for_space(self, timeout: float | None) -> None:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        self._waiting_put += 1
+        try:
+            while len(self._items) >= self.maxsize:
+                if deadline is None:
+                    self._not_full.wait()
+                else:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise queue.Full
+                    self._not_full.wait(remaining)
+                if self._shutdown:
+                    raise RuntimeError("put() after shutdown")
+        finally:
+            self._waiting_put -= 1
+
+    def _wait_for_items(self, timeout: float | None) -> None:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        self._waiting_get += 1
+        try:
+            while not self._items:
+                if self._shutdown:
+                    raise RuntimeError("get() after shutdown")
+                if deadline is None:
+                    self._not_empty.wait()
+                else:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise queue.Empty
+                    self._not_empty.wait(remaining)
+        finally:
+            self._waiting_get -= 1
+
+
+# -- contenders and comparisons ------------------------------------------------------------------
+
+
+class ActorKind(Enum):
+    """Where a contender's actors run: threads of this process, or processes."""
+
+    THREAD = "thread"
+    PROCESS = "process"
+
+
+@dataclass(frozen=True)
+class Contender:
+    """One thing to measure: how to build it, how its actors move items, on which backend.
+
+    ``make(capacity, context)`` returns the buffer; ``batch`` > 1 moves items with
+    ``put_many``/``get_many`` (or, with ``lists``, as one list of ``batch`` items per put/get).
+    """
+
+    name: str
+    backend: ActorKind
+    make: Callable[[int, Any], Any]
+    batch: int = 1
+    lists: bool = False
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """``contender`` against ``baseline``: the target ratio (None: reported, no target)."""
+
+    label: str
+    contender: str
+    baseline: str
+    target: float | None
+
+
+def _make_variant(variant: str, instrument: str = "off") -> Callable[[int, Any], Any]:
+    def make(capacity: int, context: Any) -> Any:
+        if context is None:
+            return make_buffer(variant, capacity, instrument=instrument)
+        return make_buffer(variant, capacity, "process", instrument=instrument, context=context)
+
+    make.__name__ = f"make_{variant}_{instrument}"
+    return make
+
+
+def _make_queue(capacity: int, context: Any) -> Any:
+    return queue.Queue(capacity)
+
+
+def _make_mp_queue(capacity: int, context: Any) -> Any:
+    return context.Queue(capacity)
+
+
+def _make_textbook(capacity: int, context: Any) -> Any:
+    return TextbookSemaphoreBuffer(capacity)
+
+
+def _make_bare(capacity: int, context: Any) -> Any:
+    return BareConditionBuffer(capacity)
+
+
+_T, _P = ActorKind.THREAD, ActorKind.PROCESS
+CONTENDERS: tuple[Contender, ...] = (
+    Contender("queue.Queue", _T, _make_queue),
+    Contender("textbook semaphore", _T, _make_textbook),
+    Contender("bare condition", _T, _make_bare),
+    Contender("condition", _T, _make_variant("condition")),
+    Contender("condition counters", _T, _make_variant("condition", "counters")),
+    Contender("semaphore", _T, _make_variant("semaphore")),
+    Contender("queue", _T, _make_variant("queue")),
+    Contender("condition x100", _T, _make_variant("condition"), BATCH),
+    Contender("semaphore x100", _T, _make_variant("semaphore"), BATCH),
+    Contender("queue x100", _T, _make_variant("queue"), BATCH),
+    Contender("multiprocessing.Queue", _P, _make_mp_queue),
+    Contender("multiprocessing.Queue lists of 100", _P, _make_mp_queue, BATCH, lists=True),
+    Contender("condition", _P, _make_variant("condition")),
+    Contender("semaphore", _P, _make_variant("semaphore")),
+    Contender("queue", _P, _make_variant("queue")),
+    Contender("condition x100", _P, _make_variant("condition"), BATCH),
+    Contender("semaphore x100", _P, _make_variant("semaphore"), BATCH),
+)
+
+COMPARISONS: dict[ActorKind, tuple[Comparison, ...]] = {
+    _T: (
+        Comparison("condition vs queue.Queue", "condition", "queue.Queue", 1.0),
+        Comparison("semaphore vs queue.Queue", "semaphore", "queue.Queue", None),
+        Comparison("queue vs queue.Queue", "queue", "queue.Queue", None),
+        Comparison("semaphore vs textbook semaphore", "semaphore", "textbook semaphore", 0.9),
+        Comparison("condition x100 vs queue.Queue", "condition x100", "queue.Queue", 10.0),
+        Comparison("semaphore x100 vs queue.Queue", "semaphore x100", "queue.Queue", 10.0),
+        Comparison("queue x100 vs queue.Queue", "queue x100", "queue.Queue", None),
+        Comparison("instrument off vs bare condition", "condition", "bare condition", 0.95),
+        Comparison("instrument counters vs bare condition", "condition counters",
+                   "bare condition", 0.85),
+    ),
+    _P: (
+        Comparison("condition vs mp.Queue", "condition", "multiprocessing.Queue", 1.0),
+        Comparison("semaphore vs mp.Queue", "semaphore", "multiprocessing.Queue", 1.0),
+        Comparison("queue vs mp.Queue", "queue", "multiprocessing.Queue", 1.0),
+        Comparison("condition x100 vs mp.Queue lists of 100", "condition x100",
+                   "multiprocessing.Queue lists of 100", 1.0),
+        Comparison("semaphore x100 vs mp.Queue lists of 100", "semaphore x100",
+                   "multiprocessing.Queue lists of 100", 1.0),
+    ),
+}
+
+
+# -- one trial -----------------------------------------------------------------------------------
+
+
+def _split(total: int, parts: int) -> list[int]:
+    share, extra = divmod(total, parts)
+    return [share + (1 if i < extra else 0) for i in range(parts)]
+
+
+def _produce(buf: Any, count: int, batch: int, lists: bool) -> None:
+    if batch == 1:
+        put = buf.put
+        for value in range(count):
+            put(value)
+        return
+    chunks = [list(range(batch))] * (count // batch)
+    if count % batch:
+        chunks.append(list(range(count % batch)))
+    put = buf.put if lists else buf.put_many
+    for chunk in chunks:
+        put(chunk)
+
+
+def _consume(buf: Any, count: int, batch: int, lists: bool) -> None:
+    if batch == 1:
+        get = buf.get
+        for _ in range(count):
+            get()
+        return
+    remaining = count
+    if lists:
+        get = buf.get
+        while remaining > 0:
+            remaining -= len(get())
+        return
+    get_many = buf.get_many
+    while remaining > 0:
+        remaining -= len(get_many(min(batch, remaining)))
+
+
+def _actor(buf: Any, role: str, count: int, batch: int, lists: bool, barrier: Any,
+           times: Any, slot: int) -> None:
+    """Pass the barrier, move ``count`` items, write (start, end) into ``times``."""
+    barrier.wait(_JOIN_TIMEOUT)
+    started = time.perf_counter()
+    if role == "producer":
+        _produce(buf, count, batch, lists)
+    else:
+        _consume(buf, count, batch, lists)
+    times[2 * slot] = started
+    times[2 * slot + 1] = time.perf_counter()
+
+
+def _shares(items: int, producers: int, consumers: int, batch: int, lists: bool
+            ) -> tuple[list[int], list[int]]:
+    """Items per producer and per consumer; with lists, every share is made of whole lists."""
+    if lists:
+        units = max(1, items // batch)
+        return ([n * batch for n in _split(units, producers)],
+                [n * batch for n in _split(units, consumers)])
+    return _split(items, producers), _split(items, consumers)
+
+
+def run_trial(contender: Contender, capacity: int, producers: int, consumers: int,
+              items: int, context: Any = None) -> tuple[float, int]:
+    """Measure once; return (items per second, items moved). Nothing is left running.
+
+    Raises RuntimeError if an actor did not finish within a generous timeout (a broken buffer).
+    """
+    per_p, per_c = _shares(items, producers, consumers, contender.batch, contender.lists)
+    moved = sum(per_p)
+    roles = [("producer", n) for n in per_p] + [("consumer", n) for n in per_c]
+    if contender.backend is ActorKind.THREAD:
+        times = _thread_trial(contender, capacity, roles)
+    else:
+        times = _process_trial(contender, capacity, roles, context)
+    starts, ends = times[0::2], times[1::2]
+    elapsed = max(ends) - min(starts)
+    return (moved / elapsed if elapsed > 0 else float("inf")), moved
+
+
+def _thread_trial(contender: Contender, capacity: int, roles: list[tuple[str, int]]) -> list:
+    buf = contender.make(capacity, None)
+    barrier = threading.Barrier(len(roles))
+    times = [0.0] * (2 * len(roles))
+    threads = [
+        threading.Thread(target=_actor, name=f"bench-{role}-{slot}",
+                         args=(buf, role, count, contender.batch, contender.lists, barrier,
+                               times, slot))
+        for slot, (role, count) in enumerate(roles)
+    ]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + _JOIN_TIMEOUT
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    if any(thread.is_alive() for thread in threads):
+        barrier.abort()
+        raise RuntimeError(f"{contender.name}: a thread trial did not finish in "
+                           f"{_JOIN_TIMEOUT}s; the buffer is broken (threads left blocked)")
+    return times
+
+
+def _process_trial(contender: Contender, capacity: int, roles: list[tuple[str, int]],
+                   context: Any) -> list:
+    buf = contender.make(capacity, context)
+    barrier = context.Barrier(len(roles))
+    times = context.RawArray("d", 2 * len(roles))
+    processes = [
+        context.Process(target=_actor, name=f"bench-{role}-{slot}",
+                        args=(buf, role, count, contender.batch, contender.lists, barrier,
+                              times, slot))
+        for slot, (role, count) in enumerate(roles)
+    ]
+    try:
+        for process in processes:
+            process.start()
+        deadline = time.monotonic() + _JOIN_TIMEOUT
+        for process in processes:
+            process.join(max(0.0, deadline - time.monotonic()))
+        stuck = [p for p in processes if p.is_alive()]
+        for process in stuck:
+            process.terminate()
+            process.join(_JOIN_TIMEOUT)
+        if stuck or any(p.exitcode != 0 for p in processes):
+            codes = [p.exitcode for p in processes]
+            raise RuntimeError(f"{contender.name}: a process trial failed (exit codes {codes})")
+        return list(times)
+    finally:
+        for process in processes:
+            if process.pid is not None and process.is_alive():
+                process.kill()
+                process.join(_JOIN_TIMEOUT)
+        if hasattr(buf, "join_thread"):  # multiprocessing.Queue: stop its feeder thread
+            buf.close()
+            buf.join_thread()
+        elif hasattr(buf, "close"):
+            buf.close()
+
+
+# -- one thread, no contention: the cost of the code path itself -----------------------------------
+
+
+def _uncontended_step(contender: Contender) -> tuple[Callable[[], None], int]:
+    """A function doing one put and one get (or one batch of each) and how many items it moves."""
+    buf = contender.make(1024 if contender.batch > 1 else 16, None)
+    if contender.batch == 1:
+        put, get = buf.put, buf.get
+
+        def step() -> None:
+            put(0)
+            get()
+
+        return step, 1
+    chunk = list(range(contender.batch))
+    put_many, get_many = buf.put_many, buf.get_many
+    size = contender.batch
+
+    def batch_step() -> None:
+        put_many(chunk)
+        get_many(size)
+
+    return batch_step, size
+
+
+def measure_uncontended(rounds: int, seconds_per_round: float = 0.001
+                        ) -> dict[str, list[float]]:
+    """Nanoseconds per item (one put plus one get) of each thread contender, in one thread.
+
+    Rounds are interleaved across contenders; each contender's round runs its step as many
+    times as fits in about ``seconds_per_round`` (sized once from a short warm-up).
+    """
+    steps = {}
+    for contender in CONTENDERS:
+        if contender.backend is ActorKind.THREAD:
+            step, size = _uncontended_step(contender)
+            started = time.perf_counter()
+            for _ in range(20):
+                step()
+            each = max((time.perf_counter() - started) / 20, 1e-9)
+            steps[contender.name] = (step, size, max(1, int(seconds_per_round / each)))
+    costs: dict[str, list[float]] = {name: [] for name in steps}
+    for _ in range(rounds):
+        for name, (step, size, number) in steps.items():
+            started = time.perf_counter()
+            for _ in range(number):
+                step()
+            costs[name].append((time.perf_counter() - started) / (number * size) * 1e9)
+    return costs
+
+
+# -- the whole benchmark -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """What to run: ``repeat`` interleaved repetitions; each trial sized to last about
+    ``trial_seconds`` (measured in a warm-up trial), between ``min_items`` and ``max_items``.
+    ``quick`` runs one small trial per point, for smoke tests."""
+
+    repeat: int = 5
+    trial_seconds: float = 0.1
+    min_items: int = 500
+    max_items: int = 2_000_000
+    capacities: tuple[int, ...] = CAPACITIES
+    actors: tuple[tuple[int, int], ...] = ACTORS
+    backends: tuple[ActorKind, ...] = (ActorKind.THREAD, ActorKind.PROCESS)
+    uncontended_rounds: int = 101
+    quick: bool = False
+    start_method: str | None = None
+
+    @classmethod
+    def quick_config(cls, **overrides: Any) -> BenchConfig:
+        """Small, fixed trials: every point of the grid, seconds in all, numbers meaningless."""
+        values: dict[str, Any] = {"repeat": 1, "trial_seconds": 0.0, "min_items": 200,
+                                  "max_items": 200, "uncontended_rounds": 3, "quick": True}
+        values.update(overrides)
+        return cls(**values)
+
+
+@dataclass
+class _Point:
+    backend: ActorKind
+    capacity: int
+    producers: int
+    consumers: int
+    items: dict[str, int] = field(default_factory=dict)
+    rates: dict[str, list[float]] = field(default_factory=dict)
+
+
+def run_benchmarks(config: BenchConfig | None = None,
+                   on_progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Run the grid; return JSON-ready results: ``meta``, ``measurements``, ``comparisons``.
+
+    ``on_progress(done, total)`` is called after each trial. Raises RuntimeError if a trial
+    hangs or an actor fails.
+    """
+    config = config or BenchConfig()
+    context = multiprocessing.get_context(config.start_method)
+    points = [
+        _Point(backend, capacity, p, c)
+        for backend in config.backends
+        for capacity in config.capacities
+        for p, c in config.actors
+    ]
+    contenders = {backend: [c for c in CONTENDERS if c.backend is backend]
+                  for backend in config.backends}
+    calibrate = not config.quick
+    total = sum(len(contenders[p.backend]) for p in points) * (config.repeat + calibrate)
+    done = 0
+
+    def trial(point: _Point, contender: Contender, items: int) -> float:
+        nonlocal done
+        ctx = context if point.backend is ActorKind.PROCESS else None
+        rate, moved = run_trial(contender, point.capacity, point.producers, point.consumers,
+                                items, ctx)
+        done += 1
+        if on_progress is not None:
+            on_progress(done, total)
+        return rate
+
+    for point in points:  # size each trial from a warm-up trial (which is not counted)
+        for contender in contenders[point.backend]:
+            items = config.min_items
+            if calibrate:
+                rate = trial(point, contender, config.min_items)
+                items = int(min(config.max_items, max(config.min_items,
+                                                      rate * config.trial_seconds)))
+            point.items[contender.name] = items
+            point.rates[contender.name] = []
+    for repetition in range(config.repeat):
+        for point in points:
+            order = contenders[point.backend]
+            if repetition % 2:  # alternate the order so no contender always goes first
+                order = order[::-1]
+            for contender in order:
+                point.rates[contender.name].append(
+                    trial(point, contender, point.items[contender.name]))
+    uncontended = (measure_uncontended(config.uncontended_rounds)
+                   if ActorKind.THREAD in config.backends else {})
+    return _results(config, context, points, uncontended)
+
+
+def _compare(comp: Comparison, mine: list[float], theirs: list[float]) -> dict[str, Any]:
+    """A comparison of two paired series of rates: the median of the per-pair ratios."""
+    ratios = [a / b for a, b in zip(mine, theirs)]
+    ratio = statistics.median(ratios)
+    return {
+        "comparison": comp.label, "contender": comp.contender, "baseline": comp.baseline,
+        "contender_rate": statistics.median(mine), "baseline_rate": statistics.median(theirs),
+        "ratio": ratio, "ratios": ratios, "target": comp.target,
+        "met": None if comp.target is None else ratio >= comp.target,
+    }
+
+
+def _results(config: BenchConfig, context: Any, points: list[_Point],
+             uncontended: dict[str, list[float]]) -> dict[str, Any]:
+    measurements = []
+    comparisons = []
+    for point in points:
+        where = {"backend": point.backend.value, "capacity": point.capacity,
+                 "producers": point.producers, "consumers": point.consumers}
+        for name, rates in point.rates.items():
+            measurements.append({**where, "contender": name, "items": point.items[name],
+                                 "rates": rates, "median": statistics.median(rates)})
+        for comp in COMPARISONS[point.backend]:
+            comparisons.append({**where, **_compare(comp, point.rates[comp.contender],
+                                                    point.rates[comp.baseline])})
+    # One thread: rates are items per second, from nanoseconds per item.
+    single = {name: [1e9 / ns for ns in costs] for name, costs in uncontended.items()}
+    uncontended_section = {
+        "ns_per_item": {name: {"median": statistics.median(costs), "best": min(costs),
+                               "rounds": costs} for name, costs in uncontended.items()},
+        # Interference only ever adds time to a one-thread loop, so, as timeit advises, the
+        # fastest round is the cost of the code; the ratio compares fastest rounds.
+        "comparisons": [_compare(comp, [max(single[comp.contender])],
+                                 [max(single[comp.baseline])])
+                        for comp in COMPARISONS[ActorKind.THREAD]] if single else [],
+    }
+    return {
+        "meta": {
+            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "python": platform.python_version(),
+            "implementation": platform.python_implementation(),
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "start_method": context.get_start_method(),
+            "config": {**asdict(config), "backends": [b.value for b in config.backends]},
+        },
+        "measurements": measurements,
+        "comparisons": comparisons,
+        "uncontended": uncontended_section,
+    }
+
+
+def comparison_table(results: dict[str, Any]) -> str:
+    """The comparisons as aligned text: one row per comparison and grid point."""
+    from pcmodel.run_cli import format_table
+
+    rows = [
+        [c["comparison"], c["backend"], c["capacity"], f"{c['producers']}x{c['consumers']}",
+         c["contender_rate"], c["baseline_rate"], f"{c['ratio']:.2f}x",
+         "-" if c["target"] is None else f"{c['target']:g}x",
+         {None: "", True: "met", False: "MISSED"}[c["met"]]]
+        for c in results["comparisons"]
+    ]
+    headers = ["comparison", "backend", "capacity", "PxC", "items/s", "baseline items/s",
+               "ratio", "target", ""]
+    return format_table(rows, headers)
+
+
+def uncontended_table(results: dict[str, Any]) -> str:
+    """The one-thread comparisons: cost per item of each code path, and the ratios."""
+    from pcmodel.run_cli import format_table
+
+    costs = results["uncontended"]["ns_per_item"]
+    rows = [
+        [c["comparison"], round(costs[c["contender"]]["best"]),
+         round(costs[c["baseline"]]["best"]), f"{c['ratio']:.2f}x",
+         "-" if c["target"] is None else f"{c['target']:g}x",
+         {None: "", True: "met", False: "MISSED"}[c["met"]]]
+        for c in results["uncontended"]["comparisons"]
+    ]
+    headers = ["comparison (one thread, put+get)", "best ns/item", "baseline", "ratio",
+               "target", ""]
+    return format_table(rows, headers)
+
+
+def targets_summary(results: dict[str, Any]) -> list[str]:
+    """One line per comparison with a target: how many grid points met it, the worst ratio."""
+    lines = []
+    by_label: dict[str, list[dict]] = {}
+    for c in results["comparisons"]:
+        if c["target"] is not None:
+            by_label.setdefault(c["comparison"], []).append(c)
+    for label, rows in by_label.items():
+        met = sum(1 for r in rows if r["met"])
+        worst = min(rows, key=lambda r: r["ratio"])
+        lines.append(f"{label}: target {rows[0]['target']:g}x met at {met}/{len(rows)} points; "
+                     f"worst {worst['ratio']:.2f}x ({worst['backend']}, capacity "
+                     f"{worst['capacity']}, {worst['producers']}x{worst['consumers']})")
+    for c in results["uncontended"]["comparisons"]:
+        if c["target"] is not None:
+            verdict = "met" if c["met"] else "missed"
+            lines.append(f"{c['comparison']}, one thread: {c['ratio']:.2f}x, target "
+                         f"{c['target']:g}x {verdict}")
+    return lines
+
+
+# -- command line --------------------------------------------------------------------------------
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny trials, one repetition: checks that everything runs (CI)")
+    parser.add_argument("--repeat", type=int, default=None,
+                        help="interleaved repetitions per point (default: 5; 1 with --quick)")
+    parser.add_argument("--trial-seconds", type=float, default=None,
+                        help="approximate length of one trial (default: 0.1)")
+    parser.add_argument("--backend", choices=["thread", "process", "all"], default="all",
+                        help="which backends to measure (default: all)")
+    parser.add_argument("--start-method", choices=multiprocessing.get_all_start_methods(),
+                        help="multiprocessing start method (default: the platform's)")
+    parser.add_argument("--json", type=Path, default=DEFAULT_JSON, metavar="PATH",
+                        help=f"where to write the results (default: {DEFAULT_JSON})")
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                        help="progress bar on stderr (default: only on a terminal)")
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``bench`` subcommand to the ``pcmodel`` command line."""
+    parser = subparsers.add_parser(
+        "bench", help="measure buffer throughput against queue.Queue and multiprocessing.Queue",
+        description="Measure items/second of every buffer variant and backend against the "
+                    "standard library's queues, in the same run; print ratios, write JSON.")
+    _add_arguments(parser)
+    parser.set_defaults(func=bench_command)
+
+
+def bench_command(args: argparse.Namespace) -> int:
+    """Run the benchmark ``args`` describe; print the table; write the JSON. Exit status."""
+    from pcmodel.progress import ProgressBar
+
+    overrides: dict[str, Any] = {"start_method": args.start_method}
+    if args.backend != "all":
+        overrides["backends"] = (ActorKind(args.backend),)
+    if args.repeat is not None:
+        if args.repeat < 1:
+            print("pcmodel bench: error: --repeat must be at least 1", file=sys.stderr)
+            return 2
+        overrides["repeat"] = args.repeat
+    if args.trial_seconds is not None:
+        if not args.trial_seconds > 0:
+            print("pcmodel bench: error: --trial-seconds must be > 0", file=sys.stderr)
+            return 2
+        overrides["trial_seconds"] = args.trial_seconds
+    config = (BenchConfig.quick_config(**overrides) if args.quick
+              else BenchConfig(**overrides))
+    bar = ProgressBar(1, "bench", enabled=args.progress)
+
+    def on_progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done)
+
+    try:
+        results = run_benchmarks(config, on_progress)
+    finally:
+        bar.close()
+    print(comparison_table(results))
+    print()
+    if results["uncontended"]["comparisons"]:
+        print(uncontended_table(results))
+        print()
+    for line in targets_summary(results):
+        print(line)
+    if config.quick:
+        print("(--quick: trials too small for the ratios to mean anything)")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(results, indent=1))
+    print(f"results written to {args.json}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m pcmodel.bench``: the same as ``pcmodel bench``."""
+    parser = argparse.ArgumentParser(prog="pcmodel bench", description=__doc__.split("\n")[0])
+    _add_arguments(parser)
+    return bench_command(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,197 @@
+"""``pcmodel run``: run a producer-consumer workload and print who waited, for how long.
+
+With no arguments it runs the demo of the README: every buffer variant on threads, two producers
+and two consumers, capacity 4, a couple of thousand items with small random sleeps on both sides
+(consumers a little slower), and prints one summary row per run. Every option narrows or changes
+that experiment; ``--json`` keeps the full results (parameters, measurements, buffer statistics)
+and ``--plot`` draws each run's chart with the optional matplotlib extra.
+
+    pcmodel run
+    pcmodel run --variant semaphore --backend process --capacity 1 --consume-work cpu:20000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pcmodel.buffers import BACKENDS, VARIANTS
+from pcmodel.runner import (
+    DEFAULT_TIMEOUT,
+    ConservationError,
+    RunResult,
+    Work,
+    WorkerError,
+    run_workload,
+)
+
+__all__ = ["format_table", "register", "run_command"]
+
+DEMO_PRODUCE_WORK = "sleep:0.0004:exp"
+DEMO_CONSUME_WORK = "sleep:0.0005:exp"
+_DESCRIPTION = """\
+Run producers and consumers through a bounded buffer; print throughput, the fraction of time each
+role spent blocked, and the buffer's maximum depth. Without options: every variant on threads,
+2 producers x 2 consumers, capacity 4, 2000 items, small random sleeps (consumers a bit slower).
+
+examples:
+  pcmodel run
+  pcmodel run --variant semaphore --backend process --capacity 1 --consume-work cpu:20000
+  pcmodel run --variant condition --json results/run.json --plot results/run.png
+"""
+PLOTS_MISSING = ('--plot draws with matplotlib, which is not installed; install the plots extra: '
+                 'pip install "pcmodel[plots]"')
+
+
+def format_table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
+    """Rows as aligned text columns (numbers right-aligned), with a header and a rule."""
+    cells = [[str(h) for h in headers]] + [[_cell(v) for v in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    numeric = [all(_is_number(row[i]) for row in rows) for i in range(len(headers))]
+
+    def line(row: list[str]) -> str:
+        return "  ".join(c.rjust(w) if n else c.ljust(w)
+                         for c, w, n in zip(row, widths, numeric)).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(cells[0]), rule, *(line(row) for row in cells[1:])])
+
+
+def _is_number(value: Any) -> bool:
+    """Numbers, percentages and blanks are right-aligned."""
+    if isinstance(value, str):
+        return value == "-" or value.endswith(("%", "x"))
+    return value is None or isinstance(value, (int, float))
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+    return str(value)
+
+
+def _percent(fraction: float | None) -> str:
+    return "-" if fraction is None else f"{fraction:.0%}"
+
+
+def summary_table(results: Sequence[RunResult]) -> str:
+    """The table ``pcmodel run`` prints: one row per run."""
+    headers = ["variant", "backend", "capacity", "P x C", "items", "wall s", "items/s",
+               "producers blocked", "consumers blocked", "max depth"]
+    rows = [
+        [r.variant, r.backend, r.capacity, f"{r.producers} x {r.consumers}", r.items,
+         round(r.wall_time, 3), r.throughput, _percent(r.producer_blocked),
+         _percent(r.consumer_blocked), r.max_depth]
+        for r in results
+    ]
+    return format_table(rows, headers)
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``run`` subcommand to the ``pcmodel`` command line."""
+    parser = subparsers.add_parser(
+        "run",
+        help="run a producer-consumer workload and print throughput and blocking",
+        description=_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--variant", choices=[*VARIANTS, "all"], default="all",
+                        help="buffer variant (default: all, one run each)")
+    parser.add_argument("--backend", choices=[*BACKENDS, "all"], default="thread",
+                        help="threads or processes (default: thread)")
+    parser.add_argument("--capacity", type=int, default=4, help="buffer capacity (default: 4)")
+    parser.add_argument("--producers", type=int, default=2, help="producers (default: 2)")
+    parser.add_argument("--consumers", type=int, default=2, help="consumers (default: 2)")
+    parser.add_argument("--items", type=int, default=2000, help="items moved (default: 2000)")
+    parser.add_argument("--produce-work", default=DEMO_PRODUCE_WORK, metavar="WORK",
+                        help="per-item producer work: sleep:SECONDS or cpu:ITERATIONS, optionally "
+                             f"with :uniform or :exp; 'none' for none (default: "
+                             f"{DEMO_PRODUCE_WORK})")
+    parser.add_argument("--consume-work", default=DEMO_CONSUME_WORK, metavar="WORK",
+                        help=f"per-item consumer work, same syntax (default: {DEMO_CONSUME_WORK})")
+    parser.add_argument("--batch", type=int, default=1,
+                        help="items per put_many/get_many (default: 1, plain put/get)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for random work (default: 0)")
+    parser.add_argument("--instrument", choices=["timeline", "counters", "off"],
+                        default="timeline", help="what the buffer records (default: timeline)")
+    parser.add_argument("--start-method", choices=multiprocessing.get_all_start_methods(),
+                        help="multiprocessing start method (process backend; default: the "
+                             "platform's)")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
+                        help=f"give up on a run after this many seconds (default: "
+                             f"{DEFAULT_TIMEOUT:g})")
+    parser.add_argument("--json", type=Path, metavar="PATH",
+                        help="write every run's full results as JSON")
+    parser.add_argument("--plot", type=Path, metavar="PATH",
+                        help="draw each run's chart to PATH (PNG, SVG, PDF; several runs get "
+                             "-VARIANT-BACKEND before the suffix); needs pcmodel[plots]")
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                        help="progress bar on stderr (default: only on a terminal)")
+    parser.set_defaults(func=run_command)
+
+
+def _fail(message: str, status: int = 2) -> int:
+    print(f"pcmodel run: error: {message}", file=sys.stderr)
+    return status
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Run the workloads ``args`` describe, print the table, write JSON/plots; exit status."""
+    variants = list(VARIANTS) if args.variant == "all" else [args.variant]
+    backends = list(BACKENDS) if args.backend == "all" else [args.backend]
+    try:
+        produce_work = Work.parse(args.produce_work)
+        consume_work = Work.parse(args.consume_work)
+    except ValueError as exc:
+        return _fail(str(exc))
+    if args.start_method is not None and "process" not in backends:
+        return _fail("--start-method is for the process backend: add --backend process")
+    if args.plot is not None:
+        if args.instrument != "timeline":
+            return _fail("--plot draws the timeline: use --instrument timeline (the default)")
+        try:
+            import matplotlib  # noqa: F401 - only checking that the extra is installed
+
+            from pcmodel import plots
+        except ImportError:
+            return _fail(PLOTS_MISSING)
+    results: list[RunResult] = []
+    for backend in backends:
+        for variant in variants:
+            try:
+                results.append(run_workload(
+                    variant=variant, backend=backend, capacity=args.capacity,
+                    producers=args.producers, consumers=args.consumers, items=args.items,
+                    produce_work=produce_work, consume_work=consume_work, seed=args.seed,
+                    instrument=args.instrument,
+                    context=args.start_method if backend == "process" else None,
+                    progress=args.progress, batch=args.batch, timeout=args.timeout,
+                ))
+            except (ValueError, TypeError) as exc:
+                return _fail(str(exc))
+            except (WorkerError, ConservationError, TimeoutError) as exc:
+                return _fail(f"{variant}/{backend}: {exc}", status=1)
+    work = f"produce work {produce_work or 'none'}, consume work {consume_work or 'none'}"
+    print(f"{len(results)} run(s), {work}, seed {args.seed}")
+    print(summary_table(results))
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"runs": [r.to_dict() for r in results]}, indent=1))
+        print(f"results written to {args.json}")
+    if args.plot is not None:
+        for result in results:
+            path = args.plot
+            if len(results) > 1:
+                path = path.with_name(f"{path.stem}-{result.variant}-{result.backend}"
+                                      f"{path.suffix}")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            plots.plot_run(result).savefig(path)
+            print(f"chart written to {path}")
+    return 0

@@ -1,0 +1,108 @@
+"""The benchmark: --quick runs every point of the grid and writes well-formed results.
+
+No timing is asserted here: speed is what the benchmark reports, not what tests check.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+
+from pcmodel.bench import (
+    ACTORS,
+    CAPACITIES,
+    COMPARISONS,
+    CONTENDERS,
+    ActorKind,
+    BareConditionBuffer,
+    TextbookSemaphoreBuffer,
+    run_trial,
+)
+from pcmodel.cli import main
+
+
+@pytest.mark.timeout(120)
+def test_quick_mode_measures_the_whole_grid(tmp_path, capsys):
+    path = tmp_path / "bench.json"
+    assert main(["bench", "--quick", "--json", str(path), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "condition vs queue.Queue" in out and "ratio" in out
+    assert f"results written to {path}" in out
+    data = json.loads(path.read_text())
+    assert data["meta"]["config"]["quick"] is True
+    points = {(b.value, cap, p, c) for b in ActorKind for cap in CAPACITIES for p, c in ACTORS}
+    measured = {(m["backend"], m["capacity"], m["producers"], m["consumers"], m["contender"])
+                for m in data["measurements"]}
+    expected = {(*point, c.name) for point in points for c in CONTENDERS
+                if c.backend.value == point[0]}
+    assert measured == expected
+    for m in data["measurements"]:
+        assert len(m["rates"]) == 1 and m["median"] > 0 and m["items"] > 0
+    compared = {(c["backend"], c["capacity"], c["producers"], c["consumers"], c["comparison"])
+                for c in data["comparisons"]}
+    assert compared == {(*point, comp.label) for point in points
+                        for comp in COMPARISONS[ActorKind(point[0])]}
+    for c in data["comparisons"]:
+        assert c["ratio"] == pytest.approx(c["contender_rate"] / c["baseline_rate"])
+        assert (c["met"] is None) == (c["target"] is None)
+        if c["target"] is not None:
+            assert c["met"] == (c["ratio"] >= c["target"])
+
+
+@pytest.mark.timeout(60)
+def test_thread_backend_only_with_repeats(tmp_path, capsys):
+    path = tmp_path / "t.json"
+    assert main(["bench", "--quick", "--backend", "thread", "--repeat", "2", "--json",
+                 str(path)]) == 0
+    data = json.loads(path.read_text())
+    assert {m["backend"] for m in data["measurements"]} == {"thread"}
+    assert all(len(m["rates"]) == 2 for m in data["measurements"])
+    assert all(len(c["ratios"]) == 2 for c in data["comparisons"])
+
+
+def test_bad_repeat_is_refused(tmp_path, capsys):
+    assert main(["bench", "--repeat", "0", "--json", str(tmp_path / "x.json")]) == 2
+    assert "--repeat" in capsys.readouterr().err
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("cls", [TextbookSemaphoreBuffer, BareConditionBuffer])
+def test_yardsticks_are_correct_bounded_fifo_buffers(cls):
+    buf = cls(3)
+    got: list[int] = []
+    consumer = threading.Thread(target=lambda: got.extend(buf.get() for _ in range(500)))
+    consumer.start()
+    for value in range(500):
+        buf.put(value)
+    consumer.join(20)
+    assert not consumer.is_alive()
+    assert got == list(range(500))
+
+
+@pytest.mark.timeout(30)
+def test_bare_condition_batches_keep_order():
+    buf = BareConditionBuffer(7)
+    got: list[int] = []
+
+    def consume() -> None:
+        while len(got) < 1000:
+            got.extend(buf.get_many(100))
+
+    consumer = threading.Thread(target=consume)
+    consumer.start()
+    for low in range(0, 1000, 100):
+        buf.put_many(range(low, low + 100))
+    consumer.join(20)
+    assert not consumer.is_alive()
+    assert got == list(range(1000))
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("contender", [c for c in CONTENDERS if c.backend is ActorKind.THREAD],
+                         ids=lambda c: c.name)
+def test_each_thread_contender_moves_every_item(contender):
+    rate, moved = run_trial(contender, 4, 2, 3, 700)
+    assert rate > 0
+    assert moved == 700
