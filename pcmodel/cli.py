@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "run": "pcmodel.run_cli",
     "bench": "pcmodel.bench",
     "explore": "pcmodel.sched.cli",
+    "broker": "pcmodel.topics.cli",
 }
 
 

@@ -13,6 +13,8 @@ from pcmodel.topics.assignors import (
     cooperative_plan,
     get_assignor,
 )
+from pcmodel.topics.broker import CLIENT_METHODS, Broker
+from pcmodel.topics.consumer import KafkaConsumer
 from pcmodel.topics.errors import (
     BrokerResponseError,
     CommitFailedError,
@@ -47,6 +49,14 @@ from pcmodel.topics.partitioner import (
     default_partition,
     make_partitioner,
     murmur2,
+)
+from pcmodel.topics.producer import FutureRecordMetadata, KafkaProducer
+from pcmodel.topics.remote import (
+    BrokerHandle,
+    BrokerProcess,
+    BrokerServer,
+    RemoteBroker,
+    start_broker_process,
 )
 from pcmodel.topics.structs import (
     ConsumerRebalanceListener,
@@ -102,4 +112,14 @@ __all__ = [
     "UnknownMemberIdError",
     "UnknownTopicOrPartitionError",
     "validate_topic_partition",
+    "Broker",
+    "CLIENT_METHODS",
+    "KafkaConsumer",
+    "FutureRecordMetadata",
+    "KafkaProducer",
+    "BrokerHandle",
+    "BrokerProcess",
+    "BrokerServer",
+    "RemoteBroker",
+    "start_broker_process",
 ]

@@ -1,0 +1,795 @@
+"""The broker: topics, partition logs, committed offsets and one coordinator per consumer group.
+
+Clients (``KafkaProducer``, ``KafkaConsumer``) talk to a broker *only* through the methods named in
+:data:`CLIENT_METHODS`. Each takes and returns plain picklable values (str, int, bytes, tuples,
+dicts, the NamedTuples of :mod:`pcmodel.topics.structs` and of this package), never callbacks or
+shared objects, so that the same client code works with a broker in the same process (threads) and
+with one in another process, where a proxy forwards each call by name over a connection as Kafka
+clients send requests over the network. Errors are raised as the exceptions of
+:mod:`pcmodel.topics.errors`, which pickle too.
+
+Clients obtain connections with ``broker.connect()`` (see :meth:`Broker.connect`), one per
+thread that may block. Blocking calls: ``append`` (a ``"block"`` partition that is full),
+``fetch`` (long polling) and ``join_group`` (waiting for the other members) may block up to their
+``timeout`` in seconds; every other call returns at once.
+
+Locking: one lock guards every topic, log and group (critical sections are a few list operations,
+and one lock cannot deadlock). Waiting happens on conditions of that lock (``fetch`` waits for
+data, ``join_group`` for members) or, for ``"block"`` partitions, inside a layer-1 bounded buffer
+with the lock released. Clocks are injected: ``clock`` (monotonic seconds) drives session
+timeouts, rebalance timeouts and retention age, so tests can move time by hand; ``timeout``
+arguments are always real seconds.
+
+Typical use, in one process::
+
+    broker = Broker()
+    broker.create_topic("orders", 3)                       # partitions 0, 1, 2
+    broker.create_topic("jobs", 1, retention_policy="block", retention_records=100)
+    producer = KafkaProducer(broker=broker)
+    consumer = KafkaConsumer("orders", broker=broker, group_id="billing")
+    broker.describe_group("billing")                       # members, assignment, lag
+
+Prior art: Kafka's broker APIs (Produce, Fetch with ``max.wait.ms`` long polling, ListOffsets,
+OffsetCommit/OffsetFetch, JoinGroup/SyncGroup/Heartbeat/LeaveGroup, CreateTopics,
+CreatePartitions, DeleteTopics, DescribeGroups) and kafka-python's ``KafkaAdminClient`` names.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import threading
+import time
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from pcmodel.buffers import VARIANTS
+from pcmodel.topics.coordinator import (
+    GroupCoordinator,
+    GroupDescription,
+    GroupState,
+    HeartbeatResult,
+    HeartbeatStatus,
+    JoinResult,
+    MemberDescription,
+    validate_group_id,
+)
+from pcmodel.topics.errors import (
+    CommitFailedError,
+    GroupIdNotFoundError,
+    IllegalArgumentError,
+    IllegalStateError,
+    InvalidPartitionsError,
+    InvalidTopicError,
+    OffsetOutOfRangeError,
+    TopicAlreadyExistsError,
+    UnknownTopicOrPartitionError,
+)
+from pcmodel.topics.log import (
+    LogRecord,
+    NewRecord,
+    PartitionLog,
+    RetentionPolicy,
+    validate_records,
+    wall_clock_ms,
+)
+from pcmodel.topics.structs import (
+    OffsetAndMetadata,
+    OffsetAndTimestamp,
+    TopicPartition,
+    validate_topic_partition,
+)
+
+__all__ = [
+    "CLIENT_METHODS",
+    "AppendResult",
+    "Broker",
+    "FetchError",
+    "FetchResult",
+    "GroupDescription",
+    "GroupState",
+    "HeartbeatResult",
+    "HeartbeatStatus",
+    "JoinResult",
+    "LogRecord",
+    "MemberDescription",
+    "NewRecord",
+    "TopicDescription",
+    "check_topic_name",
+]
+
+#: Every method a client may call, remotely or in process. Nothing else is part of the contract.
+CLIENT_METHODS: tuple[str, ...] = (
+    # admin and metadata
+    "create_topic",
+    "delete_topic",
+    "add_partitions",
+    "list_topics",
+    "describe_topic",
+    "partitions_for",
+    "metadata_version",
+    "space_stats",
+    "beginning_offsets",
+    "end_offsets",
+    "offsets_for_times",
+    # data
+    "append",
+    "fetch",
+    # groups and offsets
+    "join_group",
+    "heartbeat",
+    "leave_group",
+    "commit_offsets",
+    "committed",
+    "describe_group",
+    "delete_group",
+    "list_groups",
+)
+
+_LEGAL_TOPIC = re.compile(r"[a-zA-Z0-9._-]+")
+_MAX_TOPIC_LENGTH = 249
+_INSTRUMENT_LEVELS = ("off", "counters", "timeline")
+
+
+class FetchError(str, enum.Enum):
+    """Why one partition of a fetch returned no records (the others are still served)."""
+
+    OFFSET_OUT_OF_RANGE = "offset_out_of_range"
+    UNKNOWN_TOPIC_OR_PARTITION = "unknown_topic_or_partition"
+
+
+class AppendResult(NamedTuple):
+    """Where an appended batch landed: offsets ``base_offset .. base_offset + n - 1``.
+
+    ``append_time_ms`` is the broker's wall-clock time of the append; a record sent without a
+    timestamp carries it as its timestamp (``timestamp_type`` 1, log append time).
+    """
+
+    base_offset: int
+    log_start_offset: int
+    append_time_ms: int
+
+
+class FetchResult(NamedTuple):
+    """One partition's part of a fetch.
+
+    ``records`` start exactly at the requested offset and are consecutive; ``high_watermark`` is
+    the end offset (for lag), ``log_start_offset`` the first retained one. ``error`` is ``None``
+    or why nothing could be read (then ``records`` is empty).
+    """
+
+    records: tuple[LogRecord, ...]
+    high_watermark: int
+    log_start_offset: int
+    error: FetchError | None
+
+
+class TopicDescription(NamedTuple):
+    """A topic's configuration and the offset range of each of its partitions."""
+
+    name: str
+    partitions: int
+    retention_policy: RetentionPolicy
+    retention_records: int | None
+    retention_ms: int | None
+    variant: str
+    log_start_offsets: tuple[int, ...]
+    end_offsets: tuple[int, ...]
+
+
+@dataclass
+class _Topic:
+    name: str
+    logs: list[PartitionLog]
+    policy: RetentionPolicy
+    retention_records: int | None
+    retention_ms: int | None
+    variant: str
+    instrument: str
+    #: Groups whose committed offsets hold back a "block" topic (subscribers and committers).
+    tracking_groups: set[str]
+
+
+def _check_int(name: str, value: Any, minimum: int, error: type[Exception]) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {value!r}")
+    if value < minimum:
+        raise error(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def _check_timeout(timeout: float | None) -> None:
+    if timeout is not None and timeout < 0:
+        raise IllegalArgumentError(f"timeout must be >= 0 seconds or None, got {timeout}")
+
+
+def check_topic_name(name: object) -> str:
+    """Return ``name`` if it is a legal Kafka topic name, else raise ``InvalidTopicError``."""
+    if not isinstance(name, str):
+        raise TypeError(f"topic name must be a str, got {name!r}")
+    if not _LEGAL_TOPIC.fullmatch(name) or name in (".", "..") or len(name) > _MAX_TOPIC_LENGTH:
+        raise InvalidTopicError(
+            f"illegal topic name {name!r}: use 1 to {_MAX_TOPIC_LENGTH} characters from "
+            "[a-zA-Z0-9._-], and not '.' or '..'"
+        )
+    return name
+
+
+class Broker:
+    """An in-process broker. See the module docstring for the client contract.
+
+    ``clock`` (monotonic seconds) drives group liveness and retention age;
+    ``timestamp_clock`` (epoch milliseconds) stamps records that carry no timestamp.
+    """
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        timestamp_clock: Callable[[], int] = wall_clock_ms,
+    ) -> None:
+        self._clock = clock
+        self._timestamp_clock = timestamp_clock
+        self._lock = threading.Lock()
+        # Notified on every append, topic change and close: fetches long-poll on it.
+        self._data_arrived = threading.Condition(self._lock)
+        self._topics: dict[str, _Topic] = {}
+        self._groups: dict[str, GroupCoordinator] = {}
+        self._metadata_version = 0
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return (
+            f"<Broker topics={len(self._topics)} groups={len(self._groups)}"
+            f"{' closed' if self._closed else ''}>"
+        )
+
+    # --- admin and metadata -------------------------------------------------------------------
+
+    def create_topic(
+        self,
+        name: str,
+        partitions: int = 1,
+        *,
+        retention_records: int | None = None,
+        retention_ms: int | None = None,
+        retention_policy: str = "delete",
+        variant: str = "condition",
+        instrument: str = "off",
+    ) -> None:
+        """Create topic ``name`` with ``partitions`` empty partition logs.
+
+        ``retention_policy="delete"`` keeps at most ``retention_records`` records and none older
+        than ``retention_ms`` (either may be ``None``: unlimited). ``"block"`` makes each partition
+        a bounded buffer of capacity ``retention_records`` (required; ``retention_ms`` must be
+        ``None``): appends wait while the slowest group lags that much, and ``variant``
+        (``"condition"``, ``"semaphore"``, ``"queue"``) picks the algorithm that waits. Every
+        group that subscribed to the topic or committed an offset on it counts, until
+        ``delete_group``; a group that never committed a partition holds it at its start.
+        ``instrument`` (``"off"``, ``"counters"``, ``"timeline"``) records that waiting; read it
+        with :meth:`space_stats`.
+        Raises ``InvalidTopicError``, ``TopicAlreadyExistsError``, ``InvalidPartitionsError``,
+        ``IllegalArgumentError`` / ``TypeError`` for bad settings; nothing is created then.
+        """
+        check_topic_name(name)
+        _check_int("partitions", partitions, 1, InvalidPartitionsError)
+        if retention_records is not None:
+            _check_int("retention_records", retention_records, 1, IllegalArgumentError)
+        if retention_ms is not None:
+            _check_int("retention_ms", retention_ms, 1, IllegalArgumentError)
+        try:
+            policy = RetentionPolicy(retention_policy)
+        except ValueError:
+            raise IllegalArgumentError(
+                f"retention_policy must be 'delete' or 'block', got {retention_policy!r}"
+            ) from None
+        if policy is RetentionPolicy.BLOCK and (retention_records is None or retention_ms):
+            raise IllegalArgumentError(
+                "retention_policy='block' needs retention_records (the capacity) and no "
+                "retention_ms: records leave when every group has committed them, not by age"
+            )
+        if variant not in VARIANTS:
+            raise IllegalArgumentError(f"variant must be one of {VARIANTS}, got {variant!r}")
+        if instrument not in _INSTRUMENT_LEVELS:
+            raise IllegalArgumentError(
+                f"instrument must be one of {_INSTRUMENT_LEVELS}, got {instrument!r}"
+            )
+        with self._lock:
+            self._check_open()
+            if name in self._topics:
+                raise TopicAlreadyExistsError(f"topic {name!r} already exists")
+            topic = _Topic(
+                name, [], policy, retention_records, retention_ms, variant, instrument, set()
+            )
+            topic.logs = [self._new_log(topic) for _ in range(partitions)]
+            self._topics[name] = topic
+            self._metadata_changed([name])
+
+    def delete_topic(self, name: str) -> None:
+        """Delete topic ``name``, its records and every group's committed offsets for it.
+
+        Appends waiting for space fail with ``UnknownTopicOrPartitionError``; groups subscribed
+        to it rebalance. Raises ``UnknownTopicOrPartitionError`` if there is no such topic.
+        """
+        with self._lock:
+            self._check_open()
+            topic = self._topic(name)
+            del self._topics[name]
+            for group in self._groups.values():
+                for tp in [tp for tp in group.offsets if tp.topic == name]:
+                    del group.offsets[tp]
+            self._metadata_changed([name])
+        for log in topic.logs:
+            log.close()
+
+    def add_partitions(self, name: str, total: int) -> None:
+        """Grow topic ``name`` to ``total`` partitions (Kafka's CreatePartitions).
+
+        Existing partitions keep their records; subscribed groups rebalance. Raises
+        ``UnknownTopicOrPartitionError``, or ``InvalidPartitionsError`` unless ``total`` is
+        above the current count (partitions are never removed).
+        """
+        _check_int("total", total, 1, InvalidPartitionsError)
+        with self._lock:
+            self._check_open()
+            topic = self._topic(name)
+            if total <= len(topic.logs):
+                raise InvalidPartitionsError(
+                    f"topic {name!r} already has {len(topic.logs)} partitions; the new total must "
+                    f"be larger (got {total}), partitions can only be added"
+                )
+            topic.logs += [self._new_log(topic) for _ in range(total - len(topic.logs))]
+            self._metadata_changed([name])
+
+    def list_topics(self) -> dict[str, int]:
+        """Return ``{topic name: partition count}`` for every topic."""
+        with self._lock:
+            return {name: len(t.logs) for name, t in sorted(self._topics.items())}
+
+    def describe_topic(self, name: str) -> TopicDescription:
+        """Return the configuration and offset ranges of topic ``name``."""
+        with self._lock:
+            topic = self._topic(name)
+            for log in topic.logs:
+                log.enforce_retention()
+            return TopicDescription(
+                name, len(topic.logs), topic.policy, topic.retention_records,
+                topic.retention_ms, topic.variant,
+                tuple(log.log_start_offset for log in topic.logs),
+                tuple(log.end_offset for log in topic.logs),
+            )
+
+    def partitions_for(self, topic: str) -> set[int]:
+        """Return the partition numbers of ``topic`` (kafka-python's ``partitions_for_topic``).
+
+        Raises ``UnknownTopicOrPartitionError`` for an unknown topic.
+        """
+        with self._lock:
+            return set(range(len(self._topic(topic).logs)))
+
+    def space_stats(self, topic: str, partition: int) -> Any:
+        """The ``BufferStats`` of a ``"block"`` partition's space buffer (``None`` for delete).
+
+        Shows how often and how long appends waited for the slowest group (create the topic
+        with ``instrument="counters"`` or ``"timeline"`` to record it).
+        """
+        tp = validate_topic_partition((topic, partition))
+        with self._lock:
+            log = self._log(tp)
+        return log.space_stats()
+
+    def metadata_version(self) -> int:
+        """A counter that changes whenever a topic is created, deleted or grows."""
+        with self._lock:
+            return self._metadata_version
+
+    def beginning_offsets(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
+        """Return the first retained offset of each partition (``log_start_offset``)."""
+        tps = [validate_topic_partition(tp) for tp in partitions]
+        with self._lock:
+            logs = [self._log(tp) for tp in tps]
+            for log in logs:
+                log.enforce_retention()
+            return {tp: log.log_start_offset for tp, log in zip(tps, logs)}
+
+    def end_offsets(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
+        """Return the end offset of each partition: the offset the next record will get."""
+        tps = [validate_topic_partition(tp) for tp in partitions]
+        with self._lock:
+            return {tp: self._log(tp).end_offset for tp in tps}
+
+    def offsets_for_times(
+        self, timestamps: Mapping[TopicPartition, int]
+    ) -> dict[TopicPartition, OffsetAndTimestamp | None]:
+        """For each partition, the earliest retained record with timestamp >= the given ms."""
+        items = [(validate_topic_partition(tp), ts) for tp, ts in timestamps.items()]
+        for tp, ts in items:
+            _check_int(f"timestamp for {tp}", ts, 0, IllegalArgumentError)
+        with self._lock:
+            logs = [self._log(tp) for tp, _ in items]
+            result: dict[TopicPartition, OffsetAndTimestamp | None] = {}
+            for (tp, ts), log in zip(items, logs):
+                found = log.offset_for_time(ts)
+                result[tp] = None if found is None else OffsetAndTimestamp(*found)
+            return result
+
+    # --- data ---------------------------------------------------------------------------------
+
+    def append(
+        self,
+        topic: str,
+        partition: int,
+        records: Sequence[NewRecord | tuple],
+        *,
+        timeout: float | None = None,
+    ) -> AppendResult:
+        """Append ``records`` (serialized ``(key, value, headers, timestamp_ms)``) in order.
+
+        All records get consecutive offsets; records of one call are never interleaved with
+        another's. On a ``"block"`` topic this waits while the partition is full, for at most
+        ``timeout`` seconds (``None``: for ever), then raises ``KafkaTimeoutError`` with nothing
+        appended. Raises ``UnknownTopicOrPartitionError``, ``TypeError`` /
+        ``IllegalArgumentError`` for malformed records (nothing appended).
+        """
+        tp = validate_topic_partition((topic, partition))
+        _check_timeout(timeout)
+        batch = validate_records(records)
+        if not batch:
+            raise IllegalArgumentError("append needs at least one record")
+        with self._lock:
+            self._check_open()
+            log = self._log(tp)
+        log.reserve(len(batch), timeout)
+        with self._lock:
+            current = self._topics.get(topic)
+            if (
+                self._closed
+                or current is None
+                or tp.partition >= len(current.logs)
+                or current.logs[tp.partition] is not log
+            ):
+                log.cancel_reservation(len(batch))
+                raise UnknownTopicOrPartitionError(
+                    f"topic {topic!r} was deleted while the append waited"
+                )
+            base, append_time = log.append(batch)
+            self._data_arrived.notify_all()
+            return AppendResult(base, log.log_start_offset, append_time)
+
+    def fetch(
+        self,
+        offsets: Mapping[TopicPartition, int],
+        *,
+        max_records: int = 500,
+        timeout: float = 0.0,
+    ) -> dict[TopicPartition, FetchResult]:
+        """Read from several partitions at once, each from its given offset; long-polls.
+
+        Returns as soon as at least one partition has records (or an error), or after
+        ``timeout`` seconds with empty results. At most ``max_records`` records in total, taken
+        from the partitions in the order given (rotate the order for fairness). A partition whose
+        offset is outside ``[log_start_offset, end_offset]`` answers
+        ``FetchError.OFFSET_OUT_OF_RANGE``; one that no longer exists,
+        ``UNKNOWN_TOPIC_OR_PARTITION``. Raises ``TypeError`` / ``IllegalArgumentError`` for
+        malformed requests.
+        """
+        requests = []
+        for tp, offset in offsets.items():
+            requests.append(
+                (validate_topic_partition(tp), _check_int(f"offset of {tp}", offset, 0,
+                                                           IllegalArgumentError))
+            )
+        _check_int("max_records", max_records, 1, IllegalArgumentError)
+        _check_timeout(timeout)
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while True:
+                self._check_open()
+                results, found = self._read(requests, max_records)
+                remaining = deadline - time.monotonic()
+                if found or remaining <= 0:
+                    return results
+                self._data_arrived.wait(remaining)
+
+    # --- groups and offsets -------------------------------------------------------------------
+
+    def join_group(
+        self,
+        group_id: str,
+        member_id: str,
+        topics: Collection[str],
+        *,
+        assignors: Sequence[str] = ("range",),
+        generation: int = -1,
+        session_timeout_ms: int = 10_000,
+        max_poll_interval_ms: int = 300_000,
+        client_id: str = "",
+        timeout: float | None = None,
+    ) -> JoinResult:
+        """Join group ``group_id`` (``member_id=""`` for a new member) subscribing to ``topics``.
+
+        Waits up to ``timeout`` seconds for the rebalance to complete and returns the member's
+        :class:`JoinResult` (``pending=True`` if it did not complete: call again with the same
+        ``generation``). ``assignors`` lists acceptable assignor names in order of preference;
+        the group uses the first one every member accepts. Topics that do not exist are
+        ignored by the assignor until they are created. Raises ``InvalidGroupIdError``,
+        ``UnknownMemberIdError`` (the member was removed: join again with ``member_id=""``),
+        ``InvalidSessionTimeoutError``, ``KafkaConfigurationError`` for an unknown assignor.
+        """
+        validate_group_id(group_id)
+        if isinstance(topics, str):
+            raise TypeError(f"topics must be a collection of names, got the string {topics!r}")
+        topics = frozenset(topics)
+        for name in topics:
+            check_topic_name(name)
+        _check_timeout(timeout)
+        with self._lock:
+            self._check_open()
+            created = group_id not in self._groups
+            group = self._group(group_id, create=True)
+            try:
+                result = group.join(
+                    member_id, topics, assignors=tuple(assignors), generation=generation,
+                    session_timeout_ms=session_timeout_ms,
+                    max_poll_interval_ms=max_poll_interval_ms, client_id=client_id,
+                    timeout=timeout,
+                )
+            except BaseException:
+                if created and not group.members and not group.offsets:
+                    del self._groups[group_id]  # a rejected first join leaves no trace
+                raise
+            # A subscribing group holds back "block" topics from now on (see _advance_floor).
+            for name in topics:
+                if name in self._topics:
+                    self._topics[name].tracking_groups.add(group_id)
+            return result
+
+    def heartbeat(self, group_id: str, member_id: str, generation: int) -> HeartbeatResult:
+        """Keep a member alive; the status says whether to rejoin or that it was removed."""
+        with self._lock:
+            self._check_open()
+            group = self._groups.get(group_id)
+            status = (
+                HeartbeatStatus.UNKNOWN_MEMBER
+                if group is None
+                else group.heartbeat(member_id, generation)
+            )
+            return HeartbeatResult(status, self._metadata_version)
+
+    def leave_group(self, group_id: str, member_id: str) -> None:
+        """Leave the group now (its partitions move at once); unknown members are ignored."""
+        with self._lock:
+            group = self._groups.get(group_id)
+            if group is not None:
+                group.leave(member_id)
+
+    def commit_offsets(
+        self,
+        group_id: str,
+        generation: int,
+        member_id: str,
+        offsets: Mapping[TopicPartition, OffsetAndMetadata | int],
+    ) -> None:
+        """Store committed offsets (the *next* offset to read) for the group, all or none.
+
+        Group members pass their current ``generation`` and ``member_id``; a consumer using
+        ``assign()`` passes ``-1`` and ``""``. Raises ``CommitFailedError`` if the member was
+        removed or the group moved to a newer generation, ``UnknownTopicOrPartitionError`` for an
+        unknown partition, ``OffsetOutOfRangeError`` for an offset beyond the end of the log,
+        ``IllegalArgumentError`` for a negative one. Ownership of the partitions is not checked
+        (Kafka does not either: a member revoking partitions commits them after they left its
+        assignment).
+        """
+        validate_group_id(group_id)
+        items: list[tuple[TopicPartition, OffsetAndMetadata]] = []
+        for tp, value in offsets.items():
+            tp = validate_topic_partition(tp)
+            if not isinstance(value, OffsetAndMetadata):
+                value = OffsetAndMetadata(value)
+            _check_int(f"offset of {tp}", value.offset, 0, IllegalArgumentError)
+            items.append((tp, value))
+        freed_logs = []
+        with self._lock:
+            self._check_open()
+            for tp, value in items:
+                end = self._log(tp).end_offset
+                if value.offset > end:
+                    raise OffsetOutOfRangeError(
+                        f"cannot commit offset {value.offset} for {tp}: the log ends at {end}"
+                    )
+            group = self._groups.get(group_id)
+            if group is None:
+                if member_id or generation >= 0:
+                    raise CommitFailedError(
+                        f"member {member_id!r} is not in group {group_id!r}: the group has no "
+                        "members. Call poll() to join."
+                    )
+                group = self._group(group_id, create=True)
+            group.check_commit(member_id, generation)
+            for tp, value in items:
+                group.offsets[tp] = value
+                topic = self._topics[tp.topic]
+                topic.tracking_groups.add(group_id)
+                if topic.policy is RetentionPolicy.BLOCK:
+                    freed_logs.append(tp)
+            for tp in freed_logs:
+                self._advance_floor(tp)
+
+    def committed(
+        self, group_id: str, partitions: Iterable[TopicPartition]
+    ) -> dict[TopicPartition, OffsetAndMetadata | None]:
+        """Return the group's committed offset per partition (``None`` where it never committed)."""
+        validate_group_id(group_id)
+        tps = [validate_topic_partition(tp) for tp in partitions]
+        with self._lock:
+            group = self._groups.get(group_id)
+            return {tp: None if group is None else group.offsets.get(tp) for tp in tps}
+
+    def describe_group(self, group_id: str) -> GroupDescription:
+        """Members, generation, assignment, committed offsets and lag of one group.
+
+        Raises ``GroupIdNotFoundError`` for a group that never joined or committed.
+        """
+        with self._lock:
+            group = self._groups.get(group_id)
+            if group is None:
+                raise GroupIdNotFoundError(f"no group {group_id!r}; groups: {sorted(self._groups)}")
+
+            def end(tp: TopicPartition) -> int | None:
+                topic = self._topics.get(tp.topic)
+                if topic is None or tp.partition >= len(topic.logs):
+                    return None
+                return topic.logs[tp.partition].end_offset
+
+            return group.describe(end)
+
+    def delete_group(self, group_id: str) -> None:
+        """Forget an empty group: its committed offsets, and its hold on ``"block"`` topics.
+
+        Raises ``GroupIdNotFoundError`` for an unknown group and ``IllegalStateError`` while it
+        still has members (Kafka's ``GROUP_NOT_EMPTY``); nothing changes then.
+        """
+        with self._lock:
+            self._check_open()
+            group = self._groups.get(group_id)
+            if group is None:
+                raise GroupIdNotFoundError(f"no group {group_id!r}; groups: {sorted(self._groups)}")
+            group.expire(self._clock())
+            if group.members:
+                raise IllegalStateError(
+                    f"group {group_id!r} still has {len(group.members)} members; close them first"
+                )
+            del self._groups[group_id]
+            for topic in self._topics.values():
+                if group_id in topic.tracking_groups:
+                    topic.tracking_groups.discard(group_id)
+                    if topic.policy is RetentionPolicy.BLOCK:
+                        for partition in range(len(topic.logs)):
+                            self._advance_floor(TopicPartition(topic.name, partition))
+
+    def list_groups(self) -> list[str]:
+        """Return the ids of every group the broker knows."""
+        with self._lock:
+            return sorted(self._groups)
+
+    # --- lifecycle (not client methods) -------------------------------------------------------
+
+    def connect(self) -> Broker:
+        """Return a connection for one client thread: the broker itself, in process.
+
+        Clients call ``broker.connect()`` once per thread that may block and use only
+        :data:`CLIENT_METHODS` on the result. A handle to a broker in another process offers the
+        same ``connect()``, returning a proxy with a ``close()``; clients close every connection
+        that is not the object they were given.
+        """
+        return self
+
+    def close(self) -> None:
+        """Shut the broker down: waiting fetches, joins and appends fail; idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            logs = [log for t in self._topics.values() for log in t.logs]
+            for group in self._groups.values():
+                group.close()
+            self._data_arrived.notify_all()
+        for log in logs:
+            log.close()
+
+    def __enter__(self) -> Broker:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # --- internals (called with the lock held unless said otherwise) ---------------------------
+
+    def _new_log(self, topic: _Topic) -> PartitionLog:
+        return PartitionLog(
+            retention_records=topic.retention_records, retention_ms=topic.retention_ms,
+            policy=topic.policy, variant=topic.variant, instrument=topic.instrument,
+            clock=self._clock, timestamp_clock=self._timestamp_clock,
+        )
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise IllegalStateError("the broker is closed")
+
+    def _topic(self, name: str) -> _Topic:
+        topic = self._topics.get(name)
+        if topic is None:
+            raise UnknownTopicOrPartitionError(
+                f"unknown topic {name!r}; existing topics: {sorted(self._topics)} "
+                "(create it with create_topic)"
+            )
+        return topic
+
+    def _log(self, tp: TopicPartition) -> PartitionLog:
+        topic = self._topic(tp.topic)
+        if not 0 <= tp.partition < len(topic.logs):
+            raise UnknownTopicOrPartitionError(
+                f"topic {tp.topic!r} has partitions 0..{len(topic.logs) - 1}, "
+                f"not {tp.partition}"
+            )
+        return topic.logs[tp.partition]
+
+    def _group(self, group_id: str, *, create: bool) -> GroupCoordinator:
+        group = self._groups.get(group_id)
+        if group is None and create:
+            group = GroupCoordinator(group_id, self._lock, self._partition_counts, self._clock)
+            self._groups[group_id] = group
+        return group
+
+    def _partition_counts(self) -> dict[str, int]:
+        return {name: len(t.logs) for name, t in self._topics.items()}
+
+    def _metadata_changed(self, names: Collection[str]) -> None:
+        self._metadata_version += 1
+        for group in self._groups.values():
+            group.topics_changed(names)
+        self._data_arrived.notify_all()
+
+    def _read(
+        self, requests: Sequence[tuple[TopicPartition, int]], max_records: int
+    ) -> tuple[dict[TopicPartition, FetchResult], bool]:
+        results: dict[TopicPartition, FetchResult] = {}
+        budget = max_records
+        found = False
+        for tp, offset in requests:
+            topic = self._topics.get(tp.topic)
+            if topic is None or tp.partition >= len(topic.logs):
+                results[tp] = FetchResult((), -1, -1, FetchError.UNKNOWN_TOPIC_OR_PARTITION)
+                found = True
+                continue
+            log = topic.logs[tp.partition]
+            try:
+                records = tuple(log.read(offset, budget)) if budget else ()
+            except OffsetOutOfRangeError:
+                results[tp] = FetchResult(
+                    (), log.end_offset, log.log_start_offset, FetchError.OFFSET_OUT_OF_RANGE
+                )
+                found = True
+                continue
+            budget -= len(records)
+            found = found or bool(records)
+            results[tp] = FetchResult(records, log.end_offset, log.log_start_offset, None)
+        return results, found
+
+    def _advance_floor(self, tp: TopicPartition) -> None:
+        """Block policy: free the records every tracking group has committed."""
+        topic = self._topics[tp.topic]
+        log = topic.logs[tp.partition]
+        floor = None
+        for group_id in topic.tracking_groups:
+            group = self._groups.get(group_id)
+            if group is None:
+                continue
+            committed = group.offsets.get(tp)
+            # A tracking group that never committed this partition holds it at the start.
+            offset = log.log_start_offset if committed is None else committed.offset
+            floor = offset if floor is None else min(floor, offset)
+        if floor is not None:
+            log.advance_floor(floor)
+

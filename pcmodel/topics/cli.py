@@ -1,0 +1,102 @@
+"""``pcmodel broker``: run a broker in the foreground of a terminal, for notebooks to share.
+
+It prints the broker's URL (address and authkey) and a snippet to paste into each notebook or
+program that should use it, then serves until Ctrl-C or SIGTERM. The broker listens on loopback
+only; with ``--authkey-file`` the key is read from a file (so it need not be printed at all),
+otherwise a random one is generated for this run.
+
+Prior art: ``python -m http.server`` (serve in the foreground, print where, stop on Ctrl-C) and
+``jupyter lab`` (print the URL with its token).
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+from pcmodel.topics.broker import Broker
+from pcmodel.topics.remote import BrokerServer, check_loopback
+
+__all__ = ["register", "run_broker"]
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``broker`` subcommand."""
+    parser = subparsers.add_parser(
+        "broker",
+        help="run a topics broker in the foreground for notebooks and programs to share",
+        description="Serve a pcmodel Broker on a loopback address until Ctrl-C; print the URL "
+        "that clients pass to BrokerHandle.from_url().",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="loopback address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0, help="TCP port (default: any free port)")
+    parser.add_argument(
+        "--authkey-file",
+        type=Path,
+        help="file whose contents (stripped of surrounding whitespace) are the authkey; "
+        "default: a random key, printed in the URL",
+    )
+    parser.set_defaults(func=run_broker)
+
+
+def run_broker(args: argparse.Namespace) -> int:
+    """Serve a broker until SIGINT or SIGTERM; return the exit status."""
+    try:
+        host = check_loopback(args.host)
+    except ValueError as exc:
+        print(f"pcmodel broker: {exc}")
+        return 2
+    if not 0 <= args.port <= 65535:
+        print(f"pcmodel broker: --port must be 0..65535, got {args.port}")
+        return 2
+    authkey = None
+    if args.authkey_file is not None:
+        try:
+            authkey = args.authkey_file.read_bytes().strip()
+        except OSError as exc:
+            print(f"pcmodel broker: cannot read --authkey-file: {exc}")
+            return 2
+        if not authkey:
+            print(f"pcmodel broker: {args.authkey_file} is empty; put a secret in it")
+            return 2
+    broker = Broker()
+    try:
+        server = BrokerServer(broker, host=host, port=args.port, authkey=authkey)
+    except OSError as exc:
+        print(f"pcmodel broker: cannot listen on {host}:{args.port}: {exc}")
+        broker.close()
+        return 1
+    stop = threading.Event()
+    previous = {
+        signum: signal.signal(signum, lambda *_: stop.set())
+        for signum in (signal.SIGINT, signal.SIGTERM)
+    }
+    server.start()
+    address = server.handle.address
+    print(f"pcmodel broker listening on {address[0]}:{address[1]}")
+    if args.authkey_file is None:
+        url = server.handle.to_url()
+        print(f"URL: {url}")
+        print("Connect from Python with:")
+        print("    from pcmodel.topics.remote import BrokerHandle")
+        print(f'    broker = BrokerHandle.from_url("{url}").connect()')
+    else:
+        print("Connect from Python with:")
+        print("    from pcmodel.topics.remote import BrokerHandle")
+        # The key stays in its file: clients read it from there too.
+        print("    from pathlib import Path")
+        key = f"Path({str(args.authkey_file.resolve())!r}).read_bytes().strip()"
+        print(f"    broker = BrokerHandle({address!r}, {key}).connect()")
+    print("Stop with Ctrl-C.", flush=True)
+    try:
+        stop.wait()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        broker.close()
+        server.stop()
+    print("pcmodel broker stopped.", flush=True)
+    return 0

@@ -1,0 +1,373 @@
+"""One partition of a topic: an append-only log of records, numbered by offset.
+
+Unlike a bounded buffer, reading a log does not remove anything: every consumer group keeps its
+own position, and records leave only by *retention*. Two retention policies exist:
+
+``"delete"`` (Kafka's ``cleanup.policy=delete``)
+    Records older than ``retention_ms`` or beyond the newest ``retention_records`` are dropped from
+    the front and ``log_start_offset`` advances. Appends never wait. A reader whose position fell
+    below ``log_start_offset`` gets ``OffsetOutOfRangeError``. Age is measured with the broker's
+    monotonic clock from the moment of append (Kafka measures it from the record timestamp); it is
+    applied whenever the log is appended to or read, as Kafka's periodic cleaner would.
+
+``"block"`` (not in Kafka: the log turned back into a bounded buffer)
+    The log holds at most ``retention_records`` records that the slowest consumer group has not yet
+    committed. The waiting is done by a layer-1 bounded buffer of that capacity holding one token
+    per unconsumed record: an append *puts* a token per record (and so blocks while the buffer is
+    full), and a group committing past records *takes* their tokens and drops them from the log.
+    The ``variant`` of that token buffer (condition, semaphore, queue) decides which textbook
+    algorithm does the waiting, so the variants can be compared at this layer as well.
+
+Thread safety: :class:`PartitionLog` is a plain data structure, like the storage hooks of
+``queue.Queue`` ("only called with appropriate locks held"): the broker calls every method with
+its lock held, except :meth:`reserve`, :meth:`cancel_reservation` and :meth:`close`, which touch
+only the token buffer (it has its own lock) and are called *without* the broker lock, because
+:meth:`reserve` may block.
+
+Prior art: Kafka's ``kafka.log.UnifiedLog`` (``logStartOffset``, ``logEndOffset``, retention by
+size and time), and CPython's ``Lib/queue.py`` for the split between storage and locking.
+"""
+
+from __future__ import annotations
+
+import enum
+import queue
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+from pcmodel.buffers import make_buffer
+from pcmodel.errors import ShutDown
+from pcmodel.topics.errors import (
+    IllegalArgumentError,
+    KafkaTimeoutError,
+    OffsetOutOfRangeError,
+    UnknownTopicOrPartitionError,
+)
+
+__all__ = [
+    "TIMESTAMP_CREATE_TIME",
+    "TIMESTAMP_LOG_APPEND_TIME",
+    "LogRecord",
+    "NewRecord",
+    "PartitionLog",
+    "RetentionPolicy",
+    "validate_new_record",
+    "validate_records",
+    "wall_clock_ms",
+]
+
+#: Kafka's timestamp type codes, as ``ConsumerRecord.timestamp_type`` reports them.
+TIMESTAMP_CREATE_TIME = 0
+TIMESTAMP_LOG_APPEND_TIME = 1
+
+
+def wall_clock_ms() -> int:
+    """Milliseconds since the epoch: what record timestamps are (not used for durations)."""
+    return time.time_ns() // 1_000_000
+
+
+class RetentionPolicy(str, enum.Enum):
+    """What happens when a partition is full: drop the oldest records, or make appends wait."""
+
+    DELETE = "delete"
+    BLOCK = "block"
+
+
+class NewRecord(NamedTuple):
+    """A record as a producer hands it to the broker (already serialized).
+
+    ``timestamp_ms`` is the producer's create time, or ``None`` to stamp the append time.
+    """
+
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...] = ()
+    timestamp_ms: int | None = None
+
+
+class LogRecord(NamedTuple):
+    """A record stored in a partition log, as ``Broker.fetch`` returns it (bytes, not objects)."""
+
+    offset: int
+    timestamp: int
+    timestamp_type: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...]
+
+
+def validate_new_record(record: Any) -> NewRecord:
+    """Return ``record`` as a :class:`NewRecord`, or raise ``TypeError``/``IllegalArgumentError``.
+
+    Accepts a ``NewRecord`` or a tuple of 2 to 4 fields in its order. Keys and values must be
+    ``bytes`` or ``None`` (serialize first); headers a sequence of ``(str, bytes)`` pairs.
+    """
+    if not isinstance(record, tuple) or not 2 <= len(record) <= 4:
+        raise TypeError(
+            f"a record is a tuple (key, value[, headers[, timestamp_ms]]), got {record!r}"
+        )
+    rec = NewRecord(*record)
+    for name in ("key", "value"):
+        field = getattr(rec, name)
+        if field is not None and not isinstance(field, bytes):
+            raise TypeError(
+                f"record {name} must be bytes or None, got {type(field).__name__}; "
+                f"configure a {name}_serializer"
+            )
+    headers = tuple(tuple(h) for h in rec.headers or ())
+    for header in headers:
+        if (
+            len(header) != 2
+            or not isinstance(header[0], str)
+            or not isinstance(header[1], bytes)
+        ):
+            raise TypeError(f"headers must be (str, bytes) pairs, got {header!r}")
+    ts = rec.timestamp_ms
+    if ts is not None:
+        if isinstance(ts, bool) or not isinstance(ts, int):
+            raise TypeError(f"timestamp_ms must be an int or None, got {ts!r}")
+        if ts < 0:
+            raise IllegalArgumentError(f"timestamp_ms must be >= 0, got {ts}")
+    return NewRecord(rec.key, rec.value, headers, ts)
+
+
+def validate_records(records: Sequence[Any]) -> list[tuple]:
+    """Check a batch for :meth:`PartitionLog.append`; return it as ``(key, value, headers, ts)``.
+
+    The common shapes (``bytes``/``None`` key and value, no headers) take a fast path without
+    building a :class:`NewRecord`; anything else goes through :func:`validate_new_record`, so
+    the errors are the same. Nothing is returned unless every record is valid.
+    """
+    checked = []
+    for rec in records:
+        if (type(rec) is tuple or type(rec) is NewRecord) and 2 <= len(rec) <= 4:
+            key, value = rec[0], rec[1]
+            headers = rec[2] if len(rec) > 2 else ()
+            ts = rec[3] if len(rec) > 3 else None
+            if (
+                (key is None or type(key) is bytes)
+                and (value is None or type(value) is bytes)
+                and not headers
+                and (ts is None or (type(ts) is int and ts >= 0))
+            ):
+                checked.append((key, value, (), ts))
+                continue
+        checked.append(tuple(validate_new_record(rec)))
+    return checked
+
+
+class PartitionLog:
+    """The records of one partition, offsets contiguous from 0, with retention.
+
+    ``log_start_offset`` is the first retained offset, ``end_offset`` the offset the next append
+    gets (Kafka's high watermark: there is no replication, so every appended record is committed).
+    Invariant: ``log_start_offset <= end_offset`` and the retained records are exactly the offsets
+    ``[log_start_offset, end_offset)``.
+    """
+
+    def __init__(
+        self,
+        *,
+        retention_records: int | None = None,
+        retention_ms: int | None = None,
+        policy: RetentionPolicy | str = RetentionPolicy.DELETE,
+        variant: str = "condition",
+        instrument: str = "off",
+        clock: Callable[[], float] = time.monotonic,
+        timestamp_clock: Callable[[], int] = wall_clock_ms,
+    ) -> None:
+        self.policy = RetentionPolicy(policy)
+        self.retention_records = retention_records
+        self.retention_ms = retention_ms
+        self.variant = variant
+        self._clock = clock
+        self._timestamp_clock = timestamp_clock
+        # _records[i] has offset _base + i; offsets below _start are deleted but not yet compacted
+        # away (compacting on every deletion would make retention O(n) per append).
+        self._records: list[LogRecord] = []
+        self._append_times: list[float] = []
+        self._base = 0
+        self._start = 0
+        self._space = None
+        if self.policy is RetentionPolicy.BLOCK:
+            if retention_records is None or retention_records < 1:
+                raise IllegalArgumentError(
+                    "retention_policy='block' needs retention_records >= 1 (the capacity)"
+                )
+            self._space = make_buffer(
+                variant, retention_records, name="partition-space", instrument=instrument
+            )
+
+    # --- observers ---------------------------------------------------------------------------
+
+    @property
+    def log_start_offset(self) -> int:
+        """The first offset still retained (equal to ``end_offset`` when the log is empty)."""
+        return self._start
+
+    @property
+    def end_offset(self) -> int:
+        """The offset the next appended record will get."""
+        return self._base + len(self._records)
+
+    def __len__(self) -> int:
+        return self.end_offset - self._start
+
+    def __repr__(self) -> str:
+        return (
+            f"<PartitionLog [{self._start}, {self.end_offset}) policy={self.policy.value}"
+            f" retention_records={self.retention_records} retention_ms={self.retention_ms}>"
+        )
+
+    # --- block policy: space tokens (called without the broker lock) ------------------------
+
+    def reserve(self, count: int, timeout: float | None) -> None:
+        """Wait until ``count`` more records fit (block policy; a no-op for delete).
+
+        Blocks while the slowest group lags by the capacity. Raises ``KafkaTimeoutError`` after
+        ``timeout`` seconds (``None`` waits for ever), holding no space then;
+        ``IllegalArgumentError`` if ``count`` exceeds the capacity (it could never fit);
+        ``UnknownTopicOrPartitionError`` if the log was closed (topic deleted) meanwhile.
+        """
+        if self._space is None or count == 0:
+            return
+        if count > self._space.maxsize:
+            raise IllegalArgumentError(
+                f"a batch of {count} records can never fit in a partition of capacity "
+                f"{self._space.maxsize} (retention_policy='block'); send smaller batches"
+            )
+        deadline = None if timeout is None else time.monotonic() + timeout
+        placed = 0
+        try:
+            while placed < count:
+                remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+                self._space.put(1, timeout=remaining)
+                placed += 1
+        except queue.Full:
+            self.cancel_reservation(placed)
+            raise KafkaTimeoutError(
+                f"partition full: the slowest consumer group did not commit past enough records "
+                f"within {timeout} s (retention_policy='block', capacity {self._space.maxsize})"
+            ) from None
+        except ShutDown:
+            self.cancel_reservation(placed)
+            raise UnknownTopicOrPartitionError(
+                "the partition was closed (topic deleted or broker closed) while an append "
+                "waited for space"
+            ) from None
+
+    def cancel_reservation(self, count: int) -> None:
+        """Give back ``count`` tokens taken by :meth:`reserve` that were never appended."""
+        self._take_tokens(count)
+
+    def _take_tokens(self, count: int) -> None:
+        # Tokens are indistinguishable; the buffer always holds at least the number taken here
+        # (retained unconsumed records plus outstanding reservations), so get_nowait never fails.
+        if self._space is None:
+            return
+        for _ in range(count):
+            try:
+                self._space.get_nowait()
+            except (queue.Empty, ShutDown):
+                return
+
+    def space_stats(self) -> Any:
+        """The token buffer's ``BufferStats`` (block policy), or ``None`` for delete.
+
+        Its "blocked on full" time is how long appenders waited for the slowest group.
+        """
+        return None if self._space is None else self._space.stats()
+
+    def close(self) -> None:
+        """Wake appenders waiting for space with ``UnknownTopicOrPartitionError``; idempotent."""
+        if self._space is not None:
+            self._space.shutdown(immediate=True)
+            self._space.close()
+
+    # --- data (called with the broker lock held) ---------------------------------------------
+
+    def append(self, records: Sequence[tuple]) -> tuple[int, int]:
+        """Append records checked by :func:`validate_records`; return ``(base, append_time_ms)``.
+
+        With the block policy the caller must have reserved space for them first.
+        """
+        base = self.end_offset
+        append_time = self._timestamp_clock()
+        make = tuple.__new__  # LogRecord(...) without the keyword-handling constructor
+        self._records.extend(
+            make(LogRecord, (base + i, append_time, TIMESTAMP_LOG_APPEND_TIME, key, value, headers))
+            if ts is None
+            else make(LogRecord, (base + i, ts, TIMESTAMP_CREATE_TIME, key, value, headers))
+            for i, (key, value, headers, ts) in enumerate(records)
+        )
+        if self.retention_ms is not None:  # only age-based retention needs append times
+            self._append_times.extend([self._clock()] * len(records))
+        self.enforce_retention()
+        return base, append_time
+
+    def read(self, offset: int, max_records: int) -> list[LogRecord]:
+        """Return up to ``max_records`` records from ``offset`` on (empty at the end of the log).
+
+        Raises ``OffsetOutOfRangeError`` if ``offset`` is below ``log_start_offset`` or beyond
+        ``end_offset``.
+        """
+        self.enforce_retention()
+        self.check_offset(offset)
+        lo = offset - self._base
+        return self._records[lo : lo + max_records]
+
+    def check_offset(self, offset: int) -> None:
+        """Raise ``OffsetOutOfRangeError`` unless ``log_start_offset <= offset <= end_offset``."""
+        if not self._start <= offset <= self.end_offset:
+            raise OffsetOutOfRangeError(
+                f"offset {offset} is outside the retained range "
+                f"[{self._start}, {self.end_offset}] of this partition"
+            )
+
+    def offset_for_time(self, timestamp_ms: int) -> tuple[int, int] | None:
+        """The first retained ``(offset, timestamp)`` with a timestamp >= ``timestamp_ms``."""
+        self.enforce_retention()
+        for rec in self._records[self._start - self._base :]:
+            if rec.timestamp >= timestamp_ms:
+                return rec.offset, rec.timestamp
+        return None
+
+    # --- retention ---------------------------------------------------------------------------
+
+    def enforce_retention(self) -> int:
+        """Apply the delete policy's count and age limits; return how many records went."""
+        if self.policy is not RetentionPolicy.DELETE:
+            return 0
+        new_start = self._start
+        if self.retention_records is not None:
+            new_start = max(new_start, self.end_offset - self.retention_records)
+        if self.retention_ms is not None:
+            oldest_kept = self._clock() - self.retention_ms / 1000.0
+            i = new_start - self._base
+            while i < len(self._records) and self._append_times[i] <= oldest_kept:
+                i += 1
+            new_start = self._base + i
+        return self._drop_before(new_start)
+
+    def advance_floor(self, offset: int) -> int:
+        """Block policy: every tracking group committed up to ``offset``; free the space below.
+
+        Drops the records below ``offset`` (never beyond ``end_offset``) and takes their tokens,
+        which wakes appenders waiting for space. Returns how many records were freed.
+        """
+        freed = self._drop_before(min(offset, self.end_offset))
+        self._take_tokens(freed)
+        return freed
+
+    def _drop_before(self, offset: int) -> int:
+        if offset <= self._start:
+            return 0
+        freed = offset - self._start
+        self._start = offset
+        dead = self._start - self._base
+        if dead > len(self._records) // 2:
+            del self._records[:dead]
+            del self._append_times[:dead]
+            self._base = self._start
+        return freed

@@ -1,0 +1,178 @@
+"""The partition log on its own: offsets, reads, retention by count and age, block-policy space."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from pcmodel.topics.errors import (
+    IllegalArgumentError,
+    KafkaTimeoutError,
+    OffsetOutOfRangeError,
+    UnknownTopicOrPartitionError,
+)
+from pcmodel.topics.log import (
+    TIMESTAMP_CREATE_TIME,
+    TIMESTAMP_LOG_APPEND_TIME,
+    NewRecord,
+    PartitionLog,
+    validate_new_record,
+)
+from tests.topics.conftest import FakeClock
+
+pytestmark = pytest.mark.timeout(10)
+
+
+def records(*values: bytes) -> list[NewRecord]:
+    return [NewRecord(None, v) for v in values]
+
+
+def test_offsets_are_contiguous_from_zero_and_reads_return_them_in_order():
+    log = PartitionLog(timestamp_clock=lambda: 42)
+    assert log.append(records(b"a", b"b")) == (0, 42)
+    assert log.append(records(b"c")) == (2, 42)
+    assert (log.log_start_offset, log.end_offset, len(log)) == (0, 3, 3)
+    got = log.read(0, 10)
+    assert [r.offset for r in got] == [0, 1, 2]
+    assert [r.value for r in got] == [b"a", b"b", b"c"]
+    assert [r.offset for r in log.read(1, 1)] == [1]
+    assert log.read(3, 10) == []  # at the end: nothing yet, not an error
+
+
+def test_timestamps_are_create_time_when_given_else_append_time():
+    log = PartitionLog(timestamp_clock=lambda: 1_000)
+    log.append([NewRecord(b"k", b"v", (), 5), NewRecord(None, b"w")])
+    first, second = log.read(0, 2)
+    assert (first.timestamp, first.timestamp_type) == (5, TIMESTAMP_CREATE_TIME)
+    assert (second.timestamp, second.timestamp_type) == (1_000, TIMESTAMP_LOG_APPEND_TIME)
+    assert log.offset_for_time(6) == (1, 1_000)
+    assert log.offset_for_time(2_000) is None
+
+
+@pytest.mark.parametrize("offset", [-1, 4])
+def test_reading_outside_the_retained_range_raises(offset):
+    log = PartitionLog()
+    log.append(records(b"a", b"b", b"c"))
+    with pytest.raises(OffsetOutOfRangeError, match=r"\[0, 3\]"):
+        log.read(offset, 1)
+
+
+def test_retention_by_count_advances_log_start_offset():
+    log = PartitionLog(retention_records=2)
+    log.append(records(b"a", b"b", b"c", b"d", b"e"))
+    assert (log.log_start_offset, log.end_offset) == (3, 5)
+    assert [r.value for r in log.read(3, 10)] == [b"d", b"e"]
+    with pytest.raises(OffsetOutOfRangeError):
+        log.read(2, 1)
+    for i in range(100):  # compaction of the dead prefix keeps offsets right
+        log.append(records(bytes([i])))
+    assert (log.log_start_offset, log.end_offset) == (103, 105)
+    assert [r.offset for r in log.read(103, 5)] == [103, 104]
+
+
+def test_retention_by_age_uses_the_injected_clock():
+    clock = FakeClock()
+    log = PartitionLog(retention_ms=1_000, clock=clock)
+    log.append(records(b"old"))
+    clock.advance(0.6)
+    log.append(records(b"new"))
+    clock.advance(0.5)  # "old" is 1.1 s old, "new" 0.5 s
+    assert log.log_start_offset == 0  # retention applies lazily...
+    assert [r.value for r in log.read(1, 5)] == [b"new"]  # ...on the next read
+    assert log.log_start_offset == 1
+    clock.advance(1.0)
+    log.enforce_retention()
+    assert (log.log_start_offset, log.end_offset, len(log)) == (2, 2, 0)
+
+
+def test_block_policy_needs_a_capacity():
+    with pytest.raises(IllegalArgumentError, match="retention_records"):
+        PartitionLog(policy="block")
+
+
+@pytest.mark.parametrize("variant", ["condition", "semaphore", "queue"])
+def test_block_policy_reserve_waits_until_the_floor_advances(variant):
+    log = PartitionLog(retention_records=2, policy="block", variant=variant)
+    try:
+        log.reserve(2, timeout=1)
+        log.append(records(b"a", b"b"))
+        with pytest.raises(KafkaTimeoutError, match="capacity 2"):
+            log.reserve(1, timeout=0.01)
+        started, done = threading.Event(), threading.Event()
+
+        def appender():
+            started.set()
+            log.reserve(1, timeout=10)
+            done.set()
+
+        thread = threading.Thread(target=appender)
+        thread.start()
+        assert started.wait(5)
+        # Full: the appender cannot get space until the floor moves (no sleep needed to know).
+        assert not done.is_set()
+        assert log.advance_floor(1) == 1
+        assert done.wait(5)
+        thread.join(5)
+        assert log.log_start_offset == 1
+    finally:
+        log.close()
+
+
+def test_block_policy_timeout_gives_back_partial_reservations():
+    log = PartitionLog(retention_records=3, policy="block")
+    try:
+        log.reserve(2, timeout=1)
+        with pytest.raises(KafkaTimeoutError):
+            log.reserve(2, timeout=0.01)  # one token fits, the second times out
+        log.cancel_reservation(2)
+        log.reserve(3, timeout=0.01)  # all three free again: nothing leaked
+        with pytest.raises(IllegalArgumentError, match="can never fit"):
+            log.reserve(4, timeout=0)
+    finally:
+        log.close()
+
+
+def test_closing_a_block_log_wakes_waiting_appenders():
+    log = PartitionLog(retention_records=1, policy="block")
+    log.reserve(1, timeout=1)
+    errors = []
+    started = threading.Event()
+
+    def appender():
+        started.set()
+        try:
+            log.reserve(1, timeout=10)
+        except UnknownTopicOrPartitionError as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=appender)
+    thread.start()
+    assert started.wait(5)
+    log.close()
+    thread.join(5)
+    assert not thread.is_alive()
+    # Either it was already waiting (woken with the error) or it arrived after the shutdown.
+    assert len(errors) == 1
+
+
+@pytest.mark.parametrize(
+    ("record", "error"),
+    [
+        ("not a tuple", TypeError),
+        ((None,), TypeError),
+        ((None, "str value"), TypeError),
+        (("str key", b"v"), TypeError),
+        ((None, b"v", [("h", "not bytes")]), TypeError),
+        ((None, b"v", (), -5), IllegalArgumentError),
+        ((None, b"v", (), 1.5), TypeError),
+    ],
+)
+def test_malformed_records_are_rejected(record, error):
+    with pytest.raises(error):
+        validate_new_record(record)
+
+
+def test_well_formed_records_are_normalised():
+    rec = validate_new_record((b"k", b"v", [("h", b"1")]))
+    assert rec == NewRecord(b"k", b"v", (("h", b"1"),), None)
