@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pcmodel import __version__
 
 COMMANDS: dict[str, str] = {
+    "grade": "pcmodel.grading.cli",
     "run": "pcmodel.run_cli",
     "bench": "pcmodel.bench",
     "explore": "pcmodel.sched.cli",

@@ -1,0 +1,84 @@
+"""Graded suite for exercise 01: a bounded buffer as a monitor (threading.Condition).
+
+Run: ``pytest exercises/01_condition_buffer --impl my_buffer.py`` or
+``pcmodel grade 01_condition_buffer --impl my_buffer.py``. Every check runs the implementation in
+a child process with a time limit, so a deadlock costs only that check.
+"""
+
+import pytest
+
+from pcmodel.grading import buffer_checks as checks
+from pcmodel.grading import sched_checks
+
+
+@pytest.mark.points(1)
+def test_interface(impl):
+    """BoundedBuffer(3).capacity is 3; a capacity below 1 raises ValueError.
+
+    Hint: validate the argument before creating anything.
+    """
+    checks.check_interface(impl)
+
+
+@pytest.mark.points(1)
+def test_uses_condition(impl):
+    """The buffer is a monitor: its constructor creates a threading.Condition."""
+    checks.check_uses(impl, "Condition", 1, "create threading.Condition objects in __init__")
+
+
+@pytest.mark.points(2)
+def test_fifo_sequence(impl):
+    """A seeded sequence of puts and gets that never blocks returns items in FIFO order."""
+    checks.check_model_sequence(impl)
+
+
+@pytest.mark.points(2)
+def test_put_blocks_when_full(impl):
+    """put() waits on a full buffer (no overflow) and finishes once a get() makes room."""
+    checks.check_put_blocks_when_full(impl)
+
+
+@pytest.mark.points(2)
+def test_get_blocks_when_empty(impl):
+    """get() waits on an empty buffer and returns the item a later put() brings."""
+    checks.check_get_blocks_when_empty(impl)
+
+
+@pytest.mark.points(2)
+def test_spurious_wakeups(impl):
+    """A wait() that returns without a notify does not let get() or put() go on (while, not if)."""
+    checks.check_spurious_wakeups(impl)
+
+
+@pytest.mark.points(2)
+def test_no_busy_waiting(impl):
+    """A get() on an empty buffer sleeps in wait(): no polling, no spinning, no CPU."""
+    checks.check_no_busy_waiting(impl)
+
+
+@pytest.mark.points(2)
+def test_mixed_waiters(impl):
+    """Producers and consumers waiting at once on a capacity-1 buffer all finish (no deadlock)."""
+    checks.check_mixed_waiters(impl)
+
+
+@pytest.mark.points(2)
+def test_one_producer_one_consumer(impl):
+    """One producer and one consumer move 200 items through capacity 2: in order, none lost."""
+    checks.check_stress(impl, producers=1, consumers=1, items=200, capacity=2,
+                        trials=3, noise=0.2, seed=101)
+
+
+@pytest.mark.points(3)
+def test_many_threads(impl):
+    """3 producers and 3 consumers on capacity 2, with perturbed timing: nothing lost,
+    duplicated, over capacity, stuck or reordered."""
+    checks.check_stress(impl, producers=3, consumers=3, items=30, capacity=2,
+                        trials=12, noise=0.25, seed=201)
+
+
+@pytest.mark.points(3)
+def test_interleavings(impl):
+    """Every schedule of 1 producer/2 consumers (capacity 1) and of 2 producers/1 consumer
+    (capacity 2), up to a bounded search, finishes with every item received once."""
+    sched_checks.check_interleavings(impl)

@@ -1,0 +1,80 @@
+"""Graded suite for exercise 02: a bounded buffer from semaphores and a mutex.
+
+Run: ``pytest exercises/02_semaphore_buffer --impl my_buffer.py`` or
+``pcmodel grade 02_semaphore_buffer --impl my_buffer.py``. Every check runs the implementation in
+a child process with a time limit, so a deadlock costs only that check.
+"""
+
+import pytest
+
+from pcmodel.grading import buffer_checks as checks
+from pcmodel.grading import sched_checks
+
+
+@pytest.mark.points(1)
+def test_interface(impl):
+    """BoundedBuffer(3).capacity is 3; a capacity below 1 raises ValueError.
+
+    Hint: validate the argument before creating anything.
+    """
+    checks.check_interface(impl)
+
+
+@pytest.mark.points(1)
+def test_uses_semaphores(impl):
+    """The constructor creates two counting semaphores (free slots and items)."""
+    checks.check_uses(impl, "Semaphore", 2,
+                      "create threading.Semaphore(capacity) and threading.Semaphore(0) in __init__")
+
+
+@pytest.mark.points(2)
+def test_fifo_sequence(impl):
+    """A seeded sequence of puts and gets that never blocks returns items in FIFO order."""
+    checks.check_model_sequence(impl)
+
+
+@pytest.mark.points(2)
+def test_put_blocks_when_full(impl):
+    """put() waits on a full buffer (no overflow); a get() still gets through and wakes it."""
+    checks.check_put_blocks_when_full(impl)
+
+
+@pytest.mark.points(2)
+def test_get_blocks_when_empty(impl):
+    """get() waits on an empty buffer; a put() still gets through and wakes it."""
+    checks.check_get_blocks_when_empty(impl)
+
+
+@pytest.mark.points(2)
+def test_no_busy_waiting(impl):
+    """A get() on an empty buffer sleeps in acquire(): no polling, no spinning, no CPU."""
+    checks.check_no_busy_waiting(impl)
+
+
+@pytest.mark.points(2)
+def test_mixed_waiters(impl):
+    """Producers and consumers waiting at once on a capacity-1 buffer all finish (no deadlock)."""
+    checks.check_mixed_waiters(impl)
+
+
+@pytest.mark.points(2)
+def test_one_producer_one_consumer(impl):
+    """One producer and one consumer move 200 items through capacity 2: in order, none lost."""
+    checks.check_stress(impl, producers=1, consumers=1, items=200, capacity=2,
+                        trials=3, noise=0.2, seed=102)
+
+
+@pytest.mark.points(2)
+def test_many_threads(impl):
+    """3 producers and 3 consumers on capacity 2, with perturbed timing: nothing lost,
+    duplicated, over capacity, stuck or reordered."""
+    checks.check_stress(impl, producers=3, consumers=3, items=30, capacity=2,
+                        trials=12, noise=0.25, seed=202)
+
+
+@pytest.mark.points(4)
+def test_interleavings(impl):
+    """Every schedule of 1 producer/2 consumers (capacity 1) and of 2 producers/1 consumer
+    (capacity 2) with a switch possible at every line, up to a bounded search, finishes with
+    every item received once: the test that finds a missing mutex."""
+    sched_checks.check_interleavings(impl)

@@ -1,0 +1,65 @@
+"""Graded suite for exercise 03: a pipeline with clean shutdown.
+
+Run: ``pytest exercises/03_pipeline_shutdown --impl my_pipeline.py`` or
+``pcmodel grade 03_pipeline_shutdown --impl my_pipeline.py``.
+"""
+
+import pytest
+
+from pcmodel.grading import pipeline_checks as checks
+
+
+@pytest.mark.points(1)
+def test_validation(impl):
+    """consumers < 1 or capacity < 1 raise ValueError before any thread starts."""
+    checks.check_validation(impl)
+
+
+@pytest.mark.points(3)
+def test_everything_handled_once(impl):
+    """3 sources x 40 items, 3 consumers, capacity 2: each item handled once, and it returns."""
+    checks.check_everything_once(impl)
+
+
+@pytest.mark.points(2)
+def test_no_thread_left(impl):
+    """When run_pipeline() returns, every thread it started has finished."""
+    checks.check_threads_finished(impl)
+
+
+@pytest.mark.points(2)
+def test_bounded_queue(impl):
+    """Producers and consumers meet in a queue.Queue that never holds more than capacity items."""
+    checks.check_bounded(impl)
+
+
+@pytest.mark.points(1)
+def test_order_single_consumer(impl):
+    """One source, one consumer: items are handled in the order the source yields them."""
+    checks.check_order_single_consumer(impl)
+
+
+@pytest.mark.points(2)
+def test_parallel_consumers(impl):
+    """With 3 consumers, 3 handle() calls run at the same time."""
+    checks.check_parallel_consumers(impl)
+
+
+@pytest.mark.points(2)
+def test_edge_cases(impl):
+    """No sources; 5 consumers for 2 items; an empty source: everything finishes."""
+    checks.check_edge_cases(impl)
+
+
+@pytest.mark.points(2)
+def test_source_error(impl):
+    """A source that raises: every other item is handled, nothing hangs, and run_pipeline()
+    raises the source's exception."""
+    checks.check_source_error(impl)
+
+
+@pytest.mark.points(2)
+def test_handler_error(impl):
+    """handle() raising on one item: every item is still handled once, nothing hangs, and
+    run_pipeline() raises that exception."""
+    checks.check_handler_error(impl)

@@ -1,0 +1,56 @@
+"""Graded suite for exercise 04: a bounded buffer shared between processes.
+
+Run: ``pytest exercises/04_process_buffer --impl my_buffer.py`` or
+``pcmodel grade 04_process_buffer --impl my_buffer.py``.
+"""
+
+import pytest
+
+from pcmodel.grading import process_checks as checks
+from pcmodel.grading.checks import budget
+
+
+@pytest.mark.points(1)
+def test_interface(impl):
+    """BoundedBuffer(3, ctx).capacity is 3; a capacity below 1 raises ValueError."""
+    checks.check_interface(impl)
+
+
+@pytest.mark.points(2)
+def test_fifo_sequence(impl):
+    """A seeded sequence of puts and gets in one process returns items in FIFO order."""
+    checks.check_sequence(impl)
+
+
+@pytest.mark.points(3)
+def test_transfer_between_processes(impl):
+    """A producer process sends 200 integers to a consumer process: all arrive, in order."""
+    checks.check_transfer(impl, producers=1, consumers=1, items=200, capacity=2, noise=False,
+                          seed=1)
+
+
+@pytest.mark.points(3)
+def test_many_processes(impl):
+    """2 producer and 2 consumer processes with perturbed timing: nothing lost, duplicated,
+    over capacity or stuck."""
+    for seed in range(budget(3)):
+        checks.check_transfer(impl, producers=2, consumers=2, items=40, capacity=2, noise=True,
+                              seed=seed)
+
+
+@pytest.mark.points(2)
+def test_put_blocks_when_full(impl):
+    """A put() in another process waits on a full buffer and finishes after a get()."""
+    checks.check_blocking(impl)
+
+
+@pytest.mark.points(2)
+def test_no_busy_waiting(impl):
+    """A consumer process waiting on an empty buffer sleeps: no CPU, no polling loop."""
+    checks.check_no_busy_waiting(impl)
+
+
+@pytest.mark.points(2)
+def test_spawn(impl):
+    """The buffer also works when the children are started with the spawn method."""
+    checks.check_spawn(impl)

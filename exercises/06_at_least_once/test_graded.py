@@ -1,0 +1,36 @@
+"""Graded suite for exercise 06: an at-least-once consumer.
+
+Run: ``pytest exercises/06_at_least_once --impl my_consumer.py`` or
+``pcmodel grade 06_at_least_once --impl my_consumer.py``.
+"""
+
+import pytest
+
+from pcmodel.grading.delivery_checks import check
+
+
+@pytest.mark.points(3)
+def test_everything_processed_once(impl):
+    """One member reads 3 partitions x 20 records: each processed once, in offset order per
+    partition, and consume() returns when should_stop() is true."""
+    check(impl, "everything")
+
+
+@pytest.mark.points(2)
+def test_commits_progress(impl):
+    """When consume() returns, the group has committed the end of every partition."""
+    check(impl, "commits")
+
+
+@pytest.mark.points(4)
+def test_crash_loses_nothing(impl):
+    """process() raises on the 23rd record: the exception escapes consume(), no unprocessed
+    record is committed, the successor processes the rest, and at most one batch repeats."""
+    check(impl, "crash")
+
+
+@pytest.mark.points(3)
+def test_survives_a_rebalance(impl):
+    """A second member joins while the first is consuming: both keep going through the
+    rebalance and every record is processed."""
+    check(impl, "rebalance")

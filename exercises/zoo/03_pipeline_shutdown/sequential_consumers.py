@@ -1,0 +1,65 @@
+"""Bug: the consumers run one after the other, not at the same time.
+
+A single loop handles the items in the caller's thread, so ``consumers`` is ignored and there is
+no parallelism: handle() calls never overlap.
+"""
+
+import queue
+import threading
+
+CAUGHT_BY = ('test_parallel_consumers',)
+
+_END = object()  # end-of-stream marker: no real item is this object
+
+
+def run_pipeline(sources, handle, consumers, capacity):
+    """Pass every item of every iterable in ``sources`` to ``handle`` in ``consumers`` threads.
+
+    Items flow through one ``queue.Queue(maxsize=capacity)``. Returns when every item was handled
+    and every thread has finished; then raises the first exception a source or handle() raised.
+    Raises ValueError (before starting anything) when consumers or capacity is below 1.
+    """
+    if consumers < 1:
+        raise ValueError(f"consumers must be at least 1, got {consumers}")
+    if capacity < 1:
+        raise ValueError(f"capacity must be at least 1, got {capacity}")
+    items = queue.Queue(maxsize=capacity)
+    errors = []
+    errors_lock = threading.Lock()
+
+    def remember(exc):
+        with errors_lock:
+            errors.append(exc)
+
+    def produce(source):
+        try:
+            for item in source:
+                items.put(item)
+        except Exception as exc:
+            remember(exc)
+
+    def consume():
+        while True:
+            item = items.get()
+            if item is _END:
+                return
+            try:
+                handle(item)
+            except Exception as exc:
+                remember(exc)  # keep consuming: producers must never block forever
+
+    producer_threads = [
+        threading.Thread(target=produce, args=(source,), name=f"producer-{i}")
+        for i, source in enumerate(sources)
+    ]
+    consumer_threads = [threading.Thread(target=consume, name="consumer")]  # BUG: just one
+    for thread in consumer_threads + producer_threads:
+        thread.start()
+    for thread in producer_threads:
+        thread.join()
+    for _ in consumer_threads:
+        items.put(_END)
+    for thread in consumer_threads:
+        thread.join()
+    if errors:
+        raise errors[0]

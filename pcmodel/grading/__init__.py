@@ -1,0 +1,26 @@
+"""Grading: run an exercise's graded suite against a student's file and score it.
+
+- :mod:`~pcmodel.grading.engine`: find exercises, run a suite, format the report.
+- :mod:`~pcmodel.grading.plugin`: the pytest plugin behind ``@pytest.mark.points`` and ``--impl``.
+- :mod:`~pcmodel.grading.isolation`: each check runs in a child process with a time limit.
+- :mod:`~pcmodel.grading.checks`: what a failed check reports (expected / got / hint).
+- :mod:`~pcmodel.grading.probes`, :mod:`~pcmodel.grading.crew`: watch student threads block.
+- The checks the suites are made of, one module per kind of exercise:
+  :mod:`~pcmodel.grading.buffer_checks` and :mod:`~pcmodel.grading.sched_checks` (thread
+  buffers), :mod:`~pcmodel.grading.pipeline_checks`, :mod:`~pcmodel.grading.process_checks`,
+  :mod:`~pcmodel.grading.assignor_checks` and :mod:`~pcmodel.grading.delivery_checks`.
+"""
+
+from pcmodel.grading.checks import CheckFailed, run_check
+from pcmodel.grading.engine import Exercise, GradingError, discover, find, format_report, grade
+
+__all__ = [
+    "CheckFailed",
+    "Exercise",
+    "GradingError",
+    "discover",
+    "find",
+    "format_report",
+    "grade",
+    "run_check",
+]

@@ -1,0 +1,228 @@
+"""Graded checks for exercise 05: Kafka's range and round-robin partition assignors.
+
+The student writes ``assign(subscriptions, partitions_per_topic)`` (range) and
+``assign_roundrobin(...)`` returning ``{member: [(topic, partition), ...]}``. The checks use the
+properties every assignor must have (each subscribed partition owned exactly once, only by a
+member subscribed to its topic, every member present), the balance each one promises, determinism
+under reordered input, Kafka's published examples, and exact agreement with a reference on seeded
+random cases. The reference is pcmodel's own assignors (:mod:`pcmodel.topics.assignors`), whose
+results are Kafka's; the exercise's ``solution.py`` stands in when those cannot be imported.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import random
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from pcmodel.grading.checks import CheckFailed, budget, run_check
+from pcmodel.grading.probes import load_impl
+
+__all__ = ["EXAMPLES", "FUNCTIONS", "check"]
+
+FUNCTIONS = {"range": "assign", "roundrobin": "assign_roundrobin"}
+
+# Kafka's documented examples (RangeAssignor and RoundRobinAssignor javadoc).
+EXAMPLES: dict[str, list[tuple[dict[str, list[str]], dict[str, int], dict[str, list[Any]]]]] = {
+    "range": [
+        ({"C0": ["t0", "t1"], "C1": ["t0", "t1"]}, {"t0": 3, "t1": 3},
+         {"C0": [("t0", 0), ("t0", 1), ("t1", 0), ("t1", 1)], "C1": [("t0", 2), ("t1", 2)]}),
+    ],
+    "roundrobin": [
+        ({"C0": ["t0", "t1"], "C1": ["t0", "t1"]}, {"t0": 3, "t1": 3},
+         {"C0": [("t0", 0), ("t0", 2), ("t1", 1)], "C1": [("t0", 1), ("t1", 0), ("t1", 2)]}),
+        ({"C0": ["t0"], "C1": ["t0", "t1"], "C2": ["t0", "t1", "t2"]},
+         {"t0": 1, "t1": 2, "t2": 3},
+         {"C0": [("t0", 0)], "C1": [("t1", 0)],
+          "C2": [("t1", 1), ("t2", 0), ("t2", 1), ("t2", 2)]}),
+    ],
+}
+
+
+def _problem(expected: str, got: str, hint: str) -> dict[str, str]:
+    return {"expected": expected, "got": got, "hint": hint}
+
+
+def _reference(kind: str) -> Callable[..., Any]:
+    try:
+        from pcmodel.topics.assignors import get_assignor
+    except ImportError:
+        here = os.path.dirname(os.path.abspath(__file__))
+        solution = os.path.join(here, "..", "..", "exercises", "05_assignor", "solution.py")
+        return getattr(load_impl(solution, FUNCTIONS[kind]), FUNCTIONS[kind])
+    library = get_assignor(kind).assign
+    return lambda subs, counts: library(subs, counts)
+
+
+def _normal(result: Any) -> dict[str, list[tuple[str, int]]]:
+    """``{member: sorted [(topic, partition)]}``; ValueError when the shape is wrong."""
+    if not isinstance(result, dict):
+        raise ValueError(f"returned {type(result).__name__}, not a dict")
+    out = {}
+    for member, owned in result.items():
+        try:
+            out[member] = sorted((str(t), int(p)) for t, p in owned)
+        except (TypeError, ValueError):
+            raise ValueError(f"member {member!r} maps to {owned!r}, not a list of "
+                             "(topic, partition) pairs") from None
+    return out
+
+
+def _case(rng: random.Random, equal: bool = False) -> tuple[dict[str, list[str]], dict[str, int]]:
+    names = ["C0", "C1", "C2", "consumer-2", "consumer-10", "b", "a1"]
+    members = rng.sample(names, rng.randint(1, 5))
+    topics = rng.sample(["t0", "t1", "orders", "logs", "T9"], rng.randint(1, 4))
+    counts = {t: rng.randint(0, 7) for t in topics if rng.random() < 0.9}
+    if equal:
+        chosen = rng.sample(topics, rng.randint(1, len(topics)))
+        subs = {m: list(chosen) for m in members}
+    else:
+        subs = {m: rng.sample(topics, rng.randint(1, len(topics))) for m in members}
+    return subs, counts
+
+
+def _shuffled(rng: random.Random, subs: dict[str, list[str]], counts: dict[str, int]) -> Any:
+    members = list(subs)
+    rng.shuffle(members)
+    topics = list(counts)
+    rng.shuffle(topics)
+    new_subs = {}
+    for m in members:
+        listed = list(subs[m])
+        rng.shuffle(listed)
+        new_subs[m] = set(listed) if rng.random() < 0.5 else listed
+    return new_subs, {t: counts[t] for t in topics}
+
+
+def _show(subs: Any, counts: Any) -> str:
+    return f"subscriptions={subs!r}, partitions_per_topic={counts!r}"
+
+
+def _run(impl: str, kind: str, what: str, cases: int, seed: int) -> dict[str, str] | None:
+    name = FUNCTIONS[kind]
+    fn = getattr(load_impl(impl, name), name)
+    rng = random.Random(seed)
+    checks = {"examples": _examples, "present": _present, "once": _once, "balanced": _balanced,
+              "matches": _matches, "deterministic": _deterministic}
+    return checks[what](fn, kind, rng, cases)
+
+
+def _call(fn: Callable[..., Any], subs: Any, counts: Any) -> Any:
+    before = (copy.deepcopy(subs), dict(counts))
+    result = _normal(fn(subs, counts))
+    if (subs, counts) != before:
+        raise ValueError("it changed its arguments; an assignor must not mutate its input")
+    return result
+
+
+def _examples(fn: Any, kind: str, rng: random.Random, cases: int) -> dict[str, str] | None:
+    for subs, counts, want in EXAMPLES[kind]:
+        got = _call(fn, subs, counts)
+        if got != want:
+            return _problem(f"Kafka's documented result {want} for {_show(subs, counts)}",
+                            repr(got), _HINTS[kind])
+    return None
+
+
+def _present(fn: Any, kind: str, rng: random.Random, cases: int) -> dict[str, str] | None:
+    subs = {"C0": ["t0"], "C1": ["t0"], "C2": ["t0"], "C3": ["missing"]}
+    counts = {"t0": 2}
+    got = _call(fn, subs, counts)
+    if set(got) != set(subs):
+        return _problem(f"every member as a key, even with no partitions: {sorted(subs)}",
+                        f"keys {sorted(got)} for {_show(subs, counts)}",
+                        "start from {member: [] for member in subscriptions}")
+    return None
+
+
+def _once(fn: Any, kind: str, rng: random.Random, cases: int) -> dict[str, str] | None:
+    for _ in range(cases):
+        subs, counts = _case(rng)
+        got = _call(fn, subs, counts)
+        owners = Counter(tp for owned in got.values() for tp in owned)
+        wanted = {(t, p) for topics in subs.values() for t in topics if t in counts
+                  for p in range(counts[t])}
+        unowned = sorted(wanted - set(owners))
+        doubled = sorted(tp for tp, n in owners.items() if n > 1)
+        foreign = sorted((m, tp) for m, owned in got.items() for tp in owned
+                         if m not in subs or tp[0] not in subs[m] or tp not in wanted)
+        if unowned or doubled or foreign:
+            bits = ([f"unowned {unowned[:4]}"] if unowned else []) + (
+                [f"owned twice {doubled[:4]}"] if doubled else []) + (
+                [f"assigned to a member not subscribed to it (or nonexistent): {foreign[:3]}"]
+                if foreign else [])
+            return _problem(
+                "each partition of each subscribed topic owned by exactly one subscribed member",
+                f"{'; '.join(bits)} for {_show(subs, counts)}", _HINTS[kind])
+    return None
+
+
+def _balanced(fn: Any, kind: str, rng: random.Random, cases: int) -> dict[str, str] | None:
+    for _ in range(cases):
+        subs, counts = _case(rng, equal=(kind == "roundrobin"))
+        got = _call(fn, subs, counts)
+        if kind == "roundrobin":
+            sizes = {m: len(v) for m, v in got.items()}
+            if sizes and max(sizes.values()) - min(sizes.values()) > 1:
+                return _problem("with equal subscriptions, counts that differ by at most one",
+                                f"{sizes} for {_show(subs, counts)}", _HINTS[kind])
+            continue
+        for topic, n in counts.items():
+            members = sorted(m for m in subs if topic in subs[m])
+            sizes = [sum(1 for t, _ in got.get(m, []) if t == topic) for m in members]
+            if sizes != sorted(sizes, reverse=True) or (sizes and sizes[0] - sizes[-1] > 1):
+                return _problem(
+                    f"topic {topic!r}: {n} partitions spread over its subscribers in sorted "
+                    "order, counts differing by at most one, extras to the first members",
+                    f"counts {dict(zip(members, sizes))} for {_show(subs, counts)}",
+                    _HINTS[kind])
+    return None
+
+
+def _matches(fn: Any, kind: str, rng: random.Random, cases: int) -> dict[str, str] | None:
+    reference = _reference(kind)
+    for _ in range(cases):
+        subs, counts = _case(rng, equal=rng.random() < 0.3)
+        want = _normal(reference(subs, counts))
+        got = _call(fn, subs, counts)
+        if got != want:
+            return _problem(f"Kafka's assignment {want}", f"{got} for {_show(subs, counts)}",
+                            _HINTS[kind])
+    return None
+
+
+def _deterministic(fn: Any, kind: str, rng: random.Random, cases: int) -> dict[str, str] | None:
+    for _ in range(cases):
+        subs, counts = _case(rng)
+        first = _call(fn, subs, counts)
+        for _ in range(3):
+            again_subs, again_counts = _shuffled(rng, subs, counts)
+            again = _call(fn, again_subs, again_counts)
+            if again != first:
+                return _problem(
+                    "the same assignment for the same group, whatever the order of the "
+                    "members, the topics, or a set instead of a list",
+                    f"{first} for {_show(subs, counts)} but {again} for "
+                    f"{_show(again_subs, again_counts)}",
+                    "every member computes the assignment on its own in Kafka: sort members and "
+                    "topics, and use no randomness")
+    return None
+
+
+_HINTS = {
+    "range": "for each topic: sort its subscribers; each gets n // c consecutive partitions and "
+    "the first n % c members one more (member i starts at i * (n // c) + min(i, n % c))",
+    "roundrobin": "sort all subscribed (topic, partition) pairs and the members; deal the "
+    "partitions in order to the members in a circle that keeps going across topics, skipping "
+    "members not subscribed to the partition's topic",
+}
+
+
+def check(impl: str, kind: str, what: str, cases: int = 150, seed: int = 11) -> None:
+    """Run one property ``what`` of assignor ``kind`` ("range" / "roundrobin") isolated."""
+    found = run_check(_run, impl, kind, what, budget(cases), seed)
+    if found is not None:
+        raise CheckFailed.from_problem(found)

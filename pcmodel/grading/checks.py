@@ -1,0 +1,94 @@
+"""What a failed check tells the student, and how a check runs its workload.
+
+A check fails by raising :class:`CheckFailed` with three parts a student can act on: what was
+expected, what happened, and a hint. :func:`run_check` runs a workload in isolation
+(:mod:`pcmodel.grading.isolation`) and turns a hang, a crash or an exception into such a failure,
+so each graded test is a few lines: run the workload, raise what it found.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from pcmodel.grading.isolation import Verdict, run_isolated, time_scale
+
+__all__ = ["DEFAULT_TIME_LIMIT", "CheckFailed", "budget", "run_check"]
+
+DEFAULT_TIME_LIMIT = 20.0  # seconds per check, before PCMODEL_GRADE_TIME_SCALE
+
+
+class CheckFailed(AssertionError):
+    """A graded check failed; carries ``expected``, ``got``, ``hint`` and optional ``details``
+    (for example the trace of a failing schedule) for the report."""
+
+    def __init__(self, expected: str, got: str, hint: str = "", details: str = "") -> None:
+        super().__init__(expected, got, hint)
+        self.expected = expected
+        self.got = got
+        self.hint = hint
+        self.details = details
+
+    def __str__(self) -> str:
+        lines = [f"expected: {self.expected}", f"got:      {self.got}"]
+        if self.hint:
+            lines.append(f"hint:     {self.hint}")
+        return "\n".join(lines)
+
+    @classmethod
+    def from_problem(cls, problem: dict[str, str]) -> CheckFailed:
+        """Build from a workload's ``{"expected", "got", "hint"}`` dictionary."""
+        return cls(problem["expected"], problem["got"], problem.get("hint", ""),
+                   problem.get("details", ""))
+
+
+def budget(amount: int) -> int:
+    """How much of a repeated workload (trials, cases, schedules) this round of a check runs.
+
+    A normal run, and the first round of ``--grade-repeat N``, run ``amount``. Later rounds, which
+    exist to catch a flaky check, run ``ceil(amount / N)``, so N rounds cost about two runs.
+    The plugin sets ``PCMODEL_GRADE_ROUNDS`` and ``PCMODEL_GRADE_ROUND``.
+    """
+    rounds = int(os.environ.get("PCMODEL_GRADE_ROUNDS", "1"))
+    current = int(os.environ.get("PCMODEL_GRADE_ROUND", "1"))
+    if rounds <= 1 or current <= 1:
+        return amount
+    return max(1, -(-amount // rounds))
+
+
+def run_check(
+    workload: Callable[..., Any],
+    *args: Any,
+    time_limit: float = DEFAULT_TIME_LIMIT,
+    **kwargs: Any,
+) -> Any:
+    """Run ``workload(*args, **kwargs)`` isolated; return its value or raise CheckFailed.
+
+    A workload reports a found bug by returning ``{"expected", "got", "hint"}``; that is raised
+    as CheckFailed. Any other return value is passed back. ``time_limit`` is scaled by
+    ``PCMODEL_GRADE_TIME_SCALE``.
+    """
+    limit = time_limit * time_scale()
+    outcome = run_isolated(lambda: workload(*args, **kwargs), time_limit=limit)
+    if outcome.verdict is Verdict.TIMED_OUT:
+        raise CheckFailed(
+            f"the check to finish within {limit:.0f} s",
+            f"your code was {outcome.error}",
+            "look for a deadlock or an endless loop; the other checks still ran",
+        )
+    if outcome.verdict is Verdict.CRASHED:
+        raise CheckFailed(
+            "your code to run without ending its process",
+            outcome.error,
+            "do not call sys.exit() or os._exit() in the implementation",
+        )
+    if outcome.verdict is Verdict.RAISED:
+        hint = "read the exception; the task lists the interface and the steps"
+        if "NotImplementedError" in outcome.error:
+            hint = "this part of the starter is not written yet"
+        raise CheckFailed("the workload to run without an exception", outcome.error, hint)
+    value = outcome.value
+    if isinstance(value, dict) and {"expected", "got"} <= value.keys():
+        raise CheckFailed.from_problem(value)
+    return value

@@ -1,0 +1,160 @@
+"""Worker threads that drive a student's buffer inside a check's child process.
+
+A :class:`Crew` starts daemon threads, records what each one is doing (``put((1, 4))``, ``get()``)
+and counts completed operations. :meth:`Crew.wait` returns when every worker is done or when no
+operation completed for ``stall`` seconds, and then names the workers that are stuck and where:
+that is how a deadlock or a lost wake-up becomes a message instead of a hang. The threads are
+daemons and the child process leaves with ``os._exit``, so stuck workers are simply abandoned.
+
+Noise injection (as in IBM's ConTest, Edelstein et al. 2002): with ``noise`` set, every line of the
+student's file executed by a worker may yield the GIL for a few microseconds, so the race between
+two statements of an unprotected critical section is hit in a handful of runs instead of almost
+never under CPython's switch interval.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import threading
+import time
+from collections.abc import Callable
+from enum import Enum
+from typing import Any
+
+from pcmodel.grading.isolation import describe_exception
+
+__all__ = ["Crew", "Worker", "WorkerState", "noise_tracer"]
+
+_DELAYS = (0.0, 0.0, 0.00001, 0.00005, 0.0002)
+
+
+class WorkerState(Enum):
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+def noise_tracer(filename: str, rng: random.Random, probability: float) -> Callable[..., Any]:
+    """A ``sys.settrace`` function that sleeps briefly on some lines of ``filename``."""
+
+    def local(frame: Any, event: str, arg: Any) -> Any:
+        if event == "line" and rng.random() < probability:
+            time.sleep(rng.choice(_DELAYS))
+        return local
+
+    def global_trace(frame: Any, event: str, arg: Any) -> Any:
+        return local if frame.f_code.co_filename == filename else None
+
+    return global_trace
+
+
+class Worker:
+    """One daemon thread of a crew: ``state``, ``doing`` (current operation), ``done`` count."""
+
+    def __init__(self, crew: Crew, name: str, body: Callable[[Worker], None]) -> None:
+        self.crew = crew
+        self.name = name
+        self.state = WorkerState.RUNNING
+        self.doing = "starting"
+        self.done = 0
+        self.error = ""
+        self.results: list[Any] = []
+        self.blocked = False  # set by callers that saw this worker block in a primitive
+        self._body = body
+        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def _run(self) -> None:
+        if self.crew.noise_file is not None:
+            seed = self.crew.rng.randrange(2**32)
+            sys.settrace(noise_tracer(self.crew.noise_file, random.Random(seed), self.crew.noise))
+        try:
+            self._body(self)
+            self.state = WorkerState.DONE
+        except BaseException as exc:  # noqa: BLE001 - reported as a finding
+            self.error = describe_exception(exc, self.crew.source)
+            self.state = WorkerState.FAILED
+        finally:
+            sys.settrace(None)
+            self.crew.tick()
+
+    def step(self, doing: str) -> None:
+        """Record the operation about to start."""
+        self.doing = doing
+
+    def finished(self, result: Any = None, keep: bool = False) -> None:
+        """Record one completed operation (and its result when ``keep``)."""
+        self.done += 1
+        if keep:
+            self.results.append(result)
+        self.doing = "between operations"
+        self.crew.tick()
+
+    def describe(self) -> str:
+        if self.state is WorkerState.FAILED:
+            return f"{self.name} raised {self.error}"
+        if self.state is WorkerState.DONE:
+            return f"{self.name} finished after {self.done} operations"
+        return f"{self.name} stuck in {self.doing} after {self.done} operations"
+
+
+class Crew:
+    """Start workers, watch progress, and report who is stuck.
+
+    ``source`` is the student's file (used to point at lines in tracebacks); with ``noise`` > 0,
+    lines of that file are perturbed with the given probability.
+    """
+
+    def __init__(
+        self,
+        source: str | None,
+        *,
+        noise: float = 0.0,
+        seed: int = 0,
+        on_tick: Callable[[], None] | None = None,
+    ) -> None:
+        self.source = source
+        self.on_tick = on_tick
+        self.noise = noise
+        self.noise_file = source if noise > 0 else None
+        self.rng = random.Random(seed)
+        self.workers: list[Worker] = []
+        self.progress = 0
+        self._cond = threading.Condition(threading.Lock())
+
+    def tick(self) -> None:
+        """Count one completed operation (or a worker ending) and wake watchers."""
+        with self._cond:
+            self.progress += 1
+            self._cond.notify_all()
+        if self.on_tick is not None:
+            self.on_tick()
+
+    def start(self, name: str, body: Callable[[Worker], None]) -> Worker:
+        worker = Worker(self, name, body)
+        self.workers.append(worker)
+        worker.thread.start()
+        return worker
+
+    def wait(self, stall: float, workers: list[Worker] | None = None) -> list[Worker]:
+        """Wait until ``workers`` (default: all) end; return those still running after a stall.
+
+        A stall is ``stall`` seconds in which no operation of any worker completed.
+        """
+        watched = self.workers if workers is None else workers
+
+        def ended() -> bool:
+            return all(w.state is not WorkerState.RUNNING for w in watched)
+
+        with self._cond:
+            while not ended():
+                seen = self.progress
+                moved = self._cond.wait_for(
+                    lambda seen=seen: self.progress != seen or ended(), stall
+                )
+                if not moved:
+                    return [w for w in watched if w.state is WorkerState.RUNNING]
+            return []
+
+    def failures(self) -> list[Worker]:
+        return [w for w in self.workers if w.state is WorkerState.FAILED]

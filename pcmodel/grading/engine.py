@@ -1,0 +1,179 @@
+"""Find the exercises, run a graded suite against an implementation, and format the score.
+
+Exercises live in ``exercises/`` next to the installed package (the project is installed in
+editable mode), else in ``./exercises``. Each exercise is a folder ``NN_name/`` holding
+``README.md`` (its first line is the title), ``starter.py`` and ``test_graded.py``.
+
+:func:`grade` runs the suite with pytest in a separate interpreter, so nothing a student's code does
+can disturb the grader; the suite's own plugin (:mod:`pcmodel.grading.plugin`) writes the JSON
+report that :func:`grade` returns.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pcmodel
+
+__all__ = [
+    "Exercise",
+    "GradingError",
+    "discover",
+    "exercises_root",
+    "find",
+    "format_report",
+    "grade",
+]
+
+
+_DETAIL_LINES = 60  # a failing schedule's trace can be long; the JSON report keeps all of it
+
+
+class GradingError(Exception):
+    """The exercises, the exercise or the implementation asked for cannot be found or run."""
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One exercise folder: ``name`` (``01_condition_buffer``), ``title`` and its files."""
+
+    name: str
+    title: str
+    folder: Path
+
+    @property
+    def suite(self) -> Path:
+        return self.folder / "test_graded.py"
+
+    @property
+    def starter(self) -> Path:
+        return self.folder / "starter.py"
+
+
+def exercises_root() -> Path:
+    """The ``exercises`` folder next to the package, else ``./exercises``.
+
+    Raises GradingError naming both places when neither exists.
+    """
+    beside_package = Path(pcmodel.__file__).resolve().parents[1] / "exercises"
+    candidates = [beside_package, Path.cwd() / "exercises"]
+    for candidate in candidates:
+        if candidate.is_dir():
+            return candidate
+    tried = " or ".join(str(c) for c in candidates)
+    raise GradingError(f"no exercises folder found at {tried}; run from a pcmodel checkout")
+
+
+def discover(root: Path | None = None) -> list[Exercise]:
+    """Every exercise folder under ``root`` (default: :func:`exercises_root`), sorted by name."""
+    root = exercises_root() if root is None else root
+    found = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        if not (folder / "test_graded.py").is_file():
+            continue
+        readme = folder / "README.md"
+        title = folder.name
+        if readme.is_file():
+            first = readme.read_text(encoding="utf-8").strip().splitlines()[0]
+            title = first.lstrip("#").strip()
+            number, _, rest = title.partition(" · ")
+            if number.isdigit() and rest:
+                title = rest
+        found.append(Exercise(folder.name, title, folder))
+    return found
+
+
+def find(name: str, root: Path | None = None) -> Exercise:
+    """The exercise called ``name``: its folder name, its number (``1``, ``01``) or its words
+    (``condition_buffer``). Raises GradingError listing the choices when nothing matches."""
+    exercises = discover(root)
+    for ex in exercises:
+        number, _, words = ex.name.partition("_")
+        if name in (ex.name, words) or (name.isdigit() and int(name) == int(number or -1)):
+            return ex
+    choices = ", ".join(ex.name for ex in exercises) or "none"
+    raise GradingError(f"no exercise {name!r}; choose one of: {choices}")
+
+
+def grade(
+    exercise: Exercise,
+    impl: str | os.PathLike[str] | None = None,
+    *,
+    repeat: int = 1,
+    only: list[str] | tuple[str, ...] = (),
+    timeout: float | None = None,
+) -> dict[str, Any]:
+    """Run ``exercise``'s graded suite against ``impl`` (default: its starter); return the report.
+
+    The report has ``score``, ``max_score`` and ``checks`` (one dict per check with ``points``,
+    ``earned``, ``outcome``, ``expected``, ``got``, ``hint``), plus ``exercise`` and ``impl``.
+    ``repeat`` runs every check that many times; ``only`` names the checks to run (default: all).
+    Raises GradingError when ``impl`` does not exist
+    or the suite produced no report (its output is included). ``timeout`` bounds the whole run.
+    """
+    if importlib.util.find_spec("pytest") is None:
+        raise GradingError("grading runs the suites with pytest: pip install pytest")
+    path = Path(impl) if impl is not None else exercise.starter
+    if not path.is_file():
+        raise GradingError(f"no implementation file at {path}")
+    with tempfile.TemporaryDirectory(prefix="pcmodel-grade-") as tmp:
+        report_path = Path(tmp) / "report.json"
+        command = [
+            sys.executable, "-m", "pytest", str(exercise.suite),
+            "-c", str(exercise.folder.parent / "pytest.ini"),
+            "--rootdir", str(exercise.folder.parent),
+            "-q", "--no-header", "-p", "no:randomly",
+            "--impl", str(path.resolve()),
+            "--grade-report", str(report_path),
+            "--grade-repeat", str(repeat),
+        ]
+        if only:
+            command += ["-k", " or ".join(only)]
+        env = dict(os.environ, PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
+        env.pop("PCMODEL_IMPL", None)
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, env=env,
+                                  timeout=timeout, cwd=tmp, check=False)
+        except subprocess.TimeoutExpired as exc:
+            raise GradingError(f"grading {exercise.name} took longer than {timeout} s") from exc
+        if not report_path.is_file():
+            output = (done.stdout + done.stderr).strip()[-3000:]
+            raise GradingError(f"the graded suite of {exercise.name} did not run:\n{output}")
+        report = json.loads(report_path.read_text(encoding="utf-8"))
+    report["exercise"] = exercise.name
+    report["impl"] = str(path)
+    return report
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """A plain-text score report: one line per check, then what to fix for each failed one."""
+    lines = [f"{report['exercise']}: grading {report['impl']}", ""]
+    width = max((len(c["id"]) for c in report["checks"]), default=10)
+    for check in report["checks"]:
+        mark = "PASS" if check["earned"] else "FAIL"
+        lines.append(f"  {mark}  {check['earned']:>2}/{check['points']:<2}  {check['id']:<{width}}"
+                     f"  {check['title']}")
+    lines += ["", f"  total: {report['score']} / {report['max_score']}"]
+    failed = [c for c in report["checks"] if not c["earned"]]
+    for check in failed:
+        lines += ["", f"{check['id']} ({check['points']} points): {check['title']}"]
+        if check.get("rounds", 1) > 1:
+            lines.append(f"  failed {check['failures']} of {check['rounds']} rounds")
+        for label in ("expected", "got", "hint"):
+            if check.get(label):
+                lines.append(f"  {label + ':':<9} {check[label]}")
+        details = check.get("details", "").splitlines()
+        if details:
+            shown = details[:_DETAIL_LINES]
+            lines += ["", *(f"    {line}" for line in shown)]
+            if len(details) > len(shown):
+                lines.append(f"    ... {len(details) - len(shown)} more lines in the JSON report")
+    return "\n".join(lines)

@@ -1,0 +1,103 @@
+"""Graded checks that search thread interleavings with pcmodel's controllable scheduler.
+
+Some bugs never show under CPython's GIL by stress alone: a ring buffer whose slot and index are
+updated without a mutex loses no item in tens of thousands of runs. :mod:`pcmodel.sched` runs the
+student's buffer so that one thread runs at a time and explores the schedules depth-first with a
+bound on preemptions (CHESS's iterative context bounding), optionally with every line of the
+student's file as a scheduling point. A failure comes back with its trace table, which the report
+shows to the student. The search is bounded: no failure within the budget earns the points; a
+failure is certain, replayable evidence.
+
+Where :mod:`pcmodel.sched` cannot be imported, the same check falls back to seeded stress with
+noise injection (:func:`pcmodel.grading.buffer_checks.check_stress`), which catches the same bugs
+with high probability instead of certainty.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pcmodel.grading import buffer_checks
+from pcmodel.grading.checks import CheckFailed, budget, run_check
+from pcmodel.grading.probes import load_impl
+
+__all__ = ["SCENARIOS", "check_interleavings", "scheduler_available"]
+
+# Small configurations where each classic bug has a short failing schedule (OSTEP 30's 1P/2C,
+# and two producers racing on one slot), each searched up to ``max_schedules`` schedules.
+SCENARIOS: tuple[dict[str, Any], ...] = (
+    {"producers": 1, "consumers": 2, "capacity": 1, "items": 2, "lines": False},
+    {"producers": 2, "consumers": 1, "capacity": 2, "items": 1, "lines": True},
+)
+
+_MAX_TRACE_LINES = 200
+
+_HINTS = {
+    "deadlock": "every waiter must be woken by someone: notify the condition the other side "
+    "waits on (two conditions, or notify_all), and never wait while holding a lock the "
+    "waker needs (semaphore before mutex)",
+    "exception": "a thread went on after a wake-up without rechecking (use while, not if), or "
+    "two threads changed the storage at once (hold the mutex)",
+    "invariant": "two threads touched the slots or indices at once: do every read and update of "
+    "the storage inside one mutex",
+    "livelock": "a waiting thread keeps running instead of blocking (busy waiting)",
+}
+
+
+def scheduler_available() -> bool:
+    """True when :mod:`pcmodel.sched` can be imported."""
+    try:
+        import pcmodel.sched  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _explore(impl: str, scenario: dict[str, Any], max_schedules: int) -> dict[str, str] | None:
+    from pcmodel.sched import explore
+
+    module = load_impl(impl, "BoundedBuffer")
+    result = explore(
+        module.BoundedBuffer,
+        strategy="dfs",
+        preemption_bound=1,
+        max_schedules=max_schedules,
+        max_steps=3000,
+        time_limit=8.0,
+        **scenario,
+    )
+    if result.failure is None:
+        return None
+    kind = result.failure.kind.value
+    text = str(result.failure)
+    lines = text.splitlines()
+    if len(lines) > _MAX_TRACE_LINES:
+        text = "\n".join([*lines[:_MAX_TRACE_LINES], f"... ({len(lines) - _MAX_TRACE_LINES} more)"])
+    head = []
+    for line in text.splitlines():
+        if line.startswith(("Failing schedule", "Traceback")) or len(head) == 3:
+            break
+        if line.strip():
+            head.append(line.strip())
+    first = " ".join(head) or kind
+    setup = (f"{scenario['producers']} producers x {scenario['items']} items, "
+             f"{scenario['consumers']} consumers, capacity {scenario['capacity']}")
+    return {
+        "expected": f"no interleaving of {setup} to fail",
+        "got": f"{first} (found after {result.schedules} schedules; the trace shows it step by "
+        "step)",
+        "hint": _HINTS.get(kind, "read the trace: one column per thread, top to bottom"),
+        "details": text,
+    }
+
+
+def check_interleavings(impl: str, max_schedules: int = 150) -> None:
+    """Search the schedules of small producer/consumer configurations for a failure."""
+    if not scheduler_available():
+        buffer_checks.check_stress(impl, producers=2, consumers=2, items=3, capacity=1,
+                                   trials=40, noise=0.5, seed=7)
+        return
+    for scenario in SCENARIOS:
+        found = run_check(_explore, impl, scenario, budget(max_schedules))
+        if found is not None:
+            raise CheckFailed.from_problem(found)

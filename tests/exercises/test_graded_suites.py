@@ -1,0 +1,111 @@
+"""The graded suites, graded: every zoo entry is caught, every reference solution always passes.
+
+Each entry of ``exercises/zoo/<exercise>/`` names, in ``CAUGHT_BY``, the checks that must catch
+its bug; graded on those checks, it must fail each of them (so it can never reach full marks).
+Only those checks run, to keep the time small: a deadlocking entry would otherwise spend a stall
+timeout in every check it hangs. Each reference
+solution is graded with ``--grade-repeat 20`` and must pass every check in every round. Every
+starter must fail every check cleanly (a report, not a crash). All gradings run once, in parallel
+subprocesses (they mostly wait on stalled student code, not on the CPU), before the tests read
+their reports.
+"""
+
+from __future__ import annotations
+
+import ast
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from pcmodel.grading.engine import discover, exercises_root, grade
+
+ROOT = exercises_root()
+EXERCISES = {ex.name: ex for ex in discover(ROOT)}
+REFERENCE_ROUNDS = 20
+
+
+def _caught_by(path: Path) -> tuple[str, ...]:
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "CAUGHT_BY" for t in node.targets
+        ):
+            return tuple(ast.literal_eval(node.value))
+    raise AssertionError(f"{path} has no CAUGHT_BY = (...) naming the checks that catch it")
+
+
+ZOO = sorted(
+    (folder.name, entry)
+    for folder in (ROOT / "zoo").iterdir()
+    if folder.is_dir() and folder.name in EXERCISES
+    for entry in folder.glob("*.py")
+)
+
+
+@pytest.fixture(scope="module")
+def reports():
+    """Grade every zoo entry, reference (20 rounds) and starter; {key: (report, seconds)}."""
+    jobs = {("zoo", ex, entry.stem): (ex, entry, 1, _caught_by(entry)) for ex, entry in ZOO}
+    for name, ex in EXERCISES.items():
+        jobs[("reference", name, "solution")] = (
+            name, ex.folder / "solution.py", REFERENCE_ROUNDS, ())
+        jobs[("starter", name, "starter")] = (name, ex.starter, 1, ())
+
+    def run(job):
+        name, path, rounds, only = job
+        started = time.monotonic()
+        report = grade(EXERCISES[name], path, repeat=rounds, only=only, timeout=600)
+        return report, time.monotonic() - started
+
+    started = time.monotonic()
+    # Longest first, so the slow reference runs do not end up last in the queue.
+    order = sorted(jobs, key=lambda key: key[0] != "reference")
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = dict(zip(order, pool.map(run, [jobs[key] for key in order])))
+    elapsed = time.monotonic() - started
+    caught = sum(
+        1 for key, (report, _) in results.items()
+        if key[0] == "zoo" and report["score"] < report["max_score"]
+    )
+    print(f"\nzoo: {caught}/{len(ZOO)} entries caught; all gradings took {elapsed:.1f} s")
+    slowest = sorted(results.items(), key=lambda item: -item[1][1])[:8]
+    print("slowest gradings: " + ", ".join(f"{'/'.join(k)} {t:.1f} s" for k, (_, t) in slowest))
+    return results
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize(("exercise", "entry"), ZOO, ids=[f"{e}/{p.stem}" for e, p in ZOO])
+def test_zoo_entry_is_caught(reports, exercise, entry):
+    report, _ = reports[("zoo", exercise, entry.stem)]
+    expected = _caught_by(entry)
+    checks = {c["id"]: c for c in report["checks"]}
+    unknown = [name for name in expected if name not in checks]
+    assert not unknown, f"CAUGHT_BY names checks the suite does not have: {unknown}"
+    missed = [name for name in expected if checks[name]["earned"]]
+    assert not missed, f"{entry.name} was not caught by {missed}; report: {report['checks']}"
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("exercise", sorted(EXERCISES))
+def test_reference_passes_every_round(reports, exercise):
+    report, _ = reports[("reference", exercise, "solution")]
+    flaky = [(c["id"], c["failures"], c["got"]) for c in report["checks"] if c["failures"]]
+    assert not flaky, f"reference failed in some of {REFERENCE_ROUNDS} rounds: {flaky}"
+    assert all(c["rounds"] == REFERENCE_ROUNDS for c in report["checks"])
+    assert report["score"] == report["max_score"]
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("exercise", sorted(EXERCISES))
+def test_starter_fails_cleanly(reports, exercise):
+    report, _ = reports[("starter", exercise, "starter")]
+    assert report["score"] == 0
+    for check in report["checks"]:
+        assert check["outcome"] == "failed"
+        assert check["expected"] and check["got"], f"{check['id']} gives the student no message"
+
+
+def test_every_exercise_has_zoo_entries():
+    covered = {exercise for exercise, _ in ZOO}
+    assert covered == set(EXERCISES), f"exercises without zoo entries: {set(EXERCISES) - covered}"
