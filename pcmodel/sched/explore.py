@@ -31,7 +31,12 @@ STRATEGIES = ("dfs", "random", "pct")
 
 _perf_counter = time.perf_counter  # saved: runs patch the time module
 
-_MINIMISABLE = (FailureKind.EXCEPTION, FailureKind.DEADLOCK, FailureKind.INVARIANT)
+_MINIMISABLE = (
+    FailureKind.EXCEPTION,
+    FailureKind.DEADLOCK,
+    FailureKind.INVARIANT,
+    FailureKind.POLLING,
+)
 
 
 @dataclass(frozen=True)
@@ -342,6 +347,7 @@ def explore_program(
     notify_order: str = "any",
     reduce: bool = True,
     lines_inside_locks: bool = False,
+    allow_polling: bool = True,
     minimise: bool = True,
     minimise_budget: int = 200,
     time_limit: float | None = None,
@@ -354,7 +360,10 @@ def explore_program(
     its own state. ``invariants`` are checked after every step (a callable returning them may be
     given instead, to bind fresh state). ``trace`` lists files/modules whose every line is a
     scheduling point. ``decisions`` replays one recorded schedule instead of exploring.
-    ``time_limit`` (real seconds) also ends the exploration, as incomplete.
+    ``time_limit`` (real seconds) also ends the exploration, as incomplete. With
+    ``allow_polling=False`` a schedule fails (kind ``polling``) when every thread is blocked and
+    only a timeout or a sleep running out could move it on: right for programs that ask for no
+    timeout themselves.
     Raises NondeterminismError if a replayed prefix offers different choices.
     """
     if max_schedules < 1:
@@ -376,6 +385,7 @@ def explore_program(
         "notify_order": notify_order,
         "reduce": reduce,
         "lines_inside_locks": lines_inside_locks,
+        "allow_polling": allow_polling,
     }
     get_invariants = invariants if callable(invariants) else (lambda: tuple(invariants))
     if replay_call is None:
@@ -442,6 +452,7 @@ def run_controlled(
     notify_order: str = "any",
     reduce: bool = True,
     lines_inside_locks: bool = False,
+    allow_polling: bool = True,
     preemption_bound: int = 2,
     pct_depth: int = 3,
 ) -> Schedule:
@@ -466,5 +477,6 @@ def run_controlled(
         "notify_order": notify_order,
         "reduce": reduce,
         "lines_inside_locks": lines_inside_locks,
+        "allow_polling": allow_polling,
     }
     return _run(program, chosen, 0, options, lambda: tuple(invariants))

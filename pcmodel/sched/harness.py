@@ -317,6 +317,7 @@ def explore(
     contents: Callable[[Any], Sequence[Any]] | None = None,
     invariants: Sequence[Callable[[Any], object]] = (),
     replay_call: Callable[[Sequence[int]], str] | None = None,
+    allow_polling: bool = False,
 ) -> ExplorationResult:
     """Explore schedules of producers and consumers sharing ``factory(capacity)``.
 
@@ -327,7 +328,9 @@ def explore(
     ``decisions`` replays one recorded schedule. ``contents(buffer)`` returns the items held, for
     traces and the capacity check, when the harness cannot find them itself. ``invariants`` are
     called with the buffer after every step (False or AssertionError fails; read attributes, do
-    not call methods that take the buffer's locks). Other options as for ``explore_program``.
+    not call methods that take the buffer's locks). The producers and consumers ask for no
+    timeout, so by default a buffer that needs time to pass (it naps and re-checks instead of
+    waiting to be woken) fails as ``polling``. Other options as for ``explore_program``.
     Returns an ExplorationResult; a failure carries its trace table and the call that replays it.
     """
     harness = BufferHarness(
@@ -358,6 +361,8 @@ def explore(
         extras.append(f"notify_order={notify_order!r}")
     if not reduce:
         extras.append("reduce=False")
+    if allow_polling:
+        extras.append("allow_polling=True")
     if replay_call is None:
         head = f"pcmodel.sched.explore({_factory_name(factory)}, {harness.describe()}"
 
@@ -379,6 +384,7 @@ def explore(
         notify_order=notify_order,
         reduce=reduce,
         lines_inside_locks=lines == "all",
+        allow_polling=allow_polling,
         minimise=minimise,
         time_limit=time_limit,
         decisions=decisions,

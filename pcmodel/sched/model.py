@@ -61,6 +61,7 @@ class FailureKind(str, Enum):
     LIVELOCK = "livelock"  # the step budget ran out before every thread finished
     INVARIANT = "invariant"  # an invariant or a check in the program failed
     STUCK = "stuck"  # a thread ran too long without reaching a scheduling point
+    POLLING = "polling"  # every thread blocked; only a timeout or sleep() running out goes on
 
 
 class ChoiceKind(str, Enum):

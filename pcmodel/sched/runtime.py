@@ -122,6 +122,7 @@ class ControlledRun:
         notify_order: str = "any",
         reduce: bool = True,
         lines_inside_locks: bool = False,
+        allow_polling: bool = True,
     ) -> None:
         if max_steps <= 0:
             raise ValueError(f"max_steps must be positive, got {max_steps}")
@@ -141,6 +142,9 @@ class ControlledRun:
         self.notify_order = notify_order
         self.reduce = reduce
         self.lines_inside_locks = lines_inside_locks
+        # A program that never asks for a timeout must never need time to pass: if it does,
+        # some thread naps and re-checks instead of being woken (polling).
+        self.allow_polling = allow_polling
         self.threads: list[ManagedThread] = []
         self.clock = 0.0
         self.steps = 0
@@ -411,6 +415,8 @@ class ControlledRun:
                 return  # as at interpreter exit, daemon threads do not keep the program alive
             candidates = self._candidates(live)
             if not candidates:
+                if not self.allow_polling and self._polling(live):
+                    return
                 if self._advance_clock(live):
                     continue
                 self._fail(FailureKind.DEADLOCK, self._deadlock_message(live))
@@ -440,6 +446,20 @@ class ControlledRun:
             elif pending.spurious and self.spurious_left > 0 and pending.fallback():
                 spurious.append(~t.index)
         return normal + spurious
+
+    def _polling(self, live: list[ManagedThread]) -> bool:
+        """Fail as POLLING if some blocked thread waits for its timeout or sleep to run out."""
+        nappers = [t.name for t in live if t.pending is not None and t.pending.deadline is not None]
+        if not nappers:
+            return False
+        self._fail(
+            FailureKind.POLLING,
+            f"every thread is blocked and only a timeout or sleep() running out would let "
+            f"{', '.join(nappers)} go on: the code polls (busy waiting with naps) instead of "
+            "being woken by whoever changes the state; wait()/acquire() without a timeout, and "
+            "notify()/release() after every change",
+        )
+        return True
 
     def _advance_clock(self, live: list[ManagedThread]) -> bool:
         deadlines = [
