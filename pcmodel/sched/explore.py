@@ -231,6 +231,21 @@ def make_strategy(
     raise ValueError(f"unknown strategy {strategy!r}: choose one of {', '.join(STRATEGIES)}")
 
 
+def _strategy_for(
+    decisions: Sequence[int] | None,
+    strategy: str | Strategy,
+    seed: int,
+    preemption_bound: int,
+    pct_depth: int,
+) -> Strategy:
+    """A replay of ``decisions`` when given, else the named (or given) strategy."""
+    if decisions is not None:
+        return Replay(decisions)
+    return make_strategy(
+        strategy, seed=seed, preemption_bound=preemption_bound, pct_depth=pct_depth
+    )
+
+
 def _run(
     program: Callable[[], object],
     strategy: Strategy,
@@ -370,13 +385,7 @@ def explore_program(
         raise ValueError(f"max_schedules must be >= 1, got {max_schedules}")
     if time_limit is not None and time_limit <= 0:
         raise ValueError(f"time_limit must be positive, got {time_limit}")
-    chosen = (
-        Replay(decisions)
-        if decisions is not None
-        else make_strategy(
-            strategy, seed=seed, preemption_bound=preemption_bound, pct_depth=pct_depth
-        )
-    )
+    chosen = _strategy_for(decisions, strategy, seed, preemption_bound, pct_depth)
     options = {
         "trace_files": trace_files(trace),
         "max_steps": max_steps,
@@ -462,13 +471,7 @@ def run_controlled(
     the strategy (by default a random walk from ``seed``) decides. Every managed thread has ended
     when this returns, whatever the outcome.
     """
-    chosen = (
-        Replay(decisions)
-        if decisions is not None
-        else make_strategy(
-            strategy, seed=seed, preemption_bound=preemption_bound, pct_depth=pct_depth
-        )
-    )
+    chosen = _strategy_for(decisions, strategy, seed, preemption_bound, pct_depth)
     options = {
         "trace_files": trace_files(trace),
         "max_steps": max_steps,
