@@ -1,0 +1,124 @@
+"""Per-item work: what a producer does before each put and a consumer after each get.
+
+A workload is only interesting when moving an item costs something besides the buffer operation.
+:class:`Work` says what: ``sleep`` models I/O (the GIL is released, so threads overlap) and ``cpu``
+models computation (a pure-Python loop, so threads take turns on the GIL while processes run in
+parallel). A random :class:`Spread` makes the amounts bursty but reproducible, since every actor
+draws them from its own seeded generator. ``Work`` is a frozen value with a text form
+(``"sleep:0.001"``, ``"cpu:20000:exp"``) that the command line, JSON results and charts share.
+
+Prior art: the service-time distributions of queueing theory (fixed, uniform, exponential), and the
+I/O-bound vs CPU-bound experiments of OSTEP's concurrency chapters and David Beazley's GIL talks.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from dataclasses import dataclass
+from enum import Enum
+
+__all__ = ["Spread", "Work", "WorkKind", "spin"]
+
+
+class WorkKind(Enum):
+    """What an actor does for each item besides moving it."""
+
+    SLEEP = "sleep"  # time.sleep: models I/O (the GIL is released, threads overlap)
+    CPU = "cpu"  # a pure-Python loop: models computation (threads take turns on the GIL)
+
+
+class Spread(Enum):
+    """How the amount of work varies from item to item (seeded, reproducible)."""
+
+    FIXED = "fixed"  # exactly ``amount`` every time
+    UNIFORM = "uniform"  # uniform between 0 and 2 * amount (mean ``amount``)
+    EXPONENTIAL = "exp"  # exponential with mean ``amount``: bursty, like arrivals in a queue
+
+
+@dataclass(frozen=True)
+class Work:
+    """Per-item work: ``Work("sleep", 0.001)``, ``Work("cpu", 20000)``, ``Work.parse("cpu:500")``.
+
+    ``amount`` is seconds for ``sleep`` and loop iterations for ``cpu``; with a random ``spread``
+    it is the mean. Subclasses may override :meth:`perform` (it runs in the actor, so under the
+    ``spawn`` start method the subclass must be importable from a module).
+    """
+
+    kind: WorkKind
+    amount: float
+    spread: Spread = Spread.FIXED
+
+    def __post_init__(self) -> None:
+        try:
+            kind = WorkKind(self.kind)
+            spread = Spread(self.spread)
+        except ValueError:
+            kinds = ", ".join(repr(k.value) for k in WorkKind)
+            spreads = ", ".join(repr(s.value) for s in Spread)
+            raise ValueError(f"Work({self.kind!r}, {self.amount!r}, {self.spread!r}): kind must be "
+                             f"one of {kinds} and spread one of {spreads}") from None
+        amount = self.amount
+        if (isinstance(amount, bool) or not isinstance(amount, (int, float))
+                or not math.isfinite(amount) or amount < 0):
+            raise ValueError(f"work amount must be a finite number >= 0, not {amount!r}")
+        if kind is WorkKind.CPU and amount != int(amount):
+            raise ValueError(f"cpu work counts loop iterations: use a whole number, not {amount!r}")
+        object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "spread", spread)
+        object.__setattr__(self, "amount", int(amount) if kind is WorkKind.CPU else float(amount))
+
+    @classmethod
+    def parse(cls, spec: str | Work | None) -> Work | None:
+        """Read ``"sleep:SECONDS[:SPREAD]"`` or ``"cpu:ITERATIONS[:SPREAD]"``; None/"" mean none.
+
+        SPREAD is ``fixed`` (default), ``uniform`` or ``exp``. Raises ValueError with the syntax.
+        """
+        if spec is None or isinstance(spec, Work):
+            return spec
+        text = spec.strip()
+        if text in ("", "none", "0"):
+            return None
+        parts = text.split(":")
+        try:
+            if len(parts) not in (2, 3):
+                raise ValueError
+            amount = float(parts[1]) if parts[0] == "sleep" else int(parts[1])
+            return cls(WorkKind(parts[0]), amount, Spread(parts[2]) if len(parts) == 3 else
+                       Spread.FIXED)
+        except ValueError:
+            raise ValueError(
+                f"cannot read work {spec!r}: write sleep:SECONDS or cpu:ITERATIONS, optionally "
+                "followed by :uniform or :exp for a random amount with that mean "
+                "(e.g. sleep:0.001, cpu:20000, sleep:0.002:exp)"
+            ) from None
+
+    def __str__(self) -> str:
+        amount = f"{self.amount:g}" if self.kind is WorkKind.SLEEP else str(self.amount)
+        suffix = "" if self.spread is Spread.FIXED else f":{self.spread.value}"
+        return f"{self.kind.value}:{amount}{suffix}"
+
+    def sample(self, rng: random.Random) -> float:
+        """The amount for one item, drawn from ``rng`` when the spread is random."""
+        if self.spread is Spread.FIXED or self.amount == 0:
+            return self.amount
+        if self.spread is Spread.UNIFORM:
+            return rng.uniform(0, 2 * self.amount)
+        return rng.expovariate(1 / self.amount)
+
+    def perform(self, rng: random.Random) -> None:
+        """Do one item's work in the calling actor (sleeping, or spinning a loop)."""
+        amount = self.sample(rng)
+        if self.kind is WorkKind.SLEEP:
+            time.sleep(amount)
+        else:
+            spin(int(amount))
+
+
+def spin(iterations: int) -> int:
+    """A CPU-bound loop that holds the GIL for ``iterations`` steps; returns a checksum."""
+    total = 0
+    for i in range(iterations):
+        total ^= i
+    return total
