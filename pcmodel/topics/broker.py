@@ -58,6 +58,7 @@ from pcmodel.topics.coordinator import (
 from pcmodel.topics.errors import (
     CommitFailedError,
     GroupIdNotFoundError,
+    GroupNotEmptyError,
     IllegalArgumentError,
     IllegalStateError,
     InvalidPartitionsError,
@@ -647,8 +648,8 @@ class Broker:
     def delete_group(self, group_id: str) -> None:
         """Forget an empty group: its committed offsets, and its hold on ``"block"`` topics.
 
-        Raises ``GroupIdNotFoundError`` for an unknown group and ``IllegalStateError`` while it
-        still has members (Kafka's ``GROUP_NOT_EMPTY``); nothing changes then.
+        Raises ``GroupIdNotFoundError`` for an unknown group and ``GroupNotEmptyError`` while it
+        still has members (Kafka's ``NON_EMPTY_GROUP``); nothing changes then.
         """
         with self._lock:
             self._check_open()
@@ -657,7 +658,7 @@ class Broker:
                 raise GroupIdNotFoundError(f"no group {group_id!r}; groups: {sorted(self._groups)}")
             group.expire(self._clock())
             if group.members:
-                raise IllegalStateError(
+                raise GroupNotEmptyError(
                     f"group {group_id!r} still has {len(group.members)} members; close them first"
                 )
             del self._groups[group_id]

@@ -47,7 +47,7 @@ from typing import NamedTuple
 from pcmodel.topics.assignors import cooperative_plan, get_assignor
 from pcmodel.topics.errors import (
     CommitFailedError,
-    IllegalArgumentError,
+    InconsistentGroupProtocolError,
     InvalidSessionTimeoutError,
     KafkaConfigurationError,
     UnknownMemberIdError,
@@ -206,7 +206,7 @@ class GroupCoordinator:
         back at once; otherwise the member joins the next round. Raises
         ``UnknownMemberIdError`` if the member was removed (rejoin with ``member_id=""``),
         ``InvalidSessionTimeoutError`` and ``KafkaConfigurationError`` for bad settings, and
-        ``IllegalArgumentError`` if no assignor is shared with the other members.
+        ``InconsistentGroupProtocolError`` if no assignor is shared with the other members.
         """
         names = tuple(assignors)
         if not names:
@@ -226,7 +226,7 @@ class GroupCoordinator:
         self.expire(now)
         others = [m for mid, m in self.members.items() if mid != member_id]
         if others and not set(names) & set.intersection(*(set(m.assignors) for m in others)):
-            raise IllegalArgumentError(
+            raise InconsistentGroupProtocolError(
                 f"partition_assignment_strategy {list(names)} shares no assignor with the other "
                 f"members of group {self.group_id!r}; give every member a common one"
             )

@@ -19,9 +19,11 @@ __all__ = [
     "BrokerResponseError",
     "CommitFailedError",
     "GroupIdNotFoundError",
+    "GroupNotEmptyError",
     "IllegalArgumentError",
     "IllegalGenerationError",
     "IllegalStateError",
+    "InconsistentGroupProtocolError",
     "InvalidGroupIdError",
     "InvalidPartitionsError",
     "InvalidSessionTimeoutError",
@@ -32,6 +34,7 @@ __all__ = [
     "KafkaTimeoutError",
     "MessageSizeTooLargeError",
     "NoBrokersAvailable",
+    "NonEmptyGroupError",
     "NoOffsetForPartitionError",
     "OffsetOutOfRangeError",
     "RebalanceInProgressError",
@@ -235,6 +238,21 @@ class IllegalGenerationError(BrokerResponseError):
     description = "The generation id in the request is not the group's current generation."
 
 
+class InconsistentGroupProtocolError(BrokerResponseError):
+    """A joining member shares no partition assignor with the members already in the group.
+
+    Raised by ``join_group()`` (so by a consumer's ``poll()``) when the member's
+    ``partition_assignment_strategy`` names no assignor that every other member also names: the
+    group could not agree on how to assign partitions. Give every member a common assignor.
+    """
+
+    errno = 23
+    message = "INCONSISTENT_GROUP_PROTOCOL"
+    description = (
+        "The member's set of assignors is not compatible with the other members of the group."
+    )
+
+
 class InvalidGroupIdError(BrokerResponseError):
     """A group id is empty or not a string; raised by the coordinator when a member joins."""
 
@@ -267,9 +285,12 @@ class InvalidSessionTimeoutError(BrokerResponseError):
 class RebalanceInProgressError(BrokerResponseError):
     """The group is rebalancing; the member must rejoin before its request can succeed.
 
-    Answered to heartbeats and commits while a rebalance is under way. The consumer rejoins on
-    its next ``poll()``; a commit that fails this way reaches the application as
-    ``CommitFailedError``.
+    pcmodel's coordinator does not raise it. A heartbeat during a rebalance answers with
+    ``HeartbeatStatus.REBALANCE_IN_PROGRESS`` instead, and the consumer rejoins on its next
+    ``poll()``. A commit carrying the group's current generation is accepted while a rebalance
+    is being prepared, as in Kafka, which is how ``on_partitions_revoked`` commits; a commit
+    from an older generation fails with ``CommitFailedError``. The class is here so that code
+    written for kafka-python that catches it keeps working.
     """
 
     errno = 27
@@ -295,6 +316,23 @@ class InvalidPartitionsError(BrokerResponseError):
     errno = 37
     message = "INVALID_PARTITIONS"
     description = "The number of partitions is invalid."
+
+
+class GroupNotEmptyError(BrokerResponseError):
+    """``delete_group()`` named a group that still has members; nothing was deleted.
+
+    Close (or wait out the session timeout of) every consumer of the group first. Kafka calls
+    the code ``NON_EMPTY_GROUP`` (Java: ``GroupNotEmptyException``).
+    """
+
+    errno = 68
+    message = "NON_EMPTY_GROUP"
+    description = "The group is not empty."
+
+
+#: kafka-python's name for the same error; one class with both names, so ``except`` with either
+#: catches it.
+NonEmptyGroupError = GroupNotEmptyError
 
 
 class GroupIdNotFoundError(BrokerResponseError):

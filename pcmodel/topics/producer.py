@@ -37,106 +37,51 @@ keys without a serializer must be bytes (as there) and any other type is a ``Ser
 raised by ``send()``; ``batch_size`` must be at least 1 (``batch_size=1`` sends every record in a
 batch of its own, which is what ``0`` means in Kafka); unsupported kafka-python keys raise
 ``KafkaConfigurationError`` instead of being ignored.
+
+Where the parts live: this module is the facade with kafka-python's public surface (``send``,
+``flush``, ``close``, ``metrics``); :mod:`~pcmodel.topics.accumulator` holds the batches and the
+bounded accumulator they wait in, :mod:`~pcmodel.topics.sender` the sender thread,
+:mod:`~pcmodel.topics.futures` ``FutureRecordMetadata``, and
+:mod:`~pcmodel.topics.producer_config` the configuration checks. The accumulator and the sender
+are mixins of :class:`KafkaProducer` sharing its state under one lock, ``_lock``.
 """
 
 from __future__ import annotations
 
 import atexit
 import functools
-import logging
-import queue
 import threading
 import time
 import weakref
 from collections.abc import Callable, Sequence
-from enum import Enum
 from typing import Any
 
 from pcmodel.buffers import VARIANTS, make_buffer
-from pcmodel.errors import ShutDown
+from pcmodel.topics.accumulator import AccumulatorMixin, ProducerBatch, ProducerState
 from pcmodel.topics.errors import (
     IllegalArgumentError,
     IllegalStateError,
     KafkaConfigurationError,
-    KafkaError,
     KafkaTimeoutError,
     MessageSizeTooLargeError,
     SerializationError,
     UnknownTopicOrPartitionError,
 )
-from pcmodel.topics.partitioner import Partitioner, StickyPartitioner, make_partitioner
-from pcmodel.topics.structs import RecordMetadata, TopicPartition
+from pcmodel.topics.futures import FutureRecordMetadata
+from pcmodel.topics.partitioner import Partitioner, make_partitioner
+from pcmodel.topics.producer_config import (
+    ACKS,
+    check_int_arg,
+    check_number_arg,
+    reject_unknown,
+)
+from pcmodel.topics.sender import SenderMixin
+from pcmodel.topics.structs import TopicPartition
 
 __all__ = ["FutureRecordMetadata", "KafkaProducer"]
 
-log = logging.getLogger(__name__)
-
 #: Bytes a record costs beyond its key, value and headers (Kafka's record framing is 14 to 21).
 RECORD_OVERHEAD = 14
-
-#: kafka-python producer keys that have no meaning here. Each raises KafkaConfigurationError
-#: naming it, so that a program never believes a setting took effect when it did not.
-UNSUPPORTED_KAFKA_KEYS = frozenset(
-    {
-        "api_version",
-        "api_version_auto_timeout_ms",
-        "bootstrap_topics_filter",
-        "compression_type",
-        "connections_max_idle_ms",
-        "delivery_timeout_ms",
-        "enable_idempotence",
-        "kafka_client",
-        "max_in_flight_requests_per_connection",
-        "metric_reporters",
-        "metrics_enabled",
-        "metrics_num_samples",
-        "metrics_sample_window_ms",
-        "receive_buffer_bytes",
-        "reconnect_backoff_max_ms",
-        "reconnect_backoff_ms",
-        "sasl_kerberos_domain_name",
-        "sasl_kerberos_service_name",
-        "sasl_mechanism",
-        "sasl_oauth_token_provider",
-        "sasl_plain_password",
-        "sasl_plain_username",
-        "security_protocol",
-        "selector",
-        "send_buffer_bytes",
-        "sock_chunk_buffer_count",
-        "sock_chunk_bytes",
-        "socket_options",
-        "ssl_cafile",
-        "ssl_certfile",
-        "ssl_check_hostname",
-        "ssl_ciphers",
-        "ssl_context",
-        "ssl_crlfile",
-        "ssl_keyfile",
-        "ssl_password",
-        "transaction_timeout_ms",
-        "transactional_id",
-        "allow_auto_create_topics",
-    }
-)
-
-_ACKS = {0: 0, 1: 1, -1: -1, "all": -1}
-
-
-class ProducerState(Enum):
-    """Life cycle of a producer: sending, then draining in close(), then closed."""
-
-    OPEN = "open"
-    CLOSING = "closing"
-    CLOSED = "closed"
-
-
-class FutureState(Enum):
-    """Outcome of a produce request (of one batch, shared by its records' futures)."""
-
-    PENDING = "pending"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
 
 
 def _wall_clock_ms() -> int:
@@ -144,206 +89,7 @@ def _wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-class _Batch:
-    """Records for one partition that travel to the broker in one ``append`` call.
-
-    ``records``/``futures`` are appended to under the producer's lock while the batch is open;
-    after the sender sealed it, only the sender touches them. The outcome fields are written once,
-    under ``done`` (a Condition on the batch's own lock), which futures wait on.
-    """
-
-    __slots__ = (
-        "tp",
-        "acks",
-        "records",
-        "futures",
-        "nbytes",
-        "created",
-        "full",
-        "sealed",
-        "state",
-        "base_offset",
-        "log_start_offset",
-        "error",
-        "done",
-    )
-
-    def __init__(self, tp: TopicPartition, acks: int, created: float) -> None:
-        self.tp = tp
-        self.acks = acks
-        # Tuples in the field order of pcmodel.topics.log.NewRecord, which append() takes.
-        self.records: list[tuple] = []
-        self.futures: list[FutureRecordMetadata] = []
-        self.nbytes = 0
-        self.created = created
-        # full: no further record will be added (a record did not fit, or batch_size reached).
-        self.full = False
-        # sealed: the sender took it; send() must open a new batch for this partition.
-        self.sealed = False
-        self.state = FutureState.PENDING
-        self.base_offset = -1
-        self.log_start_offset = -1
-        self.error: BaseException | None = None
-        self.done = threading.Condition(threading.Lock())
-
-    def wait(self, timeout: float | None) -> bool:
-        """Block until the batch succeeded or failed, or ``timeout`` seconds; True if done."""
-        with self.done:
-            return self.done.wait_for(lambda: self.state is not FutureState.PENDING, timeout)
-
-    def finish(
-        self, state: FutureState, result: tuple[int, int] | None, error: BaseException | None
-    ) -> list[tuple[FutureRecordMetadata, list]]:
-        """Record the outcome; return each future with the callbacks it must now run.
-
-        The callbacks are taken under the lock, so one added concurrently is either in this list
-        or (seeing the outcome) run at once by ``add_callback`` itself: never lost, never twice.
-        """
-        with self.done:
-            if result is not None:
-                self.base_offset, self.log_start_offset = result
-            self.error = error
-            self.state = state
-            self.done.notify_all()
-            pending = [(f, f._take_callbacks()) for f in self.futures if f._callbacks]
-        return pending
-
-
-class FutureRecordMetadata:
-    """The result of one ``send()``: resolves to a :class:`RecordMetadata` or to an exception.
-
-    As kafka-python's future: ``get(timeout)`` blocks; ``add_callback(f, *args)`` calls
-    ``f(*args, metadata)`` and ``add_errback(f, *args)`` calls ``f(*args, exception)`` once the
-    record was acknowledged or failed, in the producer's sender thread (at once, in the calling
-    thread, if that already happened). Exceptions raised by callbacks are logged on the
-    ``pcmodel.topics.producer`` logger and do not stop the sender.
-    """
-
-    # One of these is made per send(), so it is kept small: the outcome lives in the batch.
-    __slots__ = ("_batch", "_relative_offset", "_timestamp_ms", "_sizes", "_callbacks")
-
-    def __init__(
-        self, batch: _Batch, relative_offset: int, timestamp_ms: int, sizes: tuple[int, int, int]
-    ) -> None:
-        self._batch = batch
-        self._relative_offset = relative_offset
-        self._timestamp_ms = timestamp_ms
-        # Serialized key, value and header sizes (-1 for an absent key or value).
-        self._sizes = sizes
-        # (is_errback, function) pairs, in the order they were added; None until the first one
-        # (most records never get a callback, and an empty list per record costs GC time).
-        self._callbacks: list[tuple[bool, Callable[[Any], Any]]] | None = None
-
-    # --- state ------------------------------------------------------------------------------
-
-    @property
-    def is_done(self) -> bool:
-        """True once the record was acknowledged or failed (an attribute, as in kafka-python)."""
-        return self._batch.state is not FutureState.PENDING
-
-    def succeeded(self) -> bool:
-        """True if the record was appended to its partition log."""
-        return self._batch.state is FutureState.SUCCEEDED
-
-    def failed(self) -> bool:
-        """True if the record could not be appended; ``exception`` says why."""
-        return self._batch.state is FutureState.FAILED
-
-    @property
-    def exception(self) -> BaseException | None:
-        """The error of a failed record, else ``None``."""
-        return self._batch.error if self.failed() else None
-
-    @property
-    def value(self) -> RecordMetadata | None:
-        """The metadata of an acknowledged record, else ``None``."""
-        return self._metadata() if self.succeeded() else None
-
-    def _metadata(self) -> RecordMetadata:
-        batch = self._batch
-        # acks=0 does not wait for an offset: kafka-python reports -1, and so do we.
-        offset = -1 if batch.acks == 0 else batch.base_offset + self._relative_offset
-        return RecordMetadata(
-            batch.tp.topic,
-            batch.tp.partition,
-            batch.tp,
-            offset,
-            self._timestamp_ms,
-            batch.log_start_offset,
-            None,
-            *self._sizes,
-        )
-
-    def get(self, timeout: float | None = None) -> RecordMetadata:
-        """Block until the record is acknowledged and return its metadata.
-
-        Raises the append's error if it failed, and ``KafkaTimeoutError`` if ``timeout`` seconds
-        passed first (the record may still be sent later).
-        """
-        if not self._batch.wait(timeout):
-            raise KafkaTimeoutError(f"Timeout after waiting for {timeout} secs.")
-        if self._batch.state is FutureState.FAILED:
-            raise self._batch.error  # type: ignore[misc]
-        return self._metadata()
-
-    # --- callbacks --------------------------------------------------------------------------
-
-    def add_callback(
-        self, f: Callable[..., Any], *args: Any, **kwargs: Any
-    ) -> FutureRecordMetadata:
-        """Call ``f(*args, metadata, **kwargs)`` when the record is acknowledged; returns self."""
-        return self._add(False, f, args, kwargs)
-
-    def add_errback(self, f: Callable[..., Any], *args: Any, **kwargs: Any) -> FutureRecordMetadata:
-        """Call ``f(*args, exception, **kwargs)`` if the record fails; returns self."""
-        return self._add(True, f, args, kwargs)
-
-    def add_both(self, f: Callable[..., Any], *args: Any, **kwargs: Any) -> FutureRecordMetadata:
-        """Add ``f`` as both callback and errback; returns self."""
-        self.add_callback(f, *args, **kwargs)
-        return self.add_errback(f, *args, **kwargs)
-
-    def _add(self, errback: bool, f: Callable, args: tuple, kwargs: dict) -> FutureRecordMetadata:
-        if not callable(f):
-            raise TypeError(f"a callback must be callable, got {f!r}")
-        if args or kwargs:
-            f = functools.partial(f, *args, **kwargs)
-        batch = self._batch
-        with batch.done:
-            if batch.state is FutureState.PENDING:
-                if self._callbacks is None:
-                    self._callbacks = []
-                self._callbacks.append((errback, f))
-                return self
-        # Already resolved: run now, in this thread, outside the lock (as kafka-python does).
-        self._run([(errback, f)])
-        return self
-
-    def _take_callbacks(self) -> list:
-        callbacks, self._callbacks = self._callbacks or [], None
-        return callbacks
-
-    def _run(self, callbacks: list[tuple[bool, Callable[[Any], Any]]]) -> None:
-        """Run the callbacks that match the outcome; log, never raise, their exceptions."""
-        succeeded = self.succeeded()
-        argument: Any = self._metadata() if succeeded else self._batch.error
-        for errback, f in callbacks:
-            if errback == succeeded:
-                continue
-            try:
-                f(argument)
-            except Exception:
-                log.exception(
-                    "error in a producer %s for %s",
-                    "errback" if errback else "callback",
-                    self._batch.tp,
-                )
-
-    def __repr__(self) -> str:
-        return f"<FutureRecordMetadata {self._batch.tp} {self._batch.state.value}>"
-
-
-class KafkaProducer:
+class KafkaProducer(AccumulatorMixin, SenderMixin):
     """Sends records to a broker's partition logs, batching them per partition.
 
     ``KafkaProducer(broker=b, value_serializer=str.encode, linger_ms=5)``; every other keyword is a
@@ -399,7 +145,7 @@ class KafkaProducer:
         buffer_instrument: str = "off",
         **configs: Any,
     ) -> None:
-        _reject_unknown(configs)
+        reject_unknown(configs)
         if broker is None:
             raise KafkaConfigurationError(
                 "broker is required: KafkaProducer(broker=Broker()) or broker=RemoteBroker(handle)"
@@ -412,17 +158,17 @@ class KafkaProducer:
         for name, fn in serializers.items():
             if fn is not None and not callable(fn):
                 raise KafkaConfigurationError(f"{name} must be callable, got {fn!r}")
-        if acks not in _ACKS or isinstance(acks, bool):
+        if acks not in ACKS or isinstance(acks, bool):
             raise KafkaConfigurationError(f"acks must be 0, 1, -1 or 'all', got {acks!r}")
-        _check_int("retries", retries, 0)
-        _check_number("retry_backoff_ms", retry_backoff_ms)
-        _check_int("batch_size", batch_size, 1, "use batch_size=1 to send one record per batch")
-        _check_number("linger_ms", linger_ms)
-        _check_int("buffer_memory", buffer_memory, batch_size, "it must hold at least one batch")
-        _check_number("max_block_ms", max_block_ms)
-        _check_int("max_request_size", max_request_size, 1)
-        _check_number("request_timeout_ms", request_timeout_ms)
-        _check_number("metadata_max_age_ms", metadata_max_age_ms)
+        check_int_arg("retries", retries, 0)
+        check_number_arg("retry_backoff_ms", retry_backoff_ms)
+        check_int_arg("batch_size", batch_size, 1, "use batch_size=1 to send one record per batch")
+        check_number_arg("linger_ms", linger_ms)
+        check_int_arg("buffer_memory", buffer_memory, batch_size, "it must hold at least one batch")
+        check_number_arg("max_block_ms", max_block_ms)
+        check_int_arg("max_request_size", max_request_size, 1)
+        check_number_arg("request_timeout_ms", request_timeout_ms)
+        check_number_arg("metadata_max_age_ms", metadata_max_age_ms)
         if buffer_variant not in VARIANTS:
             raise KafkaConfigurationError(
                 f"buffer_variant must be one of {', '.join(VARIANTS)}, got {buffer_variant!r}"
@@ -437,7 +183,7 @@ class KafkaProducer:
 
         self.config = {
             "client_id": client_id or f"producer-{id(self):x}",
-            "acks": _ACKS[acks],
+            "acks": ACKS[acks],
             "retries": retries,
             "retry_backoff_ms": retry_backoff_ms,
             "batch_size": batch_size,
@@ -455,7 +201,7 @@ class KafkaProducer:
         self._key_serializer = key_serializer
         self._value_serializer = value_serializer
         self._partitioner = partitioner
-        self._acks = _ACKS[acks]
+        self._acks = ACKS[acks]
         self._batch_size = batch_size
         self._linger = linger_ms / 1000
         self._max_block = max_block_ms / 1000
@@ -473,8 +219,8 @@ class KafkaProducer:
         self._lock = threading.Lock()
         self._batch_ready = threading.Condition(self._lock)
         self._opening = threading.Lock()
-        self._open: dict[TopicPartition, _Batch] = {}
-        self._incomplete: set[_Batch] = set()
+        self._open: dict[TopicPartition, ProducerBatch] = {}
+        self._incomplete: set[ProducerBatch] = set()
         self._flushing = 0
         self._state = ProducerState.OPEN
         # _aborted: close() ran out of time, unsent batches fail; _stopped: the sender exited.
@@ -613,135 +359,6 @@ class KafkaProducer:
             raise SerializationError(f"the {what} for topic {topic!r} is not bytes: {hint}")
         return obj
 
-    def _append(
-        self,
-        topic: str,
-        partition: int | None,
-        partitions: list[int],
-        key_bytes: bytes | None,
-        record: tuple,
-        size: int,
-        sizes: tuple[int, int, int],
-        deadline: float,
-    ) -> FutureRecordMetadata:
-        # As Kafka (KIP-480), only the sticky partitioner is told when a keyless record would
-        # open a new batch, and asked again: round robin must not skip a partition then.
-        sticky = (
-            partition is None
-            and key_bytes is None
-            and isinstance(self._partitioner, StickyPartitioner)
-        )
-        if partition is None:
-            partition = self._partitioner.partition(topic, key_bytes, partitions, partitions)
-        tps = self._tps.get(topic)
-        tp = None if tps is None else tps.get(partition)
-        if tp is None:
-            tp = self._topic_partition(topic, partition)
-        future = self._try_append(tp, record, size, sizes)
-        if future is not None:
-            return future
-        if sticky:
-            # The sticky partition's batch is complete: move on, and try the new partition.
-            self._partitioner.on_new_batch(topic, partition)
-            partition = self._partitioner.partition(topic, None, partitions, partitions)
-            tp = self._topic_partition(topic, partition)
-            future = self._try_append(tp, record, size, sizes)
-            if future is not None:
-                return future
-        return self._append_new_batch(tp, record, size, sizes, deadline)
-
-    def _topic_partition(self, topic: str, partition: int) -> TopicPartition:
-        """The TopicPartition for (topic, partition), made once and reused (send() is hot)."""
-        tps = self._tps.get(topic)
-        if tps is None:
-            tps = self._tps[topic] = {}
-        tp = tps.get(partition)
-        if tp is None:
-            tp = tps[partition] = TopicPartition(topic, partition)
-        return tp
-
-    def _try_append(
-        self, tp: TopicPartition, record: tuple, size: int, sizes: tuple[int, int, int]
-    ) -> FutureRecordMetadata | None:
-        """Add the record to the partition's open batch if it has room; None if it has not."""
-        with self._lock:
-            if self._state is not ProducerState.OPEN:
-                raise IllegalStateError("send() on a closed KafkaProducer; create a new producer")
-            batch = self._open.get(tp)
-            if batch is None or batch.full or batch.sealed:
-                return None
-            if batch.nbytes + size > self._batch_size:
-                batch.full = True
-                self._batch_ready.notify_all()
-                return None
-            return self._add_record(batch, record, size, sizes)
-
-    def _add_record(
-        self, batch: _Batch, record: tuple, size: int, sizes: tuple[int, int, int]
-    ) -> FutureRecordMetadata:
-        # Called with _lock held.
-        future = FutureRecordMetadata(batch, len(batch.records), record[3], sizes)
-        batch.records.append(record)
-        batch.futures.append(future)
-        batch.nbytes += size
-        if batch.nbytes >= self._batch_size:
-            batch.full = True
-            self._batch_ready.notify_all()
-        return future
-
-    def _append_new_batch(
-        self,
-        tp: TopicPartition,
-        record: tuple,
-        size: int,
-        sizes: tuple[int, int, int],
-        deadline: float,
-    ) -> FutureRecordMetadata:
-        """Open a batch for the record and put it into the accumulator, waiting for room."""
-        started = self._clock()
-        if not self._opening.acquire(timeout=max(0.0, deadline - started)):
-            raise self._buffer_timeout()
-        try:
-            # While we waited, another sender of this producer may have opened a batch with room.
-            future = self._try_append(tp, record, size, sizes)
-            if future is not None:
-                return future
-            batch = _Batch(tp, self._acks, self._clock())
-            with self._lock:
-                future = self._add_record(batch, record, size, sizes)
-                # Known to flush() from now on, so a flush that starts during put() waits for it.
-                self._incomplete.add(batch)
-            try:
-                self._accumulator.put(batch, timeout=max(0.0, deadline - self._clock()))
-            except (queue.Full, ShutDown) as exc:
-                # The batch never reached the accumulator and its future was never returned: the
-                # record is simply not sent. Finish the batch so that a waiting flush() goes on.
-                if isinstance(exc, queue.Full):
-                    error: KafkaError = self._buffer_timeout()
-                else:
-                    error = IllegalStateError("send() on a closed producer; create a new one")
-                batch.finish(FutureState.FAILED, None, error)
-                with self._lock:
-                    self._counts["wait"] += self._clock() - started
-                    self._incomplete.discard(batch)
-                raise error from None
-            with self._lock:
-                self._counts["wait"] += self._clock() - started
-                # The sender may already have taken (and sealed) it; then it is not open any more.
-                if not batch.sealed:
-                    self._open[tp] = batch
-            return future
-        finally:
-            self._opening.release()
-
-    def _buffer_timeout(self) -> KafkaTimeoutError:
-        return KafkaTimeoutError(
-            f"Failed to allocate memory within the configured max blocking time "
-            f"{self.config['max_block_ms']} ms: the accumulator holds "
-            f"{self.config['buffer_memory']} bytes ({self._accumulator.maxsize} batches) and "
-            "the broker is not taking them fast enough; raise buffer_memory or max_block_ms"
-        )
-
     def _partitions(self, topic: str, refresh: bool = False) -> list[int]:
         """The topic's partition numbers, cached for ``metadata_max_age_ms``."""
         now = self._clock()
@@ -760,68 +377,6 @@ class KafkaProducer:
     def partitions_for(self, topic: str) -> set[int]:
         """The partition numbers of ``topic`` (asks the broker; raises for an unknown topic)."""
         return set(self._partitions(topic, refresh=True))
-
-    # --- the sender thread -------------------------------------------------------------------
-
-    def _run_sender(self) -> None:
-        while True:
-            try:
-                batch = self._accumulator.get()
-            except ShutDown:
-                break
-            self._wait_until_ready(batch)
-            self._deliver(batch)
-        self._stopped.set()
-
-    def _wait_until_ready(self, batch: _Batch) -> None:
-        """Block until ``batch`` is full, has lingered long enough, or is flushed; seal it."""
-        with self._lock:
-            while not (batch.full or self._flushing or self._state is not ProducerState.OPEN):
-                remaining = batch.created + self._linger - self._clock()
-                if remaining <= 0:
-                    break
-                self._batch_ready.wait(remaining)
-            batch.sealed = True
-            if self._open.get(batch.tp) is batch:
-                del self._open[batch.tp]
-
-    def _deliver(self, batch: _Batch) -> None:
-        """Append the batch to its partition log (with retries), resolve futures, run callbacks."""
-        tp = batch.tp
-        timeout = self.config["request_timeout_ms"] / 1000
-        attempts = 0
-        while True:
-            if self._aborted.is_set():
-                outcome = (
-                    FutureState.FAILED,
-                    None,
-                    IllegalStateError("the producer was closed before this record could be sent"),
-                )
-                break
-            try:
-                result = self._broker.append(tp.topic, tp.partition, batch.records, timeout=timeout)
-            except Exception as exc:
-                if getattr(exc, "retriable", False) and attempts < self.config["retries"]:
-                    attempts += 1
-                    # A wait, not a sleep: close() cuts the back-off short by setting _aborted.
-                    self._aborted.wait(self.config["retry_backoff_ms"] / 1000)
-                    continue
-                outcome = (FutureState.FAILED, None, exc)
-                break
-            # AppendResult(base_offset, log_start_offset, append_time_ms): the producer always
-            # stamps a create time, so the append time is not the record's timestamp.
-            outcome = (FutureState.SUCCEEDED, tuple(result)[:2], None)
-            break
-        pending = batch.finish(*outcome)
-        with self._lock:
-            self._incomplete.discard(batch)
-            self._counts["batches"] += 1
-            self._counts["records"] += len(batch.records)
-            if outcome[0] is FutureState.FAILED:
-                self._counts["errors"] += len(batch.records)
-            self._batch_ready.notify_all()
-        for future, callbacks in pending:
-            future._run(callbacks)
 
     # --- flush, close, introspection -----------------------------------------------------------
 
@@ -918,33 +473,6 @@ def _close_at_exit(ref: weakref.ReferenceType[KafkaProducer]) -> None:
     producer = ref()
     if producer is not None:
         producer.close()
-
-
-def _reject_unknown(configs: dict[str, Any]) -> None:
-    """Raise KafkaConfigurationError naming the first key that is not supported here."""
-    for key in sorted(configs):
-        if key == "bootstrap_servers":
-            raise KafkaConfigurationError(
-                "bootstrap_servers is not supported: pass broker=Broker() (threads) or "
-                "broker=RemoteBroker(handle) (a broker process) instead"
-            )
-        if key in UNSUPPORTED_KAFKA_KEYS:
-            raise KafkaConfigurationError(
-                f"{key} is a kafka-python setting that pcmodel's producer does not support; "
-                "remove it"
-            )
-        raise KafkaConfigurationError(f"unknown producer configuration key {key!r}")
-
-
-def _check_int(name: str, value: object, minimum: int, hint: str = "") -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        extra = f"; {hint}" if hint else ""
-        raise KafkaConfigurationError(f"{name} must be an int >= {minimum}, got {value!r}{extra}")
-
-
-def _check_number(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise KafkaConfigurationError(f"{name} must be a number >= 0, got {value!r}")
 
 
 def _check_headers(headers: object) -> tuple[tuple[tuple[str, bytes], ...], int]:

@@ -12,6 +12,7 @@ from pcmodel.topics.broker import CLIENT_METHODS, Broker, FetchError, TopicDescr
 from pcmodel.topics.errors import (
     CommitFailedError,
     GroupIdNotFoundError,
+    GroupNotEmptyError,
     IllegalArgumentError,
     IllegalStateError,
     InvalidGroupIdError,
@@ -328,7 +329,7 @@ def test_deleting_an_idle_group_releases_its_hold_on_a_block_topic(broker):
     with pytest.raises(KafkaTimeoutError):
         broker.append("b", 0, [(None, b"3")], timeout=0.01)
     member = broker.join_group("busy", "", ["b"], timeout=5)
-    with pytest.raises(IllegalStateError, match="members"):
+    with pytest.raises(GroupNotEmptyError, match="members"):
         broker.delete_group("busy")
     with pytest.raises(GroupIdNotFoundError):
         broker.delete_group("nobody")
@@ -338,3 +339,19 @@ def test_deleting_an_idle_group_releases_its_hold_on_a_block_topic(broker):
     assert broker.list_groups() == ["fast"]
     assert broker.beginning_offsets([b0]) == {b0: 2}
     broker.append("b", 0, [(None, b"3")], timeout=0.01)
+
+
+def test_deleting_a_group_with_members_raises_group_not_empty_and_changes_nothing(broker):
+    broker.create_topic("t", 1)
+    t0 = tp("t", 0)
+    member = broker.join_group("busy", "", ["t"], timeout=5)
+    broker.commit_offsets("busy", member.generation, member.member_id, {t0: 0})
+    with pytest.raises(GroupNotEmptyError, match="still has 1 members; close them first") as caught:
+        broker.delete_group("busy")
+    assert caught.value.errno == 68
+    assert not isinstance(caught.value, IllegalStateError)
+    assert broker.list_groups() == ["busy"]
+    assert broker.committed("busy", [t0]) == {t0: OffsetAndMetadata(0)}
+    broker.leave_group("busy", member.member_id)
+    broker.delete_group("busy")
+    assert broker.list_groups() == []

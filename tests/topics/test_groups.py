@@ -13,7 +13,7 @@ import pytest
 from pcmodel.topics.broker import Broker, HeartbeatStatus
 from pcmodel.topics.errors import (
     CommitFailedError,
-    IllegalArgumentError,
+    InconsistentGroupProtocolError,
     InvalidSessionTimeoutError,
     KafkaConfigurationError,
     UnknownMemberIdError,
@@ -189,9 +189,25 @@ def test_bad_group_settings_are_rejected_before_joining(cbroker):
         join(cbroker, session_timeout_ms=0)
     assert cbroker.list_groups() == []
     join(cbroker, strategy=("range",))
-    with pytest.raises(IllegalArgumentError, match="shares no assignor"):
+    with pytest.raises(InconsistentGroupProtocolError, match="shares no assignor") as caught:
         join(cbroker, strategy=("roundrobin",))
+    assert caught.value.errno == 23
     assert len(cbroker.describe_group("g").members) == 1
+
+
+def test_a_consumer_sharing_no_assignor_gets_inconsistent_group_protocol_from_poll(
+    broker, make_consumer
+):
+    broker.create_topic("t", 2)
+    first = make_consumer("t", group_id="g", partition_assignment_strategy=("range",))
+    wait_until(lambda: first.poll(timeout_ms=20) == {} and len(first.assignment()) == 2)
+    second = make_consumer("t", group_id="g", partition_assignment_strategy=("roundrobin",))
+    with pytest.raises(InconsistentGroupProtocolError, match="give every member a common one"):
+        second.poll(timeout_ms=0)
+    # The group is untouched: the first member keeps everything, the second owns nothing.
+    assert len(broker.describe_group("g").members) == 1
+    assert second.assignment() == set()
+    assert first.poll(timeout_ms=0) == {} and len(first.assignment()) == 2
 
 
 # --- real consumers ----------------------------------------------------------------------------

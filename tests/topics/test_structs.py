@@ -8,10 +8,12 @@ from pcmodel.topics import errors
 from pcmodel.topics.errors import (
     BrokerResponseError,
     CommitFailedError,
+    GroupNotEmptyError,
     IllegalArgumentError,
     KafkaError,
     KafkaTimeoutError,
     MessageSizeTooLargeError,
+    NonEmptyGroupError,
     RecordTooLargeError,
     UnknownTopicOrPartitionError,
 )
@@ -178,12 +180,14 @@ KAFKA_ERRNOS = {
     "MessageSizeTooLargeError": 10,
     "InvalidTopicError": 17,
     "IllegalGenerationError": 22,
+    "InconsistentGroupProtocolError": 23,
     "InvalidGroupIdError": 24,
     "UnknownMemberIdError": 25,
     "InvalidSessionTimeoutError": 26,
     "RebalanceInProgressError": 27,
     "TopicAlreadyExistsError": 36,
     "InvalidPartitionsError": 37,
+    "GroupNotEmptyError": 68,
     "GroupIdNotFoundError": 69,
 }
 
@@ -244,3 +248,8 @@ def test_illegal_argument_is_also_a_value_error():
 
 def test_record_too_large_is_the_kafka_python_class():
     assert RecordTooLargeError is MessageSizeTooLargeError
+
+
+def test_non_empty_group_is_the_kafka_python_name_of_group_not_empty():
+    assert NonEmptyGroupError is GroupNotEmptyError
+    assert GroupNotEmptyError.message == "NON_EMPTY_GROUP"

@@ -1,0 +1,238 @@
+"""The producer's record accumulator: batches per partition in a layer-1 bounded buffer.
+
+``send()`` appends a record to its partition's open batch; when there is none with room it opens
+a new :class:`ProducerBatch` and puts it into the accumulator, a bounded buffer from
+:func:`pcmodel.buffers.make_buffer` holding ``buffer_memory // batch_size`` batches. When every
+slot is taken that ``put()`` blocks for up to ``max_block_ms`` and then raises
+``KafkaTimeoutError``: backpressure from a slow broker reaches the application.
+
+Ordering: a partition's records go to its newest batch only, and opening a batch is serialised
+by one lock (``_opening``), so batches enter the buffer in the order they become visible to other
+sending threads and each partition receives one producer's records in ``send()`` order.
+
+:class:`AccumulatorMixin` is one part of :class:`~pcmodel.topics.producer.KafkaProducer`; it uses
+the producer's ``_lock``, ``_batch_ready`` condition, ``_open`` batches and ``_accumulator``.
+
+Prior art: kafka-python's ``kafka/producer/record_accumulator.py`` and ``buffer.py``; the Java
+client's ``RecordAccumulator`` and ``BufferPool`` for what blocking means.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from enum import Enum
+
+from pcmodel.errors import ShutDown
+from pcmodel.topics.errors import IllegalStateError, KafkaError, KafkaTimeoutError
+from pcmodel.topics.futures import FutureRecordMetadata, FutureState
+from pcmodel.topics.partitioner import StickyPartitioner
+from pcmodel.topics.structs import TopicPartition
+
+__all__ = ["AccumulatorMixin", "ProducerBatch", "ProducerState"]
+
+
+class ProducerState(Enum):
+    """Life cycle of a producer: sending, then draining in close(), then closed."""
+
+    OPEN = "open"
+    CLOSING = "closing"
+    CLOSED = "closed"
+
+
+class ProducerBatch:
+    """Records for one partition that travel to the broker in one ``append`` call.
+
+    ``records``/``futures`` are appended to under the producer's lock while the batch is open;
+    after the sender sealed it, only the sender touches them. The outcome fields are written once,
+    under ``done`` (a Condition on the batch's own lock), which futures wait on.
+    """
+
+    __slots__ = (
+        "tp",
+        "acks",
+        "records",
+        "futures",
+        "nbytes",
+        "created",
+        "full",
+        "sealed",
+        "state",
+        "base_offset",
+        "log_start_offset",
+        "error",
+        "done",
+    )
+
+    def __init__(self, tp: TopicPartition, acks: int, created: float) -> None:
+        self.tp = tp
+        self.acks = acks
+        # Tuples in the field order of pcmodel.topics.log.NewRecord, which append() takes.
+        self.records: list[tuple] = []
+        self.futures: list[FutureRecordMetadata] = []
+        self.nbytes = 0
+        self.created = created
+        # full: no further record will be added (a record did not fit, or batch_size reached).
+        self.full = False
+        # sealed: the sender took it; send() must open a new batch for this partition.
+        self.sealed = False
+        self.state = FutureState.PENDING
+        self.base_offset = -1
+        self.log_start_offset = -1
+        self.error: BaseException | None = None
+        self.done = threading.Condition(threading.Lock())
+
+    def wait(self, timeout: float | None) -> bool:
+        """Block until the batch succeeded or failed, or ``timeout`` seconds; True if done."""
+        with self.done:
+            return self.done.wait_for(lambda: self.state is not FutureState.PENDING, timeout)
+
+    def finish(
+        self, state: FutureState, result: tuple[int, int] | None, error: BaseException | None
+    ) -> list[tuple[FutureRecordMetadata, list]]:
+        """Record the outcome; return each future with the callbacks it must now run.
+
+        The callbacks are taken under the lock, so one added concurrently is either in this list
+        or (seeing the outcome) run at once by ``add_callback`` itself: never lost, never twice.
+        """
+        with self.done:
+            if result is not None:
+                self.base_offset, self.log_start_offset = result
+            self.error = error
+            self.state = state
+            self.done.notify_all()
+            pending = [(f, f._take_callbacks()) for f in self.futures if f._callbacks]
+        return pending
+
+
+class AccumulatorMixin:
+    """Append records to open batches; open new ones into the bounded accumulator buffer."""
+
+    def _append(
+        self,
+        topic: str,
+        partition: int | None,
+        partitions: list[int],
+        key_bytes: bytes | None,
+        record: tuple,
+        size: int,
+        sizes: tuple[int, int, int],
+        deadline: float,
+    ) -> FutureRecordMetadata:
+        # As Kafka (KIP-480), only the sticky partitioner is told when a keyless record would
+        # open a new batch, and asked again: round robin must not skip a partition then.
+        sticky = (
+            partition is None
+            and key_bytes is None
+            and isinstance(self._partitioner, StickyPartitioner)
+        )
+        if partition is None:
+            partition = self._partitioner.partition(topic, key_bytes, partitions, partitions)
+        tps = self._tps.get(topic)
+        tp = None if tps is None else tps.get(partition)
+        if tp is None:
+            tp = self._topic_partition(topic, partition)
+        future = self._try_append(tp, record, size, sizes)
+        if future is not None:
+            return future
+        if sticky:
+            # The sticky partition's batch is complete: move on, and try the new partition.
+            self._partitioner.on_new_batch(topic, partition)
+            partition = self._partitioner.partition(topic, None, partitions, partitions)
+            tp = self._topic_partition(topic, partition)
+            future = self._try_append(tp, record, size, sizes)
+            if future is not None:
+                return future
+        return self._append_new_batch(tp, record, size, sizes, deadline)
+
+    def _topic_partition(self, topic: str, partition: int) -> TopicPartition:
+        """The TopicPartition for (topic, partition), made once and reused (send() is hot)."""
+        tps = self._tps.get(topic)
+        if tps is None:
+            tps = self._tps[topic] = {}
+        tp = tps.get(partition)
+        if tp is None:
+            tp = tps[partition] = TopicPartition(topic, partition)
+        return tp
+
+    def _try_append(
+        self, tp: TopicPartition, record: tuple, size: int, sizes: tuple[int, int, int]
+    ) -> FutureRecordMetadata | None:
+        """Add the record to the partition's open batch if it has room; None if it has not."""
+        with self._lock:
+            if self._state is not ProducerState.OPEN:
+                raise IllegalStateError("send() on a closed KafkaProducer; create a new producer")
+            batch = self._open.get(tp)
+            if batch is None or batch.full or batch.sealed:
+                return None
+            if batch.nbytes + size > self._batch_size:
+                batch.full = True
+                self._batch_ready.notify_all()
+                return None
+            return self._add_record(batch, record, size, sizes)
+
+    def _add_record(
+        self, batch: ProducerBatch, record: tuple, size: int, sizes: tuple[int, int, int]
+    ) -> FutureRecordMetadata:
+        # Called with _lock held.
+        future = FutureRecordMetadata(batch, len(batch.records), record[3], sizes)
+        batch.records.append(record)
+        batch.futures.append(future)
+        batch.nbytes += size
+        if batch.nbytes >= self._batch_size:
+            batch.full = True
+            self._batch_ready.notify_all()
+        return future
+
+    def _append_new_batch(
+        self,
+        tp: TopicPartition,
+        record: tuple,
+        size: int,
+        sizes: tuple[int, int, int],
+        deadline: float,
+    ) -> FutureRecordMetadata:
+        """Open a batch for the record and put it into the accumulator, waiting for room."""
+        started = self._clock()
+        if not self._opening.acquire(timeout=max(0.0, deadline - started)):
+            raise self._buffer_timeout()
+        try:
+            # While we waited, another sender of this producer may have opened a batch with room.
+            future = self._try_append(tp, record, size, sizes)
+            if future is not None:
+                return future
+            batch = ProducerBatch(tp, self._acks, self._clock())
+            with self._lock:
+                future = self._add_record(batch, record, size, sizes)
+                # Known to flush() from now on, so a flush that starts during put() waits for it.
+                self._incomplete.add(batch)
+            try:
+                self._accumulator.put(batch, timeout=max(0.0, deadline - self._clock()))
+            except (queue.Full, ShutDown) as exc:
+                # The batch never reached the accumulator and its future was never returned: the
+                # record is simply not sent. Finish the batch so that a waiting flush() goes on.
+                if isinstance(exc, queue.Full):
+                    error: KafkaError = self._buffer_timeout()
+                else:
+                    error = IllegalStateError("send() on a closed producer; create a new one")
+                batch.finish(FutureState.FAILED, None, error)
+                with self._lock:
+                    self._counts["wait"] += self._clock() - started
+                    self._incomplete.discard(batch)
+                raise error from None
+            with self._lock:
+                self._counts["wait"] += self._clock() - started
+                # The sender may already have taken (and sealed) it; then it is not open any more.
+                if not batch.sealed:
+                    self._open[tp] = batch
+            return future
+        finally:
+            self._opening.release()
+
+    def _buffer_timeout(self) -> KafkaTimeoutError:
+        return KafkaTimeoutError(
+            f"Failed to allocate memory within the configured max blocking time "
+            f"{self.config['max_block_ms']} ms: the accumulator holds "
+            f"{self.config['buffer_memory']} bytes ({self._accumulator.maxsize} batches) and "
+            "the broker is not taking them fast enough; raise buffer_memory or max_block_ms"
+        )

@@ -1,0 +1,296 @@
+"""The consumer's fetcher thread and the layer-1 fetch buffer between it and ``poll()``.
+
+The fetcher thread long-polls the broker for every fetchable partition and puts each partition's
+batch into the *fetch buffer*, a bounded buffer from :func:`pcmodel.buffers.make_buffer`. The
+caller's thread, in ``poll()``, drains the buffer into each partition's ``pending`` records and
+deserializes what it returns. When the application is slow the buffer fills and the fetcher
+blocks in ``put``: backpressure, one layer down.
+
+Every item carries the partition's *epoch* at fetch time. A ``seek``, ``pause`` or offset reset
+gives the partition a new epoch, so data fetched before it is recognised as stale and dropped on
+either side of the buffer, without the fetcher and ``poll()`` ever holding the lock across a
+broker call.
+
+:class:`FetcherMixin` is one part of :class:`~pcmodel.topics.consumer.KafkaConsumer`; it uses
+the consumer's ``_lock``, ``_work`` condition, ``_states``, ``_buffer`` and ``config``.
+
+Prior art: the Java client's ``Fetcher`` and ``FetchBuffer``, kafka-python's
+``kafka/consumer/fetcher.py`` and ``TopicPartitionState`` in ``subscription_state.py``.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+from typing import Any, NamedTuple
+
+from pcmodel.errors import ShutDown
+from pcmodel.topics.broker import FetchError, LogRecord
+from pcmodel.topics.errors import (
+    OffsetOutOfRangeError,
+    SerializationError,
+    UnknownTopicOrPartitionError,
+)
+from pcmodel.topics.structs import ConsumerRecord, TopicPartition
+
+__all__ = [
+    "FETCH_MAX_RECORDS",
+    "WAKEUP",
+    "FetchFailed",
+    "Fetched",
+    "FetcherMixin",
+    "PartitionState",
+]
+
+# Named after the consumer, which is what a user configures logging for.
+logger = logging.getLogger("pcmodel.topics.consumer")
+
+#: The most records one fetch asks for (or ``max_poll_records`` if larger); the stand-in for
+#: Kafka's ``fetch_max_bytes``, since records here have no wire size.
+FETCH_MAX_RECORDS = 500
+
+
+class Fetched(NamedTuple):
+    """Records the fetcher read for ``tp`` while the partition was at ``epoch``."""
+
+    tp: TopicPartition
+    epoch: int
+    records: tuple[LogRecord, ...]
+
+
+class FetchFailed(NamedTuple):
+    """The fetch of ``tp`` at ``epoch`` failed with ``error``; ``poll()`` handles it."""
+
+    tp: TopicPartition
+    epoch: int
+    error: FetchError
+
+
+#: Put into the fetch buffer (if there is room) to wake a waiting poll() early.
+WAKEUP = "wakeup"
+
+
+class PartitionState:
+    """What the consumer knows about one assigned partition (kafka-python's TopicPartitionState).
+
+    ``position`` is the next offset ``poll()`` returns; ``pending`` holds fetched records from
+    ``position`` on, taken out of the fetch buffer but not yet returned; ``fetch_offset`` is
+    where the fetcher reads next (``None``: not fetching). ``epoch`` changes whenever the
+    position jumps, so data fetched for an older epoch is dropped.
+    """
+
+    __slots__ = ("epoch", "fetch_offset", "high_watermark", "paused", "pending", "position")
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+        self.position: int | None = None
+        self.fetch_offset: int | None = None
+        self.paused = False
+        self.pending: list[LogRecord] = []
+        self.high_watermark: int | None = None
+
+    def is_fetchable(self) -> bool:
+        """The fetcher should read this partition: it has a position and is not paused."""
+        return not self.paused and self.fetch_offset is not None
+
+
+class FetcherMixin:
+    """The fetcher thread (producer side of the fetch buffer) and ``poll()``'s consumer side."""
+
+    # --- the fetcher thread -------------------------------------------------------------------
+
+    def _fetch_loop(self, conn: Any) -> None:
+        """Fetcher thread: long-poll the broker, put what comes into the fetch buffer."""
+        wait = self.config["fetch_max_wait_ms"] / 1000
+        # A fetch is not limited by max_poll_records (Kafka limits fetches by bytes instead), so
+        # that poll(max_records=1) takes records from memory rather than waiting for a fetch.
+        fetch_size = max(FETCH_MAX_RECORDS, self.config["max_poll_records"])
+        try:
+            while True:
+                with self._lock:
+                    while not self._closed and not (requests := self._fetch_requests()):
+                        self._work.wait()
+                    if self._closed:
+                        return
+                    epochs = {tp: self._states[tp].epoch for tp in requests}
+                results = conn.fetch(
+                    requests, max_records=fetch_size, timeout=wait
+                )
+                items: list[Fetched | FetchFailed] = []
+                with self._lock:
+                    for tp, res in results.items():
+                        st = self._states.get(tp)
+                        if st is None or st.epoch != epochs[tp] or st.fetch_offset != requests[tp]:
+                            continue
+                        st.high_watermark = res.high_watermark
+                        if res.error is not None:
+                            st.fetch_offset = None  # stop until poll() handles the error
+                            items.append(FetchFailed(tp, st.epoch, res.error))
+                        elif res.records:
+                            st.fetch_offset = res.records[-1].offset + 1
+                            items.append(Fetched(tp, st.epoch, res.records))
+                if items:
+                    self._buffer.put_many(items)
+        except ShutDown:
+            return
+        except BaseException as exc:  # never lost: poll() re-raises it
+            self._fail(exc)
+
+    def _fetch_requests(self) -> dict[TopicPartition, int]:
+        fetchable = [(tp, st.fetch_offset) for tp, st in self._states.items() if st.is_fetchable()]
+        if fetchable:
+            # Rotate so that one busy partition cannot starve the others of the record budget.
+            self._fetch_rotation += 1
+            shift = self._fetch_rotation % len(fetchable)
+            fetchable = fetchable[shift:] + fetchable[:shift]
+        return dict(fetchable)
+
+    def _fail(self, exc: BaseException) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._worker_error = self._worker_error or exc
+        self._wakeup()
+
+    def _wakeup(self) -> None:
+        try:
+            self._buffer.put_nowait(WAKEUP)
+        except (queue.Full, ShutDown):
+            pass  # a full buffer means poll() is not waiting anyway
+
+    def _raise_worker_error(self) -> None:
+        with self._lock:
+            error = self._worker_error
+        if error is not None:
+            raise error
+
+    # --- draining the fetch buffer (poll()'s thread) ------------------------------------------
+
+    def _collect(self, max_records: int) -> dict[TopicPartition, list[ConsumerRecord]]:
+        """Take up to ``max_records`` buffered records, fairly across partitions."""
+        while self._pending_count() < max_records:
+            try:
+                item = self._buffer.get_nowait()
+            except (queue.Empty, ShutDown):
+                break
+            if item != WAKEUP:
+                self._accept(item)
+        with self._lock:
+            order = list(self._states.items())
+            if order:
+                self._rotation = (self._rotation + 1) % len(order)
+                order = order[self._rotation :] + order[: self._rotation]
+            picked = []
+            budget = max_records
+            for tp, st in order:
+                if budget == 0:
+                    break
+                if st.paused or not st.pending:
+                    continue
+                records = st.pending[:budget]
+                picked.append((tp, st.epoch, records))
+                budget -= len(records)
+        # Deserialize without the lock (it is user code). A failing record stops the poll there:
+        # the records before it are returned, and the next poll raises (as the Java client).
+        result: dict[TopicPartition, list[ConsumerRecord]] = {}
+        epochs: dict[TopicPartition, int] = {}
+        error: SerializationError | None = None
+        for tp, epoch, records in picked:
+            converted, error = self._convert(tp, records)
+            if converted:
+                result[tp], epochs[tp] = converted, epoch
+            if error is not None:
+                break
+        if error is not None and not result:
+            raise error
+        with self._lock:
+            for tp, epoch in epochs.items():
+                st = self._states.get(tp)
+                if st is None or st.epoch != epoch:
+                    del result[tp]
+                    continue
+                del st.pending[: len(result[tp])]
+                st.position = result[tp][-1].offset + 1
+        return result
+
+    def _pending_count(self) -> int:
+        with self._lock:
+            return sum(len(st.pending) for st in self._states.values())
+
+    def _accept(self, item: Fetched | FetchFailed) -> None:
+        """Move one fetch-buffer item into the partition's pending records (or handle it)."""
+        with self._lock:
+            st = self._states.get(item.tp)
+            if st is None or st.epoch != item.epoch or st.position is None:
+                return  # stale: the partition moved, was revoked, sought or paused meanwhile
+            if isinstance(item, Fetched):
+                # Fetched batches are consecutive; keep the part from the next expected offset.
+                expected = st.position + len(st.pending)
+                records = item.records
+                skip = expected - records[0].offset
+                if 0 <= skip < len(records) and records[skip].offset == expected:
+                    st.pending.extend(records[skip:])
+                return
+            position = st.position
+        if item.error is FetchError.OFFSET_OUT_OF_RANGE:
+            self._reset_out_of_range(item.tp, item.epoch, position)
+        elif self._manual:
+            raise UnknownTopicOrPartitionError(
+                f"{item.tp} no longer exists (its topic was deleted); assign() other partitions"
+            )
+
+    def _reset_out_of_range(self, tp: TopicPartition, epoch: int, position: int) -> None:
+        policy = self.config["auto_offset_reset"]
+        if policy == "none":
+            with self._lock:
+                st = self._states.get(tp)
+                if st is not None and st.epoch == epoch:
+                    st.fetch_offset = st.position  # try again on the next poll
+                    self._work.notify_all()
+            raise OffsetOutOfRangeError(
+                f"position {position} of {tp} is outside the retained records (retention "
+                "deleted them, or the log is shorter) and auto_offset_reset='none'; seek()"
+            )
+        offsets = (
+            self._conn.beginning_offsets([tp])
+            if policy == "earliest"
+            else self._conn.end_offsets([tp])
+        )
+        with self._lock:
+            st = self._states.get(tp)
+            if st is not None and st.epoch == epoch:
+                logger.info("resetting %s from %d to %s offset %d", tp, position, policy,
+                            offsets[tp])
+                self._set_position(st, offsets[tp])
+
+    def _convert(
+        self, tp: TopicPartition, records: list[LogRecord]
+    ) -> tuple[list[ConsumerRecord], SerializationError | None]:
+        """Deserialize ``records`` in order; stop at the first failure and return it."""
+        converted: list[ConsumerRecord] = []
+        key_fn = self.config["key_deserializer"]
+        value_fn = self.config["value_deserializer"]
+        make = tuple.__new__  # ConsumerRecord(...) without the keyword-handling constructor
+        topic, partition = tp
+        for offset, timestamp, timestamp_type, key, value, headers in records:
+            stage = "key_deserializer"
+            try:
+                k = key if key_fn is None or key is None else key_fn(key)
+                stage = "value_deserializer"
+                v = value if value_fn is None or value is None else value_fn(value)
+            except Exception as exc:
+                error = SerializationError(
+                    f"{stage} failed on the record at offset {offset} of {tp}: {exc!r}; "
+                    "seek() past it to skip it"
+                )
+                error.__cause__ = exc
+                return converted, error
+            header_size = (
+                sum(len(hk.encode()) + len(hv) for hk, hv in headers) if headers else -1
+            )
+            converted.append(make(ConsumerRecord, (
+                topic, partition, -1, offset, timestamp, timestamp_type, k, v, list(headers),
+                None, -1 if key is None else len(key), -1 if value is None else len(value),
+                header_size,
+            )))
+        return converted, None

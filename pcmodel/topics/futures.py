@@ -1,0 +1,177 @@
+"""FutureRecordMetadata: what ``KafkaProducer.send()`` returns, resolved by the sender thread.
+
+One future is made per record, so it is kept small: the outcome (offset or error) lives once in
+the record's batch (:class:`~pcmodel.topics.accumulator.ProducerBatch`), under the batch's own
+lock, and each future adds only its offset within the batch, its timestamp and its sizes.
+Callbacks added before the outcome run in the sender thread; added after it, at once in the
+caller's thread. Either way each runs exactly once, and an exception it raises is logged, never
+lost and never allowed to stop the sender.
+
+Prior art: kafka-python's ``kafka/producer/future.py`` (``FutureProduceResult`` per batch,
+``FutureRecordMetadata`` per record) and ``kafka/future.py`` (callbacks and errbacks).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+from pcmodel.topics.errors import KafkaTimeoutError
+from pcmodel.topics.structs import RecordMetadata
+
+if TYPE_CHECKING:
+    from pcmodel.topics.accumulator import ProducerBatch
+
+__all__ = ["FutureRecordMetadata", "FutureState"]
+
+# The producer's logger: callback errors are documented to be logged there.
+log = logging.getLogger("pcmodel.topics.producer")
+
+
+class FutureState(Enum):
+    """Outcome of a produce request (of one batch, shared by its records' futures)."""
+
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class FutureRecordMetadata:
+    """The result of one ``send()``: resolves to a :class:`RecordMetadata` or to an exception.
+
+    As kafka-python's future: ``get(timeout)`` blocks; ``add_callback(f, *args)`` calls
+    ``f(*args, metadata)`` and ``add_errback(f, *args)`` calls ``f(*args, exception)`` once the
+    record was acknowledged or failed, in the producer's sender thread (at once, in the calling
+    thread, if that already happened). Exceptions raised by callbacks are logged on the
+    ``pcmodel.topics.producer`` logger and do not stop the sender.
+    """
+
+    # One of these is made per send(), so it is kept small: the outcome lives in the batch.
+    __slots__ = ("_batch", "_relative_offset", "_timestamp_ms", "_sizes", "_callbacks")
+
+    def __init__(
+        self,
+        batch: ProducerBatch,
+        relative_offset: int,
+        timestamp_ms: int,
+        sizes: tuple[int, int, int],
+    ) -> None:
+        self._batch = batch
+        self._relative_offset = relative_offset
+        self._timestamp_ms = timestamp_ms
+        # Serialized key, value and header sizes (-1 for an absent key or value).
+        self._sizes = sizes
+        # (is_errback, function) pairs, in the order they were added; None until the first one
+        # (most records never get a callback, and an empty list per record costs GC time).
+        self._callbacks: list[tuple[bool, Callable[[Any], Any]]] | None = None
+
+    # --- state ------------------------------------------------------------------------------
+
+    @property
+    def is_done(self) -> bool:
+        """True once the record was acknowledged or failed (an attribute, as in kafka-python)."""
+        return self._batch.state is not FutureState.PENDING
+
+    def succeeded(self) -> bool:
+        """True if the record was appended to its partition log."""
+        return self._batch.state is FutureState.SUCCEEDED
+
+    def failed(self) -> bool:
+        """True if the record could not be appended; ``exception`` says why."""
+        return self._batch.state is FutureState.FAILED
+
+    @property
+    def exception(self) -> BaseException | None:
+        """The error of a failed record, else ``None``."""
+        return self._batch.error if self.failed() else None
+
+    @property
+    def value(self) -> RecordMetadata | None:
+        """The metadata of an acknowledged record, else ``None``."""
+        return self._metadata() if self.succeeded() else None
+
+    def _metadata(self) -> RecordMetadata:
+        batch = self._batch
+        # acks=0 does not wait for an offset: kafka-python reports -1, and so do we.
+        offset = -1 if batch.acks == 0 else batch.base_offset + self._relative_offset
+        return RecordMetadata(
+            batch.tp.topic,
+            batch.tp.partition,
+            batch.tp,
+            offset,
+            self._timestamp_ms,
+            batch.log_start_offset,
+            None,
+            *self._sizes,
+        )
+
+    def get(self, timeout: float | None = None) -> RecordMetadata:
+        """Block until the record is acknowledged and return its metadata.
+
+        Raises the append's error if it failed, and ``KafkaTimeoutError`` if ``timeout`` seconds
+        passed first (the record may still be sent later).
+        """
+        if not self._batch.wait(timeout):
+            raise KafkaTimeoutError(f"Timeout after waiting for {timeout} secs.")
+        if self._batch.state is FutureState.FAILED:
+            raise self._batch.error  # type: ignore[misc]
+        return self._metadata()
+
+    # --- callbacks --------------------------------------------------------------------------
+
+    def add_callback(
+        self, f: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> FutureRecordMetadata:
+        """Call ``f(*args, metadata, **kwargs)`` when the record is acknowledged; returns self."""
+        return self._add(False, f, args, kwargs)
+
+    def add_errback(self, f: Callable[..., Any], *args: Any, **kwargs: Any) -> FutureRecordMetadata:
+        """Call ``f(*args, exception, **kwargs)`` if the record fails; returns self."""
+        return self._add(True, f, args, kwargs)
+
+    def add_both(self, f: Callable[..., Any], *args: Any, **kwargs: Any) -> FutureRecordMetadata:
+        """Add ``f`` as both callback and errback; returns self."""
+        self.add_callback(f, *args, **kwargs)
+        return self.add_errback(f, *args, **kwargs)
+
+    def _add(self, errback: bool, f: Callable, args: tuple, kwargs: dict) -> FutureRecordMetadata:
+        if not callable(f):
+            raise TypeError(f"a callback must be callable, got {f!r}")
+        if args or kwargs:
+            f = functools.partial(f, *args, **kwargs)
+        batch = self._batch
+        with batch.done:
+            if batch.state is FutureState.PENDING:
+                if self._callbacks is None:
+                    self._callbacks = []
+                self._callbacks.append((errback, f))
+                return self
+        # Already resolved: run now, in this thread, outside the lock (as kafka-python does).
+        self._run([(errback, f)])
+        return self
+
+    def _take_callbacks(self) -> list:
+        callbacks, self._callbacks = self._callbacks or [], None
+        return callbacks
+
+    def _run(self, callbacks: list[tuple[bool, Callable[[Any], Any]]]) -> None:
+        """Run the callbacks that match the outcome; log, never raise, their exceptions."""
+        succeeded = self.succeeded()
+        argument: Any = self._metadata() if succeeded else self._batch.error
+        for errback, f in callbacks:
+            if errback == succeeded:
+                continue
+            try:
+                f(argument)
+            except Exception:
+                log.exception(
+                    "error in a producer %s for %s",
+                    "errback" if errback else "callback",
+                    self._batch.tp,
+                )
+
+    def __repr__(self) -> str:
+        return f"<FutureRecordMetadata {self._batch.tp} {self._batch.state.value}>"

@@ -1,0 +1,87 @@
+"""The producer's sender thread: takes batches from the accumulator and appends them to the logs.
+
+The sender ``get()``s the oldest batch from the accumulator buffer, waits until it is *ready*
+(full, ``linger_ms`` passed, or ``flush()`` / ``close()`` asked for it), seals it so that
+``send()`` opens a new batch for the partition, then calls ``broker.append`` with retries for
+retriable errors. It resolves the batch's futures and runs their callbacks, outside every lock.
+``close()`` shuts the buffer down: the sender drains what is queued, then its ``get()`` raises
+``ShutDown`` and it exits.
+
+:class:`SenderMixin` is one part of :class:`~pcmodel.topics.producer.KafkaProducer`.
+
+Prior art: kafka-python's ``kafka/producer/sender.py``; the Java client's ``Sender``.
+"""
+
+from __future__ import annotations
+
+from pcmodel.errors import ShutDown
+from pcmodel.topics.accumulator import ProducerBatch, ProducerState
+from pcmodel.topics.errors import IllegalStateError
+from pcmodel.topics.futures import FutureState
+
+__all__ = ["SenderMixin"]
+
+
+class SenderMixin:
+    """The sender thread's loop: take a batch, wait until it is ready, deliver it."""
+
+    def _run_sender(self) -> None:
+        """The sender thread's body: deliver batches oldest first until the buffer shuts down."""
+        while True:
+            try:
+                batch = self._accumulator.get()
+            except ShutDown:
+                break
+            self._wait_until_ready(batch)
+            self._deliver(batch)
+        self._stopped.set()
+
+    def _wait_until_ready(self, batch: ProducerBatch) -> None:
+        """Block until ``batch`` is full, has lingered long enough, or is flushed; seal it."""
+        with self._lock:
+            while not (batch.full or self._flushing or self._state is not ProducerState.OPEN):
+                remaining = batch.created + self._linger - self._clock()
+                if remaining <= 0:
+                    break
+                self._batch_ready.wait(remaining)
+            batch.sealed = True
+            if self._open.get(batch.tp) is batch:
+                del self._open[batch.tp]
+
+    def _deliver(self, batch: ProducerBatch) -> None:
+        """Append the batch to its partition log (with retries), resolve futures, run callbacks."""
+        tp = batch.tp
+        timeout = self.config["request_timeout_ms"] / 1000
+        attempts = 0
+        while True:
+            if self._aborted.is_set():
+                outcome = (
+                    FutureState.FAILED,
+                    None,
+                    IllegalStateError("the producer was closed before this record could be sent"),
+                )
+                break
+            try:
+                result = self._broker.append(tp.topic, tp.partition, batch.records, timeout=timeout)
+            except Exception as exc:
+                if getattr(exc, "retriable", False) and attempts < self.config["retries"]:
+                    attempts += 1
+                    # A wait, not a sleep: close() cuts the back-off short by setting _aborted.
+                    self._aborted.wait(self.config["retry_backoff_ms"] / 1000)
+                    continue
+                outcome = (FutureState.FAILED, None, exc)
+                break
+            # AppendResult(base_offset, log_start_offset, append_time_ms): the producer always
+            # stamps a create time, so the append time is not the record's timestamp.
+            outcome = (FutureState.SUCCEEDED, tuple(result)[:2], None)
+            break
+        pending = batch.finish(*outcome)
+        with self._lock:
+            self._incomplete.discard(batch)
+            self._counts["batches"] += 1
+            self._counts["records"] += len(batch.records)
+            if outcome[0] is FutureState.FAILED:
+                self._counts["errors"] += len(batch.records)
+            self._batch_ready.notify_all()
+        for future, callbacks in pending:
+            future._run(callbacks)
