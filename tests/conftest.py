@@ -27,8 +27,15 @@ def _held_elsewhere(names: set[str]) -> set[str]:
     """The entries among ``names`` that some unrelated process has mapped: not ours to judge.
 
     /dev/shm is machine-wide; another program's (or another test run's) semaphores appear there
-    too. An entry this process leaked is mapped by nobody, or still by this process.
+    too. An entry this process leaked is mapped by nobody, or still by this process. Mappings are
+    matched by inode, since glibc maps a semaphore under the temporary name it was created with.
     """
+    inodes = {}
+    for name in names:
+        try:
+            inodes[os.stat(os.path.join(SHM, name)).st_ino] = name
+        except OSError:
+            continue
     held = set()
     me = str(os.getpid())
     for pid in os.listdir("/proc"):
@@ -36,10 +43,14 @@ def _held_elsewhere(names: set[str]) -> set[str]:
             continue
         try:
             with open(f"/proc/{pid}/maps") as maps:
-                text = maps.read()
-        except OSError:
+                for line in maps:
+                    fields = line.split()
+                    if len(fields) >= 6 and fields[5].startswith(SHM):
+                        name = inodes.get(int(fields[4]))
+                        if name is not None:
+                            held.add(name)
+        except (OSError, ValueError):
             continue
-        held.update(name for name in names if f"{SHM}/{name}" in text)
     return held
 
 
