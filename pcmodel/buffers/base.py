@@ -222,6 +222,13 @@ class TaskAccounting:
             if unfinished == 0:
                 self._all_tasks_done.notify_all()
 
+    def _discard_all(self) -> None:
+        """Drop every stored item and count it as done (immediate shutdown); lock held."""
+        state = self._state
+        state.unfinished = max(0, state.unfinished - len(self._items))
+        self._items.clear()
+        self._all_tasks_done.notify_all()
+
     def join(self) -> None:
         """Block until every item put so far was marked ``task_done()`` (or discarded by
         ``shutdown(immediate=True)``)."""

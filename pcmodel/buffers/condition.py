@@ -183,10 +183,7 @@ class ConditionBuffer(TaskAccounting, Buffer):
             state = self._state
             state.shutdown = 1
             if immediate:
-                discarded = len(self._items)
-                self._items.clear()
-                state.unfinished = max(0, state.unfinished - discarded)
-                self._all_tasks_done.notify_all()
+                self._discard_all()
             self._not_empty.notify_all()
             self._not_full.notify_all()
 

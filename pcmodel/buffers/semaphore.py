@@ -196,10 +196,7 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
             already = state.shutdown
             state.shutdown = 1
             if immediate:
-                discarded = len(self._items)
-                self._items.clear()
-                state.unfinished = max(0, state.unfinished - discarded)
-                self._all_tasks_done.notify_all()
+                self._discard_all()
         if not already:  # one relay token per semaphore is enough for every waiter
             self._full_slots.release()
             if self._empty_slots is not None:

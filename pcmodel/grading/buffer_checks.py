@@ -16,7 +16,7 @@ import time
 from collections import Counter, deque
 from typing import Any
 
-from pcmodel.grading.checks import CheckFailed, budget, run_check
+from pcmodel.grading.checks import budget, fail_on, run_check
 from pcmodel.grading.crew import Crew, Worker, WorkerState
 from pcmodel.grading.isolation import time_scale
 from pcmodel.grading.probes import Probe, instrument, load_impl
@@ -504,55 +504,50 @@ def _stress_once(impl: str, producers: int, consumers: int, items: int, capacity
 # --- checks (run in the grader, one child process each) -----------------------------------------
 
 
-def _raise(found: Any) -> None:
-    if found is not None:
-        raise CheckFailed.from_problem(found)
-
-
 def check_interface(impl: str) -> None:
     """``BoundedBuffer(3).capacity == 3``; a capacity below 1 raises ValueError."""
-    _raise(run_check(_interface, impl))
+    fail_on(run_check(_interface, impl))
 
 
 def check_uses(impl: str, kind: str, at_least: int, hint: str) -> None:
     """The constructor creates at least ``at_least`` ``threading.<kind>`` primitives."""
-    _raise(run_check(_uses, impl, kind, at_least, hint))
+    fail_on(run_check(_uses, impl, kind, at_least, hint))
 
 
 def check_model_sequence(impl: str, capacity: int = 3, steps: int = 60, seed: int = 5) -> None:
     """A seeded sequence of non-blocking puts and gets behaves like a FIFO queue."""
-    _raise(run_check(_model_sequence, impl, capacity, steps, seed))
+    fail_on(run_check(_model_sequence, impl, capacity, steps, seed))
 
 
 def check_put_blocks_when_full(impl: str, capacity: int = 2) -> None:
     """put() waits on a full buffer, a get() frees it, and the items stay in order."""
-    _raise(run_check(_put_blocks_when_full, impl, capacity))
+    fail_on(run_check(_put_blocks_when_full, impl, capacity))
 
 
 def check_get_blocks_when_empty(impl: str) -> None:
     """get() waits on an empty buffer and returns the item that a put() brings."""
-    _raise(run_check(_get_blocks_when_empty, impl))
+    fail_on(run_check(_get_blocks_when_empty, impl))
 
 
 def check_spurious_wakeups(impl: str) -> None:
     """A ``Condition.wait()`` that returns without a notify does not break put() or get()."""
-    _raise(run_check(_spurious, impl, "get", 1))
-    _raise(run_check(_spurious, impl, "put", 2))
+    fail_on(run_check(_spurious, impl, "get", 1))
+    fail_on(run_check(_spurious, impl, "put", 2))
 
 
 def check_no_busy_waiting(impl: str, window: float = 0.2) -> None:
     """A get() on an empty buffer blocks in a primitive and stays asleep for ``window`` seconds."""
-    _raise(run_check(_busy, impl, window))
+    fail_on(run_check(_busy, impl, window))
 
 
 def check_mixed_waiters(impl: str, rounds: int = 3) -> None:
     """Producers and consumers waiting at once on a capacity-1 buffer all finish (OSTEP 30)."""
-    _raise(run_check(_mixed_waiters, impl, budget(rounds)))
+    fail_on(run_check(_mixed_waiters, impl, budget(rounds)))
 
 
 def check_stress(impl: str, *, producers: int, consumers: int, items: int, capacity: int,
                  trials: int, noise: float, seed: int) -> None:
     """Seeded runs with several threads: nothing lost, duplicated, over capacity, stuck or
     reordered."""
-    _raise(run_check(_stress, impl, producers, consumers, items, capacity, budget(trials), noise,
+    fail_on(run_check(_stress, impl, producers, consumers, items, capacity, budget(trials), noise,
                      seed))

@@ -14,7 +14,7 @@ from typing import Any
 
 from pcmodel.grading.isolation import Verdict, run_isolated, time_scale
 
-__all__ = ["DEFAULT_TIME_LIMIT", "CheckFailed", "budget", "run_check"]
+__all__ = ["DEFAULT_TIME_LIMIT", "CheckFailed", "budget", "fail_on", "run_check"]
 
 DEFAULT_TIME_LIMIT = 20.0  # seconds per check, before PCMODEL_GRADE_TIME_SCALE
 
@@ -41,6 +41,12 @@ class CheckFailed(AssertionError):
         """Build from a workload's ``{"expected", "got", "hint"}`` dictionary."""
         return cls(problem["expected"], problem["got"], problem.get("hint", ""),
                    problem.get("details", ""))
+
+
+def fail_on(problem: dict[str, str] | None) -> None:
+    """Raise CheckFailed for a workload's problem dictionary; do nothing for None."""
+    if problem is not None:
+        raise CheckFailed.from_problem(problem)
 
 
 def budget(amount: int) -> int:

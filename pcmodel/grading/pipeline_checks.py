@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from pcmodel.grading.buffer_checks import STALL
-from pcmodel.grading.checks import CheckFailed, run_check
+from pcmodel.grading.checks import fail_on, run_check
 from pcmodel.grading.crew import Crew, Worker, WorkerState
 from pcmodel.grading.isolation import time_scale
 from pcmodel.grading.probes import load_impl
@@ -320,52 +320,47 @@ def _validation(impl: str) -> dict[str, str] | None:
     return None
 
 
-def _raise(found: Any) -> None:
-    if found is not None:
-        raise CheckFailed.from_problem(found)
-
-
 def check_everything_once(impl: str, sources: int = 3, items: int = 40, consumers: int = 3,
                           capacity: int = 2) -> None:
     """Every item of every source is handled exactly once and run_pipeline() returns."""
-    _raise(run_check(_everything, impl, sources, items, consumers, capacity))
+    fail_on(run_check(_everything, impl, sources, items, consumers, capacity))
 
 
 def check_threads_finished(impl: str) -> None:
     """No thread started by the pipeline is still running when it returns."""
-    _raise(run_check(_threads_finished, impl))
+    fail_on(run_check(_threads_finished, impl))
 
 
 def check_bounded(impl: str, capacity: int = 2) -> None:
     """The pipeline uses a queue.Queue bounded by ``capacity``."""
-    _raise(run_check(_bounded, impl, capacity))
+    fail_on(run_check(_bounded, impl, capacity))
 
 
 def check_order_single_consumer(impl: str) -> None:
     """With one source and one consumer, items are handled in order."""
-    _raise(run_check(_order, impl))
+    fail_on(run_check(_order, impl))
 
 
 def check_source_error(impl: str) -> None:
     """A failing source: the rest is handled, then its exception is raised by run_pipeline()."""
-    _raise(run_check(_source_error, impl))
+    fail_on(run_check(_source_error, impl))
 
 
 def check_handler_error(impl: str) -> None:
     """A failing handle(): every item is still handled once, then the exception is raised."""
-    _raise(run_check(_handler_error, impl))
+    fail_on(run_check(_handler_error, impl))
 
 
 def check_parallel_consumers(impl: str, consumers: int = 3) -> None:
     """``consumers`` consumer threads call handle() at the same time."""
-    _raise(run_check(_parallel, impl, consumers))
+    fail_on(run_check(_parallel, impl, consumers))
 
 
 def check_edge_cases(impl: str) -> None:
     """No sources, more consumers than items, an empty source: all finish."""
-    _raise(run_check(_edge_cases, impl))
+    fail_on(run_check(_edge_cases, impl))
 
 
 def check_validation(impl: str) -> None:
     """consumers < 1 or capacity < 1 raise ValueError before any thread starts."""
-    _raise(run_check(_validation, impl))
+    fail_on(run_check(_validation, impl))

@@ -24,7 +24,7 @@ from collections import Counter, defaultdict
 from typing import Any
 
 from pcmodel.grading.buffer_checks import STALL
-from pcmodel.grading.checks import CheckFailed, run_check
+from pcmodel.grading.checks import fail_on, run_check
 from pcmodel.grading.crew import noise_tracer
 from pcmodel.grading.isolation import describe_exception, time_scale
 from pcmodel.grading.probes import ImplementationError, load_impl
@@ -414,25 +414,20 @@ def _busy(impl: str, window: float) -> dict[str, str] | None:
     return None
 
 
-def _raise(found: Any) -> None:
-    if found is not None:
-        raise CheckFailed.from_problem(found)
-
-
 def check_interface(impl: str) -> None:
     """``BoundedBuffer(3, ctx).capacity == 3``; capacity below 1 raises ValueError."""
-    _raise(run_check(_interface, impl))
+    fail_on(run_check(_interface, impl))
 
 
 def check_sequence(impl: str, capacity: int = 3, steps: int = 60, seed: int = 4) -> None:
     """A non-blocking put/get sequence in one process behaves like a FIFO queue."""
-    _raise(run_check(_sequence, impl, capacity, steps, seed))
+    fail_on(run_check(_sequence, impl, capacity, steps, seed))
 
 
 def check_transfer(impl: str, *, producers: int, consumers: int, items: int, capacity: int,
                    noise: bool, seed: int, method: str = "fork") -> None:
     """Producer and consumer processes: nothing lost, duplicated, over capacity or stuck."""
-    _raise(run_check(_transfer, impl, method, producers, consumers, items, capacity, noise, seed))
+    fail_on(run_check(_transfer, impl, method, producers, consumers, items, capacity, noise, seed))
 
 
 def check_spawn(impl: str) -> None:
@@ -448,9 +443,9 @@ def check_spawn(impl: str) -> None:
 
 def check_blocking(impl: str, capacity: int = 2, window: float = 0.2) -> None:
     """put() in another process waits on a full buffer and is woken by get()."""
-    _raise(run_check(_blocking, impl, capacity, window))
+    fail_on(run_check(_blocking, impl, capacity, window))
 
 
 def check_no_busy_waiting(impl: str, window: float = 0.25) -> None:
     """A consumer process waiting on an empty buffer uses no CPU."""
-    _raise(run_check(_busy, impl, window))
+    fail_on(run_check(_busy, impl, window))
