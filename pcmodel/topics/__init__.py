@@ -8,8 +8,13 @@ group assignors in :mod:`pcmodel.topics.assignors`.
 
 from pcmodel.topics.assignors import (
     ASSIGNORS,
+    AbstractPartitionAssignor,
     Assignor,
+    CooperativeStickyPartitionAssignor,
+    RangePartitionAssignor,
     RebalanceProtocol,
+    RoundRobinPartitionAssignor,
+    StickyPartitionAssignor,
     cooperative_plan,
     get_assignor,
 )
@@ -41,6 +46,7 @@ from pcmodel.topics.errors import (
     RecordTooLargeError,
     SerializationError,
     TopicAlreadyExistsError,
+    UnassignedPartitionError,
     UnknownMemberIdError,
     UnknownTopicOrPartitionError,
 )
@@ -73,7 +79,13 @@ from pcmodel.topics.structs import (
 
 __all__ = [
     "ASSIGNORS",
+    "AbstractPartitionAssignor",
     "Assignor",
+    "CooperativeStickyPartitionAssignor",
+    "RangePartitionAssignor",
+    "RoundRobinPartitionAssignor",
+    "StickyPartitionAssignor",
+    "UnassignedPartitionError",
     "PARTITIONERS",
     "Partitioner",
     "RebalanceProtocol",

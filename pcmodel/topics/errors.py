@@ -41,6 +41,7 @@ __all__ = [
     "RecordTooLargeError",
     "SerializationError",
     "TopicAlreadyExistsError",
+    "UnassignedPartitionError",
     "UnknownMemberIdError",
     "UnknownTopicOrPartitionError",
 ]
@@ -106,9 +107,19 @@ class IllegalStateError(KafkaError):
     """The call is not allowed in the client's current state.
 
     Raised when using a closed producer or consumer; when mixing ``subscribe()`` with
-    ``assign()`` (the message lists the legal choices); for ``position()``, ``seek()``, ``pause()``
-    or ``commit()`` on a partition the consumer is not assigned; and for ``commit()`` without a
-    ``group_id``.
+    ``assign()`` (the message lists the legal choices); for ``commit()`` without a
+    ``group_id``; and, as :class:`UnassignedPartitionError`, for a partition the consumer is not
+    assigned.
+    """
+
+
+class UnassignedPartitionError(IllegalStateError, ValueError):
+    """``position()``, ``seek()``, ``pause()``, ``resume()`` or ``highwater()`` of a partition
+    the consumer is not assigned.
+
+    Both an ``IllegalStateError`` (what kafka-python documents for ``position()`` and the Java
+    client throws for all of them) and a ``ValueError`` (what kafka-python documents for
+    ``seek()``), so code catching either carries over.
     """
 
 
