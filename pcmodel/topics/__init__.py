@@ -6,6 +6,7 @@ its import. Value types live in :mod:`pcmodel.topics.structs`, errors in
 group assignors in :mod:`pcmodel.topics.assignors`.
 """
 
+from pcmodel.topics.admin import KafkaAdminClient, NewPartitions, NewTopic
 from pcmodel.topics.assignors import (
     ASSIGNORS,
     AbstractPartitionAssignor,
@@ -29,8 +30,10 @@ from pcmodel.topics.errors import (
     IllegalGenerationError,
     IllegalStateError,
     InconsistentGroupProtocolError,
+    InvalidConfigurationError,
     InvalidGroupIdError,
     InvalidPartitionsError,
+    InvalidReplicationFactorError,
     InvalidSessionTimeoutError,
     InvalidTopicError,
     KafkaConfigurationError,
@@ -107,8 +110,13 @@ __all__ = [
     "IllegalStateError",
     "InconsistentGroupProtocolError",
     "InvalidGroupIdError",
+    "InvalidConfigurationError",
     "InvalidPartitionsError",
+    "InvalidReplicationFactorError",
     "InvalidSessionTimeoutError",
+    "KafkaAdminClient",
+    "NewPartitions",
+    "NewTopic",
     "InvalidTopicError",
     "KafkaConfigurationError",
     "KafkaConnectionError",

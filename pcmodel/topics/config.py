@@ -29,6 +29,7 @@ from pcmodel.topics.errors import KafkaConfigurationError
 
 __all__ = [
     "BOOTSTRAP_SERVERS_MESSAGE",
+    "COMMON_NO_EFFECT",
     "CONSUMER_NO_EFFECT",
     "PRODUCER_NO_EFFECT",
     "NoEffect",
@@ -114,7 +115,7 @@ _BYTES = ("fetches are sized in records (max_poll_records), not bytes: records h
           "wire framing")
 _VERSION = "one broker implementation; there are no versions to negotiate"
 
-_COMMON_NO_EFFECT: dict[str, NoEffect] = {
+COMMON_NO_EFFECT: dict[str, NoEffect] = {
     "api_version": NoEffect(_anything, _VERSION),
     "bootstrap_timeout_ms": NoEffect(_number(), _NETWORK),
     "client_dns_lookup": NoEffect(
@@ -157,7 +158,7 @@ _COMMON_NO_EFFECT: dict[str, NoEffect] = {
 
 #: Producer keys of kafka-python 3 that are accepted here with no effect, and why.
 PRODUCER_NO_EFFECT: dict[str, NoEffect] = {
-    **_COMMON_NO_EFFECT,
+    **COMMON_NO_EFFECT,
     "delivery_timeout_ms": NoEffect(
         _number(), "an append is answered or fails within request_timeout_ms; no batch waits "
         "for a leader to come back"),
@@ -167,7 +168,7 @@ PRODUCER_NO_EFFECT: dict[str, NoEffect] = {
 
 #: Consumer keys of kafka-python 3 that are accepted here with no effect, and why.
 CONSUMER_NO_EFFECT: dict[str, NoEffect] = {
-    **_COMMON_NO_EFFECT,
+    **COMMON_NO_EFFECT,
     "check_crcs": NoEffect(_boolean, "records are never on a wire or disk, so never corrupted"),
     "client_rack": NoEffect(_optional_str, "one broker: there is no closer replica to fetch from"),
     "enable_incremental_fetch_sessions": NoEffect(

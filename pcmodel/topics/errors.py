@@ -25,7 +25,9 @@ __all__ = [
     "IllegalStateError",
     "InconsistentGroupProtocolError",
     "InvalidGroupIdError",
+    "InvalidConfigurationError",
     "InvalidPartitionsError",
+    "InvalidReplicationFactorError",
     "InvalidSessionTimeoutError",
     "InvalidTopicError",
     "KafkaConfigurationError",
@@ -352,3 +354,18 @@ class GroupIdNotFoundError(BrokerResponseError):
     errno = 69
     message = "GROUP_ID_NOT_FOUND"
     description = "The group id does not exist."
+
+
+class InvalidReplicationFactorError(BrokerResponseError):
+    """``create_topics`` asked for a replication factor the broker cannot give.
+
+    A single pcmodel ``Broker`` holds one replica of each partition: use 1 (or -1).
+    """
+
+    errno = 38
+
+
+class InvalidConfigurationError(BrokerResponseError):
+    """``create_topics`` named a topic config that is unknown here or has an illegal value."""
+
+    errno = 40
