@@ -300,10 +300,13 @@ class KafkaProducer(AccumulatorMixin, SenderMixin):
             isinstance(timestamp_ms, bool) or not isinstance(timestamp_ms, int) or timestamp_ms < 0
         ):
             raise IllegalArgumentError(f"timestamp_ms must be an int >= 0, got {timestamp_ms!r}")
+        # As kafka-python: -1 without headers (None or an empty list), as for a missing key.
         if headers is None:
-            header_list, header_size = (), 0
+            header_list, header_size = (), -1
         else:
             header_list, header_size = _check_headers(headers)
+            if not header_list:
+                header_size = -1
         if key is None:
             key_bytes, key_size = None, -1
         elif type(key) is bytes and self._key_serializer is None:
@@ -318,7 +321,9 @@ class KafkaProducer(AccumulatorMixin, SenderMixin):
         else:
             value_bytes = self._serialize("value", self._value_serializer, topic, value)
             value_size = -1 if value_bytes is None else len(value_bytes)
-        size = RECORD_OVERHEAD + header_size
+        size = RECORD_OVERHEAD
+        if header_size > 0:
+            size += header_size
         if key_size > 0:
             size += key_size
         if value_size > 0:
