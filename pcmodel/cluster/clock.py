@@ -21,20 +21,21 @@ class VirtualClock:
     """
 
     def __init__(self, start: float = 0.0) -> None:
-        self._now = float(start)
+        # Whole nanoseconds, so that ten ticks of 0.05 s make exactly 0.5 s.
+        self._now_ns = round(start * 1e9)
         self._lock = threading.Lock()
 
     def __call__(self) -> float:
         with self._lock:
-            return self._now
+            return self._now_ns / 1e9
 
     def advance(self, seconds: float) -> float:
         """Move time forward by ``seconds`` (``>= 0``) and return the new time."""
         if seconds < 0:
             raise ValueError(f"time only moves forward; got advance({seconds})")
         with self._lock:
-            self._now += seconds
-            return self._now
+            self._now_ns += round(seconds * 1e9)
+            return self._now_ns / 1e9
 
     def __repr__(self) -> str:
         return f"<VirtualClock t={self():.3f}s>"

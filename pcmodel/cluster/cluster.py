@@ -577,8 +577,8 @@ class Cluster:
                 moved = self._node_round(node)
                 if moved:
                     self._changed.notify_all()
-                else:
-                    self._changed.wait(self.tick)
+                # Waiting releases the lock, so clients get in between two rounds.
+                self._changed.wait(0 if moved else self.tick)
 
     def _controller_loop(self) -> None:
         with self._lock:

@@ -116,16 +116,23 @@ def leader_update(
 
     ``leos`` holds the leader's own LEO and each follower's last fetch offset; ``last_caught_up``
     each follower's last caught-up time (seconds). Order matters: laggards leave first (so they
-    stop holding the watermark back), then caught-up followers rejoin (never lowering it), then
-    the watermark moves to the smallest LEO of the resulting ISR.
+    stop holding the watermark back), then followers rejoin that have every committed record
+    and were caught up within the lag limit (Kafka checks this when the follower fetches; a
+    follower that stopped fetching never rejoins), then the watermark moves to the smallest LEO
+    of the resulting ISR.
     """
     members = set(isr) | {leader}
     members -= out_of_sync_replicas(members, leader, last_caught_up, now, replica_lag_time_max)
     # Rejoining is judged against the watermark *after* the laggards left, so a follower just
     # dropped for lagging cannot slip straight back in.
     hw = high_watermark(high_watermark_now, members, leos)
+    recent = now - replica_lag_time_max
     for r, leo in sorted(leos.items()):
-        if r not in members and can_join_isr(leo, hw, leader_epoch_start):
+        if (
+            r not in members
+            and can_join_isr(leo, hw, leader_epoch_start)
+            and last_caught_up.get(r, float("-inf")) >= recent
+        ):
             members.add(r)
     new_isr = frozenset(members)
     return LeaderUpdate(new_isr, high_watermark(hw, new_isr, leos))
