@@ -11,7 +11,7 @@ from pcmodel.cluster import Cluster
 
 @pytest.fixture
 def make_cluster() -> Iterator[Callable[..., Cluster]]:
-    """``make_cluster(brokers=3, **settings)``: a ``mode="steps"`` cluster, closed after the test."""
+    """``make_cluster(brokers=3, **settings)``: a stepped cluster, closed after the test."""
     made: list[Cluster] = []
 
     def make(brokers: int = 3, **settings) -> Cluster:
