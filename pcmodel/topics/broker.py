@@ -752,6 +752,21 @@ class Broker:
         for log in logs:
             log.close()
 
+    def serve_kafka(self, host: str = "127.0.0.1", port: int = 0, **options: Any) -> Any:
+        """Start a Kafka protocol listener for this broker and return it (already accepting).
+
+        Real Kafka clients (kafka-python, confluent-kafka, kcat) then reach this broker at
+        ``listener.bootstrap_servers``; ``port=0`` picks a free port (``listener.port``). Use it
+        as a context manager, or call ``listener.stop()``; closing the broker does not stop it.
+        ``options`` go to :class:`pcmodel.wire.KafkaListener` (``max_connections``,
+        ``max_request_bytes``, ...). A non-loopback ``host`` logs a warning: plaintext Kafka
+        has no authentication. Needs the ``kafka`` extra (``ImportError`` saying so otherwise);
+        raises ``OSError`` if the address cannot be bound.
+        """
+        from pcmodel.wire.listener import KafkaListener
+
+        return KafkaListener(self, host, port, **options).start()
+
     def __enter__(self) -> Broker:
         return self
 
