@@ -79,7 +79,8 @@ def handle_find_coordinator(ctx: RequestContext, request: Any) -> Any:
             found.append((key, ctx.node_id, ctx.host, ctx.port, 0, None))
         else:
             found.append((
-                key, -1, "", -1, kafka_errors.CoordinatorNotAvailableError.errno,
+                # Not retriable: retrying cannot make transactions appear.
+                key, -1, "", -1, kafka_errors.InvalidRequestError.errno,
                 "this broker coordinates consumer groups only (no transactions)",
             ))
     if ctx.api_version >= 4:
