@@ -442,10 +442,13 @@ class Broker:
             return {tp: log.log_start_offset for tp, log in zip(tps, logs)}
 
     def end_offsets(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
-        """Return the end offset of each partition: the offset the next record will get."""
+        """Return the end offset of each partition as consumers see it: its high watermark.
+
+        Without replication that is the offset the next record will get.
+        """
         tps = [validate_topic_partition(tp) for tp in partitions]
         with self._lock:
-            return {tp: self._log(tp).end_offset for tp in tps}
+            return {tp: self._log(tp).high_watermark for tp in tps}
 
     def offsets_for_times(
         self, timestamps: Mapping[TopicPartition, int]
@@ -543,6 +546,7 @@ class Broker:
         *,
         max_records: int = 500,
         timeout: float = 0.0,
+        replica_id: int = -1,
     ) -> dict[TopicPartition, FetchResult]:
         """Read from several partitions at once, each from its given offset; long-polls.
 
@@ -553,6 +557,10 @@ class Broker:
         ``FetchError.OFFSET_OUT_OF_RANGE``; one that no longer exists,
         ``UNKNOWN_TOPIC_OR_PARTITION``. Raises ``TypeError`` / ``IllegalArgumentError`` for
         malformed requests.
+
+        Consumers (``replica_id=-1``, as in Kafka's FetchRequest) read only below each
+        partition's high watermark; a follower replica (its broker id, ``>= 0``) reads up to the
+        log end, since replication is consumption of the leader's log.
         """
         requests = []
         for tp, offset in offsets.items():
@@ -566,7 +574,7 @@ class Broker:
         with self._lock:
             while True:
                 self._check_open()
-                results, found = self._read(requests, max_records)
+                results, found = self._read(requests, max_records, replica_id >= 0)
                 remaining = deadline - time.monotonic()
                 if found or remaining <= 0:
                     return results
@@ -717,7 +725,7 @@ class Broker:
                 topic = self._topics.get(tp.topic)
                 if topic is None or tp.partition >= len(topic.logs):
                     return None
-                return topic.logs[tp.partition].end_offset
+                return topic.logs[tp.partition].high_watermark
 
             return group.describe(end)
 
@@ -749,6 +757,51 @@ class Broker:
         """Return the ids of every group the broker knows."""
         with self._lock:
             return sorted(self._groups)
+
+    # --- replication (pcmodel.cluster; not client methods) ------------------------------------
+
+    def replica_offsets(self, topic: str, partition: int) -> tuple[int, int, int]:
+        """``(log_start_offset, log_end_offset, high_watermark)`` of one local partition log."""
+        tp = validate_topic_partition((topic, partition))
+        with self._lock:
+            log = self._log(tp)
+            return log.log_start_offset, log.end_offset, log.high_watermark
+
+    def append_replica(self, topic: str, partition: int, records: Sequence[LogRecord]) -> int:
+        """Copy a leader's records into this broker's log at the leader's offsets.
+
+        Returns the new log end offset. Raises ``ValueError`` unless the batch continues the
+        log exactly (truncate first), ``UnknownTopicOrPartitionError`` for an unknown partition.
+        """
+        tp = validate_topic_partition((topic, partition))
+        with self._lock:
+            log = self._log(tp)
+            log.append_copy(records)
+            return log.end_offset
+
+    def truncate_replica(self, topic: str, partition: int, offset: int) -> int:
+        """Remove the records at ``offset`` and above from one local log; return how many."""
+        tp = validate_topic_partition((topic, partition))
+        with self._lock:
+            return self._log(tp).truncate_to(offset)
+
+    def restart_replica_at(self, topic: str, partition: int, offset: int) -> None:
+        """Empty one local log and start it at ``offset`` (a follower behind the leader's start)."""
+        tp = validate_topic_partition((topic, partition))
+        with self._lock:
+            self._log(tp).restart_at(offset)
+            self._data_arrived.notify_all()
+
+    def set_high_watermark(self, topic: str, partition: int, offset: int) -> None:
+        """Make the records below ``offset`` of one local log visible to consumers.
+
+        Wakes consumers long-polling for them: on a replicated partition data becomes readable
+        when it is committed, not when it is appended.
+        """
+        tp = validate_topic_partition((topic, partition))
+        with self._lock:
+            self._log(tp).set_high_watermark(offset)
+            self._data_arrived.notify_all()
 
     # --- lifecycle (not client methods) -------------------------------------------------------
 
@@ -844,7 +897,10 @@ class Broker:
         self._data_arrived.notify_all()
 
     def _read(
-        self, requests: Sequence[tuple[TopicPartition, int]], max_records: int
+        self,
+        requests: Sequence[tuple[TopicPartition, int]],
+        max_records: int,
+        to_log_end: bool = False,
     ) -> tuple[dict[TopicPartition, FetchResult], bool]:
         results: dict[TopicPartition, FetchResult] = {}
         budget = max_records
@@ -857,16 +913,17 @@ class Broker:
                 continue
             log = topic.logs[tp.partition]
             try:
-                records = tuple(log.read(offset, budget)) if budget else ()
+                upper = None if to_log_end else log.high_watermark
+                records = tuple(log.read(offset, budget, upper=upper)) if budget else ()
             except OffsetOutOfRangeError:
                 results[tp] = FetchResult(
-                    (), log.end_offset, log.log_start_offset, FetchError.OFFSET_OUT_OF_RANGE
+                    (), log.high_watermark, log.log_start_offset, FetchError.OFFSET_OUT_OF_RANGE
                 )
                 found = True
                 continue
             budget -= len(records)
             found = found or bool(records)
-            results[tp] = FetchResult(records, log.end_offset, log.log_start_offset, None)
+            results[tp] = FetchResult(records, log.high_watermark, log.log_start_offset, None)
         return results, found
 
     def _advance_floor(self, tp: TopicPartition) -> None:
