@@ -1,16 +1,15 @@
-"""Compression of record batches: Kafka's four codecs, and the byte format they compress.
+"""Compression codecs: Kafka's four, and the byte format a batch of records is compressed in.
 
-A producer with ``compression_type`` hands each batch to the broker as it is; the partition log
-encodes the batch's records into bytes (:func:`encode_records`), compresses them once and keeps
-only the compressed bytes, as Kafka keeps a compressed batch on disk. A fetch decompresses the
-batch again. The saving shows in :class:`~pcmodel.topics.log.PartitionLog`'s byte counts.
+``compression_type`` is checked with :func:`get_codec`: ``gzip`` is in the standard library and
+always available; ``snappy``, ``lz4`` and ``zstd`` need a codec package, which the
+``compression`` extra installs (``pip install 'pcmodel[compression]'``). Asking for one that is
+missing is a ``KafkaConfigurationError`` naming the package.
 
-``gzip`` is in the standard library and always available. ``snappy``, ``lz4`` and ``zstd`` need
-a codec package: the ``compression`` extra installs them (``pip install 'pcmodel[compression]'``).
-Asking for one that is missing is a ``KafkaConfigurationError`` naming the package.
-
-The encoding is pcmodel's own (length-prefixed fields with :mod:`struct`), not Kafka's record
-batch v2: storage is not a wire format here, and the Kafka protocol listener converts at its door.
+Not built yet: storing batches compressed in the partition log. The producer checks the setting
+and the log keeps records uncompressed (docs/settings.md says so). :func:`encode_records` and
+:func:`decode_records` are the byte format such a batch is to be compressed in: pcmodel's own
+(length-prefixed fields with :mod:`struct`), not Kafka's record batch v2, because storage is not
+a wire format here.
 
 Prior art: kafka-python's ``kafka/codec.py`` (which packages provide which codec, cramjam as the
 fallback for all three) and Kafka's ``CompressionType``.

@@ -181,7 +181,8 @@ class KafkaProducer(AccumulatorMixin, SenderMixin):
             raise KafkaConfigurationError(
                 f"allow_auto_create_topics must be True or False, got {allow_auto_create_topics!r}"
             )
-        codec = get_codec(compression_type)
+        # Checked as Kafka's; the log stores records uncompressed for now (docs/settings.md).
+        get_codec(compression_type)
         if buffer_variant not in VARIANTS:
             raise KafkaConfigurationError(
                 f"buffer_variant must be one of {', '.join(VARIANTS)}, got {buffer_variant!r}"
@@ -212,7 +213,6 @@ class KafkaProducer(AccumulatorMixin, SenderMixin):
             "transactional_id": transactional_id,
             "buffer_variant": buffer_variant,
         }
-        self._codec = codec
         self._given_broker = broker
         # One connection for this producer: the broker itself in process, a proxy otherwise.
         self._broker = broker.connect()
