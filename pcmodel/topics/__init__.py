@@ -52,6 +52,7 @@ from pcmodel.topics.errors import (
     UnassignedPartitionError,
     UnknownMemberIdError,
     UnknownTopicOrPartitionError,
+    UnsupportedCompressionTypeError,
 )
 from pcmodel.topics.partitioner import (
     PARTITIONERS,
@@ -137,6 +138,7 @@ __all__ = [
     "TopicPartition",
     "UnknownMemberIdError",
     "UnknownTopicOrPartitionError",
+    "UnsupportedCompressionTypeError",
     "validate_topic_partition",
     "Broker",
     "CLIENT_METHODS",

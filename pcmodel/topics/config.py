@@ -83,12 +83,6 @@ def _optional_str(key: str, value: Any) -> None:
         raise KafkaConfigurationError(f"{key} must be a str or None, got {value!r}")
 
 
-def _codec(key: str, value: Any) -> None:
-    from pcmodel.topics.compression import get_codec
-
-    get_codec(value)
-
-
 def _anything(key: str, value: Any) -> None:
     """Keys whose values kafka-python hands to a library unchecked (SSL contexts, selectors)."""
 
@@ -165,10 +159,6 @@ COMMON_NO_EFFECT: dict[str, NoEffect] = {
 #: Producer keys of kafka-python 3 that are accepted here with no effect, and why.
 PRODUCER_NO_EFFECT: dict[str, NoEffect] = {
     **COMMON_NO_EFFECT,
-    "compression_type": NoEffect(
-        _codec, "checked as Kafka's (None, 'gzip'; 'snappy', 'lz4', 'zstd' need their codec "
-        "package, pcmodel[compression]), but records are not compressed yet: the log keeps them "
-        "uncompressed, so byte counts show no saving"),
     "delivery_timeout_ms": NoEffect(
         _number(), "an append is answered or fails within request_timeout_ms; no batch waits "
         "for a leader to come back"),

@@ -48,6 +48,7 @@ __all__ = [
     "UnassignedPartitionError",
     "UnknownMemberIdError",
     "UnknownTopicOrPartitionError",
+    "UnsupportedCompressionTypeError",
 ]
 
 
@@ -394,3 +395,9 @@ class InvalidConfigurationError(BrokerResponseError):
     """``create_topics`` named a topic config that is unknown here or has an illegal value."""
 
     errno = 40
+
+
+class UnsupportedCompressionTypeError(BrokerResponseError):
+    """An append named a compression codec the broker does not know or has no package for."""
+
+    errno = 76

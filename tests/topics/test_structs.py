@@ -191,6 +191,7 @@ KAFKA_ERRNOS = {
     "InvalidConfigurationError": 40,
     "OutOfOrderSequenceNumberError": 45,
     "InvalidProducerEpochError": 47,
+    "UnsupportedCompressionTypeError": 76,
     "GroupNotEmptyError": 68,
     "GroupIdNotFoundError": 69,
 }
