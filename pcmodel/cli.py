@@ -16,6 +16,7 @@ from pcmodel import __version__
 
 COMMANDS: dict[str, str] = {
     "grade": "pcmodel.grading.cli",
+    "exercises": "pcmodel.grading.export",
     "run": "pcmodel.run_cli",
     "bench": "pcmodel.bench",
     "explore": "pcmodel.sched.cli",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -110,6 +111,7 @@ def grade(
     only: list[str] | tuple[str, ...] = (),
     timeout: float | None = None,
     suite: SuiteCopy | None = None,
+    cancel: threading.Event | None = None,
 ) -> dict[str, Any]:
     """Run ``exercise``'s graded suite against ``impl`` (default: its starter); return the report.
 
@@ -122,7 +124,8 @@ def grade(
 
     Whatever the graded code does, this returns: a run that was stopped, killed, timed out or
     whose report was forged gives a report where every check scores 0 and ``error`` says why.
-    Raises GradingError when ``impl`` does not exist or the suite cannot run at all.
+    Raises GradingError when ``impl`` does not exist or the suite cannot run at all, and
+    GradingCancelled once ``cancel`` is set (the run is killed first).
     """
     if importlib.util.find_spec("pytest") is None:
         raise GradingError("grading runs the suites with pytest: pip install pytest")
@@ -133,7 +136,7 @@ def grade(
     deadline = timeout if timeout is not None else DEFAULT_DEADLINE * time_scale()
     try:
         report = run_suite(copy, path.resolve(), repeat=repeat, only=tuple(only),
-                           deadline=deadline)
+                           deadline=deadline, cancel=cancel)
     except SuiteError as exc:
         raise GradingError(str(exc)) from exc
     report["exercise"] = exercise.name

@@ -143,15 +143,17 @@ def run_isolated(fn: Callable[..., Any], *args: Any, time_limit: float) -> Outco
         pid = _fork(result_w, key_r, out_w, tracker, fn, args)
         for fd in (result_w, key_r, out_w):
             os.close(fd)
-        with reaper.watching(pid):
-            with contextlib.suppress(OSError):
-                os.setpgid(pid, pid)  # also done by the child; whichever runs first wins
-            try:
-                watch = _Watch(pid, result_r, out_r, key, key_w)
-                outcome = watch.run(started + time_limit, time_limit)
-            finally:
-                _kill_tree(pid)
-        reaper.kill_descendants(before)
+        try:
+            with reaper.watching(pid):
+                with contextlib.suppress(OSError):
+                    os.setpgid(pid, pid)  # also done by the child; whichever runs first wins
+                try:
+                    watch = _Watch(pid, result_r, out_r, key, key_w)
+                    outcome = watch.run(started + time_limit, time_limit)
+                finally:
+                    _kill_tree(pid)
+        finally:
+            reaper.kill_descendants(before)
     elapsed = time.monotonic() - started
     return Outcome(outcome.verdict, outcome.value, outcome.error, elapsed, *watch.output())
 

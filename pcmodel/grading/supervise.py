@@ -37,7 +37,8 @@ from typing import Any
 
 from pcmodel.grading import reaper
 
-__all__ = ["DEFAULT_DEADLINE", "SuiteCopy", "SuiteError", "run_suite"]
+__all__ = ["DEFAULT_DEADLINE", "GradingCancelled", "SuiteCopy", "SuiteError", "failed_report",
+           "run_suite"]
 
 DEFAULT_DEADLINE = 600.0  # seconds for one student's whole suite, before the time scale
 _LOG_TAIL = 3000  # characters of pytest's output shown when the suite itself fails to run
@@ -45,6 +46,10 @@ _LOG_TAIL = 3000  # characters of pytest's output shown when the suite itself fa
 
 class SuiteError(Exception):
     """The suite could not run for a reason that is not the submission's doing."""
+
+
+class GradingCancelled(Exception):
+    """The grading was cancelled (Ctrl-C, SIGTERM, or a caller's event); nothing is left running."""
 
 
 @dataclass(frozen=True)
@@ -102,13 +107,14 @@ def run_suite(
     repeat: int = 1,
     only: tuple[str, ...] = (),
     deadline: float = DEFAULT_DEADLINE,
+    cancel: threading.Event | None = None,
 ) -> dict[str, Any]:
     """Grade ``impl`` with ``copy``'s suite in a supervised pytest process; return the report.
 
     Returns within about ``deadline`` seconds whatever the submission does. A submission that
     stops the run, kills it, or forges its report gets a report in which every check scores 0 and
     ``error`` says why. Raises SuiteError when pytest cannot run the suite at all (its output is
-    included).
+    included), GradingCancelled once ``cancel`` is set (after killing the run).
     """
     with tempfile.TemporaryDirectory(prefix="pcmodel-grade-") as tmp:
         workdir = Path(tmp)
@@ -136,35 +142,46 @@ def run_suite(
         env = dict(os.environ, PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
         env.pop("PCMODEL_IMPL", None)
         problem = ""
+        proc = None
         with reaper.subreaper():
             before = frozenset(reaper.children_of(os.getpid()))
             try:
-                with open(log_path, "wb") as log:
-                    proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log,
-                                            stderr=subprocess.STDOUT, env=env, cwd=tmp,
-                                            pass_fds=(key_r,), start_new_session=True)
-            finally:
-                os.close(key_r)
-            with reaper.watching(proc.pid):
                 try:
-                    problem = _wait(proc, time.monotonic() + deadline, deadline)
+                    with open(log_path, "wb") as log:
+                        proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log,
+                                                stderr=subprocess.STDOUT, env=env, cwd=tmp,
+                                                pass_fds=(key_r,), start_new_session=True)
                 finally:
+                    os.close(key_r)
+                with reaper.watching(proc.pid):
+                    problem = _wait(proc, time.monotonic() + deadline, deadline, cancel)
+            finally:
+                # Also on Ctrl-C: pytest, the checks and whatever they started all die here.
+                if proc is not None:
                     _stop(proc)
-            reaper.kill_descendants(before)
+                reaper.kill_descendants(before)
+        if problem == _CANCELLED:
+            raise GradingCancelled(f"grading {impl} was cancelled")
         if not problem:
             problem = _unsealed(report_path, key)
         if problem and proc.returncode is not None and proc.returncode > 0 \
                 and not report_path.is_file():
             raise SuiteError(f"the graded suite of {copy.name} did not run:\n{_tail(log_path)}")
         if problem:
-            return _all_failed(copy, problem)
+            return failed_report(copy, problem)
         return json.loads(report_path.read_text(encoding="utf-8"))
 
 
-def _wait(proc: subprocess.Popen[bytes], deadline: float, seconds: float) -> str:
+_CANCELLED = "cancelled"
+
+
+def _wait(proc: subprocess.Popen[bytes], deadline: float, seconds: float,
+          cancel: threading.Event | None) -> str:
     """Wait for pytest to end; continue it when stopped. Returns "" or why it did not end well."""
-    pause = threading.Event()
+    pause = cancel if cancel is not None else threading.Event()
     while True:
+        if pause.is_set():
+            return _CANCELLED
         code = proc.poll()
         if code is not None:
             if code < 0:
@@ -208,7 +225,8 @@ def _unsealed(report_path: Path, key: bytes) -> str:
     return ""
 
 
-def _all_failed(copy: SuiteCopy, reason: str) -> dict[str, Any]:
+def failed_report(copy: SuiteCopy, reason: str) -> dict[str, Any]:
+    """A report in which every check of ``copy`` scores 0 because of ``reason`` (in ``error``)."""
     checks = []
     for check in copy.checks():
         checks.append({**check, "earned": 0, "outcome": "failed", "rounds": 1, "failures": 1,
