@@ -17,8 +17,8 @@ from pcmodel import __version__
 COMMANDS: dict[str, str] = {
     "grade": "pcmodel.grading.cli",
     "exercises": "pcmodel.grading.export",
-    "run": "pcmodel.run_cli",
-    "bench": "pcmodel.bench",
+    "run": "pcmodel.experiments.cli",
+    "bench": "pcmodel.experiments.bench",
     "explore": "pcmodel.sched.cli",
     "broker": "pcmodel.topics.cli",
 }

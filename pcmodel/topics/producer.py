@@ -57,7 +57,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from pcmodel.buffers import VARIANTS, make_buffer
-from pcmodel.topics.accumulator import AccumulatorMixin, ProducerBatch, ProducerState
+from pcmodel.topics.accumulator import AccumulatorMixin, ProducerState
 from pcmodel.topics.errors import (
     IllegalArgumentError,
     IllegalStateError,
@@ -67,7 +67,7 @@ from pcmodel.topics.errors import (
     SerializationError,
     UnknownTopicOrPartitionError,
 )
-from pcmodel.topics.futures import FutureRecordMetadata
+from pcmodel.topics.futures import FutureRecordMetadata, ProducerBatch
 from pcmodel.topics.partitioner import Partitioner, make_partitioner
 from pcmodel.topics.producer_config import (
     ACKS,

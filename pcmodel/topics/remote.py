@@ -310,6 +310,7 @@ class BrokerServer:
         self._connections: set[mpc.Connection] = set()
         self._threads: set[threading.Thread] = set()
         self._stopping = False
+        self._kafka_hinted = False
         self._accepter = threading.Thread(target=self._accept_loop, name="broker-accept")
 
     def start(self) -> BrokerServer:
@@ -362,11 +363,16 @@ class BrokerServer:
 
     def _serve(self, conn: mpc.Connection) -> None:
         try:
+            first = _FirstMessage(conn)
             try:
-                mpc.deliver_challenge(conn, self._authkey)
+                mpc.deliver_challenge(first, self._authkey)
                 mpc.answer_challenge(conn, self._authkey)
             except (mpc.AuthenticationError, EOFError, OSError) as exc:
-                if not self._stopping:
+                if self._stopping:
+                    return
+                if _looks_like_kafka(first.data):
+                    self._hint_kafka_client()
+                else:
                     log.warning("refused a connection that failed authentication: %r", exc)
                 return
             while True:
@@ -385,6 +391,15 @@ class BrokerServer:
                 self._connections.discard(conn)
                 self._threads.discard(threading.current_thread())
                 conn.close()
+
+    def _hint_kafka_client(self) -> None:
+        with self._lock:
+            hinted, self._kafka_hinted = self._kafka_hinted, True
+        if not hinted:
+            log.warning(
+                "a Kafka client connected to %s:%s, but this port speaks pcmodel's protocol; "
+                "start the broker with --kafka for Kafka clients", *self.handle.address,
+            )
 
     def _dispatch(self, request: Any) -> tuple[bool, Any, str]:
         if (
@@ -412,6 +427,30 @@ class BrokerServer:
 
     def __repr__(self) -> str:
         return f"<BrokerServer {self.handle.address} connections={len(self._connections)}>"
+
+
+class _FirstMessage:
+    """The connection as ``deliver_challenge`` uses it, keeping the first message it reads."""
+
+    def __init__(self, conn: mpc.Connection) -> None:
+        self._conn = conn
+        self.data = b""
+
+    def send_bytes(self, data: bytes) -> None:
+        self._conn.send_bytes(data)
+
+    def recv_bytes(self, maxlength: int | None = None) -> bytes:
+        self.data = self._conn.recv_bytes(maxlength)
+        return self.data
+
+
+def _looks_like_kafka(message: bytes) -> bool:
+    """True if a client's first message is a Kafka request (ApiVersions or Metadata header).
+
+    Kafka frames, like ``multiprocessing``'s, start with a 4-byte size; then come the API key
+    (18 ApiVersions, 3 Metadata: what clients send first), its version and a correlation id.
+    """
+    return len(message) >= 8 and message[0] == 0 and message[1] in (3, 18) and message[2] == 0
 
 
 def _send_reply(conn: mpc.Connection, reply: tuple) -> bool:
@@ -468,19 +507,29 @@ def _broker_process_main(
     port: int,
     authkey: bytes,
     broker_options: dict[str, Any],
+    kafka_address: tuple[str, int] | None = None,
 ) -> None:
     """Body of the broker process: serve until told to stop or until the parent is gone."""
+    kafka = None
     try:
         broker = Broker(**broker_options)
         server = BrokerServer(broker, host=host, port=port, authkey=authkey).start()
+        if kafka_address is not None:
+            try:
+                kafka = broker.serve_kafka(*kafka_address)
+            except BaseException:
+                server.stop()
+                raise
     except Exception as exc:
         control.send((ProcessCommand.FAILED, _portable(exc)))
         return
-    control.send((ProcessCommand.READY, server.handle))
+    control.send((ProcessCommand.READY, (server.handle, kafka and kafka.bootstrap_servers)))
     parent = multiprocessing.parent_process()
     watched = [control] + ([parent.sentinel] if parent is not None else [])
     # Returns on a STOP message, on EOF (the owner closed its end) or when the parent exited.
     mpc.wait(watched)
+    if kafka is not None:
+        kafka.stop()
     broker.close()
     server.stop()
 
@@ -488,8 +537,9 @@ def _broker_process_main(
 class BrokerProcess:
     """A broker running in a child process; see :func:`start_broker_process`.
 
-    ``handle`` connects clients; ``stop()`` ends the process (idempotent, also at interpreter
-    exit); usable as a context manager.
+    ``handle`` connects clients; ``bootstrap_servers`` is the Kafka listener's ``"host:port"``
+    (``None`` unless started with ``kafka_port``); ``stop()`` ends the process (idempotent,
+    also at interpreter exit); usable as a context manager.
     """
 
     def __init__(
@@ -497,9 +547,11 @@ class BrokerProcess:
         process: multiprocessing.process.BaseProcess,
         control: mpc.Connection,
         handle: BrokerHandle,
+        bootstrap_servers: str | None = None,
     ) -> None:
         self.process = process
         self.handle = handle
+        self.bootstrap_servers = bootstrap_servers
         self._control = control
         self._stop_at_exit = functools.partial(_stop_at_exit, weakref.ref(self))
         atexit.register(self._stop_at_exit)
@@ -559,6 +611,8 @@ def start_broker_process(
     authkey: bytes | None = None,
     context: Any = None,
     start_timeout: float = 30.0,
+    kafka_port: int | None = None,
+    kafka_host: str = "127.0.0.1",
     **broker_options: Any,
 ) -> BrokerProcess:
     """Start a ``Broker(**broker_options)`` in a new process and return once it accepts clients.
@@ -566,8 +620,11 @@ def start_broker_process(
     ``port=0`` lets the system choose a free port (read it from ``handle.address``); ``authkey``
     defaults to a random one; ``context`` is a multiprocessing context (``fork``, ``spawn``,
     ``forkserver``; the default context otherwise). Under ``spawn`` the ``broker_options`` must
-    pickle. Raises ``ValueError`` for a non-loopback host, what the broker constructor raised,
-    and ``NoBrokersAvailable`` if the process did not report ready within ``start_timeout``.
+    pickle. With ``kafka_port`` (0: any free port) the broker also serves Kafka clients on
+    ``kafka_host:kafka_port`` (see :meth:`Broker.serve_kafka`); read the address from
+    ``process.bootstrap_servers``. Raises ``ValueError`` for a non-loopback host, what the
+    broker constructor (or the Kafka listener) raised, and ``NoBrokersAvailable`` if the
+    process did not report ready within ``start_timeout``.
     """
     check_loopback(host)
     ctx = context if context is not None else multiprocessing.get_context()
@@ -576,7 +633,8 @@ def start_broker_process(
     ours, theirs = ctx.Pipe()
     process = ctx.Process(
         target=_broker_process_main,
-        args=(theirs, host, port, authkey, broker_options),
+        args=(theirs, host, port, authkey, broker_options,
+              None if kafka_port is None else (kafka_host, kafka_port)),
         name="pcmodel-broker",
     )
     process.start()
@@ -598,4 +656,5 @@ def start_broker_process(
         process.join(start_timeout)
         ours.close()
         raise value
-    return BrokerProcess(process, ours, value)
+    handle, bootstrap_servers = value
+    return BrokerProcess(process, ours, handle, bootstrap_servers)
