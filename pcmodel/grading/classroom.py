@@ -128,8 +128,10 @@ class _Progress:
             except ImportError:
                 tqdm = None
             if tqdm is not None:
-                self.bar = tqdm(total=total, unit="student", file=stream, leave=False,
-                                dynamic_ncols=True)
+                # No monitor thread: a grading run leaves no thread behind.
+                bar_class = type("GradingBar", (tqdm,), {"monitor_interval": 0})
+                self.bar = bar_class(total=total, unit="student", file=stream, leave=True,
+                                     dynamic_ncols=True)
 
     def update(self, student: str, report: dict[str, Any]) -> None:
         self.done += 1

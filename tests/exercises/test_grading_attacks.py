@@ -204,7 +204,7 @@ def attacks(tmp_path_factory):
         report = grade(target, path, timeout=120, **options)
         return report, time.monotonic() - started
 
-    os.environ["PCMODEL_GRADE_TIME_SCALE"] = "0.25"  # the self-stopping check times out sooner
+    os.environ["PCMODEL_GRADE_TIME_SCALE"] = "0.15"  # the self-stopping check times out sooner
     try:
         with ThreadPoolExecutor(max_workers=4) as pool:
             results = dict(zip(jobs, pool.map(run, jobs.values())))
