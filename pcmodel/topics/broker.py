@@ -111,6 +111,7 @@ CLIENT_METHODS: tuple[str, ...] = (
     "describe_topic",
     "partitions_for",
     "metadata_version",
+    "await_metadata_change",
     "space_stats",
     "beginning_offsets",
     "end_offsets",
@@ -225,6 +226,11 @@ class Broker:
 
     ``clock`` (monotonic seconds) drives group liveness and retention age;
     ``timestamp_clock`` (epoch milliseconds) stamps records that carry no timestamp.
+    ``auto_create_topics_enable`` and ``num_partitions`` are Kafka's broker settings of those
+    names, with Kafka's defaults: a client that asks for a missing topic and allows it
+    (``allow_auto_create_topics``, the clients' default) gets it created with
+    ``num_partitions`` partitions; with ``auto_create_topics_enable=False`` topics exist only
+    once created (``create_topic`` or the admin client).
     """
 
     def __init__(
@@ -232,7 +238,17 @@ class Broker:
         *,
         clock: Callable[[], float] = time.monotonic,
         timestamp_clock: Callable[[], int] = wall_clock_ms,
+        auto_create_topics_enable: bool = True,
+        num_partitions: int = 1,
     ) -> None:
+        if not isinstance(auto_create_topics_enable, bool):
+            raise TypeError(
+                "auto_create_topics_enable must be True or False, got "
+                f"{auto_create_topics_enable!r}"
+            )
+        _check_int("num_partitions", num_partitions, 1, InvalidPartitionsError)
+        self.auto_create_topics_enable = auto_create_topics_enable
+        self.num_partitions = num_partitions
         self._clock = clock
         self._timestamp_clock = timestamp_clock
         self._lock = threading.Lock()
@@ -365,13 +381,40 @@ class Broker:
                 tuple(log.end_offset for log in topic.logs),
             )
 
-    def partitions_for(self, topic: str) -> set[int]:
+    def partitions_for(self, topic: str, *, auto_create: bool = False) -> set[int]:
         """Return the partition numbers of ``topic`` (kafka-python's ``partitions_for_topic``).
 
-        Raises ``UnknownTopicOrPartitionError`` for an unknown topic.
+        With ``auto_create`` (a client's ``allow_auto_create_topics``) a missing topic is created
+        with ``num_partitions`` partitions if ``auto_create_topics_enable`` is on, as a Kafka
+        broker answers a metadata request. Raises ``UnknownTopicOrPartitionError`` for a topic
+        that does not exist (and was not created), ``InvalidTopicError`` for an illegal name.
         """
         with self._lock:
+            if topic not in self._topics and auto_create and self.auto_create_topics_enable:
+                check_topic_name(topic)
+                self._check_open()
+                new = _Topic(topic, [], RetentionPolicy.DELETE, None, None, "condition", "off",
+                             set())
+                new.logs = [self._new_log(new) for _ in range(self.num_partitions)]
+                self._topics[topic] = new
+                self._metadata_changed([topic])
             return set(range(len(self._topic(topic).logs)))
+
+    def await_metadata_change(self, version: int, timeout: float) -> int:
+        """Wait up to ``timeout`` seconds until ``metadata_version()`` differs from ``version``.
+
+        Returns the current version (unchanged after a timeout). Clients waiting for a topic
+        to appear call this instead of asking again and again.
+        """
+        _check_timeout(timeout)
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while self._metadata_version == version and not self._closed:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._data_arrived.wait(remaining)
+            return self._metadata_version
 
     def space_stats(self, topic: str, partition: int) -> Any:
         """The ``BufferStats`` of a ``"block"`` partition's space buffer (``None`` for delete).
@@ -621,9 +664,10 @@ class Broker:
         Group members pass their current ``generation`` and ``member_id``; a consumer using
         ``assign()`` passes ``-1`` and ``""``. Raises ``CommitFailedError`` if the member was
         removed or the group moved to a newer generation, ``UnknownTopicOrPartitionError`` for an
-        unknown partition, ``OffsetOutOfRangeError`` for an offset beyond the end of the log,
-        ``IllegalArgumentError`` for a negative one. Ownership of the partitions is not checked
-        (Kafka does not either: a member revoking partitions commits them after they left its
+        unknown partition, ``IllegalArgumentError`` for a negative offset. As in Kafka, any
+        offset is stored, even one beyond the end of the log (a consumer starting from it is
+        out of range and applies its ``auto_offset_reset``), and ownership of the partitions is
+        not checked (a member revoking partitions commits them after they left its
         assignment).
         """
         validate_group_id(group_id)
@@ -637,12 +681,8 @@ class Broker:
         freed_logs = []
         with self._lock:
             self._check_open()
-            for tp, value in items:
-                end = self._log(tp).end_offset
-                if value.offset > end:
-                    raise OffsetOutOfRangeError(
-                        f"cannot commit offset {value.offset} for {tp}: the log ends at {end}"
-                    )
+            for tp, _ in items:
+                self._log(tp)  # raises for an unknown topic or partition
             group = self._groups.get(group_id)
             if group is None:
                 if member_id or generation >= 0:
