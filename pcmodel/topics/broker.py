@@ -67,6 +67,7 @@ from pcmodel.topics.errors import (
     TopicAlreadyExistsError,
     UnknownTopicOrPartitionError,
 )
+from pcmodel.topics.idempotence import ProducerSequences
 from pcmodel.topics.log import (
     LogRecord,
     NewRecord,
@@ -116,6 +117,8 @@ CLIENT_METHODS: tuple[str, ...] = (
     "offsets_for_times",
     # data
     "append",
+    "append_idempotent",
+    "init_producer_id",
     "fetch",
     # groups and offsets
     "join_group",
@@ -247,6 +250,7 @@ class Broker:
         self._groups: dict[str, GroupCoordinator] = {}
         self._metadata_version = 0
         self._closed = False
+        self._producers = ProducerSequences()
 
     def __repr__(self) -> str:
         return (
@@ -465,6 +469,38 @@ class Broker:
             base, append_time = log.append(batch)
             self._data_arrived.notify_all()
             return AppendResult(base, log.log_start_offset, append_time)
+
+    def init_producer_id(self, producer_id: int = -1, producer_epoch: int = -1) -> tuple[int, int]:
+        """Give an idempotent producer its ``(producer_id, epoch)`` (Kafka's InitProducerId).
+
+        ``-1, -1`` asks for a new id (epoch 0); an existing id with its current epoch gets the
+        epoch bumped, fencing older instances of that producer. See
+        :mod:`pcmodel.topics.idempotence`.
+        """
+        return self._producers.init_producer_id(producer_id, producer_epoch)
+
+    def append_idempotent(
+        self,
+        topic: str,
+        partition: int,
+        records: Sequence[NewRecord | tuple],
+        *,
+        producer_id: int,
+        producer_epoch: int,
+        first_sequence: int,
+        timeout: float | None = None,
+    ) -> AppendResult:
+        """:meth:`append` for an idempotent producer: a retried batch is not appended twice.
+
+        ``first_sequence`` numbers the first record (the producer's per-partition counter).
+        A batch the broker already appended returns its original :class:`AppendResult`.
+        Raises ``OutOfOrderSequenceNumberError`` for a gap, ``InvalidProducerEpochError`` for a
+        fenced producer, and whatever :meth:`append` raises; nothing is appended then.
+        """
+        return self._producers.append(
+            (topic, partition), producer_id, producer_epoch, first_sequence, len(records),
+            lambda: self.append(topic, partition, records, timeout=timeout),
+        )
 
     def fetch(
         self,
@@ -706,6 +742,21 @@ class Broker:
             self._data_arrived.notify_all()
         for log in logs:
             log.close()
+
+    def serve_kafka(self, host: str = "127.0.0.1", port: int = 0, **options: Any) -> Any:
+        """Start a Kafka protocol listener for this broker and return it (already accepting).
+
+        Real Kafka clients (kafka-python, confluent-kafka, kcat) then reach this broker at
+        ``listener.bootstrap_servers``; ``port=0`` picks a free port (``listener.port``). Use it
+        as a context manager, or call ``listener.stop()``; closing the broker does not stop it.
+        ``options`` go to :class:`pcmodel.wire.KafkaListener` (``max_connections``,
+        ``max_request_bytes``, ...). A non-loopback ``host`` logs a warning: plaintext Kafka
+        has no authentication. Needs the ``kafka`` extra (``ImportError`` saying so otherwise);
+        raises ``OSError`` if the address cannot be bound.
+        """
+        from pcmodel.wire.listener import KafkaListener
+
+        return KafkaListener(self, host, port, **options).start()
 
     def __enter__(self) -> Broker:
         return self

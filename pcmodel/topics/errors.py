@@ -26,6 +26,7 @@ __all__ = [
     "InconsistentGroupProtocolError",
     "InvalidGroupIdError",
     "InvalidPartitionsError",
+    "InvalidProducerEpochError",
     "InvalidSessionTimeoutError",
     "InvalidTopicError",
     "KafkaConfigurationError",
@@ -37,6 +38,7 @@ __all__ = [
     "NonEmptyGroupError",
     "NoOffsetForPartitionError",
     "OffsetOutOfRangeError",
+    "OutOfOrderSequenceNumberError",
     "RebalanceInProgressError",
     "RecordTooLargeError",
     "SerializationError",
@@ -316,6 +318,29 @@ class InvalidPartitionsError(BrokerResponseError):
     errno = 37
     message = "INVALID_PARTITIONS"
     description = "The number of partitions is invalid."
+
+
+class OutOfOrderSequenceNumberError(BrokerResponseError):
+    """An idempotent producer's batch does not follow the last one it appended to a partition.
+
+    The sequence number is neither the next expected one nor that of a recent batch (which would
+    be a retried duplicate, answered with its original offset): records were lost in between.
+    """
+
+    errno = 45
+    message = "OUT_OF_ORDER_SEQUENCE_NUMBER"
+    description = "The broker received an out of order sequence number."
+
+
+class InvalidProducerEpochError(BrokerResponseError):
+    """An idempotent producer wrote with an epoch older than its producer id's current one.
+
+    A newer instance of the producer (same id, bumped epoch) has taken over; this one is fenced.
+    """
+
+    errno = 47
+    message = "INVALID_PRODUCER_EPOCH"
+    description = "Producer attempted to produce with an old epoch."
 
 
 class GroupNotEmptyError(BrokerResponseError):

@@ -69,21 +69,31 @@ def _broker_process_main(
     port: int,
     authkey: bytes,
     broker_options: dict[str, Any],
-    server_options: dict[str, Any],
+    kafka_address: tuple[str, int] | None = None,
+    server_options: dict[str, Any] | None = None,
 ) -> None:
     """Body of the broker process: serve until told to stop or until the parent is gone."""
+    kafka = None
     try:
         broker = Broker(**broker_options)
         server = BrokerServer(broker, host=host, port=port, authkey=authkey,
-                              **server_options).start()
+                              **(server_options or {})).start()
+        if kafka_address is not None:
+            try:
+                kafka = broker.serve_kafka(*kafka_address)
+            except BaseException:
+                server.stop()
+                raise
     except Exception as exc:
         control.send((ProcessCommand.FAILED, portable_exception(exc)))
         return
-    control.send((ProcessCommand.READY, server.handle))
+    control.send((ProcessCommand.READY, (server.handle, kafka and kafka.bootstrap_servers)))
     parent = multiprocessing.parent_process()
     watched = [control] + ([parent.sentinel] if parent is not None else [])
     # Returns on a STOP message, on EOF (the owner closed its end) or when the parent exited.
     mpc.wait(watched)
+    if kafka is not None:
+        kafka.stop()
     broker.close()
     server.stop()
 
@@ -91,8 +101,9 @@ def _broker_process_main(
 class BrokerProcess:
     """A broker running in a child process; see :func:`start_broker_process`.
 
-    ``handle`` connects clients; ``stop()`` ends the process (idempotent, also at interpreter
-    exit); usable as a context manager.
+    ``handle`` connects clients; ``bootstrap_servers`` is the Kafka listener's ``"host:port"``
+    (``None`` unless started with ``kafka_port``); ``stop()`` ends the process (idempotent,
+    also at interpreter exit); usable as a context manager.
     """
 
     def __init__(
@@ -100,9 +111,11 @@ class BrokerProcess:
         process: multiprocessing.process.BaseProcess,
         control: mpc.Connection,
         handle: BrokerHandle,
+        bootstrap_servers: str | None = None,
     ) -> None:
         self.process = process
         self.handle = handle
+        self.bootstrap_servers = bootstrap_servers
         self._control = control
         self._stop_at_exit = functools.partial(_stop_at_exit, weakref.ref(self))
         atexit.register(self._stop_at_exit)
@@ -163,6 +176,8 @@ def start_broker_process(
     authkey: bytes | None = None,
     context: Any = None,
     start_timeout: float = 30.0,
+    kafka_port: int | None = None,
+    kafka_host: str = "127.0.0.1",
     server_options: dict[str, Any] | None = None,
     **broker_options: Any,
 ) -> BrokerProcess:
@@ -171,10 +186,13 @@ def start_broker_process(
     ``port=0`` lets the system choose a free port (read it from ``handle.address``); ``authkey``
     defaults to a random one; ``context`` is a multiprocessing context (``fork``, ``spawn``,
     ``forkserver``; the default context otherwise). Under ``spawn`` the ``broker_options`` must
-    pickle. ``server_options`` go to :class:`~pcmodel.topics.server.BrokerServer`
-    (``max_connections``, ``handshake_timeout``, ``idle_timeout``, ``backlog``). Raises
-    ``ValueError`` for a non-loopback host, what the broker constructor raised,
-    and ``NoBrokersAvailable`` if the process did not report ready within ``start_timeout``.
+    pickle. With ``kafka_port`` (0: any free port) the broker also serves Kafka clients on
+    ``kafka_host:kafka_port`` (see :meth:`Broker.serve_kafka`); read the address from
+    ``process.bootstrap_servers``. ``server_options`` go to
+    :class:`~pcmodel.topics.server.BrokerServer` (``max_connections``, ``handshake_timeout``,
+    ``idle_timeout``, ``backlog``). Raises ``ValueError`` for a non-loopback host, what the
+    broker constructor (or the Kafka listener) raised, and ``NoBrokersAvailable`` if the
+    process did not report ready within ``start_timeout``.
     """
     check_loopback(host)
     ctx = context if context is not None else multiprocessing.get_context()
@@ -183,7 +201,9 @@ def start_broker_process(
     ours, theirs = ctx.Pipe()
     process = ctx.Process(
         target=_broker_process_main,
-        args=(theirs, host, port, authkey, broker_options, dict(server_options or {})),
+        args=(theirs, host, port, authkey, broker_options,
+              None if kafka_port is None else (kafka_host, kafka_port),
+              dict(server_options or {})),
         name="pcmodel-broker",
     )
     process.start()
@@ -205,4 +225,5 @@ def start_broker_process(
         process.join(start_timeout)
         ours.close()
         raise value
-    return BrokerProcess(process, ours, value)
+    handle, bootstrap_servers = value
+    return BrokerProcess(process, ours, handle, bootstrap_servers)

@@ -110,6 +110,7 @@ class BrokerServer:
         self._channels: set[Channel] = set()
         self._threads: set[threading.Thread] = set()
         self._stopping = False
+        self._kafka_hinted = False
         self._accepter = threading.Thread(target=self._accept_loop, name="broker-accept")
 
     def start(self) -> BrokerServer:
@@ -178,7 +179,11 @@ class BrokerServer:
                 channel = accept_channel(sock, self._authkey, self.handshake_timeout,
                                          self.idle_timeout)
             except HandshakeFailed as exc:
-                if not self._stopping:
+                if self._stopping:
+                    return
+                if _looks_like_kafka(exc.first_message):
+                    self._hint_kafka_client()
+                else:
                     self.refusals.refused(peer, str(exc))
                 return
             with self._lock:
@@ -195,6 +200,15 @@ class BrokerServer:
                 else:
                     sock.close()
                 self._threads.discard(threading.current_thread())
+
+    def _hint_kafka_client(self) -> None:
+        with self._lock:
+            hinted, self._kafka_hinted = self._kafka_hinted, True
+        if not hinted:
+            log.warning(
+                "a Kafka client connected to %s:%s, but this port speaks pcmodel's protocol; "
+                "start the broker with --kafka for Kafka clients", *self.handle.address,
+            )
 
     def _serve_one(self, channel: Channel, peer: tuple) -> bool:
         """Read one request and answer it; False when the connection is over."""
@@ -251,6 +265,15 @@ class BrokerServer:
 
     def __repr__(self) -> str:
         return f"<BrokerServer {self.handle.address} connections={self.connections}>"
+
+
+def _looks_like_kafka(message: bytes) -> bool:
+    """True if a client's first message is a Kafka request (ApiVersions or Metadata header).
+
+    Kafka frames, like ``multiprocessing``'s, start with a 4-byte size; then come the API key
+    (18 ApiVersions, 3 Metadata: what clients send first), its version and a correlation id.
+    """
+    return len(message) >= 8 and message[0] == 0 and message[1] in (3, 18) and message[2] == 0
 
 
 def _short_repr(value: Any, limit: int = 200) -> str:

@@ -61,7 +61,30 @@ _MAX_DEPTH = 16
 
 
 class HandshakeFailed(Exception):  # noqa: N818 - a reason to refuse, not a program error
-    """A new connection did not authenticate in time, or answered the challenge wrongly."""
+    """A new connection did not authenticate in time, or answered the challenge wrongly.
+
+    ``first_message`` holds what the peer sent first (empty if nothing arrived), so that the
+    server can tell a client speaking another protocol.
+    """
+
+    def __init__(self, reason: str, first_message: bytes = b"") -> None:
+        super().__init__(reason)
+        self.first_message = first_message
+
+
+class _FirstMessage:
+    """The connection as ``deliver_challenge`` uses it, keeping the first message it reads."""
+
+    def __init__(self, conn: mpc.Connection) -> None:
+        self._conn = conn
+        self.data = b""
+
+    def send_bytes(self, data: bytes) -> None:
+        self._conn.send_bytes(data)
+
+    def recv_bytes(self, maxlength: int | None = None) -> bytes:
+        self.data = self._conn.recv_bytes(maxlength)
+        return self.data
 
 
 class RequestRejected(Exception):  # noqa: N818 - a reason to refuse, not a program error
@@ -191,19 +214,21 @@ def accept_channel(sock: socket.socket, authkey: bytes, handshake_timeout: float
     Raises :class:`HandshakeFailed` saying why (the socket is closed then).
     """
     channel = Channel(sock)
+    first = _FirstMessage(channel.conn)
     try:
         channel.set_timeout(handshake_timeout)
-        mpc.deliver_challenge(channel.conn, authkey)
+        mpc.deliver_challenge(first, authkey)
         mpc.answer_challenge(channel.conn, authkey)
     except BlockingIOError:
         channel.close()
-        raise HandshakeFailed(f"no handshake within {handshake_timeout:g} s") from None
+        raise HandshakeFailed(f"no handshake within {handshake_timeout:g} s", first.data) \
+            from None
     except mpc.AuthenticationError as exc:
         channel.close()
-        raise HandshakeFailed(f"failed authentication ({exc})") from None
+        raise HandshakeFailed(f"failed authentication ({exc})", first.data) from None
     except (EOFError, OSError) as exc:
         channel.close()
-        raise HandshakeFailed(f"broke off the handshake ({exc!r})") from None
+        raise HandshakeFailed(f"broke off the handshake ({exc!r})", first.data) from None
     channel.set_timeout(idle_timeout)
     return channel
 
