@@ -31,7 +31,8 @@ __all__ = [
     "kill_descendants",
     "subreaper",
     "subreaper_available",
-    "watching",
+    "unwatch",
+    "watch",
 ]
 
 _PR_SET_DUMPABLE = 4
@@ -42,6 +43,9 @@ _lock = threading.Lock()
 _users = 0  # nested subreaper() scopes in this process
 _before = 0  # the subreaper flag before the outermost scope
 _watched: set[int] = set()  # live roots of gradings in progress: other cleanups spare them
+# Held while a root is started and registered, and while a cleanup kills: a cleanup in another
+# thread never sees a freshly started root before it is registered.
+launching = threading.RLock()
 
 
 def _libc() -> ctypes.CDLL | None:
@@ -97,21 +101,22 @@ def subreaper() -> Iterator[bool]:
                 _LIBC.prctl(_PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
 
 
-@contextlib.contextmanager
-def watching(pid: int) -> Iterator[None]:
-    """Within the block, :func:`kill_descendants` called by anyone else spares ``pid``'s tree.
+def watch(pid: int) -> None:
+    """From now on, :func:`kill_descendants` spares ``pid``'s tree until :func:`unwatch`.
 
     Several checks or gradings can run at once in one process (threads); each kills only what is
     not another one's live root. Orphans of an ended root are re-parented to this process and are
-    killed by whoever cleans up next.
+    killed by whoever cleans up next. Start the root and watch it while holding
+    :data:`launching`, so that no cleanup runs in between.
     """
     with _lock:
         _watched.add(pid)
-    try:
-        yield
-    finally:
-        with _lock:
-            _watched.discard(pid)
+
+
+def unwatch(pid: int) -> None:
+    """Stop sparing ``pid``'s tree (call once the root has ended)."""
+    with _lock:
+        _watched.discard(pid)
 
 
 def _parents() -> dict[int, int]:
@@ -164,12 +169,17 @@ def _zombie(pid: int) -> bool:
 
 def kill_descendants(spare: frozenset[int] = frozenset(), rounds: int = 200) -> int:
     """SIGKILL every descendant of this process except the subtrees of ``spare`` and of the roots
-    registered with :func:`watching`; reap the ones that are its children.
+    registered with :func:`watch`; reap the ones that are its children.
 
     Repeats until no live descendant is left (a process forking while it is killed is caught by
     the next round), at most ``rounds`` times. Returns how many processes were killed. Without
     /proc this does nothing; callers also kill the process group.
     """
+    with launching:
+        return _kill_descendants(spare, rounds)
+
+
+def _kill_descendants(spare: frozenset[int], rounds: int) -> int:
     me = os.getpid()
     with _lock:
         spare = frozenset(spare | _watched)
