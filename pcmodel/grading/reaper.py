@@ -22,6 +22,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "subreaper",
     "subreaper_available",
     "unwatch",
+    "wait_for_trackers",
     "watch",
 ]
 
@@ -157,6 +159,33 @@ def descendants(root: int, spare: frozenset[int] = frozenset()) -> set[int]:
             found.add(pid)
             todo.extend(by_parent.get(pid, []))
     return found
+
+
+def wait_for_trackers(spare: frozenset[int] = frozenset(), timeout: float = 5.0) -> None:
+    """Give multiprocessing resource trackers below this process up to ``timeout`` seconds to end.
+
+    A tracker unlinks the named semaphores and shared memory that the processes it served leaked,
+    once the last of them has gone; killing it first would leave them in /dev/shm. Call this
+    after the graded processes ended and before :func:`kill_descendants`.
+    """
+    pause = threading.Event()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with _lock:
+            skip = frozenset(spare | _watched)
+        trackers = [pid for pid in descendants(os.getpid(), skip)
+                    if not _zombie(pid) and b"resource_tracker" in _cmdline(pid)]
+        if not trackers:
+            return
+        pause.wait(0.01)
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        with open(f"{_PROC}/{pid}/cmdline", "rb") as cmdline:
+            return cmdline.read()
+    except OSError:
+        return b""
 
 
 def _zombie(pid: int) -> bool:

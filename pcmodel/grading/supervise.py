@@ -158,8 +158,11 @@ def run_suite(
             finally:
                 # Also on Ctrl-C: pytest, the checks and whatever they started all die here.
                 if proc is not None:
+                    ended_alone = proc.poll() is not None
                     _stop(proc)
                     reaper.unwatch(proc.pid)
+                    if ended_alone and not problem:
+                        reaper.wait_for_trackers(before)
                 reaper.kill_descendants(before)
         if problem == _CANCELLED:
             raise GradingCancelled(f"grading {impl} was cancelled")
