@@ -210,8 +210,16 @@ def _check_int(name: str, value: Any, minimum: int, error: type[Exception]) -> i
 
 
 def _check_timeout(timeout: float | None) -> None:
-    if timeout is not None and timeout < 0:
-        raise IllegalArgumentError(f"timeout must be >= 0 seconds or None, got {timeout}")
+    if timeout is None:
+        return
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError(f"timeout must be a number of seconds or None, got {timeout!r}")
+    # NaN compares false with everything: without this check a wait loop would never end.
+    if not 0 <= timeout <= threading.TIMEOUT_MAX:
+        raise IllegalArgumentError(
+            f"timeout must be a number of seconds from 0 to {threading.TIMEOUT_MAX:g}, "
+            f"or None to wait for ever; got {timeout}"
+        )
 
 
 def check_topic_name(name: object) -> str:

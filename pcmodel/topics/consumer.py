@@ -61,6 +61,7 @@ Prior art: the Java ``KafkaConsumer`` / ``ConsumerCoordinator`` / ``Fetcher``, k
 from __future__ import annotations
 
 import itertools
+import logging
 import queue
 import re
 import threading
@@ -99,6 +100,10 @@ from pcmodel.topics.structs import (
 )
 
 __all__ = ["DEFAULT_CONFIG", "KafkaConsumer"]
+
+logger = logging.getLogger("pcmodel.topics.consumer")
+# How long close() waits for a thread whose connection it shut down to notice and end.
+_THREAD_EXIT_S = 1.0
 
 
 class KafkaConsumer(FetcherMixin, GroupMemberMixin, CommitterMixin):
@@ -654,6 +659,13 @@ class KafkaConsumer(FetcherMixin, GroupMemberMixin, CommitterMixin):
         """
         if self._closed:
             return
+        deadline = None if timeout_ms is None else time.monotonic() + max(0, timeout_ms) / 1000
+        if deadline is not None:
+            # Calls to a broker process that does not answer end by the deadline (as Kafka's
+            # close(timeout) forces the close when the commit and the leave take too long).
+            for conn in self._connections:
+                if conn is not self._broker and hasattr(conn, "bound_calls"):
+                    conn.bound_calls(deadline)
         try:
             self._run_commit_callbacks()
             if self._subscribed_topics is not None and self._member_id:
@@ -665,6 +677,8 @@ class KafkaConsumer(FetcherMixin, GroupMemberMixin, CommitterMixin):
                 and self._group_id is not None
             ):
                 self._commit_quietly(self._offsets_to_commit(None, "close"))
+        except KafkaTimeoutError as exc:
+            logger.warning("close(): %s; the consumer closed without leaving its group", exc)
         finally:
             self._shutdown_threads(timeout_ms)
 
@@ -679,12 +693,17 @@ class KafkaConsumer(FetcherMixin, GroupMemberMixin, CommitterMixin):
         else:
             timeout = timeout_ms / 1000
         deadline = time.monotonic() + timeout
-        for thread in (self._fetcher, self._heartbeat):
-            if thread is not None:
-                thread.join(max(0.0, deadline - time.monotonic()))
+        # Our connections first: a thread waiting for a broker process gets until the deadline
+        # for its answer, then its connection is shut down and it ends at once.
         for conn in self._connections:
             if conn is not self._broker and hasattr(conn, "close"):
-                conn.close()
+                if hasattr(conn, "bound_calls"):
+                    conn.close(timeout_ms=int(max(0.0, deadline - time.monotonic()) * 1000))
+                else:
+                    conn.close()
+        for thread in (self._fetcher, self._heartbeat):
+            if thread is not None:
+                thread.join(max(_THREAD_EXIT_S, deadline - time.monotonic()))
         self._buffer.close()
 
     def __enter__(self) -> KafkaConsumer:

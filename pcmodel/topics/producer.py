@@ -471,8 +471,8 @@ class KafkaProducer(AccumulatorMixin, SenderMixin):
         """Send what is queued, stop the sender thread and refuse further sends. Idempotent.
 
         Waits up to ``timeout`` seconds (forever when ``None``) for queued records; records still
-        unsent then fail with ``IllegalStateError``. The sender finishes the append it is in (at
-        most ``request_timeout_ms``) before it exits.
+        unsent then fail with ``IllegalStateError``; an append still waiting for a broker
+        process is cut short and fails the same way, so close() returns soon after ``timeout``.
         """
         if threading.current_thread() is self._sender:
             raise IllegalStateError("close() from a producer callback would wait for itself")
@@ -485,6 +485,10 @@ class KafkaProducer(AccumulatorMixin, SenderMixin):
         self._accumulator.shutdown()
         if not self._stopped.wait(timeout):
             self._aborted.set()
+            # The sender may be waiting for a broker that does not answer: cut that call short
+            # (it fails its batch) so that close() returns in time. Only our own connection.
+            if self._broker is not self._given_broker and hasattr(self._broker, "close"):
+                self._broker.close()
             self._stopped.wait(self.config["request_timeout_ms"] / 1000)
         self._sender.join(timeout=self.config["request_timeout_ms"] / 1000)
         with self._lock:
