@@ -52,6 +52,11 @@ class CampaignSettings:
     duration: float = 3.0
     faults: int = 4
     kinds: tuple[str, ...] = FAULT_KINDS
+    #: Resend a record whose produce failed with a retriable error (one in flight per
+    #: partition, as ``max_in_flight_requests_per_connection=1``).
+    retries: bool = False
+    #: An idempotent producer (implies ``retries``): a resent record is never stored twice.
+    idempotent: bool = False
 
     @property
     def must_not_lose(self) -> bool:
@@ -69,6 +74,7 @@ class RunReport:
     plan: str
     acknowledged: int = 0
     lost: list[tuple[TopicPartition, int, bytes]] = field(default_factory=list)
+    duplicates: list[tuple[TopicPartition, bytes]] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
     consumed: int = 0
 
@@ -83,7 +89,8 @@ class RunReport:
         lines = [
             f"# replay: python -m pcmodel.cluster.campaign --seed {self.seed} --acks {s.acks} "
             f"--min-insync-replicas {s.min_insync_replicas}"
-            + (" --unclean" if s.unclean_leader_election_enable else ""),
+            + (" --unclean" if s.unclean_leader_election_enable else "")
+            + (" --idempotent" if s.idempotent else " --retries" if s.retries else ""),
             self.plan,
             f"# acknowledged {self.acknowledged} records, consumer read {self.consumed}",
         ]
@@ -91,6 +98,8 @@ class RunReport:
                   for tp, off, val in self.lost[:5]]
         if len(self.lost) > 5:
             lines.append(f"# ... and {len(self.lost) - 5} more acknowledged records lost")
+        lines += [f"# DUPLICATE in the log of {tp.topic}-{tp.partition}: {val!r}"
+                  for tp, val in self.duplicates[:5]]
         lines += [f"# VIOLATION: {v}" for v in self.violations]
         return "\n".join(lines)
 
@@ -111,13 +120,18 @@ def run_once(seed: int, settings: CampaignSettings = CampaignSettings()) -> RunR
         consumed: dict[TopicPartition, dict[int, bytes]] = {tp: {} for tp in tps}
         positions = {tp: 0 for tp in tps}
         read_back: dict[TopicPartition, int] = {}
+        writer = _RetryingWriter(cluster, tps, settings) if settings.retries or \
+            settings.idempotent else None
         tick = 0
         while cluster.clock() < settings.duration:
             plan.apply_due(cluster, cluster.clock())
-            for tp in tps:
-                value = f"{tp.partition}:{tick}".encode()
-                sent.append((cluster.produce(_TOPIC, tp.partition, [(None, value)],
-                                             acks=settings.acks, timeout=1.0), tp, value))
+            if writer is not None:
+                writer.tick(tick)
+            else:
+                for tp in tps:
+                    value = f"{tp.partition}:{tick}".encode()
+                    sent.append((cluster.produce(_TOPIC, tp.partition, [(None, value)],
+                                                 acks=settings.acks, timeout=1.0), tp, value))
             _consume(cluster, tps, positions, consumed, report)
             if tick % 5 == 4:
                 offsets.commit(_GROUP, dict(positions), timeout=1.0)
@@ -129,6 +143,8 @@ def run_once(seed: int, settings: CampaignSettings = CampaignSettings()) -> RunR
                                                        and fault.seconds == 0):
                 fault.apply(cluster)
         cluster.settle(max_seconds=60)
+        if writer is not None:
+            sent = writer.finish()
         for future, tp, value in sent:
             try:
                 result = future.get(timeout=5)
@@ -202,8 +218,70 @@ def _check_logs(cluster: Cluster, tps: Iterable[TopicPartition], consumed: dict,
             if final.get(offset) != value:
                 report.violations.append(f"{tp}: consumed record {value!r} at {offset} vanished")
         sequence = [int(v.split(b":")[1]) for _, v in first]
-        if any(b <= a for a, b in zip(sequence, sequence[1:])):
-            report.violations.append(f"{tp}: order broken or duplicated: {sequence}")
+        if any(b < a for a, b in zip(sequence, sequence[1:])):
+            report.violations.append(f"{tp}: order broken: {sequence}")
+        for (_, value), (_, after) in zip(first, first[1:]):
+            if value == after:
+                report.duplicates.append((tp, value))
+                if report.settings.idempotent:
+                    report.violations.append(f"{tp}: {value!r} is in the log twice "
+                                             "despite idempotence")
+
+
+class _RetryingWriter:
+    """One record in flight per partition, resent after a retriable failure.
+
+    With ``idempotent`` every resend carries the record's producer id and sequence number.
+    """
+
+    def __init__(self, cluster: Cluster, tps: list[TopicPartition],
+                 settings: CampaignSettings) -> None:
+        self.cluster = cluster
+        self.settings = settings
+        self.producer_id, self.epoch = cluster.init_producer_id()
+        self.next_seq = {tp: 0 for tp in tps}
+        self.in_flight: dict[TopicPartition, tuple[ProduceFuture, bytes, int]] = {}
+        self.done: list[tuple[ProduceFuture, TopicPartition, bytes]] = []
+
+    def tick(self, tick: int, new: bool = True) -> None:
+        for tp in self.next_seq:
+            flight = self.in_flight.get(tp)
+            if flight is not None:
+                future, value, seq = flight
+                if not future.done():
+                    continue
+                if future.succeeded() or not getattr(future.exception(), "retriable", True):
+                    self.done.append((future, tp, value))
+                    del self.in_flight[tp]
+                    if not future.succeeded():
+                        continue
+                else:
+                    self._send(tp, value, seq)  # resend the same record
+                    continue
+            if new:
+                value = f"{tp.partition}:{tick}".encode()
+                self._send(tp, value, self.next_seq[tp])
+                self.next_seq[tp] += 1
+
+    def _send(self, tp: TopicPartition, value: bytes, seq: int) -> None:
+        producer = (self.producer_id, self.epoch, seq) if self.settings.idempotent else None
+        future = self.cluster.produce(tp.topic, tp.partition, [(None, value)],
+                                      acks=self.settings.acks, timeout=1.0, producer=producer)
+        self.in_flight[tp] = (future, value, seq)
+
+    def finish(self) -> list[tuple[ProduceFuture, TopicPartition, bytes]]:
+        """Resend what is still unanswered until it succeeds (bounded), then return all."""
+        for _ in range(50):
+            if not self.in_flight:
+                break
+            for future, _value, _seq in list(self.in_flight.values()):
+                try:
+                    future.get(timeout=5)
+                except (KafkaError, TimeoutError):
+                    pass
+            self.tick(0, new=False)
+        self.done += [(f, tp, v) for tp, (f, v, _) in self.in_flight.items()]
+        return self.done
 
 
 def run_campaign(seeds: Iterable[int], settings: CampaignSettings) -> list[RunReport]:
@@ -221,22 +299,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-insync-replicas", type=int, default=2)
     parser.add_argument("--unclean", action="store_true",
                         help="allow unclean leader election")
+    parser.add_argument("--retries", action="store_true",
+                        help="resend records whose produce failed (may duplicate them)")
+    parser.add_argument("--idempotent", action="store_true",
+                        help="an idempotent producer that resends (never duplicates)")
     args = parser.parse_args(argv)
     acks = args.acks if args.acks == "all" else int(args.acks)
     settings = CampaignSettings(acks=acks, min_insync_replicas=args.min_insync_replicas,
-                                unclean_leader_election_enable=args.unclean)
+                                unclean_leader_election_enable=args.unclean,
+                                retries=args.retries, idempotent=args.idempotent)
     seeds = [args.seed] if args.seed is not None else range(args.runs)
     start = time.monotonic()
     reports = run_campaign(seeds, settings)
     elapsed = time.monotonic() - start
-    lossy = [r for r in reports if r.lost]
+    lossy = [r for r in reports if r.lost or r.duplicates]
     bad = [r for r in reports if not r.ok]
     for r in (reports if args.seed is not None else bad + lossy[:1]):
         print(r.scenario(), end="\n\n")
     print(f"{len(reports)} runs in {elapsed:.1f} s: {len(bad)} violated an invariant, "
-          f"{len(lossy)} lost acknowledged records "
+          f"{sum(1 for r in reports if r.lost)} lost acknowledged records "
           f"({sum(len(r.lost) for r in reports)} in all, of "
-          f"{sum(r.acknowledged for r in reports)} acknowledged)")
+          f"{sum(r.acknowledged for r in reports)} acknowledged), "
+          f"{sum(1 for r in reports if r.duplicates)} stored a record twice")
     return 1 if bad else 0
 
 

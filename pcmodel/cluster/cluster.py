@@ -136,6 +136,7 @@ class Cluster:
         self._isolated_from_controller: set[int] = set()
         self.events: list[ClusterEvent] = []
         self._published: dict[TopicPartition, PartitionState] = {}
+        self._next_producer_id = 1000
         self._fenced_seen: set[int] = set()
         self._closed = False
         self._threads: list[threading.Thread] = []
@@ -246,7 +247,8 @@ class Cluster:
 
     def produce(self, topic: str, partition: int, records: Sequence, *,
                 acks: int | str = 1, timeout: float = 30.0,
-                broker: int | None = None) -> ProduceFuture:
+                broker: int | None = None,
+                producer: tuple[int, int, int] | None = None) -> ProduceFuture:
         """Send ``records`` to the partition's leader (or to ``broker``); return the future.
 
         ``acks=0``: answered at once, the records may or may not be appended (offset -1).
@@ -256,6 +258,10 @@ class Cluster:
         ``LeaderNotAvailableError``, ``KafkaConnectionError`` (the broker is dead, or died
         before answering), ``NotEnoughReplicasError`` / ``NotEnoughReplicasAfterAppendError``,
         ``RequestTimedOutError`` after ``timeout`` seconds (clock seconds).
+
+        ``producer=(producer_id, producer_epoch, first_sequence)`` makes the produce idempotent
+        (ids from :meth:`init_producer_id`; sequences count records per partition from 0):
+        sending the same batch again never appends it twice, even through a new leader.
         """
         if acks not in _ACKS:
             raise IllegalArgumentError(f"acks must be one of {_ACKS}, got {acks!r}")
@@ -269,11 +275,21 @@ class Cluster:
                     raise LeaderNotAvailableError(f"{tp} has no leader: no in-sync replica is "
                                                   "alive")
                 node = self._reachable_node(target)
-                node.produce(tp, list(records), acks, timeout, future)
+                node.produce(tp, list(records), acks, timeout, future, producer)
                 self._changed.notify_all()
             except KafkaError as e:
                 future.set_exception(e)
         return future
+
+    def init_producer_id(self) -> tuple[int, int]:
+        """A new idempotent producer's ``(producer_id, producer_epoch)`` (InitProducerId).
+
+        The controller hands out ids, so they are unique across brokers and leader changes.
+        """
+        with self._lock:
+            self._check_open()
+            self._next_producer_id += 1
+            return self._next_producer_id - 1, 0
 
     def fetch(self, broker: int, offsets: dict[TopicPartition, int], max_records: int = 500
               ) -> dict[TopicPartition, FetchResult]:
@@ -535,7 +551,8 @@ class Cluster:
             else:  # ahead of the leader: the epoch rule missed nothing, but be safe
                 replica.needs_truncation = True
             return True
-        replica.append_copy(response.records, response.high_watermark, response.epochs)
+        replica.append_copy(response.records, response.high_watermark, response.epochs,
+                            response.batches)
         return bool(response.records)
 
     def _settled(self) -> bool:

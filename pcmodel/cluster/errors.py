@@ -10,11 +10,16 @@ Prior art: kafka-python ``kafka/errors.py`` and Kafka's ``Errors.java``.
 
 from __future__ import annotations
 
-from pcmodel.topics.errors import BrokerResponseError
+from pcmodel.topics.errors import (
+    BrokerResponseError,
+    InvalidProducerEpochError,
+    OutOfOrderSequenceNumberError,
+)
 
 __all__ = [
     "DuplicateSequenceNumberError",
     "FencedLeaderEpochError",
+    "InvalidProducerEpochError",
     "LeaderNotAvailableError",
     "NotEnoughReplicasAfterAppendError",
     "NotEnoughReplicasError",
@@ -88,14 +93,6 @@ class NotEnoughReplicasAfterAppendError(BrokerResponseError):
     message = "NOT_ENOUGH_REPLICAS_AFTER_APPEND"
     description = "Messages are written to the log, but to fewer in-sync replicas than required."
     retriable = True
-
-
-class OutOfOrderSequenceNumberError(BrokerResponseError):
-    """An idempotent producer's batch skipped sequence numbers: an earlier batch was lost."""
-
-    errno = 45
-    message = "OUT_OF_ORDER_SEQUENCE_NUMBER"
-    description = "The broker received an out of order sequence number."
 
 
 class DuplicateSequenceNumberError(BrokerResponseError):

@@ -28,6 +28,7 @@ from pcmodel.cluster.errors import (
     RequestTimedOutError,
     UnknownLeaderEpochError,
 )
+from pcmodel.cluster.producers import BatchInfo
 from pcmodel.cluster.purgatory import DelayedProduce, ProduceFuture, ProduceResult
 from pcmodel.cluster.replica import Replica
 from pcmodel.topics.broker import Broker, FetchError, FetchResult
@@ -46,6 +47,7 @@ class ReplicaFetchResponse(NamedTuple):
     log_start_offset: int
     epochs: tuple[EpochEntry, ...]
     error: FetchError | None
+    batches: tuple[BatchInfo, ...] = ()
 
 
 class ClusterNode:
@@ -119,24 +121,37 @@ class ClusterNode:
     # --- requests --------------------------------------------------------------------------------
 
     def produce(self, tp: TopicPartition, records: Sequence, acks: int | str,
-                timeout: float, future: ProduceFuture) -> None:
+                timeout: float, future: ProduceFuture,
+                producer: tuple[int, int, int] | None = None) -> None:
         """Append as leader; answer ``future`` now (acks 0/1) or when committed (``"all"``).
 
-        Errors (on ``future``): ``NotLeaderForPartitionError``, ``NotEnoughReplicasError``
-        (``acks="all"`` and the ISR is smaller than ``min_insync_replicas``: nothing appended),
-        later ``NotEnoughReplicasAfterAppendError`` or ``RequestTimedOutError``.
+        ``producer`` is ``(producer_id, producer_epoch, first_sequence)`` for an idempotent
+        producer: a batch this replica already has is not appended again, and is answered
+        with its original offsets (once they are committed, for ``acks="all"``).
+        Raises ``NotLeaderForPartitionError``, ``NotEnoughReplicasError`` (``acks="all"`` and
+        the ISR is smaller than ``min_insync_replicas``: nothing appended),
+        ``OutOfOrderSequenceNumberError``; later, on ``future``,
+        ``NotEnoughReplicasAfterAppendError`` or ``RequestTimedOutError``.
         """
         replica = self._leader_replica(tp)
         state = replica.state
         assert state is not None
         min_isr = replica.config.min_insync_replicas
-        if acks == "all" and len(state.isr) < min_isr:
+        count = len(records)
+        repeated = None
+        if producer is not None:
+            repeated = replica.producers.check(producer[0], producer[1], producer[2], count)
+        if acks == "all" and len(state.isr) < min_isr and repeated is None:
             raise NotEnoughReplicasError(
                 f"{tp}: the ISR {sorted(state.isr)} has fewer than min_insync_replicas="
                 f"{min_isr} replicas; nothing was written"
             )
-        appended = self.broker.append(tp.topic, tp.partition, records)
-        base, count = appended.base_offset, len(records)
+        if repeated is not None:
+            base = repeated.base_offset
+        else:
+            base = self.broker.append(tp.topic, tp.partition, records).base_offset
+            if producer is not None:
+                replica.producers.record(BatchInfo(*producer, base, count))
         result = ProduceResult(tp.topic, tp.partition, -1 if acks == 0 else base, count,
                                self.node_id, state.leader_epoch)
         self._leader_maintenance(replica)
@@ -172,8 +187,10 @@ class ClusterNode:
                                     timeout=0, replica_id=follower)[tp].records
         replica.record_follower_fetch(follower, fetch_offset, self._clock())
         self._leader_maintenance(replica)
+        end = fetch_offset + len(records)
         return ReplicaFetchResponse(records, replica.high_watermark, start,
-                                    replica.epochs.entries, None)
+                                    replica.epochs.entries, None,
+                                    replica.producers.batches_from(fetch_offset, end))
 
     def offsets_for_leader_epoch(self, tp: TopicPartition, epoch: int,
                                  leader_epoch: int) -> tuple[int, int]:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pcmodel.cluster import isr as rules
 from pcmodel.cluster.controller import PartitionState, TopicConfig
 from pcmodel.cluster.epochs import LeaderEpochCache
+from pcmodel.cluster.producers import BatchInfo, ProducerState
 from pcmodel.topics.broker import Broker
 from pcmodel.topics.log import LogRecord
 from pcmodel.topics.structs import TopicPartition
@@ -49,6 +50,7 @@ class Replica:
         self.tp = tp
         self.config = config
         self.epochs = LeaderEpochCache()
+        self.producers = ProducerState()
         #: The latest partition state this broker was told (it may lag the controller's).
         self.state: PartitionState | None = None
         self.followers: dict[int, FollowerState] = {}
@@ -173,21 +175,28 @@ class Replica:
         )[self.tp].records
         self.broker.truncate_replica(self.tp.topic, self.tp.partition, offset)
         self.epochs.truncate_from_end(offset)
+        self.producers.truncate(offset)
         return gone
 
     def append_copy(
-        self, records: tuple[LogRecord, ...], leader_hw: int, leader_epochs: tuple
+        self, records: tuple[LogRecord, ...], leader_hw: int, leader_epochs: tuple,
+        batches: tuple[BatchInfo, ...] = (),
     ) -> None:
-        """Copy fetched records at the leader's offsets; adopt its epochs and its HW."""
+        """Copy fetched records at the leader's offsets; adopt its epochs, producer batches
+        and its HW."""
         if records:
             leo = self.broker.append_replica(self.tp.topic, self.tp.partition, records)
             self.epochs.copy_from(leader_epochs, leo)
+            for batch in batches:
+                if batch.base_offset + batch.count <= leo:
+                    self.producers.record(batch)
         self._set_hw(min(leader_hw, self.leo))
 
     def restart_at(self, offset: int) -> None:
         """Empty the local log and continue at the leader's log start (retention moved it)."""
         self.broker.restart_replica_at(self.tp.topic, self.tp.partition, offset)
         self.epochs.truncate_from_end(0)
+        self.producers.truncate(0)
 
     def _set_hw(self, offset: int) -> None:
         self.broker.set_high_watermark(self.tp.topic, self.tp.partition, offset)

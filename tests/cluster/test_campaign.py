@@ -44,6 +44,18 @@ def test_acks_one_campaign_finds_a_run_that_loses_acknowledged_records():
     assert again.lost == report.lost
 
 
+@pytest.mark.timeout(120)
+def test_an_idempotent_retrying_producer_never_stores_a_record_twice():
+    retrying = CampaignSettings(acks="all", retries=True)
+    idempotent = CampaignSettings(acks="all", idempotent=True)
+    duplicated = 0
+    for seed in range(RUNS // 2):
+        report = run_once(seed, idempotent)
+        assert report.ok and not report.duplicates, report.scenario()
+        duplicated += bool(run_once(seed, retrying).duplicates)
+    assert duplicated, "plain retries never duplicated a record: the test proves nothing"
+
+
 def test_the_same_seed_gives_the_same_plan_and_history():
     assert random_plan(7, brokers=3, duration=3).script() == \
         random_plan(7, brokers=3, duration=3).script()

@@ -14,6 +14,7 @@ from pcmodel.cluster import (
     NotEnoughReplicasError,
     NotLeaderForPartitionError,
 )
+from pcmodel.topics.errors import KafkaConnectionError, OutOfOrderSequenceNumberError
 from pcmodel.topics.structs import TopicPartition
 
 TP = TopicPartition("t", 0)
@@ -221,3 +222,39 @@ def test_acks_all_waits_for_the_isr_and_acks_zero_reports_no_offset(make_cluster
     assert not future.done()  # broker 1 has not fetched it yet
     assert future.get(timeout=1).base_offset == 1
     assert all(s.log_end_offset == 2 for s in cluster.replica_status("t", 0))
+
+
+def test_idempotent_retry_through_a_new_leader_is_not_stored_twice(make_cluster):
+    cluster = make_cluster()
+    cluster.create_topic("t", replication_factor=3, min_insync_replicas=2)
+    pid, epoch = cluster.init_producer_id()
+    first = cluster.produce("t", 0, batch(b"a"), acks="all", producer=(pid, epoch, 0))
+    cluster.step()  # both followers copied "a"; the leader learns it only at their next fetch
+    assert not first.done()
+    leader = cluster.leader("t", 0)
+    cluster.kill(leader)  # ...and never will: the producer only sees a broken connection
+    with pytest.raises(KafkaConnectionError):
+        first.get(timeout=1)
+    cluster.run_for(1.6)
+    new_leader = cluster.leader("t", 0)
+    assert new_leader != leader
+    retry = cluster.produce("t", 0, batch(b"a"), acks="all", producer=(pid, epoch, 0))
+    assert retry.get(timeout=2).base_offset == 0  # the original offset: not appended again
+    nxt = cluster.produce("t", 0, batch(b"b"), acks="all", producer=(pid, epoch, 1))
+    assert nxt.get(timeout=2).base_offset == 1
+    assert values(cluster.log(new_leader, "t", 0)) == [b"a", b"b"]
+    with pytest.raises(OutOfOrderSequenceNumberError):
+        cluster.produce("t", 0, batch(b"c"), producer=(pid, epoch, 5)).get(timeout=1)
+
+
+def test_without_idempotence_the_same_retry_duplicates_the_record(make_cluster):
+    cluster = make_cluster()
+    cluster.create_topic("t", replication_factor=3, min_insync_replicas=2)
+    first = cluster.produce("t", 0, batch(b"a"), acks="all")
+    cluster.step()
+    cluster.kill(cluster.leader("t", 0))
+    with pytest.raises(KafkaConnectionError):
+        first.get(timeout=1)
+    cluster.run_for(1.6)
+    cluster.produce("t", 0, batch(b"a"), acks="all").get(timeout=2)
+    assert values(cluster.log(cluster.leader("t", 0), "t", 0)) == [b"a", b"a"]
