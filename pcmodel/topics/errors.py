@@ -25,8 +25,10 @@ __all__ = [
     "IllegalStateError",
     "InconsistentGroupProtocolError",
     "InvalidGroupIdError",
+    "InvalidConfigurationError",
     "InvalidPartitionsError",
     "InvalidProducerEpochError",
+    "InvalidReplicationFactorError",
     "InvalidSessionTimeoutError",
     "InvalidTopicError",
     "KafkaConfigurationError",
@@ -43,6 +45,7 @@ __all__ = [
     "RecordTooLargeError",
     "SerializationError",
     "TopicAlreadyExistsError",
+    "UnassignedPartitionError",
     "UnknownMemberIdError",
     "UnknownTopicOrPartitionError",
 ]
@@ -108,9 +111,19 @@ class IllegalStateError(KafkaError):
     """The call is not allowed in the client's current state.
 
     Raised when using a closed producer or consumer; when mixing ``subscribe()`` with
-    ``assign()`` (the message lists the legal choices); for ``position()``, ``seek()``, ``pause()``
-    or ``commit()`` on a partition the consumer is not assigned; and for ``commit()`` without a
-    ``group_id``.
+    ``assign()`` (the message lists the legal choices); for ``commit()`` without a
+    ``group_id``; and, as :class:`UnassignedPartitionError`, for a partition the consumer is not
+    assigned.
+    """
+
+
+class UnassignedPartitionError(IllegalStateError, ValueError):
+    """``position()``, ``seek()``, ``pause()``, ``resume()`` or ``highwater()`` of a partition
+    the consumer is not assigned.
+
+    Both an ``IllegalStateError`` (what kafka-python documents for ``position()`` and the Java
+    client throws for all of them) and a ``ValueError`` (what kafka-python documents for
+    ``seek()``), so code catching either carries over.
     """
 
 
@@ -366,3 +379,18 @@ class GroupIdNotFoundError(BrokerResponseError):
     errno = 69
     message = "GROUP_ID_NOT_FOUND"
     description = "The group id does not exist."
+
+
+class InvalidReplicationFactorError(BrokerResponseError):
+    """``create_topics`` asked for a replication factor the broker cannot give.
+
+    A single pcmodel ``Broker`` holds one replica of each partition: use 1 (or -1).
+    """
+
+    errno = 38
+
+
+class InvalidConfigurationError(BrokerResponseError):
+    """``create_topics`` named a topic config that is unknown here or has an illegal value."""
+
+    errno = 40

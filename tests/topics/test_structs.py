@@ -187,6 +187,8 @@ KAFKA_ERRNOS = {
     "RebalanceInProgressError": 27,
     "TopicAlreadyExistsError": 36,
     "InvalidPartitionsError": 37,
+    "InvalidReplicationFactorError": 38,
+    "InvalidConfigurationError": 40,
     "OutOfOrderSequenceNumberError": 45,
     "InvalidProducerEpochError": 47,
     "GroupNotEmptyError": 68,
