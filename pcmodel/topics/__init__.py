@@ -32,6 +32,7 @@ from pcmodel.topics.errors import (
     KafkaConnectionError,
     KafkaError,
     KafkaTimeoutError,
+    MemberIdRequiredError,
     MessageSizeTooLargeError,
     NoBrokersAvailable,
     NonEmptyGroupError,
@@ -43,6 +44,7 @@ from pcmodel.topics.errors import (
     TopicAlreadyExistsError,
     UnknownMemberIdError,
     UnknownTopicOrPartitionError,
+    UnsupportedVersionError,
 )
 from pcmodel.topics.partitioner import (
     PARTITIONERS,
@@ -102,6 +104,7 @@ __all__ = [
     "KafkaConnectionError",
     "KafkaError",
     "KafkaTimeoutError",
+    "MemberIdRequiredError",
     "MessageSizeTooLargeError",
     "NoBrokersAvailable",
     "NonEmptyGroupError",
@@ -117,6 +120,7 @@ __all__ = [
     "TopicPartition",
     "UnknownMemberIdError",
     "UnknownTopicOrPartitionError",
+    "UnsupportedVersionError",
     "validate_topic_partition",
     "Broker",
     "CLIENT_METHODS",

@@ -185,10 +185,12 @@ KAFKA_ERRNOS = {
     "UnknownMemberIdError": 25,
     "InvalidSessionTimeoutError": 26,
     "RebalanceInProgressError": 27,
+    "UnsupportedVersionError": 35,
     "TopicAlreadyExistsError": 36,
     "InvalidPartitionsError": 37,
     "GroupNotEmptyError": 68,
     "GroupIdNotFoundError": 69,
+    "MemberIdRequiredError": 79,
 }
 
 RETRIABLE = {
