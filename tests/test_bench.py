@@ -10,7 +10,8 @@ import threading
 
 import pytest
 
-from pcmodel.bench import (
+from pcmodel.cli import main
+from pcmodel.experiments.bench import (
     ACTORS,
     CAPACITIES,
     COMPARISONS,
@@ -20,7 +21,6 @@ from pcmodel.bench import (
     TextbookSemaphoreBuffer,
     run_trial,
 )
-from pcmodel.cli import main
 
 
 @pytest.mark.timeout(120)
