@@ -340,9 +340,13 @@ def test_bad_constructor_arguments():
     with pytest.raises(ValueError, match="instrument='loud'"):
         make_buffer("condition", 2, instrument="loud")
     with pytest.raises(TypeError, match="thread backend takes no options"):
-        make_buffer("condition", 2, item_size=10)
-    with pytest.raises(ValueError, match="item_size"):
-        make_buffer("condition", 2, "process", item_size=0)
+        make_buffer("condition", 2, ring_size=1 << 20)
+    with pytest.raises(ValueError, match="ring_size must be a positive"):
+        make_buffer("condition", 2, "process", ring_size=0)
+    with pytest.raises(ValueError, match=r"ring_size=100 is too small for maxsize=8.*>= 864"):
+        make_buffer("condition", 8, "process", ring_size=100)
+    with pytest.raises(TypeError, match="item_size= is gone.*ring_size="):
+        make_buffer("semaphore", 2, "process", item_size=100)
     with pytest.raises(TypeError, match="multiprocessing context"):
         make_buffer("condition", 2, "process", context="fork")
 
