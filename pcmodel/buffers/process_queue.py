@@ -43,9 +43,6 @@ from pcmodel.errors import ShutDown
 
 __all__ = ["ProcessQueue"]
 
-_UNTRACKED = PARTICIPANTS  # the producer number of a process the health table had no room for
-
-
 def _check_timeout(block: bool, timeout: float | None) -> None:
     if block and timeout is not None and timeout < 0:
         raise ValueError("'timeout' must be a non-negative number (or None to wait forever)")
@@ -73,8 +70,7 @@ class ProcessQueue:
         self._lock = RobustLock(context, health)
         self._all_tasks_done = RobustCondition(context, self._lock, health)
         self._counts = context.RawValue(_QueueFields)
-        # Per producer (its index in the health table): items put() accepted, not yet read.
-        self._unread = context.RawArray(ctypes.c_int64, PARTICIPANTS + 1)
+        self._table = health.table  # per producer: its pid, ..., items accepted and not read
 
     @property
     def is_shutdown(self) -> bool:
@@ -97,16 +93,15 @@ class ProcessQueue:
             raise ShutDown("put() on a buffer that was shut down")
         if self._free is not None and not self._free.acquire(block, timeout):
             raise queue.Full
-        producer = self._health.debt_slot() // 2
-        if producer < 0:
-            producer = _UNTRACKED
+        owed = self._health.debt_slot() + 1  # this producer's owed-items cell, or 0: untracked
         with self._lock:
             if counts.shutdown:
                 if self._free is not None:
                     self._free.release()  # relay the wake-up to the next blocked putter
                 raise ShutDown("put() on a buffer that was shut down")
-            self._pipe.put((producer, data))
-            self._unread[producer] += 1
+            self._pipe.put((owed, data))
+            if owed:
+                self._table[owed] += 1
             counts.items += 1
             counts.unfinished += 1
         if self._free is None:  # unbounded: no permit taken to pass on; count the one given
@@ -139,20 +134,20 @@ class ProcessQueue:
         """The next item's pickle from the pipe (its put() has returned); lock held."""
         while True:
             try:
-                producer, data = self._pipe.get(True, SLICE)
+                owed, data = self._pipe.get(True, SLICE)
             except queue.Empty:
                 self._check_producers()
                 continue
-            self._unread[producer] -= 1
+            if owed:
+                self._table[owed] -= 1
             return data
 
     def _check_producers(self) -> None:
         """Raise BufferBroken if a producer died owing items its feeder never wrote."""
         self._health.check()
-        table = self._health.table
+        table = self._table
         for producer in range(PARTICIPANTS):
-            owed = self._unread[producer]
-            pid = table[2 * producer]
+            pid, owed = table[3 * producer], table[3 * producer + 2]
             if owed > 0 and pid and not pid_alive(pid):
                 self._health.mark_broken(
                     f"process {pid} died before its feeder thread wrote {owed} item(s) that "

@@ -82,8 +82,9 @@ class Health:
 
     def __init__(self, context: Any) -> None:
         self._flags = context.RawArray(ctypes.c_int64, 2)
-        # Pairs (pid, debt): a process's permits acquired minus released, on every semaphore.
-        self.table = context.RawArray(ctypes.c_int64, 2 * PARTICIPANTS)
+        # Triples (pid, debt, owed): a process's permits acquired minus released, on every
+        # semaphore; and items it handed over that nobody has received yet (the queue variant).
+        self.table = context.RawArray(ctypes.c_int64, 3 * PARTICIPANTS)
         self._owners: list[Any] = []  # one shared cell per RobustLock: the holder's pid or 0
         self._claim = RobustLock(context, self)
         self._slot = -1
@@ -108,7 +109,7 @@ class Health:
                 self.mark_broken(f"process {pid} died holding the buffer's lock")
         table = self.table
         for slot in range(PARTICIPANTS):
-            pid, debt = table[2 * slot], table[2 * slot + 1]
+            pid, debt = table[3 * slot], table[3 * slot + 1]
             if pid and debt > 0 and not pid_alive(pid):
                 self.mark_broken(f"process {pid} died between taking {debt} permit(s) of the "
                                   "buffer's semaphores and passing them on")
@@ -124,7 +125,8 @@ class Health:
                             "buffer; items in this one cannot be trusted")
 
     def debt_slot(self) -> int:
-        """This process's index in the debt table (claimed on first use); -1 if it is full."""
+        """This process's debt cell in ``table`` (claimed on first use; its owed-items cell is
+        the next one, its pid the one before); -1 if the table is full."""
         if self._slot_pid == _pid:
             return self._slot
         table = self.table
@@ -132,16 +134,18 @@ class Health:
         with self._claim:
             free = -1
             for index in range(PARTICIPANTS):
-                pid = table[2 * index]
+                pid = table[3 * index]
                 if pid == _pid:
-                    slot = 2 * index + 1
+                    slot = 3 * index + 1
                     break
-                if free < 0 and (pid == 0 or (table[2 * index + 1] <= 0 and not pid_alive(pid))):
+                if free < 0 and (pid == 0 or (table[3 * index + 1] <= 0
+                                              and table[3 * index + 2] <= 0
+                                              and not pid_alive(pid))):
                     free = index  # unused, or left by a process that exited owing nothing
             else:
                 if free >= 0:
-                    table[2 * free], table[2 * free + 1] = _pid, 0
-                    slot = 2 * free + 1
+                    table[3 * free:3 * free + 3] = [_pid, 0, 0]
+                    slot = 3 * free + 1
         self._slot, self._slot_pid = slot, _pid
         return slot
 

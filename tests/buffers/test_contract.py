@@ -359,3 +359,17 @@ def test_repr_shows_live_state(make):
     assert "size=1/4" in text and buf.variant in type(buf).__name__.lower()
     buf.shutdown()
     assert "shutdown" in repr(buf)
+
+
+@pytest.mark.timeout(30)
+def test_put_many_interrupted_by_shutdown_says_how_many_went_in(make):
+    buf = make(2)
+    putter = Actor(buf.put_many, range(5))
+    wait_until(lambda: buf.qsize() == 2, LONG)
+    wait_blocked(buf, putters=1)
+    buf.shutdown()
+    putter.finish()
+    assert isinstance(putter.error, ShutDown)
+    assert putter.error.items_put == 2 and putter.error.total == 5
+    assert "stored 2 of 5 items" in str(putter.error)
+    assert [buf.get(), buf.get()] == [0, 1]
