@@ -9,7 +9,7 @@ from a checkout without installing the console script::
 
 import sys
 
-from pcmodel.bench import main
+from pcmodel.experiments.bench import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -56,7 +56,8 @@ BOUNDED_BUFFER = [
     import time
 
     from pcmodel.buffers import VARIANTS, make_buffer
-    from pcmodel import plots, runner
+    from pcmodel import plots
+    from pcmodel.experiments import runner
     """),
     md("""
     ## What blocking is
@@ -189,7 +190,8 @@ BLOCKING_AND_BALANCE = [
     lesson measures where the time goes.
     """),
     code(SETUP, """\
-    from pcmodel import plots, runner
+    from pcmodel import plots
+    from pcmodel.experiments import runner
     """),
     md("""
     ## Fast producer, slow consumer
@@ -297,7 +299,8 @@ THREADS_VS_PROCESSES = [
     import os
     import pickle
 
-    from pcmodel import plots, runner
+    from pcmodel import plots
+    from pcmodel.experiments import runner
 
     print("CPU cores available:", os.cpu_count())
     """),
@@ -502,7 +505,7 @@ BUFFER_TO_TOPIC = [
     from collections import defaultdict
 
     from pcmodel import plots
-    from pcmodel.progress import progress
+    from pcmodel.experiments.progress import progress
     from pcmodel.topics import (
         Broker, KafkaConsumer, KafkaProducer, TopicPartition, default_partition,
     )

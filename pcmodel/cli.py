@@ -16,8 +16,9 @@ from pcmodel import __version__
 
 COMMANDS: dict[str, str] = {
     "grade": "pcmodel.grading.cli",
-    "run": "pcmodel.run_cli",
-    "bench": "pcmodel.bench",
+    "exercises": "pcmodel.grading.export",
+    "run": "pcmodel.experiments.cli",
+    "bench": "pcmodel.experiments.bench",
     "explore": "pcmodel.sched.cli",
     "broker": "pcmodel.topics.cli",
 }

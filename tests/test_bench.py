@@ -11,7 +11,8 @@ import threading
 
 import pytest
 
-from pcmodel.bench import (
+from pcmodel.cli import main
+from pcmodel.experiments.bench import (
     ACTORS,
     CAPACITIES,
     COMPARISONS,
@@ -24,7 +25,6 @@ from pcmodel.bench import (
     parse_size,
     run_trial,
 )
-from pcmodel.cli import main
 
 
 @pytest.mark.timeout(120)

@@ -9,7 +9,7 @@ import pytest
 
 from pcmodel.buffers import VARIANTS
 from pcmodel.cli import main
-from pcmodel.runner import RunResult
+from pcmodel.experiments.runner import RunResult
 
 HEADER = ("variant", "backend", "capacity", "items/s", "producers blocked", "consumers blocked",
           "max depth")

@@ -170,7 +170,7 @@ def test_timeline_of_a_real_buffer_shows_both_kinds_of_waiting():
 
 # -- run charts -----------------------------------------------------------------------------
 
-runner = pytest.importorskip("pcmodel.runner")
+runner = pytest.importorskip("pcmodel.experiments.runner")
 
 
 def fake_run(variant="condition", backend="thread", capacity=4, throughput=100.0,

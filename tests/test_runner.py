@@ -10,9 +10,8 @@ import random
 import pytest
 
 from pcmodel.buffers import BACKENDS, VARIANTS, ConditionBuffer
-from pcmodel.instrument import Level
-from pcmodel.progress import ProgressBar, progress
-from pcmodel.runner import (
+from pcmodel.experiments.progress import ProgressBar, progress
+from pcmodel.experiments.runner import (
     ConservationError,
     Role,
     RunResult,
@@ -27,6 +26,7 @@ from pcmodel.runner import (
     sweep,
     table,
 )
+from pcmodel.instrument import Level
 
 START_METHODS = multiprocessing.get_all_start_methods()
 
@@ -146,7 +146,7 @@ def test_zero_items_ends_at_once(backend):
 
 @pytest.mark.timeout(30)
 def test_a_lost_item_is_reported_loudly(monkeypatch):
-    monkeypatch.setattr("pcmodel.runner.make_buffer",
+    monkeypatch.setattr("pcmodel.experiments.runner.make_buffer",
                         lambda variant, capacity, backend, **options: LossyBuffer(capacity,
                                                                                   **options))
     with pytest.raises(ConservationError, match="lost or duplicated"):

@@ -143,9 +143,14 @@ def _interface(impl: str) -> dict[str, str] | None:
     return None
 
 
+# A kind of primitive and the kinds that are one (a BoundedSemaphore is a Semaphore, as in
+# threading, where it is a subclass; an RLock serves wherever a Lock does).
+_COUNTS_AS = {"Semaphore": ("Semaphore", "BoundedSemaphore"), "Lock": ("Lock", "RLock")}
+
+
 def _uses(impl: str, kind: str, at_least: int, hint: str) -> dict[str, str] | None:
     h = _Harness(impl, 2)  # constructing the buffer is what creates its primitives
-    found = h.probe.created[kind]
+    found = sum(h.probe.created[k] for k in _COUNTS_AS.get(kind, (kind,)))
     if found < at_least:
         made = ", ".join(f"{n} {k}" for k, n in sorted(h.probe.created.items())) or "none"
         return _problem(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -216,6 +217,25 @@ def trace_files(targets: Sequence[str | ModuleType | type | Callable[..., Any]])
     return files
 
 
+def modules_of(targets: Sequence[object]) -> tuple[ModuleType, ...]:
+    """The modules defining ``targets`` (modules, classes, functions; paths are skipped), whose
+    names imported from ``threading``/``time`` a controlled run must re-bind."""
+    found: list[ModuleType] = []
+    for target in targets:
+        if isinstance(target, ModuleType):
+            module: ModuleType | None = target
+        elif isinstance(target, (str, os.PathLike)):
+            continue
+        else:
+            inner = getattr(target, "func", target)  # functools.partial
+            module = sys.modules.get(getattr(inner, "__module__", None) or "")
+            if module is None:
+                module = sys.modules.get(getattr(type(inner), "__module__", None) or "")
+        if module is not None and all(module is not m for m in found):
+            found.append(module)
+    return tuple(found)
+
+
 def make_strategy(
     strategy: str | Strategy, *, seed: int, preemption_bound: int, pct_depth: int
 ) -> Strategy:
@@ -368,6 +388,7 @@ def explore_program(
     time_limit: float | None = None,
     decisions: Sequence[int] | None = None,
     replay_call: Callable[[Sequence[int]], str] | None = None,
+    bind: Sequence[ModuleType] = (),
 ) -> ExplorationResult:
     """Run ``program`` under up to ``max_schedules`` schedules; stop at the first failure.
 
@@ -379,6 +400,8 @@ def explore_program(
     ``allow_polling=False`` a schedule fails (kind ``polling``) when every thread is blocked and
     only a timeout or a sleep running out could move it on: right for programs that ask for no
     timeout themselves.
+    Names imported from ``threading``/``time`` (``from threading import Lock``) are controlled in
+    the modules of ``program`` and of ``trace``, and in ``bind``.
     Raises NondeterminismError if a replayed prefix offers different choices.
     """
     if max_schedules < 1:
@@ -395,6 +418,7 @@ def explore_program(
         "reduce": reduce,
         "lines_inside_locks": lines_inside_locks,
         "allow_polling": allow_polling,
+        "bind": modules_of([program, *trace, *bind]),
     }
     get_invariants = invariants if callable(invariants) else (lambda: tuple(invariants))
     if replay_call is None:
@@ -464,6 +488,7 @@ def run_controlled(
     allow_polling: bool = True,
     preemption_bound: int = 2,
     pct_depth: int = 3,
+    bind: Sequence[ModuleType] = (),
 ) -> Schedule:
     """Run ``program`` once under the controlled scheduler and return its Schedule.
 
@@ -481,5 +506,6 @@ def run_controlled(
         "reduce": reduce,
         "lines_inside_locks": lines_inside_locks,
         "allow_polling": allow_polling,
+        "bind": modules_of([program, *trace, *bind]),
     }
     return _run(program, chosen, 0, options, lambda: tuple(invariants))

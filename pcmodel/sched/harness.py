@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any
 
-from pcmodel.sched.explore import ExplorationResult, explore_program
+from pcmodel.sched.explore import ExplorationResult, explore_program, modules_of
 from pcmodel.sched.primitives import Thread, _Primitive
 from pcmodel.sched.runtime import InvariantViolation, current_thread
 from pcmodel.sched.strategies import Strategy
@@ -318,6 +318,7 @@ def explore(
     invariants: Sequence[Callable[[Any], object]] = (),
     replay_call: Callable[[Sequence[int]], str] | None = None,
     allow_polling: bool = False,
+    bind: Sequence[ModuleType] = (),
 ) -> ExplorationResult:
     """Explore schedules of producers and consumers sharing ``factory(capacity)``.
 
@@ -330,7 +331,9 @@ def explore(
     called with the buffer after every step (False or AssertionError fails; read attributes, do
     not call methods that take the buffer's locks). The producers and consumers ask for no
     timeout, so by default a buffer that needs time to pass (it naps and re-checks instead of
-    waiting to be woken) fails as ``polling``. Other options as for ``explore_program``.
+    waiting to be woken) fails as ``polling``. Names the factory's module imported from
+    ``threading`` or ``time`` (``from threading import Condition``) are controlled like
+    ``threading.Condition``; ``bind`` adds more modules. Other options as for ``explore_program``.
     Returns an ExplorationResult; a failure carries its trace table and the call that replays it.
     """
     harness = BufferHarness(
@@ -389,4 +392,5 @@ def explore(
         time_limit=time_limit,
         decisions=decisions,
         replay_call=replay_call,
+        bind=modules_of([factory, *bind]),
     )

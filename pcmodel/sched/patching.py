@@ -8,8 +8,14 @@
 # the scheduler itself building real threads) they build the real ones, so the rest of the
 # process is unaffected.
 #
+# Names bound at import (``from threading import Lock, Condition``, ``from time import sleep``)
+# are looked up in the importing module, not in ``threading``: the run re-binds them, for the
+# duration of the run, in the modules it is told about (the program's and the buffer's), so such
+# code is scheduled exactly like code that writes ``threading.Lock()``. The scheduler's own
+# modules are never re-bound: they keep the real primitives on purpose.
+#
 # Not controlled: objects created before the run (real locks block for real; the watchdog then
-# reports the thread as stuck), names bound before the run (``from time import sleep`` at import),
+# reports the thread as stuck), names bound in modules the run was not told about,
 # ``queue.SimpleQueue`` (written in C), ``threading.Timer``, processes.
 
 from __future__ import annotations
@@ -18,7 +24,8 @@ import contextlib
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from types import ModuleType
 from typing import Any
 
 from pcmodel.sched import primitives
@@ -71,9 +78,36 @@ def _switch(real: Callable[..., Any], controlled: Callable[..., Any]) -> Callabl
     return factory
 
 
+_SCHEDULER_PACKAGE = __name__.rpartition(".")[0]
+
+
+def _rebindings(
+    modules: Iterable[ModuleType], swaps: dict[int, object]
+) -> list[tuple[object, str, object]]:
+    """(module, name, controlled) for every name a module bound to a real primitive."""
+    found: list[tuple[object, str, object]] = []
+    seen: set[int] = set()
+    for module in modules:
+        name = getattr(module, "__name__", "")
+        if id(module) in seen or name == _SCHEDULER_PACKAGE or name.startswith(
+            _SCHEDULER_PACKAGE + "."
+        ):
+            continue
+        seen.add(id(module))
+        for attr, value in list(vars(module).items()):
+            replacement = swaps.get(id(value))
+            if replacement is not None:
+                found.append((module, attr, replacement))
+    return found
+
+
 @contextlib.contextmanager
-def patched() -> Iterator[None]:
-    """Replace threading/time/queue attributes by controlled switches; restore them on exit."""
+def patched(modules: Iterable[ModuleType] = ()) -> Iterator[None]:
+    """Replace threading/time/queue attributes by controlled switches; restore them on exit.
+
+    Names that ``modules`` imported from ``threading`` or ``time`` (``from threading import
+    Lock``) are replaced too, and restored on exit.
+    """
     replacements: list[tuple[object, str, object]] = [
         (threading, "Lock", _switch(threading.Lock, primitives.Lock)),
         (threading, "RLock", _switch(threading.RLock, primitives.RLock)),
@@ -96,6 +130,12 @@ def patched() -> Iterator[None]:
     # virtual clock too.
     if getattr(queue, "time", None) is time.monotonic:
         replacements.append((queue, "time", primitives.monotonic))
+    swaps = {
+        id(getattr(module, name)): value
+        for module, name, value in replacements
+        if module is threading or module is time
+    }
+    replacements += _rebindings(modules, swaps)
     saved = [(module, name, getattr(module, name)) for module, name, _ in replacements]
     try:
         for module, name, value in replacements:

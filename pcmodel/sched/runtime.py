@@ -20,6 +20,7 @@ import threading
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 from pcmodel.sched.lines import needs_point, source_line
@@ -123,6 +124,7 @@ class ControlledRun:
         reduce: bool = True,
         lines_inside_locks: bool = False,
         allow_polling: bool = True,
+        bind: Sequence[ModuleType] = (),
     ) -> None:
         if max_steps <= 0:
             raise ValueError(f"max_steps must be positive, got {max_steps}")
@@ -145,6 +147,8 @@ class ControlledRun:
         # A program that never asks for a timeout must never need time to pass: if it does,
         # some thread naps and re-checks instead of being woken (polling).
         self.allow_polling = allow_polling
+        # Modules whose names imported from threading/time the run re-binds (see patching).
+        self.bind = tuple(bind)
         self.threads: list[ManagedThread] = []
         self.clock = 0.0
         self.steps = 0
@@ -391,7 +395,7 @@ class ControlledRun:
 
         try:
             self._to_controller.acquire()
-            with patched():
+            with patched(self.bind):
                 self.spawn("main", program)
                 try:
                     self._loop()

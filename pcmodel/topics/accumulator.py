@@ -20,16 +20,15 @@ client's ``RecordAccumulator`` and ``BufferPool`` for what blocking means.
 from __future__ import annotations
 
 import queue
-import threading
 from enum import Enum
 
 from pcmodel.errors import ShutDown
 from pcmodel.topics.errors import IllegalStateError, KafkaError, KafkaTimeoutError
-from pcmodel.topics.futures import FutureRecordMetadata, FutureState
+from pcmodel.topics.futures import FutureRecordMetadata, FutureState, ProducerBatch
 from pcmodel.topics.partitioner import StickyPartitioner
 from pcmodel.topics.structs import TopicPartition
 
-__all__ = ["AccumulatorMixin", "ProducerBatch", "ProducerState"]
+__all__ = ["AccumulatorMixin", "ProducerState"]
 
 
 class ProducerState(Enum):
@@ -38,71 +37,6 @@ class ProducerState(Enum):
     OPEN = "open"
     CLOSING = "closing"
     CLOSED = "closed"
-
-
-class ProducerBatch:
-    """Records for one partition that travel to the broker in one ``append`` call.
-
-    ``records``/``futures`` are appended to under the producer's lock while the batch is open;
-    after the sender sealed it, only the sender touches them. The outcome fields are written once,
-    under ``done`` (a Condition on the batch's own lock), which futures wait on.
-    """
-
-    __slots__ = (
-        "tp",
-        "acks",
-        "records",
-        "futures",
-        "nbytes",
-        "created",
-        "full",
-        "sealed",
-        "state",
-        "base_offset",
-        "log_start_offset",
-        "error",
-        "done",
-    )
-
-    def __init__(self, tp: TopicPartition, acks: int, created: float) -> None:
-        self.tp = tp
-        self.acks = acks
-        # Tuples in the field order of pcmodel.topics.log.NewRecord, which append() takes.
-        self.records: list[tuple] = []
-        self.futures: list[FutureRecordMetadata] = []
-        self.nbytes = 0
-        self.created = created
-        # full: no further record will be added (a record did not fit, or batch_size reached).
-        self.full = False
-        # sealed: the sender took it; send() must open a new batch for this partition.
-        self.sealed = False
-        self.state = FutureState.PENDING
-        self.base_offset = -1
-        self.log_start_offset = -1
-        self.error: BaseException | None = None
-        self.done = threading.Condition(threading.Lock())
-
-    def wait(self, timeout: float | None) -> bool:
-        """Block until the batch succeeded or failed, or ``timeout`` seconds; True if done."""
-        with self.done:
-            return self.done.wait_for(lambda: self.state is not FutureState.PENDING, timeout)
-
-    def finish(
-        self, state: FutureState, result: tuple[int, int] | None, error: BaseException | None
-    ) -> list[tuple[FutureRecordMetadata, list]]:
-        """Record the outcome; return each future with the callbacks it must now run.
-
-        The callbacks are taken under the lock, so one added concurrently is either in this list
-        or (seeing the outcome) run at once by ``add_callback`` itself: never lost, never twice.
-        """
-        with self.done:
-            if result is not None:
-                self.base_offset, self.log_start_offset = result
-            self.error = error
-            self.state = state
-            self.done.notify_all()
-            pending = [(f, f._take_callbacks()) for f in self.futures if f._callbacks]
-        return pending
 
 
 class AccumulatorMixin:

@@ -1,8 +1,9 @@
-"""FutureRecordMetadata: what ``KafkaProducer.send()`` returns, resolved by the sender thread.
+"""A produce request's outcome: the batch's (:class:`ProducerBatch`) and each record's
+(:class:`FutureRecordMetadata`, what ``KafkaProducer.send()`` returns), resolved by the sender.
 
 One future is made per record, so it is kept small: the outcome (offset or error) lives once in
-the record's batch (:class:`~pcmodel.topics.accumulator.ProducerBatch`), under the batch's own
-lock, and each future adds only its offset within the batch, its timestamp and its sizes.
+the record's batch, under the batch's own lock, and each future adds only its offset within the
+batch, its timestamp and its sizes.
 Callbacks added before the outcome run in the sender thread; added after it, at once in the
 caller's thread. Either way each runs exactly once, and an exception it raises is logged, never
 lost and never allowed to stop the sender.
@@ -15,17 +16,15 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 from collections.abc import Callable
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pcmodel.topics.errors import KafkaTimeoutError
-from pcmodel.topics.structs import RecordMetadata
+from pcmodel.topics.structs import RecordMetadata, TopicPartition
 
-if TYPE_CHECKING:
-    from pcmodel.topics.accumulator import ProducerBatch
-
-__all__ = ["FutureRecordMetadata", "FutureState"]
+__all__ = ["FutureRecordMetadata", "FutureState", "ProducerBatch"]
 
 # The producer's logger: callback errors are documented to be logged there.
 log = logging.getLogger("pcmodel.topics.producer")
@@ -37,6 +36,71 @@ class FutureState(Enum):
     PENDING = "pending"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+
+
+class ProducerBatch:
+    """Records for one partition that travel to the broker in one ``append`` call.
+
+    ``records``/``futures`` are appended to under the producer's lock while the batch is open;
+    after the sender sealed it, only the sender touches them. The outcome fields are written once,
+    under ``done`` (a Condition on the batch's own lock), which futures wait on.
+    """
+
+    __slots__ = (
+        "tp",
+        "acks",
+        "records",
+        "futures",
+        "nbytes",
+        "created",
+        "full",
+        "sealed",
+        "state",
+        "base_offset",
+        "log_start_offset",
+        "error",
+        "done",
+    )
+
+    def __init__(self, tp: TopicPartition, acks: int, created: float) -> None:
+        self.tp = tp
+        self.acks = acks
+        # Tuples in the field order of pcmodel.topics.log.NewRecord, which append() takes.
+        self.records: list[tuple] = []
+        self.futures: list[FutureRecordMetadata] = []
+        self.nbytes = 0
+        self.created = created
+        # full: no further record will be added (a record did not fit, or batch_size reached).
+        self.full = False
+        # sealed: the sender took it; send() must open a new batch for this partition.
+        self.sealed = False
+        self.state = FutureState.PENDING
+        self.base_offset = -1
+        self.log_start_offset = -1
+        self.error: BaseException | None = None
+        self.done = threading.Condition(threading.Lock())
+
+    def wait(self, timeout: float | None) -> bool:
+        """Block until the batch succeeded or failed, or ``timeout`` seconds; True if done."""
+        with self.done:
+            return self.done.wait_for(lambda: self.state is not FutureState.PENDING, timeout)
+
+    def finish(
+        self, state: FutureState, result: tuple[int, int] | None, error: BaseException | None
+    ) -> list[tuple[FutureRecordMetadata, list]]:
+        """Record the outcome; return each future with the callbacks it must now run.
+
+        The callbacks are taken under the lock, so one added concurrently is either in this list
+        or (seeing the outcome) run at once by ``add_callback`` itself: never lost, never twice.
+        """
+        with self.done:
+            if result is not None:
+                self.base_offset, self.log_start_offset = result
+            self.error = error
+            self.state = state
+            self.done.notify_all()
+            pending = [(f, f._take_callbacks()) for f in self.futures if f._callbacks]
+        return pending
 
 
 class FutureRecordMetadata:

@@ -15,9 +15,9 @@ Prior art: kafka-python's ``kafka/producer/sender.py``; the Java client's ``Send
 from __future__ import annotations
 
 from pcmodel.errors import ShutDown
-from pcmodel.topics.accumulator import ProducerBatch, ProducerState
+from pcmodel.topics.accumulator import ProducerState
 from pcmodel.topics.errors import IllegalStateError
-from pcmodel.topics.futures import FutureState
+from pcmodel.topics.futures import FutureState, ProducerBatch
 
 __all__ = ["SenderMixin"]
 

@@ -780,7 +780,7 @@ def _results(config: BenchConfig, context: Any, points: list[_Point],
 
 def comparison_table(results: dict[str, Any]) -> str:
     """The comparisons as aligned text: one row per comparison and grid point."""
-    from pcmodel.run_cli import format_table
+    from pcmodel.experiments.cli import format_table
 
     rows = [
         [c["comparison"], c["backend"], c["capacity"], f"{c['producers']}x{c['consumers']}",
@@ -814,7 +814,7 @@ def parse_size(text: str) -> int:
 
 def uncontended_table(results: dict[str, Any]) -> str:
     """The one-thread comparisons: cost per item of each code path, and the ratios."""
-    from pcmodel.run_cli import format_table
+    from pcmodel.experiments.cli import format_table
 
     costs = results["uncontended"]["ns_per_item"]
     rows = [
@@ -886,7 +886,7 @@ def register(subparsers: Any) -> None:
 
 def bench_command(args: argparse.Namespace) -> int:
     """Run the benchmark ``args`` describe; print the table; write the JSON. Exit status."""
-    from pcmodel.progress import ProgressBar
+    from pcmodel.experiments.progress import ProgressBar
 
     overrides: dict[str, Any] = {"start_method": args.start_method}
     if args.backend != "all":
@@ -936,7 +936,7 @@ def bench_command(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m pcmodel.bench``: the same as ``pcmodel bench``."""
+    """``python -m pcmodel.experiments.bench``: the same as ``pcmodel bench``."""
     parser = argparse.ArgumentParser(prog="pcmodel bench", description=__doc__.split("\n")[0])
     _add_arguments(parser)
     return bench_command(parser.parse_args(argv))

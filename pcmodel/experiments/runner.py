@@ -17,10 +17,10 @@ Conservation is checked on every successful run: producers and consumers report 
 they moved and two checksums (sum and sum of squares of the item numbers); if the consumers did not
 take every produced item exactly once, :class:`ConservationError` is raised.
 
-The pieces live in their own modules, and everything is importable from here too:
-:mod:`pcmodel.work` (:class:`Work`, the per-item work), :mod:`pcmodel.results` (:class:`RunResult`
-and its table and JSON forms) and :mod:`pcmodel.actors` (the producer and consumer loops, run as
-threads or processes). This module validates the arguments, supervises a run from start signal to
+The pieces live in their own modules of :mod:`pcmodel.experiments`, and everything is importable
+from here too: ``work`` (:class:`Work`, the per-item work), ``results`` (:class:`RunResult` and its
+table and JSON forms) and ``actors`` (the producer and consumer loops, run as threads or
+processes). This module validates the arguments, supervises a run from start signal to
 shutdown, checks conservation, and sweeps a knob over many runs.
 
 Prior art: ``concurrent.futures`` (exceptions travel back to the caller), the Python 3.13
@@ -37,12 +37,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from pcmodel.actors import JOIN_GRACE, ActorPlan, ProcessCrew, Report, ThreadCrew, plan_actors
 from pcmodel.buffers import BACKENDS, VARIANTS, Buffer, make_buffer
+from pcmodel.experiments.actors import (
+    JOIN_GRACE,
+    ActorPlan,
+    ProcessCrew,
+    Report,
+    ThreadCrew,
+    plan_actors,
+)
+from pcmodel.experiments.progress import ProgressBar
+from pcmodel.experiments.results import ActorResult, Role, RunResult, table
+from pcmodel.experiments.work import Spread, Work, WorkKind
 from pcmodel.instrument import BufferStats, Level
-from pcmodel.progress import ProgressBar
-from pcmodel.results import ActorResult, Role, RunResult, table
-from pcmodel.work import Spread, Work, WorkKind
 
 __all__ = [
     "ActorResult",

@@ -18,6 +18,7 @@ from dataclasses import dataclass, fields
 from enum import Enum
 from typing import Any
 
+from pcmodel.experiments.work import Work
 from pcmodel.instrument import (
     ActorState,
     ActorStats,
@@ -26,7 +27,6 @@ from pcmodel.instrument import (
     Level,
     Timeline,
 )
-from pcmodel.work import Work
 
 __all__ = ["ActorResult", "Role", "RunResult", "table"]
 

@@ -31,8 +31,8 @@ from typing import Any
 
 from pcmodel.buffers import Buffer
 from pcmodel.errors import ShutDown
-from pcmodel.results import Role
-from pcmodel.work import Work
+from pcmodel.experiments.results import Role
+from pcmodel.experiments.work import Work
 
 __all__ = ["JOIN_GRACE", "ActorPlan", "ProcessCrew", "Report", "ThreadCrew", "plan_actors"]
 

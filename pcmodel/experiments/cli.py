@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from pcmodel.buffers import BACKENDS, VARIANTS
-from pcmodel.runner import (
+from pcmodel.experiments.runner import (
     DEFAULT_TIMEOUT,
     ConservationError,
     RunResult,

@@ -1,0 +1,36 @@
+"""The Kafka wire-protocol front end: real Kafka clients talk to a pcmodel :class:`Broker`.
+
+kafka-python, confluent-kafka (librdkafka) and ``kcat`` connect to a :class:`KafkaListener` over
+Kafka's own TCP protocol and see the same topics, offsets and groups as pcmodel's clients::
+
+    from pcmodel.topics import Broker
+
+    with Broker() as broker, broker.serve_kafka(port=9092) as listener:
+        print("bootstrap_servers =", listener.bootstrap_servers)
+        ...                          # run kafka-python / confluent-kafka programs against it
+
+The listener is a front end, not a second broker: each request is decoded with kafka-python's
+schema-generated protocol classes (generated from Apache Kafka's JSON message schemas, so every
+version and tagged field is declared, not hand-written), handed to one short handler per API key
+in :mod:`pcmodel.wire.handlers`, which calls the same :class:`~pcmodel.topics.broker.Broker`
+methods pcmodel's clients call, and the answer is encoded with the matching response class.
+
+Layout:
+
+- :mod:`pcmodel.wire.listener`: accepting connections, one thread per connection (Kafka answers
+  one connection's requests in order), limits, shutdown.
+- :mod:`pcmodel.wire.framing`: the size-prefixed frames, request headers, dispatch to handlers,
+  error responses.
+- :mod:`pcmodel.wire.api`: the handler contract (:class:`ApiHandler`, :class:`RequestContext`).
+- :mod:`pcmodel.wire.handlers`: the handlers and their registry.
+- :mod:`pcmodel.wire.records`: record batches (v2) to and from the broker's records.
+
+Needs the ``kafka`` extra (``pip install pcmodel[kafka]``, which brings ``kafka-python>=3,<4``).
+Plaintext Kafka has no authentication: the listener binds to loopback unless told otherwise.
+"""
+
+from __future__ import annotations
+
+from pcmodel.wire.listener import DEFAULT_MAX_REQUEST_BYTES, KafkaListener
+
+__all__ = ["DEFAULT_MAX_REQUEST_BYTES", "KafkaListener"]

@@ -1,0 +1,106 @@
+"""The contract between the listener and the handlers: one :class:`ApiHandler` per API key.
+
+A handler is a plain function ``handle(ctx, request) -> response``. ``request`` is the decoded
+kafka-python request object (its fields are the schema's, in snake case: ``request.topics``,
+``request.acks``...); the function returns a response built with ``ctx.response(...)``, or
+``None`` when Kafka sends no response (a Produce with ``acks=0``). Handlers only map fields to
+:class:`~pcmodel.topics.broker.Broker` calls and back; framing, headers, versions and errors
+that escape a handler are the listener's business.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+try:
+    import kafka.errors as kafka_errors
+    from kafka.protocol.api_message import ApiMessage
+except ImportError as exc:  # pragma: no cover - depends on the installed extras
+    raise ImportError(
+        "the Kafka protocol listener needs kafka-python 3: pip install 'pcmodel[kafka]'"
+    ) from exc
+
+__all__ = ["ApiHandler", "CloseConnection", "RequestContext", "error_code", "kafka_errors"]
+
+
+class CloseConnection(Exception):  # noqa: N818 - an instruction to the listener, not an error
+    """Raised by a handler to make the listener close the connection (Kafka's way of telling
+    an ``acks=0`` producer that its request failed); the message says why and is logged."""
+
+
+@dataclass(frozen=True)
+class ApiHandler:
+    """How one API key is served: versions ``min_version..max_version`` by ``handle``.
+
+    ApiVersions advertises exactly this range, so it must be the range ``handle`` implements
+    completely (fields of newer versions included).
+    """
+
+    request_class: type[ApiMessage]
+    response_class: type[ApiMessage]
+    min_version: int
+    max_version: int
+    handle: Callable[[RequestContext, Any], Any]
+
+    def __post_init__(self) -> None:
+        if self.request_class.API_KEY != self.response_class.API_KEY:
+            raise ValueError(f"{self.request_class.name} and {self.response_class.name} differ")
+        if not 0 <= self.min_version <= self.max_version <= self.request_class.max_version:
+            raise ValueError(
+                f"{self.request_class.name}: versions {self.min_version}..{self.max_version} are "
+                f"outside what kafka-python can decode (0..{self.request_class.max_version})"
+            )
+
+    @property
+    def api_key(self) -> int:
+        """The Kafka API key (0 for Produce, 1 for Fetch, ...)."""
+        return self.request_class.API_KEY
+
+    @property
+    def name(self) -> str:
+        """The API's name in Kafka's schemas, such as ``"Produce"``."""
+        return self.request_class.name.removesuffix("Request")
+
+
+@dataclass
+class RequestContext:
+    """What a handler knows about the request it serves and the listener that received it.
+
+    ``node_id``, ``host`` and ``port`` are what the listener advertises (Metadata,
+    FindCoordinator); ``handlers`` is the registry (ApiVersions reads it); ``broker`` is the
+    :class:`~pcmodel.topics.broker.Broker` every handler calls.
+    """
+
+    broker: Any
+    api_key: int
+    api_version: int
+    correlation_id: int
+    client_id: str | None
+    node_id: int
+    host: str
+    port: int
+    handlers: Mapping[int, ApiHandler]
+    response_class: type[ApiMessage]
+    #: Per-connection state a handler may keep between requests (it is the connection's own).
+    connection_state: dict[str, Any] = field(default_factory=dict)
+
+    def response(self, **fields: Any) -> ApiMessage:
+        """A response of this request's API at this request's version, with ``fields`` set."""
+        return self.response_class(version=self.api_version, **fields)
+
+
+def error_code(exc: BaseException) -> int:
+    """Kafka's error code for an exception a :class:`Broker` method raised.
+
+    pcmodel's broker errors carry Kafka's code in ``errno`` (``UnknownTopicOrPartitionError``
+    is 3, ...); a ``TypeError``/``ValueError`` from validation is INVALID_REQUEST (42);
+    anything else is UNKNOWN_SERVER_ERROR (-1).
+    """
+    code = getattr(exc, "errno", None)
+    if isinstance(code, int) and not isinstance(exc, OSError):
+        return code
+    if isinstance(exc, (TypeError, ValueError)):
+        return kafka_errors.InvalidRequestError.errno
+    return kafka_errors.UnknownError.errno

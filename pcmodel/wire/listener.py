@@ -1,0 +1,346 @@
+"""The Kafka protocol listener: accepts connections and serves each in its own thread.
+
+One thread per connection, because Kafka answers one connection's requests strictly in order
+(a client pipelines requests and matches responses by correlation id, in order); a long-polling
+Fetch therefore holds up only its own connection, exactly as on a Kafka broker. Another thread
+accepts connections; a socket pair wakes it at shutdown.
+
+Each connection is isolated from the others. Whatever it does (a frame larger than
+``max_request_bytes``, a truncated or malformed request, an unknown API key, vanishing
+mid-request, never reading its responses for ``send_timeout`` seconds), the listener closes or
+errors that connection only, logs one line saying what happened, and keeps serving the rest. A
+request is handled only once it has arrived completely, so a client that vanishes mid-request
+changes nothing in the broker. Connections beyond ``max_connections`` are refused with a log
+line.
+
+Prior art: Kafka's ``SocketServer`` (``socket.request.max.bytes``, ``max.connections``, muting a
+connection while its request is processed) and the standard library's ``socketserver``
+(``ThreadingMixIn``, ``shutdown()`` that joins its threads).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import selectors
+import socket
+import struct
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from pcmodel.wire.api import ApiHandler, CloseConnection, error_code
+from pcmodel.wire.framing import (
+    ProtocolViolation,
+    decode_request,
+    encode_response,
+    error_response,
+    make_context,
+)
+
+__all__ = ["DEFAULT_MAX_CONNECTIONS", "DEFAULT_MAX_REQUEST_BYTES", "KafkaListener"]
+
+log = logging.getLogger(__name__)
+
+#: Kafka's ``socket.request.max.bytes`` default: 100 MiB.
+DEFAULT_MAX_REQUEST_BYTES = 100 * 1024 * 1024
+DEFAULT_MAX_CONNECTIONS = 256
+#: How long a response may wait for a client that does not read, and a request may stay half-sent.
+DEFAULT_SEND_TIMEOUT = 30.0
+_SIZE = struct.Struct(">i")
+_API_VERSIONS = 18
+
+
+class _ConnectionClosed(Exception):
+    """The peer closed the connection between requests (the normal end of a connection)."""
+
+
+def is_loopback(host: str) -> bool:
+    """True if ``host`` (a name or address) can only be reached from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class KafkaListener:
+    """Serves a :class:`~pcmodel.topics.broker.Broker` to Kafka clients on ``host:port``.
+
+    ``port=0`` picks a free port (read :attr:`port`). ``start()`` begins accepting;
+    ``stop()`` (idempotent; also ``with`` exit) stops accepting, closes every connection and
+    joins every thread; it does not close the broker. A non-loopback ``host`` is allowed with a
+    one-line warning: plaintext Kafka has no authentication. ``node_id`` and
+    ``advertised_host`` are what Metadata and FindCoordinator tell clients (the bound host by
+    default). ``handlers`` defaults to the full registry of :mod:`pcmodel.wire.handlers`.
+    Raises ``OSError`` if the address cannot be bound.
+    """
+
+    def __init__(
+        self,
+        broker: Any,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        node_id: int = 0,
+        advertised_host: str | None = None,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+        send_timeout: float = DEFAULT_SEND_TIMEOUT,
+        handlers: Mapping[int, ApiHandler] | None = None,
+    ) -> None:
+        if handlers is None:
+            from pcmodel.wire.handlers import load_handlers
+
+            handlers = load_handlers()
+        if max_connections < 1:
+            raise ValueError(f"max_connections must be >= 1, got {max_connections}")
+        if max_request_bytes < 64:
+            raise ValueError(f"max_request_bytes must be >= 64, got {max_request_bytes}")
+        if send_timeout <= 0:
+            raise ValueError(f"send_timeout must be > 0 seconds, got {send_timeout}")
+        self.broker = broker
+        self.handlers = dict(handlers)
+        self.node_id = node_id
+        self.max_connections = max_connections
+        self.max_request_bytes = max_request_bytes
+        self.send_timeout = send_timeout
+        if not is_loopback(host):
+            log.warning(
+                "the Kafka listener on %s:%s accepts anyone who can reach it: plaintext Kafka "
+                "has no authentication", host, port,
+            )
+        self._server = socket.create_server((host, port), reuse_port=False)
+        bound = self._server.getsockname()
+        self.host: str = bound[0]
+        self.port: int = bound[1]
+        self.advertised_host = advertised_host or (
+            socket.getfqdn() if self.host in ("0.0.0.0", "::") else self.host
+        )
+        self._lock = threading.Lock()
+        self._connections: dict[socket.socket, threading.Thread] = {}
+        self._stopping = False
+        self._started = False
+        self._refusing = False
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._accepter = threading.Thread(
+            target=self._accept_loop, name=f"kafka-accept-{self.port}"
+        )
+
+    # --- public ---------------------------------------------------------------------------------
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """``(host, port)`` the listener is bound to."""
+        return self.host, self.port
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """``"host:port"`` as Kafka clients' ``bootstrap_servers`` setting wants it."""
+        host = f"[{self.advertised_host}]" if ":" in self.advertised_host else self.advertised_host
+        return f"{host}:{self.port}"
+
+    @property
+    def connection_count(self) -> int:
+        """How many client connections are open right now."""
+        with self._lock:
+            return len(self._connections)
+
+    def start(self) -> KafkaListener:
+        """Start accepting connections; returns self. Calling it twice is an error."""
+        with self._lock:
+            if self._started:
+                raise RuntimeError("this KafkaListener was already started")
+            self._started = True
+        self._accepter.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop accepting, close every connection and join every thread (each up to ``timeout``).
+
+        A connection in the middle of a long-polling Fetch ends when that fetch returns (at the
+        latest after the client's ``max_wait_ms``). Idempotent.
+        """
+        with self._lock:
+            if self._stopping:
+                return
+            self._stopping = True
+            started = self._started
+        if started:
+            self._wake_w.send(b"x")
+            self._accepter.join(timeout)
+        self._server.close()
+        self._wake_r.close()
+        self._wake_w.close()
+        with self._lock:
+            # Under the lock: a serving thread closes its socket under it too, so no socket is
+            # shut down after its descriptor was closed (and perhaps reused).
+            connections = dict(self._connections)
+            for sock in connections:
+                _shutdown(sock)
+        for thread in connections.values():
+            thread.join(timeout)
+            if thread.is_alive():
+                log.warning("Kafka connection thread %s did not end within %s s",
+                            thread.name, timeout)
+
+    def __enter__(self) -> KafkaListener:
+        if not self._started:
+            self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "stopped" if self._stopping else f"connections={self.connection_count}"
+        return f"<KafkaListener {self.bootstrap_servers} node_id={self.node_id} {state}>"
+
+    # --- accepting ------------------------------------------------------------------------------
+
+    def _accept_loop(self) -> None:
+        with selectors.DefaultSelector() as selector:
+            selector.register(self._server, selectors.EVENT_READ)
+            selector.register(self._wake_r, selectors.EVENT_READ)
+            while True:
+                ready = {key.fileobj for key, _ in selector.select()}
+                if self._wake_r in ready:
+                    return
+                try:
+                    sock, peer = self._server.accept()
+                except OSError as exc:
+                    log.warning("Kafka listener: accept failed: %s", exc)
+                    continue
+                self._admit(sock, peer)
+
+    def _admit(self, sock: socket.socket, peer: Any) -> None:
+        with self._lock:
+            if self._stopping:
+                sock.close()
+                return
+            if len(self._connections) >= self.max_connections:
+                refusing_already, self._refusing = self._refusing, True
+                sock.close()
+                if not refusing_already:
+                    log.warning(
+                        "Kafka listener: refusing connections from %s on: %d are open "
+                        "(max_connections=%d); logged once until one is accepted again",
+                        _peer_name(peer), len(self._connections), self.max_connections,
+                    )
+                return
+            self._refusing = False
+            thread = threading.Thread(
+                target=self._serve, args=(sock, peer),
+                name=f"kafka-conn-{_peer_name(peer)}",
+            )
+            self._connections[sock] = thread
+        thread.start()
+
+    # --- serving one connection -----------------------------------------------------------------
+
+    def _serve(self, sock: socket.socket, peer: Any) -> None:
+        name = _peer_name(peer)
+        state: dict[str, Any] = {}
+        try:
+            sock.settimeout(self.send_timeout)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            while not self._stopping:
+                frame = self._read_frame(sock, name)
+                reply = self._handle(frame, state, name)
+                if reply is not None:
+                    sock.sendall(reply)
+        except _ConnectionClosed:
+            pass
+        except ProtocolViolation as exc:
+            log.warning("Kafka client %s: %s; closing its connection", name, exc)
+        except CloseConnection as exc:
+            log.info("Kafka client %s: %s; closing its connection", name, exc)
+        except TimeoutError:
+            log.warning(
+                "Kafka client %s did not read its responses for %s s; closing its connection",
+                name, self.send_timeout,
+            )
+        except OSError as exc:
+            if not self._stopping:
+                log.info("Kafka client %s: connection lost: %s", name, exc)
+        finally:
+            with self._lock:
+                self._connections.pop(sock, None)
+                sock.close()
+
+    def _read_frame(self, sock: socket.socket, name: str) -> bytes:
+        size_bytes = self._recv_exactly(sock, _SIZE.size, between_requests=True)
+        (size,) = _SIZE.unpack(size_bytes)
+        if size < 0 or size > self.max_request_bytes:
+            raise ProtocolViolation(
+                f"announced a request of {size} bytes, more than max_request_bytes="
+                f"{self.max_request_bytes} (Kafka's socket.request.max.bytes)"
+                if size > 0 else f"announced a request of negative size {size}"
+            )
+        return self._recv_exactly(sock, size, between_requests=False)
+
+    def _recv_exactly(self, sock: socket.socket, size: int, *, between_requests: bool) -> bytes:
+        buffer = bytearray(size)
+        view = memoryview(buffer)
+        got = 0
+        while got < size:
+            try:
+                n = sock.recv_into(view[got:])
+            except TimeoutError:
+                if between_requests and got == 0 and not self._stopping:
+                    continue  # an idle client: Kafka keeps idle connections for minutes
+                raise ProtocolViolation(
+                    f"sent {got} of {size} bytes and then nothing for {self.send_timeout} s"
+                ) from None
+            if n == 0:
+                if between_requests and got == 0:
+                    raise _ConnectionClosed
+                raise ProtocolViolation(f"closed the connection after {got} of {size} bytes")
+            got += n
+        return bytes(buffer)
+
+    def _handle(self, frame: bytes, state: dict[str, Any], name: str) -> bytes | None:
+        request = decode_request(frame, self.handlers)
+        if request.handler is None:
+            # Clients try the newest ApiVersions first and expect this answer (KIP-511).
+            log.log(
+                logging.DEBUG if request.api_key == _API_VERSIONS else logging.INFO,
+                "Kafka client %s asked for API key %d v%d, which is not served; answered "
+                "UNSUPPORTED_VERSION", name, request.api_key, request.api_version,
+            )
+            return encode_response(
+                error_response(request, self.handlers), request.correlation_id
+            )
+        ctx = make_context(
+            request, broker=self.broker, node_id=self.node_id, host=self.advertised_host,
+            port=self.port, handlers=self.handlers, connection_state=state,
+        )
+        try:
+            response = request.handler.handle(ctx, request.body)
+        except CloseConnection:
+            raise
+        except Exception as exc:
+            log.exception("Kafka listener: %s v%d from %s failed", request.handler.name,
+                          request.api_version, name)
+            fields = request.handler.response_class.fields
+            response = ctx.response(
+                **({"error_code": error_code(exc)} if "error_code" in fields else {})
+            )
+        if response is None:
+            return None
+        return encode_response(response, request.correlation_id)
+
+
+def _peer_name(peer: Any) -> str:
+    if isinstance(peer, tuple) and len(peer) >= 2:
+        return f"{peer[0]}:{peer[1]}"
+    return str(peer)
+
+
+def _shutdown(sock: socket.socket) -> None:
+    """Wake the thread blocked on ``sock`` (closing alone does not wake a blocked recv)."""
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass

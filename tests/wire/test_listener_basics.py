@@ -1,0 +1,93 @@
+"""The listener answers ApiVersions from its registry and Metadata from the broker."""
+
+from __future__ import annotations
+
+import pytest
+from kafka.protocol.metadata import ApiVersionsRequest, MetadataRequest
+
+from pcmodel.wire.handlers import MODULES, load_handlers
+
+
+def test_api_versions_lists_exactly_the_registry(raw, listener):
+    response = raw.request(ApiVersionsRequest[3](
+        client_software_name="raw", client_software_version="1"))
+    assert response.error_code == 0
+    advertised = {k.api_key: (k.min_version, k.max_version) for k in response.api_keys}
+    assert advertised == {
+        key: (h.min_version, h.max_version) for key, h in listener.handlers.items()
+    }
+
+
+@pytest.mark.parametrize("version", [0, 1, 2, 3])
+def test_every_api_versions_version_decodes(raw, version):
+    response = raw.request(ApiVersionsRequest[version]())
+    assert response.error_code == 0 and response.api_keys
+
+
+def test_api_versions_too_new_gets_kip_511_answer(raw, listener):
+    # A version beyond every schema: the answer is v0 with UNSUPPORTED_VERSION and our range, so
+    # the client can retry at a version we serve (what clients do on their first connect).
+    from kafka.protocol.metadata import ApiVersionsResponse
+
+    request = ApiVersionsRequest[3](client_software_name="raw", client_software_version="1")
+    request.with_header(correlation_id=77, client_id="raw")
+    data = bytearray(request.encode(header=True, framed=True))
+    data[6:8] = (99).to_bytes(2, "big")
+    raw.sock.sendall(bytes(data))
+    response = ApiVersionsResponse.decode(raw.recv_frame(), version=0, header=True)
+    assert response.header.correlation_id == 77
+    assert response.error_code == 35  # UNSUPPORTED_VERSION
+    assert {k.api_key for k in response.api_keys} == set(listener.handlers)
+
+
+@pytest.mark.parametrize("version", [0, 1, 4, 9, 12])
+def test_metadata_lists_topics_and_this_broker(broker, raw, listener, version):
+    broker.create_topic("orders", 3)
+    broker.create_topic("audit", 1)
+    topics = [] if version == 0 else None
+    response = raw.request(MetadataRequest[version](topics=topics))
+    assert [(b.node_id, b.host, b.port) for b in response.brokers] == [
+        (listener.node_id, "127.0.0.1", listener.port)
+    ]
+    by_name = {t.name: t for t in response.topics}
+    assert sorted(by_name) == ["audit", "orders"]
+    orders = by_name["orders"]
+    assert orders.error_code == 0
+    assert [p.partition_index for p in orders.partitions] == [0, 1, 2]
+    assert all(p.leader_id == listener.node_id for p in orders.partitions)
+
+
+def test_metadata_unknown_topic_is_error_3(broker, raw):
+    response = raw.request(MetadataRequest[9](
+        topics=[MetadataRequest.MetadataRequestTopic(name="nope")],
+        allow_auto_topic_creation=False))
+    (topic,) = response.topics
+    assert (topic.name, topic.error_code, topic.partitions) == ("nope", 3, [])
+
+
+def test_registry_rejects_two_modules_serving_one_key():
+    load_handlers(MODULES)  # the real registry loads
+    with pytest.raises(ValueError, match="served by both"):
+        load_handlers(("versions", "versions"))
+
+
+def test_kafka_python_admin_sees_the_topics(broker, listener):
+    from kafka.admin import KafkaAdminClient
+
+    broker.create_topic("orders", 2)
+    admin = KafkaAdminClient(bootstrap_servers=listener.bootstrap_servers,
+                             request_timeout_ms=5000, client_id="smoke")
+    try:
+        assert admin.list_topics() == ["orders"]
+    finally:
+        admin.close()
+
+
+def test_confluent_admin_sees_the_topics(broker, listener):
+    admin_module = pytest.importorskip("confluent_kafka.admin")
+    broker.create_topic("orders", 2)
+    admin = admin_module.AdminClient({"bootstrap.servers": listener.bootstrap_servers})
+    metadata = admin.list_topics(timeout=10)
+    assert sorted(metadata.topics) == ["orders"]
+    assert len(metadata.topics["orders"].partitions) == 2
+    assert list(metadata.brokers) == [listener.node_id]
