@@ -147,18 +147,22 @@ def run_suite(
             before = frozenset(reaper.children_of(os.getpid()))
             try:
                 try:
-                    with open(log_path, "wb") as log:
+                    with reaper.launching, open(log_path, "wb") as log:
                         proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log,
                                                 stderr=subprocess.STDOUT, env=env, cwd=tmp,
                                                 pass_fds=(key_r,), start_new_session=True)
+                        reaper.watch(proc.pid)
                 finally:
                     os.close(key_r)
-                with reaper.watching(proc.pid):
-                    problem = _wait(proc, time.monotonic() + deadline, deadline, cancel)
+                problem = _wait(proc, time.monotonic() + deadline, deadline, cancel)
             finally:
                 # Also on Ctrl-C: pytest, the checks and whatever they started all die here.
                 if proc is not None:
+                    ended_alone = proc.poll() is not None
                     _stop(proc)
+                    reaper.unwatch(proc.pid)
+                    if ended_alone and not problem:
+                        reaper.wait_for_trackers(before)
                 reaper.kill_descendants(before)
         if problem == _CANCELLED:
             raise GradingCancelled(f"grading {impl} was cancelled")
