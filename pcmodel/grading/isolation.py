@@ -140,18 +140,20 @@ def run_isolated(fn: Callable[..., Any], *args: Any, time_limit: float) -> Outco
     started = time.monotonic()
     with reaper.subreaper():
         before = frozenset(reaper.children_of(os.getpid()))
-        pid = _fork(result_w, key_r, out_w, tracker, fn, args)
+        with reaper.launching:
+            pid = _fork(result_w, key_r, out_w, tracker, fn, args)
+            reaper.watch(pid)
         for fd in (result_w, key_r, out_w):
             os.close(fd)
         try:
-            with reaper.watching(pid):
-                with contextlib.suppress(OSError):
-                    os.setpgid(pid, pid)  # also done by the child; whichever runs first wins
-                try:
-                    watch = _Watch(pid, result_r, out_r, key, key_w)
-                    outcome = watch.run(started + time_limit, time_limit)
-                finally:
-                    _kill_tree(pid)
+            with contextlib.suppress(OSError):
+                os.setpgid(pid, pid)  # also done by the child; whichever runs first wins
+            try:
+                watch = _Watch(pid, result_r, out_r, key, key_w)
+                outcome = watch.run(started + time_limit, time_limit)
+            finally:
+                _kill_tree(pid)
+                reaper.unwatch(pid)
         finally:
             reaper.kill_descendants(before)
     elapsed = time.monotonic() - started

@@ -22,6 +22,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 
 __all__ = [
@@ -31,7 +32,9 @@ __all__ = [
     "kill_descendants",
     "subreaper",
     "subreaper_available",
-    "watching",
+    "unwatch",
+    "wait_for_trackers",
+    "watch",
 ]
 
 _PR_SET_DUMPABLE = 4
@@ -42,6 +45,9 @@ _lock = threading.Lock()
 _users = 0  # nested subreaper() scopes in this process
 _before = 0  # the subreaper flag before the outermost scope
 _watched: set[int] = set()  # live roots of gradings in progress: other cleanups spare them
+# Held while a root is started and registered, and while a cleanup kills: a cleanup in another
+# thread never sees a freshly started root before it is registered.
+launching = threading.RLock()
 
 
 def _libc() -> ctypes.CDLL | None:
@@ -97,21 +103,22 @@ def subreaper() -> Iterator[bool]:
                 _LIBC.prctl(_PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
 
 
-@contextlib.contextmanager
-def watching(pid: int) -> Iterator[None]:
-    """Within the block, :func:`kill_descendants` called by anyone else spares ``pid``'s tree.
+def watch(pid: int) -> None:
+    """From now on, :func:`kill_descendants` spares ``pid``'s tree until :func:`unwatch`.
 
     Several checks or gradings can run at once in one process (threads); each kills only what is
     not another one's live root. Orphans of an ended root are re-parented to this process and are
-    killed by whoever cleans up next.
+    killed by whoever cleans up next. Start the root and watch it while holding
+    :data:`launching`, so that no cleanup runs in between.
     """
     with _lock:
         _watched.add(pid)
-    try:
-        yield
-    finally:
-        with _lock:
-            _watched.discard(pid)
+
+
+def unwatch(pid: int) -> None:
+    """Stop sparing ``pid``'s tree (call once the root has ended)."""
+    with _lock:
+        _watched.discard(pid)
 
 
 def _parents() -> dict[int, int]:
@@ -154,6 +161,33 @@ def descendants(root: int, spare: frozenset[int] = frozenset()) -> set[int]:
     return found
 
 
+def wait_for_trackers(spare: frozenset[int] = frozenset(), timeout: float = 5.0) -> None:
+    """Give multiprocessing resource trackers below this process up to ``timeout`` seconds to end.
+
+    A tracker unlinks the named semaphores and shared memory that the processes it served leaked,
+    once the last of them has gone; killing it first would leave them in /dev/shm. Call this
+    after the graded processes ended and before :func:`kill_descendants`.
+    """
+    pause = threading.Event()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with _lock:
+            skip = frozenset(spare | _watched)
+        trackers = [pid for pid in descendants(os.getpid(), skip)
+                    if not _zombie(pid) and b"resource_tracker" in _cmdline(pid)]
+        if not trackers:
+            return
+        pause.wait(0.01)
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        with open(f"{_PROC}/{pid}/cmdline", "rb") as cmdline:
+            return cmdline.read()
+    except OSError:
+        return b""
+
+
 def _zombie(pid: int) -> bool:
     try:
         with open(f"{_PROC}/{pid}/stat", "rb") as stat:
@@ -164,12 +198,17 @@ def _zombie(pid: int) -> bool:
 
 def kill_descendants(spare: frozenset[int] = frozenset(), rounds: int = 200) -> int:
     """SIGKILL every descendant of this process except the subtrees of ``spare`` and of the roots
-    registered with :func:`watching`; reap the ones that are its children.
+    registered with :func:`watch`; reap the ones that are its children.
 
     Repeats until no live descendant is left (a process forking while it is killed is caught by
     the next round), at most ``rounds`` times. Returns how many processes were killed. Without
     /proc this does nothing; callers also kill the process group.
     """
+    with launching:
+        return _kill_descendants(spare, rounds)
+
+
+def _kill_descendants(spare: frozenset[int], rounds: int) -> int:
     me = os.getpid()
     with _lock:
         spare = frozenset(spare | _watched)

@@ -316,3 +316,26 @@ def _zombie(pid: int) -> bool:
             return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
     except FileNotFoundError:
         return True
+
+
+LEAK_SEMAPHORE = """
+import os, _multiprocessing
+from multiprocessing import resource_tracker, synchronize
+_name = "/mp-pcmodel-leak-%d" % os.getpid()
+_sem = _multiprocessing.SemLock(synchronize.SEMAPHORE, 1, 1, _name, False)
+resource_tracker.register(_name, "semaphore")
+open(MARKER, "a").write(_name + "\\n")
+"""
+
+
+@pytest.mark.timeout(120)
+def test_semaphores_leaked_by_killed_checks_are_unlinked(tmp_path):
+    marker = tmp_path / "names"
+    path = _attacked(tmp_path, "05_assignor", "leak", LEAK_SEMAPHORE, MARKER=str(marker))
+    report = grade(EXERCISES["05_assignor"], path, only=("test_range_kafka_example",),
+                   timeout=120)
+    assert report["score"] == 0
+    names = marker.read_text().split()
+    assert names, "the submission created no semaphore"
+    left = [n for n in names if os.path.exists("/dev/shm/sem." + n.lstrip("/"))]
+    assert not left, f"left in /dev/shm: {left}"

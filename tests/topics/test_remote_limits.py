@@ -161,6 +161,8 @@ def stopped_broker():
     def stop() -> None:
         os.kill(process.pid, signal.SIGSTOP)
         stopped.append(True)
+        # The signal is delivered asynchronously: wait until the kernel reports it stopped.
+        wait_until(lambda: _state(process.pid) == "T")
 
     try:
         yield process, stop
@@ -168,6 +170,12 @@ def stopped_broker():
         if stopped:
             os.kill(process.pid, signal.SIGCONT)
         process.stop()
+
+
+def _state(pid: int) -> str:
+    """The process state letter of ``pid`` (R running, S sleeping, T stopped, ...)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().rsplit(")", 1)[1].split()[0]
 
 
 def test_every_call_to_a_stopped_broker_ends_with_kafka_timeout_error(stopped_broker):
