@@ -40,6 +40,7 @@ from pcmodel.topics.errors import (
     KafkaConnectionError,
     KafkaError,
     KafkaTimeoutError,
+    MemberIdRequiredError,
     MessageSizeTooLargeError,
     NoBrokersAvailable,
     NonEmptyGroupError,
@@ -53,6 +54,7 @@ from pcmodel.topics.errors import (
     UnknownMemberIdError,
     UnknownTopicOrPartitionError,
     UnsupportedCompressionTypeError,
+    UnsupportedVersionError,
 )
 from pcmodel.topics.partitioner import (
     PARTITIONERS,
@@ -123,6 +125,7 @@ __all__ = [
     "KafkaConnectionError",
     "KafkaError",
     "KafkaTimeoutError",
+    "MemberIdRequiredError",
     "MessageSizeTooLargeError",
     "NoBrokersAvailable",
     "NonEmptyGroupError",
@@ -139,6 +142,7 @@ __all__ = [
     "UnknownMemberIdError",
     "UnknownTopicOrPartitionError",
     "UnsupportedCompressionTypeError",
+    "UnsupportedVersionError",
     "validate_topic_partition",
     "Broker",
     "CLIENT_METHODS",
