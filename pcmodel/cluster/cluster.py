@@ -137,6 +137,8 @@ class Cluster:
         self.events: list[ClusterEvent] = []
         self._published: dict[TopicPartition, PartitionState] = {}
         self._next_producer_id = 1000
+        self._offsets_topic: Any = None
+        self._changes = 0
         self._fenced_seen: set[int] = set()
         self._closed = False
         self._threads: list[threading.Thread] = []
@@ -196,14 +198,67 @@ class Cluster:
                                   retention_ms=retention_ms)
             tps = self.controller.create_topic(name, partitions, config)
             for node in self.nodes:
+                # Every broker knows every topic (its coordinators assign its partitions);
+                # only the replicas it hosts get replica state.
                 mine = [tp for tp in tps if node.node_id in self.controller.partitions[tp].replicas]
-                if mine:
-                    node.add_replicas(name, mine, config, retention_records=retention_records,
-                                      retention_ms=retention_ms)
+                node.add_replicas(name, partitions, mine, config,
+                                  retention_records=retention_records, retention_ms=retention_ms)
             for tp in tps:
                 self._publish(tp)
                 self._deliver(tp)
-            self._changed.notify_all()
+            self._notify()
+
+    def connect(self) -> Any:
+        """A client connection: ``KafkaProducer(broker=cluster)`` and ``KafkaConsumer(...,
+        broker=cluster)`` call this. See :mod:`pcmodel.cluster.client`."""
+        from pcmodel.cluster.client import ClusterConnection
+        from pcmodel.cluster.offsets import OffsetsTopic
+
+        with self._lock:
+            offsets = self._offsets_topic
+        if offsets is None:
+            offsets = OffsetsTopic(self)
+            with self._lock:
+                self._offsets_topic = self._offsets_topic or offsets
+                offsets = self._offsets_topic
+        return ClusterConnection(self, offsets)
+
+    def metadata_version(self) -> int:
+        """A counter that changes whenever a topic is created."""
+        with self._lock:
+            return len(self.controller.topics)
+
+    def await_metadata_change(self, version: int, timeout: float) -> int:
+        """Wait up to ``timeout`` seconds for :meth:`metadata_version` to differ from
+        ``version``; return the current one."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while len(self.controller.topics) == version and not self._closed:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._changed.wait(remaining)
+            return len(self.controller.topics)
+
+    def change_count(self) -> int:
+        """A counter that moves whenever anything in the cluster changes (see
+        :meth:`await_change`)."""
+        with self._lock:
+            return self._changes
+
+    def await_change(self, count: int, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds for :meth:`change_count` to move past ``count``
+        (an append, a replication round, an election, a fault). In a stepped cluster nothing
+        moves by itself, so this returns at once."""
+        if self.mode == "steps":
+            return
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while self._changes == count and not self._closed:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return
+                self._changed.wait(remaining)
 
     def metadata(self) -> dict[TopicPartition, PartitionState]:
         """Every partition's replicas, leader, leader epoch and ISR, as the controller has them."""
@@ -276,7 +331,7 @@ class Cluster:
                                                   "alive")
                 node = self._reachable_node(target)
                 node.produce(tp, list(records), acks, timeout, future, producer)
-                self._changed.notify_all()
+                self._notify()
             except KafkaError as e:
                 future.set_exception(e)
         return future
@@ -311,7 +366,7 @@ class Cluster:
             if node.alive:
                 node.crash()
                 self._event("killed", broker)
-                self._changed.notify_all()
+                self._notify()
 
     def restart(self, broker: int) -> None:
         """Start a killed broker again: it re-registers, truncates, catches up, rejoins ISRs."""
@@ -328,7 +383,7 @@ class Cluster:
             self._heartbeat(node)
             for tp in sorted(node.replicas):
                 self._deliver(tp, only=broker)
-            self._changed.notify_all()
+            self._notify()
 
     def isolate(self, broker: int, *, controller: bool = False) -> None:
         """Cut ``broker`` off from replication traffic (and from the controller if asked)."""
@@ -338,7 +393,7 @@ class Cluster:
             if controller:
                 self._isolated_from_controller.add(broker)
             self._event("isolated", broker, detail="with controller" if controller else None)
-            self._changed.notify_all()
+            self._notify()
 
     def heal(self, broker: int | None = None) -> None:
         """End the isolation of ``broker`` (of every broker if ``None``)."""
@@ -353,7 +408,7 @@ class Cluster:
                         self._heartbeat(self.nodes[b])
                         for tp in sorted(self.nodes[b].replicas):
                             self._deliver(tp, only=b)
-            self._changed.notify_all()
+            self._notify()
 
     def slow(self, broker: int, seconds: float) -> None:
         """Make each replica fetch of ``broker`` take ``seconds`` (``0`` restores it)."""
@@ -364,7 +419,7 @@ class Cluster:
             node.slowness = float(seconds)
             node.next_fetch_at = self.clock() + seconds
             self._event("slowed", broker, detail=seconds)
-            self._changed.notify_all()
+            self._notify()
 
     # --- driving ------------------------------------------------------------------------------
 
@@ -380,8 +435,6 @@ class Cluster:
             self._apply_changes(self.controller.expire_sessions(self.clock()))
             for node in self.nodes:
                 moved |= self._node_round(node)
-            if moved:
-                self._changed.notify_all()
             return moved
 
     def advance(self, seconds: float | None = None) -> bool:
@@ -412,7 +465,7 @@ class Cluster:
             if self._closed:
                 return
             self._closed = True
-            self._changed.notify_all()
+            self._notify()
         for thread in self._threads:
             thread.join(timeout=10)
         for node in self.nodes:
@@ -426,6 +479,11 @@ class Cluster:
         self.close()
 
     # --- internals (with the lock held) ----------------------------------------------------------
+
+    def _notify(self) -> None:
+        """Something changed: count it and wake everyone waiting on the cluster."""
+        self._changes += 1
+        self._changed.notify_all()
 
     def _check_open(self) -> None:
         if self._closed:
@@ -483,6 +541,8 @@ class Cluster:
         for tp in tps:
             self._publish(tp)
             self._deliver(tp)
+        if tps:
+            self._notify()
 
     def _publish(self, tp: TopicPartition) -> None:
         """Events for what changed in ``tp``'s state since it was last published."""
@@ -512,6 +572,14 @@ class Cluster:
                 node.apply_state(tp, st)
 
     def _node_round(self, node: ClusterNode) -> bool:
+        """One round of ``node``'s duties; True if records moved (notifies if anything did)."""
+        hw_moves = sum(n.hw_moves for n in self.nodes)
+        moved = self._node_duties(node)
+        if moved or sum(n.hw_moves for n in self.nodes) != hw_moves:
+            self._notify()
+        return moved
+
+    def _node_duties(self, node: ClusterNode) -> bool:
         if not node.alive:
             return False
         self._heartbeat(node)
@@ -592,8 +660,6 @@ class Cluster:
         with self._lock:
             while not self._closed:
                 moved = self._node_round(node)
-                if moved:
-                    self._changed.notify_all()
                 # Waiting releases the lock, so clients get in between two rounds.
                 self._changed.wait(0 if moved else self.tick)
 

@@ -53,6 +53,15 @@ class SenderMixin:
         tp = batch.tp
         timeout = self.config["request_timeout_ms"] / 1000
         attempts = 0
+        # One broker holds the only replica, so acks changes nothing there; a replicated
+        # cluster's connection says it honours them (pcmodel.cluster.client).
+        extra = {"acks": batch.acks} if getattr(self._broker, "honours_acks", False) else {}
+        sequence = None
+        if self._producer_id is not None:
+            # Numbered once: every retry of this batch carries the same sequence, so a broker
+            # that already stored it answers with the original offsets instead of a copy.
+            sequence = self._sequences.get(tp, 0)
+            self._sequences[tp] = sequence + len(batch.records)
         while True:
             if self._aborted.is_set():
                 outcome = (
@@ -62,7 +71,15 @@ class SenderMixin:
                 )
                 break
             try:
-                result = self._broker.append(tp.topic, tp.partition, batch.records, timeout=timeout)
+                if sequence is None:
+                    result = self._broker.append(tp.topic, tp.partition, batch.records,
+                                                 timeout=timeout, **extra)
+                else:
+                    producer_id, producer_epoch = self._producer_id
+                    result = self._broker.append_idempotent(
+                        tp.topic, tp.partition, batch.records, producer_id=producer_id,
+                        producer_epoch=producer_epoch, first_sequence=sequence,
+                        timeout=timeout, **extra)
             except Exception as exc:
                 if getattr(exc, "retriable", False) and attempts < self.config["retries"]:
                     attempts += 1
@@ -75,6 +92,8 @@ class SenderMixin:
             # stamps a create time, so the append time is not the record's timestamp.
             outcome = (FutureState.SUCCEEDED, tuple(result)[:2], None)
             break
+        if sequence is not None and outcome[0] is FutureState.FAILED:
+            self._reset_sequences()
         pending = batch.finish(*outcome)
         with self._lock:
             self._incomplete.discard(batch)
@@ -85,3 +104,13 @@ class SenderMixin:
             self._batch_ready.notify_all()
         for future, callbacks in pending:
             future._run(callbacks)
+
+    def _reset_sequences(self) -> None:
+        """A numbered batch failed for good: its sequence numbers are a gap the broker would
+        refuse for ever. Bump the producer epoch (Kafka's KIP-360) and count again from 0."""
+        producer_id, producer_epoch = self._producer_id
+        try:
+            self._producer_id = tuple(self._broker.init_producer_id(producer_id, producer_epoch))
+        except Exception:  # noqa: BLE001 - the next batch fails with the broker's own error
+            return
+        self._sequences.clear()
