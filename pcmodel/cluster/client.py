@@ -21,7 +21,7 @@ Blocking calls wait on the cluster (for data, for a leader) without holding its 
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pcmodel.cluster.cluster import Cluster
@@ -207,18 +207,32 @@ class ClusterConnection:
 
     # --- groups and offsets -------------------------------------------------------------------
 
-    def join_group(self, group_id: str, member_id: str, topics: Collection[str],
-                   **settings: Any) -> JoinResult:
-        """Join at the group's coordinator (waiting up to ``timeout`` for one to exist).
+    def join_group(self, group_id: str, member_id: str, **settings: Any) -> JoinResult:
+        """JoinGroup at the group's coordinator (waiting up to ``timeout`` for one to exist).
 
         Raises ``UnknownMemberIdError`` when no coordinator appeared in time or the member is
         unknown to the current one: the consumer joins again as a new member.
         """
-        timeout = settings.get("timeout")
-        broker = self._coordinator_broker(group_id, timeout)
+        broker = self._coordinator_broker(group_id, settings.get("timeout"))
         if broker is None:
             raise UnknownMemberIdError(f"no coordinator for group {group_id!r} right now")
-        return broker.join_group(group_id, member_id, topics, **settings)
+        return broker.join_group(group_id, member_id, **settings)
+
+    def sync_group(self, group_id: str, member_id: str, generation: int,
+                   **settings: Any) -> Any:
+        """SyncGroup at the group's coordinator; ``UnknownMemberIdError`` without one."""
+        broker = self._coordinator_broker(group_id, settings.get("timeout"))
+        if broker is None:
+            raise UnknownMemberIdError(f"no coordinator for group {group_id!r} right now")
+        return broker.sync_group(group_id, member_id, generation, **settings)
+
+    def group_states(self) -> dict[str, Any]:
+        """Every group some live broker coordinates, with its protocol type and state."""
+        states: dict[str, Any] = {}
+        for node in self._cluster.nodes:
+            if node.alive:
+                states.update(node.broker.group_states())
+        return dict(sorted(states.items()))
 
     def heartbeat(self, group_id: str, member_id: str, generation: int) -> HeartbeatResult:
         """Heartbeat at the coordinator; no coordinator means the member must rejoin."""

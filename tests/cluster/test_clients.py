@@ -77,3 +77,10 @@ def test_consumer_group_keeps_reading_and_committed_offsets_survive(cluster):
     finally:
         consumer.close()
         producer.close(timeout=10)
+
+
+def test_the_cluster_connection_offers_every_client_method():
+    from pcmodel.cluster.client import ClusterConnection
+    from pcmodel.topics.broker import CLIENT_METHODS
+
+    assert [m for m in CLIENT_METHODS if not hasattr(ClusterConnection, m)] == []
