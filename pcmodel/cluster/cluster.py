@@ -35,15 +35,18 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 from pcmodel.cluster.clock import VirtualClock
 from pcmodel.cluster.controller import Controller, PartitionState, TopicConfig
-from pcmodel.cluster.epochs import truncation_step
 from pcmodel.cluster.errors import LeaderNotAvailableError
+from pcmodel.cluster.events import ClusterEvent, ReplicaStatus
+from pcmodel.cluster.follower import replicate_once
+from pcmodel.cluster.injection import FaultInjection
 from pcmodel.cluster.node import ClusterNode
 from pcmodel.cluster.purgatory import ProduceFuture
-from pcmodel.topics.broker import FetchError, FetchResult
+from pcmodel.cluster.waiting import ClientSupport
+from pcmodel.topics.broker import FetchResult
 from pcmodel.topics.errors import (
     IllegalArgumentError,
     IllegalStateError,
@@ -59,35 +62,7 @@ _MODES = ("threads", "steps")
 _ACKS = (0, 1, "all")
 
 
-class ClusterEvent(NamedTuple):
-    """Something that happened, for timelines and charts.
-
-    ``kind`` is one of ``"killed"``, ``"restarted"``, ``"isolated"``, ``"healed"``, ``"slowed"``,
-    ``"fenced"`` (the controller noticed a dead broker), ``"leader"`` (new leader; ``detail``
-    says ``clean`` or ``unclean`` and the epoch), ``"isr"`` (new ISR), ``"truncated"`` (a
-    replica dropped records; ``records`` holds them: the lost suffix).
-    """
-
-    time: float
-    kind: str
-    broker: int | None
-    tp: TopicPartition | None
-    detail: Any = None
-    records: tuple[LogRecord, ...] = ()
-
-
-class ReplicaStatus(NamedTuple):
-    """One replica as it is now: its broker, role, log end offset, HW, ISR membership."""
-
-    broker: int
-    alive: bool
-    leader: bool
-    log_end_offset: int
-    high_watermark: int
-    in_isr: bool
-
-
-class Cluster:
+class Cluster(FaultInjection, ClientSupport):
     """``brokers`` replicating brokers and a controller. See the module docstring.
 
     ``replica_lag_time_max_ms`` (Kafka's ``replica.lag.time.max.ms``, default 30000 there;
@@ -208,58 +183,6 @@ class Cluster:
                 self._deliver(tp)
             self._notify()
 
-    def connect(self) -> Any:
-        """A client connection: ``KafkaProducer(broker=cluster)`` and ``KafkaConsumer(...,
-        broker=cluster)`` call this. See :mod:`pcmodel.cluster.client`."""
-        from pcmodel.cluster.client import ClusterConnection
-        from pcmodel.cluster.offsets import OffsetsTopic
-
-        with self._lock:
-            offsets = self._offsets_topic
-        if offsets is None:
-            offsets = OffsetsTopic(self)
-            with self._lock:
-                self._offsets_topic = self._offsets_topic or offsets
-                offsets = self._offsets_topic
-        return ClusterConnection(self, offsets)
-
-    def metadata_version(self) -> int:
-        """A counter that changes whenever a topic is created."""
-        with self._lock:
-            return len(self.controller.topics)
-
-    def await_metadata_change(self, version: int, timeout: float) -> int:
-        """Wait up to ``timeout`` seconds for :meth:`metadata_version` to differ from
-        ``version``; return the current one."""
-        deadline = time.monotonic() + timeout
-        with self._lock:
-            while len(self.controller.topics) == version and not self._closed:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                self._changed.wait(remaining)
-            return len(self.controller.topics)
-
-    def change_count(self) -> int:
-        """A counter that moves whenever anything in the cluster changes (see
-        :meth:`await_change`)."""
-        with self._lock:
-            return self._changes
-
-    def await_change(self, count: int, timeout: float) -> None:
-        """Wait up to ``timeout`` seconds for :meth:`change_count` to move past ``count``
-        (an append, a replication round, an election, a fault). In a stepped cluster nothing
-        moves by itself, so this returns at once."""
-        if self.mode == "steps":
-            return
-        deadline = time.monotonic() + timeout
-        with self._lock:
-            while self._changes == count and not self._closed:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return
-                self._changed.wait(remaining)
-
     def metadata(self) -> dict[TopicPartition, PartitionState]:
         """Every partition's replicas, leader, leader epoch and ISR, as the controller has them."""
         with self._lock:
@@ -356,70 +279,6 @@ class Cluster:
         with self._lock:
             self._check_open()
             return self._reachable_node(broker).fetch(offsets, max_records)
-
-    # --- faults -------------------------------------------------------------------------------
-
-    def kill(self, broker: int) -> None:
-        """Crash ``broker``: it stops at once; its log stays for a restart. Idempotent."""
-        with self._lock:
-            node = self._node(broker)
-            if node.alive:
-                node.crash()
-                self._event("killed", broker)
-                self._notify()
-
-    def restart(self, broker: int) -> None:
-        """Start a killed broker again: it re-registers, truncates, catches up, rejoins ISRs."""
-        with self._lock:
-            node = self._node(broker)
-            if node.alive:
-                return
-            # A restarted broker is a new incarnation: the controller forgets the old one
-            # (if its session had not expired yet) before registering it again.
-            self._apply_changes(self.controller.fence(broker))
-            node.alive = True
-            node.next_fetch_at = 0.0
-            self._event("restarted", broker)
-            self._heartbeat(node)
-            for tp in sorted(node.replicas):
-                self._deliver(tp, only=broker)
-            self._notify()
-
-    def isolate(self, broker: int, *, controller: bool = False) -> None:
-        """Cut ``broker`` off from replication traffic (and from the controller if asked)."""
-        with self._lock:
-            self._node(broker)
-            self._isolated.add(broker)
-            if controller:
-                self._isolated_from_controller.add(broker)
-            self._event("isolated", broker, detail="with controller" if controller else None)
-            self._notify()
-
-    def heal(self, broker: int | None = None) -> None:
-        """End the isolation of ``broker`` (of every broker if ``None``)."""
-        with self._lock:
-            healed = sorted(self._isolated) if broker is None else [broker]
-            for b in healed:
-                if b in self._isolated:
-                    self._isolated.discard(b)
-                    self._isolated_from_controller.discard(b)
-                    self._event("healed", b)
-                    if self.nodes[b].alive:
-                        self._heartbeat(self.nodes[b])
-                        for tp in sorted(self.nodes[b].replicas):
-                            self._deliver(tp, only=b)
-            self._notify()
-
-    def slow(self, broker: int, seconds: float) -> None:
-        """Make each replica fetch of ``broker`` take ``seconds`` (``0`` restores it)."""
-        if seconds < 0:
-            raise IllegalArgumentError(f"slow() needs seconds >= 0, got {seconds}")
-        with self._lock:
-            node = self._node(broker)
-            node.slowness = float(seconds)
-            node.next_fetch_at = self.clock() + seconds
-            self._event("slowed", broker, detail=seconds)
-            self._notify()
 
     # --- driving ------------------------------------------------------------------------------
 
@@ -593,35 +452,16 @@ class Cluster:
         node.maintain()
         return moved
 
-    def _replicate(self, node: ClusterNode, replica) -> bool:
+    def _replicate(self, node: ClusterNode, replica: Any) -> bool:
         """One fetch by ``node`` from the leader of ``replica``'s partition; True if it copied."""
-        st = replica.state
-        leader = self.nodes[st.leader]
+        leader = self.nodes[replica.state.leader]
         if not leader.alive or not self._links(node.node_id, leader.node_id):
             return False
-        tp = replica.tp
-        try:
-            while replica.needs_truncation:
-                answer = leader.offsets_for_leader_epoch(tp, replica.epochs.latest_epoch,
-                                                         st.leader_epoch)
-                offset, done = truncation_step(replica.epochs, replica.leo,
-                                               replica.high_watermark, answer)
-                gone = replica.truncate(offset)
-                if gone:
-                    self._event("truncated", node.node_id, tp, (offset, len(gone)), gone)
-                replica.needs_truncation = not done
-            response = leader.replica_fetch(node.node_id, tp, replica.leo, st.leader_epoch)
-        except KafkaError:
-            return False  # fenced or stale epoch: wait for the next LeaderAndIsr
-        if response.error is FetchError.OFFSET_OUT_OF_RANGE:
-            if replica.leo < response.log_start_offset:
-                replica.restart_at(response.log_start_offset)
-            else:  # ahead of the leader: the epoch rule missed nothing, but be safe
-                replica.needs_truncation = True
-            return True
-        replica.append_copy(response.records, response.high_watermark, response.epochs,
-                            response.batches)
-        return bool(response.records)
+
+        def truncated(offset: int, gone: tuple) -> None:
+            self._event("truncated", node.node_id, replica.tp, (offset, len(gone)), gone)
+
+        return replicate_once(node.node_id, replica, leader, truncated)
 
     def _settled(self) -> bool:
         for tp, st in self.controller.partitions.items():
