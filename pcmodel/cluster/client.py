@@ -162,17 +162,19 @@ class ClusterConnection:
         return producer_id, producer_epoch + 1
 
     def append(self, topic: str, partition: int, records: Sequence, *,
-               timeout: float | None = None, acks: int | str = 1) -> AppendResult:
-        """Produce to the leader with ``acks``; errors as ``Cluster.produce`` (most retriable)."""
-        return self._produce(topic, partition, records, timeout, acks, None)
+               timeout: float | None = None, acks: int | str = 1,
+               compression: str | None = None) -> AppendResult:
+        """Produce to the leader with ``acks``; errors as ``Cluster.produce`` (most retriable).
+        ``compression`` is how the leader stores the batch (followers store copies decoded)."""
+        return self._produce(topic, partition, records, timeout, acks, None, compression)
 
     def append_idempotent(self, topic: str, partition: int, records: Sequence, *,
                           producer_id: int, producer_epoch: int, first_sequence: int,
-                          timeout: float | None = None, acks: int | str = "all"
-                          ) -> AppendResult:
+                          timeout: float | None = None, acks: int | str = "all",
+                          compression: str | None = None) -> AppendResult:
         """Produce as an idempotent producer: a repeated batch is answered, not stored again."""
         return self._produce(topic, partition, records, timeout, acks,
-                             (producer_id, producer_epoch, first_sequence))
+                             (producer_id, producer_epoch, first_sequence), compression)
 
     def fetch(self, offsets: Mapping[TopicPartition, int], *, max_records: int = 500,
               timeout: float = 0.0) -> dict[TopicPartition, FetchResult]:
@@ -300,10 +302,12 @@ class ClusterConnection:
     # --- internals ----------------------------------------------------------------------------
 
     def _produce(self, topic: str, partition: int, records: Sequence, timeout: float | None,
-                 acks: int | str, producer: tuple[int, int, int] | None) -> AppendResult:
+                 acks: int | str, producer: tuple[int, int, int] | None,
+                 compression: str | None) -> AppendResult:
         wait = 30.0 if timeout is None else timeout
         result = self._cluster.produce(topic, partition, records, acks=_ACKS[acks],
-                                       timeout=wait, producer=producer).get(timeout=wait + 5)
+                                       timeout=wait, producer=producer,
+                                       compression=compression).get(timeout=wait + 5)
         start = self._cluster.nodes[result.broker].broker.replica_offsets(topic, partition)[0]
         return AppendResult(result.base_offset, start, -1)
 

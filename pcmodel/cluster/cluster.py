@@ -226,7 +226,8 @@ class Cluster(FaultInjection, ClientSupport):
     def produce(self, topic: str, partition: int, records: Sequence, *,
                 acks: int | str = 1, timeout: float = 30.0,
                 broker: int | None = None,
-                producer: tuple[int, int, int] | None = None) -> ProduceFuture:
+                producer: tuple[int, int, int] | None = None,
+                compression: str | None = None) -> ProduceFuture:
         """Send ``records`` to the partition's leader (or to ``broker``); return the future.
 
         ``acks=0``: answered at once, the records may or may not be appended (offset -1).
@@ -253,7 +254,7 @@ class Cluster(FaultInjection, ClientSupport):
                     raise LeaderNotAvailableError(f"{tp} has no leader: no in-sync replica is "
                                                   "alive")
                 node = self._reachable_node(target)
-                node.produce(tp, list(records), acks, timeout, future, producer)
+                node.produce(tp, list(records), acks, timeout, future, producer, compression)
                 self._notify()
             except KafkaError as e:
                 future.set_exception(e)

@@ -124,7 +124,8 @@ class ClusterNode:
 
     def produce(self, tp: TopicPartition, records: Sequence, acks: int | str,
                 timeout: float, future: ProduceFuture,
-                producer: tuple[int, int, int] | None = None) -> None:
+                producer: tuple[int, int, int] | None = None,
+                compression: str | None = None) -> None:
         """Append as leader; answer ``future`` now (acks 0/1) or when committed (``"all"``).
 
         ``producer`` is ``(producer_id, producer_epoch, first_sequence)`` for an idempotent
@@ -151,7 +152,8 @@ class ClusterNode:
         if repeated is not None:
             base = repeated.base_offset
         else:
-            base = self.broker.append(tp.topic, tp.partition, records).base_offset
+            base = self.broker.append(tp.topic, tp.partition, records,
+                                      compression=compression).base_offset
             if producer is not None:
                 replica.producers.record(BatchInfo(*producer, base, count))
         result = ProduceResult(tp.topic, tp.partition, -1 if acks == 0 else base, count,

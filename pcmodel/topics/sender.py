@@ -14,10 +14,13 @@ Prior art: kafka-python's ``kafka/producer/sender.py``; the Java client's ``Send
 
 from __future__ import annotations
 
+from typing import Any
+
 from pcmodel.errors import ShutDown
 from pcmodel.topics.accumulator import ProducerState
 from pcmodel.topics.errors import IllegalStateError
 from pcmodel.topics.futures import FutureState, ProducerBatch
+from pcmodel.topics.structs import TopicPartition
 
 __all__ = ["SenderMixin"]
 
@@ -71,15 +74,7 @@ class SenderMixin:
                 )
                 break
             try:
-                if sequence is None:
-                    result = self._broker.append(tp.topic, tp.partition, batch.records,
-                                                 timeout=timeout, **extra)
-                else:
-                    producer_id, producer_epoch = self._producer_id
-                    result = self._broker.append_idempotent(
-                        tp.topic, tp.partition, batch.records, producer_id=producer_id,
-                        producer_epoch=producer_epoch, first_sequence=sequence,
-                        timeout=timeout, **extra)
+                result = self._append_batch(tp, batch.records, timeout, sequence, extra)
             except Exception as exc:
                 if getattr(exc, "retriable", False) and attempts < self.config["retries"]:
                     attempts += 1
@@ -114,3 +109,17 @@ class SenderMixin:
         except Exception:  # noqa: BLE001 - the next batch fails with the broker's own error
             return
         self._sequences.clear()
+
+    def _append_batch(self, tp: TopicPartition, records: list, timeout: float,
+                      sequence: int | None, extra: dict[str, Any]) -> Any:
+        """One append to the broker; with ``compression_type`` the broker stores it compressed;
+        with idempotence it carries the producer id and the batch's first sequence number."""
+        compression = self.config["compression_type"]
+        if compression is not None:
+            extra = {**extra, "compression": compression}
+        if sequence is None:
+            return self._broker.append(tp.topic, tp.partition, records, timeout=timeout, **extra)
+        producer_id, producer_epoch = self._producer_id
+        return self._broker.append_idempotent(
+            tp.topic, tp.partition, records, producer_id=producer_id,
+            producer_epoch=producer_epoch, first_sequence=sequence, timeout=timeout, **extra)
