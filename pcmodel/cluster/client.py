@@ -129,6 +129,14 @@ class ClusterConnection:
         """Wait up to ``timeout`` seconds for a topic change; return the current version."""
         return self._cluster.await_metadata_change(version, timeout)
 
+    def log_stats(self, topic: str) -> tuple[Any, ...]:
+        """Per partition: records and stored/uncompressed bytes in its leader's log (a
+        follower's copy is stored decoded, so it may be larger)."""
+        return tuple(
+            self._leader_node(TopicPartition(topic, p)).broker.log_stats(topic)[p]
+            for p in sorted(self.partitions_for(topic))
+        )
+
     def space_stats(self, topic: str, partition: int) -> None:
         """Replicated topics have no ``"block"`` policy: always ``None``."""
         return None
