@@ -7,7 +7,7 @@ with the same meaning: the buffer was shut down and this operation can never suc
 
 import queue
 
-__all__ = ["ItemNotPicklable", "ItemTooLarge", "ShutDown"]
+__all__ = ["ItemNotPicklable", "ItemTooLarge", "ShutDown", "UsageError"]
 
 if hasattr(queue, "ShutDown"):
     ShutDown = queue.ShutDown
@@ -23,3 +23,10 @@ class ItemNotPicklable(TypeError):
 
 class ItemTooLarge(ValueError):
     """An item pickles to more bytes than the process buffer's ``item_size``; nothing changed."""
+
+
+class UsageError(ValueError):
+    """A command-line user's mistake: ``pcmodel`` prints the message on one line and exits 2.
+
+    The message says what was wrong and what to do instead; it is raised before any work starts.
+    """

@@ -23,6 +23,7 @@ from pcmodel.plots._figure import DEPTH_COLOUR, STATE_COLOURS
 from pcmodel.plots.runs import (
     plot_blocking_vs_speed_ratio,
     plot_run,
+    plot_runs,
     plot_scaling,
     plot_throughput_vs_capacity,
     plot_timeline,
@@ -42,6 +43,7 @@ __all__ = [
     "plot_partition_load",
     "plot_rebalance",
     "plot_run",
+    "plot_runs",
     "plot_scaling",
     "plot_throughput_vs_capacity",
     "plot_timeline",
