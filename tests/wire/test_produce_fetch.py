@@ -257,3 +257,20 @@ def test_statistics_show_requests_and_fetch_waits(broker, raw, listener):
     assert empty.waited > 0
     assert (full.records, full.max_wait) == (2, 5.0)
     assert full.waited < full.max_wait  # data was there: no waiting out max_wait_ms
+
+
+def test_fetch_wait_and_log_growth_charts(broker, raw, listener):
+    pytest.importorskip("matplotlib")
+    from pcmodel.plots import plot_fetch_waits, plot_log_growth
+
+    broker.create_topic("t", 2)
+    raw.request(fetch_request({("t", 0): 0}, max_wait_ms=20))
+    broker.append("t", 0, [(None, b"a")])
+    raw.request(fetch_request({("t", 0): 0}))
+    fig = plot_fetch_waits(listener.statistics().fetches)
+    (ax,) = fig.axes
+    assert [len(c.get_offsets()) for c in ax.collections] == [1, 1]  # one found, one in vain
+    fig = plot_log_growth([(0.0, (0, 0)), (1.0, (1, 0))], [(1.0, {0: 1, 1: 0})])
+    assert len(fig.axes[0].lines) == 4  # two partitions: end offset and position each
+    with pytest.raises(ValueError, match="no fetches"):
+        plot_fetch_waits([])
