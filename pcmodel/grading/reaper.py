@@ -9,6 +9,12 @@ is left. The grading process also marks itself non-dumpable (``PR_SET_DUMPABLE``
 running as the same user cannot read its memory or its file descriptors through
 ``/proc/PID/mem`` and ``/proc/PID/fd``.
 
+Graded code always runs in a session of its own (the check's child calls ``setsid()``; the suite's
+pytest starts a new session), so the caller's children in the caller's own session are never
+taken for graded code's orphans and are spared. A child that another thread of the same process
+starts *in a new session* while a grading runs is indistinguishable from one and is killed: run
+gradings in a process that starts no such children (``pcmodel grade`` does).
+
 Elsewhere (no ``prctl`` or no ``/proc``) the fallback is the process-group kill, which a session
 change escapes; :func:`subreaper_available` says which guarantee holds.
 """
