@@ -8,7 +8,7 @@ a child process with a time limit, so a deadlock costs only that check.
 import pytest
 
 from pcmodel.grading import buffer_checks as checks
-from pcmodel.grading import sched_checks
+from pcmodel.grading import contract_checks, sched_checks
 
 
 @pytest.mark.points(1)
@@ -31,6 +31,21 @@ def test_uses_semaphores(impl):
 def test_fifo_sequence(impl):
     """A seeded sequence of puts and gets that never blocks returns items in FIFO order."""
     checks.check_model_sequence(impl)
+
+
+@pytest.mark.points(2)
+def test_any_items_many_buffers(impl):
+    """Two buffers of different capacities used in turn hand back the very objects put, in order,
+    whatever they are (None, 0, objects equal to everything, 2**70, a lock), and keep no
+    reference to an item once get() returned it."""
+    contract_checks.check_any_items(impl)
+
+
+@pytest.mark.points(2)
+def test_waits_as_long_as_it_takes(impl):
+    """get() on an empty buffer and put() on a full one wait an hour of (virtual) time without
+    giving up or waking on a timer, and return as soon as they are released."""
+    contract_checks.check_waits_without_timeout(impl)
 
 
 @pytest.mark.points(2)
@@ -66,15 +81,16 @@ def test_one_producer_one_consumer(impl):
 
 @pytest.mark.points(2)
 def test_many_threads(impl):
-    """3 producers and 3 consumers on capacity 2, with perturbed timing: nothing lost,
+    """3 producers and 4 consumers on capacity 2, with perturbed timing: nothing lost,
     duplicated, over capacity, stuck or reordered."""
-    checks.check_stress(impl, producers=3, consumers=3, items=30, capacity=2,
+    checks.check_stress(impl, producers=3, consumers=4, items=30, capacity=2,
                         trials=12, noise=0.25, seed=202)
 
 
 @pytest.mark.points(4)
 def test_interleavings(impl):
-    """Every schedule of 1 producer/2 consumers (capacity 1) and of 2 producers/1 consumer
-    (capacity 2) with a switch possible at every line, up to a bounded search, finishes with
-    every item received once: the test that finds a missing mutex."""
+    """Every schedule of 1 producer/2 consumers (capacity 1), of 2 producers/1 consumer
+    (capacity 2) and of 1 producer x 4 items/2 consumers (capacity 3) with a switch possible at
+    every line, up to a bounded search, finishes with every item received once: the test that
+    finds a missing mutex, on the producers' side and on the consumers'."""
     sched_checks.check_interleavings(impl)

@@ -7,6 +7,7 @@ Run: ``pytest exercises/03_pipeline_shutdown --impl my_pipeline.py`` or
 import pytest
 
 from pcmodel.grading import pipeline_checks as checks
+from pcmodel.grading import sched_checks
 
 
 @pytest.mark.points(1)
@@ -17,7 +18,8 @@ def test_validation(impl):
 
 @pytest.mark.points(3)
 def test_everything_handled_once(impl):
-    """3 sources x 40 items, 3 consumers, capacity 2: each item handled once, and it returns."""
+    """4 sources x 30 items (some None, 0, False, '', equal to everything, unhashable), 3
+    consumers, capacity 2: each item handled once, and it returns."""
     checks.check_everything_once(impl)
 
 
@@ -59,7 +61,22 @@ def test_source_error(impl):
 
 
 @pytest.mark.points(2)
+def test_first_error_wins(impl):
+    """Of two failures, one certainly first, run_pipeline() raises the first (a source's or
+    handle()'s); called again in the same process, it starts clean."""
+    checks.check_first_error(impl)
+
+
+@pytest.mark.points(2)
 def test_handler_error(impl):
     """handle() raising on one item: every item is still handled once, nothing hangs, and
     run_pipeline() raises that exception."""
     checks.check_handler_error(impl)
+
+
+@pytest.mark.points(3)
+def test_interleavings(impl):
+    """Every schedule of two small pipelines (2 sources, 3 consumers, capacity 1; and with a
+    switch possible at every line of your file), up to a bounded search: every item handled
+    once, every thread finished when run_pipeline() returns, no hang."""
+    sched_checks.check_pipeline_interleavings(impl)

@@ -110,6 +110,7 @@ def grade(
     repeat: int = 1,
     only: list[str] | tuple[str, ...] = (),
     timeout: float | None = None,
+    exitfirst: bool = False,
 ) -> dict[str, Any]:
     """Run ``exercise``'s graded suite against ``impl`` (default: its starter); return the report.
 
@@ -118,6 +119,8 @@ def grade(
     ``repeat`` runs every check that many times; ``only`` names the checks to run (default: all).
     Raises GradingError when ``impl`` does not exist
     or the suite produced no report (its output is included). ``timeout`` bounds the whole run.
+    ``exitfirst`` stops at the first failed check (the report then lists only the checks run):
+    enough to know that a file does not get full marks, as mutation testing needs.
     """
     if importlib.util.find_spec("pytest") is None:
         raise GradingError("grading runs the suites with pytest: pip install pytest")
@@ -137,6 +140,8 @@ def grade(
         ]
         if only:
             command += ["-k", " or ".join(only)]
+        if exitfirst:
+            command.append("-x")
         env = dict(os.environ, PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
         env.pop("PCMODEL_IMPL", None)
         try:

