@@ -28,6 +28,7 @@ from collections import deque
 from typing import Any
 
 from pcmodel.grading.checks import fail_on, run_check
+from pcmodel.grading.crew import Crew, Worker
 from pcmodel.grading.isolation import describe_exception, time_scale
 from pcmodel.grading.probes import load_impl
 
@@ -85,9 +86,10 @@ def _any_items(impl: str, steps: int, seed: int) -> dict[str, str] | None:
     log: list[str] = []
     found: dict[str, Any] = {}
 
-    def body() -> None:
+    def body(w: Worker) -> None:
         n = 0
         for _ in range(steps):
+            w.finished()  # progress: the stall clock restarts at every operation
             b = rng.randrange(2)
             buf, model, capacity = buffers[b], models[b], capacities[b]
             name = "AB"[b]
@@ -109,20 +111,20 @@ def _any_items(impl: str, steps: int, seed: int) -> dict[str, str] | None:
                 log.append(f"{name}.put({_show(item)})")
         found["done"] = True
 
-    def run() -> None:
+    def run(w: Worker) -> None:
         try:
-            body()
+            body(w)
         except BaseException as exc:  # noqa: BLE001 - reported as a finding
             found["error"] = describe_exception(exc, source)
 
-    worker = threading.Thread(target=run, daemon=True)
-    worker.start()
-    worker.join(_STALL * time_scale())
+    crew = Crew(source)
+    crew.start("main", run)
+    stuck = crew.wait(_STALL * time_scale())
     setup = (f"two buffers A = BoundedBuffer({capacities[0]}) and B = BoundedBuffer("
              f"{capacities[1]}) used in turn, with items such as None, 0, False, '', "
              "equal-but-distinct lists, an object equal to everything, 2**70 and a lock")
     recent = "; ".join(log[-6:])
-    if worker.is_alive():
+    if stuck:
         return _problem(
             f"put() to return while there is room and get() while there are items ({setup})",
             f"stuck in {found.get('doing')} after: {recent}",

@@ -313,21 +313,25 @@ def _handler_error(impl: str) -> dict[str, str] | None:
     return _missing(expected, run.handled) or run.leftovers()
 
 
-def _wait_for_feeder(source: int) -> Any:
-    """A hook: wait until the producer of ``source`` has finished (so it recorded its error)."""
+def _wait_for_feeder(source: int, failed: threading.Event) -> Any:
+    """A hook: wait until ``source`` has failed and its producer has finished (so it recorded
+    the error). Generous limits: they only matter for a pipeline that hangs anyway."""
 
     def hook(run: _Run) -> None:
+        failed.wait(5 * STALL * time_scale())
         feeder = run.feeders.get(source)
         if feeder is not None and feeder is not threading.current_thread():
-            feeder.join(STALL * time_scale())
+            feeder.join(5 * STALL * time_scale())
 
     return hook
 
 
-def _raise(exc: BaseException, before: Any = None) -> Any:
+def _raise(exc: BaseException, before: Any = None, signal: threading.Event | None = None) -> Any:
     def hook(run: _Run) -> None:
         if before is not None:
             before(run)
+        if signal is not None:
+            signal.set()
         raise exc
 
     return hook
@@ -340,7 +344,9 @@ def _first_error(impl: str) -> dict[str, str] | None:
     # A source fails; a second source fails only once the first one's producer has finished.
     data = _sources(3, 8)
     first, second = _SourceFailed("source 0 failed first"), _SourceFailed("source 1 failed later")
-    hooks = {(0, 2): _raise(first), (1, 5): _raise(second, _wait_for_feeder(0))}
+    first_failed = threading.Event()
+    hooks = {(0, 2): _raise(first, signal=first_failed),
+             (1, 5): _raise(second, _wait_for_feeder(0, first_failed))}
     run = _Run(impl, data, 2, 4, hooks=hooks)
     found = run.hung() or run.failed()
     if found:
@@ -372,7 +378,7 @@ def _first_error(impl: str) -> dict[str, str] | None:
     data = _sources(2, 10)
 
     def after_handler_failed(run: _Run) -> None:
-        run.handled_after_failure.wait(STALL * time_scale())
+        run.handled_after_failure.wait(5 * STALL * time_scale())
 
     late = _SourceFailed("source 1 failed after handle() did")
     run = _Run(impl, data, 1, 3, fail_items=(data[0][0],),
