@@ -16,6 +16,7 @@ from pcmodel import __version__
 
 COMMANDS: dict[str, str] = {
     "grade": "pcmodel.grading.cli",
+    "exercises": "pcmodel.grading.export",
     "run": "pcmodel.experiments.cli",
     "bench": "pcmodel.experiments.bench",
     "explore": "pcmodel.sched.cli",

@@ -7,14 +7,33 @@ import multiprocessing
 import os
 import threading
 import time
+from multiprocessing import shared_memory
 
 import pytest
 
 SHM = "/dev/shm"
 
+# Semaphores this test run creates carry its own name prefix, so that the leak check can tell
+# them from the entries of other programs (and other test runs) on a shared machine. The prefix
+# is inherited by forked children; a spawned child creates its semaphores under the default
+# name, but pcmodel's buffers create theirs in the parent and hand them over.
+RUN_SEM_PREFIX = f"/mp-pcmtest{os.getpid()}"
+multiprocessing.current_process()._config["semprefix"] = RUN_SEM_PREFIX
+# Shared-memory blocks this process creates, by name (SharedMemory files under /dev/shm).
+_CREATED_SHM: set[str] = set()
+_original_shm_init = shared_memory.SharedMemory.__init__
+
+
+def _recording_shm_init(self, name=None, create=False, size=0, **kwargs):
+    _original_shm_init(self, name, create, size, **kwargs)
+    if create:
+        _CREATED_SHM.add(self._name.lstrip("/"))
+
+
+shared_memory.SharedMemory.__init__ = _recording_shm_init
+
+
 def _shm_names() -> set[str]:
-    # /dev/shm is machine-wide: where other programs create semaphores there while the tests run
-    # (processes this one cannot see), set PCMODEL_SKIP_SHM_CHECK=1. CI runs alone and checks.
     if os.environ.get("PCMODEL_SKIP_SHM_CHECK"):
         return set()
     try:
@@ -23,12 +42,31 @@ def _shm_names() -> set[str]:
         return set()
 
 
-def _held_elsewhere(names: set[str]) -> set[str]:
-    """The entries among ``names`` that some unrelated process has mapped: not ours to judge.
+def _our_processes() -> set[str]:
+    """This process and its descendants, as /proc entry names."""
+    parents: dict[str, str] = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                # The command name may hold spaces and parentheses: split after the last ')'.
+                parents[pid] = stat.read().rsplit(")", 1)[1].split()[1]
+        except (OSError, IndexError):
+            continue
+    ours = {str(os.getpid())}
+    grew = True
+    while grew:
+        found = {pid for pid, parent in parents.items() if parent in ours} - ours
+        grew = bool(found)
+        ours |= found
+    return ours
 
-    /dev/shm is machine-wide; another program's (or another test run's) semaphores appear there
-    too. An entry this process leaked is mapped by nobody, or still by this process. Mappings are
-    matched by inode, since glibc maps a semaphore under the temporary name it was created with.
+
+def _mapped_by(names: set[str], pids: set[str] | None) -> set[str]:
+    """The entries among ``names`` mapped by the processes ``pids`` (None: by every process).
+
+    Matched by inode, since glibc maps a semaphore under the temporary name it was created with.
     """
     inodes = {}
     for name in names:
@@ -36,10 +74,9 @@ def _held_elsewhere(names: set[str]) -> set[str]:
             inodes[os.stat(os.path.join(SHM, name)).st_ino] = name
         except OSError:
             continue
-    held = set()
-    me = str(os.getpid())
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit() or pid == me:
+    mapped = set()
+    for pid in os.listdir("/proc") if pids is None else pids:
+        if not pid.isdigit():
             continue
         try:
             with open(f"/proc/{pid}/maps") as maps:
@@ -48,10 +85,19 @@ def _held_elsewhere(names: set[str]) -> set[str]:
                     if len(fields) >= 6 and fields[5].startswith(SHM):
                         name = inodes.get(int(fields[4]))
                         if name is not None:
-                            held.add(name)
+                            mapped.add(name)
         except (OSError, ValueError):
             continue
-    return held
+    return mapped
+
+
+def ours_in_shm(names: set[str]) -> set[str]:
+    """The /dev/shm entries among ``names`` that this test run made: named with its semaphore
+    prefix, created by it as shared memory, or mapped by this process or one of its children.
+    Entries of other programs and other test runs on the machine are never blamed."""
+    prefix = "sem." + RUN_SEM_PREFIX.lstrip("/") + "-"
+    named = {n for n in names if n.startswith(prefix) or n in _CREATED_SHM}
+    return named | _mapped_by(names - named, _our_processes())
 
 
 def wait_until(predicate, timeout: float = 10.0, interval: float = 0.001) -> None:
@@ -82,9 +128,7 @@ def no_leaks():
     for thread in set(threading.enumerate()) - threads_before:
         thread.join(max(0.0, deadline - time.monotonic()))
     leftover_threads = [t for t in set(threading.enumerate()) - threads_before if t.is_alive()]
-    leaked_shm = _shm_names() - shm_before
-    if leaked_shm:  # judge only what is still there and held by no unrelated process
-        leaked_shm = (leaked_shm - _held_elsewhere(leaked_shm)) & _shm_names()
+    leaked_shm = ours_in_shm(_shm_names() - shm_before)
     for child in leftover_children:
         child.kill()
         child.join(5)

@@ -72,8 +72,10 @@ def run_check(
     """Run ``workload(*args, **kwargs)`` isolated; return its value or raise CheckFailed.
 
     A workload reports a found bug by returning ``{"expected", "got", "hint"}``; that is raised
-    as CheckFailed. Any other return value is passed back. ``time_limit`` is scaled by
-    ``PCMODEL_GRADE_TIME_SCALE``.
+    as CheckFailed. Any other return value is passed back. A timeout, a crash, an exception or
+    interference with the grader (a forged result) is raised as CheckFailed too. What the
+    workload printed is printed here (capped), so pytest reports it as the check's output.
+    ``time_limit`` is scaled by ``PCMODEL_GRADE_TIME_SCALE``.
     """
     limit = time_limit * time_scale()
     outcome = run_isolated(lambda: workload(*args, **kwargs), time_limit=limit)
@@ -82,6 +84,17 @@ def run_check(
             f"the check to finish within {limit:.0f} s",
             f"your code was {outcome.error}",
             "look for a deadlock or an endless loop; the other checks still ran",
+        )
+    if outcome.output:
+        # Shown by pytest as the check's captured output (already capped by run_isolated).
+        print(outcome.output, end="" if outcome.output.endswith("\n") else "\n")
+    if outcome.output_dropped:
+        print(f"[output truncated: {outcome.output_dropped} more bytes were not kept]")
+    if outcome.verdict is Verdict.TAMPERED:
+        raise CheckFailed(
+            "the check's result to come from the check",
+            f"your code interfered with the grader: {outcome.error}",
+            "graded code must not write to the grader's pipes or files; this check scores 0",
         )
     if outcome.verdict is Verdict.CRASHED:
         raise CheckFailed(

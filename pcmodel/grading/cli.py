@@ -1,56 +1,212 @@
-"""``pcmodel grade``: list the exercises, or grade an implementation and print the score.
+"""``pcmodel grade``: list the exercises, grade one file, or grade a whole class.
 
     pcmodel grade --list
     pcmodel grade 01_condition_buffer --impl my_buffer.py --json report.json
+    pcmodel grade 01 --impl submissions/ --csv grades.csv --junit grades.xml
 
-The exit status is 0 when every check passed, 1 when some failed, 2 on a usage error.
+With a file, it prints the report (every check, then what to fix) and exits 0 when every check
+passed, 1 when some failed. With a folder of submissions (one ``.py`` file, or one folder, per
+student), it grades them ``--jobs`` at a time with a progress bar, prints one row per student and
+exits 0 once all are graded. Reports can be written as JSON (``--json``), Gradescope's
+``results.json`` (``--gradescope``; for a class, a folder with ``STUDENT/results.json``), JUnit XML
+(``--junit``) and a CSV table (``--csv``). Output paths are checked before any grading starts.
+
+A mistake (unknown exercise, missing file, unwritable output) is one line on stderr and exit
+status 2. Ctrl-C or SIGTERM stops every grading in progress, prints "interrupted" and exits with
+status 130; nothing is left running.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 __all__ = ["register"]
+
+_SUFFIXES = {"json": ".json", "gradescope": ".json", "junit": ".xml", "csv": ".csv"}
+
+
+class UsageError(Exception):
+    """A mistake in the command line: reported as one line, exit status 2."""
 
 
 def register(subparsers: Any) -> None:
     """Add the ``grade`` subcommand to the ``pcmodel`` parser."""
     parser = subparsers.add_parser(
         "grade",
-        help="grade an implementation against an exercise's suite",
-        description="Run an exercise's graded suite against an implementation and print the score.",
+        help="grade an implementation, or a class's submissions, against an exercise's suite",
+        description="Run an exercise's graded suite against a student's file, or against every "
+                    "submission in a folder, and report the scores.",
     )
     parser.add_argument("exercise", nargs="?", help="exercise name or number (see --list)")
     parser.add_argument("--list", action="store_true", help="list the exercises and exit")
-    parser.add_argument("--impl", help="the student's file (default: the exercise's starter.py)")
-    parser.add_argument("--json", metavar="FILE", help="also write the report as JSON to FILE")
+    parser.add_argument("--impl", type=Path,
+                        help="the student's file, or a folder of submissions (one .py file or "
+                             "one folder per student); default: the exercise's starter.py")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="write the report(s) as JSON")
+    parser.add_argument("--gradescope", type=Path, metavar="PATH",
+                        help="write Gradescope's results.json (for a class: a folder, one "
+                             "STUDENT/results.json each)")
+    parser.add_argument("--junit", type=Path, metavar="FILE", help="write JUnit XML")
+    parser.add_argument("--csv", type=Path, metavar="FILE",
+                        help="write one row per student as CSV")
     parser.add_argument("--repeat", type=int, default=1, metavar="N",
                         help="run every check N times; a check scores only if all pass")
+    parser.add_argument("--jobs", type=int, default=2, metavar="N",
+                        help="submissions graded at the same time (default 2)")
+    parser.add_argument("--deadline", type=float, default=None, metavar="SECONDS",
+                        help="longest time one submission's grading may take (default 600)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
-    from pcmodel.grading.engine import GradingError, discover, find, format_report, grade
+    from pcmodel.grading.engine import GradingError
 
     try:
-        if args.list:
-            for exercise in discover():
-                print(f"{exercise.name:<24} {exercise.title}")
-            return 0
-        if not args.exercise:
-            print("pcmodel grade: name an exercise (pcmodel grade --list shows them)")
-            return 2
-        if args.repeat < 1:
-            print("pcmodel grade: --repeat must be at least 1")
-            return 2
-        report = grade(find(args.exercise), args.impl, repeat=args.repeat)
-    except GradingError as exc:
-        print(f"pcmodel grade: {exc}")
+        with _terminate_as_interrupt():
+            return _grade(args)
+    except (UsageError, GradingError) as exc:
+        print(f"pcmodel grade: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _grade(args: argparse.Namespace) -> int:
+    from pcmodel.grading.engine import discover, find
+    from pcmodel.grading.supervise import GradingCancelled
+
+    if args.list:
+        for exercise in discover():
+            print(f"{exercise.name:<24} {exercise.title}")
+        return 0
+    if not args.exercise:
+        raise UsageError("name an exercise (pcmodel grade --list shows them)")
+    if args.repeat < 1:
+        raise UsageError("--repeat must be at least 1")
+    if args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    if args.deadline is not None and args.deadline <= 0:
+        raise UsageError("--deadline must be a positive number of seconds")
+    exercise = find(args.exercise)
+    impl = args.impl
+    if impl is not None and not impl.exists():
+        raise UsageError(f"no file or folder at {impl}")
+    batch = impl is not None and impl.is_dir()
+    _check_outputs(args, batch)
+    try:
+        if batch:
+            return _grade_class(args, exercise, impl)
+        return _grade_one(args, exercise, impl)
+    except GradingCancelled:
+        raise KeyboardInterrupt from None
+
+
+def _grade_one(args: argparse.Namespace, exercise: Any, impl: Path | None) -> int:
+    from pcmodel.grading import formats
+    from pcmodel.grading.engine import format_report, grade
+
+    report = grade(exercise, impl, repeat=args.repeat, timeout=args.deadline)
     print(format_report(report))
-    if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    if report.get("error"):
+        print(f"\n  {report['error']}")
+    student = Path(report["impl"]).stem
+    _write(args.json, json.dumps(report, indent=2) + "\n")
+    if args.gradescope:
+        _write(args.gradescope, json.dumps(formats.gradescope(report), indent=2) + "\n")
+    if args.junit:
+        _write(args.junit, formats.junit_xml([(student, report)]))
+    if args.csv:
+        formats.write_csv(args.csv, [(student, report)])
     return 0 if report["score"] == report["max_score"] else 1
+
+
+def _grade_class(args: argparse.Namespace, exercise: Any, folder: Path) -> int:
+    from pcmodel.grading import formats
+    from pcmodel.grading.classroom import collect, grade_class
+
+    submissions = collect(folder)
+    rows = grade_class(exercise, submissions, jobs=args.jobs, repeat=args.repeat,
+                       timeout=args.deadline, progress=not args.no_progress)
+    width = max(len(student) for student, _ in rows)
+    print(f"{exercise.name}: {len(rows)} submissions in {folder}")
+    for student, report in rows:
+        note = f"  {report['error']}" if report.get("error") else ""
+        print(f"  {student:<{width}}  {report['score']:>3} / {report['max_score']}{note}")
+    if args.json:
+        data = {"exercise": exercise.name, "students": dict(rows)}
+        _write(args.json, json.dumps(data, indent=2) + "\n")
+    if args.gradescope:
+        for student, report in rows:
+            target = args.gradescope / student / "results.json"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _write(target, json.dumps(formats.gradescope(report), indent=2) + "\n")
+    if args.junit:
+        _write(args.junit, formats.junit_xml(rows))
+    if args.csv:
+        formats.write_csv(args.csv, rows)
+    return 0
+
+
+def _check_outputs(args: argparse.Namespace, batch: bool) -> None:
+    """Refuse, before grading, an output that could not be written afterwards."""
+    for option, suffix in _SUFFIXES.items():
+        path: Path | None = getattr(args, option)
+        if path is None:
+            continue
+        flag = f"--{option}"
+        if option == "gradescope" and batch:
+            if path.exists() and not path.is_dir():
+                raise UsageError(f"{flag} {path}: for a class this is a folder, and a file "
+                                 "is in the way")
+            parent = path if path.exists() else path.parent
+        else:
+            if path.suffix != suffix:
+                raise UsageError(f"{flag} {path}: the file name must end in {suffix}")
+            if path.is_dir():
+                raise UsageError(f"{flag} {path}: that is a folder; name a file")
+            parent = path.parent
+        parent = parent if str(parent) else Path(".")
+        if not parent.is_dir():
+            raise UsageError(f"{flag} {path}: the folder {parent} does not exist")
+        if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+            raise UsageError(f"{flag} {path}: not writable")
+
+
+def _write(path: Path | None, data: str | bytes) -> None:
+    if path is None:
+        return
+    try:
+        if isinstance(data, bytes):
+            path.write_bytes(data)
+        else:
+            path.write_text(data, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror}") from None
+
+
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM interrupts the main thread as Ctrl-C does."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -4,24 +4,24 @@ Exercises live in ``exercises/`` next to the installed package (the project is i
 editable mode), else in ``./exercises``. Each exercise is a folder ``NN_name/`` holding
 ``README.md`` (its first line is the title), ``starter.py`` and ``test_graded.py``.
 
-:func:`grade` runs the suite with pytest in a separate interpreter, so nothing a student's code does
-can disturb the grader; the suite's own plugin (:mod:`pcmodel.grading.plugin`) writes the JSON
-report that :func:`grade` returns.
+:func:`grade` runs the suite with pytest in a separate, supervised interpreter
+(:mod:`pcmodel.grading.supervise`), so nothing a student's code does can disturb the grader; the
+suite's own plugin (:mod:`pcmodel.grading.plugin`) writes the sealed JSON report that
+:func:`grade` returns.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
-import subprocess
-import sys
-import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pcmodel
+from pcmodel.grading.isolation import time_scale
+from pcmodel.grading.supervise import DEFAULT_DEADLINE, SuiteCopy, SuiteError, run_suite
 
 __all__ = [
     "Exercise",
@@ -110,49 +110,38 @@ def grade(
     repeat: int = 1,
     only: list[str] | tuple[str, ...] = (),
     timeout: float | None = None,
+    suite: SuiteCopy | None = None,
+    cancel: threading.Event | None = None,
     exitfirst: bool = False,
 ) -> dict[str, Any]:
     """Run ``exercise``'s graded suite against ``impl`` (default: its starter); return the report.
 
     The report has ``score``, ``max_score`` and ``checks`` (one dict per check with ``points``,
-    ``earned``, ``outcome``, ``expected``, ``got``, ``hint``), plus ``exercise`` and ``impl``.
-    ``repeat`` runs every check that many times; ``only`` names the checks to run (default: all).
-    Raises GradingError when ``impl`` does not exist
-    or the suite produced no report (its output is included). ``timeout`` bounds the whole run.
-    ``exitfirst`` stops at the first failed check (the report then lists only the checks run):
-    enough to know that a file does not get full marks, as mutation testing needs.
+    ``earned``, ``outcome``, ``expected``, ``got``, ``hint``, ``output``), plus ``exercise`` and
+    ``impl``. ``repeat`` runs every check that many times; ``only`` names the checks to run
+    (default: all). ``timeout`` bounds the whole run (default :data:`DEFAULT_DEADLINE` seconds,
+    times ``PCMODEL_GRADE_TIME_SCALE``); ``suite`` is a copy of the suite taken earlier (a class
+    is graded with one copy, so no grading can change the suite of the next).
+
+    Whatever the graded code does, this returns: a run that was stopped, killed, timed out or
+    whose report was forged gives a report where every check scores 0 and ``error`` says why.
+    Raises GradingError when ``impl`` does not exist or the suite cannot run at all, and
+    GradingCancelled once ``cancel`` is set (the run is killed first). ``exitfirst`` stops at
+    the first failed check (the report then lists only the checks run): enough to know that a
+    file does not get full marks, as mutation testing needs.
     """
     if importlib.util.find_spec("pytest") is None:
         raise GradingError("grading runs the suites with pytest: pip install pytest")
     path = Path(impl) if impl is not None else exercise.starter
     if not path.is_file():
         raise GradingError(f"no implementation file at {path}")
-    with tempfile.TemporaryDirectory(prefix="pcmodel-grade-") as tmp:
-        report_path = Path(tmp) / "report.json"
-        command = [
-            sys.executable, "-m", "pytest", str(exercise.suite),
-            "-c", str(exercise.folder.parent / "pytest.ini"),
-            "--rootdir", str(exercise.folder.parent),
-            "-q", "--no-header", "-p", "no:randomly",
-            "--impl", str(path.resolve()),
-            "--grade-report", str(report_path),
-            "--grade-repeat", str(repeat),
-        ]
-        if only:
-            command += ["-k", " or ".join(only)]
-        if exitfirst:
-            command.append("-x")
-        env = dict(os.environ, PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
-        env.pop("PCMODEL_IMPL", None)
-        try:
-            done = subprocess.run(command, capture_output=True, text=True, env=env,
-                                  timeout=timeout, cwd=tmp, check=False)
-        except subprocess.TimeoutExpired as exc:
-            raise GradingError(f"grading {exercise.name} took longer than {timeout} s") from exc
-        if not report_path.is_file():
-            output = (done.stdout + done.stderr).strip()[-3000:]
-            raise GradingError(f"the graded suite of {exercise.name} did not run:\n{output}")
-        report = json.loads(report_path.read_text(encoding="utf-8"))
+    copy = suite if suite is not None else SuiteCopy.take(exercise.folder)
+    deadline = timeout if timeout is not None else DEFAULT_DEADLINE * time_scale()
+    try:
+        report = run_suite(copy, path.resolve(), repeat=repeat, only=tuple(only),
+                           deadline=deadline, cancel=cancel, exitfirst=exitfirst)
+    except SuiteError as exc:
+        raise GradingError(str(exc)) from exc
     report["exercise"] = exercise.name
     report["impl"] = str(path)
     return report

@@ -1,33 +1,69 @@
-"""Run one check's workload where a hang or a crash can cost only that check.
+"""Run one check's workload where a hang, a crash or a forgery can cost only that check.
 
-Student code may deadlock, spin, leak blocked threads or kill its own process. Each check therefore
-runs its workload in a forked child process that is the leader of its own process group: the parent
-waits on a pipe with a time limit, and whatever happens it kills the whole group (the child and any
-processes the student started), so nothing outlives the check. The child leaves with ``os._exit``,
-which does not wait for leaked non-daemon threads. This is the isolation that CPython's own
-``test.support`` uses for crashers and that autograders such as nbgrader's executors rely on.
+Student code may deadlock, spin, leak blocked threads, kill its own process, start processes that
+hide in a new session, print without end, or try to report success itself. Each check therefore
+runs its workload in a forked child process, and the verdict is the grader's, made outside:
+
+- **Time and death** are observed by the parent: its own monotonic clock, and ``waitpid``.
+- **The result** comes back sealed: the child sends ``(verdict, value, error)`` with an
+  HMAC-SHA256 tag under a key that the parent draws for this check after the fork and leaves in
+  a pipe that the child reads only once its workload has returned, so the key is not in the
+  child's memory while student code runs and a message sent from the student's code (found
+  through the call stack, the garbage collector or a file descriptor) carries no valid tag.
+  A message whose tag does not verify, or a second message, is reported as TAMPERED; nothing is
+  unpickled before its tag verifies, and then with builtin types only (a result cannot make the
+  grader import or call anything).
+- **Nothing outlives the check**: the child leads a new process group, the parent is a child
+  subreaper while the check runs (:mod:`pcmodel.grading.reaper`), and after the result it kills
+  the group and every descendant, including ones that called ``setsid()`` or forked twice.
+- **Output is capped**: the child's stdout and stderr go to a pipe the parent drains, keeping the
+  first :data:`OUTPUT_LIMIT` bytes and counting the rest, so 300 MB of prints cost no memory.
+- The child closes every file descriptor it inherited except its own pipes (so it holds none of
+  the grader's files or report channels), and applies the grading sandbox
+  (:mod:`pcmodel.grading.sandbox`) before the workload runs.
+
+What this cannot rule out: the workload's own checks run in the same process as the student's
+code, so code written against the grader's internals (reading the key pipe by number, patching a
+check module in its own process) can still bend what a check observes there. The checks'
+verdicts are data the parent re-judges; the defences above make every generic forgery fail and
+leave only grader-specific sabotage, which the report cannot hide (the file is the evidence).
 
 Where ``fork`` does not exist (Windows), the workload runs in a daemon thread joined with the same
-time limit: a hang still costs only its check, but a spinning thread keeps using a core until the
-grader exits.
+time limit: a hang still costs only its check, but none of the guarantees above holds.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import hmac
+import io
 import multiprocessing
 import os
+import pickle
+import secrets
+import select
 import signal
+import struct
 import sys
 import threading
 import time
 import traceback
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-__all__ = ["Outcome", "Verdict", "describe_exception", "run_isolated", "time_scale"]
+from pcmodel.grading import reaper, sandbox
+
+__all__ = ["OUTPUT_LIMIT", "Outcome", "Verdict", "describe_exception", "run_isolated",
+           "time_scale"]
+
+OUTPUT_LIMIT = 64 * 1024  # bytes of a check's output kept for its report
+_KEY_BYTES = 32
+_HEADER = struct.Struct("!I")  # length of the sealed message that follows the tag
+_TAG_BYTES = 32
+_RESULT_LIMIT = 64 * 1024 * 1024  # a sealed result larger than this is not read
 
 
 class Verdict(Enum):
@@ -37,6 +73,7 @@ class Verdict(Enum):
     RAISED = "raised"
     TIMED_OUT = "timed out"
     CRASHED = "crashed"
+    TAMPERED = "tampered"
 
 
 @dataclass(frozen=True)
@@ -44,13 +81,17 @@ class Outcome:
     """The result of :func:`run_isolated`.
 
     ``value`` is what the workload returned (RETURNED only); ``error`` describes the exception
-    (RAISED), the time limit (TIMED_OUT) or the exit status (CRASHED).
+    (RAISED), the time limit (TIMED_OUT), the exit status (CRASHED) or the interference
+    (TAMPERED). ``output`` is the first :data:`OUTPUT_LIMIT` bytes the workload printed (decoded),
+    ``output_dropped`` how many more bytes were discarded.
     """
 
     verdict: Verdict
     value: Any = None
     error: str = ""
     elapsed: float = 0.0
+    output: str = ""
+    output_dropped: int = 0
 
 
 def time_scale() -> float:
@@ -82,82 +123,302 @@ def describe_exception(exc: BaseException, source: str | None = None) -> str:
 def run_isolated(fn: Callable[..., Any], *args: Any, time_limit: float) -> Outcome:
     """Run ``fn(*args)`` in a child process and return how it ended; never hangs.
 
-    The child and every process in its group are killed when ``time_limit`` seconds pass without a
-    result, and also after a result arrives (so leaked grandchildren die too). ``fn`` need not be
-    picklable (the child is forked); its return value must be.
+    Returns after at most ``time_limit`` seconds plus the time to kill: the child and every process
+    it started are killed when the limit passes without a result, and also after a result arrives.
+    ``fn`` need not be picklable (the child is forked); its return value must pickle with builtin
+    types only (dicts, lists, strings, numbers...), else the outcome is RAISED.
     """
     if time_limit <= 0:
         raise ValueError(f"time_limit must be positive, got {time_limit}")
     if "fork" not in multiprocessing.get_all_start_methods():
         return _run_in_thread(fn, args, time_limit)
-    ctx = multiprocessing.get_context("fork")
-    reader, writer = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child_main, args=(writer, fn, args), name="pcmodel-check")
+    key = secrets.token_bytes(_KEY_BYTES)
+    result_r, result_w = os.pipe()
+    key_r, key_w = os.pipe()
+    out_r, out_w = os.pipe()
+    tracker = _tracker_fd()
     started = time.monotonic()
+    with reaper.subreaper():
+        before = frozenset(reaper.children_of(os.getpid()))
+        with reaper.launching:
+            pid = _fork(result_w, key_r, out_w, tracker, fn, args)
+            reaper.watch(pid)
+        for fd in (result_w, key_r, out_w):
+            os.close(fd)
+        try:
+            with contextlib.suppress(OSError):
+                os.setpgid(pid, pid)  # also done by the child; whichever runs first wins
+            try:
+                watch = _Watch(pid, result_r, out_r, key, key_w)
+                outcome = watch.run(started + time_limit, time_limit)
+            finally:
+                _kill_tree(pid)
+                reaper.unwatch(pid)
+        finally:
+            reaper.kill_descendants(before)
+    elapsed = time.monotonic() - started
+    return Outcome(outcome.verdict, outcome.value, outcome.error, elapsed, *watch.output())
+
+
+def _fork(result_w: int, key_r: int, out_w: int, tracker: int | None,
+          fn: Callable[..., Any], args: tuple[Any, ...]) -> int:
+    with _quiet_fork_warning():
+        pid = os.fork()
+    if pid:
+        return pid
+    # The child: never return from here.
+    try:
+        _child_main(result_w, key_r, out_w, tracker, fn, args)
+    finally:
+        os._exit(70)
+
+
+@contextlib.contextmanager
+def _quiet_fork_warning() -> Any:
+    import warnings
+
     with warnings.catch_warnings():
         # Python 3.12+ warns about fork() in a process with threads; the child runs only our
         # workload and leaves with os._exit, so the usual fork-after-threads hazards do not apply.
         warnings.simplefilter("ignore", DeprecationWarning)
-        proc.start()
-    writer.close()
-    try:
-        os.setpgid(proc.pid, proc.pid)  # also done by the child; whichever runs first wins
-    except OSError:
-        pass
-    try:
-        if reader.poll(time_limit):
-            try:
-                verdict, value, error = reader.recv()
-                outcome = Outcome(Verdict(verdict), value, error)
-            except (EOFError, OSError):
-                outcome = None
-        else:
-            outcome = Outcome(
-                Verdict.TIMED_OUT, error=f"still running after {time_limit:.1f} s; stopped"
-            )
-    finally:
-        _kill_group(proc)
-        reader.close()
-    elapsed = time.monotonic() - started
-    if outcome is None:
-        code = proc.exitcode
-        reason = f"signal {-code}" if code is not None and code < 0 else f"exit status {code}"
-        outcome = Outcome(Verdict.CRASHED, error=f"the process ended without a result ({reason})")
-    return Outcome(outcome.verdict, outcome.value, outcome.error, elapsed)
+        yield
 
 
-def _child_main(conn: Any, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
-    try:
+def _child_main(result_w: int, key_r: int, out_w: int, tracker: int | None,
+                fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    with contextlib.suppress(OSError):
         os.setpgid(0, 0)
-    except OSError:
-        pass
+    _become_dumpable()
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(out_w, 1)
+    os.dup2(out_w, 2)
+    keep = sorted({0, 1, 2, result_w, key_r} | ({tracker} if tracker is not None else set()))
+    low = 3
+    for fd in keep[3:]:
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, _max_fd())
+    _forget_inherited_helpers()
+    sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False))
+    sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), line_buffering=True,
+                                  errors="backslashreplace")
+    sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), line_buffering=True,
+                                  errors="backslashreplace")
     try:
+        sandbox.enter()
         message = (Verdict.RETURNED.value, fn(*args), "")
     except BaseException as exc:  # noqa: BLE001 - everything is reported to the parent
         message = (Verdict.RAISED.value, None, describe_exception(exc))
     try:
-        conn.send(message)
+        payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception as exc:  # the result could not be pickled
-        conn.send((Verdict.RAISED.value, None, f"result could not be returned: {exc!r}"))
+        error = f"result could not be returned: {exc!r}"
+        payload = pickle.dumps((Verdict.RAISED.value, None, error))
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with contextlib.suppress(Exception):
             stream.flush()
-        except Exception:
-            pass
+    key = _read_exactly(key_r, _KEY_BYTES)
+    tag = hmac.digest(key, payload, "sha256")
+    with contextlib.suppress(OSError):
+        _write_all(result_w, tag + _HEADER.pack(len(payload)) + payload)
     # Leaked student threads may be blocked forever; do not wait for them.
     os._exit(0)
 
 
-def _kill_group(proc: Any) -> None:
+def _tracker_fd() -> int | None:
+    """Start the parent's multiprocessing resource tracker; return its descriptor.
+
+    Check children share it (as forked multiprocessing children do), so the named semaphores and
+    shared memory that student code leaks are unlinked when the grading process ends, even though
+    every process of the check is killed.
+    """
     try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+        from multiprocessing import resource_tracker
+    except ImportError:
+        return None
+    resource_tracker.ensure_running()
+    return resource_tracker.getfd()
+
+
+def _forget_inherited_helpers() -> None:
+    # A forkserver of the parent was reached through descriptors just closed; the child starts
+    # its own if it needs one.
+    module = sys.modules.get("multiprocessing.forkserver")
+    helper = getattr(module, "_forkserver", None)
+    for field in ("_forkserver_address", "_forkserver_alive_fd", "_forkserver_pid"):
+        if helper is not None and hasattr(helper, field):
+            setattr(helper, field, None)
+
+
+def _become_dumpable() -> None:
+    # The grading process is non-dumpable (see reaper.harden); the child is the student's own
+    # process and gets the usual behaviour back.
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(Exception):
+            ctypes.CDLL(None).prctl(4, 1, 0, 0, 0)
+
+
+def _max_fd() -> int:
     try:
-        proc.kill()
-    except (ProcessLookupError, AttributeError):
-        pass
-    proc.join(timeout=10)
+        return min(os.sysconf("SC_OPEN_MAX"), 1 << 16)
+    except (ValueError, OSError):
+        return 4096
+
+
+def _read_exactly(fd: int, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = os.read(fd, size - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+class _Watch:
+    """The parent's side of one check: drain output, collect the sealed result, judge."""
+
+    def __init__(self, pid: int, result_r: int, out_r: int, key: bytes, key_w: int) -> None:
+        self.pid = pid
+        self.result_r = result_r
+        self.out_r = out_r
+        self.key = key
+        self.key_w = key_w
+        self.result = bytearray()
+        self.kept = bytearray()
+        self.dropped = 0
+        self.status: int | None = None
+        for fd in (result_r, out_r):
+            os.set_blocking(fd, False)
+
+    def run(self, deadline: float, time_limit: float) -> Outcome:
+        try:
+            # The key waits in the pipe; the child reads it only after its workload returned.
+            os.write(self.key_w, self.key)
+            while True:
+                sealed = self._sealed()
+                if sealed is not None:
+                    return sealed
+                if self.status is not None:
+                    self._drain(final=True)
+                    return self._sealed() or self._ended()
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return Outcome(Verdict.TIMED_OUT,
+                                   error=f"still running after {time_limit:.1f} s; stopped")
+                ready, _, _ = select.select([self.result_r, self.out_r], [], [],
+                                            min(remaining, 0.02))
+                self._drain(final=False, ready=ready)
+                self._poll_child()
+        finally:
+            self._drain(final=True)
+            for fd in (self.result_r, self.out_r, self.key_w):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+
+    def output(self) -> tuple[str, int]:
+        return self.kept.decode("utf-8", "replace"), self.dropped
+
+    def _poll_child(self) -> None:
+        if self.status is None:
+            with contextlib.suppress(ChildProcessError):
+                done, status = os.waitpid(self.pid, os.WNOHANG)
+                if done:
+                    self.status = status
+
+    def _drain(self, final: bool, ready: list[int] | None = None) -> None:
+        for fd in (self.result_r, self.out_r):
+            if ready is not None and fd not in ready:
+                continue
+            # A bounded number of reads per call: a writer that never stops cannot hold us here.
+            for _ in range(256 if final else 64):
+                try:
+                    chunk = os.read(fd, 1 << 16)
+                except (BlockingIOError, OSError):
+                    break
+                if not chunk:
+                    break
+                if fd == self.out_r:
+                    room = OUTPUT_LIMIT - len(self.kept)
+                    self.kept += chunk[:room]
+                    self.dropped += max(0, len(chunk) - room)
+                elif len(self.result) < _RESULT_LIMIT:
+                    self.result += chunk
+
+    def _sealed(self) -> Outcome | None:
+        """The verdict of a complete sealed message; None while it is incomplete."""
+        head = _TAG_BYTES + _HEADER.size
+        if len(self.result) < head:
+            return None
+        tag = bytes(self.result[:_TAG_BYTES])
+        (size,) = _HEADER.unpack(self.result[_TAG_BYTES:head])
+        if size > _RESULT_LIMIT:
+            return _tampered("a result larger than any check returns")
+        if len(self.result) < head + size:
+            return None
+        payload = bytes(self.result[head:head + size])
+        if not hmac.compare_digest(tag, hmac.digest(self.key, payload, "sha256")):
+            return _tampered("a message on the grader's result channel that the grader "
+                             "did not send")
+        if len(self.result) > head + size:
+            return _tampered("more than one message on the grader's result channel")
+        try:
+            verdict, value, error = _BuiltinsOnly(io.BytesIO(payload)).load()
+            return Outcome(Verdict(verdict), value, error)
+        except Exception as exc:  # noqa: BLE001 - a value we refuse to rebuild
+            return Outcome(Verdict.RAISED, error=f"result could not be returned: {exc}")
+
+    def _ended(self) -> Outcome:
+        if self.result:
+            return _tampered("an incomplete message on the grader's result channel")
+        status = self.status or 0
+        if os.WIFSIGNALED(status):
+            reason = f"signal {os.WTERMSIG(status)}"
+        else:
+            reason = f"exit status {os.WEXITSTATUS(status)}"
+        return Outcome(Verdict.CRASHED, error=f"the process ended without a result ({reason})")
+
+
+def _tampered(what: str) -> Outcome:
+    return Outcome(Verdict.TAMPERED, error=f"the grader received {what}")
+
+
+class _BuiltinsOnly(pickle.Unpickler):
+    """Rebuilds plain data only: a result never makes the grader import or call anything."""
+
+    _ALLOWED = {("builtins", name) for name in (
+        "set", "frozenset", "complex", "bytearray", "range", "slice")} | {
+        ("collections", "OrderedDict"), ("collections", "Counter"), ("collections", "deque")}
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in self._ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"{module}.{name} is not plain data")
+
+
+def _kill_tree(pid: int) -> None:
+    """Kill the check's child, its process group and reap the child."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    pause = threading.Event()
+    while time.monotonic() < deadline:
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if done:
+            return
+        pause.wait(0.002)
 
 
 def _run_in_thread(fn: Callable[..., Any], args: tuple[Any, ...], time_limit: float) -> Outcome:

@@ -7,10 +7,19 @@ A graded suite is an ordinary pytest file. Each test is one check, worth the poi
 :class:`~pcmodel.grading.checks.CheckFailed`) and, with ``--grade-report FILE``, writes them as
 JSON with the score. ``--grade-repeat N`` runs every check N times (as pytest-repeat does), to
 prove a suite does not flake; a check earns its points only if every round passed.
+
+While a suite runs, the pytest process is the grading parent: it is made non-dumpable (code
+running as the same user cannot read its memory or file descriptors through ``/proc``), every
+check child applies the sandbox policy (:mod:`pcmodel.grading.sandbox`: no reading of the
+exercises' other files, no changing them or the grader), and with ``--grade-seal-fd N`` the report
+is sealed: the plugin reads a key from file descriptor N only when the session ends (check
+children close that descriptor before any student code runs) and writes the report's HMAC-SHA256
+next to it, as ``FILE.hmac``, so that a report written by anyone else is detected.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import os
 import time
@@ -19,7 +28,10 @@ from typing import Any
 
 import pytest
 
+from pcmodel.grading import reaper, sandbox
 from pcmodel.grading.checks import CheckFailed
+
+OUTPUT_IN_REPORT = 8 * 1024  # characters of a check's output kept in the report
 
 __all__ = ["summarise"]
 
@@ -34,6 +46,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="write the score report as JSON to FILE")
     group.addoption("--grade-repeat", type=int, default=1, metavar="N",
                     help="run every graded check N times; points only if all pass")
+    group.addoption("--grade-seal-fd", type=int, default=None, metavar="FD",
+                    help="read the report's HMAC key from this file descriptor at the end")
+    group.addoption("--grade-protect", action="append", default=[], metavar="DIR",
+                    help="a folder whose files graded code may not read or change")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -41,6 +57,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("--grade-repeat") < 1:
         raise pytest.UsageError("--grade-repeat must be at least 1")
     config.stash[_results_key] = []
+    reaper.harden()
     # Read by pcmodel.grading.checks.budget() in this process and in every check's child.
     os.environ["PCMODEL_GRADE_ROUNDS"] = str(config.getoption("--grade-repeat"))
 
@@ -64,12 +81,32 @@ def impl(request: pytest.FixtureRequest) -> str:
         path = Path(request.node.path).parent / "starter.py"
     if not path.is_file():
         pytest.fail(f"no implementation file at {path}; pass --impl PATH or set PCMODEL_IMPL")
+    _configure_sandbox(request, path)
     callspec = getattr(request.node, "callspec", None)
     os.environ["PCMODEL_GRADE_ROUND"] = str(callspec.params.get(_ROUND, 1) if callspec else 1)
     return str(path.resolve())
 
 
 _results_key = pytest.StashKey[list]()
+_policies: dict[str, sandbox.Policy] = {}
+
+
+def _configure_sandbox(request: pytest.FixtureRequest, impl: Path) -> None:
+    """Protect the exercises (and --grade-protect folders) from the code about to be graded."""
+    from pcmodel.grading.engine import GradingError, exercises_root
+
+    key = str(impl.resolve())
+    if key not in _policies:
+        suite_root = Path(request.node.path).resolve().parents[1]
+        folders = {suite_root, *(Path(p).resolve() for p in request.config.getoption(
+            "--grade-protect"))}
+        try:
+            folders.add(exercises_root())
+        except GradingError:
+            pass
+        readonly = [Path(reaper.__file__).resolve().parents[1]]  # the pcmodel package
+        _policies[key] = sandbox.Policy.for_folders(sorted(folders), impl, readonly)
+    sandbox.configure(_policies[key])
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -97,6 +134,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
         "got": "",
         "hint": hint,
         "details": "",
+        "output": _shorten(report.capstdout),
     }
     if call.excinfo is not None and not report.passed:
         exc = call.excinfo.value
@@ -110,6 +148,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
     item.config.stash[_results_key].append(entry)
 
 
+def _shorten(output: str) -> str:
+    if len(output) <= OUTPUT_IN_REPORT:
+        return output
+    rest = len(output) - OUTPUT_IN_REPORT
+    return output[:OUTPUT_IN_REPORT] + f"\n[output truncated: {rest} more characters not shown]"
+
+
 def summarise(entries: list[dict[str, Any]]) -> dict[str, Any]:
     """Score a list of check results: a check earns its points only if every round passed."""
     checks: dict[str, dict[str, Any]] = {}
@@ -119,7 +164,7 @@ def summarise(entries: list[dict[str, Any]]) -> dict[str, Any]:
         if entry["outcome"] != "passed":
             check["failures"] += 1
             if check["failures"] == 1:
-                keys = ("outcome", "expected", "got", "hint", "details")
+                keys = ("outcome", "expected", "got", "hint", "details", "output")
                 check.update({k: entry[k] for k in keys})
         check.pop("nodeid", None)
     for check in checks.values():
@@ -157,4 +202,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     path = Path(target)
     if not path.is_absolute():
         path = Path(session.config.invocation_params.dir) / path
-    path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    data = (json.dumps(summary, indent=2) + "\n").encode("utf-8")
+    path.write_bytes(data)
+    seal_fd = session.config.getoption("--grade-seal-fd")
+    if seal_fd is not None:
+        key = os.read(seal_fd, 64)
+        os.close(seal_fd)
+        tag = hmac.new(key, data, "sha256").hexdigest()
+        Path(f"{path}.hmac").write_text(tag + "\n", encoding="ascii")

@@ -6,10 +6,16 @@ its import. Value types live in :mod:`pcmodel.topics.structs`, errors in
 group assignors in :mod:`pcmodel.topics.assignors`.
 """
 
+from pcmodel.topics.admin import KafkaAdminClient, NewPartitions, NewTopic
 from pcmodel.topics.assignors import (
     ASSIGNORS,
+    AbstractPartitionAssignor,
     Assignor,
+    CooperativeStickyPartitionAssignor,
+    RangePartitionAssignor,
     RebalanceProtocol,
+    RoundRobinPartitionAssignor,
+    StickyPartitionAssignor,
     cooperative_plan,
     get_assignor,
 )
@@ -24,8 +30,10 @@ from pcmodel.topics.errors import (
     IllegalGenerationError,
     IllegalStateError,
     InconsistentGroupProtocolError,
+    InvalidConfigurationError,
     InvalidGroupIdError,
     InvalidPartitionsError,
+    InvalidReplicationFactorError,
     InvalidSessionTimeoutError,
     InvalidTopicError,
     KafkaConfigurationError,
@@ -41,6 +49,7 @@ from pcmodel.topics.errors import (
     RecordTooLargeError,
     SerializationError,
     TopicAlreadyExistsError,
+    UnassignedPartitionError,
     UnknownMemberIdError,
     UnknownTopicOrPartitionError,
 )
@@ -73,7 +82,13 @@ from pcmodel.topics.structs import (
 
 __all__ = [
     "ASSIGNORS",
+    "AbstractPartitionAssignor",
     "Assignor",
+    "CooperativeStickyPartitionAssignor",
+    "RangePartitionAssignor",
+    "RoundRobinPartitionAssignor",
+    "StickyPartitionAssignor",
+    "UnassignedPartitionError",
     "PARTITIONERS",
     "Partitioner",
     "RebalanceProtocol",
@@ -95,8 +110,13 @@ __all__ = [
     "IllegalStateError",
     "InconsistentGroupProtocolError",
     "InvalidGroupIdError",
+    "InvalidConfigurationError",
     "InvalidPartitionsError",
+    "InvalidReplicationFactorError",
     "InvalidSessionTimeoutError",
+    "KafkaAdminClient",
+    "NewPartitions",
+    "NewTopic",
     "InvalidTopicError",
     "KafkaConfigurationError",
     "KafkaConnectionError",

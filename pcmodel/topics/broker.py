@@ -67,6 +67,7 @@ from pcmodel.topics.errors import (
     TopicAlreadyExistsError,
     UnknownTopicOrPartitionError,
 )
+from pcmodel.topics.idempotence import ProducerSequences
 from pcmodel.topics.log import (
     LogRecord,
     NewRecord,
@@ -110,12 +111,15 @@ CLIENT_METHODS: tuple[str, ...] = (
     "describe_topic",
     "partitions_for",
     "metadata_version",
+    "await_metadata_change",
     "space_stats",
     "beginning_offsets",
     "end_offsets",
     "offsets_for_times",
     # data
     "append",
+    "append_idempotent",
+    "init_producer_id",
     "fetch",
     # groups and offsets
     "join_group",
@@ -201,8 +205,16 @@ def _check_int(name: str, value: Any, minimum: int, error: type[Exception]) -> i
 
 
 def _check_timeout(timeout: float | None) -> None:
-    if timeout is not None and timeout < 0:
-        raise IllegalArgumentError(f"timeout must be >= 0 seconds or None, got {timeout}")
+    if timeout is None:
+        return
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError(f"timeout must be a number of seconds or None, got {timeout!r}")
+    # NaN compares false with everything: without this check a wait loop would never end.
+    if not 0 <= timeout <= threading.TIMEOUT_MAX:
+        raise IllegalArgumentError(
+            f"timeout must be a number of seconds from 0 to {threading.TIMEOUT_MAX:g}, "
+            f"or None to wait for ever; got {timeout}"
+        )
 
 
 def check_topic_name(name: object) -> str:
@@ -222,6 +234,11 @@ class Broker:
 
     ``clock`` (monotonic seconds) drives group liveness and retention age;
     ``timestamp_clock`` (epoch milliseconds) stamps records that carry no timestamp.
+    ``auto_create_topics_enable`` and ``num_partitions`` are Kafka's broker settings of those
+    names, with Kafka's defaults: a client that asks for a missing topic and allows it
+    (``allow_auto_create_topics``, the clients' default) gets it created with
+    ``num_partitions`` partitions; with ``auto_create_topics_enable=False`` topics exist only
+    once created (``create_topic`` or the admin client).
     """
 
     def __init__(
@@ -229,7 +246,17 @@ class Broker:
         *,
         clock: Callable[[], float] = time.monotonic,
         timestamp_clock: Callable[[], int] = wall_clock_ms,
+        auto_create_topics_enable: bool = True,
+        num_partitions: int = 1,
     ) -> None:
+        if not isinstance(auto_create_topics_enable, bool):
+            raise TypeError(
+                "auto_create_topics_enable must be True or False, got "
+                f"{auto_create_topics_enable!r}"
+            )
+        _check_int("num_partitions", num_partitions, 1, InvalidPartitionsError)
+        self.auto_create_topics_enable = auto_create_topics_enable
+        self.num_partitions = num_partitions
         self._clock = clock
         self._timestamp_clock = timestamp_clock
         self._lock = threading.Lock()
@@ -239,6 +266,7 @@ class Broker:
         self._groups: dict[str, GroupCoordinator] = {}
         self._metadata_version = 0
         self._closed = False
+        self._producers = ProducerSequences()
 
     def __repr__(self) -> str:
         return (
@@ -361,13 +389,40 @@ class Broker:
                 tuple(log.end_offset for log in topic.logs),
             )
 
-    def partitions_for(self, topic: str) -> set[int]:
+    def partitions_for(self, topic: str, *, auto_create: bool = False) -> set[int]:
         """Return the partition numbers of ``topic`` (kafka-python's ``partitions_for_topic``).
 
-        Raises ``UnknownTopicOrPartitionError`` for an unknown topic.
+        With ``auto_create`` (a client's ``allow_auto_create_topics``) a missing topic is created
+        with ``num_partitions`` partitions if ``auto_create_topics_enable`` is on, as a Kafka
+        broker answers a metadata request. Raises ``UnknownTopicOrPartitionError`` for a topic
+        that does not exist (and was not created), ``InvalidTopicError`` for an illegal name.
         """
         with self._lock:
+            if topic not in self._topics and auto_create and self.auto_create_topics_enable:
+                check_topic_name(topic)
+                self._check_open()
+                new = _Topic(topic, [], RetentionPolicy.DELETE, None, None, "condition", "off",
+                             set())
+                new.logs = [self._new_log(new) for _ in range(self.num_partitions)]
+                self._topics[topic] = new
+                self._metadata_changed([topic])
             return set(range(len(self._topic(topic).logs)))
+
+    def await_metadata_change(self, version: int, timeout: float) -> int:
+        """Wait up to ``timeout`` seconds until ``metadata_version()`` differs from ``version``.
+
+        Returns the current version (unchanged after a timeout). Clients waiting for a topic
+        to appear call this instead of asking again and again.
+        """
+        _check_timeout(timeout)
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while self._metadata_version == version and not self._closed:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._data_arrived.wait(remaining)
+            return self._metadata_version
 
     def space_stats(self, topic: str, partition: int) -> Any:
         """The ``BufferStats`` of a ``"block"`` partition's space buffer (``None`` for delete).
@@ -395,10 +450,13 @@ class Broker:
             return {tp: log.log_start_offset for tp, log in zip(tps, logs)}
 
     def end_offsets(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
-        """Return the end offset of each partition: the offset the next record will get."""
+        """Return the end offset of each partition as consumers see it: its high watermark.
+
+        Without replication that is the offset the next record will get.
+        """
         tps = [validate_topic_partition(tp) for tp in partitions]
         with self._lock:
-            return {tp: self._log(tp).end_offset for tp in tps}
+            return {tp: self._log(tp).high_watermark for tp in tps}
 
     def offsets_for_times(
         self, timestamps: Mapping[TopicPartition, int]
@@ -458,12 +516,45 @@ class Broker:
             self._data_arrived.notify_all()
             return AppendResult(base, log.log_start_offset, append_time)
 
+    def init_producer_id(self, producer_id: int = -1, producer_epoch: int = -1) -> tuple[int, int]:
+        """Give an idempotent producer its ``(producer_id, epoch)`` (Kafka's InitProducerId).
+
+        ``-1, -1`` asks for a new id (epoch 0); an existing id with its current epoch gets the
+        epoch bumped, fencing older instances of that producer. See
+        :mod:`pcmodel.topics.idempotence`.
+        """
+        return self._producers.init_producer_id(producer_id, producer_epoch)
+
+    def append_idempotent(
+        self,
+        topic: str,
+        partition: int,
+        records: Sequence[NewRecord | tuple],
+        *,
+        producer_id: int,
+        producer_epoch: int,
+        first_sequence: int,
+        timeout: float | None = None,
+    ) -> AppendResult:
+        """:meth:`append` for an idempotent producer: a retried batch is not appended twice.
+
+        ``first_sequence`` numbers the first record (the producer's per-partition counter).
+        A batch the broker already appended returns its original :class:`AppendResult`.
+        Raises ``OutOfOrderSequenceNumberError`` for a gap, ``InvalidProducerEpochError`` for a
+        fenced producer, and whatever :meth:`append` raises; nothing is appended then.
+        """
+        return self._producers.append(
+            (topic, partition), producer_id, producer_epoch, first_sequence, len(records),
+            lambda: self.append(topic, partition, records, timeout=timeout),
+        )
+
     def fetch(
         self,
         offsets: Mapping[TopicPartition, int],
         *,
         max_records: int = 500,
         timeout: float = 0.0,
+        replica_id: int = -1,
     ) -> dict[TopicPartition, FetchResult]:
         """Read from several partitions at once, each from its given offset; long-polls.
 
@@ -474,6 +565,10 @@ class Broker:
         ``FetchError.OFFSET_OUT_OF_RANGE``; one that no longer exists,
         ``UNKNOWN_TOPIC_OR_PARTITION``. Raises ``TypeError`` / ``IllegalArgumentError`` for
         malformed requests.
+
+        Consumers (``replica_id=-1``, as in Kafka's FetchRequest) read only below each
+        partition's high watermark; a follower replica (its broker id, ``>= 0``) reads up to the
+        log end, since replication is consumption of the leader's log.
         """
         requests = []
         for tp, offset in offsets.items():
@@ -487,7 +582,7 @@ class Broker:
         with self._lock:
             while True:
                 self._check_open()
-                results, found = self._read(requests, max_records)
+                results, found = self._read(requests, max_records, replica_id >= 0)
                 remaining = deadline - time.monotonic()
                 if found or remaining <= 0:
                     return results
@@ -577,9 +672,10 @@ class Broker:
         Group members pass their current ``generation`` and ``member_id``; a consumer using
         ``assign()`` passes ``-1`` and ``""``. Raises ``CommitFailedError`` if the member was
         removed or the group moved to a newer generation, ``UnknownTopicOrPartitionError`` for an
-        unknown partition, ``OffsetOutOfRangeError`` for an offset beyond the end of the log,
-        ``IllegalArgumentError`` for a negative one. Ownership of the partitions is not checked
-        (Kafka does not either: a member revoking partitions commits them after they left its
+        unknown partition, ``IllegalArgumentError`` for a negative offset. As in Kafka, any
+        offset is stored, even one beyond the end of the log (a consumer starting from it is
+        out of range and applies its ``auto_offset_reset``), and ownership of the partitions is
+        not checked (a member revoking partitions commits them after they left its
         assignment).
         """
         validate_group_id(group_id)
@@ -593,12 +689,8 @@ class Broker:
         freed_logs = []
         with self._lock:
             self._check_open()
-            for tp, value in items:
-                end = self._log(tp).end_offset
-                if value.offset > end:
-                    raise OffsetOutOfRangeError(
-                        f"cannot commit offset {value.offset} for {tp}: the log ends at {end}"
-                    )
+            for tp, _ in items:
+                self._log(tp)  # raises for an unknown topic or partition
             group = self._groups.get(group_id)
             if group is None:
                 if member_id or generation >= 0:
@@ -641,7 +733,7 @@ class Broker:
                 topic = self._topics.get(tp.topic)
                 if topic is None or tp.partition >= len(topic.logs):
                     return None
-                return topic.logs[tp.partition].end_offset
+                return topic.logs[tp.partition].high_watermark
 
             return group.describe(end)
 
@@ -673,6 +765,51 @@ class Broker:
         """Return the ids of every group the broker knows."""
         with self._lock:
             return sorted(self._groups)
+
+    # --- replication (pcmodel.cluster; not client methods) ------------------------------------
+
+    def replica_offsets(self, topic: str, partition: int) -> tuple[int, int, int]:
+        """``(log_start_offset, log_end_offset, high_watermark)`` of one local partition log."""
+        tp = validate_topic_partition((topic, partition))
+        with self._lock:
+            log = self._log(tp)
+            return log.log_start_offset, log.end_offset, log.high_watermark
+
+    def append_replica(self, topic: str, partition: int, records: Sequence[LogRecord]) -> int:
+        """Copy a leader's records into this broker's log at the leader's offsets.
+
+        Returns the new log end offset. Raises ``ValueError`` unless the batch continues the
+        log exactly (truncate first), ``UnknownTopicOrPartitionError`` for an unknown partition.
+        """
+        tp = validate_topic_partition((topic, partition))
+        with self._lock:
+            log = self._log(tp)
+            log.append_copy(records)
+            return log.end_offset
+
+    def truncate_replica(self, topic: str, partition: int, offset: int) -> int:
+        """Remove the records at ``offset`` and above from one local log; return how many."""
+        tp = validate_topic_partition((topic, partition))
+        with self._lock:
+            return self._log(tp).truncate_to(offset)
+
+    def restart_replica_at(self, topic: str, partition: int, offset: int) -> None:
+        """Empty one local log and start it at ``offset`` (a follower behind the leader's start)."""
+        tp = validate_topic_partition((topic, partition))
+        with self._lock:
+            self._log(tp).restart_at(offset)
+            self._data_arrived.notify_all()
+
+    def set_high_watermark(self, topic: str, partition: int, offset: int) -> None:
+        """Make the records below ``offset`` of one local log visible to consumers.
+
+        Wakes consumers long-polling for them: on a replicated partition data becomes readable
+        when it is committed, not when it is appended.
+        """
+        tp = validate_topic_partition((topic, partition))
+        with self._lock:
+            self._log(tp).set_high_watermark(offset)
+            self._data_arrived.notify_all()
 
     # --- lifecycle (not client methods) -------------------------------------------------------
 
@@ -768,7 +905,10 @@ class Broker:
         self._data_arrived.notify_all()
 
     def _read(
-        self, requests: Sequence[tuple[TopicPartition, int]], max_records: int
+        self,
+        requests: Sequence[tuple[TopicPartition, int]],
+        max_records: int,
+        to_log_end: bool = False,
     ) -> tuple[dict[TopicPartition, FetchResult], bool]:
         results: dict[TopicPartition, FetchResult] = {}
         budget = max_records
@@ -781,16 +921,17 @@ class Broker:
                 continue
             log = topic.logs[tp.partition]
             try:
-                records = tuple(log.read(offset, budget)) if budget else ()
+                upper = None if to_log_end else log.high_watermark
+                records = tuple(log.read(offset, budget, upper=upper)) if budget else ()
             except OffsetOutOfRangeError:
                 results[tp] = FetchResult(
-                    (), log.end_offset, log.log_start_offset, FetchError.OFFSET_OUT_OF_RANGE
+                    (), log.high_watermark, log.log_start_offset, FetchError.OFFSET_OUT_OF_RANGE
                 )
                 found = True
                 continue
             budget -= len(records)
             found = found or bool(records)
-            results[tp] = FetchResult(records, log.end_offset, log.log_start_offset, None)
+            results[tp] = FetchResult(records, log.high_watermark, log.log_start_offset, None)
         return results, found
 
     def _advance_floor(self, tp: TopicPartition) -> None:

@@ -5,6 +5,10 @@ program that should use it, then serves until Ctrl-C or SIGTERM. The broker list
 only; with ``--authkey-file`` the key is read from a file (so it need not be printed at all),
 otherwise a random one is generated for this run.
 
+With ``--kafka [HOST:]PORT`` the same broker also speaks Kafka's wire protocol on a second port,
+for kafka-python, confluent-kafka and kcat (:mod:`pcmodel.wire`). The two ports are different
+doors into one broker: pcmodel's clients use the authenticated one, Kafka clients the other.
+
 Prior art: ``python -m http.server`` (serve in the foreground, print where, stop on Ctrl-C) and
 ``jupyter lab`` (print the URL with its token).
 """
@@ -39,7 +43,29 @@ def register(subparsers: Any) -> None:
         help="file whose contents (stripped of surrounding whitespace) are the authkey; "
         "default: a random key, printed in the URL",
     )
+    parser.add_argument(
+        "--kafka",
+        metavar="[HOST:]PORT",
+        help="also serve Kafka clients (kafka-python, confluent-kafka, kcat) on this address "
+        "(needs the kafka extra; HOST defaults to 127.0.0.1; PORT 0 picks a free port)",
+    )
     parser.set_defaults(func=run_broker)
+
+
+def parse_kafka_address(text: str) -> tuple[str, int]:
+    """``"9092"``, ``"HOST:9092"`` or ``"[::1]:9092"`` as ``(host, port)``; ``ValueError`` else."""
+    host, sep, port_text = text.rpartition(":")
+    if not sep:
+        host = "127.0.0.1"
+    host = host.removeprefix("[").removesuffix("]") or "127.0.0.1"
+    try:
+        port = int(port_text)
+    except ValueError:
+        raise ValueError(f"--kafka wants [HOST:]PORT, such as 9092 or 127.0.0.1:9092; "
+                         f"got {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise ValueError(f"--kafka port must be 0..65535, got {port}")
+    return host, port
 
 
 def run_broker(args: argparse.Namespace) -> int:
@@ -62,11 +88,29 @@ def run_broker(args: argparse.Namespace) -> int:
         if not authkey:
             print(f"pcmodel broker: {args.authkey_file} is empty; put a secret in it")
             return 2
+    kafka_address = None
+    if args.kafka is not None:
+        try:
+            kafka_address = parse_kafka_address(args.kafka)
+        except ValueError as exc:
+            print(f"pcmodel broker: {exc}")
+            return 2
     broker = Broker()
+    kafka = None
+    if kafka_address is not None:
+        try:
+            kafka = broker.serve_kafka(*kafka_address)
+        except (OSError, ImportError) as exc:
+            print(f"pcmodel broker: cannot serve Kafka clients on "
+                  f"{kafka_address[0]}:{kafka_address[1]}: {exc}")
+            broker.close()
+            return 1
     try:
         server = BrokerServer(broker, host=host, port=args.port, authkey=authkey)
     except OSError as exc:
         print(f"pcmodel broker: cannot listen on {host}:{args.port}: {exc}")
+        if kafka is not None:
+            kafka.stop()
         broker.close()
         return 1
     stop = threading.Event()
@@ -90,12 +134,17 @@ def run_broker(args: argparse.Namespace) -> int:
         print("    from pathlib import Path")
         key = f"Path({str(args.authkey_file.resolve())!r}).read_bytes().strip()"
         print(f"    broker = BrokerHandle({address!r}, {key}).connect()")
+    if kafka is not None:
+        print(f"Kafka clients: bootstrap_servers={kafka.bootstrap_servers!r} "
+              "(kafka-python, confluent-kafka, kcat -b)")
     print("Stop with Ctrl-C.", flush=True)
     try:
         stop.wait()
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+        if kafka is not None:
+            kafka.stop()
         broker.close()
         server.stop()
     print("pcmodel broker stopped.", flush=True)

@@ -24,7 +24,7 @@ from pcmodel.topics.errors import (
     IllegalArgumentError,
     UnknownTopicOrPartitionError,
 )
-from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition
+from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition, validate_topic_partition
 
 __all__ = ["CommitterMixin"]
 
@@ -46,9 +46,12 @@ class CommitterMixin:
                     for tp, st in self._states.items()
                     if st.position is not None
                 }
+        # Any partition may be committed, assigned or not, as in Kafka (the broker checks that
+        # it exists): a tool that resets a group's offsets commits partitions it never reads.
+        self._check_open()
         result = {}
         for tp, value in offsets.items():
-            tp = self._assigned(tp, what)
+            tp = validate_topic_partition(tp)
             if not isinstance(value, OffsetAndMetadata):
                 if isinstance(value, bool) or not isinstance(value, int):
                     raise TypeError(f"offset for {tp} must be an int or OffsetAndMetadata")

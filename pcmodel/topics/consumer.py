@@ -61,6 +61,7 @@ Prior art: the Java ``KafkaConsumer`` / ``ConsumerCoordinator`` / ``Fetcher``, k
 from __future__ import annotations
 
 import itertools
+import logging
 import queue
 import re
 import threading
@@ -74,7 +75,7 @@ from pcmodel.buffers import make_buffer
 from pcmodel.errors import ShutDown
 from pcmodel.topics.broker import check_topic_name
 from pcmodel.topics.commits import CommitterMixin
-from pcmodel.topics.config import resolve_config
+from pcmodel.topics.config import CONSUMER_NO_EFFECT, resolve_config
 from pcmodel.topics.consumer_config import DEFAULT_CONFIG, validate_config
 from pcmodel.topics.errors import (
     CommitFailedError,
@@ -82,8 +83,9 @@ from pcmodel.topics.errors import (
     IllegalStateError,
     InvalidGroupIdError,
     KafkaConfigurationError,
+    KafkaTimeoutError,
     NoOffsetForPartitionError,
-    OffsetOutOfRangeError,
+    UnassignedPartitionError,
     UnknownTopicOrPartitionError,
 )
 from pcmodel.topics.fetcher import WAKEUP, FetcherMixin, PartitionState
@@ -99,6 +101,10 @@ from pcmodel.topics.structs import (
 
 __all__ = ["DEFAULT_CONFIG", "KafkaConsumer"]
 
+logger = logging.getLogger("pcmodel.topics.consumer")
+# How long close() waits for a thread whose connection it shut down to notice and end.
+_THREAD_EXIT_S = 1.0
+
 
 class KafkaConsumer(FetcherMixin, GroupMemberMixin, CommitterMixin):
     """Consume records from topics of a :class:`~pcmodel.topics.broker.Broker`.
@@ -108,12 +114,14 @@ class KafkaConsumer(FetcherMixin, GroupMemberMixin, CommitterMixin):
     ``KafkaConfigurationError`` naming it. With ``topics`` it subscribes at once.
     """
 
-    def __init__(self, *topics: str, broker: Any, **configs: Any) -> None:
+    def __init__(self, *topics: str, broker: Any = None, **configs: Any) -> None:
+        config = resolve_config(
+            DEFAULT_CONFIG, configs, client="KafkaConsumer", no_effect=CONSUMER_NO_EFFECT
+        )
         if broker is None or not hasattr(broker, "connect"):
             raise KafkaConfigurationError(
                 "pass broker= (a pcmodel Broker, or a handle to a broker process)"
             )
-        config = resolve_config(DEFAULT_CONFIG, configs, client="KafkaConsumer")
         validate_config(config)
         self.config = config
         self._broker = broker
@@ -186,8 +194,10 @@ class KafkaConsumer(FetcherMixin, GroupMemberMixin, CommitterMixin):
         Replaces any earlier subscription; the group rebalances on the next ``poll()``. Raises
         ``InvalidGroupIdError`` without a ``group_id``, ``IllegalStateError`` when mixed with
         ``assign()`` or when both or neither of ``topics`` and ``pattern`` are given,
-        ``UnknownTopicOrPartitionError`` for a topic that does not exist, ``TypeError`` for a
-        listener that is not a ``ConsumerRebalanceListener``.
+        ``TypeError`` for a listener that is not a ``ConsumerRebalanceListener``. A topic that
+        does not exist is created if ``allow_auto_create_topics`` and the broker allow it (as a
+        Kafka broker answers the consumer's metadata request); otherwise the group is
+        subscribed to it and its partitions are assigned once it is created.
         """
         self._check_open()
         if self._group_id is None:
@@ -216,12 +226,12 @@ class KafkaConsumer(FetcherMixin, GroupMemberMixin, CommitterMixin):
             topics = {t for t in existing if compiled.fullmatch(t)}
         else:
             compiled = None
-            unknown = sorted(t for t in topics if t not in existing)
-            if unknown:
-                raise UnknownTopicOrPartitionError(
-                    f"cannot subscribe to unknown topics {unknown}; existing topics: "
-                    f"{sorted(existing)}"
-                )
+            if self.config["allow_auto_create_topics"]:
+                for topic in sorted(t for t in topics if t not in existing):
+                    try:
+                        self._conn.partitions_for(topic, auto_create=True)
+                    except UnknownTopicOrPartitionError:
+                        pass  # auto-creation is off on the broker: wait for the topic
         with self._lock:
             self._pattern, self._pattern_version = compiled, version
             # Rejoin only for a change: with the eager protocol a rejoin revokes everything.
@@ -288,10 +298,19 @@ class KafkaConsumer(FetcherMixin, GroupMemberMixin, CommitterMixin):
         self._check_open()
         return set(self._conn.list_topics())
 
-    def partitions_for_topic(self, topic: str) -> set[int]:
-        """The partition numbers of ``topic``; ``UnknownTopicOrPartitionError`` if none."""
+    def partitions_for_topic(self, topic: str) -> set[int] | None:
+        """The partition numbers of ``topic``, or ``None`` if it does not exist (kafka-python).
+
+        Creates a missing topic when ``allow_auto_create_topics`` and the broker allow it, as
+        the metadata request of the Java client does.
+        """
         self._check_open()
-        return self._conn.partitions_for(topic)
+        try:
+            return self._conn.partitions_for(
+                topic, auto_create=self.config["allow_auto_create_topics"]
+            )
+        except UnknownTopicOrPartitionError:
+            return None
 
     # --- polling ------------------------------------------------------------------------------
 
@@ -382,13 +401,16 @@ class KafkaConsumer(FetcherMixin, GroupMemberMixin, CommitterMixin):
 
     # --- positions ----------------------------------------------------------------------------
 
-    def position(self, partition: TopicPartition) -> int:
+    def position(self, partition: TopicPartition, timeout_ms: float | None = None) -> int:
         """The offset of the next record ``poll()`` will return for ``partition``.
 
         Looks up the committed offset (or applies ``auto_offset_reset``) if there is no
-        position yet. Raises ``IllegalStateError`` if the partition is not assigned.
+        position yet. Raises ``UnassignedPartitionError`` (an ``IllegalStateError``) if the
+        partition is not assigned. ``timeout_ms`` bounds the lookup, as in kafka-python (the
+        lookups here answer at once, so it only matters for a bad value).
         """
         tp = self._assigned(partition, "position")
+        self._timeout_s(timeout_ms)
         self._init_positions()
         with self._lock:
             return self._states[tp].position
@@ -396,21 +418,17 @@ class KafkaConsumer(FetcherMixin, GroupMemberMixin, CommitterMixin):
     def seek(self, partition: TopicPartition, offset: int) -> None:
         """Make the next ``poll()`` return ``partition``'s records from ``offset`` on.
 
-        An offset below the log start is accepted (the next fetch applies
-        ``auto_offset_reset``, as in Kafka). Raises ``IllegalStateError`` if not assigned,
-        ``IllegalArgumentError`` for a negative offset, ``OffsetOutOfRangeError`` for one beyond
-        the end of the log; nothing changes then.
+        Any offset >= 0 is accepted, as in Kafka: one below the log start or beyond the log end
+        makes the next fetch out of range, and ``auto_offset_reset`` applies then (``'none'``:
+        ``poll()`` raises ``OffsetOutOfRangeError``). Raises ``UnassignedPartitionError`` (an
+        ``IllegalStateError`` and a ``ValueError``) if not assigned, ``IllegalArgumentError`` (a
+        ``ValueError``) for a negative offset; nothing changes then.
         """
         tp = self._assigned(partition, "seek")
         if isinstance(offset, bool) or not isinstance(offset, int):
             raise TypeError(f"offset must be an int, got {offset!r}")
         if offset < 0:
             raise IllegalArgumentError(f"seek offset must be >= 0, got {offset}")
-        end = self._conn.end_offsets([tp])[tp]
-        if offset > end:
-            raise OffsetOutOfRangeError(
-                f"cannot seek {tp} to {offset}: the log ends at {end} (seek_to_end() for there)"
-            )
         self._seek_many({tp: offset})
 
     def seek_to_beginning(self, *partitions: TopicPartition) -> None:
@@ -464,22 +482,65 @@ class KafkaConsumer(FetcherMixin, GroupMemberMixin, CommitterMixin):
         with self._lock:
             return self._states[tp].high_watermark
 
-    def beginning_offsets(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
-        """The first retained offset of each partition."""
-        self._check_open()
-        return self._conn.beginning_offsets(list(partitions))
+    def beginning_offsets(
+        self, partitions: Iterable[TopicPartition], timeout_ms: float | None = None
+    ) -> dict[TopicPartition, int]:
+        """The first retained offset of each partition.
 
-    def end_offsets(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
-        """The end offset (next offset to be written) of each partition."""
-        self._check_open()
-        return self._conn.end_offsets(list(partitions))
+        A partition that does not exist is waited for (it may be being created) for up to
+        ``timeout_ms`` (default ``request_timeout_ms``), then ``KafkaTimeoutError``, as the
+        real clients do.
+        """
+        tps = list(partitions)
+        return self._lookup(lambda: self._conn.beginning_offsets(tps), timeout_ms)
+
+    def end_offsets(
+        self, partitions: Iterable[TopicPartition], timeout_ms: float | None = None
+    ) -> dict[TopicPartition, int]:
+        """The end offset (next offset to be written) of each partition.
+
+        ``timeout_ms`` as for :meth:`beginning_offsets`.
+        """
+        tps = list(partitions)
+        return self._lookup(lambda: self._conn.end_offsets(tps), timeout_ms)
 
     def offsets_for_times(
-        self, timestamps: Mapping[TopicPartition, int]
+        self, timestamps: Mapping[TopicPartition, int], timeout_ms: float | None = None
     ) -> dict[TopicPartition, OffsetAndTimestamp | None]:
-        """The earliest offset whose timestamp is >= the given ms, per partition."""
+        """The earliest offset whose timestamp is >= the given ms, per partition.
+
+        ``None`` for a partition without such a record. ``timeout_ms`` as for
+        :meth:`beginning_offsets`.
+        """
+        wanted = dict(timestamps)
+        return self._lookup(lambda: self._conn.offsets_for_times(wanted), timeout_ms)
+
+    def _lookup(self, ask: Callable[[], Any], timeout_ms: float | None) -> Any:
+        """Ask the broker; while a partition is unknown, wait for metadata until the timeout."""
         self._check_open()
-        return self._conn.offsets_for_times(dict(timestamps))
+        timeout = self._timeout_s(timeout_ms)
+        deadline = time.monotonic() + timeout
+        while True:
+            version = self._conn.metadata_version()
+            try:
+                return ask()
+            except UnknownTopicOrPartitionError as exc:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise KafkaTimeoutError(
+                        f"offsets not found within timeout_ms={timeout * 1000:g}: {exc}"
+                    ) from None
+                self._conn.await_metadata_change(version, remaining)
+
+    def _timeout_s(self, timeout_ms: float | None) -> float:
+        """``timeout_ms`` in seconds (default ``request_timeout_ms``); checked as kafka-python."""
+        if timeout_ms is None:
+            timeout_ms = self.config["request_timeout_ms"]
+        if isinstance(timeout_ms, bool) or not isinstance(timeout_ms, (int, float)):
+            raise TypeError(f"timeout_ms must be a number of milliseconds, got {timeout_ms!r}")
+        if timeout_ms < 0:
+            raise IllegalArgumentError(f"timeout_ms must be >= 0, got {timeout_ms}")
+        return timeout_ms / 1000
 
     def _init_positions(self) -> None:
         """Give every assigned partition without a position one: committed, else reset."""
@@ -520,16 +581,23 @@ class KafkaConsumer(FetcherMixin, GroupMemberMixin, CommitterMixin):
     # --- commits ------------------------------------------------------------------------------
 
     def commit(
-        self, offsets: Mapping[TopicPartition, OffsetAndMetadata | int] | None = None
+        self,
+        offsets: Mapping[TopicPartition, OffsetAndMetadata | int] | None = None,
+        timeout_ms: float | None = None,
     ) -> None:
         """Commit ``offsets`` (default: the position of every assigned partition) and wait.
 
         A committed offset is the next one to read: commit after processing for at-least-once
-        delivery. Raises ``CommitFailedError`` if the group rebalanced without this member
-        (the next ``poll()`` rejoins), ``IllegalStateError`` without a ``group_id`` or for a
-        partition that is not assigned, ``IllegalArgumentError`` for a negative offset.
+        delivery. As in Kafka, ``offsets`` may name any partition of an existing topic, assigned
+        or not, and any offset >= 0, even beyond the log end (a consumer starting there is out
+        of range and applies ``auto_offset_reset``). Raises ``CommitFailedError`` if the group
+        rebalanced without this member (the next ``poll()`` rejoins), ``IllegalStateError``
+        without a ``group_id``, ``UnknownTopicOrPartitionError`` for a partition that does not
+        exist, ``IllegalArgumentError`` for a negative offset. ``timeout_ms`` (default
+        ``request_timeout_ms``) bounds the wait; the commit here answers at once.
         """
         self._check_open()
+        self._timeout_s(timeout_ms)
         self._run_commit_callbacks()
         to_commit = self._offsets_to_commit(offsets, "commit")
         if to_commit:
@@ -558,18 +626,23 @@ class KafkaConsumer(FetcherMixin, GroupMemberMixin, CommitterMixin):
             future.set_result(to_commit)
         else:
             future.set_exception(error)
+        callback = callback or self.config["default_offset_commit_callback"]
         if callback is not None:
             self._commit_callbacks.append(lambda: callback(to_commit, error))
         return future
 
-    def committed(self, partition: TopicPartition, metadata: bool = False) -> Any:
+    def committed(
+        self, partition: TopicPartition, metadata: bool = False, timeout_ms: float | None = None
+    ) -> Any:
         """The group's committed offset for ``partition`` (``None`` if never committed).
 
         With ``metadata=True`` an ``OffsetAndMetadata`` (kafka-python's switch). Needs a
-        ``group_id``; the partition need not be assigned.
+        ``group_id``; the partition need not be assigned. ``timeout_ms`` (default
+        ``request_timeout_ms``) bounds the lookup, which here answers at once.
         """
         self._check_open()
         tp = validate_topic_partition(partition)
+        self._timeout_s(timeout_ms)
         self._require_group("committed")
         value = self._conn.committed(self._group_id, [tp])[tp]
         if value is None or metadata:
@@ -586,6 +659,13 @@ class KafkaConsumer(FetcherMixin, GroupMemberMixin, CommitterMixin):
         """
         if self._closed:
             return
+        deadline = None if timeout_ms is None else time.monotonic() + max(0, timeout_ms) / 1000
+        if deadline is not None:
+            # Calls to a broker process that does not answer end by the deadline (as Kafka's
+            # close(timeout) forces the close when the commit and the leave take too long).
+            for conn in self._connections:
+                if conn is not self._broker and hasattr(conn, "bound_calls"):
+                    conn.bound_calls(deadline)
         try:
             self._run_commit_callbacks()
             if self._subscribed_topics is not None and self._member_id:
@@ -597,6 +677,8 @@ class KafkaConsumer(FetcherMixin, GroupMemberMixin, CommitterMixin):
                 and self._group_id is not None
             ):
                 self._commit_quietly(self._offsets_to_commit(None, "close"))
+        except KafkaTimeoutError as exc:
+            logger.warning("close(): %s; the consumer closed without leaving its group", exc)
         finally:
             self._shutdown_threads(timeout_ms)
 
@@ -611,12 +693,17 @@ class KafkaConsumer(FetcherMixin, GroupMemberMixin, CommitterMixin):
         else:
             timeout = timeout_ms / 1000
         deadline = time.monotonic() + timeout
-        for thread in (self._fetcher, self._heartbeat):
-            if thread is not None:
-                thread.join(max(0.0, deadline - time.monotonic()))
+        # Our connections first: a thread waiting for a broker process gets until the deadline
+        # for its answer, then its connection is shut down and it ends at once.
         for conn in self._connections:
             if conn is not self._broker and hasattr(conn, "close"):
-                conn.close()
+                if hasattr(conn, "bound_calls"):
+                    conn.close(timeout_ms=int(max(0.0, deadline - time.monotonic()) * 1000))
+                else:
+                    conn.close()
+        for thread in (self._fetcher, self._heartbeat):
+            if thread is not None:
+                thread.join(max(_THREAD_EXIT_S, deadline - time.monotonic()))
         self._buffer.close()
 
     def __enter__(self) -> KafkaConsumer:
@@ -649,7 +736,7 @@ class KafkaConsumer(FetcherMixin, GroupMemberMixin, CommitterMixin):
         tp = validate_topic_partition(partition)
         with self._lock:
             if tp not in self._states:
-                raise IllegalStateError(
+                raise UnassignedPartitionError(
                     f"{what}(): {tp} is not assigned to this consumer; assigned: "
                     f"{sorted(self._states)}"
                 )

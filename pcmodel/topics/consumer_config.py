@@ -1,8 +1,11 @@
 """The consumer's configuration: kafka-python's keys and defaults, and their validation.
 
-:data:`DEFAULT_CONFIG` lists every key :class:`~pcmodel.topics.consumer.KafkaConsumer` accepts;
-:func:`validate_config` checks a resolved configuration before the consumer starts any thread,
-so that a bad value fails at construction with a message naming the key.
+:data:`DEFAULT_CONFIG` lists every key :class:`~pcmodel.topics.consumer.KafkaConsumer` honours
+(:data:`HONOURED` says what each means here); the other keys kafka-python 3 accepts are accepted
+with no effect (:data:`~pcmodel.topics.config.CONSUMER_NO_EFFECT`, with the reason). An unknown
+key is an error naming the closest legal one. :func:`validate_config` checks a resolved
+configuration before the consumer starts any thread, so that a bad value fails at construction
+with a message naming the key.
 
 Prior art: kafka-python's ``KafkaConsumer.DEFAULT_CONFIG`` (``kafka/consumer/group.py``) and the
 Java client's ``ConsumerConfig``.
@@ -18,7 +21,7 @@ from pcmodel.buffers import VARIANTS
 from pcmodel.topics.config import check_int
 from pcmodel.topics.errors import KafkaConfigurationError
 
-__all__ = ["DEFAULT_CONFIG", "validate_config"]
+__all__ = ["DEFAULT_CONFIG", "HONOURED", "validate_config"]
 
 #: Supported configuration keys with kafka-python's defaults (pcmodel's own keys at the end).
 DEFAULT_CONFIG: dict[str, Any] = {
@@ -36,6 +39,10 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "auto_offset_reset": "latest",
     "consumer_timeout_ms": math.inf,
     "partition_assignment_strategy": ("range", "cooperative-sticky"),
+    "allow_auto_create_topics": True,
+    "default_offset_commit_callback": None,
+    "request_timeout_ms": 30_000,
+    "retry_backoff_ms": 100,
     # pcmodel only: how many fetched batches the fetch buffer holds, its algorithm and
     # instrumentation level ("off", "counters", "timeline"; read with fetch_buffer.stats()).
     "fetch_buffer_batches": 4,
@@ -46,6 +53,34 @@ DEFAULT_CONFIG: dict[str, Any] = {
 }
 
 _RESET_POLICIES = ("earliest", "latest", "none")
+#: kafka-python's deprecated spellings of auto_offset_reset, translated as it does.
+_DEPRECATED_RESET = {"smallest": "earliest", "largest": "latest"}
+
+#: kafka-python consumer keys honoured here, with what each means here.
+HONOURED: dict[str, str] = {
+    "allow_auto_create_topics": "subscribing to (or asking for partitions of) a missing topic "
+                                "creates it if the broker allows; otherwise subscribe waits for it",
+    "auto_commit_interval_ms": "how often poll() commits the positions (enable_auto_commit)",
+    "auto_offset_reset": "'earliest', 'latest' or 'none' where there is no valid position",
+    "client_id": "names the member in describe_consumer_groups()",
+    "consumer_timeout_ms": "how long iterating over the consumer waits for a record",
+    "default_offset_commit_callback": "called as f(offsets, exception) for commit_async() without "
+                                      "a callback",
+    "enable_auto_commit": "commit the positions from poll(), before a rebalance and on close()",
+    "fetch_max_wait_ms": "how long a fetch long-polls the broker for new records",
+    "group_id": "the consumer group; None for assign() without commits",
+    "heartbeat_interval_ms": "how often the heartbeat thread keeps the membership alive",
+    "key_deserializer": "f(bytes) -> key",
+    "max_poll_interval_ms": "a member that does not call poll() for this long leaves the group",
+    "max_poll_records": "most records one poll() returns",
+    "partition_assignment_strategy": "assignor classes (RangePartitionAssignor, ...) or names "
+                                     "('range', 'roundrobin', 'sticky', 'cooperative-sticky')",
+    "request_timeout_ms": "the default timeout_ms of offset lookups and commits",
+    "retry_backoff_ms": "the pause before asking again for a topic that does not exist yet",
+    "session_timeout_ms": "a member without heartbeats for this long is removed (default 10000 "
+                          "here, 45000 in Kafka: shorter, so a lesson sees a crash handled)",
+    "value_deserializer": "f(bytes) -> value",
+}
 
 
 def validate_config(config: dict[str, Any]) -> None:
@@ -57,8 +92,27 @@ def validate_config(config: dict[str, Any]) -> None:
     if group_id is not None and (not isinstance(group_id, str) or not group_id):
         raise KafkaConfigurationError(f"group_id must be a non-empty str or None, got "
                                       f"{group_id!r}")
-    for key in ("fetch_max_wait_ms", "auto_commit_interval_ms"):
+    reset = config["auto_offset_reset"]
+    config["auto_offset_reset"] = _DEPRECATED_RESET.get(reset, reset)
+    for key in ("fetch_max_wait_ms", "auto_commit_interval_ms", "request_timeout_ms",
+                "retry_backoff_ms"):
         check_int(config, key, 0)
+    if config["fetch_max_wait_ms"] >= config["request_timeout_ms"]:
+        # kafka-python's rule: a long poll must end before the request times out.
+        raise KafkaConfigurationError(
+            f"request_timeout_ms ({config['request_timeout_ms']}) must be larger than "
+            f"fetch_max_wait_ms ({config['fetch_max_wait_ms']})"
+        )
+    if not isinstance(config["allow_auto_create_topics"], bool):
+        raise KafkaConfigurationError(
+            "allow_auto_create_topics must be True or False, got "
+            f"{config['allow_auto_create_topics']!r}"
+        )
+    callback = config["default_offset_commit_callback"]
+    if callback is not None and not callable(callback):
+        raise KafkaConfigurationError(
+            f"default_offset_commit_callback must be callable, got {callback!r}"
+        )
     for key in ("max_poll_records", "max_poll_interval_ms", "session_timeout_ms",
                 "heartbeat_interval_ms", "fetch_buffer_batches"):
         check_int(config, key, 1)
@@ -75,19 +129,11 @@ def validate_config(config: dict[str, Any]) -> None:
     timeout = config["consumer_timeout_ms"]
     if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout < 0:
         raise KafkaConfigurationError(f"consumer_timeout_ms must be >= 0, got {timeout!r}")
-    strategy = config["partition_assignment_strategy"]
-    if isinstance(strategy, str):
-        strategy = (strategy,)
-    if not strategy or not all(isinstance(s, str) for s in strategy):
-        raise KafkaConfigurationError(
-            "partition_assignment_strategy must be assignor names such as "
-            f"('range', 'cooperative-sticky'), got {strategy!r}"
-        )
-    from pcmodel.topics.assignors import get_assignor
+    from pcmodel.topics.assignors import assignor_names
 
-    for name in strategy:
-        get_assignor(name)
-    config["partition_assignment_strategy"] = tuple(strategy)
+    config["partition_assignment_strategy"] = assignor_names(
+        config["partition_assignment_strategy"]
+    )
     if not callable(config["clock"]):
         raise KafkaConfigurationError(f"clock must be callable, got {config['clock']!r}")
     for key in ("key_deserializer", "value_deserializer"):

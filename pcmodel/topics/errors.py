@@ -25,7 +25,10 @@ __all__ = [
     "IllegalStateError",
     "InconsistentGroupProtocolError",
     "InvalidGroupIdError",
+    "InvalidConfigurationError",
     "InvalidPartitionsError",
+    "InvalidProducerEpochError",
+    "InvalidReplicationFactorError",
     "InvalidSessionTimeoutError",
     "InvalidTopicError",
     "KafkaConfigurationError",
@@ -37,10 +40,12 @@ __all__ = [
     "NonEmptyGroupError",
     "NoOffsetForPartitionError",
     "OffsetOutOfRangeError",
+    "OutOfOrderSequenceNumberError",
     "RebalanceInProgressError",
     "RecordTooLargeError",
     "SerializationError",
     "TopicAlreadyExistsError",
+    "UnassignedPartitionError",
     "UnknownMemberIdError",
     "UnknownTopicOrPartitionError",
 ]
@@ -106,9 +111,19 @@ class IllegalStateError(KafkaError):
     """The call is not allowed in the client's current state.
 
     Raised when using a closed producer or consumer; when mixing ``subscribe()`` with
-    ``assign()`` (the message lists the legal choices); for ``position()``, ``seek()``, ``pause()``
-    or ``commit()`` on a partition the consumer is not assigned; and for ``commit()`` without a
-    ``group_id``.
+    ``assign()`` (the message lists the legal choices); for ``commit()`` without a
+    ``group_id``; and, as :class:`UnassignedPartitionError`, for a partition the consumer is not
+    assigned.
+    """
+
+
+class UnassignedPartitionError(IllegalStateError, ValueError):
+    """``position()``, ``seek()``, ``pause()``, ``resume()`` or ``highwater()`` of a partition
+    the consumer is not assigned.
+
+    Both an ``IllegalStateError`` (what kafka-python documents for ``position()`` and the Java
+    client throws for all of them) and a ``ValueError`` (what kafka-python documents for
+    ``seek()``), so code catching either carries over.
     """
 
 
@@ -318,6 +333,29 @@ class InvalidPartitionsError(BrokerResponseError):
     description = "The number of partitions is invalid."
 
 
+class OutOfOrderSequenceNumberError(BrokerResponseError):
+    """An idempotent producer's batch does not follow the last one it appended to a partition.
+
+    The sequence number is neither the next expected one nor that of a recent batch (which would
+    be a retried duplicate, answered with its original offset): records were lost in between.
+    """
+
+    errno = 45
+    message = "OUT_OF_ORDER_SEQUENCE_NUMBER"
+    description = "The broker received an out of order sequence number."
+
+
+class InvalidProducerEpochError(BrokerResponseError):
+    """An idempotent producer wrote with an epoch older than its producer id's current one.
+
+    A newer instance of the producer (same id, bumped epoch) has taken over; this one is fenced.
+    """
+
+    errno = 47
+    message = "INVALID_PRODUCER_EPOCH"
+    description = "Producer attempted to produce with an old epoch."
+
+
 class GroupNotEmptyError(BrokerResponseError):
     """``delete_group()`` named a group that still has members; nothing was deleted.
 
@@ -341,3 +379,18 @@ class GroupIdNotFoundError(BrokerResponseError):
     errno = 69
     message = "GROUP_ID_NOT_FOUND"
     description = "The group id does not exist."
+
+
+class InvalidReplicationFactorError(BrokerResponseError):
+    """``create_topics`` asked for a replication factor the broker cannot give.
+
+    A single pcmodel ``Broker`` holds one replica of each partition: use 1 (or -1).
+    """
+
+    errno = 38
+
+
+class InvalidConfigurationError(BrokerResponseError):
+    """``create_topics`` named a topic config that is unknown here or has an illegal value."""
+
+    errno = 40

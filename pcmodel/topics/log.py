@@ -189,6 +189,9 @@ class PartitionLog:
         self._append_times: list[float] = []
         self._base = 0
         self._start = 0
+        # Set only on a replicated partition (pcmodel.cluster): the offset below which every
+        # in-sync replica has the record. None means "no replication": everything is committed.
+        self._high_watermark: int | None = None
         self._space = None
         if self.policy is RetentionPolicy.BLOCK:
             if retention_records is None or retention_records < 1:
@@ -210,6 +213,16 @@ class PartitionLog:
     def end_offset(self) -> int:
         """The offset the next appended record will get."""
         return self._base + len(self._records)
+
+    @property
+    def high_watermark(self) -> int:
+        """The offset below which records are committed: what consumers may read up to.
+
+        Without replication it is ``end_offset``. On a replicated partition the replica sets it
+        (see :meth:`set_high_watermark`); it never exceeds ``end_offset``.
+        """
+        end = self.end_offset
+        return end if self._high_watermark is None else min(self._high_watermark, end)
 
     def __len__(self) -> int:
         return self.end_offset - self._start
@@ -306,16 +319,22 @@ class PartitionLog:
         self.enforce_retention()
         return base, append_time
 
-    def read(self, offset: int, max_records: int) -> list[LogRecord]:
+    def read(
+        self, offset: int, max_records: int, *, upper: int | None = None
+    ) -> list[LogRecord]:
         """Return up to ``max_records`` records from ``offset`` on (empty at the end of the log).
 
-        Raises ``OffsetOutOfRangeError`` if ``offset`` is below ``log_start_offset`` or beyond
-        ``end_offset``.
+        ``upper`` (exclusive) bounds what is returned, as the high watermark bounds a consumer's
+        read; ``None`` reads up to ``end_offset``. Raises ``OffsetOutOfRangeError`` if ``offset``
+        is below ``log_start_offset`` or beyond ``end_offset``.
         """
         self.enforce_retention()
         self.check_offset(offset)
         lo = offset - self._base
-        return self._records[lo : lo + max_records]
+        hi = lo + max_records
+        if upper is not None:
+            hi = min(hi, upper - self._base)
+        return self._records[lo:hi] if hi > lo else []
 
     def check_offset(self, offset: int) -> None:
         """Raise ``OffsetOutOfRangeError`` unless ``log_start_offset <= offset <= end_offset``."""
@@ -332,6 +351,61 @@ class PartitionLog:
             if rec.timestamp >= timestamp_ms:
                 return rec.offset, rec.timestamp
         return None
+
+    # --- replication (pcmodel.cluster; called with the broker lock held) ---------------------
+
+    def set_high_watermark(self, offset: int) -> None:
+        """Mark records below ``offset`` as committed (replicated partitions only)."""
+        self._high_watermark = offset
+
+    def append_copy(self, records: Sequence[LogRecord]) -> None:
+        """Append a leader's records to this follower copy at the leader's offsets.
+
+        The records keep their offsets and timestamps. Raises ``IllegalStateError``-like
+        ``ValueError`` unless the first one continues this log exactly (``end_offset``): a
+        follower first truncates to where it agrees with the leader, then copies.
+        """
+        if not records:
+            return
+        if records[0].offset != self.end_offset:
+            raise ValueError(
+                f"a follower copy continues at offset {self.end_offset}, "
+                f"got a batch starting at {records[0].offset}"
+            )
+        self._records.extend(records)
+        if self.retention_ms is not None:
+            self._append_times.extend([self._clock()] * len(records))
+        self.enforce_retention()
+
+    def truncate_to(self, offset: int) -> int:
+        """Remove every record at ``offset`` or above; return how many went.
+
+        A follower does this when it holds records the new leader does not have (Kafka's
+        leader-epoch truncation). Truncating below ``log_start_offset`` empties the log and
+        restarts it at ``offset``. The high watermark never stays above the new end.
+        """
+        if offset >= self.end_offset:
+            return 0
+        removed = self.end_offset - max(offset, self._start)
+        if offset <= self._start:
+            self._records.clear()
+            self._append_times.clear()
+            self._base = self._start = offset
+        else:
+            keep = offset - self._base
+            del self._records[keep:]
+            del self._append_times[keep:]
+        if self._high_watermark is not None:
+            self._high_watermark = min(self._high_watermark, offset)
+        return removed
+
+    def restart_at(self, offset: int) -> None:
+        """Empty the log and make ``offset`` its start (a follower behind the leader's start)."""
+        self._records.clear()
+        self._append_times.clear()
+        self._base = self._start = offset
+        if self._high_watermark is not None:
+            self._high_watermark = min(self._high_watermark, offset)
 
     # --- retention ---------------------------------------------------------------------------
 

@@ -58,6 +58,7 @@ from typing import Any
 
 from pcmodel.buffers import VARIANTS, make_buffer
 from pcmodel.topics.accumulator import AccumulatorMixin, ProducerState
+from pcmodel.topics.compression import get_codec
 from pcmodel.topics.errors import (
     IllegalArgumentError,
     IllegalStateError,
@@ -71,9 +72,10 @@ from pcmodel.topics.futures import FutureRecordMetadata, ProducerBatch
 from pcmodel.topics.partitioner import Partitioner, make_partitioner
 from pcmodel.topics.producer_config import (
     ACKS,
+    check_extra_keys,
+    check_idempotence,
     check_int_arg,
     check_number_arg,
-    reject_unknown,
 )
 from pcmodel.topics.sender import SenderMixin
 from pcmodel.topics.structs import TopicPartition
@@ -130,8 +132,8 @@ class KafkaProducer(AccumulatorMixin, SenderMixin):
         client_id: str | None = None,
         key_serializer: Callable[[Any], bytes] | None = None,
         value_serializer: Callable[[Any], bytes] | None = None,
-        acks: int | str = 1,
-        retries: int = 0,
+        acks: int | str = "all",
+        retries: int | float = 0,
         retry_backoff_ms: int = 100,
         batch_size: int = 16384,
         linger_ms: float = 0,
@@ -141,11 +143,15 @@ class KafkaProducer(AccumulatorMixin, SenderMixin):
         request_timeout_ms: int = 30000,
         metadata_max_age_ms: int = 300000,
         partitioner: str | Partitioner = "default",
+        compression_type: str | None = None,
+        allow_auto_create_topics: bool = True,
+        enable_idempotence: bool = False,
+        transactional_id: str | None = None,
         buffer_variant: str = "condition",
         buffer_instrument: str = "off",
         **configs: Any,
     ) -> None:
-        reject_unknown(configs)
+        check_extra_keys(configs)
         if broker is None:
             raise KafkaConfigurationError(
                 "broker is required: KafkaProducer(broker=Broker()) or broker=RemoteBroker(handle)"
@@ -160,7 +166,8 @@ class KafkaProducer(AccumulatorMixin, SenderMixin):
                 raise KafkaConfigurationError(f"{name} must be callable, got {fn!r}")
         if acks not in ACKS or isinstance(acks, bool):
             raise KafkaConfigurationError(f"acks must be 0, 1, -1 or 'all', got {acks!r}")
-        check_int_arg("retries", retries, 0)
+        if retries != float("inf"):
+            check_int_arg("retries", retries, 0, "or float('inf') to retry until it succeeds")
         check_number_arg("retry_backoff_ms", retry_backoff_ms)
         check_int_arg("batch_size", batch_size, 1, "use batch_size=1 to send one record per batch")
         check_number_arg("linger_ms", linger_ms)
@@ -169,6 +176,12 @@ class KafkaProducer(AccumulatorMixin, SenderMixin):
         check_int_arg("max_request_size", max_request_size, 1)
         check_number_arg("request_timeout_ms", request_timeout_ms)
         check_number_arg("metadata_max_age_ms", metadata_max_age_ms)
+        check_idempotence(enable_idempotence, transactional_id)
+        if not isinstance(allow_auto_create_topics, bool):
+            raise KafkaConfigurationError(
+                f"allow_auto_create_topics must be True or False, got {allow_auto_create_topics!r}"
+            )
+        codec = get_codec(compression_type)
         if buffer_variant not in VARIANTS:
             raise KafkaConfigurationError(
                 f"buffer_variant must be one of {', '.join(VARIANTS)}, got {buffer_variant!r}"
@@ -193,8 +206,13 @@ class KafkaProducer(AccumulatorMixin, SenderMixin):
             "max_request_size": max_request_size,
             "request_timeout_ms": request_timeout_ms,
             "metadata_max_age_ms": metadata_max_age_ms,
+            "compression_type": compression_type,
+            "allow_auto_create_topics": allow_auto_create_topics,
+            "enable_idempotence": enable_idempotence,
+            "transactional_id": transactional_id,
             "buffer_variant": buffer_variant,
         }
+        self._codec = codec
         self._given_broker = broker
         # One connection for this producer: the broker itself in process, a proxy otherwise.
         self._broker = broker.connect()
@@ -227,6 +245,7 @@ class KafkaProducer(AccumulatorMixin, SenderMixin):
         self._aborted = threading.Event()
         self._stopped = threading.Event()
         self._metadata: dict[str, tuple[list[int], float]] = {}
+        self._metadata_conn: Any = None
         self._tps: dict[str, dict[int, TopicPartition]] = {}
         self._counts = {"records": 0, "errors": 0, "batches": 0, "wait": 0.0}
 
@@ -271,18 +290,23 @@ class KafkaProducer(AccumulatorMixin, SenderMixin):
         if self._state is not ProducerState.OPEN:
             raise IllegalStateError("send() on a closed KafkaProducer; create a new producer")
         now = self._clock()
-        if type(topic) is not str or not topic:
-            raise IllegalArgumentError(f"topic must be a non-empty str, got {topic!r}")
+        if type(topic) is not str:
+            raise TypeError(f"topic must be a str, got {topic!r}")
+        if not topic:
+            raise IllegalArgumentError("topic must be a non-empty str, got ''")
         if value is None and key is None:
             raise IllegalArgumentError("send() needs a key or a value (or both); both were None")
         if timestamp_ms is not None and (
             isinstance(timestamp_ms, bool) or not isinstance(timestamp_ms, int) or timestamp_ms < 0
         ):
             raise IllegalArgumentError(f"timestamp_ms must be an int >= 0, got {timestamp_ms!r}")
+        # As kafka-python: -1 without headers (None or an empty list), as for a missing key.
         if headers is None:
-            header_list, header_size = (), 0
+            header_list, header_size = (), -1
         else:
             header_list, header_size = _check_headers(headers)
+            if not header_list:
+                header_size = -1
         if key is None:
             key_bytes, key_size = None, -1
         elif type(key) is bytes and self._key_serializer is None:
@@ -297,7 +321,9 @@ class KafkaProducer(AccumulatorMixin, SenderMixin):
         else:
             value_bytes = self._serialize("value", self._value_serializer, topic, value)
             value_size = -1 if value_bytes is None else len(value_bytes)
-        size = RECORD_OVERHEAD + header_size
+        size = RECORD_OVERHEAD
+        if header_size > 0:
+            size += header_size
         if key_size > 0:
             size += key_size
         if value_size > 0:
@@ -356,7 +382,8 @@ class KafkaProducer(AccumulatorMixin, SenderMixin):
                 if serializer is not None
                 else f"pass {what}_serializer=... to turn {type(obj).__name__} into bytes"
             )
-            raise SerializationError(f"the {what} for topic {topic!r} is not bytes: {hint}")
+            # TypeError, as kafka-python raises for a serialized key or value of another type.
+            raise TypeError(f"the {what} for topic {topic!r} is not bytes: {hint}")
         return obj
 
     def _partitions(self, topic: str, refresh: bool = False) -> list[int]:
@@ -365,17 +392,47 @@ class KafkaProducer(AccumulatorMixin, SenderMixin):
         cached = self._metadata.get(topic)
         if cached is not None and not refresh and now - cached[1] < self._metadata_max_age:
             return cached[0]
-        found = self._broker.partitions_for(topic)
-        if not found:
-            raise UnknownTopicOrPartitionError(
-                f"topic {topic!r} does not exist; create it with broker.create_topic({topic!r}, n)"
-            )
-        partitions = sorted(found)
+        partitions = sorted(self._wait_for_topic(topic, now + self._max_block))
         self._metadata[topic] = (partitions, now)
         return partitions
 
+    def _wait_for_topic(self, topic: str, deadline: float) -> set[int]:
+        """Ask for the topic's partitions, waiting up to ``deadline`` for it to exist.
+
+        The broker creates a missing topic if ``allow_auto_create_topics`` and its own
+        ``auto_create_topics_enable`` say so; otherwise this waits, as a Kafka producer waits
+        for metadata, and raises ``KafkaTimeoutError`` after ``max_block_ms``.
+        """
+        auto_create = self.config["allow_auto_create_topics"]
+        while True:
+            version = self._broker.metadata_version()
+            try:
+                return self._broker.partitions_for(topic, auto_create=auto_create)
+            except UnknownTopicOrPartitionError:
+                remaining = deadline - self._clock()
+                if remaining <= 0:
+                    raise KafkaTimeoutError(
+                        f"topic {topic!r} not present in metadata after "
+                        f"{self.config['max_block_ms']} ms (max_block_ms): it does not exist "
+                        "and the broker does not create topics automatically; create it "
+                        "with KafkaAdminClient.create_topics()"
+                    ) from None
+                self._waiting_conn().await_metadata_change(version, remaining)
+
+    def _waiting_conn(self) -> Any:
+        """A connection of its own for waiting, so that the sender's appends are not held up."""
+        with self._lock:
+            if self._metadata_conn is None:
+                self._metadata_conn = self._given_broker.connect()
+            return self._metadata_conn
+
+
     def partitions_for(self, topic: str) -> set[int]:
-        """The partition numbers of ``topic`` (asks the broker; raises for an unknown topic)."""
+        """The partition numbers of ``topic`` (asks the broker).
+
+        A missing topic is created or waited for as by ``send()``; ``KafkaTimeoutError`` after
+        ``max_block_ms`` if it never appears.
+        """
         return set(self._partitions(topic, refresh=True))
 
     # --- flush, close, introspection -----------------------------------------------------------
@@ -407,8 +464,8 @@ class KafkaProducer(AccumulatorMixin, SenderMixin):
         """Send what is queued, stop the sender thread and refuse further sends. Idempotent.
 
         Waits up to ``timeout`` seconds (forever when ``None``) for queued records; records still
-        unsent then fail with ``IllegalStateError``. The sender finishes the append it is in (at
-        most ``request_timeout_ms``) before it exits.
+        unsent then fail with ``IllegalStateError``; an append still waiting for a broker
+        process is cut short and fails the same way, so close() returns soon after ``timeout``.
         """
         if threading.current_thread() is self._sender:
             raise IllegalStateError("close() from a producer callback would wait for itself")
@@ -421,6 +478,10 @@ class KafkaProducer(AccumulatorMixin, SenderMixin):
         self._accumulator.shutdown()
         if not self._stopped.wait(timeout):
             self._aborted.set()
+            # The sender may be waiting for a broker that does not answer: cut that call short
+            # (it fails its batch) so that close() returns in time. Only our own connection.
+            if self._broker is not self._given_broker and hasattr(self._broker, "close"):
+                self._broker.close()
             self._stopped.wait(self.config["request_timeout_ms"] / 1000)
         self._sender.join(timeout=self.config["request_timeout_ms"] / 1000)
         with self._lock:
@@ -430,8 +491,9 @@ class KafkaProducer(AccumulatorMixin, SenderMixin):
             return
         atexit.unregister(self._close_at_exit)
         self._accumulator.close()
-        if self._broker is not self._given_broker and hasattr(self._broker, "close"):
-            self._broker.close()
+        for conn in (self._broker, self._metadata_conn):
+            if conn is not None and conn is not self._given_broker and hasattr(conn, "close"):
+                conn.close()
 
     def __enter__(self) -> KafkaProducer:
         return self
@@ -476,11 +538,14 @@ def _close_at_exit(ref: weakref.ReferenceType[KafkaProducer]) -> None:
 
 
 def _check_headers(headers: object) -> tuple[tuple[tuple[str, bytes], ...], int]:
-    """Validate headers as kafka-python wants them; return them as a list and their size."""
+    """Validate headers as kafka-python does; return them as a tuple and their size.
+
+    Raises ``TypeError`` (kafka-python's type) unless ``headers`` is a list of (str, bytes).
+    """
     if headers is None:
         return (), 0
-    if isinstance(headers, (str, bytes, dict)) or not hasattr(headers, "__iter__"):
-        raise IllegalArgumentError(
+    if not isinstance(headers, list):
+        raise TypeError(
             f"headers must be a list of (str, bytes) pairs, got {type(headers).__name__}"
         )
     result = []
@@ -492,7 +557,7 @@ def _check_headers(headers: object) -> tuple[tuple[tuple[str, bytes], ...], int]
             or not isinstance(pair[0], str)
             or not isinstance(pair[1], bytes)
         ):
-            raise IllegalArgumentError(
+            raise TypeError(
                 f"each header must be a (str, bytes) pair, got {pair!r}; encode values to bytes"
             )
         result.append(pair)

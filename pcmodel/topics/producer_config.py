@@ -1,8 +1,10 @@
-"""The producer's configuration checks: kafka-python's keys, which are refused, and why.
+"""The producer's settings: which kafka-python keys it honours, and the checks of their values.
 
-:class:`~pcmodel.topics.producer.KafkaProducer` takes its settings as keyword arguments with
-kafka-python's names and defaults; these helpers check them before the producer starts its
-sender thread, so that a bad value fails at construction with a message naming the setting.
+:class:`~pcmodel.topics.producer.KafkaProducer` takes kafka-python 3's keys as keyword
+arguments. :data:`HONOURED` lists the ones with kafka-python's meaning (and what that meaning is
+here); :data:`~pcmodel.topics.config.PRODUCER_NO_EFFECT` the ones accepted with no effect; any
+other key is an error naming the closest legal one. The checks run before the producer starts
+its sender thread, so a bad value fails at construction with a message naming the setting.
 
 Prior art: kafka-python's ``KafkaProducer.DEFAULT_CONFIG`` (``kafka/producer/kafka.py``) and the
 Java client's ``ProducerConfig``.
@@ -12,80 +14,79 @@ from __future__ import annotations
 
 from typing import Any
 
+from pcmodel.topics.config import PRODUCER_NO_EFFECT, check_no_effect, reject_unknown_key
 from pcmodel.topics.errors import KafkaConfigurationError
 
 __all__ = [
     "ACKS",
-    "UNSUPPORTED_KAFKA_KEYS",
+    "HONOURED",
+    "check_extra_keys",
+    "check_idempotence",
     "check_int_arg",
     "check_number_arg",
-    "reject_unknown",
 ]
-
-#: kafka-python producer keys that have no meaning here. Each raises KafkaConfigurationError
-#: naming it, so that a program never believes a setting took effect when it did not.
-UNSUPPORTED_KAFKA_KEYS = frozenset(
-    {
-        "api_version",
-        "api_version_auto_timeout_ms",
-        "bootstrap_topics_filter",
-        "compression_type",
-        "connections_max_idle_ms",
-        "delivery_timeout_ms",
-        "enable_idempotence",
-        "kafka_client",
-        "max_in_flight_requests_per_connection",
-        "metric_reporters",
-        "metrics_enabled",
-        "metrics_num_samples",
-        "metrics_sample_window_ms",
-        "receive_buffer_bytes",
-        "reconnect_backoff_max_ms",
-        "reconnect_backoff_ms",
-        "sasl_kerberos_domain_name",
-        "sasl_kerberos_service_name",
-        "sasl_mechanism",
-        "sasl_oauth_token_provider",
-        "sasl_plain_password",
-        "sasl_plain_username",
-        "security_protocol",
-        "selector",
-        "send_buffer_bytes",
-        "sock_chunk_buffer_count",
-        "sock_chunk_bytes",
-        "socket_options",
-        "ssl_cafile",
-        "ssl_certfile",
-        "ssl_check_hostname",
-        "ssl_ciphers",
-        "ssl_context",
-        "ssl_crlfile",
-        "ssl_keyfile",
-        "ssl_password",
-        "transaction_timeout_ms",
-        "transactional_id",
-        "allow_auto_create_topics",
-    }
-)
 
 #: The accepted ``acks`` values and what each means (``"all"`` is ``-1``).
 ACKS = {0: 0, 1: 1, -1: -1, "all": -1}
 
+#: kafka-python producer keys honoured here, with what each means here.
+HONOURED: dict[str, str] = {
+    "acks": "0, 1 or 'all' (-1, the default, as in kafka-python 3 and the Java client); with "
+            "one replica 1 and 'all' wait for the same thing",
+    "allow_auto_create_topics": "send() to a missing topic creates it if the broker allows "
+                                "(Broker(auto_create_topics_enable=True), the default)",
+    "batch_size": "most bytes of records in one batch",
+    "client_id": "names the producer and its sender thread",
+    "compression_type": "None, 'gzip', 'snappy', 'lz4' or 'zstd': batches are stored "
+                        "compressed in the log (snappy, lz4, zstd need pcmodel[compression])",
+    "enable_idempotence": "False only (default False here): True raises, idempotence is not "
+                          "supported yet; acks='all' with retries=0 never duplicates",
+    "key_serializer": "f(key) -> bytes",
+    "linger_ms": "how long a batch that is not full waits for more records",
+    "max_block_ms": "how long send() waits for room in the accumulator or for topic metadata",
+    "max_request_size": "largest serialized record send() accepts",
+    "metadata_max_age_ms": "how long a topic's partition count is cached",
+    "partitioner": "a Partitioner, or 'sticky' / 'round_robin' / 'default'; keyed records go "
+                   "to murmur2(key) % partitions as in Kafka",
+    "request_timeout_ms": "timeout of one append (which may wait on a 'block' partition)",
+    "retries": "how often a batch failing with a retriable error is tried again",
+    "retry_backoff_ms": "the pause between those tries",
+    "transactional_id": "None only: a transactional id raises, transactions are not supported "
+                        "yet",
+    "value_serializer": "f(value) -> bytes",
+}
 
-def reject_unknown(configs: dict[str, Any]) -> None:
-    """Raise KafkaConfigurationError naming the first key that is not supported here."""
+
+def check_extra_keys(configs: dict[str, Any]) -> None:
+    """Accept the kafka-python keys that have no effect here (checking their values).
+
+    Raises ``KafkaConfigurationError`` for a key nobody knows, naming the closest legal one.
+    """
     for key in sorted(configs):
-        if key == "bootstrap_servers":
-            raise KafkaConfigurationError(
-                "bootstrap_servers is not supported: pass broker=Broker() (threads) or "
-                "broker=RemoteBroker(handle) (a broker process) instead"
-            )
-        if key in UNSUPPORTED_KAFKA_KEYS:
-            raise KafkaConfigurationError(
-                f"{key} is a kafka-python setting that pcmodel's producer does not support; "
-                "remove it"
-            )
-        raise KafkaConfigurationError(f"unknown producer configuration key {key!r}")
+        if key not in PRODUCER_NO_EFFECT:
+            reject_unknown_key(key, [*HONOURED, *PRODUCER_NO_EFFECT, "broker", "buffer_memory",
+                                     "buffer_variant", "buffer_instrument"], client="KafkaProducer")
+    check_no_effect(configs, PRODUCER_NO_EFFECT)
+
+
+def check_idempotence(enable_idempotence: object, transactional_id: object) -> None:
+    """Refuse idempotence and transactions with a message naming the alternative."""
+    if not isinstance(enable_idempotence, bool):
+        raise KafkaConfigurationError(
+            f"enable_idempotence must be True or False, got {enable_idempotence!r}"
+        )
+    if enable_idempotence:
+        raise KafkaConfigurationError(
+            "enable_idempotence=True is not supported yet: there are no producer ids or "
+            "sequence numbers here. Use enable_idempotence=False; with retries=0 a record is "
+            "never appended twice"
+        )
+    if transactional_id is not None:
+        raise KafkaConfigurationError(
+            f"transactional_id={transactional_id!r} is not supported yet: there are no "
+            "transactions here. Leave it None; to make records and offsets move together, "
+            "commit the consumer's offsets after the producer's flush() (at-least-once)"
+        )
 
 
 def check_int_arg(name: str, value: object, minimum: int, hint: str = "") -> None:

@@ -22,7 +22,12 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
         "the Kafka protocol listener needs kafka-python 3: pip install 'pcmodel[kafka]'"
     ) from exc
 
-__all__ = ["ApiHandler", "RequestContext", "error_code", "kafka_errors"]
+__all__ = ["ApiHandler", "CloseConnection", "RequestContext", "error_code", "kafka_errors"]
+
+
+class CloseConnection(Exception):  # noqa: N818 - an instruction to the listener, not an error
+    """Raised by a handler to make the listener close the connection (Kafka's way of telling
+    an ``acks=0`` producer that its request failed); the message says why and is logged."""
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from pcmodel.wire.api import ApiHandler, error_code
+from pcmodel.wire.api import ApiHandler, CloseConnection, error_code
 from pcmodel.wire.framing import (
     ProtocolViolation,
     decode_request,
@@ -254,6 +254,8 @@ class KafkaListener:
             pass
         except ProtocolViolation as exc:
             log.warning("Kafka client %s: %s; closing its connection", name, exc)
+        except CloseConnection as exc:
+            log.info("Kafka client %s: %s; closing its connection", name, exc)
         except TimeoutError:
             log.warning(
                 "Kafka client %s did not read its responses for %s s; closing its connection",
@@ -316,6 +318,8 @@ class KafkaListener:
         )
         try:
             response = request.handler.handle(ctx, request.body)
+        except CloseConnection:
+            raise
         except Exception as exc:
             log.exception("Kafka listener: %s v%d from %s failed", request.handler.name,
                           request.api_version, name)

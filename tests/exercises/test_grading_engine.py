@@ -108,7 +108,7 @@ def test_cli_lists_exercises(capsys):
 
 def test_cli_rejects_an_unknown_exercise(capsys):
     assert main(["grade", "nope"]) == 2
-    assert "choose one of" in capsys.readouterr().out
+    assert "choose one of" in capsys.readouterr().err
 
 
 @pytest.mark.timeout(120)

@@ -19,7 +19,6 @@ from pcmodel.topics.errors import (
     InvalidPartitionsError,
     InvalidTopicError,
     KafkaTimeoutError,
-    OffsetOutOfRangeError,
     TopicAlreadyExistsError,
     UnknownTopicOrPartitionError,
 )
@@ -209,8 +208,9 @@ def test_commits_are_per_group_and_validated(broker):
     assert broker.committed("g1", [t0]) == {t0: OffsetAndMetadata(2)}
     assert broker.committed("g2", [t0]) == {t0: OffsetAndMetadata(1, "note")}
     assert broker.committed("g3", [t0]) == {t0: None}
-    with pytest.raises(OffsetOutOfRangeError, match="ends at 3"):
-        broker.commit_offsets("g1", -1, "", {t0: 4})
+    # As in Kafka, an offset beyond the log end is stored (the reader resets on its next fetch).
+    broker.commit_offsets("g4", -1, "", {t0: 4})
+    assert broker.committed("g4", [t0]) == {t0: OffsetAndMetadata(4)}
     with pytest.raises(IllegalArgumentError):
         broker.commit_offsets("g1", -1, "", {t0: -1})
     with pytest.raises(UnknownTopicOrPartitionError):
@@ -224,7 +224,7 @@ def test_commits_are_per_group_and_validated(broker):
     assert broker.committed("g1", [t0]) == {t0: OffsetAndMetadata(2)}  # all or nothing
     with pytest.raises(GroupIdNotFoundError):
         broker.describe_group("g3")
-    assert broker.list_groups() == ["g1", "g2"]
+    assert broker.list_groups() == ["g1", "g2", "g4"]
 
 
 def test_deleting_a_topic_drops_its_committed_offsets(broker):

@@ -15,13 +15,15 @@ from pcmodel.topics.errors import (
     InvalidGroupIdError,
     InvalidTopicError,
     KafkaConfigurationError,
+    KafkaTimeoutError,
     NoOffsetForPartitionError,
     OffsetOutOfRangeError,
     SerializationError,
+    UnassignedPartitionError,
     UnknownTopicOrPartitionError,
 )
 from pcmodel.topics.structs import ConsumerRecord, OffsetAndMetadata
-from tests.topics.conftest import FakeClock, drain, fill, tp, wait_until
+from tests.topics.conftest import FAST, FakeClock, drain, fill, tp, wait_until
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -130,20 +132,19 @@ def test_bad_seeks_and_commits_change_nothing(broker, make_consumer, topic):
     assert consumer.position(t0) == 0
     with pytest.raises(IllegalArgumentError):
         consumer.seek(t0, -1)
-    with pytest.raises(OffsetOutOfRangeError, match="ends at 2"):
-        consumer.seek(t0, 3)
-    with pytest.raises(IllegalStateError, match="not assigned"):
-        consumer.seek(t1, 0)
-    with pytest.raises(IllegalStateError, match="not assigned"):
-        consumer.commit({t1: 0})
-    with pytest.raises(IllegalStateError, match="not assigned"):
-        consumer.position(t1)
-    with pytest.raises(IllegalStateError, match="not assigned"):
-        consumer.pause(t1)
+    # kafka-python documents ValueError for seek() and IllegalStateError for position();
+    # the Java client throws IllegalStateException for all: the error is all of them.
+    for call in (lambda: consumer.seek(t1, 0), lambda: consumer.position(t1),
+                 lambda: consumer.pause(t1), lambda: consumer.resume(t1)):
+        with pytest.raises(UnassignedPartitionError, match="not assigned") as info:
+            call()
+        assert isinstance(info.value, IllegalStateError) and isinstance(info.value, ValueError)
     with pytest.raises(IllegalArgumentError):
         consumer.commit({t0: -1})
     with pytest.raises(TypeError):
         consumer.seek(t0, "1")
+    with pytest.raises(UnknownTopicOrPartitionError):
+        consumer.commit({tp("missing", 0): 1})
     assert consumer.position(t0) == 0
     assert consumer.committed(t0) is None
     with pytest.raises(UnknownTopicOrPartitionError):
@@ -153,6 +154,62 @@ def test_bad_seeks_and_commits_change_nothing(broker, make_consumer, topic):
     no_group.assign([t0])
     with pytest.raises(IllegalStateError, match="group_id"):
         no_group.commit()
+
+
+def test_commit_of_an_unassigned_partition_and_beyond_the_end_is_stored(
+    broker, make_consumer, topic
+):
+    """As in Kafka: any partition, any offset; an offset past the end resets on fetch."""
+    fill(broker, topic, 0, [b"a", b"b"])
+    t0, t1 = tp(topic, 0), tp(topic, 1)
+    consumer = make_consumer(group_id="g", auto_offset_reset="earliest")
+    consumer.assign([t0])
+    consumer.commit({t1: 7, t0: 5})
+    assert consumer.committed(t1) == 7 and consumer.committed(t0) == 5
+    reader = make_consumer(group_id="g", auto_offset_reset="earliest", enable_auto_commit=False)
+    reader.assign([t0])
+    assert reader.position(t0) == 5
+    assert [r.value for r in drain(reader, 2)] == [b"a", b"b"]  # reset to the earliest
+
+
+def test_seek_beyond_the_end_is_out_of_range_on_the_next_fetch(broker, make_consumer, topic):
+    fill(broker, topic, 0, [b"a", b"b"])
+    t0 = tp(topic, 0)
+    strict = make_consumer(auto_offset_reset="none")
+    strict.assign([t0])
+    strict.seek(t0, 3)
+    assert strict.position(t0) == 3
+    with pytest.raises(OffsetOutOfRangeError):
+        for _ in range(100):
+            strict.poll(timeout_ms=100)
+    latest = make_consumer(auto_offset_reset="latest")
+    latest.assign([t0])
+    latest.seek(t0, 9)
+    fill(broker, topic, 0, [b"c"])
+    wait_until(lambda: latest.poll(timeout_ms=50) == {} and latest.position(t0) == 3)
+
+
+def test_offset_lookups_of_a_missing_partition_time_out(make_consumer, topic):
+    consumer = make_consumer()
+    missing = tp(topic, 9)
+    for lookup in (consumer.beginning_offsets, consumer.end_offsets):
+        with pytest.raises(KafkaTimeoutError):
+            lookup([missing], timeout_ms=50)
+    with pytest.raises(KafkaTimeoutError):
+        consumer.offsets_for_times({missing: 0}, timeout_ms=50)
+
+
+def test_offset_lookup_waits_for_a_partition_being_created(broker, make_consumer, topic):
+    consumer = make_consumer()
+    missing = tp(topic, 5)
+    result = []
+    looker = threading.Thread(
+        target=lambda: result.append(consumer.end_offsets([missing], timeout_ms=30_000))
+    )
+    looker.start()
+    broker.add_partitions(topic, 6)
+    looker.join(30)
+    assert result == [{missing: 0}]
 
 
 def test_several_groups_read_the_same_log_independently(broker, make_consumer, topic):
@@ -303,8 +360,12 @@ def test_the_fetch_buffer_is_a_bounded_buffer_that_fills_when_poll_lags(broker, 
     ("config", "match"),
     [
         ({"bootstrap_servers": "localhost:9092"}, "broker="),
-        ({"fetch_min_bytes": 1}, "fetch_min_bytes"),
-        ({"auto_offset_reset": "smallest"}, "auto_offset_reset"),
+        ({"fetch_min_bytes": 0}, "fetch_min_bytes"),
+        ({"fetch_min_byte": 1}, "did you mean 'fetch_min_bytes'"),
+        ({"isolation_level": "serializable"}, "isolation_level"),
+        ({"auto_offset_reset": "oldest"}, "auto_offset_reset"),
+        ({"fetch_max_wait_ms": 40_000}, "request_timeout_ms"),
+        ({"partition_assignment_strategy": []}, "partition_assignment_strategy"),
         ({"max_poll_records": 0}, "max_poll_records"),
         ({"heartbeat_interval_ms": 5_000, "session_timeout_ms": 3_000}, "heartbeat_interval_ms"),
         ({"partition_assignment_strategy": ["fastest"]}, "choose from"),
@@ -322,13 +383,11 @@ def test_subscription_modes_are_exclusive_and_checked(broker, make_consumer, top
     consumer = make_consumer(group_id="g")
     with pytest.raises(IllegalStateError, match="subscribe"):
         consumer.poll()
-    with pytest.raises(UnknownTopicOrPartitionError, match="missing"):
-        consumer.subscribe(["missing"])
     with pytest.raises(InvalidTopicError):
         consumer.subscribe(["no spaces allowed"])
-    with pytest.raises(UnknownTopicOrPartitionError):
+    with pytest.raises(InvalidTopicError):
         # A constructor that fails leaves no thread behind (the suite's leak check sees it).
-        KafkaConsumer("missing", broker=broker, group_id="g")
+        KafkaConsumer("no spaces", broker=broker, group_id="g")
     with pytest.raises(IllegalStateError):
         consumer.subscribe([topic], pattern="t.*")
     with pytest.raises(TypeError, match="ConsumerRebalanceListener"):
@@ -400,3 +459,26 @@ def test_offset_queries_and_replay_from_a_time(broker, make_consumer, topic):
     assert values(drain(consumer, 2)) == [b"b", b"c"]
     assert consumer.topics() == {topic}
     assert consumer.partitions_for_topic(topic) == {0, 1}
+
+
+def test_subscribing_to_a_missing_topic_creates_it_as_kafka_does(broker, make_consumer):
+    consumer = make_consumer(group_id="g", auto_offset_reset="earliest")
+    consumer.subscribe(["fresh"])
+    assert broker.list_topics()["fresh"] == 1  # num_partitions, Kafka's default of 1
+    wait_until(lambda: consumer.poll(timeout_ms=50) == {} and consumer.assignment())
+    assert consumer.assignment() == {tp("fresh", 0)}
+
+
+def test_without_auto_creation_subscribe_waits_for_the_topic():
+    with Broker(auto_create_topics_enable=False) as broker:
+        consumer = KafkaConsumer(broker=broker, group_id="g", auto_offset_reset="earliest", **FAST)
+        try:
+            consumer.subscribe(["later"])
+            assert consumer.poll(timeout_ms=10) == {} and consumer.assignment() == set()
+            assert "later" not in broker.list_topics()
+            broker.create_topic("later", 2)
+            broker.append("later", 1, [(None, b"v")])
+            got = drain(consumer, 1)
+            assert [(r.partition, r.value) for r in got] == [(1, b"v")]
+        finally:
+            consumer.close()

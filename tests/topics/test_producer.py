@@ -16,6 +16,7 @@ from pcmodel.topics.broker import Broker
 from pcmodel.topics.errors import (
     IllegalArgumentError,
     IllegalStateError,
+    InvalidTopicError,
     KafkaConfigurationError,
     KafkaError,
     KafkaTimeoutError,
@@ -42,8 +43,14 @@ class CountingBroker:
     def connect(self) -> CountingBroker:
         return self
 
-    def partitions_for(self, topic: str) -> set[int]:
-        return self.broker.partitions_for(topic)
+    def partitions_for(self, topic: str, **kwargs) -> set[int]:
+        return self.broker.partitions_for(topic, **kwargs)
+
+    def metadata_version(self) -> int:
+        return self.broker.metadata_version()
+
+    def await_metadata_change(self, version: int, timeout: float) -> int:
+        return self.broker.await_metadata_change(version, timeout)
 
     def append(self, topic, partition, records, *, timeout=None):
         self.appends.append((topic, partition, len(records)))
@@ -442,17 +449,20 @@ def test_blocked_send_goes_on_when_room_is_made(broker):
 @pytest.mark.parametrize(
     "kwargs, error, match",
     [
-        ({"topic": "missing", "value": b"x"}, UnknownTopicOrPartitionError, "missing"),
+        ({"topic": "bad name", "value": b"x"}, InvalidTopicError, "illegal topic name"),
+        ({"topic": 5, "value": b"x"}, TypeError, "topic"),
         ({"topic": "t", "value": b"x", "partition": 4}, IllegalArgumentError, "out of range"),
         ({"topic": "t", "value": b"x", "partition": -1}, IllegalArgumentError, "out of range"),
         ({"topic": "t", "value": b"x", "partition": "0"}, IllegalArgumentError, "int"),
-        ({"topic": "t", "value": "text"}, SerializationError, "value_serializer"),
-        ({"topic": "t", "value": b"x", "key": 5}, SerializationError, "key_serializer"),
+        # kafka-python's exception types: TypeError for keys, values and headers of a bad type.
+        ({"topic": "t", "value": "text"}, TypeError, "value_serializer"),
+        ({"topic": "t", "value": b"x", "key": 5}, TypeError, "key_serializer"),
         ({"topic": "t"}, IllegalArgumentError, "key or a value"),
         ({"topic": "", "value": b"x"}, IllegalArgumentError, "topic"),
         ({"topic": "t", "value": b"x", "timestamp_ms": -1}, IllegalArgumentError, "timestamp"),
-        ({"topic": "t", "value": b"x", "headers": {"h": b"v"}}, IllegalArgumentError, "headers"),
-        ({"topic": "t", "value": b"x", "headers": [("h", "v")]}, IllegalArgumentError, "bytes"),
+        ({"topic": "t", "value": b"x", "headers": {"h": b"v"}}, TypeError, "headers"),
+        ({"topic": "t", "value": b"x", "headers": (("h", b"v"),)}, TypeError, "list"),
+        ({"topic": "t", "value": b"x", "headers": [("h", "v")]}, TypeError, "bytes"),
         ({"topic": "t", "value": b"x" * 2000}, MessageSizeTooLargeError, "max_request_size"),
     ],
 )
@@ -478,7 +488,7 @@ def test_serializer_failure_is_wrapped_with_cause(broker):
 
 def test_serializer_returning_non_bytes_is_rejected(broker):
     producer = KafkaProducer(broker=broker, value_serializer=lambda v: v)
-    with producer, pytest.raises(SerializationError, match="must return bytes"):
+    with producer, pytest.raises(TypeError, match="must return bytes"):
         producer.send("t", 42)
 
 
@@ -486,8 +496,13 @@ def test_serializer_returning_non_bytes_is_rejected(broker):
     "config, match",
     [
         ({"bootstrap_servers": "localhost:9092"}, "broker="),
-        ({"compression_type": "gzip"}, "compression_type"),
+        ({"compression_type": "brotli"}, "compression_type"),
         ({"no_such_key": 1}, "no_such_key"),
+        ({"linger": 5}, "did you mean 'linger_ms'"),
+        ({"enable_idempotence": True}, "not supported yet"),
+        ({"transactional_id": "tx-1"}, "not supported yet"),
+        ({"max_in_flight_requests_per_connection": 0}, "max_in_flight"),
+        ({"security_protocol": "TLS"}, "security_protocol"),
         ({"acks": 2}, "acks"),
         ({"batch_size": 0}, "batch_size"),
         ({"linger_ms": -1}, "linger_ms"),
@@ -514,8 +529,15 @@ def test_partitions_for_and_metadata_refresh(broker):
         broker.add_partitions("t", 6)
         # A partition beyond the cached count makes the producer ask again before refusing.
         assert producer.send("t", b"x", partition=5).get(timeout=10).partition == 5
-        with pytest.raises(UnknownTopicOrPartitionError):
-            producer.partitions_for("missing")
+        # A missing topic is created, as a Kafka broker does by default.
+        assert producer.partitions_for("missing") == {0}
+    with (
+        Broker(auto_create_topics_enable=False) as strict,
+        KafkaProducer(broker=strict, max_block_ms=50) as producer,
+    ):
+        with pytest.raises(KafkaTimeoutError, match="not present in metadata"):
+            producer.send("missing", b"x")
+        assert strict.list_topics() == {}
 
 
 class AppendWatcher(CountingBroker):

@@ -187,6 +187,10 @@ KAFKA_ERRNOS = {
     "RebalanceInProgressError": 27,
     "TopicAlreadyExistsError": 36,
     "InvalidPartitionsError": 37,
+    "InvalidReplicationFactorError": 38,
+    "InvalidConfigurationError": 40,
+    "OutOfOrderSequenceNumberError": 45,
+    "InvalidProducerEpochError": 47,
     "GroupNotEmptyError": 68,
     "GroupIdNotFoundError": 69,
 }

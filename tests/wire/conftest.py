@@ -75,3 +75,62 @@ def listener(broker):
 def raw(listener):
     with RawClient(listener.address) as client:
         yield client
+
+
+def record_batch(values, *, keys=None, compression=0, timestamp=1_000, headers=(),
+                 producer=(-1, -1, -1)) -> bytes:
+    """One v2 record batch of ``values`` (kafka-python's writer), as a producer sends it."""
+    from kafka.record.default_records import DefaultRecordBatchBuilder
+
+    producer_id, epoch, sequence = producer
+    builder = DefaultRecordBatchBuilder(
+        magic=2, compression_type=compression, is_transactional=False,
+        producer_id=producer_id, producer_epoch=epoch, base_sequence=sequence,
+        batch_size=2**30,
+    )
+    for i, value in enumerate(values):
+        key = None if keys is None else keys[i]
+        builder.append(i, timestamp + i, key, value, list(headers))
+    return bytes(builder.build())
+
+
+def produce_request(topic, partition, batch, *, acks=1, version=9, timeout_ms=5000):
+    from kafka.protocol.producer import ProduceRequest
+
+    Topic = ProduceRequest.TopicProduceData  # noqa: N806
+    return ProduceRequest[version](
+        transactional_id=None, acks=acks, timeout_ms=timeout_ms,
+        topic_data=[Topic(name=topic, partition_data=[
+            Topic.PartitionProduceData(index=partition, records=batch)])],
+    )
+
+
+def fetch_request(offsets, *, max_wait_ms=0, min_bytes=1, version=12, max_bytes=50 << 20,
+                  partition_max_bytes=1 << 20):
+    """A Fetch for ``{(topic, partition): offset}``."""
+    from kafka.protocol.consumer import FetchRequest
+
+    by_topic = {}
+    for (topic, partition), offset in offsets.items():
+        by_topic.setdefault(topic, []).append(FetchRequest.FetchTopic.FetchPartition(
+            partition=partition, current_leader_epoch=-1, fetch_offset=offset,
+            last_fetched_epoch=-1, log_start_offset=-1, partition_max_bytes=partition_max_bytes))
+    return FetchRequest[version](
+        replica_id=-1, max_wait_ms=max_wait_ms, min_bytes=min_bytes, max_bytes=max_bytes,
+        isolation_level=0, session_id=0, session_epoch=-1,
+        topics=[FetchRequest.FetchTopic(topic=t, partitions=ps) for t, ps in by_topic.items()],
+        forgotten_topics_data=[], rack_id="",
+    )
+
+
+def fetched_records(partition_data):
+    """The records of one partition of a Fetch response, read with kafka-python's reader."""
+    from kafka.record.memory_records import MemoryRecords
+
+    out = []
+    records = MemoryRecords(bytes(partition_data.records or b""))
+    while records.has_next():
+        batch = records.next_batch()
+        assert batch.validate_crc()
+        out.extend(batch)
+    return out

@@ -65,6 +65,31 @@ def test_metadata_unknown_topic_is_error_3(broker, raw):
     assert (topic.name, topic.error_code, topic.partitions) == ("nope", 3, [])
 
 
+def test_metadata_auto_creates_a_topic_when_allowed(broker, raw):
+    response = raw.request(MetadataRequest[9](
+        topics=[MetadataRequest.MetadataRequestTopic(name="fresh")],
+        allow_auto_topic_creation=True))
+    (topic,) = response.topics
+    assert (topic.name, topic.error_code, len(topic.partitions)) == ("fresh", 0,
+                                                                      broker.num_partitions)
+    assert "fresh" in broker.list_topics()
+
+
+def test_metadata_does_not_auto_create_when_the_broker_forbids_it(raw, listener):
+    listener.broker.auto_create_topics_enable = False
+    response = raw.request(MetadataRequest[9](
+        topics=[MetadataRequest.MetadataRequestTopic(name="fresh")],
+        allow_auto_topic_creation=True))
+    assert response.topics[0].error_code == 3
+
+
+def test_metadata_illegal_topic_name_is_invalid_topic(raw):
+    response = raw.request(MetadataRequest[9](
+        topics=[MetadataRequest.MetadataRequestTopic(name="no spaces")],
+        allow_auto_topic_creation=True))
+    assert response.topics[0].error_code == 17
+
+
 def test_registry_rejects_two_modules_serving_one_key():
     load_handlers(MODULES)  # the real registry loads
     with pytest.raises(ValueError, match="served by both"):

@@ -47,6 +47,10 @@ __all__ = ["MODULES", "load_handlers"]
 MODULES: tuple[str, ...] = (
     "versions",
     "metadata",
+    "topics",
+    "produce",
+    "fetch",
+    "offsets",
 )
 
 

@@ -1,7 +1,9 @@
 """Metadata and FindCoordinator: who leads what. Here one broker leads everything.
 
 Metadata lists this listener as the only broker and as leader, sole replica and sole in-sync
-replica of every partition; FindCoordinator names it coordinator of every group. Topics are
+replica of every partition; a requested topic that does not exist is created when the client
+allows it and the broker's ``auto_create_topics_enable`` is on (Kafka's defaults), else
+answered UNKNOWN_TOPIC_OR_PARTITION; FindCoordinator names it coordinator of every group. Topics are
 named, never identified by topic id (ids arrived with versions this listener does not serve
 for Fetch), so ``topic_id`` is the zero UUID, Kafka's "no id".
 """
@@ -17,7 +19,6 @@ from kafka.protocol.metadata import (
     MetadataResponse,
 )
 
-from pcmodel.topics.errors import UnknownTopicOrPartitionError
 from pcmodel.wire.api import ApiHandler, RequestContext, error_code, kafka_errors
 
 __all__ = ["CLUSTER_ID", "HANDLERS"]
@@ -50,14 +51,18 @@ def handle_metadata(ctx: RequestContext, request: Any) -> Any:
     if wanted is None or (ctx.api_version == 0 and not wanted):
         topics = [_topic(ctx, name, count) for name, count in existing.items()]
     else:
+        # Before v4 a client could not refuse auto-creation: Kafka created the topic then.
+        allow_create = ctx.api_version < 4 or request.allow_auto_topic_creation
         topics = []
         for item in wanted:
             name = item.name
-            if name in existing:
-                topics.append(_topic(ctx, name, existing[name]))
+            try:
+                count = existing.get(name) or len(
+                    ctx.broker.partitions_for(name, auto_create=allow_create))
+            except Exception as exc:  # unknown (auto-creation off or refused), illegal name
+                topics.append(_topic(ctx, name, None, error_code(exc)))
             else:
-                code = error_code(UnknownTopicOrPartitionError(name))
-                topics.append(_topic(ctx, name, None, code))
+                topics.append(_topic(ctx, name, count))
     broker = MetadataResponse.MetadataResponseBroker(
         node_id=ctx.node_id, host=ctx.host, port=ctx.port, rack=None
     )
@@ -79,7 +84,8 @@ def handle_find_coordinator(ctx: RequestContext, request: Any) -> Any:
             found.append((key, ctx.node_id, ctx.host, ctx.port, 0, None))
         else:
             found.append((
-                key, -1, "", -1, kafka_errors.CoordinatorNotAvailableError.errno,
+                # Not retriable: retrying cannot make transactions appear.
+                key, -1, "", -1, kafka_errors.InvalidRequestError.errno,
                 "this broker coordinates consumer groups only (no transactions)",
             ))
     if ctx.api_version >= 4:

@@ -1,0 +1,49 @@
+"""Replication: a cluster of brokers, leaders and followers, ISR, high watermark, acks, faults.
+
+A :class:`Cluster` holds N brokers (each an ordinary :class:`~pcmodel.topics.broker.Broker`
+plus replica state) and a controller. Every partition of a replicated topic has a leader and
+followers; followers copy the leader by fetching from it; the leader keeps the in-sync replicas
+(ISR) and the high watermark, below which consumers read. Kill, restart, isolate or slow a
+broker and watch what ``acks=1`` loses and ``acks="all"`` keeps.
+
+Modules, one idea each: :mod:`~pcmodel.cluster.isr` (the leader's ISR and high-watermark rules,
+pure functions), :mod:`~pcmodel.cluster.epochs` (leader epochs and truncation, KIP-101),
+:mod:`~pcmodel.cluster.replica` (one replica's state), :mod:`~pcmodel.cluster.node` (one
+broker's request handling), :mod:`~pcmodel.cluster.purgatory` (produce requests waiting for
+replication), :mod:`~pcmodel.cluster.controller` (placement, liveness, elections),
+:mod:`~pcmodel.cluster.cluster` (the whole, its threads or steps, and fault injection),
+:mod:`~pcmodel.cluster.faults` (seeded fault schedules that replay),
+:mod:`~pcmodel.cluster.errors` (Kafka's replication errors).
+"""
+
+from pcmodel.cluster.clock import VirtualClock
+from pcmodel.cluster.cluster import Cluster, ClusterEvent, ReplicaStatus
+from pcmodel.cluster.controller import PartitionState, TopicConfig
+from pcmodel.cluster.errors import (
+    FencedLeaderEpochError,
+    LeaderNotAvailableError,
+    NotEnoughReplicasAfterAppendError,
+    NotEnoughReplicasError,
+    NotLeaderForPartitionError,
+    NotLeaderOrFollowerError,
+    RequestTimedOutError,
+)
+from pcmodel.cluster.purgatory import ProduceFuture, ProduceResult
+
+__all__ = [
+    "Cluster",
+    "ClusterEvent",
+    "FencedLeaderEpochError",
+    "LeaderNotAvailableError",
+    "NotEnoughReplicasAfterAppendError",
+    "NotEnoughReplicasError",
+    "NotLeaderForPartitionError",
+    "NotLeaderOrFollowerError",
+    "PartitionState",
+    "ProduceFuture",
+    "ProduceResult",
+    "ReplicaStatus",
+    "RequestTimedOutError",
+    "TopicConfig",
+    "VirtualClock",
+]

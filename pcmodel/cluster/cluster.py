@@ -1,0 +1,604 @@
+"""A cluster of brokers replicating partitions: the model students kill brokers in.
+
+::
+
+    cluster = Cluster(brokers=3)                      # threads: each broker fetches on its own
+    cluster.create_topic("orders", 1, replication_factor=3, min_insync_replicas=2)
+    cluster.produce("orders", 0, [(b"k", b"v")], acks="all").get(timeout=5)
+    cluster.kill(cluster.leader("orders", 0))        # a follower from the ISR takes over
+    cluster.close()
+
+Two ways to run it, the same rules either way:
+
+``mode="threads"`` (default)
+    Every broker runs a thread that heartbeats, fetches from the leaders it follows (waking as
+    soon as a leader appends) and does its leader bookkeeping; the controller has its own.
+    Time is ``time.monotonic`` unless a clock is given.
+``mode="steps"``
+    Nothing moves until :meth:`Cluster.step` (one round of every broker's duties, in broker
+    order) or :meth:`Cluster.advance` (move a :class:`VirtualClock`, then step). With the same
+    calls and the same seed a run replays exactly, which is what the scenario tests and the
+    fault campaign use. ``ProduceFuture.get`` drives the steps itself.
+
+Faults (see :mod:`pcmodel.cluster.faults` for seeded schedules): :meth:`kill` (the broker
+stops; its log survives, as a crashed process's does on disk; the controller notices when its
+session expires), :meth:`restart`, :meth:`isolate` (no replication traffic to or from it — and
+with ``controller=True`` no heartbeats either: a full network partition), :meth:`heal`,
+:meth:`slow` (each of its replica fetches takes that many seconds).
+
+Locking: one lock guards the controller and every node (requests are a few list operations, and
+one lock cannot deadlock); each broker's own lock is taken inside it, never around it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+from pcmodel.cluster.clock import VirtualClock
+from pcmodel.cluster.controller import Controller, PartitionState, TopicConfig
+from pcmodel.cluster.epochs import truncation_step
+from pcmodel.cluster.errors import LeaderNotAvailableError
+from pcmodel.cluster.node import ClusterNode
+from pcmodel.cluster.purgatory import ProduceFuture
+from pcmodel.topics.broker import FetchError, FetchResult
+from pcmodel.topics.errors import (
+    IllegalArgumentError,
+    IllegalStateError,
+    KafkaConnectionError,
+    KafkaError,
+)
+from pcmodel.topics.log import LogRecord
+from pcmodel.topics.structs import TopicPartition
+
+__all__ = ["Cluster", "ClusterEvent", "ReplicaStatus"]
+
+_MODES = ("threads", "steps")
+_ACKS = (0, 1, "all")
+
+
+class ClusterEvent(NamedTuple):
+    """Something that happened, for timelines and charts.
+
+    ``kind`` is one of ``"killed"``, ``"restarted"``, ``"isolated"``, ``"healed"``, ``"slowed"``,
+    ``"fenced"`` (the controller noticed a dead broker), ``"leader"`` (new leader; ``detail``
+    says ``clean`` or ``unclean`` and the epoch), ``"isr"`` (new ISR), ``"truncated"`` (a
+    replica dropped records; ``records`` holds them: the lost suffix).
+    """
+
+    time: float
+    kind: str
+    broker: int | None
+    tp: TopicPartition | None
+    detail: Any = None
+    records: tuple[LogRecord, ...] = ()
+
+
+class ReplicaStatus(NamedTuple):
+    """One replica as it is now: its broker, role, log end offset, HW, ISR membership."""
+
+    broker: int
+    alive: bool
+    leader: bool
+    log_end_offset: int
+    high_watermark: int
+    in_isr: bool
+
+
+class Cluster:
+    """``brokers`` replicating brokers and a controller. See the module docstring.
+
+    ``replica_lag_time_max_ms`` (Kafka's ``replica.lag.time.max.ms``, default 30000 there;
+    1000 here so lessons see it happen) is how long a follower may go without catching up
+    before it leaves the ISR; ``broker_session_timeout_ms`` how long a silent broker stays
+    registered; ``tick_ms`` how often the threads do their periodic work (and how far
+    :meth:`advance` moves virtual time by default).
+    """
+
+    def __init__(
+        self,
+        brokers: int = 3,
+        *,
+        mode: str = "threads",
+        clock: Callable[[], float] | None = None,
+        replica_lag_time_max_ms: int = 1000,
+        broker_session_timeout_ms: int = 1500,
+        tick_ms: int = 50,
+        default_replication_factor: int | None = None,
+    ) -> None:
+        if isinstance(brokers, bool) or not isinstance(brokers, int) or brokers < 1:
+            raise IllegalArgumentError(f"brokers must be an int >= 1, got {brokers!r}")
+        if mode not in _MODES:
+            raise IllegalArgumentError(f"mode must be one of {_MODES}, got {mode!r}")
+        for name, value in (("replica_lag_time_max_ms", replica_lag_time_max_ms),
+                            ("broker_session_timeout_ms", broker_session_timeout_ms),
+                            ("tick_ms", tick_ms)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise IllegalArgumentError(f"{name} must be an int >= 1, got {value!r}")
+        self.mode = mode
+        if clock is None:
+            clock = VirtualClock() if mode == "steps" else time.monotonic
+        self.clock = clock
+        self.tick = tick_ms / 1000
+        self.default_replication_factor = default_replication_factor or min(3, brokers)
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)  # appends, leadership, faults, close
+        self.controller = Controller(range(brokers), broker_session_timeout_ms / 1000)
+        self.nodes = [
+            ClusterNode(b, clock=clock, alter_isr=self._alter_isr,
+                        replica_lag_time_max=replica_lag_time_max_ms / 1000)
+            for b in range(brokers)
+        ]
+        #: Brokers cut off from replication traffic; the subset also cut off from the controller.
+        self._isolated: set[int] = set()
+        self._isolated_from_controller: set[int] = set()
+        self.events: list[ClusterEvent] = []
+        self._published: dict[TopicPartition, PartitionState] = {}
+        self._next_producer_id = 1000
+        self._fenced_seen: set[int] = set()
+        self._closed = False
+        self._threads: list[threading.Thread] = []
+        with self._lock:
+            for node in self.nodes:
+                self.controller.heartbeat(node.node_id, clock())
+        if mode == "threads":
+            self._start_threads()
+
+    def __repr__(self) -> str:
+        alive = sum(n.alive for n in self.nodes)
+        return f"<Cluster brokers={len(self.nodes)} alive={alive} mode={self.mode} " \
+            f"topics={len(self.controller.topics)}{' closed' if self._closed else ''}>"
+
+    # --- topics and metadata ---------------------------------------------------------------------
+
+    def create_topic(
+        self,
+        name: str,
+        partitions: int = 1,
+        *,
+        replication_factor: int | None = None,
+        min_insync_replicas: int = 1,
+        unclean_leader_election_enable: bool = False,
+        retention_records: int | None = None,
+        retention_ms: int | None = None,
+    ) -> None:
+        """Create a replicated topic; each partition gets ``replication_factor`` replicas.
+
+        ``min_insync_replicas`` (Kafka's ``min.insync.replicas``) is how many in-sync replicas
+        an ``acks="all"`` produce needs. Raises ``IllegalArgumentError`` for a replication factor
+        above the broker count or a ``min_insync_replicas`` above it, and the
+        ``Broker.create_topic`` errors for the name and retention settings. Only the
+        ``"delete"`` retention policy replicates (a ``"block"`` topic waits on consumer groups,
+        which live on one broker).
+        """
+        rf = self.default_replication_factor if replication_factor is None \
+            else replication_factor
+        if isinstance(rf, bool) or not isinstance(rf, int) or not 1 <= rf <= len(self.nodes):
+            raise IllegalArgumentError(
+                f"replication_factor must be between 1 and the {len(self.nodes)} brokers, "
+                f"got {rf!r}")
+        if isinstance(min_insync_replicas, bool) or not isinstance(min_insync_replicas, int) \
+                or not 1 <= min_insync_replicas <= rf:
+            raise IllegalArgumentError(
+                f"min_insync_replicas must be between 1 and replication_factor={rf}, "
+                f"got {min_insync_replicas!r}")
+        config = TopicConfig(rf, min_insync_replicas, bool(unclean_leader_election_enable))
+        with self._lock:
+            self._check_open()
+            if name in self.controller.topics:
+                from pcmodel.topics.errors import TopicAlreadyExistsError
+                raise TopicAlreadyExistsError(f"topic {name!r} already exists")
+            # Validate name and settings on a scratch broker before anything changes.
+            from pcmodel.topics.broker import Broker
+            Broker().create_topic(name, partitions, retention_records=retention_records,
+                                  retention_ms=retention_ms)
+            tps = self.controller.create_topic(name, partitions, config)
+            for node in self.nodes:
+                mine = [tp for tp in tps if node.node_id in self.controller.partitions[tp].replicas]
+                if mine:
+                    node.add_replicas(name, mine, config, retention_records=retention_records,
+                                      retention_ms=retention_ms)
+            for tp in tps:
+                self._publish(tp)
+                self._deliver(tp)
+            self._changed.notify_all()
+
+    def metadata(self) -> dict[TopicPartition, PartitionState]:
+        """Every partition's replicas, leader, leader epoch and ISR, as the controller has them."""
+        with self._lock:
+            return dict(self.controller.partitions)
+
+    def leader(self, topic: str, partition: int) -> int | None:
+        """The broker leading the partition now (``None`` while it is offline)."""
+        with self._lock:
+            return self._state(TopicPartition(topic, partition)).leader
+
+    def isr(self, topic: str, partition: int) -> frozenset[int]:
+        """The partition's in-sync replicas, as the controller has them."""
+        with self._lock:
+            return self._state(TopicPartition(topic, partition)).isr
+
+    def replica_status(self, topic: str, partition: int) -> list[ReplicaStatus]:
+        """Each replica's role, log end offset and high watermark, in replica order."""
+        tp = TopicPartition(topic, partition)
+        with self._lock:
+            st = self._state(tp)
+            out = []
+            for b in st.replicas:
+                node = self.nodes[b]
+                _, leo, hw = node.replicas[tp].offsets
+                out.append(ReplicaStatus(b, node.alive, st.leader == b, leo, hw, b in st.isr))
+            return out
+
+    def log(self, broker: int, topic: str, partition: int) -> list[LogRecord]:
+        """Every record in one broker's replica, committed or not (for checks and lessons)."""
+        tp = TopicPartition(topic, partition)
+        with self._lock:
+            node = self.nodes[broker]
+            start, leo, _ = node.replicas[tp].offsets
+            if leo == start:
+                return []
+            return list(node.broker.fetch({tp: start}, max_records=leo - start,
+                                          replica_id=broker)[tp].records)
+
+    # --- data ---------------------------------------------------------------------------------
+
+    def produce(self, topic: str, partition: int, records: Sequence, *,
+                acks: int | str = 1, timeout: float = 30.0,
+                broker: int | None = None,
+                producer: tuple[int, int, int] | None = None) -> ProduceFuture:
+        """Send ``records`` to the partition's leader (or to ``broker``); return the future.
+
+        ``acks=0``: answered at once, the records may or may not be appended (offset -1).
+        ``acks=1``: answered when the leader appended them. ``acks="all"``: when every in-sync
+        replica has them and there are at least ``min_insync_replicas``. Errors arrive on the
+        future: ``NotLeaderForPartitionError`` (``broker`` does not lead it),
+        ``LeaderNotAvailableError``, ``KafkaConnectionError`` (the broker is dead, or died
+        before answering), ``NotEnoughReplicasError`` / ``NotEnoughReplicasAfterAppendError``,
+        ``RequestTimedOutError`` after ``timeout`` seconds (clock seconds).
+
+        ``producer=(producer_id, producer_epoch, first_sequence)`` makes the produce idempotent
+        (ids from :meth:`init_producer_id`; sequences count records per partition from 0):
+        sending the same batch again never appends it twice, even through a new leader.
+        """
+        if acks not in _ACKS:
+            raise IllegalArgumentError(f"acks must be one of {_ACKS}, got {acks!r}")
+        tp = TopicPartition(topic, partition)
+        future = ProduceFuture(self._drive_until_done if self.mode == "steps" else None)
+        with self._lock:
+            self._check_open()
+            try:
+                target = self._state(tp).leader if broker is None else broker
+                if target is None:
+                    raise LeaderNotAvailableError(f"{tp} has no leader: no in-sync replica is "
+                                                  "alive")
+                node = self._reachable_node(target)
+                node.produce(tp, list(records), acks, timeout, future, producer)
+                self._changed.notify_all()
+            except KafkaError as e:
+                future.set_exception(e)
+        return future
+
+    def init_producer_id(self) -> tuple[int, int]:
+        """A new idempotent producer's ``(producer_id, producer_epoch)`` (InitProducerId).
+
+        The controller hands out ids, so they are unique across brokers and leader changes.
+        """
+        with self._lock:
+            self._check_open()
+            self._next_producer_id += 1
+            return self._next_producer_id - 1, 0
+
+    def fetch(self, broker: int, offsets: dict[TopicPartition, int], max_records: int = 500
+              ) -> dict[TopicPartition, FetchResult]:
+        """A consumer's fetch from ``broker``: committed records only (below the HW).
+
+        Raises ``NotLeaderForPartitionError`` if it does not lead one of the partitions,
+        ``KafkaConnectionError`` if it is dead.
+        """
+        with self._lock:
+            self._check_open()
+            return self._reachable_node(broker).fetch(offsets, max_records)
+
+    # --- faults -------------------------------------------------------------------------------
+
+    def kill(self, broker: int) -> None:
+        """Crash ``broker``: it stops at once; its log stays for a restart. Idempotent."""
+        with self._lock:
+            node = self._node(broker)
+            if node.alive:
+                node.crash()
+                self._event("killed", broker)
+                self._changed.notify_all()
+
+    def restart(self, broker: int) -> None:
+        """Start a killed broker again: it re-registers, truncates, catches up, rejoins ISRs."""
+        with self._lock:
+            node = self._node(broker)
+            if node.alive:
+                return
+            # A restarted broker is a new incarnation: the controller forgets the old one
+            # (if its session had not expired yet) before registering it again.
+            self._apply_changes(self.controller.fence(broker))
+            node.alive = True
+            node.next_fetch_at = 0.0
+            self._event("restarted", broker)
+            self._heartbeat(node)
+            for tp in sorted(node.replicas):
+                self._deliver(tp, only=broker)
+            self._changed.notify_all()
+
+    def isolate(self, broker: int, *, controller: bool = False) -> None:
+        """Cut ``broker`` off from replication traffic (and from the controller if asked)."""
+        with self._lock:
+            self._node(broker)
+            self._isolated.add(broker)
+            if controller:
+                self._isolated_from_controller.add(broker)
+            self._event("isolated", broker, detail="with controller" if controller else None)
+            self._changed.notify_all()
+
+    def heal(self, broker: int | None = None) -> None:
+        """End the isolation of ``broker`` (of every broker if ``None``)."""
+        with self._lock:
+            healed = sorted(self._isolated) if broker is None else [broker]
+            for b in healed:
+                if b in self._isolated:
+                    self._isolated.discard(b)
+                    self._isolated_from_controller.discard(b)
+                    self._event("healed", b)
+                    if self.nodes[b].alive:
+                        self._heartbeat(self.nodes[b])
+                        for tp in sorted(self.nodes[b].replicas):
+                            self._deliver(tp, only=b)
+            self._changed.notify_all()
+
+    def slow(self, broker: int, seconds: float) -> None:
+        """Make each replica fetch of ``broker`` take ``seconds`` (``0`` restores it)."""
+        if seconds < 0:
+            raise IllegalArgumentError(f"slow() needs seconds >= 0, got {seconds}")
+        with self._lock:
+            node = self._node(broker)
+            node.slowness = float(seconds)
+            node.next_fetch_at = self.clock() + seconds
+            self._event("slowed", broker, detail=seconds)
+            self._changed.notify_all()
+
+    # --- driving ------------------------------------------------------------------------------
+
+    def step(self) -> bool:
+        """One round of every live broker's duties and the controller's; True if data moved.
+
+        Order: the controller expires silent brokers; then each broker in id order heartbeats,
+        fetches once for every partition it follows, and does its leader bookkeeping.
+        """
+        with self._lock:
+            self._check_open()
+            moved = False
+            self._apply_changes(self.controller.expire_sessions(self.clock()))
+            for node in self.nodes:
+                moved |= self._node_round(node)
+            if moved:
+                self._changed.notify_all()
+            return moved
+
+    def advance(self, seconds: float | None = None) -> bool:
+        """Move the virtual clock by ``seconds`` (one tick by default), then :meth:`step`."""
+        if not isinstance(self.clock, VirtualClock):
+            raise IllegalStateError("advance() needs a cluster with a VirtualClock; "
+                                    "a real-time cluster moves on its own")
+        self.clock.advance(self.tick if seconds is None else seconds)
+        return self.step()
+
+    def run_for(self, seconds: float) -> None:
+        """Advance virtual time tick by tick for ``seconds``, stepping after each tick."""
+        end = self.clock() + seconds
+        while self.clock() < end - 1e-9:
+            self.advance(min(self.tick, end - self.clock()))
+
+    def settle(self, max_seconds: float = 30.0) -> None:
+        """Step until nothing moves and every live replica of every partition is in the ISR
+        with its leader's LEO, or ``max_seconds`` of virtual time passed."""
+        end = self.clock() + max_seconds
+        self.step()
+        while self.clock() < end and not self._settled():
+            self.advance()
+
+    def close(self) -> None:
+        """Stop the threads and the brokers; idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._changed.notify_all()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        for node in self.nodes:
+            node.crash()
+            node.broker.close()
+
+    def __enter__(self) -> Cluster:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # --- internals (with the lock held) ----------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise IllegalStateError("the cluster is closed")
+
+    def _node(self, broker: int) -> ClusterNode:
+        if isinstance(broker, bool) or not isinstance(broker, int) or \
+                not 0 <= broker < len(self.nodes):
+            raise IllegalArgumentError(
+                f"broker must be an id from 0 to {len(self.nodes) - 1}, got {broker!r}")
+        return self.nodes[broker]
+
+    def _reachable_node(self, broker: int) -> ClusterNode:
+        node = self._node(broker)
+        if not node.alive:
+            raise KafkaConnectionError(f"broker {broker} is down")
+        return node
+
+    def _state(self, tp: TopicPartition) -> PartitionState:
+        st = self.controller.partitions.get(tp)
+        if st is None:
+            from pcmodel.topics.errors import UnknownTopicOrPartitionError
+            raise UnknownTopicOrPartitionError(f"no partition {tp} in the cluster")
+        return st
+
+    def _event(self, kind: str, broker: int | None, tp: TopicPartition | None = None,
+               detail: Any = None, records: tuple = ()) -> None:
+        self.events.append(ClusterEvent(self.clock(), kind, broker, tp, detail, records))
+
+    def _links(self, a: int, b: int) -> bool:
+        """Whether replication traffic flows between brokers ``a`` and ``b``."""
+        return a not in self._isolated and b not in self._isolated
+
+    def _heartbeat(self, node: ClusterNode) -> None:
+        if node.alive and node.node_id not in self._isolated_from_controller:
+            self._apply_changes(self.controller.heartbeat(node.node_id, self.clock()))
+
+    def _alter_isr(self, tp: TopicPartition, leader: int, epoch: int,
+                   isr: frozenset[int]) -> PartitionState:
+        if leader in self._isolated_from_controller:
+            raise KafkaConnectionError(f"broker {leader} cannot reach the controller")
+        before = self.controller.partitions[tp]
+        state = self.controller.alter_isr(tp, leader, epoch, isr)
+        if state.isr != before.isr:
+            self._publish(tp)
+            self._deliver(tp, skip=leader)
+        return state
+
+    def _apply_changes(self, tps: list[TopicPartition]) -> None:
+        """Record and deliver the controller's decisions (events for leader and ISR changes)."""
+        fenced = {b for b in range(len(self.nodes)) if b not in self.controller.alive}
+        for b in sorted(fenced - self._fenced_seen):
+            self._event("fenced", b)
+        self._fenced_seen = fenced
+        for tp in tps:
+            self._publish(tp)
+            self._deliver(tp)
+
+    def _publish(self, tp: TopicPartition) -> None:
+        """Events for what changed in ``tp``'s state since it was last published."""
+        st = self.controller.partitions[tp]
+        prev = self._published.get(tp)
+        self._published[tp] = st
+        if prev is None or (prev.leader, prev.leader_epoch) != (st.leader, st.leader_epoch):
+            if st.leader is None:
+                kind = "offline"
+            elif prev is None or st.leader in prev.isr:
+                kind = "clean"
+            else:
+                kind = "unclean"
+            self._event("leader", st.leader, tp, (kind, st.leader_epoch))
+        if prev is None or prev.isr != st.isr:
+            self._event("isr", st.leader, tp, tuple(sorted(st.isr)))
+
+    def _deliver(self, tp: TopicPartition, *, only: int | None = None,
+                 skip: int | None = None) -> None:
+        """Send the partition's state to every live broker that hosts it and can hear us."""
+        st = self.controller.partitions[tp]
+        for b in st.replicas:
+            if b == skip or (only is not None and b != only):
+                continue
+            node = self.nodes[b]
+            if node.alive and b not in self._isolated_from_controller:
+                node.apply_state(tp, st)
+
+    def _node_round(self, node: ClusterNode) -> bool:
+        if not node.alive:
+            return False
+        self._heartbeat(node)
+        moved = False
+        now = self.clock()
+        if now >= node.next_fetch_at:
+            for replica in node.followed():
+                moved |= self._replicate(node, replica)
+            if node.slowness:
+                node.next_fetch_at = now + node.slowness
+        node.maintain()
+        return moved
+
+    def _replicate(self, node: ClusterNode, replica) -> bool:
+        """One fetch by ``node`` from the leader of ``replica``'s partition; True if it copied."""
+        st = replica.state
+        leader = self.nodes[st.leader]
+        if not leader.alive or not self._links(node.node_id, leader.node_id):
+            return False
+        tp = replica.tp
+        try:
+            while replica.needs_truncation:
+                answer = leader.offsets_for_leader_epoch(tp, replica.epochs.latest_epoch,
+                                                         st.leader_epoch)
+                offset, done = truncation_step(replica.epochs, replica.leo,
+                                               replica.high_watermark, answer)
+                gone = replica.truncate(offset)
+                if gone:
+                    self._event("truncated", node.node_id, tp, (offset, len(gone)), gone)
+                replica.needs_truncation = not done
+            response = leader.replica_fetch(node.node_id, tp, replica.leo, st.leader_epoch)
+        except KafkaError:
+            return False  # fenced or stale epoch: wait for the next LeaderAndIsr
+        if response.error is FetchError.OFFSET_OUT_OF_RANGE:
+            if replica.leo < response.log_start_offset:
+                replica.restart_at(response.log_start_offset)
+            else:  # ahead of the leader: the epoch rule missed nothing, but be safe
+                replica.needs_truncation = True
+            return True
+        replica.append_copy(response.records, response.high_watermark, response.epochs,
+                            response.batches)
+        return bool(response.records)
+
+    def _settled(self) -> bool:
+        for tp, st in self.controller.partitions.items():
+            if st.leader is None:
+                continue
+            _, leo, hw = self.nodes[st.leader].replicas[tp].offsets
+            if hw != leo:
+                return False
+            for b in st.replicas:
+                node = self.nodes[b]
+                if node.alive and b not in self._isolated and (
+                        b not in st.isr or node.replicas[tp].offsets[1:] != (leo, hw)):
+                    return False
+        return True
+
+    def _drive_until_done(self, future: ProduceFuture, timeout: float) -> None:
+        """Stepped mode: advance virtual time until ``future`` is answered or ``timeout``."""
+        end = self.clock() + timeout
+        self.step()
+        while not future.done() and self.clock() < end:
+            self.advance()
+
+    # --- threads ------------------------------------------------------------------------------
+
+    def _start_threads(self) -> None:
+        for node in self.nodes:
+            t = threading.Thread(target=self._node_loop, args=(node,),
+                                 name=f"pcmodel-broker-{node.node_id}")
+            self._threads.append(t)
+        self._threads.append(threading.Thread(target=self._controller_loop,
+                                              name="pcmodel-controller"))
+        for t in self._threads:
+            t.start()
+
+    def _node_loop(self, node: ClusterNode) -> None:
+        with self._lock:
+            while not self._closed:
+                moved = self._node_round(node)
+                if moved:
+                    self._changed.notify_all()
+                # Waiting releases the lock, so clients get in between two rounds.
+                self._changed.wait(0 if moved else self.tick)
+
+    def _controller_loop(self) -> None:
+        with self._lock:
+            while not self._closed:
+                self._apply_changes(self.controller.expire_sessions(self.clock()))
+                self._changed.wait(self.tick)

@@ -1,0 +1,196 @@
+"""The controller: places replicas, tracks which brokers are alive, elects partition leaders.
+
+pcmodel's controller is a small component of the cluster, not a role one of the brokers plays.
+That is the shape of Kafka's KRaft mode, where the controller is its own quorum and the failure
+of any data broker leaves it running; it keeps the lessons about *data* replication apart from
+the question of who watches the watchers (the controller itself does not fail here — a
+controller quorum is a lesson of its own). Brokers heartbeat to it; one silent for longer than
+``broker_session_timeout`` is fenced, exactly as a crashed Kafka broker is noticed only when its
+session expires.
+
+The controller owns the authoritative state of every partition: replicas, leader, leader epoch,
+ISR. Leaders change the ISR only through :meth:`Controller.alter_isr` (Kafka's AlterPartition),
+fenced by the leader epoch, so a deposed leader that has not heard the news cannot shrink it.
+Every change is returned to the cluster, which delivers it to the brokers it can reach
+(LeaderAndIsr).
+
+All methods are called with the cluster lock held; none blocks.
+
+Prior art: Kafka ``PartitionStateMachine`` / ``ReplicationControlManager``
+(``OfflinePartitionLeaderElectionStrategy``: the first live ISR member in replica order;
+unclean: the first live replica), ``BrokerHeartbeatManager``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from pcmodel.cluster.errors import FencedLeaderEpochError, NotLeaderForPartitionError
+from pcmodel.topics.structs import TopicPartition
+
+__all__ = ["Controller", "PartitionState", "TopicConfig", "place_replicas"]
+
+
+@dataclass(frozen=True)
+class TopicConfig:
+    """The replication settings of one topic (Kafka's topic configs of the same names)."""
+
+    replication_factor: int
+    min_insync_replicas: int
+    unclean_leader_election_enable: bool
+
+
+@dataclass(frozen=True)
+class PartitionState:
+    """What the controller decided for one partition (Kafka's LeaderAndIsr).
+
+    ``leader`` is ``None`` while no eligible replica is alive (the partition is offline);
+    ``leader_epoch`` grows by one at every change of leader; ``isr`` always contains the leader
+    when there is one. ``replicas`` is the assignment, preferred leader first.
+    """
+
+    replicas: tuple[int, ...]
+    leader: int | None
+    leader_epoch: int
+    isr: frozenset[int]
+
+
+def place_replicas(brokers: Sequence[int], partitions: int, rf: int, shift: int) -> list[tuple]:
+    """Replica lists for ``partitions`` partitions: round-robin, leaders spread over brokers.
+
+    Partition ``p`` gets brokers ``shift+p, shift+p+1, ...`` (mod the broker count), so the
+    preferred leaders rotate and every broker holds ``rf/n`` of the replicas. ``shift`` (the
+    number of topics created before) keeps every topic from starting on broker 0. Kafka
+    randomises the start; a fixed one keeps runs replayable.
+    """
+    n = len(brokers)
+    return [tuple(brokers[(shift + p + i) % n] for i in range(rf)) for p in range(partitions)]
+
+
+class Controller:
+    """Broker liveness and partition leadership for one cluster. See the module docstring."""
+
+    def __init__(self, broker_ids: Sequence[int], broker_session_timeout: float) -> None:
+        self.broker_ids = tuple(broker_ids)
+        self.session_timeout = broker_session_timeout
+        self.alive: set[int] = set()
+        self.last_heartbeat: dict[int, float] = {}
+        self.partitions: dict[TopicPartition, PartitionState] = {}
+        self.topics: dict[str, TopicConfig] = {}
+
+    # --- topics --------------------------------------------------------------------------------
+
+    def create_topic(
+        self, name: str, partitions: int, config: TopicConfig
+    ) -> list[TopicPartition]:
+        """Place the replicas and elect the first leaders; return the new partitions."""
+        assignment = place_replicas(self.broker_ids, partitions, config.replication_factor,
+                                    len(self.topics))
+        self.topics[name] = config
+        created = []
+        for p, replicas in enumerate(assignment):
+            tp = TopicPartition(name, p)
+            live = [r for r in replicas if r in self.alive]
+            leader = live[0] if live else None
+            self.partitions[tp] = PartitionState(
+                replicas, leader, 0, frozenset(live) if live else frozenset(replicas[:1])
+            )
+            created.append(tp)
+        return created
+
+    # --- liveness ------------------------------------------------------------------------------
+
+    def heartbeat(self, broker: int, now: float) -> list[TopicPartition]:
+        """A broker says it is alive; a returning one is unfenced. Return changed partitions."""
+        self.last_heartbeat[broker] = now
+        if broker in self.alive:
+            return []
+        self.alive.add(broker)
+        return self._elect_offline()
+
+    def expire_sessions(self, now: float) -> list[TopicPartition]:
+        """Fence every broker silent for longer than the session timeout; re-elect."""
+        changed: list[TopicPartition] = []
+        for broker in sorted(self.alive):
+            if now - self.last_heartbeat.get(broker, now) > self.session_timeout:
+                changed += self.fence(broker)
+        return changed
+
+    def fence(self, broker: int) -> list[TopicPartition]:
+        """Treat ``broker`` as failed: out of every ISR, new leaders where it led."""
+        if broker not in self.alive:
+            return []
+        self.alive.discard(broker)
+        changed = []
+        for tp, st in self.partitions.items():
+            if broker not in st.replicas:
+                continue
+            if st.leader == broker:
+                # Kafka keeps the last ISR member in the ISR when it dies, so that it is
+                # electable (cleanly) again when it returns.
+                isr = st.isr - {broker} or st.isr
+                self.partitions[tp] = self._elected(tp, replace(st, isr=isr))
+                changed.append(tp)
+            elif broker in st.isr and len(st.isr) > 1:
+                self.partitions[tp] = replace(st, isr=st.isr - {broker})
+                changed.append(tp)
+        return changed
+
+    # --- leadership and ISR --------------------------------------------------------------------
+
+    def alter_isr(
+        self, tp: TopicPartition, leader: int, leader_epoch: int, isr: frozenset[int]
+    ) -> PartitionState:
+        """A leader's ISR change (AlterPartition); returns the state now in force.
+
+        Raises ``NotLeaderForPartitionError`` if ``leader`` no longer leads and
+        ``FencedLeaderEpochError`` if it asks with an old epoch: the change is refused, the
+        sender learns the current state from the next LeaderAndIsr. A fenced broker is never
+        added (Kafka refuses ineligible replicas too).
+        """
+        st = self.partitions[tp]
+        if st.leader != leader:
+            raise NotLeaderForPartitionError(f"broker {leader} does not lead {tp}")
+        if st.leader_epoch != leader_epoch:
+            raise FencedLeaderEpochError(
+                f"{tp}: ISR change with leader epoch {leader_epoch}, current {st.leader_epoch}"
+            )
+        new_isr = frozenset(r for r in isr if r in self.alive or r == leader) | {leader}
+        self.partitions[tp] = replace(st, isr=new_isr)
+        return self.partitions[tp]
+
+    def _elect_offline(self) -> list[TopicPartition]:
+        changed = []
+        for tp, st in self.partitions.items():
+            if st.leader is None:
+                new = self._elected(tp, st)
+                if new.leader is not None:
+                    self.partitions[tp] = new
+                    changed.append(tp)
+        return changed
+
+    def _elected(self, tp: TopicPartition, st: PartitionState) -> PartitionState:
+        """``st`` with a new leader: clean from the live ISR, else unclean if allowed, else none.
+
+        Clean: the first live ISR member in replica order. It has every committed record (the
+        high watermark is the smallest LEO over the ISR), so nothing acknowledged with
+        ``acks="all"`` is lost. Unclean: the first live replica; the ISR restarts as just it,
+        and every record it lacks is gone once the others truncate to its log.
+        """
+        clean = [r for r in st.replicas if r in st.isr and r in self.alive]
+        if clean:
+            return replace(st, leader=clean[0], leader_epoch=st.leader_epoch + 1,
+                           isr=frozenset(r for r in st.isr if r in self.alive))
+        if self.topics[tp.topic].unclean_leader_election_enable:
+            live = [r for r in st.replicas if r in self.alive]
+            if live:
+                return replace(st, leader=live[0], leader_epoch=st.leader_epoch + 1,
+                               isr=frozenset(live[:1]))
+        return replace(st, leader=None)
+
+    def is_unclean(self, before: PartitionState, after: PartitionState) -> bool:
+        """Whether the change from ``before`` to ``after`` elected a leader outside the ISR."""
+        return after.leader is not None and after.leader != before.leader and (
+            after.leader not in before.isr
+        )

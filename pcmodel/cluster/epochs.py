@@ -1,0 +1,126 @@
+"""Leader epochs (KIP-101, KIP-279): which leader wrote which offsets, to truncate correctly.
+
+Each replica keeps, per partition, the list of ``(leader_epoch, start_offset)`` pairs: the first
+offset every leader wrote. A follower that comes back (or sees a new leader) asks the leader
+"where does my latest epoch end in *your* log?" and truncates there. Truncating to the high
+watermark instead, as Kafka did before KIP-101, can lose committed records or leave two replicas
+with different records at the same offset; the epoch rule cannot.
+
+Invariant: epochs strictly increase along the list and start offsets never decrease; the records
+of epoch ``e`` are the offsets ``[start(e), start(next epoch))``, the last epoch running to the
+log end offset.
+
+Prior art: Kafka ``LeaderEpochFileCache`` (``assign``, ``endOffsetFor``, ``truncateFromEnd``).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+__all__ = ["UNDEFINED_EPOCH", "EpochEntry", "LeaderEpochCache", "truncation_step"]
+
+#: Kafka's ``UNDEFINED_EPOCH``: no epoch at or below the one asked for.
+UNDEFINED_EPOCH = -1
+
+
+class EpochEntry(NamedTuple):
+    """Leader ``epoch`` wrote its first record at ``start_offset``."""
+
+    epoch: int
+    start_offset: int
+
+
+class LeaderEpochCache:
+    """The ``(epoch, start_offset)`` history of one replica of one partition."""
+
+    def __init__(self) -> None:
+        self._entries: list[EpochEntry] = []
+
+    @property
+    def entries(self) -> tuple[EpochEntry, ...]:
+        """The history, oldest first."""
+        return tuple(self._entries)
+
+    @property
+    def latest_epoch(self) -> int:
+        """The newest epoch, or ``UNDEFINED_EPOCH`` when the log never had a record."""
+        return self._entries[-1].epoch if self._entries else UNDEFINED_EPOCH
+
+    def assign(self, epoch: int, start_offset: int) -> None:
+        """Note that ``epoch`` starts at ``start_offset`` (a leader's first write, or a copy).
+
+        An epoch not newer than the latest is already known and ignored. Entries starting at or
+        after ``start_offset`` are dropped first: they were epochs that wrote nothing.
+        """
+        if epoch <= self.latest_epoch:
+            return
+        while self._entries and self._entries[-1].start_offset >= start_offset:
+            self._entries.pop()
+        self._entries.append(EpochEntry(epoch, start_offset))
+
+    def epoch_at(self, offset: int) -> int:
+        """The epoch that wrote ``offset`` (``UNDEFINED_EPOCH`` before the first entry)."""
+        found = UNDEFINED_EPOCH
+        for entry in self._entries:
+            if entry.start_offset > offset:
+                break
+            found = entry.epoch
+        return found
+
+    def end_offset_for(self, epoch: int, log_end_offset: int) -> tuple[int, int]:
+        """Kafka's OffsetsForLeaderEpoch answer: ``(e, end)`` for the largest ``e <= epoch``.
+
+        ``end`` is the first offset *not* written in epoch ``e``: the start of the next epoch,
+        or ``log_end_offset`` for the latest. ``(UNDEFINED_EPOCH, -1)`` when every known epoch
+        is newer than ``epoch``.
+        """
+        for i in range(len(self._entries) - 1, -1, -1):
+            entry = self._entries[i]
+            if entry.epoch <= epoch:
+                if i + 1 < len(self._entries):
+                    return entry.epoch, self._entries[i + 1].start_offset
+                return entry.epoch, log_end_offset
+        return UNDEFINED_EPOCH, -1
+
+    def truncate_from_end(self, end_offset: int) -> None:
+        """Forget epochs that start at or after ``end_offset`` (the log was truncated there)."""
+        while self._entries and self._entries[-1].start_offset >= end_offset:
+            self._entries.pop()
+
+    def copy_from(self, leader_entries: tuple[EpochEntry, ...], upto: int) -> None:
+        """Adopt the leader's epochs for records copied below offset ``upto``."""
+        for entry in leader_entries:
+            if entry.start_offset < upto:
+                self.assign(entry.epoch, entry.start_offset)
+
+    def __repr__(self) -> str:
+        return f"<LeaderEpochCache {[tuple(e) for e in self._entries]}>"
+
+
+def truncation_step(
+    follower: LeaderEpochCache,
+    follower_leo: int,
+    follower_hw: int,
+    leader_answer: tuple[int, int],
+) -> tuple[int, bool]:
+    """One step of a follower's truncation: ``(offset to truncate to, finished)``.
+
+    The follower asked the leader about its latest epoch; the leader answered ``(e, end)`` for
+    the largest epoch ``e`` it knows at or below that one (KIP-279). If the follower knows ``e``
+    too, both logs hold epoch ``e``'s records up to the shorter of the two ends, and everything
+    before it: truncate to ``min(leader's end of e, own end of e)`` and stop. If the follower
+    never saw ``e``, it keeps only what precedes its own largest epoch below ``e`` and asks
+    again with that epoch (not finished). An undefined answer (the leader knows no epoch that
+    old) falls back to the follower's high watermark, the pre-KIP-101 rule.
+    """
+    epoch, leader_end = leader_answer
+    if follower.latest_epoch == UNDEFINED_EPOCH:
+        return follower_leo, True  # an empty history: nothing to disagree about
+    if epoch == UNDEFINED_EPOCH:
+        return min(follower_hw, follower_leo), True
+    own_epoch, own_end = follower.end_offset_for(epoch, follower_leo)
+    if own_epoch == UNDEFINED_EPOCH:
+        return min(follower_hw, follower_leo), True
+    if own_epoch != epoch:
+        return min(own_end, follower_leo), False
+    return min(leader_end, own_end, follower_leo), True

@@ -1,0 +1,270 @@
+"""A cluster node: one :class:`~pcmodel.topics.broker.Broker` plus its replicas' state.
+
+The node answers the requests other parties send it — a producer's Produce, a consumer's or a
+follower's Fetch, a follower's OffsetsForLeaderEpoch — and does its own periodic work: as
+follower, fetch from each leader (replication *is* consumption: the same ``Broker.fetch`` a
+consumer uses, with the follower's broker id so that it may read past the high watermark); as
+leader, drop laggards from the ISR and answer produce requests whose records got committed.
+
+Reachability (killed, isolated, slowed brokers) is the cluster's business: a node's methods
+are only called by parties that can reach it. Every method runs with the cluster lock held and
+returns at once; waiting (for replication, for data) is done by the caller.
+
+Prior art: Kafka ``ReplicaManager`` (``appendRecords``, ``fetchMessages``), the follower's
+``ReplicaFetcherThread`` and ``AbstractFetcherThread`` (truncation, then fetch).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
+
+from pcmodel.cluster.controller import PartitionState, TopicConfig
+from pcmodel.cluster.epochs import EpochEntry
+from pcmodel.cluster.errors import (
+    FencedLeaderEpochError,
+    NotEnoughReplicasError,
+    NotLeaderForPartitionError,
+    RequestTimedOutError,
+    UnknownLeaderEpochError,
+)
+from pcmodel.cluster.producers import BatchInfo
+from pcmodel.cluster.purgatory import DelayedProduce, ProduceFuture, ProduceResult
+from pcmodel.cluster.replica import Replica
+from pcmodel.topics.broker import Broker, FetchError, FetchResult
+from pcmodel.topics.errors import KafkaConnectionError, UnknownTopicOrPartitionError
+from pcmodel.topics.log import LogRecord
+from pcmodel.topics.structs import TopicPartition
+
+__all__ = ["ClusterNode", "ReplicaFetchResponse"]
+
+
+class ReplicaFetchResponse(NamedTuple):
+    """What a leader returns to a follower's fetch: records, its HW, log start and epochs."""
+
+    records: tuple[LogRecord, ...]
+    high_watermark: int
+    log_start_offset: int
+    epochs: tuple[EpochEntry, ...]
+    error: FetchError | None
+    batches: tuple[BatchInfo, ...] = ()
+
+
+class ClusterNode:
+    """Broker ``node_id`` of a cluster. See the module docstring.
+
+    ``alter_isr(tp, leader, epoch, isr) -> PartitionState`` is how the node asks the controller
+    to change an ISR; it raises if the controller is unreachable or refuses.
+    """
+
+    def __init__(
+        self,
+        node_id: int,
+        *,
+        clock: Callable[[], float],
+        alter_isr: Callable[[TopicPartition, int, int, frozenset[int]], PartitionState],
+        replica_lag_time_max: float,
+        max_fetch_records: int = 500,
+    ) -> None:
+        self.node_id = node_id
+        self.broker = Broker(clock=clock)
+        self.replicas: dict[TopicPartition, Replica] = {}
+        self.alive = True
+        #: Seconds each of this broker's replica fetches takes (``Cluster.slow``).
+        self.slowness = 0.0
+        self.next_fetch_at = 0.0
+        self._clock = clock
+        self._alter_isr = alter_isr
+        self._lag_max = replica_lag_time_max
+        self._max_fetch = max_fetch_records
+        self._waiting: list[DelayedProduce] = []
+
+    def __repr__(self) -> str:
+        led = sum(r.is_leader for r in self.replicas.values())
+        return f"<ClusterNode {self.node_id} {'alive' if self.alive else 'dead'} " \
+            f"replicas={len(self.replicas)} leading={led}>"
+
+    # --- setup and role changes -----------------------------------------------------------------
+
+    def add_replicas(self, name: str, tps: Sequence[TopicPartition], config: TopicConfig,
+                     **topic_settings) -> None:
+        """Create the local log of topic ``name`` and a replica for each partition hosted here."""
+        count = max(tp.partition for tp in tps) + 1
+        self.broker.create_topic(name, count, **topic_settings)
+        for p in range(count):
+            self.broker.set_high_watermark(name, p, 0)  # nothing committed yet
+        for tp in tps:
+            self.replicas[tp] = Replica(self.node_id, self.broker, tp, config)
+
+    def apply_state(self, tp: TopicPartition, state: PartitionState) -> None:
+        """LeaderAndIsr from the controller; a lost leadership fails the waiting produces."""
+        replica = self.replicas.get(tp)
+        if replica is None:
+            return
+        if replica.apply_state(state, self._clock()) and not replica.is_leader:
+            self._fail_waiting(tp, NotLeaderForPartitionError(
+                f"broker {self.node_id} lost the leadership of {tp} while the produce waited"))
+        if replica.is_leader:
+            self._leader_maintenance(replica)
+
+    def crash(self) -> None:
+        """The process died: waiting produces get a broken connection; logs stay (on disk)."""
+        self.alive = False
+        for waiting in self._waiting:
+            waiting.future.set_exception(KafkaConnectionError(
+                f"broker {self.node_id} died before answering: the outcome is unknown"))
+        self._waiting.clear()
+        for replica in self.replicas.values():
+            replica.state = None  # a restarted broker learns its roles again
+            replica.followers = {}
+
+    # --- requests --------------------------------------------------------------------------------
+
+    def produce(self, tp: TopicPartition, records: Sequence, acks: int | str,
+                timeout: float, future: ProduceFuture,
+                producer: tuple[int, int, int] | None = None) -> None:
+        """Append as leader; answer ``future`` now (acks 0/1) or when committed (``"all"``).
+
+        ``producer`` is ``(producer_id, producer_epoch, first_sequence)`` for an idempotent
+        producer: a batch this replica already has is not appended again, and is answered
+        with its original offsets (once they are committed, for ``acks="all"``).
+        Raises ``NotLeaderForPartitionError``, ``NotEnoughReplicasError`` (``acks="all"`` and
+        the ISR is smaller than ``min_insync_replicas``: nothing appended),
+        ``OutOfOrderSequenceNumberError``; later, on ``future``,
+        ``NotEnoughReplicasAfterAppendError`` or ``RequestTimedOutError``.
+        """
+        replica = self._leader_replica(tp)
+        state = replica.state
+        assert state is not None
+        min_isr = replica.config.min_insync_replicas
+        count = len(records)
+        repeated = None
+        if producer is not None:
+            repeated = replica.producers.check(producer[0], producer[1], producer[2], count)
+        if acks == "all" and len(state.isr) < min_isr and repeated is None:
+            raise NotEnoughReplicasError(
+                f"{tp}: the ISR {sorted(state.isr)} has fewer than min_insync_replicas="
+                f"{min_isr} replicas; nothing was written"
+            )
+        if repeated is not None:
+            base = repeated.base_offset
+        else:
+            base = self.broker.append(tp.topic, tp.partition, records).base_offset
+            if producer is not None:
+                replica.producers.record(BatchInfo(*producer, base, count))
+        result = ProduceResult(tp.topic, tp.partition, -1 if acks == 0 else base, count,
+                               self.node_id, state.leader_epoch)
+        self._leader_maintenance(replica)
+        if acks != "all":
+            future.set_result(result)
+            return
+        waiting = DelayedProduce(tp, base, base + count, state.leader_epoch,
+                                 self._clock() + timeout, future, result)
+        if not waiting.try_complete(replica.high_watermark, len(state.isr), min_isr):
+            self._waiting.append(waiting)
+
+    def fetch(self, offsets: dict[TopicPartition, int], max_records: int
+              ) -> dict[TopicPartition, FetchResult]:
+        """A consumer's fetch (below the HW); raises ``NotLeaderForPartitionError``."""
+        for tp in offsets:
+            self._leader_replica(tp)
+        return self.broker.fetch(offsets, max_records=max_records, timeout=0)
+
+    def replica_fetch(self, follower: int, tp: TopicPartition, fetch_offset: int,
+                      leader_epoch: int) -> ReplicaFetchResponse:
+        """A follower's fetch: records from ``fetch_offset`` up to the log end.
+
+        Updates what the leader knows of the follower (its LEO, caught-up time), then the ISR
+        and the HW. Raises ``NotLeaderForPartitionError``, ``FencedLeaderEpochError`` (the
+        follower's epoch is older), ``UnknownLeaderEpochError`` (newer: this leader is behind).
+        """
+        replica = self._leader_replica(tp, leader_epoch)
+        start, leo, _ = replica.offsets
+        if not start <= fetch_offset <= leo:
+            return ReplicaFetchResponse((), replica.high_watermark, start, (),
+                                        FetchError.OFFSET_OUT_OF_RANGE)
+        records = self.broker.fetch({tp: fetch_offset}, max_records=self._max_fetch,
+                                    timeout=0, replica_id=follower)[tp].records
+        replica.record_follower_fetch(follower, fetch_offset, self._clock())
+        self._leader_maintenance(replica)
+        end = fetch_offset + len(records)
+        return ReplicaFetchResponse(records, replica.high_watermark, start,
+                                    replica.epochs.entries, None,
+                                    replica.producers.batches_from(fetch_offset, end))
+
+    def offsets_for_leader_epoch(self, tp: TopicPartition, epoch: int,
+                                 leader_epoch: int) -> tuple[int, int]:
+        """Where ``epoch`` ends in the leader's log (KIP-101's OffsetsForLeaderEpoch)."""
+        replica = self._leader_replica(tp, leader_epoch)
+        return replica.epochs.end_offset_for(epoch, replica.leo)
+
+    # --- periodic work ---------------------------------------------------------------------------
+
+    def maintain(self) -> None:
+        """Leader duties: shrink ISRs of laggards, expire produce requests that waited too long."""
+        now = self._clock()
+        for replica in self.replicas.values():
+            if replica.is_leader:
+                self._leader_maintenance(replica)
+        still = []
+        for waiting in self._waiting:
+            if now >= waiting.deadline:
+                waiting.future.set_exception(RequestTimedOutError(
+                    f"{waiting.tp}: offsets {waiting.base}..{waiting.required - 1} were not "
+                    f"replicated to the ISR in time (they may still be committed later)"))
+            else:
+                still.append(waiting)
+        self._waiting = still
+
+    def followed(self) -> list[Replica]:
+        """The replicas this node follows, with a known leader, in a fixed order."""
+        return [r for tp, r in sorted(self.replicas.items())
+                if r.state is not None and r.state.leader not in (None, self.node_id)]
+
+    # --- internals -------------------------------------------------------------------------------
+
+    def _leader_replica(self, tp: TopicPartition, leader_epoch: int | None = None) -> Replica:
+        replica = self.replicas.get(tp)
+        if replica is None:
+            if tp.topic in self.broker.list_topics():
+                raise NotLeaderForPartitionError(f"broker {self.node_id} holds no replica of {tp}")
+            raise UnknownTopicOrPartitionError(f"broker {self.node_id} knows no partition {tp}")
+        if not replica.is_leader:
+            raise NotLeaderForPartitionError(
+                f"broker {self.node_id} is not the leader of {tp}; refresh metadata and retry")
+        if leader_epoch is not None and leader_epoch != replica.leader_epoch:
+            error = FencedLeaderEpochError if leader_epoch < replica.leader_epoch \
+                else UnknownLeaderEpochError
+            raise error(f"{tp}: request epoch {leader_epoch}, leader {self.node_id} has "
+                        f"{replica.leader_epoch}")
+        return replica
+
+    def _leader_maintenance(self, replica: Replica) -> None:
+        state = replica.state
+        assert state is not None
+        wanted = replica.desired_isr(self._clock(), self._lag_max)
+        if wanted != state.isr:
+            try:
+                replica.apply_state(
+                    self._alter_isr(replica.tp, self.node_id, state.leader_epoch, wanted),
+                    self._clock())
+            except (KafkaConnectionError, NotLeaderForPartitionError, FencedLeaderEpochError):
+                pass  # the controller is unreachable or moved on: the next LeaderAndIsr says
+        if replica.is_leader:
+            replica.maybe_increment_hw()
+            self._complete_waiting(replica)
+
+    def _complete_waiting(self, replica: Replica) -> None:
+        if not self._waiting:
+            return
+        assert replica.state is not None
+        hw, isr = replica.high_watermark, len(replica.state.isr)
+        min_isr = replica.config.min_insync_replicas
+        self._waiting = [w for w in self._waiting
+                         if w.tp != replica.tp or not w.try_complete(hw, isr, min_isr)]
+
+    def _fail_waiting(self, tp: TopicPartition, error: Exception) -> None:
+        for waiting in self._waiting:
+            if waiting.tp == tp:
+                waiting.future.set_exception(error)
+        self._waiting = [w for w in self._waiting if w.tp != tp]

@@ -1,0 +1,97 @@
+"""Idempotent producers on a replicated partition: sequence numbers that survive a new leader.
+
+An idempotent producer gets a producer id once (from the controller) and numbers the records
+it sends to each partition 0, 1, 2, ...; a batch carries its first sequence number. The leader
+appends a batch only if it continues the producer's sequence; a retry of one of the last five
+batches (its acknowledgement was lost: a timeout, a dead leader) is answered with the original
+offsets and not appended again.
+
+What makes this work across leader changes is that the producer state is *part of the log*:
+each replica keeps, next to its records, the batch each producer wrote at which offset
+(:class:`BatchInfo`). Followers copy that with the records, truncation drops it with them, and a
+follower that becomes leader therefore knows every producer's last sequence numbers for exactly
+the records it has — as a Kafka broker rebuilds its producer state from the batch headers of its
+log.
+
+Prior art: Kafka ``ProducerStateManager`` / ``ProducerAppendInfo`` (five batches per producer,
+matching ``max.in.flight.requests.per.connection <= 5``), KIP-98.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import NamedTuple
+
+from pcmodel.topics.errors import InvalidProducerEpochError, OutOfOrderSequenceNumberError
+
+__all__ = ["BATCHES_REMEMBERED", "BatchInfo", "ProducerState"]
+
+#: Recent batches remembered per producer (Kafka's, for up to 5 requests in flight).
+BATCHES_REMEMBERED = 5
+
+
+class BatchInfo(NamedTuple):
+    """Producer ``producer_id`` (at ``producer_epoch``) wrote sequences ``first_sequence ..
+    first_sequence + count - 1`` at offsets ``base_offset .. base_offset + count - 1``."""
+
+    producer_id: int
+    producer_epoch: int
+    first_sequence: int
+    base_offset: int
+    count: int
+
+
+class ProducerState:
+    """The batches of idempotent producers in one replica's log, in offset order."""
+
+    def __init__(self) -> None:
+        self._batches: list[BatchInfo] = []
+        self._recent: dict[int, list[BatchInfo]] = defaultdict(list)
+
+    def check(self, producer_id: int, producer_epoch: int, first_sequence: int,
+              count: int) -> BatchInfo | None:
+        """Decide about a new batch: ``None`` to append it, or the original batch it repeats.
+
+        Invariant: a (producer, sequence) pair is in the log at most once, and each producer's
+        sequences in the log have no gaps. Raises ``OutOfOrderSequenceNumberError`` for a gap
+        and ``InvalidProducerEpochError`` for an epoch older than the producer's newest.
+        """
+        recent = self._recent.get(producer_id, [])
+        if recent and producer_epoch < recent[-1].producer_epoch:
+            raise InvalidProducerEpochError(
+                f"producer {producer_id} wrote with epoch {producer_epoch}, its newest is "
+                f"{recent[-1].producer_epoch}")
+        for batch in recent:
+            if (batch.producer_epoch, batch.first_sequence, batch.count) == (
+                    producer_epoch, first_sequence, count):
+                return batch
+        if recent and recent[-1].producer_epoch == producer_epoch:
+            expected = recent[-1].first_sequence + recent[-1].count
+        else:
+            expected = 0
+        if first_sequence != expected:
+            raise OutOfOrderSequenceNumberError(
+                f"producer {producer_id} sent sequence {first_sequence}; this replica expected "
+                f"{expected}")
+        return None
+
+    def record(self, batch: BatchInfo) -> None:
+        """Note a batch appended (by the leader) or copied (by a follower)."""
+        self._batches.append(batch)
+        recent = self._recent[batch.producer_id]
+        recent.append(batch)
+        del recent[:-BATCHES_REMEMBERED]
+
+    def batches_from(self, offset: int, end: int) -> tuple[BatchInfo, ...]:
+        """The batches starting in ``[offset, end)`` (what a follower copies with the records)."""
+        return tuple(b for b in self._batches if offset <= b.base_offset < end)
+
+    def truncate(self, offset: int) -> None:
+        """Forget batches at or above ``offset`` (the records went), and rebuild the recent
+        batches of every producer from what is left."""
+        self._batches = [b for b in self._batches if b.base_offset + b.count <= offset]
+        self._recent = defaultdict(list)
+        for batch in self._batches:
+            recent = self._recent[batch.producer_id]
+            recent.append(batch)
+            del recent[:-BATCHES_REMEMBERED]

@@ -1,0 +1,202 @@
+"""One broker's replica of one partition: its log, its leader epochs, and its role.
+
+As leader, a replica tracks what each follower has fetched (:class:`FollowerState`) and, from
+that, the ISR and the high watermark (the rules are the pure functions of
+:mod:`pcmodel.cluster.isr`). As follower, it truncates to where it agrees with the leader (the
+leader-epoch rule of :mod:`pcmodel.cluster.epochs`) and then appends copies of the leader's
+records at the leader's offsets. The log itself is the node's ordinary
+:class:`~pcmodel.topics.broker.Broker` partition log: a cluster node is a broker plus this state.
+
+Called with the cluster lock held; nothing here blocks.
+
+Prior art: Kafka ``Partition.scala`` (``makeLeader``, ``makeFollower``,
+``updateFollowerFetchState``) and ``Replica.scala``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pcmodel.cluster import isr as rules
+from pcmodel.cluster.controller import PartitionState, TopicConfig
+from pcmodel.cluster.epochs import LeaderEpochCache
+from pcmodel.cluster.producers import BatchInfo, ProducerState
+from pcmodel.topics.broker import Broker
+from pcmodel.topics.log import LogRecord
+from pcmodel.topics.structs import TopicPartition
+
+__all__ = ["FollowerState", "Replica"]
+
+
+@dataclass
+class FollowerState:
+    """The leader's view of one follower (Kafka's remote ``Replica``).
+
+    ``leo`` is the offset of its last fetch (``None`` until it fetched from this leader).
+    """
+
+    leo: int | None = None
+    last_fetch_time: float | None = None
+    leader_leo_at_last_fetch: int = 0
+    last_caught_up: float = float("-inf")
+
+
+class Replica:
+    """The state of partition ``tp`` on broker ``node_id``. See the module docstring."""
+
+    def __init__(self, node_id: int, broker: Broker, tp: TopicPartition, config: TopicConfig):
+        self.node_id = node_id
+        self.broker = broker
+        self.tp = tp
+        self.config = config
+        self.epochs = LeaderEpochCache()
+        self.producers = ProducerState()
+        #: The latest partition state this broker was told (it may lag the controller's).
+        self.state: PartitionState | None = None
+        self.followers: dict[int, FollowerState] = {}
+        self.leader_epoch_start = 0
+        self.needs_truncation = False
+
+    # --- observers -----------------------------------------------------------------------------
+
+    @property
+    def offsets(self) -> tuple[int, int, int]:
+        """``(log_start_offset, log_end_offset, high_watermark)`` of the local log."""
+        return self.broker.replica_offsets(self.tp.topic, self.tp.partition)
+
+    @property
+    def leo(self) -> int:
+        """The local log end offset."""
+        return self.offsets[1]
+
+    @property
+    def high_watermark(self) -> int:
+        """The local high watermark (a follower's lags the leader's by one fetch)."""
+        return self.offsets[2]
+
+    @property
+    def is_leader(self) -> bool:
+        """Whether this broker was told it leads the partition."""
+        return self.state is not None and self.state.leader == self.node_id
+
+    @property
+    def leader_epoch(self) -> int:
+        """The leader epoch this broker knows (``-1`` before any state arrived)."""
+        return -1 if self.state is None else self.state.leader_epoch
+
+    def __repr__(self) -> str:
+        role = "leader" if self.is_leader else "follower"
+        start, leo, hw = self.offsets
+        return f"<Replica {self.tp.topic}-{self.tp.partition}@{self.node_id} {role} " \
+            f"epoch={self.leader_epoch} log=[{start},{leo}) hw={hw}>"
+
+    # --- role changes (LeaderAndIsr) -----------------------------------------------------------
+
+    def apply_state(self, state: PartitionState, now: float) -> bool:
+        """Take the controller's decision; return whether this broker's role or leader changed.
+
+        Becoming leader (Kafka ``makeLeader``) records the new epoch at the current LEO and
+        gives every ISR follower a fresh caught-up time, so none is dropped before it could
+        fetch. Becoming a follower of a new leader (``makeFollower``) schedules truncation.
+        """
+        old = self.state
+        self.state = state
+        new_term = old is None or old.leader_epoch != state.leader_epoch or (
+            old.leader != state.leader
+        )
+        if not new_term:
+            return False
+        if state.leader == self.node_id:
+            self.leader_epoch_start = self.leo
+            self.epochs.assign(state.leader_epoch, self.leader_epoch_start)
+            self.followers = {
+                r: FollowerState(last_caught_up=now if r in state.isr else float("-inf"))
+                for r in state.replicas
+                if r != self.node_id
+            }
+            self.needs_truncation = False
+            self._set_hw(min(self.high_watermark, self.leo))
+        else:
+            self.followers = {}
+            self.needs_truncation = state.leader is not None
+        return True
+
+    # --- leader side ---------------------------------------------------------------------------
+
+    def leos(self) -> dict[int, int]:
+        """Every replica's known LEO, the leader's own included (followers that fetched)."""
+        known = {r: f.leo for r, f in self.followers.items() if f.leo is not None}
+        known[self.node_id] = self.leo
+        return known
+
+    def record_follower_fetch(self, follower: int, fetch_offset: int, now: float) -> None:
+        """A follower fetched from ``fetch_offset``: it has everything below it."""
+        f = self.followers.setdefault(follower, FollowerState())
+        leader_leo = self.leo
+        f.last_caught_up = rules.caught_up_time(
+            fetch_offset=fetch_offset, fetch_time=now, leader_leo=leader_leo,
+            previous_fetch_time=f.last_fetch_time,
+            leader_leo_at_previous_fetch=f.leader_leo_at_last_fetch,
+            last_caught_up=f.last_caught_up,
+        )
+        f.leo = fetch_offset
+        f.last_fetch_time = now
+        f.leader_leo_at_last_fetch = leader_leo
+
+    def desired_isr(self, now: float, lag_max: float) -> frozenset[int]:
+        """The ISR the leader wants now (shrunk by laggards, grown by caught-up followers)."""
+        assert self.state is not None
+        return rules.leader_update(
+            leader=self.node_id, isr=self.state.isr, high_watermark_now=self.high_watermark,
+            leos=self.leos(), last_caught_up={r: f.last_caught_up
+                                              for r, f in self.followers.items()},
+            now=now, replica_lag_time_max=lag_max, leader_epoch_start=self.leader_epoch_start,
+        ).isr
+
+    def maybe_increment_hw(self) -> bool:
+        """Move the HW to the smallest LEO over the (controller-confirmed) ISR; never back."""
+        assert self.state is not None
+        hw = self.high_watermark
+        new = rules.high_watermark(hw, self.state.isr, self.leos())
+        if new != hw:
+            self._set_hw(new)
+            return True
+        return False
+
+    # --- follower side -------------------------------------------------------------------------
+
+    def truncate(self, offset: int) -> tuple[LogRecord, ...]:
+        """Drop the local records at ``offset`` and above; return them (the lost suffix)."""
+        leo = self.leo
+        if offset >= leo:
+            return ()
+        gone = self.broker.fetch(
+            {self.tp: offset}, max_records=leo - offset, replica_id=self.node_id
+        )[self.tp].records
+        self.broker.truncate_replica(self.tp.topic, self.tp.partition, offset)
+        self.epochs.truncate_from_end(offset)
+        self.producers.truncate(offset)
+        return gone
+
+    def append_copy(
+        self, records: tuple[LogRecord, ...], leader_hw: int, leader_epochs: tuple,
+        batches: tuple[BatchInfo, ...] = (),
+    ) -> None:
+        """Copy fetched records at the leader's offsets; adopt its epochs, producer batches
+        and its HW."""
+        if records:
+            leo = self.broker.append_replica(self.tp.topic, self.tp.partition, records)
+            self.epochs.copy_from(leader_epochs, leo)
+            for batch in batches:
+                if batch.base_offset + batch.count <= leo:
+                    self.producers.record(batch)
+        self._set_hw(min(leader_hw, self.leo))
+
+    def restart_at(self, offset: int) -> None:
+        """Empty the local log and continue at the leader's log start (retention moved it)."""
+        self.broker.restart_replica_at(self.tp.topic, self.tp.partition, offset)
+        self.epochs.truncate_from_end(0)
+        self.producers.truncate(0)
+
+    def _set_hw(self, offset: int) -> None:
+        self.broker.set_high_watermark(self.tp.topic, self.tp.partition, offset)

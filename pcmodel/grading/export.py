@@ -1,0 +1,114 @@
+"""``pcmodel exercises``: list the exercises, or export them for students without the answers.
+
+    pcmodel exercises list
+    pcmodel exercises export handout/
+
+``export`` writes, for every exercise (or the ones named with ``--only``), its ``README.md``,
+``starter.py`` and ``test_graded.py`` (the public checks: the same suite the teacher grades with),
+plus the ``conftest.py`` and ``pytest.ini`` that let students run the checks with plain pytest, and
+a short ``README.md`` saying how. It never writes ``solution.py``, the bug zoo or any other file of
+the exercises folder. The target folder must not exist yet, or be empty, so nothing is overwritten.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from pcmodel.grading.engine import Exercise, GradingError, discover, find
+
+__all__ = ["HANDED_OUT", "export", "register"]
+
+HANDED_OUT = ("README.md", "starter.py", "test_graded.py")  # per exercise; nothing else leaves
+_SHARED = ("conftest.py", "pytest.ini")
+
+_README = """# Exercises
+
+Each folder is one exercise: read its `README.md`, copy `starter.py` to a file of your own and
+edit the copy. The checks you will be graded with are in `test_graded.py`; run them on your file:
+
+    pip install pcmodel pytest
+    pytest {first} --impl my_file.py
+
+or `pcmodel grade {first} --impl my_file.py` for a report with hints.
+
+| Folder | Exercise |
+|---|---|
+{rows}
+"""
+
+
+def export(target: Path, exercises: list[Exercise]) -> list[Path]:
+    """Write the hand-out of ``exercises`` into ``target``; return the files written.
+
+    Raises GradingError (and writes nothing) when ``target`` is a file, a non-empty folder, or
+    cannot be created.
+    """
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise GradingError(f"{target} already exists and is not an empty folder; "
+                           "export into a new folder")
+    if not exercises:
+        raise GradingError("no exercises to export")
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise GradingError(f"cannot create {target}: {exc.strerror}") from None
+    written = []
+    try:
+        root = exercises[0].folder.parent
+        for name in _SHARED:
+            if (root / name).is_file():
+                written.append(Path(shutil.copyfile(root / name, target / name)))
+        for exercise in exercises:
+            folder = target / exercise.name
+            folder.mkdir()
+            for name in HANDED_OUT:
+                source = exercise.folder / name
+                if source.is_file():
+                    written.append(Path(shutil.copyfile(source, folder / name)))
+        rows = "\n".join(f"| `{ex.name}` | {ex.title} |" for ex in exercises)
+        readme = target / "README.md"
+        readme.write_text(_README.format(first=exercises[0].name, rows=rows), encoding="utf-8")
+        written.append(readme)
+    except OSError as exc:
+        raise GradingError(f"cannot write into {target}: {exc.strerror}") from None
+    return written
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``exercises`` subcommand to the ``pcmodel`` parser."""
+    parser = subparsers.add_parser(
+        "exercises",
+        help="list the exercises, or export them for students (no solutions)",
+        description="List the exercises, or write a hand-out for students: starters, READMEs "
+                    "and the public checks, never the solutions or the bug zoo.",
+    )
+    actions = parser.add_subparsers(dest="action", metavar="ACTION")
+    actions.add_parser("list", help="list the exercises")
+    out = actions.add_parser("export", help="write the hand-out into a new folder")
+    out.add_argument("folder", type=Path, help="where to write it (must not exist, or be empty)")
+    out.add_argument("--only", action="append", default=[], metavar="EXERCISE",
+                     help="export this exercise only (repeat for several)")
+    parser.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        if args.action == "list":
+            for exercise in discover():
+                print(f"{exercise.name:<24} {exercise.title}")
+            return 0
+        if args.action != "export":
+            print("pcmodel exercises: choose an action: list or export FOLDER", file=sys.stderr)
+            return 2
+        chosen = [find(name) for name in args.only] if args.only else discover()
+        written = export(args.folder, chosen)
+    except GradingError as exc:
+        print(f"pcmodel exercises: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {len(written)} files for {len(chosen)} exercises into {args.folder} "
+          "(no solutions)")
+    return 0

@@ -1,0 +1,230 @@
+"""Kill every process a piece of graded code started, whatever it did to hide.
+
+Killing a check's process group is not enough: a grandchild that calls ``setsid()`` (or
+``setpgid``) leaves the group, and a double fork hands it to ``init``. On Linux the grading
+process therefore becomes a *child subreaper* (``prctl(PR_SET_CHILD_SUBREAPER)``, as systemd and
+tini use): every orphan below it is re-parented to it instead of to ``init``, so the whole tree
+stays visible in ``/proc`` as its descendants, and :func:`kill_descendants` kills them until none
+is left. The grading process also marks itself non-dumpable (``PR_SET_DUMPABLE`` 0), so that code
+running as the same user cannot read its memory or its file descriptors through
+``/proc/PID/mem`` and ``/proc/PID/fd``.
+
+Elsewhere (no ``prctl`` or no ``/proc``) the fallback is the process-group kill, which a session
+change escapes; :func:`subreaper_available` says which guarantee holds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator
+
+__all__ = [
+    "children_of",
+    "descendants",
+    "harden",
+    "kill_descendants",
+    "subreaper",
+    "subreaper_available",
+    "unwatch",
+    "wait_for_trackers",
+    "watch",
+]
+
+_PR_SET_DUMPABLE = 4
+_PR_SET_CHILD_SUBREAPER = 36
+_PR_GET_CHILD_SUBREAPER = 37
+_PROC = "/proc"
+_lock = threading.Lock()
+_users = 0  # nested subreaper() scopes in this process
+_before = 0  # the subreaper flag before the outermost scope
+_watched: set[int] = set()  # live roots of gradings in progress: other cleanups spare them
+# Held while a root is started and registered, and while a cleanup kills: a cleanup in another
+# thread never sees a freshly started root before it is registered.
+launching = threading.RLock()
+
+
+def _libc() -> ctypes.CDLL | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    except OSError:
+        return None
+
+
+_LIBC = _libc()
+
+
+def subreaper_available() -> bool:
+    """True where orphans can be kept as descendants (Linux with ``prctl`` and ``/proc``)."""
+    return _LIBC is not None and os.path.isdir(_PROC)
+
+
+def harden() -> None:
+    """Make this process non-dumpable: same-user code cannot open its ``/proc`` memory or fds.
+
+    Safe to call more than once; does nothing where ``prctl`` is unavailable.
+    """
+    if _LIBC is not None:
+        _LIBC.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
+
+
+@contextlib.contextmanager
+def subreaper() -> Iterator[bool]:
+    """Within the block, orphaned descendants are re-parented to this process.
+
+    Yields whether that holds (see :func:`subreaper_available`). Nested and concurrent scopes in
+    one process share the flag; the outermost one restores what it found.
+    """
+    global _users, _before
+    if not subreaper_available():
+        yield False
+        return
+    with _lock:
+        if _users == 0:
+            flag = ctypes.c_int(0)
+            _LIBC.prctl(_PR_GET_CHILD_SUBREAPER, ctypes.byref(flag), 0, 0, 0)
+            _before = flag.value
+            _LIBC.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        _users += 1
+    try:
+        yield True
+    finally:
+        with _lock:
+            _users -= 1
+            if _users == 0 and not _before:
+                _LIBC.prctl(_PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+
+
+def watch(pid: int) -> None:
+    """From now on, :func:`kill_descendants` spares ``pid``'s tree until :func:`unwatch`.
+
+    Several checks or gradings can run at once in one process (threads); each kills only what is
+    not another one's live root. Orphans of an ended root are re-parented to this process and are
+    killed by whoever cleans up next. Start the root and watch it while holding
+    :data:`launching`, so that no cleanup runs in between.
+    """
+    with _lock:
+        _watched.add(pid)
+
+
+def unwatch(pid: int) -> None:
+    """Stop sparing ``pid``'s tree (call once the root has ended)."""
+    with _lock:
+        _watched.discard(pid)
+
+
+def _parents() -> dict[int, int]:
+    """{pid: parent pid} for every process visible in /proc."""
+    found = {}
+    for entry in os.listdir(_PROC):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"{_PROC}/{entry}/stat", "rb") as stat:
+                # The command may hold spaces and parentheses; the fields resume after the last ')'.
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        found[int(entry)] = int(fields[1])
+    return found
+
+
+def children_of(pid: int) -> set[int]:
+    """The processes whose parent is ``pid`` right now (empty without /proc)."""
+    if not os.path.isdir(_PROC):
+        return set()
+    return {child for child, parent in _parents().items() if parent == pid}
+
+
+def descendants(root: int, spare: frozenset[int] = frozenset()) -> set[int]:
+    """Every process below ``root`` in the process tree, except the subtrees rooted in ``spare``."""
+    if not os.path.isdir(_PROC):
+        return set()
+    by_parent: dict[int, list[int]] = {}
+    for child, parent in _parents().items():
+        by_parent.setdefault(parent, []).append(child)
+    found: set[int] = set()
+    todo = [child for child in by_parent.get(root, []) if child not in spare]
+    while todo:
+        pid = todo.pop()
+        if pid not in found:
+            found.add(pid)
+            todo.extend(by_parent.get(pid, []))
+    return found
+
+
+def wait_for_trackers(spare: frozenset[int] = frozenset(), timeout: float = 5.0) -> None:
+    """Give multiprocessing resource trackers below this process up to ``timeout`` seconds to end.
+
+    A tracker unlinks the named semaphores and shared memory that the processes it served leaked,
+    once the last of them has gone; killing it first would leave them in /dev/shm. Call this
+    after the graded processes ended and before :func:`kill_descendants`.
+    """
+    pause = threading.Event()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with _lock:
+            skip = frozenset(spare | _watched)
+        trackers = [pid for pid in descendants(os.getpid(), skip)
+                    if not _zombie(pid) and b"resource_tracker" in _cmdline(pid)]
+        if not trackers:
+            return
+        pause.wait(0.01)
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        with open(f"{_PROC}/{pid}/cmdline", "rb") as cmdline:
+            return cmdline.read()
+    except OSError:
+        return b""
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        with open(f"{_PROC}/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()[0] in (b"Z", b"X")
+    except (OSError, IndexError):
+        return True
+
+
+def kill_descendants(spare: frozenset[int] = frozenset(), rounds: int = 200) -> int:
+    """SIGKILL every descendant of this process except the subtrees of ``spare`` and of the roots
+    registered with :func:`watch`; reap the ones that are its children.
+
+    Repeats until no live descendant is left (a process forking while it is killed is caught by
+    the next round), at most ``rounds`` times. Returns how many processes were killed. Without
+    /proc this does nothing; callers also kill the process group.
+    """
+    with launching:
+        return _kill_descendants(spare, rounds)
+
+
+def _kill_descendants(spare: frozenset[int], rounds: int) -> int:
+    me = os.getpid()
+    with _lock:
+        spare = frozenset(spare | _watched)
+    killed: set[int] = set()
+    pause = threading.Event()
+    for _ in range(rounds):
+        found = descendants(me, spare)
+        alive = {pid for pid in found if not _zombie(pid)}
+        for pid in alive:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        killed |= alive
+        for pid in found & children_of(me):
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
+        if not alive:
+            break
+        pause.wait(0.005)  # the kernel delivers SIGKILL asynchronously; look again
+    return len(killed)

@@ -1,0 +1,466 @@
+"""KafkaAdminClient: topics, partitions and consumer groups, with kafka-python 3's call shapes.
+
+``KafkaAdminClient(broker=broker)`` manages a pcmodel broker with the methods a program written
+for kafka-python calls on a cluster, with their arguments and return values (plain dicts, as
+kafka-python 3 builds them from Kafka's responses), and raising Kafka's errors
+(``TopicAlreadyExistsError``, ``UnknownTopicOrPartitionError``, ``InvalidPartitionsError``,
+``GroupNotEmptyError``, ...). The same lines then work on a real cluster after changing the
+import and ``broker=`` to ``bootstrap_servers=``::
+
+    admin = KafkaAdminClient(broker=broker)
+    admin.create_topics([NewTopic("orders", num_partitions=3, replication_factor=1)])
+    admin.create_partitions({"orders": NewPartitions(total_count=6)})
+    admin.list_group_offsets({"billing": None})  # {"billing": {TopicPartition: offset}}
+
+kafka-python 3 renamed the group methods; the 2.x names (``list_consumer_groups``,
+``describe_consumer_groups``, ``list_consumer_group_offsets``, ``delete_consumer_groups``) are
+here too, with the 2.x results, because most tutorials still use them.
+
+Everything is read from the broker's public methods at call time, so what the admin client shows
+always agrees with what producers and consumers see. ``Broker.create_topic`` stays as the short
+form; the admin client adds nothing the broker cannot do.
+
+Prior art: kafka-python's ``kafka/admin/`` (``_topics.py``, ``_partitions.py``, ``_groups.py``)
+and the Java ``Admin`` interface.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pcmodel.topics.config import COMMON_NO_EFFECT, check_no_effect, reject_unknown_key
+from pcmodel.topics.errors import (
+    BrokerResponseError,
+    GroupIdNotFoundError,
+    IllegalStateError,
+    InvalidConfigurationError,
+    InvalidPartitionsError,
+    InvalidReplicationFactorError,
+    KafkaConfigurationError,
+    TopicAlreadyExistsError,
+)
+from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition
+
+__all__ = ["KafkaAdminClient", "NewPartitions", "NewTopic"]
+
+#: Topic configs (Kafka's names) that create_topics understands, and the broker argument each is.
+_TOPIC_CONFIGS = {"retention.ms": "retention_ms", "cleanup.policy": None}
+
+
+class NewTopic:
+    """A topic to create: kafka-python's ``NewTopic`` (name, partitions, replication, configs).
+
+    ``num_partitions=-1`` takes the broker's ``num_partitions``. There is one broker, so
+    ``replication_factor`` must be 1 or -1 (the default). ``topic_configs`` may set
+    ``retention.ms`` and ``cleanup.policy=delete``.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        num_partitions: int = -1,
+        replication_factor: int = -1,
+        replica_assignments: Mapping[int, list[int]] | None = None,
+        topic_configs: Mapping[str, str] | None = None,
+    ) -> None:
+        self.name = name
+        self.num_partitions = num_partitions
+        self.replication_factor = replication_factor
+        self.replica_assignments = dict(replica_assignments or {})
+        self.topic_configs = dict(topic_configs or {})
+
+    def __repr__(self) -> str:
+        return f"NewTopic(name={self.name!r}, num_partitions={self.num_partitions})"
+
+
+class NewPartitions:
+    """The new total partition count of a topic: kafka-python's ``NewPartitions``."""
+
+    def __init__(self, total_count: int, new_assignments: list[list[int]] | None = None) -> None:
+        self.total_count = total_count
+        self.new_assignments = new_assignments
+
+    def __repr__(self) -> str:
+        return f"NewPartitions(total_count={self.total_count})"
+
+
+def _outcome(name_key: str, name: str, error: BrokerResponseError | None) -> dict[str, Any]:
+    return {
+        name_key: name,
+        "error_code": 0 if error is None else error.errno,
+        "error_message": None if error is None else str(error),
+    }
+
+
+class KafkaAdminClient:
+    """Administers topics and consumer groups of a pcmodel broker (see the module docstring).
+
+    ``KafkaAdminClient(broker=..., client_id=..., request_timeout_ms=...)``; kafka-python's
+    connection settings are accepted with no effect, as by the producer and consumer. Every
+    method returns at once (the broker acts synchronously) and is thread-safe.
+    """
+
+    def __init__(self, *, broker: Any = None, **configs: Any) -> None:
+        honoured = {"client_id": "pcmodel-admin", "request_timeout_ms": 30_000}
+        for key in sorted(configs):
+            if key not in honoured and key not in COMMON_NO_EFFECT:
+                reject_unknown_key(key, [*honoured, *COMMON_NO_EFFECT], client="KafkaAdminClient")
+        check_no_effect(configs, COMMON_NO_EFFECT)
+        if broker is None or not hasattr(broker, "connect"):
+            raise KafkaConfigurationError(
+                "pass broker= (a pcmodel Broker, or a handle to a broker process)"
+            )
+        self.config = {**honoured, **{k: v for k, v in configs.items() if k in honoured}}
+        self._given = broker
+        self._conn = broker.connect()
+        self._closed = False
+
+    # --- topics -------------------------------------------------------------------------------
+
+    def create_topics(
+        self,
+        new_topics: Iterable[NewTopic | str] | Mapping[str, Mapping[str, Any]],
+        timeout_ms: float | None = None,
+        validate_only: bool = False,
+        raise_errors: bool = True,
+        wait_for_metadata: bool = False,
+    ) -> dict[str, Any]:
+        """Create topics; return ``{"topics": [{"name", "error_code", "error_message", ...}]}``.
+
+        ``new_topics`` is a list of :class:`NewTopic`, a list of names, or kafka-python 3's dict
+        ``{name: {"num_partitions": n, "replication_factor": r, "configs": {...}}}``. Each topic
+        is created on its own; with ``raise_errors`` the first failure (``TopicAlreadyExistsError``,
+        ``InvalidTopicError``, ``InvalidPartitionsError``, ...) is raised after the others were
+        tried, as kafka-python raises from the response. ``validate_only`` checks and creates
+        nothing. A created topic is visible at once (``wait_for_metadata`` changes nothing).
+        """
+        self._check_open()
+        specs = _topic_specs(new_topics)
+        results, first_error = [], None
+        for spec in specs:
+            error = None
+            try:
+                kwargs = _create_arguments(spec)
+                partitions = spec.num_partitions
+                if partitions == -1:
+                    partitions = getattr(self._given, "num_partitions", 1)
+                if validate_only:
+                    if spec.name in self._conn.list_topics():
+                        raise TopicAlreadyExistsError(f"topic {spec.name!r} already exists")
+                else:
+                    self._conn.create_topic(spec.name, partitions, **kwargs)
+            except BrokerResponseError as exc:
+                error = exc
+            results.append({
+                **_outcome("name", spec.name, error),
+                "num_partitions": spec.num_partitions,
+                "replication_factor": spec.replication_factor,
+            })
+            first_error = first_error or error
+        if raise_errors and first_error is not None:
+            raise first_error
+        return {"topics": results}
+
+    def delete_topics(
+        self, topics: Iterable[str], timeout_ms: float | None = None, raise_errors: bool = True
+    ) -> dict[str, Any]:
+        """Delete topics with their records and committed offsets.
+
+        Returns ``{"responses": [{"name", "error_code", "error_message"}]}``; with
+        ``raise_errors`` the first failure (``UnknownTopicOrPartitionError``) is raised.
+        """
+        self._check_open()
+        if isinstance(topics, str):
+            raise TypeError("topics must be a list of names, not a str")
+        results, first_error = [], None
+        for name in topics:
+            error = None
+            try:
+                self._conn.delete_topic(name)
+            except BrokerResponseError as exc:
+                error = exc
+            results.append(_outcome("name", name, error))
+            first_error = first_error or error
+        if raise_errors and first_error is not None:
+            raise first_error
+        return {"responses": results}
+
+    def list_topics(self) -> list[str]:
+        """The names of every topic."""
+        self._check_open()
+        return list(self._conn.list_topics())
+
+    def describe_topics(self, topics: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        """Metadata of ``topics`` (all if ``None``), as kafka-python 3's list of dicts.
+
+        Each: ``{"error_code", "name", "is_internal", "partitions": [{"error_code",
+        "partition_index", "leader_id", "leader_epoch", "replica_nodes", "isr_nodes",
+        "offline_replicas"}]}``. A missing topic has ``error_code`` 3 (unknown topic) and no
+        partitions, as in Kafka's metadata response. The one broker is node 0.
+        """
+        self._check_open()
+        counts = self._conn.list_topics()
+        names = sorted(counts) if topics is None else list(topics)
+        described = []
+        for name in names:
+            count = counts.get(name)
+            described.append({
+                "error_code": 0 if count is not None else 3,
+                "name": name,
+                "is_internal": False,
+                "partitions": [
+                    {"error_code": 0, "partition_index": i, "leader_id": 0, "leader_epoch": 0,
+                     "replica_nodes": [0], "isr_nodes": [0], "offline_replicas": []}
+                    for i in range(count or 0)
+                ],
+            })
+        return described
+
+    def create_partitions(
+        self,
+        topic_partitions: Mapping[str, NewPartitions | int | Mapping[str, Any]],
+        timeout_ms: float | None = None,
+        validate_only: bool = False,
+        raise_errors: bool = True,
+    ) -> dict[str, Any]:
+        """Grow topics to a new total of partitions: ``{name: NewPartitions(n) | n}``.
+
+        Returns ``{"results": [{"name", "error_code", "error_message"}]}``; with
+        ``raise_errors`` the first failure (``InvalidPartitionsError`` for a total not above
+        the current count, ``UnknownTopicOrPartitionError``) is raised.
+        """
+        self._check_open()
+        results, first_error = [], None
+        for name, spec in topic_partitions.items():
+            total = _total_count(spec)
+            error = None
+            try:
+                if validate_only:
+                    current = len(self._conn.partitions_for(name))
+                    if total <= current:
+                        raise InvalidPartitionsError(
+                            f"topic {name!r} already has {current} partitions"
+                        )
+                else:
+                    self._conn.add_partitions(name, total)
+            except BrokerResponseError as exc:
+                error = exc
+            results.append(_outcome("name", name, error))
+            first_error = first_error or error
+        if raise_errors and first_error is not None:
+            raise first_error
+        return {"results": results}
+
+    # --- consumer groups (kafka-python 3's names) -----------------------------------------------
+
+    def list_groups(
+        self, broker_ids: Any = None, states_filter: Iterable[str] | None = None,
+        types_filter: Iterable[str] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Every group: ``[{"group_id", "protocol_type", "group_state", "group_type"}]``."""
+        self._check_open()
+        states = None if states_filter is None else {s.lower() for s in states_filter}
+        groups = []
+        for group_id in self._conn.list_groups():
+            state = self._describe(group_id)["group_state"]
+            if states is None or state.lower() in states:
+                groups.append({"group_id": group_id, "protocol_type": "consumer",
+                               "group_state": state, "group_type": "classic"})
+        return groups
+
+    def describe_groups(
+        self, group_ids: Iterable[str], group_coordinator_id: Any = None,
+        include_authorized_operations: bool = False,
+    ) -> dict[str, dict[str, Any]]:
+        """``{group_id: {"group_id", "group_state", "protocol_type", "protocol_data",
+        "members": [...]}}``; an unknown group is in state ``"Dead"``, as Kafka answers.
+
+        Each member: ``{"member_id", "group_instance_id", "client_id", "client_host",
+        "member_metadata": {"topics": [...]}, "member_assignment": {"assigned_partitions":
+        [TopicPartition, ...]}}``.
+        """
+        self._check_open()
+        return {group_id: self._describe(group_id) for group_id in group_ids}
+
+    def list_group_offsets(
+        self, group_specs: Mapping[str, Iterable[TopicPartition] | None] | str | Iterable[str]
+    ) -> dict[str, dict[TopicPartition, OffsetAndMetadata]]:
+        """Committed offsets: ``{group_id: {TopicPartition: OffsetAndMetadata}}``.
+
+        ``group_specs`` maps a group to the partitions wanted (``None``: all it committed), or
+        is a group id or a list of them (all). Partitions never committed are left out.
+        """
+        self._check_open()
+        if isinstance(group_specs, str):
+            group_specs = {group_specs: None}
+        elif not isinstance(group_specs, Mapping):
+            group_specs = dict.fromkeys(group_specs)
+        return {
+            group_id: self._group_offsets(group_id, partitions)
+            for group_id, partitions in group_specs.items()
+        }
+
+    def delete_groups(
+        self, group_ids: Iterable[str], group_coordinator_id: Any = None
+    ) -> dict[str, str]:
+        """Delete empty groups and their offsets: ``{group_id: "OK" | error class name}``.
+
+        ``"GroupNotEmptyError"`` for a group with members, ``"GroupIdNotFoundError"`` for an
+        unknown one (kafka-python reports them, it does not raise).
+        """
+        self._check_open()
+        results = {}
+        for group_id in group_ids:
+            try:
+                self._conn.delete_group(group_id)
+                results[group_id] = "OK"
+            except BrokerResponseError as exc:
+                results[group_id] = type(exc).__name__
+        return results
+
+    # --- the same, under kafka-python 2's names and results ----------------------------------
+
+    def list_consumer_groups(self, broker_ids: Any = None) -> list[tuple[str, str]]:
+        """kafka-python 2: ``[(group_id, protocol_type)]``."""
+        return [(g["group_id"], g["protocol_type"]) for g in self.list_groups()]
+
+    def describe_consumer_groups(
+        self, group_ids: Iterable[str], group_coordinator_id: Any = None,
+        include_authorized_operations: bool = False,
+    ) -> list[dict[str, Any]]:
+        """kafka-python 2's name: a list of the descriptions :meth:`describe_groups` maps."""
+        return list(self.describe_groups(group_ids).values())
+
+    def list_consumer_group_offsets(
+        self, group_id: str, group_coordinator_id: Any = None,
+        partitions: Iterable[TopicPartition] | None = None,
+    ) -> dict[TopicPartition, OffsetAndMetadata]:
+        """kafka-python 2: ``{TopicPartition: OffsetAndMetadata}`` of one group."""
+        self._check_open()
+        return self._group_offsets(group_id, partitions)
+
+    def delete_consumer_groups(
+        self, group_ids: Iterable[str], group_coordinator_id: Any = None
+    ) -> list[tuple[str, BrokerResponseError | None]]:
+        """kafka-python 2: ``[(group_id, error or None)]``."""
+        self._check_open()
+        results: list[tuple[str, BrokerResponseError | None]] = []
+        for group_id in group_ids:
+            try:
+                self._conn.delete_group(group_id)
+                results.append((group_id, None))
+            except BrokerResponseError as exc:
+                results.append((group_id, exc))
+        return results
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Release the connection; idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._conn is not self._given and hasattr(self._conn, "close"):
+            self._conn.close()
+
+    def __enter__(self) -> KafkaAdminClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<KafkaAdminClient {self.config['client_id']}{' closed' if self._closed else ''}>"
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise IllegalStateError("this admin client is closed; create a new one")
+
+    def _describe(self, group_id: str) -> dict[str, Any]:
+        try:
+            desc = self._conn.describe_group(group_id)
+        except GroupIdNotFoundError:
+            return {"error_code": 0, "group_id": group_id, "group_state": "Dead",
+                    "protocol_type": "", "protocol_data": "", "members": []}
+        state = getattr(desc.state, "value", desc.state)
+        return {
+            "error_code": 0,
+            "group_id": group_id,
+            "group_state": state,
+            "protocol_type": "consumer" if desc.members or desc.committed else "",
+            "protocol_data": desc.assignor or "",
+            "members": [
+                {
+                    "member_id": m.member_id,
+                    "group_instance_id": None,
+                    "client_id": m.client_id,
+                    "client_host": "",
+                    "member_metadata": {"topics": list(m.subscription)},
+                    "member_assignment": {"assigned_partitions": list(m.assignment)},
+                }
+                for m in desc.members
+            ],
+        }
+
+    def _group_offsets(
+        self, group_id: str, partitions: Iterable[TopicPartition] | None
+    ) -> dict[TopicPartition, OffsetAndMetadata]:
+        if partitions is None:
+            try:
+                return dict(sorted(self._conn.describe_group(group_id).committed.items()))
+            except GroupIdNotFoundError:
+                return {}
+        found = self._conn.committed(group_id, list(partitions))
+        return {tp: offset for tp, offset in found.items() if offset is not None}
+
+
+def _topic_specs(
+    new_topics: Iterable[NewTopic | str] | Mapping[str, Mapping[str, Any]],
+) -> list[NewTopic]:
+    if isinstance(new_topics, (str, NewTopic)):
+        raise TypeError("new_topics must be a list of NewTopic or names, or a dict of them")
+    if isinstance(new_topics, Mapping):
+        return [
+            NewTopic(name, opts.get("num_partitions", -1), opts.get("replication_factor", -1),
+                     opts.get("assignments"), opts.get("configs"))
+            for name, opts in new_topics.items()
+        ]
+    specs = [NewTopic(t) if isinstance(t, str) else t for t in new_topics]
+    if not specs or not all(isinstance(t, NewTopic) for t in specs):
+        raise ValueError(f"No valid topics found in new_topics: {new_topics!r}")
+    return specs
+
+
+def _create_arguments(spec: NewTopic) -> dict[str, Any]:
+    """Broker ``create_topic`` keyword arguments for a NewTopic; refuse what cannot be done."""
+    if spec.replication_factor not in (-1, 1) or spec.replica_assignments:
+        raise InvalidReplicationFactorError(
+            f"replication factor {spec.replication_factor} for topic {spec.name!r}: a pcmodel "
+            "Broker is one broker, so use 1 (or -1, the broker's default)"
+        )
+    kwargs: dict[str, Any] = {}
+    for key, value in spec.topic_configs.items():
+        if key not in _TOPIC_CONFIGS:
+            raise InvalidConfigurationError(
+                f"topic config {key!r} is not supported here; supported: "
+                f"{', '.join(sorted(_TOPIC_CONFIGS))}"
+            )
+        if key == "cleanup.policy":
+            if value != "delete":
+                raise InvalidConfigurationError(
+                    f"cleanup.policy={value!r}: only 'delete' exists here (no compaction)"
+                )
+        else:
+            kwargs[_TOPIC_CONFIGS[key]] = None if int(value) < 0 else int(value)
+    return kwargs
+
+
+def _total_count(spec: NewPartitions | int | Mapping[str, Any]) -> int:
+    if isinstance(spec, NewPartitions):
+        return spec.total_count
+    if isinstance(spec, Mapping):
+        return spec["count"]
+    return spec

@@ -1,0 +1,116 @@
+"""Idempotent producers: a producer id and per-partition sequence numbers, so retries never
+duplicate a record.
+
+Kafka's idempotent producer (``enable.idempotence``, the default of Kafka's Java client since
+3.0 and of kafka-python 3) gets a *producer id* and an *epoch* from the broker once, then numbers
+the records it sends to each partition 0, 1, 2, ... A batch carries its first sequence number.
+The broker remembers, per producer and partition, the last few batches it appended:
+
+- a batch whose sequence follows the last one is appended;
+- a batch equal to one of the last :data:`BATCHES_REMEMBERED` (a retry after a lost
+  acknowledgement) is *not* appended again: the broker answers with its original offset;
+- any other sequence is OUT_OF_ORDER_SEQUENCE_NUMBER (records were lost in between);
+- an epoch older than the producer's current one is INVALID_PRODUCER_EPOCH (a newer instance
+  of the producer took over, KIP-360); a newer epoch starts again at sequence 0.
+
+Prior art: Kafka's ``ProducerStateManager`` / ``ProducerAppendInfo`` (five batches per producer
+and partition, matching ``max.in.flight.requests.per.connection <= 5``) and KIP-98.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pcmodel.topics.errors import (
+    IllegalArgumentError,
+    InvalidProducerEpochError,
+    OutOfOrderSequenceNumberError,
+)
+
+__all__ = ["BATCHES_REMEMBERED", "ProducerSequences"]
+
+#: Batches remembered per producer and partition (Kafka's, for up to 5 requests in flight).
+BATCHES_REMEMBERED = 5
+_MAX_SEQUENCE = 2**31 - 1
+
+
+@dataclass
+class _PartitionState:
+    epoch: int
+    #: (first sequence, last sequence, result of the append) of the newest batches.
+    batches: deque = field(default_factory=lambda: deque(maxlen=BATCHES_REMEMBERED))
+    #: Serialises check-and-append for this producer and partition.
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class ProducerSequences:
+    """Producer ids, epochs and the recent batches of each (producer, partition).
+
+    Thread-safe. :meth:`append` runs the actual append (a callable) only for a batch in
+    sequence, holding a lock of that producer and partition only, so other producers and
+    partitions are never held up by it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._next_id = 0
+        self._epochs: dict[int, int] = {}
+        self._partitions: dict[tuple[int, Any], _PartitionState] = {}
+
+    def init_producer_id(self, producer_id: int = -1, producer_epoch: int = -1) -> tuple[int, int]:
+        """A new ``(producer id, epoch 0)``, or the given id with its epoch bumped (KIP-360).
+
+        Raises ``InvalidProducerEpochError`` if ``producer_epoch`` is not the id's current
+        epoch, ``IllegalArgumentError`` for an id this broker never gave out.
+        """
+        with self._lock:
+            if producer_id < 0:
+                producer_id, self._next_id = self._next_id, self._next_id + 1
+                self._epochs[producer_id] = 0
+                return producer_id, 0
+            current = self._epochs.get(producer_id)
+            if current is None:
+                raise IllegalArgumentError(f"producer id {producer_id} was never issued here")
+            if producer_epoch != current:
+                raise InvalidProducerEpochError(
+                    f"producer {producer_id} has epoch {current}, not {producer_epoch}"
+                )
+            self._epochs[producer_id] = current + 1
+            return producer_id, current + 1
+
+    def append(self, key: Any, producer_id: int, producer_epoch: int, first_sequence: int,
+               count: int, do_append: Callable[[], Any]) -> Any:
+        """Run ``do_append()`` unless the batch is a duplicate; return its (original) result.
+
+        ``key`` names the partition. Raises ``OutOfOrderSequenceNumberError`` or
+        ``InvalidProducerEpochError`` (nothing appended), or what ``do_append`` raised.
+        """
+        last_sequence = (first_sequence + count - 1) % (_MAX_SEQUENCE + 1)
+        with self._lock:
+            current_epoch = self._epochs.get(producer_id)
+            if current_epoch is not None and producer_epoch < current_epoch:
+                raise InvalidProducerEpochError(
+                    f"producer {producer_id} wrote with epoch {producer_epoch}; its current "
+                    f"epoch is {current_epoch} (a newer instance took over)"
+                )
+            state = self._partitions.get((producer_id, key))
+            if state is None or state.epoch != producer_epoch:
+                state = _PartitionState(producer_epoch)
+                self._partitions[(producer_id, key)] = state
+        with state.lock:
+            for first, last, result in state.batches:
+                if (first, last) == (first_sequence, last_sequence):
+                    return result  # a retry of a batch already appended
+            expected = (state.batches[-1][1] + 1) % (_MAX_SEQUENCE + 1) if state.batches else 0
+            if first_sequence != expected:
+                raise OutOfOrderSequenceNumberError(
+                    f"producer {producer_id} sent sequence {first_sequence} to {key}; "
+                    f"expected {expected}"
+                )
+            result = do_append()
+            state.batches.append((first_sequence, last_sequence, result))
+            return result

@@ -1,0 +1,44 @@
+"""Writes ``docs/settings.md``: the one table of kafka-python's client settings and their effect.
+
+Run ``python -m pcmodel.topics.settings_doc > docs/settings.md`` after changing a setting; a test
+checks that the file is up to date.
+"""
+
+from __future__ import annotations
+
+from pcmodel.topics.config import settings_table
+from pcmodel.topics.consumer_config import HONOURED as CONSUMER_HONOURED
+from pcmodel.topics.producer_config import HONOURED as PRODUCER_HONOURED
+
+__all__ = ["render_settings_doc"]
+
+_INTRO = """\
+# Client settings
+
+`KafkaProducer` and `KafkaConsumer` accept every setting kafka-python 3 accepts, under the same
+name, so a program's settings carry over in both directions. Each is either **honoured** (it means
+what it means in kafka-python) or accepted with **no effect**, because what it tunes does not
+exist here; its value is still checked as kafka-python checks it. A name kafka-python does not
+know is an error that names the closest legal one.
+
+Two settings are refused with a message instead: `bootstrap_servers` (use `broker=` here, or
+kafka-python itself for a real cluster) and, until idempotence is implemented,
+`enable_idempotence=True` / a `transactional_id`.
+
+pcmodel adds its own settings for teaching: `broker`, `buffer_memory`, `buffer_variant` and
+`buffer_instrument` (producer); `fetch_buffer_batches`, `fetch_buffer_variant`,
+`fetch_buffer_instrument` and `clock` (consumer). See the classes' docstrings.
+
+The broker has two of Kafka's broker settings: `Broker(auto_create_topics_enable=True,
+num_partitions=1)`, Kafka's defaults.
+
+"""
+
+
+def render_settings_doc() -> str:
+    """The full text of ``docs/settings.md``."""
+    return _INTRO + settings_table(PRODUCER_HONOURED, CONSUMER_HONOURED)
+
+
+if __name__ == "__main__":
+    print(render_settings_doc(), end="")

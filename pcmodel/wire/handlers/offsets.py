@@ -1,0 +1,64 @@
+"""ListOffsets: a partition's earliest offset, latest offset, or first offset at a time.
+
+The ``timestamp`` of each partition asks: ``-2`` the earliest retained offset (the log start),
+``-1`` the latest (the offset the next record will get), ``t >= 0`` the first record whose
+timestamp is at least ``t`` (offset ``-1`` and timestamp ``-1`` if there is none, as Kafka
+answers). Earliest and latest answer timestamp ``-1``, as Kafka does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kafka.protocol.consumer import ListOffsetsRequest, ListOffsetsResponse
+
+from pcmodel.topics.structs import TopicPartition
+from pcmodel.wire.api import ApiHandler, RequestContext, error_code, kafka_errors
+
+__all__ = ["HANDLERS"]
+
+EARLIEST = -2
+LATEST = -1
+TopicResponse = ListOffsetsResponse.ListOffsetsTopicResponse
+PartitionResponse = TopicResponse.ListOffsetsPartitionResponse
+
+
+def _lookup(ctx: RequestContext, tp: TopicPartition, timestamp: int) -> tuple[int, int, int]:
+    """``(error code, timestamp, offset)`` for one partition."""
+    broker = ctx.broker
+    try:
+        if timestamp == EARLIEST:
+            return 0, -1, broker.beginning_offsets([tp])[tp]
+        if timestamp == LATEST:
+            return 0, -1, broker.end_offsets([tp])[tp]
+        if timestamp >= 0:
+            found = broker.offsets_for_times({tp: timestamp})[tp]
+            return (0, -1, -1) if found is None else (0, found.timestamp, found.offset)
+    except Exception as exc:
+        return error_code(exc), -1, -1
+    # -3 (max timestamp) and the tiered-storage specs belong to versions not served here.
+    return kafka_errors.UnsupportedVersionError.errno, -1, -1
+
+
+def handle_list_offsets(ctx: RequestContext, request: Any) -> Any:
+    """Answer each requested partition's offset for its timestamp spec."""
+    topics = []
+    for topic in request.topics:
+        partitions = []
+        for part in topic.partitions:
+            code, timestamp, offset = _lookup(
+                ctx, TopicPartition(topic.name, part.partition_index), part.timestamp
+            )
+            partitions.append(PartitionResponse(
+                partition_index=part.partition_index, error_code=code, timestamp=timestamp,
+                offset=offset, leader_epoch=0 if code == 0 else -1,
+            ))
+        topics.append(TopicResponse(name=topic.name, partitions=partitions))
+    return ctx.response(throttle_time_ms=0, topics=topics)
+
+
+HANDLERS = {
+    ListOffsetsRequest.API_KEY: ApiHandler(
+        ListOffsetsRequest, ListOffsetsResponse, 1, 6, handle_list_offsets
+    ),
+}

@@ -1,0 +1,115 @@
+"""Produce: append each partition's record batch to its log, all of it or nothing.
+
+``acks`` 1 and ``all`` (-1) answer once the records are in the log: a single broker is the whole
+in-sync replica set, so both mean the same here. ``acks=0`` gets no answer at all; if its
+request fails, the connection is closed, as Kafka does, so that the producer notices.
+A batch whose codec is missing on the broker is refused with UNSUPPORTED_COMPRESSION_TYPE (gzip
+is always available; snappy, lz4 and zstd need their packages). Records keep the producer's
+timestamps (Kafka's ``message.timestamp.type=CreateTime``).
+
+Idempotent producers (the default of kafka-python 3 and of Kafka's Java client) first ask
+InitProducerId for a producer id; their batches then go through
+:meth:`~pcmodel.topics.broker.Broker.append_idempotent`, which appends a retried batch only
+once. Transactions are not supported: a transactional InitProducerId is INVALID_REQUEST.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kafka.protocol.producer import (
+    InitProducerIdRequest,
+    InitProducerIdResponse,
+    ProduceRequest,
+    ProduceResponse,
+)
+
+from pcmodel.topics.errors import KafkaTimeoutError
+from pcmodel.wire.api import ApiHandler, CloseConnection, RequestContext, error_code, kafka_errors
+from pcmodel.wire.records import BatchRejected, decode_batch
+
+__all__ = ["HANDLERS"]
+
+_LEGAL_ACKS = (0, 1, -1)
+TopicResponse = ProduceResponse.TopicProduceResponse
+PartitionResponse = TopicResponse.PartitionProduceResponse
+
+
+def _append(ctx: RequestContext, topic: str, partition: int, data: bytes | None,
+            timeout: float) -> tuple[int, int, int, str | None]:
+    """Append one partition's batch; ``(error code, base offset, log start, message)``."""
+    try:
+        batch = decode_batch(data)
+        if batch.producer_id >= 0:
+            result = ctx.broker.append_idempotent(
+                topic, partition, batch.records, producer_id=batch.producer_id,
+                producer_epoch=batch.producer_epoch, first_sequence=batch.first_sequence,
+                timeout=timeout,
+            )
+        else:
+            result = ctx.broker.append(topic, partition, batch.records, timeout=timeout)
+    except BatchRejected as exc:
+        return exc.code, -1, -1, str(exc)
+    except KafkaTimeoutError as exc:
+        # A "block" partition stayed full for the whole request timeout.
+        return kafka_errors.RequestTimedOutError.errno, -1, -1, str(exc)
+    except Exception as exc:
+        return error_code(exc), -1, -1, str(exc)
+    return 0, result.base_offset, result.log_start_offset, None
+
+
+def handle_produce(ctx: RequestContext, request: Any) -> Any:
+    """Append every partition's batch; answer per partition unless ``acks=0``."""
+    acks = request.acks
+    timeout = max(0, request.timeout_ms) / 1000
+    responses = []
+    failures = []
+    for topic in request.topic_data:
+        partitions = []
+        for part in topic.partition_data:
+            if acks not in _LEGAL_ACKS:
+                code, base, start, message = (
+                    kafka_errors.InvalidRequiredAcksError.errno, -1, -1,
+                    f"acks must be 0, 1 or -1 (all), got {acks}",
+                )
+            else:
+                code, base, start, message = _append(
+                    ctx, topic.name, part.index, part.records, timeout
+                )
+            if code:
+                failures.append(f"{topic.name}-{part.index}: {message}")
+            partitions.append(PartitionResponse(
+                index=part.index, error_code=code, base_offset=base, log_append_time_ms=-1,
+                log_start_offset=start, record_errors=[], error_message=message,
+            ))
+        responses.append(TopicResponse(name=topic.name, partition_responses=partitions))
+    if acks == 0:
+        if failures:
+            raise CloseConnection(f"an acks=0 produce failed ({'; '.join(failures)})")
+        return None
+    return ctx.response(responses=responses, throttle_time_ms=0)
+
+
+def handle_init_producer_id(ctx: RequestContext, request: Any) -> Any:
+    """Give an idempotent producer its id and epoch; transactions are not supported."""
+    if request.transactional_id is not None:
+        return ctx.response(
+            throttle_time_ms=0, error_code=kafka_errors.InvalidRequestError.errno,
+            producer_id=-1, producer_epoch=-1,
+        )
+    try:
+        producer_id, epoch = ctx.broker.init_producer_id(request.producer_id,
+                                                         request.producer_epoch)
+    except Exception as exc:
+        return ctx.response(throttle_time_ms=0, error_code=error_code(exc), producer_id=-1,
+                            producer_epoch=-1)
+    return ctx.response(throttle_time_ms=0, error_code=0, producer_id=producer_id,
+                        producer_epoch=epoch)
+
+
+HANDLERS = {
+    ProduceRequest.API_KEY: ApiHandler(ProduceRequest, ProduceResponse, 3, 9, handle_produce),
+    InitProducerIdRequest.API_KEY: ApiHandler(
+        InitProducerIdRequest, InitProducerIdResponse, 0, 4, handle_init_producer_id
+    ),
+}

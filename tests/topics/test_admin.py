@@ -1,0 +1,122 @@
+"""KafkaAdminClient: kafka-python 3's calls and results, Kafka's errors, agreement with clients."""
+
+from __future__ import annotations
+
+import pytest
+
+from pcmodel.topics import (
+    Broker,
+    GroupNotEmptyError,
+    InvalidConfigurationError,
+    InvalidPartitionsError,
+    InvalidReplicationFactorError,
+    KafkaAdminClient,
+    KafkaConfigurationError,
+    NewPartitions,
+    NewTopic,
+    OffsetAndMetadata,
+    TopicAlreadyExistsError,
+    UnknownTopicOrPartitionError,
+)
+from tests.topics.conftest import drain, fill, tp, wait_until
+
+
+@pytest.fixture
+def admin(broker):
+    with KafkaAdminClient(broker=broker, client_id="admin", request_timeout_ms=5000) as client:
+        yield client
+
+
+def test_create_list_describe_delete_topics(admin, broker):
+    result = admin.create_topics([NewTopic("a", num_partitions=3, replication_factor=1),
+                                  NewTopic("b")])
+    assert [(t["name"], t["error_code"]) for t in result["topics"]] == [("a", 0), ("b", 0)]
+    assert broker.list_topics() == {"a": 3, "b": 1}  # -1 partitions: the broker's default
+    assert sorted(admin.list_topics()) == ["a", "b"]
+    described = admin.describe_topics(["a", "missing"])
+    assert [p["partition_index"] for p in described[0]["partitions"]] == [0, 1, 2]
+    assert described[1]["error_code"] == UnknownTopicOrPartitionError.errno
+    assert admin.delete_topics(["b"])["responses"] == [
+        {"name": "b", "error_code": 0, "error_message": None}
+    ]
+    assert admin.list_topics() == ["a"]
+
+
+def test_create_topics_accepts_kafka_python_3_dict_and_names(admin, broker):
+    admin.create_topics({"d": {"num_partitions": 2, "configs": {"retention.ms": "60000"}}})
+    admin.create_topics(["n"])
+    assert broker.list_topics() == {"d": 2, "n": 1}
+    assert broker.describe_topic("d").retention_ms == 60000
+
+
+def test_admin_errors_are_kafkas(admin):
+    admin.create_topics([NewTopic("a", 2)])
+    with pytest.raises(TopicAlreadyExistsError):
+        admin.create_topics([NewTopic("a", 2)])
+    result = admin.create_topics([NewTopic("a", 2), NewTopic("c", 1)], raise_errors=False)
+    assert [t["error_code"] for t in result["topics"]] == [TopicAlreadyExistsError.errno, 0]
+    with pytest.raises(InvalidReplicationFactorError):
+        admin.create_topics([NewTopic("r", 1, replication_factor=3)])
+    with pytest.raises(InvalidConfigurationError):
+        admin.create_topics([NewTopic("r", 1, topic_configs={"cleanup.policy": "compact"})])
+    with pytest.raises(InvalidPartitionsError):
+        admin.create_partitions({"a": NewPartitions(total_count=2)})
+    with pytest.raises(UnknownTopicOrPartitionError):
+        admin.delete_topics(["missing"])
+    with pytest.raises(UnknownTopicOrPartitionError):
+        admin.create_partitions({"missing": 3})
+    checked = admin.create_topics([NewTopic("v", 1)], validate_only=True)
+    assert checked["topics"][0]["error_code"] == 0
+    assert "v" not in admin.list_topics()
+
+
+def test_create_partitions_grows_the_topic(admin, broker):
+    admin.create_topics([NewTopic("g", 1)])
+    admin.create_partitions({"g": NewPartitions(total_count=4)})
+    assert broker.partitions_for("g") == {0, 1, 2, 3}
+    admin.create_partitions({"g": 5})
+    assert admin.describe_topics(["g"])[0]["partitions"][-1]["partition_index"] == 4
+
+
+def test_groups_agree_with_the_consumers(admin, broker, make_consumer):
+    """Members, assignment and committed offsets: the same through every door."""
+    admin.create_topics([NewTopic("t", 2)])
+    fill(broker, "t", 0, [b"a", b"b"])
+    consumer = make_consumer("t", group_id="billing", client_id="c1",
+                             auto_offset_reset="earliest", enable_auto_commit=False)
+    drain(consumer, 2)
+    consumer.commit()
+    assert admin.list_groups() == [{"group_id": "billing", "protocol_type": "consumer",
+                                    "group_state": "Stable", "group_type": "classic"}]
+    assert admin.list_consumer_groups() == [("billing", "consumer")]
+    desc = admin.describe_groups(["billing"])["billing"]
+    assert desc["group_state"] == "Stable" and len(desc["members"]) == 1
+    member = desc["members"][0]
+    assert member["client_id"] == "c1"
+    assert sorted(member["member_assignment"]["assigned_partitions"]) == sorted(
+        consumer.assignment()
+    )
+    offsets = admin.list_group_offsets({"billing": None})["billing"]
+    assert offsets == {tp("t", 0): OffsetAndMetadata(2), tp("t", 1): OffsetAndMetadata(0)}
+    assert {p: o.offset for p, o in offsets.items()} == {
+        p: consumer.committed(p) for p in consumer.assignment()
+    }
+    assert admin.list_consumer_group_offsets("billing", partitions=[tp("t", 0)]) == {
+        tp("t", 0): OffsetAndMetadata(2)
+    }
+    assert admin.delete_groups(["billing"]) == {"billing": GroupNotEmptyError.__name__}
+    consumer.close()
+    assert admin.describe_groups(["billing"])["billing"]["group_state"] == "Empty"
+    assert admin.delete_consumer_groups(["billing"]) == [("billing", None)]
+    assert admin.describe_groups(["billing"])["billing"]["group_state"] == "Dead"
+    assert admin.list_groups() == []
+    wait_until(lambda: broker.list_groups() == [])
+
+
+def test_admin_settings_are_checked():
+    with Broker() as broker:
+        with pytest.raises(KafkaConfigurationError, match="did you mean 'client_id'"):
+            KafkaAdminClient(broker=broker, clientid="x")
+        KafkaAdminClient(broker=broker, security_protocol="PLAINTEXT").close()
+    with pytest.raises(KafkaConfigurationError, match="from kafka import"):
+        KafkaAdminClient(bootstrap_servers="localhost:9092")

@@ -1,0 +1,244 @@
+"""Produce, Fetch and ListOffsets through the listener, checked record by record."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from kafka.protocol.consumer import ListOffsetsRequest
+from kafka.protocol.producer import InitProducerIdRequest
+
+from pcmodel.topics.structs import TopicPartition
+from tests.wire.conftest import (
+    RawClient,
+    fetch_request,
+    fetched_records,
+    produce_request,
+    record_batch,
+)
+
+GZIP, LZ4 = 1, 3
+
+
+def _partition(response, index=0):
+    return response.responses[0].partition_responses[index]
+
+
+@pytest.mark.parametrize("acks", [1, -1])
+def test_produce_appends_the_batch_and_answers_its_offset(broker, raw, acks):
+    broker.create_topic("t", 1)
+    for base in (0, 3):
+        response = raw.request(produce_request("t", 0, record_batch([b"a", b"b", b"c"]),
+                                               acks=acks))
+        part = _partition(response)
+        assert (part.error_code, part.base_offset, part.log_start_offset) == (0, base, 0)
+    records = broker.fetch({TopicPartition("t", 0): 0}, max_records=10)[("t", 0)].records
+    assert [r.value for r in records] == [b"a", b"b", b"c"] * 2
+    assert [r.timestamp for r in records[:3]] == [1000, 1001, 1002]  # the producer's CreateTime
+    assert {r.timestamp_type for r in records} == {0}
+
+
+def test_acks_0_gets_no_response_and_appends(broker, raw, listener):
+    broker.create_topic("t", 1)
+    raw.send(produce_request("t", 0, record_batch([b"x"]), acks=0))
+    # The next request's answer comes first: nothing was sent for the acks=0 one.
+    response = raw.request(ListOffsetsRequest[6](
+        replica_id=-1, isolation_level=0, topics=[ListOffsetsRequest.ListOffsetsTopic(
+            name="t", partitions=[ListOffsetsRequest.ListOffsetsTopic.ListOffsetsPartition(
+                partition_index=0, current_leader_epoch=-1, timestamp=-1)])]))
+    assert response.topics[0].partitions[0].offset == 1
+
+
+def test_acks_0_failure_closes_the_connection(broker, raw):
+    raw.send(produce_request("missing", 0, record_batch([b"x"]), acks=0))
+    assert raw.sock.recv(1) == b""  # Kafka's way to tell an acks=0 producer
+
+
+def test_illegal_acks_is_invalid_required_acks(broker, raw):
+    broker.create_topic("t", 1)
+    part = _partition(raw.request(produce_request("t", 0, record_batch([b"x"]), acks=2)))
+    assert part.error_code == 21
+    assert broker.end_offsets([TopicPartition("t", 0)]) == {("t", 0): 0}
+
+
+def test_gzip_batch_is_stored_decompressed_with_headers(broker, raw):
+    broker.create_topic("t", 1)
+    batch = record_batch([b"v1", b"v2"], keys=[b"k1", None], compression=GZIP,
+                         headers=[("trace", b"42")])
+    assert _partition(raw.request(produce_request("t", 0, batch))).error_code == 0
+    records = broker.fetch({TopicPartition("t", 0): 0})[("t", 0)].records
+    assert [(r.key, r.value, r.headers) for r in records] == [
+        (b"k1", b"v1", (("trace", b"42"),)), (None, b"v2", (("trace", b"42"),))]
+
+
+def test_missing_codec_is_unsupported_compression_type(broker, raw, monkeypatch):
+    from pcmodel.wire import records
+
+    if not records.compression_available("lz4"):
+        pytest.skip("no lz4 codec installed to build the batch with")
+    batch = record_batch([b"v" * 100], compression=LZ4)
+    broker.create_topic("t", 1)
+    # The broker without the lz4 package:
+    monkeypatch.setitem(records._CODECS, LZ4, ("lz4", lambda: False))
+    part = _partition(raw.request(produce_request("t", 0, batch)))
+    assert part.error_code == 76
+    assert "lz4" in part.error_message
+    assert broker.end_offsets([TopicPartition("t", 0)]) == {("t", 0): 0}
+
+
+def test_corrupt_batch_appends_nothing(broker, raw):
+    broker.create_topic("t", 1)
+    batch = bytearray(record_batch([b"a", b"b"]))
+    batch[-1] ^= 0xFF  # flip bits of the last record: the CRC no longer matches
+    part = _partition(raw.request(produce_request("t", 0, bytes(batch))))
+    assert part.error_code == 2  # CORRUPT_MESSAGE
+    assert broker.end_offsets([TopicPartition("t", 0)]) == {("t", 0): 0}
+
+
+def test_two_batches_for_one_partition_are_invalid_record(broker, raw):
+    broker.create_topic("t", 1)
+    two = record_batch([b"a"]) + record_batch([b"b"])
+    assert _partition(raw.request(produce_request("t", 0, two))).error_code == 87
+    assert broker.end_offsets([TopicPartition("t", 0)]) == {("t", 0): 0}
+
+
+def test_produce_to_unknown_partition_is_error_3(broker, raw):
+    broker.create_topic("t", 1)
+    assert _partition(raw.request(produce_request("t", 5, record_batch([b"a"])))).error_code == 3
+
+
+def test_idempotent_retry_is_appended_once(broker, raw):
+    broker.create_topic("t", 1)
+    init = raw.request(InitProducerIdRequest[4](
+        transactional_id=None, transaction_timeout_ms=60000, producer_id=-1, producer_epoch=-1))
+    assert init.error_code == 0
+    producer = (init.producer_id, init.producer_epoch, 0)
+    first = _partition(raw.request(produce_request("t", 0, record_batch([b"a", b"b"],
+                                                                        producer=producer))))
+    retry = _partition(raw.request(produce_request("t", 0, record_batch([b"a", b"b"],
+                                                                        producer=producer))))
+    assert (first.error_code, retry.error_code) == (0, 0)
+    assert retry.base_offset == first.base_offset == 0
+    gap = (init.producer_id, init.producer_epoch, 5)
+    assert _partition(raw.request(produce_request("t", 0, record_batch([b"c"], producer=gap)))
+                      ).error_code == 45
+    assert broker.end_offsets([TopicPartition("t", 0)]) == {("t", 0): 2}
+
+
+def test_transactional_init_producer_id_is_refused(raw):
+    response = raw.request(InitProducerIdRequest[4](
+        transactional_id="tx", transaction_timeout_ms=60000, producer_id=-1, producer_epoch=-1))
+    assert response.error_code == 42
+
+
+@pytest.mark.parametrize("version", [4, 7, 11, 12])
+def test_fetch_returns_records_from_the_offset(broker, raw, version):
+    broker.create_topic("t", 2)
+    broker.append("t", 0, [(b"k%d" % i, b"v%d" % i) for i in range(5)])
+    response = raw.request(fetch_request({("t", 0): 2, ("t", 1): 0}, version=version))
+    parts = {p.partition_index: p for p in response.responses[0].partitions}
+    assert [r.offset for r in fetched_records(parts[0])] == [2, 3, 4]
+    assert [r.value for r in fetched_records(parts[0])] == [b"v2", b"v3", b"v4"]
+    assert (parts[0].error_code, parts[0].high_watermark) == (0, 5)
+    if version >= 5:
+        assert parts[0].log_start_offset == 0
+    assert fetched_records(parts[1]) == [] and parts[1].high_watermark == 0
+
+
+def test_fetch_past_the_end_is_offset_out_of_range(broker, raw):
+    broker.create_topic("t", 1)
+    broker.append("t", 0, [(None, b"a")])
+    response = raw.request(fetch_request({("t", 0): 5}, max_wait_ms=10_000))
+    assert response.responses[0].partitions[0].error_code == 1  # answered at once
+
+
+def test_fetch_unknown_topic_is_error_3(raw):
+    response = raw.request(fetch_request({("nope", 0): 0}))
+    assert response.responses[0].partitions[0].error_code == 3
+
+
+def test_fetch_long_polls_until_a_record_arrives(broker, listener):
+    broker.create_topic("t", 1)
+    with RawClient(listener.address) as client:
+        client.send(fetch_request({("t", 0): 0}, max_wait_ms=30_000))
+        # The fetch is parked on the log: answer only after the append below.
+        appended = threading.Event()
+
+        def append_when_parked():
+            appended.set()
+            broker.append("t", 0, [(None, b"late")])
+
+        client.sock.settimeout(0.2)
+        with pytest.raises(TimeoutError):
+            client.sock.recv(1, 2)  # MSG_PEEK: no answer yet while the log is empty
+        client.sock.settimeout(10)
+        threading.Thread(target=append_when_parked).start()
+        frame = client.recv_frame()
+    from kafka.protocol.consumer import FetchResponse
+
+    response = FetchResponse.decode(frame, version=12, header=True)
+    assert appended.is_set()
+    assert [r.value for r in fetched_records(response.responses[0].partitions[0])] == [b"late"]
+
+
+def test_fetch_waits_for_min_bytes_then_answers(broker, listener):
+    broker.create_topic("t", 1)
+    broker.append("t", 0, [(None, b"x" * 10)])
+    with RawClient(listener.address) as client:
+        client.send(fetch_request({("t", 0): 0}, max_wait_ms=30_000, min_bytes=200))
+        client.sock.settimeout(0.2)
+        with pytest.raises(TimeoutError):
+            client.sock.recv(1, 2)  # 10 bytes are not 200: still waiting
+        client.sock.settimeout(10)
+        broker.append("t", 0, [(None, b"y" * 300)])
+        from kafka.protocol.consumer import FetchResponse
+
+        response = FetchResponse.decode(client.recv_frame(), version=12, header=True)
+    assert [len(r.value) for r in fetched_records(response.responses[0].partitions[0])] == [
+        10, 300]
+
+
+def test_fetch_without_data_answers_after_max_wait(broker, raw):
+    broker.create_topic("t", 1)
+    response = raw.request(fetch_request({("t", 0): 0}, max_wait_ms=50))
+    part = response.responses[0].partitions[0]
+    assert (part.error_code, fetched_records(part)) == (0, [])
+
+
+def test_fetch_respects_partition_max_bytes_but_sends_one_record(broker, raw):
+    broker.create_topic("t", 1)
+    broker.append("t", 0, [(None, b"x" * 1000) for _ in range(10)])
+    response = raw.request(fetch_request({("t", 0): 0}, partition_max_bytes=100))
+    assert [r.offset for r in fetched_records(response.responses[0].partitions[0])] == [0]
+    response = raw.request(fetch_request({("t", 0): 0}, partition_max_bytes=3500))
+    assert len(fetched_records(response.responses[0].partitions[0])) == 3
+
+
+def test_log_append_time_records_keep_their_timestamp(broker, raw):
+    broker.create_topic("t", 1)
+    broker.append("t", 0, [(None, b"a"), (None, b"b", (), 5)])  # append time, then create time
+    appended = broker.fetch({TopicPartition("t", 0): 0})[("t", 0)].records
+    records = fetched_records(raw.request(fetch_request({("t", 0): 0})).responses[0]
+                              .partitions[0])
+    assert [(r.timestamp, r.timestamp_type) for r in records] == [
+        (appended[0].timestamp, 1), (5, 0)]
+
+
+def _list_offsets(raw, timestamp, version=6):
+    Topic = ListOffsetsRequest.ListOffsetsTopic  # noqa: N806
+    response = raw.request(ListOffsetsRequest[version](
+        replica_id=-1, isolation_level=0, topics=[Topic(name="t", partitions=[
+            Topic.ListOffsetsPartition(partition_index=0, current_leader_epoch=-1,
+                                       timestamp=timestamp)])]))
+    part = response.topics[0].partitions[0]
+    return part.error_code, part.offset, part.timestamp
+
+
+@pytest.mark.parametrize("version", [1, 4, 6])
+def test_list_offsets_earliest_latest_and_by_time(broker, raw, version):
+    broker.create_topic("t", 1, retention_records=3)
+    broker.append("t", 0, [(None, b"v", (), ts) for ts in (100, 200, 300, 400, 500)])
+    assert _list_offsets(raw, -2, version) == (0, 2, -1)
+    assert _list_offsets(raw, -1, version) == (0, 5, -1)
+    assert _list_offsets(raw, 350, version) == (0, 3, 400)
+    assert _list_offsets(raw, 600, version) == (0, -1, -1)
