@@ -7,7 +7,7 @@ with the same meaning: the buffer was shut down and this operation can never suc
 
 import queue
 
-__all__ = ["ItemNotPicklable", "ItemTooLarge", "ShutDown"]
+__all__ = ["BufferBroken", "ItemNotPicklable", "ItemNotUnpicklable", "ShutDown"]
 
 if hasattr(queue, "ShutDown"):
     ShutDown = queue.ShutDown
@@ -21,5 +21,21 @@ class ItemNotPicklable(TypeError):
     """An item for a process buffer cannot be pickled; the buffer was not changed."""
 
 
-class ItemTooLarge(ValueError):
-    """An item pickles to more bytes than the process buffer's ``item_size``; nothing changed."""
+class ItemNotUnpicklable(ValueError):
+    """Items taken from a process buffer could not be unpickled in this process.
+
+    The items that could be are in ``items`` (in order); ``failed`` says how many could not. Items
+    travel in the unit they were pickled in: one ``put()``, or one run of a ``put_many()``, so a
+    bad item takes the rest of its run with it (they are counted in ``failed``, never dropped
+    silently).
+    """
+
+    def __init__(self, message: str, items: list | None = None, failed: int = 1) -> None:
+        super().__init__(message)
+        self.items = [] if items is None else items
+        self.failed = failed
+
+
+class BufferBroken(RuntimeError):
+    """A process died holding part of a process buffer (its lock, or permits it had not passed
+    on); the buffer's state cannot be trusted and every survivor that waits on it gets this."""

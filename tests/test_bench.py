@@ -6,6 +6,7 @@ No timing is asserted here: speed is what the benchmark reports, not what tests 
 from __future__ import annotations
 
 import json
+import multiprocessing
 import threading
 
 import pytest
@@ -19,6 +20,9 @@ from pcmodel.experiments.bench import (
     ActorKind,
     BareConditionBuffer,
     TextbookSemaphoreBuffer,
+    available,
+    measured_at,
+    parse_size,
     run_trial,
 )
 
@@ -32,16 +36,18 @@ def test_quick_mode_measures_the_whole_grid(tmp_path, capsys):
     assert f"results written to {path}" in out
     data = json.loads(path.read_text())
     assert data["meta"]["config"]["quick"] is True
-    points = {(b.value, cap, p, c) for b in ActorKind for cap in CAPACITIES for p, c in ACTORS}
-    measured = {(m["backend"], m["capacity"], m["producers"], m["consumers"], m["contender"])
-                for m in data["measurements"]}
+    points = {(b.value, cap, p, c, 8) for b in ActorKind for cap in CAPACITIES for p, c in ACTORS}
+    measured = {(m["backend"], m["capacity"], m["producers"], m["consumers"], m["item_size"],
+                 m["contender"]) for m in data["measurements"]}
     expected = {(*point, c.name) for point in points for c in CONTENDERS
-                if c.backend.value == point[0]}
+                if c.backend.value == point[0] and available(c)}
     assert measured == expected
+    assert available(next(c for c in CONTENDERS if c.name == "faster-fifo")), \
+        "faster-fifo (the bench extra) is part of the test environment"
     for m in data["measurements"]:
         assert len(m["rates"]) == 1 and m["median"] > 0 and m["items"] > 0
-    compared = {(c["backend"], c["capacity"], c["producers"], c["consumers"], c["comparison"])
-                for c in data["comparisons"]}
+    compared = {(c["backend"], c["capacity"], c["producers"], c["consumers"], c["item_size"],
+                 c["comparison"]) for c in data["comparisons"]}
     assert compared == {(*point, comp.label) for point in points
                         for comp in COMPARISONS[ActorKind(point[0])]}
     for c in data["comparisons"]:
@@ -65,6 +71,30 @@ def test_thread_backend_only_with_repeats(tmp_path, capsys):
 def test_bad_repeat_is_refused(tmp_path, capsys):
     assert main(["bench", "--repeat", "0", "--json", str(tmp_path / "x.json")]) == 2
     assert "--repeat" in capsys.readouterr().err
+    assert main(["bench", "--item-sizes", "8,huge", "--json", str(tmp_path / "x.json")]) == 2
+    assert "'huge' is not an item size" in capsys.readouterr().err
+
+
+def test_item_sizes_parse_and_large_items_stay_small_and_single():
+    assert [parse_size(t) for t in ("8", "1K", "64KiB", "1m", "2048")] == [
+        8, 1024, 65536, 1 << 20, 2048]
+    single = next(c for c in CONTENDERS if c.name == "condition" and c.backend is ActorKind.PROCESS)
+    batched = next(c for c in CONTENDERS if c.name == "condition x100")
+    assert measured_at(single, 16, 1 << 20) and not measured_at(single, 1024, 1 << 20)
+    assert not measured_at(batched, 1, 1 << 20) and measured_at(batched, 1024, 65536)
+
+
+@pytest.mark.timeout(120)
+def test_process_trials_at_every_item_size(tmp_path):
+    """One small trial per item size on processes, peers included: every item arrives."""
+    for size in (8, 1024, 1 << 20):
+        for contender in CONTENDERS:
+            if (contender.backend is ActorKind.PROCESS and contender.name in (
+                    "condition", "queue", "faster-fifo", "multiprocessing.SimpleQueue")
+                    and available(contender)):
+                rate, moved = run_trial(contender, 16, 1, 1, 40,
+                                        multiprocessing.get_context("fork"), size)
+                assert rate > 0 and moved == 40
 
 
 @pytest.mark.timeout(30)

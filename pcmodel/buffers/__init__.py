@@ -16,12 +16,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pcmodel.buffers.backends import BACKENDS, Backend, ThreadBackend, get_backend
+from pcmodel.buffers.backends import BACKENDS, Backend, ThreadBackend
 from pcmodel.buffers.base import BatchFull, Buffer
 from pcmodel.buffers.condition import ConditionBuffer
 from pcmodel.buffers.queued import QueueBuffer
+from pcmodel.buffers.registry import get_backend
 from pcmodel.buffers.semaphore import SemaphoreBuffer
-from pcmodel.errors import ShutDown
+from pcmodel.errors import BufferBroken, ItemNotPicklable, ItemNotUnpicklable, ShutDown
 
 __all__ = [
     "BACKENDS",
@@ -29,7 +30,10 @@ __all__ = [
     "Backend",
     "BatchFull",
     "Buffer",
+    "BufferBroken",
     "ConditionBuffer",
+    "ItemNotPicklable",
+    "ItemNotUnpicklable",
     "QueueBuffer",
     "SemaphoreBuffer",
     "ShutDown",
@@ -53,7 +57,8 @@ def make_buffer(variant: str, maxsize: int, backend: str | Backend = "thread",
     ``maxsize <= 0`` means unbounded (thread backend and the process ``queue`` variant only:
     shared memory has a fixed size). Options: ``instrument`` ("off", "counters", "timeline"),
     ``clock``, ``name``; for ``backend="process"`` also ``context`` (a multiprocessing context,
-    default: the default one) and ``item_size`` (the largest pickled item, in bytes).
+    default: the default one) and ``ring_size`` (bytes of shared memory items travel through;
+    default 4 KiB per item of ``maxsize``, between 1 MiB and 64 MiB; items of any size pass).
     Raises ValueError for an unknown variant or backend, naming the choices.
     """
     try:

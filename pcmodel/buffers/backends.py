@@ -20,7 +20,7 @@ from typing import Any
 
 from pcmodel.instrument import Level, Recorder
 
-__all__ = ["BACKENDS", "Backend", "ThreadBackend", "get_backend"]
+__all__ = ["BACKENDS", "Backend", "Fifo", "ThreadBackend"]
 
 BACKENDS: tuple[str, ...] = ("thread", "process")
 
@@ -39,16 +39,29 @@ class SharedState:
         self.puts = self.gets = self.max_depth = 0  # recorded only when instrumented
 
 
+class Fifo(collections.deque):
+    """The thread backend's storage: a deque that can also hand over ``n`` items at once."""
+
+    def popmany(self, n: int) -> list:
+        """The next ``n`` items, removed (``n <= len(self)``)."""
+        popleft = self.popleft
+        return [popleft() for _ in range(n)]
+
+
 class Backend:
     """The primitives and storage a buffer algorithm needs, for one kind of actor.
 
-    ``encode``/``decode`` (or None) turn items into what the storage holds; buffers call them
-    outside any lock, so slow or failing conversions never hold up other actors.
+    ``encode``/``decode`` (or None) turn items into what the storage holds, and back;
+    ``encode_batch``/``decode_many`` do it for ``put_many``/``get_many`` (None: item by item).
+    Buffers call them outside any lock, so slow or failing conversions never hold up other
+    actors.
     """
 
     name = ""
     encode: Callable[[Any], Any] | None = None
     decode: Callable[[Any], Any] | None = None
+    encode_batch: Callable[[Any], Any] | None = None
+    decode_many: Callable[[Any], list] | None = None
 
     def lock(self) -> Any:
         raise NotImplementedError
@@ -69,7 +82,8 @@ class Backend:
         raise NotImplementedError
 
     def storage(self, maxsize: int) -> Any:
-        """A FIFO with ``append``, ``popleft``, ``clear`` and ``len``; used with the lock held."""
+        """A FIFO with ``append``, ``extend``, ``popleft``, ``popmany``, ``clear`` and ``len``;
+        used with the lock held."""
         raise NotImplementedError
 
     def state(self) -> Any:
@@ -115,37 +129,11 @@ class ThreadBackend(Backend):
 
         return ShutdownQueue(maxsize)
 
-    def storage(self, maxsize: int) -> collections.deque:
-        return collections.deque()
+    def storage(self, maxsize: int) -> Fifo:
+        return Fifo()
 
     def state(self) -> SharedState:
         return SharedState()
 
     def recorder(self, level: Level, clock: Callable[[], float]) -> Recorder:
         return Recorder(level, clock)
-
-
-def get_backend(backend: str | Backend, **options: Any) -> Backend:
-    """Return a backend instance for a name in ``BACKENDS`` (or the instance itself).
-
-    Options are the backend's own: the process backend takes ``context`` (a multiprocessing
-    context) and ``item_size`` (the largest pickled item in bytes); the thread backend takes none.
-    """
-    if isinstance(backend, Backend):
-        if options:
-            raise TypeError(f"unexpected options {sorted(options)} with a Backend instance")
-        return backend
-    if backend == "thread":
-        unknown = {k: v for k, v in options.items() if v is not None}
-        if unknown:
-            raise TypeError(
-                f"the thread backend takes no options, got {sorted(unknown)}; "
-                "context= and item_size= are for backend='process'"
-            )
-        return ThreadBackend()
-    if backend == "process":
-        from pcmodel.buffers.processes import ProcessBackend
-
-        return ProcessBackend(**options)
-    choices = ", ".join(repr(b) for b in BACKENDS)
-    raise ValueError(f"unknown backend {backend!r}; choose one of {choices}")

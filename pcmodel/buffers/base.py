@@ -16,7 +16,8 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
-from pcmodel.buffers.backends import Backend, get_backend
+from pcmodel.buffers.backends import Backend
+from pcmodel.buffers.registry import get_backend
 from pcmodel.errors import ShutDown
 from pcmodel.instrument import BufferStats, Level, Recorder, merge_exports
 
@@ -44,6 +45,16 @@ def check_timeout(block: bool, timeout: float | None) -> None:
 def shut_down_error(operation: str) -> ShutDown:
     """The ShutDown exception for ``operation``, with a message saying what to do instead."""
     return ShutDown(f"{operation}() on a buffer that was shut down; create a new buffer to go on")
+
+
+def batch_shut_down(items_put: int, total: int) -> ShutDown:
+    """The ShutDown raised by ``put_many``: ``items_put`` and ``total`` say how much of the batch,
+    from its start, is in the buffer (as :class:`BatchFull` does)."""
+    error = ShutDown(f"put_many() stored {items_put} of {total} items before the buffer was "
+                     "shut down; create a new buffer to go on")
+    error.items_put = items_put
+    error.total = total
+    return error
 
 
 class Buffer:
@@ -75,6 +86,8 @@ class Buffer:
         self._clock = clock or time.perf_counter
         self._encode = self._backend.encode
         self._decode = self._backend.decode
+        self._encode_batch = self._backend.encode_batch
+        self._decode_many = self._backend.decode_many
         self._rec: Recorder | None = (
             None if level is Level.OFF else self._backend.recorder(level, self._clock)
         )
@@ -192,14 +205,22 @@ class Buffer:
 
     # -- helpers for the algorithms -------------------------------------------------------
 
-    def _encode_all(self, items: Iterable[Any]) -> list:
-        """Encode a batch before any lock is taken, so a bad item changes nothing."""
+    def _encode_all(self, items: Iterable[Any]) -> Any:
+        """Encode a batch before any lock is taken, so a bad item changes nothing.
+
+        The result is a sequence of ``len()`` items whose slices the storage's ``extend`` takes.
+        """
+        if self._encode_batch is not None:
+            return self._encode_batch(items)
         encode = self._encode
         return list(items) if encode is None else [encode(item) for item in items]
 
-    def _decode_all(self, items: list) -> list:
+    def _decode_all(self, taken: Any) -> list:
+        """The items of what the storage's ``popmany`` returned, decoded outside the lock."""
+        if self._decode_many is not None:
+            return self._decode_many(taken)
         decode = self._decode
-        return items if decode is None else [decode(item) for item in items]
+        return taken if decode is None else [decode(item) for item in taken]
 
     def _size(self) -> int:
         raise NotImplementedError

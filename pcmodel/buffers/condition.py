@@ -25,7 +25,15 @@ from collections.abc import Iterable
 from typing import Any
 
 from pcmodel.buffers.backends import Backend
-from pcmodel.buffers.base import BatchFull, Buffer, TaskAccounting, check_timeout, shut_down_error
+from pcmodel.buffers.base import (
+    BatchFull,
+    Buffer,
+    TaskAccounting,
+    batch_shut_down,
+    check_timeout,
+    shut_down_error,
+)
+from pcmodel.errors import ShutDown
 from pcmodel.instrument import ActorState
 
 __all__ = ["ConditionBuffer"]
@@ -112,8 +120,9 @@ class ConditionBuffer(TaskAccounting, Buffer):
         All items are encoded first, so an item that cannot be stored raises before anything
         changes. While the buffer is full the call waits (up to ``timeout`` for the whole batch);
         if time runs out it raises :class:`BatchFull` whose ``items_put`` says how many of the
-        batch, from its start, are in the buffer. Another putter's items never interleave
-        within a run stored under one lock hold, but may between runs.
+        batch, from its start, are in the buffer; a ``ShutDown`` raised part-way carries the same
+        ``items_put``. Another putter's items never interleave within a run stored under one lock
+        hold, but may between runs.
         """
         check_timeout(block, timeout)
         batch = self._encode_all(items)
@@ -122,7 +131,7 @@ class ConditionBuffer(TaskAccounting, Buffer):
         with self._mutex:
             state = self._state
             if state.shutdown:
-                raise shut_down_error("put_many")
+                raise batch_shut_down(0, total)
             buffered = self._items
             while done < total:
                 free = total - done if self.maxsize <= 0 else self.maxsize - len(buffered)
@@ -134,6 +143,8 @@ class ConditionBuffer(TaskAccounting, Buffer):
                                              else max(0.0, deadline - time.monotonic()))
                     except queue.Full:
                         raise BatchFull(done, total) from None
+                    except ShutDown:
+                        raise batch_shut_down(done, total) from None
                     continue
                 run = batch[done:done + free]
                 buffered.extend(run)
@@ -163,7 +174,7 @@ class ConditionBuffer(TaskAccounting, Buffer):
                 if not block:
                     raise queue.Empty
                 self._wait_for_items(timeout)
-            taken = [items.popleft() for _ in range(min(max_items, len(items)))]
+            taken = items.popmany(min(max_items, len(items)))
             if self._state.waiting_put:
                 self._not_full.notify(len(taken))
             if self._rec is not None:

@@ -1,16 +1,20 @@
 """The process backend: the same algorithms, with their state moved into shared memory.
 
-Processes share no objects, so everything an algorithm touches comes from ``multiprocessing``:
+Processes share no objects, so everything an algorithm touches is built for processes:
 
-* primitives: ``context.Lock()``, ``context.Condition()``, ``context.Semaphore()`` (named POSIX
-  semaphores, which every process can wait on);
-* storage: :class:`SharedRing`, a ring of fixed-size slots in shared memory. Items travel as
-  pickles: a putter pickles *before* taking the lock (as ``multiprocessing.Queue`` does), so an
-  unpicklable or oversized item raises in the caller and the buffer is untouched; a getter
-  unpickles after releasing the lock;
+* primitives: :mod:`pcmodel.buffers.robust`'s lock, condition and counting semaphore, built on
+  ``multiprocessing``'s named semaphores; unlike ``multiprocessing.Lock`` and ``Condition`` they
+  notice a peer that died holding part of the buffer, and then raise ``BufferBroken`` in every
+  survivor instead of blocking for ever;
+* storage: :class:`~pcmodel.buffers.ring.SharedRing`, variable-length records in a ring of
+  shared memory. Items travel as pickles: a putter pickles *before* taking the lock (as
+  ``multiprocessing.Queue`` does), so an unpicklable item raises in the caller and the buffer is
+  untouched; a ``put_many`` run is pickled once, as one list; a getter unpickles after releasing
+  the lock. No item is too large: what does not fit the ring goes through a file of the buffer's
+  private folder;
 * scalar state: a ``ctypes`` structure in shared memory with the fields of ``SharedState``;
-* the ``queue`` variant: :class:`ProcessQueue`, a ``multiprocessing.Queue`` plus the accounting
-  and shutdown it lacks.
+* the ``queue`` variant: :class:`~pcmodel.buffers.process_queue.ProcessQueue`, a
+  ``multiprocessing.Queue`` plus the accounting and shutdown it lacks.
 
 Shared memory comes from ``multiprocessing.sharedctypes`` (``RawArray``/``RawValue``): it is
 anonymous, so nothing is left in ``/dev/shm`` even if a process dies, and it is freed when the
@@ -19,7 +23,20 @@ last process holding the buffer lets go of it. A buffer reaches children as an a
 sent through a queue).
 
 Per-actor statistics are kept in each process and reach the parent when the child exits (or
-calls ``flush_stats()``) as a small file in a private temporary folder, which ``close()`` removes.
+calls ``flush_stats()``) as a small file in the buffer's private folder, which ``close()`` (or
+the creating process's exit) removes with everything in it.
+
+What a dead peer does (a process SIGKILLed at any moment):
+
+* **condition**: a process that dies holding the lock leaves the state unknowable: every
+  survivor that then waits for the lock, for space or for items raises ``BufferBroken`` within
+  about ``robust.SLICE`` seconds. One that dies while waiting (in ``get``, ``put`` or ``join``)
+  harms nobody.
+* **semaphore**: the same for the mutex; and a process that dies between taking a permit and
+  passing it on (a putter that took a free slot and had not yet stored its item, a getter that
+  took an item's permit and had not yet freed its slot) makes the buffer broken too, since a slot
+  or an item is lost for ever.
+* **queue**: see :class:`~pcmodel.buffers.process_queue.ProcessQueue`.
 """
 
 from __future__ import annotations
@@ -28,7 +45,6 @@ import ctypes
 import multiprocessing
 import os
 import pickle
-import queue
 import shutil
 import tempfile
 import threading
@@ -38,13 +54,20 @@ from multiprocessing import util as mp_util
 from typing import Any
 
 from pcmodel.buffers.backends import Backend, SharedState
-from pcmodel.errors import ItemNotPicklable, ItemTooLarge, ShutDown
+from pcmodel.buffers.pickling import dumps_item, dumps_run, unpickling_error
+from pcmodel.buffers.process_queue import ProcessQueue
+from pcmodel.buffers.ring import (
+    EncodedBatch,
+    SharedRing,
+    SpillFolder,
+    Taken,
+    decode_piece,
+    default_ring_size,
+)
+from pcmodel.buffers.robust import Health, RobustCondition, RobustLock, RobustSemaphore
 from pcmodel.instrument import Level, Recorder
 
-__all__ = ["DEFAULT_ITEM_SIZE", "ProcessBackend", "ProcessQueue", "SharedRing"]
-
-DEFAULT_ITEM_SIZE = 64 * 1024
-"""Bytes per slot unless ``item_size`` says otherwise: room for a pickled item of that size."""
+__all__ = ["ProcessBackend"]
 
 
 class _StateFields(ctypes.Structure):
@@ -56,64 +79,6 @@ def process_actor_name() -> str:
     thread = threading.current_thread()
     process = multiprocessing.current_process().name
     return process if thread is threading.main_thread() else f"{process}/{thread.name}"
-
-
-class SharedRing:
-    """A FIFO of byte strings in shared memory: ``capacity`` slots of ``slot_size`` bytes.
-
-    Not synchronised: the buffer algorithms call it with their lock held, and guarantee
-    ``append`` only when a slot is free and ``popleft`` only when an item is there.
-    """
-
-    def __init__(self, context: Any, capacity: int, slot_size: int) -> None:
-        self.capacity = capacity
-        self.slot_size = slot_size
-        self._meta = context.RawArray(ctypes.c_int64, 2)  # [index of head, number of items]
-        self._lengths = context.RawArray(ctypes.c_int64, capacity)
-        self._data = context.RawArray(ctypes.c_char, capacity * slot_size)
-        self._view = memoryview(self._data).cast("B")
-
-    def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
-        del state["_view"]  # a memoryview does not pickle; rebuilt on arrival
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        self._view = memoryview(self._data).cast("B")
-
-    def __len__(self) -> int:
-        return self._meta[1]
-
-    def append(self, data: bytes) -> None:
-        meta = self._meta
-        head, count = meta[0], meta[1]
-        if count >= self.capacity:
-            raise RuntimeError("SharedRing overflow: the buffer algorithm broke its invariant")
-        slot = (head + count) % self.capacity
-        offset = slot * self.slot_size
-        self._view[offset:offset + len(data)] = data
-        self._lengths[slot] = len(data)
-        meta[1] = count + 1
-
-    def extend(self, items: Iterable[bytes]) -> None:
-        for data in items:
-            self.append(data)
-
-    def popleft(self) -> bytes:
-        meta = self._meta
-        head = meta[0]
-        if meta[1] <= 0:
-            raise IndexError("popleft from an empty SharedRing")
-        offset = head * self.slot_size
-        data = bytes(self._view[offset:offset + self._lengths[head]])
-        meta[0] = (head + 1) % self.capacity
-        meta[1] -= 1
-        return data
-
-    def clear(self) -> None:
-        self._meta[0] = 0
-        self._meta[1] = 0
 
 
 class _ProcessRecorder(Recorder):
@@ -151,25 +116,38 @@ class _ProcessRecorder(Recorder):
 
 
 class ProcessBackend(Backend):
-    """Processes: ``multiprocessing`` primitives, a shared-memory ring, items as pickles."""
+    """Processes: robust primitives, a shared-memory ring of pickles, private files.
+
+    ``ring_size`` is the ring's size in bytes (default :func:`~pcmodel.buffers.ring.
+    default_ring_size`: 4 KiB per item of ``maxsize``, between 1 MiB and 64 MiB); items whose
+    pickle is larger than a quarter of it travel through a file instead.
+    """
 
     name = "process"
 
-    def __init__(self, context: Any = None, item_size: int | None = None) -> None:
-        if item_size is None:
-            item_size = DEFAULT_ITEM_SIZE
-        if isinstance(item_size, bool) or not isinstance(item_size, int) or item_size < 1:
-            raise ValueError(f"item_size must be a positive number of bytes, not {item_size!r}")
+    def __init__(self, context: Any = None, ring_size: int | None = None,
+                 item_size: Any = None) -> None:
+        if item_size is not None:
+            raise TypeError("item_size= is gone: process buffers take items of any size. "
+                            "ring_size= sets the bytes of shared memory items travel through")
+        if ring_size is not None and (isinstance(ring_size, bool)
+                                      or not isinstance(ring_size, int) or ring_size < 1):
+            raise ValueError(f"ring_size must be a positive number of bytes, not {ring_size!r}")
         if context is None:
             context = multiprocessing.get_context()
         if not hasattr(context, "get_start_method"):
             raise TypeError(f"context must be a multiprocessing context, not {context!r}; "
                             "use multiprocessing.get_context('spawn') or similar")
         self._context = context
-        self.item_size = item_size
+        self.ring_size = ring_size
         self._owner = os.getpid()
-        self._folder: str | None = None
-        self._cleanup: weakref.finalize | None = None
+        self._folder = tempfile.mkdtemp(prefix="pcmodel-buffer-")
+        self._cleanup: weakref.finalize | None = weakref.finalize(
+            self, shutil.rmtree, self._folder, True)
+        self._spill = SpillFolder(self._folder)
+        self._spill_over = 0
+        self._chunk_items = 1
+        self._health = Health(context)
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
@@ -181,14 +159,22 @@ class ProcessBackend(Backend):
         state["_context"] = multiprocessing.get_context(state["_context"])
         self.__dict__.update(state)
 
-    def lock(self) -> Any:
-        return self._context.Lock()
+    @property
+    def broken(self) -> bool:
+        """True once a process died holding part of this buffer (see the module)."""
+        return self._health.broken
 
-    def condition(self, lock: Any) -> Any:
-        return self._context.Condition(lock)
+    def lock(self) -> RobustLock:
+        return RobustLock(self._context, self._health)
 
-    def semaphore(self, value: int) -> Any:
-        return self._context.Semaphore(value)
+    def condition(self, lock: Any) -> RobustCondition:
+        return RobustCondition(self._context, lock, self._health)
+
+    def semaphore(self, value: int) -> RobustSemaphore:
+        return RobustSemaphore(self._context, value, self._health)
+
+    def release(self, semaphore: Any, n: int) -> None:
+        semaphore.release(n)
 
     def storage(self, maxsize: int) -> SharedRing:
         if maxsize <= 0:
@@ -196,43 +182,64 @@ class ProcessBackend(Backend):
                 "a process buffer lives in shared memory of fixed size and needs a bound: pass "
                 "maxsize > 0 (for an unbounded buffer between processes use the 'queue' variant)"
             )
-        return SharedRing(self._context, maxsize, self.item_size)
+        size = self.ring_size if self.ring_size is not None else default_ring_size(maxsize)
+        ring = SharedRing(self._context, maxsize, size, self._spill)
+        self.ring_size = size
+        self._spill_over = size // 4
+        # A run of put_many is pickled in lists of at most half the capacity, so that runs
+        # stored as space frees up rarely cut a list in two.
+        self._chunk_items = max(1, maxsize // 2)
+        return ring
 
     def state(self) -> Any:
         return self._context.RawValue(_StateFields)
 
     def queue(self, maxsize: int) -> ProcessQueue:
-        return ProcessQueue(self._context, maxsize)
+        return ProcessQueue(self._context, maxsize, self._health)
 
-    def encode(self, item: Any) -> bytes:
-        """Pickle ``item`` in the caller, checking that it fits a slot."""
+    def encode(self, item: Any) -> Any:
+        """Pickle ``item`` in the caller (into a file if it is larger than a quarter ring)."""
+        data = dumps_item(item)
+        return data if len(data) <= self._spill_over else self._spill.write(data)
+
+    def encode_batch(self, items: Iterable[Any]) -> EncodedBatch:
+        """Pickle a ``put_many`` batch in the caller: one pickle per run of items."""
+        return EncodedBatch.encode(list(items), self._chunk_items, self._spill_over,
+                                   self._spill, dumps_run)
+
+    def decode(self, piece: Any) -> Any:
+        """The item of a piece taken by ``popleft()``; ItemNotUnpicklable if it cannot be."""
         try:
-            data = pickle.dumps(item, pickle.HIGHEST_PROTOCOL)
+            if type(piece) is bytes:
+                return pickle.loads(piece)
+            return decode_piece(piece)[0]
         except Exception as exc:
-            raise ItemNotPicklable(
-                f"cannot send a {type(item).__name__} to another process: it cannot be pickled "
-                f"({exc}). Send plain data instead (numbers, strings, tuples, dicts, or instances "
-                "of classes defined at module level); the buffer was not changed"
-            ) from exc
-        if len(data) > self.item_size:
-            raise ItemTooLarge(
-                f"a {type(item).__name__} that pickles to {len(data)} bytes does not fit this "
-                f"buffer's item_size={self.item_size}; create the buffer with "
-                f"item_size={len(data)} or more, or send smaller items; the buffer was not changed"
-            )
-        return data
+            raise unpickling_error(exc, [], 1, 1) from exc
 
-    decode = staticmethod(pickle.loads)
+    def decode_many(self, taken: Taken) -> list:
+        """Every item of what ``popmany()`` took, in order.
+
+        A piece that cannot be unpickled does not cost the others: they are decoded, and
+        ItemNotUnpicklable carries them (``.items``) with the count of those lost (``.failed``).
+        """
+        items: list = []
+        failed = 0
+        first_error: Exception | None = None
+        for piece in taken.pieces:
+            try:
+                items.extend(decode_piece(piece))
+            except Exception as exc:  # noqa: BLE001 - reported below, with the good items
+                failed += 1 if type(piece) is bytes else piece[3]
+                first_error = first_error or exc
+        if first_error is not None:
+            raise unpickling_error(first_error, items, failed, len(taken)) from first_error
+        return items
 
     def recorder(self, level: Level, clock: Callable[[], float]) -> Recorder:
-        self._folder = tempfile.mkdtemp(prefix="pcmodel-stats-")
-        self._cleanup = weakref.finalize(self, shutil.rmtree, self._folder, True)
         return _ProcessRecorder(level, clock, self._folder)
 
     def exports(self, recorder: Recorder) -> list[dict]:
         exports = [recorder.export()]
-        if self._folder is None:
-            return exports
         me = f"{os.getpid()}.pickle"
         try:
             names = sorted(os.listdir(self._folder))
@@ -249,116 +256,10 @@ class ProcessBackend(Backend):
             recorder.publish()
 
     def reset_exports(self) -> None:
-        if self._folder is not None:
-            for name in os.listdir(self._folder):
+        for name in os.listdir(self._folder):
+            if name.endswith(".pickle"):
                 os.unlink(os.path.join(self._folder, name))
 
     def close(self) -> None:
         if self._cleanup is not None and os.getpid() == self._owner:
             self._cleanup()
-
-
-class _QueueFields(ctypes.Structure):
-    _fields_ = [("items", ctypes.c_int64), ("unfinished", ctypes.c_int64),
-                ("shutdown", ctypes.c_int64)]
-
-
-class ProcessQueue:
-    """``multiprocessing.Queue`` with ``task_done``/``join`` and Python 3.13's ``shutdown``.
-
-    The queue carries the items (its feeder thread writes them to a pipe; ``get`` reads them).
-    ``multiprocessing.Queue`` cannot be woken by a shutdown while a caller blocks on it, so the
-    bound and the item count are two semaphores of our own, ``_free`` and ``_ready``: a getter
-    first takes a ``_ready`` permit (one per item whose ``put`` has returned) and only then reads
-    the pipe, where that item is sure to arrive. Shutdown wakes blocked callers by a relay of
-    tokens on those semaphores, as the semaphore variant does.
-    """
-
-    def __init__(self, context: Any, maxsize: int) -> None:
-        self.maxsize = maxsize
-        self._pipe = context.Queue()
-        self._free = context.Semaphore(maxsize) if maxsize > 0 else None
-        self._ready = context.Semaphore(0)
-        self._lock = context.Lock()
-        self._all_tasks_done = context.Condition(self._lock)
-        self._counts = context.RawValue(_QueueFields)
-
-    @property
-    def is_shutdown(self) -> bool:
-        return bool(self._counts.shutdown)
-
-    def qsize(self) -> int:
-        return self._counts.items
-
-    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
-        counts = self._counts
-        if counts.shutdown:
-            raise ShutDown("put() on a buffer that was shut down")
-        if self._free is not None and not self._free.acquire(block, timeout):
-            raise queue.Full
-        with self._lock:
-            if counts.shutdown:
-                if self._free is not None:
-                    self._free.release()  # relay the wake-up to the next blocked putter
-                raise ShutDown("put() on a buffer that was shut down")
-            self._pipe.put(item)
-            counts.items += 1
-            counts.unfinished += 1
-        self._ready.release()
-
-    def get(self, block: bool = True, timeout: float | None = None) -> Any:
-        counts = self._counts
-        if not self._ready.acquire(block, timeout):
-            if counts.shutdown and not counts.items:
-                raise ShutDown("get() on a buffer that was shut down and is empty")
-            raise queue.Empty
-        with self._lock:
-            if not counts.items:  # a shutdown token, not an item
-                self._ready.release()
-                raise ShutDown("get() on a buffer that was shut down and is empty")
-            counts.items -= 1
-            item = self._pipe.get()  # its put() has returned: it is in the pipe or on its way
-        if self._free is not None:
-            self._free.release()
-        return item
-
-    def put_nowait(self, item: Any) -> None:
-        self.put(item, False)
-
-    def get_nowait(self) -> Any:
-        return self.get(False)
-
-    def task_done(self) -> None:
-        with self._lock:
-            if self._counts.unfinished <= 0:
-                raise ValueError("task_done() called too many times: more than items were put")
-            self._counts.unfinished -= 1
-            if self._counts.unfinished == 0:
-                self._all_tasks_done.notify_all()
-
-    def join(self) -> None:
-        with self._lock:
-            while self._counts.unfinished:
-                self._all_tasks_done.wait()
-
-    def shutdown(self, immediate: bool = False) -> None:
-        counts = self._counts
-        with self._lock:
-            already = counts.shutdown
-            counts.shutdown = 1
-            if immediate:
-                while counts.items and self._ready.acquire(False):
-                    self._pipe.get()
-                    counts.items -= 1
-                    counts.unfinished = max(0, counts.unfinished - 1)
-                self._all_tasks_done.notify_all()
-        if not already:
-            self._ready.release()
-            if self._free is not None:
-                self._free.release()
-
-    def close(self) -> None:
-        """Stop the feeder thread of this process (after it has flushed what it holds)."""
-        self._pipe.close()
-        self._pipe.join_thread()
-

@@ -19,8 +19,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from pcmodel.buffers.backends import Backend
-from pcmodel.buffers.base import BatchFull, Buffer, check_timeout, shut_down_error
-from pcmodel.errors import ShutDown
+from pcmodel.buffers.base import BatchFull, Buffer, batch_shut_down, check_timeout
+from pcmodel.errors import ItemNotUnpicklable, ShutDown
 from pcmodel.instrument import ActorState
 
 __all__ = ["QueueBuffer"]
@@ -37,6 +37,8 @@ class QueueBuffer(Buffer):
 
     def _setup(self, backend: Backend, maxsize: int) -> None:
         self._queue = q = backend.queue(maxsize)
+        # The queue carries items as they are (the process one pickles each item once itself).
+        self._encode = self._decode = self._encode_batch = self._decode_many = None
         # Counts are kept under a lock of their own: the queue's lock is not ours to hold.
         self._stats_lock = backend.lock()
         if self._rec is None and self._encode is None:
@@ -56,24 +58,24 @@ class QueueBuffer(Buffer):
     def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
         """Put ``item``, waiting for space as ``queue.Queue.put`` does."""
         check_timeout(block, timeout)
-        if self._encode is not None:
-            item = self._encode(item)
-        self._put_encoded(item, block, timeout)
+        self._put(item, block, timeout)
 
-    def _put_encoded(self, item: Any, block: bool, timeout: float | None) -> None:
+    def _put(self, item: Any, block: bool, timeout: float | None,
+             put: Any = None) -> None:
         q = self._queue
+        put = put or q.put
         rec = self._rec
         if rec is None:
-            q.put(item, block, timeout)
+            put(item, block, timeout)
             return
         try:
-            q.put(item, False)
+            put(item, False)
         except queue.Full:
             if not block:
                 raise
             started = self._clock()
             try:
-                q.put(item, True, timeout)
+                put(item, True, timeout)
             finally:
                 rec.on_wait(ActorState.WAITING_FOR_SPACE, started, self._clock())
         with self._stats_lock:
@@ -99,26 +101,31 @@ class QueueBuffer(Buffer):
                     rec.on_wait(ActorState.WAITING_FOR_ITEMS, started, self._clock())
             with self._stats_lock:
                 self._rec.on_get(self._state, 1, q.qsize())
-        return item if self._decode is None else self._decode(item)
+        return item
 
     def put_many(self, items: Iterable[Any], timeout: float | None = None, *,
                  block: bool = True) -> None:
         """Put every item in order, one ``put`` each (the library's queue has no batch put).
 
-        Encodes all items first; raises :class:`BatchFull` (with ``items_put``) if the batch's
-        ``timeout`` runs out, ``ShutDown`` if the buffer is shut down.
+        Raises :class:`BatchFull` (with ``items_put``) if the batch's ``timeout`` runs out,
+        ``ShutDown`` (with ``items_put`` too) if the buffer is shut down. On processes every item
+        is pickled before the first is put, so an unpicklable one changes nothing.
         """
         check_timeout(block, timeout)
-        batch = self._encode_all(items)
+        prepare = getattr(self._queue, "prepare", None)  # processes: pickle all, then put
+        if prepare is None:
+            batch, put = list(items), None
+        else:
+            batch, put = [prepare(item) for item in items], self._queue.put_prepared
         deadline = None if timeout is None else time.monotonic() + timeout
         for done, item in enumerate(batch):
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
             try:
-                self._put_encoded(item, block, remaining)
+                self._put(item, block, remaining, put)
             except queue.Full:
                 raise BatchFull(done, len(batch)) from None
             except ShutDown:
-                raise shut_down_error("put_many") from None
+                raise batch_shut_down(done, len(batch)) from None
 
     def get_many(self, max_items: int, timeout: float | None = None, *,
                  block: bool = True) -> list:
@@ -131,6 +138,8 @@ class QueueBuffer(Buffer):
                 taken.append(self.get(False))
         except (queue.Empty, ShutDown):
             pass
+        except ItemNotUnpicklable as exc:  # hand over what was taken before the bad item
+            raise ItemNotUnpicklable(str(exc), taken, exc.failed) from exc
         return taken
 
     def task_done(self) -> None:

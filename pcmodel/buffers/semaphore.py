@@ -24,7 +24,14 @@ from collections.abc import Iterable
 from typing import Any
 
 from pcmodel.buffers.backends import Backend
-from pcmodel.buffers.base import BatchFull, Buffer, TaskAccounting, check_timeout, shut_down_error
+from pcmodel.buffers.base import (
+    BatchFull,
+    Buffer,
+    TaskAccounting,
+    batch_shut_down,
+    check_timeout,
+    shut_down_error,
+)
 from pcmodel.instrument import ActorState
 
 __all__ = ["SemaphoreBuffer"]
@@ -121,7 +128,8 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
 
         Items are encoded first, so a bad item raises before anything changes. Waits for a free
         slot whenever there is none (up to ``timeout`` for the whole batch); if time runs out it
-        raises :class:`BatchFull` whose ``items_put`` says how many, from the start, went in.
+        raises :class:`BatchFull` whose ``items_put`` says how many, from the start, went in; a
+        ``ShutDown`` raised part-way carries the same ``items_put``.
         """
         check_timeout(block, timeout)
         batch = self._encode_all(items)
@@ -130,7 +138,7 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
         done, total = 0, len(batch)
         while done < total:
             if state.shutdown:
-                raise shut_down_error("put_many")
+                raise batch_shut_down(done, total)
             granted = total - done
             if self._empty_slots is not None:
                 granted = self._acquire_up_to(self._empty_slots, total - done, block, deadline,
@@ -142,7 +150,7 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
                 if state.shutdown:
                     if self._empty_slots is not None:
                         self._release(self._empty_slots, granted)
-                    raise shut_down_error("put_many")
+                    raise batch_shut_down(done, total)
                 self._items.extend(run)
                 state.unfinished += granted
                 if self._rec is not None:
@@ -171,7 +179,7 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
             raise queue.Empty
         with self._mutex:
             items = self._items
-            taken = [items.popleft() for _ in range(min(granted, len(items)))]
+            taken = items.popmany(min(granted, len(items)))
             if len(taken) < granted:  # shutdown tokens among the permits: hand them on
                 self._release(full_slots, granted - len(taken))
             if taken and self._rec is not None:

@@ -8,15 +8,23 @@ the last one finished (each actor reads its own clock, so process start-up is no
 The baselines are measured in the same run, in the same repetition, right before or after each
 contender, and the reported ratio is the median over repetitions of ``contender / baseline``:
 pairing cancels most of the drift of a shared, noisy machine. The baselines are
-``queue.Queue`` and ``multiprocessing.Queue`` (also carrying lists of 100 items, the fair match for
-batches), plus two copies written here, each the textbook algorithm and nothing more:
+``queue.Queue`` and ``queue.SimpleQueue`` (unbounded, lock-free in C: the upper bound for threads);
+``multiprocessing.Queue`` and ``multiprocessing.SimpleQueue`` (each also carrying lists of 100
+items, the fair match for batches) and ``faster-fifo`` (a C++ shared-memory queue, optional extra
+``bench``: skipped with a note when it is not installed; bounded here by item count, with room
+for ``capacity`` items of the trial's size in bytes), plus two copies written here, each the
+textbook algorithm and nothing more:
 
 * :class:`TextbookSemaphoreBuffer`: two counting semaphores, a mutex and a deque; no shutdown, no
   instrumentation (the yardstick of the semaphore variant, bound by ``threading.Semaphore``);
 * :class:`BareConditionBuffer`: the condition variant's algorithm with its instrumentation hooks
   taken out (the yardstick of what instrumentation costs, off and on).
 
-Grid: capacities 1, 16 and 1024; 1x1 and 4x4 producers x consumers; threads and processes.
+Grid: capacities 1, 16 and 1024; 1x1 and 4x4 producers x consumers; threads and processes; for
+processes, item sizes (``--item-sizes``, default 8 bytes; the full grid is 8 B, 1 KiB, 64 KiB and
+1 MiB). Items are distinct ``bytes`` objects of that size (distinct, so a list of them pickles
+each one). Items larger than 64 KiB are measured single, at capacities up to 16 only: a
+thousand of them in flight would be a gigabyte.
 A second, one-thread section times each thread contender's put+get with no other thread around:
 the cost of the code path itself, which scheduling noise can only slow down, never speed up (so,
 as ``timeit`` advises, the fastest round counts). Results go to JSON (``results/bench.json`` by
@@ -59,6 +67,9 @@ __all__ = [
 
 CAPACITIES: tuple[int, ...] = (1, 16, 1024)
 ACTORS: tuple[tuple[int, int], ...] = ((1, 1), (4, 4))
+ITEM_SIZES: tuple[int, ...] = (8, 1024, 64 * 1024, 1024 * 1024)
+LARGE_ITEM = 64 * 1024  # above this: single items, capacities up to LARGE_CAPACITY only
+LARGE_CAPACITY = 16
 BATCH = 100
 DEFAULT_JSON = Path("results") / "bench.json"
 _JOIN_TIMEOUT = 120.0  # seconds; a trial that takes longer is broken, not slow
@@ -220,15 +231,17 @@ class ActorKind(Enum):
 class Contender:
     """One thing to measure: how to build it, how its actors move items, on which backend.
 
-    ``make(capacity, context)`` returns the buffer; ``batch`` > 1 moves items with
+    ``make(capacity, context, item_size)`` returns the buffer; ``batch`` > 1 moves items with
     ``put_many``/``get_many`` (or, with ``lists``, as one list of ``batch`` items per put/get).
+    ``requires`` names a module that must be importable (an optional peer).
     """
 
     name: str
     backend: ActorKind
-    make: Callable[[int, Any], Any]
+    make: Callable[[int, Any, int], Any]
     batch: int = 1
     lists: bool = False
+    requires: str | None = None
 
 
 @dataclass(frozen=True)
@@ -241,8 +254,8 @@ class Comparison:
     target: float | None
 
 
-def _make_variant(variant: str, instrument: str = "off") -> Callable[[int, Any], Any]:
-    def make(capacity: int, context: Any) -> Any:
+def _make_variant(variant: str, instrument: str = "off") -> Callable[[int, Any, int], Any]:
+    def make(capacity: int, context: Any, item_size: int) -> Any:
         if context is None:
             return make_buffer(variant, capacity, instrument=instrument)
         return make_buffer(variant, capacity, "process", instrument=instrument, context=context)
@@ -251,25 +264,84 @@ def _make_variant(variant: str, instrument: str = "off") -> Callable[[int, Any],
     return make
 
 
-def _make_queue(capacity: int, context: Any) -> Any:
+def _make_queue(capacity: int, context: Any, item_size: int) -> Any:
     return queue.Queue(capacity)
 
 
-def _make_mp_queue(capacity: int, context: Any) -> Any:
+def _make_simple_queue(capacity: int, context: Any, item_size: int) -> Any:
+    return queue.SimpleQueue()
+
+
+def _make_mp_queue(capacity: int, context: Any, item_size: int) -> Any:
     return context.Queue(capacity)
 
 
-def _make_textbook(capacity: int, context: Any) -> Any:
+class _SimpleQueuePeer:
+    """``multiprocessing.SimpleQueue`` (unbounded: no capacity) with the put/get signature."""
+
+    def __init__(self, context: Any) -> None:
+        self._queue = context.SimpleQueue()
+        self.put = self._queue.put
+        self.get = self._queue.get
+
+    def close(self) -> None:
+        self._queue.close()
+
+
+def _make_mp_simple_queue(capacity: int, context: Any, item_size: int) -> Any:
+    return _SimpleQueuePeer(context)
+
+
+class _FasterFifoPeer:
+    """``faster_fifo.Queue`` bounded to ``capacity`` items (at least one batch: its
+    ``put_many`` stores a batch whole or waits), with room for that many in bytes."""
+
+    _FOREVER = 3600.0  # faster-fifo waits 10 s by default; a trial must never time out
+
+    def __init__(self, capacity: int, item_size: int, batch: int) -> None:
+        import faster_fifo
+
+        room = max(capacity, batch) * (item_size + 256) + (1 << 16)
+        self._queue = faster_fifo.Queue(max_size_bytes=room, maxsize=max(capacity, batch))
+
+    def put(self, item: Any) -> None:
+        self._queue.put(item, True, self._FOREVER)
+
+    def get(self) -> Any:
+        return self._queue.get(True, self._FOREVER)
+
+    def put_many(self, items: list) -> None:
+        self._queue.put_many(items, True, self._FOREVER)
+
+    def get_many(self, max_items: int) -> list:
+        return self._queue.get_many(True, self._FOREVER, max_messages_to_get=max_items)
+
+    def close(self) -> None:
+        self._queue.close()
+
+
+def _make_faster_fifo(capacity: int, context: Any, item_size: int) -> Any:
+    return _FasterFifoPeer(capacity, item_size, 1)
+
+
+def _make_faster_fifo_batches(capacity: int, context: Any, item_size: int) -> Any:
+    return _FasterFifoPeer(capacity, item_size, BATCH)
+
+
+def _make_textbook(capacity: int, context: Any, item_size: int) -> Any:
     return TextbookSemaphoreBuffer(capacity)
 
 
-def _make_bare(capacity: int, context: Any) -> Any:
+def _make_bare(capacity: int, context: Any, item_size: int) -> Any:
     return BareConditionBuffer(capacity)
 
 
 _T, _P = ActorKind.THREAD, ActorKind.PROCESS
+_MP_QUEUE_LISTS = "multiprocessing.Queue lists of 100"
+_MP_SIMPLE_LISTS = "multiprocessing.SimpleQueue lists of 100"
 CONTENDERS: tuple[Contender, ...] = (
     Contender("queue.Queue", _T, _make_queue),
+    Contender("queue.SimpleQueue", _T, _make_simple_queue),
     Contender("textbook semaphore", _T, _make_textbook),
     Contender("bare condition", _T, _make_bare),
     Contender("condition", _T, _make_variant("condition")),
@@ -280,8 +352,13 @@ CONTENDERS: tuple[Contender, ...] = (
     Contender("semaphore x100", _T, _make_variant("semaphore"), BATCH),
     Contender("queue x100", _T, _make_variant("queue"), BATCH),
     Contender("multiprocessing.Queue", _P, _make_mp_queue),
-    Contender("multiprocessing.Queue lists of 100", _P, _make_mp_queue, BATCH, lists=True),
+    Contender(_MP_QUEUE_LISTS, _P, _make_mp_queue, BATCH, lists=True),
+    Contender("multiprocessing.SimpleQueue", _P, _make_mp_simple_queue),
+    Contender(_MP_SIMPLE_LISTS, _P, _make_mp_simple_queue, BATCH, lists=True),
+    Contender("faster-fifo", _P, _make_faster_fifo, requires="faster_fifo"),
+    Contender("faster-fifo x100", _P, _make_faster_fifo_batches, BATCH, requires="faster_fifo"),
     Contender("condition", _P, _make_variant("condition")),
+    Contender("condition counters", _P, _make_variant("condition", "counters")),
     Contender("semaphore", _P, _make_variant("semaphore")),
     Contender("queue", _P, _make_variant("queue")),
     Contender("condition x100", _P, _make_variant("condition"), BATCH),
@@ -293,6 +370,7 @@ COMPARISONS: dict[ActorKind, tuple[Comparison, ...]] = {
         Comparison("condition vs queue.Queue", "condition", "queue.Queue", 1.0),
         Comparison("semaphore vs queue.Queue", "semaphore", "queue.Queue", None),
         Comparison("queue vs queue.Queue", "queue", "queue.Queue", None),
+        Comparison("condition vs queue.SimpleQueue", "condition", "queue.SimpleQueue", None),
         Comparison("semaphore vs textbook semaphore", "semaphore", "textbook semaphore", 0.9),
         Comparison("condition x100 vs queue.Queue", "condition x100", "queue.Queue", 10.0),
         Comparison("semaphore x100 vs queue.Queue", "semaphore x100", "queue.Queue", 10.0),
@@ -302,15 +380,43 @@ COMPARISONS: dict[ActorKind, tuple[Comparison, ...]] = {
                    "bare condition", 0.85),
     ),
     _P: (
+        Comparison("condition vs faster-fifo", "condition", "faster-fifo", 1.0),
+        Comparison("semaphore vs faster-fifo", "semaphore", "faster-fifo", 1.0),
         Comparison("condition vs mp.Queue", "condition", "multiprocessing.Queue", 1.0),
         Comparison("semaphore vs mp.Queue", "semaphore", "multiprocessing.Queue", 1.0),
         Comparison("queue vs mp.Queue", "queue", "multiprocessing.Queue", 1.0),
+        Comparison("condition vs mp.SimpleQueue", "condition", "multiprocessing.SimpleQueue",
+                   None),
+        Comparison("counters vs off, condition", "condition counters", "condition", 0.85),
         Comparison("condition x100 vs mp.Queue lists of 100", "condition x100",
-                   "multiprocessing.Queue lists of 100", 1.0),
+                   _MP_QUEUE_LISTS, 1.0),
         Comparison("semaphore x100 vs mp.Queue lists of 100", "semaphore x100",
-                   "multiprocessing.Queue lists of 100", 1.0),
+                   _MP_QUEUE_LISTS, 1.0),
+        Comparison("condition x100 vs mp.SimpleQueue lists of 100", "condition x100",
+                   _MP_SIMPLE_LISTS, None),
+        Comparison("condition x100 vs faster-fifo x100", "condition x100", "faster-fifo x100",
+                   None),
     ),
 }
+
+
+def available(contender: Contender) -> bool:
+    """True if the contender's optional peer is installed (always, for the others)."""
+    if contender.requires is None:
+        return True
+    try:
+        __import__(contender.requires)
+    except ImportError:
+        return False
+    return True
+
+
+def measured_at(contender: Contender, capacity: int, item_size: int) -> bool:
+    """Whether the grid measures ``contender`` at this capacity and item size (large items:
+    single, at small capacities only)."""
+    if item_size > LARGE_ITEM:
+        return contender.batch == 1 and capacity <= LARGE_CAPACITY
+    return True
 
 
 # -- one trial -----------------------------------------------------------------------------------
@@ -321,15 +427,22 @@ def _split(total: int, parts: int) -> list[int]:
     return [share + (1 if i < extra else 0) for i in range(parts)]
 
 
-def _produce(buf: Any, count: int, batch: int, lists: bool) -> None:
+def _payloads(item_size: int, batch: int) -> list[bytes]:
+    """Distinct items of ``item_size`` bytes: a batch's worth, or a few to cycle through."""
+    count = batch if batch > 1 else (2 if item_size > LARGE_ITEM else 16)
+    return [bytes([k % 251]) * item_size for k in range(count)]
+
+
+def _produce(buf: Any, count: int, batch: int, lists: bool, payloads: list) -> None:
     if batch == 1:
         put = buf.put
+        pool = len(payloads)
         for value in range(count):
-            put(value)
+            put(payloads[value % pool])
         return
-    chunks = [list(range(batch))] * (count // batch)
+    chunks = [payloads] * (count // batch)
     if count % batch:
-        chunks.append(list(range(count % batch)))
+        chunks.append(payloads[:count % batch])
     put = buf.put if lists else buf.put_many
     for chunk in chunks:
         put(chunk)
@@ -352,13 +465,14 @@ def _consume(buf: Any, count: int, batch: int, lists: bool) -> None:
         remaining -= len(get_many(min(batch, remaining)))
 
 
-def _actor(buf: Any, role: str, count: int, batch: int, lists: bool, barrier: Any,
-           times: Any, slot: int) -> None:
+def _actor(buf: Any, role: str, count: int, batch: int, lists: bool, item_size: int,
+           barrier: Any, times: Any, slot: int) -> None:
     """Pass the barrier, move ``count`` items, write (start, end) into ``times``."""
+    payloads = _payloads(item_size, batch) if role == "producer" else []
     barrier.wait(_JOIN_TIMEOUT)
     started = time.perf_counter()
     if role == "producer":
-        _produce(buf, count, batch, lists)
+        _produce(buf, count, batch, lists, payloads)
     else:
         _consume(buf, count, batch, lists)
     times[2 * slot] = started
@@ -376,7 +490,7 @@ def _shares(items: int, producers: int, consumers: int, batch: int, lists: bool
 
 
 def run_trial(contender: Contender, capacity: int, producers: int, consumers: int,
-              items: int, context: Any = None) -> tuple[float, int]:
+              items: int, context: Any = None, item_size: int = 8) -> tuple[float, int]:
     """Measure once; return (items per second, items moved). Nothing is left running.
 
     Raises RuntimeError if an actor did not finish within a generous timeout (a broken buffer).
@@ -385,22 +499,23 @@ def run_trial(contender: Contender, capacity: int, producers: int, consumers: in
     moved = sum(per_p)
     roles = [("producer", n) for n in per_p] + [("consumer", n) for n in per_c]
     if contender.backend is ActorKind.THREAD:
-        times = _thread_trial(contender, capacity, roles)
+        times = _thread_trial(contender, capacity, roles, item_size)
     else:
-        times = _process_trial(contender, capacity, roles, context)
+        times = _process_trial(contender, capacity, roles, context, item_size)
     starts, ends = times[0::2], times[1::2]
     elapsed = max(ends) - min(starts)
     return (moved / elapsed if elapsed > 0 else float("inf")), moved
 
 
-def _thread_trial(contender: Contender, capacity: int, roles: list[tuple[str, int]]) -> list:
-    buf = contender.make(capacity, None)
+def _thread_trial(contender: Contender, capacity: int, roles: list[tuple[str, int]],
+                  item_size: int) -> list:
+    buf = contender.make(capacity, None, item_size)
     barrier = threading.Barrier(len(roles))
     times = [0.0] * (2 * len(roles))
     threads = [
         threading.Thread(target=_actor, name=f"bench-{role}-{slot}",
-                         args=(buf, role, count, contender.batch, contender.lists, barrier,
-                               times, slot))
+                         args=(buf, role, count, contender.batch, contender.lists, item_size,
+                               barrier, times, slot))
         for slot, (role, count) in enumerate(roles)
     ]
     for thread in threads:
@@ -416,14 +531,14 @@ def _thread_trial(contender: Contender, capacity: int, roles: list[tuple[str, in
 
 
 def _process_trial(contender: Contender, capacity: int, roles: list[tuple[str, int]],
-                   context: Any) -> list:
-    buf = contender.make(capacity, context)
+                   context: Any, item_size: int) -> list:
+    buf = contender.make(capacity, context, item_size)
     barrier = context.Barrier(len(roles))
     times = context.RawArray("d", 2 * len(roles))
     processes = [
         context.Process(target=_actor, name=f"bench-{role}-{slot}",
-                        args=(buf, role, count, contender.batch, contender.lists, barrier,
-                              times, slot))
+                        args=(buf, role, count, contender.batch, contender.lists, item_size,
+                              barrier, times, slot))
         for slot, (role, count) in enumerate(roles)
     ]
     try:
@@ -457,7 +572,7 @@ def _process_trial(contender: Contender, capacity: int, roles: list[tuple[str, i
 
 def _uncontended_step(contender: Contender) -> tuple[Callable[[], None], int]:
     """A function doing one put and one get (or one batch of each) and how many items it moves."""
-    buf = contender.make(1024 if contender.batch > 1 else 16, None)
+    buf = contender.make(1024 if contender.batch > 1 else 16, None, 8)
     if contender.batch == 1:
         put, get = buf.put, buf.get
 
@@ -519,6 +634,7 @@ class BenchConfig:
     capacities: tuple[int, ...] = CAPACITIES
     actors: tuple[tuple[int, int], ...] = ACTORS
     backends: tuple[ActorKind, ...] = (ActorKind.THREAD, ActorKind.PROCESS)
+    item_sizes: tuple[int, ...] = (8,)
     uncontended_rounds: int = 101
     quick: bool = False
     start_method: str | None = None
@@ -538,6 +654,8 @@ class _Point:
     capacity: int
     producers: int
     consumers: int
+    item_size: int
+    contenders: list[Contender] = field(default_factory=list)
     items: dict[str, int] = field(default_factory=dict)
     rates: dict[str, list[float]] = field(default_factory=dict)
 
@@ -551,40 +669,48 @@ def run_benchmarks(config: BenchConfig | None = None,
     """
     config = config or BenchConfig()
     context = multiprocessing.get_context(config.start_method)
+    # Threads copy nothing, so item size does not matter to them: they run at the first size.
     points = [
-        _Point(backend, capacity, p, c)
+        _Point(backend, capacity, p, c, size)
         for backend in config.backends
+        for size in (config.item_sizes if backend is ActorKind.PROCESS
+                     else config.item_sizes[:1])
         for capacity in config.capacities
         for p, c in config.actors
+        if any(measured_at(k, capacity, size) for k in CONTENDERS if k.backend is backend)
     ]
-    contenders = {backend: [c for c in CONTENDERS if c.backend is backend]
-                  for backend in config.backends}
+    skipped = sorted({f"{c.name}: {c.requires} is not installed (pip install 'pcmodel[bench]')"
+                      for c in CONTENDERS if not available(c)})
+    for point in points:
+        point.contenders = [c for c in CONTENDERS if c.backend is point.backend and available(c)
+                            and measured_at(c, point.capacity, point.item_size)]
     calibrate = not config.quick
-    total = sum(len(contenders[p.backend]) for p in points) * (config.repeat + calibrate)
+    total = sum(len(p.contenders) for p in points) * (config.repeat + calibrate)
     done = 0
 
     def trial(point: _Point, contender: Contender, items: int) -> float:
         nonlocal done
         ctx = context if point.backend is ActorKind.PROCESS else None
         rate, moved = run_trial(contender, point.capacity, point.producers, point.consumers,
-                                items, ctx)
+                                items, ctx, point.item_size)
         done += 1
         if on_progress is not None:
             on_progress(done, total)
         return rate
 
     for point in points:  # size each trial from a warm-up trial (which is not counted)
-        for contender in contenders[point.backend]:
-            items = config.min_items
+        # Large items: fewer of them (64 MiB's worth at least), not 500 MiB of 1 MiB items.
+        least = max(20, min(config.min_items, (64 << 20) // point.item_size))
+        for contender in point.contenders:
+            items = least
             if calibrate:
-                rate = trial(point, contender, config.min_items)
-                items = int(min(config.max_items, max(config.min_items,
-                                                      rate * config.trial_seconds)))
+                rate = trial(point, contender, least)
+                items = int(min(config.max_items, max(least, rate * config.trial_seconds)))
             point.items[contender.name] = items
             point.rates[contender.name] = []
     for repetition in range(config.repeat):
         for point in points:
-            order = contenders[point.backend]
+            order = point.contenders
             if repetition % 2:  # alternate the order so no contender always goes first
                 order = order[::-1]
             for contender in order:
@@ -592,7 +718,7 @@ def run_benchmarks(config: BenchConfig | None = None,
                     trial(point, contender, point.items[contender.name]))
     uncontended = (measure_uncontended(config.uncontended_rounds)
                    if ActorKind.THREAD in config.backends else {})
-    return _results(config, context, points, uncontended)
+    return _results(config, context, points, uncontended, skipped)
 
 
 def _compare(comp: Comparison, mine: list[float], theirs: list[float]) -> dict[str, Any]:
@@ -608,16 +734,19 @@ def _compare(comp: Comparison, mine: list[float], theirs: list[float]) -> dict[s
 
 
 def _results(config: BenchConfig, context: Any, points: list[_Point],
-             uncontended: dict[str, list[float]]) -> dict[str, Any]:
+             uncontended: dict[str, list[float]], skipped: list[str]) -> dict[str, Any]:
     measurements = []
     comparisons = []
     for point in points:
         where = {"backend": point.backend.value, "capacity": point.capacity,
-                 "producers": point.producers, "consumers": point.consumers}
+                 "producers": point.producers, "consumers": point.consumers,
+                 "item_size": point.item_size}
         for name, rates in point.rates.items():
             measurements.append({**where, "contender": name, "items": point.items[name],
                                  "rates": rates, "median": statistics.median(rates)})
         for comp in COMPARISONS[point.backend]:
+            if comp.contender not in point.rates or comp.baseline not in point.rates:
+                continue  # not measured at this point, or a peer that is not installed
             comparisons.append({**where, **_compare(comp, point.rates[comp.contender],
                                                     point.rates[comp.baseline])})
     # One thread: rates are items per second, from nanoseconds per item.
@@ -629,7 +758,8 @@ def _results(config: BenchConfig, context: Any, points: list[_Point],
         # fastest round is the cost of the code; the ratio compares fastest rounds.
         "comparisons": [_compare(comp, [max(single[comp.contender])],
                                  [max(single[comp.baseline])])
-                        for comp in COMPARISONS[ActorKind.THREAD]] if single else [],
+                        for comp in COMPARISONS[ActorKind.THREAD]
+                        if comp.contender in single and comp.baseline in single],
     }
     return {
         "meta": {
@@ -640,6 +770,7 @@ def _results(config: BenchConfig, context: Any, points: list[_Point],
             "cpus": os.cpu_count(),
             "start_method": context.get_start_method(),
             "config": {**asdict(config), "backends": [b.value for b in config.backends]},
+            "skipped": skipped,
         },
         "measurements": measurements,
         "comparisons": comparisons,
@@ -653,14 +784,32 @@ def comparison_table(results: dict[str, Any]) -> str:
 
     rows = [
         [c["comparison"], c["backend"], c["capacity"], f"{c['producers']}x{c['consumers']}",
-         c["contender_rate"], c["baseline_rate"], f"{c['ratio']:.2f}x",
+         _size_label(c["item_size"]), c["contender_rate"], c["baseline_rate"],
+         f"{c['ratio']:.2f}x",
          "-" if c["target"] is None else f"{c['target']:g}x",
          {None: "", True: "met", False: "MISSED"}[c["met"]]]
         for c in results["comparisons"]
     ]
-    headers = ["comparison", "backend", "capacity", "PxC", "items/s", "baseline items/s",
-               "ratio", "target", ""]
+    headers = ["comparison", "backend", "capacity", "PxC", "item", "items/s",
+               "baseline items/s", "ratio", "target", ""]
     return format_table(rows, headers)
+
+
+def _size_label(size: int) -> str:
+    for unit, scale in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size >= scale and size % scale == 0:
+            return f"{size // scale} {unit}"
+    return f"{size} B"
+
+
+def parse_size(text: str) -> int:
+    """``"8"``, ``"1K"``/``"1KiB"``, ``"64k"``, ``"1M"`` -> bytes; ValueError if not a size."""
+    value = text.strip().upper().removesuffix("IB").removesuffix("B")
+    scale = {"K": 1 << 10, "M": 1 << 20}.get(value[-1:], 1)
+    number = value[:-1] if scale > 1 else value
+    if not number.isdigit() or int(number) < 1:
+        raise ValueError(f"{text!r} is not an item size; write bytes as 8, 1K, 64K or 1M")
+    return int(number) * scale
 
 
 def uncontended_table(results: dict[str, Any]) -> str:
@@ -692,7 +841,8 @@ def targets_summary(results: dict[str, Any]) -> list[str]:
         worst = min(rows, key=lambda r: r["ratio"])
         lines.append(f"{label}: target {rows[0]['target']:g}x met at {met}/{len(rows)} points; "
                      f"worst {worst['ratio']:.2f}x ({worst['backend']}, capacity "
-                     f"{worst['capacity']}, {worst['producers']}x{worst['consumers']})")
+                     f"{worst['capacity']}, {worst['producers']}x{worst['consumers']}, "
+                     f"{_size_label(worst['item_size'])} items)")
     for c in results["uncontended"]["comparisons"]:
         if c["target"] is not None:
             verdict = "met" if c["met"] else "missed"
@@ -713,6 +863,9 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="approximate length of one trial (default: 0.1)")
     parser.add_argument("--backend", choices=["thread", "process", "all"], default="all",
                         help="which backends to measure (default: all)")
+    parser.add_argument("--item-sizes", default="8", metavar="SIZES",
+                        help="comma-separated item sizes for process trials, e.g. 8,1K,64K,1M "
+                             "(default: 8)")
     parser.add_argument("--start-method", choices=multiprocessing.get_all_start_methods(),
                         help="multiprocessing start method (default: the platform's)")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, metavar="PATH",
@@ -743,6 +896,11 @@ def bench_command(args: argparse.Namespace) -> int:
             print("pcmodel bench: error: --repeat must be at least 1", file=sys.stderr)
             return 2
         overrides["repeat"] = args.repeat
+    try:
+        overrides["item_sizes"] = tuple(parse_size(size) for size in args.item_sizes.split(","))
+    except ValueError as exc:
+        print(f"pcmodel bench: error: --item-sizes: {exc}", file=sys.stderr)
+        return 2
     if args.trial_seconds is not None:
         if not args.trial_seconds > 0:
             print("pcmodel bench: error: --trial-seconds must be > 0", file=sys.stderr)
@@ -767,6 +925,8 @@ def bench_command(args: argparse.Namespace) -> int:
         print()
     for line in targets_summary(results):
         print(line)
+    for note in results["meta"]["skipped"]:
+        print(f"skipped {note}")
     if config.quick:
         print("(--quick: trials too small for the ratios to mean anything)")
     args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -16,10 +16,12 @@ waiting for items (a consumer starved by an empty one). Prior art: the Gantt vie
 ``viztracer``/Perfetto and of OSTEP's thread traces; matplotlib's own "broken_barh" example.
 
 Modules: ``runs`` (timelines of buffers and scheduler traces, and the runner's results),
-``topics`` (topics and consumer groups); every chart is importable from here.
+``topics`` (topics and consumer groups), ``replication`` (replicas, high watermark, acks);
+every chart is importable from here.
 """
 
 from pcmodel.plots._figure import DEPTH_COLOUR, STATE_COLOURS
+from pcmodel.plots.replication import ROLE_COLOURS, plot_acks_outcome, plot_replication
 from pcmodel.plots.runs import (
     plot_blocking_vs_speed_ratio,
     plot_run,
@@ -36,11 +38,14 @@ from pcmodel.plots.topics import (
 
 __all__ = [
     "DEPTH_COLOUR",
+    "ROLE_COLOURS",
     "STATE_COLOURS",
+    "plot_acks_outcome",
     "plot_blocking_vs_speed_ratio",
     "plot_lag",
     "plot_partition_load",
     "plot_rebalance",
+    "plot_replication",
     "plot_run",
     "plot_scaling",
     "plot_throughput_vs_capacity",

@@ -40,6 +40,7 @@ from pcmodel.topics.errors import (
     KafkaConnectionError,
     KafkaError,
     KafkaTimeoutError,
+    MemberIdRequiredError,
     MessageSizeTooLargeError,
     NoBrokersAvailable,
     NonEmptyGroupError,
@@ -52,6 +53,7 @@ from pcmodel.topics.errors import (
     UnassignedPartitionError,
     UnknownMemberIdError,
     UnknownTopicOrPartitionError,
+    UnsupportedVersionError,
 )
 from pcmodel.topics.partitioner import (
     PARTITIONERS,
@@ -122,6 +124,7 @@ __all__ = [
     "KafkaConnectionError",
     "KafkaError",
     "KafkaTimeoutError",
+    "MemberIdRequiredError",
     "MessageSizeTooLargeError",
     "NoBrokersAvailable",
     "NonEmptyGroupError",
@@ -137,6 +140,7 @@ __all__ = [
     "TopicPartition",
     "UnknownMemberIdError",
     "UnknownTopicOrPartitionError",
+    "UnsupportedVersionError",
     "validate_topic_partition",
     "Broker",
     "CLIENT_METHODS",

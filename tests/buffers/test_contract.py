@@ -340,9 +340,13 @@ def test_bad_constructor_arguments():
     with pytest.raises(ValueError, match="instrument='loud'"):
         make_buffer("condition", 2, instrument="loud")
     with pytest.raises(TypeError, match="thread backend takes no options"):
-        make_buffer("condition", 2, item_size=10)
-    with pytest.raises(ValueError, match="item_size"):
-        make_buffer("condition", 2, "process", item_size=0)
+        make_buffer("condition", 2, ring_size=1 << 20)
+    with pytest.raises(ValueError, match="ring_size must be a positive"):
+        make_buffer("condition", 2, "process", ring_size=0)
+    with pytest.raises(ValueError, match=r"ring_size=100 is too small for maxsize=8.*>= 864"):
+        make_buffer("condition", 8, "process", ring_size=100)
+    with pytest.raises(TypeError, match="item_size= is gone.*ring_size="):
+        make_buffer("semaphore", 2, "process", item_size=100)
     with pytest.raises(TypeError, match="multiprocessing context"):
         make_buffer("condition", 2, "process", context="fork")
 
@@ -355,3 +359,17 @@ def test_repr_shows_live_state(make):
     assert "size=1/4" in text and buf.variant in type(buf).__name__.lower()
     buf.shutdown()
     assert "shutdown" in repr(buf)
+
+
+@pytest.mark.timeout(30)
+def test_put_many_interrupted_by_shutdown_says_how_many_went_in(make):
+    buf = make(2)
+    putter = Actor(buf.put_many, range(5))
+    wait_until(lambda: buf.qsize() == 2, LONG)
+    wait_blocked(buf, putters=1)
+    buf.shutdown()
+    putter.finish()
+    assert isinstance(putter.error, ShutDown)
+    assert putter.error.items_put == 2 and putter.error.total == 5
+    assert "stored 2 of 5 items" in str(putter.error)
+    assert [buf.get(), buf.get()] == [0, 1]

@@ -1,5 +1,5 @@
-"""What only the process backend has: pickling in the caller, fixed-size slots, start methods,
-statistics that come back from children, and clean-up."""
+"""What only the process backend has: pickling in the caller, items of any size, start methods,
+statistics that come back from children, and clean-up. (Dead peers: test_dead_peers.py.)"""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from pcmodel.buffers import VARIANTS, make_buffer
-from pcmodel.errors import ItemNotPicklable, ItemTooLarge
+from pcmodel.errors import ItemNotPicklable
 
 CONTEXTS = {m: multiprocessing.get_context(m) for m in ("fork", "spawn")}
 
@@ -68,14 +68,46 @@ def test_unpicklable_item_raises_in_the_caller_and_changes_nothing(variant):
         assert [buf.get(), buf.get()] == ["kept", "next"]
 
 
+def echo_sizes(buf, sizes, out):
+    out.put([len(buf.get()) for _ in sizes])
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("method", sorted(CONTEXTS))
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_oversized_item_raises_and_names_the_option(variant):
-    with make_buffer(variant, 2, "process", context=CONTEXTS["fork"], item_size=100) as buf:
-        with pytest.raises(ItemTooLarge, match=r"item_size=100.*create the buffer with"):
-            buf.put(b"x" * 200)
-        assert buf.qsize() == 0
-        buf.put(b"y" * 50)
-        assert buf.get() == b"y" * 50
+def test_items_of_any_size_pass_in_order(variant, method):
+    """No size cap: items larger than the ring (through files), ones that wrap the ring, and
+    runs of put_many, all arrive in order, and no file is left behind."""
+    import os
+
+    ctx = CONTEXTS[method]
+    sizes = [10, 3000, 1 << 20, 5, 40_000, 2 << 20, 7000, 1]
+    with make_buffer(variant, 4, "process", context=ctx, ring_size=64 * 1024) as buf:
+        out = ctx.SimpleQueue()
+        child = ctx.Process(target=echo_sizes, args=(buf, sizes, out))
+        child.start()
+        for size in sizes:
+            buf.put(b"x" * size)
+        assert out.get() == sizes
+        child.join(30)
+        assert child.exitcode == 0
+        buf.put_many([b"y" * size for size in sizes[:4]])
+        assert [len(item) for item in buf.get_many(10)] == sizes[:4]
+        folder = buf._backend._folder
+        assert [name for name in os.listdir(folder) if not name.endswith(".pickle")] == []
+
+
+@pytest.mark.parametrize("variant", ["condition", "semaphore"])
+def test_ring_out_of_bytes_spills_and_counts_items_not_bytes(variant):
+    """maxsize counts items: a ring too small for them all still takes maxsize items."""
+    big = [bytes([i]) * 30_000 for i in range(8)]
+    with make_buffer(variant, 8, "process", context=CONTEXTS["fork"],
+                     ring_size=128 * 1024) as buf:
+        for item in big[:4]:
+            buf.put(item)
+        buf.put_many(big[4:])
+        assert buf.full() and buf.qsize() == 8
+        assert [buf.get() for _ in range(3)] + buf.get_many(8) == big
 
 
 def blocked_getter(buf, cpu_out):

@@ -185,6 +185,7 @@ KAFKA_ERRNOS = {
     "UnknownMemberIdError": 25,
     "InvalidSessionTimeoutError": 26,
     "RebalanceInProgressError": 27,
+    "UnsupportedVersionError": 35,
     "TopicAlreadyExistsError": 36,
     "InvalidPartitionsError": 37,
     "InvalidReplicationFactorError": 38,
@@ -193,6 +194,7 @@ KAFKA_ERRNOS = {
     "InvalidProducerEpochError": 47,
     "GroupNotEmptyError": 68,
     "GroupIdNotFoundError": 69,
+    "MemberIdRequiredError": 79,
 }
 
 RETRIABLE = {

@@ -1,0 +1,198 @@
+"""The ``queue`` variant between processes: ``multiprocessing.Queue`` plus what it lacks.
+
+``multiprocessing.Queue`` carries the items: ``put`` hands one to the process's feeder thread,
+which writes it to a pipe; ``get`` reads the pipe. It has no ``task_done``/``join``, cannot be
+woken by a shutdown while a caller blocks on it, and pickles in the feeder thread, where an
+unpicklable item is lost with a traceback on stderr. So :class:`ProcessQueue` pickles each item
+once, in the caller (an unpicklable item raises there), and hands the pickle to the queue; the
+bound and the item count are two semaphores of its own, ``_free`` and ``_ready``: a getter first
+takes a ``_ready`` permit (one per item whose ``put`` has returned) and only then reads the pipe,
+where that item is sure to arrive. Shutdown wakes blocked callers by a relay of tokens on those
+semaphores, as the semaphore variant does. Items have no size cap.
+
+What a dead peer does. ``put()`` returns once the feeder thread holds the item, before it reaches
+the pipe (that is how ``multiprocessing.Queue`` works). A producer SIGKILLed in that moment takes
+the item with it. Each item carries its producer's number, and the getters keep count of what
+each producer's ``put()`` accepted and is not yet read: a getter that finds the pipe empty for a
+while although it was promised an item checks the producers, and if one that owes items has
+died, the buffer is broken (``BufferBroken`` for every survivor that waits) instead of a getter
+blocked for ever. Without a death every accepted item is delivered. A process that dies holding
+the queue's lock, or owing a permit, breaks it as in the semaphore variant. Not covered: a feeder
+killed in the middle of writing one item leaves half an item in the pipe, on which a reader
+blocks (``multiprocessing.Queue`` has the same limit).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import pickle
+import queue
+from typing import Any
+
+from pcmodel.buffers.pickling import dumps_item, unpickling_error
+from pcmodel.buffers.robust import (
+    PARTICIPANTS,
+    SLICE,
+    Health,
+    RobustCondition,
+    RobustLock,
+    RobustSemaphore,
+    pid_alive,
+)
+from pcmodel.errors import ShutDown
+
+__all__ = ["ProcessQueue"]
+
+def _check_timeout(block: bool, timeout: float | None) -> None:
+    if block and timeout is not None and timeout < 0:
+        raise ValueError("'timeout' must be a non-negative number (or None to wait forever)")
+
+
+class _QueueFields(ctypes.Structure):
+    _fields_ = [("items", ctypes.c_int64), ("unfinished", ctypes.c_int64),
+                ("shutdown", ctypes.c_int64)]
+
+
+class ProcessQueue:
+    """``multiprocessing.Queue`` with ``task_done``/``join`` and Python 3.13's ``shutdown``.
+
+    ``put``/``get`` block as ``queue.Queue``'s do (``queue.Full``/``queue.Empty`` after
+    ``timeout``); FIFO; ``ShutDown`` after ``shutdown()``; ``BufferBroken`` once a peer died in a
+    way that loses items (see the module).
+    """
+
+    def __init__(self, context: Any, maxsize: int, health: Health) -> None:
+        self.maxsize = maxsize
+        self._pipe = context.Queue()
+        self._health = health
+        self._free = RobustSemaphore(context, maxsize, health) if maxsize > 0 else None
+        self._ready = RobustSemaphore(context, 0, health)
+        self._lock = RobustLock(context, health)
+        self._all_tasks_done = RobustCondition(context, self._lock, health)
+        self._counts = context.RawValue(_QueueFields)
+        self._table = health.table  # per producer: its pid, ..., items accepted and not read
+
+    @property
+    def is_shutdown(self) -> bool:
+        return bool(self._counts.shutdown)
+
+    def qsize(self) -> int:
+        return self._counts.items
+
+    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+        self.put_prepared(dumps_item(item), block, timeout)
+
+    prepare = staticmethod(dumps_item)  # what put_prepared() takes: the item's pickle
+
+    def put_prepared(self, data: bytes, block: bool = True, timeout: float | None = None) -> None:
+        """``put`` for an item already pickled by ``prepare()`` (``put_many`` pickles a whole
+        batch before it puts anything)."""
+        _check_timeout(block, timeout)
+        counts = self._counts
+        if counts.shutdown:
+            raise ShutDown("put() on a buffer that was shut down")
+        if self._free is not None and not self._free.acquire(block, timeout):
+            raise queue.Full
+        owed = self._health.debt_slot() + 1  # this producer's owed-items cell, or 0: untracked
+        with self._lock:
+            if counts.shutdown:
+                if self._free is not None:
+                    self._free.release()  # relay the wake-up to the next blocked putter
+                raise ShutDown("put() on a buffer that was shut down")
+            self._pipe.put((owed, data))
+            if owed:
+                self._table[owed] += 1
+            counts.items += 1
+            counts.unfinished += 1
+        if self._free is None:  # unbounded: no permit taken to pass on; count the one given
+            self._ready.owe(1)
+        self._ready.release()
+
+    def get(self, block: bool = True, timeout: float | None = None) -> Any:
+        _check_timeout(block, timeout)
+        counts = self._counts
+        if not self._ready.acquire(block, timeout):
+            if counts.shutdown and not counts.items:
+                raise ShutDown("get() on a buffer that was shut down and is empty")
+            raise queue.Empty
+        with self._lock:
+            if not counts.items:  # a shutdown token, not an item
+                self._ready.release()
+                raise ShutDown("get() on a buffer that was shut down and is empty")
+            counts.items -= 1
+            data = self._receive()
+        if self._free is not None:
+            self._free.release()
+        else:
+            self._ready.owe(-1)
+        try:
+            return pickle.loads(data)
+        except Exception as exc:
+            raise unpickling_error(exc, [], 1, 1) from exc
+
+    def _receive(self) -> bytes:
+        """The next item's pickle from the pipe (its put() has returned); lock held."""
+        while True:
+            try:
+                owed, data = self._pipe.get(True, SLICE)
+            except queue.Empty:
+                self._check_producers()
+                continue
+            if owed:
+                self._table[owed] -= 1
+            return data
+
+    def _check_producers(self) -> None:
+        """Raise BufferBroken if a producer died owing items its feeder never wrote."""
+        self._health.check()
+        table = self._table
+        for producer in range(PARTICIPANTS):
+            pid, owed = table[3 * producer], table[3 * producer + 2]
+            if owed > 0 and pid and not pid_alive(pid):
+                self._health.mark_broken(
+                    f"process {pid} died before its feeder thread wrote {owed} item(s) that "
+                    "put() had accepted")
+
+    def put_nowait(self, item: Any) -> None:
+        self.put(item, False)
+
+    def get_nowait(self) -> Any:
+        return self.get(False)
+
+    def task_done(self) -> None:
+        with self._lock:
+            if self._counts.unfinished <= 0:
+                raise ValueError("task_done() called too many times: more than items were put")
+            self._counts.unfinished -= 1
+            if self._counts.unfinished == 0:
+                self._all_tasks_done.notify_all()
+
+    def join(self) -> None:
+        with self._lock:
+            while self._counts.unfinished:
+                self._all_tasks_done.wait()
+
+    def shutdown(self, immediate: bool = False) -> None:
+        counts = self._counts
+        with self._lock:
+            already = counts.shutdown
+            counts.shutdown = 1
+            if immediate:
+                while counts.items and self._ready.acquire(False):
+                    self._receive()
+                    counts.items -= 1
+                    counts.unfinished = max(0, counts.unfinished - 1)
+                    if self._free is not None:
+                        self._free.release()
+                    else:
+                        self._ready.owe(-1)
+                self._all_tasks_done.notify_all()
+        if not already:
+            self._ready.release()
+            if self._free is not None:
+                self._free.release()
+
+    def close(self) -> None:
+        """Stop the feeder thread of this process (after it has flushed what it holds)."""
+        self._pipe.close()
+        self._pipe.join_thread()

@@ -1,0 +1,369 @@
+"""The storage of process buffers: a ring of variable-length records in shared memory.
+
+An item crosses processes as its pickle, and takes the bytes its pickle needs. A record is a
+20-byte header (size, kind, payload length, first item, item count) followed by the payload,
+padded to 8 bytes; records follow one another around the ring and wrap to its start when the end
+is too short (a record is never split). A record holds one of:
+
+* ``ITEM``: the pickle of one item (``put``);
+* ``LIST``: the pickle of a list of items, a run of ``put_many`` pickled once; ``first`` and
+  ``count`` say which of its items are still in the buffer, so ``get`` can take one item of a run
+  (unpickling the run to find it) and ``get_many`` takes the rest;
+* ``SPILLED_ITEM`` / ``SPILLED_LIST``: the same, kept in a file of the buffer's private folder
+  whose name is the payload. An item whose pickle is larger than a quarter of the ring goes
+  there (written before the lock is taken), and so does a record that finds the ring out of
+  bytes (written with the lock held: rare when the ring is sized for the items it carries).
+
+So no item is too large, and ``maxsize`` counts items as ``queue.Queue``'s does; the ring's byte
+size (``ring_size``) only decides what travels inline. A spilled file is read and removed by its
+reader, outside the lock; whatever a dead process leaves in the folder goes with the folder when
+the buffer is closed or its creator exits. Nothing is ever created in ``/dev/shm``: the ring is
+anonymous shared memory (``multiprocessing.sharedctypes``).
+
+The ring is not synchronised: the buffer algorithms call it with their lock held, and guarantee
+that they add only when ``len()`` is below ``maxsize`` and take only what ``len()`` says is there.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import itertools
+import os
+import pickle
+import struct
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+__all__ = ["DEFAULT_RING_SIZE", "EncodedBatch", "SharedRing", "Taken", "default_ring_size"]
+
+DEFAULT_RING_SIZE = 1 << 20
+"""The least ring size in bytes; see :func:`default_ring_size`."""
+_MAX_DEFAULT_RING_SIZE = 64 << 20
+_CHUNK_BYTES = 64 << 10  # a put_many run is pickled in lists of about this many bytes at most
+
+WRAP, ITEM, LIST, SPILLED_ITEM, SPILLED_LIST = range(5)
+_HEADER = struct.Struct("<IIIII")  # record size, kind, payload length, first item, item count
+# Bytes kept free for each record the buffer may still take, so that a record that finds the
+# ring out of bytes can always store the name of its spilled file (a record of at most 48 bytes,
+# plus at most as much lost at the end of the ring when it wraps).
+RESERVE_PER_ITEM = 96
+_HEAD, _TAIL, _ITEMS, _RECORDS = range(4)  # indexes in the ring's shared metadata
+
+
+def default_ring_size(maxsize: int) -> int:
+    """The ring size used when none is given: 4 KiB per item of ``maxsize``, between 1 MiB and
+    64 MiB (and never below :func:`least_ring_size`)."""
+    return max(least_ring_size(maxsize),
+               min(_MAX_DEFAULT_RING_SIZE, max(DEFAULT_RING_SIZE, maxsize * 4096)))
+
+
+def least_ring_size(maxsize: int) -> int:
+    """The smallest ring that works for ``maxsize`` items: the reserve for spilled records."""
+    return (maxsize + 1) * RESERVE_PER_ITEM
+
+
+class Spilled:
+    """A pickle kept in file ``name`` of the buffer's folder ``folder`` (see the module)."""
+
+    __slots__ = ("folder", "name")
+
+    def __init__(self, folder: str, name: str) -> None:
+        self.folder = folder
+        self.name = name
+
+    @property
+    def path(self) -> str:
+        return os.path.join(self.folder, self.name)
+
+
+class SpillFolder:
+    """Writes and reads the files of spilled records, in one private folder per buffer."""
+
+    _names = itertools.count()
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def _new_name(self) -> str:
+        return f"{os.getpid()}-{next(self._names)}"  # at most 28 characters (RESERVE_PER_ITEM)
+
+    def write(self, data: bytes) -> Spilled:
+        while True:
+            name = self._new_name()
+            try:
+                fd = os.open(os.path.join(self.path, name),
+                             os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:  # a forked sibling counts from the same number
+                continue
+            with os.fdopen(fd, "wb") as file:
+                file.write(data)
+            return Spilled(self.path, name)
+
+    @staticmethod
+    def take(spilled: Spilled) -> bytes:
+        """The file's bytes; the file is removed."""
+        with open(spilled.path, "rb") as file:
+            data = file.read()
+        os.unlink(spilled.path)
+        return data
+
+    def share(self, spilled: Spilled) -> Spilled:
+        """A second name for the same file, for a reader taking part of a spilled run."""
+        while True:
+            name = self._new_name()
+            try:
+                os.link(spilled.path, os.path.join(self.path, name))
+            except FileExistsError:
+                continue
+            return Spilled(self.path, name)
+
+
+class EncodedBatch:
+    """A ``put_many`` batch, pickled before any lock is taken: runs of items, one pickle each.
+
+    Behaves as a sequence of items for the algorithms: ``len()`` counts items, and slicing
+    ``batch[a:b]`` gives the items from ``a`` to ``b`` as windows onto the same pickles.
+    """
+
+    __slots__ = ("segments", "_length")
+
+    def __init__(self, segments: list[tuple[Any, int, int, int]]) -> None:
+        # (payload, kind, first, count): payload is bytes or Spilled; kind ITEM or LIST.
+        self.segments = segments
+        self._length = sum(segment[3] for segment in segments)
+
+    @classmethod
+    def encode(cls, items: Sequence[Any], chunk_items: int, spill_over: int,
+               folder: SpillFolder, dumps: Any) -> EncodedBatch:
+        """Pickle ``items`` in runs of at most ``chunk_items`` (and about 64 KiB), spilling any
+        pickle larger than ``spill_over`` bytes to ``folder``."""
+        segments = []
+        start, total = 0, len(items)
+        while start < total:
+            run = items[start:start + chunk_items]
+            data = dumps(run[0] if len(run) == 1 else run)
+            if len(run) > 1 and len(data) > _CHUNK_BYTES:  # large items: smaller runs
+                per_item = max(1, len(data) // len(run))
+                run = run[:max(1, _CHUNK_BYTES // per_item)]
+                data = dumps(run[0] if len(run) == 1 else run)
+            kind = ITEM if len(run) == 1 else LIST
+            payload = folder.write(data) if len(data) > spill_over else data
+            segments.append((payload, kind, 0, len(run)))
+            start += len(run)
+        return cls(segments)
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __getitem__(self, index: slice) -> EncodedBatch:
+        start, stop, _ = index.indices(self._length)
+        windows = []
+        position = 0
+        for payload, kind, first, count in self.segments:
+            low, high = max(start, position), min(stop, position + count)
+            if low < high:
+                windows.append((payload, kind, first + low - position, high - low))
+            position += count
+            if position >= stop:
+                break
+        return EncodedBatch(windows)
+
+
+class Taken:
+    """Pieces of records taken by ``popmany`` (decoded outside the lock); ``len()`` counts
+    items."""
+
+    __slots__ = ("pieces", "count")
+
+    def __init__(self, pieces: list, count: int) -> None:
+        self.pieces = pieces
+        self.count = count
+
+    def __len__(self) -> int:
+        return self.count
+
+
+class SharedRing:
+    """A FIFO of pickled items in a ring of ``size`` bytes of shared memory (see the module).
+
+    ``append(payload)`` stores one encoded item (bytes, or :class:`Spilled`); ``extend(batch)``
+    an :class:`EncodedBatch`; ``popleft()`` returns one piece and ``popmany(n)`` a
+    :class:`Taken`, both decoded by :func:`decode_piece` outside the lock. Every method must be
+    called with the buffer's lock held.
+    """
+
+    def __init__(self, context: Any, maxsize: int, size: int, folder: SpillFolder) -> None:
+        if size < least_ring_size(maxsize):
+            raise ValueError(
+                f"ring_size={size} is too small for maxsize={maxsize}: a process buffer keeps "
+                f"{RESERVE_PER_ITEM} bytes per item in reserve; use ring_size >= "
+                f"{least_ring_size(maxsize)} (or leave it out for the default)")
+        self.maxsize = maxsize
+        self.size = size
+        self._folder = folder
+        self._meta = context.RawArray(ctypes.c_int64, 4)
+        self._data = context.RawArray(ctypes.c_char, size)
+        self._view = memoryview(self._data).cast("B")
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        del state["_view"]  # a memoryview does not pickle; rebuilt on arrival
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._view = memoryview(self._data).cast("B")
+
+    def __len__(self) -> int:
+        return self._meta[_ITEMS]
+
+    @property
+    def records(self) -> int:
+        """Records in the ring (a run stored by ``put_many`` is one record)."""
+        return self._meta[_RECORDS]
+
+    # -- adding ---------------------------------------------------------------------------
+
+    def append(self, payload: bytes | Spilled) -> None:
+        self._write(payload, ITEM, 0, 1)
+
+    def extend(self, batch: EncodedBatch | Iterable[bytes]) -> None:
+        if isinstance(batch, EncodedBatch):
+            for payload, kind, first, count in batch.segments:
+                self._write(payload, kind, first, count)
+        else:
+            for payload in batch:
+                self._write(payload, ITEM, 0, 1)
+
+    def _write(self, payload: bytes | Spilled, kind: int, first: int, count: int) -> None:
+        spilled = isinstance(payload, Spilled)
+        if spilled:
+            data = payload.name.encode()
+            kind += SPILLED_ITEM - ITEM
+        else:
+            data = payload
+        need = (_HEADER.size + len(data) + 7) & ~7
+        meta = self._meta
+        # Invariant: free bytes >= (maxsize - records) * RESERVE_PER_ITEM. Every record holds an
+        # item, so while an item may be added there is room for at least a spilled record; an
+        # inline record may only use bytes beyond the reserve of the records that may follow it.
+        reserve = 0 if spilled else (self.maxsize - meta[_RECORDS] - 1) * RESERVE_PER_ITEM
+        offset = self._place(need, reserve)
+        if offset < 0:  # the ring is out of bytes: this record goes to a file
+            if spilled:
+                raise RuntimeError("SharedRing: no room for a spilled record although its "
+                                   "reserve was kept; the buffer algorithm broke its invariant")
+            self._write(self._folder.write(data), kind, first, count)
+            return
+        view = self._view
+        _HEADER.pack_into(view, offset, need, kind, len(data), first, count)
+        view[offset + _HEADER.size:offset + _HEADER.size + len(data)] = data
+        meta[_TAIL] = offset + need
+        meta[_ITEMS] += count
+        meta[_RECORDS] += 1
+
+    def _place(self, need: int, reserve: int) -> int:
+        """Where a record of ``need`` bytes goes leaving ``reserve`` bytes free, or -1."""
+        meta = self._meta
+        size = self.size
+        if meta[_RECORDS] == 0:
+            meta[_HEAD] = meta[_TAIL] = 0
+            return 0 if need + reserve <= size else -1
+        head, tail = meta[_HEAD], meta[_TAIL]
+        if tail > head:  # used: [head, tail); free: [tail, size) and [0, head)
+            if size - tail + head < need + reserve:
+                return -1
+            if size - tail >= need:
+                return tail
+            if head >= need and head - need >= reserve:  # what is left after a wrap: [need, head)
+                if size - tail >= _HEADER.size:
+                    _HEADER.pack_into(self._view, tail, 0, WRAP, 0, 0, 0)
+                return 0
+            return -1
+        return tail if head - tail >= need + reserve else -1  # wrapped: free is [tail, head)
+
+    # -- taking ---------------------------------------------------------------------------
+
+    def _head(self) -> tuple[int, int, int, int, int, int]:
+        meta = self._meta
+        if meta[_RECORDS] <= 0:
+            raise IndexError("take from an empty SharedRing")
+        offset = meta[_HEAD]
+        if self.size - offset < _HEADER.size or _HEADER.unpack_from(self._view, offset)[1] == WRAP:
+            offset = meta[_HEAD] = 0
+        return (offset, *_HEADER.unpack_from(self._view, offset))
+
+    def _drop_head(self, offset: int, size: int, count: int) -> None:
+        meta = self._meta
+        meta[_ITEMS] -= count
+        meta[_RECORDS] -= 1
+        if meta[_RECORDS] == 0:
+            meta[_HEAD] = meta[_TAIL] = 0
+        else:
+            meta[_HEAD] = offset + size
+
+    def _take(self, wanted: int) -> tuple[Any, int]:
+        """Take up to ``wanted`` items from the head record: (piece, items taken)."""
+        offset, size, kind, length, first, count = self._head()
+        start = offset + _HEADER.size
+        data = bytes(self._view[start:start + length])
+        taking = min(wanted, count)
+        if taking == count:
+            self._drop_head(offset, size, count)
+            if kind == ITEM:
+                return data, 1
+            if kind == SPILLED_ITEM:
+                return (SPILLED_ITEM, self._spilled(data), 0, 1), 1
+            return (kind, data if kind == LIST else self._spilled(data), first, count), count
+        # Part of a run: the rest stays, with its window moved on.
+        _HEADER.pack_into(self._view, offset, size, kind, length, first + taking, count - taking)
+        self._meta[_ITEMS] -= taking
+        if kind == SPILLED_LIST:  # the file stays for the rest: this reader gets its own name
+            return (kind, self._folder.share(self._spilled(data)), first, taking), taking
+        return (kind, data, first, taking), taking
+
+    def _spilled(self, name: bytes) -> Spilled:
+        return Spilled(self._folder.path, name.decode())
+
+    def popleft(self) -> Any:
+        """One item's piece: bytes for a plain item (the common case), else a tuple."""
+        return self._take(1)[0]
+
+    def popmany(self, n: int) -> Taken:
+        """Pieces holding the next ``n`` items (``n <= len(self)``)."""
+        pieces = []
+        taken = 0
+        while taken < n:
+            piece, count = self._take(n - taken)
+            pieces.append(piece)
+            taken += count
+        return Taken(pieces, taken)
+
+    def clear(self) -> None:
+        """Drop every record (and the files of spilled ones)."""
+        while self._meta[_RECORDS] > 0:
+            piece = self._take(self._meta[_ITEMS] or 1)[0]
+            if type(piece) is tuple and isinstance(piece[1], Spilled):
+                _unlink_quietly(piece[1].path)
+        meta = self._meta
+        meta[_HEAD] = meta[_TAIL] = meta[_ITEMS] = meta[_RECORDS] = 0
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def decode_piece(piece: Any, loads: Any = pickle.loads) -> list:
+    """The items of one piece taken from the ring, in order (reads and removes spilled files)."""
+    if type(piece) is bytes:
+        return [loads(piece)]
+    kind, data, first, count = piece
+    if isinstance(data, Spilled):
+        data = SpillFolder.take(data)
+    if kind in (ITEM, SPILLED_ITEM):
+        return [loads(data)]
+    run = loads(data)
+    return run if first == 0 and count == len(run) else run[first:first + count]

@@ -1,0 +1,285 @@
+"""Process primitives that notice a dead peer: a lock, a condition and a counting semaphore.
+
+``multiprocessing.Lock`` is a POSIX semaphore: when a process is SIGKILLed while holding it,
+nobody ever releases it, and every other process blocks on it for ever, timeouts included.
+``multiprocessing.Condition.notify()`` waits, holding the lock, for an acknowledgement from the
+sleeper it woke; a sleeper that died never sends one. The primitives here keep the textbook
+interface (``acquire``/``release``, ``wait``/``notify``) and add one thing: whoever blocks, blocks
+in slices of :data:`SLICE` seconds, and between slices asks :class:`Health` whether a process died
+in a way that leaves the buffer's state unknowable:
+
+* it held a :class:`RobustLock` (its pid is recorded in shared memory while it holds it), so the
+  state the lock guards may be half-changed;
+* it held permits of a :class:`RobustSemaphore` that it had not yet passed on (each process's
+  *debt*, permits acquired minus permits released, is kept in a shared table): a putter killed
+  between taking a free slot and storing its item has lost that slot for ever.
+
+Then the buffer is marked broken and every survivor raises :class:`BufferBroken` instead of
+waiting. A process that dies *while sleeping* (in ``wait()`` or ``acquire()``) holds nothing and
+harms nobody: :class:`RobustCondition` never waits for an acknowledgement, and a wake-up sent to a
+dead sleeper is made up for by the slices (every wait returns at least every :data:`SLICE`
+seconds, a spurious wake-up that the ``while`` loop around ``wait()`` absorbs).
+
+Limits: a dead process is recognised by its pid (gone, or a zombie); if the pid is reused by a
+new process before anyone checks, the death goes unnoticed. A process that called ``shutdown()``
+has released more permits than it took, so its debt is negative and its death is harmless.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import time
+from typing import Any
+
+from pcmodel.errors import BufferBroken
+
+__all__ = ["PARTICIPANTS", "SLICE", "Health", "RobustCondition", "RobustLock", "RobustSemaphore",
+           "pid_alive"]
+
+SLICE = 0.1
+"""Seconds a blocked process sleeps at most before it checks that its peers are alive."""
+
+PARTICIPANTS = 64  # processes whose semaphore debts are tracked at once (dead ones are reused)
+_BROKEN, _CLAIM_OWNER = 0, 1  # indexes in Health._flags
+
+_pid = os.getpid()
+
+
+def _refresh_pid() -> None:
+    global _pid
+    _pid = os.getpid()
+
+
+os.register_at_fork(after_in_child=_refresh_pid)
+
+
+def pid_alive(pid: int) -> bool:
+    """True unless process ``pid`` has exited (a zombie, not yet reaped, counts as exited)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as file:
+            stat = file.read()
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc (not Linux): os.kill said it exists
+        return True
+    state = stat[stat.rindex(b")") + 2:stat.rindex(b")") + 3]
+    return state not in (b"Z", b"X")
+
+
+class Health:
+    """Shared record of who holds what, for one buffer: lock owners and semaphore debts.
+
+    ``check()`` raises :class:`BufferBroken` if the buffer was marked broken or if a dead process
+    holds a lock or owes permits (and then marks it broken for everyone).
+    """
+
+    def __init__(self, context: Any) -> None:
+        self._flags = context.RawArray(ctypes.c_int64, 2)
+        # Triples (pid, debt, owed): a process's permits acquired minus released, on every
+        # semaphore; and items it handed over that nobody has received yet (the queue variant).
+        self.table = context.RawArray(ctypes.c_int64, 3 * PARTICIPANTS)
+        self._owners: list[Any] = []  # one shared cell per RobustLock: the holder's pid or 0
+        self._claim = RobustLock(context, self)
+        self._slot = -1
+        self._slot_pid = 0
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_slot"], state["_slot_pid"] = -1, 0
+        return state
+
+    @property
+    def broken(self) -> bool:
+        return bool(self._flags[_BROKEN])
+
+    def check(self) -> None:
+        """Raise BufferBroken if a process died holding part of this buffer (see the module)."""
+        if self._flags[_BROKEN]:
+            raise self._error()
+        for cell in self._owners:
+            pid = cell.value
+            if pid and not pid_alive(pid):
+                self.mark_broken(f"process {pid} died holding the buffer's lock")
+        table = self.table
+        for slot in range(PARTICIPANTS):
+            pid, debt = table[3 * slot], table[3 * slot + 1]
+            if pid and debt > 0 and not pid_alive(pid):
+                self.mark_broken(f"process {pid} died between taking {debt} permit(s) of the "
+                                  "buffer's semaphores and passing them on")
+
+    def mark_broken(self, reason: str) -> None:
+        """Mark the buffer broken for every process and raise BufferBroken saying ``reason``."""
+        self._flags[_BROKEN] = 1
+        raise BufferBroken(f"a process died holding this buffer; it is unusable ({reason}). "
+                           "Create a new buffer; items in this one cannot be trusted")
+
+    def _error(self) -> BufferBroken:
+        return BufferBroken("a process died holding this buffer; it is unusable. Create a new "
+                            "buffer; items in this one cannot be trusted")
+
+    def debt_slot(self) -> int:
+        """This process's debt cell in ``table`` (claimed on first use; its owed-items cell is
+        the next one, its pid the one before); -1 if the table is full."""
+        if self._slot_pid == _pid:
+            return self._slot
+        table = self.table
+        slot = -1
+        with self._claim:
+            free = -1
+            for index in range(PARTICIPANTS):
+                pid = table[3 * index]
+                if pid == _pid:
+                    slot = 3 * index + 1
+                    break
+                if free < 0 and (pid == 0 or (table[3 * index + 1] <= 0
+                                              and table[3 * index + 2] <= 0
+                                              and not pid_alive(pid))):
+                    free = index  # unused, or left by a process that exited owing nothing
+            else:
+                if free >= 0:
+                    table[3 * free:3 * free + 3] = [_pid, 0, 0]
+                    slot = 3 * free + 1
+        self._slot, self._slot_pid = slot, _pid
+        return slot
+
+
+class RobustLock:
+    """A non-reentrant process lock that records its holder's pid, so a death is detectable.
+
+    ``acquire(block=True, timeout=None)`` as ``multiprocessing.Lock``, except that it raises
+    :class:`BufferBroken` instead of waiting for ever on a lock whose holder died.
+    """
+
+    def __init__(self, context: Any, health: Health) -> None:
+        self._sem = context.Lock()
+        self._owner = context.RawValue(ctypes.c_int64, 0)
+        self._health = health
+        health._owners.append(self._owner)
+
+    def acquire(self, block: bool = True, timeout: float | None = None) -> bool:
+        if self._sem.acquire(False):
+            self._owner.value = _pid
+            return True
+        if not block:
+            return False
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            wait = SLICE if deadline is None else min(SLICE, deadline - time.monotonic())
+            if wait <= 0:
+                return False
+            if self._sem.acquire(True, wait):
+                self._owner.value = _pid
+                return True
+            self._health.check()
+
+    def release(self) -> None:
+        self._owner.value = 0
+        self._sem.release()
+
+    def __enter__(self) -> bool:
+        if self._sem.acquire(False):
+            self._owner.value = _pid
+            return True
+        return self.acquire()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._owner.value = 0
+        self._sem.release()
+
+
+class RobustCondition:
+    """A condition variable on a :class:`RobustLock` that never waits for a sleeper's answer.
+
+    Sleepers count themselves (under the lock) and sleep on a semaphore; ``notify(n)`` hands out
+    ``min(n, sleepers)`` tokens and returns at once. ``wait()`` may return early (at least every
+    :data:`SLICE` seconds, after checking that no peer died): callers wait in a ``while`` loop.
+    """
+
+    def __init__(self, context: Any, lock: RobustLock, health: Health) -> None:
+        self._lock = lock
+        self._tokens = context.Semaphore(0)
+        self._sleepers = context.RawValue(ctypes.c_int64, 0)
+        self._health = health
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Release the lock, sleep until notified (or ``timeout``, or a slice), re-take the lock.
+
+        Returns False if no notification came. Must be called with the lock held.
+        """
+        sleepers = self._sleepers
+        sleepers.value += 1
+        self._lock.release()
+        woken = False
+        try:
+            woken = self._tokens.acquire(True, SLICE if timeout is None else min(SLICE, timeout))
+            if not woken:
+                self._health.check()
+        finally:
+            self._lock.acquire()
+            if not woken and not self._tokens.acquire(False):
+                sleepers.value -= 1  # nobody counted us out: do it ourselves
+        return woken
+
+    def notify(self, n: int = 1) -> None:
+        """Wake up to ``n`` sleepers. Must be called with the lock held; never blocks."""
+        sleepers = self._sleepers
+        count = min(n, sleepers.value)
+        if count > 0:
+            sleepers.value -= count
+            for _ in range(count):
+                self._tokens.release()
+
+    def notify_all(self) -> None:
+        """Wake every sleeper. Must be called with the lock held; never blocks."""
+        self.notify(self._sleepers.value)
+
+
+class RobustSemaphore:
+    """A counting semaphore whose holders' debts are tracked, so a dead holder is detectable.
+
+    ``acquire(block=True, timeout=None)`` and ``release()`` as ``multiprocessing.Semaphore``;
+    a blocked ``acquire`` raises :class:`BufferBroken` once a peer died owing permits.
+    """
+
+    def __init__(self, context: Any, value: int, health: Health) -> None:
+        self._sem = context.Semaphore(value)
+        self._health = health
+        self._table = health.table
+
+    def acquire(self, block: bool = True, timeout: float | None = None) -> bool:
+        if not self._sem.acquire(False):
+            if not block:
+                return False
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while True:
+                wait = SLICE if deadline is None else min(SLICE, deadline - time.monotonic())
+                if wait <= 0:
+                    return False
+                if self._sem.acquire(True, wait):
+                    break
+                self._health.check()
+        slot = self._health.debt_slot()
+        if slot >= 0:
+            self._table[slot] += 1
+        return True
+
+    def owe(self, n: int) -> None:
+        """Count ``n`` permits as held by this process without acquiring them: for a buffer
+        whose algorithm takes from this semaphore what it gives back on another it lacks."""
+        slot = self._health.debt_slot()
+        if slot >= 0:
+            self._table[slot] += n
+
+    def release(self, n: int = 1) -> None:
+        slot = self._health.debt_slot()
+        if slot >= 0:
+            self._table[slot] -= n
+        for _ in range(n):
+            self._sem.release()
