@@ -6,8 +6,8 @@ Run: ``pytest exercises/03_pipeline_shutdown --impl my_pipeline.py`` or
 
 import pytest
 
+from pcmodel.grading import lint_checks, sched_checks
 from pcmodel.grading import pipeline_checks as checks
-from pcmodel.grading import sched_checks
 
 
 @pytest.mark.points(1)
@@ -80,3 +80,20 @@ def test_interleavings(impl):
     switch possible at every line of your file), up to a bounded search: every item handled
     once, every thread finished when run_pipeline() returns, no hang."""
     sched_checks.check_pipeline_interleavings(impl)
+
+
+@pytest.mark.points(0)
+def test_lint_notes(impl):
+    """Information only, no points: what ruff's bug rules (bugbear, bare except) say about
+    your file."""
+    lint_checks.check_notes(impl)
+
+
+@pytest.mark.points(1)
+def test_no_late_binding_thread_targets(impl):
+    """No function made in a loop reads the loop variable later (ruff B023): a thread's target
+    must get its source as an argument."""
+    lint_checks.check_rules(impl, {
+        "B023": "a thread's target that closes over a loop variable sees the variable's value "
+        "when it runs, not when the thread was made: pass it with args=(source,)",
+    })

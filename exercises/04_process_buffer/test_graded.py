@@ -6,6 +6,7 @@ Run: ``pytest exercises/04_process_buffer --impl my_buffer.py`` or
 
 import pytest
 
+from pcmodel.grading import lint_checks
 from pcmodel.grading import process_checks as checks
 from pcmodel.grading.checks import budget
 
@@ -56,3 +57,10 @@ def test_spawn(impl):
     """2 producer and 3 consumer processes started with the spawn method: everything arrives,
     and nothing the buffer created is left in /dev/shm."""
     checks.check_spawn(impl)
+
+
+@pytest.mark.points(0)
+def test_lint_notes(impl):
+    """Information only, no points: what ruff's bug rules (bugbear, bare except) say about
+    your file."""
+    lint_checks.check_notes(impl)

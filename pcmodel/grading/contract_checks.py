@@ -29,6 +29,7 @@ from typing import Any
 
 from pcmodel.grading.checks import fail_on, run_check
 from pcmodel.grading.crew import Crew, Worker
+from pcmodel.grading.hints import hinted
 from pcmodel.grading.isolation import describe_exception, time_scale
 from pcmodel.grading.probes import load_impl
 
@@ -217,7 +218,7 @@ def _virtual_wait(impl: str, side: str) -> dict[str, str] | None:
             expected,
             f"it woke up on a timer while nothing changed ({first.op} {first.obj} "
             f"{first.detail} at t={first.clock:g} s): it polls",
-            "wait() / acquire() without a timeout, and let the other side notify / release")
+            "@no-poll")
     if schedule.failure_kind is not None:
         head = schedule.message.splitlines()[0] if schedule.message else ""
         return _problem(expected, f"{schedule.failure_kind.value}: {head}")
@@ -244,8 +245,10 @@ def check_any_items(impl: str, steps: int = 160, seed: int = 12) -> None:
     fail_on(run_check(_any_items, impl, steps, seed))
 
 
-def check_waits_without_timeout(impl: str) -> None:
+def check_waits_without_timeout(impl: str, *, style: str = "condition") -> None:
     """A get() on an empty buffer and a put() on a full one wait an hour of virtual time without
     giving up or polling, and return as soon as they are released."""
-    fail_on(run_check(_virtual_wait, impl, "get"))
-    fail_on(run_check(_virtual_wait, impl, "put"))
+    with hinted(style):
+        fail_on(run_check(_virtual_wait, impl, "get"))
+    with hinted(style):
+        fail_on(run_check(_virtual_wait, impl, "put"))

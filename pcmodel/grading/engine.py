@@ -150,13 +150,16 @@ def grade(
 def format_report(report: dict[str, Any]) -> str:
     """A plain-text score report: one line per check, then what to fix for each failed one."""
     lines = [f"{report['exercise']}: grading {report['impl']}", ""]
+    if report.get("error"):
+        # One line, once: the file could not be run at all (a SyntaxError).
+        lines += [f"  cannot grade: {report['error']}", ""]
     width = max((len(c["id"]) for c in report["checks"]), default=10)
     for check in report["checks"]:
         mark = "PASS" if check["earned"] else "FAIL"
         lines.append(f"  {mark}  {check['earned']:>2}/{check['points']:<2}  {check['id']:<{width}}"
                      f"  {check['title']}")
     lines += ["", f"  total: {report['score']} / {report['max_score']}"]
-    failed = [c for c in report["checks"] if not c["earned"]]
+    failed = [c for c in report["checks"] if not c["earned"] and not report.get("error")]
     for check in failed:
         lines += ["", f"{check['id']} ({check['points']} points): {check['title']}"]
         if check.get("rounds", 1) > 1:

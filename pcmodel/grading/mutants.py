@@ -313,8 +313,8 @@ def _grade_one(exercise: Exercise, mutant: Mutant, folder: Path) -> dict[str, An
     started = time.monotonic()
     try:
         report = grade(exercise, path, timeout=900, exitfirst=True)
-        failed = [c["id"] for c in report["checks"] if not c["earned"]]
-        verdict = "killed" if failed else "survived"
+        failed = [c["id"] for c in report["checks"] if c["points"] and not c["earned"]]
+        verdict = "killed" if report["score"] < report["max_score"] else "survived"
     except GradingError as exc:
         report, failed, verdict = {}, [], "killed"
         failed = [f"the suite could not run: {str(exc).splitlines()[0]}"]

@@ -18,7 +18,8 @@ from __future__ import annotations
 from typing import Any
 
 from pcmodel.grading import buffer_checks
-from pcmodel.grading.checks import CheckFailed, budget, run_check
+from pcmodel.grading.checks import CheckFailed, budget, fail_on, run_check
+from pcmodel.grading.hints import hinted
 from pcmodel.grading.probes import load_impl
 
 __all__ = [
@@ -40,15 +41,11 @@ SCENARIOS: tuple[dict[str, Any], ...] = (
 
 _MAX_TRACE_LINES = 200
 
+# Hints by failure kind, only where the kind says the cause; a deadlock (a lost wake-up or a
+# lock order?), an exception or a broken invariant is explained by the trace itself.
 _HINTS = {
-    "deadlock": "every waiter must be woken by someone: notify the condition the other side "
-    "waits on (two conditions, or notify_all), and never wait while holding a lock the "
-    "waker needs (semaphore before mutex)",
-    "exception": "a thread went on after a wake-up without rechecking (use while, not if), or "
-    "two threads changed the storage at once (hold the mutex)",
-    "invariant": "two threads touched the slots or indices at once: do every read and update of "
-    "the storage inside one mutex",
-    "livelock": "a waiting thread keeps running instead of blocking (busy waiting)",
+    "livelock": "@no-poll",
+    "polling": "@no-poll",
 }
 
 
@@ -159,13 +156,12 @@ def check_pipeline_interleavings(impl: str, max_schedules: int = 120) -> None:
             raise CheckFailed.from_problem(found)
 
 
-def check_interleavings(impl: str, max_schedules: int = 150) -> None:
+def check_interleavings(impl: str, max_schedules: int = 150, *, style: str = "condition") -> None:
     """Search the schedules of small producer/consumer configurations for a failure."""
     if not scheduler_available():
         buffer_checks.check_stress(impl, producers=2, consumers=2, items=3, capacity=1,
                                    trials=40, noise=0.5, seed=7)
         return
     for scenario in SCENARIOS:
-        found = run_check(_explore, impl, scenario, budget(max_schedules))
-        if found is not None:
-            raise CheckFailed.from_problem(found)
+        with hinted(style):
+            fail_on(run_check(_explore, impl, scenario, budget(max_schedules)))
