@@ -92,7 +92,8 @@ def test_lint_notes(impl):
 @pytest.mark.points(1)
 def test_no_late_binding_thread_targets(impl):
     """No function made in a loop reads the loop variable later (ruff B023): a thread's target
-    must get its source as an argument."""
+    must get its source as an argument. (Scored once run_pipeline() validates its arguments.)"""
+    checks.check_validation(impl)
     lint_checks.check_rules(impl, {
         "B023": "a thread's target that closes over a loop variable sees the variable's value "
         "when it runs, not when the thread was made: pass it with args=(source,)",

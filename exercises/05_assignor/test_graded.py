@@ -6,7 +6,6 @@ Run: ``pytest exercises/05_assignor --impl my_assignor.py`` or
 
 import pytest
 
-from pcmodel.grading import lint_checks
 from pcmodel.grading.assignor_checks import check
 
 
@@ -82,9 +81,3 @@ def test_roundrobin_deterministic(impl):
     """assign_roundrobin(): the same group in another order gets the same result."""
     check(impl, "roundrobin", "deterministic")
 
-
-@pytest.mark.points(0)
-def test_lint_notes(impl):
-    """Information only, no points: what ruff's bug rules (bugbear, bare except) say about
-    your file."""
-    lint_checks.check_notes(impl)
