@@ -13,7 +13,7 @@ runs its workload in a forked child process, and the verdict is the grader's, ma
   A message whose tag does not verify, or a second message, is reported as TAMPERED; nothing is
   unpickled before its tag verifies, and then with builtin types only (a result cannot make the
   grader import or call anything).
-- **Nothing outlives the check**: the child leads a new process group, the parent is a child
+- **Nothing outlives the check**: the child leads a new session, the parent is a child
   subreaper while the check runs (:mod:`pcmodel.grading.reaper`), and after the result it kills
   the group and every descendant, including ones that called ``setsid()`` or forked twice.
 - **Output is capped**: the child's stdout and stderr go to a pipe the parent drains, keeping the
@@ -173,8 +173,6 @@ def run_isolated(fn: Callable[..., Any], *args: Any, time_limit: float) -> Outco
         for fd in (result_w, key_r, out_w):
             os.close(fd)
         try:
-            with contextlib.suppress(OSError):
-                os.setpgid(pid, pid)  # also done by the child; whichever runs first wins
             try:
                 watch = _Watch(pid, result_r, out_r, key, key_w)
                 outcome = watch.run(started + time_limit, time_limit)
@@ -213,8 +211,10 @@ def _quiet_fork_warning() -> Any:
 
 def _child_main(result_w: int, key_r: int, out_w: int, tracker: int | None,
                 fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    # A session of its own: the child leads its process group (killed as one), and the
+    # reaper tells its orphans from the parent's other children by session.
     with contextlib.suppress(OSError):
-        os.setpgid(0, 0)
+        os.setsid()
     _become_dumpable()
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)

@@ -25,6 +25,7 @@ from pcmodel.plots.replication import ROLE_COLOURS, plot_acks_outcome, plot_repl
 from pcmodel.plots.runs import (
     plot_blocking_vs_speed_ratio,
     plot_run,
+    plot_runs,
     plot_scaling,
     plot_throughput_vs_capacity,
     plot_timeline,
@@ -47,6 +48,7 @@ __all__ = [
     "plot_rebalance",
     "plot_replication",
     "plot_run",
+    "plot_runs",
     "plot_scaling",
     "plot_throughput_vs_capacity",
     "plot_timeline",

@@ -37,8 +37,9 @@ HONOURED: dict[str, str] = {
                                 "(Broker(auto_create_topics_enable=True), the default)",
     "batch_size": "most bytes of records in one batch",
     "client_id": "names the producer and its sender thread",
-    "compression_type": "None, 'gzip', 'snappy', 'lz4' or 'zstd': batches are stored "
-                        "compressed in the log (snappy, lz4, zstd need pcmodel[compression])",
+    "compression_type": "None, 'gzip', 'snappy', 'lz4' or 'zstd': each batch is stored "
+                        "compressed in the log (Broker.log_stats shows the saving); snappy, lz4 "
+                        "and zstd need pcmodel[compression]",
     "enable_idempotence": "False only (default False here): True raises, idempotence is not "
                           "supported yet; acks='all' with retries=0 never duplicates",
     "key_serializer": "f(key) -> bytes",

@@ -14,10 +14,13 @@ Prior art: kafka-python's ``kafka/producer/sender.py``; the Java client's ``Send
 
 from __future__ import annotations
 
+from typing import Any
+
 from pcmodel.errors import ShutDown
 from pcmodel.topics.accumulator import ProducerState
 from pcmodel.topics.errors import IllegalStateError
 from pcmodel.topics.futures import FutureState, ProducerBatch
+from pcmodel.topics.structs import TopicPartition
 
 __all__ = ["SenderMixin"]
 
@@ -62,7 +65,7 @@ class SenderMixin:
                 )
                 break
             try:
-                result = self._broker.append(tp.topic, tp.partition, batch.records, timeout=timeout)
+                result = self._append_batch(tp, batch.records, timeout)
             except Exception as exc:
                 if getattr(exc, "retriable", False) and attempts < self.config["retries"]:
                     attempts += 1
@@ -85,3 +88,12 @@ class SenderMixin:
             self._batch_ready.notify_all()
         for future, callbacks in pending:
             future._run(callbacks)
+
+    def _append_batch(self, tp: TopicPartition, records: list, timeout: float) -> Any:
+        """One append to the broker; with ``compression_type`` the broker stores it compressed."""
+        compression = self.config["compression_type"]
+        if compression is None:
+            return self._broker.append(tp.topic, tp.partition, records, timeout=timeout)
+        return self._broker.append(
+            tp.topic, tp.partition, records, timeout=timeout, compression=compression
+        )

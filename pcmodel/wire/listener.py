@@ -215,27 +215,30 @@ class KafkaListener:
                 self._admit(sock, peer)
 
     def _admit(self, sock: socket.socket, peer: Any) -> None:
+        refused = None  # decided under the lock; logged and closed outside it
         with self._lock:
             if self._stopping:
-                sock.close()
-                return
-            if len(self._connections) >= self.max_connections:
+                refused = ""
+            elif len(self._connections) >= self.max_connections:
                 refusing_already, self._refusing = self._refusing, True
-                sock.close()
-                if not refusing_already:
-                    log.warning(
-                        "Kafka listener: refusing connections from %s on: %d are open "
-                        "(max_connections=%d); logged once until one is accepted again",
-                        _peer_name(peer), len(self._connections), self.max_connections,
-                    )
-                return
-            self._refusing = False
-            thread = threading.Thread(
-                target=self._serve, args=(sock, peer),
-                name=f"kafka-conn-{_peer_name(peer)}",
-            )
-            self._connections[sock] = thread
-        thread.start()
+                refused = "" if refusing_already else (
+                    f"Kafka listener: refusing connections from {_peer_name(peer)} on: "
+                    f"{len(self._connections)} are open (max_connections="
+                    f"{self.max_connections}); logged once until one is accepted again"
+                )
+            else:
+                self._refusing = False
+                thread = threading.Thread(
+                    target=self._serve, args=(sock, peer),
+                    name=f"kafka-conn-{_peer_name(peer)}",
+                )
+                self._connections[sock] = thread
+        if refused is None:
+            thread.start()
+            return
+        if refused:
+            log.warning("%s", refused)
+        sock.close()
 
     # --- serving one connection -----------------------------------------------------------------
 

@@ -81,7 +81,10 @@ def handle_fetch(ctx: RequestContext, request: Any) -> Any:
                 records[tp].extend(result.records)
                 positions[tp] += len(result.records)
                 budget -= len(result.records)
-                collected += sum(_size(r) for r in result.records)
+                for record in result.records:  # sizes matter only until min_bytes is met
+                    if collected >= request.min_bytes:
+                        break
+                    collected += _size(record)
         # An error answers at once, as enough data does; otherwise wait for more until the
         # deadline (the next fetch starts after what we have, so it waits for new records).
         if failed or collected >= request.min_bytes or remaining <= 0:
