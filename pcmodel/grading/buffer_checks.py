@@ -17,9 +17,8 @@ from collections import Counter, deque
 from typing import Any
 
 from pcmodel.grading.checks import budget, fail_on, run_check
-from pcmodel.grading.crew import Crew, Worker, WorkerState
+from pcmodel.grading.crew import Crew, Worker, WorkerState, patience
 from pcmodel.grading.hints import hinted
-from pcmodel.grading.isolation import time_scale
 from pcmodel.grading.probes import Probe, instrument, load_impl
 
 __all__ = [
@@ -59,7 +58,7 @@ class _Harness:
         self.source = module.__spec__.origin
         self.buffer = module.BoundedBuffer(capacity)
         self.crew = Crew(self.source, noise=noise, seed=seed, on_tick=self.probe.poke)
-        self.stall = STALL * time_scale()
+        self.stall = STALL * patience()
 
     def put(self, name: str, item: Any, settle: bool = False) -> Worker:
         """Start a worker that puts ``item``; with ``settle``, return once it blocked or ended."""
@@ -101,7 +100,7 @@ class _Harness:
             self.probe.wait_until(
                 lambda: worker.state is not WorkerState.RUNNING
                 or self.probe.blocked > baseline,
-                BLOCK_WAIT * time_scale(),
+                BLOCK_WAIT * patience(),
             )
             worker.blocked = worker.state is WorkerState.RUNNING and self.probe.blocked > baseline
         return worker

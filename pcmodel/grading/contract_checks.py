@@ -28,9 +28,9 @@ from collections import deque
 from typing import Any
 
 from pcmodel.grading.checks import fail_on, run_check
-from pcmodel.grading.crew import Crew, Worker
+from pcmodel.grading.crew import Crew, Worker, patience
 from pcmodel.grading.hints import hinted
-from pcmodel.grading.isolation import describe_exception, time_scale
+from pcmodel.grading.isolation import describe_exception
 from pcmodel.grading.probes import load_impl
 
 __all__ = ["check_any_items", "check_waits_without_timeout"]
@@ -120,7 +120,7 @@ def _any_items(impl: str, steps: int, seed: int) -> dict[str, str] | None:
 
     crew = Crew(source)
     crew.start("main", run)
-    stuck = crew.wait(_STALL * time_scale())
+    stuck = crew.wait(_STALL * patience())
     setup = (f"two buffers A = BoundedBuffer({capacities[0]}) and B = BoundedBuffer("
              f"{capacities[1]}) used in turn, with items such as None, 0, False, '', "
              "equal-but-distinct lists, an object equal to everything, 2**70 and a lock")

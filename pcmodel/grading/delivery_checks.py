@@ -17,8 +17,7 @@ from typing import Any
 
 from pcmodel.grading.buffer_checks import STALL
 from pcmodel.grading.checks import CheckFailed, run_check
-from pcmodel.grading.crew import Crew, Worker, WorkerState
-from pcmodel.grading.isolation import time_scale
+from pcmodel.grading.crew import Crew, Worker, WorkerState, patience
 from pcmodel.grading.probes import load_impl
 
 __all__ = ["check"]
@@ -114,7 +113,7 @@ class _Group:
 
 
 def _stuck(group: _Group, workers: list[Worker]) -> dict[str, str] | None:
-    stuck = group.crew.wait(STALL * 2 * time_scale(), workers)
+    stuck = group.crew.wait(STALL * 2 * patience(), workers)
     if stuck:
         missing = len(group.all - group.seen())
         return _problem("consume() to return once should_stop() is true",
@@ -269,7 +268,7 @@ def _wait_for(group: _Group, count: int) -> bool:
             if len(group.processed) >= count:
                 done.set()
 
-    deadline = STALL * 2 * time_scale()
+    deadline = STALL * 2 * patience()
     previous = group.crew.on_tick
     group.crew.on_tick = watch
     watch()

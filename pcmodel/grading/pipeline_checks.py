@@ -22,8 +22,7 @@ from typing import Any
 from pcmodel.grading.buffer_checks import STALL
 from pcmodel.grading.checks import fail_on, run_check
 from pcmodel.grading.contract_checks import AlwaysEqual
-from pcmodel.grading.crew import Crew, Worker, WorkerState
-from pcmodel.grading.isolation import time_scale
+from pcmodel.grading.crew import Crew, Worker, WorkerState, patience
 from pcmodel.grading.probes import load_impl
 
 __all__ = [
@@ -112,7 +111,7 @@ class _Run:
             w.finished()
 
         self.runner = self.crew.start("run_pipeline", body)
-        self.stuck = self.crew.wait(STALL * time_scale(), [self.runner])
+        self.stuck = self.crew.wait(STALL * patience(), [self.runner])
         self.alive = [t for t in threading.enumerate()
                       if t not in self.before and t is not self.runner.thread and t.is_alive()]
 
@@ -136,7 +135,7 @@ class _Run:
                 self.handled_after_failure.set()
         self.crew.tick()
         if self.barrier is not None:
-            self.barrier.wait(STALL * time_scale())
+            self.barrier.wait(STALL * patience())
         if any(item is x for x in self.slow_items):
             # A slow item keeps its consumer busy, so a pipeline that returns without joining
             # its consumers is seen doing so.
@@ -317,10 +316,10 @@ def _wait_for_feeder(source: int, failed: threading.Event) -> Any:
     the error). Generous limits: they only matter for a pipeline that hangs anyway."""
 
     def hook(run: _Run) -> None:
-        failed.wait(5 * STALL * time_scale())
+        failed.wait(5 * STALL * patience())
         feeder = run.feeders.get(source)
         if feeder is not None and feeder is not threading.current_thread():
-            feeder.join(5 * STALL * time_scale())
+            feeder.join(5 * STALL * patience())
 
     return hook
 
@@ -377,7 +376,7 @@ def _first_error(impl: str) -> dict[str, str] | None:
     data = _sources(2, 10)
 
     def after_handler_failed(run: _Run) -> None:
-        run.handled_after_failure.wait(5 * STALL * time_scale())
+        run.handled_after_failure.wait(5 * STALL * patience())
 
     late = _SourceFailed("source 1 failed after handle() did")
     run = _Run(impl, data, 1, 3, fail_items=(data[0][0],),

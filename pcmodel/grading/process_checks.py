@@ -25,7 +25,7 @@ from typing import Any
 
 from pcmodel.grading.buffer_checks import STALL
 from pcmodel.grading.checks import fail_on, run_check
-from pcmodel.grading.crew import noise_tracer
+from pcmodel.grading.crew import noise_tracer, patience
 from pcmodel.grading.isolation import describe_exception, time_scale
 from pcmodel.grading.probes import ImplementationError, load_impl
 
@@ -206,7 +206,7 @@ def _transfer(impl: str, method: str, producers: int, consumers: int, items: int
     for p in range(producers):
         batch = [p * 1_000_000 + k + 1 for k in range(items)]  # never 0: unwritten slots are 0
         gang.start(f"producer {p}", producer_main, batch, noise_file, rng.randrange(2**32))
-    stuck = gang.wait(STALL * time_scale())
+    stuck = gang.wait(STALL * patience())
     reports, level = dict(gang.reports), gang.meter[_MAX]
     del buf, gang
     gc.collect()  # unlink named semaphores now (spawn), not at an exit that runs no finalizers
@@ -385,7 +385,7 @@ def _sequence(impl: str, capacity: int, steps: int, seed: int) -> dict[str, str]
              f"{capacities[1]}, ctx) used in turn, with items such as 0, -1, 2**63 - 1, -2**63")
     worker = threading.Thread(target=body, daemon=True)
     worker.start()
-    worker.join(STALL * time_scale())
+    worker.join(STALL * patience())
     if worker.is_alive():
         return _problem(f"put() to return while there is room, get() while there are items "
                         f"({setup})", f"stuck in {outcome.get('doing')} after: "
@@ -407,7 +407,7 @@ def _blocking(impl: str, capacity: int, window: float) -> dict[str, str] | None:
     """A put() in another process waits on a full buffer, and is released by a get()."""
     ctx = multiprocessing.get_context("fork")
     buf = load_impl(impl, "BoundedBuffer").BoundedBuffer(capacity, ctx)
-    stall = STALL * time_scale()
+    stall = STALL * patience()
     done, _ = _call(lambda: [buf.put(i) for i in range(capacity)], stall)
     if not done:
         return _problem(f"{capacity} puts into an empty buffer of capacity {capacity} to return",
@@ -452,7 +452,7 @@ def _busy(impl: str, window: float) -> dict[str, str] | None:
                        daemon=True)
     proc.start()
     writer.close()
-    stall = STALL * time_scale()
+    stall = STALL * patience()
     try:
         if not reader.poll(_START_LIMIT * time_scale()):
             return _problem("the consumer process to start", "it did not", "")
