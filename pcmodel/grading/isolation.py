@@ -132,7 +132,6 @@ def run_isolated(fn: Callable[..., Any], *args: Any, time_limit: float) -> Outco
         raise ValueError(f"time_limit must be positive, got {time_limit}")
     if "fork" not in multiprocessing.get_all_start_methods():
         return _run_in_thread(fn, args, time_limit)
-    key = secrets.token_bytes(_KEY_BYTES)
     result_r, result_w = os.pipe()
     key_r, key_w = os.pipe()
     out_r, out_w = os.pipe()
@@ -143,6 +142,8 @@ def run_isolated(fn: Callable[..., Any], *args: Any, time_limit: float) -> Outco
         with reaper.launching:
             pid = _fork(result_w, key_r, out_w, tracker, fn, args)
             reaper.watch(pid)
+        # Drawn after the fork: the child's copy of this frame (on its call stack) holds no key.
+        key = secrets.token_bytes(_KEY_BYTES)
         for fd in (result_w, key_r, out_w):
             os.close(fd)
         try:

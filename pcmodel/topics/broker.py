@@ -569,6 +569,7 @@ class Broker:
         producer_epoch: int,
         first_sequence: int,
         timeout: float | None = None,
+        compression: str | None = None,
     ) -> AppendResult:
         """:meth:`append` for an idempotent producer: a retried batch is not appended twice.
 
@@ -579,7 +580,8 @@ class Broker:
         """
         return self._producers.append(
             (topic, partition), producer_id, producer_epoch, first_sequence, len(records),
-            lambda: self.append(topic, partition, records, timeout=timeout),
+            lambda: self.append(topic, partition, records, timeout=timeout,
+                                compression=compression),
         )
 
     def fetch(

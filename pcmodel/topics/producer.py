@@ -184,7 +184,7 @@ class KafkaProducer(AccumulatorMixin, SenderMixin):
         check_int_arg("max_request_size", max_request_size, 1)
         check_number_arg("request_timeout_ms", request_timeout_ms)
         check_number_arg("metadata_max_age_ms", metadata_max_age_ms)
-        check_idempotence(enable_idempotence, transactional_id)
+        check_idempotence(enable_idempotence, transactional_id, acks)
         if not isinstance(allow_auto_create_topics, bool):
             raise KafkaConfigurationError(
                 f"allow_auto_create_topics must be True or False, got {allow_auto_create_topics!r}"
@@ -227,6 +227,12 @@ class KafkaProducer(AccumulatorMixin, SenderMixin):
         self._value_serializer = value_serializer
         self._partitioner = partitioner
         self._acks = ACKS[acks]
+        # Idempotence: a producer id and epoch from the broker, and per partition the sequence
+        # number of the next record (kept by the sender thread alone).
+        self._producer_id: tuple[int, int] | None = (
+            tuple(self._broker.init_producer_id()) if enable_idempotence else None
+        )
+        self._sequences: dict[TopicPartition, int] = {}
         self._batch_size = batch_size
         self._linger = linger_ms / 1000
         self._max_block = max_block_ms / 1000

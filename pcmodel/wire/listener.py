@@ -37,6 +37,7 @@ from pcmodel.wire.framing import (
     error_response,
     make_context,
 )
+from pcmodel.wire.stats import ListenerStats, StatsRecorder
 
 __all__ = ["DEFAULT_MAX_CONNECTIONS", "DEFAULT_MAX_REQUEST_BYTES", "KafkaListener"]
 
@@ -123,6 +124,7 @@ class KafkaListener:
         self._stopping = False
         self._started = False
         self._refusing = False
+        self._stats = StatsRecorder()
         self._wake_r, self._wake_w = socket.socketpair()
         self._accepter = threading.Thread(
             target=self._accept_loop, name=f"kafka-accept-{self.port}"
@@ -146,6 +148,10 @@ class KafkaListener:
         """How many client connections are open right now."""
         with self._lock:
             return len(self._connections)
+
+    def statistics(self) -> ListenerStats:
+        """An immutable snapshot: requests per API, connections, and recent fetch waits."""
+        return self._stats.snapshot(self.connection_count)
 
     def start(self) -> KafkaListener:
         """Start accepting connections; returns self. Calling it twice is an error."""
@@ -233,6 +239,7 @@ class KafkaListener:
                     name=f"kafka-conn-{_peer_name(peer)}",
                 )
                 self._connections[sock] = thread
+        self._stats.connection(accepted=refused is None)
         if refused is None:
             thread.start()
             return
@@ -306,6 +313,7 @@ class KafkaListener:
     def _handle(self, frame: bytes, state: dict[str, Any], name: str) -> bytes | None:
         request = decode_request(frame, self.handlers)
         if request.handler is None:
+            self._stats.unserved(request.api_key, request.api_version)
             # Clients try the newest ApiVersions first and expect this answer (KIP-511).
             log.log(
                 logging.DEBUG if request.api_key == _API_VERSIONS else logging.INFO,
@@ -317,8 +325,9 @@ class KafkaListener:
             )
         ctx = make_context(
             request, broker=self.broker, node_id=self.node_id, host=self.advertised_host,
-            port=self.port, handlers=self.handlers, connection_state=state,
+            port=self.port, handlers=self.handlers, connection_state=state, stats=self._stats,
         )
+        self._stats.request(request.handler.name)
         try:
             response = request.handler.handle(ctx, request.body)
         except CloseConnection:

@@ -234,3 +234,19 @@ def test_a_child_the_caller_starts_meanwhile_is_not_killed(tmp_path):
         if "bystander" in locals():
             bystander.kill()
             bystander.wait()
+
+
+def _keys_on_the_stack() -> list[str]:
+    frame, found = sys._getframe(), []
+    while frame is not None:
+        found += [f"{frame.f_code.co_name}.{name}" for name, value in frame.f_locals.items()
+                  if isinstance(value, bytes) and len(value) == 32]
+        frame = frame.f_back
+    return found
+
+
+def test_the_checks_key_is_not_on_the_childs_stack():
+    """The result's key is drawn after the fork: code in the check cannot find it by walking up."""
+    outcome = run_isolated(_keys_on_the_stack, time_limit=30)
+    assert outcome.verdict is Verdict.RETURNED
+    assert outcome.value == []
