@@ -64,7 +64,6 @@ _HEARTBEAT_CODES = {
     HeartbeatStatus.UNKNOWN_MEMBER: kafka_errors.UnknownMemberIdError.errno,
     HeartbeatStatus.ILLEGAL_GENERATION: kafka_errors.IllegalGenerationError.errno,
 }
-_NO_AUTHORIZED_OPERATIONS = -(2**31)
 
 
 def _code(exc: BaseException) -> int:
@@ -318,12 +317,10 @@ def _described(ctx: RequestContext, group_id: str) -> Any:
     except GroupIdNotFoundError:
         # Kafka describes a group it does not know as Dead, with no error.
         return Group(error_code=0, error_message=None, group_id=group_id, group_state="Dead",
-                     protocol_type="", protocol_data="", members=[],
-                     authorized_operations=_NO_AUTHORIZED_OPERATIONS)
+                     protocol_type="", protocol_data="", members=[])
     except Exception as exc:
         return Group(error_code=_code(exc), error_message=str(exc), group_id=group_id,
-                     group_state="", protocol_type="", protocol_data="", members=[],
-                     authorized_operations=_NO_AUTHORIZED_OPERATIONS)
+                     group_state="", protocol_type="", protocol_data="", members=[])
     return Group(
         error_code=0, error_message=None, group_id=group_id, group_state=desc.state.value,
         protocol_type=desc.protocol_type or "", protocol_data=desc.protocol or "",
@@ -333,7 +330,6 @@ def _described(ctx: RequestContext, group_id: str) -> Any:
                    member_assignment=m.member_assignment)
             for m in desc.members
         ],
-        authorized_operations=_NO_AUTHORIZED_OPERATIONS,
     )
 
 
