@@ -93,3 +93,42 @@ def test_a_group_of_three_splits_the_partitions(strategy, client, broker_name, b
     finally:
         for member in members:
             member.stop()
+
+
+def test_pcmodel_and_kafka_python_consumers_share_one_group():
+    """A pcmodel consumer (in process) and a kafka-python consumer (through the listener) in one
+    group: both speak Kafka's consumer protocol, so whichever leads assigns for both."""
+    from pcmodel.topics import Broker
+    from pcmodel.topics import KafkaConsumer as PcmodelConsumer
+
+    with Broker() as broker, broker.serve_kafka() as listener:
+        broker.create_topic("shared", 4)
+        ours = PcmodelConsumer("shared", broker=broker, group_id="mixed",
+                               heartbeat_interval_ms=100)
+        stop = threading.Event()
+
+        def poll_ours() -> None:
+            while not stop.is_set():
+                ours.poll(timeout_ms=50)
+
+        thread = threading.Thread(target=poll_ours, name="pcmodel-member")
+        thread.start()
+        theirs = None
+        try:
+            wait_for(lambda: len(ours.assignment()) == 4, "the pcmodel consumer owns all four")
+            theirs = Member("kafka-python", listener.bootstrap_servers, "shared", "mixed",
+                            "range", [], threading.Lock())
+            wait_for(lambda: len(ours.assignment()) == 2 and len(theirs.owned) == 2,
+                     "two partitions each")
+            described = broker.describe_group("mixed")
+            clients = {m.member_id: m.client_id for m in described.members}
+            assert described.protocol == "range"
+            assert clients[described.leader] == "pcmodel-consumer"  # the first to join leads
+            assert sorted(c.split("-")[0] for c in clients.values()) == ["kafka", "pcmodel"]
+            assert {tp.partition for tp in ours.assignment()} | theirs.owned == {0, 1, 2, 3}
+        finally:
+            if theirs is not None:
+                theirs.stop()
+            stop.set()
+            thread.join(10)
+            ours.close()
