@@ -53,6 +53,7 @@ from pcmodel.topics.errors import (
     UnassignedPartitionError,
     UnknownMemberIdError,
     UnknownTopicOrPartitionError,
+    UnsupportedCompressionTypeError,
     UnsupportedVersionError,
 )
 from pcmodel.topics.partitioner import (
@@ -140,6 +141,7 @@ __all__ = [
     "TopicPartition",
     "UnknownMemberIdError",
     "UnknownTopicOrPartitionError",
+    "UnsupportedCompressionTypeError",
     "UnsupportedVersionError",
     "validate_topic_partition",
     "Broker",

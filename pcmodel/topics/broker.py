@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from pcmodel.buffers import VARIANTS
+from pcmodel.topics.compression import CompressedBatch, get_codec
 from pcmodel.topics.consumer_protocol import PROTOCOL_TYPE
 from pcmodel.topics.coordinator import (
     GroupCoordinator,
@@ -66,14 +67,17 @@ from pcmodel.topics.errors import (
     IllegalStateError,
     InvalidPartitionsError,
     InvalidTopicError,
+    KafkaConfigurationError,
     OffsetOutOfRangeError,
     TopicAlreadyExistsError,
     UnknownMemberIdError,
     UnknownTopicOrPartitionError,
+    UnsupportedCompressionTypeError,
     UnsupportedVersionError,
 )
 from pcmodel.topics.idempotence import ProducerSequences
 from pcmodel.topics.log import (
+    LogBytes,
     LogRecord,
     NewRecord,
     PartitionLog,
@@ -120,6 +124,7 @@ CLIENT_METHODS: tuple[str, ...] = (
     "metadata_version",
     "await_metadata_change",
     "space_stats",
+    "log_stats",
     "beginning_offsets",
     "end_offsets",
     "offsets_for_times",
@@ -433,6 +438,15 @@ class Broker:
                 self._data_arrived.wait(remaining)
             return self._metadata_version
 
+    def log_stats(self, topic: str) -> tuple[LogBytes, ...]:
+        """Per partition of ``topic``: retained records, stored and uncompressed bytes.
+
+        Stored bytes are smaller than uncompressed ones where producers used
+        ``compression_type``. Raises ``UnknownTopicOrPartitionError`` for an unknown topic.
+        """
+        with self._lock:
+            return tuple(log.byte_stats() for log in self._topic(topic).logs)
+
     def space_stats(self, topic: str, partition: int) -> Any:
         """The ``BufferStats`` of a ``"block"`` partition's space buffer (``None`` for delete).
 
@@ -491,20 +505,31 @@ class Broker:
         records: Sequence[NewRecord | tuple],
         *,
         timeout: float | None = None,
+        compression: str | None = None,
     ) -> AppendResult:
         """Append ``records`` (serialized ``(key, value, headers, timestamp_ms)``) in order.
 
         All records get consecutive offsets; records of one call are never interleaved with
         another's. On a ``"block"`` topic this waits while the partition is full, for at most
         ``timeout`` seconds (``None``: for ever), then raises ``KafkaTimeoutError`` with nothing
-        appended. Raises ``UnknownTopicOrPartitionError``, ``TypeError`` /
-        ``IllegalArgumentError`` for malformed records (nothing appended).
+        appended. ``compression`` (``"gzip"``, ``"snappy"``, ``"lz4"``, ``"zstd"``) stores the
+        records as one compressed batch (compressed before the broker lock is taken). Raises
+        ``UnknownTopicOrPartitionError``, ``UnsupportedCompressionTypeError`` for a codec that
+        is unknown or not installed, ``TypeError`` / ``IllegalArgumentError`` for malformed
+        records (nothing appended).
         """
         tp = validate_topic_partition((topic, partition))
         _check_timeout(timeout)
         batch = validate_records(records)
         if not batch:
             raise IllegalArgumentError("append needs at least one record")
+        compressed = None
+        if compression is not None:
+            try:
+                codec = get_codec(compression)
+            except KafkaConfigurationError as exc:
+                raise UnsupportedCompressionTypeError(str(exc)) from None
+            compressed = CompressedBatch.build(codec, batch)
         with self._lock:
             self._check_open()
             log = self._log(tp)
@@ -521,7 +546,7 @@ class Broker:
                 raise UnknownTopicOrPartitionError(
                     f"topic {topic!r} was deleted while the append waited"
                 )
-            base, append_time = log.append(batch)
+            base, append_time = log.append(batch, compressed=compressed)
             self._data_arrived.notify_all()
             return AppendResult(base, log.log_start_offset, append_time)
 
@@ -544,6 +569,7 @@ class Broker:
         producer_epoch: int,
         first_sequence: int,
         timeout: float | None = None,
+        compression: str | None = None,
     ) -> AppendResult:
         """:meth:`append` for an idempotent producer: a retried batch is not appended twice.
 
@@ -554,7 +580,8 @@ class Broker:
         """
         return self._producers.append(
             (topic, partition), producer_id, producer_epoch, first_sequence, len(records),
-            lambda: self.append(topic, partition, records, timeout=timeout),
+            lambda: self.append(topic, partition, records, timeout=timeout,
+                                compression=compression),
         )
 
     def fetch(

@@ -49,6 +49,7 @@ __all__ = [
     "UnassignedPartitionError",
     "UnknownMemberIdError",
     "UnknownTopicOrPartitionError",
+    "UnsupportedCompressionTypeError",
     "UnsupportedVersionError",
 ]
 
@@ -409,6 +410,12 @@ class InvalidConfigurationError(BrokerResponseError):
     """``create_topics`` named a topic config that is unknown here or has an illegal value."""
 
     errno = 40
+
+
+class UnsupportedCompressionTypeError(BrokerResponseError):
+    """An append named a compression codec the broker does not know or has no package for."""
+
+    errno = 76
 
 
 class MemberIdRequiredError(BrokerResponseError):

@@ -134,6 +134,17 @@ def test_progress_bar_and_its_plain_fallback(tmp_path, monkeypatch):
     assert plain.getvalue().splitlines()[-1] == "graded 2/2: ben 0/20"
 
 
+def test_a_file_and_a_folder_of_one_name_are_two_students(tmp_path):
+    (tmp_path / "ann.py").write_text("")
+    (tmp_path / "ann").mkdir()
+    (tmp_path / "ben").mkdir()
+    (tmp_path / "ben" / "mine.py").write_text("")
+    found = {s.student: s for s in collect(tmp_path)}
+    assert set(found) == {"ann (ann.py)", "ann (ann/)", "ben"}
+    assert found["ann (ann/)"].problem == "no .py file in the submission"
+    assert found["ben"].path == tmp_path / "ben" / "mine.py"
+
+
 def test_gradescope_of_one_report():
     report = {"exercise": "05_x", "score": 1, "max_score": 3, "checks": [
         {"id": "test_a", "title": "A.", "points": 1, "earned": 1, "outcome": "passed"},

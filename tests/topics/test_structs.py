@@ -192,6 +192,7 @@ KAFKA_ERRNOS = {
     "InvalidConfigurationError": 40,
     "OutOfOrderSequenceNumberError": 45,
     "InvalidProducerEpochError": 47,
+    "UnsupportedCompressionTypeError": 76,
     "GroupNotEmptyError": 68,
     "GroupIdNotFoundError": 69,
     "MemberIdRequiredError": 79,
