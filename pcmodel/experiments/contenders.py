@@ -110,17 +110,36 @@ class _FasterFifoPeer:
         room = max(capacity, batch) * (item_size + 256) + (1 << 16)
         self._queue = faster_fifo.Queue(max_size_bytes=room, maxsize=max(capacity, batch))
 
+    # faster-fifo can give up (queue.Full / queue.Empty) long before its timeout when the
+    # machine is loaded (seen with 64 KiB items, 4x4 on 2 cores): such a wait is tried again.
+
     def put(self, item: Any) -> None:
-        self._queue.put(item, True, self._FOREVER)
+        while True:
+            try:
+                return self._queue.put(item, True, self._FOREVER)
+            except queue.Full:
+                continue
 
     def get(self) -> Any:
-        return self._queue.get(True, self._FOREVER)
+        while True:
+            try:
+                return self._queue.get(True, self._FOREVER)
+            except queue.Empty:
+                continue
 
     def put_many(self, items: list) -> None:
-        self._queue.put_many(items, True, self._FOREVER)
+        while True:
+            try:
+                return self._queue.put_many(items, True, self._FOREVER)
+            except queue.Full:
+                continue
 
     def get_many(self, max_items: int) -> list:
-        return self._queue.get_many(True, self._FOREVER, max_messages_to_get=max_items)
+        while True:
+            try:
+                return self._queue.get_many(True, self._FOREVER, max_messages_to_get=max_items)
+            except queue.Empty:
+                continue
 
     def close(self) -> None:
         self._queue.close()
