@@ -183,12 +183,15 @@ class EncodedBatch:
         pickle larger than ``spill_over`` bytes to ``folder``."""
         segments = []
         start, total = 0, len(items)
+        first: bytes | None = None
+        if total and chunk_items > 1:  # large items: fewer per run, judged by the first one
+            first = dumps(items[0])
+            chunk_items = max(1, min(chunk_items, _CHUNK_BYTES // max(1, len(first))))
         while start < total:
             run = items[start:start + chunk_items]
-            data = dumps(run[0] if len(run) == 1 else run)
-            if len(run) > 1 and len(data) > _CHUNK_BYTES:  # large items: smaller runs
-                per_item = max(1, len(data) // len(run))
-                run = run[:max(1, _CHUNK_BYTES // per_item)]
+            if start == 0 and len(run) == 1 and first is not None:
+                data = first  # already pickled to judge the size
+            else:
                 data = dumps(run[0] if len(run) == 1 else run)
             kind = ITEM if len(run) == 1 else LIST
             payload = folder.write(data) if len(data) > spill_over else data
