@@ -3,16 +3,35 @@
 Each entry of ``COMMANDS`` names a module with ``register(subparsers)``, which adds its parser
 and sets ``func`` (called with the parsed arguments, returning an exit status). Those modules keep
 their imports light and load heavy parts (matplotlib, the scheduler) inside ``func``.
+
+Every command behaves the same way under signals and mistakes (the conventions of Unix tools):
+
+- Ctrl-C (SIGINT) or SIGTERM: the command stops what it started (a ``KeyboardInterrupt`` unwinds
+  through its ``finally`` blocks: workers are shut down and joined, buffers closed), prints one
+  line ``pcmodel COMMAND: interrupted`` on stderr and exits with status 130. A second signal
+  during that clean-up is ignored, so the clean-up is not itself interrupted half-way.
+- A user's mistake (:class:`~pcmodel.errors.UsageError`): one line ``pcmodel COMMAND: error:
+  ...`` on stderr, exit status 2, no traceback, and nothing started.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from pcmodel import __version__
+from pcmodel.errors import UsageError
+
+#: Exit status after Ctrl-C or SIGTERM (128 + SIGINT, as shells report it).
+INTERRUPTED = 130
+#: Exit status for a user's mistake (argparse's own).
+USAGE = 2
 
 COMMANDS: dict[str, str] = {
     "grade": "pcmodel.grading.cli",
@@ -37,14 +56,45 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def signals_interrupt() -> Iterator[None]:
+    """Within the block, SIGINT and SIGTERM raise ``KeyboardInterrupt`` in the main thread once;
+    later ones are ignored until the block ends (the clean-up they started must finish)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        for ignored in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(ignored, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    previous = {signum: signal.signal(signum, interrupt)
+                for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
-        return 2
-    return int(args.func(args) or 0)
+        return USAGE
+    name = f"pcmodel {args.command}"
+    try:
+        with signals_interrupt():
+            return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print(f"{name}: interrupted", file=sys.stderr)
+        return INTERRUPTED
+    except UsageError as exc:
+        print(f"{name}: error: {exc}", file=sys.stderr)
+        return USAGE
 
 
 if __name__ == "__main__":

@@ -7,7 +7,13 @@ with the same meaning: the buffer was shut down and this operation can never suc
 
 import queue
 
-__all__ = ["BufferBroken", "ItemNotPicklable", "ItemNotUnpicklable", "ShutDown"]
+__all__ = [
+    "BufferBroken",
+    "ItemNotPicklable",
+    "ItemNotUnpicklable",
+    "ShutDown",
+    "UsageError",
+]
 
 if hasattr(queue, "ShutDown"):
     ShutDown = queue.ShutDown
@@ -39,3 +45,10 @@ class ItemNotUnpicklable(ValueError):
 class BufferBroken(RuntimeError):
     """A process died holding part of a process buffer (its lock, or permits it had not passed
     on); the buffer's state cannot be trusted and every survivor that waits on it gets this."""
+
+
+class UsageError(ValueError):
+    """A command-line user's mistake: ``pcmodel`` prints the message on one line and exits 2.
+
+    The message says what was wrong and what to do instead; it is raised before any work starts.
+    """

@@ -35,6 +35,7 @@ __all__ = [
     "BufferStats",
     "Interval",
     "Level",
+    "NotRecorded",
     "Recorder",
     "Timeline",
 ]
@@ -152,37 +153,64 @@ class BufferStats:
     taken as the run ends. ``depth`` is the number of items at snapshot time. With the process
     backend, actors in other processes report when they exit (or call ``flush_stats()``); the
     buffer-wide counts are live.
+
+    A buffer created with ``instrument="off"`` records nothing, and its snapshot says so rather
+    than showing zeros that look like measurements: ``recorded`` is False, ``puts``, ``gets``,
+    ``max_depth`` and ``elapsed`` are ``None``, and ``throughput`` / ``blocked_on_full`` /
+    ``blocked_on_empty`` raise :class:`NotRecorded`. ``depth`` and ``maxsize`` are always real.
     """
 
     variant: str
     backend: str
     maxsize: int
     level: Level
-    puts: int
-    gets: int
-    max_depth: int
+    puts: int | None
+    gets: int | None
+    max_depth: int | None
     depth: int
-    elapsed: float
+    elapsed: float | None
     actors: tuple[ActorStats, ...] = ()
     timeline: Timeline | None = None
+
+    def __post_init__(self) -> None:
+        if self.level is Level.OFF:
+            for name in ("puts", "gets", "max_depth", "elapsed"):
+                object.__setattr__(self, name, None)
+
+    @property
+    def recorded(self) -> bool:
+        """False for a buffer created with ``instrument="off"``: nothing here was measured."""
+        return self.level is not Level.OFF
+
+    def _require_recorded(self, what: str) -> None:
+        if self.level is Level.OFF:
+            raise NotRecorded(
+                f"{what} was not recorded: this {self.variant} buffer was created with "
+                'instrument="off"; create it with instrument="counters" or "timeline"'
+            )
 
     @property
     def throughput(self) -> float:
         """Items taken out per second over ``elapsed`` (0.0 before any time has passed)."""
+        self._require_recorded("throughput")
+        assert self.gets is not None and self.elapsed is not None
         return self.gets / self.elapsed if self.elapsed > 0 else 0.0
 
     @property
     def blocked_on_full(self) -> float:
         """Seconds all actors together spent waiting for space."""
+        self._require_recorded("time blocked on a full buffer")
         return sum(a.blocked_on_full for a in self.actors)
 
     @property
     def blocked_on_empty(self) -> float:
         """Seconds all actors together spent waiting for items."""
+        self._require_recorded("time blocked on an empty buffer")
         return sum(a.blocked_on_empty for a in self.actors)
 
     def rows(self) -> list[dict]:
-        """One plain dict per actor: a table for printing or for ``pandas.DataFrame(rows)``."""
+        """One plain dict per actor: a table for printing or for ``pandas.DataFrame(rows)``
+        (empty when nothing was recorded)."""
         return [
             {
                 "variant": self.variant,
@@ -197,6 +225,10 @@ class BufferStats:
             }
             for a in self.actors
         ]
+
+
+class NotRecorded(ValueError):  # noqa: N818 - says what happened, like queue.Empty
+    """A measurement asked of a buffer that was created with ``instrument="off"``."""
 
 
 class _Tally:

@@ -35,15 +35,18 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 from pcmodel.cluster.clock import VirtualClock
 from pcmodel.cluster.controller import Controller, PartitionState, TopicConfig
-from pcmodel.cluster.epochs import truncation_step
 from pcmodel.cluster.errors import LeaderNotAvailableError
+from pcmodel.cluster.events import ClusterEvent, ReplicaStatus
+from pcmodel.cluster.follower import replicate_once
+from pcmodel.cluster.injection import FaultInjection
 from pcmodel.cluster.node import ClusterNode
 from pcmodel.cluster.purgatory import ProduceFuture
-from pcmodel.topics.broker import FetchError, FetchResult
+from pcmodel.cluster.waiting import ClientSupport
+from pcmodel.topics.broker import FetchResult
 from pcmodel.topics.errors import (
     IllegalArgumentError,
     IllegalStateError,
@@ -59,35 +62,7 @@ _MODES = ("threads", "steps")
 _ACKS = (0, 1, "all")
 
 
-class ClusterEvent(NamedTuple):
-    """Something that happened, for timelines and charts.
-
-    ``kind`` is one of ``"killed"``, ``"restarted"``, ``"isolated"``, ``"healed"``, ``"slowed"``,
-    ``"fenced"`` (the controller noticed a dead broker), ``"leader"`` (new leader; ``detail``
-    says ``clean`` or ``unclean`` and the epoch), ``"isr"`` (new ISR), ``"truncated"`` (a
-    replica dropped records; ``records`` holds them: the lost suffix).
-    """
-
-    time: float
-    kind: str
-    broker: int | None
-    tp: TopicPartition | None
-    detail: Any = None
-    records: tuple[LogRecord, ...] = ()
-
-
-class ReplicaStatus(NamedTuple):
-    """One replica as it is now: its broker, role, log end offset, HW, ISR membership."""
-
-    broker: int
-    alive: bool
-    leader: bool
-    log_end_offset: int
-    high_watermark: int
-    in_isr: bool
-
-
-class Cluster:
+class Cluster(FaultInjection, ClientSupport):
     """``brokers`` replicating brokers and a controller. See the module docstring.
 
     ``replica_lag_time_max_ms`` (Kafka's ``replica.lag.time.max.ms``, default 30000 there;
@@ -137,6 +112,8 @@ class Cluster:
         self.events: list[ClusterEvent] = []
         self._published: dict[TopicPartition, PartitionState] = {}
         self._next_producer_id = 1000
+        self._offsets_topic: Any = None
+        self._changes = 0
         self._fenced_seen: set[int] = set()
         self._closed = False
         self._threads: list[threading.Thread] = []
@@ -196,14 +173,15 @@ class Cluster:
                                   retention_ms=retention_ms)
             tps = self.controller.create_topic(name, partitions, config)
             for node in self.nodes:
+                # Every broker knows every topic (its coordinators assign its partitions);
+                # only the replicas it hosts get replica state.
                 mine = [tp for tp in tps if node.node_id in self.controller.partitions[tp].replicas]
-                if mine:
-                    node.add_replicas(name, mine, config, retention_records=retention_records,
-                                      retention_ms=retention_ms)
+                node.add_replicas(name, partitions, mine, config,
+                                  retention_records=retention_records, retention_ms=retention_ms)
             for tp in tps:
                 self._publish(tp)
                 self._deliver(tp)
-            self._changed.notify_all()
+            self._notify()
 
     def metadata(self) -> dict[TopicPartition, PartitionState]:
         """Every partition's replicas, leader, leader epoch and ISR, as the controller has them."""
@@ -248,7 +226,8 @@ class Cluster:
     def produce(self, topic: str, partition: int, records: Sequence, *,
                 acks: int | str = 1, timeout: float = 30.0,
                 broker: int | None = None,
-                producer: tuple[int, int, int] | None = None) -> ProduceFuture:
+                producer: tuple[int, int, int] | None = None,
+                compression: str | None = None) -> ProduceFuture:
         """Send ``records`` to the partition's leader (or to ``broker``); return the future.
 
         ``acks=0``: answered at once, the records may or may not be appended (offset -1).
@@ -275,8 +254,8 @@ class Cluster:
                     raise LeaderNotAvailableError(f"{tp} has no leader: no in-sync replica is "
                                                   "alive")
                 node = self._reachable_node(target)
-                node.produce(tp, list(records), acks, timeout, future, producer)
-                self._changed.notify_all()
+                node.produce(tp, list(records), acks, timeout, future, producer, compression)
+                self._notify()
             except KafkaError as e:
                 future.set_exception(e)
         return future
@@ -302,70 +281,6 @@ class Cluster:
             self._check_open()
             return self._reachable_node(broker).fetch(offsets, max_records)
 
-    # --- faults -------------------------------------------------------------------------------
-
-    def kill(self, broker: int) -> None:
-        """Crash ``broker``: it stops at once; its log stays for a restart. Idempotent."""
-        with self._lock:
-            node = self._node(broker)
-            if node.alive:
-                node.crash()
-                self._event("killed", broker)
-                self._changed.notify_all()
-
-    def restart(self, broker: int) -> None:
-        """Start a killed broker again: it re-registers, truncates, catches up, rejoins ISRs."""
-        with self._lock:
-            node = self._node(broker)
-            if node.alive:
-                return
-            # A restarted broker is a new incarnation: the controller forgets the old one
-            # (if its session had not expired yet) before registering it again.
-            self._apply_changes(self.controller.fence(broker))
-            node.alive = True
-            node.next_fetch_at = 0.0
-            self._event("restarted", broker)
-            self._heartbeat(node)
-            for tp in sorted(node.replicas):
-                self._deliver(tp, only=broker)
-            self._changed.notify_all()
-
-    def isolate(self, broker: int, *, controller: bool = False) -> None:
-        """Cut ``broker`` off from replication traffic (and from the controller if asked)."""
-        with self._lock:
-            self._node(broker)
-            self._isolated.add(broker)
-            if controller:
-                self._isolated_from_controller.add(broker)
-            self._event("isolated", broker, detail="with controller" if controller else None)
-            self._changed.notify_all()
-
-    def heal(self, broker: int | None = None) -> None:
-        """End the isolation of ``broker`` (of every broker if ``None``)."""
-        with self._lock:
-            healed = sorted(self._isolated) if broker is None else [broker]
-            for b in healed:
-                if b in self._isolated:
-                    self._isolated.discard(b)
-                    self._isolated_from_controller.discard(b)
-                    self._event("healed", b)
-                    if self.nodes[b].alive:
-                        self._heartbeat(self.nodes[b])
-                        for tp in sorted(self.nodes[b].replicas):
-                            self._deliver(tp, only=b)
-            self._changed.notify_all()
-
-    def slow(self, broker: int, seconds: float) -> None:
-        """Make each replica fetch of ``broker`` take ``seconds`` (``0`` restores it)."""
-        if seconds < 0:
-            raise IllegalArgumentError(f"slow() needs seconds >= 0, got {seconds}")
-        with self._lock:
-            node = self._node(broker)
-            node.slowness = float(seconds)
-            node.next_fetch_at = self.clock() + seconds
-            self._event("slowed", broker, detail=seconds)
-            self._changed.notify_all()
-
     # --- driving ------------------------------------------------------------------------------
 
     def step(self) -> bool:
@@ -380,8 +295,6 @@ class Cluster:
             self._apply_changes(self.controller.expire_sessions(self.clock()))
             for node in self.nodes:
                 moved |= self._node_round(node)
-            if moved:
-                self._changed.notify_all()
             return moved
 
     def advance(self, seconds: float | None = None) -> bool:
@@ -412,7 +325,7 @@ class Cluster:
             if self._closed:
                 return
             self._closed = True
-            self._changed.notify_all()
+            self._notify()
         for thread in self._threads:
             thread.join(timeout=10)
         for node in self.nodes:
@@ -426,6 +339,11 @@ class Cluster:
         self.close()
 
     # --- internals (with the lock held) ----------------------------------------------------------
+
+    def _notify(self) -> None:
+        """Something changed: count it and wake everyone waiting on the cluster."""
+        self._changes += 1
+        self._changed.notify_all()
 
     def _check_open(self) -> None:
         if self._closed:
@@ -483,6 +401,8 @@ class Cluster:
         for tp in tps:
             self._publish(tp)
             self._deliver(tp)
+        if tps:
+            self._notify()
 
     def _publish(self, tp: TopicPartition) -> None:
         """Events for what changed in ``tp``'s state since it was last published."""
@@ -512,6 +432,14 @@ class Cluster:
                 node.apply_state(tp, st)
 
     def _node_round(self, node: ClusterNode) -> bool:
+        """One round of ``node``'s duties; True if records moved (notifies if anything did)."""
+        hw_moves = sum(n.hw_moves for n in self.nodes)
+        moved = self._node_duties(node)
+        if moved or sum(n.hw_moves for n in self.nodes) != hw_moves:
+            self._notify()
+        return moved
+
+    def _node_duties(self, node: ClusterNode) -> bool:
         if not node.alive:
             return False
         self._heartbeat(node)
@@ -525,35 +453,16 @@ class Cluster:
         node.maintain()
         return moved
 
-    def _replicate(self, node: ClusterNode, replica) -> bool:
+    def _replicate(self, node: ClusterNode, replica: Any) -> bool:
         """One fetch by ``node`` from the leader of ``replica``'s partition; True if it copied."""
-        st = replica.state
-        leader = self.nodes[st.leader]
+        leader = self.nodes[replica.state.leader]
         if not leader.alive or not self._links(node.node_id, leader.node_id):
             return False
-        tp = replica.tp
-        try:
-            while replica.needs_truncation:
-                answer = leader.offsets_for_leader_epoch(tp, replica.epochs.latest_epoch,
-                                                         st.leader_epoch)
-                offset, done = truncation_step(replica.epochs, replica.leo,
-                                               replica.high_watermark, answer)
-                gone = replica.truncate(offset)
-                if gone:
-                    self._event("truncated", node.node_id, tp, (offset, len(gone)), gone)
-                replica.needs_truncation = not done
-            response = leader.replica_fetch(node.node_id, tp, replica.leo, st.leader_epoch)
-        except KafkaError:
-            return False  # fenced or stale epoch: wait for the next LeaderAndIsr
-        if response.error is FetchError.OFFSET_OUT_OF_RANGE:
-            if replica.leo < response.log_start_offset:
-                replica.restart_at(response.log_start_offset)
-            else:  # ahead of the leader: the epoch rule missed nothing, but be safe
-                replica.needs_truncation = True
-            return True
-        replica.append_copy(response.records, response.high_watermark, response.epochs,
-                            response.batches)
-        return bool(response.records)
+
+        def truncated(offset: int, gone: tuple) -> None:
+            self._event("truncated", node.node_id, replica.tp, (offset, len(gone)), gone)
+
+        return replicate_once(node.node_id, replica, leader, truncated)
 
     def _settled(self) -> bool:
         for tp, st in self.controller.partitions.items():
@@ -592,8 +501,6 @@ class Cluster:
         with self._lock:
             while not self._closed:
                 moved = self._node_round(node)
-                if moved:
-                    self._changed.notify_all()
                 # Waiting releases the lock, so clients get in between two rounds.
                 self._changed.wait(0 if moved else self.tick)
 

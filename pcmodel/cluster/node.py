@@ -78,6 +78,8 @@ class ClusterNode:
         self._lag_max = replica_lag_time_max
         self._max_fetch = max_fetch_records
         self._waiting: list[DelayedProduce] = []
+        #: How often a high watermark led here moved (wakes consumers waiting for data).
+        self.hw_moves = 0
 
     def __repr__(self) -> str:
         led = sum(r.is_leader for r in self.replicas.values())
@@ -86,10 +88,10 @@ class ClusterNode:
 
     # --- setup and role changes -----------------------------------------------------------------
 
-    def add_replicas(self, name: str, tps: Sequence[TopicPartition], config: TopicConfig,
-                     **topic_settings) -> None:
-        """Create the local log of topic ``name`` and a replica for each partition hosted here."""
-        count = max(tp.partition for tp in tps) + 1
+    def add_replicas(self, name: str, count: int, tps: Sequence[TopicPartition],
+                     config: TopicConfig, **topic_settings) -> None:
+        """Create topic ``name`` (``count`` partitions) on the local broker, and a replica for
+        each partition hosted here; the other local logs stay empty."""
         self.broker.create_topic(name, count, **topic_settings)
         for p in range(count):
             self.broker.set_high_watermark(name, p, 0)  # nothing committed yet
@@ -122,7 +124,8 @@ class ClusterNode:
 
     def produce(self, tp: TopicPartition, records: Sequence, acks: int | str,
                 timeout: float, future: ProduceFuture,
-                producer: tuple[int, int, int] | None = None) -> None:
+                producer: tuple[int, int, int] | None = None,
+                compression: str | None = None) -> None:
         """Append as leader; answer ``future`` now (acks 0/1) or when committed (``"all"``).
 
         ``producer`` is ``(producer_id, producer_epoch, first_sequence)`` for an idempotent
@@ -149,7 +152,8 @@ class ClusterNode:
         if repeated is not None:
             base = repeated.base_offset
         else:
-            base = self.broker.append(tp.topic, tp.partition, records).base_offset
+            base = self.broker.append(tp.topic, tp.partition, records,
+                                      compression=compression).base_offset
             if producer is not None:
                 replica.producers.record(BatchInfo(*producer, base, count))
         result = ProduceResult(tp.topic, tp.partition, -1 if acks == 0 else base, count,
@@ -251,7 +255,8 @@ class ClusterNode:
             except (KafkaConnectionError, NotLeaderForPartitionError, FencedLeaderEpochError):
                 pass  # the controller is unreachable or moved on: the next LeaderAndIsr says
         if replica.is_leader:
-            replica.maybe_increment_hw()
+            if replica.maybe_increment_hw():
+                self.hw_moves += 1
             self._complete_waiting(replica)
 
     def _complete_waiting(self, replica: Replica) -> None:

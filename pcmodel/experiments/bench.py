@@ -44,6 +44,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pcmodel.errors import UsageError
+from pcmodel.experiments.actors import child_signals, children_ignore_ctrl_c
 from pcmodel.experiments.bench_report import (
     comparison_table,
     parse_size,
@@ -60,6 +62,7 @@ from pcmodel.experiments.contenders import (
     available,
     measured_at,
 )
+from pcmodel.experiments.outputs import check_output
 from pcmodel.experiments.yardsticks import BareConditionBuffer, TextbookSemaphoreBuffer
 
 __all__ = [
@@ -153,6 +156,13 @@ def _actor(buf: Any, role: str, count: int, batch: int, lists: bool, item_size: 
     times[2 * slot + 1] = time.perf_counter()
 
 
+def _process_actor(*args: Any) -> None:
+    """:func:`_actor` in a child process, which leaves Ctrl-C to its parent (the parent stops
+    the trial and kills the children; an interrupted child would only print a traceback)."""
+    child_signals()
+    _actor(*args)
+
+
 def _shares(items: int, producers: int, consumers: int, batch: int, lists: bool
             ) -> tuple[list[int], list[int]]:
     """Items per producer and per consumer; with lists, every share is made of whole lists."""
@@ -192,11 +202,20 @@ def _thread_trial(contender: Contender, capacity: int, roles: list[tuple[str, in
                                barrier, times, slot))
         for slot, (role, count) in enumerate(roles)
     ]
-    for thread in threads:
-        thread.start()
-    deadline = time.monotonic() + _JOIN_TIMEOUT
-    for thread in threads:
-        thread.join(max(0.0, deadline - time.monotonic()))
+    try:
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + _JOIN_TIMEOUT
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+    except BaseException:
+        # Interrupted (Ctrl-C): free the actors still at the barrier; those past it finish
+        # their share, which is small. Nothing is left running when the exception goes on.
+        barrier.abort()
+        for thread in threads:
+            if thread.ident is not None:
+                thread.join(_JOIN_TIMEOUT)
+        raise
     if any(thread.is_alive() for thread in threads):
         barrier.abort()
         raise RuntimeError(f"{contender.name}: a thread trial did not finish in "
@@ -210,14 +229,15 @@ def _process_trial(contender: Contender, capacity: int, roles: list[tuple[str, i
     barrier = context.Barrier(len(roles))
     times = context.RawArray("d", 2 * len(roles))
     processes = [
-        context.Process(target=_actor, name=f"bench-{role}-{slot}",
+        context.Process(target=_process_actor, name=f"bench-{role}-{slot}",
                         args=(buf, role, count, contender.batch, contender.lists, item_size,
                               barrier, times, slot))
         for slot, (role, count) in enumerate(roles)
     ]
     try:
-        for process in processes:
-            process.start()
+        with children_ignore_ctrl_c():
+            for process in processes:
+                process.start()
         deadline = time.monotonic() + _JOIN_TIMEOUT
         for process in processes:
             process.join(max(0.0, deadline - time.monotonic()))
@@ -494,19 +514,17 @@ def bench_command(args: argparse.Namespace) -> int:
         overrides["backends"] = (ActorKind(args.backend),)
     if args.repeat is not None:
         if args.repeat < 1:
-            print("pcmodel bench: error: --repeat must be at least 1", file=sys.stderr)
-            return 2
+            raise UsageError("--repeat must be at least 1")
         overrides["repeat"] = args.repeat
     try:
         overrides["item_sizes"] = tuple(parse_size(size) for size in args.item_sizes.split(","))
     except ValueError as exc:
-        print(f"pcmodel bench: error: --item-sizes: {exc}", file=sys.stderr)
-        return 2
+        raise UsageError(f"--item-sizes: {exc}") from None
     if args.trial_seconds is not None:
         if not args.trial_seconds > 0:
-            print("pcmodel bench: error: --trial-seconds must be > 0", file=sys.stderr)
-            return 2
+            raise UsageError("--trial-seconds must be > 0")
         overrides["trial_seconds"] = args.trial_seconds
+    check_output(args.json, "--json", ["json"])
     config = (BenchConfig.quick_config(**overrides) if args.quick
               else BenchConfig(**overrides))
     bar = ProgressBar(1, "bench", enabled=args.progress)
@@ -540,7 +558,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m pcmodel.experiments.bench``: the same as ``pcmodel bench``."""
     parser = argparse.ArgumentParser(prog="pcmodel bench", description=__doc__.split("\n")[0])
     _add_arguments(parser)
-    return bench_command(parser.parse_args(argv))
+    try:
+        return bench_command(parser.parse_args(argv))
+    except UsageError as exc:
+        print(f"pcmodel bench: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -20,7 +20,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pcmodel.buffers import BACKENDS, VARIANTS
+from pcmodel.buffers import BACKENDS, VARIANTS, make_buffer
+from pcmodel.errors import UsageError
+from pcmodel.experiments.outputs import check_output, plot_formats
 from pcmodel.experiments.runner import (
     DEFAULT_TIMEOUT,
     ConservationError,
@@ -106,7 +108,9 @@ def register(subparsers: Any) -> None:
                         help="buffer variant (default: all, one run each)")
     parser.add_argument("--backend", choices=[*BACKENDS, "all"], default="thread",
                         help="threads or processes (default: thread)")
-    parser.add_argument("--capacity", type=int, default=4, help="buffer capacity (default: 4)")
+    parser.add_argument("--capacity", type=int, default=4,
+                        help="buffer capacity (default: 4); <= 0 means unbounded, as in "
+                             "queue.Queue, where the backend allows it")
     parser.add_argument("--producers", type=int, default=2, help="producers (default: 2)")
     parser.add_argument("--consumers", type=int, default=2, help="consumers (default: 2)")
     parser.add_argument("--items", type=int, default=2000, help="items moved (default: 2000)")
@@ -130,38 +134,67 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--json", type=Path, metavar="PATH",
                         help="write every run's full results as JSON")
     parser.add_argument("--plot", type=Path, metavar="PATH",
-                        help="draw each run's chart to PATH (PNG, SVG, PDF; several runs get "
-                             "-VARIANT-BACKEND before the suffix); needs pcmodel[plots]")
+                        help="draw the runs' charts to PATH (PNG, SVG, PDF, ...; several runs "
+                             "are stacked in one figure); needs pcmodel[plots]")
+    parser.add_argument("--dpi", type=int, default=None,
+                        help="resolution of a --plot bitmap (default: matplotlib's, 100)")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="progress bar on stderr (default: only on a terminal)")
     parser.set_defaults(func=run_command)
 
 
-def _fail(message: str, status: int = 2) -> int:
+def _fail(message: str, status: int = 1) -> int:
     print(f"pcmodel run: error: {message}", file=sys.stderr)
     return status
 
 
-def run_command(args: argparse.Namespace) -> int:
-    """Run the workloads ``args`` describe, print the table, write JSON/plots; exit status."""
-    variants = list(VARIANTS) if args.variant == "all" else [args.variant]
-    backends = list(BACKENDS) if args.backend == "all" else [args.backend]
+def _check_arguments(args: argparse.Namespace, variants: list[str], backends: list[str]
+                     ) -> tuple[Work | None, Work | None]:
+    """Every mistake in ``args`` as a UsageError, before any run starts; the parsed works."""
     try:
         produce_work = Work.parse(args.produce_work)
         consume_work = Work.parse(args.consume_work)
     except ValueError as exc:
-        return _fail(str(exc))
+        raise UsageError(str(exc)) from None
     if args.start_method is not None and "process" not in backends:
-        return _fail("--start-method is for the process backend: add --backend process")
+        raise UsageError("--start-method is for the process backend: add --backend process")
+    if args.dpi is not None and not 10 <= args.dpi <= 1200:
+        raise UsageError(f"--dpi must be between 10 and 1200, got {args.dpi}")
+    if args.json is not None:
+        check_output(args.json, "--json", ["json"])
     if args.plot is not None:
         if args.instrument != "timeline":
-            return _fail("--plot draws the timeline: use --instrument timeline (the default)")
+            raise UsageError("--plot draws the timeline: use --instrument timeline (the default)")
         try:
-            import matplotlib  # noqa: F401 - only checking that the extra is installed
-
-            from pcmodel import plots
+            formats = plot_formats()
         except ImportError:
-            return _fail(PLOTS_MISSING)
+            raise UsageError(PLOTS_MISSING) from None
+        check_output(args.plot, "--plot", formats)
+    # Each buffer once, empty: a capacity a backend cannot honour fails here, not after a run.
+    for backend in backends:
+        for variant in variants:
+            options = {}
+            if backend == "process" and args.start_method is not None:
+                options["context"] = multiprocessing.get_context(args.start_method)
+            try:
+                make_buffer(variant, args.capacity, backend=backend, **options).close()
+            except (ValueError, TypeError) as exc:
+                raise UsageError(f"--capacity {args.capacity} with {variant}/{backend}: "
+                                 f"{exc}") from None
+    return produce_work, consume_work
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Run the workloads ``args`` describe, print the table, write JSON/plots; exit status.
+
+    Raises UsageError for a mistake in ``args``, before any run starts.
+    """
+    variants = list(VARIANTS) if args.variant == "all" else [args.variant]
+    backends = list(BACKENDS) if args.backend == "all" else [args.backend]
+    produce_work, consume_work = _check_arguments(args, variants, backends)
+    if args.capacity <= 0:
+        print(f"capacity {args.capacity}: unbounded (as queue.Queue, a capacity <= 0 means no "
+              "bound), so producers never wait for space", file=sys.stderr)
     results: list[RunResult] = []
     for backend in backends:
         for variant in variants:
@@ -175,9 +208,9 @@ def run_command(args: argparse.Namespace) -> int:
                     progress=args.progress, batch=args.batch, timeout=args.timeout,
                 ))
             except (ValueError, TypeError) as exc:
-                return _fail(str(exc))
+                raise UsageError(str(exc)) from None
             except (WorkerError, ConservationError, TimeoutError) as exc:
-                return _fail(f"{variant}/{backend}: {exc}", status=1)
+                return _fail(f"{variant}/{backend}: {exc}")
     work = f"produce work {produce_work or 'none'}, consume work {consume_work or 'none'}"
     print(f"{len(results)} run(s), {work}, seed {args.seed}")
     print(summary_table(results))
@@ -186,12 +219,10 @@ def run_command(args: argparse.Namespace) -> int:
         args.json.write_text(json.dumps({"runs": [r.to_dict() for r in results]}, indent=1))
         print(f"results written to {args.json}")
     if args.plot is not None:
-        for result in results:
-            path = args.plot
-            if len(results) > 1:
-                path = path.with_name(f"{path.stem}-{result.variant}-{result.backend}"
-                                      f"{path.suffix}")
-            path.parent.mkdir(parents=True, exist_ok=True)
-            plots.plot_run(result).savefig(path)
-            print(f"chart written to {path}")
+        from pcmodel import plots
+
+        args.plot.parent.mkdir(parents=True, exist_ok=True)
+        plots.plot_runs(results).savefig(args.plot, dpi=args.dpi)
+        what = "chart" if len(results) == 1 else f"charts of the {len(results)} runs, stacked,"
+        print(f"{what} written to {args.plot}")
     return 0

@@ -237,7 +237,10 @@ def _supervise(crew: ThreadCrew | ProcessCrew, buf: Buffer, plans: Sequence[Acto
             elif timed_out and deadline is not None and time.monotonic() > deadline:
                 break
     except BaseException:
+        # Interrupted (Ctrl-C, SIGTERM) or failed: every actor, even one still waiting for the
+        # start signal, goes on to meet the shut-down buffer and ends at once.
         buf.shutdown(immediate=True)
+        crew.start_signal.set()
         crew.stop(JOIN_GRACE)
         raise
     stragglers = crew.stop(JOIN_GRACE)

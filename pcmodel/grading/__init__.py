@@ -1,8 +1,14 @@
 """Grading: run an exercise's graded suite against a student's file and score it.
 
 - :mod:`~pcmodel.grading.engine`: find exercises, run a suite, format the report.
+- :mod:`~pcmodel.grading.supervise`: one suite in a supervised pytest process (private copy of
+  the suite, sealed report, deadline, nothing left running).
 - :mod:`~pcmodel.grading.plugin`: the pytest plugin behind ``@pytest.mark.points`` and ``--impl``.
-- :mod:`~pcmodel.grading.isolation`: each check runs in a child process with a time limit.
+- :mod:`~pcmodel.grading.isolation`: each check runs in a child process with a time limit and
+  returns a sealed verdict; :mod:`~pcmodel.grading.reaper` kills whatever it started;
+  :mod:`~pcmodel.grading.sandbox` keeps it from the solutions and the suite's files.
+- :mod:`~pcmodel.grading.classroom`, :mod:`~pcmodel.grading.formats`,
+  :mod:`~pcmodel.grading.export`: grade a class, write CSV / JUnit / Gradescope, hand out.
 - :mod:`~pcmodel.grading.checks`: what a failed check reports (expected / got / hint).
 - :mod:`~pcmodel.grading.probes`, :mod:`~pcmodel.grading.crew`: watch student threads block.
 - The checks the suites are made of, one module per kind of exercise:

@@ -58,7 +58,16 @@ def collect(folder: Path) -> list[Submission]:
     if not found:
         raise GradingError(f"no submissions in {folder}: expected .py files or one folder per "
                            "student")
-    return found
+    # ``ann.py`` next to a folder ``ann/``: two rows, each named after what it came from.
+    names = [s.student for s in found]
+    return [s if names.count(s.student) == 1 else
+            Submission(f"{s.student} ({_origin(folder, s)})", s.path, s.problem) for s in found]
+
+
+def _origin(folder: Path, submission: Submission) -> str:
+    if submission.path is not None and submission.path.parent == folder:
+        return submission.path.name
+    return submission.student + "/"
 
 
 def grade_class(

@@ -13,7 +13,7 @@ runs its workload in a forked child process, and the verdict is the grader's, ma
   A message whose tag does not verify, or a second message, is reported as TAMPERED; nothing is
   unpickled before its tag verifies, and then with builtin types only (a result cannot make the
   grader import or call anything).
-- **Nothing outlives the check**: the child leads a new process group, the parent is a child
+- **Nothing outlives the check**: the child leads a new session, the parent is a child
   subreaper while the check runs (:mod:`pcmodel.grading.reaper`), and after the result it kills
   the group and every descendant, including ones that called ``setsid()`` or forked twice.
 - **Output is capped**: the child's stdout and stderr go to a pipe the parent drains, keeping the
@@ -46,6 +46,7 @@ import select
 import signal
 import struct
 import sys
+import sysconfig
 import threading
 import time
 import traceback
@@ -109,14 +110,40 @@ def time_scale() -> float:
     return scale
 
 
+# Files that are not the student's: pcmodel itself and the standard library / installed packages.
+_LIBRARY_DIRS = tuple(
+    os.path.realpath(path) + os.sep
+    for path in {
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))),  # the pcmodel package
+        *(sysconfig.get_paths().get(key, "") for key in ("stdlib", "platstdlib", "purelib",
+                                                         "platlib")),
+    }
+    if path
+)
+
+
+def _is_library(filename: str) -> bool:
+    if filename.startswith("<"):
+        return True
+    return os.path.realpath(filename).startswith(_LIBRARY_DIRS)
+
+
 def describe_exception(exc: BaseException, source: str | None = None) -> str:
-    """One line naming the exception and, when known, the line of ``source`` that raised it."""
-    text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    """One line naming the exception and where the student's code raised it.
+
+    The place is the innermost frame of ``source`` when given, else the innermost frame that is
+    neither pcmodel's nor the standard library's: ``ValueError: bad (at my_buffer.py:27:
+    self.items.pop())``. Nothing is added when no such frame exists.
+    """
+    text = "".join(traceback.format_exception_only(type(exc), exc)).strip().splitlines()[-1]
+    frames = traceback.extract_tb(exc.__traceback__)
     if source is not None:
-        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == source]
-        if frames:
-            last = frames[-1]
-            text += f" (at {os.path.basename(source)} line {last.lineno}: {last.line})"
+        mine = [f for f in frames if f.filename == source]
+    else:
+        mine = [f for f in frames if not _is_library(f.filename)]
+    if mine:
+        last = mine[-1]
+        text += f" (at {os.path.basename(last.filename)}:{last.lineno}: {last.line})"
     return text
 
 
@@ -132,7 +159,6 @@ def run_isolated(fn: Callable[..., Any], *args: Any, time_limit: float) -> Outco
         raise ValueError(f"time_limit must be positive, got {time_limit}")
     if "fork" not in multiprocessing.get_all_start_methods():
         return _run_in_thread(fn, args, time_limit)
-    key = secrets.token_bytes(_KEY_BYTES)
     result_r, result_w = os.pipe()
     key_r, key_w = os.pipe()
     out_r, out_w = os.pipe()
@@ -143,11 +169,11 @@ def run_isolated(fn: Callable[..., Any], *args: Any, time_limit: float) -> Outco
         with reaper.launching:
             pid = _fork(result_w, key_r, out_w, tracker, fn, args)
             reaper.watch(pid)
+        # Drawn after the fork: the child's copy of this frame (on its call stack) holds no key.
+        key = secrets.token_bytes(_KEY_BYTES)
         for fd in (result_w, key_r, out_w):
             os.close(fd)
         try:
-            with contextlib.suppress(OSError):
-                os.setpgid(pid, pid)  # also done by the child; whichever runs first wins
             try:
                 watch = _Watch(pid, result_r, out_r, key, key_w)
                 outcome = watch.run(started + time_limit, time_limit)
@@ -186,8 +212,10 @@ def _quiet_fork_warning() -> Any:
 
 def _child_main(result_w: int, key_r: int, out_w: int, tracker: int | None,
                 fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    # A session of its own: the child leads its process group (killed as one), and the
+    # reaper tells its orphans from the parent's other children by session.
     with contextlib.suppress(OSError):
-        os.setpgid(0, 0)
+        os.setsid()
     _become_dumpable()
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)

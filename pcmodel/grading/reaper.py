@@ -9,6 +9,12 @@ is left. The grading process also marks itself non-dumpable (``PR_SET_DUMPABLE``
 running as the same user cannot read its memory or its file descriptors through
 ``/proc/PID/mem`` and ``/proc/PID/fd``.
 
+Graded code always runs in a session of its own (the check's child calls ``setsid()``; the suite's
+pytest starts a new session), so the caller's children in the caller's own session are never
+taken for graded code's orphans and are spared. A child that another thread of the same process
+starts *in a new session* while a grading runs is indistinguishable from one and is killed: run
+gradings in a process that starts no such children (``pcmodel grade`` does).
+
 Elsewhere (no ``prctl`` or no ``/proc``) the fallback is the process-group kill, which a session
 change escapes; :func:`subreaper_available` says which guarantee holds.
 """
@@ -171,9 +177,7 @@ def wait_for_trackers(spare: frozenset[int] = frozenset(), timeout: float = 5.0)
     pause = threading.Event()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with _lock:
-            skip = frozenset(spare | _watched)
-        trackers = [pid for pid in descendants(os.getpid(), skip)
+        trackers = [pid for pid in _adopted(spare)
                     if not _zombie(pid) and b"resource_tracker" in _cmdline(pid)]
         if not trackers:
             return
@@ -188,6 +192,14 @@ def _cmdline(pid: int) -> bytes:
         return b""
 
 
+def _session(pid: int) -> int | None:
+    try:
+        with open(f"{_PROC}/{pid}/stat", "rb") as stat:
+            return int(stat.read().rsplit(b")", 1)[1].split()[3])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def _zombie(pid: int) -> bool:
     try:
         with open(f"{_PROC}/{pid}/stat", "rb") as stat:
@@ -197,8 +209,10 @@ def _zombie(pid: int) -> bool:
 
 
 def kill_descendants(spare: frozenset[int] = frozenset(), rounds: int = 200) -> int:
-    """SIGKILL every descendant of this process except the subtrees of ``spare`` and of the roots
-    registered with :func:`watch`; reap the ones that are its children.
+    """SIGKILL every descendant of this process except the subtrees of ``spare``, of the roots
+    registered with :func:`watch` and of its children in its own session (graded code always runs
+    in a session of its own: those children were started by other code of this process); reap
+    the ones that are its children.
 
     Repeats until no live descendant is left (a process forking while it is killed is caught by
     the next round), at most ``rounds`` times. Returns how many processes were killed. Without
@@ -208,14 +222,25 @@ def kill_descendants(spare: frozenset[int] = frozenset(), rounds: int = 200) -> 
         return _kill_descendants(spare, rounds)
 
 
-def _kill_descendants(spare: frozenset[int], rounds: int) -> int:
+def _adopted(spare: frozenset[int]) -> set[int]:
+    """The descendants that graded code may have started: not under ``spare``, a watched root, or
+    a child in this process's own session."""
     me = os.getpid()
+    session = os.getsid(0)
     with _lock:
         spare = frozenset(spare | _watched)
+    # Graded code never runs in this process's session (every root starts a new one), so a
+    # child in this session was started by other code of this process: spare it.
+    own = {pid for pid in children_of(me) if _session(pid) == session}
+    return descendants(me, spare | own)
+
+
+def _kill_descendants(spare: frozenset[int], rounds: int) -> int:
+    me = os.getpid()
     killed: set[int] = set()
     pause = threading.Event()
     for _ in range(rounds):
-        found = descendants(me, spare)
+        found = _adopted(spare)
         alive = {pid for pid in found if not _zombie(pid)}
         for pid in alive:
             with contextlib.suppress(ProcessLookupError, PermissionError):

@@ -2,10 +2,10 @@
 
 :func:`run_suite` is what :func:`pcmodel.grading.engine.grade` does for one student's file:
 
-- **A private copy of the suite.** The suite's files (``test_graded.py``, the exercises'
-  ``conftest.py`` and ``pytest.ini``) are read into memory once (:class:`SuiteCopy`) and written
-  to a fresh temporary folder for each grading, so a grading that changes files on disk cannot
-  change a later one; the copy holds no ``solution.py``.
+- **A private copy of the suite.** The suite's files (the exercise folder's files but the
+  solution, the exercises' ``conftest.py`` and ``pytest.ini``) are read into memory once
+  (:class:`SuiteCopy`) and written to a fresh temporary folder for each grading, so a grading
+  that changes files on disk cannot change a later one; the copy holds no ``solution.py``.
 - **A sealed report.** The pytest process receives an HMAC key through a pipe that it reads only
   when the session ends (see :mod:`pcmodel.grading.plugin`); a report whose tag does not verify,
   or a pytest process killed before it wrote one, gives a report in which every check scores 0
@@ -62,11 +62,13 @@ class SuiteCopy:
 
     @classmethod
     def take(cls, folder: Path) -> SuiteCopy:
-        """Read the suite of the exercise in ``folder`` and the shared pytest configuration."""
+        """Read the exercise's files in ``folder`` (all but the reference solution) and the
+        shared pytest configuration of its parent."""
         root = folder.parent
-        wanted = [f"{folder.name}/test_graded.py", "conftest.py", "pytest.ini"]
+        wanted = [f"{folder.name}/{path.name}" for path in sorted(folder.iterdir())
+                  if path.is_file() and not path.name.startswith("solution")]
         files = []
-        for relative in wanted:
+        for relative in [*wanted, "conftest.py", "pytest.ini"]:
             path = root / relative
             if path.is_file():
                 files.append((relative, path.read_bytes()))
@@ -108,6 +110,7 @@ def run_suite(
     only: tuple[str, ...] = (),
     deadline: float = DEFAULT_DEADLINE,
     cancel: threading.Event | None = None,
+    exitfirst: bool = False,
 ) -> dict[str, Any]:
     """Grade ``impl`` with ``copy``'s suite in a supervised pytest process; return the report.
 
@@ -139,6 +142,8 @@ def run_suite(
         ]
         if only:
             command += ["-k", " or ".join(only)]
+        if exitfirst:
+            command.append("-x")  # stop at the first failed check
         env = dict(os.environ, PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
         env.pop("PCMODEL_IMPL", None)
         problem = ""

@@ -16,13 +16,17 @@ waiting for items (a consumer starved by an empty one). Prior art: the Gantt vie
 ``viztracer``/Perfetto and of OSTEP's thread traces; matplotlib's own "broken_barh" example.
 
 Modules: ``runs`` (timelines of buffers and scheduler traces, and the runner's results),
-``topics`` (topics and consumer groups); every chart is importable from here.
+``topics`` (topics and consumer groups), ``replication`` (replicas, high watermark, acks),
+``wire`` (real Kafka clients: logs growing, fetch long polls);
+every chart is importable from here.
 """
 
 from pcmodel.plots._figure import DEPTH_COLOUR, STATE_COLOURS
+from pcmodel.plots.replication import ROLE_COLOURS, plot_acks_outcome, plot_replication
 from pcmodel.plots.runs import (
     plot_blocking_vs_speed_ratio,
     plot_run,
+    plot_runs,
     plot_scaling,
     plot_throughput_vs_capacity,
     plot_timeline,
@@ -33,15 +37,22 @@ from pcmodel.plots.topics import (
     plot_rebalance,
     plot_topic_throughput,
 )
+from pcmodel.plots.wire import plot_fetch_waits, plot_log_growth
 
 __all__ = [
     "DEPTH_COLOUR",
+    "ROLE_COLOURS",
     "STATE_COLOURS",
+    "plot_acks_outcome",
     "plot_blocking_vs_speed_ratio",
+    "plot_fetch_waits",
     "plot_lag",
+    "plot_log_growth",
     "plot_partition_load",
     "plot_rebalance",
+    "plot_replication",
     "plot_run",
+    "plot_runs",
     "plot_scaling",
     "plot_throughput_vs_capacity",
     "plot_timeline",

@@ -19,6 +19,7 @@ from pcmodel.plots._figure import (
     _state_colour,
     _state_name,
 )
+from pcmodel.plots.depth import draw_depth
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -115,23 +116,6 @@ def _draw_gantt(ax: Axes, bars: _Bars, time_label: str,
         ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), title="state", fontsize="small")
 
 
-def _draw_depth(ax: Axes, bars: _Bars, time_label: str) -> None:
-    """Items in the buffer after every operation, as a step line; capacity as a dashed line."""
-    times = [t for t, _ in bars.depth]
-    depths = [d for _, d in bars.depth]
-    ax.step(times, depths, where="post", color=DEPTH_COLOUR, linewidth=1.0,
-            label="items in buffer")
-    if bars.maxsize is not None:
-        ax.axhline(bars.maxsize, color=STATE_COLOURS[ActorState.WAITING_FOR_SPACE.value],
-                   linestyle="--", linewidth=1.0, label=f"capacity ({bars.maxsize})")
-    ax.set_xlabel(time_label)
-    ax.set_ylabel("depth (items)")
-    ax.set_ylim(bottom=0)
-    ax.yaxis.get_major_locator().set_params(integer=True)
-    ax.grid(alpha=0.3)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
-
-
 def plot_timeline(
     source: Any,
     ax: Axes | None = None,
@@ -175,7 +159,7 @@ def plot_timeline(
     if time_unit == "step":  # scheduler steps are whole numbers
         ax.xaxis.get_major_locator().set_params(integer=True)
     if depth_ax is not None and bars.depth:
-        _draw_depth(depth_ax, bars, time_label)
+        draw_depth(depth_ax, bars, time_label)
         if depth_ax.get_shared_x_axes().joined(ax, depth_ax):
             ax.set_xlabel("")
             ax.tick_params(labelbottom=False)
@@ -392,23 +376,29 @@ def _draw_actor_summary(ax: Axes, result: Any) -> None:
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
 
 
-def plot_run(result: Any, *, title: str | None = None) -> Figure:
-    """The chart of one run (what ``pcmodel run --plot`` draws): a Gantt of the actors and the
-    buffer's depth over time when a timeline was recorded, and each actor's share of time
-    blocked. The title gives the run's parameters and throughput.
+def _run_height(result: Any) -> float:
+    """Inches a run's chart needs: a Gantt and a depth panel when timed, and the summary."""
+    actor_rows = max(1, len(result.actors))
+    summary_height = 0.6 + 0.3 * actor_rows
+    timeline = result.timeline
+    if timeline is not None and timeline.intervals:
+        return 0.8 + 0.35 * actor_rows + summary_height + 2.6
+    return summary_height + 1.0
 
-    ``result`` is a ``RunResult``. Raises ValueError for a run without instrumentation
-    (``instrument="off"``): there is nothing to draw but one number.
-    """
+
+def _check_instrumented(result: Any) -> None:
     if result.producer_blocked is None and result.consumer_blocked is None:
         raise ValueError(f"{result.label} was not instrumented: run it with "
                          'instrument="timeline" (or "counters") to chart it')
+
+
+def _draw_run(fig: Any, result: Any, title: str | None) -> None:
+    """Draw one run's panels into ``fig`` (a Figure or a SubFigure)."""
     timeline = result.timeline
     actor_rows = max(1, len(result.actors))
     summary_height = 0.6 + 0.3 * actor_rows
     if timeline is not None and timeline.intervals:
         gantt_height = 0.8 + 0.35 * actor_rows
-        fig = _new_figure(10.0, gantt_height + summary_height + 2.6)
         gantt_ax, depth_ax, summary_ax = fig.subplots(
             3, 1, gridspec_kw={"height_ratios": [gantt_height, 1.6, summary_height]})
         depth_ax.sharex(gantt_ax)
@@ -421,9 +411,8 @@ def plot_run(result: Any, *, title: str | None = None) -> Figure:
         gantt_ax.tick_params(labelbottom=False)
         gantt_ax.set_title("Who runs and who waits")
         if bars.depth:
-            _draw_depth(depth_ax, bars, "time (s)")
+            draw_depth(depth_ax, bars, "time (s)")
     else:
-        fig = _new_figure(10.0, summary_height + 1.0)
         summary_ax = fig.subplots()
     _draw_actor_summary(summary_ax, result)
     work = (f"work per item: producers {result.produce_work or 'none'}, "
@@ -431,4 +420,39 @@ def plot_run(result: Any, *, title: str | None = None) -> Figure:
     fig.suptitle(title if title is not None else
                  f"{result.label}: {result.items_moved} items in {result.wall_time:.3g} s = "
                  f"{result.throughput:,.0f} items/s\n{work}")
+
+
+def plot_run(result: Any, *, title: str | None = None) -> Figure:
+    """The chart of one run (what ``pcmodel run --plot`` draws): a Gantt of the actors and the
+    buffer's depth over time when a timeline was recorded, and each actor's share of time
+    blocked. The title gives the run's parameters and throughput.
+
+    ``result`` is a ``RunResult``. Raises ValueError for a run without instrumentation
+    (``instrument="off"``): there is nothing to draw but one number.
+    """
+    _check_instrumented(result)
+    fig = _new_figure(10.0, _run_height(result))
+    _draw_run(fig, result, title)
+    return fig
+
+
+def plot_runs(results: Iterable[Any], *, title: str | None = None) -> Figure:
+    """Several runs' charts (as :func:`plot_run` draws each) stacked in one figure, so that
+    ``pcmodel run --plot run.png`` writes one file however many runs it made.
+
+    Raises ValueError for no results, or one without instrumentation.
+    """
+    runs = list(results)
+    if not runs:
+        raise ValueError("no runs to draw")
+    for result in runs:
+        _check_instrumented(result)
+    if len(runs) == 1:
+        return plot_run(runs[0], title=title)
+    heights = [_run_height(r) + 0.3 for r in runs]
+    fig = _new_figure(10.0, sum(heights) + (0.4 if title else 0.0))
+    for subfig, result in zip(fig.subfigures(len(runs), 1, height_ratios=heights), runs):
+        _draw_run(subfig, result, None)
+    if title is not None:
+        fig.suptitle(title)
     return fig

@@ -4,8 +4,13 @@
 #   pcmodel explore pcmodel:condition --strategy random --seed 7 --max-schedules 500
 #   pcmodel explore student.py:BoundedBuffer --capacity 2 --lines --replay 1,1,1,0,2,2,2,3,3
 #
-# Prints the summary, and for a failure the trace table and the command that replays it. Exit
-# status: 0 no failure (incomplete explorations say so), 1 a failure was found, 2 bad arguments.
+# Without shape options it explores a "thorough" profile: the shapes that, between them, find
+# every buffer bug of the exercises' zoo (1 producer x 2 consumers at capacity 1; then 2 x 1 at
+# capacity 2 with a scheduling point at every line of the target's file). Giving --producers,
+# --consumers, --capacity, --items, --lines or --all-lines explores that one shape instead.
+# Prints a summary per shape (saying what was left unexplored when a budget ran out), and for a
+# failure the trace table and the command that replays it. Exit status: 0 no failure, 1 a
+# failure was found, 2 a mistake in the arguments (one line on stderr).
 
 from __future__ import annotations
 
@@ -15,7 +20,10 @@ import importlib
 import importlib.util
 import os
 import sys
+import traceback
 from typing import Any
+
+from pcmodel.errors import UsageError
 
 __all__ = ["load_factory", "register"]
 
@@ -23,34 +31,75 @@ __all__ = ["load_factory", "register"]
 def load_factory(target: str) -> Any:
     """Resolve ``PATH.py:NAME``, ``MODULE:NAME`` or ``pcmodel:VARIANT`` to a buffer factory.
 
-    Raises ValueError with what was wrong and the accepted forms.
+    Raises UsageError (a ValueError) with what was wrong and the accepted forms: a file that
+    does not exist or does not compile (``file:line: message``), a module that cannot be
+    imported, a name that is missing or is not a class (or other callable taking the capacity).
     """
     forms = "use PATH.py:NAME, MODULE:NAME or pcmodel:VARIANT (condition, semaphore, queue)"
     source, sep, name = target.rpartition(":")
     if not sep or not source or not name:
-        raise ValueError(f"cannot read {target!r}: {forms}")
+        raise UsageError(f"cannot read {target!r}: {forms}")
     if source == "pcmodel":
         from pcmodel.buffers import VARIANTS, make_buffer
 
         if name not in VARIANTS:
-            raise ValueError(f"unknown pcmodel variant {name!r}: choose one of {VARIANTS}")
+            raise UsageError(f"unknown pcmodel variant {name!r}: choose one of {VARIANTS}")
         return functools.partial(make_buffer, name)
     if source.endswith(".py"):
-        path = os.path.abspath(source)
-        if not os.path.exists(path):
-            raise ValueError(f"no such file {source!r}: {forms}")
-        module_name = "_pcmodel_explore_" + os.path.splitext(os.path.basename(path))[0]
-        spec = importlib.util.spec_from_file_location(module_name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[module_name] = module
-        spec.loader.exec_module(module)
+        module = _load_file(source, forms)
     else:
-        module = importlib.import_module(source)
+        try:
+            module = importlib.import_module(source)
+        except ModuleNotFoundError as exc:
+            raise UsageError(f"no module named {exc.name!r} (importing {source!r}): {forms}") \
+                from None
+        except SyntaxError as exc:
+            raise UsageError(_syntax_error(exc)) from None
     try:
-        return getattr(module, name)
+        factory = getattr(module, name)
     except AttributeError:
-        raise ValueError(f"{source} defines no {name!r}") from None
+        raise UsageError(f"{source} defines no {name!r}") from None
+    if not callable(factory):
+        raise UsageError(f"{source}:{name} is a {type(factory).__name__}, not a class: name "
+                         "the buffer class (or a function taking the capacity)")
+    return factory
+
+
+def _syntax_error(exc: SyntaxError) -> str:
+    return f"{exc.filename}:{exc.lineno}: {type(exc).__name__}: {exc.msg}"
+
+
+def _load_file(source: str, forms: str) -> Any:
+    """Import a student's file by path; its mistakes become one-line UsageErrors."""
+    path = os.path.abspath(source)
+    if not os.path.isfile(path):
+        raise UsageError(f"no such file {source!r}: {forms}")
+    module_name = "_pcmodel_explore_" + os.path.splitext(os.path.basename(path))[0]
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as exc:
+        del sys.modules[module_name]
+        raise UsageError(_syntax_error(exc)) from None
+    except Exception as exc:
+        del sys.modules[module_name]
+        # The line of the student's file where importing it failed.
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == path]
+        where = f"{source}:{frames[-1].lineno}" if frames else source
+        raise UsageError(f"{where}: importing it raised {type(exc).__name__}: {exc}") from None
+    return module
+
+
+def parse_replay(text: str) -> list[int]:
+    """``"0,1,1,0"`` as decisions; UsageError for anything else."""
+    parts = [part for part in text.replace(" ", "").split(",") if part]
+    if not parts or not all(part.isdigit() for part in parts):
+        raise UsageError(f"--replay takes the comma-separated decisions a failure printed "
+                         f"(such as 0,1,1,0); got {text!r}")
+    return [int(part) for part in parts]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -62,13 +111,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "and print the first failing schedule as a table.",
     )
     parser.add_argument("target", help="PATH.py:NAME, MODULE:NAME or pcmodel:VARIANT")
-    parser.add_argument("--producers", type=int, default=1)
-    parser.add_argument("--consumers", type=int, default=2)
-    parser.add_argument("--capacity", type=int, default=1)
-    parser.add_argument("--items", type=int, default=2, help="items per producer")
+    parser.add_argument("--producers", type=int, help="producers (thorough profile: 1, then 2)")
+    parser.add_argument("--consumers", type=int, help="consumers (thorough profile: 2, then 1)")
+    parser.add_argument("--capacity", type=int, help="capacity (thorough profile: 1, then 2)")
+    parser.add_argument("--items", type=int, help="items per producer (default 2)")
     parser.add_argument("--strategy", choices=("dfs", "random", "pct"), default="dfs")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--max-schedules", type=int, default=2000)
+    parser.add_argument("--max-schedules", type=int, default=3000,
+                        help="schedules per shape explored at most (default 3000)")
     parser.add_argument("--preemptions", type=int, default=2, help="DFS preemption bound")
     parser.add_argument("--pct-depth", type=int, default=3)
     parser.add_argument(
@@ -92,15 +142,41 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _command(args: argparse.Namespace, decisions: list[int]) -> str:
+# The thorough profile: between them these shapes find every buffer bug of the exercises' zoo
+# (tests/sched/test_exercise_zoo.py explores the same). The second schedules every line of the
+# target's file, which is what makes a missing mutex reachable under the GIL.
+THOROUGH = (
+    {"producers": 1, "consumers": 2, "capacity": 1, "items": 2, "lines": None},
+    {"producers": 2, "consumers": 1, "capacity": 2, "items": 2, "lines": "on"},
+)
+_SHAPE = ("producers", "consumers", "capacity", "items", "lines")
+
+
+def _shapes(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """The thorough profile, or the one shape the options describe."""
+    if all(getattr(args, key) is None for key in _SHAPE):
+        return [dict(shape) for shape in THOROUGH]
+    first = THOROUGH[0]
+    shape = {key: getattr(args, key) if getattr(args, key) is not None else first[key]
+             for key in _SHAPE}
+    return [shape]
+
+
+def _describe(shape: dict[str, Any]) -> str:
+    lines = {None: "", "on": ", every line", "all": ", every line in critical sections too"}
+    return (f"{shape['producers']} producer(s) x {shape['consumers']} consumer(s), capacity "
+            f"{shape['capacity']}, {shape['items']} item(s) each{lines[shape['lines']]}")
+
+
+def _command(args: argparse.Namespace, shape: dict[str, Any], decisions: list[int]) -> str:
     parts = [
         "pcmodel explore",
         args.target,
-        f"--producers {args.producers} --consumers {args.consumers}",
-        f"--capacity {args.capacity} --items {args.items}",
+        f"--producers {shape['producers']} --consumers {shape['consumers']}",
+        f"--capacity {shape['capacity']} --items {shape['items']}",
     ]
-    if args.lines:
-        parts.append("--lines" if args.lines == "on" else "--all-lines")
+    if shape["lines"]:
+        parts.append("--lines" if shape["lines"] == "on" else "--all-lines")
     if args.spurious:
         parts.append(f"--spurious {args.spurious}")
     if args.notify_order != "any":
@@ -110,46 +186,58 @@ def _command(args: argparse.Namespace, decisions: list[int]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Execute ``pcmodel explore``; returns the exit status."""
+    """Execute ``pcmodel explore``; returns the exit status (UsageError for bad arguments)."""
     from pcmodel.sched.harness import explore
+    from pcmodel.sched.model import NondeterminismError
 
-    try:
-        factory = load_factory(args.target)
-        decisions = None
-        if args.replay is not None:
-            decisions = [int(part) for part in args.replay.replace(" ", "").split(",") if part]
-    except ValueError as exc:
-        print(f"pcmodel explore: {exc}", file=sys.stderr)
-        return 2
-    try:
-        result = explore(
-            factory,
-            producers=args.producers,
-            consumers=args.consumers,
-            capacity=args.capacity,
-            items=args.items,
-            strategy=args.strategy,
-            seed=args.seed,
-            max_schedules=args.max_schedules,
-            preemption_bound=args.preemptions,
-            pct_depth=args.pct_depth,
-            lines={None: False, "on": True, "all": "all"}[args.lines],
-            spurious_wakeups=args.spurious,
-            notify_order=args.notify_order,
-            decisions=decisions,
-            replay_call=lambda ds: _command(args, list(ds)),
-        )
-    except ValueError as exc:
-        print(f"pcmodel explore: {exc}", file=sys.stderr)
-        return 2
-    print(result.summary())
-    if result.failure is not None:
-        failure = result.failure
-        print(f"{failure.kind.value}: {failure.message}\n")
-        print(failure.table(max_rows=args.max_rows))
-        print(f"\nReplay it with: {failure.replay_call}")
-        if args.timeline:
-            for interval in failure.timeline():
-                print(f"{interval.actor}\t{interval.state}\t{interval.start}\t{interval.end}")
-        return 1
+    factory = load_factory(args.target)
+    decisions = parse_replay(args.replay) if args.replay is not None else None
+    shapes = _shapes(args)
+    if decisions is not None and len(shapes) > 1:
+        raise UsageError("--replay replays one shape: give the --producers, --consumers, "
+                         "--capacity and --items printed with it")
+    unexplored = []
+    for shape in shapes:
+        try:
+            result = explore(
+                factory,
+                producers=shape["producers"],
+                consumers=shape["consumers"],
+                capacity=shape["capacity"],
+                items=shape["items"],
+                strategy=args.strategy,
+                seed=args.seed,
+                max_schedules=args.max_schedules,
+                preemption_bound=args.preemptions,
+                pct_depth=args.pct_depth,
+                lines={None: False, "on": True, "all": "all"}[shape["lines"]],
+                spurious_wakeups=args.spurious,
+                notify_order=args.notify_order,
+                decisions=decisions,
+                replay_call=lambda ds, shape=shape: _command(args, shape, list(ds)),
+            )
+        except NondeterminismError as exc:
+            raise UsageError(f"--replay does not fit this target and these options ({exc}); "
+                             "replay what pcmodel explore printed, with the same options") \
+                from None
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        print(f"{_describe(shape)}: {result.summary()}")
+        if result.failure is not None:
+            failure = result.failure
+            print(f"{failure.kind.value}: {failure.message}\n")
+            print(failure.table(max_rows=args.max_rows))
+            print(f"\nReplay it with: {failure.replay_call}")
+            if args.timeline:
+                for interval in failure.timeline():
+                    print(f"{interval.actor}\t{interval.state}\t{interval.start}\t"
+                          f"{interval.end}")
+            return 1
+        if not result.complete and decisions is None:
+            unexplored.append(shape)
+    if unexplored:
+        what = "; ".join(_describe(shape) for shape in unexplored)
+        how = ("raise --max-schedules" if args.strategy == "dfs" else
+               "random and pct never cover every schedule: use --strategy dfs")
+        print(f"partial: not every schedule was explored for {what} ({how} to explore more)")
     return 0

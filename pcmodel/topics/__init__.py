@@ -40,6 +40,7 @@ from pcmodel.topics.errors import (
     KafkaConnectionError,
     KafkaError,
     KafkaTimeoutError,
+    MemberIdRequiredError,
     MessageSizeTooLargeError,
     NoBrokersAvailable,
     NonEmptyGroupError,
@@ -52,6 +53,8 @@ from pcmodel.topics.errors import (
     UnassignedPartitionError,
     UnknownMemberIdError,
     UnknownTopicOrPartitionError,
+    UnsupportedCompressionTypeError,
+    UnsupportedVersionError,
 )
 from pcmodel.topics.partitioner import (
     PARTITIONERS,
@@ -122,6 +125,7 @@ __all__ = [
     "KafkaConnectionError",
     "KafkaError",
     "KafkaTimeoutError",
+    "MemberIdRequiredError",
     "MessageSizeTooLargeError",
     "NoBrokersAvailable",
     "NonEmptyGroupError",
@@ -137,6 +141,8 @@ __all__ = [
     "TopicPartition",
     "UnknownMemberIdError",
     "UnknownTopicOrPartitionError",
+    "UnsupportedCompressionTypeError",
+    "UnsupportedVersionError",
     "validate_topic_partition",
     "Broker",
     "CLIENT_METHODS",

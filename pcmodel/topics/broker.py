@@ -10,15 +10,16 @@ clients send requests over the network. Errors are raised as the exceptions of
 
 Clients obtain connections with ``broker.connect()`` (see :meth:`Broker.connect`), one per
 thread that may block. Blocking calls: ``append`` (a ``"block"`` partition that is full),
-``fetch`` (long polling) and ``join_group`` (waiting for the other members) may block up to their
-``timeout`` in seconds; every other call returns at once.
+``fetch`` (long polling), ``join_group`` (waiting for the other members) and ``sync_group``
+(waiting for the leader's assignment) may block up to their ``timeout`` in seconds; every other
+call returns at once.
 
 Locking: one lock guards every topic, log and group (critical sections are a few list operations,
 and one lock cannot deadlock). Waiting happens on conditions of that lock (``fetch`` waits for
-data, ``join_group`` for members) or, for ``"block"`` partitions, inside a layer-1 bounded buffer
-with the lock released. Clocks are injected: ``clock`` (monotonic seconds) drives session
-timeouts, rebalance timeouts and retention age, so tests can move time by hand; ``timeout``
-arguments are always real seconds.
+data, ``join_group`` and ``sync_group`` for members) or, for ``"block"`` partitions, inside a
+layer-1 bounded buffer with the lock released. Clocks are injected: ``clock`` (monotonic
+seconds) drives session timeouts, rebalance timeouts and retention age, so tests can move time
+by hand; ``timeout`` arguments are always real seconds.
 
 Typical use, in one process::
 
@@ -45,30 +46,38 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from pcmodel.buffers import VARIANTS
+from pcmodel.topics.compression import CompressedBatch, get_codec
+from pcmodel.topics.consumer_protocol import PROTOCOL_TYPE
 from pcmodel.topics.coordinator import (
     GroupCoordinator,
     GroupDescription,
     GroupState,
     HeartbeatResult,
     HeartbeatStatus,
+    JoinedMember,
     JoinResult,
     MemberDescription,
+    SyncResult,
     validate_group_id,
 )
 from pcmodel.topics.errors import (
-    CommitFailedError,
     GroupIdNotFoundError,
     GroupNotEmptyError,
     IllegalArgumentError,
     IllegalStateError,
     InvalidPartitionsError,
     InvalidTopicError,
+    KafkaConfigurationError,
     OffsetOutOfRangeError,
     TopicAlreadyExistsError,
+    UnknownMemberIdError,
     UnknownTopicOrPartitionError,
+    UnsupportedCompressionTypeError,
+    UnsupportedVersionError,
 )
 from pcmodel.topics.idempotence import ProducerSequences
 from pcmodel.topics.log import (
+    LogBytes,
     LogRecord,
     NewRecord,
     PartitionLog,
@@ -94,9 +103,11 @@ __all__ = [
     "HeartbeatResult",
     "HeartbeatStatus",
     "JoinResult",
+    "JoinedMember",
     "LogRecord",
     "MemberDescription",
     "NewRecord",
+    "SyncResult",
     "TopicDescription",
     "check_topic_name",
 ]
@@ -113,6 +124,7 @@ CLIENT_METHODS: tuple[str, ...] = (
     "metadata_version",
     "await_metadata_change",
     "space_stats",
+    "log_stats",
     "beginning_offsets",
     "end_offsets",
     "offsets_for_times",
@@ -123,6 +135,7 @@ CLIENT_METHODS: tuple[str, ...] = (
     "fetch",
     # groups and offsets
     "join_group",
+    "sync_group",
     "heartbeat",
     "leave_group",
     "commit_offsets",
@@ -130,6 +143,7 @@ CLIENT_METHODS: tuple[str, ...] = (
     "describe_group",
     "delete_group",
     "list_groups",
+    "group_states",
 )
 
 _LEGAL_TOPIC = re.compile(r"[a-zA-Z0-9._-]+")
@@ -424,6 +438,15 @@ class Broker:
                 self._data_arrived.wait(remaining)
             return self._metadata_version
 
+    def log_stats(self, topic: str) -> tuple[LogBytes, ...]:
+        """Per partition of ``topic``: retained records, stored and uncompressed bytes.
+
+        Stored bytes are smaller than uncompressed ones where producers used
+        ``compression_type``. Raises ``UnknownTopicOrPartitionError`` for an unknown topic.
+        """
+        with self._lock:
+            return tuple(log.byte_stats() for log in self._topic(topic).logs)
+
     def space_stats(self, topic: str, partition: int) -> Any:
         """The ``BufferStats`` of a ``"block"`` partition's space buffer (``None`` for delete).
 
@@ -482,20 +505,31 @@ class Broker:
         records: Sequence[NewRecord | tuple],
         *,
         timeout: float | None = None,
+        compression: str | None = None,
     ) -> AppendResult:
         """Append ``records`` (serialized ``(key, value, headers, timestamp_ms)``) in order.
 
         All records get consecutive offsets; records of one call are never interleaved with
         another's. On a ``"block"`` topic this waits while the partition is full, for at most
         ``timeout`` seconds (``None``: for ever), then raises ``KafkaTimeoutError`` with nothing
-        appended. Raises ``UnknownTopicOrPartitionError``, ``TypeError`` /
-        ``IllegalArgumentError`` for malformed records (nothing appended).
+        appended. ``compression`` (``"gzip"``, ``"snappy"``, ``"lz4"``, ``"zstd"``) stores the
+        records as one compressed batch (compressed before the broker lock is taken). Raises
+        ``UnknownTopicOrPartitionError``, ``UnsupportedCompressionTypeError`` for a codec that
+        is unknown or not installed, ``TypeError`` / ``IllegalArgumentError`` for malformed
+        records (nothing appended).
         """
         tp = validate_topic_partition((topic, partition))
         _check_timeout(timeout)
         batch = validate_records(records)
         if not batch:
             raise IllegalArgumentError("append needs at least one record")
+        compressed = None
+        if compression is not None:
+            try:
+                codec = get_codec(compression)
+            except KafkaConfigurationError as exc:
+                raise UnsupportedCompressionTypeError(str(exc)) from None
+            compressed = CompressedBatch.build(codec, batch)
         with self._lock:
             self._check_open()
             log = self._log(tp)
@@ -512,7 +546,7 @@ class Broker:
                 raise UnknownTopicOrPartitionError(
                     f"topic {topic!r} was deleted while the append waited"
                 )
-            base, append_time = log.append(batch)
+            base, append_time = log.append(batch, compressed=compressed)
             self._data_arrived.notify_all()
             return AppendResult(base, log.log_start_offset, append_time)
 
@@ -535,6 +569,7 @@ class Broker:
         producer_epoch: int,
         first_sequence: int,
         timeout: float | None = None,
+        compression: str | None = None,
     ) -> AppendResult:
         """:meth:`append` for an idempotent producer: a retried batch is not appended twice.
 
@@ -545,7 +580,8 @@ class Broker:
         """
         return self._producers.append(
             (topic, partition), producer_id, producer_epoch, first_sequence, len(records),
-            lambda: self.append(topic, partition, records, timeout=timeout),
+            lambda: self.append(topic, partition, records, timeout=timeout,
+                                compression=compression),
         )
 
     def fetch(
@@ -594,31 +630,47 @@ class Broker:
         self,
         group_id: str,
         member_id: str,
-        topics: Collection[str],
         *,
-        assignors: Sequence[str] = ("range",),
-        generation: int = -1,
+        protocols: Sequence[tuple[str, bytes]],
+        protocol_type: str = PROTOCOL_TYPE,
         session_timeout_ms: int = 10_000,
-        max_poll_interval_ms: int = 300_000,
+        rebalance_timeout_ms: int | None = None,
         client_id: str = "",
+        client_host: str = "",
+        group_instance_id: str | None = None,
+        require_known_member_id: bool = False,
         timeout: float | None = None,
     ) -> JoinResult:
-        """Join group ``group_id`` (``member_id=""`` for a new member) subscribing to ``topics``.
+        """Kafka's JoinGroup: join group ``group_id`` (``member_id=""`` for a new member).
 
-        Waits up to ``timeout`` seconds for the rebalance to complete and returns the member's
-        :class:`JoinResult` (``pending=True`` if it did not complete: call again with the same
-        ``generation``). ``assignors`` lists acceptable assignor names in order of preference;
-        the group uses the first one every member accepts. Topics that do not exist are
-        ignored by the assignor until they are created. Raises ``InvalidGroupIdError``,
-        ``UnknownMemberIdError`` (the member was removed: join again with ``member_id=""``),
-        ``InvalidSessionTimeoutError``, ``KafkaConfigurationError`` for an unknown assignor.
+        ``protocols`` lists ``(name, metadata)`` pairs in order of preference (consumers: one per
+        assignor, the metadata from :func:`~pcmodel.topics.consumer_protocol.encode_subscription`).
+        **Blocks** until every known member has joined or the rebalance timeout
+        (``rebalance_timeout_ms``, default ``session_timeout_ms``) passed, but at most
+        ``timeout`` seconds: then the answer has ``pending=True`` and the join stays registered;
+        call again with the same member id. The leader's answer lists every member's metadata.
+        Raises ``MemberIdRequiredError`` (with ``require_known_member_id``: join again with its
+        ``member_id``), ``UnknownMemberIdError``, ``InconsistentGroupProtocolError``,
+        ``InvalidSessionTimeoutError``, ``InvalidGroupIdError``, ``UnsupportedVersionError`` for
+        ``group_instance_id`` (static membership is not implemented), ``TypeError`` /
+        ``IllegalArgumentError`` for malformed arguments.
         """
         validate_group_id(group_id)
-        if isinstance(topics, str):
-            raise TypeError(f"topics must be a collection of names, got the string {topics!r}")
-        topics = frozenset(topics)
-        for name in topics:
-            check_topic_name(name)
+        if group_instance_id is not None:
+            raise UnsupportedVersionError(
+                "static membership (group_instance_id) is not supported by pcmodel's group "
+                "coordinator; leave group_instance_id unset"
+            )
+        if isinstance(protocols, (str, bytes)) or not all(
+            isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str)
+            and isinstance(p[1], (bytes, bytearray))
+            for p in protocols
+        ):
+            raise TypeError(f"protocols must be (name, metadata bytes) pairs, got {protocols!r}")
+        session = _check_int("session_timeout_ms", session_timeout_ms, 0, IllegalArgumentError)
+        rebalance = session if rebalance_timeout_ms is None else _check_int(
+            "rebalance_timeout_ms", rebalance_timeout_ms, 1, IllegalArgumentError
+        )
         _check_timeout(timeout)
         with self._lock:
             self._check_open()
@@ -626,23 +678,58 @@ class Broker:
             group = self._group(group_id, create=True)
             try:
                 result = group.join(
-                    member_id, topics, assignors=tuple(assignors), generation=generation,
-                    session_timeout_ms=session_timeout_ms,
-                    max_poll_interval_ms=max_poll_interval_ms, client_id=client_id,
-                    timeout=timeout,
+                    member_id, protocol_type=protocol_type, protocols=protocols,
+                    session_timeout_ms=session, rebalance_timeout_ms=rebalance,
+                    client_id=client_id, client_host=client_host,
+                    require_known_member_id=require_known_member_id, timeout=timeout,
                 )
             except BaseException:
-                if created and not group.members and not group.offsets:
+                if created and not group.members and not group.pending_members:
                     del self._groups[group_id]  # a rejected first join leaves no trace
                 raise
-            # A subscribing group holds back "block" topics from now on (see _advance_floor).
-            for name in topics:
-                if name in self._topics:
-                    self._topics[name].tracking_groups.add(group_id)
+            self._track_subscriptions(group_id, group)
             return result
 
+    def sync_group(
+        self,
+        group_id: str,
+        member_id: str,
+        generation: int,
+        *,
+        assignments: Mapping[str, bytes] | None = None,
+        protocol_type: str | None = None,
+        protocol: str | None = None,
+        group_instance_id: str | None = None,
+        timeout: float | None = None,
+    ) -> SyncResult:
+        """Kafka's SyncGroup: the leader sends every member's assignment; each gets its own.
+
+        A follower **blocks** until the leader's SyncGroup arrived, at most ``timeout`` seconds
+        (then ``pending=True``: call again). Raises ``UnknownMemberIdError``,
+        ``IllegalGenerationError``, ``RebalanceInProgressError`` (a new round started: join
+        again), ``InconsistentGroupProtocolError`` when ``protocol_type`` / ``protocol`` are
+        given and are not the group's.
+        """
+        validate_group_id(group_id)
+        _check_timeout(timeout)
+        if group_instance_id is not None:
+            raise UnsupportedVersionError(
+                "static membership (group_instance_id) is not supported by pcmodel's group "
+                "coordinator; leave group_instance_id unset"
+            )
+        with self._lock:
+            self._check_open()
+            group = self._known_group(group_id, member_id)
+            return group.sync(
+                member_id, generation, protocol_type=protocol_type, protocol=protocol,
+                assignments=assignments, timeout=timeout,
+            )
+
     def heartbeat(self, group_id: str, member_id: str, generation: int) -> HeartbeatResult:
-        """Keep a member alive; the status says whether to rejoin or that it was removed."""
+        """Kafka's Heartbeat: keep a member alive; the status says whether to rejoin.
+
+        Returns at once; the status is ``UNKNOWN_MEMBER`` for an unknown group or member.
+        """
         with self._lock:
             self._check_open()
             group = self._groups.get(group_id)
@@ -654,11 +741,14 @@ class Broker:
             return HeartbeatResult(status, self._metadata_version)
 
     def leave_group(self, group_id: str, member_id: str) -> None:
-        """Leave the group now (its partitions move at once); unknown members are ignored."""
+        """Kafka's LeaveGroup: leave now; the group rebalances without the member.
+
+        Returns at once. Raises ``UnknownMemberIdError`` for a member (or group) the broker
+        does not know, e.g. one already removed after its session timeout.
+        """
         with self._lock:
-            group = self._groups.get(group_id)
-            if group is not None:
-                group.leave(member_id)
+            self._check_open()
+            self._known_group(group_id, member_id).leave(member_id)
 
     def commit_offsets(
         self,
@@ -667,16 +757,15 @@ class Broker:
         member_id: str,
         offsets: Mapping[TopicPartition, OffsetAndMetadata | int],
     ) -> None:
-        """Store committed offsets (the *next* offset to read) for the group, all or none.
+        """Kafka's OffsetCommit: store the *next* offset to read per partition, all or none.
 
-        Group members pass their current ``generation`` and ``member_id``; a consumer using
-        ``assign()`` passes ``-1`` and ``""``. Raises ``CommitFailedError`` if the member was
-        removed or the group moved to a newer generation, ``UnknownTopicOrPartitionError`` for an
-        unknown partition, ``IllegalArgumentError`` for a negative offset. As in Kafka, any
-        offset is stored, even one beyond the end of the log (a consumer starting from it is
-        out of range and applies its ``auto_offset_reset``), and ownership of the partitions is
-        not checked (a member revoking partitions commits them after they left its
-        assignment).
+        Group members pass their current ``generation`` and ``member_id``; a consumer without
+        group management passes ``-1`` and ``""`` (accepted while the group has no members).
+        Any existing partition may be committed, assigned or not, at any offset (one past the
+        log end is resolved by ``auto_offset_reset`` when read). Returns at once. Raises
+        ``UnknownMemberIdError``, ``IllegalGenerationError``, ``RebalanceInProgressError``
+        (see :meth:`GroupCoordinator.check_commit`), ``UnknownTopicOrPartitionError`` for a
+        partition that does not exist, ``IllegalArgumentError`` for a negative offset.
         """
         validate_group_id(group_id)
         items: list[tuple[TopicPartition, OffsetAndMetadata]] = []
@@ -690,13 +779,13 @@ class Broker:
         with self._lock:
             self._check_open()
             for tp, _ in items:
-                self._log(tp)  # raises for an unknown topic or partition
+                self._log(tp)  # UnknownTopicOrPartitionError before anything is stored
             group = self._groups.get(group_id)
             if group is None:
                 if member_id or generation >= 0:
-                    raise CommitFailedError(
+                    raise UnknownMemberIdError(
                         f"member {member_id!r} is not in group {group_id!r}: the group has no "
-                        "members. Call poll() to join."
+                        "members; rejoin"
                     )
                 group = self._group(group_id, create=True)
             group.check_commit(member_id, generation)
@@ -712,7 +801,10 @@ class Broker:
     def committed(
         self, group_id: str, partitions: Iterable[TopicPartition]
     ) -> dict[TopicPartition, OffsetAndMetadata | None]:
-        """Return the group's committed offset per partition (``None`` where it never committed)."""
+        """Kafka's OffsetFetch: the committed offset per partition (``None`` where none).
+
+        Returns at once. Raises ``InvalidGroupIdError`` and ``TypeError`` for malformed input.
+        """
         validate_group_id(group_id)
         tps = [validate_topic_partition(tp) for tp in partitions]
         with self._lock:
@@ -720,7 +812,7 @@ class Broker:
             return {tp: None if group is None else group.offsets.get(tp) for tp in tps}
 
     def describe_group(self, group_id: str) -> GroupDescription:
-        """Members, generation, assignment, committed offsets and lag of one group.
+        """State, generation, protocol, members, committed offsets and lag of one group.
 
         Raises ``GroupIdNotFoundError`` for a group that never joined or committed.
         """
@@ -735,13 +827,14 @@ class Broker:
                     return None
                 return topic.logs[tp.partition].high_watermark
 
-            return group.describe(end)
+            return group.describe(end, self._partition_counts())
 
     def delete_group(self, group_id: str) -> None:
-        """Forget an empty group: its committed offsets, and its hold on ``"block"`` topics.
+        """Kafka's DeleteGroups: an empty group goes ``Dead``; its offsets are forgotten.
 
-        Raises ``GroupIdNotFoundError`` for an unknown group and ``GroupNotEmptyError`` while it
-        still has members (Kafka's ``NON_EMPTY_GROUP``); nothing changes then.
+        Also releases its hold on ``"block"`` topics. Raises ``GroupIdNotFoundError`` for an
+        unknown group and ``GroupNotEmptyError`` while it still has members (Kafka's
+        ``NON_EMPTY_GROUP``); nothing changes then.
         """
         with self._lock:
             self._check_open()
@@ -753,6 +846,7 @@ class Broker:
                 raise GroupNotEmptyError(
                     f"group {group_id!r} still has {len(group.members)} members; close them first"
                 )
+            group.mark_dead()
             del self._groups[group_id]
             for topic in self._topics.values():
                 if group_id in topic.tracking_groups:
@@ -765,6 +859,16 @@ class Broker:
         """Return the ids of every group the broker knows."""
         with self._lock:
             return sorted(self._groups)
+
+    def group_states(self) -> dict[str, tuple[str | None, GroupState]]:
+        """``{group id: (protocol type, state)}`` for every group (Kafka's ListGroups)."""
+        with self._lock:
+            now = self._clock()
+            for group in self._groups.values():
+                group.expire(now)
+            return {
+                gid: (g.protocol_type, g.state) for gid, g in sorted(self._groups.items())
+            }
 
     # --- replication (pcmodel.cluster; not client methods) ------------------------------------
 
@@ -891,17 +995,31 @@ class Broker:
     def _group(self, group_id: str, *, create: bool) -> GroupCoordinator:
         group = self._groups.get(group_id)
         if group is None and create:
-            group = GroupCoordinator(group_id, self._lock, self._partition_counts, self._clock)
+            group = GroupCoordinator(group_id, self._lock, self._clock)
             self._groups[group_id] = group
         return group
+
+    def _known_group(self, group_id: str, member_id: str) -> GroupCoordinator:
+        group = self._groups.get(group_id)
+        if group is None:
+            raise UnknownMemberIdError(
+                f"member {member_id!r} is not in group {group_id!r}: no such group; join first"
+            )
+        return group
+
+    def _track_subscriptions(self, group_id: str, group: GroupCoordinator) -> None:
+        # A subscribing consumer group holds back "block" topics from now on (_advance_floor).
+        for name in group.subscribed_topics():
+            if name in self._topics:
+                self._topics[name].tracking_groups.add(group_id)
 
     def _partition_counts(self) -> dict[str, int]:
         return {name: len(t.logs) for name, t in self._topics.items()}
 
     def _metadata_changed(self, names: Collection[str]) -> None:
+        # Groups are not told: as in Kafka, the group leader notices a change of its topics'
+        # partitions in the metadata and rejoins, which starts a rebalance.
         self._metadata_version += 1
-        for group in self._groups.values():
-            group.topics_changed(names)
         self._data_arrived.notify_all()
 
     def _read(

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import argparse
 import signal
+import sys
 import threading
 from pathlib import Path
 from typing import Any
 
+from pcmodel.errors import UsageError
 from pcmodel.topics.broker import Broker
 from pcmodel.topics.remote import BrokerServer, check_loopback
 
@@ -73,42 +75,38 @@ def run_broker(args: argparse.Namespace) -> int:
     try:
         host = check_loopback(args.host)
     except ValueError as exc:
-        print(f"pcmodel broker: {exc}")
-        return 2
+        raise UsageError(f"--host: {exc}") from None
     if not 0 <= args.port <= 65535:
-        print(f"pcmodel broker: --port must be 0..65535, got {args.port}")
-        return 2
+        raise UsageError(f"--port must be 0..65535, got {args.port}")
     authkey = None
     if args.authkey_file is not None:
         try:
             authkey = args.authkey_file.read_bytes().strip()
         except OSError as exc:
-            print(f"pcmodel broker: cannot read --authkey-file: {exc}")
-            return 2
+            raise UsageError(f"cannot read --authkey-file: {exc}") from None
         if not authkey:
-            print(f"pcmodel broker: {args.authkey_file} is empty; put a secret in it")
-            return 2
+            raise UsageError(f"--authkey-file {args.authkey_file} is empty; put a secret in it")
     kafka_address = None
     if args.kafka is not None:
         try:
             kafka_address = parse_kafka_address(args.kafka)
         except ValueError as exc:
-            print(f"pcmodel broker: {exc}")
-            return 2
+            raise UsageError(str(exc)) from None
     broker = Broker()
     kafka = None
     if kafka_address is not None:
         try:
             kafka = broker.serve_kafka(*kafka_address)
         except (OSError, ImportError) as exc:
-            print(f"pcmodel broker: cannot serve Kafka clients on "
-                  f"{kafka_address[0]}:{kafka_address[1]}: {exc}")
+            print(f"pcmodel broker: error: cannot serve Kafka clients on "
+                  f"{kafka_address[0]}:{kafka_address[1]}: {exc}", file=sys.stderr)
             broker.close()
             return 1
     try:
         server = BrokerServer(broker, host=host, port=args.port, authkey=authkey)
     except OSError as exc:
-        print(f"pcmodel broker: cannot listen on {host}:{args.port}: {exc}")
+        print(f"pcmodel broker: error: cannot listen on {host}:{args.port}: {exc}",
+              file=sys.stderr)
         if kafka is not None:
             kafka.stop()
         broker.close()

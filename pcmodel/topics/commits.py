@@ -2,7 +2,9 @@
 
 A committed offset is the next one to read. A group member's commit carries its member id and
 generation, so the coordinator can refuse one from a member that missed a rebalance
-(``CommitFailedError``; the consumer then rejoins). Auto-commit runs at most every
+(``UnknownMemberIdError``, ``IllegalGenerationError``, or ``RebalanceInProgressError`` while the
+leader's assignment is awaited; the consumer raises them as ``CommitFailedError``, as
+kafka-python does, and rejoins). Auto-commit runs at most every
 ``auto_commit_interval_ms`` from ``poll()``, and before partitions are revoked; its failures are
 logged, not raised, because the records are simply read again. ``commit_async`` callbacks wait
 here until the caller's thread runs them.
@@ -22,6 +24,9 @@ from collections.abc import Mapping
 from pcmodel.topics.errors import (
     CommitFailedError,
     IllegalArgumentError,
+    IllegalGenerationError,
+    RebalanceInProgressError,
+    UnknownMemberIdError,
     UnknownTopicOrPartitionError,
 )
 from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition, validate_topic_partition
@@ -68,11 +73,15 @@ class CommitterMixin:
             member_id, generation = "", -1
         try:
             self._conn.commit_offsets(self._group_id, generation, member_id, offsets)
-        except CommitFailedError:
-            if self._subscribed_topics is not None:
+        except (UnknownMemberIdError, IllegalGenerationError, RebalanceInProgressError) as exc:
+            # kafka-python reports all three as CommitFailedError; the first two mean this
+            # member missed a rebalance, so it rejoins.
+            if self._subscribed_topics is not None and not isinstance(
+                exc, RebalanceInProgressError
+            ):
                 with self._lock:
                     self._rejoin_needed = True
-            raise
+            raise CommitFailedError(str(exc)) from exc
 
     def _commit_quietly(self, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
         """Auto-commit: a failure is logged, not raised (the records will be read again).

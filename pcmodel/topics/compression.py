@@ -1,9 +1,11 @@
-"""Compression of record batches: Kafka's four codecs, and the byte format they compress.
+"""Compressed record batches: Kafka's four codecs, and a batch kept only as compressed bytes.
 
-A producer with ``compression_type`` hands each batch to the broker as it is; the partition log
-encodes the batch's records into bytes (:func:`encode_records`), compresses them once and keeps
-only the compressed bytes, as Kafka keeps a compressed batch on disk. A fetch decompresses the
-batch again. The saving shows in :class:`~pcmodel.topics.log.PartitionLog`'s byte counts.
+A producer with ``compression_type`` hands each batch to ``Broker.append(...,
+compression=name)``; the broker encodes the batch's records into bytes (:func:`encode_records`)
+and compresses them once, *before* taking its lock, into a :class:`CompressedBatch`. The
+partition log keeps only that object (one reference per offset), as Kafka keeps a compressed
+batch on disk, and decompresses it when a fetch reads it. The saving shows in
+``Broker.log_stats()`` (stored against uncompressed bytes).
 
 ``gzip`` is in the standard library and always available. ``snappy``, ``lz4`` and ``zstd`` need
 a codec package: the ``compression`` extra installs them (``pip install 'pcmodel[compression]'``).
@@ -11,6 +13,8 @@ Asking for one that is missing is a ``KafkaConfigurationError`` naming the packa
 
 The encoding is pcmodel's own (length-prefixed fields with :mod:`struct`), not Kafka's record
 batch v2: storage is not a wire format here, and the Kafka protocol listener converts at its door.
+A record appended without a timestamp is encoded with ``-1`` and gets the batch's append time
+when decoded (Kafka's LogAppendTime is a batch field too).
 
 Prior art: kafka-python's ``kafka/codec.py`` (which packages provide which codec, cramjam as the
 fallback for all three) and Kafka's ``CompressionType``.
@@ -26,7 +30,15 @@ from typing import NamedTuple
 
 from pcmodel.topics.errors import KafkaConfigurationError
 
-__all__ = ["CODEC_NAMES", "Codec", "decode_records", "encode_records", "get_codec"]
+__all__ = [
+    "CODEC_NAMES",
+    "Codec",
+    "CompressedBatch",
+    "decode_records",
+    "encode_records",
+    "get_codec",
+    "record_size",
+]
 
 #: The values ``compression_type`` accepts (besides ``None``), as Kafka names them.
 CODEC_NAMES = ("gzip", "snappy", "lz4", "zstd")
@@ -130,16 +142,24 @@ def get_codec(name: str | None) -> Codec | None:
 
 # --- the records of one batch as bytes -------------------------------------------------------
 
-_RECORD = struct.Struct(">qbiiH")  # timestamp, timestamp type, key length, value length, headers
+_RECORD = struct.Struct(">qiiH")  # timestamp (-1: append time), key length, value length, headers
 _HEADER = struct.Struct(">HI")  # header key length, header value length
 
 
+def record_size(key: bytes | None, value: bytes | None, headers: Sequence[tuple]) -> int:
+    """Bytes of a record's key, value and headers, as the producer counts them."""
+    size = (len(key) if key else 0) + (len(value) if value else 0)
+    for hkey, hvalue in headers:
+        size += len(hkey.encode("utf-8")) + len(hvalue)
+    return size
+
+
 def encode_records(records: Sequence[tuple]) -> bytes:
-    """Encode ``(timestamp, timestamp_type, key, value, headers)`` tuples as one byte string."""
+    """Encode ``(key, value, headers, timestamp_ms | None)`` tuples as one byte string."""
     parts: list[bytes] = []
-    for timestamp, timestamp_type, key, value, headers in records:
+    for key, value, headers, timestamp in records:
         parts.append(_RECORD.pack(
-            timestamp, timestamp_type, -1 if key is None else len(key),
+            -1 if timestamp is None else timestamp, -1 if key is None else len(key),
             -1 if value is None else len(value), len(headers),
         ))
         if key:
@@ -155,12 +175,12 @@ def encode_records(records: Sequence[tuple]) -> bytes:
 
 
 def decode_records(data: bytes) -> list[tuple]:
-    """The inverse of :func:`encode_records`."""
+    """The inverse of :func:`encode_records` (a timestamp of ``None`` comes back as ``-1``)."""
     records: list[tuple] = []
     view = memoryview(data)
     pos = 0
     while pos < len(data):
-        timestamp, timestamp_type, klen, vlen, nheaders = _RECORD.unpack_from(data, pos)
+        timestamp, klen, vlen, nheaders = _RECORD.unpack_from(data, pos)
         pos += _RECORD.size
         key = None if klen < 0 else bytes(view[pos : pos + klen])
         pos += max(klen, 0)
@@ -174,5 +194,51 @@ def decode_records(data: bytes) -> list[tuple]:
             pos += hklen
             headers.append((hkey, bytes(view[pos : pos + hvlen])))
             pos += hvlen
-        records.append((timestamp, timestamp_type, key, value, tuple(headers)))
+        records.append((key, value, tuple(headers), timestamp))
     return records
+
+
+class CompressedBatch:
+    """The records of one append, kept only as compressed bytes.
+
+    Built by :meth:`build` outside any lock; the log sets ``base_offset`` and ``append_time``
+    when it appends the batch. ``stored_size`` is the compressed size, ``uncompressed_size`` the
+    bytes of keys, values and headers it holds.
+    """
+
+    __slots__ = ("append_time", "base_offset", "codec", "count", "data", "uncompressed_size")
+
+    def __init__(self, codec: Codec, data: bytes, count: int, uncompressed_size: int) -> None:
+        self.codec = codec
+        self.data = data
+        self.count = count
+        self.uncompressed_size = uncompressed_size
+        self.base_offset = -1
+        self.append_time = -1
+
+    @classmethod
+    def build(cls, codec: Codec, records: Sequence[tuple]) -> CompressedBatch:
+        """Encode and compress validated ``(key, value, headers, timestamp_ms)`` records."""
+        size = sum(record_size(k, v, h) for k, v, h, _ in records)
+        return cls(codec, codec.compress(encode_records(records)), len(records), size)
+
+    @property
+    def stored_size(self) -> int:
+        """Bytes the batch takes in the log."""
+        return len(self.data)
+
+    def decode(self) -> list[tuple]:
+        """``(offset, timestamp, timestamp_type, key, value, headers)`` of every record."""
+        out = []
+        for i, (key, value, headers, ts) in enumerate(decode_records(self.codec.decompress(
+            self.data
+        ))):
+            if ts < 0:
+                out.append((self.base_offset + i, self.append_time, 1, key, value, headers))
+            else:
+                out.append((self.base_offset + i, ts, 0, key, value, headers))
+        return out
+
+    def __repr__(self) -> str:
+        return (f"<CompressedBatch {self.codec.name} base={self.base_offset} n={self.count} "
+                f"{self.stored_size}/{self.uncompressed_size} bytes>")

@@ -1,56 +1,99 @@
-"""The group coordinator: who is in a consumer group, which generation, who owns which partition.
+"""The group coordinator: Kafka's classic group protocol, one state machine per group.
 
-One :class:`GroupCoordinator` per group id lives inside the broker. Members join, the coordinator
-runs the chosen assignor over everyone's subscriptions, and each completed rebalance starts a new
-*generation*. Generations fence stale members: a commit carrying an old generation, or from a
-member that was removed, fails with ``CommitFailedError``.
+One :class:`GroupCoordinator` per group id lives inside the broker. It decides *who is in the
+group* and *which generation it is*; it never decides who owns which partition. That is the
+group **leader**'s job, and the leader is one of the members (a client):
 
-The rebalance, step by step (Kafka's JoinGroup/SyncGroup folded into one call, because here the
-coordinator runs the assignor itself instead of asking a group leader to):
+1. **JoinGroup.** Each member sends the protocols it supports, as ``(name, metadata bytes)``
+   pairs in order of preference (for consumers: one pair per assignor, the metadata being the
+   subscription of :mod:`~pcmodel.topics.consumer_protocol`). The coordinator holds every join
+   until all known members have joined, or until the rebalance timeout, when the members that
+   did not rejoin are removed. Then the generation goes up by one, a protocol every member
+   supports is chosen (each member votes for its first choice among them; most votes wins, a tie
+   goes to the leader's preference), and every join is answered. Only the leader's answer lists
+   the members with their metadata.
+2. **SyncGroup.** The leader runs the chosen assignor over the members' metadata and sends the
+   result, one assignment (bytes) per member. Every other member's SyncGroup waits for it; then
+   all of them get their own assignment and the group is ``Stable``.
+3. **Heartbeat.** Members heartbeat every ``heartbeat_interval_ms``. The answer tells a member
+   to rejoin (``REBALANCE_IN_PROGRESS``), that it was removed (``UNKNOWN_MEMBER_ID``), or that
+   its generation is over (``ILLEGAL_GENERATION``). A member silent for its session timeout is
+   removed; so is a member that does not send its SyncGroup within the rebalance timeout.
 
-1. A member joins (new, or with a changed subscription), a member leaves or is removed, or a
-   subscribed topic changes: the group goes to ``PreparingRebalance``.
-2. Every member learns it from its next heartbeat (``REBALANCE_IN_PROGRESS``) and calls
-   :meth:`GroupCoordinator.join` again. With the *eager* protocol it first revokes all its
-   partitions; with the *cooperative* protocol it keeps them.
-3. When every member has joined, the assignor runs, the generation goes up by one and every join
-   returns the member's assignment (group ``Stable``). A member that does not rejoin within its
-   rebalance timeout (its ``max_poll_interval_ms``, as in Kafka) is removed.
-4. Cooperative only: a partition moving from one member to another is *withheld* in this round
-   (its old owner is told to revoke it, its new owner does not get it yet) and a second rebalance
-   starts at once; in it the old owner no longer holds the partition, so the new owner gets it.
-   A partition is therefore never owned by two members at the same time.
+States (Kafka's names) and what moves the group between them::
 
-Liveness: a member whose heartbeats stop for ``session_timeout_ms`` is removed (a member blocked
-inside a join call is alive: its request is in flight). Every call checks the deadlines first
-(with the injected clock), and a join waiting for other members wakes up at the next deadline, so
-no reaper thread is needed.
+                   first member joins                    every member joined
+         Empty ──────────────────────▶ PreparingRebalance ────────────────────▶ CompletingRebalance
+           ▲   ◀──────────────────────    ▲       ▲        (or rebalance timeout)    │
+           │    last member gone at       │       │  join / leave / expiry           │ leader's
+           │    the end of the round      │       └──────────────────────────────────┤ SyncGroup
+           │                              │  a new member, a leader's join, a        ▼
+           │                              └─────────── changed member, leave ──── Stable
+           └──(DeleteGroups on an empty group: Dead; a dead group is forgotten)
+
+**Generations fence stale members.** A commit must carry the current generation and a known
+member id (``IllegalGenerationError`` / ``UnknownMemberIdError``); while the group waits for
+its leader's assignment commits fail with ``RebalanceInProgressError``. A consumer outside
+group management commits with generation ``-1`` and member id ``""``, which is accepted only
+while the group has no members. Offsets may be committed for any partition, assigned or not.
+
+**Eager and cooperative rebalances are the clients' business.** With the eager protocol a
+member gives up every partition before it rejoins. With the cooperative one it keeps them and
+says in its metadata what it owns; the leader withholds a partition that moves between members,
+its old owner revokes it and rejoins at once, and a second round hands it over. The coordinator
+sees only joins and syncs either way.
+
+**pcmodel's own consumer runs the leader side too** (:mod:`pcmodel.topics.membership`): the
+broker never assigns partitions, so there is one state machine and one code path for every
+client, and a student can read the leader's assignment step in Python next to the wire protocol
+real clients speak. Static membership (``group_instance_id``) is not implemented: a join that
+asks for it fails with ``UnsupportedVersionError``. Kafka's
+``group.initial.rebalance.delay.ms`` is not either: the first round completes as soon as every
+known member has joined.
+
+Liveness without a reaper thread: every call first expires what is due (with the injected
+clock), and a call waiting for other members wakes at the next deadline. A member whose join or
+sync is registered (in flight) is alive. ``timeout`` arguments bound how long a *call* waits
+(real seconds): a join or sync not answered in time returns ``pending=True`` and stays
+registered, like a request still in flight; calling again picks up the answer.
 
 Thread safety: the coordinator shares the broker's lock; every public method is called with it
-held, and :meth:`GroupCoordinator.join` waits on a condition of that lock.
+held, and waiting calls wait on a condition of that lock.
 
-Prior art: Kafka's ``GroupCoordinator`` / ``GroupMetadata`` (states ``Empty``,
-``PreparingRebalance``, ``Stable``; generation fencing; rebalance timeout), KIP-429 (incremental
-cooperative rebalancing) and kafka-python's ``kafka/coordinator/base.py``.
+Prior art: Kafka's ``GroupCoordinator.scala`` and ``GroupMetadata.scala`` (states and their
+legal transitions, ``MEMBER_ID_REQUIRED``, pending-sync expiry, protocol votes), KIP-345 and
+KIP-394, KIP-429 (cooperative rebalancing), kafka-python's ``kafka/coordinator/base.py``.
 """
 
 from __future__ import annotations
 
-import enum
-import itertools
 import threading
 import time
-from collections.abc import Callable, Collection
+import uuid
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
-from pcmodel.topics.assignors import cooperative_plan, get_assignor
+from pcmodel.topics.consumer_protocol import PROTOCOL_TYPE, decode_subscription
 from pcmodel.topics.errors import (
-    CommitFailedError,
+    IllegalGenerationError,
+    IllegalStateError,
     InconsistentGroupProtocolError,
     InvalidSessionTimeoutError,
-    KafkaConfigurationError,
+    MemberIdRequiredError,
+    RebalanceInProgressError,
     UnknownMemberIdError,
+)
+from pcmodel.topics.group_answers import (
+    GroupDescription,
+    GroupState,
+    HeartbeatResult,
+    HeartbeatStatus,
+    JoinedMember,
+    JoinResult,
+    MemberDescription,
+    SyncResult,
+    describe_member,
+    group_lag,
 )
 from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition
 
@@ -61,7 +104,9 @@ __all__ = [
     "HeartbeatResult",
     "HeartbeatStatus",
     "JoinResult",
+    "JoinedMember",
     "MemberDescription",
+    "SyncResult",
     "validate_group_id",
 ]
 
@@ -71,397 +116,516 @@ MIN_SESSION_TIMEOUT_MS = 1
 MAX_SESSION_TIMEOUT_MS = 1_800_000
 
 
-class GroupState(str, enum.Enum):
-    """Kafka's group states (``CompletingRebalance`` is folded into the join)."""
-
-    EMPTY = "Empty"
-    PREPARING_REBALANCE = "PreparingRebalance"
-    STABLE = "Stable"
-
-
-class HeartbeatStatus(str, enum.Enum):
-    """What a heartbeat tells the member to do."""
-
-    OK = "ok"
-    #: Call ``join_group`` again (a rebalance started, or a completed one is waiting for you).
-    REBALANCE_IN_PROGRESS = "rebalance_in_progress"
-    #: You were removed (session or poll interval expired, or you left): partitions are lost.
-    UNKNOWN_MEMBER = "unknown_member"
-
-
-class JoinResult(NamedTuple):
-    """What ``join_group`` answers.
-
-    ``pending`` is true when the rebalance did not complete within the call's timeout: call again
-    with the same ``generation`` to keep waiting. Otherwise ``generation`` and ``assignment`` are
-    the member's new ones, and ``rejoin`` says a further round already started (cooperative
-    second round, or a change that came in meanwhile): revoke what must be revoked, then join
-    again.
-    """
-
-    member_id: str
-    generation: int
-    assignment: tuple[TopicPartition, ...]
-    pending: bool
-    rejoin: bool
-    protocol: str
-    assignor: str
-
-
-class HeartbeatResult(NamedTuple):
-    """A heartbeat's answer, plus the broker's topic metadata version (to refresh patterns)."""
-
-    status: HeartbeatStatus
-    metadata_version: int
-
-
-class MemberDescription(NamedTuple):
-    """One member as ``describe_group`` shows it."""
-
-    member_id: str
-    client_id: str
-    subscription: tuple[str, ...]
-    assignment: tuple[TopicPartition, ...]
-    joined: bool
-
-
-class GroupDescription(NamedTuple):
-    """A snapshot of one group: members, generation, assignment, committed offsets and lag.
-
-    ``lag[tp]`` is ``end_offset - committed`` (``None`` when the group never committed ``tp``),
-    for every partition of the subscribed topics and every partition with a committed offset.
-    """
-
-    group_id: str
-    state: GroupState
-    generation: int
-    protocol: str | None
-    assignor: str | None
-    members: tuple[MemberDescription, ...]
-    committed: dict[TopicPartition, OffsetAndMetadata]
-    lag: dict[TopicPartition, int | None]
+#: The states a group may come from, per state (Kafka's ``validPreviousStates``).
+_VALID_PREVIOUS: dict[GroupState, frozenset[GroupState]] = {
+    GroupState.EMPTY: frozenset({GroupState.PREPARING_REBALANCE}),
+    GroupState.PREPARING_REBALANCE: frozenset(
+        {GroupState.EMPTY, GroupState.STABLE, GroupState.COMPLETING_REBALANCE}
+    ),
+    GroupState.COMPLETING_REBALANCE: frozenset({GroupState.PREPARING_REBALANCE}),
+    GroupState.STABLE: frozenset({GroupState.COMPLETING_REBALANCE}),
+    GroupState.DEAD: frozenset(GroupState),
+}
 
 
 @dataclass
 class _Member:
     member_id: str
     client_id: str
-    topics: frozenset[str]
-    assignors: tuple[str, ...]
+    client_host: str
+    protocol_type: str
+    protocols: tuple[tuple[str, bytes], ...]
     session_timeout: float
     rebalance_timeout: float
-    last_seen: float
-    joined: bool = False
-    rebalance_deadline: float = 0.0
-    assignment: tuple[TopicPartition, ...] = ()
-    generation: int = -1
-    protocol: str = "eager"
-    assignor: str = ""
-    #: How many join calls of this member are waiting right now.
-    waiting: int = 0
+    last_heartbeat: float
+    #: A JoinGroup of this member is registered for the current round (Kafka's join callback).
+    awaiting_join: bool = False
+    #: A SyncGroup of this member is registered and not answered yet.
+    awaiting_sync: bool = False
+    join_response: JoinResult | None = None
+    assignment: bytes = b""
+
+    def metadata(self, protocol: str) -> bytes:
+        return dict(self.protocols)[protocol]
+
+    def vote(self, candidates: Collection[str]) -> str:
+        return next(name for name, _ in self.protocols if name in candidates)
 
 
 @dataclass
 class GroupCoordinator:
-    """Membership, generations and committed offsets of one consumer group.
+    """Membership, generations and committed offsets of one group (see the module docstring).
 
-    ``partitions_per_topic`` returns the broker's current ``{topic: partition count}``.
-    Every method must be called with ``lock`` (the broker's) held.
+    Every method must be called with ``lock`` (the broker's) held. ``clock`` (monotonic seconds)
+    drives session, rebalance and sync deadlines.
     """
 
     group_id: str
     lock: threading.Lock
-    partitions_per_topic: Callable[[], dict[str, int]]
     clock: Callable[[], float] = time.monotonic
     state: GroupState = GroupState.EMPTY
     generation: int = 0
+    protocol_type: str | None = None
+    protocol: str | None = None
+    leader: str | None = None
     offsets: dict[TopicPartition, OffsetAndMetadata] = field(default_factory=dict)
     members: dict[str, _Member] = field(default_factory=dict)
-    protocol: str | None = None
-    assignor: str | None = None
+    #: Members told MEMBER_ID_REQUIRED, until they join with their id: id -> deadline.
+    pending_members: dict[str, float] = field(default_factory=dict)
+    #: Members that have not sent SyncGroup for this generation yet.
+    pending_sync: set[str] = field(default_factory=set)
+    rebalance_deadline: float = 0.0
+    sync_deadline: float = 0.0
 
     def __post_init__(self) -> None:
-        # Notified whenever membership or the generation changes; joins wait on it.
+        # Notified whenever a join or sync is answered or the group changes state.
         self._changed = threading.Condition(self.lock)
-        self._ids = itertools.count(1)
 
-    # --- membership ---------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        return (
+            f"<GroupCoordinator {self.group_id!r} {self.state.value} gen={self.generation} "
+            f"members={len(self.members)} leader={self.leader!r}>"
+        )
+
+    # --- JoinGroup ----------------------------------------------------------------------------
 
     def join(
         self,
         member_id: str,
-        topics: Collection[str],
         *,
-        assignors: Collection[str],
-        generation: int,
+        protocol_type: str,
+        protocols: Sequence[tuple[str, bytes]],
         session_timeout_ms: int,
-        max_poll_interval_ms: int,
-        client_id: str,
-        timeout: float | None,
+        rebalance_timeout_ms: int,
+        client_id: str = "",
+        client_host: str = "",
+        require_known_member_id: bool = False,
+        timeout: float | None = None,
     ) -> JoinResult:
-        """Join (or rejoin) the group and wait up to ``timeout`` s for the rebalance to complete.
+        """Join (or rejoin) and wait up to ``timeout`` s for the round to complete.
 
-        ``member_id`` is ``""`` for a new member. ``generation`` is the last one the member saw
-        (``-1`` if none): if a newer round already completed for this member its result comes
-        back at once; otherwise the member joins the next round. Raises
-        ``UnknownMemberIdError`` if the member was removed (rejoin with ``member_id=""``),
-        ``InvalidSessionTimeoutError`` and ``KafkaConfigurationError`` for bad settings, and
-        ``InconsistentGroupProtocolError`` if no assignor is shared with the other members.
+        ``member_id=""`` is a new member: with ``require_known_member_id`` it gets
+        ``MemberIdRequiredError`` carrying its id and must join again with it (JoinGroup v4+).
+        Raises ``InvalidSessionTimeoutError``, ``InconsistentGroupProtocolError`` (no protocol
+        shared with the members, or another protocol type), ``UnknownMemberIdError`` (the
+        member was removed: join again with ``member_id=""``).
         """
-        names = tuple(assignors)
-        if not names:
-            raise KafkaConfigurationError("partition_assignment_strategy names no assignor")
-        for name in names:
-            get_assignor(name)  # KafkaConfigurationError naming the legal choices
         if not MIN_SESSION_TIMEOUT_MS <= session_timeout_ms <= MAX_SESSION_TIMEOUT_MS:
             raise InvalidSessionTimeoutError(
                 f"session_timeout_ms={session_timeout_ms} is outside "
                 f"[{MIN_SESSION_TIMEOUT_MS}, {MAX_SESSION_TIMEOUT_MS}]"
             )
-        if max_poll_interval_ms < 1:
-            raise KafkaConfigurationError(
-                f"max_poll_interval_ms must be >= 1, got {max_poll_interval_ms}"
-            )
+        protocols = tuple((str(name), bytes(metadata)) for name, metadata in protocols)
         now = self.clock()
         self.expire(now)
-        others = [m for mid, m in self.members.items() if mid != member_id]
-        if others and not set(names) & set.intersection(*(set(m.assignors) for m in others)):
+        self._check_alive()
+        if not self._supports(protocol_type, protocols, member_id):
             raise InconsistentGroupProtocolError(
-                f"partition_assignment_strategy {list(names)} shares no assignor with the other "
-                f"members of group {self.group_id!r}; give every member a common one"
+                f"protocols {[name for name, _ in protocols]} (type {protocol_type!r}) share "
+                f"none with the members of group {self.group_id!r} (type "
+                f"{self.protocol_type!r}); give every member a common assignor"
             )
-        topics = frozenset(topics)
-        if member_id == "":
-            member_id = f"{client_id or 'consumer'}-{next(self._ids)}"
-            member = _Member(
-                member_id, client_id, topics, names, session_timeout_ms / 1000,
-                max_poll_interval_ms / 1000, now,
-            )
-            self.members[member_id] = member
-            self._request_rebalance(now)
-        elif member_id not in self.members:
-            raise UnknownMemberIdError(
-                f"member {member_id!r} is not in group {self.group_id!r} (it was removed or "
-                "left); join again with member_id=''"
-            )
-        else:
-            member = self.members[member_id]
-            member.last_seen = now
-            member.session_timeout = session_timeout_ms / 1000
-            member.rebalance_timeout = max_poll_interval_ms / 1000
-            if member.generation > generation:
-                return self._result(member, pending=False)
-            changed = topics != member.topics or names != member.assignors
-            member.topics, member.assignors = topics, names
-            if changed or self.state is not GroupState.PREPARING_REBALANCE:
-                if not changed and self.state is GroupState.STABLE:
-                    # Nothing new to decide: a stable member simply gets its assignment back.
-                    return self._result(member, pending=False)
-                self._request_rebalance(now)
-        member.joined = True
-        self._try_complete()
-        deadline = None if timeout is None else time.monotonic() + timeout
-        # A member blocked in join is alive (its request is in flight): no session expiry.
-        member.waiting += 1
-        try:
-            while member.generation <= generation:
-                if self.members.get(member_id) is not member:
-                    raise UnknownMemberIdError(
-                        f"member {member_id!r} was removed from group {self.group_id!r} while "
-                        "it waited for the rebalance; join again with member_id=''"
+        if member_id == "" or member_id in self.pending_members:
+            if member_id == "":
+                member_id = f"{client_id or 'member'}-{uuid.uuid4()}"
+                if require_known_member_id:
+                    self.pending_members[member_id] = now + session_timeout_ms / 1000
+                    raise MemberIdRequiredError(
+                        "join again with the member id this error carries", member_id=member_id
                     )
-                wait = self._seconds_to_next_deadline()
-                if deadline is not None:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        return self._result(member, pending=True)
-                    wait = remaining if wait is None else min(wait, remaining)
-                self._changed.wait(wait)
-                self.expire(self.clock())
-            return self._result(member, pending=False)
-        finally:
-            member.waiting -= 1
-            member.last_seen = self.clock()
+            self.pending_members.pop(member_id, None)
+            member = _Member(
+                member_id, client_id, client_host, protocol_type, protocols,
+                session_timeout_ms / 1000, rebalance_timeout_ms / 1000, now,
+            )
+            if not self.members:
+                self.protocol_type = protocol_type
+            self.members[member_id] = member
+            if self.leader is None:
+                self.leader = member_id
+            self._register_join(member, now)
+        else:
+            member = self.members.get(member_id)
+            if member is None:
+                raise UnknownMemberIdError(
+                    f"member {member_id!r} is not in group {self.group_id!r} (it was removed "
+                    "or left); join again with member_id=''"
+                )
+            member.session_timeout = session_timeout_ms / 1000
+            member.rebalance_timeout = rebalance_timeout_ms / 1000
+            member.last_heartbeat = now
+            unchanged = member.protocols == protocols
+            if self.state is GroupState.COMPLETING_REBALANCE and unchanged:
+                return self._join_response(member)  # it missed the answer: here it is again
+            if self.state is GroupState.STABLE and unchanged and member_id != self.leader:
+                return self._join_response(member)  # nothing new: no rebalance for a follower
+            member.protocols = protocols
+            self._register_join(member, now)
+        self._wait(lambda: not member.awaiting_join, timeout)
+        if self.members.get(member.member_id) is not member:
+            raise UnknownMemberIdError(
+                f"member {member.member_id!r} was removed from group {self.group_id!r} while it "
+                "waited for the rebalance; join again with member_id=''"
+            )
+        if member.awaiting_join:
+            return JoinResult(member.member_id, -1, None, None, "", (), pending=True)
+        assert member.join_response is not None
+        return member.join_response
+
+    # --- SyncGroup ----------------------------------------------------------------------------
+
+    def sync(
+        self,
+        member_id: str,
+        generation: int,
+        *,
+        protocol_type: str | None = None,
+        protocol: str | None = None,
+        assignments: Mapping[str, bytes] | None = None,
+        timeout: float | None = None,
+    ) -> SyncResult:
+        """Send (leader) or wait for (follower) the assignment of ``generation``.
+
+        The leader's ``assignments`` maps member ids to assignment bytes (missing members get
+        ``b""``) and completes the round; a follower's are ignored. A follower waits up to
+        ``timeout`` s for the leader. Raises ``UnknownMemberIdError``,
+        ``IllegalGenerationError``, ``InconsistentGroupProtocolError`` (type or protocol not the
+        group's) and ``RebalanceInProgressError`` (a new round started: join again).
+        """
+        now = self.clock()
+        self.expire(now)
+        self._check_alive()
+        member = self._known_member(member_id, generation)
+        if (protocol_type is not None and protocol_type != self.protocol_type) or (
+            protocol is not None and protocol != self.protocol
+        ):
+            raise InconsistentGroupProtocolError(
+                f"sync for protocol {protocol_type}/{protocol}, but group {self.group_id!r} "
+                f"uses {self.protocol_type}/{self.protocol}"
+            )
+        member.last_heartbeat = now
+        if self.state is GroupState.PREPARING_REBALANCE:
+            raise RebalanceInProgressError(
+                f"group {self.group_id!r} started a new rebalance; join again"
+            )
+        self.pending_sync.discard(member_id)
+        if self.state is GroupState.COMPLETING_REBALANCE:
+            member.awaiting_sync = True
+            if member_id == self.leader:
+                for mid, m in self.members.items():
+                    m.assignment = bytes((assignments or {}).get(mid, b""))
+                    m.awaiting_sync = False
+                self._transition(GroupState.STABLE)
+            else:
+                self._wait(lambda: not member.awaiting_sync, timeout)
+        if self.members.get(member_id) is not member:
+            raise UnknownMemberIdError(
+                f"member {member_id!r} was removed from group {self.group_id!r} while it waited "
+                "for the assignment; join again with member_id=''"
+            )
+        if self.generation != generation or self.state is GroupState.PREPARING_REBALANCE:
+            raise RebalanceInProgressError(
+                f"group {self.group_id!r} started a new rebalance before generation "
+                f"{generation} was assigned; join again"
+            )
+        if member.awaiting_sync:
+            return SyncResult(None, None, b"", pending=True)
+        return SyncResult(self.protocol_type, self.protocol, member.assignment)
+
+    # --- Heartbeat, LeaveGroup ----------------------------------------------------------------
 
     def heartbeat(self, member_id: str, generation: int) -> HeartbeatStatus:
-        """Keep ``member_id`` alive; say whether it must rejoin or was removed."""
+        """Keep ``member_id`` alive; say whether it must rejoin or is out of the group."""
         now = self.clock()
         self.expire(now)
         member = self.members.get(member_id)
-        if member is None:
+        if member is None or self.state is GroupState.DEAD:
             return HeartbeatStatus.UNKNOWN_MEMBER
-        member.last_seen = now
-        rebalancing = self.state is GroupState.PREPARING_REBALANCE and not member.joined
-        if rebalancing or member.generation != generation:
+        if generation != self.generation:
+            return HeartbeatStatus.ILLEGAL_GENERATION
+        member.last_heartbeat = now
+        if self.state is GroupState.PREPARING_REBALANCE:
             return HeartbeatStatus.REBALANCE_IN_PROGRESS
         return HeartbeatStatus.OK
 
     def leave(self, member_id: str) -> None:
-        """Remove ``member_id`` now (``close()``); unknown members are ignored."""
+        """Remove ``member_id`` now; its partitions move in the next round.
+
+        Raises ``UnknownMemberIdError`` for a member the group does not have.
+        """
         self.expire(self.clock())
-        if member_id in self.members:
-            self._remove([member_id])
-
-    def topics_changed(self, topics: Collection[str]) -> None:
-        """A topic was created, deleted or grew: rebalance if any member subscribes to it."""
-        if any(m.topics & set(topics) for m in self.members.values()):
-            self._request_rebalance(self.clock())
-            self._try_complete()
-
-    def expire(self, now: float) -> None:
-        """Remove members whose session or rebalance deadline passed."""
-        dead = [
-            mid
-            for mid, m in self.members.items()
-            if (not m.waiting and now - m.last_seen > m.session_timeout)
-            or (
-                self.state is GroupState.PREPARING_REBALANCE
-                and not m.joined
-                and now > m.rebalance_deadline
-            )
-        ]
-        if dead:
-            self._remove(dead)
+        if self.pending_members.pop(member_id, None) is not None:
+            self._maybe_complete_join(self.clock())
+            return
+        if member_id not in self.members:
+            raise UnknownMemberIdError(f"member {member_id!r} is not in group {self.group_id!r}")
+        self._remove(member_id)
 
     # --- offsets ------------------------------------------------------------------------------
 
     def check_commit(self, member_id: str, generation: int) -> None:
-        """Raise ``CommitFailedError`` unless this member may commit for the group now.
+        """Raise unless this member may commit for the group now (Kafka's checks, in order).
 
-        A group member commits with its current generation; a commit is accepted while a
-        rebalance is being prepared (that is how ``on_partitions_revoked`` commits, as in Kafka).
-        A consumer outside the group (``assign()``) commits with ``member_id=""`` and
-        ``generation=-1``, which Kafka allows only while the group has no members.
+        Generation ``-1`` is a consumer without group management: accepted while the group is
+        ``Empty``. Otherwise ``RebalanceInProgressError`` while the group waits for its leader's
+        assignment, ``UnknownMemberIdError`` for an unknown member, ``IllegalGenerationError``
+        for another generation. A commit is accepted while a rebalance is being prepared (that
+        is how ``on_partitions_revoked`` commits). Which partitions are committed is not checked.
         """
         now = self.clock()
         self.expire(now)
-        if member_id == "" and generation < 0:
-            if self.members:
-                raise CommitFailedError(
-                    f"group {self.group_id!r} has active members, so a consumer using assign() "
-                    "cannot commit for it; use another group_id"
-                )
+        self._check_alive()
+        if generation < 0 and self.state is GroupState.EMPTY:
             return
+        if self.state is GroupState.COMPLETING_REBALANCE:
+            raise RebalanceInProgressError(
+                f"group {self.group_id!r} is waiting for its leader's assignment; commit after "
+                "the rebalance completes"
+            )
         member = self.members.get(member_id)
         if member is None:
-            raise CommitFailedError(
-                f"member {member_id!r} is no longer in group {self.group_id!r} (session timeout, "
-                "max_poll_interval_ms exceeded, or it left); its partitions may have moved. "
-                "Call poll() to rejoin."
+            detail = (
+                "it has active members, so a consumer without group management cannot commit "
+                "for it; use another group_id"
+                if generation < 0
+                else "the member was removed (session timeout, max_poll_interval_ms exceeded, "
+                "or it left); rejoin"
+            )
+            raise UnknownMemberIdError(
+                f"member {member_id!r} is not in group {self.group_id!r}: {detail}"
             )
         if generation != self.generation:
-            raise CommitFailedError(
+            raise IllegalGenerationError(
                 f"commit from generation {generation}, but group {self.group_id!r} is at "
-                f"generation {self.generation}: it rebalanced and the partitions may belong to "
-                "another member. Call poll() to rejoin."
+                f"generation {self.generation}: it rebalanced; rejoin"
             )
-        member.last_seen = now
+        member.last_heartbeat = now
 
-    def describe(self, end_offsets: Callable[[TopicPartition], int | None]) -> GroupDescription:
+    # --- describing ---------------------------------------------------------------------------
+
+    def subscribed_topics(self) -> set[str]:
+        """The topics a consumer group's members subscribe to (empty for other group types)."""
+        if self.protocol_type != PROTOCOL_TYPE:
+            return set()
+        topics: set[str] = set()
+        for member in self.members.values():
+            metadata = self._metadata_of(member)
+            try:
+                topics.update(decode_subscription(metadata).topics)
+            except ValueError:
+                continue  # a client's malformed metadata describes nothing
+        return topics
+
+    def describe(
+        self,
+        end_offsets: Callable[[TopicPartition], int | None],
+        partitions_per_topic: Mapping[str, int],
+    ) -> GroupDescription:
         """A snapshot of the group; ``end_offsets(tp)`` gives the partition's end (or None)."""
         self.expire(self.clock())
-        members = tuple(
-            MemberDescription(m.member_id, m.client_id, tuple(sorted(m.topics)), m.assignment,
-                              m.joined)
+        stable = self.state is GroupState.STABLE
+        members = [
+            describe_member(
+                m.member_id, m.client_id, m.client_host, self.protocol_type,
+                self._metadata_of(m) if stable else b"", m.assignment if stable else b"",
+            )
             for m in self.members.values()
-        )
-        counts = self.partitions_per_topic()
-        subscribed = set().union(*(m.topics for m in self.members.values()))
-        tps = {TopicPartition(t, p) for t in subscribed if t in counts for p in range(counts[t])}
-        tps |= set(self.offsets)
-        lag: dict[TopicPartition, int | None] = {}
-        for tp in sorted(tps):
-            end = end_offsets(tp)
-            if end is None:
-                continue
-            committed = self.offsets.get(tp)
-            lag[tp] = None if committed is None else max(0, end - committed.offset)
+        ]
         return GroupDescription(
-            self.group_id, self.state, self.generation, self.protocol, self.assignor, members,
-            dict(self.offsets), lag,
+            self.group_id, self.state, self.generation, self.protocol_type,
+            self.protocol if stable else None, self.leader, tuple(members), dict(self.offsets),
+            group_lag(self.subscribed_topics(), self.offsets, end_offsets, partitions_per_topic),
         )
+
+    # --- deadlines and lifecycle --------------------------------------------------------------
+
+    def expire(self, now: float) -> None:
+        """Apply every deadline that passed: session, rebalance, pending member and sync."""
+        for mid, deadline in list(self.pending_members.items()):
+            if now >= deadline:
+                del self.pending_members[mid]
+        for mid, m in list(self.members.items()):
+            alive = m.awaiting_join or m.awaiting_sync
+            if not alive and now - m.last_heartbeat > m.session_timeout and mid in self.members:
+                self._remove(mid)
+        if self.state is GroupState.PREPARING_REBALANCE:
+            if now >= self.rebalance_deadline:
+                self._complete_join(now)
+            else:
+                self._maybe_complete_join(now)
+        if (
+            self.state in (GroupState.COMPLETING_REBALANCE, GroupState.STABLE)
+            and self.pending_sync
+            and now >= self.sync_deadline
+        ):
+            late, self.pending_sync = self.pending_sync, set()
+            for mid in late:
+                if mid in self.members:
+                    self._remove(mid)
+
+    def mark_dead(self) -> None:
+        """Deletion (of an empty group) or shutdown: the group is ``Dead``; waiting calls fail."""
+        self._transition(GroupState.DEAD)
+        self.members.clear()
+        self.pending_members.clear()
+        self.offsets.clear()
+        self._changed.notify_all()
+
+    close = mark_dead
 
     # --- internals ----------------------------------------------------------------------------
 
-    def _result(self, member: _Member, *, pending: bool) -> JoinResult:
-        rejoin = self.state is GroupState.PREPARING_REBALANCE and not member.joined
+    def _transition(self, target: GroupState) -> None:
+        if self.state not in _VALID_PREVIOUS[target]:
+            raise AssertionError(f"group {self.group_id!r}: no transition {self.state} -> {target}")
+        self.state = target
+        self._changed.notify_all()
+
+    def _check_alive(self) -> None:
+        if self.state is GroupState.DEAD:
+            raise IllegalStateError(f"group {self.group_id!r} was deleted or the broker closed")
+
+    def _known_member(self, member_id: str, generation: int) -> _Member:
+        member = self.members.get(member_id)
+        if member is None:
+            raise UnknownMemberIdError(f"member {member_id!r} is not in group {self.group_id!r}")
+        if generation != self.generation:
+            raise IllegalGenerationError(
+                f"generation {generation} is over: group {self.group_id!r} is at generation "
+                f"{self.generation}; join again"
+            )
+        return member
+
+    def _supports(
+        self, protocol_type: str, protocols: tuple[tuple[str, bytes], ...], member_id: str
+    ) -> bool:
+        """Kafka's ``supportsProtocols``: same type, and a protocol every member also has."""
+        if not protocol_type or not protocols:
+            return False
+        others = [m for mid, m in self.members.items() if mid != member_id]
+        if not others:
+            return True
+        if protocol_type != self.protocol_type:
+            return False
+        common = {name for name, _ in protocols}
+        for m in others:
+            common &= {name for name, _ in m.protocols}
+        return bool(common)
+
+    def _register_join(self, member: _Member, now: float) -> None:
+        member.awaiting_join = True
+        if self.state in (GroupState.EMPTY, GroupState.STABLE, GroupState.COMPLETING_REBALANCE):
+            self._prepare_rebalance(now)
+        self._maybe_complete_join(now)
+
+    def _prepare_rebalance(self, now: float) -> None:
+        if self.state is GroupState.COMPLETING_REBALANCE:
+            for m in self.members.values():
+                m.awaiting_sync = False  # their SyncGroup fails: REBALANCE_IN_PROGRESS
+        self.pending_sync.clear()
+        self.rebalance_deadline = now + max(
+            (m.rebalance_timeout for m in self.members.values()), default=0.0
+        )
+        self._transition(GroupState.PREPARING_REBALANCE)
+
+    def _maybe_complete_join(self, now: float) -> None:
+        if (
+            self.state is GroupState.PREPARING_REBALANCE
+            and not self.pending_members
+            and all(m.awaiting_join for m in self.members.values())
+        ):
+            self._complete_join(now)
+
+    def _complete_join(self, now: float) -> None:
+        """End the join phase: drop who did not rejoin, start the next generation, answer."""
+        for mid in [mid for mid, m in self.members.items() if not m.awaiting_join]:
+            del self.members[mid]
+        self.pending_members.clear()
+        if self.leader not in self.members:
+            self.leader = next(iter(self.members), None)
+        self.generation += 1
+        if not self.members:
+            self.protocol = None
+            self._transition(GroupState.EMPTY)
+            return
+        self.protocol = self._select_protocol()
+        self._transition(GroupState.COMPLETING_REBALANCE)
+        self.pending_sync = set(self.members)
+        self.sync_deadline = now + max(m.rebalance_timeout for m in self.members.values())
+        for m in self.members.values():
+            m.awaiting_join = False
+            m.join_response = self._join_response(m)
+
+    def _select_protocol(self) -> str:
+        """Kafka's vote: each member's first choice among the protocols all members support."""
+        leader = self.members[self.leader]
+        candidates = [name for name, _ in leader.protocols]
+        for m in self.members.values():
+            names = {name for name, _ in m.protocols}
+            candidates = [name for name in candidates if name in names]
+        votes = {name: 0 for name in candidates}
+        for m in self.members.values():
+            votes[m.vote(candidates)] += 1
+        # max() keeps the first of equals: a tie goes to the leader's preference.
+        return max(candidates, key=lambda name: votes[name])
+
+    def _join_response(self, member: _Member) -> JoinResult:
+        members: tuple[JoinedMember, ...] = ()
+        if member.member_id == self.leader:
+            members = tuple(
+                JoinedMember(m.member_id, None, m.metadata(self.protocol))
+                for m in self.members.values()
+            )
         return JoinResult(
-            member.member_id, member.generation, member.assignment, pending, rejoin,
-            member.protocol, member.assignor,
+            member.member_id, self.generation, self.protocol_type, self.protocol,
+            self.leader or "", members,
         )
 
-    def _request_rebalance(self, now: float) -> None:
-        if self.state is GroupState.PREPARING_REBALANCE:
-            return
-        self.state = GroupState.PREPARING_REBALANCE
-        for m in self.members.values():
-            m.joined = False
-            m.rebalance_deadline = now + m.rebalance_timeout
+    def _metadata_of(self, member: _Member) -> bytes:
+        if self.protocol is not None and self.protocol in dict(member.protocols):
+            return member.metadata(self.protocol)
+        return member.protocols[0][1] if member.protocols else b""
+
+    def _remove(self, member_id: str) -> None:
+        del self.members[member_id]
+        self.pending_sync.discard(member_id)
+        if self.leader == member_id:
+            joined = [mid for mid, m in self.members.items() if m.awaiting_join]
+            self.leader = (joined or list(self.members) or [None])[0]
+        if self.state in (GroupState.STABLE, GroupState.COMPLETING_REBALANCE):
+            self._prepare_rebalance(self.clock())
+        self._maybe_complete_join(self.clock())
         self._changed.notify_all()
 
-    def _remove(self, member_ids: Collection[str]) -> None:
-        for mid in member_ids:
-            del self.members[mid]
-        if not self.members:
-            # Kafka bumps the generation when a group empties, fencing late commits.
-            self.state = GroupState.EMPTY
-            self.generation += 1
-            self.protocol = self.assignor = None
-        else:
-            self._request_rebalance(self.clock())
-            self._try_complete()
-        self._changed.notify_all()
-
-    def _choose_assignor(self) -> str:
-        first = next(iter(self.members.values()))
-        common = set.intersection(*(set(m.assignors) for m in self.members.values()))
-        return next(name for name in first.assignors if name in common)
-
-    def _try_complete(self) -> None:
-        if self.state is not GroupState.PREPARING_REBALANCE:
-            return
-        if not self.members or not all(m.joined for m in self.members.values()):
-            return
-        assignor = get_assignor(self._choose_assignor())
-        protocol = assignor.protocol.value
-        counts = self.partitions_per_topic()
-        subscriptions = {mid: sorted(m.topics) for mid, m in self.members.items()}
-        previous = {mid: list(m.assignment) for mid, m in self.members.items()}
-        target = assignor.assign(subscriptions, counts, previous)
-        if protocol == "cooperative":
-            _revoke, result = cooperative_plan(previous, target)
-        else:
-            result = target
-        second_round = any(sorted(result[m]) != sorted(target[m]) for m in target)
-        self.generation += 1
-        self.state = GroupState.STABLE
-        self.protocol, self.assignor = protocol, assignor.name
-        for mid, m in self.members.items():
-            m.assignment = tuple(result.get(mid, ()))
-            m.generation = self.generation
-            m.joined = False
-            m.protocol, m.assignor = protocol, assignor.name
-        if second_round:
-            self._request_rebalance(self.clock())
-        self._changed.notify_all()
+    def _wait(self, answered: Callable[[], bool], timeout: float | None) -> None:
+        """Wait until ``answered()`` or ``timeout`` (real s), applying deadlines as they pass."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not answered() and self.state is not GroupState.DEAD:
+            wait = self._seconds_to_next_deadline()
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return
+                wait = remaining if wait is None else min(wait, remaining)
+            self._changed.wait(wait)
+            self.expire(self.clock())
+        self._check_alive()
 
     def _seconds_to_next_deadline(self) -> float | None:
-        now = self.clock()
-        deadlines = [
-            m.last_seen + m.session_timeout for m in self.members.values() if not m.waiting
+        deadlines = list(self.pending_members.values())
+        deadlines += [
+            m.last_heartbeat + m.session_timeout
+            for m in self.members.values()
+            if not (m.awaiting_join or m.awaiting_sync)
         ]
         if self.state is GroupState.PREPARING_REBALANCE:
-            deadlines += [m.rebalance_deadline for m in self.members.values() if not m.joined]
+            deadlines.append(self.rebalance_deadline)
+        if self.pending_sync:
+            deadlines.append(self.sync_deadline)
         if not deadlines:
             return None
         # A little past the deadline, so that expire() sees it passed.
-        return max(0.001, min(deadlines) - now + 0.001)
-
-    def close(self) -> None:
-        """Wake every waiting join (the broker is shutting down)."""
-        self.members.clear()
-        self.state = GroupState.EMPTY
-        self._changed.notify_all()
+        return max(0.001, min(deadlines) - self.clock() + 0.001)
 
 
 def validate_group_id(group_id: object) -> str:
@@ -471,4 +635,3 @@ def validate_group_id(group_id: object) -> str:
     if not isinstance(group_id, str) or not group_id:
         raise InvalidGroupIdError(f"group_id must be a non-empty string, got {group_id!r}")
     return group_id
-

@@ -35,6 +35,7 @@ __all__ = [
     "KafkaConnectionError",
     "KafkaError",
     "KafkaTimeoutError",
+    "MemberIdRequiredError",
     "MessageSizeTooLargeError",
     "NoBrokersAvailable",
     "NonEmptyGroupError",
@@ -48,6 +49,8 @@ __all__ = [
     "UnassignedPartitionError",
     "UnknownMemberIdError",
     "UnknownTopicOrPartitionError",
+    "UnsupportedCompressionTypeError",
+    "UnsupportedVersionError",
 ]
 
 
@@ -300,17 +303,30 @@ class InvalidSessionTimeoutError(BrokerResponseError):
 class RebalanceInProgressError(BrokerResponseError):
     """The group is rebalancing; the member must rejoin before its request can succeed.
 
-    pcmodel's coordinator does not raise it. A heartbeat during a rebalance answers with
-    ``HeartbeatStatus.REBALANCE_IN_PROGRESS`` instead, and the consumer rejoins on its next
-    ``poll()``. A commit carrying the group's current generation is accepted while a rebalance
-    is being prepared, as in Kafka, which is how ``on_partitions_revoked`` commits; a commit
-    from an older generation fails with ``CommitFailedError``. The class is here so that code
-    written for kafka-python that catches it keeps working.
+    Raised by ``sync_group()`` when a new rebalance started before the member synced, and by
+    ``commit_offsets()`` while the group waits for its leader's assignment
+    (``CompletingRebalance``). A heartbeat during a rebalance answers with
+    ``HeartbeatStatus.REBALANCE_IN_PROGRESS`` instead. A commit carrying the group's current
+    generation is accepted while a rebalance is being prepared, as in Kafka, which is how
+    ``on_partitions_revoked`` commits. A consumer's ``commit()`` reports it as
+    ``CommitFailedError``, as kafka-python does.
     """
 
     errno = 27
     message = "REBALANCE_IN_PROGRESS"
     description = "The group is rebalancing, so the member should rejoin."
+
+
+class UnsupportedVersionError(BrokerResponseError):
+    """The request asks for something this broker does not implement.
+
+    Raised by ``join_group()`` for static membership (``group_instance_id``), which pcmodel's
+    coordinator does not implement: leave ``group_instance_id`` unset.
+    """
+
+    errno = 35
+    message = "UNSUPPORTED_VERSION"
+    description = "The version of API is not supported."
 
 
 class TopicAlreadyExistsError(BrokerResponseError):
@@ -394,3 +410,30 @@ class InvalidConfigurationError(BrokerResponseError):
     """``create_topics`` named a topic config that is unknown here or has an illegal value."""
 
     errno = 40
+
+
+class UnsupportedCompressionTypeError(BrokerResponseError):
+    """An append named a compression codec the broker does not know or has no package for."""
+
+    errno = 76
+
+
+class MemberIdRequiredError(BrokerResponseError):
+    """A new member must join again with the member id the coordinator just gave it.
+
+    Kafka's JoinGroup v4+ handshake: a member joining with ``member_id=""`` (and
+    ``require_known_member_id=True``) is given an id in ``member_id`` and must send its join
+    again with it, so that a member whose first response was lost is not counted twice.
+    """
+
+    errno = 79
+    message = "MEMBER_ID_REQUIRED"
+    description = (
+        "The group member needs to have a valid member id before actually entering a consumer "
+        "group."
+    )
+
+    def __init__(self, text: str = "", member_id: str = "") -> None:
+        super().__init__(text)
+        #: The id to join again with.
+        self.member_id = member_id

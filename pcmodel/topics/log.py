@@ -24,6 +24,13 @@ its lock held, except :meth:`reserve`, :meth:`cancel_reservation` and :meth:`clo
 only the token buffer (it has its own lock) and are called *without* the broker lock, because
 :meth:`reserve` may block.
 
+Compressed batches (a producer's ``compression_type``): the log keeps a
+:class:`~pcmodel.topics.compression.CompressedBatch` in place of each of its records (one shared
+object, referenced once per offset), and :meth:`PartitionLog.read` decompresses it, caching the
+last batch decoded. Decompressing happens with the broker lock held; compressing does not (the
+broker builds the batch before taking the lock). Follower copies (replication) are stored
+decoded. :meth:`PartitionLog.byte_stats` reports stored against uncompressed bytes.
+
 Prior art: Kafka's ``kafka.log.UnifiedLog`` (``logStartOffset``, ``logEndOffset``, retention by
 size and time), and CPython's ``Lib/queue.py`` for the split between storage and locking.
 """
@@ -38,6 +45,7 @@ from typing import Any, NamedTuple
 
 from pcmodel.buffers import make_buffer
 from pcmodel.errors import ShutDown
+from pcmodel.topics.compression import CompressedBatch, record_size
 from pcmodel.topics.errors import (
     IllegalArgumentError,
     KafkaTimeoutError,
@@ -48,6 +56,7 @@ from pcmodel.topics.errors import (
 __all__ = [
     "TIMESTAMP_CREATE_TIME",
     "TIMESTAMP_LOG_APPEND_TIME",
+    "LogBytes",
     "LogRecord",
     "NewRecord",
     "PartitionLog",
@@ -95,6 +104,19 @@ class LogRecord(NamedTuple):
     key: bytes | None
     value: bytes | None
     headers: tuple[tuple[str, bytes], ...]
+
+
+class LogBytes(NamedTuple):
+    """What a partition's retained records take: stored bytes against uncompressed bytes.
+
+    Bytes are those of keys, values and headers (uncompressed), or of the compressed batches
+    (stored); ``compressed_batches`` counts the batches kept compressed.
+    """
+
+    records: int
+    stored_bytes: int
+    uncompressed_bytes: int
+    compressed_batches: int
 
 
 def validate_new_record(record: Any) -> NewRecord:
@@ -189,6 +211,9 @@ class PartitionLog:
         self._append_times: list[float] = []
         self._base = 0
         self._start = 0
+        # Whether any entry of _records is a CompressedBatch; the last one decoded, by identity.
+        self._has_compressed = False
+        self._decoded: tuple[CompressedBatch | None, list[LogRecord]] = (None, [])
         # Set only on a replicated partition (pcmodel.cluster): the offset below which every
         # in-sync replica has the record. None means "no replication": everything is committed.
         self._high_watermark: int | None = None
@@ -300,20 +325,29 @@ class PartitionLog:
 
     # --- data (called with the broker lock held) ---------------------------------------------
 
-    def append(self, records: Sequence[tuple]) -> tuple[int, int]:
+    def append(
+        self, records: Sequence[tuple], *, compressed: CompressedBatch | None = None
+    ) -> tuple[int, int]:
         """Append records checked by :func:`validate_records`; return ``(base, append_time_ms)``.
 
+        ``compressed`` is the same records as one compressed batch: the log keeps only that.
         With the block policy the caller must have reserved space for them first.
         """
         base = self.end_offset
         append_time = self._timestamp_clock()
         make = tuple.__new__  # LogRecord(...) without the keyword-handling constructor
-        self._records.extend(
-            make(LogRecord, (base + i, append_time, TIMESTAMP_LOG_APPEND_TIME, key, value, headers))
-            if ts is None
-            else make(LogRecord, (base + i, ts, TIMESTAMP_CREATE_TIME, key, value, headers))
-            for i, (key, value, headers, ts) in enumerate(records)
-        )
+        if compressed is not None:
+            compressed.base_offset, compressed.append_time = base, append_time
+            self._records.extend([compressed] * len(records))
+            self._has_compressed = True
+        else:
+            self._records.extend(
+                make(LogRecord,
+                     (base + i, append_time, TIMESTAMP_LOG_APPEND_TIME, key, value, headers))
+                if ts is None
+                else make(LogRecord, (base + i, ts, TIMESTAMP_CREATE_TIME, key, value, headers))
+                for i, (key, value, headers, ts) in enumerate(records)
+            )
         if self.retention_ms is not None:  # only age-based retention needs append times
             self._append_times.extend([self._clock()] * len(records))
         self.enforce_retention()
@@ -334,7 +368,41 @@ class PartitionLog:
         hi = lo + max_records
         if upper is not None:
             hi = min(hi, upper - self._base)
-        return self._records[lo:hi] if hi > lo else []
+        return self._materialize(self._records[lo:hi], offset) if hi > lo else []
+
+    def _materialize(self, entries: list, first_offset: int) -> list[LogRecord]:
+        """Replace the compressed batches among ``entries`` by their decoded records."""
+        if not self._has_compressed:
+            return entries
+        out = []
+        for i, entry in enumerate(entries):
+            if type(entry) is CompressedBatch:
+                batch, decoded = self._decoded
+                if batch is not entry:
+                    make = tuple.__new__
+                    decoded = [make(LogRecord, rec) for rec in entry.decode()]
+                    self._decoded = (entry, decoded)
+                entry = decoded[first_offset + i - entry.base_offset]
+            out.append(entry)
+        return out
+
+    def byte_stats(self) -> LogBytes:
+        """Stored against uncompressed bytes of the retained records (see :class:`LogBytes`)."""
+        self.enforce_retention()
+        stored = uncompressed = 0
+        batches: set[int] = set()
+        retained = self._records[self._start - self._base :]
+        for entry in retained:
+            if type(entry) is CompressedBatch:
+                if id(entry) not in batches:
+                    batches.add(id(entry))
+                    stored += entry.stored_size
+                    uncompressed += entry.uncompressed_size
+            else:
+                size = record_size(entry.key, entry.value, entry.headers)
+                stored += size
+                uncompressed += size
+        return LogBytes(len(retained), stored, uncompressed, len(batches))
 
     def check_offset(self, offset: int) -> None:
         """Raise ``OffsetOutOfRangeError`` unless ``log_start_offset <= offset <= end_offset``."""
@@ -347,7 +415,7 @@ class PartitionLog:
     def offset_for_time(self, timestamp_ms: int) -> tuple[int, int] | None:
         """The first retained ``(offset, timestamp)`` with a timestamp >= ``timestamp_ms``."""
         self.enforce_retention()
-        for rec in self._records[self._start - self._base :]:
+        for rec in self._materialize(self._records[self._start - self._base :], self._start):
             if rec.timestamp >= timestamp_ms:
                 return rec.offset, rec.timestamp
         return None

@@ -1,20 +1,43 @@
-"""The consumer's group membership: joining, rebalances, heartbeats and generations.
+"""The consumer's group membership: JoinGroup, the leader's assignment, SyncGroup, heartbeats.
 
-A subscribed consumer is a *member* of its group. ``poll()``'s thread joins (and rejoins) the
-group, calls the rebalance listener and takes or gives up partitions; a **heartbeat thread**
-keeps the membership alive every ``heartbeat_interval_ms``, learns that a rebalance started, and
+A subscribed consumer is a *member* of its group and speaks Kafka's classic group protocol
+with the coordinator (:mod:`pcmodel.topics.coordinator`), exactly as the Java client does:
+
+1. **Prepare.** Eager protocol: revoke every partition (``on_partitions_revoked``) first.
+   Cooperative: keep them. Either way, describe the subscription (topics, plus the partitions
+   held) once per assignor in ``partition_assignment_strategy``
+   (:mod:`pcmodel.topics.consumer_protocol`).
+2. **JoinGroup**, with ``require_known_member_id`` (a new member is given its id and joins
+   again with it). The answer names the generation, the chosen assignor and the leader.
+3. **If this member is the leader**, it runs the assignor over every member's subscription.
+   Cooperative: a partition still owned by another member is withheld from its new owner.
+4. **SyncGroup** (the leader's carries every assignment), then: revoke what is no longer
+   assigned, take what is new (``on_partitions_assigned``). Cooperative: a member that had to
+   revoke something rejoins at once, and that second round hands the withheld partitions over.
+
+``poll()``'s thread does all of this; a join or sync that is not answered before ``poll()``'s
+timeout stays registered and is picked up by the next ``poll()``. A **heartbeat thread** keeps
+the membership alive every ``heartbeat_interval_ms``, learns that a rebalance started, and
 leaves the group when ``poll()`` has not been called for ``max_poll_interval_ms`` (the Java
-client's rule, so a stuck application loses its partitions).
+client's rule, so a stuck application loses its partitions). The leader also watches the
+topic metadata: when the partitions of the group's topics change, it rejoins (in Kafka the
+broker does not follow subscriptions; the leader does).
 
-The two threads talk through flags under the consumer's lock: ``_rejoin_needed`` (a rebalance
-started), ``_lost`` (the coordinator removed this member) and ``_join_pending`` (a join was sent
-and the round is not complete yet). An answer about an older member id or generation is stale
-and ignored. Every user callback (the listener) runs on ``poll()``'s thread, never under the lock.
+The threads talk through flags under the consumer's lock: ``_rejoin_needed`` (a rebalance
+started), ``_lost`` (``"member"``: removed from the group; ``"generation"``: its generation is
+over, the member id still good) and ``_join_pending`` (a rebalance is under way). An answer
+about an older member id or generation is stale and ignored. Every user callback (the
+listener) runs on ``poll()``'s thread, never under the lock.
 
 :class:`GroupMemberMixin` is one part of :class:`~pcmodel.topics.consumer.KafkaConsumer`.
 
-Prior art: the Java client's ``ConsumerCoordinator`` / ``AbstractCoordinator`` and its
-``HeartbeatThread``; kafka-python's ``kafka/coordinator/base.py`` and ``consumer.py``.
+Deviation, documented: an *eager* member reports the partitions it held before revoking as
+its owned partitions, so that the sticky assignor stays sticky (the Java client carries the same
+in the sticky assignor's user data instead).
+
+Prior art: the Java client's ``ConsumerCoordinator`` / ``AbstractCoordinator`` (``onJoinPrepare``,
+``performAssignment``, ``adjustAssignment``, ``onJoinComplete``) and its ``HeartbeatThread``;
+kafka-python's ``kafka/coordinator/base.py`` and ``consumer.py``.
 """
 
 from __future__ import annotations
@@ -25,8 +48,21 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from pcmodel.topics.assignors import RebalanceProtocol, cooperative_plan, get_assignor
 from pcmodel.topics.broker import HeartbeatStatus, JoinResult
-from pcmodel.topics.errors import UnknownMemberIdError
+from pcmodel.topics.consumer_protocol import (
+    PROTOCOL_TYPE,
+    decode_assignment,
+    decode_subscription,
+    encode_assignment,
+    encode_subscription,
+)
+from pcmodel.topics.errors import (
+    IllegalGenerationError,
+    MemberIdRequiredError,
+    RebalanceInProgressError,
+    UnknownMemberIdError,
+)
 from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition
 
 __all__ = ["GroupMemberMixin"]
@@ -36,12 +72,22 @@ logger = logging.getLogger("pcmodel.topics.consumer")
 
 
 class GroupMemberMixin:
-    """Join, rejoin and leave a consumer group; the heartbeat thread."""
+    """Join, rejoin and leave a consumer group; the leader's assignment; the heartbeat thread."""
+
+    # Rebalance progress, written by poll()'s thread (under the lock where the heartbeat reads).
+    #: This round's JoinGroup protocols, sent again unchanged if the join must be repeated.
+    _join_protocols: tuple[tuple[str, bytes], ...] = ()
+    #: After the JoinGroup answer: (generation, assignor, leader's assignments or None).
+    _pending_sync: tuple[int, str, dict[str, bytes] | None] | None = None
+    #: Leader only: {topic: partition count} the assignment was computed from, and the broker's
+    #: metadata version then; a change makes the leader rejoin.
+    _assignment_snapshot: dict[str, int] | None = None
+    _snapshot_version = -1
 
     # --- joining and rebalancing (poll()'s thread) --------------------------------------------
 
     def _ensure_group(self, deadline: float) -> None:
-        """Handle loss, pattern changes and rebalances until stable or out of time."""
+        """Handle loss, metadata changes and rebalances until stable or out of time."""
         listener_error: BaseException | None = None
         while True:
             with self._lock:
@@ -49,53 +95,136 @@ class GroupMemberMixin:
             if lost:
                 listener_error = listener_error or self._handle_lost()
             self._refresh_pattern()
+            self._check_assigned_metadata()
             with self._lock:
                 if not (self._rejoin_needed or self._join_pending):
                     break
                 starting = not self._join_pending
                 self._join_pending = True
                 self._rejoin_needed = False
-            if starting and self._protocol == "eager":
-                listener_error = listener_error or self._revoke(self.assignment())
+            if starting:
+                listener_error = listener_error or self._prepare_join()
             try:
-                result = self._conn.join_group(
-                    self._group_id, self._member_id, sorted(self._subscribed_topics or ()),
-                    assignors=self.config["partition_assignment_strategy"],
-                    generation=self._generation,
-                    session_timeout_ms=self.config["session_timeout_ms"],
-                    max_poll_interval_ms=self.config["max_poll_interval_ms"],
-                    client_id=self.config["client_id"],
-                    timeout=max(0.0, deadline - time.monotonic()),
-                )
-            except UnknownMemberIdError:
+                assigned = self._join_and_sync(deadline)
+            except (UnknownMemberIdError, IllegalGenerationError) as exc:
                 with self._lock:
-                    self._lost = True
+                    self._lost = "member" if isinstance(exc, UnknownMemberIdError) else "generation"
                 continue
-            with self._lock:
-                self._member_id = result.member_id
-            if result.pending:
+            except RebalanceInProgressError:
+                continue  # a new round started before ours was assigned: join it
+            except BaseException:
+                with self._lock:  # e.g. InconsistentGroupProtocolError: try again next poll()
+                    self._join_pending, self._rejoin_needed = False, True
+                    self._pending_sync = None
+                raise
+            if assigned is None:
                 break
-            listener_error = listener_error or self._complete_join(result)
+            listener_error = listener_error or self._complete_rebalance(*assigned)
             if time.monotonic() >= deadline:
                 break
         if listener_error is not None:
             raise listener_error
 
-    def _complete_join(self, result: JoinResult) -> BaseException | None:
-        new = set(result.assignment)
+    def _prepare_join(self) -> BaseException | None:
+        """Kafka's ``onJoinPrepare``: eager members revoke everything; describe the member."""
+        owned = sorted(self.assignment())
+        error = self._revoke(owned) if self._protocol == "eager" else None
+        metadata = encode_subscription(sorted(self._subscribed_topics or ()), owned)
+        with self._lock:
+            self._join_protocols = tuple(
+                (name, metadata) for name in self.config["partition_assignment_strategy"]
+            )
+            self._pending_sync = None
+        return error
+
+    def _join_and_sync(self, deadline: float) -> tuple[int, str, set[TopicPartition]] | None:
+        """Send JoinGroup (if not answered yet), then SyncGroup; ``None`` if not done in time."""
+        if self._pending_sync is None:
+            while True:
+                try:
+                    joined = self._conn.join_group(
+                        self._group_id, self._member_id, protocols=self._join_protocols,
+                        protocol_type=PROTOCOL_TYPE,
+                        session_timeout_ms=self.config["session_timeout_ms"],
+                        rebalance_timeout_ms=self.config["max_poll_interval_ms"],
+                        client_id=self.config["client_id"], require_known_member_id=True,
+                        timeout=max(0.0, deadline - time.monotonic()),
+                    )
+                except MemberIdRequiredError as exc:
+                    with self._lock:
+                        self._member_id = exc.member_id
+                    continue
+                break
+            with self._lock:
+                self._member_id = joined.member_id
+            if joined.pending:
+                return None
+            assignments = self._assign(joined) if joined.leader == joined.member_id else None
+            with self._lock:
+                # Heartbeats now speak for the new generation (the Java client does the same).
+                self._generation = joined.generation
+                self._pending_sync = (joined.generation, joined.protocol, assignments)
+        generation, assignor, assignments = self._pending_sync
+        try:
+            synced = self._conn.sync_group(
+                self._group_id, self._member_id, generation, assignments=assignments,
+                protocol_type=PROTOCOL_TYPE, protocol=assignor,
+                timeout=max(0.0, deadline - time.monotonic()),
+            )
+        except (RebalanceInProgressError, UnknownMemberIdError, IllegalGenerationError):
+            with self._lock:
+                self._pending_sync = None
+            raise
+        if synced.pending:
+            return None
+        with self._lock:
+            self._pending_sync = None
+        return generation, assignor, set(decode_assignment(synced.assignment))
+
+    def _assign(self, joined: JoinResult) -> dict[str, bytes]:
+        """The leader's step: run the chosen assignor over every member's subscription."""
+        subscriptions: dict[str, tuple[str, ...]] = {}
+        owned: dict[str, tuple[TopicPartition, ...]] = {}
+        for member in joined.members:
+            try:
+                subscription = decode_subscription(member.metadata)
+            except ValueError:
+                logger.warning("member %s sent unreadable metadata; it gets nothing",
+                               member.member_id)
+                subscriptions[member.member_id], owned[member.member_id] = (), ()
+                continue
+            subscriptions[member.member_id] = subscription.topics
+            owned[member.member_id] = subscription.owned_partitions
+        wanted = set().union(*subscriptions.values())
+        version = self._conn.metadata_version()
+        counts = {t: n for t, n in self._conn.list_topics().items() if t in wanted}
+        assignor = get_assignor(joined.protocol)
+        plan = assignor.assign(subscriptions, counts, owned)
+        if assignor.protocol is RebalanceProtocol.COOPERATIVE:
+            # Kafka's adjustAssignment: what another member still owns waits for a second round.
+            _revoke, plan = cooperative_plan(owned, plan)
+        with self._lock:
+            self._assignment_snapshot = {t: counts.get(t, 0) for t in wanted}
+            self._snapshot_version = version
+        return {member: encode_assignment(plan.get(member, ())) for member in subscriptions}
+
+    def _complete_rebalance(
+        self, generation: int, assignor: str, assigned: set[TopicPartition]
+    ) -> BaseException | None:
+        """Kafka's ``onJoinComplete``: revoke what left, take what is new, maybe rejoin."""
+        protocol = get_assignor(assignor).protocol.value
         with self._lock:
             self._join_pending = False
-            self._generation = result.generation
-            self._protocol = result.protocol
-            # Requests to rejoin seen before this result were about the round it completes;
-            # the coordinator says in ``rejoin`` whether another round is already under way.
-            self._rejoin_needed = result.rejoin
-            revoked = set(self._states) - new
+            self._generation = generation
+            self._protocol = protocol
+            revoked = set(self._states) - assigned
         error = self._revoke(revoked)
         with self._lock:
-            added = sorted(new - set(self._states))
+            added = sorted(assigned - set(self._states))
             for tp in added:
                 self._states[tp] = self._new_state()
+            if revoked and protocol == "cooperative":
+                self._rejoin_needed = True  # the second round gives the revoked ones out
             self._work.notify_all()
         if self._listener is not None:
             try:
@@ -131,12 +260,15 @@ class GroupMemberMixin:
         return error
 
     def _handle_lost(self) -> BaseException | None:
-        """The member was removed: its partitions are gone; start over as a new member."""
+        """Removed, or the generation is over: the partitions are gone; join again."""
         with self._lock:
             lost = sorted(self._states)
             self._states.clear()
-            self._member_id, self._generation = "", -1
+            if self._lost != "generation":
+                self._member_id = ""
+            self._generation = -1
             self._lost = self._join_pending = False
+            self._pending_sync = self._assignment_snapshot = None
             self._rejoin_needed = self._subscribed_topics is not None
         if lost and self._listener is not None:
             try:
@@ -156,6 +288,18 @@ class GroupMemberMixin:
                 self._subscribed_topics = topics
                 self._rejoin_needed = True
 
+    def _check_assigned_metadata(self) -> None:
+        """Leader: rejoin when a topic of the group was created, deleted or grew."""
+        with self._lock:
+            snapshot = self._assignment_snapshot
+            if snapshot is None or self._metadata_version_seen <= self._snapshot_version:
+                return
+            self._snapshot_version = self._metadata_version_seen
+        counts = self._conn.list_topics()
+        if {t: counts.get(t, 0) for t in snapshot} != snapshot:
+            with self._lock:
+                self._rejoin_needed = True
+
     def _leave_group(self, *, commit: bool = True) -> None:
         """Commit (auto-commit), revoke and leave; used by unsubscribe() and close()."""
         if self._lost:
@@ -163,24 +307,43 @@ class GroupMemberMixin:
         else:
             error = self._revoke(self.assignment(), commit=commit)
         if self._member_id:
-            self._conn.leave_group(self._group_id, self._member_id)
+            try:
+                self._conn.leave_group(self._group_id, self._member_id)
+            except UnknownMemberIdError:
+                pass  # already removed: nothing to leave
         with self._lock:
             self._member_id, self._generation = "", -1
             self._join_pending = self._rejoin_needed = False
+            self._pending_sync = self._assignment_snapshot = None
         if error is not None:
             raise error
 
     # --- the heartbeat thread -----------------------------------------------------------------
 
     def _heartbeat_loop(self, conn: Any) -> None:
-        """Heartbeat thread: keep the membership alive; leave if poll() stopped being called."""
+        """Heartbeat thread: keep the membership alive; leave if poll() stopped being called.
+
+        Like the Java client's, it wakes for whichever comes first: the next heartbeat, or the
+        moment ``max_poll_interval_ms`` runs out, so a stuck application leaves on time.
+        """
         interval = self.config["heartbeat_interval_ms"] / 1000
         max_poll = self.config["max_poll_interval_ms"] / 1000
+        next_beat = time.monotonic() + interval
         try:
-            while not self._stop.wait(interval):
+            while True:
+                with self._lock:
+                    poll_left = max_poll
+                    active = bool(self._member_id) and not self._lost and self._generation >= 0
+                    if active and not self._in_poll:
+                        poll_left -= self._clock() - self._last_poll
+                wait = min(max(0.0, next_beat - time.monotonic()), max(0.001, poll_left))
+                if self._stop.wait(wait):
+                    break
                 with self._lock:
                     member_id, generation = self._member_id, self._generation
-                    if not member_id or self._lost:
+                    # No generation yet, or a JoinGroup in flight (it keeps the member alive).
+                    awaiting_join = self._join_pending and self._pending_sync is None
+                    if not member_id or self._lost or generation < 0 or awaiting_join:
                         continue
                     expired = not self._in_poll and self._clock() - self._last_poll > max_poll
                 if expired:
@@ -188,43 +351,51 @@ class GroupMemberMixin:
                         "poll() not called for max_poll_interval_ms=%d; leaving group %s",
                         self.config["max_poll_interval_ms"], self._group_id,
                     )
-                    conn.leave_group(self._group_id, member_id)
-                    self._flag(member_id, lost=True)
+                    try:
+                        conn.leave_group(self._group_id, member_id)
+                    except UnknownMemberIdError:
+                        pass  # removed already
+                    self._flag(member_id, generation, lost="member")
                     continue
+                if time.monotonic() < next_beat:
+                    continue
+                next_beat = time.monotonic() + interval
                 result = conn.heartbeat(self._group_id, member_id, generation)
                 with self._lock:
                     self._metadata_version_seen = max(
                         self._metadata_version_seen, result.metadata_version
                     )
-                    pattern_changed = (
-                        self._pattern is not None
-                        and self._metadata_version_seen > self._pattern_version
-                    )
+                    watched = []
+                    if self._pattern is not None:
+                        watched.append(self._pattern_version)
+                    if self._assignment_snapshot is not None:
+                        watched.append(self._snapshot_version)
+                    metadata_changed = any(self._metadata_version_seen > v for v in watched)
                 if result.status is HeartbeatStatus.UNKNOWN_MEMBER:
-                    self._flag(member_id, lost=True)
+                    self._flag(member_id, generation, lost="member")
+                elif result.status is HeartbeatStatus.ILLEGAL_GENERATION:
+                    self._flag(member_id, generation, lost="generation")
                 elif result.status is HeartbeatStatus.REBALANCE_IN_PROGRESS:
-                    self._flag(member_id, generation=generation)
-                elif pattern_changed:
+                    self._flag(member_id, generation)
+                elif metadata_changed:
                     self._wakeup()  # poll() re-reads the topics and rejoins if they changed
         except BaseException as exc:  # never lost: poll() re-raises it
             self._fail(exc)
 
-    def _flag(self, member_id: str, *, lost: bool = False, generation: int | None = None) -> None:
-        """Tell poll() that the member was removed (``lost``) or must rejoin.
+    def _flag(self, member_id: str, generation: int, *, lost: str | None = None) -> None:
+        """Tell poll() that the member lost its membership (``lost``) or must rejoin.
 
         An answer about an older membership or generation than the current one is stale (the
         poll thread completed a rebalance while the heartbeat was under way) and is dropped:
         acting on it would make an eager member revoke everything for nothing.
         """
         with self._lock:
-            if self._member_id != member_id:
+            if self._member_id != member_id or self._generation != generation:
                 return
-            if lost:
-                self._lost = True
-            elif generation == self._generation:
-                self._rejoin_needed = True
+            if lost is not None:
+                self._lost = lost
             else:
-                return
+                self._rejoin_needed = True
         self._wakeup()
 
     def _start_heartbeat(self) -> None:

@@ -32,11 +32,14 @@ it no longer counts against ``buffer_memory`` (Kafka frees a batch's memory only
 answered); and the sender handles one batch at a time, oldest first, so a batch still lingering
 at the head holds back full ones behind it for at most ``linger_ms``.
 
-Differences from kafka-python, on purpose: ``broker=`` replaces ``bootstrap_servers``; values and
-keys without a serializer must be bytes (as there) and any other type is a ``SerializationError``
-raised by ``send()``; ``batch_size`` must be at least 1 (``batch_size=1`` sends every record in a
-batch of its own, which is what ``0`` means in Kafka); unsupported kafka-python keys raise
-``KafkaConfigurationError`` instead of being ignored.
+Differences from kafka-python, on purpose: ``broker=`` replaces ``bootstrap_servers``;
+``batch_size`` must be at least 1 (``batch_size=1`` sends every record in a batch of its own,
+which is what ``0`` means in Kafka); a failing serializer is wrapped in ``SerializationError``
+(the Java client's behaviour; kafka-python lets its exception through); ``enable_idempotence``
+defaults to ``False`` and ``True`` raises (not supported yet). As in kafka-python, keys and
+values that are not bytes after serialization, and headers that are not a list of
+``(str, bytes)``, raise ``TypeError``. Every kafka-python key is accepted: those with no effect
+here are listed with the reason in ``docs/settings.md``.
 
 Where the parts live: this module is the facade with kafka-python's public surface (``send``,
 ``flush``, ``close``, ``metrics``); :mod:`~pcmodel.topics.accumulator` holds the batches and the
@@ -95,9 +98,9 @@ class KafkaProducer(AccumulatorMixin, SenderMixin):
     """Sends records to a broker's partition logs, batching them per partition.
 
     ``KafkaProducer(broker=b, value_serializer=str.encode, linger_ms=5)``; every other keyword is a
-    kafka-python producer setting with its meaning there (see the parameters below). A key that
-    kafka-python has but that means nothing here, or that nobody has, raises
-    ``KafkaConfigurationError`` naming it.
+    kafka-python producer setting with its meaning there (see the parameters below). The other
+    keys kafka-python has are accepted with no effect (``docs/settings.md`` says why); a key
+    nobody has raises ``KafkaConfigurationError`` naming the closest legal one.
 
     Parameters:
         broker: a ``Broker`` or a ``RemoteBroker`` (anything with the broker's client methods).
@@ -120,6 +123,11 @@ class KafkaProducer(AccumulatorMixin, SenderMixin):
         partitioner: ``"sticky"`` (default, also ``"default"``) or ``"round_robin"`` for records
             without a key, or a :class:`~pcmodel.topics.partitioner.Partitioner` instance. Keyed
             records always go to ``default_partition(serialized_key, partitions)``.
+        compression_type: ``None``, ``"gzip"``, ``"snappy"``, ``"lz4"`` or ``"zstd"``: each
+            batch is stored compressed in the log (``broker.log_stats(topic)`` shows the
+            saving). A codec whose package is missing raises ``KafkaConfigurationError``.
+        allow_auto_create_topics: let ``send()`` create a missing topic (if the broker allows).
+        enable_idempotence / transactional_id: ``False`` / ``None`` only, for now.
         buffer_variant: which layer-1 buffer variant the accumulator uses (pcmodel's own key).
         buffer_instrument: ``"off"``, ``"counters"`` or ``"timeline"`` for the accumulator's
             statistics, read with :meth:`buffer_stats` (pcmodel's own key).
@@ -176,12 +184,12 @@ class KafkaProducer(AccumulatorMixin, SenderMixin):
         check_int_arg("max_request_size", max_request_size, 1)
         check_number_arg("request_timeout_ms", request_timeout_ms)
         check_number_arg("metadata_max_age_ms", metadata_max_age_ms)
-        check_idempotence(enable_idempotence, transactional_id)
+        check_idempotence(enable_idempotence, transactional_id, acks)
         if not isinstance(allow_auto_create_topics, bool):
             raise KafkaConfigurationError(
                 f"allow_auto_create_topics must be True or False, got {allow_auto_create_topics!r}"
             )
-        codec = get_codec(compression_type)
+        get_codec(compression_type)  # a missing codec package fails here, naming it
         if buffer_variant not in VARIANTS:
             raise KafkaConfigurationError(
                 f"buffer_variant must be one of {', '.join(VARIANTS)}, got {buffer_variant!r}"
@@ -212,7 +220,6 @@ class KafkaProducer(AccumulatorMixin, SenderMixin):
             "transactional_id": transactional_id,
             "buffer_variant": buffer_variant,
         }
-        self._codec = codec
         self._given_broker = broker
         # One connection for this producer: the broker itself in process, a proxy otherwise.
         self._broker = broker.connect()
@@ -220,6 +227,12 @@ class KafkaProducer(AccumulatorMixin, SenderMixin):
         self._value_serializer = value_serializer
         self._partitioner = partitioner
         self._acks = ACKS[acks]
+        # Idempotence: a producer id and epoch from the broker, and per partition the sequence
+        # number of the next record (kept by the sender thread alone).
+        self._producer_id: tuple[int, int] | None = (
+            tuple(self._broker.init_producer_id()) if enable_idempotence else None
+        )
+        self._sequences: dict[TopicPartition, int] = {}
         self._batch_size = batch_size
         self._linger = linger_ms / 1000
         self._max_block = max_block_ms / 1000

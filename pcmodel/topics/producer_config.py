@@ -37,10 +37,12 @@ HONOURED: dict[str, str] = {
                                 "(Broker(auto_create_topics_enable=True), the default)",
     "batch_size": "most bytes of records in one batch",
     "client_id": "names the producer and its sender thread",
-    "compression_type": "None, 'gzip', 'snappy', 'lz4' or 'zstd': batches are stored "
-                        "compressed in the log (snappy, lz4, zstd need pcmodel[compression])",
-    "enable_idempotence": "False only (default False here): True raises, idempotence is not "
-                          "supported yet; acks='all' with retries=0 never duplicates",
+    "compression_type": "None, 'gzip', 'snappy', 'lz4' or 'zstd': each batch is stored "
+                        "compressed in the log (Broker.log_stats shows the saving); snappy, lz4 "
+                        "and zstd need pcmodel[compression]",
+    "enable_idempotence": "producer id and per-partition sequence numbers: a retried batch is "
+                          "never stored twice, even through a new leader (needs acks='all'; "
+                          "default False here)",
     "key_serializer": "f(key) -> bytes",
     "linger_ms": "how long a batch that is not full waits for more records",
     "max_block_ms": "how long send() waits for room in the accumulator or for topic metadata",
@@ -69,17 +71,19 @@ def check_extra_keys(configs: dict[str, Any]) -> None:
     check_no_effect(configs, PRODUCER_NO_EFFECT)
 
 
-def check_idempotence(enable_idempotence: object, transactional_id: object) -> None:
-    """Refuse idempotence and transactions with a message naming the alternative."""
+def check_idempotence(enable_idempotence: object, transactional_id: object,
+                      acks: object = "all") -> None:
+    """Check the idempotence setting; refuse transactions with a message naming the
+    alternative. Idempotence needs ``acks="all"``, as in Kafka's Java client (the only way to
+    know whether a retried batch was stored is to have it committed)."""
     if not isinstance(enable_idempotence, bool):
         raise KafkaConfigurationError(
             f"enable_idempotence must be True or False, got {enable_idempotence!r}"
         )
-    if enable_idempotence:
+    if enable_idempotence and acks not in ("all", -1):
         raise KafkaConfigurationError(
-            "enable_idempotence=True is not supported yet: there are no producer ids or "
-            "sequence numbers here. Use enable_idempotence=False; with retries=0 a record is "
-            "never appended twice"
+            f"enable_idempotence=True needs acks='all', got acks={acks!r}: set acks='all' "
+            "or enable_idempotence=False"
         )
     if transactional_id is not None:
         raise KafkaConfigurationError(

@@ -14,10 +14,13 @@ Prior art: kafka-python's ``kafka/producer/sender.py``; the Java client's ``Send
 
 from __future__ import annotations
 
+from typing import Any
+
 from pcmodel.errors import ShutDown
 from pcmodel.topics.accumulator import ProducerState
 from pcmodel.topics.errors import IllegalStateError
 from pcmodel.topics.futures import FutureState, ProducerBatch
+from pcmodel.topics.structs import TopicPartition
 
 __all__ = ["SenderMixin"]
 
@@ -53,6 +56,15 @@ class SenderMixin:
         tp = batch.tp
         timeout = self.config["request_timeout_ms"] / 1000
         attempts = 0
+        # One broker holds the only replica, so acks changes nothing there; a replicated
+        # cluster's connection says it honours them (pcmodel.cluster.client).
+        extra = {"acks": batch.acks} if getattr(self._broker, "honours_acks", False) else {}
+        sequence = None
+        if self._producer_id is not None:
+            # Numbered once: every retry of this batch carries the same sequence, so a broker
+            # that already stored it answers with the original offsets instead of a copy.
+            sequence = self._sequences.get(tp, 0)
+            self._sequences[tp] = sequence + len(batch.records)
         while True:
             if self._aborted.is_set():
                 outcome = (
@@ -62,7 +74,7 @@ class SenderMixin:
                 )
                 break
             try:
-                result = self._broker.append(tp.topic, tp.partition, batch.records, timeout=timeout)
+                result = self._append_batch(tp, batch.records, timeout, sequence, extra)
             except Exception as exc:
                 if getattr(exc, "retriable", False) and attempts < self.config["retries"]:
                     attempts += 1
@@ -75,6 +87,8 @@ class SenderMixin:
             # stamps a create time, so the append time is not the record's timestamp.
             outcome = (FutureState.SUCCEEDED, tuple(result)[:2], None)
             break
+        if sequence is not None and outcome[0] is FutureState.FAILED:
+            self._reset_sequences()
         pending = batch.finish(*outcome)
         with self._lock:
             self._incomplete.discard(batch)
@@ -85,3 +99,27 @@ class SenderMixin:
             self._batch_ready.notify_all()
         for future, callbacks in pending:
             future._run(callbacks)
+
+    def _reset_sequences(self) -> None:
+        """A numbered batch failed for good: its sequence numbers are a gap the broker would
+        refuse for ever. Bump the producer epoch (Kafka's KIP-360) and count again from 0."""
+        producer_id, producer_epoch = self._producer_id
+        try:
+            self._producer_id = tuple(self._broker.init_producer_id(producer_id, producer_epoch))
+        except Exception:  # noqa: BLE001 - the next batch fails with the broker's own error
+            return
+        self._sequences.clear()
+
+    def _append_batch(self, tp: TopicPartition, records: list, timeout: float,
+                      sequence: int | None, extra: dict[str, Any]) -> Any:
+        """One append to the broker; with ``compression_type`` the broker stores it compressed;
+        with idempotence it carries the producer id and the batch's first sequence number."""
+        compression = self.config["compression_type"]
+        if compression is not None:
+            extra = {**extra, "compression": compression}
+        if sequence is None:
+            return self._broker.append(tp.topic, tp.partition, records, timeout=timeout, **extra)
+        producer_id, producer_epoch = self._producer_id
+        return self._broker.append_idempotent(
+            tp.topic, tp.partition, records, producer_id=producer_id,
+            producer_epoch=producer_epoch, first_sequence=sequence, timeout=timeout, **extra)

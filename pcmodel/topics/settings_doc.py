@@ -22,8 +22,9 @@ exist here; its value is still checked as kafka-python checks it. A name kafka-p
 know is an error that names the closest legal one.
 
 Two settings are refused with a message instead: `bootstrap_servers` (use `broker=` here, or
-kafka-python itself for a real cluster) and, until idempotence is implemented,
-`enable_idempotence=True` / a `transactional_id`.
+kafka-python itself for a real cluster) and, until transactions are implemented, a
+`transactional_id`. `enable_idempotence=True` works (with `acks='all'`, as in Kafka's Java
+client), on one broker and on a replicated `pcmodel.cluster.Cluster`.
 
 pcmodel adds its own settings for teaching: `broker`, `buffer_memory`, `buffer_variant` and
 `buffer_instrument` (producer); `fetch_buffer_batches`, `fetch_buffer_variant`,

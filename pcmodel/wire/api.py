@@ -85,6 +85,8 @@ class RequestContext:
     response_class: type[ApiMessage]
     #: Per-connection state a handler may keep between requests (it is the connection's own).
     connection_state: dict[str, Any] = field(default_factory=dict)
+    #: The listener's :class:`~pcmodel.wire.stats.StatsRecorder` (``None`` outside a listener).
+    stats: Any = None
 
     def response(self, **fields: Any) -> ApiMessage:
         """A response of this request's API at this request's version, with ``fields`` set."""

@@ -37,6 +37,7 @@ from pcmodel.wire.framing import (
     error_response,
     make_context,
 )
+from pcmodel.wire.stats import ListenerStats, StatsRecorder
 
 __all__ = ["DEFAULT_MAX_CONNECTIONS", "DEFAULT_MAX_REQUEST_BYTES", "KafkaListener"]
 
@@ -49,6 +50,7 @@ DEFAULT_MAX_CONNECTIONS = 256
 DEFAULT_SEND_TIMEOUT = 30.0
 _SIZE = struct.Struct(">i")
 _API_VERSIONS = 18
+_RECV_CHUNK = 1 << 20
 
 
 class _ConnectionClosed(Exception):
@@ -123,6 +125,7 @@ class KafkaListener:
         self._stopping = False
         self._started = False
         self._refusing = False
+        self._stats = StatsRecorder()
         self._wake_r, self._wake_w = socket.socketpair()
         self._accepter = threading.Thread(
             target=self._accept_loop, name=f"kafka-accept-{self.port}"
@@ -146,6 +149,10 @@ class KafkaListener:
         """How many client connections are open right now."""
         with self._lock:
             return len(self._connections)
+
+    def statistics(self) -> ListenerStats:
+        """An immutable snapshot: requests per API, connections, and recent fetch waits."""
+        return self._stats.snapshot(self.connection_count)
 
     def start(self) -> KafkaListener:
         """Start accepting connections; returns self. Calling it twice is an error."""
@@ -215,27 +222,31 @@ class KafkaListener:
                 self._admit(sock, peer)
 
     def _admit(self, sock: socket.socket, peer: Any) -> None:
+        refused = None  # decided under the lock; logged and closed outside it
         with self._lock:
             if self._stopping:
-                sock.close()
-                return
-            if len(self._connections) >= self.max_connections:
+                refused = ""
+            elif len(self._connections) >= self.max_connections:
                 refusing_already, self._refusing = self._refusing, True
-                sock.close()
-                if not refusing_already:
-                    log.warning(
-                        "Kafka listener: refusing connections from %s on: %d are open "
-                        "(max_connections=%d); logged once until one is accepted again",
-                        _peer_name(peer), len(self._connections), self.max_connections,
-                    )
-                return
-            self._refusing = False
-            thread = threading.Thread(
-                target=self._serve, args=(sock, peer),
-                name=f"kafka-conn-{_peer_name(peer)}",
-            )
-            self._connections[sock] = thread
-        thread.start()
+                refused = "" if refusing_already else (
+                    f"Kafka listener: refusing connections from {_peer_name(peer)} on: "
+                    f"{len(self._connections)} are open (max_connections="
+                    f"{self.max_connections}); logged once until one is accepted again"
+                )
+            else:
+                self._refusing = False
+                thread = threading.Thread(
+                    target=self._serve, args=(sock, peer),
+                    name=f"kafka-conn-{_peer_name(peer)}",
+                )
+                self._connections[sock] = thread
+        self._stats.connection(accepted=refused is None)
+        if refused is None:
+            thread.start()
+            return
+        if refused:
+            log.warning("%s", refused)
+        sock.close()
 
     # --- serving one connection -----------------------------------------------------------------
 
@@ -281,28 +292,31 @@ class KafkaListener:
         return self._recv_exactly(sock, size, between_requests=False)
 
     def _recv_exactly(self, sock: socket.socket, size: int, *, between_requests: bool) -> bytes:
-        buffer = bytearray(size)
-        view = memoryview(buffer)
+        # Read in chunks rather than allocating ``size`` up front: a client that announces
+        # 100 MiB and sends nothing must not make the broker hold 100 MiB.
+        chunks: list[bytes] = []
         got = 0
         while got < size:
             try:
-                n = sock.recv_into(view[got:])
+                chunk = sock.recv(min(size - got, _RECV_CHUNK))
             except TimeoutError:
                 if between_requests and got == 0 and not self._stopping:
                     continue  # an idle client: Kafka keeps idle connections for minutes
                 raise ProtocolViolation(
                     f"sent {got} of {size} bytes and then nothing for {self.send_timeout} s"
                 ) from None
-            if n == 0:
+            if not chunk:
                 if between_requests and got == 0:
                     raise _ConnectionClosed
                 raise ProtocolViolation(f"closed the connection after {got} of {size} bytes")
-            got += n
-        return bytes(buffer)
+            chunks.append(chunk)
+            got += len(chunk)
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     def _handle(self, frame: bytes, state: dict[str, Any], name: str) -> bytes | None:
         request = decode_request(frame, self.handlers)
         if request.handler is None:
+            self._stats.unserved(request.api_key, request.api_version)
             # Clients try the newest ApiVersions first and expect this answer (KIP-511).
             log.log(
                 logging.DEBUG if request.api_key == _API_VERSIONS else logging.INFO,
@@ -314,8 +328,9 @@ class KafkaListener:
             )
         ctx = make_context(
             request, broker=self.broker, node_id=self.node_id, host=self.advertised_host,
-            port=self.port, handlers=self.handlers, connection_state=state,
+            port=self.port, handlers=self.handlers, connection_state=state, stats=self._stats,
         )
+        self._stats.request(request.handler.name)
         try:
             response = request.handler.handle(ctx, request.body)
         except CloseConnection:

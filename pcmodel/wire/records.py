@@ -1,11 +1,17 @@
 """Record batches (Kafka's message format v2) to and from the broker's records.
 
-A producer sends, per partition, one record batch: a header (base offset, CRC-32C, attributes
-with the compression codec and timestamp type, producer id, record count) and the records,
-compressed together. kafka-python's ``DefaultRecordBatch`` reads one (checking the CRC and
-decompressing) and ``DefaultRecordBatchBuilder`` writes one; this module only converts between
-them and the broker's ``(key, value, headers, timestamp_ms)`` tuples and
-:class:`~pcmodel.topics.log.LogRecord` s.
+A producer sends, per partition, one record batch: a header (base offset, length, CRC-32C,
+attributes with the compression codec and timestamp type, producer id and sequence, record
+count) and the records, compressed together. A maintained codec reads one (checking the CRC and
+decompressing) and writes one; this module only converts between batches and the broker's
+``(key, value, headers, timestamp_ms)`` tuples and :class:`~pcmodel.topics.log.LogRecord` s.
+
+Two codecs with the same interface (aiokafka's record module began as a port of
+kafka-python's): **kafka-python**'s pure-Python ``kafka.record`` (always present: the ``kafka``
+extra), and **aiokafka**'s C-accelerated ``aiokafka.record``, used when aiokafka is installed
+(``pip install 'pcmodel[kafka-speedups]'``) because reading and writing records one by one in
+Python costs about five times more than everything else a produce or fetch does.
+:data:`CODEC_LIBRARY` says which one is in use.
 
 The broker stores records, not batches, so a fetch re-batches them: consecutive records go into
 one uncompressed batch, split where the timestamp type changes (a batch has one) and where a
@@ -16,18 +22,26 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from kafka import codec
-from kafka.errors import CorruptRecordError, UnsupportedCodecError
-from kafka.record.default_records import DefaultRecordBatch, DefaultRecordBatchBuilder
-from kafka.record.memory_records import MemoryRecords
 from kafka.record.util import calc_crc32c
 
 from pcmodel.topics.log import TIMESTAMP_LOG_APPEND_TIME, LogRecord
 from pcmodel.wire.api import kafka_errors
 
+try:
+    from aiokafka import codec
+    from aiokafka.record.default_records import DefaultRecordBatch, DefaultRecordBatchBuilder
+
+    CODEC_LIBRARY = "aiokafka"
+except ImportError:  # the pure-Python codec of the kafka extra
+    from kafka import codec
+    from kafka.record.default_records import DefaultRecordBatch, DefaultRecordBatchBuilder
+
+    CODEC_LIBRARY = "kafka-python"
+
 __all__ = [
+    "CODEC_LIBRARY",
     "BatchRejected",
     "ProducedBatch",
     "compression_available",
@@ -35,20 +49,28 @@ __all__ = [
     "encode_records",
 ]
 
+#: Codec numbers of the batch attributes (Kafka's), with the name and "is it installed".
 _CODECS = {
-    DefaultRecordBatch.CODEC_NONE: ("none", lambda: True),
-    DefaultRecordBatch.CODEC_GZIP: ("gzip", codec.has_gzip),
-    DefaultRecordBatch.CODEC_SNAPPY: ("snappy", codec.has_snappy),
-    DefaultRecordBatch.CODEC_LZ4: ("lz4", codec.has_lz4),
-    DefaultRecordBatch.CODEC_ZSTD: ("zstd", codec.has_zstd),
+    0: ("none", lambda: True),
+    1: ("gzip", codec.has_gzip),
+    2: ("snappy", codec.has_snappy),
+    3: ("lz4", codec.has_lz4),
+    4: ("zstd", codec.has_zstd),
 }
 #: Which Python package brings each optional codec.
 CODEC_PACKAGES = {"snappy": "python-snappy or cramjam", "lz4": "lz4", "zstd": "zstandard"}
-_HEADER = DefaultRecordBatch.HEADER_STRUCT
-_BASE_OFFSET = struct.Struct(">q")
+# The fixed start of a v2 batch: base offset, length of the rest, leader epoch, magic.
+_LOG_OVERHEAD = struct.Struct(">qiib")
+_BASE_OFFSET_AND_EPOCH = struct.Struct(">qii")  # base offset, (length), leader epoch
 _ATTRIBUTES = struct.Struct(">h")
-_MAX_TIMESTAMP = struct.Struct(">q")
+_CRC = struct.Struct(">I")
+_ATTRIBUTES_OFFSET = struct.calcsize(">qiibI")
+_CRC_OFFSET = struct.calcsize(">qiib")
 _MAX_TIMESTAMP_OFFSET = struct.calcsize(">qiibIhiq")
+_TIMESTAMP_TYPE_MASK = 0x08
+#: The partition leader epoch written into fetched batches, as Metadata reports it.
+LEADER_EPOCH = 0
+_HEADER_SIZE = 61  # the whole v2 batch header
 
 
 class BatchRejected(Exception):  # noqa: N818 - the batch is rejected, with Kafka's error code
@@ -76,66 +98,67 @@ def compression_available(name: str) -> bool:
     return any(n == name and has() for n, has in _CODECS.values())
 
 
+def _check_frame(data: bytes | None) -> None:
+    if not data or len(data) < _HEADER_SIZE:
+        raise BatchRejected(kafka_errors.InvalidRecordError.errno,
+                            "no complete record batch in the request")
+    _, length, _, magic = _LOG_OVERHEAD.unpack_from(data)
+    if magic != 2:
+        raise BatchRejected(
+            kafka_errors.UnsupportedForMessageFormatError.errno,
+            f"message format v{magic} is not supported; produce record batches (v2)",
+        )
+    if length + 12 != len(data):
+        raise BatchRejected(
+            kafka_errors.InvalidRecordError.errno,
+            "a Produce request (v3 or later) must carry exactly one complete record batch "
+            "per partition",
+        )
+
+
 def decode_batch(data: bytes | None) -> ProducedBatch:
     """The one v2 batch in ``data``: records as ``(key, value, headers, timestamp)`` tuples.
 
-    Raises :class:`BatchRejected` with Kafka's code if ``data`` is not exactly one valid v2
-    batch (INVALID_RECORD; Produce v3+ carries one batch per partition), fails its CRC
-    (CORRUPT_MESSAGE), uses a codec whose package is missing (UNSUPPORTED_COMPRESSION_TYPE), is
-    transactional or a control batch (not supported here), or holds no record. Nothing is
-    returned unless every record decoded.
+    Raises :class:`BatchRejected` with Kafka's code if ``data`` is not exactly one v2 batch
+    (INVALID_RECORD; Produce v3+ carries one batch per partition; UNSUPPORTED_FOR_MESSAGE_FORMAT
+    for older formats), fails its CRC or does not decode (CORRUPT_MESSAGE), uses a codec whose
+    package is missing (UNSUPPORTED_COMPRESSION_TYPE), is transactional or a control batch (not
+    supported here), or holds no record. Nothing is returned unless every record decoded.
     """
-    if not data:
-        raise BatchRejected(kafka_errors.InvalidRecordError.errno, "no record batch")
-    try:
-        records = MemoryRecords(bytes(data))
-        batch = records.next_batch()
-        if batch is None or records.has_next() or records.valid_bytes() != len(data):
-            raise BatchRejected(
-                kafka_errors.InvalidRecordError.errno,
-                "a Produce request (v3 or later) must carry exactly one complete record batch "
-                "per partition",
-            )
-    except CorruptRecordError as exc:
-        raise BatchRejected(kafka_errors.CorruptRecordError.errno, str(exc)) from None
-    if batch.magic != 2:
-        raise BatchRejected(
-            kafka_errors.UnsupportedForMessageFormatError.errno,
-            f"message format v{batch.magic} is not supported; produce record batches (v2)",
-        )
+    _check_frame(data)
+    data = bytes(data)
+    batch = DefaultRecordBatch(data)
     if not batch.validate_crc():
         raise BatchRejected(kafka_errors.CorruptRecordError.errno, "record batch CRC mismatch")
     name, available = _CODECS.get(batch.compression_type, (None, None))
     if name is None:
-        raise BatchRejected(
-            kafka_errors.UnsupportedCompressionTypeError.errno,
-            f"unknown compression codec {batch.compression_type}",
-        )
+        raise BatchRejected(kafka_errors.UnsupportedCompressionTypeError.errno,
+                            f"unknown compression codec {batch.compression_type}")
     if not available():
         raise BatchRejected(
             kafka_errors.UnsupportedCompressionTypeError.errno,
             f"{name} compression needs the {CODEC_PACKAGES[name]} package on the broker",
         )
     if batch.is_transactional or batch.is_control_batch:
-        raise BatchRejected(
-            kafka_errors.InvalidRecordError.errno,
-            "transactional batches are not supported by this broker",
-        )
+        raise BatchRejected(kafka_errors.InvalidRecordError.errno,
+                            "transactional batches are not supported by this broker")
     try:
-        out = [
-            (
-                rec.key, rec.value,
-                tuple((k, b"" if v is None else v) for k, v in rec.headers),
-                rec.timestamp if rec.timestamp >= 0 else None,  # -1: no timestamp, stamp it
-            )
-            for rec in batch
-        ]
-    except (CorruptRecordError, UnsupportedCodecError, OSError, ValueError) as exc:
+        records = [_as_tuple(rec) for rec in batch]
+    except Exception as exc:  # the codecs raise their own types for a batch that lies
         raise BatchRejected(kafka_errors.CorruptRecordError.errno,
                             f"record batch does not decode: {exc}") from None
-    if not out:
+    if not records:
         raise BatchRejected(kafka_errors.InvalidRecordError.errno, "empty record batch")
-    return ProducedBatch(out, batch.producer_id, batch.producer_epoch, batch.base_sequence)
+    return ProducedBatch(records, batch.producer_id, batch.producer_epoch, batch.base_sequence)
+
+
+def _as_tuple(rec: Any) -> tuple:
+    headers = rec.headers
+    if headers:  # Kafka allows a null header value; the broker's records hold bytes
+        headers = tuple((k, b"" if v is None else v) for k, v in headers)
+    timestamp = rec.timestamp
+    # -1 is "no timestamp" (very old clients): the broker stamps the append time then.
+    return rec.key, rec.value, headers or (), timestamp if timestamp >= 0 else None
 
 
 def encode_records(records: Sequence[LogRecord], max_bytes: int) -> bytes:
@@ -150,23 +173,24 @@ def encode_records(records: Sequence[LogRecord], max_bytes: int) -> bytes:
     while i < len(records) and not full:
         first = records[i]
         log_append = first.timestamp_type == TIMESTAMP_LOG_APPEND_TIME
-        builder = DefaultRecordBatchBuilder(
-            magic=2, compression_type=0, is_transactional=False, producer_id=-1,
-            producer_epoch=-1, base_sequence=-1, batch_size=max(1, max_bytes - len(out)),
-        )
+        builder = DefaultRecordBatchBuilder(2, 0, False, -1, -1, -1,
+                                            max(1, max_bytes - len(out)))
+        append = builder.append
+        base = first.offset
         while i < len(records):
             rec = records[i]
             if (rec.timestamp_type == TIMESTAMP_LOG_APPEND_TIME) != log_append or (
                 log_append and rec.timestamp != first.timestamp
             ):
                 break  # a batch has one timestamp type (and one log-append time)
-            if builder.append(rec.offset - first.offset, rec.timestamp, rec.key, rec.value,
-                              rec.headers) is None:
+            if append(rec.offset - base, rec.timestamp, rec.key, rec.value,
+                      list(rec.headers)) is None:
                 full = True  # the size limit: this record waits for the next fetch
                 break
             i += 1
         batch = builder.build()
-        _BASE_OFFSET.pack_into(batch, 0, first.offset)
+        # The broker fills in the base offset and its leader epoch (0: there is one leader).
+        _BASE_OFFSET_AND_EPOCH.pack_into(batch, 0, base, len(batch) - 12, LEADER_EPOCH)
         if log_append:
             _mark_log_append_time(batch, first.timestamp)
         out += batch
@@ -176,9 +200,7 @@ def encode_records(records: Sequence[LogRecord], max_bytes: int) -> bytes:
 
 def _mark_log_append_time(batch: bytearray, append_time: int) -> None:
     """Set the batch's timestamp type to log-append time (a broker's job) and fix its CRC."""
-    (attributes,) = _ATTRIBUTES.unpack_from(batch, DefaultRecordBatch.ATTRIBUTES_OFFSET)
-    _ATTRIBUTES.pack_into(batch, DefaultRecordBatch.ATTRIBUTES_OFFSET,
-                          attributes | DefaultRecordBatch.TIMESTAMP_TYPE_MASK)
-    _MAX_TIMESTAMP.pack_into(batch, _MAX_TIMESTAMP_OFFSET, append_time)
-    crc = calc_crc32c(memoryview(batch)[DefaultRecordBatch.ATTRIBUTES_OFFSET:])
-    struct.pack_into(">I", batch, DefaultRecordBatch.CRC_OFFSET, crc)
+    (attributes,) = _ATTRIBUTES.unpack_from(batch, _ATTRIBUTES_OFFSET)
+    _ATTRIBUTES.pack_into(batch, _ATTRIBUTES_OFFSET, attributes | _TIMESTAMP_TYPE_MASK)
+    struct.pack_into(">q", batch, _MAX_TIMESTAMP_OFFSET, append_time)
+    _CRC.pack_into(batch, _CRC_OFFSET, calc_crc32c(memoryview(batch)[_ATTRIBUTES_OFFSET:]))

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from pcmodel.buffers import VARIANTS, make_buffer
-from pcmodel.instrument import ActorState, Level
+from pcmodel.instrument import ActorState, Level, NotRecorded
 from tests.conftest import wait_until
 
 
@@ -30,7 +30,13 @@ def test_off_records_nothing(variant):
     buf.put(1)
     buf.get()
     stats = buf.stats()
-    assert stats.level is Level.OFF and stats.puts == stats.gets == 0 and stats.actors == ()
+    # Nothing recorded, and the snapshot says so instead of showing zeros as measurements.
+    assert stats.level is Level.OFF and not stats.recorded and stats.actors == ()
+    assert stats.puts is None and stats.gets is None and stats.max_depth is None
+    assert stats.depth == 0 and stats.maxsize == 2  # observed, not recorded: always real
+    for measurement in ("throughput", "blocked_on_full", "blocked_on_empty"):
+        with pytest.raises(NotRecorded, match='instrument="off"'):
+            getattr(stats, measurement)
 
 
 @pytest.mark.parametrize("level", ["counters", "timeline"])

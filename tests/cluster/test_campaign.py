@@ -71,3 +71,14 @@ def test_campaign_command_replays_one_seed(capsys):
     out = capsys.readouterr().out
     assert "# replay: python -m pcmodel.cluster.campaign --seed 2" in out
     assert "1 runs in" in out
+
+
+def test_unclean_election_can_lose_records_a_consumer_already_read():
+    # Seed 47 was found by `python -m pcmodel.cluster.campaign --unclean --min-insync-replicas 1
+    # --runs 100`: an out-of-sync replica leads, and committed, consumed records vanish.
+    settings = CampaignSettings(acks="all", min_insync_replicas=1,
+                                unclean_leader_election_enable=True)
+    report = run_once(47, settings)
+    assert report.ok, report.scenario()  # reported, not a violation: that is the lesson
+    assert report.vanished and report.lost
+    assert "CONSUMED record vanished (unclean election)" in report.scenario()

@@ -134,6 +134,17 @@ def test_progress_bar_and_its_plain_fallback(tmp_path, monkeypatch):
     assert plain.getvalue().splitlines()[-1] == "graded 2/2: ben 0/20"
 
 
+def test_a_file_and_a_folder_of_one_name_are_two_students(tmp_path):
+    (tmp_path / "ann.py").write_text("")
+    (tmp_path / "ann").mkdir()
+    (tmp_path / "ben").mkdir()
+    (tmp_path / "ben" / "mine.py").write_text("")
+    found = {s.student: s for s in collect(tmp_path)}
+    assert set(found) == {"ann (ann.py)", "ann (ann/)", "ben"}
+    assert found["ann (ann/)"].problem == "no .py file in the submission"
+    assert found["ben"].path == tmp_path / "ben" / "mine.py"
+
+
 def test_gradescope_of_one_report():
     report = {"exercise": "05_x", "score": 1, "max_score": 3, "checks": [
         {"id": "test_a", "title": "A.", "points": 1, "earned": 1, "outcome": "passed"},
@@ -150,8 +161,10 @@ def test_gradescope_of_one_report():
 
 @pytest.mark.skipif(not subreaper_available(), reason="needs Linux prctl and /proc")
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_interrupted_grading_leaves_nothing_running(tmp_path, signum):
+@pytest.mark.parametrize(("signum", "target", "running"), [
+    (signal.SIGINT, "subs", 6), (signal.SIGTERM, "subs", 6), (signal.SIGINT, "subs/slow1.py", 3),
+], ids=["class-SIGINT", "class-SIGTERM", "one-file-SIGINT"])
+def test_interrupted_grading_leaves_nothing_running(tmp_path, signum, target, running):
     subs = tmp_path / "subs"
     subs.mkdir()
     for name in ("slow1", "slow2", "slow3"):
@@ -162,12 +175,12 @@ def test_interrupted_grading_leaves_nothing_running(tmp_path, signum):
             "    time.sleep(120)\n"
             "time.sleep(120)\n")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pcmodel.cli", "grade", "05", "--impl", str(subs),
+        [sys.executable, "-m", "pcmodel.cli", "grade", "05", "--impl", str(tmp_path / target),
          "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env=dict(os.environ, PYTHONPATH=str(REPO)), cwd=tmp_path)
     try:
-        # Both gradings running: pytest, a check child and its setsid grandchild each.
-        wait_until(lambda: proc.poll() is not None or len(descendants(proc.pid)) >= 6, 60)
+        # Each grading running: pytest, a check child and its setsid grandchild.
+        wait_until(lambda: proc.poll() is not None or len(descendants(proc.pid)) >= running, 60)
         assert proc.poll() is None, proc.communicate()
         seen = descendants(proc.pid)
         proc.send_signal(signum)

@@ -15,6 +15,8 @@ from pcmodel.cli import main
 from pcmodel.grading.engine import GradingError, discover, exercises_root, find, format_report
 from pcmodel.grading.isolation import Verdict, run_isolated
 from pcmodel.grading.probes import Probe, instrument, load_impl
+from pcmodel.grading.reaper import children_of
+from tests.conftest import wait_until
 
 ROOT = exercises_root()
 
@@ -189,3 +191,62 @@ def test_probe_sees_a_blocked_condition_wait(tmp_path):
     thread.join(10)
     assert not thread.is_alive()
     assert probe.blocked == 0
+
+
+def _a_check_runs() -> bool:
+    me = os.getsid(0)
+    for pid in children_of(os.getpid()):
+        try:
+            if os.getsid(pid) != me:  # the check's child leads a session of its own
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def _wait_for_file(path: str) -> str:
+    pause = threading.Event()
+    deadline = time.monotonic() + 30
+    while not os.path.exists(path) and time.monotonic() < deadline:
+        pause.wait(0.01)
+    return "saw it"
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs /proc to see other processes")
+@pytest.mark.timeout(60)
+def test_a_child_the_caller_starts_meanwhile_is_not_killed(tmp_path):
+    """Only what graded code started dies: a process this test starts while a check runs lives."""
+    flag = tmp_path / "go"
+    box = {}
+    runner = threading.Thread(target=lambda: box.update(
+        outcome=run_isolated(_wait_for_file, str(flag), time_limit=30)))
+    runner.start()
+    try:
+        wait_until(_a_check_runs, 30)  # the check's child exists: the bystander starts after
+        bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+        flag.write_text("go")
+        runner.join(30)
+        assert box["outcome"].verdict is Verdict.RETURNED and box["outcome"].value == "saw it"
+        assert bystander.poll() is None, "a process started by the caller was killed"
+    finally:
+        flag.write_text("go")
+        runner.join(30)
+        if "bystander" in locals():
+            bystander.kill()
+            bystander.wait()
+
+
+def _keys_on_the_stack() -> list[str]:
+    frame, found = sys._getframe(), []
+    while frame is not None:
+        found += [f"{frame.f_code.co_name}.{name}" for name, value in frame.f_locals.items()
+                  if isinstance(value, bytes) and len(value) == 32]
+        frame = frame.f_back
+    return found
+
+
+def test_the_checks_key_is_not_on_the_childs_stack():
+    """The result's key is drawn after the fork: code in the check cannot find it by walking up."""
+    outcome = run_isolated(_keys_on_the_stack, time_limit=30)
+    assert outcome.verdict is Verdict.RETURNED
+    assert outcome.value == []

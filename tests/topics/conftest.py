@@ -15,6 +15,7 @@ import pytest
 
 from pcmodel.topics.broker import Broker
 from pcmodel.topics.consumer import KafkaConsumer
+from pcmodel.topics.consumer_protocol import encode_subscription
 from pcmodel.topics.structs import ConsumerRebalanceListener, TopicPartition
 from tests.conftest import wait_until
 
@@ -181,3 +182,17 @@ def group_settled(broker: Broker, group_id: str, members: int) -> Callable[[], b
         return d.state == "Stable" and len(d.members) == members
 
     return settled
+
+
+def consumer_protocols(topics, strategies=("range",), owned=()):
+    """JoinGroup protocols of a consumer: one ``(assignor, subscription)`` pair per strategy."""
+    metadata = encode_subscription(topics, owned)
+    return [(name, metadata) for name in strategies]
+
+
+def join_alone(broker: Broker, group_id: str, topics, **kw):
+    """Join ``group_id`` as its only member and sync as its leader; return the JoinResult."""
+    joined = broker.join_group(group_id, "", protocols=consumer_protocols(topics), timeout=5, **kw)
+    assert joined.leader == joined.member_id and not joined.pending
+    broker.sync_group(group_id, joined.member_id, joined.generation, assignments={})
+    return joined

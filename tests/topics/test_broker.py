@@ -10,7 +10,6 @@ import pytest
 
 from pcmodel.topics.broker import CLIENT_METHODS, Broker, FetchError, TopicDescription
 from pcmodel.topics.errors import (
-    CommitFailedError,
     GroupIdNotFoundError,
     GroupNotEmptyError,
     IllegalArgumentError,
@@ -20,11 +19,12 @@ from pcmodel.topics.errors import (
     InvalidTopicError,
     KafkaTimeoutError,
     TopicAlreadyExistsError,
+    UnknownMemberIdError,
     UnknownTopicOrPartitionError,
 )
 from pcmodel.topics.partitioner import default_partition
 from pcmodel.topics.structs import OffsetAndMetadata, OffsetAndTimestamp, TopicPartition
-from tests.topics.conftest import FakeClock, fill, tp
+from tests.topics.conftest import FakeClock, consumer_protocols, fill, join_alone, tp
 
 pytestmark = pytest.mark.timeout(15)
 
@@ -47,7 +47,8 @@ def test_every_answer_pickles(broker):
         broker.partitions_for("t"),
         broker.end_offsets([tp("t", 0)]),
         broker.offsets_for_times({tp("t", 0): 0}),
-        broker.join_group("g", "", ["t"], timeout=5),
+        broker.join_group("g", "", protocols=consumer_protocols(["t"]), timeout=5),
+        broker.sync_group("g", broker.describe_group("g").leader, 1, assignments={}),
         broker.heartbeat("g", "nobody", 0),
         broker.committed("g", [tp("t", 0)]),
         broker.describe_group("g"),
@@ -215,9 +216,9 @@ def test_commits_are_per_group_and_validated(broker):
         broker.commit_offsets("g1", -1, "", {t0: -1})
     with pytest.raises(UnknownTopicOrPartitionError):
         broker.commit_offsets("g1", -1, "", {t0: 1, tp("t", 1): 0})
-    with pytest.raises(CommitFailedError, match="no longer in group"):
+    with pytest.raises(UnknownMemberIdError, match="not in group"):
         broker.commit_offsets("g1", 3, "ghost", {t0: 1})
-    with pytest.raises(CommitFailedError, match="no members"):
+    with pytest.raises(UnknownMemberIdError, match="no members"):
         broker.commit_offsets("g9", 3, "ghost", {t0: 1})
     with pytest.raises(InvalidGroupIdError):
         broker.commit_offsets("", -1, "", {t0: 1})
@@ -328,7 +329,7 @@ def test_deleting_an_idle_group_releases_its_hold_on_a_block_topic(broker):
     broker.commit_offsets("fast", -1, "", {b0: 2})
     with pytest.raises(KafkaTimeoutError):
         broker.append("b", 0, [(None, b"3")], timeout=0.01)
-    member = broker.join_group("busy", "", ["b"], timeout=5)
+    member = join_alone(broker, "busy", ["b"])
     with pytest.raises(GroupNotEmptyError, match="members"):
         broker.delete_group("busy")
     with pytest.raises(GroupIdNotFoundError):
@@ -344,7 +345,7 @@ def test_deleting_an_idle_group_releases_its_hold_on_a_block_topic(broker):
 def test_deleting_a_group_with_members_raises_group_not_empty_and_changes_nothing(broker):
     broker.create_topic("t", 1)
     t0 = tp("t", 0)
-    member = broker.join_group("busy", "", ["t"], timeout=5)
+    member = join_alone(broker, "busy", ["t"])
     broker.commit_offsets("busy", member.generation, member.member_id, {t0: 0})
     with pytest.raises(GroupNotEmptyError, match="still has 1 members; close them first") as caught:
         broker.delete_group("busy")

@@ -1,9 +1,7 @@
-"""Consumer groups: joins, generations, fencing, timeouts, eager and cooperative rebalances.
+"""Consumer groups with real consumers: eager and cooperative rebalances, timeouts, metadata.
 
-The first half drives the coordinator through the broker's client methods with a hand-moved
-clock, one call at a time (``timeout=0`` joins return ``pending`` instead of blocking), so each
-step of the protocol is deterministic. The second half runs real consumers in threads and
-checks what their rebalance listeners saw.
+The consumers run in threads and the tests check what their rebalance listeners saw. The
+coordinator's state machine itself is tested request by request in ``test_coordinator.py``.
 """
 
 from __future__ import annotations
@@ -11,188 +9,19 @@ from __future__ import annotations
 import pytest
 
 from pcmodel.topics.broker import Broker, HeartbeatStatus
-from pcmodel.topics.errors import (
-    CommitFailedError,
-    InconsistentGroupProtocolError,
-    InvalidSessionTimeoutError,
-    KafkaConfigurationError,
-    UnknownMemberIdError,
-)
+from pcmodel.topics.errors import CommitFailedError, InconsistentGroupProtocolError
 from tests.topics.conftest import (
     FakeClock,
     Poller,
     RecordingListener,
     fill,
     group_settled,
+    join_alone,
     tp,
     wait_until,
 )
 
 pytestmark = pytest.mark.timeout(20)
-
-
-@pytest.fixture
-def clock():
-    return FakeClock()
-
-
-@pytest.fixture
-def cbroker(clock):
-    broker = Broker(clock=clock)
-    broker.create_topic("t", 4)
-    yield broker
-    broker.close()
-
-
-def join(broker, member="", generation=-1, strategy=("range",), **kw):
-    kw.setdefault("timeout", 0)
-    return broker.join_group("g", member, ["t"], assignors=strategy, generation=generation, **kw)
-
-
-def owners(broker):
-    """partition -> list of members owning it, from describe_group."""
-    result = {}
-    for m in broker.describe_group("g").members:
-        for p in m.assignment:
-            result.setdefault(p, []).append(m.member_id)
-    return result
-
-
-# --- the protocol, step by step ----------------------------------------------------------------
-
-
-def test_a_lone_member_gets_every_partition(cbroker):
-    r = join(cbroker)
-    assert not r.pending and r.generation == 1
-    assert r.assignment == tuple(tp("t", p) for p in range(4))
-    assert cbroker.heartbeat("g", r.member_id, 1).status is HeartbeatStatus.OK
-    d = cbroker.describe_group("g")
-    assert (d.state, d.generation, d.protocol, d.assignor) == ("Stable", 1, "eager", "range")
-
-
-def test_a_second_member_triggers_a_rebalance_and_fences_the_old_generation(cbroker):
-    a = join(cbroker)
-    b = join(cbroker)
-    assert b.pending  # waits for a to rejoin
-    assert cbroker.heartbeat("g", a.member_id, 1).status is HeartbeatStatus.REBALANCE_IN_PROGRESS
-    # Commits of the current generation still work while the rebalance is prepared: that is
-    # how on_partitions_revoked commits before rejoining.
-    fill(cbroker, "t", 0, [b"x"])
-    cbroker.commit_offsets("g", 1, a.member_id, {tp("t", 0): 1})
-    a2 = join(cbroker, a.member_id, 1)
-    assert not a2.pending and a2.generation == 2
-    b2 = join(cbroker, b.member_id, -1)
-    assert b2.generation == 2
-    assert sorted(a2.assignment + b2.assignment) == [tp("t", p) for p in range(4)]
-    assert len(a2.assignment) == len(b2.assignment) == 2
-    with pytest.raises(CommitFailedError, match="generation 1"):
-        cbroker.commit_offsets("g", 1, a.member_id, {tp("t", 0): 0})
-    assert cbroker.committed("g", [tp("t", 0)])[tp("t", 0)].offset == 1
-    cbroker.commit_offsets("g", 2, a.member_id, {tp("t", 0): 0})
-
-
-def test_session_timeout_removes_a_silent_member(cbroker, clock):
-    a = join(cbroker, session_timeout_ms=10_000)
-    b = join(cbroker, session_timeout_ms=500)
-    a = join(cbroker, a.member_id, 1, session_timeout_ms=10_000)
-    b = join(cbroker, b.member_id, -1, session_timeout_ms=500)
-    assert a.generation == b.generation == 2
-    clock.advance(0.4)
-    assert cbroker.heartbeat("g", a.member_id, 2).status is HeartbeatStatus.OK
-    assert len(cbroker.describe_group("g").members) == 2  # b is within its session
-    clock.advance(0.2)  # b silent for 0.6 s > 0.5 s
-    d = cbroker.describe_group("g")
-    assert [m.member_id for m in d.members] == [a.member_id]
-    assert d.state == "PreparingRebalance"
-    assert cbroker.heartbeat("g", b.member_id, 2).status is HeartbeatStatus.UNKNOWN_MEMBER
-    with pytest.raises(CommitFailedError, match="no longer in group"):
-        cbroker.commit_offsets("g", 2, b.member_id, {tp("t", 0): 0})
-    with pytest.raises(UnknownMemberIdError):
-        join(cbroker, b.member_id, 2)
-    a3 = join(cbroker, a.member_id, 2, session_timeout_ms=10_000)
-    assert a3.generation == 3 and len(a3.assignment) == 4
-
-
-def test_a_member_that_does_not_rejoin_within_max_poll_interval_is_removed(cbroker, clock):
-    a = join(cbroker, max_poll_interval_ms=1_000)
-    b = join(cbroker, max_poll_interval_ms=1_000)
-    a = join(cbroker, a.member_id, 1, max_poll_interval_ms=1_000)
-    b = join(cbroker, b.member_id, -1, max_poll_interval_ms=1_000)
-    c = join(cbroker)  # starts a rebalance
-    join(cbroker, a.member_id, 2, max_poll_interval_ms=1_000)
-    clock.advance(0.9)
-    # b keeps heartbeating (its heartbeat thread is alive) but its application never rejoins.
-    assert cbroker.heartbeat("g", b.member_id, 2).status is HeartbeatStatus.REBALANCE_IN_PROGRESS
-    assert cbroker.heartbeat("g", c.member_id, -1).status is HeartbeatStatus.OK
-    assert len(cbroker.describe_group("g").members) == 3
-    clock.advance(0.2)
-    members = {m.member_id for m in cbroker.describe_group("g").members}
-    assert members == {a.member_id, c.member_id}
-    a3 = join(cbroker, a.member_id, 2)
-    c3 = join(cbroker, c.member_id, -1)
-    assert a3.generation == c3.generation == 3
-    assert sorted(a3.assignment + c3.assignment) == [tp("t", p) for p in range(4)]
-
-
-def test_cooperative_rebalance_moves_partitions_in_two_rounds(cbroker):
-    coop = ("cooperative-sticky",)
-    a = join(cbroker, strategy=coop)
-    assert a.protocol == "cooperative" and len(a.assignment) == 4
-    b = join(cbroker, strategy=coop)
-    # Round 1: a keeps what stays with it; nothing moving is owned by two members.
-    a1 = join(cbroker, a.member_id, a.generation, strategy=coop)
-    b1 = join(cbroker, b.member_id, -1, strategy=coop)
-    assert a1.generation == b1.generation == 2
-    assert a1.rejoin and b1.rejoin
-    assert len(a1.assignment) == 2 and b1.assignment == ()
-    assert set(a1.assignment) < set(a.assignment)
-    assert all(len(o) == 1 for o in owners(cbroker).values())
-    # Round 2: a revoked the moving partitions, so b gets them.
-    a2 = join(cbroker, a.member_id, 2, strategy=coop)
-    assert a2.pending
-    b2 = join(cbroker, b.member_id, 2, strategy=coop)
-    a2 = join(cbroker, a.member_id, 2, strategy=coop)
-    assert a2.generation == b2.generation == 3
-    assert not a2.rejoin and not b2.rejoin
-    assert a2.assignment == a1.assignment  # a kept its partitions throughout
-    assert set(b2.assignment) == set(a.assignment) - set(a1.assignment)
-
-
-def test_leaving_moves_partitions_at_once_and_an_empty_group_fences_everyone(cbroker):
-    a = join(cbroker)
-    b = join(cbroker)
-    a = join(cbroker, a.member_id, 1)
-    b = join(cbroker, b.member_id, -1)
-    cbroker.leave_group("g", b.member_id)
-    cbroker.leave_group("g", "unknown")  # ignored
-    a3 = join(cbroker, a.member_id, 2)
-    assert len(a3.assignment) == 4
-    cbroker.leave_group("g", a.member_id)
-    d = cbroker.describe_group("g")
-    assert (d.state, d.members, d.generation) == ("Empty", (), 4)
-    with pytest.raises(CommitFailedError):
-        cbroker.commit_offsets("g", 3, a.member_id, {tp("t", 0): 0})
-
-
-def test_adding_partitions_rebalances_subscribed_groups(cbroker):
-    a = join(cbroker)
-    cbroker.add_partitions("t", 6)
-    assert cbroker.heartbeat("g", a.member_id, 1).status is HeartbeatStatus.REBALANCE_IN_PROGRESS
-    a2 = join(cbroker, a.member_id, 1)
-    assert len(a2.assignment) == 6
-
-
-def test_bad_group_settings_are_rejected_before_joining(cbroker):
-    with pytest.raises(KafkaConfigurationError, match="choose from"):
-        join(cbroker, strategy=("fastest",))
-    with pytest.raises(InvalidSessionTimeoutError):
-        join(cbroker, session_timeout_ms=0)
-    assert cbroker.list_groups() == []
-    join(cbroker, strategy=("range",))
-    with pytest.raises(InconsistentGroupProtocolError, match="shares no assignor") as caught:
-        join(cbroker, strategy=("roundrobin",))
-    assert caught.value.errno == 23
-    assert len(cbroker.describe_group("g").members) == 1
 
 
 def test_a_consumer_sharing_no_assignor_gets_inconsistent_group_protocol_from_poll(
@@ -202,7 +31,7 @@ def test_a_consumer_sharing_no_assignor_gets_inconsistent_group_protocol_from_po
     first = make_consumer("t", group_id="g", partition_assignment_strategy=("range",))
     wait_until(lambda: first.poll(timeout_ms=20) == {} and len(first.assignment()) == 2)
     second = make_consumer("t", group_id="g", partition_assignment_strategy=("roundrobin",))
-    with pytest.raises(InconsistentGroupProtocolError, match="give every member a common one"):
+    with pytest.raises(InconsistentGroupProtocolError, match="give every member a common assignor"):
         second.poll(timeout_ms=0)
     # The group is untouched: the first member keeps everything, the second owns nothing.
     assert len(broker.describe_group("g").members) == 1
@@ -322,8 +151,7 @@ def test_session_timeout_moves_the_partitions_of_a_silent_member(make_consumer):
     broker = Broker(clock=clock)
     try:
         broker.create_topic("t", 2)
-        silent = broker.join_group("g", "", ["t"], session_timeout_ms=100, timeout=0)
-        assert len(silent.assignment) == 2
+        silent = join_alone(broker, "g", ["t"], session_timeout_ms=100)
         survivor = make_consumer(group_id="g", broker=broker)
         survivor.subscribe(["t"])
         with Poller(survivor):
@@ -362,3 +190,39 @@ def test_deleting_a_subscribed_topic_takes_its_partitions_away(broker, make_cons
         wait_until(lambda: len(consumer.assignment()) == 2)
         broker.delete_topic("b")
         wait_until(lambda: consumer.assignment() == {tp("a", 0)})
+
+
+def test_the_leader_rejoins_when_a_topic_of_the_group_grows(broker, make_consumer):
+    broker.create_topic("t", 2)
+    leader = make_consumer(group_id="g")
+    leader.subscribe(["t"])
+    follower = make_consumer(group_id="g")
+    follower.subscribe(["t"])
+    with Poller(leader), Poller(follower):
+        wait_until(lambda: len(leader.assignment()) == len(follower.assignment()) == 1)
+        generation = broker.describe_group("g").generation
+        broker.add_partitions("t", 6)
+        wait_until(lambda: len(leader.assignment()) == len(follower.assignment()) == 3)
+    assert broker.describe_group("g").generation > generation
+
+
+def test_consumers_of_one_group_agree_on_the_assignment_the_leader_made(broker, make_consumer):
+    broker.create_topic("t", 5)
+    consumers = [make_consumer(group_id="g", partition_assignment_strategy=("roundrobin",))
+                 for _ in range(3)]
+    for consumer in consumers:
+        consumer.subscribe(["t"])
+    pollers = [Poller(c) for c in consumers]
+    for poller in pollers:
+        poller.__enter__()
+    try:
+        wait_until(group_settled(broker, "g", 3))
+        wait_until(lambda: sum(len(c.assignment()) for c in consumers) == 5)
+        described = broker.describe_group("g")
+        assert described.protocol == "roundrobin"
+        by_member = {m.member_id: frozenset(m.assignment) for m in described.members}
+        assert set(by_member.values()) == {frozenset(c.assignment()) for c in consumers}
+        assert sorted(len(a) for a in by_member.values()) == [1, 2, 2]
+    finally:
+        for poller in pollers:
+            poller.__exit__(None, None, None)

@@ -499,7 +499,7 @@ def test_serializer_returning_non_bytes_is_rejected(broker):
         ({"compression_type": "brotli"}, "compression_type"),
         ({"no_such_key": 1}, "no_such_key"),
         ({"linger": 5}, "did you mean 'linger_ms'"),
-        ({"enable_idempotence": True}, "not supported yet"),
+        ({"enable_idempotence": True, "acks": 1}, "needs acks='all'"),
         ({"transactional_id": "tx-1"}, "not supported yet"),
         ({"max_in_flight_requests_per_connection": 0}, "max_in_flight"),
         ({"security_protocol": "TLS"}, "security_protocol"),
@@ -591,3 +591,23 @@ def test_a_block_retention_log_pushes_back_to_send(broker):
             },
         )
         producer.close()
+
+
+def test_idempotent_producer_numbers_its_batches_on_one_broker():
+    from pcmodel.topics import Broker, KafkaProducer
+
+    with Broker() as broker:
+        broker.create_topic("t", 2)
+        producer = KafkaProducer(broker=broker, acks="all", enable_idempotence=True,
+                                 batch_size=1)  # one record per batch
+        try:
+            for i in range(6):
+                assert producer.send("t", value=b"%d" % i, partition=i % 2).get(
+                    timeout=5).offset == i // 2
+        finally:
+            producer.close(timeout=5)
+        # The broker saw sequences 0, 1, 2 per partition: resending batch 0 is a duplicate.
+        again = broker.append_idempotent("t", 0, [(None, b"0")], producer_id=0,
+                                         producer_epoch=0, first_sequence=0)
+        assert again.base_offset == 0
+        assert broker.end_offsets([("t", 0)]) == {("t", 0): 3}

@@ -185,14 +185,17 @@ KAFKA_ERRNOS = {
     "UnknownMemberIdError": 25,
     "InvalidSessionTimeoutError": 26,
     "RebalanceInProgressError": 27,
+    "UnsupportedVersionError": 35,
     "TopicAlreadyExistsError": 36,
     "InvalidPartitionsError": 37,
     "InvalidReplicationFactorError": 38,
     "InvalidConfigurationError": 40,
     "OutOfOrderSequenceNumberError": 45,
     "InvalidProducerEpochError": 47,
+    "UnsupportedCompressionTypeError": 76,
     "GroupNotEmptyError": 68,
     "GroupIdNotFoundError": 69,
+    "MemberIdRequiredError": 79,
 }
 
 RETRIABLE = {

@@ -242,3 +242,35 @@ def test_list_offsets_earliest_latest_and_by_time(broker, raw, version):
     assert _list_offsets(raw, -1, version) == (0, 5, -1)
     assert _list_offsets(raw, 350, version) == (0, 3, 400)
     assert _list_offsets(raw, 600, version) == (0, -1, -1)
+
+
+def test_statistics_show_requests_and_fetch_waits(broker, raw, listener):
+    broker.create_topic("t", 1)
+    raw.request(fetch_request({("t", 0): 0}, max_wait_ms=50))  # waits in vain
+    raw.request(produce_request("t", 0, record_batch([b"a", b"b"])))
+    raw.request(fetch_request({("t", 0): 0}, max_wait_ms=5000))  # answered at once
+    stats = listener.statistics()
+    assert stats.requests == {"Fetch": 2, "Produce": 1}
+    assert (stats.connections, stats.accepted, stats.refused) == (1, 1, 0)
+    empty, full = stats.fetches
+    assert (empty.records, empty.max_wait, empty.partitions) == (0, 0.05, 1)
+    assert empty.waited > 0
+    assert (full.records, full.max_wait) == (2, 5.0)
+    assert full.waited < full.max_wait  # data was there: no waiting out max_wait_ms
+
+
+def test_fetch_wait_and_log_growth_charts(broker, raw, listener):
+    pytest.importorskip("matplotlib")
+    from pcmodel.plots import plot_fetch_waits, plot_log_growth
+
+    broker.create_topic("t", 2)
+    raw.request(fetch_request({("t", 0): 0}, max_wait_ms=20))
+    broker.append("t", 0, [(None, b"a")])
+    raw.request(fetch_request({("t", 0): 0}))
+    fig = plot_fetch_waits(listener.statistics().fetches)
+    (ax,) = fig.axes
+    assert [len(c.get_offsets()) for c in ax.collections] == [1, 1]  # one found, one in vain
+    fig = plot_log_growth([(0.0, (0, 0)), (1.0, (1, 0))], [(1.0, {0: 1, 1: 0})])
+    assert len(fig.axes[0].lines) == 4  # two partitions: end offset and position each
+    with pytest.raises(ValueError, match="no fetches"):
+        plot_fetch_waits([])

@@ -25,6 +25,7 @@ from pcmodel.topics.broker import FetchError
 from pcmodel.topics.structs import TopicPartition
 from pcmodel.wire.api import ApiHandler, RequestContext, kafka_errors
 from pcmodel.wire.records import encode_records
+from pcmodel.wire.stats import FetchWait
 
 __all__ = ["HANDLERS"]
 
@@ -63,7 +64,8 @@ def handle_fetch(ctx: RequestContext, request: Any) -> Any:
     }
     # min_bytes <= 0 asks for an answer at once (Kafka does not wait then).
     wait_ms = max(0, request.max_wait_ms) if request.min_bytes > 0 else 0
-    deadline = time.monotonic() + wait_ms / 1000
+    started = time.monotonic()
+    deadline = started + wait_ms / 1000
     budget = MAX_RECORDS_PER_FETCH
     collected = 0
     while positions and budget > 0:
@@ -81,11 +83,19 @@ def handle_fetch(ctx: RequestContext, request: Any) -> Any:
                 records[tp].extend(result.records)
                 positions[tp] += len(result.records)
                 budget -= len(result.records)
-                collected += sum(_size(r) for r in result.records)
+                for record in result.records:  # sizes matter only until min_bytes is met
+                    if collected >= request.min_bytes:
+                        break
+                    collected += _size(record)
         # An error answers at once, as enough data does; otherwise wait for more until the
         # deadline (the next fetch starts after what we have, so it waits for new records).
         if failed or collected >= request.min_bytes or remaining <= 0:
             break
+    if ctx.stats is not None:
+        ctx.stats.fetch(FetchWait(
+            started=started, waited=time.monotonic() - started, max_wait=wait_ms / 1000,
+            records=sum(len(r) for r in records.values()), partitions=len(wanted),
+        ))
     room = request.max_bytes if request.max_bytes > 0 else 2**31 - 1
     by_topic: dict[str, list[Any]] = {}
     for tp, _, partition_max in wanted:

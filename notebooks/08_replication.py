@@ -1,0 +1,134 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 08 · Replicas, leaders and acks: what survives when a broker dies
+#
+# Until now one broker held every partition: if it died, everything was gone. Kafka keeps each
+# partition on several brokers. One replica is the **leader**: producers write to it, consumers
+# read from it. The others are **followers**: they copy the leader by *fetching* from it, exactly
+# as a consumer does. The leader keeps the **in-sync replicas (ISR)** — the followers that have
+# kept up recently — and the **high watermark (HW)**, the offset below which *every* ISR member
+# has the record. Consumers only read below the HW: a record is *committed* when the whole ISR
+# has it.
+#
+# A producer chooses how long to wait before it hears "stored":
+#
+# | `acks` | answered when | if the leader dies right after |
+# |---|---|---|
+# | `0` | never (fire and forget) | lost if the followers had not copied it |
+# | `1` | the leader appended it | lost if the followers had not copied it |
+# | `"all"` | the whole ISR has it (HW passed it), with at least `min_insync_replicas` | kept |
+#
+# This notebook runs `pcmodel.cluster.Cluster` on **virtual time** (`mode="steps"`): nothing
+# moves until we say so, so every run is the same and we can look at each step.
+
+# %%
+# %matplotlib inline
+from pcmodel.cluster import Cluster
+from pcmodel.cluster.lesson import kill_the_leader
+from pcmodel.plots import plot_acks_outcome, plot_replication
+
+# %% [markdown]
+# ## 1. Three brokers, one partition, three replicas
+
+# %%
+cluster = Cluster(brokers=3, mode="steps")
+cluster.create_topic("orders", 1, replication_factor=3, min_insync_replicas=2)
+print(cluster.metadata())
+
+# %% [markdown]
+# Broker 0 leads, the ISR is everyone. Write a record with `acks=1` and look at each replica
+# *before* the followers have fetched: the leader has it, the HW has not moved, a consumer sees
+# nothing yet.
+
+# %%
+cluster.produce("orders", 0, [(None, b"order 1")], acks=1).get(timeout=1)
+for status in cluster.replica_status("orders", 0):
+    print(status)
+
+# %% [markdown]
+# One round of fetches: the followers copy the record. The leader learns that they have it from
+# their *next* fetch (a follower's fetch offset is its log end offset), so the HW moves one round
+# later.
+
+# %%
+cluster.step()
+print([(s.broker, s.log_end_offset, s.high_watermark) for s in cluster.replica_status("orders", 0)])
+cluster.step()
+print([(s.broker, s.log_end_offset, s.high_watermark) for s in cluster.replica_status("orders", 0)])
+
+# %% [markdown]
+# ## 2. Kill the leader
+#
+# A killed broker stops at once, but the controller only notices when its session expires
+# (`broker_session_timeout_ms`, 1.5 s here). Then it elects the first live **ISR member** as
+# leader, with a new **leader epoch**.
+
+# %%
+cluster.kill(0)
+cluster.run_for(2.0)
+print("leader:", cluster.leader("orders", 0), "ISR:", sorted(cluster.isr("orders", 0)))
+for event in cluster.events[-4:]:
+    print(event.time, event.kind, event.broker, event.detail)
+
+# %% [markdown]
+# Broker 0 comes back: it asks the new leader where its last epoch ends and **truncates** what the
+# new leader does not have (KIP-101), then catches up and rejoins the ISR.
+
+# %%
+cluster.restart(0)
+cluster.settle()
+print("ISR:", sorted(cluster.isr("orders", 0)))
+cluster.close()
+
+# %% [markdown]
+# ## 3. Write steadily, kill the leader, watch
+#
+# `kill_the_leader(acks)` writes one record per tick while the followers fetch every 0.45 s (the
+# leader is always a little ahead), kills the leader at 1.5 s and restarts it at 3 s. The chart
+# shows each replica's log end offset, the leader's high watermark, and who was leader, in sync,
+# out of sync or down.
+
+# %%
+outcome = kill_the_leader(1)
+plot_replication(outcome.samples, outcome.events, title="acks=1: the leader dies at 1.5 s")
+
+# %% [markdown]
+# Read the chart: at 1.5 s broker 0 is ahead of the HW — records it acknowledged with `acks=1`
+# that nobody else has. Nothing is written while no leader is known (until the session expires).
+# Broker 1 takes over at epoch 1 and continues from *its* log end. When broker 0 returns it drops
+# its extra records (the dash-dotted line): those were acknowledged, and they are gone.
+#
+# ## 4. Count what each `acks` kept
+
+# %%
+outcomes = [kill_the_leader(acks) for acks in (0, 1, "all")]
+for o in outcomes:
+    print(f"acks={o.acks!s:>3}: acknowledged {o.acknowledged}, surviving {o.surviving}, "
+          f"lost {o.lost}")
+plot_acks_outcome(outcomes)
+
+# %% [markdown]
+# With `acks="all"` fewer records were acknowledged (each answer waits for the slow followers,
+# and none is answered while there is no leader) but **every acknowledged record survived**:
+# the new leader came from the ISR, and the ISR had them all.
+#
+# ## 5. Try it
+#
+# - `kill_the_leader("all", min_insync_replicas=3)`: what happens when one follower is too slow?
+#   (Look for `NotEnoughReplicasError`.)
+# - Make a follower lag out of the ISR (`cluster.slow(2, 5)`), then kill the others:
+#   with `unclean_leader_election_enable=True` broker 2 leads anyway — what is lost?
+# - `python -m pcmodel.cluster.campaign --runs 100 --acks 1` runs a hundred seeded fault
+#   scenarios and prints one that loses acknowledged records, replayable by its seed.

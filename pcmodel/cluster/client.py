@@ -1,0 +1,350 @@
+"""pcmodel's clients on a cluster: a connection that finds the leaders, as Kafka clients do.
+
+``KafkaProducer(broker=cluster)`` and ``KafkaConsumer(..., broker=cluster)`` work unchanged:
+``cluster.connect()`` returns a :class:`ClusterConnection` offering the broker's client methods
+(:data:`~pcmodel.topics.broker.CLIENT_METHODS`) and sending each request to the right broker:
+
+* produce and fetch go to the partition's leader, as the controller last elected it (a client's
+  metadata). A request that reaches a former or dead leader fails with a *retriable* error
+  (``NotLeaderForPartitionError``, ``KafkaConnectionError``...): the producer's retries send it
+  again, to the new leader; a fetch simply skips the partition until it has a leader again.
+  The producer's ``acks`` travel with each request and mean what they mean in Kafka.
+* group requests go to the group's coordinator: the leader of the group's partition of the
+  replicated ``__consumer_offsets`` topic (:mod:`pcmodel.cluster.offsets`). Committed offsets are
+  records of that topic, so they survive the loss of any one broker. Membership is held by the
+  coordinating broker only: when the coordinator moves, members are unknown to the new one and
+  rejoin (a rebalance), as Kafka's consumers do when their coordinator fails.
+
+Blocking calls wait on the cluster (for data, for a leader) without holding its lock.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from pcmodel.cluster.cluster import Cluster
+from pcmodel.cluster.offsets import OFFSETS_TOPIC, OffsetsTopic
+from pcmodel.topics.broker import (
+    AppendResult,
+    FetchResult,
+    HeartbeatResult,
+    HeartbeatStatus,
+    JoinResult,
+    TopicDescription,
+)
+from pcmodel.topics.errors import (
+    IllegalStateError,
+    KafkaError,
+    KafkaTimeoutError,
+    UnknownMemberIdError,
+    UnknownTopicOrPartitionError,
+)
+from pcmodel.topics.log import RetentionPolicy
+from pcmodel.topics.structs import OffsetAndMetadata, OffsetAndTimestamp, TopicPartition
+
+__all__ = ["ClusterConnection"]
+
+_ACKS = {0: 0, 1: 1, -1: "all", "all": "all"}
+
+
+class ClusterConnection:
+    """A client's view of a cluster: the broker API, routed to leaders and coordinators."""
+
+    #: Producers pass their ``acks`` with each append (a single broker ignores them).
+    honours_acks = True
+
+    def __init__(self, cluster: Cluster, offsets: OffsetsTopic) -> None:
+        self._cluster = cluster
+        self._offsets = offsets
+
+    def connect(self) -> ClusterConnection:
+        """Another connection to the same cluster (clients open one per thread)."""
+        return ClusterConnection(self._cluster, self._offsets)
+
+    def close(self) -> None:
+        """Nothing to release: the cluster outlives its connections."""
+
+    # --- metadata -----------------------------------------------------------------------------
+
+    def create_topic(self, name: str, partitions: int = 1, *,
+                     retention_records: int | None = None, retention_ms: int | None = None,
+                     retention_policy: str = "delete", **_: Any) -> None:
+        """Create a replicated topic with the cluster's default replication factor."""
+        if retention_policy != "delete":
+            raise IllegalStateError("a replicated topic keeps retention_policy='delete'; "
+                                    "'block' waits on consumer groups, which one broker holds")
+        self._cluster.create_topic(name, partitions, retention_records=retention_records,
+                                   retention_ms=retention_ms)
+
+    def delete_topic(self, name: str) -> None:
+        """Not offered by the cluster model: raises ``IllegalStateError``."""
+        raise IllegalStateError("deleting topics is not modelled on a replicated cluster; "
+                                "create a new cluster instead")
+
+    def add_partitions(self, name: str, total: int) -> None:
+        """Not offered by the cluster model: raises ``IllegalStateError``."""
+        raise IllegalStateError("adding partitions is not modelled on a replicated cluster; "
+                                "create the topic with the partitions it needs")
+
+    def list_topics(self) -> dict[str, int]:
+        """``{topic: partitions}``, internal topics (``__consumer_offsets``) left out."""
+        counts: dict[str, int] = {}
+        for tp in self._cluster.metadata():
+            if not tp.topic.startswith("__"):
+                counts[tp.topic] = max(counts.get(tp.topic, 0), tp.partition + 1)
+        return dict(sorted(counts.items()))
+
+    def partitions_for(self, topic: str, *, auto_create: bool = False) -> set[int]:
+        """The topic's partition numbers; a missing topic is created if ``auto_create``."""
+        found = {tp.partition for tp in self._cluster.metadata() if tp.topic == topic}
+        if not found and auto_create:
+            try:
+                self._cluster.create_topic(topic, 1)
+            except KafkaError:
+                pass  # created by someone else meanwhile
+            found = {tp.partition for tp in self._cluster.metadata() if tp.topic == topic}
+        if not found:
+            raise UnknownTopicOrPartitionError(f"unknown topic {topic!r} in the cluster")
+        return found
+
+    def describe_topic(self, name: str) -> TopicDescription:
+        """The topic's offset ranges, as each partition's leader has them."""
+        parts = sorted(self.partitions_for(name))
+        starts, ends = [], []
+        for p in parts:
+            node = self._leader_node(TopicPartition(name, p))
+            start, _, hw = node.broker.replica_offsets(name, p)
+            starts.append(start)
+            ends.append(hw)
+        return TopicDescription(name, len(parts), RetentionPolicy.DELETE, None, None,
+                                "condition", tuple(starts), tuple(ends))
+
+    def metadata_version(self) -> int:
+        """Changes whenever a topic is created."""
+        return self._cluster.metadata_version()
+
+    def await_metadata_change(self, version: int, timeout: float) -> int:
+        """Wait up to ``timeout`` seconds for a topic change; return the current version."""
+        return self._cluster.await_metadata_change(version, timeout)
+
+    def log_stats(self, topic: str) -> tuple[Any, ...]:
+        """Per partition: records and stored/uncompressed bytes in its leader's log (a
+        follower's copy is stored decoded, so it may be larger)."""
+        return tuple(
+            self._leader_node(TopicPartition(topic, p)).broker.log_stats(topic)[p]
+            for p in sorted(self.partitions_for(topic))
+        )
+
+    def space_stats(self, topic: str, partition: int) -> None:
+        """Replicated topics have no ``"block"`` policy: always ``None``."""
+        return None
+
+    def beginning_offsets(self, partitions: Iterable[TopicPartition]) -> dict:
+        """Each partition's log start offset, from its leader."""
+        return {tp: self._leader_node(tp).broker.beginning_offsets([tp])[tp]
+                for tp in map(TopicPartition._make, partitions)}
+
+    def end_offsets(self, partitions: Iterable[TopicPartition]) -> dict:
+        """Each partition's high watermark, from its leader."""
+        return {tp: self._leader_node(tp).broker.end_offsets([tp])[tp]
+                for tp in map(TopicPartition._make, partitions)}
+
+    def offsets_for_times(self, timestamps: Mapping[TopicPartition, int]
+                          ) -> dict[TopicPartition, OffsetAndTimestamp | None]:
+        """For each partition, the first record at or after the time, from its leader."""
+        out = {}
+        for tp, ts in timestamps.items():
+            tp = TopicPartition._make(tp)
+            out[tp] = self._leader_node(tp).broker.offsets_for_times({tp: ts})[tp]
+        return out
+
+    # --- data ---------------------------------------------------------------------------------
+
+    def init_producer_id(self, producer_id: int = -1, producer_epoch: int = -1
+                         ) -> tuple[int, int]:
+        """A new idempotent producer id, or the given one with its epoch bumped."""
+        if producer_id < 0:
+            return self._cluster.init_producer_id()
+        return producer_id, producer_epoch + 1
+
+    def append(self, topic: str, partition: int, records: Sequence, *,
+               timeout: float | None = None, acks: int | str = 1,
+               compression: str | None = None) -> AppendResult:
+        """Produce to the leader with ``acks``; errors as ``Cluster.produce`` (most retriable).
+        ``compression`` is how the leader stores the batch (followers store copies decoded)."""
+        return self._produce(topic, partition, records, timeout, acks, None, compression)
+
+    def append_idempotent(self, topic: str, partition: int, records: Sequence, *,
+                          producer_id: int, producer_epoch: int, first_sequence: int,
+                          timeout: float | None = None, acks: int | str = "all",
+                          compression: str | None = None) -> AppendResult:
+        """Produce as an idempotent producer: a repeated batch is answered, not stored again."""
+        return self._produce(topic, partition, records, timeout, acks,
+                             (producer_id, producer_epoch, first_sequence), compression)
+
+    def fetch(self, offsets: Mapping[TopicPartition, int], *, max_records: int = 500,
+              timeout: float = 0.0) -> dict[TopicPartition, FetchResult]:
+        """Read committed records from each partition's leader; long-polls up to ``timeout``.
+
+        A partition without a reachable leader is left out of the answer (the client keeps its
+        position and asks again), as a Kafka consumer refreshes metadata and retries.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            version = self._cluster.change_count()
+            results: dict[TopicPartition, FetchResult] = {}
+            by_leader: dict[int, dict[TopicPartition, int]] = {}
+            metadata = self._cluster.metadata()
+            for tp, offset in offsets.items():
+                state = metadata.get(tp)
+                if state is None:
+                    results[tp] = FetchResult((), -1, -1, _unknown())
+                elif state.leader is not None:
+                    by_leader.setdefault(state.leader, {})[tp] = offset
+            for leader, wanted in sorted(by_leader.items()):
+                try:
+                    results.update(self._cluster.fetch(leader, wanted, max_records))
+                except KafkaError:
+                    continue  # a former or dead leader: ask the new one next time
+            if any(r.records or r.error for r in results.values()):
+                return results
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return results
+            self._cluster.await_change(version, remaining)
+
+    # --- groups and offsets -------------------------------------------------------------------
+
+    def join_group(self, group_id: str, member_id: str, **settings: Any) -> JoinResult:
+        """JoinGroup at the group's coordinator (waiting up to ``timeout`` for one to exist).
+
+        Raises ``UnknownMemberIdError`` when no coordinator appeared in time or the member is
+        unknown to the current one: the consumer joins again as a new member.
+        """
+        broker = self._coordinator_broker(group_id, settings.get("timeout"))
+        if broker is None:
+            raise UnknownMemberIdError(f"no coordinator for group {group_id!r} right now")
+        return broker.join_group(group_id, member_id, **settings)
+
+    def sync_group(self, group_id: str, member_id: str, generation: int,
+                   **settings: Any) -> Any:
+        """SyncGroup at the group's coordinator; ``UnknownMemberIdError`` without one."""
+        broker = self._coordinator_broker(group_id, settings.get("timeout"))
+        if broker is None:
+            raise UnknownMemberIdError(f"no coordinator for group {group_id!r} right now")
+        return broker.sync_group(group_id, member_id, generation, **settings)
+
+    def group_states(self) -> dict[str, Any]:
+        """Every group some live broker coordinates, with its protocol type and state."""
+        states: dict[str, Any] = {}
+        for node in self._cluster.nodes:
+            if node.alive:
+                states.update(node.broker.group_states())
+        return dict(sorted(states.items()))
+
+    def heartbeat(self, group_id: str, member_id: str, generation: int) -> HeartbeatResult:
+        """Heartbeat at the coordinator; no coordinator means the member must rejoin."""
+        broker = self._coordinator_broker(group_id, 0)
+        if broker is None:
+            return HeartbeatResult(HeartbeatStatus.UNKNOWN_MEMBER, self.metadata_version())
+        result = broker.heartbeat(group_id, member_id, generation)
+        return result._replace(metadata_version=self.metadata_version())
+
+    def leave_group(self, group_id: str, member_id: str) -> None:
+        """Leave at the coordinator (nothing to do without one)."""
+        broker = self._coordinator_broker(group_id, 0)
+        if broker is not None:
+            broker.leave_group(group_id, member_id)
+
+    def commit_offsets(self, group_id: str, generation: int, member_id: str,
+                       offsets: Mapping[TopicPartition, OffsetAndMetadata | int]) -> None:
+        """Check the member's generation at the coordinator, then write the offsets to the
+        replicated offsets topic with ``acks="all"`` and wait for them to be committed."""
+        broker = self._coordinator_broker(group_id, 5.0)
+        if broker is None:
+            raise UnknownMemberIdError(f"no coordinator for group {group_id!r}: commit again "
+                                       "after the consumer rejoined")
+        broker.commit_offsets(group_id, generation, member_id, offsets)  # fencing and checks
+        plain = {TopicPartition._make(tp): getattr(v, "offset", v) for tp, v in offsets.items()}
+        self._offsets.commit(group_id, plain, timeout=10.0).get(timeout=15.0)
+
+    def committed(self, group_id: str, partitions: Iterable[TopicPartition]
+                  ) -> dict[TopicPartition, OffsetAndMetadata | None]:
+        """The group's committed offsets, from the replicated offsets topic."""
+        tps = [TopicPartition._make(tp) for tp in partitions]
+        deadline = time.monotonic() + 10.0
+        while True:
+            try:
+                found = self._offsets.committed(group_id, tps)
+                break
+            except KafkaError:
+                if time.monotonic() > deadline:
+                    raise
+                self._cluster.await_change(self._cluster.change_count(), 0.05)
+        return {tp: None if v is None else OffsetAndMetadata(v) for tp, v in found.items()}
+
+    def describe_group(self, group_id: str) -> Any:
+        """The group as its coordinator sees it."""
+        broker = self._coordinator_broker(group_id, 5.0)
+        if broker is None:
+            raise KafkaTimeoutError(f"no coordinator for group {group_id!r}")
+        return broker.describe_group(group_id)
+
+    def delete_group(self, group_id: str) -> None:
+        """Delete the group at its coordinator."""
+        broker = self._coordinator_broker(group_id, 5.0)
+        if broker is None:
+            raise KafkaTimeoutError(f"no coordinator for group {group_id!r}")
+        broker.delete_group(group_id)
+
+    def list_groups(self) -> list[str]:
+        """Every group some live broker coordinates."""
+        groups: set[str] = set()
+        for node in self._cluster.nodes:
+            if node.alive:
+                groups.update(node.broker.list_groups())
+        return sorted(groups)
+
+    # --- internals ----------------------------------------------------------------------------
+
+    def _produce(self, topic: str, partition: int, records: Sequence, timeout: float | None,
+                 acks: int | str, producer: tuple[int, int, int] | None,
+                 compression: str | None) -> AppendResult:
+        wait = 30.0 if timeout is None else timeout
+        result = self._cluster.produce(topic, partition, records, acks=_ACKS[acks],
+                                       timeout=wait, producer=producer,
+                                       compression=compression).get(timeout=wait + 5)
+        start = self._cluster.nodes[result.broker].broker.replica_offsets(topic, partition)[0]
+        return AppendResult(result.base_offset, start, -1)
+
+    def _leader_node(self, tp: TopicPartition) -> Any:
+        deadline = time.monotonic() + 10.0
+        while True:
+            state = self._cluster.metadata().get(tp)
+            if state is None:
+                raise UnknownTopicOrPartitionError(f"no partition {tp} in the cluster")
+            if state.leader is not None and self._cluster.nodes[state.leader].alive:
+                return self._cluster.nodes[state.leader]
+            if time.monotonic() > deadline:
+                raise KafkaTimeoutError(f"{tp} had no leader for 10 s")
+            self._cluster.await_change(self._cluster.change_count(), 0.05)
+
+    def _coordinator_broker(self, group_id: str, timeout: float | None) -> Any:
+        deadline = time.monotonic() + (30.0 if timeout is None else timeout)
+        p = self._offsets.partition_for(group_id)
+        while True:
+            state = self._cluster.metadata().get(TopicPartition(OFFSETS_TOPIC, p))
+            if state is not None and state.leader is not None and \
+                    self._cluster.nodes[state.leader].alive:
+                return self._cluster.nodes[state.leader].broker
+            if time.monotonic() >= deadline:
+                return None
+            self._cluster.await_change(self._cluster.change_count(),
+                                       min(0.05, max(0.0, deadline - time.monotonic())))
+
+
+def _unknown() -> Any:
+    from pcmodel.topics.broker import FetchError
+    return FetchError.UNKNOWN_TOPIC_OR_PARTITION

@@ -1,0 +1,240 @@
+"""Graded checks for exercise 07: the leader's ISR and high-watermark update.
+
+The student writes ``leader_update(leader, isr, high_watermark, leos, last_caught_up, now,
+replica_lag_time_max)`` returning ``(new_isr, new_high_watermark)``. The checks use Kafka's
+rules one at a time (laggards leave, the leader never does, caught-up followers rejoin, the
+high watermark is the smallest log end offset over the ISR and never goes back, an ISR member
+whose offset is unknown holds it), worked examples, and exact agreement with a reference on
+seeded random cases. The reference is pcmodel's own rule (:func:`pcmodel.cluster.isr.
+leader_update`); the exercise's ``solution.py`` stands in when it cannot be imported.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import random
+from collections.abc import Callable
+from typing import Any
+
+from pcmodel.grading.checks import CheckFailed, budget, run_check
+from pcmodel.grading.probes import load_impl
+
+__all__ = ["EXAMPLES", "check"]
+
+_FUNCTION = "leader_update"
+
+#: (arguments, expected (isr, high watermark)) — the README's worked examples.
+EXAMPLES: list[tuple[dict[str, Any], tuple[set[int], int]]] = [
+    # Everyone caught up recently: the HW is the slowest ISR member's LEO.
+    (dict(leader=0, isr={0, 1, 2}, high_watermark=3, leos={0: 10, 1: 8, 2: 9},
+          last_caught_up={1: 99.5, 2: 99.8}, now=100.0, replica_lag_time_max=1.0),
+     ({0, 1, 2}, 8)),
+    # Broker 1 has not caught up for 5 s: it leaves and stops holding the HW back.
+    (dict(leader=0, isr={0, 1, 2}, high_watermark=3, leos={0: 10, 1: 4, 2: 9},
+          last_caught_up={1: 95.0, 2: 99.8}, now=100.0, replica_lag_time_max=1.0),
+     ({0, 2}, 9)),
+    # Broker 2 is outside the ISR, has every committed record and fetched recently: it rejoins.
+    # (After step A the HW is min(10, 9) = 9, and broker 2 has 9 records.)
+    (dict(leader=0, isr={0, 1}, high_watermark=7, leos={0: 10, 1: 9, 2: 9},
+          last_caught_up={1: 99.9, 2: 99.9}, now=100.0, replica_lag_time_max=1.0),
+     ({0, 1, 2}, 9)),
+]
+
+_HINT = ("A: a follower whose last caught-up time is more than replica_lag_time_max ago "
+         "leaves (never the leader); B: a follower outside with LEO >= the HW (after A) that "
+         "was caught up within the limit rejoins; C: HW = max(current, min LEO over the new "
+         "ISR), held where it is if an ISR member's LEO is unknown")
+
+
+def _problem(expected: str, got: str, hint: str = _HINT) -> dict[str, str]:
+    return {"expected": expected, "got": got, "hint": hint}
+
+
+def _reference() -> Callable[..., Any]:
+    try:
+        from pcmodel.cluster.isr import leader_update
+    except ImportError:
+        here = os.path.dirname(os.path.abspath(__file__))
+        solution = os.path.join(here, "..", "..", "exercises", "07_high_watermark",
+                                "solution.py")
+        return getattr(load_impl(solution, _FUNCTION), _FUNCTION)
+
+    def reference(*, leader, isr, high_watermark, leos, last_caught_up, now,
+                  replica_lag_time_max):
+        out = leader_update(leader=leader, isr=isr, high_watermark_now=high_watermark,
+                            leos=leos, last_caught_up=last_caught_up, now=now,
+                            replica_lag_time_max=replica_lag_time_max)
+        return out.isr, out.high_watermark
+    return reference
+
+
+def _call(fn: Callable[..., Any], args: dict[str, Any]) -> tuple[set[int], int]:
+    before = copy.deepcopy(args)
+    result = fn(**args)
+    if args != before:
+        raise ValueError("it changed its arguments; the update must be a pure function")
+    try:
+        isr, hw = result
+        return {int(r) for r in isr}, int(hw)
+    except (TypeError, ValueError):
+        raise ValueError(f"returned {result!r}, not (isr, high_watermark)") from None
+
+
+def _show(args: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in args.items())
+
+
+def _case(rng: random.Random) -> dict[str, Any]:
+    replicas = list(range(rng.randint(1, 5)))
+    leader = rng.choice(replicas)
+    now = 100.0
+    lag = rng.choice([0.5, 1.0, 2.0])
+    leader_leo = rng.randint(0, 30)
+    hw = rng.randint(0, leader_leo)
+    isr = {leader} | {r for r in replicas if rng.random() < 0.6}
+    leos = {leader: leader_leo}
+    caught = {}
+    for r in replicas:
+        if r == leader:
+            continue
+        if rng.random() < 0.9:
+            low = hw if r in isr else 0
+            leos[r] = rng.randint(low, leader_leo)
+        caught[r] = round(now - rng.choice([0.0, 0.2, lag, lag + 0.1, 3.0, 10.0]), 3)
+    return dict(leader=leader, isr=isr, high_watermark=hw, leos=leos, last_caught_up=caught,
+                now=now, replica_lag_time_max=lag)
+
+
+def _examples(fn, rng, cases):
+    for args, (want_isr, want_hw) in EXAMPLES:
+        got = _call(fn, copy.deepcopy(args))
+        if got != (want_isr, want_hw):
+            return _problem(f"(isr={sorted(want_isr)}, hw={want_hw}) for {_show(args)}",
+                            f"(isr={sorted(got[0])}, hw={got[1]})")
+    return None
+
+
+def _leader_stays(fn, rng, cases):
+    args = dict(leader=2, isr={0, 2}, high_watermark=5, leos={0: 6, 2: 6},
+                last_caught_up={0: 99.9}, now=100.0, replica_lag_time_max=1.0)
+    isr, _ = _call(fn, args)
+    if 2 not in isr:
+        return _problem(f"the leader (2) in the ISR for {_show(args)}",
+                        f"isr={sorted(isr)}",
+                        "the leader is always in sync with itself: it has no caught-up time")
+    return None
+
+
+def _shrinks(fn, rng, cases):
+    args = dict(leader=0, isr={0, 1, 2}, high_watermark=5, leos={0: 20, 1: 5, 2: 20},
+                last_caught_up={1: 90.0, 2: 99.9}, now=100.0, replica_lag_time_max=1.0)
+    isr, hw = _call(fn, args)
+    if isr != {0, 2}:
+        return _problem(f"broker 1 (not caught up for 10 s) out of the ISR: {{0, 2}}, for "
+                        f"{_show(args)}", f"isr={sorted(isr)}")
+    if hw != 20:
+        return _problem("the HW moving on to 20 once the laggard left", f"hw={hw}")
+    return None
+
+
+def _lag_boundary(fn, rng, cases):
+    args = dict(leader=0, isr={0, 1}, high_watermark=3, leos={0: 4, 1: 3},
+                last_caught_up={1: 99.0}, now=100.0, replica_lag_time_max=1.0)
+    isr, _ = _call(fn, args)
+    if isr != {0, 1}:
+        return _problem("a follower caught up exactly replica_lag_time_max ago still in sync "
+                        f"(out only when *more* than the limit): {{0, 1}} for {_show(args)}",
+                        f"isr={sorted(isr)}", "compare now - last_caught_up > limit")
+    return None
+
+
+def _hw_min_isr(fn, rng, cases):
+    args = dict(leader=0, isr={0, 1}, high_watermark=2, leos={0: 10, 1: 6, 2: 3},
+                last_caught_up={1: 99.9, 2: 90.0}, now=100.0, replica_lag_time_max=1.0)
+    isr, hw = _call(fn, args)
+    if hw != 6:
+        return _problem(f"hw=6, the smallest LEO over the ISR {{0, 1}} (broker 2 is out of "
+                        f"sync and does not count; the leader's own 10 is not committed) for "
+                        f"{_show(args)}", f"hw={hw}",
+                        "a record is committed when every ISR member has it: the minimum over "
+                        "the ISR, never the leader's own LEO, never the out-of-sync replicas")
+    return None
+
+
+def _hw_monotonic(fn, rng, cases):
+    args = dict(leader=0, isr={0, 1, 2}, high_watermark=8, leos={0: 10, 1: 9, 2: 5},
+                last_caught_up={1: 99.9, 2: 99.9}, now=100.0, replica_lag_time_max=1.0)
+    _, hw = _call(fn, args)
+    if hw != 8:
+        return _problem(f"hw=8: never below the current high watermark, for {_show(args)}",
+                        f"hw={hw}",
+                        "a consumer may already have read below the old HW: max(current, ...)")
+    return None
+
+
+def _rejoin(fn, rng, cases):
+    behind = dict(leader=0, isr={0, 1}, high_watermark=9, leos={0: 10, 1: 10, 2: 8},
+                  last_caught_up={1: 99.9, 2: 99.9}, now=100.0, replica_lag_time_max=1.0)
+    isr, _ = _call(fn, behind)
+    if 2 in isr:
+        return _problem(f"broker 2 (LEO 8 < HW 10) kept out of the ISR for {_show(behind)}",
+                        f"isr={sorted(isr)}",
+                        "rejoining with fewer records than the HW would let it be elected "
+                        "leader without committed records")
+    stale = dict(leader=0, isr={0}, high_watermark=10, leos={0: 10, 1: 10},
+                 last_caught_up={1: 80.0}, now=100.0, replica_lag_time_max=1.0)
+    isr, _ = _call(fn, stale)
+    if 1 in isr:
+        return _problem(f"broker 1 (not caught up for 20 s) kept out for {_show(stale)}",
+                        f"isr={sorted(isr)}", "only a follower caught up within the limit "
+                        "rejoins, otherwise it would leave again at once")
+    back = dict(leader=0, isr={0, 1}, high_watermark=10, leos={0: 12, 1: 11, 2: 11},
+                last_caught_up={1: 99.9, 2: 99.9}, now=100.0, replica_lag_time_max=1.0)
+    isr, hw = _call(fn, back)
+    if isr != {0, 1, 2} or hw != 11:
+        return _problem(f"broker 2 back in the ISR and hw=11 for {_show(back)}",
+                        f"isr={sorted(isr)}, hw={hw}")
+    return None
+
+
+def _unknown_leo(fn, rng, cases):
+    args = dict(leader=0, isr={0, 1, 2}, high_watermark=4, leos={0: 10, 1: 9},
+                last_caught_up={1: 99.9, 2: 99.9}, now=100.0, replica_lag_time_max=1.0)
+    isr, hw = _call(fn, args)
+    if hw != 4:
+        return _problem(f"hw=4: broker 2 is in the ISR but has not fetched yet (no LEO), so "
+                        f"nothing new is known to be on it, for {_show(args)}", f"hw={hw}",
+                        "a new leader does not know its followers' LEOs until they fetch: "
+                        "hold the HW where it is")
+    return None
+
+
+def _matches(fn, rng, cases):
+    reference = _reference()
+    for _ in range(cases):
+        args = _case(rng)
+        want_isr, want_hw = reference(**copy.deepcopy(args))
+        got = _call(fn, args)
+        if got != (set(want_isr), want_hw):
+            return _problem(f"(isr={sorted(want_isr)}, hw={want_hw}) for {_show(args)}",
+                            f"(isr={sorted(got[0])}, hw={got[1]})")
+    return None
+
+
+_CHECKS = {"examples": _examples, "leader_stays": _leader_stays, "shrinks": _shrinks,
+           "lag_boundary": _lag_boundary, "hw_min_isr": _hw_min_isr,
+           "hw_monotonic": _hw_monotonic, "rejoin": _rejoin, "unknown_leo": _unknown_leo,
+           "matches": _matches}
+
+
+def _run(impl: str, what: str, cases: int, seed: int) -> dict[str, str] | None:
+    fn = getattr(load_impl(impl, _FUNCTION), _FUNCTION)
+    return _CHECKS[what](fn, random.Random(seed), cases)
+
+
+def check(impl: str, what: str, cases: int = 300, seed: int = 7) -> None:
+    """Run one property ``what`` of the student's ``leader_update``, isolated."""
+    found = run_check(_run, impl, what, budget(cases), seed)
+    if found is not None:
+        raise CheckFailed.from_problem(found)

@@ -1,0 +1,192 @@
+"""What the group APIs answer with: group states, join/sync/heartbeat results, descriptions.
+
+Plain picklable values (enums and NamedTuples), so the same answers reach a client in this
+process, in another process, or (mapped field by field) a Kafka client through the wire front
+end. The state machine that produces them is :mod:`pcmodel.topics.coordinator`.
+
+Prior art: Kafka's ``JoinGroupResponse``, ``SyncGroupResponse``, ``HeartbeatResponse`` and
+``DescribeGroupsResponse`` schemas; kafka-python's ``GroupInformation`` / ``MemberInformation``.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Collection, Mapping
+from typing import NamedTuple
+
+from pcmodel.topics.consumer_protocol import (
+    PROTOCOL_TYPE,
+    decode_assignment,
+    decode_subscription,
+)
+from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition
+
+__all__ = [
+    "GroupDescription",
+    "GroupState",
+    "HeartbeatResult",
+    "HeartbeatStatus",
+    "JoinResult",
+    "JoinedMember",
+    "MemberDescription",
+    "SyncResult",
+    "describe_member",
+    "group_lag",
+]
+
+
+class GroupState(str, enum.Enum):
+    """Kafka's group states; the value is the name DescribeGroups and ListGroups report."""
+
+    EMPTY = "Empty"
+    PREPARING_REBALANCE = "PreparingRebalance"
+    COMPLETING_REBALANCE = "CompletingRebalance"
+    STABLE = "Stable"
+    DEAD = "Dead"
+
+
+class HeartbeatStatus(str, enum.Enum):
+    """What a heartbeat tells the member (Kafka's error codes for Heartbeat)."""
+
+    OK = "ok"
+    #: A rebalance started: send JoinGroup again.
+    REBALANCE_IN_PROGRESS = "rebalance_in_progress"
+    #: You were removed (session or rebalance timeout, or you left): partitions are lost.
+    UNKNOWN_MEMBER = "unknown_member"
+    #: Your generation is over: your partitions are lost; rejoin with the same member id.
+    ILLEGAL_GENERATION = "illegal_generation"
+
+
+class JoinedMember(NamedTuple):
+    """One member as the leader's JoinGroup answer lists it."""
+
+    member_id: str
+    group_instance_id: str | None
+    metadata: bytes
+
+
+class JoinResult(NamedTuple):
+    """What ``join_group`` answers.
+
+    ``pending`` is true when the round did not complete within the call's timeout: the join stays
+    registered; call again with the same ``member_id`` to keep waiting (the other fields are then
+    ``-1`` / ``None`` / empty). Otherwise this is the new ``generation``, the chosen
+    ``protocol``, the ``leader``'s member id and, for the leader only, every member with its
+    metadata for that protocol.
+    """
+
+    member_id: str
+    generation: int
+    protocol_type: str | None
+    protocol: str | None
+    leader: str
+    members: tuple[JoinedMember, ...]
+    pending: bool = False
+
+
+class SyncResult(NamedTuple):
+    """What ``sync_group`` answers: this member's assignment bytes (``pending``: as for joins)."""
+
+    protocol_type: str | None
+    protocol: str | None
+    assignment: bytes
+    pending: bool = False
+
+
+class HeartbeatResult(NamedTuple):
+    """A heartbeat's answer, plus the broker's topic metadata version (to refresh patterns)."""
+
+    status: HeartbeatStatus
+    metadata_version: int
+
+
+class MemberDescription(NamedTuple):
+    """One member as ``describe_group`` shows it (Kafka's DescribeGroups member).
+
+    ``member_metadata`` and ``member_assignment`` are the raw bytes, filled only while the group
+    is ``Stable`` (as in Kafka); ``subscription`` and ``assignment`` are the same decoded, for
+    consumer groups.
+    """
+
+    member_id: str
+    group_instance_id: str | None
+    client_id: str
+    client_host: str
+    member_metadata: bytes
+    member_assignment: bytes
+    subscription: tuple[str, ...]
+    assignment: tuple[TopicPartition, ...]
+
+
+class GroupDescription(NamedTuple):
+    """A snapshot of one group: state, generation, protocol, members, offsets and lag.
+
+    ``protocol`` is the chosen protocol (for consumers, the assignor's name), ``None`` outside
+    ``Stable``, as Kafka's DescribeGroups reports it. ``lag[tp]`` is ``end_offset - committed``
+    (``None`` when the group never committed ``tp``), for every partition of the subscribed
+    topics and every partition with a committed offset.
+    """
+
+    group_id: str
+    state: GroupState
+    generation: int
+    protocol_type: str | None
+    protocol: str | None
+    leader: str | None
+    members: tuple[MemberDescription, ...]
+    committed: dict[TopicPartition, OffsetAndMetadata]
+    lag: dict[TopicPartition, int | None]
+
+    @property
+    def assignor(self) -> str | None:
+        """The assignor a consumer group uses: its ``protocol``."""
+        return self.protocol
+
+
+def describe_member(
+    member_id: str,
+    client_id: str,
+    client_host: str,
+    protocol_type: str | None,
+    metadata: bytes,
+    assignment: bytes,
+) -> MemberDescription:
+    """A member's description, with its subscription and assignment decoded for consumers."""
+    topics: tuple[str, ...] = ()
+    owned: tuple[TopicPartition, ...] = ()
+    if protocol_type == PROTOCOL_TYPE:
+        try:
+            topics = decode_subscription(metadata).topics if metadata else ()
+            owned = tuple(sorted(decode_assignment(assignment)))
+        except ValueError:
+            pass  # a client's malformed bytes are shown raw only
+    return MemberDescription(
+        member_id, None, client_id, client_host, metadata, assignment, tuple(sorted(topics)),
+        owned,
+    )
+
+
+def group_lag(
+    subscribed: Collection[str],
+    offsets: Mapping[TopicPartition, OffsetAndMetadata],
+    end_offsets: Callable[[TopicPartition], int | None],
+    partitions_per_topic: Mapping[str, int],
+) -> dict[TopicPartition, int | None]:
+    """``end_offset - committed`` per partition of the subscribed topics and of ``offsets``.
+
+    ``None`` where the group never committed; partitions that no longer exist are left out.
+    """
+    tps = {
+        TopicPartition(t, p)
+        for t in subscribed
+        if t in partitions_per_topic
+        for p in range(partitions_per_topic[t])
+    }
+    lag: dict[TopicPartition, int | None] = {}
+    for tp in sorted(tps | set(offsets)):
+        end = end_offsets(tp)
+        if end is None:
+            continue
+        committed = offsets.get(tp)
+        lag[tp] = None if committed is None else max(0, end - committed.offset)
+    return lag

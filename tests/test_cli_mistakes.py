@@ -1,0 +1,164 @@
+"""A user's mistakes on the command line: one line on stderr, status 2, no traceback, no work
+started; and the choices a command makes for the user, said out loud."""
+
+from __future__ import annotations
+
+import struct
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from pcmodel.cli import main
+
+ZOO = Path(__file__).resolve().parents[1] / "exercises" / "zoo"
+
+
+def one_error_line(capsys, command: str) -> str:
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"pcmodel {command}: error: "), captured.err
+    assert "Traceback" not in captured.err
+    return lines[0]
+
+
+# --- explore ---------------------------------------------------------------------------------
+
+
+def test_explore_a_file_with_a_syntax_error_says_file_and_line(tmp_path, capsys):
+    target = tmp_path / "broken.py"
+    target.write_text("class BoundedBuffer:\n    def put(self, item)\n        pass\n")
+    assert main(["explore", f"{target}:BoundedBuffer"]) == 2
+    assert f"{target}:2: SyntaxError" in one_error_line(capsys, "explore")
+
+
+def test_explore_a_file_that_fails_to_import_says_where(tmp_path, capsys):
+    target = tmp_path / "raises.py"
+    target.write_text("import threading\n\nCAPACITY = 1 / 0\n")
+    assert main(["explore", f"{target}:BoundedBuffer"]) == 2
+    line = one_error_line(capsys, "explore")
+    assert f"{target}:3: importing it raised ZeroDivisionError" in line
+
+
+def test_explore_a_name_that_is_not_a_class(tmp_path, capsys):
+    target = tmp_path / "values.py"
+    target.write_text("CAPACITY = 3\n")
+    assert main(["explore", f"{target}:CAPACITY"]) == 2
+    assert "is a int, not a class" in one_error_line(capsys, "explore")
+
+
+def test_explore_an_unknown_module(capsys):
+    assert main(["explore", "no_such_module_anywhere:BoundedBuffer"]) == 2
+    assert "no module named 'no_such_module_anywhere'" in one_error_line(capsys, "explore")
+
+
+@pytest.mark.parametrize("replay", ["1,x,2", "-1", ",", "1.5"])
+def test_explore_a_bad_replay(capsys, replay):
+    assert main(["explore", "pcmodel:condition", "--producers", "1", "--replay", replay]) == 2
+    assert "--replay takes the comma-separated decisions" in one_error_line(capsys, "explore")
+
+
+def test_explore_a_replay_that_does_not_fit(capsys):
+    status = main(["explore", "pcmodel:condition", "--producers", "1", "--consumers", "1",
+                   "--replay", "9,9,9,9"])
+    assert status == 2
+    assert "--replay does not fit" in one_error_line(capsys, "explore")
+
+
+@pytest.mark.timeout(120)
+def test_explore_defaults_find_a_bug_only_the_second_shape_reaches(capsys):
+    # A missing mutex shows only with two producers and a scheduling point at every line.
+    target = ZOO / "02_semaphore_buffer" / "missing_mutex.py"
+    assert main(["explore", f"{target}:BoundedBuffer"]) == 1
+    out = capsys.readouterr().out
+    assert "2 producer(s) x 1 consumer(s), capacity 2, 2 item(s) each, every line: FAILED" in out
+
+
+def test_explore_says_what_a_partial_exploration_left_out(capsys):
+    assert main(["explore", "pcmodel:condition", "--max-schedules", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "passed (complete" not in out
+    assert "partial: not every schedule was explored for 1 producer(s) x 2 consumer(s)" in out
+    assert "raise --max-schedules" in out
+
+
+# --- run -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("option, path, message", [
+    ("--plot", "chart.txt", "cannot write a .txt file"),
+    ("--plot", "chart", "give the file a suffix"),
+    ("--json", "results.csv", "cannot write a .csv file; use one of .json"),
+    ("--json", "a-file/results.json", "is a file, not a folder"),
+    ("--plot", ".", "give the file a suffix"),
+])
+def test_run_checks_output_paths_before_any_run(tmp_path, capsys, option, path, message):
+    (tmp_path / "a-file").write_text("")
+    status = main(["run", "--items", "10", option, str(tmp_path / path)])
+    assert status == 2
+    assert message in one_error_line(capsys, "run")
+    assert capsys.readouterr().out == ""  # no run was made
+
+
+def test_run_capacity_zero_says_unbounded_or_refuses(capsys):
+    status = main(["run", "--variant", "condition", "--capacity", "0", "--items", "20",
+                   "--produce-work", "none", "--consume-work", "none"])
+    assert status == 0
+    assert "capacity 0: unbounded (as queue.Queue" in capsys.readouterr().err
+    status = main(["run", "--variant", "semaphore", "--backend", "process", "--capacity", "-1",
+                   "--items", "20"])
+    assert status == 2
+    assert "--capacity -1 with semaphore/process" in one_error_line(capsys, "run")
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data.startswith(b"\x89PNG")
+    return struct.unpack(">II", data[16:24])
+
+
+@pytest.mark.timeout(120)
+def test_run_plot_writes_exactly_the_named_file_at_the_given_dpi(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    chart = tmp_path / "run.png"
+    status = main(["run", "--items", "100", "--plot", str(chart), "--dpi", "40",
+                   "--produce-work", "none", "--consume-work", "none"])
+    assert status == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.png"]
+    assert png_size(chart)[0] == 400  # 10 inches at 40 dpi
+    assert f"charts of the 3 runs, stacked, written to {chart}" in capsys.readouterr().out
+
+
+def test_run_rejects_an_absurd_dpi(tmp_path, capsys):
+    assert main(["run", "--plot", str(tmp_path / "x.png"), "--dpi", "0"]) == 2
+    assert "--dpi must be between 10 and 1200" in one_error_line(capsys, "run")
+
+
+def test_bench_checks_its_json_path_first(tmp_path, capsys):
+    assert main(["bench", "--quick", "--json", str(tmp_path / "bench.txt")]) == 2
+    assert "cannot write a .txt file" in one_error_line(capsys, "bench")
+
+
+def test_broker_mistakes_go_to_stderr(tmp_path, capsys):
+    empty = tmp_path / "key"
+    empty.write_text("  \n")
+    assert main(["broker", "--authkey-file", str(empty)]) == 2
+    assert "is empty; put a secret in it" in one_error_line(capsys, "broker")
+    assert main(["broker", "--host", "0.0.0.0"]) == 2
+    assert "reachable from other machines" in one_error_line(capsys, "broker")
+
+
+def test_explore_target_file_missing(tmp_path, capsys):
+    assert main(["explore", f"{tmp_path / 'nope.py'}:BoundedBuffer"]) == 2
+    assert "no such file" in one_error_line(capsys, "explore")
+
+
+def test_a_target_with_an_indentation_error(tmp_path, capsys):
+    target = tmp_path / "indent.py"
+    target.write_text(textwrap.dedent("""\
+        class BoundedBuffer:
+        def put(self, item):
+            pass
+    """))
+    assert main(["explore", f"{target}:BoundedBuffer"]) == 2
+    assert f"{target}:2: IndentationError" in one_error_line(capsys, "explore")

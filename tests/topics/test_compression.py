@@ -1,0 +1,85 @@
+"""compression_type: batches stored compressed in the log, read back intact, the saving visible."""
+
+from __future__ import annotations
+
+import pytest
+
+from pcmodel.topics import (
+    KafkaConfigurationError,
+    KafkaProducer,
+    TopicPartition,
+    UnsupportedCompressionTypeError,
+)
+from pcmodel.topics import compression as compression_module
+from pcmodel.topics.compression import CODEC_NAMES, CompressedBatch, get_codec
+from tests.topics.conftest import drain
+
+RECORDS = [
+    (b"key-%d" % i, b"the same words again and again " * 8, (("h", b"%d" % i),), 1000 + i)
+    for i in range(50)
+]
+
+
+@pytest.mark.parametrize("name", CODEC_NAMES)
+def test_a_batch_round_trips_through_each_codec(name):
+    batch = CompressedBatch.build(get_codec(name), RECORDS)
+    batch.base_offset, batch.append_time = 10, 5
+    decoded = batch.decode()
+    assert [(o, ts, t, k, v, h) for o, ts, t, k, v, h in decoded] == [
+        (10 + i, ts, 0, k, v, h) for i, (k, v, h, ts) in enumerate(RECORDS)
+    ]
+    assert batch.stored_size < batch.uncompressed_size / 4
+
+
+def test_records_without_timestamp_get_the_batch_append_time():
+    batch = CompressedBatch.build(get_codec("gzip"), [(None, b"v", (), None)])
+    batch.base_offset, batch.append_time = 0, 777
+    assert batch.decode() == [(0, 777, 1, None, b"v", ())]
+
+
+@pytest.mark.parametrize("name", CODEC_NAMES)
+def test_producer_compression_is_stored_and_consumed(broker, make_consumer, name):
+    broker.create_topic("z", 1)
+    broker.create_topic("plain", 1)
+    for topic, codec in (("z", name), ("plain", None)):
+        with KafkaProducer(broker=broker, compression_type=codec, linger_ms=50) as producer:
+            for key, value, headers, ts in RECORDS:
+                producer.send(topic, value, key=key, headers=list(headers), timestamp_ms=ts)
+    stored = broker.log_stats("z")[0]
+    plain = broker.log_stats("plain")[0]
+    assert stored.records == plain.records == len(RECORDS)
+    assert stored.uncompressed_bytes == plain.uncompressed_bytes == plain.stored_bytes
+    assert stored.compressed_batches >= 1 and stored.stored_bytes < plain.stored_bytes / 4
+    consumer = make_consumer(auto_offset_reset="earliest")
+    consumer.assign([TopicPartition("z", 0)])
+    got = drain(consumer, len(RECORDS))
+    assert [(r.offset, r.key, r.value, tuple(r.headers), r.timestamp) for r in got] == [
+        (i, k, v, h, ts) for i, (k, v, h, ts) in enumerate(RECORDS)
+    ]
+    # Reads from the middle of a batch, and lookups by time, see the same records.
+    middle = broker.fetch({TopicPartition("z", 0): 17})[TopicPartition("z", 0)].records
+    assert middle[0].offset == 17 and middle[0].key == b"key-17"
+    assert broker.offsets_for_times({TopicPartition("z", 0): 1020})[
+        TopicPartition("z", 0)
+    ].offset == 20
+
+
+def test_retention_drops_compressed_records_by_offset(broker):
+    broker.create_topic("r", 1, retention_records=10)
+    broker.append("r", 0, [(None, b"x" * 100)] * 30, compression="gzip")
+    assert broker.beginning_offsets([TopicPartition("r", 0)]) == {TopicPartition("r", 0): 20}
+    records = broker.fetch({TopicPartition("r", 0): 20})[TopicPartition("r", 0)].records
+    assert [r.offset for r in records] == list(range(20, 30))
+
+
+def test_unknown_or_missing_codec_is_a_clear_error(broker, monkeypatch):
+    with pytest.raises(KafkaConfigurationError, match="compression_type"):
+        KafkaProducer(broker=broker, compression_type="brotli")
+    broker.create_topic("t", 1)
+    with pytest.raises(UnsupportedCompressionTypeError):
+        broker.append("t", 0, [(None, b"x")], compression="brotli")
+    monkeypatch.setattr(compression_module, "_cache", {})
+    monkeypatch.setattr(compression_module, "_import", lambda module: None)  # none installed
+    with pytest.raises(KafkaConfigurationError, match=r"pip install 'pcmodel\[compression\]'"):
+        KafkaProducer(broker=broker, compression_type="lz4")
+    assert get_codec("gzip").name == "gzip"  # always there: the standard library
