@@ -34,6 +34,7 @@
 # moves until we say so, so every run is the same and we can look at each step.
 
 # %%
+# %matplotlib inline
 from pcmodel.cluster import Cluster
 from pcmodel.cluster.lesson import kill_the_leader
 from pcmodel.plots import plot_acks_outcome, plot_replication

@@ -1,10 +1,12 @@
-"""A tiny progress bar on stderr, for long runs, sweeps and notebooks (standard library only).
+"""A progress bar for long runs and sweeps: one line on a terminal, a widget in a notebook.
 
 The bar is drawn only where someone can see it: by default when the stream is a terminal, or
-whenever the caller asks (``enabled=True``, e.g. ``run_workload(progress=True)`` in a notebook,
-whose stderr is not a TTY but renders ``\\r`` redraws). Redraws are throttled, so updating it after
-every item costs almost nothing. Prior art: ``tqdm``'s carriage-return redraw and its
-``disable=None`` meaning "only on a TTY".
+whenever the caller asks (``enabled=True``, e.g. ``run_workload(progress=True)`` in a notebook).
+On a terminal it is a tiny standard-library bar redrawn in place on stderr, throttled, so
+updating it after every item costs almost nothing. In a Jupyter notebook, when the optional
+``notebooks`` extra is installed (tqdm and ipywidgets), it is tqdm's notebook widget instead: a
+kernel's stderr is no terminal, and ``\\r`` redraws there pile up as many outputs. Prior art:
+``tqdm``'s carriage-return redraw and its ``disable=None`` meaning "only on a TTY".
 
 >>> with ProgressBar(3, "runs", enabled=False) as bar:
 ...     bar.advance()
@@ -15,7 +17,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import TextIO, TypeVar
+from typing import Any, TextIO, TypeVar
 
 __all__ = ["ProgressBar", "progress"]
 
@@ -57,11 +59,19 @@ class ProgressBar:
         self._drawn_at: float | None = None
         self.done = 0
         self.closed = False
+        # In a notebook, tqdm's widget draws instead (only for the default stream: a caller who
+        # hands over a stream of its own wants the text there).
+        self._widget = _notebook_bar(total, label) if enabled and stream is None else None
 
     def update(self, done: int) -> None:
         """Set how many units are done (clamped to ``total``); redraw if it is time to."""
         self.done = max(0, min(done, self.total))
         if not self.enabled or self.closed:
+            return
+        if self._widget is not None:
+            if self._widget.total != self.total:
+                self._widget.total = self.total
+            self._widget.update(self.done - self._widget.n)
             return
         now = self._clock()
         if self._drawn_at is None or now - self._drawn_at >= self.interval:
@@ -75,7 +85,10 @@ class ProgressBar:
         """Draw the final state and end the line (idempotent)."""
         if self.closed:
             return
-        if self.enabled:
+        if self._widget is not None:
+            self.update(self.done)
+            self._widget.close()
+        elif self.enabled:
             self._draw(self._clock())
             self._write("\n")
         self.closed = True
@@ -105,6 +118,21 @@ class ProgressBar:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _notebook_bar(total: int, label: str) -> Any:
+    """tqdm's notebook widget when running in a Jupyter kernel with tqdm and ipywidgets
+    installed (the ``notebooks`` extra), else None."""
+    if "ipykernel" not in sys.modules:
+        return None
+    try:
+        from tqdm.notebook import tqdm as notebook_tqdm
+    except ImportError:
+        return None
+    try:
+        return notebook_tqdm(total=total, desc=label or None)
+    except ImportError:  # tqdm is there but ipywidgets is not ("IProgress not found")
+        return None
 
 
 def progress(items: Iterable[T], total: int | None = None, label: str = "", *,

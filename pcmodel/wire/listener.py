@@ -50,6 +50,7 @@ DEFAULT_MAX_CONNECTIONS = 256
 DEFAULT_SEND_TIMEOUT = 30.0
 _SIZE = struct.Struct(">i")
 _API_VERSIONS = 18
+_RECV_CHUNK = 1 << 20
 
 
 class _ConnectionClosed(Exception):
@@ -291,24 +292,26 @@ class KafkaListener:
         return self._recv_exactly(sock, size, between_requests=False)
 
     def _recv_exactly(self, sock: socket.socket, size: int, *, between_requests: bool) -> bytes:
-        buffer = bytearray(size)
-        view = memoryview(buffer)
+        # Read in chunks rather than allocating ``size`` up front: a client that announces
+        # 100 MiB and sends nothing must not make the broker hold 100 MiB.
+        chunks: list[bytes] = []
         got = 0
         while got < size:
             try:
-                n = sock.recv_into(view[got:])
+                chunk = sock.recv(min(size - got, _RECV_CHUNK))
             except TimeoutError:
                 if between_requests and got == 0 and not self._stopping:
                     continue  # an idle client: Kafka keeps idle connections for minutes
                 raise ProtocolViolation(
                     f"sent {got} of {size} bytes and then nothing for {self.send_timeout} s"
                 ) from None
-            if n == 0:
+            if not chunk:
                 if between_requests and got == 0:
                     raise _ConnectionClosed
                 raise ProtocolViolation(f"closed the connection after {got} of {size} bytes")
-            got += n
-        return bytes(buffer)
+            chunks.append(chunk)
+            got += len(chunk)
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     def _handle(self, frame: bytes, state: dict[str, Any], name: str) -> bytes | None:
         request = decode_request(frame, self.handlers)

@@ -1,0 +1,308 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 6. Offsets, commits and rebalances
+#
+# A consumer group remembers its position in each partition as a **committed offset**: the
+# offset of the *next* record to read. When a consumer commits only after it processed a
+# record, a crash can never lose a record, but it can process one twice: **at-least-once**
+# delivery. This lesson shows the duplicates, replays a log, compares two ways of moving
+# partitions between members (eager and cooperative rebalancing), and compares a topic that
+# deletes old records with one that blocks the producer like a bounded buffer.
+
+# %%
+# %matplotlib inline
+import random
+import threading
+import time
+from collections import Counter
+
+from pcmodel import plots
+from pcmodel.instrument import Interval
+from pcmodel.topics import (
+    Broker, ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition,
+)
+
+
+def wait_for(predicate, timeout=10.0, what="the condition"):
+    """Return once predicate() is true (checked every 10 ms); else raise TimeoutError."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} did not happen within {timeout} s")
+        threading.Event().wait(0.01)
+
+
+def poll_records(consumer, partition, at_least=1, timeout=10.0):
+    """Poll until ``at_least`` records of ``partition`` arrived; return them in order."""
+    records = []
+    deadline = time.monotonic() + timeout
+    while len(records) < at_least:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"only {len(records)} of {at_least} records arrived")
+        records += consumer.poll(timeout_ms=50).get(partition, [])
+    return records
+
+
+def fill(broker, topic, count, partitions=1):
+    """Create ``topic`` holding ``count`` records: "record 0", "record 1", ..."""
+    broker.create_topic(topic, partitions)
+    producer = KafkaProducer(broker=broker, value_serializer=str.encode)
+    for number in range(count):
+        producer.send(topic, key=b"%d" % number, value=f"record {number}")
+    producer.close()
+
+
+# %% [markdown]
+# ## The committed offset is the next one to read
+
+# %%
+broker = Broker()
+fill(broker, "events", 10)
+events = TopicPartition("events", 0)
+with KafkaConsumer("events", broker=broker, group_id="audit", auto_offset_reset="earliest",
+                   enable_auto_commit=False, max_poll_records=4) as consumer:
+    got = poll_records(consumer, events)  # at most 4: max_poll_records
+    consumer.commit()
+    print("read offsets", [r.offset for r in got], "-> committed", consumer.committed(events))
+print("the group's lag:", broker.describe_group("audit").lag)
+
+# %% [markdown]
+# ## At-least-once: a crash before the commit means duplicates
+#
+# A consumer of the group `ledger` processes records in batches and commits after each
+# batch, but it crashes after processing its third batch, *before* committing it. (We model
+# the crash with `close(autocommit=False)`: it leaves the group without committing, as a dead
+# consumer would after its session timed out.) A second consumer takes over from the last
+# committed offset, and the third batch is processed again. Nothing is lost.
+
+# %%
+fill(broker, "payments", 20)
+payments = TopicPartition("payments", 0)
+processed = []
+settings = dict(broker=broker, group_id="ledger", auto_offset_reset="earliest",
+                enable_auto_commit=False, max_poll_records=5, value_deserializer=bytes.decode)
+
+first = KafkaConsumer("payments", **settings)
+batches = 0
+while batches < 3:
+    batch = first.poll(timeout_ms=100).get(payments, [])
+    if batch:
+        processed += [r.value for r in batch]
+        batches += 1
+        if batches < 3:
+            first.commit()
+print("crashing with committed offset", first.committed(payments),
+      "after processing", len(processed), "records")
+first.close(autocommit=False)
+
+with KafkaConsumer("payments", **settings) as second:
+    while len(set(processed)) < 20:
+        processed += [r.value for r in second.poll(timeout_ms=100).get(payments, [])]
+    second.commit()
+
+duplicates = sorted((v for v, n in Counter(processed).items() if n > 1),
+                    key=lambda v: int(v.split()[1]))
+print(f"{len(processed)} records processed for 20 in the log; twice: {duplicates}")
+
+# %% [markdown]
+# ## Replay
+#
+# The records are still in the log, so any group can read them again: a new group starts
+# from the beginning (`auto_offset_reset="earliest"`), and an existing one can `seek`.
+
+# %%
+with KafkaConsumer(broker=broker, auto_offset_reset="earliest",
+                   value_deserializer=bytes.decode) as replayer:
+    replayer.assign([payments])
+    replayer.seek(payments, 15)
+    again = poll_records(replayer, payments, at_least=5)
+    print("replayed from offset 15:", [r.value for r in again])
+broker.close()
+
+
+# %% [markdown]
+# ## Rebalancing: eager against cooperative
+#
+# When a member joins or leaves, the group moves partitions. **Eager** rebalancing (Kafka's
+# classic protocol, here with the `range` assignor) makes *every* member give up *all* its
+# partitions first, then hands out the new assignment: the whole group stops. **Cooperative**
+# rebalancing (`cooperative-sticky`) only revokes the partitions that really move, so the
+# others keep consuming.
+#
+# Two members consume a 6-partition topic, polling up to 25 records at a time; each record
+# takes a random time, and one member is twice as slow as the other. Then a third member
+# joins. A rebalance listener records, for each member, when it owns partitions ("consuming")
+# and when it owns none ("no partitions"). A member only reacts to a rebalance between two
+# batches, at its next `poll()`.
+
+# %%
+class Ownership(ConsumerRebalanceListener):
+    """Records (time, member, partitions owned) at every change of assignment."""
+
+    def __init__(self, name, log):
+        self.name, self.log, self.owned = name, log, set()
+        log.append((time.perf_counter(), name, 0))
+
+    def on_partitions_revoked(self, revoked):
+        self.owned -= set(revoked)
+        self.log.append((time.perf_counter(), self.name, len(self.owned)))
+
+    def on_partitions_lost(self, lost):
+        self.on_partitions_revoked(lost)
+
+    def on_partitions_assigned(self, assigned):
+        self.owned |= set(assigned)
+        self.log.append((time.perf_counter(), self.name, len(self.owned)))
+
+
+def to_intervals(log, end):
+    """Turn the ownership log into (member, state, start, end) intervals up to ``end``."""
+    intervals, last = [], {}
+    changes = sorted(entry for entry in log if entry[0] <= end)
+    for when, name, owned in changes + [(end, name, None) for name in {n for _, n, _ in log}]:
+        if name in last:
+            since, was = last[name]
+            state = "consuming" if was else "no partitions"
+            intervals.append(Interval(name, state, since, when))
+        last[name] = (when, owned)
+    return intervals
+
+
+def rebalance(strategy, work=0.004, batch=25):
+    """Two members consume; a third joins; return who owned partitions when."""
+    broker = Broker()
+    broker.create_topic("clicks", 6)
+    log, stop, consumed = [], threading.Event(), Counter()
+
+    def member(name, work):
+        # Records take a random time (exponential, mean ``work``), seeded per member.
+        rng = random.Random(name)
+        consumer = KafkaConsumer(broker=broker, group_id="g", client_id=name,
+                                 auto_offset_reset="earliest", fetch_max_wait_ms=10,
+                                 heartbeat_interval_ms=20, max_poll_records=batch,
+                                 partition_assignment_strategy=(strategy,))
+        consumer.subscribe(["clicks"], listener=Ownership(name, log))
+        with consumer:
+            while not stop.is_set():
+                for records in consumer.poll(timeout_ms=10).values():
+                    for _ in records:
+                        time.sleep(rng.expovariate(1 / work))
+                        consumed[name] += 1
+
+    producer = KafkaProducer(broker=broker)
+    for number in range(3000):
+        producer.send("clicks", key=b"%d" % number, value=b"click")
+    producer.flush()
+    # member-1 runs on a slower machine: twice as long per record.
+    works = {"member-0": work, "member-1": 2 * work, "member-2": work}
+    members = [threading.Thread(target=member, args=item) for item in works.items()]
+    members[0].start()
+    members[1].start()
+    wait_for(lambda: consumed["member-0"] >= 60 and consumed["member-1"] >= 60)
+    members[2].start()  # the newcomer triggers the rebalance
+    wait_for(lambda: consumed["member-2"] >= 60)
+    ended = time.perf_counter()  # leaving the group at the end is not part of the story
+    stop.set()
+    for thread in members:
+        thread.join(timeout=10)
+    producer.close()
+    broker.close()
+    return to_intervals(log, ended)
+
+
+timelines = {
+    "eager (range assignor)": rebalance("range"),
+    "cooperative (cooperative-sticky assignor)": rebalance("cooperative-sticky"),
+}
+plots.plot_rebalance(timelines, title="A third member joins")
+
+# %%
+for name, intervals in timelines.items():
+    newcomer = next(i for i in intervals if i.actor == "member-2")
+    first_seen = {}
+    for i in intervals:
+        first_seen.setdefault(i.actor, i.start)
+    stood_still = sum(i.duration for i in intervals if i.actor != "member-2"
+                      and i.state == "no partitions" and i.start > first_seen[i.actor])
+    print(f"{name}: the newcomer waited {newcomer.duration * 1000:.0f} ms for partitions; "
+          f"members already consuming stood still {stood_still * 1000:.0f} ms in all")
+
+
+# %% [markdown]
+# ## Retention: a log that deletes, a log that blocks
+#
+# A log cannot grow for ever. With retention policy `"delete"` the broker drops the oldest
+# records beyond a limit, whether or not anyone read them: the producer never waits, and a
+# slow consumer **loses** records. With `"block"` a partition is a bounded buffer again: the
+# producer waits until the slowest group has committed. Same producer, same slow consumer,
+# a limit of 20 records:
+
+# %%
+def retention(policy, records=300, limit=20, work=0.002):
+    broker = Broker()
+    broker.create_topic("clicks", 1, retention_records=limit, retention_policy=policy)
+    received, ready = [], threading.Event()
+
+    def consume():
+        with KafkaConsumer("clicks", broker=broker, group_id="analytics",
+                           auto_offset_reset="earliest", fetch_max_wait_ms=10,
+                           max_poll_records=5, enable_auto_commit=False) as consumer:
+            while not received or received[-1] < records - 1:
+                batch = consumer.poll(timeout_ms=10)
+                if consumer.assignment():
+                    ready.set()
+                for batch_records in batch.values():
+                    for record in batch_records:
+                        time.sleep(work)
+                        received.append(record.offset)
+                if batch:
+                    consumer.commit()
+
+    reader = threading.Thread(target=consume)
+    reader.start()
+    ready.wait(10)
+    producer = KafkaProducer(broker=broker, batch_size=64)
+    started = time.perf_counter()
+    for number in range(records):
+        producer.send("clicks", value=b"click %d" % number)
+    producer.flush()
+    producing = time.perf_counter() - started
+    reader.join(timeout=30)
+    producer.close()
+    broker.close()
+    return producing, len(received)
+
+
+for policy in ("delete", "block"):
+    producing, received = retention(policy)
+    print(f"{policy:6}: the producer needed {producing * 1000:6.1f} ms for 300 records; "
+          f"the consumer received {received} of them")
+
+# %% [markdown]
+# ## Questions
+#
+# 1. In the crash experiment, which records were processed twice, and why exactly those?
+#    What would change if the consumer committed *before* processing each batch?
+# 2. Processing a payment twice is bad. Name one way to make processing idempotent, so that
+#    at-least-once delivery does no harm.
+# 3. In the eager timeline, find the member that stands still while the newcomer joins. What
+#    is it waiting for? Run the cell again: why does the pause change from run to run, and why
+#    do members that keep their partitions never pause with cooperative rebalancing?
+# 4. `"delete"` retention lost records for the slow consumer; `"block"` slowed the producer
+#    down to the consumer's pace. Which would you choose for click analytics, and which for
+#    payments? What does `"block"` do to a fast consumer group when a second, slow group
+#    reads the same topic?
