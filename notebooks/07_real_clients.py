@@ -148,11 +148,90 @@ print("offset", first.offset, "key", first.key, "value", first.value)
 mirror.close()
 
 # %% [markdown]
+# ## 4. A real client joins a group: a rebalance, seen from the coordinator
+#
+# Groups follow Kafka's classic protocol: every member sends **JoinGroup**, the coordinator waits
+# for all of them, names one member the **leader**, and the leader (a client, not the broker)
+# computes the assignment and sends it in **SyncGroup**. The group's state says where it is:
+# `PreparingRebalance` (waiting for joins), `CompletingRebalance` (waiting for the leader's
+# plan), `Stable`. Each completed round is a new **generation**.
+#
+# A kafka-python consumer starts the group "billing"; a second later a confluent-kafka consumer
+# joins it. The notebook samples the coordinator every 10 ms.
+
+# %%
+from confluent_kafka import Consumer
+
+stop_members = threading.Event()
+timeline = []                            # (seconds, state, generation, members)
+
+
+def kafka_python_member() -> None:
+    member = KafkaConsumer("orders", bootstrap_servers=listener.bootstrap_servers,
+                           group_id="billing", heartbeat_interval_ms=200)
+    while not stop_members.is_set():
+        member.poll(timeout_ms=100)
+    member.close()
+
+
+def confluent_member() -> None:
+    member = Consumer({"bootstrap.servers": listener.bootstrap_servers, "group.id": "billing",
+                       "heartbeat.interval.ms": 200})
+    member.subscribe(["orders"])
+    while not stop_members.is_set():
+        member.poll(0.1)
+    member.close()
+
+
+def watch(seconds: float) -> None:
+    start = time.monotonic()
+    while time.monotonic() - start < seconds:
+        try:
+            group = broker.describe_group("billing")
+            timeline.append((time.monotonic() - start, group.state.value, group.generation,
+                             len(group.members)))
+        except Exception:                # the group does not exist yet
+            pass
+        time.sleep(0.01)
+
+
+watcher = threading.Thread(target=watch, args=(4.0,))
+watcher.start()
+first_member = threading.Thread(target=kafka_python_member)
+first_member.start()
+time.sleep(1.0)
+second_member = threading.Thread(target=confluent_member)
+second_member.start()
+watcher.join()
+
+changes = [row for i, row in enumerate(timeline) if i == 0 or row[1:] != timeline[i - 1][1:]]
+for at, state, generation, members in changes:
+    print(f"{at:5.2f} s  {state:<20} generation {generation}  members {members}")
+
+# %% [markdown]
+# The first member alone: one round, generation 1. When the second joins, the group goes back to
+# `PreparingRebalance` until the first member rejoins (its heartbeat told it to), then
+# `CompletingRebalance` while the leader computes the plan, then `Stable` at the next
+# generation. You may see an extra round or two: a JoinGroup from the *leader* always starts a
+# rebalance (that is how a leader that noticed new partitions makes the group reassign), and
+# kafka-python's leader rejoins when its view of the topic metadata changed since it assigned.
+# Who owns what now, as the coordinator describes it:
+
+# %%
+for member in broker.describe_group("billing").members:
+    print(member.client_id, [tp.partition for tp in member.assignment])
+stop_members.set()
+first_member.join()
+second_member.join()
+
+# %% [markdown]
 # ## Try it
 #
 # - Run `pcmodel broker --kafka 9092` in a terminal and point `kcat -b 127.0.0.1:9092 -L` at it.
 # - Set `fetch_max_wait_ms=1000` above: how does the fetch chart change?
 # - Produce with `"compression.type": "gzip"`: the broker decompresses each batch as it arrives.
+# - Give both group members `partition.assignment.strategy` / `partition_assignment_strategy`
+#   cooperative-sticky: how many rounds does the second member's arrival take now?
 
 # %%
 listener.stop()
