@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pcmodel.cluster import Cluster, NotEnoughReplicasError
-from pcmodel.topics.errors import IllegalArgumentError
+from pcmodel.topics.errors import IllegalArgumentError, UnknownTopicOrPartitionError
 from pcmodel.topics.structs import TopicPartition
 from tests.conftest import wait_until
 
@@ -65,3 +65,7 @@ def test_bad_cluster_settings_and_acks():
             cluster.produce("t", 0, [(None, b"x")], acks=2)
         with pytest.raises(IllegalArgumentError, match="broker"):
             cluster.kill(5)
+        with pytest.raises(IllegalArgumentError, match="seconds"):
+            cluster.slow(0, "fast")
+        with pytest.raises(UnknownTopicOrPartitionError):
+            cluster.produce("nope", 0, [(None, b"x")]).get(timeout=1)
