@@ -315,11 +315,15 @@ def test_each_assignor_in_a_threaded_group(kafka, strategy):
     """Two members in threads, two topics of three partitions: Kafka's split per assignor."""
     requires(kafka, GROUP_API)
     if kafka.name == "kafka-python-pcmodel":
-        # Seen in about one run in five: the coordinator is Stable with both members assigned,
-        # but one kafka-python member never receives its assignment (its SyncGroup does not
-        # complete), stops heartbeating and is removed after session_timeout_ms.
-        pytest.skip("known listener issue: a member of a 2-member kafka-python group sometimes "
-                    "never completes SyncGroup")
+        # kafka-python 3.0.12 drops a completed rebalance: its leader's first assignment is
+        # empty (the group forms before the client has the topics' metadata, since this
+        # coordinator has no group.initial.rebalance.delay.ms), so it rejoins; when that round
+        # outlasts poll(timeout_ms=50), the client's need_rejoin() turns False as soon as it
+        # computes the new assignment, poll() never awaits the in-flight join again, and the
+        # SyncGroup answer it received is ignored (heartbeats stay disabled): the coordinator
+        # is Stable with both members assigned, and the member is removed after its session.
+        pytest.skip("kafka-python 3.0.12 ignores a SyncGroup answer that arrives after "
+                    "poll() timed out in a leader's second rebalance")
     if kafka.name == "kafka-python-tansu" and strategy != "range":
         # A group takes 5 to 10 s to form on Tansu: one assignor there keeps the suite within
         # its time budget; every assignor runs with kafka-python on pcmodel's own listener.
