@@ -34,7 +34,8 @@ from collections import defaultdict
 from pcmodel import plots
 from pcmodel.experiments.progress import progress
 from pcmodel.topics import (
-    Broker, KafkaConsumer, KafkaProducer, TopicPartition, default_partition,
+    Broker, KafkaAdminClient, KafkaConsumer, KafkaProducer, NewTopic, TopicPartition,
+    default_partition,
 )
 
 
@@ -65,10 +66,15 @@ def poll_all(consumer, count, timeout=10.0):
 # A record's **key** decides its partition: `murmur2(key) % partitions`, the hash Kafka's
 # default partitioner uses, so the same key always lands in the same partition (here and in
 # a real Kafka cluster with the same number of partitions).
+#
+# The topic is created with the admin client, in the same lines that create it on a real
+# cluster (there: `KafkaAdminClient(bootstrap_servers=...)`); `broker.create_topic("orders",
+# 3)` is the short form used further on.
 
 # %%
 broker = Broker()
-broker.create_topic("orders", partitions=3)
+admin = KafkaAdminClient(broker=broker)
+admin.create_topics([NewTopic("orders", num_partitions=3, replication_factor=1)])
 producer = KafkaProducer(broker=broker, key_serializer=str.encode,
                          value_serializer=str.encode)
 customers = ["alice", "bob", "carol", "dave", "erin"]

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -148,11 +150,100 @@ print("offset", first.offset, "key", first.key, "value", first.value)
 mirror.close()
 
 # %% [markdown]
+# ## 4. A consumer group, and a rebalance as a real client joins
+#
+# Now two kafka-python consumers share the topic as one **group** (`group_id="billing"`). In
+# Kafka's classic protocol the broker does not decide who reads what: every member sends a
+# JoinGroup, the broker picks one member as **leader** and hands it everybody's subscription,
+# the leader runs the assignor (`range` here) and sends the plan back in SyncGroup. When a new
+# member arrives, the broker answers the others' next heartbeat with "rebalance in progress",
+# they join again, and the partitions are dealt out anew in a new **generation**.
+#
+# Each member polls in its own thread; a **rebalance listener** (kafka-python's
+# `ConsumerRebalanceListener`, called inside `poll()`) notes when partitions are taken away and
+# when new ones are handed over.
+
+# %%
+from kafka import ConsumerRebalanceListener
+
+events = []                                  # (seconds, member, "revoked" | "assigned", partitions)
+
+
+class Recorder(ConsumerRebalanceListener):
+    def __init__(self, name):
+        self.name = name
+
+    def on_partitions_revoked(self, revoked):
+        events.append((time.monotonic() - started, self.name, "revoked",
+                       sorted(tp.partition for tp in revoked)))
+
+    def on_partitions_assigned(self, assigned):
+        events.append((time.monotonic() - started, self.name, "assigned",
+                       sorted(tp.partition for tp in assigned)))
+
+
+def member(name: str, stop: threading.Event) -> None:
+    consumer = KafkaConsumer(bootstrap_servers=listener.bootstrap_servers, group_id="billing",
+                             auto_offset_reset="earliest", heartbeat_interval_ms=200,
+                             session_timeout_ms=6000, client_id=name)
+    consumer.subscribe(["orders"], listener=Recorder(name))
+    try:
+        while not stop.is_set():
+            consumer.poll(timeout_ms=100)
+    finally:
+        consumer.close()
+
+
+stop = threading.Event()
+started = time.monotonic()
+first = threading.Thread(target=member, args=("consumer-1", stop))
+second = threading.Thread(target=member, args=("consumer-2", stop))
+first.start()
+threading.Timer(3.0, second.start).start()   # the second member arrives 3 s later
+generations = set()
+while time.monotonic() - started < 7:
+    if "billing" in broker.list_groups():
+        generations.add(broker.describe_group("billing").generation)
+    stop.wait(0.1)
+stop.set()
+first.join(30)
+second.join(30)
+print("generations seen by the broker:", sorted(generations))
+for t, name, what, partitions in events:
+    print(f"{t:5.2f} s  {name}  {what:8}  {partitions}")
+
+# %% [markdown]
+# The same story as a timeline. With the eager protocol every member gives up *all* its
+# partitions when a rebalance starts, and nobody reads until the new plan arrives: the gap in
+# consumer-1's bar (it is short here because the broker is next door; on a real cluster it is
+# a network round trip per step, and one slow member holds up all).
+
+# %%
+from pcmodel.plots import plot_rebalance
+
+
+def intervals(events, end):
+    bars, current = [], {}
+    for t, name, what, partitions in events:
+        state = "consuming" if what == "assigned" and partitions else "no partitions"
+        if name in current:
+            bars.append(current[name] | {"end": t})
+        current[name] = {"actor": name, "state": state, "start": t}
+    bars += [bar | {"end": end} for bar in current.values()]
+    return [type("Interval", (), bar) for bar in bars]
+
+
+plot_rebalance({"eager (range)": intervals(events, time.monotonic() - started)})
+
+# %% [markdown]
 # ## Try it
 #
 # - Run `pcmodel broker --kafka 9092` in a terminal and point `kcat -b 127.0.0.1:9092 -L` at it.
 # - Set `fetch_max_wait_ms=1000` above: how does the fetch chart change?
 # - Produce with `"compression.type": "gzip"`: the broker decompresses each batch as it arrives.
+# - Give both members `partition_assignment_strategy=[CooperativeStickyAssignor]`
+#   (`from kafka.coordinator.assignors.cooperative_sticky import CooperativeStickyAssignor`):
+#   does consumer-1 still drop everything while consumer-2 joins?
 
 # %%
 listener.stop()

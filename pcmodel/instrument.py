@@ -269,6 +269,8 @@ class Recorder:
         self.clock = clock
         self._actor_name = actor_name
         self._timeline = level is Level.TIMELINE
+        if not self._timeline:  # the counters level's on_put, without the timeline's branch
+            self.on_put = self._count_put  # type: ignore[method-assign]
         self.reset()
 
     def reset(self) -> None:
@@ -302,6 +304,11 @@ class Recorder:
             tally = self._tally()
             tally.puts += count
             self._mark(tally, depth)
+
+    def _count_put(self, state: Any, count: int, depth: int) -> None:
+        state.puts += count
+        if depth > state.max_depth:
+            state.max_depth = depth
 
     def on_get(self, state: Any, count: int, depth: int) -> None:
         """``count`` items were taken by the calling actor; ``depth`` items are left."""

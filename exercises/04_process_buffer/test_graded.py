@@ -6,6 +6,7 @@ Run: ``pytest exercises/04_process_buffer --impl my_buffer.py`` or
 
 import pytest
 
+from pcmodel.grading import lint_checks
 from pcmodel.grading import process_checks as checks
 from pcmodel.grading.checks import budget
 
@@ -18,7 +19,8 @@ def test_interface(impl):
 
 @pytest.mark.points(2)
 def test_fifo_sequence(impl):
-    """A seeded sequence of puts and gets in one process returns items in FIFO order."""
+    """Two buffers of different capacities, used in turn in one process, return 64-bit items
+    (0, -1, 2**63 - 1, -2**63) in FIFO order."""
     checks.check_sequence(impl)
 
 
@@ -31,10 +33,10 @@ def test_transfer_between_processes(impl):
 
 @pytest.mark.points(3)
 def test_many_processes(impl):
-    """2 producer and 2 consumer processes with perturbed timing: nothing lost, duplicated,
-    over capacity or stuck."""
+    """3 producer and 2 consumer processes on capacity 4 with perturbed timing: nothing lost,
+    duplicated, over capacity or stuck."""
     for seed in range(budget(3)):
-        checks.check_transfer(impl, producers=2, consumers=2, items=40, capacity=2, noise=True,
+        checks.check_transfer(impl, producers=3, consumers=2, items=40, capacity=4, noise=True,
                               seed=seed)
 
 
@@ -52,5 +54,13 @@ def test_no_busy_waiting(impl):
 
 @pytest.mark.points(2)
 def test_spawn(impl):
-    """The buffer also works when the children are started with the spawn method."""
+    """2 producer and 3 consumer processes started with the spawn method: everything arrives,
+    and nothing the buffer created is left in /dev/shm."""
     checks.check_spawn(impl)
+
+
+@pytest.mark.points(0)
+def test_lint_notes(impl):
+    """Information only, no points: what ruff's bug rules (bugbear, bare except) say about
+    your file."""
+    lint_checks.check_notes(impl)

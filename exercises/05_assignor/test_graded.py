@@ -80,3 +80,4 @@ def test_roundrobin_matches_kafka(impl):
 def test_roundrobin_deterministic(impl):
     """assign_roundrobin(): the same group in another order gets the same result."""
     check(impl, "roundrobin", "deterministic")
+

@@ -6,6 +6,7 @@ Run: ``pytest exercises/06_at_least_once --impl my_consumer.py`` or
 
 import pytest
 
+from pcmodel.grading import lint_checks
 from pcmodel.grading.delivery_checks import check
 
 
@@ -34,3 +35,10 @@ def test_survives_a_rebalance(impl):
     """A second member joins while the first is consuming: both keep going through the
     rebalance and every record is processed."""
     check(impl, "rebalance")
+
+
+@pytest.mark.points(0)
+def test_lint_notes(impl):
+    """Information only, no points: what ruff's bug rules (bugbear, bare except) say about
+    your file."""
+    lint_checks.check_notes(impl)

@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
                 full[path] += 1
             else:
                 lost[path] += [f"{c['id']}: {c['got']}" for c in report["checks"]
-                               if not c["earned"]]
+                               if c["points"] and not c["earned"]]
     failed = 0
     for exercise, path in files:
         times = seconds[path]

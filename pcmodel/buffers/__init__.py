@@ -58,7 +58,7 @@ def make_buffer(variant: str, maxsize: int, backend: str | Backend = "thread",
     shared memory has a fixed size). Options: ``instrument`` ("off", "counters", "timeline"),
     ``clock``, ``name``; for ``backend="process"`` also ``context`` (a multiprocessing context,
     default: the default one) and ``ring_size`` (bytes of shared memory items travel through;
-    default 4 KiB per item of ``maxsize``, between 1 MiB and 64 MiB; items of any size pass).
+    default 64 KiB per item of ``maxsize``, between 8 MiB and 64 MiB; items of any size pass).
     Raises ValueError for an unknown variant or backend, naming the choices.
     """
     try:

@@ -29,7 +29,7 @@ class SharedState:
     """The algorithm's scalar state, as plain attributes (threads share one process's memory)."""
 
     __slots__ = ("unfinished", "shutdown", "waiting_put", "waiting_get", "puts", "gets",
-                 "max_depth")
+                 "max_depth", "discarded", "base_depth")
 
     def __init__(self) -> None:
         self.unfinished = 0  # items put and not yet marked task_done()
@@ -37,6 +37,9 @@ class SharedState:
         self.waiting_put = 0  # actors inside put() waiting for space
         self.waiting_get = 0  # actors inside get() waiting for items
         self.puts = self.gets = self.max_depth = 0  # recorded only when instrumented
+        # So that gets need not be counted one by one: gets = puts + base_depth - depth -
+        # discarded (items dropped by an immediate shutdown; depth when recording restarted).
+        self.discarded = self.base_depth = 0
 
 
 class Fifo(collections.deque):

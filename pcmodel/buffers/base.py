@@ -91,6 +91,11 @@ class Buffer:
         self._rec: Recorder | None = (
             None if level is Level.OFF else self._backend.recorder(level, self._clock)
         )
+        # The algorithms call these after each operation, with the lock held. Below the
+        # timeline level a get records nothing: the buffer-wide count of gets follows from the
+        # count of puts and the depth (see ``_gets``), which keeps the counters level cheap.
+        self._on_put = None if self._rec is None else self._rec.on_put
+        self._on_get = self._rec.on_get if level is Level.TIMELINE else None
         self._state = self._backend.state()
         self._setup(self._backend, maxsize)
 
@@ -150,15 +155,16 @@ class Buffer:
                                0, 0, 0, self._size(), 0.0)
         actors, timeline = merge_exports(self._backend.exports(rec),
                                          self._level is Level.TIMELINE)
+        depth = self._size()
         return BufferStats(
             variant=self.variant,
             backend=self._backend.name,
             maxsize=self.maxsize,
             level=self._level,
             puts=state.puts,
-            gets=state.gets,
+            gets=self._gets(state, depth),
             max_depth=state.max_depth,
-            depth=self._size(),
+            depth=depth,
             elapsed=self._clock() - rec.started,
             actors=actors,
             timeline=timeline,
@@ -170,8 +176,8 @@ class Buffer:
             self._rec.reset()
             self._backend.reset_exports()
             state = self._state
-            state.puts = state.gets = 0
-            state.max_depth = self._size()
+            state.puts = state.gets = state.discarded = 0
+            state.max_depth = state.base_depth = self._size()
 
     def flush_stats(self) -> None:
         """Make this process's per-actor records visible to ``stats()`` in other processes.
@@ -225,6 +231,11 @@ class Buffer:
     def _size(self) -> int:
         raise NotImplementedError
 
+    def _gets(self, state: Any, depth: int) -> int:
+        """Items taken since recording started: every item put is still there, was taken, or
+        was discarded by an immediate shutdown."""
+        return state.puts + state.base_depth - depth - state.discarded
+
 
 class TaskAccounting:
     """``task_done``/``join`` for algorithms that keep their own lock (condition, semaphore).
@@ -247,6 +258,7 @@ class TaskAccounting:
         """Drop every stored item and count it as done (immediate shutdown); lock held."""
         state = self._state
         state.unfinished = max(0, state.unfinished - len(self._items))
+        state.discarded += len(self._items)
         self._items.clear()
         self._all_tasks_done.notify_all()
 

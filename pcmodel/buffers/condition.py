@@ -85,8 +85,8 @@ class ConditionBuffer(TaskAccounting, Buffer):
             state.unfinished += 1
             if state.waiting_get:
                 self._not_empty.notify()
-            if self._rec is not None:
-                self._rec.on_put(self._state, 1, len(items))
+            if self._on_put is not None:
+                self._on_put(self._state, 1, len(items))
 
     def get(self, block: bool = True, timeout: float | None = None) -> Any:
         """Remove and return the item at the head, waiting for one if the buffer is empty.
@@ -107,8 +107,8 @@ class ConditionBuffer(TaskAccounting, Buffer):
             item = items.popleft()
             if self._state.waiting_put:
                 self._not_full.notify()
-            if self._rec is not None:
-                self._rec.on_get(self._state, 1, len(items))
+            if self._on_get is not None:
+                self._on_get(self._state, 1, len(items))
         return item if self._decode is None else self._decode(item)
 
     # -- batches --------------------------------------------------------------------------
@@ -152,8 +152,8 @@ class ConditionBuffer(TaskAccounting, Buffer):
                 state.unfinished += len(run)
                 if state.waiting_get:
                     self._not_empty.notify(len(run))
-                if self._rec is not None:
-                    self._rec.on_put(self._state, len(run), len(buffered))
+                if self._on_put is not None:
+                    self._on_put(self._state, len(run), len(buffered))
 
     def get_many(self, max_items: int, timeout: float | None = None, *,
                  block: bool = True) -> list:
@@ -177,8 +177,8 @@ class ConditionBuffer(TaskAccounting, Buffer):
             taken = items.popmany(min(max_items, len(items)))
             if self._state.waiting_put:
                 self._not_full.notify(len(taken))
-            if self._rec is not None:
-                self._rec.on_get(self._state, len(taken), len(items))
+            if self._on_get is not None:
+                self._on_get(self._state, len(taken), len(items))
         return self._decode_all(taken)
 
     # -- shutdown -------------------------------------------------------------------------

@@ -46,7 +46,6 @@ import multiprocessing
 import os
 import pickle
 import shutil
-import tempfile
 import threading
 import weakref
 from collections.abc import Callable, Iterable
@@ -63,6 +62,8 @@ from pcmodel.buffers.ring import (
     Taken,
     decode_piece,
     default_ring_size,
+    ensure_folder,
+    private_folder,
 )
 from pcmodel.buffers.robust import Health, RobustCondition, RobustLock, RobustSemaphore
 from pcmodel.instrument import Level, Recorder
@@ -108,6 +109,7 @@ class _ProcessRecorder(Recorder):
         """Write this process's export where the parent's ``stats()`` reads it."""
         path = os.path.join(self.folder, f"{os.getpid()}.pickle")
         try:
+            ensure_folder(self.folder)
             with open(path + ".tmp", "wb") as file:
                 pickle.dump(self.export(), file)
             os.replace(path + ".tmp", path)
@@ -119,7 +121,7 @@ class ProcessBackend(Backend):
     """Processes: robust primitives, a shared-memory ring of pickles, private files.
 
     ``ring_size`` is the ring's size in bytes (default :func:`~pcmodel.buffers.ring.
-    default_ring_size`: 4 KiB per item of ``maxsize``, between 1 MiB and 64 MiB); items whose
+    default_ring_size`: 64 KiB per item of ``maxsize``, between 8 MiB and 64 MiB); items whose
     pickle is larger than a quarter of it travel through a file instead.
     """
 
@@ -141,7 +143,10 @@ class ProcessBackend(Backend):
         self._context = context
         self.ring_size = ring_size
         self._owner = os.getpid()
-        self._folder = tempfile.mkdtemp(prefix="pcmodel-buffer-")
+        # Spilled items and children's statistics go to a folder that exists only once
+        # something is written there (creating and removing a folder per buffer is slow on a
+        # busy disk); it goes with close(), or with this process's private folder at exit.
+        self._folder = private_folder()
         self._cleanup: weakref.finalize | None = weakref.finalize(
             self, shutil.rmtree, self._folder, True)
         self._spill = SpillFolder(self._folder)
@@ -256,7 +261,11 @@ class ProcessBackend(Backend):
             recorder.publish()
 
     def reset_exports(self) -> None:
-        for name in os.listdir(self._folder):
+        try:
+            names = os.listdir(self._folder)
+        except FileNotFoundError:
+            return
+        for name in names:
             if name.endswith(".pickle"):
                 os.unlink(os.path.join(self._folder, name))
 

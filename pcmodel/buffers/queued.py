@@ -51,6 +51,9 @@ class QueueBuffer(Buffer):
     def _size(self) -> int:
         return self._queue.qsize()
 
+    def _gets(self, state: Any, depth: int) -> int:
+        return state.gets  # counted one by one: the library's queue discards unseen
+
     @property
     def is_shutdown(self) -> bool:
         return bool(self._queue.is_shutdown)

@@ -15,29 +15,35 @@ is too short (a record is never split). A record holds one of:
   bytes (written with the lock held: rare when the ring is sized for the items it carries).
 
 So no item is too large, and ``maxsize`` counts items as ``queue.Queue``'s does; the ring's byte
-size (``ring_size``) only decides what travels inline. A spilled file is read and removed by its
-reader, outside the lock; whatever a dead process leaves in the folder goes with the folder when
-the buffer is closed or its creator exits. Nothing is ever created in ``/dev/shm``: the ring is
-anonymous shared memory (``multiprocessing.sharedctypes``).
-
-The ring is not synchronised: the buffer algorithms call it with their lock held, and guarantee
-that they add only when ``len()`` is below ``maxsize`` and take only what ``len()`` says is there.
+size (``ring_size``) only decides what travels inline. The ring's pages are taken from
+``multiprocessing``'s shared heap without being cleared first, so a large ring costs memory only
+where records have been written (an empty ring starts again at its beginning). A spilled file is
+read and removed by its reader, outside the lock; whatever a dead process leaves in the folder goes
+with the folder when the buffer is closed or its creator exits. Nothing is left in ``/dev/shm``:
+the ring is ``multiprocessing``'s anonymous shared memory (its heap, which ``sharedctypes`` uses
+too). The ring is not synchronised: the buffer algorithms call it with their lock held, and
+guarantee that they add only when ``len()`` is below ``maxsize`` and take only what ``len()`` says
+is there.
 """
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import itertools
 import os
 import pickle
+import shutil
 import struct
+import tempfile
 from collections.abc import Iterable, Sequence
+from multiprocessing import heap
 from typing import Any
 
 __all__ = ["DEFAULT_RING_SIZE", "EncodedBatch", "SharedRing", "Taken", "default_ring_size"]
 
-DEFAULT_RING_SIZE = 1 << 20
-"""The least ring size in bytes; see :func:`default_ring_size`."""
+DEFAULT_RING_SIZE = 8 << 20
+"""The least default ring size in bytes; see :func:`default_ring_size`."""
 _MAX_DEFAULT_RING_SIZE = 64 << 20
 _CHUNK_BYTES = 64 << 10  # a put_many run is pickled in lists of about this many bytes at most
 
@@ -51,10 +57,11 @@ _HEAD, _TAIL, _ITEMS, _RECORDS = range(4)  # indexes in the ring's shared metada
 
 
 def default_ring_size(maxsize: int) -> int:
-    """The ring size used when none is given: 4 KiB per item of ``maxsize``, between 1 MiB and
-    64 MiB (and never below :func:`least_ring_size`)."""
+    """The ring size used when none is given: 64 KiB per item of ``maxsize`` (the memory the
+    fixed slots of earlier versions took), between 8 MiB and 64 MiB, and never below
+    :func:`least_ring_size`. Items up to a quarter of it travel inline."""
     return max(least_ring_size(maxsize),
-               min(_MAX_DEFAULT_RING_SIZE, max(DEFAULT_RING_SIZE, maxsize * 4096)))
+               min(_MAX_DEFAULT_RING_SIZE, max(DEFAULT_RING_SIZE, maxsize * 65536)))
 
 
 def least_ring_size(maxsize: int) -> int:
@@ -76,6 +83,37 @@ class Spilled:
         return os.path.join(self.folder, self.name)
 
 
+_root: tuple[int, str] | None = None  # (pid, folder) of this process's private folder
+
+
+def private_folder() -> str:
+    """A new folder's path inside this process's private temporary folder (mode 0700, created
+    on first use and removed with everything in it when this process exits). The new folder
+    itself is created only when something is written there (:meth:`SpillFolder.ensure`)."""
+    global _root
+    if _root is None or _root[0] != os.getpid():
+        root = tempfile.mkdtemp(prefix="pcmodel-")
+        atexit.register(_remove_root, os.getpid(), root)
+        _root = (os.getpid(), root)
+    return os.path.join(_root[1], f"buffer-{next(_folders)}")
+
+
+_folders = itertools.count()
+
+
+def ensure_folder(path: str) -> None:
+    """Create ``path`` (not its parents) unless it exists."""
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+
+
+def _remove_root(pid: int, root: str) -> None:
+    if os.getpid() == pid:
+        shutil.rmtree(root, ignore_errors=True)
+
+
 class SpillFolder:
     """Writes and reads the files of spilled records, in one private folder per buffer."""
 
@@ -84,10 +122,16 @@ class SpillFolder:
     def __init__(self, path: str) -> None:
         self.path = path
 
+    def ensure(self) -> None:
+        """Create the folder if it is not there yet (any process may be first); never its
+        parent: once the creating process has exited, FileNotFoundError."""
+        ensure_folder(self.path)
+
     def _new_name(self) -> str:
         return f"{os.getpid()}-{next(self._names)}"  # at most 28 characters (RESERVE_PER_ITEM)
 
     def write(self, data: bytes) -> Spilled:
+        self.ensure()
         while True:
             name = self._new_name()
             try:
@@ -139,12 +183,15 @@ class EncodedBatch:
         pickle larger than ``spill_over`` bytes to ``folder``."""
         segments = []
         start, total = 0, len(items)
+        first: bytes | None = None
+        if total and chunk_items > 1:  # large items: fewer per run, judged by the first one
+            first = dumps(items[0])
+            chunk_items = max(1, min(chunk_items, _CHUNK_BYTES // max(1, len(first))))
         while start < total:
             run = items[start:start + chunk_items]
-            data = dumps(run[0] if len(run) == 1 else run)
-            if len(run) > 1 and len(data) > _CHUNK_BYTES:  # large items: smaller runs
-                per_item = max(1, len(data) // len(run))
-                run = run[:max(1, _CHUNK_BYTES // per_item)]
+            if start == 0 and len(run) == 1 and first is not None:
+                data = first  # already pickled to judge the size
+            else:
                 data = dumps(run[0] if len(run) == 1 else run)
             kind = ITEM if len(run) == 1 else LIST
             payload = folder.write(data) if len(data) > spill_over else data
@@ -202,8 +249,10 @@ class SharedRing:
         self.size = size
         self._folder = folder
         self._meta = context.RawArray(ctypes.c_int64, 4)
-        self._data = context.RawArray(ctypes.c_char, size)
-        self._view = memoryview(self._data).cast("B")
+        # The heap block RawArray is made of, without RawArray's clearing of every byte: the
+        # ring never reads a byte it did not write, and untouched pages then cost nothing.
+        self._data = heap.BufferWrapper(size)
+        self._view = self._data.create_memoryview()
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
@@ -212,7 +261,7 @@ class SharedRing:
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
-        self._view = memoryview(self._data).cast("B")
+        self._view = self._data.create_memoryview()
 
     def __len__(self) -> int:
         return self._meta[_ITEMS]

@@ -20,9 +20,13 @@ harms nobody: :class:`RobustCondition` never waits for an acknowledgement, and a
 dead sleeper is made up for by the slices (every wait returns at least every :data:`SLICE`
 seconds, a spurious wake-up that the ``while`` loop around ``wait()`` absorbs).
 
+Once broken, a buffer stays broken: every later acquisition of its lock raises too.
+
 Limits: a dead process is recognised by its pid (gone, or a zombie); if the pid is reused by a
-new process before anyone checks, the death goes unnoticed. A process that called ``shutdown()``
-has released more permits than it took, so its debt is negative and its death is harmless.
+new process before anyone checks, the death goes unnoticed, and so does a death in the instant
+between taking the lock (or a permit) and recording it, a few bytecodes wide. A process that
+called ``shutdown()`` has released more permits than it took, so its debt is negative and its
+death is harmless.
 """
 
 from __future__ import annotations
@@ -82,6 +86,7 @@ class Health:
 
     def __init__(self, context: Any) -> None:
         self._flags = context.RawArray(ctypes.c_int64, 2)
+        self._reason = context.RawArray(ctypes.c_char, 240)  # why it broke, for every survivor
         # Triples (pid, debt, owed): a process's permits acquired minus released, on every
         # semaphore; and items it handed over that nobody has received yet (the queue variant).
         self.table = context.RawArray(ctypes.c_int64, 3 * PARTICIPANTS)
@@ -116,13 +121,14 @@ class Health:
 
     def mark_broken(self, reason: str) -> None:
         """Mark the buffer broken for every process and raise BufferBroken saying ``reason``."""
+        self._reason.value = reason.encode()[:239]
         self._flags[_BROKEN] = 1
-        raise BufferBroken(f"a process died holding this buffer; it is unusable ({reason}). "
-                           "Create a new buffer; items in this one cannot be trusted")
+        raise self._error()
 
     def _error(self) -> BufferBroken:
-        return BufferBroken("a process died holding this buffer; it is unusable. Create a new "
-                            "buffer; items in this one cannot be trusted")
+        reason = self._reason.value.decode(errors="replace")
+        return BufferBroken(f"a process died holding this buffer; it is unusable ({reason}). "
+                            "Create a new buffer; items in this one cannot be trusted")
 
     def debt_slot(self) -> int:
         """This process's debt cell in ``table`` (claimed on first use; its owed-items cell is
@@ -161,9 +167,12 @@ class RobustLock:
         self._sem = context.Lock()
         self._owner = context.RawValue(ctypes.c_int64, 0)
         self._health = health
+        self._flags = health._flags
         health._owners.append(self._owner)
 
     def acquire(self, block: bool = True, timeout: float | None = None) -> bool:
+        if self._flags[_BROKEN]:  # once broken, nobody goes on, even through a free lock
+            raise self._health._error()
         if self._sem.acquire(False):
             self._owner.value = _pid
             return True
@@ -180,18 +189,20 @@ class RobustLock:
             self._health.check()
 
     def release(self) -> None:
+        if self._owner.value != _pid:
+            # Not ours: a re-acquire that raised BufferBroken (in a condition's wait) leaves the
+            # dead holder's lock held, and the ``with`` block around it must not free it.
+            if self._flags[_BROKEN]:
+                return
+            raise RuntimeError("release of a process buffer lock this process does not hold")
         self._owner.value = 0
         self._sem.release()
 
     def __enter__(self) -> bool:
-        if self._sem.acquire(False):
-            self._owner.value = _pid
-            return True
         return self.acquire()
 
     def __exit__(self, *exc_info: object) -> None:
-        self._owner.value = 0
-        self._sem.release()
+        self.release()
 
 
 class RobustCondition:

@@ -88,8 +88,8 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
                 raise shut_down_error("put")
             self._items.append(item)
             state.unfinished += 1
-            if self._rec is not None:
-                self._rec.on_put(self._state, 1, len(self._items))
+            if self._on_put is not None:
+                self._on_put(self._state, 1, len(self._items))
         self._full_slots.release()
 
     def get(self, block: bool = True, timeout: float | None = None) -> Any:
@@ -113,8 +113,8 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
                 full_slots.release()
                 raise shut_down_error("get")
             item = items.popleft()
-            if self._rec is not None:
-                self._rec.on_get(self._state, 1, len(items))
+            if self._on_get is not None:
+                self._on_get(self._state, 1, len(items))
         if self._empty_slots is not None:
             self._empty_slots.release()
         return item if self._decode is None else self._decode(item)
@@ -153,8 +153,8 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
                     raise batch_shut_down(done, total)
                 self._items.extend(run)
                 state.unfinished += granted
-                if self._rec is not None:
-                    self._rec.on_put(self._state, granted, len(self._items))
+                if self._on_put is not None:
+                    self._on_put(self._state, granted, len(self._items))
             self._release(self._full_slots, granted)
             done += granted
 
@@ -182,8 +182,8 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
             taken = items.popmany(min(granted, len(items)))
             if len(taken) < granted:  # shutdown tokens among the permits: hand them on
                 self._release(full_slots, granted - len(taken))
-            if taken and self._rec is not None:
-                self._rec.on_get(self._state, len(taken), len(items))
+            if taken and self._on_get is not None:
+                self._on_get(self._state, len(taken), len(items))
         if not taken:
             raise shut_down_error("get_many")
         if self._empty_slots is not None:

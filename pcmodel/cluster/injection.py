@@ -70,8 +70,8 @@ class FaultInjection:
 
     def slow(self, broker: int, seconds: float) -> None:
         """Make each replica fetch of ``broker`` take ``seconds`` (``0`` restores it)."""
-        if seconds < 0:
-            raise IllegalArgumentError(f"slow() needs seconds >= 0, got {seconds}")
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
+            raise IllegalArgumentError(f"slow() needs a number of seconds >= 0, got {seconds!r}")
         with self._lock:
             node = self._node(broker)
             node.slowness = float(seconds)

@@ -11,20 +11,16 @@ pairing cancels most of the drift of a shared, noisy machine. The baselines are
 ``queue.Queue`` and ``queue.SimpleQueue`` (unbounded, lock-free in C: the upper bound for threads);
 ``multiprocessing.Queue`` and ``multiprocessing.SimpleQueue`` (each also carrying lists of 100
 items, the fair match for batches) and ``faster-fifo`` (a C++ shared-memory queue, optional extra
-``bench``: skipped with a note when it is not installed; bounded here by item count, with room
-for ``capacity`` items of the trial's size in bytes), plus two copies written here, each the
-textbook algorithm and nothing more:
-
-* :class:`TextbookSemaphoreBuffer`: two counting semaphores, a mutex and a deque; no shutdown, no
-  instrumentation (the yardstick of the semaphore variant, bound by ``threading.Semaphore``);
-* :class:`BareConditionBuffer`: the condition variant's algorithm with its instrumentation hooks
-  taken out (the yardstick of what instrumentation costs, off and on).
+``bench``: skipped with a note when it is not installed), plus two yardsticks written here
+(:mod:`pcmodel.experiments.yardsticks`). Contenders and comparisons are listed in
+:mod:`pcmodel.experiments.contenders`; the tables in :mod:`pcmodel.experiments.bench_report`.
 
 Grid: capacities 1, 16 and 1024; 1x1 and 4x4 producers x consumers; threads and processes; for
 processes, item sizes (``--item-sizes``, default 8 bytes; the full grid is 8 B, 1 KiB, 64 KiB and
 1 MiB). Items are distinct ``bytes`` objects of that size (distinct, so a list of them pickles
 each one). Items larger than 64 KiB are measured single, at capacities up to 16 only: a
 thousand of them in flight would be a gigabyte.
+
 A second, one-thread section times each thread contender's put+get with no other thread around:
 the cost of the code path itself, which scheduling noise can only slow down, never speed up (so,
 as ``timeit`` advises, the fastest round counts). Results go to JSON (``results/bench.json`` by
@@ -34,392 +30,70 @@ default). Prior art: ``pyperf``'s interleaved, repeated runs reported as medians
 from __future__ import annotations
 
 import argparse
-import collections
 import datetime
 import json
 import multiprocessing
 import os
 import platform
-import queue
 import statistics
 import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from pcmodel.buffers import make_buffer
 from pcmodel.errors import UsageError
 from pcmodel.experiments.actors import child_signals, children_ignore_ctrl_c
+from pcmodel.experiments.bench_report import (
+    comparison_table,
+    parse_size,
+    targets_summary,
+    uncontended_table,
+)
+from pcmodel.experiments.contenders import (
+    COMPARISONS,
+    CONTENDERS,
+    LARGE_ITEM,
+    ActorKind,
+    Comparison,
+    Contender,
+    available,
+    measured_at,
+)
 from pcmodel.experiments.outputs import check_output
+from pcmodel.experiments.yardsticks import BareConditionBuffer, TextbookSemaphoreBuffer
 
 __all__ = [
+    "ACTORS",
+    "CAPACITIES",
+    "COMPARISONS",
+    "CONTENDERS",
+    "ITEM_SIZES",
     "ActorKind",
     "BareConditionBuffer",
     "BenchConfig",
     "Comparison",
     "Contender",
     "TextbookSemaphoreBuffer",
+    "available",
+    "comparison_table",
     "main",
+    "measured_at",
+    "parse_size",
     "register",
     "run_benchmarks",
+    "run_trial",
+    "targets_summary",
+    "uncontended_table",
 ]
 
 CAPACITIES: tuple[int, ...] = (1, 16, 1024)
 ACTORS: tuple[tuple[int, int], ...] = ((1, 1), (4, 4))
 ITEM_SIZES: tuple[int, ...] = (8, 1024, 64 * 1024, 1024 * 1024)
-LARGE_ITEM = 64 * 1024  # above this: single items, capacities up to LARGE_CAPACITY only
-LARGE_CAPACITY = 16
-BATCH = 100
 DEFAULT_JSON = Path("results") / "bench.json"
 _JOIN_TIMEOUT = 120.0  # seconds; a trial that takes longer is broken, not slow
-
-
-# -- the yardsticks written here -----------------------------------------------------------------
-
-
-class TextbookSemaphoreBuffer:
-    """Dijkstra's bounded buffer as a textbook prints it: no timeout, shutdown or statistics."""
-
-    def __init__(self, maxsize: int) -> None:
-        self._items: collections.deque = collections.deque()
-        self._mutex = threading.Lock()
-        self._empty_slots = threading.Semaphore(maxsize)
-        self._full_slots = threading.Semaphore(0)
-
-    def put(self, item: Any) -> None:
-        self._empty_slots.acquire()
-        with self._mutex:
-            self._items.append(item)
-        self._full_slots.release()
-
-    def get(self) -> Any:
-        self._full_slots.acquire()
-        with self._mutex:
-            item = self._items.popleft()
-        self._empty_slots.release()
-        return item
-
-
-class BareConditionBuffer:
-    """``ConditionBuffer``'s put/get/put_many/get_many with the instrumentation taken out.
-
-    Line for line the condition variant's algorithm (lock, three conditions, waiter counts,
-    shutdown flag, task accounting, ``block``/``timeout``), minus the recorder checks and the
-    encode/decode hooks: what the variant would cost if it could not be instrumented.
-    """
-
-    def __init__(self, maxsize: int) -> None:
-        self.maxsize = maxsize
-        self._items: collections.deque = collections.deque()
-        self._mutex = threading.Lock()
-        self._not_full = threading.Condition(self._mutex)
-        self._not_empty = threading.Condition(self._mutex)
-        self._all_tasks_done = threading.Condition(self._mutex)
-        self._shutdown = False
-        self._unfinished = 0
-        self._waiting_put = 0
-        self._waiting_get = 0
-
-    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
-        if block and timeout is not None and timeout < 0:
-            raise ValueError("'timeout' must be a non-negative number")
-        with self._mutex:
-            if self._shutdown:
-                raise RuntimeError("put() after shutdown")
-            items = self._items
-            if 0 < self.maxsize <= len(items):
-                if not block:
-                    raise queue.Full
-                self._wait_for_space(timeout)
-            items.append(item)
-            self._unfinished += 1
-            if self._waiting_get:
-                self._not_empty.notify()
-
-    def get(self, block: bool = True, timeout: float | None = None) -> Any:
-        if block and timeout is not None and timeout < 0:
-            raise ValueError("'timeout' must be a non-negative number")
-        with self._mutex:
-            items = self._items
-            if not items:
-                if self._shutdown:
-                    raise RuntimeError("get() after shutdown")
-                if not block:
-                    raise queue.Empty
-                self._wait_for_items(timeout)
-            item = items.popleft()
-            if self._waiting_put:
-                self._not_full.notify()
-        return item
-
-    def put_many(self, batch: Sequence[Any], timeout: float | None = None) -> None:
-        batch = list(batch)
-        deadline = None if timeout is None else time.monotonic() + timeout
-        done, total = 0, len(batch)
-        with self._mutex:
-            buffered = self._items
-            while done < total:
-                free = total - done if self.maxsize <= 0 else self.maxsize - len(buffered)
-                if free <= 0:
-                    self._wait_for_space(None if deadline is None
-                                         else max(0.0, deadline - time.monotonic()))
-                    continue
-                run = batch[done:done + free]
-                buffered.extend(run)
-                done += len(run)
-                self._unfinished += len(run)
-                if self._waiting_get:
-                    self._not_empty.notify(len(run))
-
-    def get_many(self, max_items: int, timeout: float | None = None) -> list:
-        with self._mutex:
-            items = self._items
-            if not items:
-                self._wait_for_items(timeout)
-            taken = [items.popleft() for _ in range(min(max_items, len(items)))]
-            if self._waiting_put:
-                self._not_full.notify(len(taken))
-        return taken
-
-    def _wait_for_space(self, timeout: float | None) -> None:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        self._waiting_put += 1
-        try:
-            while len(self._items) >= self.maxsize:
-                if deadline is None:
-                    self._not_full.wait()
-                else:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        raise queue.Full
-                    self._not_full.wait(remaining)
-                if self._shutdown:
-                    raise RuntimeError("put() after shutdown")
-        finally:
-            self._waiting_put -= 1
-
-    def _wait_for_items(self, timeout: float | None) -> None:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        self._waiting_get += 1
-        try:
-            while not self._items:
-                if self._shutdown:
-                    raise RuntimeError("get() after shutdown")
-                if deadline is None:
-                    self._not_empty.wait()
-                else:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        raise queue.Empty
-                    self._not_empty.wait(remaining)
-        finally:
-            self._waiting_get -= 1
-
-
-# -- contenders and comparisons ------------------------------------------------------------------
-
-
-class ActorKind(Enum):
-    """Where a contender's actors run: threads of this process, or processes."""
-
-    THREAD = "thread"
-    PROCESS = "process"
-
-
-@dataclass(frozen=True)
-class Contender:
-    """One thing to measure: how to build it, how its actors move items, on which backend.
-
-    ``make(capacity, context, item_size)`` returns the buffer; ``batch`` > 1 moves items with
-    ``put_many``/``get_many`` (or, with ``lists``, as one list of ``batch`` items per put/get).
-    ``requires`` names a module that must be importable (an optional peer).
-    """
-
-    name: str
-    backend: ActorKind
-    make: Callable[[int, Any, int], Any]
-    batch: int = 1
-    lists: bool = False
-    requires: str | None = None
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """``contender`` against ``baseline``: the target ratio (None: reported, no target)."""
-
-    label: str
-    contender: str
-    baseline: str
-    target: float | None
-
-
-def _make_variant(variant: str, instrument: str = "off") -> Callable[[int, Any, int], Any]:
-    def make(capacity: int, context: Any, item_size: int) -> Any:
-        if context is None:
-            return make_buffer(variant, capacity, instrument=instrument)
-        return make_buffer(variant, capacity, "process", instrument=instrument, context=context)
-
-    make.__name__ = f"make_{variant}_{instrument}"
-    return make
-
-
-def _make_queue(capacity: int, context: Any, item_size: int) -> Any:
-    return queue.Queue(capacity)
-
-
-def _make_simple_queue(capacity: int, context: Any, item_size: int) -> Any:
-    return queue.SimpleQueue()
-
-
-def _make_mp_queue(capacity: int, context: Any, item_size: int) -> Any:
-    return context.Queue(capacity)
-
-
-class _SimpleQueuePeer:
-    """``multiprocessing.SimpleQueue`` (unbounded: no capacity) with the put/get signature."""
-
-    def __init__(self, context: Any) -> None:
-        self._queue = context.SimpleQueue()
-        self.put = self._queue.put
-        self.get = self._queue.get
-
-    def close(self) -> None:
-        self._queue.close()
-
-
-def _make_mp_simple_queue(capacity: int, context: Any, item_size: int) -> Any:
-    return _SimpleQueuePeer(context)
-
-
-class _FasterFifoPeer:
-    """``faster_fifo.Queue`` bounded to ``capacity`` items (at least one batch: its
-    ``put_many`` stores a batch whole or waits), with room for that many in bytes."""
-
-    _FOREVER = 3600.0  # faster-fifo waits 10 s by default; a trial must never time out
-
-    def __init__(self, capacity: int, item_size: int, batch: int) -> None:
-        import faster_fifo
-
-        room = max(capacity, batch) * (item_size + 256) + (1 << 16)
-        self._queue = faster_fifo.Queue(max_size_bytes=room, maxsize=max(capacity, batch))
-
-    def put(self, item: Any) -> None:
-        self._queue.put(item, True, self._FOREVER)
-
-    def get(self) -> Any:
-        return self._queue.get(True, self._FOREVER)
-
-    def put_many(self, items: list) -> None:
-        self._queue.put_many(items, True, self._FOREVER)
-
-    def get_many(self, max_items: int) -> list:
-        return self._queue.get_many(True, self._FOREVER, max_messages_to_get=max_items)
-
-    def close(self) -> None:
-        self._queue.close()
-
-
-def _make_faster_fifo(capacity: int, context: Any, item_size: int) -> Any:
-    return _FasterFifoPeer(capacity, item_size, 1)
-
-
-def _make_faster_fifo_batches(capacity: int, context: Any, item_size: int) -> Any:
-    return _FasterFifoPeer(capacity, item_size, BATCH)
-
-
-def _make_textbook(capacity: int, context: Any, item_size: int) -> Any:
-    return TextbookSemaphoreBuffer(capacity)
-
-
-def _make_bare(capacity: int, context: Any, item_size: int) -> Any:
-    return BareConditionBuffer(capacity)
-
-
-_T, _P = ActorKind.THREAD, ActorKind.PROCESS
-_MP_QUEUE_LISTS = "multiprocessing.Queue lists of 100"
-_MP_SIMPLE_LISTS = "multiprocessing.SimpleQueue lists of 100"
-CONTENDERS: tuple[Contender, ...] = (
-    Contender("queue.Queue", _T, _make_queue),
-    Contender("queue.SimpleQueue", _T, _make_simple_queue),
-    Contender("textbook semaphore", _T, _make_textbook),
-    Contender("bare condition", _T, _make_bare),
-    Contender("condition", _T, _make_variant("condition")),
-    Contender("condition counters", _T, _make_variant("condition", "counters")),
-    Contender("semaphore", _T, _make_variant("semaphore")),
-    Contender("queue", _T, _make_variant("queue")),
-    Contender("condition x100", _T, _make_variant("condition"), BATCH),
-    Contender("semaphore x100", _T, _make_variant("semaphore"), BATCH),
-    Contender("queue x100", _T, _make_variant("queue"), BATCH),
-    Contender("multiprocessing.Queue", _P, _make_mp_queue),
-    Contender(_MP_QUEUE_LISTS, _P, _make_mp_queue, BATCH, lists=True),
-    Contender("multiprocessing.SimpleQueue", _P, _make_mp_simple_queue),
-    Contender(_MP_SIMPLE_LISTS, _P, _make_mp_simple_queue, BATCH, lists=True),
-    Contender("faster-fifo", _P, _make_faster_fifo, requires="faster_fifo"),
-    Contender("faster-fifo x100", _P, _make_faster_fifo_batches, BATCH, requires="faster_fifo"),
-    Contender("condition", _P, _make_variant("condition")),
-    Contender("condition counters", _P, _make_variant("condition", "counters")),
-    Contender("semaphore", _P, _make_variant("semaphore")),
-    Contender("queue", _P, _make_variant("queue")),
-    Contender("condition x100", _P, _make_variant("condition"), BATCH),
-    Contender("semaphore x100", _P, _make_variant("semaphore"), BATCH),
-)
-
-COMPARISONS: dict[ActorKind, tuple[Comparison, ...]] = {
-    _T: (
-        Comparison("condition vs queue.Queue", "condition", "queue.Queue", 1.0),
-        Comparison("semaphore vs queue.Queue", "semaphore", "queue.Queue", None),
-        Comparison("queue vs queue.Queue", "queue", "queue.Queue", None),
-        Comparison("condition vs queue.SimpleQueue", "condition", "queue.SimpleQueue", None),
-        Comparison("semaphore vs textbook semaphore", "semaphore", "textbook semaphore", 0.9),
-        Comparison("condition x100 vs queue.Queue", "condition x100", "queue.Queue", 10.0),
-        Comparison("semaphore x100 vs queue.Queue", "semaphore x100", "queue.Queue", 10.0),
-        Comparison("queue x100 vs queue.Queue", "queue x100", "queue.Queue", None),
-        Comparison("instrument off vs bare condition", "condition", "bare condition", 0.95),
-        Comparison("instrument counters vs bare condition", "condition counters",
-                   "bare condition", 0.85),
-    ),
-    _P: (
-        Comparison("condition vs faster-fifo", "condition", "faster-fifo", 1.0),
-        Comparison("semaphore vs faster-fifo", "semaphore", "faster-fifo", 1.0),
-        Comparison("condition vs mp.Queue", "condition", "multiprocessing.Queue", 1.0),
-        Comparison("semaphore vs mp.Queue", "semaphore", "multiprocessing.Queue", 1.0),
-        Comparison("queue vs mp.Queue", "queue", "multiprocessing.Queue", 1.0),
-        Comparison("condition vs mp.SimpleQueue", "condition", "multiprocessing.SimpleQueue",
-                   None),
-        Comparison("counters vs off, condition", "condition counters", "condition", 0.85),
-        Comparison("condition x100 vs mp.Queue lists of 100", "condition x100",
-                   _MP_QUEUE_LISTS, 1.0),
-        Comparison("semaphore x100 vs mp.Queue lists of 100", "semaphore x100",
-                   _MP_QUEUE_LISTS, 1.0),
-        Comparison("condition x100 vs mp.SimpleQueue lists of 100", "condition x100",
-                   _MP_SIMPLE_LISTS, None),
-        Comparison("condition x100 vs faster-fifo x100", "condition x100", "faster-fifo x100",
-                   None),
-    ),
-}
-
-
-def available(contender: Contender) -> bool:
-    """True if the contender's optional peer is installed (always, for the others)."""
-    if contender.requires is None:
-        return True
-    try:
-        __import__(contender.requires)
-    except ImportError:
-        return False
-    return True
-
-
-def measured_at(contender: Contender, capacity: int, item_size: int) -> bool:
-    """Whether the grid measures ``contender`` at this capacity and item size (large items:
-    single, at small capacities only)."""
-    if item_size > LARGE_ITEM:
-        return contender.batch == 1 and capacity <= LARGE_CAPACITY
-    return True
 
 
 # -- one trial -----------------------------------------------------------------------------------
@@ -796,79 +470,6 @@ def _results(config: BenchConfig, context: Any, points: list[_Point],
         "comparisons": comparisons,
         "uncontended": uncontended_section,
     }
-
-
-def comparison_table(results: dict[str, Any]) -> str:
-    """The comparisons as aligned text: one row per comparison and grid point."""
-    from pcmodel.experiments.cli import format_table
-
-    rows = [
-        [c["comparison"], c["backend"], c["capacity"], f"{c['producers']}x{c['consumers']}",
-         _size_label(c["item_size"]), c["contender_rate"], c["baseline_rate"],
-         f"{c['ratio']:.2f}x",
-         "-" if c["target"] is None else f"{c['target']:g}x",
-         {None: "", True: "met", False: "MISSED"}[c["met"]]]
-        for c in results["comparisons"]
-    ]
-    headers = ["comparison", "backend", "capacity", "PxC", "item", "items/s",
-               "baseline items/s", "ratio", "target", ""]
-    return format_table(rows, headers)
-
-
-def _size_label(size: int) -> str:
-    for unit, scale in (("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if size >= scale and size % scale == 0:
-            return f"{size // scale} {unit}"
-    return f"{size} B"
-
-
-def parse_size(text: str) -> int:
-    """``"8"``, ``"1K"``/``"1KiB"``, ``"64k"``, ``"1M"`` -> bytes; ValueError if not a size."""
-    value = text.strip().upper().removesuffix("IB").removesuffix("B")
-    scale = {"K": 1 << 10, "M": 1 << 20}.get(value[-1:], 1)
-    number = value[:-1] if scale > 1 else value
-    if not number.isdigit() or int(number) < 1:
-        raise ValueError(f"{text!r} is not an item size; write bytes as 8, 1K, 64K or 1M")
-    return int(number) * scale
-
-
-def uncontended_table(results: dict[str, Any]) -> str:
-    """The one-thread comparisons: cost per item of each code path, and the ratios."""
-    from pcmodel.experiments.cli import format_table
-
-    costs = results["uncontended"]["ns_per_item"]
-    rows = [
-        [c["comparison"], round(costs[c["contender"]]["best"]),
-         round(costs[c["baseline"]]["best"]), f"{c['ratio']:.2f}x",
-         "-" if c["target"] is None else f"{c['target']:g}x",
-         {None: "", True: "met", False: "MISSED"}[c["met"]]]
-        for c in results["uncontended"]["comparisons"]
-    ]
-    headers = ["comparison (one thread, put+get)", "best ns/item", "baseline", "ratio",
-               "target", ""]
-    return format_table(rows, headers)
-
-
-def targets_summary(results: dict[str, Any]) -> list[str]:
-    """One line per comparison with a target: how many grid points met it, the worst ratio."""
-    lines = []
-    by_label: dict[str, list[dict]] = {}
-    for c in results["comparisons"]:
-        if c["target"] is not None:
-            by_label.setdefault(c["comparison"], []).append(c)
-    for label, rows in by_label.items():
-        met = sum(1 for r in rows if r["met"])
-        worst = min(rows, key=lambda r: r["ratio"])
-        lines.append(f"{label}: target {rows[0]['target']:g}x met at {met}/{len(rows)} points; "
-                     f"worst {worst['ratio']:.2f}x ({worst['backend']}, capacity "
-                     f"{worst['capacity']}, {worst['producers']}x{worst['consumers']}, "
-                     f"{_size_label(worst['item_size'])} items)")
-    for c in results["uncontended"]["comparisons"]:
-        if c["target"] is not None:
-            verdict = "met" if c["met"] else "missed"
-            lines.append(f"{c['comparison']}, one thread: {c['ratio']:.2f}x, target "
-                         f"{c['target']:g}x {verdict}")
-    return lines
 
 
 # -- command line --------------------------------------------------------------------------------

@@ -71,11 +71,21 @@ def _normal(result: Any) -> dict[str, list[tuple[str, int]]]:
     return out
 
 
+# Names whose string order differs from their numeric or natural order ("consumer-10" sorts
+# before "consumer-9", "T9" before "t1"), and member ids shaped like Kafka's
+# (client id, a dash, a UUID).
+MEMBER_NAMES = ("C0", "C1", "C2", "consumer-9", "consumer-10", "b", "a1",
+                "consumer-1-5c3a0f3e-7d2b-4f8e-9a61-0d2c1b7e4a90",
+                "consumer-1-0b9e6a2d-1c4f-4a3b-8e7d-6f5a4c3b2a19")
+TOPIC_NAMES = ("t0", "t1", "t9", "t10", "orders", "logs", "T9", "payments.v2")
+
+
 def _case(rng: random.Random, equal: bool = False) -> tuple[dict[str, list[str]], dict[str, int]]:
-    names = ["C0", "C1", "C2", "consumer-2", "consumer-10", "b", "a1"]
-    members = rng.sample(names, rng.randint(1, 5))
-    topics = rng.sample(["t0", "t1", "orders", "logs", "T9"], rng.randint(1, 4))
-    counts = {t: rng.randint(0, 7) for t in topics if rng.random() < 0.9}
+    large = rng.random() < 0.3  # 12 or more partitions over several topics
+    members = rng.sample(MEMBER_NAMES, rng.randint(1, 6 if large else 5))
+    topics = rng.sample(TOPIC_NAMES, rng.randint(2 if large else 1, 5 if large else 4))
+    counts = {t: rng.randint(12, 20) if large else rng.randint(0, 7)
+              for t in topics if rng.random() < 0.9}
     if equal:
         chosen = rng.sample(topics, rng.randint(1, len(topics)))
         subs = {m: list(chosen) for m in members}

@@ -17,8 +17,8 @@ from collections import Counter, deque
 from typing import Any
 
 from pcmodel.grading.checks import budget, fail_on, run_check
-from pcmodel.grading.crew import Crew, Worker, WorkerState
-from pcmodel.grading.isolation import time_scale
+from pcmodel.grading.crew import Crew, Worker, WorkerState, patience
+from pcmodel.grading.hints import hinted
 from pcmodel.grading.probes import Probe, instrument, load_impl
 
 __all__ = [
@@ -36,10 +36,7 @@ __all__ = [
 STALL = 2.0  # seconds without any completed operation that count as "stuck"
 BLOCK_WAIT = 2.0  # seconds a caller may take to block on a primitive
 
-_WAKE_HINT = (
-    "after every change, wake the threads that wait for it: notify not_empty after a put and "
-    "not_full after a get (or release the matching semaphore)"
-)
+_WAKE_HINT = "@wake"  # a hint key: see pcmodel.grading.hints
 
 
 def _problem(expected: str, got: str, hint: str) -> dict[str, str]:
@@ -61,7 +58,7 @@ class _Harness:
         self.source = module.__spec__.origin
         self.buffer = module.BoundedBuffer(capacity)
         self.crew = Crew(self.source, noise=noise, seed=seed, on_tick=self.probe.poke)
-        self.stall = STALL * time_scale()
+        self.stall = STALL * patience()
 
     def put(self, name: str, item: Any, settle: bool = False) -> Worker:
         """Start a worker that puts ``item``; with ``settle``, return once it blocked or ended."""
@@ -103,7 +100,7 @@ class _Harness:
             self.probe.wait_until(
                 lambda: worker.state is not WorkerState.RUNNING
                 or self.probe.blocked > baseline,
-                BLOCK_WAIT * time_scale(),
+                BLOCK_WAIT * patience(),
             )
             worker.blocked = worker.state is WorkerState.RUNNING and self.probe.blocked > baseline
         return worker
@@ -181,9 +178,7 @@ def _model_sequence(impl: str, capacity: int, steps: int, seed: int) -> dict[str
                     mismatch.append(_problem(
                         f"get() to return {want!r}, the oldest item (FIFO)",
                         f"{got!r} after: {', '.join(log[-8:])}",
-                        "remove from the opposite end to where put() adds (collections.deque:"
-                        " append + popleft; a ring buffer: separate head and tail indices"
-                        " taken modulo capacity)",
+                        "@fifo",
                     ))
                     return
             else:
@@ -204,8 +199,7 @@ def _model_sequence(impl: str, capacity: int, steps: int, seed: int) -> dict[str
             "and compare with capacity, not capacity - 1",
         )
     if h.crew.failures():
-        return _problem("no exception", _stuck(h.crew.failures()),
-                        "keep the indices inside the storage: wrap them modulo capacity")
+        return _problem("no exception", _stuck(h.crew.failures()), "")
     return mismatch[0] if mismatch else None
 
 
@@ -222,16 +216,14 @@ def _put_blocks_when_full(impl: str, capacity: int) -> dict[str, str] | None:
             return _problem(
                 f"put() to wait while the buffer holds {capacity} of {capacity} items",
                 f"put({capacity}) returned at once: the buffer overflowed its capacity",
-                "in put(): while the buffer is full, wait (with the condition or the "
-                "'empty slots' semaphore)",
+                "@wait-full",
             )
         if extra.state is WorkerState.FAILED:
-            return _problem("put() on a full buffer to wait", extra.describe(),
-                            "wait on a condition or semaphore until there is room")
+            return _problem("put() on a full buffer to wait", extra.describe(), "")
         return _problem(
             "put() on a full buffer to block on a Condition, Semaphore or Lock",
             "it neither returned nor blocked: it seems to poll or spin",
-            "do not loop with sleep(); wait() on a condition or acquire() a semaphore",
+            "@no-poll",
         )
     consumer = h.get("consumer")
     stuck = h.finish([consumer])
@@ -239,9 +231,7 @@ def _put_blocks_when_full(impl: str, capacity: int) -> dict[str, str] | None:
         return _problem(
             "get() to return while a put() waits on a full buffer",
             f"get() never returned ({_stuck(stuck)})",
-            "the waiting producer must not hold the lock others need: acquire the "
-            "'empty slots' semaphore BEFORE the mutex (and the items semaphore before the "
-            "mutex in get)",
+            "@lock-order",
         )
     if consumer.state is WorkerState.FAILED:
         return _problem("get() on a full buffer to succeed", consumer.describe(), "")
@@ -259,7 +249,7 @@ def _put_blocks_when_full(impl: str, capacity: int) -> dict[str, str] | None:
         return _problem(
             f"the items to come out in order: {list(range(capacity + 1))}",
             f"{items}" + (f" and then {_stuck(stuck)}" if stuck else ""),
-            "keep FIFO order: the oldest item leaves first",
+            "@fifo",
         )
     return None
 
@@ -272,15 +262,14 @@ def _get_blocks_when_empty(impl: str) -> dict[str, str] | None:
             return _problem(
                 "get() on an empty buffer to wait for an item",
                 f"it returned {waiter.results[0]!r} at once",
-                "in get(): while the buffer is empty, wait",
+                "@wait-empty",
             )
         if waiter.state is WorkerState.FAILED:
-            return _problem("get() on an empty buffer to wait", waiter.describe(),
-                            "check for emptiness before removing; wait while it is empty")
+            return _problem("get() on an empty buffer to wait", waiter.describe(), "")
         return _problem(
             "get() on an empty buffer to block on a Condition, Semaphore or Lock",
             "it neither returned nor blocked: it seems to poll or spin",
-            "do not loop with sleep(); wait() on a condition or acquire() a semaphore",
+            "@no-poll",
         )
     producer = h.put("producer", 41)
     stuck = h.finish([producer])
@@ -288,8 +277,7 @@ def _get_blocks_when_empty(impl: str) -> dict[str, str] | None:
         return _problem(
             "put() to return while a get() waits on an empty buffer",
             f"put() never returned ({_stuck(stuck)})",
-            "the waiting consumer must not hold the lock the producer needs: acquire the "
-            "'items' semaphore BEFORE the mutex",
+            "@lock-order",
         )
     stuck = h.finish([waiter])
     if stuck:
@@ -319,8 +307,7 @@ def _spurious(impl: str, side: str, capacity: int) -> dict[str, str] | None:
         return _problem(
             f"{what} to keep waiting after a wake-up without a notify",
             f"after one spurious wake-up {happened}",
-            "wait in a loop: `while <buffer is full/empty>: cond.wait()` rechecks the "
-            "condition; `if` trusts a wake-up that may be spurious or stolen",
+            "@recheck",
         )
     if not blocked:
         return None  # other checks report a caller that never blocks
@@ -336,12 +323,11 @@ def _busy(impl: str, window: float) -> dict[str, str] | None:
     waiter = h.get("consumer", settle=True)
     if not waiter.blocked:
         if waiter.state is not WorkerState.RUNNING:
-            return _problem("get() on an empty buffer to wait", waiter.describe(),
-                            "in get(): while the buffer is empty, wait")
+            return _problem("get() on an empty buffer to wait", waiter.describe(), "@wait-empty")
         return _problem(
             "get() on an empty buffer to block on a Condition, Semaphore or Lock",
             "it kept running: busy waiting (a loop that polls, with or without sleep)",
-            "a blocked caller must sleep inside wait()/acquire() until notified, using no CPU",
+            "@no-poll",
         )
     events = h.probe.block_events
     cpu = time.process_time()
@@ -356,14 +342,14 @@ def _busy(impl: str, window: float) -> dict[str, str] | None:
             "a waiting get() to sleep until an item arrives",
             f"it woke up {wakeups} times in {window:.1f} s with nothing to get "
             "(polling with a timeout)",
-            "call wait() without a timeout and let put() notify",
+            "@no-poll",
         )
     if cpu > 0.5 * window:
         return _problem(
             "a waiting get() to use no CPU",
             f"the process used {cpu * 1000:.0f} ms of CPU in {window * 1000:.0f} ms "
             "while it waited",
-            "do not spin; block in wait()/acquire()",
+            "@no-poll",
         )
     return None
 
@@ -381,9 +367,7 @@ def _mixed_waiters(impl: str, rounds: int) -> dict[str, str] | None:
             return _problem(
                 "1 producer and 2 waiting consumers on a buffer of capacity 1 to all finish",
                 _stuck(stuck or h.crew.failures()) + " (everyone waits: deadlock)",
-                "with one condition for both kinds of waiter, notify() can wake a consumer when "
-                "the producer needed waking; use two conditions (not_full, not_empty) or "
-                "notify_all(), and wait in a while loop",
+                "@wrong-waiter",
             )
         # Mirror image: two producers wait on a full buffer, one consumer takes 3.
         h = _Harness(impl, 1)
@@ -397,8 +381,7 @@ def _mixed_waiters(impl: str, rounds: int) -> dict[str, str] | None:
             return _problem(
                 "2 waiting producers and 1 consumer on a full buffer of capacity 1 to all finish",
                 _stuck(stuck or h.crew.failures()) + " (everyone waits: deadlock)",
-                "notify() on a condition shared by producers and consumers can wake the wrong "
-                "kind of thread; use two conditions or notify_all()",
+                "@wrong-waiter",
             )
     return None
 
@@ -452,9 +435,7 @@ def _stress_once(impl: str, producers: int, consumers: int, items: int, capacity
     stuck = h.finish()
     setup = f"{producers} producers x {items} items, {consumers} consumers, capacity {capacity}"
     if h.crew.failures():
-        return _problem(f"no exception ({setup})", _stuck(h.crew.failures()),
-                        "an exception inside put/get usually means two threads changed the "
-                        "buffer at once or a waiter went on after a wake-up without rechecking")
+        return _problem(f"no exception ({setup})", _stuck(h.crew.failures()), "")
     if level["max"] > capacity:
         return _problem(
             f"at most {capacity} items inside at any time ({setup})",
@@ -482,13 +463,15 @@ def _stress_once(impl: str, producers: int, consumers: int, items: int, capacity
         producers_done = all(
             w.state is WorkerState.DONE for w in h.crew.workers if w.name.startswith("producer")
         )
+        hint = ""  # only a lost wake-up has a known cause
         if producers_done and inside > 0:
             why = f"{inside} items sit in the buffer while consumers wait: a wake-up was lost"
+            hint = _WAKE_HINT
         elif producers_done:
             why = "the consumers wait for items that were lost"
         else:
             why = "producers wait for space while consumers wait for items: deadlock"
-        return _problem(f"every thread to finish ({setup})", f"{_stuck(stuck)}; {why}", _WAKE_HINT)
+        return _problem(f"every thread to finish ({setup})", f"{_stuck(stuck)}; {why}", hint)
     for w in h.crew.workers:
         if not w.name.startswith("consumer"):
             continue
@@ -498,11 +481,11 @@ def _stress_once(impl: str, producers: int, consumers: int, items: int, capacity
                 return _problem(
                     f"each producer's items to come out in the order they were put ({setup})",
                     f"{w.name} got {(p, last[p])} before {(p, k)}",
-                    "a bounded buffer is FIFO: take the oldest item",
+                    "@fifo",
                 )
             last[p] = k
     if len(consumed) != total:
-        return _problem(f"{total} items received", f"{len(consumed)}", _WAKE_HINT)
+        return _problem(f"{total} items received", f"{len(consumed)}", "")
     return None
 
 
@@ -519,40 +502,49 @@ def check_uses(impl: str, kind: str, at_least: int, hint: str) -> None:
     fail_on(run_check(_uses, impl, kind, at_least, hint))
 
 
-def check_model_sequence(impl: str, capacity: int = 3, steps: int = 60, seed: int = 5) -> None:
+def check_model_sequence(impl: str, capacity: int = 3, steps: int = 60, seed: int = 5, *,
+                         style: str = "condition") -> None:
     """A seeded sequence of non-blocking puts and gets behaves like a FIFO queue."""
-    fail_on(run_check(_model_sequence, impl, capacity, steps, seed))
+    with hinted(style):
+        fail_on(run_check(_model_sequence, impl, capacity, steps, seed))
 
 
-def check_put_blocks_when_full(impl: str, capacity: int = 2) -> None:
+def check_put_blocks_when_full(impl: str, capacity: int = 2, *, style: str = "condition") -> None:
     """put() waits on a full buffer, a get() frees it, and the items stay in order."""
-    fail_on(run_check(_put_blocks_when_full, impl, capacity))
+    with hinted(style):
+        fail_on(run_check(_put_blocks_when_full, impl, capacity))
 
 
-def check_get_blocks_when_empty(impl: str) -> None:
+def check_get_blocks_when_empty(impl: str, *, style: str = "condition") -> None:
     """get() waits on an empty buffer and returns the item that a put() brings."""
-    fail_on(run_check(_get_blocks_when_empty, impl))
+    with hinted(style):
+        fail_on(run_check(_get_blocks_when_empty, impl))
 
 
 def check_spurious_wakeups(impl: str) -> None:
     """A ``Condition.wait()`` that returns without a notify does not break put() or get()."""
-    fail_on(run_check(_spurious, impl, "get", 1))
-    fail_on(run_check(_spurious, impl, "put", 2))
+    with hinted("condition"):
+        fail_on(run_check(_spurious, impl, "get", 1))
+    with hinted("condition"):
+        fail_on(run_check(_spurious, impl, "put", 2))
 
 
-def check_no_busy_waiting(impl: str, window: float = 0.2) -> None:
+def check_no_busy_waiting(impl: str, window: float = 0.2, *, style: str = "condition") -> None:
     """A get() on an empty buffer blocks in a primitive and stays asleep for ``window`` seconds."""
-    fail_on(run_check(_busy, impl, window))
+    with hinted(style):
+        fail_on(run_check(_busy, impl, window))
 
 
-def check_mixed_waiters(impl: str, rounds: int = 3) -> None:
+def check_mixed_waiters(impl: str, rounds: int = 3, *, style: str = "condition") -> None:
     """Producers and consumers waiting at once on a capacity-1 buffer all finish (OSTEP 30)."""
-    fail_on(run_check(_mixed_waiters, impl, budget(rounds)))
+    with hinted(style):
+        fail_on(run_check(_mixed_waiters, impl, budget(rounds)))
 
 
 def check_stress(impl: str, *, producers: int, consumers: int, items: int, capacity: int,
-                 trials: int, noise: float, seed: int) -> None:
+                 trials: int, noise: float, seed: int, style: str = "condition") -> None:
     """Seeded runs with several threads: nothing lost, duplicated, over capacity, stuck or
     reordered."""
-    fail_on(run_check(_stress, impl, producers, consumers, items, capacity, budget(trials), noise,
-                     seed))
+    with hinted(style):
+        fail_on(run_check(_stress, impl, producers, consumers, items, capacity, budget(trials),
+                          noise, seed))

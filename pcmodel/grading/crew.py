@@ -14,6 +14,7 @@ never under CPython's switch interval.
 
 from __future__ import annotations
 
+import os
 import random
 import sys
 import threading
@@ -22,11 +23,27 @@ from collections.abc import Callable
 from enum import Enum
 from typing import Any
 
-from pcmodel.grading.isolation import describe_exception
+from pcmodel.grading.isolation import describe_exception, time_scale
 
-__all__ = ["Crew", "Worker", "WorkerState", "noise_tracer"]
+__all__ = ["Crew", "Worker", "WorkerState", "noise_tracer", "patience"]
 
 _DELAYS = (0.0, 0.0, 0.00001, 0.00005, 0.0002)
+_MOST_PATIENCE = 4.0  # how far a loaded machine may stretch a stall window
+
+
+def patience() -> float:
+    """Factor for the windows in which "no progress" means "stuck".
+
+    ``PCMODEL_GRADE_TIME_SCALE`` times how oversubscribed the machine is right now (the
+    one-minute load average per core, between 1 and 4): on a machine running twenty processes
+    per core a correct thread may wait seconds for the processor, and that must not read as a
+    deadlock. It only lengthens the wait before a stuck program is reported, never what passes.
+    """
+    try:
+        load = os.getloadavg()[0] / (os.cpu_count() or 1)
+    except (AttributeError, OSError):  # no load average on this platform
+        load = 1.0
+    return time_scale() * min(_MOST_PATIENCE, max(1.0, load))
 
 
 class WorkerState(Enum):

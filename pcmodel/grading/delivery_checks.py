@@ -17,8 +17,7 @@ from typing import Any
 
 from pcmodel.grading.buffer_checks import STALL
 from pcmodel.grading.checks import CheckFailed, run_check
-from pcmodel.grading.crew import Crew, Worker, WorkerState
-from pcmodel.grading.isolation import time_scale
+from pcmodel.grading.crew import Crew, Worker, WorkerState, patience
 from pcmodel.grading.probes import load_impl
 
 __all__ = ["check"]
@@ -26,7 +25,7 @@ __all__ = ["check"]
 TOPIC = "orders"
 PARTITIONS = 3
 PER_PARTITION = 20
-BATCH = 4  # max_poll_records: at most this many records can be processed and uncommitted
+BATCH = 7  # max_poll_records: polls then often return two partitions at once (e.g. 6 + 1)
 _POLL_INTERVAL_MS = 300  # max_poll_interval_ms of the member that is slow on one record
 _SLOW_RECORD = 0.7  # seconds that member spends on that record
 
@@ -114,7 +113,7 @@ class _Group:
 
 
 def _stuck(group: _Group, workers: list[Worker]) -> dict[str, str] | None:
-    stuck = group.crew.wait(STALL * 2 * time_scale(), workers)
+    stuck = group.crew.wait(STALL * 2 * patience(), workers)
     if stuck:
         missing = len(group.all - group.seen())
         return _problem("consume() to return once should_stop() is true",
@@ -269,7 +268,7 @@ def _wait_for(group: _Group, count: int) -> bool:
             if len(group.processed) >= count:
                 done.set()
 
-    deadline = STALL * 2 * time_scale()
+    deadline = STALL * 2 * patience()
     previous = group.crew.on_tick
     group.crew.on_tick = watch
     watch()

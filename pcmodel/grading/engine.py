@@ -112,6 +112,7 @@ def grade(
     timeout: float | None = None,
     suite: SuiteCopy | None = None,
     cancel: threading.Event | None = None,
+    exitfirst: bool = False,
 ) -> dict[str, Any]:
     """Run ``exercise``'s graded suite against ``impl`` (default: its starter); return the report.
 
@@ -125,7 +126,9 @@ def grade(
     Whatever the graded code does, this returns: a run that was stopped, killed, timed out or
     whose report was forged gives a report where every check scores 0 and ``error`` says why.
     Raises GradingError when ``impl`` does not exist or the suite cannot run at all, and
-    GradingCancelled once ``cancel`` is set (the run is killed first).
+    GradingCancelled once ``cancel`` is set (the run is killed first). ``exitfirst`` stops at
+    the first failed check (the report then lists only the checks run): enough to know that a
+    file does not get full marks, as mutation testing needs.
     """
     if importlib.util.find_spec("pytest") is None:
         raise GradingError("grading runs the suites with pytest: pip install pytest")
@@ -136,7 +139,7 @@ def grade(
     deadline = timeout if timeout is not None else DEFAULT_DEADLINE * time_scale()
     try:
         report = run_suite(copy, path.resolve(), repeat=repeat, only=tuple(only),
-                           deadline=deadline, cancel=cancel)
+                           deadline=deadline, cancel=cancel, exitfirst=exitfirst)
     except SuiteError as exc:
         raise GradingError(str(exc)) from exc
     report["exercise"] = exercise.name
@@ -147,13 +150,16 @@ def grade(
 def format_report(report: dict[str, Any]) -> str:
     """A plain-text score report: one line per check, then what to fix for each failed one."""
     lines = [f"{report['exercise']}: grading {report['impl']}", ""]
+    if report.get("error"):
+        # One line, once: the file could not be run at all (a SyntaxError).
+        lines += [f"  cannot grade: {report['error']}", ""]
     width = max((len(c["id"]) for c in report["checks"]), default=10)
     for check in report["checks"]:
         mark = "PASS" if check["earned"] else "FAIL"
         lines.append(f"  {mark}  {check['earned']:>2}/{check['points']:<2}  {check['id']:<{width}}"
                      f"  {check['title']}")
     lines += ["", f"  total: {report['score']} / {report['max_score']}"]
-    failed = [c for c in report["checks"] if not c["earned"]]
+    failed = [c for c in report["checks"] if not c["earned"] and not report.get("error")]
     for check in failed:
         lines += ["", f"{check['id']} ({check['points']} points): {check['title']}"]
         if check.get("rounds", 1) > 1:

@@ -46,6 +46,7 @@ import select
 import signal
 import struct
 import sys
+import sysconfig
 import threading
 import time
 import traceback
@@ -109,14 +110,40 @@ def time_scale() -> float:
     return scale
 
 
+# Files that are not the student's: pcmodel itself and the standard library / installed packages.
+_LIBRARY_DIRS = tuple(
+    os.path.realpath(path) + os.sep
+    for path in {
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))),  # the pcmodel package
+        *(sysconfig.get_paths().get(key, "") for key in ("stdlib", "platstdlib", "purelib",
+                                                         "platlib")),
+    }
+    if path
+)
+
+
+def _is_library(filename: str) -> bool:
+    if filename.startswith("<"):
+        return True
+    return os.path.realpath(filename).startswith(_LIBRARY_DIRS)
+
+
 def describe_exception(exc: BaseException, source: str | None = None) -> str:
-    """One line naming the exception and, when known, the line of ``source`` that raised it."""
-    text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    """One line naming the exception and where the student's code raised it.
+
+    The place is the innermost frame of ``source`` when given, else the innermost frame that is
+    neither pcmodel's nor the standard library's: ``ValueError: bad (at my_buffer.py:27:
+    self.items.pop())``. Nothing is added when no such frame exists.
+    """
+    text = "".join(traceback.format_exception_only(type(exc), exc)).strip().splitlines()[-1]
+    frames = traceback.extract_tb(exc.__traceback__)
     if source is not None:
-        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == source]
-        if frames:
-            last = frames[-1]
-            text += f" (at {os.path.basename(source)} line {last.lineno}: {last.line})"
+        mine = [f for f in frames if f.filename == source]
+    else:
+        mine = [f for f in frames if not _is_library(f.filename)]
+    if mine:
+        last = mine[-1]
+        text += f" (at {os.path.basename(last.filename)}:{last.lineno}: {last.line})"
     return text
 
 

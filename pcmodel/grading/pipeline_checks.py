@@ -21,14 +21,15 @@ from typing import Any
 
 from pcmodel.grading.buffer_checks import STALL
 from pcmodel.grading.checks import fail_on, run_check
-from pcmodel.grading.crew import Crew, Worker, WorkerState
-from pcmodel.grading.isolation import time_scale
+from pcmodel.grading.contract_checks import AlwaysEqual
+from pcmodel.grading.crew import Crew, Worker, WorkerState, patience
 from pcmodel.grading.probes import load_impl
 
 __all__ = [
     "check_bounded",
     "check_edge_cases",
     "check_everything_once",
+    "check_first_error",
     "check_handler_error",
     "check_order_single_consumer",
     "check_parallel_consumers",
@@ -71,8 +72,17 @@ class _Run:
 
     def __init__(self, impl: str, sources: list[list[Any]], consumers: int, capacity: int, *,
                  fail_source: tuple[int, int] | None = None, fail_items: tuple[Any, ...] = (),
-                 slow_items: tuple[Any, ...] = (), barrier: int = 0) -> None:
-        module = load_impl(impl, "run_pipeline")
+                 slow_items: tuple[Any, ...] = (), barrier: int = 0,
+                 hooks: dict[tuple[int, int], Any] | None = None, module: Any = None) -> None:
+        # ``hooks[(source, n)](run)`` runs in the producer before it receives item n of that
+        # source (it may wait, or raise to make the source fail). ``module`` reuses an already
+        # loaded student module: the same function called twice in one process.
+        module = module or load_impl(impl, "run_pipeline")
+        self.module = module
+        self.hooks = hooks or {}
+        self.feeders: dict[int, threading.Thread] = {}
+        self.failed_in: int | None = None  # thread whose handle() raised first
+        self.handled_after_failure = threading.Event()
         self.source_file = module.__spec__.origin
         self.queues: list[Any] = []
         proxy = _queue_proxy(self.queues)
@@ -101,12 +111,16 @@ class _Run:
             w.finished()
 
         self.runner = self.crew.start("run_pipeline", body)
-        self.stuck = self.crew.wait(STALL * time_scale(), [self.runner])
+        self.stuck = self.crew.wait(STALL * patience(), [self.runner])
         self.alive = [t for t in threading.enumerate()
                       if t not in self.before and t is not self.runner.thread and t.is_alive()]
 
     def _feed(self, index: int, items: list[Any], fail: tuple[int, int] | None) -> Iterator[Any]:
+        self.feeders[index] = threading.current_thread()
         for n, item in enumerate(items):
+            hook = self.hooks.get((index, n))
+            if hook is not None:
+                hook(self)
             if fail is not None and fail == (index, n):
                 raise _SourceFailed(f"source {index} failed after {n} items")
             self.crew.tick()
@@ -116,14 +130,20 @@ class _Run:
         with self.lock:
             self.handled.append(item)
             self.handler_threads.add(threading.get_ident())
+            if self.failed_in == threading.get_ident():
+                # This consumer is back in handle() after its failure: it has recorded it.
+                self.handled_after_failure.set()
         self.crew.tick()
         if self.barrier is not None:
-            self.barrier.wait(STALL * time_scale())
-        if item in self.slow_items:
+            self.barrier.wait(STALL * patience())
+        if any(item is x for x in self.slow_items):
             # A slow item keeps its consumer busy, so a pipeline that returns without joining
             # its consumers is seen doing so.
             threading.Event().wait(0.1)
-        if item in self.fail_items:
+        if any(item is x for x in self.fail_items):
+            with self.lock:
+                if self.failed_in is None:
+                    self.failed_in = threading.get_ident()
             raise _HandleFailed(f"handle() failed on {item!r}")
 
     def where(self, thread: threading.Thread) -> str:
@@ -164,10 +184,19 @@ class _Run:
         return None
 
 
+def odd_items() -> list[Any]:
+    """Items a pipeline must pass on like any other (each a distinct object where possible)."""
+    return [None, 0, False, "", [], [], AlwaysEqual(), 2**70, threading.Lock(), (), "END",
+            "STOP"]
+
+
 def _missing(expected: list[Any], handled: list[Any]) -> dict[str, str] | None:
-    counts = Counter(handled)
-    lost = [x for x in expected if counts[x] == 0]
-    twice = sorted({x for x in handled if counts[x] > 1})
+    # By identity: items may be unhashable, equal to everything, or equal but distinct.
+    counts = Counter(id(x) for x in handled)
+    lost = [x for x in expected if counts[id(x)] == 0]
+    strangers = {id(x) for x in expected}
+    twice = [x for x in expected if counts[id(x)] > 1] + [
+        x for x in handled if id(x) not in strangers][:1]
     if lost or twice:
         bits = []
         if lost:
@@ -177,18 +206,25 @@ def _missing(expected: list[Any], handled: list[Any]) -> dict[str, str] | None:
         return _problem(
             f"each of the {len(expected)} items handled exactly once",
             "; ".join(bits),
-            "consumers must stop only at the end-of-stream marker, and the markers may only be "
-            "sent after every producer has put its last item",
+            "",  # many causes lose or repeat items: the list above is what was seen
         )
     return None
 
 
-def _sources(count: int, items: int) -> list[list[tuple[int, int]]]:
-    return [[(s, k) for k in range(items)] for s in range(count)]
+def _sources(count: int, items: int, odd: bool = False) -> list[list[Any]]:
+    """``count`` lists of ``items`` distinct items; with ``odd``, some are None, falsy, equal to
+    everything or unhashable, which breaks a pipeline that tests items by value."""
+    data: list[list[Any]] = [[(s, k) for k in range(items)] for s in range(count)]
+    if odd:
+        specials = odd_items()
+        for n, item in enumerate(specials):
+            source = data[n % count]
+            source[(n * 7) % len(source)] = item
+    return data
 
 
 def _everything(impl: str, sources: int, items: int, consumers: int, capacity: int):
-    data = _sources(sources, items)
+    data = _sources(sources, items, odd=True)
     run = _Run(impl, data, consumers, capacity)
     found = run.hung() or run.failed()
     if found is None and run.raised is not None:
@@ -199,7 +235,7 @@ def _everything(impl: str, sources: int, items: int, consumers: int, capacity: i
 
 def _threads_finished(impl: str) -> dict[str, str] | None:
     data = _sources(2, 20)
-    run = _Run(impl, data, 3, 2, slow_items=(data[0][-1], data[1][-1]))
+    run = _Run(impl, data, 3, 4, slow_items=(data[0][-1], data[1][-1]))
     found = run.hung() or run.failed() or run.leftovers()
     if found is None and run.raised is not None:
         found = _problem("run_pipeline() to return normally", f"it raised {run.raised!r}", "")
@@ -207,7 +243,7 @@ def _threads_finished(impl: str) -> dict[str, str] | None:
 
 
 def _bounded(impl: str, capacity: int) -> dict[str, str] | None:
-    run = _Run(impl, _sources(3, 40), 2, capacity)
+    run = _Run(impl, _sources(4, 40), 2, capacity)
     found = run.hung() or run.failed()
     if found:
         return found
@@ -240,7 +276,7 @@ def _order(impl: str) -> dict[str, str] | None:
 
 def _source_error(impl: str) -> dict[str, str] | None:
     data = _sources(3, 12)
-    run = _Run(impl, data, 2, 2, fail_source=(1, 5))
+    run = _Run(impl, data, 2, 4, fail_source=(1, 5))
     found = run.hung() or run.failed()
     if found:
         return found
@@ -259,7 +295,8 @@ def _handler_error(impl: str) -> dict[str, str] | None:
     data = _sources(2, 15)
     # Failures in several items, so that a consumer that dies on its first failure leaves the
     # queue with nobody (or too few) to take from it.
-    run = _Run(impl, data, 2, 2, fail_items=((0, 3), (1, 3), (0, 9), (1, 9)))
+    failing = (data[0][3], data[1][3], data[0][9], data[1][9])
+    run = _Run(impl, data, 3, 1, fail_items=failing)
     found = run.hung() or run.failed()
     if found:
         return found
@@ -274,9 +311,89 @@ def _handler_error(impl: str) -> dict[str, str] | None:
     return _missing(expected, run.handled) or run.leftovers()
 
 
+def _wait_for_feeder(source: int, failed: threading.Event) -> Any:
+    """A hook: wait until ``source`` has failed and its producer has finished (so it recorded
+    the error). Generous limits: they only matter for a pipeline that hangs anyway."""
+
+    def hook(run: _Run) -> None:
+        failed.wait(5 * STALL * patience())
+        feeder = run.feeders.get(source)
+        if feeder is not None and feeder is not threading.current_thread():
+            feeder.join(5 * STALL * patience())
+
+    return hook
+
+
+def _raise(exc: BaseException, before: Any = None, signal: threading.Event | None = None) -> Any:
+    def hook(run: _Run) -> None:
+        if before is not None:
+            before(run)
+        if signal is not None:
+            signal.set()
+        raise exc
+
+    return hook
+
+
+def _first_error(impl: str) -> dict[str, str] | None:
+    """Two failures, one certainly before the other: run_pipeline() raises the first."""
+    hint = ("remember every exception in the order they happen (a list under a lock) and raise "
+            "the first one, after the shutdown")
+    # A source fails; a second source fails only once the first one's producer has finished.
+    data = _sources(3, 8)
+    first, second = _SourceFailed("source 0 failed first"), _SourceFailed("source 1 failed later")
+    first_failed = threading.Event()
+    hooks = {(0, 2): _raise(first, signal=first_failed),
+             (1, 5): _raise(second, _wait_for_feeder(0, first_failed))}
+    run = _Run(impl, data, 2, 4, hooks=hooks)
+    found = run.hung() or run.failed()
+    if found:
+        return found
+    if run.raised is not first:
+        return _problem("run_pipeline() to raise the first exception, from source 0, when "
+                        "source 1 fails later", "it returned normally" if run.raised is None
+                        else f"it raised {run.raised!r}", hint)
+    found = _missing(data[0][:2] + data[1][:5] + data[2], run.handled) or run.leftovers()
+    if found:
+        return found
+    # The same function again, in the same process: nothing may be left from the first call.
+    again = _sources(2, 10)
+    run = _Run(impl, again, 3, 1, module=run.module)
+    found = run.hung() or run.failed()
+    if found is None and run.raised is not None:
+        found = _problem(
+            "a second call of run_pipeline() in the same process, where nothing fails, to "
+            "return normally", f"it raised {run.raised!r}",
+            "keep the errors, the queue and the threads of each call in local variables, not in "
+            "module globals or class attributes that outlive the call")
+    if found:
+        return found
+    found = _missing([x for src in again for x in src], run.handled)
+    if found:
+        found["got"] += " (in a second call of run_pipeline() in the same process)"
+        return found
+    # handle() fails; a source fails only after that consumer has gone on to its next item.
+    data = _sources(2, 10)
+
+    def after_handler_failed(run: _Run) -> None:
+        run.handled_after_failure.wait(5 * STALL * patience())
+
+    late = _SourceFailed("source 1 failed after handle() did")
+    run = _Run(impl, data, 1, 3, fail_items=(data[0][0],),
+               hooks={(1, 3): _raise(late, after_handler_failed)})
+    found = run.hung() or run.failed()
+    if found:
+        return found
+    if not isinstance(run.raised, _HandleFailed):
+        return _problem("run_pipeline() to raise the first exception, from handle(), when a "
+                        "source fails later", "it returned normally" if run.raised is None
+                        else f"it raised {run.raised!r}", hint)
+    return _missing(data[0] + data[1][:3], run.handled) or run.leftovers()
+
+
 def _parallel(impl: str, consumers: int) -> dict[str, str] | None:
     data = [[("item", k) for k in range(consumers)]]
-    run = _Run(impl, data, consumers, consumers, barrier=consumers)
+    run = _Run(impl, data, consumers, max(1, consumers - 1), barrier=consumers)
     found = run.hung() or run.failed()
     if found is None and run.raised is not None:
         found = _problem(
@@ -320,7 +437,7 @@ def _validation(impl: str) -> dict[str, str] | None:
     return None
 
 
-def check_everything_once(impl: str, sources: int = 3, items: int = 40, consumers: int = 3,
+def check_everything_once(impl: str, sources: int = 4, items: int = 30, consumers: int = 3,
                           capacity: int = 2) -> None:
     """Every item of every source is handled exactly once and run_pipeline() returns."""
     fail_on(run_check(_everything, impl, sources, items, consumers, capacity))
@@ -349,6 +466,12 @@ def check_source_error(impl: str) -> None:
 def check_handler_error(impl: str) -> None:
     """A failing handle(): every item is still handled once, then the exception is raised."""
     fail_on(run_check(_handler_error, impl))
+
+
+def check_first_error(impl: str) -> None:
+    """Of two failures, run_pipeline() raises the first; a second call in the same process
+    starts clean."""
+    fail_on(run_check(_first_error, impl))
 
 
 def check_parallel_consumers(impl: str, consumers: int = 3) -> None:

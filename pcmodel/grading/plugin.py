@@ -30,6 +30,7 @@ import pytest
 
 from pcmodel.grading import reaper, sandbox
 from pcmodel.grading.checks import CheckFailed
+from pcmodel.grading.probes import compile_problem
 
 OUTPUT_IN_REPORT = 8 * 1024  # characters of a check's output kept in the report
 
@@ -81,6 +82,12 @@ def impl(request: pytest.FixtureRequest) -> str:
         path = Path(request.node.path).parent / "starter.py"
     if not path.is_file():
         pytest.fail(f"no implementation file at {path}; pass --impl PATH or set PCMODEL_IMPL")
+    broken = request.config.stash.setdefault(_compile_key, {})
+    if str(path) not in broken:
+        broken[str(path)] = compile_problem(path)
+    if broken[str(path)] is not None:
+        # Said once for the whole report (its "error"); each check only says it did not run.
+        raise CheckFailed("your file to compile", "not run: the file does not compile", "")
     _configure_sandbox(request, path)
     callspec = getattr(request.node, "callspec", None)
     os.environ["PCMODEL_GRADE_ROUND"] = str(callspec.params.get(_ROUND, 1) if callspec else 1)
@@ -88,6 +95,7 @@ def impl(request: pytest.FixtureRequest) -> str:
 
 
 _results_key = pytest.StashKey[list]()
+_compile_key = pytest.StashKey[dict]()
 _policies: dict[str, sandbox.Policy] = {}
 
 
@@ -182,6 +190,9 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     if not entries:
         return
     summary = summarise(entries)
+    for problem in config.stash.get(_compile_key, {}).values():
+        if problem is not None:
+            terminalreporter.write_line(f"cannot grade: {problem}")
     terminalreporter.write_line(f"graded score: {summary['score']} / {summary['max_score']}")
 
 
@@ -192,6 +203,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     entries = session.config.stash.get(_results_key, [])
     summary = summarise(entries)
     impl = session.config.getoption("--impl") or os.environ.get("PCMODEL_IMPL") or "starter.py"
+    problems = [p for p in session.config.stash.get(_compile_key, {}).values() if p]
+    if problems:
+        summary["error"] = problems[0]
     summary.update(
         impl=impl,
         rounds=session.config.getoption("--grade-repeat"),

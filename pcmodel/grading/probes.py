@@ -26,7 +26,14 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["ImplementationError", "Probe", "instrument", "load_impl"]
+__all__ = [
+    "ImplementationError",
+    "Probe",
+    "compile_problem",
+    "instrument",
+    "load_impl",
+    "syntax_error_line",
+]
 
 _module_ids = itertools.count(1)
 
@@ -52,6 +59,9 @@ def load_impl(path: str | os.PathLike[str], *required: str) -> types.ModuleType:
     sys.modules[name] = module  # as importlib's recipe does: inspect and pickle look it up here
     try:
         spec.loader.exec_module(module)
+    except SyntaxError as exc:
+        del sys.modules[name]
+        raise ImplementationError(syntax_error_line(exc, path)) from exc
     except Exception as exc:
         del sys.modules[name]
         raise ImplementationError(f"importing {os.path.basename(path)} failed: {exc!r}") from exc
@@ -61,6 +71,27 @@ def load_impl(path: str | os.PathLike[str], *required: str) -> types.ModuleType:
             f"{os.path.basename(path)} must define {', '.join(missing)} (see the task's interface)"
         )
     return module
+
+
+def syntax_error_line(exc: SyntaxError, path: str | os.PathLike[str]) -> str:
+    """``file:line: message`` for a SyntaxError, as compilers print it."""
+    where = os.path.basename(os.fspath(exc.filename or path))
+    return f"{where}:{exc.lineno or '?'}: {exc.msg}"
+
+
+def compile_problem(path: str | os.PathLike[str]) -> str | None:
+    """``file:line: message`` when the file does not compile, else None (nothing is run)."""
+    try:
+        source = open(path, "rb").read()  # noqa: SIM115 - bytes, so the coding line applies
+    except OSError as exc:
+        return f"{os.fspath(path)}: cannot read it: {exc.strerror}"
+    try:
+        compile(source, os.fspath(path), "exec", dont_inherit=True)
+    except SyntaxError as exc:  # IndentationError and TabError are SyntaxErrors
+        return syntax_error_line(exc, path)
+    except ValueError as exc:  # e.g. a null byte in the source
+        return f"{os.path.basename(os.fspath(path))}: {exc}"
+    return None
 
 
 class Probe:

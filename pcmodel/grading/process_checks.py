@@ -25,7 +25,7 @@ from typing import Any
 
 from pcmodel.grading.buffer_checks import STALL
 from pcmodel.grading.checks import fail_on, run_check
-from pcmodel.grading.crew import noise_tracer
+from pcmodel.grading.crew import noise_tracer, patience
 from pcmodel.grading.isolation import describe_exception, time_scale
 from pcmodel.grading.probes import ImplementationError, load_impl
 
@@ -195,6 +195,7 @@ def _transfer(impl: str, method: str, producers: int, consumers: int, items: int
     module = _load(impl, importable=(method != "fork"))
     source = os.path.abspath(impl) if method != "fork" else module.__spec__.origin
     buf = module.BoundedBuffer(capacity, ctx)
+    ours = _shm_mapped()  # what this buffer created in /dev/shm (named semaphores, segments)
     gang = _Gang(ctx, buf)
     total = producers * items
     rng = random.Random(seed)
@@ -205,12 +206,24 @@ def _transfer(impl: str, method: str, producers: int, consumers: int, items: int
     for p in range(producers):
         batch = [p * 1_000_000 + k + 1 for k in range(items)]  # never 0: unwritten slots are 0
         gang.start(f"producer {p}", producer_main, batch, noise_file, rng.randrange(2**32))
-    stuck = gang.wait(STALL * time_scale())
+    stuck = gang.wait(STALL * patience())
     reports, level = dict(gang.reports), gang.meter[_MAX]
     del buf, gang
     gc.collect()  # unlink named semaphores now (spawn), not at an exit that runs no finalizers
     setup = (f"{producers} producer and {consumers} consumer processes ({method}), "
              f"{items} items each, capacity {capacity}")
+    left = _shm_left(ours)
+    for name in left:  # reported below; removed so that the grading itself leaves nothing
+        try:
+            os.unlink(os.path.join(_SHM, name))
+        except OSError:
+            pass
+    if left:
+        return _problem(
+            f"nothing left in /dev/shm once the buffer is gone ({setup})",
+            f"{len(left)} entries the buffer created are still there: {', '.join(left[:4])}",
+            "create shared state only through ctx (ctx.Array, ctx.Value, ctx.Semaphore, "
+            "ctx.Lock), which cleans up after itself; unlink any SharedMemory you create")
     errors = [f"{name} raised {data}" for name, (kind, data) in reports.items() if kind == "error"]
     if errors:
         return _problem(f"no exception ({setup})", "; ".join(errors),
@@ -247,6 +260,43 @@ def _transfer(impl: str, method: str, producers: int, consumers: int, items: int
                                 "take the oldest item: head and tail indices modulo capacity")
             last[p] = k
     return None
+
+
+_SHM = "/dev/shm"
+
+
+def _shm_mapped() -> dict[int, str]:
+    """``{inode: path}`` of the /dev/shm files this process has mapped (empty where there is no
+    /proc). A leak is one of these still present once every object using it is gone: entries of
+    other programs on the machine are never counted."""
+    found: dict[int, str] = {}
+    try:
+        with open("/proc/self/maps", encoding="utf-8") as maps:
+            for line in maps:
+                fields = line.split(maxsplit=5)
+                if len(fields) == 6 and fields[5].startswith(_SHM + "/"):
+                    found[int(fields[4])] = fields[5].strip()
+    except OSError:
+        pass
+    return found
+
+
+def _shm_left(ours: dict[int, str]) -> list[str]:
+    """The names in /dev/shm whose inode is one of ``ours``."""
+    if not ours:
+        return []
+    left = []
+    try:
+        names = os.listdir(_SHM)
+    except OSError:
+        return []
+    for name in names:
+        try:
+            if os.stat(os.path.join(_SHM, name)).st_ino in ours:
+                left.append(name)
+        except OSError:
+            continue
+    return sorted(left)
 
 
 def _call(fn: Any, stall: float) -> tuple[bool, Any]:
@@ -290,12 +340,20 @@ def _interface(impl: str) -> dict[str, str] | None:
     return None
 
 
+# 64-bit edge values: 0 is what an unwritten slot holds, -1 what a "no item" marker often is,
+# and the extremes of a C long long, which a 32-bit typecode ('i') cannot hold.
+EDGE_ITEMS = (0, -1, 2**63 - 1, -(2**63), 1, 2**31, -(2**31) - 1, 2**32 + 5, 7)
+
+
 def _sequence(impl: str, capacity: int, steps: int, seed: int) -> dict[str, str] | None:
-    """A seeded non-blocking put/get sequence in one process, compared with a FIFO model."""
+    """A seeded non-blocking put/get sequence over two buffers of different capacities in one
+    process, with 64-bit edge values, compared with a FIFO model of each."""
     ctx = multiprocessing.get_context("fork")
-    buf = load_impl(impl, "BoundedBuffer").BoundedBuffer(capacity, ctx)
+    module = load_impl(impl, "BoundedBuffer")
+    capacities = (capacity, capacity + 2)
+    buffers = [module.BoundedBuffer(c, ctx) for c in capacities]
     rng = random.Random(seed)
-    model: list[int] = []
+    models: list[list[int]] = [[], []]
     log: list[str] = []
     outcome: dict[str, Any] = {}
 
@@ -303,34 +361,45 @@ def _sequence(impl: str, capacity: int, steps: int, seed: int) -> dict[str, str]
         try:
             nxt = 0
             for _ in range(steps):
-                if model and (len(model) == capacity or rng.random() < 0.45):
-                    outcome["doing"] = f"get() with {len(model)} of {capacity} items inside"
+                b = rng.randrange(2)
+                buf, model, cap, name = buffers[b], models[b], capacities[b], "AB"[b]
+                if model and (len(model) == cap or rng.random() < 0.45):
+                    outcome["doing"] = f"{name}.get() with {len(model)} of {cap} items inside"
                     got, want = buf.get(), model.pop(0)
-                    log.append(f"get()->{got}")
+                    log.append(f"{name}.get()->{got}")
                     if got != want:
-                        outcome["wrong"] = (want, got)
+                        outcome["wrong"] = (name, want, got)
                         return
                 else:
-                    outcome["doing"] = f"put({nxt}) with {len(model)} of {capacity} items inside"
-                    buf.put(nxt)
-                    model.append(nxt)
-                    log.append(f"put({nxt})")
+                    item = EDGE_ITEMS[nxt % len(EDGE_ITEMS)]
+                    outcome["doing"] = f"{name}.put({item}) with {len(model)} of {cap} items " \
+                        "inside"
+                    buf.put(item)
+                    model.append(item)
+                    log.append(f"{name}.put({item})")
                     nxt += 1
         except BaseException as exc:  # noqa: BLE001 - reported below
             outcome["error"] = describe_exception(exc, os.path.abspath(impl))
 
+    setup = (f"two buffers A = BoundedBuffer({capacities[0]}, ctx) and B = BoundedBuffer("
+             f"{capacities[1]}, ctx) used in turn, with items such as 0, -1, 2**63 - 1, -2**63")
     worker = threading.Thread(target=body, daemon=True)
     worker.start()
-    worker.join(STALL * time_scale())
+    worker.join(STALL * patience())
     if worker.is_alive():
-        return _problem("put() to return while there is room, get() while there are items",
-                        f"stuck in {outcome.get('doing')}", "wait only while full / empty")
+        return _problem(f"put() to return while there is room, get() while there are items "
+                        f"({setup})", f"stuck in {outcome.get('doing')} after: "
+                        f"{', '.join(log[-8:])}",
+                        "each buffer keeps its own state, created in __init__ from ctx")
     if "error" in outcome:
-        return _problem("no exception", outcome["error"], "keep the indices modulo capacity")
+        return _problem(f"no exception ({setup})", f"{outcome['error']} during "
+                        f"{outcome.get('doing')}")
     if "wrong" in outcome:
-        want, got = outcome["wrong"]
-        return _problem(f"get() to return {want}, the oldest item", f"{got} after: "
-                        f"{', '.join(log[-8:])}", "FIFO: read at head, write at tail")
+        name, want, got = outcome["wrong"]
+        return _problem(f"{name}.get() to return {want}, the oldest item ({setup})",
+                        f"{got} after: {', '.join(log[-8:])}",
+                        "store items in a shared array of 64-bit integers ('q') and never "
+                        "treat a value (0, -1) as an empty slot")
     return None
 
 
@@ -338,7 +407,7 @@ def _blocking(impl: str, capacity: int, window: float) -> dict[str, str] | None:
     """A put() in another process waits on a full buffer, and is released by a get()."""
     ctx = multiprocessing.get_context("fork")
     buf = load_impl(impl, "BoundedBuffer").BoundedBuffer(capacity, ctx)
-    stall = STALL * time_scale()
+    stall = STALL * patience()
     done, _ = _call(lambda: [buf.put(i) for i in range(capacity)], stall)
     if not done:
         return _problem(f"{capacity} puts into an empty buffer of capacity {capacity} to return",
@@ -383,7 +452,7 @@ def _busy(impl: str, window: float) -> dict[str, str] | None:
                        daemon=True)
     proc.start()
     writer.close()
-    stall = STALL * time_scale()
+    stall = STALL * patience()
     try:
         if not reader.poll(_START_LIMIT * time_scale()):
             return _problem("the consumer process to start", "it did not", "")
@@ -437,7 +506,7 @@ def check_spawn(impl: str) -> None:
     # Started here, outside the check's process group, so it outlives a killed check and
     # unlinks any named semaphore a hung check left behind.
     resource_tracker.ensure_running()
-    check_transfer(impl, producers=1, consumers=1, items=30, capacity=2, noise=False, seed=1,
+    check_transfer(impl, producers=2, consumers=3, items=25, capacity=4, noise=False, seed=1,
                    method="spawn")
 
 

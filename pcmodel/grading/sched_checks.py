@@ -18,29 +18,34 @@ from __future__ import annotations
 from typing import Any
 
 from pcmodel.grading import buffer_checks
-from pcmodel.grading.checks import CheckFailed, budget, run_check
+from pcmodel.grading.checks import CheckFailed, budget, fail_on, run_check
+from pcmodel.grading.hints import hinted
 from pcmodel.grading.probes import load_impl
 
-__all__ = ["SCENARIOS", "check_interleavings", "scheduler_available"]
+__all__ = [
+    "PIPELINE_SCENARIOS",
+    "SCENARIOS",
+    "check_interleavings",
+    "check_pipeline_interleavings",
+    "scheduler_available",
+]
 
 # Small configurations where each classic bug has a short failing schedule (OSTEP 30's 1P/2C,
-# and two producers racing on one slot), each searched up to ``max_schedules`` schedules.
+# two producers racing on one slot, consumers racing on the head), each searched up to
+# ``max_schedules`` schedules.
 SCENARIOS: tuple[dict[str, Any], ...] = (
     {"producers": 1, "consumers": 2, "capacity": 1, "items": 2, "lines": False},
     {"producers": 2, "consumers": 1, "capacity": 2, "items": 1, "lines": True},
+    {"producers": 1, "consumers": 2, "capacity": 3, "items": 4, "lines": True},
 )
 
 _MAX_TRACE_LINES = 200
 
+# Hints by failure kind, only where the kind says the cause; a deadlock (a lost wake-up or a
+# lock order?), an exception or a broken invariant is explained by the trace itself.
 _HINTS = {
-    "deadlock": "every waiter must be woken by someone: notify the condition the other side "
-    "waits on (two conditions, or notify_all), and never wait while holding a lock the "
-    "waker needs (semaphore before mutex)",
-    "exception": "a thread went on after a wake-up without rechecking (use while, not if), or "
-    "two threads changed the storage at once (hold the mutex)",
-    "invariant": "two threads touched the slots or indices at once: do every read and update of "
-    "the storage inside one mutex",
-    "livelock": "a waiting thread keeps running instead of blocking (busy waiting)",
+    "livelock": "@no-poll",
+    "polling": "@no-poll",
 }
 
 
@@ -66,6 +71,13 @@ def _explore(impl: str, scenario: dict[str, Any], max_schedules: int) -> dict[st
         time_limit=8.0,
         **scenario,
     )
+    setup = (f"{scenario['producers']} producers x {scenario['items']} items, "
+             f"{scenario['consumers']} consumers, capacity {scenario['capacity']}")
+    return _report(result, setup, _HINTS)
+
+
+def _report(result: Any, setup: str, hints: dict[str, str]) -> dict[str, str] | None:
+    """The problem dictionary for an exploration's failure (None when it found none)."""
     if result.failure is None:
         return None
     kind = result.failure.kind.value
@@ -80,24 +92,76 @@ def _explore(impl: str, scenario: dict[str, Any], max_schedules: int) -> dict[st
         if line.strip():
             head.append(line.strip())
     first = " ".join(head) or kind
-    setup = (f"{scenario['producers']} producers x {scenario['items']} items, "
-             f"{scenario['consumers']} consumers, capacity {scenario['capacity']}")
     return {
         "expected": f"no interleaving of {setup} to fail",
         "got": f"{first} (found after {result.schedules} schedules; the trace shows it step by "
-        "step)",
-        "hint": _HINTS.get(kind, "read the trace: one column per thread, top to bottom"),
+        "step, and the last line replays it)",
+        "hint": hints.get(kind, ""),
         "details": text,
     }
 
 
-def check_interleavings(impl: str, max_schedules: int = 150) -> None:
+# Pipelines: small enough to search, with every parameter different so that no shortcut that
+# confuses two of them (one consumer per source, a marker per producer) passes.
+PIPELINE_SCENARIOS: tuple[dict[str, Any], ...] = (
+    {"sources": ((1, 2), (3,)), "consumers": 3, "capacity": 1, "lines": False},
+    {"sources": ((1,), (2, 3)), "consumers": 2, "capacity": 1, "lines": True},
+)
+
+_PIPELINE_HINTS = {
+    "deadlock": "every thread waits: a consumer never received its end-of-stream marker, or a "
+    "producer waits on a full queue that nobody empties any more",
+}
+
+
+def _explore_pipeline(impl: str, scenario: dict[str, Any],
+                      max_schedules: int) -> dict[str, str] | None:
+    from pcmodel.sched import InvariantViolation, explore_program
+    from pcmodel.sched.runtime import current_thread
+
+    module = load_impl(impl, "run_pipeline")
+    sources = [list(s) for s in scenario["sources"]]
+    everything = sorted(x for s in sources for x in s)
+
+    def program() -> None:
+        handled: list[int] = []
+        me = current_thread()
+        module.run_pipeline([iter(s) for s in sources], handled.append, scenario["consumers"],
+                            scenario["capacity"])
+        running = [t.name for t in me.run.threads if t is not me and not t.finished]
+        if running:
+            raise InvariantViolation(
+                f"run_pipeline() returned while threads it started still run: {running}")
+        if sorted(handled) != everything:
+            raise InvariantViolation(
+                f"handled {sorted(handled)}, expected each of {everything} exactly once")
+
+    result = explore_program(
+        program, strategy="dfs", preemption_bound=1, max_schedules=max_schedules,
+        max_steps=4000, time_limit=8.0, allow_polling=False, bind=[module],
+        trace=[impl] if scenario["lines"] else (),
+    )
+    setup = (f"run_pipeline(sources={[list(s) for s in scenario['sources']]}, handle, "
+             f"consumers={scenario['consumers']}, capacity={scenario['capacity']})")
+    return _report(result, setup, _PIPELINE_HINTS)
+
+
+def check_pipeline_interleavings(impl: str, max_schedules: int = 120) -> None:
+    """Search the schedules of small pipelines for a lost item, a hang or a thread left running."""
+    if not scheduler_available():
+        return
+    for scenario in PIPELINE_SCENARIOS:
+        found = run_check(_explore_pipeline, impl, scenario, budget(max_schedules))
+        if found is not None:
+            raise CheckFailed.from_problem(found)
+
+
+def check_interleavings(impl: str, max_schedules: int = 150, *, style: str = "condition") -> None:
     """Search the schedules of small producer/consumer configurations for a failure."""
     if not scheduler_available():
         buffer_checks.check_stress(impl, producers=2, consumers=2, items=3, capacity=1,
                                    trials=40, noise=0.5, seed=7)
         return
     for scenario in SCENARIOS:
-        found = run_check(_explore, impl, scenario, budget(max_schedules))
-        if found is not None:
-            raise CheckFailed.from_problem(found)
+        with hinted(style):
+            fail_on(run_check(_explore, impl, scenario, budget(max_schedules)))

@@ -110,6 +110,7 @@ def run_suite(
     only: tuple[str, ...] = (),
     deadline: float = DEFAULT_DEADLINE,
     cancel: threading.Event | None = None,
+    exitfirst: bool = False,
 ) -> dict[str, Any]:
     """Grade ``impl`` with ``copy``'s suite in a supervised pytest process; return the report.
 
@@ -141,6 +142,8 @@ def run_suite(
         ]
         if only:
             command += ["-k", " or ".join(only)]
+        if exitfirst:
+            command.append("-x")  # stop at the first failed check
         env = dict(os.environ, PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
         env.pop("PCMODEL_IMPL", None)
         problem = ""

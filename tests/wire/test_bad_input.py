@@ -236,3 +236,11 @@ def test_fuzzed_frames_never_hurt_other_clients(broker, listener):
     _still_serving(listener)
     end = broker.end_offsets([TopicPartition("t", 0)])[("t", 0)]
     assert end % 2 == 0, f"a half batch was appended (seed {seed})"
+
+
+def test_sasl_handshake_is_refused_with_an_answer(raw):
+    from kafka.protocol.sasl import SaslHandshakeRequest
+
+    response = raw.request(SaslHandshakeRequest[1](mechanism="PLAIN"))
+    assert response.error_code == 35  # no SASL here: the client says so instead of hanging
+    assert raw.request(MetadataRequest[12](topics=None)).brokers

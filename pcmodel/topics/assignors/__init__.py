@@ -38,6 +38,7 @@ __all__ = [
     "AbstractPartitionAssignor",
     "Assignment",
     "Assignor",
+    "CooperativeStickyAssignor",
     "CooperativeStickyPartitionAssignor",
     "RangePartitionAssignor",
     "RoundRobinPartitionAssignor",
@@ -139,6 +140,10 @@ class CooperativeStickyPartitionAssignor(AbstractPartitionAssignor):
 
     name = cooperative_sticky.name
     protocol = cooperative_sticky.protocol
+
+
+#: kafka-python's own name for the class (``kafka.coordinator.assignors.cooperative_sticky``).
+CooperativeStickyAssignor = CooperativeStickyPartitionAssignor
 
 
 def assignor_names(strategy: object) -> tuple[str, ...]:

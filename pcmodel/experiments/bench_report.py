@@ -1,0 +1,81 @@
+"""``pcmodel bench``'s results as text: tables of ratios, targets met, item sizes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["comparison_table", "parse_size", "size_label", "targets_summary",
+           "uncontended_table"]
+
+
+def comparison_table(results: dict[str, Any]) -> str:
+    """The comparisons as aligned text: one row per comparison and grid point."""
+    from pcmodel.experiments.cli import format_table
+
+    rows = [
+        [c["comparison"], c["backend"], c["capacity"], f"{c['producers']}x{c['consumers']}",
+         size_label(c["item_size"]), c["contender_rate"], c["baseline_rate"],
+         f"{c['ratio']:.2f}x",
+         "-" if c["target"] is None else f"{c['target']:g}x",
+         {None: "", True: "met", False: "MISSED"}[c["met"]]]
+        for c in results["comparisons"]
+    ]
+    headers = ["comparison", "backend", "capacity", "PxC", "item", "items/s",
+               "baseline items/s", "ratio", "target", ""]
+    return format_table(rows, headers)
+
+
+def size_label(size: int) -> str:
+    for unit, scale in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size >= scale and size % scale == 0:
+            return f"{size // scale} {unit}"
+    return f"{size} B"
+
+
+def parse_size(text: str) -> int:
+    """``"8"``, ``"1K"``/``"1KiB"``, ``"64k"``, ``"1M"`` -> bytes; ValueError if not a size."""
+    value = text.strip().upper().removesuffix("IB").removesuffix("B")
+    scale = {"K": 1 << 10, "M": 1 << 20}.get(value[-1:], 1)
+    number = value[:-1] if scale > 1 else value
+    if not number.isdigit() or int(number) < 1:
+        raise ValueError(f"{text!r} is not an item size; write bytes as 8, 1K, 64K or 1M")
+    return int(number) * scale
+
+
+def uncontended_table(results: dict[str, Any]) -> str:
+    """The one-thread comparisons: cost per item of each code path, and the ratios."""
+    from pcmodel.experiments.cli import format_table
+
+    costs = results["uncontended"]["ns_per_item"]
+    rows = [
+        [c["comparison"], round(costs[c["contender"]]["best"]),
+         round(costs[c["baseline"]]["best"]), f"{c['ratio']:.2f}x",
+         "-" if c["target"] is None else f"{c['target']:g}x",
+         {None: "", True: "met", False: "MISSED"}[c["met"]]]
+        for c in results["uncontended"]["comparisons"]
+    ]
+    headers = ["comparison (one thread, put+get)", "best ns/item", "baseline", "ratio",
+               "target", ""]
+    return format_table(rows, headers)
+
+
+def targets_summary(results: dict[str, Any]) -> list[str]:
+    """One line per comparison with a target: how many grid points met it, the worst ratio."""
+    lines = []
+    by_label: dict[str, list[dict]] = {}
+    for c in results["comparisons"]:
+        if c["target"] is not None:
+            by_label.setdefault(c["comparison"], []).append(c)
+    for label, rows in by_label.items():
+        met = sum(1 for r in rows if r["met"])
+        worst = min(rows, key=lambda r: r["ratio"])
+        lines.append(f"{label}: target {rows[0]['target']:g}x met at {met}/{len(rows)} points; "
+                     f"worst {worst['ratio']:.2f}x ({worst['backend']}, capacity "
+                     f"{worst['capacity']}, {worst['producers']}x{worst['consumers']}, "
+                     f"{size_label(worst['item_size'])} items)")
+    for c in results["uncontended"]["comparisons"]:
+        if c["target"] is not None:
+            verdict = "met" if c["met"] else "missed"
+            lines.append(f"{c['comparison']}, one thread: {c['ratio']:.2f}x, target "
+                         f"{c['target']:g}x {verdict}")
+    return lines

@@ -1,0 +1,376 @@
+"""The group and offset APIs: JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit,
+OffsetFetch, ListGroups, DescribeGroups, DeleteGroups.
+
+Each handler maps the request's fields to one :class:`~pcmodel.topics.broker.Broker` call of
+the group protocol (:mod:`pcmodel.topics.coordinator` explains it) and the answer back. Real
+clients and pcmodel's own consumers therefore meet in the same groups, with the same
+generations and the same committed offsets.
+
+JoinGroup and SyncGroup block their connection until the group answers (every member joined,
+or the leader sent the assignment), at most the group's rebalance timeout: that is how Kafka
+serves them, one request at a time per connection. From JoinGroup v4 a new member is first
+answered MEMBER_ID_REQUIRED with its id, as Kafka does. Static membership
+(``group.instance.id``) is not implemented and answered UNSUPPORTED_VERSION.
+
+Where Kafka answers per partition (OffsetCommit) or per group (DescribeGroups, DeleteGroups,
+LeaveGroup v3+), so do these handlers: a partition of an unknown topic fails alone.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from kafka.protocol.admin import (
+    DeleteGroupsRequest,
+    DeleteGroupsResponse,
+    DescribeGroupsRequest,
+    DescribeGroupsResponse,
+    ListGroupsRequest,
+    ListGroupsResponse,
+)
+from kafka.protocol.consumer.group import (
+    HeartbeatRequest,
+    HeartbeatResponse,
+    JoinGroupRequest,
+    JoinGroupResponse,
+    LeaveGroupRequest,
+    LeaveGroupResponse,
+    OffsetCommitRequest,
+    OffsetCommitResponse,
+    OffsetFetchRequest,
+    OffsetFetchResponse,
+    SyncGroupRequest,
+    SyncGroupResponse,
+)
+
+from pcmodel.topics.coordinator import HeartbeatStatus
+from pcmodel.topics.errors import (
+    GroupIdNotFoundError,
+    IllegalStateError,
+    MemberIdRequiredError,
+    UnsupportedVersionError,
+)
+from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition
+from pcmodel.wire.api import ApiHandler, RequestContext, error_code, kafka_errors
+
+__all__ = ["HANDLERS"]
+
+log = logging.getLogger(__name__)
+
+_HEARTBEAT_CODES = {
+    HeartbeatStatus.OK: 0,
+    HeartbeatStatus.REBALANCE_IN_PROGRESS: kafka_errors.RebalanceInProgressError.errno,
+    HeartbeatStatus.UNKNOWN_MEMBER: kafka_errors.UnknownMemberIdError.errno,
+    HeartbeatStatus.ILLEGAL_GENERATION: kafka_errors.IllegalGenerationError.errno,
+}
+
+
+def _code(exc: BaseException) -> int:
+    """Kafka's code for a group call's exception; a dead group or closed broker is
+    COORDINATOR_NOT_AVAILABLE, as on a broker that stopped coordinating the group."""
+    if isinstance(exc, IllegalStateError):
+        return kafka_errors.CoordinatorNotAvailableError.errno
+    return error_code(exc)
+
+
+def _static_membership(ctx: RequestContext, instance_id: str | None) -> bool:
+    if instance_id is None:
+        return False
+    log.info("Kafka client %s asked for static membership (group.instance.id=%r), which "
+             "pcmodel does not implement; answered UNSUPPORTED_VERSION", ctx.client_id,
+             instance_id)
+    return True
+
+
+# --- JoinGroup, SyncGroup, Heartbeat, LeaveGroup ---------------------------------------------
+
+
+def handle_join_group(ctx: RequestContext, request: Any) -> Any:
+    """Join (blocking until the round completes); the leader gets every member's metadata."""
+    version = ctx.api_version
+    instance_id = request.group_instance_id if version >= 5 else None
+    empty_name = None if version >= 7 else ""
+
+    def failed(code: int, member_id: str) -> Any:
+        return ctx.response(
+            throttle_time_ms=0, error_code=code, generation_id=-1, protocol_type=None,
+            protocol_name=empty_name, leader="", skip_assignment=False, member_id=member_id,
+            members=[],
+        )
+
+    if _static_membership(ctx, instance_id):
+        return failed(UnsupportedVersionError.errno, request.member_id)
+    rebalance = request.rebalance_timeout_ms if version >= 1 else -1
+    try:
+        joined = ctx.broker.join_group(
+            request.group_id, request.member_id,
+            protocols=[(p.name, bytes(p.metadata)) for p in request.protocols],
+            protocol_type=request.protocol_type,
+            session_timeout_ms=request.session_timeout_ms,
+            rebalance_timeout_ms=rebalance if rebalance > 0 else None,
+            client_id=ctx.client_id or "", require_known_member_id=version >= 4, timeout=None,
+        )
+    except MemberIdRequiredError as exc:
+        return failed(exc.errno, exc.member_id)
+    except Exception as exc:
+        return failed(_code(exc), request.member_id)
+    Member = JoinGroupResponse.JoinGroupResponseMember
+    return ctx.response(
+        throttle_time_ms=0, error_code=0, generation_id=joined.generation,
+        protocol_type=joined.protocol_type, protocol_name=joined.protocol,
+        leader=joined.leader, skip_assignment=False, member_id=joined.member_id,
+        members=[
+            Member(member_id=m.member_id, group_instance_id=None, metadata=m.metadata)
+            for m in joined.members
+        ],
+    )
+
+
+def handle_sync_group(ctx: RequestContext, request: Any) -> Any:
+    """The leader's plan in, each member's own assignment out (followers wait for it)."""
+    version = ctx.api_version
+    empty = None if version >= 5 else ""
+
+    def failed(code: int) -> Any:
+        return ctx.response(throttle_time_ms=0, error_code=code, protocol_type=empty,
+                            protocol_name=empty, assignment=b"")
+
+    if _static_membership(ctx, request.group_instance_id if version >= 3 else None):
+        return failed(UnsupportedVersionError.errno)
+    try:
+        synced = ctx.broker.sync_group(
+            request.group_id, request.member_id, request.generation_id,
+            assignments={a.member_id: bytes(a.assignment) for a in request.assignments},
+            protocol_type=request.protocol_type if version >= 5 else None,
+            protocol=request.protocol_name if version >= 5 else None,
+            timeout=None,
+        )
+    except Exception as exc:
+        return failed(_code(exc))
+    return ctx.response(throttle_time_ms=0, error_code=0, protocol_type=synced.protocol_type,
+                        protocol_name=synced.protocol, assignment=synced.assignment)
+
+
+def handle_heartbeat(ctx: RequestContext, request: Any) -> Any:
+    """OK, or tell the member to rejoin (REBALANCE_IN_PROGRESS) or that it is out."""
+    if _static_membership(ctx, request.group_instance_id if ctx.api_version >= 3 else None):
+        return ctx.response(throttle_time_ms=0, error_code=UnsupportedVersionError.errno)
+    try:
+        result = ctx.broker.heartbeat(request.group_id, request.member_id, request.generation_id)
+    except Exception as exc:
+        return ctx.response(throttle_time_ms=0, error_code=_code(exc))
+    return ctx.response(throttle_time_ms=0, error_code=_HEARTBEAT_CODES[result.status])
+
+
+def _leave(ctx: RequestContext, group_id: str, member_id: str) -> int:
+    try:
+        ctx.broker.leave_group(group_id, member_id)
+    except Exception as exc:
+        return _code(exc)
+    return 0
+
+
+def handle_leave_group(ctx: RequestContext, request: Any) -> Any:
+    """Remove the member (v0-2) or each listed member (v3+, answered one by one)."""
+    if ctx.api_version < 3:
+        code = _leave(ctx, request.group_id, request.member_id)
+        return ctx.response(throttle_time_ms=0, error_code=code, members=[])
+    answers = []
+    for member in request.members:
+        if member.group_instance_id is not None:
+            code = kafka_errors.UnknownMemberIdError.errno  # no static members here
+        else:
+            code = _leave(ctx, request.group_id, member.member_id)
+        answers.append(LeaveGroupResponse.MemberResponse(
+            member_id=member.member_id, group_instance_id=member.group_instance_id,
+            error_code=code,
+        ))
+    return ctx.response(throttle_time_ms=0, error_code=0, members=answers)
+
+
+# --- OffsetCommit, OffsetFetch -----------------------------------------------------------------
+
+
+def handle_offset_commit(ctx: RequestContext, request: Any) -> Any:
+    """Store the offsets of existing partitions; the group's member and generation are checked."""
+    counts = ctx.broker.list_topics()
+    offsets: dict[TopicPartition, OffsetAndMetadata] = {}
+    codes: dict[TopicPartition, int] = {}
+    for topic in request.topics:
+        for part in topic.partitions:
+            tp = TopicPartition(topic.name, part.partition_index)
+            if not 0 <= tp.partition < counts.get(tp.topic, 0):
+                codes[tp] = kafka_errors.UnknownTopicOrPartitionError.errno
+            elif part.committed_offset < 0:
+                codes[tp] = kafka_errors.InvalidRequestError.errno
+            else:
+                offsets[tp] = OffsetAndMetadata(part.committed_offset,
+                                                part.committed_metadata or "")
+    if offsets:
+        try:
+            ctx.broker.commit_offsets(
+                request.group_id, request.generation_id_or_member_epoch, request.member_id,
+                offsets,
+            )
+            group_code = 0
+        except Exception as exc:
+            group_code = _code(exc)
+        codes.update(dict.fromkeys(offsets, group_code))
+    Topic = OffsetCommitResponse.OffsetCommitResponseTopic
+    Partition = Topic.OffsetCommitResponsePartition
+    topics = [
+        Topic(name=topic.name, partitions=[
+            Partition(partition_index=p.partition_index,
+                      error_code=codes[TopicPartition(topic.name, p.partition_index)])
+            for p in topic.partitions
+        ])
+        for topic in request.topics
+    ]
+    return ctx.response(throttle_time_ms=0, topics=topics)
+
+
+def _fetch_offsets(
+    ctx: RequestContext, group_id: str, wanted: list[tuple[str, list[int]]] | None
+) -> tuple[int, dict[str, list[tuple[int, OffsetAndMetadata | None]]]]:
+    """``(group error code, {topic: [(partition, committed or None)]})``; ``None`` = all."""
+    try:
+        if wanted is None:
+            try:
+                committed = ctx.broker.describe_group(group_id).committed
+            except GroupIdNotFoundError:
+                committed = {}
+        else:
+            tps = [TopicPartition(t, p) for t, parts in wanted for p in parts]
+            committed = ctx.broker.committed(group_id, tps)
+    except Exception as exc:
+        return _code(exc), {}
+    by_topic: dict[str, list[tuple[int, OffsetAndMetadata | None]]] = {}
+    for tp, value in sorted(committed.items()):
+        by_topic.setdefault(tp.topic, []).append((tp.partition, value))
+    return 0, by_topic
+
+
+def _partition_fields(partition: int, value: OffsetAndMetadata | None) -> dict[str, Any]:
+    return {
+        "partition_index": partition,
+        "committed_offset": -1 if value is None else value.offset,
+        "committed_leader_epoch": -1,
+        "metadata": "" if value is None else value.metadata,
+        "error_code": 0,
+    }
+
+
+def handle_offset_fetch(ctx: RequestContext, request: Any) -> Any:
+    """The committed offset per partition (``-1`` where none); all of them for ``topics=None``."""
+    if ctx.api_version < 8:
+        wanted = (None if request.topics is None
+                  else [(t.name, list(t.partition_indexes)) for t in request.topics])
+        code, found = _fetch_offsets(ctx, request.group_id, wanted)
+        Topic = OffsetFetchResponse.OffsetFetchResponseTopic
+        Partition = Topic.OffsetFetchResponsePartition
+        topics = [
+            Topic(name=name, partitions=[Partition(**_partition_fields(p, v)) for p, v in parts])
+            for name, parts in found.items()
+        ]
+        return ctx.response(throttle_time_ms=0, topics=topics, error_code=code, groups=[])
+    Group = OffsetFetchResponse.OffsetFetchResponseGroup
+    Topics = Group.OffsetFetchResponseTopics
+    Partitions = Topics.OffsetFetchResponsePartitions
+    groups = []
+    for group in request.groups:
+        wanted = (None if group.topics is None
+                  else [(t.name, list(t.partition_indexes)) for t in group.topics])
+        code, found = _fetch_offsets(ctx, group.group_id, wanted)
+        groups.append(Group(group_id=group.group_id, error_code=code, topics=[
+            Topics(name=name, partitions=[Partitions(**_partition_fields(p, v))
+                                          for p, v in parts])
+            for name, parts in found.items()
+        ]))
+    return ctx.response(throttle_time_ms=0, topics=[], error_code=0, groups=groups)
+
+
+# --- ListGroups, DescribeGroups, DeleteGroups ------------------------------------------------
+
+
+def handle_list_groups(ctx: RequestContext, request: Any) -> Any:
+    """Every group with its protocol type (v4+: state, filtered; v5+: type, always classic)."""
+    version = ctx.api_version
+    states = {s.lower() for s in request.states_filter} if version >= 4 else set()
+    types = {t.lower() for t in request.types_filter} if version >= 5 else set()
+    listed = []
+    for group_id, (protocol_type, state) in ctx.broker.group_states().items():
+        if (states and state.value.lower() not in states) or (types and "classic" not in types):
+            continue
+        listed.append(ListGroupsResponse.ListedGroup(
+            group_id=group_id, protocol_type=protocol_type or "", group_state=state.value,
+            group_type="classic",
+        ))
+    return ctx.response(throttle_time_ms=0, error_code=0, groups=listed)
+
+
+def _described(ctx: RequestContext, group_id: str) -> Any:
+    Group = DescribeGroupsResponse.DescribedGroup
+    Member = Group.DescribedGroupMember
+    try:
+        desc = ctx.broker.describe_group(group_id)
+    except GroupIdNotFoundError:
+        # Kafka describes a group it does not know as Dead, with no error.
+        return Group(error_code=0, error_message=None, group_id=group_id, group_state="Dead",
+                     protocol_type="", protocol_data="", members=[])
+    except Exception as exc:
+        return Group(error_code=_code(exc), error_message=str(exc), group_id=group_id,
+                     group_state="", protocol_type="", protocol_data="", members=[])
+    return Group(
+        error_code=0, error_message=None, group_id=group_id, group_state=desc.state.value,
+        protocol_type=desc.protocol_type or "", protocol_data=desc.protocol or "",
+        members=[
+            Member(member_id=m.member_id, group_instance_id=None, client_id=m.client_id,
+                   client_host=m.client_host, member_metadata=m.member_metadata,
+                   member_assignment=m.member_assignment)
+            for m in desc.members
+        ],
+    )
+
+
+def handle_describe_groups(ctx: RequestContext, request: Any) -> Any:
+    """State, protocol and members (metadata and assignment bytes while Stable) per group."""
+    return ctx.response(throttle_time_ms=0,
+                        groups=[_described(ctx, group_id) for group_id in request.groups])
+
+
+def handle_delete_groups(ctx: RequestContext, request: Any) -> Any:
+    """Delete each empty group (NON_EMPTY_GROUP / GROUP_ID_NOT_FOUND otherwise)."""
+    results = []
+    for group_id in request.groups_names:
+        try:
+            ctx.broker.delete_group(group_id)
+            code = 0
+        except Exception as exc:
+            code = _code(exc)
+        results.append(DeleteGroupsResponse.DeletableGroupResult(group_id=group_id,
+                                                                 error_code=code))
+    return ctx.response(throttle_time_ms=0, results=results)
+
+
+HANDLERS = {
+    JoinGroupRequest.API_KEY: ApiHandler(
+        JoinGroupRequest, JoinGroupResponse, 0, 9, handle_join_group),
+    SyncGroupRequest.API_KEY: ApiHandler(
+        SyncGroupRequest, SyncGroupResponse, 0, 5, handle_sync_group),
+    HeartbeatRequest.API_KEY: ApiHandler(
+        HeartbeatRequest, HeartbeatResponse, 0, 4, handle_heartbeat),
+    LeaveGroupRequest.API_KEY: ApiHandler(
+        LeaveGroupRequest, LeaveGroupResponse, 0, 5, handle_leave_group),
+    # v10 names topics by id, which this listener does not use.
+    OffsetCommitRequest.API_KEY: ApiHandler(
+        OffsetCommitRequest, OffsetCommitResponse, 2, 9, handle_offset_commit),
+    OffsetFetchRequest.API_KEY: ApiHandler(
+        OffsetFetchRequest, OffsetFetchResponse, 1, 9, handle_offset_fetch),
+    ListGroupsRequest.API_KEY: ApiHandler(
+        ListGroupsRequest, ListGroupsResponse, 0, 5, handle_list_groups),
+    DescribeGroupsRequest.API_KEY: ApiHandler(
+        DescribeGroupsRequest, DescribeGroupsResponse, 0, 6, handle_describe_groups),
+    DeleteGroupsRequest.API_KEY: ApiHandler(
+        DeleteGroupsRequest, DeleteGroupsResponse, 0, 2, handle_delete_groups),
+}

@@ -1,0 +1,122 @@
+"""The group and offset APIs on the wire, request by request: the handshake of a new member,
+a lone member's round, commits and fetches of offsets, describing, listing and deleting groups,
+and the answers Kafka gives to requests it refuses."""
+
+from __future__ import annotations
+
+from kafka.protocol.admin import (
+    DeleteGroupsRequest,
+    DescribeGroupsRequest,
+    ListGroupsRequest,
+)
+from kafka.protocol.consumer.group import (
+    HeartbeatRequest,
+    JoinGroupRequest,
+    LeaveGroupRequest,
+    OffsetCommitRequest,
+    OffsetFetchRequest,
+    SyncGroupRequest,
+)
+
+from pcmodel.topics.consumer_protocol import encode_assignment, encode_subscription
+from pcmodel.topics.structs import TopicPartition
+
+SUBSCRIPTION = encode_subscription(["t"])
+
+
+def _join(raw, member_id="", version=9, **fields):
+    protocols = [JoinGroupRequest.JoinGroupRequestProtocol(name="range", metadata=SUBSCRIPTION)]
+    return raw.request(JoinGroupRequest[version](
+        group_id="g", session_timeout_ms=10_000, rebalance_timeout_ms=5_000, member_id=member_id,
+        group_instance_id=fields.pop("group_instance_id", None), protocol_type="consumer",
+        protocols=protocols, reason=None, **fields,
+    ))
+
+
+def _commit(raw, generation, member_id, partitions):
+    Topic = OffsetCommitRequest.OffsetCommitRequestTopic
+    Partition = Topic.OffsetCommitRequestPartition
+    return raw.request(OffsetCommitRequest[8](
+        group_id="g", generation_id_or_member_epoch=generation, member_id=member_id,
+        group_instance_id=None,
+        topics=[Topic(name=topic, partitions=[
+            Partition(partition_index=p, committed_offset=o, committed_leader_epoch=-1,
+                      committed_metadata="m") for p, o in parts.items()
+        ]) for topic, parts in partitions.items()],
+    ))
+
+
+def test_a_lone_member_joins_syncs_commits_and_leaves(broker, raw):
+    broker.create_topic("t", 2)
+    first = _join(raw)
+    assert first.error_code == 79  # MEMBER_ID_REQUIRED, with the id to use
+    member_id = first.member_id
+    joined = _join(raw, member_id)
+    assert (joined.error_code, joined.generation_id, joined.protocol_name) == (0, 1, "range")
+    assert joined.leader == member_id and [m.metadata for m in joined.members] == [SUBSCRIPTION]
+    plan = encode_assignment([TopicPartition("t", 0), TopicPartition("t", 1)])
+    synced = raw.request(SyncGroupRequest[5](
+        group_id="g", generation_id=1, member_id=member_id, group_instance_id=None,
+        protocol_type="consumer", protocol_name="range",
+        assignments=[SyncGroupRequest.SyncGroupRequestAssignment(member_id=member_id,
+                                                                 assignment=plan)],
+    ))
+    assert (synced.error_code, bytes(synced.assignment)) == (0, plan)
+    beat = raw.request(HeartbeatRequest[4](group_id="g", generation_id=1, member_id=member_id,
+                                           group_instance_id=None))
+    assert beat.error_code == 0
+    stale = raw.request(HeartbeatRequest[4](group_id="g", generation_id=0, member_id=member_id,
+                                            group_instance_id=None))
+    assert stale.error_code == 22  # ILLEGAL_GENERATION
+
+    committed = _commit(raw, 1, member_id, {"t": {0: 5}, "missing": {0: 1}})
+    codes = {(t.name, p.partition_index): p.error_code
+             for t in committed.topics for p in t.partitions}
+    assert codes == {("t", 0): 0, ("missing", 0): 3}
+    fenced = _commit(raw, 0, member_id, {"t": {1: 1}})
+    assert fenced.topics[0].partitions[0].error_code == 22
+
+    fetched = raw.request(OffsetFetchRequest[7](
+        group_id="g", topics=[OffsetFetchRequest.OffsetFetchRequestTopic(
+            name="t", partition_indexes=[0, 1])], require_stable=False))
+    offsets = {p.partition_index: (p.committed_offset, p.metadata)
+               for t in fetched.topics for p in t.partitions}
+    assert offsets == {0: (5, "m"), 1: (-1, "")}
+
+    described = raw.request(DescribeGroupsRequest[5](groups=["g", "nobody"],
+                                                     include_authorized_operations=False))
+    group, nobody = described.groups
+    assert (group.group_state, group.protocol_type, group.protocol_data) == (
+        "Stable", "consumer", "range")
+    assert bytes(group.members[0].member_assignment) == plan
+    assert (nobody.error_code, nobody.group_state) == (0, "Dead")
+    listed = raw.request(ListGroupsRequest[4](states_filter=["stable"]))
+    assert [(g.group_id, g.protocol_type, g.group_state) for g in listed.groups] == [
+        ("g", "consumer", "Stable")]
+
+    refused = raw.request(DeleteGroupsRequest[2](groups_names=["g"]))
+    assert refused.results[0].error_code == 68  # NON_EMPTY_GROUP
+    left = raw.request(LeaveGroupRequest[5](group_id="g", members=[
+        LeaveGroupRequest.MemberIdentity(member_id=member_id, group_instance_id=None,
+                                         reason=None),
+        LeaveGroupRequest.MemberIdentity(member_id="ghost", group_instance_id=None,
+                                         reason=None),
+    ]))
+    assert [m.error_code for m in left.members] == [0, 25]
+    deleted = raw.request(DeleteGroupsRequest[2](groups_names=["g", "g"]))
+    assert [r.error_code for r in deleted.results] == [0, 69]
+
+
+def test_static_membership_and_an_inconsistent_protocol_are_refused(broker, raw):
+    broker.create_topic("t", 1)
+    static = _join(raw, group_instance_id="instance-1")
+    assert static.error_code == 35  # UNSUPPORTED_VERSION: not implemented here
+    assert broker.list_groups() == []
+    old = _join(raw, version=3)  # before v4: no MEMBER_ID_REQUIRED round trip
+    assert old.error_code == 0 and old.generation_id == 1
+    other = raw.request(JoinGroupRequest[5](
+        group_id="g", session_timeout_ms=10_000, rebalance_timeout_ms=5_000, member_id="",
+        group_instance_id=None, protocol_type="connect",
+        protocols=[JoinGroupRequest.JoinGroupRequestProtocol(name="range", metadata=b"")],
+    ))
+    assert other.error_code == 23  # INCONSISTENT_GROUP_PROTOCOL
