@@ -123,7 +123,10 @@ class ProgressBar:
 def _notebook_bar(total: int, label: str) -> Any:
     """tqdm's notebook widget when running in a Jupyter kernel with tqdm and ipywidgets
     installed (the ``notebooks`` extra), else None."""
-    if "ipykernel" not in sys.modules:
+    # Imported is not running: only a shell that belongs to a kernel draws widgets.
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    if shell is None or getattr(shell, "kernel", None) is None:
         return None
     try:
         from tqdm.notebook import tqdm as notebook_tqdm
