@@ -253,6 +253,16 @@ class Broker:
     (``allow_auto_create_topics``, the clients' default) gets it created with
     ``num_partitions`` partitions; with ``auto_create_topics_enable=False`` topics exist only
     once created (``create_topic`` or the admin client).
+
+    ``group_initial_rebalance_delay_ms`` is Kafka's ``group.initial.rebalance.delay.ms``: a
+    group leaving ``Empty`` completes its first round no earlier than this, each new member
+    extending it, up to the rebalance timeout (see :mod:`pcmodel.topics.coordinator`). The
+    default is 0 (no delay), not Kafka's 3000: pcmodel's own consumers read topic metadata from
+    the broker itself when they lead, so a group formed at once assigns every partition, and a
+    3 s wait on every new group would slow every test and notebook cell that forms one. Set a
+    few hundred ms when Kafka clients join through :meth:`serve_kafka`: kafka-python's leader
+    may assign nothing, and rebalance again, if its group forms before it has the topics'
+    metadata.
     """
 
     def __init__(
@@ -262,6 +272,7 @@ class Broker:
         timestamp_clock: Callable[[], int] = wall_clock_ms,
         auto_create_topics_enable: bool = True,
         num_partitions: int = 1,
+        group_initial_rebalance_delay_ms: int = 0,
     ) -> None:
         if not isinstance(auto_create_topics_enable, bool):
             raise TypeError(
@@ -269,6 +280,9 @@ class Broker:
                 f"{auto_create_topics_enable!r}"
             )
         _check_int("num_partitions", num_partitions, 1, InvalidPartitionsError)
+        _check_int("group_initial_rebalance_delay_ms", group_initial_rebalance_delay_ms, 0,
+                   IllegalArgumentError)
+        self.group_initial_rebalance_delay_ms = group_initial_rebalance_delay_ms
         self.auto_create_topics_enable = auto_create_topics_enable
         self.num_partitions = num_partitions
         self._clock = clock
@@ -995,7 +1009,10 @@ class Broker:
     def _group(self, group_id: str, *, create: bool) -> GroupCoordinator:
         group = self._groups.get(group_id)
         if group is None and create:
-            group = GroupCoordinator(group_id, self._lock, self._clock)
+            group = GroupCoordinator(
+                group_id, self._lock, self._clock,
+                initial_rebalance_delay_ms=self.group_initial_rebalance_delay_ms,
+            )
             self._groups[group_id] = group
         return group
 

@@ -47,9 +47,16 @@ sees only joins and syncs either way.
 broker never assigns partitions, so there is one state machine and one code path for every
 client, and a student can read the leader's assignment step in Python next to the wire protocol
 real clients speak. Static membership (``group_instance_id``) is not implemented: a join that
-asks for it fails with ``UnsupportedVersionError``. Kafka's
-``group.initial.rebalance.delay.ms`` is not either: the first round completes as soon as every
-known member has joined.
+asks for it fails with ``UnsupportedVersionError``.
+
+**The initial rebalance delay** (Kafka's ``group.initial.rebalance.delay.ms``, its
+``InitialDelayedJoin``): when a group leaves ``Empty``, the first round completes no earlier
+than ``initial_rebalance_delay_ms`` after it started, even if every member has joined, so that
+members started together land in one generation instead of one rebalance each. A new member
+that joins during the delay extends it by the delay again, when the current delay ends; the
+extensions stop at the group's rebalance timeout (counted from the start of the round). When
+the delay is over the round completes as any other: at once if every member has joined. A round
+that does not start from ``Empty`` is never delayed, and a delay of 0 turns the feature off.
 
 Liveness without a reaper thread: every call first expires what is due (with the injected
 clock), and a call waiting for other members wakes at the next deadline. A member whose join or
@@ -176,6 +183,13 @@ class GroupCoordinator:
     pending_sync: set[str] = field(default_factory=set)
     rebalance_deadline: float = 0.0
     sync_deadline: float = 0.0
+    #: Kafka's ``group.initial.rebalance.delay.ms`` (see the module docstring); 0: no delay.
+    initial_rebalance_delay_ms: int = 0
+    #: End of the current initial delay, or None when no round is being delayed.
+    delay_deadline: float | None = None
+    #: How much the initial delay may still be extended (s), and whether it should be.
+    delay_remaining: float = 0.0
+    new_member_added: bool = False
 
     def __post_init__(self) -> None:
         # Notified whenever a join or sync is answered or the group changes state.
@@ -241,6 +255,8 @@ class GroupCoordinator:
             if not self.members:
                 self.protocol_type = protocol_type
             self.members[member_id] = member
+            if self.delay_deadline is not None:
+                self.new_member_added = True
             if self.leader is None:
                 self.leader = member_id
             self._register_join(member, now)
@@ -448,7 +464,8 @@ class GroupCoordinator:
             alive = m.awaiting_join or m.awaiting_sync
             if not alive and now - m.last_heartbeat > m.session_timeout and mid in self.members:
                 self._remove(mid)
-        if self.state is GroupState.PREPARING_REBALANCE:
+        self._expire_initial_delay(now)
+        if self.state is GroupState.PREPARING_REBALANCE and self.delay_deadline is None:
             if now >= self.rebalance_deadline:
                 self._complete_join(now)
             else:
@@ -466,6 +483,7 @@ class GroupCoordinator:
     def mark_dead(self) -> None:
         """Deletion (of an empty group) or shutdown: the group is ``Dead``; waiting calls fail."""
         self._transition(GroupState.DEAD)
+        self.delay_deadline = None
         self.members.clear()
         self.pending_members.clear()
         self.offsets.clear()
@@ -523,14 +541,32 @@ class GroupCoordinator:
             for m in self.members.values():
                 m.awaiting_sync = False  # their SyncGroup fails: REBALANCE_IN_PROGRESS
         self.pending_sync.clear()
-        self.rebalance_deadline = now + max(
-            (m.rebalance_timeout for m in self.members.values()), default=0.0
-        )
+        rebalance_timeout = max((m.rebalance_timeout for m in self.members.values()), default=0.0)
+        self.rebalance_deadline = now + rebalance_timeout
+        if self.state is GroupState.EMPTY and self.initial_rebalance_delay_ms > 0:
+            delay = self.initial_rebalance_delay_ms / 1000
+            self.delay_deadline = now + delay
+            self.delay_remaining = max(rebalance_timeout - delay, 0.0)
+            self.new_member_added = False
         self._transition(GroupState.PREPARING_REBALANCE)
+
+    def _expire_initial_delay(self, now: float) -> None:
+        """End the initial delay once it passed, or extend it if a new member came meanwhile."""
+        while self.delay_deadline is not None and now >= self.delay_deadline:
+            if self.new_member_added and self.delay_remaining > 0:
+                # Kafka chains a further delay from where this one ended, not from the join.
+                extension = min(self.initial_rebalance_delay_ms / 1000, self.delay_remaining)
+                self.delay_deadline += extension
+                self.delay_remaining -= extension
+                self.new_member_added = False
+            else:
+                self.delay_deadline = None
+                self.new_member_added = False
 
     def _maybe_complete_join(self, now: float) -> None:
         if (
-            self.state is GroupState.PREPARING_REBALANCE
+            self.delay_deadline is None
+            and self.state is GroupState.PREPARING_REBALANCE
             and not self.pending_members
             and all(m.awaiting_join for m in self.members.values())
         ):
@@ -618,7 +654,9 @@ class GroupCoordinator:
             for m in self.members.values()
             if not (m.awaiting_join or m.awaiting_sync)
         ]
-        if self.state is GroupState.PREPARING_REBALANCE:
+        if self.delay_deadline is not None:
+            deadlines.append(self.delay_deadline)
+        elif self.state is GroupState.PREPARING_REBALANCE:
             deadlines.append(self.rebalance_deadline)
         if self.pending_sync:
             deadlines.append(self.sync_deadline)

@@ -30,8 +30,14 @@ pcmodel adds its own settings for teaching: `broker`, `buffer_memory`, `buffer_v
 `buffer_instrument` (producer); `fetch_buffer_batches`, `fetch_buffer_variant`,
 `fetch_buffer_instrument` and `clock` (consumer). See the classes' docstrings.
 
-The broker has two of Kafka's broker settings: `Broker(auto_create_topics_enable=True,
-num_partitions=1)`, Kafka's defaults.
+The broker has three of Kafka's broker settings: `Broker(auto_create_topics_enable=True,
+num_partitions=1, group_initial_rebalance_delay_ms=0)`. The first two have Kafka's defaults.
+Kafka's `group.initial.rebalance.delay.ms` defaults to 3000; here it is 0, because pcmodel's own
+consumers read topic metadata from the broker itself when they lead (a group formed at once
+assigns every partition) and a 3 s wait on each new group would slow every program and test that
+forms one. Give it a few hundred ms when Kafka clients join through `Broker.serve_kafka`: a
+kafka-python leader whose group forms before it has the topics' metadata assigns nothing and
+rebalances again.
 
 """
 

@@ -9,6 +9,7 @@ says so.
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -16,6 +17,7 @@ from pcmodel.topics.broker import Broker
 from pcmodel.topics.consumer_protocol import decode_subscription, encode_subscription
 from pcmodel.topics.coordinator import GroupCoordinator, GroupState, HeartbeatStatus
 from pcmodel.topics.errors import (
+    IllegalArgumentError,
     IllegalGenerationError,
     IllegalStateError,
     InconsistentGroupProtocolError,
@@ -35,10 +37,12 @@ RANGE = consumer_protocols(["t"])
 class Group:
     """One coordinator, its lock and clock; each method is one request, made under the lock."""
 
-    def __init__(self) -> None:
+    def __init__(self, initial_rebalance_delay_ms: int = 0) -> None:
         self.clock = FakeClock()
         self.lock = threading.Lock()
-        self.coordinator = GroupCoordinator("g", self.lock, self.clock)
+        self.coordinator = GroupCoordinator(
+            "g", self.lock, self.clock, initial_rebalance_delay_ms=initial_rebalance_delay_ms
+        )
 
     def join(self, member_id="", protocols=RANGE, *, session=10_000, rebalance=5_000, **kw):
         kw.setdefault("timeout", 0)
@@ -314,6 +318,102 @@ def test_deleting_an_empty_group_makes_it_dead(group):
     assert group.state is GroupState.DEAD
     with pytest.raises(IllegalStateError, match="deleted"):
         group.join("")
+
+
+# --- the initial rebalance delay (Kafka's group.initial.rebalance.delay.ms) ----------------------
+
+
+def test_the_first_round_does_not_complete_before_the_initial_delay():
+    group = Group(initial_rebalance_delay_ms=3_000)
+    a = group.new_member()
+    assert a.pending and group.state is GroupState.PREPARING_REBALANCE  # a alone has joined
+    group.clock.advance(2.999)
+    assert group.state is GroupState.PREPARING_REBALANCE
+    assert group.heartbeat(a.member_id, 0) is HeartbeatStatus.REBALANCE_IN_PROGRESS
+    group.clock.advance(0.001)
+    assert group.state is GroupState.COMPLETING_REBALANCE
+    a = group.join(a.member_id)
+    assert (a.pending, a.generation, a.leader) == (False, 1, a.member_id)
+
+
+def test_a_member_joining_during_the_delay_extends_it_by_the_delay_again():
+    group = Group(initial_rebalance_delay_ms=3_000)
+    a = group.new_member(rebalance=60_000)
+    group.clock.advance(2)
+    b = group.new_member(rebalance=60_000)
+    assert b.pending
+    group.clock.advance(1)  # the first delay is over, but b came during it: 3 s more
+    assert group.state is GroupState.PREPARING_REBALANCE
+    group.clock.advance(2.999)
+    assert group.state is GroupState.PREPARING_REBALANCE
+    group.clock.advance(0.001)  # no one new in the second delay: the round completes
+    assert group.state is GroupState.COMPLETING_REBALANCE
+    a, b = group.join(a.member_id), group.join(b.member_id)
+    assert (a.generation, b.generation, len(a.members)) == (1, 1, 2)
+
+
+def test_the_extensions_stop_at_the_rebalance_timeout():
+    group = Group(initial_rebalance_delay_ms=3_000)
+    a = group.new_member(rebalance=5_000)  # 3 s of delay, then at most 2 s more
+    group.clock.advance(1)
+    group.new_member(rebalance=5_000)  # extends the delay to 5 s
+    group.clock.advance(3)
+    group.new_member(rebalance=5_000)  # would extend it to 7 s: capped at 5 s
+    group.clock.advance(0.999)
+    assert group.state is GroupState.PREPARING_REBALANCE
+    group.clock.advance(0.001)
+    assert group.state is GroupState.COMPLETING_REBALANCE
+    assert len(group.join(a.member_id).members) == 3
+
+
+def test_a_round_that_does_not_start_from_empty_is_not_delayed():
+    group = Group(initial_rebalance_delay_ms=3_000)
+    a = group.new_member()
+    group.clock.advance(3)
+    a = group.join(a.member_id)
+    group.sync(a.member_id, 1, {a.member_id: b"all"})
+    b = group.new_member()
+    assert b.pending and group.state is GroupState.PREPARING_REBALANCE
+    a2 = group.join(a.member_id)  # every member has joined: at once, no delay
+    assert (a2.pending, a2.generation, len(a2.members)) == (False, 2, 2)
+
+
+def test_with_no_delay_the_first_round_completes_as_soon_as_everyone_joined():
+    group = Group(initial_rebalance_delay_ms=0)
+    assert Group().coordinator.initial_rebalance_delay_ms == 0  # the default
+    a = group.new_member()
+    assert (a.pending, a.generation) == (False, 1)
+
+
+def test_a_blocked_join_wakes_when_the_delay_ends():
+    lock = threading.Lock()
+    coordinator = GroupCoordinator("g", lock, initial_rebalance_delay_ms=100)
+    start = time.monotonic()
+    with lock:  # no one else calls: only the delay's own deadline can answer this join
+        a = coordinator.join("", protocol_type="consumer", protocols=RANGE,
+                             session_timeout_ms=10_000, rebalance_timeout_ms=30_000, timeout=10)
+    elapsed = time.monotonic() - start
+    assert (a.pending, a.generation) == (False, 1)
+    assert 0.1 <= elapsed < 5  # woken by the delay, not by the 30 s rebalance timeout
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, "300", True, None])
+def test_the_broker_checks_its_initial_rebalance_delay(bad):
+    with pytest.raises((TypeError, IllegalArgumentError), match="group_initial_rebalance_delay_ms"):
+        Broker(group_initial_rebalance_delay_ms=bad)
+
+
+def test_the_broker_gives_its_groups_the_initial_delay():
+    clock = FakeClock()
+    broker = Broker(clock=clock, group_initial_rebalance_delay_ms=500)
+    try:
+        a = broker.join_group("g", "", protocols=RANGE, timeout=0)
+        assert a.pending
+        clock.advance(0.5)
+        a = broker.join_group("g", a.member_id, protocols=RANGE, timeout=0)
+        assert (a.pending, a.generation) == (False, 1)
+    finally:
+        broker.close()
 
 
 def test_the_broker_api_refuses_static_membership_and_keeps_the_protocol_bytes():
