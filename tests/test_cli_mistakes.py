@@ -146,6 +146,8 @@ def test_broker_mistakes_go_to_stderr(tmp_path, capsys):
     assert "is empty; put a secret in it" in one_error_line(capsys, "broker")
     assert main(["broker", "--host", "0.0.0.0"]) == 2
     assert "reachable from other machines" in one_error_line(capsys, "broker")
+    assert main(["broker", "--group-initial-rebalance-delay-ms", "-1"]) == 2
+    assert "must be >= 0, got -1" in one_error_line(capsys, "broker")
 
 
 def test_explore_target_file_missing(tmp_path, capsys):

@@ -8,6 +8,8 @@ otherwise a random one is generated for this run.
 With ``--kafka [HOST:]PORT`` the same broker also speaks Kafka's wire protocol on a second port,
 for kafka-python, confluent-kafka and kcat (:mod:`pcmodel.wire`). The two ports are different
 doors into one broker: pcmodel's clients use the authenticated one, Kafka clients the other.
+Give those clients' groups a short initial rebalance delay with
+``--group-initial-rebalance-delay-ms`` (Kafka's ``group.initial.rebalance.delay.ms``).
 
 Prior art: ``python -m http.server`` (serve in the foreground, print where, stop on Ctrl-C) and
 ``jupyter lab`` (print the URL with its token).
@@ -51,6 +53,14 @@ def register(subparsers: Any) -> None:
         help="also serve Kafka clients (kafka-python, confluent-kafka, kcat) on this address "
         "(needs the kafka extra; HOST defaults to 127.0.0.1; PORT 0 picks a free port)",
     )
+    parser.add_argument(
+        "--group-initial-rebalance-delay-ms",
+        type=int,
+        default=0,
+        metavar="MS",
+        help="Kafka's group.initial.rebalance.delay.ms: a new group's first rebalance waits "
+        "this long for more members (default 0; a few hundred ms suits kafka-python clients)",
+    )
     parser.set_defaults(func=run_broker)
 
 
@@ -92,7 +102,10 @@ def run_broker(args: argparse.Namespace) -> int:
             kafka_address = parse_kafka_address(args.kafka)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
-    broker = Broker()
+    delay_ms = args.group_initial_rebalance_delay_ms
+    if delay_ms < 0:
+        raise UsageError(f"--group-initial-rebalance-delay-ms must be >= 0, got {delay_ms}")
+    broker = Broker(group_initial_rebalance_delay_ms=delay_ms)
     kafka = None
     if kafka_address is not None:
         try:
