@@ -122,7 +122,9 @@ def kafka(request) -> Iterator[types.SimpleNamespace]:
             import pcmodel.topics as topics
             from pcmodel.wire.handlers import load_handlers
 
-            broker = topics.Broker()
+            # Kafka's initial rebalance delay, shortened: kafka-python's leader then has the
+            # topics' metadata when its group first forms, as it does against a real cluster.
+            broker = topics.Broker(group_initial_rebalance_delay_ms=300)
             listener = broker.serve_kafka(port=0)
             address = listener.bootstrap_servers
             missing = set(range(0, 21)) - set(load_handlers())
