@@ -25,7 +25,7 @@ from typing import Any
 
 from pcmodel.grading.isolation import describe_exception, time_scale
 
-__all__ = ["Crew", "Worker", "WorkerState", "noise_tracer", "patience"]
+__all__ = ["Crew", "Worker", "WorkerState", "noise_tracer", "patience", "processor_wait"]
 
 _DELAYS = (0.0, 0.0, 0.00001, 0.00005, 0.0002)
 _MOST_PATIENCE = 4.0  # how far a loaded machine may stretch a stall window
@@ -44,6 +44,34 @@ def patience() -> float:
     except (AttributeError, OSError):  # no load average on this platform
         load = 1.0
     return time_scale() * min(_MOST_PATIENCE, max(1.0, load))
+
+
+def processor_wait() -> dict[int, int]:
+    """Nanoseconds each thread of this process has spent ready to run but without a processor.
+
+    Linux's per-thread run-queue delay (``/proc/self/task/TID/schedstat``, second field); empty
+    where the kernel does not report it. See :meth:`Crew.wait` for why a check needs it.
+    """
+    waits: dict[int, int] = {}
+    try:
+        tids = os.listdir("/proc/self/task")
+    except OSError:
+        return waits
+    for tid in tids:
+        try:
+            with open(f"/proc/self/task/{tid}/schedstat") as stat:
+                waits[int(tid)] = int(stat.read().split()[1])
+        except (OSError, ValueError, IndexError):  # the thread ended meanwhile
+            continue
+    return waits
+
+
+def _starved(before: dict[int, int], window: float) -> bool:
+    """Whether this process's threads waited for a processor for a quarter of ``window`` or more
+    since ``before`` (threads born since then count from zero)."""
+    now = processor_wait()
+    waited = sum(max(0, ns - before.get(tid, 0)) for tid, ns in now.items())
+    return waited >= 0.25 * window * 1e9
 
 
 class WorkerState(Enum):
@@ -156,7 +184,13 @@ class Crew:
     def wait(self, stall: float, workers: list[Worker] | None = None) -> list[Worker]:
         """Wait until ``workers`` (default: all) end; return those still running after a stall.
 
-        A stall is ``stall`` seconds in which no operation of any worker completed.
+        A stall is ``stall`` seconds in which no operation of any worker completed while the
+        workers were not kept off the processor. Deadlocked threads sleep and ask for no
+        processor; a correct program on an oversubscribed machine may instead sit ready to run
+        for seconds (the load average that :func:`patience` reads lags a sudden burst). So a
+        window in which this process's threads waited for a processor for a quarter of it or
+        more does not count, up to ``_MOST_PATIENCE`` such windows in a row; a program that
+        spins (always ready to run) is still reported after them.
         """
         watched = self.workers if workers is None else workers
 
@@ -164,12 +198,18 @@ class Crew:
             return all(w.state is not WorkerState.RUNNING for w in watched)
 
         with self._cond:
+            excused = 0
             while not ended():
                 seen = self.progress
+                before = processor_wait()
                 moved = self._cond.wait_for(
                     lambda seen=seen: self.progress != seen or ended(), stall
                 )
-                if not moved:
+                if moved:
+                    excused = 0
+                elif excused < _MOST_PATIENCE and _starved(before, stall):
+                    excused += 1
+                else:
                     return [w for w in watched if w.state is WorkerState.RUNNING]
             return []
 
