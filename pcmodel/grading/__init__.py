@@ -17,7 +17,7 @@
   :mod:`~pcmodel.grading.assignor_checks` and :mod:`~pcmodel.grading.delivery_checks`.
 """
 
-from pcmodel.grading.checks import CheckFailed, run_check
+from pcmodel.grading.checks import CheckFailed, observe
 from pcmodel.grading.engine import Exercise, GradingError, discover, find, format_report, grade
 
 __all__ = [
@@ -28,5 +28,5 @@ __all__ = [
     "find",
     "format_report",
     "grade",
-    "run_check",
+    "observe",
 ]
