@@ -55,8 +55,8 @@ from typing import Any
 
 from pcmodel.grading import reaper, sandbox
 
-__all__ = ["OUTPUT_LIMIT", "RESULT_LIMIT", "Outcome", "Verdict", "describe_exception", "run_isolated",
-           "time_scale"]
+__all__ = ["OUTPUT_LIMIT", "RESULT_LIMIT", "Outcome", "Verdict", "describe_exception",
+           "run_isolated", "time_scale"]
 
 OUTPUT_LIMIT = 64 * 1024  # bytes of a check's output kept for its report
 _KEY_BYTES = 32

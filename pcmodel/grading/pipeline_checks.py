@@ -94,7 +94,9 @@ def _trouble(seen: dict[str, Any]) -> Problem:
 
 
 def _raised(seen: dict[str, Any]) -> str:
-    return "it returned normally" if seen["raised"] is None else f"it raised {seen['raised']['repr']}"
+    if seen["raised"] is None:
+        return "it returned normally"
+    return f"it raised {seen['raised']['repr']}"
 
 
 def _returned(seen: dict[str, Any]) -> Problem:

@@ -115,12 +115,14 @@ class Recorder:
     called; the log is ``[[name, result], ...]``.
     """
 
+    in_grader = False  # a scenario looks at the grader's own probes only when replayed
+
     def __init__(self, live: Any) -> None:
         self._live = live
         self.log: list[list[Any]] = []
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
-        if name not in type(self._live).SHAPES:
+        if name.startswith("_") or name not in type(self._live).SHAPES:
             raise AttributeError(f"a scenario may only call declared harness methods: {name}")
         method = getattr(self._live, name)
 
@@ -138,6 +140,8 @@ class Replay:
     ``shapes`` maps each method name to the shape of its result; a call that is not the next
     logged one, or a result of another shape, raises :class:`Malformed`.
     """
+
+    in_grader = True
 
     def __init__(self, log: Any, shapes: dict[str, Shape]) -> None:
         if not isinstance(log, list) or len(log) > _LOG_ENTRIES:

@@ -38,7 +38,7 @@ def plain(value: Any, depth: int = 0) -> Any:
     ``{"object": repr}`` (so a wrong object never compares equal to an expected item)."""
     if value is None or isinstance(value, (bool, str)):
         return value
-    if isinstance(value, int) and abs(value) < 2**63:
+    if isinstance(value, int) and -(2**63) <= value < 2**63:
         return value
     if isinstance(value, (tuple, list)) and depth < 4 and len(value) < 1000:
         return [plain(v, depth + 1) for v in value]
@@ -107,7 +107,7 @@ class ThreadBuffers:
         return plain(buf.capacity)
 
     def construct(self, capacity: int) -> str:
-        """``"returned"``, ``"ValueError"`` or ``"raised <repr>"`` for ``BoundedBuffer(capacity)``."""
+        """``"returned"``, ``"ValueError"`` or ``"raised <repr>"``: ``BoundedBuffer(capacity)``."""
         try:
             self.module.BoundedBuffer(capacity)
         except ValueError:
