@@ -188,8 +188,14 @@ def judge(scenario: Callable[..., Problem], make_live: Callable[[], Any], *args:
     """
 
     def child() -> list[list[Any]]:
-        recorder = Recorder(make_live())
-        scenario(recorder, *args)
+        live = make_live()
+        recorder = Recorder(live)
+        try:
+            scenario(recorder, *args)
+        finally:
+            close = getattr(live, "close", None)
+            if close is not None:
+                close()
         return recorder.log
 
     kwargs = {} if time_limit is None else {"time_limit": time_limit}
