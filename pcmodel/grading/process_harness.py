@@ -37,6 +37,7 @@ __all__ = ["EDGE_ITEMS", "SHM", "ProcessBuffers", "edge_ops", "shm_left", "trans
 # processes started (the stall clock runs only once all have started: spawning can be slow).
 _PUTS, _GETS_STARTED, _MAX, _OPS, _STARTED = range(5)
 _START_LIMIT = 60.0  # seconds for every process to start, before PCMODEL_GRADE_TIME_SCALE
+_QUIET = 0.5  # seconds of complete stillness that prove a deadlock (see _Stillness)
 
 
 def _load(impl: str, importable: bool) -> Any:
@@ -132,6 +133,44 @@ def waiting_consumer_main(buf: Any, conn: Any, source: str) -> None:
 # --- watching the processes (in the check's own child process) ----------------------------------
 
 
+def _task_stat(path: str) -> tuple[str, int] | None:
+    """(state letter, CPU ticks used) of a task from its ``/proc/.../stat``; None if gone."""
+    try:
+        with open(path) as stat:
+            fields = stat.read().rpartition(")")[2].split()
+        return fields[0], int(fields[11]) + int(fields[12])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+class _Stillness:
+    """Tells a deadlock without waiting out a whole stall window.
+
+    A program whose every waiting process (or thread) is asleep in the kernel (state ``S``) at
+    every look, has used no CPU and has made no progress for :data:`_QUIET` seconds cannot move
+    again: a process kept off the processor by a loaded machine is runnable (``R``), not asleep,
+    and one woken by a release becomes runnable at once. So this only shortens the wait for
+    programs that are stuck; anything that still runs or waits for a processor is given the
+    full stall window as before. Where /proc does not exist nothing is ever still.
+    """
+
+    def __init__(self) -> None:
+        self.since: float | None = None
+        self.mark: tuple[int, int] = (-1, -1)
+
+    def still(self, paths: list[str], progress: int) -> bool:
+        now = time.monotonic()
+        stats = [_task_stat(path) for path in paths]
+        if not paths or any(s is None or s[0] != "S" for s in stats):
+            self.since = None
+            return False
+        mark = (progress, sum(s[1] for s in stats if s is not None))
+        if self.since is None or mark != self.mark:
+            self.since, self.mark = now, mark
+            return False
+        return now - self.since >= _QUIET * time_scale()
+
+
 class _Gang:
     """Producer and consumer processes around one buffer, watched for progress."""
 
@@ -156,6 +195,7 @@ class _Gang:
         """Collect reports until all processes end; return the names of those stuck."""
         last, since = -1, time.monotonic()
         start_by = since + _START_LIMIT * time_scale()
+        stillness = _Stillness()
         while True:
             pending = {reader: name for name, _, reader in self.procs if name not in self.reports}
             if not pending:
@@ -168,16 +208,23 @@ class _Gang:
             ops = self.meter[_OPS]
             if self.meter[_STARTED] < len(self.procs) and time.monotonic() < start_by:
                 since = time.monotonic()  # still starting: not a stall yet
+            elif stillness.still([f"/proc/{proc.pid}/stat" for name, proc, _ in self.procs
+                                  if name not in self.reports], ops):
+                break  # every process still waiting sleeps and nothing moves: a deadlock
             elif ops != last:
                 last, since = ops, time.monotonic()
             elif time.monotonic() - since > stall:
                 break
-        for _, proc, _ in self.procs:
-            proc.join(1.0)
+        for name, proc, _ in self.procs:
+            if name in self.reports:
+                proc.join(1.0)  # it reported and is leaving
             if proc.is_alive():
                 proc.kill()
                 proc.join(1.0)
         return [name for name, _, _ in self.procs if name not in self.reports]
+
+    def pids(self) -> list[int]:
+        return [proc.pid for _, proc, _ in self.procs if proc.pid is not None]
 
 
 def _transfer(impl: str, method: str, producers: int, consumers: int, items: int, capacity: int,
@@ -256,8 +303,9 @@ def _shm_left(ours: dict[int, str]) -> list[str]:
     return sorted(left)
 
 
-def _call(fn: Any, stall: float) -> tuple[bool, Any]:
-    """Run ``fn()`` in a daemon thread; (False, None) if it is still blocked after ``stall`` s."""
+def _call(fn: Any, stall: float, others: tuple[int, ...] = ()) -> tuple[bool, Any]:
+    """Run ``fn()`` in a daemon thread; (False, None) if it is still blocked after ``stall`` s,
+    or sooner when it and the processes ``others`` are all still (see :class:`_Stillness`)."""
     box: dict[str, Any] = {}
 
     def target() -> None:
@@ -268,7 +316,14 @@ def _call(fn: Any, stall: float) -> tuple[bool, Any]:
 
     worker = threading.Thread(target=target, daemon=True)
     worker.start()
-    worker.join(stall)
+    deadline = time.monotonic() + stall
+    stillness = _Stillness()
+    while worker.is_alive() and time.monotonic() < deadline:
+        worker.join(0.05)
+        paths = [f"/proc/self/task/{worker.native_id}/stat",
+                 *(f"/proc/{pid}/stat" for pid in others)]
+        if worker.is_alive() and stillness.still(paths, 0):
+            break
     if worker.is_alive():
         return False, None
     if "error" in box:
@@ -360,10 +415,8 @@ class ProcessBuffers:
             except BaseException as exc:  # noqa: BLE001 - reported as an observation
                 outcome["error"] = describe_exception(exc, os.path.abspath(self.impl))
 
-        worker = threading.Thread(target=body, daemon=True)
-        worker.start()
-        worker.join(STALL * patience())
-        return {"got": list(got), "done": outcome["done"], "stuck": worker.is_alive(),
+        finished, _ = _call(body, STALL * patience())
+        return {"got": list(got), "done": outcome["done"], "stuck": not finished,
                 "error": outcome["error"]}
 
     def transfer(self, method: str, producers: int, consumers: int, items: int, capacity: int,
@@ -402,7 +455,7 @@ def _blocking(impl: str, capacity: int, window: float) -> dict[str, Any]:
         kind, text = reader.recv()
         seen["early"] = [kind, text if isinstance(text, str) else None]
         return seen
-    done, first = _call(buf.get, stall)
+    done, first = _call(buf.get, stall, tuple(gang.pids()))
     seen["first"] = [done, plain(first)]
     if not done:
         return seen
@@ -412,6 +465,18 @@ def _blocking(impl: str, capacity: int, window: float) -> dict[str, Any]:
     done, rest = _call(lambda: [buf.get() for _ in range(capacity)], stall)
     seen["rest"] = [plain(x) for x in rest] if done else None
     return seen
+
+
+def _poll(reader: Any, stall: float, pid: int) -> bool:
+    """``reader.poll(stall)``, given up sooner when process ``pid`` is still (asleep, idle)."""
+    deadline = time.monotonic() + stall
+    stillness = _Stillness()
+    while time.monotonic() < deadline:
+        if reader.poll(0.05):
+            return True
+        if stillness.still([f"/proc/{pid}/stat"], 0):
+            return reader.poll(0)
+    return reader.poll(0)
 
 
 def _busy(impl: str, window: float) -> dict[str, Any]:
@@ -435,10 +500,10 @@ def _busy(impl: str, window: float) -> dict[str, Any]:
             _, data = reader.recv()
             seen["early"] = repr(data[0])
             return seen
-        seen["put"] = _call(lambda: buf.put(5), stall)[0]
+        seen["put"] = _call(lambda: buf.put(5), stall, (proc.pid,))[0]
         if not seen["put"]:
             return seen
-        seen["woken"] = reader.poll(stall)
+        seen["woken"] = _poll(reader, stall, proc.pid)
         if not seen["woken"]:
             return seen
         _, (item, wall, cpu, repeats) = reader.recv()
