@@ -34,7 +34,7 @@ from typing import Any
 
 from pcmodel.grading.checks import CheckFailed, observe
 
-__all__ = ["Malformed", "Recorder", "Replay", "judge", "shape"]
+__all__ = ["Malformed", "Recorder", "Replay", "judge", "shape", "verdict"]
 
 Problem = dict[str, str] | None
 Shape = Callable[[Any], bool]
@@ -200,15 +200,22 @@ def judge(scenario: Callable[..., Problem], make_live: Callable[[], Any], *args:
 
     kwargs = {} if time_limit is None else {"time_limit": time_limit}
     log = observe(child, **kwargs)
-    shapes = _shapes_of(make_live)
+    return verdict(scenario, log, _shapes_of(make_live), *args)
+
+
+def verdict(scenario: Callable[..., Problem], log: Any, shapes: dict[str, Shape],
+            *args: Any) -> Problem:
+    """The grader's verdict: ``scenario(h, *args)`` replayed on ``log`` (results of the calls
+    declared in ``shapes``). Raises :class:`Malformed` for a log that does not fit, whatever
+    it holds; never anything else for bad data."""
     replay = Replay(log, shapes)
     try:
         problem = scenario(replay, *args)
-    except Malformed:
+    except CheckFailed:
         raise
-    except (TypeError, ValueError, KeyError, IndexError, AttributeError, StopIteration,
-            ZeroDivisionError) as exc:
-        # Data of the declared shapes can still be inconsistent (an index out of range...).
+    except Exception as exc:  # noqa: BLE001 - the grader's scenario could not use the data
+        # Data of the declared shapes can still be inconsistent (an index out of range, an
+        # item where a number belongs...): whatever the scenario trips on, the check fails.
         raise Malformed(f"they contradict each other ({type(exc).__name__})") from None
     replay.finished()
     return problem
