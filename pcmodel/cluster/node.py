@@ -65,9 +65,11 @@ class ClusterNode:
         alter_isr: Callable[[TopicPartition, int, int, frozenset[int]], PartitionState],
         replica_lag_time_max: float,
         max_fetch_records: int = 500,
+        group_initial_rebalance_delay_ms: int = 0,
     ) -> None:
         self.node_id = node_id
-        self.broker = Broker(clock=clock)
+        self.broker = Broker(clock=clock,
+                             group_initial_rebalance_delay_ms=group_initial_rebalance_delay_ms)
         self.replicas: dict[TopicPartition, Replica] = {}
         self.alive = True
         #: Seconds each of this broker's replica fetches takes (``Cluster.slow``).
