@@ -199,8 +199,9 @@ class ClusterNode:
                                     replica.producers.batches_from(fetch_offset, end))
 
     def offsets_for_leader_epoch(self, tp: TopicPartition, epoch: int,
-                                 leader_epoch: int) -> tuple[int, int]:
-        """Where ``epoch`` ends in the leader's log (KIP-101's OffsetsForLeaderEpoch)."""
+                                 leader_epoch: int | None) -> tuple[int, int]:
+        """Where ``epoch`` ends in the leader's log (KIP-101's OffsetsForLeaderEpoch);
+        ``leader_epoch=None`` skips the check of the asker's current leader epoch."""
         replica = self._leader_replica(tp, leader_epoch)
         return replica.epochs.end_offset_for(epoch, replica.leo)
 

@@ -45,6 +45,20 @@ class ClientSupport:
 
         return ClusterListeners(self, host, ports, **options)
 
+    def end_offset_for_epoch(self, broker: int, topic: str, partition: int,
+                             epoch: int) -> tuple[int, int]:
+        """Kafka's OffsetForLeaderEpoch as ``broker`` answers it (consumers validate their
+        position with it after a leader change, KIP-320): ``(e, end)`` for the largest leader
+        epoch ``e <= epoch`` in its log, where ``end`` is the first offset not written in
+        ``e``; ``(-1, -1)`` if every epoch is newer. Raises ``NotLeaderForPartitionError``
+        unless ``broker`` leads the partition, ``KafkaConnectionError`` if it is down."""
+        from pcmodel.topics.structs import TopicPartition
+
+        with self._lock:
+            self._check_open()
+            node = self._reachable_node(broker)
+            return node.offsets_for_leader_epoch(TopicPartition(topic, partition), epoch, None)
+
     def live_brokers(self) -> frozenset[int]:
         """The brokers the controller counts as alive (registered, not fenced).
 

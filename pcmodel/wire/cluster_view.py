@@ -119,6 +119,10 @@ class NodeConnection(ClusterConnection):
                 return results
             self._cluster.await_change(version, remaining)
 
+    def end_offset_for_epoch(self, tp: TopicPartition, epoch: int) -> tuple[int, int]:
+        """OffsetForLeaderEpoch on this broker: ``(largest epoch <= epoch, its end offset)``."""
+        return self._cluster.end_offset_for_epoch(self.node_id, tp.topic, tp.partition, epoch)
+
     def beginning_offsets(self, partitions: Iterable[TopicPartition]) -> dict:
         """Each partition's log start offset, if this broker leads it."""
         return {tp: self._led(tp).beginning_offsets([tp])[tp]
