@@ -73,7 +73,7 @@ from typing import Any
 
 from pcmodel.buffers import make_buffer
 from pcmodel.errors import ShutDown
-from pcmodel.topics.broker import check_topic_name
+from pcmodel.topics.broker_topics import check_topic_name
 from pcmodel.topics.commits import CommitterMixin
 from pcmodel.topics.config import CONSUMER_NO_EFFECT, resolve_config
 from pcmodel.topics.consumer_config import DEFAULT_CONFIG, validate_config

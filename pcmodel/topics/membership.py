@@ -49,7 +49,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from pcmodel.topics.assignors import RebalanceProtocol, cooperative_plan, get_assignor
-from pcmodel.topics.broker import HeartbeatStatus, JoinResult
 from pcmodel.topics.consumer_protocol import (
     PROTOCOL_TYPE,
     decode_assignment,
@@ -57,6 +56,7 @@ from pcmodel.topics.consumer_protocol import (
     encode_assignment,
     encode_subscription,
 )
+from pcmodel.topics.coordinator import HeartbeatStatus, JoinResult
 from pcmodel.topics.errors import (
     IllegalGenerationError,
     MemberIdRequiredError,
