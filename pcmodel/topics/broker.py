@@ -133,7 +133,6 @@ CLIENT_METHODS: tuple[str, ...] = (
 )
 
 
-
 class Broker(
     TopicAdminMixin, ProduceFetchMixin, GroupsMixin, CommittedOffsetsMixin, ReplicaLogsMixin
 ):
