@@ -62,8 +62,9 @@ from pcmodel.topics.broker_produce_fetch import (
 )
 from pcmodel.topics.broker_replicas import ReplicaLogsMixin
 from pcmodel.topics.broker_topics import TopicAdminMixin, TopicDescription, _Topic, check_topic_name
-from pcmodel.topics.coordinator import (
-    GroupCoordinator,
+from pcmodel.topics.coordinator import GroupCoordinator
+from pcmodel.topics.errors import IllegalArgumentError, IllegalStateError, InvalidPartitionsError
+from pcmodel.topics.group_answers import (
     GroupDescription,
     GroupState,
     HeartbeatResult,
@@ -73,7 +74,6 @@ from pcmodel.topics.coordinator import (
     MemberDescription,
     SyncResult,
 )
-from pcmodel.topics.errors import IllegalArgumentError, IllegalStateError, InvalidPartitionsError
 from pcmodel.topics.idempotence import ProducerSequences
 from pcmodel.topics.log import LogRecord, NewRecord, wall_clock_ms
 

@@ -18,22 +18,21 @@ from collections.abc import Mapping, Sequence
 
 from pcmodel.topics.broker_checks import _check_int, _check_timeout
 from pcmodel.topics.consumer_protocol import PROTOCOL_TYPE
-from pcmodel.topics.coordinator import (
-    GroupCoordinator,
-    GroupDescription,
-    GroupState,
-    HeartbeatResult,
-    HeartbeatStatus,
-    JoinResult,
-    SyncResult,
-    validate_group_id,
-)
+from pcmodel.topics.coordinator import GroupCoordinator, validate_group_id
 from pcmodel.topics.errors import (
     GroupIdNotFoundError,
     GroupNotEmptyError,
     IllegalArgumentError,
     UnknownMemberIdError,
     UnsupportedVersionError,
+)
+from pcmodel.topics.group_answers import (
+    GroupDescription,
+    GroupState,
+    HeartbeatResult,
+    HeartbeatStatus,
+    JoinResult,
+    SyncResult,
 )
 from pcmodel.topics.log import RetentionPolicy
 from pcmodel.topics.structs import TopicPartition

@@ -56,13 +56,13 @@ from pcmodel.topics.consumer_protocol import (
     encode_assignment,
     encode_subscription,
 )
-from pcmodel.topics.coordinator import HeartbeatStatus, JoinResult
 from pcmodel.topics.errors import (
     IllegalGenerationError,
     MemberIdRequiredError,
     RebalanceInProgressError,
     UnknownMemberIdError,
 )
+from pcmodel.topics.group_answers import HeartbeatStatus, JoinResult
 from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition
 
 __all__ = ["GroupMemberMixin"]
