@@ -14,7 +14,11 @@ import enum
 from collections.abc import Callable, Collection, Mapping
 from typing import NamedTuple
 
-from pcmodel.topics.consumer_protocol import PROTOCOL_TYPE, decode_assignment, decode_subscription
+from pcmodel.topics.consumer_protocol import (
+    PROTOCOL_TYPE,
+    decode_assignment,
+    decode_subscription,
+)
 from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition
 
 __all__ = [
