@@ -75,7 +75,7 @@ from pcmodel.topics.group_answers import (
     SyncResult,
 )
 from pcmodel.topics.idempotence import ProducerSequences
-from pcmodel.topics.log import LogRecord, NewRecord, wall_clock_ms
+from pcmodel.topics.log_records import LogRecord, NewRecord, wall_clock_ms
 
 # The values the calls return stay importable from here, next to the calls, wherever defined.
 __all__ = [

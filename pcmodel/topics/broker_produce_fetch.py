@@ -29,7 +29,7 @@ from pcmodel.topics.errors import (
     UnknownTopicOrPartitionError,
     UnsupportedCompressionTypeError,
 )
-from pcmodel.topics.log import LogRecord, NewRecord, validate_records
+from pcmodel.topics.log_records import LogRecord, NewRecord, validate_records
 from pcmodel.topics.structs import TopicPartition, validate_topic_partition
 
 __all__ = ["AppendResult", "FetchError", "FetchResult", "ProduceFetchMixin"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pcmodel.topics.log import LogRecord
+from pcmodel.topics.log_records import LogRecord
 from pcmodel.topics.structs import validate_topic_partition
 
 __all__ = ["ReplicaLogsMixin"]

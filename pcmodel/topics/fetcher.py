@@ -31,7 +31,7 @@ from pcmodel.topics.errors import (
     SerializationError,
     UnknownTopicOrPartitionError,
 )
-from pcmodel.topics.log import LogRecord
+from pcmodel.topics.log_records import LogRecord
 from pcmodel.topics.structs import ConsumerRecord, TopicPartition
 
 __all__ = [
