@@ -45,6 +45,7 @@ from pcmodel.cluster.follower import replicate_once
 from pcmodel.cluster.injection import FaultInjection
 from pcmodel.cluster.node import ClusterNode
 from pcmodel.cluster.purgatory import ProduceFuture
+from pcmodel.cluster.topic_admin import TopicAdmin
 from pcmodel.cluster.waiting import ClientSupport
 from pcmodel.topics.broker import FetchResult
 from pcmodel.topics.errors import (
@@ -62,7 +63,7 @@ _MODES = ("threads", "steps")
 _ACKS = (0, 1, "all")
 
 
-class Cluster(FaultInjection, ClientSupport):
+class Cluster(FaultInjection, ClientSupport, TopicAdmin):
     """``brokers`` replicating brokers and a controller. See the module docstring.
 
     ``replica_lag_time_max_ms`` (Kafka's ``replica.lag.time.max.ms``, default 30000 there;

@@ -100,6 +100,23 @@ class ClusterNode:
         for tp in tps:
             self.replicas[tp] = Replica(self.node_id, self.broker, tp, config)
 
+    def remove_topic(self, name: str) -> None:
+        """Delete topic ``name`` here: its replicas, its local log; waiting produces fail."""
+        for tp in [tp for tp in self.replicas if tp.topic == name]:
+            self._fail_waiting(tp, UnknownTopicOrPartitionError(f"topic {name!r} was deleted"))
+            del self.replicas[tp]
+        self.broker.delete_topic(name)
+
+    def add_partitions(self, name: str, total: int, tps: Sequence[TopicPartition],
+                       config: TopicConfig) -> None:
+        """Grow topic ``name`` to ``total`` partitions here; replicas for ``tps`` hosted here."""
+        before = self.broker.list_topics()[name]
+        self.broker.add_partitions(name, total)
+        for p in range(before, total):
+            self.broker.set_high_watermark(name, p, 0)  # nothing committed yet
+        for tp in tps:
+            self.replicas[tp] = Replica(self.node_id, self.broker, tp, config)
+
     def apply_state(self, tp: TopicPartition, state: PartitionState) -> None:
         """LeaderAndIsr from the controller; a lost leadership fails the waiting produces."""
         replica = self.replicas.get(tp)

@@ -80,21 +80,24 @@ class ClientSupport:
                 self._observers.remove(observer)
 
     def metadata_version(self) -> int:
-        """A counter that changes whenever a topic is created."""
+        """A counter that rises whenever a topic is created or deleted or gains partitions."""
         with self._lock:
-            return len(self.controller.topics)
+            return self._metadata_version()
+
+    def _metadata_version(self) -> int:
+        return len(self.controller.topics) + self._topic_edits
 
     def await_metadata_change(self, version: int, timeout: float) -> int:
         """Wait up to ``timeout`` seconds for :meth:`metadata_version` to differ from
         ``version``; return the current one."""
         deadline = time.monotonic() + timeout
         with self._lock:
-            while len(self.controller.topics) == version and not self._closed:
+            while self._metadata_version() == version and not self._closed:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
                 self._changed.wait(remaining)
-            return len(self.controller.topics)
+            return self._metadata_version()
 
     def change_count(self) -> int:
         """A counter that moves whenever anything in the cluster changes (see

@@ -308,3 +308,26 @@ def test_the_epoch_rule_and_a_lone_broker_view():
     (part,) = view.partitions("t", 1)
     assert (part.leader, part.leader_epoch, part.replicas, part.isr) == (7, 0, (7,), (7,))
     assert view.coordinator("g") == (7, "h", 9) and view.controller_id() == 7
+
+
+def test_admin_grows_and_deletes_a_replicated_topic(cluster, listeners):
+    from kafka.protocol.admin import CreatePartitionsRequest, DeleteTopicsRequest
+
+    cluster.create_topic("t", 1, replication_factor=3)
+    with raw_to(listeners, 2) as raw:
+        grown = raw.request(CreatePartitionsRequest[3](topics=[
+            CreatePartitionsRequest.CreatePartitionsTopic(name="t", count=3, assignments=None)],
+            timeout_ms=5000, validate_only=False))
+        assert grown.results[0].error_code == 0
+        parts = raw.request(MetadataRequest[12](topics=None)).topics
+        (topic,) = [t for t in parts if t.name == "t"]
+        assert sorted(p.leader_id for p in topic.partitions) == [0, 1, 2]
+        deleted = raw.request(DeleteTopicsRequest[6](topics=[
+            DeleteTopicsRequest.DeleteTopicState(name="t", topic_id=None)], timeout_ms=5000))
+        assert deleted.responses[0].error_code == 0
+        internal = raw.request(DeleteTopicsRequest[6](topics=[
+            DeleteTopicsRequest.DeleteTopicState(name="__consumer_offsets", topic_id=None)],
+            timeout_ms=5000))
+        assert internal.responses[0].error_code == 17  # INVALID_TOPIC_EXCEPTION
+        names = [t.name for t in raw.request(MetadataRequest[12](topics=None)).topics]
+    assert names == ["__consumer_offsets"]
