@@ -165,7 +165,7 @@ class OddItems:
             except BaseException as exc:  # noqa: BLE001 - reported as an observation
                 found["error"] = describe_exception(exc, self.source)
 
-        crew = Crew(self.source)
+        crew = Crew(self.source, stillness=True)
         crew.start("main", run)
         stuck = bool(crew.wait(_STALL * patience()))
         return {"got": got, "done": found["done"], "stuck": stuck, "error": found["error"]}

@@ -105,7 +105,7 @@ class _Run:
                 setattr(module, name, proxy)
             elif value is queue.Queue:
                 setattr(module, name, proxy.Queue)
-        self.crew = Crew(self.source_file)
+        self.crew = Crew(self.source_file, stillness=True)
         self.handled: list[Any] = []
         self.handler_threads: set[int] = set()
         self.lock = threading.Lock()

@@ -25,7 +25,7 @@ import time
 from collections import Counter
 from typing import Any
 
-from pcmodel.grading.crew import noise_tracer, patience
+from pcmodel.grading.crew import Stillness, noise_tracer, patience
 from pcmodel.grading.isolation import describe_exception, time_scale
 from pcmodel.grading.probes import ImplementationError, load_impl
 from pcmodel.grading.replay import shape
@@ -37,7 +37,6 @@ __all__ = ["EDGE_ITEMS", "SHM", "ProcessBuffers", "edge_ops", "shm_left", "trans
 # processes started (the stall clock runs only once all have started: spawning can be slow).
 _PUTS, _GETS_STARTED, _MAX, _OPS, _STARTED = range(5)
 _START_LIMIT = 60.0  # seconds for every process to start, before PCMODEL_GRADE_TIME_SCALE
-_QUIET = 0.5  # seconds of complete stillness that prove a deadlock (see _Stillness)
 
 
 def _load(impl: str, importable: bool) -> Any:
@@ -133,44 +132,6 @@ def waiting_consumer_main(buf: Any, conn: Any, source: str) -> None:
 # --- watching the processes (in the check's own child process) ----------------------------------
 
 
-def _task_stat(path: str) -> tuple[str, int] | None:
-    """(state letter, CPU ticks used) of a task from its ``/proc/.../stat``; None if gone."""
-    try:
-        with open(path) as stat:
-            fields = stat.read().rpartition(")")[2].split()
-        return fields[0], int(fields[11]) + int(fields[12])
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-class _Stillness:
-    """Tells a deadlock without waiting out a whole stall window.
-
-    A program whose every waiting process (or thread) is asleep in the kernel (state ``S``) at
-    every look, has used no CPU and has made no progress for :data:`_QUIET` seconds cannot move
-    again: a process kept off the processor by a loaded machine is runnable (``R``), not asleep,
-    and one woken by a release becomes runnable at once. So this only shortens the wait for
-    programs that are stuck; anything that still runs or waits for a processor is given the
-    full stall window as before. Where /proc does not exist nothing is ever still.
-    """
-
-    def __init__(self) -> None:
-        self.since: float | None = None
-        self.mark: tuple[int, int] = (-1, -1)
-
-    def still(self, paths: list[str], progress: int) -> bool:
-        now = time.monotonic()
-        stats = [_task_stat(path) for path in paths]
-        if not paths or any(s is None or s[0] != "S" for s in stats):
-            self.since = None
-            return False
-        mark = (progress, sum(s[1] for s in stats if s is not None))
-        if self.since is None or mark != self.mark:
-            self.since, self.mark = now, mark
-            return False
-        return now - self.since >= _QUIET * time_scale()
-
-
 class _Gang:
     """Producer and consumer processes around one buffer, watched for progress."""
 
@@ -195,7 +156,7 @@ class _Gang:
         """Collect reports until all processes end; return the names of those stuck."""
         last, since = -1, time.monotonic()
         start_by = since + _START_LIMIT * time_scale()
-        stillness = _Stillness()
+        stillness = Stillness()
         while True:
             pending = {reader: name for name, _, reader in self.procs if name not in self.reports}
             if not pending:
@@ -305,7 +266,8 @@ def _shm_left(ours: dict[int, str]) -> list[str]:
 
 def _call(fn: Any, stall: float, others: tuple[int, ...] = ()) -> tuple[bool, Any]:
     """Run ``fn()`` in a daemon thread; (False, None) if it is still blocked after ``stall`` s,
-    or sooner when it and the processes ``others`` are all still (see :class:`_Stillness`)."""
+    or sooner when it and the processes ``others`` are all still (see
+    :class:`~pcmodel.grading.crew.Stillness`)."""
     box: dict[str, Any] = {}
 
     def target() -> None:
@@ -317,7 +279,7 @@ def _call(fn: Any, stall: float, others: tuple[int, ...] = ()) -> tuple[bool, An
     worker = threading.Thread(target=target, daemon=True)
     worker.start()
     deadline = time.monotonic() + stall
-    stillness = _Stillness()
+    stillness = Stillness()
     while worker.is_alive() and time.monotonic() < deadline:
         worker.join(0.05)
         paths = [f"/proc/self/task/{worker.native_id}/stat",
@@ -470,7 +432,7 @@ def _blocking(impl: str, capacity: int, window: float) -> dict[str, Any]:
 def _poll(reader: Any, stall: float, pid: int) -> bool:
     """``reader.poll(stall)``, given up sooner when process ``pid`` is still (asleep, idle)."""
     deadline = time.monotonic() + stall
-    stillness = _Stillness()
+    stillness = Stillness()
     while time.monotonic() < deadline:
         if reader.poll(0.05):
             return True

@@ -95,7 +95,8 @@ class ThreadBuffers:
         self.module = module
         self.source = module.__spec__.origin
         self.buffer = module.BoundedBuffer(capacity)
-        self.crew = Crew(self.source, noise=noise, seed=seed, on_tick=self.probe.poke)
+        self.crew = Crew(self.source, noise=noise, seed=seed, on_tick=self.probe.poke,
+                         stillness=True)
         self.stall = STALL * patience()
         self.workers = {}
 
