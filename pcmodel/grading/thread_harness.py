@@ -25,6 +25,9 @@ __all__ = ["BLOCK_WAIT", "STALL", "SNAPSHOT", "ThreadBuffers", "describe", "plai
 
 STALL = 2.0  # seconds without any completed operation that count as "stuck"
 BLOCK_WAIT = 2.0  # seconds a caller may take to block on a primitive
+# Acquisitions tried without waiting, and without ever blocking, after which a caller that
+# should block is known to poll: a correct put() or get() blocks after one or two.
+POLLING = 200
 
 SNAPSHOT = shape.record(
     name=shape.str, state=shape.either(*(lambda v, s=s.value: v == s for s in WorkerState)),
@@ -157,12 +160,16 @@ class ThreadBuffers:
         self.workers[name] = worker
         worker.blocked = False
         if settle:
-            # Wait until the new worker blocks in a primitive (one more blocked thread) or ends.
-            self.probe.wait_until(
-                lambda: worker.state is not WorkerState.RUNNING
-                or self.probe.blocked > baseline,
-                BLOCK_WAIT * patience(),
-            )
+            # Wait until the new worker blocks in a primitive (one more blocked thread) or ends,
+            # or has taken the lock so often without ever blocking that it polls.
+            tries = self.probe.tries
+            deadline = time.monotonic() + BLOCK_WAIT * patience()
+            while time.monotonic() < deadline and not self.probe.wait_until(
+                    lambda: worker.state is not WorkerState.RUNNING
+                    or self.probe.blocked > baseline,
+                    min(0.05, max(0.0, deadline - time.monotonic()))):
+                if self.probe.tries - tries >= POLLING and self.probe.blocked <= baseline:
+                    break
             worker.blocked = worker.state is WorkerState.RUNNING and self.probe.blocked > baseline
         return _snapshot(worker)
 
