@@ -352,7 +352,10 @@ class _Watch:
     def run(self, deadline: float, time_limit: float) -> Outcome:
         try:
             # The key waits in the pipe; the child reads it only after its workload returned.
-            os.write(self.key_w, self.key)
+            # A child that is already gone (it ended itself at once) needs no key: its end is
+            # observed below.
+            with contextlib.suppress(BrokenPipeError):
+                os.write(self.key_w, self.key)
             while True:
                 sealed = self._sealed()
                 if sealed is not None:
