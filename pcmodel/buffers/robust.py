@@ -169,40 +169,60 @@ class RobustLock:
         self._health = health
         self._flags = health._flags
         health._owners.append(self._owner)
+        self._bind()
+
+    def _bind(self) -> None:
+        # The uncontended path is a few bytecodes around one C call: bound once, not looked up
+        # per call (a ``with`` block runs ``acquire``/``release`` themselves, no wrapper frames).
+        self._try_acquire = self._sem.acquire
+        self._sem_release = self._sem.release
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        del state["_try_acquire"], state["_sem_release"]  # bound C methods: made on arrival
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._bind()
 
     def acquire(self, block: bool = True, timeout: float | None = None) -> bool:
         if self._flags[_BROKEN]:  # once broken, nobody goes on, even through a free lock
             raise self._health._error()
-        if self._sem.acquire(False):
+        if self._try_acquire(False):
             self._owner.value = _pid
             return True
         if not block:
             return False
+        return self._acquire_slowly(timeout)
+
+    def _acquire_slowly(self, timeout: float | None) -> bool:
+        """Wait for the lock in slices, checking between them that no peer died holding it."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             wait = SLICE if deadline is None else min(SLICE, deadline - time.monotonic())
             if wait <= 0:
                 return False
-            if self._sem.acquire(True, wait):
+            if self._try_acquire(True, wait):
                 self._owner.value = _pid
                 return True
             self._health.check()
 
-    def release(self) -> None:
-        if self._owner.value != _pid:
+    def release(self, *_exc_info: object) -> None:
+        """Release the lock (RuntimeError if this process does not hold it). Also the ``with``
+        block's exit, hence the ignored arguments."""
+        owner = self._owner
+        if owner.value != _pid:
             # Not ours: a re-acquire that raised BufferBroken (in a condition's wait) leaves the
             # dead holder's lock held, and the ``with`` block around it must not free it.
             if self._flags[_BROKEN]:
                 return
             raise RuntimeError("release of a process buffer lock this process does not hold")
-        self._owner.value = 0
-        self._sem.release()
+        owner.value = 0
+        self._sem_release()
 
-    def __enter__(self) -> bool:
-        return self.acquire()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.release()
+    __enter__ = acquire
+    __exit__ = release
 
 
 class RobustCondition:
