@@ -80,6 +80,13 @@ class Backend:
         for _ in range(n):
             semaphore.release()
 
+    def acquire_up_to(self, semaphore: Any, n: int) -> int:
+        """Take up to ``n`` permits of ``semaphore`` without waiting; how many were taken."""
+        taken = 0
+        while taken < n and semaphore.acquire(False):
+            taken += 1
+        return taken
+
     def queue(self, maxsize: int) -> Any:
         """A ready-made queue (the ``queue`` variant): the standard library's for this backend."""
         raise NotImplementedError

@@ -206,6 +206,8 @@ class EncodedBatch:
 
     def __getitem__(self, index: slice) -> EncodedBatch:
         start, stop, _ = index.indices(self._length)
+        if start == 0 and stop == self._length:
+            return self  # the whole batch: the common case when the buffer has room
         windows = []
         position = 0
         for payload, kind, first, count in self.segments:

@@ -198,12 +198,13 @@ class RobustLock:
 
     def _acquire_slowly(self, timeout: float | None) -> bool:
         """Wait for the lock in slices, checking between them that no peer died holding it."""
+        try_acquire = self._try_acquire
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             wait = SLICE if deadline is None else min(SLICE, deadline - time.monotonic())
             if wait <= 0:
                 return False
-            if self._try_acquire(True, wait):
+            if try_acquire(True, wait):
                 self._owner.value = _pid
                 return True
             self._health.check()
@@ -283,9 +284,23 @@ class RobustSemaphore:
         self._sem = context.Semaphore(value)
         self._health = health
         self._table = health.table
+        self._bind()
+
+    def _bind(self) -> None:
+        self._try_acquire = self._sem.acquire  # bound once: see RobustLock._bind
+        self._sem_release = self._sem.release
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        del state["_try_acquire"], state["_sem_release"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._bind()
 
     def acquire(self, block: bool = True, timeout: float | None = None) -> bool:
-        if not self._sem.acquire(False):
+        if not self._try_acquire(False):
             if not block:
                 return False
             deadline = None if timeout is None else time.monotonic() + timeout
@@ -293,24 +308,44 @@ class RobustSemaphore:
                 wait = SLICE if deadline is None else min(SLICE, deadline - time.monotonic())
                 if wait <= 0:
                     return False
-                if self._sem.acquire(True, wait):
+                if self._try_acquire(True, wait):
                     break
                 self._health.check()
-        slot = self._health.debt_slot()
+        health = self._health  # this process's debt cell, as Health.debt_slot() finds it
+        slot = health._slot if health._slot_pid == _pid else health.debt_slot()
         if slot >= 0:
             self._table[slot] += 1
         return True
 
-    def owe(self, n: int) -> None:
-        """Count ``n`` permits as held by this process without acquiring them: for a buffer
-        whose algorithm takes from this semaphore what it gives back on another it lacks."""
-        slot = self._health.debt_slot()
+    def acquire_up_to(self, n: int) -> int:
+        """Take up to ``n`` permits without waiting; return how many were taken."""
+        try_acquire = self._try_acquire
+        taken = 0
+        while taken < n and try_acquire(False):
+            taken += 1
+        if taken:
+            self._owe(taken)
+        return taken
+
+    def _owe(self, n: int) -> None:
+        health = self._health
+        slot = health._slot if health._slot_pid == _pid else health.debt_slot()
         if slot >= 0:
             self._table[slot] += n
 
+    def owe(self, n: int) -> None:
+        """Count ``n`` permits as held by this process without acquiring them: for a buffer
+        whose algorithm takes from this semaphore what it gives back on another it lacks."""
+        self._owe(n)
+
     def release(self, n: int = 1) -> None:
-        slot = self._health.debt_slot()
+        health = self._health
+        slot = health._slot if health._slot_pid == _pid else health.debt_slot()
         if slot >= 0:
             self._table[slot] -= n
+        if n == 1:
+            self._sem_release()
+            return
+        release = self._sem_release
         for _ in range(n):
-            self._sem.release()
+            release()

@@ -54,6 +54,7 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
         self._full_slots = backend.semaphore(0)
         self._all_tasks_done = backend.condition(self._mutex)
         self._release = backend.release
+        self._acquire_more = backend.acquire_up_to
 
     def _size(self) -> int:
         with self._mutex:
@@ -243,7 +244,4 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
             timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
             if not self._wait(semaphore, waiting, timeout):
                 return 0
-        granted = 1
-        while granted < wanted and semaphore.acquire(False):
-            granted += 1
-        return granted
+        return 1 + self._acquire_more(semaphore, wanted - 1)
