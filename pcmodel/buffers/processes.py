@@ -186,6 +186,9 @@ class ProcessBackend(Backend):
     def acquire_up_to(self, semaphore: Any, n: int) -> int:
         return semaphore.acquire_up_to(n)
 
+    def popmany(self, storage: SharedRing, n: int) -> Taken:
+        return storage.popmany(n)  # whole records at once: a put_many run stays one pickle
+
     def storage(self, maxsize: int) -> SharedRing:
         if maxsize <= 0:
             raise ValueError(

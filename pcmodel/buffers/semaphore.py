@@ -49,6 +49,7 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
 
     def _setup(self, backend: Backend, maxsize: int) -> None:
         self._items = backend.storage(maxsize)
+        self._popmany = backend.popmany
         self._mutex = backend.lock()
         self._empty_slots = backend.semaphore(maxsize) if maxsize > 0 else None
         self._full_slots = backend.semaphore(0)
@@ -180,7 +181,7 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
             raise queue.Empty
         with self._mutex:
             items = self._items
-            taken = items.popmany(min(granted, len(items)))
+            taken = self._popmany(items, min(granted, len(items)))
             if len(taken) < granted:  # shutdown tokens among the permits: hand them on
                 self._release(full_slots, granted - len(taken))
             if taken and self._on_get is not None:
