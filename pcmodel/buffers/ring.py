@@ -280,6 +280,32 @@ class SharedRing:
     # -- adding ---------------------------------------------------------------------------
 
     def append(self, payload: bytes | Spilled) -> None:
+        if type(payload) is bytes:
+            # The common case, inline: a plain item that fits at the tail (or at the start of
+            # an empty ring) leaving the reserve free, as _write and _place would decide.
+            meta = self._meta
+            records = meta[_RECORDS]
+            length = len(payload)
+            need = (_HEADER_SIZE + length + 7) & ~7
+            room = need + (self.maxsize - records - 1) * RESERVE_PER_ITEM
+            size = self.size
+            if records == 0:
+                offset = 0 if room <= size else -1
+                if offset == 0:
+                    meta[_HEAD] = 0
+            else:
+                head, offset = meta[_HEAD], meta[_TAIL]
+                if not (offset > head and size - offset >= need and size - offset + head >= room):
+                    offset = -1
+            if offset >= 0:
+                view = self._view
+                _pack_header(view, offset, need, ITEM, length, 0, 1)
+                start = offset + _HEADER_SIZE
+                view[start:start + length] = payload
+                meta[_TAIL] = offset + need
+                meta[_ITEMS] += 1
+                meta[_RECORDS] = records + 1
+                return
         self._write(payload, ITEM, 0, 1)
 
     def extend(self, batch: EncodedBatch | Iterable[bytes]) -> None:
