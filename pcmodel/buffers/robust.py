@@ -278,10 +278,22 @@ class RobustSemaphore:
 
     ``acquire(block=True, timeout=None)`` and ``release()`` as ``multiprocessing.Semaphore``;
     a blocked ``acquire`` raises :class:`BufferBroken` once a peer died owing permits.
+
+    The permits are a POSIX semaphore, taken and given without a system call while nobody
+    sleeps. Blocked acquirers do not sleep on it but on a *bell* (a second semaphore), counting
+    themselves as sleepers under a small lock, as :class:`RobustCondition`'s sleepers do: a
+    POSIX semaphore makes a system call on every post while anyone sleeps on it, so a batch of
+    n releases would cost n calls; with the bell it costs one ring per sleeper. A releaser reads
+    the sleeper count after posting its permits and a sleeper tries for a permit after counting
+    itself, both behind an atomic operation, so one of them always sees the other; a ring lost
+    to a sleeper that died is made up for by the :data:`SLICE` every sleeper wakes after.
     """
 
     def __init__(self, context: Any, value: int, health: Health) -> None:
         self._sem = context.Semaphore(value)
+        self._bell = context.Semaphore(0)
+        self._sleepers = context.RawValue(ctypes.c_int64, 0)
+        self._guard = RobustLock(context, health)  # guards _sleepers and the bell's rings
         self._health = health
         self._table = health.table
         self._bind()
@@ -300,22 +312,36 @@ class RobustSemaphore:
         self._bind()
 
     def acquire(self, block: bool = True, timeout: float | None = None) -> bool:
-        if not self._try_acquire(False):
-            if not block:
-                return False
-            deadline = None if timeout is None else time.monotonic() + timeout
-            while True:
-                wait = SLICE if deadline is None else min(SLICE, deadline - time.monotonic())
-                if wait <= 0:
-                    return False
-                if self._try_acquire(True, wait):
-                    break
-                self._health.check()
+        if not self._try_acquire(False) and (not block or not self._acquire_slowly(timeout)):
+            return False
         health = self._health  # this process's debt cell, as Health.debt_slot() finds it
         slot = health._slot if health._slot_pid == _pid else health.debt_slot()
         if slot >= 0:
             self._table[slot] += 1
         return True
+
+    def _acquire_slowly(self, timeout: float | None) -> bool:
+        """Sleep on the bell until a permit is taken (True) or ``timeout`` runs out (False),
+        checking between slices that no peer died owing permits."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        sleepers, bell, guard = self._sleepers, self._bell, self._guard
+        while True:
+            wait = SLICE if deadline is None else min(SLICE, deadline - time.monotonic())
+            if wait <= 0:
+                return False
+            with guard:
+                sleepers.value += 1
+            # A permit posted before we counted ourselves rang no bell: try once more first.
+            got = self._try_acquire(False)
+            rung = not got and bell.acquire(True, wait)
+            if not rung:
+                with guard:
+                    if not bell.acquire(False):
+                        sleepers.value -= 1  # nobody counted us out: do it ourselves
+            if got or self._try_acquire(False):
+                return True
+            if not rung:
+                self._health.check()
 
     def acquire_up_to(self, n: int) -> int:
         """Take up to ``n`` permits without waiting; return how many were taken."""
@@ -345,7 +371,19 @@ class RobustSemaphore:
             self._table[slot] -= n
         if n == 1:
             self._sem_release()
-            return
-        release = self._sem_release
-        for _ in range(n):
-            release()
+        else:
+            release = self._sem_release
+            for _ in range(n):
+                release()
+        if self._sleepers.value > 0:
+            self._ring(n)
+
+    def _ring(self, n: int) -> None:
+        """Wake up to ``n`` sleepers (each then tries for a permit)."""
+        with self._guard:
+            sleepers = self._sleepers
+            wake = min(n, sleepers.value)
+            if wake > 0:
+                sleepers.value -= wake
+                for _ in range(wake):
+                    self._bell.release()
