@@ -45,6 +45,7 @@ from pcmodel.cluster.follower import replicate_once
 from pcmodel.cluster.injection import FaultInjection
 from pcmodel.cluster.node import ClusterNode
 from pcmodel.cluster.purgatory import ProduceFuture
+from pcmodel.cluster.topic_admin import TopicAdmin
 from pcmodel.cluster.waiting import ClientSupport
 from pcmodel.topics.broker import FetchResult
 from pcmodel.topics.errors import (
@@ -62,14 +63,16 @@ _MODES = ("threads", "steps")
 _ACKS = (0, 1, "all")
 
 
-class Cluster(FaultInjection, ClientSupport):
+class Cluster(FaultInjection, ClientSupport, TopicAdmin):
     """``brokers`` replicating brokers and a controller. See the module docstring.
 
     ``replica_lag_time_max_ms`` (Kafka's ``replica.lag.time.max.ms``, default 30000 there;
     1000 here so lessons see it happen) is how long a follower may go without catching up
     before it leaves the ISR; ``broker_session_timeout_ms`` how long a silent broker stays
     registered; ``tick_ms`` how often the threads do their periodic work (and how far
-    :meth:`advance` moves virtual time by default).
+    :meth:`advance` moves virtual time by default). ``group_initial_rebalance_delay_ms`` is
+    every broker's Kafka ``group.initial.rebalance.delay.ms`` (see
+    :class:`~pcmodel.topics.broker.Broker`; Kafka clients want a few hundred ms).
     """
 
     def __init__(
@@ -82,6 +85,7 @@ class Cluster(FaultInjection, ClientSupport):
         broker_session_timeout_ms: int = 1500,
         tick_ms: int = 50,
         default_replication_factor: int | None = None,
+        group_initial_rebalance_delay_ms: int = 0,
     ) -> None:
         if isinstance(brokers, bool) or not isinstance(brokers, int) or brokers < 1:
             raise IllegalArgumentError(f"brokers must be an int >= 1, got {brokers!r}")
@@ -103,13 +107,15 @@ class Cluster(FaultInjection, ClientSupport):
         self.controller = Controller(range(brokers), broker_session_timeout_ms / 1000)
         self.nodes = [
             ClusterNode(b, clock=clock, alter_isr=self._alter_isr,
-                        replica_lag_time_max=replica_lag_time_max_ms / 1000)
+                        replica_lag_time_max=replica_lag_time_max_ms / 1000,
+                        group_initial_rebalance_delay_ms=group_initial_rebalance_delay_ms)
             for b in range(brokers)
         ]
         #: Brokers cut off from replication traffic; the subset also cut off from the controller.
         self._isolated: set[int] = set()
         self._isolated_from_controller: set[int] = set()
         self.events: list[ClusterEvent] = []
+        self._observers: list[Callable[[ClusterEvent], None]] = []
         self._published: dict[TopicPartition, PartitionState] = {}
         self._next_producer_id = 1000
         self._offsets_topic: Any = None
@@ -371,7 +377,10 @@ class Cluster(FaultInjection, ClientSupport):
 
     def _event(self, kind: str, broker: int | None, tp: TopicPartition | None = None,
                detail: Any = None, records: tuple = ()) -> None:
-        self.events.append(ClusterEvent(self.clock(), kind, broker, tp, detail, records))
+        event = ClusterEvent(self.clock(), kind, broker, tp, detail, records)
+        self.events.append(event)
+        for observe in self._observers:
+            observe(event)
 
     def _links(self, a: int, b: int) -> bool:
         """Whether replication traffic flows between brokers ``a`` and ``b``."""
