@@ -58,7 +58,7 @@ from pcmodel.topics.structs import TopicPartition
 
 __all__ = ["Cluster", "ClusterEvent", "ReplicaStatus"]
 
-_MODES = ("threads", "steps")
+_MODES = ("threads", "steps", "processes")
 _ACKS = (0, 1, "all")
 
 
@@ -71,6 +71,12 @@ class Cluster(FaultInjection, ClientSupport):
     registered; ``tick_ms`` how often the threads do their periodic work (and how far
     :meth:`advance` moves virtual time by default).
     """
+
+    def __new__(cls, *args: Any, mode: str = "threads", **kwargs: Any) -> Cluster:
+        if cls is Cluster and mode == "processes":
+            from pcmodel.cluster.process_cluster import ProcessCluster
+            return super().__new__(ProcessCluster)
+        return super().__new__(cls)
 
     def __init__(
         self,
@@ -101,11 +107,8 @@ class Cluster(FaultInjection, ClientSupport):
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)  # appends, leadership, faults, close
         self.controller = Controller(range(brokers), broker_session_timeout_ms / 1000)
-        self.nodes = [
-            ClusterNode(b, clock=clock, alter_isr=self._alter_isr,
-                        replica_lag_time_max=replica_lag_time_max_ms / 1000)
-            for b in range(brokers)
-        ]
+        self.replica_lag_time_max = replica_lag_time_max_ms / 1000
+        self.nodes: list[Any] = []
         #: Brokers cut off from replication traffic; the subset also cut off from the controller.
         self._isolated: set[int] = set()
         self._isolated_from_controller: set[int] = set()
@@ -117,10 +120,19 @@ class Cluster(FaultInjection, ClientSupport):
         self._fenced_seen: set[int] = set()
         self._closed = False
         self._threads: list[threading.Thread] = []
+        self._start_brokers(brokers)
+
+    def _start_brokers(self, brokers: int) -> None:
+        """Make the brokers (in this process), register them, start the threads if any."""
+        self.nodes = [
+            ClusterNode(b, clock=self.clock, alter_isr=self._alter_isr,
+                        replica_lag_time_max=self.replica_lag_time_max)
+            for b in range(brokers)
+        ]
         with self._lock:
             for node in self.nodes:
-                self.controller.heartbeat(node.node_id, clock())
-        if mode == "threads":
+                self.controller.heartbeat(node.node_id, self.clock())
+        if self.mode == "threads":
             self._start_threads()
 
     def __repr__(self) -> str:
@@ -172,16 +184,20 @@ class Cluster(FaultInjection, ClientSupport):
             Broker().create_topic(name, partitions, retention_records=retention_records,
                                   retention_ms=retention_ms)
             tps = self.controller.create_topic(name, partitions, config)
-            for node in self.nodes:
-                # Every broker knows every topic (its coordinators assign its partitions);
-                # only the replicas it hosts get replica state.
-                mine = [tp for tp in tps if node.node_id in self.controller.partitions[tp].replicas]
-                node.add_replicas(name, partitions, mine, config,
-                                  retention_records=retention_records, retention_ms=retention_ms)
+            self._add_replicas(name, partitions, tps, config,
+                               retention_records=retention_records, retention_ms=retention_ms)
             for tp in tps:
                 self._publish(tp)
                 self._deliver(tp)
             self._notify()
+
+    def _add_replicas(self, name: str, partitions: int, tps: list[TopicPartition],
+                      config: TopicConfig, **topic_settings: Any) -> None:
+        for node in self.nodes:
+            # Every broker knows every topic (its coordinators assign its partitions);
+            # only the replicas it hosts get replica state.
+            mine = [tp for tp in tps if node.node_id in self.controller.partitions[tp].replicas]
+            node.add_replicas(name, partitions, mine, config, **topic_settings)
 
     def metadata(self) -> dict[TopicPartition, PartitionState]:
         """Every partition's replicas, leader, leader epoch and ISR, as the controller has them."""

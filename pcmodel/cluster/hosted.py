@@ -1,0 +1,246 @@
+"""The cluster's side of its broker processes: start, call, kill, stop — and the controller's door.
+
+* :class:`HostedBroker` is what a process cluster holds for broker ``b``: its process (started
+  from ``multiprocessing``'s fork server, so starting one is a fork of a clean process, safe
+  while the cluster's threads run, and no broker inherits another's descriptors), a control
+  pipe, a connection pool to its server, and a thread collecting the answers of produce
+  requests that wait for replication. ``kill()`` is a real SIGKILL.
+* :class:`ControllerServer` is the door through which broker processes reach the controller
+  (a BrokerHeartbeat whose answer carries the partition states and the brokers' addresses,
+  and AlterPartition): pcmodel's broker server, answering those two requests only.
+
+Both reuse pcmodel's loopback transport (:mod:`pcmodel.topics.server`,
+:mod:`pcmodel.topics.client`): authenticated by a key the cluster draws, pickling, every read
+with a deadline.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from pcmodel.cluster.host import HostSpec, host_main
+from pcmodel.cluster.purgatory import ProduceFuture
+from pcmodel.topics.client import RemoteBroker
+from pcmodel.topics.errors import (
+    IllegalStateError,
+    KafkaConnectionError,
+    KafkaError,
+    NoBrokersAvailable,
+)
+from pcmodel.topics.server import BrokerServer, portable_exception
+from pcmodel.topics.transport import RequestRejected, check_numbers
+
+__all__ = ["ControllerServer", "HostedBroker", "process_context"]
+
+_context: Any = None
+
+
+def process_context() -> Any:
+    """The ``forkserver`` context broker processes start from (its server imports the broker
+    code once, so each broker starts as a fork of it)."""
+    global _context
+    if _context is None:
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["pcmodel.cluster.host"])
+        _context = ctx
+    return _context
+
+
+class NodeLink(RemoteBroker):
+    """A connection pool to a broker process: its client methods, plus ``replica_offsets``."""
+
+    def replica_offsets(self, topic: str, partition: int) -> tuple[int, int, int]:
+        """``(log_start_offset, log_end_offset, high_watermark)`` of its local log."""
+        return self.call("replica_offsets", topic, partition)
+
+
+class HostedBroker:
+    """Broker ``node_id`` of a process cluster, as the cluster sees it. See the module doc.
+
+    ``alive`` is the cluster's knowledge (set by the cluster under its lock); ``broker`` is the
+    connection clients use for the broker's client methods (``None`` while it is down).
+    """
+
+    def __init__(self, node_id: int) -> None:
+        self.node_id = node_id
+        self.alive = False
+        self.incarnation = -1
+        self.slowness = 0.0
+        self.hw_moves = 0
+        self.handle: Any = None
+        self.broker: NodeLink | None = None
+        self._process: Any = None
+        self._control: Any = None
+        self._pending: dict[int, ProduceFuture] = {}
+        self._pending_lock = threading.Lock()
+        self._next_token = 0
+        self._listening = False
+        self._listener: threading.Thread | None = None
+
+    def __repr__(self) -> str:
+        pid = self._process.pid if self._process is not None else None
+        return f"<HostedBroker {self.node_id} pid={pid} {'alive' if self.alive else 'down'}>"
+
+    @property
+    def pid(self) -> int | None:
+        """The process id of the current incarnation (``None`` before the first start)."""
+        return None if self._process is None else self._process.pid
+
+    # --- life ------------------------------------------------------------------------------------
+
+    def start(self, spec: HostSpec, authkey: bytes, timeout: float) -> None:
+        """Start a process for ``spec`` and return once it recovered its log and serves.
+
+        Raises ``KafkaError`` saying why if it failed or did not start within ``timeout``.
+        """
+        ctx = process_context()
+        ours, theirs = ctx.Pipe()
+        process = ctx.Process(target=host_main, args=(theirs, spec, authkey),
+                              name=f"pcmodel-cluster-broker-{spec.node_id}")
+        process.start()
+        theirs.close()
+        self._process, self._control = process, ours
+        try:
+            if not ours.poll(timeout):
+                raise KafkaError(f"broker {self.node_id}'s process did not start within "
+                                 f"{timeout} s")
+            try:
+                status, value = ours.recv()
+            except EOFError:
+                process.join(timeout)
+                raise KafkaError(f"broker {self.node_id}'s process exited while starting "
+                                 f"(exit code {process.exitcode})") from None
+            if status != "ready":
+                raise value
+            self.handle = value
+            self.broker = NodeLink(value)
+        except BaseException:
+            self.kill()
+            raise
+        self.incarnation = spec.incarnation
+        self.slowness = spec.slowness
+        self._listening = True
+        self._listener = threading.Thread(target=self._collect_answers, args=(self.broker,),
+                                          name=f"pcmodel-cluster-answers-{self.node_id}")
+        self._listener.start()
+
+    def kill(self) -> None:
+        """SIGKILL the process and reap it; its pending produces fail (outcome unknown)."""
+        if self._process is not None and self._process.exitcode is None:
+            self._process.kill()
+        self._reap(kill=True)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Ask the process to stop (it closes its files) and reap it; SIGKILL if it hangs."""
+        if self._control is not None and not self._control.closed:
+            try:
+                self._control.send("stop")
+            except OSError:
+                pass
+        if self._process is not None:
+            self._process.join(timeout)
+        self._reap(kill=True)
+
+    def _reap(self, *, kill: bool) -> None:
+        if self._process is not None:
+            if self._process.exitcode is None and kill:
+                self._process.kill()
+            self._process.join(10)
+        if self._control is not None:
+            self._control.close()
+            self._control = None
+        if self.broker is not None:
+            self.broker.close()
+        if self._listener is not None:
+            self._listener.join(10)
+            self._listener = None
+        self.broker = None
+
+    # --- calls -----------------------------------------------------------------------------------
+
+    def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """Call the broker process; ``KafkaConnectionError`` if it is down or dies meanwhile."""
+        link = self.broker
+        if link is None:
+            raise KafkaConnectionError(f"broker {self.node_id} is down")
+        try:
+            return link.call(method, *args, **kwargs)
+        except NoBrokersAvailable as exc:
+            raise KafkaConnectionError(f"broker {self.node_id} is down") from exc
+        except IllegalStateError as exc:
+            if link is not self.broker:  # our connection was closed: the broker was killed
+                raise KafkaConnectionError(f"broker {self.node_id} died before answering: "
+                                           "the outcome is unknown") from exc
+            raise
+
+    def produce(self, future: ProduceFuture, *args: Any) -> None:
+        """Send a produce; ``future`` gets its answer now or, if it waits for replication,
+        when the broker reports it (or a ``KafkaConnectionError`` if the broker dies first)."""
+        with self._pending_lock:
+            if not self._listening:
+                future.set_exception(KafkaConnectionError(f"broker {self.node_id} is down"))
+                return
+            token = self._next_token
+            self._next_token += 1
+            self._pending[token] = future
+        try:
+            state, value = self.call("produce", *args, token)
+        except KafkaError as exc:
+            with self._pending_lock:
+                self._pending.pop(token, None)
+            future.set_exception(exc)
+            return
+        if state == "pending":
+            return
+        with self._pending_lock:
+            self._pending.pop(token, None)
+        if state == "ok":
+            future.set_result(value)
+        else:
+            future.set_exception(value)
+
+    def _collect_answers(self, link: NodeLink) -> None:
+        """Thread: collect answered produces until the broker's connection ends."""
+        while True:
+            try:
+                answers = link.call("completions", timeout=0.5)
+            except KafkaError:
+                break
+            with self._pending_lock:
+                found = [(self._pending.pop(token, None), ok, value)
+                         for token, ok, value in answers]
+            for future, ok, value in found:
+                if future is not None:
+                    future.set_result(value) if ok else future.set_exception(value)
+        with self._pending_lock:
+            self._listening = False
+            orphans, self._pending = list(self._pending.values()), {}
+        for future in orphans:
+            future.set_exception(KafkaConnectionError(
+                f"broker {self.node_id} died before answering: the outcome is unknown"))
+
+
+class ControllerServer(BrokerServer):
+    """The controller's door for broker processes: ``broker_heartbeat`` and ``alter_isr``."""
+
+    def __init__(self, handlers: dict[str, Callable[..., Any]], authkey: bytes) -> None:
+        super().__init__(None, authkey=authkey)  # type: ignore[arg-type] - serves no broker
+        self._handlers = handlers
+
+    def _dispatch(self, request: Any) -> tuple[bool, Any, str]:
+        if not (isinstance(request, tuple) and len(request) == 3
+                and request[0] in self._handlers and isinstance(request[1], tuple)
+                and isinstance(request[2], dict)):
+            return False, KafkaError(f"the controller answers only {sorted(self._handlers)}"), ""
+        method, args, kwargs = request
+        try:
+            check_numbers(args, f"{method}() argument")
+            return True, self._handlers[method](*args, **kwargs), ""
+        except RequestRejected as exc:
+            return False, KafkaError(str(exc)), ""
+        except Exception as exc:
+            return False, portable_exception(exc), traceback.format_exc()
