@@ -31,9 +31,11 @@ import signal
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from pcmodel.cluster.controller import PartitionState, TopicConfig
+from pcmodel.cluster.errors import NotLeaderForPartitionError
 from pcmodel.cluster.events import ClusterEvent
 from pcmodel.cluster.follower import replicate_once
 from pcmodel.cluster.journal import DurableReplica, durable_replicas
@@ -147,12 +149,17 @@ class NodeHost:
         """Append as leader. ``("ok", result)``, ``("error", exc)``, or ``("pending", None)``:
         the outcome comes later through :meth:`completions` under ``token``."""
         future = _ReportedFuture(self, token)
-        with self.lock:
-            self.node.produce(tp, records, acks, timeout, future, producer, compression)
-            self.changed.notify_all()  # followers long-polling for data
-            if not future.done():
-                return "pending", None
-            self.completed.pop(token, None)
+
+        def append() -> bool:
+            with self.lock:
+                self.node.produce(tp, records, acks, timeout, future, producer, compression)
+                self.changed.notify_all()  # followers long-polling for data
+                if future.done():
+                    self.completed.pop(token, None)
+                return future.done()
+
+        if not self._as_leader(append):
+            return "pending", None
         try:
             return "ok", future.get(0)
         except KafkaError as exc:
@@ -173,8 +180,11 @@ class NodeHost:
 
     def fetch(self, offsets: dict, max_records: int) -> dict:
         """A consumer's fetch (below the high watermark)."""
-        with self.lock:
-            return self.node.fetch(offsets, max_records)
+        def read() -> dict:
+            with self.lock:
+                return self.node.fetch(offsets, max_records)
+
+        return self._as_leader(read)
 
     def offsets(self, tp: TopicPartition) -> tuple[int, int, int]:
         """``(log_start_offset, log_end_offset, high_watermark)`` of the local replica."""
@@ -274,7 +284,7 @@ class NodeHost:
         wait = self.spec.tick / len(followed) if long_poll and followed else 0.0
         moved = False
         for replica in followed:
-            leader = _LeaderLink(self, replica.state.leader, wait)
+            leader = _LeaderLink(self, replica, wait)
             moved |= replicate_once(self.node_id, replica, leader, self._truncated(replica.tp))
         if self.node.slowness:
             self.node.next_fetch_at = now + self.node.slowness
@@ -285,6 +295,20 @@ class NodeHost:
             self._events.append(ClusterEvent(time.monotonic(), "truncated", self.node_id, tp,
                                              (offset, len(gone)), gone))
         return report
+
+    def _as_leader(self, request: Callable[[], Any]) -> Any:
+        """Run a client request; if this broker is not the leader, refresh its partition
+        states from the controller and run it once more.
+
+        The controller may have elected this broker a moment before its next heartbeat
+        brings the news; a client that found the leader in the controller's metadata should
+        not be turned away for that (a Kafka client would retry after a metadata refresh).
+        """
+        try:
+            return request()
+        except NotLeaderForPartitionError:
+            self._heartbeat()
+            return request()
 
     # --- internals -------------------------------------------------------------------------------
 
@@ -333,22 +357,36 @@ class NodeHost:
 
 
 class _LeaderLink:
-    """The leader as :func:`~pcmodel.cluster.follower.replicate_once` sees it: two requests."""
+    """The leader as :func:`~pcmodel.cluster.follower.replicate_once` sees it: two requests.
 
-    def __init__(self, host: NodeHost, leader: int, max_wait: float) -> None:
+    The host's lock is released during each request; if the replica learned of a new leader
+    or epoch meanwhile (a client request refreshed the states), the answer belongs to the
+    old term and is dropped (a retriable error ``replicate_once`` expects).
+    """
+
+    def __init__(self, host: NodeHost, replica: Any, max_wait: float) -> None:
         self._host = host
-        self._leader = leader
+        self._replica = replica
+        self._term = (replica.state.leader, replica.state.leader_epoch)
         self._max_wait = max_wait
 
     def offsets_for_leader_epoch(self, tp: TopicPartition, epoch: int,
                                  leader_epoch: int) -> tuple[int, int]:
-        return self._host.call_peer(self._leader, "offsets_for_leader_epoch",
-                                    self._host.node_id, tp, epoch, leader_epoch)
+        return self._call("offsets_for_leader_epoch", self._host.node_id, tp, epoch,
+                          leader_epoch)
 
     def replica_fetch(self, follower: int, tp: TopicPartition, fetch_offset: int,
                       leader_epoch: int) -> Any:
-        return self._host.call_peer(self._leader, "replica_fetch", follower, tp, fetch_offset,
-                                    leader_epoch, self._max_wait)
+        return self._call("replica_fetch", follower, tp, fetch_offset, leader_epoch,
+                          self._max_wait)
+
+    def _call(self, method: str, *args: Any) -> Any:
+        answer = self._host.call_peer(self._term[0], method, *args)
+        state = self._replica.state
+        if state is None or (state.leader, state.leader_epoch) != self._term:
+            raise KafkaConnectionError(f"{self._replica.tp} has a new leader; the answer of "
+                                       "the old one is dropped")
+        return answer
 
 
 #: What the cluster and the other brokers may ask a broker process (besides client methods).

@@ -90,6 +90,11 @@ class HostedBroker:
         """The process id of the current incarnation (``None`` before the first start)."""
         return None if self._process is None else self._process.pid
 
+    @property
+    def exitcode(self) -> int | None:
+        """How the current incarnation ended (``-9`` after a kill), ``None`` while it runs."""
+        return None if self._process is None else self._process.exitcode
+
     # --- life ------------------------------------------------------------------------------------
 
     def start(self, spec: HostSpec, authkey: bytes, timeout: float) -> None:
