@@ -25,6 +25,7 @@ in the middle of a follower's fetch lets no one else touch that replica.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing.connection as mpc
 import shutil
 import signal
@@ -426,6 +427,9 @@ def host_main(control: mpc.Connection, spec: HostSpec, authkey: bytes) -> None:
     group, and the cluster stops its brokers itself.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Peers of this server are the cluster and its brokers; one killed by the cluster resets
+    # its connections, which is the lesson, not something to warn about.
+    logging.getLogger("pcmodel.topics.remote").setLevel(logging.ERROR)
     try:
         host = NodeHost(spec, authkey)
         server = NodeServer(host, authkey).start()

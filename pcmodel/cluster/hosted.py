@@ -16,6 +16,7 @@ with a deadline.
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import threading
 import traceback
@@ -24,6 +25,7 @@ from typing import Any
 
 from pcmodel.cluster.host import HostSpec, host_main
 from pcmodel.cluster.purgatory import ProduceFuture
+from pcmodel.topics.broker import CLIENT_METHODS
 from pcmodel.topics.client import RemoteBroker
 from pcmodel.topics.errors import (
     IllegalStateError,
@@ -50,19 +52,31 @@ def process_context() -> Any:
     return _context
 
 
-class NodeLink(RemoteBroker):
-    """A connection pool to a broker process: its client methods, plus ``replica_offsets``."""
+class BrokerDoor:
+    """A broker process's client methods (:data:`~pcmodel.topics.broker.CLIENT_METHODS`) and
+    ``replica_offsets``, as the cluster's client connections call a broker's.
 
-    def replica_offsets(self, topic: str, partition: int) -> tuple[int, int, int]:
-        """``(log_start_offset, log_end_offset, high_watermark)`` of its local log."""
-        return self.call("replica_offsets", topic, partition)
+    Each call goes to the current incarnation; ``KafkaConnectionError`` while the broker is
+    down or when it dies during the call.
+    """
+
+    def __init__(self, hosted: HostedBroker) -> None:
+        self._hosted = hosted
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in _DOOR_METHODS:
+            raise AttributeError(f"a cluster broker offers no {name!r}")
+        return functools.partial(self._hosted.call, name)
+
+    def __repr__(self) -> str:
+        return f"<BrokerDoor of {self._hosted!r}>"
 
 
 class HostedBroker:
     """Broker ``node_id`` of a process cluster, as the cluster sees it. See the module doc.
 
     ``alive`` is the cluster's knowledge (set by the cluster under its lock); ``broker`` is the
-    connection clients use for the broker's client methods (``None`` while it is down).
+    door clients use for the broker's client methods (:class:`BrokerDoor`).
     """
 
     def __init__(self, node_id: int) -> None:
@@ -72,7 +86,8 @@ class HostedBroker:
         self.slowness = 0.0
         self.hw_moves = 0
         self.handle: Any = None
-        self.broker: NodeLink | None = None
+        self.broker = BrokerDoor(self)
+        self._link: RemoteBroker | None = None
         self._process: Any = None
         self._control: Any = None
         self._pending: dict[int, ProduceFuture] = {}
@@ -122,14 +137,14 @@ class HostedBroker:
             if status != "ready":
                 raise value
             self.handle = value
-            self.broker = NodeLink(value)
+            self._link = RemoteBroker(value)
         except BaseException:
             self.kill()
             raise
         self.incarnation = spec.incarnation
         self.slowness = spec.slowness
         self._listening = True
-        self._listener = threading.Thread(target=self._collect_answers, args=(self.broker,),
+        self._listener = threading.Thread(target=self._collect_answers, args=(self._link,),
                                           name=f"pcmodel-cluster-answers-{self.node_id}")
         self._listener.start()
 
@@ -158,18 +173,18 @@ class HostedBroker:
         if self._control is not None:
             self._control.close()
             self._control = None
-        if self.broker is not None:
-            self.broker.close()
+        link, self._link = self._link, None  # first: a call cut by close() sees it is gone
+        if link is not None:
+            link.close()
         if self._listener is not None:
             self._listener.join(10)
             self._listener = None
-        self.broker = None
 
     # --- calls -----------------------------------------------------------------------------------
 
     def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """Call the broker process; ``KafkaConnectionError`` if it is down or dies meanwhile."""
-        link = self.broker
+        link = self._link
         if link is None:
             raise KafkaConnectionError(f"broker {self.node_id} is down")
         try:
@@ -177,7 +192,7 @@ class HostedBroker:
         except NoBrokersAvailable as exc:
             raise KafkaConnectionError(f"broker {self.node_id} is down") from exc
         except IllegalStateError as exc:
-            if link is not self.broker:  # our connection was closed: the broker was killed
+            if link is not self._link:  # our connection was closed: the broker was killed
                 raise KafkaConnectionError(f"broker {self.node_id} died before answering: "
                                            "the outcome is unknown") from exc
             raise
@@ -208,7 +223,7 @@ class HostedBroker:
         else:
             future.set_exception(value)
 
-    def _collect_answers(self, link: NodeLink) -> None:
+    def _collect_answers(self, link: RemoteBroker) -> None:
         """Thread: collect answered produces until the broker's connection ends."""
         while True:
             try:
@@ -227,6 +242,9 @@ class HostedBroker:
         for future in orphans:
             future.set_exception(KafkaConnectionError(
                 f"broker {self.node_id} died before answering: the outcome is unknown"))
+
+
+_DOOR_METHODS = frozenset(CLIENT_METHODS) | {"replica_offsets"}
 
 
 class ControllerServer(BrokerServer):
