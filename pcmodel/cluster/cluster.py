@@ -19,6 +19,13 @@ Two ways to run it, the same rules either way:
     order) or :meth:`Cluster.advance` (move a :class:`VirtualClock`, then step). With the same
     calls and the same seed a run replays exactly, which is what the scenario tests and the
     fault campaign use. ``ProduceFuture.get`` drives the steps itself.
+``mode="processes"``
+    Every broker is its own OS process hosting the same node code; followers fetch over
+    pcmodel's loopback transport, ``kill`` is a real SIGKILL and ``restart`` recovers the log
+    from the broker's files. The controller stays in this process. Real time only. See
+    :mod:`pcmodel.cluster.process_cluster` (a script that starts one needs the usual
+    ``if __name__ == "__main__":`` guard: broker processes start from multiprocessing's fork
+    server).
 
 Faults (see :mod:`pcmodel.cluster.faults` for seeded schedules): :meth:`kill` (the broker
 stops; its log survives, as a crashed process's does on disk; the controller notices when its

@@ -50,6 +50,8 @@ from pcmodel.topics.transport import RequestRejected, check_numbers
 
 __all__ = ["HostSpec", "NodeHost", "NodeServer", "host_main"]
 
+log = logging.getLogger(__name__)
+
 #: How long a broker waits for another broker or the controller to answer (ms).
 PEER_TIMEOUT_MS = 5000
 
@@ -249,10 +251,14 @@ class NodeHost:
     def _run_duties(self) -> None:
         long_poll = False
         while not self._stopping.is_set():
-            self._heartbeat()
-            with self.lock:
-                moved, waited = self._replicate_round(long_poll)
-                self.node.maintain()
+            try:
+                self._heartbeat()
+                with self.lock:
+                    moved, waited = self._replicate_round(long_poll)
+                    self.node.maintain()
+            except Exception:  # a bug, not a fault: say so, keep the broker going
+                log.exception("broker %d: its periodic duties failed", self.node_id)
+                moved = waited = False
             long_poll = not moved
             if not moved and not waited:
                 self._stopping.wait(self.spec.tick)

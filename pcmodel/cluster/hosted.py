@@ -17,6 +17,7 @@ with a deadline.
 from __future__ import annotations
 
 import functools
+import logging
 import multiprocessing
 import threading
 import traceback
@@ -38,6 +39,7 @@ from pcmodel.topics.transport import RequestRejected, check_numbers
 
 __all__ = ["ControllerServer", "HostedBroker", "process_context"]
 
+log = logging.getLogger(__name__)
 _context: Any = None
 
 
@@ -94,6 +96,7 @@ class HostedBroker:
         self._pending_lock = threading.Lock()
         self._next_token = 0
         self._listening = False
+        self._ending = False  # set when we kill or stop it: its end is no surprise
         self._listener: threading.Thread | None = None
 
     def __repr__(self) -> str:
@@ -117,6 +120,10 @@ class HostedBroker:
 
         Raises ``KafkaError`` saying why if it failed or did not start within ``timeout``.
         """
+        if self._process is not None:  # a previous incarnation: make sure it is gone
+            with self._pending_lock:
+                self._ending = True
+            self._reap(kill=True)
         ctx = process_context()
         ours, theirs = ctx.Pipe()
         process = ctx.Process(target=host_main, args=(theirs, spec, authkey),
@@ -143,19 +150,23 @@ class HostedBroker:
             raise
         self.incarnation = spec.incarnation
         self.slowness = spec.slowness
-        self._listening = True
+        self._listening, self._ending = True, False
         self._listener = threading.Thread(target=self._collect_answers, args=(self._link,),
                                           name=f"pcmodel-cluster-answers-{self.node_id}")
         self._listener.start()
 
     def kill(self) -> None:
         """SIGKILL the process and reap it; its pending produces fail (outcome unknown)."""
+        with self._pending_lock:
+            self._ending = True
         if self._process is not None and self._process.exitcode is None:
             self._process.kill()
         self._reap(kill=True)
 
     def stop(self, timeout: float = 5.0) -> None:
         """Ask the process to stop (it closes its files) and reap it; SIGKILL if it hangs."""
+        with self._pending_lock:
+            self._ending = True
         if self._control is not None and not self._control.closed:
             try:
                 self._control.send("stop")
@@ -239,6 +250,10 @@ class HostedBroker:
         with self._pending_lock:
             self._listening = False
             orphans, self._pending = list(self._pending.values()), {}
+            expected = self._ending
+        if not expected:
+            log.warning("broker %d's process ended on its own (exit code %s); restart(%d) "
+                        "starts it again", self.node_id, self.exitcode, self.node_id)
         for future in orphans:
             future.set_exception(KafkaConnectionError(
                 f"broker {self.node_id} died before answering: the outcome is unknown"))

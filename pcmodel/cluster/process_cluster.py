@@ -258,8 +258,9 @@ class ProcessCluster(Cluster):
             with self._lock:
                 self._check_open()
                 node = self._node(broker)
-                if node.alive:
+                if node.alive and node.exitcode is None:
                     return
+                node.alive = False  # it ended on its own: start it again all the same
                 self._apply_changes(self.controller.fence(broker))
             self._start_process(broker)
             with self._lock:
