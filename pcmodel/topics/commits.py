@@ -9,8 +9,8 @@ kafka-python does, and rejoins). Auto-commit runs at most every
 logged, not raised, because the records are simply read again. ``commit_async`` callbacks wait
 here until the caller's thread runs them.
 
-:class:`CommitterMixin` is one part of :class:`~pcmodel.topics.consumer.KafkaConsumer`, whose
-public ``commit()``, ``commit_async()`` and ``committed()`` are built on it.
+:class:`CommitterMixin` is one part of :class:`~pcmodel.topics.consumer.KafkaConsumer`: its
+public ``commit()``, ``commit_async()`` and ``committed()``, and what they are built on.
 
 Prior art: the Java client's ``ConsumerCoordinator.commitOffsetsSync`` / ``maybeAutoCommit``,
 kafka-python's ``kafka/coordinator/consumer.py``.
@@ -19,7 +19,9 @@ kafka-python's ``kafka/coordinator/consumer.py``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future
+from typing import Any
 
 from pcmodel.topics.errors import (
     CommitFailedError,
@@ -38,7 +40,80 @@ logger = logging.getLogger("pcmodel.topics.consumer")
 
 
 class CommitterMixin:
-    """Offsets to commit, sending them with the current generation, auto-commit, callbacks."""
+    """``commit``, ``commit_async`` and ``committed``; auto-commit and commit callbacks."""
+
+    # --- the public calls ---------------------------------------------------------------------
+
+    def commit(
+        self,
+        offsets: Mapping[TopicPartition, OffsetAndMetadata | int] | None = None,
+        timeout_ms: float | None = None,
+    ) -> None:
+        """Commit ``offsets`` (default: the position of every assigned partition) and wait.
+
+        A committed offset is the next one to read: commit after processing for at-least-once
+        delivery. As in Kafka, ``offsets`` may name any partition of an existing topic, assigned
+        or not, and any offset >= 0, even beyond the log end (a consumer starting there is out
+        of range and applies ``auto_offset_reset``). Raises ``CommitFailedError`` if the group
+        rebalanced without this member (the next ``poll()`` rejoins), ``IllegalStateError``
+        without a ``group_id``, ``UnknownTopicOrPartitionError`` for a partition that does not
+        exist, ``IllegalArgumentError`` for a negative offset. ``timeout_ms`` (default
+        ``request_timeout_ms``) bounds the wait; the commit here answers at once.
+        """
+        self._check_open()
+        self._timeout_s(timeout_ms)
+        self._run_commit_callbacks()
+        to_commit = self._offsets_to_commit(offsets, "commit")
+        if to_commit:
+            self._send_commit(to_commit)
+
+    def commit_async(
+        self,
+        offsets: Mapping[TopicPartition, OffsetAndMetadata | int] | None = None,
+        callback: Callable[[dict, BaseException | None], Any] | None = None,
+    ) -> Future:
+        """Commit without raising; ``callback(offsets, exception_or_None)`` runs in ``poll()``.
+
+        Returns a ``concurrent.futures.Future`` already holding the outcome. Argument errors
+        (not assigned, negative offset, no group) still raise at once.
+        """
+        self._check_open()
+        to_commit = self._offsets_to_commit(offsets, "commit_async")
+        future: Future = Future()
+        error: BaseException | None = None
+        try:
+            if to_commit:
+                self._send_commit(to_commit)
+        except CommitFailedError as exc:
+            error = exc
+        if error is None:
+            future.set_result(to_commit)
+        else:
+            future.set_exception(error)
+        callback = callback or self.config["default_offset_commit_callback"]
+        if callback is not None:
+            self._commit_callbacks.append(lambda: callback(to_commit, error))
+        return future
+
+    def committed(
+        self, partition: TopicPartition, metadata: bool = False, timeout_ms: float | None = None
+    ) -> Any:
+        """The group's committed offset for ``partition`` (``None`` if never committed).
+
+        With ``metadata=True`` an ``OffsetAndMetadata`` (kafka-python's switch). Needs a
+        ``group_id``; the partition need not be assigned. ``timeout_ms`` (default
+        ``request_timeout_ms``) bounds the lookup, which here answers at once.
+        """
+        self._check_open()
+        tp = validate_topic_partition(partition)
+        self._timeout_s(timeout_ms)
+        self._require_group("committed")
+        value = self._conn.committed(self._group_id, [tp])[tp]
+        if value is None or metadata:
+            return value
+        return value.offset
+
+    # --- internals ----------------------------------------------------------------------------
 
     def _offsets_to_commit(
         self, offsets: Mapping[TopicPartition, OffsetAndMetadata | int] | None, what: str

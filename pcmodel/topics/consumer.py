@@ -47,8 +47,10 @@ Typical use, at-least-once (commit after processing)::
     finally:
         consumer.close()
 
-Where the parts live: this module is the facade with kafka-python's public surface;
-:mod:`~pcmodel.topics.fetcher` holds the fetcher thread and both ends of the fetch buffer,
+Where the parts live: this module is the facade (construction, ``poll()``, iteration, topic
+metadata, ``close()``); :mod:`~pcmodel.topics.subscription` holds ``subscribe`` / ``assign``,
+:mod:`~pcmodel.topics.fetcher` the fetcher thread and both ends of the fetch buffer,
+:mod:`~pcmodel.topics.positions` positions, seeking, pausing and offset lookups,
 :mod:`~pcmodel.topics.membership` joining, rebalances and the heartbeat thread,
 :mod:`~pcmodel.topics.commits` offset commits and auto-commit, and
 :mod:`~pcmodel.topics.consumer_config` the configuration keys and their checks. The parts are
@@ -67,37 +69,32 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import Future
+from collections.abc import Callable
 from typing import Any
 
 from pcmodel.buffers import make_buffer
 from pcmodel.errors import ShutDown
-from pcmodel.topics.broker import check_topic_name
 from pcmodel.topics.commits import CommitterMixin
 from pcmodel.topics.config import CONSUMER_NO_EFFECT, resolve_config
 from pcmodel.topics.consumer_config import DEFAULT_CONFIG, validate_config
 from pcmodel.topics.errors import (
-    CommitFailedError,
     IllegalArgumentError,
     IllegalStateError,
-    InvalidGroupIdError,
     KafkaConfigurationError,
     KafkaTimeoutError,
-    NoOffsetForPartitionError,
     UnassignedPartitionError,
     UnknownTopicOrPartitionError,
 )
 from pcmodel.topics.fetcher import WAKEUP, FetcherMixin, PartitionState
 from pcmodel.topics.membership import GroupMemberMixin
+from pcmodel.topics.positions import PositionsMixin
 from pcmodel.topics.structs import (
     ConsumerRebalanceListener,
     ConsumerRecord,
-    OffsetAndMetadata,
-    OffsetAndTimestamp,
     TopicPartition,
     validate_topic_partition,
 )
+from pcmodel.topics.subscription import SubscriptionMixin
 
 __all__ = ["DEFAULT_CONFIG", "KafkaConsumer"]
 
@@ -106,7 +103,9 @@ logger = logging.getLogger("pcmodel.topics.consumer")
 _THREAD_EXIT_S = 1.0
 
 
-class KafkaConsumer(FetcherMixin, GroupMemberMixin, CommitterMixin):
+class KafkaConsumer(
+    SubscriptionMixin, FetcherMixin, PositionsMixin, GroupMemberMixin, CommitterMixin
+):
     """Consume records from topics of a :class:`~pcmodel.topics.broker.Broker`.
 
     ``KafkaConsumer(*topics, broker=..., group_id=..., **configs)`` takes kafka-python's
@@ -181,107 +180,7 @@ class KafkaConsumer(FetcherMixin, GroupMemberMixin, CommitterMixin):
                 self._shutdown_threads(None)  # no half-built consumer keeps threads running
                 raise
 
-    # --- subscription and assignment ----------------------------------------------------------
-
-    def subscribe(
-        self,
-        topics: Iterable[str] | str = (),
-        pattern: str | re.Pattern[str] | None = None,
-        listener: ConsumerRebalanceListener | None = None,
-    ) -> None:
-        """Join the group for ``topics`` (or every topic matching ``pattern``).
-
-        Replaces any earlier subscription; the group rebalances on the next ``poll()``. Raises
-        ``InvalidGroupIdError`` without a ``group_id``, ``IllegalStateError`` when mixed with
-        ``assign()`` or when both or neither of ``topics`` and ``pattern`` are given,
-        ``TypeError`` for a listener that is not a ``ConsumerRebalanceListener``. A topic that
-        does not exist is created if ``allow_auto_create_topics`` and the broker allow it (as a
-        Kafka broker answers the consumer's metadata request); otherwise the group is
-        subscribed to it and its partitions are assigned once it is created.
-        """
-        self._check_open()
-        if self._group_id is None:
-            raise InvalidGroupIdError(
-                "subscribe() needs a group_id; without one, use assign() to pick partitions"
-            )
-        if self._manual:
-            raise IllegalStateError(
-                "subscription to topics, partitions and pattern are mutually exclusive: "
-                "this consumer used assign(); call unsubscribe() first"
-            )
-        if isinstance(topics, str):
-            topics = [topics]
-        topics = {check_topic_name(t) for t in topics}
-        if bool(topics) == (pattern is not None):
-            raise IllegalStateError("subscribe() needs either topics or a pattern, not both")
-        if listener is not None and not isinstance(listener, ConsumerRebalanceListener):
-            raise TypeError(
-                f"listener must be a ConsumerRebalanceListener, got {type(listener).__name__}"
-            )
-        # The version first: a topic created in between is then picked up by the next refresh.
-        version = self._conn.metadata_version()
-        existing = self._conn.list_topics()
-        if pattern is not None:
-            compiled = re.compile(pattern) if isinstance(pattern, str) else pattern
-            topics = {t for t in existing if compiled.fullmatch(t)}
-        else:
-            compiled = None
-            if self.config["allow_auto_create_topics"]:
-                for topic in sorted(t for t in topics if t not in existing):
-                    try:
-                        self._conn.partitions_for(topic, auto_create=True)
-                    except UnknownTopicOrPartitionError:
-                        pass  # auto-creation is off on the broker: wait for the topic
-        with self._lock:
-            self._pattern, self._pattern_version = compiled, version
-            # Rejoin only for a change: with the eager protocol a rejoin revokes everything.
-            if topics != self._subscribed_topics or not self._member_id:
-                self._rejoin_needed = True
-            self._subscribed_topics = topics
-            self._listener = listener
-        self._start_heartbeat()
-
-    def unsubscribe(self) -> None:
-        """Leave the group (or drop the manual assignment) and forget every partition."""
-        self._check_open()
-        if self._subscribed_topics is not None:
-            self._leave_group()
-        with self._lock:
-            self._subscribed_topics = None
-            self._pattern = None
-            self._manual = False
-            self._states.clear()
-            self._rejoin_needed = self._join_pending = self._lost = False
-
-    def assign(self, partitions: Iterable[TopicPartition]) -> None:
-        """Take exactly ``partitions``, without a group (kafka-python's manual assignment).
-
-        Positions of partitions kept from the previous assignment are kept. Raises
-        ``IllegalStateError`` if the consumer subscribed, ``UnknownTopicOrPartitionError`` for a
-        partition that does not exist (nothing changes then).
-        """
-        self._check_open()
-        if self._subscribed_topics is not None:
-            raise IllegalStateError(
-                "subscription to topics, partitions and pattern are mutually exclusive: "
-                "this consumer subscribed; call unsubscribe() first"
-            )
-        tps = [validate_topic_partition(tp) for tp in partitions]
-        self._conn.end_offsets(tps)  # raises for an unknown topic or partition
-        with self._lock:
-            self._states = {tp: self._states.get(tp) or self._new_state() for tp in tps}
-            self._manual = bool(tps)
-            self._work.notify_all()
-
-    def assignment(self) -> set[TopicPartition]:
-        """The partitions this consumer currently owns."""
-        with self._lock:
-            return set(self._states)
-
-    def subscription(self) -> set[str] | None:
-        """The subscribed topics (those matching the pattern), or ``None`` if not subscribed."""
-        with self._lock:
-            return None if self._subscribed_topics is None else set(self._subscribed_topics)
+    # --- topic metadata and the fetch buffer --------------------------------------------------
 
     @property
     def fetch_buffer(self) -> Any:
@@ -399,255 +298,6 @@ class KafkaConsumer(FetcherMixin, GroupMemberMixin, CommitterMixin):
 
         # In a group, a deleted topic is taken away by the rebalance that its deletion starts.
 
-    # --- positions ----------------------------------------------------------------------------
-
-    def position(self, partition: TopicPartition, timeout_ms: float | None = None) -> int:
-        """The offset of the next record ``poll()`` will return for ``partition``.
-
-        Looks up the committed offset (or applies ``auto_offset_reset``) if there is no
-        position yet. Raises ``UnassignedPartitionError`` (an ``IllegalStateError``) if the
-        partition is not assigned. ``timeout_ms`` bounds the lookup, as in kafka-python (the
-        lookups here answer at once, so it only matters for a bad value).
-        """
-        tp = self._assigned(partition, "position")
-        self._timeout_s(timeout_ms)
-        self._init_positions()
-        with self._lock:
-            return self._states[tp].position
-
-    def seek(self, partition: TopicPartition, offset: int) -> None:
-        """Make the next ``poll()`` return ``partition``'s records from ``offset`` on.
-
-        Any offset >= 0 is accepted, as in Kafka: one below the log start or beyond the log end
-        makes the next fetch out of range, and ``auto_offset_reset`` applies then (``'none'``:
-        ``poll()`` raises ``OffsetOutOfRangeError``). Raises ``UnassignedPartitionError`` (an
-        ``IllegalStateError`` and a ``ValueError``) if not assigned, ``IllegalArgumentError`` (a
-        ``ValueError``) for a negative offset; nothing changes then.
-        """
-        tp = self._assigned(partition, "seek")
-        if isinstance(offset, bool) or not isinstance(offset, int):
-            raise TypeError(f"offset must be an int, got {offset!r}")
-        if offset < 0:
-            raise IllegalArgumentError(f"seek offset must be >= 0, got {offset}")
-        self._seek_many({tp: offset})
-
-    def seek_to_beginning(self, *partitions: TopicPartition) -> None:
-        """Seek to the first retained offset of ``partitions`` (all assigned if none given)."""
-        tps = self._assigned_many(partitions, "seek_to_beginning")
-        self._seek_many(self._conn.beginning_offsets(tps))
-
-    def seek_to_end(self, *partitions: TopicPartition) -> None:
-        """Seek to the end of ``partitions`` (all assigned if none given): only new records."""
-        tps = self._assigned_many(partitions, "seek_to_end")
-        self._seek_many(self._conn.end_offsets(tps))
-
-    def _seek_many(self, offsets: Mapping[TopicPartition, int]) -> None:
-        with self._lock:
-            for tp, offset in offsets.items():
-                st = self._states.get(tp)
-                if st is not None:
-                    self._set_position(st, offset)
-
-    def pause(self, *partitions: TopicPartition) -> None:
-        """Stop returning and fetching records of ``partitions`` until ``resume()``."""
-        tps = self._assigned_many(partitions, "pause", default_all=False)
-        with self._lock:
-            for tp in tps:
-                st = self._states[tp]
-                st.paused = True
-                # Drop what was fetched ahead; it is read again after resume().
-                st.pending.clear()
-                st.epoch = next(self._epochs)
-                st.fetch_offset = st.position
-
-    def resume(self, *partitions: TopicPartition) -> None:
-        """Return and fetch records of ``partitions`` again."""
-        tps = self._assigned_many(partitions, "resume", default_all=False)
-        with self._lock:
-            for tp in tps:
-                self._states[tp].paused = False
-            self._work.notify_all()
-
-    def paused(self) -> set[TopicPartition]:
-        """The partitions paused with ``pause()``."""
-        with self._lock:
-            return {tp for tp, st in self._states.items() if st.paused}
-
-    def highwater(self, partition: TopicPartition) -> int | None:
-        """The end offset the last fetch of ``partition`` saw (``None`` before any fetch).
-
-        ``highwater(tp) - position(tp)`` is this consumer's lag, without asking the broker.
-        """
-        tp = self._assigned(partition, "highwater")
-        with self._lock:
-            return self._states[tp].high_watermark
-
-    def beginning_offsets(
-        self, partitions: Iterable[TopicPartition], timeout_ms: float | None = None
-    ) -> dict[TopicPartition, int]:
-        """The first retained offset of each partition.
-
-        A partition that does not exist is waited for (it may be being created) for up to
-        ``timeout_ms`` (default ``request_timeout_ms``), then ``KafkaTimeoutError``, as the
-        real clients do.
-        """
-        tps = list(partitions)
-        return self._lookup(lambda: self._conn.beginning_offsets(tps), timeout_ms)
-
-    def end_offsets(
-        self, partitions: Iterable[TopicPartition], timeout_ms: float | None = None
-    ) -> dict[TopicPartition, int]:
-        """The end offset (next offset to be written) of each partition.
-
-        ``timeout_ms`` as for :meth:`beginning_offsets`.
-        """
-        tps = list(partitions)
-        return self._lookup(lambda: self._conn.end_offsets(tps), timeout_ms)
-
-    def offsets_for_times(
-        self, timestamps: Mapping[TopicPartition, int], timeout_ms: float | None = None
-    ) -> dict[TopicPartition, OffsetAndTimestamp | None]:
-        """The earliest offset whose timestamp is >= the given ms, per partition.
-
-        ``None`` for a partition without such a record. ``timeout_ms`` as for
-        :meth:`beginning_offsets`.
-        """
-        wanted = dict(timestamps)
-        return self._lookup(lambda: self._conn.offsets_for_times(wanted), timeout_ms)
-
-    def _lookup(self, ask: Callable[[], Any], timeout_ms: float | None) -> Any:
-        """Ask the broker; while a partition is unknown, wait for metadata until the timeout."""
-        self._check_open()
-        timeout = self._timeout_s(timeout_ms)
-        deadline = time.monotonic() + timeout
-        while True:
-            version = self._conn.metadata_version()
-            try:
-                return ask()
-            except UnknownTopicOrPartitionError as exc:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise KafkaTimeoutError(
-                        f"offsets not found within timeout_ms={timeout * 1000:g}: {exc}"
-                    ) from None
-                self._conn.await_metadata_change(version, remaining)
-
-    def _timeout_s(self, timeout_ms: float | None) -> float:
-        """``timeout_ms`` in seconds (default ``request_timeout_ms``); checked as kafka-python."""
-        if timeout_ms is None:
-            timeout_ms = self.config["request_timeout_ms"]
-        if isinstance(timeout_ms, bool) or not isinstance(timeout_ms, (int, float)):
-            raise TypeError(f"timeout_ms must be a number of milliseconds, got {timeout_ms!r}")
-        if timeout_ms < 0:
-            raise IllegalArgumentError(f"timeout_ms must be >= 0, got {timeout_ms}")
-        return timeout_ms / 1000
-
-    def _init_positions(self) -> None:
-        """Give every assigned partition without a position one: committed, else reset."""
-        with self._lock:
-            missing = [tp for tp, st in self._states.items() if st.position is None]
-        if not missing:
-            return
-        positions: dict[TopicPartition, int] = {}
-        if self._group_id is not None:
-            for tp, committed in self._conn.committed(self._group_id, missing).items():
-                if committed is not None:
-                    positions[tp] = committed.offset
-        to_reset = [tp for tp in missing if tp not in positions]
-        if to_reset:
-            policy = self.config["auto_offset_reset"]
-            if policy == "none":
-                raise NoOffsetForPartitionError(
-                    f"no committed offset for {sorted(to_reset)} and auto_offset_reset='none'; "
-                    "seek() to choose a position"
-                )
-            if policy == "earliest":
-                positions.update(self._conn.beginning_offsets(to_reset))
-            else:
-                positions.update(self._conn.end_offsets(to_reset))
-        with self._lock:
-            for tp, offset in positions.items():
-                st = self._states.get(tp)
-                if st is not None and st.position is None:
-                    self._set_position(st, offset)
-
-    def _set_position(self, st: PartitionState, offset: int) -> None:
-        """Move a partition's position (lock held): drop everything fetched for the old one."""
-        st.position = st.fetch_offset = offset
-        st.epoch = next(self._epochs)
-        st.pending.clear()
-        self._work.notify_all()
-
-    # --- commits ------------------------------------------------------------------------------
-
-    def commit(
-        self,
-        offsets: Mapping[TopicPartition, OffsetAndMetadata | int] | None = None,
-        timeout_ms: float | None = None,
-    ) -> None:
-        """Commit ``offsets`` (default: the position of every assigned partition) and wait.
-
-        A committed offset is the next one to read: commit after processing for at-least-once
-        delivery. As in Kafka, ``offsets`` may name any partition of an existing topic, assigned
-        or not, and any offset >= 0, even beyond the log end (a consumer starting there is out
-        of range and applies ``auto_offset_reset``). Raises ``CommitFailedError`` if the group
-        rebalanced without this member (the next ``poll()`` rejoins), ``IllegalStateError``
-        without a ``group_id``, ``UnknownTopicOrPartitionError`` for a partition that does not
-        exist, ``IllegalArgumentError`` for a negative offset. ``timeout_ms`` (default
-        ``request_timeout_ms``) bounds the wait; the commit here answers at once.
-        """
-        self._check_open()
-        self._timeout_s(timeout_ms)
-        self._run_commit_callbacks()
-        to_commit = self._offsets_to_commit(offsets, "commit")
-        if to_commit:
-            self._send_commit(to_commit)
-
-    def commit_async(
-        self,
-        offsets: Mapping[TopicPartition, OffsetAndMetadata | int] | None = None,
-        callback: Callable[[dict, BaseException | None], Any] | None = None,
-    ) -> Future:
-        """Commit without raising; ``callback(offsets, exception_or_None)`` runs in ``poll()``.
-
-        Returns a ``concurrent.futures.Future`` already holding the outcome. Argument errors
-        (not assigned, negative offset, no group) still raise at once.
-        """
-        self._check_open()
-        to_commit = self._offsets_to_commit(offsets, "commit_async")
-        future: Future = Future()
-        error: BaseException | None = None
-        try:
-            if to_commit:
-                self._send_commit(to_commit)
-        except CommitFailedError as exc:
-            error = exc
-        if error is None:
-            future.set_result(to_commit)
-        else:
-            future.set_exception(error)
-        callback = callback or self.config["default_offset_commit_callback"]
-        if callback is not None:
-            self._commit_callbacks.append(lambda: callback(to_commit, error))
-        return future
-
-    def committed(
-        self, partition: TopicPartition, metadata: bool = False, timeout_ms: float | None = None
-    ) -> Any:
-        """The group's committed offset for ``partition`` (``None`` if never committed).
-
-        With ``metadata=True`` an ``OffsetAndMetadata`` (kafka-python's switch). Needs a
-        ``group_id``; the partition need not be assigned. ``timeout_ms`` (default
-        ``request_timeout_ms``) bounds the lookup, which here answers at once.
-        """
-        self._check_open()
-        tp = validate_topic_partition(partition)
-        self._timeout_s(timeout_ms)
-        self._require_group("committed")
-        value = self._conn.committed(self._group_id, [tp])[tp]
-        if value is None or metadata:
-            return value
-        return value.offset
 
     # --- closing ------------------------------------------------------------------------------
 

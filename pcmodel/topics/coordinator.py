@@ -67,6 +67,10 @@ registered, like a request still in flight; calling again picks up the answer.
 Thread safety: the coordinator shares the broker's lock; every public method is called with it
 held, and waiting calls wait on a condition of that lock.
 
+This module is the state machine; its parts: :mod:`~pcmodel.topics.group_metadata` (members,
+protocol vote, answers), :mod:`~pcmodel.topics.group_deadlines` (expiry and waiting) and
+:mod:`~pcmodel.topics.group_answers` (the answers' value types).
+
 Prior art: Kafka's ``GroupCoordinator.scala`` and ``GroupMetadata.scala`` (states and their
 legal transitions, ``MEMBER_ID_REQUIRED``, pending-sync expiry, protocol votes), KIP-345 and
 KIP-394, KIP-429 (cooperative rebalancing), kafka-python's ``kafka/coordinator/base.py``.
@@ -77,10 +81,9 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from pcmodel.topics.consumer_protocol import PROTOCOL_TYPE, decode_subscription
 from pcmodel.topics.errors import (
     IllegalGenerationError,
     IllegalStateError,
@@ -99,9 +102,9 @@ from pcmodel.topics.group_answers import (
     JoinResult,
     MemberDescription,
     SyncResult,
-    describe_member,
-    group_lag,
 )
+from pcmodel.topics.group_deadlines import GroupDeadlinesMixin
+from pcmodel.topics.group_metadata import GroupMetadataMixin, _Member
 from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition
 
 __all__ = [
@@ -136,31 +139,7 @@ _VALID_PREVIOUS: dict[GroupState, frozenset[GroupState]] = {
 
 
 @dataclass
-class _Member:
-    member_id: str
-    client_id: str
-    client_host: str
-    protocol_type: str
-    protocols: tuple[tuple[str, bytes], ...]
-    session_timeout: float
-    rebalance_timeout: float
-    last_heartbeat: float
-    #: A JoinGroup of this member is registered for the current round (Kafka's join callback).
-    awaiting_join: bool = False
-    #: A SyncGroup of this member is registered and not answered yet.
-    awaiting_sync: bool = False
-    join_response: JoinResult | None = None
-    assignment: bytes = b""
-
-    def metadata(self, protocol: str) -> bytes:
-        return dict(self.protocols)[protocol]
-
-    def vote(self, candidates: Collection[str]) -> str:
-        return next(name for name, _ in self.protocols if name in candidates)
-
-
-@dataclass
-class GroupCoordinator:
+class GroupCoordinator(GroupMetadataMixin, GroupDeadlinesMixin):
     """Membership, generations and committed offsets of one group (see the module docstring).
 
     Every method must be called with ``lock`` (the broker's) held. ``clock`` (monotonic seconds)
@@ -417,68 +396,7 @@ class GroupCoordinator:
             )
         member.last_heartbeat = now
 
-    # --- describing ---------------------------------------------------------------------------
-
-    def subscribed_topics(self) -> set[str]:
-        """The topics a consumer group's members subscribe to (empty for other group types)."""
-        if self.protocol_type != PROTOCOL_TYPE:
-            return set()
-        topics: set[str] = set()
-        for member in self.members.values():
-            metadata = self._metadata_of(member)
-            try:
-                topics.update(decode_subscription(metadata).topics)
-            except ValueError:
-                continue  # a client's malformed metadata describes nothing
-        return topics
-
-    def describe(
-        self,
-        end_offsets: Callable[[TopicPartition], int | None],
-        partitions_per_topic: Mapping[str, int],
-    ) -> GroupDescription:
-        """A snapshot of the group; ``end_offsets(tp)`` gives the partition's end (or None)."""
-        self.expire(self.clock())
-        stable = self.state is GroupState.STABLE
-        members = [
-            describe_member(
-                m.member_id, m.client_id, m.client_host, self.protocol_type,
-                self._metadata_of(m) if stable else b"", m.assignment if stable else b"",
-            )
-            for m in self.members.values()
-        ]
-        return GroupDescription(
-            self.group_id, self.state, self.generation, self.protocol_type,
-            self.protocol if stable else None, self.leader, tuple(members), dict(self.offsets),
-            group_lag(self.subscribed_topics(), self.offsets, end_offsets, partitions_per_topic),
-        )
-
-    # --- deadlines and lifecycle --------------------------------------------------------------
-
-    def expire(self, now: float) -> None:
-        """Apply every deadline that passed: session, rebalance, pending member and sync."""
-        for mid, deadline in list(self.pending_members.items()):
-            if now >= deadline:
-                del self.pending_members[mid]
-        for mid, m in list(self.members.items()):
-            alive = m.awaiting_join or m.awaiting_sync
-            if not alive and now - m.last_heartbeat > m.session_timeout and mid in self.members:
-                self._remove(mid)
-        self._expire_initial_delay(now)
-        if self.state is GroupState.PREPARING_REBALANCE and self.delay_deadline is None:
-            if now >= self.rebalance_deadline:
-                self._complete_join(now)
-            else:
-                self._maybe_complete_join(now)
-        if (
-            self.state in (GroupState.COMPLETING_REBALANCE, GroupState.STABLE)
-            and self.pending_sync
-            and now >= self.sync_deadline
-        ):
-            late, self.pending_sync = self.pending_sync, set()
-            for mid in late:
-                if mid in self.members:
-                    self._remove(mid)
+    # --- lifecycle ----------------------------------------------------------------------------
 
     def mark_dead(self) -> None:
         """Deletion (of an empty group) or shutdown: the group is ``Dead``; waiting calls fail."""
@@ -514,22 +432,6 @@ class GroupCoordinator:
             )
         return member
 
-    def _supports(
-        self, protocol_type: str, protocols: tuple[tuple[str, bytes], ...], member_id: str
-    ) -> bool:
-        """Kafka's ``supportsProtocols``: same type, and a protocol every member also has."""
-        if not protocol_type or not protocols:
-            return False
-        others = [m for mid, m in self.members.items() if mid != member_id]
-        if not others:
-            return True
-        if protocol_type != self.protocol_type:
-            return False
-        common = {name for name, _ in protocols}
-        for m in others:
-            common &= {name for name, _ in m.protocols}
-        return bool(common)
-
     def _register_join(self, member: _Member, now: float) -> None:
         member.awaiting_join = True
         if self.state in (GroupState.EMPTY, GroupState.STABLE, GroupState.COMPLETING_REBALANCE):
@@ -549,19 +451,6 @@ class GroupCoordinator:
             self.delay_remaining = max(rebalance_timeout - delay, 0.0)
             self.new_member_added = False
         self._transition(GroupState.PREPARING_REBALANCE)
-
-    def _expire_initial_delay(self, now: float) -> None:
-        """End the initial delay once it passed, or extend it if a new member came meanwhile."""
-        while self.delay_deadline is not None and now >= self.delay_deadline:
-            if self.new_member_added and self.delay_remaining > 0:
-                # Kafka chains a further delay from where this one ended, not from the join.
-                extension = min(self.initial_rebalance_delay_ms / 1000, self.delay_remaining)
-                self.delay_deadline += extension
-                self.delay_remaining -= extension
-                self.new_member_added = False
-            else:
-                self.delay_deadline = None
-                self.new_member_added = False
 
     def _maybe_complete_join(self, now: float) -> None:
         if (
@@ -592,36 +481,6 @@ class GroupCoordinator:
             m.awaiting_join = False
             m.join_response = self._join_response(m)
 
-    def _select_protocol(self) -> str:
-        """Kafka's vote: each member's first choice among the protocols all members support."""
-        leader = self.members[self.leader]
-        candidates = [name for name, _ in leader.protocols]
-        for m in self.members.values():
-            names = {name for name, _ in m.protocols}
-            candidates = [name for name in candidates if name in names]
-        votes = {name: 0 for name in candidates}
-        for m in self.members.values():
-            votes[m.vote(candidates)] += 1
-        # max() keeps the first of equals: a tie goes to the leader's preference.
-        return max(candidates, key=lambda name: votes[name])
-
-    def _join_response(self, member: _Member) -> JoinResult:
-        members: tuple[JoinedMember, ...] = ()
-        if member.member_id == self.leader:
-            members = tuple(
-                JoinedMember(m.member_id, None, m.metadata(self.protocol))
-                for m in self.members.values()
-            )
-        return JoinResult(
-            member.member_id, self.generation, self.protocol_type, self.protocol,
-            self.leader or "", members,
-        )
-
-    def _metadata_of(self, member: _Member) -> bytes:
-        if self.protocol is not None and self.protocol in dict(member.protocols):
-            return member.metadata(self.protocol)
-        return member.protocols[0][1] if member.protocols else b""
-
     def _remove(self, member_id: str) -> None:
         del self.members[member_id]
         self.pending_sync.discard(member_id)
@@ -632,38 +491,6 @@ class GroupCoordinator:
             self._prepare_rebalance(self.clock())
         self._maybe_complete_join(self.clock())
         self._changed.notify_all()
-
-    def _wait(self, answered: Callable[[], bool], timeout: float | None) -> None:
-        """Wait until ``answered()`` or ``timeout`` (real s), applying deadlines as they pass."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while not answered() and self.state is not GroupState.DEAD:
-            wait = self._seconds_to_next_deadline()
-            if deadline is not None:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return
-                wait = remaining if wait is None else min(wait, remaining)
-            self._changed.wait(wait)
-            self.expire(self.clock())
-        self._check_alive()
-
-    def _seconds_to_next_deadline(self) -> float | None:
-        deadlines = list(self.pending_members.values())
-        deadlines += [
-            m.last_heartbeat + m.session_timeout
-            for m in self.members.values()
-            if not (m.awaiting_join or m.awaiting_sync)
-        ]
-        if self.delay_deadline is not None:
-            deadlines.append(self.delay_deadline)
-        elif self.state is GroupState.PREPARING_REBALANCE:
-            deadlines.append(self.rebalance_deadline)
-        if self.pending_sync:
-            deadlines.append(self.sync_deadline)
-        if not deadlines:
-            return None
-        # A little past the deadline, so that expire() sees it passed.
-        return max(0.001, min(deadlines) - self.clock() + 0.001)
 
 
 def validate_group_id(group_id: object) -> str:

@@ -25,12 +25,13 @@ import queue
 from typing import Any, NamedTuple
 
 from pcmodel.errors import ShutDown
-from pcmodel.topics.broker import FetchError, LogRecord
+from pcmodel.topics.broker_produce_fetch import FetchError
 from pcmodel.topics.errors import (
     OffsetOutOfRangeError,
     SerializationError,
     UnknownTopicOrPartitionError,
 )
+from pcmodel.topics.log_records import LogRecord
 from pcmodel.topics.structs import ConsumerRecord, TopicPartition
 
 __all__ = [

@@ -65,7 +65,7 @@ class ProducerBatch:
     def __init__(self, tp: TopicPartition, acks: int, created: float) -> None:
         self.tp = tp
         self.acks = acks
-        # Tuples in the field order of pcmodel.topics.log.NewRecord, which append() takes.
+        # Tuples in the field order of pcmodel.topics.log_records.NewRecord, which append() takes.
         self.records: list[tuple] = []
         self.futures: list[FutureRecordMetadata] = []
         self.nbytes = 0

@@ -31,6 +31,9 @@ last batch decoded. Decompressing happens with the broker lock held; compressing
 broker builds the batch before taking the lock). Follower copies (replication) are stored
 decoded. :meth:`PartitionLog.byte_stats` reports stored against uncompressed bytes.
 
+The records themselves (what an append takes, what a read returns, and their checks) are in
+:mod:`~pcmodel.topics.log_records`; their names stay importable from here.
+
 Prior art: Kafka's ``kafka.log.UnifiedLog`` (``logStartOffset``, ``logEndOffset``, retention by
 size and time), and CPython's ``Lib/queue.py`` for the split between storage and locking.
 """
@@ -52,7 +55,17 @@ from pcmodel.topics.errors import (
     OffsetOutOfRangeError,
     UnknownTopicOrPartitionError,
 )
+from pcmodel.topics.log_records import (
+    TIMESTAMP_CREATE_TIME,
+    TIMESTAMP_LOG_APPEND_TIME,
+    LogRecord,
+    NewRecord,
+    validate_new_record,
+    validate_records,
+    wall_clock_ms,
+)
 
+# The record types and checks are re-exported: they were defined here first.
 __all__ = [
     "TIMESTAMP_CREATE_TIME",
     "TIMESTAMP_LOG_APPEND_TIME",
@@ -66,44 +79,12 @@ __all__ = [
     "wall_clock_ms",
 ]
 
-#: Kafka's timestamp type codes, as ``ConsumerRecord.timestamp_type`` reports them.
-TIMESTAMP_CREATE_TIME = 0
-TIMESTAMP_LOG_APPEND_TIME = 1
-
-
-def wall_clock_ms() -> int:
-    """Milliseconds since the epoch: what record timestamps are (not used for durations)."""
-    return time.time_ns() // 1_000_000
-
 
 class RetentionPolicy(str, enum.Enum):
     """What happens when a partition is full: drop the oldest records, or make appends wait."""
 
     DELETE = "delete"
     BLOCK = "block"
-
-
-class NewRecord(NamedTuple):
-    """A record as a producer hands it to the broker (already serialized).
-
-    ``timestamp_ms`` is the producer's create time, or ``None`` to stamp the append time.
-    """
-
-    key: bytes | None
-    value: bytes | None
-    headers: tuple[tuple[str, bytes], ...] = ()
-    timestamp_ms: int | None = None
-
-
-class LogRecord(NamedTuple):
-    """A record stored in a partition log, as ``Broker.fetch`` returns it (bytes, not objects)."""
-
-    offset: int
-    timestamp: int
-    timestamp_type: int
-    key: bytes | None
-    value: bytes | None
-    headers: tuple[tuple[str, bytes], ...]
 
 
 class LogBytes(NamedTuple):
@@ -117,66 +98,6 @@ class LogBytes(NamedTuple):
     stored_bytes: int
     uncompressed_bytes: int
     compressed_batches: int
-
-
-def validate_new_record(record: Any) -> NewRecord:
-    """Return ``record`` as a :class:`NewRecord`, or raise ``TypeError``/``IllegalArgumentError``.
-
-    Accepts a ``NewRecord`` or a tuple of 2 to 4 fields in its order. Keys and values must be
-    ``bytes`` or ``None`` (serialize first); headers a sequence of ``(str, bytes)`` pairs.
-    """
-    if not isinstance(record, tuple) or not 2 <= len(record) <= 4:
-        raise TypeError(
-            f"a record is a tuple (key, value[, headers[, timestamp_ms]]), got {record!r}"
-        )
-    rec = NewRecord(*record)
-    for name in ("key", "value"):
-        field = getattr(rec, name)
-        if field is not None and not isinstance(field, bytes):
-            raise TypeError(
-                f"record {name} must be bytes or None, got {type(field).__name__}; "
-                f"configure a {name}_serializer"
-            )
-    headers = tuple(tuple(h) for h in rec.headers or ())
-    for header in headers:
-        if (
-            len(header) != 2
-            or not isinstance(header[0], str)
-            or not isinstance(header[1], bytes)
-        ):
-            raise TypeError(f"headers must be (str, bytes) pairs, got {header!r}")
-    ts = rec.timestamp_ms
-    if ts is not None:
-        if isinstance(ts, bool) or not isinstance(ts, int):
-            raise TypeError(f"timestamp_ms must be an int or None, got {ts!r}")
-        if ts < 0:
-            raise IllegalArgumentError(f"timestamp_ms must be >= 0, got {ts}")
-    return NewRecord(rec.key, rec.value, headers, ts)
-
-
-def validate_records(records: Sequence[Any]) -> list[tuple]:
-    """Check a batch for :meth:`PartitionLog.append`; return it as ``(key, value, headers, ts)``.
-
-    The common shapes (``bytes``/``None`` key and value, no headers) take a fast path without
-    building a :class:`NewRecord`; anything else goes through :func:`validate_new_record`, so
-    the errors are the same. Nothing is returned unless every record is valid.
-    """
-    checked = []
-    for rec in records:
-        if (type(rec) is tuple or type(rec) is NewRecord) and 2 <= len(rec) <= 4:
-            key, value = rec[0], rec[1]
-            headers = rec[2] if len(rec) > 2 else ()
-            ts = rec[3] if len(rec) > 3 else None
-            if (
-                (key is None or type(key) is bytes)
-                and (value is None or type(value) is bytes)
-                and not headers
-                and (ts is None or (type(ts) is int and ts >= 0))
-            ):
-                checked.append((key, value, (), ts))
-                continue
-        checked.append(tuple(validate_new_record(rec)))
-    return checked
 
 
 class PartitionLog:

@@ -49,7 +49,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from pcmodel.topics.assignors import RebalanceProtocol, cooperative_plan, get_assignor
-from pcmodel.topics.broker import HeartbeatStatus, JoinResult
 from pcmodel.topics.consumer_protocol import (
     PROTOCOL_TYPE,
     decode_assignment,
@@ -63,6 +62,7 @@ from pcmodel.topics.errors import (
     RebalanceInProgressError,
     UnknownMemberIdError,
 )
+from pcmodel.topics.group_answers import HeartbeatStatus, JoinResult
 from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition
 
 __all__ = ["GroupMemberMixin"]

@@ -44,9 +44,11 @@ here are listed with the reason in ``docs/settings.md``.
 Where the parts live: this module is the facade with kafka-python's public surface (``send``,
 ``flush``, ``close``, ``metrics``); :mod:`~pcmodel.topics.accumulator` holds the batches and the
 bounded accumulator they wait in, :mod:`~pcmodel.topics.sender` the sender thread,
-:mod:`~pcmodel.topics.futures` ``FutureRecordMetadata``, and
-:mod:`~pcmodel.topics.producer_config` the configuration checks. The accumulator and the sender
-are mixins of :class:`KafkaProducer` sharing its state under one lock, ``_lock``.
+:mod:`~pcmodel.topics.futures` ``FutureRecordMetadata``,
+:mod:`~pcmodel.topics.producer_metadata` the partitions of each topic (cached, waited for),
+:mod:`~pcmodel.topics.producer_serialization` the key, value and header checks, and
+:mod:`~pcmodel.topics.producer_config` the configuration checks. The parts are mixins of
+:class:`KafkaProducer` sharing its state under one lock, ``_lock``.
 """
 
 from __future__ import annotations
@@ -68,8 +70,6 @@ from pcmodel.topics.errors import (
     KafkaConfigurationError,
     KafkaTimeoutError,
     MessageSizeTooLargeError,
-    SerializationError,
-    UnknownTopicOrPartitionError,
 )
 from pcmodel.topics.futures import FutureRecordMetadata, ProducerBatch
 from pcmodel.topics.partitioner import Partitioner, make_partitioner
@@ -80,6 +80,8 @@ from pcmodel.topics.producer_config import (
     check_int_arg,
     check_number_arg,
 )
+from pcmodel.topics.producer_metadata import ProducerMetadataMixin
+from pcmodel.topics.producer_serialization import SerializerMixin, _check_headers
 from pcmodel.topics.sender import SenderMixin
 from pcmodel.topics.structs import TopicPartition
 
@@ -94,7 +96,7 @@ def _wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-class KafkaProducer(AccumulatorMixin, SenderMixin):
+class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, SerializerMixin):
     """Sends records to a broker's partition logs, batching them per partition.
 
     ``KafkaProducer(broker=b, value_serializer=str.encode, linger_ms=5)``; every other keyword is a
@@ -370,84 +372,6 @@ class KafkaProducer(AccumulatorMixin, SenderMixin):
         deadline = now + self._max_block
         return self._append(topic, partition, partitions, key_bytes, record, size, sizes, deadline)
 
-    def _serialize(
-        self, what: str, serializer: Callable[[Any], bytes] | None, topic: str, obj: Any
-    ) -> bytes | None:
-        if obj is None:
-            return None
-        if serializer is None:
-            if type(obj) is bytes:
-                return obj
-        else:
-            try:
-                obj = serializer(obj)
-            except Exception as exc:
-                raise SerializationError(
-                    f"{what}_serializer failed on {type(obj).__name__} for topic {topic!r}: {exc}"
-                ) from exc
-            if obj is None:
-                return None
-        if isinstance(obj, (bytearray, memoryview)):
-            obj = bytes(obj)
-        if not isinstance(obj, bytes):
-            hint = (
-                f"the {what}_serializer returned {type(obj).__name__}; it must return bytes"
-                if serializer is not None
-                else f"pass {what}_serializer=... to turn {type(obj).__name__} into bytes"
-            )
-            # TypeError, as kafka-python raises for a serialized key or value of another type.
-            raise TypeError(f"the {what} for topic {topic!r} is not bytes: {hint}")
-        return obj
-
-    def _partitions(self, topic: str, refresh: bool = False) -> list[int]:
-        """The topic's partition numbers, cached for ``metadata_max_age_ms``."""
-        now = self._clock()
-        cached = self._metadata.get(topic)
-        if cached is not None and not refresh and now - cached[1] < self._metadata_max_age:
-            return cached[0]
-        partitions = sorted(self._wait_for_topic(topic, now + self._max_block))
-        self._metadata[topic] = (partitions, now)
-        return partitions
-
-    def _wait_for_topic(self, topic: str, deadline: float) -> set[int]:
-        """Ask for the topic's partitions, waiting up to ``deadline`` for it to exist.
-
-        The broker creates a missing topic if ``allow_auto_create_topics`` and its own
-        ``auto_create_topics_enable`` say so; otherwise this waits, as a Kafka producer waits
-        for metadata, and raises ``KafkaTimeoutError`` after ``max_block_ms``.
-        """
-        auto_create = self.config["allow_auto_create_topics"]
-        while True:
-            version = self._broker.metadata_version()
-            try:
-                return self._broker.partitions_for(topic, auto_create=auto_create)
-            except UnknownTopicOrPartitionError:
-                remaining = deadline - self._clock()
-                if remaining <= 0:
-                    raise KafkaTimeoutError(
-                        f"topic {topic!r} not present in metadata after "
-                        f"{self.config['max_block_ms']} ms (max_block_ms): it does not exist "
-                        "and the broker does not create topics automatically; create it "
-                        "with KafkaAdminClient.create_topics()"
-                    ) from None
-                self._waiting_conn().await_metadata_change(version, remaining)
-
-    def _waiting_conn(self) -> Any:
-        """A connection of its own for waiting, so that the sender's appends are not held up."""
-        with self._lock:
-            if self._metadata_conn is None:
-                self._metadata_conn = self._given_broker.connect()
-            return self._metadata_conn
-
-
-    def partitions_for(self, topic: str) -> set[int]:
-        """The partition numbers of ``topic`` (asks the broker).
-
-        A missing topic is created or waited for as by ``send()``; ``KafkaTimeoutError`` after
-        ``max_block_ms`` if it never appears.
-        """
-        return set(self._partitions(topic, refresh=True))
-
     # --- flush, close, introspection -----------------------------------------------------------
 
     def flush(self, timeout: float | None = None) -> None:
@@ -548,31 +472,3 @@ def _close_at_exit(ref: weakref.ReferenceType[KafkaProducer]) -> None:
     producer = ref()
     if producer is not None:
         producer.close()
-
-
-def _check_headers(headers: object) -> tuple[tuple[tuple[str, bytes], ...], int]:
-    """Validate headers as kafka-python does; return them as a tuple and their size.
-
-    Raises ``TypeError`` (kafka-python's type) unless ``headers`` is a list of (str, bytes).
-    """
-    if headers is None:
-        return (), 0
-    if not isinstance(headers, list):
-        raise TypeError(
-            f"headers must be a list of (str, bytes) pairs, got {type(headers).__name__}"
-        )
-    result = []
-    size = 0
-    for pair in headers:
-        if (
-            not isinstance(pair, tuple)
-            or len(pair) != 2
-            or not isinstance(pair[0], str)
-            or not isinstance(pair[1], bytes)
-        ):
-            raise TypeError(
-                f"each header must be a (str, bytes) pair, got {pair!r}; encode values to bytes"
-            )
-        result.append(pair)
-        size += len(pair[0].encode("utf-8")) + len(pair[1])
-    return tuple(result), size

@@ -4,7 +4,7 @@ A producer sends, per partition, one record batch: a header (base offset, length
 attributes with the compression codec and timestamp type, producer id and sequence, record
 count) and the records, compressed together. A maintained codec reads one (checking the CRC and
 decompressing) and writes one; this module only converts between batches and the broker's
-``(key, value, headers, timestamp_ms)`` tuples and :class:`~pcmodel.topics.log.LogRecord` s.
+``(key, value, headers, timestamp_ms)`` tuples and :class:`~pcmodel.topics.log_records.LogRecord` s.
 
 Two codecs with the same interface (aiokafka's record module began as a port of
 kafka-python's): **kafka-python**'s pure-Python ``kafka.record`` (always present: the ``kafka``
@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 
 from kafka.record.util import calc_crc32c
 
-from pcmodel.topics.log import TIMESTAMP_LOG_APPEND_TIME, LogRecord
+from pcmodel.topics.log_records import TIMESTAMP_LOG_APPEND_TIME, LogRecord
 from pcmodel.wire.api import kafka_errors
 
 try:

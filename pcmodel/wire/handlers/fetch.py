@@ -21,7 +21,7 @@ from typing import Any
 
 from kafka.protocol.consumer import FetchRequest, FetchResponse
 
-from pcmodel.topics.broker import FetchError
+from pcmodel.topics.broker_produce_fetch import FetchError
 from pcmodel.topics.structs import TopicPartition
 from pcmodel.wire.api import ApiHandler, RequestContext, kafka_errors
 from pcmodel.wire.records import encode_records

@@ -22,7 +22,7 @@ from kafka.protocol.admin import (
     DeleteTopicsResponse,
 )
 
-from pcmodel.topics.broker import check_topic_name
+from pcmodel.topics.broker_topics import check_topic_name
 from pcmodel.topics.errors import TopicAlreadyExistsError, UnknownTopicOrPartitionError
 from pcmodel.wire.api import ApiHandler, RequestContext, error_code, kafka_errors
 

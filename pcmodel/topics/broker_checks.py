@@ -1,0 +1,36 @@
+"""Argument checks shared by the broker's parts: integers with a minimum, and wait timeouts.
+
+Each raises ``TypeError`` for a value of the wrong type and the given Kafka error (or
+``IllegalArgumentError``) for one out of range, with a message that says what was expected, so
+a bad request fails before the broker lock is taken and before anything changes.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from pcmodel.topics.errors import IllegalArgumentError
+
+__all__: list[str] = []  # package-internal: used by the broker's parts only
+
+
+def _check_int(name: str, value: Any, minimum: int, error: type[Exception]) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {value!r}")
+    if value < minimum:
+        raise error(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def _check_timeout(timeout: float | None) -> None:
+    if timeout is None:
+        return
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError(f"timeout must be a number of seconds or None, got {timeout!r}")
+    # NaN compares false with everything: without this check a wait loop would never end.
+    if not 0 <= timeout <= threading.TIMEOUT_MAX:
+        raise IllegalArgumentError(
+            f"timeout must be a number of seconds from 0 to {threading.TIMEOUT_MAX:g}, "
+            f"or None to wait for ever; got {timeout}"
+        )

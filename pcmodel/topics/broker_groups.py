@@ -1,0 +1,253 @@
+"""The broker's consumer groups: one :class:`~pcmodel.topics.coordinator.GroupCoordinator` each.
+
+:class:`GroupsMixin` is the part of :class:`~pcmodel.topics.broker.Broker` behind Kafka's
+JoinGroup, SyncGroup, Heartbeat, LeaveGroup, DescribeGroups, DeleteGroups and ListGroups. It
+checks the arguments, finds or creates the group's coordinator in the group table
+(``_groups``) and delegates: the membership state machine, and the waiting of ``join_group``
+and ``sync_group`` on conditions of the broker lock, live in :mod:`pcmodel.topics.coordinator`.
+A first join that is refused leaves no group behind; a group that subscribes to a
+``"block"`` topic starts holding it back (see :mod:`pcmodel.topics.broker_offsets`).
+
+Prior art: Kafka's ``GroupCoordinator`` request handlers (``handleJoinGroup``,
+``handleSyncGroup``, ...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from pcmodel.topics.broker_checks import _check_int, _check_timeout
+from pcmodel.topics.consumer_protocol import PROTOCOL_TYPE
+from pcmodel.topics.coordinator import GroupCoordinator, validate_group_id
+from pcmodel.topics.errors import (
+    GroupIdNotFoundError,
+    GroupNotEmptyError,
+    IllegalArgumentError,
+    UnknownMemberIdError,
+    UnsupportedVersionError,
+)
+from pcmodel.topics.group_answers import (
+    GroupDescription,
+    GroupState,
+    HeartbeatResult,
+    HeartbeatStatus,
+    JoinResult,
+    SyncResult,
+)
+from pcmodel.topics.log import RetentionPolicy
+from pcmodel.topics.structs import TopicPartition
+
+__all__ = ["GroupsMixin"]
+
+
+class GroupsMixin:
+    """Group membership calls, delegated to each group's coordinator (Broker part)."""
+
+    def join_group(
+        self,
+        group_id: str,
+        member_id: str,
+        *,
+        protocols: Sequence[tuple[str, bytes]],
+        protocol_type: str = PROTOCOL_TYPE,
+        session_timeout_ms: int = 10_000,
+        rebalance_timeout_ms: int | None = None,
+        client_id: str = "",
+        client_host: str = "",
+        group_instance_id: str | None = None,
+        require_known_member_id: bool = False,
+        timeout: float | None = None,
+    ) -> JoinResult:
+        """Kafka's JoinGroup: join group ``group_id`` (``member_id=""`` for a new member).
+
+        ``protocols`` lists ``(name, metadata)`` pairs in order of preference (consumers: one per
+        assignor, the metadata from :func:`~pcmodel.topics.consumer_protocol.encode_subscription`).
+        **Blocks** until every known member has joined or the rebalance timeout
+        (``rebalance_timeout_ms``, default ``session_timeout_ms``) passed, but at most
+        ``timeout`` seconds: then the answer has ``pending=True`` and the join stays registered;
+        call again with the same member id. The leader's answer lists every member's metadata.
+        Raises ``MemberIdRequiredError`` (with ``require_known_member_id``: join again with its
+        ``member_id``), ``UnknownMemberIdError``, ``InconsistentGroupProtocolError``,
+        ``InvalidSessionTimeoutError``, ``InvalidGroupIdError``, ``UnsupportedVersionError`` for
+        ``group_instance_id`` (static membership is not implemented), ``TypeError`` /
+        ``IllegalArgumentError`` for malformed arguments.
+        """
+        validate_group_id(group_id)
+        if group_instance_id is not None:
+            raise UnsupportedVersionError(
+                "static membership (group_instance_id) is not supported by pcmodel's group "
+                "coordinator; leave group_instance_id unset"
+            )
+        if isinstance(protocols, (str, bytes)) or not all(
+            isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str)
+            and isinstance(p[1], (bytes, bytearray))
+            for p in protocols
+        ):
+            raise TypeError(f"protocols must be (name, metadata bytes) pairs, got {protocols!r}")
+        session = _check_int("session_timeout_ms", session_timeout_ms, 0, IllegalArgumentError)
+        rebalance = session if rebalance_timeout_ms is None else _check_int(
+            "rebalance_timeout_ms", rebalance_timeout_ms, 1, IllegalArgumentError
+        )
+        _check_timeout(timeout)
+        with self._lock:
+            self._check_open()
+            created = group_id not in self._groups
+            group = self._group(group_id, create=True)
+            try:
+                result = group.join(
+                    member_id, protocol_type=protocol_type, protocols=protocols,
+                    session_timeout_ms=session, rebalance_timeout_ms=rebalance,
+                    client_id=client_id, client_host=client_host,
+                    require_known_member_id=require_known_member_id, timeout=timeout,
+                )
+            except BaseException:
+                if created and not group.members and not group.pending_members:
+                    del self._groups[group_id]  # a rejected first join leaves no trace
+                raise
+            self._track_subscriptions(group_id, group)
+            return result
+
+    def sync_group(
+        self,
+        group_id: str,
+        member_id: str,
+        generation: int,
+        *,
+        assignments: Mapping[str, bytes] | None = None,
+        protocol_type: str | None = None,
+        protocol: str | None = None,
+        group_instance_id: str | None = None,
+        timeout: float | None = None,
+    ) -> SyncResult:
+        """Kafka's SyncGroup: the leader sends every member's assignment; each gets its own.
+
+        A follower **blocks** until the leader's SyncGroup arrived, at most ``timeout`` seconds
+        (then ``pending=True``: call again). Raises ``UnknownMemberIdError``,
+        ``IllegalGenerationError``, ``RebalanceInProgressError`` (a new round started: join
+        again), ``InconsistentGroupProtocolError`` when ``protocol_type`` / ``protocol`` are
+        given and are not the group's.
+        """
+        validate_group_id(group_id)
+        _check_timeout(timeout)
+        if group_instance_id is not None:
+            raise UnsupportedVersionError(
+                "static membership (group_instance_id) is not supported by pcmodel's group "
+                "coordinator; leave group_instance_id unset"
+            )
+        with self._lock:
+            self._check_open()
+            group = self._known_group(group_id, member_id)
+            return group.sync(
+                member_id, generation, protocol_type=protocol_type, protocol=protocol,
+                assignments=assignments, timeout=timeout,
+            )
+
+    def heartbeat(self, group_id: str, member_id: str, generation: int) -> HeartbeatResult:
+        """Kafka's Heartbeat: keep a member alive; the status says whether to rejoin.
+
+        Returns at once; the status is ``UNKNOWN_MEMBER`` for an unknown group or member.
+        """
+        with self._lock:
+            self._check_open()
+            group = self._groups.get(group_id)
+            status = (
+                HeartbeatStatus.UNKNOWN_MEMBER
+                if group is None
+                else group.heartbeat(member_id, generation)
+            )
+            return HeartbeatResult(status, self._metadata_version)
+
+    def leave_group(self, group_id: str, member_id: str) -> None:
+        """Kafka's LeaveGroup: leave now; the group rebalances without the member.
+
+        Returns at once. Raises ``UnknownMemberIdError`` for a member (or group) the broker
+        does not know, e.g. one already removed after its session timeout.
+        """
+        with self._lock:
+            self._check_open()
+            self._known_group(group_id, member_id).leave(member_id)
+
+    def describe_group(self, group_id: str) -> GroupDescription:
+        """State, generation, protocol, members, committed offsets and lag of one group.
+
+        Raises ``GroupIdNotFoundError`` for a group that never joined or committed.
+        """
+        with self._lock:
+            group = self._groups.get(group_id)
+            if group is None:
+                raise GroupIdNotFoundError(f"no group {group_id!r}; groups: {sorted(self._groups)}")
+
+            def end(tp: TopicPartition) -> int | None:
+                topic = self._topics.get(tp.topic)
+                if topic is None or tp.partition >= len(topic.logs):
+                    return None
+                return topic.logs[tp.partition].high_watermark
+
+            return group.describe(end, self._partition_counts())
+
+    def delete_group(self, group_id: str) -> None:
+        """Kafka's DeleteGroups: an empty group goes ``Dead``; its offsets are forgotten.
+
+        Also releases its hold on ``"block"`` topics. Raises ``GroupIdNotFoundError`` for an
+        unknown group and ``GroupNotEmptyError`` while it still has members (Kafka's
+        ``NON_EMPTY_GROUP``); nothing changes then.
+        """
+        with self._lock:
+            self._check_open()
+            group = self._groups.get(group_id)
+            if group is None:
+                raise GroupIdNotFoundError(f"no group {group_id!r}; groups: {sorted(self._groups)}")
+            group.expire(self._clock())
+            if group.members:
+                raise GroupNotEmptyError(
+                    f"group {group_id!r} still has {len(group.members)} members; close them first"
+                )
+            group.mark_dead()
+            del self._groups[group_id]
+            for topic in self._topics.values():
+                if group_id in topic.tracking_groups:
+                    topic.tracking_groups.discard(group_id)
+                    if topic.policy is RetentionPolicy.BLOCK:
+                        for partition in range(len(topic.logs)):
+                            self._advance_floor(TopicPartition(topic.name, partition))
+
+    def list_groups(self) -> list[str]:
+        """Return the ids of every group the broker knows."""
+        with self._lock:
+            return sorted(self._groups)
+
+    def group_states(self) -> dict[str, tuple[str | None, GroupState]]:
+        """``{group id: (protocol type, state)}`` for every group (Kafka's ListGroups)."""
+        with self._lock:
+            now = self._clock()
+            for group in self._groups.values():
+                group.expire(now)
+            return {
+                gid: (g.protocol_type, g.state) for gid, g in sorted(self._groups.items())
+            }
+
+    # --- internals (called with the lock held) -------------------------------------------------
+
+    def _group(self, group_id: str, *, create: bool) -> GroupCoordinator:
+        group = self._groups.get(group_id)
+        if group is None and create:
+            group = GroupCoordinator(
+                group_id, self._lock, self._clock,
+                initial_rebalance_delay_ms=self.group_initial_rebalance_delay_ms,
+            )
+            self._groups[group_id] = group
+        return group
+
+    def _known_group(self, group_id: str, member_id: str) -> GroupCoordinator:
+        group = self._groups.get(group_id)
+        if group is None:
+            raise UnknownMemberIdError(
+                f"member {member_id!r} is not in group {group_id!r}: no such group; join first"
+            )
+        return group
+
+    def _track_subscriptions(self, group_id: str, group: GroupCoordinator) -> None:
+        # A subscribing consumer group holds back "block" topics from now on (_advance_floor).
+        for name in group.subscribed_topics():
+            if name in self._topics:
+                self._topics[name].tracking_groups.add(group_id)

@@ -1,0 +1,230 @@
+"""The broker's data path: appending records (Produce) and reading them (Fetch, long polling).
+
+:class:`ProduceFetchMixin` is the part of :class:`~pcmodel.topics.broker.Broker` that moves
+records. An append takes consecutive offsets, never interleaved with another append's; on a
+``"block"`` topic it first reserves space in the partition's bounded buffer *with the broker
+lock released*, then checks the partition still exists before appending. A fetch reads several
+partitions from given offsets and, while none has records, waits on the broker's
+``_data_arrived`` condition (notified on every append, topic change and close) up to its
+timeout: Kafka's ``max.wait.ms`` long poll, in one ``while`` loop with one deadline.
+Idempotent appends go through :mod:`pcmodel.topics.idempotence`.
+
+Prior art: Kafka's Produce and Fetch APIs (``ReplicaManager.appendRecords`` /
+``fetchMessages``, the delayed fetch purgatory).
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
+
+from pcmodel.topics.broker_checks import _check_int, _check_timeout
+from pcmodel.topics.compression import CompressedBatch, get_codec
+from pcmodel.topics.errors import (
+    IllegalArgumentError,
+    KafkaConfigurationError,
+    OffsetOutOfRangeError,
+    UnknownTopicOrPartitionError,
+    UnsupportedCompressionTypeError,
+)
+from pcmodel.topics.log_records import LogRecord, NewRecord, validate_records
+from pcmodel.topics.structs import TopicPartition, validate_topic_partition
+
+__all__ = ["AppendResult", "FetchError", "FetchResult", "ProduceFetchMixin"]
+
+
+class FetchError(str, enum.Enum):
+    """Why one partition of a fetch returned no records (the others are still served)."""
+
+    OFFSET_OUT_OF_RANGE = "offset_out_of_range"
+    UNKNOWN_TOPIC_OR_PARTITION = "unknown_topic_or_partition"
+
+
+class AppendResult(NamedTuple):
+    """Where an appended batch landed: offsets ``base_offset .. base_offset + n - 1``.
+
+    ``append_time_ms`` is the broker's wall-clock time of the append; a record sent without a
+    timestamp carries it as its timestamp (``timestamp_type`` 1, log append time).
+    """
+
+    base_offset: int
+    log_start_offset: int
+    append_time_ms: int
+
+
+class FetchResult(NamedTuple):
+    """One partition's part of a fetch.
+
+    ``records`` start exactly at the requested offset and are consecutive; ``high_watermark`` is
+    the end offset (for lag), ``log_start_offset`` the first retained one. ``error`` is ``None``
+    or why nothing could be read (then ``records`` is empty).
+    """
+
+    records: tuple[LogRecord, ...]
+    high_watermark: int
+    log_start_offset: int
+    error: FetchError | None
+
+
+class ProduceFetchMixin:
+    """Appends (plain and idempotent) and long-polling fetches (Broker part)."""
+
+    def append(
+        self,
+        topic: str,
+        partition: int,
+        records: Sequence[NewRecord | tuple],
+        *,
+        timeout: float | None = None,
+        compression: str | None = None,
+    ) -> AppendResult:
+        """Append ``records`` (serialized ``(key, value, headers, timestamp_ms)``) in order.
+
+        All records get consecutive offsets; records of one call are never interleaved with
+        another's. On a ``"block"`` topic this waits while the partition is full, for at most
+        ``timeout`` seconds (``None``: for ever), then raises ``KafkaTimeoutError`` with nothing
+        appended. ``compression`` (``"gzip"``, ``"snappy"``, ``"lz4"``, ``"zstd"``) stores the
+        records as one compressed batch (compressed before the broker lock is taken). Raises
+        ``UnknownTopicOrPartitionError``, ``UnsupportedCompressionTypeError`` for a codec that
+        is unknown or not installed, ``TypeError`` / ``IllegalArgumentError`` for malformed
+        records (nothing appended).
+        """
+        tp = validate_topic_partition((topic, partition))
+        _check_timeout(timeout)
+        batch = validate_records(records)
+        if not batch:
+            raise IllegalArgumentError("append needs at least one record")
+        compressed = None
+        if compression is not None:
+            try:
+                codec = get_codec(compression)
+            except KafkaConfigurationError as exc:
+                raise UnsupportedCompressionTypeError(str(exc)) from None
+            compressed = CompressedBatch.build(codec, batch)
+        with self._lock:
+            self._check_open()
+            log = self._log(tp)
+        log.reserve(len(batch), timeout)
+        with self._lock:
+            current = self._topics.get(topic)
+            if (
+                self._closed
+                or current is None
+                or tp.partition >= len(current.logs)
+                or current.logs[tp.partition] is not log
+            ):
+                log.cancel_reservation(len(batch))
+                raise UnknownTopicOrPartitionError(
+                    f"topic {topic!r} was deleted while the append waited"
+                )
+            base, append_time = log.append(batch, compressed=compressed)
+            self._data_arrived.notify_all()
+            return AppendResult(base, log.log_start_offset, append_time)
+
+    def init_producer_id(self, producer_id: int = -1, producer_epoch: int = -1) -> tuple[int, int]:
+        """Give an idempotent producer its ``(producer_id, epoch)`` (Kafka's InitProducerId).
+
+        ``-1, -1`` asks for a new id (epoch 0); an existing id with its current epoch gets the
+        epoch bumped, fencing older instances of that producer. See
+        :mod:`pcmodel.topics.idempotence`.
+        """
+        return self._producers.init_producer_id(producer_id, producer_epoch)
+
+    def append_idempotent(
+        self,
+        topic: str,
+        partition: int,
+        records: Sequence[NewRecord | tuple],
+        *,
+        producer_id: int,
+        producer_epoch: int,
+        first_sequence: int,
+        timeout: float | None = None,
+        compression: str | None = None,
+    ) -> AppendResult:
+        """:meth:`append` for an idempotent producer: a retried batch is not appended twice.
+
+        ``first_sequence`` numbers the first record (the producer's per-partition counter).
+        A batch the broker already appended returns its original :class:`AppendResult`.
+        Raises ``OutOfOrderSequenceNumberError`` for a gap, ``InvalidProducerEpochError`` for a
+        fenced producer, and whatever :meth:`append` raises; nothing is appended then.
+        """
+        return self._producers.append(
+            (topic, partition), producer_id, producer_epoch, first_sequence, len(records),
+            lambda: self.append(topic, partition, records, timeout=timeout,
+                                compression=compression),
+        )
+
+    def fetch(
+        self,
+        offsets: Mapping[TopicPartition, int],
+        *,
+        max_records: int = 500,
+        timeout: float = 0.0,
+        replica_id: int = -1,
+    ) -> dict[TopicPartition, FetchResult]:
+        """Read from several partitions at once, each from its given offset; long-polls.
+
+        Returns as soon as at least one partition has records (or an error), or after
+        ``timeout`` seconds with empty results. At most ``max_records`` records in total, taken
+        from the partitions in the order given (rotate the order for fairness). A partition whose
+        offset is outside ``[log_start_offset, end_offset]`` answers
+        ``FetchError.OFFSET_OUT_OF_RANGE``; one that no longer exists,
+        ``UNKNOWN_TOPIC_OR_PARTITION``. Raises ``TypeError`` / ``IllegalArgumentError`` for
+        malformed requests.
+
+        Consumers (``replica_id=-1``, as in Kafka's FetchRequest) read only below each
+        partition's high watermark; a follower replica (its broker id, ``>= 0``) reads up to the
+        log end, since replication is consumption of the leader's log.
+        """
+        requests = []
+        for tp, offset in offsets.items():
+            requests.append(
+                (validate_topic_partition(tp), _check_int(f"offset of {tp}", offset, 0,
+                                                           IllegalArgumentError))
+            )
+        _check_int("max_records", max_records, 1, IllegalArgumentError)
+        _check_timeout(timeout)
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while True:
+                self._check_open()
+                results, found = self._read(requests, max_records, replica_id >= 0)
+                remaining = deadline - time.monotonic()
+                if found or remaining <= 0:
+                    return results
+                self._data_arrived.wait(remaining)
+
+    # --- internals (called with the lock held) -------------------------------------------------
+
+    def _read(
+        self,
+        requests: Sequence[tuple[TopicPartition, int]],
+        max_records: int,
+        to_log_end: bool = False,
+    ) -> tuple[dict[TopicPartition, FetchResult], bool]:
+        results: dict[TopicPartition, FetchResult] = {}
+        budget = max_records
+        found = False
+        for tp, offset in requests:
+            topic = self._topics.get(tp.topic)
+            if topic is None or tp.partition >= len(topic.logs):
+                results[tp] = FetchResult((), -1, -1, FetchError.UNKNOWN_TOPIC_OR_PARTITION)
+                found = True
+                continue
+            log = topic.logs[tp.partition]
+            try:
+                upper = None if to_log_end else log.high_watermark
+                records = tuple(log.read(offset, budget, upper=upper)) if budget else ()
+            except OffsetOutOfRangeError:
+                results[tp] = FetchResult(
+                    (), log.high_watermark, log.log_start_offset, FetchError.OFFSET_OUT_OF_RANGE
+                )
+                found = True
+                continue
+            budget -= len(records)
+            found = found or bool(records)
+            results[tp] = FetchResult(records, log.high_watermark, log.log_start_offset, None)
+        return results, found

@@ -1,0 +1,324 @@
+"""The broker's topics: creating, growing and deleting them, their metadata and offset ranges.
+
+:class:`TopicAdminMixin` is the part of :class:`~pcmodel.topics.broker.Broker` behind Kafka's
+CreateTopics, CreatePartitions, DeleteTopics, Metadata and ListOffsets: it owns the topic table
+(``_topics``, a :class:`_Topic` per name holding its :class:`~pcmodel.topics.log.PartitionLog`
+per partition) and the metadata version that clients wait on to see a topic appear. Every
+setting is checked before anything is created; a change bumps the version and wakes waiters.
+It runs under the broker's one lock (``_lock``, with ``_data_arrived``), as every part does.
+
+Prior art: Kafka's ``AdminManager`` and ``ReplicaManager.fetchOffset``, kafka-python's
+``KafkaAdminClient`` names.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from pcmodel.buffers import VARIANTS
+from pcmodel.topics.broker_checks import _check_int, _check_timeout
+from pcmodel.topics.errors import (
+    IllegalArgumentError,
+    InvalidPartitionsError,
+    InvalidTopicError,
+    TopicAlreadyExistsError,
+    UnknownTopicOrPartitionError,
+)
+from pcmodel.topics.log import LogBytes, PartitionLog, RetentionPolicy
+from pcmodel.topics.structs import OffsetAndTimestamp, TopicPartition, validate_topic_partition
+
+__all__ = ["TopicAdminMixin", "TopicDescription", "check_topic_name"]
+
+_LEGAL_TOPIC = re.compile(r"[a-zA-Z0-9._-]+")
+_MAX_TOPIC_LENGTH = 249
+_INSTRUMENT_LEVELS = ("off", "counters", "timeline")
+
+
+class TopicDescription(NamedTuple):
+    """A topic's configuration and the offset range of each of its partitions."""
+
+    name: str
+    partitions: int
+    retention_policy: RetentionPolicy
+    retention_records: int | None
+    retention_ms: int | None
+    variant: str
+    log_start_offsets: tuple[int, ...]
+    end_offsets: tuple[int, ...]
+
+
+@dataclass
+class _Topic:
+    name: str
+    logs: list[PartitionLog]
+    policy: RetentionPolicy
+    retention_records: int | None
+    retention_ms: int | None
+    variant: str
+    instrument: str
+    #: Groups whose committed offsets hold back a "block" topic (subscribers and committers).
+    tracking_groups: set[str]
+
+
+def check_topic_name(name: object) -> str:
+    """Return ``name`` if it is a legal Kafka topic name, else raise ``InvalidTopicError``."""
+    if not isinstance(name, str):
+        raise TypeError(f"topic name must be a str, got {name!r}")
+    if not _LEGAL_TOPIC.fullmatch(name) or name in (".", "..") or len(name) > _MAX_TOPIC_LENGTH:
+        raise InvalidTopicError(
+            f"illegal topic name {name!r}: use 1 to {_MAX_TOPIC_LENGTH} characters from "
+            "[a-zA-Z0-9._-], and not '.' or '..'"
+        )
+    return name
+
+
+class TopicAdminMixin:
+    """Topics and their partition logs: admin, metadata and offset lookups (Broker part)."""
+
+    # --- admin and metadata -------------------------------------------------------------------
+
+    def create_topic(
+        self,
+        name: str,
+        partitions: int = 1,
+        *,
+        retention_records: int | None = None,
+        retention_ms: int | None = None,
+        retention_policy: str = "delete",
+        variant: str = "condition",
+        instrument: str = "off",
+    ) -> None:
+        """Create topic ``name`` with ``partitions`` empty partition logs.
+
+        ``retention_policy="delete"`` keeps at most ``retention_records`` records and none older
+        than ``retention_ms`` (either may be ``None``: unlimited). ``"block"`` makes each partition
+        a bounded buffer of capacity ``retention_records`` (required; ``retention_ms`` must be
+        ``None``): appends wait while the slowest group lags that much, and ``variant``
+        (``"condition"``, ``"semaphore"``, ``"queue"``) picks the algorithm that waits. Every
+        group that subscribed to the topic or committed an offset on it counts, until
+        ``delete_group``; a group that never committed a partition holds it at its start.
+        ``instrument`` (``"off"``, ``"counters"``, ``"timeline"``) records that waiting; read it
+        with :meth:`space_stats`.
+        Raises ``InvalidTopicError``, ``TopicAlreadyExistsError``, ``InvalidPartitionsError``,
+        ``IllegalArgumentError`` / ``TypeError`` for bad settings; nothing is created then.
+        """
+        check_topic_name(name)
+        _check_int("partitions", partitions, 1, InvalidPartitionsError)
+        if retention_records is not None:
+            _check_int("retention_records", retention_records, 1, IllegalArgumentError)
+        if retention_ms is not None:
+            _check_int("retention_ms", retention_ms, 1, IllegalArgumentError)
+        try:
+            policy = RetentionPolicy(retention_policy)
+        except ValueError:
+            raise IllegalArgumentError(
+                f"retention_policy must be 'delete' or 'block', got {retention_policy!r}"
+            ) from None
+        if policy is RetentionPolicy.BLOCK and (retention_records is None or retention_ms):
+            raise IllegalArgumentError(
+                "retention_policy='block' needs retention_records (the capacity) and no "
+                "retention_ms: records leave when every group has committed them, not by age"
+            )
+        if variant not in VARIANTS:
+            raise IllegalArgumentError(f"variant must be one of {VARIANTS}, got {variant!r}")
+        if instrument not in _INSTRUMENT_LEVELS:
+            raise IllegalArgumentError(
+                f"instrument must be one of {_INSTRUMENT_LEVELS}, got {instrument!r}"
+            )
+        with self._lock:
+            self._check_open()
+            if name in self._topics:
+                raise TopicAlreadyExistsError(f"topic {name!r} already exists")
+            topic = _Topic(
+                name, [], policy, retention_records, retention_ms, variant, instrument, set()
+            )
+            topic.logs = [self._new_log(topic) for _ in range(partitions)]
+            self._topics[name] = topic
+            self._metadata_changed([name])
+
+    def delete_topic(self, name: str) -> None:
+        """Delete topic ``name``, its records and every group's committed offsets for it.
+
+        Appends waiting for space fail with ``UnknownTopicOrPartitionError``; groups subscribed
+        to it rebalance. Raises ``UnknownTopicOrPartitionError`` if there is no such topic.
+        """
+        with self._lock:
+            self._check_open()
+            topic = self._topic(name)
+            del self._topics[name]
+            for group in self._groups.values():
+                for tp in [tp for tp in group.offsets if tp.topic == name]:
+                    del group.offsets[tp]
+            self._metadata_changed([name])
+        for log in topic.logs:
+            log.close()
+
+    def add_partitions(self, name: str, total: int) -> None:
+        """Grow topic ``name`` to ``total`` partitions (Kafka's CreatePartitions).
+
+        Existing partitions keep their records; subscribed groups rebalance. Raises
+        ``UnknownTopicOrPartitionError``, or ``InvalidPartitionsError`` unless ``total`` is
+        above the current count (partitions are never removed).
+        """
+        _check_int("total", total, 1, InvalidPartitionsError)
+        with self._lock:
+            self._check_open()
+            topic = self._topic(name)
+            if total <= len(topic.logs):
+                raise InvalidPartitionsError(
+                    f"topic {name!r} already has {len(topic.logs)} partitions; the new total must "
+                    f"be larger (got {total}), partitions can only be added"
+                )
+            topic.logs += [self._new_log(topic) for _ in range(total - len(topic.logs))]
+            self._metadata_changed([name])
+
+    def list_topics(self) -> dict[str, int]:
+        """Return ``{topic name: partition count}`` for every topic."""
+        with self._lock:
+            return {name: len(t.logs) for name, t in sorted(self._topics.items())}
+
+    def describe_topic(self, name: str) -> TopicDescription:
+        """Return the configuration and offset ranges of topic ``name``."""
+        with self._lock:
+            topic = self._topic(name)
+            for log in topic.logs:
+                log.enforce_retention()
+            return TopicDescription(
+                name, len(topic.logs), topic.policy, topic.retention_records,
+                topic.retention_ms, topic.variant,
+                tuple(log.log_start_offset for log in topic.logs),
+                tuple(log.end_offset for log in topic.logs),
+            )
+
+    def partitions_for(self, topic: str, *, auto_create: bool = False) -> set[int]:
+        """Return the partition numbers of ``topic`` (kafka-python's ``partitions_for_topic``).
+
+        With ``auto_create`` (a client's ``allow_auto_create_topics``) a missing topic is created
+        with ``num_partitions`` partitions if ``auto_create_topics_enable`` is on, as a Kafka
+        broker answers a metadata request. Raises ``UnknownTopicOrPartitionError`` for a topic
+        that does not exist (and was not created), ``InvalidTopicError`` for an illegal name.
+        """
+        with self._lock:
+            if topic not in self._topics and auto_create and self.auto_create_topics_enable:
+                check_topic_name(topic)
+                self._check_open()
+                new = _Topic(topic, [], RetentionPolicy.DELETE, None, None, "condition", "off",
+                             set())
+                new.logs = [self._new_log(new) for _ in range(self.num_partitions)]
+                self._topics[topic] = new
+                self._metadata_changed([topic])
+            return set(range(len(self._topic(topic).logs)))
+
+    def await_metadata_change(self, version: int, timeout: float) -> int:
+        """Wait up to ``timeout`` seconds until ``metadata_version()`` differs from ``version``.
+
+        Returns the current version (unchanged after a timeout). Clients waiting for a topic
+        to appear call this instead of asking again and again.
+        """
+        _check_timeout(timeout)
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while self._metadata_version == version and not self._closed:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._data_arrived.wait(remaining)
+            return self._metadata_version
+
+    def log_stats(self, topic: str) -> tuple[LogBytes, ...]:
+        """Per partition of ``topic``: retained records, stored and uncompressed bytes.
+
+        Stored bytes are smaller than uncompressed ones where producers used
+        ``compression_type``. Raises ``UnknownTopicOrPartitionError`` for an unknown topic.
+        """
+        with self._lock:
+            return tuple(log.byte_stats() for log in self._topic(topic).logs)
+
+    def space_stats(self, topic: str, partition: int) -> Any:
+        """The ``BufferStats`` of a ``"block"`` partition's space buffer (``None`` for delete).
+
+        Shows how often and how long appends waited for the slowest group (create the topic
+        with ``instrument="counters"`` or ``"timeline"`` to record it).
+        """
+        tp = validate_topic_partition((topic, partition))
+        with self._lock:
+            log = self._log(tp)
+        return log.space_stats()
+
+    def metadata_version(self) -> int:
+        """A counter that changes whenever a topic is created, deleted or grows."""
+        with self._lock:
+            return self._metadata_version
+
+    def beginning_offsets(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
+        """Return the first retained offset of each partition (``log_start_offset``)."""
+        tps = [validate_topic_partition(tp) for tp in partitions]
+        with self._lock:
+            logs = [self._log(tp) for tp in tps]
+            for log in logs:
+                log.enforce_retention()
+            return {tp: log.log_start_offset for tp, log in zip(tps, logs)}
+
+    def end_offsets(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
+        """Return the end offset of each partition as consumers see it: its high watermark.
+
+        Without replication that is the offset the next record will get.
+        """
+        tps = [validate_topic_partition(tp) for tp in partitions]
+        with self._lock:
+            return {tp: self._log(tp).high_watermark for tp in tps}
+
+    def offsets_for_times(
+        self, timestamps: Mapping[TopicPartition, int]
+    ) -> dict[TopicPartition, OffsetAndTimestamp | None]:
+        """For each partition, the earliest retained record with timestamp >= the given ms."""
+        items = [(validate_topic_partition(tp), ts) for tp, ts in timestamps.items()]
+        for tp, ts in items:
+            _check_int(f"timestamp for {tp}", ts, 0, IllegalArgumentError)
+        with self._lock:
+            logs = [self._log(tp) for tp, _ in items]
+            result: dict[TopicPartition, OffsetAndTimestamp | None] = {}
+            for (tp, ts), log in zip(items, logs):
+                found = log.offset_for_time(ts)
+                result[tp] = None if found is None else OffsetAndTimestamp(*found)
+            return result
+
+    # --- internals (called with the lock held) -------------------------------------------------
+
+    def _new_log(self, topic: _Topic) -> PartitionLog:
+        return PartitionLog(
+            retention_records=topic.retention_records, retention_ms=topic.retention_ms,
+            policy=topic.policy, variant=topic.variant, instrument=topic.instrument,
+            clock=self._clock, timestamp_clock=self._timestamp_clock,
+        )
+
+    def _topic(self, name: str) -> _Topic:
+        topic = self._topics.get(name)
+        if topic is None:
+            raise UnknownTopicOrPartitionError(
+                f"unknown topic {name!r}; existing topics: {sorted(self._topics)} "
+                "(create it with create_topic)"
+            )
+        return topic
+
+    def _log(self, tp: TopicPartition) -> PartitionLog:
+        topic = self._topic(tp.topic)
+        if not 0 <= tp.partition < len(topic.logs):
+            raise UnknownTopicOrPartitionError(
+                f"topic {tp.topic!r} has partitions 0..{len(topic.logs) - 1}, "
+                f"not {tp.partition}"
+            )
+        return topic.logs[tp.partition]
+
+    def _partition_counts(self) -> dict[str, int]:
+        return {name: len(t.logs) for name, t in self._topics.items()}
+
+    def _metadata_changed(self, names: Collection[str]) -> None:
+        # Groups are not told: as in Kafka, the group leader notices a change of its topics'
+        # partitions in the metadata and rejoins, which starts a rebalance.
+        self._metadata_version += 1
+        self._data_arrived.notify_all()

@@ -1,0 +1,214 @@
+"""The consumer's positions: where ``poll()`` reads next, seeking, pausing, and offset lookups.
+
+Each assigned partition has a position, the offset of the next record ``poll()`` returns. A
+partition without one gets it when it is first needed: the group's committed offset, else
+``auto_offset_reset`` (``"earliest"``, ``"latest"``, or ``"none"``: ``NoOffsetForPartitionError``).
+Moving a position (``seek``, a reset, ``pause``) bumps the partition's *epoch* under the
+consumer's lock, so whatever the fetcher fetched for the old position is recognised as stale and
+dropped. Offset lookups (``beginning_offsets``, ``end_offsets``, ``offsets_for_times``) wait for
+a partition that does not exist yet until their ``timeout_ms``, then raise
+``KafkaTimeoutError``, as the real clients do.
+
+:class:`PositionsMixin` is one part of :class:`~pcmodel.topics.consumer.KafkaConsumer`.
+
+Prior art: the Java client's ``SubscriptionState`` positions and ``Fetcher.resetOffsets``,
+kafka-python's ``KafkaConsumer.seek`` / ``position`` / ``offsets_for_times``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from pcmodel.topics.errors import (
+    IllegalArgumentError,
+    KafkaTimeoutError,
+    NoOffsetForPartitionError,
+    UnknownTopicOrPartitionError,
+)
+from pcmodel.topics.fetcher import PartitionState
+from pcmodel.topics.structs import OffsetAndTimestamp, TopicPartition
+
+__all__ = ["PositionsMixin"]
+
+
+class PositionsMixin:
+    """Positions, seeking, pausing and offset lookups of the assigned partitions."""
+
+    def position(self, partition: TopicPartition, timeout_ms: float | None = None) -> int:
+        """The offset of the next record ``poll()`` will return for ``partition``.
+
+        Looks up the committed offset (or applies ``auto_offset_reset``) if there is no
+        position yet. Raises ``UnassignedPartitionError`` (an ``IllegalStateError``) if the
+        partition is not assigned. ``timeout_ms`` bounds the lookup, as in kafka-python (the
+        lookups here answer at once, so it only matters for a bad value).
+        """
+        tp = self._assigned(partition, "position")
+        self._timeout_s(timeout_ms)
+        self._init_positions()
+        with self._lock:
+            return self._states[tp].position
+
+    def seek(self, partition: TopicPartition, offset: int) -> None:
+        """Make the next ``poll()`` return ``partition``'s records from ``offset`` on.
+
+        Any offset >= 0 is accepted, as in Kafka: one below the log start or beyond the log end
+        makes the next fetch out of range, and ``auto_offset_reset`` applies then (``'none'``:
+        ``poll()`` raises ``OffsetOutOfRangeError``). Raises ``UnassignedPartitionError`` (an
+        ``IllegalStateError`` and a ``ValueError``) if not assigned, ``IllegalArgumentError`` (a
+        ``ValueError``) for a negative offset; nothing changes then.
+        """
+        tp = self._assigned(partition, "seek")
+        if isinstance(offset, bool) or not isinstance(offset, int):
+            raise TypeError(f"offset must be an int, got {offset!r}")
+        if offset < 0:
+            raise IllegalArgumentError(f"seek offset must be >= 0, got {offset}")
+        self._seek_many({tp: offset})
+
+    def seek_to_beginning(self, *partitions: TopicPartition) -> None:
+        """Seek to the first retained offset of ``partitions`` (all assigned if none given)."""
+        tps = self._assigned_many(partitions, "seek_to_beginning")
+        self._seek_many(self._conn.beginning_offsets(tps))
+
+    def seek_to_end(self, *partitions: TopicPartition) -> None:
+        """Seek to the end of ``partitions`` (all assigned if none given): only new records."""
+        tps = self._assigned_many(partitions, "seek_to_end")
+        self._seek_many(self._conn.end_offsets(tps))
+
+    def _seek_many(self, offsets: Mapping[TopicPartition, int]) -> None:
+        with self._lock:
+            for tp, offset in offsets.items():
+                st = self._states.get(tp)
+                if st is not None:
+                    self._set_position(st, offset)
+
+    def pause(self, *partitions: TopicPartition) -> None:
+        """Stop returning and fetching records of ``partitions`` until ``resume()``."""
+        tps = self._assigned_many(partitions, "pause", default_all=False)
+        with self._lock:
+            for tp in tps:
+                st = self._states[tp]
+                st.paused = True
+                # Drop what was fetched ahead; it is read again after resume().
+                st.pending.clear()
+                st.epoch = next(self._epochs)
+                st.fetch_offset = st.position
+
+    def resume(self, *partitions: TopicPartition) -> None:
+        """Return and fetch records of ``partitions`` again."""
+        tps = self._assigned_many(partitions, "resume", default_all=False)
+        with self._lock:
+            for tp in tps:
+                self._states[tp].paused = False
+            self._work.notify_all()
+
+    def paused(self) -> set[TopicPartition]:
+        """The partitions paused with ``pause()``."""
+        with self._lock:
+            return {tp for tp, st in self._states.items() if st.paused}
+
+    def highwater(self, partition: TopicPartition) -> int | None:
+        """The end offset the last fetch of ``partition`` saw (``None`` before any fetch).
+
+        ``highwater(tp) - position(tp)`` is this consumer's lag, without asking the broker.
+        """
+        tp = self._assigned(partition, "highwater")
+        with self._lock:
+            return self._states[tp].high_watermark
+
+    def beginning_offsets(
+        self, partitions: Iterable[TopicPartition], timeout_ms: float | None = None
+    ) -> dict[TopicPartition, int]:
+        """The first retained offset of each partition.
+
+        A partition that does not exist is waited for (it may be being created) for up to
+        ``timeout_ms`` (default ``request_timeout_ms``), then ``KafkaTimeoutError``, as the
+        real clients do.
+        """
+        tps = list(partitions)
+        return self._lookup(lambda: self._conn.beginning_offsets(tps), timeout_ms)
+
+    def end_offsets(
+        self, partitions: Iterable[TopicPartition], timeout_ms: float | None = None
+    ) -> dict[TopicPartition, int]:
+        """The end offset (next offset to be written) of each partition.
+
+        ``timeout_ms`` as for :meth:`beginning_offsets`.
+        """
+        tps = list(partitions)
+        return self._lookup(lambda: self._conn.end_offsets(tps), timeout_ms)
+
+    def offsets_for_times(
+        self, timestamps: Mapping[TopicPartition, int], timeout_ms: float | None = None
+    ) -> dict[TopicPartition, OffsetAndTimestamp | None]:
+        """The earliest offset whose timestamp is >= the given ms, per partition.
+
+        ``None`` for a partition without such a record. ``timeout_ms`` as for
+        :meth:`beginning_offsets`.
+        """
+        wanted = dict(timestamps)
+        return self._lookup(lambda: self._conn.offsets_for_times(wanted), timeout_ms)
+
+    def _lookup(self, ask: Callable[[], Any], timeout_ms: float | None) -> Any:
+        """Ask the broker; while a partition is unknown, wait for metadata until the timeout."""
+        self._check_open()
+        timeout = self._timeout_s(timeout_ms)
+        deadline = time.monotonic() + timeout
+        while True:
+            version = self._conn.metadata_version()
+            try:
+                return ask()
+            except UnknownTopicOrPartitionError as exc:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise KafkaTimeoutError(
+                        f"offsets not found within timeout_ms={timeout * 1000:g}: {exc}"
+                    ) from None
+                self._conn.await_metadata_change(version, remaining)
+
+    def _timeout_s(self, timeout_ms: float | None) -> float:
+        """``timeout_ms`` in seconds (default ``request_timeout_ms``); checked as kafka-python."""
+        if timeout_ms is None:
+            timeout_ms = self.config["request_timeout_ms"]
+        if isinstance(timeout_ms, bool) or not isinstance(timeout_ms, (int, float)):
+            raise TypeError(f"timeout_ms must be a number of milliseconds, got {timeout_ms!r}")
+        if timeout_ms < 0:
+            raise IllegalArgumentError(f"timeout_ms must be >= 0, got {timeout_ms}")
+        return timeout_ms / 1000
+
+    def _init_positions(self) -> None:
+        """Give every assigned partition without a position one: committed, else reset."""
+        with self._lock:
+            missing = [tp for tp, st in self._states.items() if st.position is None]
+        if not missing:
+            return
+        positions: dict[TopicPartition, int] = {}
+        if self._group_id is not None:
+            for tp, committed in self._conn.committed(self._group_id, missing).items():
+                if committed is not None:
+                    positions[tp] = committed.offset
+        to_reset = [tp for tp in missing if tp not in positions]
+        if to_reset:
+            policy = self.config["auto_offset_reset"]
+            if policy == "none":
+                raise NoOffsetForPartitionError(
+                    f"no committed offset for {sorted(to_reset)} and auto_offset_reset='none'; "
+                    "seek() to choose a position"
+                )
+            if policy == "earliest":
+                positions.update(self._conn.beginning_offsets(to_reset))
+            else:
+                positions.update(self._conn.end_offsets(to_reset))
+        with self._lock:
+            for tp, offset in positions.items():
+                st = self._states.get(tp)
+                if st is not None and st.position is None:
+                    self._set_position(st, offset)
+
+    def _set_position(self, st: PartitionState, offset: int) -> None:
+        """Move a partition's position (lock held): drop everything fetched for the old one."""
+        st.position = st.fetch_offset = offset
+        st.epoch = next(self._epochs)
+        st.pending.clear()
+        self._work.notify_all()

@@ -1,0 +1,84 @@
+"""What ``send()`` accepts as a record's key, value and headers, and how they become bytes.
+
+A key or value goes through its serializer when one is configured; without one it must already
+be ``bytes`` (``bytearray`` and ``memoryview`` are copied to ``bytes``). A serializer that
+raises fails the send with ``SerializationError`` (the Java client's behaviour), one that
+returns something other than bytes with ``TypeError``, as kafka-python raises; ``None`` stays
+``None`` (no key, or a tombstone). Headers must be a list of ``(str, bytes)`` pairs
+(``TypeError`` otherwise), and their size counts towards the record's. Nothing is queued when a
+check fails.
+
+:class:`SerializerMixin` is one part of :class:`~pcmodel.topics.producer.KafkaProducer`.
+
+Prior art: kafka-python's ``KafkaProducer._serialize`` and its header checks in ``send()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pcmodel.topics.errors import SerializationError
+
+__all__ = ["SerializerMixin"]
+
+
+class SerializerMixin:
+    """Keys and values to bytes with the configured serializers (producer part)."""
+
+    def _serialize(
+        self, what: str, serializer: Callable[[Any], bytes] | None, topic: str, obj: Any
+    ) -> bytes | None:
+        if obj is None:
+            return None
+        if serializer is None:
+            if type(obj) is bytes:
+                return obj
+        else:
+            try:
+                obj = serializer(obj)
+            except Exception as exc:
+                raise SerializationError(
+                    f"{what}_serializer failed on {type(obj).__name__} for topic {topic!r}: {exc}"
+                ) from exc
+            if obj is None:
+                return None
+        if isinstance(obj, (bytearray, memoryview)):
+            obj = bytes(obj)
+        if not isinstance(obj, bytes):
+            hint = (
+                f"the {what}_serializer returned {type(obj).__name__}; it must return bytes"
+                if serializer is not None
+                else f"pass {what}_serializer=... to turn {type(obj).__name__} into bytes"
+            )
+            # TypeError, as kafka-python raises for a serialized key or value of another type.
+            raise TypeError(f"the {what} for topic {topic!r} is not bytes: {hint}")
+        return obj
+
+
+def _check_headers(headers: object) -> tuple[tuple[tuple[str, bytes], ...], int]:
+    """Validate headers as kafka-python does; return them as a tuple and their size.
+
+    Raises ``TypeError`` (kafka-python's type) unless ``headers`` is a list of (str, bytes).
+    """
+    if headers is None:
+        return (), 0
+    if not isinstance(headers, list):
+        raise TypeError(
+            f"headers must be a list of (str, bytes) pairs, got {type(headers).__name__}"
+        )
+    result = []
+    size = 0
+    for pair in headers:
+        if (
+            not isinstance(pair, tuple)
+            or len(pair) != 2
+            or not isinstance(pair[0], str)
+            or not isinstance(pair[1], bytes)
+        ):
+            raise TypeError(
+                f"each header must be a (str, bytes) pair, got {pair!r}; encode values to bytes"
+            )
+        result.append(pair)
+        size += len(pair[0].encode("utf-8")) + len(pair[1])
+    return tuple(result), size

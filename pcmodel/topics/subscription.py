@@ -1,0 +1,138 @@
+"""The consumer's subscription: a group's topics (``subscribe``) or chosen partitions (``assign``).
+
+The two modes are mutually exclusive, as in Kafka: ``subscribe()`` (topics or a pattern, needs
+a ``group_id``) lets the group assign partitions, with an optional rebalance listener;
+``assign()`` takes exactly the given partitions, without a group. Mixing them raises
+``IllegalStateError`` saying to ``unsubscribe()`` first. A subscription only records what is
+wanted and flags a rejoin; the next ``poll()`` joins the group
+(:mod:`~pcmodel.topics.membership`). A pattern matches whole topic names and picks up topics
+created later.
+
+:class:`SubscriptionMixin` is one part of :class:`~pcmodel.topics.consumer.KafkaConsumer`.
+
+Prior art: the Java client's ``SubscriptionState`` (``subscribe``, ``assignFromUser``),
+kafka-python's ``kafka/consumer/subscription_state.py``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from pcmodel.topics.broker_topics import check_topic_name
+from pcmodel.topics.errors import (
+    IllegalStateError,
+    InvalidGroupIdError,
+    UnknownTopicOrPartitionError,
+)
+from pcmodel.topics.structs import (
+    ConsumerRebalanceListener,
+    TopicPartition,
+    validate_topic_partition,
+)
+
+__all__ = ["SubscriptionMixin"]
+
+
+class SubscriptionMixin:
+    """``subscribe`` / ``assign`` and what the consumer currently owns."""
+
+    def subscribe(
+        self,
+        topics: Iterable[str] | str = (),
+        pattern: str | re.Pattern[str] | None = None,
+        listener: ConsumerRebalanceListener | None = None,
+    ) -> None:
+        """Join the group for ``topics`` (or every topic matching ``pattern``).
+
+        Replaces any earlier subscription; the group rebalances on the next ``poll()``. Raises
+        ``InvalidGroupIdError`` without a ``group_id``, ``IllegalStateError`` when mixed with
+        ``assign()`` or when both or neither of ``topics`` and ``pattern`` are given,
+        ``TypeError`` for a listener that is not a ``ConsumerRebalanceListener``. A topic that
+        does not exist is created if ``allow_auto_create_topics`` and the broker allow it (as a
+        Kafka broker answers the consumer's metadata request); otherwise the group is
+        subscribed to it and its partitions are assigned once it is created.
+        """
+        self._check_open()
+        if self._group_id is None:
+            raise InvalidGroupIdError(
+                "subscribe() needs a group_id; without one, use assign() to pick partitions"
+            )
+        if self._manual:
+            raise IllegalStateError(
+                "subscription to topics, partitions and pattern are mutually exclusive: "
+                "this consumer used assign(); call unsubscribe() first"
+            )
+        if isinstance(topics, str):
+            topics = [topics]
+        topics = {check_topic_name(t) for t in topics}
+        if bool(topics) == (pattern is not None):
+            raise IllegalStateError("subscribe() needs either topics or a pattern, not both")
+        if listener is not None and not isinstance(listener, ConsumerRebalanceListener):
+            raise TypeError(
+                f"listener must be a ConsumerRebalanceListener, got {type(listener).__name__}"
+            )
+        # The version first: a topic created in between is then picked up by the next refresh.
+        version = self._conn.metadata_version()
+        existing = self._conn.list_topics()
+        if pattern is not None:
+            compiled = re.compile(pattern) if isinstance(pattern, str) else pattern
+            topics = {t for t in existing if compiled.fullmatch(t)}
+        else:
+            compiled = None
+            if self.config["allow_auto_create_topics"]:
+                for topic in sorted(t for t in topics if t not in existing):
+                    try:
+                        self._conn.partitions_for(topic, auto_create=True)
+                    except UnknownTopicOrPartitionError:
+                        pass  # auto-creation is off on the broker: wait for the topic
+        with self._lock:
+            self._pattern, self._pattern_version = compiled, version
+            # Rejoin only for a change: with the eager protocol a rejoin revokes everything.
+            if topics != self._subscribed_topics or not self._member_id:
+                self._rejoin_needed = True
+            self._subscribed_topics = topics
+            self._listener = listener
+        self._start_heartbeat()
+
+    def unsubscribe(self) -> None:
+        """Leave the group (or drop the manual assignment) and forget every partition."""
+        self._check_open()
+        if self._subscribed_topics is not None:
+            self._leave_group()
+        with self._lock:
+            self._subscribed_topics = None
+            self._pattern = None
+            self._manual = False
+            self._states.clear()
+            self._rejoin_needed = self._join_pending = self._lost = False
+
+    def assign(self, partitions: Iterable[TopicPartition]) -> None:
+        """Take exactly ``partitions``, without a group (kafka-python's manual assignment).
+
+        Positions of partitions kept from the previous assignment are kept. Raises
+        ``IllegalStateError`` if the consumer subscribed, ``UnknownTopicOrPartitionError`` for a
+        partition that does not exist (nothing changes then).
+        """
+        self._check_open()
+        if self._subscribed_topics is not None:
+            raise IllegalStateError(
+                "subscription to topics, partitions and pattern are mutually exclusive: "
+                "this consumer subscribed; call unsubscribe() first"
+            )
+        tps = [validate_topic_partition(tp) for tp in partitions]
+        self._conn.end_offsets(tps)  # raises for an unknown topic or partition
+        with self._lock:
+            self._states = {tp: self._states.get(tp) or self._new_state() for tp in tps}
+            self._manual = bool(tps)
+            self._work.notify_all()
+
+    def assignment(self) -> set[TopicPartition]:
+        """The partitions this consumer currently owns."""
+        with self._lock:
+            return set(self._states)
+
+    def subscription(self) -> set[str] | None:
+        """The subscribed topics (those matching the pattern), or ``None`` if not subscribed."""
+        with self._lock:
+            return None if self._subscribed_topics is None else set(self._subscribed_topics)
