@@ -90,6 +90,20 @@ def test_acks_one_loses_the_suffix_the_followers_never_fetched():
         assert truncated[0].detail == (2, 2)
 
 
+@pytest.mark.timeout(90)
+def test_a_broker_process_that_dies_on_its_own_is_noticed_and_restarts(caplog):
+    with Cluster(3, mode="processes", **SETTINGS) as cluster:
+        cluster.create_topic("t", replication_factor=3, min_insync_replicas=2)
+        cluster.produce("t", 0, batch(b"a"), acks="all").get(timeout=20)
+        victim = cluster.leader("t", 0)
+        os.kill(cluster.nodes[victim].pid, signal.SIGKILL)  # not through the cluster
+        wait_until(lambda: cluster.leader("t", 0) not in (None, victim), timeout=30)
+        wait_until(lambda: "ended on its own" in caplog.text, timeout=10)
+        cluster.restart(victim)
+        wait_until(lambda: cluster.isr("t", 0) == {0, 1, 2}, timeout=30)
+        assert values(cluster.log(victim, "t", 0)) == [b"a"]
+
+
 @pytest.mark.timeout(60)
 def test_bad_input_gets_one_line_errors_and_starts_nothing():
     with pytest.raises(IllegalArgumentError, match="monotonic clock"):
