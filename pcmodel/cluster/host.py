@@ -126,11 +126,15 @@ class NodeHost:
         """Start the duties thread (heartbeats, replication, leader bookkeeping)."""
         self._duties.start()
 
-    def stop(self) -> None:
-        """Stop the duties, close the connections, the journals and the broker."""
+    def interrupt(self) -> None:
+        """Begin stopping: waits in progress (long polls, answers) return now."""
         self._stopping.set()
         with self.lock:
             self.changed.notify_all()
+
+    def stop(self) -> None:
+        """Stop the duties, close the connections, the journals and the broker."""
+        self.interrupt()
         if self._duties.is_alive():
             self._duties.join(10)
         self._controller.close()
@@ -450,6 +454,7 @@ def host_main(control: mpc.Connection, spec: HostSpec, authkey: bytes) -> None:
         told_to_stop = control.recv() == "stop"
     except (EOFError, OSError):
         pass
+    host.interrupt()
     server.stop(timeout=2)
     host.stop()
     if not told_to_stop:

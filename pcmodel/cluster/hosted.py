@@ -163,8 +163,8 @@ class HostedBroker:
             self._process.kill()
         self._reap(kill=True)
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """Ask the process to stop (it closes its files) and reap it; SIGKILL if it hangs."""
+    def request_stop(self) -> None:
+        """Ask the process to stop, without waiting (:meth:`stop` waits)."""
         with self._pending_lock:
             self._ending = True
         if self._control is not None and not self._control.closed:
@@ -172,6 +172,12 @@ class HostedBroker:
                 self._control.send("stop")
             except OSError:
                 pass
+            self._control.close()
+            self._control = None
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Ask the process to stop (it closes its files) and reap it; SIGKILL if it hangs."""
+        self.request_stop()
         if self._process is not None:
             self._process.join(timeout)
         self._reap(kill=True)

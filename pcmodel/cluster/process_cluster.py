@@ -133,6 +133,8 @@ class ProcessCluster(Cluster):
         for thread in self._threads:
             thread.join(timeout=10)
         for node in self.nodes:
+            node.request_stop()  # all at once, then wait for each
+        for node in self.nodes:
             node.stop()
         if self._server is not None:
             self._server.stop()
