@@ -9,18 +9,18 @@ needs:
   on loopback) answering the cluster (produce, fetch, status, faults) and the other brokers
   (a follower's fetch and OffsetsForLeaderEpoch), and pcmodel's client methods on the node's
   :class:`~pcmodel.topics.broker.Broker` (group coordinator calls);
-* a duties thread: heartbeat to the controller (whose answer carries the partition states and
-  the other brokers' addresses, as KRaft brokers learn metadata from the controller), fetch
-  from each leader it follows, and the leader's periodic bookkeeping;
+* a heartbeat thread (the controller's answer carries the partition states and the other
+  brokers' addresses, as KRaft brokers learn metadata from the controller) and a duties
+  thread: fetch from each leader it follows, and the leader's periodic bookkeeping;
 * replicas that journal their log to a file (:mod:`pcmodel.cluster.journal`), so a broker
   killed with SIGKILL comes back with its log.
 
 Locking: one lock (``NodeHost.lock``) guards the node, as the cluster lock does in one process.
 It is released around every call to another *broker* (a follower's fetch may wait for the
 leader, which may be fetching from us), and held around calls to the controller, which never
-calls a broker back while it holds its own lock — so no cycle of waits exists. Only the duties
-thread changes a follower replica (states arrive with its heartbeats), so releasing the lock
-in the middle of a follower's fetch lets no one else touch that replica.
+calls a broker back while it holds its own lock — so no cycle of waits exists. While the lock
+is released in the middle of a follower's fetch, a heartbeat may bring the partition a new
+leader or epoch; the follower then drops the answer of the old one (``_LeaderLink``).
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ class _ReportedFuture(ProduceFuture):
 class NodeHost:
     """One broker of a process cluster: the node, its peers, its duties. See the module doc."""
 
-    def __init__(self, spec: HostSpec, authkey: bytes) -> None:
+    def __init__(self, spec: HostSpec) -> None:
         self.spec = spec
         self.node_id = spec.node_id
         self.lock = threading.Lock()
@@ -108,7 +108,6 @@ class NodeHost:
         self.node.slowness = spec.slowness
         self.isolated = set(spec.isolated)
         self.completed: dict[int, tuple[bool, Any]] = {}
-        self._authkey = authkey
         self._versions: dict[TopicPartition, int] = {}
         self._handles: dict[int, BrokerHandle] = {}
         self._links: dict[int, RemoteBroker] = {}
@@ -121,9 +120,13 @@ class NodeHost:
                                         connect_timeout_ms=PEER_TIMEOUT_MS)
         self._duties = threading.Thread(target=self._run_duties,
                                         name=f"pcmodel-broker-{spec.node_id}-duties")
+        self._heartbeats = threading.Thread(target=self._run_heartbeats,
+                                            name=f"pcmodel-broker-{spec.node_id}-heartbeat")
 
     def start(self) -> None:
-        """Start the duties thread (heartbeats, replication, leader bookkeeping)."""
+        """Start the threads: heartbeats (a slow leader never delays them), and the duties
+        (replication, leader bookkeeping)."""
+        self._heartbeats.start()
         self._duties.start()
 
     def interrupt(self) -> None:
@@ -135,8 +138,9 @@ class NodeHost:
     def stop(self) -> None:
         """Stop the duties, close the connections, the journals and the broker."""
         self.interrupt()
-        if self._duties.is_alive():
-            self._duties.join(10)
+        for thread in (self._heartbeats, self._duties):
+            if thread.is_alive():
+                thread.join(10)
         self._controller.close()
         with self._links_lock:
             for link in self._links.values():
@@ -256,7 +260,6 @@ class NodeHost:
         long_poll = False
         while not self._stopping.is_set():
             try:
-                self._heartbeat()
                 with self.lock:
                     moved, waited = self._replicate_round(long_poll)
                     self.node.maintain()
@@ -266,6 +269,14 @@ class NodeHost:
             long_poll = not moved
             if not moved and not waited:
                 self._stopping.wait(self.spec.tick)
+
+    def _run_heartbeats(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self._heartbeat()
+            except Exception:  # a bug, not a fault
+                log.exception("broker %d: a heartbeat failed", self.node_id)
+            self._stopping.wait(self.spec.tick)
 
     def _heartbeat(self) -> None:
         with self.lock:
@@ -295,6 +306,10 @@ class NodeHost:
         wait = self.spec.tick / len(followed) if long_poll and followed else 0.0
         moved = False
         for replica in followed:
+            state = replica.state  # a heartbeat may have changed it during an earlier fetch
+            if state is None or state.leader in (None, self.node_id) or \
+                    state.leader in self.isolated or self.node_id in self.isolated:
+                continue
             leader = _LeaderLink(self, replica, wait)
             moved |= replicate_once(self.node_id, replica, leader, self._truncated(replica.tp))
         if self.node.slowness:
@@ -441,7 +456,7 @@ def host_main(control: mpc.Connection, spec: HostSpec, authkey: bytes) -> None:
     # its connections, which is the lesson, not something to warn about.
     logging.getLogger("pcmodel.topics.remote").setLevel(logging.ERROR)
     try:
-        host = NodeHost(spec, authkey)
+        host = NodeHost(spec)
         server = NodeServer(host, authkey).start()
     except Exception as exc:
         control.send(("failed", portable_exception(exc)))
