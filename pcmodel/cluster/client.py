@@ -81,14 +81,12 @@ class ClusterConnection:
                                    retention_ms=retention_ms)
 
     def delete_topic(self, name: str) -> None:
-        """Not offered by the cluster model: raises ``IllegalStateError``."""
-        raise IllegalStateError("deleting topics is not modelled on a replicated cluster; "
-                                "create a new cluster instead")
+        """Delete the topic on every broker (see ``Cluster.delete_topic``)."""
+        self._cluster.delete_topic(name)
 
     def add_partitions(self, name: str, total: int) -> None:
-        """Not offered by the cluster model: raises ``IllegalStateError``."""
-        raise IllegalStateError("adding partitions is not modelled on a replicated cluster; "
-                                "create the topic with the partitions it needs")
+        """Grow the topic to ``total`` partitions (see ``Cluster.add_partitions``)."""
+        self._cluster.add_partitions(name, total)
 
     def list_topics(self) -> dict[str, int]:
         """``{topic: partitions}``, internal topics (``__consumer_offsets``) left out."""
@@ -124,7 +122,7 @@ class ClusterConnection:
                                 "condition", tuple(starts), tuple(ends))
 
     def metadata_version(self) -> int:
-        """Changes whenever a topic is created."""
+        """Rises whenever a topic is created or deleted or gains partitions."""
         return self._cluster.metadata_version()
 
     def await_metadata_change(self, version: int, timeout: float) -> int:

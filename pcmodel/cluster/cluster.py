@@ -52,6 +52,7 @@ from pcmodel.cluster.events import ClusterEvent, ReplicaStatus
 from pcmodel.cluster.injection import FaultInjection
 from pcmodel.cluster.node import ClusterNode
 from pcmodel.cluster.purgatory import ProduceFuture
+from pcmodel.cluster.topic_admin import TopicAdmin
 from pcmodel.cluster.waiting import ClientSupport
 from pcmodel.topics.broker import FetchResult
 from pcmodel.topics.errors import (
@@ -69,14 +70,16 @@ _MODES = ("threads", "steps", "processes")
 _ACKS = (0, 1, "all")
 
 
-class Cluster(FaultInjection, ClientSupport, Driving):
+class Cluster(FaultInjection, ClientSupport, TopicAdmin, Driving):
     """``brokers`` replicating brokers and a controller. See the module docstring.
 
     ``replica_lag_time_max_ms`` (Kafka's ``replica.lag.time.max.ms``, default 30000 there;
     1000 here so lessons see it happen) is how long a follower may go without catching up
     before it leaves the ISR; ``broker_session_timeout_ms`` how long a silent broker stays
     registered; ``tick_ms`` how often the threads do their periodic work (and how far
-    :meth:`advance` moves virtual time by default).
+    :meth:`advance` moves virtual time by default). ``group_initial_rebalance_delay_ms`` is
+    every broker's Kafka ``group.initial.rebalance.delay.ms`` (see
+    :class:`~pcmodel.topics.broker.Broker`; Kafka clients want a few hundred ms).
     """
 
     def __new__(cls, *args: Any, mode: str = "threads", **kwargs: Any) -> Cluster:
@@ -95,6 +98,7 @@ class Cluster(FaultInjection, ClientSupport, Driving):
         broker_session_timeout_ms: int = 1500,
         tick_ms: int = 50,
         default_replication_factor: int | None = None,
+        group_initial_rebalance_delay_ms: int = 0,
     ) -> None:
         if isinstance(brokers, bool) or not isinstance(brokers, int) or brokers < 1:
             raise IllegalArgumentError(f"brokers must be an int >= 1, got {brokers!r}")
@@ -115,11 +119,13 @@ class Cluster(FaultInjection, ClientSupport, Driving):
         self._changed = threading.Condition(self._lock)  # appends, leadership, faults, close
         self.controller = Controller(range(brokers), broker_session_timeout_ms / 1000)
         self.replica_lag_time_max = replica_lag_time_max_ms / 1000
+        self.group_initial_rebalance_delay_ms = group_initial_rebalance_delay_ms
         self.nodes: list[Any] = []
         #: Brokers cut off from replication traffic; the subset also cut off from the controller.
         self._isolated: set[int] = set()
         self._isolated_from_controller: set[int] = set()
         self.events: list[ClusterEvent] = []
+        self._observers: list[Callable[[ClusterEvent], None]] = []
         self._published: dict[TopicPartition, PartitionState] = {}
         self._next_producer_id = 1000
         self._offsets_topic: Any = None
@@ -133,7 +139,8 @@ class Cluster(FaultInjection, ClientSupport, Driving):
         """Make the brokers (in this process), register them, start the threads if any."""
         self.nodes = [
             ClusterNode(b, clock=self.clock, alter_isr=self._alter_isr,
-                        replica_lag_time_max=self.replica_lag_time_max)
+                        replica_lag_time_max=self.replica_lag_time_max,
+                        group_initial_rebalance_delay_ms=self.group_initial_rebalance_delay_ms)
             for b in range(brokers)
         ]
         with self._lock:
@@ -356,7 +363,10 @@ class Cluster(FaultInjection, ClientSupport, Driving):
 
     def _event(self, kind: str, broker: int | None, tp: TopicPartition | None = None,
                detail: Any = None, records: tuple = ()) -> None:
-        self.events.append(ClusterEvent(self.clock(), kind, broker, tp, detail, records))
+        event = ClusterEvent(self.clock(), kind, broker, tp, detail, records)
+        self.events.append(event)
+        for observe in self._observers:
+            observe(event)
 
     def _links(self, a: int, b: int) -> bool:
         """Whether replication traffic flows between brokers ``a`` and ``b``."""

@@ -99,6 +99,37 @@ class Controller:
             created.append(tp)
         return created
 
+    def delete_topic(self, name: str) -> list[TopicPartition]:
+        """Forget topic ``name`` and its partitions; return the partitions it had."""
+        del self.topics[name]
+        gone = sorted(tp for tp in self.partitions if tp.topic == name)
+        for tp in gone:
+            del self.partitions[tp]
+        return gone
+
+    def add_partitions(self, name: str, total: int) -> list[TopicPartition]:
+        """Grow topic ``name`` to ``total`` partitions; return the new ones.
+
+        New partitions continue the topic's round-robin placement (partition ``p`` starts at
+        the broker after partition ``p - 1``'s preferred leader) and elect their first leaders
+        as :meth:`create_topic` does.
+        """
+        config = self.topics[name]
+        count = sum(1 for tp in self.partitions if tp.topic == name)
+        first = self.partitions[TopicPartition(name, 0)].replicas[0]
+        assignment = place_replicas(self.broker_ids, total, config.replication_factor,
+                                    self.broker_ids.index(first))
+        added = []
+        for p in range(count, total):
+            tp = TopicPartition(name, p)
+            replicas = assignment[p]
+            live = [r for r in replicas if r in self.alive]
+            self.partitions[tp] = PartitionState(
+                replicas, live[0] if live else None, 0,
+                frozenset(live) if live else frozenset(replicas[:1]))
+            added.append(tp)
+        return added
+
     # --- liveness ------------------------------------------------------------------------------
 
     def heartbeat(self, broker: int, now: float) -> list[TopicPartition]:

@@ -70,6 +70,7 @@ class HostSpec(NamedTuple):
     topics: tuple
     isolated: frozenset[int]
     slowness: float
+    group_initial_rebalance_delay_ms: int = 0
 
 
 class _ReportedFuture(ProduceFuture):
@@ -104,6 +105,8 @@ class NodeHost:
         self.changed = threading.Condition(self.lock)
         self.node = ClusterNode(spec.node_id, clock=time.monotonic, alter_isr=self._alter_isr,
                                 replica_lag_time_max=spec.replica_lag_time_max,
+                                group_initial_rebalance_delay_ms=spec
+                                .group_initial_rebalance_delay_ms,
                                 replica_factory=durable_replicas(spec.directory))
         self.node.slowness = spec.slowness
         self.isolated = set(spec.isolated)
@@ -217,6 +220,27 @@ class NodeHost:
         with self.lock:
             if name not in self.node.broker.list_topics():
                 self.node.add_replicas(name, count, mine, config, **settings)
+
+    def remove_topic(self, name: str) -> None:
+        """A topic was deleted: drop its replicas, their files and the local log."""
+        with self.lock:
+            if name not in self.node.broker.list_topics():
+                return
+            for tp, replica in list(self.node.replicas.items()):
+                if tp.topic == name and isinstance(replica, DurableReplica):
+                    replica.delete()
+            self.node.remove_topic(name)
+
+    def add_partitions(self, name: str, total: int, mine: list, config: TopicConfig) -> None:
+        """A topic grew to ``total`` partitions; replicas for those in ``mine``."""
+        with self.lock:
+            if self.node.broker.list_topics().get(name, total) < total:
+                self.node.add_partitions(name, total, mine, config)
+
+    def end_offset_for_epoch(self, tp: TopicPartition, epoch: int) -> tuple[int, int]:
+        """OffsetForLeaderEpoch as a client asks it (no check of its leader epoch)."""
+        with self.lock:
+            return self.node.offsets_for_leader_epoch(tp, epoch, None)
 
     def set_isolated(self, isolated: frozenset[int]) -> None:
         """The brokers cut off from replication traffic now."""
@@ -417,8 +441,8 @@ class _LeaderLink:
 
 #: What the cluster and the other brokers may ask a broker process (besides client methods).
 NODE_METHODS = ("produce", "completions", "fetch", "offsets", "log", "add_replicas",
-                "set_isolated", "set_slowness", "replica_fetch", "offsets_for_leader_epoch",
-                "replica_offsets")
+                "remove_topic", "add_partitions", "end_offset_for_epoch", "set_isolated",
+                "set_slowness", "replica_fetch", "offsets_for_leader_epoch", "replica_offsets")
 
 
 class NodeServer(BrokerServer):

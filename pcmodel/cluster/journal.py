@@ -122,7 +122,7 @@ class DurableReplica(Replica):
     def __init__(self, node_id: int, broker: Broker, tp: TopicPartition, config: TopicConfig,
                  *, directory: str | os.PathLike) -> None:
         super().__init__(node_id, broker, tp, config)
-        path = journal_path(directory, tp)
+        path = self._path = journal_path(directory, tp)
         entries, valid = read_journal(path)
         self._journal: _Journal | None = None
         self._recover(entries)
@@ -134,6 +134,11 @@ class DurableReplica(Replica):
         if self._journal is not None:
             self._journal.close()
             self._journal = None
+
+    def delete(self) -> None:
+        """Close and remove the journal file (the topic was deleted)."""
+        self.close()
+        self._path.unlink(missing_ok=True)
 
     # --- every change of the log goes to the journal too -----------------------------------------
 

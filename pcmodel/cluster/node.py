@@ -65,10 +65,12 @@ class ClusterNode:
         alter_isr: Callable[[TopicPartition, int, int, frozenset[int]], PartitionState],
         replica_lag_time_max: float,
         max_fetch_records: int = 500,
+        group_initial_rebalance_delay_ms: int = 0,
         replica_factory: Callable[..., Replica] = Replica,
     ) -> None:
         self.node_id = node_id
-        self.broker = Broker(clock=clock)
+        self.broker = Broker(clock=clock,
+                             group_initial_rebalance_delay_ms=group_initial_rebalance_delay_ms)
         #: Builds each hosted replica: ``replica_factory(node_id, broker, tp, config)`` (a broker
         #: process passes one whose replicas keep their log in a file).
         self.replica_factory = replica_factory
@@ -98,6 +100,23 @@ class ClusterNode:
         each partition hosted here; the other local logs stay empty."""
         self.broker.create_topic(name, count, **topic_settings)
         for p in range(count):
+            self.broker.set_high_watermark(name, p, 0)  # nothing committed yet
+        for tp in tps:
+            self.replicas[tp] = self.replica_factory(self.node_id, self.broker, tp, config)
+
+    def remove_topic(self, name: str) -> None:
+        """Delete topic ``name`` here: its replicas, its local log; waiting produces fail."""
+        for tp in [tp for tp in self.replicas if tp.topic == name]:
+            self._fail_waiting(tp, UnknownTopicOrPartitionError(f"topic {name!r} was deleted"))
+            del self.replicas[tp]
+        self.broker.delete_topic(name)
+
+    def add_partitions(self, name: str, total: int, tps: Sequence[TopicPartition],
+                       config: TopicConfig) -> None:
+        """Grow topic ``name`` to ``total`` partitions here; replicas for ``tps`` hosted here."""
+        before = self.broker.list_topics()[name]
+        self.broker.add_partitions(name, total)
+        for p in range(before, total):
             self.broker.set_high_watermark(name, p, 0)  # nothing committed yet
         for tp in tps:
             self.replicas[tp] = self.replica_factory(self.node_id, self.broker, tp, config)
@@ -198,8 +217,9 @@ class ClusterNode:
                                     replica.producers.batches_from(fetch_offset, end))
 
     def offsets_for_leader_epoch(self, tp: TopicPartition, epoch: int,
-                                 leader_epoch: int) -> tuple[int, int]:
-        """Where ``epoch`` ends in the leader's log (KIP-101's OffsetsForLeaderEpoch)."""
+                                 leader_epoch: int | None) -> tuple[int, int]:
+        """Where ``epoch`` ends in the leader's log (KIP-101's OffsetsForLeaderEpoch);
+        ``leader_epoch=None`` skips the check of the asker's current leader epoch."""
         replica = self._leader_replica(tp, leader_epoch)
         return replica.epochs.end_offset_for(epoch, replica.leo)
 

@@ -172,6 +172,50 @@ class ProcessCluster(Cluster):
 
     create_topic.__doc__ = Cluster.create_topic.__doc__
 
+    def delete_topic(self, name: str) -> None:
+        with self._faults:
+            super().delete_topic(name)
+            with self._lock:
+                live = [n for n in self.nodes if n.alive]
+            for node in self.nodes:
+                try:
+                    if node in live:
+                        node.call("remove_topic", name)
+                        continue
+                except KafkaConnectionError:
+                    pass  # killed meanwhile: remove its files ourselves
+                for path in self._directory(node.node_id).glob(f"{name}-*.journal"):
+                    if path.name[len(name) + 1:-len(".journal")].isdigit():
+                        path.unlink(missing_ok=True)
+
+    delete_topic.__doc__ = Cluster.delete_topic.__doc__
+
+    def add_partitions(self, name: str, total: int) -> None:
+        with self._faults:
+            super().add_partitions(name, total)
+            with self._lock:
+                _, _, tps, config, _ = next(t for t in self._topic_specs if t[0] == name)
+                live = [n for n in self.nodes if n.alive]
+                hosted = {n.node_id: [tp for tp in tps
+                                      if n.node_id in self.controller.partitions[tp].replicas]
+                          for n in live}
+            for node in live:
+                try:
+                    node.call("add_partitions", name, total, hosted[node.node_id], config)
+                except KafkaConnectionError:
+                    pass  # killed meanwhile: it gets the partitions when it restarts
+
+    add_partitions.__doc__ = Cluster.add_partitions.__doc__
+
+    def end_offset_for_epoch(self, broker: int, topic: str, partition: int,
+                             epoch: int) -> tuple[int, int]:
+        with self._lock:
+            self._check_open()
+            node = self._reachable_node(broker)
+        return node.call("end_offset_for_epoch", TopicPartition(topic, partition), epoch)
+
+    end_offset_for_epoch.__doc__ = Cluster.end_offset_for_epoch.__doc__
+
     def replica_status(self, topic: str, partition: int) -> list[ReplicaStatus]:
         tp = TopicPartition(topic, partition)
         st = self.metadata_for(tp)
@@ -326,7 +370,10 @@ class ProcessCluster(Cluster):
         partitions it hosts (with versions) and the addresses of the live brokers."""
         with self._lock:
             node = self._registered(broker, incarnation)
-            self.events.extend(ClusterEvent._make(e) for e in events)
+            for event in map(ClusterEvent._make, events):  # truncations, seen by the broker
+                self.events.append(event)
+                for observe in self._observers:
+                    observe(event)
             self._apply_changes(self.controller.heartbeat(broker, self.clock()))
             if events or hw_moves != node.hw_moves:
                 node.hw_moves = hw_moves
@@ -361,6 +408,16 @@ class ProcessCluster(Cluster):
         # Under the cluster lock: only remember; create_topic tells the brokers afterwards.
         self._topic_specs.append((name, partitions, tps, config, topic_settings))
 
+    def _remove_replicas(self, name: str) -> None:
+        # Under the cluster lock: only remember; delete_topic tells the brokers afterwards.
+        self._topic_specs = [t for t in self._topic_specs if t[0] != name]
+
+    def _grow_replicas(self, name: str, total: int, added: list, config: Any) -> None:
+        # Under the cluster lock: only remember; add_partitions tells the brokers afterwards.
+        self._topic_specs = [(n, total, list(tps) + list(added), c, st) if n == name
+                             else (n, count, tps, c, st)
+                             for n, count, tps, c, st in self._topic_specs]
+
     def _publish(self, tp: TopicPartition) -> None:
         self._versions[tp] = self._versions.get(tp, 0) + 1
         super()._publish(tp)
@@ -380,7 +437,8 @@ class ProcessCluster(Cluster):
             assert self._server is not None
             spec = HostSpec(broker, node.incarnation + 1, str(self._directory(broker)),
                             self._root, self._server.handle, self.replica_lag_time_max,
-                            self.tick, topics, frozenset(self._isolated), node.slowness)
+                            self.tick, topics, frozenset(self._isolated), node.slowness,
+                            self.group_initial_rebalance_delay_ms)
         node.start(spec, self._authkey, START_TIMEOUT)
         with self._lock:
             node.alive = True

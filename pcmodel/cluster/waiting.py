@@ -1,9 +1,12 @@
-"""What clients wait for on a cluster: topic metadata changes and any change at all (a mixin
-of ``Cluster``), and the connection pcmodel's clients use (:meth:`ClientSupport.connect`)."""
+"""What clients use of a cluster (a mixin of ``Cluster``): the connection pcmodel's clients use
+(:meth:`ClientSupport.connect`), Kafka listeners for real clients
+(:meth:`ClientSupport.serve_kafka`), the live brokers, observers of the cluster's events, and
+waits for topic metadata changes and for any change at all."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["ClientSupport"]
@@ -27,22 +30,74 @@ class ClientSupport:
                 offsets = self._offsets_topic
         return ClusterConnection(self, offsets)
 
-    def metadata_version(self) -> int:
-        """A counter that changes whenever a topic is created."""
+    def serve_kafka(self, host: str = "127.0.0.1", ports: Any = None, **options: Any) -> Any:
+        """Start a Kafka protocol listener for every broker; return them as one object.
+
+        Each broker gets its own port on ``host`` (``ports[b]`` for broker ``b``, a free port
+        by default); ``listeners.bootstrap_servers`` is what Kafka clients' bootstrap setting
+        wants. Killing a broker closes its listener (connections are refused) and restarting it
+        opens it again on the same port. Stop the listeners before closing the cluster (or use
+        both as context managers: ``with Cluster(3) as c, c.serve_kafka() as listeners:``).
+        ``options`` go to each :class:`pcmodel.wire.KafkaListener`. Needs ``mode="threads"``
+        and the ``kafka`` extra. See :mod:`pcmodel.wire.cluster_listeners`.
+        """
+        from pcmodel.wire.cluster_listeners import ClusterListeners
+
+        return ClusterListeners(self, host, ports, **options)
+
+    def end_offset_for_epoch(self, broker: int, topic: str, partition: int,
+                             epoch: int) -> tuple[int, int]:
+        """Kafka's OffsetForLeaderEpoch as ``broker`` answers it (consumers validate their
+        position with it after a leader change, KIP-320): ``(e, end)`` for the largest leader
+        epoch ``e <= epoch`` in its log, where ``end`` is the first offset not written in
+        ``e``; ``(-1, -1)`` if every epoch is newer. Raises ``NotLeaderForPartitionError``
+        unless ``broker`` leads the partition, ``KafkaConnectionError`` if it is down."""
+        from pcmodel.topics.structs import TopicPartition
+
         with self._lock:
-            return len(self.controller.topics)
+            self._check_open()
+            node = self._reachable_node(broker)
+            return node.offsets_for_leader_epoch(TopicPartition(topic, partition), epoch, None)
+
+    def live_brokers(self) -> frozenset[int]:
+        """The brokers the controller counts as alive (registered, not fenced).
+
+        A killed broker stays in it until its session expires, as in Kafka."""
+        with self._lock:
+            return frozenset(self.controller.alive)
+
+    def add_observer(self, observer: Callable[[Any], None]) -> None:
+        """Call ``observer(event)`` for every :class:`~pcmodel.cluster.events.ClusterEvent`
+        from now on, as it happens: with the cluster lock held, so it must return quickly and
+        must not call the cluster (or wait for anything that does)."""
+        with self._lock:
+            self._observers.append(observer)
+
+    def remove_observer(self, observer: Callable[[Any], None]) -> None:
+        """Stop calling ``observer``; a no-op if it was not added."""
+        with self._lock:
+            if observer in self._observers:
+                self._observers.remove(observer)
+
+    def metadata_version(self) -> int:
+        """A counter that rises whenever a topic is created or deleted or gains partitions."""
+        with self._lock:
+            return self._metadata_version()
+
+    def _metadata_version(self) -> int:
+        return len(self.controller.topics) + self._topic_edits
 
     def await_metadata_change(self, version: int, timeout: float) -> int:
         """Wait up to ``timeout`` seconds for :meth:`metadata_version` to differ from
         ``version``; return the current one."""
         deadline = time.monotonic() + timeout
         with self._lock:
-            while len(self.controller.topics) == version and not self._closed:
+            while self._metadata_version() == version and not self._closed:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
                 self._changed.wait(remaining)
-            return len(self.controller.topics)
+            return self._metadata_version()
 
     def change_count(self) -> int:
         """A counter that moves whenever anything in the cluster changes (see

@@ -68,9 +68,12 @@ class ApiHandler:
 class RequestContext:
     """What a handler knows about the request it serves and the listener that received it.
 
-    ``node_id``, ``host`` and ``port`` are what the listener advertises (Metadata,
-    FindCoordinator); ``handlers`` is the registry (ApiVersions reads it); ``broker`` is the
-    :class:`~pcmodel.topics.broker.Broker` every handler calls.
+    ``node_id``, ``host`` and ``port`` are what the listener advertises; ``view`` (a
+    :class:`~pcmodel.wire.view.ClusterView`) says which brokers exist, who leads what and who
+    coordinates which group (Metadata, FindCoordinator, the leader checks of Produce, Fetch and
+    ListOffsets); ``handlers`` is the registry (ApiVersions reads it); ``broker`` is the
+    :class:`~pcmodel.topics.broker.Broker` every handler calls (on a cluster, a connection
+    that serves what *this* broker holds: :mod:`pcmodel.wire.cluster_view`).
     """
 
     broker: Any
@@ -87,6 +90,14 @@ class RequestContext:
     connection_state: dict[str, Any] = field(default_factory=dict)
     #: The listener's :class:`~pcmodel.wire.stats.StatsRecorder` (``None`` outside a listener).
     stats: Any = None
+    #: The :class:`~pcmodel.wire.view.ClusterView` (a lone broker's unless the listener got one).
+    view: Any = None
+
+    def __post_init__(self) -> None:
+        if self.view is None:
+            from pcmodel.wire.view import SingleBrokerView
+
+            self.view = SingleBrokerView(self.node_id, self.host, self.port)
 
     def response(self, **fields: Any) -> ApiMessage:
         """A response of this request's API at this request's version, with ``fields`` set."""

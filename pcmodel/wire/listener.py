@@ -75,8 +75,10 @@ class KafkaListener:
     joins every thread; it does not close the broker. A non-loopback ``host`` is allowed with a
     one-line warning: plaintext Kafka has no authentication. ``node_id`` and
     ``advertised_host`` are what Metadata and FindCoordinator tell clients (the bound host by
-    default). ``handlers`` defaults to the full registry of :mod:`pcmodel.wire.handlers`.
-    Raises ``OSError`` if the address cannot be bound.
+    default). ``view`` (a :class:`~pcmodel.wire.view.ClusterView`) is what the listener tells
+    clients about brokers and leaders; by default the broker is a cluster of one. ``handlers``
+    defaults to the full registry of :mod:`pcmodel.wire.handlers`. Raises ``OSError`` if the
+    address cannot be bound.
     """
 
     def __init__(
@@ -91,6 +93,7 @@ class KafkaListener:
         max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
         send_timeout: float = DEFAULT_SEND_TIMEOUT,
         handlers: Mapping[int, ApiHandler] | None = None,
+        view: Any = None,
     ) -> None:
         if handlers is None:
             from pcmodel.wire.handlers import load_handlers
@@ -120,8 +123,14 @@ class KafkaListener:
         self.advertised_host = advertised_host or (
             socket.getfqdn() if self.host in ("0.0.0.0", "::") else self.host
         )
+        if view is None:
+            from pcmodel.wire.view import SingleBrokerView
+
+            view = SingleBrokerView(node_id, self.advertised_host, self.port)
+        self.view = view
         self._lock = threading.Lock()
         self._connections: dict[socket.socket, threading.Thread] = {}
+        self._last_threads: list[threading.Thread] = []
         self._stopping = False
         self._started = False
         self._refusing = False
@@ -163,11 +172,13 @@ class KafkaListener:
         self._accepter.start()
         return self
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = 10.0, *, wait: bool = True) -> None:
         """Stop accepting, close every connection and join every thread (each up to ``timeout``).
 
         A connection in the middle of a long-polling Fetch ends when that fetch returns (at the
-        latest after the client's ``max_wait_ms``). Idempotent.
+        latest after the client's ``max_wait_ms``). With ``wait=False`` the connections are
+        shut down but their threads are not joined (call :meth:`join` later): a caller that
+        holds a lock those threads may be waiting for cannot wait for them. Idempotent.
         """
         with self._lock:
             if self._stopping:
@@ -183,10 +194,18 @@ class KafkaListener:
         with self._lock:
             # Under the lock: a serving thread closes its socket under it too, so no socket is
             # shut down after its descriptor was closed (and perhaps reused).
-            connections = dict(self._connections)
-            for sock in connections:
+            for sock in self._connections:
                 _shutdown(sock)
-        for thread in connections.values():
+            # No connection is admitted after this: these are all the threads to join.
+            self._last_threads = list(self._connections.values())
+        if wait:
+            self.join(timeout)
+
+    def join(self, timeout: float = 10.0) -> None:
+        """Wait up to ``timeout`` seconds for each connection thread of a stopped listener."""
+        with self._lock:
+            threads = list(self._last_threads)
+        for thread in threads:
             thread.join(timeout)
             if thread.is_alive():
                 log.warning("Kafka connection thread %s did not end within %s s",
@@ -329,6 +348,7 @@ class KafkaListener:
         ctx = make_context(
             request, broker=self.broker, node_id=self.node_id, host=self.advertised_host,
             port=self.port, handlers=self.handlers, connection_state=state, stats=self._stats,
+            view=self.view,
         )
         self._stats.request(request.handler.name)
         try:

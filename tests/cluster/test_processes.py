@@ -104,6 +104,27 @@ def test_a_broker_process_that_dies_on_its_own_is_noticed_and_restarts(caplog):
         assert values(cluster.log(victim, "t", 0)) == [b"a"]
 
 
+@pytest.mark.timeout(90)
+def test_topics_are_deleted_and_grown_on_live_and_dead_brokers():
+    with Cluster(3, mode="processes", **SETTINGS) as cluster:
+        cluster.create_topic("t", 1, replication_factor=3, min_insync_replicas=2)
+        cluster.create_topic("gone", 1, replication_factor=3)
+        cluster.produce("gone", 0, batch(b"x"), acks="all").get(timeout=20)
+        root = Path(cluster._root)
+        assert len(list(root.glob("broker-*/gone-0.journal"))) == 3
+        cluster.kill(2)
+        cluster.delete_topic("gone")  # broker 2's files go too, as Kafka deletes on return
+        cluster.add_partitions("t", 2)
+        assert not list(root.glob("broker-*/gone-*"))
+        cluster.restart(2)  # comes back with the new partition and without the old topic
+        t1 = TopicPartition("t", 1)
+        wait_until(lambda: cluster.isr("t", 1) == set(cluster.metadata()[t1].replicas),
+                   timeout=30)
+        assert cluster.produce("t", 1, batch(b"y"), acks="all").get(timeout=20).base_offset == 0
+        wait_until(lambda: values(cluster.log(2, "t", 1)) == [b"y"], timeout=30)
+        assert "gone" not in cluster.connect().list_topics()
+
+
 @pytest.mark.timeout(60)
 def test_bad_input_gets_one_line_errors_and_starts_nothing():
     with pytest.raises(IllegalArgumentError, match="monotonic clock"):

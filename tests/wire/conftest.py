@@ -106,14 +106,14 @@ def produce_request(topic, partition, batch, *, acks=1, version=9, timeout_ms=50
 
 
 def fetch_request(offsets, *, max_wait_ms=0, min_bytes=1, version=12, max_bytes=50 << 20,
-                  partition_max_bytes=1 << 20):
+                  partition_max_bytes=1 << 20, current_leader_epoch=-1):
     """A Fetch for ``{(topic, partition): offset}``."""
     from kafka.protocol.consumer import FetchRequest
 
     by_topic = {}
     for (topic, partition), offset in offsets.items():
         by_topic.setdefault(topic, []).append(FetchRequest.FetchTopic.FetchPartition(
-            partition=partition, current_leader_epoch=-1, fetch_offset=offset,
+            partition=partition, current_leader_epoch=current_leader_epoch, fetch_offset=offset,
             last_fetched_epoch=-1, log_start_offset=-1, partition_max_bytes=partition_max_bytes))
     return FetchRequest[version](
         replica_id=-1, max_wait_ms=max_wait_ms, min_bytes=min_bytes, max_bytes=max_bytes,

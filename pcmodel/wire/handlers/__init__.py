@@ -51,6 +51,7 @@ MODULES: tuple[str, ...] = (
     "produce",
     "fetch",
     "offsets",
+    "epochs",
     "groups",
 )
 

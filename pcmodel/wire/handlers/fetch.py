@@ -8,6 +8,13 @@ fetch wait (``Broker.fetch`` blocks on the condition every append notifies: the 
 the end of the log (or before its start) answers OFFSET_OUT_OF_RANGE for that partition, and
 the client's ``auto_offset_reset`` applies.
 
+Only the partition's leader serves it, below the high watermark (what every in-sync replica
+has). Before reading, each partition is checked against the listener's view: a client whose
+``current_leader_epoch`` is older than the broker's hears FENCED_LEADER_EPOCH, a newer one
+UNKNOWN_LEADER_EPOCH, and a broker that does not lead the partition answers
+NOT_LEADER_OR_FOLLOWER — also when it loses the leadership during the long poll (the broker
+leaves such a partition out of its answer). The client then refreshes its metadata.
+
 Responses respect ``max_bytes`` and each partition's ``partition_max_bytes``, except that the
 first record is always sent whole (KIP-74, so that an oversized record cannot stall a
 consumer). Fetch sessions (KIP-227) are declined by answering session id 0: clients then send
@@ -48,6 +55,17 @@ def _size(record: Any) -> int:
     )
 
 
+def _current_leader_epochs(ctx: RequestContext, request: Any) -> dict[TopicPartition, int]:
+    """The leader epoch the client believes in per partition (from v9; -1 when absent)."""
+    if ctx.api_version < 9:
+        return {}
+    return {
+        TopicPartition(topic.topic, part.partition): part.current_leader_epoch
+        for topic in request.topics
+        for part in topic.partitions
+    }
+
+
 def handle_fetch(ctx: RequestContext, request: Any) -> Any:
     """Wait for ``min_bytes`` (at most ``max_wait_ms``), then answer every partition."""
     wanted: list[tuple[TopicPartition, int, int]] = [
@@ -55,13 +73,17 @@ def handle_fetch(ctx: RequestContext, request: Any) -> Any:
         for topic in request.topics
         for part in topic.partitions
     ]
-    positions = {tp: offset for tp, offset, _ in wanted if offset >= 0}
-    records: dict[TopicPartition, list[Any]] = {tp: [] for tp, _, _ in wanted}
     # (error code, high watermark, log start offset) per partition, from the latest read.
-    state: dict[TopicPartition, tuple[int, int, int]] = {
-        tp: (kafka_errors.OffsetOutOfRangeError.errno, -1, -1)
-        for tp, offset, _ in wanted if offset < 0
-    }
+    state: dict[TopicPartition, tuple[int, int, int]] = {}
+    epochs = _current_leader_epochs(ctx, request)
+    for tp, offset, _ in wanted:
+        code = ctx.view.leader_error(tp, epochs.get(tp, -1))
+        if code:
+            state[tp] = (code, -1, -1)
+        elif offset < 0:
+            state[tp] = (kafka_errors.OffsetOutOfRangeError.errno, -1, -1)
+    positions = {tp: offset for tp, offset, _ in wanted if tp not in state}
+    records: dict[TopicPartition, list[Any]] = {tp: [] for tp, _, _ in wanted}
     # min_bytes <= 0 asks for an answer at once (Kafka does not wait then).
     wait_ms = max(0, request.max_wait_ms) if request.min_bytes > 0 else 0
     started = time.monotonic()
@@ -72,6 +94,12 @@ def handle_fetch(ctx: RequestContext, request: Any) -> Any:
         remaining = max(0.0, deadline - time.monotonic())
         results = ctx.broker.fetch(positions, max_records=budget, timeout=remaining)
         failed = False
+        for tp in [tp for tp in positions if tp not in results]:
+            # Left out by the broker: it no longer leads the partition (or is going down).
+            state[tp] = (ctx.view.leader_error(tp, epochs.get(tp, -1))
+                         or kafka_errors.NotLeaderForPartitionError.errno, -1, -1)
+            del positions[tp]
+            failed = True
         for tp, result in results.items():
             if result.error is not None:
                 state[tp] = (_FETCH_ERRORS[result.error], -1, -1)

@@ -1,11 +1,15 @@
-"""Metadata and FindCoordinator: who leads what. Here one broker leads everything.
+"""Metadata and FindCoordinator: which brokers exist and who leads what.
 
-Metadata lists this listener as the only broker and as leader, sole replica and sole in-sync
-replica of every partition; a requested topic that does not exist is created when the client
-allows it and the broker's ``auto_create_topics_enable`` is on (Kafka's defaults), else
-answered UNKNOWN_TOPIC_OR_PARTITION; FindCoordinator names it coordinator of every group. Topics are
-named, never identified by topic id (ids arrived with versions this listener does not serve
-for Fetch), so ``topic_id`` is the zero UUID, Kafka's "no id".
+Both answer from the listener's :class:`~pcmodel.wire.view.ClusterView`. A lone broker is the
+only broker and leader, sole replica and sole in-sync replica of every partition (epoch 0); a
+broker of a replicated cluster lists the live brokers and, per partition, the leader, leader
+epoch, replicas, ISR and offline replicas the controller decided. A requested topic that does
+not exist is created when the client allows it and the broker's ``auto_create_topics_enable`` is
+on (Kafka's defaults), else answered UNKNOWN_TOPIC_OR_PARTITION; FindCoordinator names the
+group's coordinator (COORDINATOR_NOT_AVAILABLE while there is none). Topics are named, never
+identified by topic id (ids arrived with versions this listener does not serve for Fetch), so
+``topic_id`` is the zero UUID, Kafka's "no id". Internal topics (``__consumer_offsets``) are
+listed as internal, as Kafka lists them.
 """
 
 from __future__ import annotations
@@ -20,11 +24,10 @@ from kafka.protocol.metadata import (
 )
 
 from pcmodel.wire.api import ApiHandler, RequestContext, error_code, kafka_errors
+from pcmodel.wire.view import CLUSTER_ID
 
 __all__ = ["CLUSTER_ID", "HANDLERS"]
 
-#: What Metadata reports as the cluster id (a single broker is a cluster of one).
-CLUSTER_ID = "pcmodel"
 #: Kafka's coordinator types (FindCoordinator's ``key_type``): 0 is a consumer group.
 _GROUP_COORDINATOR = 0
 
@@ -33,20 +36,29 @@ Partition = Topic.MetadataResponsePartition
 
 
 def _topic(ctx: RequestContext, name: str, partitions: int | None, code: int = 0) -> Any:
-    node = ctx.node_id
     return Topic(
-        error_code=code, name=name, is_internal=False,
+        error_code=code, name=name, is_internal=name.startswith("__"),
         partitions=[
-            Partition(error_code=0, partition_index=p, leader_id=node, leader_epoch=0,
-                      replica_nodes=[node], isr_nodes=[node], offline_replicas=[])
-            for p in range(partitions or 0)
+            Partition(error_code=p.error_code, partition_index=p.partition, leader_id=p.leader,
+                      leader_epoch=p.leader_epoch, replica_nodes=list(p.replicas),
+                      isr_nodes=list(p.isr), offline_replicas=list(p.offline))
+            for p in (ctx.view.partitions(name, partitions) if partitions else ())
         ],
     )
 
 
+def _all_topics(ctx: RequestContext) -> dict[str, int]:
+    """Every topic with its partition count, internal ones included where the broker has any."""
+    topics = dict(ctx.broker.list_topics())
+    internal = getattr(ctx.broker, "internal_topics", None)
+    if internal is not None:
+        topics.update(internal())
+    return dict(sorted(topics.items()))
+
+
 def handle_metadata(ctx: RequestContext, request: Any) -> Any:
-    """List this broker, and every requested topic (all of them for ``topics=None``)."""
-    existing = ctx.broker.list_topics()
+    """List the live brokers, and every requested topic (all of them for ``topics=None``)."""
+    existing = _all_topics(ctx)
     wanted = request.topics
     if wanted is None or (ctx.api_version == 0 and not wanted):
         topics = [_topic(ctx, name, count) for name, count in existing.items()]
@@ -63,31 +75,39 @@ def handle_metadata(ctx: RequestContext, request: Any) -> Any:
                 topics.append(_topic(ctx, name, None, error_code(exc)))
             else:
                 topics.append(_topic(ctx, name, count))
-    broker = MetadataResponse.MetadataResponseBroker(
-        node_id=ctx.node_id, host=ctx.host, port=ctx.port, rack=None
-    )
+    brokers = [
+        MetadataResponse.MetadataResponseBroker(node_id=b.node_id, host=b.host, port=b.port,
+                                                rack=None)
+        for b in ctx.view.brokers()
+    ]
     return ctx.response(
-        throttle_time_ms=0, brokers=[broker], cluster_id=CLUSTER_ID,
-        controller_id=ctx.node_id, topics=topics,
+        throttle_time_ms=0, brokers=brokers, cluster_id=ctx.view.cluster_id,
+        controller_id=ctx.view.controller_id(), topics=topics,
     )
 
 
 def handle_find_coordinator(ctx: RequestContext, request: Any) -> Any:
-    """This broker coordinates every group; transactions are not supported."""
+    """The group's coordinator; transactions are not supported."""
     if ctx.api_version >= 4:
         keys = list(request.coordinator_keys)
     else:
         keys = [request.key]
     found = []
     for key in keys:
-        if request.key_type == _GROUP_COORDINATOR:
-            found.append((key, ctx.node_id, ctx.host, ctx.port, 0, None))
-        else:
+        if request.key_type != _GROUP_COORDINATOR:
             found.append((
                 # Not retriable: retrying cannot make transactions appear.
                 key, -1, "", -1, kafka_errors.InvalidRequestError.errno,
                 "this broker coordinates consumer groups only (no transactions)",
             ))
+            continue
+        coordinator = ctx.view.coordinator(key)
+        if coordinator is None:
+            found.append((key, -1, "", -1, kafka_errors.CoordinatorNotAvailableError.errno,
+                          "the group's coordinator is being elected; retry"))
+        else:
+            found.append((key, coordinator.node_id, coordinator.host, coordinator.port, 0,
+                          None))
     if ctx.api_version >= 4:
         return ctx.response(throttle_time_ms=0, coordinators=[
             FindCoordinatorResponse.Coordinator(

@@ -4,6 +4,11 @@ The ``timestamp`` of each partition asks: ``-2`` the earliest retained offset (t
 ``-1`` the latest (the offset the next record will get), ``t >= 0`` the first record whose
 timestamp is at least ``t`` (offset ``-1`` and timestamp ``-1`` if there is none, as Kafka
 answers). Earliest and latest answer timestamp ``-1``, as Kafka does.
+
+Only the partition's leader answers, and "latest" is its high watermark (what consumers may
+read); the request's ``current_leader_epoch`` (from v4) is checked as Fetch checks it
+(FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH, NOT_LEADER_OR_FOLLOWER), and the answer carries the
+leader epoch.
 """
 
 from __future__ import annotations
@@ -23,9 +28,13 @@ TopicResponse = ListOffsetsResponse.ListOffsetsTopicResponse
 PartitionResponse = TopicResponse.ListOffsetsPartitionResponse
 
 
-def _lookup(ctx: RequestContext, tp: TopicPartition, timestamp: int) -> tuple[int, int, int]:
+def _lookup(ctx: RequestContext, tp: TopicPartition, timestamp: int,
+            current_leader_epoch: int) -> tuple[int, int, int]:
     """``(error code, timestamp, offset)`` for one partition."""
     broker = ctx.broker
+    code = ctx.view.leader_error(tp, current_leader_epoch)
+    if code:
+        return code, -1, -1
     try:
         if timestamp == EARLIEST:
             return 0, -1, broker.beginning_offsets([tp])[tp]
@@ -45,13 +54,18 @@ def handle_list_offsets(ctx: RequestContext, request: Any) -> Any:
     topics = []
     for topic in request.topics:
         partitions = []
+        epochs: dict[int, int] = {}
         for part in topic.partitions:
-            code, timestamp, offset = _lookup(
-                ctx, TopicPartition(topic.name, part.partition_index), part.timestamp
-            )
+            tp = TopicPartition(topic.name, part.partition_index)
+            current = part.current_leader_epoch if ctx.api_version >= 4 else -1
+            code, timestamp, offset = _lookup(ctx, tp, part.timestamp, current)
+            if code == 0 and not epochs:
+                count = max(p.partition_index for p in topic.partitions) + 1
+                epochs = {p.partition: p.leader_epoch
+                          for p in ctx.view.partitions(topic.name, count)}
             partitions.append(PartitionResponse(
                 partition_index=part.partition_index, error_code=code, timestamp=timestamp,
-                offset=offset, leader_epoch=0 if code == 0 else -1,
+                offset=offset, leader_epoch=epochs.get(tp.partition, -1) if code == 0 else -1,
             ))
         topics.append(TopicResponse(name=topic.name, partitions=partitions))
     return ctx.response(throttle_time_ms=0, topics=topics)

@@ -1,8 +1,13 @@
 """Produce: append each partition's record batch to its log, all of it or nothing.
 
-``acks`` 1 and ``all`` (-1) answer once the records are in the log: a single broker is the whole
-in-sync replica set, so both mean the same here. ``acks=0`` gets no answer at all; if its
-request fails, the connection is closed, as Kafka does, so that the producer notices.
+On a lone broker ``acks`` 1 and ``all`` (-1) answer once the records are in the log: a single
+broker is the whole in-sync replica set, so both mean the same there. On a broker of a
+replicated cluster (a broker object with ``honours_acks``) the acks travel with the append and
+mean what they mean in Kafka: ``all`` answers once every in-sync replica has the records, or
+NOT_ENOUGH_REPLICAS(_AFTER_APPEND) when the ISR is smaller than ``min.insync.replicas``; a
+broker that does not lead the partition answers NOT_LEADER_OR_FOLLOWER. ``acks=0`` gets no
+answer at all; if its request fails, the connection is closed, as Kafka does, so that the
+producer notices.
 A batch whose codec is missing on the broker is refused with UNSUPPORTED_COMPRESSION_TYPE (gzip
 is always available; snappy, lz4 and zstd need their packages). Records keep the producer's
 timestamps (Kafka's ``message.timestamp.type=CreateTime``).
@@ -31,23 +36,26 @@ from pcmodel.wire.records import BatchRejected, decode_batch
 __all__ = ["HANDLERS"]
 
 _LEGAL_ACKS = (0, 1, -1)
+#: The wire's acks as pcmodel's brokers name them.
+_ACKS = {0: 0, 1: 1, -1: "all"}
 TopicResponse = ProduceResponse.TopicProduceResponse
 PartitionResponse = TopicResponse.PartitionProduceResponse
 
 
 def _append(ctx: RequestContext, topic: str, partition: int, data: bytes | None,
-            timeout: float) -> tuple[int, int, int, str | None]:
+            timeout: float, acks: int) -> tuple[int, int, int, str | None]:
     """Append one partition's batch; ``(error code, base offset, log start, message)``."""
+    extra = {"acks": _ACKS[acks]} if getattr(ctx.broker, "honours_acks", False) else {}
     try:
         batch = decode_batch(data)
         if batch.producer_id >= 0:
             result = ctx.broker.append_idempotent(
                 topic, partition, batch.records, producer_id=batch.producer_id,
                 producer_epoch=batch.producer_epoch, first_sequence=batch.first_sequence,
-                timeout=timeout,
+                timeout=timeout, **extra,
             )
         else:
-            result = ctx.broker.append(topic, partition, batch.records, timeout=timeout)
+            result = ctx.broker.append(topic, partition, batch.records, timeout=timeout, **extra)
     except BatchRejected as exc:
         return exc.code, -1, -1, str(exc)
     except KafkaTimeoutError as exc:
@@ -74,7 +82,7 @@ def handle_produce(ctx: RequestContext, request: Any) -> Any:
                 )
             else:
                 code, base, start, message = _append(
-                    ctx, topic.name, part.index, part.records, timeout
+                    ctx, topic.name, part.index, part.records, timeout, acks
                 )
             if code:
                 failures.append(f"{topic.name}-{part.index}: {message}")

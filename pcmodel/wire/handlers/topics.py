@@ -1,12 +1,15 @@
 """CreateTopics, DeleteTopics, CreatePartitions: the admin client's topic operations.
 
 Each topic of a request succeeds or fails on its own, with Kafka's error code and message
-(TOPIC_ALREADY_EXISTS, UNKNOWN_TOPIC_OR_PARTITION, INVALID_PARTITIONS, ...). There is one broker,
-so a replication factor above 1 is INVALID_REPLICATION_FACTOR, as Kafka answers when a topic
-asks for more replicas than there are brokers. Topic configs: ``retention.ms`` and
-``cleanup.policy=delete`` are honoured; common Kafka configs that mean nothing on a single
-in-memory broker (segment and replica settings) are accepted with no effect; anything else is
-INVALID_CONFIG naming what is supported.
+(TOPIC_ALREADY_EXISTS, UNKNOWN_TOPIC_OR_PARTITION, INVALID_PARTITIONS, ...). A replication
+factor above the number of live brokers is INVALID_REPLICATION_FACTOR, as Kafka answers (a lone
+broker takes 1 only). Topic configs: ``retention.ms`` and ``cleanup.policy=delete`` are
+honoured, and on a replicated cluster (a broker object with ``replicates``) also
+``min.insync.replicas`` and ``unclean.leader.election.enable``; common Kafka configs that mean
+nothing on an in-memory broker (segment settings...) are accepted with no effect; anything else
+is INVALID_CONFIG naming what is supported. Replicas are placed by the broker (a cluster's
+controller), so an explicit assignment is accepted only where it is the only possible one (a
+lone broker's own id), else INVALID_REPLICA_ASSIGNMENT asking for a replication factor.
 """
 
 from __future__ import annotations
@@ -46,11 +49,29 @@ class _Refused(Exception):  # noqa: N818 - carries a Kafka error code for one to
         self.code = code
 
 
-def _create_options(configs: list[Any]) -> dict[str, Any]:
+#: Topic configs a replicated cluster honours: name -> (keyword, parser).
+_REPLICATION_CONFIGS = {
+    "min.insync.replicas": ("min_insync_replicas", int),
+    "unclean.leader.election.enable": (
+        "unclean_leader_election_enable",
+        lambda v: {"true": True, "false": False}[str(v).strip().lower()],
+    ),
+}
+
+
+def _create_options(ctx: RequestContext, configs: list[Any]) -> dict[str, Any]:
     options: dict[str, Any] = {}
+    replicates = getattr(ctx.broker, "replicates", False)
     for config in configs or ():
         name, value = config.name, config.value
-        if name == "retention.ms":
+        if replicates and name in _REPLICATION_CONFIGS:
+            keyword, parse = _REPLICATION_CONFIGS[name]
+            try:
+                options[keyword] = parse(value)
+            except (KeyError, TypeError, ValueError):
+                raise _Refused(kafka_errors.InvalidConfigurationError.errno,
+                               f"{name} has an invalid value {value!r}") from None
+        elif name == "retention.ms":
             try:
                 ms = int(value)
             except (TypeError, ValueError):
@@ -71,29 +92,48 @@ def _create_options(configs: list[Any]) -> dict[str, Any]:
     return options
 
 
-def _partition_count(ctx: RequestContext, topic: Any) -> int:
+def _check_assignment(ctx: RequestContext, what: str, broker_ids: list[int]) -> None:
+    """Refuse an explicit replica assignment unless it is the only possible one."""
+    if getattr(ctx.broker, "replicates", False):
+        raise _Refused(
+            kafka_errors.InvalidReplicationAssignmentError.errno,
+            f"{what} is assigned to brokers {broker_ids}; this cluster's controller places "
+            "replicas itself: ask for a replication factor instead of an assignment",
+        )
+    if broker_ids != [ctx.node_id]:
+        raise _Refused(
+            kafka_errors.InvalidReplicationAssignmentError.errno,
+            f"{what} is assigned to brokers {broker_ids}; the only broker is {ctx.node_id}",
+        )
+
+
+def _partition_count(ctx: RequestContext, topic: Any) -> tuple[int, int | None]:
+    """``(partitions, replication factor)``; ``None``: the broker's default factor."""
     if topic.assignments:
         for assignment in topic.assignments:
-            if list(assignment.broker_ids) != [ctx.node_id]:
-                raise _Refused(
-                    kafka_errors.InvalidReplicationAssignmentError.errno,
-                    f"partition {assignment.partition_index} is assigned to brokers "
-                    f"{list(assignment.broker_ids)}; the only broker is {ctx.node_id}",
-                )
-        return len(topic.assignments)
-    if topic.replication_factor not in (-1, 1):
+            _check_assignment(ctx, f"partition {assignment.partition_index}",
+                              list(assignment.broker_ids))
+        return len(topic.assignments), None
+    live = len(ctx.view.brokers())
+    rf = topic.replication_factor
+    if rf != -1 and not 1 <= rf <= live:
         raise _Refused(
             kafka_errors.InvalidReplicationFactorError.errno,
-            f"Replication factor: {topic.replication_factor} larger than available brokers: 1.",
+            f"Replication factor: {rf} larger than available brokers: {live}." if rf > live
+            else f"Replication factor must be larger than 0 (or -1 for the default), got {rf}.",
         )
-    return DEFAULT_PARTITIONS if topic.num_partitions == -1 else topic.num_partitions
+    partitions = DEFAULT_PARTITIONS if topic.num_partitions == -1 else topic.num_partitions
+    return partitions, None if rf == -1 else rf
 
 
-def _create_one(ctx: RequestContext, topic: Any, validate_only: bool) -> tuple[int, str | None,
-                                                                                int]:
+def _create_one(ctx: RequestContext, topic: Any,
+                validate_only: bool) -> tuple[int, str | None, int, int]:
+    """``(error code, message, partitions, replication factor)`` of one topic."""
     try:
-        partitions = _partition_count(ctx, topic)
-        options = _create_options(topic.configs)
+        partitions, rf = _partition_count(ctx, topic)
+        options = _create_options(ctx, topic.configs)
+        if getattr(ctx.broker, "replicates", False):
+            options["replication_factor"] = rf
         if validate_only:
             check_topic_name(topic.name)
             if topic.name in ctx.broker.list_topics():
@@ -104,20 +144,22 @@ def _create_one(ctx: RequestContext, topic: Any, validate_only: bool) -> tuple[i
         else:
             ctx.broker.create_topic(topic.name, partitions, **options)
     except _Refused as exc:
-        return exc.code, str(exc), -1
+        return exc.code, str(exc), -1, -1
     except Exception as exc:
-        return error_code(exc), str(exc), -1
-    return 0, None, partitions
+        return error_code(exc), str(exc), -1, -1
+    if rf is None:
+        rf = getattr(ctx.broker, "default_replication_factor", 1)
+    return 0, None, partitions, rf
 
 
 def handle_create_topics(ctx: RequestContext, request: Any) -> Any:
     """Create each topic (or only validate, with ``validate_only``)."""
     results = []
     for topic in request.topics:
-        code, message, partitions = _create_one(ctx, topic, request.validate_only)
+        code, message, partitions, rf = _create_one(ctx, topic, request.validate_only)
         results.append(CreateTopicsResponse.CreatableTopicResult(
             name=topic.name, error_code=code, error_message=message,
-            num_partitions=partitions, replication_factor=1 if code == 0 else -1,
+            num_partitions=partitions, replication_factor=rf,
             configs=[] if code == 0 else None,
         ))
     return ctx.response(throttle_time_ms=0, topics=results)
@@ -151,12 +193,7 @@ def handle_create_partitions(ctx: RequestContext, request: Any) -> Any:
     for topic in request.topics:
         try:
             for assignment in topic.assignments or ():
-                if list(assignment.broker_ids) != [ctx.node_id]:
-                    raise _Refused(
-                        kafka_errors.InvalidReplicationAssignmentError.errno,
-                        f"new partitions are assigned to brokers {list(assignment.broker_ids)}; "
-                        f"the only broker is {ctx.node_id}",
-                    )
+                _check_assignment(ctx, "a new partition", list(assignment.broker_ids))
             if request.validate_only:
                 current = ctx.broker.partitions_for(topic.name)
                 if topic.count <= len(current):

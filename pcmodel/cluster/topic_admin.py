@@ -1,0 +1,87 @@
+"""Deleting topics and adding partitions on a cluster (a mixin of ``Cluster``).
+
+The controller changes the topic's partitions (Kafka's DeleteTopics / CreatePartitions go to
+the controller too) and every broker follows: a deleted topic's replicas and local logs go —
+on brokers that are down as well, as a Kafka broker deletes them when it returns — and produce
+requests waiting for its replication fail with UNKNOWN_TOPIC_OR_PARTITION; new partitions get
+replicas placed round-robin after the existing ones, and first leaders from the live replicas.
+
+Committed offsets of a deleted topic stay in ``__consumer_offsets`` (Kafka removes them): a
+topic created again under the same name would start its groups at the old positions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pcmodel.topics.errors import (
+    InvalidPartitionsError,
+    InvalidTopicError,
+    UnknownTopicOrPartitionError,
+)
+
+__all__ = ["TopicAdmin"]
+
+
+class TopicAdmin:
+    """The topic-changing methods of :class:`~pcmodel.cluster.cluster.Cluster`."""
+
+    #: Deletions and partition additions so far (part of ``metadata_version``).
+    _topic_edits = 0
+
+    def delete_topic(self, name: str) -> None:
+        """Delete topic ``name`` on every broker, with its records.
+
+        Raises ``UnknownTopicOrPartitionError`` if there is no such topic and
+        ``InvalidTopicError`` for an internal topic (``__consumer_offsets``).
+        """
+        with self._lock:
+            self._check_open()
+            self._existing(name)
+            if name.startswith("__"):
+                raise InvalidTopicError(f"{name!r} is an internal topic of the cluster; it "
+                                        "cannot be deleted")
+            for tp in self.controller.delete_topic(name):
+                self._published.pop(tp, None)
+            self._remove_replicas(name)
+            self._topic_edits += 2  # the topic count went down by one: keep the version rising
+            self._notify()
+
+    def add_partitions(self, name: str, total: int) -> None:
+        """Grow topic ``name`` to ``total`` partitions (Kafka's CreatePartitions).
+
+        Existing partitions keep their records and leaders. Raises
+        ``UnknownTopicOrPartitionError``, or ``InvalidPartitionsError`` unless ``total`` is an
+        int above the current count (partitions are never removed).
+        """
+        with self._lock:
+            self._check_open()
+            count = self._existing(name)
+            if isinstance(total, bool) or not isinstance(total, int) or total <= count:
+                raise InvalidPartitionsError(
+                    f"topic {name!r} has {count} partitions; the new total must be an int "
+                    f"larger than that, got {total!r} (partitions can only be added)")
+            added = self.controller.add_partitions(name, total)
+            self._grow_replicas(name, total, added, self.controller.topics[name])
+            for tp in added:
+                self._publish(tp)
+                self._deliver(tp)
+            self._topic_edits += 1
+            self._notify()
+
+    def _remove_replicas(self, name: str) -> None:
+        """Every broker drops the topic (with the cluster lock held)."""
+        for node in self.nodes:
+            node.remove_topic(name)
+
+    def _grow_replicas(self, name: str, total: int, added: list, config: Any) -> None:
+        """Every broker grows the topic; replicas where it hosts one (cluster lock held)."""
+        for node in self.nodes:
+            mine = [tp for tp in added if node.node_id in self.controller.partitions[tp].replicas]
+            node.add_partitions(name, total, mine, config)
+
+    def _existing(self, name: str) -> int:
+        """The partition count of topic ``name``; ``UnknownTopicOrPartitionError`` if none."""
+        if name not in self.controller.topics:
+            raise UnknownTopicOrPartitionError(f"unknown topic {name!r} in the cluster")
+        return sum(1 for tp in self.controller.partitions if tp.topic == name)

@@ -1,0 +1,240 @@
+"""One broker of a replicated cluster, as its Kafka listener serves it.
+
+A Kafka broker answers from *its own* replicas: it appends only to partitions it leads,
+serves consumers only from them (below the high watermark), and tells clients where the other
+brokers and leaders are. Two small objects make the listener's handlers do that on a
+:class:`~pcmodel.cluster.Cluster` without knowing it is one:
+
+- :class:`ClusterNodeView`, the handlers' :class:`~pcmodel.wire.view.ClusterView`: the live
+  brokers and their listeners' addresses, each partition's leader, leader epoch, replicas, ISR
+  and offline replicas (the controller's decisions), the group coordinators, and the leader
+  checks Kafka makes against a request's ``current_leader_epoch``;
+- :class:`NodeConnection`, the handlers' broker: pcmodel's
+  :class:`~pcmodel.cluster.client.ClusterConnection` (groups, committed offsets, topics: the
+  same requests pcmodel's clients send, through any broker) except that produce, fetch and
+  offset lookups go to *this* broker, which answers NOT_LEADER_OR_FOLLOWER for partitions it
+  does not lead, instead of being routed to the leader: following leaders is the client's job.
+
+Prior art: Kafka's ``KafkaApis`` (``handleProduceRequest``, ``handleFetchRequest``) over
+``ReplicaManager``, and ``MetadataCache.getTopicMetadata``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from pcmodel.cluster.client import _ACKS, ClusterConnection
+from pcmodel.cluster.cluster import Cluster
+from pcmodel.cluster.errors import NotLeaderForPartitionError
+from pcmodel.cluster.offsets import OFFSETS_TOPIC
+from pcmodel.topics.broker import AppendResult, FetchResult
+from pcmodel.topics.errors import KafkaError, UnknownTopicOrPartitionError
+from pcmodel.topics.structs import OffsetAndTimestamp, TopicPartition
+from pcmodel.wire.api import kafka_errors
+from pcmodel.wire.view import (
+    CLUSTER_ID,
+    NOT_LEADER_OR_FOLLOWER,
+    BrokerAddress,
+    PartitionLeadership,
+    check_leader_epoch,
+)
+
+__all__ = ["ClusterNodeView", "NodeConnection"]
+
+_LEADER_NOT_AVAILABLE = kafka_errors.LeaderNotAvailableError.errno
+_UNKNOWN_TOPIC_OR_PARTITION = kafka_errors.UnknownTopicOrPartitionError.errno
+
+
+class NodeConnection(ClusterConnection):
+    """Broker ``node_id``'s side of a cluster, for its Kafka listener's handlers.
+
+    Produce, fetch and offset lookups are served by this broker alone and raise
+    ``NotLeaderForPartitionError`` (NOT_LEADER_OR_FOLLOWER) for a partition it does not lead;
+    everything else is :class:`~pcmodel.cluster.client.ClusterConnection`'s.
+    """
+
+    #: Topic creation takes a replication factor, min.insync.replicas and unclean election.
+    replicates = True
+
+    def __init__(self, connection: ClusterConnection, node_id: int) -> None:
+        super().__init__(connection._cluster, connection._offsets)
+        self.node_id = node_id
+
+    def __repr__(self) -> str:
+        return f"<NodeConnection broker={self.node_id} of {self._cluster!r}>"
+
+    # --- metadata -----------------------------------------------------------------------------
+
+    @property
+    def default_replication_factor(self) -> int:
+        """The replication factor of a topic created without one."""
+        return self._cluster.default_replication_factor
+
+    def internal_topics(self) -> dict[str, int]:
+        """``{"__consumer_offsets": partitions}``: the internal topics Metadata lists."""
+        return {OFFSETS_TOPIC: self._offsets.partitions}
+
+    def coordinator_id(self, group_id: str) -> int | None:
+        """The broker coordinating ``group_id`` (the leader of its offsets partition)."""
+        return self._offsets.coordinator(group_id)
+
+    def create_topic(self, name: str, partitions: int = 1, *,
+                     replication_factor: int | None = None, min_insync_replicas: int = 1,
+                     unclean_leader_election_enable: bool = False,
+                     retention_records: int | None = None, retention_ms: int | None = None,
+                     **_: Any) -> None:
+        """Create a replicated topic (``replication_factor=None``: the cluster's default)."""
+        self._cluster.create_topic(
+            name, partitions, replication_factor=replication_factor,
+            min_insync_replicas=min_insync_replicas,
+            unclean_leader_election_enable=unclean_leader_election_enable,
+            retention_records=retention_records, retention_ms=retention_ms)
+
+    # --- what this broker serves as leader ----------------------------------------------------
+
+    def fetch(self, offsets: Mapping[TopicPartition, int], *, max_records: int = 500,
+              timeout: float = 0.0) -> dict[TopicPartition, FetchResult]:
+        """Read committed records (below the high watermark) of partitions this broker leads.
+
+        Long-polls up to ``timeout`` seconds for records. A partition this broker does not
+        lead (or no longer leads, or cannot serve because it is down) is left out of the
+        answer, which returns at once then: the caller tells the client to find the leader.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            version = self._cluster.change_count()
+            results: dict[TopicPartition, FetchResult] = {}
+            for tp, offset in offsets.items():
+                try:
+                    results.update(self._cluster.fetch(self.node_id, {tp: offset}, max_records))
+                except KafkaError:
+                    continue  # not the leader (any more), or this broker is down
+            if len(results) < len(offsets) or any(r.records or r.error
+                                                  for r in results.values()):
+                return results
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return results
+            self._cluster.await_change(version, remaining)
+
+    def end_offset_for_epoch(self, tp: TopicPartition, epoch: int) -> tuple[int, int]:
+        """OffsetForLeaderEpoch on this broker: ``(largest epoch <= epoch, its end offset)``."""
+        return self._cluster.end_offset_for_epoch(self.node_id, tp.topic, tp.partition, epoch)
+
+    def beginning_offsets(self, partitions: Iterable[TopicPartition]) -> dict:
+        """Each partition's log start offset, if this broker leads it."""
+        return {tp: self._led(tp).beginning_offsets([tp])[tp]
+                for tp in map(TopicPartition._make, partitions)}
+
+    def end_offsets(self, partitions: Iterable[TopicPartition]) -> dict:
+        """Each partition's high watermark, if this broker leads it."""
+        return {tp: self._led(tp).end_offsets([tp])[tp]
+                for tp in map(TopicPartition._make, partitions)}
+
+    def offsets_for_times(self, timestamps: Mapping[TopicPartition, int]
+                          ) -> dict[TopicPartition, OffsetAndTimestamp | None]:
+        """The first committed record at or after each time, if this broker leads the
+        partition (records above the high watermark are not visible to consumers)."""
+        out: dict[TopicPartition, OffsetAndTimestamp | None] = {}
+        for tp, ts in timestamps.items():
+            tp = TopicPartition._make(tp)
+            broker = self._led(tp)
+            found = broker.offsets_for_times({tp: ts})[tp]
+            visible = found is not None and found.offset < broker.end_offsets([tp])[tp]
+            out[tp] = found if visible else None
+        return out
+
+    # --- internals ----------------------------------------------------------------------------
+
+    def _produce(self, topic: str, partition: int, records: Sequence, timeout: float | None,
+                 acks: int | str, producer: tuple[int, int, int] | None,
+                 compression: str | None) -> AppendResult:
+        wait = 30.0 if timeout is None else timeout
+        result = self._cluster.produce(topic, partition, records, acks=_ACKS[acks],
+                                       timeout=wait, broker=self.node_id, producer=producer,
+                                       compression=compression).get(timeout=wait + 5)
+        start = self._cluster.nodes[result.broker].broker.replica_offsets(topic, partition)[0]
+        return AppendResult(result.base_offset, start, -1)
+
+    def _led(self, tp: TopicPartition) -> Any:
+        """This broker's local broker, if it is alive and leads ``tp``."""
+        node = self._cluster.nodes[self.node_id]
+        replica = node.replicas.get(tp)
+        if not node.alive or replica is None or not replica.is_leader:
+            if tp not in self._cluster.metadata():
+                raise UnknownTopicOrPartitionError(f"no partition {tp} in the cluster")
+            raise NotLeaderForPartitionError(
+                f"broker {self.node_id} is not the leader of {tp}; refresh metadata and retry")
+        return node.broker
+
+
+class ClusterNodeView:
+    """What broker ``node_id``'s listener tells clients. See the module docstring.
+
+    ``addresses()`` returns ``{broker id: (host, port)}`` of every broker's listener.
+    """
+
+    cluster_id = CLUSTER_ID
+
+    def __init__(self, connection: NodeConnection,
+                 addresses: Callable[[], Mapping[int, tuple[str, int]]]) -> None:
+        self.connection = connection
+        self.cluster: Cluster = connection._cluster
+        self.node_id = connection.node_id
+        self._addresses = addresses
+
+    def brokers(self) -> list[BrokerAddress]:
+        """The brokers the controller counts as alive, where their listeners are."""
+        addresses = self._addresses()
+        return [BrokerAddress(b, *addresses[b]) for b in sorted(self.cluster.live_brokers())
+                if b in addresses]
+
+    def controller_id(self) -> int:
+        """The lowest live broker: pcmodel's controller is no broker (as in KRaft, where
+        Metadata names a live broker for admin requests to go to)."""
+        live = self.cluster.live_brokers()
+        return min(live) if live else -1
+
+    def partitions(self, topic: str, count: int) -> list[PartitionLeadership]:
+        """The controller's state of each existing partition below ``count``."""
+        metadata = self.cluster.metadata()
+        live = self.cluster.live_brokers()
+        out = []
+        for p in range(count):
+            state = metadata.get(TopicPartition(topic, p))
+            if state is None:
+                continue
+            leader = -1 if state.leader is None else state.leader
+            out.append(PartitionLeadership(
+                p, leader, state.leader_epoch, state.replicas,
+                tuple(r for r in state.replicas if r in state.isr),
+                tuple(r for r in state.replicas if r not in live),
+                _LEADER_NOT_AVAILABLE if leader < 0 else 0,
+            ))
+        return out
+
+    def coordinator(self, group_id: str) -> BrokerAddress | None:
+        """The leader of the group's ``__consumer_offsets`` partition, while it is alive."""
+        node = self.connection.coordinator_id(group_id)
+        addresses = self._addresses()
+        if node is None or node not in self.cluster.live_brokers() or node not in addresses:
+            return None
+        return BrokerAddress(node, *addresses[node])
+
+    def leader_error(self, tp: TopicPartition, current_leader_epoch: int) -> int:
+        """Kafka's checks, in Kafka's order, with what this broker was last told: the epoch
+        first (FENCED / UNKNOWN_LEADER_EPOCH), then leadership (NOT_LEADER_OR_FOLLOWER);
+        a partition the cluster does not have is UNKNOWN_TOPIC_OR_PARTITION."""
+        node = self.cluster.nodes[self.node_id]
+        replica = node.replicas.get(tp)
+        state = None if replica is None else replica.state
+        if state is None or not node.alive:
+            if tp not in self.cluster.metadata():
+                return _UNKNOWN_TOPIC_OR_PARTITION
+            return NOT_LEADER_OR_FOLLOWER
+        code = check_leader_epoch(state.leader_epoch, current_leader_epoch)
+        if code:
+            return code
+        return 0 if state.leader == self.node_id else NOT_LEADER_OR_FOLLOWER

@@ -1,0 +1,124 @@
+"""What a listener tells clients about the cluster it belongs to: brokers, leaders, coordinators.
+
+Kafka clients learn the cluster from Metadata (which brokers exist, where they listen, who leads
+each partition with which leader epoch, which replicas are in sync) and FindCoordinator (which
+broker coordinates a group), and every broker checks, before serving a partition, that it is the
+leader the client thinks it is (the request's ``current_leader_epoch``). The handlers ask those
+questions of a :class:`ClusterView`, so that the same handlers serve a single
+:class:`~pcmodel.topics.broker.Broker` (:class:`SingleBrokerView`: it is the whole cluster and
+leads everything, epoch 0) and each broker of a replicated
+:class:`~pcmodel.cluster.Cluster` (:class:`pcmodel.wire.cluster_view.ClusterNodeView`).
+
+Prior art: Kafka's ``MetadataCache`` (what a broker knows of the cluster) and
+``Partition.checkCurrentLeaderEpoch``.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Protocol
+
+from pcmodel.topics.structs import TopicPartition
+from pcmodel.wire.api import kafka_errors
+
+__all__ = ["CLUSTER_ID", "BrokerAddress", "ClusterView", "PartitionLeadership", "SingleBrokerView",
+           "check_leader_epoch"]
+
+#: What Metadata reports as the cluster id.
+CLUSTER_ID = "pcmodel"
+NONE = 0
+NOT_LEADER_OR_FOLLOWER = kafka_errors.NotLeaderForPartitionError.errno
+FENCED_LEADER_EPOCH = kafka_errors.FencedLeaderEpochError.errno
+UNKNOWN_LEADER_EPOCH = kafka_errors.UnknownLeaderEpochError.errno
+
+
+class BrokerAddress(NamedTuple):
+    """A broker as Metadata lists it: its id and where its Kafka listener is."""
+
+    node_id: int
+    host: str
+    port: int
+
+
+class PartitionLeadership(NamedTuple):
+    """One partition as Metadata describes it (Kafka's ``MetadataResponsePartition``).
+
+    ``leader`` is ``-1`` while the partition has no leader (then ``error_code`` is
+    LEADER_NOT_AVAILABLE); ``offline`` lists the replicas on brokers that are not alive.
+    """
+
+    partition: int
+    leader: int
+    leader_epoch: int
+    replicas: tuple[int, ...]
+    isr: tuple[int, ...]
+    offline: tuple[int, ...]
+    error_code: int = NONE
+
+
+class ClusterView(Protocol):
+    """What one listener's handlers may ask about the cluster. Answers are snapshots."""
+
+    #: The cluster id Metadata reports.
+    cluster_id: str
+
+    def brokers(self) -> list[BrokerAddress]:
+        """The live brokers, in id order."""
+
+    def controller_id(self) -> int:
+        """The broker id Metadata names as controller (where admin clients send requests)."""
+
+    def partitions(self, topic: str, count: int) -> list[PartitionLeadership]:
+        """Leadership of the ``count`` partitions of ``topic``, in partition order."""
+
+    def coordinator(self, group_id: str) -> BrokerAddress | None:
+        """The broker coordinating ``group_id`` (``None`` while there is none)."""
+
+    def leader_error(self, tp: TopicPartition, current_leader_epoch: int) -> int:
+        """Kafka's error code for serving ``tp`` as its leader here (0: go ahead).
+
+        ``current_leader_epoch`` is the epoch the client believes in (``-1``: it does not say).
+        """
+
+
+def check_leader_epoch(local_epoch: int, current_leader_epoch: int) -> int:
+    """Kafka's rule for a request's ``current_leader_epoch`` against the broker's epoch.
+
+    An older epoch than the broker's is FENCED_LEADER_EPOCH (the client's metadata is stale),
+    a newer one UNKNOWN_LEADER_EPOCH (this broker has not heard of the change yet), ``-1``
+    (absent) or the same epoch passes. Kafka checks the epoch before checking leadership, so a
+    client with stale metadata asking a former leader hears FENCED_LEADER_EPOCH.
+    """
+    if current_leader_epoch < 0 or current_leader_epoch == local_epoch:
+        return NONE
+    return FENCED_LEADER_EPOCH if current_leader_epoch < local_epoch else UNKNOWN_LEADER_EPOCH
+
+
+class SingleBrokerView:
+    """A lone broker: the only broker, the controller, every partition's leader (epoch 0),
+    sole replica and sole in-sync replica, and every group's coordinator."""
+
+    cluster_id = CLUSTER_ID
+
+    def __init__(self, node_id: int, host: str, port: int) -> None:
+        self.address = BrokerAddress(node_id, host, port)
+
+    def brokers(self) -> list[BrokerAddress]:
+        """Just this broker."""
+        return [self.address]
+
+    def controller_id(self) -> int:
+        """This broker."""
+        return self.address.node_id
+
+    def partitions(self, topic: str, count: int) -> list[PartitionLeadership]:
+        """This broker leads every partition, in epoch 0."""
+        me = (self.address.node_id,)
+        return [PartitionLeadership(p, me[0], 0, me, me, ()) for p in range(count)]
+
+    def coordinator(self, group_id: str) -> BrokerAddress:
+        """This broker coordinates every group."""
+        return self.address
+
+    def leader_error(self, tp: TopicPartition, current_leader_epoch: int) -> int:
+        """Only the epoch is checked: this broker leads every partition, in epoch 0."""
+        return check_leader_epoch(0, current_leader_epoch)

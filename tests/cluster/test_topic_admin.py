@@ -1,0 +1,89 @@
+"""Deleting topics and adding partitions on a cluster, on virtual time."""
+
+from __future__ import annotations
+
+import pytest
+
+from pcmodel.topics.errors import (
+    InvalidPartitionsError,
+    InvalidTopicError,
+    UnknownTopicOrPartitionError,
+)
+from pcmodel.topics.structs import TopicPartition
+
+
+def batch(*values):
+    return [(None, v) for v in values]
+
+
+def values(records):
+    return [r.value for r in records]
+
+
+def test_added_partitions_get_placed_replicas_and_leaders(make_cluster):
+    cluster = make_cluster()
+    cluster.create_topic("t", 1, replication_factor=2, min_insync_replicas=2)
+    cluster.produce("t", 0, batch(b"a"), acks="all").get(timeout=5)
+    version = cluster.metadata_version()
+    first = cluster.metadata()[TopicPartition("t", 0)].replicas
+    cluster.add_partitions("t", 3)
+    assert cluster.metadata_version() > version
+    states = [cluster.metadata()[TopicPartition("t", p)] for p in range(3)]
+    assert states[0].replicas == first  # untouched
+    # Round-robin continues after partition 0: each partition starts one broker further.
+    starts = [s.replicas[0] for s in states]
+    assert starts == [(first[0] + p) % 3 for p in range(3)]
+    assert all(len(s.replicas) == 2 and s.leader == s.replicas[0] for s in states)
+    cluster.settle()
+    for p in (1, 2):
+        result = cluster.produce("t", p, batch(b"p%d" % p), acks="all").get(timeout=5)
+        assert result.base_offset == 0
+        for broker in states[p].replicas:  # both replicas have the committed record
+            assert values(cluster.log(broker, "t", p)) == [b"p%d" % p]
+    assert values(cluster.log(first[0], "t", 0)) == [b"a"]
+
+
+def test_adding_partitions_checks_the_total(make_cluster):
+    cluster = make_cluster()
+    cluster.create_topic("t", 2)
+    with pytest.raises(InvalidPartitionsError, match="larger than that"):
+        cluster.add_partitions("t", 2)
+    with pytest.raises(UnknownTopicOrPartitionError):
+        cluster.add_partitions("nope", 3)
+    assert len([tp for tp in cluster.metadata() if tp.topic == "t"]) == 2
+
+
+def test_a_deleted_topic_is_gone_everywhere_and_its_waiting_produces_fail(make_cluster):
+    cluster = make_cluster()
+    cluster.create_topic("t", 1, replication_factor=3, min_insync_replicas=2)
+    cluster.create_topic("other", 1, replication_factor=3)
+    cluster.produce("t", 0, batch(b"a"), acks="all").get(timeout=5)
+    leader = cluster.leader("t", 0)
+    for follower in {0, 1, 2} - {leader}:
+        cluster.isolate(follower)
+    waiting = cluster.produce("t", 0, batch(b"b"), acks="all", timeout=30)
+    cluster.step()
+    assert not waiting.done()  # appended by the leader, waiting for the ISR
+    version = cluster.metadata_version()
+    cluster.delete_topic("t")
+    with pytest.raises(UnknownTopicOrPartitionError, match="deleted"):
+        waiting.get(timeout=1)
+    assert cluster.metadata_version() > version
+    assert all(tp.topic != "t" for tp in cluster.metadata())
+    for node in cluster.nodes:
+        assert "t" not in node.broker.list_topics() and "other" in node.broker.list_topics()
+    with pytest.raises(UnknownTopicOrPartitionError):
+        cluster.produce("t", 0, batch(b"c")).get(timeout=1)
+    cluster.heal()
+    cluster.create_topic("t", 1, replication_factor=3)  # the name is free again, and empty
+    cluster.settle()
+    assert cluster.log(cluster.leader("t", 0), "t", 0) == []
+
+
+def test_deleting_checks_the_name(make_cluster):
+    cluster = make_cluster()
+    cluster.connect()  # creates __consumer_offsets
+    with pytest.raises(InvalidTopicError, match="internal"):
+        cluster.delete_topic("__consumer_offsets")
+    with pytest.raises(UnknownTopicOrPartitionError):
+        cluster.delete_topic("nope")

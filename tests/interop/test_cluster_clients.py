@@ -1,0 +1,196 @@
+"""Real Kafka clients on a 3-broker replicated cluster, each broker with its own Kafka listener:
+they follow the leaders through Metadata when a broker is killed, and nothing acknowledged with
+``acks=all`` is lost."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import threading
+
+import pytest
+
+pytest.importorskip("kafka", reason="the cluster lessons need kafka-python")
+
+import kafka  # noqa: E402
+from kafka.admin import KafkaAdminClient  # noqa: E402
+
+from pcmodel.cluster import Cluster  # noqa: E402
+from tests.conftest import wait_until  # noqa: E402
+
+KCAT = shutil.which("kcat") or shutil.which("kafkacat")
+# Quick to notice a dead broker, yet generous enough that a loaded machine fences no live one;
+# Kafka clients' groups want an initial rebalance delay (see the interop conftest).
+SETTINGS = dict(replica_lag_time_max_ms=1000, broker_session_timeout_ms=1000, tick_ms=10,
+                group_initial_rebalance_delay_ms=300)
+
+
+@pytest.fixture
+def cluster():
+    with Cluster(3, **SETTINGS) as c:
+        yield c
+
+
+@pytest.fixture
+def bootstrap(cluster):
+    with cluster.serve_kafka() as listeners:
+        yield listeners.bootstrap_servers
+
+
+def values_in(cluster, topic, partition=0):
+    leader = cluster.leader(topic, partition)
+    hw = cluster.replica_status(topic, partition)
+    committed = next(r.high_watermark for r in hw if r.leader)
+    return [r.value for r in cluster.log(leader, topic, partition)[:committed]]
+
+
+class Acks:
+    """Delivery reports, collected from the client's own thread."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.ok: dict[bytes, int] = {}
+        self.failed: list[tuple[bytes, object]] = []
+
+    def record(self, value: bytes, offset: int | None, error: object = None) -> None:
+        with self.lock:
+            if error is None:
+                self.ok[value] = offset
+            else:
+                self.failed.append((value, error))
+
+    def count(self) -> int:
+        with self.lock:
+            return len(self.ok)
+
+
+def test_kafka_python_producer_follows_a_new_leader_and_loses_nothing(cluster, bootstrap):
+    cluster.create_topic("t", 1, replication_factor=3, min_insync_replicas=2)
+    acks = Acks()
+    producer = kafka.KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
+                                   retry_backoff_ms=50, request_timeout_ms=10000,
+                                   delivery_timeout_ms=30000)
+    admin = None
+    try:
+        def send(i):
+            value = b"%d" % i
+            future = producer.send("t", value)
+            future.add_callback(lambda md: acks.record(value, md.offset))
+            future.add_errback(lambda exc: acks.record(value, None, exc))
+
+        for i in range(100):
+            send(i)
+        wait_until(lambda: acks.count() >= 10, timeout=20)
+        old = cluster.leader("t", 0)
+        cluster.kill(old)  # mid-stream: some batches are in flight to the dead leader
+        for i in range(100, 200):
+            send(i)
+        producer.flush(timeout=40)
+        assert acks.failed == [] and acks.count() == 200
+        new = cluster.leader("t", 0)
+        assert new not in (None, old)
+        # Every acknowledged record is committed at the offset its acknowledgement named,
+        # once (kafka-python 3 is idempotent by default), in order.
+        log = values_in(cluster, "t")
+        assert log == [b"%d" % i for i in range(200)]
+        assert all(log[offset] == value for value, offset in acks.ok.items())
+        # Once the controller fenced the dead broker, an admin client (whose bootstrap skips
+        # the dead address) sees the new leader, its epoch, the dead broker offline.
+        wait_until(lambda: old not in cluster.live_brokers())
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+        (described,) = admin.describe_topics(["t"])
+        (part,) = described["partitions"]
+        assert (part["leader_id"], part["leader_epoch"]) == (new, 1)
+        assert part["offline_replicas"] == [old] and old not in part["isr_nodes"]
+        assert sorted(part["replica_nodes"]) == [0, 1, 2]
+    finally:
+        producer.close(timeout=10)
+        if admin is not None:
+            admin.close()
+
+
+def test_confluent_producer_follows_a_new_leader_and_loses_nothing(cluster, bootstrap):
+    confluent = pytest.importorskip("confluent_kafka")
+    cluster.create_topic("t", 1, replication_factor=3, min_insync_replicas=2)
+    acks = Acks()
+    producer = confluent.Producer({"bootstrap.servers": bootstrap, "acks": "all",
+                                   "enable.idempotence": True, "linger.ms": 5,
+                                   "retry.backoff.ms": 50, "log_level": 3})
+
+    def report(error, message):
+        acks.record(message.value(), message.offset(), error)
+
+    for i in range(100):
+        producer.produce("t", b"%d" % i, partition=0, on_delivery=report)
+    producer.poll(0)
+    wait_until(lambda: producer.poll(0) >= 0 and acks.count() >= 10, timeout=20)
+    old = cluster.leader("t", 0)
+    cluster.kill(old)
+    for i in range(100, 200):
+        producer.produce("t", b"%d" % i, partition=0, on_delivery=report)
+    assert producer.flush(40) == 0
+    assert acks.failed == [] and acks.count() == 200
+    assert cluster.leader("t", 0) not in (None, old)
+    log = values_in(cluster, "t")
+    assert log == [b"%d" % i for i in range(200)]
+    assert all(log[offset] == value for value, offset in acks.ok.items())
+
+
+def test_kafka_python_group_consumes_across_a_leader_change(cluster, bootstrap):
+    cluster.create_topic("t", 2, replication_factor=3, min_insync_replicas=2)
+    producer = kafka.KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
+                                   retry_backoff_ms=50)
+    consumer = kafka.KafkaConsumer("t", bootstrap_servers=bootstrap, group_id="g",
+                                   auto_offset_reset="earliest", enable_auto_commit=False,
+                                   fetch_max_wait_ms=100, retry_backoff_ms=50)
+    seen: list[bytes] = []
+
+    def read_until(count):
+        def more():
+            for records in consumer.poll(timeout_ms=100).values():
+                seen.extend(r.value for r in records)
+            return len(set(seen)) >= count
+        wait_until(more, timeout=30)
+        consumer.commit()
+
+    try:
+        for i in range(20):
+            producer.send("t", b"a%d" % i, partition=i % 2)
+        producer.flush(timeout=20)
+        read_until(20)
+        coordinator = cluster.leader("__consumer_offsets", 0)
+        victim = cluster.leader("t", 0)
+        assert victim != coordinator  # this test is about the data leader
+        cluster.kill(victim)
+        for i in range(20):
+            producer.send("t", b"b%d" % i, partition=i % 2)
+        producer.flush(timeout=30)
+        read_until(40)
+        assert cluster.leader("t", 0) not in (None, victim)
+        assert sorted(set(seen)) == sorted([b"a%d" % i for i in range(20)] +
+                                           [b"b%d" % i for i in range(20)])
+        # The committed offsets are the replicated ones: read them back through the cluster.
+        committed = cluster.connect().committed("g", [("t", 0), ("t", 1)])
+        assert sorted(v.offset for v in committed.values()) == [20, 20]
+    finally:
+        consumer.close()
+        producer.close(timeout=10)
+
+
+def test_kcat_lists_every_broker_and_leader():
+    if KCAT is None:
+        pytest.skip("kcat is not installed (Debian/Ubuntu: apt-get install kcat)")
+    with Cluster(3, **SETTINGS) as cluster, cluster.serve_kafka() as listeners:
+        cluster.create_topic("t", 3, replication_factor=3)
+        result = subprocess.run([KCAT, "-b", listeners.bootstrap_servers, "-L", "-J", "-t", "t"],
+                                capture_output=True, text=True, timeout=30)
+        assert result.returncode == 0, result.stderr
+        listed = json.loads(result.stdout)
+        assert sorted((b["id"], b["name"]) for b in listed["brokers"]) == [
+            (b, f"{host}:{port}") for b, (host, port) in sorted(listeners.addresses.items())]
+        (topic,) = listed["topics"]
+        for part in topic["partitions"]:
+            state = cluster.metadata()[("t", part["partition"])]
+            assert part["leader"] == state.leader
+            assert [r["id"] for r in part["replicas"]] == list(state.replicas)
