@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -132,3 +134,6 @@ plot_acks_outcome(outcomes)
 #   with `unclean_leader_election_enable=True` broker 2 leads anyway — what is lost?
 # - `python -m pcmodel.cluster.campaign --runs 100 --acks 1` runs a hundred seeded fault
 #   scenarios and prints one that loses acknowledged records, replayable by its seed.
+# - The same with real crashes: `Cluster(3, mode="processes")` runs every broker as its own
+#   OS process, `kill(b)` is a SIGKILL and `restart(b)` recovers the log from its files
+#   (`python -m pcmodel.cluster.campaign --mode processes --runs 20`).

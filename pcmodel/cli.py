@@ -40,6 +40,7 @@ COMMANDS: dict[str, str] = {
     "bench": "pcmodel.experiments.bench",
     "explore": "pcmodel.sched.cli",
     "broker": "pcmodel.topics.cli",
+    "cluster": "pcmodel.cluster.cli",
 }
 
 

@@ -11,9 +11,15 @@ pure functions), :mod:`~pcmodel.cluster.epochs` (leader epochs and truncation, K
 :mod:`~pcmodel.cluster.replica` (one replica's state), :mod:`~pcmodel.cluster.node` (one
 broker's request handling), :mod:`~pcmodel.cluster.purgatory` (produce requests waiting for
 replication), :mod:`~pcmodel.cluster.controller` (placement, liveness, elections),
-:mod:`~pcmodel.cluster.cluster` (the whole, its threads or steps, and fault injection),
+:mod:`~pcmodel.cluster.cluster` (the whole and fault injection),
+:mod:`~pcmodel.cluster.driving` (its steps on virtual time, or its threads),
 :mod:`~pcmodel.cluster.faults` (seeded fault schedules that replay),
-:mod:`~pcmodel.cluster.errors` (Kafka's replication errors).
+:mod:`~pcmodel.cluster.errors` (Kafka's replication errors). Process mode
+(``Cluster(mode="processes")``: each broker an OS process, ``kill`` a SIGKILL):
+:mod:`~pcmodel.cluster.process_cluster` (the cluster's side), :mod:`~pcmodel.cluster.hosted`
+(starting, calling and killing one broker process; the controller's door),
+:mod:`~pcmodel.cluster.host` (inside a broker process), :mod:`~pcmodel.cluster.journal`
+(a replica's log on disk, recovered after a SIGKILL).
 """
 
 from pcmodel.cluster.clock import VirtualClock

@@ -18,6 +18,11 @@ every fault, lets the cluster settle and checks, on every run:
   go back): reported as well, since that is what unclean leader election costs.
 
 Run it: ``python -m pcmodel.cluster.campaign --runs 300 --acks all`` (``--help`` for more).
+
+With ``--mode processes`` every broker is an OS process (``Cluster(mode="processes")``) and a
+kill is a real SIGKILL; the run is paced in real time (one record per partition per 50 ms
+tick), so a seed replays its *fault plan*, while the interleaving is the operating system's.
+Runs take seconds each instead of a fraction of one: ``--mode processes --runs 20``.
 Prior art: Jepsen's Kafka analyses (faults plus invariants checked on every run, failing runs
 kept as replayable histories).
 """
@@ -60,6 +65,8 @@ class CampaignSettings:
     retries: bool = False
     #: An idempotent producer (implies ``retries``): a resent record is never stored twice.
     idempotent: bool = False
+    #: ``"steps"`` (virtual time, replays exactly) or ``"processes"`` (real SIGKILLs).
+    mode: str = "steps"
 
     @property
     def must_not_lose(self) -> bool:
@@ -82,6 +89,8 @@ class RunReport:
     vanished: list[tuple[TopicPartition, int, bytes]] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
     consumed: int = 0
+    #: Brokers the plan killed (real SIGKILLs in process mode).
+    kills: int = 0
 
     @property
     def ok(self) -> bool:
@@ -95,7 +104,9 @@ class RunReport:
             f"# replay: python -m pcmodel.cluster.campaign --seed {self.seed} --acks {s.acks} "
             f"--min-insync-replicas {s.min_insync_replicas}"
             + (" --unclean" if s.unclean_leader_election_enable else "")
-            + (" --idempotent" if s.idempotent else " --retries" if s.retries else ""),
+            + (" --idempotent" if s.idempotent else " --retries" if s.retries else "")
+            + (f" --mode {s.mode}" if s.mode != "steps" else "")
+            + (f" --duration {s.duration:g}" if s.duration != 3.0 else ""),
             self.plan,
             f"# acknowledged {self.acknowledged} records, consumer read {self.consumed}",
         ]
@@ -115,8 +126,10 @@ def run_once(seed: int, settings: CampaignSettings = CampaignSettings()) -> RunR
     """One run from ``seed``; deterministic (same seed and settings, same report)."""
     plan = random_plan(seed, brokers=settings.brokers, duration=settings.duration,
                        faults=settings.faults, kinds=settings.kinds)
-    report = RunReport(seed, settings, plan.script())
-    with Cluster(settings.brokers, mode="steps") as cluster:
+    report = RunReport(seed, settings, plan.script(),
+                       kills=sum(f.action == "kill" for f in plan.faults))
+    stepped = settings.mode == "steps"
+    with Cluster(settings.brokers, mode=settings.mode) as cluster:
         offsets = OffsetsTopic(cluster)
         cluster.create_topic(_TOPIC, settings.partitions,
                              min_insync_replicas=settings.min_insync_replicas,
@@ -130,8 +143,9 @@ def run_once(seed: int, settings: CampaignSettings = CampaignSettings()) -> RunR
         writer = _RetryingWriter(cluster, tps, settings) if settings.retries or \
             settings.idempotent else None
         tick = 0
-        while cluster.clock() < settings.duration:
-            plan.apply_due(cluster, cluster.clock())
+        start = cluster.clock()
+        while cluster.clock() - start < settings.duration:
+            plan.apply_due(cluster, cluster.clock() - start)
             if writer is not None:
                 writer.tick(tick)
             else:
@@ -143,8 +157,11 @@ def run_once(seed: int, settings: CampaignSettings = CampaignSettings()) -> RunR
             if tick % 5 == 4:
                 offsets.commit(_GROUP, dict(positions), timeout=1.0)
                 _check_committed(offsets, tps, read_back, report)
-            cluster.advance()
             tick += 1
+            if stepped:
+                cluster.advance()
+            else:  # the workload's pace: one record per partition per tick
+                time.sleep(max(0.0, start + tick * cluster.tick - cluster.clock()))
         for fault in plan.faults[plan._next:]:  # undo what the plan had not undone yet
             if fault.action in ("restart", "heal") or (fault.action == "slow"
                                                        and fault.seconds == 0):
@@ -152,6 +169,7 @@ def run_once(seed: int, settings: CampaignSettings = CampaignSettings()) -> RunR
         cluster.settle(max_seconds=60)
         if writer is not None:
             sent = writer.finish()
+        final = {tp: _leader_log(cluster, tp) for tp in tps}
         for future, tp, value in sent:
             try:
                 result = future.get(timeout=5)
@@ -159,7 +177,7 @@ def run_once(seed: int, settings: CampaignSettings = CampaignSettings()) -> RunR
                 continue
             if settings.acks != 0:
                 report.acknowledged += 1
-                _check_acknowledged(cluster, tp, result.base_offset, value, report)
+                _check_acknowledged(final[tp], tp, result.base_offset, value, report)
         _check_logs(cluster, tps, consumed, report)
         _consume(cluster, tps, positions, consumed, report)
         _check_committed(offsets, tps, read_back, report)
@@ -201,11 +219,14 @@ def _check_committed(offsets: OffsetsTopic, tps: list[TopicPartition],
             read_back[tp] = offset
 
 
-def _check_acknowledged(cluster: Cluster, tp: TopicPartition, offset: int, value: bytes,
-                        report: RunReport) -> None:
+def _leader_log(cluster: Cluster, tp: TopicPartition) -> dict[int, bytes]:
     leader = cluster.leader(tp.topic, tp.partition)
-    log = {} if leader is None else {r.offset: r.value for r in
-                                     cluster.log(leader, tp.topic, tp.partition)}
+    return {} if leader is None else {r.offset: r.value for r in
+                                      cluster.log(leader, tp.topic, tp.partition)}
+
+
+def _check_acknowledged(log: dict[int, bytes], tp: TopicPartition, offset: int, value: bytes,
+                        report: RunReport) -> None:
     if log.get(offset) != value:
         report.lost.append((tp, offset, value))
         if report.settings.must_not_lose:
@@ -304,7 +325,9 @@ def main(argv: list[str] | None = None) -> int:
     """Command line: run a campaign, print failing and lossy runs as scenarios."""
     parser = argparse.ArgumentParser(prog="python -m pcmodel.cluster.campaign",
                                      description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=300, help="number of runs (seeds 0..N-1)")
+    parser.add_argument("--runs", type=int,
+                        help="number of runs (seeds 0..N-1); 300 by default, 20 with "
+                             "--mode processes")
     parser.add_argument("--seed", type=int, help="replay this one seed, printing its scenario")
     parser.add_argument("--acks", default="all", choices=["0", "1", "all"])
     parser.add_argument("--min-insync-replicas", type=int, default=2)
@@ -314,14 +337,29 @@ def main(argv: list[str] | None = None) -> int:
                         help="resend records whose produce failed (may duplicate them)")
     parser.add_argument("--idempotent", action="store_true",
                         help="an idempotent producer that resends (never duplicates)")
+    parser.add_argument("--mode", default="steps", choices=["steps", "processes"],
+                        help="steps: virtual time, replays exactly; processes: each broker "
+                             "an OS process, kills are SIGKILLs, real time")
+    parser.add_argument("--duration", type=float, default=3.0,
+                        help="seconds of producing (and faults) per run")
     args = parser.parse_args(argv)
+    if not 0 < args.duration <= 600:
+        parser.error(f"--duration must be between 0 and 600 seconds, got {args.duration}")
+    if args.runs is not None and args.runs < 1:
+        parser.error(f"--runs must be at least 1, got {args.runs}")
+    runs = args.runs or (20 if args.mode == "processes" else 300)
     acks = args.acks if args.acks == "all" else int(args.acks)
     settings = CampaignSettings(acks=acks, min_insync_replicas=args.min_insync_replicas,
                                 unclean_leader_election_enable=args.unclean,
-                                retries=args.retries, idempotent=args.idempotent)
-    seeds = [args.seed] if args.seed is not None else range(args.runs)
+                                retries=args.retries, idempotent=args.idempotent,
+                                mode=args.mode, duration=args.duration)
+    seeds = [args.seed] if args.seed is not None else range(runs)
     start = time.monotonic()
-    reports = run_campaign(seeds, settings)
+    try:
+        reports = run_campaign(seeds, settings)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
     elapsed = time.monotonic() - start
     lossy = [r for r in reports if r.lost or r.duplicates]
     bad = [r for r in reports if not r.ok]
@@ -331,7 +369,9 @@ def main(argv: list[str] | None = None) -> int:
           f"{sum(1 for r in reports if r.lost)} lost acknowledged records "
           f"({sum(len(r.lost) for r in reports)} in all, of "
           f"{sum(r.acknowledged for r in reports)} acknowledged), "
-          f"{sum(1 for r in reports if r.duplicates)} stored a record twice")
+          f"{sum(1 for r in reports if r.duplicates)} stored a record twice"
+          + (f"; {sum(r.kills for r in reports)} SIGKILLs" if settings.mode == "processes"
+             else ""))
     return 1 if bad else 0
 
 

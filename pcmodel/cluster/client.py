@@ -20,8 +20,9 @@ Blocking calls wait on the cluster (for data, for a leader) without holding its 
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from pcmodel.cluster.cluster import Cluster
@@ -36,6 +37,7 @@ from pcmodel.topics.broker import (
 )
 from pcmodel.topics.errors import (
     IllegalStateError,
+    KafkaConnectionError,
     KafkaError,
     KafkaTimeoutError,
     UnknownMemberIdError,
@@ -224,7 +226,8 @@ class ClusterConnection:
         broker = self._coordinator_broker(group_id, settings.get("timeout"))
         if broker is None:
             raise UnknownMemberIdError(f"no coordinator for group {group_id!r} right now")
-        return broker.join_group(group_id, member_id, **settings)
+        with _coordinator_died(group_id):
+            return broker.join_group(group_id, member_id, **settings)
 
     def sync_group(self, group_id: str, member_id: str, generation: int,
                    **settings: Any) -> Any:
@@ -232,7 +235,8 @@ class ClusterConnection:
         broker = self._coordinator_broker(group_id, settings.get("timeout"))
         if broker is None:
             raise UnknownMemberIdError(f"no coordinator for group {group_id!r} right now")
-        return broker.sync_group(group_id, member_id, generation, **settings)
+        with _coordinator_died(group_id):
+            return broker.sync_group(group_id, member_id, generation, **settings)
 
     def group_states(self) -> dict[str, Any]:
         """Every group some live broker coordinates, with its protocol type and state."""
@@ -247,14 +251,20 @@ class ClusterConnection:
         broker = self._coordinator_broker(group_id, 0)
         if broker is None:
             return HeartbeatResult(HeartbeatStatus.UNKNOWN_MEMBER, self.metadata_version())
-        result = broker.heartbeat(group_id, member_id, generation)
+        try:
+            result = broker.heartbeat(group_id, member_id, generation)
+        except KafkaConnectionError:  # the coordinator's process died: rejoin at the next
+            return HeartbeatResult(HeartbeatStatus.UNKNOWN_MEMBER, self.metadata_version())
         return result._replace(metadata_version=self.metadata_version())
 
     def leave_group(self, group_id: str, member_id: str) -> None:
         """Leave at the coordinator (nothing to do without one)."""
         broker = self._coordinator_broker(group_id, 0)
         if broker is not None:
-            broker.leave_group(group_id, member_id)
+            try:
+                broker.leave_group(group_id, member_id)
+            except KafkaConnectionError:
+                pass  # the coordinator died: the member is gone with it
 
     def commit_offsets(self, group_id: str, generation: int, member_id: str,
                        offsets: Mapping[TopicPartition, OffsetAndMetadata | int]) -> None:
@@ -264,7 +274,8 @@ class ClusterConnection:
         if broker is None:
             raise UnknownMemberIdError(f"no coordinator for group {group_id!r}: commit again "
                                        "after the consumer rejoined")
-        broker.commit_offsets(group_id, generation, member_id, offsets)  # fencing and checks
+        with _coordinator_died(group_id):
+            broker.commit_offsets(group_id, generation, member_id, offsets)  # fencing, checks
         plain = {TopicPartition._make(tp): getattr(v, "offset", v) for tp, v in offsets.items()}
         self._offsets.commit(group_id, plain, timeout=10.0).get(timeout=15.0)
 
@@ -341,6 +352,17 @@ class ClusterConnection:
                 return None
             self._cluster.await_change(self._cluster.change_count(),
                                        min(0.05, max(0.0, deadline - time.monotonic())))
+
+
+@contextlib.contextmanager
+def _coordinator_died(group_id: str) -> Iterator[None]:
+    """A coordinator that died during the call (a broker process killed) is no coordinator:
+    ``UnknownMemberIdError``, so the member joins again at the next one."""
+    try:
+        yield
+    except KafkaConnectionError as exc:
+        raise UnknownMemberIdError(f"the coordinator of group {group_id!r} died during the "
+                                   "call; join again") from exc
 
 
 def _unknown() -> Any:

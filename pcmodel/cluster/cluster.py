@@ -19,6 +19,13 @@ Two ways to run it, the same rules either way:
     order) or :meth:`Cluster.advance` (move a :class:`VirtualClock`, then step). With the same
     calls and the same seed a run replays exactly, which is what the scenario tests and the
     fault campaign use. ``ProduceFuture.get`` drives the steps itself.
+``mode="processes"``
+    Every broker is its own OS process hosting the same node code; followers fetch over
+    pcmodel's loopback transport, ``kill`` is a real SIGKILL and ``restart`` recovers the log
+    from the broker's files. The controller stays in this process. Real time only. See
+    :mod:`pcmodel.cluster.process_cluster` (a script that starts one needs the usual
+    ``if __name__ == "__main__":`` guard: broker processes start from multiprocessing's fork
+    server).
 
 Faults (see :mod:`pcmodel.cluster.faults` for seeded schedules): :meth:`kill` (the broker
 stops; its log survives, as a crashed process's does on disk; the controller notices when its
@@ -39,9 +46,9 @@ from typing import Any
 
 from pcmodel.cluster.clock import VirtualClock
 from pcmodel.cluster.controller import Controller, PartitionState, TopicConfig
+from pcmodel.cluster.driving import Driving
 from pcmodel.cluster.errors import LeaderNotAvailableError
 from pcmodel.cluster.events import ClusterEvent, ReplicaStatus
-from pcmodel.cluster.follower import replicate_once
 from pcmodel.cluster.injection import FaultInjection
 from pcmodel.cluster.node import ClusterNode
 from pcmodel.cluster.purgatory import ProduceFuture
@@ -59,11 +66,11 @@ from pcmodel.topics.structs import TopicPartition
 
 __all__ = ["Cluster", "ClusterEvent", "ReplicaStatus"]
 
-_MODES = ("threads", "steps")
+_MODES = ("threads", "steps", "processes")
 _ACKS = (0, 1, "all")
 
 
-class Cluster(FaultInjection, ClientSupport, TopicAdmin):
+class Cluster(FaultInjection, ClientSupport, TopicAdmin, Driving):
     """``brokers`` replicating brokers and a controller. See the module docstring.
 
     ``replica_lag_time_max_ms`` (Kafka's ``replica.lag.time.max.ms``, default 30000 there;
@@ -74,6 +81,12 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin):
     every broker's Kafka ``group.initial.rebalance.delay.ms`` (see
     :class:`~pcmodel.topics.broker.Broker`; Kafka clients want a few hundred ms).
     """
+
+    def __new__(cls, *args: Any, mode: str = "threads", **kwargs: Any) -> Cluster:
+        if cls is Cluster and mode == "processes":
+            from pcmodel.cluster.process_cluster import ProcessCluster
+            return super().__new__(ProcessCluster)
+        return super().__new__(cls)
 
     def __init__(
         self,
@@ -105,12 +118,9 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin):
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)  # appends, leadership, faults, close
         self.controller = Controller(range(brokers), broker_session_timeout_ms / 1000)
-        self.nodes = [
-            ClusterNode(b, clock=clock, alter_isr=self._alter_isr,
-                        replica_lag_time_max=replica_lag_time_max_ms / 1000,
-                        group_initial_rebalance_delay_ms=group_initial_rebalance_delay_ms)
-            for b in range(brokers)
-        ]
+        self.replica_lag_time_max = replica_lag_time_max_ms / 1000
+        self.group_initial_rebalance_delay_ms = group_initial_rebalance_delay_ms
+        self.nodes: list[Any] = []
         #: Brokers cut off from replication traffic; the subset also cut off from the controller.
         self._isolated: set[int] = set()
         self._isolated_from_controller: set[int] = set()
@@ -123,10 +133,20 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin):
         self._fenced_seen: set[int] = set()
         self._closed = False
         self._threads: list[threading.Thread] = []
+        self._start_brokers(brokers)
+
+    def _start_brokers(self, brokers: int) -> None:
+        """Make the brokers (in this process), register them, start the threads if any."""
+        self.nodes = [
+            ClusterNode(b, clock=self.clock, alter_isr=self._alter_isr,
+                        replica_lag_time_max=self.replica_lag_time_max,
+                        group_initial_rebalance_delay_ms=self.group_initial_rebalance_delay_ms)
+            for b in range(brokers)
+        ]
         with self._lock:
             for node in self.nodes:
-                self.controller.heartbeat(node.node_id, clock())
-        if mode == "threads":
+                self.controller.heartbeat(node.node_id, self.clock())
+        if self.mode == "threads":
             self._start_threads()
 
     def __repr__(self) -> str:
@@ -178,16 +198,20 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin):
             Broker().create_topic(name, partitions, retention_records=retention_records,
                                   retention_ms=retention_ms)
             tps = self.controller.create_topic(name, partitions, config)
-            for node in self.nodes:
-                # Every broker knows every topic (its coordinators assign its partitions);
-                # only the replicas it hosts get replica state.
-                mine = [tp for tp in tps if node.node_id in self.controller.partitions[tp].replicas]
-                node.add_replicas(name, partitions, mine, config,
-                                  retention_records=retention_records, retention_ms=retention_ms)
+            self._add_replicas(name, partitions, tps, config,
+                               retention_records=retention_records, retention_ms=retention_ms)
             for tp in tps:
                 self._publish(tp)
                 self._deliver(tp)
             self._notify()
+
+    def _add_replicas(self, name: str, partitions: int, tps: list[TopicPartition],
+                      config: TopicConfig, **topic_settings: Any) -> None:
+        for node in self.nodes:
+            # Every broker knows every topic (its coordinators assign its partitions);
+            # only the replicas it hosts get replica state.
+            mine = [tp for tp in tps if node.node_id in self.controller.partitions[tp].replicas]
+            node.add_replicas(name, partitions, mine, config, **topic_settings)
 
     def metadata(self) -> dict[TopicPartition, PartitionState]:
         """Every partition's replicas, leader, leader epoch and ISR, as the controller has them."""
@@ -286,44 +310,6 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin):
         with self._lock:
             self._check_open()
             return self._reachable_node(broker).fetch(offsets, max_records)
-
-    # --- driving ------------------------------------------------------------------------------
-
-    def step(self) -> bool:
-        """One round of every live broker's duties and the controller's; True if data moved.
-
-        Order: the controller expires silent brokers; then each broker in id order heartbeats,
-        fetches once for every partition it follows, and does its leader bookkeeping.
-        """
-        with self._lock:
-            self._check_open()
-            moved = False
-            self._apply_changes(self.controller.expire_sessions(self.clock()))
-            for node in self.nodes:
-                moved |= self._node_round(node)
-            return moved
-
-    def advance(self, seconds: float | None = None) -> bool:
-        """Move the virtual clock by ``seconds`` (one tick by default), then :meth:`step`."""
-        if not isinstance(self.clock, VirtualClock):
-            raise IllegalStateError("advance() needs a cluster with a VirtualClock; "
-                                    "a real-time cluster moves on its own")
-        self.clock.advance(self.tick if seconds is None else seconds)
-        return self.step()
-
-    def run_for(self, seconds: float) -> None:
-        """Advance virtual time tick by tick for ``seconds``, stepping after each tick."""
-        end = self.clock() + seconds
-        while self.clock() < end - 1e-9:
-            self.advance(min(self.tick, end - self.clock()))
-
-    def settle(self, max_seconds: float = 30.0) -> None:
-        """Step until nothing moves and every live replica of every partition is in the ISR
-        with its leader's LEO, or ``max_seconds`` of virtual time passed."""
-        end = self.clock() + max_seconds
-        self.step()
-        while self.clock() < end and not self._settled():
-            self.advance()
 
     def close(self) -> None:
         """Stop the threads and the brokers; idempotent."""
@@ -439,82 +425,3 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin):
             node = self.nodes[b]
             if node.alive and b not in self._isolated_from_controller:
                 node.apply_state(tp, st)
-
-    def _node_round(self, node: ClusterNode) -> bool:
-        """One round of ``node``'s duties; True if records moved (notifies if anything did)."""
-        hw_moves = sum(n.hw_moves for n in self.nodes)
-        moved = self._node_duties(node)
-        if moved or sum(n.hw_moves for n in self.nodes) != hw_moves:
-            self._notify()
-        return moved
-
-    def _node_duties(self, node: ClusterNode) -> bool:
-        if not node.alive:
-            return False
-        self._heartbeat(node)
-        moved = False
-        now = self.clock()
-        if now >= node.next_fetch_at:
-            for replica in node.followed():
-                moved |= self._replicate(node, replica)
-            if node.slowness:
-                node.next_fetch_at = now + node.slowness
-        node.maintain()
-        return moved
-
-    def _replicate(self, node: ClusterNode, replica: Any) -> bool:
-        """One fetch by ``node`` from the leader of ``replica``'s partition; True if it copied."""
-        leader = self.nodes[replica.state.leader]
-        if not leader.alive or not self._links(node.node_id, leader.node_id):
-            return False
-
-        def truncated(offset: int, gone: tuple) -> None:
-            self._event("truncated", node.node_id, replica.tp, (offset, len(gone)), gone)
-
-        return replicate_once(node.node_id, replica, leader, truncated)
-
-    def _settled(self) -> bool:
-        for tp, st in self.controller.partitions.items():
-            if st.leader is None:
-                continue
-            _, leo, hw = self.nodes[st.leader].replicas[tp].offsets
-            if hw != leo:
-                return False
-            for b in st.replicas:
-                node = self.nodes[b]
-                if node.alive and b not in self._isolated and (
-                        b not in st.isr or node.replicas[tp].offsets[1:] != (leo, hw)):
-                    return False
-        return True
-
-    def _drive_until_done(self, future: ProduceFuture, timeout: float) -> None:
-        """Stepped mode: advance virtual time until ``future`` is answered or ``timeout``."""
-        end = self.clock() + timeout
-        self.step()
-        while not future.done() and self.clock() < end:
-            self.advance()
-
-    # --- threads ------------------------------------------------------------------------------
-
-    def _start_threads(self) -> None:
-        for node in self.nodes:
-            t = threading.Thread(target=self._node_loop, args=(node,),
-                                 name=f"pcmodel-broker-{node.node_id}")
-            self._threads.append(t)
-        self._threads.append(threading.Thread(target=self._controller_loop,
-                                              name="pcmodel-controller"))
-        for t in self._threads:
-            t.start()
-
-    def _node_loop(self, node: ClusterNode) -> None:
-        with self._lock:
-            while not self._closed:
-                moved = self._node_round(node)
-                # Waiting releases the lock, so clients get in between two rounds.
-                self._changed.wait(0 if moved else self.tick)
-
-    def _controller_loop(self) -> None:
-        with self._lock:
-            while not self._closed:
-                self._apply_changes(self.controller.expire_sessions(self.clock()))
-                self._changed.wait(self.tick)

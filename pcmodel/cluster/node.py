@@ -66,10 +66,14 @@ class ClusterNode:
         replica_lag_time_max: float,
         max_fetch_records: int = 500,
         group_initial_rebalance_delay_ms: int = 0,
+        replica_factory: Callable[..., Replica] = Replica,
     ) -> None:
         self.node_id = node_id
         self.broker = Broker(clock=clock,
                              group_initial_rebalance_delay_ms=group_initial_rebalance_delay_ms)
+        #: Builds each hosted replica: ``replica_factory(node_id, broker, tp, config)`` (a broker
+        #: process passes one whose replicas keep their log in a file).
+        self.replica_factory = replica_factory
         self.replicas: dict[TopicPartition, Replica] = {}
         self.alive = True
         #: Seconds each of this broker's replica fetches takes (``Cluster.slow``).
@@ -98,7 +102,7 @@ class ClusterNode:
         for p in range(count):
             self.broker.set_high_watermark(name, p, 0)  # nothing committed yet
         for tp in tps:
-            self.replicas[tp] = Replica(self.node_id, self.broker, tp, config)
+            self.replicas[tp] = self.replica_factory(self.node_id, self.broker, tp, config)
 
     def remove_topic(self, name: str) -> None:
         """Delete topic ``name`` here: its replicas, its local log; waiting produces fail."""
@@ -115,7 +119,7 @@ class ClusterNode:
         for p in range(before, total):
             self.broker.set_high_watermark(name, p, 0)  # nothing committed yet
         for tp in tps:
-            self.replicas[tp] = Replica(self.node_id, self.broker, tp, config)
+            self.replicas[tp] = self.replica_factory(self.node_id, self.broker, tp, config)
 
     def apply_state(self, tp: TopicPartition, state: PartitionState) -> None:
         """LeaderAndIsr from the controller; a lost leadership fails the waiting produces."""
@@ -171,10 +175,7 @@ class ClusterNode:
         if repeated is not None:
             base = repeated.base_offset
         else:
-            base = self.broker.append(tp.topic, tp.partition, records,
-                                      compression=compression).base_offset
-            if producer is not None:
-                replica.producers.record(BatchInfo(*producer, base, count))
+            base = replica.append_as_leader(records, compression, producer)
         result = ProduceResult(tp.topic, tp.partition, -1 if acks == 0 else base, count,
                                self.node_id, state.leader_epoch)
         self._leader_maintenance(replica)

@@ -163,6 +163,20 @@ class Replica:
             return True
         return False
 
+    def append_as_leader(self, records: list, compression: str | None,
+                         producer: tuple[int, int, int] | None) -> int:
+        """Append a producer's batch to the local log; return its base offset.
+
+        ``producer`` is ``(producer_id, producer_epoch, first_sequence)`` of an idempotent
+        batch, remembered with the records so that a retry is recognised (also by a follower
+        that copies them).
+        """
+        base = self.broker.append(self.tp.topic, self.tp.partition, records,
+                                  compression=compression).base_offset
+        if producer is not None:
+            self.producers.record(BatchInfo(*producer, base, len(records)))
+        return base
+
     # --- follower side -------------------------------------------------------------------------
 
     def truncate(self, offset: int) -> tuple[LogRecord, ...]:

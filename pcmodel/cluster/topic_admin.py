@@ -12,6 +12,8 @@ topic created again under the same name would start its groups at the old positi
 
 from __future__ import annotations
 
+from typing import Any
+
 from pcmodel.topics.errors import (
     InvalidPartitionsError,
     InvalidTopicError,
@@ -41,8 +43,7 @@ class TopicAdmin:
                                         "cannot be deleted")
             for tp in self.controller.delete_topic(name):
                 self._published.pop(tp, None)
-            for node in self.nodes:
-                node.remove_topic(name)
+            self._remove_replicas(name)
             self._topic_edits += 2  # the topic count went down by one: keep the version rising
             self._notify()
 
@@ -61,16 +62,23 @@ class TopicAdmin:
                     f"topic {name!r} has {count} partitions; the new total must be an int "
                     f"larger than that, got {total!r} (partitions can only be added)")
             added = self.controller.add_partitions(name, total)
-            config = self.controller.topics[name]
-            for node in self.nodes:
-                mine = [tp for tp in added
-                        if node.node_id in self.controller.partitions[tp].replicas]
-                node.add_partitions(name, total, mine, config)
+            self._grow_replicas(name, total, added, self.controller.topics[name])
             for tp in added:
                 self._publish(tp)
                 self._deliver(tp)
             self._topic_edits += 1
             self._notify()
+
+    def _remove_replicas(self, name: str) -> None:
+        """Every broker drops the topic (with the cluster lock held)."""
+        for node in self.nodes:
+            node.remove_topic(name)
+
+    def _grow_replicas(self, name: str, total: int, added: list, config: Any) -> None:
+        """Every broker grows the topic; replicas where it hosts one (cluster lock held)."""
+        for node in self.nodes:
+            mine = [tp for tp in added if node.node_id in self.controller.partitions[tp].replicas]
+            node.add_partitions(name, total, mine, config)
 
     def _existing(self, name: str) -> int:
         """The partition count of topic ``name``; ``UnknownTopicOrPartitionError`` if none."""

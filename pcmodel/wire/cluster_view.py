@@ -27,12 +27,16 @@ from typing import Any
 
 from pcmodel.cluster.client import _ACKS, ClusterConnection
 from pcmodel.cluster.cluster import Cluster
-from pcmodel.cluster.errors import NotLeaderForPartitionError
+from pcmodel.cluster.errors import NotLeaderForPartitionError, RequestTimedOutError
 from pcmodel.cluster.offsets import OFFSETS_TOPIC
 from pcmodel.topics.broker import AppendResult, FetchResult
-from pcmodel.topics.errors import KafkaError, UnknownTopicOrPartitionError
+from pcmodel.topics.errors import (
+    KafkaConnectionError,
+    KafkaError,
+    UnknownTopicOrPartitionError,
+)
 from pcmodel.topics.structs import OffsetAndTimestamp, TopicPartition
-from pcmodel.wire.api import kafka_errors
+from pcmodel.wire.api import CloseConnection, kafka_errors
 from pcmodel.wire.view import (
     CLUSTER_ID,
     NOT_LEADER_OR_FOLLOWER,
@@ -51,8 +55,10 @@ class NodeConnection(ClusterConnection):
     """Broker ``node_id``'s side of a cluster, for its Kafka listener's handlers.
 
     Produce, fetch and offset lookups are served by this broker alone and raise
-    ``NotLeaderForPartitionError`` (NOT_LEADER_OR_FOLLOWER) for a partition it does not lead;
-    everything else is :class:`~pcmodel.cluster.client.ClusterConnection`'s.
+    ``NotLeaderForPartitionError`` (NOT_LEADER_OR_FOLLOWER) for a partition it does not lead,
+    and :class:`~pcmodel.wire.api.CloseConnection` once the broker is killed (a crashed broker
+    answers nothing); everything else is
+    :class:`~pcmodel.cluster.client.ClusterConnection`'s.
     """
 
     #: Topic creation takes a replication factor, min.insync.replicas and unclean election.
@@ -106,11 +112,15 @@ class NodeConnection(ClusterConnection):
         while True:
             version = self._cluster.change_count()
             results: dict[TopicPartition, FetchResult] = {}
+            budget = max_records
             for tp, offset in offsets.items():
                 try:
-                    results.update(self._cluster.fetch(self.node_id, {tp: offset}, max_records))
+                    found = self._cluster.fetch(self.node_id, {tp: offset}, max(1, budget))
                 except KafkaError:
                     continue  # not the leader (any more), or this broker is down
+                results.update(found)
+                budget -= len(found[tp].records)
+            self._check_alive()
             if len(results) < len(offsets) or any(r.records or r.error
                                                   for r in results.values()):
                 return results
@@ -152,11 +162,25 @@ class NodeConnection(ClusterConnection):
                  acks: int | str, producer: tuple[int, int, int] | None,
                  compression: str | None) -> AppendResult:
         wait = 30.0 if timeout is None else timeout
-        result = self._cluster.produce(topic, partition, records, acks=_ACKS[acks],
+        future = self._cluster.produce(topic, partition, records, acks=_ACKS[acks],
                                        timeout=wait, broker=self.node_id, producer=producer,
-                                       compression=compression).get(timeout=wait + 5)
+                                       compression=compression)
+        try:
+            result = future.get(timeout=wait + 5)
+        except KafkaConnectionError:
+            self._check_alive()
+            raise
+        except TimeoutError:
+            raise RequestTimedOutError(f"{topic}-{partition}: no answer within {wait} s") \
+                from None
         start = self._cluster.nodes[result.broker].broker.replica_offsets(topic, partition)[0]
         return AppendResult(result.base_offset, start, -1)
+
+    def _check_alive(self) -> None:
+        """A broker that died answers nothing: its connections are closed (CloseConnection),
+        never answered with an error the client might not retry."""
+        if not self._cluster.nodes[self.node_id].alive:
+            raise CloseConnection(f"broker {self.node_id} is down")
 
     def _led(self, tp: TopicPartition) -> Any:
         """This broker's local broker, if it is alive and leads ``tp``."""

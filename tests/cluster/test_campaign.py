@@ -82,3 +82,25 @@ def test_unclean_election_can_lose_records_a_consumer_already_read():
     assert report.ok, report.scenario()  # reported, not a violation: that is the lesson
     assert report.vanished and report.lost
     assert "CONSUMED record vanished (unclean election)" in report.scenario()
+
+
+# Seeds whose plans SIGKILL brokers (4: one, 5: two at once, 7: two in a row).
+PROCESS_SEEDS = range(20) if os.environ.get("PCMODEL_LONG_CAMPAIGN") else (4, 5, 7)
+
+
+@pytest.mark.timeout(600 if len(PROCESS_SEEDS) > 3 else 90)
+def test_process_mode_campaign_with_real_sigkills_keeps_every_invariant():
+    # Each broker an OS process, each kill a SIGKILL; an idempotent producer with acks=all
+    # and min ISR 2: no acknowledged record lost, none stored twice, order kept, committed
+    # offsets never back, replicas identical at the end.
+    settings = CampaignSettings(acks="all", idempotent=True, mode="processes",
+                                duration=2.0 if len(PROCESS_SEEDS) == 3 else 3.0)
+    kills = acknowledged = 0
+    for seed in PROCESS_SEEDS:
+        report = run_once(seed, settings)
+        assert report.ok and not report.lost and not report.duplicates, report.scenario()
+        assert "--mode processes" in report.scenario()
+        kills += report.kills
+        acknowledged += report.acknowledged
+    assert kills >= len(PROCESS_SEEDS) // 2  # the plans did kill brokers
+    assert acknowledged > 10 * len(PROCESS_SEEDS)  # and the producer got through

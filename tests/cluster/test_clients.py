@@ -13,9 +13,11 @@ from tests.conftest import wait_until
 FAST = dict(replica_lag_time_max_ms=1000, broker_session_timeout_ms=1000, tick_ms=10)
 
 
-@pytest.fixture
-def cluster():
-    with Cluster(3, **FAST) as c:
+@pytest.fixture(params=["threads", "processes"])
+def cluster(request):
+    # In process mode every broker is an OS process and kill() is a SIGKILL.
+    settings = FAST if request.param == "threads" else dict(FAST, tick_ms=20)
+    with Cluster(3, mode=request.param, **settings) as c:
         yield c
 
 

@@ -178,6 +178,65 @@ def test_kafka_python_group_consumes_across_a_leader_change(cluster, bootstrap):
         producer.close(timeout=10)
 
 
+def test_kafka_python_group_survives_the_loss_of_its_coordinator(cluster, bootstrap):
+    cluster.create_topic("t", 2, replication_factor=3, min_insync_replicas=2)
+    producer = kafka.KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
+                                   retry_backoff_ms=50)
+    consumer = kafka.KafkaConsumer("t", bootstrap_servers=bootstrap, group_id="g",
+                                   auto_offset_reset="earliest", enable_auto_commit=False,
+                                   fetch_max_wait_ms=100, retry_backoff_ms=50,
+                                   heartbeat_interval_ms=200)
+    seen: list[bytes] = []
+
+    def read_until(count):
+        def more():
+            for records in consumer.poll(timeout_ms=100).values():
+                seen.extend(r.value for r in records)
+            return len(set(seen)) >= count
+        wait_until(more, timeout=30)
+
+    try:
+        for i in range(20):
+            producer.send("t", b"a%d" % i, partition=i % 2)
+        producer.flush(timeout=20)
+        read_until(20)
+        consumer.commit()
+        coordinator = cluster.leader("__consumer_offsets", 0)
+        cluster.kill(coordinator)
+        for i in range(20):
+            producer.send("t", b"b%d" % i, partition=i % 2)
+        producer.flush(timeout=30)
+        read_until(40)
+        # pcmodel's coordinators keep group membership in memory (Kafka also stores it in
+        # __consumer_offsets): the new coordinator does not know the member, its commit fails
+        # with UNKNOWN_MEMBER_ID, and the consumer rejoins, as after any lost membership.
+        # It then reads from the committed offsets again (at least once) up to the end.
+        ends = [kafka.TopicPartition("t", p) for p in (0, 1)]
+
+        def read_to_the_end_and_commit():
+            for records in consumer.poll(timeout_ms=100).values():  # rejoins when needed
+                seen.extend(r.value for r in records)
+            if set(consumer.assignment()) != set(ends) or any(
+                    consumer.position(tp) < 20 for tp in ends):
+                return False
+            try:
+                consumer.commit()
+            except kafka.errors.CommitFailedError:
+                return False
+            return True
+
+        wait_until(read_to_the_end_and_commit, timeout=30)
+        assert cluster.leader("__consumer_offsets", 0) not in (None, coordinator)
+        # Offsets committed before the loss were kept: nothing read before it came again.
+        assert all(seen.count(b"a%d" % i) == 1 for i in range(20))
+        assert set(seen) >= {b"b%d" % i for i in range(20)}
+        committed = cluster.connect().committed("g", [("t", 0), ("t", 1)])
+        assert sorted(v.offset for v in committed.values()) == [20, 20]
+    finally:
+        consumer.close()
+        producer.close(timeout=10)
+
+
 def test_kcat_lists_every_broker_and_leader():
     if KCAT is None:
         pytest.skip("kcat is not installed (Debian/Ubuntu: apt-get install kcat)")

@@ -1,0 +1,234 @@
+"""``pcmodel cluster``: a replicated cluster in a terminal, for Kafka clients, with faults typed in.
+
+It starts a :class:`~pcmodel.cluster.Cluster` (threads), gives every broker its own Kafka
+listener (broker ``b`` on ``PORT + b``, or on free ports with ``--kafka 0``), prints the
+``bootstrap_servers`` to give kafka-python, confluent-kafka or ``kcat -b``, and then reads
+commands on its standard input, one per line, so that a student can kill the leader while a
+producer runs in another terminal and watch the clients follow::
+
+    $ pcmodel cluster --kafka 9092
+    broker 0: 127.0.0.1:9092
+    ...
+    > create orders 3 3 2
+    > status
+    > kill 1
+    > restart 1
+
+Commands: ``create NAME [PARTITIONS [REPLICATION_FACTOR [MIN_ISR]]]``, ``status``,
+``kill B``, ``restart B``, ``isolate B``, ``heal [B]``, ``slow B SECONDS``, ``help``. A wrong
+command is answered with one line saying what is expected; the cluster goes on. It serves until
+Ctrl-C or SIGTERM (an end of input, as with ``< /dev/null``, only stops the commands).
+
+Prior art: ``pcmodel broker`` (serve in the foreground, print where, stop on Ctrl-C) and
+Kafka's ``kafka-topics.sh`` / ``kafka-server-stop.sh`` for the words.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import selectors
+import signal
+import socket
+import sys
+from typing import Any, TextIO
+
+from pcmodel.errors import UsageError
+
+__all__ = ["ClusterShell", "register", "run_cluster"]
+
+HELP = """commands:
+  create NAME [PARTITIONS [REPLICATION_FACTOR [MIN_ISR]]]   a replicated topic (1 3 1 by default)
+  status                 live brokers; each partition's leader, epoch, replicas and ISR
+  kill B | restart B     crash broker B (its listener closes) / start it again on its port
+  isolate B | heal [B]   cut B off from replication traffic / end that (every broker's)
+  slow B SECONDS         each replica fetch of B takes SECONDS (0 restores it)
+  help"""
+
+USAGES = {
+    "create": "create NAME [PARTITIONS [REPLICATION_FACTOR [MIN_ISR]]]", "status": "status",
+    "kill": "kill B", "restart": "restart B", "isolate": "isolate B", "heal": "heal [B]",
+    "slow": "slow B SECONDS", "help": "help",
+}
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``cluster`` subcommand."""
+    parser = subparsers.add_parser(
+        "cluster",
+        help="run a replicated cluster with a Kafka listener per broker; type faults in",
+        description="Serve a replicated pcmodel Cluster to Kafka clients (one listener per "
+        "broker) until Ctrl-C; read commands (create, status, kill, restart, isolate, heal, "
+        "slow) on standard input.",
+    )
+    parser.add_argument("--brokers", type=int, default=3, help="number of brokers (default 3)")
+    parser.add_argument(
+        "--kafka", metavar="[HOST:]PORT", default="127.0.0.1:0",
+        help="broker B listens on PORT+B (default: free ports on 127.0.0.1)",
+    )
+    parser.add_argument(
+        "--broker-session-timeout-ms", type=int, default=1500, metavar="MS",
+        help="how long the controller waits before it fences a silent broker (default 1500)",
+    )
+    parser.add_argument(
+        "--group-initial-rebalance-delay-ms", type=int, default=300, metavar="MS",
+        help="Kafka's group.initial.rebalance.delay.ms (default 300, what Kafka clients want)",
+    )
+    parser.set_defaults(func=run_cluster)
+
+
+class ClusterShell:
+    """The command interpreter of ``pcmodel cluster``, apart from its terminal (for tests).
+
+    :meth:`execute` runs one command line and returns what to print; a mistake is answered
+    with a line starting ``error:``, never an exception.
+    """
+
+    def __init__(self, cluster: Any) -> None:
+        self.cluster = cluster
+
+    def execute(self, line: str) -> str:
+        """Run one command; return its answer (``""`` for an empty line)."""
+        words = line.split()
+        if not words:
+            return ""
+        name, args = words[0].lower(), words[1:]
+        command = getattr(self, f"_do_{name}", None)
+        if command is None:
+            return f"error: unknown command {name!r}; type help"
+        try:
+            return command(*args)
+        except TypeError:
+            return f"error: usage: {USAGES[name]}"
+        except ValueError as exc:  # a word that is not the number it should be, or out of range
+            return f"error: {exc}; usage: {USAGES[name]}"
+        except Exception as exc:  # the cluster's own errors: a clear line, the shell goes on
+            return f"error: {exc}"
+
+    def _broker(self, text: str) -> int:
+        broker = int(text)
+        if not 0 <= broker < len(self.cluster.nodes):
+            raise ValueError(f"broker must be 0..{len(self.cluster.nodes) - 1}, got {broker}")
+        return broker
+
+    def _do_help(self) -> str:
+        return HELP
+
+    def _do_create(self, name: str, partitions: str = "1", rf: str | None = None,
+                   min_isr: str = "1") -> str:
+        self.cluster.create_topic(
+            name, int(partitions), min_insync_replicas=int(min_isr),
+            replication_factor=None if rf is None else int(rf))
+        return f"created {name}"
+
+    def _do_status(self) -> str:
+        live = sorted(self.cluster.live_brokers())
+        lines = [f"live brokers: {live}"]
+        for tp, st in sorted(self.cluster.metadata().items()):
+            leader = "none" if st.leader is None else st.leader
+            isr = [r for r in st.replicas if r in st.isr]
+            lines.append(f"{tp.topic}-{tp.partition}: leader {leader} epoch {st.leader_epoch} "
+                         f"replicas {list(st.replicas)} isr {isr}")
+        return "\n".join(lines)
+
+    def _do_kill(self, broker: str) -> str:
+        self.cluster.kill(self._broker(broker))
+        return f"killed broker {broker}"
+
+    def _do_restart(self, broker: str) -> str:
+        self.cluster.restart(self._broker(broker))
+        return f"restarted broker {broker}"
+
+    def _do_isolate(self, broker: str) -> str:
+        self.cluster.isolate(self._broker(broker))
+        return f"isolated broker {broker}"
+
+    def _do_heal(self, broker: str | None = None) -> str:
+        self.cluster.heal(None if broker is None else self._broker(broker))
+        return "healed"
+
+    def _do_slow(self, broker: str, seconds: str) -> str:
+        self.cluster.slow(self._broker(broker), float(seconds))
+        return f"broker {broker} fetches every {float(seconds)} s"
+
+
+def _ports(text: str, brokers: int) -> tuple[str, list[int]]:
+    from pcmodel.topics.cli import parse_kafka_address
+
+    try:
+        host, port = parse_kafka_address(text)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if port and port + brokers - 1 > 65535:
+        raise UsageError(f"--kafka port {port} leaves no room for {brokers} brokers")
+    return host, [0 if port == 0 else port + b for b in range(brokers)]
+
+
+def run_cluster(args: argparse.Namespace) -> int:
+    """Serve a cluster until SIGINT or SIGTERM, running typed commands; return the status."""
+    if not 1 <= args.brokers <= 32:
+        raise UsageError(f"--brokers must be 1..32, got {args.brokers}")
+    for option in ("broker_session_timeout_ms", "group_initial_rebalance_delay_ms"):
+        if getattr(args, option) < (1 if option.startswith("broker") else 0):
+            raise UsageError(f"--{option.replace('_', '-')} is out of range: "
+                             f"{getattr(args, option)}")
+    host, ports = _ports(args.kafka, args.brokers)
+    from pcmodel.cluster.cluster import Cluster
+
+    cluster = Cluster(args.brokers, broker_session_timeout_ms=args.broker_session_timeout_ms,
+                      group_initial_rebalance_delay_ms=args.group_initial_rebalance_delay_ms)
+    try:
+        try:
+            listeners = cluster.serve_kafka(host, ports)
+        except (OSError, ImportError) as exc:
+            print(f"pcmodel cluster: error: cannot serve Kafka clients on {host}: {exc}",
+                  file=sys.stderr)
+            return 1
+        try:
+            for broker, (h, p) in sorted(listeners.addresses.items()):
+                print(f"broker {broker}: {h}:{p}")
+            print(f"Kafka clients: bootstrap_servers={listeners.bootstrap_servers!r}")
+            print("Type help for the commands. Stop with Ctrl-C.", flush=True)
+            _serve(ClusterShell(cluster), sys.stdin, sys.stdout)
+        finally:
+            listeners.stop()
+    finally:
+        cluster.close()
+    print("pcmodel cluster stopped.", flush=True)
+    return 0
+
+
+def _serve(shell: ClusterShell, commands: TextIO, out: TextIO) -> None:
+    """Run commands from ``commands`` until SIGINT or SIGTERM (an end of input only stops
+    reading). Signals wake the wait through a socket pair, so no polling is needed; input is
+    read from the descriptor (not line-buffered), so no typed line waits in a buffer."""
+    wake_r, wake_w = socket.socketpair()
+    previous = {signum: signal.signal(signum, lambda *_: wake_w.send(b"x"))
+                for signum in (signal.SIGINT, signal.SIGTERM)}
+    pending = b""
+    try:
+        with selectors.DefaultSelector() as selector:
+            selector.register(wake_r, selectors.EVENT_READ)
+            try:
+                fd = commands.fileno()
+                selector.register(fd, selectors.EVENT_READ)
+            except (ValueError, OSError):
+                fd = None  # no readable input: serve until a signal
+            while True:
+                ready = {key.fileobj for key, _ in selector.select()}
+                if wake_r in ready:
+                    return
+                chunk = os.read(fd, 4096)
+                if not chunk:
+                    selector.unregister(fd)
+                    chunk = b"\n"  # the last line, even without its newline
+                *lines, pending = (pending + chunk).split(b"\n")
+                for line in lines:
+                    answer = shell.execute(line.decode(errors="replace"))
+                    if answer:
+                        print(answer, file=out, flush=True)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        wake_r.close()
+        wake_w.close()

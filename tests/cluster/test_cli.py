@@ -1,0 +1,95 @@
+"""``pcmodel cluster``: the command interpreter, and the command in a terminal."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from pcmodel.cluster import Cluster
+from pcmodel.cluster.cli import ClusterShell
+
+ONLY_THE_CLUSTER_COMMAND = """
+import argparse, sys
+from pcmodel.cluster import cli
+parser = argparse.ArgumentParser(prog="pcmodel")
+cli.register(parser.add_subparsers())
+args = parser.parse_args(sys.argv[1:])
+sys.exit(args.func(args))
+"""
+
+
+def test_the_shell_creates_reports_and_injects_faults(make_cluster):
+    cluster = make_cluster()
+    shell = ClusterShell(cluster)
+    assert shell.execute("create orders 2 3 2") == "created orders"
+    status = shell.execute("status").splitlines()
+    assert status[0] == "live brokers: [0, 1, 2]"
+    assert "orders-1: leader 1 epoch 0 replicas [1, 2, 0] isr [1, 2, 0]" in status
+    assert shell.execute("kill 2") == "killed broker 2" and not cluster.nodes[2].alive
+    assert shell.execute("restart 2") == "restarted broker 2" and cluster.nodes[2].alive
+    assert shell.execute("isolate 1") == "isolated broker 1"
+    assert shell.execute("heal") == "healed"
+    assert shell.execute("slow 0 0.5").startswith("broker 0 fetches every 0.5 s")
+    assert shell.execute("   ") == ""
+    assert "kill B" in shell.execute("help")
+
+
+@pytest.mark.parametrize("line, expected", [
+    ("bogus", "error: unknown command 'bogus'; type help"),
+    ("kill", "error: usage: kill B"),
+    ("kill 7", "error: broker must be 0..2, got 7; usage: kill B"),
+    ("slow 0 fast", "usage: slow B SECONDS"),
+    ("create orders 2 4", "replication_factor must be between 1 and the 3 brokers"),
+    ("create orders many", "usage: create NAME"),
+])
+def test_the_shell_answers_mistakes_with_one_line(make_cluster, line, expected):
+    answer = ClusterShell(make_cluster()).execute(line)
+    assert answer.startswith("error:") and expected in answer and "\n" not in answer
+
+
+def test_the_command_serves_kafka_clients_takes_commands_and_stops_on_ctrl_c():
+    pytest.importorskip("kafka", reason="the Kafka listeners need kafka-python")
+    # The command alone (``pcmodel`` itself imports every command's module: seconds on a
+    # loaded machine); main() dispatching to it is checked in-process below.
+    process = subprocess.Popen(
+        [sys.executable, "-c", ONLY_THE_CLUSTER_COMMAND, "cluster", "--brokers", "2"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True, env={**os.environ, "PYTHONPATH": os.getcwd()},
+    )
+    try:
+        lines = []
+        while not lines or not lines[-1].endswith("Stop with Ctrl-C."):
+            line = process.stdout.readline()
+            assert line, f"the cluster exited before it was ready: {process.stderr.read()}"
+            lines.append(line.strip())
+        host, port = lines[0].split(": ")[1].rsplit(":", 1)
+        socket.create_connection((host, int(port)), timeout=10).close()  # broker 0 serves
+        process.stdin.write("kill 0\n")
+        process.stdin.flush()
+        assert process.stdout.readline().strip() == "killed broker 0"
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection((host, int(port)), timeout=10).close()
+        os.killpg(process.pid, signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+        assert (process.returncode, err) == (0, ""), err
+        assert out.strip() == "pcmodel cluster stopped."
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate(timeout=10)
+
+
+def test_a_cluster_is_not_started_for_a_wrong_option(capsys):
+    from pcmodel.cli import main
+
+    assert main(["cluster", "--brokers", "0"]) == 2
+    assert "--brokers must be 1..32" in capsys.readouterr().err
+    assert main(["cluster", "--kafka", "65535"]) == 2
+    assert "leaves no room" in capsys.readouterr().err
+    with Cluster(1, mode="steps"):  # nothing else was left running
+        pass

@@ -1,0 +1,197 @@
+"""The cluster with every broker in its own process: real SIGKILLs, logs recovered from files.
+
+Each scenario is driven by faults and conditions, never by sleeping: ``isolate`` reaches every
+broker before it returns, so records produced after it cannot be replicated; elections and
+catching up are awaited with ``wait_until``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from pcmodel.cluster import Cluster, VirtualClock
+from pcmodel.topics.errors import IllegalArgumentError, IllegalStateError, KafkaConnectionError
+from pcmodel.topics.structs import TopicPartition
+from tests.conftest import wait_until
+
+TP = TopicPartition("t", 0)
+# Generous for a loaded machine: a live broker is never fenced, an election takes ~1 s.
+SETTINGS = {"broker_session_timeout_ms": 1000, "tick_ms": 20}
+
+
+def values(records):
+    return [r.value for r in records]
+
+
+def batch(*vals):
+    return [(None, v) for v in vals]
+
+
+@pytest.mark.timeout(90)
+def test_acks_all_survives_a_sigkill_of_the_leader():
+    with Cluster(3, mode="processes", **SETTINGS) as cluster:
+        cluster.create_topic("t", replication_factor=3, min_insync_replicas=2)
+        acked = [cluster.produce("t", 0, batch(f"r{i}".encode()), acks="all").get(timeout=20)
+                 for i in range(10)]
+        assert [a.base_offset for a in acked] == list(range(10))
+        old = cluster.leader("t", 0)
+        cluster.kill(old)
+        assert cluster.nodes[old].exitcode == -signal.SIGKILL  # a real SIGKILL, reaped
+        with pytest.raises(KafkaConnectionError):
+            cluster.fetch(old, {TP: 0})
+        wait_until(lambda: cluster.leader("t", 0) not in (None, old), timeout=30)
+        new = cluster.leader("t", 0)
+        expected = [f"r{i}".encode() for i in range(10)]
+        assert values(cluster.log(new, "t", 0)) == expected  # nothing acknowledged was lost
+        assert values(cluster.log(old, "t", 0)) == expected  # the dead broker's files
+        after = cluster.produce("t", 0, batch(b"after"), acks="all").get(timeout=20)
+        assert (after.broker, after.base_offset) == (new, 10)
+        cluster.restart(old)  # replays its journal, catches up from the new leader
+        wait_until(lambda: cluster.isr("t", 0) == {0, 1, 2}, timeout=30)
+        wait_until(lambda: values(cluster.log(old, "t", 0)) == expected + [b"after"],
+                   timeout=30)
+
+
+@pytest.mark.timeout(90)
+def test_acks_one_loses_the_suffix_the_followers_never_fetched():
+    # A long lag limit keeps the followers in the ISR while the leader is cut off, so the
+    # election after the kill is clean — and still loses what only the leader had.
+    with Cluster(3, mode="processes", replica_lag_time_max_ms=60_000, **SETTINGS) as cluster:
+        cluster.create_topic("t", replication_factor=3, min_insync_replicas=1)
+        cluster.produce("t", 0, batch(b"a", b"b"), acks="all").get(timeout=20)
+        old = cluster.leader("t", 0)
+        cluster.isolate(old)  # from here no follower can fetch from it
+        lost = cluster.produce("t", 0, batch(b"c", b"d"), acks=1).get(timeout=20)
+        assert (lost.broker, lost.base_offset) == (old, 2)  # acknowledged by the leader
+        assert all(s.log_end_offset == 2 for s in cluster.replica_status("t", 0)
+                   if s.broker != old)
+        cluster.kill(old)
+        wait_until(lambda: cluster.leader("t", 0) not in (None, old), timeout=30)
+        new = cluster.leader("t", 0)
+        assert values(cluster.log(old, "t", 0)) == [b"a", b"b", b"c", b"d"]  # on its disk
+        cluster.produce("t", 0, batch(b"e"), acks="all").get(timeout=20)
+        cluster.heal(old)
+        cluster.restart(old)
+        # The restarted broker truncates its suffix (leader epochs, KIP-101) and rejoins.
+        wait_until(lambda: cluster.isr("t", 0) == {0, 1, 2}, timeout=30)
+        wait_until(lambda: values(cluster.log(old, "t", 0)) == [b"a", b"b", b"e"], timeout=30)
+        assert values(cluster.log(new, "t", 0)) == [b"a", b"b", b"e"]
+        wait_until(lambda: any(e.kind == "truncated" and e.broker == old
+                               for e in cluster.events), timeout=10)
+        truncated = [e for e in cluster.events if e.kind == "truncated" and e.broker == old]
+        assert [values(e.records) for e in truncated] == [[b"c", b"d"]]
+        assert truncated[0].detail == (2, 2)
+
+
+@pytest.mark.timeout(90)
+def test_a_broker_process_that_dies_on_its_own_is_noticed_and_restarts(caplog):
+    with Cluster(3, mode="processes", **SETTINGS) as cluster:
+        cluster.create_topic("t", replication_factor=3, min_insync_replicas=2)
+        cluster.produce("t", 0, batch(b"a"), acks="all").get(timeout=20)
+        victim = cluster.leader("t", 0)
+        os.kill(cluster.nodes[victim].pid, signal.SIGKILL)  # not through the cluster
+        wait_until(lambda: cluster.leader("t", 0) not in (None, victim), timeout=30)
+        wait_until(lambda: "ended on its own" in caplog.text, timeout=10)
+        cluster.restart(victim)
+        wait_until(lambda: cluster.isr("t", 0) == {0, 1, 2}, timeout=30)
+        assert values(cluster.log(victim, "t", 0)) == [b"a"]
+
+
+@pytest.mark.timeout(90)
+def test_topics_are_deleted_and_grown_on_live_and_dead_brokers():
+    with Cluster(3, mode="processes", **SETTINGS) as cluster:
+        cluster.create_topic("t", 1, replication_factor=3, min_insync_replicas=2)
+        cluster.create_topic("gone", 1, replication_factor=3)
+        cluster.produce("gone", 0, batch(b"x"), acks="all").get(timeout=20)
+        root = Path(cluster._root)
+        assert len(list(root.glob("broker-*/gone-0.journal"))) == 3
+        cluster.kill(2)
+        cluster.delete_topic("gone")  # broker 2's files go too, as Kafka deletes on return
+        cluster.add_partitions("t", 2)
+        assert not list(root.glob("broker-*/gone-*"))
+        cluster.restart(2)  # comes back with the new partition and without the old topic
+        t1 = TopicPartition("t", 1)
+        wait_until(lambda: cluster.isr("t", 1) == set(cluster.metadata()[t1].replicas),
+                   timeout=30)
+        assert cluster.produce("t", 1, batch(b"y"), acks="all").get(timeout=20).base_offset == 0
+        wait_until(lambda: values(cluster.log(2, "t", 1)) == [b"y"], timeout=30)
+        assert "gone" not in cluster.connect().list_topics()
+
+
+@pytest.mark.timeout(60)
+def test_bad_input_gets_one_line_errors_and_starts_nothing():
+    with pytest.raises(IllegalArgumentError, match="monotonic clock"):
+        Cluster(3, mode="processes", clock=VirtualClock())
+    with pytest.raises(IllegalArgumentError, match="brokers must be"):
+        Cluster(0, mode="processes")
+    with pytest.raises(IllegalArgumentError, match="mode must be one of"):
+        Cluster(3, mode="process")
+    with Cluster(2, mode="processes", **SETTINGS) as cluster:
+        cluster.create_topic("t", replication_factor=2)
+        with pytest.raises(IllegalStateError, match="real time"):
+            cluster.step()
+        with pytest.raises(IllegalArgumentError, match="broker must be an id"):
+            cluster.kill(5)
+        with pytest.raises(IllegalArgumentError, match="acks must be"):
+            cluster.produce("t", 0, batch(b"x"), acks=2)
+        with pytest.raises(IllegalArgumentError, match="slow"):
+            cluster.slow(0, -1)
+        root = Path(cluster._root)
+        assert root.exists()
+    assert not root.exists()  # the journals went with the cluster
+    with pytest.raises(IllegalStateError, match="closed"):
+        cluster.produce("t", 0, batch(b"x")).get(timeout=1)
+
+
+_OWNER = textwrap.dedent("""
+    import sys, time
+    from pcmodel.cluster import Cluster
+    if __name__ == "__main__":
+        with Cluster(3, mode="processes") as cluster:
+            cluster.create_topic("t", replication_factor=3)
+            cluster.produce("t", 0, [(None, b"x")], acks="all").get(timeout=20)
+            print(cluster._root, *[n.pid for n in cluster.nodes], flush=True)
+            sys.stdin.read()  # until the test kills or interrupts us
+""")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("how", ["SIGKILL", "Ctrl-C"])
+def test_no_broker_process_or_file_outlives_its_owner(tmp_path, how):
+    script = tmp_path / "owner.py"
+    script.write_text(_OWNER)
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    owner = subprocess.Popen([sys.executable, str(script)], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True, env=env,
+                             start_new_session=True)
+    try:
+        root, *pids = owner.stdout.readline().split()
+        assert len(pids) == 3 and Path(root).exists()
+        if how == "SIGKILL":
+            owner.kill()  # no clean-up code runs in the owner: the brokers notice alone
+        else:
+            os.killpg(owner.pid, signal.SIGINT)  # the terminal signals the whole group
+        owner.wait(30)
+        wait_until(lambda: not any(_alive(int(p)) for p in pids), timeout=30)
+        wait_until(lambda: not Path(root).exists(), timeout=30)
+    finally:
+        if owner.poll() is None:
+            owner.kill()
+            owner.wait(10)
+        owner.stdout.close()
+        owner.stdin.close()
