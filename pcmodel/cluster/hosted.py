@@ -37,7 +37,10 @@ from pcmodel.topics.errors import (
 from pcmodel.topics.server import BrokerServer, portable_exception
 from pcmodel.topics.transport import RequestRejected, check_numbers
 
-__all__ = ["ControllerServer", "HostedBroker", "process_context"]
+__all__ = ["START_TIMEOUT", "ControllerServer", "HostedBroker", "process_context"]
+
+#: How long a broker process may take to start (recover its journals and serve).
+START_TIMEOUT = 30.0
 
 log = logging.getLogger(__name__)
 _context: Any = None
