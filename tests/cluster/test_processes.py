@@ -91,6 +91,27 @@ def test_acks_one_loses_the_suffix_the_followers_never_fetched():
 
 
 @pytest.mark.timeout(90)
+def test_unclean_election_after_sigkills_loses_what_the_new_leader_lacked():
+    with Cluster(3, mode="processes", replica_lag_time_max_ms=300, **SETTINGS) as cluster:
+        cluster.create_topic("t", replication_factor=3, min_insync_replicas=1,
+                             unclean_leader_election_enable=True)
+        cluster.produce("t", 0, batch(b"a"), acks="all").get(timeout=20)
+        cluster.isolate(2)  # broker 2 stops replicating and falls out of the ISR
+        wait_until(lambda: cluster.isr("t", 0) == {0, 1}, timeout=30)
+        cluster.produce("t", 0, batch(b"b"), acks="all").get(timeout=20)  # on 0 and 1 only
+        cluster.kill(0)
+        cluster.kill(1)
+        cluster.heal(2)
+        wait_until(lambda: cluster.leader("t", 0) == 2, timeout=30)  # out of sync, yet leads
+        assert any(e.kind == "leader" and e.detail[0] == "unclean" for e in cluster.events)
+        cluster.produce("t", 0, batch(b"c"), acks="all").get(timeout=20)
+        cluster.restart(0)
+        cluster.restart(1)
+        for b in (0, 1):  # the acknowledged b is truncated away on both: visibly lost
+            wait_until(lambda b=b: values(cluster.log(b, "t", 0)) == [b"a", b"c"], timeout=30)
+
+
+@pytest.mark.timeout(90)
 def test_a_broker_process_that_dies_on_its_own_is_noticed_and_restarts(caplog):
     with Cluster(3, mode="processes", **SETTINGS) as cluster:
         cluster.create_topic("t", replication_factor=3, min_insync_replicas=2)
