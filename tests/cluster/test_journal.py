@@ -32,6 +32,8 @@ def test_a_recovered_replica_has_its_records_epochs_producers_and_hw(tmp_path):
     assert again.epochs.entries == first.epochs.entries and again.epochs.latest_epoch == 3
     assert again.producers.check(7, 0, 0, 2) is not None  # the retry is recognised
     again.close()
+    again.broker.close()
+    first.broker.close()
 
 
 def test_a_torn_tail_is_dropped_and_cut_off(tmp_path):
@@ -50,3 +52,5 @@ def test_a_torn_tail_is_dropped_and_cut_off(tmp_path):
     again.close()
     records, start, _ = replay_log(read_journal(path)[0])
     assert [r.value for r in records] == [b"a", b"b"] and start == 0
+    again.broker.close()
+    first.broker.close()
