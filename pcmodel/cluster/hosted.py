@@ -51,8 +51,11 @@ def process_context() -> Any:
     code once, so each broker starts as a fork of it)."""
     global _context
     if _context is None:
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["pcmodel.cluster.host"])
+        try:
+            ctx = multiprocessing.get_context("forkserver")
+            ctx.set_forkserver_preload(["pcmodel.cluster.host"])
+        except ValueError:  # no fork server (Windows): spawn, slower to start
+            ctx = multiprocessing.get_context("spawn")
         _context = ctx
     return _context
 
