@@ -20,7 +20,7 @@ from typing import Any
 
 from pcmodel.instrument import Level, Recorder
 
-__all__ = ["BACKENDS", "Backend", "Fifo", "ThreadBackend"]
+__all__ = ["BACKENDS", "Backend", "ThreadBackend"]
 
 BACKENDS: tuple[str, ...] = ("thread", "process")
 
@@ -40,15 +40,6 @@ class SharedState:
         # So that gets need not be counted one by one: gets = puts + base_depth - depth -
         # discarded (items dropped by an immediate shutdown; depth when recording restarted).
         self.discarded = self.base_depth = 0
-
-
-class Fifo(collections.deque):
-    """The thread backend's storage: a deque that can also hand over ``n`` items at once."""
-
-    def popmany(self, n: int) -> list:
-        """The next ``n`` items, removed (``n <= len(self)``)."""
-        popleft = self.popleft
-        return [popleft() for _ in range(n)]
 
 
 class Backend:
@@ -80,14 +71,30 @@ class Backend:
         for _ in range(n):
             semaphore.release()
 
+    def acquire_up_to(self, semaphore: Any, n: int) -> int:
+        """Take up to ``n`` permits of ``semaphore`` without waiting; how many were taken."""
+        taken = 0
+        while taken < n and semaphore.acquire(False):
+            taken += 1
+        return taken
+
     def queue(self, maxsize: int) -> Any:
         """A ready-made queue (the ``queue`` variant): the standard library's for this backend."""
         raise NotImplementedError
 
     def storage(self, maxsize: int) -> Any:
-        """A FIFO with ``append``, ``extend``, ``popleft``, ``popmany``, ``clear`` and ``len``;
-        used with the lock held."""
+        """A FIFO with ``append``, ``extend``, ``popleft``, ``clear`` and ``len``; used with
+        the lock held."""
         raise NotImplementedError
+
+    def popmany(self, storage: Any, n: int) -> Any:
+        """The next ``n`` items of ``storage`` (``n <= len(storage)``), removed; lock held.
+
+        The result has a ``len()`` and is turned into items by ``decode_many`` (or is the list
+        of items when there is none).
+        """
+        popleft = storage.popleft
+        return [popleft() for _ in range(n)]
 
     def state(self) -> Any:
         """Fresh scalar state with the attributes of :class:`SharedState`."""
@@ -132,8 +139,9 @@ class ThreadBackend(Backend):
 
         return ShutdownQueue(maxsize)
 
-    def storage(self, maxsize: int) -> Fifo:
-        return Fifo()
+    def storage(self, maxsize: int) -> collections.deque:
+        # A plain deque, not a subclass: CPython calls an exact deque's append/popleft faster.
+        return collections.deque()
 
     def state(self) -> SharedState:
         return SharedState()

@@ -51,6 +51,7 @@ class ConditionBuffer(TaskAccounting, Buffer):
 
     def _setup(self, backend: Backend, maxsize: int) -> None:
         self._items = backend.storage(maxsize)
+        self._popmany = backend.popmany
         self._mutex = backend.lock()
         self._not_full = backend.condition(self._mutex)
         self._not_empty = backend.condition(self._mutex)
@@ -174,7 +175,7 @@ class ConditionBuffer(TaskAccounting, Buffer):
                 if not block:
                     raise queue.Empty
                 self._wait_for_items(timeout)
-            taken = items.popmany(min(max_items, len(items)))
+            taken = self._popmany(items, min(max_items, len(items)))
             if self._state.waiting_put:
                 self._not_full.notify(len(taken))
             if self._on_get is not None:

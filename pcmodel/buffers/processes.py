@@ -70,6 +70,8 @@ from pcmodel.instrument import Level, Recorder
 
 __all__ = ["ProcessBackend"]
 
+_dumps, _loads, _PROTOCOL = pickle.dumps, pickle.loads, pickle.HIGHEST_PROTOCOL
+
 
 class _StateFields(ctypes.Structure):
     _fields_ = [(name, ctypes.c_int64) for name in SharedState.__slots__]
@@ -181,6 +183,12 @@ class ProcessBackend(Backend):
     def release(self, semaphore: Any, n: int) -> None:
         semaphore.release(n)
 
+    def acquire_up_to(self, semaphore: Any, n: int) -> int:
+        return semaphore.acquire_up_to(n)
+
+    def popmany(self, storage: SharedRing, n: int) -> Taken:
+        return storage.popmany(n)  # whole records at once: a put_many run stays one pickle
+
     def storage(self, maxsize: int) -> SharedRing:
         if maxsize <= 0:
             raise ValueError(
@@ -204,7 +212,10 @@ class ProcessBackend(Backend):
 
     def encode(self, item: Any) -> Any:
         """Pickle ``item`` in the caller (into a file if it is larger than a quarter ring)."""
-        data = dumps_item(item)
+        try:
+            data = _dumps(item, _PROTOCOL)
+        except Exception:
+            data = dumps_item(item)  # raises ItemNotPicklable, naming the item's type
         return data if len(data) <= self._spill_over else self._spill.write(data)
 
     def encode_batch(self, items: Iterable[Any]) -> EncodedBatch:
@@ -216,7 +227,7 @@ class ProcessBackend(Backend):
         """The item of a piece taken by ``popleft()``; ItemNotUnpicklable if it cannot be."""
         try:
             if type(piece) is bytes:
-                return pickle.loads(piece)
+                return _loads(piece)
             return decode_piece(piece)[0]
         except Exception as exc:
             raise unpickling_error(exc, [], 1, 1) from exc

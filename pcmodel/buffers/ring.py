@@ -49,6 +49,8 @@ _CHUNK_BYTES = 64 << 10  # a put_many run is pickled in lists of about this many
 
 WRAP, ITEM, LIST, SPILLED_ITEM, SPILLED_LIST = range(5)
 _HEADER = struct.Struct("<IIIII")  # record size, kind, payload length, first item, item count
+_HEADER_SIZE = _HEADER.size
+_pack_header, _unpack_header = _HEADER.pack_into, _HEADER.unpack_from
 # Bytes kept free for each record the buffer may still take, so that a record that finds the
 # ring out of bytes can always store the name of its spilled file (a record of at most 48 bytes,
 # plus at most as much lost at the end of the ring when it wraps).
@@ -204,6 +206,8 @@ class EncodedBatch:
 
     def __getitem__(self, index: slice) -> EncodedBatch:
         start, stop, _ = index.indices(self._length)
+        if start == 0 and stop == self._length:
+            return self  # the whole batch: the common case when the buffer has room
         windows = []
         position = 0
         for payload, kind, first, count in self.segments:
@@ -248,7 +252,8 @@ class SharedRing:
         self.maxsize = maxsize
         self.size = size
         self._folder = folder
-        self._meta = context.RawArray(ctypes.c_int64, 4)
+        self._shared_meta = context.RawArray(ctypes.c_int64, 4)
+        self._meta = _int64_view(self._shared_meta)
         # The heap block RawArray is made of, without RawArray's clearing of every byte: the
         # ring never reads a byte it did not write, and untouched pages then cost nothing.
         self._data = heap.BufferWrapper(size)
@@ -256,12 +261,13 @@ class SharedRing:
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
-        del state["_view"]  # a memoryview does not pickle; rebuilt on arrival
+        del state["_view"], state["_meta"]  # memoryviews do not pickle; rebuilt on arrival
         return state
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self._view = self._data.create_memoryview()
+        self._meta = _int64_view(self._shared_meta)
 
     def __len__(self) -> int:
         return self._meta[_ITEMS]
@@ -274,6 +280,32 @@ class SharedRing:
     # -- adding ---------------------------------------------------------------------------
 
     def append(self, payload: bytes | Spilled) -> None:
+        if type(payload) is bytes:
+            # The common case, inline: a plain item that fits at the tail (or at the start of
+            # an empty ring) leaving the reserve free, as _write and _place would decide.
+            meta = self._meta
+            records = meta[_RECORDS]
+            length = len(payload)
+            need = (_HEADER_SIZE + length + 7) & ~7
+            room = need + (self.maxsize - records - 1) * RESERVE_PER_ITEM
+            size = self.size
+            if records == 0:
+                offset = 0 if room <= size else -1
+                if offset == 0:
+                    meta[_HEAD] = 0
+            else:
+                head, offset = meta[_HEAD], meta[_TAIL]
+                if not (offset > head and size - offset >= need and size - offset + head >= room):
+                    offset = -1
+            if offset >= 0:
+                view = self._view
+                _pack_header(view, offset, need, ITEM, length, 0, 1)
+                start = offset + _HEADER_SIZE
+                view[start:start + length] = payload
+                meta[_TAIL] = offset + need
+                meta[_ITEMS] += 1
+                meta[_RECORDS] = records + 1
+                return
         self._write(payload, ITEM, 0, 1)
 
     def extend(self, batch: EncodedBatch | Iterable[bytes]) -> None:
@@ -285,19 +317,22 @@ class SharedRing:
                 self._write(payload, ITEM, 0, 1)
 
     def _write(self, payload: bytes | Spilled, kind: int, first: int, count: int) -> None:
-        spilled = isinstance(payload, Spilled)
-        if spilled:
+        if type(payload) is bytes:
+            data = payload
+            spilled = False
+        else:
             data = payload.name.encode()
             kind += SPILLED_ITEM - ITEM
-        else:
-            data = payload
-        need = (_HEADER.size + len(data) + 7) & ~7
+            spilled = True
+        length = len(data)
+        need = (_HEADER_SIZE + length + 7) & ~7
         meta = self._meta
+        records = meta[_RECORDS]
         # Invariant: free bytes >= (maxsize - records) * RESERVE_PER_ITEM. Every record holds an
         # item, so while an item may be added there is room for at least a spilled record; an
         # inline record may only use bytes beyond the reserve of the records that may follow it.
-        reserve = 0 if spilled else (self.maxsize - meta[_RECORDS] - 1) * RESERVE_PER_ITEM
-        offset = self._place(need, reserve)
+        reserve = 0 if spilled else (self.maxsize - records - 1) * RESERVE_PER_ITEM
+        offset = self._place(need, reserve, records)
         if offset < 0:  # the ring is out of bytes: this record goes to a file
             if spilled:
                 raise RuntimeError("SharedRing: no room for a spilled record although its "
@@ -305,19 +340,21 @@ class SharedRing:
             self._write(self._folder.write(data), kind, first, count)
             return
         view = self._view
-        _HEADER.pack_into(view, offset, need, kind, len(data), first, count)
-        view[offset + _HEADER.size:offset + _HEADER.size + len(data)] = data
+        _pack_header(view, offset, need, kind, length, first, count)
+        start = offset + _HEADER_SIZE
+        view[start:start + length] = data
         meta[_TAIL] = offset + need
         meta[_ITEMS] += count
-        meta[_RECORDS] += 1
+        meta[_RECORDS] = records + 1
 
-    def _place(self, need: int, reserve: int) -> int:
+    def _place(self, need: int, reserve: int, records: int) -> int:
         """Where a record of ``need`` bytes goes leaving ``reserve`` bytes free, or -1."""
-        meta = self._meta
         size = self.size
-        if meta[_RECORDS] == 0:
+        if records == 0:
+            meta = self._meta
             meta[_HEAD] = meta[_TAIL] = 0
             return 0 if need + reserve <= size else -1
+        meta = self._meta
         head, tail = meta[_HEAD], meta[_TAIL]
         if tail > head:  # used: [head, tail); free: [tail, size) and [0, head)
             if size - tail + head < need + reserve:
@@ -325,8 +362,8 @@ class SharedRing:
             if size - tail >= need:
                 return tail
             if head >= need and head - need >= reserve:  # what is left after a wrap: [need, head)
-                if size - tail >= _HEADER.size:
-                    _HEADER.pack_into(self._view, tail, 0, WRAP, 0, 0, 0)
+                if size - tail >= _HEADER_SIZE:
+                    _pack_header(self._view, tail, 0, WRAP, 0, 0, 0)
                 return 0
             return -1
         return tail if head - tail >= need + reserve else -1  # wrapped: free is [tail, head)
@@ -376,7 +413,25 @@ class SharedRing:
 
     def popleft(self) -> Any:
         """One item's piece: bytes for a plain item (the common case), else a tuple."""
-        return self._take(1)[0]
+        meta = self._meta
+        records = meta[_RECORDS]
+        offset = meta[_HEAD]
+        view = self._view
+        if records <= 0 or self.size - offset < _HEADER_SIZE:
+            return self._take(1)[0]  # empty (IndexError), or a wrap at the very end
+        size, kind, length, _first, _count = _unpack_header(view, offset)
+        if kind != ITEM:  # a wrap, a run or a spilled record: the general path
+            return self._take(1)[0]
+        # The common case, inline: one plain item, removed whole.
+        start = offset + _HEADER_SIZE
+        data = view[start:start + length].tobytes()
+        meta[_ITEMS] -= 1
+        if records == 1:
+            meta[_RECORDS] = meta[_HEAD] = meta[_TAIL] = 0
+        else:
+            meta[_RECORDS] = records - 1
+            meta[_HEAD] = offset + size
+        return data
 
     def popmany(self, n: int) -> Taken:
         """Pieces holding the next ``n`` items (``n <= len(self)``)."""
@@ -396,6 +451,11 @@ class SharedRing:
                 _unlink_quietly(piece[1].path)
         meta = self._meta
         meta[_HEAD] = meta[_TAIL] = meta[_ITEMS] = meta[_RECORDS] = 0
+
+
+def _int64_view(array: Any) -> memoryview:
+    """A memoryview of a ctypes int64 array: indexing it is cheaper than indexing the array."""
+    return memoryview(array).cast("B").cast("q")
 
 
 def _unlink_quietly(path: str) -> None:

@@ -169,40 +169,61 @@ class RobustLock:
         self._health = health
         self._flags = health._flags
         health._owners.append(self._owner)
+        self._bind()
+
+    def _bind(self) -> None:
+        # The uncontended path is a few bytecodes around one C call: bound once, not looked up
+        # per call (a ``with`` block runs ``acquire``/``release`` themselves, no wrapper frames).
+        self._try_acquire = self._sem.acquire
+        self._sem_release = self._sem.release
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        del state["_try_acquire"], state["_sem_release"]  # bound C methods: made on arrival
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._bind()
 
     def acquire(self, block: bool = True, timeout: float | None = None) -> bool:
         if self._flags[_BROKEN]:  # once broken, nobody goes on, even through a free lock
             raise self._health._error()
-        if self._sem.acquire(False):
+        if self._try_acquire(False):
             self._owner.value = _pid
             return True
         if not block:
             return False
+        return self._acquire_slowly(timeout)
+
+    def _acquire_slowly(self, timeout: float | None) -> bool:
+        """Wait for the lock in slices, checking between them that no peer died holding it."""
+        try_acquire = self._try_acquire
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             wait = SLICE if deadline is None else min(SLICE, deadline - time.monotonic())
             if wait <= 0:
                 return False
-            if self._sem.acquire(True, wait):
+            if try_acquire(True, wait):
                 self._owner.value = _pid
                 return True
             self._health.check()
 
-    def release(self) -> None:
-        if self._owner.value != _pid:
+    def release(self, *_exc_info: object) -> None:
+        """Release the lock (RuntimeError if this process does not hold it). Also the ``with``
+        block's exit, hence the ignored arguments."""
+        owner = self._owner
+        if owner.value != _pid:
             # Not ours: a re-acquire that raised BufferBroken (in a condition's wait) leaves the
             # dead holder's lock held, and the ``with`` block around it must not free it.
             if self._flags[_BROKEN]:
                 return
             raise RuntimeError("release of a process buffer lock this process does not hold")
-        self._owner.value = 0
-        self._sem.release()
+        owner.value = 0
+        self._sem_release()
 
-    def __enter__(self) -> bool:
-        return self.acquire()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.release()
+    __enter__ = acquire
+    __exit__ = release
 
 
 class RobustCondition:
@@ -257,40 +278,112 @@ class RobustSemaphore:
 
     ``acquire(block=True, timeout=None)`` and ``release()`` as ``multiprocessing.Semaphore``;
     a blocked ``acquire`` raises :class:`BufferBroken` once a peer died owing permits.
+
+    The permits are a POSIX semaphore, taken and given without a system call while nobody
+    sleeps. Blocked acquirers do not sleep on it but on a *bell* (a second semaphore), counting
+    themselves as sleepers under a small lock, as :class:`RobustCondition`'s sleepers do: a
+    POSIX semaphore makes a system call on every post while anyone sleeps on it, so a batch of
+    n releases would cost n calls; with the bell it costs one ring per sleeper. A releaser reads
+    the sleeper count after posting its permits and a sleeper tries for a permit after counting
+    itself, both behind an atomic operation, so one of them always sees the other; a ring lost
+    to a sleeper that died is made up for by the :data:`SLICE` every sleeper wakes after.
     """
 
     def __init__(self, context: Any, value: int, health: Health) -> None:
         self._sem = context.Semaphore(value)
+        self._bell = context.Semaphore(0)
+        self._sleepers = context.RawValue(ctypes.c_int64, 0)
+        self._guard = RobustLock(context, health)  # guards _sleepers and the bell's rings
         self._health = health
         self._table = health.table
+        self._bind()
+
+    def _bind(self) -> None:
+        self._try_acquire = self._sem.acquire  # bound once: see RobustLock._bind
+        self._sem_release = self._sem.release
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        del state["_try_acquire"], state["_sem_release"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._bind()
 
     def acquire(self, block: bool = True, timeout: float | None = None) -> bool:
-        if not self._sem.acquire(False):
-            if not block:
-                return False
-            deadline = None if timeout is None else time.monotonic() + timeout
-            while True:
-                wait = SLICE if deadline is None else min(SLICE, deadline - time.monotonic())
-                if wait <= 0:
-                    return False
-                if self._sem.acquire(True, wait):
-                    break
-                self._health.check()
-        slot = self._health.debt_slot()
+        if not self._try_acquire(False) and (not block or not self._acquire_slowly(timeout)):
+            return False
+        health = self._health  # this process's debt cell, as Health.debt_slot() finds it
+        slot = health._slot if health._slot_pid == _pid else health.debt_slot()
         if slot >= 0:
             self._table[slot] += 1
         return True
 
-    def owe(self, n: int) -> None:
-        """Count ``n`` permits as held by this process without acquiring them: for a buffer
-        whose algorithm takes from this semaphore what it gives back on another it lacks."""
-        slot = self._health.debt_slot()
+    def _acquire_slowly(self, timeout: float | None) -> bool:
+        """Sleep on the bell until a permit is taken (True) or ``timeout`` runs out (False),
+        checking between slices that no peer died owing permits."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        sleepers, bell, guard = self._sleepers, self._bell, self._guard
+        while True:
+            wait = SLICE if deadline is None else min(SLICE, deadline - time.monotonic())
+            if wait <= 0:
+                return False
+            with guard:
+                sleepers.value += 1
+            # A permit posted before we counted ourselves rang no bell: try once more first.
+            got = self._try_acquire(False)
+            rung = not got and bell.acquire(True, wait)
+            if not rung:
+                with guard:
+                    if not bell.acquire(False):
+                        sleepers.value -= 1  # nobody counted us out: do it ourselves
+            if got or self._try_acquire(False):
+                return True
+            if not rung:
+                self._health.check()
+
+    def acquire_up_to(self, n: int) -> int:
+        """Take up to ``n`` permits without waiting; return how many were taken."""
+        try_acquire = self._try_acquire
+        taken = 0
+        while taken < n and try_acquire(False):
+            taken += 1
+        if taken:
+            self._owe(taken)
+        return taken
+
+    def _owe(self, n: int) -> None:
+        health = self._health
+        slot = health._slot if health._slot_pid == _pid else health.debt_slot()
         if slot >= 0:
             self._table[slot] += n
 
+    def owe(self, n: int) -> None:
+        """Count ``n`` permits as held by this process without acquiring them: for a buffer
+        whose algorithm takes from this semaphore what it gives back on another it lacks."""
+        self._owe(n)
+
     def release(self, n: int = 1) -> None:
-        slot = self._health.debt_slot()
+        health = self._health
+        slot = health._slot if health._slot_pid == _pid else health.debt_slot()
         if slot >= 0:
             self._table[slot] -= n
-        for _ in range(n):
-            self._sem.release()
+        if n == 1:
+            self._sem_release()
+        else:
+            release = self._sem_release
+            for _ in range(n):
+                release()
+        if self._sleepers.value > 0:
+            self._ring(n)
+
+    def _ring(self, n: int) -> None:
+        """Wake up to ``n`` sleepers (each then tries for a permit)."""
+        with self._guard:
+            sleepers = self._sleepers
+            wake = min(n, sleepers.value)
+            if wake > 0:
+                sleepers.value -= wake
+                for _ in range(wake):
+                    self._bell.release()

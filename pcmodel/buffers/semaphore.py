@@ -49,11 +49,13 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
 
     def _setup(self, backend: Backend, maxsize: int) -> None:
         self._items = backend.storage(maxsize)
+        self._popmany = backend.popmany
         self._mutex = backend.lock()
         self._empty_slots = backend.semaphore(maxsize) if maxsize > 0 else None
         self._full_slots = backend.semaphore(0)
         self._all_tasks_done = backend.condition(self._mutex)
         self._release = backend.release
+        self._acquire_more = backend.acquire_up_to
 
     def _size(self) -> int:
         with self._mutex:
@@ -179,7 +181,7 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
             raise queue.Empty
         with self._mutex:
             items = self._items
-            taken = items.popmany(min(granted, len(items)))
+            taken = self._popmany(items, min(granted, len(items)))
             if len(taken) < granted:  # shutdown tokens among the permits: hand them on
                 self._release(full_slots, granted - len(taken))
             if taken and self._on_get is not None:
@@ -243,7 +245,4 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
             timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
             if not self._wait(semaphore, waiting, timeout):
                 return 0
-        granted = 1
-        while granted < wanted and semaphore.acquire(False):
-            granted += 1
-        return granted
+        return 1 + self._acquire_more(semaphore, wanted - 1)

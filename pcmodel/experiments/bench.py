@@ -3,7 +3,8 @@
 Each *contender* (a buffer variant on a backend, a batch size, an instrumentation level, or a
 baseline) moves items from P producer threads/processes to C consumers through one buffer; its
 rate is items moved per second, from the moment every actor passed a start barrier to the moment
-the last one finished (each actor reads its own clock, so process start-up is not counted).
+the last one finished (each actor reads its own clock, so process start-up is not counted; see
+:mod:`pcmodel.experiments.trials`).
 
 The baselines are measured in the same run, in the same repetition, right before or after each
 contender, and the reported ratio is the median over repetitions of ``contender / baseline``:
@@ -21,9 +22,10 @@ processes, item sizes (``--item-sizes``, default 8 bytes; the full grid is 8 B, 
 each one). Items larger than 64 KiB are measured single, at capacities up to 16 only: a
 thousand of them in flight would be a gigabyte.
 
-A second, one-thread section times each thread contender's put+get with no other thread around:
-the cost of the code path itself, which scheduling noise can only slow down, never speed up (so,
-as ``timeit`` advises, the fastest round counts). Results go to JSON (``results/bench.json`` by
+A second section (:mod:`pcmodel.experiments.uncontended`) times each contender's put+get with
+one actor and nobody else around: a thread's wall-clock time, a process's CPU time. That is the
+cost of the code path itself, which scheduling noise can only slow down, never speed up (so, as
+``timeit`` advises, the fastest round counts). Results go to JSON (``results/bench.json`` by
 default). Prior art: ``pyperf``'s interleaved, repeated runs reported as medians; ``timeit``.
 """
 
@@ -37,15 +39,12 @@ import os
 import platform
 import statistics
 import sys
-import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pcmodel.errors import UsageError
-from pcmodel.experiments.actors import child_signals, children_ignore_ctrl_c
 from pcmodel.experiments.bench_report import (
     comparison_table,
     parse_size,
@@ -55,7 +54,6 @@ from pcmodel.experiments.bench_report import (
 from pcmodel.experiments.contenders import (
     COMPARISONS,
     CONTENDERS,
-    LARGE_ITEM,
     ActorKind,
     Comparison,
     Contender,
@@ -63,6 +61,8 @@ from pcmodel.experiments.contenders import (
     measured_at,
 )
 from pcmodel.experiments.outputs import check_output
+from pcmodel.experiments.trials import run_trial
+from pcmodel.experiments.uncontended import measure_uncontended, uncontended_comparisons
 from pcmodel.experiments.yardsticks import BareConditionBuffer, TextbookSemaphoreBuffer
 
 __all__ = [
@@ -93,223 +93,6 @@ CAPACITIES: tuple[int, ...] = (1, 16, 1024)
 ACTORS: tuple[tuple[int, int], ...] = ((1, 1), (4, 4))
 ITEM_SIZES: tuple[int, ...] = (8, 1024, 64 * 1024, 1024 * 1024)
 DEFAULT_JSON = Path("results") / "bench.json"
-_JOIN_TIMEOUT = 120.0  # seconds; a trial that takes longer is broken, not slow
-
-
-# -- one trial -----------------------------------------------------------------------------------
-
-
-def _split(total: int, parts: int) -> list[int]:
-    share, extra = divmod(total, parts)
-    return [share + (1 if i < extra else 0) for i in range(parts)]
-
-
-def _payloads(item_size: int, batch: int) -> list[bytes]:
-    """Distinct items of ``item_size`` bytes: a batch's worth, or a few to cycle through."""
-    count = batch if batch > 1 else (2 if item_size > LARGE_ITEM else 16)
-    return [bytes([k % 251]) * item_size for k in range(count)]
-
-
-def _produce(buf: Any, count: int, batch: int, lists: bool, payloads: list) -> None:
-    if batch == 1:
-        put = buf.put
-        pool = len(payloads)
-        for value in range(count):
-            put(payloads[value % pool])
-        return
-    chunks = [payloads] * (count // batch)
-    if count % batch:
-        chunks.append(payloads[:count % batch])
-    put = buf.put if lists else buf.put_many
-    for chunk in chunks:
-        put(chunk)
-
-
-def _consume(buf: Any, count: int, batch: int, lists: bool) -> None:
-    if batch == 1:
-        get = buf.get
-        for _ in range(count):
-            get()
-        return
-    remaining = count
-    if lists:
-        get = buf.get
-        while remaining > 0:
-            remaining -= len(get())
-        return
-    get_many = buf.get_many
-    while remaining > 0:
-        remaining -= len(get_many(min(batch, remaining)))
-
-
-def _actor(buf: Any, role: str, count: int, batch: int, lists: bool, item_size: int,
-           barrier: Any, times: Any, slot: int) -> None:
-    """Pass the barrier, move ``count`` items, write (start, end) into ``times``."""
-    payloads = _payloads(item_size, batch) if role == "producer" else []
-    barrier.wait(_JOIN_TIMEOUT)
-    started = time.perf_counter()
-    if role == "producer":
-        _produce(buf, count, batch, lists, payloads)
-    else:
-        _consume(buf, count, batch, lists)
-    times[2 * slot] = started
-    times[2 * slot + 1] = time.perf_counter()
-
-
-def _process_actor(*args: Any) -> None:
-    """:func:`_actor` in a child process, which leaves Ctrl-C to its parent (the parent stops
-    the trial and kills the children; an interrupted child would only print a traceback)."""
-    child_signals()
-    _actor(*args)
-
-
-def _shares(items: int, producers: int, consumers: int, batch: int, lists: bool
-            ) -> tuple[list[int], list[int]]:
-    """Items per producer and per consumer; with lists, every share is made of whole lists."""
-    if lists:
-        units = max(1, items // batch)
-        return ([n * batch for n in _split(units, producers)],
-                [n * batch for n in _split(units, consumers)])
-    return _split(items, producers), _split(items, consumers)
-
-
-def run_trial(contender: Contender, capacity: int, producers: int, consumers: int,
-              items: int, context: Any = None, item_size: int = 8) -> tuple[float, int]:
-    """Measure once; return (items per second, items moved). Nothing is left running.
-
-    Raises RuntimeError if an actor did not finish within a generous timeout (a broken buffer).
-    """
-    per_p, per_c = _shares(items, producers, consumers, contender.batch, contender.lists)
-    moved = sum(per_p)
-    roles = [("producer", n) for n in per_p] + [("consumer", n) for n in per_c]
-    if contender.backend is ActorKind.THREAD:
-        times = _thread_trial(contender, capacity, roles, item_size)
-    else:
-        times = _process_trial(contender, capacity, roles, context, item_size)
-    starts, ends = times[0::2], times[1::2]
-    elapsed = max(ends) - min(starts)
-    return (moved / elapsed if elapsed > 0 else float("inf")), moved
-
-
-def _thread_trial(contender: Contender, capacity: int, roles: list[tuple[str, int]],
-                  item_size: int) -> list:
-    buf = contender.make(capacity, None, item_size)
-    barrier = threading.Barrier(len(roles))
-    times = [0.0] * (2 * len(roles))
-    threads = [
-        threading.Thread(target=_actor, name=f"bench-{role}-{slot}",
-                         args=(buf, role, count, contender.batch, contender.lists, item_size,
-                               barrier, times, slot))
-        for slot, (role, count) in enumerate(roles)
-    ]
-    try:
-        for thread in threads:
-            thread.start()
-        deadline = time.monotonic() + _JOIN_TIMEOUT
-        for thread in threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-    except BaseException:
-        # Interrupted (Ctrl-C): free the actors still at the barrier; those past it finish
-        # their share, which is small. Nothing is left running when the exception goes on.
-        barrier.abort()
-        for thread in threads:
-            if thread.ident is not None:
-                thread.join(_JOIN_TIMEOUT)
-        raise
-    if any(thread.is_alive() for thread in threads):
-        barrier.abort()
-        raise RuntimeError(f"{contender.name}: a thread trial did not finish in "
-                           f"{_JOIN_TIMEOUT}s; the buffer is broken (threads left blocked)")
-    return times
-
-
-def _process_trial(contender: Contender, capacity: int, roles: list[tuple[str, int]],
-                   context: Any, item_size: int) -> list:
-    buf = contender.make(capacity, context, item_size)
-    barrier = context.Barrier(len(roles))
-    times = context.RawArray("d", 2 * len(roles))
-    processes = [
-        context.Process(target=_process_actor, name=f"bench-{role}-{slot}",
-                        args=(buf, role, count, contender.batch, contender.lists, item_size,
-                              barrier, times, slot))
-        for slot, (role, count) in enumerate(roles)
-    ]
-    try:
-        with children_ignore_ctrl_c():
-            for process in processes:
-                process.start()
-        deadline = time.monotonic() + _JOIN_TIMEOUT
-        for process in processes:
-            process.join(max(0.0, deadline - time.monotonic()))
-        stuck = [p for p in processes if p.is_alive()]
-        for process in stuck:
-            process.terminate()
-            process.join(_JOIN_TIMEOUT)
-        if stuck or any(p.exitcode != 0 for p in processes):
-            codes = [p.exitcode for p in processes]
-            raise RuntimeError(f"{contender.name}: a process trial failed (exit codes {codes})")
-        return list(times)
-    finally:
-        for process in processes:
-            if process.pid is not None and process.is_alive():
-                process.kill()
-                process.join(_JOIN_TIMEOUT)
-        if hasattr(buf, "join_thread"):  # multiprocessing.Queue: stop its feeder thread
-            buf.close()
-            buf.join_thread()
-        elif hasattr(buf, "close"):
-            buf.close()
-
-
-# -- one thread, no contention: the cost of the code path itself -----------------------------------
-
-
-def _uncontended_step(contender: Contender) -> tuple[Callable[[], None], int]:
-    """A function doing one put and one get (or one batch of each) and how many items it moves."""
-    buf = contender.make(1024 if contender.batch > 1 else 16, None, 8)
-    if contender.batch == 1:
-        put, get = buf.put, buf.get
-
-        def step() -> None:
-            put(0)
-            get()
-
-        return step, 1
-    chunk = list(range(contender.batch))
-    put_many, get_many = buf.put_many, buf.get_many
-    size = contender.batch
-
-    def batch_step() -> None:
-        put_many(chunk)
-        get_many(size)
-
-    return batch_step, size
-
-
-def measure_uncontended(rounds: int, seconds_per_round: float = 0.001
-                        ) -> dict[str, list[float]]:
-    """Nanoseconds per item (one put plus one get) of each thread contender, in one thread.
-
-    Rounds are interleaved across contenders; each contender's round runs its step as many
-    times as fits in about ``seconds_per_round`` (sized once from a short warm-up).
-    """
-    steps = {}
-    for contender in CONTENDERS:
-        if contender.backend is ActorKind.THREAD:
-            step, size = _uncontended_step(contender)
-            started = time.perf_counter()
-            for _ in range(20):
-                step()
-            each = max((time.perf_counter() - started) / 20, 1e-9)
-            steps[contender.name] = (step, size, max(1, int(seconds_per_round / each)))
-    costs: dict[str, list[float]] = {name: [] for name in steps}
-    for _ in range(rounds):
-        for name, (step, size, number) in steps.items():
-            started = time.perf_counter()
-            for _ in range(number):
-                step()
-            costs[name].append((time.perf_counter() - started) / (number * size) * 1e9)
-    return costs
 
 
 # -- the whole benchmark -------------------------------------------------------------------------
@@ -410,8 +193,7 @@ def run_benchmarks(config: BenchConfig | None = None,
             for contender in order:
                 point.rates[contender.name].append(
                     trial(point, contender, point.items[contender.name]))
-    uncontended = (measure_uncontended(config.uncontended_rounds)
-                   if ActorKind.THREAD in config.backends else {})
+    uncontended = measure_uncontended(config.uncontended_rounds, config.backends, context)
     return _results(config, context, points, uncontended, skipped)
 
 
@@ -428,7 +210,8 @@ def _compare(comp: Comparison, mine: list[float], theirs: list[float]) -> dict[s
 
 
 def _results(config: BenchConfig, context: Any, points: list[_Point],
-             uncontended: dict[str, list[float]], skipped: list[str]) -> dict[str, Any]:
+             uncontended: dict[str, dict[str, list[float]]], skipped: list[str]
+             ) -> dict[str, Any]:
     measurements = []
     comparisons = []
     for point in points:
@@ -443,17 +226,12 @@ def _results(config: BenchConfig, context: Any, points: list[_Point],
                 continue  # not measured at this point, or a peer that is not installed
             comparisons.append({**where, **_compare(comp, point.rates[comp.contender],
                                                     point.rates[comp.baseline])})
-    # One thread: rates are items per second, from nanoseconds per item.
-    single = {name: [1e9 / ns for ns in costs] for name, costs in uncontended.items()}
     uncontended_section = {
-        "ns_per_item": {name: {"median": statistics.median(costs), "best": min(costs),
-                               "rounds": costs} for name, costs in uncontended.items()},
-        # Interference only ever adds time to a one-thread loop, so, as timeit advises, the
-        # fastest round is the cost of the code; the ratio compares fastest rounds.
-        "comparisons": [_compare(comp, [max(single[comp.contender])],
-                                 [max(single[comp.baseline])])
-                        for comp in COMPARISONS[ActorKind.THREAD]
-                        if comp.contender in single and comp.baseline in single],
+        "ns_per_item": {backend: {name: {"median": statistics.median(costs), "best": min(costs),
+                                         "rounds": costs}
+                                  for name, costs in per_backend.items()}
+                        for backend, per_backend in uncontended.items()},
+        "comparisons": uncontended_comparisons(uncontended, _compare),
     }
     return {
         "meta": {

@@ -19,7 +19,7 @@ from pcmodel.buffers import make_buffer
 from pcmodel.experiments.yardsticks import BareConditionBuffer, TextbookSemaphoreBuffer
 
 __all__ = ["BATCH", "COMPARISONS", "CONTENDERS", "ActorKind", "Comparison", "Contender",
-           "available", "measured_at"]
+           "available", "close_contender", "measured_at"]
 
 BATCH = 100
 LARGE_ITEM = 64 * 1024  # above this: single items, capacities up to LARGE_CAPACITY only
@@ -242,3 +242,13 @@ def measured_at(contender: Contender, capacity: int, item_size: int) -> bool:
     if item_size > LARGE_ITEM:
         return contender.batch == 1 and capacity <= LARGE_CAPACITY
     return True
+
+
+def close_contender(buf: Any) -> None:
+    """Release what a contender's buffer holds (a multiprocessing.Queue's feeder thread, a
+    process buffer's shared memory); nothing for the thread ones."""
+    if hasattr(buf, "join_thread"):  # multiprocessing.Queue: stop its feeder thread
+        buf.close()
+        buf.join_thread()
+    elif hasattr(buf, "close"):
+        buf.close()

@@ -5,7 +5,10 @@ The student writes ``assign(subscriptions, partitions_per_topic)`` (range) and
 properties every assignor must have (each subscribed partition owned exactly once, only by a
 member subscribed to its topic, every member present), the balance each one promises, determinism
 under reordered input, Kafka's published examples, and exact agreement with a reference on seeded
-random cases. The reference is pcmodel's own assignors (:mod:`pcmodel.topics.assignors`), whose
+random cases. Each check runs the student's function on the cases in the check's child process
+and returns its results as data (:class:`Assignments`); the properties are checked in the grader,
+on those results, by replaying the check's scenario (:func:`pcmodel.grading.replay.judge`). The
+reference is pcmodel's own assignors (:mod:`pcmodel.topics.assignors`), whose
 results are Kafka's; the exercise's ``solution.py`` stands in when those cannot be imported.
 """
 
@@ -16,10 +19,12 @@ import os
 import random
 from collections import Counter
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
-from pcmodel.grading.checks import CheckFailed, budget, run_check
+from pcmodel.grading.checks import budget, fail_on
 from pcmodel.grading.probes import load_impl
+from pcmodel.grading.replay import judge, shape
 
 __all__ = ["EXAMPLES", "FUNCTIONS", "check"]
 
@@ -111,36 +116,63 @@ def _show(subs: Any, counts: Any) -> str:
     return f"subscriptions={subs!r}, partitions_per_topic={counts!r}"
 
 
-def _run(impl: str, kind: str, what: str, cases: int, seed: int) -> dict[str, str] | None:
-    name = FUNCTIONS[kind]
-    fn = getattr(load_impl(impl, name), name)
+class Assignments:
+    """The live harness: the student's assignor called on the grader's cases, results as data."""
+
+    SHAPES = {"assign": shape.dict_of(shape.list_of(shape.list_of(shape.plain)))}
+
+    def __init__(self, impl: str, kind: str) -> None:
+        name = FUNCTIONS[kind]
+        self.fn = getattr(load_impl(impl, name), name)
+
+    def assign(self, subs: Any, counts: Any) -> dict[str, list[list[Any]]]:
+        """``{member: sorted [[topic, partition]]}``; ValueError for another shape or when the
+        function changed its arguments."""
+        before = (copy.deepcopy(subs), dict(counts))
+        result = _normal(self.fn(subs, counts))
+        if (subs, counts) != before:
+            raise ValueError("it changed its arguments; an assignor must not mutate its input")
+        for member in result:
+            if not isinstance(member, str):
+                raise ValueError(f"returned the key {member!r}, which is not a member id")
+        return {m: [list(tp) for tp in owned] for m, owned in result.items()}
+
+
+def _run(h: Any, kind: str, what: str, cases: int, seed: int) -> dict[str, str] | None:
     rng = random.Random(seed)
     checks = {"examples": _examples, "present": _present, "once": _once, "balanced": _balanced,
               "matches": _matches, "deterministic": _deterministic}
-    return checks[what](fn, kind, rng, cases)
+    return checks[what](h, kind, rng, cases)
 
 
-def _call(fn: Callable[..., Any], subs: Any, counts: Any) -> Any:
-    before = (copy.deepcopy(subs), dict(counts))
-    result = _normal(fn(subs, counts))
-    if (subs, counts) != before:
-        raise ValueError("it changed its arguments; an assignor must not mutate its input")
-    return result
+def _call(h: Any, subs: Any, counts: Any) -> dict[str, list[tuple[str, int]]]:
+    """The student's assignment for one case, as the grader reads it back."""
+    result = h.assign(subs, counts)
+    out = {}
+    for member, owned in result.items():
+        pairs = []
+        for pair in owned:
+            topic, partition = pair  # ValueError (not a pair): the observations do not fit
+            if not isinstance(topic, str) or not isinstance(partition, int):
+                raise ValueError("a (topic, partition) pair of the wrong types")
+            pairs.append((topic, partition))
+        out[member] = pairs
+    return out
 
 
-def _examples(fn: Any, kind: str, rng: random.Random, cases: int) -> dict[str, str] | None:
+def _examples(h: Any, kind: str, rng: random.Random, cases: int) -> dict[str, str] | None:
     for subs, counts, want in EXAMPLES[kind]:
-        got = _call(fn, subs, counts)
+        got = _call(h, subs, counts)
         if got != want:
             return _problem(f"Kafka's documented result {want} for {_show(subs, counts)}",
                             repr(got), _HINTS[kind])
     return None
 
 
-def _present(fn: Any, kind: str, rng: random.Random, cases: int) -> dict[str, str] | None:
+def _present(h: Any, kind: str, rng: random.Random, cases: int) -> dict[str, str] | None:
     subs = {"C0": ["t0"], "C1": ["t0"], "C2": ["t0"], "C3": ["missing"]}
     counts = {"t0": 2}
-    got = _call(fn, subs, counts)
+    got = _call(h, subs, counts)
     if set(got) != set(subs):
         return _problem(f"every member as a key, even with no partitions: {sorted(subs)}",
                         f"keys {sorted(got)} for {_show(subs, counts)}",
@@ -148,10 +180,10 @@ def _present(fn: Any, kind: str, rng: random.Random, cases: int) -> dict[str, st
     return None
 
 
-def _once(fn: Any, kind: str, rng: random.Random, cases: int) -> dict[str, str] | None:
+def _once(h: Any, kind: str, rng: random.Random, cases: int) -> dict[str, str] | None:
     for _ in range(cases):
         subs, counts = _case(rng)
-        got = _call(fn, subs, counts)
+        got = _call(h, subs, counts)
         owners = Counter(tp for owned in got.values() for tp in owned)
         wanted = {(t, p) for topics in subs.values() for t in topics if t in counts
                   for p in range(counts[t])}
@@ -170,10 +202,10 @@ def _once(fn: Any, kind: str, rng: random.Random, cases: int) -> dict[str, str] 
     return None
 
 
-def _balanced(fn: Any, kind: str, rng: random.Random, cases: int) -> dict[str, str] | None:
+def _balanced(h: Any, kind: str, rng: random.Random, cases: int) -> dict[str, str] | None:
     for _ in range(cases):
         subs, counts = _case(rng, equal=(kind == "roundrobin"))
-        got = _call(fn, subs, counts)
+        got = _call(h, subs, counts)
         if kind == "roundrobin":
             sizes = {m: len(v) for m, v in got.items()}
             if sizes and max(sizes.values()) - min(sizes.values()) > 1:
@@ -192,25 +224,25 @@ def _balanced(fn: Any, kind: str, rng: random.Random, cases: int) -> dict[str, s
     return None
 
 
-def _matches(fn: Any, kind: str, rng: random.Random, cases: int) -> dict[str, str] | None:
+def _matches(h: Any, kind: str, rng: random.Random, cases: int) -> dict[str, str] | None:
     reference = _reference(kind)
     for _ in range(cases):
         subs, counts = _case(rng, equal=rng.random() < 0.3)
         want = _normal(reference(subs, counts))
-        got = _call(fn, subs, counts)
+        got = _call(h, subs, counts)
         if got != want:
             return _problem(f"Kafka's assignment {want}", f"{got} for {_show(subs, counts)}",
                             _HINTS[kind])
     return None
 
 
-def _deterministic(fn: Any, kind: str, rng: random.Random, cases: int) -> dict[str, str] | None:
+def _deterministic(h: Any, kind: str, rng: random.Random, cases: int) -> dict[str, str] | None:
     for _ in range(cases):
         subs, counts = _case(rng)
-        first = _call(fn, subs, counts)
+        first = _call(h, subs, counts)
         for _ in range(3):
             again_subs, again_counts = _shuffled(rng, subs, counts)
-            again = _call(fn, again_subs, again_counts)
+            again = _call(h, again_subs, again_counts)
             if again != first:
                 return _problem(
                     "the same assignment for the same group, whatever the order of the "
@@ -233,6 +265,4 @@ _HINTS = {
 
 def check(impl: str, kind: str, what: str, cases: int = 150, seed: int = 11) -> None:
     """Run one property ``what`` of assignor ``kind`` ("range" / "roundrobin") isolated."""
-    found = run_check(_run, impl, kind, what, budget(cases), seed)
-    if found is not None:
-        raise CheckFailed.from_problem(found)
+    fail_on(judge(_run, partial(Assignments, impl, kind), kind, what, budget(cases), seed))

@@ -1,9 +1,10 @@
 """What a failed check tells the student, and how a check runs its workload.
 
 A check fails by raising :class:`CheckFailed` with three parts a student can act on: what was
-expected, what happened, and a hint. :func:`run_check` runs a workload in isolation
-(:mod:`pcmodel.grading.isolation`) and turns a hang, a crash or an exception into such a failure,
-so each graded test is a few lines: run the workload, raise what it found.
+expected, what happened, and a hint. :func:`observe` runs a workload in isolation
+(:mod:`pcmodel.grading.isolation`), turns a hang, a crash or an exception into such a failure,
+and returns what the workload observed, as plain data. The verdict is never the child's: the
+caller judges that data (see :mod:`pcmodel.grading.replay`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 from pcmodel.grading.isolation import Verdict, run_isolated, time_scale
 
-__all__ = ["DEFAULT_TIME_LIMIT", "CheckFailed", "budget", "fail_on", "run_check"]
+__all__ = ["DEFAULT_TIME_LIMIT", "CheckFailed", "budget", "fail_on", "observe"]
 
 DEFAULT_TIME_LIMIT = 20.0  # seconds per check, before PCMODEL_GRADE_TIME_SCALE
 
@@ -63,19 +64,20 @@ def budget(amount: int) -> int:
     return max(1, -(-amount // rounds))
 
 
-def run_check(
+def observe(
     workload: Callable[..., Any],
     *args: Any,
     time_limit: float = DEFAULT_TIME_LIMIT,
     **kwargs: Any,
 ) -> Any:
-    """Run ``workload(*args, **kwargs)`` isolated; return its value or raise CheckFailed.
+    """Run ``workload(*args, **kwargs)`` isolated; return what it returned, as plain data.
 
-    A workload reports a found bug by returning ``{"expected", "got", "hint"}``; that is raised
-    as CheckFailed. Any other return value is passed back. A timeout, a crash, an exception or
-    interference with the grader (a forged result) is raised as CheckFailed too. What the
-    workload printed is printed here (capped), so pytest reports it as the check's output.
-    ``time_limit`` is scaled by ``PCMODEL_GRADE_TIME_SCALE``.
+    The value is JSON data (dicts with string keys, lists, strings, numbers, booleans, None)
+    decoded by the grader; it is an observation for the caller to judge, never a verdict: a
+    dictionary that looks like a failure report is returned like any other. A timeout, a crash,
+    an exception or interference with the grader (a message the grader did not seal) is raised
+    as CheckFailed. What the workload printed is printed here (capped), so pytest reports it as
+    the check's output. ``time_limit`` is scaled by ``PCMODEL_GRADE_TIME_SCALE``.
     """
     limit = time_limit * time_scale()
     outcome = run_isolated(lambda: workload(*args, **kwargs), time_limit=limit)
@@ -107,7 +109,4 @@ def run_check(
         if "NotImplementedError" in outcome.error:
             hint = "this part of the starter is not written yet"
         raise CheckFailed("the workload to run without an exception", outcome.error, hint)
-    value = outcome.value
-    if isinstance(value, dict) and {"expected", "got"} <= value.keys():
-        raise CheckFailed.from_problem(value)
-    return value
+    return outcome.value

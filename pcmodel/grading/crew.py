@@ -25,10 +25,13 @@ from typing import Any
 
 from pcmodel.grading.isolation import describe_exception, time_scale
 
-__all__ = ["Crew", "Worker", "WorkerState", "noise_tracer", "patience", "processor_wait"]
+__all__ = ["QUIET", "Crew", "Stillness", "Worker", "WorkerState", "noise_tracer", "patience",
+           "processor_wait", "task_stat"]
 
 _DELAYS = (0.0, 0.0, 0.00001, 0.00005, 0.0002)
 _MOST_PATIENCE = 4.0  # how far a loaded machine may stretch a stall window
+QUIET = 0.5  # seconds of complete stillness that prove a deadlock (see Stillness)
+_LOOK = 0.05  # seconds between two looks for stillness
 
 
 def patience() -> float:
@@ -72,6 +75,56 @@ def _starved(before: dict[int, int], window: float) -> bool:
     now = processor_wait()
     waited = sum(max(0, ns - before.get(tid, 0)) for tid, ns in now.items())
     return waited >= 0.25 * window * 1e9
+
+
+def task_stat(path: str) -> tuple[str, int] | None:
+    """(state letter, CPU ticks used) of a task from its ``/proc/.../stat``; None if gone."""
+    try:
+        with open(path) as stat:
+            fields = stat.read().rpartition(")")[2].split()
+        return fields[0], int(fields[11]) + int(fields[12])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+class Stillness:
+    """Tells a deadlock without waiting out a whole stall window.
+
+    A program whose every watched thread or process is asleep in the kernel (state ``S``) at
+    every look, has used no CPU and has made no progress for :data:`QUIET` seconds cannot move
+    again by itself: a thread kept off the processor by a loaded machine is runnable (``R``),
+    not asleep, and one woken by a release (or waiting for the GIL that nobody holds) becomes
+    runnable at once. So this only shortens the wait for programs that are stuck; anything that
+    still runs, or waits for a processor, gets the full stall window as before. Where /proc does
+    not exist, nothing is ever still. Not for programs that sleep on timers by design (a Kafka
+    consumer's long poll): those are watched with the stall window only.
+    """
+
+    def __init__(self) -> None:
+        self.since: float | None = None
+        self.mark: tuple[int, int] = (-1, -1)
+
+    def still(self, paths: list[str], progress: int) -> bool:
+        now = time.monotonic()
+        stats = [task_stat(path) for path in paths]
+        if not paths or any(s is None or s[0] != "S" for s in stats):
+            self.since = None
+            return False
+        mark = (progress, sum(s[1] for s in stats if s is not None))
+        if self.since is None or mark != self.mark:
+            self.since, self.mark = now, mark
+            return False
+        return now - self.since >= QUIET * time_scale()
+
+
+def _other_threads() -> list[str]:
+    """``/proc`` stat paths of every thread of this process but the calling one."""
+    me = str(threading.get_native_id())
+    try:
+        return [f"/proc/self/task/{tid}/stat" for tid in os.listdir("/proc/self/task")
+                if tid != me]
+    except OSError:
+        return []
 
 
 class WorkerState(Enum):
@@ -157,8 +210,10 @@ class Crew:
         noise: float = 0.0,
         seed: int = 0,
         on_tick: Callable[[], None] | None = None,
+        stillness: bool = False,
     ) -> None:
         self.source = source
+        self.stillness = stillness
         self.on_tick = on_tick
         self.noise = noise
         self.noise_file = source if noise > 0 else None
@@ -202,9 +257,9 @@ class Crew:
             while not ended():
                 seen = self.progress
                 before = processor_wait()
-                moved = self._cond.wait_for(
-                    lambda seen=seen: self.progress != seen or ended(), stall
-                )
+                moved = self._window(seen, ended, stall)
+                if moved is None:  # everyone is still: stuck for good
+                    return [w for w in watched if w.state is WorkerState.RUNNING]
                 if moved:
                     excused = 0
                 elif excused < _MOST_PATIENCE and _starved(before, stall):
@@ -212,6 +267,29 @@ class Crew:
                 else:
                     return [w for w in watched if w.state is WorkerState.RUNNING]
             return []
+
+    def _window(self, seen: int, ended: Callable[[], bool], stall: float) -> bool | None:
+        """Wait (holding ``_cond``) up to ``stall`` s for progress; True if it came, False if
+        not, None if every other thread was still meanwhile."""
+        moved = lambda: self.progress != seen or ended()  # noqa: E731 - a predicate
+        if not self.stillness:
+            return self._cond.wait_for(moved, stall)
+        deadline = time.monotonic() + stall
+        stillness = Stillness()
+        while True:
+            remaining = deadline - time.monotonic()
+            if self._cond.wait_for(moved, max(0.0, min(remaining, _LOOK))):
+                return True
+            if remaining <= _LOOK:
+                return False
+            progress = self.progress
+            self._cond.release()  # workers must be able to tick while we look
+            try:
+                still = stillness.still(_other_threads(), progress)
+            finally:
+                self._cond.acquire()
+            if still and not moved():
+                return None
 
     def failures(self) -> list[Worker]:
         return [w for w in self.workers if w.state is WorkerState.FAILED]

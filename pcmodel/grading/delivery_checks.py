@@ -1,24 +1,28 @@
 """Graded checks for exercise 06: an at-least-once consumer loop on pcmodel's topics.
 
-The student writes ``consume(consumer, process, should_stop)``. Each workload builds a
-:class:`~pcmodel.topics.Broker` in the check's child process, fills a topic, and drives the
-student's loop with real :class:`~pcmodel.topics.KafkaConsumer` members of one group: to the end,
-into a crash (``process`` raising), and through a rebalance (a second member joining). It then
-compares what was processed with what the log holds and what the group committed, which is how
-Kafka's own delivery tests reason: committed offsets must never pass an unprocessed record (no
-loss), and only records after the last commit may be processed twice.
+The student writes ``consume(consumer, process, should_stop)``. The live harness
+:class:`Deliveries` builds a :class:`~pcmodel.topics.Broker` in the check's child process, fills a
+topic, and drives the student's loop with real :class:`~pcmodel.topics.KafkaConsumer` members of
+one group: to the end, into a crash (``process`` raising), and through a rebalance (a second
+member joining). Each check is a scenario over it, replayed in the grader on what the child
+observed (:func:`pcmodel.grading.replay.judge`): which member processed which record, in which
+order, what consume() raised, what the group committed. The grader then reasons as Kafka's own
+delivery tests do: committed offsets must never pass an unprocessed record (no loss), and only
+records after the last commit may be processed twice.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import Counter
+from functools import partial
 from typing import Any
 
-from pcmodel.grading.buffer_checks import STALL
-from pcmodel.grading.checks import CheckFailed, run_check
+from pcmodel.grading.checks import fail_on
 from pcmodel.grading.crew import Crew, Worker, WorkerState, patience
 from pcmodel.grading.probes import load_impl
+from pcmodel.grading.replay import judge, shape
+from pcmodel.grading.thread_harness import STALL
 
 __all__ = ["check"]
 
@@ -112,152 +116,220 @@ class _Group:
         self.broker.close()
 
 
-def _stuck(group: _Group, workers: list[Worker]) -> dict[str, str] | None:
-    stuck = group.crew.wait(STALL * 2 * patience(), workers)
-    if stuck:
-        missing = len(group.all - group.seen())
+class Deliveries:
+    """The live harness: one :class:`_Group` and its members, observed as data."""
+
+    SHAPES = {
+        "run": shape.none, "wait_for": shape.bool, "close_member": shape.none,
+        "settle": shape.record(stuck=shape.list_of(shape.str), missing=shape.int,
+                               failed=shape.list_of(shape.str)),
+        "raised": shape.dict_of(shape.record(crash=shape.bool, repr=shape.str)),
+        "crashed": shape.bool,
+        "processed": shape.list_of(shape.list_of(shape.plain)),
+        "committed": shape.list_of(shape.int),
+    }
+
+    def __init__(self, impl: str) -> None:
+        self.group = _Group(impl)
+        self.members: dict[str, Any] = {}
+        self.workers: dict[str, Worker] = {}
+
+    def run(self, name: str, crash_at: int | None = None, stall_at: int | None = None,
+            slow: bool = False) -> None:
+        """A new member ``name`` of the group runs the student's loop in a worker thread."""
+        extra = {"max_poll_interval_ms": _POLL_INTERVAL_MS} if slow else {}
+        self.members[name] = self.group.member(**extra)
+        self.workers[name] = self.group.run(name, self.members[name], crash_at, stall_at)
+
+    def settle(self, names: list[str]) -> dict[str, Any]:
+        """Wait for the named members' loops to end: who is stuck, how many records were never
+        processed, and how the failed ones failed."""
+        workers = [self.workers[n] for n in names]
+        stuck = self.group.crew.wait(STALL * 2 * patience(), workers)
+        return {"stuck": [w.name for w in stuck],
+                "missing": len(self.group.all - self.group.seen()),
+                "failed": [w.describe() for w in workers if w.state is WorkerState.FAILED]}
+
+    def wait_for(self, count: int) -> bool:
+        return _wait_for(self.group, count)
+
+    def raised(self) -> dict[str, Any]:
+        return {name: {"crash": isinstance(exc, _Crash), "repr": repr(exc)[:300]}
+                for name, exc in self.group.raised.items()}
+
+    def crashed(self) -> bool:
+        return self.group.crashed
+
+    def processed(self) -> list[list[Any]]:
+        with self.group.lock:
+            return [list(entry) for entry in self.group.processed]
+
+    def committed(self) -> list[int]:
+        """The group's committed offset of each partition (0 where none)."""
+        offsets = self.group.committed()
+        return [offsets[p] for p in range(PARTITIONS)]
+
+    def close_member(self, name: str) -> None:
+        self.members[name].close(autocommit=False)
+
+    def close(self) -> None:
+        self.group.close()
+
+
+# --- scenarios (run in the child on the student's code, then in the grader on what it saw) ------
+
+ALL = {(p, i) for p in range(PARTITIONS) for i in range(PER_PARTITION)}
+
+
+def _records(h: Any) -> list[tuple[str, int, int]]:
+    processed = h.processed()
+    out = []
+    for entry in processed:
+        member, p, o = entry
+        if not (isinstance(member, str) and (p, o) in ALL):
+            raise ValueError("a processed record that is not in the topic")
+        out.append((member, p, o))
+    return out
+
+
+def _stuck(h: Any, names: list[str]) -> dict[str, str] | None:
+    seen = h.settle(names)
+    if seen["stuck"]:
         return _problem("consume() to return once should_stop() is true",
-                        f"{', '.join(w.name for w in stuck)} still running, {missing} records "
+                        f"{', '.join(seen['stuck'])} still running, {seen['missing']} records "
                         "never processed",
                         "check should_stop() after every poll, and keep polling until it is true")
-    failed = [w for w in workers if w.state is WorkerState.FAILED]
-    if failed:
-        return _problem("consume() to run", failed[0].describe(), "")
+    if seen["failed"]:
+        return _problem("consume() to run", seen["failed"][0], "")
     return None
 
 
-def _everything(impl: str) -> dict[str, str] | None:
-    group = _Group(impl)
-    try:
-        found = _stuck(group, [group.run("member A", group.member())])
-        if found:
-            return found
-        if "member A" in group.raised:
-            return _problem("consume() to return normally",
-                            f"it raised {group.raised['member A']!r}", "")
-        counts = Counter((p, o) for _, p, o in group.processed)
-        twice = sorted(r for r, n in counts.items() if n > 1)
-        if twice or set(counts) != group.all:
-            return _problem(f"each of the {len(group.all)} records processed once",
-                            f"missing {sorted(group.all - set(counts))[:4]}, twice {twice[:4]}",
-                            "process every record of every partition in each batch poll() "
-                            "returns")
-        last: dict[int, int] = {}
-        for _, p, o in group.processed:
-            if last.get(p, -1) > o:
-                return _problem("each partition's records processed in offset order",
-                                f"partition {p}: offset {o} after {last[p]}",
-                                "process each partition's list in order")
-            last[p] = o
-        return None
-    finally:
-        group.close()
+def _everything(h: Any) -> dict[str, str] | None:
+    h.run("member A")
+    found = _stuck(h, ["member A"])
+    if found:
+        return found
+    raised = h.raised()
+    if "member A" in raised:
+        return _problem("consume() to return normally",
+                        f"it raised {raised['member A']['repr']}", "")
+    processed = _records(h)
+    counts = Counter((p, o) for _, p, o in processed)
+    twice = sorted(r for r, n in counts.items() if n > 1)
+    if twice or set(counts) != ALL:
+        return _problem(f"each of the {len(ALL)} records processed once",
+                        f"missing {sorted(ALL - set(counts))[:4]}, twice {twice[:4]}",
+                        "process every record of every partition in each batch poll() "
+                        "returns")
+    last: dict[int, int] = {}
+    for _, p, o in processed:
+        if last.get(p, -1) > o:
+            return _problem("each partition's records processed in offset order",
+                            f"partition {p}: offset {o} after {last[p]}",
+                            "process each partition's list in order")
+        last[p] = o
+    return None
 
 
-def _commits(impl: str) -> dict[str, str] | None:
-    group = _Group(impl)
-    try:
-        found = _stuck(group, [group.run("member A", group.member())])
-        if found:
-            return found
-        committed = group.committed()
-        if any(committed[p] != PER_PARTITION for p in range(PARTITIONS)):
-            return _problem(
-                f"the group's committed offsets to reach the end ({PER_PARTITION}) of each "
-                "partition when consume() returns",
-                f"committed {committed}",
-                "call consumer.commit() after processing each batch (auto-commit is off)",
-            )
-        return None
-    finally:
-        group.close()
+def _commits(h: Any) -> dict[str, str] | None:
+    h.run("member A")
+    found = _stuck(h, ["member A"])
+    if found:
+        return found
+    committed = h.committed()
+    if len(committed) != PARTITIONS:
+        raise ValueError("not one committed offset per partition")
+    if any(offset != PER_PARTITION for offset in committed):
+        return _problem(
+            f"the group's committed offsets to reach the end ({PER_PARTITION}) of each "
+            "partition when consume() returns",
+            f"committed {dict(enumerate(committed))}",
+            "call consumer.commit() after processing each batch (auto-commit is off)",
+        )
+    return None
 
 
-def _crash(impl: str) -> dict[str, str] | None:
-    group = _Group(impl)
-    try:
-        crasher = group.member()
-        worker = group.run("member A", crasher, crash_at=23)
-        found = _stuck(group, [worker])
-        if found and group.crashed:
-            return _problem(
-                "the exception raised by process() to propagate out of consume() (a crash)",
-                "process() raised on the 23rd record, but consume() went on without it: the "
-                "record was dropped",
-                "do not catch exceptions from process()",
-            )
-        if found:
-            return found
-        if not isinstance(group.raised.get("member A"), _Crash):
-            return _problem(
-                "the exception raised by process() to propagate out of consume() (a crash)",
-                "consume() " + ("returned normally" if "member A" not in group.raised
-                                else f"raised {group.raised['member A']!r}"),
-                "do not catch exceptions from process(): a record that failed must not be "
-                "committed as done",
-            )
-        committed = group.committed()
-        done = group.seen()
-        skipped = [(p, o) for p in range(PARTITIONS) for o in range(committed[p])
-                   if (p, o) not in done]
-        if skipped:
-            return _problem(
-                "committed offsets never to pass a record that was not processed",
-                f"after the crash the group committed {committed}, but records {skipped[:4]} "
-                "were never processed: they are lost",
-                "commit only after processing the whole batch, never before",
-            )
-        crasher.close(autocommit=False)  # the crashed member is gone; its partitions move
-        survivor = group.run("member B", group.member())
-        found = _stuck(group, [survivor])
-        if found:
-            return found
-        a = Counter((p, o) for m, p, o in group.processed if m == "member A")
-        b = Counter((p, o) for m, p, o in group.processed if m == "member B")
-        lost = sorted(group.all - set(a) - set(b))
-        if lost:
-            return _problem("every record processed by member A or by its successor B",
-                            f"lost: {lost[:5]}", "commit after processing, not before")
-        again = sorted(set(a) & set(b))
-        if len(again) > BATCH:
-            return _problem(
-                f"only the uncommitted batch (at most {BATCH} records) processed twice",
-                f"{len(again)} records processed again after the crash, e.g. {again[:4]}",
-                "commit after every batch, not only at the end",
-            )
-        return None
-    finally:
-        group.close()
+def _crash(h: Any) -> dict[str, str] | None:
+    h.run("member A", 23)
+    found = _stuck(h, ["member A"])
+    if found and h.crashed():
+        return _problem(
+            "the exception raised by process() to propagate out of consume() (a crash)",
+            "process() raised on the 23rd record, but consume() went on without it: the "
+            "record was dropped",
+            "do not catch exceptions from process()",
+        )
+    if found:
+        return found
+    raised = h.raised()
+    if not raised.get("member A", {}).get("crash"):
+        return _problem(
+            "the exception raised by process() to propagate out of consume() (a crash)",
+            "consume() " + ("returned normally" if "member A" not in raised
+                            else f"raised {raised['member A']['repr']}"),
+            "do not catch exceptions from process(): a record that failed must not be "
+            "committed as done",
+        )
+    committed = h.committed()
+    if len(committed) != PARTITIONS:
+        raise ValueError("not one committed offset per partition")
+    done = {(p, o) for _, p, o in _records(h)}
+    # A commit past the end passes records that were never there: the first one counts.
+    skipped = [(p, o) for p in range(PARTITIONS)
+               for o in range(min(committed[p], PER_PARTITION + 1)) if (p, o) not in done]
+    if skipped:
+        return _problem(
+            "committed offsets never to pass a record that was not processed",
+            f"after the crash the group committed {dict(enumerate(committed))}, but records "
+            f"{skipped[:4]} were never processed: they are lost",
+            "commit only after processing the whole batch, never before",
+        )
+    h.close_member("member A")  # the crashed member is gone; its partitions move
+    h.run("member B")
+    found = _stuck(h, ["member B"])
+    if found:
+        return found
+    processed = _records(h)
+    a = Counter((p, o) for m, p, o in processed if m == "member A")
+    b = Counter((p, o) for m, p, o in processed if m == "member B")
+    lost = sorted(ALL - set(a) - set(b))
+    if lost:
+        return _problem("every record processed by member A or by its successor B",
+                        f"lost: {lost[:5]}", "commit after processing, not before")
+    again = sorted(set(a) & set(b))
+    if len(again) > BATCH:
+        return _problem(
+            f"only the uncommitted batch (at most {BATCH} records) processed twice",
+            f"{len(again)} records processed again after the crash, e.g. {again[:4]}",
+            "commit after every batch, not only at the end",
+        )
+    return None
 
 
-def _rebalance(impl: str) -> dict[str, str] | None:
-    group = _Group(impl)
-    try:
-        slow = group.member(max_poll_interval_ms=_POLL_INTERVAL_MS)
-        first = group.run("member A", slow, stall_at=BATCH + 2)
-        if not _wait_for(group, BATCH):
-            return _stuck(group, [first]) or _problem(
-                "member A to process records", f"it processed fewer than {BATCH}", "")
-        second = group.run("member B", group.member())
-        found = _stuck(group, [first, second])
-        if found:
-            return found
-        if group.raised:
-            name, exc = next(iter(group.raised.items()))
-            return _problem(
-                "both members to keep consuming through the rebalance",
-                f"{name}'s consume() raised {exc!r}",
-                "a commit after the group rebalanced without this member (it was too slow, "
-                "past max_poll_interval_ms) raises CommitFailedError: catch it and keep "
-                "polling; the partition's new owner re-reads from the last commit",
-            )
-        lost = sorted(group.all - group.seen())
-        if lost:
-            return _problem("every record processed by one member or the other",
-                            f"lost: {lost[:5]}", "commit after processing, not before")
-        return None
-    finally:
-        group.close()
+def _rebalance(h: Any) -> dict[str, str] | None:
+    h.run("member A", None, BATCH + 2, True)
+    if not h.wait_for(BATCH):
+        return _stuck(h, ["member A"]) or _problem(
+            "member A to process records", f"it processed fewer than {BATCH}", "")
+    h.run("member B")
+    found = _stuck(h, ["member A", "member B"])
+    if found:
+        return found
+    raised = h.raised()
+    if raised:
+        name = sorted(raised)[0]
+        return _problem(
+            "both members to keep consuming through the rebalance",
+            f"{name}'s consume() raised {raised[name]['repr']}",
+            "a commit after the group rebalanced without this member (it was too slow, "
+            "past max_poll_interval_ms) raises CommitFailedError: catch it and keep "
+            "polling; the partition's new owner re-reads from the last commit",
+        )
+    lost = sorted(ALL - {(p, o) for _, p, o in _records(h)})
+    if lost:
+        return _problem("every record processed by one member or the other",
+                        f"lost: {lost[:5]}", "commit after processing, not before")
+    return None
 
 
 def _wait_for(group: _Group, count: int) -> bool:
@@ -282,7 +354,6 @@ _CHECKS = {"everything": _everything, "commits": _commits, "crash": _crash,
 
 
 def check(impl: str, what: str) -> None:
-    """Run one delivery property ``what`` (everything, commits, crash, rebalance) isolated."""
-    found = run_check(_CHECKS[what], impl, time_limit=40)
-    if found is not None:
-        raise CheckFailed.from_problem(found)
+    """Run one delivery property ``what`` (everything, commits, crash, rebalance): observed in
+    an isolated child, judged here."""
+    fail_on(judge(_CHECKS[what], partial(Deliveries, impl), time_limit=40))

@@ -5,8 +5,11 @@ replica_lag_time_max)`` returning ``(new_isr, new_high_watermark)``. The checks 
 rules one at a time (laggards leave, the leader never does, caught-up followers rejoin, the
 high watermark is the smallest log end offset over the ISR and never goes back, an ISR member
 whose offset is unknown holds it), worked examples, and exact agreement with a reference on
-seeded random cases. The reference is pcmodel's own rule (:func:`pcmodel.cluster.isr.
-leader_update`); the exercise's ``solution.py`` stands in when it cannot be imported.
+seeded random cases. The student's function runs on the cases in the check's child process and
+its results come back as data (:class:`Updates`); every rule is checked in the grader on those
+results (:func:`pcmodel.grading.replay.judge`). The reference is pcmodel's own rule
+(:func:`pcmodel.cluster.isr.leader_update`); the exercise's ``solution.py`` stands in when it
+cannot be imported.
 """
 
 from __future__ import annotations
@@ -15,10 +18,12 @@ import copy
 import os
 import random
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
-from pcmodel.grading.checks import CheckFailed, budget, run_check
+from pcmodel.grading.checks import budget, fail_on
 from pcmodel.grading.probes import load_impl
+from pcmodel.grading.replay import judge, shape
 
 __all__ = ["EXAMPLES", "check"]
 
@@ -69,16 +74,31 @@ def _reference() -> Callable[..., Any]:
     return reference
 
 
-def _call(fn: Callable[..., Any], args: dict[str, Any]) -> tuple[set[int], int]:
-    before = copy.deepcopy(args)
-    result = fn(**args)
-    if args != before:
-        raise ValueError("it changed its arguments; the update must be a pure function")
-    try:
-        isr, hw = result
-        return {int(r) for r in isr}, int(hw)
-    except (TypeError, ValueError):
-        raise ValueError(f"returned {result!r}, not (isr, high_watermark)") from None
+class Updates:
+    """The live harness: the student's ``leader_update`` on the grader's cases, as data."""
+
+    SHAPES = {"update": shape.record(isr=shape.list_of(shape.int), hw=shape.int)}
+
+    def __init__(self, impl: str) -> None:
+        self.fn = getattr(load_impl(impl, _FUNCTION), _FUNCTION)
+
+    def update(self, args: dict[str, Any]) -> dict[str, Any]:
+        """``{"isr": sorted broker ids, "hw": high watermark}``; ValueError for another shape or
+        when the function changed its arguments."""
+        before = copy.deepcopy(args)
+        result = self.fn(**args)
+        if args != before:
+            raise ValueError("it changed its arguments; the update must be a pure function")
+        try:
+            isr, hw = result
+            return {"isr": sorted({int(r) for r in isr}), "hw": int(hw)}
+        except (TypeError, ValueError, OverflowError):
+            raise ValueError(f"returned {result!r}, not (isr, high_watermark)") from None
+
+
+def _call(h: Any, args: dict[str, Any]) -> tuple[set[int], int]:
+    result = h.update(args)
+    return set(result["isr"]), result["hw"]
 
 
 def _show(args: dict[str, Any]) -> str:
@@ -106,19 +126,19 @@ def _case(rng: random.Random) -> dict[str, Any]:
                 now=now, replica_lag_time_max=lag)
 
 
-def _examples(fn, rng, cases):
+def _examples(h, rng, cases):
     for args, (want_isr, want_hw) in EXAMPLES:
-        got = _call(fn, copy.deepcopy(args))
+        got = _call(h, copy.deepcopy(args))
         if got != (want_isr, want_hw):
             return _problem(f"(isr={sorted(want_isr)}, hw={want_hw}) for {_show(args)}",
                             f"(isr={sorted(got[0])}, hw={got[1]})")
     return None
 
 
-def _leader_stays(fn, rng, cases):
+def _leader_stays(h, rng, cases):
     args = dict(leader=2, isr={0, 2}, high_watermark=5, leos={0: 6, 2: 6},
                 last_caught_up={0: 99.9}, now=100.0, replica_lag_time_max=1.0)
-    isr, _ = _call(fn, args)
+    isr, _ = _call(h, args)
     if 2 not in isr:
         return _problem(f"the leader (2) in the ISR for {_show(args)}",
                         f"isr={sorted(isr)}",
@@ -126,10 +146,10 @@ def _leader_stays(fn, rng, cases):
     return None
 
 
-def _shrinks(fn, rng, cases):
+def _shrinks(h, rng, cases):
     args = dict(leader=0, isr={0, 1, 2}, high_watermark=5, leos={0: 20, 1: 5, 2: 20},
                 last_caught_up={1: 90.0, 2: 99.9}, now=100.0, replica_lag_time_max=1.0)
-    isr, hw = _call(fn, args)
+    isr, hw = _call(h, args)
     if isr != {0, 2}:
         return _problem(f"broker 1 (not caught up for 10 s) out of the ISR: {{0, 2}}, for "
                         f"{_show(args)}", f"isr={sorted(isr)}")
@@ -138,10 +158,10 @@ def _shrinks(fn, rng, cases):
     return None
 
 
-def _lag_boundary(fn, rng, cases):
+def _lag_boundary(h, rng, cases):
     args = dict(leader=0, isr={0, 1}, high_watermark=3, leos={0: 4, 1: 3},
                 last_caught_up={1: 99.0}, now=100.0, replica_lag_time_max=1.0)
-    isr, _ = _call(fn, args)
+    isr, _ = _call(h, args)
     if isr != {0, 1}:
         return _problem("a follower caught up exactly replica_lag_time_max ago still in sync "
                         f"(out only when *more* than the limit): {{0, 1}} for {_show(args)}",
@@ -149,10 +169,10 @@ def _lag_boundary(fn, rng, cases):
     return None
 
 
-def _hw_min_isr(fn, rng, cases):
+def _hw_min_isr(h, rng, cases):
     args = dict(leader=0, isr={0, 1}, high_watermark=2, leos={0: 10, 1: 6, 2: 3},
                 last_caught_up={1: 99.9, 2: 90.0}, now=100.0, replica_lag_time_max=1.0)
-    isr, hw = _call(fn, args)
+    isr, hw = _call(h, args)
     if hw != 6:
         return _problem(f"hw=6, the smallest LEO over the ISR {{0, 1}} (broker 2 is out of "
                         f"sync and does not count; the leader's own 10 is not committed) for "
@@ -162,10 +182,10 @@ def _hw_min_isr(fn, rng, cases):
     return None
 
 
-def _hw_monotonic(fn, rng, cases):
+def _hw_monotonic(h, rng, cases):
     args = dict(leader=0, isr={0, 1, 2}, high_watermark=8, leos={0: 10, 1: 9, 2: 5},
                 last_caught_up={1: 99.9, 2: 99.9}, now=100.0, replica_lag_time_max=1.0)
-    _, hw = _call(fn, args)
+    _, hw = _call(h, args)
     if hw != 8:
         return _problem(f"hw=8: never below the current high watermark, for {_show(args)}",
                         f"hw={hw}",
@@ -173,10 +193,10 @@ def _hw_monotonic(fn, rng, cases):
     return None
 
 
-def _rejoin(fn, rng, cases):
+def _rejoin(h, rng, cases):
     behind = dict(leader=0, isr={0, 1}, high_watermark=9, leos={0: 10, 1: 10, 2: 8},
                   last_caught_up={1: 99.9, 2: 99.9}, now=100.0, replica_lag_time_max=1.0)
-    isr, _ = _call(fn, behind)
+    isr, _ = _call(h, behind)
     if 2 in isr:
         return _problem(f"broker 2 (LEO 8 < HW 10) kept out of the ISR for {_show(behind)}",
                         f"isr={sorted(isr)}",
@@ -184,24 +204,24 @@ def _rejoin(fn, rng, cases):
                         "leader without committed records")
     stale = dict(leader=0, isr={0}, high_watermark=10, leos={0: 10, 1: 10},
                  last_caught_up={1: 80.0}, now=100.0, replica_lag_time_max=1.0)
-    isr, _ = _call(fn, stale)
+    isr, _ = _call(h, stale)
     if 1 in isr:
         return _problem(f"broker 1 (not caught up for 20 s) kept out for {_show(stale)}",
                         f"isr={sorted(isr)}", "only a follower caught up within the limit "
                         "rejoins, otherwise it would leave again at once")
     back = dict(leader=0, isr={0, 1}, high_watermark=10, leos={0: 12, 1: 11, 2: 11},
                 last_caught_up={1: 99.9, 2: 99.9}, now=100.0, replica_lag_time_max=1.0)
-    isr, hw = _call(fn, back)
+    isr, hw = _call(h, back)
     if isr != {0, 1, 2} or hw != 11:
         return _problem(f"broker 2 back in the ISR and hw=11 for {_show(back)}",
                         f"isr={sorted(isr)}, hw={hw}")
     return None
 
 
-def _unknown_leo(fn, rng, cases):
+def _unknown_leo(h, rng, cases):
     args = dict(leader=0, isr={0, 1, 2}, high_watermark=4, leos={0: 10, 1: 9},
                 last_caught_up={1: 99.9, 2: 99.9}, now=100.0, replica_lag_time_max=1.0)
-    isr, hw = _call(fn, args)
+    isr, hw = _call(h, args)
     if hw != 4:
         return _problem(f"hw=4: broker 2 is in the ISR but has not fetched yet (no LEO), so "
                         f"nothing new is known to be on it, for {_show(args)}", f"hw={hw}",
@@ -210,12 +230,12 @@ def _unknown_leo(fn, rng, cases):
     return None
 
 
-def _matches(fn, rng, cases):
+def _matches(h, rng, cases):
     reference = _reference()
     for _ in range(cases):
         args = _case(rng)
         want_isr, want_hw = reference(**copy.deepcopy(args))
-        got = _call(fn, args)
+        got = _call(h, args)
         if got != (set(want_isr), want_hw):
             return _problem(f"(isr={sorted(want_isr)}, hw={want_hw}) for {_show(args)}",
                             f"(isr={sorted(got[0])}, hw={got[1]})")
@@ -228,13 +248,10 @@ _CHECKS = {"examples": _examples, "leader_stays": _leader_stays, "shrinks": _shr
            "matches": _matches}
 
 
-def _run(impl: str, what: str, cases: int, seed: int) -> dict[str, str] | None:
-    fn = getattr(load_impl(impl, _FUNCTION), _FUNCTION)
-    return _CHECKS[what](fn, random.Random(seed), cases)
+def _run(h: Any, what: str, cases: int, seed: int) -> dict[str, str] | None:
+    return _CHECKS[what](h, random.Random(seed), cases)
 
 
 def check(impl: str, what: str, cases: int = 300, seed: int = 7) -> None:
     """Run one property ``what`` of the student's ``leader_update``, isolated."""
-    found = run_check(_run, impl, what, budget(cases), seed)
-    if found is not None:
-        raise CheckFailed.from_problem(found)
+    fail_on(judge(_run, partial(Updates, impl), what, budget(cases), seed))

@@ -2,17 +2,21 @@
 
 Student code may deadlock, spin, leak blocked threads, kill its own process, start processes that
 hide in a new session, print without end, or try to report success itself. Each check therefore
-runs its workload in a forked child process, and the verdict is the grader's, made outside:
+runs its workload in a forked child process, and everything that decides the grade is the
+parent's:
 
 - **Time and death** are observed by the parent: its own monotonic clock, and ``waitpid``.
-- **The result** comes back sealed: the child sends ``(verdict, value, error)`` with an
-  HMAC-SHA256 tag under a key that the parent draws for this check after the fork and leaves in
-  a pipe that the child reads only once its workload has returned, so the key is not in the
-  child's memory while student code runs and a message sent from the student's code (found
-  through the call stack, the garbage collector or a file descriptor) carries no valid tag.
-  A message whose tag does not verify, or a second message, is reported as TAMPERED; nothing is
-  unpickled before its tag verifies, and then with builtin types only (a result cannot make the
-  grader import or call anything).
+- **The result is data, not a verdict.** The child sends ``[verdict, value, error]`` as JSON
+  (plain data only: the grader never unpickles or imports anything a child sends), at most
+  :data:`RESULT_LIMIT` bytes. ``value`` is what the workload observed; the caller judges it
+  (:mod:`pcmodel.grading.replay` re-runs the check's scenario on it in the grader), so a child
+  that reports "returned" with a made-up value has reported nothing the grader accepts.
+- **The channel is sealed** as well: the message carries an HMAC-SHA256 tag under a key that the
+  parent draws for this check after the fork and leaves in a pipe that the child reads only once
+  its workload has returned. A message that code in the child writes on its own, without that
+  key, is reported as TAMPERED, and so is a second message or one that is not JSON data. (Code
+  written against this module can read the key pipe itself; that only lets it send data, which
+  is judged like any other.)
 - **Nothing outlives the check**: the child leads a new session, the parent is a child
   subreaper while the check runs (:mod:`pcmodel.grading.reaper`), and after the result it kills
   the group and every descendant, including ones that called ``setsid()`` or forked twice.
@@ -21,12 +25,6 @@ runs its workload in a forked child process, and the verdict is the grader's, ma
 - The child closes every file descriptor it inherited except its own pipes (so it holds none of
   the grader's files or report channels), and applies the grading sandbox
   (:mod:`pcmodel.grading.sandbox`) before the workload runs.
-
-What this cannot rule out: the workload's own checks run in the same process as the student's
-code, so code written against the grader's internals (reading the key pipe by number, patching a
-check module in its own process) can still bend what a check observes there. The checks'
-verdicts are data the parent re-judges; the defences above make every generic forgery fail and
-leave only grader-specific sabotage, which the report cannot hide (the file is the evidence).
 
 Where ``fork`` does not exist (Windows), the workload runs in a daemon thread joined with the same
 time limit: a hang still costs only its check, but none of the guarantees above holds.
@@ -38,9 +36,9 @@ import contextlib
 import ctypes
 import hmac
 import io
+import json
 import multiprocessing
 import os
-import pickle
 import secrets
 import select
 import signal
@@ -57,14 +55,14 @@ from typing import Any
 
 from pcmodel.grading import reaper, sandbox
 
-__all__ = ["OUTPUT_LIMIT", "Outcome", "Verdict", "describe_exception", "run_isolated",
-           "time_scale"]
+__all__ = ["OUTPUT_LIMIT", "RESULT_LIMIT", "Outcome", "Verdict", "describe_exception",
+           "run_isolated", "time_scale"]
 
 OUTPUT_LIMIT = 64 * 1024  # bytes of a check's output kept for its report
 _KEY_BYTES = 32
 _HEADER = struct.Struct("!I")  # length of the sealed message that follows the tag
 _TAG_BYTES = 32
-_RESULT_LIMIT = 64 * 1024 * 1024  # a sealed result larger than this is not read
+RESULT_LIMIT = 16 * 1024 * 1024  # bytes of a result; a larger one is not read
 
 
 class Verdict(Enum):
@@ -152,8 +150,9 @@ def run_isolated(fn: Callable[..., Any], *args: Any, time_limit: float) -> Outco
 
     Returns after at most ``time_limit`` seconds plus the time to kill: the child and every process
     it started are killed when the limit passes without a result, and also after a result arrives.
-    ``fn`` need not be picklable (the child is forked); its return value must pickle with builtin
-    types only (dicts, lists, strings, numbers...), else the outcome is RAISED.
+    ``fn`` need not be picklable (the child is forked); its return value must be JSON data
+    (dicts with string keys, lists, strings, finite numbers, booleans, None; tuples arrive as
+    lists), else the outcome is RAISED.
     """
     if time_limit <= 0:
         raise ValueError(f"time_limit must be positive, got {time_limit}")
@@ -238,11 +237,7 @@ def _child_main(result_w: int, key_r: int, out_w: int, tracker: int | None,
         message = (Verdict.RETURNED.value, fn(*args), "")
     except BaseException as exc:  # noqa: BLE001 - everything is reported to the parent
         message = (Verdict.RAISED.value, None, describe_exception(exc))
-    try:
-        payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    except Exception as exc:  # the result could not be pickled
-        error = f"result could not be returned: {exc!r}"
-        payload = pickle.dumps((Verdict.RAISED.value, None, error))
+    payload = _encode(message)
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()
@@ -252,6 +247,34 @@ def _child_main(result_w: int, key_r: int, out_w: int, tracker: int | None,
         _write_all(result_w, tag + _HEADER.pack(len(payload)) + payload)
     # Leaked student threads may be blocked forever; do not wait for them.
     os._exit(0)
+
+
+def _encode(message: tuple[str, Any, str]) -> bytes:
+    try:
+        payload = json.dumps(message, allow_nan=False, separators=(",", ":")).encode()
+    except (TypeError, ValueError, RecursionError) as exc:  # not JSON data
+        error = f"result could not be returned: {exc}"
+        return json.dumps([Verdict.RAISED.value, None, error]).encode()
+    if len(payload) > RESULT_LIMIT:
+        error = f"result could not be returned: {len(payload)} bytes, more than {RESULT_LIMIT}"
+        return json.dumps([Verdict.RAISED.value, None, error]).encode()
+    return payload
+
+
+def _decode(payload: bytes) -> Outcome:
+    """The outcome a sealed payload describes; TAMPERED for anything but the expected data."""
+
+    def refuse(constant: str) -> None:
+        raise ValueError(f"{constant} is not plain data")
+
+    try:
+        message = json.loads(payload.decode("utf-8"), parse_constant=refuse)
+    except (ValueError, RecursionError, UnicodeDecodeError):
+        return _tampered("a result that is not JSON data")
+    if not (isinstance(message, list) and len(message) == 3 and isinstance(message[2], str)
+            and message[0] in {v.value for v in Verdict}):
+        return _tampered("a result that is not a [verdict, value, error] triple")
+    return Outcome(Verdict(message[0]), message[1], message[2])
 
 
 def _tracker_fd() -> int | None:
@@ -329,7 +352,10 @@ class _Watch:
     def run(self, deadline: float, time_limit: float) -> Outcome:
         try:
             # The key waits in the pipe; the child reads it only after its workload returned.
-            os.write(self.key_w, self.key)
+            # A child that is already gone (it ended itself at once) needs no key: its end is
+            # observed below.
+            with contextlib.suppress(BrokenPipeError):
+                os.write(self.key_w, self.key)
             while True:
                 sealed = self._sealed()
                 if sealed is not None:
@@ -377,7 +403,7 @@ class _Watch:
                     room = OUTPUT_LIMIT - len(self.kept)
                     self.kept += chunk[:room]
                     self.dropped += max(0, len(chunk) - room)
-                elif len(self.result) < _RESULT_LIMIT:
+                elif len(self.result) < RESULT_LIMIT:
                     self.result += chunk
 
     def _sealed(self) -> Outcome | None:
@@ -387,7 +413,7 @@ class _Watch:
             return None
         tag = bytes(self.result[:_TAG_BYTES])
         (size,) = _HEADER.unpack(self.result[_TAG_BYTES:head])
-        if size > _RESULT_LIMIT:
+        if size > RESULT_LIMIT:
             return _tampered("a result larger than any check returns")
         if len(self.result) < head + size:
             return None
@@ -397,11 +423,7 @@ class _Watch:
                              "did not send")
         if len(self.result) > head + size:
             return _tampered("more than one message on the grader's result channel")
-        try:
-            verdict, value, error = _BuiltinsOnly(io.BytesIO(payload)).load()
-            return Outcome(Verdict(verdict), value, error)
-        except Exception as exc:  # noqa: BLE001 - a value we refuse to rebuild
-            return Outcome(Verdict.RAISED, error=f"result could not be returned: {exc}")
+        return _decode(payload)
 
     def _ended(self) -> Outcome:
         if self.result:
@@ -416,19 +438,6 @@ class _Watch:
 
 def _tampered(what: str) -> Outcome:
     return Outcome(Verdict.TAMPERED, error=f"the grader received {what}")
-
-
-class _BuiltinsOnly(pickle.Unpickler):
-    """Rebuilds plain data only: a result never makes the grader import or call anything."""
-
-    _ALLOWED = {("builtins", name) for name in (
-        "set", "frozenset", "complex", "bytearray", "range", "slice")} | {
-        ("collections", "OrderedDict"), ("collections", "Counter"), ("collections", "deque")}
-
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) in self._ALLOWED:
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"{module}.{name} is not plain data")
 
 
 def _kill_tree(pid: int) -> None:
@@ -454,7 +463,7 @@ def _run_in_thread(fn: Callable[..., Any], args: tuple[Any, ...], time_limit: fl
 
     def target() -> None:
         try:
-            box["outcome"] = Outcome(Verdict.RETURNED, fn(*args))
+            box["outcome"] = _decode(_encode((Verdict.RETURNED.value, fn(*args), "")))
         except BaseException as exc:  # noqa: BLE001 - reported to the caller
             box["outcome"] = Outcome(Verdict.RAISED, error=describe_exception(exc))
 

@@ -98,8 +98,10 @@ class Probe:
     """Counts threads blocked inside the primitives of one instrumented module.
 
     ``blocked`` is the number of threads blocked right now; ``block_events`` counts every time a
-    thread started blocking; ``created`` counts primitives by kind. ``spurious`` is how many more
-    ``Condition.wait()`` calls will return at once without a notify.
+    thread started blocking; ``tries`` counts acquisitions that did not wait (taken at once, or
+    tried without blocking and refused: a polling loop shows as many of them and no block);
+    ``created`` counts primitives by kind. ``spurious`` is how many more ``Condition.wait()``
+    calls will return at once without a notify.
     """
 
     def __init__(self, spurious: int = 0) -> None:
@@ -109,6 +111,7 @@ class Probe:
         self.spurious = spurious
         self.spurious_done = 0
         self.created: Counter[str] = Counter()
+        self.tries = 0  # approximate under races: a measure of polling, not an exact count
 
     def enter(self) -> None:
         with self._cond:
@@ -143,6 +146,7 @@ class Probe:
 def _blocking_acquire(
     probe: Probe, acquire: Callable[..., bool], blocking: bool, timeout: Any
 ) -> bool:
+    probe.tries += 1
     if acquire(False):
         return True
     if not blocking:

@@ -8,6 +8,11 @@ student's file as a scheduling point. A failure comes back with its trace table,
 shows to the student. The search is bounded: no failure within the budget earns the points; a
 failure is certain, replayable evidence.
 
+The search runs in the check's child process, on the student's code; it reports what it found
+(the failure's kind and trace, how many schedules it ran) as data, and the grader turns that into
+the verdict (:func:`pcmodel.grading.replay.judge`). That a search found *nothing* is the child's
+word: it is the one observation here that the grader cannot re-check.
+
 Where :mod:`pcmodel.sched` cannot be imported, the same check falls back to seeded stress with
 noise injection (:func:`pcmodel.grading.buffer_checks.check_stress`), which catches the same bugs
 with high probability instead of certainty.
@@ -15,12 +20,14 @@ with high probability instead of certainty.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from pcmodel.grading import buffer_checks
-from pcmodel.grading.checks import CheckFailed, budget, fail_on, run_check
+from pcmodel.grading.checks import budget, fail_on
 from pcmodel.grading.hints import hinted
 from pcmodel.grading.probes import load_impl
+from pcmodel.grading.replay import judge, shape
 
 __all__ = [
     "PIPELINE_SCENARIOS",
@@ -58,11 +65,38 @@ def scheduler_available() -> bool:
     return True
 
 
-def _explore(impl: str, scenario: dict[str, Any], max_schedules: int) -> dict[str, str] | None:
+_FOUND = shape.record(schedules=shape.int, failure=shape.either(
+    shape.none, shape.record(kind=shape.str, text=shape.str)))
+
+
+def _found(result: Any) -> dict[str, Any]:
+    """An exploration's result as data."""
+    failure = None
+    if result.failure is not None:
+        failure = {"kind": result.failure.kind.value, "text": str(result.failure)}
+    return {"schedules": result.schedules, "failure": failure}
+
+
+class Explorer:
+    """The live harness: schedule searches over the student's code, reported as data."""
+
+    SHAPES = {"buffer": _FOUND, "pipeline": _FOUND}
+
+    def __init__(self, impl: str) -> None:
+        self.impl = impl
+
+    def buffer(self, scenario: dict[str, Any], max_schedules: int) -> dict[str, Any]:
+        return _found(_explore(self.impl, scenario, max_schedules))
+
+    def pipeline(self, scenario: dict[str, Any], max_schedules: int) -> dict[str, Any]:
+        return _found(_explore_pipeline(self.impl, scenario, max_schedules))
+
+
+def _explore(impl: str, scenario: dict[str, Any], max_schedules: int) -> Any:
     from pcmodel.sched import explore
 
     module = load_impl(impl, "BoundedBuffer")
-    result = explore(
+    return explore(
         module.BoundedBuffer,
         strategy="dfs",
         preemption_bound=1,
@@ -71,17 +105,28 @@ def _explore(impl: str, scenario: dict[str, Any], max_schedules: int) -> dict[st
         time_limit=8.0,
         **scenario,
     )
+
+
+def _buffer_scenario(h: Any, scenario: dict[str, Any], max_schedules: int) -> Any:
     setup = (f"{scenario['producers']} producers x {scenario['items']} items, "
              f"{scenario['consumers']} consumers, capacity {scenario['capacity']}")
-    return _report(result, setup, _HINTS)
+    return _report(h.buffer(scenario, max_schedules), setup, _HINTS)
 
 
-def _report(result: Any, setup: str, hints: dict[str, str]) -> dict[str, str] | None:
+def _pipeline_scenario(h: Any, scenario: dict[str, Any], max_schedules: int) -> Any:
+    setup = (f"run_pipeline(sources={[list(s) for s in scenario['sources']]}, handle, "
+             f"consumers={scenario['consumers']}, capacity={scenario['capacity']})")
+    return _report(h.pipeline(scenario, max_schedules), setup, _PIPELINE_HINTS)
+
+
+def _report(found: dict[str, Any], setup: str, hints: dict[str, str]) -> dict[str, str] | None:
     """The problem dictionary for an exploration's failure (None when it found none)."""
-    if result.failure is None:
+    if found["schedules"] < 1:
+        raise ValueError("a search that ran no schedule")
+    if found["failure"] is None:
         return None
-    kind = result.failure.kind.value
-    text = str(result.failure)
+    kind = found["failure"]["kind"]
+    text = found["failure"]["text"]
     lines = text.splitlines()
     if len(lines) > _MAX_TRACE_LINES:
         text = "\n".join([*lines[:_MAX_TRACE_LINES], f"... ({len(lines) - _MAX_TRACE_LINES} more)"])
@@ -94,7 +139,7 @@ def _report(result: Any, setup: str, hints: dict[str, str]) -> dict[str, str] | 
     first = " ".join(head) or kind
     return {
         "expected": f"no interleaving of {setup} to fail",
-        "got": f"{first} (found after {result.schedules} schedules; the trace shows it step by "
+        "got": f"{first} (found after {found['schedules']} schedules; the trace shows it step by "
         "step, and the last line replays it)",
         "hint": hints.get(kind, ""),
         "details": text,
@@ -114,8 +159,7 @@ _PIPELINE_HINTS = {
 }
 
 
-def _explore_pipeline(impl: str, scenario: dict[str, Any],
-                      max_schedules: int) -> dict[str, str] | None:
+def _explore_pipeline(impl: str, scenario: dict[str, Any], max_schedules: int) -> Any:
     from pcmodel.sched import InvariantViolation, explore_program
     from pcmodel.sched.runtime import current_thread
 
@@ -136,14 +180,11 @@ def _explore_pipeline(impl: str, scenario: dict[str, Any],
             raise InvariantViolation(
                 f"handled {sorted(handled)}, expected each of {everything} exactly once")
 
-    result = explore_program(
+    return explore_program(
         program, strategy="dfs", preemption_bound=1, max_schedules=max_schedules,
         max_steps=4000, time_limit=8.0, allow_polling=False, bind=[module],
         trace=[impl] if scenario["lines"] else (),
     )
-    setup = (f"run_pipeline(sources={[list(s) for s in scenario['sources']]}, handle, "
-             f"consumers={scenario['consumers']}, capacity={scenario['capacity']})")
-    return _report(result, setup, _PIPELINE_HINTS)
 
 
 def check_pipeline_interleavings(impl: str, max_schedules: int = 120) -> None:
@@ -151,9 +192,8 @@ def check_pipeline_interleavings(impl: str, max_schedules: int = 120) -> None:
     if not scheduler_available():
         return
     for scenario in PIPELINE_SCENARIOS:
-        found = run_check(_explore_pipeline, impl, scenario, budget(max_schedules))
-        if found is not None:
-            raise CheckFailed.from_problem(found)
+        fail_on(judge(_pipeline_scenario, partial(Explorer, impl), scenario,
+                      budget(max_schedules)))
 
 
 def check_interleavings(impl: str, max_schedules: int = 150, *, style: str = "condition") -> None:
@@ -164,4 +204,5 @@ def check_interleavings(impl: str, max_schedules: int = 150, *, style: str = "co
         return
     for scenario in SCENARIOS:
         with hinted(style):
-            fail_on(run_check(_explore, impl, scenario, budget(max_schedules)))
+            fail_on(judge(_buffer_scenario, partial(Explorer, impl), scenario,
+                          budget(max_schedules)))

@@ -27,12 +27,16 @@ from typing import Any
 
 from pcmodel.cluster.client import _ACKS, ClusterConnection
 from pcmodel.cluster.cluster import Cluster
-from pcmodel.cluster.errors import NotLeaderForPartitionError
+from pcmodel.cluster.errors import NotLeaderForPartitionError, RequestTimedOutError
 from pcmodel.cluster.offsets import OFFSETS_TOPIC
 from pcmodel.topics.broker import AppendResult, FetchResult
-from pcmodel.topics.errors import KafkaError, UnknownTopicOrPartitionError
+from pcmodel.topics.errors import (
+    KafkaConnectionError,
+    KafkaError,
+    UnknownTopicOrPartitionError,
+)
 from pcmodel.topics.structs import OffsetAndTimestamp, TopicPartition
-from pcmodel.wire.api import kafka_errors
+from pcmodel.wire.api import CloseConnection, kafka_errors
 from pcmodel.wire.view import (
     CLUSTER_ID,
     NOT_LEADER_OR_FOLLOWER,
@@ -51,8 +55,10 @@ class NodeConnection(ClusterConnection):
     """Broker ``node_id``'s side of a cluster, for its Kafka listener's handlers.
 
     Produce, fetch and offset lookups are served by this broker alone and raise
-    ``NotLeaderForPartitionError`` (NOT_LEADER_OR_FOLLOWER) for a partition it does not lead;
-    everything else is :class:`~pcmodel.cluster.client.ClusterConnection`'s.
+    ``NotLeaderForPartitionError`` (NOT_LEADER_OR_FOLLOWER) for a partition it does not lead,
+    and :class:`~pcmodel.wire.api.CloseConnection` once the broker is killed (a crashed broker
+    answers nothing); everything else is
+    :class:`~pcmodel.cluster.client.ClusterConnection`'s.
     """
 
     #: Topic creation takes a replication factor, min.insync.replicas and unclean election.
@@ -106,11 +112,15 @@ class NodeConnection(ClusterConnection):
         while True:
             version = self._cluster.change_count()
             results: dict[TopicPartition, FetchResult] = {}
+            budget = max_records
             for tp, offset in offsets.items():
                 try:
-                    results.update(self._cluster.fetch(self.node_id, {tp: offset}, max_records))
+                    found = self._cluster.fetch(self.node_id, {tp: offset}, max(1, budget))
                 except KafkaError:
                     continue  # not the leader (any more), or this broker is down
+                results.update(found)
+                budget -= len(found[tp].records)
+            self._check_alive()
             if len(results) < len(offsets) or any(r.records or r.error
                                                   for r in results.values()):
                 return results
@@ -152,17 +162,45 @@ class NodeConnection(ClusterConnection):
                  acks: int | str, producer: tuple[int, int, int] | None,
                  compression: str | None) -> AppendResult:
         wait = 30.0 if timeout is None else timeout
-        result = self._cluster.produce(topic, partition, records, acks=_ACKS[acks],
+        future = self._cluster.produce(topic, partition, records, acks=_ACKS[acks],
                                        timeout=wait, broker=self.node_id, producer=producer,
-                                       compression=compression).get(timeout=wait + 5)
+                                       compression=compression)
+        try:
+            result = future.get(timeout=wait + 5)
+        except KafkaConnectionError:
+            self._check_alive()
+            raise
+        except TimeoutError:
+            raise RequestTimedOutError(f"{topic}-{partition}: no answer within {wait} s") \
+                from None
         start = self._cluster.nodes[result.broker].broker.replica_offsets(topic, partition)[0]
         return AppendResult(result.base_offset, start, -1)
+
+    def _check_alive(self) -> None:
+        """A broker that died answers nothing: its connections are closed (CloseConnection),
+        never answered with an error the client might not retry."""
+        if not self._cluster.nodes[self.node_id].alive:
+            raise CloseConnection(f"broker {self.node_id} is down")
+
+    def told_state(self, tp: TopicPartition) -> Any:
+        """The state of ``tp`` this broker was last told (``None`` if it hosts no replica).
+
+        In a threads cluster that is the broker's own replica state; a broker process keeps
+        its own to itself, so there it is the controller's decision (the broker checks again
+        when the request reaches it, and answers NOT_LEADER_OR_FOLLOWER if it disagrees).
+        """
+        replicas = getattr(self._cluster.nodes[self.node_id], "replicas", None)
+        if replicas is not None:
+            replica = replicas.get(tp)
+            return None if replica is None else replica.state
+        state = self._cluster.metadata().get(tp)
+        return state if state is not None and self.node_id in state.replicas else None
 
     def _led(self, tp: TopicPartition) -> Any:
         """This broker's local broker, if it is alive and leads ``tp``."""
         node = self._cluster.nodes[self.node_id]
-        replica = node.replicas.get(tp)
-        if not node.alive or replica is None or not replica.is_leader:
+        state = self.told_state(tp)
+        if not node.alive or state is None or state.leader != self.node_id:
             if tp not in self._cluster.metadata():
                 raise UnknownTopicOrPartitionError(f"no partition {tp} in the cluster")
             raise NotLeaderForPartitionError(
@@ -228,8 +266,7 @@ class ClusterNodeView:
         first (FENCED / UNKNOWN_LEADER_EPOCH), then leadership (NOT_LEADER_OR_FOLLOWER);
         a partition the cluster does not have is UNKNOWN_TOPIC_OR_PARTITION."""
         node = self.cluster.nodes[self.node_id]
-        replica = node.replicas.get(tp)
-        state = None if replica is None else replica.state
+        state = self.connection.told_state(tp)
         if state is None or not node.alive:
             if tp not in self.cluster.metadata():
                 return _UNKNOWN_TOPIC_OR_PARTITION

@@ -55,6 +55,65 @@ for name in os.listdir("/proc/self/fd"):
         pass
 os._exit(0)
 """
+# Written against the grader's internals: patch, in the check's own process, the check
+# functions of pcmodel.grading and the encoders the result is written with, so that whatever the
+# check found, the message says "returned" with nothing to report.
+PATCH_GRADER = """
+import json as _json, pickle as _pickle, sys as _sys, types as _types
+def _claim_success():
+    real_pickle, real_json = _pickle.dumps, _json.dumps
+    _pickle.dumps = lambda message, *a, **k: real_pickle(("returned", None, ""), *a, **k)
+    _json.dumps = lambda message, *a, **k: real_json(["returned", None, ""], *a, **k)
+    for name, module in list(_sys.modules.items()):
+        if name.startswith("pcmodel.grading") and name.endswith("checks") and module:
+            for attr, value in list(vars(module).items()):
+                if (attr.startswith(("check", "fail_on", "_"))
+                        and isinstance(value, _types.FunctionType)
+                        and value.__module__ == name):
+                    setattr(module, attr, lambda *a, **k: None)
+_claim_success()
+"""
+# Also written against the grader's internals: a thread takes the check's key from its pipe by
+# descriptor number, waits until the check's workload has returned, and writes a correctly
+# sealed "returned" message to the result pipe. (Against the grader that judged in the child,
+# this scored up to full marks.)
+FORGE_BY_NUMBER = """
+import fcntl as _fcntl, hmac as _hmac, json as _json, os as _os, stat as _stat
+import struct as _struct, sys as _sys, threading as _threading
+def _forge_by_number():
+    from multiprocessing import resource_tracker
+    tracker = getattr(resource_tracker._resource_tracker, "_fd", None)
+    readers, writers = [], []
+    for name in _os.listdir("/proc/self/fd"):
+        fd = int(name)
+        try:
+            if fd <= 2 or fd == tracker or not _stat.S_ISFIFO(_os.fstat(fd).st_mode):
+                continue
+            mode = _fcntl.fcntl(fd, _fcntl.F_GETFL) & _os.O_ACCMODE
+        except OSError:
+            continue
+        (readers if mode == _os.O_RDONLY else writers).append(fd)
+    key = b""
+    while readers and len(key) < 32:
+        chunk = _os.read(readers[0], 32 - len(key))
+        if not chunk:
+            break
+        key += chunk
+    main = _threading.main_thread().ident
+    for _ in range(3000):
+        frame = _sys._current_frames().get(main)
+        if frame is None or frame.f_code.co_name == "_read_exactly":
+            break
+        _threading.Event().wait(0.01)
+    payload = _json.dumps(["returned", None, ""]).encode()
+    message = _hmac.digest(key, payload, "sha256") + _struct.pack("!I", len(payload)) + payload
+    for fd in writers:
+        try:
+            _os.write(fd, message)
+        except OSError:
+            pass
+_threading.Thread(target=_forge_by_number, daemon=True).start()
+"""
 # A grandchild in its own session, forked twice, that outlives the check and rewrites the report
 # with full marks once pytest has written it (it finds the path on pytest's command line).
 SETSID_REWRITER = """
@@ -176,8 +235,10 @@ def attacks(tmp_path_factory):
     jobs["forge_stack/01_condition_buffer"] = ("01_condition_buffer", _attacked(
         tmp, "01_condition_buffer", "forge_stack", FORGE_STACK), {})
     for exercise in EXERCISES:
-        jobs[f"forge_fds/{exercise}"] = (exercise, _attacked(
-            tmp, exercise, f"forge_fds_{exercise}", FORGE_FDS), {})
+        for name, attack in (("forge_fds", FORGE_FDS), ("patch_grader", PATCH_GRADER),
+                             ("forge_by_number", FORGE_BY_NUMBER)):
+            jobs[f"{name}/{exercise}"] = (exercise, _attacked(
+                tmp, exercise, f"{name}_{exercise}", attack), {})
     marker = str(tmp / "rewriter")
     one = {"only": ("test_range_kafka_example",)}
     jobs["setsid"] = ("05_assignor", _attacked(tmp, "05_assignor", "setsid", SETSID_REWRITER,
@@ -255,6 +316,21 @@ def test_a_forged_verdict_scores_nothing(attacks, job):
     assert report["score"] == 0, [(c["id"], c["got"]) for c in report["checks"] if c["earned"]]
     if attack == "forge_fds":
         assert any("interfered with the grader" in c["got"] for c in report["checks"])
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("job", [f"{attack}/{name}" for attack in ("patch_grader",
+                                                                 "forge_by_number")
+                                 for name in sorted(EXERCISES)])
+def test_grader_specific_forgeries_score_what_the_starter_scores(attacks, job):
+    """Patching pcmodel.grading in the check's process, or sending a sealed "returned" with the
+    key read by descriptor number, gains nothing: the verdicts are made in the grader from the
+    observations, and "returned nothing" is not an observation of any check."""
+    report, _ = attacks["results"][job]
+    assert report["max_score"] > 0
+    assert report["score"] == 0, [(c["id"], c["got"]) for c in report["checks"] if c["earned"]]
+    assert any("do not fit" in c["got"] for c in report["checks"]), [
+        c["got"] for c in report["checks"]]
 
 
 @pytest.mark.timeout(300)

@@ -56,6 +56,8 @@ def _append(ctx: RequestContext, topic: str, partition: int, data: bytes | None,
             )
         else:
             result = ctx.broker.append(topic, partition, batch.records, timeout=timeout, **extra)
+    except CloseConnection:
+        raise  # the broker went down: it answers nothing
     except BatchRejected as exc:
         return exc.code, -1, -1, str(exc)
     except KafkaTimeoutError as exc:

@@ -1,0 +1,285 @@
+"""The live harness of the pipeline checks: a watched call of ``run_pipeline``, as data.
+
+:class:`Pipelines` calls the student's ``run_pipeline(sources, handle, consumers, capacity)`` in a
+watched thread inside the check's child process, feeds it instrumented sources and a recording
+``handle``, and reports what was handled (as indices into the items given, matched by identity),
+what was raised, which threads are still alive (and on which line of the student's file, from
+``sys._current_frames()``), and which ``queue.Queue`` objects the pipeline created (the student's
+``queue`` module is swapped for one whose Queue records its maxsize and the largest size it
+reached). The verdicts are made from that data by :mod:`pcmodel.grading.pipeline_checks`.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import sys
+import threading
+import types
+from collections.abc import Iterator
+from typing import Any
+
+from pcmodel.grading.contract_checks import AlwaysEqual
+from pcmodel.grading.crew import Crew, Worker, WorkerState, patience
+from pcmodel.grading.probes import load_impl
+from pcmodel.grading.replay import shape
+from pcmodel.grading.thread_harness import STALL
+
+__all__ = ["OBSERVED", "Pipelines", "odd_items", "sources"]
+
+OBSERVED = shape.record(
+    handled=shape.list_of(shape.int), raised=shape.either(shape.none, shape.record(
+        label=shape.str, repr=shape.str)),
+    stuck=shape.bool, at=shape.str, alive=shape.list_of(shape.str), failed=shape.str,
+    queues=shape.list_of(shape.list_of(shape.int)))
+
+
+def odd_items() -> list[Any]:
+    """Items a pipeline must pass on like any other (each a distinct object where possible)."""
+    return [None, 0, False, "", [], [], AlwaysEqual(), 2**70, threading.Lock(), (), "END",
+            "STOP"]
+
+
+def sources(count: int, items: int, odd: bool = False) -> list[list[Any]]:
+    """``count`` lists of ``items`` distinct items; with ``odd``, some are None, falsy, equal to
+    everything or unhashable, which breaks a pipeline that tests items by value."""
+    data: list[list[Any]] = [[(s, k) for k in range(items)] for s in range(count)]
+    if odd:
+        specials = odd_items()
+        for n, item in enumerate(specials):
+            source = data[n % count]
+            source[(n * 7) % len(source)] = item
+    return data
+
+
+class _SourceFailed(RuntimeError):
+    """Raised by a source on purpose, to see whether the pipeline reports it."""
+
+
+class _HandleFailed(ValueError):
+    """Raised by handle() on purpose, to see whether the pipeline reports it."""
+
+
+def _problem(expected: str, got: str, hint: str) -> dict[str, str]:
+    return {"expected": expected, "got": got, "hint": hint}
+
+
+def _queue_proxy(record: list[Any]) -> types.ModuleType:
+    class Queue(queue.Queue):
+        def __init__(self, maxsize: int = 0) -> None:
+            super().__init__(maxsize)
+            self.largest = 0
+            record.append(self)
+
+        def _put(self, item: Any) -> None:
+            super()._put(item)
+            self.largest = max(self.largest, self._qsize())
+
+    proxy = types.ModuleType("queue", "queue, whose Queue records its size")
+    proxy.__dict__.update({k: v for k, v in vars(queue).items() if not k.startswith("__")})
+    proxy.Queue = Queue
+    return proxy
+
+
+class _Run:
+    """One call of the student's run_pipeline, watched from a worker thread."""
+
+    def __init__(self, impl: str, sources: list[list[Any]], consumers: int, capacity: int, *,
+                 fail_source: tuple[int, int] | None = None, fail_items: tuple[Any, ...] = (),
+                 slow_items: tuple[Any, ...] = (), barrier: int = 0,
+                 hooks: dict[tuple[int, int], Any] | None = None, module: Any = None) -> None:
+        # ``hooks[(source, n)](run)`` runs in the producer before it receives item n of that
+        # source (it may wait, or raise to make the source fail). ``module`` reuses an already
+        # loaded student module: the same function called twice in one process.
+        module = module or load_impl(impl, "run_pipeline")
+        self.module = module
+        self.hooks = hooks or {}
+        self.feeders: dict[int, threading.Thread] = {}
+        self.failed_in: int | None = None  # thread whose handle() raised first
+        self.handled_after_failure = threading.Event()
+        self.source_file = module.__spec__.origin
+        self.queues: list[Any] = []
+        proxy = _queue_proxy(self.queues)
+        for name, value in list(vars(module).items()):
+            if value is queue:
+                setattr(module, name, proxy)
+            elif value is queue.Queue:
+                setattr(module, name, proxy.Queue)
+        self.crew = Crew(self.source_file, stillness=True)
+        self.handled: list[Any] = []
+        self.handler_threads: set[int] = set()
+        self.lock = threading.Lock()
+        self.fail_items = fail_items
+        self.slow_items = slow_items
+        self.barrier = threading.Barrier(barrier) if barrier else None
+        self.raised: BaseException | None = None
+        self.before = set(threading.enumerate())
+        feeds = [self._feed(i, items, fail_source) for i, items in enumerate(sources)]
+
+        def body(w: Worker) -> None:
+            w.step(f"run_pipeline(<{len(sources)} sources>, handle, {consumers}, {capacity})")
+            try:
+                module.run_pipeline(feeds, self.handle, consumers, capacity)
+            except BaseException as exc:  # noqa: BLE001 - what the pipeline raised is the finding
+                self.raised = exc
+            w.finished()
+
+        self.runner = self.crew.start("run_pipeline", body)
+        self.stuck = self.crew.wait(STALL * patience(), [self.runner])
+        self.alive = [t for t in threading.enumerate()
+                      if t not in self.before and t is not self.runner.thread and t.is_alive()]
+
+    def _feed(self, index: int, items: list[Any], fail: tuple[int, int] | None) -> Iterator[Any]:
+        self.feeders[index] = threading.current_thread()
+        for n, item in enumerate(items):
+            hook = self.hooks.get((index, n))
+            if hook is not None:
+                hook(self)
+            if fail is not None and fail == (index, n):
+                raise _SourceFailed(f"source {index} failed after {n} items")
+            self.crew.tick()
+            yield item
+
+    def handle(self, item: Any) -> None:
+        with self.lock:
+            self.handled.append(item)
+            self.handler_threads.add(threading.get_ident())
+            if self.failed_in == threading.get_ident():
+                # This consumer is back in handle() after its failure: it has recorded it.
+                self.handled_after_failure.set()
+        self.crew.tick()
+        if self.barrier is not None:
+            self.barrier.wait(STALL * patience())
+        if any(item is x for x in self.slow_items):
+            # A slow item keeps its consumer busy, so a pipeline that returns without joining
+            # its consumers is seen doing so.
+            threading.Event().wait(0.1)
+        if any(item is x for x in self.fail_items):
+            with self.lock:
+                if self.failed_in is None:
+                    self.failed_in = threading.get_ident()
+            raise _HandleFailed(f"handle() failed on {item!r}")
+
+    def where(self, thread: threading.Thread) -> str:
+        """The line of the student's file the thread is executing, if any."""
+        frame = sys._current_frames().get(thread.ident)
+        while frame is not None:
+            if frame.f_code.co_filename == self.source_file:
+                return f"line {frame.f_lineno} of {os.path.basename(self.source_file)}"
+            frame = frame.f_back
+        return "outside your file"
+
+    def observed(self, items: list[Any], planted: dict[str, BaseException]) -> dict[str, Any]:
+        """What this run showed, as data: handled items as indices into ``items`` (by identity,
+        -1 for an object that is none of them), what run_pipeline() raised (``planted``
+        exceptions by name), whether it hung, where its threads are, the queues it made."""
+        raised = None
+        if self.raised is not None:
+            label = next((k for k, v in planted.items() if v is self.raised), None)
+            if label is None:
+                label = ("source_failed" if isinstance(self.raised, _SourceFailed) else
+                         "handle_failed" if isinstance(self.raised, _HandleFailed) else "other")
+            raised = {"label": label, "repr": repr(self.raised)[:300]}
+        return {
+            "handled": [next((i for i, x in enumerate(items) if x is item), -1)
+                        for item in self.handled],
+            "raised": raised,
+            "stuck": bool(self.stuck),
+            "at": self.where(self.runner.thread),
+            "alive": [f"{t.name} at {self.where(t)}" for t in self.alive],
+            "failed": self.runner.describe() if self.runner.state is WorkerState.FAILED else "",
+            "queues": [[q.maxsize, q.largest] for q in self.queues],
+        }
+
+
+def _wait_for_feeder(source: int, failed: threading.Event) -> Any:
+    """A hook: wait until ``source`` has failed and its producer has finished (so it recorded
+    the error). Generous limits: they only matter for a pipeline that hangs anyway."""
+
+    def hook(run: _Run) -> None:
+        failed.wait(5 * STALL * patience())
+        feeder = run.feeders.get(source)
+        if feeder is not None and feeder is not threading.current_thread():
+            feeder.join(5 * STALL * patience())
+
+    return hook
+
+
+def _raise(exc: BaseException, before: Any = None, signal: threading.Event | None = None) -> Any:
+    def hook(run: _Run) -> None:
+        if before is not None:
+            before(run)
+        if signal is not None:
+            signal.set()
+        raise exc
+
+    return hook
+
+
+class Pipelines:
+    """The live harness: one watched call of ``run_pipeline`` per :meth:`run`.
+
+    ``data`` is ``["sources", count, items, odd]`` (see :func:`sources`) or ``["literal",
+    lists]``; positions ``[source, n]`` name items. ``plan`` adds the failures a check needs:
+    ``fail_source`` (the source fails before item n), ``fail_items`` / ``slow_items``
+    (handle() raises on / dawdles over those items), ``barrier`` (that many handle() calls must
+    meet), ``hooks`` ("first_error": source 0 fails at 2, source 1 at 5 once source 0's producer
+    finished; "late_source": source 1 fails at 3 once the consumer whose handle() failed moved
+    on), ``again`` (call the module loaded by the previous run again).
+    """
+
+    SHAPES = {"run": OBSERVED, "validate": shape.record(
+        outcomes=shape.list_of(shape.str), started=shape.int)}
+
+    def __init__(self, impl: str) -> None:
+        self.impl = impl
+        self.module: Any = None
+
+    def run(self, data: list[Any], consumers: int, capacity: int,
+            plan: dict[str, Any]) -> dict[str, Any]:
+        made = sources(*data[1:]) if data[0] == "sources" else [list(s) for s in data[1]]
+        items = [x for s in made for x in s]
+        planted: dict[str, BaseException] = {}
+        hooks: dict[tuple[int, int], Any] = {}
+        if plan.get("hooks") == "first_error":
+            first, second = (_SourceFailed("source 0 failed first"),
+                             _SourceFailed("source 1 failed later"))
+            first_failed = threading.Event()
+            hooks = {(0, 2): _raise(first, signal=first_failed),
+                     (1, 5): _raise(second, _wait_for_feeder(0, first_failed))}
+            planted = {"first": first, "second": second}
+        elif plan.get("hooks") == "late_source":
+            def after_handler_failed(run: _Run) -> None:
+                run.handled_after_failure.wait(5 * STALL * patience())
+
+            late = _SourceFailed("source 1 failed after handle() did")
+            hooks = {(1, 3): _raise(late, after_handler_failed)}
+            planted = {"late": late}
+        fail_source = plan.get("fail_source")
+        run = _Run(self.impl, made, consumers, capacity,
+                   fail_source=tuple(fail_source) if fail_source else None,
+                   fail_items=tuple(made[s][n] for s, n in plan.get("fail_items", ())),
+                   slow_items=tuple(made[s][n] for s, n in plan.get("slow_items", ())),
+                   barrier=plan.get("barrier", 0), hooks=hooks,
+                   module=self.module if plan.get("again") else None)
+        self.module = run.module
+        return run.observed(items, planted)
+
+    def validate(self, cases: list[list[int]]) -> dict[str, Any]:
+        """For each ``[consumers, capacity]``: ``"ValueError"``, ``"returned"`` or ``"raised
+        <repr>"``; and how many threads were started meanwhile."""
+        module = load_impl(self.impl, "run_pipeline")
+        before = threading.active_count()
+        outcomes = []
+        for consumers, capacity in cases:
+            try:
+                module.run_pipeline([[1]], lambda item: None, consumers, capacity)
+            except ValueError:
+                outcomes.append("ValueError")
+                continue
+            except Exception as exc:  # noqa: BLE001 - reported as an observation
+                outcomes.append(f"raised {exc!r}"[:300])
+                break
+            outcomes.append("returned")
+            break
+        return {"outcomes": outcomes, "started": threading.active_count() - before}
