@@ -86,6 +86,13 @@ class NodeConnection(ClusterConnection):
         """The broker coordinating ``group_id`` (the leader of its offsets partition)."""
         return self._offsets.coordinator(group_id)
 
+    def all_committed(self, group_id: str) -> dict[TopicPartition, Any]:
+        """Every committed offset of ``group_id`` (OffsetFetch for all partitions), from the
+        replicated offsets topic: a new coordinator knows them even if it never saw the group."""
+        every = [TopicPartition(topic, p) for topic, count in self.list_topics().items()
+                 for p in range(count)]
+        return {tp: v for tp, v in self.committed(group_id, every).items() if v is not None}
+
     def create_topic(self, name: str, partitions: int = 1, *,
                      replication_factor: int | None = None, min_insync_replicas: int = 1,
                      unclean_leader_election_enable: bool = False,

@@ -233,6 +233,14 @@ def test_kafka_python_group_survives_the_loss_of_its_coordinator(cluster, bootst
         producer.flush(timeout=20)
         read_until(20)
         consumer.commit()
+        # Another group commits once, by hand, before the coordinator dies (and never again).
+        watcher = kafka.KafkaConsumer(bootstrap_servers=bootstrap, group_id="watcher",
+                                      enable_auto_commit=False)
+        try:
+            watcher.assign([kafka.TopicPartition("t", 0)])
+            watcher.commit({kafka.TopicPartition("t", 0): kafka.OffsetAndMetadata(5, "", -1)})
+        finally:
+            watcher.close()
         coordinator = cluster.leader("__consumer_offsets", 0)
         cluster.kill(coordinator)
         for i in range(20):
@@ -264,6 +272,16 @@ def test_kafka_python_group_survives_the_loss_of_its_coordinator(cluster, bootst
         assert set(seen) >= {b"b%d" % i for i in range(20)}
         committed = cluster.connect().committed("g", [("t", 0), ("t", 1)])
         assert sorted(v.offset for v in committed.values()) == [20, 20]
+        # An admin client asks the new coordinator for all of each group's offsets: it knows
+        # them from the replicated offsets topic, also those of the group it never saw.
+        wait_until(lambda: coordinator not in cluster.live_brokers())
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+        try:
+            listed = admin.list_group_offsets(["g", "watcher"])
+        finally:
+            admin.close()
+        assert {(tp.partition, v.offset) for tp, v in listed["g"].items()} == {(0, 20), (1, 20)}
+        assert {(tp.partition, v.offset) for tp, v in listed["watcher"].items()} == {(0, 5)}
     finally:
         consumer.close()
         producer.close(timeout=10)
