@@ -226,7 +226,7 @@ class ProcessBackend(Backend):
     def decode(self, piece: Any) -> Any:
         """The item of a piece taken by ``popleft()``; ItemNotUnpicklable if it cannot be."""
         try:
-            if type(piece) is bytes:
+            if type(piece) is bytes or type(piece) is memoryview:  # a plain item
                 return _loads(piece)
             return decode_piece(piece)[0]
         except Exception as exc:

@@ -16,8 +16,10 @@ replication), :mod:`~pcmodel.cluster.controller` (placement, liveness, elections
 :mod:`~pcmodel.cluster.faults` (seeded fault schedules that replay),
 :mod:`~pcmodel.cluster.errors` (Kafka's replication errors). Process mode
 (``Cluster(mode="processes")``: each broker an OS process, ``kill`` a SIGKILL):
-:mod:`~pcmodel.cluster.process_cluster` (the cluster's side), :mod:`~pcmodel.cluster.hosted`
-(starting, calling and killing one broker process; the controller's door),
+:mod:`~pcmodel.cluster.process_cluster` (the cluster's side),
+:mod:`~pcmodel.cluster.process_faults` (the faults done to processes),
+:mod:`~pcmodel.cluster.hosted` (starting, calling and killing one broker process; the
+controller's door),
 :mod:`~pcmodel.cluster.host` (inside a broker process), :mod:`~pcmodel.cluster.journal`
 (a replica's log on disk, recovered after a SIGKILL).
 """

@@ -1,6 +1,7 @@
 """``pcmodel cluster``: a replicated cluster in a terminal, for Kafka clients, with faults typed in.
 
-It starts a :class:`~pcmodel.cluster.Cluster` (threads), gives every broker its own Kafka
+It starts a :class:`~pcmodel.cluster.Cluster` (threads; with ``--processes`` one OS process per
+broker, so that ``kill`` is a real SIGKILL), gives every broker its own Kafka
 listener (broker ``b`` on ``PORT + b``, or on free ports with ``--kafka 0``), prints the
 ``bootstrap_servers`` to give kafka-python, confluent-kafka or ``kcat -b``, and then reads
 commands on its standard input, one per line, so that a student can kill the leader while a
@@ -62,6 +63,10 @@ def register(subparsers: Any) -> None:
         "slow) on standard input.",
     )
     parser.add_argument("--brokers", type=int, default=3, help="number of brokers (default 3)")
+    parser.add_argument(
+        "--processes", action="store_true",
+        help="run each broker in its own OS process (kill is then a real SIGKILL)",
+    )
     parser.add_argument(
         "--kafka", metavar="[HOST:]PORT", default="127.0.0.1:0",
         help="broker B listens on PORT+B (default: free ports on 127.0.0.1)",
@@ -175,7 +180,8 @@ def run_cluster(args: argparse.Namespace) -> int:
     host, ports = _ports(args.kafka, args.brokers)
     from pcmodel.cluster.cluster import Cluster
 
-    cluster = Cluster(args.brokers, broker_session_timeout_ms=args.broker_session_timeout_ms,
+    cluster = Cluster(args.brokers, mode="processes" if args.processes else "threads",
+                      broker_session_timeout_ms=args.broker_session_timeout_ms,
                       group_initial_rebalance_delay_ms=args.group_initial_rebalance_delay_ms)
     try:
         try:

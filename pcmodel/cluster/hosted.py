@@ -37,7 +37,10 @@ from pcmodel.topics.errors import (
 from pcmodel.topics.server import BrokerServer, portable_exception
 from pcmodel.topics.transport import RequestRejected, check_numbers
 
-__all__ = ["ControllerServer", "HostedBroker", "process_context"]
+__all__ = ["START_TIMEOUT", "ControllerServer", "HostedBroker", "process_context"]
+
+#: How long a broker process may take to start (recover its journals and serve).
+START_TIMEOUT = 30.0
 
 log = logging.getLogger(__name__)
 _context: Any = None
@@ -48,8 +51,11 @@ def process_context() -> Any:
     code once, so each broker starts as a fork of it)."""
     global _context
     if _context is None:
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["pcmodel.cluster.host"])
+        try:
+            ctx = multiprocessing.get_context("forkserver")
+            ctx.set_forkserver_preload(["pcmodel.cluster.host"])
+        except ValueError:  # no fork server (Windows): spawn, slower to start
+            ctx = multiprocessing.get_context("spawn")
         _context = ctx
     return _context
 

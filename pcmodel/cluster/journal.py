@@ -14,9 +14,11 @@ too (``log.flush.interval.messages`` is unbounded): Kafka relies on replication,
 disk, for durability, and so does the lesson — an acknowledged ``acks="all"`` record is safe
 because several brokers have it, not because one of them flushed it.
 
-Each entry is ``length, crc32, pickle``. A torn or corrupt tail (a write cut short) is dropped
-on recovery and the file cut back to the last whole entry, as Kafka's log recovery truncates
-at the first invalid batch. Journals live in a directory the cluster owns and removes.
+Records are journaled decoded, so a recovered log is stored uncompressed (as a follower's copy
+always is here): only ``log_stats`` can tell. Each entry is ``length, crc32, pickle``. A torn
+or corrupt tail (a write cut short) is dropped on recovery and the file cut back to the last
+whole entry, as Kafka's log recovery truncates at the first invalid batch. Journals live in a
+directory the cluster owns and removes.
 
 Prior art: Kafka ``LogLoader`` / ``LogSegment.recover``, the leader-epoch checkpoint file
 (``leader-epoch-checkpoint``) and the high-watermark checkpoint

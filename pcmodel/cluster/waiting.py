@@ -38,8 +38,9 @@ class ClientSupport:
         wants. Killing a broker closes its listener (connections are refused) and restarting it
         opens it again on the same port. Stop the listeners before closing the cluster (or use
         both as context managers: ``with Cluster(3) as c, c.serve_kafka() as listeners:``).
-        ``options`` go to each :class:`pcmodel.wire.KafkaListener`. Needs ``mode="threads"``
-        and the ``kafka`` extra. See :mod:`pcmodel.wire.cluster_listeners`.
+        ``options`` go to each :class:`pcmodel.wire.KafkaListener`. Needs a cluster that runs
+        on its own (``mode="threads"`` or ``"processes"``) and the ``kafka`` extra. See
+        :mod:`pcmodel.wire.cluster_listeners`.
         """
         from pcmodel.wire.cluster_listeners import ClusterListeners
 

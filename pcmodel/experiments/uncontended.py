@@ -67,13 +67,31 @@ def _step(contender: Contender, context: Any) -> tuple[Callable[[], None], int, 
     return batch_step, size, buf
 
 
+def _steps_per_round(step: Callable[[], None], clock: Callable[[], int],
+                     seconds: float) -> int:
+    """How many steps make a round of at least ``seconds`` on ``clock`` (as ``timeit``'s
+    autorange does): doubling from 1, after a warm-up. A round must be long, or the clock's own
+    cost (a system call for CPU time) would be counted as the step's."""
+    for _ in range(20):
+        step()
+    number = 1
+    while number < 1_000_000:
+        started = clock()
+        for _ in range(number):
+            step()
+        if clock() - started >= seconds * 1e9:
+            break
+        number *= 2
+    return number
+
+
 def measure_uncontended(rounds: int, backends: tuple[ActorKind, ...], context: Any,
                         seconds_per_round: float = 0.001) -> dict[str, dict[str, list[float]]]:
     """Nanoseconds per item (one put plus one get) of each contender of ``backends``, alone:
     ``{backend: {contender: [ns per item, one per round]}}``.
 
     Rounds are interleaved across contenders; each round runs a contender's step as many times
-    as fits in about ``seconds_per_round`` (sized once from a short warm-up).
+    as last at least ``seconds_per_round`` on the backend's clock (sized once, after a warm-up).
     """
     costs: dict[str, dict[str, list[float]]] = {}
     for backend in backends:
@@ -87,11 +105,8 @@ def measure_uncontended(rounds: int, backends: tuple[ActorKind, ...], context: A
                     continue
                 step, size, buf = _step(contender, ctx)
                 buffers.append(buf)
-                started = time.perf_counter()
-                for _ in range(20):
-                    step()
-                each = max((time.perf_counter() - started) / 20, 1e-9)
-                steps[contender.name] = (step, size, max(1, int(seconds_per_round / each)))
+                steps[contender.name] = (step, size, _steps_per_round(step, clock,
+                                                                      seconds_per_round))
             per_backend: dict[str, list[float]] = {name: [] for name in steps}
             for _ in range(rounds):
                 for name, (step, size, number) in steps.items():

@@ -43,17 +43,19 @@ class ClusterListeners:
 
     ``ports`` gives broker ``b`` the port ``ports[b]`` (default: free ports, chosen at start
     and kept for restarts). ``options`` go to each :class:`~pcmodel.wire.KafkaListener`.
-    Raises ``IllegalStateError`` for a stepped or closed cluster (real clients need brokers
-    that move on their own), ``IllegalArgumentError`` for a ``ports`` of the wrong length, and
+    The listeners run in the cluster's own process, also for ``mode="processes"`` (where a
+    killed broker is a SIGKILLed process). Raises ``IllegalStateError`` for a stepped cluster
+    (real clients need brokers that move on their own), ``IllegalArgumentError`` for a
+    ``ports`` of the wrong length, and
     ``OSError`` if a port cannot be bound (the listeners opened so far are closed again).
     """
 
     def __init__(self, cluster: Cluster, host: str = "127.0.0.1",
                  ports: Sequence[int] | None = None, **options: Any) -> None:
-        if cluster.mode != "threads":
+        if cluster.mode == "steps":
             raise IllegalStateError(
-                f"Kafka listeners need a cluster in mode='threads' (this one is "
-                f"mode={cluster.mode!r}): real clients cannot step a virtual clock")
+                "Kafka listeners need a cluster that runs on its own (mode='threads' or "
+                "'processes'), not mode='steps': real clients cannot step a virtual clock")
         brokers = len(cluster.nodes)
         if ports is None:
             ports = [0] * brokers

@@ -86,6 +86,13 @@ class NodeConnection(ClusterConnection):
         """The broker coordinating ``group_id`` (the leader of its offsets partition)."""
         return self._offsets.coordinator(group_id)
 
+    def all_committed(self, group_id: str) -> dict[TopicPartition, Any]:
+        """Every committed offset of ``group_id`` (OffsetFetch for all partitions), from the
+        replicated offsets topic: a new coordinator knows them even if it never saw the group."""
+        every = [TopicPartition(topic, p) for topic, count in self.list_topics().items()
+                 for p in range(count)]
+        return {tp: v for tp, v in self.committed(group_id, every).items() if v is not None}
+
     def create_topic(self, name: str, partitions: int = 1, *,
                      replication_factor: int | None = None, min_insync_replicas: int = 1,
                      unclean_leader_election_enable: bool = False,
@@ -182,11 +189,25 @@ class NodeConnection(ClusterConnection):
         if not self._cluster.nodes[self.node_id].alive:
             raise CloseConnection(f"broker {self.node_id} is down")
 
+    def told_state(self, tp: TopicPartition) -> Any:
+        """The state of ``tp`` this broker was last told (``None`` if it hosts no replica).
+
+        In a threads cluster that is the broker's own replica state; a broker process keeps
+        its own to itself, so there it is the controller's decision (the broker checks again
+        when the request reaches it, and answers NOT_LEADER_OR_FOLLOWER if it disagrees).
+        """
+        replicas = getattr(self._cluster.nodes[self.node_id], "replicas", None)
+        if replicas is not None:
+            replica = replicas.get(tp)
+            return None if replica is None else replica.state
+        state = self._cluster.metadata().get(tp)
+        return state if state is not None and self.node_id in state.replicas else None
+
     def _led(self, tp: TopicPartition) -> Any:
         """This broker's local broker, if it is alive and leads ``tp``."""
         node = self._cluster.nodes[self.node_id]
-        replica = node.replicas.get(tp)
-        if not node.alive or replica is None or not replica.is_leader:
+        state = self.told_state(tp)
+        if not node.alive or state is None or state.leader != self.node_id:
             if tp not in self._cluster.metadata():
                 raise UnknownTopicOrPartitionError(f"no partition {tp} in the cluster")
             raise NotLeaderForPartitionError(
@@ -252,8 +273,7 @@ class ClusterNodeView:
         first (FENCED / UNKNOWN_LEADER_EPOCH), then leadership (NOT_LEADER_OR_FOLLOWER);
         a partition the cluster does not have is UNKNOWN_TOPIC_OR_PARTITION."""
         node = self.cluster.nodes[self.node_id]
-        replica = node.replicas.get(tp)
-        state = None if replica is None else replica.state
+        state = self.connection.told_state(tp)
         if state is None or not node.alive:
             if tp not in self.cluster.metadata():
                 return _UNKNOWN_TOPIC_OR_PARTITION

@@ -65,6 +65,38 @@ class Acks:
             return len(self.ok)
 
 
+def test_a_sigkilled_broker_process_leaves_metadata_and_returns_on_its_port():
+    """Process mode: the leader's broker process is SIGKILLed; clients follow; it restarts."""
+    with Cluster(3, mode="processes", **SETTINGS) as cluster, \
+            cluster.serve_kafka() as listeners:
+        cluster.create_topic("t", 1, replication_factor=3, min_insync_replicas=2)
+        producer = kafka.KafkaProducer(bootstrap_servers=listeners.bootstrap_servers,
+                                       acks="all", linger_ms=5, retry_backoff_ms=50)
+        admin = None
+        try:
+            first = [producer.send("t", b"%d" % i) for i in range(20)]
+            assert [f.get(timeout=20).offset for f in first] == list(range(20))
+            old = cluster.leader("t", 0)
+            cluster.kill(old)
+            assert cluster.nodes[old].exitcode == -9  # a real SIGKILL
+            more = [producer.send("t", b"%d" % i) for i in range(20, 40)]
+            assert [f.get(timeout=30).offset for f in more] == list(range(20, 40))
+            wait_until(lambda: old not in cluster.live_brokers())
+            admin = KafkaAdminClient(bootstrap_servers=listeners.bootstrap_servers)
+            (part,) = admin.describe_topics(["t"])[0]["partitions"]
+            assert part["leader_id"] == cluster.leader("t", 0) != old
+            assert part["offline_replicas"] == [old]
+            host, port = listeners.addresses[old]
+            cluster.restart(old)
+            assert listeners.addresses[old] == (host, port) and listeners.listener(old)
+            wait_until(lambda: old in cluster.isr("t", 0), timeout=20)
+            assert values_in(cluster, "t") == [b"%d" % i for i in range(40)]
+        finally:
+            producer.close(timeout=10)
+            if admin is not None:
+                admin.close()
+
+
 def test_kafka_python_producer_follows_a_new_leader_and_loses_nothing(cluster, bootstrap):
     cluster.create_topic("t", 1, replication_factor=3, min_insync_replicas=2)
     acks = Acks()
@@ -201,6 +233,14 @@ def test_kafka_python_group_survives_the_loss_of_its_coordinator(cluster, bootst
         producer.flush(timeout=20)
         read_until(20)
         consumer.commit()
+        # Another group commits once, by hand, before the coordinator dies (and never again).
+        watcher = kafka.KafkaConsumer(bootstrap_servers=bootstrap, group_id="watcher",
+                                      enable_auto_commit=False)
+        try:
+            watcher.assign([kafka.TopicPartition("t", 0)])
+            watcher.commit({kafka.TopicPartition("t", 0): kafka.OffsetAndMetadata(5, "", -1)})
+        finally:
+            watcher.close()
         coordinator = cluster.leader("__consumer_offsets", 0)
         cluster.kill(coordinator)
         for i in range(20):
@@ -232,6 +272,16 @@ def test_kafka_python_group_survives_the_loss_of_its_coordinator(cluster, bootst
         assert set(seen) >= {b"b%d" % i for i in range(20)}
         committed = cluster.connect().committed("g", [("t", 0), ("t", 1)])
         assert sorted(v.offset for v in committed.values()) == [20, 20]
+        # An admin client asks the new coordinator for all of each group's offsets: it knows
+        # them from the replicated offsets topic, also those of the group it never saw.
+        wait_until(lambda: coordinator not in cluster.live_brokers())
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+        try:
+            listed = admin.list_group_offsets(["g", "watcher"])
+        finally:
+            admin.close()
+        assert {(tp.partition, v.offset) for tp, v in listed["g"].items()} == {(0, 20), (1, 20)}
+        assert {(tp.partition, v.offset) for tp, v in listed["watcher"].items()} == {(0, 5)}
     finally:
         consumer.close()
         producer.close(timeout=10)

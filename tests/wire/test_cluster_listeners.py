@@ -293,7 +293,7 @@ def test_create_topics_takes_replication_settings(cluster, listeners):
 
 def test_serving_needs_a_threaded_cluster_and_one_port_per_broker():
     with Cluster(2, mode="steps") as stepped, \
-            pytest.raises(IllegalStateError, match="mode='threads'"):
+            pytest.raises(IllegalStateError, match="not mode='steps'"):
         stepped.serve_kafka()
     with Cluster(2, **FAST) as cluster, \
             pytest.raises(IllegalArgumentError, match="one port per broker"):

@@ -236,8 +236,10 @@ def _fetch_offsets(
     """``(group error code, {topic: [(partition, committed or None)]})``; ``None`` = all."""
     try:
         if wanted is None:
+            every = getattr(ctx.broker, "all_committed", None)  # a cluster's replicated store
             try:
-                committed = ctx.broker.describe_group(group_id).committed
+                committed = every(group_id) if every is not None else \
+                    ctx.broker.describe_group(group_id).committed
             except GroupIdNotFoundError:
                 committed = {}
         else:

@@ -1,0 +1,111 @@
+"""Fault injection on a process cluster: the same five faults, done to processes (a mixin of
+``ProcessCluster``).
+
+``kill`` is a SIGKILL of the broker's process (reaped at once; its files stay); ``restart``
+starts a new process that replays them; ``isolate``, ``heal`` and ``slow`` reach every live
+broker before they return, so what a test does next already happens under the fault. Faults
+are applied one at a time (``_faults``), never under the cluster lock: brokers call the
+controller, which takes it.
+"""
+
+from __future__ import annotations
+
+from pcmodel.cluster.hosted import START_TIMEOUT
+from pcmodel.cluster.injection import FaultInjection
+from pcmodel.topics.errors import IllegalArgumentError, KafkaConnectionError
+
+__all__ = ["ProcessFaults"]
+
+
+class ProcessFaults:
+    """The fault methods of :class:`~pcmodel.cluster.process_cluster.ProcessCluster`."""
+
+    def kill(self, broker: int) -> None:
+        """SIGKILL ``broker``'s process; its files stay for a restart. Idempotent."""
+        with self._faults:
+            with self._lock:
+                node = self._node(broker)
+                if not node.alive:
+                    return
+                node.alive = False
+                self._event("killed", broker)
+                self._notify()
+            node.kill()
+
+    def restart(self, broker: int) -> None:
+        """Start a new process for a killed broker: it replays its journals, re-registers,
+        truncates to its leaders, catches up and rejoins the ISRs. Returns once it is
+        registered (at once if it is isolated from the controller)."""
+        with self._faults:
+            with self._lock:
+                self._check_open()
+                node = self._node(broker)
+                if node.alive and node.exitcode is None:
+                    return
+                node.alive = False  # it ended on its own: start it again all the same
+                self._apply_changes(self.controller.fence(broker))
+            self._start_process(broker)
+            with self._lock:
+                self._event("restarted", broker)
+                self._notify()
+            self._await(lambda: broker in self.controller.alive
+                        or broker in self._isolated_from_controller or not node.alive,
+                        START_TIMEOUT, f"broker {broker} did not register after its restart")
+
+    def isolate(self, broker: int, *, controller: bool = False) -> None:
+        with self._faults:
+            with self._lock:
+                self._node(broker)
+                self._isolated.add(broker)
+                if controller:
+                    self._isolated_from_controller.add(broker)
+                self._event("isolated", broker,
+                            detail="with controller" if controller else None)
+                self._notify()
+            self._push_isolation()
+
+    isolate.__doc__ = FaultInjection.isolate.__doc__
+
+    def heal(self, broker: int | None = None) -> None:
+        with self._faults:
+            with self._lock:
+                healed = sorted(self._isolated) if broker is None else [broker]
+                for b in healed:
+                    self._node(b)
+                    if b in self._isolated:
+                        self._isolated.discard(b)
+                        self._isolated_from_controller.discard(b)
+                        self._event("healed", b)
+                self._notify()
+            self._push_isolation()
+
+    heal.__doc__ = FaultInjection.heal.__doc__
+
+    def slow(self, broker: int, seconds: float) -> None:
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
+            raise IllegalArgumentError(f"slow() needs a number of seconds >= 0, got {seconds!r}")
+        with self._faults:
+            with self._lock:
+                node = self._node(broker)
+                node.slowness = float(seconds)
+                self._event("slowed", broker, detail=seconds)
+                self._notify()
+            if node.alive:
+                try:
+                    node.call("set_slowness", float(seconds))
+                except KafkaConnectionError:
+                    pass  # killed meanwhile: it starts slow when it restarts
+
+    slow.__doc__ = FaultInjection.slow.__doc__
+
+    # --- internals -------------------------------------------------------------------------------
+
+    def _push_isolation(self) -> None:
+        with self._lock:
+            isolated = frozenset(self._isolated)
+            live = [n for n in self.nodes if n.alive]
+        for node in live:
+            try:
+                node.call("set_isolated", isolated)
+            except KafkaConnectionError:
+                pass  # killed meanwhile: it learns the isolation when it restarts
