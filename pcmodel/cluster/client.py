@@ -246,6 +246,7 @@ class ClusterConnection:
 
     def group_states(self) -> dict[str, Any]:
         """Every group some live broker coordinates, with its protocol type and state."""
+        self._offsets.load_all()
         states: dict[str, Any] = {}
         for node in self._cluster.nodes:
             if node.alive:
@@ -323,6 +324,7 @@ class ClusterConnection:
 
     def list_groups(self) -> list[str]:
         """Every group some live broker coordinates."""
+        self._offsets.load_all()
         groups: set[str] = set()
         for node in self._cluster.nodes:
             if node.alive:
@@ -353,15 +355,15 @@ class ClusterConnection:
                 raise KafkaTimeoutError(f"{tp} had no leader for 10 s")
             self._cluster.await_change(self._cluster.change_count(), 0.05)
 
-    def _at_coordinator(self, group_id: str, timeout: float | None, method: str,
+    def _at_coordinator(self, group_id: str, wait: float | None, method: str, /,
                         *args: Any, **kwargs: Any) -> Any:
         """Call ``method`` at the group's coordinator, once it has loaded the group.
 
         A coordinator that dies during the call is no error yet: the call goes to the next
-        one (which loads the group from the offsets topic), within ``timeout`` seconds (30
-        when ``None``). ``UnknownMemberIdError`` when no coordinator appeared in time.
+        one (which loads the group from the offsets topic), within ``wait`` seconds (30 when
+        ``None``). ``UnknownMemberIdError`` when no coordinator appeared in time.
         """
-        deadline = time.monotonic() + (30.0 if timeout is None else timeout)
+        deadline = time.monotonic() + (30.0 if wait is None else wait)
         while True:
             broker = self._coordinator_broker(group_id, max(0.0, deadline - time.monotonic()))
             if broker is None:

@@ -147,6 +147,15 @@ class OffsetsTopic:
         leader, _, _ = self._coordinator_cache(group)
         return leader
 
+    def load_all(self) -> None:
+        """:meth:`load` for every offsets partition that has a leader (ListGroups asks every
+        coordinator for its groups)."""
+        for p in range(self.partitions):
+            try:
+                self._partition_cache(p)
+            except LeaderNotAvailableError:
+                continue
+
     def remove_topic(self, topic: str, timeout: float = 30.0) -> int:
         """Tombstone every committed offset of ``topic`` (it was deleted), in every offsets
         partition that has a leader; return how many were removed. Waits for the writes."""
