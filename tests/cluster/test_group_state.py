@@ -135,10 +135,12 @@ class Recorder(ConsumerRebalanceListener):
 
 
 @pytest.mark.timeout(60)
-def test_consumers_keep_member_id_and_generation_across_the_coordinators_kill():
-    settings = dict(replica_lag_time_max_ms=1000, broker_session_timeout_ms=1000, tick_ms=10,
-                    group_initial_rebalance_delay_ms=0)
-    with Cluster(3, mode="threads", **settings) as cluster:
+@pytest.mark.parametrize("mode", ["threads", "processes"])
+def test_consumers_keep_member_id_and_generation_across_the_coordinators_kill(mode):
+    # In process mode the coordinator's death is a SIGKILL of its broker process.
+    settings = dict(replica_lag_time_max_ms=1000, broker_session_timeout_ms=1000,
+                    tick_ms=10 if mode == "threads" else 20, group_initial_rebalance_delay_ms=0)
+    with Cluster(3, mode=mode, **settings) as cluster:
         cluster.create_topic("t", 2, replication_factor=3, min_insync_replicas=2)
         producer = KafkaProducer(broker=cluster, acks="all", retries=2000, retry_backoff_ms=20)
         listeners = [Recorder(), Recorder()]
