@@ -45,3 +45,48 @@ def test_windows_spent_waiting_for_a_processor_are_excused_a_bounded_number_of_t
     finally:
         release.set()
         crew.workers[0].thread.join(10)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs /proc task states")
+def test_a_deadlock_is_told_from_stillness_long_before_the_window_ends():
+    a_done, b_done = threading.Event(), threading.Event()
+
+    def waits_for(other, mine):
+        def body(w):
+            other.wait(30)  # each waits for the other to finish first: a deadlock
+            mine.set()
+        return body
+
+    crew = Crew(None, stillness=True)
+    crew.start("a", waits_for(b_done, a_done))
+    crew.start("b", waits_for(a_done, b_done))
+    started = time.monotonic()
+    try:
+        stuck = crew.wait(60)
+        assert sorted(w.name for w in stuck) == ["a", "b"]
+        assert time.monotonic() - started < 20  # the 60 s window was not waited out
+    finally:
+        a_done.set()
+        b_done.set()
+        for worker in crew.workers:
+            worker.thread.join(10)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs /proc task states")
+def test_a_thread_that_runs_is_never_still():
+    stop = threading.Event()
+
+    def spin(w):
+        while not stop.is_set():
+            pass  # busy, never asleep: the whole window is waited
+
+    crew = Crew(None, stillness=True)
+    crew.start("spinner", spin)
+    started = time.monotonic()
+    try:
+        stuck = crew.wait(1.5)
+        assert [w.name for w in stuck] == ["spinner"]
+        assert time.monotonic() - started >= 1.5
+    finally:
+        stop.set()
+        crew.workers[0].thread.join(10)
