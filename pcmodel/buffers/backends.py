@@ -38,6 +38,7 @@ class SharedState:
         self.waiting_put = 0  # actors inside put() waiting for space
         self.waiting_get = 0  # actors inside get() waiting for items
         self.puts = self.gets = self.max_depth = 0  # recorded only when instrumented
+        # (puts one by one by the queue variant only: see finished and puts_base below)
         # So that gets need not be counted one by one: gets = puts + base_depth - depth -
         # discarded (items dropped by an immediate shutdown; depth when recording restarted).
         self.discarded = self.base_depth = 0
