@@ -16,6 +16,7 @@ import signal
 import pytest
 
 from pcmodel.buffers import VARIANTS, make_buffer
+from pcmodel.buffers.robust import RobustLock, RobustSemaphore
 from pcmodel.errors import BufferBroken, ItemNotUnpicklable
 from tests.conftest import wait_until
 
@@ -45,6 +46,49 @@ def kill(child):
     os.kill(child.pid, signal.SIGKILL)
     child.join(SOON)
     assert child.exitcode == -signal.SIGKILL
+
+
+def buffer_locks(buf):
+    """Every lock of ``buf`` a process can hold: its robust locks and its semaphores' guards."""
+    holders = [buf, buf._queue] if buf.variant == "queue" else [buf]
+    locks = []
+    for holder in holders:
+        for value in vars(holder).values():
+            if isinstance(value, RobustLock):
+                locks.append(value)
+            elif isinstance(value, RobustSemaphore):
+                locks.append(value._guard)
+    return [*locks, locks[0]._health._claim]
+
+
+def all_free(locks):
+    """True if nobody holds any of ``locks`` now (each is taken and given back at once)."""
+    for lock in locks:
+        if not lock._sem.acquire(False):
+            return False
+        lock._sem.release()
+    return True
+
+
+def kill_asleep(buf, child, asleep):
+    """SIGKILL ``child`` at a moment when ``asleep()`` and it holds none of the buffer's locks.
+
+    Checked while the child is stopped, so that it cannot take a lock between check and kill: a
+    sleeper counts itself as waiting *before* it lets go of the lock, and re-takes its locks
+    every robust.SLICE to look around. Killed holding one, it would rightly break the buffer.
+    """
+    locks = buffer_locks(buf)
+
+    def stopped_holding_nothing():
+        os.kill(child.pid, signal.SIGSTOP)
+        os.waitpid(child.pid, os.WUNTRACED)
+        if asleep() and all_free(locks):
+            return True
+        os.kill(child.pid, signal.SIGCONT)
+        return False
+
+    wait_until(stopped_holding_nothing, SOON)
+    kill(child)
 
 
 # Every variant under fork; spawn (seconds per case) once: the shared state is the same.
@@ -97,9 +141,9 @@ def get_forever(buf):
     buf.get()
 
 
-def waiting(buf):
+def asleep_in_get(buf):
     if buf.variant == "queue":
-        return buf._queue._ready._sem.get_value() == 0 and buf._queue._counts.items == 0
+        return buf._queue._ready._sleepers.value == 1
     return buf.waiting[1] == 1
 
 
@@ -109,9 +153,7 @@ def test_death_while_waiting_in_get_harms_nobody(variant):
     with make_buffer(variant, 2, "process", context=FORK) as buf:
         sleeper = FORK.Process(target=get_forever, args=(buf,))
         sleeper.start()
-        if variant != "queue":
-            wait_until(lambda: buf.waiting[1] == 1, SOON)
-        kill(sleeper)
+        kill_asleep(buf, sleeper, lambda: asleep_in_get(buf))
         out = FORK.SimpleQueue()
         survivor = FORK.Process(target=get_and_report, args=(buf, out))
         survivor.start()
@@ -134,11 +176,8 @@ def test_death_while_waiting_in_join_harms_nobody(variant):
         buf.put("task")
         dead = FORK.Process(target=join_forever, args=(buf, FORK.Event()))
         dead.start()
-        if variant != "queue":
-            wait_until(lambda: buf._all_tasks_done._sleepers.value == 1, SOON)
-        else:
-            wait_until(lambda: buf._queue._all_tasks_done._sleepers.value == 1, SOON)
-        kill(dead)
+        done = buf._queue._all_tasks_done if variant == "queue" else buf._all_tasks_done
+        kill_asleep(buf, dead, lambda: done._sleepers.value == 1)
         joined = FORK.Event()
         alive = FORK.Process(target=join_forever, args=(buf, joined))
         alive.start()
