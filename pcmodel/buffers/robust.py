@@ -24,9 +24,12 @@ Once broken, a buffer stays broken: every later acquisition of its lock raises t
 
 Limits: a dead process is recognised by its pid (gone, or a zombie); if the pid is reused by a
 new process before anyone checks, the death goes unnoticed, and so does a death in the instant
-between taking the lock (or a permit) and recording it, a few bytecodes wide. A process that
-called ``shutdown()`` has released more permits than it took, so its debt is negative and its
-death is harmless.
+between taking the lock (or a permit) and recording it, a few bytecodes wide. A sleeper holds
+nothing while it sleeps, but it counts itself as waiting before it lets go of the lock, and it
+re-takes the lock (a condition's sleeper) or the guard of the sleeper count (a semaphore's) for a
+few bytecodes after every slice: a death in those instants is a death holding a lock, and breaks
+the buffer. A process that called ``shutdown()`` has released more permits than it took, so its
+debt is negative and its death is harmless.
 """
 
 from __future__ import annotations
