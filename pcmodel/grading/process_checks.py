@@ -31,6 +31,7 @@ __all__ = [
     "check_no_busy_waiting",
     "check_sequence",
     "check_spawn",
+    "check_stepped_puts",
     "check_transfer",
 ]
 
@@ -319,7 +320,14 @@ def check_spawn(impl: str) -> None:
     check_transfer(impl, producers=2, consumers=3, items=25, capacity=4, noise=False, seed=1,
                    method="spawn")
     # The same two producers' race, made certain rather than left to the machine's timing.
-    _check(_stepped, impl, "spawn", (1 + secrets.randbelow(100)) * 10_000_000)
+    check_stepped_puts(impl, method="spawn")
+
+
+def check_stepped_puts(impl: str, method: str = "spawn") -> None:
+    """Two put()s at once, the first stopped before each line of put() in turn while the second
+    runs: both items come out, whatever the line (see :mod:`pcmodel.grading.process_stepping`).
+    A buffer without a mutex fails this in every grading."""
+    _check(_stepped, impl, method, (1 + secrets.randbelow(100)) * 10_000_000)
 
 
 def check_blocking(impl: str, capacity: int = 2, window: float = 0.2) -> None:
