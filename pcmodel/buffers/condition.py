@@ -87,7 +87,7 @@ class ConditionBuffer(TaskAccounting, Buffer):
             if state.waiting_get:
                 self._not_empty.notify()
             if self._on_put is not None:
-                self._on_put(self._state, 1, len(items))
+                self._on_put(state, 1, len(items))
 
     def get(self, block: bool = True, timeout: float | None = None) -> Any:
         """Remove and return the item at the head, waiting for one if the buffer is empty.
@@ -154,7 +154,7 @@ class ConditionBuffer(TaskAccounting, Buffer):
                 if state.waiting_get:
                     self._not_empty.notify(len(run))
                 if self._on_put is not None:
-                    self._on_put(self._state, len(run), len(buffered))
+                    self._on_put(state, len(run), len(buffered))
 
     def get_many(self, max_items: int, timeout: float | None = None, *,
                  block: bool = True) -> list:

@@ -91,7 +91,7 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
             self._items.append(item)
             state.unfinished += 1
             if self._on_put is not None:
-                self._on_put(self._state, 1, len(self._items))
+                self._on_put(state, 1, len(self._items))
         self._full_slots.release()
 
     def get(self, block: bool = True, timeout: float | None = None) -> Any:
@@ -156,7 +156,7 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
                 self._items.extend(run)
                 state.unfinished += granted
                 if self._on_put is not None:
-                    self._on_put(self._state, granted, len(self._items))
+                    self._on_put(state, granted, len(self._items))
             self._release(self._full_slots, granted)
             done += granted
 
