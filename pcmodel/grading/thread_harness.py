@@ -225,13 +225,9 @@ class ThreadBuffers:
                 "failed": [_snapshot(w) for w in self.crew.failures()]}
 
     def stress(self, producers: int, consumers: int, items: int, capacity: int, noise: float,
-               seed: int, base: int, head_start: bool = False) -> dict[str, Any]:
+               seed: int, base: int) -> dict[str, Any]:
         """Producers put ``(p, base + k)``, consumers get their share; what each consumer got,
-        the most items ever put and not yet being taken, and who is stuck.
-
-        With ``head_start``, producer 0 runs alone until it blocks (or ends, or is seen to
-        poll) before anyone else starts: it fills the buffer, so a buffer that lets one item
-        too many in shows it in every run, not only when the consumers happen to fall behind."""
+        the most items ever put and not yet being taken, and who is stuck."""
         self.fresh(capacity, noise=noise, seed=seed)
         meter = threading.Lock()
         level = {"puts": 0, "gets_started": 0, "gets": 0, "max": 0}
@@ -262,16 +258,11 @@ class ThreadBuffers:
 
             return body
 
-        makers = []
-        if head_start:
-            self._start("producer 0", producer(0), settle=True)
-            makers.append(self.workers["producer 0"])
         made = []
         for c in range(consumers):
             made.append(self.crew.start(f"consumer {c}",
                                         consumer(total // consumers + (c < total % consumers))))
-        makers += [self.crew.start(f"producer {p}", producer(p))
-                   for p in range(len(makers), producers)]
+        makers = [self.crew.start(f"producer {p}", producer(p)) for p in range(producers)]
         stuck = self.crew.wait(self.stall)
         return {
             "consumed": {w.name: [plain(r) for r in w.results] for w in made},
