@@ -270,7 +270,7 @@ class Recorder:
         self._actor_name = actor_name
         self._timeline = level is Level.TIMELINE
         if not self._timeline:  # the counters level's on_put, without the timeline's branch
-            self.on_put = self._count_put  # type: ignore[method-assign]
+            self.on_put = self._new_max_depth  # type: ignore[method-assign]
         self.reset()
 
     def reset(self) -> None:
@@ -294,21 +294,23 @@ class Recorder:
     def on_put(self, state: Any, count: int, depth: int) -> None:
         """``count`` items were put by the calling actor; ``depth`` items are now in the buffer.
 
-        Updates the buffer-wide counts in ``state`` (the buffer's shared state); per-actor
-        counts and marks only at the timeline level, to keep the counters level cheap.
+        Keeps the buffer-wide maximum depth in ``state`` (the buffer's shared state), and at
+        the timeline level the per-actor counts and marks. The buffer-wide count of puts is
+        the buffer's own business (its task accounting, or ``state.puts``). At the counters
+        level the buffer may call only when ``depth > state.report_above``, the deepest so far.
         """
-        state.puts += count
         if depth > state.max_depth:
             state.max_depth = depth
         if self._timeline:
             tally = self._tally()
             tally.puts += count
             self._mark(tally, depth)
+        else:
+            state.report_above = state.max_depth
 
-    def _count_put(self, state: Any, count: int, depth: int) -> None:
-        state.puts += count
+    def _new_max_depth(self, state: Any, count: int, depth: int) -> None:
         if depth > state.max_depth:
-            state.max_depth = depth
+            state.max_depth = state.report_above = depth
 
     def on_get(self, state: Any, count: int, depth: int) -> None:
         """``count`` items were taken by the calling actor; ``depth`` items are left."""

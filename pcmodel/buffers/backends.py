@@ -29,7 +29,8 @@ class SharedState:
     """The algorithm's scalar state, as plain attributes (threads share one process's memory)."""
 
     __slots__ = ("unfinished", "shutdown", "waiting_put", "waiting_get", "puts", "gets",
-                 "max_depth", "discarded", "base_depth")
+                 "max_depth", "discarded", "base_depth", "finished", "puts_base",
+                 "report_above")
 
     def __init__(self) -> None:
         self.unfinished = 0  # items put and not yet marked task_done()
@@ -37,9 +38,17 @@ class SharedState:
         self.waiting_put = 0  # actors inside put() waiting for space
         self.waiting_get = 0  # actors inside get() waiting for items
         self.puts = self.gets = self.max_depth = 0  # recorded only when instrumented
+        # (puts one by one by the queue variant only: see finished and puts_base below)
         # So that gets need not be counted one by one: gets = puts + base_depth - depth -
         # discarded (items dropped by an immediate shutdown; depth when recording restarted).
         self.discarded = self.base_depth = 0
+        # So that puts need not be counted one by one either (condition, semaphore): every item
+        # put is unfinished or finished (marked done, or discarded by an immediate shutdown),
+        # so puts = unfinished + finished - puts_base (the sum when recording restarted).
+        self.finished = self.puts_base = 0
+        # A put leaving more items than this is reported to the recorder: the deepest so far
+        # at the counters level (so only a new maximum costs a call), -1 at the timeline level.
+        self.report_above = 0
 
 
 class Backend:

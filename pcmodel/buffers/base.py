@@ -91,12 +91,15 @@ class Buffer:
         self._rec: Recorder | None = (
             None if level is Level.OFF else self._backend.recorder(level, self._clock)
         )
-        # The algorithms call these after each operation, with the lock held. Below the
-        # timeline level a get records nothing: the buffer-wide count of gets follows from the
-        # count of puts and the depth (see ``_gets``), which keeps the counters level cheap.
+        # The algorithms call these after an operation, with the lock held. Below the timeline
+        # level a get records nothing and a put only a new maximum depth (the algorithms skip
+        # the call while the depth stays at most ``state.report_above``): the counts follow
+        # from the task accounting and the depth (see ``_puts`` and ``_gets``), which keeps
+        # the counters level cheap.
         self._on_put = None if self._rec is None else self._rec.on_put
         self._on_get = self._rec.on_get if level is Level.TIMELINE else None
         self._state = self._backend.state()
+        self._state.report_above = -1 if level is Level.TIMELINE else 0
         self._setup(self._backend, maxsize)
 
     def _setup(self, backend: Backend, maxsize: int) -> None:
@@ -161,7 +164,7 @@ class Buffer:
             backend=self._backend.name,
             maxsize=self.maxsize,
             level=self._level,
-            puts=state.puts,
+            puts=self._puts(state),
             gets=self._gets(state, depth),
             max_depth=state.max_depth,
             depth=depth,
@@ -177,7 +180,9 @@ class Buffer:
             self._backend.reset_exports()
             state = self._state
             state.puts = state.gets = state.discarded = 0
+            state.puts_base = state.unfinished + state.finished
             state.max_depth = state.base_depth = self._size()
+            state.report_above = -1 if self._level is Level.TIMELINE else state.max_depth
 
     def flush_stats(self) -> None:
         """Make this process's per-actor records visible to ``stats()`` in other processes.
@@ -231,10 +236,15 @@ class Buffer:
     def _size(self) -> int:
         raise NotImplementedError
 
+    def _puts(self, state: Any) -> int:
+        """Items put since recording started (counted one by one unless a subclass knows
+        better)."""
+        return state.puts
+
     def _gets(self, state: Any, depth: int) -> int:
         """Items taken since recording started: every item put is still there, was taken, or
         was discarded by an immediate shutdown."""
-        return state.puts + state.base_depth - depth - state.discarded
+        return self._puts(state) + state.base_depth - depth - state.discarded
 
 
 class TaskAccounting:
@@ -251,16 +261,24 @@ class TaskAccounting:
             if unfinished < 0:
                 raise ValueError("task_done() called too many times: more than items were put")
             self._state.unfinished = unfinished
+            self._state.finished += 1
             if unfinished == 0:
                 self._all_tasks_done.notify_all()
 
     def _discard_all(self) -> None:
         """Drop every stored item and count it as done (immediate shutdown); lock held."""
         state = self._state
-        state.unfinished = max(0, state.unfinished - len(self._items))
+        dropped = min(state.unfinished, len(self._items))
+        state.unfinished -= dropped
+        state.finished += dropped
         state.discarded += len(self._items)
         self._items.clear()
         self._all_tasks_done.notify_all()
+
+    def _puts(self, state: Any) -> int:
+        """Items put since recording started, from the task accounting: each is unfinished or
+        finished, so no put has to count itself."""
+        return state.unfinished + state.finished - state.puts_base
 
     def join(self) -> None:
         """Block until every item put so far was marked ``task_done()`` (or discarded by

@@ -86,7 +86,7 @@ class ConditionBuffer(TaskAccounting, Buffer):
             state.unfinished += 1
             if state.waiting_get:
                 self._not_empty.notify()
-            if self._on_put is not None:
+            if self._on_put is not None and len(items) > state.report_above:
                 self._on_put(state, 1, len(items))
 
     def get(self, block: bool = True, timeout: float | None = None) -> Any:
@@ -153,7 +153,7 @@ class ConditionBuffer(TaskAccounting, Buffer):
                 state.unfinished += len(run)
                 if state.waiting_get:
                     self._not_empty.notify(len(run))
-                if self._on_put is not None:
+                if self._on_put is not None and len(buffered) > state.report_above:
                     self._on_put(state, len(run), len(buffered))
 
     def get_many(self, max_items: int, timeout: float | None = None, *,

@@ -82,6 +82,7 @@ class QueueBuffer(Buffer):
             finally:
                 rec.on_wait(ActorState.WAITING_FOR_SPACE, started, self._clock())
         with self._stats_lock:
+            self._state.puts += 1
             self._rec.on_put(self._state, 1, q.qsize())
 
     def get(self, block: bool = True, timeout: float | None = None) -> Any:

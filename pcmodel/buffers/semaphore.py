@@ -90,7 +90,7 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
                 raise shut_down_error("put")
             self._items.append(item)
             state.unfinished += 1
-            if self._on_put is not None:
+            if self._on_put is not None and len(self._items) > state.report_above:
                 self._on_put(state, 1, len(self._items))
         self._full_slots.release()
 
@@ -155,7 +155,7 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
                     raise batch_shut_down(done, total)
                 self._items.extend(run)
                 state.unfinished += granted
-                if self._on_put is not None:
+                if self._on_put is not None and len(self._items) > state.report_above:
                     self._on_put(state, granted, len(self._items))
             self._release(self._full_slots, granted)
             done += granted

@@ -10,19 +10,22 @@
   again, to the new leader; a fetch simply skips the partition until it has a leader again.
   The producer's ``acks`` travel with each request and mean what they mean in Kafka.
 * group requests go to the group's coordinator: the leader of the group's partition of the
-  replicated ``__consumer_offsets`` topic (:mod:`pcmodel.cluster.offsets`). Committed offsets are
-  records of that topic, so they survive the loss of any one broker. Membership is held by the
-  coordinating broker only: when the coordinator moves, members are unknown to the new one and
-  rejoin (a rebalance), as Kafka's consumers do when their coordinator fails.
+  replicated ``__consumer_offsets`` topic (:mod:`pcmodel.cluster.offsets`). Committed offsets and
+  the group's metadata (generation, members, assignments: stored when a SyncGroup completes the
+  generation, when the group becomes empty, and as a tombstone when it is deleted) are records
+  of that topic, so both survive the loss of any one broker. A broker that becomes coordinator
+  loads them before it answers, and a request that finds no coordinator (or one that dies
+  under it) waits for the next one and is sent there, as Kafka clients rediscover their
+  coordinator after NOT_COORDINATOR: members keep their ids and generation, and no rebalance
+  follows. ``describe_group`` reports the committed offsets and lag from the replicated store.
 
 Blocking calls wait on the cluster (for data, for a leader) without holding its lock.
 """
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pcmodel.cluster.cluster import Cluster
@@ -49,6 +52,9 @@ from pcmodel.topics.structs import OffsetAndMetadata, OffsetAndTimestamp, TopicP
 __all__ = ["ClusterConnection"]
 
 _ACKS = {0: 0, 1: 1, -1: "all", "all": "all"}
+
+#: How long a heartbeat or commit waits for a new coordinator (seconds) before giving up.
+_COORDINATOR_WAIT = 5.0
 
 
 class ClusterConnection:
@@ -223,23 +229,24 @@ class ClusterConnection:
         Raises ``UnknownMemberIdError`` when no coordinator appeared in time or the member is
         unknown to the current one: the consumer joins again as a new member.
         """
-        broker = self._coordinator_broker(group_id, settings.get("timeout"))
-        if broker is None:
-            raise UnknownMemberIdError(f"no coordinator for group {group_id!r} right now")
-        with _coordinator_died(group_id):
-            return broker.join_group(group_id, member_id, **settings)
+        return self._at_coordinator(group_id, settings.get("timeout"), "join_group",
+                                    member_id, **settings)
 
     def sync_group(self, group_id: str, member_id: str, generation: int,
                    **settings: Any) -> Any:
-        """SyncGroup at the group's coordinator; ``UnknownMemberIdError`` without one."""
-        broker = self._coordinator_broker(group_id, settings.get("timeout"))
-        if broker is None:
-            raise UnknownMemberIdError(f"no coordinator for group {group_id!r} right now")
-        with _coordinator_died(group_id):
-            return broker.sync_group(group_id, member_id, generation, **settings)
+        """SyncGroup at the group's coordinator; ``UnknownMemberIdError`` without one.
+
+        The answer that completes a generation is given once the group's metadata is stored
+        in the offsets topic (with ``acks="all"``), as Kafka's coordinator does."""
+        result = self._at_coordinator(group_id, settings.get("timeout"), "sync_group",
+                                      member_id, generation, **settings)
+        if not result.pending:
+            self._store_group_metadata(group_id)
+        return result
 
     def group_states(self) -> dict[str, Any]:
         """Every group some live broker coordinates, with its protocol type and state."""
+        self._offsets.load_all()
         states: dict[str, Any] = {}
         for node in self._cluster.nodes:
             if node.alive:
@@ -247,35 +254,32 @@ class ClusterConnection:
         return dict(sorted(states.items()))
 
     def heartbeat(self, group_id: str, member_id: str, generation: int) -> HeartbeatResult:
-        """Heartbeat at the coordinator; no coordinator means the member must rejoin."""
-        broker = self._coordinator_broker(group_id, 0)
-        if broker is None:
-            return HeartbeatResult(HeartbeatStatus.UNKNOWN_MEMBER, self.metadata_version())
+        """Heartbeat at the coordinator, waiting up to 5 s for one after a coordinator loss
+        (the new one loaded the group: the member is known there); ``UNKNOWN_MEMBER`` if none
+        appeared in that time, so the member rejoins."""
         try:
-            result = broker.heartbeat(group_id, member_id, generation)
-        except KafkaConnectionError:  # the coordinator's process died: rejoin at the next
+            result = self._at_coordinator(group_id, _COORDINATOR_WAIT, "heartbeat", member_id,
+                                          generation)
+        except UnknownMemberIdError:
             return HeartbeatResult(HeartbeatStatus.UNKNOWN_MEMBER, self.metadata_version())
         return result._replace(metadata_version=self.metadata_version())
 
     def leave_group(self, group_id: str, member_id: str) -> None:
-        """Leave at the coordinator (nothing to do without one)."""
-        broker = self._coordinator_broker(group_id, 0)
-        if broker is not None:
-            try:
-                broker.leave_group(group_id, member_id)
-            except KafkaConnectionError:
-                pass  # the coordinator died: the member is gone with it
+        """Leave at the coordinator (nothing to do without one); a group left empty is
+        stored so."""
+        try:
+            self._at_coordinator(group_id, 0, "leave_group", member_id)
+        except _NoCoordinatorError:
+            return  # the member's session expires at the next coordinator
+        self._store_group_metadata(group_id)
 
     def commit_offsets(self, group_id: str, generation: int, member_id: str,
                        offsets: Mapping[TopicPartition, OffsetAndMetadata | int]) -> None:
         """Check the member's generation at the coordinator, then write the offsets to the
         replicated offsets topic with ``acks="all"`` and wait for them to be committed."""
-        broker = self._coordinator_broker(group_id, 5.0)
-        if broker is None:
-            raise UnknownMemberIdError(f"no coordinator for group {group_id!r}: commit again "
-                                       "after the consumer rejoined")
-        with _coordinator_died(group_id):
-            broker.commit_offsets(group_id, generation, member_id, offsets)  # fencing, checks
+        # The coordinator checks the member and generation (fencing) and the partitions.
+        self._at_coordinator(group_id, _COORDINATOR_WAIT, "commit_offsets", generation,
+                             member_id, offsets)
         plain = {TopicPartition._make(tp): getattr(v, "offset", v) for tp, v in offsets.items()}
         self._offsets.commit(group_id, plain, timeout=10.0).get(timeout=15.0)
 
@@ -295,21 +299,32 @@ class ClusterConnection:
         return {tp: None if v is None else OffsetAndMetadata(v) for tp, v in found.items()}
 
     def describe_group(self, group_id: str) -> Any:
-        """The group as its coordinator sees it."""
+        """The group as its coordinator sees it, with the committed offsets (and the lag they
+        give against each partition's high watermark) from the replicated offsets topic."""
         broker = self._coordinator_broker(group_id, 5.0)
         if broker is None:
             raise KafkaTimeoutError(f"no coordinator for group {group_id!r}")
-        return broker.describe_group(group_id)
+        described = broker.describe_group(group_id)
+        committed = {tp: OffsetAndMetadata(offset)
+                     for tp, offset in self._offsets.all_committed(group_id).items()}
+        existing = self._cluster.metadata()
+        tps = sorted(tp for tp in set(described.lag) | set(committed) if tp in existing)
+        ends = self.end_offsets(tps)
+        lag = {tp: None if tp not in committed else max(0, ends[tp] - committed[tp].offset)
+               for tp in tps}
+        return described._replace(committed=committed, lag=lag)
 
     def delete_group(self, group_id: str) -> None:
-        """Delete the group at its coordinator."""
+        """Delete the group at its coordinator, and its stored metadata (a tombstone)."""
         broker = self._coordinator_broker(group_id, 5.0)
         if broker is None:
             raise KafkaTimeoutError(f"no coordinator for group {group_id!r}")
         broker.delete_group(group_id)
+        self._wait_stored(self._offsets.store_group(group_id, None, timeout=10.0))
 
     def list_groups(self) -> list[str]:
         """Every group some live broker coordinates."""
+        self._offsets.load_all()
         groups: set[str] = set()
         for node in self._cluster.nodes:
             if node.alive:
@@ -340,6 +355,47 @@ class ClusterConnection:
                 raise KafkaTimeoutError(f"{tp} had no leader for 10 s")
             self._cluster.await_change(self._cluster.change_count(), 0.05)
 
+    def _at_coordinator(self, group_id: str, wait: float | None, method: str, /,
+                        *args: Any, **kwargs: Any) -> Any:
+        """Call ``method`` at the group's coordinator, once it has loaded the group.
+
+        A coordinator that dies during the call is no error yet: the call goes to the next
+        one (which loads the group from the offsets topic), within ``wait`` seconds (30 when
+        ``None``). ``UnknownMemberIdError`` when no coordinator appeared in time.
+        """
+        deadline = time.monotonic() + (30.0 if wait is None else wait)
+        while True:
+            broker = self._coordinator_broker(group_id, max(0.0, deadline - time.monotonic()))
+            if broker is None:
+                raise _NoCoordinatorError(f"no coordinator for group {group_id!r} right now; "
+                                          "join again")
+            try:
+                return getattr(broker, method)(group_id, *args, **kwargs)
+            except KafkaConnectionError as exc:
+                if time.monotonic() >= deadline:
+                    raise _NoCoordinatorError(f"the coordinator of group {group_id!r} died "
+                                              "during the call; join again") from exc
+            # Its process died: wait for the controller to notice and elect the next one.
+            self._cluster.await_change(self._cluster.change_count(), 0.05)
+
+    def _store_group_metadata(self, group_id: str) -> None:
+        """Store the group's metadata if the coordinator has a new one (a generation was
+        assigned, or the group became empty), and wait until it is committed."""
+        broker = self._coordinator_broker(group_id, 0)
+        if broker is None:
+            return  # the coordinator is gone; the next one has the last stored generation
+        try:
+            record = broker.group_metadata(group_id)
+        except KafkaConnectionError:
+            return
+        if record is not None:
+            self._wait_stored(self._offsets.store_group(group_id, record, timeout=10.0))
+
+    @staticmethod
+    def _wait_stored(future: Any) -> None:
+        if future is not None:
+            future.get(timeout=15.0)
+
     def _coordinator_broker(self, group_id: str, timeout: float | None) -> Any:
         deadline = time.monotonic() + (30.0 if timeout is None else timeout)
         p = self._offsets.partition_for(group_id)
@@ -347,22 +403,20 @@ class ClusterConnection:
             state = self._cluster.metadata().get(TopicPartition(OFFSETS_TOPIC, p))
             if state is not None and state.leader is not None and \
                     self._cluster.nodes[state.leader].alive:
-                return self._cluster.nodes[state.leader].broker
+                try:
+                    leader = self._offsets.load(group_id)  # a new coordinator loads first
+                except KafkaError:
+                    leader = None  # it moved again meanwhile
+                if leader is not None and self._cluster.nodes[leader].alive:
+                    return self._cluster.nodes[leader].broker
             if time.monotonic() >= deadline:
                 return None
             self._cluster.await_change(self._cluster.change_count(),
                                        min(0.05, max(0.0, deadline - time.monotonic())))
 
 
-@contextlib.contextmanager
-def _coordinator_died(group_id: str) -> Iterator[None]:
-    """A coordinator that died during the call (a broker process killed) is no coordinator:
-    ``UnknownMemberIdError``, so the member joins again at the next one."""
-    try:
-        yield
-    except KafkaConnectionError as exc:
-        raise UnknownMemberIdError(f"the coordinator of group {group_id!r} died during the "
-                                   "call; join again") from exc
+class _NoCoordinatorError(UnknownMemberIdError):
+    """No coordinator answered in time: to the member, as good as being unknown (it rejoins)."""
 
 
 def _unknown() -> Any:

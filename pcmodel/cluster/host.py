@@ -1,14 +1,14 @@
 """A cluster broker in its own process: a ClusterNode, the server it answers on, its duties.
 
 This module runs inside each broker process of a ``Cluster(mode="processes")``. It is a *host*
-for the same :class:`~pcmodel.cluster.node.ClusterNode` the threaded cluster uses — produce,
-fetch, ISR, high watermark, leader epochs are not written twice — plus what a separate process
-needs:
+for the same :class:`~pcmodel.cluster.node.ClusterNode` the threaded cluster uses (produce,
+fetch, ISR, HW, leader epochs are not written twice), plus what a separate process needs:
 
 * a request server (:class:`NodeServer`: pcmodel's broker server, authenticated and pickling,
   on loopback) answering the cluster (produce, fetch, status, faults) and the other brokers
   (a follower's fetch and OffsetsForLeaderEpoch), and pcmodel's client methods on the node's
-  :class:`~pcmodel.topics.broker.Broker` (group coordinator calls);
+  :class:`~pcmodel.topics.broker.Broker` (group coordinator calls, and a coordinator's
+  ``group_metadata`` / ``load_group``);
 * a heartbeat thread (the controller's answer carries the partition states and the other
   brokers' addresses, as KRaft brokers learn metadata from the controller) and a duties
   thread: fetch from each leader it follows, and the leader's periodic bookkeeping;
@@ -447,6 +447,7 @@ NODE_METHODS = ("produce", "completions", "fetch", "offsets", "log", "add_replic
 
 class NodeServer(BrokerServer):
     """pcmodel's broker server, answering :data:`NODE_METHODS` from the host as well."""
+    served_methods = (*BrokerServer.served_methods, "group_metadata", "load_group")
 
     def __init__(self, host: NodeHost, authkey: bytes) -> None:
         super().__init__(host.node.broker, authkey=authkey)

@@ -271,7 +271,7 @@ class HostedBroker:
                 f"broker {self.node_id} died before answering: the outcome is unknown"))
 
 
-_DOOR_METHODS = frozenset(CLIENT_METHODS) | {"replica_offsets"}
+_DOOR_METHODS = frozenset(CLIENT_METHODS) | {"replica_offsets", "group_metadata", "load_group"}
 
 
 class ControllerServer(BrokerServer):

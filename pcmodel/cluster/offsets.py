@@ -1,10 +1,20 @@
-"""Committed offsets stored in a replicated internal topic, as Kafka's ``__consumer_offsets``.
+"""Committed offsets and group metadata in a replicated internal topic, as Kafka's
+``__consumer_offsets``.
 
 A commit is a record ``key = group/topic/partition``, ``value = offset`` produced with
 ``acks="all"`` to the group's partition of the offsets topic. Because the topic is replicated
 like any other, committed offsets survive the loss of any one broker, and the *group
 coordinator* is simply the leader of that partition: when the leader moves, the coordinator
 moves with it.
+
+Group membership travels the same way. When a generation's SyncGroup completes, or the group
+becomes ``Empty``, its metadata (generation, protocol, leader, members with their assignments:
+:mod:`pcmodel.topics.group_snapshot`) is a record ``key = group`` of the same partition, with
+the same replication and acks; a deleted group gets a tombstone (``value = None``). A broker
+that becomes coordinator loads these records with the offsets and restores each ``Stable``
+group, so members keep their ids and generation and no rebalance follows. Deleting a topic
+writes tombstones for its committed offsets, so a topic created again under the same name
+starts its groups afresh.
 
 As in Kafka, the coordinator answers offset fetches from a cache: a commit enters it once it
 is acknowledged (replicated to the ISR), and a broker that becomes coordinator loads the cache
@@ -17,12 +27,14 @@ Prior art: Kafka ``GroupMetadataManager`` (offset commit records, ``partitionFor
 
 from __future__ import annotations
 
+import threading
 import zlib
 from collections.abc import Iterable, Mapping
 
 from pcmodel.cluster.cluster import Cluster
 from pcmodel.cluster.errors import LeaderNotAvailableError
 from pcmodel.cluster.purgatory import ProduceFuture
+from pcmodel.topics.errors import KafkaError
 from pcmodel.topics.structs import TopicPartition
 
 __all__ = ["OFFSETS_TOPIC", "OffsetsTopic"]
@@ -34,12 +46,25 @@ def _key(group: str, tp: TopicPartition) -> bytes:
     return f"{group}\x00{tp.topic}\x00{tp.partition}".encode()
 
 
+def _group_key(group: str) -> bytes:
+    """A group metadata record's key: the group id alone (an offset's key has three parts)."""
+    return group.encode()
+
+
+def _offset_key_parts(key: bytes) -> tuple[str, TopicPartition] | None:
+    parts = key.decode().split("\x00")
+    if len(parts) != 3:
+        return None  # a group metadata record
+    return parts[0], TopicPartition(parts[1], int(parts[2]))
+
+
 class OffsetsTopic:
     """The cluster's committed-offsets store. Create one per cluster (it creates the topic).
 
     ``partitions`` and ``replication_factor`` are Kafka's ``offsets.topic.num.partitions`` and
     ``offsets.topic.replication.factor``; commits need ``min_insync_replicas`` in-sync replicas
     (two by default when there are at least two replicas, so a commit survives one failure).
+    Thread-safe: every client connection of the cluster shares it.
     """
 
     def __init__(self, cluster: Cluster, *, partitions: int = 1,
@@ -52,9 +77,11 @@ class OffsetsTopic:
                                  min_insync_replicas=min_insync_replicas or min(2, rf))
         self.partitions = len([tp for tp in cluster.controller.partitions
                                if tp.topic == OFFSETS_TOPIC])
-        #: (coordinator broker, offsets partition) -> (leader epoch it loaded at, key -> offset)
-        self._caches: dict[tuple[int, int], tuple[int, dict[bytes, int]]] = {}
-        self._pending: list[tuple[ProduceFuture, dict[bytes, int]]] = []
+        # Guards the caches and the pending writes; never held while waiting for a write.
+        self._lock = threading.Lock()
+        #: (coordinator broker, offsets partition) -> (leader epoch it loaded at, key -> value)
+        self._caches: dict[tuple[int, int], tuple[int, dict[bytes, bytes]]] = {}
+        self._pending: list[tuple[ProduceFuture, dict[bytes, bytes | None]]] = []
 
     def partition_for(self, group: str) -> int:
         """The offsets partition of ``group`` (a stable hash of its id)."""
@@ -72,10 +99,22 @@ class OffsetsTopic:
         with ``acks="all"`` (a retriable error means: refresh and commit again).
         """
         records = [(_key(group, tp), str(offset).encode()) for tp, offset in offsets.items()]
-        future = self.cluster.produce(OFFSETS_TOPIC, self.partition_for(group), records,
-                                      acks="all", timeout=timeout)
-        self._pending.append((future, {k: int(v) for k, v in records}))
-        return future
+        return self._write(self.partition_for(group), records, timeout)
+
+    def store_group(self, group: str, record: bytes | None, timeout: float = 30.0
+                    ) -> ProduceFuture | None:
+        """Store the group's metadata record (``None``: a tombstone, the group is gone).
+
+        Returns the write's future, or ``None`` when the coordinator already has exactly this
+        record (nothing changed since the last store). Errors as :meth:`commit`.
+        """
+        try:
+            _, _, cache = self._coordinator_cache(group)
+        except LeaderNotAvailableError:
+            cache = {}
+        if cache.get(_group_key(group)) == record:
+            return None
+        return self._write(self.partition_for(group), [(_group_key(group), record)], timeout)
 
     def committed(self, group: str, partitions: Iterable[TopicPartition]
                   ) -> dict[TopicPartition, int | None]:
@@ -85,34 +124,116 @@ class OffsetsTopic:
         leader.
         """
         _, _, cache = self._coordinator_cache(group)
-        return {tp: cache.get(_key(group, tp)) for tp in partitions}
+        found = {tp: cache.get(_key(group, tp)) for tp in partitions}
+        return {tp: None if v is None else int(v) for tp, v in found.items()}
+
+    def all_committed(self, group: str) -> dict[TopicPartition, int]:
+        """Every committed offset of ``group``; errors as :meth:`committed`."""
+        _, _, cache = self._coordinator_cache(group)
+        found = {}
+        for key, value in cache.items():
+            parts = _offset_key_parts(key)
+            if parts is not None and parts[0] == group:
+                found[parts[1]] = int(value)
+        return dict(sorted(found.items()))
+
+    def load(self, group: str) -> int:
+        """Make sure the group's current coordinator has loaded its offsets partition; return
+        the coordinator's broker id. Loading restores every ``Stable`` group stored in the
+        partition into the coordinator (members keep ids and generation; timers start now).
+
+        Raises ``LeaderNotAvailableError`` (retriable) while the partition has no leader.
+        """
+        leader, _, _ = self._coordinator_cache(group)
+        return leader
+
+    def load_all(self) -> None:
+        """:meth:`load` for every offsets partition that has a leader (ListGroups asks every
+        coordinator for its groups)."""
+        for p in range(self.partitions):
+            try:
+                self._partition_cache(p)
+            except LeaderNotAvailableError:
+                continue
+
+    def remove_topic(self, topic: str, timeout: float = 30.0) -> int:
+        """Tombstone every committed offset of ``topic`` (it was deleted), in every offsets
+        partition that has a leader; return how many were removed. Waits for the writes."""
+        futures = []
+        for p in range(self.partitions):
+            try:
+                _, _, cache = self._partition_cache(p)
+            except LeaderNotAvailableError:
+                continue  # no coordinator now: its offsets of the topic stay
+            gone = [(key, None) for key in list(cache)
+                    if (parts := _offset_key_parts(key)) is not None and parts[1].topic == topic]
+            if gone:
+                futures.append((len(gone), self._write(p, gone, timeout)))
+        removed = 0
+        for count, future in futures:
+            try:
+                future.get(timeout=timeout + 5)
+                removed += count
+            except KafkaError:
+                continue  # the coordinator failed meanwhile: those offsets stay
+        return removed
 
     # --- the coordinators' caches -------------------------------------------------------------
 
-    def _coordinator_cache(self, group: str) -> tuple[int, int, dict[bytes, int]]:
-        p = self.partition_for(group)
+    def _write(self, partition: int, records: list, timeout: float) -> ProduceFuture:
+        future = self.cluster.produce(OFFSETS_TOPIC, partition, records, acks="all",
+                                      timeout=timeout)
+        with self._lock:
+            self._pending.append((future, dict(records)))
+        return future
+
+    def _coordinator_cache(self, group: str) -> tuple[int, int, dict[bytes, bytes]]:
+        return self._partition_cache(self.partition_for(group))
+
+    def _partition_cache(self, p: int) -> tuple[int, int, dict[bytes, bytes]]:
         state = self.cluster.metadata()[TopicPartition(OFFSETS_TOPIC, p)]
         if state.leader is None:
-            raise LeaderNotAvailableError(f"no coordinator for group {group!r} right now")
-        self._absorb_acknowledged()
-        key = (state.leader, p)
-        epoch, cache = self._caches.get(key, (-1, {}))
-        if epoch != state.leader_epoch:  # newly coordinator: load from its own log
+            raise LeaderNotAvailableError(f"no coordinator for offsets partition {p} right now")
+        with self._lock:
+            self._absorb_acknowledged()
+            key = (state.leader, p)
+            epoch, cache = self._caches.get(key, (-1, {}))
+            if epoch == state.leader_epoch:
+                return state.leader, state.leader_epoch, cache
+            # Newly coordinator: load from its own log, to the log end.
             cache = {}
             for record in self.cluster.log(state.leader, OFFSETS_TOPIC, p):
-                cache[record.key] = int(record.value)
+                if record.value is None:
+                    cache.pop(record.key, None)
+                else:
+                    cache[record.key] = record.value
+            self._restore_groups(state.leader, cache)
             self._caches[key] = (state.leader_epoch, cache)
-        return state.leader, state.leader_epoch, cache
+            return state.leader, state.leader_epoch, cache
+
+    def _restore_groups(self, leader: int, cache: dict[bytes, bytes]) -> None:
+        """Hand the new coordinator every stored group (Kafka's ``loadGroupsAndOffsets``)."""
+        node = self.cluster.nodes[leader]
+        for key, value in cache.items():
+            if _offset_key_parts(key) is None and node.alive:
+                try:
+                    node.broker.load_group(value)
+                except KafkaError:
+                    return  # it died while loading: the next coordinator loads again
 
     def _absorb_acknowledged(self) -> None:
         still = []
-        for future, offsets in self._pending:
+        for future, values in self._pending:
             if not future.done():
-                still.append((future, offsets))
+                still.append((future, values))
             elif future.succeeded():
                 result = future.get()
                 key = (result.broker, result.partition)
                 epoch, cache = self._caches.get(key, (-1, {}))
                 if epoch == result.leader_epoch:
-                    cache.update(offsets)
+                    for k, v in values.items():
+                        if v is None:
+                            cache.pop(k, None)
+                        else:
+                            cache[k] = v
         self._pending = still

@@ -6,8 +6,10 @@ on brokers that are down as well, as a Kafka broker deletes them when it returns
 requests waiting for its replication fail with UNKNOWN_TOPIC_OR_PARTITION; new partitions get
 replicas placed round-robin after the existing ones, and first leaders from the live replicas.
 
-Committed offsets of a deleted topic stay in ``__consumer_offsets`` (Kafka removes them): a
-topic created again under the same name would start its groups at the old positions.
+Committed offsets of a deleted topic are removed from ``__consumer_offsets`` with tombstones,
+as Kafka's coordinators do (``GroupMetadataManager.cleanupGroupMetadata``), so a topic created
+again under the same name starts its groups afresh. An offsets partition without a leader at
+that moment keeps its offsets of the topic.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ class TopicAdmin:
         """Delete topic ``name`` on every broker, with its records.
 
         Raises ``UnknownTopicOrPartitionError`` if there is no such topic and
-        ``InvalidTopicError`` for an internal topic (``__consumer_offsets``).
+        ``InvalidTopicError`` for an internal topic (``__consumer_offsets``). Returns once the
+        topic's committed offsets are removed too (tombstones written with ``acks="all"``).
         """
         with self._lock:
             self._check_open()
@@ -46,6 +49,9 @@ class TopicAdmin:
             self._remove_replicas(name)
             self._topic_edits += 2  # the topic count went down by one: keep the version rising
             self._notify()
+            offsets = self._offsets_topic
+        if offsets is not None:  # outside the lock: the tombstones are produced and waited for
+            offsets.remove_topic(name)
 
     def add_partitions(self, name: str, total: int) -> None:
         """Grow topic ``name`` to ``total`` partitions (Kafka's CreatePartitions).

@@ -34,10 +34,15 @@ core is standard library only and meant to be read by students, so a short, expl
 vocabulary of the lesson (``wait not_full``, ``notify not_empty -> wakes C2``) serves teaching
 better.
 
-Modules: ``runtime`` (the baton-passing core), ``primitives`` (controlled threading objects),
-``patching`` (installs them), ``lines`` (which lines get a point), ``strategies``, ``explore``
-(exploration, minimisation, results), ``harness`` (producers/consumers around a buffer),
-``trace`` (tables, timelines), ``testing`` (pytest helpers), ``cli`` (``pcmodel explore``).
+Modules: ``runtime`` (the baton-passing core: the controller's loop), with
+``scheduling_points`` (what a managed thread does at a point), ``diagnosis`` (deadlock, polling,
+invariants, blocked states), ``teardown`` (ending every thread) and ``thread_context`` (which
+managed thread runs here); ``primitives`` (controlled threading objects, one module per kind,
+and virtual time), ``patching`` (installs them), ``lines`` (which lines get a point),
+``strategies``, ``explore`` (the exploration driver), with ``targets`` (traced files, re-bound
+modules), ``minimise`` (shrinking a failure) and ``results`` (Schedule, Failure,
+ExplorationResult); ``harness`` (producers/consumers around a buffer), ``trace`` (tables,
+timelines), ``testing`` (pytest helpers), ``cli`` (``pcmodel explore``).
 """
 
 from pcmodel.sched.explore import (

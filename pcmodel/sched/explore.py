@@ -3,21 +3,23 @@
 #
 # Every schedule re-executes the program from the start (stateless model checking, as CHESS and
 # loom do): the program must build its own state each time it is called.
+#
+# The parts: ``targets`` (which files get line-level points, which modules are re-bound),
+# ``results`` (Schedule, Failure, ExplorationResult), ``minimise`` (shrinking a failure); this
+# module drives the strategy, schedule after schedule, and says how to replay what it found.
 
 from __future__ import annotations
 
-import inspect
-import os
-import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from pcmodel.sched.runtime import Choice, ControlledRun, FailureKind
+from pcmodel.sched.minimise import _MINIMISABLE, _minimise
+from pcmodel.sched.results import ExplorationResult, Failure, Schedule
+from pcmodel.sched.runtime import ControlledRun
 from pcmodel.sched.strategies import PCT, DepthFirst, RandomWalk, Replay, Strategy
-from pcmodel.sched.trace import Interval, TraceEvent, format_table, timeline
+from pcmodel.sched.targets import modules_of, trace_files
 
 __all__ = [
     "STRATEGIES",
@@ -31,209 +33,6 @@ __all__ = [
 STRATEGIES = ("dfs", "random", "pct")
 
 _perf_counter = time.perf_counter  # saved: runs patch the time module
-
-_MINIMISABLE = (
-    FailureKind.EXCEPTION,
-    FailureKind.DEADLOCK,
-    FailureKind.INVARIANT,
-    FailureKind.POLLING,
-)
-
-
-@dataclass(frozen=True)
-class Schedule:
-    """The record of one run: its trace, decisions and outcome."""
-
-    events: tuple[TraceEvent, ...]
-    statuses: tuple[tuple[tuple[str, Any], ...], ...]
-    choices: tuple[Choice, ...]
-    preemptions: int
-    steps: int
-    failure_kind: FailureKind | None
-    message: str
-    seed: int | None
-    leaked: tuple[str, ...] = ()
-
-    @property
-    def decisions(self) -> tuple[int, ...]:
-        """The choices made, one int per decision: replaying them reproduces this run."""
-        return tuple(choice.chosen for choice in self.choices)
-
-    @property
-    def failed(self) -> bool:
-        """Whether this schedule ended in a failure."""
-        return self.failure_kind is not None
-
-    def table(self, *, width: int = 40, max_rows: int | None = None) -> str:
-        """The trace as a table: one column per thread (see ``format_table``)."""
-        return format_table(self.events, width=width, max_rows=max_rows)
-
-    def timeline(self) -> list[Interval]:
-        """``(actor, state, start, end)`` intervals, time in scheduler steps."""
-        return timeline(self.statuses)
-
-
-@dataclass(frozen=True)
-class Failure:
-    """A failing schedule: what failed, how it ran, and how to replay it."""
-
-    kind: FailureKind
-    message: str
-    schedule: Schedule
-    replay_call: str
-    original_seed: int | None = None
-
-    @property
-    def trace(self) -> tuple[TraceEvent, ...]:
-        """The failing schedule's events, in order."""
-        return self.schedule.events
-
-    @property
-    def decisions(self) -> tuple[int, ...]:
-        """The recorded decisions: ``decisions=`` replays exactly this (minimised) schedule."""
-        return self.schedule.decisions
-
-    @property
-    def seed(self) -> int | None:
-        """Seed of the random/PCT schedule that first failed (before minimisation)."""
-        return self.original_seed
-
-    @property
-    def preemptions(self) -> int:
-        """Switches away from a thread that could have continued."""
-        return self.schedule.preemptions
-
-    @property
-    def steps(self) -> int:
-        """Scheduler steps until the failure."""
-        return self.schedule.steps
-
-    def table(self, *, width: int = 40, max_rows: int | None = None) -> str:
-        """The failing schedule as a table, one column per thread."""
-        return self.schedule.table(width=width, max_rows=max_rows)
-
-    def timeline(self) -> list[Interval]:
-        """``(actor, state, start, end)`` intervals of the failing schedule."""
-        return self.schedule.timeline()
-
-    def __str__(self) -> str:
-        lines = [
-            f"{self.kind.value}: {self.message}",
-            "",
-            f"Failing schedule ({self.steps} steps, {self.preemptions} preemptions; "
-            "* marks a preemption):",
-            self.table(),
-            "",
-            f"Replay it with: {self.replay_call}",
-        ]
-        if self.original_seed is not None:
-            lines.append(
-                f"(first found by the schedule with seed {self.original_seed}: the same strategy "
-                f"with seed={self.original_seed}, max_schedules=1 reruns it before minimisation)"
-            )
-        return "\n".join(lines)
-
-
-@dataclass
-class ExplorationResult:
-    """Outcome of an exploration.
-
-    ``ok``: no failure found. ``complete``: the strategy covered its whole space (every schedule
-    within the preemption bound, for DFS); random and PCT are never complete. ``exhaustive``:
-    complete and nothing was cut by the preemption bound. ``passed`` is ``ok and complete``: an
-    exploration that ran out of budget is not a pass.
-    """
-
-    ok: bool
-    complete: bool
-    exhaustive: bool
-    schedules: int
-    failure: Failure | None
-    strategy: str
-    seed: int
-    elapsed: float
-    preemption_bound: int | None = None
-    _rerun: Callable[[Strategy], Schedule] | None = field(default=None, repr=False)
-
-    @property
-    def passed(self) -> bool:
-        """No failure and the whole space covered: the only outcome that counts as a pass."""
-        return self.ok and self.complete
-
-    def replay(self) -> Schedule:
-        """Re-run the failing schedule from its decisions; the trace is identical each time."""
-        if self.failure is None or self._rerun is None:
-            raise ValueError("nothing to replay: the exploration found no failure")
-        return self._rerun(Replay(self.failure.decisions))
-
-    def summary(self) -> str:
-        """One line: what was explored and with what outcome."""
-        if self.failure is not None:
-            verdict = f"FAILED ({self.failure.kind.value})"
-        elif self.complete:
-            verdict = "passed (complete" + (")" if self.exhaustive else " within the bound)")
-        else:
-            verdict = "no failure found, but INCOMPLETE (budget ran out)"
-        bound = f", preemption bound {self.preemption_bound}" if self.strategy == "dfs" else ""
-        return (
-            f"{verdict}: {self.schedules} schedules, strategy {self.strategy}{bound}, "
-            f"seed {self.seed}, {self.elapsed:.2f} s"
-        )
-
-    def __str__(self) -> str:
-        if self.failure is None:
-            return self.summary()
-        return f"{self.summary()}\n{self.failure}"
-
-
-def _source_file(target: object) -> str | None:
-    """The file defining a module, class or function (a class's methods tell where it lives
-    when its module was loaded from a path and is not in ``sys.modules``)."""
-    try:
-        path = inspect.getsourcefile(target)  # type: ignore[arg-type]
-    except TypeError:
-        path = None
-    if path is None and inspect.isclass(target):
-        for value in vars(target).values():
-            code = getattr(getattr(value, "__func__", value), "__code__", None)
-            if code is not None:
-                return code.co_filename
-    return path
-
-
-def trace_files(targets: Sequence[str | ModuleType | type | Callable[..., Any]]) -> list[str]:
-    """Source files for line-level scheduling, from paths, modules, classes or functions."""
-    files = []
-    for target in targets:
-        path = os.fspath(target) if isinstance(target, (str, os.PathLike)) else _source_file(target)
-        if path is None:
-            raise ValueError(
-                f"cannot find the source file of {target!r} for line-level scheduling; "
-                "pass its path instead"
-            )
-        if not os.path.exists(path):
-            raise ValueError(f"line-level scheduling: no such file {path!r}")
-        files.append(os.path.realpath(path))
-    return files
-
-
-def modules_of(targets: Sequence[object]) -> tuple[ModuleType, ...]:
-    """The modules defining ``targets`` (modules, classes, functions; paths are skipped), whose
-    names imported from ``threading``/``time`` a controlled run must re-bind."""
-    found: list[ModuleType] = []
-    for target in targets:
-        if isinstance(target, ModuleType):
-            module: ModuleType | None = target
-        elif isinstance(target, (str, os.PathLike)):
-            continue
-        else:
-            inner = getattr(target, "func", target)  # functools.partial
-            module = sys.modules.get(getattr(inner, "__module__", None) or "")
-            if module is None:
-                module = sys.modules.get(getattr(type(inner), "__module__", None) or "")
-        if module is not None and all(module is not m for m in found):
-            found.append(module)
-    return tuple(found)
 
 
 def make_strategy(
@@ -290,56 +89,6 @@ def _run(
         seed=strategy.seed,
         leaked=tuple(run.leaked),
     )
-
-
-def _minimise(
-    rerun: Callable[[Strategy], Schedule], found: Schedule, budget: int, systematic: bool
-) -> Schedule:
-    """Look for a schedule failing the same way with fewer preemptions, then fewer steps.
-
-    Unless the failure came from depth-first search (whose first failure already has the fewest
-    preemptions), first search systematically with a preemption bound one below the failure's.
-    Then, greedily, try removing one preemption (latest first) and cutting the decisions after
-    each preemption (continuing without preemptions), keeping any change that still fails the
-    same way and is smaller. At most ``budget`` runs per phase.
-    """
-    best = found
-
-    def better(candidate: Schedule) -> bool:
-        return candidate.failure_kind is best.failure_kind and (
-            candidate.preemptions,
-            candidate.steps,
-        ) < (best.preemptions, best.steps)
-
-    if not systematic and best.preemptions > 0:
-        search = DepthFirst(best.preemptions - 1)
-        for _ in range(budget):
-            if search.exhausted:
-                break
-            candidate = rerun(search)
-            if candidate.failed:
-                if better(candidate):
-                    best = candidate
-                break
-    runs = 0
-    improved = True
-    while improved and runs < budget:
-        improved = False
-        decisions: list[int | None] = list(best.decisions)
-        preemptive = [i for i, c in enumerate(best.choices) if c.preemptive]
-        attempts = [decisions[:i] + [None] + decisions[i + 1 :] for i in reversed(preemptive)]
-        attempts += [decisions[: i + 1] for i in preemptive]
-        attempts.append(decisions[: preemptive[-1] + 1] if preemptive else [])
-        for attempt in attempts:
-            if runs >= budget:
-                break
-            runs += 1
-            candidate = rerun(Replay(attempt, strict=False))
-            if better(candidate):
-                best = candidate
-                improved = True
-                break
-    return best
 
 
 def _replay_call(

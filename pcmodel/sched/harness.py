@@ -21,10 +21,12 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any
 
-from pcmodel.sched.explore import ExplorationResult, explore_program, modules_of
-from pcmodel.sched.primitives import Thread, _Primitive
+from pcmodel.sched.explore import ExplorationResult, explore_program
+from pcmodel.sched.primitives import Thread
+from pcmodel.sched.primitives.base import _Primitive
 from pcmodel.sched.runtime import InvariantViolation, current_thread
 from pcmodel.sched.strategies import Strategy
+from pcmodel.sched.targets import modules_of
 from pcmodel.sched.trace import Activity
 
 __all__ = ["BufferHarness", "explore"]

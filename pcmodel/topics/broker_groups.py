@@ -34,6 +34,7 @@ from pcmodel.topics.group_answers import (
     JoinResult,
     SyncResult,
 )
+from pcmodel.topics.group_snapshot import GroupMetadataRecord
 from pcmodel.topics.log import RetentionPolicy
 from pcmodel.topics.structs import TopicPartition
 
@@ -210,6 +211,32 @@ class GroupsMixin:
                     if topic.policy is RetentionPolicy.BLOCK:
                         for partition in range(len(topic.logs)):
                             self._advance_floor(TopicPartition(topic.name, partition))
+
+    def group_metadata(self, group_id: str) -> bytes | None:
+        """The group's metadata record for the offsets topic (see
+        :mod:`pcmodel.topics.group_snapshot`): encoded, or ``None`` for an unknown group and
+        while it rebalances. A cluster's coordinator stores it when the group changes."""
+        with self._lock:
+            group = self._groups.get(group_id)
+            if group is None:
+                return None
+            group.expire(self._clock())
+            record = group.metadata_record()
+            return None if record is None else record.encode()
+
+    def load_group(self, record: bytes) -> bool:
+        """Restore a ``Stable`` group from its stored metadata record (this broker became its
+        coordinator); ``False`` if the record is older than what the broker has or empty."""
+        loaded = GroupMetadataRecord.decode(record)
+        with self._lock:
+            self._check_open()
+            group = self._group(validate_group_id(loaded.group_id), create=True)
+            restored = group.restore_stable(loaded)
+            if not group.members and not group.offsets and group.state is GroupState.EMPTY:
+                del self._groups[loaded.group_id]  # an empty record leaves no group behind
+            elif restored:
+                self._track_subscriptions(loaded.group_id, group)
+            return restored
 
     def list_groups(self) -> list[str]:
         """Return the ids of every group the broker knows."""

@@ -68,8 +68,9 @@ Thread safety: the coordinator shares the broker's lock; every public method is 
 held, and waiting calls wait on a condition of that lock.
 
 This module is the state machine; its parts: :mod:`~pcmodel.topics.group_metadata` (members,
-protocol vote, answers), :mod:`~pcmodel.topics.group_deadlines` (expiry and waiting) and
-:mod:`~pcmodel.topics.group_answers` (the answers' value types).
+protocol vote, answers), :mod:`~pcmodel.topics.group_deadlines` (expiry and waiting),
+:mod:`~pcmodel.topics.group_snapshot` (the stored record a new coordinator restores a group
+from) and :mod:`~pcmodel.topics.group_answers` (the answers' value types).
 
 Prior art: Kafka's ``GroupCoordinator.scala`` and ``GroupMetadata.scala`` (states and their
 legal transitions, ``MEMBER_ID_REQUIRED``, pending-sync expiry, protocol votes), KIP-345 and
@@ -102,9 +103,11 @@ from pcmodel.topics.group_answers import (
     JoinResult,
     MemberDescription,
     SyncResult,
+    validate_group_id,
 )
 from pcmodel.topics.group_deadlines import GroupDeadlinesMixin
 from pcmodel.topics.group_metadata import GroupMetadataMixin, _Member
+from pcmodel.topics.group_snapshot import GroupSnapshotMixin
 from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition
 
 __all__ = [
@@ -139,7 +142,7 @@ _VALID_PREVIOUS: dict[GroupState, frozenset[GroupState]] = {
 
 
 @dataclass
-class GroupCoordinator(GroupMetadataMixin, GroupDeadlinesMixin):
+class GroupCoordinator(GroupMetadataMixin, GroupDeadlinesMixin, GroupSnapshotMixin):
     """Membership, generations and committed offsets of one group (see the module docstring).
 
     Every method must be called with ``lock`` (the broker's) held. ``clock`` (monotonic seconds)
@@ -492,11 +495,3 @@ class GroupCoordinator(GroupMetadataMixin, GroupDeadlinesMixin):
         self._maybe_complete_join(self.clock())
         self._changed.notify_all()
 
-
-def validate_group_id(group_id: object) -> str:
-    """Return ``group_id`` if it is a non-empty ``str``, else raise ``InvalidGroupIdError``."""
-    from pcmodel.topics.errors import InvalidGroupIdError
-
-    if not isinstance(group_id, str) or not group_id:
-        raise InvalidGroupIdError(f"group_id must be a non-empty string, got {group_id!r}")
-    return group_id

@@ -32,6 +32,7 @@ __all__ = [
     "SyncResult",
     "describe_member",
     "group_lag",
+    "validate_group_id",
 ]
 
 
@@ -190,3 +191,12 @@ def group_lag(
         committed = offsets.get(tp)
         lag[tp] = None if committed is None else max(0, end - committed.offset)
     return lag
+
+
+def validate_group_id(group_id: object) -> str:
+    """Return ``group_id`` if it is a non-empty ``str``, else raise ``InvalidGroupIdError``."""
+    from pcmodel.topics.errors import InvalidGroupIdError
+
+    if not isinstance(group_id, str) or not group_id:
+        raise InvalidGroupIdError(f"group_id must be a non-empty string, got {group_id!r}")
+    return group_id

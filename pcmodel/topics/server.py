@@ -74,6 +74,9 @@ class BrokerServer:
     numbers that fit 64 bits; any other is answered with an error and changes nothing.
     """
 
+    #: The broker methods served (a cluster's broker process serves a few more to the cluster).
+    served_methods: tuple[str, ...] = CLIENT_METHODS
+
     def __init__(
         self,
         broker: Broker,
@@ -244,12 +247,12 @@ class BrokerServer:
         ):
             return False, TypeError(f"malformed broker request {_short_repr(request)}"), ""
         method, args, kwargs = request
-        if method not in CLIENT_METHODS:
+        if method not in self.served_methods:
             return (
                 False,
                 AttributeError(
                     f"{_short_repr(method)} is not a broker client method; a remote broker "
-                    f"serves only: {', '.join(CLIENT_METHODS)}"
+                    f"serves only: {', '.join(self.served_methods)}"
                 ),
                 "",
             )

@@ -71,6 +71,35 @@ def test_counts_buffer_wide_and_per_actor(variant, level):
     assert buf.stats().puts == 0 and buf.stats().actors == ()
 
 
+@pytest.mark.parametrize("backend", ["thread", "process"])
+@pytest.mark.parametrize("level", ["counters", "timeline"])
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_counts_and_max_depth_survive_task_done_reset_and_immediate_shutdown(
+        variant, level, backend):
+    # Puts are not counted one by one (condition, semaphore derive them from the task
+    # accounting) and only a new maximum depth is reported: the totals must still be exact.
+    with make_buffer(variant, 8, backend, instrument=level) as buf:
+        buf.put_many([1, 2, 3])
+        assert buf.get_many(2) == [1, 2]
+        buf.task_done()
+        buf.task_done()
+        buf.put(4)
+        stats = buf.stats()
+        assert (stats.puts, stats.gets, stats.max_depth, stats.depth) == (4, 2, 3, 2)
+        buf.reset_stats()  # two items in, two of the four still not done
+        stats = buf.stats()
+        assert (stats.puts, stats.gets, stats.max_depth) == (0, 0, 2)
+        buf.put(5)
+        buf.put(6)
+        buf.task_done()
+        buf.task_done()
+        stats = buf.stats()
+        assert (stats.puts, stats.gets, stats.max_depth, stats.depth) == (2, 0, 4, 4)
+        buf.shutdown(immediate=True)  # discards four items: neither taken nor put again
+        stats = buf.stats()
+        assert (stats.puts, stats.gets, stats.max_depth, stats.depth) == (2, 0, 4, 0)
+
+
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_time_blocked_on_empty_is_measured_with_the_injected_clock(variant):

@@ -241,31 +241,33 @@ def test_kafka_python_group_survives_the_loss_of_its_coordinator(cluster, bootst
             watcher.commit({kafka.TopicPartition("t", 0): kafka.OffsetAndMetadata(5, "", -1)})
         finally:
             watcher.close()
+        before = consumer._coordinator._generation  # (generation id, member id, protocol)
         coordinator = cluster.leader("__consumer_offsets", 0)
         cluster.kill(coordinator)
         for i in range(20):
             producer.send("t", b"b%d" % i, partition=i % 2)
         producer.flush(timeout=30)
         read_until(40)
-        # pcmodel's coordinators keep group membership in memory (Kafka also stores it in
-        # __consumer_offsets): the new coordinator does not know the member, its commit fails
-        # with UNKNOWN_MEMBER_ID, and the consumer rejoins, as after any lost membership.
-        # It then reads from the committed offsets again (at least once) up to the end.
+        # The new coordinator loaded the group's metadata from __consumer_offsets, as Kafka's
+        # does: the consumer finds it (NOT_COORDINATOR / a closed connection, FindCoordinator)
+        # and its heartbeats and commits succeed with the same member id and generation.
         ends = [kafka.TopicPartition("t", p) for p in (0, 1)]
 
-        def read_to_the_end_and_commit():
-            for records in consumer.poll(timeout_ms=100).values():  # rejoins when needed
+        def commit_at_the_new_coordinator():
+            for records in consumer.poll(timeout_ms=100).values():
                 seen.extend(r.value for r in records)
-            if set(consumer.assignment()) != set(ends) or any(
-                    consumer.position(tp) < 20 for tp in ends):
-                return False
             try:
                 consumer.commit()
             except kafka.errors.CommitFailedError:
                 return False
             return True
 
-        wait_until(read_to_the_end_and_commit, timeout=30)
+        wait_until(commit_at_the_new_coordinator, timeout=30)
+        after = consumer._coordinator._generation
+        assert (after.generation_id, after.member_id) == (before.generation_id,
+                                                          before.member_id)
+        assert set(consumer.assignment()) == set(ends)
+        assert all(seen.count(v) == 1 for v in seen)  # no rebalance: nothing read twice
         assert cluster.leader("__consumer_offsets", 0) not in (None, coordinator)
         # Offsets committed before the loss were kept: nothing read before it came again.
         assert all(seen.count(b"a%d" % i) == 1 for i in range(20))

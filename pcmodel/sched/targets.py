@@ -1,0 +1,67 @@
+"""What a run is told about the program: files for line-level scheduling, modules to re-bind.
+
+Guarantees: ``trace_files`` returns real paths of existing files, or raises ``ValueError``
+saying which target has no source file (pass its path instead); ``modules_of`` returns each
+module once, in the order of the targets, skipping paths.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import sys
+from collections.abc import Callable, Sequence
+from types import ModuleType
+from typing import Any
+
+__all__ = ["modules_of", "trace_files"]
+
+
+def _source_file(target: object) -> str | None:
+    """The file defining a module, class or function (a class's methods tell where it lives
+    when its module was loaded from a path and is not in ``sys.modules``)."""
+    try:
+        path = inspect.getsourcefile(target)  # type: ignore[arg-type]
+    except TypeError:
+        path = None
+    if path is None and inspect.isclass(target):
+        for value in vars(target).values():
+            code = getattr(getattr(value, "__func__", value), "__code__", None)
+            if code is not None:
+                return code.co_filename
+    return path
+
+
+def trace_files(targets: Sequence[str | ModuleType | type | Callable[..., Any]]) -> list[str]:
+    """Source files for line-level scheduling, from paths, modules, classes or functions."""
+    files = []
+    for target in targets:
+        path = os.fspath(target) if isinstance(target, (str, os.PathLike)) else _source_file(target)
+        if path is None:
+            raise ValueError(
+                f"cannot find the source file of {target!r} for line-level scheduling; "
+                "pass its path instead"
+            )
+        if not os.path.exists(path):
+            raise ValueError(f"line-level scheduling: no such file {path!r}")
+        files.append(os.path.realpath(path))
+    return files
+
+
+def modules_of(targets: Sequence[object]) -> tuple[ModuleType, ...]:
+    """The modules defining ``targets`` (modules, classes, functions; paths are skipped), whose
+    names imported from ``threading``/``time`` a controlled run must re-bind."""
+    found: list[ModuleType] = []
+    for target in targets:
+        if isinstance(target, ModuleType):
+            module: ModuleType | None = target
+        elif isinstance(target, (str, os.PathLike)):
+            continue
+        else:
+            inner = getattr(target, "func", target)  # functools.partial
+            module = sys.modules.get(getattr(inner, "__module__", None) or "")
+            if module is None:
+                module = sys.modules.get(getattr(type(inner), "__module__", None) or "")
+        if module is not None and all(module is not m for m in found):
+            found.append(module)
+    return tuple(found)

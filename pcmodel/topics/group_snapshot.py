@@ -1,0 +1,127 @@
+"""A group's metadata as a record: what a new coordinator needs to carry on without a rebalance.
+
+Kafka keeps group *membership* in ``__consumer_offsets`` next to the committed offsets: when a
+generation's SyncGroup completes (the group is ``Stable``) or the group becomes ``Empty``, the
+coordinator writes a GroupMetadata record (key: the group id) with the generation, protocol
+type, chosen protocol, leader and, per member, its id, client, timeouts, subscription metadata
+and assignment. A broker that becomes leader of the partition loads these records, so the
+members keep their ids and generation: their next heartbeat or commit, sent to the new
+coordinator, succeeds. Their session timers start again at the load.
+
+:class:`GroupMetadataRecord` is that record; :meth:`encode` / :meth:`decode` turn it into the
+bytes stored in the log (JSON, readable with any consumer of the offsets topic).
+:class:`GroupSnapshotMixin` is the part of
+:class:`~pcmodel.topics.coordinator.GroupCoordinator` that takes the snapshot and restores a
+group from one; like the coordinator it is called with the broker's lock held.
+
+Prior art: Kafka's ``GroupMetadataManager`` (``storeGroup``, ``groupMetadataValue``,
+``loadGroupsAndOffsets``) and ``GroupMetadata.loadGroup``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+
+from pcmodel.topics.group_answers import GroupState
+from pcmodel.topics.group_metadata import _Member
+
+__all__ = ["GroupMetadataRecord", "GroupSnapshotMixin", "MemberRecord"]
+
+
+@dataclass(frozen=True)
+class MemberRecord:
+    """One member as the GroupMetadata record keeps it (Kafka's ``MemberMetadata`` value)."""
+
+    member_id: str
+    client_id: str
+    client_host: str
+    session_timeout_ms: int
+    rebalance_timeout_ms: int
+    #: The member's metadata for the group's chosen protocol (a consumer's subscription).
+    metadata: bytes
+    assignment: bytes
+
+
+@dataclass(frozen=True)
+class GroupMetadataRecord:
+    """A ``Stable`` group (or an ``Empty`` one: no members) as stored in the offsets topic."""
+
+    group_id: str
+    generation: int
+    protocol_type: str | None
+    protocol: str | None
+    leader: str | None
+    members: tuple[MemberRecord, ...]
+
+    def encode(self) -> bytes:
+        """The record's value: JSON with the bytes fields in base64."""
+        members = [
+            dict(vars(m), metadata=_b64(m.metadata), assignment=_b64(m.assignment))
+            for m in self.members
+        ]
+        return json.dumps(dict(vars(self), members=members), sort_keys=True).encode()
+
+    @classmethod
+    def decode(cls, value: bytes) -> GroupMetadataRecord:
+        """The record from its stored value (``ValueError`` if it is not one)."""
+        fields = json.loads(value)
+        members = tuple(
+            MemberRecord(**dict(m, metadata=base64.b64decode(m["metadata"]),
+                                assignment=base64.b64decode(m["assignment"])))
+            for m in fields.pop("members")
+        )
+        return cls(members=members, **fields)
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+class GroupSnapshotMixin:
+    """Taking a group's metadata record and restoring a group from one (coordinator part)."""
+
+    def metadata_record(self) -> GroupMetadataRecord | None:
+        """The group as Kafka stores it, or ``None`` while it rebalances (nothing to store:
+        the last ``Stable`` generation stays the stored one) or is ``Dead``."""
+        if self.state not in (GroupState.STABLE, GroupState.EMPTY):
+            return None
+        members = tuple(
+            MemberRecord(m.member_id, m.client_id, m.client_host,
+                         round(m.session_timeout * 1000), round(m.rebalance_timeout * 1000),
+                         self._metadata_of(m), m.assignment)
+            for m in self.members.values()
+        )
+        return GroupMetadataRecord(self.group_id, self.generation, self.protocol_type,
+                                   self.protocol, self.leader, members)
+
+    def restore_stable(self, record: GroupMetadataRecord) -> bool:
+        """Become the ``Stable`` group ``record`` describes, if it is newer than this one.
+
+        Called when this broker becomes the group's coordinator and loads the offsets topic.
+        Members keep their ids, generation and assignments; their session timers start now.
+        An ``Empty`` record, or one whose generation this group already has, changes nothing.
+        Returns whether the group was restored.
+        """
+        if not record.members or record.generation <= self.generation:
+            return False
+        now = self.clock()
+        self.members = {
+            m.member_id: _Member(
+                m.member_id, m.client_id, m.client_host, record.protocol_type or "",
+                ((record.protocol or "", m.metadata),), m.session_timeout_ms / 1000,
+                m.rebalance_timeout_ms / 1000, now, assignment=m.assignment,
+            )
+            for m in record.members
+        }
+        self.generation = record.generation
+        self.protocol_type, self.protocol = record.protocol_type, record.protocol
+        self.leader = record.leader
+        self.pending_members.clear()
+        self.pending_sync.clear()
+        self.delay_deadline = None
+        # A load is not a transition of the state machine: the group *was* Stable elsewhere.
+        self.state = GroupState.STABLE
+        self._changed.notify_all()
+        return True
