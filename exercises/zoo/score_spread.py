@@ -12,6 +12,7 @@ say which check it is. The exit status is 1 when any entry varies.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections import Counter
@@ -20,6 +21,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
+# The graded suites run in their own pytest processes: they must find this checkout too.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (str(HERE.parents[1]), os.environ.get("PYTHONPATH", "")) if p)
 
 from pcmodel.grading.engine import discover, exercises_root, grade  # noqa: E402
 

@@ -185,7 +185,9 @@ def _order(h: Any) -> Problem:
 
 def _source_error(h: Any) -> Problem:
     data = ["sources", 3, 12, False]
-    seen = h.run(data, 2, 4, {"fail_source": [1, 5]})
+    # Slow sources: whatever the pipeline does before waiting for its producers, it does
+    # before any item exists, in every run (end markers sent too early always come first).
+    seen = h.run(data, 2, 4, {"fail_source": [1, 5], "slow_start": True})
     found = _trouble(seen)
     if found:
         return found

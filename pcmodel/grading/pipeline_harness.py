@@ -257,8 +257,8 @@ class Pipelines:
     (handle() raises on / dawdles over those items), ``barrier`` (that many handle() calls must
     meet), ``hooks`` ("first_error": source 0 fails at 2, source 1 at 5 once source 0's producer
     finished; "late_source": source 1 fails at 3 once the consumer whose handle() failed moved
-    on), ``again`` (call the module loaded by the previous run again), ``slow_start`` (source 0
-    gives its first item only once the caller of run_pipeline() waits).
+    on), ``again`` (call the module loaded by the previous run again), ``slow_start`` (every
+    source gives its first item only once the caller of run_pipeline() waits).
     """
 
     SHAPES = {"run": OBSERVED, "validate": shape.record(
@@ -289,7 +289,8 @@ class Pipelines:
             hooks = {(1, 3): _raise(late, after_handler_failed)}
             planted = {"late": late}
         if plan.get("slow_start"):
-            hooks[(0, 0)] = _after_caller_waits
+            for index in range(len(made)):
+                hooks.setdefault((index, 0), _after_caller_waits)
         fail_source = plan.get("fail_source")
         run = _Run(self.impl, made, consumers, capacity,
                    fail_source=tuple(fail_source) if fail_source else None,

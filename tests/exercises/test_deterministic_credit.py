@@ -36,7 +36,9 @@ def _failures(check, impl: str) -> list[str]:
      "04_process_buffer", "missing_mutex", "the second put() ran meanwhile"),
     (pipeline_checks.check_parallel_consumers, "03_pipeline_shutdown",
      "markers_before_producers_finish", "it did not return"),
-], ids=["04-two-puts-stepped", "03-markers-before-items"])
+    (pipeline_checks.check_source_error, "03_pipeline_shutdown",
+     "markers_before_producers_finish", "it did not return"),
+], ids=["04-two-puts-stepped", "03-markers-before-items", "03-markers-source-error"])
 def test_a_race_is_caught_in_every_run(check, exercise, buggy, because):
     failures = _failures(check, str(ROOT / "zoo" / exercise / f"{buggy}.py"))
     assert all(because in f for f in failures), failures
