@@ -266,7 +266,10 @@ def _first_error(h: Any) -> Problem:
 
 def _parallel(h: Any, consumers: int) -> Problem:
     data = ["literal", [[["item", k] for k in range(consumers)]]]
-    seen = h.run(data, consumers, max(1, consumers - 1), {"barrier": consumers})
+    # The source is slow to start, so that a pipeline that sends its end markers before the
+    # producers finished sends them before the first item in every run, not only in some.
+    seen = h.run(data, consumers, max(1, consumers - 1), {"barrier": consumers,
+                                                          "slow_start": True})
     found = _trouble(seen)
     if found is None and seen["raised"] is not None:
         found = _problem(
