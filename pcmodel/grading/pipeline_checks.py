@@ -285,7 +285,7 @@ def _parallel(h: Any, consumers: int) -> Problem:
 def _edge_cases(h: Any) -> Problem:
     for lists, consumers, capacity in (([], 2, 1), ([[1, 2]], 5, 1), ([[], [7]], 1, 1)):
         data = ["literal", lists]
-        seen = h.run(data, consumers, capacity, {})
+        seen = h.run(data, consumers, capacity, {"slow_start": True})  # see _source_error
         found = _trouble(seen) or _returned(seen) or _missing(_flat(data), seen, data)
         if found:
             found["got"] += f" [sources={lists}, consumers={consumers}, capacity={capacity}]"
