@@ -55,7 +55,9 @@ def test_no_busy_waiting(impl):
 @pytest.mark.points(2)
 def test_spawn(impl):
     """2 producer and 3 consumer processes started with the spawn method: everything arrives,
-    and nothing the buffer created is left in /dev/shm."""
+    and nothing the buffer created is left in /dev/shm. Then 2 spawned producers put at once,
+    the first stopped before each line of put() in turn while the second puts: both items
+    arrive, whatever the line."""
     checks.check_spawn(impl)
 
 

@@ -100,7 +100,10 @@ class Stillness:
     consumer's long poll): those are watched with the stall window only.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, quiet: float = QUIET) -> None:
+        # ``quiet``: seconds of stillness needed, before PCMODEL_GRADE_TIME_SCALE. Shorter only
+        # where a wrong "still" costs nothing but a shorter wait (see process_stepping).
+        self.quiet = quiet
         self.since: float | None = None
         self.mark: tuple[int, int] = (-1, -1)
 
@@ -114,7 +117,7 @@ class Stillness:
         if self.since is None or mark != self.mark:
             self.since, self.mark = now, mark
             return False
-        return now - self.since >= QUIET * time_scale()
+        return now - self.since >= self.quiet * time_scale()
 
 
 def _other_threads() -> list[str]:

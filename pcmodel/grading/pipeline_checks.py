@@ -185,7 +185,9 @@ def _order(h: Any) -> Problem:
 
 def _source_error(h: Any) -> Problem:
     data = ["sources", 3, 12, False]
-    seen = h.run(data, 2, 4, {"fail_source": [1, 5]})
+    # Slow sources: whatever the pipeline does before waiting for its producers, it does
+    # before any item exists, in every run (end markers sent too early always come first).
+    seen = h.run(data, 2, 4, {"fail_source": [1, 5], "slow_start": True})
     found = _trouble(seen)
     if found:
         return found
@@ -266,7 +268,10 @@ def _first_error(h: Any) -> Problem:
 
 def _parallel(h: Any, consumers: int) -> Problem:
     data = ["literal", [[["item", k] for k in range(consumers)]]]
-    seen = h.run(data, consumers, max(1, consumers - 1), {"barrier": consumers})
+    # The source is slow to start, so that a pipeline that sends its end markers before the
+    # producers finished sends them before the first item in every run, not only in some.
+    seen = h.run(data, consumers, max(1, consumers - 1), {"barrier": consumers,
+                                                          "slow_start": True})
     found = _trouble(seen)
     if found is None and seen["raised"] is not None:
         found = _problem(
@@ -280,7 +285,7 @@ def _parallel(h: Any, consumers: int) -> Problem:
 def _edge_cases(h: Any) -> Problem:
     for lists, consumers, capacity in (([], 2, 1), ([[1, 2]], 5, 1), ([[], [7]], 1, 1)):
         data = ["literal", lists]
-        seen = h.run(data, consumers, capacity, {})
+        seen = h.run(data, consumers, capacity, {"slow_start": True})  # see _source_error
         found = _trouble(seen) or _returned(seen) or _missing(_flat(data), seen, data)
         if found:
             found["got"] += f" [sources={lists}, consumers={consumers}, capacity={capacity}]"

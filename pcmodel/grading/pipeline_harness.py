@@ -15,15 +15,16 @@ import os
 import queue
 import sys
 import threading
+import time
 import types
 from collections.abc import Iterator
 from typing import Any
 
 from pcmodel.grading.contract_checks import AlwaysEqual
-from pcmodel.grading.crew import Crew, Worker, WorkerState, patience
+from pcmodel.grading.crew import Crew, Stillness, Worker, WorkerState, patience
 from pcmodel.grading.probes import load_impl
 from pcmodel.grading.replay import shape
-from pcmodel.grading.thread_harness import STALL
+from pcmodel.grading.thread_harness import BLOCK_WAIT, STALL
 
 __all__ = ["OBSERVED", "Pipelines", "odd_items", "sources"]
 
@@ -205,6 +206,37 @@ def _wait_for_feeder(source: int, failed: threading.Event) -> Any:
     return hook
 
 
+def _after_caller_waits(run: _Run) -> None:
+    """A hook: hold the first item until the thread that called run_pipeline() sleeps outside
+    ``Thread.start()`` (waiting for its producers, or for room in the queue), so that whatever
+    run_pipeline() does before it waits, it does before any item exists, in every run. A correct
+    pipeline works with a source this slow; a sleep wrongly taken for a wait only lets the item
+    come sooner, and a caller that never sleeps (it runs the sources itself, or polls) gets the
+    item after a bounded wait."""
+    deadline = time.monotonic() + BLOCK_WAIT * patience()
+    stillness = Stillness(0.1)
+    while time.monotonic() < deadline:
+        runner = getattr(run, "runner", None)  # set just after run_pipeline() started
+        thread = runner.thread if runner is not None else None
+        if thread is threading.current_thread():
+            return
+        if thread is None or thread.native_id is None or _starting_a_thread(thread):
+            stillness = Stillness(0.1)
+        elif stillness.still([f"/proc/self/task/{thread.native_id}/stat"], 0):
+            return
+        threading.Event().wait(0.01)  # a look at another thread's state, not a synchronisation
+
+
+def _starting_a_thread(thread: threading.Thread) -> bool:
+    """Whether ``thread`` is inside ``Thread.start()`` (which sleeps until the new thread runs)."""
+    frame = sys._current_frames().get(thread.ident or -1)
+    while frame is not None:
+        if frame.f_code is threading.Thread.start.__code__:
+            return True
+        frame = frame.f_back
+    return False
+
+
 def _raise(exc: BaseException, before: Any = None, signal: threading.Event | None = None) -> Any:
     def hook(run: _Run) -> None:
         if before is not None:
@@ -225,7 +257,8 @@ class Pipelines:
     (handle() raises on / dawdles over those items), ``barrier`` (that many handle() calls must
     meet), ``hooks`` ("first_error": source 0 fails at 2, source 1 at 5 once source 0's producer
     finished; "late_source": source 1 fails at 3 once the consumer whose handle() failed moved
-    on), ``again`` (call the module loaded by the previous run again).
+    on), ``again`` (call the module loaded by the previous run again), ``slow_start`` (every
+    source gives its first item only once the caller of run_pipeline() waits).
     """
 
     SHAPES = {"run": OBSERVED, "validate": shape.record(
@@ -255,6 +288,9 @@ class Pipelines:
             late = _SourceFailed("source 1 failed after handle() did")
             hooks = {(1, 3): _raise(late, after_handler_failed)}
             planted = {"late": late}
+        if plan.get("slow_start"):
+            for index in range(len(made)):
+                hooks.setdefault((index, 0), _after_caller_waits)
         fail_source = plan.get("fail_source")
         run = _Run(self.impl, made, consumers, capacity,
                    fail_source=tuple(fail_source) if fail_source else None,

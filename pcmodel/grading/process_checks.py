@@ -22,6 +22,7 @@ from typing import Any
 
 from pcmodel.grading.checks import fail_on
 from pcmodel.grading.process_harness import ProcessBuffers, edge_ops, shm_left, transfer_item
+from pcmodel.grading.process_stepping import MOST_ROUNDS
 from pcmodel.grading.replay import judge
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "check_no_busy_waiting",
     "check_sequence",
     "check_spawn",
+    "check_stepped_puts",
     "check_transfer",
 ]
 
@@ -182,6 +184,48 @@ def _transfer(h: Any, method: str, producers: int, consumers: int, items: int, c
     return None
 
 
+def _stepped(h: Any, method: str, base: int) -> Problem:
+    """Two put()s at once, the first stopped before each line of put() in turn: both items
+    must come out, whatever the line (see :mod:`pcmodel.grading.process_stepping`)."""
+    seen = h.stepped(method, base)
+    setup = f"2 producer processes ({method}) putting at once into a buffer of capacity 2"
+    if not seen["started"]:
+        return _problem(f"the producer processes to start ({setup})",
+                        "they did not start", "")
+    for n, entry in enumerate(seen["rounds"]):
+        items, held = entry["items"], entry["a_held"]
+        if items != [base + 2 * n + 1, base + 2 * n + 2]:
+            raise ValueError("items the grader did not choose")
+        if held[0] == "done":
+            if entry["got"] != items[:1]:
+                return _problem(f"get() to return {items[0]}, the one item put ({setup})",
+                                f"{_shown(entry['got'])}", "")
+            return None  # every line of put() was a stopping point once
+        where = f"while the first put() was stopped before line {held[1]} of your file"
+        if held[0] == "error" or (entry["a_end"] and entry["a_end"][0] == "error"):
+            error = held[1] if held[0] == "error" else entry["a_end"][1]
+            return _problem(f"no exception ({setup})", f"put() raised {error}", "")
+        if held[0] != "held":
+            return _problem(f"put() into an empty buffer to return ({setup})",
+                            "it did not return", "")
+        for end in (entry["b_while"], entry["a_end"], entry["b_end"]):
+            if end is not None and end[0] == "error":
+                return _problem(f"no exception ({setup})", f"put() raised {end[1]} {where}", "")
+        if entry["a_end"][0] != "done" or entry["b_end"][0] != "done":
+            return _problem(f"both put()s to finish once the first went on ({setup})",
+                            f"one of them never returned {where}", "")
+        got = entry["got"]
+        if sorted(x for x in got if isinstance(x, int)) != items or len(got) != 2:
+            return _problem(
+                f"two get()s to return the two items put, {items[0]} and {items[1]} ({setup})",
+                f"they returned {_shown(got)} {where}, and the second put() ran meanwhile",
+                "protect the slots and both indices with one lock from ctx, shared by "
+                "every process")
+    if len(seen["rounds"]) < MOST_ROUNDS:
+        raise ValueError("the rounds ended without a reason")
+    return None
+
+
 def _blocking(h: Any, capacity: int, window: float) -> Problem:
     """A put() in another process waits on a full buffer, and is released by a get()."""
     seen = h.blocking(capacity, window)
@@ -275,6 +319,15 @@ def check_spawn(impl: str) -> None:
     resource_tracker.ensure_running()
     check_transfer(impl, producers=2, consumers=3, items=25, capacity=4, noise=False, seed=1,
                    method="spawn")
+    # The same two producers' race, made certain rather than left to the machine's timing.
+    check_stepped_puts(impl, method="spawn")
+
+
+def check_stepped_puts(impl: str, method: str = "spawn") -> None:
+    """Two put()s at once, the first stopped before each line of put() in turn while the second
+    runs: both items come out, whatever the line (see :mod:`pcmodel.grading.process_stepping`).
+    A buffer without a mutex fails this in every grading."""
+    _check(_stepped, impl, method, (1 + secrets.randbelow(100)) * 10_000_000)
 
 
 def check_blocking(impl: str, capacity: int = 2, window: float = 0.2) -> None:

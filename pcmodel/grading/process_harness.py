@@ -28,6 +28,7 @@ from typing import Any
 from pcmodel.grading.crew import Stillness, noise_tracer, patience
 from pcmodel.grading.isolation import describe_exception, time_scale
 from pcmodel.grading.probes import ImplementationError, load_impl
+from pcmodel.grading.process_stepping import stepped_puts
 from pcmodel.grading.replay import shape
 from pcmodel.grading.thread_harness import STALL, plain
 
@@ -46,6 +47,8 @@ def _load(impl: str, importable: bool) -> Any:
     folder, filename = os.path.split(os.path.abspath(impl))
     stem = os.path.splitext(filename)[0]
     if stem in sys.modules:
+        if getattr(sys.modules[stem], "__file__", None) == os.path.join(folder, filename):
+            return sys.modules[stem]  # loaded by an earlier step of the same check
         raise ImplementationError(f"rename {filename}: {stem!r} is already a module name")
     sys.path.insert(0, folder)
     module = importlib.import_module(stem)
@@ -320,6 +323,9 @@ def edge_ops(capacities: tuple[int, int], steps: int, seed: int) -> list[tuple[i
     return ops
 
 
+_STEP = shape.list_of(shape.either(shape.str, shape.int, shape.none))  # [outcome, detail]
+
+
 class ProcessBuffers:
     """The live harness of the process-buffer checks (see the module's docstring)."""
 
@@ -332,6 +338,9 @@ class ProcessBuffers:
             most_inside=shape.int, shm=shape.list_of(shape.list_of(shape.plain))),
         "blocking": shape.dict_of(shape.any),
         "busy": shape.dict_of(shape.any),
+        "stepped": shape.record(started=shape.bool, rounds=shape.list_of(shape.record(
+            items=shape.list_of(shape.int), a_held=_STEP, b_while=shape.either(shape.none, _STEP),
+            a_end=_STEP, b_end=shape.either(shape.none, _STEP), got=shape.list_of(shape.any)))),
     }
 
     def __init__(self, impl: str) -> None:
@@ -393,6 +402,14 @@ class ProcessBuffers:
         """A put() in another process on a full buffer, then a get() here: each stage's
         outcome, up to the first that could not go on."""
         return _blocking(self.impl, capacity, window)
+
+    def stepped(self, method: str, base: int) -> dict[str, Any]:
+        """Two producer processes put ``base + 2n + 1`` and ``base + 2n + 2`` at once, the
+        first held before its n-th line of the student's file (see
+        :mod:`pcmodel.grading.process_stepping`)."""
+        module = _load(self.impl, importable=(method != "fork"))
+        source = os.path.abspath(self.impl) if method != "fork" else module.__spec__.origin
+        return stepped_puts(module, source, method, base, _call)
 
     def busy(self, window: float) -> dict[str, Any]:
         """A consumer process waits on an empty buffer; then an item is put."""

@@ -1,0 +1,54 @@
+"""Partial credit is deterministic: checks that used to catch a bug only in some gradings.
+
+Each of these checks once depended on timing or on an unseeded draw, so the same zoo file got
+different scores from one grading to the next. Each is now run a few times on the buggy file (it
+must fail every time, for the same reason) and on the reference (it must pass). The full
+survey, every zoo entry graded repeatedly, is a script: ``exercises/zoo/score_spread.py``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from pcmodel.grading import assignor_checks, pipeline_checks, process_checks
+from pcmodel.grading.checks import CheckFailed
+from pcmodel.grading.engine import exercises_root
+
+ROOT = exercises_root()
+RUNS = 3
+
+
+def _failures(check, impl: str) -> list[str]:
+    """What ``check(impl)`` reported in each of RUNS runs ("" for a pass)."""
+    seen = []
+    for _ in range(RUNS):
+        try:
+            check(impl)
+        except CheckFailed as failed:
+            seen.append(str(failed))
+        else:
+            seen.append("")
+    return seen
+
+
+@pytest.mark.parametrize(("check", "exercise", "buggy", "because"), [
+    (lambda impl: process_checks.check_stepped_puts(impl, method="fork"),
+     "04_process_buffer", "missing_mutex", "the second put() ran meanwhile"),
+    (pipeline_checks.check_parallel_consumers, "03_pipeline_shutdown",
+     "markers_before_producers_finish", "it did not return"),
+    (pipeline_checks.check_source_error, "03_pipeline_shutdown",
+     "markers_before_producers_finish", "it did not return"),
+], ids=["04-two-puts-stepped", "03-markers-before-items", "03-markers-source-error"])
+def test_a_race_is_caught_in_every_run(check, exercise, buggy, because):
+    failures = _failures(check, str(ROOT / "zoo" / exercise / f"{buggy}.py"))
+    assert all(because in f for f in failures), failures
+    check(str(ROOT / exercise / "solution.py"))  # the reference passes
+
+
+def test_an_assignor_that_draws_at_random_scores_the_same_every_time():
+    impl = str(ROOT / "zoo" / "05_assignor" / "roundrobin_random_start.py")
+    examples = _failures(lambda i: assignor_checks.check(i, "roundrobin", "examples"), impl)
+    assert len(set(examples)) == 1, examples
+    determinism = _failures(lambda i: assignor_checks.check(i, "roundrobin", "deterministic"),
+                            impl)
+    assert all(determinism), "a random start must still fail the determinism check"
