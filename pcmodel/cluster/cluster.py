@@ -279,11 +279,7 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, Driving):
         with self._lock:
             self._check_open()
             try:
-                target = self._state(tp).leader if broker is None else broker
-                if target is None:
-                    raise LeaderNotAvailableError(f"{tp} has no leader: no in-sync replica is "
-                                                  "alive")
-                node = self._reachable_node(target)
+                node = self._produce_target(tp, broker)
                 node.produce(tp, list(records), acks, timeout, future, producer, compression)
                 self._notify()
             except KafkaError as e:
@@ -353,6 +349,14 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, Driving):
         if not node.alive:
             raise KafkaConnectionError(f"broker {broker} is down")
         return node
+
+    def _produce_target(self, tp: TopicPartition, broker: int | None) -> ClusterNode:
+        """The node a produce to ``tp`` goes to: ``broker`` if given (a client that has not
+        heard of a new leader yet), else the current leader. Called with the lock held."""
+        target = self._state(tp).leader if broker is None else broker
+        if target is None:
+            raise LeaderNotAvailableError(f"{tp} has no leader: no in-sync replica is alive")
+        return self._reachable_node(target)
 
     def _state(self, tp: TopicPartition) -> PartitionState:
         st = self.controller.partitions.get(tp)

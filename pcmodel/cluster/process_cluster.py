@@ -54,7 +54,6 @@ from typing import Any
 
 from pcmodel.cluster.cluster import _ACKS, Cluster
 from pcmodel.cluster.controller import PartitionState, TopicConfig
-from pcmodel.cluster.errors import LeaderNotAvailableError
 from pcmodel.cluster.events import ClusterEvent, ReplicaStatus
 from pcmodel.cluster.host import HostSpec
 from pcmodel.cluster.hosted import START_TIMEOUT, ControllerServer, HostedBroker
@@ -256,11 +255,7 @@ class ProcessCluster(ProcessFaults, Cluster):
         with self._lock:
             self._check_open()
             try:
-                target = self._state(tp).leader if broker is None else broker
-                if target is None:
-                    raise LeaderNotAvailableError(f"{tp} has no leader: no in-sync replica is "
-                                                  "alive")
-                node = self._reachable_node(target)
+                node = self._produce_target(tp, broker)
             except KafkaError as e:
                 future.set_exception(e)
                 return future
