@@ -52,3 +52,31 @@ def test_an_assignor_that_draws_at_random_scores_the_same_every_time():
     determinism = _failures(lambda i: assignor_checks.check(i, "roundrobin", "deterministic"),
                             impl)
     assert all(determinism), "a random start must still fail the determinism check"
+
+
+@pytest.mark.timeout(120)
+def test_every_grading_uses_the_same_hash_seed(tmp_path):
+    # A file whose score depends on the order of strings in a set (here, blatantly, on a
+    # string's hash) must score the same in every grading: the suite runs with one hash seed.
+    import subprocess
+    import sys
+
+    from pcmodel.grading.engine import find, grade
+
+    seeded = subprocess.run([sys.executable, "-c", "print(hash('pcmodel'))"], check=True,
+                            capture_output=True, text=True,
+                            env={"PYTHONHASHSEED": "0"}).stdout.strip()
+    source = (ROOT / "05_assignor" / "solution.py").read_text()
+    impl = tmp_path / "hash_order.py"
+    impl.write_text(source + f"""
+
+_correct = assign
+
+
+def assign(subscriptions, partitions_per_topic):
+    if hash("pcmodel") != {seeded}:
+        return {{}}
+    return _correct(subscriptions, partitions_per_topic)
+""")
+    report = grade(find("05_assignor"), impl, only=["test_range_kafka_example"], timeout=100)
+    assert report["score"] == report["max_score"] > 0, report
