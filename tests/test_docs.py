@@ -17,7 +17,8 @@ LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
 def test_license_file_matches_pyproject():
     # (tomllib arrives with Python 3.11; the line is simple enough to read directly)
     pyproject = (ROOT / "pyproject.toml").read_text()
-    assert re.search(r'^license = \{ text = "MIT" \}$', pyproject, re.MULTILINE)
+    assert re.search(r'^license = "MIT"$', pyproject, re.MULTILINE)
+    assert re.search(r'^license-files = \["LICENSE"\]$', pyproject, re.MULTILINE)
     text = (ROOT / "LICENSE").read_text()
     assert text.startswith("MIT License") and "WITHOUT WARRANTY OF ANY KIND" in text
 
