@@ -8,11 +8,14 @@ survey, every zoo entry graded repeatedly, is a script: ``exercises/zoo/score_sp
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 
 from pcmodel.grading import assignor_checks, pipeline_checks, process_checks
 from pcmodel.grading.checks import CheckFailed
-from pcmodel.grading.engine import exercises_root
+from pcmodel.grading.engine import exercises_root, find
+from pcmodel.grading.mutation_operators import mutants_of
 
 ROOT = exercises_root()
 RUNS = 3
@@ -43,6 +46,21 @@ def test_a_race_is_caught_in_every_run(check, exercise, buggy, because):
     failures = _failures(check, str(ROOT / "zoo" / exercise / f"{buggy}.py"))
     assert all(because in f for f in failures), failures
     check(str(ROOT / exercise / "solution.py"))  # the reference passes
+
+
+def test_a_get_that_frees_its_slot_before_reading_fails_in_every_run(tmp_path):
+    # The mutant that moves get()'s release of the free-slots semaphore before the read: the
+    # free-running transfers caught it in 9 of 10 (1 producer, 1 consumer) and 5 of 10 (spawn)
+    # gradings; the stepped get()s catch it at that line every time.
+    exercise = find("04_process_buffer")
+    early = next(m for m in mutants_of(exercise) if m.key == "swap@38:8")
+    assert "self._empty.release()\n        with self._mutex:" in early.source
+    impl = tmp_path / "solution.py"
+    impl.write_text(early.source + "\n", encoding="utf-8")
+    check = partial(process_checks.check_stepped_gets, method="fork")
+    failures = _failures(check, str(impl))
+    assert all("the put() ran meanwhile" in f for f in failures), failures
+    check(str(ROOT / exercise.name / "solution.py"))  # the reference passes
 
 
 def test_an_assignor_that_draws_at_random_scores_the_same_every_time():
