@@ -228,7 +228,8 @@ def main(argv: list[str] | None = None) -> int:
             if (name, result["key"]) in known:
                 mark = "equivalent" if mark == "survived" else f"equivalent but {mark}"
             print(f"{name} {result['key']:<22} {mark:<10} {result['seconds']:>5.1f} s  "
-                  f"{'/'.join(map(str, result['scores']))}  {result['description']}",
+                  f"{','.join(map(str, result['scores']))}/{result['max_score']}  "
+                  f"{result['description']}",
                   flush=True)
 
         results = grade_mutants(exercise, mutants, args.jobs, show, rounds=args.rounds,
