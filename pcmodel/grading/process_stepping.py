@@ -110,8 +110,8 @@ class _Stepper:
         self.conn.send((op, item))
 
     def advance(self, hold_at: int | None, stall: float) -> list[Any]:
-        """Let lines through until the put ends (``["done", None]`` / ``["error", text]``), or,
-        with ``hold_at``, until it asks for line number ``hold_at`` (0-based), left unanswered
+        """Let lines through until the call ends (``["done", result]`` / ``["error", text]``),
+        or, with ``hold_at``, until it asks for line number ``hold_at`` (0-based), left unanswered
         (``["held", lineno]``); ``["still", None]`` when it sleeps without asking (blocked in a
         primitive), ``["stalled", None]`` when it runs ``stall`` s without a line."""
         stillness = Stillness(_QUIET)
