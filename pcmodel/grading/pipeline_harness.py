@@ -65,12 +65,21 @@ def _problem(expected: str, got: str, hint: str) -> dict[str, str]:
     return {"expected": expected, "got": got, "hint": hint}
 
 
-def _queue_proxy(record: list[Any]) -> types.ModuleType:
+def _queue_proxy(record: list[Any], putting: set[int]) -> types.ModuleType:
     class Queue(queue.Queue):
         def __init__(self, maxsize: int = 0) -> None:
             super().__init__(maxsize)
             self.largest = 0
             record.append(self)
+
+        def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+            # Which threads are inside put() (perhaps waiting for room): see _until_joined.
+            me = threading.get_ident()
+            putting.add(me)
+            try:
+                super().put(item, block, timeout)
+            finally:
+                putting.discard(me)
 
         def _put(self, item: Any) -> None:
             super()._put(item)
@@ -87,7 +96,7 @@ class _Run:
 
     def __init__(self, impl: str, sources: list[list[Any]], consumers: int, capacity: int, *,
                  fail_source: tuple[int, int] | None = None, fail_items: tuple[Any, ...] = (),
-                 slow_items: tuple[Any, ...] = (), barrier: int = 0,
+                 held_items: tuple[Any, ...] = (), barrier: int = 0,
                  hooks: dict[tuple[int, int], Any] | None = None, module: Any = None) -> None:
         # ``hooks[(source, n)](run)`` runs in the producer before it receives item n of that
         # source (it may wait, or raise to make the source fail). ``module`` reuses an already
@@ -100,7 +109,10 @@ class _Run:
         self.handled_after_failure = threading.Event()
         self.source_file = module.__spec__.origin
         self.queues: list[Any] = []
-        proxy = _queue_proxy(self.queues)
+        self.putting: set[int] = set()
+        self.sources_left = len(sources)  # sources not yet exhausted (or failed)
+        self.noted = threading.Event()  # run_pipeline() returned and self.alive was taken
+        proxy = _queue_proxy(self.queues, self.putting)
         for name, value in list(vars(module).items()):
             if value is queue:
                 setattr(module, name, proxy)
@@ -111,7 +123,7 @@ class _Run:
         self.handler_threads: set[int] = set()
         self.lock = threading.Lock()
         self.fail_items = fail_items
-        self.slow_items = slow_items
+        self.held_items = held_items
         self.barrier = threading.Barrier(barrier) if barrier else None
         self.raised: BaseException | None = None
         self.before = set(threading.enumerate())
@@ -129,17 +141,22 @@ class _Run:
         self.stuck = self.crew.wait(STALL * patience(), [self.runner])
         self.alive = [t for t in threading.enumerate()
                       if t not in self.before and t is not self.runner.thread and t.is_alive()]
+        self.noted.set()
 
     def _feed(self, index: int, items: list[Any], fail: tuple[int, int] | None) -> Iterator[Any]:
         self.feeders[index] = threading.current_thread()
-        for n, item in enumerate(items):
-            hook = self.hooks.get((index, n))
-            if hook is not None:
-                hook(self)
-            if fail is not None and fail == (index, n):
-                raise _SourceFailed(f"source {index} failed after {n} items")
-            self.crew.tick()
-            yield item
+        try:
+            for n, item in enumerate(items):
+                hook = self.hooks.get((index, n))
+                if hook is not None:
+                    hook(self)
+                if fail is not None and fail == (index, n):
+                    raise _SourceFailed(f"source {index} failed after {n} items")
+                self.crew.tick()
+                yield item
+        finally:
+            with self.lock:
+                self.sources_left -= 1
 
     def handle(self, item: Any) -> None:
         with self.lock:
@@ -151,10 +168,10 @@ class _Run:
         self.crew.tick()
         if self.barrier is not None:
             self.barrier.wait(STALL * patience())
-        if any(item is x for x in self.slow_items):
-            # A slow item keeps its consumer busy, so a pipeline that returns without joining
-            # its consumers is seen doing so.
-            threading.Event().wait(0.1)
+        if any(item is x for x in self.held_items):
+            # A held item keeps its consumer busy until the caller waits for the consumers, so
+            # a pipeline that returns without waiting is seen doing so, in every run.
+            _until_joined(self)
         if any(item is x for x in self.fail_items):
             with self.lock:
                 if self.failed_in is None:
@@ -227,6 +244,47 @@ def _after_caller_waits(run: _Run) -> None:
         threading.Event().wait(0.01)  # a look at another thread's state, not a synchronisation
 
 
+def _until_joined(run: _Run) -> None:
+    """Hold a handle() call until the caller of run_pipeline() waits for its consumers: every
+    source is exhausted (or failed) and the caller is in the join() of a thread that is not a
+    producer, or sleeps outside ``Thread.start()``, outside a put() on the pipeline's queue
+    and outside the join of a producer, for 0.1 s (``Queue.join()``, an event...); or until
+    run_pipeline() has returned and the threads still running were noted. A pipeline that
+    returns (or raises) without waiting for its consumers is then seen with this one still
+    running, in every run, not only when the timing happens to show it. A correct pipeline
+    waits for its consumers and so lets the item go on; a sleep wrongly taken for that wait
+    only releases it sooner, and a caller that never sleeps gets it released after a bounded
+    wait. The caller itself is never held."""
+    deadline = time.monotonic() + BLOCK_WAIT * patience()
+    stillness = Stillness(0.1)
+    while time.monotonic() < deadline and not run.noted.is_set():
+        runner = getattr(run, "runner", None)  # set just after run_pipeline() started
+        thread = runner.thread if runner is not None else None
+        if thread is threading.current_thread():
+            return
+        joined = None if thread is None or run.sources_left > 0 else _joining(thread)
+        if joined is not None and joined not in run.feeders.values():
+            return  # joining a consumer: past sending its work and end markers
+        if (thread is None or thread.native_id is None or run.sources_left > 0
+                or joined is not None or thread.ident in run.putting
+                or _starting_a_thread(thread)):
+            stillness = Stillness(0.1)
+        elif stillness.still([f"/proc/self/task/{thread.native_id}/stat"], 0):
+            return
+        run.noted.wait(0.01)  # a look at another thread's state, not a synchronisation
+
+
+def _joining(thread: threading.Thread) -> threading.Thread | None:
+    """The thread whose ``join()`` ``thread`` is inside, if any."""
+    frame = sys._current_frames().get(thread.ident or -1)
+    while frame is not None:
+        if frame.f_code is threading.Thread.join.__code__:
+            joined = frame.f_locals.get("self")
+            return joined if isinstance(joined, threading.Thread) else None
+        frame = frame.f_back
+    return None
+
+
 def _starting_a_thread(thread: threading.Thread) -> bool:
     """Whether ``thread`` is inside ``Thread.start()`` (which sleeps until the new thread runs)."""
     frame = sys._current_frames().get(thread.ident or -1)
@@ -253,8 +311,9 @@ class Pipelines:
 
     ``data`` is ``["sources", count, items, odd]`` (see :func:`sources`) or ``["literal",
     lists]``; positions ``[source, n]`` name items. ``plan`` adds the failures a check needs:
-    ``fail_source`` (the source fails before item n), ``fail_items`` / ``slow_items``
-    (handle() raises on / dawdles over those items), ``barrier`` (that many handle() calls must
+    ``fail_source`` (the source fails before item n), ``fail_items`` / ``held_items``
+    (handle() raises on those items / holds them until the caller waits for its consumers:
+    ``_until_joined``), ``barrier`` (that many handle() calls must
     meet), ``hooks`` ("first_error": source 0 fails at 2, source 1 at 5 once source 0's producer
     finished; "late_source": source 1 fails at 3 once the consumer whose handle() failed moved
     on), ``again`` (call the module loaded by the previous run again), ``slow_start`` (every
@@ -295,7 +354,7 @@ class Pipelines:
         run = _Run(self.impl, made, consumers, capacity,
                    fail_source=tuple(fail_source) if fail_source else None,
                    fail_items=tuple(made[s][n] for s, n in plan.get("fail_items", ())),
-                   slow_items=tuple(made[s][n] for s, n in plan.get("slow_items", ())),
+                   held_items=tuple(made[s][n] for s, n in plan.get("held_items", ())),
                    barrier=plan.get("barrier", 0), hooks=hooks,
                    module=self.module if plan.get("again") else None)
         self.module = run.module
