@@ -48,19 +48,28 @@ def test_a_race_is_caught_in_every_run(check, exercise, buggy, because):
     check(str(ROOT / exercise / "solution.py"))  # the reference passes
 
 
-def test_a_get_that_frees_its_slot_before_reading_fails_in_every_run(tmp_path):
-    # The mutant that moves get()'s release of the free-slots semaphore before the read: the
-    # free-running transfers caught it in 9 of 10 (1 producer, 1 consumer) and 5 of 10 (spawn)
-    # gradings; the stepped get()s catch it at that line every time.
-    exercise = find("04_process_buffer")
-    early = next(m for m in mutants_of(exercise) if m.key == "swap@38:8")
-    assert "self._empty.release()\n        with self._mutex:" in early.source
+# Mutants of the reference solutions (pcmodel.grading.mutants) that a free-running check caught
+# only in some gradings: a get() that frees its slot before reading it (the 1-producer/1-consumer
+# transfer caught it in 9 of 10 gradings, the spawn transfer in 5 of 10), and a pipeline that
+# raises the first error before joining its consumers (caught or not by the timing).
+MUTANT_RACES = [
+    ("04_process_buffer", "swap@38:8", "self._empty.release()\n        with self._mutex:",
+     partial(process_checks.check_stepped_gets, method="fork"), "the put() ran meanwhile"),
+    ("03_pipeline_shutdown", "swap@65:4", "raise errors[0]\n    for thread in consumer_threads:",
+     pipeline_checks.check_source_error, "still running: consumer-"),
+]
+
+
+@pytest.mark.parametrize(("exercise", "key", "change", "check", "because"), MUTANT_RACES,
+                         ids=[f"{e[:2]}-{k}" for e, k, *_ in MUTANT_RACES])
+def test_a_mutant_race_is_caught_in_every_run(tmp_path, exercise, key, change, check, because):
+    found = [m for m in mutants_of(find(exercise)) if m.key == key]
+    assert found and change in found[0].source, f"{exercise} has no mutant {key} any more"
     impl = tmp_path / "solution.py"
-    impl.write_text(early.source + "\n", encoding="utf-8")
-    check = partial(process_checks.check_stepped_gets, method="fork")
+    impl.write_text(found[0].source + "\n", encoding="utf-8")
     failures = _failures(check, str(impl))
-    assert all("the put() ran meanwhile" in f for f in failures), failures
-    check(str(ROOT / exercise.name / "solution.py"))  # the reference passes
+    assert all(because in f for f in failures), failures
+    check(str(ROOT / exercise / "solution.py"))  # the reference passes
 
 
 def test_an_assignor_that_draws_at_random_scores_the_same_every_time():
