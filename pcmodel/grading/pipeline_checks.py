@@ -201,7 +201,7 @@ def _source_error(h: Any) -> Problem:
             "shutdown, then re-raise it in the caller; exceptions in workers are never lost",
         )
     expected = _all_of(3, 12, {1: range(5)})
-    return _missing(expected, seen, data) or _leftovers(seen)
+    return _leftovers(seen) or _missing(expected, seen, data)
 
 
 def _handler_error(h: Any) -> Problem:
@@ -220,7 +220,7 @@ def _handler_error(h: Any) -> Problem:
             "catch exceptions around handle() in each consumer, keep consuming, and re-raise "
             "the first one after every thread finished",
         )
-    return _missing(_flat(data), seen, data) or _leftovers(seen)
+    return _leftovers(seen) or _missing(_flat(data), seen, data)
 
 
 def _first_error(h: Any) -> Problem:
@@ -237,7 +237,7 @@ def _first_error(h: Any) -> Problem:
         return _problem("run_pipeline() to raise the first exception, from source 0, when "
                         "source 1 fails later", _raised(seen), hint)
     expected = _all_of(3, 8, {0: range(2), 1: range(5)})
-    found = _missing(expected, seen, data) or _leftovers(seen)
+    found = _leftovers(seen) or _missing(expected, seen, data)
     if found:
         return found
     # The same function again, in the same process: nothing may be left from the first call.
@@ -266,7 +266,7 @@ def _first_error(h: Any) -> Problem:
         return _problem("run_pipeline() to raise the first exception, from handle(), when a "
                         "source fails later", _raised(seen), hint)
     expected = _all_of(2, 10, {1: range(3)})
-    return _missing(expected, seen, data) or _leftovers(seen)
+    return _leftovers(seen) or _missing(expected, seen, data)
 
 
 def _parallel(h: Any, consumers: int) -> Problem:

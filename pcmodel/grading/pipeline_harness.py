@@ -53,6 +53,9 @@ def sources(count: int, items: int, odd: bool = False) -> list[list[Any]]:
     return data
 
 
+_OUTSIDE = "outside your file"  # where a thread is when no frame of the student's file runs
+
+
 class _SourceFailed(RuntimeError):
     """Raised by a source on purpose, to see whether the pipeline reports it."""
 
@@ -65,21 +68,12 @@ def _problem(expected: str, got: str, hint: str) -> dict[str, str]:
     return {"expected": expected, "got": got, "hint": hint}
 
 
-def _queue_proxy(record: list[Any], putting: set[int]) -> types.ModuleType:
+def _queue_proxy(record: list[Any]) -> types.ModuleType:
     class Queue(queue.Queue):
         def __init__(self, maxsize: int = 0) -> None:
             super().__init__(maxsize)
             self.largest = 0
             record.append(self)
-
-        def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
-            # Which threads are inside put() (perhaps waiting for room): see _until_joined.
-            me = threading.get_ident()
-            putting.add(me)
-            try:
-                super().put(item, block, timeout)
-            finally:
-                putting.discard(me)
 
         def _put(self, item: Any) -> None:
             super()._put(item)
@@ -109,10 +103,9 @@ class _Run:
         self.handled_after_failure = threading.Event()
         self.source_file = module.__spec__.origin
         self.queues: list[Any] = []
-        self.putting: set[int] = set()
         self.sources_left = len(sources)  # sources not yet exhausted (or failed)
         self.noted = threading.Event()  # run_pipeline() returned and self.alive was taken
-        proxy = _queue_proxy(self.queues, self.putting)
+        proxy = _queue_proxy(self.queues)
         for name, value in list(vars(module).items()):
             if value is queue:
                 setattr(module, name, proxy)
@@ -185,7 +178,7 @@ class _Run:
             if frame.f_code.co_filename == self.source_file:
                 return f"line {frame.f_lineno} of {os.path.basename(self.source_file)}"
             frame = frame.f_back
-        return "outside your file"
+        return _OUTSIDE
 
     def observed(self, items: list[Any], planted: dict[str, BaseException]) -> dict[str, Any]:
         """What this run showed, as data: handled items as indices into ``items`` (by identity,
@@ -212,13 +205,18 @@ class _Run:
 
 def _wait_for_feeder(source: int, failed: threading.Event) -> Any:
     """A hook: wait until ``source`` has failed and its producer has finished (so it recorded
-    the error). Generous limits: they only matter for a pipeline that hangs anyway."""
+    the error): its thread ended, or left the student's code (a thread pool's worker lives on
+    after its task). Generous limits: they only matter for a pipeline that hangs anyway."""
 
     def hook(run: _Run) -> None:
         failed.wait(5 * STALL * patience())
         feeder = run.feeders.get(source)
-        if feeder is not None and feeder is not threading.current_thread():
-            feeder.join(5 * STALL * patience())
+        if feeder is None or feeder is threading.current_thread():
+            return
+        deadline = time.monotonic() + 5 * STALL * patience()
+        while (feeder.is_alive() and run.where(feeder) != _OUTSIDE
+               and time.monotonic() < deadline):
+            feeder.join(0.01)
 
     return hook
 
@@ -246,43 +244,52 @@ def _after_caller_waits(run: _Run) -> None:
 
 def _until_joined(run: _Run) -> None:
     """Hold a handle() call until the caller of run_pipeline() waits for its consumers: every
-    source is exhausted (or failed) and the caller is in the join() of a thread that is not a
-    producer, or sleeps outside ``Thread.start()``, outside a put() on the pipeline's queue
-    and outside the join of a producer, for 0.1 s (``Queue.join()``, an event...); or until
+    source is exhausted (or failed) and the caller is blocked in a wait that is neither a
+    put() on a queue nor the join() of a producer (:func:`_waits_for_consumers`); or until
     run_pipeline() has returned and the threads still running were noted. A pipeline that
     returns (or raises) without waiting for its consumers is then seen with this one still
-    running, in every run, not only when the timing happens to show it. A correct pipeline
-    waits for its consumers and so lets the item go on; a sleep wrongly taken for that wait
-    only releases it sooner, and a caller that never sleeps gets it released after a bounded
-    wait. The caller itself is never held."""
+    running, in every run, whatever the timing. A correct pipeline waits for its consumers
+    (join(), ``Queue.join()``, futures, an event...) and so lets the item go on; one that waits
+    in a way not recognised gets it after a bounded wait, during which the hold counts as
+    progress, so that it is not taken for a deadlock. The caller itself is never held."""
     deadline = time.monotonic() + BLOCK_WAIT * patience()
-    stillness = Stillness(0.1)
     while time.monotonic() < deadline and not run.noted.is_set():
         runner = getattr(run, "runner", None)  # set just after run_pipeline() started
         thread = runner.thread if runner is not None else None
         if thread is threading.current_thread():
             return
-        joined = None if thread is None or run.sources_left > 0 else _joining(thread)
-        if joined is not None and joined not in run.feeders.values():
-            return  # joining a consumer: past sending its work and end markers
-        if (thread is None or thread.native_id is None or run.sources_left > 0
-                or joined is not None or thread.ident in run.putting
-                or _starting_a_thread(thread)):
-            stillness = Stillness(0.1)
-        elif stillness.still([f"/proc/self/task/{thread.native_id}/stat"], 0):
+        if thread is not None and run.sources_left == 0 and _waits_for_consumers(
+                thread, list(run.feeders.values())):
             return
+        run.crew.tick()
         run.noted.wait(0.01)  # a look at another thread's state, not a synchronisation
 
 
-def _joining(thread: threading.Thread) -> threading.Thread | None:
-    """The thread whose ``join()`` ``thread`` is inside, if any."""
+# Where a thread blocks waiting for others, in Python code that the frames show: conditions
+# (and so events, semaphores, barriers, Queue.join(), futures) and Thread.join(). Whether the
+# thread merely sleeps is no sign: one waiting for the GIL on a busy machine sleeps too.
+_CONDITION_WAIT = threading.Condition.wait.__code__
+_THREAD_JOIN = threading.Thread.join.__code__
+_QUEUE_PUT = queue.Queue.put.__code__
+
+
+def _waits_for_consumers(thread: threading.Thread, producers: list[threading.Thread]) -> bool:
+    """Whether ``thread`` is blocked in a wait other than a put() on a queue (sending work or
+    end markers) or the join() of one of ``producers``."""
     frame = sys._current_frames().get(thread.ident or -1)
+    waiting = False
     while frame is not None:
-        if frame.f_code is threading.Thread.join.__code__:
-            joined = frame.f_locals.get("self")
-            return joined if isinstance(joined, threading.Thread) else None
+        code = frame.f_code
+        if code is _QUEUE_PUT:
+            return False
+        if code is _THREAD_JOIN:
+            if any(frame.f_locals.get("self") is p for p in producers):
+                return False
+            waiting = True
+        elif code is _CONDITION_WAIT:
+            waiting = True
         frame = frame.f_back
-    return None
+    return waiting
 
 
 def _starting_a_thread(thread: threading.Thread) -> bool:
