@@ -48,7 +48,8 @@ def _many_threads(impl: str) -> None:
      "markers_before_producers_finish", "it did not return"),
     (pipeline_checks.check_source_error, "03_pipeline_shutdown",
      "markers_before_producers_finish", "it did not return"),
-], ids=["01-one-item-too-many", "01-wrong-waiter", "04-two-puts-stepped", "03-markers-before-items", "03-markers-source-error"])
+], ids=["01-one-item-too-many", "01-wrong-waiter", "04-two-puts-stepped",
+        "03-markers-before-items", "03-markers-source-error"])
 def test_a_race_is_caught_in_every_run(check, exercise, buggy, because):
     failures = _failures(check, str(ROOT / "zoo" / exercise / f"{buggy}.py"))
     assert all(because in f for f in failures), failures
