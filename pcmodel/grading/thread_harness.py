@@ -246,18 +246,18 @@ class ThreadBuffers:
         run. Only then does ``consumer 0`` start and take every item."""
         self.fresh(capacity)
         run = _StressRun(self, capacity + 1, base)
+        deadline = time.monotonic() + BLOCK_WAIT * patience()  # for the whole fill
         for p in range(producers):
             run.makers.append(run.producer(p))
-            self._settle_all(run.makers)
+            self._settle_all(run.makers, deadline)
         consumed = [run.consumer(0, producers * (capacity + 1), 1)]
         return run.record(consumed, self.crew.wait(self.stall))
 
-    def _settle_all(self, workers: list[Worker]) -> None:
+    def _settle_all(self, workers: list[Worker], deadline: float) -> None:
         """Wait until every worker of ``workers`` has ended or is blocked in a primitive (the
         probe counts as many blocked threads as there are workers still running), or they
         tried the primitives :data:`POLLING` times with no operation done and nobody newly
-        blocked (they poll), or ``BLOCK_WAIT`` (times :func:`patience`) passed."""
-        deadline = time.monotonic() + BLOCK_WAIT * patience()
+        blocked (they poll), or the ``deadline`` (``time.monotonic()``) passed."""
 
         def settled() -> bool:
             running = sum(w.state is WorkerState.RUNNING for w in workers)
