@@ -21,7 +21,8 @@ from pcmodel.grading.crew import Crew, Worker, WorkerState, patience
 from pcmodel.grading.probes import Probe, instrument, load_impl
 from pcmodel.grading.replay import shape
 
-__all__ = ["BLOCK_WAIT", "STALL", "SNAPSHOT", "ThreadBuffers", "describe", "plain"]
+__all__ = ["BLOCK_WAIT", "STALL", "SNAPSHOT", "ThreadBuffers", "describe", "describe_all", "plain",
+           "shown"]
 
 STALL = 2.0  # seconds without any completed operation that count as "stuck"
 BLOCK_WAIT = 2.0  # seconds a caller may take to block on a primitive
@@ -50,6 +51,14 @@ def plain(value: Any, depth: int = 0) -> Any:
         return [plain(v, depth + 1) for v in value]
     text = repr(value)
     return {"object": text if len(text) <= 60 else text[:50] + "..."}
+
+
+def shown(item: Any) -> str:
+    """An item as :func:`plain` made it, for a report: the repr kept for an object, a list
+    shown as the tuple it was."""
+    if isinstance(item, dict) and isinstance(item.get("object"), str):
+        return item["object"]
+    return repr(tuple(item)) if isinstance(item, list) else repr(item)
 
 
 def describe(snapshot: dict[str, Any]) -> str:
