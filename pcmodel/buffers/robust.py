@@ -423,6 +423,8 @@ class RobustSemaphore:
             self._table[slot] -= n
         if n == 1:
             self._sem_release()
+        elif n < 1:
+            return  # nothing posted: ring nobody
         else:
             release = self._sem_release
             for _ in range(n):
