@@ -347,7 +347,7 @@ def _stress(h: Any, producers: int, consumers: int, items: int, capacity: int,
     # every grading (in the trials it shows only when the consumers happen to fall behind);
     # then the trials, each on a fresh buffer, leave the rest to the perturbed timing.
     found = stress_verdict(h.fill_up(producers, capacity, base), producers, 1, capacity + 1,
-                            capacity, base, "filled before the consumer starts")
+                           capacity, base, "filled before the consumer starts")
     if found is None and producers > 1 and consumers > 1:
         # Several producers and consumers reach the moment when both kinds wait at once, but
         # the trials hit it only in some gradings; a buffer that then wakes the wrong waiter

@@ -27,7 +27,7 @@ def _problem(expected: str, got: str, hint: str) -> dict[str, str]:
 
 
 def stress_verdict(seen: dict[str, Any], producers: int, consumers: int, items: int,
-                    capacity: int, base: int, how: str = "") -> Problem:
+                   capacity: int, base: int, how: str = "") -> Problem:
     """What is wrong with the run ``seen`` (a stress record) of ``producers`` x ``items``
     items, ``consumers`` consumers and ``capacity``, as a problem (expected / got / hint), or
     None. ``how`` says how the run was set up, for the report."""
