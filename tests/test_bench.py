@@ -46,6 +46,10 @@ def test_quick_mode_measures_the_whole_grid(tmp_path, capsys):
         "faster-fifo (the bench extra) is part of the test environment"
     for m in data["measurements"]:
         assert len(m["rates"]) == 1 and m["median"] > 0 and m["items"] > 0
+        if m["backend"] == "process":  # where the time went: sleeps and CPU per item
+            assert m["sleeps_per_item"] >= 0 and m["cpu_us_per_item"] > 0
+        else:
+            assert "sleeps_per_item" not in m
     compared = {(c["backend"], c["capacity"], c["producers"], c["consumers"], c["item_size"],
                  c["comparison"]) for c in data["comparisons"]}
     assert compared == {(*point, comp.label) for point in points
@@ -92,9 +96,11 @@ def test_process_trials_at_every_item_size(tmp_path):
             if (contender.backend is ActorKind.PROCESS and contender.name in (
                     "condition", "queue", "faster-fifo", "multiprocessing.SimpleQueue")
                     and available(contender)):
+                usage: dict[str, float] = {}
                 rate, moved = run_trial(contender, 16, 1, 1, 40,
-                                        multiprocessing.get_context("fork"), size)
+                                        multiprocessing.get_context("fork"), size, usage)
                 assert rate > 0 and moved == 40
+                assert usage["sleeps_per_item"] >= 0 and usage["cpu_us_per_item"] > 0
 
 
 @pytest.mark.timeout(30)

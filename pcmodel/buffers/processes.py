@@ -31,7 +31,8 @@ What a dead peer does (a process SIGKILLed at any moment):
 * **condition**: a process that dies holding the lock leaves the state unknowable: every
   survivor that then waits for the lock, for space or for items raises ``BufferBroken`` within
   about ``robust.SLICE`` seconds. One that dies while waiting (in ``get``, ``put`` or ``join``)
-  harms nobody.
+  harms nobody; one that dies just after letting go of the lock, before posting the wake-up it
+  owes a sleeper, delays that sleeper by one or two slices.
 * **semaphore**: the same for the mutex; and a process that dies between taking a permit and
   passing it on (a putter that took a free slot and had not yet stored its item, a getter that
   took an item's permit and had not yet freed its slot) makes the buffer broken too, since a slot

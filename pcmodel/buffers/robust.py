@@ -22,14 +22,27 @@ seconds, a spurious wake-up that the ``while`` loop around ``wait()`` absorbs).
 
 Once broken, a buffer stays broken: every later acquisition of its lock raises too.
 
+A wake-up is posted only once the waker holds no lock: ``RobustCondition.notify()`` counts
+sleepers out, and the lock's ``release()`` posts their tokens after it has let go of the lock, so
+the woken sleeper finds the lock free instead of going back to sleep on it (each hand-over would
+otherwise cost two sleeps: a lock convoy). A :class:`RobustSemaphore` counts its sleepers with no
+lock at all.
+
 Limits: a dead process is recognised by its pid (gone, or a zombie); if the pid is reused by a
 new process before anyone checks, the death goes unnoticed, and so does a death in the instant
-between taking the lock (or a permit) and recording it, a few bytecodes wide. A sleeper holds
-nothing while it sleeps, but it counts itself as waiting before it lets go of the lock, and it
-re-takes the lock (a condition's sleeper) or the guard of the sleeper count (a semaphore's) for a
-few bytecodes after every slice: a death in those instants is a death holding a lock, and breaks
-the buffer. A process that called ``shutdown()`` has released more permits than it took, so its
-debt is negative and its death is harmless.
+between taking the lock (or a permit) and recording it, a few bytecodes wide. A condition's
+sleeper holds nothing while it sleeps, but it counts itself as waiting before it lets go of the
+lock, and it re-takes the lock for a few bytecodes after every slice: a death in those instants is
+a death holding a lock, and breaks the buffer. A process that dies in the instant between
+letting go of the lock and posting the wake-ups its ``notify()`` promised (or between counting a
+semaphore's sleeper out and ringing its bell) leaves the state whole, so the buffer is not
+broken, but those sleepers get no token: they wake at the end of their slice, as for a wake-up
+sent to a dead sleeper; one that then finds every sleeper counted out waits one more slice for
+the token on its way (a condition's sleeper holding the lock), so the wake-up comes up to
+2 × :data:`SLICE` late. A waker merely stopped for longer than a slice in that instant posts a
+token nobody is owed: one later sleeper wakes for nothing, which its ``while`` loop absorbs. A
+process that called ``shutdown()`` has released more permits than it took, so its debt is
+negative and its death is harmless.
 """
 
 from __future__ import annotations
@@ -172,6 +185,9 @@ class RobustLock:
         self._health = health
         self._flags = health._flags
         health._owners.append(self._owner)
+        # Wake-ups a condition's notify() left for release() to post: the lock holder's, as
+        # only the holder notifies and release() takes them before it lets go of the lock.
+        self._deferred: list = []
         self._bind()
 
     def _bind(self) -> None:
@@ -183,6 +199,7 @@ class RobustLock:
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         del state["_try_acquire"], state["_sem_release"]  # bound C methods: made on arrival
+        state["_deferred"] = []  # the sender's pending wake-ups are the sender's to post
         return state
 
     def __setstate__(self, state: dict) -> None:
@@ -223,7 +240,17 @@ class RobustLock:
                 return
             raise RuntimeError("release of a process buffer lock this process does not hold")
         owner.value = 0
+        deferred = self._deferred
+        if not deferred:
+            self._sem_release()
+            return
+        # Post the wake-ups a notify() left only now that the lock is free: a sleeper woken
+        # while we still held it would go back to sleep on the lock (two sleeps per hand-over,
+        # a convoy); woken now, it finds the lock free.
+        self._deferred = []
         self._sem_release()
+        for post in deferred:
+            post()
 
     __enter__ = acquire
     __exit__ = release
@@ -232,9 +259,13 @@ class RobustLock:
 class RobustCondition:
     """A condition variable on a :class:`RobustLock` that never waits for a sleeper's answer.
 
-    Sleepers count themselves (under the lock) and sleep on a semaphore; ``notify(n)`` hands out
-    ``min(n, sleepers)`` tokens and returns at once. ``wait()`` may return early (at least every
-    :data:`SLICE` seconds, after checking that no peer died): callers wait in a ``while`` loop.
+    Sleepers count themselves (under the lock) and sleep on a semaphore; ``notify(n)`` counts
+    out ``min(n, sleepers)`` of them and returns at once; the lock's ``release()`` then posts
+    that many tokens, once the lock is free, so a woken sleeper does not at once go back to
+    sleep on the lock its notifier still holds (what ``signal()`` of Java's
+    ``AbstractQueuedSynchronizer`` does by moving the waiter to the lock's queue).
+    ``wait()`` may return early (at least every :data:`SLICE` seconds, after checking that no
+    peer died): callers wait in a ``while`` loop.
     """
 
     def __init__(self, context: Any, lock: RobustLock, health: Health) -> None:
@@ -259,17 +290,33 @@ class RobustCondition:
         finally:
             self._lock.acquire()
             if not woken and not self._tokens.acquire(False):
-                sleepers.value -= 1  # nobody counted us out: do it ourselves
+                self._leave_unwoken()
         return woken
 
+    def _leave_unwoken(self) -> None:
+        """Account for a sleeper that leaves with no token (lock held).
+
+        Tokens are anonymous: what counts is that every token posted finds a sleeper. While
+        some sleepers are still counted in, this one counts itself out. If none is, a notifier
+        counted every sleeper out, so a token is on its way (posted just after that notifier
+        released the lock): take it, or it would wake the next sleeper for nothing and leave a
+        sleeper counted that is gone. A notifier that died before posting never sends it: after
+        a slice the lost token is taken as this sleeper's.
+        """
+        sleepers = self._sleepers
+        if sleepers.value > 0:
+            sleepers.value -= 1
+        else:
+            self._tokens.acquire(True, SLICE)
+
     def notify(self, n: int = 1) -> None:
-        """Wake up to ``n`` sleepers. Must be called with the lock held; never blocks."""
+        """Wake up to ``n`` sleepers, once the lock is released. Must be called with the lock
+        held; never blocks."""
         sleepers = self._sleepers
         count = min(n, sleepers.value)
         if count > 0:
             sleepers.value -= count
-            for _ in range(count):
-                self._tokens.release()
+            self._lock._deferred.extend([self._tokens.release] * count)
 
     def notify_all(self) -> None:
         """Wake every sleeper. Must be called with the lock held; never blocks."""
@@ -284,19 +331,20 @@ class RobustSemaphore:
 
     The permits are a POSIX semaphore, taken and given without a system call while nobody
     sleeps. Blocked acquirers do not sleep on it but on a *bell* (a second semaphore), counting
-    themselves as sleepers under a small lock, as :class:`RobustCondition`'s sleepers do: a
-    POSIX semaphore makes a system call on every post while anyone sleeps on it, so a batch of
-    n releases would cost n calls; with the bell it costs one ring per sleeper. A releaser reads
-    the sleeper count after posting its permits and a sleeper tries for a permit after counting
-    itself, both behind an atomic operation, so one of them always sees the other; a ring lost
-    to a sleeper that died is made up for by the :data:`SLICE` every sleeper wakes after.
+    themselves on a third one, used as an atomic counter (a post counts a sleeper in, a
+    non-blocking take counts one out): a POSIX semaphore makes a system call on every post
+    while anyone sleeps on it, so a batch of n releases would cost n calls; with the bell it
+    costs one ring per sleeper, and no lock is taken on either side. A releaser counts a sleeper
+    out after posting its permits and a sleeper tries for a permit after counting itself in,
+    both atomic operations, so one of them always sees the other. A ring lost to a sleeper that
+    died, or to a releaser that died between counting a sleeper out and ringing, is made up for
+    by the :data:`SLICE` every sleeper wakes after.
     """
 
     def __init__(self, context: Any, value: int, health: Health) -> None:
         self._sem = context.Semaphore(value)
         self._bell = context.Semaphore(0)
-        self._sleepers = context.RawValue(ctypes.c_int64, 0)
-        self._guard = RobustLock(context, health)  # guards _sleepers and the bell's rings
+        self._sleepers = context.Semaphore(0)  # a counter: its value is the sleepers counted in
         self._health = health
         self._table = health.table
         self._bind()
@@ -304,10 +352,11 @@ class RobustSemaphore:
     def _bind(self) -> None:
         self._try_acquire = self._sem.acquire  # bound once: see RobustLock._bind
         self._sem_release = self._sem.release
+        self._count_out = self._sleepers.acquire
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
-        del state["_try_acquire"], state["_sem_release"]
+        del state["_try_acquire"], state["_sem_release"], state["_count_out"]
         return state
 
     def __setstate__(self, state: dict) -> None:
@@ -327,20 +376,20 @@ class RobustSemaphore:
         """Sleep on the bell until a permit is taken (True) or ``timeout`` runs out (False),
         checking between slices that no peer died owing permits."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        sleepers, bell, guard = self._sleepers, self._bell, self._guard
+        sleepers, bell = self._sleepers, self._bell
         while True:
             wait = SLICE if deadline is None else min(SLICE, deadline - time.monotonic())
             if wait <= 0:
                 return False
-            with guard:
-                sleepers.value += 1
+            sleepers.release()  # count ourselves in
             # A permit posted before we counted ourselves rang no bell: try once more first.
             got = self._try_acquire(False)
             rung = not got and bell.acquire(True, wait)
-            if not rung:
-                with guard:
-                    if not bell.acquire(False):
-                        sleepers.value -= 1  # nobody counted us out: do it ourselves
+            if not rung and not bell.acquire(False) and not self._count_out(False):
+                # A releaser counted every sleeper out, us among them, and is about to ring:
+                # take that ring, or it would wake a later sleeper for nothing. A releaser
+                # that died before ringing never does: then the slice is the wake-up.
+                bell.acquire(True, SLICE)
             if got or self._try_acquire(False):
                 return True
             if not rung:
@@ -374,19 +423,20 @@ class RobustSemaphore:
             self._table[slot] -= n
         if n == 1:
             self._sem_release()
+        elif n < 1:
+            return  # nothing posted: ring nobody
         else:
             release = self._sem_release
             for _ in range(n):
                 release()
-        if self._sleepers.value > 0:
+        if self._count_out(False):
             self._ring(n)
 
     def _ring(self, n: int) -> None:
-        """Wake up to ``n`` sleepers (each then tries for a permit)."""
-        with self._guard:
-            sleepers = self._sleepers
-            wake = min(n, sleepers.value)
-            if wake > 0:
-                sleepers.value -= wake
-                for _ in range(wake):
-                    self._bell.release()
+        """Ring the bell for the sleeper just counted out, and for up to ``n - 1`` more."""
+        ring, count_out = self._bell.release, self._count_out
+        ring()
+        for _ in range(n - 1):
+            if not count_out(False):
+                return
+            ring()

@@ -20,7 +20,8 @@ replication), :mod:`~pcmodel.cluster.controller` (placement, liveness, elections
 :mod:`~pcmodel.cluster.process_faults` (the faults done to processes),
 :mod:`~pcmodel.cluster.hosted` (starting, calling and killing one broker process; the
 controller's door),
-:mod:`~pcmodel.cluster.host` (inside a broker process), :mod:`~pcmodel.cluster.journal`
+:mod:`~pcmodel.cluster.host` (inside a broker process; its entry point and server in
+:mod:`~pcmodel.cluster.host_server`), :mod:`~pcmodel.cluster.journal`
 (a replica's log on disk, recovered after a SIGKILL).
 """
 

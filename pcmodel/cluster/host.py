@@ -4,9 +4,10 @@ This module runs inside each broker process of a ``Cluster(mode="processes")``. 
 for the same :class:`~pcmodel.cluster.node.ClusterNode` the threaded cluster uses (produce,
 fetch, ISR, HW, leader epochs are not written twice), plus what a separate process needs:
 
-* a request server (:class:`NodeServer`: pcmodel's broker server, authenticated and pickling,
-  on loopback) answering the cluster (produce, fetch, status, faults) and the other brokers
-  (a follower's fetch and OffsetsForLeaderEpoch), and pcmodel's client methods on the node's
+* a request server (:class:`~pcmodel.cluster.host_server.NodeServer`, in its own module with
+  the process's entry point: pcmodel's broker server, authenticated and pickling, on loopback)
+  answering the cluster (produce, fetch, status, faults) and the other brokers (a follower's
+  fetch and OffsetsForLeaderEpoch), and pcmodel's client methods on the node's
   :class:`~pcmodel.topics.broker.Broker` (group coordinator calls, and a coordinator's
   ``group_metadata`` / ``load_group``);
 * a heartbeat thread (the controller's answer carries the partition states and the other
@@ -26,12 +27,8 @@ leader or epoch; the follower then drops the answer of the old one (``_LeaderLin
 from __future__ import annotations
 
 import logging
-import multiprocessing.connection as mpc
-import shutil
-import signal
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -44,11 +41,10 @@ from pcmodel.cluster.node import ClusterNode
 from pcmodel.cluster.purgatory import ProduceFuture
 from pcmodel.topics.client import BrokerHandle, RemoteBroker
 from pcmodel.topics.errors import KafkaConnectionError, KafkaError
-from pcmodel.topics.server import BrokerServer, portable_exception
+from pcmodel.topics.server import portable_exception
 from pcmodel.topics.structs import TopicPartition
-from pcmodel.topics.transport import RequestRejected, check_numbers
 
-__all__ = ["HostSpec", "NodeHost", "NodeServer", "host_main"]
+__all__ = ["HostSpec", "NodeHost"]
 
 log = logging.getLogger(__name__)
 
@@ -437,65 +433,3 @@ class _LeaderLink:
             raise KafkaConnectionError(f"{self._replica.tp} has a new leader; the answer of "
                                        "the old one is dropped")
         return answer
-
-
-#: What the cluster and the other brokers may ask a broker process (besides client methods).
-NODE_METHODS = ("produce", "completions", "fetch", "offsets", "log", "add_replicas",
-                "remove_topic", "add_partitions", "end_offset_for_epoch", "set_isolated",
-                "set_slowness", "replica_fetch", "offsets_for_leader_epoch", "replica_offsets")
-
-
-class NodeServer(BrokerServer):
-    """pcmodel's broker server, answering :data:`NODE_METHODS` from the host as well."""
-    served_methods = (*BrokerServer.served_methods, "group_metadata", "load_group")
-
-    def __init__(self, host: NodeHost, authkey: bytes) -> None:
-        super().__init__(host.node.broker, authkey=authkey)
-        self._host = host
-
-    def _dispatch(self, request: Any) -> tuple[bool, Any, str]:
-        if not (isinstance(request, tuple) and len(request) == 3
-                and request[0] in NODE_METHODS and isinstance(request[1], tuple)
-                and isinstance(request[2], dict)):
-            return super()._dispatch(request)
-        method, args, kwargs = request
-        try:
-            check_numbers(args, f"{method}() argument")
-            return True, getattr(self._host, method)(*args, **kwargs), ""
-        except RequestRejected as exc:
-            return False, KafkaError(str(exc)), ""
-        except Exception as exc:
-            return False, portable_exception(exc), traceback.format_exc()
-
-
-def host_main(control: mpc.Connection, spec: HostSpec, authkey: bytes) -> None:
-    """Body of a broker process: recover, serve, do the duties until told to stop.
-
-    The process also stops when its owner is gone (the control pipe breaks: the cluster's
-    process died, even by SIGKILL); it then removes the cluster's directory, which no one
-    else will. Ctrl-C is the owner's business: the terminal sends it to the whole process
-    group, and the cluster stops its brokers itself.
-    """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # Peers of this server are the cluster and its brokers; one killed by the cluster resets
-    # its connections, which is the lesson, not something to warn about.
-    logging.getLogger("pcmodel.topics.remote").setLevel(logging.ERROR)
-    try:
-        host = NodeHost(spec)
-        server = NodeServer(host, authkey).start()
-    except Exception as exc:
-        control.send(("failed", portable_exception(exc)))
-        return
-    control.send(("ready", server.handle))
-    host.start()
-    told_to_stop = False
-    try:
-        mpc.wait([control])
-        told_to_stop = control.recv() == "stop"
-    except (EOFError, OSError):
-        pass
-    host.interrupt()
-    server.stop(timeout=2)
-    host.stop()
-    if not told_to_stop:
-        shutil.rmtree(spec.root, ignore_errors=True)

@@ -24,7 +24,8 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from pcmodel.cluster.host import HostSpec, host_main
+from pcmodel.cluster.host import HostSpec
+from pcmodel.cluster.host_server import host_main
 from pcmodel.cluster.purgatory import ProduceFuture
 from pcmodel.topics.broker import CLIENT_METHODS
 from pcmodel.topics.client import RemoteBroker
@@ -53,7 +54,7 @@ def process_context() -> Any:
     if _context is None:
         try:
             ctx = multiprocessing.get_context("forkserver")
-            ctx.set_forkserver_preload(["pcmodel.cluster.host"])
+            ctx.set_forkserver_preload(["pcmodel.cluster.host_server"])
         except ValueError:  # no fork server (Windows): spawn, slower to start
             ctx = multiprocessing.get_context("spawn")
         _context = ctx

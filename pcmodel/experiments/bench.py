@@ -26,7 +26,10 @@ A second section (:mod:`pcmodel.experiments.uncontended`) times each contender's
 one actor and nobody else around: a thread's wall-clock time, a process's CPU time. That is the
 cost of the code path itself, which scheduling noise can only slow down, never speed up (so, as
 ``timeit`` advises, the fastest round counts). Results go to JSON (``results/bench.json`` by
-default). Prior art: ``pyperf``'s interleaved, repeated runs reported as medians; ``timeit``.
+default); a process trial's measurement also carries ``sleeps_per_item`` (the actors'
+voluntary context switches per item moved: how often a hand-over put someone to sleep) and
+``cpu_us_per_item``, medians over the repetitions. Prior art: ``pyperf``'s interleaved, repeated
+runs reported as medians; ``timeit``.
 """
 
 from __future__ import annotations
@@ -135,6 +138,7 @@ class _Point:
     contenders: list[Contender] = field(default_factory=list)
     items: dict[str, int] = field(default_factory=dict)
     rates: dict[str, list[float]] = field(default_factory=dict)
+    usage: dict[str, list[dict[str, float]]] = field(default_factory=dict)  # process trials
 
 
 def run_benchmarks(config: BenchConfig | None = None,
@@ -168,8 +172,11 @@ def run_benchmarks(config: BenchConfig | None = None,
     def trial(point: _Point, contender: Contender, items: int) -> float:
         nonlocal done
         ctx = context if point.backend is ActorKind.PROCESS else None
+        usage: dict[str, float] = {}
         rate, moved = run_trial(contender, point.capacity, point.producers, point.consumers,
-                                items, ctx, point.item_size)
+                                items, ctx, point.item_size, usage)
+        if usage:
+            point.usage.setdefault(contender.name, []).append(usage)
         done += 1
         if on_progress is not None:
             on_progress(done, total)
@@ -185,6 +192,7 @@ def run_benchmarks(config: BenchConfig | None = None,
                 items = int(min(config.max_items, max(least, rate * config.trial_seconds)))
             point.items[contender.name] = items
             point.rates[contender.name] = []
+            point.usage.pop(contender.name, None)  # the warm-up's: not counted
     for repetition in range(config.repeat):
         for point in points:
             order = point.contenders
@@ -219,8 +227,14 @@ def _results(config: BenchConfig, context: Any, points: list[_Point],
                  "producers": point.producers, "consumers": point.consumers,
                  "item_size": point.item_size}
         for name, rates in point.rates.items():
-            measurements.append({**where, "contender": name, "items": point.items[name],
-                                 "rates": rates, "median": statistics.median(rates)})
+            measured = {**where, "contender": name, "items": point.items[name],
+                        "rates": rates, "median": statistics.median(rates)}
+            # Where a process trial's time goes: sleeps (hand-overs) and CPU per item moved.
+            for key in ("sleeps_per_item", "cpu_us_per_item"):
+                values = [u[key] for u in point.usage.get(name, [])]
+                if values:
+                    measured[key] = statistics.median(values)
+            measurements.append(measured)
         for comp in COMPARISONS[point.backend]:
             if comp.contender not in point.rates or comp.baseline not in point.rates:
                 continue  # not measured at this point, or a peer that is not installed

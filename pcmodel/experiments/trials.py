@@ -2,7 +2,10 @@
 
 Every actor (a thread, or a process) waits at a barrier, then reads its own clock when it starts
 and when it ends; the trial's rate is items divided by the time from the first start to the last
-end, so process start-up is not counted. Nothing is left running when a trial returns or raises.
+end, so process start-up is not counted. A process actor also reads its resource usage over the
+same span: how often it went to sleep (voluntary context switches: waiting for a lock, for
+space, for items) and its CPU time, all its threads included (a ``multiprocessing.Queue``'s
+feeder). Nothing is left running when a trial returns or raises.
 """
 
 from __future__ import annotations
@@ -10,6 +13,11 @@ from __future__ import annotations
 import threading
 import time
 from typing import Any
+
+try:
+    import resource
+except ImportError:  # not a POSIX system: no usage figures
+    resource = None  # type: ignore[assignment]
 
 from pcmodel.experiments.actors import child_signals, children_ignore_ctrl_c
 from pcmodel.experiments.contenders import LARGE_ITEM, ActorKind, Contender, close_contender
@@ -78,9 +86,18 @@ def _actor(buf: Any, role: str, count: int, batch: int, lists: bool, item_size: 
 
 def _process_actor(*args: Any) -> None:
     """:func:`_actor` in a child process, which leaves Ctrl-C to its parent (the parent stops
-    the trial and kills the children; an interrupted child would only print a traceback)."""
+    the trial and kills the children; an interrupted child would only print a traceback).
+    The last argument is where it writes its (sleeps, CPU seconds) over the trial."""
     child_signals()
+    *args, usage = args
+    slot = args[-1]
+    before = resource.getrusage(resource.RUSAGE_SELF) if resource is not None else None
     _actor(*args)
+    if before is not None:
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        usage[2 * slot] = after.ru_nvcsw - before.ru_nvcsw
+        usage[2 * slot + 1] = (after.ru_utime + after.ru_stime
+                               - before.ru_utime - before.ru_stime)
 
 
 def _shares(items: int, producers: int, consumers: int, batch: int, lists: bool
@@ -94,10 +111,14 @@ def _shares(items: int, producers: int, consumers: int, batch: int, lists: bool
 
 
 def run_trial(contender: Contender, capacity: int, producers: int, consumers: int,
-              items: int, context: Any = None, item_size: int = 8) -> tuple[float, int]:
+              items: int, context: Any = None, item_size: int = 8,
+              usage: dict[str, float] | None = None) -> tuple[float, int]:
     """Measure once; return (items per second, items moved). Nothing is left running.
 
-    Raises RuntimeError if an actor did not finish within a generous timeout (a broken buffer).
+    For a process trial, ``usage`` (if given) receives ``sleeps_per_item`` (the actors'
+    voluntary context switches) and ``cpu_us_per_item`` (their CPU time), over the measured
+    span only. Raises RuntimeError if an actor did not finish within a generous timeout (a
+    broken buffer).
     """
     per_p, per_c = _shares(items, producers, consumers, contender.batch, contender.lists)
     moved = sum(per_p)
@@ -105,7 +126,10 @@ def run_trial(contender: Contender, capacity: int, producers: int, consumers: in
     if contender.backend is ActorKind.THREAD:
         times = _thread_trial(contender, capacity, roles, item_size)
     else:
-        times = _process_trial(contender, capacity, roles, context, item_size)
+        times, sleeps_cpu = _process_trial(contender, capacity, roles, context, item_size)
+        if usage is not None and resource is not None and moved:
+            usage["sleeps_per_item"] = sum(sleeps_cpu[0::2]) / moved
+            usage["cpu_us_per_item"] = sum(sleeps_cpu[1::2]) / moved * 1e6
     starts, ends = times[0::2], times[1::2]
     elapsed = max(ends) - min(starts)
     return (moved / elapsed if elapsed > 0 else float("inf")), moved
@@ -144,14 +168,16 @@ def _thread_trial(contender: Contender, capacity: int, roles: list[tuple[str, in
 
 
 def _process_trial(contender: Contender, capacity: int, roles: list[tuple[str, int]],
-                   context: Any, item_size: int) -> list:
+                   context: Any, item_size: int) -> tuple[list, list]:
+    """(start, end) of each actor, and (sleeps, CPU seconds) of each."""
     buf = contender.make(capacity, context, item_size)
     barrier = context.Barrier(len(roles))
     times = context.RawArray("d", 2 * len(roles))
+    usage = context.RawArray("d", 2 * len(roles))
     processes = [
         context.Process(target=_process_actor, name=f"bench-{role}-{slot}",
                         args=(buf, role, count, contender.batch, contender.lists, item_size,
-                              barrier, times, slot))
+                              barrier, times, slot, usage))
         for slot, (role, count) in enumerate(roles)
     ]
     try:
@@ -168,7 +194,7 @@ def _process_trial(contender: Contender, capacity: int, roles: list[tuple[str, i
         if stuck or any(p.exitcode != 0 for p in processes):
             codes = [p.exitcode for p in processes]
             raise RuntimeError(f"{contender.name}: a process trial failed (exit codes {codes})")
-        return list(times)
+        return list(times), list(usage)
     finally:
         for process in processes:
             if process.pid is not None and process.is_alive():

@@ -16,7 +16,7 @@ import signal
 import pytest
 
 from pcmodel.buffers import VARIANTS, make_buffer
-from pcmodel.buffers.robust import RobustLock, RobustSemaphore
+from pcmodel.buffers.robust import RobustLock
 from pcmodel.errors import BufferBroken, ItemNotUnpicklable
 from tests.conftest import wait_until
 
@@ -49,15 +49,10 @@ def kill(child):
 
 
 def buffer_locks(buf):
-    """Every lock of ``buf`` a process can hold: its robust locks and its semaphores' guards."""
+    """Every lock of ``buf`` a process can hold: its robust locks and the debt table's."""
     holders = [buf, buf._queue] if buf.variant == "queue" else [buf]
-    locks = []
-    for holder in holders:
-        for value in vars(holder).values():
-            if isinstance(value, RobustLock):
-                locks.append(value)
-            elif isinstance(value, RobustSemaphore):
-                locks.append(value._guard)
+    locks = [value for holder in holders for value in vars(holder).values()
+             if isinstance(value, RobustLock)]
     return [*locks, locks[0]._health._claim]
 
 
@@ -143,7 +138,7 @@ def get_forever(buf):
 
 def asleep_in_get(buf):
     if buf.variant == "queue":
-        return buf._queue._ready._sleepers.value == 1
+        return buf._queue._ready._sleepers.get_value() == 1
     return buf.waiting[1] == 1
 
 

@@ -1,0 +1,85 @@
+"""A broker process's entry point and the request server it answers on.
+
+:func:`host_main` is the body of each broker process of a ``Cluster(mode="processes")``: it
+builds the :class:`~pcmodel.cluster.host.NodeHost`, starts a :class:`NodeServer` for it, reports
+ready through the control pipe and serves until told to stop or until its owner is gone.
+:class:`NodeServer` is pcmodel's broker server (authenticated, pickling, on loopback) that also
+answers the cluster's and the other brokers' requests (:data:`NODE_METHODS`) from the host.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing.connection as mpc
+import shutil
+import signal
+import traceback
+from typing import Any
+
+from pcmodel.cluster.host import HostSpec, NodeHost
+from pcmodel.topics.errors import KafkaError
+from pcmodel.topics.server import BrokerServer, portable_exception
+from pcmodel.topics.transport import RequestRejected, check_numbers
+
+__all__ = ["NODE_METHODS", "NodeServer", "host_main"]
+
+#: What the cluster and the other brokers may ask a broker process (besides client methods).
+NODE_METHODS = ("produce", "completions", "fetch", "offsets", "log", "add_replicas",
+                "remove_topic", "add_partitions", "end_offset_for_epoch", "set_isolated",
+                "set_slowness", "replica_fetch", "offsets_for_leader_epoch", "replica_offsets")
+
+
+class NodeServer(BrokerServer):
+    """pcmodel's broker server, answering :data:`NODE_METHODS` from the host as well."""
+    served_methods = (*BrokerServer.served_methods, "group_metadata", "load_group")
+
+    def __init__(self, host: NodeHost, authkey: bytes) -> None:
+        super().__init__(host.node.broker, authkey=authkey)
+        self._host = host
+
+    def _dispatch(self, request: Any) -> tuple[bool, Any, str]:
+        if not (isinstance(request, tuple) and len(request) == 3
+                and request[0] in NODE_METHODS and isinstance(request[1], tuple)
+                and isinstance(request[2], dict)):
+            return super()._dispatch(request)
+        method, args, kwargs = request
+        try:
+            check_numbers(args, f"{method}() argument")
+            return True, getattr(self._host, method)(*args, **kwargs), ""
+        except RequestRejected as exc:
+            return False, KafkaError(str(exc)), ""
+        except Exception as exc:
+            return False, portable_exception(exc), traceback.format_exc()
+
+
+def host_main(control: mpc.Connection, spec: HostSpec, authkey: bytes) -> None:
+    """Body of a broker process: recover, serve, do the duties until told to stop.
+
+    The process also stops when its owner is gone (the control pipe breaks: the cluster's
+    process died, even by SIGKILL); it then removes the cluster's directory, which no one
+    else will. Ctrl-C is the owner's business: the terminal sends it to the whole process
+    group, and the cluster stops its brokers itself.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Peers of this server are the cluster and its brokers; one killed by the cluster resets
+    # its connections, which is the lesson, not something to warn about.
+    logging.getLogger("pcmodel.topics.remote").setLevel(logging.ERROR)
+    try:
+        host = NodeHost(spec)
+        server = NodeServer(host, authkey).start()
+    except Exception as exc:
+        control.send(("failed", portable_exception(exc)))
+        return
+    control.send(("ready", server.handle))
+    host.start()
+    told_to_stop = False
+    try:
+        mpc.wait([control])
+        told_to_stop = control.recv() == "stop"
+    except (EOFError, OSError):
+        pass
+    host.interrupt()
+    server.stop(timeout=2)
+    host.stop()
+    if not told_to_stop:
+        shutil.rmtree(spec.root, ignore_errors=True)
