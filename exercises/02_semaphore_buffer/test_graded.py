@@ -74,7 +74,8 @@ def test_mixed_waiters(impl):
 
 @pytest.mark.points(2)
 def test_one_producer_one_consumer(impl):
-    """One producer and one consumer move 200 items through capacity 2: in order, none lost."""
+    """One producer and one consumer move 200 items through capacity 2 (the buffer first
+    filled before the consumer starts): in order, none lost, never over capacity."""
     checks.check_stress(impl, producers=1, consumers=1, items=200, capacity=2,
                         style="semaphore",
                         trials=3, noise=0.2, seed=102)
@@ -82,8 +83,9 @@ def test_one_producer_one_consumer(impl):
 
 @pytest.mark.points(2)
 def test_many_threads(impl):
-    """3 producers and 4 consumers on capacity 2, with perturbed timing: nothing lost,
-    duplicated, over capacity, stuck or reordered."""
+    """3 producers and 4 consumers on capacity 2: the buffer first filled by the producers
+    alone, producers and consumers then waiting at once, then runs with perturbed timing:
+    nothing lost, duplicated, over capacity, stuck or reordered."""
     checks.check_stress(impl, producers=3, consumers=4, items=30, capacity=2,
                         style="semaphore",
                         trials=12, noise=0.25, seed=202)

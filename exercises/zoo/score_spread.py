@@ -2,6 +2,7 @@
 
     python exercises/zoo/score_spread.py                  # 5 gradings per entry, 2 at a time
     python exercises/zoo/score_spread.py --rounds 3 -k 04_process_buffer
+    python exercises/zoo/score_spread.py --rounds 10 -k 01_condition_buffer -v  # every check
 
 Partial credit must be deterministic: the same file gets the same score in every grading. A check
 that catches a bug only when the machine's timing (or an unseeded draw) happens to expose it
@@ -49,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5, help="gradings per entry (default 5)")
     parser.add_argument("--jobs", type=int, default=2, help="gradings run at once (default 2)")
     parser.add_argument("-k", default="", help="only entries whose path contains this text")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="list the failed checks of every entry, not only of those that vary")
     args = parser.parse_args(argv)
     files = [(ex, p) for ex, p in entries() if args.k in str(p)]
     jobs = [job for job in files for _ in range(args.rounds)]
@@ -64,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         varying += mark == "VARIES"
         print(f"{mark} {exercise}/{path.name}: {scores} of {most}"
               f"  (max {max(t for *_, t in seen[path]):.1f} s per grading)")
-        if mark == "VARIES":
+        if mark == "VARIES" or args.verbose:
             for failed, n in Counter(f for _, _, f, _ in seen[path]).items():
                 print(f"       {n}x failed: {', '.join(failed) or 'nothing'}")
     print(f"{len(files) - varying} of {len(files)} zoo entries scored the same in all "

@@ -7,7 +7,8 @@ returned (:func:`pcmodel.grading.replay.judge`): the verdict, and the CheckFaile
 expected, what happened and a hint, are the grader's. The scenarios follow CPython's
 ``test_queue`` (prove blocking with a second thread and a release) and OSTEP chapter 30 (the
 one-producer/two-consumer schedule that deadlocks a buffer with a single condition and
-``notify()``), but they wait for "blocked" through a probe instead of sleeping.
+``notify()``), but they wait for "blocked" through a probe instead of sleeping. A stress run's
+record is judged by :func:`pcmodel.grading.stress_verdict.stress_verdict`.
 
 Whether a thread is blocked in a primitive, and how much CPU a waiting thread burns, can only be
 seen inside the student's process, where its threads are: those observations are made there by
@@ -17,13 +18,13 @@ the probe, and the grader can only check that they fit together (see ``exercises
 from __future__ import annotations
 
 import secrets
-from collections import Counter
 from functools import partial
 from typing import Any
 
 from pcmodel.grading.checks import budget, fail_on
 from pcmodel.grading.hints import hinted
 from pcmodel.grading.replay import judge
+from pcmodel.grading.stress_verdict import stress_verdict
 from pcmodel.grading.thread_harness import (
     BLOCK_WAIT,
     STALL,
@@ -31,6 +32,7 @@ from pcmodel.grading.thread_harness import (
     describe,
     describe_all,
     sequence_ops,
+    shown,
 )
 
 __all__ = [
@@ -124,11 +126,11 @@ def _model_sequence(h: Any, capacity: int, steps: int, seed: int, first: int) ->
         if op != done or (op == "put" and got != item):
             raise ValueError("an operation the sequence does not have")
         if op == "get":
-            log.append(f"get()->{_shown(got)}")
+            log.append(f"get()->{shown(got)}")
             if got != item:
                 return _problem(
                     f"get() to return {item!r}, the oldest item (FIFO)",
-                    f"{_shown(got)} after: {', '.join(log[-8:])}",
+                    f"{shown(got)} after: {', '.join(log[-8:])}",
                     "@fifo",
                 )
         else:
@@ -145,12 +147,6 @@ def _model_sequence(h: Any, capacity: int, steps: int, seed: int, first: int) ->
     if len(ops) != len(want):
         raise ValueError("the sequence ended early without a reason")
     return None
-
-
-def _shown(item: Any) -> str:
-    if isinstance(item, dict) and isinstance(item.get("object"), str):
-        return item["object"]
-    return repr(tuple(item)) if isinstance(item, list) else repr(item)
 
 
 def _put_blocks_when_full(h: Any, capacity: int) -> Problem:
@@ -200,7 +196,7 @@ def _put_blocks_when_full(h: Any, capacity: int) -> Problem:
     if stuck or items != list(range(capacity + 1)):
         return _problem(
             f"the items to come out in order: {list(range(capacity + 1))}",
-            f"[{', '.join(_shown(i) for i in items)}]"
+            f"[{', '.join(shown(i) for i in items)}]"
             + (f" and then {describe_all(stuck)}" if stuck else ""),
             "@fifo",
         )
@@ -214,7 +210,7 @@ def _get_blocks_when_empty(h: Any, item: int) -> Problem:
         if waiter["state"] == _DONE:
             return _problem(
                 "get() on an empty buffer to wait for an item",
-                f"it returned {_shown(waiter['results'][0])} at once",
+                f"it returned {shown(waiter['results'][0])} at once",
                 "@wait-empty",
             )
         if waiter["state"] == _FAILED:
@@ -239,7 +235,7 @@ def _get_blocks_when_empty(h: Any, item: int) -> Problem:
     results = h.worker("consumer")["results"]
     if results != [item]:
         return _problem(f"the waiting get() to return {item}",
-                        f"[{', '.join(_shown(i) for i in results)}]", "")
+                        f"[{', '.join(shown(i) for i in results)}]", "")
     return None
 
 
@@ -258,7 +254,7 @@ def _spurious(h: Any, side: str, capacity: int) -> Problem:
     if not worker["blocked"] and worker["state"] != _RUNNING and took:
         what = "put() into a full buffer" if side == "put" else "get() from an empty buffer"
         happened = describe(worker) if worker["state"] == _FAILED else (
-            "it returned" + (f" {_shown(worker['results'][0])}" if worker["results"] else "")
+            "it returned" + (f" {shown(worker['results'][0])}" if worker["results"] else "")
         )
         return _problem(
             f"{what} to keep waiting after a wake-up without a notify",
@@ -347,83 +343,26 @@ def _mixed_waiters(h: Any, rounds: int) -> Problem:
 
 def _stress(h: Any, producers: int, consumers: int, items: int, capacity: int,
             trials: int, noise: float, seed: int, base: int) -> Problem:
+    # First the buffer is filled with the consumers held back, so an item too many shows in
+    # every grading (in the trials it shows only when the consumers happen to fall behind);
+    # then the trials, each on a fresh buffer, leave the rest to the perturbed timing.
+    found = stress_verdict(h.fill_up(producers, capacity, base), producers, 1, capacity + 1,
+                           capacity, base, "filled before the consumer starts")
+    if found is None and producers > 1 and consumers > 1:
+        # Several producers and consumers reach the moment when both kinds wait at once, but
+        # the trials hit it only in some gradings; a buffer that then wakes the wrong waiter
+        # (one condition and notify()) must fail here in every grading: so one round of the
+        # OSTEP schedule, which reaches it on purpose, comes first.
+        found = _mixed_waiters(h, 1)
+    if found is not None:
+        return found
     for trial in range(trials):
         seen = h.stress(producers, consumers, items, capacity, noise, seed + trial, base)
-        found = _stress_verdict(seen, producers, consumers, items, capacity, base)
+        found = stress_verdict(seen, producers, consumers, items, capacity, base)
         if found is not None:
             found["got"] += f" [trial {trial + 1} of {trials}, seed {seed + trial}]"
             return found  # the first failing trial decides: the rest would only cost time
     return None
-
-
-def _stress_verdict(seen: dict[str, Any], producers: int, consumers: int, items: int,
-                    capacity: int, base: int) -> Problem:
-    setup = f"{producers} producers x {items} items, {consumers} consumers, capacity {capacity}"
-    if seen["failed"]:
-        return _problem(f"no exception ({setup})", describe_all(seen["failed"]), "")
-    if seen["most_inside"] > capacity:
-        return _problem(
-            f"at most {capacity} items inside at any time ({setup})",
-            f"{seen['most_inside']} items had been put and not yet taken at one moment",
-            "recheck fullness in a while loop after every wake-up, under the lock",
-        )
-    if set(seen["consumed"]) != {f"consumer {c}" for c in range(consumers)}:
-        raise ValueError("the consumers are not the ones started")
-    consumed = [_key(item) for name in sorted(seen["consumed"]) for item in seen["consumed"][name]]
-    counts = Counter(consumed)
-    produced = {(p, base + k) for p in range(producers) for k in range(items)}
-    strange = [x for x in counts if x not in produced]
-    duplicated = [x for x, n in counts.items() if n > 1 and x in produced]
-    if strange or duplicated:
-        bits = []
-        if strange:
-            bits.append(f"items never put: {[_unkey(x) for x in strange[:5]]}")
-        if duplicated:
-            bits.append(f"items received twice: {duplicated[:5]}")
-        return _problem(
-            f"each item put to be received exactly once ({setup})", "; ".join(bits),
-            "protect every read and update of the storage and its indices with one mutex, "
-            "and keep slot and index changes together inside it",
-        )
-    if seen["stuck"]:
-        inside = seen["inside"]
-        hint = ""  # only a lost wake-up has a known cause
-        if seen["producers_done"] and inside > 0:
-            why = f"{inside} items sit in the buffer while consumers wait: a wake-up was lost"
-            hint = _WAKE_HINT
-        elif seen["producers_done"]:
-            why = "the consumers wait for items that were lost"
-        else:
-            why = "producers wait for space while consumers wait for items: deadlock"
-        return _problem(f"every thread to finish ({setup})",
-                        f"{describe_all(seen['stuck'])}; {why}", hint)
-    for name in sorted(seen["consumed"]):
-        last: dict[int, int] = {}
-        for item in seen["consumed"][name]:
-            p, k = _key(item)
-            if last.get(p, -1) > k:
-                return _problem(
-                    f"each producer's items to come out in the order they were put ({setup})",
-                    f"{name} got {(p, last[p])} before {(p, k)}",
-                    "@fifo",
-                )
-            last[p] = k
-    total = producers * items
-    if len(consumed) != total:
-        return _problem(f"{total} items received", f"{len(consumed)}", "")
-    return None
-
-
-def _key(item: Any) -> Any:
-    """A consumed item as a hashable key: ``(p, k)`` for a pair, else its text."""
-    if (isinstance(item, list) and len(item) == 2
-            and all(isinstance(x, int) and not isinstance(x, bool) for x in item)):
-        return (item[0], item[1])
-    return ("other", _shown(item))
-
-
-def _unkey(key: Any) -> Any:
-    return key[1] if key[0] == "other" else key
 
 
 # --- checks (run in the grader, one child process each) -----------------------------------------
@@ -480,8 +419,11 @@ def check_mixed_waiters(impl: str, rounds: int = 3, *, style: str = "condition")
 
 def check_stress(impl: str, *, producers: int, consumers: int, items: int, capacity: int,
                  trials: int, noise: float, seed: int, style: str = "condition") -> None:
-    """Seeded runs with several threads: nothing lost, duplicated, over capacity, stuck or
-    reordered."""
+    """The buffer filled by the producers before a consumer starts, then drained; with several
+    producers and consumers, one round of :func:`check_mixed_waiters`; then seeded runs with
+    perturbed timing: nothing lost, duplicated, over capacity, stuck or reordered. The first
+    two parts reach their situation on purpose, so what they catch is caught in every
+    grading."""
     with hinted(style):
         fail_on(_run(_stress, impl, producers, consumers, items, capacity, budget(trials),
                      noise, seed, _nonce()))

@@ -26,7 +26,7 @@ from typing import Any
 from pcmodel.grading.isolation import describe_exception, time_scale
 
 __all__ = ["QUIET", "Crew", "Stillness", "Worker", "WorkerState", "noise_tracer", "patience",
-           "processor_wait", "task_stat"]
+           "processor_wait", "task_runs", "task_stat"]
 
 _DELAYS = (0.0, 0.0, 0.00001, 0.00005, 0.0002)
 _MOST_PATIENCE = 4.0  # how far a loaded machine may stretch a stall window
@@ -87,17 +87,35 @@ def task_stat(path: str) -> tuple[str, int] | None:
         return None
 
 
+def task_runs(path: str) -> int:
+    """How many times the task of ``/proc/.../stat`` ``path`` has been given a processor (the
+    third field of the ``schedstat`` file next to it); -1 where the kernel does not say.
+
+    Finer than CPU ticks: a thread that wakes up for a few microseconds every 5 ms (as one
+    waiting for Python's GIL does) may use no tick for seconds, but it counts runs."""
+    try:
+        with open(path[: -len("stat")] + "schedstat") as stat:
+            return int(stat.read().split()[2])
+    except (OSError, IndexError, ValueError):
+        return -1
+
+
 class Stillness:
     """Tells a deadlock without waiting out a whole stall window.
 
     A program whose every watched thread or process is asleep in the kernel (state ``S``) at
-    every look, has used no CPU and has made no progress for :data:`QUIET` seconds cannot move
-    again by itself: a thread kept off the processor by a loaded machine is runnable (``R``),
-    not asleep, and one woken by a release (or waiting for the GIL that nobody holds) becomes
-    runnable at once. So this only shortens the wait for programs that are stuck; anything that
-    still runs, or waits for a processor, gets the full stall window as before. Where /proc does
-    not exist, nothing is ever still. Not for programs that sleep on timers by design (a Kafka
-    consumer's long poll): those are watched with the stall window only.
+    every look, has not been on a processor once (:func:`task_runs`; CPU ticks where the kernel
+    does not count runs) and has made no progress for :data:`QUIET` seconds cannot move again
+    by itself: a thread kept off the processor by a loaded machine is runnable (``R``), not
+    asleep, and one woken by a release becomes runnable at once. A thread waiting for Python's
+    GIL does sleep (state ``S``), for instance while the looking thread holds the GIL, but it
+    wakes every switch interval (5 ms) to ask for it, so it is never still; counting CPU ticks
+    alone missed that, and a correct worker that had not yet been given the GIL under heavy
+    load was once called stuck. So this only shortens the wait for programs that are stuck;
+    anything that still runs, or waits for a processor or the GIL, gets the full stall window
+    as before. Where /proc does not exist, nothing is ever still. Not for programs that sleep
+    on timers by design (a Kafka consumer's long poll): those are watched with the stall
+    window only.
     """
 
     def __init__(self, quiet: float = QUIET) -> None:
@@ -105,15 +123,17 @@ class Stillness:
         # where a wrong "still" costs nothing but a shorter wait (see process_stepping).
         self.quiet = quiet
         self.since: float | None = None
-        self.mark: tuple[int, int] = (-1, -1)
+        self.mark: tuple[int, ...] = ()
 
     def still(self, paths: list[str], progress: int) -> bool:
+        """Whether every task of ``paths`` (``/proc/.../stat`` files) has been asleep, without
+        running once, and ``progress`` has stayed the same, for the quiet time up to now."""
         now = time.monotonic()
         stats = [task_stat(path) for path in paths]
         if not paths or any(s is None or s[0] != "S" for s in stats):
             self.since = None
             return False
-        mark = (progress, sum(s[1] for s in stats if s is not None))
+        mark = (progress, *(s[1] for s in stats if s is not None), *map(task_runs, paths))
         if self.since is None or mark != self.mark:
             self.since, self.mark = now, mark
             return False

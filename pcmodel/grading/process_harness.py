@@ -5,10 +5,10 @@ multiprocessing context ``ctx`` and is handed to child processes as a ``Process`
 ``multiprocessing.Queue`` is. :class:`ProcessBuffers` runs producers and consumers as real
 processes (forked, and in one check spawned) around it, so there is real parallelism and no GIL to
 hide a missing lock; with noise on, each process perturbs the lines of the student's file as
-:mod:`pcmodel.grading.crew` does for threads. Those processes report through pipes and a small
-shared meter (operations done, items inside at most), and the watcher gives up on processes that
-stop making progress. Every method returns what it saw as plain data; the verdicts are
-:mod:`pcmodel.grading.process_checks`'s, made in the grader.
+:mod:`pcmodel.grading.crew` does for threads. Those processes, and the watcher that gives up on
+the ones that stop making progress, are :mod:`pcmodel.grading.process_gang`'s. Every method
+returns what it saw as plain data; the verdicts are :mod:`pcmodel.grading.process_checks`'s,
+made in the grader.
 """
 
 from __future__ import annotations
@@ -22,22 +22,24 @@ import random
 import sys
 import threading
 import time
-from collections import Counter
 from typing import Any
 
-from pcmodel.grading.crew import Stillness, noise_tracer, patience
+from pcmodel.grading.crew import Stillness, patience
 from pcmodel.grading.isolation import describe_exception, time_scale
 from pcmodel.grading.probes import ImplementationError, load_impl
+from pcmodel.grading.process_gang import (
+    MOST_INSIDE,
+    START_LIMIT,
+    Gang,
+    consumer_main,
+    producer_main,
+    waiting_consumer_main,
+)
 from pcmodel.grading.process_stepping import stepped_puts
 from pcmodel.grading.replay import shape
 from pcmodel.grading.thread_harness import STALL, plain
 
 __all__ = ["EDGE_ITEMS", "SHM", "ProcessBuffers", "edge_ops", "shm_left", "transfer_item"]
-
-# Meter slots in a shared array: puts done, gets started, most items inside, operations done,
-# processes started (the stall clock runs only once all have started: spawning can be slow).
-_PUTS, _GETS_STARTED, _MAX, _OPS, _STARTED = range(5)
-_START_LIMIT = 60.0  # seconds for every process to start, before PCMODEL_GRADE_TIME_SCALE
 
 
 def _load(impl: str, importable: bool) -> Any:
@@ -57,140 +59,6 @@ def _load(impl: str, importable: bool) -> Any:
     return module
 
 
-# --- code run in the producer and consumer processes --------------------------------------------
-
-
-def _trace(noise_file: str | None, seed: int) -> None:
-    if noise_file is not None:
-        sys.settrace(noise_tracer(noise_file, random.Random(seed), 0.3))
-
-
-def _count(meter: Any, lock: Any, slot: int) -> None:
-    with lock:
-        meter[slot] += 1
-        meter[_OPS] += 1
-        meter[_MAX] = max(meter[_MAX], meter[_PUTS] - meter[_GETS_STARTED])
-
-
-def producer_main(buf: Any, meter: Any, lock: Any, conn: Any, items: list[int],
-                  noise_file: str | None, seed: int) -> None:
-    """Put ``items`` into ``buf``; send ("done", None) or ("error", text) on ``conn``."""
-    with lock:
-        meter[_STARTED] += 1
-    _trace(noise_file, seed)
-    try:
-        for item in items:
-            buf.put(item)
-            _count(meter, lock, _PUTS)
-        message = ("done", None)
-    except BaseException as exc:  # noqa: BLE001 - reported to the watcher
-        message = ("error", describe_exception(exc, noise_file))
-    sys.settrace(None)
-    conn.send(message)
-
-
-def consumer_main(buf: Any, meter: Any, lock: Any, conn: Any, count: int,
-                  noise_file: str | None, seed: int) -> None:
-    """Get ``count`` items from ``buf``; send ("done", items) or ("error", text) on ``conn``."""
-    with lock:
-        meter[_STARTED] += 1
-    _trace(noise_file, seed)
-    got: list[int] = []
-    try:
-        for _ in range(count):
-            with lock:
-                meter[_GETS_STARTED] += 1
-            got.append(buf.get())
-            _count(meter, lock, _OPS)
-        message: tuple[str, Any] = ("done", got)
-    except BaseException as exc:  # noqa: BLE001 - reported to the watcher
-        message = ("error", f"{describe_exception(exc, noise_file)} after {len(got)} items")
-    sys.settrace(None)
-    conn.send(message)
-
-
-def waiting_consumer_main(buf: Any, conn: Any, source: str) -> None:
-    """Get one item, measuring this process's CPU time and repeated lines of ``source``."""
-    lines: Counter[tuple[int, int]] = Counter()
-
-    def local(frame: Any, event: str, arg: Any) -> Any:
-        if event == "line":
-            lines[(id(frame.f_code), frame.f_lineno)] += 1
-        return local
-
-    def global_trace(frame: Any, event: str, arg: Any) -> Any:
-        return local if frame.f_code.co_filename == source else None
-
-    conn.send(("started", None))
-    wall, cpu = time.monotonic(), time.process_time()
-    sys.settrace(global_trace)
-    try:
-        item = buf.get()
-    finally:
-        sys.settrace(None)
-    conn.send(("done", (item, time.monotonic() - wall, time.process_time() - cpu,
-                        max(lines.values(), default=0))))
-
-
-# --- watching the processes (in the check's own child process) ----------------------------------
-
-
-class _Gang:
-    """Producer and consumer processes around one buffer, watched for progress."""
-
-    def __init__(self, ctx: Any, buf: Any) -> None:
-        self.ctx = ctx
-        self.buf = buf
-        self.meter = ctx.Array("q", 5, lock=False)
-        self.lock = ctx.Lock()
-        self.procs: list[tuple[str, Any, Any]] = []
-        self.reports: dict[str, tuple[str, Any]] = {}
-
-    def start(self, name: str, target: Any, *args: Any) -> None:
-        reader, writer = self.ctx.Pipe(duplex=False)
-        proc = self.ctx.Process(target=target, name=name,
-                                args=(self.buf, self.meter, self.lock, writer, *args))
-        proc.daemon = True
-        proc.start()
-        writer.close()
-        self.procs.append((name, proc, reader))
-
-    def wait(self, stall: float) -> list[str]:
-        """Collect reports until all processes end; return the names of those stuck."""
-        last, since = -1, time.monotonic()
-        start_by = since + _START_LIMIT * time_scale()
-        stillness = Stillness()
-        while True:
-            pending = {reader: name for name, _, reader in self.procs if name not in self.reports}
-            if not pending:
-                break
-            for reader in multiprocessing.connection.wait(list(pending), timeout=0.05):
-                try:
-                    self.reports[pending[reader]] = reader.recv()
-                except EOFError:
-                    self.reports[pending[reader]] = ("error", "the process died without a report")
-            ops = self.meter[_OPS]
-            if self.meter[_STARTED] < len(self.procs) and time.monotonic() < start_by:
-                since = time.monotonic()  # still starting: not a stall yet
-            elif stillness.still([f"/proc/{proc.pid}/stat" for name, proc, _ in self.procs
-                                  if name not in self.reports], ops):
-                break  # every process still waiting sleeps and nothing moves: a deadlock
-            elif ops != last:
-                last, since = ops, time.monotonic()
-            elif time.monotonic() - since > stall:
-                break
-        for name, proc, _ in self.procs:
-            if name in self.reports:
-                proc.join(1.0)  # it reported and is leaving
-            if proc.is_alive():
-                proc.kill()
-                proc.join(1.0)
-        return [name for name, _, _ in self.procs if name not in self.reports]
-
-    def pids(self) -> list[int]:
-        return [proc.pid for _, proc, _ in self.procs if proc.pid is not None]
-
-
 def _transfer(impl: str, method: str, producers: int, consumers: int, items: int, capacity: int,
               noise: bool, seed: int, base: int) -> dict[str, Any]:
     ctx = multiprocessing.get_context(method)
@@ -198,7 +66,7 @@ def _transfer(impl: str, method: str, producers: int, consumers: int, items: int
     source = os.path.abspath(impl) if method != "fork" else module.__spec__.origin
     buf = module.BoundedBuffer(capacity, ctx)
     ours = _shm_mapped()  # what this buffer created in /dev/shm (named semaphores, segments)
-    gang = _Gang(ctx, buf)
+    gang = Gang(ctx, buf)
     total = producers * items
     rng = random.Random(seed)
     noise_file = source if noise else None
@@ -209,7 +77,7 @@ def _transfer(impl: str, method: str, producers: int, consumers: int, items: int
         batch = [transfer_item(base, p, k) for k in range(items)]
         gang.start(f"producer {p}", producer_main, batch, noise_file, rng.randrange(2**32))
     stuck = gang.wait(STALL * patience())
-    reports, level = dict(gang.reports), gang.meter[_MAX]
+    reports, level = dict(gang.reports), gang.meter[MOST_INSIDE]
     del buf, gang
     gc.collect()  # unlink named semaphores now (spawn), not at an exit that runs no finalizers
     return {"reports": {name: [kind, _plain_report(data)] for name, (kind, data) in
@@ -424,7 +292,7 @@ def _blocking(impl: str, capacity: int, window: float) -> dict[str, Any]:
     seen["filled"], _ = _call(lambda: [buf.put(i) for i in range(capacity)], stall)
     if not seen["filled"]:
         return seen
-    gang = _Gang(ctx, buf)
+    gang = Gang(ctx, buf)
     gang.start("producer", producer_main, [capacity], None, 0)
     # A bounded negative observation: a correct put() cannot return while the buffer is full,
     # so returning within the window is certain evidence of an overflow.
@@ -470,7 +338,7 @@ def _busy(impl: str, window: float) -> dict[str, Any]:
     stall = STALL * patience()
     seen: dict[str, Any] = {}
     try:
-        seen["started"] = reader.poll(_START_LIMIT * time_scale())
+        seen["started"] = reader.poll(START_LIMIT * time_scale())
         if not seen["started"]:
             return seen
         reader.recv()

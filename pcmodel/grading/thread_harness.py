@@ -21,7 +21,8 @@ from pcmodel.grading.crew import Crew, Worker, WorkerState, patience
 from pcmodel.grading.probes import Probe, instrument, load_impl
 from pcmodel.grading.replay import shape
 
-__all__ = ["BLOCK_WAIT", "STALL", "SNAPSHOT", "ThreadBuffers", "describe", "plain"]
+__all__ = ["BLOCK_WAIT", "STALL", "SNAPSHOT", "ThreadBuffers", "describe", "describe_all", "plain",
+           "shown"]
 
 STALL = 2.0  # seconds without any completed operation that count as "stuck"
 BLOCK_WAIT = 2.0  # seconds a caller may take to block on a primitive
@@ -34,6 +35,9 @@ SNAPSHOT = shape.record(
     doing=shape.str, done=shape.int, error=shape.str, results=shape.list_of(shape.any),
     blocked=shape.bool)
 _SNAPSHOTS = shape.list_of(SNAPSHOT)
+_STRESS = shape.record(consumed=shape.dict_of(shape.list_of(shape.any)), most_inside=shape.int,
+                       inside=shape.int, producers_done=shape.bool, stuck=_SNAPSHOTS,
+                       failed=_SNAPSHOTS)
 
 
 def plain(value: Any, depth: int = 0) -> Any:
@@ -47,6 +51,14 @@ def plain(value: Any, depth: int = 0) -> Any:
         return [plain(v, depth + 1) for v in value]
     text = repr(value)
     return {"object": text if len(text) <= 60 else text[:50] + "..."}
+
+
+def shown(item: Any) -> str:
+    """An item as :func:`plain` made it, for a report: the repr kept for an object, a list
+    shown as the tuple it was."""
+    if isinstance(item, dict) and isinstance(item.get("object"), str):
+        return item["object"]
+    return repr(tuple(item)) if isinstance(item, list) else repr(item)
 
 
 def describe(snapshot: dict[str, Any]) -> str:
@@ -80,9 +92,7 @@ class ThreadBuffers:
         "idle": shape.record(cpu=shape.number, wakeups=shape.int),
         "sequence": shape.record(ops=shape.list_of(shape.any), stuck=_SNAPSHOTS,
                                  failed=_SNAPSHOTS),
-        "stress": shape.record(consumed=shape.dict_of(shape.list_of(shape.any)),
-                               most_inside=shape.int, inside=shape.int,
-                               producers_done=shape.bool, stuck=_SNAPSHOTS, failed=_SNAPSHOTS),
+        "stress": _STRESS, "fill_up": _STRESS,
     }
 
     def __init__(self, impl: str) -> None:
@@ -229,47 +239,101 @@ class ThreadBuffers:
         """Producers put ``(p, base + k)``, consumers get their share; what each consumer got,
         the most items ever put and not yet being taken, and who is stuck."""
         self.fresh(capacity, noise=noise, seed=seed)
-        meter = threading.Lock()
-        level = {"puts": 0, "gets_started": 0, "gets": 0, "max": 0}
-        total = producers * items
+        run = _StressRun(self, items, base)
+        consumed = [run.consumer(c, producers * items, consumers) for c in range(consumers)]
+        run.makers = [run.producer(p) for p in range(producers)]
+        return run.record(consumed, self.crew.wait(self.stall))
 
-        def producer(p: int) -> Any:
-            def body(w: Worker) -> None:
-                for k in range(items):
-                    w.step(f"put({(p, base + k)})")
-                    self.buffer.put((p, base + k))
-                    with meter:
-                        level["puts"] += 1
-                        level["max"] = max(level["max"], level["puts"] - level["gets_started"])
-                    w.finished()
+    def fill_up(self, producers: int, capacity: int, base: int) -> dict[str, Any]:
+        """The buffer filled with the consumers held back, then drained; the record of
+        :meth:`stress`, for one consumer.
 
-            return body
+        Producer ``p`` tries to put ``capacity + 1`` items ``(p, base + k)``. The producers start
+        one at a time, each once the previous one has blocked (or ended, or is seen to poll, or
+        a bounded wait ran out): a lone producer that blocks has nobody left to release it, so
+        ``most_inside`` then counts every put the buffer let in before the first get(), in every
+        run. Only then does ``consumer 0`` start and take every item."""
+        self.fresh(capacity)
+        run = _StressRun(self, capacity + 1, base)
+        deadline = time.monotonic() + BLOCK_WAIT * patience()  # for the whole fill
+        for p in range(producers):
+            run.makers.append(run.producer(p))
+            self._settle_all(run.makers, deadline)
+        consumed = [run.consumer(0, producers * (capacity + 1), 1)]
+        return run.record(consumed, self.crew.wait(self.stall))
 
-        def consumer(quota: int) -> Any:
-            def body(w: Worker) -> None:
-                for _ in range(quota):
-                    with meter:
-                        level["gets_started"] += 1
-                    w.step("get()")
-                    item = self.buffer.get()
-                    with meter:
-                        level["gets"] += 1
-                    w.finished(item, keep=True)
+    def _settle_all(self, workers: list[Worker], deadline: float) -> None:
+        """Wait until every worker of ``workers`` has ended or is blocked in a primitive (the
+        probe counts as many blocked threads as there are workers still running), or they
+        tried the primitives :data:`POLLING` times with no operation done and nobody newly
+        blocked (they poll), or the ``deadline`` (``time.monotonic()``) passed."""
 
-            return body
+        def settled() -> bool:
+            running = sum(w.state is WorkerState.RUNNING for w in workers)
+            return self.probe.blocked >= running
 
-        made = []
-        for c in range(consumers):
-            made.append(self.crew.start(f"consumer {c}",
-                                        consumer(total // consumers + (c < total % consumers))))
-        makers = [self.crew.start(f"producer {p}", producer(p)) for p in range(producers)]
-        stuck = self.crew.wait(self.stall)
+        mark = (self.crew.progress, self.probe.block_events)
+        tries = self.probe.tries
+        while time.monotonic() < deadline and not self.probe.wait_until(
+                settled, min(0.05, max(0.0, deadline - time.monotonic()))):
+            now = (self.crew.progress, self.probe.block_events)
+            if now != mark:
+                mark, tries = now, self.probe.tries
+            elif self.probe.tries - tries >= POLLING:
+                break
+
+
+class _StressRun:
+    """The producers and consumers of one stress run on a harness's fresh buffer, and the
+    meter of how many items were inside at most."""
+
+    def __init__(self, harness: ThreadBuffers, items: int, base: int) -> None:
+        self.harness = harness
+        self.items = items
+        self.base = base
+        self.meter = threading.Lock()
+        self.level = {"puts": 0, "gets_started": 0, "gets": 0, "max": 0}
+        self.makers: list[Worker] = []
+
+    def producer(self, p: int) -> Worker:
+        """Start ``producer p``, which puts ``(p, base + k)`` for each of its items."""
+        buffer, level, meter = self.harness.buffer, self.level, self.meter
+
+        def body(w: Worker) -> None:
+            for k in range(self.items):
+                w.step(f"put({(p, self.base + k)})")
+                buffer.put((p, self.base + k))
+                with meter:
+                    level["puts"] += 1
+                    level["max"] = max(level["max"], level["puts"] - level["gets_started"])
+                w.finished()
+
+        return self.harness.crew.start(f"producer {p}", body)
+
+    def consumer(self, c: int, total: int, consumers: int) -> Worker:
+        """Start ``consumer c``, which gets its share of ``total`` items."""
+        buffer, level, meter = self.harness.buffer, self.level, self.meter
+
+        def body(w: Worker) -> None:
+            for _ in range(total // consumers + (c < total % consumers)):
+                with meter:
+                    level["gets_started"] += 1
+                w.step("get()")
+                item = buffer.get()
+                with meter:
+                    level["gets"] += 1
+                w.finished(item, keep=True)
+
+        return self.harness.crew.start(f"consumer {c}", body)
+
+    def record(self, consumers: list[Worker], stuck: list[Worker]) -> dict[str, Any]:
         return {
-            "consumed": {w.name: [plain(r) for r in w.results] for w in made},
-            "most_inside": level["max"], "inside": level["puts"] - level["gets"],
-            "producers_done": all(w.state is WorkerState.DONE for w in makers),
+            "consumed": {w.name: [plain(r) for r in w.results] for w in consumers},
+            "most_inside": self.level["max"],
+            "inside": self.level["puts"] - self.level["gets"],
+            "producers_done": all(w.state is WorkerState.DONE for w in self.makers),
             "stuck": [_snapshot(w) for w in stuck],
-            "failed": [_snapshot(w) for w in self.crew.failures()],
+            "failed": [_snapshot(w) for w in self.harness.crew.failures()],
         }
 
 

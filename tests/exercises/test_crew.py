@@ -11,6 +11,7 @@ import pytest
 
 from pcmodel.grading import crew as crew_module
 from pcmodel.grading.crew import Crew, processor_wait
+from tests.conftest import wait_until
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux reports run-queue delay")
@@ -90,3 +91,48 @@ def test_a_thread_that_runs_is_never_still():
     finally:
         stop.set()
         crew.workers[0].thread.join(10)
+
+
+# A child whose main thread holds the GIL inside one long C call (a big power) while a second
+# thread, started first, spins in Python: that thread sleeps waiting for the GIL (state S) and
+# uses almost no CPU, yet it is not stuck.
+_GIL_HOG = r"""
+import sys, threading
+ready = threading.Event()
+def spin():
+    ready.set()
+    while True:
+        pass
+t = threading.Thread(target=spin, daemon=True)
+t.start()
+ready.wait()
+print(t.native_id, flush=True)
+pow(3, 10**8)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs /proc task states")
+def test_a_thread_waiting_for_the_gil_is_never_still():
+    import subprocess
+
+    child = subprocess.Popen([sys.executable, "-c", _GIL_HOG], stdout=subprocess.PIPE, text=True)
+    try:
+        waiter = f"/proc/{child.pid}/task/{int(child.stdout.readline())}/stat"
+        hog = f"/proc/{child.pid}/task/{child.pid}/stat"
+        stillness = crew_module.Stillness(quiet=0.2)
+        # The hog may first wait for the GIL itself, before its long call starts.
+        wait_until(lambda: crew_module.task_stat(hog)[0] == "R", timeout=10)
+        asleep = 0  # looks at which the waiter slept while the hog held the GIL
+        deadline = time.monotonic() + 1.5
+        while time.monotonic() < deadline:
+            if crew_module.task_stat(hog)[0] != "R":
+                break  # the long call ended: the test is over
+            state = crew_module.task_stat(waiter)[0]
+            asleep += state == "S"
+            assert not stillness.still([waiter], 0), "a thread waiting for the GIL was still"
+            threading.Event().wait(0.02)  # the interval between two looks, as in Crew.wait
+        assert asleep >= 5  # it did sleep: the state letter alone would call it still
+    finally:
+        child.kill()
+        child.wait(10)
+        child.stdout.close()

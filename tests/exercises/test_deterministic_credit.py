@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from pcmodel.grading import assignor_checks, pipeline_checks, process_checks
+from pcmodel.grading import assignor_checks, buffer_checks, pipeline_checks, process_checks
 from pcmodel.grading.checks import CheckFailed
 from pcmodel.grading.engine import exercises_root
 
@@ -31,14 +31,25 @@ def _failures(check, impl: str) -> list[str]:
     return seen
 
 
+def _many_threads(impl: str) -> None:
+    """Exercise 01's many-threads check, as its suite calls it."""
+    buffer_checks.check_stress(impl, producers=3, consumers=4, items=30, capacity=2,
+                               trials=12, noise=0.25, seed=201)
+
+
 @pytest.mark.parametrize(("check", "exercise", "buggy", "because"), [
+    (_many_threads, "01_condition_buffer", "off_by_one_capacity",
+     "3 items had been put and not yet taken"),
+    (_many_threads, "01_condition_buffer", "single_condition_notify",
+     "everyone waits: deadlock"),
     (lambda impl: process_checks.check_stepped_puts(impl, method="fork"),
      "04_process_buffer", "missing_mutex", "the second put() ran meanwhile"),
     (pipeline_checks.check_parallel_consumers, "03_pipeline_shutdown",
      "markers_before_producers_finish", "it did not return"),
     (pipeline_checks.check_source_error, "03_pipeline_shutdown",
      "markers_before_producers_finish", "it did not return"),
-], ids=["04-two-puts-stepped", "03-markers-before-items", "03-markers-source-error"])
+], ids=["01-one-item-too-many", "01-wrong-waiter", "04-two-puts-stepped",
+        "03-markers-before-items", "03-markers-source-error"])
 def test_a_race_is_caught_in_every_run(check, exercise, buggy, because):
     failures = _failures(check, str(ROOT / "zoo" / exercise / f"{buggy}.py"))
     assert all(because in f for f in failures), failures

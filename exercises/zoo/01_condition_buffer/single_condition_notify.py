@@ -9,7 +9,7 @@ then all three wait and nothing moves: a deadlock.
 import threading
 from collections import deque
 
-CAUGHT_BY = ("test_mixed_waiters", "test_interleavings")
+CAUGHT_BY = ("test_mixed_waiters", "test_many_threads", "test_interleavings")
 
 
 class BoundedBuffer:
