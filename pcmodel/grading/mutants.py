@@ -1,18 +1,28 @@
 """Mutation testing of the graded suites: break each reference solution on purpose, grade it.
 
 A suite is only as good as the bugs it catches, and the zoo holds the bugs it was tuned on. This
-module applies small mechanical changes to an exercise's ``solution.py`` (the classic mutation
-operators of Offutt's Mothra and of mutmut/cosmic-ray: delete a statement, swap two, ``while`` to
-``if``, a constant off by one, a comparison relaxed, a lock dropped, a notify narrowed...), grades
-every mutant with the exercise's suite, and reports the share *killed* (the suite took points).
-A surviving mutant is either a hole in the suite or *equivalent*: a change no caller can observe
-(``notify()`` to ``notify_all()`` where only one thread can wait). Equivalent mutants are listed,
-each with the reason, in ``exercises/mutation_equivalents.toml``, and left out of the score; one
-kind is recognised mechanically and never generated: swapping two assignments that only build
-fresh objects and share no name (``INDEPENDENT_SWAP`` says why).
+module applies small mechanical changes to an exercise's ``solution.py``
+(:mod:`pcmodel.grading.mutation_operators`: delete a statement, swap two, ``while`` to ``if``, a
+constant off by one, a comparison relaxed, a lock dropped, a notify narrowed...), grades every
+mutant with the exercise's suite, and reports per exercise the share *killed* (the suite took
+points). A surviving mutant is either a hole in the suite or *equivalent*: a change no caller can
+observe (``notify()`` to ``notify_all()`` where extra waiters re-check and wait again).
+Equivalent mutants are listed, each with the reason, in ``exercises/mutation_equivalents.toml``;
+they are graded too (a suite that takes points from one takes them from code that behaves like
+the reference) but left out of the share. One kind is recognised mechanically and never
+generated: swapping two assignments that only build fresh objects and share no name
+(``INDEPENDENT_SWAP`` says why); the report counts them.
 
-    python -m pcmodel.grading.mutants 01 --max 40 --jobs 2 --json mutants-01.json
-    python -m pcmodel.grading.mutants all --list          # show the mutants without grading
+    python -m pcmodel.grading.mutants all --jobs 2 --json mutants.json
+    python -m pcmodel.grading.mutants 01 --full --rounds 2   # whole suite twice: same score?
+    python -m pcmodel.grading.mutants all --list              # the mutants, graded not
+
+By default a grading stops at the first failed check (enough to know a mutant is killed).
+``--full`` runs the whole suite, so the score is the partial credit a student would get, and
+``--rounds N`` grades each mutant N times: a mutant whose score differs between gradings is
+reported (partial credit must be deterministic), and one killed in only some gradings does not
+count as killed. The exit status is 1 when anything is reported: a survivor, a mutant killed only
+sometimes, a listed equivalent that lost points, a score that varied.
 
 Mutants are numbered in source order and sampled with a fixed seed, so a run is reproducible.
 """
@@ -20,279 +30,29 @@ Mutants are numbered in source order and sampled with a fixed seed, so a run is 
 from __future__ import annotations
 
 import argparse
-import ast
-import copy
 import json
+import os
 import random
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import tomllib
 
 from pcmodel.grading.engine import Exercise, GradingError, discover, exercises_root, find, grade
+from pcmodel.grading.mutation_operators import (
+    INDEPENDENT_SWAP,
+    Mutant,
+    independent_swaps,
+    mutants_of,
+)
 
-__all__ = ["Mutant", "equivalents", "grade_mutants", "main", "mutants_of"]
-
-# Relational operator replacement: the boundary shifted by one, and the test inverted.
-_COMPARE_SWAPS: dict[type, tuple[type, ...]] = {
-    ast.Lt: (ast.LtE,), ast.LtE: (ast.Lt,), ast.Gt: (ast.GtE,), ast.GtE: (ast.Gt,),
-    ast.Eq: (ast.NotEq, ast.Gt), ast.NotEq: (ast.Eq,), ast.Is: (ast.IsNot,),
-    ast.IsNot: (ast.Is,), ast.In: (ast.NotIn,), ast.NotIn: (ast.In,),
-}
-_BINOP_SWAPS: dict[type, type] = {
-    ast.Add: ast.Sub, ast.Sub: ast.Add, ast.FloorDiv: ast.Mult, ast.Mult: ast.FloorDiv,
-}
-# Method names a mutant may replace by a sibling: the narrower wake-up, the other end of a deque.
-_CALL_SWAPS = {
-    "notify_all": "notify", "notify": "notify_all", "popleft": "pop", "append": "appendleft",
-    "pop": "popleft",
-}
-
-
-@dataclass(frozen=True)
-class Mutant:
-    """One changed copy of a solution: ``key`` is stable (operator, line, column, variant)."""
-
-    exercise: str
-    key: str
-    line: int
-    description: str
-    source: str
-
-
-def _statements(tree: ast.AST) -> Iterator[tuple[ast.AST, str, list[ast.stmt]]]:
-    """Every statement list inside a function: (owner node, field name, the list)."""
-    for func in ast.walk(tree):
-        if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            continue
-        for node in ast.walk(func):
-            for field in ("body", "orelse", "finalbody"):
-                body = getattr(node, field, None)
-                if isinstance(body, list) and body and isinstance(body[0], ast.stmt):
-                    yield node, field, body
-
-
-# Calls that build a fresh object and touch nothing else: statements made of these may be
-# reordered freely.
-_CONSTRUCTORS = frozenset({
-    "deque", "list", "dict", "set", "tuple", "object", "Lock", "RLock", "Condition", "Semaphore",
-    "BoundedSemaphore", "Event", "Array", "Value", "RawArray", "RawValue", "Queue", "Thread",
-    "len", "sorted", "min", "max", "divmod", "range", "enumerate", "int", "str", "values",
-    "items", "keys",
-})
-
-INDEPENDENT_SWAP = ("swapping two assignments (or function definitions) that build fresh objects "
-                    "and share no name (neither reads or writes what the other writes) cannot "
-                    "change what any caller sees")
-
-
-def _names(node: ast.AST) -> tuple[set[str], set[str], bool]:
-    """(written, read, pure) for one statement: dotted names, and whether every call in it is a
-    constructor from ``_CONSTRUCTORS``."""
-    written: set[str] = set()
-    if isinstance(node, ast.FunctionDef):
-        # Defining a function binds its name; its body runs later, when it is called.
-        if node.decorator_list or node.args.defaults or node.args.kw_defaults:
-            return {node.name}, set(), False
-        return {node.name}, set(), True
-    targets = node.targets if isinstance(node, ast.Assign) else []
-    for target in targets:
-        written.add(ast.unparse(target))
-    read = {ast.unparse(n) for n in ast.walk(getattr(node, "value", node))
-            if isinstance(n, (ast.Name, ast.Attribute))}
-    pure = all(
-        (c.func.attr if isinstance(c.func, ast.Attribute) else getattr(c.func, "id", "")) in
-        _CONSTRUCTORS
-        for c in ast.walk(node) if isinstance(c, ast.Call)
-    )
-    return written, read, pure
-
-
-def _independent(a: ast.stmt, b: ast.stmt) -> bool:
-    """Whether two plain assignments (or function definitions) can be swapped without any
-    observable difference."""
-    if not (isinstance(a, (ast.Assign, ast.FunctionDef))
-            and isinstance(b, (ast.Assign, ast.FunctionDef))):
-        return False
-    wa, ra, pa = _names(a)
-    wb, rb, pb = _names(b)
-
-    def clash(writes: set[str], other: set[str]) -> bool:
-        return any(o == w or o.startswith(w + ".") or w.startswith(o + ".")
-                   for w in writes for o in other)
-
-    return pa and pb and not clash(wa, rb | wb) and not clash(wb, ra)
-
-
-_DELETABLE = (ast.Expr, ast.Assign, ast.AugAssign, ast.Raise, ast.Return, ast.If, ast.While,
-              ast.With, ast.For, ast.Try)
-
-
-def _is_docstring(stmt: ast.stmt) -> bool:
-    return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) and isinstance(
-        stmt.value.value, str)
-
-
-def _short(node: ast.AST) -> str:
-    text = ast.unparse(node).splitlines()[0]
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-# Each site names its anchor node by its position in ast.walk order, which a deep copy keeps, and
-# a change that edits the copy's nodes found by the same positions.
-
-
-def _walk_index(tree: ast.AST) -> dict[int, int]:
-    return {id(node): i for i, node in enumerate(ast.walk(tree))}
-
-
-def _sites(tree: ast.AST) -> Iterator[tuple[int, str, str, Callable[[list[ast.AST]], None]]]:
-    """(walk index of the anchor node, operator, description, change(nodes of a copy))."""
-    index = _walk_index(tree)
-    in_function: set[int] = set()
-    for func in ast.walk(tree):
-        if isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            in_function.update(id(n) for n in ast.walk(func) if n is not func)
-
-    for owner, field, body in _statements(tree):
-        anchor = index[id(owner)]
-        for i, stmt in enumerate(body):
-            if _is_docstring(stmt):
-                continue
-            if isinstance(stmt, _DELETABLE):
-                def delete(nodes, anchor=anchor, field=field, i=i):
-                    getattr(nodes[anchor], field)[i] = ast.Pass()
-                yield index[id(stmt)], "delete", f"delete `{_short(stmt)}`", delete
-            if i + 1 < len(body) and not _is_docstring(body[i + 1]) \
-                    and not _independent(stmt, body[i + 1]):
-                def swap(nodes, anchor=anchor, field=field, i=i):
-                    stmts = getattr(nodes[anchor], field)
-                    stmts[i], stmts[i + 1] = stmts[i + 1], stmts[i]
-                yield (index[id(stmt)], "swap",
-                       f"swap `{_short(stmt)}` with `{_short(body[i + 1])}`", swap)
-            if isinstance(stmt, ast.With):
-                def unwrap(nodes, anchor=anchor, field=field, i=i):
-                    stmts = getattr(nodes[anchor], field)
-                    stmts[i:i + 1] = stmts[i].body
-                yield index[id(stmt)], "drop-with", f"run the body of `{_short(stmt)}` " \
-                    "without it", unwrap
-            if isinstance(stmt, ast.Try):
-                def untry(nodes, anchor=anchor, field=field, i=i):
-                    stmts = getattr(nodes[anchor], field)
-                    stmts[i:i + 1] = stmts[i].body + stmts[i].finalbody
-                yield index[id(stmt)], "drop-try", "run the body of `try:` without its " \
-                    "handlers", untry
-
-    for node in ast.walk(tree):
-        if id(node) not in in_function:
-            continue
-        at = index[id(node)]
-        if isinstance(node, ast.While):
-            def to_if(nodes, at=at):
-                loop = nodes[at]
-                loop.__class__ = ast.If  # same fields: test, body, orelse
-            yield at, "while-if", f"`{_short(node.test)}`: while -> if", to_if
-        if isinstance(node, (ast.While, ast.If)):
-            def negate(nodes, at=at):
-                nodes[at].test = ast.UnaryOp(ast.Not(), nodes[at].test)
-            yield at, "negate", f"negate `{_short(node.test)}`", negate
-        if isinstance(node, ast.Compare):
-            for k, op in enumerate(node.ops):
-                for new in _COMPARE_SWAPS.get(type(op), ()):
-
-                    def compare(nodes, at=at, k=k, new=new):
-                        nodes[at].ops[k] = new()
-                    yield at, "compare", f"`{_short(node)}`: {type(op).__name__} -> " \
-                        f"{new.__name__}", compare
-        if isinstance(node, ast.BinOp):
-            if type(node.op) in _BINOP_SWAPS:
-                new = _BINOP_SWAPS[type(node.op)]
-
-                def binop(nodes, at=at, new=new):
-                    nodes[at].op = new()
-                yield at, "binop", f"`{_short(node)}`: {type(node.op).__name__} -> " \
-                    f"{new.__name__}", binop
-            if isinstance(node.op, ast.Mod):
-                def no_mod(nodes, at=at):
-                    parent_replace(nodes, at, nodes[at].left)
-                yield at, "no-modulo", f"`{_short(node)}` without the modulo", no_mod
-        if isinstance(node, ast.Constant) and type(node.value) is int:
-            for delta in (1, -1):
-                def const(nodes, at=at, delta=delta):
-                    nodes[at].value += delta
-                yield at, "constant", f"constant {node.value} -> {node.value + delta} " \
-                    f"(line {node.lineno})", const
-        if isinstance(node, ast.Constant) and type(node.value) is bool:
-            def flip(nodes, at=at):
-                nodes[at].value = not nodes[at].value
-            yield at, "constant", f"{node.value} -> {not node.value} (line {node.lineno})", flip
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
-                and node.func.attr in _CALL_SWAPS:
-            new_name = _CALL_SWAPS[node.func.attr]
-
-            def rename(nodes, at=at, new_name=new_name):
-                nodes[at].func.attr = new_name
-            yield at, "call", f"`{_short(node)}`: .{node.func.attr} -> .{new_name}", rename
-        if isinstance(node, ast.BoolOp):
-            def boolop(nodes, at=at):
-                nodes[at].op = ast.Or() if isinstance(nodes[at].op, ast.And) else ast.And()
-            yield at, "boolop", f"`{_short(node)}`: and <-> or", boolop
-
-
-def parent_replace(nodes: list[ast.AST], at: int, replacement: ast.AST) -> None:
-    """Replace ``nodes[at]`` by ``replacement`` wherever its parent refers to it."""
-    target = nodes[at]
-    for parent in nodes:
-        for field, value in ast.iter_fields(parent):
-            if value is target:
-                setattr(parent, field, replacement)
-                return
-            if isinstance(value, list):
-                for i, item in enumerate(value):
-                    if item is target:
-                        value[i] = replacement
-                        return
-
-
-def mutants_of(exercise: Exercise) -> list[Mutant]:
-    """Every distinct mutant of ``exercise``'s solution.py, in source order.
-
-    Mutants whose code is identical to the original or to an earlier mutant are dropped.
-    """
-    path = exercise.folder / "solution.py"
-    original = path.read_text(encoding="utf-8")
-    tree = ast.parse(original)
-    baseline = ast.unparse(tree)
-    seen = {baseline}
-    found = []
-    counts: dict[str, int] = {}
-    originals = list(ast.walk(tree))
-    for at, op, description, change in _sites(tree):
-        mutated = copy.deepcopy(tree)
-        nodes = list(ast.walk(mutated))
-        anchor = originals[at]
-        change(nodes)
-        ast.fix_missing_locations(mutated)
-        try:
-            source = ast.unparse(mutated)
-            compile(source, str(path), "exec")
-        except (SyntaxError, ValueError, TypeError):
-            continue  # a change the grammar does not allow (none expected; kept for safety)
-        if source in seen:
-            continue
-        seen.add(source)
-        line = getattr(anchor, "lineno", 0)
-        base = f"{op}@{line}:{getattr(anchor, 'col_offset', 0)}"
-        counts[base] = counts.get(base, 0) + 1
-        key = base if counts[base] == 1 else f"{base}#{counts[base]}"
-        found.append(Mutant(exercise.name, key, line, f"line {line}: {description}", source))
-    return found
+__all__ = ["INDEPENDENT_SWAP", "Mutant", "equivalents", "format_summary", "grade_mutants",
+           "main", "mutants_of", "summarise"]
 
 
 def equivalents(root: Path | None = None) -> dict[tuple[str, str], str]:
@@ -304,33 +64,48 @@ def equivalents(root: Path | None = None) -> dict[tuple[str, str], str]:
     return {(e["exercise"], e["mutant"]): e["why"] for e in data.get("equivalent", [])}
 
 
-def _grade_one(exercise: Exercise, mutant: Mutant, folder: Path) -> dict[str, Any]:
+def _grade_once(exercise: Exercise, path: Path, exitfirst: bool) -> tuple[int, int, list[str]]:
+    """(score, max score, ids of the failed checks) of one grading; a suite that cannot run at
+    all scores 0 of -1 (the mutant broke even the suite's collection)."""
+    try:
+        report = grade(exercise, path, timeout=900, exitfirst=exitfirst)
+    except GradingError as exc:
+        return 0, -1, [f"the suite could not run: {str(exc).splitlines()[0]}"]
+    failed = [c["id"] for c in report["checks"] if c["points"] and not c["earned"]]
+    return report["score"], report["max_score"], failed
+
+
+def _grade_one(exercise: Exercise, mutant: Mutant, folder: Path, rounds: int,
+               exitfirst: bool) -> dict[str, Any]:
     # The file keeps the solution's name so that tracebacks and line numbers read the same.
     target = folder / mutant.key.replace("@", "_").replace(":", "_").replace("#", "_")
     target.mkdir()
     path = target / "solution.py"
     path.write_text(mutant.source + "\n", encoding="utf-8")
     started = time.monotonic()
-    try:
-        report = grade(exercise, path, timeout=900, exitfirst=True)
-        failed = [c["id"] for c in report["checks"] if c["points"] and not c["earned"]]
-        verdict = "killed" if report["score"] < report["max_score"] else "survived"
-    except GradingError as exc:
-        report, failed, verdict = {}, [], "killed"
-        failed = [f"the suite could not run: {str(exc).splitlines()[0]}"]
+    gradings = [_grade_once(exercise, path, exitfirst) for _ in range(rounds)]
+    kills = sum(score < top or top < 0 for score, top, _ in gradings)
+    verdict = "killed" if kills == rounds else "survived" if kills == 0 else "unstable"
     return {"key": mutant.key, "line": mutant.line, "description": mutant.description,
-            "verdict": verdict, "failed_checks": failed,
-            "score": report.get("score"), "max_score": report.get("max_score"),
+            "verdict": verdict, "kills": kills, "rounds": rounds,
+            "scores": [score for score, _, _ in gradings],
+            "max_score": max(top for _, top, _ in gradings),
+            "failed_checks": [failed for _, _, failed in gradings],
             "seconds": round(time.monotonic() - started, 1)}
 
 
 def grade_mutants(exercise: Exercise, mutants: list[Mutant], jobs: int = 2,
-                  progress: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
-    """Grade each mutant with the exercise's suite (``jobs`` at once); one result dict each."""
+                  progress: Callable[[dict[str, Any]], None] | None = None, *,
+                  rounds: int = 1, exitfirst: bool = True) -> list[dict[str, Any]]:
+    """Grade each mutant ``rounds`` times with the exercise's suite (``jobs`` gradings at once,
+    stopping at the first failed check when ``exitfirst``); one result dict per mutant, in the
+    order given. A result's ``verdict`` is ``killed`` (points lost in every grading),
+    ``survived`` (full marks every time) or ``unstable`` (killed in only some gradings)."""
     with tempfile.TemporaryDirectory(prefix="pcmodel-mutants-") as tmp, \
             ThreadPoolExecutor(max_workers=jobs) as pool:
         results = []
-        for result in pool.map(lambda m: _grade_one(exercise, m, Path(tmp)), mutants):
+        for result in pool.map(lambda m: _grade_one(exercise, m, Path(tmp), rounds, exitfirst),
+                               mutants):
             results.append(result)
             if progress is not None:
                 progress(result)
@@ -338,23 +113,73 @@ def grade_mutants(exercise: Exercise, mutants: list[Mutant], jobs: int = 2,
 
 
 def summarise(exercise: str, results: list[dict[str, Any]],
-              known: dict[tuple[str, str], str]) -> dict[str, Any]:
-    """Kill rate over the mutants that are not known equivalents."""
+              known: dict[tuple[str, str], str], *, generated: int | None = None,
+              not_generated: int = 0) -> dict[str, Any]:
+    """Share killed over the graded mutants that are not known equivalents, and what to report.
+
+    ``survivors``: counted mutants with full marks every time; ``unstable``: counted mutants
+    killed in only some gradings (not counted as killed); ``equivalent_killed``: listed
+    equivalents that lost points (the listing is wrong, or the suite fails code that behaves
+    like the reference); ``varying``: any mutant whose score differed between gradings.
+    ``generated`` is how many mutants the solution gives (default: as many as were graded),
+    ``not_generated`` how many independent swaps were never generated.
+    """
     equivalent = [r for r in results if (exercise, r["key"]) in known]
     counted = [r for r in results if (exercise, r["key"]) not in known]
     killed = sum(r["verdict"] == "killed" for r in counted)
     return {
-        "exercise": exercise, "graded": len(results), "equivalent": len(equivalent),
-        "counted": len(counted), "killed": killed,
+        "exercise": exercise,
+        "generated": len(results) if generated is None else generated,
+        "independent_swaps_not_generated": not_generated,
+        "graded": len(results), "equivalent": len(equivalent), "counted": len(counted),
+        "killed": killed,
         "kill_rate": round(killed / len(counted), 3) if counted else 1.0,
         "survivors": [r for r in counted if r["verdict"] == "survived"],
+        "unstable": [r for r in counted if r["verdict"] == "unstable"],
         "equivalents": [dict(r, why=known[(exercise, r["key"])]) for r in equivalent],
+        "equivalent_killed": [r for r in equivalent if r["verdict"] != "survived"],
+        "varying": [r for r in results if len(set(r.get("scores", [r.get("score")]))) > 1],
         "results": results,
     }
 
 
+def _scores(r: dict[str, Any]) -> str:
+    return f"scores {', '.join(map(str, r['scores']))} of {r['max_score']}"
+
+
+def format_summary(s: dict[str, Any]) -> str:
+    """The report of one exercise: the figures, every excluded equivalent with its reason, and
+    each mutant that needs attention."""
+    lines = [
+        f"{s['exercise']}: {s['generated']} mutants generated "
+        f"({s['independent_swaps_not_generated']} independent swaps not generated), "
+        f"{s['graded']} graded, {s['equivalent']} equivalent excluded; "
+        f"killed {s['killed']}/{s['counted']} ({100 * s['kill_rate']:.0f}%)"]
+    for r in s["equivalents"]:
+        lines.append(f"    excluded {r['key']} ({r['description']}): {r['why']}")
+    for r in s["survivors"]:
+        lines.append(f"    SURVIVED {r['key']}: {r['description']}")
+    for r in s["unstable"]:
+        lines.append(f"    KILLED IN ONLY {r['kills']} OF {r['rounds']} GRADINGS {r['key']}: "
+                     f"{r['description']}")
+    for r in s["equivalent_killed"]:
+        lines.append(f"    LISTED AS EQUIVALENT BUT LOST POINTS {r['key']} ({_scores(r)}): "
+                     f"{r['description']}")
+    for r in s["varying"]:
+        lines.append(f"    SCORE VARIED {r['key']} ({_scores(r)}; failed "
+                     f"{' / '.join(','.join(f) or '-' for f in r['failed_checks'])}): "
+                     f"{r['description']}")
+    return "\n".join(lines)
+
+
+def _needs_attention(s: dict[str, Any]) -> bool:
+    return bool(s["survivors"] or s["unstable"] or s["equivalent_killed"] or s["varying"])
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Command line: grade the mutants of one exercise (or ``all``); exit 1 if one survived."""
+    """Command line: grade the mutants of one exercise (or ``all``) and print the report; exit
+    1 if a mutant survived, was killed only sometimes, varied in score, or a listed equivalent
+    lost points."""
     parser = argparse.ArgumentParser(prog="python -m pcmodel.grading.mutants",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("exercise", help="exercise name or number, or 'all'")
@@ -363,9 +188,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1, help="seed of the sample (default 1)")
     parser.add_argument("--jobs", type=int, default=2, help="gradings at once (default 2)")
     parser.add_argument("--only", default="", help="comma-separated mutant keys to grade")
+    parser.add_argument("--rounds", type=int, default=1, metavar="N",
+                        help="grade each mutant N times and report scores that differ "
+                             "(default 1)")
+    parser.add_argument("--full", action="store_true",
+                        help="run the whole suite for each grading instead of stopping at the "
+                             "first failed check (the score is then the partial credit)")
     parser.add_argument("--list", action="store_true", help="list the mutants, grade nothing")
     parser.add_argument("--json", metavar="FILE", help="write every result as JSON to FILE")
     args = parser.parse_args(argv)
+    if args.rounds < 1 or args.jobs < 1:
+        print("mutants: --rounds and --jobs must be at least 1", file=sys.stderr)
+        return 2
     try:
         chosen = discover() if args.exercise == "all" else [find(args.exercise)]
     except GradingError as exc:
@@ -373,13 +207,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     known = equivalents()
     summaries = []
+    started, load_before = time.monotonic(), os.getloadavg()
     for exercise in chosen:
-        mutants = mutants_of(exercise)
+        every = mutants_of(exercise)
+        mutants = every
         if args.only:
             wanted = set(args.only.split(","))
-            mutants = [m for m in mutants if m.key in wanted]
-        elif args.max and len(mutants) > args.max:
-            mutants = sorted(random.Random(args.seed).sample(mutants, args.max),
+            mutants = [m for m in every if m.key in wanted]
+        elif args.max and len(every) > args.max:
+            mutants = sorted(random.Random(args.seed).sample(every, args.max),
                              key=lambda m: (m.line, m.key))
         if args.list:
             for m in mutants:
@@ -388,24 +224,36 @@ def main(argv: list[str] | None = None) -> int:
             continue
 
         def show(result: dict[str, Any], name: str = exercise.name) -> None:
-            mark = "equivalent" if (name, result["key"]) in known else result["verdict"]
+            mark = result["verdict"]
+            if (name, result["key"]) in known:
+                mark = "equivalent" if mark == "survived" else f"equivalent but {mark}"
             print(f"{name} {result['key']:<22} {mark:<10} {result['seconds']:>5.1f} s  "
-                  f"{result['description']}", flush=True)
+                  f"{','.join(map(str, result['scores']))}/{result['max_score']}  "
+                  f"{result['description']}",
+                  flush=True)
 
-        summary = summarise(exercise.name, grade_mutants(exercise, mutants, args.jobs, show),
-                            known)
-        summaries.append(summary)
+        results = grade_mutants(exercise, mutants, args.jobs, show, rounds=args.rounds,
+                                exitfirst=not args.full)
+        summaries.append(summarise(exercise.name, results, known, generated=len(every),
+                                   not_generated=independent_swaps(exercise)))
     if args.list:
         return 0
-    print()
+    wall, load_after = time.monotonic() - started, os.getloadavg()
+    mode = "whole suite" if args.full else "stopping at the first failed check"
+    print(f"\n{len(summaries)} exercise(s), {args.rounds} grading(s) per mutant, {mode}, "
+          f"{args.jobs} at once: {wall / 60:.1f} min; load average {load_before[0]:.1f} before, "
+          f"{load_after[0]:.1f} after\n")
     for s in summaries:
-        print(f"{s['exercise']:<22} killed {s['killed']}/{s['counted']} "
-              f"({100 * s['kill_rate']:.0f}%), {s['equivalent']} equivalent excluded")
-        for r in s["survivors"]:
-            print(f"    SURVIVED {r['key']}: {r['description']}")
+        print(format_summary(s))
     if args.json:
-        Path(args.json).write_text(json.dumps(summaries, indent=1) + "\n", encoding="utf-8")
-    return 1 if any(s["survivors"] for s in summaries) else 0
+        document = {"command": ["python", "-m", "pcmodel.grading.mutants",
+                                *(sys.argv[1:] if argv is None else argv)],
+                    "rounds": args.rounds, "full": args.full, "jobs": args.jobs,
+                    "wall_seconds": round(wall, 1),
+                    "load_average": {"before": load_before, "after": load_after},
+                    "exercises": summaries}
+        Path(args.json).write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
+    return 1 if any(_needs_attention(s) for s in summaries) else 0
 
 
 if __name__ == "__main__":

@@ -142,7 +142,7 @@ def _everything(h: Any, count: int, items: int, consumers: int, capacity: int) -
 
 def _threads_finished(h: Any) -> Problem:
     data = ["sources", 2, 20, False]
-    seen = h.run(data, 3, 4, {"slow_items": [[0, 19], [1, 19]]})
+    seen = h.run(data, 3, 4, {"held_items": [[0, 19], [1, 19]]})
     return _trouble(seen) or _leftovers(seen) or _returned(seen)
 
 
@@ -187,7 +187,9 @@ def _source_error(h: Any) -> Problem:
     data = ["sources", 3, 12, False]
     # Slow sources: whatever the pipeline does before waiting for its producers, it does
     # before any item exists, in every run (end markers sent too early always come first).
-    seen = h.run(data, 2, 4, {"fail_source": [1, 5], "slow_start": True})
+    # A held item: a pipeline that raises before its consumers finished is seen doing so.
+    seen = h.run(data, 2, 4, {"fail_source": [1, 5], "slow_start": True,
+                              "held_items": [[2, 11]]})
     found = _trouble(seen)
     if found:
         return found
@@ -199,14 +201,15 @@ def _source_error(h: Any) -> Problem:
             "shutdown, then re-raise it in the caller; exceptions in workers are never lost",
         )
     expected = _all_of(3, 12, {1: range(5)})
-    return _missing(expected, seen, data) or _leftovers(seen)
+    return _leftovers(seen) or _missing(expected, seen, data)
 
 
 def _handler_error(h: Any) -> Problem:
     data = ["sources", 2, 15, False]
     # Failures in several items, so that a consumer that dies on its first failure leaves the
     # queue with nobody (or too few) to take from it.
-    seen = h.run(data, 3, 1, {"fail_items": [[0, 3], [1, 3], [0, 9], [1, 9]]})
+    seen = h.run(data, 3, 1, {"fail_items": [[0, 3], [1, 3], [0, 9], [1, 9]],
+                              "held_items": [[0, 14]]})
     found = _trouble(seen)
     if found:
         return found
@@ -217,7 +220,7 @@ def _handler_error(h: Any) -> Problem:
             "catch exceptions around handle() in each consumer, keep consuming, and re-raise "
             "the first one after every thread finished",
         )
-    return _missing(_flat(data), seen, data) or _leftovers(seen)
+    return _leftovers(seen) or _missing(_flat(data), seen, data)
 
 
 def _first_error(h: Any) -> Problem:
@@ -226,7 +229,7 @@ def _first_error(h: Any) -> Problem:
             "the first one, after the shutdown")
     # A source fails; a second source fails only once the first one's producer has finished.
     data = ["sources", 3, 8, False]
-    seen = h.run(data, 2, 4, {"hooks": "first_error"})
+    seen = h.run(data, 2, 4, {"hooks": "first_error", "held_items": [[2, 7]]})
     found = _trouble(seen)
     if found:
         return found
@@ -234,7 +237,7 @@ def _first_error(h: Any) -> Problem:
         return _problem("run_pipeline() to raise the first exception, from source 0, when "
                         "source 1 fails later", _raised(seen), hint)
     expected = _all_of(3, 8, {0: range(2), 1: range(5)})
-    found = _missing(expected, seen, data) or _leftovers(seen)
+    found = _leftovers(seen) or _missing(expected, seen, data)
     if found:
         return found
     # The same function again, in the same process: nothing may be left from the first call.
@@ -263,7 +266,7 @@ def _first_error(h: Any) -> Problem:
         return _problem("run_pipeline() to raise the first exception, from handle(), when a "
                         "source fails later", _raised(seen), hint)
     expected = _all_of(2, 10, {1: range(3)})
-    return _missing(expected, seen, data) or _leftovers(seen)
+    return _leftovers(seen) or _missing(expected, seen, data)
 
 
 def _parallel(h: Any, consumers: int) -> Problem:

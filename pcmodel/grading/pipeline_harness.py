@@ -53,6 +53,9 @@ def sources(count: int, items: int, odd: bool = False) -> list[list[Any]]:
     return data
 
 
+_OUTSIDE = "outside your file"  # where a thread is when no frame of the student's file runs
+
+
 class _SourceFailed(RuntimeError):
     """Raised by a source on purpose, to see whether the pipeline reports it."""
 
@@ -87,7 +90,7 @@ class _Run:
 
     def __init__(self, impl: str, sources: list[list[Any]], consumers: int, capacity: int, *,
                  fail_source: tuple[int, int] | None = None, fail_items: tuple[Any, ...] = (),
-                 slow_items: tuple[Any, ...] = (), barrier: int = 0,
+                 held_items: tuple[Any, ...] = (), barrier: int = 0,
                  hooks: dict[tuple[int, int], Any] | None = None, module: Any = None) -> None:
         # ``hooks[(source, n)](run)`` runs in the producer before it receives item n of that
         # source (it may wait, or raise to make the source fail). ``module`` reuses an already
@@ -100,6 +103,8 @@ class _Run:
         self.handled_after_failure = threading.Event()
         self.source_file = module.__spec__.origin
         self.queues: list[Any] = []
+        self.sources_left = len(sources)  # sources not yet exhausted (or failed)
+        self.noted = threading.Event()  # run_pipeline() returned and self.alive was taken
         proxy = _queue_proxy(self.queues)
         for name, value in list(vars(module).items()):
             if value is queue:
@@ -111,7 +116,7 @@ class _Run:
         self.handler_threads: set[int] = set()
         self.lock = threading.Lock()
         self.fail_items = fail_items
-        self.slow_items = slow_items
+        self.held_items = held_items
         self.barrier = threading.Barrier(barrier) if barrier else None
         self.raised: BaseException | None = None
         self.before = set(threading.enumerate())
@@ -129,17 +134,22 @@ class _Run:
         self.stuck = self.crew.wait(STALL * patience(), [self.runner])
         self.alive = [t for t in threading.enumerate()
                       if t not in self.before and t is not self.runner.thread and t.is_alive()]
+        self.noted.set()
 
     def _feed(self, index: int, items: list[Any], fail: tuple[int, int] | None) -> Iterator[Any]:
         self.feeders[index] = threading.current_thread()
-        for n, item in enumerate(items):
-            hook = self.hooks.get((index, n))
-            if hook is not None:
-                hook(self)
-            if fail is not None and fail == (index, n):
-                raise _SourceFailed(f"source {index} failed after {n} items")
-            self.crew.tick()
-            yield item
+        try:
+            for n, item in enumerate(items):
+                hook = self.hooks.get((index, n))
+                if hook is not None:
+                    hook(self)
+                if fail is not None and fail == (index, n):
+                    raise _SourceFailed(f"source {index} failed after {n} items")
+                self.crew.tick()
+                yield item
+        finally:
+            with self.lock:
+                self.sources_left -= 1
 
     def handle(self, item: Any) -> None:
         with self.lock:
@@ -151,10 +161,10 @@ class _Run:
         self.crew.tick()
         if self.barrier is not None:
             self.barrier.wait(STALL * patience())
-        if any(item is x for x in self.slow_items):
-            # A slow item keeps its consumer busy, so a pipeline that returns without joining
-            # its consumers is seen doing so.
-            threading.Event().wait(0.1)
+        if any(item is x for x in self.held_items):
+            # A held item keeps its consumer busy until the caller waits for the consumers, so
+            # a pipeline that returns without waiting is seen doing so, in every run.
+            _until_joined(self)
         if any(item is x for x in self.fail_items):
             with self.lock:
                 if self.failed_in is None:
@@ -168,7 +178,7 @@ class _Run:
             if frame.f_code.co_filename == self.source_file:
                 return f"line {frame.f_lineno} of {os.path.basename(self.source_file)}"
             frame = frame.f_back
-        return "outside your file"
+        return _OUTSIDE
 
     def observed(self, items: list[Any], planted: dict[str, BaseException]) -> dict[str, Any]:
         """What this run showed, as data: handled items as indices into ``items`` (by identity,
@@ -195,13 +205,18 @@ class _Run:
 
 def _wait_for_feeder(source: int, failed: threading.Event) -> Any:
     """A hook: wait until ``source`` has failed and its producer has finished (so it recorded
-    the error). Generous limits: they only matter for a pipeline that hangs anyway."""
+    the error): its thread ended, or left the student's code (a thread pool's worker lives on
+    after its task). Generous limits: they only matter for a pipeline that hangs anyway."""
 
     def hook(run: _Run) -> None:
         failed.wait(5 * STALL * patience())
         feeder = run.feeders.get(source)
-        if feeder is not None and feeder is not threading.current_thread():
-            feeder.join(5 * STALL * patience())
+        if feeder is None or feeder is threading.current_thread():
+            return
+        deadline = time.monotonic() + 5 * STALL * patience()
+        while (feeder.is_alive() and run.where(feeder) != _OUTSIDE
+               and time.monotonic() < deadline):
+            feeder.join(0.01)
 
     return hook
 
@@ -225,6 +240,56 @@ def _after_caller_waits(run: _Run) -> None:
         elif stillness.still([f"/proc/self/task/{thread.native_id}/stat"], 0):
             return
         threading.Event().wait(0.01)  # a look at another thread's state, not a synchronisation
+
+
+def _until_joined(run: _Run) -> None:
+    """Hold a handle() call until the caller of run_pipeline() waits for its consumers: every
+    source is exhausted (or failed) and the caller is blocked in a wait that is neither a
+    put() on a queue nor the join() of a producer (:func:`_waits_for_consumers`); or until
+    run_pipeline() has returned and the threads still running were noted. A pipeline that
+    returns (or raises) without waiting for its consumers is then seen with this one still
+    running, in every run, whatever the timing. A correct pipeline waits for its consumers
+    (join(), ``Queue.join()``, futures, an event...) and so lets the item go on; one that waits
+    in a way not recognised gets it after a bounded wait, during which the hold counts as
+    progress, so that it is not taken for a deadlock. The caller itself is never held."""
+    deadline = time.monotonic() + BLOCK_WAIT * patience()
+    while time.monotonic() < deadline and not run.noted.is_set():
+        runner = getattr(run, "runner", None)  # set just after run_pipeline() started
+        thread = runner.thread if runner is not None else None
+        if thread is threading.current_thread():
+            return
+        if thread is not None and run.sources_left == 0 and _waits_for_consumers(
+                thread, list(run.feeders.values())):
+            return
+        run.crew.tick()
+        run.noted.wait(0.01)  # a look at another thread's state, not a synchronisation
+
+
+# Where a thread blocks waiting for others, in Python code that the frames show: conditions
+# (and so events, semaphores, barriers, Queue.join(), futures) and Thread.join(). Whether the
+# thread merely sleeps is no sign: one waiting for the GIL on a busy machine sleeps too.
+_CONDITION_WAIT = threading.Condition.wait.__code__
+_THREAD_JOIN = threading.Thread.join.__code__
+_QUEUE_PUT = queue.Queue.put.__code__
+
+
+def _waits_for_consumers(thread: threading.Thread, producers: list[threading.Thread]) -> bool:
+    """Whether ``thread`` is blocked in a wait other than a put() on a queue (sending work or
+    end markers) or the join() of one of ``producers``."""
+    frame = sys._current_frames().get(thread.ident or -1)
+    waiting = False
+    while frame is not None:
+        code = frame.f_code
+        if code is _QUEUE_PUT:
+            return False
+        if code is _THREAD_JOIN:
+            if any(frame.f_locals.get("self") is p for p in producers):
+                return False
+            waiting = True
+        elif code is _CONDITION_WAIT:
+            waiting = True
+        frame = frame.f_back
+    return waiting
 
 
 def _starting_a_thread(thread: threading.Thread) -> bool:
@@ -253,8 +318,9 @@ class Pipelines:
 
     ``data`` is ``["sources", count, items, odd]`` (see :func:`sources`) or ``["literal",
     lists]``; positions ``[source, n]`` name items. ``plan`` adds the failures a check needs:
-    ``fail_source`` (the source fails before item n), ``fail_items`` / ``slow_items``
-    (handle() raises on / dawdles over those items), ``barrier`` (that many handle() calls must
+    ``fail_source`` (the source fails before item n), ``fail_items`` / ``held_items``
+    (handle() raises on those items / holds them until the caller waits for its consumers:
+    ``_until_joined``), ``barrier`` (that many handle() calls must
     meet), ``hooks`` ("first_error": source 0 fails at 2, source 1 at 5 once source 0's producer
     finished; "late_source": source 1 fails at 3 once the consumer whose handle() failed moved
     on), ``again`` (call the module loaded by the previous run again), ``slow_start`` (every
@@ -295,7 +361,7 @@ class Pipelines:
         run = _Run(self.impl, made, consumers, capacity,
                    fail_source=tuple(fail_source) if fail_source else None,
                    fail_items=tuple(made[s][n] for s, n in plan.get("fail_items", ())),
-                   slow_items=tuple(made[s][n] for s, n in plan.get("slow_items", ())),
+                   held_items=tuple(made[s][n] for s, n in plan.get("held_items", ())),
                    barrier=plan.get("barrier", 0), hooks=hooks,
                    module=self.module if plan.get("again") else None)
         self.module = run.module

@@ -20,7 +20,7 @@ from collections import Counter, defaultdict
 from functools import partial
 from typing import Any
 
-from pcmodel.grading.checks import fail_on
+from pcmodel.grading.checks import CheckFailed, fail_on
 from pcmodel.grading.process_harness import ProcessBuffers, edge_ops, shm_left, transfer_item
 from pcmodel.grading.process_stepping import MOST_ROUNDS
 from pcmodel.grading.replay import judge
@@ -31,6 +31,7 @@ __all__ = [
     "check_no_busy_waiting",
     "check_sequence",
     "check_spawn",
+    "check_stepped_gets",
     "check_stepped_puts",
     "check_transfer",
 ]
@@ -226,6 +227,59 @@ def _stepped(h: Any, method: str, base: int) -> Problem:
     return None
 
 
+def _stepped_gets(h: Any, method: str, base: int) -> Problem:
+    """A get() from a full buffer stopped before each line of get() in turn while another
+    process puts a third item: the three items must come out in the order put, whatever the
+    line (see :mod:`pcmodel.grading.process_stepping`)."""
+    seen = h.stepped_gets(method, base)
+    setup = (f"a consumer process ({method}) taking from a full buffer of capacity 2 while a "
+             "producer process puts a third item")
+    if not seen["started"]:
+        return _problem(f"the consumer and producer processes to start ({setup})",
+                        "they did not start", "")
+    for n, entry in enumerate(seen["rounds"]):
+        items = entry["items"]
+        if items != [base + 3 * n + k for k in (1, 2, 3)]:
+            raise ValueError("items the grader did not choose")
+        if not entry["filled"]:
+            return _problem("2 puts into an empty buffer of capacity 2 to return",
+                            "put() blocked", "")
+        held = entry["a_held"]
+        if held[0] == "done":
+            got = [held[1], *entry["got"]]
+            if got != items[:2]:
+                return _problem(f"get() to return {items[0]}, then {items[1]} ({setup})",
+                                ", ".join(_shown(x) for x in got), "")
+            return None  # every line of get() was a stopping point once
+        where = f"while the get() was stopped before line {held[1]} of your file"
+        for end in (held, entry["b_while"], entry["a_end"], entry["b_end"]):
+            if end is not None and end[0] == "error":
+                return _problem(f"no exception ({setup})", f"{end[1]} {where}", "")
+        if held[0] != "held":
+            return _problem(f"get() on a full buffer to return ({setup})",
+                            "it did not return", "")
+        if entry["a_end"][0] != "done":
+            return _problem(f"the stopped get() to return once it went on ({setup})",
+                            f"it never returned {where}", "")
+        if entry["b_end"][0] != "done":
+            return _problem(f"the put() to return once the get() freed a slot ({setup})",
+                            f"it never returned {where}", "")
+        got = [entry["a_end"][1], *entry["got"]]
+        if got != items:
+            return _problem(
+                f"the stopped get() to return {items[0]}, the oldest, and the next two "
+                f"{items[1]} and {items[2]} ({setup})",
+                f"they returned {', '.join(_shown(x) for x in got)} {where}, and the put() ran "
+                "meanwhile",
+                # Known cause only when the third item took the oldest one's place.
+                "a get() may give its slot back (release the free-slots semaphore) only after "
+                "it has read the item and moved the index, under the mutex"
+                if items[0] not in got and items[2] in got[:2] else "")
+    if len(seen["rounds"]) < MOST_ROUNDS:
+        raise ValueError("the rounds ended without a reason")
+    return None
+
+
 def _blocking(h: Any, capacity: int, window: float) -> Problem:
     """A put() in another process waits on a full buffer, and is released by a get()."""
     seen = h.blocking(capacity, window)
@@ -308,6 +362,9 @@ def check_transfer(impl: str, *, producers: int, consumers: int, items: int, cap
     # Items are offset by a number drawn here, so they differ in every grading.
     base = (1 + secrets.randbelow(100)) * 10_000_000
     _check(_transfer, impl, method, producers, consumers, items, capacity, noise, seed, base)
+    # A race these free-running processes hit only in some gradings (a put() into the slot a
+    # get() has freed but not yet read), made certain, so that the score does not vary.
+    fail_on(_stepped_gets_once(impl))
 
 
 def check_spawn(impl: str) -> None:
@@ -328,6 +385,33 @@ def check_stepped_puts(impl: str, method: str = "spawn") -> None:
     runs: both items come out, whatever the line (see :mod:`pcmodel.grading.process_stepping`).
     A buffer without a mutex fails this in every grading."""
     _check(_stepped, impl, method, (1 + secrets.randbelow(100)) * 10_000_000)
+
+
+# The verdict of the stepped get()s, per file graded in this process. The scenario's outcome is
+# fixed by the file, so every transfer check of a grading shares one run of it (the transfer
+# checks and each of their --grade-repeat rounds) instead of paying about a second each time.
+_STEPPED_GETS: dict[str, Problem | CheckFailed] = {}
+
+
+def _stepped_gets_once(impl: str) -> Problem:
+    if impl not in _STEPPED_GETS:
+        try:
+            _STEPPED_GETS[impl] = judge(_stepped_gets, partial(ProcessBuffers, impl), "fork",
+                                        (1 + secrets.randbelow(100)) * 10_000_000)
+        except CheckFailed as failed:
+            _STEPPED_GETS[impl] = failed
+    outcome = _STEPPED_GETS[impl]
+    if isinstance(outcome, CheckFailed):
+        raise outcome
+    return outcome
+
+
+def check_stepped_gets(impl: str, method: str = "fork") -> None:
+    """A get() from a full buffer stopped before each line of get() in turn while another
+    process puts: the items come out in the order put, whatever the line (see
+    :mod:`pcmodel.grading.process_stepping`). A get() that frees its slot before reading it
+    fails this in every grading."""
+    _check(_stepped_gets, impl, method, (1 + secrets.randbelow(100)) * 10_000_000)
 
 
 def check_blocking(impl: str, capacity: int = 2, window: float = 0.2) -> None:

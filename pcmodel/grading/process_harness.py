@@ -35,7 +35,7 @@ from pcmodel.grading.process_gang import (
     producer_main,
     waiting_consumer_main,
 )
-from pcmodel.grading.process_stepping import stepped_puts
+from pcmodel.grading.process_stepping import stepped_gets, stepped_puts
 from pcmodel.grading.replay import shape
 from pcmodel.grading.thread_harness import STALL, plain
 
@@ -209,6 +209,11 @@ class ProcessBuffers:
         "stepped": shape.record(started=shape.bool, rounds=shape.list_of(shape.record(
             items=shape.list_of(shape.int), a_held=_STEP, b_while=shape.either(shape.none, _STEP),
             a_end=_STEP, b_end=shape.either(shape.none, _STEP), got=shape.list_of(shape.any)))),
+        "stepped_gets": shape.record(started=shape.bool, rounds=shape.list_of(shape.record(
+            items=shape.list_of(shape.int), filled=shape.bool,
+            **{k: shape.either(shape.none, _STEP) for k in ("a_held", "b_while", "a_end",
+                                                             "b_end")},
+            got=shape.list_of(shape.any)))),
     }
 
     def __init__(self, impl: str) -> None:
@@ -278,6 +283,14 @@ class ProcessBuffers:
         module = _load(self.impl, importable=(method != "fork"))
         source = os.path.abspath(self.impl) if method != "fork" else module.__spec__.origin
         return stepped_puts(module, source, method, base, _call)
+
+    def stepped_gets(self, method: str, base: int) -> dict[str, Any]:
+        """A consumer process's get() from a full buffer, held before its n-th line of the
+        student's file while a producer process puts a third item (see
+        :mod:`pcmodel.grading.process_stepping`)."""
+        module = _load(self.impl, importable=(method != "fork"))
+        source = os.path.abspath(self.impl) if method != "fork" else module.__spec__.origin
+        return stepped_gets(module, source, method, base, _call)
 
     def busy(self, window: float) -> dict[str, Any]:
         """A consumer process waits on an empty buffer; then an item is put."""

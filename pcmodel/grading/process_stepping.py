@@ -1,4 +1,4 @@
-"""Two put() calls at once, the first one stopped at each line of the student's put() in turn.
+"""Two calls at once, the first one stopped at each line of the student's file in turn.
 
 Under timing noise, a buffer without a mutex loses an item only when two processes happen to be
 inside put() together; how often that happens depends on the machine, so a check that relies on
@@ -14,9 +14,16 @@ buffer that lets B in while A has written a slot but not yet moved the index los
 that line, in every run. The rounds end when A's put() finishes before reaching the line where it
 would be stopped, so the cost is one round per line of one put().
 
+The same for the other side (:func:`stepped_gets`): the buffer is full, consumer A is stopped
+before its n-th line of get(), producer B puts a third item (a correct buffer makes it wait
+until A has taken the oldest one), A is let go, and the controller takes the other two. A
+correct buffer hands back the three items in the order put whatever line A was stopped at; a
+get() that frees its slot before it has read it lets B overwrite the oldest item, at that line,
+in every run (a race a free-running transfer catches only in some gradings).
+
 The processes are stopped through their line tracer: before each line of the student's file a
-producer asks the controller (over its pipe) for leave to go on. Everything is returned as plain
-data; the verdict is :mod:`pcmodel.grading.process_checks`'s, made in the grader.
+stepped process asks the controller (over its pipe) for leave to go on. Everything is returned
+as plain data; the verdict is :mod:`pcmodel.grading.process_checks`'s, made in the grader.
 """
 
 from __future__ import annotations
@@ -25,15 +32,16 @@ import multiprocessing
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from pcmodel.grading.crew import Stillness, patience
 from pcmodel.grading.isolation import describe_exception, time_scale
 from pcmodel.grading.thread_harness import STALL, plain
 
-__all__ = ["MOST_ROUNDS", "stepped_producer_main", "stepped_puts"]
+__all__ = ["MOST_ROUNDS", "stepped_caller_main", "stepped_gets", "stepped_puts"]
 
-MOST_ROUNDS = 24  # lines of one put() stepped through at most (a put() of a buffer with room)
+MOST_ROUNDS = 24  # lines of one put() or get() stepped through at most
 _START_LIMIT = 60.0  # seconds for a process to start, before PCMODEL_GRADE_TIME_SCALE
 _CAPACITY = 2  # room for both items: neither put() has a reason to wait for a get()
 # Seconds B must sleep, without asking for a line, to count as blocked while A is held. Shorter
@@ -43,10 +51,10 @@ _CAPACITY = 2  # room for both items: neither put() has a reason to wait for a g
 _QUIET = 0.1
 
 
-def stepped_producer_main(buf: Any, conn: Any, source: str) -> None:
-    """Put each item received on ``conn`` (until None); before each line of ``source`` send
-    ``("line", lineno)`` and wait for leave to go on; after each put send ``("done", None)`` or
-    ``("error", text)``."""
+def stepped_caller_main(buf: Any, conn: Any, source: str) -> None:
+    """Make each call received on ``conn`` (``("put", item)`` or ``("get", None)``, until
+    None); before each line of ``source`` send ``("line", lineno)`` and wait for leave to go
+    on; after each call send ``("done", what get() returned or None)`` or ``("error", text)``."""
 
     def local(frame: Any, event: str, arg: Any) -> Any:
         if event == "line":
@@ -59,13 +67,14 @@ def stepped_producer_main(buf: Any, conn: Any, source: str) -> None:
 
     conn.send(("ready", None))
     while True:
-        item = conn.recv()
-        if item is None:
+        call = conn.recv()
+        if call is None:
             return
+        op, item = call
         sys.settrace(global_trace)
         try:
-            buf.put(item)
-            message: tuple[str, Any] = ("done", None)
+            result = buf.put(item) if op == "put" else plain(buf.get())
+            message: tuple[str, Any] = ("done", None if op == "put" else result)
         except BaseException as exc:  # noqa: BLE001 - reported to the controller
             message = ("error", describe_exception(exc, source))
         finally:
@@ -74,11 +83,11 @@ def stepped_producer_main(buf: Any, conn: Any, source: str) -> None:
 
 
 class _Stepper:
-    """One producer process, stepped line by line from the controller."""
+    """One producer or consumer process, stepped line by line from the controller."""
 
     def __init__(self, ctx: Any, buf: Any, source: str, name: str) -> None:
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=stepped_producer_main, args=(buf, child, source),
+        self.proc = ctx.Process(target=stepped_caller_main, args=(buf, child, source),
                                 name=name, daemon=True)
         self.proc.start()
         child.close()
@@ -95,13 +104,14 @@ class _Stepper:
                     return False
         return False
 
-    def put(self, item: int) -> None:
+    def call(self, op: str, item: int | None = None) -> None:
+        """Start ``put(item)`` or ``get()`` in the process."""
         self.lines = 0
-        self.conn.send(item)
+        self.conn.send((op, item))
 
     def advance(self, hold_at: int | None, stall: float) -> list[Any]:
-        """Let lines through until the put ends (``["done", None]`` / ``["error", text]``), or,
-        with ``hold_at``, until it asks for line number ``hold_at`` (0-based), left unanswered
+        """Let lines through until the call ends (``["done", result]`` / ``["error", text]``),
+        or, with ``hold_at``, until it asks for line number ``hold_at`` (0-based), left unanswered
         (``["held", lineno]``); ``["still", None]`` when it sleeps without asking (blocked in a
         primitive), ``["stalled", None]`` when it runs ``stall`` s without a line."""
         stillness = Stillness(_QUIET)
@@ -113,7 +123,9 @@ class _Stepper:
                 except EOFError:
                     return ["error", "the process died"]
                 if kind != "line":
-                    return [kind, data if isinstance(data, str) or data is None else repr(data)]
+                    plain_data = data is None or isinstance(data, str) or (
+                        isinstance(data, int) and not isinstance(data, bool))
+                    return [kind, data if plain_data else repr(data)]
                 if hold_at is not None and self.lines >= hold_at:
                     self.held = True
                     return ["held", data if isinstance(data, int) else -1]
@@ -160,7 +172,7 @@ def stepped_puts(module: Any, source: str, method: str, base: int,
     try:
         for hold_at in range(MOST_ROUNDS if started else 0):
             items = [base + 2 * hold_at + 1, base + 2 * hold_at + 2]
-            a.put(items[0])
+            a.call("put", items[0])
             held = a.advance(hold_at, stall)
             entry: dict[str, Any] = {"items": items, "a_held": held, "b_while": None,
                                      "a_end": held, "b_end": None, "got": []}
@@ -169,7 +181,7 @@ def stepped_puts(module: Any, source: str, method: str, base: int,
                 if held[0] == "done":  # A's put() is shorter than hold_at lines: all seen
                     entry["got"] = _take(buf, 1, stall, call)
                 break
-            b.put(items[1])
+            b.call("put", items[1])
             entry["b_while"] = b.advance(None, stall)
             a.release()
             entry["a_end"] = a.advance(None, stall)
@@ -179,6 +191,53 @@ def stepped_puts(module: Any, source: str, method: str, base: int,
                 break
             entry["got"] = _take(buf, 2, stall, call)
             if sorted(x for x in entry["got"] if isinstance(x, int)) != items:
+                break
+    finally:
+        a.stop()
+        b.stop()
+    return {"started": started, "rounds": rounds}
+
+
+def stepped_gets(module: Any, source: str, method: str, base: int,
+                 call: Callable[[Callable[[], Any], float], tuple[bool, Any]]) -> dict[str, Any]:
+    """The rounds of a stepped get() against a put() on a full buffer of capacity 2 (see the
+    module's docstring). Per round n, items ``base + 3n + 1 .. base + 3n + 3``: whether the
+    controller's two puts filled the buffer, the line consumer A was held at, how producer B's
+    put() of the third item went while A was held, how each ended (A's ``["done", item]``), and
+    what the controller's two get()s returned (None for one that did not return). Stops after
+    the first round where anything went wrong. Arguments as for :func:`stepped_puts`."""
+    ctx = multiprocessing.get_context(method)
+    buf = module.BoundedBuffer(_CAPACITY, ctx)
+    stall = STALL * patience()
+    a = _Stepper(ctx, buf, source, "consumer A")
+    b = _Stepper(ctx, buf, source, "producer B")
+    rounds: list[dict[str, Any]] = []
+    started = a.ready() and b.ready()
+    try:
+        for hold_at in range(MOST_ROUNDS if started else 0):
+            items = [base + 3 * hold_at + k for k in (1, 2, 3)]
+            entry: dict[str, Any] = {"items": items, "filled": False, "a_held": None,
+                                     "b_while": None, "a_end": None, "b_end": None, "got": []}
+            rounds.append(entry)
+            entry["filled"] = all(call(partial(buf.put, x), stall)[0] for x in items[:2])
+            if not entry["filled"]:
+                break
+            a.call("get")
+            entry["a_held"] = entry["a_end"] = held = a.advance(hold_at, stall)
+            if held[0] != "held":
+                if held[0] == "done":  # A's get() is shorter than hold_at lines: all seen
+                    entry["got"] = _take(buf, 1, stall, call)
+                break
+            b.call("put", items[2])
+            entry["b_while"] = b.advance(None, stall)
+            a.release()
+            entry["a_end"] = a.advance(None, stall)
+            entry["b_end"] = (entry["b_while"] if entry["b_while"][0] not in ("still", "stalled")
+                              else b.advance(None, stall))
+            if entry["a_end"][0] != "done" or entry["b_end"][0] != "done":
+                break
+            entry["got"] = _take(buf, 2, stall, call)
+            if [entry["a_end"][1], *entry["got"]] != items:
                 break
     finally:
         a.stop()

@@ -8,11 +8,14 @@ survey, every zoo entry graded repeatedly, is a script: ``exercises/zoo/score_sp
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 
 from pcmodel.grading import assignor_checks, buffer_checks, pipeline_checks, process_checks
 from pcmodel.grading.checks import CheckFailed
-from pcmodel.grading.engine import exercises_root
+from pcmodel.grading.engine import exercises_root, find
+from pcmodel.grading.mutation_operators import mutants_of
 
 ROOT = exercises_root()
 RUNS = 3
@@ -52,6 +55,30 @@ def _many_threads(impl: str) -> None:
         "03-markers-before-items", "03-markers-source-error"])
 def test_a_race_is_caught_in_every_run(check, exercise, buggy, because):
     failures = _failures(check, str(ROOT / "zoo" / exercise / f"{buggy}.py"))
+    assert all(because in f for f in failures), failures
+    check(str(ROOT / exercise / "solution.py"))  # the reference passes
+
+
+# Mutants of the reference solutions (pcmodel.grading.mutants) that a free-running check caught
+# only in some gradings: a get() that frees its slot before reading it (the 1-producer/1-consumer
+# transfer caught it in 9 of 10 gradings, the spawn transfer in 5 of 10), and a pipeline that
+# raises the first error before joining its consumers (caught or not by the timing).
+MUTANT_RACES = [
+    ("04_process_buffer", "swap@38:8", "self._empty.release()\n        with self._mutex:",
+     partial(process_checks.check_stepped_gets, method="fork"), "the put() ran meanwhile"),
+    ("03_pipeline_shutdown", "swap@65:4", "raise errors[0]\n    for thread in consumer_threads:",
+     pipeline_checks.check_source_error, "still running: consumer-"),
+]
+
+
+@pytest.mark.parametrize(("exercise", "key", "change", "check", "because"), MUTANT_RACES,
+                         ids=[f"{e[:2]}-{k}" for e, k, *_ in MUTANT_RACES])
+def test_a_mutant_race_is_caught_in_every_run(tmp_path, exercise, key, change, check, because):
+    found = [m for m in mutants_of(find(exercise)) if m.key == key]
+    assert found and change in found[0].source, f"{exercise} has no mutant {key} any more"
+    impl = tmp_path / "solution.py"
+    impl.write_text(found[0].source + "\n", encoding="utf-8")
+    failures = _failures(check, str(impl))
     assert all(because in f for f in failures), failures
     check(str(ROOT / exercise / "solution.py"))  # the reference passes
 

@@ -13,7 +13,8 @@ import ast
 import pytest
 
 from pcmodel.grading.engine import discover, find, grade
-from pcmodel.grading.mutants import equivalents, mutants_of, summarise
+from pcmodel.grading.mutants import equivalents, format_summary, mutants_of, summarise
+from pcmodel.grading.mutation_operators import independent_swaps
 
 EXERCISES = discover()
 
@@ -50,6 +51,7 @@ def test_independent_assignments_are_not_swapped():
     ex = find("01")
     swaps = [m.description for m in mutants_of(ex) if m.key.startswith("swap@")]
     assert not any("self._items = deque()" in d and "threading.Lock()" in d for d in swaps)
+    assert independent_swaps(ex) == 3  # capacity/deque, deque/Lock, the two Conditions
 
 
 def test_summary_leaves_equivalents_out():
@@ -58,6 +60,35 @@ def test_summary_leaves_equivalents_out():
     summary = summarise("x", results, {("x", "c"): "because"})
     assert (summary["killed"], summary["counted"], summary["equivalent"]) == (1, 2, 1)
     assert [r["key"] for r in summary["survivors"]] == ["b"]
+
+
+def _result(key, scores, top=10):
+    kills = sum(score < top for score in scores)
+    verdict = "killed" if kills == len(scores) else "survived" if not kills else "unstable"
+    return {"key": key, "description": f"line 1: change {key}", "verdict": verdict,
+            "kills": kills, "rounds": len(scores), "scores": scores, "max_score": top,
+            "failed_checks": [["test_x"] if score < top else [] for score in scores]}
+
+
+def test_summary_reports_what_needs_attention():
+    results = [_result("killed", [4, 4]), _result("sometimes", [10, 7]),
+               _result("varies", [4, 6]), _result("eq-ok", [10, 10]),
+               _result("eq-killed", [10, 9]), _result("lives", [10, 10])]
+    known = {("x", "eq-ok"): "cannot change anything visible",
+             ("x", "eq-killed"): "claimed to change nothing"}
+    s = summarise("x", results, known, generated=9, not_generated=2)
+    assert (s["generated"], s["graded"], s["equivalent"], s["counted"], s["killed"]) == \
+        (9, 6, 2, 4, 2)
+    assert [r["key"] for r in s["unstable"]] == ["sometimes"]
+    assert [r["key"] for r in s["equivalent_killed"]] == ["eq-killed"]
+    assert [r["key"] for r in s["varying"]] == ["sometimes", "varies", "eq-killed"]
+    text = format_summary(s)
+    assert text.startswith("x: 9 mutants generated (2 independent swaps not generated), 6 "
+                           "graded, 2 equivalent excluded; killed 2/4 (50%)")
+    assert "excluded eq-ok (line 1: change eq-ok): cannot change anything visible" in text
+    assert "SURVIVED lives" in text and "KILLED IN ONLY 1 OF 2 GRADINGS sometimes" in text
+    assert "LISTED AS EQUIVALENT BUT LOST POINTS eq-killed (scores 10, 9 of 10)" in text
+    assert "SCORE VARIED varies (scores 4, 6 of 10; failed test_x / test_x)" in text
 
 
 # Mutants that the suites used to miss: a ring that never clears a slot (keeps taken items
