@@ -32,6 +32,7 @@ __all__ = [
     "check_sequence",
     "check_spawn",
     "check_stepped_gets",
+    "check_stepped_put_get",
     "check_stepped_puts",
     "check_transfer",
 ]
@@ -280,6 +281,51 @@ def _stepped_gets(h: Any, method: str, base: int) -> Problem:
     return None
 
 
+def _stepped_put_get(h: Any, method: str, base: int) -> Problem:
+    """A put() into an empty buffer stopped before each line of put() in turn while another
+    process calls get(): the get() must return the item put, whatever the line (see
+    :mod:`pcmodel.grading.process_stepping`)."""
+    seen = h.stepped_put_get(method, base)
+    setup = (f"a producer process ({method}) putting into an empty buffer of capacity 2 while "
+             "a consumer process calls get()")
+    if not seen["started"]:
+        return _problem(f"the producer and consumer processes to start ({setup})",
+                        "they did not start", "")
+    for n, entry in enumerate(seen["rounds"]):
+        item, held = entry["item"], entry["a_held"]
+        if item != base + n + 1:
+            raise ValueError("an item the grader did not choose")
+        where = (f"while the put() was stopped before line {held[1]} of your file"
+                 if held[0] == "held" else "after the put() returned")
+        for end in (held, entry["b_while"], entry["a_end"], entry["b_end"]):
+            if end is not None and end[0] == "error":
+                return _problem(f"no exception ({setup})", f"{end[1]} {where}", "")
+        if held[0] not in ("held", "done"):
+            return _problem(f"put() into an empty buffer to return ({setup})",
+                            "it did not return", "")
+        if entry["a_end"][0] != "done":
+            return _problem(f"the stopped put() to return once it went on ({setup})",
+                            f"it never returned {where}", "")
+        got = entry["b_end"]
+        if got[0] != "done":
+            return _problem(f"get() to return once the put() finished ({setup})",
+                            f"it never returned {where}", "")
+        if got[1] != item:
+            early = entry["b_while"] is not None and entry["b_while"][0] == "done"
+            return _problem(
+                f"get() to return {item}, the item put ({setup})",
+                f"it returned {_shown(got[1])} {where}" + (
+                    ", before the put() had finished" if early else ""),
+                # Known cause only when the get() went through while the put() was stopped.
+                "a put() may signal its item (release the items semaphore) only after it has "
+                "written the slot and moved the index, under the mutex" if early else "")
+        if held[0] == "done":
+            return None  # every line of put() was a stopping point once
+    if len(seen["rounds"]) < MOST_ROUNDS:
+        raise ValueError("the rounds ended without a reason")
+    return None
+
+
 def _blocking(h: Any, capacity: int, window: float) -> Problem:
     """A put() in another process waits on a full buffer, and is released by a get()."""
     seen = h.blocking(capacity, window)
@@ -362,9 +408,11 @@ def check_transfer(impl: str, *, producers: int, consumers: int, items: int, cap
     # Items are offset by a number drawn here, so they differ in every grading.
     base = (1 + secrets.randbelow(100)) * 10_000_000
     _check(_transfer, impl, method, producers, consumers, items, capacity, noise, seed, base)
-    # A race these free-running processes hit only in some gradings (a put() into the slot a
-    # get() has freed but not yet read), made certain, so that the score does not vary.
-    fail_on(_stepped_gets_once(impl))
+    # Races these free-running processes hit only in some gradings (a put() into the slot a
+    # get() has freed but not yet read; a get() from a slot a put() has signalled but not yet
+    # written), made certain, so that the score does not vary.
+    fail_on(_stepped_once(_stepped_gets, impl))
+    fail_on(_stepped_once(_stepped_put_get, impl))
 
 
 def check_spawn(impl: str) -> None:
@@ -387,20 +435,22 @@ def check_stepped_puts(impl: str, method: str = "spawn") -> None:
     _check(_stepped, impl, method, (1 + secrets.randbelow(100)) * 10_000_000)
 
 
-# The verdict of the stepped get()s, per file graded in this process. The scenario's outcome is
-# fixed by the file, so every transfer check of a grading shares one run of it (the transfer
-# checks and each of their --grade-repeat rounds) instead of paying about a second each time.
-_STEPPED_GETS: dict[str, Problem | CheckFailed] = {}
+# The verdicts of the stepped get()s and of the stepped put() against a get(), per scenario and
+# file graded in this process. A scenario's outcome is fixed by the file, so every check of a
+# grading that needs it (the transfer checks, the busy-waiting check, and each of their
+# --grade-repeat rounds) shares one run of it instead of paying about a second each time.
+_STEPPED: dict[tuple[Any, str], Problem | CheckFailed] = {}
 
 
-def _stepped_gets_once(impl: str) -> Problem:
-    if impl not in _STEPPED_GETS:
+def _stepped_once(scenario: Any, impl: str) -> Problem:
+    key = (scenario, impl)
+    if key not in _STEPPED:
         try:
-            _STEPPED_GETS[impl] = judge(_stepped_gets, partial(ProcessBuffers, impl), "fork",
-                                        (1 + secrets.randbelow(100)) * 10_000_000)
+            _STEPPED[key] = judge(scenario, partial(ProcessBuffers, impl), "fork",
+                                  (1 + secrets.randbelow(100)) * 10_000_000)
         except CheckFailed as failed:
-            _STEPPED_GETS[impl] = failed
-    outcome = _STEPPED_GETS[impl]
+            _STEPPED[key] = failed
+    outcome = _STEPPED[key]
     if isinstance(outcome, CheckFailed):
         raise outcome
     return outcome
@@ -414,11 +464,23 @@ def check_stepped_gets(impl: str, method: str = "fork") -> None:
     _check(_stepped_gets, impl, method, (1 + secrets.randbelow(100)) * 10_000_000)
 
 
+def check_stepped_put_get(impl: str, method: str = "fork") -> None:
+    """A put() into an empty buffer stopped before each line of put() in turn while another
+    process calls get(): the get() returns the item put, whatever the line (see
+    :mod:`pcmodel.grading.process_stepping`). A put() that signals its item before writing the
+    slot fails this in every grading."""
+    _check(_stepped_put_get, impl, method, (1 + secrets.randbelow(100)) * 10_000_000)
+
+
 def check_blocking(impl: str, capacity: int = 2, window: float = 0.2) -> None:
     """put() in another process waits on a full buffer and is woken by get()."""
     _check(_blocking, impl, capacity, window)
 
 
 def check_no_busy_waiting(impl: str, window: float = 0.25) -> None:
-    """A consumer process waiting on an empty buffer uses no CPU."""
+    """A consumer process waiting on an empty buffer uses no CPU, and is woken by a put()
+    with the item put."""
     _check(_busy, impl, window)
+    # The wake-up above hands over the item put only if the put() wrote it before signalling,
+    # which these free-running processes show only in some gradings: made certain.
+    fail_on(_stepped_once(_stepped_put_get, impl))

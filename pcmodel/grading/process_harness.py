@@ -35,7 +35,7 @@ from pcmodel.grading.process_gang import (
     producer_main,
     waiting_consumer_main,
 )
-from pcmodel.grading.process_stepping import stepped_gets, stepped_puts
+from pcmodel.grading.process_stepping import stepped_gets, stepped_put_get, stepped_puts
 from pcmodel.grading.replay import shape
 from pcmodel.grading.thread_harness import STALL, plain
 
@@ -214,6 +214,9 @@ class ProcessBuffers:
             **{k: shape.either(shape.none, _STEP) for k in ("a_held", "b_while", "a_end",
                                                              "b_end")},
             got=shape.list_of(shape.any)))),
+        "stepped_put_get": shape.record(started=shape.bool, rounds=shape.list_of(shape.record(
+            item=shape.int, **{k: shape.either(shape.none, _STEP) for k in (
+                "a_held", "b_while", "a_end", "b_end")}))),
     }
 
     def __init__(self, impl: str) -> None:
@@ -291,6 +294,14 @@ class ProcessBuffers:
         module = _load(self.impl, importable=(method != "fork"))
         source = os.path.abspath(self.impl) if method != "fork" else module.__spec__.origin
         return stepped_gets(module, source, method, base, _call)
+
+    def stepped_put_get(self, method: str, base: int) -> dict[str, Any]:
+        """A producer process's put() into an empty buffer, held before its n-th line of the
+        student's file while a consumer process calls get() (see
+        :mod:`pcmodel.grading.process_stepping`)."""
+        module = _load(self.impl, importable=(method != "fork"))
+        source = os.path.abspath(self.impl) if method != "fork" else module.__spec__.origin
+        return stepped_put_get(module, source, method, base, _call)
 
     def busy(self, window: float) -> dict[str, Any]:
         """A consumer process waits on an empty buffer; then an item is put."""

@@ -21,6 +21,12 @@ correct buffer hands back the three items in the order put whatever line A was s
 get() that frees its slot before it has read it lets B overwrite the oldest item, at that line,
 in every run (a race a free-running transfer catches only in some gradings).
 
+And the mirror of that (:func:`stepped_put_get`): the buffer is empty, producer A is stopped
+before its n-th line of put(), consumer B calls get() (a correct buffer makes it wait until A has
+written its item and signalled it), A is let go. A correct buffer hands B the item A put whatever
+line A was stopped at; a put() that signals its item before writing the slot lets B read the
+slot unwritten (a stale item or the initial 0), at that line, in every run.
+
 The processes are stopped through their line tracer: before each line of the student's file a
 stepped process asks the controller (over its pipe) for leave to go on. Everything is returned
 as plain data; the verdict is :mod:`pcmodel.grading.process_checks`'s, made in the grader.
@@ -39,7 +45,8 @@ from pcmodel.grading.crew import Stillness, patience
 from pcmodel.grading.isolation import describe_exception, time_scale
 from pcmodel.grading.thread_harness import STALL, plain
 
-__all__ = ["MOST_ROUNDS", "stepped_caller_main", "stepped_gets", "stepped_puts"]
+__all__ = ["MOST_ROUNDS", "stepped_caller_main", "stepped_gets", "stepped_put_get",
+           "stepped_puts"]
 
 MOST_ROUNDS = 24  # lines of one put() or get() stepped through at most
 _START_LIMIT = 60.0  # seconds for a process to start, before PCMODEL_GRADE_TIME_SCALE
@@ -238,6 +245,48 @@ def stepped_gets(module: Any, source: str, method: str, base: int,
                 break
             entry["got"] = _take(buf, 2, stall, call)
             if [entry["a_end"][1], *entry["got"]] != items:
+                break
+    finally:
+        a.stop()
+        b.stop()
+    return {"started": started, "rounds": rounds}
+
+
+def stepped_put_get(module: Any, source: str, method: str, base: int,
+                    call: Callable[[Callable[[], Any], float], tuple[bool, Any]]) -> dict[str, Any]:
+    """The rounds of a stepped put() into an empty buffer of capacity 2 against a get() (see
+    the module's docstring). Per round n, item ``base + n + 1``: the line producer A was held at,
+    how consumer B's get() went while A was held, and how each ended (B's ``["done", item]``);
+    when A's put() ended before its n-th line, B's get() after it. Stops after the first round
+    where anything went wrong. Arguments as for :func:`stepped_puts`."""
+    ctx = multiprocessing.get_context(method)
+    buf = module.BoundedBuffer(_CAPACITY, ctx)
+    stall = STALL * patience()
+    a = _Stepper(ctx, buf, source, "producer A")
+    b = _Stepper(ctx, buf, source, "consumer B")
+    rounds: list[dict[str, Any]] = []
+    started = a.ready() and b.ready()
+    try:
+        for hold_at in range(MOST_ROUNDS if started else 0):
+            item = base + hold_at + 1
+            entry: dict[str, Any] = {"item": item, "a_held": None, "b_while": None,
+                                     "a_end": None, "b_end": None}
+            rounds.append(entry)
+            a.call("put", item)
+            entry["a_held"] = entry["a_end"] = held = a.advance(hold_at, stall)
+            if held[0] == "done":  # A's put() is shorter than hold_at lines: all seen
+                b.call("get")
+                entry["b_end"] = b.advance(None, stall)
+                break
+            if held[0] != "held":
+                break
+            b.call("get")
+            entry["b_while"] = b.advance(None, stall)
+            a.release()
+            entry["a_end"] = a.advance(None, stall)
+            entry["b_end"] = (entry["b_while"] if entry["b_while"][0] not in ("still", "stalled")
+                              else b.advance(None, stall))
+            if entry["a_end"] != ["done", None] or entry["b_end"] != ["done", item]:
                 break
     finally:
         a.stop()

@@ -61,11 +61,16 @@ def test_a_race_is_caught_in_every_run(check, exercise, buggy, because):
 
 # Mutants of the reference solutions (pcmodel.grading.mutants) that a free-running check caught
 # only in some gradings: a get() that frees its slot before reading it (the 1-producer/1-consumer
-# transfer caught it in 9 of 10 gradings, the spawn transfer in 5 of 10), and a pipeline that
-# raises the first error before joining its consumers (caught or not by the timing).
+# transfer caught it in 9 of 10 gradings, the spawn transfer in 5 of 10), its mirror, a put()
+# that signals its item before writing the slot (scored 7, 7, 10 and 5 of 15 in four gradings),
+# and a pipeline that raises the first error before joining its consumers (caught or not by the
+# timing).
 MUTANT_RACES = [
     ("04_process_buffer", "swap@38:8", "self._empty.release()\n        with self._mutex:",
      partial(process_checks.check_stepped_gets, method="fork"), "the put() ran meanwhile"),
+    ("04_process_buffer", "swap@30:8", "self._full.release()\n        with self._mutex:",
+     partial(process_checks.check_stepped_put_get, method="fork"),
+     "before the put() had finished"),
     ("03_pipeline_shutdown", "swap@65:4", "raise errors[0]\n    for thread in consumer_threads:",
      pipeline_checks.check_source_error, "still running: consumer-"),
 ]
