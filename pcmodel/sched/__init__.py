@@ -5,7 +5,8 @@ strategy picks who goes next at every scheduling point: operations on a Lock, RL
 Semaphore, BoundedSemaphore or Event, thread start/join/exit, ``time.sleep``, named
 ``yield_point(...)`` calls, and optionally the lines of chosen files. Ordinary student code that
 imports only ``threading``, ``collections``, ``queue`` and ``time`` runs unchanged: the module
-attributes are replaced by controlled versions for the duration of a run, so ``queue.Queue`` and
+attributes are replaced by controlled versions for the duration of a run, so ``queue.Queue``,
+``queue.SimpleQueue``, ``concurrent.futures.ThreadPoolExecutor`` (its workers and futures) and
 pcmodel's thread buffers built inside the run are controlled too. Beyond "who runs next", the
 scheduler chooses which waiter ``notify()`` wakes, and (through who runs next) whether a woken
 waiter or a barging thread gets the lock; spurious wake-ups can be allowed. Time is virtual
@@ -38,7 +39,8 @@ Modules: ``runtime`` (the baton-passing core: the controller's loop), with
 ``scheduling_points`` (what a managed thread does at a point), ``diagnosis`` (deadlock, polling,
 invariants, blocked states), ``teardown`` (ending every thread) and ``thread_context`` (which
 managed thread runs here); ``primitives`` (controlled threading objects, one module per kind,
-and virtual time), ``patching`` (installs them), ``lines`` (which lines get a point),
+and virtual time), ``patching`` (installs them), ``thread_pools`` (what a thread pool needs
+controlled), ``lines`` (which lines get a point),
 ``strategies``, ``explore`` (the exploration driver), with ``targets`` (traced files, re-bound
 modules), ``minimise`` (shrinking a failure) and ``results`` (Schedule, Failure,
 ExplorationResult); ``harness`` (producers/consumers around a buffer), ``trace`` (tables,

@@ -14,9 +14,12 @@
 # code is scheduled exactly like code that writes ``threading.Lock()``. The scheduler's own
 # modules are never re-bound: they keep the real primitives on purpose.
 #
+# ``queue.SimpleQueue`` (written in C) and what ``concurrent.futures.ThreadPoolExecutor`` shares
+# between runs are handled by ``thread_pools``.
+#
 # Not controlled: objects created before the run (real locks block for real; the watchdog then
 # reports the thread as stuck), names bound in modules the run was not told about,
-# ``queue.SimpleQueue`` (written in C), ``threading.Timer``, processes.
+# ``threading.Timer``, processes.
 
 from __future__ import annotations
 
@@ -30,6 +33,7 @@ from typing import Any
 
 from pcmodel.sched import primitives
 from pcmodel.sched.runtime import current_thread
+from pcmodel.sched.thread_pools import forgetting_run_workers, pool_replacements
 
 __all__ = ["patched"]
 
@@ -105,8 +109,8 @@ def _rebindings(
 def patched(modules: Iterable[ModuleType] = ()) -> Iterator[None]:
     """Replace threading/time/queue attributes by controlled switches; restore them on exit.
 
-    Names that ``modules`` imported from ``threading`` or ``time`` (``from threading import
-    Lock``) are replaced too, and restored on exit.
+    Names that ``modules`` imported from ``threading``, ``time`` or ``queue`` (``from threading
+    import Lock``) are replaced too, and restored on exit.
     """
     replacements: list[tuple[object, str, object]] = [
         (threading, "Lock", _switch(threading.Lock, primitives.Lock)),
@@ -130,17 +134,19 @@ def patched(modules: Iterable[ModuleType] = ()) -> Iterator[None]:
     # virtual clock too.
     if getattr(queue, "time", None) is time.monotonic:
         replacements.append((queue, "time", primitives.monotonic))
+    replacements += pool_replacements()
     swaps = {
         id(getattr(module, name)): value
         for module, name, value in replacements
-        if module is threading or module is time
+        if module is threading or module is time or module is queue
     }
     replacements += _rebindings(modules, swaps)
     saved = [(module, name, getattr(module, name)) for module, name, _ in replacements]
     try:
         for module, name, value in replacements:
             setattr(module, name, value)
-        yield
+        with forgetting_run_workers():
+            yield
     finally:
         for module, name, value in saved:
             setattr(module, name, value)

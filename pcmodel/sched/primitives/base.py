@@ -5,7 +5,8 @@ A controlled primitive remembers the run it was built in and gets a deterministi
 thread, or None when called from outside any run (the primitive then acts without the
 scheduler); it raises ``SchedulerAbort`` in a thread whose run is ending, and ``RuntimeError``
 when the primitive is used by a run other than the one that built it. Deadlines are on the
-run's virtual clock.
+run's virtual clock. A primitive's hash is the same in every schedule of a program, so sets of
+them iterate in the same order in every replay.
 """
 
 from __future__ import annotations
@@ -25,6 +26,14 @@ class _Primitive:
         thread = current_thread()
         self._run = thread.run if thread is not None else None
         self._label = self._run.new_label(self._kind) if self._run is not None else self._kind
+        self._hash = hash(self._label)
+
+    def __hash__(self) -> int:
+        # Sets and dicts of primitives (a pool's set of worker threads) iterate in hash order:
+        # the default hash is the object's address, which differs from one schedule to the next
+        # and would make a replayed schedule take other steps. The label is the same in every
+        # schedule of a program, and unique within its run.
+        return self._hash
 
     def _here(self) -> ManagedThread | None:
         """The calling managed thread of this primitive's run, or None outside any run."""
