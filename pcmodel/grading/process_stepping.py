@@ -189,11 +189,7 @@ def stepped_puts(module: Any, source: str, method: str, base: int,
                     entry["got"] = _take(buf, 1, stall, call)
                 break
             b.call("put", items[1])
-            entry["b_while"] = b.advance(None, stall)
-            a.release()
-            entry["a_end"] = a.advance(None, stall)
-            entry["b_end"] = (entry["b_while"] if entry["b_while"][0] not in ("still", "stalled")
-                              else b.advance(None, stall))
+            _let_a_go(a, b, entry, stall)
             if entry["a_end"][0] != "done" or entry["b_end"][0] != "done":
                 break
             entry["got"] = _take(buf, 2, stall, call)
@@ -236,11 +232,7 @@ def stepped_gets(module: Any, source: str, method: str, base: int,
                     entry["got"] = _take(buf, 1, stall, call)
                 break
             b.call("put", items[2])
-            entry["b_while"] = b.advance(None, stall)
-            a.release()
-            entry["a_end"] = a.advance(None, stall)
-            entry["b_end"] = (entry["b_while"] if entry["b_while"][0] not in ("still", "stalled")
-                              else b.advance(None, stall))
+            _let_a_go(a, b, entry, stall)
             if entry["a_end"][0] != "done" or entry["b_end"][0] != "done":
                 break
             entry["got"] = _take(buf, 2, stall, call)
@@ -281,17 +273,24 @@ def stepped_put_get(module: Any, source: str, method: str, base: int,
             if held[0] != "held":
                 break
             b.call("get")
-            entry["b_while"] = b.advance(None, stall)
-            a.release()
-            entry["a_end"] = a.advance(None, stall)
-            entry["b_end"] = (entry["b_while"] if entry["b_while"][0] not in ("still", "stalled")
-                              else b.advance(None, stall))
+            _let_a_go(a, b, entry, stall)
             if entry["a_end"] != ["done", None] or entry["b_end"] != ["done", item]:
                 break
     finally:
         a.stop()
         b.stop()
     return {"started": started, "rounds": rounds}
+
+
+def _let_a_go(a: _Stepper, b: _Stepper, entry: dict[str, Any], stall: float) -> None:
+    """B's call was made while A is held: note how it went while A waited (``b_while``), let A
+    go and note how each ended (``a_end``, ``b_end``; B's first answer if it had already
+    ended)."""
+    entry["b_while"] = b.advance(None, stall)
+    a.release()
+    entry["a_end"] = a.advance(None, stall)
+    entry["b_end"] = (entry["b_while"] if entry["b_while"][0] not in ("still", "stalled")
+                      else b.advance(None, stall))
 
 
 def _take(buf: Any, count: int, stall: float, call: Any) -> list[Any]:
