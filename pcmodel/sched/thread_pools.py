@@ -2,7 +2,7 @@
 #
 # The executor looks most of its primitives up at call time (``threading.Thread``,
 # ``threading.Semaphore``, the futures' ``threading.Condition``), so the switches of ``patching``
-# already control them. Three things it uses are out of their reach:
+# already control them. Four things are out of their reach:
 #
 # - its work queue is a ``queue.SimpleQueue``, written in C: a worker blocked in ``get()`` blocks
 #   for real, where the scheduler cannot see it. Inside a run ``queue.SimpleQueue()`` builds the
