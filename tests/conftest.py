@@ -141,17 +141,3 @@ def no_leaks():
         problems.append(f"new entries in {SHM}: {sorted(leaked_shm)}")
     if problems:
         pytest.fail("test left resources behind: " + "; ".join(problems))
-
-
-def pytest_xdist_make_scheduler(config, log):
-    """Under ``-n`` (``--dist load``), tests marked ``xdist_group`` run together on one worker.
-
-    A module whose fixture grades every zoo file once for all its tests is then graded by one
-    worker, not once by each worker that happens to receive one of its tests; every other test
-    is spread one by one, as ``--dist load`` does. Another ``--dist`` mode is left alone.
-    """
-    if config.getoption("dist", "no") != "load":
-        return None
-    from xdist.scheduler import LoadGroupScheduling
-
-    return LoadGroupScheduling(config, log)

@@ -16,9 +16,6 @@ import pytest
 
 from pcmodel.grading.engine import discover, exercises_root, grade
 
-# Its module fixture grades once for every test here: one worker runs them all.
-pytestmark = pytest.mark.xdist_group("alternatives")
-
 ROOT = exercises_root()
 EXERCISES = {ex.name: ex for ex in discover(ROOT)}
 ALTERNATIVES = sorted(

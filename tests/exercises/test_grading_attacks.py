@@ -29,9 +29,7 @@ from pcmodel.grading.reaper import subreaper_available
 ROOT = exercises_root()
 EXERCISES = {ex.name: ex for ex in discover(ROOT)}
 
-# Its module fixture grades once for every test here: one worker runs them all.
-pytestmark = [pytest.mark.skipif(not subreaper_available(), reason="needs Linux prctl and /proc"),
-              pytest.mark.xdist_group("grading_attacks")]
+pytestmark = pytest.mark.skipif(not subreaper_available(), reason="needs Linux prctl and /proc")
 
 # The attack of the report that found the hole: walk the call stack to the check's result pipe and
 # send "returned" (eight lines); then a blunter one: write that message to every pipe it holds.
