@@ -87,6 +87,15 @@ class Backend:
             taken += 1
         return taken
 
+    def acquire_soon(self, semaphore: Any) -> bool:
+        """Called when a non-blocking acquire of ``semaphore`` just failed: take a permit that
+        comes within microseconds, busy-waiting; False if none did. Never sleeps.
+
+        Threads do not busy-wait (under the GIL a spinning thread keeps the one it waits for
+        from running), so this is False at once.
+        """
+        return False
+
     def queue(self, maxsize: int) -> Any:
         """A ready-made queue (the ``queue`` variant): the standard library's for this backend."""
         raise NotImplementedError

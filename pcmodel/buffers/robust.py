@@ -26,9 +26,10 @@ A wake-up is posted only once the waker holds no lock: ``RobustCondition.notify(
 sleepers out, and the lock's ``release()`` posts their tokens after it has let go of the lock, so
 the woken sleeper finds the lock free instead of going back to sleep on it (each hand-over would
 otherwise cost two sleeps: a lock convoy). A :class:`RobustSemaphore` counts its sleepers with no
-lock at all. An acquirer that finds a :class:`RobustLock` held tries again :data:`SPIN` times
-(about 10 µs) before it sleeps: the lock is held for a few microseconds at a time, by a process
-that is usually running on the other core.
+lock at all. A process that finds the lock held, or waits for a wake-up or a permit, first tries
+again for up to :data:`SPIN` times (about 30 µs) before it sleeps, as long as such spins have
+lately paid off (:mod:`pcmodel.buffers.spinning`): what it waits for is usually a peer on the
+other core, a few microseconds away.
 
 Limits: a dead process is recognised by its pid (gone, or a zombie); if the pid is reused by a
 new process before anyone checks, the death goes unnoticed, and so does a death in the instant
@@ -54,6 +55,7 @@ import os
 import time
 from typing import Any
 
+from pcmodel.buffers.spinning import Spinner
 from pcmodel.errors import BufferBroken
 
 __all__ = ["PARTICIPANTS", "SLICE", "SPIN", "Health", "RobustCondition", "RobustLock",
@@ -62,13 +64,12 @@ __all__ = ["PARTICIPANTS", "SLICE", "SPIN", "Health", "RobustCondition", "Robust
 SLICE = 0.1
 """Seconds a blocked process sleeps at most before it checks that its peers are alive."""
 
-SPIN = 100
-"""Times a :class:`RobustLock` acquirer that finds the lock held tries again (about 10 µs in all)
-before it sleeps: a holder running on another core lets go within microseconds, and a sleep
-costs the acquirer a context switch and the releaser a wake-up system call."""
+SPIN = 300
+"""Most times a process tries again (about 30 µs in all) before it sleeps on a held lock, for a
+condition's wake-up or for a semaphore's permit; fewer while spins have lately failed (see
+:class:`~pcmodel.buffers.spinning.Spinner`)."""
 
 PARTICIPANTS = 64  # processes whose semaphore debts are tracked at once (dead ones are reused)
-_SPINS = range(SPIN)
 _BROKEN, _CLAIM_OWNER = 0, 1  # indexes in Health._flags
 
 _pid = os.getpid()
@@ -193,6 +194,7 @@ class RobustLock:
         self._health = health
         self._flags = health._flags
         health._owners.append(self._owner)
+        self._spinner = Spinner(SPIN)
         # Wake-ups a condition's notify() left for release() to post: the lock holder's, as
         # only the holder notifies and release() takes them before it lets go of the lock.
         self._deferred: list = []
@@ -226,12 +228,11 @@ class RobustLock:
 
     def _acquire_slowly(self, timeout: float | None) -> bool:
         """Wait for the lock in slices, checking between them that no peer died holding it
-        (after :data:`SPIN` quick tries: the holder may be about to let go)."""
+        (after some quick tries: the holder may be about to let go)."""
         try_acquire = self._try_acquire
-        for _ in _SPINS:
-            if try_acquire(False):
-                self._owner.value = _pid
-                return True
+        if self._spinner.spin(try_acquire):
+            self._owner.value = _pid
+            return True
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             wait = SLICE if deadline is None else min(SLICE, deadline - time.monotonic())
@@ -286,6 +287,7 @@ class RobustCondition:
         self._tokens = context.Semaphore(0)
         self._sleepers = context.RawValue(ctypes.c_int64, 0)
         self._health = health
+        self._spinner = Spinner(SPIN)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Release the lock, sleep until notified (or ``timeout``, or a slice), re-take the lock.
@@ -297,7 +299,9 @@ class RobustCondition:
         self._lock.release()
         woken = False
         try:
-            woken = self._tokens.acquire(True, SLICE if timeout is None else min(SLICE, timeout))
+            take = self._tokens.acquire
+            woken = self._spinner.spin(take) or take(
+                True, SLICE if timeout is None else min(SLICE, timeout))
             if not woken:
                 self._health.check()
         finally:
@@ -360,6 +364,7 @@ class RobustSemaphore:
         self._sleepers = context.Semaphore(0)  # a counter: its value is the sleepers counted in
         self._health = health
         self._table = health.table
+        self._spinner = Spinner(SPIN)
         self._bind()
 
     def _bind(self) -> None:
@@ -383,6 +388,14 @@ class RobustSemaphore:
         slot = health._slot if health._slot_pid == _pid else health.debt_slot()
         if slot >= 0:
             self._table[slot] += 1
+        return True
+
+    def acquire_soon(self) -> bool:
+        """Take a permit that is free now or within microseconds (busy-waiting, see
+        :class:`~pcmodel.buffers.spinning.Spinner`); False if none came. Never sleeps."""
+        if not self._spinner.spin(self._try_acquire):
+            return False
+        self._owe(1)
         return True
 
     def _acquire_slowly(self, timeout: float | None) -> bool:

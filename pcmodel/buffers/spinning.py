@@ -1,0 +1,58 @@
+"""Busy-waiting before sleeping, for as long as it has lately paid off.
+
+A process that finds a buffer's lock held, or the buffer full or empty, is usually waiting for a
+peer running on the other core, which lets go or hands over within microseconds. Sleeping costs
+more than that: a context switch here, a wake-up system call there, and the time the kernel takes
+to run the sleeper again (tens of microseconds on a virtual machine). At capacity 1 every item is
+such a hand-over, so sleeping sets the pace: measured on two cores, a producer and a consumer that
+try again for a few microseconds before they sleep move 3 to 4 times as many items per second.
+
+On a machine with more runnable processes than cores the peer is often not running at all, and
+every try is wasted: there the same fixed spin made capacity 1 more than twice as slow. So a
+:class:`Spinner` learns from its own outcomes, as the adaptive mutexes of glibc and of Java's
+HotSpot do: a spin that succeeded after ``i`` tries makes the next ones at least ``2i + 16``
+tries long (up to its maximum); one that failed halves them; and every 32nd spin is a full one,
+so that a spinner that learnt to give up early notices when the machine has gone quiet again.
+
+Threads never spin: under the GIL a spinning thread would keep the one it waits for from running.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+__all__ = ["Spinner"]
+
+_PROBE_EVERY = 32  # spins; a power of two (tested with a mask)
+_HEADROOM = 16  # tries beyond twice what the last success needed
+
+
+class Spinner:
+    """How many times to try again before sleeping, learnt from the last tries.
+
+    One per primitive and per process (it travels to a child as a copy): its state is a plain
+    attribute, never shared memory, so learning costs no synchronisation.
+    """
+
+    __slots__ = ("most", "tries", "spins")
+
+    def __init__(self, most: int) -> None:
+        self.most = most  # a full spin: about 0.1 µs per try
+        self.tries = most
+        self.spins = 0
+
+    def spin(self, try_take: Callable[[bool], bool]) -> bool:
+        """Call ``try_take(False)`` until it returns True (then return True) or the tries run
+        out (False). Never blocks for longer than ``most`` tries; never sleeps."""
+        tries = self.tries
+        self.spins += 1
+        if not self.spins & (_PROBE_EVERY - 1):
+            tries = self.most
+        for tried in range(tries):
+            if try_take(False):
+                enough = 2 * tried + _HEADROOM
+                if enough > self.tries:
+                    self.tries = min(self.most, enough)
+                return True
+        self.tries >>= 1
+        return False

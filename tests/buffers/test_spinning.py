@@ -1,0 +1,84 @@
+"""The spinner's learning rule: spin as long as spins have lately needed, halve after a miss."""
+
+from __future__ import annotations
+
+import multiprocessing
+
+import pytest
+
+from pcmodel.buffers.robust import SPIN, Health, RobustSemaphore
+from pcmodel.buffers.spinning import Spinner
+
+pytestmark = pytest.mark.timeout(30)
+
+
+def _succeeds_after(n: int):
+    """A try_take that fails ``n`` times, then succeeds; records how often it was called."""
+    calls = []
+
+    def try_take(block: bool) -> bool:
+        assert block is False  # a spinner never blocks
+        calls.append(block)
+        return len(calls) > n
+
+    return try_take, calls
+
+
+def test_a_spin_stops_at_the_first_success_and_keeps_room_for_twice_that() -> None:
+    spinner = Spinner(300)
+    spinner.tries = 20
+    try_take, calls = _succeeds_after(15)
+    assert spinner.spin(try_take)
+    assert len(calls) == 16
+    assert spinner.tries == 2 * 15 + 16  # grown: it needed 16 of its 20 tries
+
+
+def test_a_quick_success_does_not_shrink_the_spin() -> None:
+    spinner = Spinner(300)
+    try_take, _ = _succeeds_after(0)
+    assert spinner.spin(try_take)
+    assert spinner.tries == 300
+
+
+def test_growth_is_capped_at_the_maximum() -> None:
+    spinner = Spinner(40)
+    spinner.tries = 30
+    try_take, _ = _succeeds_after(29)
+    assert spinner.spin(try_take)
+    assert spinner.tries == 40
+
+
+def test_a_miss_halves_the_next_spins_down_to_none() -> None:
+    spinner = Spinner(300)
+    never, calls = _succeeds_after(10**9)
+    seen = []
+    for _ in range(10):
+        assert not spinner.spin(never)
+        seen.append(spinner.tries)
+    assert len(calls) == 300 + 150 + 75 + 37 + 18 + 9 + 4 + 2 + 1  # then 0 tries
+    assert seen == [150, 75, 37, 18, 9, 4, 2, 1, 0, 0]
+
+
+def test_every_32nd_spin_is_a_full_one_so_a_quiet_machine_is_noticed_again() -> None:
+    spinner = Spinner(300)
+    never, calls = _succeeds_after(10**9)
+    for _ in range(31):
+        spinner.spin(never)  # learns to give up at once
+    assert spinner.tries == 0
+    before = len(calls)
+    try_take, _ = _succeeds_after(50)
+    assert spinner.spin(try_take)  # the 32nd: a full spin, which succeeds after 51 tries
+    assert len(calls) == before
+    assert spinner.tries == 2 * 50 + 16
+
+
+def test_a_process_semaphore_takes_a_free_permit_soon_and_owes_it() -> None:
+    context = multiprocessing.get_context()
+    health = Health(context)
+    semaphore = RobustSemaphore(context, 1, health)
+    assert semaphore.acquire_soon()
+    assert health.table[health.debt_slot()] == 1  # a death now would break the buffer
+    assert not semaphore.acquire_soon()  # nobody releases: it gives up, never sleeps
+    assert semaphore._spinner.tries == SPIN // 2
+    semaphore.release()
+    assert health.table[health.debt_slot()] == 0
