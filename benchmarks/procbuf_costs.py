@@ -21,8 +21,9 @@ import time
 from collections.abc import Callable
 
 from pcmodel.buffers import make_buffer
-from pcmodel.buffers.ring import SharedRing, SpillFolder
+from pcmodel.buffers.ring import SharedRing
 from pcmodel.buffers.robust import Health, RobustCondition, RobustLock, RobustSemaphore
+from pcmodel.buffers.spill import SpillFolder
 
 ITEM = b"12345678"
 

@@ -28,18 +28,16 @@ is there.
 
 from __future__ import annotations
 
-import atexit
 import ctypes
-import itertools
-import os
 import pickle
-import shutil
 import struct
-import tempfile
 import threading
 from collections.abc import Iterable, Sequence
 from multiprocessing import heap
 from typing import Any
+
+from pcmodel.buffers.pickling import Pieces
+from pcmodel.buffers.spill import Spilled, SpillFolder, unlink_quietly
 
 __all__ = ["DEFAULT_RING_SIZE", "EncodedBatch", "SharedRing", "Taken", "default_ring_size"]
 
@@ -75,99 +73,6 @@ def default_ring_size(maxsize: int) -> int:
 def least_ring_size(maxsize: int) -> int:
     """The smallest ring that works for ``maxsize`` items: the reserve for spilled records."""
     return (maxsize + 1) * RESERVE_PER_ITEM
-
-
-class Spilled:
-    """A pickle kept in file ``name`` of the buffer's folder ``folder`` (see the module)."""
-
-    __slots__ = ("folder", "name")
-
-    def __init__(self, folder: str, name: str) -> None:
-        self.folder = folder
-        self.name = name
-
-    @property
-    def path(self) -> str:
-        return os.path.join(self.folder, self.name)
-
-
-_root: tuple[int, str] | None = None  # (pid, folder) of this process's private folder
-
-
-def private_folder() -> str:
-    """A new folder's path inside this process's private temporary folder (mode 0700, created
-    on first use and removed with everything in it when this process exits). The new folder
-    itself is created only when something is written there (:meth:`SpillFolder.ensure`)."""
-    global _root
-    if _root is None or _root[0] != os.getpid():
-        root = tempfile.mkdtemp(prefix="pcmodel-")
-        atexit.register(_remove_root, os.getpid(), root)
-        _root = (os.getpid(), root)
-    return os.path.join(_root[1], f"buffer-{next(_folders)}")
-
-
-_folders = itertools.count()
-
-
-def ensure_folder(path: str) -> None:
-    """Create ``path`` (not its parents) unless it exists."""
-    try:
-        os.mkdir(path, 0o700)
-    except FileExistsError:
-        pass
-
-
-def _remove_root(pid: int, root: str) -> None:
-    if os.getpid() == pid:
-        shutil.rmtree(root, ignore_errors=True)
-
-
-class SpillFolder:
-    """Writes and reads the files of spilled records, in one private folder per buffer."""
-
-    _names = itertools.count()
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-
-    def ensure(self) -> None:
-        """Create the folder if it is not there yet (any process may be first); never its
-        parent: once the creating process has exited, FileNotFoundError."""
-        ensure_folder(self.path)
-
-    def _new_name(self) -> str:
-        return f"{os.getpid()}-{next(self._names)}"  # at most 28 characters (RESERVE_PER_ITEM)
-
-    def write(self, data: bytes) -> Spilled:
-        self.ensure()
-        while True:
-            name = self._new_name()
-            try:
-                fd = os.open(os.path.join(self.path, name),
-                             os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:  # a forked sibling counts from the same number
-                continue
-            with os.fdopen(fd, "wb") as file:
-                file.write(data)
-            return Spilled(self.path, name)
-
-    @staticmethod
-    def take(spilled: Spilled) -> bytes:
-        """The file's bytes; the file is removed."""
-        with open(spilled.path, "rb") as file:
-            data = file.read()
-        os.unlink(spilled.path)
-        return data
-
-    def share(self, spilled: Spilled) -> Spilled:
-        """A second name for the same file, for a reader taking part of a spilled run."""
-        while True:
-            name = self._new_name()
-            try:
-                os.link(spilled.path, os.path.join(self.path, name))
-            except FileExistsError:
-                continue
-            return Spilled(self.path, name)
 
 
 class EncodedBatch:
@@ -243,7 +148,8 @@ class Taken:
 class SharedRing:
     """A FIFO of pickled items in a ring of ``size`` bytes of shared memory (see the module).
 
-    ``append(payload)`` stores one encoded item (bytes, or :class:`Spilled`); ``extend(batch)``
+    ``append(payload)`` stores one encoded item (bytes, :class:`~pcmodel.buffers.pickling.
+    Pieces` or :class:`~pcmodel.buffers.spill.Spilled`); ``extend(batch)``
     an :class:`EncodedBatch`; ``popleft()`` returns one piece and ``popmany(n)`` a
     :class:`Taken`, both decoded by :func:`decode_piece` outside the lock. Every method must be
     called with the buffer's lock held.
@@ -285,7 +191,7 @@ class SharedRing:
 
     # -- adding ---------------------------------------------------------------------------
 
-    def append(self, payload: bytes | Spilled) -> None:
+    def append(self, payload: bytes | Pieces | Spilled) -> None:
         if type(payload) is bytes:
             # The common case, inline: a plain item that fits at the tail (or at the start of
             # an empty ring) leaving the reserve free, as _write and _place would decide.
@@ -322,8 +228,9 @@ class SharedRing:
             for payload in batch:
                 self._write(payload, ITEM, 0, 1)
 
-    def _write(self, payload: bytes | Spilled, kind: int, first: int, count: int) -> None:
-        if type(payload) is bytes:
+    def _write(self, payload: bytes | Pieces | Spilled, kind: int, first: int,
+               count: int) -> None:
+        if type(payload) is bytes or type(payload) is Pieces:
             data = payload
             spilled = False
         else:
@@ -348,7 +255,12 @@ class SharedRing:
         view = self._view
         _pack_header(view, offset, need, kind, length, first, count)
         start = offset + _HEADER_SIZE
-        view[start:start + length] = data
+        if type(data) is Pieces:
+            for part in data.parts:
+                view[start:start + len(part)] = part
+                start += len(part)
+        else:
+            view[start:start + length] = data
         meta[_TAIL] = offset + need
         meta[_ITEMS] += count
         meta[_RECORDS] = records + 1
@@ -459,7 +371,7 @@ class SharedRing:
         while self._meta[_RECORDS] > 0:
             piece = self._take(self._meta[_ITEMS] or 1)[0]
             if type(piece) is tuple and isinstance(piece[1], Spilled):
-                _unlink_quietly(piece[1].path)
+                unlink_quietly(piece[1].path)
         meta = self._meta
         meta[_HEAD] = meta[_TAIL] = meta[_ITEMS] = meta[_RECORDS] = 0
 
@@ -476,13 +388,6 @@ def _reused_copy(data: memoryview) -> memoryview:
 def _int64_view(array: Any) -> memoryview:
     """A memoryview of a ctypes int64 array: indexing it is cheaper than indexing the array."""
     return memoryview(array).cast("B").cast("q")
-
-
-def _unlink_quietly(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
 
 
 def decode_piece(piece: Any, loads: Any = pickle.loads) -> list:

@@ -4,7 +4,8 @@ Peers: ``queue.Queue`` and ``queue.SimpleQueue`` (unbounded, lock-free in C: the
 threads); ``multiprocessing.Queue`` and ``multiprocessing.SimpleQueue`` (each also carrying lists
 of 100 items, the fair match for batches) and ``faster-fifo`` (a C++ shared-memory queue, the
 optional extra ``bench``; bounded here by item count, at least one batch, with room in bytes for
-that many items of the trial's size), plus the yardsticks of :mod:`pcmodel.experiments.yardsticks`.
+that many items of the trial's size; the process buffers get their default ring, or that room when
+it is larger), plus the yardsticks of :mod:`pcmodel.experiments.yardsticks`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from enum import Enum
 from typing import Any
 
 from pcmodel.buffers import make_buffer
+from pcmodel.buffers.ring import default_ring_size
 from pcmodel.experiments.yardsticks import BareConditionBuffer, TextbookSemaphoreBuffer
 
 __all__ = ["BATCH", "COMPARISONS", "CONTENDERS", "ActorKind", "Comparison", "Contender",
@@ -60,11 +62,21 @@ class Comparison:
     target: float | None
 
 
+def _room(capacity: int, item_size: int) -> int:
+    """Bytes for ``capacity`` items of ``item_size`` (with their pickles' overhead)."""
+    return capacity * (item_size + 256) + (1 << 16)
+
+
 def _make_variant(variant: str, instrument: str = "off") -> Callable[[int, Any, int], Any]:
     def make(capacity: int, context: Any, item_size: int) -> Any:
         if context is None:
             return make_buffer(variant, capacity, instrument=instrument)
-        return make_buffer(variant, capacity, "process", instrument=instrument, context=context)
+        # The default ring, or room for a full buffer of the trial's items when that is more
+        # (plus one item: a record never wraps, so the ring's end may go unused): the bytes
+        # faster-fifo is given. With less, items that find the ring full go through files.
+        ring_size = max(default_ring_size(capacity), _room(capacity, item_size) + item_size)
+        return make_buffer(variant, capacity, "process", instrument=instrument, context=context,
+                           ring_size=None if variant == "queue" else ring_size)
 
     make.__name__ = f"make_{variant}_{instrument}"
     return make
@@ -107,7 +119,7 @@ class _FasterFifoPeer:
     def __init__(self, capacity: int, item_size: int, batch: int) -> None:
         import faster_fifo
 
-        room = max(capacity, batch) * (item_size + 256) + (1 << 16)
+        room = _room(max(capacity, batch), item_size)
         self._queue = faster_fifo.Queue(max_size_bytes=room, maxsize=max(capacity, batch))
 
     # faster-fifo can give up (queue.Full / queue.Empty) long before its timeout when the

@@ -98,6 +98,57 @@ def test_items_of_any_size_pass_in_order(variant, method):
         assert [name for name in left if not name.endswith(".pickle")] == []
 
 
+class BrokenSizeof:
+    def __sizeof__(self):
+        raise RuntimeError("no size")
+
+    def __eq__(self, other):
+        return type(other) is BrokenSizeof
+
+
+class HugeUnpicklable(Unpicklable):
+    def __sizeof__(self):
+        return 1 << 30
+
+
+LARGE_ITEMS = [b"\x01" * (1 << 20), bytearray(b"\x02" * 300_000), "é" * 200_000,
+               memoryview(b"\x03" * 200_000).tobytes(), ("head", b"\x04" * 500_000)]
+
+
+@pytest.mark.parametrize("item", LARGE_ITEMS + [BrokenSizeof(), [b"small"] * 3],
+                         ids=lambda item: type(item).__name__)
+def test_a_large_item_pickled_in_pieces_is_the_same_pickle(item):
+    import pickle
+
+    from pcmodel.buffers.pickling import dumps_in_pieces
+
+    try:
+        expected = pickle.dumps(item, pickle.HIGHEST_PROTOCOL)
+    except Exception:  # noqa: BLE001
+        pytest.skip("not picklable")
+    pieces = dumps_in_pieces(item)
+    assert b"".join(pieces.parts) == expected and len(pieces) == len(expected)
+
+
+@pytest.mark.parametrize("ring_size", [None, 256 * 1024], ids=["inline", "spilled"])
+@pytest.mark.parametrize("variant", ["condition", "semaphore"])
+def test_large_items_arrive_whole_and_as_they_were_when_put(variant, ring_size):
+    """Large items are pickled in pieces straight into the ring (or a file when larger than a
+    quarter of it); what arrives is what was put, even if the caller changes it afterwards."""
+    items = [bytearray(item) if type(item) is bytearray else item for item in LARGE_ITEMS]
+    with make_buffer(variant, 8, "process", context=CONTEXTS["fork"],
+                     ring_size=ring_size) as buf:
+        for item in items:
+            buf.put(item)
+        items[1][0] = 0xFF  # changed after put: the buffer holds its own copy
+        buf.put(BrokenSizeof())
+        with pytest.raises(ItemNotPicklable, match="cannot be pickled"):
+            buf.put(HugeUnpicklable())
+        assert buf.qsize() == len(items) + 1
+        got = [buf.get() for _ in range(len(items) + 1)]
+    assert got == LARGE_ITEMS + [BrokenSizeof()]
+
+
 @pytest.mark.parametrize("variant", ["condition", "semaphore"])
 def test_ring_out_of_bytes_spills_and_counts_items_not_bytes(variant):
     """maxsize counts items: a ring too small for them all still takes maxsize items."""
@@ -149,3 +200,4 @@ def test_close_is_idempotent_and_removes_the_stats_folder(variant, tmp_path):
     buf.close()
     buf.close()
     assert not os.path.exists(folder)
+
