@@ -9,8 +9,9 @@ Processes share no objects, so everything an algorithm touches is built for proc
 * storage: :class:`~pcmodel.buffers.ring.SharedRing`, variable-length records in a ring of
   shared memory. Items travel as pickles: a putter pickles *before* taking the lock (as
   ``multiprocessing.Queue`` does), so an unpicklable item raises in the caller and the buffer is
-  untouched; a ``put_many`` run is pickled once, as one list; a getter unpickles after releasing
-  the lock. No item is too large: what does not fit the ring goes through a file of the buffer's
+  untouched; a ``put_many`` run is pickled once, as one list; an item of 128 KiB or more is
+  pickled in pieces that share its large payloads, so its bytes are copied once, into the ring;
+  a getter unpickles after releasing the lock. No item is too large: what does not fit the ring goes through a file of the buffer's
   private folder;
 * scalar state: a ``ctypes`` structure in shared memory with the fields of ``SharedState``;
 * the ``queue`` variant: :class:`~pcmodel.buffers.process_queue.ProcessQueue`, a
