@@ -11,8 +11,8 @@ Processes share no objects, so everything an algorithm touches is built for proc
   ``multiprocessing.Queue`` does), so an unpicklable item raises in the caller and the buffer is
   untouched; a ``put_many`` run is pickled once, as one list; an item of 128 KiB or more is
   pickled in pieces that share its large payloads, so its bytes are copied once, into the ring;
-  a getter unpickles after releasing the lock. No item is too large: what does not fit the ring goes through a file of the buffer's
-  private folder;
+  a getter unpickles after releasing the lock. No item is too large: what does not fit the ring
+  goes through a file of the buffer's private folder;
 * scalar state: a ``ctypes`` structure in shared memory with the fields of ``SharedState``;
 * the ``queue`` variant: :class:`~pcmodel.buffers.process_queue.ProcessQueue`, a
   ``multiprocessing.Queue`` plus the accounting and shutdown it lacks.

@@ -6,7 +6,7 @@ import multiprocessing
 
 import pytest
 
-from pcmodel.buffers.robust import SPIN, Health, RobustSemaphore
+from pcmodel.buffers.robust import WAIT_SPIN, Health, RobustSemaphore
 from pcmodel.buffers.spinning import Spinner
 
 pytestmark = pytest.mark.timeout(30)
@@ -79,6 +79,6 @@ def test_a_process_semaphore_takes_a_free_permit_soon_and_owes_it() -> None:
     assert semaphore.acquire_soon()
     assert health.table[health.debt_slot()] == 1  # a death now would break the buffer
     assert not semaphore.acquire_soon()  # nobody releases: it gives up, never sleeps
-    assert semaphore._spinner.tries == SPIN // 2
+    assert semaphore._spinner.tries == WAIT_SPIN // 2
     semaphore.release()
     assert health.table[health.debt_slot()] == 0
