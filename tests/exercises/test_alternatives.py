@@ -3,8 +3,9 @@
 Each alternative is a correct implementation written unlike the exercise's ``solution.py`` (names
 imported from ``threading``, one condition with ``notify_all``, ``wait_for``, BoundedSemaphore, a
 dict or a ring for storage, thread subclasses, other valid shutdown protocols, explicit commit
-offsets...). Here each is graded once, in parallel; ``exercises/alternatives/grade_all.py`` grades
-each 20 times for the full proof.
+offsets...). Here each is graded once, in parallel (under xdist the workers share the gradings:
+:mod:`tests.shared_results`); ``exercises/alternatives/grade_all.py`` grades each 20 times for the
+full proof.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from pcmodel.grading.engine import discover, exercises_root, grade
+from tests.shared_results import SharedResults, fingerprint
 
 ROOT = exercises_root()
 EXERCISES = {ex.name: ex for ex in discover(ROOT)}
@@ -27,13 +29,17 @@ ALTERNATIVES = sorted(
 
 
 @pytest.fixture(scope="module")
-def reports():
+def reports(tmp_path_factory):
+    shared = SharedResults(tmp_path_factory, "alternatives")
+
     def run(job):
         exercise, path = job
-        return grade(EXERCISES[exercise], path, timeout=300)
+        return shared.get((exercise, fingerprint(path)),
+                          lambda: grade(EXERCISES[exercise], path, timeout=300))
 
+    order = shared.walk(ALTERNATIVES)
     with ThreadPoolExecutor(max_workers=4) as pool:
-        return dict(zip(ALTERNATIVES, pool.map(run, ALTERNATIVES)))
+        return dict(zip(order, pool.map(run, order)))
 
 
 def test_three_alternatives_per_exercise():

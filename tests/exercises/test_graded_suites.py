@@ -7,7 +7,7 @@ timeout in every check it hangs. Each reference
 solution is graded with ``--grade-repeat 20`` and must pass every check in every round. Every
 starter must fail every check cleanly (a report, not a crash). All gradings run once, in parallel
 subprocesses (they mostly wait on stalled student code, not on the CPU), before the tests read
-their reports.
+their reports; under xdist the workers share them (:mod:`tests.shared_results`).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from pcmodel.grading.engine import discover, exercises_root, grade
+from tests.shared_results import SharedResults, fingerprint
 
 ROOT = exercises_root()
 EXERCISES = {ex.name: ex for ex in discover(ROOT)}
@@ -44,8 +45,9 @@ ZOO = sorted(
 
 
 @pytest.fixture(scope="module")
-def reports():
+def reports(tmp_path_factory):
     """Grade every zoo entry, reference (20 rounds) and starter; {key: (report, seconds)}."""
+    shared = SharedResults(tmp_path_factory, "graded_suites")
     jobs = {("zoo", ex, entry.stem): (ex, entry, 1, _caught_by(entry)) for ex, entry in ZOO}
     for name, ex in EXERCISES.items():
         jobs[("reference", name, "solution")] = (
@@ -54,13 +56,19 @@ def reports():
 
     def run(job):
         name, path, rounds, only = job
-        started = time.monotonic()
-        report = grade(EXERCISES[name], path, repeat=rounds, only=only, timeout=600)
-        return report, time.monotonic() - started
+
+        def timed_grade():
+            started = time.monotonic()
+            report = grade(EXERCISES[name], path, repeat=rounds, only=only, timeout=600)
+            return report, time.monotonic() - started
+
+        return shared.get((name, fingerprint(path), rounds, only), timed_grade)
 
     started = time.monotonic()
-    # Longest first, so the slow reference runs do not end up last in the queue.
-    order = sorted(jobs, key=lambda key: key[0] != "reference")
+    # Longest first, so the slow reference runs do not end up last in the queue; each group in
+    # this worker's direction, so that two workers split it.
+    slow = [key for key in jobs if key[0] == "reference"]
+    order = shared.walk(slow) + shared.walk([key for key in jobs if key[0] != "reference"])
     with ThreadPoolExecutor(max_workers=6) as pool:
         results = dict(zip(order, pool.map(run, [jobs[key] for key in order])))
     elapsed = time.monotonic() - started

@@ -5,7 +5,8 @@ the verdict, leave a process behind that rewrites the report, run the shipped so
 suite for later gradings, print without end, stop the grader. Every attacked starter must score
 exactly what the plain starter scores (0), and the attack's effect must be absent.
 
-All gradings run once, in parallel, before the tests read their reports (they mostly wait).
+All gradings run once, in parallel, before the tests read their reports (they mostly wait);
+under xdist the workers share them (:mod:`tests.shared_results`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import pytest
 
 from pcmodel.grading.engine import discover, exercises_root, find, grade
 from pcmodel.grading.reaper import subreaper_available
+from tests.shared_results import SharedResults, fingerprint
 
 ROOT = exercises_root()
 EXERCISES = {ex.name: ex for ex in discover(ROOT)}
@@ -224,10 +226,9 @@ def _attacked(tmp: Path, exercise: str, name: str, attack: str, **names: str) ->
     return path
 
 
-@pytest.fixture(scope="module")
-def attacks(tmp_path_factory):
-    """Grade every attack once; {name: (report, seconds, extra)}."""
-    tmp = tmp_path_factory.mktemp("attacks")
+def _plan(tmp: Path) -> dict:
+    """Write every attacked starter (and a teacher's copy of the exercises) under ``tmp``; return
+    the gradings to run, {name: (exercise, path, options)}, and what the tests check them with."""
     teacher = tmp / "teacher"  # a copy of the exercises for the attack that rewrites them
     shutil.copytree(ROOT, teacher, ignore=shutil.ignore_patterns("zoo", "__pycache__"))
     solution = str(ROOT / "05_assignor" / "solution.py")
@@ -259,30 +260,50 @@ def attacks(tmp_path_factory):
     jobs["stop_grader"] = ("05_assignor", _attacked(tmp, "05_assignor", "stop", STOP_GRADER), {})
     jobs["stop_itself"] = ("05_assignor", _attacked(tmp, "05_assignor", "stopself", STOP_ITSELF),
                            one)
+    # Taken before any grading: the digest the suite must still have after them all.
     digest = hashlib.sha256(Path(origin).read_bytes()).hexdigest()
+    return {"jobs": jobs, "teacher": teacher, "marker": marker, "suite_marker": suite_marker,
+            "origin": origin, "digest": digest}
 
-    def run(job):
-        exercise, path, options = job
-        options = dict(options)
-        target = options.pop("exercise", EXERCISES[exercise])
-        started = time.monotonic()
-        if options.pop("measure", False):
-            report = _grade_measured(target, path, options["only"])
-        else:
-            report = grade(target, path, timeout=120, **options)
-        return report, time.monotonic() - started
 
+@pytest.fixture(scope="module")
+def attacks(tmp_path_factory):
+    """Grade every attack once; {"results": {name: (report, seconds)}, "later": the starter's
+    report from the teacher's copy after them all, and the markers the tests read}."""
+    shared = SharedResults(tmp_path_factory, "grading_attacks")
+    tmp = shared.folder_for("attacks", tmp_path_factory)
+    # Written by one worker only: the other may already be grading the files it would rewrite.
+    plan = shared.get(("plan", str(tmp)), lambda: _plan(tmp))
+
+    def run(name):
+        exercise, path, options = plan["jobs"][name]
+
+        def timed_grade():
+            rest = dict(options)
+            target = rest.pop("exercise", EXERCISES[exercise])
+            started = time.monotonic()
+            if rest.pop("measure", False):
+                report = _grade_measured(target, path, rest["only"])
+            else:
+                report = grade(target, path, timeout=120, **rest)
+            return report, time.monotonic() - started
+
+        return shared.get((name, fingerprint(path), options), timed_grade)
+
+    order = shared.walk(list(plan["jobs"]))
     os.environ["PCMODEL_GRADE_TIME_SCALE"] = "0.15"  # the self-stopping check times out sooner
     try:
         with ThreadPoolExecutor(max_workers=4) as pool:
-            results = dict(zip(jobs, pool.map(run, jobs.values())))
+            results = dict(zip(order, pool.map(run, order)))
     finally:
         os.environ.pop("PCMODEL_GRADE_TIME_SCALE")
     slowest = sorted(results.items(), key=lambda item: -item[1][1])[:5]
     print("\nslowest attacks: " + ", ".join(f"{k} {t:.1f} s" for k, (_, t) in slowest))
-    later = grade(find("05_assignor", teacher), EXERCISES["05_assignor"].starter, timeout=120)
-    return {"results": results, "marker": marker, "suite_marker": suite_marker, "later": later,
-            "origin": origin, "digest": digest}
+    # Every attack has been graded (here or by the other worker) before this one starts.
+    later = shared.get(("later", str(plan["teacher"])), lambda: grade(
+        find("05_assignor", plan["teacher"]), EXERCISES["05_assignor"].starter, timeout=120))
+    return {"results": results, "marker": plan["marker"], "suite_marker": plan["suite_marker"],
+            "later": later, "origin": plan["origin"], "digest": plan["digest"]}
 
 
 def _grade_measured(exercise, path, only):

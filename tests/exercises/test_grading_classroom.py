@@ -20,6 +20,7 @@ from pcmodel.grading.classroom import collect, grade_class
 from pcmodel.grading.engine import discover, exercises_root, find
 from pcmodel.grading.reaper import descendants, subreaper_available
 from tests.conftest import wait_until
+from tests.shared_results import SharedResults
 
 ROOT = exercises_root()
 REPO = ROOT.parent
@@ -64,8 +65,14 @@ def test_mistakes_are_one_line_and_status_2(argv, message, capsys, tmp_path, mon
 @pytest.fixture(scope="module")
 def graded_class(tmp_path_factory):
     """A class of four: a correct file, a starter in a folder, a folder with two files, a file
-    that does not parse; graded once through the command, with every output format."""
-    tmp = tmp_path_factory.mktemp("class")
+    that does not parse; graded once through the command, with every output format (under xdist
+    once for all the workers: :mod:`tests.shared_results`)."""
+    shared = SharedResults(tmp_path_factory, "grading_classroom")
+    tmp = shared.folder_for("class", tmp_path_factory)
+    return shared.get(("class", str(tmp)), lambda: _grade_a_class(tmp))
+
+
+def _grade_a_class(tmp):
     subs = tmp / "submissions"
     subs.mkdir()
     shutil.copy(ROOT / "05_assignor" / "solution.py", subs / "alice.py")
