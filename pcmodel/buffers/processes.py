@@ -59,7 +59,13 @@ from pcmodel.buffers.backends import Backend, SharedState
 from pcmodel.buffers.pickling import dumps_in_pieces, dumps_item, dumps_run, unpickling_error
 from pcmodel.buffers.process_queue import ProcessQueue
 from pcmodel.buffers.ring import EncodedBatch, SharedRing, Taken, decode_piece, default_ring_size
-from pcmodel.buffers.robust import Health, RobustCondition, RobustLock, RobustSemaphore
+from pcmodel.buffers.robust import (
+    WAIT_SPIN,
+    Health,
+    RobustCondition,
+    RobustLock,
+    RobustSemaphore,
+)
 from pcmodel.buffers.spill import SpillFolder, ensure_folder, private_folder
 from pcmodel.instrument import Level, Recorder
 
@@ -154,6 +160,7 @@ class ProcessBackend(Backend):
         self._spill = SpillFolder(self._folder)
         self._spill_over = 0
         self._chunk_items = 1
+        self._wait_spin = 0  # see storage()
         self._health = Health(context)
 
     def __getstate__(self) -> dict:
@@ -175,10 +182,10 @@ class ProcessBackend(Backend):
         return RobustLock(self._context, self._health)
 
     def condition(self, lock: Any) -> RobustCondition:
-        return RobustCondition(self._context, lock, self._health)
+        return RobustCondition(self._context, lock, self._health, self._wait_spin)
 
     def semaphore(self, value: int) -> RobustSemaphore:
-        return RobustSemaphore(self._context, value, self._health)
+        return RobustSemaphore(self._context, value, self._health, self._wait_spin)
 
     def release(self, semaphore: Any, n: int) -> None:
         semaphore.release(n)
@@ -205,6 +212,13 @@ class ProcessBackend(Backend):
         # A run of put_many is pickled in lists of at most half the capacity, so that runs
         # stored as space frees up rarely cut a list in two.
         self._chunk_items = max(1, maxsize // 2)
+        # Spinning for a wake-up or a permit pays at capacity 1, where every item is a
+        # hand-over: a producer cannot put its next item until the consumer, if it slept, has
+        # woken (measured, 8 B and 1 KiB: 1x1 3.2x to 4.9x the items per second, 4x4 1.0x to
+        # 3.3x). With room for more items a sleeping consumer holds nobody up: at capacities
+        # 2 to 1024 the spin made no difference beyond the noise, so it is kept where it
+        # pays. The lock's own short spin is for every capacity.
+        self._wait_spin = WAIT_SPIN if maxsize == 1 else 0
         return ring
 
     def state(self) -> Any:

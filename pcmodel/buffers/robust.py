@@ -26,11 +26,11 @@ A wake-up is posted only once the waker holds no lock: ``RobustCondition.notify(
 sleepers out, and the lock's ``release()`` posts their tokens after it has let go of the lock, so
 the woken sleeper finds the lock free instead of going back to sleep on it (each hand-over would
 otherwise cost two sleeps: a lock convoy). A :class:`RobustSemaphore` counts its sleepers with no
-lock at all. A process that finds the lock held first tries again up to :data:`SPIN` times
-(about 10 µs), one that waits for a wake-up or a permit up to :data:`WAIT_SPIN` times (about
-30 µs), before it sleeps, as long as such spins have lately paid off
-(:mod:`pcmodel.buffers.spinning`): what it waits for is usually a peer on the other core, a few
-microseconds away.
+lock at all. A process that finds the lock held first tries again :data:`SPIN` times (about
+10 µs) before it sleeps: the lock is held for a few microseconds at a time, by a process that is
+usually running on the other core. In a buffer of capacity 1, where every item is a hand-over, a
+process waiting for a wake-up or a permit also tries again, up to :data:`WAIT_SPIN` times (about
+30 µs), as long as such spins have lately paid off (:mod:`pcmodel.buffers.spinning`).
 
 Limits: a dead process is recognised by its pid (gone, or a zombie); if the pid is reused by a
 new process before anyone checks, the death goes unnoticed, and so does a death in the instant
@@ -66,18 +66,20 @@ SLICE = 0.1
 """Seconds a blocked process sleeps at most before it checks that its peers are alive."""
 
 SPIN = 100
-"""Most times a process that finds a :class:`RobustLock` held tries again (about 10 µs in all)
-before it sleeps; fewer while spins have lately failed (see :class:`~pcmodel.buffers.spinning.
-Spinner`). A running holder lets go within microseconds: a lock still held after that usually
-has a holder that is not running, and spinning longer would only burn the processor it needs
-(measured, 4 producers and 4 consumers on 2 cores: 300 tries 0.6-1.0x of 100)."""
+"""Times a :class:`RobustLock` acquirer that finds the lock held tries again (about 10 µs in all)
+before it sleeps: a holder running on another core lets go within microseconds, and a sleep
+costs the acquirer a context switch and the releaser a wake-up system call. A lock still held
+after that usually has a holder that is not running: spinning longer only burns the processor
+it needs (measured, 4 producers and 4 consumers on 2 cores: 300 tries 0.6-1.0x of 100)."""
 
 WAIT_SPIN = 300
 """Most times a process tries again (about 30 µs in all) for a condition's wake-up or a
-semaphore's permit before it sleeps: these wait for a peer's whole ``put`` or ``get``, pickling
+semaphore's permit before it sleeps, where the buffer asks for it (capacity 1, see
+``ProcessBackend.storage``): these wait for a peer's whole ``put`` or ``get``, pickling
 included, not just for a lock to be let go."""
 
 PARTICIPANTS = 64  # processes whose semaphore debts are tracked at once (dead ones are reused)
+_SPINS = range(SPIN)
 _BROKEN, _CLAIM_OWNER = 0, 1  # indexes in Health._flags
 
 _pid = os.getpid()
@@ -202,7 +204,6 @@ class RobustLock:
         self._health = health
         self._flags = health._flags
         health._owners.append(self._owner)
-        self._spinner = Spinner(SPIN)
         # Wake-ups a condition's notify() left for release() to post: the lock holder's, as
         # only the holder notifies and release() takes them before it lets go of the lock.
         self._deferred: list = []
@@ -236,11 +237,12 @@ class RobustLock:
 
     def _acquire_slowly(self, timeout: float | None) -> bool:
         """Wait for the lock in slices, checking between them that no peer died holding it
-        (after some quick tries: the holder may be about to let go)."""
+        (after :data:`SPIN` quick tries: the holder may be about to let go)."""
         try_acquire = self._try_acquire
-        if self._spinner.spin(try_acquire):
-            self._owner.value = _pid
-            return True
+        for _ in _SPINS:
+            if try_acquire(False):
+                self._owner.value = _pid
+                return True
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             wait = SLICE if deadline is None else min(SLICE, deadline - time.monotonic())
@@ -290,12 +292,13 @@ class RobustCondition:
     peer died): callers wait in a ``while`` loop.
     """
 
-    def __init__(self, context: Any, lock: RobustLock, health: Health) -> None:
+    def __init__(self, context: Any, lock: RobustLock, health: Health,
+                 spin: int = WAIT_SPIN) -> None:
         self._lock = lock
         self._tokens = context.Semaphore(0)
         self._sleepers = context.RawValue(ctypes.c_int64, 0)
         self._health = health
-        self._spinner = Spinner(WAIT_SPIN)
+        self._spinner = Spinner(spin)  # most tries for a wake-up before sleeping
 
     def wait(self, timeout: float | None = None) -> bool:
         """Release the lock, sleep until notified (or ``timeout``, or a slice), re-take the lock.
@@ -366,13 +369,13 @@ class RobustSemaphore:
     by the :data:`SLICE` every sleeper wakes after.
     """
 
-    def __init__(self, context: Any, value: int, health: Health) -> None:
+    def __init__(self, context: Any, value: int, health: Health, spin: int = WAIT_SPIN) -> None:
         self._sem = context.Semaphore(value)
         self._bell = context.Semaphore(0)
         self._sleepers = context.Semaphore(0)  # a counter: its value is the sleepers counted in
         self._health = health
         self._table = health.table
-        self._spinner = Spinner(WAIT_SPIN)
+        self._spinner = Spinner(spin)  # most tries for a permit in acquire_soon()
         self._bind()
 
     def _bind(self) -> None:

@@ -1,11 +1,12 @@
 """Busy-waiting before sleeping, for as long as it has lately paid off.
 
-A process that finds a buffer's lock held, or the buffer full or empty, is usually waiting for a
-peer running on the other core, which lets go or hands over within microseconds. Sleeping costs
-more than that: a context switch here, a wake-up system call there, and the time the kernel takes
-to run the sleeper again (tens of microseconds on a virtual machine). At capacity 1 every item is
-such a hand-over, so sleeping sets the pace: measured on two cores, a producer and a consumer that
-try again for a few microseconds before they sleep move 3 to 4 times as many items per second.
+In a buffer of capacity 1 every item is a hand-over: the producer cannot put its next item until
+the consumer has taken the last one, and the other way round. A process that waits there for a
+wake-up or a permit is waiting for a peer running on the other core, a few microseconds away.
+Sleeping costs more than that: a context switch here, a wake-up system call there, and the time
+the kernel takes to run the sleeper again (tens of microseconds on a virtual machine), so
+sleeping sets the pace: measured on two cores, a producer and a consumer that try again for a
+few microseconds before they sleep move 3 to 5 times as many items per second.
 
 On a machine with more runnable processes than cores the peer is often not running at all, and
 every try is wasted: there the same fixed spin made capacity 1 more than twice as slow. So a

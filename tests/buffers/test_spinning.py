@@ -82,3 +82,20 @@ def test_a_process_semaphore_takes_a_free_permit_soon_and_owes_it() -> None:
     assert semaphore._spinner.tries == WAIT_SPIN // 2
     semaphore.release()
     assert health.table[health.debt_slot()] == 0
+
+
+@pytest.mark.parametrize("variant", ["condition", "semaphore"])
+def test_only_a_buffer_of_capacity_one_spins_for_wake_ups_and_permits(variant) -> None:
+    from pcmodel.buffers import make_buffer
+
+    def spins(buf):
+        waited_on = ([buf._not_full, buf._not_empty] if variant == "condition"
+                     else [buf._empty_slots, buf._full_slots])
+        return {primitive._spinner.most for primitive in waited_on}
+
+    with make_buffer(variant, 1, "process") as one, make_buffer(variant, 2, "process") as two:
+        assert spins(one) == {WAIT_SPIN}
+        assert spins(two) == {0}  # a sleeper holds nobody up: no tries, straight to sleep
+        for buf in (one, two):
+            buf.put("x")
+            assert buf.get() == "x"
