@@ -67,6 +67,7 @@ from pcmodel.buffers.robust import (
     RobustSemaphore,
 )
 from pcmodel.buffers.spill import SpillFolder, ensure_folder, private_folder
+from pcmodel.buffers.spinning import Spinner
 from pcmodel.instrument import Level, Recorder
 
 __all__ = ["ProcessBackend"]
@@ -160,7 +161,7 @@ class ProcessBackend(Backend):
         self._spill = SpillFolder(self._folder)
         self._spill_over = 0
         self._chunk_items = 1
-        self._wait_spin = 0  # see storage()
+        self._hand_overs = False  # capacity 1: see storage()
         self._health = Health(context)
 
     def __getstate__(self) -> dict:
@@ -179,13 +180,16 @@ class ProcessBackend(Backend):
         return self._health.broken
 
     def lock(self) -> RobustLock:
-        return RobustLock(self._context, self._health)
+        spinner = Spinner(WAIT_SPIN) if self._hand_overs else None  # None: the fixed spin
+        return RobustLock(self._context, self._health, spinner)
 
     def condition(self, lock: Any) -> RobustCondition:
-        return RobustCondition(self._context, lock, self._health, self._wait_spin)
+        return RobustCondition(self._context, lock, self._health,
+                               WAIT_SPIN if self._hand_overs else 0)
 
     def semaphore(self, value: int) -> RobustSemaphore:
-        return RobustSemaphore(self._context, value, self._health, self._wait_spin)
+        return RobustSemaphore(self._context, value, self._health,
+                               WAIT_SPIN if self._hand_overs else 0)
 
     def release(self, semaphore: Any, n: int) -> None:
         semaphore.release(n)
@@ -212,13 +216,15 @@ class ProcessBackend(Backend):
         # A run of put_many is pickled in lists of at most half the capacity, so that runs
         # stored as space frees up rarely cut a list in two.
         self._chunk_items = max(1, maxsize // 2)
-        # Spinning for a wake-up or a permit pays at capacity 1, where every item is a
-        # hand-over: a producer cannot put its next item until the consumer, if it slept, has
-        # woken (measured, 8 B and 1 KiB: 1x1 3.2x to 4.9x the items per second, 4x4 1.0x to
-        # 3.3x). With room for more items a sleeping consumer holds nobody up: at capacities
-        # 2 to 1024 the spin made no difference beyond the noise, so it is kept where it
-        # pays. The lock's own short spin is for every capacity.
-        self._wait_spin = WAIT_SPIN if maxsize == 1 else 0
+        # At capacity 1 every item is a hand-over: a producer cannot put its next item until
+        # the consumer, if it slept, has woken. Spinning for a wake-up or a permit pays there
+        # (measured, 8 B and 1 KiB: 1x1 3.2x to 4.9x the items per second, 4x4 1.0x to 3.3x),
+        # and so does a longer spin on the lock, which each side holds while it copies the item
+        # (64 KiB: 1.3x to 1.9x). With room for more items a sleeping consumer holds nobody
+        # up: at capacities 2 to 1024 the waits' spin made no difference beyond the noise, and
+        # a longer one on the lock lost (8 B, 4x4: 0.6x to 1.0x), so those keep the lock's
+        # short fixed spin.
+        self._hand_overs = maxsize == 1
         return ring
 
     def state(self) -> Any:

@@ -28,9 +28,10 @@ the woken sleeper finds the lock free instead of going back to sleep on it (each
 otherwise cost two sleeps: a lock convoy). A :class:`RobustSemaphore` counts its sleepers with no
 lock at all. A process that finds the lock held first tries again :data:`SPIN` times (about
 10 µs) before it sleeps: the lock is held for a few microseconds at a time, by a process that is
-usually running on the other core. In a buffer of capacity 1, where every item is a hand-over, a
-process waiting for a wake-up or a permit also tries again, up to :data:`WAIT_SPIN` times (about
-30 µs), as long as such spins have lately paid off (:mod:`pcmodel.buffers.spinning`).
+usually running on the other core. In a buffer of capacity 1, where every item is a hand-over,
+everything a process waits for is its peer's ``put`` or ``get``: there it tries again up to
+:data:`WAIT_SPIN` times (about 30 µs) for the lock, a wake-up or a permit, as long as such spins
+have lately paid off (:mod:`pcmodel.buffers.spinning`).
 
 Limits: a dead process is recognised by its pid (gone, or a zombie); if the pid is reused by a
 new process before anyone checks, the death goes unnoticed, and so does a death in the instant
@@ -73,13 +74,12 @@ after that usually has a holder that is not running: spinning longer only burns 
 it needs (measured, 4 producers and 4 consumers on 2 cores: 300 tries 0.6-1.0x of 100)."""
 
 WAIT_SPIN = 300
-"""Most times a process tries again (about 30 µs in all) for a condition's wake-up or a
-semaphore's permit before it sleeps, where the buffer asks for it (capacity 1, see
-``ProcessBackend.storage``): these wait for a peer's whole ``put`` or ``get``, pickling
-included, not just for a lock to be let go."""
+"""Most times a process tries again (about 30 µs in all) for a condition's wake-up, a
+semaphore's permit or (at capacity 1) the lock before it sleeps, where the buffer asks for it
+(capacity 1, see ``ProcessBackend.storage``): these wait for a peer's whole ``put`` or ``get``,
+its copy of the item included, not just for a short critical section."""
 
 PARTICIPANTS = 64  # processes whose semaphore debts are tracked at once (dead ones are reused)
-_SPINS = range(SPIN)
 _BROKEN, _CLAIM_OWNER = 0, 1  # indexes in Health._flags
 
 _pid = os.getpid()
@@ -198,8 +198,10 @@ class RobustLock:
     :class:`BufferBroken` instead of waiting for ever on a lock whose holder died.
     """
 
-    def __init__(self, context: Any, health: Health) -> None:
+    def __init__(self, context: Any, health: Health, spinner: Spinner | None = None) -> None:
         self._sem = context.Lock()
+        # How to spin when the lock is held: by default a fixed SPIN tries.
+        self._spinner = spinner if spinner is not None else Spinner(SPIN, learns=False)
         self._owner = context.RawValue(ctypes.c_int64, 0)
         self._health = health
         self._flags = health._flags
@@ -237,12 +239,11 @@ class RobustLock:
 
     def _acquire_slowly(self, timeout: float | None) -> bool:
         """Wait for the lock in slices, checking between them that no peer died holding it
-        (after :data:`SPIN` quick tries: the holder may be about to let go)."""
+        (after some quick tries: the holder may be about to let go)."""
         try_acquire = self._try_acquire
-        for _ in _SPINS:
-            if try_acquire(False):
-                self._owner.value = _pid
-                return True
+        if self._spinner.spin(try_acquire):
+            self._owner.value = _pid
+            return True
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             wait = SLICE if deadline is None else min(SLICE, deadline - time.monotonic())

@@ -32,28 +32,32 @@ class Spinner:
     """How many times to try again before sleeping, learnt from the last tries.
 
     One per primitive and per process (it travels to a child as a copy): its state is a plain
-    attribute, never shared memory, so learning costs no synchronisation.
+    attribute, never shared memory, so learning costs no synchronisation. With
+    ``learns=False`` it always spins ``most`` times.
     """
 
-    __slots__ = ("most", "tries", "spins")
+    __slots__ = ("most", "tries", "spins", "learns")
 
-    def __init__(self, most: int) -> None:
+    def __init__(self, most: int, *, learns: bool = True) -> None:
         self.most = most  # a full spin: about 0.1 µs per try
         self.tries = most
         self.spins = 0
+        self.learns = learns  # False: always ``most`` tries
 
     def spin(self, try_take: Callable[[bool], bool]) -> bool:
         """Call ``try_take(False)`` until it returns True (then return True) or the tries run
         out (False). Never blocks for longer than ``most`` tries; never sleeps."""
-        tries = self.tries
-        self.spins += 1
-        if not self.spins & (_PROBE_EVERY - 1):
-            tries = self.most
+        tries = self.most
+        if self.learns:
+            self.spins += 1
+            if self.spins & (_PROBE_EVERY - 1):  # not a probe: as long as lately paid off
+                tries = self.tries
         for tried in range(tries):
             if try_take(False):
                 enough = 2 * tried + _HEADROOM
-                if enough > self.tries:
+                if self.learns and enough > self.tries:
                     self.tries = min(self.most, enough)
                 return True
-        self.tries >>= 1
+        if self.learns:
+            self.tries >>= 1
         return False

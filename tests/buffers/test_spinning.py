@@ -6,7 +6,7 @@ import multiprocessing
 
 import pytest
 
-from pcmodel.buffers.robust import WAIT_SPIN, Health, RobustSemaphore
+from pcmodel.buffers.robust import SPIN, WAIT_SPIN, Health, RobustSemaphore
 from pcmodel.buffers.spinning import Spinner
 
 pytestmark = pytest.mark.timeout(30)
@@ -85,7 +85,7 @@ def test_a_process_semaphore_takes_a_free_permit_soon_and_owes_it() -> None:
 
 
 @pytest.mark.parametrize("variant", ["condition", "semaphore"])
-def test_only_a_buffer_of_capacity_one_spins_for_wake_ups_and_permits(variant) -> None:
+def test_only_capacity_one_spins_long_for_its_lock_wake_ups_and_permits(variant) -> None:
     from pcmodel.buffers import make_buffer
 
     def spins(buf):
@@ -93,9 +93,25 @@ def test_only_a_buffer_of_capacity_one_spins_for_wake_ups_and_permits(variant) -
                      else [buf._empty_slots, buf._full_slots])
         return {primitive._spinner.most for primitive in waited_on}
 
+    def lock_spin(buf):
+        spinner = buf._mutex._spinner
+        return spinner.most, spinner.learns
+
     with make_buffer(variant, 1, "process") as one, make_buffer(variant, 2, "process") as two:
         assert spins(one) == {WAIT_SPIN}
+        assert lock_spin(one) == (WAIT_SPIN, True)
         assert spins(two) == {0}  # a sleeper holds nobody up: no tries, straight to sleep
+        assert lock_spin(two) == (SPIN, False)
         for buf in (one, two):
             buf.put("x")
             assert buf.get() == "x"
+
+
+def test_a_spinner_that_does_not_learn_always_spins_its_most() -> None:
+    spinner = Spinner(40, learns=False)
+    for _ in range(3):
+        never, calls = _succeeds_after(10**9)
+        assert not spinner.spin(never)
+        assert len(calls) == 40
+    try_take, calls = _succeeds_after(5)
+    assert spinner.spin(try_take) and len(calls) == 6
