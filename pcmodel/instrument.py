@@ -7,7 +7,8 @@ A buffer records at one of three levels (:class:`Level`):
 ``counters``
     Buffer-wide: puts, gets and the maximum depth. Per actor (thread, or process/thread): how long
     and how often it waited for space and for items. The clock is read only around a wait that
-    really happens, so the fast path costs two counter updates.
+    really happens, so the fast path costs two counter updates; an actor that never waited has
+    nothing to report and is not listed.
 ``timeline``
     Counters, plus per-actor puts and gets, a timestamped record of every wait (an interval of
     ``waiting for space`` or ``waiting for items``), every operation (so each actor's active span

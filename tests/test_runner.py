@@ -83,11 +83,12 @@ def test_every_item_is_consumed_exactly_once(variant, backend):
     assert (result.variant, result.backend, result.capacity) == (variant, backend, 2)
     assert result.start_method == (None if backend == "thread" else
                                    multiprocessing.get_start_method())
-    # An actor that neither moved an item nor waited (a consumer that started after the end)
-    # leaves no record in the buffer; every other actor does, under its own name.
-    recorded = {s.actor for s in result.stats.actors}
-    assert {a.name for a in result.actors if a.items} <= recorded <= {a.name for a in
-                                                                      result.actors}
+    # At the counters level an actor is recorded once it waits (one that always found room or
+    # an item has nothing to report, however many items it moved), under its own name.
+    assert {s.actor for s in result.stats.actors} <= {a.name for a in result.actors}
+    for recorded in result.stats.actors:
+        assert recorded.waits_on_full + recorded.waits_on_empty >= 1
+        assert recorded.puts is None and recorded.gets is None  # timeline level only
 
 
 @pytest.mark.timeout(30)
