@@ -37,7 +37,8 @@ from __future__ import annotations
 import multiprocessing
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import partial
 from typing import Any
 
@@ -161,6 +162,22 @@ class _Stepper:
             self.proc.join(1.0)
 
 
+@contextmanager
+def _two_steppers(module: Any, source: str, method: str, a_role: str, b_role: str
+                  ) -> Iterator[tuple[Any, float, _Stepper, _Stepper, bool]]:
+    """A fresh buffer of capacity 2, the stall allowed, actors A and B stepping the student's
+    code in it, and whether both started; both are stopped on the way out."""
+    ctx = multiprocessing.get_context(method)
+    buf = module.BoundedBuffer(_CAPACITY, ctx)
+    a = _Stepper(ctx, buf, source, a_role)
+    b = _Stepper(ctx, buf, source, b_role)
+    try:
+        yield buf, STALL * patience(), a, b, a.ready() and b.ready()
+    finally:
+        a.stop()
+        b.stop()
+
+
 def stepped_puts(module: Any, source: str, method: str, base: int,
                  call: Callable[[Callable[[], Any], float], tuple[bool, Any]]) -> dict[str, Any]:
     """The rounds of two stepped put()s on a fresh buffer of capacity 2 (see the module's
@@ -169,14 +186,9 @@ def stepped_puts(module: Any, source: str, method: str, base: int,
     Stops after the first round where anything went wrong. ``source`` is the student's file as
     the producers' code objects name it; ``call(fn, stall)`` runs ``fn`` in a thread and returns
     ``(returned, value)``, ``(False, None)`` when it is still blocked after ``stall`` s."""
-    ctx = multiprocessing.get_context(method)
-    buf = module.BoundedBuffer(_CAPACITY, ctx)
-    stall = STALL * patience()
-    a = _Stepper(ctx, buf, source, "producer A")
-    b = _Stepper(ctx, buf, source, "producer B")
     rounds: list[dict[str, Any]] = []
-    started = a.ready() and b.ready()
-    try:
+    with _two_steppers(module, source, method, "producer A", "producer B") as (
+            buf, stall, a, b, started):
         for hold_at in range(MOST_ROUNDS if started else 0):
             items = [base + 2 * hold_at + 1, base + 2 * hold_at + 2]
             a.call("put", items[0])
@@ -195,9 +207,6 @@ def stepped_puts(module: Any, source: str, method: str, base: int,
             entry["got"] = _take(buf, 2, stall, call)
             if sorted(x for x in entry["got"] if isinstance(x, int)) != items:
                 break
-    finally:
-        a.stop()
-        b.stop()
     return {"started": started, "rounds": rounds}
 
 
@@ -209,14 +218,9 @@ def stepped_gets(module: Any, source: str, method: str, base: int,
     put() of the third item went while A was held, how each ended (A's ``["done", item]``), and
     what the controller's two get()s returned (None for one that did not return). Stops after
     the first round where anything went wrong. Arguments as for :func:`stepped_puts`."""
-    ctx = multiprocessing.get_context(method)
-    buf = module.BoundedBuffer(_CAPACITY, ctx)
-    stall = STALL * patience()
-    a = _Stepper(ctx, buf, source, "consumer A")
-    b = _Stepper(ctx, buf, source, "producer B")
     rounds: list[dict[str, Any]] = []
-    started = a.ready() and b.ready()
-    try:
+    with _two_steppers(module, source, method, "consumer A", "producer B") as (
+            buf, stall, a, b, started):
         for hold_at in range(MOST_ROUNDS if started else 0):
             items = [base + 3 * hold_at + k for k in (1, 2, 3)]
             entry: dict[str, Any] = {"items": items, "filled": False, "a_held": None,
@@ -238,9 +242,6 @@ def stepped_gets(module: Any, source: str, method: str, base: int,
             entry["got"] = _take(buf, 2, stall, call)
             if [entry["a_end"][1], *entry["got"]] != items:
                 break
-    finally:
-        a.stop()
-        b.stop()
     return {"started": started, "rounds": rounds}
 
 
@@ -251,14 +252,9 @@ def stepped_put_get(module: Any, source: str, method: str, base: int,
     how consumer B's get() went while A was held, and how each ended (B's ``["done", item]``);
     when A's put() ended before its n-th line, B's get() after it. Stops after the first round
     where anything went wrong. Arguments as for :func:`stepped_puts`."""
-    ctx = multiprocessing.get_context(method)
-    buf = module.BoundedBuffer(_CAPACITY, ctx)
-    stall = STALL * patience()
-    a = _Stepper(ctx, buf, source, "producer A")
-    b = _Stepper(ctx, buf, source, "consumer B")
     rounds: list[dict[str, Any]] = []
-    started = a.ready() and b.ready()
-    try:
+    with _two_steppers(module, source, method, "producer A", "consumer B") as (
+            buf, stall, a, b, started):
         for hold_at in range(MOST_ROUNDS if started else 0):
             item = base + hold_at + 1
             entry: dict[str, Any] = {"item": item, "a_held": None, "b_while": None,
@@ -276,9 +272,6 @@ def stepped_put_get(module: Any, source: str, method: str, base: int,
             _let_a_go(a, b, entry, stall)
             if entry["a_end"] != ["done", None] or entry["b_end"] != ["done", item]:
                 break
-    finally:
-        a.stop()
-        b.stop()
     return {"started": started, "rounds": rounds}
 
 
