@@ -60,6 +60,8 @@ from pcmodel.buffers.pickling import dumps_in_pieces, dumps_item, dumps_run, unp
 from pcmodel.buffers.process_queue import ProcessQueue
 from pcmodel.buffers.ring import EncodedBatch, SharedRing, Taken, decode_piece, default_ring_size
 from pcmodel.buffers.robust import (
+    LOCK_SPIN,
+    SPIN,
     WAIT_SPIN,
     Health,
     RobustCondition,
@@ -180,7 +182,11 @@ class ProcessBackend(Backend):
         return self._health.broken
 
     def lock(self) -> RobustLock:
-        spinner = Spinner(WAIT_SPIN) if self._hand_overs else None  # None: the fixed spin
+        # Spin as long as the holders' copies have lately needed, never less than SPIN tries: a
+        # miss does not take the spin below the short fixed one (which a holder that is not
+        # running costs), so small items lose nothing. At capacity 1, see storage().
+        spinner = (Spinner(WAIT_SPIN) if self._hand_overs
+                   else Spinner(LOCK_SPIN, least=SPIN))
         return RobustLock(self._context, self._health, spinner)
 
     def condition(self, lock: Any) -> RobustCondition:
@@ -222,8 +228,8 @@ class ProcessBackend(Backend):
         # and so does a longer spin on the lock, which each side holds while it copies the item
         # (64 KiB: 1.3x to 1.9x). With room for more items a sleeping consumer holds nobody
         # up: at capacities 2 to 1024 the waits' spin made no difference beyond the noise, and
-        # a longer one on the lock lost (8 B, 4x4: 0.6x to 1.0x), so those keep the lock's
-        # short fixed spin.
+        # a lock spin that learns down to nothing lost (8 B, 4x4: 0.6x to 1.0x), so there the
+        # lock's spin only learns how much longer than SPIN to try (see lock()).
         self._hand_overs = maxsize == 1
         return ring
 

@@ -28,7 +28,9 @@ the woken sleeper finds the lock free instead of going back to sleep on it (each
 otherwise cost two sleeps: a lock convoy). A :class:`RobustSemaphore` counts its sleepers with no
 lock at all. A process that finds the lock held first tries again :data:`SPIN` times (about
 10 µs) before it sleeps: the lock is held for a few microseconds at a time, by a process that is
-usually running on the other core. In a buffer of capacity 1, where every item is a hand-over,
+usually running on the other core. A buffer's lock spins longer, up to :data:`LOCK_SPIN` times,
+while such long spins pay off: its holders copy items, and a large item's copy takes longer
+than ten microseconds. In a buffer of capacity 1, where every item is a hand-over,
 everything a process waits for is its peer's ``put`` or ``get``: there it tries again up to
 :data:`WAIT_SPIN` times (about 30 µs) for the lock, a wake-up or a permit, as long as such spins
 have lately paid off (:mod:`pcmodel.buffers.spinning`).
@@ -60,8 +62,8 @@ from typing import Any
 from pcmodel.buffers.spinning import Spinner
 from pcmodel.errors import BufferBroken
 
-__all__ = ["PARTICIPANTS", "SLICE", "SPIN", "WAIT_SPIN", "Health", "RobustCondition", "RobustLock",
-           "RobustSemaphore", "pid_alive"]
+__all__ = ["LOCK_SPIN", "PARTICIPANTS", "SLICE", "SPIN", "WAIT_SPIN", "Health", "RobustCondition",
+           "RobustLock", "RobustSemaphore", "pid_alive"]
 
 SLICE = 0.1
 """Seconds a blocked process sleeps at most before it checks that its peers are alive."""
@@ -72,6 +74,14 @@ before it sleeps: a holder running on another core lets go within microseconds, 
 costs the acquirer a context switch and the releaser a wake-up system call. A lock still held
 after that usually has a holder that is not running: spinning longer only burns the processor
 it needs (measured, 4 producers and 4 consumers on 2 cores: 300 tries 0.6-1.0x of 100)."""
+
+LOCK_SPIN = 1000
+"""Most times a buffer's lock is tried again (about 100 µs in all) before its acquirer sleeps,
+where spins that long have lately paid off (never fewer than :data:`SPIN`; see
+``ProcessBackend.lock``). A buffer's lock is held while the item is copied into or out of the
+ring: 64 KiB take about 5 to 10 µs, 1 MiB over 100 µs, and a holder on the other core is then
+still running when a 100-try spin gives up (measured, capacity 16, 64 KiB items: 1.2 to 1.5x the
+items per second, and a tenth of the context switches, with no loss at 8 B and 1 KiB)."""
 
 WAIT_SPIN = 300
 """Most times a process tries again (about 30 µs in all) for a condition's wake-up, a
@@ -290,11 +300,11 @@ class RobustCondition:
     sleep on the lock its notifier still holds (what ``signal()`` of Java's
     ``AbstractQueuedSynchronizer`` does by moving the waiter to the lock's queue).
     ``wait()`` may return early (at least every :data:`SLICE` seconds, after checking that no
-    peer died): callers wait in a ``while`` loop.
+    peer died): callers wait in a ``while`` loop. ``spin``: most tries for a wake-up before
+    sleeping (none by default; a buffer of capacity 1 asks for :data:`WAIT_SPIN`).
     """
 
-    def __init__(self, context: Any, lock: RobustLock, health: Health,
-                 spin: int = WAIT_SPIN) -> None:
+    def __init__(self, context: Any, lock: RobustLock, health: Health, spin: int = 0) -> None:
         self._lock = lock
         self._tokens = context.Semaphore(0)
         self._sleepers = context.RawValue(ctypes.c_int64, 0)
@@ -367,10 +377,11 @@ class RobustSemaphore:
     out after posting its permits and a sleeper tries for a permit after counting itself in,
     both atomic operations, so one of them always sees the other. A ring lost to a sleeper that
     died, or to a releaser that died between counting a sleeper out and ringing, is made up for
-    by the :data:`SLICE` every sleeper wakes after.
+    by the :data:`SLICE` every sleeper wakes after. ``spin``: most tries for a permit in
+    :meth:`acquire_soon` (none by default; a buffer of capacity 1 asks for :data:`WAIT_SPIN`).
     """
 
-    def __init__(self, context: Any, value: int, health: Health, spin: int = WAIT_SPIN) -> None:
+    def __init__(self, context: Any, value: int, health: Health, spin: int = 0) -> None:
         self._sem = context.Semaphore(value)
         self._bell = context.Semaphore(0)
         self._sleepers = context.Semaphore(0)  # a counter: its value is the sleepers counted in

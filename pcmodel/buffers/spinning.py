@@ -14,6 +14,8 @@ every try is wasted: there the same fixed spin made capacity 1 more than twice a
 HotSpot do: a spin that succeeded after ``i`` tries makes the next ones at least ``2i + 16``
 tries long (up to its maximum); one that failed halves them; and every 32nd spin is a full one,
 so that a spinner that learnt to give up early notices when the machine has gone quiet again.
+A spinner may also keep a floor (``least``): it then never spins less than that, and learns only
+how much longer to spin, which is what a lock whose holders copy large items needs.
 
 Threads never spin: under the GIL a spinning thread would keep the one it waits for from running.
 """
@@ -32,14 +34,19 @@ class Spinner:
     """How many times to try again before sleeping, learnt from the last tries.
 
     One per primitive and per process (it travels to a child as a copy): its state is a plain
-    attribute, never shared memory, so learning costs no synchronisation. With
-    ``learns=False`` it always spins ``most`` times.
+    attribute, never shared memory, so learning costs no synchronisation. A miss halves the
+    tries down to ``least`` (0 by default), never below. With ``learns=False`` it always spins
+    ``most`` times.
     """
 
-    __slots__ = ("most", "tries", "spins", "learns")
+    __slots__ = ("most", "least", "tries", "spins", "learns")
 
-    def __init__(self, most: int, *, learns: bool = True) -> None:
+    def __init__(self, most: int, *, learns: bool = True, least: int = 0) -> None:
+        if not 0 <= least <= most:
+            raise ValueError(f"a spinner needs 0 <= least <= most, not least={least}, "
+                             f"most={most}")
         self.most = most  # a full spin: about 0.1 µs per try
+        self.least = least
         self.tries = most
         self.spins = 0
         self.learns = learns  # False: always ``most`` tries
@@ -59,5 +66,5 @@ class Spinner:
                     self.tries = min(self.most, enough)
                 return True
         if self.learns:
-            self.tries >>= 1
+            self.tries = max(self.least, self.tries >> 1)
         return False

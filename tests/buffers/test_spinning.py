@@ -6,7 +6,7 @@ import multiprocessing
 
 import pytest
 
-from pcmodel.buffers.robust import SPIN, WAIT_SPIN, Health, RobustSemaphore
+from pcmodel.buffers.robust import LOCK_SPIN, SPIN, WAIT_SPIN, Health, RobustSemaphore
 from pcmodel.buffers.spinning import Spinner
 
 pytestmark = pytest.mark.timeout(30)
@@ -59,6 +59,25 @@ def test_a_miss_halves_the_next_spins_down_to_none() -> None:
     assert seen == [150, 75, 37, 18, 9, 4, 2, 1, 0, 0]
 
 
+def test_a_miss_never_takes_the_spin_below_its_floor() -> None:
+    spinner = Spinner(1000, least=100)
+    never, calls = _succeeds_after(10**9)
+    for _ in range(6):
+        assert not spinner.spin(never)
+    assert spinner.tries == 100  # 1000, 500, 250, 125, then the floor
+    assert len(calls) == 1000 + 500 + 250 + 125 + 100 + 100
+    try_take, _ = _succeeds_after(300)
+    assert spinner.spin(try_take) is False  # 100 tries: a holder needing 301 is missed ...
+    assert spinner.spin(_succeeds_after(50)[0])
+    assert spinner.tries == 2 * 50 + 16  # ... and a success that needed more grows it
+
+
+@pytest.mark.parametrize(("most", "least"), [(10, 11), (10, -1)])
+def test_a_floor_outside_zero_to_most_is_refused(most, least) -> None:
+    with pytest.raises(ValueError, match="least"):
+        Spinner(most, least=least)
+
+
 def test_every_32nd_spin_is_a_full_one_so_a_quiet_machine_is_noticed_again() -> None:
     spinner = Spinner(300)
     never, calls = _succeeds_after(10**9)
@@ -75,7 +94,7 @@ def test_every_32nd_spin_is_a_full_one_so_a_quiet_machine_is_noticed_again() -> 
 def test_a_process_semaphore_takes_a_free_permit_soon_and_owes_it() -> None:
     context = multiprocessing.get_context()
     health = Health(context)
-    semaphore = RobustSemaphore(context, 1, health)
+    semaphore = RobustSemaphore(context, 1, health, WAIT_SPIN)
     assert semaphore.acquire_soon()
     assert health.table[health.debt_slot()] == 1  # a death now would break the buffer
     assert not semaphore.acquire_soon()  # nobody releases: it gives up, never sleeps
@@ -85,7 +104,7 @@ def test_a_process_semaphore_takes_a_free_permit_soon_and_owes_it() -> None:
 
 
 @pytest.mark.parametrize("variant", ["condition", "semaphore"])
-def test_only_capacity_one_spins_long_for_its_lock_wake_ups_and_permits(variant) -> None:
+def test_only_capacity_one_spins_for_wake_ups_and_permits(variant) -> None:
     from pcmodel.buffers import make_buffer
 
     def spins(buf):
@@ -95,13 +114,13 @@ def test_only_capacity_one_spins_long_for_its_lock_wake_ups_and_permits(variant)
 
     def lock_spin(buf):
         spinner = buf._mutex._spinner
-        return spinner.most, spinner.learns
+        return spinner.most, spinner.least, spinner.learns
 
     with make_buffer(variant, 1, "process") as one, make_buffer(variant, 2, "process") as two:
         assert spins(one) == {WAIT_SPIN}
-        assert lock_spin(one) == (WAIT_SPIN, True)
+        assert lock_spin(one) == (WAIT_SPIN, 0, True)
         assert spins(two) == {0}  # a sleeper holds nobody up: no tries, straight to sleep
-        assert lock_spin(two) == (SPIN, False)
+        assert lock_spin(two) == (LOCK_SPIN, SPIN, True)  # longer while copies need it
         for buf in (one, two):
             buf.put("x")
             assert buf.get() == "x"
