@@ -132,7 +132,7 @@ class ProcessQueue:
                 self._ready.release()
                 raise ShutDown("get() on a buffer that was shut down and is empty")
             counts.items -= 1
-            data = self._receive()
+        data = self._receive()
         if self._free is not None:
             self._free.release()
         else:
@@ -143,14 +143,39 @@ class ProcessQueue:
             raise unpickling_error(exc, [], 1, 1) from exc
 
     def _receive(self) -> bytes:
-        """The next item's pickle from the pipe (its put() has returned); lock held."""
+        """The next item's pickle from the pipe, for a getter holding a ``_ready`` permit (the
+        item's put() has returned); lock not held.
+
+        The getter waits for the pipe without the lock, so that putters and the feeder thread
+        go on meanwhile (waiting with it held made every get wait for a put's whole trip through
+        the feeder), and reads under the lock, so that an item read is counted out of its
+        producer's debt at once: a getter that checks the producers, lock held, then never
+        takes an item in another getter's hands for one that a dead producer lost.
+        """
         ready = self._pipe_ready()
-        while not ready(_SLICE_MS):
-            self._check_producers()
+        while True:
+            if ready(_SLICE_MS):
+                with self._lock:
+                    if ready(0):  # not taken by another getter in the meantime
+                        return self._read()
+            else:
+                with self._lock:
+                    if not ready(0):
+                        self._check_producers()
+
+    def _read(self) -> bytes:
+        """The next item's pickle, counted out of its producer's debt; lock held."""
         owed, data = self._pipe.get()
         if owed:
             self._table[owed] -= 1
         return data
+
+    def _read_waiting(self) -> bytes:
+        """``_read()`` once the pipe has the item (its put() has returned); lock held."""
+        ready = self._pipe_ready()
+        while not ready(_SLICE_MS):
+            self._check_producers()
+        return self._read()
 
     def _pipe_ready(self) -> Any:
         """A function telling, within ``ms`` milliseconds, whether the pipe has data.
@@ -202,7 +227,7 @@ class ProcessQueue:
             counts.shutdown = 1
             if immediate:
                 while counts.items and self._ready.acquire(False):
-                    self._receive()
+                    self._read_waiting()
                     counts.items -= 1
                     counts.unfinished = max(0, counts.unfinished - 1)
                     if self._free is not None:

@@ -10,6 +10,7 @@ import pytest
 
 from pcmodel.buffers import VARIANTS, make_buffer
 from pcmodel.errors import ItemNotPicklable
+from tests.conftest import wait_until
 
 CONTEXTS = {m: multiprocessing.get_context(m) for m in ("fork", "spawn")}
 
@@ -201,3 +202,27 @@ def test_close_is_idempotent_and_removes_the_stats_folder(variant, tmp_path):
     buf.close()
     assert not os.path.exists(folder)
 
+
+
+@pytest.mark.timeout(30)
+def test_a_queue_getter_waiting_for_the_pipe_keeps_nobody_out():
+    """A getter promised an item still in its producer's feeder thread waits for the pipe
+    without the queue's lock: putters go on meanwhile, and both items arrive, in order."""
+    buf = make_buffer("queue", 4, "process", context=CONTEXTS["fork"])
+    queue = buf._queue
+    writer_lock = queue._pipe._wlock  # the feeder thread writes to the pipe under this lock
+    got = []
+    getter = threading.Thread(target=lambda: got.extend([buf.get(), buf.get()]))
+    try:
+        with writer_lock:  # the feeder holds the item: put() has returned, the pipe is empty
+            buf.put("first")
+            getter.start()
+            wait_until(lambda: queue.qsize() == 0)  # the getter took its permit: it waits
+            assert queue._lock.acquire(True, 5.0), "the waiting getter holds the queue's lock"
+            queue._lock.release()
+            buf.put("second", timeout=5.0)
+        getter.join(10)
+        assert not getter.is_alive()
+        assert got == ["first", "second"]
+    finally:
+        buf.close()
