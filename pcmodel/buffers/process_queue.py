@@ -7,7 +7,8 @@ unpicklable item is lost with a traceback on stderr. So :class:`ProcessQueue` pi
 once, in the caller (an unpicklable item raises there), and hands the pickle to the queue; the
 bound and the item count are two semaphores of its own, ``_free`` and ``_ready``: a getter first
 takes a ``_ready`` permit (one per item whose ``put`` has returned) and only then reads the pipe,
-where that item is sure to arrive. Shutdown wakes blocked callers by a relay of tokens on those
+where that item is sure to arrive; it waits for the pipe without the queue's lock (putters go on
+meanwhile) and reads it under the lock. Shutdown wakes blocked callers by a relay of tokens on those
 semaphores, as the semaphore variant does. Items have no size cap.
 
 What a dead peer does. ``put()`` returns once the feeder thread holds the item, before it reaches
