@@ -12,6 +12,10 @@ CPython's ``Lib/queue.py``). The locking protocol:
 * A putter notifies ``_not_empty`` only if some getter waits (and vice versa): the count of
   waiters is kept under the lock, so no wake-up is lost, and the common uncontended case skips a
   ``notify()`` that would find nobody.
+* Nothing but the algorithm runs under the lock: with instrumentation on, a wait is recorded
+  (a clock read and the actor's tally) once the call has let go of the lock. At capacity 1 with
+  several producers and consumers nearly every call waits, and every microsecond spent holding
+  the lock is a microsecond all the others wait for it.
 
 Invariants (with the lock held): ``0 <= len(_items) <= maxsize`` for a bounded buffer;
 ``_state.unfinished >= 0``; once ``_state.shutdown`` is set it stays set and no item is added.
@@ -73,6 +77,7 @@ class ConditionBuffer(TaskAccounting, Buffer):
             check_timeout(block, timeout)
         if self._encode is not None:
             item = self._encode(item)
+        waited_since = None
         with self._mutex:
             state = self._state
             if state.shutdown:
@@ -81,13 +86,15 @@ class ConditionBuffer(TaskAccounting, Buffer):
             if 0 < self.maxsize <= len(items):
                 if not block:
                     raise queue.Full
-                self._wait_for_space(timeout)
+                waited_since = self._wait_for_space(timeout)
             items.append(item)
             state.unfinished += 1
             if state.waiting_get:
                 self._not_empty.notify()
             if self._on_put is not None and len(items) > state.report_above:
                 self._on_put(state, 1, len(items))
+        if waited_since is not None:  # instrumented: recorded with the lock let go
+            self._rec.on_wait(ActorState.WAITING_FOR_SPACE, waited_since, self._clock())
 
     def get(self, block: bool = True, timeout: float | None = None) -> Any:
         """Remove and return the item at the head, waiting for one if the buffer is empty.
@@ -97,6 +104,7 @@ class ConditionBuffer(TaskAccounting, Buffer):
         """
         if block and timeout is not None and timeout < 0:
             check_timeout(block, timeout)
+        waited_since = None
         with self._mutex:
             items = self._items
             if not items:
@@ -104,12 +112,14 @@ class ConditionBuffer(TaskAccounting, Buffer):
                     raise shut_down_error("get")
                 if not block:
                     raise queue.Empty
-                self._wait_for_items(timeout)
+                waited_since = self._wait_for_items(timeout)
             item = items.popleft()
             if self._state.waiting_put:
                 self._not_full.notify()
             if self._on_get is not None:
                 self._on_get(self._state, 1, len(items))
+        if waited_since is not None:
+            self._rec.on_wait(ActorState.WAITING_FOR_ITEMS, waited_since, self._clock())
         return item if self._decode is None else self._decode(item)
 
     # -- batches --------------------------------------------------------------------------
@@ -140,12 +150,15 @@ class ConditionBuffer(TaskAccounting, Buffer):
                     if not block:
                         raise BatchFull(done, total)
                     try:
-                        self._wait_for_space(None if deadline is None
-                                             else max(0.0, deadline - time.monotonic()))
+                        waited_since = self._wait_for_space(
+                            None if deadline is None else max(0.0, deadline - time.monotonic()))
                     except queue.Full:
                         raise BatchFull(done, total) from None
                     except ShutDown:
                         raise batch_shut_down(done, total) from None
+                    if waited_since is not None:  # a batch waits rarely: recorded at once
+                        self._rec.on_wait(ActorState.WAITING_FOR_SPACE, waited_since,
+                                          self._clock())
                     continue
                 run = batch[done:done + free]
                 buffered.extend(run)
@@ -167,6 +180,7 @@ class ConditionBuffer(TaskAccounting, Buffer):
         if isinstance(max_items, bool) or not isinstance(max_items, int) or max_items < 1:
             raise ValueError(f"max_items must be a positive int, not {max_items!r}")
         check_timeout(block, timeout)
+        waited_since = None
         with self._mutex:
             items = self._items
             if not items:
@@ -174,12 +188,14 @@ class ConditionBuffer(TaskAccounting, Buffer):
                     raise shut_down_error("get_many")
                 if not block:
                     raise queue.Empty
-                self._wait_for_items(timeout)
+                waited_since = self._wait_for_items(timeout)
             taken = self._popmany(items, min(max_items, len(items)))
             if self._state.waiting_put:
                 self._not_full.notify(len(taken))
             if self._on_get is not None:
                 self._on_get(self._state, len(taken), len(items))
+        if waited_since is not None:
+            self._rec.on_wait(ActorState.WAITING_FOR_ITEMS, waited_since, self._clock())
         return self._decode_all(taken)
 
     # -- shutdown -------------------------------------------------------------------------
@@ -201,11 +217,14 @@ class ConditionBuffer(TaskAccounting, Buffer):
 
     # -- waiting (called with the lock held) ----------------------------------------------
 
-    def _wait_for_space(self, timeout: float | None) -> None:
-        """Wait until the buffer has space; raise Full on timeout, ShutDown on shutdown."""
+    def _wait_for_space(self, timeout: float | None) -> float | None:
+        """Wait until the buffer has space; raise Full on timeout, ShutDown on shutdown.
+
+        Returns when the wait began (None when not instrumented), for the caller to record the
+        wait once it has let go of the lock; a wait that raises is recorded here.
+        """
         state = self._state
-        rec = self._rec
-        started = self._clock() if rec is not None else 0.0
+        started = self._clock() if self._rec is not None else None
         deadline = None if timeout is None else time.monotonic() + timeout
         state.waiting_put += 1
         try:
@@ -219,16 +238,21 @@ class ConditionBuffer(TaskAccounting, Buffer):
                     self._not_full.wait(remaining)
                 if state.shutdown:
                     raise shut_down_error("put")
+        except BaseException:
+            if started is not None:
+                self._rec.on_wait(ActorState.WAITING_FOR_SPACE, started, self._clock())
+            raise
         finally:
             state.waiting_put -= 1
-            if rec is not None:
-                rec.on_wait(ActorState.WAITING_FOR_SPACE, started, self._clock())
+        return started
 
-    def _wait_for_items(self, timeout: float | None) -> None:
-        """Wait until the buffer has an item; raise Empty on timeout, ShutDown on shutdown."""
+    def _wait_for_items(self, timeout: float | None) -> float | None:
+        """Wait until the buffer has an item; raise Empty on timeout, ShutDown on shutdown.
+
+        Returns when the wait began (None when not instrumented), as ``_wait_for_space`` does.
+        """
         state = self._state
-        rec = self._rec
-        started = self._clock() if rec is not None else 0.0
+        started = self._clock() if self._rec is not None else None
         deadline = None if timeout is None else time.monotonic() + timeout
         state.waiting_get += 1
         try:
@@ -242,7 +266,10 @@ class ConditionBuffer(TaskAccounting, Buffer):
                     if remaining <= 0:
                         raise queue.Empty
                     self._not_empty.wait(remaining)
+        except BaseException:
+            if started is not None:
+                self._rec.on_wait(ActorState.WAITING_FOR_ITEMS, started, self._clock())
+            raise
         finally:
             state.waiting_get -= 1
-            if rec is not None:
-                rec.on_wait(ActorState.WAITING_FOR_ITEMS, started, self._clock())
+        return started
