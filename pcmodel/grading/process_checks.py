@@ -264,7 +264,9 @@ def _stepped_gets(h: Any, method: str, base: int) -> Problem:
                 return _problem(f"get() to return {items[0]}, then {items[1]} ({setup})",
                                 ", ".join(_shown(x) for x in got), "")
             return None  # every line of get() was a stopping point once
-        where = f"while the get() was stopped before line {held[1]} of your file"
+        # A get() that raised on its way to the line it was to stop at was never stopped.
+        where = (f"while the get() was stopped before line {held[1]} of your file"
+                 if held[0] == "held" else "in the get() on a full buffer")
         raised = _exception_in((held, entry["b_while"], entry["a_end"], entry["b_end"]), setup,
                                where)
         if raised is not None:
@@ -309,7 +311,8 @@ def _stepped_put_get(h: Any, method: str, base: int) -> Problem:
         if item != base + n + 1:
             raise ValueError("an item the grader did not choose")
         where = (f"while the put() was stopped before line {held[1]} of your file"
-                 if held[0] == "held" else "after the put() returned")
+                 if held[0] == "held" else "after the put() returned" if held[0] == "done"
+                 else "in the put() into an empty buffer")
         raised = _exception_in((held, entry["b_while"], entry["a_end"], entry["b_end"]), setup,
                                where)
         if raised is not None:
