@@ -207,12 +207,22 @@ def run_cluster(args: argparse.Namespace) -> int:
 def _serve(shell: ClusterShell, commands: TextIO, out: TextIO) -> None:
     """Run commands from ``commands`` until SIGINT or SIGTERM (an end of input only stops
     reading). Signals wake the wait through a socket pair, so no polling is needed; input is
-    read from the descriptor (not line-buffered), so no typed line waits in a buffer."""
+    read from the descriptor (not line-buffered), so no typed line waits in a buffer.
+
+    The interpreter itself writes each signal's number to the socket pair the moment the
+    signal arrives (``signal.set_wakeup_fd``). A Python handler that wrote it instead would run
+    only once this thread runs Python code again: a signal landing after the last line of
+    Python and before ``select()`` blocks would wait there unseen, and Ctrl-C would be lost.
+    """
+    stops = {signal.SIGINT, signal.SIGTERM}
     wake_r, wake_w = socket.socketpair()
-    previous = {signum: signal.signal(signum, lambda *_: wake_w.send(b"x"))
-                for signum in (signal.SIGINT, signal.SIGTERM)}
+    wake_w.setblocking(False)
+    previous_wakeup = signal.set_wakeup_fd(wake_w.fileno(), warn_on_full_buffer=False)
+    previous: dict[int, Any] = {}
     pending = b""
     try:
+        for signum in stops:  # from here on a stop signal only writes its number
+            previous[signum] = signal.signal(signum, lambda *_: None)
         with selectors.DefaultSelector() as selector:
             selector.register(wake_r, selectors.EVENT_READ)
             try:
@@ -222,8 +232,11 @@ def _serve(shell: ClusterShell, commands: TextIO, out: TextIO) -> None:
                 fd = None  # no readable input: serve until a signal
             while True:
                 ready = {key.fileobj for key, _ in selector.select()}
-                if wake_r in ready:
+                # Other signals with a Python handler are written there too; they do not stop.
+                if wake_r in ready and stops & set(wake_r.recv(256)):
                     return
+                if fd is None or fd not in ready:
+                    continue
                 chunk = os.read(fd, 4096)
                 if not chunk:
                     selector.unregister(fd)
@@ -234,6 +247,7 @@ def _serve(shell: ClusterShell, commands: TextIO, out: TextIO) -> None:
                     if answer:
                         print(answer, file=out, flush=True)
     finally:
+        signal.set_wakeup_fd(previous_wakeup)
         for signum, handler in previous.items():
             signal.signal(signum, handler)
         wake_r.close()

@@ -50,6 +50,17 @@ def _shown(value: Any) -> str:
     return repr(value)
 
 
+def _exception_in(ends: tuple[list[Any] | None, ...], setup: str, where: str,
+                  call: str = "") -> Problem:
+    """The problem "no exception" if one of a stepped round's calls raised: the first of
+    ``ends`` (each call's ``[outcome, detail]``, None for a call not made) that is
+    ``["error", text]``, told as ``call`` + text + ``where``; None when no call raised."""
+    for end in ends:
+        if end is not None and end[0] == "error":
+            return _problem(f"no exception ({setup})", f"{call}{end[1]} {where}", "")
+    return None
+
+
 # --- scenarios (run in the child on the student's code, then in the grader on what it saw) ------
 
 
@@ -210,9 +221,10 @@ def _stepped(h: Any, method: str, base: int) -> Problem:
         if held[0] != "held":
             return _problem(f"put() into an empty buffer to return ({setup})",
                             "it did not return", "")
-        for end in (entry["b_while"], entry["a_end"], entry["b_end"]):
-            if end is not None and end[0] == "error":
-                return _problem(f"no exception ({setup})", f"put() raised {end[1]} {where}", "")
+        raised = _exception_in((entry["b_while"], entry["a_end"], entry["b_end"]), setup,
+                               where, "put() raised ")
+        if raised is not None:
+            return raised
         if entry["a_end"][0] != "done" or entry["b_end"][0] != "done":
             return _problem(f"both put()s to finish once the first went on ({setup})",
                             f"one of them never returned {where}", "")
@@ -252,10 +264,13 @@ def _stepped_gets(h: Any, method: str, base: int) -> Problem:
                 return _problem(f"get() to return {items[0]}, then {items[1]} ({setup})",
                                 ", ".join(_shown(x) for x in got), "")
             return None  # every line of get() was a stopping point once
-        where = f"while the get() was stopped before line {held[1]} of your file"
-        for end in (held, entry["b_while"], entry["a_end"], entry["b_end"]):
-            if end is not None and end[0] == "error":
-                return _problem(f"no exception ({setup})", f"{end[1]} {where}", "")
+        # A get() that raised on its way to the line it was to stop at was never stopped.
+        where = (f"while the get() was stopped before line {held[1]} of your file"
+                 if held[0] == "held" else "in the get() on a full buffer")
+        raised = _exception_in((held, entry["b_while"], entry["a_end"], entry["b_end"]), setup,
+                               where)
+        if raised is not None:
+            return raised
         if held[0] != "held":
             return _problem(f"get() on a full buffer to return ({setup})",
                             "it did not return", "")
@@ -296,10 +311,12 @@ def _stepped_put_get(h: Any, method: str, base: int) -> Problem:
         if item != base + n + 1:
             raise ValueError("an item the grader did not choose")
         where = (f"while the put() was stopped before line {held[1]} of your file"
-                 if held[0] == "held" else "after the put() returned")
-        for end in (held, entry["b_while"], entry["a_end"], entry["b_end"]):
-            if end is not None and end[0] == "error":
-                return _problem(f"no exception ({setup})", f"{end[1]} {where}", "")
+                 if held[0] == "held" else "after the put() returned" if held[0] == "done"
+                 else "in the put() into an empty buffer")
+        raised = _exception_in((held, entry["b_while"], entry["a_end"], entry["b_end"]), setup,
+                               where)
+        if raised is not None:
+            return raised
         if held[0] not in ("held", "done"):
             return _problem(f"put() into an empty buffer to return ({setup})",
                             "it did not return", "")

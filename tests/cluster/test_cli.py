@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import _thread
+import io
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
+from pathlib import Path
 
 import pytest
 
 from pcmodel.cluster import Cluster
-from pcmodel.cluster.cli import ClusterShell
+from pcmodel.cluster.cli import ClusterShell, _serve
+from tests.conftest import wait_until
 
 ONLY_THE_CLUSTER_COMMAND = """
 import argparse, sys
@@ -82,6 +87,54 @@ def test_the_command_serves_kafka_clients_takes_commands_and_stops_on_ctrl_c():
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.communicate(timeout=10)
+
+
+def _asleep_in_select(thread: threading.Thread) -> bool:
+    """Whether ``thread`` sleeps in the kernel inside a selector's wait (not merely in its
+    Python frame, where it would still look at signals before blocking)."""
+    frame = sys._current_frames().get(thread.ident)
+    if frame is None or frame.f_code.co_name != "select":
+        return False
+    wchan = Path(f"/proc/self/task/{thread.native_id}/wchan").read_text()
+    return "poll" in wchan or "select" in wchan
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc (Linux)")
+def test_a_ctrl_c_that_lands_just_before_the_wait_blocks_still_stops_the_command(make_cluster):
+    # interrupt_main() marks SIGINT as arrived, as the signal does, but interrupts no system
+    # call: the state of a Ctrl-C that lands after the last line of Python and before
+    # select() blocks. A second, real signal ends the wait if the first was lost.
+    main = threading.main_thread()
+    assert threading.current_thread() is main  # signal handlers belong to the main thread
+    served, problems = threading.Event(), []
+
+    def interrupt() -> None:
+        try:
+            wait_until(lambda: _asleep_in_select(main), timeout=30)
+        except pytest.fail.Exception:
+            problems.append("the command was never seen asleep in select()")
+        _thread.interrupt_main(signal.SIGINT)
+        if not served.wait(10):
+            problems.append("the Ctrl-C was lost")
+            signal.pthread_kill(main.ident, signal.SIGUSR1)
+
+    commands_r, commands_w = os.pipe()
+    thread = threading.Thread(target=interrupt)
+    # Wakes the wait in the failing case (running every handler of a signal that arrived).
+    on_usr1 = signal.signal(signal.SIGUSR1, lambda *_: None)
+    try:
+        with open(commands_r, closefd=True) as commands:
+            thread.start()
+            try:
+                _serve(ClusterShell(make_cluster(1)), commands, io.StringIO())
+            finally:
+                served.set()
+                thread.join(30)
+    finally:
+        signal.signal(signal.SIGUSR1, on_usr1)
+        os.close(commands_w)
+    assert not problems
 
 
 def test_a_cluster_is_not_started_for_a_wrong_option(capsys):

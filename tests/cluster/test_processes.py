@@ -181,14 +181,22 @@ def test_bad_input_gets_one_line_errors_and_starts_nothing():
 
 
 _OWNER = textwrap.dedent("""
-    import sys, time
+    import faulthandler, os, select, signal, sys
     from pcmodel.cluster import Cluster
     if __name__ == "__main__":
+        faulthandler.register(signal.SIGUSR1)  # the test asks for our stacks if we hang
+        # The interpreter writes a signal's number to this pipe the moment it arrives. A
+        # Ctrl-C landing after the last line of Python and before a blocking read started
+        # would not interrupt the read (sys.stdin.read() would wait for good, the
+        # KeyboardInterrupt pending); here it wakes the select() below.
+        wake_r, wake_w = os.pipe()
+        os.set_blocking(wake_w, False)
+        signal.set_wakeup_fd(wake_w)
         with Cluster(3, mode="processes") as cluster:
             cluster.create_topic("t", replication_factor=3)
             cluster.produce("t", 0, [(None, b"x")], acks="all").get(timeout=20)
             print(cluster._root, *[n.pid for n in cluster.nodes], flush=True)
-            sys.stdin.read()  # until the test kills or interrupts us
+            select.select([sys.stdin, wake_r], [], [])  # until the test kills or interrupts us
 """)
 
 
@@ -200,23 +208,47 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def _state(pid: int) -> str:
+    """What ``pid`` is doing, from /proc: its state and where in the kernel it sleeps."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        return f"{pid} {state} in {Path(f'/proc/{pid}/wchan').read_text() or '-'}"
+    except OSError:
+        return f"{pid} gone"
+
+
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("how", ["SIGKILL", "Ctrl-C"])
 def test_no_broker_process_or_file_outlives_its_owner(tmp_path, how):
     script = tmp_path / "owner.py"
     script.write_text(_OWNER)
+    errors = tmp_path / "owner.err"
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
-    owner = subprocess.Popen([sys.executable, str(script)], stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, text=True, env=env,
-                             start_new_session=True)
+    with errors.open("w") as stderr:
+        owner = subprocess.Popen([sys.executable, str(script)], stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, stderr=stderr, text=True, env=env,
+                                 start_new_session=True)
     try:
-        root, *pids = owner.stdout.readline().split()
+        line = owner.stdout.readline()
+        assert line, f"the owner exited before its cluster was up: {errors.read_text()}"
+        root, *pids = line.split()
         assert len(pids) == 3 and Path(root).exists()
         if how == "SIGKILL":
             owner.kill()  # no clean-up code runs in the owner: the brokers notice alone
         else:
             os.killpg(owner.pid, signal.SIGINT)  # the terminal signals the whole group
-        owner.wait(30)
+        try:
+            owner.wait(30)
+        except subprocess.TimeoutExpired:
+            # Leave the evidence: the owner's threads, and what each broker is doing.
+            os.kill(owner.pid, signal.SIGUSR1)
+            try:
+                wait_until(lambda: "most recent call first" in errors.read_text(), timeout=10)
+            except pytest.fail.Exception:
+                pass  # no stacks came: say what there is
+            pytest.fail(f"the owner did not exit within 30 s of {how}; brokers: "
+                        f"{', '.join(_state(int(p)) for p in pids)}; the owner's stderr and "
+                        f"threads:\n{errors.read_text()}")
         wait_until(lambda: not any(_alive(int(p)) for p in pids), timeout=30)
         wait_until(lambda: not Path(root).exists(), timeout=30)
     finally:
