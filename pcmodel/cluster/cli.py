@@ -29,12 +29,11 @@ from __future__ import annotations
 import argparse
 import os
 import selectors
-import signal
-import socket
 import sys
 from typing import Any, TextIO
 
 from pcmodel.errors import UsageError
+from pcmodel.stop_signals import stop_arrived, stop_signals
 
 __all__ = ["ClusterShell", "register", "run_cluster"]
 
@@ -206,49 +205,30 @@ def run_cluster(args: argparse.Namespace) -> int:
 
 def _serve(shell: ClusterShell, commands: TextIO, out: TextIO) -> None:
     """Run commands from ``commands`` until SIGINT or SIGTERM (an end of input only stops
-    reading). Signals wake the wait through a socket pair, so no polling is needed; input is
-    read from the descriptor (not line-buffered), so no typed line waits in a buffer.
-
-    The interpreter itself writes each signal's number to the socket pair the moment the
-    signal arrives (``signal.set_wakeup_fd``). A Python handler that wrote it instead would run
-    only once this thread runs Python code again: a signal landing after the last line of
-    Python and before ``select()`` blocks would wait there unseen, and Ctrl-C would be lost.
+    reading). Signals wake the wait through a socket (:mod:`pcmodel.stop_signals`: none is
+    lost, even one that lands just before the wait), so no polling is needed; input is read
+    from the descriptor (not line-buffered), so no typed line waits in a buffer.
     """
-    stops = {signal.SIGINT, signal.SIGTERM}
-    wake_r, wake_w = socket.socketpair()
-    wake_w.setblocking(False)
-    previous_wakeup = signal.set_wakeup_fd(wake_w.fileno(), warn_on_full_buffer=False)
-    previous: dict[int, Any] = {}
     pending = b""
-    try:
-        for signum in stops:  # from here on a stop signal only writes its number
-            previous[signum] = signal.signal(signum, lambda *_: None)
-        with selectors.DefaultSelector() as selector:
-            selector.register(wake_r, selectors.EVENT_READ)
-            try:
-                fd = commands.fileno()
-                selector.register(fd, selectors.EVENT_READ)
-            except (ValueError, OSError):
-                fd = None  # no readable input: serve until a signal
-            while True:
-                ready = {key.fileobj for key, _ in selector.select()}
-                # Other signals with a Python handler are written there too; they do not stop.
-                if wake_r in ready and stops & set(wake_r.recv(256)):
-                    return
-                if fd is None or fd not in ready:
-                    continue
-                chunk = os.read(fd, 4096)
-                if not chunk:
-                    selector.unregister(fd)
-                    chunk = b"\n"  # the last line, even without its newline
-                *lines, pending = (pending + chunk).split(b"\n")
-                for line in lines:
-                    answer = shell.execute(line.decode(errors="replace"))
-                    if answer:
-                        print(answer, file=out, flush=True)
-    finally:
-        signal.set_wakeup_fd(previous_wakeup)
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-        wake_r.close()
-        wake_w.close()
+    with stop_signals() as wake, selectors.DefaultSelector() as selector:
+        selector.register(wake, selectors.EVENT_READ)
+        try:
+            fd = commands.fileno()
+            selector.register(fd, selectors.EVENT_READ)
+        except (ValueError, OSError):
+            fd = None  # no readable input: serve until a signal
+        while True:
+            ready = {key.fileobj for key, _ in selector.select()}
+            if wake in ready and stop_arrived(wake):
+                return
+            if fd is None or fd not in ready:
+                continue
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                selector.unregister(fd)
+                chunk = b"\n"  # the last line, even without its newline
+            *lines, pending = (pending + chunk).split(b"\n")
+            for line in lines:
+                answer = shell.execute(line.decode(errors="replace"))
+                if answer:
+                    print(answer, file=out, flush=True)

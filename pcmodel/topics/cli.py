@@ -18,13 +18,12 @@ Prior art: ``python -m http.server`` (serve in the foreground, print where, stop
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
 from pcmodel.errors import UsageError
+from pcmodel.stop_signals import stop_signals, wait_for_stop
 from pcmodel.topics.broker import Broker
 from pcmodel.topics.remote import BrokerServer, check_loopback
 
@@ -124,39 +123,36 @@ def run_broker(args: argparse.Namespace) -> int:
             kafka.stop()
         broker.close()
         return 1
-    stop = threading.Event()
-    previous = {
-        signum: signal.signal(signum, lambda *_: stop.set())
-        for signum in (signal.SIGINT, signal.SIGTERM)
-    }
-    server.start()
-    address = server.handle.address
-    print(f"pcmodel broker listening on {address[0]}:{address[1]}")
-    if args.authkey_file is None:
-        url = server.handle.to_url()
-        print(f"URL: {url}")
-        print("Connect from Python with:")
-        print("    from pcmodel.topics.remote import BrokerHandle")
-        print(f'    broker = BrokerHandle.from_url("{url}").connect()')
-    else:
-        print("Connect from Python with:")
-        print("    from pcmodel.topics.remote import BrokerHandle")
-        # The key stays in its file: clients read it from there too.
-        print("    from pathlib import Path")
-        key = f"Path({str(args.authkey_file.resolve())!r}).read_bytes().strip()"
-        print(f"    broker = BrokerHandle({address!r}, {key}).connect()")
-    if kafka is not None:
-        print(f"Kafka clients: bootstrap_servers={kafka.bootstrap_servers!r} "
-              "(kafka-python, confluent-kafka, kcat -b)")
-    print("Stop with Ctrl-C.", flush=True)
-    try:
-        stop.wait()
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+    # From here on a stop signal only makes ``wake`` readable, however early it lands (during
+    # the start, the prints), and the wait sees it; during the clean-up it is ignored, so the
+    # clean-up always finishes (see pcmodel.stop_signals).
+    with stop_signals() as wake:
+        server.start()
+        address = server.handle.address
+        print(f"pcmodel broker listening on {address[0]}:{address[1]}")
+        if args.authkey_file is None:
+            url = server.handle.to_url()
+            print(f"URL: {url}")
+            print("Connect from Python with:")
+            print("    from pcmodel.topics.remote import BrokerHandle")
+            print(f'    broker = BrokerHandle.from_url("{url}").connect()')
+        else:
+            print("Connect from Python with:")
+            print("    from pcmodel.topics.remote import BrokerHandle")
+            # The key stays in its file: clients read it from there too.
+            print("    from pathlib import Path")
+            key = f"Path({str(args.authkey_file.resolve())!r}).read_bytes().strip()"
+            print(f"    broker = BrokerHandle({address!r}, {key}).connect()")
         if kafka is not None:
-            kafka.stop()
-        broker.close()
-        server.stop()
+            print(f"Kafka clients: bootstrap_servers={kafka.bootstrap_servers!r} "
+                  "(kafka-python, confluent-kafka, kcat -b)")
+        print("Stop with Ctrl-C.", flush=True)
+        try:
+            wait_for_stop(wake)
+        finally:
+            if kafka is not None:
+                kafka.stop()
+            broker.close()
+            server.stop()
     print("pcmodel broker stopped.", flush=True)
     return 0
