@@ -12,10 +12,11 @@ CPython's ``Lib/queue.py``). The locking protocol:
 * A putter notifies ``_not_empty`` only if some getter waits (and vice versa): the count of
   waiters is kept under the lock, so no wake-up is lost, and the common uncontended case skips a
   ``notify()`` that would find nobody.
-* Nothing but the algorithm runs under the lock: with instrumentation on, a wait is recorded
-  (a clock read and the actor's tally) once the call has let go of the lock. At capacity 1 with
+* With instrumentation on, a wait's record (a clock read and the actor's tally) needs no lock.
+  Between processes it is made once the call has let go of the lock: at capacity 1 with
   several producers and consumers nearly every call waits, and every microsecond spent holding
-  the lock is a microsecond all the others wait for it.
+  the lock is one that all the others wait for. Between threads it is made at once, under the
+  lock, where under the GIL it delays nobody (``Backend.records_waits_unlocked``).
 
 Invariants (with the lock held): ``0 <= len(_items) <= maxsize`` for a bounded buffer;
 ``_state.unfinished >= 0``; once ``_state.shutdown`` is set it stays set and no item is added.
@@ -60,6 +61,7 @@ class ConditionBuffer(TaskAccounting, Buffer):
         self._not_full = backend.condition(self._mutex)
         self._not_empty = backend.condition(self._mutex)
         self._all_tasks_done = backend.condition(self._mutex)
+        self._records_waits_unlocked = backend.records_waits_unlocked
 
     def _size(self) -> int:
         with self._mutex:
@@ -93,8 +95,8 @@ class ConditionBuffer(TaskAccounting, Buffer):
                 self._not_empty.notify()
             if self._on_put is not None and len(items) > state.report_above:
                 self._on_put(state, 1, len(items))
-        if waited_since is not None:  # instrumented: recorded with the lock let go
-            self._rec.on_wait(ActorState.WAITING_FOR_SPACE, waited_since, self._clock())
+        if waited_since is not None:  # recorded with the lock let go (see the module)
+            self._wait_ended(ActorState.WAITING_FOR_SPACE, waited_since)
 
     def get(self, block: bool = True, timeout: float | None = None) -> Any:
         """Remove and return the item at the head, waiting for one if the buffer is empty.
@@ -119,7 +121,7 @@ class ConditionBuffer(TaskAccounting, Buffer):
             if self._on_get is not None:
                 self._on_get(self._state, 1, len(items))
         if waited_since is not None:
-            self._rec.on_wait(ActorState.WAITING_FOR_ITEMS, waited_since, self._clock())
+            self._wait_ended(ActorState.WAITING_FOR_ITEMS, waited_since)
         return item if self._decode is None else self._decode(item)
 
     # -- batches --------------------------------------------------------------------------
@@ -157,8 +159,7 @@ class ConditionBuffer(TaskAccounting, Buffer):
                     except ShutDown:
                         raise batch_shut_down(done, total) from None
                     if waited_since is not None:  # a batch waits rarely: recorded at once
-                        self._rec.on_wait(ActorState.WAITING_FOR_SPACE, waited_since,
-                                          self._clock())
+                        self._wait_ended(ActorState.WAITING_FOR_SPACE, waited_since)
                     continue
                 run = batch[done:done + free]
                 buffered.extend(run)
@@ -195,7 +196,7 @@ class ConditionBuffer(TaskAccounting, Buffer):
             if self._on_get is not None:
                 self._on_get(self._state, len(taken), len(items))
         if waited_since is not None:
-            self._rec.on_wait(ActorState.WAITING_FOR_ITEMS, waited_since, self._clock())
+            self._wait_ended(ActorState.WAITING_FOR_ITEMS, waited_since)
         return self._decode_all(taken)
 
     # -- shutdown -------------------------------------------------------------------------
@@ -217,11 +218,16 @@ class ConditionBuffer(TaskAccounting, Buffer):
 
     # -- waiting (called with the lock held) ----------------------------------------------
 
+    def _wait_ended(self, waiting: ActorState, started: float) -> None:
+        """Record a wait that began at ``started`` and is over (instrumentation on)."""
+        self._rec.on_wait(waiting, started, self._clock())
+
     def _wait_for_space(self, timeout: float | None) -> float | None:
         """Wait until the buffer has space; raise Full on timeout, ShutDown on shutdown.
 
-        Returns when the wait began (None when not instrumented), for the caller to record the
-        wait once it has let go of the lock; a wait that raises is recorded here.
+        Returns when the wait began, for the caller to record the wait once it has let go of the
+        lock, where the backend asks for that; else None (a wait that raises, or one that is not
+        to wait for the release, is recorded here; nothing is, without instrumentation).
         """
         state = self._state
         started = self._clock() if self._rec is not None else None
@@ -240,16 +246,19 @@ class ConditionBuffer(TaskAccounting, Buffer):
                     raise shut_down_error("put")
         except BaseException:
             if started is not None:
-                self._rec.on_wait(ActorState.WAITING_FOR_SPACE, started, self._clock())
+                self._wait_ended(ActorState.WAITING_FOR_SPACE, started)
             raise
         finally:
             state.waiting_put -= 1
+        if started is not None and not self._records_waits_unlocked:
+            self._wait_ended(ActorState.WAITING_FOR_SPACE, started)
+            return None
         return started
 
     def _wait_for_items(self, timeout: float | None) -> float | None:
         """Wait until the buffer has an item; raise Empty on timeout, ShutDown on shutdown.
 
-        Returns when the wait began (None when not instrumented), as ``_wait_for_space`` does.
+        Returns when the wait began, or None, as ``_wait_for_space`` does.
         """
         state = self._state
         started = self._clock() if self._rec is not None else None
@@ -268,8 +277,11 @@ class ConditionBuffer(TaskAccounting, Buffer):
                     self._not_empty.wait(remaining)
         except BaseException:
             if started is not None:
-                self._rec.on_wait(ActorState.WAITING_FOR_ITEMS, started, self._clock())
+                self._wait_ended(ActorState.WAITING_FOR_ITEMS, started)
             raise
         finally:
             state.waiting_get -= 1
+        if started is not None and not self._records_waits_unlocked:
+            self._wait_ended(ActorState.WAITING_FOR_ITEMS, started)
+            return None
         return started
