@@ -219,15 +219,17 @@ class ConditionBuffer(TaskAccounting, Buffer):
     # -- waiting (called with the lock held) ----------------------------------------------
 
     def _wait_ended(self, waiting: ActorState, started: float) -> None:
-        """Record a wait that began at ``started`` and is over (instrumentation on)."""
+        """Record a wait that began at ``started`` and is over (instrumentation on; called with
+        the lock held, or just after it was let go: see the module)."""
         self._rec.on_wait(waiting, started, self._clock())
 
     def _wait_for_space(self, timeout: float | None) -> float | None:
         """Wait until the buffer has space; raise Full on timeout, ShutDown on shutdown.
 
-        Returns when the wait began, for the caller to record the wait once it has let go of the
-        lock, where the backend asks for that; else None (a wait that raises, or one that is not
-        to wait for the release, is recorded here; nothing is, without instrumentation).
+        With instrumentation on, the wait is recorded here, except where the backend records
+        waits once the lock is let go: then this returns when the wait began, for the caller to
+        record it after its ``with`` block (a wait that raises is always recorded here). Else
+        returns None.
         """
         state = self._state
         started = self._clock() if self._rec is not None else None
