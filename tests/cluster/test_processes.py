@@ -217,6 +217,20 @@ def _state(pid: int) -> str:
         return f"{pid} gone"
 
 
+def _signals(pid: int) -> str:
+    """Which signals ``pid`` and each of its threads block, ignore, catch and have pending."""
+    lines = []
+    for status in [Path(f"/proc/{pid}/status"), *Path(f"/proc/{pid}/task").glob("*/status")]:
+        try:
+            fields = dict(line.split(":\t", 1) for line in status.read_text().splitlines()
+                          if ":\t" in line)
+        except OSError:
+            continue
+        lines.append(" ".join(f"{key}={fields.get(key, '?').strip()}" for key in
+                              ("Pid", "SigPnd", "ShdPnd", "SigBlk", "SigIgn", "SigCgt")))
+    return "; ".join(lines) or "gone"
+
+
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("how", ["SIGKILL", "Ctrl-C"])
 def test_no_broker_process_or_file_outlives_its_owner(tmp_path, how):
@@ -247,8 +261,8 @@ def test_no_broker_process_or_file_outlives_its_owner(tmp_path, how):
             except pytest.fail.Exception:
                 pass  # no stacks came: say what there is
             pytest.fail(f"the owner did not exit within 30 s of {how}; brokers: "
-                        f"{', '.join(_state(int(p)) for p in pids)}; the owner's stderr and "
-                        f"threads:\n{errors.read_text()}")
+                        f"{', '.join(_state(int(p)) for p in pids)}; the owner's signals: "
+                        f"{_signals(owner.pid)}; its stderr and threads:\n{errors.read_text()}")
         wait_until(lambda: not any(_alive(int(p)) for p in pids), timeout=30)
         wait_until(lambda: not Path(root).exists(), timeout=30)
     finally:
