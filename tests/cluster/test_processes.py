@@ -185,6 +185,9 @@ _OWNER = textwrap.dedent("""
     from pcmodel.cluster import Cluster
     if __name__ == "__main__":
         faulthandler.register(signal.SIGUSR1)  # the test asks for our stacks if we hang
+        # Ctrl-C as from a terminal: a process inherits an ignored SIGINT (the test suite run
+        # as a background job, whose shell ignores it), and Python then leaves it ignored.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         # The interpreter writes a signal's number to this pipe the moment it arrives. A
         # Ctrl-C landing after the last line of Python and before a blocking read started
         # would not interrupt the read (sys.stdin.read() would wait for good, the
