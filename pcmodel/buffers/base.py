@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 from pcmodel.buffers.backends import Backend
 from pcmodel.buffers.registry import get_backend
 from pcmodel.errors import ShutDown
-from pcmodel.instrument import BufferStats, Level, Recorder, merge_exports
+from pcmodel.instrument import ActorState, BufferStats, Level, Recorder, merge_exports
 
 __all__ = ["BatchFull", "Buffer"]
 
@@ -148,6 +148,11 @@ class Buffer:
     def instrument(self) -> Level:
         """The recording level chosen at creation."""
         return self._level
+
+    def _wait_ended(self, waiting: ActorState, started: float) -> None:
+        """Record a wait in ``waiting`` that began at ``started`` and is over now
+        (instrumentation on)."""
+        self._rec.on_wait(waiting, started, self._clock())
 
     def stats(self) -> BufferStats:
         """A frozen snapshot of what was recorded (zeros and no actors when instrument='off')."""

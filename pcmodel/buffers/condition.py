@@ -218,11 +218,6 @@ class ConditionBuffer(TaskAccounting, Buffer):
 
     # -- waiting (called with the lock held) ----------------------------------------------
 
-    def _wait_ended(self, waiting: ActorState, started: float) -> None:
-        """Record a wait that began at ``started`` and is over (instrumentation on; called with
-        the lock held, or just after it was let go: see the module)."""
-        self._rec.on_wait(waiting, started, self._clock())
-
     def _wait_for_space(self, timeout: float | None) -> float | None:
         """Wait until the buffer has space; raise Full on timeout, ShutDown on shutdown.
 

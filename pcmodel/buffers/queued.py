@@ -80,7 +80,7 @@ class QueueBuffer(Buffer):
             try:
                 put(item, True, timeout)
             finally:
-                rec.on_wait(ActorState.WAITING_FOR_SPACE, started, self._clock())
+                self._wait_ended(ActorState.WAITING_FOR_SPACE, started)
         with self._stats_lock:
             self._state.puts += 1
             self._rec.on_put(self._state, 1, q.qsize())
@@ -102,7 +102,7 @@ class QueueBuffer(Buffer):
                 try:
                     item = q.get(True, timeout)
                 finally:
-                    rec.on_wait(ActorState.WAITING_FOR_ITEMS, started, self._clock())
+                    self._wait_ended(ActorState.WAITING_FOR_ITEMS, started)
             with self._stats_lock:
                 self._rec.on_get(self._state, 1, q.qsize())
         return item

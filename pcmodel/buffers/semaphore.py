@@ -222,8 +222,7 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
         """
         state = self._state
         attribute = "waiting_put" if waiting is ActorState.WAITING_FOR_SPACE else "waiting_get"
-        rec = self._rec
-        started = self._clock() if rec is not None else 0.0
+        started = self._clock() if self._rec is not None else None
         try:
             # Between processes the permit often comes within microseconds, from a peer on
             # the other core: the backend busy-waits for it a little, so that this actor is
@@ -238,8 +237,8 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
                 with self._mutex:
                     setattr(state, attribute, getattr(state, attribute) - 1)
         finally:
-            if rec is not None:
-                rec.on_wait(waiting, started, self._clock())
+            if started is not None:
+                self._wait_ended(waiting, started)
 
     def _acquire_up_to(self, semaphore: Any, wanted: int, block: bool, deadline: float | None,
                        waiting: ActorState) -> int:
