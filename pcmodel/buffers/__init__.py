@@ -57,8 +57,9 @@ def make_buffer(variant: str, maxsize: int, backend: str | Backend = "thread",
     ``maxsize <= 0`` means unbounded (thread backend and the process ``queue`` variant only:
     shared memory has a fixed size). Options: ``instrument`` ("off", "counters", "timeline"),
     ``clock``, ``name``; for ``backend="process"`` also ``context`` (a multiprocessing context,
-    default: the default one) and ``ring_size`` (bytes of shared memory items travel through;
-    default 64 KiB per item of ``maxsize``, between 8 MiB and 64 MiB; items of any size pass).
+    default: the default one) and ``ring_size`` (bytes of shared memory items travel through,
+    and as many again for the arena of large items; default 64 KiB per item of ``maxsize``,
+    between 8 MiB and 64 MiB; items of any size pass).
     Raises ValueError for an unknown variant or backend, naming the choices.
     """
     try:

@@ -1,8 +1,8 @@
 """How items cross processes: pickled in the sender, unpickled in the receiver, errors named.
 
 A large item is pickled in pieces (:func:`dumps_in_pieces`): the pickler hands a large ``bytes``
-payload over as the object itself, so the item's bytes are copied once, straight into the ring,
-instead of into a new pickle first (a fresh megabyte costs page faults on every put).
+payload over as the object itself, so the item's bytes are copied once, straight into shared
+memory, instead of into a new pickle first (a fresh megabyte costs page faults on every put).
 
 Both failures are the user's to fix and are said so in one line: an item that cannot be pickled
 raises ``ItemNotPicklable`` in the caller of ``put`` (the buffer unchanged); one that cannot be

@@ -9,9 +9,11 @@ Processes share no objects, so everything an algorithm touches is built for proc
 * storage: :class:`~pcmodel.buffers.ring.SharedRing`, variable-length records in a ring of
   shared memory. Items travel as pickles: a putter pickles *before* taking the lock (as
   ``multiprocessing.Queue`` does), so an unpicklable item raises in the caller and the buffer is
-  untouched; a ``put_many`` run is pickled once, as one list; an item of 128 KiB or more is
-  pickled in pieces that share its large payloads, so its bytes are copied once, into the ring;
-  a getter unpickles after releasing the lock. No item is too large: what does not fit the ring
+  untouched; a ``put_many`` run is pickled once, as one list; a getter unpickles after releasing
+  the lock. A large pickle is copied into :class:`~pcmodel.buffers.arena.SharedArena`, beside
+  the ring, before the lock is taken, and read from there after it is let go, so processes copy
+  large items at the same time; an item of 128 KiB or more is pickled in pieces that share its
+  large payloads, so its bytes are copied once. No item is too large: what does not fit the ring
   goes through a file of the buffer's private folder;
 * scalar state: a ``ctypes`` structure in shared memory with the fields of ``SharedState``;
 * the ``queue`` variant: :class:`~pcmodel.buffers.process_queue.ProcessQueue`, a
@@ -55,10 +57,18 @@ from collections.abc import Callable, Iterable
 from multiprocessing import util as mp_util
 from typing import Any
 
+from pcmodel.buffers.arena import Block, SharedArena
 from pcmodel.buffers.backends import Backend, SharedState
 from pcmodel.buffers.pickling import dumps_in_pieces, dumps_item, dumps_run, unpickling_error
 from pcmodel.buffers.process_queue import ProcessQueue
-from pcmodel.buffers.ring import EncodedBatch, SharedRing, Taken, decode_piece, default_ring_size
+from pcmodel.buffers.ring import (
+    EncodedBatch,
+    SharedRing,
+    Taken,
+    decode_piece,
+    default_ring_size,
+    payload_for,
+)
 from pcmodel.buffers.robust import (
     LOCK_SPIN,
     SPIN,
@@ -132,8 +142,9 @@ class ProcessBackend(Backend):
     """Processes: robust primitives, a shared-memory ring of pickles, private files.
 
     ``ring_size`` is the ring's size in bytes (default :func:`~pcmodel.buffers.ring.
-    default_ring_size`: 64 KiB per item of ``maxsize``, between 8 MiB and 64 MiB); items whose
-    pickle is larger than a quarter of it travel through a file instead.
+    default_ring_size`: 64 KiB per item of ``maxsize``, between 8 MiB and 64 MiB), and the
+    arena of large items has as many; items whose pickle is larger than a quarter of it travel
+    through a file instead. Shared memory costs only the pages written.
     """
 
     name = "process"
@@ -167,6 +178,7 @@ class ProcessBackend(Backend):
             self, shutil.rmtree, self._folder, True)
         self._spill = SpillFolder(self._folder)
         self._spill_over = 0
+        self._arena: SharedArena | None = None
         self._chunk_items = 1
         self._hand_overs = False  # capacity 1: see storage()
         self._health = Health(context)
@@ -221,7 +233,8 @@ class ProcessBackend(Backend):
                 "maxsize > 0 (for an unbounded buffer between processes use the 'queue' variant)"
             )
         size = self.ring_size if self.ring_size is not None else default_ring_size(maxsize)
-        ring = SharedRing(self._context, maxsize, size, self._spill)
+        self._arena = SharedArena(self._context, size, self._health)
+        ring = SharedRing(self._context, maxsize, size, self._spill, self._arena)
         self.ring_size = size
         self._spill_over = size // 4
         # A run of put_many is pickled in lists of at most half the capacity, so that runs
@@ -245,7 +258,8 @@ class ProcessBackend(Backend):
         return ProcessQueue(self._context, maxsize, self._health)
 
     def encode(self, item: Any) -> Any:
-        """Pickle ``item`` in the caller (into a file if it is larger than a quarter ring)."""
+        """Pickle ``item`` in the caller: a large pickle goes into a block of the arena, one
+        larger than a quarter ring into a file."""
         try:
             large = _sizeof(item) >= _PIECES_FROM
         except Exception:  # noqa: BLE001 - a broken __sizeof__: pickle it the usual way
@@ -257,18 +271,20 @@ class ProcessBackend(Backend):
                 data = _dumps(item, _PROTOCOL)
             except Exception:
                 data = dumps_item(item)  # raises ItemNotPicklable, naming the item's type
-        return data if len(data) <= self._spill_over else self._spill.write(data)
+        return payload_for(data, self._spill_over, self._spill, self._arena)
 
     def encode_batch(self, items: Iterable[Any]) -> EncodedBatch:
         """Pickle a ``put_many`` batch in the caller: one pickle per run of items."""
         return EncodedBatch.encode(list(items), self._chunk_items, self._spill_over,
-                                   self._spill, dumps_run)
+                                   self._spill, dumps_run, self._arena)
 
     def decode(self, piece: Any) -> Any:
         """The item of a piece taken by ``popleft()``; ItemNotUnpicklable if it cannot be."""
         try:
             if type(piece) is bytes or type(piece) is memoryview:  # a plain item
                 return _loads(piece)
+            if type(piece) is Block:
+                return piece.read(_loads)
             return decode_piece(piece)[0]
         except Exception as exc:
             raise unpickling_error(exc, [], 1, 1) from exc
@@ -286,7 +302,7 @@ class ProcessBackend(Backend):
             try:
                 items.extend(decode_piece(piece))
             except Exception as exc:  # noqa: BLE001 - reported below, with the good items
-                failed += 1 if type(piece) is bytes else piece[3]
+                failed += piece[3] if type(piece) is tuple else 1
                 first_error = first_error or exc
         if first_error is not None:
             raise unpickling_error(first_error, items, failed, len(taken)) from first_error

@@ -12,7 +12,10 @@ is too short (a record is never split). A record holds one of:
 * ``SPILLED_ITEM`` / ``SPILLED_LIST``: the same, kept in a file of the buffer's private folder
   whose name is the payload. An item whose pickle is larger than a quarter of the ring goes
   there (written before the lock is taken), and so does a record that finds the ring out of
-  bytes (written with the lock held: rare when the ring is sized for the items it carries).
+  bytes (written with the lock held: rare when the ring is sized for the items it carries);
+* ``BLOCK_ITEM``: the pickle of one large item, copied into a block of the buffer's arena
+  before the lock was taken (see :mod:`pcmodel.buffers.arena`); the payload is the block's
+  offset and length, and the getter reads the block after letting go of the lock.
 
 So no item is too large, and ``maxsize`` counts items as ``queue.Queue``'s does; the ring's byte
 size (``ring_size``) only decides what travels inline. The ring's pages are taken from
@@ -36,23 +39,26 @@ from collections.abc import Iterable, Sequence
 from multiprocessing import heap
 from typing import Any
 
+from pcmodel.buffers.arena import ARENA_FROM, Block, SharedArena
 from pcmodel.buffers.pickling import Pieces
 from pcmodel.buffers.spill import Spilled, SpillFolder, unlink_quietly
 
-__all__ = ["DEFAULT_RING_SIZE", "EncodedBatch", "SharedRing", "Taken", "default_ring_size"]
+__all__ = ["DEFAULT_RING_SIZE", "EncodedBatch", "SharedRing", "Taken", "default_ring_size",
+           "payload_for"]
 
 DEFAULT_RING_SIZE = 8 << 20
 """The least default ring size in bytes; see :func:`default_ring_size`."""
 _MAX_DEFAULT_RING_SIZE = 64 << 20
 _CHUNK_BYTES = 64 << 10  # a put_many run is pickled in lists of about this many bytes at most
 
-WRAP, ITEM, LIST, SPILLED_ITEM, SPILLED_LIST = range(5)
+WRAP, ITEM, LIST, SPILLED_ITEM, SPILLED_LIST, BLOCK_ITEM = range(6)
+_BLOCK = struct.Struct("<qq")  # a BLOCK_ITEM's payload: the block's offset and length
 _HEADER = struct.Struct("<IIIII")  # record size, kind, payload length, first item, item count
 _HEADER_SIZE = _HEADER.size
 _pack_header, _unpack_header = _HEADER.pack_into, _HEADER.unpack_from
 # Bytes kept free for each record the buffer may still take, so that a record that finds the
 # ring out of bytes can always store the name of its spilled file (a record of at most 48 bytes,
-# plus at most as much lost at the end of the ring when it wraps).
+# plus at most as much lost at the end of the ring when it wraps); a block's record is smaller.
 RESERVE_PER_ITEM = 96
 _HEAD, _TAIL, _ITEMS, _RECORDS = range(4)  # indexes in the ring's shared metadata
 # A plain item's pickle from this size on is copied out of the ring into a buffer each thread
@@ -77,6 +83,22 @@ def least_ring_size(maxsize: int) -> int:
     return (maxsize + 1) * RESERVE_PER_ITEM
 
 
+def payload_for(data: bytes | Pieces, spill_over: int, folder: SpillFolder,
+                arena: SharedArena | None) -> bytes | Pieces | Spilled | Block:
+    """Where one pickle travels, decided before the lock is taken: a file of ``folder`` when it
+    is larger than ``spill_over`` bytes, a block of ``arena`` (if given) from
+    :data:`~pcmodel.buffers.arena.ARENA_FROM` bytes while the arena has room, else the ring
+    itself (``data``, copied in under the lock)."""
+    length = len(data)
+    if length > spill_over:
+        return folder.write(data)
+    if arena is not None and length >= ARENA_FROM:
+        block = arena.store(data)
+        if block is not None:
+            return block
+    return data
+
+
 class EncodedBatch:
     """A ``put_many`` batch, pickled before any lock is taken: runs of items, one pickle each.
 
@@ -87,15 +109,16 @@ class EncodedBatch:
     __slots__ = ("segments", "_length")
 
     def __init__(self, segments: list[tuple[Any, int, int, int]]) -> None:
-        # (payload, kind, first, count): payload is bytes or Spilled; kind ITEM or LIST.
+        # (payload, kind, first, count): payload is bytes, Spilled or Block; kind ITEM or LIST.
         self.segments = segments
         self._length = sum(segment[3] for segment in segments)
 
     @classmethod
     def encode(cls, items: Sequence[Any], chunk_items: int, spill_over: int,
-               folder: SpillFolder, dumps: Any) -> EncodedBatch:
-        """Pickle ``items`` in runs of at most ``chunk_items`` (and about 64 KiB), spilling any
-        pickle larger than ``spill_over`` bytes to ``folder``."""
+               folder: SpillFolder, dumps: Any, arena: SharedArena | None = None
+               ) -> EncodedBatch:
+        """Pickle ``items`` in runs of at most ``chunk_items`` (and about 64 KiB); each pickle
+        travels as :func:`payload_for` says (a run of several items never in the arena)."""
         segments = []
         start, total = 0, len(items)
         first: bytes | None = None
@@ -109,7 +132,7 @@ class EncodedBatch:
             else:
                 data = dumps(run[0] if len(run) == 1 else run)
             kind = ITEM if len(run) == 1 else LIST
-            payload = folder.write(data) if len(data) > spill_over else data
+            payload = payload_for(data, spill_over, folder, arena if kind == ITEM else None)
             segments.append((payload, kind, 0, len(run)))
             start += len(run)
         return cls(segments)
@@ -151,13 +174,15 @@ class SharedRing:
     """A FIFO of pickled items in a ring of ``size`` bytes of shared memory (see the module).
 
     ``append(payload)`` stores one encoded item (bytes, :class:`~pcmodel.buffers.pickling.
-    Pieces` or :class:`~pcmodel.buffers.spill.Spilled`); ``extend(batch)``
+    Pieces`, :class:`~pcmodel.buffers.spill.Spilled` or a :class:`~pcmodel.buffers.arena.Block`
+    of ``arena``, which the ring then owns); ``extend(batch)``
     an :class:`EncodedBatch`; ``popleft()`` returns one piece and ``popmany(n)`` a
     :class:`Taken`, both decoded by :func:`decode_piece` outside the lock. Every method must be
     called with the buffer's lock held.
     """
 
-    def __init__(self, context: Any, maxsize: int, size: int, folder: SpillFolder) -> None:
+    def __init__(self, context: Any, maxsize: int, size: int, folder: SpillFolder,
+                 arena: SharedArena | None = None) -> None:
         if size < least_ring_size(maxsize):
             raise ValueError(
                 f"ring_size={size} is too small for maxsize={maxsize}: a process buffer keeps "
@@ -166,6 +191,7 @@ class SharedRing:
         self.maxsize = maxsize
         self.size = size
         self._folder = folder
+        self.arena = arena
         self._shared_meta = context.RawArray(ctypes.c_int64, 4)
         self._meta = _int64_view(self._shared_meta)
         # The heap block RawArray is made of, without RawArray's clearing of every byte: the
@@ -193,7 +219,7 @@ class SharedRing:
 
     # -- adding ---------------------------------------------------------------------------
 
-    def append(self, payload: bytes | Pieces | Spilled) -> None:
+    def append(self, payload: bytes | Pieces | Spilled | Block) -> None:
         if type(payload) is bytes:
             # The common case, inline: a plain item that fits at the tail (or at the start of
             # an empty ring) leaving the reserve free, as _write and _place would decide.
@@ -230,11 +256,15 @@ class SharedRing:
             for payload in batch:
                 self._write(payload, ITEM, 0, 1)
 
-    def _write(self, payload: bytes | Pieces | Spilled, kind: int, first: int,
+    def _write(self, payload: bytes | Pieces | Spilled | Block, kind: int, first: int,
                count: int) -> None:
         if type(payload) is bytes or type(payload) is Pieces:
             data = payload
             spilled = False
+        elif type(payload) is Block:  # a name, as a spilled file's: it goes in the reserve
+            data = _BLOCK.pack(payload.offset, payload.length)
+            kind = BLOCK_ITEM
+            spilled = True
         else:
             data = payload.name.encode()
             kind += SPILLED_ITEM - ITEM
@@ -266,6 +296,8 @@ class SharedRing:
         meta[_TAIL] = offset + need
         meta[_ITEMS] += count
         meta[_RECORDS] = records + 1
+        if type(payload) is Block:
+            payload.owned = False  # the ring's now, until a getter takes its record
 
     def _place(self, need: int, reserve: int, records: int) -> int:
         """Where a record of ``need`` bytes goes leaving ``reserve`` bytes free, or -1."""
@@ -318,6 +350,8 @@ class SharedRing:
             self._drop_head(offset, size, count)
             if kind == ITEM:
                 return data, 1
+            if kind == BLOCK_ITEM:
+                return Block(self.arena, *_BLOCK.unpack(data)), 1
             if kind == SPILLED_ITEM:
                 return (SPILLED_ITEM, self._spilled(data), 0, 1), 1
             return (kind, data if kind == LIST else self._spilled(data), first, count), count
@@ -332,9 +366,9 @@ class SharedRing:
         return Spilled(self._folder.path, name.decode())
 
     def popleft(self) -> Any:
-        """One item's piece: bytes for a plain item (the common case), else a tuple. A large
-        plain item comes as a memoryview of this thread's reused buffer, valid until the
-        thread takes again: decode it first."""
+        """One item's piece: bytes for a plain item (the common case), a Block for an item in
+        the arena, else a tuple. A large plain item comes as a memoryview of this thread's
+        reused buffer, valid until the thread takes again: decode it first."""
         meta = self._meta
         records = meta[_RECORDS]
         offset = meta[_HEAD]
@@ -372,7 +406,9 @@ class SharedRing:
         """Drop every record (and the files of spilled ones)."""
         while self._meta[_RECORDS] > 0:
             piece = self._take(self._meta[_ITEMS] or 1)[0]
-            if type(piece) is tuple and isinstance(piece[1], Spilled):
+            if type(piece) is Block:
+                piece.free()
+            elif type(piece) is tuple and isinstance(piece[1], Spilled):
                 unlink_quietly(piece[1].path)
         meta = self._meta
         meta[_HEAD] = meta[_TAIL] = meta[_ITEMS] = meta[_RECORDS] = 0
@@ -396,6 +432,8 @@ def decode_piece(piece: Any, loads: Any = pickle.loads) -> list:
     """The items of one piece taken from the ring, in order (reads and removes spilled files)."""
     if type(piece) is bytes:
         return [loads(piece)]
+    if type(piece) is Block:
+        return [piece.read(loads)]
     kind, data, first, count = piece
     if isinstance(data, Spilled):
         data = SpillFolder.take(data)

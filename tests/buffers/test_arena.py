@@ -1,0 +1,170 @@
+"""The arena beside a process buffer's ring: large items copied outside the lock."""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing
+import queue
+
+import pytest
+
+from pcmodel.buffers import make_buffer
+from pcmodel.buffers.arena import ARENA_FROM, SharedArena
+from pcmodel.buffers.robust import Health
+from pcmodel.errors import ItemNotUnpicklable
+
+pytestmark = pytest.mark.timeout(60)
+
+CONTEXTS = {m: multiprocessing.get_context(m) for m in ("fork", "spawn")}
+LARGE = ARENA_FROM + 1000  # bytes of an item that goes to the arena
+
+
+def arena_of(buf):
+    return buf._backend._arena
+
+
+def make_arena(size):
+    context = CONTEXTS["fork"]
+    return SharedArena(context, size, Health(context))
+
+
+def test_blocks_are_given_back_only_behind_a_free_prefix():
+    arena = make_arena(1000)
+    first, second, third = (arena.store(bytes([n]) * 200) for n in (1, 2, 3))
+    assert arena.blocks == 3
+    second.free()  # out of order: the head cannot move past the first block yet
+    assert arena.blocks == 3
+    assert arena.store(b"x" * 400) is None  # 1000 - 3 * 216 bytes left
+    first.free()  # now the first two go back together
+    assert arena.blocks == 1
+    fourth = arena.store(b"\x04" * 400)  # wraps to the start of the arena
+    assert fourth is not None and fourth.offset == 0
+    assert third.read(bytes) == b"\x03" * 200 and fourth.read(bytes) == b"\x04" * 400
+    assert arena.blocks == 0
+
+
+def test_an_empty_arena_starts_again_at_its_beginning():
+    arena = make_arena(1000)
+    block = arena.store(b"a" * 300)
+    block.read(bytes)
+    again = arena.store(b"b" * 900)  # would not fit after the first block
+    assert again is not None and again.offset == 0
+    assert arena.store(b"c" * 2000) is None  # larger than the arena
+    again.free()
+    again.free()  # once only
+    assert arena.blocks == 0
+
+
+def test_a_block_dropped_by_its_owner_is_freed():
+    arena = make_arena(1000)
+    arena.store(b"dropped at once" * 10)
+    gc.collect()
+    assert arena.blocks == 0
+    block = arena.store(b"x" * 100)
+    block.owned = False  # handed over: the new owner frees it, not this reference
+    del block
+    assert arena.blocks == 1
+
+
+@pytest.mark.parametrize("variant", ["condition", "semaphore"])
+def test_large_items_travel_through_the_arena_and_free_it(variant):
+    items = [bytes([n]) * LARGE for n in range(6)] + [b"small"]
+    with make_buffer(variant, 8, "process", context=CONTEXTS["fork"]) as buf:
+        for item in items[:3]:
+            buf.put(item)
+        buf.put_many(items[3:])
+        assert arena_of(buf).blocks == 6
+        assert [buf.get(), buf.get()] + buf.get_many(10) == items
+        assert arena_of(buf).blocks == 0
+
+
+@pytest.mark.parametrize("variant", ["condition", "semaphore"])
+def test_a_put_that_fails_leaves_no_block_behind(variant):
+    with make_buffer(variant, 1, "process", context=CONTEXTS["fork"]) as buf:
+        buf.put(b"a" * LARGE)
+        with pytest.raises(queue.Full):
+            buf.put_nowait(b"b" * LARGE)
+        with pytest.raises(queue.Full):
+            buf.put(b"c" * LARGE, timeout=0.01)
+        with pytest.raises(queue.Full):
+            buf.put_many([b"d" * LARGE] * 2, block=False)
+        gc.collect()
+        # The failed puts' blocks are free; they come back with the stored item's.
+        assert buf.get() == b"a" * LARGE
+        assert arena_of(buf).blocks == 0
+
+
+class Unwelcome:
+    """Pickles, but cannot be unpickled."""
+
+    def __reduce__(self):
+        return (_refuse, ())
+
+
+def _refuse():
+    raise RuntimeError("not here")
+
+
+@pytest.mark.parametrize("variant", ["condition", "semaphore"])
+def test_an_item_that_cannot_be_unpickled_still_frees_its_block(variant):
+    with make_buffer(variant, 4, "process", context=CONTEXTS["fork"]) as buf:
+        buf.put((Unwelcome(), b"x" * LARGE))
+        with pytest.raises(ItemNotUnpicklable):
+            buf.get()
+        buf.put_many([b"y" * LARGE, (Unwelcome(), b"x" * LARGE), b"z" * LARGE])
+        with pytest.raises(ItemNotUnpicklable) as info:
+            buf.get_many(3)
+        assert info.value.items == [b"y" * LARGE, b"z" * LARGE]
+        assert arena_of(buf).blocks == 0
+
+
+@pytest.mark.parametrize("variant", ["condition", "semaphore"])
+def test_an_immediate_shutdown_frees_the_blocks_it_discards(variant):
+    with make_buffer(variant, 4, "process", context=CONTEXTS["fork"]) as buf:
+        buf.put_many([b"x" * LARGE] * 3)
+        buf.shutdown(immediate=True)
+        assert arena_of(buf).blocks == 0
+
+
+@pytest.mark.parametrize("variant", ["condition", "semaphore"])
+def test_a_full_arena_sends_large_items_through_the_ring(variant):
+    """A block nobody frees (as a killed getter's) stops the arena's space from coming back;
+    large items then go into the ring, in order, and nothing waits for the arena."""
+    with make_buffer(variant, 8, "process", context=CONTEXTS["fork"],
+                     ring_size=8 * LARGE) as buf:
+        arena = arena_of(buf)
+        stuck = arena.store(b"s" * LARGE)  # never read
+        items = [bytes([n]) * LARGE for n in range(8)]
+        for item in items:
+            buf.put(item)
+        assert arena.blocks < 1 + len(items)  # some did not fit the arena
+        assert [buf.get() for _ in items] == items
+        stuck.free()  # the getters freed theirs: everything comes back with this one
+        assert arena.blocks == 0
+
+
+def put_large(buf, producer, count):
+    for n in range(count):
+        buf.put((producer, n, bytes([n % 251]) * (LARGE + n * 37)))
+
+
+@pytest.mark.parametrize("method", sorted(CONTEXTS))
+@pytest.mark.parametrize("variant", ["condition", "semaphore"])
+def test_processes_hand_large_items_over_in_order(variant, method):
+    context = CONTEXTS[method]
+    count = 60
+    with make_buffer(variant, 4, "process", context=context,
+                     ring_size=16 * LARGE) as buf:
+        producers = [context.Process(target=put_large, args=(buf, p, count)) for p in range(3)]
+        for process in producers:
+            process.start()
+        seen = {p: [] for p in range(3)}
+        for _ in range(3 * count):
+            producer, n, data = buf.get(timeout=30)
+            assert data == bytes([n % 251]) * (LARGE + n * 37)
+            seen[producer].append(n)
+        for process in producers:
+            process.join(30)
+            assert process.exitcode == 0
+        assert seen == {p: list(range(count)) for p in range(3)}
+        assert arena_of(buf).blocks == 0
