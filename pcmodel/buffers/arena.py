@@ -48,6 +48,7 @@ ring under the lock: for them two more short lock holds would cost more than the
 
 _HEADER = struct.Struct("<qq")  # block size in bytes (header and padding included), state
 _HEADER_SIZE = _HEADER.size
+_STATE = struct.Struct("<q")  # the header's second field, written alone to free a block
 _WRAP, _USED, _FREE = range(3)
 _HEAD, _TAIL, _BLOCKS = range(3)  # indexes in the arena's shared metadata
 
@@ -150,7 +151,7 @@ class SharedArena:
     def free(self, offset: int) -> None:
         """Mark the block at ``offset`` free, and give back every free block at the head."""
         with self._lock:
-            _HEADER.pack_into(self.view, offset, _HEADER.unpack_from(self.view, offset)[0], _FREE)
+            _STATE.pack_into(self.view, offset + 8, _FREE)
             self._give_back()
 
     def _give_back(self) -> None:

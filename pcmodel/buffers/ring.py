@@ -53,6 +53,7 @@ _CHUNK_BYTES = 64 << 10  # a put_many run is pickled in lists of about this many
 
 WRAP, ITEM, LIST, SPILLED_ITEM, SPILLED_LIST, BLOCK_ITEM = range(6)
 _BLOCK = struct.Struct("<qq")  # a BLOCK_ITEM's payload: the block's offset and length
+_unpack_block = _BLOCK.unpack_from
 _HEADER = struct.Struct("<IIIII")  # record size, kind, payload length, first item, item count
 _HEADER_SIZE = _HEADER.size
 _pack_header, _unpack_header = _HEADER.pack_into, _HEADER.unpack_from
@@ -376,14 +377,17 @@ class SharedRing:
         if records <= 0 or self.size - offset < _HEADER_SIZE:
             return self._take(1)[0]  # empty (IndexError), or a wrap at the very end
         size, kind, length, _first, _count = _unpack_header(view, offset)
-        if kind != ITEM:  # a wrap, a run or a spilled record: the general path
-            return self._take(1)[0]
-        # The common case, inline: one plain item, removed whole.
+        # The common cases, inline: one item, in the ring or in the arena, removed whole.
         start = offset + _HEADER_SIZE
-        if length < _REUSED_COPY_FROM:
-            data = view[start:start + length].tobytes()
-        else:
-            data = _reused_copy(view[start:start + length])
+        if kind == ITEM:
+            if length < _REUSED_COPY_FROM:
+                data = view[start:start + length].tobytes()
+            else:
+                data = _reused_copy(view[start:start + length])
+        elif kind == BLOCK_ITEM:
+            data = Block(self.arena, *_unpack_block(view, start))
+        else:  # a wrap, a run or a spilled record: the general path
+            return self._take(1)[0]
         meta[_ITEMS] -= 1
         if records == 1:
             meta[_RECORDS] = meta[_HEAD] = meta[_TAIL] = 0
