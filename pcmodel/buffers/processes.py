@@ -41,6 +41,11 @@ What a dead peer does (a process SIGKILLed at any moment):
   took an item's permit and had not yet freed its slot) makes the buffer broken too, since a slot
   or an item is lost for ever.
 * **queue**: see :class:`~pcmodel.buffers.process_queue.ProcessQueue`.
+* **the arena of large items** (condition and semaphore): a process that dies holding the
+  arena's lock breaks the buffer, as for the buffer's lock; one that dies holding a block (after
+  copying an item there and before storing its record, or after taking the record and before
+  reading the block) costs that block's space for the buffer's lifetime: large items then
+  travel through the ring once the arena has no room (see :mod:`pcmodel.buffers.arena`).
 """
 
 from __future__ import annotations

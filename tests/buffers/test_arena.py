@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
+import os
 import queue
+import signal
 
 import pytest
 
 from pcmodel.buffers import make_buffer
 from pcmodel.buffers.arena import ARENA_FROM, SharedArena
 from pcmodel.buffers.robust import Health
-from pcmodel.errors import ItemNotUnpicklable
+from pcmodel.errors import BufferBroken, ItemNotUnpicklable
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -168,3 +170,52 @@ def test_processes_hand_large_items_over_in_order(variant, method):
             assert process.exitcode == 0
         assert seen == {p: list(range(count)) for p in range(3)}
         assert arena_of(buf).blocks == 0
+
+
+def hold_the_arena_lock(buf, holding, never):
+    arena_of(buf)._lock.acquire()
+    holding.set()
+    never.wait()  # until killed
+
+
+def keep_a_block_and_die(buf):
+    block = arena_of(buf).store(b"k" * LARGE)
+    assert block is not None
+    os._exit(0)  # no clean-up, the block still owned: as if killed right there
+
+
+@pytest.mark.parametrize("variant", ["condition", "semaphore"])
+def test_death_holding_the_arena_lock_breaks_the_buffer(variant):
+    context = CONTEXTS["fork"]
+    with make_buffer(variant, 4, "process", context=context) as buf:
+        holding, never = context.Event(), context.Event()
+        holder = context.Process(target=hold_the_arena_lock, args=(buf, holding, never))
+        holder.start()
+        assert holding.wait(10)
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.join(10)
+        with pytest.raises(BufferBroken, match="a process died holding this buffer"):
+            buf.put(b"x" * LARGE)
+        with pytest.raises(BufferBroken):
+            buf.get(timeout=10)
+
+
+@pytest.mark.parametrize("variant", ["condition", "semaphore"])
+def test_death_owning_a_block_costs_its_space_only(variant):
+    context = CONTEXTS["fork"]
+    with make_buffer(variant, 4, "process", context=context, ring_size=8 * LARGE) as buf:
+        child = context.Process(target=keep_a_block_and_die, args=(buf,))
+        child.start()
+        child.join(10)
+        assert child.exitcode == 0 and arena_of(buf).blocks == 1
+        items = [bytes([n]) * LARGE for n in range(12)]
+        for item in items[:4]:
+            buf.put(item)
+        got = [buf.get() for _ in range(4)]
+        buf.put_many(items[4:8])
+        got += buf.get_many(4)
+        for item in items[8:]:
+            buf.put(item)
+            got.append(buf.get())
+        assert got == items
+        assert arena_of(buf).blocks >= 1  # the dead process's block is never given back
