@@ -23,16 +23,19 @@ back when every block allocated before it is free too: the arena's head moves pa
 slow getter keeps the space behind its block from being reused for a while, and when the arena has
 no room a putter simply stores its item in the ring as before: nothing waits for the arena.
 
-A :class:`Block` frees itself if it is dropped without reaching the ring (a put that timed out,
-raised ``Full`` or was interrupted) or without being read (a getter interrupted before decoding),
-so a failed call leaks no space. A process killed between allocating and storing, or between
-taking and freeing, leaves its block allocated for the arena's lifetime: later large items then
-travel through the ring, more slowly but correctly.
+A :class:`Block` dropped without reaching the ring (a put that timed out, raised ``Full`` or was
+interrupted) or without being read (a getter interrupted before decoding) is freed by its process's
+next use of the arena, so a failed call leaks no space. (Not at once: a block may be dropped by a
+garbage collection that runs while its thread holds the arena's lock, which is not re-entrant.) A
+process killed between allocating and storing, or between taking and freeing, leaves its block
+allocated for the arena's lifetime: later large items then travel through the ring, more slowly
+but correctly.
 """
 
 from __future__ import annotations
 
 import ctypes
+import os
 import struct
 from multiprocessing import heap
 from typing import Any
@@ -58,16 +61,17 @@ class Block:
 
     The owner is first the putter (from :meth:`SharedArena.store` until the ring has the
     block's record) and then the getter (from taking the record until :meth:`read`). A block
-    dropped while owned is freed (see the module).
+    dropped while owned is freed later (see the module).
     """
 
-    __slots__ = ("arena", "offset", "length", "owned")
+    __slots__ = ("arena", "offset", "length", "owned", "pid")
 
     def __init__(self, arena: SharedArena, offset: int, length: int) -> None:
         self.arena = arena
         self.offset = offset
         self.length = length
         self.owned = True
+        self.pid = os.getpid()  # a forked child's copy of this object owns nothing
 
     def __len__(self) -> int:
         return self.length
@@ -89,11 +93,10 @@ class Block:
             self.arena.free(self.offset)
 
     def __del__(self) -> None:
-        if self.owned:
-            try:
-                self.free()
-            except Exception:  # noqa: BLE001 - at worst the space stays taken (see the module)
-                pass
+        # Takes no lock: a garbage collection may run this while this thread holds the arena's.
+        if self.owned and self.pid == os.getpid():
+            self.owned = False
+            self.arena.free_later(self.offset)
 
 
 class SharedArena:
@@ -113,10 +116,13 @@ class SharedArena:
         # before it is written.
         self._data = heap.BufferWrapper(size)
         self.view = self._data.create_memoryview()
+        self._dropped: list[int] = []  # offsets of this process's dropped blocks, to be freed
+        self._dropped_pid = os.getpid()
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         del state["view"], state["_meta"]  # memoryviews do not pickle; rebuilt on arrival
+        state["_dropped"], state["_dropped_pid"] = [], 0  # the sender's to free, not ours
         return state
 
     def __setstate__(self, state: dict) -> None:
@@ -134,6 +140,9 @@ class SharedArena:
         room for it now (the caller then stores ``data`` in the ring)."""
         length = len(data)
         with self._lock:
+            if self._dropped:
+                self._free_dropped()
+                self._give_back()
             offset = self._allocate((_HEADER_SIZE + length + 7) & ~7)
         if offset < 0:
             return None
@@ -152,7 +161,25 @@ class SharedArena:
         """Mark the block at ``offset`` free, and give back every free block at the head."""
         with self._lock:
             _STATE.pack_into(self.view, offset + 8, _FREE)
+            if self._dropped:
+                self._free_dropped()
             self._give_back()
+
+    def free_later(self, offset: int) -> None:
+        """Have this process's next :meth:`store` or :meth:`free` free the block at ``offset``.
+        Takes no lock, so it is safe anywhere, a garbage collection included."""
+        if self._dropped_pid != os.getpid():  # a forked child: the parent's list is not ours
+            self._dropped, self._dropped_pid = [], os.getpid()
+        self._dropped.append(offset)
+
+    def _free_dropped(self) -> None:
+        """Free the blocks this process dropped (lock held)."""
+        dropped = self._dropped
+        if self._dropped_pid != os.getpid():
+            dropped.clear()  # inherited from the parent through a fork: its blocks, not ours
+            return
+        while dropped:
+            _STATE.pack_into(self.view, dropped.pop() + 8, _FREE)
 
     def _give_back(self) -> None:
         meta, view, size = self._meta, self.view, self.size

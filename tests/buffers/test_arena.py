@@ -57,15 +57,48 @@ def test_an_empty_arena_starts_again_at_its_beginning():
     assert arena.blocks == 0
 
 
-def test_a_block_dropped_by_its_owner_is_freed():
+def test_a_block_dropped_by_its_owner_is_freed_by_its_next_use_of_the_arena():
     arena = make_arena(1000)
     arena.store(b"dropped at once" * 10)
     gc.collect()
+    assert arena.blocks == 1  # not yet: dropping takes no lock
+    arena.store(b"next").read(bytes)
     assert arena.blocks == 0
     block = arena.store(b"x" * 100)
     block.owned = False  # handed over: the new owner frees it, not this reference
     del block
-    assert arena.blocks == 1
+    arena.store(b"next").read(bytes)
+    assert arena.blocks == 2  # the handed-over block stays, and so the freed one behind it
+
+
+@pytest.mark.timeout(10)
+def test_a_block_collected_while_its_thread_holds_the_arena_lock_does_not_deadlock():
+    arena = make_arena(1000)
+    cycle = [arena.store(b"in a cycle")]
+    cycle.append(cycle)  # freed only by the garbage collector, whenever it runs
+    del cycle
+    with arena._lock:  # as inside store(): the collector may run there
+        gc.collect()
+    arena.store(b"next").read(bytes)
+    assert arena.blocks == 0
+
+
+def keep_a_dropped_block_of_the_parent(arena, out):
+    arena.store(b"x").read(bytes)  # this process's first use of the arena
+    out.put(arena.blocks)
+
+
+def test_a_forked_child_never_frees_its_parent_s_blocks():
+    context = CONTEXTS["fork"]
+    arena = make_arena(1000)
+    arena.store(b"dropped by the parent")  # pending in the parent's list when it forks
+    out = context.SimpleQueue()
+    child = context.Process(target=keep_a_dropped_block_of_the_parent, args=(arena, out))
+    child.start()
+    assert out.get() == 2  # the child freed its own block, not the parent's ahead of it
+    child.join(10)
+    arena.store(b"next").read(bytes)
+    assert arena.blocks == 0
 
 
 @pytest.mark.parametrize("variant", ["condition", "semaphore"])
