@@ -40,7 +40,7 @@ import struct
 from multiprocessing import heap
 from typing import Any
 
-from pcmodel.buffers.pickling import Pieces
+from pcmodel.buffers.pickling import Pieces, copy_pickle
 from pcmodel.buffers.robust import Health, RobustLock
 
 __all__ = ["ARENA_FROM", "Block", "SharedArena"]
@@ -146,15 +146,8 @@ class SharedArena:
             offset = self._allocate((_HEADER_SIZE + length + 7) & ~7)
         if offset < 0:
             return None
-        block = Block(self, offset, length)
-        start = offset + _HEADER_SIZE
-        view = self.view
-        if type(data) is Pieces:
-            for part in data.parts:
-                view[start:start + len(part)] = part
-                start += len(part)
-        else:
-            view[start:start + length] = data
+        block = Block(self, offset, length)  # first: an interrupted copy drops it, freeing it
+        copy_pickle(data, self.view, offset + _HEADER_SIZE)
         return block
 
     def free(self, offset: int) -> None:

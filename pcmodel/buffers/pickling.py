@@ -16,7 +16,8 @@ from typing import Any
 
 from pcmodel.errors import ItemNotPicklable, ItemNotUnpicklable
 
-__all__ = ["Pieces", "dumps_in_pieces", "dumps_item", "dumps_run", "unpickling_error"]
+__all__ = ["Pieces", "copy_pickle", "dumps_in_pieces", "dumps_item", "dumps_run",
+           "unpickling_error"]
 
 
 def dumps_item(item: Any) -> bytes:
@@ -52,6 +53,16 @@ class Pieces:
         self.parts.append(part)
         self.size += len(part)
         return len(part)
+
+
+def copy_pickle(data: bytes | Pieces, view: memoryview, start: int) -> None:
+    """Copy a pickle, whole or in pieces, into ``view`` from offset ``start`` on."""
+    if type(data) is Pieces:
+        for part in data.parts:
+            view[start:start + len(part)] = part
+            start += len(part)
+    else:
+        view[start:start + len(data)] = data
 
 
 def dumps_in_pieces(item: Any) -> Pieces:

@@ -40,7 +40,7 @@ from multiprocessing import heap
 from typing import Any
 
 from pcmodel.buffers.arena import ARENA_FROM, Block, SharedArena
-from pcmodel.buffers.pickling import Pieces
+from pcmodel.buffers.pickling import Pieces, copy_pickle
 from pcmodel.buffers.spill import Spilled, SpillFolder, unlink_quietly
 
 __all__ = ["DEFAULT_RING_SIZE", "EncodedBatch", "SharedRing", "Taken", "default_ring_size",
@@ -285,15 +285,8 @@ class SharedRing:
                                    "reserve was kept; the buffer algorithm broke its invariant")
             self._write(self._folder.write(data), kind, first, count)
             return
-        view = self._view
-        _pack_header(view, offset, need, kind, length, first, count)
-        start = offset + _HEADER_SIZE
-        if type(data) is Pieces:
-            for part in data.parts:
-                view[start:start + len(part)] = part
-                start += len(part)
-        else:
-            view[start:start + length] = data
+        _pack_header(self._view, offset, need, kind, length, first, count)
+        copy_pickle(data, self._view, offset + _HEADER_SIZE)
         meta[_TAIL] = offset + need
         meta[_ITEMS] += count
         meta[_RECORDS] = records + 1
