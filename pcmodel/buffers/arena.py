@@ -35,13 +35,12 @@ but correctly.
 from __future__ import annotations
 
 import ctypes
-import os
 import struct
 from multiprocessing import heap
 from typing import Any
 
 from pcmodel.buffers.pickling import Pieces, copy_pickle
-from pcmodel.buffers.robust import Health, RobustLock
+from pcmodel.buffers.robust import Health, RobustLock, current_pid
 
 __all__ = ["ARENA_FROM", "Block", "SharedArena"]
 
@@ -71,7 +70,7 @@ class Block:
         self.offset = offset
         self.length = length
         self.owned = True
-        self.pid = os.getpid()  # a forked child's copy of this object owns nothing
+        self.pid = current_pid()  # a forked child's copy of this object owns nothing
 
     def __len__(self) -> int:
         return self.length
@@ -94,7 +93,7 @@ class Block:
 
     def __del__(self) -> None:
         # Takes no lock: a garbage collection may run this while this thread holds the arena's.
-        if self.owned and self.pid == os.getpid():
+        if self.owned and self.pid == current_pid():
             self.owned = False
             self.arena.free_later(self.offset)
 
@@ -117,7 +116,7 @@ class SharedArena:
         self._data = heap.BufferWrapper(size)
         self.view = self._data.create_memoryview()
         self._dropped: list[int] = []  # offsets of this process's dropped blocks, to be freed
-        self._dropped_pid = os.getpid()
+        self._dropped_pid = current_pid()
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
@@ -161,14 +160,14 @@ class SharedArena:
     def free_later(self, offset: int) -> None:
         """Have this process's next :meth:`store` or :meth:`free` free the block at ``offset``.
         Takes no lock, so it is safe anywhere, a garbage collection included."""
-        if self._dropped_pid != os.getpid():  # a forked child: the parent's list is not ours
-            self._dropped, self._dropped_pid = [], os.getpid()
+        if self._dropped_pid != current_pid():  # a forked child: the parent's list is not ours
+            self._dropped, self._dropped_pid = [], current_pid()
         self._dropped.append(offset)
 
     def _free_dropped(self) -> None:
         """Free the blocks this process dropped (lock held)."""
         dropped = self._dropped
-        if self._dropped_pid != os.getpid():
+        if self._dropped_pid != current_pid():
             dropped.clear()  # inherited from the parent through a fork: its blocks, not ours
             return
         while dropped:

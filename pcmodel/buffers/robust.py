@@ -103,6 +103,11 @@ def _refresh_pid() -> None:
 os.register_at_fork(after_in_child=_refresh_pid)
 
 
+def current_pid() -> int:
+    """This process's pid, kept up to date across forks without a system call per question."""
+    return _pid
+
+
 def pid_alive(pid: int) -> bool:
     """True unless process ``pid`` has exited (a zombie, not yet reaped, counts as exited)."""
     try:
