@@ -174,6 +174,7 @@ class SharedArena:
             _STATE.pack_into(self.view, dropped.pop() + 8, _FREE)
 
     def _give_back(self) -> None:
+        """Move the head past every free block at it (lock held)."""
         meta, view, size = self._meta, self.view, self.size
         while meta[_BLOCKS] > 0:
             head = meta[_HEAD]

@@ -144,7 +144,8 @@ class _ProcessRecorder(Recorder):
 
 
 class ProcessBackend(Backend):
-    """Processes: robust primitives, a shared-memory ring of pickles, private files.
+    """Processes: robust primitives, a shared-memory ring of pickles and an arena for large
+    ones, private files.
 
     ``ring_size`` is the ring's size in bytes (default :func:`~pcmodel.buffers.ring.
     default_ring_size`: 64 KiB per item of ``maxsize``, between 8 MiB and 64 MiB), and the
