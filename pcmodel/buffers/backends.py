@@ -24,6 +24,10 @@ __all__ = ["BACKENDS", "Backend", "ThreadBackend"]
 
 BACKENDS: tuple[str, ...] = ("thread", "process")
 
+# The standard library's class, as it was when this module was imported: a controlled scheduler
+# that replaces ``threading.Semaphore`` hands out semaphores of another type.
+_StdlibSemaphore = threading.Semaphore
+
 
 class SharedState:
     """The algorithm's scalar state, as plain attributes (threads share one process's memory)."""
@@ -156,8 +160,26 @@ class ThreadBackend(Backend):
     def semaphore(self, value: int) -> Any:
         return threading.Semaphore(value)
 
+    # ``threading.Semaphore`` is a count guarded by a condition (``_value`` and ``_cond``, the
+    # same from Python 3.10 to 3.14), but it takes one permit per ``acquire()``, and before
+    # Python 3.13 ``release(n)`` calls ``notify()`` n times: a batch of n items paid for n
+    # single operations. Its permits are taken and given in one hold of its condition instead.
+
     def release(self, semaphore: Any, n: int) -> None:
-        semaphore.release(n)
+        if type(semaphore) is not _StdlibSemaphore:
+            semaphore.release(n)
+            return
+        with semaphore._cond:
+            semaphore._value += n
+            semaphore._cond.notify(n)
+
+    def acquire_up_to(self, semaphore: Any, n: int) -> int:
+        if type(semaphore) is not _StdlibSemaphore:
+            return super().acquire_up_to(semaphore, n)
+        with semaphore._cond:
+            taken = min(n, semaphore._value)
+            semaphore._value -= taken
+        return taken
 
     def queue(self, maxsize: int) -> Any:
         from pcmodel.buffers.stdqueue import ShutdownQueue
