@@ -6,6 +6,7 @@ import gc
 import multiprocessing
 import os
 import queue
+import random
 import signal
 
 import pytest
@@ -13,7 +14,7 @@ import pytest
 from pcmodel.buffers import make_buffer
 from pcmodel.buffers.arena import ARENA_FROM, SharedArena
 from pcmodel.buffers.robust import Health
-from pcmodel.errors import BufferBroken, ItemNotUnpicklable
+from pcmodel.errors import BufferBroken, ItemNotUnpicklable, ShutDown
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -252,3 +253,68 @@ def test_death_owning_a_block_costs_its_space_only(variant):
             got.append(buf.get())
         assert got == items
         assert arena_of(buf).blocks >= 1  # the dead process's block is never given back
+
+
+MIXED_SIZES = [10, 1000, 40_000, 70_000, 300_000, 1 << 20]  # ring, arena, and (1 MiB) a file
+
+
+def put_mixed(buf, producer, puts, counts):
+    rnd = random.Random(producer)
+    total = 0
+    for i in range(puts):
+        size = rnd.choice(MIXED_SIZES)
+        if rnd.random() < 0.2:
+            run = rnd.randint(1, 5)
+            buf.put_many([(producer, i, j, bytes([(i + j) % 251]) * size) for j in range(run)])
+            total += run
+        else:
+            buf.put((producer, i, 0, bytes([i % 251]) * size))
+            total += 1
+    counts[producer] = total
+
+
+def get_mixed(buf, seed, out):
+    rnd = random.Random(seed)
+    seen = []
+    try:
+        while True:
+            for producer, i, j, data in buf.get_many(3) if rnd.random() < 0.3 else [buf.get()]:
+                if data != bytes([(i + j) % 251]) * len(data):
+                    seen.append(("corrupt", producer, i, j))
+                seen.append((producer, i, j))
+    except ShutDown:  # shut down once every producer is done, and now empty
+        out.put(seen)
+
+
+@pytest.mark.parametrize("method", sorted(CONTEXTS))
+@pytest.mark.parametrize("variant", ["condition", "semaphore"])
+def test_mixed_sizes_between_many_processes_lose_nothing(variant, method):
+    """Four producers and four consumers, items through the ring, the arena and files, single
+    and in batches: every item arrives once, intact, each producer's in order, and the arena
+    is empty at the end."""
+    context = CONTEXTS[method]
+    with make_buffer(variant, 8, "process", context=context, ring_size=2 << 20) as buf:
+        counts = context.RawArray("q", 4)
+        out = context.SimpleQueue()
+        producers = [context.Process(target=put_mixed, args=(buf, p, 60, counts))
+                     for p in range(4)]
+        consumers = [context.Process(target=get_mixed, args=(buf, c, out)) for c in range(4)]
+        for process in producers + consumers:
+            process.start()
+        for process in producers:
+            process.join(30)
+            assert process.exitcode == 0
+        buf.shutdown()  # the consumers take what is left, then stop
+        results = [out.get() for _ in consumers]
+        for process in consumers:
+            process.join(30)
+            assert process.exitcode == 0
+        everything = [entry for seen in results for entry in seen]
+        assert not [entry for entry in everything if entry[0] == "corrupt"]
+        assert len(everything) == len(set(everything)) == sum(counts)
+        for seen in results:
+            for producer in range(4):
+                mine = [(i, j) for (p, i, j) in seen if p == producer]
+                assert mine == sorted(mine)
+        assert arena_of(buf).blocks == 0
+        assert os.path.isdir(buf._backend._folder)  # the 1 MiB items went through files
