@@ -62,7 +62,7 @@ from collections.abc import Callable, Iterable
 from multiprocessing import util as mp_util
 from typing import Any
 
-from pcmodel.buffers.arena import Block, SharedArena
+from pcmodel.buffers.arena import ARENA_FROM, Block, SharedArena
 from pcmodel.buffers.backends import Backend, SharedState
 from pcmodel.buffers.pickling import dumps_in_pieces, dumps_item, dumps_run, unpickling_error
 from pcmodel.buffers.process_queue import ProcessQueue
@@ -277,6 +277,9 @@ class ProcessBackend(Backend):
                 data = _dumps(item, _PROTOCOL)
             except Exception:
                 data = dumps_item(item)  # raises ItemNotPicklable, naming the item's type
+        length = len(data)
+        if length < ARENA_FROM and length <= self._spill_over:
+            return data  # payload_for's common case, decided here: no call per small put
         return payload_for(data, self._spill_over, self._spill, self._arena)
 
     def encode_batch(self, items: Iterable[Any]) -> EncodedBatch:
