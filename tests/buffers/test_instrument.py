@@ -184,7 +184,7 @@ def test_a_blocked_thread_uses_no_cpu(variant):
 @pytest.mark.parametrize("backend", ["process", "thread"])
 def test_the_condition_variant_records_a_wait_where_its_backend_says(backend):
     """Between processes a wait's record (a clock read and a tally) runs once the lock is let
-    go; between threads, under the GIL, at once (see ``Backend.after_release``)."""
+    go; between threads, under the GIL, at once (see ``Backend.records_waits_unlocked``)."""
     buf = make_buffer("condition", 1, backend, instrument="counters")
 
     def locked():
