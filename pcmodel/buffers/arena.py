@@ -51,6 +51,7 @@ ring under the lock: for them two more short lock holds would cost more than the
 _HEADER = struct.Struct("<qq")  # block size in bytes (header and padding included), state
 _HEADER_SIZE = _HEADER.size
 _STATE = struct.Struct("<q")  # the header's second field, written alone to free a block
+_STATE_AT = 8  # where that field sits in the header
 _WRAP, _USED, _FREE = range(3)
 _HEAD, _TAIL, _BLOCKS = range(3)  # indexes in the arena's shared metadata
 
@@ -152,7 +153,7 @@ class SharedArena:
     def free(self, offset: int) -> None:
         """Mark the block at ``offset`` free, and give back every free block at the head."""
         with self._lock:
-            _STATE.pack_into(self.view, offset + 8, _FREE)
+            _STATE.pack_into(self.view, offset + _STATE_AT, _FREE)
             if self._dropped:
                 self._free_dropped()
             self._give_back()
@@ -171,7 +172,7 @@ class SharedArena:
             dropped.clear()  # inherited from the parent through a fork: its blocks, not ours
             return
         while dropped:
-            _STATE.pack_into(self.view, dropped.pop() + 8, _FREE)
+            _STATE.pack_into(self.view, dropped.pop() + _STATE_AT, _FREE)
 
     def _give_back(self) -> None:
         """Move the head past every free block at it (lock held)."""
