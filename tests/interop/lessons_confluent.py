@@ -197,5 +197,8 @@ def acks(bootstrap: str, topic: str) -> dict:
                              on_delivery=on_delivery)
         _flush(producer)
         offsets[str(setting)] = delivered
+        # acks=0's flush returns once the records are sent, not stored: read them back before
+        # the next producer, on another connection, can store its records first.
+        assert len(_consume_all(bootstrap, topic, 1, 5 * len(offsets))) == 5 * len(offsets)
     records = _consume_all(bootstrap, topic, 1, 15)
     return {"offsets": offsets, "values": [r.value() for r in records]}

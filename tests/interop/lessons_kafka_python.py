@@ -218,5 +218,8 @@ def acks(bootstrap: str, topic: str) -> dict:
             offsets[str(setting)] = None if setting == 0 else [m.offset for m in metadata]
         finally:
             producer.close(TIMEOUT_S)
+        # acks=0's flush returns once the records are sent, not stored: read them back before
+        # the next producer, on another connection, can store its records first.
+        assert len(_consume_all(bootstrap, topic, 1, 5 * len(offsets))) == 5 * len(offsets)
     records = _consume_all(bootstrap, topic, 1, 15)
     return {"offsets": offsets, "values": [r.value for r in records]}
