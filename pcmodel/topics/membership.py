@@ -26,7 +26,8 @@ broker does not follow subscriptions; the leader does).
 The threads talk through flags under the consumer's lock: ``_rejoin_needed`` (a rebalance
 started), ``_lost`` (``"member"``: removed from the group; ``"generation"``: its generation is
 over, the member id still good) and ``_join_pending`` (a rebalance is under way). An answer
-about an older member id or generation is stale and ignored. Every user callback (the
+about an older member id or generation is stale and ignored, and so is a heartbeat's answer
+that arrives while a rebalance is under way. Every user callback (the
 listener) runs on ``poll()``'s thread, never under the lock.
 
 :class:`GroupMemberMixin` is one part of :class:`~pcmodel.topics.consumer.KafkaConsumer`.
@@ -372,25 +373,36 @@ class GroupMemberMixin:
                         watched.append(self._snapshot_version)
                     metadata_changed = any(self._metadata_version_seen > v for v in watched)
                 if result.status is HeartbeatStatus.UNKNOWN_MEMBER:
-                    self._flag(member_id, generation, lost="member")
+                    self._flag(member_id, generation, lost="member", answer=result.status)
                 elif result.status is HeartbeatStatus.ILLEGAL_GENERATION:
-                    self._flag(member_id, generation, lost="generation")
+                    self._flag(member_id, generation, lost="generation", answer=result.status)
                 elif result.status is HeartbeatStatus.REBALANCE_IN_PROGRESS:
-                    self._flag(member_id, generation)
+                    self._flag(member_id, generation, answer=result.status)
                 elif metadata_changed:
                     self._wakeup()  # poll() re-reads the topics and rejoins if they changed
         except BaseException as exc:  # never lost: poll() re-raises it
             self._fail(exc)
 
-    def _flag(self, member_id: str, generation: int, *, lost: str | None = None) -> None:
+    def _flag(
+        self, member_id: str, generation: int, *, lost: str | None = None,
+        answer: HeartbeatStatus | None = None,
+    ) -> None:
         """Tell poll() that the member lost its membership (``lost``) or must rejoin.
 
         An answer about an older membership or generation than the current one is stale (the
         poll thread completed a rebalance while the heartbeat was under way) and is dropped:
-        acting on it would make an eager member revoke everything for nothing.
+        acting on it would make an eager member revoke everything for nothing. A heartbeat's
+        ``answer`` that arrives while poll() is rejoining is dropped too, as the Java client
+        drops it: the heartbeat left before the rejoin began, the JoinGroup and SyncGroup under
+        way report the same news, and a flag raised now would start one more round as soon as
+        this one completes. (Were the news newer than the round, the next heartbeat repeats it.)
         """
         with self._lock:
             if self._member_id != member_id or self._generation != generation:
+                return
+            if answer is not None and self._join_pending:
+                logger.debug("heartbeat answer %s ignored: member %s is already rejoining "
+                             "group %s", answer.name, member_id, self._group_id)
                 return
             if lost is not None:
                 self._lost = lost

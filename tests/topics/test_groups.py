@@ -6,6 +6,9 @@ coordinator's state machine itself is tested request by request in ``test_coordi
 
 from __future__ import annotations
 
+import logging
+import threading
+
 import pytest
 
 from pcmodel.topics.broker import Broker, HeartbeatStatus
@@ -90,6 +93,92 @@ def test_eager_rebalance_revokes_on_all_members_before_any_assignment(broker, ma
     later = [(e[0], e[1]) for e in events[1:]]
     assert sorted(later[:2]) == [("c1", "revoked"), ("c2", "revoked")]
     assert sorted(later[2:]) == [("c1", "assigned"), ("c2", "assigned")]
+
+
+class HeartbeatsHeldBack:
+    """A broker for one consumer, whose heartbeat answers the test can hold back.
+
+    Every call goes to ``broker``. After ``arm()``, the heartbeat that follows the first
+    ``REBALANCE_IN_PROGRESS`` answer is answered by the broker at once but handed to the
+    consumer only on ``release()``: an answer still on its way when the consumer starts to
+    rejoin. ``joining`` is set when the consumer sends a JoinGroup.
+    """
+
+    def __init__(self, broker: Broker) -> None:
+        self.broker = broker
+        self.joining = threading.Event()
+        self.holding = threading.Event()
+        self._released = threading.Event()
+        self._armed = False
+        self._told = False
+
+    def arm(self) -> None:
+        self.joining.clear()
+        self._armed, self._told = True, False
+
+    def release(self) -> None:
+        self._released.set()
+
+    def connect(self) -> HeartbeatsHeldBack:
+        return self
+
+    def close(self) -> None:
+        pass  # the broker is the test's to close
+
+    def join_group(self, *args, **kwargs):
+        self.joining.set()
+        return self.broker.join_group(*args, **kwargs)
+
+    def heartbeat(self, group_id, member_id, generation):
+        result = self.broker.heartbeat(group_id, member_id, generation)
+        if self._armed and result.status is HeartbeatStatus.REBALANCE_IN_PROGRESS:
+            if self._told:
+                self._armed = False
+                self.holding.set()
+                self._released.wait(10)
+            self._told = True
+        return result
+
+    def __getattr__(self, name):
+        return getattr(self.broker, name)
+
+
+def test_a_heartbeat_answer_arriving_during_a_rejoin_starts_no_second_round(
+    broker, make_consumer, caplog
+):
+    caplog.set_level(logging.DEBUG, logger="pcmodel.topics.consumer")
+    broker.create_topic("t", 6)
+    held = HeartbeatsHeldBack(broker)
+    log: list = []
+    c1 = make_consumer(group_id="g", broker=held)
+    c2 = make_consumer(group_id="g")
+    c3 = make_consumer(group_id="g")
+    for name, consumer in (("c1", c1), ("c2", c2), ("c3", c3)):
+        consumer.subscribe(["t"], listener=RecordingListener(name, log))
+    with Poller(c1), Poller(c2):
+        wait_until(group_settled(broker, "g", 2))
+        wait_until(lambda: len(c1.assignment()) == len(c2.assignment()) == 3)
+    generation = broker.describe_group("g").generation
+    start = len(log)
+    held.arm()
+    with Poller(c3):
+        # c1's heartbeat says "rebalance" once; the next one's answer, the same, is held back.
+        wait_until(held.holding.is_set)
+        with Poller(c1):
+            wait_until(held.joining.is_set)  # c1 revoked and its JoinGroup is in flight
+            held.release()
+            wait_until(lambda: any("ignored" in r.getMessage() for r in caplog.records))
+            with Poller(c2):
+                wait_until(lambda: sum(e[1] == "assigned" for e in log[start:]) == 3)
+                wait_until(group_settled(broker, "g", 3))
+    for consumer in (c1, c2, c3):
+        consumer.poll(timeout_ms=0)  # a rejoin still flagged would start here
+    group = broker.describe_group("g")
+    assert (group.state, group.generation) == ("Stable", generation + 1)
+    assert sorted((e[0], e[1]) for e in log[start:]) == [
+        ("c1", "assigned"), ("c1", "revoked"), ("c2", "assigned"), ("c2", "revoked"),
+        ("c3", "assigned"),
+    ]
 
 
 def test_cooperative_rebalance_revokes_only_moving_partitions(broker, make_consumer):
