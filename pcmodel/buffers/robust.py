@@ -35,9 +35,17 @@ everything a process waits for is its peer's ``put`` or ``get``: there it tries 
 :data:`WAIT_SPIN` times (about 30 µs) for the lock, a wake-up or a permit, as long as such spins
 have lately paid off (:mod:`pcmodel.buffers.spinning`).
 
+A process that dies in the instant between taking a :class:`RobustLock` and recording its pid,
+or between clearing its pid and letting go (a few bytecodes each), leaves a lock held with no
+holder recorded. A blocked acquirer that finds it so, slice after slice, for
+:data:`HOLDERLESS_S` seconds, marks the buffer broken: a live holder passes those instants in
+microseconds.
+
 Limits: a dead process is recognised by its pid (gone, or a zombie); if the pid is reused by a
 new process before anyone checks, the death goes unnoticed, and so does a death in the instant
-between taking the lock (or a permit) and recording it, a few bytecodes wide. A condition's
+between taking a permit and recording it, a few bytecodes wide; a holder *stopped* (SIGSTOP, a
+debugger) in one of a lock's unrecorded instants for :data:`HOLDERLESS_S` is taken for dead. A
+condition's
 sleeper holds nothing while it sleeps, but it counts itself as waiting before it lets go of the
 lock, and it re-takes the lock for a few bytecodes after every slice: a death in those instants is
 a death holding a lock, and breaks the buffer. A process that dies in the instant between
@@ -62,11 +70,18 @@ from typing import Any
 from pcmodel.buffers.spinning import Spinner
 from pcmodel.errors import BufferBroken
 
-__all__ = ["LOCK_SPIN", "PARTICIPANTS", "SLICE", "SPIN", "WAIT_SPIN", "Health", "RobustCondition",
-           "RobustLock", "RobustSemaphore", "pid_alive"]
+__all__ = ["HOLDERLESS_S", "LOCK_SPIN", "PARTICIPANTS", "SLICE", "SPIN", "WAIT_SPIN", "Health",
+           "RobustCondition", "RobustLock", "RobustSemaphore", "pid_alive"]
 
 SLICE = 0.1
 """Seconds a blocked process sleeps at most before it checks that its peers are alive."""
+
+HOLDERLESS_S = 1.0
+"""Seconds a :class:`RobustLock` may be found held with no holder recorded, at the end of every
+slice a blocked acquirer waited, before the buffer is marked broken: its holder died between
+taking the lock and recording its pid, or between clearing it and letting go. A live holder is
+in those instants for microseconds; finding it there at the end of each of ten slices in a row
+would take a process left unscheduled for a second."""
 
 SPIN = 100
 """Times a :class:`RobustLock` acquirer that finds the lock held tries again (about 10 µs in all)
@@ -260,6 +275,7 @@ class RobustLock:
             self._owner.value = _pid
             return True
         deadline = None if timeout is None else time.monotonic() + timeout
+        holderless_since = None
         while True:
             wait = SLICE if deadline is None else min(SLICE, deadline - time.monotonic())
             if wait <= 0:
@@ -268,6 +284,17 @@ class RobustLock:
                 self._owner.value = _pid
                 return True
             self._health.check()
+            if self._owner.value:
+                holderless_since = None
+            elif try_acquire(False):  # it was let go just now: no holder to record
+                self._owner.value = _pid
+                return True
+            elif holderless_since is None:
+                holderless_since = time.monotonic()
+            elif time.monotonic() - holderless_since >= HOLDERLESS_S:
+                self._health.mark_broken(
+                    f"the lock was held by no recorded process for {HOLDERLESS_S:g} s: a process "
+                    "died taking it or letting it go")
 
     def release(self, *_exc_info: object) -> None:
         """Release the lock (RuntimeError if this process does not hold it). Also the ``with``

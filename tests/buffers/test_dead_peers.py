@@ -12,10 +12,11 @@ import multiprocessing
 import os
 import queue
 import signal
+import threading
 
 import pytest
 
-from pcmodel.buffers import VARIANTS, make_buffer
+from pcmodel.buffers import VARIANTS, make_buffer, robust
 from pcmodel.buffers.robust import RobustLock
 from pcmodel.errors import BufferBroken, ItemNotUnpicklable
 from tests.conftest import wait_until
@@ -111,6 +112,54 @@ def test_death_holding_the_lock_breaks_the_buffer_for_every_survivor(variant, me
         waiter.join(SOON)
         with pytest.raises(BufferBroken):  # and it stays broken
             buf.get(timeout=SOON)
+
+
+def take_the_lock_unrecorded(buf, holding, never):
+    the_lock(buf)._sem.acquire()  # as if killed before its pid was written down
+    holding.set()
+    never.wait()  # until killed
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_death_before_the_lock_records_its_holder_breaks_the_buffer(variant, monkeypatch):
+    monkeypatch.setattr(robust, "HOLDERLESS_S", 0.3)
+    with make_buffer(variant, 2, "process", context=FORK) as buf:
+        holding, never = FORK.Event(), FORK.Event()
+        child = FORK.Process(target=take_the_lock_unrecorded, args=(buf, holding, never))
+        child.start()
+        assert holding.wait(SOON)
+        kill(child)
+        with pytest.raises(BufferBroken, match="held by no recorded process for 0.3 s"):
+            buf.put("x")  # without the rule, for ever: nobody's pid to check
+
+
+def hold_the_lock_until(buf, holding, done):
+    with the_lock(buf):
+        holding.set()
+        done.wait(SOON * 3)
+
+
+@pytest.mark.timeout(60)
+def test_a_live_holder_keeps_the_lock_as_long_as_it_likes(monkeypatch):
+    monkeypatch.setattr(robust, "HOLDERLESS_S", 0.3)
+    with make_buffer("condition", 2, "process", context=FORK) as buf:
+        holding, done = FORK.Event(), FORK.Event()
+        child = FORK.Process(target=hold_the_lock_until, args=(buf, holding, done))
+        child.start()
+        assert holding.wait(SOON)
+        health = the_lock(buf)._health
+        slices = []
+        check = health.check
+        monkeypatch.setattr(health, "check", lambda: slices.append(1) or check())
+        putter = threading.Thread(target=buf.put, args=("x",))
+        putter.start()
+        wait_until(lambda: len(slices) >= 10, SOON)  # a second, more than HOLDERLESS_S
+        assert putter.is_alive() and not health.broken
+        done.set()
+        putter.join(SOON)
+        assert not putter.is_alive() and buf.get(timeout=SOON) == "x"
+        child.join(SOON)
 
 
 def take_a_free_slot_and_die_there(buf, holding, never):
