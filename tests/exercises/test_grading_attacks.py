@@ -75,14 +75,15 @@ def _claim_success():
                     setattr(module, attr, lambda *a, **k: None)
 _claim_success()
 """
-# Also written against the grader's internals: a thread takes the check's key from its pipe by
-# descriptor number, waits until the check's workload has returned, and writes a correctly
-# sealed "returned" message to the result pipe. (Against the grader that judged in the child,
-# this scored up to full marks.)
+# Also written against the grader's internals: the module takes the check's key from its pipe
+# by descriptor number as it is imported (before the workload runs: a workload that fails at
+# once would take the key first), then a thread waits until the workload has returned and
+# writes a correctly sealed "returned" message to the result pipe. (Against the grader that
+# judged in the child, this scored up to full marks.)
 FORGE_BY_NUMBER = """
-import fcntl as _fcntl, hmac as _hmac, json as _json, os as _os, stat as _stat
-import struct as _struct, sys as _sys, threading as _threading
-def _forge_by_number():
+import fcntl as _fcntl, hmac as _hmac, json as _json, os as _os, select as _select
+import stat as _stat, struct as _struct, sys as _sys, threading as _threading
+def _pipes():
     from multiprocessing import resource_tracker
     tracker = getattr(resource_tracker._resource_tracker, "_fd", None)
     readers, writers = [], []
@@ -95,12 +96,8 @@ def _forge_by_number():
         except OSError:
             continue
         (readers if mode == _os.O_RDONLY else writers).append(fd)
-    key = b""
-    while readers and len(key) < 32:
-        chunk = _os.read(readers[0], 32 - len(key))
-        if not chunk:
-            break
-        key += chunk
+    return readers, writers
+def _forge_by_number(key, writers):
     main = _threading.main_thread().ident
     for _ in range(3000):
         frame = _sys._current_frames().get(main)
@@ -114,7 +111,13 @@ def _forge_by_number():
             _os.write(fd, message)
         except OSError:
             pass
-_threading.Thread(target=_forge_by_number, daemon=True).start()
+if not hasattr(_sys, "_forged"):  # some checks import the module twice: the key comes once
+    _sys._forged = True
+    _readers, _writers = _pipes()
+    _key = b""
+    if _readers and _select.select(_readers[:1], [], [], 5)[0]:
+        _key = _os.read(_readers[0], 32)  # written in one piece: a pipe's write is atomic
+    _threading.Thread(target=_forge_by_number, args=(_key, _writers), daemon=True).start()
 """
 # A grandchild in its own session, forked twice, that outlives the check and rewrites the report
 # with full marks once pytest has written it (it finds the path on pytest's command line).
