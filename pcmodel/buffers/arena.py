@@ -42,7 +42,7 @@ from typing import Any
 from pcmodel.buffers.pickling import Pieces, copy_pickle
 from pcmodel.buffers.robust import Health, RobustLock, current_pid
 
-__all__ = ["ARENA_FROM", "Block", "SharedArena"]
+__all__ = ["ARENA_FROM", "Block", "SharedArena", "int64_view"]
 
 ARENA_FROM = 32 << 10
 """Pickles from this many bytes on travel through the arena (smaller ones are copied into the
@@ -54,6 +54,11 @@ _STATE = struct.Struct("<q")  # the header's second field, written alone to free
 _STATE_AT = 8  # where that field sits in the header
 _WRAP, _USED, _FREE = range(3)
 _HEAD, _TAIL, _BLOCKS = range(3)  # indexes in the arena's shared metadata
+
+
+def int64_view(array: Any) -> memoryview:
+    """A memoryview of a ctypes int64 array: indexing it is cheaper than indexing the array."""
+    return memoryview(array).cast("B").cast("q")
 
 
 class Block:
@@ -111,7 +116,7 @@ class SharedArena:
         self.size = size
         self._lock = RobustLock(context, health)
         self._shared_meta = context.RawArray(ctypes.c_int64, 3)
-        self._meta = memoryview(self._shared_meta).cast("B").cast("q")
+        self._meta = int64_view(self._shared_meta)
         # Not cleared, as for the ring: untouched pages cost nothing, and no byte is read
         # before it is written.
         self._data = heap.BufferWrapper(size)
@@ -128,7 +133,7 @@ class SharedArena:
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self.view = self._data.create_memoryview()
-        self._meta = memoryview(self._shared_meta).cast("B").cast("q")
+        self._meta = int64_view(self._shared_meta)
 
     @property
     def blocks(self) -> int:

@@ -39,7 +39,7 @@ from collections.abc import Iterable, Sequence
 from multiprocessing import heap
 from typing import Any
 
-from pcmodel.buffers.arena import ARENA_FROM, Block, SharedArena
+from pcmodel.buffers.arena import ARENA_FROM, Block, SharedArena, int64_view
 from pcmodel.buffers.pickling import Pieces, copy_pickle
 from pcmodel.buffers.spill import Spilled, SpillFolder, unlink_quietly
 
@@ -194,7 +194,7 @@ class SharedRing:
         self._folder = folder
         self.arena = arena
         self._shared_meta = context.RawArray(ctypes.c_int64, 4)
-        self._meta = _int64_view(self._shared_meta)
+        self._meta = int64_view(self._shared_meta)
         # The heap block RawArray is made of, without RawArray's clearing of every byte: the
         # ring never reads a byte it did not write, and untouched pages then cost nothing.
         self._data = heap.BufferWrapper(size)
@@ -208,7 +208,7 @@ class SharedRing:
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self._view = self._data.create_memoryview()
-        self._meta = _int64_view(self._shared_meta)
+        self._meta = int64_view(self._shared_meta)
 
     def __len__(self) -> int:
         return self._meta[_ITEMS]
@@ -418,11 +418,6 @@ def _reused_copy(data: memoryview) -> memoryview:
         buffer = _copies.buffer = bytearray(len(data))
     buffer[:len(data)] = data  # same length: copied in place, the buffer keeps its size
     return memoryview(buffer)[:len(data)]
-
-
-def _int64_view(array: Any) -> memoryview:
-    """A memoryview of a ctypes int64 array: indexing it is cheaper than indexing the array."""
-    return memoryview(array).cast("B").cast("q")
 
 
 def decode_piece(piece: Any, loads: Any = pickle.loads) -> list:
