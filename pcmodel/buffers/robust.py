@@ -41,23 +41,21 @@ holder recorded. A blocked acquirer that finds it so, slice after slice, for
 :data:`HOLDERLESS_S` seconds, marks the buffer broken: a live holder passes those instants in
 microseconds.
 
-Limits: a dead process is recognised by its pid (gone, or a zombie); if the pid is reused by a
-new process before anyone checks, the death goes unnoticed, and so does a death in the instant
-between taking a permit and recording it, a few bytecodes wide; a holder *stopped* (SIGSTOP, a
-debugger) in one of a lock's unrecorded instants for :data:`HOLDERLESS_S` is taken for dead. A
-condition's
+Limits: a dead process is recognised by its pid (gone, or a zombie); if the pid is reused by a new
+process before anyone checks, the death goes unnoticed, and so does a death in the instant between
+taking a permit and recording it, a few bytecodes wide; a holder *stopped* (SIGSTOP, a debugger) in
+one of a lock's unrecorded instants for :data:`HOLDERLESS_S` is taken for dead. A condition's
 sleeper holds nothing while it sleeps, but it counts itself as waiting before it lets go of the
-lock, and it re-takes the lock for a few bytecodes after every slice: a death in those instants is
-a death holding a lock, and breaks the buffer. A process that dies in the instant between
-letting go of the lock and posting the wake-ups its ``notify()`` promised (or between counting a
-semaphore's sleeper out and ringing its bell) leaves the state whole, so the buffer is not
-broken, but those sleepers get no token: they wake at the end of their slice, as for a wake-up
-sent to a dead sleeper; one that then finds every sleeper counted out waits one more slice for
-the token on its way (a condition's sleeper holding the lock), so the wake-up comes up to
-2 × :data:`SLICE` late. A waker merely stopped for longer than a slice in that instant posts a
-token nobody is owed: one later sleeper wakes for nothing, which its ``while`` loop absorbs. A
-process that called ``shutdown()`` has released more permits than it took, so its debt is
-negative and its death is harmless.
+lock, and it re-takes the lock for a few bytecodes after every slice: a death in those instants is a
+death holding a lock, and breaks the buffer. A process that dies in the instant between letting go
+of the lock and posting the wake-ups its ``notify()`` promised (or between counting a semaphore's
+sleeper out and ringing its bell) leaves the state whole, so the buffer is not broken, but those
+sleepers get no token: they wake at the end of their slice, as for a wake-up sent to a dead sleeper;
+one that then finds every sleeper counted out waits one more slice for the token on its way (a
+condition's sleeper holding the lock), so the wake-up comes up to 2 × :data:`SLICE` late. A waker
+merely stopped for longer than a slice in that instant posts a token nobody is owed: one later
+sleeper wakes for nothing, which its ``while`` loop absorbs. A process that called ``shutdown()``
+has released more permits than it took, so its debt is negative and its death is harmless.
 """
 
 from __future__ import annotations

@@ -27,8 +27,8 @@ The threads talk through flags under the consumer's lock: ``_rejoin_needed`` (a 
 started), ``_lost`` (``"member"``: removed from the group; ``"generation"``: its generation is
 over, the member id still good) and ``_join_pending`` (a rebalance is under way). An answer
 about an older member id or generation is stale and ignored, and so is a heartbeat's answer
-that arrives while a rebalance is under way. Every user callback (the
-listener) runs on ``poll()``'s thread, never under the lock.
+that arrives while a rebalance is under way. Every user callback (the listener) runs on
+``poll()``'s thread, never under the lock.
 
 :class:`GroupMemberMixin` is one part of :class:`~pcmodel.topics.consumer.KafkaConsumer`.
 
@@ -393,9 +393,9 @@ class GroupMemberMixin:
         poll thread completed a rebalance while the heartbeat was under way) and is dropped:
         acting on it would make an eager member revoke everything for nothing. A heartbeat's
         ``answer`` that arrives while poll() is rejoining is dropped too, as the Java client
-        drops it: the heartbeat left before the rejoin began, the JoinGroup and SyncGroup under
-        way report the same news, and a flag raised now would start one more round as soon as
-        this one completes. (Were the news newer than the round, the next heartbeat repeats it.)
+        drops it outside its stable state: the JoinGroup and SyncGroup under way report the same
+        news, and a flag raised now would start one more round as soon as this one completes.
+        (News of a later round is repeated by the next heartbeat, once this one is over.)
         """
         with self._lock:
             if self._member_id != member_id or self._generation != generation:
