@@ -67,6 +67,8 @@ class Member:
         self.records: list[tuple[int, int]] = []
         self.owned: set[int] = set()
         self.paused: set[int] = set()
+        #: Commits that raised (racing a rebalance, say), for a failing test's message.
+        self.commit_errors: list[str] = []
         self._stop = threading.Event()
         self._requests: list[tuple[str, set[int]]] = []
         self.error: BaseException | None = None
@@ -159,8 +161,9 @@ class Member:
                 self._consumer.commit()
             else:
                 self._consumer.commit(asynchronous=False)
-        except Exception:  # noqa: BLE001 - a commit racing a rebalance fails; records repeat
-            pass
+        except Exception as exc:  # noqa: BLE001 - a commit racing a rebalance fails; records repeat
+            with self.lock:
+                self.commit_errors.append(repr(exc))
 
     def stop(self, *, close: bool = True) -> None:
         """Stop polling; ``close`` leaves the group (else the test abandons the client)."""

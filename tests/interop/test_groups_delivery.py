@@ -79,6 +79,17 @@ class Victim:
         self.process.stdout.close()
 
 
+def _wait_for_lag(expected: dict[int, int], what: str, bootstrap: str, group: str, topic: str,
+                  survivor: Member) -> None:
+    """Wait until the group's lag is ``expected``; a failure says what the lag was and which of
+    the survivor's commits failed."""
+    try:
+        wait_for(lambda: _lag(bootstrap, group, topic) == expected, what)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc} (lag {_lag(bootstrap, group, topic)}; the survivor's failed "
+                             f"commits: {survivor.commit_errors})") from None
+
+
 def _lag(bootstrap: str, group: str, topic: str) -> dict[int, int]:
     """End offset minus committed offset per partition, as an operator reads it."""
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=TIMEOUT_S * 1000)
@@ -126,7 +137,7 @@ def test_at_least_once_after_a_crash_then_pause_resume_and_lag(client, broker_na
             for what, deviation in TANSU_DEVIATIONS.items():
                 print(f"Tansu deviation, not compared: {what}: {deviation}")
             return
-        wait_for(lambda: _lag(bootstrap, group, topic) == {0: 0, 1: 0}, "lag 0 once committed")
+        _wait_for_lag({0: 0, 1: 0}, "lag 0 once committed", bootstrap, group, topic, survivor)
 
         survivor.pause(0)
         wait_for(lambda: survivor.paused == {0}, "partition 0 paused")
@@ -139,9 +150,9 @@ def test_at_least_once_after_a_crash_then_pause_resume_and_lag(client, broker_na
         wait_for(lambda: {(1, PER_PARTITION), (1, PER_PARTITION + 1)} <= set(survivor.records),
                  "the new records of the running partition delivered")
         assert not any(p == 0 and o >= PER_PARTITION for p, o in survivor.records)
-        wait_for(lambda: _lag(bootstrap, group, topic) == {0: 3, 1: 0}, "lag 3 on the paused one")
+        _wait_for_lag({0: 3, 1: 0}, "lag 3 on the paused one", bootstrap, group, topic, survivor)
         survivor.resume(0)
-        wait_for(lambda: _lag(bootstrap, group, topic) == {0: 0, 1: 0}, "lag 0 after resume")
+        _wait_for_lag({0: 0, 1: 0}, "lag 0 after resume", bootstrap, group, topic, survivor)
         assert {(0, o) for o in range(PER_PARTITION, PER_PARTITION + 3)} <= set(survivor.records)
     finally:
         victim.kill()
