@@ -81,17 +81,18 @@ def observe(
     """
     limit = time_limit * time_scale()
     outcome = run_isolated(lambda: workload(*args, **kwargs), time_limit=limit)
+    if outcome.output:
+        # Shown by pytest as the check's captured output (already capped by run_isolated),
+        # whatever the verdict: what a hanging program printed helps to find where it hangs.
+        print(outcome.output, end="" if outcome.output.endswith("\n") else "\n")
+    if outcome.output_dropped:
+        print(f"[output truncated: {outcome.output_dropped} more bytes were not kept]")
     if outcome.verdict is Verdict.TIMED_OUT:
         raise CheckFailed(
             f"the check to finish within {limit:.0f} s",
             f"your code was {outcome.error}",
             "look for a deadlock or an endless loop; the other checks still ran",
         )
-    if outcome.output:
-        # Shown by pytest as the check's captured output (already capped by run_isolated).
-        print(outcome.output, end="" if outcome.output.endswith("\n") else "\n")
-    if outcome.output_dropped:
-        print(f"[output truncated: {outcome.output_dropped} more bytes were not kept]")
     if outcome.verdict is Verdict.TAMPERED:
         raise CheckFailed(
             "the check's result to come from the check",

@@ -12,6 +12,7 @@ import time
 import pytest
 
 from pcmodel.cli import main
+from pcmodel.grading.checks import CheckFailed, observe
 from pcmodel.grading.engine import GradingError, discover, exercises_root, find, format_report
 from pcmodel.grading.isolation import Verdict, run_isolated
 from pcmodel.grading.probes import Probe, instrument, load_impl
@@ -45,6 +46,17 @@ def test_run_isolated_abandons_a_hang():
     outcome = run_isolated(_forever, time_limit=0.5)
     assert outcome.verdict is Verdict.TIMED_OUT
     assert "still running" in outcome.error
+
+
+@pytest.mark.timeout(30)
+def test_a_check_that_times_out_shows_what_the_code_printed(capsys):
+    def prints_then_hangs():
+        print("about to wait for ever", flush=True)
+        _forever()
+
+    with pytest.raises(CheckFailed, match="finish within"):
+        observe(prints_then_hangs, time_limit=0.5)
+    assert "about to wait for ever" in capsys.readouterr().out
 
 
 def test_run_isolated_reports_a_crash():
