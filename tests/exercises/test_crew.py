@@ -11,6 +11,7 @@ import pytest
 
 from pcmodel.grading import crew as crew_module
 from pcmodel.grading.crew import Crew, processor_wait
+from pcmodel.grading.isolation import Verdict, run_isolated
 from tests.conftest import wait_until
 
 
@@ -46,6 +47,29 @@ def test_windows_spent_waiting_for_a_processor_are_excused_a_bounded_number_of_t
     finally:
         release.set()
         crew.workers[0].thread.join(10)
+
+
+def _noisy_workers_under_an_audit_hook() -> list[str]:
+    def hook(event, args):
+        if event == "sys.settrace":
+            # Python code inside every installation, as the grading sandbox's hook is; the
+            # pause lets the GIL pass to another worker installing its tracer meanwhile.
+            time.sleep(0.001)
+
+    sys.addaudithook(hook)  # for good: hence a child process
+    crew = Crew(__file__, noise=0.5, seed=1)
+    for n in range(8):
+        crew.start(f"worker {n}", lambda w: (w.step("one step"), w.finished()))
+    return [w.describe() for w in crew.wait(5.0)] + [w.describe() for w in crew.failures()]
+
+
+@pytest.mark.timeout(60)
+def test_noisy_workers_start_under_an_audit_hook():
+    """Two threads installing a trace function at once make ``sys.settrace`` raise; a worker
+    that died of it before its first step once read as a deadlock of a correct buffer."""
+    outcome = run_isolated(_noisy_workers_under_an_audit_hook, time_limit=40)
+    assert outcome.verdict is Verdict.RETURNED, outcome.error
+    assert outcome.value == []
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs /proc task states")
