@@ -124,11 +124,21 @@ def no_leaks():
     for child in multiprocessing.active_children():
         child.join(max(0.0, deadline - time.monotonic()))
     leftover_children = multiprocessing.active_children()
-    gc.collect()  # a garbage multiprocessing.Queue stops its feeder thread when collected
-    for thread in set(threading.enumerate()) - threads_before:
-        thread.join(max(0.0, deadline - time.monotonic()))
-    leftover_threads = [t for t in set(threading.enumerate()) - threads_before if t.is_alive()]
-    leaked_shm = ours_in_shm(_shm_names() - shm_before)
+
+    def leftovers() -> tuple[list[threading.Thread], set[str]]:
+        threads = [t for t in set(threading.enumerate()) - threads_before if t.is_alive()]
+        return threads, ours_in_shm(_shm_names() - shm_before)
+
+    leftover_threads, leaked_shm = leftovers()
+    if leftover_threads or leaked_shm:
+        # Garbage that still owns a thread or a segment gives it up when collected (a
+        # multiprocessing.Queue stops its feeder thread, a buffer unlinks its memory). Collected
+        # only here: a full collection of a large test process takes a tenth of a second, and
+        # most tests leave nothing to collect.
+        gc.collect()
+        for thread in leftover_threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        leftover_threads, leaked_shm = leftovers()
     for child in leftover_children:
         child.kill()
         child.join(5)
