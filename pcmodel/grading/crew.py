@@ -209,7 +209,7 @@ class Worker:
             if tracer is not None:
                 with _TRACER_INSTALL:
                     sys.settrace(None)
-            self.crew.tick()
+            self.crew.tick(ended=True)
 
     def step(self, doing: str) -> None:
         """Record the operation about to start."""
@@ -257,11 +257,17 @@ class Crew:
         self.progress = 0
         self._cond = threading.Condition(threading.Lock())
 
-    def tick(self) -> None:
-        """Count one completed operation (or a worker ending) and wake watchers."""
+    def tick(self, ended: bool = False) -> None:
+        """Count one completed operation, or a worker ending (``ended``: that wakes watchers).
+
+        An operation does not wake :meth:`wait`'s watcher, which looks at the count every
+        ``_LOOK`` seconds instead: a wake-up per put() and get() would cost the workers a thread
+        switch and the watcher a look at /proc each time, several times the work of the
+        operation itself."""
         with self._cond:
             self.progress += 1
-            self._cond.notify_all()
+            if ended:
+                self._cond.notify_all()
         if self.on_tick is not None:
             self.on_tick()
 
@@ -304,19 +310,20 @@ class Crew:
             return []
 
     def _window(self, seen: int, ended: Callable[[], bool], stall: float) -> bool | None:
-        """Wait (holding ``_cond``) up to ``stall`` s for progress; True if it came, False if
-        not, None if every other thread was still meanwhile."""
+        """Wait (holding ``_cond``) up to ``stall`` s for progress; True if it came (seen within
+        ``_LOOK`` s), False if not, None if every other thread was still meanwhile (with
+        ``stillness`` only)."""
         moved = lambda: self.progress != seen or ended()  # noqa: E731 - a predicate
-        if not self.stillness:
-            return self._cond.wait_for(moved, stall)
         deadline = time.monotonic() + stall
-        stillness = Stillness()
+        stillness = Stillness() if self.stillness else None
         while True:
             remaining = deadline - time.monotonic()
             if self._cond.wait_for(moved, max(0.0, min(remaining, _LOOK))):
                 return True
             if remaining <= _LOOK:
                 return False
+            if stillness is None:
+                continue
             progress = self.progress
             self._cond.release()  # workers must be able to tick while we look
             try:

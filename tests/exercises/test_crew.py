@@ -49,6 +49,50 @@ def test_windows_spent_waiting_for_a_processor_are_excused_a_bounded_number_of_t
         crew.workers[0].thread.join(10)
 
 
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("stillness", [False, True])
+def test_the_watcher_looks_at_its_own_pace_not_at_every_operation(monkeypatch, stillness):
+    looks = []
+    monkeypatch.setattr(crew_module, "processor_wait", lambda: looks.append(1) or {})
+    crew = Crew(None, stillness=stillness)
+
+    def busy(w):
+        for _ in range(20_000):
+            w.finished()
+
+    for name in ("a", "b"):
+        crew.start(name, busy)
+    started = time.monotonic()
+    assert crew.wait(5.0) == []
+    elapsed = time.monotonic() - started
+    assert sum(w.done for w in crew.workers) == 40_000
+    # One look per window, a window ends at most every _LOOK seconds, plus the one that ends.
+    assert len(looks) <= elapsed / crew_module._LOOK + 2, (len(looks), elapsed)
+
+
+@pytest.mark.timeout(60)
+def test_a_stall_after_busy_work_is_reported_one_window_after_the_last_operation():
+    release = threading.Event()
+    last = []
+
+    def busy_then_stuck(w):
+        deadline = time.monotonic() + 0.5
+        while time.monotonic() < deadline:
+            w.finished()
+        last.append(time.monotonic())
+        release.wait(30)
+
+    crew = Crew(None)
+    crew.start("worker", busy_then_stuck)
+    try:
+        assert [w.name for w in crew.wait(0.3)] == ["worker"]
+        late = time.monotonic() - last[0]
+        assert 0.3 <= late < 0.3 + 2 * crew_module._LOOK + 0.5, late
+    finally:
+        release.set()
+        crew.workers[0].thread.join(10)
+
+
 def _noisy_workers_under_an_audit_hook() -> list[str]:
     def hook(event, args):
         if event == "sys.settrace":
