@@ -128,9 +128,13 @@ def unwatch(pid: int) -> None:
 
 
 def _parents() -> dict[int, int]:
-    """{pid: parent pid} for every process visible in /proc."""
+    """{pid: parent pid} for every process visible in /proc (empty without /proc)."""
     found = {}
-    for entry in os.listdir(_PROC):
+    try:
+        entries = os.listdir(_PROC)
+    except OSError:
+        return found
+    for entry in entries:
         if not entry.isdigit():
             continue
         try:
@@ -145,17 +149,22 @@ def _parents() -> dict[int, int]:
 
 def children_of(pid: int) -> set[int]:
     """The processes whose parent is ``pid`` right now (empty without /proc)."""
-    if not os.path.isdir(_PROC):
-        return set()
-    return {child for child, parent in _parents().items() if parent == pid}
+    return _children(_parents(), pid)
 
 
 def descendants(root: int, spare: frozenset[int] = frozenset()) -> set[int]:
     """Every process below ``root`` in the process tree, except the subtrees rooted in ``spare``."""
-    if not os.path.isdir(_PROC):
-        return set()
+    return _below(_parents(), root, spare)
+
+
+def _children(parents: dict[int, int], pid: int) -> set[int]:
+    return {child for child, parent in parents.items() if parent == pid}
+
+
+def _below(parents: dict[int, int], root: int, spare: frozenset[int]) -> set[int]:
+    """The descendants of ``root`` in the tree ``parents``, except the subtrees of ``spare``."""
     by_parent: dict[int, list[int]] = {}
-    for child, parent in _parents().items():
+    for child, parent in parents.items():
         by_parent.setdefault(parent, []).append(child)
     found: set[int] = set()
     todo = [child for child in by_parent.get(root, []) if child not in spare]
@@ -177,7 +186,7 @@ def wait_for_trackers(spare: frozenset[int] = frozenset(), timeout: float = 5.0)
     pause = threading.Event()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        trackers = [pid for pid in _adopted(spare)
+        trackers = [pid for pid in _adopted(spare)[0]
                     if not _zombie(pid) and b"resource_tracker" in _cmdline(pid)]
         if not trackers:
             return
@@ -222,31 +231,34 @@ def kill_descendants(spare: frozenset[int] = frozenset(), rounds: int = 200) -> 
         return _kill_descendants(spare, rounds)
 
 
-def _adopted(spare: frozenset[int]) -> set[int]:
-    """The descendants that graded code may have started: not under ``spare``, a watched root, or
-    a child in this process's own session."""
+def _adopted(spare: frozenset[int]) -> tuple[set[int], set[int]]:
+    """The descendants that graded code may have started (not under ``spare``, a watched root,
+    or a child in this process's own session), and which of them are this process's children;
+    from one look at /proc."""
     me = os.getpid()
     session = os.getsid(0)
     with _lock:
         spare = frozenset(spare | _watched)
+    parents = _parents()
+    children = _children(parents, me)
     # Graded code never runs in this process's session (every root starts a new one), so a
     # child in this session was started by other code of this process: spare it.
-    own = {pid for pid in children_of(me) if _session(pid) == session}
-    return descendants(me, spare | own)
+    own = {pid for pid in children if _session(pid) == session}
+    found = _below(parents, me, spare | own)
+    return found, found & children
 
 
 def _kill_descendants(spare: frozenset[int], rounds: int) -> int:
-    me = os.getpid()
     killed: set[int] = set()
     pause = threading.Event()
     for _ in range(rounds):
-        found = _adopted(spare)
+        found, children = _adopted(spare)
         alive = {pid for pid in found if not _zombie(pid)}
         for pid in alive:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
         killed |= alive
-        for pid in found & children_of(me):
+        for pid in children:
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, os.WNOHANG)
         if not alive:
