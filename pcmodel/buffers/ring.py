@@ -31,7 +31,9 @@ is there.
 
 from __future__ import annotations
 
+import bisect
 import ctypes
+import itertools
 import pickle
 import struct
 import threading
@@ -107,12 +109,14 @@ class EncodedBatch:
     ``batch[a:b]`` gives the items from ``a`` to ``b`` as windows onto the same pickles.
     """
 
-    __slots__ = ("segments", "_length")
+    __slots__ = ("segments", "_length", "_starts")
 
     def __init__(self, segments: list[tuple[Any, int, int, int]]) -> None:
         # (payload, kind, first, count): payload is bytes, Spilled or Block; kind ITEM or LIST.
         self.segments = segments
-        self._length = sum(segment[3] for segment in segments)
+        # Where each segment's items begin in the batch, and the batch's length at the end.
+        self._starts = list(itertools.accumulate((s[3] for s in segments), initial=0))
+        self._length = self._starts[-1]
 
     @classmethod
     def encode(cls, items: Sequence[Any], chunk_items: int, spill_over: int,
@@ -146,14 +150,17 @@ class EncodedBatch:
         if start == 0 and stop == self._length:
             return self  # the whole batch: the common case when the buffer has room
         windows = []
-        position = 0
-        for payload, kind, first, count in self.segments:
+        # Begin at the segment that holds item ``start``: a batch stored one free slot at a
+        # time is sliced once per item, and walking from the first segment each time made
+        # that quadratic in the batch's length.
+        segment = bisect.bisect_right(self._starts, start) - 1
+        while segment < len(self.segments) and self._starts[segment] < stop:
+            payload, kind, first, count = self.segments[segment]
+            position = self._starts[segment]
             low, high = max(start, position), min(stop, position + count)
             if low < high:
                 windows.append((payload, kind, first + low - position, high - low))
-            position += count
-            if position >= stop:
-                break
+            segment += 1
         return EncodedBatch(windows)
 
 
