@@ -141,14 +141,15 @@ class ConditionBuffer(TaskAccounting, Buffer):
         batch = self._encode_all(items)
         deadline = None if timeout is None else time.monotonic() + timeout
         done, total = 0, len(batch)
-        with self._mutex:
-            state = self._state
-            if state.shutdown:
-                raise batch_shut_down(0, total)
-            buffered = self._items
-            while done < total:
-                free = total - done if self.maxsize <= 0 else self.maxsize - len(buffered)
-                if free <= 0:
+        state = self._state
+        buffered = self._items
+        while done < total:
+            # One lock hold per run: let go between runs, so that a getter waiting for the
+            # lock takes what was stored at once instead of sleeping until this call waits.
+            with self._mutex:
+                if state.shutdown:
+                    raise batch_shut_down(done, total)
+                if 0 < self.maxsize <= len(buffered):
                     if not block:
                         raise BatchFull(done, total)
                     try:
@@ -160,7 +161,7 @@ class ConditionBuffer(TaskAccounting, Buffer):
                         raise batch_shut_down(done, total) from None
                     if waited_since is not None:  # a batch waits rarely: recorded at once
                         self._wait_ended(ActorState.WAITING_FOR_SPACE, waited_since)
-                    continue
+                free = total - done if self.maxsize <= 0 else self.maxsize - len(buffered)
                 run = batch[done:done + free]
                 buffered.extend(run)
                 done += len(run)
