@@ -4,9 +4,9 @@ In a buffer of capacity 1 every item is a hand-over: the producer cannot put its
 the consumer has taken the last one, and the other way round. A process that waits there for a
 wake-up or a permit is waiting for a peer running on the other core, a few microseconds away.
 Sleeping costs more than that: a context switch here, a wake-up system call there, and the time
-the kernel takes to run the sleeper again (tens of microseconds on a virtual machine), so
-sleeping sets the pace: measured on two cores, a producer and a consumer that try again for a
-few microseconds before they sleep move 3 to 5 times as many items per second.
+the kernel takes to run the sleeper again (tens to hundreds of microseconds on a virtual
+machine), so sleeping sets the pace: measured on two cores, a producer and a consumer that try
+again for a few microseconds before they sleep move 3 to 5 times as many items per second.
 
 On a machine with more runnable processes than cores the peer is often not running at all, and
 every try is wasted: there the same fixed spin made capacity 1 more than twice as slow. So a
@@ -14,6 +14,10 @@ every try is wasted: there the same fixed spin made capacity 1 more than twice a
 HotSpot do: a spin that succeeded after ``i`` tries makes the next ones at least ``2i + 16``
 tries long (up to its maximum); one that failed halves them; and every 32nd spin is a full one,
 so that a spinner that learnt to give up early notices when the machine has gone quiet again.
+That full spin must outlast the time a sleeping peer takes to wake: once both sides have learnt
+to sleep, each waits for a peer that is itself asleep, and only a spin longer than a wake-up
+finds it running again (with one shorter than that, a single pause of the producer left a
+buffer of capacity 1 handing every item over through two sleeps; see ``robust.WAIT_SPIN``).
 A spinner may also keep a floor (``least``): it then never spins less than that, and learns only
 how much longer to spin, which is what a lock whose holders copy large items needs.
 
