@@ -8,7 +8,8 @@ Every command behaves the same way under signals and mistakes (the conventions o
 
 - Ctrl-C (SIGINT) or SIGTERM: the command stops what it started (a ``KeyboardInterrupt`` unwinds
   through its ``finally`` blocks: workers are shut down and joined, buffers closed), prints one
-  line ``pcmodel COMMAND: interrupted`` on stderr and exits with status 130. A second signal
+  line ``pcmodel COMMAND: interrupted`` on stderr and exits with status 130 (``pcmodel:
+  interrupted`` while the commands are still loading, before one has started). A second signal
   during that clean-up is ignored, so the clean-up is not itself interrupted half-way.
 - A user's mistake (:class:`~pcmodel.errors.UsageError`): one line ``pcmodel COMMAND: error:
   ...`` on stderr, exit status 2, no traceback, and nothing started.
@@ -81,14 +82,17 @@ def signals_interrupt() -> Iterator[None]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return USAGE
-    name = f"pcmodel {args.command}"
+    name = "pcmodel"
     try:
+        # Loading the commands takes a few tenths of a second: a Ctrl-C then gets the same one
+        # line as later, not a traceback from the middle of an import.
         with signals_interrupt():
+            parser = build_parser()
+            args = parser.parse_args(argv)
+            if args.command is None:
+                parser.print_help()
+                return USAGE
+            name = f"pcmodel {args.command}"
             return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print(f"{name}: interrupted", file=sys.stderr)

@@ -204,3 +204,31 @@ def test_broker_stops_cleanly_on_ctrl_c(command):
     assert (status, err) == (0, ""), err
     assert out.strip() == "pcmodel broker stopped."
     assert broker.group() == []
+
+
+# Runs `pcmodel run`, signalling itself the moment the commands' modules start loading: an
+# audit hook sends the signal when one of them imports the buffers.
+LOADING_CHILD = textwrap.dedent("""\
+    import os, signal, sys
+    signum = int(sys.argv[1])
+
+    def hook(event, args):
+        if event == "import" and args[0] == "pcmodel.buffers":
+            os.kill(os.getpid(), signum)
+
+    sys.addaudithook(hook)
+    from pcmodel.cli import main
+    sys.exit(main(["run", "--items", "10"]))
+""")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_a_signal_while_the_commands_load_gets_one_line(signum):
+    child = subprocess.run(
+        [sys.executable, "-c", LOADING_CHILD, str(int(signum))], capture_output=True, text=True,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=60,
+        # A child started in the background may inherit SIGINT ignored; a terminal's is not.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    assert (child.returncode, child.stderr) == (130, "pcmodel: interrupted\n"), child.stderr
+    assert child.stdout == ""  # the run never started
