@@ -12,8 +12,8 @@ exits 0 once all are graded. Reports can be written as JSON (``--json``), Grades
 (``--junit``) and a CSV table (``--csv``). Output paths are checked before any grading starts.
 
 A mistake (unknown exercise, missing file, unwritable output) is one line on stderr and exit
-status 2. Ctrl-C or SIGTERM stops every grading in progress, prints "interrupted" and exits with
-status 130; nothing is left running.
+status 2. Ctrl-C or SIGTERM stops every grading in progress, prints ``pcmodel grade: interrupted``
+and exits with status 130; nothing is left running.
 """
 
 from __future__ import annotations
@@ -21,21 +21,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
-import sys
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from pcmodel.errors import UsageError
 
 __all__ = ["register"]
 
 _SUFFIXES = {"json": ".json", "gradescope": ".json", "junit": ".xml", "csv": ".csv"}
-
-
-class UsageError(Exception):
-    """A mistake in the command line: reported as one line, exit status 2."""
 
 
 def register(subparsers: Any) -> None:
@@ -72,14 +65,9 @@ def _run(args: argparse.Namespace) -> int:
     from pcmodel.grading.engine import GradingError
 
     try:
-        with _terminate_as_interrupt():
-            return _grade(args)
-    except (UsageError, GradingError) as exc:
-        print(f"pcmodel grade: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+        return _grade(args)
+    except GradingError as exc:  # said as every command says a mistake (pcmodel.cli)
+        raise UsageError(str(exc)) from None
 
 
 def _grade(args: argparse.Namespace) -> int:
@@ -193,20 +181,3 @@ def _write(path: Path | None, data: str | bytes) -> None:
             path.write_text(data, encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror}") from None
-
-
-@contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
-    """Within the block, SIGTERM interrupts the main thread as Ctrl-C does."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)

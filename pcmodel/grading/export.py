@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
+from pcmodel.errors import UsageError
 from pcmodel.grading.engine import Exercise, GradingError, discover, find
 
 __all__ = ["HANDED_OUT", "export", "register"]
@@ -102,13 +102,11 @@ def _run(args: argparse.Namespace) -> int:
                 print(f"{exercise.name:<24} {exercise.title}")
             return 0
         if args.action != "export":
-            print("pcmodel exercises: choose an action: list or export FOLDER", file=sys.stderr)
-            return 2
+            raise UsageError("choose an action: list or export FOLDER")
         chosen = [find(name) for name in args.only] if args.only else discover()
         written = export(args.folder, chosen)
-    except GradingError as exc:
-        print(f"pcmodel exercises: {exc}", file=sys.stderr)
-        return 2
+    except GradingError as exc:  # said as every command says a mistake (pcmodel.cli)
+        raise UsageError(str(exc)) from None
     print(f"wrote {len(written)} files for {len(chosen)} exercises into {args.folder} "
           "(no solutions)")
     return 0

@@ -198,7 +198,7 @@ def test_interrupted_grading_leaves_nothing_running(tmp_path, signum, target, ru
             proc.kill()
             proc.wait()
     assert proc.returncode == 130, err
-    assert err.strip() == "interrupted"
+    assert err.strip() == "pcmodel grade: interrupted"
     alive = [pid for pid in seen if _alive(pid)]
     assert not alive, f"still running after the interrupt: {alive}"
 
