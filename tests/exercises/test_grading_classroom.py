@@ -44,6 +44,7 @@ def test_export_refuses_a_folder_in_use(tmp_path, capsys):
     assert main(["exercises", "export", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "not an empty folder" in err
+    assert err.startswith("pcmodel exercises: error: ")
     assert [p.name for p in tmp_path.iterdir()] == ["old.txt"]
 
 
@@ -60,6 +61,7 @@ def test_mistakes_are_one_line_and_status_2(argv, message, capsys, tmp_path, mon
     captured = capsys.readouterr()
     assert captured.out == ""
     assert len(captured.err.strip().splitlines()) == 1 and message in captured.err
+    assert captured.err.startswith("pcmodel grade: error: ")
 
 
 @pytest.fixture(scope="module")
