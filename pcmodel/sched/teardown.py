@@ -34,9 +34,12 @@ class TeardownMixin:
             if t.finished:
                 continue
             t.aborting = True
-            # The gate is closed in every state (parked, running, not yet started): opening it
-            # makes the thread raise SchedulerAbort at its current or next scheduling point.
-            t.gate.release()
+            # The gate is closed in every state (parked, running, not yet started) but one: the
+            # controller has just opened it and the thread has not yet passed it (a run ended
+            # there by Ctrl-C). Opening it makes the thread raise SchedulerAbort at its current
+            # or next scheduling point; an open one it passes, to raise there too.
+            if t.gate.locked():
+                t.gate.release()
             if t.pending is None:
                 running.append(t)
         for t in running:

@@ -591,3 +591,21 @@ def test_subclasses_of_the_real_thread_are_managed():
     outside.start()
     outside.join(timeout=10)
     assert box.value == 1 and not outside.is_alive()
+
+
+@pytest.mark.timeout(20)
+def test_a_run_ended_while_a_thread_passes_its_gate_still_ends_it():
+    # Ctrl-C can end a run just after the controller opened a thread's gate and before the thread
+    # passed it (the controller runs in the main thread, where the interrupt lands): the teardown
+    # must end that thread too, not fail on the open gate.
+    from pcmodel.sched.model import ManagedThread, Pending
+    from pcmodel.sched.runtime import ControlledRun
+
+    run = ControlledRun(DepthFirst())
+    thread = ManagedThread(0, "main", run, lambda: None)
+    thread.pending = Pending("start")
+    run.threads.append(thread)
+    thread.gate.release()  # the baton handed over; the thread has not taken it yet
+    run._end_all()
+    assert thread.aborting
+    assert thread.gate.acquire(timeout=5)  # the gate is passable: the thread goes on to abort
