@@ -12,10 +12,10 @@ from __future__ import annotations
 import logging
 import multiprocessing.connection as mpc
 import shutil
-import signal
 import traceback
 from typing import Any
 
+from pcmodel.child_signals import child_signals
 from pcmodel.cluster.host import HostSpec, NodeHost
 from pcmodel.topics.errors import KafkaError
 from pcmodel.topics.server import BrokerServer, portable_exception
@@ -60,7 +60,7 @@ def host_main(control: mpc.Connection, spec: HostSpec, authkey: bytes) -> None:
     else will. Ctrl-C is the owner's business: the terminal sends it to the whole process
     group, and the cluster stops its brokers itself.
     """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    child_signals()
     # Peers of this server are the cluster and its brokers; one killed by the cluster resets
     # its connections, which is the lesson, not something to warn about.
     logging.getLogger("pcmodel.topics.remote").setLevel(logging.ERROR)
@@ -68,18 +68,28 @@ def host_main(control: mpc.Connection, spec: HostSpec, authkey: bytes) -> None:
         host = NodeHost(spec)
         server = NodeServer(host, authkey).start()
     except Exception as exc:
-        control.send(("failed", portable_exception(exc)))
+        _tell(control, ("failed", portable_exception(exc)))
         return
-    control.send(("ready", server.handle))
-    host.start()
     told_to_stop = False
-    try:
-        mpc.wait([control])
-        told_to_stop = control.recv() == "stop"
-    except (EOFError, OSError):
-        pass
+    if _tell(control, ("ready", server.handle)):
+        host.start()
+        try:
+            mpc.wait([control])
+            told_to_stop = control.recv() == "stop"
+        except (EOFError, OSError):
+            pass
     host.interrupt()
     server.stop(timeout=2)
     host.stop()
     if not told_to_stop:
         shutil.rmtree(spec.root, ignore_errors=True)
+
+
+def _tell(control: mpc.Connection, message: tuple) -> bool:
+    """Send ``message`` to the owner; False if it is gone (it closed its end of the pipe while
+    this process started, stopping the cluster, or it died)."""
+    try:
+        control.send(message)
+    except OSError:  # BrokenPipeError, or the pipe already closed
+        return False
+    return True

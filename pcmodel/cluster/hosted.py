@@ -24,6 +24,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+from pcmodel.child_signals import children_ignore_ctrl_c
 from pcmodel.cluster.host import HostSpec
 from pcmodel.cluster.host_server import host_main
 from pcmodel.cluster.purgatory import ProduceFuture
@@ -135,9 +136,12 @@ class HostedBroker:
         ours, theirs = ctx.Pipe()
         process = ctx.Process(target=host_main, args=(theirs, spec, authkey),
                               name=f"pcmodel-cluster-broker-{spec.node_id}")
-        process.start()
-        theirs.close()
-        self._process, self._control = process, ours
+        # Ctrl-C is the cluster's to handle (see host_main); one that comes while the process
+        # starts waits until it is ours to stop.
+        with children_ignore_ctrl_c():
+            process.start()
+            self._process, self._control = process, ours
+            theirs.close()
         try:
             if not ours.poll(timeout):
                 raise KafkaError(f"broker {self.node_id}'s process did not start within "

@@ -105,9 +105,11 @@ class ProcessCluster(ProcessFaults, Cluster):
         self._close_at_exit = functools.partial(_close_at_exit, weakref.ref(self))
         atexit.register(self._close_at_exit)
         try:
+            # Kept before it starts, so that close() stops it even if the start is interrupted.
             self._server = ControllerServer({"broker_heartbeat": self._broker_heartbeat,
                                              "alter_isr": self._broker_alter_isr},
-                                            self._authkey).start()
+                                            self._authkey)
+            self._server.start()
             for b in range(brokers):
                 self._start_process(b)
             self._await(lambda: len(self.controller.alive) == brokers, START_TIMEOUT,

@@ -17,21 +17,20 @@ process pool uses to notice dead workers.
 
 from __future__ import annotations
 
-import contextlib
 import multiprocessing
 import multiprocessing.connection
 import pickle
 import queue
 import random
-import signal
 import threading
 import time
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pcmodel.buffers import Buffer
+from pcmodel.child_signals import child_signals, children_ignore_ctrl_c
 from pcmodel.errors import ShutDown
 from pcmodel.experiments.results import Role
 from pcmodel.experiments.work import Work
@@ -184,45 +183,6 @@ def _process_main(plan: ActorPlan, buf: Buffer, ready: Any, start: Any, progress
 
 
 # -- crews: start actors, collect their reports, make sure they are gone -----------------------
-
-
-@contextlib.contextmanager
-def children_ignore_ctrl_c() -> Iterator[None]:
-    """Start processes within the block: they ignore Ctrl-C from birth, and a Ctrl-C or SIGTERM
-    meant for this process waits until they are fully started.
-
-    Ctrl-C in a terminal reaches the whole process group. The parent decides what stops (it
-    shuts the buffer down and reaps the actors); a child interrupted on its own, perhaps while
-    still importing, would only print a traceback. An ignored signal stays ignored across
-    ``exec``, so this covers ``spawn`` children too. Meanwhile SIGINT is blocked here (delivered
-    when the block ends) and SIGTERM is held back by a handler that re-raises it at the end, so
-    that no start is cut between ``fork`` and handing the child its instructions. Children must
-    reset SIGTERM to its default first thing (:func:`child_signals`). Only the main thread can
-    do this; from other threads the block changes nothing.
-    """
-    if (threading.current_thread() is not threading.main_thread()
-            or not hasattr(signal, "pthread_sigmask")):  # Windows: no process groups either
-        yield
-        return
-    held: list[int] = []
-    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    on_interrupt = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    on_terminate = signal.signal(signal.SIGTERM, lambda signum, frame: held.append(signum))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, on_terminate)
-        signal.signal(signal.SIGINT, on_interrupt)
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-        if held:
-            signal.raise_signal(signal.SIGTERM)
-
-
-def child_signals() -> None:
-    """First thing in a child started under :func:`children_ignore_ctrl_c`: ignore Ctrl-C (the
-    parent handles it), and let SIGTERM end the process again (``terminate()``)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 class ThreadCrew:

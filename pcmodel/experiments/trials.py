@@ -19,7 +19,7 @@ try:
 except ImportError:  # not a POSIX system: no usage figures
     resource = None  # type: ignore[assignment]
 
-from pcmodel.experiments.actors import child_signals, children_ignore_ctrl_c
+from pcmodel.child_signals import child_signals, children_ignore_ctrl_c
 from pcmodel.experiments.contenders import LARGE_ITEM, ActorKind, Contender, close_contender
 
 __all__ = ["JOIN_TIMEOUT", "run_trial"]

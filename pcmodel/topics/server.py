@@ -133,7 +133,8 @@ class BrokerServer:
                 pass
         except OSError:
             pass
-        self._accepter.join(timeout)
+        if self._accepter.is_alive():  # not if start() never ran (or was interrupted): the
+            self._accepter.join(timeout)  # thread then ends at once on the closed listener
         self._listener.close()
         with self._lock:
             for channel in self._channels:
