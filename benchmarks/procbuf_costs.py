@@ -22,7 +22,8 @@ from collections.abc import Callable
 
 from pcmodel.buffers import make_buffer
 from pcmodel.buffers.ring import SharedRing
-from pcmodel.buffers.robust import Health, RobustCondition, RobustLock, RobustSemaphore
+from pcmodel.buffers.robust import Health, RobustCondition, RobustLock
+from pcmodel.buffers.robust_semaphore import RobustSemaphore
 from pcmodel.buffers.spill import SpillFolder
 
 ITEM = b"12345678"

@@ -39,9 +39,9 @@ from pcmodel.buffers.robust import (
     Health,
     RobustCondition,
     RobustLock,
-    RobustSemaphore,
     pid_alive,
 )
+from pcmodel.buffers.robust_semaphore import RobustSemaphore
 from pcmodel.errors import ShutDown
 
 __all__ = ["ProcessQueue"]

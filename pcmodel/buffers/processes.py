@@ -2,10 +2,11 @@
 
 Processes share no objects, so everything an algorithm touches is built for processes:
 
-* primitives: :mod:`pcmodel.buffers.robust`'s lock, condition and counting semaphore, built on
-  ``multiprocessing``'s named semaphores; unlike ``multiprocessing.Lock`` and ``Condition`` they
-  notice a peer that died holding part of the buffer, and then raise ``BufferBroken`` in every
-  survivor instead of blocking for ever;
+* primitives: the lock and condition of :mod:`pcmodel.buffers.robust` and the counting
+  semaphore of :mod:`pcmodel.buffers.robust_semaphore`, built on ``multiprocessing``'s named
+  semaphores; unlike ``multiprocessing.Lock`` and ``Condition`` they notice a peer that died
+  holding part of the buffer, and then raise ``BufferBroken`` in every survivor instead of
+  blocking for ever;
 * storage: :class:`~pcmodel.buffers.ring.SharedRing`, variable-length records in a ring of
   shared memory. Items travel as pickles: a putter pickles *before* taking the lock (as
   ``multiprocessing.Queue`` does), so an unpicklable item raises in the caller and the buffer is
@@ -39,7 +40,8 @@ What a dead peer does (a process SIGKILLed at any moment):
 * **semaphore**: the same for the mutex; and a process that dies between taking a permit and
   passing it on (a putter that took a free slot and had not yet stored its item, a getter that
   took an item's permit and had not yet freed its slot) makes the buffer broken too, since a slot
-  or an item is lost for ever.
+  or an item is lost for ever; so does one that dies holding a semaphore's stock lock (held for a
+  few bytecodes while a run of permits is given or taken).
 * **queue**: see :class:`~pcmodel.buffers.process_queue.ProcessQueue`.
 * **the arena of large items** (condition and semaphore): a process that dies holding the
   arena's lock breaks the buffer, as for the buffer's lock; one that dies holding a block (after
@@ -81,8 +83,8 @@ from pcmodel.buffers.robust import (
     Health,
     RobustCondition,
     RobustLock,
-    RobustSemaphore,
 )
+from pcmodel.buffers.robust_semaphore import RobustSemaphore
 from pcmodel.buffers.spill import SpillFolder, ensure_folder, private_folder
 from pcmodel.buffers.spinning import Spinner
 from pcmodel.instrument import Level, Recorder

@@ -1,4 +1,4 @@
-"""Process primitives that notice a dead peer: a lock, a condition and a counting semaphore.
+"""Process primitives that notice a dead peer: a lock and a condition, and what they share.
 
 ``multiprocessing.Lock`` is a POSIX semaphore: when a process is SIGKILLed while holding it,
 nobody ever releases it, and every other process blocks on it for ever, timeouts included.
@@ -10,9 +10,10 @@ in a way that leaves the buffer's state unknowable:
 
 * it held a :class:`RobustLock` (its pid is recorded in shared memory while it holds it), so the
   state the lock guards may be half-changed;
-* it held permits of a :class:`RobustSemaphore` that it had not yet passed on (each process's
-  *debt*, permits acquired minus permits released, is kept in a shared table): a putter killed
-  between taking a free slot and storing its item has lost that slot for ever.
+* it held permits of a counting semaphore (:mod:`pcmodel.buffers.robust_semaphore`, on the
+  same :class:`Health`) that it had not yet passed on (each process's *debt*, permits acquired
+  minus permits released, is kept in a shared table): a putter killed between taking a free
+  slot and storing its item has lost that slot for ever.
 
 Then the buffer is marked broken and every survivor raises :class:`BufferBroken` instead of
 waiting. A process that dies *while sleeping* (in ``wait()`` or ``acquire()``) holds nothing and
@@ -25,7 +26,7 @@ Once broken, a buffer stays broken: every later acquisition of its lock raises t
 A wake-up is posted only once the waker holds no lock: ``RobustCondition.notify()`` counts
 sleepers out, and the lock's ``release()`` posts their tokens after it has let go of the lock, so
 the woken sleeper finds the lock free instead of going back to sleep on it (each hand-over would
-otherwise cost two sleeps: a lock convoy). A :class:`RobustSemaphore` counts its sleepers with no
+otherwise cost two sleeps: a lock convoy). The counting semaphore counts its sleepers with no
 lock at all. A process that finds the lock held first tries again :data:`SPIN` times (about
 10 µs) before it sleeps: the lock is held for a few microseconds at a time, by a process that is
 usually running on the other core. A buffer's lock spins longer, up to :data:`LOCK_SPIN` times,
@@ -69,7 +70,7 @@ from pcmodel.buffers.spinning import Spinner
 from pcmodel.errors import BufferBroken
 
 __all__ = ["HOLDERLESS_S", "LOCK_SPIN", "PARTICIPANTS", "SLICE", "SPIN", "WAIT_SPIN", "Health",
-           "RobustCondition", "RobustLock", "RobustSemaphore", "pid_alive"]
+           "RobustCondition", "RobustLock", "current_pid", "pid_alive"]
 
 SLICE = 0.1
 """Seconds a blocked process sleeps at most before it checks that its peers are alive."""
@@ -398,132 +399,3 @@ class RobustCondition:
     def notify_all(self) -> None:
         """Wake every sleeper. Must be called with the lock held; never blocks."""
         self.notify(self._sleepers.value)
-
-
-class RobustSemaphore:
-    """A counting semaphore whose holders' debts are tracked, so a dead holder is detectable.
-
-    ``acquire(block=True, timeout=None)`` and ``release()`` as ``multiprocessing.Semaphore``;
-    a blocked ``acquire`` raises :class:`BufferBroken` once a peer died owing permits.
-
-    The permits are a POSIX semaphore, taken and given without a system call while nobody
-    sleeps. Blocked acquirers do not sleep on it but on a *bell* (a second semaphore), counting
-    themselves on a third one, used as an atomic counter (a post counts a sleeper in, a
-    non-blocking take counts one out): a POSIX semaphore makes a system call on every post
-    while anyone sleeps on it, so a batch of n releases would cost n calls; with the bell it
-    costs one ring per sleeper, and no lock is taken on either side. A releaser counts a sleeper
-    out after posting its permits and a sleeper tries for a permit after counting itself in,
-    both atomic operations, so one of them always sees the other. A ring lost to a sleeper that
-    died, or to a releaser that died between counting a sleeper out and ringing, is made up for
-    by the :data:`SLICE` every sleeper wakes after. ``spin``: most tries for a permit in
-    :meth:`acquire_soon` (none by default; a buffer of capacity 1 asks for :data:`WAIT_SPIN`).
-    """
-
-    def __init__(self, context: Any, value: int, health: Health, spin: int = 0) -> None:
-        self._sem = context.Semaphore(value)
-        self._bell = context.Semaphore(0)
-        self._sleepers = context.Semaphore(0)  # a counter: its value is the sleepers counted in
-        self._health = health
-        self._table = health.table
-        self._spinner = Spinner(spin)  # most tries for a permit in acquire_soon()
-        self._bind()
-
-    def _bind(self) -> None:
-        self._try_acquire = self._sem.acquire  # bound once: see RobustLock._bind
-        self._sem_release = self._sem.release
-        self._count_out = self._sleepers.acquire
-
-    def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
-        del state["_try_acquire"], state["_sem_release"], state["_count_out"]
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        self._bind()
-
-    def acquire(self, block: bool = True, timeout: float | None = None) -> bool:
-        if not self._try_acquire(False) and (not block or not self._acquire_slowly(timeout)):
-            return False
-        health = self._health  # this process's debt cell, as Health.debt_slot() finds it
-        slot = health._slot if health._slot_pid == _pid else health.debt_slot()
-        if slot >= 0:
-            self._table[slot] += 1
-        return True
-
-    def acquire_soon(self) -> bool:
-        """Take a permit that is free now or within microseconds (busy-waiting, see
-        :class:`~pcmodel.buffers.spinning.Spinner`); False if none came. Never sleeps."""
-        if not self._spinner.spin(self._try_acquire):
-            return False
-        self._owe(1)
-        return True
-
-    def _acquire_slowly(self, timeout: float | None) -> bool:
-        """Sleep on the bell until a permit is taken (True) or ``timeout`` runs out (False),
-        checking between slices that no peer died owing permits."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        sleepers, bell = self._sleepers, self._bell
-        while True:
-            wait = SLICE if deadline is None else min(SLICE, deadline - time.monotonic())
-            if wait <= 0:
-                return False
-            sleepers.release()  # count ourselves in
-            # A permit posted before we counted ourselves rang no bell: try once more first.
-            got = self._try_acquire(False)
-            rung = not got and bell.acquire(True, wait)
-            if not rung and not bell.acquire(False) and not self._count_out(False):
-                # A releaser counted every sleeper out, us among them, and is about to ring:
-                # take that ring, or it would wake a later sleeper for nothing. A releaser
-                # that died before ringing never does: then the slice is the wake-up.
-                bell.acquire(True, SLICE)
-            if got or self._try_acquire(False):
-                return True
-            if not rung:
-                self._health.check()
-
-    def acquire_up_to(self, n: int) -> int:
-        """Take up to ``n`` permits without waiting; return how many were taken."""
-        try_acquire = self._try_acquire
-        taken = 0
-        while taken < n and try_acquire(False):
-            taken += 1
-        if taken:
-            self._owe(taken)
-        return taken
-
-    def _owe(self, n: int) -> None:
-        health = self._health
-        slot = health._slot if health._slot_pid == _pid else health.debt_slot()
-        if slot >= 0:
-            self._table[slot] += n
-
-    def owe(self, n: int) -> None:
-        """Count ``n`` permits as held by this process without acquiring them: for a buffer
-        whose algorithm takes from this semaphore what it gives back on another it lacks."""
-        self._owe(n)
-
-    def release(self, n: int = 1) -> None:
-        health = self._health
-        slot = health._slot if health._slot_pid == _pid else health.debt_slot()
-        if slot >= 0:
-            self._table[slot] -= n
-        if n == 1:
-            self._sem_release()
-        elif n < 1:
-            return  # nothing posted: ring nobody
-        else:
-            release = self._sem_release
-            for _ in range(n):
-                release()
-        if self._count_out(False):
-            self._ring(n)
-
-    def _ring(self, n: int) -> None:
-        """Ring the bell for the sleeper just counted out, and for up to ``n - 1`` more."""
-        ring, count_out = self._bell.release, self._count_out
-        ring()
-        for _ in range(n - 1):
-            if not count_out(False):
-                return
-            ring()

@@ -242,14 +242,17 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
 
     def _acquire_up_to(self, semaphore: Any, wanted: int, block: bool, deadline: float | None,
                        waiting: ActorState) -> int:
-        """Take one permit (waiting as allowed), then up to ``wanted - 1`` more without waiting.
+        """Take up to ``wanted`` permits that are free; if none is, wait for one (as allowed),
+        then take up to ``wanted - 1`` more that are free by then.
 
         Returns how many were taken: 0 means none came in time.
         """
-        if not semaphore.acquire(False):
-            if not block:
-                return 0
-            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
-            if not self._wait(semaphore, waiting, timeout):
-                return 0
+        taken = self._acquire_more(semaphore, wanted)
+        if taken:
+            return taken
+        if not block:
+            return 0
+        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+        if not self._wait(semaphore, waiting, timeout):
+            return 0
         return 1 + self._acquire_more(semaphore, wanted - 1)

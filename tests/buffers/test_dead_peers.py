@@ -18,6 +18,7 @@ import pytest
 
 from pcmodel.buffers import VARIANTS, make_buffer, robust
 from pcmodel.buffers.robust import RobustLock
+from pcmodel.buffers.robust_semaphore import RobustSemaphore
 from pcmodel.errors import BufferBroken, ItemNotUnpicklable
 from tests.conftest import wait_until
 
@@ -50,10 +51,12 @@ def kill(child):
 
 
 def buffer_locks(buf):
-    """Every lock of ``buf`` a process can hold: its robust locks and the debt table's."""
+    """Every lock of ``buf`` a process can hold: its robust locks, its semaphores' stock locks
+    and the debt table's."""
     holders = [buf, buf._queue] if buf.variant == "queue" else [buf]
-    locks = [value for holder in holders for value in vars(holder).values()
-             if isinstance(value, RobustLock)]
+    parts = [value for holder in holders for value in vars(holder).values()]
+    locks = [part for part in parts if isinstance(part, RobustLock)]
+    locks += [part._stock_lock for part in parts if isinstance(part, RobustSemaphore)]
     return [*locks, locks[0]._health._claim]
 
 

@@ -6,7 +6,8 @@ import multiprocessing
 
 import pytest
 
-from pcmodel.buffers.robust import LOCK_SPIN, SPIN, WAIT_SPIN, Health, RobustSemaphore
+from pcmodel.buffers.robust import LOCK_SPIN, SPIN, WAIT_SPIN, Health
+from pcmodel.buffers.robust_semaphore import RobustSemaphore
 from pcmodel.buffers.spinning import Spinner
 
 pytestmark = pytest.mark.timeout(30)

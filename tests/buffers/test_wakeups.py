@@ -17,7 +17,8 @@ import threading
 import pytest
 
 from pcmodel.buffers import make_buffer
-from pcmodel.buffers.robust import Health, RobustCondition, RobustLock, RobustSemaphore
+from pcmodel.buffers.robust import Health, RobustCondition, RobustLock
+from pcmodel.buffers.robust_semaphore import RobustSemaphore
 from tests.conftest import wait_until
 
 FORK = multiprocessing.get_context("fork")

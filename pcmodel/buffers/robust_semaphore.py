@@ -1,0 +1,205 @@
+"""A counting semaphore between processes that notices a dead holder and gives permits in runs.
+
+Its interface is ``multiprocessing.Semaphore``'s (``acquire(block, timeout)``, ``release()``),
+plus ``release(n)`` and ``acquire_up_to(n)`` for batches. Three things set it apart:
+
+* **Debts.** Each process's permits acquired minus released are kept in :class:`~pcmodel.
+  buffers.robust.Health`'s shared table, so a process that dies owing permits (a putter killed
+  between taking a free slot and storing its item) is found, and the buffer marked broken,
+  instead of its slot being lost for ever.
+* **A bell for sleepers.** Blocked acquirers do not sleep on the permits but on a *bell* (a
+  second semaphore), counting themselves in on a third one used as an atomic counter (a post
+  counts a sleeper in, a non-blocking take counts one out). A POSIX semaphore makes a system
+  call on every post while anyone sleeps on it, so a run of n releases would cost n calls; with
+  the bell it costs one ring per sleeper, and no lock is taken to count them. A releaser counts
+  a sleeper out after adding its permits and a sleeper looks for a permit after counting itself
+  in, both atomic operations, so one of them always sees the other. A ring lost to a sleeper
+  that died, or to a releaser that died between counting a sleeper out and ringing, is made up
+  for by the :data:`~pcmodel.buffers.robust.SLICE` every sleeper wakes after.
+* **Permits in two places.** A POSIX semaphore gives and takes one permit per call, without a
+  system call while nobody sleeps (about 30 ns): ideal for one item at a time, but a batch of
+  100 items paid 100 takes and 100 gives on each side. So permits given many at once (the
+  initial value, ``release(n)`` with n > 1) go into a *stock*, a shared count guarded by a
+  :class:`~pcmodel.buffers.robust.RobustLock`, and ``acquire_up_to(n)`` takes from the stock
+  first: a run of permits moves in one hold of that lock. Single releases still post the POSIX
+  semaphore, and a single acquire tries it first; only when it is empty does it look at the
+  stock (one unguarded read, then the lock if there is something to take). The semaphore's value
+  is the sum of the two.
+
+``spin``: most tries for a permit in :meth:`RobustSemaphore.acquire_soon` (none by default; a
+buffer of capacity 1 asks for :data:`~pcmodel.buffers.robust.WAIT_SPIN`).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import time
+from typing import Any
+
+from pcmodel.buffers.robust import SLICE, Health, RobustLock
+from pcmodel.buffers.spinning import Spinner
+
+__all__ = ["RobustSemaphore"]
+
+# This process's pid as a module global, kept true across forks: a permit's debt is booked on
+# every acquire and release, where a function call (``robust.current_pid()``) would cost as
+# much as the POSIX semaphore operation itself.
+_pid = os.getpid()
+
+
+def _refresh_pid() -> None:
+    global _pid
+    _pid = os.getpid()
+
+
+os.register_at_fork(after_in_child=_refresh_pid)
+
+
+class RobustSemaphore:
+    """A counting semaphore whose holders' debts are tracked, so a dead holder is detectable.
+
+    ``acquire(block=True, timeout=None)`` and ``release()`` as ``multiprocessing.Semaphore``;
+    a blocked ``acquire`` raises :class:`~pcmodel.errors.BufferBroken` once a peer died owing
+    permits. ``release(n)`` gives n permits and ``acquire_up_to(n)`` takes up to n without
+    waiting, each in a few operations whatever n is (see the module). Permits are not handed
+    out in any particular order among waiters.
+    """
+
+    def __init__(self, context: Any, value: int, health: Health, spin: int = 0) -> None:
+        self._sem = context.Semaphore(0)  # permits given one at a time
+        self._stock = context.RawValue(ctypes.c_int64, value)  # permits given in runs
+        self._stock_lock = RobustLock(context, health)
+        self._bell = context.Semaphore(0)
+        self._sleepers = context.Semaphore(0)  # a counter: its value is the sleepers counted in
+        self._health = health
+        self._table = health.table
+        self._spinner = Spinner(spin)  # most tries for a permit in acquire_soon()
+        self._bind()
+
+    def _bind(self) -> None:
+        self._try_acquire = self._sem.acquire  # bound once: see RobustLock._bind
+        self._sem_release = self._sem.release
+        self._count_out = self._sleepers.acquire
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        del state["_try_acquire"], state["_sem_release"], state["_count_out"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._bind()
+
+    def acquire(self, block: bool = True, timeout: float | None = None) -> bool:
+        """Take one permit, waiting up to ``timeout`` (for ever if None) when ``block``.
+
+        Returns False if none came. Raises BufferBroken if a peer died owing permits.
+        """
+        if (not self._try_acquire(False) and not self._take_stocked(1)
+                and (not block or not self._acquire_slowly(timeout))):
+            return False
+        health = self._health  # this process's debt cell, as Health.debt_slot() finds it
+        slot = health._slot if health._slot_pid == _pid else health.debt_slot()
+        if slot >= 0:
+            self._table[slot] += 1
+        return True
+
+    def acquire_soon(self) -> bool:
+        """Take a permit that is free now or within microseconds (busy-waiting, see
+        :class:`~pcmodel.buffers.spinning.Spinner`); False if none came. Never sleeps."""
+        if not self._spinner.spin(self._try_one):
+            return False
+        self._owe(1)
+        return True
+
+    def acquire_up_to(self, n: int) -> int:
+        """Take up to ``n`` permits without waiting, from the stock first; return how many
+        were taken."""
+        taken = self._take_stocked(n)
+        try_acquire = self._try_acquire
+        while taken < n and try_acquire(False):
+            taken += 1
+        if taken:
+            self._owe(taken)
+        return taken
+
+    def release(self, n: int = 1) -> None:
+        """Give back ``n`` permits and wake up to ``n`` sleepers; never blocks for long (the
+        stock's lock is held for a few bytecodes)."""
+        health = self._health
+        slot = health._slot if health._slot_pid == _pid else health.debt_slot()
+        if slot >= 0:
+            self._table[slot] -= n
+        if n == 1:
+            self._sem_release()
+        elif n < 1:
+            return  # nothing given: ring nobody
+        else:
+            with self._stock_lock:
+                self._stock.value += n
+        if self._count_out(False):
+            self._ring(n)
+
+    def owe(self, n: int) -> None:
+        """Count ``n`` permits as held by this process without acquiring them: for a buffer
+        whose algorithm takes from this semaphore what it gives back on another it lacks."""
+        self._owe(n)
+
+    # -- the parts ----------------------------------------------------------------------------
+
+    def _try_one(self, _block: bool = False) -> bool:
+        """Take one permit if there is one, from either place; never waits (a Spinner's try)."""
+        return self._try_acquire(False) or self._take_stocked(1) == 1
+
+    def _take_stocked(self, n: int) -> int:
+        """Take up to ``n`` permits from the stock; how many were taken."""
+        stock = self._stock
+        # A look without the lock: an empty stock, by far the common case for single items,
+        # costs one read. A run added just after this look is found by the releaser's ring or
+        # by the caller's next try (a sleeper counts itself in before it looks again).
+        if stock.value <= 0:
+            return 0
+        with self._stock_lock:
+            have = stock.value
+            taken = min(n, have)
+            stock.value = have - taken
+        return taken
+
+    def _acquire_slowly(self, timeout: float | None) -> bool:
+        """Sleep on the bell until a permit is taken (True) or ``timeout`` runs out (False),
+        checking between slices that no peer died owing permits."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        sleepers, bell = self._sleepers, self._bell
+        while True:
+            wait = SLICE if deadline is None else min(SLICE, deadline - time.monotonic())
+            if wait <= 0:
+                return False
+            sleepers.release()  # count ourselves in
+            # Permits given before we counted ourselves in rang no bell: look once more first.
+            got = self._try_one()
+            rung = not got and bell.acquire(True, wait)
+            if not rung and not bell.acquire(False) and not self._count_out(False):
+                # A releaser counted every sleeper out, us among them, and is about to ring:
+                # take that ring, or it would wake a later sleeper for nothing. A releaser
+                # that died before ringing never does: then the slice is the wake-up.
+                bell.acquire(True, SLICE)
+            if got or self._try_one():
+                return True
+            if not rung:
+                self._health.check()
+
+    def _owe(self, n: int) -> None:
+        health = self._health  # this process's debt cell, as Health.debt_slot() finds it
+        slot = health._slot if health._slot_pid == _pid else health.debt_slot()
+        if slot >= 0:
+            self._table[slot] += n
+
+    def _ring(self, n: int) -> None:
+        """Ring the bell for the sleeper just counted out, and for up to ``n - 1`` more."""
+        ring, count_out = self._bell.release, self._count_out
+        ring()
+        for _ in range(n - 1):
+            if not count_out(False):
+                return
+            ring()
