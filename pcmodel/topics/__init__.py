@@ -74,6 +74,7 @@ from pcmodel.topics.remote import (
     RemoteBroker,
     start_broker_process,
 )
+from pcmodel.topics.serde import DefaultSerializer, Deserializer, JsonSerializer, Serializer
 from pcmodel.topics.structs import (
     ConsumerRebalanceListener,
     ConsumerRecord,
@@ -156,4 +157,8 @@ __all__ = [
     "BrokerServer",
     "RemoteBroker",
     "start_broker_process",
+    "DefaultSerializer",
+    "Deserializer",
+    "JsonSerializer",
+    "Serializer",
 ]

@@ -26,7 +26,9 @@ Choices where kafka-python and the Java client differ (the Java client wins):
   ``on_partitions_assigned`` after every completed rebalance (cooperative: only the added ones).
 - Exceptions raised by a rebalance listener do not stop the rebalance; the first is re-raised
   from ``poll()`` afterwards.
-- Deserializers are not called for a ``None`` key or value. When one fails, ``poll()``
+- Deserializers (functions, or ``Deserializer`` objects with ``deserialize(topic, headers,
+  data)``, closed by ``close()``: :mod:`pcmodel.topics.serde`) are not called for a ``None``
+  key or value. When one fails, ``poll()``
   returns the records before the failing one; the next ``poll()`` raises
   ``SerializationError`` and the position stays at the failing record (``seek()`` past it).
 - ``close()`` commits (with ``enable_auto_commit``), calls ``on_partitions_revoked`` and leaves
@@ -88,6 +90,7 @@ from pcmodel.topics.errors import (
 from pcmodel.topics.fetcher import WAKEUP, FetcherMixin, PartitionState
 from pcmodel.topics.membership import GroupMemberMixin
 from pcmodel.topics.positions import PositionsMixin
+from pcmodel.topics.serde import close_converters, converter
 from pcmodel.topics.structs import (
     ConsumerRebalanceListener,
     ConsumerRecord,
@@ -123,6 +126,11 @@ class KafkaConsumer(
             )
         validate_config(config)
         self.config = config
+        # Each as f(data), or as f(topic, headers, data) if it sees the headers (validated above).
+        self._key_deserializer, self._key_sees_headers = converter(
+            "key_deserializer", config["key_deserializer"], "deserialize")
+        self._value_deserializer, self._value_sees_headers = converter(
+            "value_deserializer", config["value_deserializer"], "deserialize")
         self._broker = broker
         self._group_id: str | None = config["group_id"]
         self._clock: Callable[[], float] = config["clock"]
@@ -355,6 +363,8 @@ class KafkaConsumer(
             if thread is not None:
                 thread.join(max(_THREAD_EXIT_S, deadline - time.monotonic()))
         self._buffer.close()
+        close_converters({key: self.config[key]
+                          for key in ("key_deserializer", "value_deserializer")}, "deserialize")
 
     def __enter__(self) -> KafkaConsumer:
         return self

@@ -20,6 +20,7 @@ from typing import Any
 from pcmodel.buffers import VARIANTS
 from pcmodel.topics.config import check_int
 from pcmodel.topics.errors import KafkaConfigurationError
+from pcmodel.topics.serde import converter
 
 __all__ = ["DEFAULT_CONFIG", "HONOURED", "validate_config"]
 
@@ -70,7 +71,8 @@ HONOURED: dict[str, str] = {
     "fetch_max_wait_ms": "how long a fetch long-polls the broker for new records",
     "group_id": "the consumer group; None for assign() without commits",
     "heartbeat_interval_ms": "how often the heartbeat thread keeps the membership alive",
-    "key_deserializer": "f(bytes) -> key",
+    "key_deserializer": "f(bytes) -> key, or a Deserializer: deserialize(topic, headers, "
+                        "data)",
     "max_poll_interval_ms": "a member that does not call poll() for this long leaves the group",
     "max_poll_records": "most records one poll() returns",
     "partition_assignment_strategy": "assignor classes (RangePartitionAssignor, ...) or names "
@@ -79,7 +81,8 @@ HONOURED: dict[str, str] = {
     "retry_backoff_ms": "the pause before asking again for a topic that does not exist yet",
     "session_timeout_ms": "a member without heartbeats for this long is removed (default 10000 "
                           "here, 45000 in Kafka: shorter, so a lesson sees a crash handled)",
-    "value_deserializer": "f(bytes) -> value",
+    "value_deserializer": "f(bytes) -> value, or a Deserializer: deserialize(topic, headers, "
+                          "data)",
 }
 
 
@@ -137,8 +140,7 @@ def validate_config(config: dict[str, Any]) -> None:
     if not callable(config["clock"]):
         raise KafkaConfigurationError(f"clock must be callable, got {config['clock']!r}")
     for key in ("key_deserializer", "value_deserializer"):
-        if config[key] is not None and not callable(config[key]):
-            raise KafkaConfigurationError(f"{key} must be callable, got {config[key]!r}")
+        converter(key, config[key], "deserialize")  # raises for what is neither form
     if config["fetch_buffer_variant"] not in VARIANTS:
         raise KafkaConfigurationError(
             f"fetch_buffer_variant must be one of {VARIANTS}, got "

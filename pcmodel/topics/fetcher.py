@@ -269,16 +269,27 @@ class FetcherMixin:
     ) -> tuple[list[ConsumerRecord], SerializationError | None]:
         """Deserialize ``records`` in order; stop at the first failure and return it."""
         converted: list[ConsumerRecord] = []
-        key_fn = self.config["key_deserializer"]
-        value_fn = self.config["value_deserializer"]
+        key_fn = self._key_deserializer
+        value_fn = self._value_deserializer
+        key_headers, value_headers = self._key_sees_headers, self._value_sees_headers
         make = tuple.__new__  # ConsumerRecord(...) without the keyword-handling constructor
         topic, partition = tp
         for offset, timestamp, timestamp_type, key, value, headers in records:
+            header_size = (  # as stored, before a deserializer sees (and may change) them
+                sum(len(hk.encode()) + len(hv) for hk, hv in headers) if headers else -1
+            )
+            headers = list(headers)  # the record's own list
             stage = "key_deserializer"
             try:
-                k = key if key_fn is None or key is None else key_fn(key)
+                if key is None or key_fn is None:
+                    k = key
+                else:
+                    k = key_fn(topic, headers, key) if key_headers else key_fn(key)
                 stage = "value_deserializer"
-                v = value if value_fn is None or value is None else value_fn(value)
+                if value is None or value_fn is None:
+                    v = value
+                else:
+                    v = value_fn(topic, headers, value) if value_headers else value_fn(value)
             except Exception as exc:
                 error = SerializationError(
                     f"{stage} failed on the record at offset {offset} of {tp}: {exc!r}; "
@@ -286,11 +297,8 @@ class FetcherMixin:
                 )
                 error.__cause__ = exc
                 return converted, error
-            header_size = (
-                sum(len(hk.encode()) + len(hv) for hk, hv in headers) if headers else -1
-            )
             converted.append(make(ConsumerRecord, (
-                topic, partition, -1, offset, timestamp, timestamp_type, k, v, list(headers),
+                topic, partition, -1, offset, timestamp, timestamp_type, k, v, headers,
                 None, -1 if key is None else len(key), -1 if value is None else len(value),
                 header_size,
             )))

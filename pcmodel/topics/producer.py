@@ -83,6 +83,7 @@ from pcmodel.topics.producer_config import (
 from pcmodel.topics.producer_metadata import ProducerMetadataMixin
 from pcmodel.topics.producer_serialization import SerializerMixin, _check_headers
 from pcmodel.topics.sender import SenderMixin
+from pcmodel.topics.serde import close_converters, converter
 from pcmodel.topics.structs import TopicPartition
 
 __all__ = ["FutureRecordMetadata", "KafkaProducer"]
@@ -107,8 +108,10 @@ class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, Serial
     Parameters:
         broker: a ``Broker`` or a ``RemoteBroker`` (anything with the broker's client methods).
         client_id: a name for this producer (the sender thread is named after it).
-        key_serializer / value_serializer: ``f(obj) -> bytes``; without one, keys and values must
-            already be bytes (or ``None``).
+        key_serializer / value_serializer: ``f(obj) -> bytes``, or an object with
+            ``serialize(topic, headers, data)`` (kafka-python 3's and the Java client's
+            ``Serializer``, closed by :meth:`close`; see :mod:`~pcmodel.topics.serde`); without
+            one, keys and values must already be bytes (or ``None``).
         acks: ``0``, ``1`` or ``"all"`` (``-1``). There is one replica, so ``1`` and ``"all"``
             mean the same; with ``0`` metadata carries offset ``-1``, as in kafka-python.
         retries / retry_backoff_ms: how often, and how far apart, a batch whose append failed
@@ -140,8 +143,8 @@ class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, Serial
         *,
         broker: Any = None,
         client_id: str | None = None,
-        key_serializer: Callable[[Any], bytes] | None = None,
-        value_serializer: Callable[[Any], bytes] | None = None,
+        key_serializer: Callable[[Any], bytes] | Any | None = None,
+        value_serializer: Callable[[Any], bytes] | Any | None = None,
         acks: int | str = "all",
         retries: int | float = 0,
         retry_backoff_ms: int = 100,
@@ -171,9 +174,9 @@ class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, Serial
                 f"broker must be a Broker, a RemoteBroker or a BrokerHandle, got {broker!r}"
             )
         serializers = {"key_serializer": key_serializer, "value_serializer": value_serializer}
-        for name, fn in serializers.items():
-            if fn is not None and not callable(fn):
-                raise KafkaConfigurationError(f"{name} must be callable, got {fn!r}")
+        convert_key, key_sees_headers = converter("key_serializer", key_serializer, "serialize")
+        convert_value, value_sees_headers = converter("value_serializer", value_serializer,
+                                                      "serialize")
         if acks not in ACKS or isinstance(acks, bool):
             raise KafkaConfigurationError(f"acks must be 0, 1, -1 or 'all', got {acks!r}")
         if retries != float("inf"):
@@ -225,8 +228,12 @@ class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, Serial
         self._given_broker = broker
         # One connection for this producer: the broker itself in process, a proxy otherwise.
         self._broker = broker.connect()
-        self._key_serializer = key_serializer
-        self._value_serializer = value_serializer
+        self._serializers = serializers  # as given: the objects among them are closed by close()
+        self._key_serializer = convert_key
+        self._value_serializer = convert_value
+        # Which of them are objects that take the record's headers (see pcmodel.topics.serde).
+        self._key_sees_headers = key_sees_headers
+        self._value_sees_headers = value_sees_headers
         self._partitioner = partitioner
         self._acks = ACKS[acks]
         # Idempotence: a producer id and epoch from the broker, and per partition the sequence
@@ -322,20 +329,30 @@ class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, Serial
             header_list, header_size = _check_headers(headers)
             if not header_list:
                 header_size = -1
+        # The headers a serializer object sees, and may add to (as the Java client's may).
+        written = None
+        if self._key_sees_headers or self._value_sees_headers:
+            written = list(header_list)
         if key is None:
             key_bytes, key_size = None, -1
         elif type(key) is bytes and self._key_serializer is None:
             key_bytes, key_size = key, len(key)
         else:
-            key_bytes = self._serialize("key", self._key_serializer, topic, key)
+            key_bytes = self._serialize("key", self._key_serializer, topic,
+                                        written if self._key_sees_headers else None, key)
             key_size = -1 if key_bytes is None else len(key_bytes)
         if value is None:
             value_bytes, value_size = None, -1
         elif type(value) is bytes and self._value_serializer is None:
             value_bytes, value_size = value, len(value)
         else:
-            value_bytes = self._serialize("value", self._value_serializer, topic, value)
+            value_bytes = self._serialize("value", self._value_serializer, topic,
+                                          written if self._value_sees_headers else None, value)
             value_size = -1 if value_bytes is None else len(value_bytes)
+        if written is not None and tuple(written) != header_list:
+            header_list, header_size = _check_headers(written)
+            if not header_list:
+                header_size = -1
         size = RECORD_OVERHEAD
         if header_size > 0:
             size += header_size
@@ -431,6 +448,7 @@ class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, Serial
         for conn in (self._broker, self._metadata_conn):
             if conn is not None and conn is not self._given_broker and hasattr(conn, "close"):
                 conn.close()
+        close_converters(self._serializers, "serialize")
 
     def __enter__(self) -> KafkaProducer:
         return self

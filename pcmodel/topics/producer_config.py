@@ -43,7 +43,7 @@ HONOURED: dict[str, str] = {
     "enable_idempotence": "producer id and per-partition sequence numbers: a retried batch is "
                           "never stored twice, even through a new leader (needs acks='all'; "
                           "default False here)",
-    "key_serializer": "f(key) -> bytes",
+    "key_serializer": "f(key) -> bytes, or a Serializer: serialize(topic, headers, data)",
     "linger_ms": "how long a batch that is not full waits for more records",
     "max_block_ms": "how long send() waits for room in the accumulator or for topic metadata",
     "max_request_size": "largest serialized record send() accepts",
@@ -55,7 +55,7 @@ HONOURED: dict[str, str] = {
     "retry_backoff_ms": "the pause between those tries",
     "transactional_id": "None only: a transactional id raises, transactions are not supported "
                         "yet",
-    "value_serializer": "f(value) -> bytes",
+    "value_serializer": "f(value) -> bytes, or a Serializer: serialize(topic, headers, data)",
 }
 
 

@@ -1,12 +1,13 @@
 """What ``send()`` accepts as a record's key, value and headers, and how they become bytes.
 
-A key or value goes through its serializer when one is configured; without one it must already
-be ``bytes`` (``bytearray`` and ``memoryview`` are copied to ``bytes``). A serializer that
-raises fails the send with ``SerializationError`` (the Java client's behaviour), one that
-returns something other than bytes with ``TypeError``, as kafka-python raises; ``None`` stays
-``None`` (no key, or a tombstone). Headers must be a list of ``(str, bytes)`` pairs
-(``TypeError`` otherwise), and their size counts towards the record's. Nothing is queued when a
-check fails.
+A key or value goes through its serializer when one is configured (a function or a
+``Serializer`` object: :mod:`pcmodel.topics.serde`); without one it must already be ``bytes``
+(``bytearray`` and ``memoryview`` are copied to ``bytes``). A serializer that raises fails the
+send with ``SerializationError`` (the Java client's behaviour), one that returns something other
+than bytes with ``TypeError``, as kafka-python raises; ``None`` stays ``None`` (no key, or a
+tombstone) and is not passed to the serializer. Headers must be a list of ``(str, bytes)`` pairs
+(``TypeError`` otherwise, also for pairs a serializer added), and their size counts towards the
+record's. Nothing is queued when a check fails.
 
 :class:`SerializerMixin` is one part of :class:`~pcmodel.topics.producer.KafkaProducer`.
 
@@ -27,8 +28,13 @@ class SerializerMixin:
     """Keys and values to bytes with the configured serializers (producer part)."""
 
     def _serialize(
-        self, what: str, serializer: Callable[[Any], bytes] | None, topic: str, obj: Any
+        self, what: str, serializer: Callable[..., Any] | None, topic: str,
+        headers: list | None, obj: Any,
     ) -> bytes | None:
+        """``obj`` as bytes (None stays None). ``serializer`` is called as ``f(obj)``, or as
+        ``f(topic, headers, obj)`` when ``headers`` (the record's list, which it may add to) is
+        not None. Raises SerializationError if the serializer raises, TypeError if the result
+        is not bytes."""
         if obj is None:
             return None
         if serializer is None:
@@ -36,7 +42,7 @@ class SerializerMixin:
                 return obj
         else:
             try:
-                obj = serializer(obj)
+                obj = serializer(obj) if headers is None else serializer(topic, headers, obj)
             except Exception as exc:
                 raise SerializationError(
                     f"{what}_serializer failed on {type(obj).__name__} for topic {topic!r}: {exc}"

@@ -43,7 +43,8 @@ def _namespace(
 ) -> types.SimpleNamespace:
     names = [
         "KafkaProducer", "KafkaConsumer", "TopicPartition", "OffsetAndMetadata",
-        "ConsumerRebalanceListener",
+        "ConsumerRebalanceListener", "Serializer", "Deserializer", "DefaultSerializer",
+        "JsonSerializer",
     ]
     ns = types.SimpleNamespace(**{n: getattr(module, n) for n in names})
     ns.KafkaAdminClient = admin.KafkaAdminClient

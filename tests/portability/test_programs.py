@@ -105,7 +105,7 @@ def poll_values(c, count: int, timeout: float = 20.0) -> list:
 def test_keyed_records_go_to_kafkas_partition(kafka):
     topic = new_topic_name()
     create(kafka, topic, 3)
-    producer = kafka.KafkaProducer(**kafka.connection, key_serializer=str.encode)
+    producer = kafka.KafkaProducer(**kafka.connection, key_serializer=kafka.DefaultSerializer())
     seen = {key: producer.send(topic, key=key, value=b"v").get(timeout=20).partition
             for key in EXPECTED["keyed"]}
     producer.close()
@@ -281,6 +281,26 @@ def test_gzip_and_headers(kafka):
     c.close()
     assert {"headers": list(record.headers), "value": record.value,
             "header_size": md.serialized_header_size} == EXPECTED["headers"]
+
+
+def test_serializer_objects_and_the_headers_they_add(kafka):
+    topic = new_topic_name()
+    create(kafka, topic, 1)
+
+    class Tagged(kafka.JsonSerializer):
+        def serialize(self, topic, headers, data):
+            headers.append(("content-type", b"application/json"))
+            return super().serialize(topic, headers, data)
+
+    producer = kafka.KafkaProducer(**kafka.connection, value_serializer=Tagged())
+    producer.send(topic, value={"n": 1}).get(timeout=20)
+    producer.close()
+    c = consumer(kafka, value_deserializer=kafka.JsonSerializer())
+    c.assign([kafka.TopicPartition(topic, 0)])
+    record = poll_values(c, 1)[0]
+    c.close()
+    assert (record.value, list(record.headers)) == ({"n": 1},
+                                                    [("content-type", b"application/json")])
 
 
 def test_pattern_subscription_with_a_listener(kafka):
