@@ -20,6 +20,7 @@ client's ``RecordAccumulator`` and ``BufferPool`` for what blocking means.
 from __future__ import annotations
 
 import queue
+from collections.abc import Callable
 from enum import Enum
 
 from pcmodel.errors import ShutDown
@@ -52,9 +53,11 @@ class AccumulatorMixin:
         size: int,
         sizes: tuple[int, int, int],
         deadline: float,
+        repartition: Callable[[], int] | None = None,
     ) -> FutureRecordMetadata:
         # As Kafka (KIP-480), only the sticky partitioner is told when a keyless record would
-        # open a new batch, and asked again: round robin must not skip a partition then.
+        # open a new batch, and asked again: round robin must not skip a partition then. A
+        # client partitioner chose ``partition`` already, and ``repartition`` asks it again.
         sticky = (
             partition is None
             and key_bytes is None
@@ -69,7 +72,16 @@ class AccumulatorMixin:
         future = self._try_append(tp, record, size, sizes)
         if future is not None:
             return future
-        if sticky:
+        if repartition is not None:
+            # As the Java client does with a custom partitioner, for every record: tell it,
+            # then ask again (see pcmodel.topics.client_partitioner).
+            self._client_partitioner.on_new_batch(topic, partition)
+            partition = repartition()
+            tp = self._topic_partition(topic, partition)
+            future = self._try_append(tp, record, size, sizes)
+            if future is not None:
+                return future
+        elif sticky:
             # The sticky partition's batch is complete: move on, and try the new partition.
             self._partitioner.on_new_batch(topic, partition)
             partition = self._partitioner.partition(topic, None, partitions, partitions)

@@ -90,7 +90,7 @@ from pcmodel.topics.errors import (
 from pcmodel.topics.fetcher import WAKEUP, FetcherMixin, PartitionState
 from pcmodel.topics.membership import GroupMemberMixin
 from pcmodel.topics.positions import PositionsMixin
-from pcmodel.topics.serde import close_converters, converter
+from pcmodel.topics.serde import close_all, converter, object_form
 from pcmodel.topics.structs import (
     ConsumerRebalanceListener,
     ConsumerRecord,
@@ -363,8 +363,9 @@ class KafkaConsumer(
             if thread is not None:
                 thread.join(max(_THREAD_EXIT_S, deadline - time.monotonic()))
         self._buffer.close()
-        close_converters({key: self.config[key]
-                          for key in ("key_deserializer", "value_deserializer")}, "deserialize")
+        close_all(object_form({key: self.config[key]
+                               for key in ("key_deserializer", "value_deserializer")},
+                              "deserialize"))
 
     def __enter__(self) -> KafkaConsumer:
         return self

@@ -22,6 +22,11 @@ Because ``on_new_batch`` is a separate call that does nothing for round robin, t
 ``RoundRobinPartitioner``'s habit of skipping partitions when a batch fills (KAFKA-9965) does not
 exist here.
 
+These are pcmodel's own partitioners, with the interface above. A partitioner written for
+Kafka's clients (``partition(topic, key, serialized_key, value, serialized_value, cluster)``)
+is passed to the producer the same way and then decides every record:
+:mod:`pcmodel.topics.client_partitioner`.
+
 Partitioners hold per-topic state and may be called from several sending threads at once, so that
 state sits behind a lock; ``murmur2`` and ``default_partition`` are pure functions.
 """

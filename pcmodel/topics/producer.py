@@ -63,6 +63,7 @@ from typing import Any
 
 from pcmodel.buffers import VARIANTS, make_buffer
 from pcmodel.topics.accumulator import AccumulatorMixin, ProducerState
+from pcmodel.topics.client_partitioner import ClientPartitioner, ClusterView
 from pcmodel.topics.compression import get_codec
 from pcmodel.topics.errors import (
     IllegalArgumentError,
@@ -83,7 +84,7 @@ from pcmodel.topics.producer_config import (
 from pcmodel.topics.producer_metadata import ProducerMetadataMixin
 from pcmodel.topics.producer_serialization import SerializerMixin, _check_headers
 from pcmodel.topics.sender import SenderMixin
-from pcmodel.topics.serde import close_converters, converter
+from pcmodel.topics.serde import close_all, converter, object_form
 from pcmodel.topics.structs import TopicPartition
 
 __all__ = ["FutureRecordMetadata", "KafkaProducer"]
@@ -126,7 +127,10 @@ class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, Serial
             retention policy is ``"block"``).
         metadata_max_age_ms: how long a topic's partition count is cached.
         partitioner: ``"sticky"`` (default, also ``"default"``) or ``"round_robin"`` for records
-            without a key, or a :class:`~pcmodel.topics.partitioner.Partitioner` instance. Keyed
+            without a key, or a :class:`~pcmodel.topics.partitioner.Partitioner` instance, or
+            any object with Kafka's clients' ``partition(topic, key, serialized_key, value,
+            serialized_value, cluster)``, which then decides for every record (see
+            :mod:`~pcmodel.topics.client_partitioner`). With the first three, keyed
             records always go to ``default_partition(serialized_key, partitions)``.
         compression_type: ``None``, ``"gzip"``, ``"snappy"``, ``"lz4"`` or ``"zstd"``: each
             batch is stored compressed in the log (``broker.log_stats(topic)`` shows the
@@ -155,7 +159,7 @@ class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, Serial
         max_request_size: int = 1048576,
         request_timeout_ms: int = 30000,
         metadata_max_age_ms: int = 300000,
-        partitioner: str | Partitioner = "default",
+        partitioner: str | Partitioner | Any = "default",
         compression_type: str | None = None,
         allow_auto_create_topics: bool = True,
         enable_idempotence: bool = False,
@@ -199,13 +203,20 @@ class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, Serial
             raise KafkaConfigurationError(
                 f"buffer_variant must be one of {', '.join(VARIANTS)}, got {buffer_variant!r}"
             )
+        client_partitioner = None
         if isinstance(partitioner, str):
             partitioner = make_partitioner(partitioner)
-        elif not isinstance(partitioner, Partitioner):
+        elif isinstance(partitioner, type):
             raise KafkaConfigurationError(
-                "partitioner must be 'sticky', 'round_robin', 'default' or a Partitioner, "
-                f"got {partitioner!r}"
-            )
+                f"partitioner must be an object, got the class {partitioner.__name__}; pass an "
+                f"instance: partitioner={partitioner.__name__}()")
+        elif not isinstance(partitioner, Partitioner):
+            if not callable(getattr(partitioner, "partition", None)):
+                raise KafkaConfigurationError(
+                    "partitioner must be 'sticky', 'round_robin', 'default', a Partitioner or "
+                    "an object with partition(topic, key, serialized_key, value, "
+                    f"serialized_value, cluster), got {partitioner!r}")
+            client_partitioner = ClientPartitioner(partitioner, ClusterView(self._known_partitions))
 
         self.config = {
             "client_id": client_id or f"producer-{id(self):x}",
@@ -234,7 +245,8 @@ class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, Serial
         # Which of them are objects that take the record's headers (see pcmodel.topics.serde).
         self._key_sees_headers = key_sees_headers
         self._value_sees_headers = value_sees_headers
-        self._partitioner = partitioner
+        self._partitioner = partitioner  # used only when there is no client partitioner
+        self._client_partitioner = client_partitioner
         self._acks = ACKS[acks]
         # Idempotence: a producer id and epoch from the broker, and per partition the sequence
         # number of the next record (kept by the sender thread alone).
@@ -381,13 +393,20 @@ class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, Serial
                     f"partition {partition} is out of range for topic {topic!r}, which has "
                     f"partitions 0..{len(partitions) - 1}"
                 )
+        repartition = None
+        if partition is None and self._client_partitioner is not None:
+            # Asked again if the record would open a new batch (see _append).
+            repartition = functools.partial(self._client_partitioner.partition, topic, key,
+                                            key_bytes, value, value_bytes, partitions)
+            partition = repartition()
         if timestamp_ms is None:
             timestamp_ms = self._wall_ms()
         # A plain tuple in NewRecord's field order: the broker accepts it, and it is cheaper.
         record = (key_bytes, value_bytes, header_list, timestamp_ms)
         sizes = (key_size, value_size, header_size)
         deadline = now + self._max_block
-        return self._append(topic, partition, partitions, key_bytes, record, size, sizes, deadline)
+        return self._append(topic, partition, partitions, key_bytes, record, size, sizes, deadline,
+                            repartition)
 
     # --- flush, close, introspection -----------------------------------------------------------
 
@@ -448,7 +467,10 @@ class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, Serial
         for conn in (self._broker, self._metadata_conn):
             if conn is not None and conn is not self._given_broker and hasattr(conn, "close"):
                 conn.close()
-        close_converters(self._serializers, "serialize")
+        objects = object_form(self._serializers, "serialize")
+        if self._client_partitioner is not None:
+            objects["partitioner"] = self._client_partitioner.given
+        close_all(objects)
 
     def __enter__(self) -> KafkaProducer:
         return self

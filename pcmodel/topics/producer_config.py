@@ -49,7 +49,9 @@ HONOURED: dict[str, str] = {
     "max_request_size": "largest serialized record send() accepts",
     "metadata_max_age_ms": "how long a topic's partition count is cached",
     "partitioner": "a Partitioner, or 'sticky' / 'round_robin' / 'default'; keyed records go "
-                   "to murmur2(key) % partitions as in Kafka",
+                   "to murmur2(key) % partitions as in Kafka. Or an object with the clients' "
+                   "partition(topic, key, serialized_key, value, serialized_value, cluster), "
+                   "which decides every record",
     "request_timeout_ms": "timeout of one append (which may wait on a 'block' partition)",
     "retries": "how often a batch failing with a retriable error is tried again",
     "retry_backoff_ms": "the pause between those tries",

@@ -36,6 +36,11 @@ class ProducerMetadataMixin:
         self._metadata[topic] = (partitions, now)
         return partitions
 
+    def _known_partitions(self, topic: str) -> list[int] | None:
+        """The topic's partition numbers as last looked up, or None; never asks the broker."""
+        cached = self._metadata.get(topic)
+        return None if cached is None else cached[0]
+
     def _wait_for_topic(self, topic: str, deadline: float) -> set[int]:
         """Ask for the topic's partitions, waiting up to ``deadline`` for it to exist.
 

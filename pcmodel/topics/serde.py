@@ -37,7 +37,7 @@ from typing import Any
 from pcmodel.topics.errors import KafkaConfigurationError, KafkaError
 
 __all__ = ["Conversion", "DefaultSerializer", "Deserializer", "JsonSerializer", "Serializer",
-           "close_converters", "converter"]
+           "close_all", "converter", "object_form"]
 
 Conversion = tuple[Callable[..., Any] | None, bool]
 """A key or value conversion as the client calls it, and whether it takes the headers: a function
@@ -116,13 +116,21 @@ def converter(name: str, given: Any, method: str) -> Conversion:
         f"got {given!r}")
 
 
-def close_converters(given: dict[str, Any], method: str) -> None:
-    """Call ``close()`` on each value of ``given`` (setting name to what was configured) that is
-    an object with ``method``; all of them, then raise ``KafkaError`` for the first failure."""
+def object_form(given: dict[str, Any], method: str) -> dict[str, Any]:
+    """Those values of ``given`` (setting name to what was configured) that are objects with
+    ``method``: the ones a client closes."""
+    return {name: obj for name, obj in given.items()
+            if obj is not None and not isinstance(obj, type)
+            and callable(getattr(obj, method, None))}
+
+
+def close_all(objects: dict[str, Any]) -> None:
+    """Call ``close()`` on each of ``objects`` (setting name to object) that has one; all of
+    them, then raise ``KafkaError`` naming the first that failed."""
     first: tuple[str, Exception] | None = None
-    for name, obj in given.items():
+    for name, obj in objects.items():
         close = getattr(obj, "close", None)
-        if obj is None or not callable(getattr(obj, method, None)) or not callable(close):
+        if not callable(close):
             continue
         try:
             close()
