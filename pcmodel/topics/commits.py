@@ -157,6 +157,8 @@ class CommitterMixin:
                 with self._lock:
                     self._rejoin_needed = True
             raise CommitFailedError(str(exc)) from exc
+        with self._lock:
+            self._tally("commits")
 
     def _commit_quietly(self, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
         """Auto-commit: a failure is logged, not raised (the records will be read again).

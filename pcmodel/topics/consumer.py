@@ -70,7 +70,7 @@ import queue
 import re
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from typing import Any
 
@@ -79,6 +79,7 @@ from pcmodel.errors import ShutDown
 from pcmodel.topics.commits import CommitterMixin
 from pcmodel.topics.config import CONSUMER_NO_EFFECT, resolve_config
 from pcmodel.topics.consumer_config import DEFAULT_CONFIG, validate_config
+from pcmodel.topics.consumer_metrics import ConsumerMetricsMixin
 from pcmodel.topics.errors import (
     IllegalArgumentError,
     IllegalStateError,
@@ -107,7 +108,8 @@ _THREAD_EXIT_S = 1.0
 
 
 class KafkaConsumer(
-    SubscriptionMixin, FetcherMixin, PositionsMixin, GroupMemberMixin, CommitterMixin
+    SubscriptionMixin, FetcherMixin, PositionsMixin, GroupMemberMixin, CommitterMixin,
+    ConsumerMetricsMixin,
 ):
     """Consume records from topics of a :class:`~pcmodel.topics.broker.Broker`.
 
@@ -142,6 +144,7 @@ class KafkaConsumer(
         # Notified when there may be something new to fetch (assignment, seek, resume, close).
         self._work = threading.Condition(self._lock)
         self._states: dict[TopicPartition, PartitionState] = {}
+        self._counts: Counter[str] = Counter()  # see ConsumerMetricsMixin
         self._epochs = itertools.count(1)
         self._closed = False
         self._worker_error: BaseException | None = None

@@ -119,6 +119,7 @@ class FetcherMixin:
                 )
                 items: list[Fetched | FetchFailed] = []
                 with self._lock:
+                    self._tally("fetches")
                     for tp, res in results.items():
                         st = self._states.get(tp)
                         if st is None or st.epoch != epochs[tp] or st.fetch_offset != requests[tp]:
@@ -212,6 +213,9 @@ class FetcherMixin:
                     continue
                 del st.pending[: len(result[tp])]
                 st.position = result[tp][-1].offset + 1
+                self._tally("records", len(result[tp]))
+                self._tally("bytes", sum(max(0, r.serialized_key_size)
+                                         + max(0, r.serialized_value_size) for r in result[tp]))
         return result
 
     def _pending_count(self) -> int:

@@ -218,6 +218,7 @@ class GroupMemberMixin:
             self._join_pending = False
             self._generation = generation
             self._protocol = protocol
+            self._tally("rebalances")
             revoked = set(self._states) - assigned
         error = self._revoke(revoked)
         with self._lock:
