@@ -26,9 +26,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from pcmodel.topics.errors import IllegalArgumentError
+from pcmodel.topics.errors import IllegalArgumentError, KafkaConfigurationError
+from pcmodel.topics.partitioner import Partitioner, make_partitioner
 
-__all__ = ["ClientPartitioner", "ClusterView"]
+__all__ = ["ClientPartitioner", "ClusterView", "resolve_partitioner"]
 
 
 class ClusterView:
@@ -71,3 +72,26 @@ class ClientPartitioner:
         """Tell the partitioner that its choice would open a new batch (if it wants to know)."""
         if self._on_new_batch is not None:
             self._on_new_batch(topic, self._cluster, prev_partition)
+
+
+def resolve_partitioner(
+    given: Any, known: Callable[[str], Sequence[int] | None]
+) -> tuple[Partitioner | None, ClientPartitioner | None]:
+    """What a producer's ``partitioner=`` names: one of pcmodel's partitioners (by name or
+    instance), or a client-shaped object seeing the cluster through ``known`` (the producer's
+    cached partitions of a topic). Raises ``KafkaConfigurationError`` for anything else."""
+    if isinstance(given, str):
+        return make_partitioner(given), None
+    if isinstance(given, Partitioner):
+        return given, None
+    if isinstance(given, type):
+        raise KafkaConfigurationError(
+            f"partitioner must be an object, got the class {given.__name__}; pass an "
+            f"instance: partitioner={given.__name__}()")
+    if not callable(getattr(given, "partition", None)):
+        raise KafkaConfigurationError(
+            "partitioner must be 'sticky', 'round_robin', 'default', a Partitioner or an object "
+            "with partition(topic, key, serialized_key, value, serialized_value, cluster), "
+            f"got {given!r}")
+    return None, ClientPartitioner(given, ClusterView(known))
+

@@ -63,7 +63,7 @@ from typing import Any
 
 from pcmodel.buffers import VARIANTS, make_buffer
 from pcmodel.topics.accumulator import AccumulatorMixin, ProducerState
-from pcmodel.topics.client_partitioner import ClientPartitioner, ClusterView
+from pcmodel.topics.client_partitioner import resolve_partitioner
 from pcmodel.topics.compression import get_codec
 from pcmodel.topics.errors import (
     IllegalArgumentError,
@@ -73,7 +73,7 @@ from pcmodel.topics.errors import (
     MessageSizeTooLargeError,
 )
 from pcmodel.topics.futures import FutureRecordMetadata, ProducerBatch
-from pcmodel.topics.partitioner import Partitioner, make_partitioner
+from pcmodel.topics.partitioner import Partitioner
 from pcmodel.topics.producer_config import (
     ACKS,
     check_extra_keys,
@@ -203,20 +203,8 @@ class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, Serial
             raise KafkaConfigurationError(
                 f"buffer_variant must be one of {', '.join(VARIANTS)}, got {buffer_variant!r}"
             )
-        client_partitioner = None
-        if isinstance(partitioner, str):
-            partitioner = make_partitioner(partitioner)
-        elif isinstance(partitioner, type):
-            raise KafkaConfigurationError(
-                f"partitioner must be an object, got the class {partitioner.__name__}; pass an "
-                f"instance: partitioner={partitioner.__name__}()")
-        elif not isinstance(partitioner, Partitioner):
-            if not callable(getattr(partitioner, "partition", None)):
-                raise KafkaConfigurationError(
-                    "partitioner must be 'sticky', 'round_robin', 'default', a Partitioner or "
-                    "an object with partition(topic, key, serialized_key, value, "
-                    f"serialized_value, cluster), got {partitioner!r}")
-            client_partitioner = ClientPartitioner(partitioner, ClusterView(self._known_partitions))
+        partitioner, client_partitioner = resolve_partitioner(partitioner,
+                                                              self._known_partitions)
 
         self.config = {
             "client_id": client_id or f"producer-{id(self):x}",
