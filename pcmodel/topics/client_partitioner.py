@@ -12,9 +12,11 @@ of any other class with a ``partition`` method is taken to be one of these.
 When the record would open a new batch, the producer calls the object's
 ``on_new_batch(topic, cluster, prev_partition)`` if it has one, and asks ``partition()`` again:
 the Java client does so for every record when a custom partitioner is set (kafka-python 3 only
-for records without a key). That second call is why a partitioner that counts its calls, as
-Kafka's ``RoundRobinPartitioner`` did before KAFKA-9965 was fixed, skips partitions: worth
-seeing here. ``close()`` is called once when the producer closes, as the Java client does.
+for records without a key); for a record sent to an explicit partition it calls
+``on_new_batch`` too and keeps that partition. The second call is why a partitioner that counts
+its calls, as Kafka's ``RoundRobinPartitioner`` did before KAFKA-9965 was fixed, skips
+partitions: worth seeing here. ``close()`` is called once when the producer closes, as the Java
+client does.
 
 A partition number that is not one of the topic's raises ``IllegalArgumentError`` from
 ``send()``, naming the partitioner; whatever the partitioner raises comes out of ``send()`` as it

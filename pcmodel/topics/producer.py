@@ -382,11 +382,14 @@ class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, Serial
                     f"partitions 0..{len(partitions) - 1}"
                 )
         repartition = None
-        if partition is None and self._client_partitioner is not None:
-            # Asked again if the record would open a new batch (see _append).
-            repartition = functools.partial(self._client_partitioner.partition, topic, key,
-                                            key_bytes, value, value_bytes, partitions)
-            partition = repartition()
+        if self._client_partitioner is not None:
+            if partition is None:
+                # Asked again if the record would open a new batch (see _append).
+                repartition = functools.partial(self._client_partitioner.partition, topic, key,
+                                                key_bytes, value, value_bytes, partitions)
+                partition = repartition()
+            else:  # the Java client tells it of the new batch even then, and keeps the choice
+                repartition = functools.partial(int, partition)
         if timestamp_ms is None:
             timestamp_ms = self._wall_ms()
         # A plain tuple in NewRecord's field order: the broker accepts it, and it is cheaper.

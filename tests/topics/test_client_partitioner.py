@@ -82,6 +82,15 @@ def test_without_the_hook_it_is_still_asked_again(broker, topic):
     assert records_by_partition(broker, topic) == {1: 1}
 
 
+def test_an_explicit_partition_is_kept_and_the_new_batch_still_announced(broker, topic):
+    partitioner = Recording(lambda n: 2, hook=True)
+    with KafkaProducer(broker=broker, partitioner=partitioner, linger_ms=60_000) as producer:
+        future = producer.send(topic, value=b"x", partition=0)
+        producer.flush(timeout=10)
+    assert future.get(timeout=10).partition == 0
+    assert partitioner.calls == [("on_new_batch", "t", 0)]  # never asked to choose
+
+
 def test_kafka_pythons_own_partitioner_class_is_accepted(broker, topic):
     base = pytest.importorskip("kafka.partitioner")
 
