@@ -87,7 +87,9 @@ print("the group's lag:", broker.describe_group("audit").lag)
 # batch, but it crashes after processing its third batch, *before* committing it. (We model
 # the crash with `close(autocommit=False)`: it leaves the group without committing, as a dead
 # consumer would after its session timed out.) A second consumer takes over from the last
-# committed offset, and the third batch is processed again. Nothing is lost.
+# committed offset, and the third batch is processed again. Nothing is lost. (The consumer's
+# own lag, from `metrics()`, counts from its position; the group's, from `describe_group()`,
+# from the committed offset: the records processed but not committed are the difference.)
 
 # %%
 fill(broker, "payments", 20)
@@ -107,6 +109,8 @@ while batches < 3:
             first.commit()
 print("crashing with committed offset", first.committed(payments),
       "after processing", len(processed), "records")
+print("its own lag, in records:",
+      first.metrics()["consumer-fetch-manager-metrics"]["records-lag-max"])
 first.close(autocommit=False)
 
 with KafkaConsumer("payments", **settings) as second:
