@@ -12,6 +12,13 @@ CPython's ``Lib/queue.py``). The locking protocol:
 * A putter notifies ``_not_empty`` only if some getter waits (and vice versa): the count of
   waiters is kept under the lock, so no wake-up is lost, and the common uncontended case skips a
   ``notify()`` that would find nobody.
+* Every change wakes one waiter, a batch too, and a woken waiter passes the wake-up on: a getter
+  that was woken and leaves items behind while others wait notifies the next (and a woken putter
+  that leaves space). Waking one sleeper per item of a batch woke getters that found the batch
+  already taken by the first ``get_many``, a herd of wake-ups each costing a context switch;
+  relayed, each wake-up goes to a waiter that finds something. Java's ``LinkedBlockingQueue``
+  does the same (``signalNotEmpty`` once, then "cascading" signals from ``take``). A waiter that
+  leaves by an exception (an interrupt) passes on the wake-up it may have taken.
 * With instrumentation on, a wait's record (a clock read and the actor's tally) needs no lock.
   Between processes it is made once the call has let go of the lock: at capacity 1 with
   several producers and consumers nearly every call waits, and every microsecond spent holding
@@ -38,7 +45,7 @@ from pcmodel.buffers.base import (
     check_timeout,
     shut_down_error,
 )
-from pcmodel.errors import ShutDown
+from pcmodel.errors import BufferBroken, ShutDown
 from pcmodel.instrument import ActorState
 
 __all__ = ["ConditionBuffer"]
@@ -80,6 +87,7 @@ class ConditionBuffer(TaskAccounting, Buffer):
         if self._encode is not None:
             item = self._encode(item)
         waited_since = None
+        woken = False
         with self._mutex:
             state = self._state
             if state.shutdown:
@@ -89,10 +97,13 @@ class ConditionBuffer(TaskAccounting, Buffer):
                 if not block:
                     raise queue.Full
                 waited_since = self._wait_for_space(timeout)
+                woken = True
             items.append(item)
             state.unfinished += 1
             if state.waiting_get:
                 self._not_empty.notify()
+            if woken and state.waiting_put and len(items) < self.maxsize:
+                self._not_full.notify()  # pass the wake-up on: there is space left
             if self._on_put is not None and len(items) > state.report_above:
                 self._on_put(state, 1, len(items))
         if waited_since is not None:  # recorded with the lock let go (see the module)
@@ -107,6 +118,7 @@ class ConditionBuffer(TaskAccounting, Buffer):
         if block and timeout is not None and timeout < 0:
             check_timeout(block, timeout)
         waited_since = None
+        woken = False
         with self._mutex:
             items = self._items
             if not items:
@@ -115,9 +127,12 @@ class ConditionBuffer(TaskAccounting, Buffer):
                 if not block:
                     raise queue.Empty
                 waited_since = self._wait_for_items(timeout)
+                woken = True
             item = items.popleft()
             if self._state.waiting_put:
                 self._not_full.notify()
+            if woken and items and self._state.waiting_get:
+                self._not_empty.notify()  # pass the wake-up on: there are items left
             if self._on_get is not None:
                 self._on_get(self._state, 1, len(items))
         if waited_since is not None:
@@ -161,13 +176,18 @@ class ConditionBuffer(TaskAccounting, Buffer):
                         raise batch_shut_down(done, total) from None
                     if waited_since is not None:  # a batch waits rarely: recorded at once
                         self._wait_ended(ActorState.WAITING_FOR_SPACE, waited_since)
+                    woken = True
+                else:
+                    woken = False
                 free = total - done if self.maxsize <= 0 else self.maxsize - len(buffered)
                 run = batch[done:done + free]
                 buffered.extend(run)
                 done += len(run)
                 state.unfinished += len(run)
                 if state.waiting_get:
-                    self._not_empty.notify(len(run))
+                    self._not_empty.notify()  # one: the getter woken passes it on
+                if woken and state.waiting_put and len(buffered) < self.maxsize:
+                    self._not_full.notify()  # pass the wake-up on: there is space left
                 if self._on_put is not None and len(buffered) > state.report_above:
                     self._on_put(state, len(run), len(buffered))
 
@@ -183,6 +203,7 @@ class ConditionBuffer(TaskAccounting, Buffer):
             raise ValueError(f"max_items must be a positive int, not {max_items!r}")
         check_timeout(block, timeout)
         waited_since = None
+        woken = False
         with self._mutex:
             items = self._items
             if not items:
@@ -191,9 +212,12 @@ class ConditionBuffer(TaskAccounting, Buffer):
                 if not block:
                     raise queue.Empty
                 waited_since = self._wait_for_items(timeout)
+                woken = True
             taken = self._popmany(items, min(max_items, len(items)))
             if self._state.waiting_put:
-                self._not_full.notify(len(taken))
+                self._not_full.notify()  # one: the putter woken passes it on
+            if woken and items and self._state.waiting_get:
+                self._not_empty.notify()  # pass the wake-up on: there are items left
             if self._on_get is not None:
                 self._on_get(self._state, len(taken), len(items))
         if waited_since is not None:
@@ -242,7 +266,10 @@ class ConditionBuffer(TaskAccounting, Buffer):
                     self._not_full.wait(remaining)
                 if state.shutdown:
                     raise shut_down_error("put")
-        except BaseException:
+        except BaseException as exc:
+            if (not isinstance(exc, BufferBroken) and state.waiting_put > 1
+                    and len(self._items) < self.maxsize):
+                self._not_full.notify()  # leaving: pass on a wake-up this waiter may have had
             if started is not None:
                 self._wait_ended(ActorState.WAITING_FOR_SPACE, started)
             raise
@@ -273,7 +300,9 @@ class ConditionBuffer(TaskAccounting, Buffer):
                     if remaining <= 0:
                         raise queue.Empty
                     self._not_empty.wait(remaining)
-        except BaseException:
+        except BaseException as exc:
+            if not isinstance(exc, BufferBroken) and state.waiting_get > 1 and self._items:
+                self._not_empty.notify()  # leaving: pass on a wake-up this waiter may have had
             if started is not None:
                 self._wait_ended(ActorState.WAITING_FOR_ITEMS, started)
             raise

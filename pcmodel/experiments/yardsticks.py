@@ -65,6 +65,7 @@ class BareConditionBuffer:
     def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
         if block and timeout is not None and timeout < 0:
             raise ValueError("'timeout' must be a non-negative number")
+        woken = False
         with self._mutex:
             if self._shutdown:
                 raise RuntimeError("put() after shutdown")
@@ -73,14 +74,18 @@ class BareConditionBuffer:
                 if not block:
                     raise queue.Full
                 self._wait_for_space(timeout)
+                woken = True
             items.append(item)
             self._unfinished += 1
             if self._waiting_get:
                 self._not_empty.notify()
+            if woken and self._waiting_put and len(items) < self.maxsize:
+                self._not_full.notify()
 
     def get(self, block: bool = True, timeout: float | None = None) -> Any:
         if block and timeout is not None and timeout < 0:
             raise ValueError("'timeout' must be a non-negative number")
+        woken = False
         with self._mutex:
             items = self._items
             if not items:
@@ -89,9 +94,12 @@ class BareConditionBuffer:
                 if not block:
                     raise queue.Empty
                 self._wait_for_items(timeout)
+                woken = True
             item = items.popleft()
             if self._waiting_put:
                 self._not_full.notify()
+            if woken and items and self._waiting_get:
+                self._not_empty.notify()
         return item
 
     def put_many(self, batch: Sequence[Any], timeout: float | None = None) -> None:
@@ -100,27 +108,35 @@ class BareConditionBuffer:
         done, total = 0, len(batch)
         with self._mutex:
             buffered = self._items
+            woken = False
             while done < total:
                 free = total - done if self.maxsize <= 0 else self.maxsize - len(buffered)
                 if free <= 0:
                     self._wait_for_space(None if deadline is None
                                          else max(0.0, deadline - time.monotonic()))
+                    woken = True
                     continue
                 run = batch[done:done + free]
                 buffered.extend(run)
                 done += len(run)
                 self._unfinished += len(run)
                 if self._waiting_get:
-                    self._not_empty.notify(len(run))
+                    self._not_empty.notify()
+                if woken and self._waiting_put and len(buffered) < self.maxsize:
+                    self._not_full.notify()
+                woken = False
 
     def get_many(self, max_items: int, timeout: float | None = None) -> list:
         with self._mutex:
             items = self._items
-            if not items:
+            woken = not items
+            if woken:
                 self._wait_for_items(timeout)
             taken = [items.popleft() for _ in range(min(max_items, len(items)))]
             if self._waiting_put:
-                self._not_full.notify(len(taken))
+                self._not_full.notify()
+            if woken and items and self._waiting_get:
+                self._not_empty.notify()
         return taken
 
     def _wait_for_space(self, timeout: float | None) -> None:
