@@ -286,8 +286,10 @@ class ProcessBackend(Backend):
 
     def encode_batch(self, items: Iterable[Any]) -> EncodedBatch:
         """Pickle a ``put_many`` batch in the caller: one pickle per run of items."""
-        return EncodedBatch.encode(list(items), self._chunk_items, self._spill_over,
-                                   self._spill, dumps_run, self._arena)
+        # A list is pickled as it is (a subclass would come out as the subclass).
+        return EncodedBatch.encode(items if type(items) is list else list(items),
+                                   self._chunk_items, self._spill_over, self._spill, dumps_run,
+                                   self._arena)
 
     def decode(self, piece: Any) -> Any:
         """The item of a piece taken by ``popleft()``; ItemNotUnpicklable if it cannot be."""
@@ -306,15 +308,22 @@ class ProcessBackend(Backend):
         A piece that cannot be unpickled does not cost the others: they are decoded, and
         ItemNotUnpicklable carries them (``.items``) with the count of those lost (``.failed``).
         """
-        items: list = []
+        items: list | None = None
         failed = 0
         first_error: Exception | None = None
         for piece in taken.pieces:
             try:
-                items.extend(decode_piece(piece))
+                decoded = decode_piece(piece)
             except Exception as exc:  # noqa: BLE001 - reported below, with the good items
                 failed += piece[3] if type(piece) is tuple else 1
                 first_error = first_error or exc
+                continue
+            if items is None:
+                items = decoded  # a new list: the first record's, often the only one
+            else:
+                items.extend(decoded)
+        if items is None:
+            items = []
         if first_error is not None:
             raise unpickling_error(first_error, items, failed, len(taken)) from first_error
         return items

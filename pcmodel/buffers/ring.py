@@ -111,12 +111,15 @@ class EncodedBatch:
 
     __slots__ = ("segments", "_length", "_starts")
 
-    def __init__(self, segments: list[tuple[Any, int, int, int]]) -> None:
+    def __init__(self, segments: list[tuple[Any, int, int, int]],
+                 length: int | None = None) -> None:
         # (payload, kind, first, count): payload is bytes, Spilled or Block; kind ITEM or LIST.
         self.segments = segments
-        # Where each segment's items begin in the batch, and the batch's length at the end.
-        self._starts = list(itertools.accumulate((s[3] for s in segments), initial=0))
-        self._length = self._starts[-1]
+        self._length = sum(s[3] for s in segments) if length is None else length
+        # Where each segment's items begin in the batch, and the batch's length at the end
+        # (obvious for one segment, the common case).
+        self._starts = [0, self._length] if len(segments) == 1 else list(
+            itertools.accumulate((s[3] for s in segments), initial=0))
 
     @classmethod
     def encode(cls, items: Sequence[Any], chunk_items: int, spill_over: int,
@@ -125,22 +128,22 @@ class EncodedBatch:
         """Pickle ``items`` in runs of at most ``chunk_items`` (and about 64 KiB); each pickle
         travels as :func:`payload_for` says (a run of several items never in the arena)."""
         segments = []
-        start, total = 0, len(items)
+        total = len(items)
         first: bytes | None = None
         if total and chunk_items > 1:  # large items: fewer per run, judged by the first one
             first = dumps(items[0])
             chunk_items = max(1, min(chunk_items, _CHUNK_BYTES // max(1, len(first))))
+        start = 0
         while start < total:
-            run = items[start:start + chunk_items]
-            if start == 0 and len(run) == 1 and first is not None:
-                data = first  # already pickled to judge the size
+            count = min(chunk_items, total - start)
+            if count > 1:  # the whole batch, the common case, is pickled without a copy
+                data = dumps(items if count == total else items[start:start + count])
+                segments.append((payload_for(data, spill_over, folder, None), LIST, 0, count))
             else:
-                data = dumps(run[0] if len(run) == 1 else run)
-            kind = ITEM if len(run) == 1 else LIST
-            payload = payload_for(data, spill_over, folder, arena if kind == ITEM else None)
-            segments.append((payload, kind, 0, len(run)))
-            start += len(run)
-        return cls(segments)
+                data = first if start == 0 and first is not None else dumps(items[start])
+                segments.append((payload_for(data, spill_over, folder, arena), ITEM, 0, 1))
+            start += count
+        return cls(segments, total)
 
     def __len__(self) -> int:
         return self._length
@@ -149,19 +152,20 @@ class EncodedBatch:
         start, stop, _ = index.indices(self._length)
         if start == 0 and stop == self._length:
             return self  # the whole batch: the common case when the buffer has room
+        starts = self._starts
         windows = []
         # Begin at the segment that holds item ``start``: a batch stored one free slot at a
         # time is sliced once per item, and walking from the first segment each time made
         # that quadratic in the batch's length.
-        segment = bisect.bisect_right(self._starts, start) - 1
-        while segment < len(self.segments) and self._starts[segment] < stop:
+        segment = bisect.bisect_right(starts, start) - 1
+        while segment < len(self.segments) and starts[segment] < stop:
             payload, kind, first, count = self.segments[segment]
-            position = self._starts[segment]
+            position = starts[segment]
             low, high = max(start, position), min(stop, position + count)
             if low < high:
                 windows.append((payload, kind, first + low - position, high - low))
             segment += 1
-        return EncodedBatch(windows)
+        return EncodedBatch(windows, max(0, stop - start))
 
 
 class Taken:
@@ -328,9 +332,12 @@ class SharedRing:
         if meta[_RECORDS] <= 0:
             raise IndexError("take from an empty SharedRing")
         offset = meta[_HEAD]
-        if self.size - offset < _HEADER.size or _HEADER.unpack_from(self._view, offset)[1] == WRAP:
-            offset = meta[_HEAD] = 0
-        return (offset, *_HEADER.unpack_from(self._view, offset))
+        if self.size - offset >= _HEADER_SIZE:
+            header = _unpack_header(self._view, offset)
+            if header[1] != WRAP:
+                return (offset, *header)
+        meta[_HEAD] = 0  # the records go on at the start of the ring
+        return (0, *_unpack_header(self._view, 0))
 
     def _drop_head(self, offset: int, size: int, count: int) -> None:
         meta = self._meta
