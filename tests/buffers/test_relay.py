@@ -139,3 +139,57 @@ def test_a_woken_waiter_that_raises_passes_its_wake_up_on(side):
         assert outcome["second"] == "item"
     else:
         assert outcome["second"] is None and stored == "second"
+
+
+@pytest.mark.parametrize("backend", ["thread", "process"])
+@pytest.mark.parametrize("capacity", [1, 3])
+def test_singles_and_batches_mixed_lose_no_wake_up(backend, capacity):
+    # Every waiter here waits without a timeout on the process side's slices only: a lost
+    # wake-up between threads would hang the test (and fail it by its timeout); items are
+    # counted so that none is lost or doubled.
+    buf = condition_buffer(backend, capacity)
+    producers, consumers, per_producer = 3, 3, 3000
+    total = producers * per_producer
+    taken: list[list] = [[] for _ in range(consumers)]
+    left = [total]
+    guard = threading.Lock()
+
+    def produce(tag):
+        sent, size = 0, 1
+        while sent < per_producer:
+            count = min(size, per_producer - sent)
+            if count == 1:
+                buf.put((tag, sent))
+            else:
+                buf.put_many([(tag, sent + k) for k in range(count)])
+            sent += count
+            size = size % 5 + 1  # 1, 2, 3, 4, 5, 1, ...
+
+    def consume(slot):
+        size = slot + 1
+        while True:
+            with guard:
+                if left[0] <= 0:
+                    return
+                want = min(size, left[0])
+                left[0] -= want
+            got = 0
+            while got < want:
+                batch = [buf.get()] if want - got == 1 else buf.get_many(want - got)
+                taken[slot].extend(batch)
+                got += len(batch)
+            size = size % 4 + 1
+
+    threads = run_all([lambda tag=tag: produce(tag) for tag in range(producers)]
+                      + [lambda slot=slot: consume(slot) for slot in range(consumers)])
+    for thread in threads:
+        thread.join(40)
+    assert not any(thread.is_alive() for thread in threads), "a waiter was never woken"
+    everything = [item for part in taken for item in part]
+    assert sorted(everything) == sorted((tag, k) for tag in range(producers)
+                                        for k in range(per_producer))
+    for part in taken:  # each producer's items reach each consumer in order
+        for tag in range(producers):
+            mine = [k for t, k in part if t == tag]
+            assert mine == sorted(mine)
+    buf.close()
