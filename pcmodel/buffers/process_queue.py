@@ -26,7 +26,6 @@ blocks (``multiprocessing.Queue`` has the same limit).
 from __future__ import annotations
 
 import ctypes
-import os
 import pickle
 import queue
 import select
@@ -39,6 +38,7 @@ from pcmodel.buffers.robust import (
     Health,
     RobustCondition,
     RobustLock,
+    current_pid,
     pid_alive,
 )
 from pcmodel.buffers.robust_semaphore import RobustSemaphore
@@ -185,10 +185,11 @@ class ProcessQueue:
         more than the rest of a get; a ``select.poll`` object on the queue's reading end is made
         once per process instead.
         """
-        if self._poller_pid != os.getpid():
+        pid = current_pid()  # asked on every get: no system call for it
+        if self._poller_pid != pid:
             poller = select.poll()
             poller.register(self._pipe._reader.fileno(), select.POLLIN)
-            self._poller, self._poller_pid = poller, os.getpid()
+            self._poller, self._poller_pid = poller, pid
         return self._poller.poll
 
     def _check_producers(self) -> None:
