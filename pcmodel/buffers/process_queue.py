@@ -133,7 +133,10 @@ class ProcessQueue:
                 self._ready.release()
                 raise ShutDown("get() on a buffer that was shut down and is empty")
             counts.items -= 1
-        data = self._receive()
+            # Under load the item is in the pipe already: read it in this same hold.
+            data = self._read() if self._pipe_ready()(0) else None
+        if data is None:
+            data = self._receive()
         if self._free is not None:
             self._free.release()
         else:
