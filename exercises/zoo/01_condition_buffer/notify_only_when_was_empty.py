@@ -2,7 +2,10 @@
 
 put() notifies only when it made the buffer non-empty. With two consumers waiting and two quick
 puts, the second put sees one item already inside and stays silent, so the second consumer sleeps
-while its item waits in the buffer; when the producers stop, it sleeps forever.
+while its item waits in the buffer; when the producers stop, it sleeps forever. (Java's
+LinkedBlockingQueue also signals only on that transition, and makes up for it: a consumer that
+leaves items behind signals the next. pcmodel's condition variant passes its wake-ups on in
+the same way.)
 """
 
 import threading
