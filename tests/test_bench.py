@@ -25,6 +25,7 @@ from pcmodel.experiments.bench import (
     parse_size,
     run_trial,
 )
+from tests.conftest import wait_until
 
 
 @pytest.mark.timeout(120)
@@ -142,3 +143,51 @@ def test_each_thread_contender_moves_every_item(contender):
     rate, moved = run_trial(contender, 4, 2, 3, 700)
     assert rate > 0
     assert moved == 700
+
+
+@pytest.mark.timeout(30)
+def test_bare_condition_passes_wake_ups_on_like_the_variant():
+    # The yardstick follows the condition variant's algorithm: one batch wakes one getter,
+    # which wakes the next; a woken getter that raises passes its wake-up on.
+    buf = BareConditionBuffer(8)
+    got: list[str] = []
+    getters = [threading.Thread(target=lambda: got.append(buf.get())) for _ in range(4)]
+    for thread in getters:
+        thread.start()
+    wait_until(lambda: buf._waiting_get == 4)
+    buf.put_many(["a", "b", "c", "d"])
+    for thread in getters:
+        thread.join(10)
+    assert sorted(got) == ["a", "b", "c", "d"]
+
+    class Interrupted(BaseException):
+        pass
+
+    real_wait = buf._not_empty.wait
+
+    def wait(timeout=None):
+        woken = real_wait(timeout)
+        if threading.current_thread().name == "first":
+            raise Interrupted
+        return woken
+
+    buf._not_empty.wait = wait
+
+    def first() -> None:
+        with pytest.raises(Interrupted):
+            buf.get()
+
+    first_thread = threading.Thread(target=first, name="first")
+    first_thread.start()
+    wait_until(lambda: buf._waiting_get == 1)
+    second = threading.Thread(target=lambda: got.append(buf.get()))
+    second.start()
+    wait_until(lambda: buf._waiting_get == 2)
+    buf.put("e")
+    first_thread.join(10)
+    second.join(10)
+    lost = second.is_alive()
+    if lost:
+        buf.put("release")  # lets the never-woken getter go
+        second.join(10)
+    assert not lost and got[-1] == "e"

@@ -153,6 +153,10 @@ class BareConditionBuffer:
                     self._not_full.wait(remaining)
                 if self._shutdown:
                     raise RuntimeError("put() after shutdown")
+        except BaseException:
+            if self._waiting_put > 1 and len(self._items) < self.maxsize:
+                self._not_full.notify()
+            raise
         finally:
             self._waiting_put -= 1
 
@@ -170,5 +174,9 @@ class BareConditionBuffer:
                     if remaining <= 0:
                         raise queue.Empty
                     self._not_empty.wait(remaining)
+        except BaseException:
+            if self._waiting_get > 1 and self._items:
+                self._not_empty.notify()
+            raise
         finally:
             self._waiting_get -= 1
