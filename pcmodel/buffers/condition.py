@@ -87,17 +87,16 @@ class ConditionBuffer(TaskAccounting, Buffer):
         if self._encode is not None:
             item = self._encode(item)
         waited_since = None
-        woken = False
         with self._mutex:
             state = self._state
             if state.shutdown:
                 raise shut_down_error("put")
             items = self._items
-            if 0 < self.maxsize <= len(items):
+            woken = 0 < self.maxsize <= len(items)  # full: this call waits to be woken
+            if woken:
                 if not block:
                     raise queue.Full
                 waited_since = self._wait_for_space(timeout)
-                woken = True
             items.append(item)
             state.unfinished += 1
             if state.waiting_get:
@@ -118,16 +117,15 @@ class ConditionBuffer(TaskAccounting, Buffer):
         if block and timeout is not None and timeout < 0:
             check_timeout(block, timeout)
         waited_since = None
-        woken = False
         with self._mutex:
             items = self._items
-            if not items:
+            woken = not items  # empty: this call waits to be woken
+            if woken:
                 if self._state.shutdown:
                     raise shut_down_error("get")
                 if not block:
                     raise queue.Empty
                 waited_since = self._wait_for_items(timeout)
-                woken = True
             item = items.popleft()
             if self._state.waiting_put:
                 self._not_full.notify()
@@ -164,7 +162,8 @@ class ConditionBuffer(TaskAccounting, Buffer):
             with self._mutex:
                 if state.shutdown:
                     raise batch_shut_down(done, total)
-                if 0 < self.maxsize <= len(buffered):
+                woken = 0 < self.maxsize <= len(buffered)  # full: this run waits to be woken
+                if woken:
                     if not block:
                         raise BatchFull(done, total)
                     try:
@@ -176,9 +175,6 @@ class ConditionBuffer(TaskAccounting, Buffer):
                         raise batch_shut_down(done, total) from None
                     if waited_since is not None:  # a batch waits rarely: recorded at once
                         self._wait_ended(ActorState.WAITING_FOR_SPACE, waited_since)
-                    woken = True
-                else:
-                    woken = False
                 free = total - done if self.maxsize <= 0 else self.maxsize - len(buffered)
                 run = batch[done:done + free]
                 buffered.extend(run)
@@ -203,16 +199,15 @@ class ConditionBuffer(TaskAccounting, Buffer):
             raise ValueError(f"max_items must be a positive int, not {max_items!r}")
         check_timeout(block, timeout)
         waited_since = None
-        woken = False
         with self._mutex:
             items = self._items
-            if not items:
+            woken = not items  # empty: this call waits to be woken
+            if woken:
                 if self._state.shutdown:
                     raise shut_down_error("get_many")
                 if not block:
                     raise queue.Empty
                 waited_since = self._wait_for_items(timeout)
-                woken = True
             taken = self._popmany(items, min(max_items, len(items)))
             if self._state.waiting_put:
                 self._not_full.notify()  # one: the putter woken passes it on

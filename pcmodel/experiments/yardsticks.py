@@ -65,16 +65,15 @@ class BareConditionBuffer:
     def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
         if block and timeout is not None and timeout < 0:
             raise ValueError("'timeout' must be a non-negative number")
-        woken = False
         with self._mutex:
             if self._shutdown:
                 raise RuntimeError("put() after shutdown")
             items = self._items
-            if 0 < self.maxsize <= len(items):
+            woken = 0 < self.maxsize <= len(items)
+            if woken:
                 if not block:
                     raise queue.Full
                 self._wait_for_space(timeout)
-                woken = True
             items.append(item)
             self._unfinished += 1
             if self._waiting_get:
@@ -85,16 +84,15 @@ class BareConditionBuffer:
     def get(self, block: bool = True, timeout: float | None = None) -> Any:
         if block and timeout is not None and timeout < 0:
             raise ValueError("'timeout' must be a non-negative number")
-        woken = False
         with self._mutex:
             items = self._items
-            if not items:
+            woken = not items
+            if woken:
                 if self._shutdown:
                     raise RuntimeError("get() after shutdown")
                 if not block:
                     raise queue.Empty
                 self._wait_for_items(timeout)
-                woken = True
             item = items.popleft()
             if self._waiting_put:
                 self._not_full.notify()
