@@ -134,9 +134,10 @@ class ProcessQueue:
                 raise ShutDown("get() on a buffer that was shut down and is empty")
             counts.items -= 1
             # Under load the item is in the pipe already: read it in this same hold.
-            data = self._read() if self._pipe_ready()(0) else None
+            ready = self._pipe_ready()
+            data = self._read() if ready(0) else None
         if data is None:
-            data = self._receive()
+            data = self._receive(ready)
         if self._free is not None:
             self._free.release()
         else:
@@ -146,9 +147,9 @@ class ProcessQueue:
         except Exception as exc:
             raise unpickling_error(exc, [], 1, 1) from exc
 
-    def _receive(self) -> bytes:
+    def _receive(self, ready: Any) -> bytes:
         """The next item's pickle from the pipe, for a getter holding a ``_ready`` permit (the
-        item's put() has returned); lock not held.
+        item's put() has returned); lock not held. ``ready`` is :meth:`_pipe_ready`'s poll.
 
         The getter waits for the pipe without the lock, so that putters and the feeder thread
         go on meanwhile (waiting with it held made every get wait for a put's whole trip through
@@ -156,7 +157,6 @@ class ProcessQueue:
         producer's debt at once: a getter that checks the producers, lock held, then never
         takes an item in another getter's hands for one that a dead producer lost.
         """
-        ready = self._pipe_ready()
         while True:
             if ready(_SLICE_MS):
                 with self._lock:
