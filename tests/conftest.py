@@ -100,6 +100,24 @@ def ours_in_shm(names: set[str]) -> set[str]:
     return named | _mapped_by(names - named, _our_processes())
 
 
+class Interrupted(BaseException):
+    """Stands for a KeyboardInterrupt that lands just after a waiter was woken."""
+
+
+def interrupt_the_first_waiter(condition) -> None:
+    """Make ``condition.wait()`` raise :class:`Interrupted` in the thread named ``"first"``
+    once the real wait has returned (woken, or timed out)."""
+    real_wait = condition.wait
+
+    def wait(timeout=None):
+        woken = real_wait(timeout)
+        if threading.current_thread().name == "first":
+            raise Interrupted
+        return woken
+
+    condition.wait = wait
+
+
 def wait_until(predicate, timeout: float = 10.0, interval: float = 0.001) -> None:
     """Return once ``predicate()`` is true; fail the test after ``timeout`` seconds.
 

@@ -25,7 +25,7 @@ from pcmodel.experiments.bench import (
     parse_size,
     run_trial,
 )
-from tests.conftest import wait_until
+from tests.conftest import Interrupted, interrupt_the_first_waiter, wait_until
 
 
 @pytest.mark.timeout(120)
@@ -160,18 +160,7 @@ def test_bare_condition_passes_wake_ups_on_like_the_variant():
         thread.join(10)
     assert sorted(got) == ["a", "b", "c", "d"]
 
-    class Interrupted(BaseException):
-        pass
-
-    real_wait = buf._not_empty.wait
-
-    def wait(timeout=None):
-        woken = real_wait(timeout)
-        if threading.current_thread().name == "first":
-            raise Interrupted
-        return woken
-
-    buf._not_empty.wait = wait
+    interrupt_the_first_waiter(buf._not_empty)
 
     def first() -> None:
         with pytest.raises(Interrupted):

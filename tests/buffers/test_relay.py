@@ -15,7 +15,7 @@ import pytest
 
 from pcmodel.buffers import make_buffer
 from pcmodel.errors import ShutDown
-from tests.conftest import wait_until
+from tests.conftest import Interrupted, interrupt_the_first_waiter, wait_until
 
 FORK = multiprocessing.get_context("fork")
 SOON = 10  # seconds: a lost wake-up makes the waiter time out and the test fail
@@ -82,25 +82,13 @@ def test_a_batch_notifies_one_waiting_getter_not_one_per_item():
     assert sizes == [100, 100, 100]
 
 
-class Interrupted(BaseException):
-    """Stands for a KeyboardInterrupt that lands just after a waiter was woken."""
-
-
 @pytest.mark.parametrize("side", ["getter", "putter"])
 def test_a_woken_waiter_that_raises_passes_its_wake_up_on(side):
     buf = condition_buffer("thread", 1)
     condition = buf._not_empty if side == "getter" else buf._not_full
     waiting = (lambda: buf._state.waiting_get) if side == "getter" else (
         lambda: buf._state.waiting_put)
-    real_wait = condition.wait
-
-    def wait(timeout=None):
-        woken = real_wait(timeout)
-        if threading.current_thread().name == "first":
-            raise Interrupted
-        return woken
-
-    condition.wait = wait
+    interrupt_the_first_waiter(condition)
     if side == "putter":
         buf.put("full")
     outcome = {}
