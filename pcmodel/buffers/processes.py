@@ -78,6 +78,8 @@ from pcmodel.buffers.ring import (
 )
 from pcmodel.buffers.robust import (
     LOCK_SPIN,
+    ROOMY_PERMIT_SPIN,
+    ROOMY_WAIT_SPIN,
     SPIN,
     WAIT_SPIN,
     Health,
@@ -216,11 +218,11 @@ class ProcessBackend(Backend):
 
     def condition(self, lock: Any) -> RobustCondition:
         return RobustCondition(self._context, lock, self._health,
-                               WAIT_SPIN if self._hand_overs else 0)
+                               WAIT_SPIN if self._hand_overs else ROOMY_WAIT_SPIN)
 
     def semaphore(self, value: int) -> RobustSemaphore:
         return RobustSemaphore(self._context, value, self._health,
-                               WAIT_SPIN if self._hand_overs else 0)
+                               WAIT_SPIN if self._hand_overs else ROOMY_PERMIT_SPIN)
 
     def release(self, semaphore: Any, n: int) -> None:
         semaphore.release(n)
@@ -249,13 +251,14 @@ class ProcessBackend(Backend):
         # stored as space frees up rarely cut a list in two.
         self._chunk_items = max(1, maxsize // 2)
         # At capacity 1 every item is a hand-over: a producer cannot put its next item until
-        # the consumer, if it slept, has woken. Spinning for a wake-up or a permit pays there
-        # (measured, 8 B and 1 KiB: 1x1 3.2x to 4.9x the items per second, 4x4 1.0x to 3.3x),
-        # and so does a longer spin on the lock, which each side holds while it copies the item
-        # (64 KiB: 1.3x to 1.9x). With room for more items a sleeping consumer holds nobody
-        # up: at capacities 2 to 1024 the waits' spin made no difference beyond the noise, and
-        # a lock spin that learns down to nothing lost (8 B, 4x4: 0.6x to 1.0x), so there the
-        # lock's spin only learns how much longer than SPIN to try (see lock()).
+        # the consumer, if it slept, has woken. Spinning longest for a wake-up or a permit pays
+        # there (measured, 8 B and 1 KiB: 1x1 3.2x to 4.9x the items per second, 4x4 1.0x to
+        # 3.3x), and so does a longer spin on the lock, which each side holds while it copies
+        # the item (64 KiB: 1.3x to 1.9x). With room for more items only batches larger than
+        # the room wait often, so the waits spin less (see ROOMY_WAIT_SPIN and
+        # ROOMY_PERMIT_SPIN); and a lock spin that learns down to nothing lost (8 B, 4x4: 0.6x
+        # to 1.0x), so there the lock's spin only learns how much longer than SPIN to try (see
+        # lock()).
         self._hand_overs = maxsize == 1
         return ring
 

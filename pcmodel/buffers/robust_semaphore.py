@@ -27,7 +27,8 @@ plus ``release(n)`` and ``acquire_up_to(n)`` for batches. Three things set it ap
   is the sum of the two.
 
 ``spin``: most tries for a permit in :meth:`RobustSemaphore.acquire_soon` (none by default; a
-buffer of capacity 1 asks for :data:`~pcmodel.buffers.robust.WAIT_SPIN`).
+buffer asks for :data:`~pcmodel.buffers.robust.ROOMY_PERMIT_SPIN`, or
+:data:`~pcmodel.buffers.robust.WAIT_SPIN` at capacity 1).
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ wake-up or a permit is waiting for a peer running on the other core, a few micro
 Sleeping costs more than that: a context switch here, a wake-up system call there, and the time
 the kernel takes to run the sleeper again (tens to hundreds of microseconds on a virtual
 machine), so sleeping sets the pace: measured on two cores, a producer and a consumer that try
-again for a few microseconds before they sleep move 3 to 5 times as many items per second.
+again for a few microseconds before they sleep move 3 to 5 times as many items per second. A
+batch larger than the room left in a buffer is such a chain of hand-overs at any capacity.
 
 On a machine with more runnable processes than cores the peer is often not running at all, and
 every try is wasted: there the same fixed spin made capacity 1 more than twice as slow. So a
