@@ -311,7 +311,7 @@ class ProcessBackend(Backend):
         A piece that cannot be unpickled does not cost the others: they are decoded, and
         ItemNotUnpicklable carries them (``.items``) with the count of those lost (``.failed``).
         """
-        items: list | None = None
+        items: list = []
         failed = 0
         first_error: Exception | None = None
         for piece in taken.pieces:
@@ -321,12 +321,10 @@ class ProcessBackend(Backend):
                 failed += piece[3] if type(piece) is tuple else 1
                 first_error = first_error or exc
                 continue
-            if items is None:
-                items = decoded  # a new list: the first record's, often the only one
-            else:
+            if items:
                 items.extend(decoded)
-        if items is None:
-            items = []
+            else:
+                items = decoded  # a new list: the first record's, often the only one
         if first_error is not None:
             raise unpickling_error(first_error, items, failed, len(taken)) from first_error
         return items
