@@ -39,6 +39,7 @@ from pcmodel.topics.broker import (
     TopicDescription,
 )
 from pcmodel.topics.errors import (
+    GroupIdNotFoundError,
     IllegalStateError,
     KafkaConnectionError,
     KafkaError,
@@ -315,11 +316,21 @@ class ClusterConnection:
         return described._replace(committed=committed, lag=lag)
 
     def delete_group(self, group_id: str) -> None:
-        """Delete the group at its coordinator, and its stored metadata (a tombstone)."""
+        """Delete the group at its coordinator, then its committed offsets and its stored
+        metadata from the offsets topic (tombstones), as Kafka's DeleteGroups does.
+
+        A group that has only committed offsets, stored before its coordinator moved, is
+        deleted too; ``GroupIdNotFoundError`` when there is neither group nor offset.
+        """
         broker = self._coordinator_broker(group_id, 5.0)
         if broker is None:
             raise KafkaTimeoutError(f"no coordinator for group {group_id!r}")
-        broker.delete_group(group_id)
+        try:
+            broker.delete_group(group_id)
+        except GroupIdNotFoundError:
+            if not self._offsets.all_committed(group_id):
+                raise
+        self._wait_stored(self._offsets.remove_offsets(group_id, timeout=10.0))
         self._wait_stored(self._offsets.store_group(group_id, None, timeout=10.0))
 
     def list_groups(self) -> list[str]:

@@ -14,7 +14,7 @@ the same replication and acks; a deleted group gets a tombstone (``value = None`
 that becomes coordinator loads these records with the offsets and restores each ``Stable``
 group, so members keep their ids and generation and no rebalance follows. Deleting a topic
 writes tombstones for its committed offsets, so a topic created again under the same name
-starts its groups afresh.
+starts its groups afresh; deleting a group writes tombstones for its offsets too.
 
 As in Kafka, the coordinator answers offset fetches from a cache: a commit enters it once it
 is acknowledged (replicated to the ISR), and a broker that becomes coordinator loads the cache
@@ -136,6 +136,20 @@ class OffsetsTopic:
             if parts is not None and parts[0] == group:
                 found[parts[1]] = int(value)
         return dict(sorted(found.items()))
+
+    def remove_offsets(self, group: str, partitions: Iterable[TopicPartition] | None = None,
+                       timeout: float = 30.0) -> ProduceFuture | None:
+        """Tombstone the group's committed offsets of ``partitions`` (``None``: all of them).
+
+        Returns the write's future, or ``None`` when none of them is stored. Errors as
+        :meth:`committed` (no coordinator now) and, for the write, as :meth:`commit`.
+        """
+        stored = self.all_committed(group)
+        wanted = stored if partitions is None else [tp for tp in partitions if tp in stored]
+        if not wanted:
+            return None
+        return self._write(self.partition_for(group),
+                           [(_key(group, tp), None) for tp in wanted], timeout)
 
     def load(self, group: str) -> int:
         """Make sure the group's current coordinator has loaded its offsets partition; return

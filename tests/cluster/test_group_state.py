@@ -1,5 +1,6 @@
 """Group metadata in ``__consumer_offsets``: a new coordinator carries on with the same members
-and generation, reports the replicated committed offsets, and a deleted topic's offsets go."""
+and generation, reports the replicated committed offsets, and the offsets of a deleted topic or
+group go on every future coordinator."""
 
 from __future__ import annotations
 
@@ -121,6 +122,19 @@ def test_a_deleted_topics_committed_offsets_are_removed(make_cluster):
     assert conn.committed("g", [T0, T1, other]) == {T0: None, T1: None, other: conn.committed(
         "g", [other])[other]}
     assert conn.committed("g", [other])[other].offset == 1
+
+
+@pytest.mark.timeout(30)
+def test_a_deleted_groups_offsets_go_with_it(make_cluster):
+    cluster = make_cluster()
+    cluster.create_topic("t", 2, replication_factor=3, min_insync_replicas=2)
+    conn = cluster.connect()
+    conn.commit_offsets("g", -1, "", {T0: 4, T1: 2})
+    conn.delete_group("g")
+    assert conn.committed("g", [T0, T1]) == {T0: None, T1: None}
+    kill_coordinator(cluster)
+    assert conn.committed("g", [T0, T1]) == {T0: None, T1: None}
+    assert conn.list_groups() == []
 
 
 class Recorder(ConsumerRebalanceListener):
