@@ -333,6 +333,34 @@ class ClusterConnection:
         self._wait_stored(self._offsets.remove_offsets(group_id, timeout=10.0))
         self._wait_stored(self._offsets.store_group(group_id, None, timeout=10.0))
 
+    def delete_offsets(self, group_id: str, partitions: Iterable[TopicPartition]
+                       ) -> dict[TopicPartition, KafkaError | None]:
+        """OffsetDelete: the coordinator decides which offsets go (as
+        :meth:`Broker.delete_offsets <pcmodel.topics.broker_offsets.CommittedOffsetsMixin.
+        delete_offsets>`), then they are tombstoned in the offsets topic, waited for; a group
+        the coordinator deleted (left empty with no offset) loses its stored metadata too.
+
+        A group that has only committed offsets, stored before its coordinator moved, is an
+        ``Empty`` group here: every existing partition asked for is deleted.
+        """
+        tps = [TopicPartition._make(tp) for tp in partitions]
+        broker = self._coordinator_broker(group_id, 5.0)
+        if broker is None:
+            raise KafkaTimeoutError(f"no coordinator for group {group_id!r}")
+        try:
+            results = broker.delete_offsets(group_id, tps)
+        except GroupIdNotFoundError:
+            if not self._offsets.all_committed(group_id):
+                raise
+            counts = self.list_topics()
+            results = {tp: None if 0 <= tp.partition < counts.get(tp.topic, 0)
+                       else UnknownTopicOrPartitionError(f"no partition {tp}") for tp in tps}
+        deleted = [tp for tp, error in results.items() if error is None]
+        self._wait_stored(self._offsets.remove_offsets(group_id, deleted, timeout=10.0))
+        if group_id not in broker.list_groups():
+            self._wait_stored(self._offsets.store_group(group_id, None, timeout=10.0))
+        return results
+
     def list_groups(self) -> list[str]:
         """Every group some live broker coordinates."""
         self._offsets.load_all()

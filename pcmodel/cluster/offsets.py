@@ -14,7 +14,8 @@ the same replication and acks; a deleted group gets a tombstone (``value = None`
 that becomes coordinator loads these records with the offsets and restores each ``Stable``
 group, so members keep their ids and generation and no rebalance follows. Deleting a topic
 writes tombstones for its committed offsets, so a topic created again under the same name
-starts its groups afresh; deleting a group writes tombstones for its offsets too.
+starts its groups afresh; deleting a group, or some of its offsets (OffsetDelete), writes
+tombstones for them too.
 
 As in Kafka, the coordinator answers offset fetches from a cache: a commit enters it once it
 is acknowledged (replicated to the ISR), and a broker that becomes coordinator loads the cache

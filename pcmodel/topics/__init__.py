@@ -6,7 +6,13 @@ its import. Value types live in :mod:`pcmodel.topics.structs`, errors in
 group assignors in :mod:`pcmodel.topics.assignors`.
 """
 
-from pcmodel.topics.admin import KafkaAdminClient, NewPartitions, NewTopic
+from pcmodel.topics.admin import (
+    KafkaAdminClient,
+    NewPartitions,
+    NewTopic,
+    OffsetSpec,
+    OffsetTimestamp,
+)
 from pcmodel.topics.assignors import (
     ASSIGNORS,
     AbstractPartitionAssignor,
@@ -27,6 +33,7 @@ from pcmodel.topics.errors import (
     CommitFailedError,
     GroupIdNotFoundError,
     GroupNotEmptyError,
+    GroupSubscribedToTopicError,
     IllegalArgumentError,
     IllegalGenerationError,
     IllegalStateError,
@@ -44,6 +51,7 @@ from pcmodel.topics.errors import (
     MemberIdRequiredError,
     MessageSizeTooLargeError,
     NoBrokersAvailable,
+    NoError,
     NonEmptyGroupError,
     NoOffsetForPartitionError,
     OffsetOutOfRangeError,
@@ -111,6 +119,7 @@ __all__ = [
     "ConsumerRecord",
     "GroupIdNotFoundError",
     "GroupNotEmptyError",
+    "GroupSubscribedToTopicError",
     "IllegalArgumentError",
     "IllegalGenerationError",
     "IllegalStateError",
@@ -123,6 +132,8 @@ __all__ = [
     "KafkaAdminClient",
     "NewPartitions",
     "NewTopic",
+    "OffsetSpec",
+    "OffsetTimestamp",
     "InvalidTopicError",
     "KafkaConfigurationError",
     "KafkaConnectionError",
@@ -131,6 +142,7 @@ __all__ = [
     "MemberIdRequiredError",
     "MessageSizeTooLargeError",
     "NoBrokersAvailable",
+    "NoError",
     "NonEmptyGroupError",
     "NoOffsetForPartitionError",
     "OffsetAndMetadata",

@@ -11,10 +11,12 @@ import and ``broker=`` to ``bootstrap_servers=``::
     admin.create_topics([NewTopic("orders", num_partitions=3, replication_factor=1)])
     admin.create_partitions({"orders": NewPartitions(total_count=6)})
     admin.list_group_offsets({"billing": None})  # {"billing": {TopicPartition: offset}}
+    admin.reset_group_offsets("billing", {TopicPartition("orders", 0): OffsetSpec.EARLIEST})
 
-kafka-python 3 renamed the group methods; the 2.x names (``list_consumer_groups``,
-``describe_consumer_groups``, ``list_consumer_group_offsets``, ``delete_consumer_groups``) are
-here too, with the 2.x results, because most tutorials still use them.
+The consumer-group methods live in :mod:`pcmodel.topics.admin_groups`. kafka-python 3 renamed
+them; the 2.x names (``list_consumer_groups``, ``describe_consumer_groups``,
+``list_consumer_group_offsets``, ``delete_consumer_groups``) are here too, with the 2.x
+results, because most tutorials still use them.
 
 Everything is read from the broker's public methods at call time, so what the admin client shows
 always agrees with what producers and consumers see. ``Broker.create_topic`` stays as the short
@@ -29,20 +31,28 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from pcmodel.topics.admin_groups import GroupAdminMixin
 from pcmodel.topics.config import COMMON_NO_EFFECT, check_no_effect, reject_unknown_key
 from pcmodel.topics.errors import (
     BrokerResponseError,
-    GroupIdNotFoundError,
+    IllegalArgumentError,
     IllegalStateError,
     InvalidConfigurationError,
     InvalidPartitionsError,
     InvalidReplicationFactorError,
     KafkaConfigurationError,
     TopicAlreadyExistsError,
+    UnsupportedVersionError,
 )
-from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition
+from pcmodel.topics.structs import (
+    OffsetAndTimestamp,
+    OffsetSpec,
+    OffsetTimestamp,
+    TopicPartition,
+    validate_topic_partition,
+)
 
-__all__ = ["KafkaAdminClient", "NewPartitions", "NewTopic"]
+__all__ = ["KafkaAdminClient", "NewPartitions", "NewTopic", "OffsetSpec", "OffsetTimestamp"]
 
 #: Topic configs (Kafka's names) that create_topics understands, and the broker argument each is.
 _TOPIC_CONFIGS = {"retention.ms": "retention_ms", "cleanup.policy": None}
@@ -93,7 +103,7 @@ def _outcome(name_key: str, name: str, error: BrokerResponseError | None) -> dic
     }
 
 
-class KafkaAdminClient:
+class KafkaAdminClient(GroupAdminMixin):
     """Administers topics and consumer groups of a pcmodel broker (see the module docstring).
 
     ``KafkaAdminClient(broker=..., client_id=..., request_timeout_ms=...)``; kafka-python's
@@ -252,107 +262,48 @@ class KafkaAdminClient:
             raise first_error
         return {"results": results}
 
-    # --- consumer groups (kafka-python 3's names) -----------------------------------------------
+    def list_partition_offsets(
+        self, topic_partition_specs: Mapping[TopicPartition, OffsetSpec | int],
+        isolation_level: int = 0, timeout_ms: float | None = None,
+    ) -> dict[TopicPartition, OffsetAndTimestamp]:
+        """Look up one offset per partition (Kafka's ListOffsets): ``OffsetSpec.EARLIEST``,
+        ``OffsetSpec.LATEST``, or a timestamp in ms (an ``int`` or :class:`OffsetTimestamp`)
+        for the first record at or after it.
 
-    def list_groups(
-        self, broker_ids: Any = None, states_filter: Iterable[str] | None = None,
-        types_filter: Iterable[str] | None = None,
-    ) -> list[dict[str, Any]]:
-        """Every group: ``[{"group_id", "protocol_type", "group_state", "group_type"}]``."""
-        self._check_open()
-        states = None if states_filter is None else {s.lower() for s in states_filter}
-        groups = []
-        for group_id in self._conn.list_groups():
-            state = self._describe(group_id)["group_state"]
-            if states is None or state.lower() in states:
-                groups.append({"group_id": group_id, "protocol_type": "consumer",
-                               "group_state": state, "group_type": "classic"})
-        return groups
-
-    def describe_groups(
-        self, group_ids: Iterable[str], group_coordinator_id: Any = None,
-        include_authorized_operations: bool = False,
-    ) -> dict[str, dict[str, Any]]:
-        """``{group_id: {"group_id", "group_state", "protocol_type", "protocol_data",
-        "members": [...]}}``; an unknown group is in state ``"Dead"``, as Kafka answers.
-
-        Each member: ``{"member_id", "group_instance_id", "client_id", "client_host",
-        "member_metadata": {"topics": [...]}, "member_assignment": {"assigned_partitions":
-        [TopicPartition, ...]}}``.
+        Returns ``{TopicPartition: OffsetAndTimestamp}``; earliest and latest have timestamp
+        ``-1``, and a timestamp after the last record gives offset and timestamp ``-1``, as
+        Kafka answers. ``isolation_level`` 1 (read committed) is the same as 0 here: there are
+        no transactions. Raises ``UnknownTopicOrPartitionError`` for a partition that does not
+        exist, ``UnsupportedVersionError`` for ``MAX_TIMESTAMP`` and the tiered-storage specs,
+        ``TypeError`` for a spec that is not an int.
         """
         self._check_open()
-        return {group_id: self._describe(group_id) for group_id in group_ids}
-
-    def list_group_offsets(
-        self, group_specs: Mapping[str, Iterable[TopicPartition] | None] | str | Iterable[str]
-    ) -> dict[str, dict[TopicPartition, OffsetAndMetadata]]:
-        """Committed offsets: ``{group_id: {TopicPartition: OffsetAndMetadata}}``.
-
-        ``group_specs`` maps a group to the partitions wanted (``None``: all it committed), or
-        is a group id or a list of them (all). Partitions never committed are left out.
-        """
-        self._check_open()
-        if isinstance(group_specs, str):
-            group_specs = {group_specs: None}
-        elif not isinstance(group_specs, Mapping):
-            group_specs = dict.fromkeys(group_specs)
-        return {
-            group_id: self._group_offsets(group_id, partitions)
-            for group_id, partitions in group_specs.items()
-        }
-
-    def delete_groups(
-        self, group_ids: Iterable[str], group_coordinator_id: Any = None
-    ) -> dict[str, str]:
-        """Delete empty groups and their offsets: ``{group_id: "OK" | error class name}``.
-
-        ``"GroupNotEmptyError"`` for a group with members, ``"GroupIdNotFoundError"`` for an
-        unknown one (kafka-python reports them, it does not raise).
-        """
-        self._check_open()
-        results = {}
-        for group_id in group_ids:
-            try:
-                self._conn.delete_group(group_id)
-                results[group_id] = "OK"
-            except BrokerResponseError as exc:
-                results[group_id] = type(exc).__name__
-        return results
-
-    # --- the same, under kafka-python 2's names and results ----------------------------------
-
-    def list_consumer_groups(self, broker_ids: Any = None) -> list[tuple[str, str]]:
-        """kafka-python 2: ``[(group_id, protocol_type)]``."""
-        return [(g["group_id"], g["protocol_type"]) for g in self.list_groups()]
-
-    def describe_consumer_groups(
-        self, group_ids: Iterable[str], group_coordinator_id: Any = None,
-        include_authorized_operations: bool = False,
-    ) -> list[dict[str, Any]]:
-        """kafka-python 2's name: a list of the descriptions :meth:`describe_groups` maps."""
-        return list(self.describe_groups(group_ids).values())
-
-    def list_consumer_group_offsets(
-        self, group_id: str, group_coordinator_id: Any = None,
-        partitions: Iterable[TopicPartition] | None = None,
-    ) -> dict[TopicPartition, OffsetAndMetadata]:
-        """kafka-python 2: ``{TopicPartition: OffsetAndMetadata}`` of one group."""
-        self._check_open()
-        return self._group_offsets(group_id, partitions)
-
-    def delete_consumer_groups(
-        self, group_ids: Iterable[str], group_coordinator_id: Any = None
-    ) -> list[tuple[str, BrokerResponseError | None]]:
-        """kafka-python 2: ``[(group_id, error or None)]``."""
-        self._check_open()
-        results: list[tuple[str, BrokerResponseError | None]] = []
-        for group_id in group_ids:
-            try:
-                self._conn.delete_group(group_id)
-                results.append((group_id, None))
-            except BrokerResponseError as exc:
-                results.append((group_id, exc))
-        return results
+        specs = {validate_topic_partition(tp): spec
+                 for tp, spec in topic_partition_specs.items()}
+        for tp, spec in specs.items():
+            if isinstance(spec, bool) or not isinstance(spec, int):
+                raise TypeError(f"unsupported offset spec for {tp}: {spec!r} (expected "
+                                "OffsetSpec or a timestamp in ms)")
+            if spec < OffsetSpec.EARLIEST:
+                name = OffsetSpec(spec).name if spec in OffsetSpec._value2member_map_ else spec
+                raise UnsupportedVersionError(f"offset spec {name} for {tp}: pcmodel's broker "
+                                              "serves EARLIEST, LATEST and timestamps")
+        if isolation_level not in (0, 1):
+            raise IllegalArgumentError(f"isolation_level must be 0 or 1, not {isolation_level!r}")
+        earliest = [tp for tp, spec in specs.items() if spec == OffsetSpec.EARLIEST]
+        latest = [tp for tp, spec in specs.items() if spec == OffsetSpec.LATEST]
+        times = {tp: int(spec) for tp, spec in specs.items() if spec >= 0}
+        found: dict[TopicPartition, OffsetAndTimestamp] = {}
+        if earliest:
+            found.update({tp: OffsetAndTimestamp(offset, -1)
+                          for tp, offset in self._conn.beginning_offsets(earliest).items()})
+        if latest:
+            found.update({tp: OffsetAndTimestamp(offset, -1)
+                          for tp, offset in self._conn.end_offsets(latest).items()})
+        if times:
+            found.update({tp: OffsetAndTimestamp(-1, -1) if hit is None else hit
+                          for tp, hit in self._conn.offsets_for_times(times).items()})
+        return {tp: found[tp] for tp in specs}
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -378,44 +329,6 @@ class KafkaAdminClient:
     def _check_open(self) -> None:
         if self._closed:
             raise IllegalStateError("this admin client is closed; create a new one")
-
-    def _describe(self, group_id: str) -> dict[str, Any]:
-        try:
-            desc = self._conn.describe_group(group_id)
-        except GroupIdNotFoundError:
-            return {"error_code": 0, "group_id": group_id, "group_state": "Dead",
-                    "protocol_type": "", "protocol_data": "", "members": []}
-        state = getattr(desc.state, "value", desc.state)
-        return {
-            "error_code": 0,
-            "group_id": group_id,
-            "group_state": state,
-            "protocol_type": "consumer" if desc.members or desc.committed else "",
-            "protocol_data": desc.assignor or "",
-            "members": [
-                {
-                    "member_id": m.member_id,
-                    "group_instance_id": None,
-                    "client_id": m.client_id,
-                    "client_host": "",
-                    "member_metadata": {"topics": list(m.subscription)},
-                    "member_assignment": {"assigned_partitions": list(m.assignment)},
-                }
-                for m in desc.members
-            ],
-        }
-
-    def _group_offsets(
-        self, group_id: str, partitions: Iterable[TopicPartition] | None
-    ) -> dict[TopicPartition, OffsetAndMetadata]:
-        if partitions is None:
-            try:
-                return dict(sorted(self._conn.describe_group(group_id).committed.items()))
-            except GroupIdNotFoundError:
-                return {}
-        found = self._conn.committed(group_id, list(partitions))
-        return {tp: offset for tp, offset in found.items() if offset is not None}
-
 
 def _topic_specs(
     new_topics: Iterable[NewTopic | str] | Mapping[str, Mapping[str, Any]],

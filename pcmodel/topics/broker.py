@@ -126,6 +126,7 @@ CLIENT_METHODS: tuple[str, ...] = (
     "leave_group",
     "commit_offsets",
     "committed",
+    "delete_offsets",
     "describe_group",
     "delete_group",
     "list_groups",

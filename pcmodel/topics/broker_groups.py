@@ -203,14 +203,7 @@ class GroupsMixin:
                 raise GroupNotEmptyError(
                     f"group {group_id!r} still has {len(group.members)} members; close them first"
                 )
-            group.mark_dead()
-            del self._groups[group_id]
-            for topic in self._topics.values():
-                if group_id in topic.tracking_groups:
-                    topic.tracking_groups.discard(group_id)
-                    if topic.policy is RetentionPolicy.BLOCK:
-                        for partition in range(len(topic.logs)):
-                            self._advance_floor(TopicPartition(topic.name, partition))
+            self._forget_group(group_id)
 
     def group_metadata(self, group_id: str) -> bytes | None:
         """The group's metadata record for the offsets topic (see
@@ -264,6 +257,21 @@ class GroupsMixin:
             )
             self._groups[group_id] = group
         return group
+
+    def _forget_group(self, group_id: str) -> None:
+        """An empty group goes ``Dead`` and leaves the table, releasing its ``"block"`` topics."""
+        self._groups.pop(group_id).mark_dead()
+        for topic in self._topics.values():
+            if group_id in topic.tracking_groups:
+                self._untrack(group_id, topic.name)
+
+    def _untrack(self, group_id: str, topic_name: str) -> None:
+        """The group no longer holds back ``topic_name`` (a ``"block"`` topic may move on)."""
+        topic = self._topics[topic_name]
+        topic.tracking_groups.discard(group_id)
+        if topic.policy is RetentionPolicy.BLOCK:
+            for partition in range(len(topic.logs)):
+                self._advance_floor(TopicPartition(topic.name, partition))
 
     def _known_group(self, group_id: str, member_id: str) -> GroupCoordinator:
         group = self._groups.get(group_id)

@@ -1,4 +1,4 @@
-"""The broker's committed offsets: OffsetCommit and OffsetFetch, and what they free.
+"""The broker's committed offsets: OffsetCommit, OffsetFetch and OffsetDelete, and what they free.
 
 :class:`CommittedOffsetsMixin` is the part of :class:`~pcmodel.topics.broker.Broker` that stores
 each group's committed offsets (in its coordinator's ``offsets``). A commit is all or nothing:
@@ -7,7 +7,12 @@ before any offset is stored. On a ``"block"`` topic a commit may free space: the
 floor is the smallest offset committed by the groups that track the topic (one that never
 committed holds it at its start), and appends waiting for space go on when it rises.
 
-Prior art: Kafka's ``GroupCoordinator.handleCommitOffsets`` / ``handleFetchOffsets``.
+Deleting offsets follows Kafka's OffsetDelete: an ``Empty`` group loses the offsets asked for,
+and a group with members keeps those of the topics its members subscribe to. A group left
+``Empty`` with no offset at all is deleted, as Kafka's coordinator drops it.
+
+Prior art: Kafka's ``GroupCoordinator.handleCommitOffsets`` / ``handleFetchOffsets`` /
+``handleDeleteOffsets``.
 """
 
 from __future__ import annotations
@@ -15,8 +20,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from pcmodel.topics.broker_checks import _check_int
+from pcmodel.topics.consumer_protocol import PROTOCOL_TYPE
 from pcmodel.topics.coordinator import validate_group_id
-from pcmodel.topics.errors import IllegalArgumentError, UnknownMemberIdError
+from pcmodel.topics.errors import (
+    BrokerResponseError,
+    GroupIdNotFoundError,
+    GroupNotEmptyError,
+    GroupSubscribedToTopicError,
+    IllegalArgumentError,
+    UnknownMemberIdError,
+    UnknownTopicOrPartitionError,
+)
+from pcmodel.topics.group_answers import GroupState
 from pcmodel.topics.log import RetentionPolicy
 from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition, validate_topic_partition
 
@@ -86,6 +101,58 @@ class CommittedOffsetsMixin:
         with self._lock:
             group = self._groups.get(group_id)
             return {tp: None if group is None else group.offsets.get(tp) for tp in tps}
+
+    def delete_offsets(
+        self, group_id: str, partitions: Iterable[TopicPartition]
+    ) -> dict[TopicPartition, BrokerResponseError | None]:
+        """Kafka's OffsetDelete: forget the group's committed offsets of ``partitions``.
+
+        Returns, per partition, ``None`` where its offset is gone (or there was none), else
+        the error that kept it: ``GroupSubscribedToTopicError`` for a topic the group's members
+        subscribe to, ``UnknownTopicOrPartitionError`` for a partition that does not exist.
+        Returns at once. Raises ``GroupIdNotFoundError`` for an unknown group and
+        ``GroupNotEmptyError`` for a group with members that is not a consumer group; nothing
+        changes then. A group left ``Empty`` with no offset is deleted (as by
+        :meth:`delete_group`); a group stops holding back a ``"block"`` topic once it has no
+        offset there and does not subscribe to it.
+        """
+        validate_group_id(group_id)
+        tps = [validate_topic_partition(tp) for tp in partitions]
+        with self._lock:
+            self._check_open()
+            group = self._groups.get(group_id)
+            if group is None:
+                raise GroupIdNotFoundError(f"no group {group_id!r}; groups: {sorted(self._groups)}")
+            group.expire(self._clock())
+            empty = group.state is GroupState.EMPTY
+            if not empty and group.protocol_type != PROTOCOL_TYPE:
+                raise GroupNotEmptyError(
+                    f"group {group_id!r} has members and is not a consumer group; its offsets "
+                    "can be deleted once it is empty"
+                )
+            subscribed = set() if empty else group.subscribed_topics()
+            counts = self._partition_counts()
+            results: dict[TopicPartition, BrokerResponseError | None] = {}
+            for tp in tps:
+                if not 0 <= tp.partition < counts.get(tp.topic, 0):
+                    results[tp] = UnknownTopicOrPartitionError(f"no partition {tp}")
+                elif tp.topic in subscribed:
+                    results[tp] = GroupSubscribedToTopicError(
+                        f"group {group_id!r} subscribes to {tp.topic!r}; stop its consumers "
+                        "before deleting their offsets there"
+                    )
+                else:
+                    group.offsets.pop(tp, None)
+                    results[tp] = None
+            if empty and not group.offsets:
+                self._forget_group(group_id)
+            else:
+                for name in {tp.topic for tp, error in results.items() if error is None}:
+                    if name not in subscribed and not any(
+                        tp.topic == name for tp in group.offsets
+                    ):
+                        self._untrack(group_id, name)
+            return results
 
     # --- internals (called with the lock held) -------------------------------------------------
 

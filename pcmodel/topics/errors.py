@@ -20,6 +20,7 @@ __all__ = [
     "CommitFailedError",
     "GroupIdNotFoundError",
     "GroupNotEmptyError",
+    "GroupSubscribedToTopicError",
     "IllegalArgumentError",
     "IllegalGenerationError",
     "IllegalStateError",
@@ -38,6 +39,7 @@ __all__ = [
     "MemberIdRequiredError",
     "MessageSizeTooLargeError",
     "NoBrokersAvailable",
+    "NoError",
     "NonEmptyGroupError",
     "NoOffsetForPartitionError",
     "OffsetOutOfRangeError",
@@ -185,6 +187,19 @@ class BrokerResponseError(KafkaError):
 
     def __str__(self) -> str:
         return f"[Error {self.errno}] {super().__str__()}"
+
+
+class NoError(BrokerResponseError):
+    """Not an error: the class an admin result names for a partition that succeeded.
+
+    ``KafkaAdminClient.alter_group_offsets`` and ``delete_group_offsets`` map each partition
+    to an error *class*, this one on success, as kafka-python does (Kafka's code 0,
+    ``NONE``); it is never raised.
+    """
+
+    errno = 0
+    message = "NO_ERROR"
+    description = "No error--it worked!"
 
 
 class OffsetOutOfRangeError(BrokerResponseError):
@@ -395,6 +410,21 @@ class GroupIdNotFoundError(BrokerResponseError):
     errno = 69
     message = "GROUP_ID_NOT_FOUND"
     description = "The group id does not exist."
+
+
+class GroupSubscribedToTopicError(BrokerResponseError):
+    """``delete_group_offsets`` named a partition of a topic the group's members subscribe to.
+
+    The group is consuming that topic, so its offsets there stay: stop (or unsubscribe) its
+    consumers first. The other partitions of the call are deleted.
+    """
+
+    errno = 86
+    message = "GROUP_SUBSCRIBED_TO_TOPIC"
+    description = (
+        "Deleting offsets of a topic is forbidden while the consumer group is actively "
+        "subscribed to it."
+    )
 
 
 class InvalidReplicationFactorError(BrokerResponseError):

@@ -1,7 +1,8 @@
 """Value types of the topics layer: the names and field orders of kafka-python's.
 
 Prior art: kafka-python's ``kafka/structs.py`` (``TopicPartition``, ``OffsetAndMetadata``,
-``OffsetAndTimestamp``), ``kafka/producer/future.py`` (``RecordMetadata``),
+``OffsetAndTimestamp``), ``kafka/protocol/consumer/offsets.py`` (``OffsetSpec``,
+``OffsetTimestamp``), ``kafka/producer/future.py`` (``RecordMetadata``),
 ``kafka/consumer/fetcher.py`` (``ConsumerRecord``) and ``kafka/consumer/subscription_state.py``
 (``ConsumerRebalanceListener``). Field names and order are the same as there, so code that unpacks
 these tuples or reads them by name moves to kafka-python unchanged.
@@ -25,6 +26,7 @@ Differences from kafka-python, on purpose:
 from __future__ import annotations
 
 import abc
+import enum
 from collections.abc import Collection
 from typing import Any, NamedTuple
 
@@ -33,6 +35,8 @@ __all__ = [
     "ConsumerRecord",
     "OffsetAndMetadata",
     "OffsetAndTimestamp",
+    "OffsetSpec",
+    "OffsetTimestamp",
     "RecordMetadata",
     "TopicPartition",
     "validate_topic_partition",
@@ -68,6 +72,32 @@ class OffsetAndTimestamp(NamedTuple):
     offset: int
     timestamp: int
     leader_epoch: int = -1
+
+
+class OffsetSpec(enum.IntEnum):
+    """Which offset of a partition an admin lookup asks for (Kafka's ListOffsets timestamps).
+
+    ``LATEST``: the offset the next record will get; ``EARLIEST``: the first retained one.
+    ``MAX_TIMESTAMP`` (the record with the highest timestamp) and the tiered-storage specs
+    ``EARLIEST_LOCAL`` and ``LATEST_TIERED`` exist for kafka-python's names; pcmodel's broker
+    does not serve them (``UnsupportedVersionError``).
+    """
+
+    LATEST = -1
+    EARLIEST = -2
+    MAX_TIMESTAMP = -3
+    EARLIEST_LOCAL = -4
+    LATEST_TIERED = -5
+
+
+class OffsetTimestamp(int):
+    """A time in milliseconds since the epoch, asking for the first offset whose record
+    timestamp is at or after it; an ``int`` marked so that it is not read as an offset."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"OffsetTimestamp({int(self)})"
 
 
 class RecordMetadata(NamedTuple):

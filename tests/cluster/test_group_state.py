@@ -1,6 +1,6 @@
 """Group metadata in ``__consumer_offsets``: a new coordinator carries on with the same members
 and generation, reports the replicated committed offsets, and the offsets of a deleted topic or
-group go on every future coordinator."""
+group, or deleted by OffsetDelete, go on every future coordinator."""
 
 from __future__ import annotations
 
@@ -135,6 +135,28 @@ def test_a_deleted_groups_offsets_go_with_it(make_cluster):
     kill_coordinator(cluster)
     assert conn.committed("g", [T0, T1]) == {T0: None, T1: None}
     assert conn.list_groups() == []
+
+
+@pytest.mark.timeout(30)
+def test_offset_delete_tombstones_what_the_coordinator_let_go(make_cluster):
+    cluster = make_cluster(group_initial_rebalance_delay_ms=0)
+    cluster.create_topic("t", 2, replication_factor=3, min_insync_replicas=2)
+    cluster.create_topic("other", 1, replication_factor=3)
+    conn = cluster.connect()
+    other = TopicPartition("other", 0)
+    first, second = form_group(conn)  # subscribed to "t"
+    conn.commit_offsets("g", first.generation, first.member_id, {T0: 4, other: 1})
+    results = conn.delete_offsets("g", [T0, other])
+    assert {p: type(e).__name__ if e else None for p, e in results.items()} == {
+        T0: "GroupSubscribedToTopicError", other: None}
+    kill_coordinator(cluster)  # the next one loads the store: the deletion holds there
+    assert conn.committed("g", [T0, other]) == {T0: conn.committed("g", [T0])[T0], other: None}
+    assert conn.committed("g", [T0])[T0].offset == 4
+    conn.leave_group("g", first.member_id)
+    conn.leave_group("g", second.member_id)
+    assert conn.delete_offsets("g", [T0]) == {T0: None}  # empty, and no offset left: gone
+    assert conn.list_groups() == []
+    assert conn.committed("g", [T0]) == {T0: None}
 
 
 class Recorder(ConsumerRebalanceListener):

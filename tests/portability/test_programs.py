@@ -28,6 +28,10 @@ EXPECTED = {
     "offsets_for_times": {"first_at_or_after_2000": 2, "after_all": None},
     "lag": {"lag": 3, "lag_after_commit": 0},
     "headers": {"headers": [("trace", b"42")], "value": b"compressed", "header_size": 7},
+    "group_offsets": {"altered": "NoError", "after_alter": (3, "by-admin"), "reset_earliest": 0,
+                      "reset_to_time": 2, "reset_beyond_end": 5, "kept_metadata": "by-admin",
+                      "replayed": [b"v2", b"v3", b"v4"], "deleted": "NoError",
+                      "after_delete": {}, "deleted_again": "GroupIdNotFoundError"},
     "group_sizes": {"range": [2, 4], "roundrobin": [3, 3], "sticky": [3, 3],
                     "cooperative-sticky": [3, 3]},
 }
@@ -60,13 +64,13 @@ def check(kafka, program: str, observed: dict) -> None:
 #: Kafka API keys a kind of program needs (to skip it where a target does not serve them yet).
 OFFSETS_API = {8, 9}  # OffsetCommit, OffsetFetch
 GROUP_API = {11, 12, 13, 14}  # JoinGroup, Heartbeat, LeaveGroup, SyncGroup
+OFFSET_ADMIN_API = {2, 47}  # ListOffsets, OffsetDelete
 
 
 def requires(kafka, keys: set[int]) -> None:
     missing = sorted(keys & kafka.missing_apis)
     if missing:
-        pytest.skip(f"{kafka.name}: the Kafka protocol listener does not serve API keys "
-                    f"{missing} yet")
+        pytest.skip(f"{kafka.name}: the broker does not serve API keys {missing}")
 
 
 def new_topic_name() -> str:
@@ -267,6 +271,42 @@ def test_admin_create_and_delete(kafka):
         wait_until(lambda: topic not in admin.list_topics(), 20)
     finally:
         admin.close()
+
+
+def test_admin_moves_replays_and_deletes_a_groups_offsets(kafka):
+    requires(kafka, OFFSETS_API | OFFSET_ADMIN_API)
+    topic = new_topic_name()
+    create(kafka, topic, 1)
+    producer = kafka.KafkaProducer(**kafka.connection)
+    for i in range(5):
+        producer.send(topic, f"v{i}".encode(), timestamp_ms=1000 * (i + 1))
+    producer.flush()
+    producer.close()
+    tp = kafka.TopicPartition(topic, 0)
+    group = f"g-{topic}"
+    admin = kafka.KafkaAdminClient(**kafka.connection)
+    try:
+        altered = admin.alter_group_offsets(group, {tp: kafka.OffsetAndMetadata(3, "by-admin", -1)})
+        after = admin.list_group_offsets({group: None})[group][tp]
+        observed = {"altered": altered[tp].__name__, "after_alter": (after.offset, after.metadata)}
+        for key, spec in (("reset_earliest", kafka.OffsetSpec.EARLIEST),
+                          ("reset_beyond_end", 99), ("reset_to_time", kafka.OffsetTimestamp(2500))):
+            observed[key] = admin.reset_group_offsets(group, {tp: spec})[tp]["offset"]
+        observed["kept_metadata"] = admin.list_group_offsets({group: None})[group][tp].metadata
+        c = consumer(kafka, group_id=group, enable_auto_commit=False)
+        c.assign([tp])  # no group membership: the group stays empty, its offset is the start
+        observed["replayed"] = [r.value for r in poll_values(c, 3)]
+        c.close()
+        observed["deleted"] = admin.delete_group_offsets(group, [tp])[tp].__name__
+        observed["after_delete"] = admin.list_group_offsets({group: None})[group]
+        try:
+            admin.delete_group_offsets(group, [tp])
+            observed["deleted_again"] = "no error"
+        except kafka.errors.KafkaError as exc:
+            observed["deleted_again"] = type(exc).__name__
+    finally:
+        admin.close()
+    check(kafka, "group_offsets", observed)
 
 
 def test_gzip_and_headers(kafka):

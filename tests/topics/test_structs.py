@@ -175,6 +175,7 @@ ALL_ERRORS = [getattr(errors, name) for name in errors.__all__]
 
 # Kafka protocol error codes (org.apache.kafka.common.protocol.Errors), as kafka-python has them.
 KAFKA_ERRNOS = {
+    "NoError": 0,
     "OffsetOutOfRangeError": 1,
     "UnknownTopicOrPartitionError": 3,
     "MessageSizeTooLargeError": 10,
@@ -196,6 +197,7 @@ KAFKA_ERRNOS = {
     "GroupNotEmptyError": 68,
     "GroupIdNotFoundError": 69,
     "MemberIdRequiredError": 79,
+    "GroupSubscribedToTopicError": 86,
 }
 
 RETRIABLE = {

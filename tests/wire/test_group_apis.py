@@ -1,6 +1,6 @@
 """The group and offset APIs on the wire, request by request: the handshake of a new member,
-a lone member's round, commits and fetches of offsets, describing, listing and deleting groups,
-and the answers Kafka gives to requests it refuses."""
+a lone member's round, commits, fetches and deletions of offsets, describing, listing and
+deleting groups, and the answers Kafka gives to requests it refuses."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from kafka.protocol.consumer.group import (
     JoinGroupRequest,
     LeaveGroupRequest,
     OffsetCommitRequest,
+    OffsetDeleteRequest,
     OffsetFetchRequest,
     SyncGroupRequest,
 )
@@ -44,6 +45,15 @@ def _commit(raw, generation, member_id, partitions):
                       committed_metadata="m") for p, o in parts.items()
         ]) for topic, parts in partitions.items()],
     ))
+
+
+def _delete_offsets(raw, partitions):
+    Topic = OffsetDeleteRequest.OffsetDeleteRequestTopic
+    return raw.request(OffsetDeleteRequest[0](group_id="g", topics=[
+        Topic(name=name, partitions=[Topic.OffsetDeleteRequestPartition(partition_index=p)
+                                     for p in parts])
+        for name, parts in partitions.items()
+    ]))
 
 
 def test_a_lone_member_joins_syncs_commits_and_leaves(broker, raw):
@@ -94,6 +104,10 @@ def test_a_lone_member_joins_syncs_commits_and_leaves(broker, raw):
     assert [(g.group_id, g.protocol_type, g.group_state) for g in listed.groups] == [
         ("g", "consumer", "Stable")]
 
+    kept = _delete_offsets(raw, {"t": [0], "gone": [0]})
+    assert kept.error_code == 0
+    assert [(t.name, [(p.partition_index, p.error_code) for p in t.partitions])
+            for t in kept.topics] == [("t", [(0, 86)]), ("gone", [(0, 3)])]
     refused = raw.request(DeleteGroupsRequest[2](groups_names=["g"]))
     assert refused.results[0].error_code == 68  # NON_EMPTY_GROUP
     left = raw.request(LeaveGroupRequest[5](group_id="g", members=[
@@ -105,6 +119,9 @@ def test_a_lone_member_joins_syncs_commits_and_leaves(broker, raw):
     assert [m.error_code for m in left.members] == [0, 25]
     deleted = raw.request(DeleteGroupsRequest[2](groups_names=["g", "g"]))
     assert [r.error_code for r in deleted.results] == [0, 69]
+    unknown = _delete_offsets(raw, {"t": [0]})
+    assert (unknown.error_code, unknown.topics) == (69, [])  # GROUP_ID_NOT_FOUND, alone
+
 
 
 def test_static_membership_and_an_inconsistent_protocol_are_refused(broker, raw):

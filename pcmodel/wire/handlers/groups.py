@@ -1,5 +1,5 @@
 """The group and offset APIs: JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit,
-OffsetFetch, ListGroups, DescribeGroups, DeleteGroups.
+OffsetFetch, OffsetDelete, ListGroups, DescribeGroups, DeleteGroups.
 
 Each handler maps the request's fields to one :class:`~pcmodel.topics.broker.Broker` call of
 the group protocol (:mod:`pcmodel.topics.coordinator` explains it) and the answer back. Real
@@ -12,8 +12,8 @@ serves them, one request at a time per connection. From JoinGroup v4 a new membe
 answered MEMBER_ID_REQUIRED with its id, as Kafka does. Static membership
 (``group.instance.id``) is not implemented and answered UNSUPPORTED_VERSION.
 
-Where Kafka answers per partition (OffsetCommit) or per group (DescribeGroups, DeleteGroups,
-LeaveGroup v3+), so do these handlers: a partition of an unknown topic fails alone.
+Where Kafka answers per partition (OffsetCommit, OffsetDelete) or per group (DescribeGroups,
+DeleteGroups, LeaveGroup v3+), so do these handlers: a partition of an unknown topic fails alone.
 """
 
 from __future__ import annotations
@@ -38,6 +38,8 @@ from kafka.protocol.consumer.group import (
     LeaveGroupResponse,
     OffsetCommitRequest,
     OffsetCommitResponse,
+    OffsetDeleteRequest,
+    OffsetDeleteResponse,
     OffsetFetchRequest,
     OffsetFetchResponse,
     SyncGroupRequest,
@@ -341,6 +343,29 @@ def handle_describe_groups(ctx: RequestContext, request: Any) -> Any:
                         groups=[_described(ctx, group_id) for group_id in request.groups])
 
 
+def handle_offset_delete(ctx: RequestContext, request: Any) -> Any:
+    """Delete the group's offsets of the partitions named; a group error (GROUP_ID_NOT_FOUND,
+    NON_EMPTY_GROUP) answers alone, with no topics, as Kafka does."""
+    tps = [TopicPartition(topic.name, part.partition_index)
+           for topic in request.topics for part in topic.partitions]
+    try:
+        results = ctx.broker.delete_offsets(request.group_id, tps)
+    except Exception as exc:
+        return ctx.response(error_code=_code(exc), throttle_time_ms=0, topics=[])
+    codes = {tp: 0 if error is None else _code(error) for tp, error in results.items()}
+    Topic = OffsetDeleteResponse.OffsetDeleteResponseTopic
+    Partition = Topic.OffsetDeleteResponsePartition
+    topics = [
+        Topic(name=topic.name, partitions=[
+            Partition(partition_index=p.partition_index,
+                      error_code=codes[TopicPartition(topic.name, p.partition_index)])
+            for p in topic.partitions
+        ])
+        for topic in request.topics
+    ]
+    return ctx.response(error_code=0, throttle_time_ms=0, topics=topics)
+
+
 def handle_delete_groups(ctx: RequestContext, request: Any) -> Any:
     """Delete each empty group (NON_EMPTY_GROUP / GROUP_ID_NOT_FOUND otherwise)."""
     results = []
@@ -369,6 +394,8 @@ HANDLERS = {
         OffsetCommitRequest, OffsetCommitResponse, 2, 9, handle_offset_commit),
     OffsetFetchRequest.API_KEY: ApiHandler(
         OffsetFetchRequest, OffsetFetchResponse, 1, 9, handle_offset_fetch),
+    OffsetDeleteRequest.API_KEY: ApiHandler(
+        OffsetDeleteRequest, OffsetDeleteResponse, 0, 0, handle_offset_delete),
     ListGroupsRequest.API_KEY: ApiHandler(
         ListGroupsRequest, ListGroupsResponse, 0, 5, handle_list_groups),
     DescribeGroupsRequest.API_KEY: ApiHandler(

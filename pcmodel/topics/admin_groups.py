@@ -1,0 +1,288 @@
+"""The consumer-group half of :class:`~pcmodel.topics.admin.KafkaAdminClient`.
+
+Listing, describing and deleting groups, and reading, altering, resetting and deleting their
+committed offsets, with kafka-python 3's names and results (and kafka-python 2's names for the
+first four, because most tutorials still use them). Altering and resetting commit as a client
+outside the group does (generation -1, no member id), which Kafka accepts only while the group
+has no members; deleting is Kafka's OffsetDelete
+(:meth:`~pcmodel.topics.broker_offsets.CommittedOffsetsMixin.delete_offsets`).
+
+Prior art: kafka-python's ``kafka/admin/_groups.py`` and the Java ``Admin`` interface
+(``alterConsumerGroupOffsets``, ``deleteConsumerGroupOffsets``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pcmodel.topics.errors import (
+    BrokerResponseError,
+    GroupIdNotFoundError,
+    IllegalArgumentError,
+    NoError,
+    UnknownTopicOrPartitionError,
+)
+from pcmodel.topics.structs import (
+    OffsetAndMetadata,
+    OffsetSpec,
+    OffsetTimestamp,
+    TopicPartition,
+    validate_topic_partition,
+)
+
+__all__ = ["GroupAdminMixin"]
+
+
+class GroupAdminMixin:
+    """Consumer-group administration (KafkaAdminClient part: the client provides ``_conn``, its
+    broker connection, ``_check_open()`` and ``list_partition_offsets()``)."""
+
+    def list_groups(
+        self, broker_ids: Any = None, states_filter: Iterable[str] | None = None,
+        types_filter: Iterable[str] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Every group: ``[{"group_id", "protocol_type", "group_state", "group_type"}]``."""
+        self._check_open()
+        states = None if states_filter is None else {s.lower() for s in states_filter}
+        groups = []
+        for group_id in self._conn.list_groups():
+            state = self._describe(group_id)["group_state"]
+            if states is None or state.lower() in states:
+                groups.append({"group_id": group_id, "protocol_type": "consumer",
+                               "group_state": state, "group_type": "classic"})
+        return groups
+
+    def describe_groups(
+        self, group_ids: Iterable[str], group_coordinator_id: Any = None,
+        include_authorized_operations: bool = False,
+    ) -> dict[str, dict[str, Any]]:
+        """``{group_id: {"group_id", "group_state", "protocol_type", "protocol_data",
+        "members": [...]}}``; an unknown group is in state ``"Dead"``, as Kafka answers.
+
+        Each member: ``{"member_id", "group_instance_id", "client_id", "client_host",
+        "member_metadata": {"topics": [...]}, "member_assignment": {"assigned_partitions":
+        [TopicPartition, ...]}}``.
+        """
+        self._check_open()
+        return {group_id: self._describe(group_id) for group_id in group_ids}
+
+    def list_group_offsets(
+        self, group_specs: Mapping[str, Iterable[TopicPartition] | None] | str | Iterable[str]
+    ) -> dict[str, dict[TopicPartition, OffsetAndMetadata]]:
+        """Committed offsets: ``{group_id: {TopicPartition: OffsetAndMetadata}}``.
+
+        ``group_specs`` maps a group to the partitions wanted (``None``: all it committed), or
+        is a group id or a list of them (all). Partitions never committed are left out.
+        """
+        self._check_open()
+        if isinstance(group_specs, str):
+            group_specs = {group_specs: None}
+        elif not isinstance(group_specs, Mapping):
+            group_specs = dict.fromkeys(group_specs)
+        return {
+            group_id: self._group_offsets(group_id, partitions)
+            for group_id, partitions in group_specs.items()
+        }
+
+    def delete_groups(
+        self, group_ids: Iterable[str], group_coordinator_id: Any = None
+    ) -> dict[str, str]:
+        """Delete empty groups and their offsets: ``{group_id: "OK" | error class name}``.
+
+        ``"GroupNotEmptyError"`` for a group with members, ``"GroupIdNotFoundError"`` for an
+        unknown one (kafka-python reports them, it does not raise).
+        """
+        self._check_open()
+        results = {}
+        for group_id in group_ids:
+            try:
+                self._conn.delete_group(group_id)
+                results[group_id] = "OK"
+            except BrokerResponseError as exc:
+                results[group_id] = type(exc).__name__
+        return results
+
+    def alter_group_offsets(
+        self, group_id: str, offsets: Mapping[TopicPartition, OffsetAndMetadata],
+        group_coordinator_id: Any = None,
+    ) -> dict[TopicPartition, type[BrokerResponseError]]:
+        """Commit ``offsets`` for a group that has no members (an admin's OffsetCommit).
+
+        Returns ``{TopicPartition: error class}``, :class:`~pcmodel.topics.errors.NoError` for
+        each partition committed, as kafka-python does: ``UnknownTopicOrPartitionError`` for a
+        partition that does not exist, and for the others the group's refusal
+        (``UnknownMemberIdError`` while the group has members, ``RebalanceInProgressError``
+        while it forms). Raises ``TypeError`` / ``IllegalArgumentError`` before anything is
+        committed when a value is not an :class:`OffsetAndMetadata` with an offset >= 0.
+        """
+        self._check_open()
+        wanted = {}
+        for tp, value in offsets.items():
+            tp = validate_topic_partition(tp)
+            if not isinstance(value, OffsetAndMetadata):
+                raise TypeError(f"offsets must map TopicPartition to OffsetAndMetadata; {tp} "
+                                f"maps to {value!r}")
+            if isinstance(value.offset, bool) or not isinstance(value.offset, int) \
+                    or value.offset < 0:
+                raise IllegalArgumentError(f"the offset of {tp} must be an int >= 0, not "
+                                           f"{value.offset!r}")
+            wanted[tp] = value
+        return self._commit_as_admin(group_id, wanted)
+
+    def reset_group_offsets(
+        self, group_id: str,
+        offset_specs: Mapping[TopicPartition, OffsetSpec | OffsetTimestamp | int],
+        group_coordinator_id: Any = None,
+    ) -> dict[TopicPartition, dict[str, Any]]:
+        """Move a memberless group's committed offsets: to ``OffsetSpec.EARLIEST`` or
+        ``LATEST``, to the first record at or after an :class:`OffsetTimestamp`, or to a plain
+        ``int`` offset. Kafka's ``kafka-consumer-groups --reset-offsets``.
+
+        Every target is clamped to the partition's ``[earliest, latest]``; a timestamp after
+        the last record resolves to ``latest``. A partition's committed metadata is kept.
+        Returns ``{TopicPartition: {"error": error class, "offset": offset committed}}``,
+        errors as :meth:`alter_group_offsets`. Raises ``TypeError`` for another kind of target,
+        ``UnknownTopicOrPartitionError`` for a partition that does not exist and
+        ``UnsupportedVersionError`` for the specs the broker does not serve, before anything
+        is committed.
+        """
+        self._check_open()
+        specs = {validate_topic_partition(tp): spec for tp, spec in offset_specs.items()}
+        for tp, spec in specs.items():
+            if isinstance(spec, bool) or not isinstance(spec, int):
+                raise TypeError(f"unsupported reset target for {tp}: {spec!r} (expected "
+                                "OffsetSpec, OffsetTimestamp, or an int offset)")
+        if not specs:
+            return {}
+        tps = list(specs)
+        earliest = self._conn.beginning_offsets(tps)
+        latest = self._conn.end_offsets(tps)
+        asked = {tp: spec for tp, spec in specs.items()
+                 if isinstance(spec, (OffsetSpec, OffsetTimestamp))}
+        found = self.list_partition_offsets(asked) if asked else {}
+        current = self._conn.committed(group_id, tps)
+        targets = {}
+        for tp, spec in specs.items():
+            raw = found[tp].offset if tp in found else int(spec)
+            if raw < 0 or raw > latest[tp]:
+                raw = latest[tp]
+            offset = max(raw, earliest[tp])
+            kept = current.get(tp)
+            targets[tp] = OffsetAndMetadata(offset, "" if kept is None else kept.metadata)
+        errors = self._commit_as_admin(group_id, targets)
+        return {tp: {"error": errors[tp], "offset": targets[tp].offset} for tp in targets}
+
+    def delete_group_offsets(
+        self, group_id: str, partitions: Iterable[TopicPartition],
+        group_coordinator_id: Any = None,
+    ) -> dict[TopicPartition, type[BrokerResponseError]]:
+        """Delete a group's committed offsets of ``partitions`` (Kafka's OffsetDelete).
+
+        Returns ``{TopicPartition: error class}``: :class:`~pcmodel.topics.errors.NoError` where
+        the offset is gone (or there was none), ``GroupSubscribedToTopicError`` for a topic the
+        group's members consume, ``UnknownTopicOrPartitionError`` for a partition that does not
+        exist. Raises ``GroupIdNotFoundError`` for an unknown group and ``GroupNotEmptyError``
+        (``NonEmptyGroupError``) for a group with members that is not a consumer group. A
+        group left empty with no offset is deleted, as Kafka's coordinator does.
+        """
+        self._check_open()
+        tps = [validate_topic_partition(tp) for tp in partitions]
+        if not tps:
+            return {}
+        results = self._conn.delete_offsets(group_id, tps)
+        return {tp: NoError if error is None else type(error) for tp, error in results.items()}
+
+    # --- the same, under kafka-python 2's names and results ----------------------------------
+
+    def list_consumer_groups(self, broker_ids: Any = None) -> list[tuple[str, str]]:
+        """kafka-python 2: ``[(group_id, protocol_type)]``."""
+        return [(g["group_id"], g["protocol_type"]) for g in self.list_groups()]
+
+    def describe_consumer_groups(
+        self, group_ids: Iterable[str], group_coordinator_id: Any = None,
+        include_authorized_operations: bool = False,
+    ) -> list[dict[str, Any]]:
+        """kafka-python 2's name: a list of the descriptions :meth:`describe_groups` maps."""
+        return list(self.describe_groups(group_ids).values())
+
+    def list_consumer_group_offsets(
+        self, group_id: str, group_coordinator_id: Any = None,
+        partitions: Iterable[TopicPartition] | None = None,
+    ) -> dict[TopicPartition, OffsetAndMetadata]:
+        """kafka-python 2: ``{TopicPartition: OffsetAndMetadata}`` of one group."""
+        self._check_open()
+        return self._group_offsets(group_id, partitions)
+
+    def delete_consumer_groups(
+        self, group_ids: Iterable[str], group_coordinator_id: Any = None
+    ) -> list[tuple[str, BrokerResponseError | None]]:
+        """kafka-python 2: ``[(group_id, error or None)]``."""
+        self._check_open()
+        results: list[tuple[str, BrokerResponseError | None]] = []
+        for group_id in group_ids:
+            try:
+                self._conn.delete_group(group_id)
+                results.append((group_id, None))
+            except BrokerResponseError as exc:
+                results.append((group_id, exc))
+        return results
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    def _describe(self, group_id: str) -> dict[str, Any]:
+        try:
+            desc = self._conn.describe_group(group_id)
+        except GroupIdNotFoundError:
+            return {"error_code": 0, "group_id": group_id, "group_state": "Dead",
+                    "protocol_type": "", "protocol_data": "", "members": []}
+        state = getattr(desc.state, "value", desc.state)
+        return {
+            "error_code": 0,
+            "group_id": group_id,
+            "group_state": state,
+            "protocol_type": "consumer" if desc.members or desc.committed else "",
+            "protocol_data": desc.assignor or "",
+            "members": [
+                {
+                    "member_id": m.member_id,
+                    "group_instance_id": None,
+                    "client_id": m.client_id,
+                    "client_host": "",
+                    "member_metadata": {"topics": list(m.subscription)},
+                    "member_assignment": {"assigned_partitions": list(m.assignment)},
+                }
+                for m in desc.members
+            ],
+        }
+
+    def _group_offsets(
+        self, group_id: str, partitions: Iterable[TopicPartition] | None
+    ) -> dict[TopicPartition, OffsetAndMetadata]:
+        if partitions is None:
+            try:
+                return dict(sorted(self._conn.describe_group(group_id).committed.items()))
+            except GroupIdNotFoundError:
+                return {}
+        found = self._conn.committed(group_id, list(partitions))
+        return {tp: offset for tp, offset in found.items() if offset is not None}
+
+    def _commit_as_admin(
+        self, group_id: str, offsets: dict[TopicPartition, OffsetAndMetadata]
+    ) -> dict[TopicPartition, type[BrokerResponseError]]:
+        """Commit as a client outside the group (generation -1, no member id); per partition
+        the error class, as Kafka answers an OffsetCommit."""
+        counts = self._conn.list_topics()
+        results: dict[TopicPartition, type[BrokerResponseError]] = {
+            tp: UnknownTopicOrPartitionError for tp in offsets
+            if not 0 <= tp.partition < counts.get(tp.topic, 0)
+        }
+        known = {tp: value for tp, value in offsets.items() if tp not in results}
+        if known:
+            try:
+                self._conn.commit_offsets(group_id, -1, "", known)
+                outcome: type[BrokerResponseError] = NoError
+            except BrokerResponseError as exc:
+                outcome = type(exc)  # the group's refusal holds for every partition
+            results.update(dict.fromkeys(known, outcome))
+        return {tp: results[tp] for tp in offsets}
