@@ -39,7 +39,6 @@ from pcmodel.topics.broker import (
     TopicDescription,
 )
 from pcmodel.topics.errors import (
-    GroupIdNotFoundError,
     IllegalStateError,
     KafkaConnectionError,
     KafkaError,
@@ -281,8 +280,8 @@ class ClusterConnection:
         # The coordinator checks the member and generation (fencing) and the partitions.
         self._at_coordinator(group_id, _COORDINATOR_WAIT, "commit_offsets", generation,
                              member_id, offsets)
-        plain = {TopicPartition._make(tp): getattr(v, "offset", v) for tp, v in offsets.items()}
-        self._offsets.commit(group_id, plain, timeout=10.0).get(timeout=15.0)
+        stored = {TopicPartition._make(tp): v for tp, v in offsets.items()}
+        self._offsets.commit(group_id, stored, timeout=10.0).get(timeout=15.0)
 
     def committed(self, group_id: str, partitions: Iterable[TopicPartition]
                   ) -> dict[TopicPartition, OffsetAndMetadata | None]:
@@ -297,7 +296,7 @@ class ClusterConnection:
                 if time.monotonic() > deadline:
                     raise
                 self._cluster.await_change(self._cluster.change_count(), 0.05)
-        return {tp: None if v is None else OffsetAndMetadata(v) for tp, v in found.items()}
+        return found
 
     def describe_group(self, group_id: str) -> Any:
         """The group as its coordinator sees it, with the committed offsets (and the lag they
@@ -306,8 +305,7 @@ class ClusterConnection:
         if broker is None:
             raise KafkaTimeoutError(f"no coordinator for group {group_id!r}")
         described = broker.describe_group(group_id)
-        committed = {tp: OffsetAndMetadata(offset)
-                     for tp, offset in self._offsets.all_committed(group_id).items()}
+        committed = self._offsets.all_committed(group_id)
         existing = self._cluster.metadata()
         tps = sorted(tp for tp in set(described.lag) | set(committed) if tp in existing)
         ends = self.end_offsets(tps)
@@ -317,19 +315,11 @@ class ClusterConnection:
 
     def delete_group(self, group_id: str) -> None:
         """Delete the group at its coordinator, then its committed offsets and its stored
-        metadata from the offsets topic (tombstones), as Kafka's DeleteGroups does.
-
-        A group that has only committed offsets, stored before its coordinator moved, is
-        deleted too; ``GroupIdNotFoundError`` when there is neither group nor offset.
-        """
+        metadata from the offsets topic (tombstones), as Kafka's DeleteGroups does."""
         broker = self._coordinator_broker(group_id, 5.0)
         if broker is None:
             raise KafkaTimeoutError(f"no coordinator for group {group_id!r}")
-        try:
-            broker.delete_group(group_id)
-        except GroupIdNotFoundError:
-            if not self._offsets.all_committed(group_id):
-                raise
+        broker.delete_group(group_id)
         self._wait_stored(self._offsets.remove_offsets(group_id, timeout=10.0))
         self._wait_stored(self._offsets.store_group(group_id, None, timeout=10.0))
 
@@ -339,22 +329,12 @@ class ClusterConnection:
         :meth:`Broker.delete_offsets <pcmodel.topics.broker_offsets.CommittedOffsetsMixin.
         delete_offsets>`), then they are tombstoned in the offsets topic, waited for; a group
         the coordinator deleted (left empty with no offset) loses its stored metadata too.
-
-        A group that has only committed offsets, stored before its coordinator moved, is an
-        ``Empty`` group here: every existing partition asked for is deleted.
         """
         tps = [TopicPartition._make(tp) for tp in partitions]
         broker = self._coordinator_broker(group_id, 5.0)
         if broker is None:
             raise KafkaTimeoutError(f"no coordinator for group {group_id!r}")
-        try:
-            results = broker.delete_offsets(group_id, tps)
-        except GroupIdNotFoundError:
-            if not self._offsets.all_committed(group_id):
-                raise
-            counts = self.list_topics()
-            results = {tp: None if 0 <= tp.partition < counts.get(tp.topic, 0)
-                       else UnknownTopicOrPartitionError(f"no partition {tp}") for tp in tps}
+        results = broker.delete_offsets(group_id, tps)
         deleted = [tp for tp, error in results.items() if error is None]
         self._wait_stored(self._offsets.remove_offsets(group_id, deleted, timeout=10.0))
         if group_id not in broker.list_groups():

@@ -276,7 +276,8 @@ class HostedBroker:
                 f"broker {self.node_id} died before answering: the outcome is unknown"))
 
 
-_DOOR_METHODS = frozenset(CLIENT_METHODS) | {"replica_offsets", "group_metadata", "load_group"}
+_DOOR_METHODS = frozenset(CLIENT_METHODS) | {"replica_offsets", "group_metadata", "load_group",
+                                              "load_offsets"}
 
 
 class ControllerServer(BrokerServer):

@@ -1,11 +1,11 @@
 """Committed offsets and group metadata in a replicated internal topic, as Kafka's
 ``__consumer_offsets``.
 
-A commit is a record ``key = group/topic/partition``, ``value = offset`` produced with
-``acks="all"`` to the group's partition of the offsets topic. Because the topic is replicated
-like any other, committed offsets survive the loss of any one broker, and the *group
-coordinator* is simply the leader of that partition: when the leader moves, the coordinator
-moves with it.
+A commit is a record ``key = group/topic/partition``, ``value = {"offset": ..., "metadata":
+...}`` (JSON) produced with ``acks="all"`` to the group's partition of the offsets topic.
+Because the topic is replicated like any other, committed offsets survive the loss of any one
+broker, and the *group coordinator* is simply the leader of that partition: when the leader
+moves, the coordinator moves with it.
 
 Group membership travels the same way. When a generation's SyncGroup completes, or the group
 becomes ``Empty``, its metadata (generation, protocol, leader, members with their assignments:
@@ -28,6 +28,7 @@ Prior art: Kafka ``GroupMetadataManager`` (offset commit records, ``partitionFor
 
 from __future__ import annotations
 
+import json
 import threading
 import zlib
 from collections.abc import Iterable, Mapping
@@ -36,7 +37,7 @@ from pcmodel.cluster.cluster import Cluster
 from pcmodel.cluster.errors import LeaderNotAvailableError
 from pcmodel.cluster.purgatory import ProduceFuture
 from pcmodel.topics.errors import KafkaError
-from pcmodel.topics.structs import TopicPartition
+from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition
 
 __all__ = ["OFFSETS_TOPIC", "OffsetsTopic"]
 
@@ -50,6 +51,18 @@ def _key(group: str, tp: TopicPartition) -> bytes:
 def _group_key(group: str) -> bytes:
     """A group metadata record's key: the group id alone (an offset's key has three parts)."""
     return group.encode()
+
+
+def _encode_offset(offset: OffsetAndMetadata | int) -> bytes:
+    """A commit record's value: the offset and the metadata committed with it."""
+    if not isinstance(offset, OffsetAndMetadata):
+        offset = OffsetAndMetadata(offset)
+    return json.dumps({"offset": offset.offset, "metadata": offset.metadata}).encode()
+
+
+def _decode_offset(value: bytes) -> OffsetAndMetadata:
+    fields = json.loads(value)
+    return OffsetAndMetadata(fields["offset"], fields["metadata"])
 
 
 def _offset_key_parts(key: bytes) -> tuple[str, TopicPartition] | None:
@@ -92,14 +105,15 @@ class OffsetsTopic:
         """The broker coordinating ``group``: the leader of its offsets partition."""
         return self.cluster.leader(OFFSETS_TOPIC, self.partition_for(group))
 
-    def commit(self, group: str, offsets: Mapping[TopicPartition, int],
+    def commit(self, group: str, offsets: Mapping[TopicPartition, OffsetAndMetadata | int],
                timeout: float = 30.0) -> ProduceFuture:
-        """Store ``offsets`` (the next offset to read, per partition), all in one batch.
+        """Store ``offsets`` (the next offset to read, and its metadata, per partition), all
+        in one batch.
 
         Answered once every in-sync replica has the batch; errors as ``Cluster.produce``
         with ``acks="all"`` (a retriable error means: refresh and commit again).
         """
-        records = [(_key(group, tp), str(offset).encode()) for tp, offset in offsets.items()]
+        records = [(_key(group, tp), _encode_offset(offset)) for tp, offset in offsets.items()]
         return self._write(self.partition_for(group), records, timeout)
 
     def store_group(self, group: str, record: bytes | None, timeout: float = 30.0
@@ -118,7 +132,7 @@ class OffsetsTopic:
         return self._write(self.partition_for(group), [(_group_key(group), record)], timeout)
 
     def committed(self, group: str, partitions: Iterable[TopicPartition]
-                  ) -> dict[TopicPartition, int | None]:
+                  ) -> dict[TopicPartition, OffsetAndMetadata | None]:
         """The group's committed offsets, as the current coordinator has them.
 
         Raises ``LeaderNotAvailableError`` (retriable) while the offsets partition has no
@@ -126,16 +140,16 @@ class OffsetsTopic:
         """
         _, _, cache = self._coordinator_cache(group)
         found = {tp: cache.get(_key(group, tp)) for tp in partitions}
-        return {tp: None if v is None else int(v) for tp, v in found.items()}
+        return {tp: None if v is None else _decode_offset(v) for tp, v in found.items()}
 
-    def all_committed(self, group: str) -> dict[TopicPartition, int]:
+    def all_committed(self, group: str) -> dict[TopicPartition, OffsetAndMetadata]:
         """Every committed offset of ``group``; errors as :meth:`committed`."""
         _, _, cache = self._coordinator_cache(group)
         found = {}
         for key, value in cache.items():
             parts = _offset_key_parts(key)
             if parts is not None and parts[0] == group:
-                found[parts[1]] = int(value)
+                found[parts[1]] = _decode_offset(value)
         return dict(sorted(found.items()))
 
     def remove_offsets(self, group: str, partitions: Iterable[TopicPartition] | None = None,
@@ -227,14 +241,27 @@ class OffsetsTopic:
             return state.leader, state.leader_epoch, cache
 
     def _restore_groups(self, leader: int, cache: dict[bytes, bytes]) -> None:
-        """Hand the new coordinator every stored group (Kafka's ``loadGroupsAndOffsets``)."""
+        """Hand the new coordinator every stored group and its committed offsets (Kafka's
+        ``loadGroupsAndOffsets``): it then knows a group that only committed, as well as one
+        with members."""
         node = self.cluster.nodes[leader]
+        records: list[bytes] = []
+        offsets: dict[str, dict[TopicPartition, OffsetAndMetadata]] = {}
         for key, value in cache.items():
-            if _offset_key_parts(key) is None and node.alive:
-                try:
-                    node.broker.load_group(value)
-                except KafkaError:
-                    return  # it died while loading: the next coordinator loads again
+            parts = _offset_key_parts(key)
+            if parts is None:
+                records.append(value)
+            else:
+                offsets.setdefault(parts[0], {})[parts[1]] = _decode_offset(value)
+        try:
+            for record in records:
+                if node.alive:
+                    node.broker.load_group(record)
+            for group, committed in offsets.items():
+                if node.alive:
+                    node.broker.load_offsets(group, committed)
+        except KafkaError:
+            return  # it died while loading: the next coordinator loads again
 
     def _absorb_acknowledged(self) -> None:
         still = []

@@ -154,6 +154,20 @@ class CommittedOffsetsMixin:
                         self._untrack(group_id, name)
             return results
 
+    def load_offsets(self, group_id: str,
+                     offsets: Mapping[TopicPartition, OffsetAndMetadata]) -> None:
+        """Restore a group's committed offsets from a cluster's offsets topic (this broker
+        became its coordinator): they replace the group's, and a group the broker does not know
+        is created ``Empty``, as Kafka's coordinator loads a group that only committed."""
+        validate_group_id(group_id)
+        with self._lock:
+            self._check_open()
+            group = self._group(group_id, create=True)
+            group.offsets.clear()
+            group.offsets.update(offsets)
+            for name in {tp.topic for tp in offsets} & set(self._topics):
+                self._topics[name].tracking_groups.add(group_id)
+
     # --- internals (called with the lock held) -------------------------------------------------
 
     def _advance_floor(self, tp: TopicPartition) -> None:

@@ -11,7 +11,7 @@ from pcmodel.cluster.offsets import OFFSETS_TOPIC
 from pcmodel.topics import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer
 from pcmodel.topics.consumer_protocol import encode_assignment, encode_subscription
 from pcmodel.topics.group_answers import GroupState, HeartbeatStatus
-from pcmodel.topics.structs import TopicPartition
+from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition
 from tests.conftest import wait_until
 
 T0, T1 = TopicPartition("t", 0), TopicPartition("t", 1)
@@ -111,7 +111,7 @@ def test_a_deleted_topics_committed_offsets_are_removed(make_cluster):
     other = TopicPartition("other", 0)
     conn.commit_offsets("g", -1, "", {T0: 4, T1: 2, other: 1})
     cluster.delete_topic("t")
-    assert conn._offsets.all_committed("g") == {other: 1}
+    assert conn._offsets.all_committed("g") == {other: OffsetAndMetadata(1)}
     coordinator = conn._offsets.coordinator("g")
     log = cluster.log(coordinator, OFFSETS_TOPIC, 0)
     tombstones = {r.key for r in log if r.value is None}
@@ -125,14 +125,27 @@ def test_a_deleted_topics_committed_offsets_are_removed(make_cluster):
 
 
 @pytest.mark.timeout(30)
+def test_committed_metadata_is_replicated_with_the_offset(make_cluster):
+    cluster = make_cluster()
+    cluster.create_topic("t", 2, replication_factor=3, min_insync_replicas=2)
+    conn = cluster.connect()
+    conn.commit_offsets("g", -1, "", {T0: OffsetAndMetadata(4, "batch 17"), T1: 2})
+    kill_coordinator(cluster)
+    assert conn.committed("g", [T0, T1]) == {T0: OffsetAndMetadata(4, "batch 17"),
+                                              T1: OffsetAndMetadata(2)}
+    assert conn.describe_group("g").committed[T0].metadata == "batch 17"
+
+
+@pytest.mark.timeout(30)
 def test_a_deleted_groups_offsets_go_with_it(make_cluster):
     cluster = make_cluster()
     cluster.create_topic("t", 2, replication_factor=3, min_insync_replicas=2)
     conn = cluster.connect()
     conn.commit_offsets("g", -1, "", {T0: 4, T1: 2})
+    kill_coordinator(cluster)  # the next one loads the group from its offsets alone
+    assert conn.list_groups() == ["g"]
+    assert conn.describe_group("g").state is GroupState.EMPTY
     conn.delete_group("g")
-    assert conn.committed("g", [T0, T1]) == {T0: None, T1: None}
-    kill_coordinator(cluster)
     assert conn.committed("g", [T0, T1]) == {T0: None, T1: None}
     assert conn.list_groups() == []
 
@@ -240,3 +253,18 @@ def kill_coordinator_threads(cluster):
     old = cluster.connect()._offsets.coordinator("g")
     cluster.kill(old)
     wait_until(lambda: cluster.leader(OFFSETS_TOPIC, 0) not in (None, old), timeout=20)
+
+
+@pytest.mark.timeout(60)
+def test_a_broker_process_that_becomes_coordinator_loads_a_group_that_only_committed():
+    # The load crosses the broker process's door (load_group, load_offsets).
+    settings = dict(replica_lag_time_max_ms=1000, broker_session_timeout_ms=1000, tick_ms=20)
+    with Cluster(3, mode="processes", **settings) as cluster:
+        cluster.create_topic("t", 2, replication_factor=3, min_insync_replicas=2)
+        conn = cluster.connect()
+        conn.commit_offsets("g", -1, "", {T0: OffsetAndMetadata(4, "note")})
+        kill_coordinator_threads(cluster)
+        wait_until(lambda: conn.list_groups() == ["g"], timeout=20)
+        assert conn.describe_group("g").committed == {T0: OffsetAndMetadata(4, "note")}
+        assert conn.delete_offsets("g", [T0]) == {T0: None}
+        assert conn.list_groups() == []
