@@ -58,16 +58,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--deadline", type=float, default=None, metavar="SECONDS",
                         help="longest time one submission's grading may take (default 600)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.set_defaults(func=_run)
-
-
-def _run(args: argparse.Namespace) -> int:
-    from pcmodel.grading.engine import GradingError
-
-    try:
-        return _grade(args)
-    except GradingError as exc:  # said as every command says a mistake (pcmodel.cli)
-        raise UsageError(str(exc)) from None
+    parser.set_defaults(func=_grade)
 
 
 def _grade(args: argparse.Namespace) -> int:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pcmodel
+from pcmodel.errors import UsageError
 from pcmodel.grading.isolation import time_scale
 from pcmodel.grading.supervise import DEFAULT_DEADLINE, SuiteCopy, SuiteError, run_suite
 
@@ -37,8 +38,11 @@ __all__ = [
 _DETAIL_LINES = 60  # a failing schedule's trace can be long; the JSON report keeps all of it
 
 
-class GradingError(Exception):
-    """The exercises, the exercise or the implementation asked for cannot be found or run."""
+class GradingError(UsageError):
+    """The exercises, the exercise or the implementation asked for cannot be found or run.
+
+    A user's mistake, so the ``pcmodel`` command says it on one line, as every
+    :class:`~pcmodel.errors.UsageError`."""
 
 
 @dataclass(frozen=True)

@@ -96,17 +96,14 @@ def register(subparsers: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    try:
-        if args.action == "list":
-            for exercise in discover():
-                print(f"{exercise.name:<24} {exercise.title}")
-            return 0
-        if args.action != "export":
-            raise UsageError("choose an action: list or export FOLDER")
-        chosen = [find(name) for name in args.only] if args.only else discover()
-        written = export(args.folder, chosen)
-    except GradingError as exc:  # said as every command says a mistake (pcmodel.cli)
-        raise UsageError(str(exc)) from None
+    if args.action == "list":
+        for exercise in discover():
+            print(f"{exercise.name:<24} {exercise.title}")
+        return 0
+    if args.action != "export":
+        raise UsageError("choose an action: list or export FOLDER")
+    chosen = [find(name) for name in args.only] if args.only else discover()
+    written = export(args.folder, chosen)
     print(f"wrote {len(written)} files for {len(chosen)} exercises into {args.folder} "
           "(no solutions)")
     return 0
