@@ -84,8 +84,10 @@ from pcmodel.topics.remote import (
 )
 from pcmodel.topics.serde import DefaultSerializer, Deserializer, JsonSerializer, Serializer
 from pcmodel.topics.structs import (
+    ConsumerGroupMetadata,
     ConsumerRebalanceListener,
     ConsumerRecord,
+    MemberState,
     OffsetAndMetadata,
     OffsetAndTimestamp,
     RecordMetadata,
@@ -115,8 +117,10 @@ __all__ = [
     "murmur2",
     "BrokerResponseError",
     "CommitFailedError",
+    "ConsumerGroupMetadata",
     "ConsumerRebalanceListener",
     "ConsumerRecord",
+    "MemberState",
     "GroupIdNotFoundError",
     "GroupNotEmptyError",
     "GroupSubscribedToTopicError",

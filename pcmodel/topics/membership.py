@@ -64,7 +64,12 @@ from pcmodel.topics.errors import (
     UnknownMemberIdError,
 )
 from pcmodel.topics.group_answers import HeartbeatStatus, JoinResult
-from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition
+from pcmodel.topics.structs import (
+    ConsumerGroupMetadata,
+    MemberState,
+    OffsetAndMetadata,
+    TopicPartition,
+)
 
 __all__ = ["GroupMemberMixin"]
 
@@ -84,6 +89,25 @@ class GroupMemberMixin:
     #: metadata version then; a change makes the leader rejoin.
     _assignment_snapshot: dict[str, int] | None = None
     _snapshot_version = -1
+
+    def group_metadata(self) -> ConsumerGroupMetadata:
+        """A snapshot of this consumer's group membership: group id, generation, member id and
+        :class:`~pcmodel.topics.structs.MemberState`.
+
+        The generation and member id are the current ones even while a rebalance is under way
+        (``REBALANCING``); ``STABLE`` once the member has its generation's assignment;
+        ``UNJOINED`` before the first join, after leaving, with ``assign()``, and with no
+        ``group_id`` (then ``group_id`` is ``None``). Returns at once, from any thread.
+        """
+        with self._lock:
+            if self._join_pending:
+                state = MemberState.REBALANCING
+            elif self._member_id and self._generation >= 0 and not self._lost:
+                state = MemberState.STABLE
+            else:
+                state = MemberState.UNJOINED
+            return ConsumerGroupMetadata(self._group_id, self._generation, self._member_id,
+                                         None, state)
 
     # --- joining and rebalancing (poll()'s thread) --------------------------------------------
 

@@ -2,7 +2,8 @@
 
 Prior art: kafka-python's ``kafka/structs.py`` (``TopicPartition``, ``OffsetAndMetadata``,
 ``OffsetAndTimestamp``), ``kafka/protocol/consumer/offsets.py`` (``OffsetSpec``,
-``OffsetTimestamp``), ``kafka/producer/future.py`` (``RecordMetadata``),
+``OffsetTimestamp``), ``kafka/structs.py`` again (``ConsumerGroupMetadata``, ``MemberState``),
+``kafka/producer/future.py`` (``RecordMetadata``),
 ``kafka/consumer/fetcher.py`` (``ConsumerRecord``) and ``kafka/consumer/subscription_state.py``
 (``ConsumerRebalanceListener``). Field names and order are the same as there, so code that unpacks
 these tuples or reads them by name moves to kafka-python unchanged.
@@ -31,8 +32,10 @@ from collections.abc import Collection
 from typing import Any, NamedTuple
 
 __all__ = [
+    "ConsumerGroupMetadata",
     "ConsumerRebalanceListener",
     "ConsumerRecord",
+    "MemberState",
     "OffsetAndMetadata",
     "OffsetAndTimestamp",
     "OffsetSpec",
@@ -98,6 +101,29 @@ class OffsetTimestamp(int):
 
     def __repr__(self) -> str:
         return f"OffsetTimestamp({int(self)})"
+
+
+class MemberState:
+    """Where a consumer stands in its group, as kafka-python names it (its string values)."""
+
+    UNJOINED = "<unjoined>"  #: not a member: no group, assign(), not joined yet, or left
+    REBALANCING = "<rebalancing>"  #: joining: a JoinGroup/SyncGroup round is under way
+    STABLE = "<stable>"  #: a member of the current generation, with its assignment
+
+
+class ConsumerGroupMetadata(NamedTuple):
+    """A snapshot of a consumer's group membership (``KafkaConsumer.group_metadata()``).
+
+    The first four fields are Java's ``ConsumerGroupMetadata``; ``state`` is kafka-python's
+    addition, a :class:`MemberState`. ``group_instance_id`` is always ``None`` here (static
+    membership is not implemented).
+    """
+
+    group_id: str | None = None
+    generation_id: int = -1
+    member_id: str = ""
+    group_instance_id: str | None = None
+    state: str = MemberState.UNJOINED
 
 
 class RecordMetadata(NamedTuple):

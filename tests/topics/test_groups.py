@@ -13,6 +13,7 @@ import pytest
 
 from pcmodel.topics.broker import Broker, HeartbeatStatus
 from pcmodel.topics.errors import CommitFailedError, InconsistentGroupProtocolError
+from pcmodel.topics.structs import ConsumerGroupMetadata, ConsumerRebalanceListener, MemberState
 from tests.topics.conftest import (
     FakeClock,
     Poller,
@@ -315,3 +316,36 @@ def test_consumers_of_one_group_agree_on_the_assignment_the_leader_made(broker, 
     finally:
         for poller in pollers:
             poller.__exit__(None, None, None)
+
+
+def test_group_metadata_follows_the_member_through_join_rebalance_and_leave(
+    broker, make_consumer
+):
+    broker.create_topic("t", 2)
+    seen: list[tuple[str, str]] = []
+
+    class Watcher(ConsumerRebalanceListener):
+        def on_partitions_revoked(self, revoked):
+            seen.append(("revoked", consumer.group_metadata().state))
+
+        def on_partitions_assigned(self, assigned):
+            seen.append(("assigned", consumer.group_metadata().state))
+
+    consumer = make_consumer(group_id="g")
+    assert consumer.group_metadata() == ConsumerGroupMetadata("g")  # generation -1, unjoined
+    consumer.subscribe(["t"], listener=Watcher())
+    assert consumer.group_metadata().state == MemberState.UNJOINED
+    wait_until(lambda: consumer.poll(timeout_ms=20) == {} and len(consumer.assignment()) == 2)
+    joined = consumer.group_metadata()
+    assert (joined.group_id, joined.state, joined.group_instance_id) == ("g", "<stable>", None)
+    assert joined.member_id and joined.generation_id == broker.describe_group("g").generation
+    other = make_consumer("t", group_id="g")
+    wait_until(lambda: (other.poll(timeout_ms=20), consumer.poll(timeout_ms=20))
+               and len(consumer.assignment()) == 1)
+    assert ("revoked", MemberState.REBALANCING) in seen  # eager: revoked while joining
+    assert seen[-1] == ("assigned", MemberState.STABLE)
+    assert consumer.group_metadata().generation_id > joined.generation_id
+    consumer.unsubscribe()
+    assert consumer.group_metadata() == ConsumerGroupMetadata("g")
+    alone = make_consumer(group_id=None)
+    assert alone.group_metadata() == ConsumerGroupMetadata(None)
