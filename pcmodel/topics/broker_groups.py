@@ -195,10 +195,7 @@ class GroupsMixin:
         """
         with self._lock:
             self._check_open()
-            group = self._groups.get(group_id)
-            if group is None:
-                raise GroupIdNotFoundError(f"no group {group_id!r}; groups: {sorted(self._groups)}")
-            group.expire(self._clock())
+            group = self._existing_group(group_id)
             if group.members:
                 raise GroupNotEmptyError(
                     f"group {group_id!r} still has {len(group.members)} members; close them first"
@@ -256,6 +253,14 @@ class GroupsMixin:
                 initial_rebalance_delay_ms=self.group_initial_rebalance_delay_ms,
             )
             self._groups[group_id] = group
+        return group
+
+    def _existing_group(self, group_id: str) -> GroupCoordinator:
+        """The group, its expired sessions ended; ``GroupIdNotFoundError`` if there is none."""
+        group = self._groups.get(group_id)
+        if group is None:
+            raise GroupIdNotFoundError(f"no group {group_id!r}; groups: {sorted(self._groups)}")
+        group.expire(self._clock())
         return group
 
     def _forget_group(self, group_id: str) -> None:

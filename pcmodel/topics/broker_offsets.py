@@ -24,7 +24,6 @@ from pcmodel.topics.consumer_protocol import PROTOCOL_TYPE
 from pcmodel.topics.coordinator import validate_group_id
 from pcmodel.topics.errors import (
     BrokerResponseError,
-    GroupIdNotFoundError,
     GroupNotEmptyError,
     GroupSubscribedToTopicError,
     IllegalArgumentError,
@@ -120,10 +119,7 @@ class CommittedOffsetsMixin:
         tps = [validate_topic_partition(tp) for tp in partitions]
         with self._lock:
             self._check_open()
-            group = self._groups.get(group_id)
-            if group is None:
-                raise GroupIdNotFoundError(f"no group {group_id!r}; groups: {sorted(self._groups)}")
-            group.expire(self._clock())
+            group = self._existing_group(group_id)
             empty = group.state is GroupState.EMPTY
             if not empty and group.protocol_type != PROTOCOL_TYPE:
                 raise GroupNotEmptyError(

@@ -220,16 +220,22 @@ def handle_offset_commit(ctx: RequestContext, request: Any) -> Any:
             group_code = _code(exc)
         codes.update(dict.fromkeys(offsets, group_code))
     Topic = OffsetCommitResponse.OffsetCommitResponseTopic
-    Partition = Topic.OffsetCommitResponsePartition
-    topics = [
-        Topic(name=topic.name, partitions=[
-            Partition(partition_index=p.partition_index,
-                      error_code=codes[TopicPartition(topic.name, p.partition_index)])
+    topics = _partition_codes(request, codes, Topic, Topic.OffsetCommitResponsePartition)
+    return ctx.response(throttle_time_ms=0, topics=topics)
+
+
+def _partition_codes(request: Any, codes: dict[TopicPartition, int], topic_class: Any,
+                     partition_class: Any) -> list:
+    """The answer's topics: each partition of the request, in its order, with its error code
+    (the shape of the OffsetCommit and OffsetDelete answers)."""
+    return [
+        topic_class(name=topic.name, partitions=[
+            partition_class(partition_index=p.partition_index,
+                            error_code=codes[TopicPartition(topic.name, p.partition_index)])
             for p in topic.partitions
         ])
         for topic in request.topics
     ]
-    return ctx.response(throttle_time_ms=0, topics=topics)
 
 
 def _fetch_offsets(
@@ -354,15 +360,7 @@ def handle_offset_delete(ctx: RequestContext, request: Any) -> Any:
         return ctx.response(error_code=_code(exc), throttle_time_ms=0, topics=[])
     codes = {tp: 0 if error is None else _code(error) for tp, error in results.items()}
     Topic = OffsetDeleteResponse.OffsetDeleteResponseTopic
-    Partition = Topic.OffsetDeleteResponsePartition
-    topics = [
-        Topic(name=topic.name, partitions=[
-            Partition(partition_index=p.partition_index,
-                      error_code=codes[TopicPartition(topic.name, p.partition_index)])
-            for p in topic.partitions
-        ])
-        for topic in request.topics
-    ]
+    topics = _partition_codes(request, codes, Topic, Topic.OffsetDeleteResponsePartition)
     return ctx.response(error_code=0, throttle_time_ms=0, topics=topics)
 
 
