@@ -33,7 +33,8 @@ from collections import Counter
 from pcmodel import plots
 from pcmodel.instrument import Interval
 from pcmodel.topics import (
-    Broker, ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition,
+    Broker, ConsumerRebalanceListener, KafkaAdminClient, KafkaConsumer, KafkaProducer,
+    OffsetSpec, TopicPartition,
 )
 
 
@@ -127,6 +128,12 @@ print(f"{len(processed)} records processed for 20 in the log; twice: {duplicates
 #
 # The records are still in the log, so any group can read them again: a new group starts
 # from the beginning (`auto_offset_reset="earliest"`), and an existing one can `seek`.
+#
+# An operator replays for a whole group by moving its committed offsets while the group is
+# stopped, as Kafka's `kafka-consumer-groups --reset-offsets` does. The admin client does it
+# with the same calls as kafka-python's: here the `ledger` group goes back to the first
+# payment, and the next consumer of the group starts there. (While the group has members,
+# Kafka refuses: only its members commit for it.)
 
 # %%
 with KafkaConsumer(broker=broker, auto_offset_reset="earliest",
@@ -135,6 +142,13 @@ with KafkaConsumer(broker=broker, auto_offset_reset="earliest",
     replayer.seek(payments, 15)
     again = poll_records(replayer, payments, at_least=5)
     print("replayed from offset 15:", [r.value for r in again])
+
+admin = KafkaAdminClient(broker=broker)
+print("reset:", admin.reset_group_offsets("ledger", {payments: OffsetSpec.EARLIEST}))
+with KafkaConsumer("payments", **settings) as ledger:
+    print("the ledger group starts again at offset",
+          poll_records(ledger, payments)[0].offset)
+admin.close()
 broker.close()
 
 
