@@ -245,13 +245,9 @@ class ClusterConnection:
         return result
 
     def group_states(self) -> dict[str, Any]:
-        """Every group some live broker coordinates, with its protocol type and state."""
-        self._offsets.load_all()
-        states: dict[str, Any] = {}
-        for node in self._cluster.nodes:
-            if node.alive:
-                states.update(node.broker.group_states())
-        return dict(sorted(states.items()))
+        """Every group a live broker coordinates, with its protocol type and state as its
+        coordinator has them."""
+        return self._coordinated_states(None)
 
     def heartbeat(self, group_id: str, member_id: str, generation: int) -> HeartbeatResult:
         """Heartbeat at the coordinator, waiting up to 5 s for one after a coordinator loss
@@ -342,15 +338,23 @@ class ClusterConnection:
         return results
 
     def list_groups(self) -> list[str]:
-        """Every group some live broker coordinates."""
-        self._offsets.load_all()
-        groups: set[str] = set()
-        for node in self._cluster.nodes:
-            if node.alive:
-                groups.update(node.broker.list_groups())
-        return sorted(groups)
+        """Every group a live broker coordinates."""
+        return list(self._coordinated_states(None))
 
     # --- internals ----------------------------------------------------------------------------
+
+    def _coordinated_states(self, node_id: int | None) -> dict[str, Any]:
+        """``{group: (protocol type, state)}`` of the groups each live broker (or broker
+        ``node_id`` only) coordinates now. A broker that coordinated a group before keeps its
+        copy of it, which may be stale, so only the coordinator's counts."""
+        self._offsets.load_all()
+        states: dict[str, Any] = {}
+        for node in self._cluster.nodes:
+            if node.alive and node_id in (None, node.node_id):
+                for group, state in node.broker.group_states().items():
+                    if self._offsets.coordinator(group) == node.node_id:
+                        states[group] = state
+        return dict(sorted(states.items()))
 
     def _produce(self, topic: str, partition: int, records: Sequence, timeout: float | None,
                  acks: int | str, producer: tuple[int, int, int] | None,

@@ -86,6 +86,11 @@ class NodeConnection(ClusterConnection):
         """The broker coordinating ``group_id`` (the leader of its offsets partition)."""
         return self._offsets.coordinator(group_id)
 
+    def group_states(self) -> dict[str, Any]:
+        """Kafka's ListGroups: the groups this broker coordinates (a client lists a cluster's
+        groups by asking every broker, as kafka-python's ``list_groups`` does)."""
+        return self._coordinated_states(self.node_id)
+
     def all_committed(self, group_id: str) -> dict[TopicPartition, Any]:
         """Every committed offset of ``group_id`` (OffsetFetch for all partitions), from the
         replicated offsets topic: a new coordinator knows them even if it never saw the group."""

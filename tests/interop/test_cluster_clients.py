@@ -1,6 +1,6 @@
 """Real Kafka clients on a 3-broker replicated cluster, each broker with its own Kafka listener:
-they follow the leaders through Metadata when a broker is killed, and nothing acknowledged with
-``acks=all`` is lost."""
+they follow the leaders through Metadata when a broker is killed, nothing acknowledged with
+``acks=all`` is lost, and a group's committed offsets and metadata outlive its coordinator."""
 
 from __future__ import annotations
 
@@ -287,6 +287,58 @@ def test_kafka_python_group_survives_the_loss_of_its_coordinator(cluster, bootst
     finally:
         consumer.close()
         producer.close(timeout=10)
+
+
+def test_kafka_python_admin_moves_a_groups_offsets_across_a_coordinator_loss(cluster, bootstrap):
+    cluster.create_topic("t", 1, replication_factor=3, min_insync_replicas=2)
+    producer = kafka.KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    for i in range(6):
+        producer.send("t", b"v%d" % i, partition=0, timestamp_ms=1000 * (i + 1))
+    producer.flush(timeout=20)
+    producer.close(timeout=10)
+    t0 = kafka.TopicPartition("t", 0)
+
+    def once_reachable(call):
+        """``call()``'s answer, asked again while the client still picks the dead broker (its
+        metadata names it until refreshed)."""
+        answers = []
+
+        def attempt():
+            try:
+                answers.append(call())
+            except (kafka.errors.KafkaConnectionError, kafka.errors.NodeNotReadyError):
+                return False
+            return True
+        wait_until(attempt, timeout=20)
+        return answers[0]
+
+    before = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        assert before.alter_group_offsets("g", {t0: kafka.OffsetAndMetadata(2, "by-admin", -1)}
+                                          ) == {t0: kafka.errors.NoError}
+    finally:
+        before.close()
+    coordinator = cluster.leader("__consumer_offsets", 0)
+    cluster.kill(coordinator)
+    wait_until(lambda: cluster.leader("__consumer_offsets", 0) not in (None, coordinator),
+               timeout=20)
+    # An operator's tool run after the loss (kafka-python's admin client caches a group's
+    # coordinator for its lifetime, so this is a new one, as kafka-consumer-groups is).
+    admin = once_reachable(lambda: KafkaAdminClient(bootstrap_servers=bootstrap))
+    try:
+        # The new coordinator loaded the group (it only ever committed) and its metadata.
+        listed = once_reachable(admin.list_groups)
+        assert [(g["group_id"], g["group_state"]) for g in listed] == [("g", "Empty")]
+        stored = once_reachable(lambda: admin.list_group_offsets({"g": None}))["g"][t0]
+        assert (stored.offset, stored.metadata) == (2, "by-admin")
+        reset = admin.reset_group_offsets("g", {t0: kafka.admin.OffsetTimestamp(4500)})
+        assert reset == {t0: {"error": kafka.errors.NoError, "offset": 4}}
+        assert admin.list_group_offsets({"g": None})["g"][t0].metadata == "by-admin"
+        assert admin.delete_group_offsets("g", [t0]) == {t0: kafka.errors.NoError}
+        assert admin.list_group_offsets({"g": None})["g"] == {}
+        assert once_reachable(admin.list_groups) == []  # empty, with no offset left: deleted
+    finally:
+        admin.close()
 
 
 def test_kcat_lists_every_broker_and_leader():

@@ -7,12 +7,14 @@ from __future__ import annotations
 import socket
 
 import pytest
+from kafka.protocol.admin import ListGroupsRequest
 from kafka.protocol.consumer import ListOffsetsRequest
 from kafka.protocol.metadata import FindCoordinatorRequest, MetadataRequest
 from kafka.protocol.producer import InitProducerIdRequest
 
 from pcmodel.cluster import Cluster
 from pcmodel.topics.errors import IllegalArgumentError, IllegalStateError
+from pcmodel.topics.structs import TopicPartition
 from pcmodel.wire.view import SingleBrokerView, check_leader_epoch
 from tests.conftest import wait_until
 from tests.wire.conftest import (
@@ -240,6 +242,28 @@ def test_find_coordinator_follows_the_offsets_partition_leader(cluster, listener
     witness = next(b for b in range(3) if b != first.node_id)
     second = coordinator(witness)
     assert (second.error_code, second.node_id) == (0, cluster.leader("__consumer_offsets", 0))
+
+
+def test_list_groups_answers_the_groups_each_broker_coordinates(cluster, listeners):
+    # A client lists a cluster's groups by asking every broker and joining the answers
+    # (kafka-python's list_groups does), so a group must come from its coordinator alone.
+    cluster.create_topic("t", 1, replication_factor=3)
+    conn = cluster.connect()
+    conn.commit_offsets("g", -1, "", {TopicPartition("t", 0): 1})
+    coordinator = cluster.leader("__consumer_offsets", 0)
+
+    def listed(broker):
+        with raw_to(listeners, broker) as raw:
+            answer = raw.request(ListGroupsRequest[4](states_filter=[]))
+        return [(g.group_id, g.group_state) for g in answer.groups]
+
+    assert {b: listed(b) for b in range(3)} == {
+        b: [("g", "Empty")] if b == coordinator else [] for b in range(3)}
+    cluster.kill(coordinator)
+    wait_until(lambda: cluster.leader("__consumer_offsets", 0) not in (None, coordinator))
+    new = cluster.leader("__consumer_offsets", 0)
+    assert {b: listed(b) for b in cluster.live_brokers()} == {
+        b: [("g", "Empty")] if b == new else [] for b in cluster.live_brokers()}
 
 
 def test_idempotent_retry_through_a_new_leader_is_stored_once(cluster, listeners):
