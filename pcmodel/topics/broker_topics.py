@@ -28,6 +28,7 @@ from pcmodel.topics.errors import (
     TopicAlreadyExistsError,
     UnknownTopicOrPartitionError,
 )
+from pcmodel.topics.group_answers import GroupState
 from pcmodel.topics.log import LogBytes, PartitionLog, RetentionPolicy
 from pcmodel.topics.structs import OffsetAndTimestamp, TopicPartition, validate_topic_partition
 
@@ -144,15 +145,22 @@ class TopicAdminMixin:
         """Delete topic ``name``, its records and every group's committed offsets for it.
 
         Appends waiting for space fail with ``UnknownTopicOrPartitionError``; groups subscribed
-        to it rebalance. Raises ``UnknownTopicOrPartitionError`` if there is no such topic.
+        to it rebalance; a group without members that loses its last offset is deleted, as
+        Kafka's coordinator drops it. Raises ``UnknownTopicOrPartitionError`` if there is no
+        such topic.
         """
         with self._lock:
             self._check_open()
             topic = self._topic(name)
             del self._topics[name]
-            for group in self._groups.values():
-                for tp in [tp for tp in group.offsets if tp.topic == name]:
+            for group_id, group in list(self._groups.items()):
+                lost = [tp for tp in group.offsets if tp.topic == name]
+                for tp in lost:
                     del group.offsets[tp]
+                if lost and not group.offsets:
+                    group.expire(self._clock())
+                    if group.state is GroupState.EMPTY:
+                        self._forget_group(group_id)
             self._metadata_changed([name])
         for log in topic.logs:
             log.close()

@@ -105,6 +105,20 @@ def test_deleting_a_groups_last_offset_on_a_block_topic_releases_it(broker):
     broker.append("b", 0, [(None, b"3")], timeout=0.01)
 
 
+def test_deleting_a_topic_deletes_a_memberless_group_that_had_offsets_only_there(broker):
+    broker.create_topic("t", 1)
+    broker.create_topic("u", 1)
+    t0, u0 = tp("t", 0), tp("u", 0)
+    broker.commit_offsets("only-t", -1, "", {t0: 1})
+    broker.commit_offsets("both", -1, "", {t0: 1, u0: 2})
+    member = join_alone(broker, "busy", ["u"])
+    broker.commit_offsets("busy", member.generation, member.member_id, {t0: 3})
+    broker.delete_topic("t")
+    assert broker.list_groups() == ["both", "busy"]  # "busy" has a member, "both" an offset
+    assert broker.committed("both", [t0, u0]) == {t0: None, u0: OffsetAndMetadata(2)}
+    assert broker.committed("busy", [t0]) == {t0: None}
+
+
 # --- the admin client ---------------------------------------------------------------------------
 
 
