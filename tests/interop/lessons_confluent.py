@@ -13,7 +13,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import (
+    Consumer,
+    ConsumerGroupTopicPartitions,
+    KafkaError,
+    KafkaException,
+    Producer,
+    TopicPartition,
+)
 from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic
 
 TIMEOUT_S = 15
@@ -108,6 +115,33 @@ def seek_and_replay(bootstrap: str, topic: str) -> dict:
     finally:
         consumer.close()
     return {"after_seek": after_seek, "replay": replay, "position": position.offset}
+
+
+def group_offsets(bootstrap: str, topic: str) -> dict:
+    """An admin moves a stopped group's committed offset; the group's next consumer starts
+    there."""
+    create_topic(bootstrap, topic, 1)
+    producer = _producer(bootstrap)
+    for i in range(5):
+        producer.produce(topic, value=b"g%d" % i)
+    _flush(producer)
+    group = f"admin-{topic}"
+    admin = _admin(bootstrap)
+    moved = TopicPartition(topic, 0, 3, metadata="by-admin")
+    (altered,) = admin.alter_consumer_group_offsets(
+        [ConsumerGroupTopicPartitions(group, [moved])])[group].result(TIMEOUT_S).topic_partitions
+    (listed,) = admin.list_consumer_group_offsets(
+        [ConsumerGroupTopicPartitions(group)])[group].result(TIMEOUT_S).topic_partitions
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
+                         "enable.auto.commit": False, **CLIENT})
+    try:
+        consumer.assign([TopicPartition(topic, 0)])  # no offset: the group's committed one
+        (first,) = _read(consumer, 1)
+    finally:
+        consumer.close()
+    return {"altered": 0 if altered.error is None else altered.error.code(),
+            "committed": listed.offset, "metadata": listed.metadata,
+            "first_read": first.offset()}
 
 
 def offsets_by_timestamp(bootstrap: str, topic: str) -> dict:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaConsumer, KafkaProducer, OffsetAndMetadata, TopicPartition
 from kafka.admin import KafkaAdminClient, NewPartitions, NewTopic
 from kafka.errors import IncompatibleBrokerVersion, KafkaError
 
@@ -102,6 +102,39 @@ def seek_and_replay(bootstrap: str, topic: str) -> dict:
     finally:
         consumer.close()
     return {"after_seek": after_seek, "replay": replay, "position": position}
+
+
+def group_offsets(bootstrap: str, topic: str) -> dict:
+    """An admin moves a stopped group's committed offset; the group's next consumer starts
+    there."""
+    create_topic(bootstrap, topic, 1)
+    producer = KafkaProducer(bootstrap_servers=bootstrap, **CLIENT)
+    try:
+        for i in range(5):
+            producer.send(topic, value=b"g%d" % i)
+        producer.flush(TIMEOUT_S)
+    finally:
+        producer.close(TIMEOUT_S)
+    tp, group = TopicPartition(topic, 0), f"admin-{topic}"
+    admin = _admin(bootstrap)
+    try:
+        altered = admin.alter_group_offsets(group, {tp: OffsetAndMetadata(3, "by-admin", -1)})
+        listed = admin.list_group_offsets({group: None})[group][tp]
+    finally:
+        admin.close()
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group,
+                             enable_auto_commit=False, **CLIENT)
+    try:
+        consumer.assign([tp])  # no membership: the position is the group's committed offset
+        first = None
+        deadline = time.monotonic() + TIMEOUT_S
+        while first is None and time.monotonic() < deadline:
+            for batch in consumer.poll(timeout_ms=200, max_records=1).values():
+                first = batch[0].offset
+    finally:
+        consumer.close()
+    return {"altered": altered[tp].errno, "committed": listed.offset,
+            "metadata": listed.metadata, "first_read": first}
 
 
 def offsets_by_timestamp(bootstrap: str, topic: str) -> dict:
