@@ -6,6 +6,8 @@ the same program runs unchanged on
 
 - ``pcmodel``: ``pcmodel.topics`` with an in-process ``Broker`` (``broker=broker``);
 - ``pcmodel-process``: ``pcmodel.topics`` with a broker in its own process (``broker=handle``);
+- ``pcmodel-cluster``: ``pcmodel.topics`` with a replicated cluster of three brokers
+  (``broker=cluster``): leaders, followers, and the group coordinator on ``__consumer_offsets``;
 - ``kafka-python-pcmodel``: kafka-python against pcmodel's own Kafka protocol listener
   (``Broker.serve_kafka``), on a free loopback port.
 - ``kafka-python-tansu``: kafka-python against Tansu, a Kafka-protocol broker shipped in the
@@ -29,7 +31,8 @@ import pytest
 
 from tests.tansu import running_tansu
 
-TARGETS = ("pcmodel", "pcmodel-process", "kafka-python-pcmodel", "kafka-python-tansu")
+TARGETS = ("pcmodel", "pcmodel-process", "pcmodel-cluster", "kafka-python-pcmodel",
+           "kafka-python-tansu")
 
 #: The Kafka API keys the programs use: Produce .. DeleteTopics, and OffsetDelete.
 PROGRAM_APIS = {*range(0, 21), 47}
@@ -126,6 +129,13 @@ def kafka(request) -> Iterator[types.SimpleNamespace]:
         broker = topics.Broker()
         ns = _namespace(topics, topics, broker=broker)
         stop = broker.close
+    elif target == "pcmodel-cluster":
+        from pcmodel.cluster import Cluster
+
+        cluster = Cluster(3, replica_lag_time_max_ms=1000, broker_session_timeout_ms=1000,
+                          tick_ms=10, group_initial_rebalance_delay_ms=300)
+        ns = _namespace(topics, topics, broker=cluster)
+        stop = cluster.close
     else:
         process = topics.start_broker_process()
         ns = _namespace(topics, topics, broker=process)
