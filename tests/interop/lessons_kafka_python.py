@@ -31,6 +31,17 @@ def create_topic(bootstrap: str, topic: str, partitions: int) -> None:
         admin.close()
 
 
+def _send_values(bootstrap: str, topic: str, values: list[bytes]) -> None:
+    """Send ``values`` to ``topic`` (the partitioner picks) and wait until all are written."""
+    producer = KafkaProducer(bootstrap_servers=bootstrap, **CLIENT)
+    try:
+        for value in values:
+            producer.send(topic, value=value)
+        producer.flush(TIMEOUT_S)
+    finally:
+        producer.close(TIMEOUT_S)
+
+
 def _consume_all(bootstrap: str, topic: str, partitions: int, count: int,
                  **settings: Any) -> list[Any]:
     """Read ``count`` records from the start of every partition (assign, no group)."""
@@ -74,13 +85,7 @@ def keyed_order(bootstrap: str, topic: str) -> dict:
 def seek_and_replay(bootstrap: str, topic: str) -> dict:
     """seek() to an offset reads from there; seek_to_beginning() replays everything."""
     create_topic(bootstrap, topic, 1)
-    producer = KafkaProducer(bootstrap_servers=bootstrap, **CLIENT)
-    try:
-        for i in range(10):
-            producer.send(topic, value=b"m%d" % i)
-        producer.flush(TIMEOUT_S)
-    finally:
-        producer.close(TIMEOUT_S)
+    _send_values(bootstrap, topic, [b"m%d" % i for i in range(10)])
     tp = TopicPartition(topic, 0)
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **CLIENT)
     try:
@@ -108,13 +113,7 @@ def group_offsets(bootstrap: str, topic: str) -> dict:
     """An admin moves a stopped group's committed offset; the group's next consumer starts
     there."""
     create_topic(bootstrap, topic, 1)
-    producer = KafkaProducer(bootstrap_servers=bootstrap, **CLIENT)
-    try:
-        for i in range(5):
-            producer.send(topic, value=b"g%d" % i)
-        producer.flush(TIMEOUT_S)
-    finally:
-        producer.close(TIMEOUT_S)
+    _send_values(bootstrap, topic, [b"g%d" % i for i in range(5)])
     tp, group = TopicPartition(topic, 0), f"admin-{topic}"
     admin = _admin(bootstrap)
     try:
