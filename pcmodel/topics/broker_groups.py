@@ -263,6 +263,16 @@ class GroupsMixin:
         group.expire(self._clock())
         return group
 
+    def _drop_if_spent(self, group_id: str) -> bool:
+        """Kafka's ``cleanupGroupMetadata``: once a group's offsets were removed, a group left
+        ``Empty`` with no offset is deleted. Returns whether it was."""
+        group = self._groups[group_id]
+        group.expire(self._clock())
+        if group.state is not GroupState.EMPTY or group.offsets:
+            return False
+        self._forget_group(group_id)
+        return True
+
     def _forget_group(self, group_id: str) -> None:
         """An empty group goes ``Dead`` and leaves the table, releasing its ``"block"`` topics."""
         self._groups.pop(group_id).mark_dead()

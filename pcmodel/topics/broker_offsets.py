@@ -140,9 +140,7 @@ class CommittedOffsetsMixin:
                 else:
                     group.offsets.pop(tp, None)
                     results[tp] = None
-            if empty and not group.offsets:
-                self._forget_group(group_id)
-            else:
+            if not self._drop_if_spent(group_id):
                 for name in {tp.topic for tp, error in results.items() if error is None}:
                     if name not in subscribed and not any(
                         tp.topic == name for tp in group.offsets

@@ -28,7 +28,6 @@ from pcmodel.topics.errors import (
     TopicAlreadyExistsError,
     UnknownTopicOrPartitionError,
 )
-from pcmodel.topics.group_answers import GroupState
 from pcmodel.topics.log import LogBytes, PartitionLog, RetentionPolicy
 from pcmodel.topics.structs import OffsetAndTimestamp, TopicPartition, validate_topic_partition
 
@@ -157,10 +156,8 @@ class TopicAdminMixin:
                 lost = [tp for tp in group.offsets if tp.topic == name]
                 for tp in lost:
                     del group.offsets[tp]
-                if lost and not group.offsets:
-                    group.expire(self._clock())
-                    if group.state is GroupState.EMPTY:
-                        self._forget_group(group_id)
+                if lost:
+                    self._drop_if_spent(group_id)
             self._metadata_changed([name])
         for log in topic.logs:
             log.close()
