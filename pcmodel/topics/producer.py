@@ -36,7 +36,8 @@ Differences from kafka-python, on purpose: ``broker=`` replaces ``bootstrap_serv
 ``batch_size`` must be at least 1 (``batch_size=1`` sends every record in a batch of its own,
 which is what ``0`` means in Kafka); a failing serializer is wrapped in ``SerializationError``
 (the Java client's behaviour; kafka-python lets its exception through); ``enable_idempotence``
-defaults to ``False`` and ``True`` raises (not supported yet). As in kafka-python, keys and
+defaults to ``False`` (kafka-python 3 and the Java client default to ``True``), and a
+``transactional_id`` raises: there are no transactions here. As in kafka-python, keys and
 values that are not bytes after serialization, and headers that are not a list of
 ``(str, bytes)``, raise ``TypeError``. Every kafka-python key is accepted: those with no effect
 here are listed with the reason in ``docs/settings.md``.
@@ -61,26 +62,18 @@ import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from pcmodel.buffers import VARIANTS, make_buffer
+from pcmodel.buffers import make_buffer
 from pcmodel.topics.accumulator import AccumulatorMixin, ProducerState
 from pcmodel.topics.client_partitioner import resolve_partitioner
-from pcmodel.topics.compression import get_codec
 from pcmodel.topics.errors import (
     IllegalArgumentError,
     IllegalStateError,
-    KafkaConfigurationError,
     KafkaTimeoutError,
     MessageSizeTooLargeError,
 )
 from pcmodel.topics.futures import FutureRecordMetadata, ProducerBatch
 from pcmodel.topics.partitioner import Partitioner
-from pcmodel.topics.producer_config import (
-    ACKS,
-    check_extra_keys,
-    check_idempotence,
-    check_int_arg,
-    check_number_arg,
-)
+from pcmodel.topics.producer_config import check_extra_keys, validate_config
 from pcmodel.topics.producer_metadata import ProducerMetadataMixin
 from pcmodel.topics.producer_serialization import SerializerMixin, _check_headers
 from pcmodel.topics.sender import SenderMixin
@@ -113,8 +106,10 @@ class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, Serial
             ``serialize(topic, headers, data)`` (kafka-python 3's and the Java client's
             ``Serializer``, closed by :meth:`close`; see :mod:`~pcmodel.topics.serde`); without
             one, keys and values must already be bytes (or ``None``).
-        acks: ``0``, ``1`` or ``"all"`` (``-1``). There is one replica, so ``1`` and ``"all"``
-            mean the same; with ``0`` metadata carries offset ``-1``, as in kafka-python.
+        acks: ``0``, ``1`` or ``"all"`` (``-1``). On a ``Cluster``, ``1`` waits for the
+            partition's leader and ``"all"`` for every in-sync replica; a lone ``Broker`` holds
+            the only replica, so there they mean the same. With ``0`` metadata carries offset
+            ``-1``, as in kafka-python.
         retries / retry_backoff_ms: how often, and how far apart, a batch whose append failed
             with a retriable error (``error.retriable``) is tried again before its futures fail.
         batch_size: most bytes of records in one batch (at least 1).
@@ -136,7 +131,9 @@ class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, Serial
             batch is stored compressed in the log (``broker.log_stats(topic)`` shows the
             saving). A codec whose package is missing raises ``KafkaConfigurationError``.
         allow_auto_create_topics: let ``send()`` create a missing topic (if the broker allows).
-        enable_idempotence / transactional_id: ``False`` / ``None`` only, for now.
+        enable_idempotence: with ``True`` (and ``acks="all"``) the broker gives the producer
+            an id, and each batch a sequence number, so that a retried batch is stored once.
+        transactional_id: ``None`` only; any other value raises ``KafkaConfigurationError``.
         buffer_variant: which layer-1 buffer variant the accumulator uses (pcmodel's own key).
         buffer_instrument: ``"off"``, ``"counters"`` or ``"timeline"`` for the accumulator's
             statistics, read with :meth:`buffer_stats` (pcmodel's own key).
@@ -169,46 +166,9 @@ class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, Serial
         **configs: Any,
     ) -> None:
         check_extra_keys(configs)
-        if broker is None:
-            raise KafkaConfigurationError(
-                "broker is required: KafkaProducer(broker=Broker()) or broker=RemoteBroker(handle)"
-            )
-        if not callable(getattr(broker, "connect", None)):
-            raise KafkaConfigurationError(
-                f"broker must be a Broker, a RemoteBroker or a BrokerHandle, got {broker!r}"
-            )
-        serializers = {"key_serializer": key_serializer, "value_serializer": value_serializer}
-        convert_key, key_sees_headers = converter("key_serializer", key_serializer, "serialize")
-        convert_value, value_sees_headers = converter("value_serializer", value_serializer,
-                                                      "serialize")
-        if acks not in ACKS or isinstance(acks, bool):
-            raise KafkaConfigurationError(f"acks must be 0, 1, -1 or 'all', got {acks!r}")
-        if retries != float("inf"):
-            check_int_arg("retries", retries, 0, "or float('inf') to retry until it succeeds")
-        check_number_arg("retry_backoff_ms", retry_backoff_ms)
-        check_int_arg("batch_size", batch_size, 1, "use batch_size=1 to send one record per batch")
-        check_number_arg("linger_ms", linger_ms)
-        check_int_arg("buffer_memory", buffer_memory, batch_size, "it must hold at least one batch")
-        check_number_arg("max_block_ms", max_block_ms)
-        check_int_arg("max_request_size", max_request_size, 1)
-        check_number_arg("request_timeout_ms", request_timeout_ms)
-        check_number_arg("metadata_max_age_ms", metadata_max_age_ms)
-        check_idempotence(enable_idempotence, transactional_id, acks)
-        if not isinstance(allow_auto_create_topics, bool):
-            raise KafkaConfigurationError(
-                f"allow_auto_create_topics must be True or False, got {allow_auto_create_topics!r}"
-            )
-        get_codec(compression_type)  # a missing codec package fails here, naming it
-        if buffer_variant not in VARIANTS:
-            raise KafkaConfigurationError(
-                f"buffer_variant must be one of {', '.join(VARIANTS)}, got {buffer_variant!r}"
-            )
-        partitioner, client_partitioner = resolve_partitioner(partitioner,
-                                                              self._known_partitions)
-
-        self.config = {
+        self.config = validate_config(broker, {
             "client_id": client_id or f"producer-{id(self):x}",
-            "acks": ACKS[acks],
+            "acks": acks,
             "retries": retries,
             "retry_backoff_ms": retry_backoff_ms,
             "batch_size": batch_size,
@@ -223,7 +183,13 @@ class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, Serial
             "enable_idempotence": enable_idempotence,
             "transactional_id": transactional_id,
             "buffer_variant": buffer_variant,
-        }
+        })
+        serializers = {"key_serializer": key_serializer, "value_serializer": value_serializer}
+        convert_key, key_sees_headers = converter("key_serializer", key_serializer, "serialize")
+        convert_value, value_sees_headers = converter("value_serializer", value_serializer,
+                                                      "serialize")
+        partitioner, client_partitioner = resolve_partitioner(partitioner,
+                                                              self._known_partitions)
         self._given_broker = broker
         # One connection for this producer: the broker itself in process, a proxy otherwise.
         self._broker = broker.connect()
@@ -235,7 +201,7 @@ class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, Serial
         self._value_sees_headers = value_sees_headers
         self._partitioner = partitioner  # used only when there is no client partitioner
         self._client_partitioner = client_partitioner
-        self._acks = ACKS[acks]
+        self._acks = self.config["acks"]
         # Idempotence: a producer id and epoch from the broker, and per partition the sequence
         # number of the next record (kept by the sender thread alone).
         self._producer_id: tuple[int, int] | None = (

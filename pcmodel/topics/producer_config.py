@@ -4,7 +4,8 @@
 arguments. :data:`HONOURED` lists the ones with kafka-python's meaning (and what that meaning is
 here); :data:`~pcmodel.topics.config.PRODUCER_NO_EFFECT` the ones accepted with no effect; any
 other key is an error naming the closest legal one. The checks run before the producer starts
-its sender thread, so a bad value fails at construction with a message naming the setting.
+its sender thread, so a bad value fails at construction with a message naming the setting:
+:func:`validate_config` runs them all and returns the resolved configuration.
 
 Prior art: kafka-python's ``KafkaProducer.DEFAULT_CONFIG`` (``kafka/producer/kafka.py``) and the
 Java client's ``ProducerConfig``.
@@ -14,6 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pcmodel.buffers import VARIANTS
+from pcmodel.topics.compression import get_codec
 from pcmodel.topics.config import PRODUCER_NO_EFFECT, check_no_effect, reject_unknown_key
 from pcmodel.topics.errors import KafkaConfigurationError
 
@@ -24,6 +27,7 @@ __all__ = [
     "check_idempotence",
     "check_int_arg",
     "check_number_arg",
+    "validate_config",
 ]
 
 #: The accepted ``acks`` values and what each means (``"all"`` is ``-1``).
@@ -31,8 +35,9 @@ ACKS = {0: 0, 1: 1, -1: -1, "all": -1}
 
 #: kafka-python producer keys honoured here, with what each means here.
 HONOURED: dict[str, str] = {
-    "acks": "0, 1 or 'all' (-1, the default, as in kafka-python 3 and the Java client); with "
-            "one replica 1 and 'all' wait for the same thing",
+    "acks": "0, 1 or 'all' (-1, the default, as in kafka-python 3 and the Java client); on a "
+            "Cluster 1 waits for the leader and 'all' for every in-sync replica, on a lone "
+            "Broker (one replica) they wait for the same thing",
     "allow_auto_create_topics": "send() to a missing topic creates it if the broker allows "
                                 "(Broker(auto_create_topics_enable=True), the default)",
     "batch_size": "most bytes of records in one batch",
@@ -71,6 +76,52 @@ def check_extra_keys(configs: dict[str, Any]) -> None:
             reject_unknown_key(key, [*HONOURED, *PRODUCER_NO_EFFECT, "broker", "buffer_memory",
                                      "buffer_variant", "buffer_instrument"], client="KafkaProducer")
     check_no_effect(configs, PRODUCER_NO_EFFECT)
+
+
+def validate_config(broker: object, settings: dict[str, Any]) -> dict[str, Any]:
+    """Check ``broker`` and the producer's honoured ``settings`` (keyword name to value, as
+    given); return the configuration the producer keeps, with ``acks`` resolved to 0, 1 or -1.
+
+    Raises ``KafkaConfigurationError`` naming the first bad setting (a missing codec package
+    included); nothing is started before this returns.
+    """
+    if broker is None:
+        raise KafkaConfigurationError(
+            "broker is required: KafkaProducer(broker=Broker()) or broker=RemoteBroker(handle)"
+        )
+    if not callable(getattr(broker, "connect", None)):
+        raise KafkaConfigurationError(
+            f"broker must be a Broker, a RemoteBroker or a BrokerHandle, got {broker!r}"
+        )
+    acks = settings["acks"]
+    if acks not in ACKS or isinstance(acks, bool):
+        raise KafkaConfigurationError(f"acks must be 0, 1, -1 or 'all', got {acks!r}")
+    if settings["retries"] != float("inf"):
+        check_int_arg("retries", settings["retries"], 0,
+                      "or float('inf') to retry until it succeeds")
+    check_number_arg("retry_backoff_ms", settings["retry_backoff_ms"])
+    batch_size = settings["batch_size"]
+    check_int_arg("batch_size", batch_size, 1, "use batch_size=1 to send one record per batch")
+    check_number_arg("linger_ms", settings["linger_ms"])
+    check_int_arg("buffer_memory", settings["buffer_memory"], batch_size,
+                  "it must hold at least one batch")
+    check_number_arg("max_block_ms", settings["max_block_ms"])
+    check_int_arg("max_request_size", settings["max_request_size"], 1)
+    check_number_arg("request_timeout_ms", settings["request_timeout_ms"])
+    check_number_arg("metadata_max_age_ms", settings["metadata_max_age_ms"])
+    check_idempotence(settings["enable_idempotence"], settings["transactional_id"], acks)
+    if not isinstance(settings["allow_auto_create_topics"], bool):
+        raise KafkaConfigurationError(
+            "allow_auto_create_topics must be True or False, got "
+            f"{settings['allow_auto_create_topics']!r}"
+        )
+    get_codec(settings["compression_type"])  # a missing codec package fails here, naming it
+    if settings["buffer_variant"] not in VARIANTS:
+        raise KafkaConfigurationError(
+            f"buffer_variant must be one of {', '.join(VARIANTS)}, got "
+            f"{settings['buffer_variant']!r}"
+        )
+    return {**settings, "acks": ACKS[acks]}
 
 
 def check_idempotence(enable_idempotence: object, transactional_id: object,
