@@ -47,7 +47,13 @@ from pcmodel.topics.errors import (
     UnknownTopicOrPartitionError,
 )
 from pcmodel.topics.log import RetentionPolicy
-from pcmodel.topics.structs import OffsetAndMetadata, OffsetAndTimestamp, TopicPartition
+from pcmodel.topics.structs import (
+    OffsetAndMetadata,
+    OffsetAndTimestamp,
+    PartitionReplicas,
+    TopicPartition,
+)
+from pcmodel.topics.topic_configs import check_replication_factor
 
 __all__ = ["ClusterConnection"]
 
@@ -62,6 +68,9 @@ class ClusterConnection:
 
     #: Producers pass their ``acks`` with each append (a single broker ignores them).
     honours_acks = True
+    #: Topic creation takes a replication factor, min.insync.replicas and unclean election
+    #: (see :mod:`pcmodel.topics.topic_configs`).
+    replicates = True
 
     def __init__(self, cluster: Cluster, offsets: OffsetsTopic) -> None:
         self._cluster = cluster
@@ -76,15 +85,32 @@ class ClusterConnection:
 
     # --- metadata -----------------------------------------------------------------------------
 
+    @property
+    def default_replication_factor(self) -> int:
+        """The replication factor of a topic created without one."""
+        return self._cluster.default_replication_factor
+
     def create_topic(self, name: str, partitions: int = 1, *,
+                     replication_factor: int | None = None, min_insync_replicas: int = 1,
+                     unclean_leader_election_enable: bool = False,
                      retention_records: int | None = None, retention_ms: int | None = None,
                      retention_policy: str = "delete", **_: Any) -> None:
-        """Create a replicated topic with the cluster's default replication factor."""
+        """Create a replicated topic (``replication_factor=None``: the cluster's default).
+
+        Raises ``InvalidReplicationFactorError`` for a factor above the live brokers (Kafka's
+        rule and message), ``IllegalStateError`` for a ``"block"`` topic, and the errors of
+        ``Cluster.create_topic``.
+        """
         if retention_policy != "delete":
             raise IllegalStateError("a replicated topic keeps retention_policy='delete'; "
                                     "'block' waits on consumer groups, which one broker holds")
-        self._cluster.create_topic(name, partitions, retention_records=retention_records,
-                                   retention_ms=retention_ms)
+        if replication_factor is not None:
+            check_replication_factor(replication_factor, self.live_broker_count())
+        self._cluster.create_topic(
+            name, partitions, replication_factor=replication_factor,
+            min_insync_replicas=min_insync_replicas,
+            unclean_leader_election_enable=unclean_leader_election_enable,
+            retention_records=retention_records, retention_ms=retention_ms)
 
     def delete_topic(self, name: str) -> None:
         """Delete the topic on every broker (see ``Cluster.delete_topic``)."""
@@ -126,6 +152,30 @@ class ClusterConnection:
             ends.append(hw)
         return TopicDescription(name, len(parts), RetentionPolicy.DELETE, None, None,
                                 "condition", tuple(starts), tuple(ends))
+
+    def live_broker_count(self) -> int:
+        """How many brokers the controller counts as alive (a new topic's replication factor
+        may not exceed it, as in Kafka)."""
+        return len(self._cluster.live_brokers())
+
+    def describe_partitions(self, topic: str) -> list[PartitionReplicas]:
+        """Each partition of ``topic`` as the controller last decided it, in partition order:
+        its leader (``-1`` while it has none), leader epoch, replicas, in-sync replicas and the
+        replicas on brokers that are down. Raises ``UnknownTopicOrPartitionError`` for a topic
+        the cluster does not have."""
+        metadata = self._cluster.metadata()
+        live = self._cluster.live_brokers()
+        found = []
+        for tp in sorted(tp for tp in metadata if tp.topic == topic):
+            state = metadata[tp]
+            found.append(PartitionReplicas(
+                tp.partition, -1 if state.leader is None else state.leader, state.leader_epoch,
+                tuple(state.replicas), tuple(r for r in state.replicas if r in state.isr),
+                tuple(r for r in state.replicas if r not in live),
+            ))
+        if not found:
+            raise UnknownTopicOrPartitionError(f"unknown topic {topic!r} in the cluster")
+        return found
 
     def metadata_version(self) -> int:
         """Rises whenever a topic is created or deleted or gains partitions."""

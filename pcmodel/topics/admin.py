@@ -37,33 +37,33 @@ from pcmodel.topics.errors import (
     BrokerResponseError,
     IllegalArgumentError,
     IllegalStateError,
-    InvalidConfigurationError,
     InvalidPartitionsError,
-    InvalidReplicationFactorError,
+    InvalidReplicationAssignmentError,
     KafkaConfigurationError,
     TopicAlreadyExistsError,
+    UnknownTopicOrPartitionError,
     UnsupportedVersionError,
 )
 from pcmodel.topics.structs import (
     OffsetAndTimestamp,
     OffsetSpec,
     OffsetTimestamp,
+    PartitionReplicas,
     TopicPartition,
     validate_topic_partition,
 )
+from pcmodel.topics.topic_configs import check_replication_factor, topic_options
 
 __all__ = ["KafkaAdminClient", "NewPartitions", "NewTopic", "OffsetSpec", "OffsetTimestamp"]
-
-#: Topic configs (Kafka's names) that create_topics understands, and the broker argument each is.
-_TOPIC_CONFIGS = {"retention.ms": "retention_ms", "cleanup.policy": None}
-
 
 class NewTopic:
     """A topic to create: kafka-python's ``NewTopic`` (name, partitions, replication, configs).
 
-    ``num_partitions=-1`` takes the broker's ``num_partitions``. There is one broker, so
-    ``replication_factor`` must be 1 or -1 (the default). ``topic_configs`` may set
-    ``retention.ms`` and ``cleanup.policy=delete``.
+    ``num_partitions=-1`` takes the broker's ``num_partitions``; ``replication_factor=-1``
+    (the default) the broker's default factor. A lone ``Broker`` takes 1 only; a ``Cluster``
+    up to its live brokers. ``topic_configs`` are Kafka's names, honoured or refused as
+    :mod:`pcmodel.topics.topic_configs` says (``retention.ms``, ``cleanup.policy=delete``, and
+    on a cluster ``min.insync.replicas`` and ``unclean.leader.election.enable``).
     """
 
     def __init__(
@@ -151,7 +151,7 @@ class KafkaAdminClient(GroupAdminMixin):
         for spec in specs:
             error = None
             try:
-                kwargs = _create_arguments(spec)
+                kwargs = self._create_arguments(spec)
                 partitions = spec.num_partitions
                 if partitions == -1:
                     partitions = getattr(self._given, "num_partitions", 1)
@@ -207,7 +207,9 @@ class KafkaAdminClient(GroupAdminMixin):
         Each: ``{"error_code", "name", "is_internal", "partitions": [{"error_code",
         "partition_index", "leader_id", "leader_epoch", "replica_nodes", "isr_nodes",
         "offline_replicas"}]}``. A missing topic has ``error_code`` 3 (unknown topic) and no
-        partitions, as in Kafka's metadata response. The one broker is node 0.
+        partitions, as in Kafka's metadata response. On a cluster each partition is as the
+        controller last decided it (a partition without a leader has leader ``-1`` and
+        ``error_code`` 5, LEADER_NOT_AVAILABLE); a lone broker is node 0, leading every one.
         """
         self._check_open()
         counts = self._conn.list_topics()
@@ -215,14 +217,17 @@ class KafkaAdminClient(GroupAdminMixin):
         described = []
         for name in names:
             count = counts.get(name)
+            partitions = [] if count is None else self._partition_replicas(name, count)
             described.append({
                 "error_code": 0 if count is not None else 3,
                 "name": name,
                 "is_internal": False,
                 "partitions": [
-                    {"error_code": 0, "partition_index": i, "leader_id": 0, "leader_epoch": 0,
-                     "replica_nodes": [0], "isr_nodes": [0], "offline_replicas": []}
-                    for i in range(count or 0)
+                    {"error_code": 5 if p.leader < 0 else 0, "partition_index": p.partition,
+                     "leader_id": p.leader, "leader_epoch": p.leader_epoch,
+                     "replica_nodes": list(p.replicas), "isr_nodes": list(p.isr),
+                     "offline_replicas": list(p.offline)}
+                    for p in partitions
                 ],
             })
         return described
@@ -243,9 +248,10 @@ class KafkaAdminClient(GroupAdminMixin):
         self._check_open()
         results, first_error = [], None
         for name, spec in topic_partitions.items():
-            total = _total_count(spec)
+            total, assignments = _total_count(spec)
             error = None
             try:
+                self._check_assignments(f"a new partition of {name!r}", assignments)
                 if validate_only:
                     current = len(self._conn.partitions_for(name))
                     if total <= current:
@@ -330,6 +336,42 @@ class KafkaAdminClient(GroupAdminMixin):
         if self._closed:
             raise IllegalStateError("this admin client is closed; create a new one")
 
+    def _replicated(self) -> bool:
+        """True on a cluster: topics have a replication factor and their partitions leaders."""
+        return getattr(self._conn, "replicates", False) is True
+
+    def _partition_replicas(self, name: str, count: int) -> list[PartitionReplicas]:
+        if self._replicated():
+            try:
+                return self._conn.describe_partitions(name)
+            except UnknownTopicOrPartitionError:
+                return []  # deleted since list_topics()
+        return [PartitionReplicas(p, 0, 0, (0,), (0,), ()) for p in range(count)]
+
+    def _check_assignments(self, what: str, assignments: Iterable[Iterable[int]]) -> None:
+        """Refuse an explicit replica assignment unless it is the only possible one (a lone
+        broker's node 0), as the Kafka listener does: placing replicas is the controller's."""
+        for brokers in assignments:
+            if self._replicated():
+                raise InvalidReplicationAssignmentError(
+                    f"{what} is assigned to brokers {list(brokers)}; this cluster's controller "
+                    "places replicas itself: ask for a replication factor instead")
+            if list(brokers) != [0]:
+                raise InvalidReplicationAssignmentError(
+                    f"{what} is assigned to brokers {list(brokers)}; the only broker is 0")
+
+    def _create_arguments(self, spec: NewTopic) -> dict[str, Any]:
+        """Broker ``create_topic`` keyword arguments for a NewTopic; refuse what cannot be
+        done (Kafka's errors) before anything changes."""
+        self._check_assignments(f"topic {spec.name!r}", spec.replica_assignments.values())
+        kwargs = topic_options(spec.topic_configs, replicates=self._replicated())
+        if self._replicated():
+            kwargs["replication_factor"] = check_replication_factor(
+                spec.replication_factor, self._conn.live_broker_count())
+        else:
+            check_replication_factor(spec.replication_factor, 1)
+        return kwargs
+
 def _topic_specs(
     new_topics: Iterable[NewTopic | str] | Mapping[str, Mapping[str, Any]],
 ) -> list[NewTopic]:
@@ -347,33 +389,10 @@ def _topic_specs(
     return specs
 
 
-def _create_arguments(spec: NewTopic) -> dict[str, Any]:
-    """Broker ``create_topic`` keyword arguments for a NewTopic; refuse what cannot be done."""
-    if spec.replication_factor not in (-1, 1) or spec.replica_assignments:
-        raise InvalidReplicationFactorError(
-            f"replication factor {spec.replication_factor} for topic {spec.name!r}: a pcmodel "
-            "Broker is one broker, so use 1 (or -1, the broker's default)"
-        )
-    kwargs: dict[str, Any] = {}
-    for key, value in spec.topic_configs.items():
-        if key not in _TOPIC_CONFIGS:
-            raise InvalidConfigurationError(
-                f"topic config {key!r} is not supported here; supported: "
-                f"{', '.join(sorted(_TOPIC_CONFIGS))}"
-            )
-        if key == "cleanup.policy":
-            if value != "delete":
-                raise InvalidConfigurationError(
-                    f"cleanup.policy={value!r}: only 'delete' exists here (no compaction)"
-                )
-        else:
-            kwargs[_TOPIC_CONFIGS[key]] = None if int(value) < 0 else int(value)
-    return kwargs
-
-
-def _total_count(spec: NewPartitions | int | Mapping[str, Any]) -> int:
+def _total_count(spec: NewPartitions | int | Mapping[str, Any]) -> tuple[int, list[list[int]]]:
+    """The new total and the replica assignments of the new partitions (``[]``: none)."""
     if isinstance(spec, NewPartitions):
-        return spec.total_count
+        return spec.total_count, list(spec.new_assignments or ())
     if isinstance(spec, Mapping):
-        return spec["count"]
-    return spec
+        return spec["count"], list(spec.get("assignments") or ())
+    return spec, []

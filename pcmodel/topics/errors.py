@@ -29,6 +29,7 @@ __all__ = [
     "InvalidConfigurationError",
     "InvalidPartitionsError",
     "InvalidProducerEpochError",
+    "InvalidReplicationAssignmentError",
     "InvalidReplicationFactorError",
     "InvalidSessionTimeoutError",
     "InvalidTopicError",
@@ -430,10 +431,18 @@ class GroupSubscribedToTopicError(BrokerResponseError):
 class InvalidReplicationFactorError(BrokerResponseError):
     """``create_topics`` asked for a replication factor the broker cannot give.
 
-    A single pcmodel ``Broker`` holds one replica of each partition: use 1 (or -1).
+    A single pcmodel ``Broker`` holds one replica of each partition: use 1 (or -1); a
+    ``Cluster`` at most as many as it has live brokers.
     """
 
     errno = 38
+
+
+class InvalidReplicationAssignmentError(BrokerResponseError):
+    """``create_topics`` or ``create_partitions`` placed replicas on brokers explicitly, which
+    pcmodel's brokers leave to their controller: ask for a replication factor instead."""
+
+    errno = 39
 
 
 class InvalidConfigurationError(BrokerResponseError):

@@ -6,7 +6,8 @@ Prior art: kafka-python's ``kafka/structs.py`` (``TopicPartition``, ``OffsetAndM
 ``kafka/producer/future.py`` (``RecordMetadata``),
 ``kafka/consumer/fetcher.py`` (``ConsumerRecord``) and ``kafka/consumer/subscription_state.py``
 (``ConsumerRebalanceListener``). Field names and order are the same as there, so code that unpacks
-these tuples or reads them by name moves to kafka-python unchanged.
+these tuples or reads them by name moves to kafka-python unchanged. ``PartitionReplicas`` is
+pcmodel's own: a partition of Kafka's Metadata response, which kafka-python 3 hands out as a dict.
 
 Every type is an immutable ``NamedTuple``: a record, once polled, cannot be edited by one consumer
 behind another's back, and a ``TopicPartition`` can be a dict key or a set member.
@@ -40,6 +41,7 @@ __all__ = [
     "OffsetAndTimestamp",
     "OffsetSpec",
     "OffsetTimestamp",
+    "PartitionReplicas",
     "RecordMetadata",
     "TopicPartition",
     "validate_topic_partition",
@@ -75,6 +77,19 @@ class OffsetAndTimestamp(NamedTuple):
     offset: int
     timestamp: int
     leader_epoch: int = -1
+
+
+class PartitionReplicas(NamedTuple):
+    """Where one partition's replicas are (Kafka's Metadata partition): its ``leader`` (``-1``
+    while it has none) in ``leader_epoch``, every broker holding a ``replicas`` copy, the
+    in-sync ones (``isr``) and those on brokers that are down (``offline``)."""
+
+    partition: int
+    leader: int
+    leader_epoch: int
+    replicas: tuple[int, ...]
+    isr: tuple[int, ...]
+    offline: tuple[int, ...]
 
 
 class OffsetSpec(enum.IntEnum):

@@ -61,9 +61,6 @@ class NodeConnection(ClusterConnection):
     :class:`~pcmodel.cluster.client.ClusterConnection`'s.
     """
 
-    #: Topic creation takes a replication factor, min.insync.replicas and unclean election.
-    replicates = True
-
     def __init__(self, connection: ClusterConnection, node_id: int) -> None:
         super().__init__(connection._cluster, connection._offsets)
         self.node_id = node_id
@@ -72,11 +69,6 @@ class NodeConnection(ClusterConnection):
         return f"<NodeConnection broker={self.node_id} of {self._cluster!r}>"
 
     # --- metadata -----------------------------------------------------------------------------
-
-    @property
-    def default_replication_factor(self) -> int:
-        """The replication factor of a topic created without one."""
-        return self._cluster.default_replication_factor
 
     def internal_topics(self) -> dict[str, int]:
         """``{"__consumer_offsets": partitions}``: the internal topics Metadata lists."""
@@ -97,18 +89,6 @@ class NodeConnection(ClusterConnection):
         every = [TopicPartition(topic, p) for topic, count in self.list_topics().items()
                  for p in range(count)]
         return {tp: v for tp, v in self.committed(group_id, every).items() if v is not None}
-
-    def create_topic(self, name: str, partitions: int = 1, *,
-                     replication_factor: int | None = None, min_insync_replicas: int = 1,
-                     unclean_leader_election_enable: bool = False,
-                     retention_records: int | None = None, retention_ms: int | None = None,
-                     **_: Any) -> None:
-        """Create a replicated topic (``replication_factor=None``: the cluster's default)."""
-        self._cluster.create_topic(
-            name, partitions, replication_factor=replication_factor,
-            min_insync_replicas=min_insync_replicas,
-            unclean_leader_election_enable=unclean_leader_election_enable,
-            retention_records=retention_records, retention_ms=retention_ms)
 
     # --- what this broker serves as leader ----------------------------------------------------
 
@@ -249,21 +229,12 @@ class ClusterNodeView:
 
     def partitions(self, topic: str, count: int) -> list[PartitionLeadership]:
         """The controller's state of each existing partition below ``count``."""
-        metadata = self.cluster.metadata()
-        live = self.cluster.live_brokers()
-        out = []
-        for p in range(count):
-            state = metadata.get(TopicPartition(topic, p))
-            if state is None:
-                continue
-            leader = -1 if state.leader is None else state.leader
-            out.append(PartitionLeadership(
-                p, leader, state.leader_epoch, state.replicas,
-                tuple(r for r in state.replicas if r in state.isr),
-                tuple(r for r in state.replicas if r not in live),
-                _LEADER_NOT_AVAILABLE if leader < 0 else 0,
-            ))
-        return out
+        try:
+            described = self.connection.describe_partitions(topic)
+        except UnknownTopicOrPartitionError:
+            return []
+        return [PartitionLeadership(*p, _LEADER_NOT_AVAILABLE if p.leader < 0 else 0)
+                for p in described if p.partition < count]
 
     def coordinator(self, group_id: str) -> BrokerAddress | None:
         """The leader of the group's ``__consumer_offsets`` partition, while it is alive."""

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from pcmodel.cluster.errors import NotEnoughReplicasAfterAppendError, NotEnoughReplicasError
+from pcmodel.topics.admin import KafkaAdminClient, NewPartitions, NewTopic
 from pcmodel.topics.errors import (
+    InvalidConfigurationError,
     InvalidPartitionsError,
+    InvalidReplicationAssignmentError,
+    InvalidReplicationFactorError,
     InvalidTopicError,
     UnknownTopicOrPartitionError,
 )
@@ -87,3 +92,52 @@ def test_deleting_checks_the_name(make_cluster):
         cluster.delete_topic("__consumer_offsets")
     with pytest.raises(UnknownTopicOrPartitionError):
         cluster.delete_topic("nope")
+
+
+@pytest.mark.timeout(30)
+def test_the_admin_client_creates_and_describes_replicated_topics(make_cluster):
+    cluster = make_cluster()
+    with KafkaAdminClient(broker=cluster) as admin:
+        admin.create_topics([NewTopic("t", 2, replication_factor=2,
+                                      topic_configs={"min.insync.replicas": "2"})])
+        admin.create_topics([NewTopic("d", 1)])  # the cluster's default factor: 3
+        cluster.settle()
+        for p, described in enumerate(admin.describe_topics(["t"])[0]["partitions"]):
+            state = cluster.metadata()[TopicPartition("t", p)]
+            assert described == {
+                "error_code": 0, "partition_index": p, "leader_id": state.leader,
+                "leader_epoch": state.leader_epoch, "replica_nodes": list(state.replicas),
+                "isr_nodes": list(state.replicas), "offline_replicas": []}
+            assert len(state.replicas) == 2
+        assert len(cluster.metadata()[TopicPartition("d", 0)].replicas) == 3
+        # min.insync.replicas=2 was honoured: with one of two replicas gone, acks="all" fails
+        # (before the append, or after it if the ISR shrinks while the produce waits).
+        first = cluster.metadata()[TopicPartition("t", 0)]
+        cluster.kill(first.replicas[1])
+        cluster.settle()
+        with pytest.raises((NotEnoughReplicasError, NotEnoughReplicasAfterAppendError)):
+            cluster.produce("t", 0, batch(b"x"), acks="all").get(timeout=5)
+
+        # Once the controller counts the broker dead (its session expired), its replicas are
+        # offline, out of the ISR, and a partition it led has moved.
+        dead = first.replicas[1]
+        cluster.run_for(2.0)  # past broker_session_timeout_ms (1500)
+        assert dead not in cluster.live_brokers()
+        for described in admin.describe_topics(["t"])[0]["partitions"]:
+            state = cluster.metadata()[TopicPartition("t", described["partition_index"])]
+            assert described["leader_id"] == state.leader != dead
+            assert described["offline_replicas"] == ([dead] if dead in state.replicas else [])
+            assert dead not in described["isr_nodes"]
+
+        # Kafka's rules for the factor and for placing replicas by hand, with two brokers alive.
+        with pytest.raises(InvalidReplicationFactorError,
+                           match="Replication factor: 3 larger than available brokers: 2"):
+            admin.create_topics([NewTopic("big", 1, replication_factor=3)])
+        with pytest.raises(InvalidReplicationAssignmentError, match="controller places"):
+            admin.create_topics([NewTopic("placed", 1, replica_assignments={0: [0, 2]})])
+        with pytest.raises(InvalidReplicationAssignmentError, match="controller places"):
+            admin.create_partitions({"t": NewPartitions(3, new_assignments=[[0, 2]])})
+        with pytest.raises(InvalidConfigurationError, match="unclean.leader.election.enable"):
+            admin.create_topics([NewTopic("u", 1, topic_configs={
+                "unclean.leader.election.enable": "maybe"})])
+        assert sorted(admin.list_topics()) == ["d", "t"]

@@ -9,6 +9,7 @@ from pcmodel.topics import (
     GroupNotEmptyError,
     InvalidConfigurationError,
     InvalidPartitionsError,
+    InvalidReplicationAssignmentError,
     InvalidReplicationFactorError,
     KafkaAdminClient,
     KafkaConfigurationError,
@@ -120,3 +121,31 @@ def test_admin_settings_are_checked():
         KafkaAdminClient(broker=broker, security_protocol="PLAINTEXT").close()
     with pytest.raises(KafkaConfigurationError, match="from kafka import"):
         KafkaAdminClient(bootstrap_servers="localhost:9092")
+
+
+def test_topic_configs_follow_kafkas_names_and_refuse_with_one_line(admin, broker):
+    # Storage and replication configs a lone in-memory broker has no use for are accepted.
+    admin.create_topics([NewTopic("k", 1, topic_configs={
+        "segment.bytes": "1048576", "min.insync.replicas": "2", "retention.ms": "-1"})])
+    assert broker.describe_topic("k").retention_ms is None
+    admin.create_topics([NewTopic("r", 1, topic_configs={"retention.ms": "60000"})])
+    assert broker.describe_topic("r").retention_ms == 60000
+    with pytest.raises(InvalidConfigurationError, match="retention.ms must be an integer"):
+        admin.create_topics([NewTopic("bad", 1, topic_configs={"retention.ms": "soon"})])
+    with pytest.raises(InvalidConfigurationError, match="unknown or unsupported topic config"):
+        admin.create_topics([NewTopic("bad", 1, topic_configs={"retention.mss": "1"})])
+    with pytest.raises(InvalidReplicationFactorError, match="larger than available brokers: 1"):
+        admin.create_topics([NewTopic("bad", 1, replication_factor=2)], validate_only=True)
+    assert "bad" not in admin.list_topics()
+
+
+def test_replica_assignments_are_accepted_only_where_they_are_the_only_one(admin, broker):
+    admin.create_topics([NewTopic("a", 2, replica_assignments={0: [0], 1: [0]})])
+    assert broker.partitions_for("a") == {0, 1}
+    with pytest.raises(InvalidReplicationAssignmentError, match="the only broker is 0"):
+        admin.create_topics([NewTopic("b", 1, replica_assignments={0: [1]})])
+    with pytest.raises(InvalidReplicationAssignmentError, match="the only broker is 0"):
+        admin.create_partitions({"a": NewPartitions(3, new_assignments=[[2]])})
+    assert broker.partitions_for("a") == {0, 1}
+    admin.create_partitions({"a": NewPartitions(3, new_assignments=[[0]])})
+    assert broker.partitions_for("a") == {0, 1, 2}

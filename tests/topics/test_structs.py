@@ -190,6 +190,7 @@ KAFKA_ERRNOS = {
     "TopicAlreadyExistsError": 36,
     "InvalidPartitionsError": 37,
     "InvalidReplicationFactorError": 38,
+    "InvalidReplicationAssignmentError": 39,
     "InvalidConfigurationError": 40,
     "OutOfOrderSequenceNumberError": 45,
     "InvalidProducerEpochError": 47,

@@ -1,13 +1,11 @@
 """CreateTopics, DeleteTopics, CreatePartitions: the admin client's topic operations.
 
 Each topic of a request succeeds or fails on its own, with Kafka's error code and message
-(TOPIC_ALREADY_EXISTS, UNKNOWN_TOPIC_OR_PARTITION, INVALID_PARTITIONS, ...). A replication
-factor above the number of live brokers is INVALID_REPLICATION_FACTOR, as Kafka answers (a lone
-broker takes 1 only). Topic configs: ``retention.ms`` and ``cleanup.policy=delete`` are
-honoured, and on a replicated cluster (a broker object with ``replicates``) also
-``min.insync.replicas`` and ``unclean.leader.election.enable``; common Kafka configs that mean
-nothing on an in-memory broker (segment settings...) are accepted with no effect; anything else
-is INVALID_CONFIG naming what is supported. Replicas are placed by the broker (a cluster's
+(TOPIC_ALREADY_EXISTS, UNKNOWN_TOPIC_OR_PARTITION, INVALID_PARTITIONS, ...). The replication
+factor and the topic configs follow :mod:`pcmodel.topics.topic_configs`, as pcmodel's own
+admin client does: a factor above the number of live brokers is INVALID_REPLICATION_FACTOR (a
+lone broker takes 1 only), a config neither honoured nor known to mean nothing here is
+INVALID_CONFIG naming what is supported. Replicas are placed by the broker (a cluster's
 controller), so an explicit assignment is accepted only where it is the only possible one (a
 lone broker's own id), else INVALID_REPLICA_ASSIGNMENT asking for a replication factor.
 """
@@ -27,69 +25,19 @@ from kafka.protocol.admin import (
 
 from pcmodel.topics.broker_topics import check_topic_name
 from pcmodel.topics.errors import TopicAlreadyExistsError, UnknownTopicOrPartitionError
+from pcmodel.topics.topic_configs import check_replication_factor, topic_options
 from pcmodel.wire.api import ApiHandler, RequestContext, error_code, kafka_errors
 
-__all__ = ["HANDLERS", "IGNORED_TOPIC_CONFIGS"]
+__all__ = ["HANDLERS"]
 
 #: Kafka's ``num.partitions`` default, used when a request leaves the count to the broker (-1).
 DEFAULT_PARTITIONS = 1
-#: Topic configs accepted and ignored: they tune storage or replication this broker has not.
-IGNORED_TOPIC_CONFIGS = frozenset({
-    "min.insync.replicas", "segment.bytes", "segment.ms", "segment.index.bytes",
-    "segment.jitter.ms", "flush.messages", "flush.ms", "index.interval.bytes",
-    "unclean.leader.election.enable", "preallocate", "message.downconversion.enable",
-    "compression.type", "max.message.bytes", "message.timestamp.type",
-    "file.delete.delay.ms", "delete.retention.ms", "min.cleanable.dirty.ratio",
-})
 
 
 class _Refused(Exception):  # noqa: N818 - carries a Kafka error code for one topic
     def __init__(self, code: int, message: str) -> None:
         super().__init__(message)
         self.code = code
-
-
-#: Topic configs a replicated cluster honours: name -> (keyword, parser).
-_REPLICATION_CONFIGS = {
-    "min.insync.replicas": ("min_insync_replicas", int),
-    "unclean.leader.election.enable": (
-        "unclean_leader_election_enable",
-        lambda v: {"true": True, "false": False}[str(v).strip().lower()],
-    ),
-}
-
-
-def _create_options(ctx: RequestContext, configs: list[Any]) -> dict[str, Any]:
-    options: dict[str, Any] = {}
-    replicates = getattr(ctx.broker, "replicates", False)
-    for config in configs or ():
-        name, value = config.name, config.value
-        if replicates and name in _REPLICATION_CONFIGS:
-            keyword, parse = _REPLICATION_CONFIGS[name]
-            try:
-                options[keyword] = parse(value)
-            except (KeyError, TypeError, ValueError):
-                raise _Refused(kafka_errors.InvalidConfigurationError.errno,
-                               f"{name} has an invalid value {value!r}") from None
-        elif name == "retention.ms":
-            try:
-                ms = int(value)
-            except (TypeError, ValueError):
-                raise _Refused(kafka_errors.InvalidConfigurationError.errno,
-                               f"retention.ms must be an integer, got {value!r}") from None
-            options["retention_ms"] = None if ms < 0 else ms
-        elif name == "cleanup.policy":
-            if value != "delete":
-                raise _Refused(kafka_errors.InvalidConfigurationError.errno,
-                               f"cleanup.policy={value!r} is not supported; only 'delete'")
-        elif name not in IGNORED_TOPIC_CONFIGS:
-            raise _Refused(
-                kafka_errors.InvalidConfigurationError.errno,
-                f"unknown or unsupported topic config {name!r}; supported: retention.ms, "
-                "cleanup.policy=delete (and, with no effect here: "
-                f"{', '.join(sorted(IGNORED_TOPIC_CONFIGS))})",
-            )
-    return options
 
 
 def _check_assignment(ctx: RequestContext, what: str, broker_ids: list[int]) -> None:
@@ -114,16 +62,9 @@ def _partition_count(ctx: RequestContext, topic: Any) -> tuple[int, int | None]:
             _check_assignment(ctx, f"partition {assignment.partition_index}",
                               list(assignment.broker_ids))
         return len(topic.assignments), None
-    live = len(ctx.view.brokers())
-    rf = topic.replication_factor
-    if rf != -1 and not 1 <= rf <= live:
-        raise _Refused(
-            kafka_errors.InvalidReplicationFactorError.errno,
-            f"Replication factor: {rf} larger than available brokers: {live}." if rf > live
-            else f"Replication factor must be larger than 0 (or -1 for the default), got {rf}.",
-        )
+    rf = check_replication_factor(topic.replication_factor, len(ctx.view.brokers()))
     partitions = DEFAULT_PARTITIONS if topic.num_partitions == -1 else topic.num_partitions
-    return partitions, None if rf == -1 else rf
+    return partitions, rf
 
 
 def _create_one(ctx: RequestContext, topic: Any,
@@ -131,7 +72,8 @@ def _create_one(ctx: RequestContext, topic: Any,
     """``(error code, message, partitions, replication factor)`` of one topic."""
     try:
         partitions, rf = _partition_count(ctx, topic)
-        options = _create_options(ctx, topic.configs)
+        configs = {config.name: config.value for config in topic.configs or ()}
+        options = topic_options(configs, replicates=getattr(ctx.broker, "replicates", False))
         if getattr(ctx.broker, "replicates", False):
             options["replication_factor"] = rf
         if validate_only:
