@@ -42,14 +42,23 @@ class GroupAdminMixin:
         self, broker_ids: Any = None, states_filter: Iterable[str] | None = None,
         types_filter: Iterable[str] | None = None,
     ) -> list[dict[str, Any]]:
-        """Every group: ``[{"group_id", "protocol_type", "group_state", "group_type"}]``."""
+        """Every group: ``[{"group_id", "protocol_type", "group_state", "group_type"}]``.
+
+        As Kafka's ListGroups: ``protocol_type`` is the one the group's members joined with
+        (``"consumer"`` for consumers), ``""`` for a group that only ever committed offsets;
+        every group here is of type ``"classic"`` (Kafka's first group protocol).
+        ``states_filter`` and ``types_filter`` keep the groups in one of the states (``"Stable"``,
+        ``"Empty"``, ...) or of one of the types named, ignoring case.
+        """
         self._check_open()
         states = None if states_filter is None else {s.lower() for s in states_filter}
+        types = None if types_filter is None else {t.lower() for t in types_filter}
         groups = []
-        for group_id in self._conn.list_groups():
-            state = self._describe(group_id)["group_state"]
-            if states is None or state.lower() in states:
-                groups.append({"group_id": group_id, "protocol_type": "consumer",
+        for group_id, (protocol_type, state) in self._conn.group_states().items():
+            state = getattr(state, "value", state)
+            if (states is None or state.lower() in states) and (types is None
+                                                                or "classic" in types):
+                groups.append({"group_id": group_id, "protocol_type": protocol_type or "",
                                "group_state": state, "group_type": "classic"})
         return groups
 
@@ -241,14 +250,14 @@ class GroupAdminMixin:
             "error_code": 0,
             "group_id": group_id,
             "group_state": state,
-            "protocol_type": "consumer" if desc.members or desc.committed else "",
+            "protocol_type": desc.protocol_type or "",
             "protocol_data": desc.assignor or "",
             "members": [
                 {
                     "member_id": m.member_id,
                     "group_instance_id": None,
                     "client_id": m.client_id,
-                    "client_host": "",
+                    "client_host": m.client_host,
                     "member_metadata": {"topics": list(m.subscription)},
                     "member_assignment": {"assigned_partitions": list(m.assignment)},
                 }

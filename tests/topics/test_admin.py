@@ -105,9 +105,28 @@ def test_groups_agree_with_the_consumers(admin, broker, make_consumer):
     assert admin.list_consumer_group_offsets("billing", partitions=[tp("t", 0)]) == {
         tp("t", 0): OffsetAndMetadata(2)
     }
+    assert member["client_host"] == broker.describe_group("billing").members[0].client_host
+
+    # A group that only committed (an admin's commit) has no protocol type, as in Kafka;
+    # the filters keep the groups in the states and of the types named, ignoring case.
+    admin.alter_group_offsets("ledger", {tp("t", 0): OffsetAndMetadata(1)})
+    assert admin.list_groups() == [
+        {"group_id": "billing", "protocol_type": "consumer", "group_state": "Stable",
+         "group_type": "classic"},
+        {"group_id": "ledger", "protocol_type": "", "group_state": "Empty",
+         "group_type": "classic"}]
+    assert [g["group_id"] for g in admin.list_groups(states_filter=["empty"])] == ["ledger"]
+    assert [g["group_id"] for g in admin.list_groups(types_filter=["Classic"])] == [
+        "billing", "ledger"]
+    assert admin.list_groups(types_filter=["consumer"]) == []  # KIP-848's groups: none here
+    assert admin.describe_groups(["ledger"])["ledger"]["protocol_type"] == ""
+    assert admin.delete_groups(["ledger"]) == {"ledger": "OK"}
+
     assert admin.delete_groups(["billing"]) == {"billing": GroupNotEmptyError.__name__}
     consumer.close()
     assert admin.describe_groups(["billing"])["billing"]["group_state"] == "Empty"
+    # The group keeps the protocol type its members joined with, as Kafka's does.
+    assert admin.describe_groups(["billing"])["billing"]["protocol_type"] == "consumer"
     assert admin.delete_consumer_groups(["billing"]) == [("billing", None)]
     assert admin.describe_groups(["billing"])["billing"]["group_state"] == "Dead"
     assert admin.list_groups() == []
