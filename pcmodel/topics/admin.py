@@ -204,9 +204,10 @@ class KafkaAdminClient(GroupAdminMixin):
     def describe_topics(self, topics: Iterable[str] | None = None) -> list[dict[str, Any]]:
         """Metadata of ``topics`` (all if ``None``), as kafka-python 3's list of dicts.
 
-        Each: ``{"error_code", "name", "is_internal", "partitions": [{"error_code",
+        Each: ``{"error_code", "name", "topic_id", "is_internal", "partitions": [{"error_code",
         "partition_index", "leader_id", "leader_epoch", "replica_nodes", "isr_nodes",
-        "offline_replicas"}]}``. A missing topic has ``error_code`` 3 (unknown topic) and no
+        "offline_replicas"}], "authorized_operations"}``; ``topic_id`` is ``None`` (topics
+        have no ids here) and so is ``authorized_operations`` (there are no ACLs). A missing topic has ``error_code`` 3 (unknown topic) and no
         partitions, as in Kafka's metadata response. On a cluster each partition is as the
         controller last decided it (a partition without a leader has leader ``-1`` and
         ``error_code`` 5, LEADER_NOT_AVAILABLE); a lone broker is node 0, leading every one.
@@ -221,6 +222,7 @@ class KafkaAdminClient(GroupAdminMixin):
             described.append({
                 "error_code": 0 if count is not None else 3,
                 "name": name,
+                "topic_id": None,
                 "is_internal": False,
                 "partitions": [
                     {"error_code": 5 if p.leader < 0 else 0, "partition_index": p.partition,
@@ -229,6 +231,7 @@ class KafkaAdminClient(GroupAdminMixin):
                      "offline_replicas": list(p.offline)}
                     for p in partitions
                 ],
+                "authorized_operations": None,
             })
         return described
 

@@ -13,9 +13,10 @@ Prior art: kafka-python's ``kafka/admin/_groups.py`` and the Java ``Admin`` inte
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from pcmodel.topics.consumer_protocol import decode_full_assignment, decode_subscription
 from pcmodel.topics.errors import (
     BrokerResponseError,
     GroupIdNotFoundError,
@@ -67,11 +68,17 @@ class GroupAdminMixin:
         include_authorized_operations: bool = False,
     ) -> dict[str, dict[str, Any]]:
         """``{group_id: {"group_id", "group_state", "protocol_type", "protocol_data",
-        "members": [...]}}``; an unknown group is in state ``"Dead"``, as Kafka answers.
+        "members": [...], "authorized_operations": None, "error": None}}``; an unknown group
+        is in state ``"Dead"``, as Kafka answers.
 
-        Each member: ``{"member_id", "group_instance_id", "client_id", "client_host",
-        "member_metadata": {"topics": [...]}, "member_assignment": {"assigned_partitions":
-        [TopicPartition, ...]}}``.
+        Each member, as kafka-python 3 decodes DescribeGroups: ``{"member_id",
+        "group_instance_id", "client_id", "client_host", "member_metadata": {"topics": [...],
+        "user_data": ..., "owned_partitions": [{"topic", "partitions"}, ...]},
+        "member_assignment": {"assigned_partitions": [{"topic": "t", "partitions": [0, 1]},
+        ...], "user_data": ...}}``. The subscription's fields are those of the version the
+        member wrote (``owned_partitions`` from version 1, ``generation_id`` 2, ``rack_id``
+        3); user data is ``None`` or text; the metadata and assignment are ``""`` outside
+        ``Stable``, and the raw bytes as text when they are not the consumer protocol's.
         """
         self._check_open()
         return {group_id: self._describe(group_id) for group_id in group_ids}
@@ -243,26 +250,29 @@ class GroupAdminMixin:
         try:
             desc = self._conn.describe_group(group_id)
         except GroupIdNotFoundError:
-            return {"error_code": 0, "group_id": group_id, "group_state": "Dead",
-                    "protocol_type": "", "protocol_data": "", "members": []}
-        state = getattr(desc.state, "value", desc.state)
+            return {"group_id": group_id, "group_state": "Dead", "protocol_type": "",
+                    "protocol_data": "", "members": [], "authorized_operations": None,
+                    "error": None}
         return {
-            "error_code": 0,
             "group_id": group_id,
-            "group_state": state,
+            "group_state": getattr(desc.state, "value", desc.state),
             "protocol_type": desc.protocol_type or "",
-            "protocol_data": desc.assignor or "",
+            "protocol_data": desc.protocol or "",
             "members": [
                 {
                     "member_id": m.member_id,
-                    "group_instance_id": None,
+                    "group_instance_id": m.group_instance_id,
                     "client_id": m.client_id,
                     "client_host": m.client_host,
-                    "member_metadata": {"topics": list(m.subscription)},
-                    "member_assignment": {"assigned_partitions": list(m.assignment)},
+                    "member_metadata": _as_kafka_python_decodes(m.member_metadata,
+                                                                _subscription_dict),
+                    "member_assignment": _as_kafka_python_decodes(m.member_assignment,
+                                                                  _assignment_dict),
                 }
                 for m in desc.members
             ],
+            "authorized_operations": None,
+            "error": None,
         }
 
     def _group_offsets(
@@ -295,3 +305,45 @@ class GroupAdminMixin:
                 outcome = type(exc)  # the group's refusal holds for every partition
             results.update(dict.fromkeys(known, outcome))
         return {tp: results[tp] for tp in offsets}
+
+
+def _as_kafka_python_decodes(raw: bytes, to_dict: Callable[[bytes], dict[str, Any]]
+                             ) -> dict[str, Any] | str:
+    """Member bytes as kafka-python 3's describe_groups shows them: decoded with the consumer
+    protocol when there are any and they decode, else the bytes as text."""
+    if raw:
+        try:
+            return to_dict(raw)
+        except ValueError:
+            pass
+    return _text(raw)
+
+
+def _text(raw: bytes | None) -> str | None:
+    """Bytes as kafka-python's ``to_dict`` renders them: text, undecodable bytes escaped."""
+    return None if raw is None else bytes(raw).decode(errors="backslashreplace")
+
+
+def _by_topic(partitions: Iterable[TopicPartition]) -> list[dict[str, Any]]:
+    grouped: dict[str, list[int]] = {}
+    for tp in partitions:
+        grouped.setdefault(tp.topic, []).append(tp.partition)
+    return [{"topic": topic, "partitions": numbers} for topic, numbers in grouped.items()]
+
+
+def _subscription_dict(raw: bytes) -> dict[str, Any]:
+    sub = decode_subscription(raw)
+    fields: dict[str, Any] = {"topics": list(sub.topics), "user_data": _text(sub.user_data)}
+    if sub.version >= 1:
+        fields["owned_partitions"] = _by_topic(sub.owned_partitions)
+    if sub.version >= 2:
+        fields["generation_id"] = sub.generation_id
+    if sub.version >= 3:
+        fields["rack_id"] = sub.rack_id
+    return fields
+
+
+def _assignment_dict(raw: bytes) -> dict[str, Any]:
+    assignment = decode_full_assignment(raw)
+    return {"assigned_partitions": _by_topic(assignment.partitions),
+            "user_data": _text(assignment.user_data)}

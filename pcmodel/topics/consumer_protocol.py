@@ -38,8 +38,10 @@ from pcmodel.topics.structs import TopicPartition
 
 __all__ = [
     "PROTOCOL_TYPE",
+    "Assignment",
     "Subscription",
     "decode_assignment",
+    "decode_full_assignment",
     "decode_subscription",
     "encode_assignment",
     "encode_subscription",
@@ -50,12 +52,15 @@ PROTOCOL_TYPE = "consumer"
 
 
 class Subscription(NamedTuple):
-    """A consumer's subscription: its topics, and the partitions it owns now (v1+)."""
+    """A consumer's subscription: its topics, the partitions it owns now (v1+), the generation
+    it last joined (v2+, ``-1`` when unknown or absent) and its rack (v3+, ``None``)."""
 
     topics: tuple[str, ...]
     owned_partitions: tuple[TopicPartition, ...] = ()
     user_data: bytes | None = None
     version: int = 1
+    generation_id: int = -1
+    rack_id: str | None = None
 
 
 def encode_subscription(
@@ -74,9 +79,14 @@ def decode_subscription(data: bytes) -> Subscription:
     topics = tuple(reader.string() for _ in range(reader.int32()))
     user_data = reader.bytes()
     owned: tuple[TopicPartition, ...] = ()
+    generation_id, rack_id = -1, None
     if version >= 1 and reader.remaining():
         owned = reader.partitions()
-    return Subscription(topics, owned, user_data, version)
+    if version >= 2 and reader.remaining():
+        generation_id = reader.int32()
+    if version >= 3 and reader.remaining():
+        rack_id = reader.nullable_string()
+    return Subscription(topics, owned, user_data, version, generation_id, rack_id)
 
 
 def encode_assignment(partitions: Iterable[TopicPartition]) -> bytes:
@@ -84,16 +94,37 @@ def encode_assignment(partitions: Iterable[TopicPartition]) -> bytes:
     return struct.pack(">h", 1) + _partitions(partitions) + _bytes(None)
 
 
+class Assignment(NamedTuple):
+    """A member's assignment: its partitions, grouped by topic as encoded, and user data."""
+
+    partitions: tuple[TopicPartition, ...]
+    user_data: bytes | None = None
+    version: int = 1
+
+
 def decode_assignment(data: bytes) -> tuple[TopicPartition, ...]:
     """Decode any version's assignment to its partitions; ``b""`` means none.
 
-    Raises ``ValueError`` for malformed bytes.
+    Raises ``ValueError`` for malformed bytes; what follows the partitions is not read.
     """
     if not data:
         return ()
     reader = _Reader(data)
     reader.int16()
     return reader.partitions()
+
+
+def decode_full_assignment(data: bytes) -> Assignment:
+    """Decode any version's assignment with its user data; ``b""`` is an empty one.
+
+    Raises ``ValueError`` for malformed bytes.
+    """
+    if not data:
+        return Assignment(())
+    reader = _Reader(data)
+    version = reader.int16()
+    partitions = reader.partitions()
+    return Assignment(partitions, reader.bytes() if reader.remaining() else None, version)
 
 
 # --- encoding ---------------------------------------------------------------------------------
@@ -159,6 +190,10 @@ class _Reader:
 
     def string(self) -> str:
         return self._raw(self.int16()).decode()
+
+    def nullable_string(self) -> str | None:
+        length = self.int16()
+        return None if length == -1 else self._raw(length).decode()
 
     def bytes(self) -> bytes | None:
         length = self.int32()

@@ -8,13 +8,20 @@ says so.
 
 from __future__ import annotations
 
+import struct
 import threading
 import time
 
 import pytest
 
 from pcmodel.topics.broker import Broker
-from pcmodel.topics.consumer_protocol import decode_subscription, encode_subscription
+from pcmodel.topics.consumer_protocol import (
+    Assignment,
+    Subscription,
+    decode_full_assignment,
+    decode_subscription,
+    encode_subscription,
+)
 from pcmodel.topics.coordinator import GroupCoordinator, GroupState, HeartbeatStatus
 from pcmodel.topics.errors import (
     IllegalArgumentError,
@@ -459,3 +466,21 @@ def test_subscriptions_round_trip_through_the_consumer_protocol():
     assert decoded.owned_partitions == (tp("a", 0), tp("a", 1))
     with pytest.raises(ValueError):
         decode_subscription(data[:5])
+
+
+def test_later_consumer_protocol_versions_decode_with_their_fields():
+    def string(text):
+        return struct.pack(">h", len(text)) + text.encode()
+    owned = struct.pack(">i", 1) + string("t") + struct.pack(">ii", 1, 0)
+    v3 = (struct.pack(">hi", 3, 1) + string("t") + struct.pack(">i", 2) + b"ud" + owned
+          + struct.pack(">i", 7) + string("rack-1"))
+    assert decode_subscription(v3) == Subscription(("t",), (tp("t", 0),), b"ud", 3, 7, "rack-1")
+    v2 = struct.pack(">h", 2) + v3[2: -len(string("rack-1"))]
+    assert decode_subscription(v2) == Subscription(("t",), (tp("t", 0),), b"ud", 2, 7, None)
+    v0 = struct.pack(">hi", 0, 1) + string("t") + struct.pack(">i", -1)
+    assert decode_subscription(v0) == Subscription(("t",), (), None, 0)
+    assignment = struct.pack(">h", 0) + owned + struct.pack(">i", 3) + b"abc"
+    assert decode_full_assignment(assignment) == Assignment((tp("t", 0),), b"abc", 0)
+    assert decode_full_assignment(b"") == Assignment(())
+    with pytest.raises(ValueError):
+        decode_full_assignment(assignment[:-1])

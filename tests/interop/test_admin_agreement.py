@@ -1,0 +1,111 @@
+"""pcmodel's KafkaAdminClient and kafka-python's, asked about the same broker, answer alike.
+
+kafka-python's admin client speaks the Kafka protocol to pcmodel's listener; pcmodel's calls
+the broker directly. A program moved between them by changing the import must see the same
+dicts: topics with their partitions' leaders and replicas (on a cluster with a dead broker
+too), groups with their decoded members, and committed offsets.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("kafka", reason="comparing admin clients needs kafka-python")
+
+import kafka  # noqa: E402
+from kafka.admin import KafkaAdminClient as KafkaPythonAdmin  # noqa: E402
+
+from pcmodel.cluster import Cluster  # noqa: E402
+from pcmodel.topics import Broker, KafkaConsumer, OffsetAndMetadata  # noqa: E402
+from pcmodel.topics.admin import KafkaAdminClient, NewTopic  # noqa: E402
+from pcmodel.topics.structs import TopicPartition  # noqa: E402
+from tests.conftest import wait_until  # noqa: E402
+
+
+def consume_all(consumer, count: int) -> None:
+    got = []
+
+    def more() -> bool:
+        for records in consumer.poll(timeout_ms=50).values():
+            got.extend(records)
+        return len(got) >= count
+    wait_until(more, timeout=30)
+
+
+def stable_with_one_member(admin, group: str) -> bool:
+    desc = admin.describe_groups([group])[group]
+    return desc["group_state"] == "Stable" and len(desc["members"]) == 1
+
+
+@pytest.mark.timeout(90)
+def test_topics_groups_and_offsets_look_the_same_through_both_admin_clients():
+    with Broker(group_initial_rebalance_delay_ms=300) as broker, \
+            broker.serve_kafka() as listener:
+        ours = KafkaAdminClient(broker=broker)
+        theirs = KafkaPythonAdmin(bootstrap_servers=listener.bootstrap_servers)
+        try:
+            ours.create_topics([NewTopic("t", 2), NewTopic("u", 1)])
+            broker.append("t", 0, [(None, b"a"), (None, b"b")])
+            broker.append("t", 1, [(None, b"c")])
+            # One group of kafka-python's consumer (subscription version 0), one of pcmodel's
+            # (version 1, with the partitions it owns), one that only committed, none unknown.
+            kp = kafka.KafkaConsumer("t", bootstrap_servers=listener.bootstrap_servers,
+                                     group_id="kp", client_id="kp-1",
+                                     auto_offset_reset="earliest", enable_auto_commit=False)
+            pc = KafkaConsumer("t", "u", broker=broker, group_id="pc", client_id="pc-1",
+                               auto_offset_reset="earliest", enable_auto_commit=False)
+            try:
+                consume_all(kp, 3)
+                kp.commit()
+                consume_all(pc, 3)
+                pc.commit()
+                ours.alter_group_offsets("ledger", {TopicPartition("u", 0): OffsetAndMetadata(
+                    0, "by hand")})
+                wait_until(lambda: stable_with_one_member(ours, "kp")
+                           and stable_with_one_member(ours, "pc"), timeout=30)
+
+                assert ours.describe_topics() == theirs.describe_topics()
+                assert ours.describe_topics(["t", "missing"]) == theirs.describe_topics(
+                    ["t", "missing"])
+                assert sorted(ours.list_groups(), key=str) == sorted(theirs.list_groups(),
+                                                                     key=str)
+                groups = ["kp", "pc", "ledger", "nobody"]
+                assert ours.describe_groups(groups) == theirs.describe_groups(groups)
+                member = ours.describe_groups(["pc"])["pc"]["members"][0]
+                assert member["member_metadata"] == {  # it owned nothing when it joined
+                    "topics": ["t", "u"], "user_data": None, "owned_partitions": []}
+                assert member["member_assignment"]["assigned_partitions"] == [
+                    {"topic": "t", "partitions": [0, 1]}, {"topic": "u", "partitions": [0]}]
+                assert ours.list_group_offsets(groups) == theirs.list_group_offsets(groups)
+            finally:
+                kp.close()
+                pc.close()
+            assert ours.describe_groups(["kp", "pc"]) == theirs.describe_groups(["kp", "pc"])
+        finally:
+            theirs.close()
+            ours.close()
+
+
+@pytest.mark.timeout(90)
+def test_a_clusters_partitions_look_the_same_through_both_admin_clients():
+    with Cluster(3, broker_session_timeout_ms=1000, replica_lag_time_max_ms=1000,
+                 tick_ms=10) as cluster, cluster.serve_kafka() as listeners:
+        ours = KafkaAdminClient(broker=cluster)
+        ours.create_topics([NewTopic("t", 3, replication_factor=2)])
+        state = cluster.metadata()[TopicPartition("t", 0)]
+        dead = state.replicas[0]  # the leader of partition 0
+        cluster.kill(dead)
+        wait_until(lambda: dead not in cluster.live_brokers()
+                   and all(p["leader_id"] not in (dead, -1)
+                           for p in ours.describe_topics(["t"])[0]["partitions"]), timeout=30)
+        theirs = KafkaPythonAdmin(bootstrap_servers=",".join(
+            f"{host}:{port}" for node, (host, port) in listeners.addresses.items()
+            if node != dead))
+        try:
+            described = ours.describe_topics(["t"])
+            assert described == theirs.describe_topics(["t"])
+            offline = [p["offline_replicas"] for p in described[0]["partitions"]]
+            assert offline.count([dead]) == 2  # each broker holds two of the six replicas
+        finally:
+            theirs.close()
+            ours.close()
