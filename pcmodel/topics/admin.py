@@ -95,9 +95,9 @@ class NewPartitions:
         return f"NewPartitions(total_count={self.total_count})"
 
 
-def _outcome(name_key: str, name: str, error: BrokerResponseError | None) -> dict[str, Any]:
+def _error_fields(error: BrokerResponseError | None) -> dict[str, Any]:
+    """A result's ``error_code`` and ``error_message``, as Kafka's responses carry them."""
     return {
-        name_key: name,
         "error_code": 0 if error is None else error.errno,
         "error_message": None if error is None else str(error),
     }
@@ -136,7 +136,11 @@ class KafkaAdminClient(GroupAdminMixin):
         raise_errors: bool = True,
         wait_for_metadata: bool = False,
     ) -> dict[str, Any]:
-        """Create topics; return ``{"topics": [{"name", "error_code", "error_message", ...}]}``.
+        """Create topics; return ``{"topics": [{"name", "topic_id", "error_code",
+        "error_message", "topic_config_error_code", "num_partitions", "replication_factor"}]}``
+        as kafka-python 3 does: the partitions and replication factor each topic got (the
+        broker's defaults resolved), ``-1`` for a topic that was not created, ``topic_id``
+        ``None`` (topics have no ids here).
 
         ``new_topics`` is a list of :class:`NewTopic`, a list of names, or kafka-python 3's dict
         ``{name: {"num_partitions": n, "replication_factor": r, "configs": {...}}}``. Each topic
@@ -150,11 +154,14 @@ class KafkaAdminClient(GroupAdminMixin):
         results, first_error = [], None
         for spec in specs:
             error = None
+            partitions, replication = spec.num_partitions, 1
             try:
                 kwargs = self._create_arguments(spec)
-                partitions = spec.num_partitions
                 if partitions == -1:
                     partitions = getattr(self._given, "num_partitions", 1)
+                if self._replicated():
+                    replication = (kwargs["replication_factor"]
+                                   or self._conn.default_replication_factor)
                 if validate_only:
                     if spec.name in self._conn.list_topics():
                         raise TopicAlreadyExistsError(f"topic {spec.name!r} already exists")
@@ -163,9 +170,13 @@ class KafkaAdminClient(GroupAdminMixin):
             except BrokerResponseError as exc:
                 error = exc
             results.append({
-                **_outcome("name", spec.name, error),
-                "num_partitions": spec.num_partitions,
-                "replication_factor": spec.replication_factor,
+                "name": spec.name,
+                "topic_id": None,
+                **_error_fields(error),
+                "topic_config_error_code": 0,
+                # As Kafka answers: what the topic got, or -1 when it was not created.
+                "num_partitions": partitions if error is None else -1,
+                "replication_factor": replication if error is None else -1,
             })
             first_error = first_error or error
         if raise_errors and first_error is not None:
@@ -177,7 +188,8 @@ class KafkaAdminClient(GroupAdminMixin):
     ) -> dict[str, Any]:
         """Delete topics with their records and committed offsets.
 
-        Returns ``{"responses": [{"name", "error_code", "error_message"}]}``; with
+        Returns ``{"topics": [{"name", "topic_id", "error_code", "error_message"}]}``, as
+        kafka-python 3 does (``topic_id`` is ``None``: topics have no ids here); with
         ``raise_errors`` the first failure (``UnknownTopicOrPartitionError``) is raised.
         """
         self._check_open()
@@ -190,11 +202,11 @@ class KafkaAdminClient(GroupAdminMixin):
                 self._conn.delete_topic(name)
             except BrokerResponseError as exc:
                 error = exc
-            results.append(_outcome("name", name, error))
+            results.append({"name": name, "topic_id": None, **_error_fields(error)})
             first_error = first_error or error
         if raise_errors and first_error is not None:
             raise first_error
-        return {"responses": results}
+        return {"topics": results}
 
     def list_topics(self) -> list[str]:
         """The names of every topic."""
@@ -207,10 +219,11 @@ class KafkaAdminClient(GroupAdminMixin):
         Each: ``{"error_code", "name", "topic_id", "is_internal", "partitions": [{"error_code",
         "partition_index", "leader_id", "leader_epoch", "replica_nodes", "isr_nodes",
         "offline_replicas"}], "authorized_operations"}``; ``topic_id`` is ``None`` (topics
-        have no ids here) and so is ``authorized_operations`` (there are no ACLs). A missing topic has ``error_code`` 3 (unknown topic) and no
-        partitions, as in Kafka's metadata response. On a cluster each partition is as the
-        controller last decided it (a partition without a leader has leader ``-1`` and
-        ``error_code`` 5, LEADER_NOT_AVAILABLE); a lone broker is node 0, leading every one.
+        have no ids here) and so is ``authorized_operations`` (there are no ACLs). A missing
+        topic has ``error_code`` 3 (unknown topic) and no partitions, as in Kafka's metadata
+        response. On a cluster each partition is as the controller last decided it (a
+        partition without a leader has leader ``-1`` and ``error_code`` 5,
+        LEADER_NOT_AVAILABLE); a lone broker is node 0, leading every one in epoch 0.
         """
         self._check_open()
         counts = self._conn.list_topics()
@@ -244,9 +257,12 @@ class KafkaAdminClient(GroupAdminMixin):
     ) -> dict[str, Any]:
         """Grow topics to a new total of partitions: ``{name: NewPartitions(n) | n}``.
 
-        Returns ``{"results": [{"name", "error_code", "error_message"}]}``; with
-        ``raise_errors`` the first failure (``InvalidPartitionsError`` for a total not above
-        the current count, ``UnknownTopicOrPartitionError``) is raised.
+        Returns ``{"throttle_time_ms": 0, "results": [{"name", "error_code",
+        "error_message"}]}``: the fields of kafka-python 3's answer, which is the
+        CreatePartitions response object itself (``response.results[0].error_code`` there,
+        ``result["results"][0]["error_code"]`` here). With ``raise_errors`` the first failure
+        (``InvalidPartitionsError`` for a total not above the current count,
+        ``UnknownTopicOrPartitionError``, ``InvalidReplicationAssignmentError``) is raised.
         """
         self._check_open()
         results, first_error = [], None
@@ -265,11 +281,11 @@ class KafkaAdminClient(GroupAdminMixin):
                     self._conn.add_partitions(name, total)
             except BrokerResponseError as exc:
                 error = exc
-            results.append(_outcome("name", name, error))
+            results.append({"name": name, **_error_fields(error)})
             first_error = first_error or error
         if raise_errors and first_error is not None:
             raise first_error
-        return {"results": results}
+        return {"throttle_time_ms": 0, "results": results}
 
     def list_partition_offsets(
         self, topic_partition_specs: Mapping[TopicPartition, OffsetSpec | int],
@@ -281,9 +297,12 @@ class KafkaAdminClient(GroupAdminMixin):
 
         Returns ``{TopicPartition: OffsetAndTimestamp}``; earliest and latest have timestamp
         ``-1``, and a timestamp after the last record gives offset and timestamp ``-1``, as
-        Kafka answers. ``isolation_level`` 1 (read committed) is the same as 0 here: there are
-        no transactions. Raises ``UnknownTopicOrPartitionError`` for a partition that does not
-        exist, ``UnsupportedVersionError`` for ``MAX_TIMESTAMP`` and the tiered-storage specs,
+        Kafka answers; ``leader_epoch`` is the partition leader's current epoch where an
+        offset was found (0 on a lone broker), ``-1`` where none was, as the Kafka listener
+        answers ListOffsets. ``isolation_level`` 1 (read
+        committed) is the same as 0 here: there are no transactions. Raises
+        ``UnknownTopicOrPartitionError`` for a partition that does not exist,
+        ``UnsupportedVersionError`` for ``MAX_TIMESTAMP`` and the tiered-storage specs,
         ``TypeError`` for a spec that is not an int.
         """
         self._check_open()
@@ -312,7 +331,10 @@ class KafkaAdminClient(GroupAdminMixin):
         if times:
             found.update({tp: OffsetAndTimestamp(-1, -1) if hit is None else hit
                           for tp, hit in self._conn.offsets_for_times(times).items()})
-        return {tp: found[tp] for tp in specs}
+        epochs = self._leader_epochs({tp.topic for tp in specs})
+        return {tp: found[tp]._replace(leader_epoch=epochs.get(tp, -1) if found[tp].offset >= 0
+                                       else -1)
+                for tp in specs}
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -362,6 +384,13 @@ class KafkaAdminClient(GroupAdminMixin):
             if list(brokers) != [0]:
                 raise InvalidReplicationAssignmentError(
                     f"{what} is assigned to brokers {list(brokers)}; the only broker is 0")
+
+    def _leader_epochs(self, topics: Iterable[str]) -> dict[TopicPartition, int]:
+        """The epoch of each partition's leader, for the topics named."""
+        counts = self._conn.list_topics()
+        return {TopicPartition(topic, p.partition): p.leader_epoch
+                for topic in topics if topic in counts
+                for p in self._partition_replicas(topic, counts[topic])}
 
     def _create_arguments(self, spec: NewTopic) -> dict[str, Any]:
         """Broker ``create_topic`` keyword arguments for a NewTopic; refuse what cannot be

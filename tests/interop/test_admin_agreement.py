@@ -8,6 +8,8 @@ too), groups with their decoded members, and committed offsets.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 pytest.importorskip("kafka", reason="comparing admin clients needs kafka-python")
@@ -104,8 +106,97 @@ def test_a_clusters_partitions_look_the_same_through_both_admin_clients():
         try:
             described = ours.describe_topics(["t"])
             assert described == theirs.describe_topics(["t"])
+            latest = {TopicPartition("t", p): -1 for p in range(3)}  # OffsetSpec.LATEST
+            answers = ours.list_partition_offsets(latest)
+            assert {tp: tuple(a) for tp, a in answers.items()} == {
+                tp: tuple(a) for tp, a in theirs.list_partition_offsets(
+                    {kafka.TopicPartition(*tp): spec for tp, spec in latest.items()}).items()}
+            assert answers[TopicPartition("t", 0)].leader_epoch == 1  # a new leader's epoch
             offline = [p["offline_replicas"] for p in described[0]["partitions"]]
             assert offline.count([dead]) == 2  # each broker holds two of the six replicas
+        finally:
+            theirs.close()
+            ours.close()
+
+
+def _comparable(answer):
+    """An answer with what differs only by the library made alike: error classes by name,
+    kafka-python's response objects as their dicts."""
+    if isinstance(answer, type) and issubclass(answer, Exception):
+        return answer.__name__
+    if hasattr(answer, "to_dict"):
+        return answer.to_dict()
+    if isinstance(answer, dict):
+        return {tuple(k) if isinstance(k, tuple) else k: _comparable(v)
+                for k, v in answer.items()}
+    if isinstance(answer, (list, tuple)) and not hasattr(answer, "_fields"):
+        return [_comparable(v) for v in answer]
+    if hasattr(answer, "_fields"):  # OffsetAndTimestamp, OffsetAndMetadata
+        return tuple(answer)
+    return answer
+
+
+@pytest.mark.timeout(90)
+def test_changes_answer_the_same_through_both_admin_clients():
+    """The same calls on two brokers, one through each client: the same answers and errors."""
+    from kafka.admin import NewPartitions as KafkaNewPartitions
+    from kafka.admin import NewTopic as KafkaNewTopic
+    from kafka.admin import OffsetSpec as KafkaOffsetSpec
+
+    from pcmodel.topics.admin import NewPartitions, OffsetSpec
+
+    with Broker(num_partitions=2) as theirs_broker, theirs_broker.serve_kafka() as listener, \
+            Broker(num_partitions=2) as ours_broker:
+        theirs = KafkaPythonAdmin(bootstrap_servers=listener.bootstrap_servers)
+        ours = KafkaAdminClient(broker=ours_broker)
+        # Each call gets an admin client and the library its arguments are built from.
+        kafka_python_kit = SimpleNamespace(
+            NewTopic=KafkaNewTopic, NewPartitions=KafkaNewPartitions,
+            OffsetSpec=KafkaOffsetSpec, tp=kafka.TopicPartition,
+            OffsetAndMetadata=kafka.OffsetAndMetadata)
+        pcmodel_kit = SimpleNamespace(
+            NewTopic=NewTopic, NewPartitions=NewPartitions, OffsetSpec=OffsetSpec,
+            tp=TopicPartition, OffsetAndMetadata=OffsetAndMetadata)
+        calls = [
+            ("create", lambda a, k: a.create_topics(
+                [k.NewTopic("t", 2, 1), k.NewTopic("d", -1, -1)])),
+            ("create again", lambda a, k: a.create_topics(
+                [k.NewTopic("t", 2, 1), k.NewTopic("x", 1, 1)], raise_errors=False)),
+            ("too many replicas", lambda a, k: a.create_topics(
+                [k.NewTopic("r", 1, 3)], raise_errors=False)),
+            ("unknown config", lambda a, k: a.create_topics(
+                [k.NewTopic("c", 1, 1, topic_configs={"retention.mss": "1"})],
+                raise_errors=False)),
+            ("validate only", lambda a, k: a.create_topics(
+                [k.NewTopic("v", 1, 1)], validate_only=True)),
+            ("grow", lambda a, k: a.create_partitions({"t": k.NewPartitions(3)})),
+            ("shrink", lambda a, k: a.create_partitions(
+                {"t": k.NewPartitions(2)}, raise_errors=False)),
+            ("append", None),
+            ("offsets", lambda a, k: a.list_partition_offsets(
+                {k.tp("t", 0): k.OffsetSpec.EARLIEST, k.tp("t", 1): k.OffsetSpec.LATEST,
+                 k.tp("t", 2): 1500})),
+            ("alter", lambda a, k: a.alter_group_offsets(
+                "g", {k.tp("t", 0): k.OffsetAndMetadata(1, "by hand", -1)})),
+            ("reset", lambda a, k: a.reset_group_offsets(
+                "g", {k.tp("t", 0): k.OffsetSpec.LATEST, k.tp("t", 1): k.OffsetSpec.EARLIEST})),
+            ("committed", lambda a, k: a.list_group_offsets({"g": None})),
+            ("delete offsets", lambda a, k: a.delete_group_offsets(
+                "g", [k.tp("t", 0), k.tp("t", 1), k.tp("t", 2)])),
+            ("delete groups", lambda a, k: a.delete_groups(["g", "nobody"])),
+            ("delete topics", lambda a, k: a.delete_topics(
+                ["x", "nope"], raise_errors=False)),
+            ("topics", lambda a, k: sorted(a.list_topics())),
+        ]
+        try:
+            for name, call in calls:
+                if call is None:
+                    for broker in (theirs_broker, ours_broker):
+                        broker.append("t", 2, [(None, b"a", (), 1000), (None, b"b", (), 2000)])
+                    continue
+                kafka_python = call(theirs, kafka_python_kit)
+                pcmodel = call(ours, pcmodel_kit)
+                assert _comparable(pcmodel) == _comparable(kafka_python), name
         finally:
             theirs.close()
             ours.close()

@@ -37,8 +37,8 @@ def test_create_list_describe_delete_topics(admin, broker):
     described = admin.describe_topics(["a", "missing"])
     assert [p["partition_index"] for p in described[0]["partitions"]] == [0, 1, 2]
     assert described[1]["error_code"] == UnknownTopicOrPartitionError.errno
-    assert admin.delete_topics(["b"])["responses"] == [
-        {"name": "b", "error_code": 0, "error_message": None}
+    assert admin.delete_topics(["b"])["topics"] == [
+        {"name": "b", "topic_id": None, "error_code": 0, "error_message": None}
     ]
     assert admin.list_topics() == ["a"]
 

@@ -153,13 +153,14 @@ def test_list_partition_offsets_answers_as_kafkas_list_offsets(admin, broker):
     broker.create_topic("t", 1)
     stamped(broker, "t", 5)
     t0 = tp("t", 0)
+    # A found offset carries the leader's epoch (a lone broker's is 0), a missing one -1.
     assert admin.list_partition_offsets({t0: OffsetSpec.EARLIEST}) == {
-        t0: OffsetAndTimestamp(0, -1)}
+        t0: OffsetAndTimestamp(0, -1, 0)}
     assert admin.list_partition_offsets({t0: OffsetSpec.LATEST}) == {
-        t0: OffsetAndTimestamp(5, -1)}
+        t0: OffsetAndTimestamp(5, -1, 0)}
     assert admin.list_partition_offsets({t0: OffsetTimestamp(2500)}) == {
-        t0: OffsetAndTimestamp(2, 3000)}
-    assert admin.list_partition_offsets({t0: 9_999}) == {t0: OffsetAndTimestamp(-1, -1)}
+        t0: OffsetAndTimestamp(2, 3000, 0)}
+    assert admin.list_partition_offsets({t0: 9_999}) == {t0: OffsetAndTimestamp(-1, -1, -1)}
     for spec in (OffsetSpec.MAX_TIMESTAMP, OffsetSpec.EARLIEST_LOCAL, -9):
         with pytest.raises(UnsupportedVersionError, match="serves EARLIEST, LATEST"):
             admin.list_partition_offsets({t0: spec})

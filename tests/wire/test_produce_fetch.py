@@ -231,17 +231,20 @@ def _list_offsets(raw, timestamp, version=6):
             Topic.ListOffsetsPartition(partition_index=0, current_leader_epoch=-1,
                                        timestamp=timestamp)])]))
     part = response.topics[0].partitions[0]
-    return part.error_code, part.offset, part.timestamp
+    epoch = part.leader_epoch if version >= 4 else None  # a field from version 4
+    return part.error_code, part.offset, part.timestamp, epoch
 
 
 @pytest.mark.parametrize("version", [1, 4, 6])
 def test_list_offsets_earliest_latest_and_by_time(broker, raw, version):
     broker.create_topic("t", 1, retention_records=3)
     broker.append("t", 0, [(None, b"v", (), ts) for ts in (100, 200, 300, 400, 500)])
-    assert _list_offsets(raw, -2, version) == (0, 2, -1)
-    assert _list_offsets(raw, -1, version) == (0, 5, -1)
-    assert _list_offsets(raw, 350, version) == (0, 3, 400)
-    assert _list_offsets(raw, 600, version) == (0, -1, -1)
+    epoch = 0 if version >= 4 else None  # the lone broker's leader epoch
+    assert _list_offsets(raw, -2, version) == (0, 2, -1, epoch)
+    assert _list_offsets(raw, -1, version) == (0, 5, -1, epoch)
+    assert _list_offsets(raw, 350, version) == (0, 3, 400, epoch)
+    # Nothing at or after the time: no offset, no timestamp and no epoch, as Kafka answers.
+    assert _list_offsets(raw, 600, version) == (0, -1, -1, None if version < 4 else -1)
 
 
 def test_statistics_show_requests_and_fetch_waits(broker, raw, listener):

@@ -7,8 +7,10 @@ answers). Earliest and latest answer timestamp ``-1``, as Kafka does.
 
 Only the partition's leader answers, and "latest" is its high watermark (what consumers may
 read); the request's ``current_leader_epoch`` (from v4) is checked as Fetch checks it
-(FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH, NOT_LEADER_OR_FOLLOWER), and the answer carries the
-leader epoch.
+(FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH, NOT_LEADER_OR_FOLLOWER), and an offset found
+carries the leader's current epoch (``-1`` with no offset, as Kafka answers). Kafka gives the
+epoch in which the record at that offset was written: the two differ only for records written
+before the last leader change.
 """
 
 from __future__ import annotations
@@ -65,7 +67,8 @@ def handle_list_offsets(ctx: RequestContext, request: Any) -> Any:
                           for p in ctx.view.partitions(topic.name, count)}
             partitions.append(PartitionResponse(
                 partition_index=part.partition_index, error_code=code, timestamp=timestamp,
-                offset=offset, leader_epoch=epochs.get(tp.partition, -1) if code == 0 else -1,
+                offset=offset,
+                leader_epoch=epochs.get(tp.partition, -1) if code == 0 and offset >= 0 else -1,
             ))
         topics.append(TopicResponse(name=topic.name, partitions=partitions))
     return ctx.response(throttle_time_ms=0, topics=topics)

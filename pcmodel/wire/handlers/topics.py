@@ -63,7 +63,9 @@ def _partition_count(ctx: RequestContext, topic: Any) -> tuple[int, int | None]:
                               list(assignment.broker_ids))
         return len(topic.assignments), None
     rf = check_replication_factor(topic.replication_factor, len(ctx.view.brokers()))
-    partitions = DEFAULT_PARTITIONS if topic.num_partitions == -1 else topic.num_partitions
+    partitions = topic.num_partitions
+    if partitions == -1:  # Kafka's num.partitions: the broker's setting
+        partitions = getattr(ctx.broker, "num_partitions", DEFAULT_PARTITIONS)
     return partitions, rf
 
 
