@@ -18,6 +18,8 @@
   under it) waits for the next one and is sent there, as Kafka clients rediscover their
   coordinator after NOT_COORDINATOR: members keep their ids and generation, and no rebalance
   follows. ``describe_group`` reports the committed offsets and lag from the replicated store.
+  These requests live in :mod:`pcmodel.cluster.client_groups`.
+* DeleteRecords goes to each partition's leader and waits for the followers to follow.
 
 Blocking calls wait on the cluster (for data, for a leader) without holding its lock.
 """
@@ -28,27 +30,26 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from pcmodel.cluster.client_groups import GroupRequestsMixin
 from pcmodel.cluster.cluster import Cluster
-from pcmodel.cluster.offsets import OFFSETS_TOPIC, OffsetsTopic
+from pcmodel.cluster.errors import RequestTimedOutError
+from pcmodel.cluster.offsets import OffsetsTopic
 from pcmodel.topics.broker import (
     AppendResult,
     FetchResult,
-    HeartbeatResult,
-    HeartbeatStatus,
-    JoinResult,
     TopicDescription,
 )
+from pcmodel.topics.broker_topics import delete_records_arguments
 from pcmodel.topics.errors import (
+    BrokerResponseError,
     IllegalStateError,
-    KafkaConnectionError,
     KafkaError,
     KafkaTimeoutError,
-    UnknownMemberIdError,
     UnknownTopicOrPartitionError,
 )
 from pcmodel.topics.log import RetentionPolicy
 from pcmodel.topics.structs import (
-    OffsetAndMetadata,
+    DeletedRecords,
     OffsetAndTimestamp,
     PartitionReplicas,
     TopicPartition,
@@ -59,11 +60,8 @@ __all__ = ["ClusterConnection"]
 
 _ACKS = {0: 0, 1: 1, -1: "all", "all": "all"}
 
-#: How long a heartbeat or commit waits for a new coordinator (seconds) before giving up.
-_COORDINATOR_WAIT = 5.0
 
-
-class ClusterConnection:
+class ClusterConnection(GroupRequestsMixin):
     """A client's view of a cluster: the broker API, routed to leaders and coordinators."""
 
     #: Producers pass their ``acks`` with each append (a single broker ignores them).
@@ -177,6 +175,42 @@ class ClusterConnection:
             raise UnknownTopicOrPartitionError(f"unknown topic {topic!r} in the cluster")
         return found
 
+    def delete_records(self, offsets: Mapping[TopicPartition, int],
+                       timeout: float | None = None) -> dict[TopicPartition, DeletedRecords]:
+        """DeleteRecords at each partition's leader, then wait up to ``timeout`` seconds
+        (default 30, Kafka clients' request timeout) until every live replica has deleted them
+        too: each answer's ``low_watermark`` is the partition's then, as Kafka's
+        DelayedDeleteRecords answers. A partition whose followers did not follow in time
+        answers ``RequestTimedOutError`` (the deletion stands and completes later).
+
+        Per partition, as :meth:`Broker.delete_records
+        <pcmodel.topics.broker_topics.TopicAdminMixin.delete_records>` answers, and
+        ``InvalidTopicError`` for ``__consumer_offsets``, ``LeaderNotAvailableError`` while a
+        partition has no leader.
+        """
+        items = delete_records_arguments(offsets)
+        results: dict[TopicPartition, DeletedRecords] = {}
+        targets: dict[TopicPartition, int] = {}
+        for tp, offset in items:
+            try:
+                targets[tp] = self._cluster.delete_records(tp.topic, tp.partition, offset)
+            except BrokerResponseError as exc:
+                results[tp] = DeletedRecords(-1, exc)
+
+        def followed() -> bool:
+            return all(self._cluster.low_watermark(*tp) >= target
+                       for tp, target in targets.items())
+
+        timeout = 30.0 if timeout is None else timeout
+        self._cluster.wait_for(followed, timeout)
+        for tp, target in targets.items():
+            low = self._cluster.low_watermark(*tp)
+            results[tp] = DeletedRecords(low) if low >= target else DeletedRecords(
+                -1, RequestTimedOutError(f"{tp}: the records below {target} were deleted at "
+                                         f"the leader, but a live replica still has them from "
+                                         f"{low} after {timeout} s"))
+        return {tp: results[tp] for tp, _ in items}
+
     def metadata_version(self) -> int:
         """Rises whenever a topic is created or deleted or gains partitions."""
         return self._cluster.metadata_version()
@@ -271,140 +305,7 @@ class ClusterConnection:
                 return results
             self._cluster.await_change(version, remaining)
 
-    # --- groups and offsets -------------------------------------------------------------------
-
-    def join_group(self, group_id: str, member_id: str, **settings: Any) -> JoinResult:
-        """JoinGroup at the group's coordinator (waiting up to ``timeout`` for one to exist).
-
-        Raises ``UnknownMemberIdError`` when no coordinator appeared in time or the member is
-        unknown to the current one: the consumer joins again as a new member.
-        """
-        return self._at_coordinator(group_id, settings.get("timeout"), "join_group",
-                                    member_id, **settings)
-
-    def sync_group(self, group_id: str, member_id: str, generation: int,
-                   **settings: Any) -> Any:
-        """SyncGroup at the group's coordinator; ``UnknownMemberIdError`` without one.
-
-        The answer that completes a generation is given once the group's metadata is stored
-        in the offsets topic (with ``acks="all"``), as Kafka's coordinator does."""
-        result = self._at_coordinator(group_id, settings.get("timeout"), "sync_group",
-                                      member_id, generation, **settings)
-        if not result.pending:
-            self._store_group_metadata(group_id)
-        return result
-
-    def group_states(self) -> dict[str, Any]:
-        """Every group a live broker coordinates, with its protocol type and state as its
-        coordinator has them."""
-        return self._coordinated_states(None)
-
-    def heartbeat(self, group_id: str, member_id: str, generation: int) -> HeartbeatResult:
-        """Heartbeat at the coordinator, waiting up to 5 s for one after a coordinator loss
-        (the new one loaded the group: the member is known there); ``UNKNOWN_MEMBER`` if none
-        appeared in that time, so the member rejoins."""
-        try:
-            result = self._at_coordinator(group_id, _COORDINATOR_WAIT, "heartbeat", member_id,
-                                          generation)
-        except UnknownMemberIdError:
-            return HeartbeatResult(HeartbeatStatus.UNKNOWN_MEMBER, self.metadata_version())
-        return result._replace(metadata_version=self.metadata_version())
-
-    def leave_group(self, group_id: str, member_id: str) -> None:
-        """Leave at the coordinator (nothing to do without one); a group left empty is
-        stored so."""
-        try:
-            self._at_coordinator(group_id, 0, "leave_group", member_id)
-        except _NoCoordinatorError:
-            return  # the member's session expires at the next coordinator
-        self._store_group_metadata(group_id)
-
-    def commit_offsets(self, group_id: str, generation: int, member_id: str,
-                       offsets: Mapping[TopicPartition, OffsetAndMetadata | int]) -> None:
-        """Check the member's generation at the coordinator, then write the offsets to the
-        replicated offsets topic with ``acks="all"`` and wait for them to be committed."""
-        # The coordinator checks the member and generation (fencing) and the partitions.
-        self._at_coordinator(group_id, _COORDINATOR_WAIT, "commit_offsets", generation,
-                             member_id, offsets)
-        stored = {TopicPartition._make(tp): v for tp, v in offsets.items()}
-        self._offsets.commit(group_id, stored, timeout=10.0).get(timeout=15.0)
-
-    def committed(self, group_id: str, partitions: Iterable[TopicPartition]
-                  ) -> dict[TopicPartition, OffsetAndMetadata | None]:
-        """The group's committed offsets, from the replicated offsets topic."""
-        tps = [TopicPartition._make(tp) for tp in partitions]
-        deadline = time.monotonic() + 10.0
-        while True:
-            try:
-                found = self._offsets.committed(group_id, tps)
-                break
-            except KafkaError:
-                if time.monotonic() > deadline:
-                    raise
-                self._cluster.await_change(self._cluster.change_count(), 0.05)
-        return found
-
-    def describe_group(self, group_id: str) -> Any:
-        """The group as its coordinator sees it, with the committed offsets (and the lag they
-        give against each partition's high watermark) from the replicated offsets topic."""
-        broker = self._coordinator_broker(group_id, 5.0)
-        if broker is None:
-            raise KafkaTimeoutError(f"no coordinator for group {group_id!r}")
-        described = broker.describe_group(group_id)
-        committed = self._offsets.all_committed(group_id)
-        existing = self._cluster.metadata()
-        tps = sorted(tp for tp in set(described.lag) | set(committed) if tp in existing)
-        ends = self.end_offsets(tps)
-        lag = {tp: None if tp not in committed else max(0, ends[tp] - committed[tp].offset)
-               for tp in tps}
-        return described._replace(committed=committed, lag=lag)
-
-    def delete_group(self, group_id: str) -> None:
-        """Delete the group at its coordinator, then its committed offsets and its stored
-        metadata from the offsets topic (tombstones), as Kafka's DeleteGroups does."""
-        broker = self._coordinator_broker(group_id, 5.0)
-        if broker is None:
-            raise KafkaTimeoutError(f"no coordinator for group {group_id!r}")
-        broker.delete_group(group_id)
-        self._wait_stored(self._offsets.remove_offsets(group_id, timeout=10.0))
-        self._wait_stored(self._offsets.store_group(group_id, None, timeout=10.0))
-
-    def delete_offsets(self, group_id: str, partitions: Iterable[TopicPartition]
-                       ) -> dict[TopicPartition, KafkaError | None]:
-        """OffsetDelete: the coordinator decides which offsets go (as
-        :meth:`Broker.delete_offsets <pcmodel.topics.broker_offsets.CommittedOffsetsMixin.
-        delete_offsets>`), then they are tombstoned in the offsets topic, waited for; a group
-        the coordinator deleted (left empty with no offset) loses its stored metadata too.
-        """
-        tps = [TopicPartition._make(tp) for tp in partitions]
-        broker = self._coordinator_broker(group_id, 5.0)
-        if broker is None:
-            raise KafkaTimeoutError(f"no coordinator for group {group_id!r}")
-        results = broker.delete_offsets(group_id, tps)
-        deleted = [tp for tp, error in results.items() if error is None]
-        self._wait_stored(self._offsets.remove_offsets(group_id, deleted, timeout=10.0))
-        if group_id not in broker.list_groups():
-            self._wait_stored(self._offsets.store_group(group_id, None, timeout=10.0))
-        return results
-
-    def list_groups(self) -> list[str]:
-        """Every group a live broker coordinates."""
-        return list(self._coordinated_states(None))
-
     # --- internals ----------------------------------------------------------------------------
-
-    def _coordinated_states(self, node_id: int | None) -> dict[str, Any]:
-        """``{group: (protocol type, state)}`` of the groups each live broker (or broker
-        ``node_id`` only) coordinates now. A broker that coordinated a group before keeps its
-        copy of it, which may be stale, so only the coordinator's counts."""
-        self._offsets.load_all()
-        states: dict[str, Any] = {}
-        for node in self._cluster.nodes:
-            if node.alive and node_id in (None, node.node_id):
-                for group, state in node.broker.group_states().items():
-                    if self._offsets.coordinator(group) == node.node_id:
-                        states[group] = state
-        return dict(sorted(states.items()))
 
     def _produce(self, topic: str, partition: int, records: Sequence, timeout: float | None,
                  acks: int | str, producer: tuple[int, int, int] | None,
@@ -427,69 +328,6 @@ class ClusterConnection:
             if time.monotonic() > deadline:
                 raise KafkaTimeoutError(f"{tp} had no leader for 10 s")
             self._cluster.await_change(self._cluster.change_count(), 0.05)
-
-    def _at_coordinator(self, group_id: str, wait: float | None, method: str, /,
-                        *args: Any, **kwargs: Any) -> Any:
-        """Call ``method`` at the group's coordinator, once it has loaded the group.
-
-        A coordinator that dies during the call is no error yet: the call goes to the next
-        one (which loads the group from the offsets topic), within ``wait`` seconds (30 when
-        ``None``). ``UnknownMemberIdError`` when no coordinator appeared in time.
-        """
-        deadline = time.monotonic() + (30.0 if wait is None else wait)
-        while True:
-            broker = self._coordinator_broker(group_id, max(0.0, deadline - time.monotonic()))
-            if broker is None:
-                raise _NoCoordinatorError(f"no coordinator for group {group_id!r} right now; "
-                                          "join again")
-            try:
-                return getattr(broker, method)(group_id, *args, **kwargs)
-            except KafkaConnectionError as exc:
-                if time.monotonic() >= deadline:
-                    raise _NoCoordinatorError(f"the coordinator of group {group_id!r} died "
-                                              "during the call; join again") from exc
-            # Its process died: wait for the controller to notice and elect the next one.
-            self._cluster.await_change(self._cluster.change_count(), 0.05)
-
-    def _store_group_metadata(self, group_id: str) -> None:
-        """Store the group's metadata if the coordinator has a new one (a generation was
-        assigned, or the group became empty), and wait until it is committed."""
-        broker = self._coordinator_broker(group_id, 0)
-        if broker is None:
-            return  # the coordinator is gone; the next one has the last stored generation
-        try:
-            record = broker.group_metadata(group_id)
-        except KafkaConnectionError:
-            return
-        if record is not None:
-            self._wait_stored(self._offsets.store_group(group_id, record, timeout=10.0))
-
-    @staticmethod
-    def _wait_stored(future: Any) -> None:
-        if future is not None:
-            future.get(timeout=15.0)
-
-    def _coordinator_broker(self, group_id: str, timeout: float | None) -> Any:
-        deadline = time.monotonic() + (30.0 if timeout is None else timeout)
-        p = self._offsets.partition_for(group_id)
-        while True:
-            state = self._cluster.metadata().get(TopicPartition(OFFSETS_TOPIC, p))
-            if state is not None and state.leader is not None and \
-                    self._cluster.nodes[state.leader].alive:
-                try:
-                    leader = self._offsets.load(group_id)  # a new coordinator loads first
-                except KafkaError:
-                    leader = None  # it moved again meanwhile
-                if leader is not None and self._cluster.nodes[leader].alive:
-                    return self._cluster.nodes[leader].broker
-            if time.monotonic() >= deadline:
-                return None
-            self._cluster.await_change(self._cluster.change_count(),
-                                       min(0.05, max(0.0, deadline - time.monotonic())))
-
-
-class _NoCoordinatorError(UnknownMemberIdError):
-    """No coordinator answered in time: to the member, as good as being unknown (it rejoins)."""
 
 
 def _unknown() -> Any:

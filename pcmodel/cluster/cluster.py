@@ -229,15 +229,17 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, Driving):
             return self._state(TopicPartition(topic, partition)).isr
 
     def replica_status(self, topic: str, partition: int) -> list[ReplicaStatus]:
-        """Each replica's role, log end offset and high watermark, in replica order."""
+        """Each replica's role, log start and end offsets and high watermark, in replica
+        order."""
         tp = TopicPartition(topic, partition)
         with self._lock:
             st = self._state(tp)
             out = []
             for b in st.replicas:
                 node = self.nodes[b]
-                _, leo, hw = node.replicas[tp].offsets
-                out.append(ReplicaStatus(b, node.alive, st.leader == b, leo, hw, b in st.isr))
+                start, leo, hw = node.replicas[tp].offsets
+                out.append(ReplicaStatus(b, node.alive, st.leader == b, leo, hw, b in st.isr,
+                                         start))
             return out
 
     def log(self, broker: int, topic: str, partition: int) -> list[LogRecord]:

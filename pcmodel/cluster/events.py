@@ -28,7 +28,8 @@ class ClusterEvent(NamedTuple):
 
 
 class ReplicaStatus(NamedTuple):
-    """One replica as it is now: its broker, role, log end offset, HW, ISR membership."""
+    """One replica as it is now: its broker, role, log end offset, HW, ISR membership, and
+    its log start offset (the first record it still holds)."""
 
     broker: int
     alive: bool
@@ -36,3 +37,4 @@ class ReplicaStatus(NamedTuple):
     log_end_offset: int
     high_watermark: int
     in_isr: bool
+    log_start_offset: int = 0

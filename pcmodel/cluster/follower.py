@@ -4,7 +4,8 @@ This is Kafka's ``AbstractFetcherThread`` in one function: while the replica sti
 reconcile its log with a new leader, it asks the leader where its latest epoch ends
 (OffsetsForLeaderEpoch) and truncates (:func:`~pcmodel.cluster.epochs.truncation_step`, possibly
 in several rounds); then it fetches from its log end through the leader's ordinary fetch path
-and appends the copies. Called with the cluster lock held, by a broker that can reach the leader.
+and appends the copies, and moves its log start to the leader's. Called with the cluster lock
+held, by a broker that can reach the leader.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ def replicate_once(follower_id: int, replica: Any, leader: Any,
                    on_truncate: Callable[[int, tuple], None]) -> bool:
     """One round for ``replica`` (on broker ``follower_id``) against the ``leader`` node.
 
-    Returns True if records were copied (or the log was reset). ``on_truncate(offset, records)``
-    is told about every truncation that removed records. A fenced or stale epoch (the follower
-    or the leader has not heard of the latest election yet) copies nothing and returns False.
+    Returns True if records were copied (or the log was reset, or its start moved).
+    ``on_truncate(offset, records)`` is told about every truncation that removed records. A
+    fenced or stale epoch (the follower or the leader has not heard of the latest election
+    yet) copies nothing and returns False.
     """
     state = replica.state
     tp = replica.tp
@@ -50,4 +52,8 @@ def replicate_once(follower_id: int, replica: Any, leader: Any,
         return True
     replica.append_copy(response.records, response.high_watermark, response.epochs,
                         response.batches)
-    return bool(response.records)
+    # The leader's log start moves on DeleteRecords and retention; a follower's follows it
+    # (Kafka's maybeIncrementLogStartOffset with the leader's), so every replica holds the
+    # same records and the leader knows when a deletion has reached them all.
+    moved = replica.advance_start(response.log_start_offset)
+    return bool(response.records) or moved

@@ -175,6 +175,17 @@ class NodeHost:
         except KafkaError as exc:
             return "error", exc
 
+    def delete_records_as_leader(self, tp: TopicPartition, offset: int) -> int:
+        """DeleteRecords as the partition's leader (see ``ClusterNode``); returns the offset
+        the records were deleted below."""
+        def delete() -> int:
+            with self.lock:
+                target = self.node.delete_records_as_leader(tp, offset)
+                self.changed.notify_all()  # followers long-polling: the start moved
+                return target
+
+        return self._as_leader(delete)
+
     def completions(self, timeout: float) -> list[tuple[int, bool, Any]]:
         """Wait up to ``timeout`` seconds for answered produces; return ``(token, ok, value)``."""
         deadline = time.monotonic() + timeout

@@ -26,7 +26,8 @@ __all__ = ["NODE_METHODS", "NodeServer", "host_main"]
 #: What the cluster and the other brokers may ask a broker process (besides client methods).
 NODE_METHODS = ("produce", "completions", "fetch", "offsets", "log", "add_replicas",
                 "remove_topic", "add_partitions", "end_offset_for_epoch", "set_isolated",
-                "set_slowness", "replica_fetch", "offsets_for_leader_epoch", "replica_offsets")
+                "set_slowness", "replica_fetch", "offsets_for_leader_epoch", "replica_offsets",
+                "delete_records_as_leader")
 
 
 class NodeServer(BrokerServer):

@@ -3,7 +3,8 @@
 A broker process keeps each replica's records in memory (an ordinary partition log) *and*
 writes every change of the replica to its journal file before it answers the request that
 caused it: appended records (with the leader epochs and idempotent-producer batches they
-carry), truncations, a restart at a new log start, high-watermark moves. A restarted broker
+carry), truncations, a restart at a new log start, a log start moved by DeleteRecords,
+high-watermark moves. A restarted broker
 replays the journal and has the log it had when it died, as a crashed Kafka broker recovers
 its segments from disk; then the leader-epoch rule truncates what it must.
 
@@ -88,6 +89,9 @@ def replay_log(entries: list[tuple]) -> tuple[list[LogRecord], int, int]:
             records = [r for r in records if r.offset < entry[1]]
         elif kind == "restart":
             records, start = [], entry[1]
+        elif kind == "start":
+            records = [r for r in records if r.offset >= entry[1]]
+            start = max(start, entry[1])
         elif kind == "hw":
             hw = entry[1]
     leo = records[-1].offset + 1 if records else start
@@ -182,6 +186,12 @@ class DurableReplica(Replica):
         self._write(("restart", offset))
         self._journaled_epochs = self.epochs.entries
 
+    def advance_start(self, offset: int) -> bool:
+        moved = super().advance_start(offset)
+        if moved:
+            self._write(("start", self.offsets[0]))
+        return moved
+
     def _set_hw(self, offset: int) -> None:
         if offset != self.high_watermark:
             self._write(("hw", offset))
@@ -213,6 +223,8 @@ class DurableReplica(Replica):
                 Replica.truncate(self, entry[1])
             elif kind == "restart":
                 Replica.restart_at(self, entry[1])
+            elif kind == "start":
+                Replica.advance_start(self, entry[1])
             elif kind == "epochs":
                 self._set_epochs(entry[1])
             elif kind == "hw":

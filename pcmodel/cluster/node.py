@@ -32,6 +32,7 @@ from pcmodel.cluster.producers import BatchInfo
 from pcmodel.cluster.purgatory import DelayedProduce, ProduceFuture, ProduceResult
 from pcmodel.cluster.replica import Replica
 from pcmodel.topics.broker import Broker, FetchError, FetchResult
+from pcmodel.topics.broker_topics import delete_records_target
 from pcmodel.topics.errors import KafkaConnectionError, UnknownTopicOrPartitionError
 from pcmodel.topics.log import LogRecord
 from pcmodel.topics.structs import TopicPartition
@@ -193,6 +194,16 @@ class ClusterNode:
         for tp in offsets:
             self._leader_replica(tp)
         return self.broker.fetch(offsets, max_records=max_records, timeout=0)
+
+    def delete_records_as_leader(self, tp: TopicPartition, offset: int) -> int:
+        """DeleteRecords: delete the records below ``offset`` (``-1``: the high watermark)
+        and move the log start there; followers follow at their next fetch. Returns the
+        offset. Raises ``NotLeaderForPartitionError``, ``UnknownTopicOrPartitionError``,
+        ``OffsetOutOfRangeError`` (below ``-1`` or beyond the high watermark)."""
+        replica = self._leader_replica(tp)
+        target = delete_records_target(tp, offset, replica.high_watermark)
+        replica.advance_start(target)
+        return target
 
     def replica_fetch(self, follower: int, tp: TopicPartition, fetch_offset: int,
                       leader_epoch: int) -> ReplicaFetchResponse:

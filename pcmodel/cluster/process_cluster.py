@@ -221,8 +221,9 @@ class ProcessCluster(ProcessFaults, Cluster):
         out = []
         for b in st.replicas:
             node = self.nodes[b]
-            _, leo, hw = self._offsets(node, tp)
-            out.append(ReplicaStatus(b, node.alive, st.leader == b, leo, hw, b in st.isr))
+            start, leo, hw = self._offsets(node, tp)
+            out.append(ReplicaStatus(b, node.alive, st.leader == b, leo, hw, b in st.isr,
+                                     start))
         return out
 
     replica_status.__doc__ = Cluster.replica_status.__doc__
@@ -267,6 +268,19 @@ class ProcessCluster(ProcessFaults, Cluster):
         return future
 
     produce.__doc__ = Cluster.produce.__doc__
+
+    def delete_records(self, topic: str, partition: int, offset: int) -> int:
+        tp = TopicPartition(topic, partition)
+        with self._lock:
+            self._check_open()
+            self._check_deletable(tp)
+            node = self._produce_target(tp, None)
+        target = node.call("delete_records_as_leader", tp, offset)
+        with self._lock:
+            self._notify()
+        return target
+
+    delete_records.__doc__ = Cluster.delete_records.__doc__
 
     def fetch(self, broker: int, offsets: dict[TopicPartition, int], max_records: int = 500
               ) -> dict[TopicPartition, FetchResult]:

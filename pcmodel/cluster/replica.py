@@ -206,6 +206,13 @@ class Replica:
                     self.producers.record(batch)
         self._set_hw(min(leader_hw, self.leo))
 
+    def advance_start(self, offset: int) -> bool:
+        """Delete the local records below ``offset`` (never past the log end): the leader's
+        DeleteRecords, or a follower following its leader's log start. True if it moved."""
+        before = self.offsets[0]
+        return self.broker.advance_replica_start(self.tp.topic, self.tp.partition,
+                                                 offset) > before
+
     def restart_at(self, offset: int) -> None:
         """Empty the local log and continue at the leader's log start (retention moved it)."""
         self.broker.restart_replica_at(self.tp.topic, self.tp.partition, offset)

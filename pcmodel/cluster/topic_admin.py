@@ -1,10 +1,15 @@
-"""Deleting topics and adding partitions on a cluster (a mixin of ``Cluster``).
+"""Deleting topics, adding partitions and deleting records on a cluster (a mixin of ``Cluster``).
 
 The controller changes the topic's partitions (Kafka's DeleteTopics / CreatePartitions go to
 the controller too) and every broker follows: a deleted topic's replicas and local logs go —
 on brokers that are down as well, as a Kafka broker deletes them when it returns — and produce
 requests waiting for its replication fail with UNKNOWN_TOPIC_OR_PARTITION; new partitions get
 replicas placed round-robin after the existing ones, and first leaders from the live replicas.
+
+Deleting records (Kafka's DeleteRecords) goes to the partition's leader, which moves its log
+start; each follower moves its own to the leader's at its next fetch, and the partition's *low
+watermark*, the smallest log start among its live replicas, tells when every live copy is
+gone (Kafka's ``lowWatermarkIfLeader``, which its DeleteRecords answer waits for).
 
 Committed offsets of a deleted topic are removed from ``__consumer_offsets`` with tombstones,
 as Kafka's coordinators do (``GroupMetadataManager.cleanupGroupMetadata``), so a topic created
@@ -21,6 +26,7 @@ from pcmodel.topics.errors import (
     InvalidTopicError,
     UnknownTopicOrPartitionError,
 )
+from pcmodel.topics.structs import TopicPartition
 
 __all__ = ["TopicAdmin"]
 
@@ -52,6 +58,37 @@ class TopicAdmin:
             offsets = self._offsets_topic
         if offsets is not None:  # outside the lock: the tombstones are produced and waited for
             offsets.remove_topic(name)
+
+    def delete_records(self, topic: str, partition: int, offset: int) -> int:
+        """Delete the partition's records below ``offset`` (``-1``: below the high watermark)
+        at its leader, which moves its log start there; followers follow at their next fetch
+        (:meth:`low_watermark` tells when all live ones have). Returns the offset.
+
+        Raises ``UnknownTopicOrPartitionError``, ``InvalidTopicError`` for an internal topic,
+        ``LeaderNotAvailableError`` while the partition has no leader, and
+        ``OffsetOutOfRangeError`` for an offset below ``-1`` or beyond the high watermark
+        (records not yet committed cannot be deleted).
+        """
+        tp = TopicPartition(topic, partition)
+        with self._lock:
+            self._check_open()
+            self._check_deletable(tp)
+            target = self._produce_target(tp, None).delete_records_as_leader(tp, offset)
+            self._notify()
+            return target
+
+    def low_watermark(self, topic: str, partition: int) -> int:
+        """The smallest log start offset among the partition's live replicas: no live broker
+        holds a record below it (Kafka's ``lowWatermarkIfLeader``); ``-1`` while none is
+        alive."""
+        starts = [r.log_start_offset for r in self.replica_status(topic, partition) if r.alive]
+        return min(starts, default=-1)
+
+    def _check_deletable(self, tp: TopicPartition) -> None:
+        self._state(tp)  # UnknownTopicOrPartitionError
+        if tp.topic.startswith("__"):
+            raise InvalidTopicError(f"{tp.topic!r} is an internal topic of the cluster; its "
+                                    "records cannot be deleted")
 
     def add_partitions(self, name: str, total: int) -> None:
         """Grow topic ``name`` to ``total`` partitions (Kafka's CreatePartitions).

@@ -1,7 +1,7 @@
 """What clients use of a cluster (a mixin of ``Cluster``): the connection pcmodel's clients use
 (:meth:`ClientSupport.connect`), Kafka listeners for real clients
 (:meth:`ClientSupport.serve_kafka`), the live brokers, observers of the cluster's events, and
-waits for topic metadata changes and for any change at all."""
+waits for topic metadata changes, for any change at all, and for a condition."""
 
 from __future__ import annotations
 
@@ -105,6 +105,28 @@ class ClientSupport:
         :meth:`await_change`)."""
         with self._lock:
             return self._changes
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for ``predicate()`` to be true; return whether it
+        became true. A stepped cluster is driven tick by tick meanwhile (``timeout`` is then
+        virtual time); otherwise the predicate is asked again at each change, and at least
+        every 50 ms (a broker process's changes are not all counted here)."""
+        if self.mode == "steps":
+            end = self.clock() + timeout
+            while not predicate():
+                if self.clock() >= end:
+                    return False
+                self.advance()
+            return True
+        deadline = time.monotonic() + timeout
+        while True:
+            count = self.change_count()
+            if predicate():
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            self.await_change(count, min(remaining, 0.05))
 
     def await_change(self, count: int, timeout: float) -> None:
         """Wait up to ``timeout`` seconds for :meth:`change_count` to move past ``count``

@@ -287,6 +287,49 @@ class KafkaAdminClient(GroupAdminMixin):
             raise first_error
         return {"throttle_time_ms": 0, "results": results}
 
+    def delete_records(
+        self, records_to_delete: Mapping[TopicPartition, int], timeout_ms: float | None = None,
+        partition_leader_id: Any = None,
+    ) -> dict[TopicPartition, dict[str, int]]:
+        """Delete each partition's records below the offset given (``-1``: below the high
+        watermark): Kafka's DeleteRecords, which moves the partition's log start.
+
+        Returns ``{TopicPartition: {"partition_index", "low_watermark", "error_code"}}`` as
+        kafka-python 3 does; ``low_watermark`` is the new first offset of every live replica
+        (on a cluster the call waits, up to ``timeout_ms`` or ``request_timeout_ms``, for the
+        followers to delete too). Raises as kafka-python does: ``UnknownTopicOrPartitionError``
+        before anything is deleted if a partition does not exist; else, once every partition
+        was tried, one failed partition's error (``OffsetOutOfRangeError`` for an offset beyond
+        the high watermark, ...), or ``BrokerResponseError`` naming each failure when several
+        failed. Consumers positioned below the new start reset by
+        their ``auto_offset_reset``; committed offsets are kept.
+        """
+        self._check_open()
+        wanted = {validate_topic_partition(tp): offset
+                  for tp, offset in records_to_delete.items()}
+        counts = self._conn.list_topics()
+        unknown = [tp for tp in wanted if tp.partition >= counts.get(tp.topic, 0)]
+        if unknown:  # as kafka-python, which finds no leader for them: nothing is deleted
+            raise UnknownTopicOrPartitionError(
+                "The following partitions are not known: "
+                + ", ".join(f"{tp.topic}-{tp.partition}" for tp in unknown))
+        timeout = self.config["request_timeout_ms"] if timeout_ms is None else timeout_ms
+        done = self._conn.delete_records(wanted, timeout=timeout / 1000)
+        failed = {tp: result.error for tp, result in done.items() if result.error is not None}
+        if len(failed) == 1:
+            (tp, error), = failed.items()
+            detail = error.args[0] if error.args else type(error).__name__
+            raise type(error)(f"Error deleting records from topic {tp.topic} partition "
+                              f"{tp.partition}: {detail}")
+        if failed:
+            raise BrokerResponseError(
+                "The following errors occurred when trying to delete records: " + ", ".join(
+                    f"{tp.topic}(partition={tp.partition}): {type(error).__name__}"
+                    for tp, error in failed.items()))
+        return {tp: {"partition_index": tp.partition, "low_watermark": result.low_watermark,
+                     "error_code": 0}
+                for tp, result in done.items()}
+
     def list_partition_offsets(
         self, topic_partition_specs: Mapping[TopicPartition, OffsetSpec | int],
         isolation_level: int = 0, timeout_ms: float | None = None,

@@ -114,6 +114,7 @@ CLIENT_METHODS: tuple[str, ...] = (
     "beginning_offsets",
     "end_offsets",
     "offsets_for_times",
+    "delete_records",
     # data
     "append",
     "append_idempotent",

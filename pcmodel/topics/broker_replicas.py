@@ -2,13 +2,13 @@
 
 :class:`ReplicaLogsMixin` is the part of :class:`~pcmodel.topics.broker.Broker` a cluster node
 uses to keep a follower's log a copy of the leader's: read its offsets, append the leader's
-records at the leader's offsets, truncate or restart it, and move the high watermark that
-consumers read up to (waking their long polls). These are not client methods
-(:data:`~pcmodel.topics.broker.CLIENT_METHODS`): clients never call them.
+records at the leader's offsets, truncate or restart it, move its start (DeleteRecords), and
+move the high watermark that consumers read up to (waking their long polls). These are not
+client methods (:data:`~pcmodel.topics.broker.CLIENT_METHODS`): clients never call them.
 
 Prior art: Kafka's ``Partition`` / ``Log`` replica operations
 (``appendRecordsToFollowerOrFutureReplica``, ``truncateTo``, ``truncateFullyAndStartAt``,
-``maybeIncrementLeaderHW``).
+``maybeIncrementLogStartOffset``, ``maybeIncrementLeaderHW``).
 """
 
 from __future__ import annotations
@@ -55,6 +55,15 @@ class ReplicaLogsMixin:
         with self._lock:
             self._log(tp).restart_at(offset)
             self._data_arrived.notify_all()
+
+    def advance_replica_start(self, topic: str, partition: int, offset: int) -> int:
+        """Delete one local log's records below ``offset`` (never past its end): a leader's
+        DeleteRecords, or a follower taking its leader's log start. Returns the log start."""
+        tp = validate_topic_partition((topic, partition))
+        with self._lock:
+            log = self._log(tp)
+            log.delete_before(min(offset, log.end_offset))
+            return log.log_start_offset
 
     def set_high_watermark(self, topic: str, partition: int, offset: int) -> None:
         """Make the records below ``offset`` of one local log visible to consumers.

@@ -1,14 +1,15 @@
 """The broker's topics: creating, growing and deleting them, their metadata and offset ranges.
 
 :class:`TopicAdminMixin` is the part of :class:`~pcmodel.topics.broker.Broker` behind Kafka's
-CreateTopics, CreatePartitions, DeleteTopics, Metadata and ListOffsets: it owns the topic table
-(``_topics``, a :class:`_Topic` per name holding its :class:`~pcmodel.topics.log.PartitionLog`
-per partition) and the metadata version that clients wait on to see a topic appear. Every
+CreateTopics, CreatePartitions, DeleteTopics, Metadata, ListOffsets and DeleteRecords: it owns
+the topic table
+(``_topics``, a :class:`_Topic` per name holding its :class:`~pcmodel.topics.log.PartitionLog` per
+partition) and the metadata version that clients wait on to see a topic appear. Every
 setting is checked before anything is created; a change bumps the version and wakes waiters.
 It runs under the broker's one lock (``_lock``, with ``_data_arrived``), as every part does.
 
-Prior art: Kafka's ``AdminManager`` and ``ReplicaManager.fetchOffset``, kafka-python's
-``KafkaAdminClient`` names.
+Prior art: Kafka's ``AdminManager``, ``ReplicaManager.fetchOffset`` and
+``ReplicaManager.deleteRecords``, kafka-python's ``KafkaAdminClient`` names.
 """
 
 from __future__ import annotations
@@ -22,16 +23,29 @@ from typing import Any, NamedTuple
 from pcmodel.buffers import VARIANTS
 from pcmodel.topics.broker_checks import _check_int, _check_timeout
 from pcmodel.topics.errors import (
+    BrokerResponseError,
     IllegalArgumentError,
     InvalidPartitionsError,
     InvalidTopicError,
+    OffsetOutOfRangeError,
     TopicAlreadyExistsError,
     UnknownTopicOrPartitionError,
 )
 from pcmodel.topics.log import LogBytes, PartitionLog, RetentionPolicy
-from pcmodel.topics.structs import OffsetAndTimestamp, TopicPartition, validate_topic_partition
+from pcmodel.topics.structs import (
+    DeletedRecords,
+    OffsetAndTimestamp,
+    TopicPartition,
+    validate_topic_partition,
+)
 
-__all__ = ["TopicAdminMixin", "TopicDescription", "check_topic_name"]
+__all__ = [
+    "TopicAdminMixin",
+    "TopicDescription",
+    "check_topic_name",
+    "delete_records_arguments",
+    "delete_records_target",
+]
 
 _LEGAL_TOPIC = re.compile(r"[a-zA-Z0-9._-]+")
 _MAX_TOPIC_LENGTH = 249
@@ -292,6 +306,32 @@ class TopicAdminMixin:
                 result[tp] = None if found is None else OffsetAndTimestamp(*found)
             return result
 
+    def delete_records(self, offsets: Mapping[TopicPartition, int],
+                       timeout: float | None = None) -> dict[TopicPartition, DeletedRecords]:
+        """Kafka's DeleteRecords: delete each partition's records below the offset given
+        (``-1``: below the high watermark, so every record consumers can read goes).
+
+        Per partition, as Kafka answers: the new ``low_watermark`` (the log start; an offset at
+        or below the current start changes nothing and answers the start), or the ``error``:
+        ``UnknownTopicOrPartitionError``, ``OffsetOutOfRangeError`` for an offset beyond the high
+        watermark or below ``-1``. A consumer whose position falls below the new start resets
+        by its ``auto_offset_reset``; committed offsets are kept. Returns at once (``timeout``
+        bounds a replicated cluster's wait for its followers); raises only for arguments that
+        are not partitions or ints.
+        """
+        items = delete_records_arguments(offsets)
+        results: dict[TopicPartition, DeletedRecords] = {}
+        with self._lock:
+            self._check_open()
+            for tp, offset in items:
+                try:
+                    log = self._log(tp)
+                    log.delete_before(delete_records_target(tp, offset, log.high_watermark))
+                    results[tp] = DeletedRecords(log.log_start_offset)
+                except BrokerResponseError as exc:
+                    results[tp] = DeletedRecords(-1, exc)
+        return results
+
     # --- internals (called with the lock held) -------------------------------------------------
 
     def _new_log(self, topic: _Topic) -> PartitionLog:
@@ -327,3 +367,32 @@ class TopicAdminMixin:
         # partitions in the metadata and rejoins, which starts a rebalance.
         self._metadata_version += 1
         self._data_arrived.notify_all()
+
+
+def delete_records_arguments(offsets: Mapping[TopicPartition, int]
+                             ) -> list[tuple[TopicPartition, int]]:
+    """DeleteRecords' ``{partition: offset}`` checked before anything is deleted: raises
+    ``TypeError`` for a key that is not a partition or an offset that is not an int."""
+    items = [(validate_topic_partition(tp), offset) for tp, offset in offsets.items()]
+    for tp, offset in items:
+        if isinstance(offset, bool) or not isinstance(offset, int):
+            raise TypeError(f"the offset to delete {tp.topic}-{tp.partition} up to must be an "
+                            f"int, got {offset!r}")
+    return items
+
+
+def delete_records_target(tp: TopicPartition, offset: int, high_watermark: int) -> int:
+    """The offset DeleteRecords deletes below at a leader whose high watermark is
+    ``high_watermark``: Kafka's checks of ``Partition.deleteRecordsOnLeader``. Raises
+    ``OffsetOutOfRangeError`` for an offset below ``-1`` or beyond the high watermark."""
+    if offset == -1:
+        return high_watermark
+    name = f"{tp.topic}-{tp.partition}"  # Kafka's way of naming a partition
+    if offset < 0:
+        raise OffsetOutOfRangeError(f"the offset {offset} for partition {name} is not valid: "
+                                    "give an offset >= 0, or -1 for the high watermark")
+    if offset > high_watermark:
+        raise OffsetOutOfRangeError(
+            f"cannot delete the records of {name} below {offset}: it is beyond the high "
+            f"watermark {high_watermark} (records not yet committed cannot be deleted)")
+    return offset

@@ -419,7 +419,16 @@ class PartitionLog:
         Drops the records below ``offset`` (never beyond ``end_offset``) and takes their tokens,
         which wakes appenders waiting for space. Returns how many records were freed.
         """
-        freed = self._drop_before(min(offset, self.end_offset))
+        return self.delete_before(min(offset, self.end_offset))
+
+    def delete_before(self, offset: int) -> int:
+        """Drop every record below ``offset`` and make it the log start (Kafka's DeleteRecords,
+        ``maybeIncrementLogStartOffset``): nothing happens if it is not above the start.
+
+        The caller checks ``offset <= end_offset``. A "block" log frees the records' space.
+        Returns how many records went.
+        """
+        freed = self._drop_before(offset)
         self._take_tokens(freed)
         return freed
 

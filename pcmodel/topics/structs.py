@@ -6,8 +6,10 @@ Prior art: kafka-python's ``kafka/structs.py`` (``TopicPartition``, ``OffsetAndM
 ``kafka/producer/future.py`` (``RecordMetadata``),
 ``kafka/consumer/fetcher.py`` (``ConsumerRecord``) and ``kafka/consumer/subscription_state.py``
 (``ConsumerRebalanceListener``). Field names and order are the same as there, so code that unpacks
-these tuples or reads them by name moves to kafka-python unchanged. ``PartitionReplicas`` is
-pcmodel's own: a partition of Kafka's Metadata response, which kafka-python 3 hands out as a dict.
+these tuples or reads them by name moves to kafka-python unchanged. ``PartitionReplicas`` and
+``DeletedRecords`` are pcmodel's own: a partition of Kafka's Metadata and DeleteRecords
+responses, which kafka-python 3 hands out as dicts (confluent-kafka has a ``DeletedRecords``
+with the same ``low_watermark``).
 
 Every type is an immutable ``NamedTuple``: a record, once polled, cannot be edited by one consumer
 behind another's back, and a ``TopicPartition`` can be a dict key or a set member.
@@ -36,6 +38,7 @@ __all__ = [
     "ConsumerGroupMetadata",
     "ConsumerRebalanceListener",
     "ConsumerRecord",
+    "DeletedRecords",
     "MemberState",
     "OffsetAndMetadata",
     "OffsetAndTimestamp",
@@ -77,6 +80,14 @@ class OffsetAndTimestamp(NamedTuple):
     offset: int
     timestamp: int
     leader_epoch: int = -1
+
+
+class DeletedRecords(NamedTuple):
+    """What DeleteRecords did to one partition: its ``low_watermark`` (the first offset every
+    live replica still has, ``-1`` on error) and the partition's ``error`` (``None``: done)."""
+
+    low_watermark: int
+    error: Exception | None = None
 
 
 class PartitionReplicas(NamedTuple):

@@ -11,9 +11,10 @@ brokers and leaders are. Two small objects make the listener's handlers do that 
   checks Kafka makes against a request's ``current_leader_epoch``;
 - :class:`NodeConnection`, the handlers' broker: pcmodel's
   :class:`~pcmodel.cluster.client.ClusterConnection` (groups, committed offsets, topics: the
-  same requests pcmodel's clients send, through any broker) except that produce, fetch and
-  offset lookups go to *this* broker, which answers NOT_LEADER_OR_FOLLOWER for partitions it
-  does not lead, instead of being routed to the leader: following leaders is the client's job.
+  same requests pcmodel's clients send, through any broker) except that produce, fetch,
+  offset lookups and DeleteRecords go to *this* broker, which answers NOT_LEADER_OR_FOLLOWER
+  for partitions it does not lead, instead of being routed to the leader: following leaders is
+  the client's job.
 
 Prior art: Kafka's ``KafkaApis`` (``handleProduceRequest``, ``handleFetchRequest``) over
 ``ReplicaManager``, and ``MetadataCache.getTopicMetadata``.
@@ -35,7 +36,7 @@ from pcmodel.topics.errors import (
     KafkaError,
     UnknownTopicOrPartitionError,
 )
-from pcmodel.topics.structs import OffsetAndTimestamp, TopicPartition
+from pcmodel.topics.structs import DeletedRecords, OffsetAndTimestamp, TopicPartition
 from pcmodel.wire.api import CloseConnection, kafka_errors
 from pcmodel.wire.view import (
     CLUSTER_ID,
@@ -54,7 +55,7 @@ _UNKNOWN_TOPIC_OR_PARTITION = kafka_errors.UnknownTopicOrPartitionError.errno
 class NodeConnection(ClusterConnection):
     """Broker ``node_id``'s side of a cluster, for its Kafka listener's handlers.
 
-    Produce, fetch and offset lookups are served by this broker alone and raise
+    Produce, fetch, offset lookups and DeleteRecords are served by this broker alone and raise
     ``NotLeaderForPartitionError`` (NOT_LEADER_OR_FOLLOWER) for a partition it does not lead,
     and :class:`~pcmodel.wire.api.CloseConnection` once the broker is killed (a crashed broker
     answers nothing); everything else is
@@ -147,6 +148,23 @@ class NodeConnection(ClusterConnection):
             visible = found is not None and found.offset < broker.end_offsets([tp])[tp]
             out[tp] = found if visible else None
         return out
+
+    def delete_records(self, offsets: Mapping[TopicPartition, int],
+                       timeout: float | None = None) -> dict[TopicPartition, DeletedRecords]:
+        """DeleteRecords for the partitions this broker leads (and its wait for the
+        followers: see ``ClusterConnection.delete_records``); NOT_LEADER_OR_FOLLOWER for the
+        others, which the client sends to their leaders."""
+        results: dict[TopicPartition, DeletedRecords] = {}
+        mine: dict[TopicPartition, int] = {}
+        for tp, offset in offsets.items():
+            tp = TopicPartition._make(tp)
+            try:
+                self._led(tp)
+                mine[tp] = offset
+            except KafkaError as exc:
+                results[tp] = DeletedRecords(-1, exc)
+        results.update(super().delete_records(mine, timeout) if mine else {})
+        return {TopicPartition._make(tp): results[TopicPartition._make(tp)] for tp in offsets}
 
     # --- internals ----------------------------------------------------------------------------
 

@@ -155,6 +155,24 @@ def test_topics_are_deleted_and_grown_on_live_and_dead_brokers():
         assert "gone" not in cluster.connect().list_topics()
 
 
+@pytest.mark.timeout(90)
+def test_deleted_records_stay_deleted_in_a_sigkilled_brokers_files():
+    with Cluster(3, mode="processes", **SETTINGS) as cluster:
+        cluster.create_topic("t", replication_factor=3, min_insync_replicas=2)
+        cluster.produce("t", 0, batch(b"a", b"b", b"c"), acks="all").get(timeout=20)
+        conn = cluster.connect()
+        assert conn.delete_records({TP: 2}, timeout=20)[TP].low_watermark == 2
+        assert {r.log_start_offset for r in cluster.replica_status("t", 0)} == {2}
+        follower = next(b for b in range(3) if b != cluster.leader("t", 0))
+        cluster.kill(follower)
+        assert values(cluster.log(follower, "t", 0)) == [b"c"]  # read from its journal
+        cluster.restart(follower)  # replays it: the deletion holds
+        wait_until(lambda: cluster.isr("t", 0) == {0, 1, 2}, timeout=30)
+        status = {r.broker: r for r in cluster.replica_status("t", 0)}
+        assert (status[follower].log_start_offset, status[follower].log_end_offset) == (2, 3)
+        assert values(cluster.log(follower, "t", 0)) == [b"c"]
+
+
 @pytest.mark.timeout(60)
 def test_bad_input_gets_one_line_errors_and_starts_nothing():
     with pytest.raises(IllegalArgumentError, match="monotonic clock"):

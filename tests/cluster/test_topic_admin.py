@@ -1,10 +1,15 @@
-"""Deleting topics and adding partitions on a cluster, on virtual time."""
+"""Deleting topics, adding partitions and deleting records on a cluster, on virtual time; the
+admin client on a cluster."""
 
 from __future__ import annotations
 
 import pytest
 
-from pcmodel.cluster.errors import NotEnoughReplicasAfterAppendError, NotEnoughReplicasError
+from pcmodel.cluster.errors import (
+    NotEnoughReplicasAfterAppendError,
+    NotEnoughReplicasError,
+    RequestTimedOutError,
+)
 from pcmodel.topics.admin import KafkaAdminClient, NewPartitions, NewTopic
 from pcmodel.topics.errors import (
     InvalidConfigurationError,
@@ -12,9 +17,10 @@ from pcmodel.topics.errors import (
     InvalidReplicationAssignmentError,
     InvalidReplicationFactorError,
     InvalidTopicError,
+    OffsetOutOfRangeError,
     UnknownTopicOrPartitionError,
 )
-from pcmodel.topics.structs import TopicPartition
+from pcmodel.topics.structs import DeletedRecords, TopicPartition
 
 
 def batch(*values):
@@ -141,3 +147,64 @@ def test_the_admin_client_creates_and_describes_replicated_topics(make_cluster):
             admin.create_topics([NewTopic("u", 1, topic_configs={
                 "unclean.leader.election.enable": "maybe"})])
         assert sorted(admin.list_topics()) == ["d", "t"]
+
+
+def starts(cluster, topic="t", partition=0):
+    return {r.broker: r.log_start_offset for r in cluster.replica_status(topic, partition)}
+
+
+@pytest.mark.timeout(30)
+def test_deleted_records_leave_the_leader_then_every_follower(make_cluster):
+    cluster = make_cluster()
+    cluster.create_topic("t", 1, replication_factor=3, min_insync_replicas=2)
+    cluster.produce("t", 0, batch(*[b"%d" % i for i in range(5)]), acks="all").get(timeout=5)
+    cluster.settle()
+    leader = cluster.leader("t", 0)
+    assert cluster.delete_records("t", 0, 3) == 3
+    # The leader moved at once; the followers follow at their next fetch.
+    assert starts(cluster)[leader] == 3 and cluster.low_watermark("t", 0) == 0
+    conn = cluster.connect()
+    assert conn.delete_records({TopicPartition("t", 0): -1}) == {
+        TopicPartition("t", 0): DeletedRecords(5)}  # -1: the high watermark; it waited
+    assert set(starts(cluster).values()) == {5} and cluster.low_watermark("t", 0) == 5
+    for broker in starts(cluster):
+        assert cluster.log(broker, "t", 0) == []
+
+    # A dead follower does not hold the low watermark back; it follows when it returns.
+    cluster.produce("t", 0, batch(b"5", b"6"), acks="all").get(timeout=5)
+    cluster.settle()
+    follower = next(b for b in starts(cluster) if b != leader)
+    cluster.kill(follower)
+    assert conn.delete_records({TopicPartition("t", 0): 6})[TopicPartition("t", 0)] == \
+        DeletedRecords(6)
+    cluster.restart(follower)
+    cluster.settle()
+    assert starts(cluster)[follower] == 6 and values(cluster.log(follower, "t", 0)) == [b"6"]
+
+
+@pytest.mark.timeout(30)
+def test_delete_records_refuses_as_kafka_does_and_times_out_on_a_stuck_follower(make_cluster):
+    cluster = make_cluster()
+    cluster.create_topic("t", 1, replication_factor=2)
+    cluster.produce("t", 0, batch(b"a", b"b"), acks="all").get(timeout=5)
+    cluster.settle()
+    conn = cluster.connect()
+    t0 = TopicPartition("t", 0)
+    assert isinstance(conn.delete_records({t0: 3})[t0].error, OffsetOutOfRangeError)
+    with pytest.raises(TypeError, match="must be an int"):  # checked before any deletion
+        conn.delete_records({t0: 1, TopicPartition("t", 0)._replace(partition=1): "1"})
+    assert cluster.low_watermark("t", 0) == 0
+    assert isinstance(conn.delete_records({TopicPartition("t", 1): 0})[
+        TopicPartition("t", 1)].error, UnknownTopicOrPartitionError)
+    cluster.connect().commit_offsets("g", -1, "", {t0: 1})
+    offsets = TopicPartition("__consumer_offsets", 0)
+    assert isinstance(conn.delete_records({offsets: 0})[offsets].error, InvalidTopicError)
+    # A follower cut off from replication stays alive and keeps its copy: the deletion stands
+    # at the leader, but the answer is REQUEST_TIMED_OUT, as Kafka's after its timeout.
+    follower = next(b for b in starts(cluster) if b != cluster.leader("t", 0))
+    cluster.isolate(follower)
+    answer = conn.delete_records({t0: 1}, timeout=0.5)[t0]
+    assert isinstance(answer.error, RequestTimedOutError) and answer.low_watermark == -1
+    assert starts(cluster) == {cluster.leader("t", 0): 1, follower: 0}
+    cluster.heal(follower)
+    assert cluster.wait_for(lambda: cluster.low_watermark("t", 0) == 1, 5.0)

@@ -119,6 +119,15 @@ def test_a_clusters_partitions_look_the_same_through_both_admin_clients():
             ours.close()
 
 
+def raised(call):
+    """The name of the error class ``call()`` raised (it must raise)."""
+    try:
+        call()
+    except Exception as exc:
+        return type(exc).__name__
+    raise AssertionError(f"{call} did not raise")
+
+
 def _comparable(answer):
     """An answer with what differs only by the library made alike: error classes by name,
     kafka-python's response objects as their dicts."""
@@ -176,6 +185,13 @@ def test_changes_answer_the_same_through_both_admin_clients():
             ("offsets", lambda a, k: a.list_partition_offsets(
                 {k.tp("t", 0): k.OffsetSpec.EARLIEST, k.tp("t", 1): k.OffsetSpec.LATEST,
                  k.tp("t", 2): 1500})),
+            ("delete records", lambda a, k: a.delete_records({k.tp("t", 2): 1})),
+            ("delete beyond the end", lambda a, k: raised(
+                lambda: a.delete_records({k.tp("t", 2): 9}))),
+            ("delete from nowhere", lambda a, k: raised(
+                lambda: a.delete_records({k.tp("t", 2): 9, k.tp("nope", 0): 0}))),
+            ("offsets after", lambda a, k: a.list_partition_offsets(
+                {k.tp("t", 2): k.OffsetSpec.EARLIEST})),
             ("alter", lambda a, k: a.alter_group_offsets(
                 "g", {k.tp("t", 0): k.OffsetAndMetadata(1, "by hand", -1)})),
             ("reset", lambda a, k: a.reset_group_offsets(

@@ -341,6 +341,31 @@ def test_kafka_python_admin_moves_a_groups_offsets_across_a_coordinator_loss(clu
         admin.close()
 
 
+def test_both_admin_clients_delete_records_at_each_leader_and_every_replica(cluster, bootstrap):
+    confluent_admin = pytest.importorskip("confluent_kafka.admin")
+    confluent = pytest.importorskip("confluent_kafka")
+    cluster.create_topic("t", 3, replication_factor=3, min_insync_replicas=2)
+    for p in range(3):  # the partitions have different leaders
+        cluster.produce("t", p, [(None, b"%d" % i) for i in range(5)], acks="all").get(10)
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        answers = admin.delete_records({kafka.TopicPartition("t", 0): 2,
+                                        kafka.TopicPartition("t", 1): -1})
+        assert {tp.partition: a["low_watermark"] for tp, a in answers.items()} == {0: 2, 1: 5}
+        with pytest.raises(kafka.errors.OffsetOutOfRangeError):
+            admin.delete_records({kafka.TopicPartition("t", 2): 6})
+    finally:
+        admin.close()
+    client = confluent_admin.AdminClient({"bootstrap.servers": bootstrap, "log_level": 3})
+    futures = client.delete_records([confluent.TopicPartition("t", 2, 3)],
+                                    request_timeout=20)
+    deleted = futures[confluent.TopicPartition("t", 2, 3)].result(timeout=30)
+    assert deleted.low_watermark == 3
+    # Each answer came once every live replica had deleted the records.
+    for p, start in ((0, 2), (1, 5), (2, 3)):
+        assert {r.log_start_offset for r in cluster.replica_status("t", p)} == {start}
+
+
 def test_kcat_lists_every_broker_and_leader():
     if KCAT is None:
         pytest.skip("kcat is not installed (Debian/Ubuntu: apt-get install kcat)")

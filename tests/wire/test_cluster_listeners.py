@@ -7,7 +7,7 @@ from __future__ import annotations
 import socket
 
 import pytest
-from kafka.protocol.admin import ListGroupsRequest
+from kafka.protocol.admin import DeleteRecordsRequest, ListGroupsRequest
 from kafka.protocol.consumer import ListOffsetsRequest
 from kafka.protocol.metadata import FindCoordinatorRequest, MetadataRequest
 from kafka.protocol.producer import InitProducerIdRequest
@@ -27,7 +27,7 @@ from tests.wire.conftest import (
 
 # Quick to notice a dead broker, yet generous enough that a loaded machine fences no live one.
 FAST = dict(replica_lag_time_max_ms=1000, broker_session_timeout_ms=1000, tick_ms=10)
-NOT_LEADER, NOT_ENOUGH_REPLICAS, AFTER_APPEND = 6, 19, 20
+OFFSET_OUT_OF_RANGE, NOT_LEADER, NOT_ENOUGH_REPLICAS, AFTER_APPEND = 1, 6, 19, 20
 FENCED_EPOCH, UNKNOWN_EPOCH = 74, 75
 
 
@@ -226,6 +226,30 @@ def test_list_offsets_from_the_leader_with_its_epoch(cluster, listeners):
         assert latest(raw, 1).error_code == UNKNOWN_EPOCH
     with raw_to(listeners, followers(cluster, "t")[0]) as raw:
         assert latest(raw).error_code == NOT_LEADER
+
+
+def delete_records(raw, topic, offsets, timeout_ms=10000, version=2):
+    """DeleteRecords ``{partition: offset}``; ``{partition: (low watermark, error code)}``."""
+    Topic = DeleteRecordsRequest.DeleteRecordsTopic  # noqa: N806
+    response = raw.request(DeleteRecordsRequest[version](timeout_ms=timeout_ms, topics=[Topic(
+        name=topic, partitions=[Topic.DeleteRecordsPartition(partition_index=p, offset=o)
+                                for p, o in offsets.items()])]))
+    return {p.partition_index: (p.low_watermark, p.error_code)
+            for p in response.topics[0].partitions}
+
+
+def test_delete_records_at_the_leader_waits_for_the_followers(cluster, listeners):
+    cluster.create_topic("t", 1, replication_factor=3, min_insync_replicas=2)
+    leader = cluster.leader("t", 0)
+    with raw_to(listeners, leader) as raw:
+        produce(raw, "t", 0, [b"a", b"b", b"c"], acks=-1)
+        assert delete_records(raw, "t", {0: 2}) == {0: (2, 0)}
+        # The answer came once every live replica had deleted them (the low watermark).
+        assert {r.log_start_offset for r in cluster.replica_status("t", 0)} == {2}
+        assert delete_records(raw, "t", {0: 4})[0] == (-1, OFFSET_OUT_OF_RANGE)
+    with raw_to(listeners, followers(cluster, "t")[0]) as raw:
+        assert delete_records(raw, "t", {0: 3}, version=0)[0] == (-1, NOT_LEADER)
+    assert cluster.low_watermark("t", 0) == 2
 
 
 def test_find_coordinator_follows_the_offsets_partition_leader(cluster, listeners):

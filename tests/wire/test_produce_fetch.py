@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+from kafka.protocol.admin import DeleteRecordsRequest
 from kafka.protocol.consumer import ListOffsetsRequest
 from kafka.protocol.producer import InitProducerIdRequest
 
@@ -245,6 +246,23 @@ def test_list_offsets_earliest_latest_and_by_time(broker, raw, version):
     assert _list_offsets(raw, 350, version) == (0, 3, 400, epoch)
     # Nothing at or after the time: no offset, no timestamp and no epoch, as Kafka answers.
     assert _list_offsets(raw, 600, version) == (0, -1, -1, None if version < 4 else -1)
+
+
+@pytest.mark.parametrize("version", [0, 1, 2])
+def test_delete_records_answers_each_partitions_low_watermark(broker, raw, version):
+    broker.create_topic("t", 2)
+    broker.append("t", 0, [(None, b"v")] * 3)
+    Topic = DeleteRecordsRequest.DeleteRecordsTopic  # noqa: N806
+    response = raw.request(DeleteRecordsRequest[version](timeout_ms=1000, topics=[
+        Topic(name="t", partitions=[Topic.DeleteRecordsPartition(partition_index=p, offset=o)
+                                    for p, o in ((0, 2), (1, 5), (2, 0))]),
+        Topic(name="u", partitions=[Topic.DeleteRecordsPartition(partition_index=0,
+                                                                 offset=-1)])]))
+    answers = {(t.name, p.partition_index): (p.low_watermark, p.error_code)
+               for t in response.topics for p in t.partitions}
+    # Deleted below 2; beyond the high watermark; no such partition; no such topic.
+    assert answers == {("t", 0): (2, 0), ("t", 1): (-1, 1), ("t", 2): (-1, 3), ("u", 0): (-1, 3)}
+    assert broker.beginning_offsets([("t", 0)]) == {("t", 0): 2}
 
 
 def test_statistics_show_requests_and_fetch_waits(broker, raw, listener):

@@ -1,4 +1,6 @@
-"""ListOffsets: a partition's earliest offset, latest offset, or first offset at a time.
+"""ListOffsets and DeleteRecords: a partition's offsets, and moving its start.
+
+ListOffsets: a partition's earliest offset, latest offset, or first offset at a time.
 
 The ``timestamp`` of each partition asks: ``-2`` the earliest retained offset (the log start),
 ``-1`` the latest (the offset the next record will get), ``t >= 0`` the first record whose
@@ -11,12 +13,19 @@ read); the request's ``current_leader_epoch`` (from v4) is checked as Fetch chec
 carries the leader's current epoch (``-1`` with no offset, as Kafka answers). Kafka gives the
 epoch in which the record at that offset was written: the two differ only for records written
 before the last leader change.
+
+DeleteRecords deletes each partition's records below an offset (``-1``: the high watermark) and
+answers its low watermark, per partition, as Kafka does: OFFSET_OUT_OF_RANGE beyond the high
+watermark, UNKNOWN_TOPIC_OR_PARTITION, and on a cluster NOT_LEADER_OR_FOLLOWER for a
+partition this broker does not lead, REQUEST_TIMED_OUT when the followers did not follow
+within the request's ``timeout_ms``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from kafka.protocol.admin import DeleteRecordsRequest, DeleteRecordsResponse
 from kafka.protocol.consumer import ListOffsetsRequest, ListOffsetsResponse
 
 from pcmodel.topics.structs import TopicPartition
@@ -74,8 +83,32 @@ def handle_list_offsets(ctx: RequestContext, request: Any) -> Any:
     return ctx.response(throttle_time_ms=0, topics=topics)
 
 
+def handle_delete_records(ctx: RequestContext, request: Any) -> Any:
+    """Delete each partition's records below its offset; answer its low watermark."""
+    wanted = {TopicPartition(topic.name, part.partition_index): part.offset
+              for topic in request.topics for part in topic.partitions}
+    try:
+        done = ctx.broker.delete_records(wanted, timeout=max(0, request.timeout_ms) / 1000)
+        outcome = {tp: (-1 if d.error else d.low_watermark, error_code(d.error) if d.error else 0)
+                   for tp, d in done.items()}
+    except Exception as exc:  # the broker refused the whole request (closed, ...)
+        outcome = dict.fromkeys(wanted, (-1, error_code(exc)))
+    Topic = DeleteRecordsResponse.DeleteRecordsTopicResult  # noqa: N806
+    return ctx.response(throttle_time_ms=0, topics=[
+        Topic(name=topic.name, partitions=[
+            Topic.DeleteRecordsPartitionResult(
+                partition_index=part.partition_index,
+                low_watermark=outcome[TopicPartition(topic.name, part.partition_index)][0],
+                error_code=outcome[TopicPartition(topic.name, part.partition_index)][1])
+            for part in topic.partitions])
+        for topic in request.topics])
+
+
 HANDLERS = {
     ListOffsetsRequest.API_KEY: ApiHandler(
         ListOffsetsRequest, ListOffsetsResponse, 1, 6, handle_list_offsets
+    ),
+    DeleteRecordsRequest.API_KEY: ApiHandler(
+        DeleteRecordsRequest, DeleteRecordsResponse, 0, 2, handle_delete_records
     ),
 }
