@@ -4,6 +4,14 @@ Names and call shapes follow kafka-python, so a program written for it runs here
 its import. Value types live in :mod:`pcmodel.topics.structs`, errors in
 :mod:`pcmodel.topics.errors`, Kafka's partitioners in :mod:`pcmodel.topics.partitioner` and the
 group assignors in :mod:`pcmodel.topics.assignors`.
+
+What kafka-python 3 has and pcmodel does not, so a program that uses it does not carry over:
+producer transactions (``transactional_id`` raises; ``isolation_level`` has no effect, every
+record being committed), the admin client's configuration, ACL, SCRAM-user, reassignment and
+leader-election calls, Kafka 4's consumer groups (KIP-848; groups here are ``"classic"``),
+static membership (``group_instance_id``), and ``bootstrap_connected()``, which in
+kafka-python 3 is true only while a bootstrap is in flight and, as its maintainers say, does
+not tell whether a client is connected.
 """
 
 from pcmodel.topics.admin import (
