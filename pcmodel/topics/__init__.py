@@ -7,11 +7,14 @@ group assignors in :mod:`pcmodel.topics.assignors`.
 
 What kafka-python 3 has and pcmodel does not, so a program that uses it does not carry over:
 producer transactions (``transactional_id`` raises; ``isolation_level`` has no effect, every
-record being committed), the admin client's configuration, ACL, SCRAM-user, reassignment and
-leader-election calls, Kafka 4's consumer groups (KIP-848; groups here are ``"classic"``),
-static membership (``group_instance_id``), and ``bootstrap_connected()``, which in
-kafka-python 3 is true only while a bootstrap is in flight and, as its maintainers say, does
-not tell whether a client is connected.
+record being committed) and the admin calls about them; the admin client's calls about
+configurations, ACLs, SCRAM users, reassignments, leader elections, log directories, features,
+the metadata quorum, ``describe_cluster``, ``describe_topic_partitions``,
+``remove_group_members`` and the broker's API versions; Kafka 4's consumer groups (KIP-848;
+groups here are ``"classic"``); static membership (``group_instance_id``); and the clients'
+``bootstrap()`` and ``bootstrap_connected()``, which wait for and report kafka-python's
+metadata bootstrap (pcmodel's clients ask the broker when they need metadata; in kafka-python
+3 ``bootstrap_connected()`` is true only while a bootstrap is in flight).
 """
 
 from pcmodel.topics.admin import (

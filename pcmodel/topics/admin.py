@@ -13,7 +13,9 @@ import and ``broker=`` to ``bootstrap_servers=``::
     admin.list_group_offsets({"billing": None})  # {"billing": {TopicPartition: offset}}
     admin.reset_group_offsets("billing", {TopicPartition("orders", 0): OffsetSpec.EARLIEST})
 
-The consumer-group methods live in :mod:`pcmodel.topics.admin_groups`. kafka-python 3 renamed
+The partition methods (growing topics, deleting records, looking offsets up) live in
+:mod:`pcmodel.topics.admin_partitions`, the consumer-group methods in
+:mod:`pcmodel.topics.admin_groups`. kafka-python 3 renamed
 them; the 2.x names (``list_consumer_groups``, ``describe_consumer_groups``,
 ``list_consumer_group_offsets``, ``delete_consumer_groups``) are here too, with the 2.x
 results, because most tutorials still use them.
@@ -28,33 +30,28 @@ and the Java ``Admin`` interface.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pcmodel.topics.admin_groups import GroupAdminMixin
+from pcmodel.topics.admin_partitions import NewPartitions, PartitionAdminMixin, error_fields
 from pcmodel.topics.config import COMMON_NO_EFFECT, check_no_effect, reject_unknown_key
 from pcmodel.topics.errors import (
     BrokerResponseError,
-    IllegalArgumentError,
     IllegalStateError,
-    InvalidPartitionsError,
     InvalidReplicationAssignmentError,
     KafkaConfigurationError,
+    KafkaTimeoutError,
     TopicAlreadyExistsError,
     UnknownTopicOrPartitionError,
-    UnsupportedVersionError,
 )
-from pcmodel.topics.structs import (
-    OffsetAndTimestamp,
-    OffsetSpec,
-    OffsetTimestamp,
-    PartitionReplicas,
-    TopicPartition,
-    validate_topic_partition,
-)
+from pcmodel.topics.structs import OffsetSpec, OffsetTimestamp, PartitionReplicas
 from pcmodel.topics.topic_configs import check_replication_factor, topic_options
 
 __all__ = ["KafkaAdminClient", "NewPartitions", "NewTopic", "OffsetSpec", "OffsetTimestamp"]
+
 
 class NewTopic:
     """A topic to create: kafka-python's ``NewTopic`` (name, partitions, replication, configs).
@@ -84,26 +81,7 @@ class NewTopic:
         return f"NewTopic(name={self.name!r}, num_partitions={self.num_partitions})"
 
 
-class NewPartitions:
-    """The new total partition count of a topic: kafka-python's ``NewPartitions``."""
-
-    def __init__(self, total_count: int, new_assignments: list[list[int]] | None = None) -> None:
-        self.total_count = total_count
-        self.new_assignments = new_assignments
-
-    def __repr__(self) -> str:
-        return f"NewPartitions(total_count={self.total_count})"
-
-
-def _error_fields(error: BrokerResponseError | None) -> dict[str, Any]:
-    """A result's ``error_code`` and ``error_message``, as Kafka's responses carry them."""
-    return {
-        "error_code": 0 if error is None else error.errno,
-        "error_message": None if error is None else str(error),
-    }
-
-
-class KafkaAdminClient(GroupAdminMixin):
+class KafkaAdminClient(PartitionAdminMixin, GroupAdminMixin):
     """Administers topics and consumer groups of a pcmodel broker (see the module docstring).
 
     ``KafkaAdminClient(broker=..., client_id=..., request_timeout_ms=...)``; kafka-python's
@@ -172,7 +150,7 @@ class KafkaAdminClient(GroupAdminMixin):
             results.append({
                 "name": spec.name,
                 "topic_id": None,
-                **_error_fields(error),
+                **error_fields(error),
                 "topic_config_error_code": 0,
                 # As Kafka answers: what the topic got, or -1 when it was not created.
                 "num_partitions": partitions if error is None else -1,
@@ -202,7 +180,7 @@ class KafkaAdminClient(GroupAdminMixin):
                 self._conn.delete_topic(name)
             except BrokerResponseError as exc:
                 error = exc
-            results.append({"name": name, "topic_id": None, **_error_fields(error)})
+            results.append({"name": name, "topic_id": None, **error_fields(error)})
             first_error = first_error or error
         if raise_errors and first_error is not None:
             raise first_error
@@ -248,136 +226,30 @@ class KafkaAdminClient(GroupAdminMixin):
             })
         return described
 
-    def create_partitions(
-        self,
-        topic_partitions: Mapping[str, NewPartitions | int | Mapping[str, Any]],
-        timeout_ms: float | None = None,
-        validate_only: bool = False,
-        raise_errors: bool = True,
-    ) -> dict[str, Any]:
-        """Grow topics to a new total of partitions: ``{name: NewPartitions(n) | n}``.
+    def wait_for_topics(self, topic_names: Iterable[str], timeout_ms: float = 10000) -> None:
+        """Block until every topic named exists and each of its partitions has a leader, as
+        kafka-python 3's does (it polls ``describe_topics``).
 
-        Returns ``{"throttle_time_ms": 0, "results": [{"name", "error_code",
-        "error_message"}]}``: the fields of kafka-python 3's answer, which is the
-        CreatePartitions response object itself (``response.results[0].error_code`` there,
-        ``result["results"][0]["error_code"]`` here). With ``raise_errors`` the first failure
-        (``InvalidPartitionsError`` for a total not above the current count,
-        ``UnknownTopicOrPartitionError``, ``InvalidReplicationAssignmentError``) is raised.
+        On a lone broker a created topic is ready at once; on a cluster a partition waits for
+        the controller to elect a leader (after its brokers died, say). Raises
+        ``KafkaTimeoutError`` after ``timeout_ms``, naming what each topic still lacks.
         """
         self._check_open()
-        results, first_error = [], None
-        for name, spec in topic_partitions.items():
-            total, assignments = _total_count(spec)
-            error = None
-            try:
-                self._check_assignments(f"a new partition of {name!r}", assignments)
-                if validate_only:
-                    current = len(self._conn.partitions_for(name))
-                    if total <= current:
-                        raise InvalidPartitionsError(
-                            f"topic {name!r} already has {current} partitions"
-                        )
-                else:
-                    self._conn.add_partitions(name, total)
-            except BrokerResponseError as exc:
-                error = exc
-            results.append({"name": name, **_error_fields(error)})
-            first_error = first_error or error
-        if raise_errors and first_error is not None:
-            raise first_error
-        return {"throttle_time_ms": 0, "results": results}
-
-    def delete_records(
-        self, records_to_delete: Mapping[TopicPartition, int], timeout_ms: float | None = None,
-        partition_leader_id: Any = None,
-    ) -> dict[TopicPartition, dict[str, int]]:
-        """Delete each partition's records below the offset given (``-1``: below the high
-        watermark): Kafka's DeleteRecords, which moves the partition's log start.
-
-        Returns ``{TopicPartition: {"partition_index", "low_watermark", "error_code"}}`` as
-        kafka-python 3 does; ``low_watermark`` is the new first offset of every live replica
-        (on a cluster the call waits, up to ``timeout_ms`` or ``request_timeout_ms``, for the
-        followers to delete too). Raises as kafka-python does: ``UnknownTopicOrPartitionError``
-        before anything is deleted if a partition does not exist; else, once every partition
-        was tried, one failed partition's error (``OffsetOutOfRangeError`` for an offset beyond
-        the high watermark, ...), or ``BrokerResponseError`` naming each failure when several
-        failed. Consumers positioned below the new start reset by
-        their ``auto_offset_reset``; committed offsets are kept.
-        """
-        self._check_open()
-        wanted = {validate_topic_partition(tp): offset
-                  for tp, offset in records_to_delete.items()}
-        counts = self._conn.list_topics()
-        unknown = [tp for tp in wanted if tp.partition >= counts.get(tp.topic, 0)]
-        if unknown:  # as kafka-python, which finds no leader for them: nothing is deleted
-            raise UnknownTopicOrPartitionError(
-                "The following partitions are not known: "
-                + ", ".join(f"{tp.topic}-{tp.partition}" for tp in unknown))
-        timeout = self.config["request_timeout_ms"] if timeout_ms is None else timeout_ms
-        done = self._conn.delete_records(wanted, timeout=timeout / 1000)
-        failed = {tp: result.error for tp, result in done.items() if result.error is not None}
-        if len(failed) == 1:
-            (tp, error), = failed.items()
-            detail = error.args[0] if error.args else type(error).__name__
-            raise type(error)(f"Error deleting records from topic {tp.topic} partition "
-                              f"{tp.partition}: {detail}")
-        if failed:
-            raise BrokerResponseError(
-                "The following errors occurred when trying to delete records: " + ", ".join(
-                    f"{tp.topic}(partition={tp.partition}): {type(error).__name__}"
-                    for tp, error in failed.items()))
-        return {tp: {"partition_index": tp.partition, "low_watermark": result.low_watermark,
-                     "error_code": 0}
-                for tp, result in done.items()}
-
-    def list_partition_offsets(
-        self, topic_partition_specs: Mapping[TopicPartition, OffsetSpec | int],
-        isolation_level: int = 0, timeout_ms: float | None = None,
-    ) -> dict[TopicPartition, OffsetAndTimestamp]:
-        """Look up one offset per partition (Kafka's ListOffsets): ``OffsetSpec.EARLIEST``,
-        ``OffsetSpec.LATEST``, or a timestamp in ms (an ``int`` or :class:`OffsetTimestamp`)
-        for the first record at or after it.
-
-        Returns ``{TopicPartition: OffsetAndTimestamp}``; earliest and latest have timestamp
-        ``-1``, and a timestamp after the last record gives offset and timestamp ``-1``, as
-        Kafka answers; ``leader_epoch`` is the partition leader's current epoch where an
-        offset was found (0 on a lone broker), ``-1`` where none was, as the Kafka listener
-        answers ListOffsets. ``isolation_level`` 1 (read
-        committed) is the same as 0 here: there are no transactions. Raises
-        ``UnknownTopicOrPartitionError`` for a partition that does not exist,
-        ``UnsupportedVersionError`` for ``MAX_TIMESTAMP`` and the tiered-storage specs,
-        ``TypeError`` for a spec that is not an int.
-        """
-        self._check_open()
-        specs = {validate_topic_partition(tp): spec
-                 for tp, spec in topic_partition_specs.items()}
-        for tp, spec in specs.items():
-            if isinstance(spec, bool) or not isinstance(spec, int):
-                raise TypeError(f"unsupported offset spec for {tp}: {spec!r} (expected "
-                                "OffsetSpec or a timestamp in ms)")
-            if spec < OffsetSpec.EARLIEST:
-                name = OffsetSpec(spec).name if spec in OffsetSpec._value2member_map_ else spec
-                raise UnsupportedVersionError(f"offset spec {name} for {tp}: pcmodel's broker "
-                                              "serves EARLIEST, LATEST and timestamps")
-        if isolation_level not in (0, 1):
-            raise IllegalArgumentError(f"isolation_level must be 0 or 1, not {isolation_level!r}")
-        earliest = [tp for tp, spec in specs.items() if spec == OffsetSpec.EARLIEST]
-        latest = [tp for tp, spec in specs.items() if spec == OffsetSpec.LATEST]
-        times = {tp: int(spec) for tp, spec in specs.items() if spec >= 0}
-        found: dict[TopicPartition, OffsetAndTimestamp] = {}
-        if earliest:
-            found.update({tp: OffsetAndTimestamp(offset, -1)
-                          for tp, offset in self._conn.beginning_offsets(earliest).items()})
-        if latest:
-            found.update({tp: OffsetAndTimestamp(offset, -1)
-                          for tp, offset in self._conn.end_offsets(latest).items()})
-        if times:
-            found.update({tp: OffsetAndTimestamp(-1, -1) if hit is None else hit
-                          for tp, hit in self._conn.offsets_for_times(times).items()})
-        epochs = self._leader_epochs({tp.topic for tp in specs})
-        return {tp: found[tp]._replace(leader_epoch=epochs.get(tp, -1) if found[tp].offset >= 0
-                                       else -1)
-                for tp in specs}
+        if isinstance(topic_names, str):
+            raise TypeError("topic_names must be a list of names, not a str")
+        names = list(topic_names)
+        deadline = time.monotonic() + timeout_ms / 1000
+        pause = threading.Event()  # never set: a wait that no signal cuts short
+        while True:
+            pending = {topic["name"]: reason for topic in self.describe_topics(names)
+                       if (reason := _not_ready(topic)) is not None}
+            if not pending:
+                return
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise KafkaTimeoutError(f"Topics not ready after {timeout_ms}ms: {pending}")
+            # Leader elections do not change the topics' metadata version: ask again soon.
+            pause.wait(min(0.05, remaining))
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -428,13 +300,6 @@ class KafkaAdminClient(GroupAdminMixin):
                 raise InvalidReplicationAssignmentError(
                     f"{what} is assigned to brokers {list(brokers)}; the only broker is 0")
 
-    def _leader_epochs(self, topics: Iterable[str]) -> dict[TopicPartition, int]:
-        """The epoch of each partition's leader, for the topics named."""
-        counts = self._conn.list_topics()
-        return {TopicPartition(topic, p.partition): p.leader_epoch
-                for topic in topics if topic in counts
-                for p in self._partition_replicas(topic, counts[topic])}
-
     def _create_arguments(self, spec: NewTopic) -> dict[str, Any]:
         """Broker ``create_topic`` keyword arguments for a NewTopic; refuse what cannot be
         done (Kafka's errors) before anything changes."""
@@ -464,10 +329,10 @@ def _topic_specs(
     return specs
 
 
-def _total_count(spec: NewPartitions | int | Mapping[str, Any]) -> tuple[int, list[list[int]]]:
-    """The new total and the replica assignments of the new partitions (``[]``: none)."""
-    if isinstance(spec, NewPartitions):
-        return spec.total_count, list(spec.new_assignments or ())
-    if isinstance(spec, Mapping):
-        return spec["count"], list(spec.get("assignments") or ())
-    return spec, []
+def _not_ready(topic: Mapping[str, Any]) -> str | None:
+    """Why a described topic is not ready to use (kafka-python's wording), or ``None``."""
+    if topic["error_code"] != 0:
+        return "missing from metadata response"
+    leaderless = [f"p{p['partition_index']}=no leader" for p in topic["partitions"]
+                  if p["leader_id"] < 0]
+    return ",".join(leaderless) or None

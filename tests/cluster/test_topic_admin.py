@@ -208,3 +208,22 @@ def test_delete_records_refuses_as_kafka_does_and_times_out_on_a_stuck_follower(
     assert starts(cluster) == {cluster.leader("t", 0): 1, follower: 0}
     cluster.heal(follower)
     assert cluster.wait_for(lambda: cluster.low_watermark("t", 0) == 1, 5.0)
+
+
+@pytest.mark.timeout(60)
+def test_wait_for_topics_waits_for_a_leader_on_a_real_time_cluster():
+    from pcmodel.cluster import Cluster
+    from pcmodel.topics.errors import KafkaTimeoutError
+
+    with Cluster(3, broker_session_timeout_ms=500, tick_ms=10) as cluster, \
+            KafkaAdminClient(broker=cluster) as admin:
+        admin.create_topics([NewTopic("w", 1, replication_factor=1)])
+        admin.wait_for_topics(["w"], timeout_ms=5000)
+        only = cluster.metadata()[TopicPartition("w", 0)].replicas[0]
+        cluster.kill(only)  # its one replica is gone: no leader until it returns
+        cluster.wait_for(lambda: cluster.leader("w", 0) is None, 10.0)
+        with pytest.raises(KafkaTimeoutError, match="'w': 'p0=no leader'"):
+            admin.wait_for_topics(["w"], timeout_ms=100)
+        cluster.restart(only)
+        admin.wait_for_topics(["w"], timeout_ms=20000)
+        assert cluster.leader("w", 0) == only

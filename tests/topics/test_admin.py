@@ -13,6 +13,7 @@ from pcmodel.topics import (
     InvalidReplicationFactorError,
     KafkaAdminClient,
     KafkaConfigurationError,
+    KafkaTimeoutError,
     NewPartitions,
     NewTopic,
     OffsetAndMetadata,
@@ -170,3 +171,12 @@ def test_replica_assignments_are_accepted_only_where_they_are_the_only_one(admin
     assert broker.partitions_for("a") == {0, 1}
     admin.create_partitions({"a": NewPartitions(3, new_assignments=[[0]])})
     assert broker.partitions_for("a") == {0, 1, 2}
+
+
+def test_wait_for_topics_returns_once_they_exist_and_times_out_naming_what_is_missing(admin):
+    admin.create_topics([NewTopic("w", 2)])
+    admin.wait_for_topics(["w"], timeout_ms=1000)  # a lone broker's topic is ready at once
+    with pytest.raises(KafkaTimeoutError, match="'nope': 'missing from metadata response'"):
+        admin.wait_for_topics(["w", "nope"], timeout_ms=50)
+    with pytest.raises(TypeError, match="not a str"):
+        admin.wait_for_topics("w")
