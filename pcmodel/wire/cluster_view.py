@@ -36,19 +36,22 @@ from pcmodel.topics.errors import (
     KafkaError,
     UnknownTopicOrPartitionError,
 )
-from pcmodel.topics.structs import DeletedRecords, OffsetAndTimestamp, TopicPartition
+from pcmodel.topics.structs import (
+    DeletedRecords,
+    OffsetAndTimestamp,
+    PartitionReplicas,
+    TopicPartition,
+)
 from pcmodel.wire.api import CloseConnection, kafka_errors
 from pcmodel.wire.view import (
     CLUSTER_ID,
     NOT_LEADER_OR_FOLLOWER,
     BrokerAddress,
-    PartitionLeadership,
     check_leader_epoch,
 )
 
 __all__ = ["ClusterNodeView", "NodeConnection"]
 
-_LEADER_NOT_AVAILABLE = kafka_errors.LeaderNotAvailableError.errno
 _UNKNOWN_TOPIC_OR_PARTITION = kafka_errors.UnknownTopicOrPartitionError.errno
 
 
@@ -245,14 +248,13 @@ class ClusterNodeView:
         live = self.cluster.live_brokers()
         return min(live) if live else -1
 
-    def partitions(self, topic: str, count: int) -> list[PartitionLeadership]:
+    def partitions(self, topic: str, count: int) -> list[PartitionReplicas]:
         """The controller's state of each existing partition below ``count``."""
         try:
             described = self.connection.describe_partitions(topic)
         except UnknownTopicOrPartitionError:
             return []
-        return [PartitionLeadership(*p, _LEADER_NOT_AVAILABLE if p.leader < 0 else 0)
-                for p in described if p.partition < count]
+        return [p for p in described if p.partition < count]
 
     def coordinator(self, group_id: str) -> BrokerAddress | None:
         """The leader of the group's ``__consumer_offsets`` partition, while it is alive."""

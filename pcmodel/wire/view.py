@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from typing import NamedTuple, Protocol
 
-from pcmodel.topics.structs import TopicPartition
+from pcmodel.topics.structs import PartitionReplicas, TopicPartition
 from pcmodel.wire.api import kafka_errors
 
-__all__ = ["CLUSTER_ID", "BrokerAddress", "ClusterView", "PartitionLeadership", "SingleBrokerView",
+__all__ = ["CLUSTER_ID", "BrokerAddress", "ClusterView", "SingleBrokerView",
            "check_leader_epoch"]
 
 #: What Metadata reports as the cluster id.
@@ -39,22 +39,6 @@ class BrokerAddress(NamedTuple):
     port: int
 
 
-class PartitionLeadership(NamedTuple):
-    """One partition as Metadata describes it (Kafka's ``MetadataResponsePartition``).
-
-    ``leader`` is ``-1`` while the partition has no leader (then ``error_code`` is
-    LEADER_NOT_AVAILABLE); ``offline`` lists the replicas on brokers that are not alive.
-    """
-
-    partition: int
-    leader: int
-    leader_epoch: int
-    replicas: tuple[int, ...]
-    isr: tuple[int, ...]
-    offline: tuple[int, ...]
-    error_code: int = NONE
-
-
 class ClusterView(Protocol):
     """What one listener's handlers may ask about the cluster. Answers are snapshots."""
 
@@ -67,7 +51,7 @@ class ClusterView(Protocol):
     def controller_id(self) -> int:
         """The broker id Metadata names as controller (where admin clients send requests)."""
 
-    def partitions(self, topic: str, count: int) -> list[PartitionLeadership]:
+    def partitions(self, topic: str, count: int) -> list[PartitionReplicas]:
         """Leadership of the ``count`` partitions of ``topic``, in partition order."""
 
     def coordinator(self, group_id: str) -> BrokerAddress | None:
@@ -110,10 +94,10 @@ class SingleBrokerView:
         """This broker."""
         return self.address.node_id
 
-    def partitions(self, topic: str, count: int) -> list[PartitionLeadership]:
+    def partitions(self, topic: str, count: int) -> list[PartitionReplicas]:
         """This broker leads every partition, in epoch 0."""
         me = (self.address.node_id,)
-        return [PartitionLeadership(p, me[0], 0, me, me, ()) for p in range(count)]
+        return [PartitionReplicas(p, me[0], 0, me, me, ()) for p in range(count)]
 
     def coordinator(self, group_id: str) -> BrokerAddress:
         """This broker coordinates every group."""

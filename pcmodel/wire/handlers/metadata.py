@@ -28,6 +28,8 @@ from pcmodel.wire.view import CLUSTER_ID
 
 __all__ = ["CLUSTER_ID", "HANDLERS"]
 
+_LEADER_NOT_AVAILABLE = kafka_errors.LeaderNotAvailableError.errno
+
 #: Kafka's coordinator types (FindCoordinator's ``key_type``): 0 is a consumer group.
 _GROUP_COORDINATOR = 0
 
@@ -39,7 +41,10 @@ def _topic(ctx: RequestContext, name: str, partitions: int | None, code: int = 0
     return Topic(
         error_code=code, name=name, is_internal=name.startswith("__"),
         partitions=[
-            Partition(error_code=p.error_code, partition_index=p.partition, leader_id=p.leader,
+            # A partition without a leader (all its in-sync replicas down) is listed with
+            # LEADER_NOT_AVAILABLE and leader -1, as Kafka lists it.
+            Partition(error_code=_LEADER_NOT_AVAILABLE if p.leader < 0 else 0,
+                      partition_index=p.partition, leader_id=p.leader,
                       leader_epoch=p.leader_epoch, replica_nodes=list(p.replicas),
                       isr_nodes=list(p.isr), offline_replicas=list(p.offline))
             for p in (ctx.view.partitions(name, partitions) if partitions else ())
