@@ -210,6 +210,8 @@ class Replica:
         """Delete the local records below ``offset`` (never past the log end): the leader's
         DeleteRecords, or a follower following its leader's log start. True if it moved."""
         before = self.offsets[0]
+        if offset <= before:  # a follower's every fetch asks: most find nothing to delete
+            return False
         return self.broker.advance_replica_start(self.tp.topic, self.tp.partition,
                                                  offset) > before
 

@@ -178,4 +178,4 @@ class CommittedOffsetsMixin:
             offset = log.log_start_offset if committed is None else committed.offset
             floor = offset if floor is None else min(floor, offset)
         if floor is not None:
-            log.advance_floor(floor)
+            log.delete_before(floor)

@@ -62,7 +62,7 @@ class ReplicaLogsMixin:
         tp = validate_topic_partition((topic, partition))
         with self._lock:
             log = self._log(tp)
-            log.delete_before(min(offset, log.end_offset))
+            log.delete_before(offset)
             return log.log_start_offset
 
     def set_high_watermark(self, topic: str, partition: int, offset: int) -> None:

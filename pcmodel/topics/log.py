@@ -413,22 +413,16 @@ class PartitionLog:
             new_start = self._base + i
         return self._drop_before(new_start)
 
-    def advance_floor(self, offset: int) -> int:
-        """Block policy: every tracking group committed up to ``offset``; free the space below.
-
-        Drops the records below ``offset`` (never beyond ``end_offset``) and takes their tokens,
-        which wakes appenders waiting for space. Returns how many records were freed.
-        """
-        return self.delete_before(min(offset, self.end_offset))
-
     def delete_before(self, offset: int) -> int:
-        """Drop every record below ``offset`` and make it the log start (Kafka's DeleteRecords,
-        ``maybeIncrementLogStartOffset``): nothing happens if it is not above the start.
+        """Drop every record below ``offset`` (never beyond ``end_offset``) and make it the log
+        start; nothing happens if it is not above the start. Returns how many records went.
 
-        The caller checks ``offset <= end_offset``. A "block" log frees the records' space.
-        Returns how many records went.
+        Kafka's DeleteRecords (``maybeIncrementLogStartOffset``), a follower following its
+        leader's start, and the "block" policy's floor: every tracking group committed up to
+        ``offset``. A "block" log frees the records' space (takes their tokens), which wakes
+        appenders waiting for it.
         """
-        freed = self._drop_before(offset)
+        freed = self._drop_before(min(offset, self.end_offset))
         self._take_tokens(freed)
         return freed
 
