@@ -10,6 +10,7 @@ expires silent brokers. Either way a round runs with the cluster lock held.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from pcmodel.cluster.clock import VirtualClock
@@ -57,10 +58,7 @@ class Driving:
     def settle(self, max_seconds: float = 30.0) -> None:
         """Step until nothing moves and every live replica of every partition is in the ISR
         with its leader's LEO, or ``max_seconds`` of virtual time passed."""
-        end = self.clock() + max_seconds
-        self.step()
-        while self.clock() < end and not self._settled():
-            self.advance()
+        self._drive_until(self._settled, max_seconds)
 
     # --- one broker's round (with the lock held) ----------------------------------------------
 
@@ -113,10 +111,18 @@ class Driving:
 
     def _drive_until_done(self, future: ProduceFuture, timeout: float) -> None:
         """Stepped mode: advance virtual time until ``future`` is answered or ``timeout``."""
+        self._drive_until(future.done, timeout)
+
+    def _drive_until(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        """Stepped mode: a step, then tick after tick until ``predicate()`` holds or
+        ``timeout`` seconds of virtual time passed; return whether it holds."""
         end = self.clock() + timeout
         self.step()
-        while not future.done() and self.clock() < end:
+        while not predicate():
+            if self.clock() >= end:
+                return False
             self.advance()
+        return True
 
     # --- threads ------------------------------------------------------------------------------
 

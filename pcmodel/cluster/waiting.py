@@ -112,12 +112,7 @@ class ClientSupport:
         virtual time); otherwise the predicate is asked again at each change, and at least
         every 50 ms (a broker process's changes are not all counted here)."""
         if self.mode == "steps":
-            end = self.clock() + timeout
-            while not predicate():
-                if self.clock() >= end:
-                    return False
-                self.advance()
-            return True
+            return predicate() or self._drive_until(predicate, timeout)
         deadline = time.monotonic() + timeout
         while True:
             count = self.change_count()
