@@ -47,7 +47,7 @@ from pcmodel.topics.errors import (
     TopicAlreadyExistsError,
     UnknownTopicOrPartitionError,
 )
-from pcmodel.topics.structs import OffsetSpec, OffsetTimestamp, PartitionReplicas
+from pcmodel.topics.structs import OffsetSpec, OffsetTimestamp, PartitionReplicas, TopicPartition
 from pcmodel.topics.topic_configs import check_replication_factor, topic_options
 
 __all__ = ["KafkaAdminClient", "NewPartitions", "NewTopic", "OffsetSpec", "OffsetTimestamp"]
@@ -275,6 +275,11 @@ class KafkaAdminClient(PartitionAdminMixin, GroupAdminMixin):
     def _check_open(self) -> None:
         if self._closed:
             raise IllegalStateError("this admin client is closed; create a new one")
+
+    def _missing_partitions(self, partitions: Iterable[TopicPartition]) -> list[TopicPartition]:
+        """The partitions named that the broker does not have, in the order given."""
+        counts = self._conn.list_topics()
+        return [tp for tp in partitions if not 0 <= tp.partition < counts.get(tp.topic, 0)]
 
     def _replicated(self) -> bool:
         """True on a cluster: topics have a replication factor and their partitions leaders."""

@@ -37,7 +37,8 @@ __all__ = ["GroupAdminMixin"]
 
 class GroupAdminMixin:
     """Consumer-group administration (KafkaAdminClient part: the client provides ``_conn``, its
-    broker connection, ``_check_open()`` and ``list_partition_offsets()``)."""
+    broker connection, ``_check_open()``, ``_missing_partitions()`` and
+    ``list_partition_offsets()``)."""
 
     def list_groups(
         self, broker_ids: Any = None, states_filter: Iterable[str] | None = None,
@@ -109,15 +110,8 @@ class GroupAdminMixin:
         ``"GroupNotEmptyError"`` for a group with members, ``"GroupIdNotFoundError"`` for an
         unknown one (kafka-python reports them, it does not raise).
         """
-        self._check_open()
-        results = {}
-        for group_id in group_ids:
-            try:
-                self._conn.delete_group(group_id)
-                results[group_id] = "OK"
-            except BrokerResponseError as exc:
-                results[group_id] = type(exc).__name__
-        return results
+        return {group_id: "OK" if error is None else type(error).__name__
+                for group_id, error in self.delete_consumer_groups(group_ids)}
 
     def alter_group_offsets(
         self, group_id: str, offsets: Mapping[TopicPartition, OffsetAndMetadata],
@@ -291,11 +285,8 @@ class GroupAdminMixin:
     ) -> dict[TopicPartition, type[BrokerResponseError]]:
         """Commit as a client outside the group (generation -1, no member id); per partition
         the error class, as Kafka answers an OffsetCommit."""
-        counts = self._conn.list_topics()
-        results: dict[TopicPartition, type[BrokerResponseError]] = {
-            tp: UnknownTopicOrPartitionError for tp in offsets
-            if not 0 <= tp.partition < counts.get(tp.topic, 0)
-        }
+        results: dict[TopicPartition, type[BrokerResponseError]] = dict.fromkeys(
+            self._missing_partitions(offsets), UnknownTopicOrPartitionError)
         known = {tp: value for tp, value in offsets.items() if tp not in results}
         if known:
             try:

@@ -53,7 +53,8 @@ def error_fields(error: BrokerResponseError | None) -> dict[str, Any]:
 
 class PartitionAdminMixin:
     """Partition administration (KafkaAdminClient part: the client provides ``_conn``,
-    ``config``, ``_check_open()``, ``_check_assignments()`` and ``_partition_replicas()``)."""
+    ``config``, ``_check_open()``, ``_check_assignments()``, ``_missing_partitions()`` and
+    ``_partition_replicas()``)."""
 
     def create_partitions(
         self,
@@ -108,14 +109,13 @@ class PartitionAdminMixin:
         before anything is deleted if a partition does not exist; else, once every partition
         was tried, one failed partition's error (``OffsetOutOfRangeError`` for an offset beyond
         the high watermark, ...), or ``BrokerResponseError`` naming each failure when several
-        failed. Consumers positioned below the new start reset by
-        their ``auto_offset_reset``; committed offsets are kept.
+        failed. Consumers positioned below the new start reset by their
+        ``auto_offset_reset``; committed offsets are kept.
         """
         self._check_open()
         wanted = {validate_topic_partition(tp): offset
                   for tp, offset in records_to_delete.items()}
-        counts = self._conn.list_topics()
-        unknown = [tp for tp in wanted if tp.partition >= counts.get(tp.topic, 0)]
+        unknown = self._missing_partitions(wanted)
         if unknown:  # as kafka-python, which finds no leader for them: nothing is deleted
             raise UnknownTopicOrPartitionError(
                 "The following partitions are not known: "
@@ -149,8 +149,8 @@ class PartitionAdminMixin:
         ``-1``, and a timestamp after the last record gives offset and timestamp ``-1``, as
         Kafka answers; ``leader_epoch`` is the partition leader's current epoch where an
         offset was found (0 on a lone broker), ``-1`` where none was, as the Kafka listener
-        answers ListOffsets. ``isolation_level`` 1 (read
-        committed) is the same as 0 here: there are no transactions. Raises
+        answers ListOffsets. ``isolation_level`` 1 (read committed) is the same as 0 here:
+        there are no transactions. Raises
         ``UnknownTopicOrPartitionError`` for a partition that does not exist,
         ``UnsupportedVersionError`` for ``MAX_TIMESTAMP`` and the tiered-storage specs,
         ``TypeError`` for a spec that is not an int.

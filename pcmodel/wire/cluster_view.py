@@ -157,17 +157,16 @@ class NodeConnection(ClusterConnection):
         """DeleteRecords for the partitions this broker leads (and its wait for the
         followers: see ``ClusterConnection.delete_records``); NOT_LEADER_OR_FOLLOWER for the
         others, which the client sends to their leaders."""
+        asked = {TopicPartition._make(tp): offset for tp, offset in offsets.items()}
         results: dict[TopicPartition, DeletedRecords] = {}
-        mine: dict[TopicPartition, int] = {}
-        for tp, offset in offsets.items():
-            tp = TopicPartition._make(tp)
+        for tp in asked:
             try:
                 self._led(tp)
-                mine[tp] = offset
             except KafkaError as exc:
                 results[tp] = DeletedRecords(-1, exc)
-        results.update(super().delete_records(mine, timeout) if mine else {})
-        return {TopicPartition._make(tp): results[TopicPartition._make(tp)] for tp in offsets}
+        results.update(super().delete_records(
+            {tp: offset for tp, offset in asked.items() if tp not in results}, timeout))
+        return {tp: results[tp] for tp in asked}
 
     # --- internals ----------------------------------------------------------------------------
 

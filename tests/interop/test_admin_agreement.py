@@ -22,16 +22,7 @@ from pcmodel.topics import Broker, KafkaConsumer, OffsetAndMetadata  # noqa: E40
 from pcmodel.topics.admin import KafkaAdminClient, NewTopic  # noqa: E402
 from pcmodel.topics.structs import TopicPartition  # noqa: E402
 from tests.conftest import wait_until  # noqa: E402
-
-
-def consume_all(consumer, count: int) -> None:
-    got = []
-
-    def more() -> bool:
-        for records in consumer.poll(timeout_ms=50).values():
-            got.extend(records)
-        return len(got) >= count
-    wait_until(more, timeout=30)
+from tests.topics.conftest import drain  # noqa: E402
 
 
 def stable_with_one_member(admin, group: str) -> bool:
@@ -57,9 +48,9 @@ def test_topics_groups_and_offsets_look_the_same_through_both_admin_clients():
             pc = KafkaConsumer("t", "u", broker=broker, group_id="pc", client_id="pc-1",
                                auto_offset_reset="earliest", enable_auto_commit=False)
             try:
-                consume_all(kp, 3)
+                drain(kp, 3, timeout=30)
                 kp.commit()
-                consume_all(pc, 3)
+                drain(pc, 3, timeout=30)
                 pc.commit()
                 ours.alter_group_offsets("ledger", {TopicPartition("u", 0): OffsetAndMetadata(
                     0, "by hand")})

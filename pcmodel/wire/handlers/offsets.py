@@ -89,7 +89,7 @@ def handle_delete_records(ctx: RequestContext, request: Any) -> Any:
               for topic in request.topics for part in topic.partitions}
     try:
         done = ctx.broker.delete_records(wanted, timeout=max(0, request.timeout_ms) / 1000)
-        outcome = {tp: (-1 if d.error else d.low_watermark, error_code(d.error) if d.error else 0)
+        outcome = {tp: (d.low_watermark, 0 if d.error is None else error_code(d.error))
                    for tp, d in done.items()}
     except Exception as exc:  # the broker refused the whole request (closed, ...)
         outcome = dict.fromkeys(wanted, (-1, error_code(exc)))
