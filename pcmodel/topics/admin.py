@@ -41,14 +41,17 @@ from pcmodel.topics.config import COMMON_NO_EFFECT, check_no_effect, reject_unkn
 from pcmodel.topics.errors import (
     BrokerResponseError,
     IllegalStateError,
-    InvalidReplicationAssignmentError,
     KafkaConfigurationError,
     KafkaTimeoutError,
     TopicAlreadyExistsError,
     UnknownTopicOrPartitionError,
 )
 from pcmodel.topics.structs import OffsetSpec, OffsetTimestamp, PartitionReplicas, TopicPartition
-from pcmodel.topics.topic_configs import check_replication_factor, topic_options
+from pcmodel.topics.topic_configs import (
+    check_replica_assignment,
+    check_replication_factor,
+    topic_options,
+)
 
 __all__ = ["KafkaAdminClient", "NewPartitions", "NewTopic", "OffsetSpec", "OffsetTimestamp"]
 
@@ -297,13 +300,7 @@ class KafkaAdminClient(PartitionAdminMixin, GroupAdminMixin):
         """Refuse an explicit replica assignment unless it is the only possible one (a lone
         broker's node 0), as the Kafka listener does: placing replicas is the controller's."""
         for brokers in assignments:
-            if self._replicated():
-                raise InvalidReplicationAssignmentError(
-                    f"{what} is assigned to brokers {list(brokers)}; this cluster's controller "
-                    "places replicas itself: ask for a replication factor instead")
-            if list(brokers) != [0]:
-                raise InvalidReplicationAssignmentError(
-                    f"{what} is assigned to brokers {list(brokers)}; the only broker is 0")
+            check_replica_assignment(what, brokers, replicates=self._replicated(), node_id=0)
 
     def _create_arguments(self, spec: NewTopic) -> dict[str, Any]:
         """Broker ``create_topic`` keyword arguments for a NewTopic; refuse what cannot be

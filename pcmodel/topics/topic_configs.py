@@ -14,18 +14,30 @@
 
 The replication factor may be ``-1`` (the broker's default) or 1 up to the live brokers, as
 Kafka's controller answers (``InvalidReplicationFactorError`` with Kafka's message otherwise).
+Replicas are placed by the broker (a cluster's controller): an explicit assignment is accepted
+only where it is the only possible one, a lone broker's own id
+(``InvalidReplicationAssignmentError`` otherwise).
 
 Prior art: Kafka's ``LogConfig`` (topic config names) and ``ReplicationControlManager.createTopic``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from pcmodel.topics.errors import InvalidConfigurationError, InvalidReplicationFactorError
+from pcmodel.topics.errors import (
+    InvalidConfigurationError,
+    InvalidReplicationAssignmentError,
+    InvalidReplicationFactorError,
+)
 
-__all__ = ["IGNORED_TOPIC_CONFIGS", "check_replication_factor", "topic_options"]
+__all__ = [
+    "IGNORED_TOPIC_CONFIGS",
+    "check_replica_assignment",
+    "check_replication_factor",
+    "topic_options",
+]
 
 #: Topic configs accepted and ignored: they tune storage or replication this broker has not.
 IGNORED_TOPIC_CONFIGS = frozenset({
@@ -105,3 +117,18 @@ def check_replication_factor(replication_factor: object, live_brokers: int) -> i
         raise InvalidReplicationFactorError(
             f"Replication factor must be larger than 0 (or -1 for the default), got {rf}.")
     return rf
+
+
+def check_replica_assignment(what: str, broker_ids: Iterable[int], *, replicates: bool,
+                             node_id: int) -> None:
+    """Refuse replicas placed on ``broker_ids`` by hand for ``what`` (a partition), unless it
+    is the only possible placement: ``[node_id]`` on a lone broker. A replicated cluster's
+    controller places replicas itself. Raises ``InvalidReplicationAssignmentError``."""
+    brokers = list(broker_ids)
+    if replicates:
+        raise InvalidReplicationAssignmentError(
+            f"{what} is assigned to brokers {brokers}; this cluster's controller places "
+            "replicas itself: ask for a replication factor instead of an assignment")
+    if brokers != [node_id]:
+        raise InvalidReplicationAssignmentError(
+            f"{what} is assigned to brokers {brokers}; the only broker is {node_id}")

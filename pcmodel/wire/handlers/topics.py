@@ -25,7 +25,11 @@ from kafka.protocol.admin import (
 
 from pcmodel.topics.broker_topics import check_topic_name
 from pcmodel.topics.errors import TopicAlreadyExistsError, UnknownTopicOrPartitionError
-from pcmodel.topics.topic_configs import check_replication_factor, topic_options
+from pcmodel.topics.topic_configs import (
+    check_replica_assignment,
+    check_replication_factor,
+    topic_options,
+)
 from pcmodel.wire.api import ApiHandler, RequestContext, error_code, kafka_errors
 
 __all__ = ["HANDLERS"]
@@ -41,18 +45,8 @@ class _Refused(Exception):  # noqa: N818 - carries a Kafka error code for one to
 
 
 def _check_assignment(ctx: RequestContext, what: str, broker_ids: list[int]) -> None:
-    """Refuse an explicit replica assignment unless it is the only possible one."""
-    if getattr(ctx.broker, "replicates", False):
-        raise _Refused(
-            kafka_errors.InvalidReplicationAssignmentError.errno,
-            f"{what} is assigned to brokers {broker_ids}; this cluster's controller places "
-            "replicas itself: ask for a replication factor instead of an assignment",
-        )
-    if broker_ids != [ctx.node_id]:
-        raise _Refused(
-            kafka_errors.InvalidReplicationAssignmentError.errno,
-            f"{what} is assigned to brokers {broker_ids}; the only broker is {ctx.node_id}",
-        )
+    check_replica_assignment(what, broker_ids, node_id=ctx.node_id,
+                             replicates=getattr(ctx.broker, "replicates", False))
 
 
 def _partition_count(ctx: RequestContext, topic: Any) -> tuple[int, int | None]:
