@@ -40,6 +40,7 @@ from pcmodel.topics.broker import (
     TopicDescription,
 )
 from pcmodel.topics.broker_topics import delete_records_arguments
+from pcmodel.topics.configs import AlterConfigOp, ConfigEntry
 from pcmodel.topics.errors import (
     BrokerResponseError,
     IllegalStateError,
@@ -89,10 +90,12 @@ class ClusterConnection(GroupRequestsMixin):
         return self._cluster.default_replication_factor
 
     def create_topic(self, name: str, partitions: int = 1, *,
-                     replication_factor: int | None = None, min_insync_replicas: int = 1,
-                     unclean_leader_election_enable: bool = False,
+                     replication_factor: int | None = None,
+                     min_insync_replicas: int | None = None,
+                     unclean_leader_election_enable: bool | None = None,
                      retention_records: int | None = None, retention_ms: int | None = None,
-                     retention_policy: str = "delete", **_: Any) -> None:
+                     retention_policy: str = "delete", configs: Mapping[str, Any] | None = None,
+                     **_: Any) -> None:
         """Create a replicated topic (``replication_factor=None``: the cluster's default).
 
         Raises ``InvalidReplicationFactorError`` for a factor above the live brokers (Kafka's
@@ -108,7 +111,23 @@ class ClusterConnection(GroupRequestsMixin):
             name, partitions, replication_factor=replication_factor,
             min_insync_replicas=min_insync_replicas,
             unclean_leader_election_enable=unclean_leader_election_enable,
-            retention_records=retention_records, retention_ms=retention_ms)
+            retention_records=retention_records, retention_ms=retention_ms, configs=configs)
+
+    def describe_topic_configs(self, name: str) -> list[ConfigEntry]:
+        """Every config of topic ``name`` (see ``Cluster.describe_topic_configs``)."""
+        return self._cluster.describe_topic_configs(name)
+
+    def alter_topic_configs(self, name: str,
+                            operations: Iterable[tuple[str, int | AlterConfigOp, Any]], *,
+                            incremental: bool = True, validate_only: bool = False) -> None:
+        """Alter topic ``name``'s configs on every broker (see
+        ``Cluster.alter_topic_configs``)."""
+        self._cluster.alter_topic_configs(name, operations, incremental=incremental,
+                                          validate_only=validate_only)
+
+    def describe_broker_configs(self, broker_id: int = 0) -> list[ConfigEntry]:
+        """Broker ``broker_id``'s settings (see ``Cluster.describe_broker_configs``)."""
+        return self._cluster.describe_broker_configs(broker_id)
 
     def delete_topic(self, name: str) -> None:
         """Delete the topic on every broker (see ``Cluster.delete_topic``)."""

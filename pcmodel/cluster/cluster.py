@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from pcmodel.cluster.clock import VirtualClock
@@ -63,6 +63,7 @@ from pcmodel.topics.errors import (
 )
 from pcmodel.topics.log import LogRecord
 from pcmodel.topics.structs import TopicPartition
+from pcmodel.topics.topic_configs import check_topic_configs, topic_options
 
 __all__ = ["Cluster", "ClusterEvent", "ReplicaStatus"]
 
@@ -127,6 +128,8 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, Driving):
         self.events: list[ClusterEvent] = []
         self._observers: list[Callable[[ClusterEvent], None]] = []
         self._published: dict[TopicPartition, PartitionState] = {}
+        #: Each topic's configs set on it (Kafka's overrides, kept by the controller).
+        self._topic_configs: dict[str, dict[str, str]] = {}
         self._next_producer_id = 1000
         self._offsets_topic: Any = None
         self._changes = 0
@@ -162,16 +165,21 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, Driving):
         partitions: int = 1,
         *,
         replication_factor: int | None = None,
-        min_insync_replicas: int = 1,
-        unclean_leader_election_enable: bool = False,
+        min_insync_replicas: int | None = None,
+        unclean_leader_election_enable: bool | None = None,
         retention_records: int | None = None,
         retention_ms: int | None = None,
+        configs: Mapping[str, Any] | None = None,
     ) -> None:
         """Create a replicated topic; each partition gets ``replication_factor`` replicas.
 
-        ``min_insync_replicas`` (Kafka's ``min.insync.replicas``) is how many in-sync replicas
-        an ``acks="all"`` produce needs. Raises ``IllegalArgumentError`` for a replication factor
-        above the broker count or a ``min_insync_replicas`` above it, and the
+        ``min_insync_replicas`` (Kafka's ``min.insync.replicas``, default 1) is how many
+        in-sync replicas an ``acks="all"`` produce needs. ``configs`` are Kafka topic configs
+        (:mod:`pcmodel.topics.topic_configs`); ``min_insync_replicas``,
+        ``unclean_leader_election_enable`` and ``retention_ms`` are the same as the configs of
+        those names (giving both is an ``IllegalArgumentError``). Raises
+        ``IllegalArgumentError`` for a replication factor above the broker count or a
+        ``min_insync_replicas`` above it, ``InvalidConfigurationError`` for a config, and the
         ``Broker.create_topic`` errors for the name and retention settings. Only the
         ``"delete"`` retention policy replicates (a ``"block"`` topic waits on consumer groups,
         which live on one broker).
@@ -182,28 +190,54 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, Driving):
             raise IllegalArgumentError(
                 f"replication_factor must be between 1 and the {len(self.nodes)} brokers, "
                 f"got {rf!r}")
-        if isinstance(min_insync_replicas, bool) or not isinstance(min_insync_replicas, int) \
-                or not 1 <= min_insync_replicas <= rf:
+        if min_insync_replicas is not None and (
+                isinstance(min_insync_replicas, bool) or not isinstance(min_insync_replicas, int)
+                or not 1 <= min_insync_replicas <= rf):
             raise IllegalArgumentError(
                 f"min_insync_replicas must be between 1 and replication_factor={rf}, "
                 f"got {min_insync_replicas!r}")
-        config = TopicConfig(rf, min_insync_replicas, bool(unclean_leader_election_enable))
+        # Validate name, configs and retention on a scratch broker before anything changes.
+        from pcmodel.topics.broker import Broker
+        Broker().create_topic(name, partitions, retention_records=retention_records,
+                              retention_ms=retention_ms, configs=configs)
+        overrides = dict(configs or {})
+        for keyword, config_name, value in (
+                ("min_insync_replicas", "min.insync.replicas", min_insync_replicas),
+                ("unclean_leader_election_enable", "unclean.leader.election.enable",
+                 unclean_leader_election_enable),
+                ("retention_ms", "retention.ms", retention_ms)):
+            if value is not None:
+                if config_name in overrides and keyword != "retention_ms":
+                    raise IllegalArgumentError(
+                        f"give {keyword} or configs[{config_name!r}], not both")
+                overrides[config_name] = value
+        overrides = check_topic_configs(overrides)
+        options = topic_options(overrides, replicates=True)
+        config = self._topic_config(rf, options, IllegalArgumentError)
         with self._lock:
             self._check_open()
             if name in self.controller.topics:
                 from pcmodel.topics.errors import TopicAlreadyExistsError
                 raise TopicAlreadyExistsError(f"topic {name!r} already exists")
-            # Validate name and settings on a scratch broker before anything changes.
-            from pcmodel.topics.broker import Broker
-            Broker().create_topic(name, partitions, retention_records=retention_records,
-                                  retention_ms=retention_ms)
             tps = self.controller.create_topic(name, partitions, config)
+            self._topic_configs[name] = overrides
             self._add_replicas(name, partitions, tps, config,
-                               retention_records=retention_records, retention_ms=retention_ms)
+                               retention_records=retention_records,
+                               retention_ms=options.get("retention_ms"))
             for tp in tps:
                 self._publish(tp)
                 self._deliver(tp)
             self._notify()
+
+    @staticmethod
+    def _topic_config(rf: int, options: Mapping[str, Any],
+                      error: type[Exception]) -> TopicConfig:
+        """The replication settings ``topic_options`` gave, checked against the factor."""
+        min_isr = options.get("min_insync_replicas", 1)
+        if not 1 <= min_isr <= rf:
+            raise error(f"min.insync.replicas must be between 1 and the topic's replication "
+                        f"factor {rf}, got {min_isr!r}")
+        return TopicConfig(rf, min_isr, options.get("unclean_leader_election_enable", False))
 
     def _add_replicas(self, name: str, partitions: int, tps: list[TopicPartition],
                       config: TopicConfig, **topic_settings: Any) -> None:

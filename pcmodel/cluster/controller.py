@@ -99,6 +99,19 @@ class Controller:
             created.append(tp)
         return created
 
+    def reconfigure_topic(self, name: str, config: TopicConfig) -> list[TopicPartition]:
+        """Give topic ``name`` new settings; return its offline partitions that they let elect
+        a leader now (unclean election just allowed), as Kafka's controller does."""
+        self.topics[name] = config
+        changed = []
+        for tp, st in self.partitions.items():
+            if tp.topic == name and st.leader is None:
+                new = self._elected(tp, st)
+                if new.leader is not None:
+                    self.partitions[tp] = new
+                    changed.append(tp)
+        return changed
+
     def delete_topic(self, name: str) -> list[TopicPartition]:
         """Forget topic ``name`` and its partitions; return the partitions it had."""
         del self.topics[name]

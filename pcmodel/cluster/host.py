@@ -238,6 +238,13 @@ class NodeHost:
                     replica.delete()
             self.node.remove_topic(name)
 
+    def reconfigure_topic(self, name: str, config: TopicConfig,
+                          retention_ms: int | None) -> None:
+        """A topic's settings changed: its replicas and local log here take them."""
+        with self.lock:
+            if name in self.node.broker.list_topics():
+                self.node.reconfigure_topic(name, config, retention_ms)
+
     def add_partitions(self, name: str, total: int, mine: list, config: TopicConfig) -> None:
         """A topic grew to ``total`` partitions; replicas for those in ``mine``."""
         with self.lock:

@@ -33,6 +33,7 @@ from pcmodel.cluster.purgatory import DelayedProduce, ProduceFuture, ProduceResu
 from pcmodel.cluster.replica import Replica
 from pcmodel.topics.broker import Broker, FetchError, FetchResult
 from pcmodel.topics.broker_topics import delete_records_target
+from pcmodel.topics.configs import AlterConfigOp
 from pcmodel.topics.errors import KafkaConnectionError, UnknownTopicOrPartitionError
 from pcmodel.topics.log import LogRecord
 from pcmodel.topics.structs import TopicPartition
@@ -104,6 +105,17 @@ class ClusterNode:
             self.broker.set_high_watermark(name, p, 0)  # nothing committed yet
         for tp in tps:
             self.replicas[tp] = self.replica_factory(self.node_id, self.broker, tp, config)
+
+    def reconfigure_topic(self, name: str, config: TopicConfig,
+                          retention_ms: int | None) -> None:
+        """Topic ``name``'s settings changed: its replicas here take ``config``, its local
+        log ``retention_ms`` (``None``: kept for ever), records already there included."""
+        for tp, replica in self.replicas.items():
+            if tp.topic == name:
+                replica.config = config
+        retention = ("retention.ms", AlterConfigOp.DELETE, None) if retention_ms is None \
+            else ("retention.ms", AlterConfigOp.SET, retention_ms)
+        self.broker.alter_topic_configs(name, [retention])
 
     def remove_topic(self, name: str) -> None:
         """Delete topic ``name`` here: its replicas, its local log; waiting produces fail."""

@@ -206,6 +206,24 @@ class ProcessCluster(ProcessFaults, Cluster):
 
     add_partitions.__doc__ = Cluster.add_partitions.__doc__
 
+    def alter_topic_configs(self, name: str, operations: Any, *, incremental: bool = True,
+                            validate_only: bool = False) -> None:
+        with self._faults:
+            super().alter_topic_configs(name, operations, incremental=incremental,
+                                        validate_only=validate_only)
+            if validate_only:
+                return
+            with self._lock:
+                _, _, _, config, settings = next(t for t in self._topic_specs if t[0] == name)
+                live = [n for n in self.nodes if n.alive]
+            for node in live:
+                try:
+                    node.call("reconfigure_topic", name, config, settings.get("retention_ms"))
+                except KafkaConnectionError:
+                    pass  # killed meanwhile: it gets the settings when it restarts
+
+    alter_topic_configs.__doc__ = Cluster.alter_topic_configs.__doc__
+
     def end_offset_for_epoch(self, broker: int, topic: str, partition: int,
                              epoch: int) -> tuple[int, int]:
         with self._lock:
@@ -340,6 +358,12 @@ class ProcessCluster(ProcessFaults, Cluster):
     def _remove_replicas(self, name: str) -> None:
         # Under the cluster lock: only remember; delete_topic tells the brokers afterwards.
         self._topic_specs = [t for t in self._topic_specs if t[0] != name]
+
+    def _reconfigure(self, name: str, config: Any, retention_ms: int | None) -> None:
+        # Under the cluster lock: only remember; alter_topic_configs tells the brokers after.
+        self._topic_specs = [(n, count, tps, config, {**st, "retention_ms": retention_ms})
+                             if n == name else (n, count, tps, c, st)
+                             for n, count, tps, c, st in self._topic_specs]
 
     def _grow_replicas(self, name: str, total: int, added: list, config: Any) -> None:
         # Under the cluster lock: only remember; add_partitions tells the brokers afterwards.

@@ -11,6 +11,12 @@ start; each follower moves its own to the leader's at its next fetch, and the pa
 watermark*, the smallest log start among its live replicas, tells when every live copy is
 gone (Kafka's ``lowWatermarkIfLeader``, which its DeleteRecords answer waits for).
 
+A topic's configs are the controller's (Kafka keeps them in its metadata log): an alteration
+is checked whole, then every broker applies it (a broker that is down, when it returns):
+``min.insync.replicas`` and ``unclean.leader.election.enable`` to its replicas, ``retention.ms``
+to its logs. Allowing unclean election elects a leader at once for the topic's offline
+partitions that have a live replica, as Kafka's controller does.
+
 Committed offsets of a deleted topic are removed from ``__consumer_offsets`` with tombstones,
 as Kafka's coordinators do (``GroupMetadataManager.cleanupGroupMetadata``), so a topic created
 again under the same name starts its groups afresh. An offsets partition without a leader at
@@ -19,14 +25,23 @@ that moment keeps its offsets of the topic.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
+from pcmodel.topics.configs import AlterConfigOp, ConfigEntry
 from pcmodel.topics.errors import (
+    InvalidConfigurationError,
     InvalidPartitionsError,
     InvalidTopicError,
     UnknownTopicOrPartitionError,
 )
 from pcmodel.topics.structs import TopicPartition
+from pcmodel.topics.topic_configs import (
+    altered_overrides,
+    broker_config_entries,
+    describe_topic_configs,
+    topic_options,
+)
 
 __all__ = ["TopicAdmin"]
 
@@ -52,12 +67,65 @@ class TopicAdmin:
                                         "cannot be deleted")
             for tp in self.controller.delete_topic(name):
                 self._published.pop(tp, None)
+            self._topic_configs.pop(name, None)
             self._remove_replicas(name)
             self._topic_edits += 2  # the topic count went down by one: keep the version rising
             self._notify()
             offsets = self._offsets_topic
         if offsets is not None:  # outside the lock: the tombstones are produced and waited for
             offsets.remove_topic(name)
+
+    def describe_topic_configs(self, name: str) -> list[ConfigEntry]:
+        """Every config of topic ``name``, in name order (see
+        :func:`~pcmodel.topics.topic_configs.describe_topic_configs`). Raises
+        ``UnknownTopicOrPartitionError`` if there is no such topic."""
+        with self._lock:
+            self._existing(name)
+            return describe_topic_configs(self._topic_configs.get(name, {}))
+
+    def alter_topic_configs(self, name: str,
+                            operations: Iterable[tuple[str, int | AlterConfigOp, Any]], *,
+                            incremental: bool = True, validate_only: bool = False) -> None:
+        """Alter topic ``name``'s configs on every broker, as ``Broker.alter_topic_configs``
+        does on one; ``min.insync.replicas`` may not exceed the replication factor.
+
+        All or nothing: raises ``UnknownTopicOrPartitionError``, ``InvalidTopicError`` for an
+        internal topic, ``InvalidRequestError`` or ``InvalidConfigurationError``, with nothing
+        changed. ``validate_only`` checks and changes nothing.
+        """
+        with self._lock:
+            self._check_open()
+            self._existing(name)
+            if name.startswith("__"):
+                raise InvalidTopicError(f"{name!r} is an internal topic of the cluster; its "
+                                        "configs are the cluster's")
+            overrides = altered_overrides(self._topic_configs.get(name, {}), operations,
+                                          incremental=incremental)
+            options = topic_options(overrides, replicates=True)
+            config = self._topic_config(self.controller.topics[name].replication_factor,
+                                        options, InvalidConfigurationError)
+            if validate_only:
+                return
+            self._topic_configs[name] = overrides
+            elected = self.controller.reconfigure_topic(name, config)
+            self._reconfigure(name, config, options.get("retention_ms"))
+            self._apply_changes(elected)
+            self._notify()
+
+    def describe_broker_configs(self, broker: int) -> list[ConfigEntry]:
+        """Broker ``broker``'s settings, read-only, in name order (see
+        :func:`~pcmodel.topics.topic_configs.broker_config_entries`); every broker of a
+        cluster has the same. Raises ``IllegalArgumentError`` for an unknown broker id."""
+        self._node(broker)
+        return broker_config_entries(
+            broker, num_partitions=1, auto_create_topics_enable=True,
+            default_replication_factor=self.default_replication_factor,
+            group_initial_rebalance_delay_ms=self.group_initial_rebalance_delay_ms)
+
+    def _reconfigure(self, name: str, config: Any, retention_ms: int | None) -> None:
+        """Every broker applies topic ``name``'s new settings (cluster lock held)."""
+        for node in self.nodes:
+            node.reconfigure_topic(name, config, retention_ms)
 
     def delete_records(self, topic: str, partition: int, offset: int) -> int:
         """Delete the partition's records below ``offset`` (``-1``: below the high watermark)

@@ -7,17 +7,22 @@ group assignors in :mod:`pcmodel.topics.assignors`.
 
 What kafka-python 3 has and pcmodel does not, so a program that uses it does not carry over:
 producer transactions (``transactional_id`` raises; ``isolation_level`` has no effect, every
-record being committed) and the admin calls about them; the admin client's calls about
-configurations, ACLs, SCRAM users, reassignments, leader elections, log directories, features,
-the metadata quorum, ``describe_cluster``, ``describe_topic_partitions``,
-``remove_group_members`` and the broker's API versions; Kafka 4's consumer groups (KIP-848;
-groups here are ``"classic"``); static membership (``group_instance_id``); and the clients'
-``bootstrap()`` and ``bootstrap_connected()``, which wait for and report kafka-python's
-metadata bootstrap (pcmodel's clients ask the broker when they need metadata; in kafka-python
-3 ``bootstrap_connected()`` is true only while a bootstrap is in flight).
+record being committed) and the admin calls about them; configs of resources other than topics
+and brokers (``list_config_resources``) and altering a broker's configs (they are the settings
+it was started with); the admin client's calls about ACLs, SCRAM users, reassignments, leader
+elections, log directories, features, the metadata quorum, ``describe_cluster``,
+``describe_topic_partitions``, ``remove_group_members`` and the broker's API versions; Kafka
+4's consumer groups (KIP-848; groups here are ``"classic"``); static membership
+(``group_instance_id``); and the clients' ``bootstrap()`` and ``bootstrap_connected()``, which
+wait for and report kafka-python's metadata bootstrap (pcmodel's clients ask the broker when
+they need metadata; in kafka-python 3 ``bootstrap_connected()`` is true only while a bootstrap
+is in flight).
 """
 
 from pcmodel.topics.admin import (
+    AlterConfigOp,
+    ConfigResource,
+    ConfigResourceType,
     KafkaAdminClient,
     NewPartitions,
     NewTopic,
@@ -54,6 +59,7 @@ from pcmodel.topics.errors import (
     InvalidPartitionsError,
     InvalidReplicationAssignmentError,
     InvalidReplicationFactorError,
+    InvalidRequestError,
     InvalidSessionTimeoutError,
     InvalidTopicError,
     KafkaConfigurationError,
@@ -145,7 +151,11 @@ __all__ = [
     "InvalidPartitionsError",
     "InvalidReplicationAssignmentError",
     "InvalidReplicationFactorError",
+    "InvalidRequestError",
     "InvalidSessionTimeoutError",
+    "AlterConfigOp",
+    "ConfigResource",
+    "ConfigResourceType",
     "KafkaAdminClient",
     "NewPartitions",
     "NewTopic",

@@ -15,7 +15,8 @@ import and ``broker=`` to ``bootstrap_servers=``::
 
 The partition methods (growing topics, deleting records, looking offsets up) live in
 :mod:`pcmodel.topics.admin_partitions`, the consumer-group methods in
-:mod:`pcmodel.topics.admin_groups`. kafka-python 3 renamed
+:mod:`pcmodel.topics.admin_groups`, the config methods (``describe_configs``,
+``alter_configs``, ``reset_configs``) in :mod:`pcmodel.topics.admin_configs`. kafka-python 3 renamed
 them; the 2.x names (``list_consumer_groups``, ``describe_consumer_groups``,
 ``list_consumer_group_offsets``, ``delete_consumer_groups``) are here too, with the 2.x
 results, because most tutorials still use them.
@@ -35,9 +36,11 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from pcmodel.topics.admin_configs import ConfigAdminMixin
 from pcmodel.topics.admin_groups import GroupAdminMixin
 from pcmodel.topics.admin_partitions import NewPartitions, PartitionAdminMixin, error_fields
 from pcmodel.topics.config import COMMON_NO_EFFECT, check_no_effect, reject_unknown_key
+from pcmodel.topics.configs import AlterConfigOp, ConfigResource, ConfigResourceType
 from pcmodel.topics.errors import (
     BrokerResponseError,
     IllegalStateError,
@@ -50,10 +53,21 @@ from pcmodel.topics.structs import OffsetSpec, OffsetTimestamp, PartitionReplica
 from pcmodel.topics.topic_configs import (
     check_replica_assignment,
     check_replication_factor,
+    check_topic_configs,
+    describe_topic_configs,
     topic_options,
 )
 
-__all__ = ["KafkaAdminClient", "NewPartitions", "NewTopic", "OffsetSpec", "OffsetTimestamp"]
+__all__ = [
+    "AlterConfigOp",
+    "ConfigResource",
+    "ConfigResourceType",
+    "KafkaAdminClient",
+    "NewPartitions",
+    "NewTopic",
+    "OffsetSpec",
+    "OffsetTimestamp",
+]
 
 
 class NewTopic:
@@ -84,7 +98,7 @@ class NewTopic:
         return f"NewTopic(name={self.name!r}, num_partitions={self.num_partitions})"
 
 
-class KafkaAdminClient(PartitionAdminMixin, GroupAdminMixin):
+class KafkaAdminClient(PartitionAdminMixin, GroupAdminMixin, ConfigAdminMixin):
     """Administers topics and consumer groups of a pcmodel broker (see the module docstring).
 
     ``KafkaAdminClient(broker=..., client_id=..., request_timeout_ms=...)``; kafka-python's
@@ -121,7 +135,9 @@ class KafkaAdminClient(PartitionAdminMixin, GroupAdminMixin):
         "error_message", "topic_config_error_code", "num_partitions", "replication_factor"}]}``
         as kafka-python 3 does: the partitions and replication factor each topic got (the
         broker's defaults resolved), ``-1`` for a topic that was not created, ``topic_id``
-        ``None`` (topics have no ids here).
+        ``None`` (topics have no ids here), and for a topic created (or validated) its every
+        config, ``{"configs": {name: {"value", "read_only", "config_source",
+        "is_sensitive"}}}``.
 
         ``new_topics`` is a list of :class:`NewTopic`, a list of names, or kafka-python 3's dict
         ``{name: {"num_partitions": n, "replication_factor": r, "configs": {...}}}``. Each topic
@@ -150,7 +166,7 @@ class KafkaAdminClient(PartitionAdminMixin, GroupAdminMixin):
                     self._conn.create_topic(spec.name, partitions, **kwargs)
             except BrokerResponseError as exc:
                 error = exc
-            results.append({
+            result = {
                 "name": spec.name,
                 "topic_id": None,
                 **error_fields(error),
@@ -158,7 +174,14 @@ class KafkaAdminClient(PartitionAdminMixin, GroupAdminMixin):
                 # As Kafka answers: what the topic got, or -1 when it was not created.
                 "num_partitions": partitions if error is None else -1,
                 "replication_factor": replication if error is None else -1,
-            })
+            }
+            if error is None:  # and its every config, as CreateTopics v5+ answers
+                result["configs"] = {
+                    entry.name: {"value": entry.value, "read_only": entry.read_only,
+                                 "config_source": entry.source.name,
+                                 "is_sensitive": entry.sensitive}
+                    for entry in describe_topic_configs(check_topic_configs(spec.topic_configs))}
+            results.append(result)
             first_error = first_error or error
         if raise_errors and first_error is not None:
             raise first_error
@@ -306,7 +329,8 @@ class KafkaAdminClient(PartitionAdminMixin, GroupAdminMixin):
         """Broker ``create_topic`` keyword arguments for a NewTopic; refuse what cannot be
         done (Kafka's errors) before anything changes."""
         self._check_assignments(f"topic {spec.name!r}", spec.replica_assignments.values())
-        kwargs = topic_options(spec.topic_configs, replicates=self._replicated())
+        topic_options(spec.topic_configs, replicates=self._replicated())  # checks them
+        kwargs: dict[str, Any] = {"configs": spec.topic_configs}
         if self._replicated():
             kwargs["replication_factor"] = check_replication_factor(
                 spec.replication_factor, self._conn.live_broker_count())

@@ -44,11 +44,12 @@ class NewPartitions:
 
 
 def error_fields(error: BrokerResponseError | None) -> dict[str, Any]:
-    """A result's ``error_code`` and ``error_message``, as Kafka's responses carry them."""
-    return {
-        "error_code": 0 if error is None else error.errno,
-        "error_message": None if error is None else str(error),
-    }
+    """A result's ``error_code`` and ``error_message``, as Kafka's responses carry them (the
+    message without the ``[Error N] ClassName:`` a raised error's text starts with)."""
+    if error is None:
+        return {"error_code": 0, "error_message": None}
+    return {"error_code": error.errno,
+            "error_message": str(error.args[0]) if error.args else None}
 
 
 class PartitionAdminMixin:

@@ -32,11 +32,13 @@ Typical use, in one process::
 
 Prior art: Kafka's broker APIs (Produce, Fetch with ``max.wait.ms`` long polling, ListOffsets,
 OffsetCommit/OffsetFetch, JoinGroup/SyncGroup/Heartbeat/LeaveGroup, CreateTopics,
-CreatePartitions, DeleteTopics, DescribeGroups) and kafka-python's ``KafkaAdminClient`` names.
+CreatePartitions, DeleteTopics, DescribeGroups, DescribeConfigs, IncrementalAlterConfigs) and
+kafka-python's ``KafkaAdminClient`` names.
 
 The broker is built from parts, one module per family of calls, all sharing the one lock and
 the tables created in :meth:`Broker.__init__`: topics, metadata and offset lookups
-(:mod:`~pcmodel.topics.broker_topics`), appends and long-polling fetches
+(:mod:`~pcmodel.topics.broker_topics`), topic and broker configs
+(:mod:`~pcmodel.topics.broker_configs`), appends and long-polling fetches
 (:mod:`~pcmodel.topics.broker_produce_fetch`), consumer groups
 (:mod:`~pcmodel.topics.broker_groups`), committed offsets and what they free on ``"block"``
 topics (:mod:`~pcmodel.topics.broker_offsets`), and the replica calls of
@@ -52,6 +54,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pcmodel.topics.broker_checks import _check_int
+from pcmodel.topics.broker_configs import ConfigsMixin
 from pcmodel.topics.broker_groups import GroupsMixin
 from pcmodel.topics.broker_offsets import CommittedOffsetsMixin
 from pcmodel.topics.broker_produce_fetch import (
@@ -115,6 +118,9 @@ CLIENT_METHODS: tuple[str, ...] = (
     "end_offsets",
     "offsets_for_times",
     "delete_records",
+    "describe_topic_configs",
+    "alter_topic_configs",
+    "describe_broker_configs",
     # data
     "append",
     "append_idempotent",
@@ -136,7 +142,8 @@ CLIENT_METHODS: tuple[str, ...] = (
 
 
 class Broker(
-    TopicAdminMixin, ProduceFetchMixin, GroupsMixin, CommittedOffsetsMixin, ReplicaLogsMixin
+    TopicAdminMixin, ConfigsMixin, ProduceFetchMixin, GroupsMixin, CommittedOffsetsMixin,
+    ReplicaLogsMixin,
 ):
     """An in-process broker. See the module docstring for the client contract.
 

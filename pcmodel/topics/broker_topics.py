@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from pcmodel.buffers import VARIANTS
@@ -38,6 +38,7 @@ from pcmodel.topics.structs import (
     TopicPartition,
     validate_topic_partition,
 )
+from pcmodel.topics.topic_configs import check_topic_configs, topic_options
 
 __all__ = [
     "TopicAdminMixin",
@@ -76,6 +77,8 @@ class _Topic:
     instrument: str
     #: Groups whose committed offsets hold back a "block" topic (subscribers and committers).
     tracking_groups: set[str]
+    #: The topic configs set on it (Kafka's overrides), checked, in Kafka's text.
+    configs: dict[str, str] = field(default_factory=dict)
 
 
 def check_topic_name(name: object) -> str:
@@ -105,6 +108,7 @@ class TopicAdminMixin:
         retention_policy: str = "delete",
         variant: str = "condition",
         instrument: str = "off",
+        configs: Mapping[str, Any] | None = None,
     ) -> None:
         """Create topic ``name`` with ``partitions`` empty partition logs.
 
@@ -117,15 +121,27 @@ class TopicAdminMixin:
         ``delete_group``; a group that never committed a partition holds it at its start.
         ``instrument`` (``"off"``, ``"counters"``, ``"timeline"``) records that waiting; read it
         with :meth:`space_stats`.
+        ``configs`` are Kafka topic configs set on the topic (``{"retention.ms": "60000"}``;
+        :mod:`~pcmodel.topics.topic_configs` says which exist and what each does), kept and
+        described by :meth:`describe_topic_configs`; ``retention_ms`` is the same as
+        ``configs={"retention.ms": ...}``.
         Raises ``InvalidTopicError``, ``TopicAlreadyExistsError``, ``InvalidPartitionsError``,
-        ``IllegalArgumentError`` / ``TypeError`` for bad settings; nothing is created then.
+        ``InvalidConfigurationError`` for a config, ``IllegalArgumentError`` / ``TypeError`` for
+        other bad settings (``retention_ms`` and ``retention.ms`` both given); nothing is
+        created then.
         """
         check_topic_name(name)
         _check_int("partitions", partitions, 1, InvalidPartitionsError)
         if retention_records is not None:
             _check_int("retention_records", retention_records, 1, IllegalArgumentError)
+        overrides = check_topic_configs(configs)
         if retention_ms is not None:
             _check_int("retention_ms", retention_ms, 1, IllegalArgumentError)
+            if "retention.ms" in overrides:
+                raise IllegalArgumentError(
+                    "give retention_ms or configs['retention.ms'], not both")
+            overrides["retention.ms"] = str(retention_ms)
+        retention_ms = topic_options(overrides, replicates=False).get("retention_ms")
         try:
             policy = RetentionPolicy(retention_policy)
         except ValueError:
@@ -147,9 +163,8 @@ class TopicAdminMixin:
             self._check_open()
             if name in self._topics:
                 raise TopicAlreadyExistsError(f"topic {name!r} already exists")
-            topic = _Topic(
-                name, [], policy, retention_records, retention_ms, variant, instrument, set()
-            )
+            topic = _Topic(name, [], policy, retention_records, retention_ms, variant,
+                           instrument, set(), overrides)
             topic.logs = [self._new_log(topic) for _ in range(partitions)]
             self._topics[name] = topic
             self._metadata_changed([name])

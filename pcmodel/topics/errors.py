@@ -29,6 +29,7 @@ __all__ = [
     "InvalidConfigurationError",
     "InvalidPartitionsError",
     "InvalidProducerEpochError",
+    "InvalidRequestError",
     "InvalidReplicationAssignmentError",
     "InvalidReplicationFactorError",
     "InvalidSessionTimeoutError",
@@ -446,9 +447,17 @@ class InvalidReplicationAssignmentError(BrokerResponseError):
 
 
 class InvalidConfigurationError(BrokerResponseError):
-    """``create_topics`` named a topic config that is unknown here or has an illegal value."""
+    """A topic config (``create_topics``, ``alter_configs``) is unknown here or has an illegal
+    value."""
 
     errno = 40
+
+
+class InvalidRequestError(BrokerResponseError):
+    """The request is malformed for what it asks: a config named twice in one alteration, an
+    operation a config does not take, a config resource of a kind the broker does not serve."""
+
+    errno = 42
 
 
 class UnsupportedCompressionTypeError(BrokerResponseError):

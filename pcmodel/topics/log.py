@@ -269,8 +269,9 @@ class PartitionLog:
                 else make(LogRecord, (base + i, ts, TIMESTAMP_CREATE_TIME, key, value, headers))
                 for i, (key, value, headers, ts) in enumerate(records)
             )
-        if self.retention_ms is not None:  # only age-based retention needs append times
-            self._append_times.extend([self._clock()] * len(records))
+        # Kept even without retention_ms: a topic's retention.ms may be set later, and then
+        # ages the records already here.
+        self._append_times.extend([self._clock()] * len(records))
         self.enforce_retention()
         return base, append_time
 
@@ -362,8 +363,7 @@ class PartitionLog:
                 f"got a batch starting at {records[0].offset}"
             )
         self._records.extend(records)
-        if self.retention_ms is not None:
-            self._append_times.extend([self._clock()] * len(records))
+        self._append_times.extend([self._clock()] * len(records))
         self.enforce_retention()
 
     def truncate_to(self, offset: int) -> int:

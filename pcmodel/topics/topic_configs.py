@@ -1,16 +1,29 @@
-"""A new topic's settings in Kafka's words: its configs and its replication factor, checked.
+"""A topic's settings in Kafka's words: its configs, described, altered and checked.
 
-``KafkaAdminClient.create_topics`` and the Kafka listener's CreateTopics both turn a request's
-``{config name: value}`` and replication factor into the keyword arguments of the broker's
-``create_topic``, with the same rules and Kafka's errors, so a topic asks the same of both:
+Kafka names a topic's settings with *topic configs* (``retention.ms``, ``min.insync.replicas``,
+...): a topic keeps the ones set on it (its *overrides*) and takes every other from its broker's
+settings or Kafka's default. :data:`TOPIC_CONFIGS` lists the configs pcmodel knows, with their
+types, defaults and what pcmodel does with each:
 
-- ``retention.ms`` (``-1``: keep for ever) and ``cleanup.policy=delete`` are honoured anywhere;
+- ``retention.ms`` (``-1``: keep for ever) and ``cleanup.policy=delete`` are honoured anywhere,
+  and a change of ``retention.ms`` applies at once to the records already in the topic;
 - on a replicated cluster (a broker object whose ``replicates`` is true) also
   ``min.insync.replicas`` and ``unclean.leader.election.enable``;
 - Kafka's common configs that tune storage an in-memory broker does not have (segments,
   flushing, ...) are accepted with no effect (:data:`IGNORED_TOPIC_CONFIGS`), as are the
-  replication ones on a lone broker, which has one replica;
+  replication ones on a lone broker, which has one replica: their values are checked, kept
+  and described;
 - anything else is ``InvalidConfigurationError`` naming what is supported.
+
+pcmodel's broker keeps records for ever unless a topic says otherwise: its ``log.retention.ms``
+is ``-1`` (Kafka's default is seven days), so a topic without ``retention.ms`` describes it as
+``-1`` from the broker's static configuration.
+
+``KafkaAdminClient`` and the Kafka listener share these rules, so both ask the same of a
+broker: :func:`topic_options` turns a new topic's configs into ``create_topic`` keywords,
+:func:`describe_topic_configs` answers DescribeConfigs from a topic's overrides, and
+:func:`altered_overrides` applies AlterConfigs (replace every override) or
+IncrementalAlterConfigs (``AlterConfigOp`` operations) to them.
 
 The replication factor may be ``-1`` (the broker's default) or 1 up to the live brokers, as
 Kafka's controller answers (``InvalidReplicationFactorError`` with Kafka's message otherwise).
@@ -18,26 +31,119 @@ Replicas are placed by the broker (a cluster's controller): an explicit assignme
 only where it is the only possible one, a lone broker's own id
 (``InvalidReplicationAssignmentError`` otherwise).
 
-Prior art: Kafka's ``LogConfig`` (topic config names) and ``ReplicationControlManager.createTopic``.
+Prior art: Kafka's ``LogConfig`` (topic config names, types, defaults and their broker
+synonyms), ``ConfigAdminManager`` (incremental operations) and
+``ReplicationControlManager.createTopic``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, NamedTuple
 
+from pcmodel.topics.configs import (
+    AlterConfigOp,
+    ConfigEntry,
+    ConfigSource,
+    ConfigSynonym,
+    ConfigType,
+)
 from pcmodel.topics.errors import (
     InvalidConfigurationError,
     InvalidReplicationAssignmentError,
     InvalidReplicationFactorError,
+    InvalidRequestError,
 )
 
 __all__ = [
+    "BROKER_CONFIGS_READ_ONLY",
+    "BROKER_RETENTION_MS",
     "IGNORED_TOPIC_CONFIGS",
+    "TOPIC_CONFIGS",
+    "TopicConfigSpec",
+    "altered_overrides",
+    "broker_config_entries",
     "check_replica_assignment",
     "check_replication_factor",
+    "check_topic_configs",
+    "describe_topic_configs",
     "topic_options",
 ]
+
+#: The broker's ``log.retention.ms``: pcmodel keeps records for ever unless a topic says not.
+BROKER_RETENTION_MS = "-1"
+
+#: Why an alteration of a broker's configs is refused (INVALID_REQUEST).
+BROKER_CONFIGS_READ_ONLY = ("a broker's configs are read-only: they are the settings it was "
+                            "started with")
+
+_NO_EFFECT = ("Accepted and kept, without effect: pcmodel's broker keeps records in memory, "
+              "in no segments or files.")
+_REPLICATION = " On a lone broker (one replica) accepted and kept, without effect."
+
+
+class TopicConfigSpec(NamedTuple):
+    """A topic config pcmodel knows: its type, Kafka's default, the broker setting a topic
+    without an override takes it from (Kafka's synonym), and what pcmodel does with it."""
+
+    config_type: ConfigType
+    default: str
+    broker_config: str
+    documentation: str
+    minimum: float | None = None
+    choices: tuple[str, ...] = ()
+
+
+_T = ConfigType
+#: Every topic config pcmodel accepts, by name (Kafka's ``LogConfig``).
+TOPIC_CONFIGS: dict[str, TopicConfigSpec] = {
+    "cleanup.policy": TopicConfigSpec(
+        _T.LIST, "delete", "log.cleanup.policy",
+        "Only 'delete': records leave by retention (there is no compaction).",
+        choices=("delete", "compact")),
+    "compression.type": TopicConfigSpec(
+        _T.STRING, "producer", "compression.type",
+        "Accepted and kept, without effect: the broker keeps each batch as its producer "
+        "sent it.", choices=("uncompressed", "zstd", "lz4", "snappy", "gzip", "producer")),
+    "delete.retention.ms": TopicConfigSpec(
+        _T.LONG, "86400000", "log.cleaner.delete.retention.ms", _NO_EFFECT, 0),
+    "file.delete.delay.ms": TopicConfigSpec(
+        _T.LONG, "60000", "log.segment.delete.delay.ms", _NO_EFFECT, 0),
+    "flush.messages": TopicConfigSpec(
+        _T.LONG, "9223372036854775807", "log.flush.interval.messages", _NO_EFFECT, 1),
+    "flush.ms": TopicConfigSpec(
+        _T.LONG, "9223372036854775807", "log.flush.interval.ms", _NO_EFFECT, 0),
+    "index.interval.bytes": TopicConfigSpec(
+        _T.INT, "4096", "log.index.interval.bytes", _NO_EFFECT, 0),
+    "max.message.bytes": TopicConfigSpec(
+        _T.INT, "1048588", "message.max.bytes", _NO_EFFECT, 0),
+    "message.downconversion.enable": TopicConfigSpec(
+        _T.BOOLEAN, "true", "log.message.downconversion.enable", _NO_EFFECT),
+    "message.timestamp.type": TopicConfigSpec(
+        _T.STRING, "CreateTime", "log.message.timestamp.type", _NO_EFFECT,
+        choices=("CreateTime", "LogAppendTime")),
+    "min.cleanable.dirty.ratio": TopicConfigSpec(
+        _T.DOUBLE, "0.5", "log.cleaner.min.cleanable.ratio", _NO_EFFECT, 0),
+    "min.insync.replicas": TopicConfigSpec(
+        _T.INT, "1", "min.insync.replicas",
+        "How many in-sync replicas a produce with acks=all needs, at most the replication "
+        "factor." + _REPLICATION, 1),
+    "preallocate": TopicConfigSpec(_T.BOOLEAN, "false", "log.preallocate", _NO_EFFECT),
+    "retention.ms": TopicConfigSpec(
+        _T.LONG, "604800000", "log.retention.ms",
+        "Records older than this many milliseconds are deleted (-1: kept for ever); a change "
+        "applies at once to the records already there.", -1),
+    "segment.bytes": TopicConfigSpec(
+        _T.INT, "1073741824", "log.segment.bytes", _NO_EFFECT, 14),
+    "segment.index.bytes": TopicConfigSpec(
+        _T.INT, "10485760", "log.index.size.max.bytes", _NO_EFFECT, 4),
+    "segment.jitter.ms": TopicConfigSpec(_T.LONG, "0", "log.roll.jitter.ms", _NO_EFFECT, 0),
+    "segment.ms": TopicConfigSpec(_T.LONG, "604800000", "log.roll.ms", _NO_EFFECT, 1),
+    "unclean.leader.election.enable": TopicConfigSpec(
+        _T.BOOLEAN, "false", "unclean.leader.election.enable",
+        "Whether a partition whose in-sync replicas are all down may elect an out-of-sync "
+        "replica, losing the records it lacks." + _REPLICATION),
+}
 
 #: Topic configs accepted and ignored: they tune storage or replication this broker has not.
 IGNORED_TOPIC_CONFIGS = frozenset({
@@ -48,53 +154,199 @@ IGNORED_TOPIC_CONFIGS = frozenset({
     "file.delete.delay.ms", "delete.retention.ms", "min.cleanable.dirty.ratio",
 })
 
-
-def _boolean(value: object) -> bool:
-    return {"true": True, "false": False}[str(value).strip().lower()]
+_INT_RANGES = {_T.SHORT: 2**15, _T.INT: 2**31, _T.LONG: 2**63}
 
 
-#: Topic configs a replicated cluster honours: name -> (``create_topic`` keyword, parser).
-_REPLICATION_CONFIGS: dict[str, tuple[str, Callable[[Any], Any]]] = {
-    "min.insync.replicas": ("min_insync_replicas", int),
-    "unclean.leader.election.enable": ("unclean_leader_election_enable", _boolean),
-}
+def _invalid(name: str, value: object, why: str) -> InvalidConfigurationError:
+    return InvalidConfigurationError(f"Invalid value {value} for configuration {name}: {why}")
 
 
-def topic_options(configs: Mapping[str, Any] | None, *, replicates: bool) -> dict[str, Any]:
-    """The ``create_topic`` keyword arguments for a new topic's ``configs`` (Kafka's names).
+def _checked_value(name: str, value: object) -> str:
+    """``value`` of topic config ``name`` as Kafka's text, after Kafka's type and range checks
+    (``InvalidConfigurationError`` otherwise); ``name`` is in :data:`TOPIC_CONFIGS`."""
+    spec = TOPIC_CONFIGS[name]
+    kind = spec.config_type
+    if value is None:
+        raise _invalid(name, value, "a value is required (delete the config to reset it)")
+    text = ("true" if value else "false") if isinstance(value, bool) else str(value).strip()
+    if kind is _T.BOOLEAN:
+        if text.lower() not in ("true", "false"):
+            raise _invalid(name, value, "Expected value to be either true or false")
+        return text.lower()
+    if kind in _INT_RANGES:
+        try:
+            number = int(text)
+        except ValueError:
+            raise _invalid(name, value, f"Not a number of type {kind.name}") from None
+        if not -_INT_RANGES[kind] <= number < _INT_RANGES[kind]:
+            raise _invalid(name, value, f"Not a number of type {kind.name}")
+    elif kind is _T.DOUBLE:
+        try:
+            number = float(text)
+        except ValueError:
+            raise _invalid(name, value, "Not a number of type DOUBLE") from None
+        if number > 1:
+            raise _invalid(name, value, "Value must be no more than 1")
+    else:
+        items = [item.strip() for item in text.split(",")] if kind is _T.LIST else [text]
+        bad = [item for item in items if item not in spec.choices]
+        if bad:
+            raise _invalid(name, value, f"String must be one of: {', '.join(spec.choices)}")
+        return ",".join(items)
+    if spec.minimum is not None and number < spec.minimum:
+        raise _invalid(name, value, f"Value must be at least {spec.minimum:g}")
+    if name == "retention.ms" and number == 0:
+        raise _invalid(name, value, "use -1 to keep records for ever, or at least 1 ms")
+    return text
 
-    ``replicates``: the broker is a replicated cluster, which honours the replication configs.
-    Raises ``InvalidConfigurationError`` for a value that does not parse or a config that is
-    neither honoured nor in :data:`IGNORED_TOPIC_CONFIGS`; returns without side effects.
-    """
-    options: dict[str, Any] = {}
+
+def check_topic_configs(configs: Mapping[str, Any] | None) -> dict[str, str]:
+    """A topic's overrides ``{config name: value}`` checked and in Kafka's text (``True``
+    becomes ``"true"``, ``100`` ``"100"``). Raises ``InvalidConfigurationError`` for a config
+    pcmodel does not know or does not support (``cleanup.policy`` other than ``delete``), or a
+    value of the wrong type or range."""
+    checked: dict[str, str] = {}
     for name, value in (configs or {}).items():
-        if replicates and name in _REPLICATION_CONFIGS:
-            keyword, parse = _REPLICATION_CONFIGS[name]
-            try:
-                options[keyword] = parse(value)
-            except (KeyError, TypeError, ValueError):
-                raise InvalidConfigurationError(
-                    f"{name} has an invalid value {value!r}") from None
-        elif name == "retention.ms":
-            try:
-                ms = int(value)
-            except (TypeError, ValueError):
-                raise InvalidConfigurationError(
-                    f"retention.ms must be an integer, got {value!r}") from None
-            options["retention_ms"] = None if ms < 0 else ms
-        elif name == "cleanup.policy":
-            if value != "delete":
-                raise InvalidConfigurationError(
-                    f"cleanup.policy={value!r} is not supported; only 'delete' (there is no "
-                    "compaction)")
-        elif name not in IGNORED_TOPIC_CONFIGS:
+        if name not in TOPIC_CONFIGS:
             raise InvalidConfigurationError(
                 f"unknown or unsupported topic config {name!r}; supported: retention.ms, "
                 "cleanup.policy=delete (and, with no effect here: "
                 f"{', '.join(sorted(IGNORED_TOPIC_CONFIGS))})"
             )
+        checked[name] = text = _checked_value(name, value)
+        if name == "cleanup.policy" and text != "delete":
+            raise InvalidConfigurationError(
+                f"cleanup.policy={value!r} is not supported; only 'delete' (there is no "
+                "compaction)")
+    return checked
+
+
+def topic_options(configs: Mapping[str, Any] | None, *, replicates: bool) -> dict[str, Any]:
+    """The ``create_topic`` keyword arguments that a topic's ``configs`` (Kafka's names) ask.
+
+    ``replicates``: the broker is a replicated cluster, which honours the replication configs.
+    Raises ``InvalidConfigurationError`` as :func:`check_topic_configs`; returns without side
+    effects. Configs without effect give no keyword.
+    """
+    checked = check_topic_configs(configs)
+    options: dict[str, Any] = {}
+    if "retention.ms" in checked:
+        ms = int(checked["retention.ms"])
+        options["retention_ms"] = None if ms < 0 else ms
+    if replicates and "min.insync.replicas" in checked:
+        options["min_insync_replicas"] = int(checked["min.insync.replicas"])
+    if replicates and "unclean.leader.election.enable" in checked:
+        options["unclean_leader_election_enable"] = \
+            checked["unclean.leader.election.enable"] == "true"
     return options
+
+
+def _broker_value(name: str) -> tuple[str, ConfigSource]:
+    """The value a topic without an override takes, and where it comes from."""
+    if name == "retention.ms":
+        return BROKER_RETENTION_MS, ConfigSource.STATIC_BROKER_CONFIG
+    return TOPIC_CONFIGS[name].default, ConfigSource.DEFAULT_CONFIG
+
+
+def describe_topic_configs(overrides: Mapping[str, str]) -> list[ConfigEntry]:
+    """Every topic config of a topic with these ``overrides``, in name order: its value in
+    force, where it comes from, its synonyms (the override, then the broker setting it
+    defaults to) and what pcmodel does with it. Every one can be altered."""
+    entries = []
+    for name, spec in sorted(TOPIC_CONFIGS.items()):
+        broker_value, broker_source = _broker_value(name)
+        synonyms = (ConfigSynonym(spec.broker_config, broker_value, broker_source),)
+        value, source = broker_value, broker_source
+        if name in overrides:
+            value, source = overrides[name], ConfigSource.DYNAMIC_TOPIC_CONFIG
+            synonyms = (ConfigSynonym(name, value, source), *synonyms)
+        entries.append(ConfigEntry(name, value, source, False, False, spec.config_type,
+                                   synonyms, spec.documentation))
+    return entries
+
+
+def altered_overrides(overrides: Mapping[str, str],
+                      operations: Iterable[tuple[str, int, Any]], *,
+                      incremental: bool) -> dict[str, str]:
+    """A topic's new overrides after an alteration, checked (nothing is changed in place).
+
+    ``operations`` are ``(config name, AlterConfigOp, value)``. Incremental (Kafka's
+    IncrementalAlterConfigs) applies them to ``overrides``: SET a value, DELETE the override
+    (back to the default), APPEND to / SUBTRACT from a list (``cleanup.policy``). Otherwise
+    (AlterConfigs) they must all be SET and replace every override: a config not named goes
+    back to its default. Raises ``InvalidRequestError`` for a config named twice, an unknown
+    operation, APPEND/SUBTRACT on a config that is not a list, an operation other than SET
+    without ``incremental``; ``InvalidConfigurationError`` as :func:`check_topic_configs`.
+    """
+    new = dict(overrides) if incremental else {}
+    seen: set[str] = set()
+    for name, op, value in operations:
+        if name in seen:
+            raise InvalidRequestError(f"Error due to duplicate config keys: {name}")
+        seen.add(name)
+        try:
+            op = AlterConfigOp(op)
+        except ValueError:
+            raise InvalidRequestError(f"unknown config operation {op!r} for {name}") from None
+        if not incremental and op is not AlterConfigOp.SET:
+            raise InvalidRequestError(f"AlterConfigs only sets configs; {op.name} {name} needs "
+                                      "IncrementalAlterConfigs")
+        if op is AlterConfigOp.DELETE:
+            new.pop(name, None)
+            continue
+        if name not in TOPIC_CONFIGS:
+            check_topic_configs({name: value})  # the unknown-config error
+        if op is AlterConfigOp.SET:
+            new[name] = value
+            continue
+        if TOPIC_CONFIGS[name].config_type is not _T.LIST:
+            raise InvalidRequestError(
+                f"Config value {op.name.lower()} is not allowed for config key: {name}")
+        current = new.get(name, _broker_value(name)[0]).split(",")
+        items = [item.strip() for item in str(value or "").split(",") if item.strip()]
+        if op is AlterConfigOp.APPEND:
+            new[name] = ",".join(current + [i for i in items if i not in current])
+        else:
+            new[name] = ",".join(i for i in current if i not in items)
+    return check_topic_configs(new)
+
+
+#: The broker settings DescribeConfigs shows for a broker, and their types.
+_BROKER_CONFIG_TYPES = {
+    "auto.create.topics.enable": _T.BOOLEAN,
+    "broker.id": _T.INT,
+    "default.replication.factor": _T.INT,
+    "group.initial.rebalance.delay.ms": _T.INT,
+    "log.retention.ms": _T.LONG,
+    "min.insync.replicas": _T.INT,
+    "num.partitions": _T.INT,
+    "unclean.leader.election.enable": _T.BOOLEAN,
+}
+
+
+def broker_config_entries(node_id: int, *, num_partitions: int,
+                          auto_create_topics_enable: bool, default_replication_factor: int,
+                          group_initial_rebalance_delay_ms: int) -> list[ConfigEntry]:
+    """A broker's settings as DescribeConfigs answers them, in name order: read-only, from
+    its static configuration (the arguments it was made with); the rest are Kafka's
+    defaults for the topics (``min.insync.replicas``, ``unclean.leader.election.enable``)
+    and pcmodel's ``log.retention.ms`` of ``-1``."""
+    values = {
+        "auto.create.topics.enable": "true" if auto_create_topics_enable else "false",
+        "broker.id": str(node_id),
+        "default.replication.factor": str(default_replication_factor),
+        "group.initial.rebalance.delay.ms": str(group_initial_rebalance_delay_ms),
+        "log.retention.ms": BROKER_RETENTION_MS,
+        "min.insync.replicas": TOPIC_CONFIGS["min.insync.replicas"].default,
+        "num.partitions": str(num_partitions),
+        "unclean.leader.election.enable":
+            TOPIC_CONFIGS["unclean.leader.election.enable"].default,
+    }
+    source = ConfigSource.STATIC_BROKER_CONFIG
+    return [ConfigEntry(name, value, source, True, False, _BROKER_CONFIG_TYPES[name],
+                        (ConfigSynonym(name, value, source),),
+                        "Set when the broker starts; it cannot be altered while it runs.")
+            for name, value in sorted(values.items())]
 
 
 def check_replication_factor(replication_factor: object, live_brokers: int) -> int | None:

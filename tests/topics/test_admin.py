@@ -152,7 +152,7 @@ def test_topic_configs_follow_kafkas_names_and_refuse_with_one_line(admin, broke
     assert broker.describe_topic("k").retention_ms is None
     admin.create_topics([NewTopic("r", 1, topic_configs={"retention.ms": "60000"})])
     assert broker.describe_topic("r").retention_ms == 60000
-    with pytest.raises(InvalidConfigurationError, match="retention.ms must be an integer"):
+    with pytest.raises(InvalidConfigurationError, match="Invalid value soon for configuration"):
         admin.create_topics([NewTopic("bad", 1, topic_configs={"retention.ms": "soon"})])
     with pytest.raises(InvalidConfigurationError, match="unknown or unsupported topic config"):
         admin.create_topics([NewTopic("bad", 1, topic_configs={"retention.mss": "1"})])

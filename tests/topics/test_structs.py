@@ -192,6 +192,7 @@ KAFKA_ERRNOS = {
     "InvalidReplicationFactorError": 38,
     "InvalidReplicationAssignmentError": 39,
     "InvalidConfigurationError": 40,
+    "InvalidRequestError": 42,
     "OutOfOrderSequenceNumberError": 45,
     "InvalidProducerEpochError": 47,
     "UnsupportedCompressionTypeError": 76,

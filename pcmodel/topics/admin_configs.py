@@ -1,0 +1,212 @@
+"""The configs part of :class:`~pcmodel.topics.admin.KafkaAdminClient`: describing and altering.
+
+``describe_configs``, ``alter_configs`` and ``reset_configs`` take kafka-python 3's
+:class:`~pcmodel.topics.configs.ConfigResource` lists and answer its dicts::
+
+    admin.alter_configs([ConfigResource("TOPIC", "orders", {"retention.ms": "60000"})])
+    admin.describe_configs([ConfigResource("TOPIC", "orders")])
+    # {"topic": {"orders": {"retention.ms": {"value": "60000", "read_only": False,
+    #     "config_source": "DYNAMIC_TOPIC_CONFIG", ...}}}}
+
+A topic's configs can be altered (what each does: :mod:`pcmodel.topics.topic_configs`); a
+broker's are read-only. Where kafka-python and Kafka's Java client differ, pcmodel follows Java:
+describing an unknown topic raises ``UnknownTopicOrPartitionError`` (kafka-python answers an
+empty dict for it), and ``alter_configs`` without ``incremental`` never adds the other
+modified configs into the caller's ``ConfigResource`` (kafka-python's fallback for brokers
+older than 2.3 writes them there; pcmodel's brokers all take IncrementalAlterConfigs).
+
+Prior art: kafka-python's ``kafka/admin/_configs.py`` and the Java ``Admin`` interface
+(``describeConfigs``, ``incrementalAlterConfigs``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pcmodel.topics.configs import (
+    AlterConfigOp,
+    ConfigEntry,
+    ConfigFilterType,
+    ConfigResource,
+    ConfigResourceType,
+    enum_member,
+)
+from pcmodel.topics.errors import (
+    BrokerResponseError,
+    IllegalArgumentError,
+    InvalidRequestError,
+)
+from pcmodel.topics.topic_configs import BROKER_CONFIGS_READ_ONLY
+
+__all__ = ["ConfigAdminMixin", "config_dict"]
+
+
+def config_dict(entry: ConfigEntry, include_synonyms: bool) -> dict[str, Any]:
+    """One described config as kafka-python 3 returns it (DescribeConfigs v4's fields, the
+    enums by name; no documentation, which kafka-python does not ask for)."""
+    return {
+        "value": entry.value,
+        "read_only": entry.read_only,
+        "config_source": entry.source.name,
+        "is_sensitive": entry.sensitive,
+        "synonyms": [{"name": s.name, "value": s.value, "source": s.source.name}
+                     for s in entry.synonyms] if include_synonyms else [],
+        "config_type": entry.config_type.name,
+        "documentation": None,
+    }
+
+
+def _operations(resource: ConfigResource, incremental: bool) -> list[tuple[str, int, Any]]:
+    """``(name, op, value)`` from a resource's ``{name: value}`` / ``{name: (op, value)}``."""
+    configs = resource.configs
+    if not configs:
+        return []
+    if not isinstance(configs, Mapping):
+        raise TypeError("alter_configs requires configs as a dict of {key: (op, value)} or "
+                        f"{{key: value}} (interpreted as SET), found {type(configs)}")
+    operations = []
+    for name, op_value in configs.items():
+        op, value = op_value if isinstance(op_value, tuple) else (AlterConfigOp.SET, op_value)
+        op = enum_member(AlterConfigOp, op, "config operation")
+        if not incremental and op is not AlterConfigOp.SET:
+            raise ValueError(f"Non-incremental AlterConfigsRequest does not support operation "
+                             f"{op.name} (SET only)")
+        operations.append((name, op, None if op is AlterConfigOp.DELETE else value))
+    return operations
+
+
+class ConfigAdminMixin:
+    """Config administration (KafkaAdminClient part: the client provides ``_conn``,
+    ``_check_open()`` and ``_replicated()``)."""
+
+    def describe_configs(self, config_resources: Iterable[ConfigResource],
+                         include_synonyms: bool = False,
+                         config_filter: ConfigFilterType | str | int = "modified",
+                         ) -> dict[str, dict[str, dict[str, dict[str, Any]]]]:
+        """The configs of each resource: ``{"topic"|"broker": {name: {config: {...}}}}``.
+
+        A resource's ``configs`` names the configs wanted (``None``: all; empty: none);
+        ``config_filter`` keeps ``"modified"`` ones (set on the resource: the default),
+        ``"dynamic"`` (alterable), ``"default"``, ``"static"`` or ``"all"``; synonyms are
+        listed only with ``include_synonyms``. Raises ``UnknownTopicOrPartitionError`` for a
+        topic that does not exist, ``IllegalArgumentError`` for an unknown broker id,
+        ``InvalidRequestError`` for a resource type the broker does not serve, ``ValueError``
+        for a broker name that is not an integer or an unknown filter.
+        """
+        self._check_open()
+        keep = enum_member(ConfigFilterType, config_filter, "config filter")
+        out: dict[str, dict[str, dict[str, dict[str, Any]]]] = {}
+        for resource in config_resources:
+            wanted = resource.configs
+            names = None if wanted is None else set(wanted)
+            out.setdefault(resource.resource_type.name.lower(), {})[resource.name] = {
+                entry.name: config_dict(entry, include_synonyms)
+                for entry in self._entries(resource)
+                if (names is None or entry.name in names) and keep.keeps(entry)
+            }
+        return out
+
+    def alter_configs(self, config_resources: Iterable[ConfigResource],
+                      validate_only: bool = False, raise_on_unknown: bool = True,
+                      incremental: bool | None = None) -> dict[str, dict[str, str]]:
+        """Alter each resource's configs: ``{"topic": {name: "OK" or the error}}``.
+
+        A resource's ``configs`` are ``{config: value}`` (SET) or ``{config: (op, value)}``
+        with an :class:`~pcmodel.topics.configs.AlterConfigOp` (or its name or number):
+        SET, DELETE (back to the default), APPEND and SUBTRACT (list configs). Each resource
+        changes all or nothing. ``incremental=False`` (Kafka's older AlterConfigs) takes SETs
+        only and keeps the resource's other modified configs; ``validate_only`` checks and
+        changes nothing. With ``raise_on_unknown`` a config that cannot be altered there
+        raises ``ValueError`` before anything is sent; otherwise the broker's error is the
+        resource's result (a broker's configs are read-only). Raises ``TypeError`` for
+        configs that are not a dict, ``ValueError`` for a bad operation.
+        """
+        self._check_open()
+        resources = list(config_resources)
+        if raise_on_unknown:
+            self._check_alterable(resources)
+        incremental = True if incremental is None else bool(incremental)
+        changes = []
+        for resource in resources:
+            operations = _operations(resource, incremental)
+            if not incremental:  # keep what is set and not named, as Kafka's clients do
+                named = {name for name, _, _ in operations}
+                operations += [(name, AlterConfigOp.SET, config["value"]) for name, config in
+                               self.describe_configs([ConfigResource(resource.resource_type,
+                                                                     resource.name)])
+                               [resource.resource_type.name.lower()][resource.name].items()
+                               if name not in named and config["value"] is not None]
+            changes.append((resource, operations))
+        out: dict[str, dict[str, str]] = {}
+        for resource, operations in changes:
+            out.setdefault(resource.resource_type.name.lower(), {})[resource.name] = \
+                self._alter(resource, operations, incremental, validate_only)
+        return out
+
+    def reset_configs(self, config_resources: Iterable[ConfigResource],
+                      validate_only: bool = False, raise_on_unknown: bool = True,
+                      incremental: bool | None = None) -> dict[str, dict[str, str]]:
+        """Put configs back to their defaults: those a resource names (a list or the keys of a
+        dict), or every modified one if it names none. Results and errors as
+        :meth:`alter_configs`."""
+        self._check_open()
+        resources = []
+        for resource in config_resources:
+            names = list(resource.configs or ()) or list(self.describe_configs(
+                [ConfigResource(resource.resource_type, resource.name)])
+                [resource.resource_type.name.lower()][resource.name])
+            resources.append(ConfigResource(resource.resource_type, resource.name,
+                                            {name: (AlterConfigOp.DELETE, None)
+                                             for name in names}))
+        if incremental is False:
+            raise ValueError("reset_configs needs incremental alteration (DELETE); pcmodel's "
+                             "brokers all take it: leave incremental=None")
+        return self.alter_configs(resources, validate_only, raise_on_unknown, True)
+
+    # --- internals ----------------------------------------------------------------------------
+
+    def _entries(self, resource: ConfigResource) -> list[ConfigEntry]:
+        kind = resource.resource_type
+        if kind is ConfigResourceType.TOPIC:
+            return self._conn.describe_topic_configs(resource.name)
+        if kind is ConfigResourceType.BROKER:
+            return self._conn.describe_broker_configs(self._broker_id(resource.name))
+        raise InvalidRequestError(f"config resources of type {kind.name} are not served by "
+                                  "pcmodel's brokers; TOPIC and BROKER are")
+
+    def _broker_id(self, name: str) -> int:
+        try:
+            broker_id = int(name)
+        except ValueError:
+            raise ValueError("Broker resource names must be an integer or a string "
+                             "represented integer") from None
+        if not self._replicated() and broker_id != 0:
+            raise IllegalArgumentError(f"there is no broker {broker_id}: a lone broker is 0")
+        return broker_id
+
+    def _check_alterable(self, resources: list[ConfigResource]) -> None:
+        for resource in resources:
+            alterable = {entry.name for entry in self._entries(resource) if not entry.read_only}
+            unknown = set(resource.configs or ()) - alterable
+            if unknown:
+                raise ValueError(f"Unrecognized configs: {unknown}")
+
+    def _alter(self, resource: ConfigResource, operations: list, incremental: bool,
+               validate_only: bool) -> str:
+        """One resource's result: ``"OK"`` or the broker's error, as kafka-python words it."""
+        try:
+            if resource.resource_type is ConfigResourceType.TOPIC:
+                self._conn.alter_topic_configs(resource.name, operations,
+                                               incremental=incremental,
+                                               validate_only=validate_only)
+            elif resource.resource_type is ConfigResourceType.BROKER:
+                self._broker_id(resource.name)
+                raise InvalidRequestError(BROKER_CONFIGS_READ_ONLY)
+            else:
+                raise InvalidRequestError(
+                    f"config resources of type {resource.resource_type.name} are not served by "
+                    "pcmodel's brokers; TOPIC and BROKER are")
+        except BrokerResponseError as exc:
+            return str(exc)
+        return "OK"

@@ -1,0 +1,79 @@
+"""The broker's configs: describing a topic's or the broker's, altering a topic's.
+
+:class:`ConfigsMixin` is the part of :class:`~pcmodel.topics.broker.Broker` behind Kafka's
+DescribeConfigs, AlterConfigs and IncrementalAlterConfigs. A topic keeps the configs set on it
+(its overrides, in ``_Topic.configs``); an alteration computes the new overrides, checks them
+whole, and only then applies them: ``retention.ms`` to every partition log at once (records
+already older than the new limit go), the others kept and described. The broker's own settings
+are the arguments it was made with, and read-only. It runs under the broker's one lock.
+
+Prior art: Kafka's ``ConfigAdminManager`` and ``ConfigHelper.describeConfigs``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from pcmodel.topics.configs import AlterConfigOp, ConfigEntry
+from pcmodel.topics.errors import InvalidConfigurationError
+from pcmodel.topics.log import RetentionPolicy
+from pcmodel.topics.topic_configs import (
+    altered_overrides,
+    broker_config_entries,
+    describe_topic_configs,
+    topic_options,
+)
+
+__all__ = ["ConfigsMixin"]
+
+
+class ConfigsMixin:
+    """Describing and altering configs (Broker part)."""
+
+    def describe_topic_configs(self, name: str) -> list[ConfigEntry]:
+        """Every config of topic ``name`` (see
+        :func:`~pcmodel.topics.topic_configs.describe_topic_configs`), in name order.
+        Raises ``UnknownTopicOrPartitionError`` if there is no such topic."""
+        with self._lock:
+            return describe_topic_configs(self._topic(name).configs)
+
+    def alter_topic_configs(self, name: str,
+                            operations: Iterable[tuple[str, int | AlterConfigOp, Any]], *,
+                            incremental: bool = True, validate_only: bool = False) -> None:
+        """Alter topic ``name``'s configs: ``operations`` are ``(config, AlterConfigOp,
+        value)``; ``incremental=False`` (Kafka's AlterConfigs) replaces every override with
+        the SETs given. A new ``retention.ms`` applies to the records already there.
+
+        All or nothing: raises ``UnknownTopicOrPartitionError``, ``InvalidRequestError`` or
+        ``InvalidConfigurationError`` (see
+        :func:`~pcmodel.topics.topic_configs.altered_overrides`; a ``"block"`` topic takes no
+        ``retention.ms``) with nothing changed. ``validate_only`` checks and changes nothing.
+        """
+        with self._lock:
+            self._check_open()
+            topic = self._topic(name)
+            overrides = altered_overrides(topic.configs, operations, incremental=incremental)
+            retention_ms = topic_options(overrides, replicates=False).get("retention_ms")
+            if retention_ms is not None and topic.policy is RetentionPolicy.BLOCK:
+                raise InvalidConfigurationError(
+                    f"topic {name!r} has retention_policy='block': its records leave when every "
+                    "group has committed them, not by age (retention.ms cannot be set)")
+            if validate_only:
+                return
+            topic.configs = overrides
+            topic.retention_ms = retention_ms
+            for log in topic.logs:
+                log.retention_ms = retention_ms
+                log.enforce_retention()
+            self._data_arrived.notify_all()  # a fetch below the new start learns it now
+
+    def describe_broker_configs(self, broker_id: int = 0) -> list[ConfigEntry]:
+        """The broker's settings, read-only, in name order (see
+        :func:`~pcmodel.topics.topic_configs.broker_config_entries`); ``broker_id`` is the
+        node id it is known by (0, unless its Kafka listener advertises another)."""
+        return broker_config_entries(
+            broker_id, num_partitions=self.num_partitions,
+            auto_create_topics_enable=self.auto_create_topics_enable,
+            default_replication_factor=1,
+            group_initial_rebalance_delay_ms=self.group_initial_rebalance_delay_ms)

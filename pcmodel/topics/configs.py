@@ -1,0 +1,172 @@
+"""Kafka's configuration model: resources, entries, their sources and types, and alterations.
+
+A Kafka *config resource* is a topic or a broker (``ConfigResourceType``); each has named
+configs whose *entries* say the value in force, where it comes from (``ConfigSource``: set on
+the topic, set in the broker's static configuration, or the default), whether it can be changed
+and its type. DescribeConfigs answers entries; AlterConfigs replaces a resource's whole set of
+overrides, IncrementalAlterConfigs applies ``AlterConfigOp`` operations to it.
+
+These are the types the broker answers with (:class:`ConfigEntry` pickles, so a broker in
+another process answers the same) and the admin client takes (:class:`ConfigResource`), with
+kafka-python's names and numbers (they are Kafka's protocol values). Which topic configs exist
+and what pcmodel does with each: :mod:`pcmodel.topics.topic_configs`.
+
+Prior art: Kafka's ``ConfigResource``, ``ConfigEntry.ConfigSource`` and ``AlterConfigOp``
+(``org.apache.kafka.clients.admin``), kafka-python's ``kafka.admin`` classes of the same names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from enum import IntEnum
+from typing import Any, NamedTuple
+
+__all__ = [
+    "AlterConfigOp",
+    "ConfigEntry",
+    "ConfigFilterType",
+    "ConfigResource",
+    "ConfigResourceType",
+    "ConfigSource",
+    "ConfigSynonym",
+    "ConfigType",
+    "enum_member",
+    "resource_type_of",
+]
+
+
+class ConfigResourceType(IntEnum):
+    """What a config belongs to (Kafka's resource type codes)."""
+
+    UNKNOWN = 0
+    TOPIC = 2
+    BROKER = 4
+    BROKER_LOGGER = 8
+    CLIENT_METRICS = 16
+    GROUP = 32
+
+
+class ConfigSource(IntEnum):
+    """Where a config's value comes from (kafka-python calls it ``ConfigSourceType``)."""
+
+    UNKNOWN = 0
+    DYNAMIC_TOPIC_CONFIG = 1
+    DYNAMIC_BROKER_CONFIG = 2
+    DYNAMIC_DEFAULT_BROKER_CONFIG = 3
+    STATIC_BROKER_CONFIG = 4
+    DEFAULT_CONFIG = 5
+
+    @property
+    def is_modified(self) -> bool:
+        """Set on the resource, not taken from a default or the broker's static settings."""
+        return self not in (ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG,
+                            ConfigSource.STATIC_BROKER_CONFIG, ConfigSource.DEFAULT_CONFIG)
+
+
+class ConfigType(IntEnum):
+    """A config's data type (DescribeConfigs v3 and later)."""
+
+    UNKNOWN = 0
+    BOOLEAN = 1
+    STRING = 2
+    INT = 3
+    SHORT = 4
+    LONG = 5
+    DOUBLE = 6
+    LIST = 7
+    CLASS = 8
+    PASSWORD = 9
+
+
+class AlterConfigOp(IntEnum):
+    """An IncrementalAlterConfigs operation: set a value, delete the override (back to the
+    default), or append to / subtract from a list-typed config."""
+
+    SET = 0
+    DELETE = 1
+    APPEND = 2
+    SUBTRACT = 3
+
+
+class ConfigFilterType(IntEnum):
+    """Which configs ``KafkaAdminClient.describe_configs`` returns: all, the alterable ones,
+    those set on the resource (the default), those left at their defaults, or the broker's
+    static ones (kafka-python's filter; Kafka answers every config)."""
+
+    ALL = 0
+    DYNAMIC = 1
+    MODIFIED = 2
+    DEFAULT = 3
+    STATIC = 4
+
+    def keeps(self, entry: ConfigEntry) -> bool:
+        """Whether ``entry`` passes this filter."""
+        if self is ConfigFilterType.DYNAMIC:
+            return not entry.read_only
+        if self is ConfigFilterType.MODIFIED:
+            return entry.source.is_modified
+        if self is ConfigFilterType.DEFAULT:
+            return not entry.source.is_modified
+        if self is ConfigFilterType.STATIC:
+            return entry.source is ConfigSource.STATIC_BROKER_CONFIG
+        return True
+
+
+class ConfigSynonym(NamedTuple):
+    """One level a config's value may come from, most specific first (the topic override,
+    then the broker setting it defaults to)."""
+
+    name: str
+    value: str | None
+    source: ConfigSource
+
+
+class ConfigEntry(NamedTuple):
+    """One config of a resource as DescribeConfigs answers it."""
+
+    name: str
+    value: str | None
+    source: ConfigSource
+    read_only: bool
+    sensitive: bool
+    config_type: ConfigType
+    synonyms: tuple[ConfigSynonym, ...]
+    documentation: str
+
+
+class ConfigResource:
+    """A resource and its configs, for the admin client (kafka-python's class).
+
+    ``resource_type`` is a :class:`ConfigResourceType` or its name (``"TOPIC"``, ``"broker"``);
+    ``name`` the topic's name or the broker's id; ``configs`` the names to describe
+    (``None``: all) or, to alter, ``{name: value}`` / ``{name: (AlterConfigOp, value)}``.
+    Raises ``ValueError`` for an unknown resource type.
+    """
+
+    def __init__(self, resource_type: ConfigResourceType | str | int, name: str | int,
+                 configs: Mapping[str, Any] | Iterable[str] | None = None) -> None:
+        self.resource_type = resource_type_of(resource_type)
+        self.name = str(name)
+        self.configs = configs
+
+    def __repr__(self) -> str:
+        return f"ConfigResource({self.resource_type}, {self.name}, {self.configs})"
+
+
+def resource_type_of(value: ConfigResourceType | str | int) -> ConfigResourceType:
+    """``value`` as a :class:`ConfigResourceType` (see :func:`enum_member`)."""
+    return enum_member(ConfigResourceType, value, "config resource type")
+
+
+def enum_member(enum: type[IntEnum], value: object, what: str) -> Any:
+    """``value`` as a member of ``enum``: a member, its name in any case, or its number, as
+    kafka-python takes them; ``ValueError`` naming the members otherwise."""
+    try:
+        if isinstance(value, str):
+            return enum[value.upper()]
+        if isinstance(value, int) and not isinstance(value, bool):
+            return enum(value)
+    except (KeyError, ValueError):
+        pass
+    names = ", ".join(member.name for member in enum)
+    raise ValueError(f"unknown {what} {value!r}; one of {names}")

@@ -1,0 +1,136 @@
+"""A replicated topic's configs: kept by the controller, applied by every broker, on virtual time
+(threads) and in broker processes."""
+
+from __future__ import annotations
+
+import pytest
+
+from pcmodel.cluster import Cluster
+from pcmodel.cluster.errors import (
+    NotEnoughReplicasAfterAppendError,
+    NotEnoughReplicasError,
+)
+from pcmodel.topics.admin import ConfigResource, KafkaAdminClient, NewTopic
+from pcmodel.topics.configs import AlterConfigOp, ConfigSource
+from pcmodel.topics.errors import (
+    IllegalArgumentError,
+    InvalidConfigurationError,
+    InvalidTopicError,
+)
+from pcmodel.topics.structs import TopicPartition
+from tests.conftest import wait_until
+
+SET, DELETE = AlterConfigOp.SET, AlterConfigOp.DELETE
+NOT_ENOUGH = (NotEnoughReplicasError, NotEnoughReplicasAfterAppendError)
+
+pytestmark = pytest.mark.timeout(90)
+
+
+def batch(*values):
+    return [(None, v) for v in values]
+
+
+def overrides(cluster, topic):
+    return {e.name: e.value for e in cluster.describe_topic_configs(topic)
+            if e.source is ConfigSource.DYNAMIC_TOPIC_CONFIG}
+
+
+def test_min_insync_replicas_changes_what_acks_all_needs(make_cluster):
+    cluster = make_cluster()
+    cluster.create_topic("t", 1, replication_factor=2, configs={"segment.ms": "60000"})
+    assert overrides(cluster, "t") == {"segment.ms": "60000"}
+    follower = [b for b in cluster.metadata()[TopicPartition("t", 0)].replicas
+                if b != cluster.leader("t", 0)][0]
+    cluster.kill(follower)
+    cluster.run_for(2.0)  # its session expires: the ISR is the leader alone
+    cluster.produce("t", 0, batch(b"a"), acks="all").get(timeout=5)
+    cluster.alter_topic_configs("t", [("min.insync.replicas", SET, "2")])
+    assert overrides(cluster, "t") == {"segment.ms": "60000", "min.insync.replicas": "2"}
+    with pytest.raises(NOT_ENOUGH):
+        cluster.produce("t", 0, batch(b"b"), acks="all").get(timeout=5)
+    cluster.alter_topic_configs("t", [("min.insync.replicas", DELETE, None)])
+    cluster.produce("t", 0, batch(b"c"), acks="all").get(timeout=5)
+    with pytest.raises(InvalidConfigurationError, match="replication factor 2, got 3"):
+        cluster.alter_topic_configs("t", [("min.insync.replicas", SET, "3")])
+    assert overrides(cluster, "t") == {"segment.ms": "60000"}
+
+
+def test_allowing_unclean_election_elects_an_offline_partition_at_once(make_cluster):
+    cluster = make_cluster()
+    cluster.create_topic("t", replication_factor=3)
+    cluster.isolate(2)
+    cluster.run_for(1.2)
+    cluster.produce("t", 0, batch(b"a"), acks="all").get(timeout=1)  # on 0 and 1 only
+    cluster.heal(2)
+    cluster.kill(0)
+    cluster.kill(1)
+    cluster.run_for(1.6)
+    assert cluster.leader("t", 0) is None  # broker 2 is alive but out of sync
+    cluster.alter_topic_configs("t", [("unclean.leader.election.enable", SET, "true")])
+    assert cluster.leader("t", 0) == 2
+    assert [e.detail[0] for e in cluster.events if e.kind == "leader"][-1] == "unclean"
+
+
+def test_retention_applies_on_every_broker(make_cluster):
+    cluster = make_cluster()
+    cluster.create_topic("t", 1, replication_factor=3, retention_ms=3_600_000)
+    cluster.produce("t", 0, batch(b"a", b"b"), acks="all").get(timeout=5)
+    cluster.settle()
+    cluster.run_for(10.0)
+    cluster.alter_topic_configs("t", [("retention.ms", SET, "5000")])
+    assert [r.log_start_offset for r in cluster.replica_status("t", 0)] == [2, 2, 2]
+    assert overrides(cluster, "t") == {"retention.ms": "5000"}
+
+
+def test_refusals_change_nothing(make_cluster):
+    cluster = make_cluster()
+    cluster.create_topic("t", 1, replication_factor=2, min_insync_replicas=2)
+    with pytest.raises(InvalidConfigurationError):
+        cluster.alter_topic_configs("t", [("retention.ms", SET, "1000"),
+                                          ("preallocate", SET, "perhaps")])
+    cluster.alter_topic_configs("t", [("min.insync.replicas", SET, "1")], validate_only=True)
+    assert overrides(cluster, "t") == {"min.insync.replicas": "2"}
+    assert cluster.controller.topics["t"].min_insync_replicas == 2
+    with pytest.raises(IllegalArgumentError, match="not both"):
+        cluster.create_topic("u", min_insync_replicas=2, configs={"min.insync.replicas": "2"})
+    cluster.create_topic("__internal_like", 1)
+    with pytest.raises(InvalidTopicError, match="internal topic"):
+        cluster.alter_topic_configs("__internal_like", [("retention.ms", SET, "1000")])
+
+
+def test_the_admin_client_on_a_cluster(make_cluster):
+    cluster = make_cluster()
+    admin = KafkaAdminClient(broker=cluster.connect())
+    admin.create_topics([NewTopic("t", 1, 3, topic_configs={"min.insync.replicas": "2"})])
+    assert cluster.controller.topics["t"].min_insync_replicas == 2
+    described = admin.describe_configs([ConfigResource("TOPIC", "t")])["topic"]["t"]
+    assert described["min.insync.replicas"]["value"] == "2"
+    assert admin.alter_configs([ConfigResource("TOPIC", "t", {"min.insync.replicas": "3"})]) \
+        == {"topic": {"t": "OK"}}
+    assert cluster.controller.topics["t"].min_insync_replicas == 3
+    brokers = admin.describe_configs([ConfigResource("BROKER", "2")], config_filter="all")
+    assert brokers["broker"]["2"]["broker.id"]["value"] == "2"
+    assert brokers["broker"]["2"]["default.replication.factor"]["value"] == "3"
+    with pytest.raises(IllegalArgumentError, match="broker must be an id from 0 to 2"):
+        admin.describe_configs([ConfigResource("BROKER", "5")])
+    admin.close()
+
+
+def test_broker_processes_apply_an_alteration():
+    with Cluster(3, mode="processes", broker_session_timeout_ms=2000, tick_ms=20,
+                 replica_lag_time_max_ms=300) as cluster:
+        cluster.create_topic("t", replication_factor=3)
+        cluster.produce("t", 0, batch(b"a", b"b"), acks="all").get(timeout=20)
+        cluster.alter_topic_configs("t", [("retention.ms", SET, "1")])
+        wait_until(lambda: [r.log_start_offset for r in cluster.replica_status("t", 0)]
+                   == [2, 2, 2], timeout=30)
+        cluster.alter_topic_configs("t", [("retention.ms", DELETE, None),
+                                          ("min.insync.replicas", SET, "3")])
+        cluster.isolate(next(b for b in range(3) if b != cluster.leader("t", 0)))
+        wait_until(lambda: len(cluster.isr("t", 0)) == 2, timeout=30)
+        with pytest.raises(NOT_ENOUGH):  # the leader's process knows the new minimum
+            cluster.produce("t", 0, batch(b"c"), acks="all").get(timeout=20)
+        cluster.heal()
+        wait_until(lambda: len(cluster.isr("t", 0)) == 3, timeout=30)
+        cluster.produce("t", 0, batch(b"d"), acks="all").get(timeout=20)
+        assert overrides(cluster, "t") == {"min.insync.replicas": "3"}

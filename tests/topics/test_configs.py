@@ -1,0 +1,278 @@
+"""Topic configs: checked in Kafka's words, described with their sources, altered all or nothing
+(on the broker and through pcmodel's admin client), and ``retention.ms`` applied at once."""
+
+from __future__ import annotations
+
+import pytest
+
+from pcmodel.topics import Broker, KafkaAdminClient, NewTopic
+from pcmodel.topics.broker import FetchError
+from pcmodel.topics.configs import (
+    AlterConfigOp,
+    ConfigFilterType,
+    ConfigResource,
+    ConfigResourceType,
+    ConfigSource,
+    ConfigSynonym,
+    ConfigType,
+)
+from pcmodel.topics.errors import (
+    IllegalArgumentError,
+    InvalidConfigurationError,
+    InvalidRequestError,
+    UnknownTopicOrPartitionError,
+)
+from pcmodel.topics.structs import TopicPartition
+from pcmodel.topics.topic_configs import (
+    TOPIC_CONFIGS,
+    altered_overrides,
+    check_topic_configs,
+    describe_topic_configs,
+)
+from tests.topics.conftest import FakeClock
+
+SET, DELETE, APPEND, SUBTRACT = AlterConfigOp
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def overrides(entries) -> dict[str, str]:
+    return {e.name: e.value for e in entries if e.source is ConfigSource.DYNAMIC_TOPIC_CONFIG}
+
+
+# --- the rules ------------------------------------------------------------------------------------
+
+
+def test_values_are_checked_by_type_and_kept_as_kafkas_text():
+    assert check_topic_configs({"preallocate": True, "segment.bytes": 1 << 20,
+                                "retention.ms": " -1 ", "min.cleanable.dirty.ratio": "0.25",
+                                "compression.type": "zstd", "cleanup.policy": "delete"}) == {
+        "preallocate": "true", "segment.bytes": "1048576", "retention.ms": "-1",
+        "min.cleanable.dirty.ratio": "0.25", "compression.type": "zstd",
+        "cleanup.policy": "delete"}
+    refused = {
+        ("retention.ms", "soon"): "Invalid value soon for configuration retention.ms: Not a "
+                                  "number of type LONG",
+        ("retention.ms", "-2"): "Value must be at least -1",
+        ("retention.ms", "0"): "use -1 to keep records for ever",
+        ("segment.bytes", str(1 << 31)): "Not a number of type INT",
+        ("preallocate", "yes"): "Expected value to be either true or false",
+        ("min.insync.replicas", "0"): "Value must be at least 1",
+        ("min.cleanable.dirty.ratio", "1.5"): "Value must be no more than 1",
+        ("compression.type", "brotli"): "String must be one of: uncompressed, zstd",
+        ("cleanup.policy", "compact"): "only 'delete' \\(there is no compaction\\)",
+        ("retention.ms", None): "a value is required",
+        ("retention.mss", "1"): "unknown or unsupported topic config 'retention.mss'",
+    }
+    for (name, value), message in refused.items():
+        with pytest.raises(InvalidConfigurationError, match=message):
+            check_topic_configs({name: value})
+
+
+def test_every_config_is_described_with_where_its_value_comes_from():
+    entries = describe_topic_configs({"retention.ms": "1000"})
+    assert [e.name for e in entries] == sorted(TOPIC_CONFIGS)
+    by_name = {e.name: e for e in entries}
+    retention = by_name["retention.ms"]
+    assert (retention.value, retention.source, retention.config_type) == (
+        "1000", ConfigSource.DYNAMIC_TOPIC_CONFIG, ConfigType.LONG)
+    # The override first, then the broker setting it would otherwise take.
+    assert retention.synonyms == (
+        ConfigSynonym("retention.ms", "1000", ConfigSource.DYNAMIC_TOPIC_CONFIG),
+        ConfigSynonym("log.retention.ms", "-1", ConfigSource.STATIC_BROKER_CONFIG))
+    # Without an override: pcmodel's broker keeps records for ever (Kafka's default: 7 days).
+    forever = {e.name: e for e in describe_topic_configs({})}["retention.ms"]
+    assert (forever.value, forever.source) == ("-1", ConfigSource.STATIC_BROKER_CONFIG)
+    segment = by_name["segment.bytes"]
+    assert (segment.value, segment.source, segment.synonyms) == (
+        "1073741824", ConfigSource.DEFAULT_CONFIG,
+        (ConfigSynonym("log.segment.bytes", "1073741824", ConfigSource.DEFAULT_CONFIG),))
+    assert "without effect" in segment.documentation
+    assert not any(e.read_only or e.sensitive for e in entries)
+
+
+def test_incremental_operations_set_delete_append_and_subtract():
+    start = {"retention.ms": "1000", "preallocate": "true"}
+    assert altered_overrides(start, [("retention.ms", SET, 5000), ("preallocate", DELETE, None),
+                                     ("cleanup.policy", APPEND, "delete")],
+                             incremental=True) == {"retention.ms": "5000",
+                                                   "cleanup.policy": "delete"}
+    assert start == {"retention.ms": "1000", "preallocate": "true"}  # not changed in place
+    # Subtracting the only policy leaves none, which pcmodel does not support.
+    with pytest.raises(InvalidConfigurationError,
+                       match="Invalid value  for configuration cleanup.policy"):
+        altered_overrides({}, [("cleanup.policy", SUBTRACT, "delete")], incremental=True)
+    assert altered_overrides({}, [("nothing.set", DELETE, None)], incremental=True) == {}
+    with pytest.raises(InvalidRequestError, match="append is not allowed for config key: "
+                                                  "retention.ms"):
+        altered_overrides({}, [("retention.ms", APPEND, "1")], incremental=True)
+    with pytest.raises(InvalidRequestError, match="duplicate config keys: retention.ms"):
+        altered_overrides({}, [("retention.ms", SET, "1"), ("retention.ms", DELETE, None)],
+                          incremental=True)
+    with pytest.raises(InvalidRequestError, match="unknown config operation 7"):
+        altered_overrides({}, [("retention.ms", 7, "1")], incremental=True)
+    with pytest.raises(InvalidConfigurationError, match="unknown or unsupported"):
+        altered_overrides({}, [("retention.mss", APPEND, "1")], incremental=True)
+
+
+def test_a_whole_replacement_takes_sets_only_and_forgets_what_it_does_not_name():
+    assert altered_overrides({"retention.ms": "1000", "preallocate": "true"},
+                             [("segment.ms", SET, "60000")], incremental=False) == {
+        "segment.ms": "60000"}
+    with pytest.raises(InvalidRequestError, match="needs IncrementalAlterConfigs"):
+        altered_overrides({}, [("segment.ms", DELETE, None)], incremental=False)
+
+
+# --- the broker -----------------------------------------------------------------------------------
+
+
+def test_a_topic_keeps_the_configs_it_was_created_with():
+    with Broker() as broker:
+        broker.create_topic("t", configs={"segment.bytes": 1 << 20, "retention.ms": "60000"})
+        broker.create_topic("k", retention_ms=5000)
+        assert overrides(broker.describe_topic_configs("t")) == {
+            "segment.bytes": "1048576", "retention.ms": "60000"}
+        assert broker.describe_topic("t").retention_ms == 60000
+        assert overrides(broker.describe_topic_configs("k")) == {"retention.ms": "5000"}
+        with pytest.raises(IllegalArgumentError, match="not both"):
+            broker.create_topic("x", retention_ms=5, configs={"retention.ms": "5"})
+        with pytest.raises(InvalidConfigurationError):
+            broker.create_topic("y", configs={"preallocate": "maybe"})
+        assert broker.list_topics() == {"k": 1, "t": 1}  # nothing half-made
+        with pytest.raises(UnknownTopicOrPartitionError):
+            broker.describe_topic_configs("nope")
+
+
+def test_a_new_retention_applies_at_once_to_the_records_already_there():
+    clock = FakeClock()
+    tp = TopicPartition("t", 0)
+    with Broker(clock=clock) as broker:
+        broker.create_topic("t")  # kept for ever
+        broker.append("t", 0, [(None, b"old")])
+        clock.advance(10)
+        broker.append("t", 0, [(None, b"new")])
+        broker.alter_topic_configs("t", [("retention.ms", SET, "5000")])
+        assert broker.beginning_offsets([tp]) == {tp: 1}  # 10 s old: gone at once
+        assert broker.fetch({tp: 0})[tp].error is FetchError.OFFSET_OUT_OF_RANGE
+        clock.advance(6)
+        assert broker.beginning_offsets([tp]) == {tp: 2}
+        broker.alter_topic_configs("t", [("retention.ms", DELETE, None)])
+        broker.append("t", 0, [(None, b"kept")])
+        clock.advance(3600)
+        assert broker.beginning_offsets([tp]) == {tp: 2}
+        assert broker.describe_topic("t").retention_ms is None
+
+
+def test_an_alteration_is_all_or_nothing():
+    with Broker() as broker:
+        broker.create_topic("t", configs={"preallocate": "true"})
+        for bad in ([("retention.ms", SET, "1000"), ("segment.bytes", SET, "huge")],
+                    [("retention.ms", SET, "1000"), ("retention.ms", SET, "2000")]):
+            with pytest.raises((InvalidConfigurationError, InvalidRequestError)):
+                broker.alter_topic_configs("t", bad)
+        broker.alter_topic_configs("t", [("retention.ms", SET, "1000")], validate_only=True)
+        assert overrides(broker.describe_topic_configs("t")) == {"preallocate": "true"}
+        assert broker.describe_topic("t").retention_ms is None
+        broker.alter_topic_configs("t", [("retention.ms", SET, "1000")], incremental=False)
+        assert overrides(broker.describe_topic_configs("t")) == {"retention.ms": "1000"}
+        with pytest.raises(UnknownTopicOrPartitionError):
+            broker.alter_topic_configs("nope", [])
+
+
+def test_a_block_topic_takes_no_retention_by_age():
+    with Broker() as broker:
+        broker.create_topic("jobs", retention_policy="block", retention_records=4)
+        with pytest.raises(InvalidConfigurationError, match="retention_policy='block'"):
+            broker.alter_topic_configs("jobs", [("retention.ms", SET, "1000")])
+        broker.alter_topic_configs("jobs", [("preallocate", SET, "true")])
+
+
+def test_the_broker_describes_its_own_settings_as_read_only():
+    with Broker(num_partitions=3, auto_create_topics_enable=False) as broker:
+        entries = {e.name: e for e in broker.describe_broker_configs(7)}
+    assert {n: e.value for n, e in entries.items()} == {
+        "auto.create.topics.enable": "false", "broker.id": "7",
+        "default.replication.factor": "1", "group.initial.rebalance.delay.ms": "0",
+        "log.retention.ms": "-1", "min.insync.replicas": "1", "num.partitions": "3",
+        "unclean.leader.election.enable": "false"}
+    assert all(e.read_only and e.source is ConfigSource.STATIC_BROKER_CONFIG
+               for e in entries.values())
+
+
+# --- pcmodel's admin client (kafka-python's answers: tests/interop/test_admin_agreement.py) -------
+
+
+def test_the_admin_client_describes_filters_and_alters():
+    with Broker() as broker:
+        admin = KafkaAdminClient(broker=broker)
+        admin.create_topics([NewTopic("t", 1, topic_configs={"preallocate": "true"})])
+        topic = ConfigResource("TOPIC", "t")
+        assert list(admin.describe_configs([topic])["topic"]["t"]) == ["preallocate"]
+        everything = admin.describe_configs([topic], config_filter=ConfigFilterType.ALL)
+        assert sorted(everything["topic"]["t"]) == sorted(TOPIC_CONFIGS)
+        assert admin.describe_configs([topic], config_filter="static")["topic"]["t"].keys() \
+            == {"retention.ms"}
+        assert admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, "t", {
+            "retention.ms": 60000, "preallocate": ("delete", None)})]) == {"topic": {"t": "OK"}}
+        assert {n: c["value"] for n, c in
+                admin.describe_configs([topic])["topic"]["t"].items()} == {"retention.ms": "60000"}
+        assert broker.describe_topic("t").retention_ms == 60000
+        assert admin.alter_configs([ConfigResource("TOPIC", "t", {"retention.ms": "x"})]) == {
+            "topic": {"t": "[Error 40] InvalidConfigurationError: Invalid value x for "
+                           "configuration retention.ms: Not a number of type LONG"}}
+        assert admin.reset_configs([ConfigResource("TOPIC", "t")]) == {"topic": {"t": "OK"}}
+        assert admin.describe_configs([topic]) == {"topic": {"t": {}}}
+        admin.close()
+
+
+def test_the_admin_client_refuses_what_it_cannot_do_with_one_line():
+    with Broker() as broker:
+        admin = KafkaAdminClient(broker=broker)
+        broker.create_topic("t")
+        with pytest.raises(UnknownTopicOrPartitionError):  # kafka-python answers {} instead
+            admin.describe_configs([ConfigResource("TOPIC", "nope")])
+        with pytest.raises(IllegalArgumentError, match="a lone broker is 0"):
+            admin.describe_configs([ConfigResource("BROKER", "1")])
+        with pytest.raises(ValueError, match="must be an integer"):
+            admin.describe_configs([ConfigResource("BROKER", "zero")])
+        with pytest.raises(InvalidRequestError, match="GROUP are not served"):
+            admin.describe_configs([ConfigResource("GROUP", "g")])
+        with pytest.raises(ValueError,
+                           match="unknown config resource type 'queue'; one of UNKNOWN, TOPIC"):
+            ConfigResource("queue", "q")
+        with pytest.raises(ValueError, match="unknown config filter 'changed'"):
+            admin.describe_configs([ConfigResource("TOPIC", "t")], config_filter="changed")
+        with pytest.raises(ValueError, match="Unrecognized configs: {'num.partitions'}"):
+            admin.alter_configs([ConfigResource("BROKER", "0", {"num.partitions": "2"})])
+        assert admin.alter_configs([ConfigResource("BROKER", "0", {"num.partitions": "2"})],
+                                   raise_on_unknown=False) == {"broker": {"0": (
+            "[Error 42] InvalidRequestError: a broker's configs are read-only: they are the "
+            "settings it was started with")}}
+        with pytest.raises(TypeError, match="dict"):
+            admin.alter_configs([ConfigResource("TOPIC", "t", ["retention.ms"])],
+                                raise_on_unknown=False)
+        with pytest.raises(ValueError, match="SET only"):
+            admin.alter_configs([ConfigResource("TOPIC", "t", {"retention.ms": ("DELETE", 1)})],
+                                incremental=False)
+        with pytest.raises(ValueError, match="unknown config operation 'MERGE'"):
+            admin.alter_configs([ConfigResource("TOPIC", "t", {"retention.ms": ("MERGE", 1)})])
+        assert overrides(broker.describe_topic_configs("t")) == {}
+        admin.close()
+
+
+def test_a_broker_process_answers_the_same():
+    from pcmodel.topics import start_broker_process
+
+    with start_broker_process() as process:
+        remote = process.connect()
+        try:
+            remote.create_topic("t", configs={"preallocate": "true"})
+            remote.alter_topic_configs("t", [("retention.ms", SET, "1000")])
+            assert overrides(remote.describe_topic_configs("t")) == {
+                "preallocate": "true", "retention.ms": "1000"}
+            with pytest.raises(InvalidRequestError, match="duplicate config keys"):
+                remote.alter_topic_configs("t", [("preallocate", SET, "true"),
+                                                 ("preallocate", DELETE, None)])
+            assert remote.describe_broker_configs()[1].name == "broker.id"
+        finally:
+            remote.close()
