@@ -22,7 +22,16 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
         "the Kafka protocol listener needs kafka-python 3: pip install 'pcmodel[kafka]'"
     ) from exc
 
-__all__ = ["ApiHandler", "CloseConnection", "RequestContext", "error_code", "kafka_errors"]
+from pcmodel.topics.errors import KafkaError
+
+__all__ = [
+    "ApiHandler",
+    "CloseConnection",
+    "RequestContext",
+    "error_code",
+    "error_message",
+    "kafka_errors",
+]
 
 
 class CloseConnection(Exception):  # noqa: N818 - an instruction to the listener, not an error
@@ -117,3 +126,12 @@ def error_code(exc: BaseException) -> int:
     if isinstance(exc, (TypeError, ValueError)):
         return kafka_errors.InvalidRequestError.errno
     return kafka_errors.UnknownError.errno
+
+
+def error_message(exc: BaseException) -> str:
+    """The text of an exception for a response's ``error_message``: what it says, without
+    pcmodel's ``[Error N] ClassName:`` prefix, which the client adds itself when it shows it
+    (as it does to a Kafka broker's message)."""
+    if isinstance(exc, KafkaError) and exc.args:
+        return str(exc.args[0])
+    return str(exc)

@@ -3,7 +3,8 @@
 kafka-python's admin client speaks the Kafka protocol to pcmodel's listener; pcmodel's calls
 the broker directly. A program moved between them by changing the import must see the same
 dicts: topics with their partitions' leaders and replicas (on a cluster with a dead broker
-too), groups with their decoded members, and committed offsets.
+too), groups with their decoded members, committed offsets, and configs described, altered and
+reset.
 """
 
 from __future__ import annotations
@@ -139,11 +140,18 @@ def _comparable(answer):
 @pytest.mark.timeout(90)
 def test_changes_answer_the_same_through_both_admin_clients():
     """The same calls on two brokers, one through each client: the same answers and errors."""
+    from kafka.admin import AlterConfigOp as KafkaAlterConfigOp
+    from kafka.admin import ConfigResource as KafkaConfigResource
     from kafka.admin import NewPartitions as KafkaNewPartitions
     from kafka.admin import NewTopic as KafkaNewTopic
     from kafka.admin import OffsetSpec as KafkaOffsetSpec
 
-    from pcmodel.topics.admin import NewPartitions, OffsetSpec
+    from pcmodel.topics.admin import (
+        AlterConfigOp,
+        ConfigResource,
+        NewPartitions,
+        OffsetSpec,
+    )
 
     with Broker(num_partitions=2) as theirs_broker, theirs_broker.serve_kafka() as listener, \
             Broker(num_partitions=2) as ours_broker:
@@ -153,10 +161,12 @@ def test_changes_answer_the_same_through_both_admin_clients():
         kafka_python_kit = SimpleNamespace(
             NewTopic=KafkaNewTopic, NewPartitions=KafkaNewPartitions,
             OffsetSpec=KafkaOffsetSpec, tp=kafka.TopicPartition,
-            OffsetAndMetadata=kafka.OffsetAndMetadata)
+            OffsetAndMetadata=kafka.OffsetAndMetadata, Resource=KafkaConfigResource,
+            Op=KafkaAlterConfigOp)
         pcmodel_kit = SimpleNamespace(
             NewTopic=NewTopic, NewPartitions=NewPartitions, OffsetSpec=OffsetSpec,
-            tp=TopicPartition, OffsetAndMetadata=OffsetAndMetadata)
+            tp=TopicPartition, OffsetAndMetadata=OffsetAndMetadata, Resource=ConfigResource,
+            Op=AlterConfigOp)
         calls = [
             ("create", lambda a, k: a.create_topics(
                 [k.NewTopic("t", 2, 1), k.NewTopic("d", -1, -1)])),
@@ -194,6 +204,40 @@ def test_changes_answer_the_same_through_both_admin_clients():
             ("delete topics", lambda a, k: a.delete_topics(
                 ["x", "nope"], raise_errors=False)),
             ("topics", lambda a, k: sorted(a.list_topics())),
+            ("create with configs", lambda a, k: a.create_topics([k.NewTopic(
+                "c", 1, 1, topic_configs={"segment.bytes": "1048576", "retention.ms": 60000})])),
+            ("configs set", lambda a, k: a.describe_configs([k.Resource("TOPIC", "c")])),
+            ("configs asked", lambda a, k: a.describe_configs(
+                [k.Resource("TOPIC", "c", ["retention.ms", "cleanup.policy", "preallocate"]),
+                 k.Resource("TOPIC", "t", [])], include_synonyms=True, config_filter="all")),
+            ("configs by filter", lambda a, k: [a.describe_configs(
+                [k.Resource("TOPIC", "c")], config_filter=kind)
+                for kind in ("dynamic", "default", "static")]),
+            ("alter", lambda a, k: a.alter_configs([k.Resource("TOPIC", "c", {
+                "retention.ms": "1000", "cleanup.policy": (k.Op.APPEND, "delete"),
+                "segment.bytes": (k.Op.DELETE, None)})])),
+            ("alter a bad value", lambda a, k: a.alter_configs(
+                [k.Resource("TOPIC", "c", {"retention.ms": "soon"})])),
+            ("alter a list the wrong way", lambda a, k: a.alter_configs(
+                [k.Resource("TOPIC", "c", {"retention.ms": (k.Op.APPEND, "5")})])),
+            ("alter an unknown config", lambda a, k: raised(lambda: a.alter_configs(
+                [k.Resource("TOPIC", "c", {"retention.mss": "1"})]))),
+            ("alter, validate only", lambda a, k: a.alter_configs(
+                [k.Resource("TOPIC", "c", {"preallocate": "yes"})], validate_only=True)),
+            ("alter the old way", lambda a, k: a.alter_configs(
+                [k.Resource("TOPIC", "c", {"preallocate": "true"})], incremental=False)),
+            ("configs altered", lambda a, k: a.describe_configs(
+                [k.Resource("TOPIC", "c")], include_synonyms=True)),
+            ("broker configs", lambda a, k: a.describe_configs(
+                [k.Resource("BROKER", "0")], config_filter="all")),
+            ("alter a broker", lambda a, k: a.alter_configs(
+                [k.Resource("BROKER", 0, {"num.partitions": "3"})], raise_on_unknown=False)),
+            ("alter a read-only config", lambda a, k: raised(lambda: a.alter_configs(
+                [k.Resource("BROKER", "0", {"num.partitions": "3"})]))),
+            ("reset one", lambda a, k: a.reset_configs(
+                [k.Resource("TOPIC", "c", ["preallocate"])])),
+            ("reset all", lambda a, k: a.reset_configs([k.Resource("TOPIC", "c", [])])),
+            ("configs reset", lambda a, k: a.describe_configs([k.Resource("TOPIC", "c")])),
         ]
         try:
             for name, call in calls:

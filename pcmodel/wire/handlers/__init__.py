@@ -53,6 +53,7 @@ MODULES: tuple[str, ...] = (
     "offsets",
     "epochs",
     "groups",
+    "configs",
 )
 
 

@@ -54,7 +54,7 @@ from pcmodel.topics.errors import (
     UnsupportedVersionError,
 )
 from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition
-from pcmodel.wire.api import ApiHandler, RequestContext, error_code, kafka_errors
+from pcmodel.wire.api import ApiHandler, RequestContext, error_code, error_message, kafka_errors
 
 __all__ = ["HANDLERS"]
 
@@ -329,7 +329,7 @@ def _described(ctx: RequestContext, group_id: str) -> Any:
         return Group(error_code=0, error_message=None, group_id=group_id, group_state="Dead",
                      protocol_type="", protocol_data="", members=[])
     except Exception as exc:
-        return Group(error_code=_code(exc), error_message=str(exc), group_id=group_id,
+        return Group(error_code=_code(exc), error_message=error_message(exc), group_id=group_id,
                      group_state="", protocol_type="", protocol_data="", members=[])
     return Group(
         error_code=0, error_message=None, group_id=group_id, group_state=desc.state.value,

@@ -30,7 +30,14 @@ from kafka.protocol.producer import (
 )
 
 from pcmodel.topics.errors import KafkaTimeoutError
-from pcmodel.wire.api import ApiHandler, CloseConnection, RequestContext, error_code, kafka_errors
+from pcmodel.wire.api import (
+    ApiHandler,
+    CloseConnection,
+    RequestContext,
+    error_code,
+    error_message,
+    kafka_errors,
+)
 from pcmodel.wire.records import BatchRejected, decode_batch
 
 __all__ = ["HANDLERS"]
@@ -59,12 +66,12 @@ def _append(ctx: RequestContext, topic: str, partition: int, data: bytes | None,
     except CloseConnection:
         raise  # the broker went down: it answers nothing
     except BatchRejected as exc:
-        return exc.code, -1, -1, str(exc)
+        return exc.code, -1, -1, error_message(exc)
     except KafkaTimeoutError as exc:
         # A "block" partition stayed full for the whole request timeout.
-        return kafka_errors.RequestTimedOutError.errno, -1, -1, str(exc)
+        return kafka_errors.RequestTimedOutError.errno, -1, -1, error_message(exc)
     except Exception as exc:
-        return error_code(exc), -1, -1, str(exc)
+        return error_code(exc), -1, -1, error_message(exc)
     return 0, result.base_offset, result.log_start_offset, None
 
 

@@ -5,9 +5,10 @@ Each topic of a request succeeds or fails on its own, with Kafka's error code an
 factor and the topic configs follow :mod:`pcmodel.topics.topic_configs`, as pcmodel's own
 admin client does: a factor above the number of live brokers is INVALID_REPLICATION_FACTOR (a
 lone broker takes 1 only), a config neither honoured nor known to mean nothing here is
-INVALID_CONFIG naming what is supported. Replicas are placed by the broker (a cluster's
-controller), so an explicit assignment is accepted only where it is the only possible one (a
-lone broker's own id), else INVALID_REPLICA_ASSIGNMENT asking for a replication factor.
+INVALID_CONFIG naming what is supported. A created topic's answer lists its every config
+(CreateTopics v5 and later, as DescribeConfigs would). Replicas are placed by the broker (a
+cluster's controller), so an explicit assignment is accepted only where it is the only possible
+one (a lone broker's own id), else INVALID_REPLICA_ASSIGNMENT asking for a replication factor.
 """
 
 from __future__ import annotations
@@ -28,11 +29,15 @@ from pcmodel.topics.errors import TopicAlreadyExistsError, UnknownTopicOrPartiti
 from pcmodel.topics.topic_configs import (
     check_replica_assignment,
     check_replication_factor,
+    check_topic_configs,
+    describe_topic_configs,
     topic_options,
 )
-from pcmodel.wire.api import ApiHandler, RequestContext, error_code, kafka_errors
+from pcmodel.wire.api import ApiHandler, RequestContext, error_code, error_message, kafka_errors
 
 __all__ = ["HANDLERS"]
+
+_CreatedConfig = CreateTopicsResponse.CreatableTopicResult.CreatableTopicConfigs
 
 #: Kafka's ``num.partitions`` default, used when a request leaves the count to the broker (-1).
 DEFAULT_PARTITIONS = 1
@@ -69,7 +74,8 @@ def _create_one(ctx: RequestContext, topic: Any,
     try:
         partitions, rf = _partition_count(ctx, topic)
         configs = {config.name: config.value for config in topic.configs or ()}
-        options = topic_options(configs, replicates=getattr(ctx.broker, "replicates", False))
+        topic_options(configs, replicates=getattr(ctx.broker, "replicates", False))  # checks
+        options: dict[str, Any] = {"configs": configs}
         if getattr(ctx.broker, "replicates", False):
             options["replication_factor"] = rf
         if validate_only:
@@ -82,12 +88,20 @@ def _create_one(ctx: RequestContext, topic: Any,
         else:
             ctx.broker.create_topic(topic.name, partitions, **options)
     except _Refused as exc:
-        return exc.code, str(exc), -1, -1
+        return exc.code, error_message(exc), -1, -1
     except Exception as exc:
-        return error_code(exc), str(exc), -1, -1
+        return error_code(exc), error_message(exc), -1, -1
     if rf is None:
         rf = getattr(ctx.broker, "default_replication_factor", 1)
     return 0, None, partitions, rf
+
+
+def _created_configs(topic: Any) -> list[Any]:
+    """The new topic's every config (CreateTopics v5+ answers them, as DescribeConfigs would)."""
+    overrides = check_topic_configs({c.name: c.value for c in topic.configs or ()})
+    return [_CreatedConfig(name=e.name, value=e.value, read_only=e.read_only,
+                           config_source=int(e.source), is_sensitive=e.sensitive)
+            for e in describe_topic_configs(overrides)]
 
 
 def handle_create_topics(ctx: RequestContext, request: Any) -> Any:
@@ -98,7 +112,7 @@ def handle_create_topics(ctx: RequestContext, request: Any) -> Any:
         results.append(CreateTopicsResponse.CreatableTopicResult(
             name=topic.name, error_code=code, error_message=message,
             num_partitions=partitions, replication_factor=rf,
-            configs=[] if code == 0 else None,
+            configs=_created_configs(topic) if code == 0 else None,
         ))
     return ctx.response(throttle_time_ms=0, topics=results)
 
@@ -116,7 +130,7 @@ def handle_delete_topics(ctx: RequestContext, request: Any) -> Any:
                 raise UnknownTopicOrPartitionError("topics are deleted by name on this broker")
             ctx.broker.delete_topic(name)
         except Exception as exc:
-            code, message = error_code(exc), str(exc)
+            code, message = error_code(exc), error_message(exc)
         else:
             code, message = 0, None
         results.append(DeleteTopicsResponse.DeletableTopicResult(
@@ -143,9 +157,9 @@ def handle_create_partitions(ctx: RequestContext, request: Any) -> Any:
             else:
                 ctx.broker.add_partitions(topic.name, topic.count)
         except _Refused as exc:
-            code, message = exc.code, str(exc)
+            code, message = exc.code, error_message(exc)
         except Exception as exc:
-            code, message = error_code(exc), str(exc)
+            code, message = error_code(exc), error_message(exc)
         else:
             code, message = 0, None
         results.append(CreatePartitionsResponse.CreatePartitionsTopicResult(

@@ -1,0 +1,135 @@
+"""DescribeConfigs, AlterConfigs, IncrementalAlterConfigs: a topic's and a broker's configs.
+
+Each resource of a request succeeds or fails on its own. A topic's configs are described and
+altered as :mod:`pcmodel.topics.topic_configs` says (an unknown topic is
+UNKNOWN_TOPIC_OR_PARTITION, a bad value INVALID_CONFIG, a config named twice or an operation a
+config does not take INVALID_REQUEST). A broker resource names this broker's id (or ``""``, the
+cluster-wide dynamic defaults, of which there are none); its configs are the settings it was
+started with, described as read-only static configs and refused to an alteration with
+INVALID_REQUEST. Other resource types (broker loggers, client metrics, groups) are
+INVALID_REQUEST too.
+
+Prior art: Kafka's ``ConfigAdminManager`` and ``ConfigHelper`` (the broker id check, the
+synonyms, the documentation only when asked).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kafka.protocol.admin import (
+    AlterConfigsRequest,
+    AlterConfigsResponse,
+    DescribeConfigsRequest,
+    DescribeConfigsResponse,
+    IncrementalAlterConfigsRequest,
+    IncrementalAlterConfigsResponse,
+)
+
+from pcmodel.topics.configs import AlterConfigOp, ConfigEntry, ConfigResourceType
+from pcmodel.topics.errors import InvalidRequestError
+from pcmodel.topics.topic_configs import BROKER_CONFIGS_READ_ONLY
+from pcmodel.wire.api import ApiHandler, RequestContext, error_code, error_message
+
+__all__ = ["HANDLERS"]
+
+_Result = DescribeConfigsResponse.DescribeConfigsResult
+_Entry = _Result.DescribeConfigsResourceResult
+_Synonym = _Entry.DescribeConfigsSynonym
+
+
+def _broker_entries(ctx: RequestContext, name: str) -> list[ConfigEntry]:
+    """This broker's configs; ``""`` (the cluster-wide defaults) has none set."""
+    if name == "":
+        return []
+    if name != str(ctx.node_id):
+        raise InvalidRequestError(f"Unexpected broker id, expected {ctx.node_id} or empty "
+                                  f"string, but received {name}")
+    return ctx.broker.describe_broker_configs(ctx.node_id)
+
+
+def _entries(ctx: RequestContext, kind: int, name: str) -> list[ConfigEntry]:
+    if kind == ConfigResourceType.TOPIC:
+        return ctx.broker.describe_topic_configs(name)
+    if kind == ConfigResourceType.BROKER:
+        return _broker_entries(ctx, name)
+    raise InvalidRequestError(f"config resource type {kind} is not served by this broker; "
+                              "TOPIC (2) and BROKER (4) are")
+
+
+def _entry(entry: ConfigEntry, synonyms: bool, documentation: bool) -> Any:
+    return _Entry(
+        name=entry.name, value=entry.value, read_only=entry.read_only,
+        config_source=int(entry.source), is_default=not entry.source.is_modified,
+        is_sensitive=entry.sensitive,
+        synonyms=[_Synonym(name=s.name, value=s.value, source=int(s.source))
+                  for s in entry.synonyms] if synonyms else [],
+        config_type=int(entry.config_type),
+        documentation=entry.documentation if documentation else None,
+    )
+
+
+def handle_describe_configs(ctx: RequestContext, request: Any) -> Any:
+    """Every asked config of each resource (all of them when the keys are null)."""
+    synonyms = bool(request.include_synonyms)
+    documentation = ctx.api_version >= 3 and bool(request.include_documentation)
+    results = []
+    for resource in request.resources:
+        keys = resource.configuration_keys
+        try:
+            entries = [_entry(e, synonyms, documentation)
+                       for e in _entries(ctx, resource.resource_type, resource.resource_name)
+                       if keys is None or e.name in keys]
+        except Exception as exc:
+            code, message, entries = error_code(exc), error_message(exc), []
+        else:
+            code, message = 0, None
+        results.append(_Result(error_code=code, error_message=message,
+                               resource_type=resource.resource_type,
+                               resource_name=resource.resource_name, configs=entries))
+    return ctx.response(throttle_time_ms=0, results=results)
+
+
+def _alter(ctx: RequestContext, request: Any, incremental: bool) -> Any:
+    results = []
+    for resource in request.resources:
+        kind, name = resource.resource_type, resource.resource_name
+        try:
+            if kind == ConfigResourceType.TOPIC:
+                operations = [(c.name, c.config_operation if incremental else AlterConfigOp.SET,
+                               c.value) for c in resource.configs]
+                ctx.broker.alter_topic_configs(name, operations, incremental=incremental,
+                                               validate_only=bool(request.validate_only))
+            elif kind == ConfigResourceType.BROKER:
+                _broker_entries(ctx, name)
+                raise InvalidRequestError(BROKER_CONFIGS_READ_ONLY)
+            else:
+                _entries(ctx, kind, name)  # the unsupported-type error
+        except Exception as exc:
+            code, message = error_code(exc), error_message(exc)
+        else:
+            code, message = 0, None
+        results.append(ctx.response_class.AlterConfigsResourceResponse(
+            error_code=code, error_message=message, resource_type=kind, resource_name=name))
+    return ctx.response(throttle_time_ms=0, responses=results)
+
+
+def handle_alter_configs(ctx: RequestContext, request: Any) -> Any:
+    """Replace each resource's overrides with the ones given (Kafka's AlterConfigs)."""
+    return _alter(ctx, request, incremental=False)
+
+
+def handle_incremental_alter_configs(ctx: RequestContext, request: Any) -> Any:
+    """Apply SET / DELETE / APPEND / SUBTRACT to each resource's overrides."""
+    return _alter(ctx, request, incremental=True)
+
+
+HANDLERS = {
+    DescribeConfigsRequest.API_KEY: ApiHandler(
+        DescribeConfigsRequest, DescribeConfigsResponse, 1, 4, handle_describe_configs),
+    AlterConfigsRequest.API_KEY: ApiHandler(
+        AlterConfigsRequest, AlterConfigsResponse, 0, 2, handle_alter_configs),
+    IncrementalAlterConfigsRequest.API_KEY: ApiHandler(
+        IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse, 0, 1,
+        handle_incremental_alter_configs),
+}

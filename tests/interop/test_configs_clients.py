@@ -1,0 +1,74 @@
+"""Real clients describe and alter configs through pcmodel's listeners: confluent-kafka on a lone
+broker, kafka-python on every broker of a cluster (each answers for itself)."""
+
+from __future__ import annotations
+
+import pytest
+
+from pcmodel.cluster import Cluster
+from pcmodel.topics import Broker
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def test_confluent_kafka_describes_and_alters_a_topic():
+    admin_module = pytest.importorskip("confluent_kafka.admin",
+                                       reason="needs confluent-kafka (the interop extra)")
+    from confluent_kafka import KafkaException
+
+    with Broker() as broker, broker.serve_kafka() as listener:
+        broker.create_topic("t", configs={"segment.bytes": "1048576"})
+        admin = admin_module.AdminClient({"bootstrap.servers": listener.bootstrap_servers})
+        topic = admin_module.ConfigResource("topic", "t")
+        described = admin.describe_configs([topic])[topic].result(timeout=20)
+        assert described["segment.bytes"].value == "1048576"
+        assert described["segment.bytes"].source == \
+            admin_module.ConfigSource.DYNAMIC_TOPIC_CONFIG.value
+        assert described["retention.ms"].value == "-1"
+        own = admin_module.ConfigResource("broker", "0")
+        assert admin.describe_configs([own])[own].result(timeout=20)["broker.id"].value == "0"
+
+        change = admin_module.ConfigResource("topic", "t", incremental_configs=[
+            admin_module.ConfigEntry("retention.ms", "60000",
+                                     incremental_operation=admin_module.AlterConfigOpType.SET),
+            admin_module.ConfigEntry("segment.bytes", None,
+                                     incremental_operation=admin_module.AlterConfigOpType.DELETE),
+        ])
+        admin.incremental_alter_configs([change])[change].result(timeout=20)
+        assert broker.describe_topic("t").retention_ms == 60000
+        assert admin.describe_configs([topic])[topic].result(timeout=20)[
+            "segment.bytes"].value == "1073741824"
+
+        bad = admin_module.ConfigResource("topic", "t", incremental_configs=[
+            admin_module.ConfigEntry("retention.ms", "soon",
+                                     incremental_operation=admin_module.AlterConfigOpType.SET)])
+        with pytest.raises(KafkaException, match="Invalid value soon for configuration"):
+            admin.incremental_alter_configs([bad])[bad].result(timeout=20)
+        missing = admin_module.ConfigResource("topic", "nope")
+        with pytest.raises(KafkaException, match="unknown topic 'nope'"):
+            admin.describe_configs([missing])[missing].result(timeout=20)
+        assert broker.describe_topic("t").retention_ms == 60000
+
+
+def test_kafka_python_reaches_every_broker_of_a_cluster():
+    kafka_admin = pytest.importorskip("kafka.admin", reason="needs kafka-python")
+    with Cluster(3, broker_session_timeout_ms=2000, tick_ms=20) as cluster, \
+            cluster.serve_kafka() as listeners:
+        cluster.create_topic("t", 1, replication_factor=3)
+        admin = kafka_admin.KafkaAdminClient(bootstrap_servers=listeners.bootstrap_servers)
+        try:
+            brokers = admin.describe_configs(
+                [kafka_admin.ConfigResource("BROKER", str(b)) for b in range(3)],
+                config_filter="all")["broker"]
+            assert {name: configs["broker.id"]["value"] for name, configs in brokers.items()} \
+                == {"0": "0", "1": "1", "2": "2"}
+            assert admin.alter_configs([kafka_admin.ConfigResource(
+                "TOPIC", "t", {"min.insync.replicas": "2"})]) == {"topic": {"t": "OK"}}
+            assert cluster.controller.topics["t"].min_insync_replicas == 2
+            assert admin.describe_configs([kafka_admin.ConfigResource("TOPIC", "t")]) == {
+                "topic": {"t": {"min.insync.replicas": {
+                    "value": "2", "read_only": False, "config_source": "DYNAMIC_TOPIC_CONFIG",
+                    "is_sensitive": False, "synonyms": [], "config_type": "INT",
+                    "documentation": None}}}}
+        finally:
+            admin.close()
