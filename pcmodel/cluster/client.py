@@ -40,7 +40,7 @@ from pcmodel.topics.broker import (
     TopicDescription,
 )
 from pcmodel.topics.broker_topics import delete_records_arguments
-from pcmodel.topics.configs import AlterConfigOp, ConfigEntry
+from pcmodel.topics.config_resources import AlterConfigOp, ConfigEntry
 from pcmodel.topics.errors import (
     BrokerResponseError,
     IllegalStateError,

@@ -33,7 +33,7 @@ from pcmodel.cluster.purgatory import DelayedProduce, ProduceFuture, ProduceResu
 from pcmodel.cluster.replica import Replica
 from pcmodel.topics.broker import Broker, FetchError, FetchResult
 from pcmodel.topics.broker_topics import delete_records_target
-from pcmodel.topics.configs import AlterConfigOp
+from pcmodel.topics.config_resources import AlterConfigOp
 from pcmodel.topics.errors import KafkaConnectionError, UnknownTopicOrPartitionError
 from pcmodel.topics.log import LogRecord
 from pcmodel.topics.structs import TopicPartition

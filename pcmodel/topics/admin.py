@@ -40,7 +40,7 @@ from pcmodel.topics.admin_configs import ConfigAdminMixin
 from pcmodel.topics.admin_groups import GroupAdminMixin
 from pcmodel.topics.admin_partitions import NewPartitions, PartitionAdminMixin, error_fields
 from pcmodel.topics.config import COMMON_NO_EFFECT, check_no_effect, reject_unknown_key
-from pcmodel.topics.configs import AlterConfigOp, ConfigResource, ConfigResourceType
+from pcmodel.topics.config_resources import AlterConfigOp, ConfigResource, ConfigResourceType
 from pcmodel.topics.errors import (
     BrokerResponseError,
     IllegalStateError,

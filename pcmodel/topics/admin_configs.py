@@ -1,7 +1,7 @@
 """The configs part of :class:`~pcmodel.topics.admin.KafkaAdminClient`: describing and altering.
 
 ``describe_configs``, ``alter_configs`` and ``reset_configs`` take kafka-python 3's
-:class:`~pcmodel.topics.configs.ConfigResource` lists and answer its dicts::
+:class:`~pcmodel.topics.config_resources.ConfigResource` lists and answer its dicts::
 
     admin.alter_configs([ConfigResource("TOPIC", "orders", {"retention.ms": "60000"})])
     admin.describe_configs([ConfigResource("TOPIC", "orders")])
@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pcmodel.topics.configs import (
+from pcmodel.topics.config_resources import (
     AlterConfigOp,
     ConfigEntry,
     ConfigFilterType,
@@ -113,7 +113,7 @@ class ConfigAdminMixin:
         """Alter each resource's configs: ``{"topic": {name: "OK" or the error}}``.
 
         A resource's ``configs`` are ``{config: value}`` (SET) or ``{config: (op, value)}``
-        with an :class:`~pcmodel.topics.configs.AlterConfigOp` (or its name or number):
+        with an :class:`~pcmodel.topics.config_resources.AlterConfigOp` (or its name or number):
         SET, DELETE (back to the default), APPEND and SUBTRACT (list configs). Each resource
         changes all or nothing. ``incremental=False`` (Kafka's older AlterConfigs) takes SETs
         only and keeps the resource's other modified configs; ``validate_only`` checks and

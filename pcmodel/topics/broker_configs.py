@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from pcmodel.topics.configs import AlterConfigOp, ConfigEntry
+from pcmodel.topics.config_resources import AlterConfigOp, ConfigEntry
 from pcmodel.topics.errors import InvalidConfigurationError
 from pcmodel.topics.log import RetentionPolicy
 from pcmodel.topics.topic_configs import (

@@ -41,7 +41,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
-from pcmodel.topics.configs import (
+from pcmodel.topics.config_resources import (
     AlterConfigOp,
     ConfigEntry,
     ConfigSource,

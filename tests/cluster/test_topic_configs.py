@@ -11,7 +11,7 @@ from pcmodel.cluster.errors import (
     NotEnoughReplicasError,
 )
 from pcmodel.topics.admin import ConfigResource, KafkaAdminClient, NewTopic
-from pcmodel.topics.configs import AlterConfigOp, ConfigSource
+from pcmodel.topics.config_resources import AlterConfigOp, ConfigSource
 from pcmodel.topics.errors import (
     IllegalArgumentError,
     InvalidConfigurationError,

@@ -7,7 +7,7 @@ import pytest
 
 from pcmodel.topics import Broker, KafkaAdminClient, NewTopic
 from pcmodel.topics.broker import FetchError
-from pcmodel.topics.configs import (
+from pcmodel.topics.config_resources import (
     AlterConfigOp,
     ConfigFilterType,
     ConfigResource,

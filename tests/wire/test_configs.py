@@ -11,7 +11,7 @@ from kafka.protocol.admin import (
     IncrementalAlterConfigsRequest,
 )
 
-from pcmodel.topics.configs import AlterConfigOp, ConfigResourceType, ConfigSource
+from pcmodel.topics.config_resources import AlterConfigOp, ConfigResourceType, ConfigSource
 
 TOPIC, BROKER = int(ConfigResourceType.TOPIC), int(ConfigResourceType.BROKER)
 
