@@ -14,9 +14,12 @@ producer runs in another terminal and watch the clients follow::
     > status
     > kill 1
     > restart 1
+    > config orders min.insync.replicas=3
 
 Commands: ``create NAME [PARTITIONS [REPLICATION_FACTOR [MIN_ISR]]]``, ``status``,
-``kill B``, ``restart B``, ``isolate B``, ``heal [B]``, ``slow B SECONDS``, ``help``. A wrong
+``config NAME [KEY=VALUE ...] [-KEY ...]`` (show a topic's configs set, set some, or put some
+back to their defaults, as Kafka's ``kafka-configs.sh`` does), ``kill B``, ``restart B``,
+``isolate B``, ``heal [B]``, ``slow B SECONDS``, ``help``. A wrong
 command is answered with one line saying what is expected; the cluster goes on. It serves until
 Ctrl-C or SIGTERM (an end of input, as with ``< /dev/null``, only stops the commands).
 
@@ -34,12 +37,15 @@ from typing import Any, TextIO
 
 from pcmodel.errors import UsageError
 from pcmodel.stop_signals import stop_arrived, stop_signals
+from pcmodel.topics.config_resources import AlterConfigOp
 
 __all__ = ["ClusterShell", "register", "run_cluster"]
 
 HELP = """commands:
   create NAME [PARTITIONS [REPLICATION_FACTOR [MIN_ISR]]]   a replicated topic (1 3 1 by default)
   status                 live brokers; each partition's leader, epoch, replicas and ISR
+  config NAME [KEY=VALUE ...] [-KEY ...]
+                         a topic's configs set; set KEY, or put -KEY back to its default
   kill B | restart B     crash broker B (its listener closes) / start it again on its port
   isolate B | heal [B]   cut B off from replication traffic / end that (every broker's)
   slow B SECONDS         each replica fetch of B takes SECONDS (0 restores it)
@@ -47,6 +53,7 @@ HELP = """commands:
 
 USAGES = {
     "create": "create NAME [PARTITIONS [REPLICATION_FACTOR [MIN_ISR]]]", "status": "status",
+    "config": "config NAME [KEY=VALUE ...] [-KEY ...]",
     "kill": "kill B", "restart": "restart B", "isolate": "isolate B", "heal": "heal [B]",
     "slow": "slow B SECONDS", "help": "help",
 }
@@ -134,6 +141,22 @@ class ClusterShell:
             lines.append(f"{tp.topic}-{tp.partition}: leader {leader} epoch {st.leader_epoch} "
                          f"replicas {list(st.replicas)} isr {isr}")
         return "\n".join(lines)
+
+    def _do_config(self, name: str, *changes: str) -> str:
+        operations = []
+        for change in changes:
+            key, equals, value = change.partition("=")
+            if equals and key:
+                operations.append((key, AlterConfigOp.SET, value))
+            elif change.startswith("-") and len(change) > 1 and not equals:
+                operations.append((change[1:], AlterConfigOp.DELETE, None))
+            else:
+                raise ValueError(f"{change!r} is neither KEY=VALUE nor -KEY")
+        if operations:
+            self.cluster.alter_topic_configs(name, operations)
+        modified = [f"{e.name}={e.value}" for e in self.cluster.describe_topic_configs(name)
+                    if e.source.is_modified]
+        return f"{name}: {' '.join(modified) or 'no configs set (all at their defaults)'}"
 
     def _do_kill(self, broker: str) -> str:
         self.cluster.kill(self._broker(broker))

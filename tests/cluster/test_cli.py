@@ -44,6 +44,19 @@ def test_the_shell_creates_reports_and_injects_faults(make_cluster):
     assert "kill B" in shell.execute("help")
 
 
+def test_the_shell_shows_and_changes_a_topics_configs(make_cluster):
+    cluster = make_cluster()
+    shell = ClusterShell(cluster)
+    shell.execute("create orders 1 3 2")
+    assert shell.execute("config orders") == "orders: min.insync.replicas=2"
+    assert shell.execute("config orders min.insync.replicas=3 retention.ms=60000") == \
+        "orders: min.insync.replicas=3 retention.ms=60000"
+    assert cluster.controller.topics["orders"].min_insync_replicas == 3
+    assert shell.execute("config orders -min.insync.replicas -retention.ms") == \
+        "orders: no configs set (all at their defaults)"
+    assert cluster.controller.topics["orders"].min_insync_replicas == 1
+
+
 @pytest.mark.parametrize("line, expected", [
     ("bogus", "error: unknown command 'bogus'; type help"),
     ("kill", "error: usage: kill B"),
@@ -51,9 +64,16 @@ def test_the_shell_creates_reports_and_injects_faults(make_cluster):
     ("slow 0 fast", "usage: slow B SECONDS"),
     ("create orders 2 4", "replication_factor must be between 1 and the 3 brokers"),
     ("create orders many", "usage: create NAME"),
+    ("config", "error: usage: config NAME"),
+    ("config nope", "unknown topic 'nope'"),
+    ("config orders retention.ms", "'retention.ms' is neither KEY=VALUE nor -KEY; usage: config"),
+    ("config orders retention.ms=soon", "Invalid value soon for configuration retention.ms"),
+    ("config orders min.insync.replicas=4", "replication factor 3, got 4"),
 ])
 def test_the_shell_answers_mistakes_with_one_line(make_cluster, line, expected):
-    answer = ClusterShell(make_cluster()).execute(line)
+    cluster = make_cluster()
+    cluster.create_topic("orders", 1, replication_factor=3)
+    answer = ClusterShell(cluster).execute(line)
     assert answer.startswith("error:") and expected in answer and "\n" not in answer
 
 
