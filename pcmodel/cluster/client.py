@@ -269,6 +269,13 @@ class ClusterConnection(GroupRequestsMixin):
             out[tp] = self._leader_node(tp).broker.offsets_for_times({tp: ts})[tp]
         return out
 
+    def epoch_of_offset(self, tp: TopicPartition, offset: int) -> int:
+        """The leader epoch in which the partition's leader wrote the record at ``offset``
+        (see ``Cluster.epoch_of_offset``): what ListOffsets answers with an offset found."""
+        tp = TopicPartition._make(tp)
+        leader = self._leader_node(tp).node_id
+        return self._cluster.epoch_of_offset(leader, tp.topic, tp.partition, offset)
+
     # --- data ---------------------------------------------------------------------------------
 
     def init_producer_id(self, producer_id: int = -1, producer_epoch: int = -1

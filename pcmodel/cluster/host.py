@@ -256,6 +256,11 @@ class NodeHost:
         with self.lock:
             return self.node.offsets_for_leader_epoch(tp, epoch, None)
 
+    def epoch_of_offset(self, tp: TopicPartition, offset: int) -> int:
+        """The leader epoch that wrote ``offset`` here, for ListOffsets."""
+        with self.lock:
+            return self.node.epoch_of_offset(tp, offset)
+
     def set_isolated(self, isolated: frozenset[int]) -> None:
         """The brokers cut off from replication traffic now."""
         with self.lock:

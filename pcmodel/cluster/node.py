@@ -246,6 +246,12 @@ class ClusterNode:
         replica = self._leader_replica(tp, leader_epoch)
         return replica.epochs.end_offset_for(epoch, replica.leo)
 
+    def epoch_of_offset(self, tp: TopicPartition, offset: int) -> int:
+        """The leader epoch in which the leader's record at ``offset`` was written (its epoch
+        cache; ``-1`` below the first entry), as ListOffsets answers it for an offset found
+        in the log. Raises as :meth:`offsets_for_leader_epoch` unless this broker leads."""
+        return self._leader_replica(tp, None).epochs.epoch_at(offset)
+
     # --- periodic work ---------------------------------------------------------------------------
 
     def maintain(self) -> None:

@@ -233,6 +233,14 @@ class ProcessCluster(ProcessFaults, Cluster):
 
     end_offset_for_epoch.__doc__ = Cluster.end_offset_for_epoch.__doc__
 
+    def epoch_of_offset(self, broker: int, topic: str, partition: int, offset: int) -> int:
+        with self._lock:
+            self._check_open()
+            node = self._reachable_node(broker)
+        return node.call("epoch_of_offset", TopicPartition(topic, partition), offset)
+
+    epoch_of_offset.__doc__ = Cluster.epoch_of_offset.__doc__
+
     def replica_status(self, topic: str, partition: int) -> list[ReplicaStatus]:
         tp = TopicPartition(topic, partition)
         st = self.metadata_for(tp)

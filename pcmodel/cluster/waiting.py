@@ -46,6 +46,18 @@ class ClientSupport:
 
         return ClusterListeners(self, host, ports, **options)
 
+    def epoch_of_offset(self, broker: int, topic: str, partition: int, offset: int) -> int:
+        """The leader epoch in which the record at ``offset`` was written, as ``broker``,
+        the partition's leader, answers it in ListOffsets (Kafka's ``epochForOffset``; ``-1``
+        for an offset below every epoch it knows). Raises ``NotLeaderForPartitionError``
+        unless ``broker`` leads the partition, ``KafkaConnectionError`` if it is down."""
+        from pcmodel.topics.structs import TopicPartition
+
+        with self._lock:
+            self._check_open()
+            node = self._reachable_node(broker)
+            return node.epoch_of_offset(TopicPartition(topic, partition), offset)
+
     def end_offset_for_epoch(self, broker: int, topic: str, partition: int,
                              epoch: int) -> tuple[int, int]:
         """Kafka's OffsetForLeaderEpoch as ``broker`` answers it (consumers validate their

@@ -3,7 +3,8 @@ deleting records and looking offsets up.
 
 ``create_partitions`` (Kafka's CreatePartitions), ``delete_records`` (DeleteRecords) and
 ``list_partition_offsets`` (ListOffsets), with kafka-python 3's arguments, results and errors.
-On a cluster each partition's answer comes from its leader, with the leader's epoch, and a
+On a cluster each partition's answer comes from its leader, with the leader epoch Kafka gives
+(the current one for the latest offset, the one that wrote the record for the others), and a
 deletion waits for the followers to delete too.
 
 Prior art: kafka-python's ``kafka/admin/_partitions.py`` and the Java ``Admin`` interface
@@ -148,10 +149,11 @@ class PartitionAdminMixin:
 
         Returns ``{TopicPartition: OffsetAndTimestamp}``; earliest and latest have timestamp
         ``-1``, and a timestamp after the last record gives offset and timestamp ``-1``, as
-        Kafka answers; ``leader_epoch`` is the partition leader's current epoch where an
-        offset was found (0 on a lone broker), ``-1`` where none was, as the Kafka listener
-        answers ListOffsets. ``isolation_level`` 1 (read committed) is the same as 0 here:
-        there are no transactions. Raises
+        Kafka answers; ``leader_epoch`` is, where an offset was found, the partition leader's
+        current epoch for LATEST and the epoch in which the record there was written for the
+        others (0 on a lone broker), ``-1`` where none was, as Kafka answers ListOffsets.
+        ``isolation_level`` 1 (read committed) is the same as 0 here: there are no
+        transactions. Raises
         ``UnknownTopicOrPartitionError`` for a partition that does not exist,
         ``UnsupportedVersionError`` for ``MAX_TIMESTAMP`` and the tiered-storage specs,
         ``TypeError`` for a spec that is not an int.
@@ -183,9 +185,19 @@ class PartitionAdminMixin:
             found.update({tp: OffsetAndTimestamp(-1, -1) if hit is None else hit
                           for tp, hit in self._conn.offsets_for_times(times).items()})
         epochs = self._leader_epochs({tp.topic for tp in specs})
-        return {tp: found[tp]._replace(leader_epoch=epochs.get(tp, -1) if found[tp].offset >= 0
-                                       else -1)
+        return {tp: found[tp]._replace(leader_epoch=self._answer_epoch(
+                    tp, specs[tp], found[tp].offset, epochs.get(tp, -1)))
                 for tp in specs}
+
+    def _answer_epoch(self, tp: TopicPartition, spec: int, offset: int, current: int) -> int:
+        """The epoch ListOffsets answers with an offset: the leader's current one for LATEST,
+        else the one that wrote the record there (on a cluster; a lone broker has epoch 0),
+        ``-1`` without an offset, as Kafka's ``Partition.fetchOffsetForTimestamp`` does."""
+        if offset < 0:
+            return -1
+        if spec == OffsetSpec.LATEST or not self._replicated():
+            return current
+        return self._conn.epoch_of_offset(tp, offset)
 
     def _leader_epochs(self, topics: Iterable[str]) -> dict[TopicPartition, int]:
         """The epoch of each partition's leader, for the topics named."""

@@ -125,6 +125,10 @@ class NodeConnection(ClusterConnection):
                 return results
             self._cluster.await_change(version, remaining)
 
+    def epoch_of_offset(self, tp: TopicPartition, offset: int) -> int:
+        """The epoch in which this broker, the leader, wrote the record at ``offset``."""
+        return self._cluster.epoch_of_offset(self.node_id, tp.topic, tp.partition, offset)
+
     def end_offset_for_epoch(self, tp: TopicPartition, epoch: int) -> tuple[int, int]:
         """OffsetForLeaderEpoch on this broker: ``(largest epoch <= epoch, its end offset)``."""
         return self._cluster.end_offset_for_epoch(self.node_id, tp.topic, tp.partition, epoch)

@@ -292,3 +292,16 @@ def test_no_broker_process_or_file_outlives_its_owner(tmp_path, how):
             owner.wait(10)
         owner.stdout.close()
         owner.stdin.close()
+
+
+@pytest.mark.timeout(90)
+def test_a_broker_process_answers_the_epoch_that_wrote_a_record():
+    with Cluster(3, mode="processes", **SETTINGS) as cluster:
+        cluster.create_topic("t", replication_factor=2)
+        cluster.produce("t", 0, batch(b"a"), acks="all").get(timeout=20)
+        old = cluster.leader("t", 0)
+        cluster.kill(old)
+        wait_until(lambda: cluster.leader("t", 0) not in (None, old), timeout=30)
+        new = cluster.leader("t", 0)
+        cluster.produce("t", 0, batch(b"b"), acks="all").get(timeout=20)
+        assert [cluster.epoch_of_offset(new, "t", 0, offset) for offset in (0, 1)] == [0, 1]

@@ -8,6 +8,7 @@ import pytest
 from pcmodel.cluster.errors import (
     NotEnoughReplicasAfterAppendError,
     NotEnoughReplicasError,
+    NotLeaderForPartitionError,
     RequestTimedOutError,
 )
 from pcmodel.topics.admin import KafkaAdminClient, NewPartitions, NewTopic
@@ -227,3 +228,25 @@ def test_wait_for_topics_waits_for_a_leader_on_a_real_time_cluster():
         cluster.restart(only)
         admin.wait_for_topics(["w"], timeout_ms=20000)
         assert cluster.leader("w", 0) == only
+
+
+def test_offsets_answer_the_epoch_that_wrote_the_record(make_cluster):
+    cluster = make_cluster()
+    cluster.create_topic("t", 1, replication_factor=2)
+    cluster.produce("t", 0, [(None, b"a", (), 1000)], acks="all").get(timeout=5)
+    first = cluster.leader("t", 0)
+    cluster.kill(first)
+    cluster.run_for(2.0)  # the other replica leads, in epoch 1
+    second = cluster.leader("t", 0)
+    cluster.produce("t", 0, [(None, b"b", (), 2000)], acks="all").get(timeout=5)
+    assert [cluster.epoch_of_offset(second, "t", 0, offset) for offset in (0, 1, 2)] == [0, 1, 1]
+    admin = KafkaAdminClient(broker=cluster.connect())
+    tp = TopicPartition("t", 0)
+    answers = [admin.list_partition_offsets({tp: spec})[tp] for spec in (-2, 1500, -1)]
+    assert [(a.offset, a.leader_epoch) for a in answers] == [(0, 0), (1, 1), (2, 1)]
+    cluster.restart(first)
+    cluster.settle()
+    assert cluster.leader("t", 0) == second
+    with pytest.raises(NotLeaderForPartitionError):  # only the leader answers
+        cluster.epoch_of_offset(first, "t", 0, 0)
+    admin.close()

@@ -88,6 +88,8 @@ def test_a_clusters_partitions_look_the_same_through_both_admin_clients():
         ours.create_topics([NewTopic("t", 3, replication_factor=2)])
         state = cluster.metadata()[TopicPartition("t", 0)]
         dead = state.replicas[0]  # the leader of partition 0
+        cluster.produce("t", 0, [(None, b"a", (), 1000), (None, b"b", (), 2000)],
+                        acks="all").get(timeout=20)  # written in leader epoch 0
         cluster.kill(dead)
         wait_until(lambda: dead not in cluster.live_brokers()
                    and all(p["leader_id"] not in (dead, -1)
@@ -104,6 +106,14 @@ def test_a_clusters_partitions_look_the_same_through_both_admin_clients():
                 tp: tuple(a) for tp, a in theirs.list_partition_offsets(
                     {kafka.TopicPartition(*tp): spec for tp, spec in latest.items()}).items()}
             assert answers[TopicPartition("t", 0)].leader_epoch == 1  # a new leader's epoch
+            cluster.produce("t", 0, [(None, b"c", (), 3000)], acks="all").get(timeout=20)
+            # Earliest and a time answer the epoch that wrote the record, latest the current.
+            for spec, epoch in ((-2, 0), (1500, 0), (2500, 1), (-1, 1)):
+                asked = {TopicPartition("t", 0): spec}
+                mine = ours.list_partition_offsets(asked)[TopicPartition("t", 0)]
+                assert tuple(mine) == tuple(theirs.list_partition_offsets(
+                    {kafka.TopicPartition("t", 0): spec})[kafka.TopicPartition("t", 0)])
+                assert mine.leader_epoch == epoch, spec
             offline = [p["offline_replicas"] for p in described[0]["partitions"]]
             assert offline.count([dead]) == 2  # each broker holds two of the six replicas
         finally:

@@ -9,10 +9,11 @@ answers). Earliest and latest answer timestamp ``-1``, as Kafka does.
 
 Only the partition's leader answers, and "latest" is its high watermark (what consumers may
 read); the request's ``current_leader_epoch`` (from v4) is checked as Fetch checks it
-(FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH, NOT_LEADER_OR_FOLLOWER), and an offset found
-carries the leader's current epoch (``-1`` with no offset, as Kafka answers). Kafka gives the
-epoch in which the record at that offset was written: the two differ only for records written
-before the last leader change.
+(FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH, NOT_LEADER_OR_FOLLOWER). An offset found carries
+a leader epoch as Kafka's ``Partition.fetchOffsetForTimestamp`` gives it: the leader's current
+epoch for "latest", the epoch in which the record there was written for "earliest" and a
+timestamp (the leader's epoch cache; they differ for records written before the last leader
+change), ``-1`` with no offset.
 
 DeleteRecords deletes each partition's records below an offset (``-1``: the high watermark) and
 answers its low watermark, per partition, as Kafka does: OFFSET_OUT_OF_RANGE beyond the high
@@ -40,24 +41,31 @@ PartitionResponse = TopicResponse.ListOffsetsPartitionResponse
 
 
 def _lookup(ctx: RequestContext, tp: TopicPartition, timestamp: int,
-            current_leader_epoch: int) -> tuple[int, int, int]:
-    """``(error code, timestamp, offset)`` for one partition."""
+            current_leader_epoch: int) -> tuple[int, int, int, int | None]:
+    """``(error code, timestamp, offset, epoch)`` for one partition; ``epoch`` ``None``: the
+    leader's current one (for "latest", and on a lone broker, whose epoch never changes)."""
     broker = ctx.broker
     code = ctx.view.leader_error(tp, current_leader_epoch)
     if code:
-        return code, -1, -1
+        return code, -1, -1, None
     try:
         if timestamp == EARLIEST:
-            return 0, -1, broker.beginning_offsets([tp])[tp]
-        if timestamp == LATEST:
-            return 0, -1, broker.end_offsets([tp])[tp]
-        if timestamp >= 0:
-            found = broker.offsets_for_times({tp: timestamp})[tp]
-            return (0, -1, -1) if found is None else (0, found.timestamp, found.offset)
+            found, offset = -1, broker.beginning_offsets([tp])[tp]
+        elif timestamp == LATEST:
+            return 0, -1, broker.end_offsets([tp])[tp], None
+        elif timestamp >= 0:
+            hit = broker.offsets_for_times({tp: timestamp})[tp]
+            if hit is None:
+                return 0, -1, -1, None
+            found, offset = hit.timestamp, hit.offset
+        else:
+            # -3 (max timestamp) and the tiered-storage specs belong to versions not served.
+            return kafka_errors.UnsupportedVersionError.errno, -1, -1, None
+        written = broker.epoch_of_offset(tp, offset) \
+            if getattr(broker, "replicates", False) else None
     except Exception as exc:
-        return error_code(exc), -1, -1
-    # -3 (max timestamp) and the tiered-storage specs belong to versions not served here.
-    return kafka_errors.UnsupportedVersionError.errno, -1, -1
+        return error_code(exc), -1, -1, None
+    return 0, found, offset, written
 
 
 def handle_list_offsets(ctx: RequestContext, request: Any) -> Any:
@@ -69,15 +77,18 @@ def handle_list_offsets(ctx: RequestContext, request: Any) -> Any:
         for part in topic.partitions:
             tp = TopicPartition(topic.name, part.partition_index)
             current = part.current_leader_epoch if ctx.api_version >= 4 else -1
-            code, timestamp, offset = _lookup(ctx, tp, part.timestamp, current)
-            if code == 0 and not epochs:
+            code, timestamp, offset, epoch = _lookup(ctx, tp, part.timestamp, current)
+            if code == 0 and epoch is None and not epochs:
                 count = max(p.partition_index for p in topic.partitions) + 1
                 epochs = {p.partition: p.leader_epoch
                           for p in ctx.view.partitions(topic.name, count)}
+            if code != 0 or offset < 0:
+                epoch = -1
+            elif epoch is None:
+                epoch = epochs.get(tp.partition, -1)
             partitions.append(PartitionResponse(
                 partition_index=part.partition_index, error_code=code, timestamp=timestamp,
-                offset=offset,
-                leader_epoch=epochs.get(tp.partition, -1) if code == 0 and offset >= 0 else -1,
+                offset=offset, leader_epoch=epoch,
             ))
         topics.append(TopicResponse(name=topic.name, partitions=partitions))
     return ctx.response(throttle_time_ms=0, topics=topics)
