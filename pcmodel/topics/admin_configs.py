@@ -130,7 +130,7 @@ class ConfigAdminMixin:
         changes = []
         for resource in resources:
             operations = _operations(resource, incremental)
-            if not incremental:  # keep what is set and not named, as Kafka's clients do
+            if not incremental:  # keep what is set and not named, as kafka-python does
                 named = {name for name, _, _ in operations}
                 operations += [(name, AlterConfigOp.SET, config["value"]) for name, config in
                                self.describe_configs([ConfigResource(resource.resource_type,
