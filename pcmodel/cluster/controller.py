@@ -103,14 +103,7 @@ class Controller:
         """Give topic ``name`` new settings; return its offline partitions that they let elect
         a leader now (unclean election just allowed), as Kafka's controller does."""
         self.topics[name] = config
-        changed = []
-        for tp, st in self.partitions.items():
-            if tp.topic == name and st.leader is None:
-                new = self._elected(tp, st)
-                if new.leader is not None:
-                    self.partitions[tp] = new
-                    changed.append(tp)
-        return changed
+        return self._elect_offline(name)
 
     def delete_topic(self, name: str) -> list[TopicPartition]:
         """Forget topic ``name`` and its partitions; return the partitions it had."""
@@ -204,10 +197,12 @@ class Controller:
         self.partitions[tp] = replace(st, isr=new_isr)
         return self.partitions[tp]
 
-    def _elect_offline(self) -> list[TopicPartition]:
+    def _elect_offline(self, topic: str | None = None) -> list[TopicPartition]:
+        """Elect a leader where one can be (of ``topic``'s partitions only, if given); return
+        the partitions that got one."""
         changed = []
         for tp, st in self.partitions.items():
-            if st.leader is None:
+            if st.leader is None and (topic is None or tp.topic == topic):
                 new = self._elected(tp, st)
                 if new.leader is not None:
                     self.partitions[tp] = new
