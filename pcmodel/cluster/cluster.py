@@ -196,7 +196,8 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, Driving):
             raise IllegalArgumentError(
                 f"min_insync_replicas must be between 1 and replication_factor={rf}, "
                 f"got {min_insync_replicas!r}")
-        # Validate name, configs and retention on a scratch broker before anything changes.
+        # Validate name, configs and retention on a scratch broker before anything changes
+        # (retention_ms and configs["retention.ms"] both given is refused there).
         from pcmodel.topics.broker import Broker
         Broker().create_topic(name, partitions, retention_records=retention_records,
                               retention_ms=retention_ms, configs=configs)
@@ -207,7 +208,7 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, Driving):
                  unclean_leader_election_enable),
                 ("retention_ms", "retention.ms", retention_ms)):
             if value is not None:
-                if config_name in overrides and keyword != "retention_ms":
+                if config_name in overrides:
                     raise IllegalArgumentError(
                         f"give {keyword} or configs[{config_name!r}], not both")
                 overrides[config_name] = value
