@@ -76,6 +76,11 @@ def _operations(resource: ConfigResource, incremental: bool) -> list[tuple[str, 
     return operations
 
 
+def _unsupported(kind: ConfigResourceType) -> InvalidRequestError:
+    return InvalidRequestError(f"config resources of type {kind.name} are not served by "
+                               "pcmodel's brokers; TOPIC and BROKER are")
+
+
 class ConfigAdminMixin:
     """Config administration (KafkaAdminClient part: the client provides ``_conn``,
     ``_check_open()`` and ``_replicated()``)."""
@@ -172,8 +177,7 @@ class ConfigAdminMixin:
             return self._conn.describe_topic_configs(resource.name)
         if kind is ConfigResourceType.BROKER:
             return self._conn.describe_broker_configs(self._broker_id(resource.name))
-        raise InvalidRequestError(f"config resources of type {kind.name} are not served by "
-                                  "pcmodel's brokers; TOPIC and BROKER are")
+        raise _unsupported(kind)
 
     def _broker_id(self, name: str) -> int:
         try:
@@ -204,9 +208,7 @@ class ConfigAdminMixin:
                 self._broker_id(resource.name)
                 raise InvalidRequestError(BROKER_CONFIGS_READ_ONLY)
             else:
-                raise InvalidRequestError(
-                    f"config resources of type {resource.resource_type.name} are not served by "
-                    "pcmodel's brokers; TOPIC and BROKER are")
+                raise _unsupported(resource.resource_type)
         except BrokerResponseError as exc:
             return str(exc)
         return "OK"

@@ -38,23 +38,26 @@ _Entry = _Result.DescribeConfigsResourceResult
 _Synonym = _Entry.DescribeConfigsSynonym
 
 
-def _broker_entries(ctx: RequestContext, name: str) -> list[ConfigEntry]:
-    """This broker's configs; ``""`` (the cluster-wide defaults) has none set."""
-    if name == "":
-        return []
-    if name != str(ctx.node_id):
+def _check_broker(ctx: RequestContext, name: str) -> None:
+    """A broker resource names this broker, or ``""`` (the cluster-wide defaults)."""
+    if name not in ("", str(ctx.node_id)):
         raise InvalidRequestError(f"Unexpected broker id, expected {ctx.node_id} or empty "
                                   f"string, but received {name}")
-    return ctx.broker.describe_broker_configs(ctx.node_id)
+
+
+def _unsupported(kind: int) -> InvalidRequestError:
+    return InvalidRequestError(f"config resource type {kind} is not served by this broker; "
+                               "TOPIC (2) and BROKER (4) are")
 
 
 def _entries(ctx: RequestContext, kind: int, name: str) -> list[ConfigEntry]:
     if kind == ConfigResourceType.TOPIC:
         return ctx.broker.describe_topic_configs(name)
     if kind == ConfigResourceType.BROKER:
-        return _broker_entries(ctx, name)
-    raise InvalidRequestError(f"config resource type {kind} is not served by this broker; "
-                              "TOPIC (2) and BROKER (4) are")
+        _check_broker(ctx, name)
+        # No cluster-wide default is ever set: "" has no configs.
+        return ctx.broker.describe_broker_configs(ctx.node_id) if name else []
+    raise _unsupported(kind)
 
 
 def _entry(entry: ConfigEntry, synonyms: bool, documentation: bool) -> Any:
@@ -101,10 +104,10 @@ def _alter(ctx: RequestContext, request: Any, incremental: bool) -> Any:
                 ctx.broker.alter_topic_configs(name, operations, incremental=incremental,
                                                validate_only=bool(request.validate_only))
             elif kind == ConfigResourceType.BROKER:
-                _broker_entries(ctx, name)
+                _check_broker(ctx, name)
                 raise InvalidRequestError(BROKER_CONFIGS_READ_ONLY)
             else:
-                _entries(ctx, kind, name)  # the unsupported-type error
+                raise _unsupported(kind)
         except Exception as exc:
             code, message = error_code(exc), error_message(exc)
         else:
