@@ -137,11 +137,9 @@ class ConfigAdminMixin:
             operations = _operations(resource, incremental)
             if not incremental:  # keep what is set and not named, as kafka-python does
                 named = {name for name, _, _ in operations}
-                operations += [(name, AlterConfigOp.SET, config["value"]) for name, config in
-                               self.describe_configs([ConfigResource(resource.resource_type,
-                                                                     resource.name)])
-                               [resource.resource_type.name.lower()][resource.name].items()
-                               if name not in named and config["value"] is not None]
+                operations += [(name, AlterConfigOp.SET, value)
+                               for name, value in self._modified(resource).items()
+                               if name not in named and value is not None]
             changes.append((resource, operations))
         out: dict[str, dict[str, str]] = {}
         for resource, operations in changes:
@@ -156,17 +154,15 @@ class ConfigAdminMixin:
         dict), or every modified one if it names none. Results and errors as
         :meth:`alter_configs`."""
         self._check_open()
-        resources = []
-        for resource in config_resources:
-            names = list(resource.configs or ()) or list(self.describe_configs(
-                [ConfigResource(resource.resource_type, resource.name)])
-                [resource.resource_type.name.lower()][resource.name])
-            resources.append(ConfigResource(resource.resource_type, resource.name,
-                                            {name: (AlterConfigOp.DELETE, None)
-                                             for name in names}))
         if incremental is False:
             raise ValueError("reset_configs needs incremental alteration (DELETE); pcmodel's "
                              "brokers all take it: leave incremental=None")
+        resources = []
+        for resource in config_resources:
+            names = list(resource.configs or ()) or list(self._modified(resource))
+            resources.append(ConfigResource(resource.resource_type, resource.name,
+                                            {name: (AlterConfigOp.DELETE, None)
+                                             for name in names}))
         return self.alter_configs(resources, validate_only, raise_on_unknown, True)
 
     # --- internals ----------------------------------------------------------------------------
@@ -178,6 +174,11 @@ class ConfigAdminMixin:
         if kind is ConfigResourceType.BROKER:
             return self._conn.describe_broker_configs(self._broker_id(resource.name))
         raise _unsupported(kind)
+
+    def _modified(self, resource: ConfigResource) -> dict[str, str | None]:
+        """``{config: value}`` of the configs set on the resource itself."""
+        return {entry.name: entry.value for entry in self._entries(resource)
+                if entry.source.is_modified}
 
     def _broker_id(self, name: str) -> int:
         try:
