@@ -31,7 +31,6 @@ __all__ = [
     "ConfigSynonym",
     "ConfigType",
     "enum_member",
-    "resource_type_of",
 ]
 
 
@@ -145,17 +144,13 @@ class ConfigResource:
 
     def __init__(self, resource_type: ConfigResourceType | str | int, name: str | int,
                  configs: Mapping[str, Any] | Iterable[str] | None = None) -> None:
-        self.resource_type = resource_type_of(resource_type)
+        self.resource_type = enum_member(ConfigResourceType, resource_type,
+                                         "config resource type")
         self.name = str(name)
         self.configs = configs
 
     def __repr__(self) -> str:
         return f"ConfigResource({self.resource_type}, {self.name}, {self.configs})"
-
-
-def resource_type_of(value: ConfigResourceType | str | int) -> ConfigResourceType:
-    """``value`` as a :class:`ConfigResourceType` (see :func:`enum_member`)."""
-    return enum_member(ConfigResourceType, value, "config resource type")
 
 
 def enum_member(enum: type[IntEnum], value: object, what: str) -> Any:
