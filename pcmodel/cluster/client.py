@@ -341,7 +341,7 @@ class ClusterConnection(GroupRequestsMixin):
                                        timeout=wait, producer=producer,
                                        compression=compression).get(timeout=wait + 5)
         start = self._cluster.nodes[result.broker].broker.replica_offsets(topic, partition)[0]
-        return AppendResult(result.base_offset, start, -1)
+        return AppendResult(result.base_offset, start, result.log_append_time)
 
     def _leader_node(self, tp: TopicPartition) -> Any:
         deadline = time.monotonic() + 10.0

@@ -223,8 +223,7 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, Driving):
             tps = self.controller.create_topic(name, partitions, config)
             self._topic_configs[name] = overrides
             self._add_replicas(name, partitions, tps, config,
-                               retention_records=retention_records,
-                               retention_ms=options.get("retention_ms"))
+                               retention_records=retention_records, configs=overrides)
             for tp in tps:
                 self._publish(tp)
                 self._deliver(tp)

@@ -62,7 +62,7 @@ class HostSpec(NamedTuple):
     controller: BrokerHandle
     replica_lag_time_max: float
     tick: float
-    #: ``(name, partitions, hosted partitions, config, retention settings)`` per topic.
+    #: ``(name, partitions, hosted partitions, config, local log settings)`` per topic.
     topics: tuple
     isolated: frozenset[int]
     slowness: float
@@ -239,11 +239,11 @@ class NodeHost:
             self.node.remove_topic(name)
 
     def reconfigure_topic(self, name: str, config: TopicConfig,
-                          retention_ms: int | None) -> None:
+                          overrides: dict[str, str]) -> None:
         """A topic's settings changed: its replicas and local log here take them."""
         with self.lock:
             if name in self.node.broker.list_topics():
-                self.node.reconfigure_topic(name, config, retention_ms)
+                self.node.reconfigure_topic(name, config, overrides)
 
     def add_partitions(self, name: str, total: int, mine: list, config: TopicConfig) -> None:
         """A topic grew to ``total`` partitions; replicas for those in ``mine``."""

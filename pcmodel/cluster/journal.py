@@ -39,7 +39,7 @@ from pcmodel.cluster.controller import PartitionState, TopicConfig
 from pcmodel.cluster.epochs import EpochEntry
 from pcmodel.cluster.producers import BatchInfo
 from pcmodel.cluster.replica import Replica
-from pcmodel.topics.broker import Broker
+from pcmodel.topics.broker import AppendResult, Broker
 from pcmodel.topics.log import LogRecord
 from pcmodel.topics.structs import TopicPartition
 
@@ -154,14 +154,16 @@ class DurableReplica(Replica):
         return changed
 
     def append_as_leader(self, records: list, compression: str | None,
-                         producer: tuple[int, int, int] | None) -> int:
-        base = super().append_as_leader(records, compression, producer)
+                         producer: tuple[int, int, int] | None) -> AppendResult:
+        appended = super().append_as_leader(records, compression, producer)
+        base = appended.base_offset
         stored = self.broker.fetch({self.tp: base}, max_records=len(records),
                                    replica_id=self.node_id)[self.tp].records
-        batches = (BatchInfo(*producer, base, len(records)),) if producer is not None else ()
+        batches = () if producer is None else (
+            BatchInfo(*producer, base, len(records), appended.log_append_time_ms),)
         self._write(("append", stored, self.epochs.entries, batches))
         self._journaled_epochs = self.epochs.entries
-        return base
+        return appended
 
     def append_copy(self, records: tuple[LogRecord, ...], leader_hw: int, leader_epochs: tuple,
                     batches: tuple[BatchInfo, ...] = ()) -> None:

@@ -16,7 +16,7 @@ Prior art: Kafka ``ReplicaManager`` (``appendRecords``, ``fetchMessages``), the 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
 from pcmodel.cluster.controller import PartitionState, TopicConfig
@@ -107,15 +107,16 @@ class ClusterNode:
             self.replicas[tp] = self.replica_factory(self.node_id, self.broker, tp, config)
 
     def reconfigure_topic(self, name: str, config: TopicConfig,
-                          retention_ms: int | None) -> None:
+                          overrides: Mapping[str, str]) -> None:
         """Topic ``name``'s settings changed: its replicas here take ``config``, its local
-        log ``retention_ms`` (``None``: kept for ever), records already there included."""
+        log the topic's configs ``overrides`` (a new ``retention.ms`` applies to the records
+        already there, a new ``message.timestamp.type`` to the next appends)."""
         for tp, replica in self.replicas.items():
             if tp.topic == name:
                 replica.config = config
-        retention = ("retention.ms", AlterConfigOp.DELETE, None) if retention_ms is None \
-            else ("retention.ms", AlterConfigOp.SET, retention_ms)
-        self.broker.alter_topic_configs(name, [retention])
+        self.broker.alter_topic_configs(
+            name, [(key, AlterConfigOp.SET, value) for key, value in overrides.items()],
+            incremental=False)
 
     def remove_topic(self, name: str) -> None:
         """Delete topic ``name`` here: its replicas, its local log; waiting produces fail."""
@@ -186,11 +187,12 @@ class ClusterNode:
                 f"{min_isr} replicas; nothing was written"
             )
         if repeated is not None:
-            base = repeated.base_offset
+            base, append_time = repeated.base_offset, repeated.log_append_time
         else:
-            base = replica.append_as_leader(records, compression, producer)
+            appended = replica.append_as_leader(records, compression, producer)
+            base, append_time = appended.base_offset, appended.log_append_time_ms
         result = ProduceResult(tp.topic, tp.partition, -1 if acks == 0 else base, count,
-                               self.node_id, state.leader_epoch)
+                               self.node_id, state.leader_epoch, append_time)
         self._leader_maintenance(replica)
         if acks != "all":
             future.set_result(result)

@@ -218,7 +218,7 @@ class ProcessCluster(ProcessFaults, Cluster):
                 live = [n for n in self.nodes if n.alive]
             for node in live:
                 try:
-                    node.call("reconfigure_topic", name, config, settings.get("retention_ms"))
+                    node.call("reconfigure_topic", name, config, settings["configs"])
                 except KafkaConnectionError:
                     pass  # killed meanwhile: it gets the settings when it restarts
 
@@ -367,9 +367,9 @@ class ProcessCluster(ProcessFaults, Cluster):
         # Under the cluster lock: only remember; delete_topic tells the brokers afterwards.
         self._topic_specs = [t for t in self._topic_specs if t[0] != name]
 
-    def _reconfigure(self, name: str, config: Any, retention_ms: int | None) -> None:
+    def _reconfigure(self, name: str, config: Any, overrides: dict[str, str]) -> None:
         # Under the cluster lock: only remember; alter_topic_configs tells the brokers after.
-        self._topic_specs = [(n, count, tps, config, {**st, "retention_ms": retention_ms})
+        self._topic_specs = [(n, count, tps, config, {**st, "configs": overrides})
                              if n == name else (n, count, tps, c, st)
                              for n, count, tps, c, st in self._topic_specs]
 

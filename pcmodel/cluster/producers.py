@@ -32,13 +32,18 @@ BATCHES_REMEMBERED = 5
 
 class BatchInfo(NamedTuple):
     """Producer ``producer_id`` (at ``producer_epoch``) wrote sequences ``first_sequence ..
-    first_sequence + count - 1`` at offsets ``base_offset .. base_offset + count - 1``."""
+    first_sequence + count - 1`` at offsets ``base_offset .. base_offset + count - 1``.
+
+    ``log_append_time`` is the leader's append time on a topic that stamps records with it
+    (``-1`` otherwise): a retry of the batch is answered with it, as with its offsets.
+    """
 
     producer_id: int
     producer_epoch: int
     first_sequence: int
     base_offset: int
     count: int
+    log_append_time: int = -1
 
 
 class ProducerState:

@@ -25,7 +25,9 @@ class ProduceResult(NamedTuple):
     """An acknowledged produce: the batch holds offsets ``base_offset .. base_offset + count - 1``.
 
     ``base_offset`` is ``-1`` with ``acks=0`` (the producer never hears back, as in Kafka).
-    ``broker`` is the leader that answered, ``leader_epoch`` its epoch.
+    ``broker`` is the leader that answered, ``leader_epoch`` its epoch. ``log_append_time`` is
+    the leader's append time on a topic with ``message.timestamp.type=LogAppendTime``, else
+    ``-1`` (Kafka's ProduceResponse field).
     """
 
     topic: str
@@ -34,6 +36,7 @@ class ProduceResult(NamedTuple):
     count: int
     broker: int
     leader_epoch: int
+    log_append_time: int = -1
 
 
 class ProduceFuture:

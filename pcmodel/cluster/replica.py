@@ -21,7 +21,7 @@ from pcmodel.cluster import isr as rules
 from pcmodel.cluster.controller import PartitionState, TopicConfig
 from pcmodel.cluster.epochs import LeaderEpochCache
 from pcmodel.cluster.producers import BatchInfo, ProducerState
-from pcmodel.topics.broker import Broker
+from pcmodel.topics.broker import AppendResult, Broker
 from pcmodel.topics.log import LogRecord
 from pcmodel.topics.structs import TopicPartition
 
@@ -164,18 +164,19 @@ class Replica:
         return False
 
     def append_as_leader(self, records: list, compression: str | None,
-                         producer: tuple[int, int, int] | None) -> int:
-        """Append a producer's batch to the local log; return its base offset.
+                         producer: tuple[int, int, int] | None) -> AppendResult:
+        """Append a producer's batch to the local log; return where it landed.
 
         ``producer`` is ``(producer_id, producer_epoch, first_sequence)`` of an idempotent
         batch, remembered with the records so that a retry is recognised (also by a follower
         that copies them).
         """
-        base = self.broker.append(self.tp.topic, self.tp.partition, records,
-                                  compression=compression).base_offset
+        appended = self.broker.append(self.tp.topic, self.tp.partition, records,
+                                      compression=compression)
         if producer is not None:
-            self.producers.record(BatchInfo(*producer, base, len(records)))
-        return base
+            self.producers.record(BatchInfo(*producer, appended.base_offset, len(records),
+                                            appended.log_append_time_ms))
+        return appended
 
     # --- follower side -------------------------------------------------------------------------
 

@@ -108,7 +108,7 @@ class TopicAdmin:
                 return
             self._topic_configs[name] = overrides
             elected = self.controller.reconfigure_topic(name, config)
-            self._reconfigure(name, config, options.get("retention_ms"))
+            self._reconfigure(name, config, overrides)
             self._apply_changes(elected)
             self._notify()
 
@@ -122,10 +122,10 @@ class TopicAdmin:
             default_replication_factor=self.default_replication_factor,
             group_initial_rebalance_delay_ms=self.group_initial_rebalance_delay_ms)
 
-    def _reconfigure(self, name: str, config: Any, retention_ms: int | None) -> None:
+    def _reconfigure(self, name: str, config: Any, overrides: dict[str, str]) -> None:
         """Every broker applies topic ``name``'s new settings (cluster lock held)."""
         for node in self.nodes:
-            node.reconfigure_topic(name, config, retention_ms)
+            node.reconfigure_topic(name, config, overrides)
 
     def delete_records(self, topic: str, partition: int, offset: int) -> int:
         """Delete the partition's records below ``offset`` (``-1``: below the high watermark)

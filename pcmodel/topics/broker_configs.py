@@ -4,7 +4,8 @@
 DescribeConfigs, AlterConfigs and IncrementalAlterConfigs. A topic keeps the configs set on it
 (its overrides, in ``_Topic.configs``); an alteration computes the new overrides, checks them
 whole, and only then applies them: ``retention.ms`` to every partition log at once (records
-already older than the new limit go), the others kept and described. The broker's own settings
+already older than the new limit go), ``message.timestamp.type`` to the appends that follow,
+the others kept and described. The broker's own settings
 are the arguments it was made with, and read-only. It runs under the broker's one lock.
 
 Prior art: Kafka's ``ConfigAdminManager`` and ``ConfigHelper.describeConfigs``.
@@ -22,6 +23,7 @@ from pcmodel.topics.topic_configs import (
     altered_overrides,
     broker_config_entries,
     describe_topic_configs,
+    stamps_append_time,
     topic_options,
 )
 
@@ -43,7 +45,8 @@ class ConfigsMixin:
                             incremental: bool = True, validate_only: bool = False) -> None:
         """Alter topic ``name``'s configs: ``operations`` are ``(config, AlterConfigOp,
         value)``; ``incremental=False`` (Kafka's AlterConfigs) replaces every override with
-        the SETs given. A new ``retention.ms`` applies to the records already there.
+        the SETs given. A new ``retention.ms`` applies to the records already there, a new
+        ``message.timestamp.type`` to those appended from then on.
 
         All or nothing: raises ``UnknownTopicOrPartitionError``, ``InvalidRequestError`` or
         ``InvalidConfigurationError`` (see
@@ -63,8 +66,10 @@ class ConfigsMixin:
                 return
             topic.configs = overrides
             topic.retention_ms = retention_ms
+            log_append_time = stamps_append_time(overrides)
             for log in topic.logs:
                 log.retention_ms = retention_ms
+                log.log_append_time = log_append_time
                 log.enforce_retention()
             self._data_arrived.notify_all()  # a fetch below the new start learns it now
 

@@ -45,13 +45,14 @@ class FetchError(str, enum.Enum):
 class AppendResult(NamedTuple):
     """Where an appended batch landed: offsets ``base_offset .. base_offset + n - 1``.
 
-    ``append_time_ms`` is the broker's wall-clock time of the append; a record sent without a
-    timestamp carries it as its timestamp (``timestamp_type`` 1, log append time).
+    ``log_append_time_ms`` is the broker's wall-clock time of the append on a topic that stamps
+    every record with it (``message.timestamp.type=LogAppendTime``), else ``-1``: what Kafka's
+    ProduceResponse answers, and the timestamp a producer then reports for its records.
     """
 
     base_offset: int
     log_start_offset: int
-    append_time_ms: int
+    log_append_time_ms: int
 
 
 class FetchResult(NamedTuple):
@@ -121,7 +122,8 @@ class ProduceFetchMixin:
                 )
             base, append_time = log.append(batch, compressed=compressed)
             self._data_arrived.notify_all()
-            return AppendResult(base, log.log_start_offset, append_time)
+            return AppendResult(base, log.log_start_offset,
+                                append_time if log.log_append_time else -1)
 
     def init_producer_id(self, producer_id: int = -1, producer_epoch: int = -1) -> tuple[int, int]:
         """Give an idempotent producer its ``(producer_id, epoch)`` (Kafka's InitProducerId).

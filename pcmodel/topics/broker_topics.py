@@ -38,7 +38,11 @@ from pcmodel.topics.structs import (
     TopicPartition,
     validate_topic_partition,
 )
-from pcmodel.topics.topic_configs import check_topic_configs, topic_options
+from pcmodel.topics.topic_configs import (
+    check_topic_configs,
+    stamps_append_time,
+    topic_options,
+)
 
 __all__ = [
     "TopicAdminMixin",
@@ -354,6 +358,7 @@ class TopicAdminMixin:
             retention_records=topic.retention_records, retention_ms=topic.retention_ms,
             policy=topic.policy, variant=topic.variant, instrument=topic.instrument,
             clock=self._clock, timestamp_clock=self._timestamp_clock,
+            log_append_time=stamps_append_time(topic.configs),
         )
 
     def _topic(self, name: str) -> _Topic:

@@ -202,11 +202,13 @@ class CompressedBatch:
     """The records of one append, kept only as compressed bytes.
 
     Built by :meth:`build` outside any lock; the log sets ``base_offset`` and ``append_time``
-    when it appends the batch. ``stored_size`` is the compressed size, ``uncompressed_size`` the
-    bytes of keys, values and headers it holds.
+    when it appends the batch, and ``log_append_time`` on a topic that stamps every record with
+    that time. ``stored_size`` is the compressed size, ``uncompressed_size`` the bytes of keys,
+    values and headers it holds.
     """
 
-    __slots__ = ("append_time", "base_offset", "codec", "count", "data", "uncompressed_size")
+    __slots__ = ("append_time", "base_offset", "codec", "count", "data", "log_append_time",
+                 "uncompressed_size")
 
     def __init__(self, codec: Codec, data: bytes, count: int, uncompressed_size: int) -> None:
         self.codec = codec
@@ -215,6 +217,7 @@ class CompressedBatch:
         self.uncompressed_size = uncompressed_size
         self.base_offset = -1
         self.append_time = -1
+        self.log_append_time = False
 
     @classmethod
     def build(cls, codec: Codec, records: Sequence[tuple]) -> CompressedBatch:
@@ -233,7 +236,7 @@ class CompressedBatch:
         for i, (key, value, headers, ts) in enumerate(decode_records(self.codec.decompress(
             self.data
         ))):
-            if ts < 0:
+            if ts < 0 or self.log_append_time:
                 out.append((self.base_offset + i, self.append_time, 1, key, value, headers))
             else:
                 out.append((self.base_offset + i, ts, 0, key, value, headers))

@@ -58,6 +58,7 @@ class ProducerBatch:
         "state",
         "base_offset",
         "log_start_offset",
+        "log_append_time",
         "error",
         "done",
     )
@@ -77,6 +78,7 @@ class ProducerBatch:
         self.state = FutureState.PENDING
         self.base_offset = -1
         self.log_start_offset = -1
+        self.log_append_time = -1  # the broker's, on a topic that stamps records with it
         self.error: BaseException | None = None
         self.done = threading.Condition(threading.Lock())
 
@@ -86,16 +88,19 @@ class ProducerBatch:
             return self.done.wait_for(lambda: self.state is not FutureState.PENDING, timeout)
 
     def finish(
-        self, state: FutureState, result: tuple[int, int] | None, error: BaseException | None
+        self, state: FutureState, result: tuple[int, int, int] | None,
+        error: BaseException | None,
     ) -> list[tuple[FutureRecordMetadata, list]]:
         """Record the outcome; return each future with the callbacks it must now run.
+
+        ``result`` is ``(base_offset, log_start_offset, log_append_time_ms)`` of a success.
 
         The callbacks are taken under the lock, so one added concurrently is either in this list
         or (seeing the outcome) run at once by ``add_callback`` itself: never lost, never twice.
         """
         with self.done:
             if result is not None:
-                self.base_offset, self.log_start_offset = result
+                self.base_offset, self.log_start_offset, self.log_append_time = result
             self.error = error
             self.state = state
             self.done.notify_all()
@@ -161,12 +166,15 @@ class FutureRecordMetadata:
         batch = self._batch
         # acks=0 does not wait for an offset: kafka-python reports -1, and so do we.
         offset = -1 if batch.acks == 0 else batch.base_offset + self._relative_offset
+        # On a LogAppendTime topic the broker's stamp is the record's timestamp, as the Java
+        # client and kafka-python both report.
+        timestamp = self._timestamp_ms if batch.log_append_time < 0 else batch.log_append_time
         return RecordMetadata(
             batch.tp.topic,
             batch.tp.partition,
             batch.tp,
             offset,
-            self._timestamp_ms,
+            timestamp,
             batch.log_start_offset,
             None,
             *self._sizes,

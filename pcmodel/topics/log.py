@@ -119,8 +119,12 @@ class PartitionLog:
         instrument: str = "off",
         clock: Callable[[], float] = time.monotonic,
         timestamp_clock: Callable[[], int] = wall_clock_ms,
+        log_append_time: bool = False,
     ) -> None:
         self.policy = RetentionPolicy(policy)
+        # message.timestamp.type=LogAppendTime: every record appended takes the append time as
+        # its timestamp, whatever its producer gave it.
+        self.log_append_time = log_append_time
         self.retention_records = retention_records
         self.retention_ms = retention_ms
         self.variant = variant
@@ -252,15 +256,24 @@ class PartitionLog:
         """Append records checked by :func:`validate_records`; return ``(base, append_time_ms)``.
 
         ``compressed`` is the same records as one compressed batch: the log keeps only that.
-        With the block policy the caller must have reserved space for them first.
+        A record without a timestamp, or every record when ``log_append_time`` is set, takes
+        the append time as its timestamp (``timestamp_type`` 1). With the block policy the
+        caller must have reserved space for them first.
         """
         base = self.end_offset
         append_time = self._timestamp_clock()
         make = tuple.__new__  # LogRecord(...) without the keyword-handling constructor
         if compressed is not None:
             compressed.base_offset, compressed.append_time = base, append_time
+            compressed.log_append_time = self.log_append_time
             self._records.extend([compressed] * len(records))
             self._has_compressed = True
+        elif self.log_append_time:
+            self._records.extend(
+                make(LogRecord,
+                     (base + i, append_time, TIMESTAMP_LOG_APPEND_TIME, key, value, headers))
+                for i, (key, value, headers, _) in enumerate(records)
+            )
         else:
             self._records.extend(
                 make(LogRecord,

@@ -83,9 +83,9 @@ class SenderMixin:
                     continue
                 outcome = (FutureState.FAILED, None, exc)
                 break
-            # AppendResult(base_offset, log_start_offset, append_time_ms): the producer always
-            # stamps a create time, so the append time is not the record's timestamp.
-            outcome = (FutureState.SUCCEEDED, tuple(result)[:2], None)
+            # AppendResult(base_offset, log_start_offset, log_append_time_ms): the append
+            # time is -1 unless the topic stamps its records with it (LogAppendTime).
+            outcome = (FutureState.SUCCEEDED, tuple(result)[:3], None)
             break
         if sequence is not None and outcome[0] is FutureState.FAILED:
             self._reset_sequences()

@@ -5,8 +5,10 @@ Kafka names a topic's settings with *topic configs* (``retention.ms``, ``min.ins
 settings or Kafka's default. :data:`TOPIC_CONFIGS` lists the configs pcmodel knows, with their
 types, defaults and what pcmodel does with each:
 
-- ``retention.ms`` (``-1``: keep for ever) and ``cleanup.policy=delete`` are honoured anywhere,
-  and a change of ``retention.ms`` applies at once to the records already in the topic;
+- ``retention.ms`` (``-1``: keep for ever), ``cleanup.policy=delete`` and
+  ``message.timestamp.type`` are honoured anywhere; a change of ``retention.ms`` applies at once
+  to the records already in the topic, one of ``message.timestamp.type`` to the records
+  appended from then on;
 - on a replicated cluster (a broker object whose ``replicates`` is true) also
   ``min.insync.replicas`` and ``unclean.leader.election.enable``;
 - Kafka's common configs that tune storage an in-memory broker does not have (segments,
@@ -67,6 +69,7 @@ __all__ = [
     "check_replication_factor",
     "check_topic_configs",
     "describe_topic_configs",
+    "stamps_append_time",
     "topic_options",
 ]
 
@@ -120,8 +123,10 @@ TOPIC_CONFIGS: dict[str, TopicConfigSpec] = {
     "message.downconversion.enable": TopicConfigSpec(
         _T.BOOLEAN, "true", "log.message.downconversion.enable", _NO_EFFECT),
     "message.timestamp.type": TopicConfigSpec(
-        _T.STRING, "CreateTime", "log.message.timestamp.type", _NO_EFFECT,
-        choices=("CreateTime", "LogAppendTime")),
+        _T.STRING, "CreateTime", "log.message.timestamp.type",
+        "CreateTime: a record keeps the timestamp its producer gave it. LogAppendTime: the "
+        "broker stamps every record it appends with its own clock, and the producer learns "
+        "that time with the offset.", choices=("CreateTime", "LogAppendTime")),
     "min.cleanable.dirty.ratio": TopicConfigSpec(
         _T.DOUBLE, "0.5", "log.cleaner.min.cleanable.ratio", _NO_EFFECT, 0),
     "min.insync.replicas": TopicConfigSpec(
@@ -150,8 +155,8 @@ IGNORED_TOPIC_CONFIGS = frozenset({
     "min.insync.replicas", "segment.bytes", "segment.ms", "segment.index.bytes",
     "segment.jitter.ms", "flush.messages", "flush.ms", "index.interval.bytes",
     "unclean.leader.election.enable", "preallocate", "message.downconversion.enable",
-    "compression.type", "max.message.bytes", "message.timestamp.type",
-    "file.delete.delay.ms", "delete.retention.ms", "min.cleanable.dirty.ratio",
+    "compression.type", "max.message.bytes", "file.delete.delay.ms", "delete.retention.ms",
+    "min.cleanable.dirty.ratio",
 })
 
 _INT_RANGES = {_T.SHORT: 2**15, _T.INT: 2**31, _T.LONG: 2**63}
@@ -210,7 +215,7 @@ def check_topic_configs(configs: Mapping[str, Any] | None) -> dict[str, str]:
         if name not in TOPIC_CONFIGS:
             raise InvalidConfigurationError(
                 f"unknown or unsupported topic config {name!r}; supported: retention.ms, "
-                "cleanup.policy=delete (and, with no effect here: "
+                "cleanup.policy=delete, message.timestamp.type (and, with no effect here: "
                 f"{', '.join(sorted(IGNORED_TOPIC_CONFIGS))})"
             )
         checked[name] = text = _checked_value(name, value)
@@ -239,6 +244,13 @@ def topic_options(configs: Mapping[str, Any] | None, *, replicates: bool) -> dic
         options["unclean_leader_election_enable"] = \
             checked["unclean.leader.election.enable"] == "true"
     return options
+
+
+def stamps_append_time(overrides: Mapping[str, str]) -> bool:
+    """Whether a topic with these (checked) ``overrides`` stamps its records with the time the
+    broker appends them (``message.timestamp.type=LogAppendTime``) instead of keeping the
+    producer's timestamps (``CreateTime``, the default)."""
+    return overrides.get("message.timestamp.type") == "LogAppendTime"
 
 
 def _broker_value(name: str) -> tuple[str, ConfigSource]:

@@ -190,7 +190,7 @@ class NodeConnection(ClusterConnection):
             raise RequestTimedOutError(f"{topic}-{partition}: no answer within {wait} s") \
                 from None
         start = self._cluster.nodes[result.broker].broker.replica_offsets(topic, partition)[0]
-        return AppendResult(result.base_offset, start, -1)
+        return AppendResult(result.base_offset, start, result.log_append_time)
 
     def _check_alive(self) -> None:
         """A broker that died answers nothing: its connections are closed (CloseConnection),

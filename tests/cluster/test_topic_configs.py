@@ -82,6 +82,28 @@ def test_retention_applies_on_every_broker(make_cluster):
     assert overrides(cluster, "t") == {"retention.ms": "5000"}
 
 
+def test_log_append_time_is_the_leaders_stamp_on_every_replica(make_cluster):
+    cluster = make_cluster()
+    cluster.create_topic("t", 1, replication_factor=3,
+                         configs={"message.timestamp.type": "LogAppendTime"})
+    producer = (cluster.init_producer_id(), 0, 0)
+    first = cluster.produce("t", 0, [(None, b"a", (), 5)], acks="all",
+                            producer=producer).get(timeout=5)
+    assert first.log_append_time > 5
+    retried = cluster.produce("t", 0, [(None, b"a", (), 5)], acks="all",
+                              producer=producer).get(timeout=5)
+    assert (retried.base_offset, retried.log_append_time) == (0, first.log_append_time)
+    cluster.alter_topic_configs("t", [("message.timestamp.type", SET, "CreateTime")])
+    kept = cluster.produce("t", 0, [(None, b"b", (), 6)], acks="all").get(timeout=5)
+    assert kept.log_append_time == -1
+    cluster.settle()
+    tp = TopicPartition("t", 0)
+    for node in cluster.nodes:
+        records = node.broker.fetch({tp: 0}, replica_id=node.node_id)[tp].records
+        assert [(r.value, r.timestamp, r.timestamp_type) for r in records] == [
+            (b"a", first.log_append_time, 1), (b"b", 6, 0)]
+
+
 def test_refusals_change_nothing(make_cluster):
     cluster = make_cluster()
     cluster.create_topic("t", 1, replication_factor=2, min_insync_replicas=2)
@@ -134,3 +156,7 @@ def test_broker_processes_apply_an_alteration():
         wait_until(lambda: len(cluster.isr("t", 0)) == 3, timeout=30)
         cluster.produce("t", 0, batch(b"d"), acks="all").get(timeout=20)
         assert overrides(cluster, "t") == {"min.insync.replicas": "3"}
+        assert cluster.produce("t", 0, batch(b"e"), acks=1).get(timeout=20).log_append_time \
+            == -1
+        cluster.alter_topic_configs("t", [("message.timestamp.type", SET, "LogAppendTime")])
+        assert cluster.produce("t", 0, batch(b"f"), acks=1).get(timeout=20).log_append_time > 0

@@ -1,5 +1,6 @@
 """Real clients describe and alter configs through pcmodel's listeners: confluent-kafka on a lone
-broker, kafka-python on every broker of a cluster (each answers for itself)."""
+broker, kafka-python on every broker of a cluster (each answers for itself); both see the times
+a LogAppendTime topic stamps."""
 
 from __future__ import annotations
 
@@ -72,3 +73,27 @@ def test_kafka_python_reaches_every_broker_of_a_cluster():
                     "documentation": None}}}}
         finally:
             admin.close()
+
+
+def test_clients_see_the_brokers_stamp_on_a_log_append_time_topic():
+    confluent = pytest.importorskip("confluent_kafka",
+                                    reason="needs confluent-kafka (the interop extra)")
+    kafka = pytest.importorskip("kafka", reason="needs kafka-python")
+    with Broker(timestamp_clock=lambda: 1_234_567) as broker, \
+            broker.serve_kafka() as listener:
+        broker.create_topic("t", configs={"message.timestamp.type": "LogAppendTime"})
+        producer = kafka.KafkaProducer(bootstrap_servers=listener.bootstrap_servers)
+        try:
+            metadata = producer.send("t", b"x", timestamp_ms=5).get(timeout=20)
+        finally:
+            producer.close()
+        assert metadata.timestamp == 1_234_567  # the broker's stamp, not the producer's 5
+        consumer = confluent.Consumer({"bootstrap.servers": listener.bootstrap_servers,
+                                       "group.id": "g", "auto.offset.reset": "earliest"})
+        try:
+            consumer.assign([confluent.TopicPartition("t", 0, 0)])
+            message = consumer.poll(20)
+        finally:
+            consumer.close()
+        assert message is not None and message.error() is None
+        assert message.timestamp() == (confluent.TIMESTAMP_LOG_APPEND_TIME, 1_234_567)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from pcmodel.topics import Broker, KafkaAdminClient, NewTopic
+from pcmodel.topics import Broker, KafkaAdminClient, KafkaConsumer, KafkaProducer, NewTopic
 from pcmodel.topics.broker import FetchError
 from pcmodel.topics.config_resources import (
     AlterConfigOp,
@@ -161,6 +161,39 @@ def test_a_new_retention_applies_at_once_to_the_records_already_there():
         clock.advance(3600)
         assert broker.beginning_offsets([tp]) == {tp: 2}
         assert broker.describe_topic("t").retention_ms is None
+
+
+def test_log_append_time_stamps_what_is_appended_from_then_on():
+    tp = TopicPartition("t", 0)
+    stamps = iter(range(7_000, 8_000, 100))
+    with Broker(timestamp_clock=lambda: next(stamps)) as broker:
+        broker.create_topic("t")
+        assert broker.append("t", 0, [(None, b"a", (), 5)]).log_append_time_ms == -1
+        broker.alter_topic_configs("t", [("message.timestamp.type", SET, "LogAppendTime")])
+        result = broker.append("t", 0, [(None, b"b", (), 5), (None, b"c", (), 6)])
+        assert result.log_append_time_ms == 7_100
+        packed = broker.append("t", 0, [(None, b"d", (), 7)], compression="gzip")
+        assert packed.log_append_time_ms == 7_200
+        broker.alter_topic_configs("t", [("message.timestamp.type", DELETE, None)])
+        assert broker.append("t", 0, [(None, b"e", (), 8)]).log_append_time_ms == -1
+        records = broker.fetch({tp: 0})[tp].records
+        assert [(r.value, r.timestamp, r.timestamp_type) for r in records] == [
+            (b"a", 5, 0), (b"b", 7_100, 1), (b"c", 7_100, 1), (b"d", 7_200, 1), (b"e", 8, 0)]
+
+
+def test_a_producer_reports_the_brokers_stamp_and_a_consumer_reads_it():
+    with Broker(timestamp_clock=lambda: 42) as broker:
+        broker.create_topic("t", configs={"message.timestamp.type": "LogAppendTime"})
+        broker.create_topic("c")
+        with KafkaProducer(broker=broker) as producer:
+            stamped = producer.send("t", b"x", timestamp_ms=5).get(timeout=10)
+            kept = producer.send("c", b"y", timestamp_ms=5).get(timeout=10)
+        assert (stamped.timestamp, kept.timestamp) == (42, 5)
+        with KafkaConsumer(broker=broker, auto_offset_reset="earliest") as consumer:
+            consumer.assign([TopicPartition("t", 0)])
+            polled = consumer.poll(timeout_ms=5000)
+        [record] = polled[TopicPartition("t", 0)]
+        assert (record.timestamp, record.timestamp_type) == (42, 1)
 
 
 def test_an_alteration_is_all_or_nothing():

@@ -39,6 +39,16 @@ def test_produce_appends_the_batch_and_answers_its_offset(broker, raw, acks):
     assert {r.timestamp_type for r in records} == {0}
 
 
+def test_a_log_append_time_topic_stamps_the_batch_and_answers_the_stamp(broker, raw):
+    broker.create_topic("t", 1, configs={"message.timestamp.type": "LogAppendTime"})
+    part = _partition(raw.request(produce_request("t", 0, record_batch([b"a", b"b"]))))
+    assert part.error_code == 0 and part.log_append_time_ms > 1_000
+    records = fetched_records(raw.request(fetch_request({("t", 0): 0})).responses[0]
+                              .partitions[0])
+    assert [(r.timestamp, r.timestamp_type) for r in records] == [
+        (part.log_append_time_ms, 1)] * 2
+
+
 def test_acks_0_gets_no_response_and_appends(broker, raw, listener):
     broker.create_topic("t", 1)
     raw.send(produce_request("t", 0, record_batch([b"x"]), acks=0))

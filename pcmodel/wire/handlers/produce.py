@@ -10,7 +10,8 @@ answer at all; if its request fails, the connection is closed, as Kafka does, so
 producer notices.
 A batch whose codec is missing on the broker is refused with UNSUPPORTED_COMPRESSION_TYPE (gzip
 is always available; snappy, lz4 and zstd need their packages). Records keep the producer's
-timestamps (Kafka's ``message.timestamp.type=CreateTime``).
+timestamps, unless their topic's ``message.timestamp.type`` is ``LogAppendTime``: then the
+broker stamps them and answers the time it used (``log_append_time_ms``, else -1).
 
 Idempotent producers (the default of kafka-python 3 and of Kafka's Java client) first ask
 InitProducerId for a producer id; their batches then go through
@@ -50,8 +51,9 @@ PartitionResponse = TopicResponse.PartitionProduceResponse
 
 
 def _append(ctx: RequestContext, topic: str, partition: int, data: bytes | None,
-            timeout: float, acks: int) -> tuple[int, int, int, str | None]:
-    """Append one partition's batch; ``(error code, base offset, log start, message)``."""
+            timeout: float, acks: int) -> tuple[int, int, int, int, str | None]:
+    """Append one partition's batch; ``(error code, base offset, log start, log append time,
+    message)``."""
     extra = {"acks": _ACKS[acks]} if getattr(ctx.broker, "honours_acks", False) else {}
     try:
         batch = decode_batch(data)
@@ -66,13 +68,13 @@ def _append(ctx: RequestContext, topic: str, partition: int, data: bytes | None,
     except CloseConnection:
         raise  # the broker went down: it answers nothing
     except BatchRejected as exc:
-        return exc.code, -1, -1, error_message(exc)
+        return exc.code, -1, -1, -1, error_message(exc)
     except KafkaTimeoutError as exc:
         # A "block" partition stayed full for the whole request timeout.
-        return kafka_errors.RequestTimedOutError.errno, -1, -1, error_message(exc)
+        return kafka_errors.RequestTimedOutError.errno, -1, -1, -1, error_message(exc)
     except Exception as exc:
-        return error_code(exc), -1, -1, error_message(exc)
-    return 0, result.base_offset, result.log_start_offset, None
+        return error_code(exc), -1, -1, -1, error_message(exc)
+    return 0, result.base_offset, result.log_start_offset, result.log_append_time_ms, None
 
 
 def handle_produce(ctx: RequestContext, request: Any) -> Any:
@@ -85,18 +87,19 @@ def handle_produce(ctx: RequestContext, request: Any) -> Any:
         partitions = []
         for part in topic.partition_data:
             if acks not in _LEGAL_ACKS:
-                code, base, start, message = (
-                    kafka_errors.InvalidRequiredAcksError.errno, -1, -1,
+                code, base, start, append_time, message = (
+                    kafka_errors.InvalidRequiredAcksError.errno, -1, -1, -1,
                     f"acks must be 0, 1 or -1 (all), got {acks}",
                 )
             else:
-                code, base, start, message = _append(
+                code, base, start, append_time, message = _append(
                     ctx, topic.name, part.index, part.records, timeout, acks
                 )
             if code:
                 failures.append(f"{topic.name}-{part.index}: {message}")
             partitions.append(PartitionResponse(
-                index=part.index, error_code=code, base_offset=base, log_append_time_ms=-1,
+                index=part.index, error_code=code, base_offset=base,
+                log_append_time_ms=append_time,
                 log_start_offset=start, record_errors=[], error_message=message,
             ))
         responses.append(TopicResponse(name=topic.name, partition_responses=partitions))
