@@ -287,18 +287,23 @@ class ClusterConnection(GroupRequestsMixin):
 
     def append(self, topic: str, partition: int, records: Sequence, *,
                timeout: float | None = None, acks: int | str = 1,
-               compression: str | None = None) -> AppendResult:
+               compression: str | None = None, batch_bytes: int | None = None
+               ) -> AppendResult:
         """Produce to the leader with ``acks``; errors as ``Cluster.produce`` (most retriable).
-        ``compression`` is how the leader stores the batch (followers store copies decoded)."""
-        return self._produce(topic, partition, records, timeout, acks, None, compression)
+        ``compression`` is how the leader stores the batch (followers store copies decoded),
+        ``batch_bytes`` its size as a Kafka client sent it (see ``Broker.append``)."""
+        return self._produce(topic, partition, records, timeout, acks, None, compression,
+                             batch_bytes)
 
     def append_idempotent(self, topic: str, partition: int, records: Sequence, *,
                           producer_id: int, producer_epoch: int, first_sequence: int,
                           timeout: float | None = None, acks: int | str = "all",
-                          compression: str | None = None) -> AppendResult:
+                          compression: str | None = None, batch_bytes: int | None = None
+                          ) -> AppendResult:
         """Produce as an idempotent producer: a repeated batch is answered, not stored again."""
         return self._produce(topic, partition, records, timeout, acks,
-                             (producer_id, producer_epoch, first_sequence), compression)
+                             (producer_id, producer_epoch, first_sequence), compression,
+                             batch_bytes)
 
     def fetch(self, offsets: Mapping[TopicPartition, int], *, max_records: int = 500,
               timeout: float = 0.0) -> dict[TopicPartition, FetchResult]:
@@ -335,11 +340,11 @@ class ClusterConnection(GroupRequestsMixin):
 
     def _produce(self, topic: str, partition: int, records: Sequence, timeout: float | None,
                  acks: int | str, producer: tuple[int, int, int] | None,
-                 compression: str | None) -> AppendResult:
+                 compression: str | None, batch_bytes: int | None) -> AppendResult:
         wait = 30.0 if timeout is None else timeout
         result = self._cluster.produce(topic, partition, records, acks=_ACKS[acks],
-                                       timeout=wait, producer=producer,
-                                       compression=compression).get(timeout=wait + 5)
+                                       timeout=wait, producer=producer, compression=compression,
+                                       batch_bytes=batch_bytes).get(timeout=wait + 5)
         start = self._cluster.nodes[result.broker].broker.replica_offsets(topic, partition)[0]
         return AppendResult(result.base_offset, start, result.log_append_time)
 

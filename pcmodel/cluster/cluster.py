@@ -293,7 +293,8 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, Driving):
                 acks: int | str = 1, timeout: float = 30.0,
                 broker: int | None = None,
                 producer: tuple[int, int, int] | None = None,
-                compression: str | None = None) -> ProduceFuture:
+                compression: str | None = None,
+                batch_bytes: int | None = None) -> ProduceFuture:
         """Send ``records`` to the partition's leader (or to ``broker``); return the future.
 
         ``acks=0``: answered at once, the records may or may not be appended (offset -1).
@@ -307,6 +308,8 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, Driving):
         ``producer=(producer_id, producer_epoch, first_sequence)`` makes the produce idempotent
         (ids from :meth:`init_producer_id`; sequences count records per partition from 0):
         sending the same batch again never appends it twice, even through a new leader.
+        ``compression`` and ``batch_bytes`` are as in ``Broker.append``: a batch larger than the
+        topic's ``max.message.bytes`` fails with ``MessageSizeTooLargeError``.
         """
         if acks not in _ACKS:
             raise IllegalArgumentError(f"acks must be one of {_ACKS}, got {acks!r}")
@@ -316,7 +319,8 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, Driving):
             self._check_open()
             try:
                 node = self._produce_target(tp, broker)
-                node.produce(tp, list(records), acks, timeout, future, producer, compression)
+                node.produce(tp, list(records), acks, timeout, future, producer, compression,
+                             batch_bytes)
                 self._notify()
             except KafkaError as e:
                 future.set_exception(e)

@@ -155,14 +155,15 @@ class NodeHost:
 
     def produce(self, tp: TopicPartition, records: list, acks: int | str, timeout: float,
                 producer: tuple[int, int, int] | None, compression: str | None,
-                token: int) -> tuple[str, Any]:
+                batch_bytes: int | None, token: int) -> tuple[str, Any]:
         """Append as leader. ``("ok", result)``, ``("error", exc)``, or ``("pending", None)``:
         the outcome comes later through :meth:`completions` under ``token``."""
         future = _ReportedFuture(self, token)
 
         def append() -> bool:
             with self.lock:
-                self.node.produce(tp, records, acks, timeout, future, producer, compression)
+                self.node.produce(tp, records, acks, timeout, future, producer, compression,
+                                  batch_bytes)
                 self.changed.notify_all()  # followers long-polling for data
                 if future.done():
                     self.completed.pop(token, None)

@@ -154,8 +154,9 @@ class DurableReplica(Replica):
         return changed
 
     def append_as_leader(self, records: list, compression: str | None,
-                         producer: tuple[int, int, int] | None) -> AppendResult:
-        appended = super().append_as_leader(records, compression, producer)
+                         producer: tuple[int, int, int] | None,
+                         batch_bytes: int | None = None) -> AppendResult:
+        appended = super().append_as_leader(records, compression, producer, batch_bytes)
         base = appended.base_offset
         stored = self.broker.fetch({self.tp: base}, max_records=len(records),
                                    replica_id=self.node_id)[self.tp].records

@@ -162,7 +162,7 @@ class ClusterNode:
     def produce(self, tp: TopicPartition, records: Sequence, acks: int | str,
                 timeout: float, future: ProduceFuture,
                 producer: tuple[int, int, int] | None = None,
-                compression: str | None = None) -> None:
+                compression: str | None = None, batch_bytes: int | None = None) -> None:
         """Append as leader; answer ``future`` now (acks 0/1) or when committed (``"all"``).
 
         ``producer`` is ``(producer_id, producer_epoch, first_sequence)`` for an idempotent
@@ -189,7 +189,7 @@ class ClusterNode:
         if repeated is not None:
             base, append_time = repeated.base_offset, repeated.log_append_time
         else:
-            appended = replica.append_as_leader(records, compression, producer)
+            appended = replica.append_as_leader(records, compression, producer, batch_bytes)
             base, append_time = appended.base_offset, appended.log_append_time_ms
         result = ProduceResult(tp.topic, tp.partition, -1 if acks == 0 else base, count,
                                self.node_id, state.leader_epoch, append_time)

@@ -276,7 +276,8 @@ class ProcessCluster(ProcessFaults, Cluster):
     def produce(self, topic: str, partition: int, records: Sequence, *,
                 acks: int | str = 1, timeout: float = 30.0, broker: int | None = None,
                 producer: tuple[int, int, int] | None = None,
-                compression: str | None = None) -> ProduceFuture:
+                compression: str | None = None,
+                batch_bytes: int | None = None) -> ProduceFuture:
         if acks not in _ACKS:
             raise IllegalArgumentError(f"acks must be one of {_ACKS}, got {acks!r}")
         tp = TopicPartition(topic, partition)
@@ -288,7 +289,8 @@ class ProcessCluster(ProcessFaults, Cluster):
             except KafkaError as e:
                 future.set_exception(e)
                 return future
-        node.produce(future, tp, list(records), acks, timeout, producer, compression)
+        node.produce(future, tp, list(records), acks, timeout, producer, compression,
+                     batch_bytes)
         with self._lock:
             self._notify()
         return future

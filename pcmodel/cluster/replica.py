@@ -164,15 +164,16 @@ class Replica:
         return False
 
     def append_as_leader(self, records: list, compression: str | None,
-                         producer: tuple[int, int, int] | None) -> AppendResult:
+                         producer: tuple[int, int, int] | None,
+                         batch_bytes: int | None = None) -> AppendResult:
         """Append a producer's batch to the local log; return where it landed.
 
         ``producer`` is ``(producer_id, producer_epoch, first_sequence)`` of an idempotent
         batch, remembered with the records so that a retry is recognised (also by a follower
-        that copies them).
+        that copies them). ``compression`` and ``batch_bytes`` are as in ``Broker.append``.
         """
         appended = self.broker.append(self.tp.topic, self.tp.partition, records,
-                                      compression=compression)
+                                      compression=compression, batch_bytes=batch_bytes)
         if producer is not None:
             self.producers.record(BatchInfo(*producer, appended.base_offset, len(records),
                                             appended.log_append_time_ms))

@@ -23,7 +23,7 @@ from pcmodel.topics.topic_configs import (
     altered_overrides,
     broker_config_entries,
     describe_topic_configs,
-    stamps_append_time,
+    log_settings,
     topic_options,
 )
 
@@ -66,10 +66,10 @@ class ConfigsMixin:
                 return
             topic.configs = overrides
             topic.retention_ms = retention_ms
-            log_append_time = stamps_append_time(overrides)
+            settings = log_settings(overrides)
             for log in topic.logs:
                 log.retention_ms = retention_ms
-                log.log_append_time = log_append_time
+                log.settings = settings
                 log.enforce_retention()
             self._data_arrived.notify_all()  # a fetch below the new start learns it now
 

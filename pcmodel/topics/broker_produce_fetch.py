@@ -25,11 +25,19 @@ from pcmodel.topics.compression import CompressedBatch, get_codec
 from pcmodel.topics.errors import (
     IllegalArgumentError,
     KafkaConfigurationError,
+    MessageSizeTooLargeError,
     OffsetOutOfRangeError,
     UnknownTopicOrPartitionError,
     UnsupportedCompressionTypeError,
 )
-from pcmodel.topics.log_records import LogRecord, NewRecord, validate_records
+from pcmodel.topics.log_records import (
+    RECORD_BATCH_OVERHEAD,
+    LogRecord,
+    NewRecord,
+    record_batch_size,
+    record_batch_size_bound,
+    validate_records,
+)
 from pcmodel.topics.structs import TopicPartition, validate_topic_partition
 
 __all__ = ["AppendResult", "FetchError", "FetchResult", "ProduceFetchMixin"]
@@ -80,6 +88,7 @@ class ProduceFetchMixin:
         *,
         timeout: float | None = None,
         compression: str | None = None,
+        batch_bytes: int | None = None,
     ) -> AppendResult:
         """Append ``records`` (serialized ``(key, value, headers, timestamp_ms)``) in order.
 
@@ -87,10 +96,16 @@ class ProduceFetchMixin:
         another's. On a ``"block"`` topic this waits while the partition is full, for at most
         ``timeout`` seconds (``None``: for ever), then raises ``KafkaTimeoutError`` with nothing
         appended. ``compression`` (``"gzip"``, ``"snappy"``, ``"lz4"``, ``"zstd"``) stores the
-        records as one compressed batch (compressed before the broker lock is taken). Raises
-        ``UnknownTopicOrPartitionError``, ``UnsupportedCompressionTypeError`` for a codec that
-        is unknown or not installed, ``TypeError`` / ``IllegalArgumentError`` for malformed
-        records (nothing appended).
+        records as one compressed batch (compressed before the broker lock is taken).
+
+        A batch weighing more than the topic's ``max.message.bytes`` is refused whole, as Kafka
+        refuses it: ``batch_bytes`` is its size as a Kafka client sent it (the Kafka listener
+        knows it); without it the records are weighed as Kafka's record format v2 holds them
+        (a compressed batch by its compressed bytes).
+
+        Raises ``MessageSizeTooLargeError`` for a batch too large, ``UnknownTopicOrPartitionError``,
+        ``UnsupportedCompressionTypeError`` for a codec that is unknown or not installed,
+        ``TypeError`` / ``IllegalArgumentError`` for malformed records; nothing is appended then.
         """
         tp = validate_topic_partition((topic, partition))
         _check_timeout(timeout)
@@ -104,9 +119,19 @@ class ProduceFetchMixin:
             except KafkaConfigurationError as exc:
                 raise UnsupportedCompressionTypeError(str(exc)) from None
             compressed = CompressedBatch.build(codec, batch)
+        if batch_bytes is None and compressed is not None:
+            batch_bytes = RECORD_BATCH_OVERHEAD + compressed.stored_size
         with self._lock:
             self._check_open()
             log = self._log(tp)
+            limit = log.settings.max_message_bytes
+        if batch_bytes is None and record_batch_size_bound(batch) > limit:
+            batch_bytes = record_batch_size(batch)  # weighed only when it may be too heavy
+        if batch_bytes is not None and batch_bytes > limit:
+            raise MessageSizeTooLargeError(
+                f"The record batch size in the append to {tp.topic}-{tp.partition} is "
+                f"{batch_bytes} bytes which exceeds the maximum configured value of {limit} "
+                "(the topic's max.message.bytes); send smaller batches or raise it")
         log.reserve(len(batch), timeout)
         with self._lock:
             current = self._topics.get(topic)
@@ -123,7 +148,7 @@ class ProduceFetchMixin:
             base, append_time = log.append(batch, compressed=compressed)
             self._data_arrived.notify_all()
             return AppendResult(base, log.log_start_offset,
-                                append_time if log.log_append_time else -1)
+                                append_time if log.settings.log_append_time else -1)
 
     def init_producer_id(self, producer_id: int = -1, producer_epoch: int = -1) -> tuple[int, int]:
         """Give an idempotent producer its ``(producer_id, epoch)`` (Kafka's InitProducerId).
@@ -145,6 +170,7 @@ class ProduceFetchMixin:
         first_sequence: int,
         timeout: float | None = None,
         compression: str | None = None,
+        batch_bytes: int | None = None,
     ) -> AppendResult:
         """:meth:`append` for an idempotent producer: a retried batch is not appended twice.
 
@@ -156,7 +182,7 @@ class ProduceFetchMixin:
         return self._producers.append(
             (topic, partition), producer_id, producer_epoch, first_sequence, len(records),
             lambda: self.append(topic, partition, records, timeout=timeout,
-                                compression=compression),
+                                compression=compression, batch_bytes=batch_bytes),
         )
 
     def fetch(

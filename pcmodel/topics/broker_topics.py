@@ -40,7 +40,7 @@ from pcmodel.topics.structs import (
 )
 from pcmodel.topics.topic_configs import (
     check_topic_configs,
-    stamps_append_time,
+    log_settings,
     topic_options,
 )
 
@@ -358,7 +358,7 @@ class TopicAdminMixin:
             retention_records=topic.retention_records, retention_ms=topic.retention_ms,
             policy=topic.policy, variant=topic.variant, instrument=topic.instrument,
             clock=self._clock, timestamp_clock=self._timestamp_clock,
-            log_append_time=stamps_append_time(topic.configs),
+            settings=log_settings(topic.configs),
         )
 
     def _topic(self, name: str) -> _Topic:

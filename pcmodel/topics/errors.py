@@ -236,6 +236,7 @@ class MessageSizeTooLargeError(BrokerResponseError):
 
     Raised by ``send()`` when the record is bigger than ``max_request_size`` or than the whole
     ``buffer_memory``: waiting could never make room, so failing at once is the only honest answer.
+    The broker raises it for a batch bigger than its topic's ``max.message.bytes``.
     """
 
     errno = 10

@@ -82,6 +82,29 @@ class ProducerBatch:
         self.error: BaseException | None = None
         self.done = threading.Condition(threading.Lock())
 
+    def split(self) -> list[ProducerBatch]:
+        """Hand this sealed batch's records, in two halves (the first one the larger if they
+        are odd), to two new sealed batches.
+
+        Each record's future moves with it, and resolves with its half; this batch keeps no
+        future, and is finished by the sender once both halves are. The futures move under
+        this batch's lock, so a callback being added meanwhile lands with its half
+        (see :meth:`FutureRecordMetadata._add`).
+        """
+        half = (len(self.records) + 1) // 2
+        parts = []
+        with self.done:
+            for start, end in ((0, half), (half, len(self.records))):
+                part = ProducerBatch(self.tp, self.acks, self.created)
+                part.records = self.records[start:end]
+                part.futures = self.futures[start:end]
+                part.full = part.sealed = True
+                for relative_offset, future in enumerate(part.futures):
+                    future._batch, future._relative_offset = part, relative_offset
+                parts.append(part)
+            self.futures = []
+        return parts
+
     def wait(self, timeout: float | None) -> bool:
         """Block until the batch succeeded or failed, or ``timeout`` seconds; True if done."""
         with self.done:
@@ -186,6 +209,8 @@ class FutureRecordMetadata:
         Raises the append's error if it failed, and ``KafkaTimeoutError`` if ``timeout`` seconds
         passed first (the record may still be sent later).
         """
+        # A batch split by the sender finishes after its halves, so once the batch first
+        # waited on is done, so is the one the record now belongs to.
         if not self._batch.wait(timeout):
             raise KafkaTimeoutError(f"Timeout after waiting for {timeout} secs.")
         if self._batch.state is FutureState.FAILED:
@@ -214,13 +239,17 @@ class FutureRecordMetadata:
             raise TypeError(f"a callback must be callable, got {f!r}")
         if args or kwargs:
             f = functools.partial(f, *args, **kwargs)
-        batch = self._batch
-        with batch.done:
-            if batch.state is FutureState.PENDING:
-                if self._callbacks is None:
-                    self._callbacks = []
-                self._callbacks.append((errback, f))
-                return self
+        while True:
+            batch = self._batch
+            with batch.done:
+                if self._batch is not batch:
+                    continue  # the sender split the batch meanwhile: add it to the record's half
+                if batch.state is FutureState.PENDING:
+                    if self._callbacks is None:
+                        self._callbacks = []
+                    self._callbacks.append((errback, f))
+                    return self
+                break
         # Already resolved: run now, in this thread, outside the lock (as kafka-python does).
         self._run([(errback, f)])
         return self

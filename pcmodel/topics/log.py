@@ -64,6 +64,7 @@ from pcmodel.topics.log_records import (
     validate_records,
     wall_clock_ms,
 )
+from pcmodel.topics.topic_configs import LogSettings
 
 # The record types and checks are re-exported: they were defined here first.
 __all__ = [
@@ -119,12 +120,11 @@ class PartitionLog:
         instrument: str = "off",
         clock: Callable[[], float] = time.monotonic,
         timestamp_clock: Callable[[], int] = wall_clock_ms,
-        log_append_time: bool = False,
+        settings: LogSettings | None = None,
     ) -> None:
         self.policy = RetentionPolicy(policy)
-        # message.timestamp.type=LogAppendTime: every record appended takes the append time as
-        # its timestamp, whatever its producer gave it.
-        self.log_append_time = log_append_time
+        # The topic's configs that act at an append: the timestamps it keeps, the largest batch.
+        self.settings = settings or LogSettings()
         self.retention_records = retention_records
         self.retention_ms = retention_ms
         self.variant = variant
@@ -256,19 +256,19 @@ class PartitionLog:
         """Append records checked by :func:`validate_records`; return ``(base, append_time_ms)``.
 
         ``compressed`` is the same records as one compressed batch: the log keeps only that.
-        A record without a timestamp, or every record when ``log_append_time`` is set, takes
-        the append time as its timestamp (``timestamp_type`` 1). With the block policy the
-        caller must have reserved space for them first.
+        A record without a timestamp, or every record on a topic whose settings say
+        ``log_append_time``, takes the append time as its timestamp (``timestamp_type`` 1).
+        With the block policy the caller must have reserved space for them first.
         """
         base = self.end_offset
         append_time = self._timestamp_clock()
         make = tuple.__new__  # LogRecord(...) without the keyword-handling constructor
         if compressed is not None:
             compressed.base_offset, compressed.append_time = base, append_time
-            compressed.log_append_time = self.log_append_time
+            compressed.log_append_time = self.settings.log_append_time
             self._records.extend([compressed] * len(records))
             self._has_compressed = True
-        elif self.log_append_time:
+        elif self.settings.log_append_time:
             self._records.extend(
                 make(LogRecord,
                      (base + i, append_time, TIMESTAMP_LOG_APPEND_TIME, key, value, headers))

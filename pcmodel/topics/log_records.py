@@ -7,7 +7,8 @@ batch before anything is appended (``TypeError`` / ``IllegalArgumentError`` sayi
 wrong), with a fast path for the common shapes. A stored record is a :class:`LogRecord`: its
 offset, its timestamp and whether that is the producer's create time or the log's append time
 (Kafka's codes), and the bytes, which is what ``Broker.fetch`` returns. Timestamps are dates,
-read from the wall clock; durations never are.
+read from the wall clock; durations never are. :func:`record_batch_size` weighs a batch as
+Kafka's record format v2 encodes it, which is what a topic's ``max.message.bytes`` bounds.
 
 Prior art: Kafka's record format v2 fields and ``TimestampType`` codes, kafka-python's
 ``ConsumerRecord`` field names.
@@ -17,15 +18,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from pcmodel.topics.errors import IllegalArgumentError
 
 __all__ = [
+    "RECORD_BATCH_OVERHEAD",
     "TIMESTAMP_CREATE_TIME",
     "TIMESTAMP_LOG_APPEND_TIME",
     "LogRecord",
     "NewRecord",
+    "record_batch_size",
+    "record_batch_size_bound",
     "validate_new_record",
     "validate_records",
     "wall_clock_ms",
@@ -34,6 +39,17 @@ __all__ = [
 #: Kafka's timestamp type codes, as ``ConsumerRecord.timestamp_type`` reports them.
 TIMESTAMP_CREATE_TIME = 0
 TIMESTAMP_LOG_APPEND_TIME = 1
+
+#: Bytes of a v2 record batch's header: base offset 8, length 4, leader epoch 4, magic 1, CRC 4,
+#: attributes 2, last offset delta 4, first and max timestamps 8 + 8, producer id 8, producer
+#: epoch 2, base sequence 4, record count 4.
+RECORD_BATCH_OVERHEAD = 61
+
+#: The most bytes a record without headers takes beyond its key and value: its attributes (1),
+#: the varints of its length, timestamp delta, offset delta, key and value lengths and header
+#: count (5 + 10 + 5 + 5 + 5 + 5).
+_MOST_RECORD_FRAMING = 36
+_KEY, _VALUE, _HEADERS = itemgetter(0), itemgetter(1), itemgetter(2)
 
 
 def wall_clock_ms() -> int:
@@ -122,3 +138,43 @@ def validate_records(records: Sequence[Any]) -> list[tuple]:
                 continue
         checked.append(tuple(validate_new_record(rec)))
     return checked
+
+
+def _varint_size(value: int) -> int:
+    """Bytes of ``value`` as a zig-zag varint, Kafka's encoding of a record's fields."""
+    zigzag = (value << 1) ^ (value >> 63)
+    return max(1, (zigzag.bit_length() + 6) // 7)
+
+
+def _field_size(data: bytes | None) -> int:
+    """Bytes of a length-prefixed field: a varint length (-1 for ``None``), then the bytes."""
+    return 1 if data is None else len(data) + _varint_size(len(data))
+
+
+def record_batch_size(records: Sequence[tuple]) -> int:
+    """Bytes of ``records`` (checked by :func:`validate_records`) as one uncompressed batch in
+    Kafka's record format v2: what a producer's batch of them weighs, and what a topic's
+    ``max.message.bytes`` bounds. Timestamps count as deltas from the first record's."""
+    first = next((ts for *_, ts in records if ts is not None), 0)
+    size = RECORD_BATCH_OVERHEAD
+    for offset_delta, (key, value, headers, timestamp) in enumerate(records):
+        body = (1  # attributes
+                + _varint_size(0 if timestamp is None else timestamp - first)
+                + _varint_size(offset_delta)
+                + _field_size(key) + _field_size(value)
+                + _varint_size(len(headers)))
+        for header_key, header_value in headers:
+            body += _field_size(header_key.encode("utf-8")) + _field_size(header_value)
+        size += _varint_size(body) + body
+    return size
+
+
+def record_batch_size_bound(records: Sequence[tuple]) -> int:
+    """A size :func:`record_batch_size` never exceeds, taken without a Python loop: every record
+    framed at its largest. A batch within its topic's limit by this bound needs no weighing,
+    which is every batch of a producer that keeps the default limits."""
+    if any(map(_HEADERS, records)):
+        return record_batch_size(records)
+    return (RECORD_BATCH_OVERHEAD + _MOST_RECORD_FRAMING * len(records)
+            + sum(map(len, filter(None, map(_KEY, records))))
+            + sum(map(len, filter(None, map(_VALUE, records)))))

@@ -4,6 +4,10 @@ The sender ``get()``s the oldest batch from the accumulator buffer, waits until 
 (full, ``linger_ms`` passed, or ``flush()`` / ``close()`` asked for it), seals it so that
 ``send()`` opens a new batch for the partition, then calls ``broker.append`` with retries for
 retriable errors. It resolves the batch's futures and runs their callbacks, outside every lock.
+A batch the broker refuses as larger than its topic's ``max.message.bytes`` is split in halves
+(the first one the larger), sent again half by half, down to single records: only a record too
+large by itself fails with ``MessageSizeTooLargeError``. So do the Java client and kafka-python 3
+(librdkafka fails the whole batch).
 ``close()`` shuts the buffer down: the sender drains what is queued, then its ``get()`` raises
 ``ShutDown`` and it exits.
 
@@ -18,7 +22,7 @@ from typing import Any
 
 from pcmodel.errors import ShutDown
 from pcmodel.topics.accumulator import ProducerState
-from pcmodel.topics.errors import IllegalStateError
+from pcmodel.topics.errors import IllegalStateError, MessageSizeTooLargeError
 from pcmodel.topics.futures import FutureState, ProducerBatch
 from pcmodel.topics.structs import TopicPartition
 
@@ -87,6 +91,9 @@ class SenderMixin:
             # time is -1 unless the topic stamps its records with it (LogAppendTime).
             outcome = (FutureState.SUCCEEDED, tuple(result)[:3], None)
             break
+        if isinstance(outcome[2], MessageSizeTooLargeError) and len(batch.records) > 1:
+            self._deliver_in_halves(batch, sequence)
+            return
         if sequence is not None and outcome[0] is FutureState.FAILED:
             self._reset_sequences()
         pending = batch.finish(*outcome)
@@ -99,6 +106,20 @@ class SenderMixin:
             self._batch_ready.notify_all()
         for future, callbacks in pending:
             future._run(callbacks)
+
+    def _deliver_in_halves(self, batch: ProducerBatch, sequence: int | None) -> None:
+        """Deliver a batch the broker found too large as two batches, one after the other (each
+        may be split again); then finish it, which wakes whoever waits on it."""
+        if sequence is not None:
+            self._sequences[batch.tp] = sequence  # nothing was appended: the halves renumber
+        parts = batch.split()
+        with self._lock:
+            self._incomplete.discard(batch)
+            self._incomplete.update(parts)
+        for part in parts:
+            self._deliver(part)
+        error = next((part.error for part in parts if part.state is FutureState.FAILED), None)
+        batch.finish(FutureState.SUCCEEDED if error is None else FutureState.FAILED, None, error)
 
     def _reset_sequences(self) -> None:
         """A numbered batch failed for good: its sequence numbers are a gap the broker would

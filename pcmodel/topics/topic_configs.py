@@ -5,10 +5,10 @@ Kafka names a topic's settings with *topic configs* (``retention.ms``, ``min.ins
 settings or Kafka's default. :data:`TOPIC_CONFIGS` lists the configs pcmodel knows, with their
 types, defaults and what pcmodel does with each:
 
-- ``retention.ms`` (``-1``: keep for ever), ``cleanup.policy=delete`` and
-  ``message.timestamp.type`` are honoured anywhere; a change of ``retention.ms`` applies at once
-  to the records already in the topic, one of ``message.timestamp.type`` to the records
-  appended from then on;
+- ``retention.ms`` (``-1``: keep for ever), ``cleanup.policy=delete``,
+  ``message.timestamp.type`` and ``max.message.bytes`` are honoured anywhere; a change of
+  ``retention.ms`` applies at once to the records already in the topic, the others to the
+  appends that follow;
 - on a replicated cluster (a broker object whose ``replicates`` is true) also
   ``min.insync.replicas`` and ``unclean.leader.election.enable``;
 - Kafka's common configs that tune storage an in-memory broker does not have (segments,
@@ -60,6 +60,7 @@ from pcmodel.topics.errors import (
 __all__ = [
     "BROKER_CONFIGS_READ_ONLY",
     "BROKER_RETENTION_MS",
+    "LogSettings",
     "IGNORED_TOPIC_CONFIGS",
     "TOPIC_CONFIGS",
     "TopicConfigSpec",
@@ -69,7 +70,7 @@ __all__ = [
     "check_replication_factor",
     "check_topic_configs",
     "describe_topic_configs",
-    "stamps_append_time",
+    "log_settings",
     "topic_options",
 ]
 
@@ -119,7 +120,11 @@ TOPIC_CONFIGS: dict[str, TopicConfigSpec] = {
     "index.interval.bytes": TopicConfigSpec(
         _T.INT, "4096", "log.index.interval.bytes", _NO_EFFECT, 0),
     "max.message.bytes": TopicConfigSpec(
-        _T.INT, "1048588", "message.max.bytes", _NO_EFFECT, 0),
+        _T.INT, "1048588", "message.max.bytes",
+        "The largest record batch the topic takes, in bytes of Kafka's record format (a "
+        "compressed batch by its compressed size); a larger one is refused whole with "
+        "MESSAGE_TOO_LARGE. pcmodel's producer then sends it again in halves, as the Java "
+        "client splits it.", 0),
     "message.downconversion.enable": TopicConfigSpec(
         _T.BOOLEAN, "true", "log.message.downconversion.enable", _NO_EFFECT),
     "message.timestamp.type": TopicConfigSpec(
@@ -155,8 +160,7 @@ IGNORED_TOPIC_CONFIGS = frozenset({
     "min.insync.replicas", "segment.bytes", "segment.ms", "segment.index.bytes",
     "segment.jitter.ms", "flush.messages", "flush.ms", "index.interval.bytes",
     "unclean.leader.election.enable", "preallocate", "message.downconversion.enable",
-    "compression.type", "max.message.bytes", "file.delete.delay.ms", "delete.retention.ms",
-    "min.cleanable.dirty.ratio",
+    "compression.type", "file.delete.delay.ms", "delete.retention.ms", "min.cleanable.dirty.ratio",
 })
 
 _INT_RANGES = {_T.SHORT: 2**15, _T.INT: 2**31, _T.LONG: 2**63}
@@ -215,7 +219,8 @@ def check_topic_configs(configs: Mapping[str, Any] | None) -> dict[str, str]:
         if name not in TOPIC_CONFIGS:
             raise InvalidConfigurationError(
                 f"unknown or unsupported topic config {name!r}; supported: retention.ms, "
-                "cleanup.policy=delete, message.timestamp.type (and, with no effect here: "
+                "cleanup.policy=delete, message.timestamp.type, max.message.bytes (and, with no "
+                "effect here: "
                 f"{', '.join(sorted(IGNORED_TOPIC_CONFIGS))})"
             )
         checked[name] = text = _checked_value(name, value)
@@ -246,11 +251,24 @@ def topic_options(configs: Mapping[str, Any] | None, *, replicates: bool) -> dic
     return options
 
 
-def stamps_append_time(overrides: Mapping[str, str]) -> bool:
-    """Whether a topic with these (checked) ``overrides`` stamps its records with the time the
-    broker appends them (``message.timestamp.type=LogAppendTime``) instead of keeping the
-    producer's timestamps (``CreateTime``, the default)."""
-    return overrides.get("message.timestamp.type") == "LogAppendTime"
+class LogSettings(NamedTuple):
+    """What a topic's configs ask of each of its partition logs at an append (retention aside).
+
+    ``log_append_time``: stamp every record with the time of the append
+    (``message.timestamp.type=LogAppendTime``) instead of keeping the producer's timestamps.
+    ``max_message_bytes``: the largest batch appended (``max.message.bytes``), in bytes of
+    Kafka's record format.
+    """
+
+    log_append_time: bool = False
+    max_message_bytes: int = int(TOPIC_CONFIGS["max.message.bytes"].default)
+
+
+def log_settings(overrides: Mapping[str, str]) -> LogSettings:
+    """The :class:`LogSettings` of a topic with these checked ``overrides``."""
+    return LogSettings(
+        overrides.get("message.timestamp.type") == "LogAppendTime",
+        int(overrides.get("max.message.bytes", TOPIC_CONFIGS["max.message.bytes"].default)))
 
 
 def _broker_value(name: str) -> tuple[str, ConfigSource]:

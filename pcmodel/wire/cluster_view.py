@@ -176,11 +176,11 @@ class NodeConnection(ClusterConnection):
 
     def _produce(self, topic: str, partition: int, records: Sequence, timeout: float | None,
                  acks: int | str, producer: tuple[int, int, int] | None,
-                 compression: str | None) -> AppendResult:
+                 compression: str | None, batch_bytes: int | None) -> AppendResult:
         wait = 30.0 if timeout is None else timeout
         future = self._cluster.produce(topic, partition, records, acks=_ACKS[acks],
                                        timeout=wait, broker=self.node_id, producer=producer,
-                                       compression=compression)
+                                       compression=compression, batch_bytes=batch_bytes)
         try:
             result = future.get(timeout=wait + 5)
         except KafkaConnectionError:

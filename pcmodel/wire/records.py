@@ -82,15 +82,18 @@ class BatchRejected(Exception):  # noqa: N818 - the batch is rejected, with Kafk
 
 
 class ProducedBatch(NamedTuple):
-    """A decoded produced batch: its records, and the idempotent producer's numbering.
+    """A decoded produced batch: its records, the idempotent producer's numbering, its size.
 
     ``producer_id`` is -1 for a producer without idempotence (then epoch and sequence are -1).
+    ``size`` is the batch's bytes as sent (compressed, if it was), which a topic's
+    ``max.message.bytes`` bounds.
     """
 
     records: list[tuple]
     producer_id: int
     producer_epoch: int
     first_sequence: int
+    size: int
 
 
 def compression_available(name: str) -> bool:
@@ -149,7 +152,8 @@ def decode_batch(data: bytes | None) -> ProducedBatch:
                             f"record batch does not decode: {exc}") from None
     if not records:
         raise BatchRejected(kafka_errors.InvalidRecordError.errno, "empty record batch")
-    return ProducedBatch(records, batch.producer_id, batch.producer_epoch, batch.base_sequence)
+    return ProducedBatch(records, batch.producer_id, batch.producer_epoch, batch.base_sequence,
+                         len(data))
 
 
 def _as_tuple(rec: Any) -> tuple:

@@ -16,6 +16,7 @@ from pcmodel.topics.errors import (
     IllegalArgumentError,
     InvalidConfigurationError,
     InvalidTopicError,
+    MessageSizeTooLargeError,
 )
 from pcmodel.topics.structs import TopicPartition
 from tests.conftest import wait_until
@@ -104,6 +105,18 @@ def test_log_append_time_is_the_leaders_stamp_on_every_replica(make_cluster):
             (b"a", first.log_append_time, 1), (b"b", 6, 0)]
 
 
+def test_a_leader_refuses_a_batch_over_max_message_bytes(make_cluster):
+    cluster = make_cluster()
+    cluster.create_topic("t", 1, replication_factor=3, configs={"max.message.bytes": "100"})
+    with pytest.raises(MessageSizeTooLargeError, match="max.message.bytes"):
+        cluster.produce("t", 0, batch(bytes(100)), acks="all").get(timeout=5)
+    with pytest.raises(MessageSizeTooLargeError, match="is 101 bytes"):
+        cluster.produce("t", 0, batch(b"x"), acks="all", batch_bytes=101).get(timeout=5)
+    cluster.produce("t", 0, batch(b"x"), acks="all").get(timeout=5)
+    cluster.settle()
+    assert [r.log_end_offset for r in cluster.replica_status("t", 0)] == [1, 1, 1]
+
+
 def test_refusals_change_nothing(make_cluster):
     cluster = make_cluster()
     cluster.create_topic("t", 1, replication_factor=2, min_insync_replicas=2)
@@ -158,5 +171,8 @@ def test_broker_processes_apply_an_alteration():
         assert overrides(cluster, "t") == {"min.insync.replicas": "3"}
         assert cluster.produce("t", 0, batch(b"e"), acks=1).get(timeout=20).log_append_time \
             == -1
-        cluster.alter_topic_configs("t", [("message.timestamp.type", SET, "LogAppendTime")])
+        cluster.alter_topic_configs("t", [("message.timestamp.type", SET, "LogAppendTime"),
+                                          ("max.message.bytes", SET, "100")])
         assert cluster.produce("t", 0, batch(b"f"), acks=1).get(timeout=20).log_append_time > 0
+        with pytest.raises(MessageSizeTooLargeError):
+            cluster.produce("t", 0, batch(b"f"), acks=1, batch_bytes=101).get(timeout=20)

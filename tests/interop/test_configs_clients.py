@@ -97,3 +97,25 @@ def test_clients_see_the_brokers_stamp_on_a_log_append_time_topic():
             consumer.close()
         assert message is not None and message.error() is None
         assert message.timestamp() == (confluent.TIMESTAMP_LOG_APPEND_TIME, 1_234_567)
+
+
+def test_clients_hear_message_too_large_from_a_topics_limit():
+    confluent = pytest.importorskip("confluent_kafka",
+                                    reason="needs confluent-kafka (the interop extra)")
+    kafka = pytest.importorskip("kafka", reason="needs kafka-python")
+    with Broker() as broker, broker.serve_kafka() as listener:
+        broker.create_topic("t", configs={"max.message.bytes": "500"})
+        producer = kafka.KafkaProducer(bootstrap_servers=listener.bootstrap_servers)
+        try:
+            with pytest.raises(kafka.errors.MessageSizeTooLargeError):
+                producer.send("t", bytes(1000)).get(timeout=20)
+        finally:
+            producer.close()
+        reports = []
+        producer = confluent.Producer({"bootstrap.servers": listener.bootstrap_servers})
+        for value in (bytes(1000), b"small"):  # one batch each: librdkafka does not split
+            producer.produce("t", value, on_delivery=lambda err, msg: reports.append(err))
+            assert producer.flush(20) == 0
+        assert reports[0].code() == confluent.KafkaError.MSG_SIZE_TOO_LARGE
+        assert reports[1] is None
+        assert broker.end_offsets([("t", 0)]) == {("t", 0): 1}

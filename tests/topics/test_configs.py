@@ -20,6 +20,7 @@ from pcmodel.topics.errors import (
     IllegalArgumentError,
     InvalidConfigurationError,
     InvalidRequestError,
+    MessageSizeTooLargeError,
     UnknownTopicOrPartitionError,
 )
 from pcmodel.topics.structs import TopicPartition
@@ -194,6 +195,28 @@ def test_a_producer_reports_the_brokers_stamp_and_a_consumer_reads_it():
             polled = consumer.poll(timeout_ms=5000)
         [record] = polled[TopicPartition("t", 0)]
         assert (record.timestamp, record.timestamp_type) == (42, 1)
+
+
+def test_a_batch_over_max_message_bytes_is_refused_whole():
+    tp = TopicPartition("t", 0)
+    with Broker() as broker:
+        broker.create_topic("t", configs={"max.message.bytes": "200"})
+        # Kafka's v2 batch: 61 bytes of header, then per record its bytes and 8 or 9 of
+        # framing (lengths from 64 up take two varint bytes): 61 + 2 * 68, 61 + 2 * 79.
+        assert broker.append("t", 0, [(None, b"x" * 60, (), 5)] * 2).base_offset == 0
+        with pytest.raises(MessageSizeTooLargeError,
+                           match=r"append to t-0 is 219 bytes which exceeds the maximum "
+                                 r"configured value of 200 \(the topic's max.message.bytes\)"):
+            broker.append("t", 0, [(None, b"x" * 70, (), 5)] * 2)
+        zeros = [(None, bytes(1000), (), 5)]
+        with pytest.raises(MessageSizeTooLargeError):
+            broker.append("t", 0, zeros)
+        broker.append("t", 0, zeros, compression="gzip")  # weighed compressed, as Kafka does
+        with pytest.raises(MessageSizeTooLargeError, match="is 201 bytes"):
+            broker.append("t", 0, [(None, b"x")], batch_bytes=201)  # as a client sent it
+        assert broker.end_offsets([tp]) == {tp: 3}
+        broker.alter_topic_configs("t", [("max.message.bytes", DELETE, None)])
+        broker.append("t", 0, zeros)
 
 
 def test_an_alteration_is_all_or_nothing():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import threading
 
 import pytest
@@ -19,6 +20,7 @@ from pcmodel.topics.log import (
     PartitionLog,
     validate_new_record,
 )
+from pcmodel.topics.log_records import record_batch_size, record_batch_size_bound
 from tests.topics.conftest import FakeClock
 
 pytestmark = pytest.mark.timeout(10)
@@ -176,3 +178,28 @@ def test_malformed_records_are_rejected(record, error):
 def test_well_formed_records_are_normalised():
     rec = validate_new_record((b"k", b"v", [("h", b"1")]))
     assert rec == NewRecord(b"k", b"v", (("h", b"1"),), None)
+
+
+def test_a_batch_weighs_what_kafkas_record_format_encodes():
+    builder_module = pytest.importorskip("kafka.record.default_records",
+                                         reason="needs kafka-python's record writer")
+    rng = random.Random(7)
+    for _ in range(30):
+        builder = builder_module.DefaultRecordBatchBuilder(
+            magic=2, compression_type=0, is_transactional=False, producer_id=-1,
+            producer_epoch=-1, base_sequence=-1, batch_size=2**30)
+        first = rng.randrange(2**41)
+        records = []
+        for offset in range(rng.choice([1, 7, 64, 65, 100])):  # 64 up: a 2-byte delta
+            key = rng.choice([None, b"", b"k" * 63, b"k" * 64, b"k" * 9000])
+            value = rng.choice([None, b"", b"v" * 63, b"v" * 64, b"v" * 300])
+            headers = tuple((rng.choice(["h", "", "é" * 40]), b"x" * rng.choice([0, 70]))
+                            for _ in range(rng.choice([0, 0, 1, 3])))
+            timestamp = first + rng.choice([0, rng.randint(-64, 63), rng.randint(-10**7, 10**7)])
+            records.append((key, value, headers, timestamp))
+            builder.append(offset, timestamp, key, value, list(headers))
+        size = record_batch_size(records)
+        assert size == len(builder.build())
+        headless = [(key, value, (), timestamp) for key, value, _, timestamp in records]
+        assert record_batch_size_bound(headless) >= record_batch_size(headless)
+        assert record_batch_size_bound(records) >= size

@@ -611,3 +611,46 @@ def test_idempotent_producer_numbers_its_batches_on_one_broker():
                                          producer_epoch=0, first_sequence=0)
         assert again.base_offset == 0
         assert broker.end_offsets([("t", 0)]) == {("t", 0): 3}
+
+
+# --- batches over the topic's max.message.bytes -----------------------------------------------
+
+
+def test_a_batch_too_large_for_the_topic_is_sent_again_in_halves(broker):
+    # Each 100-byte record weighs 109 bytes in Kafka's format, a batch 61 more: at most 3 fit.
+    broker.create_topic("big", configs={"max.message.bytes": "400"})
+    counting = CountingBroker(broker)
+    with KafkaProducer(broker=counting, linger_ms=60000) as producer:
+        futures = [producer.send("big", b"%03d" % i + bytes(97)) for i in range(10)]
+        producer.flush()
+    assert [f.get(timeout=10).offset for f in futures] == list(range(10))
+    assert [n for _, _, n in counting.appends] == [10, 5, 3, 2, 5, 3, 2]
+    assert [r.value[:3] for r in read_all(broker, "big")[0]] == [b"%03d" % i for i in range(10)]
+
+
+def test_only_a_record_too_large_by_itself_fails(broker):
+    broker.create_topic("big", configs={"max.message.bytes": "400"})
+    outcomes = []
+    with KafkaProducer(broker=broker, linger_ms=60000) as producer:
+        futures = [producer.send("big", value).add_both(outcomes.append)
+                   for value in (b"a" * 100, b"x" * 1000, b"b" * 100)]
+        producer.flush()
+    assert futures[0].get(timeout=10).offset == 0
+    with pytest.raises(MessageSizeTooLargeError, match="max.message.bytes"):
+        futures[1].get(timeout=10)
+    assert futures[2].get(timeout=10).offset == 1
+    assert len(outcomes) == 3 and isinstance(outcomes[1], MessageSizeTooLargeError)
+    assert [r.value[:1] for r in read_all(broker, "big")[0]] == [b"a", b"b"]
+
+
+def test_an_idempotent_producer_renumbers_the_halves(broker):
+    broker.create_topic("big", configs={"max.message.bytes": "400"})
+    with KafkaProducer(broker=broker, linger_ms=60000, enable_idempotence=True,
+                       acks="all") as producer:
+        futures = [producer.send("big", bytes(100)) for _ in range(7)]
+        producer.flush()
+        assert [f.get(timeout=10).offset for f in futures] == list(range(7))
+        following = producer.send("big", b"next")
+        producer.flush()
+        assert following.get(timeout=10).offset == 7
+    assert broker.end_offsets([TopicPartition("big", 0)]) == {TopicPartition("big", 0): 8}

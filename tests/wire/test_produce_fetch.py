@@ -49,6 +49,17 @@ def test_a_log_append_time_topic_stamps_the_batch_and_answers_the_stamp(broker, 
         (part.log_append_time_ms, 1)] * 2
 
 
+def test_max_message_bytes_weighs_the_batch_as_sent(broker, raw):
+    broker.create_topic("t", 1, configs={"max.message.bytes": "200"})
+    part = _partition(raw.request(produce_request("t", 0, record_batch([bytes(1000)]))))
+    assert part.error_code == 10  # MESSAGE_TOO_LARGE
+    assert "exceeds the maximum configured value of 200" in part.error_message
+    packed = record_batch([bytes(1000)], compression=GZIP)
+    assert len(packed) < 200
+    part = _partition(raw.request(produce_request("t", 0, packed)))
+    assert (part.error_code, part.base_offset) == (0, 0)
+
+
 def test_acks_0_gets_no_response_and_appends(broker, raw, listener):
     broker.create_topic("t", 1)
     raw.send(produce_request("t", 0, record_batch([b"x"]), acks=0))
