@@ -8,9 +8,11 @@ with different records at the same offset; the epoch rule cannot.
 
 Invariant: epochs strictly increase along the list and start offsets never decrease; the records
 of epoch ``e`` are the offsets ``[start(e), start(next epoch))``, the last epoch running to the
-log end offset.
+log end offset. When records leave from the start of the log (retention, DeleteRecords), the
+epochs that wrote only those go too, and the oldest one kept starts at the new log start.
 
-Prior art: Kafka ``LeaderEpochFileCache`` (``assign``, ``endOffsetFor``, ``truncateFromEnd``).
+Prior art: Kafka ``LeaderEpochFileCache`` (``assign``, ``endOffsetFor``, ``truncateFromEnd``,
+``truncateFromStart``).
 """
 
 from __future__ import annotations
@@ -68,24 +70,36 @@ class LeaderEpochCache:
         return found
 
     def end_offset_for(self, epoch: int, log_end_offset: int) -> tuple[int, int]:
-        """Kafka's OffsetsForLeaderEpoch answer: ``(e, end)`` for the largest ``e <= epoch``.
+        """Kafka's OffsetsForLeaderEpoch answer ``(e, end)``: where ``epoch`` ends in this log.
 
-        ``end`` is the first offset *not* written in epoch ``e``: the start of the next epoch,
-        or ``log_end_offset`` for the latest. ``(UNDEFINED_EPOCH, -1)`` when every known epoch
-        is newer than ``epoch``.
+        For the latest epoch, ``(epoch, log_end_offset)``. Else ``e`` is the largest known epoch
+        ``<= epoch`` and ``end`` the first offset *not* written in it: the start of the next
+        known epoch. An epoch older than every known one (its records left from the start of
+        the log) ends where the oldest known one starts: ``(epoch, that start)``, so that a
+        follower copies from there. ``(UNDEFINED_EPOCH, -1)`` for an undefined epoch, an empty
+        history, or an epoch newer than the latest (asked of a leader that is behind).
         """
-        for i in range(len(self._entries) - 1, -1, -1):
-            entry = self._entries[i]
-            if entry.epoch <= epoch:
-                if i + 1 < len(self._entries):
-                    return entry.epoch, self._entries[i + 1].start_offset
-                return entry.epoch, log_end_offset
-        return UNDEFINED_EPOCH, -1
+        entries = self._entries
+        if epoch < 0 or not entries or epoch > entries[-1].epoch:
+            return UNDEFINED_EPOCH, -1
+        if epoch == entries[-1].epoch:
+            return epoch, log_end_offset
+        following = next(i for i, entry in enumerate(entries) if entry.epoch > epoch)
+        found = epoch if following == 0 else entries[following - 1].epoch
+        return found, entries[following].start_offset
 
     def truncate_from_end(self, end_offset: int) -> None:
         """Forget epochs that start at or after ``end_offset`` (the log was truncated there)."""
         while self._entries and self._entries[-1].start_offset >= end_offset:
             self._entries.pop()
+
+    def truncate_from_start(self, start_offset: int) -> None:
+        """The log now starts at ``start_offset``: forget the epochs that wrote only records
+        below it; the epoch that wrote the record there now starts there."""
+        below = [entry for entry in self._entries if entry.start_offset <= start_offset]
+        if below:
+            del self._entries[:len(below)]
+            self._entries.insert(0, EpochEntry(below[-1].epoch, start_offset))
 
     def copy_from(self, leader_entries: tuple[EpochEntry, ...], upto: int) -> None:
         """Adopt the leader's epochs for records copied below offset ``upto``."""

@@ -32,6 +32,8 @@ def replicate_once(follower_id: int, replica: Any, leader: Any,
     state = replica.state
     tp = replica.tp
     try:
+        if replica.needs_truncation:
+            replica.trim_epochs()  # its own retention may have moved its start
         while replica.needs_truncation:
             answer = leader.offsets_for_leader_epoch(tp, replica.epochs.latest_epoch,
                                                      state.leader_epoch)

@@ -131,6 +131,7 @@ class DurableReplica(Replica):
         path = self._path = journal_path(directory, tp)
         entries, valid = read_journal(path)
         self._journal: _Journal | None = None
+        self._journaled_epochs: tuple[EpochEntry, ...] = ()
         self._recover(entries)
         self._journal = _Journal(path, valid)
         self._journaled_epochs = self.epochs.entries
@@ -194,6 +195,10 @@ class DurableReplica(Replica):
         if moved:
             self._write(("start", self.offsets[0]))
         return moved
+
+    def trim_epochs(self) -> None:
+        super().trim_epochs()
+        self._write_epochs()
 
     def _set_hw(self, offset: int) -> None:
         if offset != self.high_watermark:

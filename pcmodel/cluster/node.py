@@ -228,6 +228,7 @@ class ClusterNode:
         follower's epoch is older), ``UnknownLeaderEpochError`` (newer: this leader is behind).
         """
         replica = self._leader_replica(tp, leader_epoch)
+        replica.trim_epochs()
         start, leo, _ = replica.offsets
         if not start <= fetch_offset <= leo:
             return ReplicaFetchResponse((), replica.high_watermark, start, (),
@@ -246,13 +247,16 @@ class ClusterNode:
         """Where ``epoch`` ends in the leader's log (KIP-101's OffsetsForLeaderEpoch);
         ``leader_epoch=None`` skips the check of the asker's current leader epoch."""
         replica = self._leader_replica(tp, leader_epoch)
+        replica.trim_epochs()
         return replica.epochs.end_offset_for(epoch, replica.leo)
 
     def epoch_of_offset(self, tp: TopicPartition, offset: int) -> int:
         """The leader epoch in which the leader's record at ``offset`` was written (its epoch
         cache; ``-1`` below the first entry), as ListOffsets answers it for an offset found
         in the log. Raises as :meth:`offsets_for_leader_epoch` unless this broker leads."""
-        return self._leader_replica(tp, None).epochs.epoch_at(offset)
+        replica = self._leader_replica(tp, None)
+        replica.trim_epochs()
+        return replica.epochs.epoch_at(offset)
 
     # --- periodic work ---------------------------------------------------------------------------
 

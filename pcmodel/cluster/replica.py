@@ -214,8 +214,17 @@ class Replica:
         before = self.offsets[0]
         if offset <= before:  # a follower's every fetch asks: most find nothing to delete
             return False
-        return self.broker.advance_replica_start(self.tp.topic, self.tp.partition,
-                                                 offset) > before
+        moved = self.broker.advance_replica_start(self.tp.topic, self.tp.partition,
+                                                  offset) > before
+        if moved:
+            self.trim_epochs()
+        return moved
+
+    def trim_epochs(self) -> None:
+        """Drop the epochs whose records all left from the start of the local log, as Kafka
+        truncates its epoch cache from the start. DeleteRecords does it at once; retention,
+        which the local log applies by itself, before the cache answers anyone."""
+        self.epochs.truncate_from_start(self.offsets[0])
 
     def restart_at(self, offset: int) -> None:
         """Empty the local log and continue at the leader's log start (retention moved it)."""

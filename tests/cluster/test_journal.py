@@ -36,6 +36,24 @@ def test_a_recovered_replica_has_its_records_epochs_producers_and_hw(tmp_path):
     first.broker.close()
 
 
+def test_a_recovered_replica_keeps_the_epochs_trimmed_from_its_start(tmp_path):
+    first = replica(tmp_path)
+    first.apply_state(PartitionState((0, 1, 2), 0, 3, frozenset({0, 1, 2})), now=0.0)
+    first.append_as_leader([(None, b"a"), (None, b"b")], None, None)
+    first.apply_state(PartitionState((0, 1, 2), 0, 5, frozenset({0, 1, 2})), now=0.0)
+    first.append_as_leader([(None, b"c")], None, None)
+    assert first.epochs.entries == ((3, 0), (5, 2))
+    first._set_hw(3)
+    assert first.advance_start(2)  # DeleteRecords below 2: epoch 3 wrote nothing left
+    assert first.epochs.entries == ((5, 2),)
+    first.close()
+    again = replica(tmp_path)
+    assert again.offsets == (2, 3, 3) and again.epochs.entries == ((5, 2),)
+    again.close()
+    again.broker.close()
+    first.broker.close()
+
+
 def test_a_torn_tail_is_dropped_and_cut_off(tmp_path):
     first = replica(tmp_path)
     first.apply_state(PartitionState((0, 1, 2), 0, 0, frozenset({0})), now=0.0)

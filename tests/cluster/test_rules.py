@@ -64,9 +64,27 @@ def test_epoch_cache_answers_offsets_for_leader_epoch():
     assert cache.end_offset_for(1, 12) == (0, 5)  # largest epoch <= 1
     assert cache.end_offset_for(4, 12) == (4, 12)
     assert cache.end_offset_for(-5, 12) == (UNDEFINED_EPOCH, -1)
+    assert cache.end_offset_for(7, 12) == (UNDEFINED_EPOCH, -1)  # newer: asked a stale leader
     assert cache.epoch_at(6) == 2
     cache.truncate_from_end(9)
     assert cache.latest_epoch == 2
+
+
+def test_records_deleted_from_the_start_take_their_epochs_along():
+    cache = LeaderEpochCache()
+    for epoch, start in ((0, 0), (2, 5), (4, 9)):
+        cache.assign(epoch, start)
+    cache.truncate_from_start(3)  # inside epoch 0: it now starts at 3
+    assert cache.entries == ((0, 3), (2, 5), (4, 9))
+    cache.truncate_from_start(7)  # epoch 0 is gone, epoch 2 starts at the new start
+    assert cache.entries == ((2, 7), (4, 9))
+    cache.truncate_from_start(5)  # behind the start already: nothing changes
+    assert cache.entries == ((2, 7), (4, 9))
+    # An epoch older than every one kept ends where the oldest kept starts (Kafka's answer).
+    assert cache.end_offset_for(0, 12) == (0, 7)
+    assert cache.end_offset_for(3, 12) == (2, 9)
+    cache.truncate_from_start(12)  # the whole log: the latest epoch starts at the end
+    assert cache.entries == ((4, 12),)
 
 
 def test_truncation_keeps_the_common_prefix_and_asks_again_for_unknown_epochs():

@@ -230,6 +230,34 @@ def test_wait_for_topics_waits_for_a_leader_on_a_real_time_cluster():
         assert cluster.leader("w", 0) == only
 
 
+def test_deleted_records_take_the_epochs_that_wrote_only_them(make_cluster):
+    cluster = make_cluster()
+    cluster.create_topic("t", 1, replication_factor=2)
+    tp = TopicPartition("t", 0)
+    for value in (b"a", b"b", b"c"):  # each written by a new leader, in a new epoch
+        cluster.produce("t", 0, batch(value), acks="all").get(timeout=5)
+        cluster.settle()
+        leader = cluster.leader("t", 0)
+        cluster.kill(leader)
+        cluster.run_for(2.0)
+        cluster.restart(leader)
+        cluster.settle()
+    leader = cluster.leader("t", 0)
+    written = cluster.nodes[leader].replicas[tp].epochs.entries
+    assert [entry.start_offset for entry in written][:3] == [0, 1, 2]
+    assert cluster.delete_records("t", 0, 2) == 2
+    oldest = written[0].epoch
+    assert cluster.end_offset_for_epoch(leader, "t", 0, oldest) == (oldest, 2)
+    cluster.produce("t", 0, batch(b"d"), acks="all").get(timeout=5)  # followers move too
+    cluster.settle()
+    hosts = [node for node in cluster.nodes if tp in node.replicas]
+    assert len(hosts) == 2
+    for node in hosts:
+        entries = node.replicas[tp].epochs.entries
+        assert entries[0] == (written[2].epoch, 2)
+        assert entries[-1].epoch >= written[-1].epoch
+
+
 def test_offsets_answer_the_epoch_that_wrote_the_record(make_cluster):
     cluster = make_cluster()
     cluster.create_topic("t", 1, replication_factor=2)

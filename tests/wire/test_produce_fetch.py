@@ -316,3 +316,22 @@ def test_fetch_wait_and_log_growth_charts(broker, raw, listener):
     assert len(fig.axes[0].lines) == 4  # two partitions: end offset and position each
     with pytest.raises(ValueError, match="no fetches"):
         plot_fetch_waits([])
+
+
+def test_a_lone_broker_answers_offset_for_leader_epoch_for_its_only_epoch(broker, raw):
+    from kafka.protocol.consumer import OffsetForLeaderEpochRequest
+
+    broker.create_topic("t", 1)
+    raw.request(produce_request("t", 0, record_batch([b"a", b"b"])))
+    Topic = OffsetForLeaderEpochRequest.OffsetForLeaderTopic  # noqa: N806
+
+    def answer(epoch):
+        response = raw.request(OffsetForLeaderEpochRequest[4](replica_id=-1, topics=[Topic(
+            topic="t", partitions=[Topic.OffsetForLeaderPartition(
+                partition=0, current_leader_epoch=-1, leader_epoch=epoch)])]))
+        part = response.topics[0].partitions[0]
+        return part.error_code, part.leader_epoch, part.end_offset
+
+    assert answer(0) == (0, 0, 2)
+    assert answer(3) == (0, -1, -1)  # newer than its latest: undefined, as Kafka answers
+    assert answer(-1) == (0, -1, -1)

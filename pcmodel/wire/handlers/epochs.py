@@ -5,11 +5,14 @@ written in epoch ``e``; where does ``e`` end in your log?" If the answer is belo
 position, the new leader does not have records they read (an unclean election truncated them)
 and they reset. The answer is ``(e', end)`` for the largest epoch ``e' <= e`` the leader knows,
 ``end`` being the first offset not written in ``e'`` (the start of the next epoch, or the log
-end for the latest); ``(-1, -1)`` if every epoch it knows is newer. The partition is checked
+end for the latest); for an epoch older than every one it knows (its records were deleted from
+the start), ``(e, the start of the oldest it knows)``; ``(-1, -1)`` for an epoch newer than
+its latest, as Kafka answers (see
+:meth:`~pcmodel.cluster.epochs.LeaderEpochCache.end_offset_for`). The partition is checked
 against the request's ``current_leader_epoch`` as Fetch checks it.
 
-A lone broker writes every record in epoch 0. A cluster broker answers from its replica's
-leader-epoch cache (:mod:`pcmodel.cluster.epochs`), through ``end_offset_for_epoch``.
+A lone broker writes every record in epoch 0, its latest. A cluster broker answers from its
+replica's leader-epoch cache (:mod:`pcmodel.cluster.epochs`), through ``end_offset_for_epoch``.
 
 Prior art: Kafka's ``Partition.lastOffsetForLeaderEpoch``.
 """
@@ -34,7 +37,7 @@ def _end_offset(ctx: RequestContext, tp: TopicPartition, epoch: int) -> tuple[in
     lookup = getattr(ctx.broker, "end_offset_for_epoch", None)
     if lookup is not None:
         return lookup(tp, epoch)
-    if epoch < 0:  # a lone broker's only epoch is 0
+    if epoch != 0:  # a lone broker's only epoch is 0, so none is older or newer
         return UNDEFINED
     return 0, ctx.broker.end_offsets([tp])[tp]
 
