@@ -95,8 +95,10 @@ class ProduceFetchMixin:
         All records get consecutive offsets; records of one call are never interleaved with
         another's. On a ``"block"`` topic this waits while the partition is full, for at most
         ``timeout`` seconds (``None``: for ever), then raises ``KafkaTimeoutError`` with nothing
-        appended. ``compression`` (``"gzip"``, ``"snappy"``, ``"lz4"``, ``"zstd"``) stores the
-        records as one compressed batch (compressed before the broker lock is taken).
+        appended. ``compression`` (``"gzip"``, ``"snappy"``, ``"lz4"``, ``"zstd"``) is the codec
+        the producer compressed them with; the topic's ``compression.type`` decides the codec
+        the log keeps them with (the producer's by default), as one compressed batch made
+        before the broker lock is taken.
 
         A batch weighing more than the topic's ``max.message.bytes`` is refused whole, as Kafka
         refuses it: ``batch_bytes`` is its size as a Kafka client sent it (the Kafka listener
@@ -112,19 +114,21 @@ class ProduceFetchMixin:
         batch = validate_records(records)
         if not batch:
             raise IllegalArgumentError("append needs at least one record")
-        compressed = None
-        if compression is not None:
-            try:
-                codec = get_codec(compression)
-            except KafkaConfigurationError as exc:
-                raise UnsupportedCompressionTypeError(str(exc)) from None
-            compressed = CompressedBatch.build(codec, batch)
-        if batch_bytes is None and compressed is not None:
-            batch_bytes = RECORD_BATCH_OVERHEAD + compressed.stored_size
+        try:
+            get_codec(compression)
+        except KafkaConfigurationError as exc:
+            raise UnsupportedCompressionTypeError(str(exc)) from None
         with self._lock:
             self._check_open()
             log = self._log(tp)
-            limit = log.settings.max_message_bytes
+            settings = log.settings
+        limit = settings.max_message_bytes
+        compressed = None
+        codec = get_codec(settings.stored_codec(compression))  # installed: the config said so
+        if codec is not None:
+            compressed = CompressedBatch.build(codec, batch)
+            if batch_bytes is None:
+                batch_bytes = RECORD_BATCH_OVERHEAD + compressed.stored_size
         if batch_bytes is None and record_batch_size_bound(batch) > limit:
             batch_bytes = record_batch_size(batch)  # weighed only when it may be too heavy
         if batch_bytes is not None and batch_bytes > limit:

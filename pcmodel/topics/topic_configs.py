@@ -6,9 +6,9 @@ settings or Kafka's default. :data:`TOPIC_CONFIGS` lists the configs pcmodel kno
 types, defaults and what pcmodel does with each:
 
 - ``retention.ms`` (``-1``: keep for ever), ``cleanup.policy=delete``,
-  ``message.timestamp.type`` and ``max.message.bytes`` are honoured anywhere; a change of
-  ``retention.ms`` applies at once to the records already in the topic, the others to the
-  appends that follow;
+  ``message.timestamp.type``, ``max.message.bytes`` and ``compression.type`` are honoured
+  anywhere; a change of ``retention.ms`` applies at once to the records already in the topic,
+  the others to the appends that follow;
 - on a replicated cluster (a broker object whose ``replicates`` is true) also
   ``min.insync.replicas`` and ``unclean.leader.election.enable``;
 - Kafka's common configs that tune storage an in-memory broker does not have (segments,
@@ -43,6 +43,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
+from pcmodel.topics.compression import CODEC_NAMES, get_codec
 from pcmodel.topics.config_resources import (
     AlterConfigOp,
     ConfigEntry,
@@ -55,6 +56,7 @@ from pcmodel.topics.errors import (
     InvalidReplicationAssignmentError,
     InvalidReplicationFactorError,
     InvalidRequestError,
+    KafkaConfigurationError,
 )
 
 __all__ = [
@@ -107,8 +109,10 @@ TOPIC_CONFIGS: dict[str, TopicConfigSpec] = {
         choices=("delete", "compact")),
     "compression.type": TopicConfigSpec(
         _T.STRING, "producer", "compression.type",
-        "Accepted and kept, without effect: the broker keeps each batch as its producer "
-        "sent it.", choices=("uncompressed", "zstd", "lz4", "snappy", "gzip", "producer")),
+        "How the broker stores the topic's batches: 'producer' as pcmodel's producer "
+        "compressed them (a Kafka client's are stored decompressed), 'uncompressed', or "
+        "compressed with the codec named.",
+        choices=("uncompressed", "zstd", "lz4", "snappy", "gzip", "producer")),
     "delete.retention.ms": TopicConfigSpec(
         _T.LONG, "86400000", "log.cleaner.delete.retention.ms", _NO_EFFECT, 0),
     "file.delete.delay.ms": TopicConfigSpec(
@@ -160,7 +164,7 @@ IGNORED_TOPIC_CONFIGS = frozenset({
     "min.insync.replicas", "segment.bytes", "segment.ms", "segment.index.bytes",
     "segment.jitter.ms", "flush.messages", "flush.ms", "index.interval.bytes",
     "unclean.leader.election.enable", "preallocate", "message.downconversion.enable",
-    "compression.type", "file.delete.delay.ms", "delete.retention.ms", "min.cleanable.dirty.ratio",
+    "file.delete.delay.ms", "delete.retention.ms", "min.cleanable.dirty.ratio",
 })
 
 _INT_RANGES = {_T.SHORT: 2**15, _T.INT: 2**31, _T.LONG: 2**63}
@@ -219,8 +223,8 @@ def check_topic_configs(configs: Mapping[str, Any] | None) -> dict[str, str]:
         if name not in TOPIC_CONFIGS:
             raise InvalidConfigurationError(
                 f"unknown or unsupported topic config {name!r}; supported: retention.ms, "
-                "cleanup.policy=delete, message.timestamp.type, max.message.bytes (and, with no "
-                "effect here: "
+                "cleanup.policy=delete, message.timestamp.type, max.message.bytes, "
+                "compression.type (and, with no effect here: "
                 f"{', '.join(sorted(IGNORED_TOPIC_CONFIGS))})"
             )
         checked[name] = text = _checked_value(name, value)
@@ -228,6 +232,11 @@ def check_topic_configs(configs: Mapping[str, Any] | None) -> dict[str, str]:
             raise InvalidConfigurationError(
                 f"cleanup.policy={value!r} is not supported; only 'delete' (there is no "
                 "compaction)")
+        if name == "compression.type" and text in CODEC_NAMES:
+            try:
+                get_codec(text)
+            except KafkaConfigurationError as exc:  # its package is not installed here
+                raise InvalidConfigurationError(f"compression.type={text}: {exc}") from None
     return checked
 
 
@@ -257,18 +266,28 @@ class LogSettings(NamedTuple):
     ``log_append_time``: stamp every record with the time of the append
     (``message.timestamp.type=LogAppendTime``) instead of keeping the producer's timestamps.
     ``max_message_bytes``: the largest batch appended (``max.message.bytes``), in bytes of
-    Kafka's record format.
+    Kafka's record format. ``compression_type``: how batches are stored (``compression.type``:
+    ``"producer"``, ``"uncompressed"`` or a codec's name; see :meth:`stored_codec`).
     """
 
     log_append_time: bool = False
     max_message_bytes: int = int(TOPIC_CONFIGS["max.message.bytes"].default)
+    compression_type: str = "producer"
+
+    def stored_codec(self, producer_codec: str | None) -> str | None:
+        """The codec a batch compressed with ``producer_codec`` (``None``: not compressed) is
+        stored with: the producer's, none, or the topic's own, which Kafka recompresses to."""
+        if self.compression_type == "producer":
+            return producer_codec
+        return None if self.compression_type == "uncompressed" else self.compression_type
 
 
 def log_settings(overrides: Mapping[str, str]) -> LogSettings:
     """The :class:`LogSettings` of a topic with these checked ``overrides``."""
     return LogSettings(
         overrides.get("message.timestamp.type") == "LogAppendTime",
-        int(overrides.get("max.message.bytes", TOPIC_CONFIGS["max.message.bytes"].default)))
+        int(overrides.get("max.message.bytes", TOPIC_CONFIGS["max.message.bytes"].default)),
+        overrides.get("compression.type", "producer"))
 
 
 def _broker_value(name: str) -> tuple[str, ConfigSource]:

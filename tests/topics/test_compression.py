@@ -12,6 +12,8 @@ from pcmodel.topics import (
 )
 from pcmodel.topics import compression as compression_module
 from pcmodel.topics.compression import CODEC_NAMES, CompressedBatch, get_codec
+from pcmodel.topics.config_resources import AlterConfigOp
+from pcmodel.topics.errors import InvalidConfigurationError
 from tests.topics.conftest import drain
 
 RECORDS = [
@@ -83,3 +85,30 @@ def test_unknown_or_missing_codec_is_a_clear_error(broker, monkeypatch):
     with pytest.raises(KafkaConfigurationError, match=r"pip install 'pcmodel\[compression\]'"):
         KafkaProducer(broker=broker, compression_type="lz4")
     assert get_codec("gzip").name == "gzip"  # always there: the standard library
+    with pytest.raises(InvalidConfigurationError, match=r"compression.type=zstd: .*pip install"):
+        broker.create_topic("z", configs={"compression.type": "zstd"})
+    assert "z" not in broker.list_topics()
+
+
+def stored_codecs(broker, topic):
+    """The codec of every batch a partition log keeps (None for an uncompressed record)."""
+    log = broker._topics[topic].logs[0]
+    return [getattr(getattr(entry, "codec", None), "name", None) for entry in log._records]
+
+
+def test_the_topics_compression_type_decides_how_batches_are_stored(broker):
+    values = [(None, b"the same words again " * 20)] * 5
+    for name, codec in (("keep", "producer"), ("plain", "uncompressed"), ("gz", "gzip")):
+        broker.create_topic(name, configs={"compression.type": codec})
+        broker.append(name, 0, values)  # a producer without compression
+        broker.append(name, 0, values, compression="gzip")
+    assert stored_codecs(broker, "keep") == [None] * 5 + ["gzip"] * 5
+    assert stored_codecs(broker, "plain") == [None] * 10
+    assert stored_codecs(broker, "gz") == ["gzip"] * 10
+    stats = broker.log_stats("gz")[0]
+    assert stats.compressed_batches == 2 and stats.stored_bytes < stats.uncompressed_bytes
+    assert [r.value for r in broker.fetch({TopicPartition("gz", 0): 0})[
+        TopicPartition("gz", 0)].records] == [v for _, v in values] * 2
+    broker.alter_topic_configs("gz", [("compression.type", AlterConfigOp.SET, "uncompressed")])
+    broker.append("gz", 0, values, compression="gzip")
+    assert stored_codecs(broker, "gz") == ["gzip"] * 10 + [None] * 5

@@ -60,6 +60,18 @@ def test_max_message_bytes_weighs_the_batch_as_sent(broker, raw):
     assert (part.error_code, part.base_offset) == (0, 0)
 
 
+def test_a_topics_compression_type_compresses_what_a_client_sent_plain(broker, raw):
+    broker.create_topic("t", 1, configs={"compression.type": "gzip"})
+    values = [b"the same words again " * 20] * 4
+    assert _partition(raw.request(produce_request("t", 0, record_batch(values)))).error_code == 0
+    stats = broker.log_stats("t")[0]
+    assert (stats.records, stats.compressed_batches) == (4, 1)
+    assert stats.stored_bytes < stats.uncompressed_bytes
+    records = fetched_records(raw.request(fetch_request({("t", 0): 0})).responses[0]
+                              .partitions[0])
+    assert [r.value for r in records] == values
+
+
 def test_acks_0_gets_no_response_and_appends(broker, raw, listener):
     broker.create_topic("t", 1)
     raw.send(produce_request("t", 0, record_batch([b"x"]), acks=0))
