@@ -18,12 +18,14 @@ from __future__ import annotations
 import enum
 import time
 from collections.abc import Mapping, Sequence
+from operator import itemgetter
 from typing import NamedTuple
 
 from pcmodel.topics.broker_checks import _check_int, _check_timeout
 from pcmodel.topics.compression import CompressedBatch, get_codec
 from pcmodel.topics.errors import (
     IllegalArgumentError,
+    InvalidTimestampError,
     KafkaConfigurationError,
     MessageSizeTooLargeError,
     OffsetOutOfRangeError,
@@ -41,6 +43,8 @@ from pcmodel.topics.log_records import (
 from pcmodel.topics.structs import TopicPartition, validate_topic_partition
 
 __all__ = ["AppendResult", "FetchError", "FetchResult", "ProduceFetchMixin"]
+
+_TIMESTAMP = itemgetter(3)  # of a checked record (key, value, headers, timestamp)
 
 
 class FetchError(str, enum.Enum):
@@ -105,7 +109,12 @@ class ProduceFetchMixin:
         knows it); without it the records are weighed as Kafka's record format v2 holds them
         (a compressed batch by its compressed bytes).
 
-        Raises ``MessageSizeTooLargeError`` for a batch too large, ``UnknownTopicOrPartitionError``,
+        A create time outside the window the topic accepts around the broker's clock (its
+        ``message.timestamp.before.max.ms`` and ``message.timestamp.after.max.ms``; one hour
+        ahead at most by default, as in Kafka 4) refuses the batch too.
+
+        Raises ``MessageSizeTooLargeError`` for a batch too large, ``InvalidTimestampError``
+        for a create time out of range, ``UnknownTopicOrPartitionError``,
         ``UnsupportedCompressionTypeError`` for a codec that is unknown or not installed,
         ``TypeError`` / ``IllegalArgumentError`` for malformed records; nothing is appended then.
         """
@@ -122,6 +131,9 @@ class ProduceFetchMixin:
             self._check_open()
             log = self._log(tp)
             settings = log.settings
+        refused = settings.timestamp_error(list(map(_TIMESTAMP, batch)), self._timestamp_clock())
+        if refused is not None:
+            raise InvalidTimestampError(refused)
         limit = settings.max_message_bytes
         compressed = None
         codec = get_codec(settings.stored_codec(compression))  # installed: the config said so

@@ -33,6 +33,7 @@ __all__ = [
     "InvalidReplicationAssignmentError",
     "InvalidReplicationFactorError",
     "InvalidSessionTimeoutError",
+    "InvalidTimestampError",
     "InvalidTopicError",
     "KafkaConfigurationError",
     "KafkaConnectionError",
@@ -452,6 +453,16 @@ class InvalidConfigurationError(BrokerResponseError):
     value."""
 
     errno = 40
+
+
+class InvalidTimestampError(BrokerResponseError):
+    """An append carried a create time outside the window its topic accepts around the
+    broker's clock (``message.timestamp.before.max.ms`` and ``message.timestamp.after.max.ms``);
+    nothing of the batch was appended."""
+
+    errno = 32
+    message = "INVALID_TIMESTAMP"
+    description = "The timestamp of the message is out of acceptable range."
 
 
 class InvalidRequestError(BrokerResponseError):

@@ -6,9 +6,11 @@ settings or Kafka's default. :data:`TOPIC_CONFIGS` lists the configs pcmodel kno
 types, defaults and what pcmodel does with each:
 
 - ``retention.ms`` (``-1``: keep for ever), ``cleanup.policy=delete``,
-  ``message.timestamp.type``, ``max.message.bytes`` and ``compression.type`` are honoured
-  anywhere; a change of ``retention.ms`` applies at once to the records already in the topic,
-  the others to the appends that follow;
+  ``message.timestamp.type`` and the window of create times it takes
+  (``message.timestamp.before.max.ms``, ``message.timestamp.after.max.ms``),
+  ``max.message.bytes`` and ``compression.type`` are honoured anywhere; a change of
+  ``retention.ms`` applies at once to the records already in the topic, the others to the
+  appends that follow;
 - on a replicated cluster (a broker object whose ``replicates`` is true) also
   ``min.insync.replicas`` and ``unclean.leader.election.enable``;
 - Kafka's common configs that tune storage an in-memory broker does not have (segments,
@@ -40,7 +42,9 @@ synonyms), ``ConfigAdminManager`` (incremental operations) and
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from functools import partial
+from operator import is_not
 from typing import Any, NamedTuple
 
 from pcmodel.topics.compression import CODEC_NAMES, get_codec
@@ -131,6 +135,16 @@ TOPIC_CONFIGS: dict[str, TopicConfigSpec] = {
         "client splits it.", 0),
     "message.downconversion.enable": TopicConfigSpec(
         _T.BOOLEAN, "true", "log.message.downconversion.enable", _NO_EFFECT),
+    "message.timestamp.after.max.ms": TopicConfigSpec(
+        _T.LONG, "3600000", "log.message.timestamp.after.max.ms",
+        "How far ahead of the broker's clock a record's create time may be, in milliseconds; "
+        "a batch with a later one is refused whole (INVALID_TIMESTAMP). Not checked when the "
+        "topic stamps append times.", 0),
+    "message.timestamp.before.max.ms": TopicConfigSpec(
+        _T.LONG, "9223372036854775807", "log.message.timestamp.before.max.ms",
+        "How far behind the broker's clock a record's create time may be, in milliseconds; "
+        "a batch with an earlier one is refused whole (INVALID_TIMESTAMP). Not checked when "
+        "the topic stamps append times.", 0),
     "message.timestamp.type": TopicConfigSpec(
         _T.STRING, "CreateTime", "log.message.timestamp.type",
         "CreateTime: a record keeps the timestamp its producer gave it. LogAppendTime: the "
@@ -166,6 +180,9 @@ IGNORED_TOPIC_CONFIGS = frozenset({
     "unclean.leader.election.enable", "preallocate", "message.downconversion.enable",
     "file.delete.delay.ms", "delete.retention.ms", "min.cleanable.dirty.ratio",
 })
+
+_GIVEN = partial(is_not, None)  # a create time given, not None
+_LONG_MAX = 2**63 - 1  # Kafka's Long.MAX_VALUE: no bound
 
 _INT_RANGES = {_T.SHORT: 2**15, _T.INT: 2**31, _T.LONG: 2**63}
 
@@ -223,8 +240,9 @@ def check_topic_configs(configs: Mapping[str, Any] | None) -> dict[str, str]:
         if name not in TOPIC_CONFIGS:
             raise InvalidConfigurationError(
                 f"unknown or unsupported topic config {name!r}; supported: retention.ms, "
-                "cleanup.policy=delete, message.timestamp.type, max.message.bytes, "
-                "compression.type (and, with no effect here: "
+                "cleanup.policy=delete, message.timestamp.type, "
+                "message.timestamp.before.max.ms, message.timestamp.after.max.ms, "
+                "max.message.bytes, compression.type (and, with no effect here: "
                 f"{', '.join(sorted(IGNORED_TOPIC_CONFIGS))})"
             )
         checked[name] = text = _checked_value(name, value)
@@ -268,11 +286,37 @@ class LogSettings(NamedTuple):
     ``max_message_bytes``: the largest batch appended (``max.message.bytes``), in bytes of
     Kafka's record format. ``compression_type``: how batches are stored (``compression.type``:
     ``"producer"``, ``"uncompressed"`` or a codec's name; see :meth:`stored_codec`).
+    ``timestamp_before_max_ms`` and ``timestamp_after_max_ms``: how far a create time may lie
+    before or after the broker's clock (see :meth:`timestamp_error`).
     """
 
     log_append_time: bool = False
     max_message_bytes: int = int(TOPIC_CONFIGS["max.message.bytes"].default)
     compression_type: str = "producer"
+    timestamp_before_max_ms: int = int(TOPIC_CONFIGS["message.timestamp.before.max.ms"].default)
+    timestamp_after_max_ms: int = int(TOPIC_CONFIGS["message.timestamp.after.max.ms"].default)
+
+    def timestamp_error(self, timestamps: Sequence[int | None], now_ms: int) -> str | None:
+        """Why a batch with these create times (``None``: none given) is refused at ``now_ms``
+        on the broker's clock, as Kafka's log validator says it; ``None`` if it is not. A topic
+        that stamps append times takes any."""
+        if self.log_append_time:
+            return None
+        earliest = now_ms - self.timestamp_before_max_ms
+        latest = now_ms + self.timestamp_after_max_ms
+        # Every append asks, so the common case runs without a Python loop: a time after the
+        # window is found by max() (skipping None and 0, which cannot be late), and by default
+        # any time before it is taken.
+        if max(filter(None, timestamps), default=latest) <= latest and (
+                self.timestamp_before_max_ms >= _LONG_MAX
+                or min(filter(_GIVEN, timestamps), default=earliest) >= earliest):
+            return None
+        index, timestamp = next((i, ts) for i, ts in enumerate(timestamps)
+                                if ts is not None and not earliest <= ts <= latest)
+        return (f"Timestamp {timestamp} of the record at index {index} of the batch is out of "
+                f"range. The timestamp should be within [{earliest}, {latest}] (the topic's "
+                "message.timestamp.before.max.ms and message.timestamp.after.max.ms around "
+                "the broker's clock)")
 
     def stored_codec(self, producer_codec: str | None) -> str | None:
         """The codec a batch compressed with ``producer_codec`` (``None``: not compressed) is
@@ -287,7 +331,9 @@ def log_settings(overrides: Mapping[str, str]) -> LogSettings:
     return LogSettings(
         overrides.get("message.timestamp.type") == "LogAppendTime",
         int(overrides.get("max.message.bytes", TOPIC_CONFIGS["max.message.bytes"].default)),
-        overrides.get("compression.type", "producer"))
+        overrides.get("compression.type", "producer"),
+        *(int(overrides.get(name, TOPIC_CONFIGS[name].default))
+          for name in ("message.timestamp.before.max.ms", "message.timestamp.after.max.ms")))
 
 
 def _broker_value(name: str) -> tuple[str, ConfigSource]:

@@ -20,6 +20,7 @@ from pcmodel.topics.errors import (
     IllegalArgumentError,
     InvalidConfigurationError,
     InvalidRequestError,
+    InvalidTimestampError,
     MessageSizeTooLargeError,
     UnknownTopicOrPartitionError,
 )
@@ -166,13 +167,15 @@ def test_a_new_retention_applies_at_once_to_the_records_already_there():
 
 def test_log_append_time_stamps_what_is_appended_from_then_on():
     tp = TopicPartition("t", 0)
-    stamps = iter(range(7_000, 8_000, 100))
-    with Broker(timestamp_clock=lambda: next(stamps)) as broker:
+    now = [7_000]  # the broker's wall clock, in ms
+    with Broker(timestamp_clock=lambda: now[0]) as broker:
         broker.create_topic("t")
         assert broker.append("t", 0, [(None, b"a", (), 5)]).log_append_time_ms == -1
         broker.alter_topic_configs("t", [("message.timestamp.type", SET, "LogAppendTime")])
+        now[0] = 7_100
         result = broker.append("t", 0, [(None, b"b", (), 5), (None, b"c", (), 6)])
         assert result.log_append_time_ms == 7_100
+        now[0] = 7_200
         packed = broker.append("t", 0, [(None, b"d", (), 7)], compression="gzip")
         assert packed.log_append_time_ms == 7_200
         broker.alter_topic_configs("t", [("message.timestamp.type", DELETE, None)])
@@ -195,6 +198,30 @@ def test_a_producer_reports_the_brokers_stamp_and_a_consumer_reads_it():
             polled = consumer.poll(timeout_ms=5000)
         [record] = polled[TopicPartition("t", 0)]
         assert (record.timestamp, record.timestamp_type) == (42, 1)
+
+
+def test_create_times_outside_the_topics_window_refuse_the_batch():
+    tp = TopicPartition("t", 0)
+    hour = 3_600_000
+    with Broker(timestamp_clock=lambda: 10 * hour) as broker:
+        broker.create_topic("t")
+        broker.append("t", 0, [(None, b"old", (), 5), (None, b"soon", (), 11 * hour)])
+        with pytest.raises(InvalidTimestampError,
+                           match=rf"Timestamp {11 * hour + 1} of the record at index 1 .* "
+                                 rf"within \[-\d+, {11 * hour}\]"):  # Kafka 4: 1 hour ahead
+            broker.append("t", 0, [(None, b"a", (), 5), (None, b"late", (), 11 * hour + 1)])
+        broker.alter_topic_configs("t", [("message.timestamp.before.max.ms", SET, "1000")])
+        with pytest.raises(InvalidTimestampError, match=r"Timestamp 5 of the record at index 0"):
+            broker.append("t", 0, [(None, b"old", (), 5)])
+        broker.append("t", 0, [(None, b"now", (), 10 * hour - 1000), (None, b"unstamped")])
+        broker.alter_topic_configs("t", [("message.timestamp.type", SET, "LogAppendTime")])
+        broker.append("t", 0, [(None, b"any", (), 5)])  # its time is the broker's anyway
+        assert [r.value for r in broker.fetch({tp: 0})[tp].records] == [
+            b"old", b"soon", b"now", b"unstamped", b"any"]
+        with KafkaProducer(broker=broker) as producer:
+            broker.alter_topic_configs("t", [("message.timestamp.type", DELETE, None)])
+            with pytest.raises(InvalidTimestampError):
+                producer.send("t", b"x", timestamp_ms=12 * hour).get(timeout=10)
 
 
 def test_a_batch_over_max_message_bytes_is_refused_whole():

@@ -185,6 +185,7 @@ KAFKA_ERRNOS = {
     "InvalidGroupIdError": 24,
     "UnknownMemberIdError": 25,
     "InvalidSessionTimeoutError": 26,
+    "InvalidTimestampError": 32,
     "RebalanceInProgressError": 27,
     "UnsupportedVersionError": 35,
     "TopicAlreadyExistsError": 36,

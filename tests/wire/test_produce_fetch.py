@@ -72,6 +72,16 @@ def test_a_topics_compression_type_compresses_what_a_client_sent_plain(broker, r
     assert [r.value for r in records] == values
 
 
+def test_a_create_time_too_far_ahead_is_invalid_timestamp(broker, raw):
+    import time
+
+    broker.create_topic("t", 1)
+    ahead = time.time_ns() // 1_000_000 + 2 * 3_600_000  # two hours; Kafka 4 takes one
+    part = _partition(raw.request(produce_request("t", 0, record_batch([b"a"], timestamp=ahead))))
+    assert part.error_code == 32 and "out of range" in part.error_message
+    assert broker.end_offsets([TopicPartition("t", 0)]) == {TopicPartition("t", 0): 0}
+
+
 def test_acks_0_gets_no_response_and_appends(broker, raw, listener):
     broker.create_topic("t", 1)
     raw.send(produce_request("t", 0, record_batch([b"x"]), acks=0))
