@@ -19,11 +19,11 @@ from typing import Any
 from pcmodel.topics.config_resources import AlterConfigOp, ConfigEntry
 from pcmodel.topics.errors import InvalidConfigurationError
 from pcmodel.topics.log import RetentionPolicy
+from pcmodel.topics.log_settings import log_settings
 from pcmodel.topics.topic_configs import (
     altered_overrides,
     broker_config_entries,
     describe_topic_configs,
-    log_settings,
     topic_options,
 )
 

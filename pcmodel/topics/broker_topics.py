@@ -32,6 +32,7 @@ from pcmodel.topics.errors import (
     UnknownTopicOrPartitionError,
 )
 from pcmodel.topics.log import LogBytes, PartitionLog, RetentionPolicy
+from pcmodel.topics.log_settings import log_settings
 from pcmodel.topics.structs import (
     DeletedRecords,
     OffsetAndTimestamp,
@@ -40,7 +41,6 @@ from pcmodel.topics.structs import (
 )
 from pcmodel.topics.topic_configs import (
     check_topic_configs,
-    log_settings,
     topic_options,
 )
 

@@ -64,7 +64,7 @@ from pcmodel.topics.log_records import (
     validate_records,
     wall_clock_ms,
 )
-from pcmodel.topics.topic_configs import LogSettings
+from pcmodel.topics.log_settings import LogSettings
 
 # The record types and checks are re-exported: they were defined here first.
 __all__ = [

@@ -42,9 +42,7 @@ synonyms), ``ConfigAdminManager`` (incremental operations) and
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from functools import partial
-from operator import is_not
+from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
 from pcmodel.topics.compression import CODEC_NAMES, get_codec
@@ -66,7 +64,6 @@ from pcmodel.topics.errors import (
 __all__ = [
     "BROKER_CONFIGS_READ_ONLY",
     "BROKER_RETENTION_MS",
-    "LogSettings",
     "IGNORED_TOPIC_CONFIGS",
     "TOPIC_CONFIGS",
     "TopicConfigSpec",
@@ -76,7 +73,6 @@ __all__ = [
     "check_replication_factor",
     "check_topic_configs",
     "describe_topic_configs",
-    "log_settings",
     "topic_options",
 ]
 
@@ -181,9 +177,6 @@ IGNORED_TOPIC_CONFIGS = frozenset({
     "file.delete.delay.ms", "delete.retention.ms", "min.cleanable.dirty.ratio",
 })
 
-_GIVEN = partial(is_not, None)  # a create time given, not None
-_LONG_MAX = 2**63 - 1  # Kafka's Long.MAX_VALUE: no bound
-
 _INT_RANGES = {_T.SHORT: 2**15, _T.INT: 2**31, _T.LONG: 2**63}
 
 
@@ -276,64 +269,6 @@ def topic_options(configs: Mapping[str, Any] | None, *, replicates: bool) -> dic
         options["unclean_leader_election_enable"] = \
             checked["unclean.leader.election.enable"] == "true"
     return options
-
-
-class LogSettings(NamedTuple):
-    """What a topic's configs ask of each of its partition logs at an append (retention aside).
-
-    ``log_append_time``: stamp every record with the time of the append
-    (``message.timestamp.type=LogAppendTime``) instead of keeping the producer's timestamps.
-    ``max_message_bytes``: the largest batch appended (``max.message.bytes``), in bytes of
-    Kafka's record format. ``compression_type``: how batches are stored (``compression.type``:
-    ``"producer"``, ``"uncompressed"`` or a codec's name; see :meth:`stored_codec`).
-    ``timestamp_before_max_ms`` and ``timestamp_after_max_ms``: how far a create time may lie
-    before or after the broker's clock (see :meth:`timestamp_error`).
-    """
-
-    log_append_time: bool = False
-    max_message_bytes: int = int(TOPIC_CONFIGS["max.message.bytes"].default)
-    compression_type: str = "producer"
-    timestamp_before_max_ms: int = int(TOPIC_CONFIGS["message.timestamp.before.max.ms"].default)
-    timestamp_after_max_ms: int = int(TOPIC_CONFIGS["message.timestamp.after.max.ms"].default)
-
-    def timestamp_error(self, timestamps: Sequence[int | None], now_ms: int) -> str | None:
-        """Why a batch with these create times (``None``: none given) is refused at ``now_ms``
-        on the broker's clock, as Kafka's log validator says it; ``None`` if it is not. A topic
-        that stamps append times takes any."""
-        if self.log_append_time:
-            return None
-        earliest = now_ms - self.timestamp_before_max_ms
-        latest = now_ms + self.timestamp_after_max_ms
-        # Every append asks, so the common case runs without a Python loop: a time after the
-        # window is found by max() (skipping None and 0, which cannot be late), and by default
-        # any time before it is taken.
-        if max(filter(None, timestamps), default=latest) <= latest and (
-                self.timestamp_before_max_ms >= _LONG_MAX
-                or min(filter(_GIVEN, timestamps), default=earliest) >= earliest):
-            return None
-        index, timestamp = next((i, ts) for i, ts in enumerate(timestamps)
-                                if ts is not None and not earliest <= ts <= latest)
-        return (f"Timestamp {timestamp} of the record at index {index} of the batch is out of "
-                f"range. The timestamp should be within [{earliest}, {latest}] (the topic's "
-                "message.timestamp.before.max.ms and message.timestamp.after.max.ms around "
-                "the broker's clock)")
-
-    def stored_codec(self, producer_codec: str | None) -> str | None:
-        """The codec a batch compressed with ``producer_codec`` (``None``: not compressed) is
-        stored with: the producer's, none, or the topic's own, which Kafka recompresses to."""
-        if self.compression_type == "producer":
-            return producer_codec
-        return None if self.compression_type == "uncompressed" else self.compression_type
-
-
-def log_settings(overrides: Mapping[str, str]) -> LogSettings:
-    """The :class:`LogSettings` of a topic with these checked ``overrides``."""
-    return LogSettings(
-        overrides.get("message.timestamp.type") == "LogAppendTime",
-        int(overrides.get("max.message.bytes", TOPIC_CONFIGS["max.message.bytes"].default)),
-        overrides.get("compression.type", "producer"),
-        *(int(overrides.get(name, TOPIC_CONFIGS[name].default))
-          for name in ("message.timestamp.before.max.ms", "message.timestamp.after.max.ms")))
 
 
 def _broker_value(name: str) -> tuple[str, ConfigSource]:

@@ -1,0 +1,92 @@
+"""What a topic's configs ask of each of its partition logs when records are appended.
+
+A partition log keeps a :class:`LogSettings`, made from its topic's overrides by
+:func:`log_settings` when the topic is created and again at every alteration of its configs:
+which timestamps the records keep (``message.timestamp.type``), the window of create times the
+topic takes around the broker's clock (``message.timestamp.before.max.ms``,
+``message.timestamp.after.max.ms``), the largest batch (``max.message.bytes``) and the codec the
+batches are stored with (``compression.type``). ``retention.ms`` is the log's own setting: it
+acts on the records already there, not at an append.
+
+Prior art: Kafka's ``LogConfig`` and ``LogValidator`` (``validateTimestamp``, the codec a batch
+is recompressed to).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from functools import partial
+from operator import is_not
+from typing import NamedTuple
+
+from pcmodel.topics.topic_configs import TOPIC_CONFIGS
+
+__all__ = ["LogSettings", "log_settings"]
+
+_GIVEN = partial(is_not, None)  # a create time given, not None
+_LONG_MAX = 2**63 - 1  # Kafka's Long.MAX_VALUE: no bound
+
+
+def _default(name: str) -> int:
+    return int(TOPIC_CONFIGS[name].default)
+
+
+class LogSettings(NamedTuple):
+    """What a topic's configs ask of each of its partition logs at an append (retention aside).
+
+    ``log_append_time``: stamp every record with the time of the append
+    (``message.timestamp.type=LogAppendTime``) instead of keeping the producer's timestamps.
+    ``max_message_bytes``: the largest batch appended (``max.message.bytes``), in bytes of
+    Kafka's record format. ``compression_type``: how batches are stored (``compression.type``:
+    ``"producer"``, ``"uncompressed"`` or a codec's name; see :meth:`stored_codec`).
+    ``timestamp_before_max_ms`` and ``timestamp_after_max_ms``: how far a create time may lie
+    before or after the broker's clock (see :meth:`timestamp_error`).
+    """
+
+    log_append_time: bool = False
+    max_message_bytes: int = _default("max.message.bytes")
+    compression_type: str = "producer"
+    timestamp_before_max_ms: int = _default("message.timestamp.before.max.ms")
+    timestamp_after_max_ms: int = _default("message.timestamp.after.max.ms")
+
+    def timestamp_error(self, timestamps: Sequence[int | None], now_ms: int) -> str | None:
+        """Why a batch with these create times (``None``: none given) is refused at ``now_ms``
+        on the broker's clock, as Kafka's log validator says it; ``None`` if it is not. A topic
+        that stamps append times takes any."""
+        if self.log_append_time:
+            return None
+        earliest = now_ms - self.timestamp_before_max_ms
+        latest = now_ms + self.timestamp_after_max_ms
+        # Every append asks, so the common case runs without a Python loop: a time after the
+        # window is found by max() (skipping None and 0, which cannot be late), and by default
+        # any time before it is taken.
+        if max(filter(None, timestamps), default=latest) <= latest and (
+                self.timestamp_before_max_ms >= _LONG_MAX
+                or min(filter(_GIVEN, timestamps), default=earliest) >= earliest):
+            return None
+        index, timestamp = next((i, ts) for i, ts in enumerate(timestamps)
+                                if ts is not None and not earliest <= ts <= latest)
+        return (f"Timestamp {timestamp} of the record at index {index} of the batch is out of "
+                f"range. The timestamp should be within [{earliest}, {latest}] (the topic's "
+                "message.timestamp.before.max.ms and message.timestamp.after.max.ms around "
+                "the broker's clock)")
+
+    def stored_codec(self, producer_codec: str | None) -> str | None:
+        """The codec a batch compressed with ``producer_codec`` (``None``: not compressed) is
+        stored with: the producer's, none, or the topic's own, which Kafka recompresses to."""
+        if self.compression_type == "producer":
+            return producer_codec
+        return None if self.compression_type == "uncompressed" else self.compression_type
+
+
+def log_settings(overrides: Mapping[str, str]) -> LogSettings:
+    """The :class:`LogSettings` of a topic with these checked ``overrides``."""
+    def number(name: str) -> int:
+        return int(overrides.get(name, TOPIC_CONFIGS[name].default))
+
+    return LogSettings(
+        log_append_time=overrides.get("message.timestamp.type") == "LogAppendTime",
+        max_message_bytes=number("max.message.bytes"),
+        compression_type=overrides.get("compression.type", "producer"),
+        timestamp_before_max_ms=number("message.timestamp.before.max.ms"),
+        timestamp_after_max_ms=number("message.timestamp.after.max.ms"))
