@@ -57,6 +57,13 @@ class CountingBroker:
         self.threads.add(threading.current_thread().name)
         return self.broker.append(topic, partition, records, timeout=timeout)
 
+    def init_producer_id(self, producer_id=-1, producer_epoch=-1):
+        return self.broker.init_producer_id(producer_id, producer_epoch)
+
+    def append_idempotent(self, topic, partition, records, **numbering):
+        self.appends.append((topic, partition, len(records)))
+        return self.broker.append_idempotent(topic, partition, records, **numbering)
+
 
 class BlockingBroker(CountingBroker):
     """append() announces itself on ``entered`` and waits for ``release`` before appending."""
@@ -645,12 +652,14 @@ def test_only_a_record_too_large_by_itself_fails(broker):
 
 def test_an_idempotent_producer_renumbers_the_halves(broker):
     broker.create_topic("big", configs={"max.message.bytes": "400"})
-    with KafkaProducer(broker=broker, linger_ms=60000, enable_idempotence=True,
+    counting = CountingBroker(broker)
+    with KafkaProducer(broker=counting, linger_ms=60000, enable_idempotence=True,
                        acks="all") as producer:
         futures = [producer.send("big", bytes(100)) for _ in range(7)]
         producer.flush()
         assert [f.get(timeout=10).offset for f in futures] == list(range(7))
         following = producer.send("big", b"next")
         producer.flush()
-        assert following.get(timeout=10).offset == 7
+        assert following.get(timeout=10).offset == 7  # its sequence follows the halves'
+    assert [n for _, _, n in counting.appends] == [7, 4, 2, 2, 3, 1]
     assert broker.end_offsets([TopicPartition("big", 0)]) == {TopicPartition("big", 0): 8}
