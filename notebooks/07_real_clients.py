@@ -236,11 +236,77 @@ def intervals(events, end):
 plot_rebalance({"eager (range)": intervals(events, time.monotonic() - started)})
 
 # %% [markdown]
+# ## 5. A topic's configs, changed while it runs
+#
+# A Kafka topic is made with **configs** (`retention.ms`, `max.message.bytes`, ...), and an
+# admin client changes them while producers and consumers go on. Here confluent-kafka's
+# `AdminClient` tells the broker two things about `orders`: stamp every record with the
+# broker's own clock when it is appended (`message.timestamp.type=LogAppendTime`, where records
+# kept their producer's time until now), and refuse a batch larger than 1,000 bytes.
+
+# %%
+from confluent_kafka.admin import (
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    ConfigSource,
+)
+
+admin = AdminClient({"bootstrap.servers": listener.bootstrap_servers})
+orders = ConfigResource("topic", "orders", incremental_configs=[
+    ConfigEntry("message.timestamp.type", "LogAppendTime",
+                incremental_operation=AlterConfigOpType.SET),
+    ConfigEntry("max.message.bytes", "1000", incremental_operation=AlterConfigOpType.SET),
+])
+admin.incremental_alter_configs([orders])[orders].result(timeout=20)
+described = admin.describe_configs([ConfigResource("topic", "orders")])
+for resource, future in described.items():
+    for name in ("message.timestamp.type", "max.message.bytes", "retention.ms"):
+        entry = future.result(timeout=20)[name]
+        print(f"{name:24} {entry.value:15} {ConfigSource(entry.source).name}")
+
+reports = []
+producer = Producer({"bootstrap.servers": listener.bootstrap_servers})
+for value in (b"x" * 2000, b"a small order"):          # one batch each: flush() in between
+    producer.produce("orders", value, key=b"user-1", timestamp=1,
+                     on_delivery=lambda err, msg: reports.append((err, msg)))
+    producer.flush(10)
+for what, (err, msg) in zip(("large", "small"), reports):
+    print(f"the {what} order:", err.str() if err else f"at offset {msg.offset()} of "
+          f"partition {msg.partition()}")
+del producer, admin                                  # their connections close now
+
+# %% [markdown]
+# The large order never reached the log (`MSG_SIZE_TOO_LARGE`: the broker weighs each batch as
+# it arrives). The small one was sent with a create time of 1 ms after 1970, yet the log holds
+# the broker's time: a reader sees which clock a timestamp came from (`timestamp_type` 1 is
+# LogAppendTime).
+
+# %%
+_, delivered = reports[1]
+small = TopicPartition("orders", delivered.partition())
+reader = KafkaConsumer(bootstrap_servers=listener.bootstrap_servers)
+reader.assign([small])
+reader.seek(small, delivered.offset())
+fetched = []
+while not fetched:
+    fetched = reader.poll(timeout_ms=1000).get(small, [])
+record = fetched[0]
+print("value:", record.value, " timestamp:", record.timestamp,
+      " timestamp_type:", record.timestamp_type)
+reader.close()
+
+# %% [markdown]
 # ## Try it
 #
 # - Run `pcmodel broker --kafka 9092` in a terminal and point `kcat -b 127.0.0.1:9092 -L` at it.
 # - Set `fetch_max_wait_ms=1000` above: how does the fetch chart change?
-# - Produce with `"compression.type": "gzip"`: the broker decompresses each batch as it arrives.
+# - Produce with `"compression.type": "gzip"`: the broker decompresses each batch as it arrives;
+#   give the topic `compression.type=gzip` and `broker.log_stats("orders")` shows it stored
+#   compressed.
+# - Set `max.message.bytes` to 300 and send three small orders in one batch with pcmodel's own
+#   `KafkaProducer`: it splits the refused batch in halves, as the Java client does.
 # - Give both members `partition_assignment_strategy=[CooperativeStickyAssignor]`
 #   (`from kafka.coordinator.assignors.cooperative_sticky import CooperativeStickyAssignor`):
 #   does consumer-1 still drop everything while consumer-2 joins?
