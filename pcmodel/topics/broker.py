@@ -148,7 +148,9 @@ class Broker(
     """An in-process broker. See the module docstring for the client contract.
 
     ``clock`` (monotonic seconds) drives group liveness and retention age;
-    ``timestamp_clock`` (epoch milliseconds) stamps records that carry no timestamp.
+    ``timestamp_clock`` (epoch milliseconds) is the broker's wall clock: it stamps records that
+    carry no timestamp (and every record of a topic whose ``message.timestamp.type`` is
+    ``LogAppendTime``), and a topic's window of accepted create times is measured around it.
     ``auto_create_topics_enable`` and ``num_partitions`` are Kafka's broker settings of those
     names, with Kafka's defaults: a client that asks for a missing topic and allows it
     (``allow_auto_create_topics``, the clients' default) gets it created with
