@@ -223,16 +223,24 @@ def _group_ready(broker: Broker, group_id: str, consumers: int, partitions: int)
 
 
 class _DiscardingBroker:
-    """Takes appends and throws them away: the producer's cost alone."""
+    """Takes appends and throws them away: the producer's cost alone. It has what a
+    ``KafkaProducer`` asks of its broker: one partition per topic, metadata that never
+    changes, appends answered at offset 0."""
 
     def connect(self) -> _DiscardingBroker:
         return self
 
-    def partitions_for(self, topic: str) -> set[int]:
+    def partitions_for(self, topic: str, **options: object) -> set[int]:
         return {0}
 
+    def metadata_version(self) -> int:
+        return 0
+
+    def await_metadata_change(self, version: int, timeout: float) -> int:
+        return version
+
     def append(self, topic: str, partition: int, records: list, *, timeout: float | None = None):
-        return (0, 0, 0)
+        return (0, 0, -1)  # base offset, log start offset, log append time (none)
 
 
 def stage_rates(records: int) -> dict[str, Rates]:

@@ -180,3 +180,15 @@ def test_bare_condition_passes_wake_ups_on_like_the_variant():
         buf.put("release")  # lets the never-woken getter go
         second.join(10)
     assert not lost and got[-1] == "e"
+
+
+@pytest.mark.timeout(60)
+def test_the_topics_benchmark_times_each_stage_alone():
+    import runpy
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "topics_bench.py"
+    bench = runpy.run_path(str(path))  # the script's functions, its main() not run
+    rates = bench["stage_rates"](600)  # its stand-in broker must still be one a producer takes
+    assert set(rates) == {"send", "append", "poll"}
+    assert all(rate.wall > 0 and rate.cpu > 0 for rate in rates.values())
