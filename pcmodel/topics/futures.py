@@ -190,8 +190,9 @@ class FutureRecordMetadata:
         # acks=0 does not wait for an offset: kafka-python reports -1, and so do we.
         offset = -1 if batch.acks == 0 else batch.base_offset + self._relative_offset
         # On a LogAppendTime topic the broker's stamp is the record's timestamp, as the Java
-        # client and kafka-python both report.
-        timestamp = self._timestamp_ms if batch.log_append_time < 0 else batch.log_append_time
+        # client and kafka-python both report; with acks=0 no answer brings it.
+        stamped = batch.acks != 0 and batch.log_append_time >= 0
+        timestamp = batch.log_append_time if stamped else self._timestamp_ms
         return RecordMetadata(
             batch.tp.topic,
             batch.tp.partition,

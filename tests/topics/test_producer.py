@@ -308,6 +308,17 @@ def test_acks_zero_reports_offset_minus_one(broker):
     assert len(read_all(broker, "t")[0]) == 1
 
 
+def test_acks_zero_hears_no_log_append_time_either(broker):
+    broker.create_topic("stamped", configs={"message.timestamp.type": "LogAppendTime"})
+    with KafkaProducer(broker=broker, acks=0) as producer:
+        sent = producer.send("stamped", b"x", timestamp_ms=5).get(timeout=10)
+    with KafkaProducer(broker=broker, acks=1) as producer:
+        answered = producer.send("stamped", b"y", timestamp_ms=5).get(timeout=10)
+    stored = read_all(broker, "stamped")[0]
+    assert (sent.offset, sent.timestamp) == (-1, 5)  # no answer: its own create time
+    assert answered.timestamp == stored[1].timestamp > 5 and stored[0].timestamp > 5
+
+
 # --- batching, flush, close -------------------------------------------------------------------
 
 
