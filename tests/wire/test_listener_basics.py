@@ -116,3 +116,41 @@ def test_confluent_admin_sees_the_topics(broker, listener):
     assert sorted(metadata.topics) == ["orders"]
     assert len(metadata.topics["orders"].partitions) == 2
     assert list(metadata.brokers) == [listener.node_id]
+
+
+def test_metadata_names_no_leader_that_it_does_not_list_as_a_broker(broker):
+    """The controller may fence a broker between the handler's reading of the partitions and
+    of the brokers: the partition it led is then answered as Kafka answers one whose leader is
+    not alive (a client given a leader without an address cannot send to it)."""
+    from pcmodel.topics.structs import PartitionReplicas
+    from pcmodel.wire.api import RequestContext
+    from pcmodel.wire.handlers import load_handlers
+    from pcmodel.wire.view import BrokerAddress
+
+    class FencedMeanwhile:  # broker 1 led partition 0 when read, and is gone from the brokers
+        cluster_id = "c"
+
+        def brokers(self):
+            return [BrokerAddress(0, "127.0.0.1", 9092), BrokerAddress(2, "127.0.0.1", 9094)]
+
+        def controller_id(self):
+            return 0
+
+        def partitions(self, topic, count):
+            return [PartitionReplicas(0, 1, 4, (0, 1, 2), (0, 1, 2), ()),
+                    PartitionReplicas(1, 2, 3, (2, 0, 1), (2, 0), (1,))]
+
+    broker.create_topic("t", 2)
+    handlers = load_handlers()
+    handler = handlers[MetadataRequest.API_KEY]
+    context = RequestContext(
+        broker=broker, api_key=MetadataRequest.API_KEY, api_version=9, correlation_id=1,
+        client_id=None, node_id=0, host="127.0.0.1", port=9092, handlers=handlers,
+        response_class=handler.response_class, view=FencedMeanwhile())
+    response = handler.handle(context, MetadataRequest[9](
+        topics=[MetadataRequest.MetadataRequestTopic(name="t")], allow_auto_topic_creation=False,
+        include_cluster_authorized_operations=False, include_topic_authorized_operations=False))
+    partitions = response.topics[0].partitions
+    assert [(p.partition_index, p.error_code, p.leader_id) for p in partitions] == [
+        (0, 5, -1), (1, 0, 2)]  # 5: LEADER_NOT_AVAILABLE
+    assert [b.node_id for b in response.brokers] == [0, 2]

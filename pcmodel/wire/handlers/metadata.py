@@ -3,9 +3,12 @@
 Both answer from the listener's :class:`~pcmodel.wire.view.ClusterView`. A lone broker is the
 only broker and leader, sole replica and sole in-sync replica of every partition (epoch 0); a
 broker of a replicated cluster lists the live brokers and, per partition, the leader, leader
-epoch, replicas, ISR and offline replicas the controller decided. A requested topic that does
-not exist is created when the client allows it and the broker's ``auto_create_topics_enable`` is
-on (Kafka's defaults), else answered UNKNOWN_TOPIC_OR_PARTITION; FindCoordinator names the
+epoch, replicas, ISR and offline replicas the controller decided; a partition whose leader is
+not among the brokers listed (it has none, or the controller fenced it meanwhile) is answered
+LEADER_NOT_AVAILABLE with leader -1, as Kafka answers one whose leader is not alive. A
+requested topic that does not exist is created when the client allows it and the broker's
+``auto_create_topics_enable`` is on (Kafka's defaults), else answered
+UNKNOWN_TOPIC_OR_PARTITION; FindCoordinator names the
 group's coordinator (COORDINATOR_NOT_AVAILABLE while there is none). Topics are named, never
 identified by topic id (ids arrived with versions this listener does not serve for Fetch), so
 ``topic_id`` is the zero UUID, Kafka's "no id". Internal topics (``__consumer_offsets``) are
@@ -37,14 +40,18 @@ Topic = MetadataResponse.MetadataResponseTopic
 Partition = Topic.MetadataResponsePartition
 
 
-def _topic(ctx: RequestContext, name: str, partitions: int | None, code: int = 0) -> Any:
+def _topic(ctx: RequestContext, name: str, partitions: int | None, listed: set[int],
+           code: int = 0) -> Any:
+    """One topic's entry; a partition whose leader is not among the ``listed`` brokers is
+    answered LEADER_NOT_AVAILABLE with leader -1, as Kafka answers a partition without a leader
+    or whose leader is not alive: a client must never learn of a leader it has no address for
+    (the controller may fence a broker between reading the partitions and the brokers)."""
     return Topic(
         error_code=code, name=name, is_internal=name.startswith("__"),
         partitions=[
-            # A partition without a leader (all its in-sync replicas down) is listed with
-            # LEADER_NOT_AVAILABLE and leader -1, as Kafka lists it.
-            Partition(error_code=_LEADER_NOT_AVAILABLE if p.leader < 0 else 0,
-                      partition_index=p.partition, leader_id=p.leader,
+            Partition(error_code=0 if p.leader in listed else _LEADER_NOT_AVAILABLE,
+                      partition_index=p.partition,
+                      leader_id=p.leader if p.leader in listed else -1,
                       leader_epoch=p.leader_epoch, replica_nodes=list(p.replicas),
                       isr_nodes=list(p.isr), offline_replicas=list(p.offline))
             for p in (ctx.view.partitions(name, partitions) if partitions else ())
@@ -64,9 +71,15 @@ def _all_topics(ctx: RequestContext) -> dict[str, int]:
 def handle_metadata(ctx: RequestContext, request: Any) -> Any:
     """List the live brokers, and every requested topic (all of them for ``topics=None``)."""
     existing = _all_topics(ctx)
+    brokers = [
+        MetadataResponse.MetadataResponseBroker(node_id=b.node_id, host=b.host, port=b.port,
+                                                rack=None)
+        for b in ctx.view.brokers()
+    ]
+    listed = {b.node_id for b in brokers}
     wanted = request.topics
     if wanted is None or (ctx.api_version == 0 and not wanted):
-        topics = [_topic(ctx, name, count) for name, count in existing.items()]
+        topics = [_topic(ctx, name, count, listed) for name, count in existing.items()]
     else:
         # Before v4 a client could not refuse auto-creation: Kafka created the topic then.
         allow_create = ctx.api_version < 4 or request.allow_auto_topic_creation
@@ -77,14 +90,9 @@ def handle_metadata(ctx: RequestContext, request: Any) -> Any:
                 count = existing.get(name) or len(
                     ctx.broker.partitions_for(name, auto_create=allow_create))
             except Exception as exc:  # unknown (auto-creation off or refused), illegal name
-                topics.append(_topic(ctx, name, None, error_code(exc)))
+                topics.append(_topic(ctx, name, None, listed, error_code(exc)))
             else:
-                topics.append(_topic(ctx, name, count))
-    brokers = [
-        MetadataResponse.MetadataResponseBroker(node_id=b.node_id, host=b.host, port=b.port,
-                                                rack=None)
-        for b in ctx.view.brokers()
-    ]
+                topics.append(_topic(ctx, name, count, listed))
     return ctx.response(
         throttle_time_ms=0, brokers=brokers, cluster_id=ctx.view.cluster_id,
         controller_id=ctx.view.controller_id(), topics=topics,
