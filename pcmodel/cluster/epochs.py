@@ -96,10 +96,11 @@ class LeaderEpochCache:
     def truncate_from_start(self, start_offset: int) -> None:
         """The log now starts at ``start_offset``: forget the epochs that wrote only records
         below it; the epoch that wrote the record there now starts there."""
+        if not self._entries or self._entries[0].start_offset >= start_offset:
+            return  # the history starts there already (asked at every fetch: mostly this)
         below = [entry for entry in self._entries if entry.start_offset <= start_offset]
-        if below:
-            del self._entries[:len(below)]
-            self._entries.insert(0, EpochEntry(below[-1].epoch, start_offset))
+        del self._entries[:len(below)]
+        self._entries.insert(0, EpochEntry(below[-1].epoch, start_offset))
 
     def copy_from(self, leader_entries: tuple[EpochEntry, ...], upto: int) -> None:
         """Adopt the leader's epochs for records copied below offset ``upto``."""

@@ -196,8 +196,8 @@ class DurableReplica(Replica):
             self._write(("start", self.offsets[0]))
         return moved
 
-    def trim_epochs(self) -> None:
-        super().trim_epochs()
+    def trim_epochs(self, start: int | None = None) -> None:
+        super().trim_epochs(start)
         self._write_epochs()
 
     def _set_hw(self, offset: int) -> None:

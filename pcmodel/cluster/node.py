@@ -228,8 +228,8 @@ class ClusterNode:
         follower's epoch is older), ``UnknownLeaderEpochError`` (newer: this leader is behind).
         """
         replica = self._leader_replica(tp, leader_epoch)
-        replica.trim_epochs()
         start, leo, _ = replica.offsets
+        replica.trim_epochs(start)
         if not start <= fetch_offset <= leo:
             return ReplicaFetchResponse((), replica.high_watermark, start, (),
                                         FetchError.OFFSET_OUT_OF_RANGE)

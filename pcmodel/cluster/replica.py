@@ -220,11 +220,12 @@ class Replica:
             self.trim_epochs()
         return moved
 
-    def trim_epochs(self) -> None:
-        """Drop the epochs whose records all left from the start of the local log, as Kafka
-        truncates its epoch cache from the start. DeleteRecords does it at once; retention,
-        which the local log applies by itself, before the cache answers anyone."""
-        self.epochs.truncate_from_start(self.offsets[0])
+    def trim_epochs(self, start: int | None = None) -> None:
+        """Drop the epochs whose records all left from the start of the local log (``start``,
+        when the caller has just read it), as Kafka truncates its epoch cache from the start.
+        DeleteRecords does it at once; retention, which the local log applies by itself,
+        before the cache answers anyone."""
+        self.epochs.truncate_from_start(self.offsets[0] if start is None else start)
 
     def restart_at(self, offset: int) -> None:
         """Empty the local log and continue at the leader's log start (retention moved it)."""

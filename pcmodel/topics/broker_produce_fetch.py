@@ -18,7 +18,6 @@ from __future__ import annotations
 import enum
 import time
 from collections.abc import Mapping, Sequence
-from operator import itemgetter
 from typing import NamedTuple
 
 from pcmodel.topics.broker_checks import _check_int, _check_timeout
@@ -43,8 +42,6 @@ from pcmodel.topics.log_records import (
 from pcmodel.topics.structs import TopicPartition, validate_topic_partition
 
 __all__ = ["AppendResult", "FetchError", "FetchResult", "ProduceFetchMixin"]
-
-_TIMESTAMP = itemgetter(3)  # of a checked record (key, value, headers, timestamp)
 
 
 class FetchError(str, enum.Enum):
@@ -131,7 +128,7 @@ class ProduceFetchMixin:
             self._check_open()
             log = self._log(tp)
             settings = log.settings
-        refused = settings.timestamp_error(list(map(_TIMESTAMP, batch)), self._timestamp_clock())
+        refused = settings.timestamp_error(batch, self._timestamp_clock())
         if refused is not None:
             raise InvalidTimestampError(refused)
         limit = settings.max_message_bytes

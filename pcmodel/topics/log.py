@@ -123,7 +123,7 @@ class PartitionLog:
         settings: LogSettings | None = None,
     ) -> None:
         self.policy = RetentionPolicy(policy)
-        # The topic's configs that act at an append: the timestamps it keeps, the largest batch.
+        # The topic's configs that act at an append: timestamps, the largest batch, the codec.
         self.settings = settings or LogSettings()
         self.retention_records = retention_records
         self.retention_ms = retention_ms

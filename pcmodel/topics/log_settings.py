@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from functools import partial
-from operator import is_not
+from operator import is_not, itemgetter
 from typing import NamedTuple
 
 from pcmodel.topics.topic_configs import TOPIC_CONFIGS
@@ -24,6 +24,7 @@ from pcmodel.topics.topic_configs import TOPIC_CONFIGS
 __all__ = ["LogSettings", "log_settings"]
 
 _GIVEN = partial(is_not, None)  # a create time given, not None
+_TIMESTAMP = itemgetter(3)  # of a checked record (key, value, headers, timestamp)
 _LONG_MAX = 2**63 - 1  # Kafka's Long.MAX_VALUE: no bound
 
 
@@ -49,10 +50,11 @@ class LogSettings(NamedTuple):
     timestamp_before_max_ms: int = _default("message.timestamp.before.max.ms")
     timestamp_after_max_ms: int = _default("message.timestamp.after.max.ms")
 
-    def timestamp_error(self, timestamps: Sequence[int | None], now_ms: int) -> str | None:
-        """Why a batch with these create times (``None``: none given) is refused at ``now_ms``
-        on the broker's clock, as Kafka's log validator says it; ``None`` if it is not. A topic
-        that stamps append times takes any."""
+    def timestamp_error(self, records: Sequence[tuple], now_ms: int) -> str | None:
+        """Why a batch of ``records`` (checked ``(key, value, headers, timestamp)``, a timestamp
+        of ``None`` for none given) is refused at ``now_ms`` on the broker's clock, as Kafka's
+        log validator says it; ``None`` if it is not. A topic that stamps append times takes
+        any create time."""
         if self.log_append_time:
             return None
         earliest = now_ms - self.timestamp_before_max_ms
@@ -60,11 +62,11 @@ class LogSettings(NamedTuple):
         # Every append asks, so the common case runs without a Python loop: a time after the
         # window is found by max() (skipping None and 0, which cannot be late), and by default
         # any time before it is taken.
-        if max(filter(None, timestamps), default=latest) <= latest and (
+        if max(filter(None, map(_TIMESTAMP, records)), default=latest) <= latest and (
                 self.timestamp_before_max_ms >= _LONG_MAX
-                or min(filter(_GIVEN, timestamps), default=earliest) >= earliest):
+                or min(filter(_GIVEN, map(_TIMESTAMP, records)), default=earliest) >= earliest):
             return None
-        index, timestamp = next((i, ts) for i, ts in enumerate(timestamps)
+        index, timestamp = next((i, ts) for i, ts in enumerate(map(_TIMESTAMP, records))
                                 if ts is not None and not earliest <= ts <= latest)
         return (f"Timestamp {timestamp} of the record at index {index} of the batch is out of "
                 f"range. The timestamp should be within [{earliest}, {latest}] (the topic's "
