@@ -38,6 +38,7 @@ from typing import Any, TextIO
 from pcmodel.errors import UsageError
 from pcmodel.stop_signals import stop_arrived, stop_signals
 from pcmodel.topics.config_resources import AlterConfigOp
+from pcmodel.topics.group_offsets import DEFAULT_OFFSETS_RETENTION_MINUTES
 
 __all__ = ["ClusterShell", "register", "run_cluster"]
 
@@ -84,6 +85,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--group-initial-rebalance-delay-ms", type=int, default=300, metavar="MS",
         help="Kafka's group.initial.rebalance.delay.ms (default 300, what Kafka clients want)",
+    )
+    parser.add_argument(
+        "--offsets-retention-minutes", type=int, default=DEFAULT_OFFSETS_RETENTION_MINUTES,
+        metavar="MIN",
+        help="Kafka's offsets.retention.minutes: a group's committed offsets expire this long "
+        "after it became empty (default 10080, a week)",
     )
     parser.set_defaults(func=run_cluster)
 
@@ -195,8 +202,9 @@ def run_cluster(args: argparse.Namespace) -> int:
     """Serve a cluster until SIGINT or SIGTERM, running typed commands; return the status."""
     if not 1 <= args.brokers <= 32:
         raise UsageError(f"--brokers must be 1..32, got {args.brokers}")
-    for option in ("broker_session_timeout_ms", "group_initial_rebalance_delay_ms"):
-        if getattr(args, option) < (1 if option.startswith("broker") else 0):
+    for option in ("broker_session_timeout_ms", "group_initial_rebalance_delay_ms",
+                   "offsets_retention_minutes"):
+        if getattr(args, option) < (0 if option.startswith("group") else 1):
             raise UsageError(f"--{option.replace('_', '-')} is out of range: "
                              f"{getattr(args, option)}")
     host, ports = _ports(args.kafka, args.brokers)
@@ -204,7 +212,8 @@ def run_cluster(args: argparse.Namespace) -> int:
 
     cluster = Cluster(args.brokers, mode="processes" if args.processes else "threads",
                       broker_session_timeout_ms=args.broker_session_timeout_ms,
-                      group_initial_rebalance_delay_ms=args.group_initial_rebalance_delay_ms)
+                      group_initial_rebalance_delay_ms=args.group_initial_rebalance_delay_ms,
+                      offsets_retention_minutes=args.offsets_retention_minutes)
     try:
         try:
             listeners = cluster.serve_kafka(host, ports)

@@ -8,7 +8,8 @@ are checked there (member, generation) and then written to the offsets topic wit
 completes a generation and when the group becomes empty, so a broker that becomes coordinator
 loads it and the members carry on. A call that finds no coordinator, or one that dies under
 it, waits for the next one, as Kafka clients rediscover their coordinator after
-NOT_COORDINATOR.
+NOT_COORDINATOR. Group and offsets requests also run the offsets-retention check when it is
+due (:meth:`OffsetsTopic.expire_if_due <pcmodel.cluster.offsets.OffsetsTopic.expire_if_due>`).
 
 :class:`GroupRequestsMixin` is one part of ``ClusterConnection``, which provides
 ``_cluster``, ``_offsets``, ``metadata_version()`` and ``end_offsets()``.
@@ -22,7 +23,9 @@ from typing import Any
 
 from pcmodel.cluster.offsets import OFFSETS_TOPIC
 from pcmodel.topics.broker import HeartbeatResult, HeartbeatStatus, JoinResult
+from pcmodel.topics.broker_checks import _check_int
 from pcmodel.topics.errors import (
+    IllegalArgumentError,
     KafkaConnectionError,
     KafkaError,
     KafkaTimeoutError,
@@ -86,19 +89,24 @@ class GroupRequestsMixin:
         self._store_group_metadata(group_id)
 
     def commit_offsets(self, group_id: str, generation: int, member_id: str,
-                       offsets: Mapping[TopicPartition, OffsetAndMetadata | int]) -> None:
+                       offsets: Mapping[TopicPartition, OffsetAndMetadata | int], *,
+                       retention_time_ms: int = -1) -> None:
         """Check the member's generation at the coordinator, then write the offsets to the
-        replicated offsets topic with ``acks="all"`` and wait for them to be committed."""
+        replicated offsets topic with ``acks="all"`` and wait for them to be committed.
+        ``retention_time_ms`` as :meth:`Broker.commit_offsets
+        <pcmodel.topics.broker_offsets.CommittedOffsetsMixin.commit_offsets>`."""
         # The coordinator checks the member and generation (fencing) and the partitions.
         self._at_coordinator(group_id, _COORDINATOR_WAIT, "commit_offsets", generation,
-                             member_id, offsets)
+                             member_id, offsets, retention_time_ms=retention_time_ms)
         stored = {TopicPartition._make(tp): v for tp, v in offsets.items()}
-        self._offsets.commit(group_id, stored, timeout=10.0).get(timeout=15.0)
+        self._offsets.commit(group_id, stored, timeout=10.0,
+                             retention_time_ms=retention_time_ms).get(timeout=15.0)
 
     def committed(self, group_id: str, partitions: Iterable[TopicPartition]
                   ) -> dict[TopicPartition, OffsetAndMetadata | None]:
         """The group's committed offsets, from the replicated offsets topic."""
         tps = [TopicPartition._make(tp) for tp in partitions]
+        self._offsets.expire_if_due()
         deadline = time.monotonic() + 10.0
         while True:
             try:
@@ -157,6 +165,16 @@ class GroupRequestsMixin:
         """Every group a live broker coordinates."""
         return list(self._coordinated_states(None))
 
+    def expire_offsets(self, now_ms: int | None = None) -> dict[str, Any]:
+        """Run the offsets-retention check at every coordinator now, as at ``now_ms`` (epoch
+        ms; default: the wall clock), and remove what expired from the offsets topic; return,
+        per group, what went (:class:`~pcmodel.topics.group_answers.ExpiredOffsets`). Waits
+        for the tombstones. See :meth:`OffsetsTopic.expire
+        <pcmodel.cluster.offsets.OffsetsTopic.expire>`."""
+        if now_ms is not None:
+            _check_int("now_ms", now_ms, 0, IllegalArgumentError)
+        return self._offsets.expire(now_ms)
+
     # --- internals ----------------------------------------------------------------------------
 
     def _coordinated_states(self, node_id: int | None) -> dict[str, Any]:
@@ -164,6 +182,7 @@ class GroupRequestsMixin:
         ``node_id`` only) coordinates now. A broker that coordinated a group before keeps its
         copy of it, which may be stale, so only the coordinator's counts."""
         self._offsets.load_all()
+        self._offsets.expire_if_due()
         states: dict[str, Any] = {}
         for node in self._cluster.nodes:
             if node.alive and node_id in (None, node.node_id):
@@ -214,6 +233,7 @@ class GroupRequestsMixin:
             future.get(timeout=15.0)
 
     def _coordinator_broker(self, group_id: str, timeout: float | None) -> Any:
+        self._offsets.expire_if_due()  # every group request may be the one that runs it
         deadline = time.monotonic() + (30.0 if timeout is None else timeout)
         p = self._offsets.partition_for(group_id)
         while True:

@@ -61,6 +61,10 @@ from pcmodel.topics.errors import (
     KafkaConnectionError,
     KafkaError,
 )
+from pcmodel.topics.group_offsets import (
+    DEFAULT_OFFSETS_RETENTION_MINUTES,
+    DEFAULT_RETENTION_CHECK_INTERVAL_MS,
+)
 from pcmodel.topics.log import LogRecord
 from pcmodel.topics.structs import TopicPartition
 from pcmodel.topics.topic_configs import check_topic_configs, topic_options
@@ -81,6 +85,10 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, Driving):
     :meth:`advance` moves virtual time by default). ``group_initial_rebalance_delay_ms`` is
     every broker's Kafka ``group.initial.rebalance.delay.ms`` (see
     :class:`~pcmodel.topics.broker.Broker`; Kafka clients want a few hundred ms).
+    ``offsets_retention_minutes`` and ``offsets_retention_check_interval_ms`` are Kafka's
+    ``offsets.retention.minutes`` and ``offsets.retention.check.interval.ms``, with Kafka's
+    defaults: committed offsets expire at their coordinator, which removes them from the
+    offsets topic too (:mod:`pcmodel.cluster.offsets`).
     """
 
     def __new__(cls, *args: Any, mode: str = "threads", **kwargs: Any) -> Cluster:
@@ -100,6 +108,8 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, Driving):
         tick_ms: int = 50,
         default_replication_factor: int | None = None,
         group_initial_rebalance_delay_ms: int = 0,
+        offsets_retention_minutes: int = DEFAULT_OFFSETS_RETENTION_MINUTES,
+        offsets_retention_check_interval_ms: int = DEFAULT_RETENTION_CHECK_INTERVAL_MS,
     ) -> None:
         if isinstance(brokers, bool) or not isinstance(brokers, int) or brokers < 1:
             raise IllegalArgumentError(f"brokers must be an int >= 1, got {brokers!r}")
@@ -107,7 +117,10 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, Driving):
             raise IllegalArgumentError(f"mode must be one of {_MODES}, got {mode!r}")
         for name, value in (("replica_lag_time_max_ms", replica_lag_time_max_ms),
                             ("broker_session_timeout_ms", broker_session_timeout_ms),
-                            ("tick_ms", tick_ms)):
+                            ("tick_ms", tick_ms),
+                            ("offsets_retention_minutes", offsets_retention_minutes),
+                            ("offsets_retention_check_interval_ms",
+                             offsets_retention_check_interval_ms)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise IllegalArgumentError(f"{name} must be an int >= 1, got {value!r}")
         self.mode = mode
@@ -121,6 +134,8 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, Driving):
         self.controller = Controller(range(brokers), broker_session_timeout_ms / 1000)
         self.replica_lag_time_max = replica_lag_time_max_ms / 1000
         self.group_initial_rebalance_delay_ms = group_initial_rebalance_delay_ms
+        self.offsets_retention_minutes = offsets_retention_minutes
+        self.offsets_retention_check_interval_ms = offsets_retention_check_interval_ms
         self.nodes: list[Any] = []
         #: Brokers cut off from replication traffic; the subset also cut off from the controller.
         self._isolated: set[int] = set()
@@ -143,7 +158,8 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, Driving):
         self.nodes = [
             ClusterNode(b, clock=self.clock, alter_isr=self._alter_isr,
                         replica_lag_time_max=self.replica_lag_time_max,
-                        group_initial_rebalance_delay_ms=self.group_initial_rebalance_delay_ms)
+                        group_initial_rebalance_delay_ms=self.group_initial_rebalance_delay_ms,
+                        offsets_retention_minutes=self.offsets_retention_minutes)
             for b in range(brokers)
         ]
         with self._lock:

@@ -41,6 +41,7 @@ from pcmodel.cluster.node import ClusterNode
 from pcmodel.cluster.purgatory import ProduceFuture
 from pcmodel.topics.client import BrokerHandle, RemoteBroker
 from pcmodel.topics.errors import KafkaConnectionError, KafkaError
+from pcmodel.topics.group_offsets import DEFAULT_OFFSETS_RETENTION_MINUTES
 from pcmodel.topics.server import portable_exception
 from pcmodel.topics.structs import TopicPartition
 
@@ -67,6 +68,7 @@ class HostSpec(NamedTuple):
     isolated: frozenset[int]
     slowness: float
     group_initial_rebalance_delay_ms: int = 0
+    offsets_retention_minutes: int = DEFAULT_OFFSETS_RETENTION_MINUTES
 
 
 class _ReportedFuture(ProduceFuture):
@@ -103,6 +105,7 @@ class NodeHost:
                                 replica_lag_time_max=spec.replica_lag_time_max,
                                 group_initial_rebalance_delay_ms=spec
                                 .group_initial_rebalance_delay_ms,
+                                offsets_retention_minutes=spec.offsets_retention_minutes,
                                 replica_factory=durable_replicas(spec.directory))
         self.node.slowness = spec.slowness
         self.isolated = set(spec.isolated)

@@ -33,7 +33,7 @@ NODE_METHODS = ("produce", "completions", "fetch", "offsets", "log", "add_replic
 class NodeServer(BrokerServer):
     """pcmodel's broker server, answering :data:`NODE_METHODS` from the host as well."""
     served_methods = (*BrokerServer.served_methods, "group_metadata", "load_group",
-                      "load_offsets")
+                      "load_offsets", "expire_offsets")
 
     def __init__(self, host: NodeHost, authkey: bytes) -> None:
         super().__init__(host.node.broker, authkey=authkey)

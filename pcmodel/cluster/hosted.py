@@ -277,7 +277,7 @@ class HostedBroker:
 
 
 _DOOR_METHODS = frozenset(CLIENT_METHODS) | {"replica_offsets", "group_metadata", "load_group",
-                                              "load_offsets"}
+                                              "load_offsets", "expire_offsets"}
 
 
 class ControllerServer(BrokerServer):

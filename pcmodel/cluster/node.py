@@ -35,6 +35,7 @@ from pcmodel.topics.broker import Broker, FetchError, FetchResult
 from pcmodel.topics.broker_topics import delete_records_target
 from pcmodel.topics.config_resources import AlterConfigOp
 from pcmodel.topics.errors import KafkaConnectionError, UnknownTopicOrPartitionError
+from pcmodel.topics.group_offsets import DEFAULT_OFFSETS_RETENTION_MINUTES
 from pcmodel.topics.log import LogRecord
 from pcmodel.topics.structs import TopicPartition
 
@@ -68,11 +69,16 @@ class ClusterNode:
         replica_lag_time_max: float,
         max_fetch_records: int = 500,
         group_initial_rebalance_delay_ms: int = 0,
+        offsets_retention_minutes: int = DEFAULT_OFFSETS_RETENTION_MINUTES,
         replica_factory: Callable[..., Replica] = Replica,
     ) -> None:
         self.node_id = node_id
+        # The cluster runs the offsets-retention check (it tombstones what expires in the
+        # offsets topic): the broker never runs it by itself.
         self.broker = Broker(clock=clock,
-                             group_initial_rebalance_delay_ms=group_initial_rebalance_delay_ms)
+                             group_initial_rebalance_delay_ms=group_initial_rebalance_delay_ms,
+                             offsets_retention_minutes=offsets_retention_minutes,
+                             offsets_retention_check_interval_ms=None)
         #: Builds each hosted replica: ``replica_factory(node_id, broker, tp, config)`` (a broker
         #: process passes one whose replicas keep their log in a file).
         self.replica_factory = replica_factory

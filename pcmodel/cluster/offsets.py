@@ -2,7 +2,8 @@
 ``__consumer_offsets``.
 
 A commit is a record ``key = group/topic/partition``, ``value = {"offset": ..., "metadata":
-...}`` (JSON) produced with ``acks="all"`` to the group's partition of the offsets topic.
+..., "commit_timestamp": ...}`` (JSON) produced with ``acks="all"`` to the group's partition of
+the offsets topic.
 Because the topic is replicated like any other, committed offsets survive the loss of any one
 broker, and the *group coordinator* is simply the leader of that partition: when the leader
 moves, the coordinator moves with it.
@@ -22,6 +23,16 @@ is acknowledged (replicated to the ISR), and a broker that becomes coordinator l
 from its replica of the partition, reading to the *log end* — a new leader's high watermark
 may still lag the old leader's for a moment, but everything in its log will be committed.
 
+Committed offsets expire (:mod:`pcmodel.topics.group_offsets`). Every
+``offsets_retention_check_interval_ms`` the cluster has each coordinator run the retention
+check (:meth:`OffsetsTopic.expire`, at the first group or offsets request once the interval has
+passed: nothing can see the groups in between) and tombstones what it removed: the expired
+offsets, and the metadata of a group it deleted. Each commit record carries its commit time
+and each group metadata record the time the group entered its state, so a new coordinator
+expires the same offsets at the same moment. If a tombstone cannot be written (the
+coordinator failed), the coordinator's cache is dropped: the next request loads the offsets
+again from the log, and the next check expires them again.
+
 Prior art: Kafka ``GroupMetadataManager`` (offset commit records, ``partitionFor(groupId)``,
 ``offsets.topic.replication.factor`` 3 and commits with ``acks=all``).
 """
@@ -37,6 +48,8 @@ from pcmodel.cluster.cluster import Cluster
 from pcmodel.cluster.errors import LeaderNotAvailableError
 from pcmodel.cluster.purgatory import ProduceFuture
 from pcmodel.topics.errors import KafkaError
+from pcmodel.topics.group_answers import ExpiredOffsets
+from pcmodel.topics.log_records import wall_clock_ms
 from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition
 
 __all__ = ["OFFSETS_TOPIC", "OffsetsTopic"]
@@ -53,16 +66,29 @@ def _group_key(group: str) -> bytes:
     return group.encode()
 
 
-def _encode_offset(offset: OffsetAndMetadata | int) -> bytes:
-    """A commit record's value: the offset and the metadata committed with it."""
+def _encode_offset(offset: OffsetAndMetadata | int, commit_ms: int,
+                   expire_ms: int | None) -> bytes:
+    """A commit record's value: the offset, the metadata committed with it, when, and when it
+    expires if it was committed with a retention of its own (Kafka's ``expire_timestamp``)."""
     if not isinstance(offset, OffsetAndMetadata):
         offset = OffsetAndMetadata(offset)
-    return json.dumps({"offset": offset.offset, "metadata": offset.metadata}).encode()
+    fields = {"offset": offset.offset, "metadata": offset.metadata,
+              "commit_timestamp": commit_ms}
+    if expire_ms is not None:
+        fields["expire_timestamp"] = expire_ms
+    return json.dumps(fields).encode()
 
 
 def _decode_offset(value: bytes) -> OffsetAndMetadata:
     fields = json.loads(value)
     return OffsetAndMetadata(fields["offset"], fields["metadata"])
+
+
+def _commit_times(value: bytes) -> tuple[int | None, int | None]:
+    """When a commit record's offset was committed and when it expires (epoch ms); None for
+    what the record does not say."""
+    fields = json.loads(value)
+    return fields.get("commit_timestamp"), fields.get("expire_timestamp")
 
 
 def _offset_key_parts(key: bytes) -> tuple[str, TopicPartition] | None:
@@ -78,7 +104,8 @@ class OffsetsTopic:
     ``partitions`` and ``replication_factor`` are Kafka's ``offsets.topic.num.partitions`` and
     ``offsets.topic.replication.factor``; commits need ``min_insync_replicas`` in-sync replicas
     (two by default when there are at least two replicas, so a commit survives one failure).
-    Thread-safe: every client connection of the cluster shares it.
+    The retention check runs every ``cluster.offsets_retention_check_interval_ms`` (see
+    :meth:`expire_if_due`). Thread-safe: every client connection of the cluster shares it.
     """
 
     def __init__(self, cluster: Cluster, *, partitions: int = 1,
@@ -96,6 +123,9 @@ class OffsetsTopic:
         #: (coordinator broker, offsets partition) -> (leader epoch it loaded at, key -> value)
         self._caches: dict[tuple[int, int], tuple[int, dict[bytes, bytes]]] = {}
         self._pending: list[tuple[ProduceFuture, dict[bytes, bytes | None]]] = []
+        #: When the retention check last ran (epoch ms); one caller at a time runs it.
+        self._retention_checked_ms = wall_clock_ms()
+        self._retention_lock = threading.Lock()
 
     def partition_for(self, group: str) -> int:
         """The offsets partition of ``group`` (a stable hash of its id)."""
@@ -106,14 +136,18 @@ class OffsetsTopic:
         return self.cluster.leader(OFFSETS_TOPIC, self.partition_for(group))
 
     def commit(self, group: str, offsets: Mapping[TopicPartition, OffsetAndMetadata | int],
-               timeout: float = 30.0) -> ProduceFuture:
+               timeout: float = 30.0, *, retention_time_ms: int = -1) -> ProduceFuture:
         """Store ``offsets`` (the next offset to read, and its metadata, per partition), all
-        in one batch.
+        in one batch, dated now; with a ``retention_time_ms`` other than -1, each expires that
+        long after.
 
         Answered once every in-sync replica has the batch; errors as ``Cluster.produce``
         with ``acks="all"`` (a retriable error means: refresh and commit again).
         """
-        records = [(_key(group, tp), _encode_offset(offset)) for tp, offset in offsets.items()]
+        now_ms = wall_clock_ms()
+        expire_ms = None if retention_time_ms == -1 else now_ms + retention_time_ms
+        records = [(_key(group, tp), _encode_offset(offset, now_ms, expire_ms))
+                   for tp, offset in offsets.items()]
         return self._write(self.partition_for(group), records, timeout)
 
     def store_group(self, group: str, record: bytes | None, timeout: float = 30.0
@@ -207,6 +241,68 @@ class OffsetsTopic:
                 continue  # the coordinator failed meanwhile: those offsets stay
         return removed
 
+    # --- offsets retention -------------------------------------------------------------------
+
+    def expire_if_due(self) -> None:
+        """Run :meth:`expire` if ``offsets_retention_check_interval_ms`` has passed since the
+        last check; return at once otherwise, or while another caller runs it."""
+        interval = self.cluster.offsets_retention_check_interval_ms
+        if wall_clock_ms() - self._retention_checked_ms < interval:
+            return
+        if not self._retention_lock.acquire(blocking=False):
+            return
+        try:
+            if wall_clock_ms() - self._retention_checked_ms >= interval:
+                self.expire()
+        finally:
+            self._retention_lock.release()
+
+    def expire(self, now_ms: int | None = None, timeout: float = 30.0
+               ) -> dict[str, ExpiredOffsets]:
+        """Have every coordinator run the offsets-retention check now, as at ``now_ms`` (epoch
+        ms; default: the wall clock), and tombstone what it removed; return, per group, what
+        went. Waits for the tombstones. A coordinator that fails meanwhile keeps its groups'
+        offsets in the log: its successor loads them, and the next check expires them again.
+        """
+        self._retention_checked_ms = wall_clock_ms()
+        if now_ms is None:
+            now_ms = self._retention_checked_ms  # one clock judges every coordinator
+        led: dict[int, set[int]] = {}
+        for p in range(self.partitions):
+            try:
+                leader, _, _ = self._partition_cache(p)  # a new coordinator loads first
+            except LeaderNotAvailableError:
+                continue
+            led.setdefault(leader, set()).add(p)
+        changed: dict[str, ExpiredOffsets] = {}
+        writes = []
+        for leader, partitions in led.items():
+            node = self.cluster.nodes[leader]
+            try:
+                expired = node.broker.expire_offsets(now_ms) if node.alive else {}
+            except KafkaError:
+                continue  # it died: its successor loads the offsets and checks them
+            for group, what in expired.items():
+                p = self.partition_for(group)
+                if p not in partitions:
+                    continue  # a broker's stale copy of a group another one coordinates now
+                keys = [_key(group, tp) for tp in what.partitions]
+                if what.group_deleted:
+                    keys.append(_group_key(group))
+                with self._lock:
+                    _, cache = self._caches.get((leader, p), (-1, {}))
+                    stored = [(key, None) for key in keys if key in cache]
+                if stored:
+                    writes.append((leader, p, self._write(p, stored, timeout)))
+                changed[group] = what
+        for leader, p, future in writes:
+            try:
+                future.get(timeout=timeout + 5)
+            except KafkaError:
+                with self._lock:  # load again from the log: the next check removes them
+                    self._caches.pop((leader, p), None)
+        return dict(sorted(changed.items()))
+
     # --- the coordinators' caches -------------------------------------------------------------
 
     def _write(self, partition: int, records: list, timeout: float) -> ProduceFuture:
@@ -247,19 +343,29 @@ class OffsetsTopic:
         node = self.cluster.nodes[leader]
         records: list[bytes] = []
         offsets: dict[str, dict[TopicPartition, OffsetAndMetadata]] = {}
+        dates: dict[str, dict[TopicPartition, int]] = {}
+        ends: dict[str, dict[TopicPartition, int]] = {}
         for key, value in cache.items():
             parts = _offset_key_parts(key)
             if parts is None:
                 records.append(value)
-            else:
-                offsets.setdefault(parts[0], {})[parts[1]] = _decode_offset(value)
+                continue
+            group, tp = parts
+            offsets.setdefault(group, {})[tp] = _decode_offset(value)
+            commit_ms, expire_ms = _commit_times(value)
+            if commit_ms is not None:
+                dates.setdefault(group, {})[tp] = commit_ms
+            if expire_ms is not None:
+                ends.setdefault(group, {})[tp] = expire_ms
         try:
+            # Offsets first: an Empty group's record then finds the group its offsets made.
+            for group, committed in offsets.items():
+                if node.alive:
+                    node.broker.load_offsets(group, committed, dates.get(group),
+                                             ends.get(group))
             for record in records:
                 if node.alive:
                     node.broker.load_group(record)
-            for group, committed in offsets.items():
-                if node.alive:
-                    node.broker.load_offsets(group, committed)
         except KafkaError:
             return  # it died while loading: the next coordinator loads again
 

@@ -401,7 +401,8 @@ class ProcessCluster(ProcessFaults, Cluster):
             spec = HostSpec(broker, node.incarnation + 1, str(self._directory(broker)),
                             self._root, self._server.handle, self.replica_lag_time_max,
                             self.tick, topics, frozenset(self._isolated), node.slowness,
-                            self.group_initial_rebalance_delay_ms)
+                            self.group_initial_rebalance_delay_ms,
+                            self.offsets_retention_minutes)
         node.start(spec, self._authkey, START_TIMEOUT)
         with self._lock:
             node.alive = True

@@ -120,7 +120,9 @@ class TopicAdmin:
         return broker_config_entries(
             broker, num_partitions=1, auto_create_topics_enable=True,
             default_replication_factor=self.default_replication_factor,
-            group_initial_rebalance_delay_ms=self.group_initial_rebalance_delay_ms)
+            group_initial_rebalance_delay_ms=self.group_initial_rebalance_delay_ms,
+            offsets_retention_minutes=self.offsets_retention_minutes,
+            offsets_retention_check_interval_ms=self.offsets_retention_check_interval_ms)
 
     def _reconfigure(self, name: str, config: Any, overrides: dict[str, str]) -> None:
         """Every broker applies topic ``name``'s new settings (cluster lock held)."""

@@ -68,6 +68,7 @@ from pcmodel.topics.broker_topics import TopicAdminMixin, TopicDescription, _Top
 from pcmodel.topics.coordinator import GroupCoordinator
 from pcmodel.topics.errors import IllegalArgumentError, IllegalStateError, InvalidPartitionsError
 from pcmodel.topics.group_answers import (
+    ExpiredOffsets,
     GroupDescription,
     GroupState,
     HeartbeatResult,
@@ -77,6 +78,10 @@ from pcmodel.topics.group_answers import (
     MemberDescription,
     SyncResult,
 )
+from pcmodel.topics.group_offsets import (
+    DEFAULT_OFFSETS_RETENTION_MINUTES,
+    DEFAULT_RETENTION_CHECK_INTERVAL_MS,
+)
 from pcmodel.topics.idempotence import ProducerSequences
 from pcmodel.topics.log_records import LogRecord, NewRecord, wall_clock_ms
 
@@ -85,6 +90,7 @@ __all__ = [
     "CLIENT_METHODS",
     "AppendResult",
     "Broker",
+    "ExpiredOffsets",
     "FetchError",
     "FetchResult",
     "GroupDescription",
@@ -166,6 +172,16 @@ class Broker(
     few hundred ms when Kafka clients join through :meth:`serve_kafka`: kafka-python's leader
     may assign nothing, and rebalance again, if its group forms before it has the topics'
     metadata.
+
+    ``offsets_retention_minutes`` and ``offsets_retention_check_interval_ms`` are Kafka's
+    ``offsets.retention.minutes`` (seven days) and ``offsets.retention.check.interval.ms`` (ten
+    minutes), with Kafka's defaults: committed offsets expire, and groups left ``Empty`` with no
+    offset are deleted, as :mod:`pcmodel.topics.group_offsets` tells. The broker runs the check
+    on the next group or offsets call once the interval has passed since the last one (it has
+    no thread of its own), or when :meth:`expire_offsets` is called; times are read from
+    ``timestamp_clock``. ``offsets_retention_check_interval_ms=None`` leaves the check to
+    :meth:`expire_offsets` alone (a cluster's brokers: the cluster removes what expires from its
+    offsets topic too).
     """
 
     def __init__(
@@ -176,6 +192,8 @@ class Broker(
         auto_create_topics_enable: bool = True,
         num_partitions: int = 1,
         group_initial_rebalance_delay_ms: int = 0,
+        offsets_retention_minutes: int = DEFAULT_OFFSETS_RETENTION_MINUTES,
+        offsets_retention_check_interval_ms: int | None = DEFAULT_RETENTION_CHECK_INTERVAL_MS,
     ) -> None:
         if not isinstance(auto_create_topics_enable, bool):
             raise TypeError(
@@ -185,7 +203,14 @@ class Broker(
         _check_int("num_partitions", num_partitions, 1, InvalidPartitionsError)
         _check_int("group_initial_rebalance_delay_ms", group_initial_rebalance_delay_ms, 0,
                    IllegalArgumentError)
+        _check_int("offsets_retention_minutes", offsets_retention_minutes, 1,
+                   IllegalArgumentError)
+        if offsets_retention_check_interval_ms is not None:
+            _check_int("offsets_retention_check_interval_ms",
+                       offsets_retention_check_interval_ms, 1, IllegalArgumentError)
         self.group_initial_rebalance_delay_ms = group_initial_rebalance_delay_ms
+        self.offsets_retention_minutes = offsets_retention_minutes
+        self.offsets_retention_check_interval_ms = offsets_retention_check_interval_ms
         self.auto_create_topics_enable = auto_create_topics_enable
         self.num_partitions = num_partitions
         self._clock = clock
@@ -198,6 +223,8 @@ class Broker(
         self._metadata_version = 0
         self._closed = False
         self._producers = ProducerSequences()
+        #: When the last offsets-retention check ran (epoch ms): the next is due an interval on.
+        self._retention_checked_ms = timestamp_clock()
 
     def __repr__(self) -> str:
         return (

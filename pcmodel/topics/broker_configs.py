@@ -18,6 +18,7 @@ from typing import Any
 
 from pcmodel.topics.config_resources import AlterConfigOp, ConfigEntry
 from pcmodel.topics.errors import InvalidConfigurationError
+from pcmodel.topics.group_offsets import DEFAULT_RETENTION_CHECK_INTERVAL_MS
 from pcmodel.topics.log import RetentionPolicy
 from pcmodel.topics.log_settings import log_settings
 from pcmodel.topics.topic_configs import (
@@ -81,4 +82,7 @@ class ConfigsMixin:
             broker_id, num_partitions=self.num_partitions,
             auto_create_topics_enable=self.auto_create_topics_enable,
             default_replication_factor=1,
-            group_initial_rebalance_delay_ms=self.group_initial_rebalance_delay_ms)
+            group_initial_rebalance_delay_ms=self.group_initial_rebalance_delay_ms,
+            offsets_retention_minutes=self.offsets_retention_minutes,
+            offsets_retention_check_interval_ms=self.offsets_retention_check_interval_ms
+            or DEFAULT_RETENTION_CHECK_INTERVAL_MS)

@@ -92,6 +92,7 @@ class GroupsMixin:
         _check_timeout(timeout)
         with self._lock:
             self._check_open()
+            self._check_offsets_retention()
             created = group_id not in self._groups
             group = self._group(group_id, create=True)
             try:
@@ -174,6 +175,7 @@ class GroupsMixin:
         Raises ``GroupIdNotFoundError`` for a group that never joined or committed.
         """
         with self._lock:
+            self._check_offsets_retention()
             group = self._groups.get(group_id)
             if group is None:
                 raise GroupIdNotFoundError(f"no group {group_id!r}; groups: {sorted(self._groups)}")
@@ -195,6 +197,7 @@ class GroupsMixin:
         """
         with self._lock:
             self._check_open()
+            self._check_offsets_retention()
             group = self._existing_group(group_id)
             if group.members:
                 raise GroupNotEmptyError(
@@ -215,13 +218,16 @@ class GroupsMixin:
             return None if record is None else record.encode()
 
     def load_group(self, record: bytes) -> bool:
-        """Restore a ``Stable`` group from its stored metadata record (this broker became its
-        coordinator); ``False`` if the record is older than what the broker has or empty."""
+        """Restore a group from its stored metadata record (this broker became its
+        coordinator): a ``Stable`` one with its members, an ``Empty`` one with the time it
+        became empty (its offsets' retention counts from then); ``False`` if the record is
+        older than what the broker has. Load a group's offsets first: an ``Empty`` record of
+        a group without offsets leaves no group behind."""
         loaded = GroupMetadataRecord.decode(record)
         with self._lock:
             self._check_open()
             group = self._group(validate_group_id(loaded.group_id), create=True)
-            restored = group.restore_stable(loaded)
+            restored = group.restore(loaded)
             if not group.members and not group.offsets and group.state is GroupState.EMPTY:
                 del self._groups[loaded.group_id]  # an empty record leaves no group behind
             elif restored:
@@ -231,11 +237,13 @@ class GroupsMixin:
     def list_groups(self) -> list[str]:
         """Return the ids of every group the broker knows."""
         with self._lock:
+            self._check_offsets_retention()
             return sorted(self._groups)
 
     def group_states(self) -> dict[str, tuple[str | None, GroupState]]:
         """``{group id: (protocol type, state)}`` for every group (Kafka's ListGroups)."""
         with self._lock:
+            self._check_offsets_retention()
             now = self._clock()
             for group in self._groups.values():
                 group.expire(now)
@@ -249,7 +257,7 @@ class GroupsMixin:
         group = self._groups.get(group_id)
         if group is None and create:
             group = GroupCoordinator(
-                group_id, self._lock, self._clock,
+                group_id, self._lock, self._clock, timestamp_clock=self._timestamp_clock,
                 initial_rebalance_delay_ms=self.group_initial_rebalance_delay_ms,
             )
             self._groups[group_id] = group

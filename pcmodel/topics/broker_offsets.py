@@ -11,8 +11,16 @@ Deleting offsets follows Kafka's OffsetDelete: an ``Empty`` group loses the offs
 and a group with members keeps those of the topics its members subscribe to. A group left
 ``Empty`` with no offset at all is deleted, as Kafka's coordinator drops it.
 
+Offsets expire (Kafka's offsets retention, :mod:`pcmodel.topics.group_offsets`): every commit
+is dated with the broker's wall clock, and a retention check removes the offsets that outlived
+``offsets_retention_minutes`` and deletes the groups left ``Empty`` with none. Kafka runs the
+check on a timer; the broker has no thread, so it runs it at the first group or offsets call
+once ``offsets_retention_check_interval_ms`` has passed since the last, which no client can tell
+apart from a timer (only those calls can see the groups), and :meth:`expire_offsets` runs it at
+once.
+
 Prior art: Kafka's ``GroupCoordinator.handleCommitOffsets`` / ``handleFetchOffsets`` /
-``handleDeleteOffsets``.
+``handleDeleteOffsets``, ``GroupMetadataManager.cleanupGroupMetadata``.
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ from collections.abc import Iterable, Mapping
 
 from pcmodel.topics.broker_checks import _check_int
 from pcmodel.topics.consumer_protocol import PROTOCOL_TYPE
-from pcmodel.topics.coordinator import validate_group_id
+from pcmodel.topics.coordinator import GroupCoordinator, validate_group_id
 from pcmodel.topics.errors import (
     BrokerResponseError,
     GroupNotEmptyError,
@@ -30,7 +38,8 @@ from pcmodel.topics.errors import (
     UnknownMemberIdError,
     UnknownTopicOrPartitionError,
 )
-from pcmodel.topics.group_answers import GroupState
+from pcmodel.topics.group_answers import ExpiredOffsets, GroupState
+from pcmodel.topics.group_offsets import offsets_retention_ms
 from pcmodel.topics.log import RetentionPolicy
 from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition, validate_topic_partition
 
@@ -46,18 +55,25 @@ class CommittedOffsetsMixin:
         generation: int,
         member_id: str,
         offsets: Mapping[TopicPartition, OffsetAndMetadata | int],
+        *,
+        retention_time_ms: int = -1,
     ) -> None:
         """Kafka's OffsetCommit: store the *next* offset to read per partition, all or none.
 
         Group members pass their current ``generation`` and ``member_id``; a consumer without
         group management passes ``-1`` and ``""`` (accepted while the group has no members).
         Any existing partition may be committed, assigned or not, at any offset (one past the
-        log end is resolved by ``auto_offset_reset`` when read). Returns at once. Raises
+        log end is resolved by ``auto_offset_reset`` when read). ``retention_time_ms`` is
+        OffsetCommit v2-v4's: ``-1`` (the default) leaves the offsets to the broker's
+        retention; another value makes them expire that long after this commit (see
+        :mod:`pcmodel.topics.group_offsets`). Returns at once. Raises
         ``UnknownMemberIdError``, ``IllegalGenerationError``, ``RebalanceInProgressError``
         (see :meth:`GroupCoordinator.check_commit`), ``UnknownTopicOrPartitionError`` for a
-        partition that does not exist, ``IllegalArgumentError`` for a negative offset.
+        partition that does not exist, ``IllegalArgumentError`` for a negative offset or a
+        ``retention_time_ms`` below -1.
         """
         validate_group_id(group_id)
+        _check_int("retention_time_ms", retention_time_ms, -1, IllegalArgumentError)
         items: list[tuple[TopicPartition, OffsetAndMetadata]] = []
         for tp, value in offsets.items():
             tp = validate_topic_partition(tp)
@@ -68,6 +84,7 @@ class CommittedOffsetsMixin:
         freed_logs = []
         with self._lock:
             self._check_open()
+            self._check_offsets_retention()
             for tp, _ in items:
                 self._log(tp)  # UnknownTopicOrPartitionError before anything is stored
             group = self._groups.get(group_id)
@@ -79,8 +96,10 @@ class CommittedOffsetsMixin:
                     )
                 group = self._group(group_id, create=True)
             group.check_commit(member_id, generation)
+            now_ms = self._timestamp_clock()
+            expires_ms = None if retention_time_ms == -1 else now_ms + retention_time_ms
             for tp, value in items:
-                group.offsets[tp] = value
+                group.store_offset(tp, value, now_ms, expires_ms)
                 topic = self._topics[tp.topic]
                 topic.tracking_groups.add(group_id)
                 if topic.policy is RetentionPolicy.BLOCK:
@@ -98,6 +117,7 @@ class CommittedOffsetsMixin:
         validate_group_id(group_id)
         tps = [validate_topic_partition(tp) for tp in partitions]
         with self._lock:
+            self._check_offsets_retention()
             group = self._groups.get(group_id)
             return {tp: None if group is None else group.offsets.get(tp) for tp in tps}
 
@@ -119,6 +139,7 @@ class CommittedOffsetsMixin:
         tps = [validate_topic_partition(tp) for tp in partitions]
         with self._lock:
             self._check_open()
+            self._check_offsets_retention()
             group = self._existing_group(group_id)
             empty = group.state is GroupState.EMPTY
             if not empty and group.protocol_type != PROTOCOL_TYPE:
@@ -138,31 +159,86 @@ class CommittedOffsetsMixin:
                         "before deleting their offsets there"
                     )
                 else:
-                    group.offsets.pop(tp, None)
+                    group.forget_offset(tp)
                     results[tp] = None
             if not self._drop_if_spent(group_id):
-                for name in {tp.topic for tp, error in results.items() if error is None}:
-                    if name not in subscribed and not any(
-                        tp.topic == name for tp in group.offsets
-                    ):
-                        self._untrack(group_id, name)
+                self._release_topics(group_id, group,
+                                     {tp for tp, error in results.items() if error is None})
             return results
 
     def load_offsets(self, group_id: str,
-                     offsets: Mapping[TopicPartition, OffsetAndMetadata]) -> None:
+                     offsets: Mapping[TopicPartition, OffsetAndMetadata],
+                     commit_times: Mapping[TopicPartition, int] | None = None,
+                     expire_times: Mapping[TopicPartition, int] | None = None) -> None:
         """Restore a group's committed offsets from a cluster's offsets topic (this broker
         became its coordinator): they replace the group's, and a group the broker does not know
-        is created ``Empty``, as Kafka's coordinator loads a group that only committed."""
+        is created ``Empty``, as Kafka's coordinator loads a group that only committed.
+        ``commit_times`` dates each commit (epoch ms; one without a date counts from now) and
+        ``expire_times`` says when those committed with their own retention expire."""
         validate_group_id(group_id)
         with self._lock:
             self._check_open()
             group = self._group(group_id, create=True)
+            now_ms = self._timestamp_clock()
+            dates, ends = commit_times or {}, expire_times or {}
             group.offsets.clear()
-            group.offsets.update(offsets)
+            group.commit_times.clear()
+            group.expire_times.clear()
+            for tp, value in offsets.items():
+                group.store_offset(tp, value, dates.get(tp, now_ms), ends.get(tp))
             for name in {tp.topic for tp in offsets} & set(self._topics):
                 self._topics[name].tracking_groups.add(group_id)
 
+    def expire_offsets(self, now_ms: int | None = None) -> dict[str, ExpiredOffsets]:
+        """Run Kafka's offsets-retention check now, as at ``now_ms`` (epoch ms; default: the
+        broker's wall clock): remove every committed offset older than
+        ``offsets_retention_minutes`` by the rules of :mod:`pcmodel.topics.group_offsets`, and
+        delete every group left ``Empty`` with no offset. Returns, per group changed, what
+        went. Returns at once; a ``"block"`` topic no group holds back any more moves on.
+        """
+        if now_ms is not None:
+            _check_int("now_ms", now_ms, 0, IllegalArgumentError)
+        with self._lock:
+            self._check_open()
+            return self._expire_offsets(self._timestamp_clock() if now_ms is None else now_ms)
+
     # --- internals (called with the lock held) -------------------------------------------------
+
+    def _check_offsets_retention(self) -> None:
+        """Run the retention check if its interval has passed since the last one."""
+        interval = self.offsets_retention_check_interval_ms
+        if interval is None:
+            return
+        now_ms = self._timestamp_clock()
+        if now_ms - self._retention_checked_ms >= interval:
+            self._expire_offsets(now_ms)
+
+    def _expire_offsets(self, now_ms: int) -> dict[str, ExpiredOffsets]:
+        self._retention_checked_ms = now_ms
+        retention_ms = offsets_retention_ms(self.offsets_retention_minutes)
+        now = self._clock()
+        changed: dict[str, ExpiredOffsets] = {}
+        for group_id, group in list(self._groups.items()):
+            group.expire(now)  # members whose session ended are gone before the group is judged
+            expired = group.expire_offsets(now_ms, retention_ms)
+            deleted = self._drop_if_spent(group_id)
+            if not deleted:
+                self._release_topics(group_id, group, expired)
+            if expired or deleted:
+                changed[group_id] = ExpiredOffsets(tuple(expired), deleted)
+        return changed
+
+    def _release_topics(self, group_id: str, group: GroupCoordinator,
+                        removed: Iterable[TopicPartition]) -> None:
+        """The group lost the offsets of ``removed``: it stops holding back each of their
+        topics where it has no offset left and does not subscribe."""
+        names = {tp.topic for tp in removed}
+        if not names:
+            return
+        subscribed = group.subscribed_topics()
+        for name in names - subscribed:
+            if name in self._topics and not any(tp.topic == name for tp in group.offsets):
+                self._untrack(group_id, name)
 
     def _advance_floor(self, tp: TopicPartition) -> None:
         """Block policy: free the records every tracking group has committed."""

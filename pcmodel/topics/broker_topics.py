@@ -188,7 +188,7 @@ class TopicAdminMixin:
             for group_id, group in list(self._groups.items()):
                 lost = [tp for tp in group.offsets if tp.topic == name]
                 for tp in lost:
-                    del group.offsets[tp]
+                    group.forget_offset(tp)
                 if lost:
                     self._drop_if_spent(group_id)
             self._metadata_changed([name])

@@ -25,6 +25,7 @@ from typing import Any
 from pcmodel.errors import UsageError
 from pcmodel.stop_signals import stop_signals, wait_for_stop
 from pcmodel.topics.broker import Broker
+from pcmodel.topics.group_offsets import DEFAULT_OFFSETS_RETENTION_MINUTES
 from pcmodel.topics.remote import BrokerServer, check_loopback
 
 __all__ = ["register", "run_broker"]
@@ -59,6 +60,14 @@ def register(subparsers: Any) -> None:
         metavar="MS",
         help="Kafka's group.initial.rebalance.delay.ms: a new group's first rebalance waits "
         "this long for more members (default 0; a few hundred ms suits kafka-python clients)",
+    )
+    parser.add_argument(
+        "--offsets-retention-minutes",
+        type=int,
+        default=DEFAULT_OFFSETS_RETENTION_MINUTES,
+        metavar="MIN",
+        help="Kafka's offsets.retention.minutes: a group's committed offsets expire this long "
+        "after it became empty (default 10080, a week)",
     )
     parser.set_defaults(func=run_broker)
 
@@ -104,7 +113,11 @@ def run_broker(args: argparse.Namespace) -> int:
     delay_ms = args.group_initial_rebalance_delay_ms
     if delay_ms < 0:
         raise UsageError(f"--group-initial-rebalance-delay-ms must be >= 0, got {delay_ms}")
-    broker = Broker(group_initial_rebalance_delay_ms=delay_ms)
+    if args.offsets_retention_minutes < 1:
+        raise UsageError(f"--offsets-retention-minutes must be >= 1, got "
+                         f"{args.offsets_retention_minutes}")
+    broker = Broker(group_initial_rebalance_delay_ms=delay_ms,
+                    offsets_retention_minutes=args.offsets_retention_minutes)
     kafka = None
     if kafka_address is not None:
         try:

@@ -69,6 +69,7 @@ held, and waiting calls wait on a condition of that lock.
 
 This module is the state machine; its parts: :mod:`~pcmodel.topics.group_metadata` (members,
 protocol vote, answers), :mod:`~pcmodel.topics.group_deadlines` (expiry and waiting),
+:mod:`~pcmodel.topics.group_offsets` (who may commit, and when committed offsets expire),
 :mod:`~pcmodel.topics.group_snapshot` (the stored record a new coordinator restores a group
 from) and :mod:`~pcmodel.topics.group_answers` (the answers' value types).
 
@@ -107,7 +108,9 @@ from pcmodel.topics.group_answers import (
 )
 from pcmodel.topics.group_deadlines import GroupDeadlinesMixin
 from pcmodel.topics.group_metadata import GroupMetadataMixin, _Member
+from pcmodel.topics.group_offsets import GroupOffsetsMixin
 from pcmodel.topics.group_snapshot import GroupSnapshotMixin
+from pcmodel.topics.log_records import wall_clock_ms
 from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition
 
 __all__ = [
@@ -142,11 +145,14 @@ _VALID_PREVIOUS: dict[GroupState, frozenset[GroupState]] = {
 
 
 @dataclass
-class GroupCoordinator(GroupMetadataMixin, GroupDeadlinesMixin, GroupSnapshotMixin):
+class GroupCoordinator(GroupMetadataMixin, GroupDeadlinesMixin, GroupSnapshotMixin,
+                       GroupOffsetsMixin):
     """Membership, generations and committed offsets of one group (see the module docstring).
 
     Every method must be called with ``lock`` (the broker's) held. ``clock`` (monotonic seconds)
-    drives session, rebalance and sync deadlines.
+    drives session, rebalance and sync deadlines; ``timestamp_clock`` (epoch milliseconds)
+    dates commits and state changes, from which offsets expire
+    (:mod:`~pcmodel.topics.group_offsets`).
     """
 
     group_id: str
@@ -158,6 +164,13 @@ class GroupCoordinator(GroupMetadataMixin, GroupDeadlinesMixin, GroupSnapshotMix
     protocol: str | None = None
     leader: str | None = None
     offsets: dict[TopicPartition, OffsetAndMetadata] = field(default_factory=dict)
+    #: When each offset was committed (epoch ms), for offsets retention.
+    commit_times: dict[TopicPartition, int] = field(default_factory=dict)
+    #: When the offsets committed with a retention of their own expire (epoch ms).
+    expire_times: dict[TopicPartition, int] = field(default_factory=dict)
+    timestamp_clock: Callable[[], int] = wall_clock_ms
+    #: When the group entered its current state (epoch ms; Kafka's currentStateTimestamp).
+    state_since_ms: int = -1
     members: dict[str, _Member] = field(default_factory=dict)
     #: Members told MEMBER_ID_REQUIRED, until they join with their id: id -> deadline.
     pending_members: dict[str, float] = field(default_factory=dict)
@@ -176,6 +189,8 @@ class GroupCoordinator(GroupMetadataMixin, GroupDeadlinesMixin, GroupSnapshotMix
     def __post_init__(self) -> None:
         # Notified whenever a join or sync is answered or the group changes state.
         self._changed = threading.Condition(self.lock)
+        if self.state_since_ms < 0:
+            self.state_since_ms = self.timestamp_clock()
 
     def __repr__(self) -> str:
         return (
@@ -359,46 +374,6 @@ class GroupCoordinator(GroupMetadataMixin, GroupDeadlinesMixin, GroupSnapshotMix
             raise UnknownMemberIdError(f"member {member_id!r} is not in group {self.group_id!r}")
         self._remove(member_id)
 
-    # --- offsets ------------------------------------------------------------------------------
-
-    def check_commit(self, member_id: str, generation: int) -> None:
-        """Raise unless this member may commit for the group now (Kafka's checks, in order).
-
-        Generation ``-1`` is a consumer without group management: accepted while the group is
-        ``Empty``. Otherwise ``RebalanceInProgressError`` while the group waits for its leader's
-        assignment, ``UnknownMemberIdError`` for an unknown member, ``IllegalGenerationError``
-        for another generation. A commit is accepted while a rebalance is being prepared (that
-        is how ``on_partitions_revoked`` commits). Which partitions are committed is not checked.
-        """
-        now = self.clock()
-        self.expire(now)
-        self._check_alive()
-        if generation < 0 and self.state is GroupState.EMPTY:
-            return
-        if self.state is GroupState.COMPLETING_REBALANCE:
-            raise RebalanceInProgressError(
-                f"group {self.group_id!r} is waiting for its leader's assignment; commit after "
-                "the rebalance completes"
-            )
-        member = self.members.get(member_id)
-        if member is None:
-            detail = (
-                "it has active members, so a consumer without group management cannot commit "
-                "for it; use another group_id"
-                if generation < 0
-                else "the member was removed (session timeout, max_poll_interval_ms exceeded, "
-                "or it left); rejoin"
-            )
-            raise UnknownMemberIdError(
-                f"member {member_id!r} is not in group {self.group_id!r}: {detail}"
-            )
-        if generation != self.generation:
-            raise IllegalGenerationError(
-                f"commit from generation {generation}, but group {self.group_id!r} is at "
-                f"generation {self.generation}: it rebalanced; rejoin"
-            )
-        member.last_heartbeat = now
-
     # --- lifecycle ----------------------------------------------------------------------------
 
     def mark_dead(self) -> None:
@@ -408,6 +383,8 @@ class GroupCoordinator(GroupMetadataMixin, GroupDeadlinesMixin, GroupSnapshotMix
         self.members.clear()
         self.pending_members.clear()
         self.offsets.clear()
+        self.commit_times.clear()
+        self.expire_times.clear()
         self._changed.notify_all()
 
     close = mark_dead
@@ -418,6 +395,7 @@ class GroupCoordinator(GroupMetadataMixin, GroupDeadlinesMixin, GroupSnapshotMix
         if self.state not in _VALID_PREVIOUS[target]:
             raise AssertionError(f"group {self.group_id!r}: no transition {self.state} -> {target}")
         self.state = target
+        self.state_since_ms = self.timestamp_clock()
         self._changed.notify_all()
 
     def _check_alive(self) -> None:

@@ -22,6 +22,7 @@ from pcmodel.topics.consumer_protocol import (
 from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition
 
 __all__ = [
+    "ExpiredOffsets",
     "GroupDescription",
     "GroupState",
     "HeartbeatResult",
@@ -99,6 +100,15 @@ class HeartbeatResult(NamedTuple):
 
     status: HeartbeatStatus
     metadata_version: int
+
+
+class ExpiredOffsets(NamedTuple):
+    """What one offsets-retention check removed from a group: the ``partitions`` whose
+    committed offsets expired, and whether the group itself was deleted (``Empty`` with no
+    offset left)."""
+
+    partitions: tuple[TopicPartition, ...]
+    group_deleted: bool
 
 
 class MemberDescription(NamedTuple):

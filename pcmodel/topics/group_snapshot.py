@@ -3,10 +3,12 @@
 Kafka keeps group *membership* in ``__consumer_offsets`` next to the committed offsets: when a
 generation's SyncGroup completes (the group is ``Stable``) or the group becomes ``Empty``, the
 coordinator writes a GroupMetadata record (key: the group id) with the generation, protocol
-type, chosen protocol, leader and, per member, its id, client, timeouts, subscription metadata
-and assignment. A broker that becomes leader of the partition loads these records, so the
-members keep their ids and generation: their next heartbeat or commit, sent to the new
-coordinator, succeeds. Their session timers start again at the load.
+type, chosen protocol, leader, the time the group entered its state and, per member, its id,
+client, timeouts, subscription metadata and assignment. A broker that becomes leader of the
+partition loads these records, so the members keep their ids and generation: their next
+heartbeat or commit, sent to the new coordinator, succeeds. Their session timers start again
+at the load. An ``Empty`` group keeps the time it became empty, from which its offsets expire
+(:mod:`pcmodel.topics.group_offsets`).
 
 :class:`GroupMetadataRecord` is that record; :meth:`encode` / :meth:`decode` turn it into the
 bytes stored in the log (JSON, readable with any consumer of the offsets topic).
@@ -54,6 +56,9 @@ class GroupMetadataRecord:
     protocol: str | None
     leader: str | None
     members: tuple[MemberRecord, ...]
+    #: When the group entered its state (epoch ms; Kafka's ``current_state_timestamp``), -1
+    #: in a record written before pcmodel stored it.
+    current_state_timestamp: int = -1
 
     def encode(self) -> bytes:
         """The record's value: JSON with the bytes fields in base64."""
@@ -94,18 +99,27 @@ class GroupSnapshotMixin:
             for m in self.members.values()
         )
         return GroupMetadataRecord(self.group_id, self.generation, self.protocol_type,
-                                   self.protocol, self.leader, members)
+                                   self.protocol, self.leader, members, self.state_since_ms)
 
-    def restore_stable(self, record: GroupMetadataRecord) -> bool:
-        """Become the ``Stable`` group ``record`` describes, if it is newer than this one.
+    def restore(self, record: GroupMetadataRecord) -> bool:
+        """Become the group ``record`` describes, if it is newer than this one.
 
         Called when this broker becomes the group's coordinator and loads the offsets topic.
-        Members keep their ids, generation and assignments; their session timers start now.
-        An ``Empty`` record, or one whose generation this group already has, changes nothing.
-        Returns whether the group was restored.
+        From a ``Stable`` record, members keep their ids, generation and assignments; their
+        session timers start now. From an ``Empty`` one, a group without members takes its
+        generation, protocol type and the time it became empty. A record whose generation
+        this group already has changes nothing. Returns whether the group was restored.
         """
-        if not record.members or record.generation <= self.generation:
+        if record.generation <= self.generation:
             return False
+        if not record.members:
+            if self.members or self.state is not GroupState.EMPTY:
+                return False
+            self.generation = record.generation
+            self.protocol_type, self.protocol, self.leader = record.protocol_type, None, None
+            if record.current_state_timestamp >= 0:
+                self.state_since_ms = record.current_state_timestamp
+            return True
         now = self.clock()
         self.members = {
             m.member_id: _Member(
@@ -123,5 +137,7 @@ class GroupSnapshotMixin:
         self.delay_deadline = None
         # A load is not a transition of the state machine: the group *was* Stable elsewhere.
         self.state = GroupState.STABLE
+        if record.current_state_timestamp >= 0:
+            self.state_since_ms = record.current_state_timestamp
         self._changed.notify_all()
         return True

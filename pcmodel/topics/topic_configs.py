@@ -350,13 +350,17 @@ _BROKER_CONFIG_TYPES = {
     "log.retention.ms": _T.LONG,
     "min.insync.replicas": _T.INT,
     "num.partitions": _T.INT,
+    "offsets.retention.check.interval.ms": _T.LONG,
+    "offsets.retention.minutes": _T.INT,
     "unclean.leader.election.enable": _T.BOOLEAN,
 }
 
 
 def broker_config_entries(node_id: int, *, num_partitions: int,
                           auto_create_topics_enable: bool, default_replication_factor: int,
-                          group_initial_rebalance_delay_ms: int) -> list[ConfigEntry]:
+                          group_initial_rebalance_delay_ms: int,
+                          offsets_retention_minutes: int,
+                          offsets_retention_check_interval_ms: int) -> list[ConfigEntry]:
     """A broker's settings as DescribeConfigs answers them, in name order: read-only, from
     its static configuration (the arguments it was made with); the rest are Kafka's
     defaults for the topics (``min.insync.replicas``, ``unclean.leader.election.enable``)
@@ -369,6 +373,8 @@ def broker_config_entries(node_id: int, *, num_partitions: int,
         "log.retention.ms": BROKER_RETENTION_MS,
         "min.insync.replicas": TOPIC_CONFIGS["min.insync.replicas"].default,
         "num.partitions": str(num_partitions),
+        "offsets.retention.check.interval.ms": str(offsets_retention_check_interval_ms),
+        "offsets.retention.minutes": str(offsets_retention_minutes),
         "unclean.leader.election.enable":
             TOPIC_CONFIGS["unclean.leader.election.enable"].default,
     }

@@ -164,5 +164,7 @@ def test_a_cluster_is_not_started_for_a_wrong_option(capsys):
     assert "--brokers must be 1..32" in capsys.readouterr().err
     assert main(["cluster", "--kafka", "65535"]) == 2
     assert "leaves no room" in capsys.readouterr().err
+    assert main(["cluster", "--offsets-retention-minutes", "0"]) == 2
+    assert "--offsets-retention-minutes is out of range: 0" in capsys.readouterr().err
     with Cluster(1, mode="steps"):  # nothing else was left running
         pass

@@ -271,12 +271,14 @@ def test_a_block_topic_takes_no_retention_by_age():
 
 
 def test_the_broker_describes_its_own_settings_as_read_only():
-    with Broker(num_partitions=3, auto_create_topics_enable=False) as broker:
+    with Broker(num_partitions=3, auto_create_topics_enable=False,
+                offsets_retention_minutes=60) as broker:
         entries = {e.name: e for e in broker.describe_broker_configs(7)}
     assert {n: e.value for n, e in entries.items()} == {
         "auto.create.topics.enable": "false", "broker.id": "7",
         "default.replication.factor": "1", "group.initial.rebalance.delay.ms": "0",
         "log.retention.ms": "-1", "min.insync.replicas": "1", "num.partitions": "3",
+        "offsets.retention.check.interval.ms": "600000", "offsets.retention.minutes": "60",
         "unclean.leader.election.enable": "false"}
     assert all(e.read_only and e.source is ConfigSource.STATIC_BROKER_CONFIG
                for e in entries.values())

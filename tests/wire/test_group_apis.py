@@ -19,8 +19,11 @@ from kafka.protocol.consumer.group import (
     SyncGroupRequest,
 )
 
+from pcmodel.topics import Broker
+from pcmodel.topics.broker import ExpiredOffsets
 from pcmodel.topics.consumer_protocol import encode_assignment, encode_subscription
 from pcmodel.topics.structs import TopicPartition
+from tests.wire.conftest import RawClient
 
 SUBSCRIPTION = encode_subscription(["t"])
 
@@ -137,3 +140,24 @@ def test_static_membership_and_an_inconsistent_protocol_are_refused(broker, raw)
         protocols=[JoinGroupRequest.JoinGroupRequestProtocol(name="range", metadata=b"")],
     ))
     assert other.error_code == 23  # INCONSISTENT_GROUP_PROTOCOL
+
+
+def test_an_offset_commit_v3_with_its_own_retention_expires_then():
+    # OffsetCommit v2-v4 carry retention_time_ms: that long after the commit, the offset goes,
+    # whatever the broker's offsets.retention.minutes (here a week).
+    wall = [1_700_000_000_000]
+    with Broker(timestamp_clock=lambda: wall[0]) as broker, broker.serve_kafka() as listener, \
+            RawClient(listener.address) as raw:
+        broker.create_topic("t", 2)
+        Topic = OffsetCommitRequest.OffsetCommitRequestTopic
+        Partition = Topic.OffsetCommitRequestPartition
+        answer = raw.request(OffsetCommitRequest[3](
+            group_id="g", generation_id_or_member_epoch=-1, member_id="",
+            retention_time_ms=60_000, topics=[Topic(name="t", partitions=[
+                Partition(partition_index=0, committed_offset=5, committed_metadata="")])]))
+        assert answer.topics[0].partitions[0].error_code == 0
+        _commit(raw, -1, "", {"t": {1: 6}})  # v8: the broker's retention
+        T0, T1 = TopicPartition("t", 0), TopicPartition("t", 1)
+        assert broker.expire_offsets(wall[0] + 59_999) == {}
+        assert broker.expire_offsets(wall[0] + 60_000) == {"g": ExpiredOffsets((T0,), False)}
+        assert broker.committed("g", [T0, T1])[T1].offset == 6

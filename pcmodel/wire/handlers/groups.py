@@ -213,7 +213,7 @@ def handle_offset_commit(ctx: RequestContext, request: Any) -> Any:
         try:
             ctx.broker.commit_offsets(
                 request.group_id, request.generation_id_or_member_epoch, request.member_id,
-                offsets,
+                offsets, retention_time_ms=_retention_time_ms(request),
             )
             group_code = 0
         except Exception as exc:
@@ -222,6 +222,11 @@ def handle_offset_commit(ctx: RequestContext, request: Any) -> Any:
     Topic = OffsetCommitResponse.OffsetCommitResponseTopic
     topics = _partition_codes(request, codes, Topic, Topic.OffsetCommitResponsePartition)
     return ctx.response(throttle_time_ms=0, topics=topics)
+
+
+def _retention_time_ms(request: Any) -> int:
+    """OffsetCommit v2-v4's ``retention_time_ms`` (-1, the broker's retention, in the others)."""
+    return request.retention_time_ms if 2 <= request.API_VERSION <= 4 else -1
 
 
 def _partition_codes(request: Any, codes: dict[TopicPartition, int], topic_class: Any,
