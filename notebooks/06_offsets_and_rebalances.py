@@ -19,9 +19,10 @@
 # A consumer group remembers its position in each partition as a **committed offset**: the
 # offset of the *next* record to read. When a consumer commits only after it processed a
 # record, a crash can never lose a record, but it can process one twice: **at-least-once**
-# delivery. This lesson shows the duplicates, replays a log, compares two ways of moving
-# partitions between members (eager and cooperative rebalancing), and compares a topic that
-# deletes old records with one that blocks the producer like a bounded buffer.
+# delivery. This lesson shows the duplicates, replays a log, lets a week pass until an empty
+# group's offsets expire, compares two ways of moving partitions between members (eager and
+# cooperative rebalancing), and compares a topic that deletes old records with one that blocks
+# the producer like a bounded buffer.
 
 # %%
 # %matplotlib inline
@@ -149,6 +150,31 @@ with KafkaConsumer("payments", **settings) as ledger:
     print("the ledger group starts again at offset",
           poll_records(ledger, payments)[0].offset)
 admin.close()
+
+# %% [markdown]
+# ## A group that stays away is forgotten
+#
+# A committed offset is not kept for ever. Kafka removes a group's committed offsets
+# `offsets.retention.minutes` after its last member left (a week by default), and then the
+# group itself: a consumer of the group that comes back later starts from `auto_offset_reset`,
+# like a new one. While a group has members, the offsets of the topics they subscribe to never
+# expire. The broker checks every ten minutes (`offsets.retention.check.interval.ms`);
+# `expire_offsets(now_ms)` runs the check as at any moment, so a week can pass in one line.
+# The `audit` group, empty since the first cell, had committed offset 4 of `events`:
+
+# %%
+now_ms = round(time.time() * 1000)
+day_ms = 24 * 60 * 60 * 1000
+print("audit's committed offset:", broker.committed("audit", [events])[events].offset)
+print("a day later, expired:", broker.expire_offsets(now_ms + day_ms))
+for group, gone in broker.expire_offsets(now_ms + 7 * day_ms).items():
+    print(f"a week later, {group!r} lost {len(gone.partitions)} offset(s)"
+          + (" and was deleted" if gone.group_deleted else ""))
+print("groups left:", broker.list_groups())
+with KafkaConsumer("events", broker=broker, group_id="audit",
+                   auto_offset_reset="earliest") as audit:
+    print("the audit group comes back and starts at offset",
+          poll_records(audit, events)[0].offset, "(auto_offset_reset='earliest')")
 broker.close()
 
 
@@ -324,3 +350,6 @@ for policy in ("delete", "block"):
 #    down to the consumer's pace. Which would you choose for click analytics, and which for
 #    payments? What does `"block"` do to a fast consumer group when a second, slow group
 #    reads the same topic?
+# 5. The `audit` group came back after its offsets expired and read its first four records
+#    again. Which `auto_offset_reset` would have skipped records instead? Why does Kafka count
+#    the week from the moment the group became empty, not from its last commit?
