@@ -340,10 +340,15 @@ class ClusterConnection(GroupRequestsMixin):
 
     def _produce(self, topic: str, partition: int, records: Sequence, timeout: float | None,
                  acks: int | str, producer: tuple[int, int, int] | None,
-                 compression: str | None, batch_bytes: int | None) -> AppendResult:
+                 compression: str | None, batch_bytes: int | None,
+                 broker: int | None = None) -> AppendResult:
+        """Produce to the partition's leader, or to ``broker`` (which refuses unless it leads
+        it), and wait for the answer; errors as :meth:`Cluster.produce
+        <pcmodel.cluster.cluster.Cluster.produce>`'s future."""
         wait = 30.0 if timeout is None else timeout
         result = self._cluster.produce(topic, partition, records, acks=_ACKS[acks],
-                                       timeout=wait, producer=producer, compression=compression,
+                                       timeout=wait, broker=broker, producer=producer,
+                                       compression=compression,
                                        batch_bytes=batch_bytes).get(timeout=wait + 5)
         start = self._cluster.nodes[result.broker].broker.replica_offsets(topic, partition)[0]
         return AppendResult(result.base_offset, start, result.log_append_time)

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from pcmodel.cluster.client import _ACKS, ClusterConnection
+from pcmodel.cluster.client import ClusterConnection
 from pcmodel.cluster.cluster import Cluster
 from pcmodel.cluster.errors import NotLeaderForPartitionError, RequestTimedOutError
 from pcmodel.cluster.offsets import OFFSETS_TOPIC
@@ -177,20 +177,16 @@ class NodeConnection(ClusterConnection):
     def _produce(self, topic: str, partition: int, records: Sequence, timeout: float | None,
                  acks: int | str, producer: tuple[int, int, int] | None,
                  compression: str | None, batch_bytes: int | None) -> AppendResult:
-        wait = 30.0 if timeout is None else timeout
-        future = self._cluster.produce(topic, partition, records, acks=_ACKS[acks],
-                                       timeout=wait, broker=self.node_id, producer=producer,
-                                       compression=compression, batch_bytes=batch_bytes)
         try:
-            result = future.get(timeout=wait + 5)
+            return super()._produce(topic, partition, records, timeout, acks, producer,
+                                    compression, batch_bytes, broker=self.node_id)
         except KafkaConnectionError:
             self._check_alive()
             raise
         except TimeoutError:
+            wait = 30.0 if timeout is None else timeout
             raise RequestTimedOutError(f"{topic}-{partition}: no answer within {wait} s") \
                 from None
-        start = self._cluster.nodes[result.broker].broker.replica_offsets(topic, partition)[0]
-        return AppendResult(result.base_offset, start, result.log_append_time)
 
     def _check_alive(self) -> None:
         """A broker that died answers nothing: its connections are closed (CloseConnection),
