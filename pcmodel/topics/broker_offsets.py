@@ -181,9 +181,7 @@ class CommittedOffsetsMixin:
             group = self._group(group_id, create=True)
             now_ms = self._timestamp_clock()
             dates, ends = commit_times or {}, expire_times or {}
-            group.offsets.clear()
-            group.commit_times.clear()
-            group.expire_times.clear()
+            group.forget_all_offsets()
             for tp, value in offsets.items():
                 group.store_offset(tp, value, dates.get(tp, now_ms), ends.get(tp))
             for name in {tp.topic for tp in offsets} & set(self._topics):

@@ -382,9 +382,7 @@ class GroupCoordinator(GroupMetadataMixin, GroupDeadlinesMixin, GroupSnapshotMix
         self.delay_deadline = None
         self.members.clear()
         self.pending_members.clear()
-        self.offsets.clear()
-        self.commit_times.clear()
-        self.expire_times.clear()
+        self.forget_all_offsets()
         self._changed.notify_all()
 
     close = mark_dead

@@ -123,6 +123,12 @@ class GroupOffsetsMixin:
         self.commit_times.pop(tp, None)
         self.expire_times.pop(tp, None)
 
+    def forget_all_offsets(self) -> None:
+        """Drop every committed offset of the group, with their times."""
+        self.offsets.clear()
+        self.commit_times.clear()
+        self.expire_times.clear()
+
     def expire_offsets(self, now_ms: int, retention_ms: int) -> list[TopicPartition]:
         """Remove the offsets whose retention has passed at ``now_ms`` (the rules of the
         module docstring) and return their partitions."""
