@@ -95,11 +95,13 @@ class GroupRequestsMixin:
         replicated offsets topic with ``acks="all"`` and wait for them to be committed.
         ``retention_time_ms`` as :meth:`Broker.commit_offsets
         <pcmodel.topics.broker_offsets.CommittedOffsetsMixin.commit_offsets>`."""
-        # The coordinator checks the member and generation (fencing) and the partitions.
-        self._at_coordinator(group_id, _COORDINATOR_WAIT, "commit_offsets", generation,
-                             member_id, offsets, retention_time_ms=retention_time_ms)
+        # The coordinator checks the member and generation (fencing) and the partitions, and
+        # dates the commit: the records carry the same time, so no coordinator sees another.
+        commit_ms = self._at_coordinator(group_id, _COORDINATOR_WAIT, "commit_offsets",
+                                         generation, member_id, offsets,
+                                         retention_time_ms=retention_time_ms)
         stored = {TopicPartition._make(tp): v for tp, v in offsets.items()}
-        self._offsets.commit(group_id, stored, timeout=10.0,
+        self._offsets.commit(group_id, stored, commit_ms, timeout=10.0,
                              retention_time_ms=retention_time_ms).get(timeout=15.0)
 
     def committed(self, group_id: str, partitions: Iterable[TopicPartition]

@@ -136,15 +136,17 @@ class OffsetsTopic:
         return self.cluster.leader(OFFSETS_TOPIC, self.partition_for(group))
 
     def commit(self, group: str, offsets: Mapping[TopicPartition, OffsetAndMetadata | int],
-               timeout: float = 30.0, *, retention_time_ms: int = -1) -> ProduceFuture:
+               commit_ms: int | None = None, timeout: float = 30.0, *,
+               retention_time_ms: int = -1) -> ProduceFuture:
         """Store ``offsets`` (the next offset to read, and its metadata, per partition), all
-        in one batch, dated now; with a ``retention_time_ms`` other than -1, each expires that
-        long after.
+        in one batch, dated ``commit_ms`` (epoch ms: the time the coordinator gave the commit;
+        ``None``: now); with a ``retention_time_ms`` other than -1, each expires that long
+        after.
 
         Answered once every in-sync replica has the batch; errors as ``Cluster.produce``
         with ``acks="all"`` (a retriable error means: refresh and commit again).
         """
-        now_ms = wall_clock_ms()
+        now_ms = wall_clock_ms() if commit_ms is None else commit_ms
         expire_ms = None if retention_time_ms == -1 else now_ms + retention_time_ms
         records = [(_key(group, tp), _encode_offset(offset, now_ms, expire_ms))
                    for tp, offset in offsets.items()]

@@ -57,7 +57,7 @@ class CommittedOffsetsMixin:
         offsets: Mapping[TopicPartition, OffsetAndMetadata | int],
         *,
         retention_time_ms: int = -1,
-    ) -> None:
+    ) -> int:
         """Kafka's OffsetCommit: store the *next* offset to read per partition, all or none.
 
         Group members pass their current ``generation`` and ``member_id``; a consumer without
@@ -66,7 +66,9 @@ class CommittedOffsetsMixin:
         log end is resolved by ``auto_offset_reset`` when read). ``retention_time_ms`` is
         OffsetCommit v2-v4's: ``-1`` (the default) leaves the offsets to the broker's
         retention; another value makes them expire that long after this commit (see
-        :mod:`pcmodel.topics.group_offsets`). Returns at once. Raises
+        :mod:`pcmodel.topics.group_offsets`). Returns at once, with the time that dates the
+        commit (the broker's wall clock, epoch ms: a cluster writes it into the offsets topic
+        with the offsets, so that a new coordinator dates them alike). Raises
         ``UnknownMemberIdError``, ``IllegalGenerationError``, ``RebalanceInProgressError``
         (see :meth:`GroupCoordinator.check_commit`), ``UnknownTopicOrPartitionError`` for a
         partition that does not exist, ``IllegalArgumentError`` for a negative offset or a
@@ -106,6 +108,7 @@ class CommittedOffsetsMixin:
                     freed_logs.append(tp)
             for tp in freed_logs:
                 self._advance_floor(tp)
+        return now_ms
 
     def committed(
         self, group_id: str, partitions: Iterable[TopicPartition]
