@@ -337,6 +337,39 @@ for policy in ("delete", "block"):
           f"the consumer received {received} of them")
 
 # %% [markdown]
+# ### Deleting by age: the record's timestamp, not its arrival
+#
+# Kafka's usual limit is an age, `retention.ms` (a week by default): a record is deleted once
+# the broker's clock is more than that past the record's **timestamp**, which is the time its
+# producer gave it (`CreateTime`, the default), not the time it arrived. Deletion goes from
+# the oldest offset on and stops at the first record still young enough. A topic that keeps a
+# day receives a backfill of last week's events, one event from a machine whose clock runs
+# half an hour ahead, then more of last week's:
+
+# %%
+day_ms, minute_ms = 24 * 60 * 60 * 1000, 60 * 1000
+history = TopicPartition("history", 0)
+with Broker() as broker, KafkaProducer(broker=broker) as producer:
+    broker.create_topic("history", 1, retention_ms=day_ms)
+    now_ms = round(time.time() * 1000)
+    for label, timestamp_ms in [("last week", now_ms - 7 * day_ms),
+                                ("clock ahead", now_ms + 30 * minute_ms),
+                                ("last week again", now_ms - 7 * day_ms)]:
+        producer.send("history", value=label.encode(), timestamp_ms=timestamp_ms)
+    producer.flush()
+    start = broker.beginning_offsets([history])[history]
+    print("offsets 0 to 2 appended; the log now starts at offset", start)
+    kept = broker.fetch({history: start})[history].records
+    print("kept:", [(record.offset, record.value.decode()) for record in kept])
+
+# %% [markdown]
+# The first record was deleted as it arrived. The third is just as old but stays: the record
+# before it holds it back until that one is a day old too. Kafka deletes whole *segments*
+# (files of records) by their newest timestamp, so there one early-stamped record keeps its
+# whole segment, and every later one, for as long as it is young. This is why Kafka refuses
+# create times more than an hour ahead of its clock (`message.timestamp.after.max.ms`).
+
+# %% [markdown]
 # ## Questions
 #
 # 1. In the crash experiment, which records were processed twice, and why exactly those?
@@ -353,3 +386,6 @@ for policy in ("delete", "block"):
 # 5. The `audit` group came back after its offsets expired and read its first four records
 #    again. Which `auto_offset_reset` would have skipped records instead? Why does Kafka count
 #    the week from the moment the group became empty, not from its last commit?
+# 6. The backfill of last week's events lost its first record on arrival. What could the
+#    producer, or the topic's configs (`message.timestamp.type`), do to keep such a backfill
+#    for a day?

@@ -18,8 +18,9 @@ Locking: one lock guards every topic, log and group (critical sections are a few
 and one lock cannot deadlock). Waiting happens on conditions of that lock (``fetch`` waits for
 data, ``join_group`` and ``sync_group`` for members) or, for ``"block"`` partitions, inside a
 layer-1 bounded buffer with the lock released. Clocks are injected: ``clock`` (monotonic
-seconds) drives session timeouts, rebalance timeouts and retention age, so tests can move time
-by hand; ``timeout`` arguments are always real seconds.
+seconds) drives session timeouts and rebalance timeouts, ``timestamp_clock`` (epoch ms) stamps
+records and ages them for retention and dates commits, so tests can move time by hand;
+``timeout`` arguments are always real seconds.
 
 Typical use, in one process::
 
@@ -153,10 +154,11 @@ class Broker(
 ):
     """An in-process broker. See the module docstring for the client contract.
 
-    ``clock`` (monotonic seconds) drives group liveness and retention age;
+    ``clock`` (monotonic seconds) drives group liveness (session and rebalance timeouts);
     ``timestamp_clock`` (epoch milliseconds) is the broker's wall clock: it stamps records that
     carry no timestamp (and every record of a topic whose ``message.timestamp.type`` is
-    ``LogAppendTime``), and a topic's window of accepted create times is measured around it.
+    ``LogAppendTime``), a topic's window of accepted create times is measured around it, and
+    ``retention.ms`` ages records by it (a record's age is this clock minus its timestamp).
     ``auto_create_topics_enable`` and ``num_partitions`` are Kafka's broker settings of those
     names, with Kafka's defaults: a client that asks for a missing topic and allows it
     (``allow_auto_create_topics``, the clients' default) gets it created with

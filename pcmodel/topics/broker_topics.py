@@ -116,13 +116,15 @@ class TopicAdminMixin:
     ) -> None:
         """Create topic ``name`` with ``partitions`` empty partition logs.
 
-        ``retention_policy="delete"`` keeps at most ``retention_records`` records and none older
-        than ``retention_ms`` (either may be ``None``: unlimited). ``"block"`` makes each partition
-        a bounded buffer of capacity ``retention_records`` (required; ``retention_ms`` must be
-        ``None``): appends wait while the slowest group lags that much, and ``variant``
-        (``"condition"``, ``"semaphore"``, ``"queue"``) picks the algorithm that waits. Every
-        group that subscribed to the topic or committed an offset on it counts, until
-        ``delete_group``; a group that never committed a partition holds it at its start.
+        ``retention_policy="delete"`` keeps at most ``retention_records`` records and none whose
+        timestamp is more than ``retention_ms`` behind the broker's wall clock (either may be
+        ``None``: unlimited; :mod:`~pcmodel.topics.log` says how records age). ``"block"``
+        makes each partition a bounded buffer of capacity ``retention_records`` (required;
+        ``retention_ms`` must be ``None``): appends wait while the slowest group lags that
+        much, and ``variant`` (``"condition"``, ``"semaphore"``, ``"queue"``) picks the
+        algorithm that waits. Every group that subscribed to the topic or committed an offset
+        on it counts, until ``delete_group``; a group that never committed a partition holds
+        it at its start.
         ``instrument`` (``"off"``, ``"counters"``, ``"timeline"``) records that waiting; read it
         with :meth:`space_stats`.
         ``configs`` are Kafka topic configs set on the topic (``{"retention.ms": "60000"}``;
@@ -140,7 +142,7 @@ class TopicAdminMixin:
             _check_int("retention_records", retention_records, 1, IllegalArgumentError)
         overrides = check_topic_configs(configs)
         if retention_ms is not None:
-            _check_int("retention_ms", retention_ms, 1, IllegalArgumentError)
+            _check_int("retention_ms", retention_ms, 0, IllegalArgumentError)
             if "retention.ms" in overrides:
                 raise IllegalArgumentError(
                     "give retention_ms or configs['retention.ms'], not both")
@@ -152,7 +154,8 @@ class TopicAdminMixin:
             raise IllegalArgumentError(
                 f"retention_policy must be 'delete' or 'block', got {retention_policy!r}"
             ) from None
-        if policy is RetentionPolicy.BLOCK and (retention_records is None or retention_ms):
+        if policy is RetentionPolicy.BLOCK and (retention_records is None
+                                            or retention_ms is not None):
             raise IllegalArgumentError(
                 "retention_policy='block' needs retention_records (the capacity) and no "
                 "retention_ms: records leave when every group has committed them, not by age"
@@ -357,7 +360,7 @@ class TopicAdminMixin:
         return PartitionLog(
             retention_records=topic.retention_records, retention_ms=topic.retention_ms,
             policy=topic.policy, variant=topic.variant, instrument=topic.instrument,
-            clock=self._clock, timestamp_clock=self._timestamp_clock,
+            timestamp_clock=self._timestamp_clock,
             settings=log_settings(topic.configs),
         )
 

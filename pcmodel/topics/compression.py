@@ -202,13 +202,14 @@ class CompressedBatch:
     """The records of one append, kept only as compressed bytes.
 
     Built by :meth:`build` outside any lock; the log sets ``base_offset`` and ``append_time``
-    when it appends the batch, and ``log_append_time`` on a topic that stamps every record with
-    that time. ``stored_size`` is the compressed size, ``uncompressed_size`` the bytes of keys,
-    values and headers it holds.
+    when it appends the batch, ``log_append_time`` on a topic that stamps every record with
+    that time, and ``max_timestamp``, the largest timestamp of its records (Kafka's batch
+    ``maxTimestamp``: retention ages the batch by it). ``stored_size`` is the compressed size,
+    ``uncompressed_size`` the bytes of keys, values and headers it holds.
     """
 
     __slots__ = ("append_time", "base_offset", "codec", "count", "data", "log_append_time",
-                 "uncompressed_size")
+                 "max_timestamp", "uncompressed_size")
 
     def __init__(self, codec: Codec, data: bytes, count: int, uncompressed_size: int) -> None:
         self.codec = codec
@@ -218,6 +219,7 @@ class CompressedBatch:
         self.base_offset = -1
         self.append_time = -1
         self.log_append_time = False
+        self.max_timestamp = -1
 
     @classmethod
     def build(cls, codec: Codec, records: Sequence[tuple]) -> CompressedBatch:

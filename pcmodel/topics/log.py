@@ -6,9 +6,18 @@ own position, and records leave only by *retention*. Two retention policies exis
 ``"delete"`` (Kafka's ``cleanup.policy=delete``)
     Records older than ``retention_ms`` or beyond the newest ``retention_records`` are dropped from
     the front and ``log_start_offset`` advances. Appends never wait. A reader whose position fell
-    below ``log_start_offset`` gets ``OffsetOutOfRangeError``. Age is measured with the broker's
-    monotonic clock from the moment of append (Kafka measures it from the record timestamp); it is
-    applied whenever the log is appended to or read, as Kafka's periodic cleaner would.
+    below ``log_start_offset`` gets ``OffsetOutOfRangeError``. A record's age is the broker's
+    wall clock (``timestamp_clock``) minus the record's *timestamp*, as Kafka ages a segment by
+    its largest timestamp: the producer's create time, or the append time on a topic that stamps
+    append times. A record is due once its age is *more* than ``retention_ms`` (so ``0`` deletes
+    every record from the millisecond after its timestamp), and deletion goes from the front and
+    stops at the first record not due: a record whose producer's clock ran ahead holds back the
+    records after it, as its segment would in Kafka. Kafka deletes whole segments, so its records
+    usually outlive ``retention.ms`` a while; pcmodel has no segments and deletes each record
+    once it is due (a compressed batch whole, by its largest timestamp, as Kafka keeps a batch in
+    one segment). Retention is applied whenever the log is appended to or read or its high
+    watermark moves, as Kafka's periodic cleaner would, and never deletes a record at or above
+    the high watermark (one not yet replicated), so the log start never passes it.
 
 ``"block"`` (not in Kafka: the log turned back into a bounded buffer)
     The log holds at most ``retention_records`` records that the slowest consumer group has not yet
@@ -118,7 +127,6 @@ class PartitionLog:
         policy: RetentionPolicy | str = RetentionPolicy.DELETE,
         variant: str = "condition",
         instrument: str = "off",
-        clock: Callable[[], float] = time.monotonic,
         timestamp_clock: Callable[[], int] = wall_clock_ms,
         settings: LogSettings | None = None,
     ) -> None:
@@ -128,12 +136,10 @@ class PartitionLog:
         self.retention_records = retention_records
         self.retention_ms = retention_ms
         self.variant = variant
-        self._clock = clock
         self._timestamp_clock = timestamp_clock
         # _records[i] has offset _base + i; offsets below _start are deleted but not yet compacted
         # away (compacting on every deletion would make retention O(n) per append).
         self._records: list[LogRecord] = []
-        self._append_times: list[float] = []
         self._base = 0
         self._start = 0
         # Whether any entry of _records is a CompressedBatch; the last one decoded, by identity.
@@ -266,6 +272,8 @@ class PartitionLog:
         if compressed is not None:
             compressed.base_offset, compressed.append_time = base, append_time
             compressed.log_append_time = self.settings.log_append_time
+            compressed.max_timestamp = append_time if self.settings.log_append_time else max(
+                append_time if ts is None else ts for _, _, _, ts in records)
             self._records.extend([compressed] * len(records))
             self._has_compressed = True
         elif self.settings.log_append_time:
@@ -282,9 +290,6 @@ class PartitionLog:
                 else make(LogRecord, (base + i, ts, TIMESTAMP_CREATE_TIME, key, value, headers))
                 for i, (key, value, headers, ts) in enumerate(records)
             )
-        # Kept even without retention_ms: a topic's retention.ms may be set later, and then
-        # ages the records already here.
-        self._append_times.extend([self._clock()] * len(records))
         self.enforce_retention()
         return base, append_time
 
@@ -358,8 +363,10 @@ class PartitionLog:
     # --- replication (pcmodel.cluster; called with the broker lock held) ---------------------
 
     def set_high_watermark(self, offset: int) -> None:
-        """Mark records below ``offset`` as committed (replicated partitions only)."""
+        """Mark records below ``offset`` as committed (replicated partitions only), and apply
+        retention to those it held back."""
         self._high_watermark = offset
+        self.enforce_retention()
 
     def append_copy(self, records: Sequence[LogRecord]) -> None:
         """Append a leader's records to this follower copy at the leader's offsets.
@@ -376,7 +383,6 @@ class PartitionLog:
                 f"got a batch starting at {records[0].offset}"
             )
         self._records.extend(records)
-        self._append_times.extend([self._clock()] * len(records))
         self.enforce_retention()
 
     def truncate_to(self, offset: int) -> int:
@@ -391,12 +397,9 @@ class PartitionLog:
         removed = self.end_offset - max(offset, self._start)
         if offset <= self._start:
             self._records.clear()
-            self._append_times.clear()
             self._base = self._start = offset
         else:
-            keep = offset - self._base
-            del self._records[keep:]
-            del self._append_times[keep:]
+            del self._records[offset - self._base :]
         if self._high_watermark is not None:
             self._high_watermark = min(self._high_watermark, offset)
         return removed
@@ -404,7 +407,6 @@ class PartitionLog:
     def restart_at(self, offset: int) -> None:
         """Empty the log and make ``offset`` its start (a follower behind the leader's start)."""
         self._records.clear()
-        self._append_times.clear()
         self._base = self._start = offset
         if self._high_watermark is not None:
             self._high_watermark = min(self._high_watermark, offset)
@@ -412,19 +414,23 @@ class PartitionLog:
     # --- retention ---------------------------------------------------------------------------
 
     def enforce_retention(self) -> int:
-        """Apply the delete policy's count and age limits; return how many records went."""
+        """Apply the delete policy's count and age limits; return how many records went.
+
+        Never deletes at or above the high watermark (Kafka's ``UnifiedLog.deletableSegments``).
+        """
         if self.policy is not RetentionPolicy.DELETE:
             return 0
         new_start = self._start
         if self.retention_records is not None:
             new_start = max(new_start, self.end_offset - self.retention_records)
         if self.retention_ms is not None:
-            oldest_kept = self._clock() - self.retention_ms / 1000.0
-            i = new_start - self._base
-            while i < len(self._records) and self._append_times[i] <= oldest_kept:
+            # Kafka's test: now - largest timestamp > retention.ms (strictly), from the front.
+            oldest_kept = self._timestamp_clock() - self.retention_ms
+            records, i, end = self._records, new_start - self._base, len(self._records)
+            while i < end and _timestamp_of(records[i]) < oldest_kept:
                 i += 1
             new_start = self._base + i
-        return self._drop_before(new_start)
+        return self._drop_before(min(new_start, self.high_watermark))
 
     def delete_before(self, offset: int) -> int:
         """Drop every record below ``offset`` (never beyond ``end_offset``) and make it the log
@@ -447,6 +453,10 @@ class PartitionLog:
         dead = self._start - self._base
         if dead > len(self._records) // 2:
             del self._records[:dead]
-            del self._append_times[:dead]
             self._base = self._start
         return freed
+
+
+def _timestamp_of(entry: LogRecord | CompressedBatch) -> int:
+    """A record's timestamp, or a compressed batch's largest one (it is deleted whole)."""
+    return entry.max_timestamp if type(entry) is CompressedBatch else entry[1]

@@ -155,8 +155,9 @@ TOPIC_CONFIGS: dict[str, TopicConfigSpec] = {
     "preallocate": TopicConfigSpec(_T.BOOLEAN, "false", "log.preallocate", _NO_EFFECT),
     "retention.ms": TopicConfigSpec(
         _T.LONG, "604800000", "log.retention.ms",
-        "Records older than this many milliseconds are deleted (-1: kept for ever); a change "
-        "applies at once to the records already there.", -1),
+        "Records whose timestamp is more than this many milliseconds behind the broker's "
+        "clock are deleted, from the oldest offset on (-1: kept for ever); a change applies "
+        "at once to the records already there.", -1),
     "segment.bytes": TopicConfigSpec(
         _T.INT, "1073741824", "log.segment.bytes", _NO_EFFECT, 14),
     "segment.index.bytes": TopicConfigSpec(
@@ -218,8 +219,6 @@ def _checked_value(name: str, value: object) -> str:
         return ",".join(items)
     if spec.minimum is not None and number < spec.minimum:
         raise _invalid(name, value, f"Value must be at least {spec.minimum:g}")
-    if name == "retention.ms" and number == 0:
-        raise _invalid(name, value, "use -1 to keep records for ever, or at least 1 ms")
     return text
 
 

@@ -18,6 +18,7 @@ from pcmodel.topics.errors import (
     InvalidTopicError,
     MessageSizeTooLargeError,
 )
+from pcmodel.topics.log_records import wall_clock_ms
 from pcmodel.topics.structs import TopicPartition
 from tests.conftest import wait_until
 
@@ -75,12 +76,33 @@ def test_allowing_unclean_election_elects_an_offline_partition_at_once(make_clus
 def test_retention_applies_on_every_broker(make_cluster):
     cluster = make_cluster()
     cluster.create_topic("t", 1, replication_factor=3, retention_ms=3_600_000)
-    cluster.produce("t", 0, batch(b"a", b"b"), acks="all").get(timeout=5)
+    ten_seconds_ago = wall_clock_ms() - 10_000  # records age by their timestamps
+    cluster.produce("t", 0, [(None, v, (), ten_seconds_ago) for v in (b"a", b"b")],
+                    acks="all").get(timeout=5)
+    cluster.produce("t", 0, batch(b"now"), acks="all").get(timeout=5)
     cluster.settle()
-    cluster.run_for(10.0)
     cluster.alter_topic_configs("t", [("retention.ms", SET, "5000")])
     assert [r.log_start_offset for r in cluster.replica_status("t", 0)] == [2, 2, 2]
     assert overrides(cluster, "t") == {"retention.ms": "5000"}
+
+
+def test_retention_keeps_what_the_followers_have_not_copied(make_cluster):
+    # Kafka never deletes at or above the high watermark: the log start cannot pass it.
+    cluster = make_cluster()
+    cluster.create_topic("t", 1, replication_factor=3, retention_ms=60_000)
+    leader = cluster.leader("t", 0)
+    for b in range(3):
+        if b != leader:
+            cluster.isolate(b)
+    last_week = wall_clock_ms() - 7 * 86_400_000
+    cluster.produce("t", 0, [(None, b"old", (), last_week)], acks=1).get(timeout=5)
+    status = {r.broker: r for r in cluster.replica_status("t", 0)}
+    assert (status[leader].log_start_offset, status[leader].log_end_offset,
+            status[leader].high_watermark) == (0, 1, 0)
+    cluster.heal()
+    cluster.settle()
+    assert [(r.log_start_offset, r.log_end_offset) for r in cluster.replica_status("t", 0)] \
+        == [(1, 1)] * 3
 
 
 def test_log_append_time_is_the_leaders_stamp_on_every_replica(make_cluster):

@@ -1,6 +1,6 @@
 """Real clients describe and alter configs through pcmodel's listeners: confluent-kafka on a lone
 broker, kafka-python on every broker of a cluster (each answers for itself); both see the times
-a LogAppendTime topic stamps."""
+a LogAppendTime topic stamps, and retention.ms ages the records by the times clients gave them."""
 
 from __future__ import annotations
 
@@ -119,3 +119,38 @@ def test_clients_hear_message_too_large_from_a_topics_limit():
         assert reports[0].code() == confluent.KafkaError.MSG_SIZE_TOO_LARGE
         assert reports[1] is None
         assert broker.end_offsets([("t", 0)]) == {("t", 0): 1}
+
+
+def test_records_age_by_the_timestamps_clients_give_them():
+    confluent = pytest.importorskip("confluent_kafka",
+                                    reason="needs confluent-kafka (the interop extra)")
+    admin_module = pytest.importorskip("confluent_kafka.admin",
+                                       reason="needs confluent-kafka (the interop extra)")
+    day = 86_400_000
+    with Broker(timestamp_clock=lambda: 100 * day) as broker, \
+            broker.serve_kafka() as listener:
+        broker.create_topic("t", configs={"retention.ms": str(day)})
+        producer = confluent.Producer({"bootstrap.servers": listener.bootstrap_servers,
+                                       "linger.ms": 0})
+        for value, timestamp in ((b"old", 90 * day), (b"recent", 100 * day - 1_000)):
+            producer.produce("t", value, timestamp=timestamp)
+            assert producer.flush(20) == 0  # one batch each
+        consumer = confluent.Consumer({"bootstrap.servers": listener.bootstrap_servers,
+                                       "group.id": "g", "auto.offset.reset": "earliest"})
+        try:
+            tp = confluent.TopicPartition("t", 0)
+            assert consumer.get_watermark_offsets(tp, timeout=20, cached=False) == (1, 2)
+            consumer.assign([tp])
+            message = consumer.poll(20)
+            assert (message.offset(), message.value(), message.timestamp()) == (
+                1, b"recent", (confluent.TIMESTAMP_CREATE_TIME, 100 * day - 1_000))
+            # Kafka's way to empty a topic: a retention of 0 deletes every past record.
+            admin = admin_module.AdminClient({"bootstrap.servers": listener.bootstrap_servers})
+            change = admin_module.ConfigResource("topic", "t", incremental_configs=[
+                admin_module.ConfigEntry(
+                    "retention.ms", "0",
+                    incremental_operation=admin_module.AlterConfigOpType.SET)])
+            admin.incremental_alter_configs([change])[change].result(timeout=20)
+            assert consumer.get_watermark_offsets(tp, timeout=20, cached=False) == (2, 2)
+        finally:
+            consumer.close()

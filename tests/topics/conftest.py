@@ -1,4 +1,4 @@
-"""Fixtures for the topics layer: a broker per test, consumers that always close, a hand clock.
+"""Fixtures for the topics layer: a broker per test, consumers that always close, hand clocks.
 
 Consumers made by ``make_consumer`` use short fetch waits and heartbeat intervals so that group
 changes are seen quickly; tests still synchronise on observable state (``wait_until`` over
@@ -19,7 +19,7 @@ from pcmodel.topics.consumer_protocol import encode_subscription
 from pcmodel.topics.structs import ConsumerRebalanceListener, TopicPartition
 from tests.conftest import wait_until
 
-__all__ = ["FakeClock", "Poller", "RecordingListener", "group_settled", "wait_until"]
+__all__ = ["FakeClock", "Poller", "RecordingListener", "WallClock", "group_settled", "wait_until"]
 
 #: Settings that make a consumer react within milliseconds in tests.
 FAST = {
@@ -27,6 +27,17 @@ FAST = {
     "heartbeat_interval_ms": 10,
     "session_timeout_ms": 10_000,
 }
+
+
+class WallClock:
+    """A broker's wall clock (``timestamp_clock``, epoch milliseconds) that moves only when the
+    test sets ``now``."""
+
+    def __init__(self, now: int = 1_700_000_000_000) -> None:
+        self.now = now
+
+    def __call__(self) -> int:
+        return self.now
 
 
 class FakeClock:

@@ -24,7 +24,7 @@ from pcmodel.topics.errors import (
 )
 from pcmodel.topics.partitioner import default_partition
 from pcmodel.topics.structs import OffsetAndMetadata, OffsetAndTimestamp, TopicPartition
-from tests.topics.conftest import FakeClock, consumer_protocols, fill, join_alone, tp
+from tests.topics.conftest import WallClock, consumer_protocols, fill, join_alone, tp
 
 pytestmark = pytest.mark.timeout(15)
 
@@ -171,12 +171,12 @@ def test_fetch_long_polls_until_an_append(broker):
 
 
 def test_fetch_times_out_empty_and_reports_errors_per_partition():
-    clock = FakeClock()
-    with Broker(clock=clock) as broker:
+    wall = WallClock()
+    with Broker(timestamp_clock=wall) as broker:
         broker.create_topic("t", 2, retention_ms=1_000)
         fill(broker, "t", 0, [b"a", b"b"])
         assert broker.fetch({tp("t", 1): 0}, timeout=0.01)[tp("t", 1)].records == ()
-        clock.advance(2)
+        wall.now += 2_000
         result = broker.fetch({tp("t", 0): 0, tp("t", 1): 0, tp("t", 9): 0, tp("gone", 0): 0})
         assert result[tp("t", 0)].error is FetchError.OFFSET_OUT_OF_RANGE
         assert result[tp("t", 0)].log_start_offset == 2

@@ -31,7 +31,7 @@ from pcmodel.topics.topic_configs import (
     check_topic_configs,
     describe_topic_configs,
 )
-from tests.topics.conftest import FakeClock
+from tests.topics.conftest import WallClock
 
 SET, DELETE, APPEND, SUBTRACT = AlterConfigOp
 
@@ -56,7 +56,6 @@ def test_values_are_checked_by_type_and_kept_as_kafkas_text():
         ("retention.ms", "soon"): "Invalid value soon for configuration retention.ms: Not a "
                                   "number of type LONG",
         ("retention.ms", "-2"): "Value must be at least -1",
-        ("retention.ms", "0"): "use -1 to keep records for ever",
         ("segment.bytes", str(1 << 31)): "Not a number of type INT",
         ("preallocate", "yes"): "Expected value to be either true or false",
         ("min.insync.replicas", "0"): "Value must be at least 1",
@@ -146,23 +145,42 @@ def test_a_topic_keeps_the_configs_it_was_created_with():
 
 
 def test_a_new_retention_applies_at_once_to_the_records_already_there():
-    clock = FakeClock()
+    wall = WallClock()
     tp = TopicPartition("t", 0)
-    with Broker(clock=clock) as broker:
+    with Broker(timestamp_clock=wall) as broker:
         broker.create_topic("t")  # kept for ever
         broker.append("t", 0, [(None, b"old")])
-        clock.advance(10)
+        wall.now += 10_000
         broker.append("t", 0, [(None, b"new")])
         broker.alter_topic_configs("t", [("retention.ms", SET, "5000")])
         assert broker.beginning_offsets([tp]) == {tp: 1}  # 10 s old: gone at once
         assert broker.fetch({tp: 0})[tp].error is FetchError.OFFSET_OUT_OF_RANGE
-        clock.advance(6)
+        wall.now += 6_000
         assert broker.beginning_offsets([tp]) == {tp: 2}
         broker.alter_topic_configs("t", [("retention.ms", DELETE, None)])
         broker.append("t", 0, [(None, b"kept")])
-        clock.advance(3600)
+        wall.now += 3_600_000
         assert broker.beginning_offsets([tp]) == {tp: 2}
         assert broker.describe_topic("t").retention_ms is None
+
+
+def test_records_age_by_the_timestamps_their_producers_gave_them():
+    wall = WallClock()
+    tp = TopicPartition("t", 0)
+    day = 86_400_000
+    with Broker(timestamp_clock=wall) as broker:
+        broker.create_topic("t", retention_ms=day)
+        broker.append("t", 0, [(None, b"last week", (), wall.now - 7 * day),
+                               (None, b"today", (), wall.now - 1_000)])
+        assert broker.beginning_offsets([tp]) == {tp: 1}  # deleted as it was appended
+        broker.alter_topic_configs("t", [("retention.ms", SET, "0")])  # Kafka's "purge"
+        assert broker.beginning_offsets([tp]) == {tp: 2}
+        assert broker.describe_topic("t").retention_ms == 0
+        with pytest.raises(IllegalArgumentError, match="retention_ms must be >= 0"):
+            broker.create_topic("u", retention_ms=-1)
+        with pytest.raises(IllegalArgumentError, match="no retention_ms"):
+            broker.create_topic("b", retention_policy="block", retention_records=5,
+                                retention_ms=0)
 
 
 def test_log_append_time_stamps_what_is_appended_from_then_on():

@@ -7,6 +7,7 @@ import threading
 
 import pytest
 
+from pcmodel.topics.compression import CompressedBatch, get_codec
 from pcmodel.topics.errors import (
     IllegalArgumentError,
     KafkaTimeoutError,
@@ -21,7 +22,8 @@ from pcmodel.topics.log import (
     validate_new_record,
 )
 from pcmodel.topics.log_records import record_batch_size, record_batch_size_bound
-from tests.topics.conftest import FakeClock
+from pcmodel.topics.log_settings import LogSettings
+from tests.topics.conftest import WallClock
 
 pytestmark = pytest.mark.timeout(10)
 
@@ -73,19 +75,80 @@ def test_retention_by_count_advances_log_start_offset():
     assert [r.offset for r in log.read(103, 5)] == [103, 104]
 
 
-def test_retention_by_age_uses_the_injected_clock():
-    clock = FakeClock()
-    log = PartitionLog(retention_ms=1_000, clock=clock)
-    log.append(records(b"old"))
-    clock.advance(0.6)
+def test_retention_by_age_ages_records_by_their_timestamp_on_the_wall_clock():
+    wall = WallClock(10_000)
+    log = PartitionLog(retention_ms=1_000, timestamp_clock=wall)
+    log.append(records(b"old"))  # stamped with the append time, 10_000
+    wall.now = 10_600
     log.append(records(b"new"))
-    clock.advance(0.5)  # "old" is 1.1 s old, "new" 0.5 s
+    wall.now = 11_000  # "old" is exactly 1 s old: kept (due only when older than retention_ms)
+    assert [r.value for r in log.read(0, 5)] == [b"old", b"new"]
+    wall.now = 11_001
     assert log.log_start_offset == 0  # retention applies lazily...
     assert [r.value for r in log.read(1, 5)] == [b"new"]  # ...on the next read
     assert log.log_start_offset == 1
-    clock.advance(1.0)
+    wall.now = 12_000
     log.enforce_retention()
     assert (log.log_start_offset, log.end_offset, len(log)) == (2, 2, 0)
+
+
+def test_create_times_age_records_and_one_from_the_future_holds_back_the_rest():
+    wall = WallClock(100_000)
+    log = PartitionLog(retention_ms=1_000, timestamp_clock=wall)
+    log.append([NewRecord(None, b"past", (), 50_000), NewRecord(None, b"ahead", (), 200_000),
+                NewRecord(None, b"past too", (), 10_000)])
+    # Deleted at the append itself: the first is 50 s old. The second's producer clock ran
+    # ahead, and deletion stops there, as at a segment that is not due in Kafka.
+    assert (log.log_start_offset, log.end_offset) == (1, 3)
+    wall.now = 201_000
+    assert log.enforce_retention() == 0  # "ahead" is exactly 1 s old
+    wall.now = 201_001
+    assert log.enforce_retention() == 2
+    assert (log.log_start_offset, len(log)) == (3, 0)
+
+
+def test_a_topic_stamping_append_times_ages_records_from_their_append():
+    wall = WallClock(100_000)
+    log = PartitionLog(retention_ms=1_000, timestamp_clock=wall,
+                       settings=LogSettings(log_append_time=True))
+    log.append([NewRecord(None, b"v", (), 5)])  # its create time is long past: ignored
+    assert [(r.timestamp, r.timestamp_type) for r in log.read(0, 1)] == [
+        (100_000, TIMESTAMP_LOG_APPEND_TIME)]
+    wall.now = 101_001
+    assert log.enforce_retention() == 1
+
+
+def test_a_compressed_batch_is_deleted_whole_by_its_largest_timestamp():
+    wall = WallClock(5_500)
+    log = PartitionLog(retention_ms=1_000, timestamp_clock=wall)
+    batch = [(None, b"a", (), 1_000), (None, b"b", (), 5_000), (None, b"c", (), 2_000)]
+    log.append(batch, compressed=CompressedBatch.build(get_codec("gzip"), batch))
+    log.append([NewRecord(None, b"d", (), 1_000)])  # old, but behind the batch
+    assert log.log_start_offset == 0  # "a" is 4.5 s old, but the batch's newest only 0.5 s
+    wall.now = 6_001
+    assert log.enforce_retention() == 4
+    assert log.byte_stats().compressed_batches == 0
+
+
+def test_retention_never_deletes_at_or_above_the_high_watermark():
+    wall = WallClock(100_000)
+    log = PartitionLog(retention_ms=1_000, retention_records=1, timestamp_clock=wall)
+    log.set_high_watermark(0)  # a leader whose followers have copied nothing yet
+    log.append([NewRecord(None, bytes([i]), (), 0) for i in range(3)])
+    assert (log.log_start_offset, log.end_offset) == (0, 3)
+    log.set_high_watermark(2)  # what it held back goes as it moves
+    assert log.log_start_offset == 2 == log.high_watermark
+    log.set_high_watermark(3)
+    assert (log.log_start_offset, len(log)) == (3, 0)
+
+
+def test_zero_retention_keeps_only_records_not_older_than_now():
+    wall = WallClock(100_000)
+    log = PartitionLog(retention_ms=0, timestamp_clock=wall)
+    log.append([NewRecord(None, b"a", (), 99_999), NewRecord(None, b"b", (), 100_000)])
+    assert (log.log_start_offset, log.end_offset) == (1, 2)
+    wall.now = 100_001
+    assert log.enforce_retention() == 1
 
 
 def test_block_policy_needs_a_capacity():

@@ -14,23 +14,13 @@ from pcmodel.topics.broker import Broker, ExpiredOffsets
 from pcmodel.topics.errors import GroupIdNotFoundError, IllegalArgumentError
 from pcmodel.topics.group_snapshot import GroupMetadataRecord
 from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition
-from tests.topics.conftest import FakeClock, consumer_protocols, join_alone
+from tests.topics.conftest import FakeClock, WallClock, consumer_protocols, join_alone
 
 pytestmark = pytest.mark.timeout(30)
 
 MINUTE = 60_000
 START = 1_700_000_000_000
 A0, A1, B0 = TopicPartition("a", 0), TopicPartition("a", 1), TopicPartition("b", 0)
-
-
-class WallClock:
-    """Epoch milliseconds that move only when the test says so."""
-
-    def __init__(self, now: int = START) -> None:
-        self.now = now
-
-    def __call__(self) -> int:
-        return self.now
 
 
 def make_broker(wall: WallClock, **settings) -> Broker:
