@@ -46,30 +46,35 @@ class ConfigsMixin:
                             incremental: bool = True, validate_only: bool = False) -> None:
         """Alter topic ``name``'s configs: ``operations`` are ``(config, AlterConfigOp,
         value)``; ``incremental=False`` (Kafka's AlterConfigs) replaces every override with
-        the SETs given. A new ``retention.ms`` applies to the records already there, a new
-        ``message.timestamp.type`` to those appended from then on.
+        the SETs given. A new ``retention.ms`` or ``retention.bytes`` applies to the records
+        already there, a new ``message.timestamp.type`` to those appended from then on.
 
         All or nothing: raises ``UnknownTopicOrPartitionError``, ``InvalidRequestError`` or
         ``InvalidConfigurationError`` (see
         :func:`~pcmodel.topics.topic_configs.altered_overrides`; a ``"block"`` topic takes no
-        ``retention.ms``) with nothing changed. ``validate_only`` checks and changes nothing.
+        ``retention.ms`` or ``retention.bytes``) with nothing changed. ``validate_only``
+        checks and changes nothing.
         """
         with self._lock:
             self._check_open()
             topic = self._topic(name)
             overrides = altered_overrides(topic.configs, operations, incremental=incremental)
-            retention_ms = topic_options(overrides, replicates=False).get("retention_ms")
-            if retention_ms is not None and topic.policy is RetentionPolicy.BLOCK:
+            options = topic_options(overrides, replicates=False)
+            retention_ms, retention_bytes = options.get("retention_ms"), \
+                options.get("retention_bytes")
+            if topic.policy is RetentionPolicy.BLOCK and (
+                    retention_ms is not None or retention_bytes is not None):
                 raise InvalidConfigurationError(
                     f"topic {name!r} has retention_policy='block': its records leave when every "
-                    "group has committed them, not by age (retention.ms cannot be set)")
+                    "group has committed them, not by age or size (retention.ms and "
+                    "retention.bytes cannot be set)")
             if validate_only:
                 return
             topic.configs = overrides
-            topic.retention_ms = retention_ms
+            topic.retention_ms, topic.retention_bytes = retention_ms, retention_bytes
             settings = log_settings(overrides)
             for log in topic.logs:
-                log.retention_ms = retention_ms
+                log.retention_ms, log.retention_bytes = retention_ms, retention_bytes
                 log.settings = settings
                 log.enforce_retention()
             self._data_arrived.notify_all()  # a fetch below the new start learns it now

@@ -68,6 +68,8 @@ class TopicDescription(NamedTuple):
     variant: str
     log_start_offsets: tuple[int, ...]
     end_offsets: tuple[int, ...]
+    #: ``retention.bytes`` (``None``: no limit); there is no ``create_topic`` keyword for it.
+    retention_bytes: int | None = None
 
 
 @dataclass
@@ -77,6 +79,7 @@ class _Topic:
     policy: RetentionPolicy
     retention_records: int | None
     retention_ms: int | None
+    retention_bytes: int | None
     variant: str
     instrument: str
     #: Groups whose committed offsets hold back a "block" topic (subscribers and committers).
@@ -147,18 +150,21 @@ class TopicAdminMixin:
                 raise IllegalArgumentError(
                     "give retention_ms or configs['retention.ms'], not both")
             overrides["retention.ms"] = str(retention_ms)
-        retention_ms = topic_options(overrides, replicates=False).get("retention_ms")
+        options = topic_options(overrides, replicates=False)
+        retention_ms, retention_bytes = options.get("retention_ms"), options.get("retention_bytes")
         try:
             policy = RetentionPolicy(retention_policy)
         except ValueError:
             raise IllegalArgumentError(
                 f"retention_policy must be 'delete' or 'block', got {retention_policy!r}"
             ) from None
-        if policy is RetentionPolicy.BLOCK and (retention_records is None
-                                            or retention_ms is not None):
+        if policy is RetentionPolicy.BLOCK and (
+                retention_records is None or retention_ms is not None
+                or retention_bytes is not None):
             raise IllegalArgumentError(
                 "retention_policy='block' needs retention_records (the capacity) and no "
-                "retention_ms: records leave when every group has committed them, not by age"
+                "retention_ms or retention.bytes: records leave when every group has "
+                "committed them, not by age or size"
             )
         if variant not in VARIANTS:
             raise IllegalArgumentError(f"variant must be one of {VARIANTS}, got {variant!r}")
@@ -170,8 +176,8 @@ class TopicAdminMixin:
             self._check_open()
             if name in self._topics:
                 raise TopicAlreadyExistsError(f"topic {name!r} already exists")
-            topic = _Topic(name, [], policy, retention_records, retention_ms, variant,
-                           instrument, set(), overrides)
+            topic = _Topic(name, [], policy, retention_records, retention_ms, retention_bytes,
+                           variant, instrument, set(), overrides)
             topic.logs = [self._new_log(topic) for _ in range(partitions)]
             self._topics[name] = topic
             self._metadata_changed([name])
@@ -233,6 +239,7 @@ class TopicAdminMixin:
                 topic.retention_ms, topic.variant,
                 tuple(log.log_start_offset for log in topic.logs),
                 tuple(log.end_offset for log in topic.logs),
+                topic.retention_bytes,
             )
 
     def partitions_for(self, topic: str, *, auto_create: bool = False) -> set[int]:
@@ -247,8 +254,8 @@ class TopicAdminMixin:
             if topic not in self._topics and auto_create and self.auto_create_topics_enable:
                 check_topic_name(topic)
                 self._check_open()
-                new = _Topic(topic, [], RetentionPolicy.DELETE, None, None, "condition", "off",
-                             set())
+                new = _Topic(topic, [], RetentionPolicy.DELETE, None, None, None, "condition",
+                             "off", set())
                 new.logs = [self._new_log(new) for _ in range(self.num_partitions)]
                 self._topics[topic] = new
                 self._metadata_changed([topic])
@@ -359,8 +366,8 @@ class TopicAdminMixin:
     def _new_log(self, topic: _Topic) -> PartitionLog:
         return PartitionLog(
             retention_records=topic.retention_records, retention_ms=topic.retention_ms,
-            policy=topic.policy, variant=topic.variant, instrument=topic.instrument,
-            timestamp_clock=self._timestamp_clock,
+            retention_bytes=topic.retention_bytes, policy=topic.policy, variant=topic.variant,
+            instrument=topic.instrument, timestamp_clock=self._timestamp_clock,
             settings=log_settings(topic.configs),
         )
 

@@ -4,20 +4,12 @@ Unlike a bounded buffer, reading a log does not remove anything: every consumer 
 own position, and records leave only by *retention*. Two retention policies exist:
 
 ``"delete"`` (Kafka's ``cleanup.policy=delete``)
-    Records older than ``retention_ms`` or beyond the newest ``retention_records`` are dropped from
-    the front and ``log_start_offset`` advances. Appends never wait. A reader whose position fell
-    below ``log_start_offset`` gets ``OffsetOutOfRangeError``. A record's age is the broker's
-    wall clock (``timestamp_clock``) minus the record's *timestamp*, as Kafka ages a segment by
-    its largest timestamp: the producer's create time, or the append time on a topic that stamps
-    append times. A record is due once its age is *more* than ``retention_ms`` (so ``0`` deletes
-    every record from the millisecond after its timestamp), and deletion goes from the front and
-    stops at the first record not due: a record whose producer's clock ran ahead holds back the
-    records after it, as its segment would in Kafka. Kafka deletes whole segments, so its records
-    usually outlive ``retention.ms`` a while; pcmodel has no segments and deletes each record
-    once it is due (a compressed batch whole, by its largest timestamp, as Kafka keeps a batch in
-    one segment). Retention is applied whenever the log is appended to or read or its high
-    watermark moves, as Kafka's periodic cleaner would, and never deletes a record at or above
-    the high watermark (one not yet replicated), so the log start never passes it.
+    Records whose timestamp is more than ``retention_ms`` behind the broker's wall clock, those
+    that take the log beyond ``retention_bytes``, and those beyond the newest
+    ``retention_records`` are dropped from the front and ``log_start_offset`` advances; never a
+    record at or above the high watermark. :mod:`~pcmodel.topics.retention` has the rules, and
+    how they follow Kafka's. Appends never wait. A reader whose position fell below
+    ``log_start_offset`` gets ``OffsetOutOfRangeError``.
 
 ``"block"`` (not in Kafka: the log turned back into a bounded buffer)
     The log holds at most ``retention_records`` records that the slowest consumer group has not yet
@@ -74,6 +66,7 @@ from pcmodel.topics.log_records import (
     wall_clock_ms,
 )
 from pcmodel.topics.log_settings import LogSettings
+from pcmodel.topics.retention import first_kept_by_age, first_kept_by_size, stored_bytes
 
 # The record types and checks are re-exported: they were defined here first.
 __all__ = [
@@ -124,6 +117,7 @@ class PartitionLog:
         *,
         retention_records: int | None = None,
         retention_ms: int | None = None,
+        retention_bytes: int | None = None,
         policy: RetentionPolicy | str = RetentionPolicy.DELETE,
         variant: str = "condition",
         instrument: str = "off",
@@ -142,6 +136,10 @@ class PartitionLog:
         self._records: list[LogRecord] = []
         self._base = 0
         self._start = 0
+        # What the retained records weigh (retention.stored_bytes): kept up to date only while
+        # a retention_bytes limit needs it, so that other logs pay nothing for it.
+        self._stored_bytes: int | None = None
+        self.retention_bytes = retention_bytes
         # Whether any entry of _records is a CompressedBatch; the last one decoded, by identity.
         self._has_compressed = False
         self._decoded: tuple[CompressedBatch | None, list[LogRecord]] = (None, [])
@@ -186,8 +184,23 @@ class PartitionLog:
     def __repr__(self) -> str:
         return (
             f"<PartitionLog [{self._start}, {self.end_offset}) policy={self.policy.value}"
-            f" retention_records={self.retention_records} retention_ms={self.retention_ms}>"
+            f" retention_records={self.retention_records} retention_ms={self.retention_ms}"
+            f" retention_bytes={self.retention_bytes}>"
         )
+
+    @property
+    def retention_bytes(self) -> int | None:
+        """``retention.bytes`` (``None``: no limit). Setting it weighs the records here."""
+        return self._retention_bytes
+
+    @retention_bytes.setter
+    def retention_bytes(self, limit: int | None) -> None:
+        self._retention_bytes = limit
+        self._stored_bytes = None if limit is None else stored_bytes(self._retained())
+
+    def _retained(self) -> list:
+        """The entries at the retained offsets (a copy: the caller may hold it)."""
+        return self._records[self._start - self._base :]
 
     # --- block policy: space tokens (called without the broker lock) ------------------------
 
@@ -276,20 +289,26 @@ class PartitionLog:
                 append_time if ts is None else ts for _, _, _, ts in records)
             self._records.extend([compressed] * len(records))
             self._has_compressed = True
-        elif self.settings.log_append_time:
-            self._records.extend(
-                make(LogRecord,
-                     (base + i, append_time, TIMESTAMP_LOG_APPEND_TIME, key, value, headers))
-                for i, (key, value, headers, _) in enumerate(records)
-            )
+            if self._stored_bytes is not None:
+                self._stored_bytes += compressed.stored_size
         else:
-            self._records.extend(
-                make(LogRecord,
-                     (base + i, append_time, TIMESTAMP_LOG_APPEND_TIME, key, value, headers))
-                if ts is None
-                else make(LogRecord, (base + i, ts, TIMESTAMP_CREATE_TIME, key, value, headers))
-                for i, (key, value, headers, ts) in enumerate(records)
-            )
+            if self.settings.log_append_time:
+                self._records.extend(
+                    make(LogRecord,
+                         (base + i, append_time, TIMESTAMP_LOG_APPEND_TIME, key, value, headers))
+                    for i, (key, value, headers, _) in enumerate(records)
+                )
+            else:
+                self._records.extend(
+                    make(LogRecord,
+                         (base + i, append_time, TIMESTAMP_LOG_APPEND_TIME, key, value, headers))
+                    if ts is None else
+                    make(LogRecord, (base + i, ts, TIMESTAMP_CREATE_TIME, key, value, headers))
+                    for i, (key, value, headers, ts) in enumerate(records)
+                )
+            if self._stored_bytes is not None:
+                self._stored_bytes += sum(record_size(key, value, headers)
+                                          for key, value, headers, _ in records)
         self.enforce_retention()
         return base, append_time
 
@@ -329,19 +348,17 @@ class PartitionLog:
     def byte_stats(self) -> LogBytes:
         """Stored against uncompressed bytes of the retained records (see :class:`LogBytes`)."""
         self.enforce_retention()
-        stored = uncompressed = 0
+        uncompressed = 0
         batches: set[int] = set()
-        retained = self._records[self._start - self._base :]
+        retained = self._retained()
         for entry in retained:
             if type(entry) is CompressedBatch:
                 if id(entry) not in batches:
                     batches.add(id(entry))
-                    stored += entry.stored_size
                     uncompressed += entry.uncompressed_size
             else:
-                size = record_size(entry.key, entry.value, entry.headers)
-                stored += size
-                uncompressed += size
+                uncompressed += record_size(entry.key, entry.value, entry.headers)
+        stored = stored_bytes(retained) if self._stored_bytes is None else self._stored_bytes
         return LogBytes(len(retained), stored, uncompressed, len(batches))
 
     def check_offset(self, offset: int) -> None:
@@ -355,7 +372,7 @@ class PartitionLog:
     def offset_for_time(self, timestamp_ms: int) -> tuple[int, int] | None:
         """The first retained ``(offset, timestamp)`` with a timestamp >= ``timestamp_ms``."""
         self.enforce_retention()
-        for rec in self._materialize(self._records[self._start - self._base :], self._start):
+        for rec in self._materialize(self._retained(), self._start):
             if rec.timestamp >= timestamp_ms:
                 return rec.offset, rec.timestamp
         return None
@@ -383,6 +400,8 @@ class PartitionLog:
                 f"got a batch starting at {records[0].offset}"
             )
         self._records.extend(records)
+        if self._stored_bytes is not None:
+            self._stored_bytes += stored_bytes(records)
         self.enforce_retention()
 
     def truncate_to(self, offset: int) -> int:
@@ -400,6 +419,8 @@ class PartitionLog:
             self._base = self._start = offset
         else:
             del self._records[offset - self._base :]
+        if self._stored_bytes is not None:
+            self._stored_bytes = stored_bytes(self._retained())
         if self._high_watermark is not None:
             self._high_watermark = min(self._high_watermark, offset)
         return removed
@@ -408,28 +429,32 @@ class PartitionLog:
         """Empty the log and make ``offset`` its start (a follower behind the leader's start)."""
         self._records.clear()
         self._base = self._start = offset
+        if self._stored_bytes is not None:
+            self._stored_bytes = 0
         if self._high_watermark is not None:
             self._high_watermark = min(self._high_watermark, offset)
 
     # --- retention ---------------------------------------------------------------------------
 
     def enforce_retention(self) -> int:
-        """Apply the delete policy's count and age limits; return how many records went.
+        """Apply the delete policy's count, size and age limits, each from where the one before
+        stopped, as :mod:`~pcmodel.topics.retention` tells; return how many records went.
 
         Never deletes at or above the high watermark (Kafka's ``UnifiedLog.deletableSegments``).
         """
         if self.policy is not RetentionPolicy.DELETE:
             return 0
+        records, base, end = self._records, self._base, len(self._records)
         new_start = self._start
         if self.retention_records is not None:
             new_start = max(new_start, self.end_offset - self.retention_records)
+        if self._stored_bytes is not None and self._stored_bytes >= self._retention_bytes:
+            kept = first_kept_by_size(records, self._start - base, end,
+                                      self._stored_bytes - self._retention_bytes)
+            new_start = max(new_start, base + kept)
         if self.retention_ms is not None:
-            # Kafka's test: now - largest timestamp > retention.ms (strictly), from the front.
-            oldest_kept = self._timestamp_clock() - self.retention_ms
-            records, i, end = self._records, new_start - self._base, len(self._records)
-            while i < end and _timestamp_of(records[i]) < oldest_kept:
-                i += 1
-            new_start = self._base + i
+            oldest_kept_ms = self._timestamp_clock() - self.retention_ms
+            new_start = base + first_kept_by_age(records, new_start - base, end, oldest_kept_ms)
         return self._drop_before(min(new_start, self.high_watermark))
 
     def delete_before(self, offset: int) -> int:
@@ -448,6 +473,13 @@ class PartitionLog:
     def _drop_before(self, offset: int) -> int:
         if offset <= self._start:
             return 0
+        if self._stored_bytes is not None:
+            first, kept = self._start - self._base, offset - self._base
+            gone = stored_bytes(self._records[first:kept])
+            if kept < len(self._records) and type(self._records[kept]) is CompressedBatch \
+                    and self._records[kept] is self._records[kept - 1]:
+                gone -= self._records[kept].stored_size  # a batch cut in two stays whole
+            self._stored_bytes -= gone
         freed = offset - self._start
         self._start = offset
         dead = self._start - self._base
@@ -456,7 +488,3 @@ class PartitionLog:
             self._base = self._start
         return freed
 
-
-def _timestamp_of(entry: LogRecord | CompressedBatch) -> int:
-    """A record's timestamp, or a compressed batch's largest one (it is deleted whole)."""
-    return entry.max_timestamp if type(entry) is CompressedBatch else entry[1]

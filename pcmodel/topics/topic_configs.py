@@ -5,12 +5,13 @@ Kafka names a topic's settings with *topic configs* (``retention.ms``, ``min.ins
 settings or Kafka's default. :data:`TOPIC_CONFIGS` lists the configs pcmodel knows, with their
 types, defaults and what pcmodel does with each:
 
-- ``retention.ms`` (``-1``: keep for ever), ``cleanup.policy=delete``,
+- ``retention.ms`` (``-1``: keep for ever), ``retention.bytes`` (``-1``: no limit; both as
+  :mod:`pcmodel.topics.retention` tells), ``cleanup.policy=delete``,
   ``message.timestamp.type`` and the window of create times it takes
   (``message.timestamp.before.max.ms``, ``message.timestamp.after.max.ms``),
   ``max.message.bytes`` and ``compression.type`` are honoured anywhere; a change of
-  ``retention.ms`` applies at once to the records already in the topic, the others to the
-  appends that follow;
+  ``retention.ms`` or ``retention.bytes`` applies at once to the records already in the topic,
+  the others to the appends that follow;
 - on a replicated cluster (a broker object whose ``replicates`` is true) also
   ``min.insync.replicas`` and ``unclean.leader.election.enable``;
 - Kafka's common configs that tune storage an in-memory broker does not have (segments,
@@ -158,6 +159,12 @@ TOPIC_CONFIGS: dict[str, TopicConfigSpec] = {
         "Records whose timestamp is more than this many milliseconds behind the broker's "
         "clock are deleted, from the oldest offset on (-1: kept for ever); a change applies "
         "at once to the records already there.", -1),
+    "retention.bytes": TopicConfigSpec(
+        _T.LONG, "-1", "log.retention.bytes",
+        "The bytes a partition keeps (keys, values and headers, or compressed batches, as "
+        "log_stats() counts them; a negative value: no limit): past it, records are deleted "
+        "from the oldest offset on while what stays is still at least this size. A change "
+        "applies at once to the records already there."),
     "segment.bytes": TopicConfigSpec(
         _T.INT, "1073741824", "log.segment.bytes", _NO_EFFECT, 14),
     "segment.index.bytes": TopicConfigSpec(
@@ -251,7 +258,8 @@ def check_topic_configs(configs: Mapping[str, Any] | None) -> dict[str, str]:
 
 
 def topic_options(configs: Mapping[str, Any] | None, *, replicates: bool) -> dict[str, Any]:
-    """The ``create_topic`` keyword arguments that a topic's ``configs`` (Kafka's names) ask.
+    """The settings that a topic's ``configs`` (Kafka's names) ask, by the broker's names
+    (``retention_ms``, ``retention_bytes``, ``min_insync_replicas``, ...).
 
     ``replicates``: the broker is a replicated cluster, which honours the replication configs.
     Raises ``InvalidConfigurationError`` as :func:`check_topic_configs`; returns without side
@@ -262,6 +270,9 @@ def topic_options(configs: Mapping[str, Any] | None, *, replicates: bool) -> dic
     if "retention.ms" in checked:
         ms = int(checked["retention.ms"])
         options["retention_ms"] = None if ms < 0 else ms
+    if "retention.bytes" in checked:
+        size = int(checked["retention.bytes"])
+        options["retention_bytes"] = None if size < 0 else size
     if replicates and "min.insync.replicas" in checked:
         options["min_insync_replicas"] = int(checked["min.insync.replicas"])
     if replicates and "unclean.leader.election.enable" in checked:
@@ -346,6 +357,7 @@ _BROKER_CONFIG_TYPES = {
     "broker.id": _T.INT,
     "default.replication.factor": _T.INT,
     "group.initial.rebalance.delay.ms": _T.INT,
+    "log.retention.bytes": _T.LONG,
     "log.retention.ms": _T.LONG,
     "min.insync.replicas": _T.INT,
     "num.partitions": _T.INT,
@@ -362,13 +374,14 @@ def broker_config_entries(node_id: int, *, num_partitions: int,
                           offsets_retention_check_interval_ms: int) -> list[ConfigEntry]:
     """A broker's settings as DescribeConfigs answers them, in name order: read-only, from
     its static configuration (the arguments it was made with); the rest are Kafka's
-    defaults for the topics (``min.insync.replicas``, ``unclean.leader.election.enable``)
-    and pcmodel's ``log.retention.ms`` of ``-1``."""
+    defaults for the topics (``min.insync.replicas``, ``unclean.leader.election.enable``,
+    ``log.retention.bytes``) and pcmodel's ``log.retention.ms`` of ``-1``."""
     values = {
         "auto.create.topics.enable": "true" if auto_create_topics_enable else "false",
         "broker.id": str(node_id),
         "default.replication.factor": str(default_replication_factor),
         "group.initial.rebalance.delay.ms": str(group_initial_rebalance_delay_ms),
+        "log.retention.bytes": TOPIC_CONFIGS["retention.bytes"].default,
         "log.retention.ms": BROKER_RETENTION_MS,
         "min.insync.replicas": TOPIC_CONFIGS["min.insync.replicas"].default,
         "num.partitions": str(num_partitions),

@@ -86,6 +86,18 @@ def test_retention_applies_on_every_broker(make_cluster):
     assert overrides(cluster, "t") == {"retention.ms": "5000"}
 
 
+def test_retention_bytes_applies_on_every_broker(make_cluster):
+    cluster = make_cluster()
+    cluster.create_topic("t", 1, replication_factor=3, configs={"retention.bytes": "300"})
+    cluster.produce("t", 0, [(None, bytes(100))] * 5, acks="all").get(timeout=5)
+    cluster.settle()
+    assert [(r.log_start_offset, r.log_end_offset) for r in cluster.replica_status("t", 0)] \
+        == [(2, 5)] * 3
+    cluster.alter_topic_configs("t", [("retention.bytes", SET, "100")])
+    assert [r.log_start_offset for r in cluster.replica_status("t", 0)] == [4, 4, 4]
+    assert overrides(cluster, "t") == {"retention.bytes": "100"}
+
+
 def test_retention_keeps_what_the_followers_have_not_copied(make_cluster):
     # Kafka never deletes at or above the high watermark: the log start cannot pass it.
     cluster = make_cluster()

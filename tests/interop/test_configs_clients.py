@@ -154,3 +154,27 @@ def test_records_age_by_the_timestamps_clients_give_them():
             assert consumer.get_watermark_offsets(tp, timeout=20, cached=False) == (2, 2)
         finally:
             consumer.close()
+
+
+def test_a_topic_created_with_retention_bytes_keeps_that_much():
+    kafka = pytest.importorskip("kafka", reason="needs kafka-python")
+    kafka_admin = pytest.importorskip("kafka.admin", reason="needs kafka-python")
+    with Broker() as broker, broker.serve_kafka() as listener:
+        admin = kafka_admin.KafkaAdminClient(bootstrap_servers=listener.bootstrap_servers)
+        producer = kafka.KafkaProducer(bootstrap_servers=listener.bootstrap_servers)
+        consumer = kafka.KafkaConsumer(bootstrap_servers=listener.bootstrap_servers)
+        try:
+            admin.create_topics([kafka_admin.NewTopic(
+                "t", 1, 1, topic_configs={"retention.bytes": "2500"})])
+            for _ in range(5):
+                producer.send("t", bytes(1000)).get(timeout=20)
+            tp = kafka.TopicPartition("t", 0)
+            # 3,000 bytes stay: without one more record, less than 2,500 would
+            assert consumer.beginning_offsets([tp]) == {tp: 2}
+            assert consumer.end_offsets([tp]) == {tp: 5}
+            described = admin.describe_configs([kafka_admin.ConfigResource("TOPIC", "t")])
+            assert described["topic"]["t"]["retention.bytes"]["value"] == "2500"
+        finally:
+            consumer.close()
+            producer.close()
+            admin.close()

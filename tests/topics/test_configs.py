@@ -280,12 +280,39 @@ def test_an_alteration_is_all_or_nothing():
             broker.alter_topic_configs("nope", [])
 
 
-def test_a_block_topic_takes_no_retention_by_age():
+def test_a_block_topic_takes_no_retention_by_age_or_size():
     with Broker() as broker:
         broker.create_topic("jobs", retention_policy="block", retention_records=4)
-        with pytest.raises(InvalidConfigurationError, match="retention_policy='block'"):
-            broker.alter_topic_configs("jobs", [("retention.ms", SET, "1000")])
-        broker.alter_topic_configs("jobs", [("preallocate", SET, "true")])
+        for name in ("retention.ms", "retention.bytes"):
+            with pytest.raises(InvalidConfigurationError, match="retention_policy='block'"):
+                broker.alter_topic_configs("jobs", [(name, SET, "1000")])
+        broker.alter_topic_configs("jobs", [("preallocate", SET, "true"),
+                                            ("retention.bytes", SET, "-1")])
+        with pytest.raises(IllegalArgumentError, match="no retention_ms or retention.bytes"):
+            broker.create_topic("more", retention_policy="block", retention_records=4,
+                                configs={"retention.bytes": "100"})
+        assert broker.list_topics() == {"jobs": 1}
+
+
+def test_retention_bytes_keeps_a_partition_at_its_size():
+    tp = TopicPartition("t", 0)
+    with Broker() as broker:
+        broker.create_topic("t", configs={"retention.bytes": "250"})
+        broker.append("t", 0, [(None, bytes(100)) for _ in range(3)])
+        # 300 bytes, past 250; but deleting the oldest would leave 200, less than the limit
+        assert broker.beginning_offsets([tp]) == {tp: 0}
+        broker.append("t", 0, [(None, bytes(100))])
+        assert broker.beginning_offsets([tp]) == {tp: 1}
+        assert broker.log_stats("t")[0].stored_bytes == 300
+        assert broker.describe_topic("t").retention_bytes == 250
+        broker.alter_topic_configs("t", [("retention.bytes", SET, "0")])  # all it may
+        assert broker.log_stats("t")[0][:2] == (0, 0)
+        broker.alter_topic_configs("t", [("retention.bytes", SET, "-5")])  # no limit
+        broker.append("t", 0, [(None, bytes(1000))] * 3)
+        assert broker.log_stats("t")[0][:2] == (3, 3000)
+        assert broker.describe_topic("t").retention_bytes is None
+        with pytest.raises(InvalidConfigurationError, match="Not a number of type LONG"):
+            broker.alter_topic_configs("t", [("retention.bytes", SET, "1 GiB")])
 
 
 def test_the_broker_describes_its_own_settings_as_read_only():
@@ -295,7 +322,8 @@ def test_the_broker_describes_its_own_settings_as_read_only():
     assert {n: e.value for n, e in entries.items()} == {
         "auto.create.topics.enable": "false", "broker.id": "7",
         "default.replication.factor": "1", "group.initial.rebalance.delay.ms": "0",
-        "log.retention.ms": "-1", "min.insync.replicas": "1", "num.partitions": "3",
+        "log.retention.bytes": "-1", "log.retention.ms": "-1", "min.insync.replicas": "1",
+        "num.partitions": "3",
         "offsets.retention.check.interval.ms": "600000", "offsets.retention.minutes": "60",
         "unclean.leader.election.enable": "false"}
     assert all(e.read_only and e.source is ConfigSource.STATIC_BROKER_CONFIG

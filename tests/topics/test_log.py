@@ -17,6 +17,7 @@ from pcmodel.topics.errors import (
 from pcmodel.topics.log import (
     TIMESTAMP_CREATE_TIME,
     TIMESTAMP_LOG_APPEND_TIME,
+    LogRecord,
     NewRecord,
     PartitionLog,
     validate_new_record,
@@ -149,6 +150,54 @@ def test_zero_retention_keeps_only_records_not_older_than_now():
     assert (log.log_start_offset, log.end_offset) == (1, 2)
     wall.now = 100_001
     assert log.enforce_retention() == 1
+
+
+def test_retention_by_size_deletes_while_what_stays_is_at_least_the_limit():
+    log = PartitionLog(retention_bytes=300)
+    log.append([NewRecord(b"k", bytes(99)) for _ in range(3)])  # 100 bytes each
+    assert (log.log_start_offset, log.byte_stats().stored_bytes) == (0, 300)
+    log.append([NewRecord(None, bytes(150))])
+    assert (log.log_start_offset, log.byte_stats().stored_bytes) == (1, 350)
+    log.append([NewRecord(None, bytes(60))])  # 410: one more of 100 goes, 310 stay
+    assert (log.log_start_offset, log.byte_stats().stored_bytes) == (2, 310)
+    log.retention_bytes = 0
+    assert log.enforce_retention() == 3
+    assert (len(log), log.byte_stats().stored_bytes) == (0, 0)
+
+
+def test_a_compressed_batch_weighs_its_compressed_bytes_until_its_last_record_goes():
+    log = PartitionLog(retention_bytes=100_000)
+    batch = [(None, bytes(1000), (), None)] * 4
+    compressed = CompressedBatch.build(get_codec("gzip"), batch)
+    log.append(batch, compressed=compressed)
+    log.append([NewRecord(None, bytes(10))])
+    assert log.byte_stats().stored_bytes == compressed.stored_size + 10
+    log.delete_before(2)  # DeleteRecords cuts the batch in two: it stays whole in the log
+    assert log.byte_stats().stored_bytes == compressed.stored_size + 10
+    log.retention_bytes = 10
+    assert log.enforce_retention() == 2  # its last two records go with it
+    assert (log.log_start_offset, log.byte_stats().stored_bytes) == (4, 10)
+
+
+def test_the_size_follows_truncation_and_a_restart():
+    log = PartitionLog(retention_bytes=10_000)  # a limit: the log keeps its size up to date
+    log.append([NewRecord(None, bytes(n)) for n in (10, 20, 30)])
+    assert log.truncate_to(1) == 2
+    assert log.byte_stats().stored_bytes == 10
+    log.restart_at(7)
+    log.append_copy([LogRecord(7, 5, TIMESTAMP_CREATE_TIME, None, bytes(40), ())])
+    assert (log.log_start_offset, log.byte_stats().stored_bytes) == (7, 40)
+
+
+def test_retention_by_size_then_by_age_each_from_where_the_other_stopped():
+    wall = WallClock(100_000)
+    log = PartitionLog(retention_bytes=200, retention_ms=1_000, timestamp_clock=wall)
+    log.set_high_watermark(0)
+    log.append([NewRecord(None, bytes(100), (), ts) for ts in (99_500, 50_000, 99_500, 99_500)])
+    assert log.log_start_offset == 0  # nothing above the high watermark goes
+    # Size deletes the first two; age then deletes nothing more: the third is young.
+    log.set_high_watermark(4)
+    assert (log.log_start_offset, log.byte_stats().stored_bytes) == (2, 200)
 
 
 def test_block_policy_needs_a_capacity():
