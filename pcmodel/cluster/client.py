@@ -49,13 +49,13 @@ from pcmodel.topics.errors import (
     UnknownTopicOrPartitionError,
 )
 from pcmodel.topics.log import RetentionPolicy
+from pcmodel.topics.replica_placement import check_replication_factor
 from pcmodel.topics.structs import (
     DeletedRecords,
     OffsetAndTimestamp,
     PartitionReplicas,
     TopicPartition,
 )
-from pcmodel.topics.topic_configs import check_replication_factor
 
 __all__ = ["ClusterConnection"]
 

@@ -49,10 +49,9 @@ from pcmodel.topics.errors import (
     TopicAlreadyExistsError,
     UnknownTopicOrPartitionError,
 )
+from pcmodel.topics.replica_placement import check_replica_assignment, check_replication_factor
 from pcmodel.topics.structs import OffsetSpec, OffsetTimestamp, PartitionReplicas, TopicPartition
 from pcmodel.topics.topic_configs import (
-    check_replica_assignment,
-    check_replication_factor,
     check_topic_configs,
     describe_topic_configs,
     topic_options,

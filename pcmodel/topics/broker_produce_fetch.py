@@ -133,7 +133,7 @@ class ProduceFetchMixin:
             raise InvalidTimestampError(refused)
         limit = settings.max_message_bytes
         compressed = None
-        codec = get_codec(settings.stored_codec(compression))  # installed: the config said so
+        codec = get_codec(*settings.stored_codec(compression))  # installed: the config said so
         if codec is not None:
             compressed = CompressedBatch.build(codec, batch)
             if batch_bytes is None:

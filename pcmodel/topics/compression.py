@@ -16,6 +16,12 @@ batch v2: storage is not a wire format here, and the Kafka protocol listener con
 A record appended without a timestamp is encoded with ``-1`` and gets the batch's append time
 when decoded (Kafka's LogAppendTime is a batch field too).
 
+Levels (Kafka's ``compression.gzip.level``, ``compression.lz4.level``,
+``compression.zstd.level``, KIP-390): :data:`COMPRESSION_LEVELS` has Kafka's range and default
+of each; ``get_codec(name, level)`` compresses at that level, as closely as the Python package
+allows (lz4's Kafka default, 9, is lz4's fast mode, as Kafka's is; python-lz4 caps its high
+levels at 16, Kafka's lz4 at 17). snappy has no levels.
+
 Prior art: kafka-python's ``kafka/codec.py`` (which packages provide which codec, cramjam as the
 fallback for all three) and Kafka's ``CompressionType``.
 """
@@ -32,6 +38,7 @@ from pcmodel.topics.errors import KafkaConfigurationError
 
 __all__ = [
     "CODEC_NAMES",
+    "COMPRESSION_LEVELS",
     "Codec",
     "CompressedBatch",
     "decode_records",
@@ -52,9 +59,15 @@ class Codec(NamedTuple):
     decompress: Callable[[bytes], bytes]
 
 
-def _gzip() -> Codec:
-    # Level 6 is Kafka's default gzip level; mtime=0 keeps equal batches byte-for-byte equal.
-    return Codec("gzip", lambda data: gzip.compress(data, 6, mtime=0), gzip.decompress)
+#: Kafka's compression levels, by codec: ``(lowest, highest, default)``. gzip also takes -1,
+#: its default (zlib's level 6).
+COMPRESSION_LEVELS = {"gzip": (1, 9, -1), "lz4": (1, 17, 9), "zstd": (-131072, 22, 3)}
+
+
+def _gzip(level: int) -> Codec:
+    # mtime=0 keeps equal batches byte-for-byte equal.
+    level = 6 if level == -1 else level
+    return Codec("gzip", lambda data: gzip.compress(data, level, mtime=0), gzip.decompress)
 
 
 def _import(module: str):  # noqa: ANN202 - a module or None
@@ -64,7 +77,7 @@ def _import(module: str):  # noqa: ANN202 - a module or None
         return None
 
 
-def _snappy() -> Codec | None:
+def _snappy(level: int) -> Codec | None:
     cramjam = _import("cramjam")
     if cramjam is not None:
         return Codec(
@@ -78,33 +91,36 @@ def _snappy() -> Codec | None:
     return None
 
 
-def _lz4() -> Codec | None:
+def _lz4(level: int) -> Codec | None:
+    # Kafka's default level is lz4's fast compressor; any other is the high-compression one.
+    fast = level == COMPRESSION_LEVELS["lz4"][2]
     frame = _import("lz4.frame")
     if frame is not None:
-        return Codec("lz4", frame.compress, frame.decompress)
+        return Codec("lz4", lambda data: frame.compress(
+            data, compression_level=0 if fast else min(level, 16)), frame.decompress)
     cramjam = _import("cramjam")
     if cramjam is not None:
         return Codec(
             "lz4",
-            lambda data: bytes(cramjam.lz4.compress(data)),
+            lambda data: bytes(cramjam.lz4.compress(data, level=None if fast else level)),
             lambda data: bytes(cramjam.lz4.decompress(data)),
         )
     return None
 
 
-def _zstd() -> Codec | None:
+def _zstd(level: int) -> Codec | None:
     zstandard = _import("zstandard")
     if zstandard is not None:
         return Codec(
             "zstd",
-            lambda data: zstandard.ZstdCompressor().compress(data),
+            lambda data: zstandard.ZstdCompressor(level=level).compress(data),
             lambda data: zstandard.ZstdDecompressor().decompress(data),
         )
     cramjam = _import("cramjam")
     if cramjam is not None:
         return Codec(
             "zstd",
-            lambda data: bytes(cramjam.zstd.compress(data)),
+            lambda data: bytes(cramjam.zstd.compress(data, level=level)),
             lambda data: bytes(cramjam.zstd.decompress(data)),
         )
     return None
@@ -113,14 +129,16 @@ def _zstd() -> Codec | None:
 _FACTORIES = {"gzip": _gzip, "snappy": _snappy, "lz4": _lz4, "zstd": _zstd}
 _PACKAGES = {"snappy": "cramjam (or python-snappy)", "lz4": "lz4 (or cramjam)",
              "zstd": "zstandard (or cramjam)"}
-_cache: dict[str, Codec] = {}
+_cache: dict[tuple[str, int], Codec] = {}
 
 
-def get_codec(name: str | None) -> Codec | None:
-    """Return the codec called ``name`` (``None`` for no compression).
+def get_codec(name: str | None, level: int | None = None) -> Codec | None:
+    """Return the codec called ``name`` (``None`` for no compression), compressing at Kafka's
+    ``level`` (``None``: Kafka's default; ignored by snappy).
 
     Raises ``KafkaConfigurationError`` for a name Kafka does not have, or for a codec whose
-    package is not installed (naming the package and the ``compression`` extra).
+    package is not installed (naming the package and the ``compression`` extra), and
+    ``ValueError`` for a level outside the codec's :data:`COMPRESSION_LEVELS`.
     """
     if name is None:
         return None
@@ -128,15 +146,20 @@ def get_codec(name: str | None) -> Codec | None:
         raise KafkaConfigurationError(
             f"compression_type must be None or one of {', '.join(CODEC_NAMES)}, got {name!r}"
         )
-    codec = _cache.get(name)
+    lowest, highest, default = COMPRESSION_LEVELS.get(name, (0, 0, 0))
+    level = default if level is None or name == "snappy" else level
+    if not (lowest <= level <= highest or level == default):
+        raise ValueError(f"{name} compression level must be between {lowest} and {highest}, "
+                         f"got {level}")
+    codec = _cache.get((name, level))
     if codec is None:
-        codec = _FACTORIES[name]()
+        codec = _FACTORIES[name](level)
         if codec is None:
             raise KafkaConfigurationError(
                 f"compression_type={name!r} needs the {_PACKAGES[name]} package: "
                 "pip install 'pcmodel[compression]', or use compression_type='gzip'"
             )
-        _cache[name] = codec
+        _cache[(name, level)] = codec
     return codec
 
 

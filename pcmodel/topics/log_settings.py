@@ -5,8 +5,9 @@ A partition log keeps a :class:`LogSettings`, made from its topic's overrides by
 which timestamps the records keep (``message.timestamp.type``), the window of create times the
 topic takes around the broker's clock (``message.timestamp.before.max.ms``,
 ``message.timestamp.after.max.ms``), the largest batch (``max.message.bytes``) and the codec the
-batches are stored with (``compression.type``). ``retention.ms`` is the log's own setting: it
-acts on the records already there, not at an append.
+batches are stored with (``compression.type``) and its level (``compression.gzip.level``, ...).
+``retention.ms`` and ``retention.bytes`` are the log's own settings: they act on the records
+already there, not at an append.
 
 Prior art: Kafka's ``LogConfig`` and ``LogValidator`` (``validateTimestamp``, the codec a batch
 is recompressed to).
@@ -41,7 +42,9 @@ class LogSettings(NamedTuple):
     Kafka's record format. ``compression_type``: how batches are stored (``compression.type``:
     ``"producer"``, ``"uncompressed"`` or a codec's name; see :meth:`stored_codec`).
     ``timestamp_before_max_ms`` and ``timestamp_after_max_ms``: how far a create time may lie
-    before or after the broker's clock (see :meth:`timestamp_error`).
+    before or after the broker's clock (see :meth:`timestamp_error`). ``compression_level``:
+    the level of the topic's own codec (``None`` when ``compression_type`` is not a codec with
+    levels).
     """
 
     log_append_time: bool = False
@@ -49,6 +52,7 @@ class LogSettings(NamedTuple):
     compression_type: str = "producer"
     timestamp_before_max_ms: int = _default("message.timestamp.before.max.ms")
     timestamp_after_max_ms: int = _default("message.timestamp.after.max.ms")
+    compression_level: int | None = None
 
     def timestamp_error(self, records: Sequence[tuple], now_ms: int) -> str | None:
         """Why a batch of ``records`` (checked ``(key, value, headers, timestamp)``, a timestamp
@@ -73,12 +77,16 @@ class LogSettings(NamedTuple):
                 "message.timestamp.before.max.ms and message.timestamp.after.max.ms around "
                 "the broker's clock)")
 
-    def stored_codec(self, producer_codec: str | None) -> str | None:
-        """The codec a batch compressed with ``producer_codec`` (``None``: not compressed) is
-        stored with: the producer's, none, or the topic's own, which Kafka recompresses to."""
-        if self.compression_type == "producer":
-            return producer_codec
-        return None if self.compression_type == "uncompressed" else self.compression_type
+    def stored_codec(self, producer_codec: str | None) -> tuple[str | None, int | None]:
+        """The codec, and its level (``None``: the codec's default), a batch compressed with
+        ``producer_codec`` (``None``: not compressed) is stored with: the producer's as it came,
+        none, or the topic's own at the topic's level, which Kafka recompresses to (a batch
+        already in the topic's codec is kept as it is, as Kafka's ``LogValidator`` keeps it)."""
+        if self.compression_type in ("producer", producer_codec):
+            return producer_codec, None
+        if self.compression_type == "uncompressed":
+            return None, None
+        return self.compression_type, self.compression_level
 
 
 def log_settings(overrides: Mapping[str, str]) -> LogSettings:
@@ -86,9 +94,12 @@ def log_settings(overrides: Mapping[str, str]) -> LogSettings:
     def number(name: str) -> int:
         return int(overrides.get(name, TOPIC_CONFIGS[name].default))
 
+    compression_type = overrides.get("compression.type", "producer")
+    level_config = f"compression.{compression_type}.level"
     return LogSettings(
         log_append_time=overrides.get("message.timestamp.type") == "LogAppendTime",
         max_message_bytes=number("max.message.bytes"),
-        compression_type=overrides.get("compression.type", "producer"),
+        compression_type=compression_type,
         timestamp_before_max_ms=number("message.timestamp.before.max.ms"),
-        timestamp_after_max_ms=number("message.timestamp.after.max.ms"))
+        timestamp_after_max_ms=number("message.timestamp.after.max.ms"),
+        compression_level=number(level_config) if level_config in TOPIC_CONFIGS else None)

@@ -9,15 +9,17 @@ types, defaults and what pcmodel does with each:
   :mod:`pcmodel.topics.retention` tells), ``cleanup.policy=delete``,
   ``message.timestamp.type`` and the window of create times it takes
   (``message.timestamp.before.max.ms``, ``message.timestamp.after.max.ms``),
-  ``max.message.bytes`` and ``compression.type`` are honoured anywhere; a change of
-  ``retention.ms`` or ``retention.bytes`` applies at once to the records already in the topic,
-  the others to the appends that follow;
+  ``max.message.bytes``, ``compression.type`` and the level of its codec
+  (``compression.gzip.level``, ``compression.lz4.level``, ``compression.zstd.level``) are
+  honoured anywhere; a change of ``retention.ms`` or ``retention.bytes`` applies at once to the
+  records already in the topic, the others to the appends that follow;
 - on a replicated cluster (a broker object whose ``replicates`` is true) also
   ``min.insync.replicas`` and ``unclean.leader.election.enable``;
 - Kafka's common configs that tune storage an in-memory broker does not have (segments,
-  flushing, ...) are accepted with no effect (:data:`IGNORED_TOPIC_CONFIGS`), as are the
-  replication ones on a lone broker, which has one replica: their values are checked, kept
-  and described;
+  flushing, compaction, tiered storage, ...) are accepted with no effect
+  (:data:`IGNORED_TOPIC_CONFIGS`; ``remote.storage.enable`` only as ``false``, as a Kafka
+  broker without tiered storage takes it), as are the replication ones on a lone broker, which
+  has one replica: their values are checked, kept and described;
 - anything else is ``InvalidConfigurationError`` naming what is supported.
 
 pcmodel's broker keeps records for ever unless a topic says otherwise: its ``log.retention.ms``
@@ -30,23 +32,20 @@ broker: :func:`topic_options` turns a new topic's configs into ``create_topic`` 
 :func:`altered_overrides` applies AlterConfigs (replace every override) or
 IncrementalAlterConfigs (``AlterConfigOp`` operations) to them.
 
-The replication factor may be ``-1`` (the broker's default) or 1 up to the live brokers, as
-Kafka's controller answers (``InvalidReplicationFactorError`` with Kafka's message otherwise).
-Replicas are placed by the broker (a cluster's controller): an explicit assignment is accepted
-only where it is the only possible one, a lone broker's own id
-(``InvalidReplicationAssignmentError`` otherwise).
+A new topic's replication factor and replica assignment are checked by
+:mod:`~pcmodel.topics.replica_placement`.
 
 Prior art: Kafka's ``LogConfig`` (topic config names, types, defaults and their broker
-synonyms), ``ConfigAdminManager`` (incremental operations) and
-``ReplicationControlManager.createTopic``.
+synonyms) and ``ConfigAdminManager`` (incremental operations).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
-from pcmodel.topics.compression import CODEC_NAMES, get_codec
+from pcmodel.topics.compression import CODEC_NAMES, COMPRESSION_LEVELS, get_codec
 from pcmodel.topics.config_resources import (
     AlterConfigOp,
     ConfigEntry,
@@ -56,8 +55,6 @@ from pcmodel.topics.config_resources import (
 )
 from pcmodel.topics.errors import (
     InvalidConfigurationError,
-    InvalidReplicationAssignmentError,
-    InvalidReplicationFactorError,
     InvalidRequestError,
     KafkaConfigurationError,
 )
@@ -70,8 +67,6 @@ __all__ = [
     "TopicConfigSpec",
     "altered_overrides",
     "broker_config_entries",
-    "check_replica_assignment",
-    "check_replication_factor",
     "check_topic_configs",
     "describe_topic_configs",
     "topic_options",
@@ -87,11 +82,18 @@ BROKER_CONFIGS_READ_ONLY = ("a broker's configs are read-only: they are the sett
 _NO_EFFECT = ("Accepted and kept, without effect: pcmodel's broker keeps records in memory, "
               "in no segments or files.")
 _REPLICATION = " On a lone broker (one replica) accepted and kept, without effect."
+_NO_COMPACTION = "Accepted and kept, without effect: there is no compaction (cleanup.policy)."
+_NO_TIERED_STORAGE = "Accepted and kept, without effect: there is no remote (tiered) storage."
+_NO_THROTTLING = ("Accepted and kept, without effect: replication is not throttled "
+                  "('*' or partitionId:brokerId pairs).")
+#: Kafka's ``ThrottledReplicaListValidator``: one pattern for each item of the list.
+_THROTTLED_REPLICA = re.compile(r"([0-9]+:[0-9]+)?")
 
 
 class TopicConfigSpec(NamedTuple):
     """A topic config pcmodel knows: its type, Kafka's default, the broker setting a topic
-    without an override takes it from (Kafka's synonym), and what pcmodel does with it."""
+    without an override takes it from (Kafka's synonym; ``""`` for a config only topics have),
+    what pcmodel does with it, and the values Kafka accepts."""
 
     config_type: ConfigType
     default: str
@@ -99,6 +101,16 @@ class TopicConfigSpec(NamedTuple):
     documentation: str
     minimum: float | None = None
     choices: tuple[str, ...] = ()
+    maximum: float | None = None
+
+
+def _level_spec(codec: str) -> TopicConfigSpec:
+    lowest, highest, default = COMPRESSION_LEVELS[codec]
+    return TopicConfigSpec(
+        ConfigType.INT, str(default), f"compression.{codec}.level",
+        f"The level at which the broker compresses a topic whose compression.type is {codec} "
+        f"(a batch the producer compressed with {codec} is kept as it is).",
+        min(lowest, default), maximum=highest)
 
 
 _T = ConfigType
@@ -124,6 +136,16 @@ TOPIC_CONFIGS: dict[str, TopicConfigSpec] = {
         _T.LONG, "9223372036854775807", "log.flush.interval.ms", _NO_EFFECT, 0),
     "index.interval.bytes": TopicConfigSpec(
         _T.INT, "4096", "log.index.interval.bytes", _NO_EFFECT, 0),
+    "follower.replication.throttled.replicas": TopicConfigSpec(
+        _T.LIST, "", "", _NO_THROTTLING),
+    "leader.replication.throttled.replicas": TopicConfigSpec(
+        _T.LIST, "", "", _NO_THROTTLING),
+    "local.retention.bytes": TopicConfigSpec(
+        _T.LONG, "-2", "log.local.retention.bytes", _NO_TIERED_STORAGE, -2),
+    "local.retention.ms": TopicConfigSpec(
+        _T.LONG, "-2", "log.local.retention.ms", _NO_TIERED_STORAGE, -2),
+    "max.compaction.lag.ms": TopicConfigSpec(
+        _T.LONG, "9223372036854775807", "log.cleaner.max.compaction.lag.ms", _NO_COMPACTION, 1),
     "max.message.bytes": TopicConfigSpec(
         _T.INT, "1048588", "message.max.bytes",
         "The largest record batch the topic takes, in bytes of Kafka's record format (a "
@@ -149,11 +171,21 @@ TOPIC_CONFIGS: dict[str, TopicConfigSpec] = {
         "that time with the offset.", choices=("CreateTime", "LogAppendTime")),
     "min.cleanable.dirty.ratio": TopicConfigSpec(
         _T.DOUBLE, "0.5", "log.cleaner.min.cleanable.ratio", _NO_EFFECT, 0),
+    "min.compaction.lag.ms": TopicConfigSpec(
+        _T.LONG, "0", "log.cleaner.min.compaction.lag.ms", _NO_COMPACTION, 0),
     "min.insync.replicas": TopicConfigSpec(
         _T.INT, "1", "min.insync.replicas",
         "How many in-sync replicas a produce with acks=all needs, at most the replication "
         "factor." + _REPLICATION, 1),
     "preallocate": TopicConfigSpec(_T.BOOLEAN, "false", "log.preallocate", _NO_EFFECT),
+    "remote.log.copy.disable": TopicConfigSpec(
+        _T.BOOLEAN, "false", "", _NO_TIERED_STORAGE),
+    "remote.log.delete.on.disable": TopicConfigSpec(
+        _T.BOOLEAN, "false", "", _NO_TIERED_STORAGE),
+    "remote.storage.enable": TopicConfigSpec(
+        _T.BOOLEAN, "false", "",
+        "Only false: this broker has no remote (tiered) storage, as a Kafka broker without "
+        "remote.log.storage.system.enable refuses true."),
     "retention.ms": TopicConfigSpec(
         _T.LONG, "604800000", "log.retention.ms",
         "Records whose timestamp is more than this many milliseconds behind the broker's "
@@ -177,12 +209,19 @@ TOPIC_CONFIGS: dict[str, TopicConfigSpec] = {
         "replica, losing the records it lacks." + _REPLICATION),
 }
 
+TOPIC_CONFIGS.update({f"compression.{codec}.level": _level_spec(codec)
+                      for codec in COMPRESSION_LEVELS})
+
 #: Topic configs accepted and ignored: they tune storage or replication this broker has not.
 IGNORED_TOPIC_CONFIGS = frozenset({
     "min.insync.replicas", "segment.bytes", "segment.ms", "segment.index.bytes",
     "segment.jitter.ms", "flush.messages", "flush.ms", "index.interval.bytes",
     "unclean.leader.election.enable", "preallocate", "message.downconversion.enable",
     "file.delete.delay.ms", "delete.retention.ms", "min.cleanable.dirty.ratio",
+    "min.compaction.lag.ms", "max.compaction.lag.ms", "local.retention.ms",
+    "local.retention.bytes", "remote.log.copy.disable", "remote.log.delete.on.disable",
+    "remote.storage.enable", "leader.replication.throttled.replicas",
+    "follower.replication.throttled.replicas",
 })
 
 _INT_RANGES = {_T.SHORT: 2**15, _T.INT: 2**31, _T.LONG: 2**63}
@@ -218,14 +257,25 @@ def _checked_value(name: str, value: object) -> str:
             raise _invalid(name, value, "Not a number of type DOUBLE") from None
         if number > 1:
             raise _invalid(name, value, "Value must be no more than 1")
+    elif name.endswith(".replication.throttled.replicas"):
+        items = [item.strip() for item in text.split(",")]
+        if not (all(_THROTTLED_REPLICA.fullmatch(item) for item in items) or items == ["*"]):
+            raise _invalid(name, value, f"{name} must be the literal '*' or a list of replicas "
+                           "in the following format: [partitionId]:[brokerId],"
+                           "[partitionId]:[brokerId],...")
+        return ",".join(items)
     else:
         items = [item.strip() for item in text.split(",")] if kind is _T.LIST else [text]
         bad = [item for item in items if item not in spec.choices]
         if bad:
             raise _invalid(name, value, f"String must be one of: {', '.join(spec.choices)}")
         return ",".join(items)
+    if name == "compression.gzip.level" and number == 0:
+        raise _invalid(name, value, "Value must be between 1 and 9 or equal to -1")
     if spec.minimum is not None and number < spec.minimum:
         raise _invalid(name, value, f"Value must be at least {spec.minimum:g}")
+    if spec.maximum is not None and number > spec.maximum:
+        raise _invalid(name, value, f"Value must be no more than {spec.maximum:g}")
     return text
 
 
@@ -239,9 +289,10 @@ def check_topic_configs(configs: Mapping[str, Any] | None) -> dict[str, str]:
         if name not in TOPIC_CONFIGS:
             raise InvalidConfigurationError(
                 f"unknown or unsupported topic config {name!r}; supported: retention.ms, "
-                "cleanup.policy=delete, message.timestamp.type, "
+                "retention.bytes, cleanup.policy=delete, message.timestamp.type, "
                 "message.timestamp.before.max.ms, message.timestamp.after.max.ms, "
-                "max.message.bytes, compression.type (and, with no effect here: "
+                "max.message.bytes, compression.type, compression.gzip.level, "
+                "compression.lz4.level, compression.zstd.level (and, with no effect here: "
                 f"{', '.join(sorted(IGNORED_TOPIC_CONFIGS))})"
             )
         checked[name] = text = _checked_value(name, value)
@@ -249,6 +300,10 @@ def check_topic_configs(configs: Mapping[str, Any] | None) -> dict[str, str]:
             raise InvalidConfigurationError(
                 f"cleanup.policy={value!r} is not supported; only 'delete' (there is no "
                 "compaction)")
+        if name == "remote.storage.enable" and text == "true":
+            raise InvalidConfigurationError(  # Kafka's words
+                "Tiered Storage functionality is disabled in the broker. Topic cannot be "
+                "configured with remote log storage.")
         if name == "compression.type" and text in CODEC_NAMES:
             try:
                 get_codec(text)
@@ -295,7 +350,8 @@ def describe_topic_configs(overrides: Mapping[str, str]) -> list[ConfigEntry]:
     entries = []
     for name, spec in sorted(TOPIC_CONFIGS.items()):
         broker_value, broker_source = _broker_value(name)
-        synonyms = (ConfigSynonym(spec.broker_config, broker_value, broker_source),)
+        synonyms = (ConfigSynonym(spec.broker_config, broker_value, broker_source),) \
+            if spec.broker_config else ()
         value, source = broker_value, broker_source
         if name in overrides:
             value, source = overrides[name], ConfigSource.DYNAMIC_TOPIC_CONFIG
@@ -395,40 +451,3 @@ def broker_config_entries(node_id: int, *, num_partitions: int,
                         (ConfigSynonym(name, value, source),),
                         "Set when the broker starts; it cannot be altered while it runs.")
             for name, value in sorted(values.items())]
-
-
-def check_replication_factor(replication_factor: object, live_brokers: int) -> int | None:
-    """Check a requested replication factor against the brokers alive; return it, or
-    ``None`` for ``-1`` (the broker's default).
-
-    Raises ``InvalidReplicationFactorError`` with Kafka's message for a factor above the live
-    brokers or below 1 (other than ``-1``), and for one that is not an int.
-    """
-    rf = replication_factor
-    if isinstance(rf, bool) or not isinstance(rf, int):
-        raise InvalidReplicationFactorError(
-            f"Replication factor must be an int (or -1 for the default), got {rf!r}.")
-    if rf == -1:
-        return None
-    if rf > live_brokers:
-        raise InvalidReplicationFactorError(
-            f"Replication factor: {rf} larger than available brokers: {live_brokers}.")
-    if rf < 1:
-        raise InvalidReplicationFactorError(
-            f"Replication factor must be larger than 0 (or -1 for the default), got {rf}.")
-    return rf
-
-
-def check_replica_assignment(what: str, broker_ids: Iterable[int], *, replicates: bool,
-                             node_id: int) -> None:
-    """Refuse replicas placed on ``broker_ids`` by hand for ``what`` (a partition), unless it
-    is the only possible placement: ``[node_id]`` on a lone broker. A replicated cluster's
-    controller places replicas itself. Raises ``InvalidReplicationAssignmentError``."""
-    brokers = list(broker_ids)
-    if replicates:
-        raise InvalidReplicationAssignmentError(
-            f"{what} is assigned to brokers {brokers}; this cluster's controller places "
-            "replicas itself: ask for a replication factor instead of an assignment")
-    if brokers != [node_id]:
-        raise InvalidReplicationAssignmentError(
-            f"{what} is assigned to brokers {brokers}; the only broker is {node_id}")

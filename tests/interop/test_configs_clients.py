@@ -178,3 +178,22 @@ def test_a_topic_created_with_retention_bytes_keeps_that_much():
             consumer.close()
             producer.close()
             admin.close()
+
+
+def test_kafka_4_topic_configs_reach_the_broker_from_a_real_client():
+    admin_module = pytest.importorskip("confluent_kafka.admin",
+                                       reason="needs confluent-kafka (the interop extra)")
+    from confluent_kafka import KafkaException
+
+    with Broker() as broker, broker.serve_kafka() as listener:
+        admin = admin_module.AdminClient({"bootstrap.servers": listener.bootstrap_servers})
+        configs = {"compression.type": "gzip", "compression.gzip.level": "9",
+                   "min.compaction.lag.ms": "1000", "local.retention.ms": "-2"}
+        new = admin_module.NewTopic("t", 1, 1, config=configs)
+        admin.create_topics([new])["t"].result(timeout=20)
+        assert {e.name: e.value for e in broker.describe_topic_configs("t")
+                if e.name in configs} == configs
+        tiered = admin_module.NewTopic("tiered", 1, 1, config={"remote.storage.enable": "true"})
+        with pytest.raises(KafkaException, match="Tiered Storage functionality is disabled"):
+            admin.create_topics([tiered])["tiered"].result(timeout=20)
+        assert "tiered" not in broker.list_topics()

@@ -11,7 +11,12 @@ from pcmodel.topics import (
     UnsupportedCompressionTypeError,
 )
 from pcmodel.topics import compression as compression_module
-from pcmodel.topics.compression import CODEC_NAMES, CompressedBatch, get_codec
+from pcmodel.topics.compression import (
+    CODEC_NAMES,
+    COMPRESSION_LEVELS,
+    CompressedBatch,
+    get_codec,
+)
 from pcmodel.topics.config_resources import AlterConfigOp
 from pcmodel.topics.errors import InvalidConfigurationError
 from tests.topics.conftest import drain
@@ -112,3 +117,51 @@ def test_the_topics_compression_type_decides_how_batches_are_stored(broker):
     broker.alter_topic_configs("gz", [("compression.type", AlterConfigOp.SET, "uncompressed")])
     broker.append("gz", 0, values, compression="gzip")
     assert stored_codecs(broker, "gz") == ["gzip"] * 10 + [None] * 5
+
+
+def stored_batch_sizes(broker, topic):
+    """The compressed size of every batch a partition log keeps, in offset order."""
+    log = broker._topics[topic].logs[0]
+    return [entry.stored_size for entry in dict.fromkeys(log._records)]
+
+
+def test_a_topic_compresses_at_its_codecs_level(broker):
+    values = [(None, b"%d words, and words again; " % i * 30) for i in range(40)]
+    for level in ("1", "9"):
+        broker.create_topic(f"gz{level}", configs={"compression.type": "gzip",
+                                                   "compression.gzip.level": level})
+        broker.append(f"gz{level}", 0, values)  # uncompressed: the topic compresses it
+        broker.append(f"gz{level}", 0, values, compression="gzip")  # kept as the producer's
+    fast, small = stored_batch_sizes(broker, "gz1"), stored_batch_sizes(broker, "gz9")
+    assert fast[0] > small[0]  # the topic's own level
+    assert fast[1] == small[1]  # the producer's batch, at gzip's default level
+    tp = TopicPartition("gz1", 0)
+    assert [r.value for r in broker.fetch({tp: 0})[tp].records] == [v for _, v in values] * 2
+    with pytest.raises(ValueError, match="lz4 compression level must be between 1 and 17"):
+        get_codec("lz4", 18)
+    assert get_codec("snappy", 5) is get_codec("snappy")  # snappy has no levels
+    data = b"abc" * 1000
+    for name in ("lz4", "zstd"):
+        codec = get_codec(name, COMPRESSION_LEVELS[name][1])
+        assert codec.decompress(codec.compress(data)) == data
+
+
+def test_compression_levels_take_kafkas_ranges(broker):
+    refused = {
+        ("compression.gzip.level", "0"): "Value must be between 1 and 9 or equal to -1",
+        ("compression.gzip.level", "10"): "Value must be no more than 9",
+        ("compression.lz4.level", "0"): "Value must be at least 1",
+        ("compression.lz4.level", "18"): "Value must be no more than 17",
+        ("compression.zstd.level", "-131073"): "Value must be at least -131072",
+        ("compression.zstd.level", "23"): "Value must be no more than 22",
+    }
+    for (name, value), message in refused.items():
+        with pytest.raises(InvalidConfigurationError, match=message):
+            broker.create_topic("t", configs={name: value})
+    broker.create_topic("t", configs={"compression.type": "zstd",
+                                      "compression.zstd.level": "-5",
+                                      "compression.gzip.level": "-1"})
+    broker.append("t", 0, [(None, b"v" * 500)])
+    assert stored_codecs(broker, "t") == ["zstd"]
+    tp = TopicPartition("t", 0)
+    assert [r.value for r in broker.fetch({tp: 0})[tp].records] == [b"v" * 500]

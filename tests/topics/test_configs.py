@@ -52,6 +52,12 @@ def test_values_are_checked_by_type_and_kept_as_kafkas_text():
         "preallocate": "true", "segment.bytes": "1048576", "retention.ms": "-1",
         "min.cleanable.dirty.ratio": "0.25", "compression.type": "zstd",
         "cleanup.policy": "delete"}
+    accepted = {"min.compaction.lag.ms": "0", "max.compaction.lag.ms": "1",
+                "local.retention.ms": "-2", "local.retention.bytes": "1048576",
+                "remote.storage.enable": "false", "remote.log.copy.disable": "true",
+                "remote.log.delete.on.disable": "false", "retention.bytes": "-7",
+                "compression.lz4.level": "17"}
+    assert check_topic_configs(accepted) == accepted
     refused = {
         ("retention.ms", "soon"): "Invalid value soon for configuration retention.ms: Not a "
                                   "number of type LONG",
@@ -64,6 +70,12 @@ def test_values_are_checked_by_type_and_kept_as_kafkas_text():
         ("cleanup.policy", "compact"): "only 'delete' \\(there is no compaction\\)",
         ("retention.ms", None): "a value is required",
         ("retention.mss", "1"): "unknown or unsupported topic config 'retention.mss'",
+        ("min.compaction.lag.ms", "-1"): "Value must be at least 0",
+        ("max.compaction.lag.ms", "0"): "Value must be at least 1",
+        ("local.retention.ms", "-3"): "Value must be at least -2",
+        ("remote.storage.enable", "true"): "Tiered Storage functionality is disabled in the "
+                                           "broker",
+        ("retention.bytes", "1.5"): "Not a number of type LONG",
     }
     for (name, value), message in refused.items():
         with pytest.raises(InvalidConfigurationError, match=message):
@@ -89,6 +101,12 @@ def test_every_config_is_described_with_where_its_value_comes_from():
         "1073741824", ConfigSource.DEFAULT_CONFIG,
         (ConfigSynonym("log.segment.bytes", "1073741824", ConfigSource.DEFAULT_CONFIG),))
     assert "without effect" in segment.documentation
+    # A config only topics have (no broker setting behind it) has no synonym but itself.
+    remote = {e.name: e for e in describe_topic_configs({"remote.storage.enable": "false"})}
+    assert remote["remote.storage.enable"].synonyms == (
+        ConfigSynonym("remote.storage.enable", "false", ConfigSource.DYNAMIC_TOPIC_CONFIG),)
+    assert (by_name["remote.log.copy.disable"].source,
+            by_name["remote.log.copy.disable"].synonyms) == (ConfigSource.DEFAULT_CONFIG, ())
     assert not any(e.read_only or e.sensitive for e in entries)
 
 

@@ -26,9 +26,8 @@ from kafka.protocol.admin import (
 
 from pcmodel.topics.broker_topics import check_topic_name
 from pcmodel.topics.errors import TopicAlreadyExistsError, UnknownTopicOrPartitionError
+from pcmodel.topics.replica_placement import check_replica_assignment, check_replication_factor
 from pcmodel.topics.topic_configs import (
-    check_replica_assignment,
-    check_replication_factor,
     check_topic_configs,
     describe_topic_configs,
     topic_options,
