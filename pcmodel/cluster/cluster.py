@@ -67,7 +67,8 @@ from pcmodel.topics.group_offsets import (
 )
 from pcmodel.topics.log import LogRecord
 from pcmodel.topics.structs import TopicPartition
-from pcmodel.topics.topic_configs import check_topic_configs, topic_options
+from pcmodel.topics.topic_configs import topic_options
+from pcmodel.topics.topic_settings import check_new_topic
 
 __all__ = ["Cluster", "ClusterEvent", "ReplicaStatus"]
 
@@ -212,23 +213,20 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, Driving):
             raise IllegalArgumentError(
                 f"min_insync_replicas must be between 1 and replication_factor={rf}, "
                 f"got {min_insync_replicas!r}")
-        # Validate name, configs and retention on a scratch broker before anything changes
-        # (retention_ms and configs["retention.ms"] both given is refused there).
-        from pcmodel.topics.broker import Broker
-        Broker().create_topic(name, partitions, retention_records=retention_records,
-                              retention_ms=retention_ms, configs=configs)
         overrides = dict(configs or {})
         for keyword, config_name, value in (
                 ("min_insync_replicas", "min.insync.replicas", min_insync_replicas),
                 ("unclean_leader_election_enable", "unclean.leader.election.enable",
-                 unclean_leader_election_enable),
-                ("retention_ms", "retention.ms", retention_ms)):
+                 unclean_leader_election_enable)):
             if value is not None:
                 if config_name in overrides:
                     raise IllegalArgumentError(
                         f"give {keyword} or configs[{config_name!r}], not both")
                 overrides[config_name] = value
-        overrides = check_topic_configs(overrides)
+        # Name, partitions, configs and retention, checked as any broker checks a new topic
+        # (retention_ms and configs["retention.ms"] both given is refused there).
+        overrides = check_new_topic(name, partitions, retention_records=retention_records,
+                                    retention_ms=retention_ms, configs=overrides).configs
         options = topic_options(overrides, replicates=True)
         config = self._topic_config(rf, options, IllegalArgumentError)
         with self._lock:

@@ -65,7 +65,7 @@ from pcmodel.topics.broker_produce_fetch import (
     ProduceFetchMixin,
 )
 from pcmodel.topics.broker_replicas import ReplicaLogsMixin
-from pcmodel.topics.broker_topics import TopicAdminMixin, TopicDescription, _Topic, check_topic_name
+from pcmodel.topics.broker_topics import TopicAdminMixin, TopicDescription, _Topic
 from pcmodel.topics.coordinator import GroupCoordinator
 from pcmodel.topics.errors import IllegalArgumentError, IllegalStateError, InvalidPartitionsError
 from pcmodel.topics.group_answers import (
@@ -85,6 +85,7 @@ from pcmodel.topics.group_offsets import (
 )
 from pcmodel.topics.idempotence import ProducerSequences
 from pcmodel.topics.log_records import LogRecord, NewRecord, wall_clock_ms
+from pcmodel.topics.topic_settings import check_topic_name
 
 # The values the calls return stay importable from here, next to the calls, wherever defined.
 __all__ = [

@@ -14,19 +14,16 @@ Prior art: Kafka's ``AdminManager``, ``ReplicaManager.fetchOffset`` and
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from pcmodel.buffers import VARIANTS
 from pcmodel.topics.broker_checks import _check_int, _check_timeout
 from pcmodel.topics.errors import (
     BrokerResponseError,
     IllegalArgumentError,
     InvalidPartitionsError,
-    InvalidTopicError,
     OffsetOutOfRangeError,
     TopicAlreadyExistsError,
     UnknownTopicOrPartitionError,
@@ -39,22 +36,15 @@ from pcmodel.topics.structs import (
     TopicPartition,
     validate_topic_partition,
 )
-from pcmodel.topics.topic_configs import (
-    check_topic_configs,
-    topic_options,
-)
+from pcmodel.topics.topic_settings import check_new_topic, check_topic_name
 
 __all__ = [
     "TopicAdminMixin",
     "TopicDescription",
-    "check_topic_name",
     "delete_records_arguments",
     "delete_records_target",
 ]
 
-_LEGAL_TOPIC = re.compile(r"[a-zA-Z0-9._-]+")
-_MAX_TOPIC_LENGTH = 249
-_INSTRUMENT_LEVELS = ("off", "counters", "timeline")
 
 
 class TopicDescription(NamedTuple):
@@ -86,18 +76,6 @@ class _Topic:
     tracking_groups: set[str]
     #: The topic configs set on it (Kafka's overrides), checked, in Kafka's text.
     configs: dict[str, str] = field(default_factory=dict)
-
-
-def check_topic_name(name: object) -> str:
-    """Return ``name`` if it is a legal Kafka topic name, else raise ``InvalidTopicError``."""
-    if not isinstance(name, str):
-        raise TypeError(f"topic name must be a str, got {name!r}")
-    if not _LEGAL_TOPIC.fullmatch(name) or name in (".", "..") or len(name) > _MAX_TOPIC_LENGTH:
-        raise InvalidTopicError(
-            f"illegal topic name {name!r}: use 1 to {_MAX_TOPIC_LENGTH} characters from "
-            "[a-zA-Z0-9._-], and not '.' or '..'"
-        )
-    return name
 
 
 class TopicAdminMixin:
@@ -139,45 +117,17 @@ class TopicAdminMixin:
         other bad settings (``retention_ms`` and ``retention.ms`` both given); nothing is
         created then.
         """
-        check_topic_name(name)
-        _check_int("partitions", partitions, 1, InvalidPartitionsError)
-        if retention_records is not None:
-            _check_int("retention_records", retention_records, 1, IllegalArgumentError)
-        overrides = check_topic_configs(configs)
-        if retention_ms is not None:
-            _check_int("retention_ms", retention_ms, 0, IllegalArgumentError)
-            if "retention.ms" in overrides:
-                raise IllegalArgumentError(
-                    "give retention_ms or configs['retention.ms'], not both")
-            overrides["retention.ms"] = str(retention_ms)
-        options = topic_options(overrides, replicates=False)
-        retention_ms, retention_bytes = options.get("retention_ms"), options.get("retention_bytes")
-        try:
-            policy = RetentionPolicy(retention_policy)
-        except ValueError:
-            raise IllegalArgumentError(
-                f"retention_policy must be 'delete' or 'block', got {retention_policy!r}"
-            ) from None
-        if policy is RetentionPolicy.BLOCK and (
-                retention_records is None or retention_ms is not None
-                or retention_bytes is not None):
-            raise IllegalArgumentError(
-                "retention_policy='block' needs retention_records (the capacity) and no "
-                "retention_ms or retention.bytes: records leave when every group has "
-                "committed them, not by age or size"
-            )
-        if variant not in VARIANTS:
-            raise IllegalArgumentError(f"variant must be one of {VARIANTS}, got {variant!r}")
-        if instrument not in _INSTRUMENT_LEVELS:
-            raise IllegalArgumentError(
-                f"instrument must be one of {_INSTRUMENT_LEVELS}, got {instrument!r}"
-            )
+        settings = check_new_topic(
+            name, partitions, retention_records=retention_records, retention_ms=retention_ms,
+            retention_policy=retention_policy, variant=variant, instrument=instrument,
+            configs=configs)
         with self._lock:
             self._check_open()
             if name in self._topics:
                 raise TopicAlreadyExistsError(f"topic {name!r} already exists")
-            topic = _Topic(name, [], policy, retention_records, retention_ms, retention_bytes,
-                           variant, instrument, set(), overrides)
+            topic = _Topic(name, [], settings.policy, settings.retention_records,
+                           settings.retention_ms, settings.retention_bytes, settings.variant,
+                           settings.instrument, set(), settings.configs)
             topic.logs = [self._new_log(topic) for _ in range(partitions)]
             self._topics[name] = topic
             self._metadata_changed([name])

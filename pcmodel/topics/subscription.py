@@ -19,7 +19,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from pcmodel.topics.broker_topics import check_topic_name
 from pcmodel.topics.errors import (
     IllegalStateError,
     InvalidGroupIdError,
@@ -30,6 +29,7 @@ from pcmodel.topics.structs import (
     TopicPartition,
     validate_topic_partition,
 )
+from pcmodel.topics.topic_settings import check_topic_name
 
 __all__ = ["SubscriptionMixin"]
 

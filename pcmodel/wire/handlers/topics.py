@@ -24,7 +24,6 @@ from kafka.protocol.admin import (
     DeleteTopicsResponse,
 )
 
-from pcmodel.topics.broker_topics import check_topic_name
 from pcmodel.topics.errors import TopicAlreadyExistsError, UnknownTopicOrPartitionError
 from pcmodel.topics.replica_placement import check_replica_assignment, check_replication_factor
 from pcmodel.topics.topic_configs import (
@@ -32,6 +31,7 @@ from pcmodel.topics.topic_configs import (
     describe_topic_configs,
     topic_options,
 )
+from pcmodel.topics.topic_settings import check_topic_name
 from pcmodel.wire.api import ApiHandler, RequestContext, error_code, error_message, kafka_errors
 
 __all__ = ["HANDLERS"]

@@ -1,0 +1,107 @@
+"""A new topic's settings, checked before any broker changes: its name, partitions, retention.
+
+Every way of making a topic asks the same of its settings: ``Broker.create_topic`` (and, through
+it, the admin client, the Kafka listener and auto-creation) and a replicated cluster's
+``Cluster.create_topic``, which checks them here before its controller places any replica.
+:func:`check_new_topic` raises on the first bad setting and changes nothing; what it returns is
+what a broker keeps of the topic.
+
+Prior art: Kafka's ``Topic.validate`` (legal names) and ``LogConfig.validate``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+from pcmodel.buffers import VARIANTS
+from pcmodel.topics.broker_checks import _check_int
+from pcmodel.topics.errors import IllegalArgumentError, InvalidPartitionsError, InvalidTopicError
+from pcmodel.topics.log import RetentionPolicy
+from pcmodel.topics.topic_configs import check_topic_configs, topic_options
+
+__all__ = ["INSTRUMENT_LEVELS", "TopicSettings", "check_new_topic", "check_topic_name"]
+
+_LEGAL_TOPIC = re.compile(r"[a-zA-Z0-9._-]+")
+_MAX_TOPIC_LENGTH = 249
+#: How much a ``"block"`` topic's waiting for space is recorded (layer 1's levels).
+INSTRUMENT_LEVELS = ("off", "counters", "timeline")
+
+
+class TopicSettings(NamedTuple):
+    """A new topic's checked settings: its retention and, for ``"block"``, its token buffer,
+    and its Kafka configs (overrides, in Kafka's text; ``retention.ms`` included when it was
+    given as ``retention_ms``)."""
+
+    policy: RetentionPolicy
+    retention_records: int | None
+    retention_ms: int | None
+    retention_bytes: int | None
+    variant: str
+    instrument: str
+    configs: dict[str, str]
+
+
+def check_topic_name(name: object) -> str:
+    """Return ``name`` if it is a legal Kafka topic name, else raise ``InvalidTopicError``."""
+    if not isinstance(name, str):
+        raise TypeError(f"topic name must be a str, got {name!r}")
+    if not _LEGAL_TOPIC.fullmatch(name) or name in (".", "..") or len(name) > _MAX_TOPIC_LENGTH:
+        raise InvalidTopicError(
+            f"illegal topic name {name!r}: use 1 to {_MAX_TOPIC_LENGTH} characters from "
+            "[a-zA-Z0-9._-], and not '.' or '..'"
+        )
+    return name
+
+
+def check_new_topic(
+    name: str,
+    partitions: int,
+    *,
+    retention_records: int | None = None,
+    retention_ms: int | None = None,
+    retention_policy: str = "delete",
+    variant: str = "condition",
+    instrument: str = "off",
+    configs: Mapping[str, Any] | None = None,
+) -> TopicSettings:
+    """Check the settings ``Broker.create_topic`` takes (it says what each means) and return
+    them as a broker keeps them. Raises ``InvalidTopicError``, ``InvalidPartitionsError``,
+    ``InvalidConfigurationError`` for a config, ``IllegalArgumentError`` / ``TypeError`` for
+    the other settings (``retention_ms`` and ``retention.ms`` both given, a ``"block"`` topic
+    without a capacity or with an age or size limit); touches nothing."""
+    check_topic_name(name)
+    _check_int("partitions", partitions, 1, InvalidPartitionsError)
+    if retention_records is not None:
+        _check_int("retention_records", retention_records, 1, IllegalArgumentError)
+    overrides = check_topic_configs(configs)
+    if retention_ms is not None:
+        _check_int("retention_ms", retention_ms, 0, IllegalArgumentError)
+        if "retention.ms" in overrides:
+            raise IllegalArgumentError("give retention_ms or configs['retention.ms'], not both")
+        overrides["retention.ms"] = str(retention_ms)
+    options = topic_options(overrides, replicates=False)
+    retention_ms, retention_bytes = options.get("retention_ms"), options.get("retention_bytes")
+    try:
+        policy = RetentionPolicy(retention_policy)
+    except ValueError:
+        raise IllegalArgumentError(
+            f"retention_policy must be 'delete' or 'block', got {retention_policy!r}"
+        ) from None
+    if policy is RetentionPolicy.BLOCK and (
+            retention_records is None or retention_ms is not None
+            or retention_bytes is not None):
+        raise IllegalArgumentError(
+            "retention_policy='block' needs retention_records (the capacity) and no "
+            "retention_ms or retention.bytes: records leave when every group has "
+            "committed them, not by age or size"
+        )
+    if variant not in VARIANTS:
+        raise IllegalArgumentError(f"variant must be one of {VARIANTS}, got {variant!r}")
+    if instrument not in INSTRUMENT_LEVELS:
+        raise IllegalArgumentError(
+            f"instrument must be one of {INSTRUMENT_LEVELS}, got {instrument!r}"
+        )
+    return TopicSettings(policy, retention_records, retention_ms, retention_bytes, variant,
+                         instrument, overrides)
