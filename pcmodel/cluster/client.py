@@ -269,6 +269,13 @@ class ClusterConnection(GroupRequestsMixin):
             out[tp] = self._leader_node(tp).broker.offsets_for_times({tp: ts})[tp]
         return out
 
+    def max_timestamp_offsets(self, partitions: Iterable[TopicPartition]
+                              ) -> dict[TopicPartition, OffsetAndTimestamp | None]:
+        """For each partition, the first record with the largest timestamp, from its leader
+        (``None`` if that record is not below the high watermark)."""
+        return {tp: self._leader_node(tp).broker.max_timestamp_offsets([tp])[tp]
+                for tp in map(TopicPartition._make, partitions)}
+
     def epoch_of_offset(self, tp: TopicPartition, offset: int) -> int:
         """The leader epoch in which the partition's leader wrote the record at ``offset``
         (see ``Cluster.epoch_of_offset``): what ListOffsets answers with an offset found."""

@@ -146,15 +146,16 @@ class GroupAdminMixin:
         group_coordinator_id: Any = None,
     ) -> dict[TopicPartition, dict[str, Any]]:
         """Move a memberless group's committed offsets: to ``OffsetSpec.EARLIEST`` or
-        ``LATEST``, to the first record at or after an :class:`OffsetTimestamp`, or to a plain
-        ``int`` offset. Kafka's ``kafka-consumer-groups --reset-offsets``.
+        ``LATEST`` (or another spec :meth:`list_partition_offsets` takes), to the first record
+        at or after an :class:`OffsetTimestamp`, or to a plain ``int`` offset. Kafka's
+        ``kafka-consumer-groups --reset-offsets``.
 
         Every target is clamped to the partition's ``[earliest, latest]``; a timestamp after
         the last record resolves to ``latest``. A partition's committed metadata is kept.
         Returns ``{TopicPartition: {"error": error class, "offset": offset committed}}``,
         errors as :meth:`alter_group_offsets`. Raises ``TypeError`` for another kind of target,
         ``UnknownTopicOrPartitionError`` for a partition that does not exist and
-        ``UnsupportedVersionError`` for the specs the broker does not serve, before anything
+        ``UnsupportedVersionError`` for a negative spec Kafka does not have, before anything
         is committed.
         """
         self._check_open()

@@ -144,18 +144,21 @@ class PartitionAdminMixin:
         isolation_level: int = 0, timeout_ms: float | None = None,
     ) -> dict[TopicPartition, OffsetAndTimestamp]:
         """Look up one offset per partition (Kafka's ListOffsets): ``OffsetSpec.EARLIEST``,
-        ``OffsetSpec.LATEST``, or a timestamp in ms (an ``int`` or :class:`OffsetTimestamp`)
-        for the first record at or after it.
+        ``OffsetSpec.LATEST``, ``OffsetSpec.MAX_TIMESTAMP`` (the first record with the largest
+        timestamp), or a timestamp in ms (an ``int`` or :class:`OffsetTimestamp`) for the first
+        record at or after it. There is no tiered storage, so ``EARLIEST_LOCAL`` is the same as
+        ``EARLIEST`` and ``LATEST_TIERED`` finds no offset, as a Kafka broker without it answers.
 
         Returns ``{TopicPartition: OffsetAndTimestamp}``; earliest and latest have timestamp
         ``-1``, and a timestamp after the last record gives offset and timestamp ``-1``, as
         Kafka answers; ``leader_epoch`` is, where an offset was found, the partition leader's
         current epoch for LATEST and the epoch in which the record there was written for the
-        others (0 on a lone broker), ``-1`` where none was, as Kafka answers ListOffsets.
+        others (0 on a lone broker), ``None`` where none was (Kafka answers ``-1``, which
+        kafka-python's admin turns into ``None``, as the Java client's is empty).
         ``isolation_level`` 1 (read committed) is the same as 0 here: there are no
         transactions. Raises
         ``UnknownTopicOrPartitionError`` for a partition that does not exist,
-        ``UnsupportedVersionError`` for ``MAX_TIMESTAMP`` and the tiered-storage specs,
+        ``UnsupportedVersionError`` for a negative spec Kafka does not have,
         ``TypeError`` for a spec that is not an int.
         """
         self._check_open()
@@ -165,22 +168,29 @@ class PartitionAdminMixin:
             if isinstance(spec, bool) or not isinstance(spec, int):
                 raise TypeError(f"unsupported offset spec for {tp}: {spec!r} (expected "
                                 "OffsetSpec or a timestamp in ms)")
-            if spec < OffsetSpec.EARLIEST:
-                name = OffsetSpec(spec).name if spec in OffsetSpec._value2member_map_ else spec
-                raise UnsupportedVersionError(f"offset spec {name} for {tp}: pcmodel's broker "
-                                              "serves EARLIEST, LATEST and timestamps")
+            if spec < 0 and spec not in OffsetSpec._value2member_map_:
+                raise UnsupportedVersionError(f"offset spec {spec} for {tp}: Kafka has "
+                                              "EARLIEST, LATEST, MAX_TIMESTAMP, EARLIEST_LOCAL, "
+                                              "LATEST_TIERED and timestamps")
         if isolation_level not in (0, 1):
             raise IllegalArgumentError(f"isolation_level must be 0 or 1, not {isolation_level!r}")
-        earliest = [tp for tp, spec in specs.items() if spec == OffsetSpec.EARLIEST]
+        earliest = [tp for tp, spec in specs.items()
+                    if spec in (OffsetSpec.EARLIEST, OffsetSpec.EARLIEST_LOCAL)]
         latest = [tp for tp, spec in specs.items() if spec == OffsetSpec.LATEST]
+        newest = [tp for tp, spec in specs.items() if spec == OffsetSpec.MAX_TIMESTAMP]
         times = {tp: int(spec) for tp, spec in specs.items() if spec >= 0}
-        found: dict[TopicPartition, OffsetAndTimestamp] = {}
+        found: dict[TopicPartition, OffsetAndTimestamp] = {
+            tp: OffsetAndTimestamp(-1, -1) for tp, spec in specs.items()
+            if spec == OffsetSpec.LATEST_TIERED}
         if earliest:
             found.update({tp: OffsetAndTimestamp(offset, -1)
                           for tp, offset in self._conn.beginning_offsets(earliest).items()})
         if latest:
             found.update({tp: OffsetAndTimestamp(offset, -1)
                           for tp, offset in self._conn.end_offsets(latest).items()})
+        if newest:
+            found.update({tp: OffsetAndTimestamp(-1, -1) if hit is None else hit
+                          for tp, hit in self._conn.max_timestamp_offsets(newest).items()})
         if times:
             found.update({tp: OffsetAndTimestamp(-1, -1) if hit is None else hit
                           for tp, hit in self._conn.offsets_for_times(times).items()})
@@ -189,12 +199,13 @@ class PartitionAdminMixin:
                     tp, specs[tp], found[tp].offset, epochs.get(tp, -1)))
                 for tp in specs}
 
-    def _answer_epoch(self, tp: TopicPartition, spec: int, offset: int, current: int) -> int:
+    def _answer_epoch(self, tp: TopicPartition, spec: int, offset: int,
+                      current: int) -> int | None:
         """The epoch ListOffsets answers with an offset: the leader's current one for LATEST,
         else the one that wrote the record there (on a cluster; a lone broker has epoch 0),
-        ``-1`` without an offset, as Kafka's ``Partition.fetchOffsetForTimestamp`` does."""
+        none without an offset, as Kafka's ``Partition.fetchOffsetForTimestamp`` does."""
         if offset < 0:
-            return -1
+            return None
         if spec == OffsetSpec.LATEST or not self._replicated():
             return current
         return self._conn.epoch_of_offset(tp, offset)

@@ -125,6 +125,7 @@ CLIENT_METHODS: tuple[str, ...] = (
     "beginning_offsets",
     "end_offsets",
     "offsets_for_times",
+    "max_timestamp_offsets",
     "delete_records",
     "describe_topic_configs",
     "alter_topic_configs",

@@ -285,6 +285,22 @@ class TopicAdminMixin:
                 result[tp] = None if found is None else OffsetAndTimestamp(*found)
             return result
 
+    def max_timestamp_offsets(
+        self, partitions: Iterable[TopicPartition]
+    ) -> dict[TopicPartition, OffsetAndTimestamp | None]:
+        """For each partition, the first record with the largest timestamp (Kafka's ListOffsets
+        ``MAX_TIMESTAMP``, KIP-734): ``None`` if the partition is empty, or if that record is
+        at or above the high watermark (not yet visible to consumers), as Kafka answers."""
+        tps = [validate_topic_partition(tp) for tp in partitions]
+        with self._lock:
+            logs = [self._log(tp) for tp in tps]
+            result: dict[TopicPartition, OffsetAndTimestamp | None] = {}
+            for tp, log in zip(tps, logs):
+                found = log.max_timestamp()
+                visible = found is not None and found[0] < log.high_watermark
+                result[tp] = OffsetAndTimestamp(*found) if visible else None
+            return result
+
     def delete_records(self, offsets: Mapping[TopicPartition, int],
                        timeout: float | None = None) -> dict[TopicPartition, DeletedRecords]:
         """Kafka's DeleteRecords: delete each partition's records below the offset given

@@ -369,6 +369,16 @@ class PartitionLog:
                 f"[{self._start}, {self.end_offset}] of this partition"
             )
 
+    def max_timestamp(self) -> tuple[int, int] | None:
+        """The ``(offset, timestamp)`` of the first retained record with the largest timestamp
+        (Kafka's ListOffsets ``MAX_TIMESTAMP``); ``None`` if the log is empty."""
+        self.enforce_retention()
+        best = None
+        for rec in self._materialize(self._retained(), self._start):
+            if best is None or rec.timestamp > best[1]:
+                best = (rec.offset, rec.timestamp)
+        return best
+
     def offset_for_time(self, timestamp_ms: int) -> tuple[int, int] | None:
         """The first retained ``(offset, timestamp)`` with a timestamp >= ``timestamp_ms``."""
         self.enforce_retention()

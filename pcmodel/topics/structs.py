@@ -75,11 +75,13 @@ class OffsetAndMetadata(NamedTuple):
 
 
 class OffsetAndTimestamp(NamedTuple):
-    """The earliest offset whose record timestamp is at or after a searched-for timestamp."""
+    """The earliest offset whose record timestamp is at or after a searched-for timestamp (or
+    another offset a lookup asked for), and the leader epoch ListOffsets answered with it
+    (``None`` in an admin answer that found no offset, as kafka-python's)."""
 
     offset: int
     timestamp: int
-    leader_epoch: int = -1
+    leader_epoch: int | None = -1
 
 
 class DeletedRecords(NamedTuple):

@@ -156,6 +156,13 @@ class NodeConnection(ClusterConnection):
             out[tp] = found if visible else None
         return out
 
+    def max_timestamp_offsets(self, partitions: Iterable[TopicPartition]
+                              ) -> dict[TopicPartition, OffsetAndTimestamp | None]:
+        """The first record with the largest timestamp, if this broker leads the partition
+        (``None`` if that record is not below the high watermark)."""
+        return {tp: self._led(tp).max_timestamp_offsets([tp])[tp]
+                for tp in map(TopicPartition._make, partitions)}
+
     def delete_records(self, offsets: Mapping[TopicPartition, int],
                        timeout: float | None = None) -> dict[TopicPartition, DeletedRecords]:
         """DeleteRecords for the partitions this broker leads (and its wait for the

@@ -19,7 +19,7 @@ from pcmodel.topics.errors import (
     MessageSizeTooLargeError,
 )
 from pcmodel.topics.log_records import wall_clock_ms
-from pcmodel.topics.structs import TopicPartition
+from pcmodel.topics.structs import OffsetAndTimestamp, TopicPartition
 from tests.conftest import wait_until
 
 SET, DELETE = AlterConfigOp.SET, AlterConfigOp.DELETE
@@ -96,6 +96,26 @@ def test_retention_bytes_applies_on_every_broker(make_cluster):
     cluster.alter_topic_configs("t", [("retention.bytes", SET, "100")])
     assert [r.log_start_offset for r in cluster.replica_status("t", 0)] == [4, 4, 4]
     assert overrides(cluster, "t") == {"retention.bytes": "100"}
+
+
+def test_the_largest_timestamp_is_answered_once_the_followers_have_it(make_cluster):
+    cluster = make_cluster()
+    cluster.create_topic("t", 1, replication_factor=3)
+    conn = cluster.connect()
+    t0 = TopicPartition("t", 0)
+    cluster.produce("t", 0, [(None, b"a", (), 500), (None, b"b", (), 200)],
+                    acks="all").get(timeout=5)
+    assert conn.max_timestamp_offsets([t0]) == {t0: OffsetAndTimestamp(0, 500)}
+    leader = cluster.leader("t", 0)
+    for b in range(3):
+        if b != leader:
+            cluster.isolate(b)
+    cluster.produce("t", 0, [(None, b"c", (), 800)], acks=1).get(timeout=5)
+    # Kafka looks at the whole log, and answers nothing for a record above the high watermark.
+    assert conn.max_timestamp_offsets([t0]) == {t0: None}
+    cluster.heal()
+    cluster.settle()
+    assert conn.max_timestamp_offsets([t0]) == {t0: OffsetAndTimestamp(2, 800)}
 
 
 def test_retention_keeps_what_the_followers_have_not_copied(make_cluster):

@@ -107,8 +107,11 @@ def test_a_clusters_partitions_look_the_same_through_both_admin_clients():
                     {kafka.TopicPartition(*tp): spec for tp, spec in latest.items()}).items()}
             assert answers[TopicPartition("t", 0)].leader_epoch == 1  # a new leader's epoch
             cluster.produce("t", 0, [(None, b"c", (), 3000)], acks="all").get(timeout=20)
-            # Earliest and a time answer the epoch that wrote the record, latest the current.
-            for spec, epoch in ((-2, 0), (1500, 0), (2500, 1), (-1, 1)):
+            # Earliest, a time and the largest time (-3) answer the epoch that wrote the
+            # record, latest the current; with no tiered storage, the local log start (-4) is
+            # the earliest and nothing is tiered (-5).
+            for spec, epoch in ((-2, 0), (1500, 0), (2500, 1), (-1, 1), (-3, 1), (-4, 0),
+                                (-5, None)):
                 asked = {TopicPartition("t", 0): spec}
                 mine = ours.list_partition_offsets(asked)[TopicPartition("t", 0)]
                 assert tuple(mine) == tuple(theirs.list_partition_offsets(

@@ -160,10 +160,17 @@ def test_list_partition_offsets_answers_as_kafkas_list_offsets(admin, broker):
         t0: OffsetAndTimestamp(5, -1, 0)}
     assert admin.list_partition_offsets({t0: OffsetTimestamp(2500)}) == {
         t0: OffsetAndTimestamp(2, 3000, 0)}
-    assert admin.list_partition_offsets({t0: 9_999}) == {t0: OffsetAndTimestamp(-1, -1, -1)}
-    for spec in (OffsetSpec.MAX_TIMESTAMP, OffsetSpec.EARLIEST_LOCAL, -9):
-        with pytest.raises(UnsupportedVersionError, match="serves EARLIEST, LATEST"):
-            admin.list_partition_offsets({t0: spec})
+    assert admin.list_partition_offsets({t0: 9_999}) == {t0: OffsetAndTimestamp(-1, -1, None)}
+    # The first record with the largest timestamp (KIP-734), with the epoch that wrote it.
+    assert admin.list_partition_offsets({t0: OffsetSpec.MAX_TIMESTAMP}) == {
+        t0: OffsetAndTimestamp(4, 5000, 0)}
+    # No tiered storage: the local log start is the log start, and nothing is tiered.
+    assert admin.list_partition_offsets({t0: OffsetSpec.EARLIEST_LOCAL}) == {
+        t0: OffsetAndTimestamp(0, -1, 0)}
+    assert admin.list_partition_offsets({t0: OffsetSpec.LATEST_TIERED}) == {
+        t0: OffsetAndTimestamp(-1, -1, None)}
+    with pytest.raises(UnsupportedVersionError, match="offset spec -9 .* Kafka has EARLIEST"):
+        admin.list_partition_offsets({t0: -9})
     with pytest.raises(TypeError, match="unsupported offset spec"):
         admin.list_partition_offsets({t0: "earliest"})
     with pytest.raises(UnknownTopicOrPartitionError):
@@ -180,6 +187,7 @@ def test_reset_clamps_to_the_log_keeps_metadata_and_replays(admin, broker, make_
     assert start == 1  # the first record is no longer retained
     admin.alter_group_offsets("g", {t0: OffsetAndMetadata(4, "note")})
     targets = [(OffsetSpec.EARLIEST, 1), (OffsetSpec.LATEST, 5), (OffsetTimestamp(2500), 2),
+               (OffsetSpec.MAX_TIMESTAMP, 4), (OffsetSpec.LATEST_TIERED, 5),
                (OffsetTimestamp(99_000), 5), (3, 3), (0, 1), (99, 5), (-7, 5)]
     for spec, expected in targets:
         assert admin.reset_group_offsets("g", {t0: spec}) == {
@@ -198,8 +206,6 @@ def test_reset_refuses_bad_targets_before_committing_anything(admin, broker):
         admin.reset_group_offsets("g", {t0: OffsetSpec.EARLIEST, t1: "earliest"})
     with pytest.raises(UnknownTopicOrPartitionError):
         admin.reset_group_offsets("g", {t0: OffsetSpec.EARLIEST, tp("t", 5): 0})
-    with pytest.raises(UnsupportedVersionError):
-        admin.reset_group_offsets("g", {t0: OffsetSpec.EARLIEST, t1: OffsetSpec.MAX_TIMESTAMP})
     assert admin.reset_group_offsets("g", {}) == {}
     assert broker.list_groups() == []
 

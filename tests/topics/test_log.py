@@ -200,6 +200,18 @@ def test_retention_by_size_then_by_age_each_from_where_the_other_stopped():
     assert (log.log_start_offset, log.byte_stats().stored_bytes) == (2, 200)
 
 
+def test_max_timestamp_is_the_first_record_with_the_largest_timestamp():
+    log = PartitionLog()
+    assert log.max_timestamp() is None
+    batch = [(None, b"a", (), 700), (None, b"b", (), 900), (None, b"c", (), 900)]
+    log.append([NewRecord(None, b"x", (), 100)])
+    log.append(batch, compressed=CompressedBatch.build(get_codec("gzip"), batch))
+    log.append([NewRecord(None, b"y", (), 900), NewRecord(None, b"z", (), 50)])
+    assert log.max_timestamp() == (2, 900)
+    log.delete_before(3)
+    assert log.max_timestamp() == (3, 900)
+
+
 def test_block_policy_needs_a_capacity():
     with pytest.raises(IllegalArgumentError, match="retention_records"):
         PartitionLog(policy="block")

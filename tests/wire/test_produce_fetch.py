@@ -291,6 +291,20 @@ def test_list_offsets_earliest_latest_and_by_time(broker, raw, version):
     assert _list_offsets(raw, 600, version) == (0, -1, -1, None if version < 4 else -1)
 
 
+def test_list_offsets_max_timestamp_and_the_tiered_specs_from_their_versions(broker, raw):
+    broker.create_topic("t", 1, retention_records=4)
+    broker.append("t", 0, [(None, b"v", (), ts) for ts in (999, 100, 950, 300, 950)])
+    unsupported = 35
+    # KIP-734: the first record with the largest timestamp, with the epoch that wrote it.
+    assert _list_offsets(raw, -3, 7) == (0, 2, 950, 0)
+    assert _list_offsets(raw, -3, 6)[0] == unsupported
+    assert _list_offsets(raw, -4, 8) == (0, 1, -1, 0)  # no tiered storage: the log start
+    assert _list_offsets(raw, -4, 7)[0] == unsupported
+    assert _list_offsets(raw, -5, 9) == (0, -1, -1, -1)  # nothing is tiered
+    assert _list_offsets(raw, -5, 8)[0] == unsupported
+    assert _list_offsets(raw, -7, 9)[0] == unsupported
+
+
 @pytest.mark.parametrize("version", [0, 1, 2])
 def test_delete_records_answers_each_partitions_low_watermark(broker, raw, version):
     broker.create_topic("t", 2)

@@ -5,7 +5,12 @@ ListOffsets: a partition's earliest offset, latest offset, or first offset at a 
 The ``timestamp`` of each partition asks: ``-2`` the earliest retained offset (the log start),
 ``-1`` the latest (the offset the next record will get), ``t >= 0`` the first record whose
 timestamp is at least ``t`` (offset ``-1`` and timestamp ``-1`` if there is none, as Kafka
-answers). Earliest and latest answer timestamp ``-1``, as Kafka does.
+answers), and from v7 ``-3`` the first record with the largest timestamp (KIP-734; none if it
+is not below the high watermark). There is no tiered storage, so ``-4`` (v8, the local log
+start) is the log start and ``-5`` (v9, the last tiered offset) finds none (offset ``-1``), as
+a Kafka broker without tiered storage answers. A spec newer than the request's version is
+UNSUPPORTED_VERSION, as Kafka's ``ReplicaManager`` answers it. Earliest and latest answer
+timestamp ``-1``, as Kafka does.
 
 Only the partition's leader answers, and "latest" is its high watermark (what consumers may
 read); the request's ``current_leader_epoch`` (from v4) is checked as Fetch checks it
@@ -34,8 +39,9 @@ from pcmodel.wire.api import ApiHandler, RequestContext, error_code, kafka_error
 
 __all__ = ["HANDLERS"]
 
-EARLIEST = -2
-LATEST = -1
+LATEST, EARLIEST, MAX_TIMESTAMP, EARLIEST_LOCAL, LATEST_TIERED = -1, -2, -3, -4, -5
+#: The first ListOffsets version that may ask for each negative spec (Kafka's ReplicaManager).
+_SPEC_VERSIONS = {LATEST: 1, EARLIEST: 1, MAX_TIMESTAMP: 7, EARLIEST_LOCAL: 8, LATEST_TIERED: 9}
 TopicResponse = ListOffsetsResponse.ListOffsetsTopicResponse
 PartitionResponse = TopicResponse.ListOffsetsPartitionResponse
 
@@ -45,22 +51,24 @@ def _lookup(ctx: RequestContext, tp: TopicPartition, timestamp: int,
     """``(error code, timestamp, offset, epoch)`` for one partition; ``epoch`` ``None``: the
     leader's current one (for "latest", and on a lone broker, whose epoch never changes)."""
     broker = ctx.broker
+    if timestamp < 0 and ctx.api_version < _SPEC_VERSIONS.get(timestamp, 10**6):
+        return kafka_errors.UnsupportedVersionError.errno, -1, -1, None
     code = ctx.view.leader_error(tp, current_leader_epoch)
     if code:
         return code, -1, -1, None
     try:
-        if timestamp == EARLIEST:
+        if timestamp in (EARLIEST, EARLIEST_LOCAL):
             found, offset = -1, broker.beginning_offsets([tp])[tp]
         elif timestamp == LATEST:
             return 0, -1, broker.end_offsets([tp])[tp], None
-        elif timestamp >= 0:
-            hit = broker.offsets_for_times({tp: timestamp})[tp]
+        elif timestamp == LATEST_TIERED:
+            return 0, -1, -1, None
+        else:
+            hit = (broker.max_timestamp_offsets([tp]) if timestamp == MAX_TIMESTAMP
+                   else broker.offsets_for_times({tp: timestamp}))[tp]
             if hit is None:
                 return 0, -1, -1, None
             found, offset = hit.timestamp, hit.offset
-        else:
-            # -3 (max timestamp) and the tiered-storage specs belong to versions not served.
-            return kafka_errors.UnsupportedVersionError.errno, -1, -1, None
         written = broker.epoch_of_offset(tp, offset) \
             if getattr(broker, "replicates", False) else None
     except Exception as exc:
@@ -117,7 +125,7 @@ def handle_delete_records(ctx: RequestContext, request: Any) -> Any:
 
 HANDLERS = {
     ListOffsetsRequest.API_KEY: ApiHandler(
-        ListOffsetsRequest, ListOffsetsResponse, 1, 6, handle_list_offsets
+        ListOffsetsRequest, ListOffsetsResponse, 1, 9, handle_list_offsets
     ),
     DeleteRecordsRequest.API_KEY: ApiHandler(
         DeleteRecordsRequest, DeleteRecordsResponse, 0, 2, handle_delete_records
