@@ -103,8 +103,9 @@ class ProduceFetchMixin:
 
         A batch weighing more than the topic's ``max.message.bytes`` is refused whole, as Kafka
         refuses it: ``batch_bytes`` is its size as a Kafka client sent it (the Kafka listener
-        knows it); without it the records are weighed as Kafka's record format v2 holds them
-        (a compressed batch by its compressed bytes).
+        knows it); without it, or when the topic stores it with another codec than it came
+        with (Kafka weighs the batch it keeps), the records are weighed as Kafka's record
+        format v2 holds them (a compressed batch by its compressed bytes).
 
         A create time outside the window the topic accepts around the broker's clock (its
         ``message.timestamp.before.max.ms`` and ``message.timestamp.after.max.ms``; one hour
@@ -133,7 +134,10 @@ class ProduceFetchMixin:
             raise InvalidTimestampError(refused)
         limit = settings.max_message_bytes
         compressed = None
-        codec = get_codec(*settings.stored_codec(compression))  # installed: the config said so
+        stored, level = settings.stored_codec(compression)
+        if stored != compression:
+            batch_bytes = None  # Kafka weighs the batch it keeps: the one sent is gone
+        codec = get_codec(stored, level)  # installed: the config said so
         if codec is not None:
             compressed = CompressedBatch.build(codec, batch)
             if batch_bytes is None:

@@ -122,9 +122,9 @@ TOPIC_CONFIGS: dict[str, TopicConfigSpec] = {
         choices=("delete", "compact")),
     "compression.type": TopicConfigSpec(
         _T.STRING, "producer", "compression.type",
-        "How the broker stores the topic's batches: 'producer' as pcmodel's producer "
-        "compressed them (a Kafka client's are stored decompressed), 'uncompressed', or "
-        "compressed with the codec named.",
+        "How the broker stores the topic's batches: 'producer' with the codec their producer "
+        "compressed them with, 'uncompressed', or compressed with the codec named (then a "
+        "batch is weighed against max.message.bytes as stored).",
         choices=("uncompressed", "zstd", "lz4", "snappy", "gzip", "producer")),
     "delete.retention.ms": TopicConfigSpec(
         _T.LONG, "86400000", "log.cleaner.delete.retention.ms", _NO_EFFECT, 0),

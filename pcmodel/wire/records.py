@@ -86,7 +86,8 @@ class ProducedBatch(NamedTuple):
 
     ``producer_id`` is -1 for a producer without idempotence (then epoch and sequence are -1).
     ``size`` is the batch's bytes as sent (compressed, if it was), which a topic's
-    ``max.message.bytes`` bounds.
+    ``max.message.bytes`` bounds. ``compression`` is the codec the client compressed it with
+    (``None``: none), which a topic with ``compression.type=producer`` keeps.
     """
 
     records: list[tuple]
@@ -94,6 +95,7 @@ class ProducedBatch(NamedTuple):
     producer_epoch: int
     first_sequence: int
     size: int
+    compression: str | None = None
 
 
 def compression_available(name: str) -> bool:
@@ -153,7 +155,7 @@ def decode_batch(data: bytes | None) -> ProducedBatch:
     if not records:
         raise BatchRejected(kafka_errors.InvalidRecordError.errno, "empty record batch")
     return ProducedBatch(records, batch.producer_id, batch.producer_epoch, batch.base_sequence,
-                         len(data))
+                         len(data), None if batch.compression_type == 0 else name)
 
 
 def _as_tuple(rec: Any) -> tuple:

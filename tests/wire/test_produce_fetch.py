@@ -105,14 +105,31 @@ def test_illegal_acks_is_invalid_required_acks(broker, raw):
     assert broker.end_offsets([TopicPartition("t", 0)]) == {("t", 0): 0}
 
 
-def test_gzip_batch_is_stored_decompressed_with_headers(broker, raw):
+def test_a_clients_gzip_batch_is_kept_compressed_with_its_headers(broker, raw):
     broker.create_topic("t", 1)
-    batch = record_batch([b"v1", b"v2"], keys=[b"k1", None], compression=GZIP,
+    # (kafka-python's writer sends a batch uncompressed when gzip would not make it smaller)
+    values = [b"v1" * 100, b"v2" * 100]
+    batch = record_batch(values, keys=[b"k1", None], compression=GZIP,
                          headers=[("trace", b"42")])
     assert _partition(raw.request(produce_request("t", 0, batch))).error_code == 0
     records = broker.fetch({TopicPartition("t", 0): 0})[("t", 0)].records
     assert [(r.key, r.value, r.headers) for r in records] == [
-        (b"k1", b"v1", (("trace", b"42"),)), (None, b"v2", (("trace", b"42"),))]
+        (b"k1", values[0], (("trace", b"42"),)), (None, values[1], (("trace", b"42"),))]
+    # compression.type=producer: the log keeps the batch in the client's codec.
+    assert broker.log_stats("t")[0].compressed_batches == 1
+
+
+def test_a_batch_is_weighed_as_the_topic_stores_it(broker, raw):
+    # 40 KiB of zeros: about 100 bytes in gzip, as sent, but 40 KiB once stored uncompressed.
+    broker.create_topic("plain", 1, configs={"compression.type": "uncompressed",
+                                             "max.message.bytes": "10000"})
+    broker.create_topic("kept", 1, configs={"max.message.bytes": "10000"})
+    batch = record_batch([bytes(40_000)], compression=GZIP)
+    assert len(batch) < 10_000
+    assert _partition(raw.request(produce_request("kept", 0, batch))).error_code == 0
+    too_large = _partition(raw.request(produce_request("plain", 0, batch)))
+    assert too_large.error_code == 10 and "exceeds the maximum" in too_large.error_message
+    assert broker.end_offsets([TopicPartition("plain", 0)]) == {("plain", 0): 0}
 
 
 def test_missing_codec_is_unsupported_compression_type(broker, raw, monkeypatch):

@@ -61,11 +61,13 @@ def _append(ctx: RequestContext, topic: str, partition: int, data: bytes | None,
             result = ctx.broker.append_idempotent(
                 topic, partition, batch.records, producer_id=batch.producer_id,
                 producer_epoch=batch.producer_epoch, first_sequence=batch.first_sequence,
-                timeout=timeout, batch_bytes=batch.size, **extra,
+                timeout=timeout, compression=batch.compression, batch_bytes=batch.size,
+                **extra,
             )
         else:
             result = ctx.broker.append(topic, partition, batch.records, timeout=timeout,
-                                       batch_bytes=batch.size, **extra)
+                                       compression=batch.compression, batch_bytes=batch.size,
+                                       **extra)
     except CloseConnection:
         raise  # the broker went down: it answers nothing
     except BatchRejected as exc:
