@@ -79,16 +79,16 @@ def _encode_offset(offset: OffsetAndMetadata | int, commit_ms: int,
     return json.dumps(fields).encode()
 
 
+def _decode_commit(value: bytes) -> tuple[OffsetAndMetadata, int | None, int | None]:
+    """A commit record's offset and metadata, when it was committed and when it expires
+    (epoch ms; None for what the record does not say)."""
+    fields = json.loads(value)
+    return (OffsetAndMetadata(fields["offset"], fields["metadata"]),
+            fields.get("commit_timestamp"), fields.get("expire_timestamp"))
+
+
 def _decode_offset(value: bytes) -> OffsetAndMetadata:
-    fields = json.loads(value)
-    return OffsetAndMetadata(fields["offset"], fields["metadata"])
-
-
-def _commit_times(value: bytes) -> tuple[int | None, int | None]:
-    """When a commit record's offset was committed and when it expires (epoch ms); None for
-    what the record does not say."""
-    fields = json.loads(value)
-    return fields.get("commit_timestamp"), fields.get("expire_timestamp")
+    return _decode_commit(value)[0]
 
 
 def _offset_key_parts(key: bytes) -> tuple[str, TopicPartition] | None:
@@ -353,8 +353,8 @@ class OffsetsTopic:
                 records.append(value)
                 continue
             group, tp = parts
-            offsets.setdefault(group, {})[tp] = _decode_offset(value)
-            commit_ms, expire_ms = _commit_times(value)
+            offset, commit_ms, expire_ms = _decode_commit(value)
+            offsets.setdefault(group, {})[tp] = offset
             if commit_ms is not None:
                 dates.setdefault(group, {})[tp] = commit_ms
             if expire_ms is not None:
