@@ -34,14 +34,14 @@ from typing import Any
 from kafka.protocol.admin import DeleteRecordsRequest, DeleteRecordsResponse
 from kafka.protocol.consumer import ListOffsetsRequest, ListOffsetsResponse
 
-from pcmodel.topics.structs import TopicPartition
+from pcmodel.topics.structs import OffsetSpec, TopicPartition
 from pcmodel.wire.api import ApiHandler, RequestContext, error_code, kafka_errors
 
 __all__ = ["HANDLERS"]
 
-LATEST, EARLIEST, MAX_TIMESTAMP, EARLIEST_LOCAL, LATEST_TIERED = -1, -2, -3, -4, -5
 #: The first ListOffsets version that may ask for each negative spec (Kafka's ReplicaManager).
-_SPEC_VERSIONS = {LATEST: 1, EARLIEST: 1, MAX_TIMESTAMP: 7, EARLIEST_LOCAL: 8, LATEST_TIERED: 9}
+_SPEC_VERSIONS = {OffsetSpec.LATEST: 1, OffsetSpec.EARLIEST: 1, OffsetSpec.MAX_TIMESTAMP: 7,
+                  OffsetSpec.EARLIEST_LOCAL: 8, OffsetSpec.LATEST_TIERED: 9}
 TopicResponse = ListOffsetsResponse.ListOffsetsTopicResponse
 PartitionResponse = TopicResponse.ListOffsetsPartitionResponse
 
@@ -57,14 +57,14 @@ def _lookup(ctx: RequestContext, tp: TopicPartition, timestamp: int,
     if code:
         return code, -1, -1, None
     try:
-        if timestamp in (EARLIEST, EARLIEST_LOCAL):
+        if timestamp in (OffsetSpec.EARLIEST, OffsetSpec.EARLIEST_LOCAL):
             found, offset = -1, broker.beginning_offsets([tp])[tp]
-        elif timestamp == LATEST:
+        elif timestamp == OffsetSpec.LATEST:
             return 0, -1, broker.end_offsets([tp])[tp], None
-        elif timestamp == LATEST_TIERED:
+        elif timestamp == OffsetSpec.LATEST_TIERED:
             return 0, -1, -1, None
         else:
-            hit = (broker.max_timestamp_offsets([tp]) if timestamp == MAX_TIMESTAMP
+            hit = (broker.max_timestamp_offsets([tp]) if timestamp == OffsetSpec.MAX_TIMESTAMP
                    else broker.offsets_for_times({tp: timestamp}))[tp]
             if hit is None:
                 return 0, -1, -1, None
