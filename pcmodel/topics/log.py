@@ -13,11 +13,9 @@ own position, and records leave only by *retention*. Two retention policies exis
 
 ``"block"`` (not in Kafka: the log turned back into a bounded buffer)
     The log holds at most ``retention_records`` records that the slowest consumer group has not yet
-    committed. The waiting is done by a layer-1 bounded buffer of that capacity holding one token
-    per unconsumed record: an append *puts* a token per record (and so blocks while the buffer is
-    full), and a group committing past records *takes* their tokens and drops them from the log.
-    The ``variant`` of that token buffer (condition, semaphore, queue) decides which textbook
-    algorithm does the waiting, so the variants can be compared at this layer as well.
+    committed: an append first reserves their space, waiting while the partition is full, and a
+    group committing past records frees it (:mod:`~pcmodel.topics.log_space`, where a layer-1
+    bounded buffer of that capacity does the waiting).
 
 Thread safety: :class:`PartitionLog` is a plain data structure, like the storage hooks of
 ``queue.Queue`` ("only called with appropriate locks held"): the broker calls every method with
@@ -42,20 +40,11 @@ size and time), and CPython's ``Lib/queue.py`` for the split between storage and
 from __future__ import annotations
 
 import enum
-import queue
-import time
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
-from pcmodel.buffers import make_buffer
-from pcmodel.errors import ShutDown
 from pcmodel.topics.compression import CompressedBatch, record_size
-from pcmodel.topics.errors import (
-    IllegalArgumentError,
-    KafkaTimeoutError,
-    OffsetOutOfRangeError,
-    UnknownTopicOrPartitionError,
-)
+from pcmodel.topics.errors import OffsetOutOfRangeError
 from pcmodel.topics.log_records import (
     TIMESTAMP_CREATE_TIME,
     TIMESTAMP_LOG_APPEND_TIME,
@@ -66,6 +55,7 @@ from pcmodel.topics.log_records import (
     wall_clock_ms,
 )
 from pcmodel.topics.log_settings import LogSettings
+from pcmodel.topics.log_space import PartitionSpace
 from pcmodel.topics.retention import first_kept_by_age, first_kept_by_size, stored_bytes
 
 # The record types and checks are re-exported: they were defined here first.
@@ -148,13 +138,8 @@ class PartitionLog:
         self._high_watermark: int | None = None
         self._space = None
         if self.policy is RetentionPolicy.BLOCK:
-            if retention_records is None or retention_records < 1:
-                raise IllegalArgumentError(
-                    "retention_policy='block' needs retention_records >= 1 (the capacity)"
-                )
-            self._space = make_buffer(
-                variant, retention_records, name="partition-space", instrument=instrument
-            )
+            self._space = PartitionSpace(retention_records or 0, variant=variant,
+                                         instrument=instrument)
 
     # --- observers ---------------------------------------------------------------------------
 
@@ -202,69 +187,27 @@ class PartitionLog:
         """The entries at the retained offsets (a copy: the caller may hold it)."""
         return self._records[self._start - self._base :]
 
-    # --- block policy: space tokens (called without the broker lock) ------------------------
+    # --- block policy: space (called without the broker lock; see log_space) ----------------
 
     def reserve(self, count: int, timeout: float | None) -> None:
-        """Wait until ``count`` more records fit (block policy; a no-op for delete).
-
-        Blocks while the slowest group lags by the capacity. Raises ``KafkaTimeoutError`` after
-        ``timeout`` seconds (``None`` waits for ever), holding no space then;
-        ``IllegalArgumentError`` if ``count`` exceeds the capacity (it could never fit);
-        ``UnknownTopicOrPartitionError`` if the log was closed (topic deleted) meanwhile.
-        """
-        if self._space is None or count == 0:
-            return
-        if count > self._space.maxsize:
-            raise IllegalArgumentError(
-                f"a batch of {count} records can never fit in a partition of capacity "
-                f"{self._space.maxsize} (retention_policy='block'); send smaller batches"
-            )
-        deadline = None if timeout is None else time.monotonic() + timeout
-        placed = 0
-        try:
-            while placed < count:
-                remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-                self._space.put(1, timeout=remaining)
-                placed += 1
-        except queue.Full:
-            self.cancel_reservation(placed)
-            raise KafkaTimeoutError(
-                f"partition full: the slowest consumer group did not commit past enough records "
-                f"within {timeout} s (retention_policy='block', capacity {self._space.maxsize})"
-            ) from None
-        except ShutDown:
-            self.cancel_reservation(placed)
-            raise UnknownTopicOrPartitionError(
-                "the partition was closed (topic deleted or broker closed) while an append "
-                "waited for space"
-            ) from None
+        """Wait until ``count`` more records fit (block policy; a no-op for delete), as
+        :meth:`PartitionSpace.reserve <pcmodel.topics.log_space.PartitionSpace.reserve>`."""
+        if self._space is not None:
+            self._space.reserve(count, timeout)
 
     def cancel_reservation(self, count: int) -> None:
-        """Give back ``count`` tokens taken by :meth:`reserve` that were never appended."""
-        self._take_tokens(count)
-
-    def _take_tokens(self, count: int) -> None:
-        # Tokens are indistinguishable; the buffer always holds at least the number taken here
-        # (retained unconsumed records plus outstanding reservations), so get_nowait never fails.
-        if self._space is None:
-            return
-        for _ in range(count):
-            try:
-                self._space.get_nowait()
-            except (queue.Empty, ShutDown):
-                return
+        """Give back the space :meth:`reserve` took for ``count`` records never appended."""
+        if self._space is not None:
+            self._space.free(count)
 
     def space_stats(self) -> Any:
-        """The token buffer's ``BufferStats`` (block policy), or ``None`` for delete.
-
-        Its "blocked on full" time is how long appenders waited for the slowest group.
-        """
+        """The block policy's token buffer's ``BufferStats`` (its "blocked on full" time is how
+        long appenders waited for the slowest group), or ``None`` for delete."""
         return None if self._space is None else self._space.stats()
 
     def close(self) -> None:
         """Wake appenders waiting for space with ``UnknownTopicOrPartitionError``; idempotent."""
         if self._space is not None:
-            self._space.shutdown(immediate=True)
             self._space.close()
 
     # --- data (called with the broker lock held) ---------------------------------------------
@@ -477,7 +420,8 @@ class PartitionLog:
         appenders waiting for it.
         """
         freed = self._drop_before(min(offset, self.end_offset))
-        self._take_tokens(freed)
+        if self._space is not None:
+            self._space.free(freed)
         return freed
 
     def _drop_before(self, offset: int) -> int:
