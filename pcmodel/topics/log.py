@@ -31,7 +31,8 @@ broker builds the batch before taking the lock). Follower copies (replication) a
 decoded. :meth:`PartitionLog.byte_stats` reports stored against uncompressed bytes.
 
 The records themselves (what an append takes, what a read returns, and their checks) are in
-:mod:`~pcmodel.topics.log_records`; their names stay importable from here.
+:mod:`~pcmodel.topics.log_records`; their names stay importable from here. What replication
+does to a log (its high watermark, a follower's copy) is in :mod:`~pcmodel.topics.log_replica`.
 
 Prior art: Kafka's ``kafka.log.UnifiedLog`` (``logStartOffset``, ``logEndOffset``, retention by
 size and time), and CPython's ``Lib/queue.py`` for the split between storage and locking.
@@ -54,6 +55,7 @@ from pcmodel.topics.log_records import (
     validate_records,
     wall_clock_ms,
 )
+from pcmodel.topics.log_replica import ReplicaLogMixin
 from pcmodel.topics.log_settings import LogSettings
 from pcmodel.topics.log_space import PartitionSpace
 from pcmodel.topics.retention import first_kept_by_age, first_kept_by_size, stored_bytes
@@ -93,7 +95,7 @@ class LogBytes(NamedTuple):
     compressed_batches: int
 
 
-class PartitionLog:
+class PartitionLog(ReplicaLogMixin):
     """The records of one partition, offsets contiguous from 0, with retention.
 
     ``log_start_offset`` is the first retained offset, ``end_offset`` the offset the next append
@@ -329,63 +331,6 @@ class PartitionLog:
             if rec.timestamp >= timestamp_ms:
                 return rec.offset, rec.timestamp
         return None
-
-    # --- replication (pcmodel.cluster; called with the broker lock held) ---------------------
-
-    def set_high_watermark(self, offset: int) -> None:
-        """Mark records below ``offset`` as committed (replicated partitions only), and apply
-        retention to those it held back."""
-        self._high_watermark = offset
-        self.enforce_retention()
-
-    def append_copy(self, records: Sequence[LogRecord]) -> None:
-        """Append a leader's records to this follower copy at the leader's offsets.
-
-        The records keep their offsets and timestamps. Raises ``IllegalStateError``-like
-        ``ValueError`` unless the first one continues this log exactly (``end_offset``): a
-        follower first truncates to where it agrees with the leader, then copies.
-        """
-        if not records:
-            return
-        if records[0].offset != self.end_offset:
-            raise ValueError(
-                f"a follower copy continues at offset {self.end_offset}, "
-                f"got a batch starting at {records[0].offset}"
-            )
-        self._records.extend(records)
-        if self._stored_bytes is not None:
-            self._stored_bytes += stored_bytes(records)
-        self.enforce_retention()
-
-    def truncate_to(self, offset: int) -> int:
-        """Remove every record at ``offset`` or above; return how many went.
-
-        A follower does this when it holds records the new leader does not have (Kafka's
-        leader-epoch truncation). Truncating below ``log_start_offset`` empties the log and
-        restarts it at ``offset``. The high watermark never stays above the new end.
-        """
-        if offset >= self.end_offset:
-            return 0
-        removed = self.end_offset - max(offset, self._start)
-        if offset <= self._start:
-            self._records.clear()
-            self._base = self._start = offset
-        else:
-            del self._records[offset - self._base :]
-        if self._stored_bytes is not None:
-            self._stored_bytes = stored_bytes(self._retained())
-        if self._high_watermark is not None:
-            self._high_watermark = min(self._high_watermark, offset)
-        return removed
-
-    def restart_at(self, offset: int) -> None:
-        """Empty the log and make ``offset`` its start (a follower behind the leader's start)."""
-        self._records.clear()
-        self._base = self._start = offset
-        if self._stored_bytes is not None:
-            self._stored_bytes = 0
-        if self._high_watermark is not None:
-            self._high_watermark = min(self._high_watermark, offset)
 
     # --- retention ---------------------------------------------------------------------------
 

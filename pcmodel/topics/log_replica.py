@@ -1,0 +1,81 @@
+"""What replication does to a partition log: a leader's high watermark, a follower's copy.
+
+:mod:`pcmodel.cluster` keeps a partition's replicas in the brokers' own partition logs. A
+leader's log learns its *high watermark* (the offset below which every in-sync replica has the
+records: consumers read up to it, and retention never passes it); a follower's log copies its
+leader's records at the leader's offsets, cuts what the leader does not have (truncation after
+a leader change), and starts again at the leader's log start when it fell behind it. These are
+the methods of :class:`~pcmodel.topics.log.PartitionLog` for that, called with the broker lock
+held; a lone broker never calls them.
+
+Prior art: Kafka's ``UnifiedLog.appendAsFollower``, ``truncateTo`` and
+``truncateFullyAndStartAt``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pcmodel.topics.log_records import LogRecord
+from pcmodel.topics.retention import stored_bytes
+
+__all__ = ["ReplicaLogMixin"]
+
+
+class ReplicaLogMixin:
+    """The replication part of :class:`~pcmodel.topics.log.PartitionLog` (see the module)."""
+
+    def set_high_watermark(self, offset: int) -> None:
+        """Mark records below ``offset`` as committed (replicated partitions only), and apply
+        retention to those it held back."""
+        self._high_watermark = offset
+        self.enforce_retention()
+
+    def append_copy(self, records: Sequence[LogRecord]) -> None:
+        """Append a leader's records to this follower copy at the leader's offsets.
+
+        The records keep their offsets and timestamps. Raises ``IllegalStateError``-like
+        ``ValueError`` unless the first one continues this log exactly (``end_offset``): a
+        follower first truncates to where it agrees with the leader, then copies.
+        """
+        if not records:
+            return
+        if records[0].offset != self.end_offset:
+            raise ValueError(
+                f"a follower copy continues at offset {self.end_offset}, "
+                f"got a batch starting at {records[0].offset}"
+            )
+        self._records.extend(records)
+        if self._stored_bytes is not None:
+            self._stored_bytes += stored_bytes(records)
+        self.enforce_retention()
+
+    def truncate_to(self, offset: int) -> int:
+        """Remove every record at ``offset`` or above; return how many went.
+
+        A follower does this when it holds records the new leader does not have (Kafka's
+        leader-epoch truncation). Truncating below ``log_start_offset`` empties the log and
+        restarts it at ``offset``. The high watermark never stays above the new end.
+        """
+        if offset >= self.end_offset:
+            return 0
+        removed = self.end_offset - max(offset, self._start)
+        if offset <= self._start:
+            self._records.clear()
+            self._base = self._start = offset
+        else:
+            del self._records[offset - self._base :]
+        if self._stored_bytes is not None:
+            self._stored_bytes = stored_bytes(self._retained())
+        if self._high_watermark is not None:
+            self._high_watermark = min(self._high_watermark, offset)
+        return removed
+
+    def restart_at(self, offset: int) -> None:
+        """Empty the log and make ``offset`` its start (a follower behind the leader's start)."""
+        self._records.clear()
+        self._base = self._start = offset
+        if self._stored_bytes is not None:
+            self._stored_bytes = 0
+        if self._high_watermark is not None:
+            self._high_watermark = min(self._high_watermark, offset)
