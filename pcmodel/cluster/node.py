@@ -243,7 +243,7 @@ class ClusterNode:
                                     timeout=0, replica_id=follower)[tp].records
         replica.record_follower_fetch(follower, fetch_offset, self._clock())
         self._leader_maintenance(replica)
-        end = fetch_offset + len(records)
+        end = records[-1].offset + 1 if records else fetch_offset
         return ReplicaFetchResponse(records, replica.high_watermark, start,
                                     replica.epochs.entries, None,
                                     replica.producers.batches_from(fetch_offset, end))

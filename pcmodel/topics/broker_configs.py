@@ -27,6 +27,7 @@ from pcmodel.topics.topic_configs import (
     describe_topic_configs,
     topic_options,
 )
+from pcmodel.topics.topic_settings import block_policy_conflict
 
 __all__ = ["ConfigsMixin"]
 
@@ -46,13 +47,14 @@ class ConfigsMixin:
                             incremental: bool = True, validate_only: bool = False) -> None:
         """Alter topic ``name``'s configs: ``operations`` are ``(config, AlterConfigOp,
         value)``; ``incremental=False`` (Kafka's AlterConfigs) replaces every override with
-        the SETs given. A new ``retention.ms`` or ``retention.bytes`` applies to the records
-        already there, a new ``message.timestamp.type`` to those appended from then on.
+        the SETs given. A new ``retention.ms``, ``retention.bytes`` or ``cleanup.policy``
+        applies to the records already there, a new ``message.timestamp.type`` to those
+        appended from then on.
 
         All or nothing: raises ``UnknownTopicOrPartitionError``, ``InvalidRequestError`` or
         ``InvalidConfigurationError`` (see
         :func:`~pcmodel.topics.topic_configs.altered_overrides`; a ``"block"`` topic takes no
-        ``retention.ms`` or ``retention.bytes``) with nothing changed. ``validate_only``
+        ``retention.ms``, ``retention.bytes`` or compaction) with nothing changed. ``validate_only``
         checks and changes nothing.
         """
         with self._lock:
@@ -62,12 +64,11 @@ class ConfigsMixin:
             options = topic_options(overrides, replicates=False)
             retention_ms, retention_bytes = options.get("retention_ms"), \
                 options.get("retention_bytes")
-            if topic.policy is RetentionPolicy.BLOCK and (
-                    retention_ms is not None or retention_bytes is not None):
+            conflict = block_policy_conflict(options, overrides) \
+                if topic.policy is RetentionPolicy.BLOCK else None
+            if conflict is not None:
                 raise InvalidConfigurationError(
-                    f"topic {name!r} has retention_policy='block': its records leave when every "
-                    "group has committed them, not by age or size (retention.ms and "
-                    "retention.bytes cannot be set)")
+                    f"topic {name!r} has retention_policy='block': {conflict}")
             if validate_only:
                 return
             topic.configs = overrides

@@ -24,6 +24,7 @@ from pcmodel.topics.broker_checks import _check_int, _check_timeout
 from pcmodel.topics.compression import CompressedBatch, get_codec
 from pcmodel.topics.errors import (
     IllegalArgumentError,
+    InvalidRecordError,
     InvalidTimestampError,
     KafkaConfigurationError,
     MessageSizeTooLargeError,
@@ -111,8 +112,12 @@ class ProduceFetchMixin:
         ``message.timestamp.before.max.ms`` and ``message.timestamp.after.max.ms``; one hour
         ahead at most by default, as in Kafka 4) refuses the batch too.
 
+        A compacted topic (``cleanup.policy=compact``) refuses a batch with a record without a
+        key.
+
         Raises ``MessageSizeTooLargeError`` for a batch too large, ``InvalidTimestampError``
-        for a create time out of range, ``UnknownTopicOrPartitionError``,
+        for a create time out of range, ``InvalidRecordError`` for a record without a key on a
+        compacted topic, ``UnknownTopicOrPartitionError``,
         ``UnsupportedCompressionTypeError`` for a codec that is unknown or not installed,
         ``TypeError`` / ``IllegalArgumentError`` for malformed records; nothing is appended then.
         """
@@ -129,6 +134,9 @@ class ProduceFetchMixin:
             self._check_open()
             log = self._log(tp)
             settings = log.settings
+        refused = settings.key_error(batch)
+        if refused is not None:
+            raise InvalidRecordError(refused)
         refused = settings.timestamp_error(batch, self._timestamp_clock())
         if refused is not None:
             raise InvalidTimestampError(refused)

@@ -33,6 +33,7 @@ __all__ = [
     "InvalidReplicationAssignmentError",
     "InvalidReplicationFactorError",
     "InvalidSessionTimeoutError",
+    "InvalidRecordError",
     "InvalidTimestampError",
     "InvalidTopicError",
     "KafkaConfigurationError",
@@ -463,6 +464,16 @@ class InvalidTimestampError(BrokerResponseError):
     errno = 32
     message = "INVALID_TIMESTAMP"
     description = "The timestamp of the message is out of acceptable range."
+
+
+class InvalidRecordError(BrokerResponseError):
+    """An append carried a record its topic cannot take: a record without a key on a compacted
+    topic (``cleanup.policy=compact``); nothing of the batch was appended."""
+
+    errno = 87
+    message = "INVALID_RECORD"
+    description = ("This record has failed the validation on broker and hence will be "
+                   "rejected.")
 
 
 class InvalidRequestError(BrokerResponseError):

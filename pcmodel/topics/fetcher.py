@@ -52,11 +52,13 @@ FETCH_MAX_RECORDS = 500
 
 
 class Fetched(NamedTuple):
-    """Records the fetcher read for ``tp`` while the partition was at ``epoch``."""
+    """Records the fetcher read for ``tp`` from offset ``fetched_from`` on while the partition
+    was at ``epoch`` (on a compacted topic the first may come after ``fetched_from``)."""
 
     tp: TopicPartition
     epoch: int
     records: tuple[LogRecord, ...]
+    fetched_from: int
 
 
 class FetchFailed(NamedTuple):
@@ -130,7 +132,7 @@ class FetcherMixin:
                             items.append(FetchFailed(tp, st.epoch, res.error))
                         elif res.records:
                             st.fetch_offset = res.records[-1].offset + 1
-                            items.append(Fetched(tp, st.epoch, res.records))
+                            items.append(Fetched(tp, st.epoch, res.records, requests[tp]))
                 if items:
                     self._buffer.put_many(items)
         except ShutDown:
@@ -229,11 +231,14 @@ class FetcherMixin:
             if st is None or st.epoch != item.epoch or st.position is None:
                 return  # stale: the partition moved, was revoked, sought or paused meanwhile
             if isinstance(item, Fetched):
-                # Fetched batches are consecutive; keep the part from the next expected offset.
-                expected = st.position + len(st.pending)
-                records = item.records
-                skip = expected - records[0].offset
-                if 0 <= skip < len(records) and records[skip].offset == expected:
+                # Keep the part from the next expected offset, if the fetch read from there on
+                # (a compacted partition skips offsets: they are not counted, but compared).
+                expected = st.pending[-1].offset + 1 if st.pending else st.position
+                if item.fetched_from <= expected:
+                    records = item.records
+                    skip = 0
+                    while skip < len(records) and records[skip].offset < expected:
+                        skip += 1
                     st.pending.extend(records[skip:])
                 return
             position = st.position

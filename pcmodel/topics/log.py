@@ -17,6 +17,10 @@ own position, and records leave only by *retention*. Two retention policies exis
     group committing past records frees it (:mod:`~pcmodel.topics.log_space`, where a layer-1
     bounded buffer of that capacity does the waiting).
 
+A topic whose ``cleanup.policy`` has ``compact`` (``"delete"`` policy only) is also compacted:
+its log keeps the latest record of each key, leaving gaps between offsets
+(:mod:`~pcmodel.topics.compaction`).
+
 Thread safety: :class:`PartitionLog` is a plain data structure, like the storage hooks of
 ``queue.Queue`` ("only called with appropriate locks held"): the broker calls every method with
 its lock held, except :meth:`reserve`, :meth:`cancel_reservation` and :meth:`close`, which touch
@@ -42,8 +46,10 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Sequence
+from operator import itemgetter
 from typing import Any, NamedTuple
 
+from pcmodel.topics.compaction import Cleaner, compact
 from pcmodel.topics.compression import CompressedBatch, record_size
 from pcmodel.topics.errors import OffsetOutOfRangeError
 from pcmodel.topics.log_records import (
@@ -73,6 +79,9 @@ __all__ = [
     "validate_records",
     "wall_clock_ms",
 ]
+
+
+_TIMESTAMP = itemgetter(1)  # of a LogRecord
 
 
 class RetentionPolicy(str, enum.Enum):
@@ -117,8 +126,6 @@ class PartitionLog(ReplicaLogMixin):
         settings: LogSettings | None = None,
     ) -> None:
         self.policy = RetentionPolicy(policy)
-        # The topic's configs that act at an append: timestamps, the largest batch, the codec.
-        self.settings = settings or LogSettings()
         self.retention_records = retention_records
         self.retention_ms = retention_ms
         self.variant = variant
@@ -129,9 +136,16 @@ class PartitionLog(ReplicaLogMixin):
         self._base = 0
         self._start = 0
         # What the retained records weigh (retention.stored_bytes): kept up to date only while
-        # a retention_bytes limit needs it, so that other logs pay nothing for it.
+        # a retention_bytes limit or compaction needs it, so that other logs pay nothing for it.
         self._stored_bytes: int | None = None
-        self.retention_bytes = retention_bytes
+        self._retention_bytes = retention_bytes
+        # Set while the topic is compacted (settings.compaction); None entries in _records are
+        # offsets compaction removed, and _has_holes says whether there may be any.
+        self._cleaner: Cleaner | None = None
+        self._has_holes = False
+        # The topic's configs that act at an append (timestamps, the largest batch, the codec)
+        # and its cleanup policy; setting them weighs the records if needed.
+        self.settings = settings or LogSettings()
         # Whether any entry of _records is a CompressedBatch; the last one decoded, by identity.
         self._has_compressed = False
         self._decoded: tuple[CompressedBatch | None, list[LogRecord]] = (None, [])
@@ -183,7 +197,34 @@ class PartitionLog(ReplicaLogMixin):
     @retention_bytes.setter
     def retention_bytes(self, limit: int | None) -> None:
         self._retention_bytes = limit
-        self._stored_bytes = None if limit is None else stored_bytes(self._retained())
+        self._weigh()
+
+    @property
+    def settings(self) -> LogSettings:
+        """What the topic's configs ask of this log (see :class:`LogSettings`). Setting them
+        starts or stops compaction as ``settings.compaction`` says; retention and compaction
+        apply to the records already there at the log's next retention check."""
+        return self._settings
+
+    @settings.setter
+    def settings(self, settings: LogSettings) -> None:
+        self._settings = settings
+        if settings.compaction is None:
+            self._cleaner = None
+        elif self._cleaner is None:
+            self._cleaner = Cleaner(settings.compaction, self._records, self._base, self._start,
+                                    self.end_offset)
+        else:
+            self._cleaner.settings = settings.compaction
+        self._weigh()
+
+    def _weigh(self) -> None:
+        """Weigh the retained records if a size limit or compaction needs it, else stop."""
+        needed = self._retention_bytes is not None or self._cleaner is not None
+        if not needed:
+            self._stored_bytes = None
+        elif self._stored_bytes is None:
+            self._stored_bytes = stored_bytes(self._retained())
 
     def _retained(self) -> list:
         """The entries at the retained offsets (a copy: the caller may hold it)."""
@@ -226,34 +267,37 @@ class PartitionLog(ReplicaLogMixin):
         """
         base = self.end_offset
         append_time = self._timestamp_clock()
+        log_append = self.settings.log_append_time
         make = tuple.__new__  # LogRecord(...) without the keyword-handling constructor
         if compressed is not None:
             compressed.base_offset, compressed.append_time = base, append_time
-            compressed.log_append_time = self.settings.log_append_time
-            compressed.max_timestamp = append_time if self.settings.log_append_time else max(
+            compressed.log_append_time = log_append
+            compressed.max_timestamp = append_time if log_append else max(
                 append_time if ts is None else ts for _, _, _, ts in records)
             self._records.extend([compressed] * len(records))
             self._has_compressed = True
-            if self._stored_bytes is not None:
-                self._stored_bytes += compressed.stored_size
+        elif log_append:
+            self._records.extend(
+                make(LogRecord,
+                     (base + i, append_time, TIMESTAMP_LOG_APPEND_TIME, key, value, headers))
+                for i, (key, value, headers, _) in enumerate(records)
+            )
         else:
-            if self.settings.log_append_time:
-                self._records.extend(
-                    make(LogRecord,
-                         (base + i, append_time, TIMESTAMP_LOG_APPEND_TIME, key, value, headers))
-                    for i, (key, value, headers, _) in enumerate(records)
-                )
-            else:
-                self._records.extend(
-                    make(LogRecord,
-                         (base + i, append_time, TIMESTAMP_LOG_APPEND_TIME, key, value, headers))
-                    if ts is None else
-                    make(LogRecord, (base + i, ts, TIMESTAMP_CREATE_TIME, key, value, headers))
-                    for i, (key, value, headers, ts) in enumerate(records)
-                )
-            if self._stored_bytes is not None:
-                self._stored_bytes += sum(record_size(key, value, headers)
-                                          for key, value, headers, _ in records)
+            self._records.extend(
+                make(LogRecord,
+                     (base + i, append_time, TIMESTAMP_LOG_APPEND_TIME, key, value, headers))
+                if ts is None else
+                make(LogRecord, (base + i, ts, TIMESTAMP_CREATE_TIME, key, value, headers))
+                for i, (key, value, headers, ts) in enumerate(records)
+            )
+        if self._stored_bytes is not None:
+            weight = compressed.stored_size if compressed is not None else sum(
+                record_size(key, value, headers) for key, value, headers, _ in records)
+            self._stored_bytes += weight
+            if self._cleaner is not None:  # the records' timestamps, as stored just now
+                self._cleaner.appended(base, weight, max(
+                    map(_TIMESTAMP, self._records[base - self._base:]))
+                    if compressed is None else compressed.max_timestamp)
         self.enforce_retention()
         return base, append_time
 
@@ -269,17 +313,28 @@ class PartitionLog(ReplicaLogMixin):
         self.enforce_retention()
         self.check_offset(offset)
         lo = offset - self._base
-        hi = lo + max_records
-        if upper is not None:
-            hi = min(hi, upper - self._base)
+        if not self._has_holes:
+            hi = lo + max_records
+            if upper is not None:
+                hi = min(hi, upper - self._base)
+        else:  # compacted: skip the offsets cleaned away, still returning max_records records
+            stop = len(self._records) if upper is None else min(len(self._records),
+                                                                upper - self._base)
+            hi, found = lo, 0
+            while hi < stop and found < max_records:
+                found += self._records[hi] is not None
+                hi += 1
         return self._materialize(self._records[lo:hi], offset) if hi > lo else []
 
     def _materialize(self, entries: list, first_offset: int) -> list[LogRecord]:
-        """Replace the compressed batches among ``entries`` by their decoded records."""
+        """``entries`` (from ``first_offset`` on) as records: compressed batches decoded, the
+        offsets compaction removed left out."""
         if not self._has_compressed:
-            return entries
+            return [e for e in entries if e is not None] if self._has_holes else entries
         out = []
         for i, entry in enumerate(entries):
+            if entry is None:
+                continue
             if type(entry) is CompressedBatch:
                 batch, decoded = self._decoded
                 if batch is not entry:
@@ -296,7 +351,11 @@ class PartitionLog(ReplicaLogMixin):
         uncompressed = 0
         batches: set[int] = set()
         retained = self._retained()
+        records = 0
         for entry in retained:
+            if entry is None:
+                continue
+            records += 1
             if type(entry) is CompressedBatch:
                 if id(entry) not in batches:
                     batches.add(id(entry))
@@ -304,7 +363,7 @@ class PartitionLog(ReplicaLogMixin):
             else:
                 uncompressed += record_size(entry.key, entry.value, entry.headers)
         stored = stored_bytes(retained) if self._stored_bytes is None else self._stored_bytes
-        return LogBytes(len(retained), stored, uncompressed, len(batches))
+        return LogBytes(records, stored, uncompressed, len(batches))
 
     def check_offset(self, offset: int) -> None:
         """Raise ``OffsetOutOfRangeError`` unless ``log_start_offset <= offset <= end_offset``."""
@@ -336,24 +395,32 @@ class PartitionLog(ReplicaLogMixin):
 
     def enforce_retention(self) -> int:
         """Apply the delete policy's count, size and age limits, each from where the one before
-        stopped, as :mod:`~pcmodel.topics.retention` tells; return how many records went.
+        stopped, as :mod:`~pcmodel.topics.retention` tells, then compact the log if it is
+        compacted and due (:mod:`~pcmodel.topics.compaction`); return how many offsets
+        retention deleted.
 
         Never deletes at or above the high watermark (Kafka's ``UnifiedLog.deletableSegments``).
         """
         if self.policy is not RetentionPolicy.DELETE:
             return 0
-        records, base, end = self._records, self._base, len(self._records)
-        new_start = self._start
-        if self.retention_records is not None:
-            new_start = max(new_start, self.end_offset - self.retention_records)
-        if self._stored_bytes is not None and self._stored_bytes >= self._retention_bytes:
-            kept = first_kept_by_size(records, self._start - base, end,
-                                      self._stored_bytes - self._retention_bytes)
-            new_start = max(new_start, base + kept)
-        if self.retention_ms is not None:
-            oldest_kept_ms = self._timestamp_clock() - self.retention_ms
-            new_start = base + first_kept_by_age(records, new_start - base, end, oldest_kept_ms)
-        return self._drop_before(min(new_start, self.high_watermark))
+        deleted = 0
+        if self._settings.delete:
+            records, base, end = self._records, self._base, len(self._records)
+            new_start = self._start
+            if self.retention_records is not None:
+                new_start = max(new_start, self.end_offset - self.retention_records)
+            if self._retention_bytes is not None and self._stored_bytes >= self._retention_bytes:
+                kept = first_kept_by_size(records, self._start - base, end,
+                                          self._stored_bytes - self._retention_bytes)
+                new_start = max(new_start, base + kept)
+            if self.retention_ms is not None:
+                oldest_kept_ms = self._timestamp_clock() - self.retention_ms
+                new_start = base + first_kept_by_age(records, new_start - base, end,
+                                                     oldest_kept_ms)
+            deleted = self._drop_before(min(new_start, self.high_watermark))
+        if self._cleaner is not None:
+            self._clean_if_due()
+        return deleted
 
     def delete_before(self, offset: int) -> int:
         """Drop every record below ``offset`` (never beyond ``end_offset``) and make it the log
@@ -369,6 +436,28 @@ class PartitionLog(ReplicaLogMixin):
             self._space.free(freed)
         return freed
 
+    def _clean_if_due(self) -> None:
+        """Compact the log up to its first uncleanable offset if the cleaner says it is due:
+        visiting the records kept by the last cleaning and the dirty ones, not the holes."""
+        cleaner, base, records = self._cleaner, self._base, self._records
+        now = self._timestamp_clock()
+        end = cleaner.due(records, base, self.high_watermark, now)
+        if end is None:
+            return
+        dirty = cleaner.first_dirty - base
+        indices = [offset - base for offset in cleaner.clean_offsets]
+        indices += [i for i in range(dirty, end - base) if records[i] is not None]
+        before = cleaner.clean_bytes + cleaner.dirty_bytes  # what the records at indices weigh
+        changes, kept = compact(records, indices, base, dirty=dirty, now_ms=now,
+                                delete_retention_ms=cleaner.settings.delete_retention_ms,
+                                horizons=cleaner.horizons)
+        for i, entry in changes.items():
+            records[i] = entry
+            self._has_holes = self._has_holes or entry is None
+        kept_bytes = stored_bytes([records[i] for i in kept])
+        self._stored_bytes -= before - kept_bytes
+        cleaner.cleaned(end, [base + i for i in kept], kept_bytes)
+
     def _drop_before(self, offset: int) -> int:
         if offset <= self._start:
             return 0
@@ -379,6 +468,8 @@ class PartitionLog(ReplicaLogMixin):
                     and self._records[kept] is self._records[kept - 1]:
                 gone -= self._records[kept].stored_size  # a batch cut in two stays whole
             self._stored_bytes -= gone
+            if self._cleaner is not None:
+                self._cleaner.dropped(offset, gone)
         freed = offset - self._start
         self._start = offset
         dead = self._start - self._base

@@ -2,11 +2,11 @@
 
 :mod:`pcmodel.cluster` keeps a partition's replicas in the brokers' own partition logs. A
 leader's log learns its *high watermark* (the offset below which every in-sync replica has the
-records: consumers read up to it, and retention never passes it); a follower's log copies its
-leader's records at the leader's offsets, cuts what the leader does not have (truncation after
-a leader change), and starts again at the leader's log start when it fell behind it. These are
-the methods of :class:`~pcmodel.topics.log.PartitionLog` for that, called with the broker lock
-held; a lone broker never calls them.
+records: consumers read up to it, and retention and compaction never pass it); a follower's log
+copies its leader's records at the leader's offsets, cuts what the leader does not have
+(truncation after a leader change), and starts again at the leader's log start when it fell
+behind it. These are the methods of :class:`~pcmodel.topics.log.PartitionLog` for that, called
+with the broker lock held; a lone broker never calls them.
 
 Prior art: Kafka's ``UnifiedLog.appendAsFollower``, ``truncateTo`` and
 ``truncateFullyAndStartAt``.
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from pcmodel.topics.compression import record_size
 from pcmodel.topics.log_records import LogRecord
 from pcmodel.topics.retention import stored_bytes
 
@@ -34,18 +35,31 @@ class ReplicaLogMixin:
     def append_copy(self, records: Sequence[LogRecord]) -> None:
         """Append a leader's records to this follower copy at the leader's offsets.
 
-        The records keep their offsets and timestamps. Raises ``IllegalStateError``-like
-        ``ValueError`` unless the first one continues this log exactly (``end_offset``): a
-        follower first truncates to where it agrees with the leader, then copies.
+        The records keep their offsets and timestamps; a compacted leader's may skip offsets
+        (those it cleaned away), which stay empty here. Raises ``ValueError`` unless the first
+        one is at ``end_offset`` or beyond it: a follower first truncates to where it agrees
+        with the leader, then copies.
         """
         if not records:
             return
-        if records[0].offset != self.end_offset:
+        end = self.end_offset
+        if records[0].offset < end:
             raise ValueError(
-                f"a follower copy continues at offset {self.end_offset}, "
+                f"a follower copy continues at offset {end}, "
                 f"got a batch starting at {records[0].offset}"
             )
-        self._records.extend(records)
+        if self._cleaner is not None:
+            # A follower rolls its own segments; not knowing the leader's batches, at a record.
+            for rec in records:
+                self._cleaner.appended(rec.offset, record_size(rec.key, rec.value, rec.headers),
+                                       rec.timestamp)
+        if records[-1].offset - end + 1 == len(records):
+            self._records.extend(records)
+        else:
+            self._has_holes = True
+            for rec in records:
+                self._records.extend([None] * (rec.offset - self._base - len(self._records)))
+                self._records.append(rec)
         if self._stored_bytes is not None:
             self._stored_bytes += stored_bytes(records)
         self.enforce_retention()
@@ -69,6 +83,8 @@ class ReplicaLogMixin:
             self._stored_bytes = stored_bytes(self._retained())
         if self._high_watermark is not None:
             self._high_watermark = min(self._high_watermark, offset)
+        if self._cleaner is not None:
+            self._cleaner.restart(self._records, self._base, self._start, self.end_offset)
         return removed
 
     def restart_at(self, offset: int) -> None:
@@ -79,3 +95,5 @@ class ReplicaLogMixin:
             self._stored_bytes = 0
         if self._high_watermark is not None:
             self._high_watermark = min(self._high_watermark, offset)
+        if self._cleaner is not None:
+            self._cleaner.restart(self._records, self._base, offset, offset)

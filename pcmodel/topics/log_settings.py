@@ -7,7 +7,9 @@ topic takes around the broker's clock (``message.timestamp.before.max.ms``,
 ``message.timestamp.after.max.ms``), the largest batch (``max.message.bytes``) and the codec the
 batches are stored with (``compression.type``) and its level (``compression.gzip.level``, ...).
 ``retention.ms`` and ``retention.bytes`` are the log's own settings: they act on the records
-already there, not at an append.
+already there, not at an append. ``cleanup.policy`` says whether they apply at all (``delete``)
+and whether the log is compacted (``compact``, with the configs
+:class:`~pcmodel.topics.compaction.CompactionSettings` gathers).
 
 Prior art: Kafka's ``LogConfig`` and ``LogValidator`` (``validateTimestamp``, the codec a batch
 is recompressed to).
@@ -20,12 +22,14 @@ from functools import partial
 from operator import is_not, itemgetter
 from typing import NamedTuple
 
+from pcmodel.topics.compaction import CompactionSettings
 from pcmodel.topics.topic_configs import TOPIC_CONFIGS
 
 __all__ = ["LogSettings", "log_settings"]
 
 _GIVEN = partial(is_not, None)  # a create time given, not None
-_TIMESTAMP = itemgetter(3)  # of a checked record (key, value, headers, timestamp)
+_KEY = itemgetter(0)  # of a checked record (key, value, headers, timestamp)
+_TIMESTAMP = itemgetter(3)
 _LONG_MAX = 2**63 - 1  # Kafka's Long.MAX_VALUE: no bound
 
 
@@ -44,7 +48,9 @@ class LogSettings(NamedTuple):
     ``timestamp_before_max_ms`` and ``timestamp_after_max_ms``: how far a create time may lie
     before or after the broker's clock (see :meth:`timestamp_error`). ``compression_level``:
     the level of the topic's own codec (``None`` when ``compression_type`` is not a codec with
-    levels).
+    levels). ``delete``: retention deletes records (``cleanup.policy`` has ``delete``).
+    ``compaction``: how the log is compacted, or ``None`` (``cleanup.policy`` has no
+    ``compact``).
     """
 
     log_append_time: bool = False
@@ -53,6 +59,17 @@ class LogSettings(NamedTuple):
     timestamp_before_max_ms: int = _default("message.timestamp.before.max.ms")
     timestamp_after_max_ms: int = _default("message.timestamp.after.max.ms")
     compression_level: int | None = None
+    delete: bool = True
+    compaction: CompactionSettings | None = None
+
+    def key_error(self, records: Sequence[tuple]) -> str | None:
+        """Why a batch of checked ``records`` is refused for a record without a key (a
+        compacted topic takes none, as Kafka's log validator says); ``None`` if it is not."""
+        if self.compaction is None or None not in map(_KEY, records):
+            return None
+        index = next(i for i, rec in enumerate(records) if rec[0] is None)
+        return (f"Compacted topic cannot accept message without key (the record at index "
+                f"{index} of the batch); give every record a key")
 
     def timestamp_error(self, records: Sequence[tuple], now_ms: int) -> str | None:
         """Why a batch of ``records`` (checked ``(key, value, headers, timestamp)``, a timestamp
@@ -96,10 +113,22 @@ def log_settings(overrides: Mapping[str, str]) -> LogSettings:
 
     compression_type = overrides.get("compression.type", "producer")
     level_config = f"compression.{compression_type}.level"
+    policy = overrides.get("cleanup.policy", TOPIC_CONFIGS["cleanup.policy"].default).split(",")
+    compaction = None
+    if "compact" in policy:
+        max_lag_ms = number("max.compaction.lag.ms")
+        compaction = CompactionSettings(
+            segment_bytes=number("segment.bytes"),
+            segment_ms=min(number("segment.ms"), max_lag_ms),  # Kafka's maxSegmentMs
+            min_cleanable_ratio=float(overrides.get(
+                "min.cleanable.dirty.ratio", TOPIC_CONFIGS["min.cleanable.dirty.ratio"].default)),
+            min_lag_ms=number("min.compaction.lag.ms"), max_lag_ms=max_lag_ms,
+            delete_retention_ms=number("delete.retention.ms"))
     return LogSettings(
         log_append_time=overrides.get("message.timestamp.type") == "LogAppendTime",
         max_message_bytes=number("max.message.bytes"),
         compression_type=compression_type,
         timestamp_before_max_ms=number("message.timestamp.before.max.ms"),
         timestamp_after_max_ms=number("message.timestamp.after.max.ms"),
-        compression_level=number(level_config) if level_config in TOPIC_CONFIGS else None)
+        compression_level=number(level_config) if level_config in TOPIC_CONFIGS else None,
+        delete="delete" in policy, compaction=compaction)

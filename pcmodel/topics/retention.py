@@ -44,9 +44,9 @@ from pcmodel.topics.log_records import LogRecord
 
 __all__ = ["first_kept_by_age", "first_kept_by_size", "stored_bytes", "timestamp_of"]
 
-#: What a partition log holds at each offset: a record, or the compressed batch it is part of
-#: (the same object at each of the batch's offsets).
-Entry = LogRecord | CompressedBatch
+#: What a partition log holds at each offset: a record, the compressed batch it is part of
+#: (the same object at each of the batch's offsets), or ``None`` where compaction removed it.
+Entry = LogRecord | CompressedBatch | None
 
 
 def timestamp_of(entry: Entry) -> int:
@@ -60,6 +60,8 @@ def stored_bytes(entries: Sequence[Entry]) -> int:
     total = 0
     batch = None
     for entry in entries:
+        if entry is None:
+            continue
         if type(entry) is CompressedBatch:
             if entry is not batch:
                 batch = entry
@@ -72,7 +74,7 @@ def stored_bytes(entries: Sequence[Entry]) -> int:
 def first_kept_by_age(entries: Sequence[Entry], i: int, end: int, oldest_kept_ms: int) -> int:
     """The index of the first of ``entries[i:end]`` that ``retention.ms`` keeps: the first
     whose timestamp is not below ``oldest_kept_ms`` (now minus ``retention.ms``)."""
-    while i < end and timestamp_of(entries[i]) < oldest_kept_ms:
+    while i < end and (entries[i] is None or timestamp_of(entries[i]) < oldest_kept_ms):
         i += 1
     return i
 
@@ -84,6 +86,9 @@ def first_kept_by_size(entries: Sequence[Entry], i: int, end: int, excess: int) 
     while i < end:
         entry = entries[i]
         after = i + 1
+        if entry is None:  # compacted away: weighs nothing
+            i = after
+            continue
         if type(entry) is CompressedBatch:
             while after < end and entries[after] is entry:
                 after += 1

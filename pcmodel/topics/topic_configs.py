@@ -6,17 +6,21 @@ settings or Kafka's default. :data:`TOPIC_CONFIGS` lists the configs pcmodel kno
 types, defaults and what pcmodel does with each:
 
 - ``retention.ms`` (``-1``: keep for ever), ``retention.bytes`` (``-1``: no limit; both as
-  :mod:`pcmodel.topics.retention` tells), ``cleanup.policy=delete``,
+  :mod:`pcmodel.topics.retention` tells), ``cleanup.policy`` (``delete``, ``compact`` or both)
+  and, for a compacted topic, the configs of compaction (``segment.bytes``, ``segment.ms``,
+  ``min.cleanable.dirty.ratio``, ``min.compaction.lag.ms``, ``max.compaction.lag.ms``,
+  ``delete.retention.ms``, as :mod:`pcmodel.topics.compaction` tells),
   ``message.timestamp.type`` and the window of create times it takes
   (``message.timestamp.before.max.ms``, ``message.timestamp.after.max.ms``),
   ``max.message.bytes``, ``compression.type`` and the level of its codec
   (``compression.gzip.level``, ``compression.lz4.level``, ``compression.zstd.level``) are
-  honoured anywhere; a change of ``retention.ms`` or ``retention.bytes`` applies at once to the
-  records already in the topic, the others to the appends that follow;
+  honoured anywhere; a change of ``retention.ms``, ``retention.bytes`` or the cleanup policy
+  applies at once to the records already in the topic, the others to the appends that follow;
 - on a replicated cluster (a broker object whose ``replicates`` is true) also
   ``min.insync.replicas`` and ``unclean.leader.election.enable``;
-- Kafka's common configs that tune storage an in-memory broker does not have (segments,
-  flushing, compaction, tiered storage, ...) are accepted with no effect
+- Kafka's common configs that tune storage an in-memory broker does not have (flushing,
+  indexes, tiered storage, ...) are accepted with no effect, as are the segment configs on a
+  topic that is not compacted
   (:data:`IGNORED_TOPIC_CONFIGS`; ``remote.storage.enable`` only as ``false``, as a Kafka
   broker without tiered storage takes it), as are the replication ones on a lone broker, which
   has one replica: their values are checked, kept and described;
@@ -82,7 +86,7 @@ BROKER_CONFIGS_READ_ONLY = ("a broker's configs are read-only: they are the sett
 _NO_EFFECT = ("Accepted and kept, without effect: pcmodel's broker keeps records in memory, "
               "in no segments or files.")
 _REPLICATION = " On a lone broker (one replica) accepted and kept, without effect."
-_NO_COMPACTION = "Accepted and kept, without effect: there is no compaction (cleanup.policy)."
+_COMPACTION = " Honoured on a compacted topic (cleanup.policy=compact); else without effect."
 _NO_TIERED_STORAGE = "Accepted and kept, without effect: there is no remote (tiered) storage."
 _NO_THROTTLING = ("Accepted and kept, without effect: replication is not throttled "
                   "('*' or partitionId:brokerId pairs).")
@@ -118,7 +122,9 @@ _T = ConfigType
 TOPIC_CONFIGS: dict[str, TopicConfigSpec] = {
     "cleanup.policy": TopicConfigSpec(
         _T.LIST, "delete", "log.cleanup.policy",
-        "Only 'delete': records leave by retention (there is no compaction).",
+        "'delete': records leave by retention (retention.ms, retention.bytes); 'compact': the "
+        "log keeps the latest record of each key, and refuses records without one; "
+        "'compact,delete': both.",
         choices=("delete", "compact")),
     "compression.type": TopicConfigSpec(
         _T.STRING, "producer", "compression.type",
@@ -127,7 +133,10 @@ TOPIC_CONFIGS: dict[str, TopicConfigSpec] = {
         "batch is weighed against max.message.bytes as stored).",
         choices=("uncompressed", "zstd", "lz4", "snappy", "gzip", "producer")),
     "delete.retention.ms": TopicConfigSpec(
-        _T.LONG, "86400000", "log.cleaner.delete.retention.ms", _NO_EFFECT, 0),
+        _T.LONG, "86400000", "log.cleaner.delete.retention.ms",
+        "How long a tombstone (a record whose value is null) stays after the first cleaning "
+        "that keeps it, in milliseconds: consumers have that long to see that its key was "
+        "deleted." + _COMPACTION, 0),
     "file.delete.delay.ms": TopicConfigSpec(
         _T.LONG, "60000", "log.segment.delete.delay.ms", _NO_EFFECT, 0),
     "flush.messages": TopicConfigSpec(
@@ -145,7 +154,10 @@ TOPIC_CONFIGS: dict[str, TopicConfigSpec] = {
     "local.retention.ms": TopicConfigSpec(
         _T.LONG, "-2", "log.local.retention.ms", _NO_TIERED_STORAGE, -2),
     "max.compaction.lag.ms": TopicConfigSpec(
-        _T.LONG, "9223372036854775807", "log.cleaner.max.compaction.lag.ms", _NO_COMPACTION, 1),
+        _T.LONG, "9223372036854775807", "log.cleaner.max.compaction.lag.ms",
+        "The longest a record stays uncleaned: the active segment rolls this long after its "
+        "first record, and a log whose first dirty record is older is cleaned whatever its "
+        "dirty ratio." + _COMPACTION, 1),
     "max.message.bytes": TopicConfigSpec(
         _T.INT, "1048588", "message.max.bytes",
         "The largest record batch the topic takes, in bytes of Kafka's record format (a "
@@ -170,9 +182,13 @@ TOPIC_CONFIGS: dict[str, TopicConfigSpec] = {
         "broker stamps every record it appends with its own clock, and the producer learns "
         "that time with the offset.", choices=("CreateTime", "LogAppendTime")),
     "min.cleanable.dirty.ratio": TopicConfigSpec(
-        _T.DOUBLE, "0.5", "log.cleaner.min.cleanable.ratio", _NO_EFFECT, 0),
+        _T.DOUBLE, "0.5", "log.cleaner.min.cleanable.ratio",
+        "The log is cleaned once the bytes not yet cleaned are more than this share of the "
+        "bytes that may be." + _COMPACTION, 0),
     "min.compaction.lag.ms": TopicConfigSpec(
-        _T.LONG, "0", "log.cleaner.min.compaction.lag.ms", _NO_COMPACTION, 0),
+        _T.LONG, "0", "log.cleaner.min.compaction.lag.ms",
+        "The shortest a record stays uncleaned, counted from its timestamp."
+        + _COMPACTION, 0),
     "min.insync.replicas": TopicConfigSpec(
         _T.INT, "1", "min.insync.replicas",
         "How many in-sync replicas a produce with acks=all needs, at most the replication "
@@ -198,11 +214,18 @@ TOPIC_CONFIGS: dict[str, TopicConfigSpec] = {
         "from the oldest offset on while what stays is still at least this size. A change "
         "applies at once to the records already there."),
     "segment.bytes": TopicConfigSpec(
-        _T.INT, "1073741824", "log.segment.bytes", _NO_EFFECT, 14),
+        _T.INT, "1073741824", "log.segment.bytes",
+        "The bytes of a segment (keys, values and headers, as log_stats() weighs them): an "
+        "append that would take the active segment past it starts a new one, and the "
+        "cleaner never touches the active segment." + _COMPACTION, 14),
     "segment.index.bytes": TopicConfigSpec(
         _T.INT, "10485760", "log.index.size.max.bytes", _NO_EFFECT, 4),
     "segment.jitter.ms": TopicConfigSpec(_T.LONG, "0", "log.roll.jitter.ms", _NO_EFFECT, 0),
-    "segment.ms": TopicConfigSpec(_T.LONG, "604800000", "log.roll.ms", _NO_EFFECT, 1),
+    "segment.ms": TopicConfigSpec(
+        _T.LONG, "604800000", "log.roll.ms",
+        "An append whose records are more than this many milliseconds newer than the first "
+        "of the active segment starts a new one; the cleaner never touches the active "
+        "segment." + _COMPACTION, 1),
     "unclean.leader.election.enable": TopicConfigSpec(
         _T.BOOLEAN, "false", "unclean.leader.election.enable",
         "Whether a partition whose in-sync replicas are all down may elect an out-of-sync "
@@ -214,11 +237,10 @@ TOPIC_CONFIGS.update({f"compression.{codec}.level": _level_spec(codec)
 
 #: Topic configs accepted and ignored: they tune storage or replication this broker has not.
 IGNORED_TOPIC_CONFIGS = frozenset({
-    "min.insync.replicas", "segment.bytes", "segment.ms", "segment.index.bytes",
+    "min.insync.replicas", "segment.index.bytes",
     "segment.jitter.ms", "flush.messages", "flush.ms", "index.interval.bytes",
     "unclean.leader.election.enable", "preallocate", "message.downconversion.enable",
-    "file.delete.delay.ms", "delete.retention.ms", "min.cleanable.dirty.ratio",
-    "min.compaction.lag.ms", "max.compaction.lag.ms", "local.retention.ms",
+    "file.delete.delay.ms", "local.retention.ms",
     "local.retention.bytes", "remote.log.copy.disable", "remote.log.delete.on.disable",
     "remote.storage.enable", "leader.replication.throttled.replicas",
     "follower.replication.throttled.replicas",
@@ -282,24 +304,21 @@ def _checked_value(name: str, value: object) -> str:
 def check_topic_configs(configs: Mapping[str, Any] | None) -> dict[str, str]:
     """A topic's overrides ``{config name: value}`` checked and in Kafka's text (``True``
     becomes ``"true"``, ``100`` ``"100"``). Raises ``InvalidConfigurationError`` for a config
-    pcmodel does not know or does not support (``cleanup.policy`` other than ``delete``), or a
-    value of the wrong type or range."""
+    pcmodel does not know or does not support, or a value of the wrong type or range."""
     checked: dict[str, str] = {}
     for name, value in (configs or {}).items():
         if name not in TOPIC_CONFIGS:
             raise InvalidConfigurationError(
                 f"unknown or unsupported topic config {name!r}; supported: retention.ms, "
-                "retention.bytes, cleanup.policy=delete, message.timestamp.type, "
+                "retention.bytes, cleanup.policy, message.timestamp.type, "
                 "message.timestamp.before.max.ms, message.timestamp.after.max.ms, "
                 "max.message.bytes, compression.type, compression.gzip.level, "
-                "compression.lz4.level, compression.zstd.level (and, with no effect here: "
+                "compression.lz4.level, compression.zstd.level, and for compaction "
+                "segment.bytes, segment.ms, min.cleanable.dirty.ratio, min.compaction.lag.ms, "
+                "max.compaction.lag.ms, delete.retention.ms (and, with no effect here: "
                 f"{', '.join(sorted(IGNORED_TOPIC_CONFIGS))})"
             )
         checked[name] = text = _checked_value(name, value)
-        if name == "cleanup.policy" and text != "delete":
-            raise InvalidConfigurationError(
-                f"cleanup.policy={value!r} is not supported; only 'delete' (there is no "
-                "compaction)")
         if name == "remote.storage.enable" and text == "true":
             raise InvalidConfigurationError(  # Kafka's words
                 "Tiered Storage functionality is disabled in the broker. Topic cannot be "
@@ -309,6 +328,12 @@ def check_topic_configs(configs: Mapping[str, Any] | None) -> dict[str, str]:
                 get_codec(text)
             except KafkaConfigurationError as exc:  # its package is not installed here
                 raise InvalidConfigurationError(f"compression.type={text}: {exc}") from None
+    lags = [int(checked.get(name, TOPIC_CONFIGS[name].default))
+            for name in ("min.compaction.lag.ms", "max.compaction.lag.ms")]
+    if lags[0] > lags[1]:
+        raise InvalidConfigurationError(  # Kafka's words (LogConfig.validateValues)
+            f"conflict topic config setting min.compaction.lag.ms ({lags[0]}) > "
+            f"max.compaction.lag.ms ({lags[1]})")
     return checked
 
 

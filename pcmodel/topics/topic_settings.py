@@ -21,7 +21,13 @@ from pcmodel.topics.errors import IllegalArgumentError, InvalidPartitionsError, 
 from pcmodel.topics.log import RetentionPolicy
 from pcmodel.topics.topic_configs import check_topic_configs, topic_options
 
-__all__ = ["INSTRUMENT_LEVELS", "TopicSettings", "check_new_topic", "check_topic_name"]
+__all__ = [
+    "INSTRUMENT_LEVELS",
+    "TopicSettings",
+    "block_policy_conflict",
+    "check_new_topic",
+    "check_topic_name",
+]
 
 _LEGAL_TOPIC = re.compile(r"[a-zA-Z0-9._-]+")
 _MAX_TOPIC_LENGTH = 249
@@ -53,6 +59,20 @@ def check_topic_name(name: object) -> str:
             "[a-zA-Z0-9._-], and not '.' or '..'"
         )
     return name
+
+
+def block_policy_conflict(options: Mapping[str, Any], overrides: Mapping[str, str]) -> str | None:
+    """Why a ``"block"`` topic cannot have these configs (``options`` as
+    :func:`~pcmodel.topics.topic_configs.topic_options` gives them for ``overrides``), or
+    ``None``: its records leave when every group has committed them, so it takes no age or size
+    limit, and no compaction."""
+    if options.get("retention_ms") is not None or options.get("retention_bytes") is not None:
+        return ("records leave when every group has committed them, not by age or size "
+                "(retention.ms and retention.bytes cannot be set)")
+    if "compact" in overrides.get("cleanup.policy", "").split(","):
+        return ("records leave when every group has committed them, not by compaction "
+                "(cleanup.policy=compact cannot be set)")
+    return None
 
 
 def check_new_topic(
@@ -89,14 +109,13 @@ def check_new_topic(
         raise IllegalArgumentError(
             f"retention_policy must be 'delete' or 'block', got {retention_policy!r}"
         ) from None
-    if policy is RetentionPolicy.BLOCK and (
-            retention_records is None or retention_ms is not None
-            or retention_bytes is not None):
-        raise IllegalArgumentError(
-            "retention_policy='block' needs retention_records (the capacity) and no "
-            "retention_ms or retention.bytes: records leave when every group has "
-            "committed them, not by age or size"
-        )
+    if policy is RetentionPolicy.BLOCK:
+        if retention_records is None:
+            raise IllegalArgumentError(
+                "retention_policy='block' needs retention_records (the capacity)")
+        conflict = block_policy_conflict(options, overrides)
+        if conflict is not None:
+            raise IllegalArgumentError(f"retention_policy='block': {conflict}")
     if variant not in VARIANTS:
         raise IllegalArgumentError(f"variant must be one of {VARIANTS}, got {variant!r}")
     if instrument not in INSTRUMENT_LEVELS:

@@ -18,6 +18,7 @@ import pytest
 
 from pcmodel.cluster import Cluster, VirtualClock
 from pcmodel.topics.errors import IllegalArgumentError, IllegalStateError, KafkaConnectionError
+from pcmodel.topics.log_records import wall_clock_ms
 from pcmodel.topics.structs import TopicPartition
 from tests.conftest import wait_until
 
@@ -25,6 +26,10 @@ TP = TopicPartition("t", 0)
 # Generous for a loaded machine (a live broker starved of the processor for a second must not
 # be fenced); an election then takes about two seconds.
 SETTINGS = {"broker_session_timeout_ms": 2000, "tick_ms": 20}
+#: A compacted topic whose replicas each clean whatever their high watermark lets them, however
+#: little: they then hold the same records whenever their high watermarks moved.
+EVERY_DIRTY_BYTE = {"cleanup.policy": "compact", "segment.ms": "1000",
+                    "min.cleanable.dirty.ratio": "0"}
 
 
 def values(records):
@@ -171,6 +176,29 @@ def test_deleted_records_stay_deleted_in_a_sigkilled_brokers_files():
         status = {r.broker: r for r in cluster.replica_status("t", 0)}
         assert (status[follower].log_start_offset, status[follower].log_end_offset) == (2, 3)
         assert values(cluster.log(follower, "t", 0)) == [b"c"]
+
+
+@pytest.mark.timeout(90)
+def test_a_compacted_topic_is_cleaned_in_every_broker_process_and_after_a_replay():
+    with Cluster(3, mode="processes", **SETTINGS) as cluster:
+        cluster.create_topic("t", replication_factor=3, min_insync_replicas=2,
+                             configs=EVERY_DIRTY_BYTE)
+        ten_seconds_ago = wall_clock_ms() - 10_000  # segments roll by records' timestamps
+        for key, value in ((b"a", b"1"), (b"b", b"1"), (b"a", b"2"), (b"b", b"2")):
+            cluster.produce("t", 0, [(key, value, (), ten_seconds_ago)],
+                            acks="all").get(timeout=20)
+        cluster.produce("t", 0, [(b"a", b"3")], acks="all").get(timeout=20)
+        cleaned = [(2, b"a", b"2"), (3, b"b", b"2"), (4, b"a", b"3")]
+
+        def cleaned_on(broker: int) -> bool:
+            return [(r.offset, r.key, r.value) for r in cluster.log(broker, "t", 0)] == cleaned
+
+        wait_until(lambda: all(cleaned_on(b) for b in range(3)), timeout=30)
+        follower = next(b for b in range(3) if b != cluster.leader("t", 0))
+        cluster.kill(follower)
+        cluster.restart(follower)  # its journal kept every record: it cleans them again
+        wait_until(lambda: cluster.isr("t", 0) == {0, 1, 2}, timeout=30)
+        wait_until(lambda: cleaned_on(follower), timeout=30)
 
 
 @pytest.mark.timeout(60)

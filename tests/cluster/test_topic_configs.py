@@ -15,6 +15,7 @@ from pcmodel.topics.config_resources import AlterConfigOp, ConfigSource
 from pcmodel.topics.errors import (
     IllegalArgumentError,
     InvalidConfigurationError,
+    InvalidRecordError,
     InvalidTopicError,
     MessageSizeTooLargeError,
 )
@@ -24,6 +25,10 @@ from tests.conftest import wait_until
 
 SET, DELETE = AlterConfigOp.SET, AlterConfigOp.DELETE
 NOT_ENOUGH = (NotEnoughReplicasError, NotEnoughReplicasAfterAppendError)
+#: A compacted topic whose replicas each clean whatever their high watermark lets them, however
+#: little: they then hold the same records whenever their high watermarks moved.
+EVERY_DIRTY_BYTE = {"cleanup.policy": "compact", "segment.ms": "1000",
+                    "min.cleanable.dirty.ratio": "0"}
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -230,3 +235,29 @@ def test_broker_processes_apply_an_alteration():
         assert cluster.produce("t", 0, batch(b"f"), acks=1).get(timeout=20).log_append_time > 0
         with pytest.raises(MessageSizeTooLargeError):
             cluster.produce("t", 0, batch(b"f"), acks=1, batch_bytes=101).get(timeout=20)
+
+
+def test_a_compacted_topic_is_cleaned_on_every_broker_and_copied_with_its_gaps(make_cluster):
+    cluster = make_cluster()
+    cluster.create_topic("t", 1, replication_factor=3,
+                         configs=EVERY_DIRTY_BYTE)
+    late = next(b for b in range(3) if b != cluster.leader("t", 0))
+    cluster.kill(late)
+    cluster.run_for(2.0)  # its session expires: the ISR is the other two
+    ten_seconds_ago = wall_clock_ms() - 10_000  # segments roll by the records' timestamps
+    for key, value in ((b"a", b"1"), (b"b", b"1"), (b"a", b"2"), (b"b", b"2")):
+        cluster.produce("t", 0, [(key, value, (), ten_seconds_ago)], acks="all").get(timeout=5)
+    cluster.produce("t", 0, [(b"a", b"3")], acks="all").get(timeout=5)  # rolls the segment
+    with pytest.raises(InvalidRecordError, match="without key"):
+        cluster.produce("t", 0, [(None, b"no key")], acks="all").get(timeout=5)
+    cluster.settle()
+    cleaned = [(2, b"a", b"2"), (3, b"b", b"2"), (4, b"a", b"3")]
+    for b in range(3):
+        if b != late:
+            assert [(r.offset, r.key, r.value) for r in cluster.log(b, "t", 0)] == cleaned
+    cluster.restart(late)  # copies the leader's records, skipping the offsets it cleaned
+    cluster.settle()
+    assert [(r.offset, r.key, r.value) for r in cluster.log(late, "t", 0)] == cleaned
+    assert [(r.log_start_offset, r.log_end_offset) for r in cluster.replica_status("t", 0)] \
+        == [(0, 5)] * 3
+    assert cluster.isr("t", 0) == {0, 1, 2}

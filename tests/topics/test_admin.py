@@ -60,7 +60,7 @@ def test_admin_errors_are_kafkas(admin):
     with pytest.raises(InvalidReplicationFactorError):
         admin.create_topics([NewTopic("r", 1, replication_factor=3)])
     with pytest.raises(InvalidConfigurationError):
-        admin.create_topics([NewTopic("r", 1, topic_configs={"cleanup.policy": "compact"})])
+        admin.create_topics([NewTopic("r", 1, topic_configs={"cleanup.policy": "snapshot"})])
     with pytest.raises(InvalidPartitionsError):
         admin.create_partitions({"a": NewPartitions(total_count=2)})
     with pytest.raises(UnknownTopicOrPartitionError):

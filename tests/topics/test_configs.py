@@ -67,7 +67,7 @@ def test_values_are_checked_by_type_and_kept_as_kafkas_text():
         ("min.insync.replicas", "0"): "Value must be at least 1",
         ("min.cleanable.dirty.ratio", "1.5"): "Value must be no more than 1",
         ("compression.type", "brotli"): "String must be one of: uncompressed, zstd",
-        ("cleanup.policy", "compact"): "only 'delete' \\(there is no compaction\\)",
+        ("cleanup.policy", "compact,snapshot"): "String must be one of: delete, compact",
         ("retention.ms", None): "a value is required",
         ("retention.mss", "1"): "unknown or unsupported topic config 'retention.mss'",
         ("min.compaction.lag.ms", "-1"): "Value must be at least 0",
@@ -80,6 +80,11 @@ def test_values_are_checked_by_type_and_kept_as_kafkas_text():
     for (name, value), message in refused.items():
         with pytest.raises(InvalidConfigurationError, match=message):
             check_topic_configs({name: value})
+    with pytest.raises(InvalidConfigurationError, match=r"conflict topic config setting "
+                       r"min.compaction.lag.ms \(1001\) > max.compaction.lag.ms \(1000\)"):
+        check_topic_configs({"min.compaction.lag.ms": 1001, "max.compaction.lag.ms": 1000})
+    assert check_topic_configs({"cleanup.policy": "compact, delete"}) == {
+        "cleanup.policy": "compact,delete"}
 
 
 def test_every_config_is_described_with_where_its_value_comes_from():
@@ -196,7 +201,7 @@ def test_records_age_by_the_timestamps_their_producers_gave_them():
         assert broker.describe_topic("t").retention_ms == 0
         with pytest.raises(IllegalArgumentError, match="retention_ms must be >= 0"):
             broker.create_topic("u", retention_ms=-1)
-        with pytest.raises(IllegalArgumentError, match="no retention_ms"):
+        with pytest.raises(IllegalArgumentError, match="not by age or size"):
             broker.create_topic("b", retention_policy="block", retention_records=5,
                                 retention_ms=0)
 
@@ -298,17 +303,24 @@ def test_an_alteration_is_all_or_nothing():
             broker.alter_topic_configs("nope", [])
 
 
-def test_a_block_topic_takes_no_retention_by_age_or_size():
+def test_a_block_topic_takes_no_retention_by_age_or_size_and_no_compaction():
     with Broker() as broker:
         broker.create_topic("jobs", retention_policy="block", retention_records=4)
-        for name in ("retention.ms", "retention.bytes"):
+        for name, value in (("retention.ms", "1000"), ("retention.bytes", "1000"),
+                            ("cleanup.policy", "compact")):
             with pytest.raises(InvalidConfigurationError, match="retention_policy='block'"):
-                broker.alter_topic_configs("jobs", [(name, SET, "1000")])
+                broker.alter_topic_configs("jobs", [(name, SET, value)])
         broker.alter_topic_configs("jobs", [("preallocate", SET, "true"),
                                             ("retention.bytes", SET, "-1")])
-        with pytest.raises(IllegalArgumentError, match="no retention_ms or retention.bytes"):
+        with pytest.raises(IllegalArgumentError, match="retention.ms and retention.bytes "
+                                                       "cannot be set"):
             broker.create_topic("more", retention_policy="block", retention_records=4,
                                 configs={"retention.bytes": "100"})
+        with pytest.raises(IllegalArgumentError, match="cleanup.policy=compact cannot be set"):
+            broker.create_topic("more", retention_policy="block", retention_records=4,
+                                configs={"cleanup.policy": "delete,compact"})
+        with pytest.raises(IllegalArgumentError, match="needs retention_records"):
+            broker.create_topic("more", retention_policy="block")
         assert broker.list_topics() == {"jobs": 1}
 
 

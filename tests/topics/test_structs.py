@@ -201,6 +201,7 @@ KAFKA_ERRNOS = {
     "GroupIdNotFoundError": 69,
     "MemberIdRequiredError": 79,
     "GroupSubscribedToTopicError": 86,
+    "InvalidRecordError": 87,
 }
 
 RETRIABLE = {
