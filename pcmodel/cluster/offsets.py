@@ -23,6 +23,10 @@ is acknowledged (replicated to the ISR), and a broker that becomes coordinator l
 from its replica of the partition, reading to the *log end* — a new leader's high watermark
 may still lag the old leader's for a moment, but everything in its log will be committed.
 
+The topic is compacted, as Kafka's is: a record superseded by a later one of the same key, and a
+tombstone once ``delete.retention.ms`` has passed, may be cleaned away
+(:mod:`pcmodel.topics.compaction`); loading reads each key's latest record either way.
+
 Committed offsets expire (:mod:`pcmodel.topics.group_offsets`). Every
 ``offsets_retention_check_interval_ms`` the cluster has each coordinator run the retention
 check (:meth:`OffsetsTopic.expire`, at the first group or offsets request once the interval has
@@ -55,6 +59,9 @@ from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition
 __all__ = ["OFFSETS_TOPIC", "OffsetsTopic"]
 
 OFFSETS_TOPIC = "__consumer_offsets"
+#: Kafka's configs of the offsets topic: compacted, since only each key's latest record counts
+#: (``offsets.topic.segment.bytes`` is 100 MiB, so its logs are seldom cleaned).
+OFFSETS_TOPIC_CONFIGS = {"cleanup.policy": "compact", "segment.bytes": str(100 * 1024 * 1024)}
 
 
 def _key(group: str, tp: TopicPartition) -> bytes:
@@ -115,7 +122,8 @@ class OffsetsTopic:
         rf = replication_factor or cluster.default_replication_factor
         if OFFSETS_TOPIC not in cluster.controller.topics:
             cluster.create_topic(OFFSETS_TOPIC, partitions, replication_factor=rf,
-                                 min_insync_replicas=min_insync_replicas or min(2, rf))
+                                 min_insync_replicas=min_insync_replicas or min(2, rf),
+                                 configs=OFFSETS_TOPIC_CONFIGS)
         self.partitions = len([tp for tp in cluster.controller.partitions
                                if tp.topic == OFFSETS_TOPIC])
         # Guards the caches and the pending writes; never held while waiting for a write.

@@ -261,3 +261,11 @@ def test_a_compacted_topic_is_cleaned_on_every_broker_and_copied_with_its_gaps(m
     assert [(r.log_start_offset, r.log_end_offset) for r in cluster.replica_status("t", 0)] \
         == [(0, 5)] * 3
     assert cluster.isr("t", 0) == {0, 1, 2}
+
+
+def test_the_offsets_topic_is_compacted_as_kafkas(make_cluster):
+    cluster = make_cluster()
+    cluster.connect()  # makes __consumer_offsets
+    assert overrides(cluster, "__consumer_offsets") == {
+        "cleanup.policy": "compact", "segment.bytes": str(100 * 1024 * 1024),
+        "min.insync.replicas": "2"}
