@@ -370,6 +370,47 @@ with Broker() as broker, KafkaProducer(broker=broker) as producer:
 # create times more than an hour ahead of its clock (`message.timestamp.after.max.ms`).
 
 # %% [markdown]
+# ### Compaction: a topic that is a table
+#
+# Some topics are not a history but a table: each record says "this key now has this value".
+# Kafka keeps such a topic with `cleanup.policy=compact`: a *cleaner* rewrites the old part of
+# the log so that only the latest record of each key stays, and a record whose value is `None`
+# (a *tombstone*) deletes its key. Offsets keep their numbers, so the log gets gaps. The cleaner
+# never touches the segment being appended to, and with Kafka's defaults a segment grows for a
+# week, so this topic asks for segments of one second. Prices of three items, changed during
+# the last minute, bread taken off the shelf, then one more price now:
+
+# %%
+prices = TopicPartition("prices", 0)
+with Broker() as broker, KafkaProducer(broker=broker) as producer:
+    broker.create_topic("prices", 1, configs={"cleanup.policy": "compact", "segment.ms": "1000"})
+    minute_ago_ms = round(time.time() * 1000) - minute_ms
+    for number in range(9):
+        item = ("apples", "bread", "coffee")[number % 3]
+        producer.send("prices", key=item.encode(), value=b"%d" % (100 + number),
+                      timestamp_ms=minute_ago_ms + number)
+    producer.send("prices", key=b"bread", value=None, timestamp_ms=minute_ago_ms + 9)
+    producer.flush()
+    print("before a new segment:", len(broker.fetch({prices: 0})[prices].records), "records")
+    producer.send("prices", key=b"apples", value=b"120").get(timeout=10)  # a new segment
+    kept = broker.fetch({prices: 0})[prices].records
+    print("kept:", [(r.offset, r.key.decode(), r.value and r.value.decode()) for r in kept])
+    table = {}
+    for record in kept:
+        if record.value is None:
+            table.pop(record.key.decode(), None)
+        else:
+            table[record.key.decode()] = record.value.decode()
+    print("the table a consumer builds from offset 0:", table)
+
+# %% [markdown]
+# Offsets 0 to 5 and 7 are gone: a newer record of their key came after them. A consumer
+# reading from offset 0 still ends with every item's latest price. The tombstone stays for
+# `delete.retention.ms` (a day) after the cleaning that first kept it, so that consumers
+# reading in the meantime learn that bread was deleted. Apples' 106 stays beside its newer
+# 120: that one is in the segment being appended to, which the cleaner has not read.
+
+# %% [markdown]
 # ## Questions
 #
 # 1. In the crash experiment, which records were processed twice, and why exactly those?
@@ -389,3 +430,6 @@ with Broker() as broker, KafkaProducer(broker=broker) as producer:
 # 6. The backfill of last week's events lost its first record on arrival. What could the
 #    producer, or the topic's configs (`message.timestamp.type`), do to keep such a backfill
 #    for a day?
+# 7. A new service builds the price table by reading the compacted topic from offset 0. Why
+#    must it still expect a key more than once (apples, above)? What does a consumer that was
+#    away for longer than `delete.retention.ms` miss, and what does its table get wrong?
