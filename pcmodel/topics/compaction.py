@@ -17,8 +17,9 @@ Rolling (Kafka's ``LogSegment.shouldRoll``)
     timestamp is more than ``segment.ms`` (or ``max.compaction.lag.ms``, if smaller) past the
     first batch's of the current segment. Only an append rolls a segment: records in the active
     segment stay as they are however old they are, until the next append. With Kafka's defaults
-    (a gigabyte, a week) a small topic is never compacted: set ``segment.ms`` or
-    ``segment.bytes`` low to watch it happen.
+    (a gigabyte, a week) a small topic is never compacted: set ``segment.ms`` low (or
+    ``segment.bytes``, at least a megabyte since Kafka 4) to watch it happen. Kafka may roll a
+    segment up to ``segment.jitter.ms`` early, at random; pcmodel never does.
 
 What may be cleaned (``LogCleanerManager.cleanableOffsets``)
     The records below the first *uncleanable* offset: the start of the active segment, the high
@@ -43,7 +44,13 @@ What goes (``Cleaner.shouldRetainRecord``)
     records keeps the rest as separate records (Kafka compresses them again, as a new batch).
 
 A compacted topic refuses a record without a key (Kafka's "Compacted topic cannot accept
-message without key"). ``cleanup.policy=compact,delete`` applies retention as well.
+message without key"). ``cleanup.policy=compact,delete`` applies retention as well; its
+deletions also take the offsets cleaned away in front of the first record they keep, so the log
+start is that record's offset, where Kafka's stays at its first segment's.
+
+Each offset cleaned away keeps an empty slot in the log's list (8 bytes), so that offsets stay
+arithmetic; a cleaning visits the records the last one kept and the dirty ones, never the empty
+slots, and a read walks over those it meets.
 
 Prior art: Kafka's ``kafka.log.LogCleaner`` and ``LogCleanerManager``, and ``LogConfig``
 (``maxSegmentMs``).

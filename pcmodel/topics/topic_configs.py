@@ -217,7 +217,8 @@ TOPIC_CONFIGS: dict[str, TopicConfigSpec] = {
         _T.INT, "1073741824", "log.segment.bytes",
         "The bytes of a segment (keys, values and headers, as log_stats() weighs them): an "
         "append that would take the active segment past it starts a new one, and the "
-        "cleaner never touches the active segment." + _COMPACTION, 14),
+        "cleaner never touches the active segment. At least 1 MiB, as in Kafka 4 (KIP-1030)."
+        + _COMPACTION, 1048576),
     "segment.index.bytes": TopicConfigSpec(
         _T.INT, "10485760", "log.index.size.max.bytes", _NO_EFFECT, 4),
     "segment.jitter.ms": TopicConfigSpec(_T.LONG, "0", "log.roll.jitter.ms", _NO_EFFECT, 0),
@@ -295,9 +296,9 @@ def _checked_value(name: str, value: object) -> str:
     if name == "compression.gzip.level" and number == 0:
         raise _invalid(name, value, "Value must be between 1 and 9 or equal to -1")
     if spec.minimum is not None and number < spec.minimum:
-        raise _invalid(name, value, f"Value must be at least {spec.minimum:g}")
+        raise _invalid(name, value, f"Value must be at least {spec.minimum:.15g}")
     if spec.maximum is not None and number > spec.maximum:
-        raise _invalid(name, value, f"Value must be no more than {spec.maximum:g}")
+        raise _invalid(name, value, f"Value must be no more than {spec.maximum:.15g}")
     return text
 
 

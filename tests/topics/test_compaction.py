@@ -24,8 +24,9 @@ pytestmark = pytest.mark.timeout(30)
 
 SET = AlterConfigOp.SET
 T0 = 1_700_000_000_000
-#: Every append of a record of 10 bytes or more starts a new segment (Kafka's least segment).
-EVERY_APPEND_ROLLS = {"segment.bytes": "14", "min.cleanable.dirty.ratio": "0"}
+#: Every append made 2 ms after the last starts a new segment (see ``roll``), and every dirty byte
+#: makes a cleaning due.
+EVERY_APPEND_ROLLS = {"segment.ms": "1", "min.cleanable.dirty.ratio": "0"}
 
 
 def compacted(wall: WallClock, **configs: str) -> PartitionLog:
@@ -36,6 +37,12 @@ def compacted(wall: WallClock, **configs: str) -> PartitionLog:
 def put(log: PartitionLog, wall: WallClock, key: bytes | None, value: bytes | None) -> int:
     """Append one record stamped now; return its offset."""
     return log.append([(key, value, (), wall.now)])[0]
+
+
+def roll(log: PartitionLog, wall: WallClock, key: bytes | None, value: bytes | None) -> int:
+    """Append one record stamped 2 ms after the last (a new segment, with EVERY_APPEND_ROLLS)."""
+    wall.now += 2
+    return put(log, wall, key, value)
 
 
 def kept(log: PartitionLog) -> list[tuple[int, bytes | None, bytes | None]]:
@@ -89,12 +96,13 @@ def test_a_segment_rolls_exactly_after_segment_ms():
 
 def test_segment_bytes_rolls_the_segment_an_append_would_overfill():
     wall = WallClock(T0)
-    log = compacted(wall, **{"segment.bytes": "30"})
-    for value in (b"one", b"two", b"six"):  # 10 bytes each: 30 fit in one segment
-        put(log, wall, b"key----", value)
-    assert len(kept(log)) == 3
-    put(log, wall, b"key----", b"ten")  # 40 bytes would not: a new segment
-    assert kept(log) == [(2, b"key----", b"six"), (3, b"key----", b"ten")]
+    log = compacted(wall, **{"segment.bytes": str(1 << 20)})  # Kafka 4's least: 1 MiB
+    third = bytes((1 << 20) // 3 - 1)  # with its key, a third of the segment less a byte
+    for _ in range(3):
+        put(log, wall, b"k", third)
+    assert len(kept(log)) == 3  # they fill the segment but one byte
+    put(log, wall, b"k", b"small")  # it would overfill it: a new segment
+    assert [o for o, _, _ in kept(log)] == [2, 3]
 
 
 def test_cleaning_waits_until_the_dirty_bytes_are_more_than_the_ratio():
@@ -120,12 +128,12 @@ def test_cleaning_waits_until_the_dirty_bytes_are_more_than_the_ratio():
 def test_a_tombstone_stays_delete_retention_ms_after_the_cleaning_that_kept_it():
     wall = WallClock(T0)
     log = compacted(wall, **EVERY_APPEND_ROLLS, **{"delete.retention.ms": "5000"})
-    put(log, wall, b"gone", b"value-----")
-    put(log, wall, b"gone", None)  # a tombstone: 4 bytes, it joins the active segment
-    put(log, wall, b"other", b"value-----")  # rolls and cleans: the tombstone's horizon is now
+    roll(log, wall, b"gone", b"value-----")
+    roll(log, wall, b"gone", None)  # a tombstone
+    roll(log, wall, b"other", b"value-----")  # cleans the tombstone: its horizon starts now
     first_cleaning = wall.now
     assert kept(log) == [(1, b"gone", None), (2, b"other", b"value-----")]
-    wall.now = first_cleaning + 4_999
+    wall.now = first_cleaning + 4_998
     put(log, wall, b"other", b"value-two-")
     assert kept(log)[0] == (1, b"gone", None)
     wall.now = first_cleaning + 5_000
@@ -167,7 +175,7 @@ def test_the_high_watermark_bounds_what_is_cleaned():
     log = compacted(wall, **EVERY_APPEND_ROLLS)
     log.set_high_watermark(0)
     for i in range(4):
-        put(log, wall, b"k", b"value-%d---" % i)
+        roll(log, wall, b"k", b"value-%d---" % i)
     assert len(kept(log)) == 4
     log.set_high_watermark(2)  # what followers have: the cleaner stops there
     assert [o for o, _, _ in kept(log)] == [1, 2, 3]
@@ -179,13 +187,13 @@ def test_a_follower_copies_a_compacted_leader_offset_for_offset():
     wall = WallClock(T0)
     leader = compacted(wall, **EVERY_APPEND_ROLLS)
     for i in range(6):
-        put(leader, wall, b"k%d" % (i % 2), b"value-%d---" % i)
+        roll(leader, wall, b"k%d" % (i % 2), b"value-%d---" % i)
     follower = compacted(wall, **EVERY_APPEND_ROLLS)
     follower.append_copy(leader.read(0, 100))
     assert kept(follower) == kept(leader) == [
         (3, b"k1", b"value-3---"), (4, b"k0", b"value-4---"), (5, b"k1", b"value-5---")]
     assert follower.end_offset == leader.end_offset == 6
-    put(leader, wall, b"k0", b"value-6---")
+    roll(leader, wall, b"k0", b"value-6---")
     follower.append_copy(leader.read(follower.end_offset, 100))
     # Each copy cleans its own log, by the same rules.
     assert kept(follower) == kept(leader) == [
@@ -195,8 +203,8 @@ def test_a_follower_copies_a_compacted_leader_offset_for_offset():
         follower.append_copy(leader.read(4, 100))
     assert follower.truncate_to(5) == 2
     assert kept(follower) == [(4, b"k0", b"value-4---")] and weighs_what_it_holds(follower)
-    put(follower, wall, b"k0", b"value-5'--")  # the cleaner starts again on what is left
-    put(follower, wall, b"k0", b"value-6'--")
+    roll(follower, wall, b"k0", b"value-5'--")  # the cleaner starts again on what is left
+    roll(follower, wall, b"k0", b"value-6'--")
     assert kept(follower) == [(5, b"k0", b"value-5'--"), (6, b"k0", b"value-6'--")]
     assert weighs_what_it_holds(follower)
 
@@ -320,10 +328,10 @@ def test_records_deleted_from_the_front_move_the_cleaner_on_with_the_log_start()
     wall = WallClock(T0)
     log = compacted(wall, **EVERY_APPEND_ROLLS, **{"cleanup.policy": "compact,delete"})
     for i in range(6):
-        put(log, wall, b"k%d" % i, b"value-----")
+        roll(log, wall, b"k%d" % i, b"value-----")
     assert log.delete_before(6) == 6  # DeleteRecords: every record
     for value in (b"value-1---", b"value-2---", b"value-3---"):
-        put(log, wall, b"a", value)
+        roll(log, wall, b"a", value)
     assert kept(log) == [(7, b"a", b"value-2---"), (8, b"a", b"value-3---")]
     assert weighs_what_it_holds(log)
 
@@ -332,9 +340,9 @@ def test_a_follower_restarted_at_its_leaders_start_cleans_from_there():
     wall = WallClock(T0)
     follower = compacted(wall, **EVERY_APPEND_ROLLS)
     for i in range(4):
-        put(follower, wall, b"k", b"value-%d---" % i)
+        roll(follower, wall, b"k", b"value-%d---" % i)
     follower.restart_at(100)  # the leader's log starts at 100 now
-    follower.append_copy([LogRecord(100 + i, wall.now, 0, b"k", b"value-%d---" % i, ())
+    follower.append_copy([LogRecord(100 + i, wall.now + 2 * i, 0, b"k", b"value-%d---" % i, ())
                           for i in range(3)])
     assert kept(follower) == [(101, b"k", b"value-1---"), (102, b"k", b"value-2---")]
     assert weighs_what_it_holds(follower)

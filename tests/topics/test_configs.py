@@ -63,6 +63,7 @@ def test_values_are_checked_by_type_and_kept_as_kafkas_text():
                                   "number of type LONG",
         ("retention.ms", "-2"): "Value must be at least -1",
         ("segment.bytes", str(1 << 31)): "Not a number of type INT",
+        ("segment.bytes", "1048575"): "Value must be at least 1048576$",  # Kafka 4's least
         ("preallocate", "yes"): "Expected value to be either true or false",
         ("min.insync.replicas", "0"): "Value must be at least 1",
         ("min.cleanable.dirty.ratio", "1.5"): "Value must be no more than 1",
