@@ -105,12 +105,12 @@ class LogBytes(NamedTuple):
 
 
 class PartitionLog(ReplicaLogMixin):
-    """The records of one partition, offsets contiguous from 0, with retention.
+    """The records of one partition, numbered by offset from 0, with retention and compaction.
 
     ``log_start_offset`` is the first retained offset, ``end_offset`` the offset the next append
     gets (Kafka's high watermark: there is no replication, so every appended record is committed).
-    Invariant: ``log_start_offset <= end_offset`` and the retained records are exactly the offsets
-    ``[log_start_offset, end_offset)``.
+    Invariant: ``log_start_offset <= end_offset`` and the retained records are at offsets in
+    ``[log_start_offset, end_offset)``: every one of them, unless compaction cleaned some away.
     """
 
     def __init__(
@@ -180,6 +180,7 @@ class PartitionLog(ReplicaLogMixin):
         return end if self._high_watermark is None else min(self._high_watermark, end)
 
     def __len__(self) -> int:
+        """The offsets retained (compaction's gaps included: ``byte_stats()`` counts records)."""
         return self.end_offset - self._start
 
     def __repr__(self) -> str:
