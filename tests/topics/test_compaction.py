@@ -97,10 +97,10 @@ def test_a_segment_rolls_exactly_after_segment_ms():
 def test_segment_bytes_rolls_the_segment_an_append_would_overfill():
     wall = WallClock(T0)
     log = compacted(wall, **{"segment.bytes": str(1 << 20)})  # Kafka 4's least: 1 MiB
-    third = bytes((1 << 20) // 3 - 1)  # with its key, a third of the segment less a byte
-    for _ in range(3):
-        put(log, wall, b"k", third)
-    assert len(kept(log)) == 3  # they fill the segment but one byte
+    third = (1 << 20) // 3 - 1  # with its key, 349,525 bytes: three make the segment less one
+    for value in (bytes(third), bytes(third), bytes(third + 1)):
+        put(log, wall, b"k", value)
+    assert len(kept(log)) == 3  # they fill the segment exactly
     put(log, wall, b"k", b"small")  # it would overfill it: a new segment
     assert [o for o, _, _ in kept(log)] == [2, 3]
 
