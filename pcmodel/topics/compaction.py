@@ -77,14 +77,15 @@ class CompactionSettings(NamedTuple):
     (``segment_ms`` is Kafka's ``maxSegmentMs``: ``segment.ms``, or ``max.compaction.lag.ms``
     if that is smaller). ``min_cleanable_ratio``, ``min_lag_ms``, ``max_lag_ms``: when records
     may and must be cleaned. ``delete_retention_ms``: how long a cleaned tombstone stays.
+    :func:`~pcmodel.topics.log_settings.log_settings` makes it from a topic's configs.
     """
 
-    segment_bytes: int = 1073741824
-    segment_ms: int = 604800000
-    min_cleanable_ratio: float = 0.5
-    min_lag_ms: int = 0
-    max_lag_ms: int = _NO_LIMIT
-    delete_retention_ms: int = 86400000
+    segment_bytes: int
+    segment_ms: int
+    min_cleanable_ratio: float
+    min_lag_ms: int
+    max_lag_ms: int
+    delete_retention_ms: int
 
 
 def _records_at(entries: list, indices: list[int], base: int) -> dict[int, LogRecord]:

@@ -48,11 +48,6 @@ class ReplicaLogMixin:
                 f"a follower copy continues at offset {end}, "
                 f"got a batch starting at {records[0].offset}"
             )
-        if self._cleaner is not None:
-            # A follower rolls its own segments; not knowing the leader's batches, at a record.
-            for rec in records:
-                self._cleaner.appended(rec.offset, record_size(rec.key, rec.value, rec.headers),
-                                       rec.timestamp)
         if records[-1].offset - end + 1 == len(records):
             self._records.extend(records)
         else:
@@ -61,7 +56,13 @@ class ReplicaLogMixin:
                 self._records.extend([None] * (rec.offset - self._base - len(self._records)))
                 self._records.append(rec)
         if self._stored_bytes is not None:
-            self._stored_bytes += stored_bytes(records)
+            weights = [record_size(rec.key, rec.value, rec.headers) for rec in records]
+            self._stored_bytes += sum(weights)
+            if self._cleaner is not None:
+                # A follower rolls its own segments; not knowing the leader's batches, at a
+                # record.
+                for rec, weight in zip(records, weights):
+                    self._cleaner.appended(rec.offset, weight, rec.timestamp)
         self.enforce_retention()
 
     def truncate_to(self, offset: int) -> int:

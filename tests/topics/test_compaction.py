@@ -285,9 +285,9 @@ def test_a_consumer_reads_every_keys_latest_value_across_the_gaps(make_consumer)
 
 
 def test_the_cleaner_counts_what_retention_deletes_out_of_its_clean_and_dirty_bytes():
-    from pcmodel.topics.compaction import Cleaner, CompactionSettings
+    from pcmodel.topics.compaction import Cleaner
 
-    cleaner = Cleaner(CompactionSettings(), [], 0, 0, 0)
+    cleaner = Cleaner(log_settings({"cleanup.policy": "compact"}).compaction, [], 0, 0, 0)
     cleaner.cleaned(10, [1, 3, 5, 9], kept_bytes=100)  # [0, 10) clean, 100 bytes
     cleaner.dirty_bytes, cleaner.counted_to = 60, 16  # [10, 16) dirty, 60 bytes
     cleaner.horizons = {3: 1, 12: 1}
