@@ -147,7 +147,8 @@ class PartitionAdminMixin:
         ``OffsetSpec.LATEST``, ``OffsetSpec.MAX_TIMESTAMP`` (the first record with the largest
         timestamp), or a timestamp in ms (an ``int`` or :class:`OffsetTimestamp`) for the first
         record at or after it. There is no tiered storage, so ``EARLIEST_LOCAL`` is the same as
-        ``EARLIEST`` and ``LATEST_TIERED`` finds no offset, as a Kafka broker without it answers.
+        ``EARLIEST``, and ``LATEST_TIERED`` and ``EARLIEST_PENDING_UPLOAD`` find no offset, as
+        a Kafka broker without it answers.
 
         Returns ``{TopicPartition: OffsetAndTimestamp}``; earliest and latest have timestamp
         ``-1``, and a timestamp after the last record gives offset and timestamp ``-1``, as
@@ -171,7 +172,8 @@ class PartitionAdminMixin:
             if spec < 0 and spec not in OffsetSpec._value2member_map_:
                 raise UnsupportedVersionError(f"offset spec {spec} for {tp}: Kafka has "
                                               "EARLIEST, LATEST, MAX_TIMESTAMP, EARLIEST_LOCAL, "
-                                              "LATEST_TIERED and timestamps")
+                                              "LATEST_TIERED, EARLIEST_PENDING_UPLOAD and "
+                                              "timestamps")
         if isolation_level not in (0, 1):
             raise IllegalArgumentError(f"isolation_level must be 0 or 1, not {isolation_level!r}")
         earliest = [tp for tp, spec in specs.items()
@@ -181,7 +183,7 @@ class PartitionAdminMixin:
         times = {tp: int(spec) for tp, spec in specs.items() if spec >= 0}
         found: dict[TopicPartition, OffsetAndTimestamp] = {
             tp: OffsetAndTimestamp(-1, -1) for tp, spec in specs.items()
-            if spec == OffsetSpec.LATEST_TIERED}
+            if spec in (OffsetSpec.LATEST_TIERED, OffsetSpec.EARLIEST_PENDING_UPLOAD)}
         if earliest:
             found.update({tp: OffsetAndTimestamp(offset, -1)
                           for tp, offset in self._conn.beginning_offsets(earliest).items()})

@@ -108,10 +108,14 @@ class PartitionReplicas(NamedTuple):
 class OffsetSpec(enum.IntEnum):
     """Which offset of a partition an admin lookup asks for (Kafka's ListOffsets timestamps).
 
-    ``LATEST``: the offset the next record will get; ``EARLIEST``: the first retained one.
-    ``MAX_TIMESTAMP`` (the record with the highest timestamp) and the tiered-storage specs
-    ``EARLIEST_LOCAL`` and ``LATEST_TIERED`` exist for kafka-python's names; pcmodel's broker
-    does not serve them (``UnsupportedVersionError``).
+    ``LATEST``: the offset the next record will get; ``EARLIEST``: the first retained one;
+    ``MAX_TIMESTAMP``: the first record with the highest timestamp (KIP-734). The others are
+    about tiered storage, which pcmodel does not have, and are answered as a Kafka broker
+    without it answers them: ``EARLIEST_LOCAL`` (KIP-405) is the log start,
+    ``LATEST_TIERED`` (the last offset copied to remote storage, KIP-1005) and
+    ``EARLIEST_PENDING_UPLOAD`` (the first not yet copied, KIP-1023) find no offset.
+    ``EARLIEST_PENDING_UPLOAD`` is the Java client's ``OffsetSpec.earliestPendingUpload()``;
+    kafka-python has no name for it.
     """
 
     LATEST = -1
@@ -119,6 +123,7 @@ class OffsetSpec(enum.IntEnum):
     MAX_TIMESTAMP = -3
     EARLIEST_LOCAL = -4
     LATEST_TIERED = -5
+    EARLIEST_PENDING_UPLOAD = -6
 
 
 class OffsetTimestamp(int):

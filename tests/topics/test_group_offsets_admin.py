@@ -169,7 +169,10 @@ def test_list_partition_offsets_answers_as_kafkas_list_offsets(admin, broker):
         t0: OffsetAndTimestamp(0, -1, 0)}
     assert admin.list_partition_offsets({t0: OffsetSpec.LATEST_TIERED}) == {
         t0: OffsetAndTimestamp(-1, -1, None)}
-    with pytest.raises(UnsupportedVersionError, match="offset spec -9 .* Kafka has EARLIEST"):
+    assert admin.list_partition_offsets({t0: OffsetSpec.EARLIEST_PENDING_UPLOAD}) == {
+        t0: OffsetAndTimestamp(-1, -1, None)}
+    with pytest.raises(UnsupportedVersionError,
+                       match="offset spec -9 .* Kafka has EARLIEST.*EARLIEST_PENDING_UPLOAD"):
         admin.list_partition_offsets({t0: -9})
     with pytest.raises(TypeError, match="unsupported offset spec"):
         admin.list_partition_offsets({t0: "earliest"})

@@ -287,16 +287,17 @@ def test_log_append_time_records_keep_their_timestamp(broker, raw):
 
 def _list_offsets(raw, timestamp, version=6):
     Topic = ListOffsetsRequest.ListOffsetsTopic  # noqa: N806
+    timeout = {"timeout_ms": 30_000} if version >= 10 else {}
     response = raw.request(ListOffsetsRequest[version](
         replica_id=-1, isolation_level=0, topics=[Topic(name="t", partitions=[
             Topic.ListOffsetsPartition(partition_index=0, current_leader_epoch=-1,
-                                       timestamp=timestamp)])]))
+                                       timestamp=timestamp)])], **timeout))
     part = response.topics[0].partitions[0]
     epoch = part.leader_epoch if version >= 4 else None  # a field from version 4
     return part.error_code, part.offset, part.timestamp, epoch
 
 
-@pytest.mark.parametrize("version", [1, 4, 6])
+@pytest.mark.parametrize("version", [1, 4, 6, 10, 11])
 def test_list_offsets_earliest_latest_and_by_time(broker, raw, version):
     broker.create_topic("t", 1, retention_records=3)
     broker.append("t", 0, [(None, b"v", (), ts) for ts in (100, 200, 300, 400, 500)])
@@ -319,7 +320,11 @@ def test_list_offsets_max_timestamp_and_the_tiered_specs_from_their_versions(bro
     assert _list_offsets(raw, -4, 7)[0] == unsupported
     assert _list_offsets(raw, -5, 9) == (0, -1, -1, -1)  # nothing is tiered
     assert _list_offsets(raw, -5, 8)[0] == unsupported
+    assert _list_offsets(raw, -6, 11) == (0, -1, -1, -1)  # nothing waits to be tiered
+    assert _list_offsets(raw, -6, 10)[0] == unsupported
+    # A negative spec Kafka does not have is refused at every version, as Kafka refuses it.
     assert _list_offsets(raw, -7, 9)[0] == unsupported
+    assert _list_offsets(raw, -7, 11)[0] == unsupported
 
 
 @pytest.mark.parametrize("version", [0, 1, 2])

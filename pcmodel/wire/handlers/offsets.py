@@ -7,10 +7,12 @@ The ``timestamp`` of each partition asks: ``-2`` the earliest retained offset (t
 timestamp is at least ``t`` (offset ``-1`` and timestamp ``-1`` if there is none, as Kafka
 answers), and from v7 ``-3`` the first record with the largest timestamp (KIP-734; none if it
 is not below the high watermark). There is no tiered storage, so ``-4`` (v8, the local log
-start) is the log start and ``-5`` (v9, the last tiered offset) finds none (offset ``-1``), as
-a Kafka broker without tiered storage answers. A spec newer than the request's version is
-UNSUPPORTED_VERSION, as Kafka's ``ReplicaManager`` answers it. Earliest and latest answer
-timestamp ``-1``, as Kafka does.
+start) is the log start, and ``-5`` (v9, the last tiered offset) and ``-6`` (v11, the first
+offset not yet tiered, KIP-1023) find none (offset ``-1``), as a Kafka broker without tiered
+storage answers. A spec newer than the request's version, or a negative one Kafka does not
+have, is UNSUPPORTED_VERSION, as Kafka's ``ReplicaManager`` answers them. Earliest and latest
+answer timestamp ``-1``, as Kafka does. The ``timeout_ms`` of v10 (KIP-1075) bounds a lookup
+in remote storage; without one, every lookup is answered at once.
 
 Only the partition's leader answers, and "latest" is its high watermark (what consumers may
 read); the request's ``current_leader_epoch`` (from v4) is checked as Fetch checks it
@@ -41,7 +43,10 @@ __all__ = ["HANDLERS"]
 
 #: The first ListOffsets version that may ask for each negative spec (Kafka's ReplicaManager).
 _SPEC_VERSIONS = {OffsetSpec.LATEST: 1, OffsetSpec.EARLIEST: 1, OffsetSpec.MAX_TIMESTAMP: 7,
-                  OffsetSpec.EARLIEST_LOCAL: 8, OffsetSpec.LATEST_TIERED: 9}
+                  OffsetSpec.EARLIEST_LOCAL: 8, OffsetSpec.LATEST_TIERED: 9,
+                  OffsetSpec.EARLIEST_PENDING_UPLOAD: 11}
+#: The specs about tiered storage that find no offset on a broker without it.
+_NOTHING_TIERED = (OffsetSpec.LATEST_TIERED, OffsetSpec.EARLIEST_PENDING_UPLOAD)
 TopicResponse = ListOffsetsResponse.ListOffsetsTopicResponse
 PartitionResponse = TopicResponse.ListOffsetsPartitionResponse
 
@@ -61,7 +66,7 @@ def _lookup(ctx: RequestContext, tp: TopicPartition, timestamp: int,
             found, offset = -1, broker.beginning_offsets([tp])[tp]
         elif timestamp == OffsetSpec.LATEST:
             return 0, -1, broker.end_offsets([tp])[tp], None
-        elif timestamp == OffsetSpec.LATEST_TIERED:
+        elif timestamp in _NOTHING_TIERED:
             return 0, -1, -1, None
         else:
             hit = (broker.max_timestamp_offsets([tp]) if timestamp == OffsetSpec.MAX_TIMESTAMP
@@ -125,7 +130,7 @@ def handle_delete_records(ctx: RequestContext, request: Any) -> Any:
 
 HANDLERS = {
     ListOffsetsRequest.API_KEY: ApiHandler(
-        ListOffsetsRequest, ListOffsetsResponse, 1, 9, handle_list_offsets
+        ListOffsetsRequest, ListOffsetsResponse, 1, 11, handle_list_offsets
     ),
     DeleteRecordsRequest.API_KEY: ApiHandler(
         DeleteRecordsRequest, DeleteRecordsResponse, 0, 2, handle_delete_records
