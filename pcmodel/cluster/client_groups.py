@@ -46,10 +46,15 @@ class GroupRequestsMixin:
         """JoinGroup at the group's coordinator (waiting up to ``timeout`` for one to exist).
 
         Raises ``UnknownMemberIdError`` when no coordinator appeared in time or the member is
-        unknown to the current one: the consumer joins again as a new member.
+        unknown to the current one: the consumer joins again as a new member. A static member
+        that took its place again in a ``Stable`` group is answered once the group's metadata,
+        with its new member id, is stored, as Kafka's coordinator does.
         """
-        return self._at_coordinator(group_id, settings.get("timeout"), "join_group",
-                                    member_id, **settings)
+        result = self._at_coordinator(group_id, settings.get("timeout"), "join_group",
+                                      member_id, **settings)
+        if settings.get("group_instance_id") is not None and not result.pending:
+            self._store_group_metadata(group_id)
+        return result
 
     def sync_group(self, group_id: str, member_id: str, generation: int,
                    **settings: Any) -> Any:
@@ -68,29 +73,33 @@ class GroupRequestsMixin:
         coordinator has them."""
         return self._coordinated_states(None)
 
-    def heartbeat(self, group_id: str, member_id: str, generation: int) -> HeartbeatResult:
+    def heartbeat(self, group_id: str, member_id: str, generation: int,
+                  group_instance_id: str | None = None) -> HeartbeatResult:
         """Heartbeat at the coordinator, waiting up to 5 s for one after a coordinator loss
         (the new one loaded the group: the member is known there); ``UNKNOWN_MEMBER`` if none
         appeared in that time, so the member rejoins."""
         try:
             result = self._at_coordinator(group_id, _COORDINATOR_WAIT, "heartbeat", member_id,
-                                          generation)
+                                          generation, group_instance_id=group_instance_id)
         except UnknownMemberIdError:
             return HeartbeatResult(HeartbeatStatus.UNKNOWN_MEMBER, self.metadata_version())
         return result._replace(metadata_version=self.metadata_version())
 
-    def leave_group(self, group_id: str, member_id: str) -> None:
+    def leave_group(self, group_id: str, member_id: str,
+                    group_instance_id: str | None = None) -> None:
         """Leave at the coordinator (nothing to do without one); a group left empty is
         stored so."""
         try:
-            self._at_coordinator(group_id, 0, "leave_group", member_id)
+            self._at_coordinator(group_id, 0, "leave_group", member_id,
+                                 group_instance_id=group_instance_id)
         except _NoCoordinatorError:
             return  # the member's session expires at the next coordinator
         self._store_group_metadata(group_id)
 
     def commit_offsets(self, group_id: str, generation: int, member_id: str,
                        offsets: Mapping[TopicPartition, OffsetAndMetadata | int], *,
-                       retention_time_ms: int = -1) -> None:
+                       retention_time_ms: int = -1,
+                       group_instance_id: str | None = None) -> None:
         """Check the member's generation at the coordinator, then write the offsets to the
         replicated offsets topic with ``acks="all"`` and wait for them to be committed.
         ``retention_time_ms`` as :meth:`Broker.commit_offsets
@@ -99,7 +108,8 @@ class GroupRequestsMixin:
         # dates the commit: the records carry the same time, so no coordinator sees another.
         commit_ms = self._at_coordinator(group_id, _COORDINATOR_WAIT, "commit_offsets",
                                          generation, member_id, offsets,
-                                         retention_time_ms=retention_time_ms)
+                                         retention_time_ms=retention_time_ms,
+                                         group_instance_id=group_instance_id)
         stored = {TopicPartition._make(tp): v for tp, v in offsets.items()}
         self._offsets.commit(group_id, stored, commit_ms, timeout=10.0,
                              retention_time_ms=retention_time_ms).get(timeout=15.0)

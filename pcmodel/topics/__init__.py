@@ -11,12 +11,11 @@ record being committed) and the admin calls about them; configs of resources oth
 and brokers (``list_config_resources``) and altering a broker's configs (they are the settings
 it was started with); the admin client's calls about ACLs, SCRAM users, reassignments, leader
 elections, log directories, features, the metadata quorum, ``describe_cluster``,
-``describe_topic_partitions``, ``remove_group_members`` and the broker's API versions; Kafka
-4's consumer groups (KIP-848; groups here are ``"classic"``); static membership
-(``group_instance_id``); and the clients' ``bootstrap()`` and ``bootstrap_connected()``, which
-wait for and report kafka-python's metadata bootstrap (pcmodel's clients ask the broker when
-they need metadata; in kafka-python 3 ``bootstrap_connected()`` is true only while a bootstrap
-is in flight).
+``describe_topic_partitions`` and the broker's API versions; Kafka 4's consumer groups
+(KIP-848; groups here are ``"classic"``); and the clients' ``bootstrap()`` and
+``bootstrap_connected()``, which wait for and report kafka-python's metadata bootstrap
+(pcmodel's clients ask the broker when they need metadata; in kafka-python 3
+``bootstrap_connected()`` is true only while a bootstrap is in flight).
 """
 
 from pcmodel.topics.admin import (
@@ -47,6 +46,7 @@ from pcmodel.topics.consumer import KafkaConsumer
 from pcmodel.topics.errors import (
     BrokerResponseError,
     CommitFailedError,
+    FencedInstanceIdError,
     GroupIdNotFoundError,
     GroupNotEmptyError,
     GroupSubscribedToTopicError,
@@ -108,6 +108,7 @@ from pcmodel.topics.structs import (
     ConsumerRebalanceListener,
     ConsumerRecord,
     MemberState,
+    MemberToRemove,
     OffsetAndMetadata,
     OffsetAndTimestamp,
     RecordMetadata,
@@ -141,6 +142,8 @@ __all__ = [
     "ConsumerRebalanceListener",
     "ConsumerRecord",
     "MemberState",
+    "MemberToRemove",
+    "FencedInstanceIdError",
     "GroupIdNotFoundError",
     "GroupNotEmptyError",
     "GroupSubscribedToTopicError",

@@ -1,10 +1,10 @@
 """The consumer-group half of :class:`~pcmodel.topics.admin.KafkaAdminClient`.
 
-Listing, describing and deleting groups, and reading, altering, resetting and deleting their
-committed offsets, with kafka-python 3's names and results (and kafka-python 2's names for the
-first four, because most tutorials still use them). Altering and resetting commit as a client
-outside the group does (generation -1, no member id), which Kafka accepts only while the group
-has no members; deleting is Kafka's OffsetDelete
+Listing, describing and deleting groups, removing members, and reading, altering, resetting
+and deleting their committed offsets, with kafka-python 3's names and results (and kafka-python
+2's names for the first four, because most tutorials still use them). Altering and resetting
+commit as a client outside the group does (generation -1, no member id), which Kafka accepts
+only while the group has no members; deleting is Kafka's OffsetDelete
 (:meth:`~pcmodel.topics.broker_offsets.CommittedOffsetsMixin.delete_offsets`).
 
 Prior art: kafka-python's ``kafka/admin/_groups.py`` and the Java ``Admin`` interface
@@ -25,6 +25,7 @@ from pcmodel.topics.errors import (
     UnknownTopicOrPartitionError,
 )
 from pcmodel.topics.structs import (
+    MemberToRemove,
     OffsetAndMetadata,
     OffsetSpec,
     OffsetTimestamp,
@@ -203,6 +204,40 @@ class GroupAdminMixin:
             return {}
         results = self._conn.delete_offsets(group_id, tps)
         return {tp: NoError if error is None else type(error) for tp, error in results.items()}
+
+    def remove_group_members(
+        self, group_id: str, members: Iterable[MemberToRemove], group_coordinator_id: Any = None,
+    ) -> dict[str, type[BrokerResponseError]]:
+        """Remove members from a group now, as if each had left (Kafka's LeaveGroup v3+): a
+        dynamic member named by its ``member_id``, a static one by its ``group_instance_id``
+        alone (how a static member that will not come back is removed before its session
+        timeout). The group rebalances without them.
+
+        Returns ``{member_id or group_instance_id: error class}``, as kafka-python does:
+        :class:`~pcmodel.topics.errors.NoError` for a member removed,
+        ``UnknownMemberIdError`` for one the group does not have (or an unknown group),
+        ``FencedInstanceIdError`` when both ids are given and another member holds the
+        instance id. Raises ``TypeError`` for an entry that is not a :class:`MemberToRemove`
+        and ``IllegalArgumentError`` for one with neither id, before removing anyone.
+        """
+        self._check_open()
+        members = list(members)
+        for member in members:
+            if not isinstance(member, MemberToRemove):
+                raise TypeError(f"members must be MemberToRemove entries, got {member!r}")
+            if not member.member_id and member.group_instance_id is None:
+                raise IllegalArgumentError(f"{member!r} names no member: give its member_id "
+                                           "or its group_instance_id")
+        results: dict[str, type[BrokerResponseError]] = {}
+        for member in members:
+            try:
+                self._conn.leave_group(group_id, member.member_id or "",
+                                       group_instance_id=member.group_instance_id)
+                outcome: type[BrokerResponseError] = NoError
+            except BrokerResponseError as exc:
+                outcome = type(exc)
+            results[member.member_id or member.group_instance_id] = outcome
+        return results
 
     # --- the same, under kafka-python 2's names and results ----------------------------------
 

@@ -24,7 +24,6 @@ from pcmodel.topics.errors import (
     GroupNotEmptyError,
     IllegalArgumentError,
     UnknownMemberIdError,
-    UnsupportedVersionError,
 )
 from pcmodel.topics.group_answers import (
     GroupDescription,
@@ -39,6 +38,18 @@ from pcmodel.topics.log import RetentionPolicy
 from pcmodel.topics.structs import TopicPartition
 
 __all__ = ["GroupsMixin"]
+
+
+def _check_instance_id(group_instance_id: str | None) -> None:
+    """A static member's instance id is a non-empty string (``None``: a dynamic member)."""
+    if group_instance_id is None:
+        return
+    if not isinstance(group_instance_id, str):
+        raise TypeError(f"group_instance_id must be a str or None, not "
+                        f"{type(group_instance_id).__name__}")
+    if not group_instance_id:
+        raise IllegalArgumentError("group_instance_id must not be empty; use None for a "
+                                   "dynamic member")
 
 
 class GroupsMixin:
@@ -57,6 +68,7 @@ class GroupsMixin:
         client_host: str = "",
         group_instance_id: str | None = None,
         require_known_member_id: bool = False,
+        supports_skip_assignment: bool = False,
         timeout: float | None = None,
     ) -> JoinResult:
         """Kafka's JoinGroup: join group ``group_id`` (``member_id=""`` for a new member).
@@ -67,18 +79,17 @@ class GroupsMixin:
         (``rebalance_timeout_ms``, default ``session_timeout_ms``) passed, but at most
         ``timeout`` seconds: then the answer has ``pending=True`` and the join stays registered;
         call again with the same member id. The leader's answer lists every member's metadata.
-        Raises ``MemberIdRequiredError`` (with ``require_known_member_id``: join again with its
-        ``member_id``), ``UnknownMemberIdError``, ``InconsistentGroupProtocolError``,
-        ``InvalidSessionTimeoutError``, ``InvalidGroupIdError``, ``UnsupportedVersionError`` for
-        ``group_instance_id`` (static membership is not implemented), ``TypeError`` /
+        A ``group_instance_id`` makes the member static (KIP-345): joining again with
+        ``member_id=""`` it takes its old place, without a rebalance in a ``Stable`` group
+        (see :mod:`pcmodel.topics.coordinator`); ``supports_skip_assignment`` is JoinGroup v9's
+        (KIP-814). Raises ``MemberIdRequiredError`` (with ``require_known_member_id``, for a
+        dynamic member: join again with its ``member_id``), ``UnknownMemberIdError``,
+        ``FencedInstanceIdError``, ``InconsistentGroupProtocolError``,
+        ``InvalidSessionTimeoutError``, ``InvalidGroupIdError``, ``TypeError`` /
         ``IllegalArgumentError`` for malformed arguments.
         """
         validate_group_id(group_id)
-        if group_instance_id is not None:
-            raise UnsupportedVersionError(
-                "static membership (group_instance_id) is not supported by pcmodel's group "
-                "coordinator; leave group_instance_id unset"
-            )
+        _check_instance_id(group_instance_id)
         if isinstance(protocols, (str, bytes)) or not all(
             isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str)
             and isinstance(p[1], (bytes, bytearray))
@@ -100,7 +111,9 @@ class GroupsMixin:
                     member_id, protocol_type=protocol_type, protocols=protocols,
                     session_timeout_ms=session, rebalance_timeout_ms=rebalance,
                     client_id=client_id, client_host=client_host,
-                    require_known_member_id=require_known_member_id, timeout=timeout,
+                    group_instance_id=group_instance_id,
+                    require_known_member_id=require_known_member_id,
+                    supports_skip_assignment=supports_skip_assignment, timeout=timeout,
                 )
             except BaseException:
                 if created and not group.members and not group.pending_members:
@@ -127,47 +140,52 @@ class GroupsMixin:
         (then ``pending=True``: call again). Raises ``UnknownMemberIdError``,
         ``IllegalGenerationError``, ``RebalanceInProgressError`` (a new round started: join
         again), ``InconsistentGroupProtocolError`` when ``protocol_type`` / ``protocol`` are
-        given and are not the group's.
+        given and are not the group's, ``FencedInstanceIdError`` when another member holds
+        ``group_instance_id``.
         """
         validate_group_id(group_id)
         _check_timeout(timeout)
-        if group_instance_id is not None:
-            raise UnsupportedVersionError(
-                "static membership (group_instance_id) is not supported by pcmodel's group "
-                "coordinator; leave group_instance_id unset"
-            )
+        _check_instance_id(group_instance_id)
         with self._lock:
             self._check_open()
             group = self._known_group(group_id, member_id)
             return group.sync(
                 member_id, generation, protocol_type=protocol_type, protocol=protocol,
-                assignments=assignments, timeout=timeout,
+                assignments=assignments, group_instance_id=group_instance_id, timeout=timeout,
             )
 
-    def heartbeat(self, group_id: str, member_id: str, generation: int) -> HeartbeatResult:
+    def heartbeat(self, group_id: str, member_id: str, generation: int,
+                  group_instance_id: str | None = None) -> HeartbeatResult:
         """Kafka's Heartbeat: keep a member alive; the status says whether to rejoin.
 
-        Returns at once; the status is ``UNKNOWN_MEMBER`` for an unknown group or member.
+        Returns at once; the status is ``UNKNOWN_MEMBER`` for an unknown group or member,
+        ``FENCED_INSTANCE_ID`` when another member holds ``group_instance_id``.
         """
+        _check_instance_id(group_instance_id)
         with self._lock:
             self._check_open()
             group = self._groups.get(group_id)
             status = (
                 HeartbeatStatus.UNKNOWN_MEMBER
                 if group is None
-                else group.heartbeat(member_id, generation)
+                else group.heartbeat(member_id, generation, group_instance_id)
             )
             return HeartbeatResult(status, self._metadata_version)
 
-    def leave_group(self, group_id: str, member_id: str) -> None:
+    def leave_group(self, group_id: str, member_id: str,
+                    group_instance_id: str | None = None) -> None:
         """Kafka's LeaveGroup: leave now; the group rebalances without the member.
 
-        Returns at once. Raises ``UnknownMemberIdError`` for a member (or group) the broker
-        does not know, e.g. one already removed after its session timeout.
+        ``member_id=""`` with a ``group_instance_id`` removes the static member holding it
+        (LeaveGroup v3+, as an administrator does). Returns at once. Raises
+        ``UnknownMemberIdError`` for a member (or group) the broker does not know, e.g. one
+        already removed after its session timeout, and ``FencedInstanceIdError`` when another
+        member holds ``group_instance_id``.
         """
+        _check_instance_id(group_instance_id)
         with self._lock:
             self._check_open()
-            self._known_group(group_id, member_id).leave(member_id)
+            self._known_group(group_id, member_id).leave(member_id, group_instance_id)
 
     def describe_group(self, group_id: str) -> GroupDescription:
         """State, generation, protocol, members, committed offsets and lag of one group.

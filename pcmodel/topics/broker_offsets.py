@@ -57,10 +57,12 @@ class CommittedOffsetsMixin:
         offsets: Mapping[TopicPartition, OffsetAndMetadata | int],
         *,
         retention_time_ms: int = -1,
+        group_instance_id: str | None = None,
     ) -> int:
         """Kafka's OffsetCommit: store the *next* offset to read per partition, all or none.
 
-        Group members pass their current ``generation`` and ``member_id``; a consumer without
+        Group members pass their current ``generation`` and ``member_id`` (and a static
+        member its ``group_instance_id``, OffsetCommit v7+); a consumer without
         group management passes ``-1`` and ``""`` (accepted while the group has no members).
         Any existing partition may be committed, assigned or not, at any offset (one past the
         log end is resolved by ``auto_offset_reset`` when read). ``retention_time_ms`` is
@@ -69,10 +71,10 @@ class CommittedOffsetsMixin:
         :mod:`pcmodel.topics.group_offsets`). Returns at once, with the time that dates the
         commit (the broker's wall clock, epoch ms: a cluster writes it into the offsets topic
         with the offsets, so that a new coordinator dates them alike). Raises
-        ``UnknownMemberIdError``, ``IllegalGenerationError``, ``RebalanceInProgressError``
-        (see :meth:`GroupCoordinator.check_commit`), ``UnknownTopicOrPartitionError`` for a
-        partition that does not exist, ``IllegalArgumentError`` for a negative offset or a
-        ``retention_time_ms`` below -1.
+        ``UnknownMemberIdError``, ``IllegalGenerationError``, ``RebalanceInProgressError``,
+        ``FencedInstanceIdError`` (see :meth:`GroupCoordinator.check_commit`),
+        ``UnknownTopicOrPartitionError`` for a partition that does not exist,
+        ``IllegalArgumentError`` for a negative offset or a ``retention_time_ms`` below -1.
         """
         validate_group_id(group_id)
         _check_int("retention_time_ms", retention_time_ms, -1, IllegalArgumentError)
@@ -97,7 +99,7 @@ class CommittedOffsetsMixin:
                         "members; rejoin"
                     )
                 group = self._group(group_id, create=True)
-            group.check_commit(member_id, generation)
+            group.check_commit(member_id, generation, group_instance_id)
             now_ms = self._timestamp_clock()
             expires_ms = None if retention_time_ms == -1 else now_ms + retention_time_ms
             for tp, value in items:

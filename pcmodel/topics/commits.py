@@ -25,6 +25,7 @@ from typing import Any
 
 from pcmodel.topics.errors import (
     CommitFailedError,
+    FencedInstanceIdError,
     IllegalArgumentError,
     IllegalGenerationError,
     RebalanceInProgressError,
@@ -55,7 +56,8 @@ class CommitterMixin:
         delivery. As in Kafka, ``offsets`` may name any partition of an existing topic, assigned
         or not, and any offset >= 0, even beyond the log end (a consumer starting there is out
         of range and applies ``auto_offset_reset``). Raises ``CommitFailedError`` if the group
-        rebalanced without this member (the next ``poll()`` rejoins), ``IllegalStateError``
+        rebalanced without this member (the next ``poll()`` rejoins), ``FencedInstanceIdError``
+        if another consumer took this static member's place, ``IllegalStateError``
         without a ``group_id``, ``UnknownTopicOrPartitionError`` for a partition that does not
         exist, ``IllegalArgumentError`` for a negative offset. ``timeout_ms`` (default
         ``request_timeout_ms``) bounds the wait; the commit here answers at once.
@@ -144,10 +146,12 @@ class CommitterMixin:
     def _send_commit(self, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
         if self._subscribed_topics is not None:
             member_id, generation = self._member_id, self._generation
+            instance_id = self.config["group_instance_id"]
         else:
-            member_id, generation = "", -1
+            member_id, generation, instance_id = "", -1, None
         try:
-            self._conn.commit_offsets(self._group_id, generation, member_id, offsets)
+            self._conn.commit_offsets(self._group_id, generation, member_id, offsets,
+                                      group_instance_id=instance_id)
         except (UnknownMemberIdError, IllegalGenerationError, RebalanceInProgressError) as exc:
             # kafka-python reports all three as CommitFailedError; the first two mean this
             # member missed a rebalance, so it rejoins.
@@ -163,14 +167,15 @@ class CommitterMixin:
     def _commit_quietly(self, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
         """Auto-commit: a failure is logged, not raised (the records will be read again).
 
-        Failures include a fenced member (``CommitFailedError``) and a partition whose topic
-        was deleted meanwhile (``UnknownTopicOrPartitionError``).
+        Failures include a fenced member (``CommitFailedError``, or ``FencedInstanceIdError``
+        for a static member whose place another consumer took: its next poll() raises that)
+        and a partition whose topic was deleted meanwhile (``UnknownTopicOrPartitionError``).
         """
         if not offsets:
             return
         try:
             self._send_commit(offsets)
-        except (CommitFailedError, UnknownTopicOrPartitionError) as exc:
+        except (CommitFailedError, FencedInstanceIdError, UnknownTopicOrPartitionError) as exc:
             logger.warning("auto-commit of %s failed: %s", sorted(offsets), exc)
 
     def _maybe_auto_commit(self) -> None:

@@ -87,8 +87,11 @@ def _anything(key: str, value: Any) -> None:
     """Keys whose values kafka-python hands to a library unchecked (SSL contexts, selectors)."""
 
 
-def _group_instance_id(key: str, value: Any) -> None:
-    # kafka-python's checks, which are Kafka's rules for a group instance id.
+def check_group_instance_id(key: str, value: Any) -> None:
+    """A static member's ``group_instance_id``: ``None``, or what Kafka's
+    ``JoinGroupRequest.validateGroupInstanceId`` (and kafka-python) accept: a non-empty str of
+    ASCII letters, digits, '.', '_' and '-', at most 249 long, not '.' or '..'. Raises
+    ``KafkaConfigurationError`` naming ``key``."""
     if value is None:
         return
     if not isinstance(value, str) or not value:
@@ -178,9 +181,6 @@ CONSUMER_NO_EFFECT: dict[str, NoEffect] = {
     "fetch_max_bytes": NoEffect(_number(1), _BYTES),
     "fetch_min_bytes": NoEffect(
         _number(1), "a fetch returns as soon as any record is there (fetch_min_bytes=1)"),
-    "group_instance_id": NoEffect(
-        _group_instance_id, "static membership is not implemented: the member is dynamic, "
-        "leaves on close() and gets a new member id when it rejoins"),
     "isolation_level": NoEffect(
         _one_of("read_uncommitted", "read_committed"),
         "no transactions, so every record is committed: both levels read the same records"),

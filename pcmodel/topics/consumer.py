@@ -9,7 +9,9 @@ Three threads cooperate, as in the Java client:
   is slow the buffer fills and the fetcher blocks on ``put``: backpressure, one layer down.
 - a **heartbeat thread** keeps the group membership alive every ``heartbeat_interval_ms``, learns
   that a rebalance started, and leaves the group when ``poll()`` has not been called for
-  ``max_poll_interval_ms`` (the Java client's rule, so a stuck application loses its partitions).
+  ``max_poll_interval_ms`` (the Java client's rule, so a stuck application loses its partitions;
+  a static member, with a ``group_instance_id``, gives up its member id but sends no LeaveGroup,
+  as :mod:`~pcmodel.topics.membership` explains).
 
 Positions: ``position(tp)`` is the offset of the next record ``poll()`` will return. Fetched
 records beyond it sit in the fetch buffer; every ``seek``, ``pause`` or reset bumps the
@@ -32,7 +34,8 @@ Choices where kafka-python and the Java client differ (the Java client wins):
   returns the records before the failing one; the next ``poll()`` raises
   ``SerializationError`` and the position stays at the failing record (``seek()`` past it).
 - ``close()`` commits (with ``enable_auto_commit``), calls ``on_partitions_revoked`` and leaves
-  the group, so the partitions move at once instead of after the session timeout.
+  the group, so the partitions move at once instead of after the session timeout; a static
+  member does not leave, so that it gets them back when it restarts (KIP-345).
 
 A consumer is meant for one thread (as Kafka's): call its methods from the thread that polls.
 
@@ -313,7 +316,8 @@ class KafkaConsumer(
     # --- closing ------------------------------------------------------------------------------
 
     def close(self, autocommit: bool = True, timeout_ms: int | None = None) -> None:
-        """Commit (with auto-commit), leave the group, stop the threads; idempotent.
+        """Commit (with auto-commit), leave the group (unless the member is static), stop the
+        threads; idempotent.
 
         Raises nothing for a member that was already removed. Threads are joined, waiting at
         most ``timeout_ms`` (default: ``fetch_max_wait_ms`` plus 5 s).

@@ -18,7 +18,7 @@ import time
 from typing import Any
 
 from pcmodel.buffers import VARIANTS
-from pcmodel.topics.config import check_int
+from pcmodel.topics.config import check_group_instance_id, check_int
 from pcmodel.topics.errors import KafkaConfigurationError
 from pcmodel.topics.serde import converter
 
@@ -27,6 +27,7 @@ __all__ = ["DEFAULT_CONFIG", "HONOURED", "validate_config"]
 #: Supported configuration keys with kafka-python's defaults (pcmodel's own keys at the end).
 DEFAULT_CONFIG: dict[str, Any] = {
     "group_id": None,
+    "group_instance_id": None,
     "client_id": "pcmodel-consumer",
     "key_deserializer": None,
     "value_deserializer": None,
@@ -70,6 +71,9 @@ HONOURED: dict[str, str] = {
     "enable_auto_commit": "commit the positions from poll(), before a rebalance and on close()",
     "fetch_max_wait_ms": "how long a fetch long-polls the broker for new records",
     "group_id": "the consumer group; None for assign() without commits",
+    "group_instance_id": "makes the member static (KIP-345): restarted within "
+                         "session_timeout_ms, it takes its place and partitions again without "
+                         "a rebalance; it does not leave the group on close()",
     "heartbeat_interval_ms": "how often the heartbeat thread keeps the membership alive",
     "key_deserializer": "f(bytes) -> key, or a Deserializer: deserialize(topic, headers, "
                         "data)",
@@ -95,6 +99,9 @@ def validate_config(config: dict[str, Any]) -> None:
     if group_id is not None and (not isinstance(group_id, str) or not group_id):
         raise KafkaConfigurationError(f"group_id must be a non-empty str or None, got "
                                       f"{group_id!r}")
+    check_group_instance_id("group_instance_id", config["group_instance_id"])
+    if config["group_instance_id"] is not None and group_id is None:
+        raise KafkaConfigurationError("group_instance_id requires group_id")
     reset = config["auto_offset_reset"]
     config["auto_offset_reset"] = _DEPRECATED_RESET.get(reset, reset)
     for key in ("fetch_max_wait_ms", "auto_commit_interval_ms", "request_timeout_ms",

@@ -46,8 +46,10 @@ sees only joins and syncs either way.
 **pcmodel's own consumer runs the leader side too** (:mod:`pcmodel.topics.membership`): the
 broker never assigns partitions, so there is one state machine and one code path for every
 client, and a student can read the leader's assignment step in Python next to the wire protocol
-real clients speak. Static membership (``group_instance_id``) is not implemented: a join that
-asks for it fails with ``UnsupportedVersionError``.
+real clients speak.
+
+**Static members** (KIP-345): a member that joins with a ``group_instance_id`` keeps its place
+and assignment across restarts; see :mod:`pcmodel.topics.group_static`.
 
 **The initial rebalance delay** (Kafka's ``group.initial.rebalance.delay.ms``, its
 ``InitialDelayedJoin``): when a group leaves ``Empty``, the first round completes no earlier
@@ -70,6 +72,7 @@ held, and waiting calls wait on a condition of that lock.
 This module is the state machine; its parts: :mod:`~pcmodel.topics.group_metadata` (members,
 protocol vote, answers), :mod:`~pcmodel.topics.group_deadlines` (expiry and waiting),
 :mod:`~pcmodel.topics.group_offsets` (who may commit, and when committed offsets expire),
+:mod:`~pcmodel.topics.group_static` (static members taking their place again),
 :mod:`~pcmodel.topics.group_snapshot` (the stored record a new coordinator restores a group
 from) and :mod:`~pcmodel.topics.group_answers` (the answers' value types).
 
@@ -87,6 +90,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from pcmodel.topics.errors import (
+    FencedInstanceIdError,
     IllegalGenerationError,
     IllegalStateError,
     InconsistentGroupProtocolError,
@@ -110,6 +114,7 @@ from pcmodel.topics.group_deadlines import GroupDeadlinesMixin
 from pcmodel.topics.group_metadata import GroupMetadataMixin, _Member
 from pcmodel.topics.group_offsets import GroupOffsetsMixin
 from pcmodel.topics.group_snapshot import GroupSnapshotMixin
+from pcmodel.topics.group_static import GroupStaticMixin
 from pcmodel.topics.log_records import wall_clock_ms
 from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition
 
@@ -146,7 +151,7 @@ _VALID_PREVIOUS: dict[GroupState, frozenset[GroupState]] = {
 
 @dataclass
 class GroupCoordinator(GroupMetadataMixin, GroupDeadlinesMixin, GroupSnapshotMixin,
-                       GroupOffsetsMixin):
+                       GroupOffsetsMixin, GroupStaticMixin):
     """Membership, generations and committed offsets of one group (see the module docstring).
 
     Every method must be called with ``lock`` (the broker's) held. ``clock`` (monotonic seconds)
@@ -210,16 +215,23 @@ class GroupCoordinator(GroupMetadataMixin, GroupDeadlinesMixin, GroupSnapshotMix
         rebalance_timeout_ms: int,
         client_id: str = "",
         client_host: str = "",
+        group_instance_id: str | None = None,
         require_known_member_id: bool = False,
+        supports_skip_assignment: bool = False,
         timeout: float | None = None,
     ) -> JoinResult:
         """Join (or rejoin) and wait up to ``timeout`` s for the round to complete.
 
         ``member_id=""`` is a new member: with ``require_known_member_id`` it gets
-        ``MemberIdRequiredError`` carrying its id and must join again with it (JoinGroup v4+).
-        Raises ``InvalidSessionTimeoutError``, ``InconsistentGroupProtocolError`` (no protocol
-        shared with the members, or another protocol type), ``UnknownMemberIdError`` (the
-        member was removed: join again with ``member_id=""``).
+        ``MemberIdRequiredError`` carrying its id and must join again with it (JoinGroup v4+),
+        unless it is static. A static member (``group_instance_id``) joining with
+        ``member_id=""`` takes the place of the member holding its instance id, if there is
+        one (:mod:`pcmodel.topics.group_static`); ``supports_skip_assignment``
+        (JoinGroup v9+) lets a static leader that took its place in a ``Stable`` group be told
+        it leads (``skip_assignment``). Raises ``InvalidSessionTimeoutError``,
+        ``InconsistentGroupProtocolError`` (no protocol shared with the members, or another
+        protocol type), ``UnknownMemberIdError`` (the member was removed: join again with
+        ``member_id=""``), ``FencedInstanceIdError`` (another member holds the instance id).
         """
         if not MIN_SESSION_TIMEOUT_MS <= session_timeout_ms <= MAX_SESSION_TIMEOUT_MS:
             raise InvalidSessionTimeoutError(
@@ -236,10 +248,19 @@ class GroupCoordinator(GroupMetadataMixin, GroupDeadlinesMixin, GroupSnapshotMix
                 f"none with the members of group {self.group_id!r} (type "
                 f"{self.protocol_type!r}); give every member a common assignor"
             )
+        if group_instance_id is not None:
+            if member_id == "":
+                holder = self._static_member_id(group_instance_id)
+                if holder is not None:
+                    return self._replace_static_member(
+                        holder, protocols, session_timeout_ms, rebalance_timeout_ms, client_id,
+                        client_host, supports_skip_assignment, now, timeout)
+            else:
+                self._check_instance(member_id, group_instance_id)
         if member_id == "" or member_id in self.pending_members:
             if member_id == "":
-                member_id = f"{client_id or 'member'}-{uuid.uuid4()}"
-                if require_known_member_id:
+                member_id = f"{group_instance_id or client_id or 'member'}-{uuid.uuid4()}"
+                if require_known_member_id and group_instance_id is None:
                     self.pending_members[member_id] = now + session_timeout_ms / 1000
                     raise MemberIdRequiredError(
                         "join again with the member id this error carries", member_id=member_id
@@ -248,6 +269,7 @@ class GroupCoordinator(GroupMetadataMixin, GroupDeadlinesMixin, GroupSnapshotMix
             member = _Member(
                 member_id, client_id, client_host, protocol_type, protocols,
                 session_timeout_ms / 1000, rebalance_timeout_ms / 1000, now,
+                group_instance_id=group_instance_id,
             )
             if not self.members:
                 self.protocol_type = protocol_type
@@ -274,7 +296,12 @@ class GroupCoordinator(GroupMetadataMixin, GroupDeadlinesMixin, GroupSnapshotMix
                 return self._join_response(member)  # nothing new: no rebalance for a follower
             member.protocols = protocols
             self._register_join(member, now)
+        return self._await_join(member, timeout)
+
+    def _await_join(self, member: _Member, timeout: float | None) -> JoinResult:
+        """Wait up to ``timeout`` s for ``member``'s join to be answered."""
         self._wait(lambda: not member.awaiting_join, timeout)
+        self._check_not_fenced(member)
         if self.members.get(member.member_id) is not member:
             raise UnknownMemberIdError(
                 f"member {member.member_id!r} was removed from group {self.group_id!r} while it "
@@ -295,6 +322,7 @@ class GroupCoordinator(GroupMetadataMixin, GroupDeadlinesMixin, GroupSnapshotMix
         protocol_type: str | None = None,
         protocol: str | None = None,
         assignments: Mapping[str, bytes] | None = None,
+        group_instance_id: str | None = None,
         timeout: float | None = None,
     ) -> SyncResult:
         """Send (leader) or wait for (follower) the assignment of ``generation``.
@@ -303,11 +331,13 @@ class GroupCoordinator(GroupMetadataMixin, GroupDeadlinesMixin, GroupSnapshotMix
         ``b""``) and completes the round; a follower's are ignored. A follower waits up to
         ``timeout`` s for the leader. Raises ``UnknownMemberIdError``,
         ``IllegalGenerationError``, ``InconsistentGroupProtocolError`` (type or protocol not the
-        group's) and ``RebalanceInProgressError`` (a new round started: join again).
+        group's), ``RebalanceInProgressError`` (a new round started: join again) and
+        ``FencedInstanceIdError`` (another member holds ``group_instance_id``).
         """
         now = self.clock()
         self.expire(now)
         self._check_alive()
+        self._check_instance(member_id, group_instance_id)
         member = self._known_member(member_id, generation)
         if (protocol_type is not None and protocol_type != self.protocol_type) or (
             protocol is not None and protocol != self.protocol
@@ -331,6 +361,7 @@ class GroupCoordinator(GroupMetadataMixin, GroupDeadlinesMixin, GroupSnapshotMix
                 self._transition(GroupState.STABLE)
             else:
                 self._wait(lambda: not member.awaiting_sync, timeout)
+        self._check_not_fenced(member)
         if self.members.get(member_id) is not member:
             raise UnknownMemberIdError(
                 f"member {member_id!r} was removed from group {self.group_id!r} while it waited "
@@ -347,11 +378,18 @@ class GroupCoordinator(GroupMetadataMixin, GroupDeadlinesMixin, GroupSnapshotMix
 
     # --- Heartbeat, LeaveGroup ----------------------------------------------------------------
 
-    def heartbeat(self, member_id: str, generation: int) -> HeartbeatStatus:
+    def heartbeat(self, member_id: str, generation: int,
+                  group_instance_id: str | None = None) -> HeartbeatStatus:
         """Keep ``member_id`` alive; say whether it must rejoin or is out of the group."""
         now = self.clock()
         self.expire(now)
         member = self.members.get(member_id)
+        try:
+            self._check_instance(member_id, group_instance_id)
+        except FencedInstanceIdError:
+            return HeartbeatStatus.FENCED_INSTANCE_ID
+        except UnknownMemberIdError:
+            return HeartbeatStatus.UNKNOWN_MEMBER
         if member is None or self.state is GroupState.DEAD:
             return HeartbeatStatus.UNKNOWN_MEMBER
         if generation != self.generation:
@@ -361,12 +399,24 @@ class GroupCoordinator(GroupMetadataMixin, GroupDeadlinesMixin, GroupSnapshotMix
             return HeartbeatStatus.REBALANCE_IN_PROGRESS
         return HeartbeatStatus.OK
 
-    def leave(self, member_id: str) -> None:
+    def leave(self, member_id: str, group_instance_id: str | None = None) -> None:
         """Remove ``member_id`` now; its partitions move in the next round.
 
-        Raises ``UnknownMemberIdError`` for a member the group does not have.
+        ``member_id=""`` with a ``group_instance_id`` removes whichever member holds that
+        instance id (how an administrator removes a static member). Raises
+        ``UnknownMemberIdError`` for a member the group does not have, and
+        ``FencedInstanceIdError`` when another member holds ``group_instance_id``.
         """
         self.expire(self.clock())
+        if group_instance_id is not None:
+            if member_id == "":
+                holder = self._static_member_id(group_instance_id)
+                if holder is None:
+                    raise UnknownMemberIdError(
+                        f"no member of group {self.group_id!r} has group_instance_id "
+                        f"{group_instance_id!r}")
+                member_id = holder
+            self._check_instance(member_id, group_instance_id)
         if self.pending_members.pop(member_id, None) is not None:
             self._maybe_complete_join(self.clock())
             return

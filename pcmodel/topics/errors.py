@@ -18,6 +18,7 @@ from __future__ import annotations
 __all__ = [
     "BrokerResponseError",
     "CommitFailedError",
+    "FencedInstanceIdError",
     "GroupIdNotFoundError",
     "GroupNotEmptyError",
     "GroupSubscribedToTopicError",
@@ -487,6 +488,23 @@ class UnsupportedCompressionTypeError(BrokerResponseError):
     """An append named a compression codec the broker does not know or has no package for."""
 
     errno = 76
+
+
+class FencedInstanceIdError(BrokerResponseError):
+    """Another consumer joined with this consumer's ``group_instance_id`` and took its place.
+
+    A static member (KIP-345) is known by its ``group_instance_id``: when a consumer joins
+    with an instance id the group already has, the coordinator gives that place to the new
+    member id, and every later request of the old one is refused with this error. Two running
+    consumers configured with the same ``group_instance_id`` are a mistake of the
+    deployment; like the Java client, pcmodel's consumer treats it as fatal and raises it
+    from ``poll()`` and ``commit()``.
+    """
+
+    errno = 82
+    message = "FENCED_INSTANCE_ID"
+    description = ("The broker rejected this static consumer since another consumer with the "
+                   "same group.instance.id has registered with a different member.id.")
 
 
 class MemberIdRequiredError(BrokerResponseError):

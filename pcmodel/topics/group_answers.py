@@ -57,6 +57,8 @@ class HeartbeatStatus(str, enum.Enum):
     UNKNOWN_MEMBER = "unknown_member"
     #: Your generation is over: your partitions are lost; rejoin with the same member id.
     ILLEGAL_GENERATION = "illegal_generation"
+    #: Another member joined with your ``group_instance_id`` and took your place: stop.
+    FENCED_INSTANCE_ID = "fenced_instance_id"
 
 
 class JoinedMember(NamedTuple):
@@ -75,6 +77,10 @@ class JoinResult(NamedTuple):
     ``-1`` / ``None`` / empty). Otherwise this is the new ``generation``, the chosen
     ``protocol``, the ``leader``'s member id and, for the leader only, every member with its
     metadata for that protocol.
+
+    ``skip_assignment`` (JoinGroup v9, KIP-814) is set in one answer only: to a static leader
+    that took its old place in a ``Stable`` group. It is the leader and gets the members'
+    metadata, but must not compute an assignment: the group keeps the one it has.
     """
 
     member_id: str
@@ -84,6 +90,7 @@ class JoinResult(NamedTuple):
     leader: str
     members: tuple[JoinedMember, ...]
     pending: bool = False
+    skip_assignment: bool = False
 
 
 class SyncResult(NamedTuple):
@@ -161,6 +168,7 @@ def describe_member(
     protocol_type: str | None,
     metadata: bytes,
     assignment: bytes,
+    group_instance_id: str | None = None,
 ) -> MemberDescription:
     """A member's description, with its subscription and assignment decoded for consumers."""
     topics: tuple[str, ...] = ()
@@ -172,8 +180,8 @@ def describe_member(
         except ValueError:
             pass  # a client's malformed bytes are shown raw only
     return MemberDescription(
-        member_id, None, client_id, client_host, metadata, assignment, tuple(sorted(topics)),
-        owned,
+        member_id, group_instance_id, client_id, client_host, metadata, assignment,
+        tuple(sorted(topics)), owned,
     )
 
 

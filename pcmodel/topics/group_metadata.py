@@ -51,6 +51,10 @@ class _Member:
     awaiting_sync: bool = False
     join_response: JoinResult | None = None
     assignment: bytes = b""
+    #: The static member's ``group.instance.id`` (KIP-345), ``None`` for a dynamic member.
+    group_instance_id: str | None = None
+    #: Another member took this static member's place: its pending calls are refused.
+    fenced: bool = False
 
     def metadata(self, protocol: str) -> bytes:
         return dict(self.protocols)[protocol]
@@ -95,7 +99,7 @@ class GroupMetadataMixin:
         members: tuple[JoinedMember, ...] = ()
         if member.member_id == self.leader:
             members = tuple(
-                JoinedMember(m.member_id, None, m.metadata(self.protocol))
+                JoinedMember(m.member_id, m.group_instance_id, m.metadata(self.protocol))
                 for m in self.members.values()
             )
         return JoinResult(
@@ -133,6 +137,7 @@ class GroupMetadataMixin:
             describe_member(
                 m.member_id, m.client_id, m.client_host, self.protocol_type,
                 self._metadata_of(m) if stable else b"", m.assignment if stable else b"",
+                m.group_instance_id,
             )
             for m in self.members.values()
         ]

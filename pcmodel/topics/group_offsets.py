@@ -68,11 +68,13 @@ class GroupOffsetsMixin:
     """Checking commits, storing offsets with their commit times, expiring them (coordinator
     part)."""
 
-    def check_commit(self, member_id: str, generation: int) -> None:
+    def check_commit(self, member_id: str, generation: int,
+                     group_instance_id: str | None = None) -> None:
         """Raise unless this member may commit for the group now (Kafka's checks, in order).
 
         Generation ``-1`` is a consumer without group management: accepted while the group is
-        ``Empty``. Otherwise ``RebalanceInProgressError`` while the group waits for its leader's
+        ``Empty``. Otherwise ``FencedInstanceIdError`` when another member holds
+        ``group_instance_id``, ``RebalanceInProgressError`` while the group waits for its leader's
         assignment, ``UnknownMemberIdError`` for an unknown member, ``IllegalGenerationError``
         for another generation. A commit is accepted while a rebalance is being prepared (that
         is how ``on_partitions_revoked`` commits). Which partitions are committed is not checked.
@@ -82,6 +84,7 @@ class GroupOffsetsMixin:
         self._check_alive()
         if generation < 0 and self.state is GroupState.EMPTY:
             return
+        self._check_instance(member_id, group_instance_id)
         if self.state is GroupState.COMPLETING_REBALANCE:
             raise RebalanceInProgressError(
                 f"group {self.group_id!r} is waiting for its leader's assignment; commit after "

@@ -1,9 +1,10 @@
 """A group's metadata as a record: what a new coordinator needs to carry on without a rebalance.
 
 Kafka keeps group *membership* in ``__consumer_offsets`` next to the committed offsets: when a
-generation's SyncGroup completes (the group is ``Stable``) or the group becomes ``Empty``, the
-coordinator writes a GroupMetadata record (key: the group id) with the generation, protocol
-type, chosen protocol, leader, the time the group entered its state and, per member, its id,
+generation's SyncGroup completes (the group is ``Stable``), when a static member takes its
+place again in a ``Stable`` group, and when the group becomes ``Empty``, the coordinator writes
+a GroupMetadata record (key: the group id) with the generation, protocol type, chosen protocol,
+leader, the time the group entered its state and, per member, its id, static instance id,
 client, timeouts, subscription metadata and assignment. A broker that becomes leader of the
 partition loads these records, so the members keep their ids and generation: their next
 heartbeat or commit, sent to the new coordinator, succeeds. Their session timers start again
@@ -44,6 +45,9 @@ class MemberRecord:
     #: The member's metadata for the group's chosen protocol (a consumer's subscription).
     metadata: bytes
     assignment: bytes
+    #: A static member's ``group.instance.id``; ``None`` for a dynamic member (and in a record
+    #: written before pcmodel stored it).
+    group_instance_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -95,7 +99,7 @@ class GroupSnapshotMixin:
         members = tuple(
             MemberRecord(m.member_id, m.client_id, m.client_host,
                          round(m.session_timeout * 1000), round(m.rebalance_timeout * 1000),
-                         self._metadata_of(m), m.assignment)
+                         self._metadata_of(m), m.assignment, m.group_instance_id)
             for m in self.members.values()
         )
         return GroupMetadataRecord(self.group_id, self.generation, self.protocol_type,
@@ -126,6 +130,7 @@ class GroupSnapshotMixin:
                 m.member_id, m.client_id, m.client_host, record.protocol_type or "",
                 ((record.protocol or "", m.metadata),), m.session_timeout_ms / 1000,
                 m.rebalance_timeout_ms / 1000, now, assignment=m.assignment,
+                group_instance_id=m.group_instance_id,
             )
             for m in record.members
         }

@@ -15,6 +15,14 @@ with the coordinator (:mod:`pcmodel.topics.coordinator`), exactly as the Java cl
    assigned, take what is new (``on_partitions_assigned``). Cooperative: a member that had to
    revoke something rejoins at once, and that second round hands the withheld partitions over.
 
+A consumer with a ``group_instance_id`` is a *static* member (KIP-345): it joins without the
+member id round trip, and a restarted one takes its old place and assignment again, without a
+rebalance (:mod:`pcmodel.topics.group_static`). It never sends LeaveGroup, neither on
+``close()`` nor when ``max_poll_interval_ms`` runs out (then it only forgets its member id
+and joins again as its instance): only its session timeout removes it. Another consumer
+taking its instance id fences it, and ``poll()`` raises ``FencedInstanceIdError``, as the Java
+client does: two consumers must not share an instance id.
+
 ``poll()``'s thread does all of this; a join or sync that is not answered before ``poll()``'s
 timeout stays registered and is picked up by the next ``poll()``. A **heartbeat thread** keeps
 the membership alive every ``heartbeat_interval_ms``, learns that a rebalance started, and
@@ -58,6 +66,7 @@ from pcmodel.topics.consumer_protocol import (
     encode_subscription,
 )
 from pcmodel.topics.errors import (
+    FencedInstanceIdError,
     IllegalGenerationError,
     MemberIdRequiredError,
     RebalanceInProgressError,
@@ -107,7 +116,7 @@ class GroupMemberMixin:
             else:
                 state = MemberState.UNJOINED
             return ConsumerGroupMetadata(self._group_id, self._generation, self._member_id,
-                                         None, state)
+                                         self.config["group_instance_id"], state)
 
     # --- joining and rebalancing (poll()'s thread) --------------------------------------------
 
@@ -172,7 +181,9 @@ class GroupMemberMixin:
                         protocol_type=PROTOCOL_TYPE,
                         session_timeout_ms=self.config["session_timeout_ms"],
                         rebalance_timeout_ms=self.config["max_poll_interval_ms"],
-                        client_id=self.config["client_id"], require_known_member_id=True,
+                        client_id=self.config["client_id"],
+                        group_instance_id=self.config["group_instance_id"],
+                        require_known_member_id=True, supports_skip_assignment=True,
                         timeout=max(0.0, deadline - time.monotonic()),
                     )
                 except MemberIdRequiredError as exc:
@@ -184,7 +195,11 @@ class GroupMemberMixin:
                 self._member_id = joined.member_id
             if joined.pending:
                 return None
-            assignments = self._assign(joined) if joined.leader == joined.member_id else None
+            assignments = None
+            if joined.leader == joined.member_id:
+                # A static leader back in a Stable group keeps the group's assignment (KIP-814)
+                # and only watches the metadata, as a leader does.
+                assignments = self._assign(joined, skip=joined.skip_assignment)
             with self._lock:
                 # Heartbeats now speak for the new generation (the Java client does the same).
                 self._generation = joined.generation
@@ -194,6 +209,7 @@ class GroupMemberMixin:
             synced = self._conn.sync_group(
                 self._group_id, self._member_id, generation, assignments=assignments,
                 protocol_type=PROTOCOL_TYPE, protocol=assignor,
+                group_instance_id=self.config["group_instance_id"],
                 timeout=max(0.0, deadline - time.monotonic()),
             )
         except (RebalanceInProgressError, UnknownMemberIdError, IllegalGenerationError):
@@ -206,8 +222,9 @@ class GroupMemberMixin:
             self._pending_sync = None
         return generation, assignor, set(decode_assignment(synced.assignment))
 
-    def _assign(self, joined: JoinResult) -> dict[str, bytes]:
-        """The leader's step: run the chosen assignor over every member's subscription."""
+    def _assign(self, joined: JoinResult, *, skip: bool = False) -> dict[str, bytes] | None:
+        """The leader's step: run the chosen assignor over every member's subscription
+        (``skip``: only note the topics' partitions, to watch them; answer ``None``)."""
         subscriptions: dict[str, tuple[str, ...]] = {}
         owned: dict[str, tuple[TopicPartition, ...]] = {}
         for member in joined.members:
@@ -223,14 +240,16 @@ class GroupMemberMixin:
         wanted = set().union(*subscriptions.values())
         version = self._conn.metadata_version()
         counts = {t: n for t, n in self._conn.list_topics().items() if t in wanted}
+        with self._lock:
+            self._assignment_snapshot = {t: counts.get(t, 0) for t in wanted}
+            self._snapshot_version = version
+        if skip:
+            return None
         assignor = get_assignor(joined.protocol)
         plan = assignor.assign(subscriptions, counts, owned)
         if assignor.protocol is RebalanceProtocol.COOPERATIVE:
             # Kafka's adjustAssignment: what another member still owns waits for a second round.
             _revoke, plan = cooperative_plan(owned, plan)
-        with self._lock:
-            self._assignment_snapshot = {t: counts.get(t, 0) for t in wanted}
-            self._snapshot_version = version
         return {member: encode_assignment(plan.get(member, ())) for member in subscriptions}
 
     def _complete_rebalance(
@@ -332,7 +351,7 @@ class GroupMemberMixin:
             error = self._handle_lost()
         else:
             error = self._revoke(self.assignment(), commit=commit)
-        if self._member_id:
+        if self._member_id and self.config["group_instance_id"] is None:
             try:
                 self._conn.leave_group(self._group_id, self._member_id)
             except UnknownMemberIdError:
@@ -377,16 +396,18 @@ class GroupMemberMixin:
                         "poll() not called for max_poll_interval_ms=%d; leaving group %s",
                         self.config["max_poll_interval_ms"], self._group_id,
                     )
-                    try:
-                        conn.leave_group(self._group_id, member_id)
-                    except UnknownMemberIdError:
-                        pass  # removed already
+                    if self.config["group_instance_id"] is None:  # a static member stays
+                        try:
+                            conn.leave_group(self._group_id, member_id)
+                        except UnknownMemberIdError:
+                            pass  # removed already
                     self._flag(member_id, generation, lost="member")
                     continue
                 if time.monotonic() < next_beat:
                     continue
                 next_beat = time.monotonic() + interval
-                result = conn.heartbeat(self._group_id, member_id, generation)
+                result = conn.heartbeat(self._group_id, member_id, generation,
+                                        group_instance_id=self.config["group_instance_id"])
                 with self._lock:
                     self._metadata_version_seen = max(
                         self._metadata_version_seen, result.metadata_version
@@ -397,6 +418,11 @@ class GroupMemberMixin:
                     if self._assignment_snapshot is not None:
                         watched.append(self._snapshot_version)
                     metadata_changed = any(self._metadata_version_seen > v for v in watched)
+                if result.status is HeartbeatStatus.FENCED_INSTANCE_ID:
+                    raise FencedInstanceIdError(
+                        f"member {member_id} of group {self._group_id} was fenced: another "
+                        "consumer joined with its group_instance_id "
+                        f"{self.config['group_instance_id']!r}; close this one")
                 if result.status is HeartbeatStatus.UNKNOWN_MEMBER:
                     self._flag(member_id, generation, lost="member", answer=result.status)
                 elif result.status is HeartbeatStatus.ILLEGAL_GENERATION:

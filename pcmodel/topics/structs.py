@@ -40,6 +40,7 @@ __all__ = [
     "ConsumerRecord",
     "DeletedRecords",
     "MemberState",
+    "MemberToRemove",
     "OffsetAndMetadata",
     "OffsetAndTimestamp",
     "OffsetSpec",
@@ -142,6 +143,17 @@ class MemberState:
     UNJOINED = "<unjoined>"  #: not a member: no group, assign(), not joined yet, or left
     REBALANCING = "<rebalancing>"  #: joining: a JoinGroup/SyncGroup round is under way
     STABLE = "<stable>"  #: a member of the current generation, with its assignment
+
+
+class MemberToRemove(NamedTuple):
+    """A member an administrator removes from a group (``KafkaAdminClient.remove_group_members``):
+    a dynamic one by its ``member_id``, a static one by its ``group_instance_id`` (or both,
+    which must then agree). ``reason`` is kept for kafka-python's shape; pcmodel's broker logs
+    no reasons. kafka-python's ``kafka.admin.MemberToRemove``."""
+
+    member_id: str | None = None
+    group_instance_id: str | None = None
+    reason: str | None = None
 
 
 class ConsumerGroupMetadata(NamedTuple):

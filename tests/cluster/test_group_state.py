@@ -72,6 +72,33 @@ def test_a_new_coordinator_knows_the_members_generation_and_offsets(make_cluster
 
 
 @pytest.mark.timeout(30)
+def test_a_new_coordinator_knows_which_member_holds_a_static_instance_id(make_cluster):
+    cluster = make_cluster(group_initial_rebalance_delay_ms=0)
+    cluster.create_topic("t", 2, replication_factor=3, min_insync_replicas=2)
+    conn = cluster.connect()
+    subscription = [("range", encode_subscription(["t"]))]
+
+    def join():
+        return conn.join_group("g", "", protocols=subscription, session_timeout_ms=10_000,
+                               group_instance_id="i-1", timeout=5)
+
+    first = join()
+    conn.sync_group("g", first.member_id, 1, assignments={first.member_id: encode_assignment(
+        [T0, T1])}, group_instance_id="i-1", timeout=5)
+    restarted = join()  # takes first's place: stored at once, before any SyncGroup
+    assert (restarted.generation, restarted.pending) == (1, False)
+    kill_coordinator(cluster)
+    described = conn.describe_group("g")
+    assert [(m.member_id, m.group_instance_id) for m in described.members] == [
+        (restarted.member_id, "i-1")]
+    assert conn.heartbeat("g", restarted.member_id, 1, "i-1").status is HeartbeatStatus.OK
+    assert conn.heartbeat("g", first.member_id, 1, "i-1").status is \
+        HeartbeatStatus.FENCED_INSTANCE_ID
+    synced = conn.sync_group("g", restarted.member_id, 1, group_instance_id="i-1", timeout=5)
+    assert synced.assignment == encode_assignment([T0, T1])
+
+
+@pytest.mark.timeout(30)
 def test_describe_group_reads_offsets_committed_after_the_coordinator_loaded(make_cluster):
     # The coordinator's local copy is not the source: offsets written to the offsets topic
     # directly (as another coordinator would) show up, and the lag follows them.

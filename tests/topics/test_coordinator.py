@@ -32,7 +32,6 @@ from pcmodel.topics.errors import (
     MemberIdRequiredError,
     RebalanceInProgressError,
     UnknownMemberIdError,
-    UnsupportedVersionError,
 )
 from tests.topics.conftest import FakeClock, consumer_protocols, tp, wait_until
 
@@ -72,17 +71,17 @@ class Group:
         with self.lock:
             return self.coordinator.sync(member_id, generation, assignments=assignments, **kw)
 
-    def heartbeat(self, member_id, generation):
+    def heartbeat(self, member_id, generation, group_instance_id=None):
         with self.lock:
-            return self.coordinator.heartbeat(member_id, generation)
+            return self.coordinator.heartbeat(member_id, generation, group_instance_id)
 
-    def commit(self, member_id, generation):
+    def commit(self, member_id, generation, group_instance_id=None):
         with self.lock:
-            self.coordinator.check_commit(member_id, generation)
+            self.coordinator.check_commit(member_id, generation, group_instance_id)
 
-    def leave(self, member_id):
+    def leave(self, member_id, group_instance_id=None):
         with self.lock:
-            self.coordinator.leave(member_id)
+            self.coordinator.leave(member_id, group_instance_id)
 
     @property
     def state(self):
@@ -423,12 +422,14 @@ def test_the_broker_gives_its_groups_the_initial_delay():
         broker.close()
 
 
-def test_the_broker_api_refuses_static_membership_and_keeps_the_protocol_bytes():
+def test_the_broker_api_checks_instance_ids_and_keeps_the_protocol_bytes():
     broker = Broker()
     try:
         broker.create_topic("t", 2)
-        with pytest.raises(UnsupportedVersionError, match="group_instance_id"):
-            broker.join_group("g", "", protocols=RANGE, group_instance_id="i-1")
+        with pytest.raises(IllegalArgumentError, match="group_instance_id must not be empty"):
+            broker.join_group("g", "", protocols=RANGE, group_instance_id="")
+        with pytest.raises(TypeError, match="group_instance_id must be a str or None"):
+            broker.join_group("g", "", protocols=RANGE, group_instance_id=7)
         assert broker.list_groups() == []
         a = broker.join_group("g", "", protocols=RANGE, client_id="app", timeout=5)
         plan = {a.member_id: b"\x00\x01"}

@@ -130,8 +130,8 @@ class HeartbeatsHeldBack:
         self.joining.set()
         return self.broker.join_group(*args, **kwargs)
 
-    def heartbeat(self, group_id, member_id, generation):
-        result = self.broker.heartbeat(group_id, member_id, generation)
+    def heartbeat(self, group_id, member_id, generation, group_instance_id=None):
+        result = self.broker.heartbeat(group_id, member_id, generation, group_instance_id)
         if self._armed and result.status is HeartbeatStatus.REBALANCE_IN_PROGRESS:
             if self._told:
                 self._armed = False

@@ -21,6 +21,7 @@ import pytest
 from pcmodel.topics.broker import Broker
 from pcmodel.topics.consumer import KafkaConsumer
 from pcmodel.topics.errors import (
+    FencedInstanceIdError,
     IllegalStateError,
     KafkaConnectionError,
     NoBrokersAvailable,
@@ -36,6 +37,7 @@ from pcmodel.topics.remote import (
     start_broker_process,
 )
 from pcmodel.topics.structs import TopicPartition
+from tests.conftest import wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -131,6 +133,31 @@ def test_consumer_and_producer_work_through_the_proxy(remote):
     assert sorted(values) == sorted(b"%d" % i for i in range(20))
     committed = remote.committed("g", [TopicPartition("t", 0), TopicPartition("t", 1)])
     assert sum(o.offset for o in committed.values() if o is not None) == 20
+
+
+def test_a_static_member_takes_its_place_again_through_the_proxy(remote):
+    remote.create_topic("t", 1)
+
+    def static_consumer():
+        return KafkaConsumer("t", broker=remote, group_id="g", group_instance_id="i-1",
+                             fetch_max_wait_ms=20, heartbeat_interval_ms=10)
+
+    first = static_consumer()
+    try:
+        wait_until(lambda: first.poll(timeout_ms=20) == {} and len(first.assignment()) == 1)
+        old_id = first.group_metadata().member_id
+    finally:
+        first.close()  # static: no LeaveGroup
+    generation = remote.describe_group("g").generation
+    second = static_consumer()
+    try:
+        wait_until(lambda: second.poll(timeout_ms=20) == {} and len(second.assignment()) == 1)
+        assert remote.describe_group("g").generation == generation
+        with pytest.raises(FencedInstanceIdError):  # the exception crosses the process line
+            remote.commit_offsets("g", generation, old_id, {TopicPartition("t", 0): 0},
+                                  group_instance_id="i-1")
+    finally:
+        second.close()
 
 
 # --- from child processes ----------------------------------------------------------------------

@@ -200,6 +200,7 @@ KAFKA_ERRNOS = {
     "GroupNotEmptyError": 68,
     "GroupIdNotFoundError": 69,
     "MemberIdRequiredError": 79,
+    "FencedInstanceIdError": 82,
     "GroupSubscribedToTopicError": 86,
     "InvalidRecordError": 87,
 }

@@ -37,12 +37,12 @@ def _join(raw, member_id="", version=9, **fields):
     ))
 
 
-def _commit(raw, generation, member_id, partitions):
+def _commit(raw, generation, member_id, partitions, group_instance_id=None):
     Topic = OffsetCommitRequest.OffsetCommitRequestTopic
     Partition = Topic.OffsetCommitRequestPartition
     return raw.request(OffsetCommitRequest[8](
         group_id="g", generation_id_or_member_epoch=generation, member_id=member_id,
-        group_instance_id=None,
+        group_instance_id=group_instance_id,
         topics=[Topic(name=topic, partitions=[
             Partition(partition_index=p, committed_offset=o, committed_leader_epoch=-1,
                       committed_metadata="m") for p, o in parts.items()
@@ -127,11 +127,55 @@ def test_a_lone_member_joins_syncs_commits_and_leaves(broker, raw):
 
 
 
-def test_static_membership_and_an_inconsistent_protocol_are_refused(broker, raw):
+def test_a_static_member_takes_its_place_again_and_its_old_id_is_fenced(broker, raw):
     broker.create_topic("t", 1)
-    static = _join(raw, group_instance_id="instance-1")
-    assert static.error_code == 35  # UNSUPPORTED_VERSION: not implemented here
-    assert broker.list_groups() == []
+    first = _join(raw, group_instance_id="i-1")
+    assert first.error_code == 0  # no MEMBER_ID_REQUIRED round trip for a static member
+    assert first.member_id.startswith("i-1-") and first.leader == first.member_id
+    assert [m.group_instance_id for m in first.members] == ["i-1"]
+    plan = encode_assignment([TopicPartition("t", 0)])
+    synced = raw.request(SyncGroupRequest[5](
+        group_id="g", generation_id=1, member_id=first.member_id, group_instance_id="i-1",
+        protocol_type="consumer", protocol_name="range",
+        assignments=[SyncGroupRequest.SyncGroupRequestAssignment(member_id=first.member_id,
+                                                                 assignment=plan)],
+    ))
+    assert synced.error_code == 0
+    # Restarted: v9 tells the leader it leads but must skip the assignment (KIP-814) ...
+    again = _join(raw, group_instance_id="i-1")
+    assert (again.error_code, again.generation_id, again.skip_assignment) == (0, 1, True)
+    assert again.leader == again.member_id != first.member_id
+    assert [m.group_instance_id for m in again.members] == ["i-1"]
+    # ... v8 tells it the old leader's id, so that it acts as a follower.
+    third = _join(raw, version=8, group_instance_id="i-1")
+    assert (third.error_code, third.generation_id, third.leader, third.members) == (
+        0, 1, again.member_id, [])
+    resynced = raw.request(SyncGroupRequest[3](
+        group_id="g", generation_id=1, member_id=third.member_id, group_instance_id="i-1",
+        assignments=[]))
+    assert (resynced.error_code, bytes(resynced.assignment)) == (0, plan)
+    fenced = raw.request(HeartbeatRequest[4](group_id="g", generation_id=1,
+                                             member_id=first.member_id, group_instance_id="i-1"))
+    assert fenced.error_code == 82  # FENCED_INSTANCE_ID
+    commit = _commit(raw, 1, again.member_id, {"t": {0: 1}}, group_instance_id="i-1")
+    assert commit.topics[0].partitions[0].error_code == 82
+    assert _commit(raw, 1, third.member_id, {"t": {0: 1}},
+                   group_instance_id="i-1").topics[0].partitions[0].error_code == 0
+    for version, instance in ((5, "i-1"), (3, None)):  # v4 added the instance id
+        member = raw.request(DescribeGroupsRequest[version](
+            groups=["g"], include_authorized_operations=False)).groups[0].members[0]
+        assert member.member_id == third.member_id
+        assert getattr(member, "group_instance_id", None) == instance
+    left = raw.request(LeaveGroupRequest[5](group_id="g", members=[
+        LeaveGroupRequest.MemberIdentity(member_id="", group_instance_id=i, reason=None)
+        for i in ("i-1", "i-1", "i-2")]))
+    assert [(m.group_instance_id, m.error_code) for m in left.members] == [
+        ("i-1", 0), ("i-1", 25), ("i-2", 25)]
+    assert broker.describe_group("g").state.value == "Empty"
+
+
+def test_an_inconsistent_protocol_is_refused(broker, raw):
+    broker.create_topic("t", 1)
     old = _join(raw, version=3)  # before v4: no MEMBER_ID_REQUIRED round trip
     assert old.error_code == 0 and old.generation_id == 1
     other = raw.request(JoinGroupRequest[5](

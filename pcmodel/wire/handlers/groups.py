@@ -9,8 +9,10 @@ generations and the same committed offsets.
 JoinGroup and SyncGroup block their connection until the group answers (every member joined,
 or the leader sent the assignment), at most the group's rebalance timeout: that is how Kafka
 serves them, one request at a time per connection. From JoinGroup v4 a new member is first
-answered MEMBER_ID_REQUIRED with its id, as Kafka does. Static membership
-(``group.instance.id``) is not implemented and answered UNSUPPORTED_VERSION.
+answered MEMBER_ID_REQUIRED with its id, as Kafka does. Static members (``group.instance.id``,
+KIP-345: JoinGroup v5+, SyncGroup and Heartbeat v3+, LeaveGroup v3+, OffsetCommit v7+) are
+served as :mod:`pcmodel.topics.group_static` describes; a static leader that takes its place
+again in a ``Stable`` group is told to skip the assignment from JoinGroup v9 (KIP-814).
 
 Where Kafka answers per partition (OffsetCommit, OffsetDelete) or per group (DescribeGroups,
 DeleteGroups, LeaveGroup v3+), so do these handlers: a partition of an unknown topic fails alone.
@@ -18,7 +20,6 @@ DeleteGroups, LeaveGroup v3+), so do these handlers: a partition of an unknown t
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from kafka.protocol.admin import (
@@ -51,20 +52,18 @@ from pcmodel.topics.errors import (
     GroupIdNotFoundError,
     IllegalStateError,
     MemberIdRequiredError,
-    UnsupportedVersionError,
 )
 from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition
 from pcmodel.wire.api import ApiHandler, RequestContext, error_code, error_message, kafka_errors
 
 __all__ = ["HANDLERS"]
 
-log = logging.getLogger(__name__)
-
 _HEARTBEAT_CODES = {
     HeartbeatStatus.OK: 0,
     HeartbeatStatus.REBALANCE_IN_PROGRESS: kafka_errors.RebalanceInProgressError.errno,
     HeartbeatStatus.UNKNOWN_MEMBER: kafka_errors.UnknownMemberIdError.errno,
     HeartbeatStatus.ILLEGAL_GENERATION: kafka_errors.IllegalGenerationError.errno,
+    HeartbeatStatus.FENCED_INSTANCE_ID: kafka_errors.FencedInstanceIdError.errno,
 }
 
 
@@ -74,15 +73,6 @@ def _code(exc: BaseException) -> int:
     if isinstance(exc, IllegalStateError):
         return kafka_errors.CoordinatorNotAvailableError.errno
     return error_code(exc)
-
-
-def _static_membership(ctx: RequestContext, instance_id: str | None) -> bool:
-    if instance_id is None:
-        return False
-    log.info("Kafka client %s asked for static membership (group.instance.id=%r), which "
-             "pcmodel does not implement; answered UNSUPPORTED_VERSION", ctx.client_id,
-             instance_id)
-    return True
 
 
 # --- JoinGroup, SyncGroup, Heartbeat, LeaveGroup ---------------------------------------------
@@ -101,8 +91,6 @@ def handle_join_group(ctx: RequestContext, request: Any) -> Any:
             members=[],
         )
 
-    if _static_membership(ctx, instance_id):
-        return failed(UnsupportedVersionError.errno, request.member_id)
     rebalance = request.rebalance_timeout_ms if version >= 1 else -1
     try:
         joined = ctx.broker.join_group(
@@ -111,7 +99,9 @@ def handle_join_group(ctx: RequestContext, request: Any) -> Any:
             protocol_type=request.protocol_type,
             session_timeout_ms=request.session_timeout_ms,
             rebalance_timeout_ms=rebalance if rebalance > 0 else None,
-            client_id=ctx.client_id or "", require_known_member_id=version >= 4, timeout=None,
+            client_id=ctx.client_id or "", group_instance_id=instance_id,
+            require_known_member_id=version >= 4, supports_skip_assignment=version >= 9,
+            timeout=None,
         )
     except MemberIdRequiredError as exc:
         return failed(exc.errno, exc.member_id)
@@ -121,9 +111,10 @@ def handle_join_group(ctx: RequestContext, request: Any) -> Any:
     return ctx.response(
         throttle_time_ms=0, error_code=0, generation_id=joined.generation,
         protocol_type=joined.protocol_type, protocol_name=joined.protocol,
-        leader=joined.leader, skip_assignment=False, member_id=joined.member_id,
-        members=[
-            Member(member_id=m.member_id, group_instance_id=None, metadata=m.metadata)
+        leader=joined.leader, skip_assignment=joined.skip_assignment,
+        member_id=joined.member_id, members=[
+            Member(member_id=m.member_id, group_instance_id=m.group_instance_id,
+                   metadata=m.metadata)
             for m in joined.members
         ],
     )
@@ -138,14 +129,13 @@ def handle_sync_group(ctx: RequestContext, request: Any) -> Any:
         return ctx.response(throttle_time_ms=0, error_code=code, protocol_type=empty,
                             protocol_name=empty, assignment=b"")
 
-    if _static_membership(ctx, request.group_instance_id if version >= 3 else None):
-        return failed(UnsupportedVersionError.errno)
     try:
         synced = ctx.broker.sync_group(
             request.group_id, request.member_id, request.generation_id,
             assignments={a.member_id: bytes(a.assignment) for a in request.assignments},
             protocol_type=request.protocol_type if version >= 5 else None,
             protocol=request.protocol_name if version >= 5 else None,
+            group_instance_id=request.group_instance_id if version >= 3 else None,
             timeout=None,
         )
     except Exception as exc:
@@ -156,34 +146,33 @@ def handle_sync_group(ctx: RequestContext, request: Any) -> Any:
 
 def handle_heartbeat(ctx: RequestContext, request: Any) -> Any:
     """OK, or tell the member to rejoin (REBALANCE_IN_PROGRESS) or that it is out."""
-    if _static_membership(ctx, request.group_instance_id if ctx.api_version >= 3 else None):
-        return ctx.response(throttle_time_ms=0, error_code=UnsupportedVersionError.errno)
+    instance_id = request.group_instance_id if ctx.api_version >= 3 else None
     try:
-        result = ctx.broker.heartbeat(request.group_id, request.member_id, request.generation_id)
+        result = ctx.broker.heartbeat(request.group_id, request.member_id, request.generation_id,
+                                      group_instance_id=instance_id)
     except Exception as exc:
         return ctx.response(throttle_time_ms=0, error_code=_code(exc))
     return ctx.response(throttle_time_ms=0, error_code=_HEARTBEAT_CODES[result.status])
 
 
-def _leave(ctx: RequestContext, group_id: str, member_id: str) -> int:
+def _leave(ctx: RequestContext, group_id: str, member_id: str,
+           instance_id: str | None = None) -> int:
     try:
-        ctx.broker.leave_group(group_id, member_id)
+        ctx.broker.leave_group(group_id, member_id, group_instance_id=instance_id)
     except Exception as exc:
         return _code(exc)
     return 0
 
 
 def handle_leave_group(ctx: RequestContext, request: Any) -> Any:
-    """Remove the member (v0-2) or each listed member (v3+, answered one by one)."""
+    """Remove the member (v0-2) or each listed member (v3+, answered one by one; a static one
+    may be named by its instance id alone, with member id ``""``)."""
     if ctx.api_version < 3:
         code = _leave(ctx, request.group_id, request.member_id)
         return ctx.response(throttle_time_ms=0, error_code=code, members=[])
     answers = []
     for member in request.members:
-        if member.group_instance_id is not None:
-            code = kafka_errors.UnknownMemberIdError.errno  # no static members here
-        else:
-            code = _leave(ctx, request.group_id, member.member_id)
+        code = _leave(ctx, request.group_id, member.member_id, member.group_instance_id)
         answers.append(LeaveGroupResponse.MemberResponse(
             member_id=member.member_id, group_instance_id=member.group_instance_id,
             error_code=code,
@@ -214,6 +203,7 @@ def handle_offset_commit(ctx: RequestContext, request: Any) -> Any:
             ctx.broker.commit_offsets(
                 request.group_id, request.generation_id_or_member_epoch, request.member_id,
                 offsets, retention_time_ms=_retention_time_ms(request),
+                group_instance_id=request.group_instance_id if ctx.api_version >= 7 else None,
             )
             group_code = 0
         except Exception as exc:
@@ -340,7 +330,8 @@ def _described(ctx: RequestContext, group_id: str) -> Any:
         error_code=0, error_message=None, group_id=group_id, group_state=desc.state.value,
         protocol_type=desc.protocol_type or "", protocol_data=desc.protocol or "",
         members=[
-            Member(member_id=m.member_id, group_instance_id=None, client_id=m.client_id,
+            Member(member_id=m.member_id, group_instance_id=m.group_instance_id,
+                   client_id=m.client_id,
                    client_host=m.client_host, member_metadata=m.member_metadata,
                    member_assignment=m.member_assignment)
             for m in desc.members
