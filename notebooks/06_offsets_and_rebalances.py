@@ -21,8 +21,8 @@
 # record, a crash can never lose a record, but it can process one twice: **at-least-once**
 # delivery. This lesson shows the duplicates, replays a log, lets a week pass until an empty
 # group's offsets expire, compares two ways of moving partitions between members (eager and
-# cooperative rebalancing), and compares a topic that deletes old records with one that blocks
-# the producer like a bounded buffer.
+# cooperative rebalancing), restarts a member without moving any, and compares a topic that
+# deletes old records with one that blocks the producer like a bounded buffer.
 
 # %%
 # %matplotlib inline
@@ -287,6 +287,73 @@ for name, intervals in timelines.items():
 
 
 # %% [markdown]
+# ## A restart without a rebalance: static members
+#
+# Deploying a new version of a service restarts its consumers one by one. A plain (*dynamic*)
+# member leaves the group when it closes and comes back as a new member: two rebalances per
+# restart, and every other member takes part in both. A *static* member (`group_instance_id`,
+# KIP-345) is known by its instance id. It does not leave when it closes, and when it starts
+# again within `session_timeout_ms` it takes its old place back, with its partitions, and the
+# group does not rebalance at all. The group's generation counts its rebalances.
+
+# %%
+def restart(instance_id):
+    """Two members share four partitions, then the second restarts. Return the group's
+    generation and the second member's partitions, before and after the restart."""
+    broker = Broker()
+    broker.create_topic("orders", 4)
+
+    def start(name, instance_id=None):
+        return KafkaConsumer("orders", broker=broker, group_id="shipping", client_id=name,
+                             group_instance_id=instance_id, heartbeat_interval_ms=20)
+
+    def stable(members):
+        group = broker.describe_group("shipping")
+        return (group.state.value == "Stable" and len(group.members) == members
+                and all(m.assignment for m in group.members))
+
+    stop = threading.Event()
+    first = start("shipping-1")
+
+    def keep_polling():  # the first member goes on consuming throughout
+        while not stop.is_set():
+            first.poll(timeout_ms=10)
+
+    poller = threading.Thread(target=keep_polling)
+    poller.start()
+    wait_for(lambda: stable(1))
+    second = start("shipping-2", instance_id)
+    wait_for(lambda: second.poll(timeout_ms=10) is not None and stable(2))
+    before = broker.describe_group("shipping").generation, sorted(second.assignment())
+    second.close()
+    if instance_id is None:  # it left: the first member takes every partition meanwhile
+        wait_for(lambda: stable(1))
+    second = start("shipping-2", instance_id)
+    wait_for(lambda: second.poll(timeout_ms=10) is not None and stable(2)
+             and len(second.assignment()) == 2)
+    after = broker.describe_group("shipping").generation, sorted(second.assignment())
+    stop.set()
+    poller.join()
+    for consumer in (first, second):
+        consumer.close()
+    broker.close()
+    return before, after
+
+
+for kind, instance_id in (("dynamic", None), ("static", "shipping-2")):
+    (generation, partitions), (generation_after, partitions_after) = restart(instance_id)
+    print(f"{kind}: generation {generation} -> {generation_after}; partitions "
+          f"{[p.partition for p in partitions]} -> {[p.partition for p in partitions_after]}")
+
+# %% [markdown]
+# The dynamic member cost the group two generations: one when it left (the first member took
+# all four partitions) and one when it came back. The static member cost none: while it was
+# away its two partitions waited for it, unread, and the first member never stopped. That is
+# the price of static membership: a member that does not come back holds its partitions until
+# its session times out (or an administrator removes it with `remove_group_members`).
+
+
+# %% [markdown]
 # ## Retention: a log that deletes, a log that blocks
 #
 # A log cannot grow for ever. With retention policy `"delete"` the broker drops the oldest
@@ -420,16 +487,20 @@ with Broker() as broker, KafkaProducer(broker=broker) as producer:
 # 3. In the eager timeline, find the member that stands still while the newcomer joins. What
 #    is it waiting for? Run the cell again: why does the pause change from run to run, and why
 #    do members that keep their partitions never pause with cooperative rebalancing?
-# 4. `"delete"` retention lost records for the slow consumer; `"block"` slowed the producer
+# 4. A static member restarted without a rebalance. What happens to the records of its two
+#    partitions while it is away? Why is a long `session_timeout_ms` good for a restart and
+#    bad for a machine that died? What happens if two running consumers are given the same
+#    `group_instance_id`?
+# 5. `"delete"` retention lost records for the slow consumer; `"block"` slowed the producer
 #    down to the consumer's pace. Which would you choose for click analytics, and which for
 #    payments? What does `"block"` do to a fast consumer group when a second, slow group
 #    reads the same topic?
-# 5. The `audit` group came back after its offsets expired and read its first four records
+# 6. The `audit` group came back after its offsets expired and read its first four records
 #    again. Which `auto_offset_reset` would have skipped records instead? Why does Kafka count
 #    the week from the moment the group became empty, not from its last commit?
-# 6. The backfill of last week's events lost its first record on arrival. What could the
+# 7. The backfill of last week's events lost its first record on arrival. What could the
 #    producer, or the topic's configs (`message.timestamp.type`), do to keep such a backfill
 #    for a day?
-# 7. A new service builds the price table by reading the compacted topic from offset 0. Why
+# 8. A new service builds the price table by reading the compacted topic from offset 0. Why
 #    must it still expect a key more than once (apples, above)? What does a consumer that was
 #    away for longer than `delete.retention.ms` miss, and what does its table get wrong?
