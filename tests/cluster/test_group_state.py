@@ -218,7 +218,10 @@ def test_consumers_keep_member_id_and_generation_across_the_coordinators_kill(mo
                     tick_ms=10 if mode == "threads" else 20, group_initial_rebalance_delay_ms=0)
     with Cluster(3, mode=mode, **settings) as cluster:
         cluster.create_topic("t", 2, replication_factor=3, min_insync_replicas=2)
-        producer = KafkaProducer(broker=cluster, acks="all", retries=2000, retry_backoff_ms=20)
+        # Idempotent: a batch the killed leader appended but never acknowledged is retried
+        # on the next leader, and must not be appended twice ("each record read once" below).
+        producer = KafkaProducer(broker=cluster, acks="all", retries=2000, retry_backoff_ms=20,
+                                 enable_idempotence=True)
         listeners = [Recorder(), Recorder()]
         consumers = []
         for listener in listeners:
