@@ -222,13 +222,11 @@ class GroupCoordinator(GroupMetadataMixin, GroupDeadlinesMixin, GroupSnapshotMix
     ) -> JoinResult:
         """Join (or rejoin) and wait up to ``timeout`` s for the round to complete.
 
-        ``member_id=""`` is a new member: with ``require_known_member_id`` it gets
-        ``MemberIdRequiredError`` carrying its id and must join again with it (JoinGroup v4+),
-        unless it is static. A static member (``group_instance_id``) joining with
-        ``member_id=""`` takes the place of the member holding its instance id, if there is
-        one (:mod:`pcmodel.topics.group_static`); ``supports_skip_assignment``
-        (JoinGroup v9+) lets a static leader that took its place in a ``Stable`` group be told
-        it leads (``skip_assignment``). Raises ``InvalidSessionTimeoutError``,
+        ``member_id=""`` is a new member: with ``require_known_member_id`` a dynamic one gets
+        ``MemberIdRequiredError`` carrying its id and must join again with it (JoinGroup v4+).
+        A static one (``group_instance_id``) takes the place of the member holding its instance
+        id, if any (:mod:`pcmodel.topics.group_static`; ``supports_skip_assignment`` is
+        JoinGroup v9's). Raises ``InvalidSessionTimeoutError``,
         ``InconsistentGroupProtocolError`` (no protocol shared with the members, or another
         protocol type), ``UnknownMemberIdError`` (the member was removed: join again with
         ``member_id=""``), ``FencedInstanceIdError`` (another member holds the instance id).
@@ -297,20 +295,6 @@ class GroupCoordinator(GroupMetadataMixin, GroupDeadlinesMixin, GroupSnapshotMix
             member.protocols = protocols
             self._register_join(member, now)
         return self._await_join(member, timeout)
-
-    def _await_join(self, member: _Member, timeout: float | None) -> JoinResult:
-        """Wait up to ``timeout`` s for ``member``'s join to be answered."""
-        self._wait(lambda: not member.awaiting_join, timeout)
-        self._check_not_fenced(member)
-        if self.members.get(member.member_id) is not member:
-            raise UnknownMemberIdError(
-                f"member {member.member_id!r} was removed from group {self.group_id!r} while it "
-                "waited for the rebalance; join again with member_id=''"
-            )
-        if member.awaiting_join:
-            return JoinResult(member.member_id, -1, None, None, "", (), pending=True)
-        assert member.join_response is not None
-        return member.join_response
 
     # --- SyncGroup ----------------------------------------------------------------------------
 

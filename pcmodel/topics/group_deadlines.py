@@ -21,7 +21,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from pcmodel.topics.group_answers import GroupState
+from pcmodel.topics.errors import UnknownMemberIdError
+from pcmodel.topics.group_answers import GroupState, JoinResult
+from pcmodel.topics.group_metadata import _Member
 
 __all__ = ["GroupDeadlinesMixin"]
 
@@ -80,6 +82,20 @@ class GroupDeadlinesMixin:
             self._changed.wait(wait)
             self.expire(self.clock())
         self._check_alive()
+
+    def _await_join(self, member: _Member, timeout: float | None) -> JoinResult:
+        """Wait up to ``timeout`` s for ``member``'s join to be answered."""
+        self._wait(lambda: not member.awaiting_join, timeout)
+        self._check_not_fenced(member)
+        if self.members.get(member.member_id) is not member:
+            raise UnknownMemberIdError(
+                f"member {member.member_id!r} was removed from group {self.group_id!r} while it "
+                "waited for the rebalance; join again with member_id=''"
+            )
+        if member.awaiting_join:
+            return JoinResult(member.member_id, -1, None, None, "", (), pending=True)
+        assert member.join_response is not None
+        return member.join_response
 
     def _seconds_to_next_deadline(self) -> float | None:
         deadlines = list(self.pending_members.values())
