@@ -81,7 +81,7 @@ class GroupsMixin:
         call again with the same member id. The leader's answer lists every member's metadata.
         A ``group_instance_id`` makes the member static (KIP-345): joining again with
         ``member_id=""`` it takes its old place, without a rebalance in a ``Stable`` group
-        (see :mod:`pcmodel.topics.coordinator`); ``supports_skip_assignment`` is JoinGroup v9's
+        (see :mod:`pcmodel.topics.group_static`); ``supports_skip_assignment`` is JoinGroup v9's
         (KIP-814). Raises ``MemberIdRequiredError`` (with ``require_known_member_id``, for a
         dynamic member: join again with its ``member_id``), ``UnknownMemberIdError``,
         ``FencedInstanceIdError``, ``InconsistentGroupProtocolError``,

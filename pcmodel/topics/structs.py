@@ -160,8 +160,8 @@ class ConsumerGroupMetadata(NamedTuple):
     """A snapshot of a consumer's group membership (``KafkaConsumer.group_metadata()``).
 
     The first four fields are Java's ``ConsumerGroupMetadata``; ``state`` is kafka-python's
-    addition, a :class:`MemberState`. ``group_instance_id`` is always ``None`` here (static
-    membership is not implemented).
+    addition, a :class:`MemberState`. ``group_instance_id`` is the consumer's setting: ``None``
+    for a dynamic member.
     """
 
     group_id: str | None = None
