@@ -6,7 +6,8 @@ settings or Kafka's default. :data:`TOPIC_CONFIGS` lists the configs pcmodel kno
 types, defaults and what pcmodel does with each:
 
 - ``retention.ms`` (``-1``: keep for ever), ``retention.bytes`` (``-1``: no limit; both as
-  :mod:`pcmodel.topics.retention` tells), ``cleanup.policy`` (``delete``, ``compact`` or both)
+  :mod:`pcmodel.topics.retention` tells), ``cleanup.policy`` (``delete``, ``compact``, both,
+  or neither: empty, which keeps every record, as Kafka 4.2 takes it)
   and, for a compacted topic, the configs of compaction (``segment.bytes``, ``segment.ms``,
   ``min.cleanable.dirty.ratio``, ``min.compaction.lag.ms``, ``max.compaction.lag.ms``,
   ``delete.retention.ms``, as :mod:`pcmodel.topics.compaction` tells),
@@ -124,7 +125,7 @@ TOPIC_CONFIGS: dict[str, TopicConfigSpec] = {
         _T.LIST, "delete", "log.cleanup.policy",
         "'delete': records leave by retention (retention.ms, retention.bytes); 'compact': the "
         "log keeps the latest record of each key, and refuses records without one; "
-        "'compact,delete': both.",
+        "'compact,delete': both; empty: neither, every record is kept (Kafka 4.2).",
         choices=("delete", "compact")),
     "compression.type": TopicConfigSpec(
         _T.STRING, "producer", "compression.type",
@@ -289,6 +290,8 @@ def _checked_value(name: str, value: object) -> str:
         return ",".join(items)
     else:
         items = [item.strip() for item in text.split(",")] if kind is _T.LIST else [text]
+        if name == "cleanup.policy" and items == [""]:
+            return ""  # no cleanup at all: Kafka 4.2's infinite retention (KIP-1161)
         bad = [item for item in items if item not in spec.choices]
         if bad:
             raise _invalid(name, value, f"String must be one of: {', '.join(spec.choices)}")

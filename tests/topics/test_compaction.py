@@ -245,6 +245,24 @@ def test_a_topic_made_compacted_cleans_what_it_held_and_drops_records_without_ke
         assert broker.log_stats("t")[0].records == 5
 
 
+def test_an_empty_cleanup_policy_keeps_every_record():
+    # Kafka 4.2 (KIP-1161): no policy, no cleanup: neither retention nor compaction.
+    wall = WallClock(T0)
+    tp = TopicPartition("t", 0)
+    with Broker(timestamp_clock=wall) as broker:
+        broker.create_topic("t", configs={"cleanup.policy": "", "retention.ms": "1000",
+                                          "segment.ms": "100"})
+        policy = {e.name: e.value for e in broker.describe_topic_configs("t")}["cleanup.policy"]
+        assert policy == ""
+        broker.append("t", 0, [(b"k", b"old"), (None, b"no key")])
+        wall.now += 10_000  # past retention.ms, and past segment.ms
+        broker.append("t", 0, [(b"k", b"new")])
+        assert broker.beginning_offsets([tp]) == {tp: 0}
+        assert broker.log_stats("t")[0].records == 3
+        broker.alter_topic_configs("t", [("cleanup.policy", SET, "delete")])
+        assert broker.beginning_offsets([tp]) == {tp: 2}  # retention applies at once
+
+
 def test_a_compressed_batch_losing_records_keeps_the_rest_uncompressed():
     wall = WallClock(T0)
     tp = TopicPartition("t", 0)

@@ -86,6 +86,9 @@ def test_values_are_checked_by_type_and_kept_as_kafkas_text():
         check_topic_configs({"min.compaction.lag.ms": 1001, "max.compaction.lag.ms": 1000})
     assert check_topic_configs({"cleanup.policy": "compact, delete"}) == {
         "cleanup.policy": "compact,delete"}
+    assert check_topic_configs({"cleanup.policy": " "}) == {"cleanup.policy": ""}
+    with pytest.raises(InvalidConfigurationError, match="String must be one of: delete, compact"):
+        check_topic_configs({"cleanup.policy": "delete,,compact"})
 
 
 def test_every_config_is_described_with_where_its_value_comes_from():
@@ -123,10 +126,9 @@ def test_incremental_operations_set_delete_append_and_subtract():
                              incremental=True) == {"retention.ms": "5000",
                                                    "cleanup.policy": "delete"}
     assert start == {"retention.ms": "1000", "preallocate": "true"}  # not changed in place
-    # Subtracting the only policy leaves none, which pcmodel does not support.
-    with pytest.raises(InvalidConfigurationError,
-                       match="Invalid value  for configuration cleanup.policy"):
-        altered_overrides({}, [("cleanup.policy", SUBTRACT, "delete")], incremental=True)
+    # Subtracting the only policy leaves none: no cleanup at all, as in Kafka 4.2.
+    assert altered_overrides({}, [("cleanup.policy", SUBTRACT, "delete")],
+                             incremental=True) == {"cleanup.policy": ""}
     assert altered_overrides({}, [("nothing.set", DELETE, None)], incremental=True) == {}
     with pytest.raises(InvalidRequestError, match="append is not allowed for config key: "
                                                   "retention.ms"):
