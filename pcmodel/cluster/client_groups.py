@@ -52,7 +52,8 @@ class GroupRequestsMixin:
         """
         result = self._at_coordinator(group_id, settings.get("timeout"), "join_group",
                                       member_id, **settings)
-        if settings.get("group_instance_id") is not None and not result.pending:
+        if member_id == "" and settings.get("group_instance_id") is not None \
+                and not result.pending:  # it may have taken a static member's place
             self._store_group_metadata(group_id)
         return result
 
