@@ -24,6 +24,7 @@ from pcmodel.topics.errors import (
     UnsupportedVersionError,
 )
 from pcmodel.topics.structs import (
+    NOTHING_TIERED,
     OffsetAndTimestamp,
     OffsetSpec,
     TopicPartition,
@@ -183,7 +184,7 @@ class PartitionAdminMixin:
         times = {tp: int(spec) for tp, spec in specs.items() if spec >= 0}
         found: dict[TopicPartition, OffsetAndTimestamp] = {
             tp: OffsetAndTimestamp(-1, -1) for tp, spec in specs.items()
-            if spec in (OffsetSpec.LATEST_TIERED, OffsetSpec.EARLIEST_PENDING_UPLOAD)}
+            if spec in NOTHING_TIERED}
         if earliest:
             found.update({tp: OffsetAndTimestamp(offset, -1)
                           for tp, offset in self._conn.beginning_offsets(earliest).items()})

@@ -41,6 +41,7 @@ __all__ = [
     "DeletedRecords",
     "MemberState",
     "MemberToRemove",
+    "NOTHING_TIERED",
     "OffsetAndMetadata",
     "OffsetAndTimestamp",
     "OffsetSpec",
@@ -125,6 +126,10 @@ class OffsetSpec(enum.IntEnum):
     EARLIEST_LOCAL = -4
     LATEST_TIERED = -5
     EARLIEST_PENDING_UPLOAD = -6
+
+
+#: The specs about tiered storage that find no offset on a broker without it (pcmodel's).
+NOTHING_TIERED = frozenset({OffsetSpec.LATEST_TIERED, OffsetSpec.EARLIEST_PENDING_UPLOAD})
 
 
 class OffsetTimestamp(int):

@@ -36,7 +36,7 @@ from typing import Any
 from kafka.protocol.admin import DeleteRecordsRequest, DeleteRecordsResponse
 from kafka.protocol.consumer import ListOffsetsRequest, ListOffsetsResponse
 
-from pcmodel.topics.structs import OffsetSpec, TopicPartition
+from pcmodel.topics.structs import NOTHING_TIERED, OffsetSpec, TopicPartition
 from pcmodel.wire.api import ApiHandler, RequestContext, error_code, kafka_errors
 
 __all__ = ["HANDLERS"]
@@ -45,8 +45,6 @@ __all__ = ["HANDLERS"]
 _SPEC_VERSIONS = {OffsetSpec.LATEST: 1, OffsetSpec.EARLIEST: 1, OffsetSpec.MAX_TIMESTAMP: 7,
                   OffsetSpec.EARLIEST_LOCAL: 8, OffsetSpec.LATEST_TIERED: 9,
                   OffsetSpec.EARLIEST_PENDING_UPLOAD: 11}
-#: The specs about tiered storage that find no offset on a broker without it.
-_NOTHING_TIERED = (OffsetSpec.LATEST_TIERED, OffsetSpec.EARLIEST_PENDING_UPLOAD)
 TopicResponse = ListOffsetsResponse.ListOffsetsTopicResponse
 PartitionResponse = TopicResponse.ListOffsetsPartitionResponse
 
@@ -66,7 +64,7 @@ def _lookup(ctx: RequestContext, tp: TopicPartition, timestamp: int,
             found, offset = -1, broker.beginning_offsets([tp])[tp]
         elif timestamp == OffsetSpec.LATEST:
             return 0, -1, broker.end_offsets([tp])[tp], None
-        elif timestamp in _NOTHING_TIERED:
+        elif timestamp in NOTHING_TIERED:
             return 0, -1, -1, None
         else:
             hit = (broker.max_timestamp_offsets([tp]) if timestamp == OffsetSpec.MAX_TIMESTAMP
