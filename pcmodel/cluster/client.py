@@ -52,6 +52,7 @@ from pcmodel.topics.log import RetentionPolicy
 from pcmodel.topics.replica_placement import check_replication_factor
 from pcmodel.topics.structs import (
     DeletedRecords,
+    ElectionType,
     OffsetAndTimestamp,
     PartitionReplicas,
     TopicPartition,
@@ -136,6 +137,12 @@ class ClusterConnection(GroupRequestsMixin):
     def add_partitions(self, name: str, total: int) -> None:
         """Grow the topic to ``total`` partitions (see ``Cluster.add_partitions``)."""
         self._cluster.add_partitions(name, total)
+
+    def elect_leaders(self, election_type: ElectionType | int,
+                      partitions: Iterable[TopicPartition] | None = None,
+                      ) -> dict[TopicPartition, BrokerResponseError | None]:
+        """Leader elections at the controller (see ``Cluster.elect_leaders``)."""
+        return self._cluster.elect_leaders(election_type, partitions)
 
     def list_topics(self) -> dict[str, int]:
         """``{topic: partitions}``, internal topics (``__consumer_offsets``) left out."""

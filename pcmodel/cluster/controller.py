@@ -16,9 +16,18 @@ Every change is returned to the cluster, which delivers it to the brokers it can
 
 All methods are called with the cluster lock held; none blocks.
 
+An administrator may also ask for an election (Kafka's ElectLeaders, :meth:`Controller.elect`):
+a *preferred* one gives the leadership back to the first replica of the partition, which the
+placement spread over the brokers; after a broker returns from a failure, the partitions it led
+are led by others until someone asks (Kafka's controller also asks by itself, every
+``leader.imbalance.check.interval.seconds``; pcmodel's does not). An *unclean* one elects a
+leader for an offline partition outside the ISR, whatever the topic allows.
+
 Prior art: Kafka ``PartitionStateMachine`` / ``ReplicationControlManager``
 (``OfflinePartitionLeaderElectionStrategy``: the first live ISR member in replica order;
-unclean: the first live replica), ``BrokerHeartbeatManager``.
+unclean: the first live replica; ``electLeader`` for ElectLeaders, with
+``PartitionChangeBuilder``'s ``electPreferredLeader`` and ``electAnyLeader``),
+``BrokerHeartbeatManager``.
 """
 
 from __future__ import annotations
@@ -27,7 +36,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from pcmodel.cluster.errors import FencedLeaderEpochError, NotLeaderForPartitionError
-from pcmodel.topics.structs import TopicPartition
+from pcmodel.topics.errors import (
+    ElectionNotNeededError,
+    EligibleLeadersNotAvailableError,
+    PreferredLeaderNotAvailableError,
+    UnknownTopicOrPartitionError,
+)
+from pcmodel.topics.structs import ElectionType, TopicPartition
 
 __all__ = ["Controller", "PartitionState", "TopicConfig", "place_replicas"]
 
@@ -197,6 +212,46 @@ class Controller:
         self.partitions[tp] = replace(st, isr=new_isr)
         return self.partitions[tp]
 
+    def elect(self, tp: TopicPartition, election_type: ElectionType) -> PartitionState:
+        """An administrator's election for ``tp`` (Kafka's ElectLeaders); return the new state.
+
+        ``PREFERRED``: the preferred replica (the first of ``replicas``) becomes the leader if
+        it is alive and in the ISR. It is then a clean election: the ISR stays as it is, and
+        the new leader has every committed record. ``UNCLEAN``: a partition without a leader
+        gets one, the first live ISR member if there is one, else the first live replica, even
+        if the topic does not allow unclean elections (the ISR restarts as just it).
+
+        Raises ``ElectionNotNeededError`` if the preferred replica already leads (preferred) or
+        the partition has a leader (unclean), ``PreferredLeaderNotAvailableError`` if the
+        preferred replica is down or out of the ISR (the leader stays),
+        ``EligibleLeadersNotAvailableError`` if no replica is alive (the partition stays
+        offline), ``UnknownTopicOrPartitionError`` for a partition the cluster does not have.
+        """
+        st = self.partitions.get(tp)
+        if st is None:
+            raise UnknownTopicOrPartitionError(f"{tp.topic!r} has no partition {tp.partition}")
+        if election_type == ElectionType.PREFERRED:
+            preferred = st.replicas[0]
+            if st.leader == preferred:
+                raise ElectionNotNeededError(
+                    f"{tp.topic}-{tp.partition}: its preferred replica, broker {preferred}, leads")
+            if preferred not in st.isr or preferred not in self.alive:
+                where = "down" if preferred not in self.alive else "not in the ISR"
+                raise PreferredLeaderNotAvailableError(
+                    f"{tp.topic}-{tp.partition}: its preferred replica, broker {preferred}, is "
+                    f"{where}; broker {st.leader} stays the leader")
+            new = replace(st, leader=preferred, leader_epoch=st.leader_epoch + 1)
+        else:
+            if st.leader is not None:
+                raise ElectionNotNeededError(
+                    f"{tp.topic}-{tp.partition} has a leader, broker {st.leader}")
+            new = self._elected(tp, st, unclean=True)
+            if new.leader is None:
+                raise EligibleLeadersNotAvailableError(
+                    f"{tp.topic}-{tp.partition}: none of its replicas {list(st.replicas)} is alive")
+        self.partitions[tp] = new
+        return new
+
     def _elect_offline(self, topic: str | None = None) -> list[TopicPartition]:
         """Elect a leader where one can be (of ``topic``'s partitions only, if given); return
         the partitions that got one."""
@@ -209,8 +264,10 @@ class Controller:
                     changed.append(tp)
         return changed
 
-    def _elected(self, tp: TopicPartition, st: PartitionState) -> PartitionState:
-        """``st`` with a new leader: clean from the live ISR, else unclean if allowed, else none.
+    def _elected(self, tp: TopicPartition, st: PartitionState, *,
+                 unclean: bool | None = None) -> PartitionState:
+        """``st`` with a new leader: clean from the live ISR, else unclean if allowed (by
+        ``unclean``, or else by the topic's config), else none.
 
         Clean: the first live ISR member in replica order. It has every committed record (the
         high watermark is the smallest LEO over the ISR), so nothing acknowledged with
@@ -221,7 +278,9 @@ class Controller:
         if clean:
             return replace(st, leader=clean[0], leader_epoch=st.leader_epoch + 1,
                            isr=frozenset(r for r in st.isr if r in self.alive))
-        if self.topics[tp.topic].unclean_leader_election_enable:
+        if unclean is None:
+            unclean = self.topics[tp.topic].unclean_leader_election_enable
+        if unclean:
             live = [r for r in st.replicas if r in self.alive]
             if live:
                 return replace(st, leader=live[0], leader_epoch=st.leader_epoch + 1,

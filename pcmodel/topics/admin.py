@@ -50,7 +50,13 @@ from pcmodel.topics.errors import (
     UnknownTopicOrPartitionError,
 )
 from pcmodel.topics.replica_placement import check_replica_assignment, check_replication_factor
-from pcmodel.topics.structs import OffsetSpec, OffsetTimestamp, PartitionReplicas, TopicPartition
+from pcmodel.topics.structs import (
+    ElectionType,
+    OffsetSpec,
+    OffsetTimestamp,
+    PartitionReplicas,
+    TopicPartition,
+)
 from pcmodel.topics.topic_configs import (
     check_topic_configs,
     describe_topic_configs,
@@ -64,6 +70,7 @@ __all__ = [
     "KafkaAdminClient",
     "NewPartitions",
     "NewTopic",
+    "ElectionType",
     "OffsetSpec",
     "OffsetTimestamp",
 ]

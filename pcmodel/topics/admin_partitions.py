@@ -1,14 +1,15 @@
 """The partition half of :class:`~pcmodel.topics.admin.KafkaAdminClient`: growing topics,
-deleting records and looking offsets up.
+deleting records, looking offsets up and electing leaders.
 
-``create_partitions`` (Kafka's CreatePartitions), ``delete_records`` (DeleteRecords) and
-``list_partition_offsets`` (ListOffsets), with kafka-python 3's arguments, results and errors.
+``create_partitions`` (Kafka's CreatePartitions), ``delete_records`` (DeleteRecords),
+``list_partition_offsets`` (ListOffsets) and ``elect_leaders`` (ElectLeaders), with
+kafka-python 3's arguments, results and errors.
 On a cluster each partition's answer comes from its leader, with the leader epoch Kafka gives
 (the current one for the latest offset, the one that wrote the record for the others), and a
 deletion waits for the followers to delete too.
 
 Prior art: kafka-python's ``kafka/admin/_partitions.py`` and the Java ``Admin`` interface
-(``createPartitions``, ``deleteRecords``, ``listOffsets``).
+(``createPartitions``, ``deleteRecords``, ``listOffsets``, ``electLeaders``).
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from pcmodel.topics.broker_checks import _check_election_type
 from pcmodel.topics.errors import (
     BrokerResponseError,
+    ElectionNotNeededError,
     IllegalArgumentError,
     InvalidPartitionsError,
     UnknownTopicOrPartitionError,
@@ -25,6 +28,7 @@ from pcmodel.topics.errors import (
 )
 from pcmodel.topics.structs import (
     NOTHING_TIERED,
+    ElectionType,
     OffsetAndTimestamp,
     OffsetSpec,
     TopicPartition,
@@ -201,6 +205,60 @@ class PartitionAdminMixin:
         return {tp: found[tp]._replace(leader_epoch=self._answer_epoch(
                     tp, specs[tp], found[tp].offset, epochs.get(tp, -1)))
                 for tp in specs}
+
+    def elect_leaders(
+        self, election_type: ElectionType | int,
+        topic_partitions: Mapping[str, Iterable[int]] | Iterable[str] | None = None,
+        timeout_ms: float | None = None, raise_errors: bool = True,
+    ) -> dict[str, Any]:
+        """Ask the controller for leader elections (Kafka's ElectLeaders, KIP-460).
+
+        ``election_type``: :class:`~pcmodel.topics.structs.ElectionType` ``PREFERRED`` (0) moves
+        each partition's leadership back to its preferred replica, the first of its replicas,
+        if that one is alive and in the ISR; ``UNCLEAN`` (1) elects a leader for a partition
+        that has none, outside the ISR if need be (records may be lost).
+        ``topic_partitions``: ``{topic: [partition ids]}``, a list of topics (all their
+        partitions), or ``None`` for every partition of every topic, as in kafka-python.
+
+        Returns ``{"throttle_time_ms": 0, "error_code": 0, "replica_election_results":
+        [{"topic", "partition_result": [{"partition_id", "error_code",
+        "error_message"}]}]}``: the fields of kafka-python 3's answer, the ElectLeaders response
+        itself. Each partition's ``error_code`` is 0 where a leader was elected,
+        ELECTION_NOT_NEEDED (84) where the leader is already the one asked for,
+        PREFERRED_LEADER_NOT_AVAILABLE (80), ELIGIBLE_LEADERS_NOT_AVAILABLE (83) or
+        UNKNOWN_TOPIC_OR_PARTITION (3). With ``raise_errors`` the first failure other than
+        ``ElectionNotNeededError`` is raised once every partition was tried, as kafka-python
+        does. Raises ``InvalidRequestError`` for an unknown election type and
+        ``UnknownTopicOrPartitionError`` for an unknown topic in a list of topics, before
+        anything is elected. A lone broker leads every partition it has: no election is ever
+        needed there. ``timeout_ms`` is accepted for kafka-python's signature: elections are
+        decided at once.
+        """
+        self._check_open()
+        kind = _check_election_type(election_type)
+        counts = self._conn.list_topics()
+        if topic_partitions is None or not isinstance(topic_partitions, Mapping):
+            topics = sorted(counts) if topic_partitions is None else list(topic_partitions)
+            for topic in topics:
+                if topic not in counts:
+                    raise UnknownTopicOrPartitionError(f"unknown topic {topic!r}; existing "
+                                                       f"topics: {sorted(counts)}")
+            topic_partitions = {topic: range(counts[topic]) for topic in topics}
+        asked = [validate_topic_partition((topic, p))
+                 for topic, partitions in topic_partitions.items() for p in partitions]
+        elected = self._conn.elect_leaders(kind, asked)
+        by_topic: dict[str, list[dict[str, Any]]] = {}
+        first_error = None
+        for tp in asked:
+            error = elected[tp]
+            by_topic.setdefault(tp.topic, []).append(
+                {"partition_id": tp.partition, **error_fields(error)})
+            if not isinstance(error, ElectionNotNeededError):
+                first_error = first_error or error
+        if raise_errors and first_error is not None:
+            raise first_error
+        return {"throttle_time_ms": 0, "error_code": 0, "replica_election_results": [
+            {"topic": topic, "partition_result": results} for topic, results in by_topic.items()]}
 
     def _answer_epoch(self, tp: TopicPartition, spec: int, offset: int,
                       current: int) -> int | None:

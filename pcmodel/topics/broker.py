@@ -115,6 +115,7 @@ CLIENT_METHODS: tuple[str, ...] = (
     "create_topic",
     "delete_topic",
     "add_partitions",
+    "elect_leaders",
     "list_topics",
     "describe_topic",
     "partitions_for",

@@ -1,4 +1,5 @@
-"""Argument checks shared by the broker's parts: integers with a minimum, and wait timeouts.
+"""Argument checks shared by the broker's parts: integers with a minimum, wait timeouts and
+election types.
 
 Each raises ``TypeError`` for a value of the wrong type and the given Kafka error (or
 ``IllegalArgumentError``) for one out of range, with a message that says what was expected, so
@@ -10,7 +11,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from pcmodel.topics.errors import IllegalArgumentError
+from pcmodel.topics.errors import IllegalArgumentError, InvalidRequestError
+from pcmodel.topics.structs import ElectionType
 
 __all__: list[str] = []  # package-internal: used by the broker's parts only
 
@@ -34,3 +36,15 @@ def _check_timeout(timeout: float | None) -> None:
             f"timeout must be a number of seconds from 0 to {threading.TIMEOUT_MAX:g}, "
             f"or None to wait for ever; got {timeout}"
         )
+
+
+def _check_election_type(value: Any) -> ElectionType:
+    """``value`` as an :class:`~pcmodel.topics.structs.ElectionType`; ``InvalidRequestError``
+    (Kafka's answer to an unknown election type) for anything else."""
+    if not isinstance(value, bool):
+        try:
+            return ElectionType(value)
+        except ValueError:
+            pass
+    raise InvalidRequestError(f"unknown election type {value!r}: use ElectionType.PREFERRED "
+                              "(0) or ElectionType.UNCLEAN (1)")

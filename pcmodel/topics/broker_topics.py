@@ -19,9 +19,10 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from pcmodel.topics.broker_checks import _check_int, _check_timeout
+from pcmodel.topics.broker_checks import _check_election_type, _check_int, _check_timeout
 from pcmodel.topics.errors import (
     BrokerResponseError,
+    ElectionNotNeededError,
     IllegalArgumentError,
     InvalidPartitionsError,
     OffsetOutOfRangeError,
@@ -32,6 +33,7 @@ from pcmodel.topics.log import LogBytes, PartitionLog, RetentionPolicy
 from pcmodel.topics.log_settings import log_settings
 from pcmodel.topics.structs import (
     DeletedRecords,
+    ElectionType,
     OffsetAndTimestamp,
     TopicPartition,
     validate_topic_partition,
@@ -172,6 +174,37 @@ class TopicAdminMixin:
                 )
             topic.logs += [self._new_log(topic) for _ in range(total - len(topic.logs))]
             self._metadata_changed([name])
+
+    def elect_leaders(self, election_type: ElectionType | int,
+                      partitions: Iterable[TopicPartition] | None = None,
+                      ) -> dict[TopicPartition, BrokerResponseError | None]:
+        """Leader elections asked by an administrator (Kafka's ElectLeaders), as a one-broker
+        Kafka cluster answers them: every partition has one replica, the broker itself, which
+        leads it and is its preferred leader, so no election is ever needed.
+
+        Returns ``{partition: ElectionNotNeededError}`` for each partition asked, or
+        ``UnknownTopicOrPartitionError`` for one the broker does not have; with ``partitions``
+        ``None`` (every partition), ``{}``: Kafka leaves out the partitions that need no
+        election. Raises ``InvalidRequestError`` for an unknown election type. See
+        :meth:`Cluster.elect_leaders <pcmodel.cluster.topic_admin.TopicAdmin.elect_leaders>`
+        for elections among replicas.
+        """
+        _check_election_type(election_type)
+        if partitions is None:
+            return {}
+        asked = [validate_topic_partition(tp) for tp in partitions]
+        results: dict[TopicPartition, BrokerResponseError | None] = {}
+        with self._lock:
+            self._check_open()
+            for tp in asked:
+                topic = self._topics.get(tp.topic)
+                if topic is None or tp.partition >= len(topic.logs):
+                    results[tp] = UnknownTopicOrPartitionError(
+                        f"{tp.topic!r} has no partition {tp.partition}")
+                else:
+                    results[tp] = ElectionNotNeededError(
+                        f"{tp.topic}-{tp.partition}: this broker is its only replica, and leads it")
+        return results
 
     def list_topics(self) -> dict[str, int]:
         """Return ``{topic name: partition count}`` for every topic."""

@@ -18,6 +18,8 @@ from __future__ import annotations
 __all__ = [
     "BrokerResponseError",
     "CommitFailedError",
+    "ElectionNotNeededError",
+    "EligibleLeadersNotAvailableError",
     "FencedInstanceIdError",
     "GroupIdNotFoundError",
     "GroupNotEmptyError",
@@ -49,6 +51,7 @@ __all__ = [
     "NoOffsetForPartitionError",
     "OffsetOutOfRangeError",
     "OutOfOrderSequenceNumberError",
+    "PreferredLeaderNotAvailableError",
     "RebalanceInProgressError",
     "RecordTooLargeError",
     "SerializationError",
@@ -505,6 +508,35 @@ class FencedInstanceIdError(BrokerResponseError):
     message = "FENCED_INSTANCE_ID"
     description = ("The broker rejected this static consumer since another consumer with the "
                    "same group.instance.id has registered with a different member.id.")
+
+
+class PreferredLeaderNotAvailableError(BrokerResponseError):
+    """A preferred leader election could not move the leadership to the preferred replica
+    (the first of the partition's replicas): it is down, or not in the ISR yet. The current
+    leader stays."""
+
+    errno = 80
+    message = "PREFERRED_LEADER_NOT_AVAILABLE"
+    description = "The preferred leader was not available."
+
+
+class EligibleLeadersNotAvailableError(BrokerResponseError):
+    """An unclean leader election found no live replica to make leader: the partition stays
+    offline."""
+
+    errno = 83
+    message = "ELIGIBLE_LEADERS_NOT_AVAILABLE"
+    description = "Eligible topic partition leaders are not available."
+
+
+class ElectionNotNeededError(BrokerResponseError):
+    """The election asked for has nothing to do: the preferred replica already leads (a
+    preferred election), or the partition has a leader (an unclean one). Admin clients report
+    it and do not raise it."""
+
+    errno = 84
+    message = "ELECTION_NOT_NEEDED"
+    description = "Leader election not needed for topic partition."
 
 
 class MemberIdRequiredError(BrokerResponseError):

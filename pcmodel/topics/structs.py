@@ -39,6 +39,7 @@ __all__ = [
     "ConsumerRebalanceListener",
     "ConsumerRecord",
     "DeletedRecords",
+    "ElectionType",
     "MemberState",
     "MemberToRemove",
     "NOTHING_TIERED",
@@ -130,6 +131,20 @@ class OffsetSpec(enum.IntEnum):
 
 #: The specs about tiered storage that find no offset on a broker without it (pcmodel's).
 NOTHING_TIERED = frozenset({OffsetSpec.LATEST_TIERED, OffsetSpec.EARLIEST_PENDING_UPLOAD})
+
+
+class ElectionType(enum.IntEnum):
+    """Which leader election an administrator asks for (Kafka's ElectLeaders, KIP-460).
+
+    ``PREFERRED`` gives the leadership back to the preferred replica, the first of the
+    partition's replicas, if it is alive and in the ISR; ``UNCLEAN`` elects a leader for a
+    partition that has none, outside the ISR if no in-sync replica is alive, whatever the
+    topic's ``unclean.leader.election.enable`` says (records may be lost). kafka-python names it
+    ``kafka.protocol.admin.topics.ElectionType``, the Java client ``ElectionType``.
+    """
+
+    PREFERRED = 0
+    UNCLEAN = 1
 
 
 class OffsetTimestamp(int):
