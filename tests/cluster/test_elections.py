@@ -15,18 +15,10 @@ from pcmodel.topics.errors import (
     UnknownTopicOrPartitionError,
 )
 from pcmodel.topics.structs import ElectionType, TopicPartition
-from tests.cluster.test_processes import SETTINGS
+from tests.cluster.test_processes import SETTINGS, batch, values
 from tests.conftest import wait_until
 
 TP = TopicPartition("t", 0)
-
-
-def values(records):
-    return [r.value for r in records]
-
-
-def batch(*vals):
-    return [(None, v) for v in vals]
 
 
 def leaders(cluster, partitions=3):
