@@ -15,11 +15,14 @@ producer runs in another terminal and watch the clients follow::
     > kill 1
     > restart 1
     > config orders min.insync.replicas=3
+    > elect preferred
 
 Commands: ``create NAME [PARTITIONS [REPLICATION_FACTOR [MIN_ISR]]]``, ``status``,
 ``config NAME [KEY=VALUE ...] [-KEY ...]`` (show a topic's configs set, set some, or put some
-back to their defaults, as Kafka's ``kafka-configs.sh`` does), ``kill B``, ``restart B``,
-``isolate B``, ``heal [B]``, ``slow B SECONDS``, ``help``. A wrong
+back to their defaults, as Kafka's ``kafka-configs.sh`` does), ``elect preferred|unclean [TOPIC
+[PARTITION]]`` (leader elections, answered in the words of Kafka's
+``kafka-leader-election.sh``), ``kill B``, ``restart B``, ``isolate B``, ``heal [B]``,
+``slow B SECONDS``, ``help``. A wrong
 command is answered with one line saying what is expected; the cluster goes on. It serves until
 Ctrl-C or SIGTERM (an end of input, as with ``< /dev/null``, only stops the commands).
 
@@ -38,7 +41,9 @@ from typing import Any, TextIO
 from pcmodel.errors import UsageError
 from pcmodel.stop_signals import stop_arrived, stop_signals
 from pcmodel.topics.config_resources import AlterConfigOp
+from pcmodel.topics.errors import ElectionNotNeededError
 from pcmodel.topics.group_offsets import DEFAULT_OFFSETS_RETENTION_MINUTES
+from pcmodel.topics.structs import ElectionType, TopicPartition
 
 __all__ = ["ClusterShell", "register", "run_cluster"]
 
@@ -47,6 +52,9 @@ HELP = """commands:
   status                 live brokers; each partition's leader, epoch, replicas and ISR
   config NAME [KEY=VALUE ...] [-KEY ...]
                          a topic's configs set; set KEY, or put -KEY back to its default
+  elect preferred|unclean [TOPIC [PARTITION]]
+                         give partitions back to their preferred replica / bring offline ones
+                         back outside the ISR (every partition, or TOPIC's, or one)
   kill B | restart B     crash broker B (its listener closes) / start it again on its port
   isolate B | heal [B]   cut B off from replication traffic / end that (every broker's)
   slow B SECONDS         each replica fetch of B takes SECONDS (0 restores it)
@@ -55,6 +63,7 @@ HELP = """commands:
 USAGES = {
     "create": "create NAME [PARTITIONS [REPLICATION_FACTOR [MIN_ISR]]]", "status": "status",
     "config": "config NAME [KEY=VALUE ...] [-KEY ...]",
+    "elect": "elect preferred|unclean [TOPIC [PARTITION]]",
     "kill": "kill B", "restart": "restart B", "isolate": "isolate B", "heal": "heal [B]",
     "slow": "slow B SECONDS", "help": "help",
 }
@@ -165,6 +174,35 @@ class ClusterShell:
                     if e.source.is_modified]
         return f"{name}: {' '.join(modified) or 'no configs set (all at their defaults)'}"
 
+    def _do_elect(self, kind: str, topic: str | None = None,
+                  partition: str | None = None) -> str:
+        try:
+            election = ElectionType[kind.upper()]
+        except KeyError:
+            raise ValueError(f"the election is preferred or unclean, not {kind!r}") from None
+        asked = None
+        if topic is not None:
+            known = self.cluster.metadata()
+            asked = sorted(tp for tp in known if tp.topic == topic) if partition is None \
+                else [TopicPartition(topic, int(partition))]
+            if not asked:
+                raise ValueError(f"no topic {topic!r}")
+        answers = self.cluster.elect_leaders(election, asked)
+        name = election.name
+        elected = [tp for tp, error in answers.items() if error is None]
+        needless = [tp for tp, error in answers.items()
+                    if isinstance(error, ElectionNotNeededError)]
+        lines = []
+        if elected:
+            lines.append(f"Successfully completed leader election ({name}) for partitions "
+                         f"{_partitions(elected)}")
+        if needless:
+            lines.append(f"Valid replica already elected for partitions {_partitions(needless)}")
+        lines += [f"Error completing leader election ({name}) for partition: {error.args[0]}"
+                  for tp, error in answers.items()
+                  if error is not None and tp not in needless]
+        return "\n".join(lines) or f"No partition needed a leader election ({name})"
+
     def _do_kill(self, broker: str) -> str:
         self.cluster.kill(self._broker(broker))
         return f"killed broker {broker}"
@@ -184,6 +222,10 @@ class ClusterShell:
     def _do_slow(self, broker: str, seconds: str) -> str:
         self.cluster.slow(self._broker(broker), float(seconds))
         return f"broker {broker} fetches every {float(seconds)} s"
+
+
+def _partitions(tps: list[TopicPartition]) -> str:
+    return ", ".join(f"{tp.topic}-{tp.partition}" for tp in tps)
 
 
 def _ports(text: str, brokers: int) -> tuple[str, list[int]]:

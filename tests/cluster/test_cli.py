@@ -57,6 +57,30 @@ def test_the_shell_shows_and_changes_a_topics_configs(make_cluster):
     assert cluster.controller.topics["orders"].min_insync_replicas == 1
 
 
+def test_the_shell_elects_leaders_in_the_words_of_kafkas_tool(make_cluster):
+    cluster = make_cluster()
+    shell = ClusterShell(cluster)
+    shell.execute("create orders 3 3 2")
+    cluster.settle()
+    assert shell.execute("elect preferred") == "No partition needed a leader election (PREFERRED)"
+    shell.execute("kill 0")
+    cluster.run_for(3)
+    shell.execute("restart 0")
+    cluster.settle()
+    assert shell.execute("elect preferred orders").splitlines() == [
+        "Successfully completed leader election (PREFERRED) for partitions orders-0",
+        "Valid replica already elected for partitions orders-1, orders-2",
+    ]
+    assert cluster.leader("orders", 0) == 0
+    shell.execute("kill 1")
+    cluster.run_for(3)
+    assert shell.execute("elect PREFERRED orders 1") == (
+        "Error completing leader election (PREFERRED) for partition: orders-1: its preferred "
+        "replica, broker 1, is down; broker 2 stays the leader")
+    assert shell.execute("elect unclean orders 1") == (
+        "Valid replica already elected for partitions orders-1")
+
+
 @pytest.mark.parametrize("line, expected", [
     ("bogus", "error: unknown command 'bogus'; type help"),
     ("kill", "error: usage: kill B"),
@@ -69,6 +93,10 @@ def test_the_shell_shows_and_changes_a_topics_configs(make_cluster):
     ("config orders retention.ms", "'retention.ms' is neither KEY=VALUE nor -KEY; usage: config"),
     ("config orders retention.ms=soon", "Invalid value soon for configuration retention.ms"),
     ("config orders min.insync.replicas=4", "replication factor 3, got 4"),
+    ("elect", "error: usage: elect preferred|unclean"),
+    ("elect sometimes", "preferred or unclean, not 'sometimes'; usage: elect"),
+    ("elect preferred nope", "no topic 'nope'; usage: elect"),
+    ("elect preferred orders first", "usage: elect"),
 ])
 def test_the_shell_answers_mistakes_with_one_line(make_cluster, line, expected):
     cluster = make_cluster()
