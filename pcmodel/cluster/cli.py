@@ -45,7 +45,7 @@ from pcmodel.topics.errors import ElectionNotNeededError
 from pcmodel.topics.group_offsets import DEFAULT_OFFSETS_RETENTION_MINUTES
 from pcmodel.topics.structs import ElectionType, TopicPartition
 
-__all__ = ["ClusterShell", "register", "run_cluster"]
+__all__ = ["ClusterShell", "make_cluster", "register", "run_cluster"]
 
 HELP = """commands:
   create NAME [PARTITIONS [REPLICATION_FACTOR [MIN_ISR]]]   a replicated topic (1 3 1 by default)
@@ -100,6 +100,16 @@ def register(subparsers: Any) -> None:
         metavar="MIN",
         help="Kafka's offsets.retention.minutes: a group's committed offsets expire this long "
         "after it became empty (default 10080, a week)",
+    )
+    parser.add_argument(
+        "--leader-imbalance-check-interval-seconds", type=int, default=300, metavar="S",
+        help="Kafka's leader.imbalance.check.interval.seconds: how long after a partition lost "
+        "its preferred leader the controller gives it back (default 300)",
+    )
+    parser.add_argument(
+        "--no-auto-leader-rebalance", dest="auto_leader_rebalance", action="store_false",
+        help="Kafka's auto.leader.rebalance.enable=false: leaders move back only when asked "
+        "(the elect command)",
     )
     parser.set_defaults(func=run_cluster)
 
@@ -240,22 +250,31 @@ def _ports(text: str, brokers: int) -> tuple[str, list[int]]:
     return host, [0 if port == 0 else port + b for b in range(brokers)]
 
 
+def make_cluster(args: argparse.Namespace, mode: str | None = None) -> Any:
+    """The :class:`~pcmodel.cluster.Cluster` the options ask for (``mode``: threads, or
+    processes with ``--processes``, unless given)."""
+    from pcmodel.cluster.cluster import Cluster
+
+    return Cluster(args.brokers, mode=mode or ("processes" if args.processes else "threads"),
+                   broker_session_timeout_ms=args.broker_session_timeout_ms,
+                   group_initial_rebalance_delay_ms=args.group_initial_rebalance_delay_ms,
+                   offsets_retention_minutes=args.offsets_retention_minutes,
+                   auto_leader_rebalance_enable=args.auto_leader_rebalance,
+                   leader_imbalance_check_interval_seconds=(
+                       args.leader_imbalance_check_interval_seconds))
+
+
 def run_cluster(args: argparse.Namespace) -> int:
     """Serve a cluster until SIGINT or SIGTERM, running typed commands; return the status."""
     if not 1 <= args.brokers <= 32:
         raise UsageError(f"--brokers must be 1..32, got {args.brokers}")
     for option in ("broker_session_timeout_ms", "group_initial_rebalance_delay_ms",
-                   "offsets_retention_minutes"):
+                   "offsets_retention_minutes", "leader_imbalance_check_interval_seconds"):
         if getattr(args, option) < (0 if option.startswith("group") else 1):
             raise UsageError(f"--{option.replace('_', '-')} is out of range: "
                              f"{getattr(args, option)}")
     host, ports = _ports(args.kafka, args.brokers)
-    from pcmodel.cluster.cluster import Cluster
-
-    cluster = Cluster(args.brokers, mode="processes" if args.processes else "threads",
-                      broker_session_timeout_ms=args.broker_session_timeout_ms,
-                      group_initial_rebalance_delay_ms=args.group_initial_rebalance_delay_ms,
-                      offsets_retention_minutes=args.offsets_retention_minutes)
+    cluster = make_cluster(args)
     try:
         try:
             listeners = cluster.serve_kafka(host, ports)

@@ -89,7 +89,12 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, Driving):
     ``offsets_retention_minutes`` and ``offsets_retention_check_interval_ms`` are Kafka's
     ``offsets.retention.minutes`` and ``offsets.retention.check.interval.ms``, with Kafka's
     defaults: committed offsets expire at their coordinator, which removes them from the
-    offsets topic too (:mod:`pcmodel.cluster.offsets`).
+    offsets topic too (:mod:`pcmodel.cluster.offsets`). ``auto_leader_rebalance_enable`` and
+    ``leader_imbalance_check_interval_seconds`` are Kafka's ``auto.leader.rebalance.enable``
+    and ``leader.imbalance.check.interval.seconds``, with Kafka's defaults (on, 300 s): a
+    partition led by another replica than its preferred one gets it back that long after,
+    if it is in the ISR then (:meth:`Controller.balance_leaders
+    <pcmodel.cluster.controller.Controller.balance_leaders>`).
     """
 
     def __new__(cls, *args: Any, mode: str = "threads", **kwargs: Any) -> Cluster:
@@ -111,6 +116,8 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, Driving):
         group_initial_rebalance_delay_ms: int = 0,
         offsets_retention_minutes: int = DEFAULT_OFFSETS_RETENTION_MINUTES,
         offsets_retention_check_interval_ms: int = DEFAULT_RETENTION_CHECK_INTERVAL_MS,
+        auto_leader_rebalance_enable: bool = True,
+        leader_imbalance_check_interval_seconds: int = 300,
     ) -> None:
         if isinstance(brokers, bool) or not isinstance(brokers, int) or brokers < 1:
             raise IllegalArgumentError(f"brokers must be an int >= 1, got {brokers!r}")
@@ -121,9 +128,14 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, Driving):
                             ("tick_ms", tick_ms),
                             ("offsets_retention_minutes", offsets_retention_minutes),
                             ("offsets_retention_check_interval_ms",
-                             offsets_retention_check_interval_ms)):
+                             offsets_retention_check_interval_ms),
+                            ("leader_imbalance_check_interval_seconds",
+                             leader_imbalance_check_interval_seconds)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise IllegalArgumentError(f"{name} must be an int >= 1, got {value!r}")
+        if not isinstance(auto_leader_rebalance_enable, bool):
+            raise IllegalArgumentError("auto_leader_rebalance_enable must be True or False, got "
+                                       f"{auto_leader_rebalance_enable!r}")
         self.mode = mode
         if clock is None:
             clock = VirtualClock() if mode == "steps" else time.monotonic
@@ -132,7 +144,11 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, Driving):
         self.default_replication_factor = default_replication_factor or min(3, brokers)
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)  # appends, leadership, faults, close
-        self.controller = Controller(range(brokers), broker_session_timeout_ms / 1000)
+        self.auto_leader_rebalance_enable = auto_leader_rebalance_enable
+        self.leader_imbalance_check_interval_seconds = leader_imbalance_check_interval_seconds
+        self.controller = Controller(
+            range(brokers), broker_session_timeout_ms / 1000,
+            leader_imbalance_check_interval_seconds if auto_leader_rebalance_enable else None)
         self.replica_lag_time_max = replica_lag_time_max_ms / 1000
         self.group_initial_rebalance_delay_ms = group_initial_rebalance_delay_ms
         self.offsets_retention_minutes = offsets_retention_minutes

@@ -19,15 +19,20 @@ All methods are called with the cluster lock held; none blocks.
 An administrator may also ask for an election (Kafka's ElectLeaders, :meth:`Controller.elect`):
 a *preferred* one gives the leadership back to the first replica of the partition, which the
 placement spread over the brokers; after a broker returns from a failure, the partitions it led
-are led by others until someone asks (Kafka's controller also asks by itself, every
-``leader.imbalance.check.interval.seconds``; pcmodel's does not). An *unclean* one elects a
-leader for an offline partition outside the ISR, whatever the topic allows.
+are led by others until someone asks. An *unclean* one elects a leader for an offline partition
+outside the ISR, whatever the topic allows. The controller also asks by itself
+(:meth:`Controller.balance_leaders`, Kafka's ``auto.leader.rebalance.enable``): once a partition
+is led by another replica than its preferred one, a preferred election for every such partition
+runs ``leader.imbalance.check.interval.seconds`` later, and again as long after that while some
+preferred replica is not ready. As in Kafka's KRaft controller, the imbalance of a broker
+(``leader.imbalance.per.broker.percentage``) plays no part.
 
 Prior art: Kafka ``PartitionStateMachine`` / ``ReplicationControlManager``
 (``OfflinePartitionLeaderElectionStrategy``: the first live ISR member in replica order;
 unclean: the first live replica; ``electLeader`` for ElectLeaders, with
-``PartitionChangeBuilder``'s ``electPreferredLeader`` and ``electAnyLeader``),
-``BrokerHeartbeatManager``.
+``PartitionChangeBuilder``'s ``electPreferredLeader`` and ``electAnyLeader``; for the balancing,
+``QuorumController.maybeScheduleNextBalancePartitionLeaders`` and
+``maybeBalancePartitionLeaders``), ``BrokerHeartbeatManager``.
 """
 
 from __future__ import annotations
@@ -86,9 +91,13 @@ def place_replicas(brokers: Sequence[int], partitions: int, rf: int, shift: int)
 class Controller:
     """Broker liveness and partition leadership for one cluster. See the module docstring."""
 
-    def __init__(self, broker_ids: Sequence[int], broker_session_timeout: float) -> None:
+    def __init__(self, broker_ids: Sequence[int], broker_session_timeout: float,
+                 leader_imbalance_check_interval: float | None = None) -> None:
         self.broker_ids = tuple(broker_ids)
         self.session_timeout = broker_session_timeout
+        #: Seconds between an imbalance and the balancing; ``None``: no automatic balancing.
+        self.imbalance_check_interval = leader_imbalance_check_interval
+        self._balance_due: float | None = None
         self.alive: set[int] = set()
         self.last_heartbeat: dict[int, float] = {}
         self.partitions: dict[TopicPartition, PartitionState] = {}
@@ -251,6 +260,35 @@ class Controller:
                     f"{tp.topic}-{tp.partition}: none of its replicas {list(st.replicas)} is alive")
         self.partitions[tp] = new
         return new
+
+    def balance_leaders(self, now: float) -> list[TopicPartition]:
+        """Kafka's automatic leader balancing; return the partitions given back.
+
+        Called at every tick. The first tick that finds a partition led by another replica
+        than its preferred one (or by none) sets the balancing ``imbalance_check_interval``
+        seconds ahead; when it is due, every such partition whose preferred replica is alive
+        and in the ISR gets it back, as :meth:`elect` gives it. The others wait for the next
+        balancing, set at the next tick that still finds them.
+        """
+        if self.imbalance_check_interval is None:
+            return []
+        imbalanced = [tp for tp, st in self.partitions.items() if st.leader != st.replicas[0]]
+        if not imbalanced:
+            self._balance_due = None
+            return []
+        if self._balance_due is None:
+            self._balance_due = now + self.imbalance_check_interval
+        if now < self._balance_due:
+            return []
+        self._balance_due = None
+        balanced = []
+        for tp in imbalanced:
+            try:
+                self.elect(tp, ElectionType.PREFERRED)
+            except (PreferredLeaderNotAvailableError, ElectionNotNeededError):
+                continue  # not ready yet: the next balancing tries again
+            balanced.append(tp)
+        return balanced
 
     def _elect_offline(self, topic: str | None = None) -> list[TopicPartition]:
         """Elect a leader where one can be (of ``topic``'s partitions only, if given); return

@@ -4,7 +4,8 @@
 duties (heartbeat, one fetch per followed partition, leader bookkeeping) in broker order, or
 :meth:`Driving.advance` moves the virtual clock first. ``mode="threads"``: each broker's thread
 runs the same round whenever something changed or a tick passed, and a controller thread
-expires silent brokers. Either way a round runs with the cluster lock held.
+expires silent brokers and balances the leaders. Either way a round runs with the cluster lock
+held.
 """
 
 from __future__ import annotations
@@ -30,13 +31,14 @@ class Driving:
     def step(self) -> bool:
         """One round of every live broker's duties and the controller's; True if data moved.
 
-        Order: the controller expires silent brokers; then each broker in id order heartbeats,
+        Order: the controller expires silent brokers and balances the leaders when that is
+        due; then each broker in id order heartbeats,
         fetches once for every partition it follows, and does its leader bookkeeping.
         """
         with self._lock:
             self._check_open()
             moved = False
-            self._apply_changes(self.controller.expire_sessions(self.clock()))
+            self._controller_round()
             for node in self.nodes:
                 moved |= self._node_round(node)
             return moved
@@ -146,5 +148,11 @@ class Driving:
     def _controller_loop(self) -> None:
         with self._lock:
             while not self._closed:
-                self._apply_changes(self.controller.expire_sessions(self.clock()))
+                self._controller_round()
                 self._changed.wait(self.tick)
+
+    def _controller_round(self) -> None:
+        """The controller's duties at a tick (with the cluster lock held)."""
+        now = self.clock()
+        self._apply_changes(self.controller.expire_sessions(now))
+        self._apply_changes(self.controller.balance_leaders(now))

@@ -130,7 +130,9 @@ class TopicAdmin:
             default_replication_factor=self.default_replication_factor,
             group_initial_rebalance_delay_ms=self.group_initial_rebalance_delay_ms,
             offsets_retention_minutes=self.offsets_retention_minutes,
-            offsets_retention_check_interval_ms=self.offsets_retention_check_interval_ms)
+            offsets_retention_check_interval_ms=self.offsets_retention_check_interval_ms,
+            leader_balancing=(self.auto_leader_rebalance_enable,
+                              self.leader_imbalance_check_interval_seconds))
 
     def _reconfigure(self, name: str, config: Any, overrides: dict[str, str]) -> None:
         """Every broker applies topic ``name``'s new settings (cluster lock held)."""

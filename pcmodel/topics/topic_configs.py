@@ -439,9 +439,11 @@ def altered_overrides(overrides: Mapping[str, str],
 #: The broker settings DescribeConfigs shows for a broker, and their types.
 _BROKER_CONFIG_TYPES = {
     "auto.create.topics.enable": _T.BOOLEAN,
+    "auto.leader.rebalance.enable": _T.BOOLEAN,
     "broker.id": _T.INT,
     "default.replication.factor": _T.INT,
     "group.initial.rebalance.delay.ms": _T.INT,
+    "leader.imbalance.check.interval.seconds": _T.LONG,
     "log.retention.bytes": _T.LONG,
     "log.retention.ms": _T.LONG,
     "min.insync.replicas": _T.INT,
@@ -456,11 +458,15 @@ def broker_config_entries(node_id: int, *, num_partitions: int,
                           auto_create_topics_enable: bool, default_replication_factor: int,
                           group_initial_rebalance_delay_ms: int,
                           offsets_retention_minutes: int,
-                          offsets_retention_check_interval_ms: int) -> list[ConfigEntry]:
+                          offsets_retention_check_interval_ms: int,
+                          leader_balancing: tuple[bool, int] | None = None,
+                          ) -> list[ConfigEntry]:
     """A broker's settings as DescribeConfigs answers them, in name order: read-only, from
     its static configuration (the arguments it was made with); the rest are Kafka's
     defaults for the topics (``min.insync.replicas``, ``unclean.leader.election.enable``,
-    ``log.retention.bytes``) and pcmodel's ``log.retention.ms`` of ``-1``."""
+    ``log.retention.bytes``) and pcmodel's ``log.retention.ms`` of ``-1``.
+    ``leader_balancing``, a cluster's (``auto.leader.rebalance.enable``,
+    ``leader.imbalance.check.interval.seconds``), is listed where given."""
     values = {
         "auto.create.topics.enable": "true" if auto_create_topics_enable else "false",
         "broker.id": str(node_id),
@@ -475,6 +481,10 @@ def broker_config_entries(node_id: int, *, num_partitions: int,
         "unclean.leader.election.enable":
             TOPIC_CONFIGS["unclean.leader.election.enable"].default,
     }
+    if leader_balancing is not None:
+        enabled, interval = leader_balancing
+        values["auto.leader.rebalance.enable"] = "true" if enabled else "false"
+        values["leader.imbalance.check.interval.seconds"] = str(interval)
     source = ConfigSource.STATIC_BROKER_CONFIG
     return [ConfigEntry(name, value, source, True, False, _BROKER_CONFIG_TYPES[name],
                         (ConfigSynonym(name, value, source),),

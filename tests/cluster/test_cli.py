@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from pcmodel.cluster import Cluster
-from pcmodel.cluster.cli import ClusterShell, _serve
+from pcmodel.cluster.cli import ClusterShell, _serve, make_cluster, register
 from tests.conftest import wait_until
 
 ONLY_THE_CLUSTER_COMMAND = """
@@ -185,6 +185,23 @@ def test_a_ctrl_c_that_lands_just_before_the_wait_blocks_still_stops_the_command
     assert not problems
 
 
+@pytest.mark.parametrize("options, expected", [
+    ([], (True, 300)),
+    (["--no-auto-leader-rebalance", "--leader-imbalance-check-interval-seconds", "7"],
+     (False, 7)),
+])
+def test_the_leader_balancing_options_reach_the_cluster(options, expected):
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    with make_cluster(parser.parse_args(["cluster", *options]), mode="steps") as cluster:
+        configs = {e.name: e.value for e in cluster.describe_broker_configs(0)}
+        assert (configs["auto.leader.rebalance.enable"],
+                int(configs["leader.imbalance.check.interval.seconds"])) == (
+            "true" if expected[0] else "false", expected[1])
+
+
 def test_a_cluster_is_not_started_for_a_wrong_option(capsys):
     from pcmodel.cli import main
 
@@ -194,5 +211,8 @@ def test_a_cluster_is_not_started_for_a_wrong_option(capsys):
     assert "leaves no room" in capsys.readouterr().err
     assert main(["cluster", "--offsets-retention-minutes", "0"]) == 2
     assert "--offsets-retention-minutes is out of range: 0" in capsys.readouterr().err
+    assert main(["cluster", "--leader-imbalance-check-interval-seconds", "0"]) == 2
+    assert "--leader-imbalance-check-interval-seconds is out of range: 0" in (
+        capsys.readouterr().err)
     with Cluster(1, mode="steps"):  # nothing else was left running
         pass

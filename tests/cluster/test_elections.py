@@ -10,6 +10,7 @@ from pcmodel.topics import Broker, KafkaAdminClient
 from pcmodel.topics.errors import (
     ElectionNotNeededError,
     EligibleLeadersNotAvailableError,
+    IllegalArgumentError,
     InvalidRequestError,
     PreferredLeaderNotAvailableError,
     UnknownTopicOrPartitionError,
@@ -190,3 +191,66 @@ def test_the_admin_client_elects_and_raises_as_kafka_python(make_cluster):
         admin.elect_leaders(0, ["nope"])
     with pytest.raises(InvalidRequestError):
         admin.elect_leaders(9)
+
+
+def leader_changes(cluster, tp=TP):
+    """``(time, leader)`` of each change of ``tp``'s leader, in order."""
+    return [(e.time, e.broker) for e in cluster.events if e.kind == "leader" and e.tp == tp]
+
+
+def test_the_controller_gives_the_leadership_back_by_itself_after_the_interval(make_cluster):
+    cluster = make_cluster(leader_imbalance_check_interval_seconds=5)
+    cluster.create_topic("t", 1, replication_factor=3)
+    cluster.settle()
+    cluster.kill(0)
+    cluster.run_for(3)
+    cluster.restart(0)
+    cluster.settle()
+    (_, first), (moved_at, other) = leader_changes(cluster)
+    assert (first, cluster.leader("t", 0)) == (0, other)  # in sync again, but not leading
+    cluster.run_for(moved_at + 5 - cluster.clock() - cluster.tick)
+    assert cluster.leader("t", 0) == other  # not before the interval has passed
+    cluster.run_for(2 * cluster.tick)
+    assert cluster.leader("t", 0) == 0
+    back_at, back = leader_changes(cluster)[-1]
+    assert back == 0 and 5 <= back_at - moved_at <= 5 + cluster.tick
+    assert [e.detail[0] for e in cluster.events if e.kind == "leader"][-1] == "clean"
+
+
+def test_a_preferred_replica_not_ready_is_tried_again_an_interval_later(make_cluster):
+    cluster = make_cluster(leader_imbalance_check_interval_seconds=2)
+    cluster.create_topic("t", 1, replication_factor=3)
+    cluster.settle()
+    cluster.kill(0)
+    cluster.run_for(6)  # a balancing came and found broker 0 down
+    assert cluster.leader("t", 0) != 0
+    cluster.restart(0)
+    restarted_at = cluster.clock()
+    cluster.run_for(2 + 2 * cluster.tick)
+    back_at, back = leader_changes(cluster)[-1]
+    assert back == 0 and back_at - restarted_at <= 2 + cluster.tick
+
+
+def test_without_automatic_balancing_the_leadership_stays_where_it_went(make_cluster):
+    cluster = make_cluster(auto_leader_rebalance_enable=False,
+                           leader_imbalance_check_interval_seconds=1)
+    cluster.create_topic("t", 1, replication_factor=3)
+    cluster.settle()
+    cluster.kill(0)
+    cluster.run_for(3)
+    cluster.restart(0)
+    cluster.run_for(5)
+    assert cluster.isr("t", 0) == {0, 1, 2} and cluster.leader("t", 0) != 0
+    configs = {e.name: e.value for e in cluster.describe_broker_configs(0)}
+    assert (configs["auto.leader.rebalance.enable"],
+            configs["leader.imbalance.check.interval.seconds"]) == ("false", "1")
+
+
+def test_the_balancing_settings_are_checked(make_cluster):
+    configs = {e.name: e.value for e in make_cluster().describe_broker_configs(1)}
+    assert (configs["auto.leader.rebalance.enable"],
+            configs["leader.imbalance.check.interval.seconds"]) == ("true", "300")  # Kafka's
+    with pytest.raises(IllegalArgumentError, match="auto_leader_rebalance_enable must be"):
+        make_cluster(auto_leader_rebalance_enable="yes")
+    with pytest.raises(IllegalArgumentError, match="leader_imbalance_check_interval_seconds"):
+        make_cluster(leader_imbalance_check_interval_seconds=0)
