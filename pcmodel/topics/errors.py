@@ -517,6 +517,7 @@ class PreferredLeaderNotAvailableError(BrokerResponseError):
 
     errno = 80
     message = "PREFERRED_LEADER_NOT_AVAILABLE"
+    retriable = True  # kafka-python's and the Java client's: stale metadata, try again
     description = "The preferred leader was not available."
 
 
@@ -526,6 +527,7 @@ class EligibleLeadersNotAvailableError(BrokerResponseError):
 
     errno = 83
     message = "ELIGIBLE_LEADERS_NOT_AVAILABLE"
+    retriable = True  # kafka-python's and the Java client's: stale metadata, try again
     description = "Eligible topic partition leaders are not available."
 
 
@@ -536,6 +538,7 @@ class ElectionNotNeededError(BrokerResponseError):
 
     errno = 84
     message = "ELECTION_NOT_NEEDED"
+    retriable = True  # kafka-python's and the Java client's: stale metadata, try again
     description = "Leader election not needed for topic partition."
 
 

@@ -203,9 +203,15 @@ KAFKA_ERRNOS = {
     "FencedInstanceIdError": 82,
     "GroupSubscribedToTopicError": 86,
     "InvalidRecordError": 87,
+    "PreferredLeaderNotAvailableError": 80,
+    "EligibleLeadersNotAvailableError": 83,
+    "ElectionNotNeededError": 84,
 }
 
 RETRIABLE = {
+    "ElectionNotNeededError",
+    "EligibleLeadersNotAvailableError",
+    "PreferredLeaderNotAvailableError",
     "KafkaTimeoutError",
     "KafkaConnectionError",
     "NoBrokersAvailable",
