@@ -40,6 +40,7 @@
 from pcmodel.cluster import Cluster
 from pcmodel.cluster.lesson import kill_the_leader
 from pcmodel.plots import plot_acks_outcome, plot_replication
+from pcmodel.topics import ElectionType, TopicPartition
 
 # %% [markdown]
 # ## 1. Three brokers, one partition, three replicas
@@ -92,6 +93,20 @@ for event in cluster.events[-4:]:
 cluster.restart(0)
 cluster.settle()
 print("ISR:", sorted(cluster.isr("orders", 0)))
+
+# %% [markdown]
+# Broker 0 is in sync again, and yet broker 1 still leads: a broker that returns leads nothing.
+# Each partition has a **preferred leader**, the first of its replicas; the placement spreads the
+# preferred leaders over the brokers so that they share the work, and after a failure they no
+# longer do. A **preferred leader election** (Kafka's `kafka-leader-election.sh`, the admin
+# client's `elect_leaders`) gives the partition back to broker 0. It is a clean election, since
+# broker 0 is in the ISR, and it starts a new leader epoch.
+
+# %%
+orders_0 = TopicPartition("orders", 0)
+print("leader:", cluster.leader("orders", 0), "preferred:", cluster.metadata()[orders_0].replicas[0])
+print(cluster.elect_leaders(ElectionType.PREFERRED, [orders_0]))
+print("leader:", cluster.leader("orders", 0), "epoch:", cluster.metadata()[orders_0].leader_epoch)
 cluster.close()
 
 # %% [markdown]
@@ -132,7 +147,10 @@ plot_acks_outcome(outcomes)
 #   (Look for `NotEnoughReplicasError`.)
 # - Make a follower lag out of the ISR (`cluster.slow(2, 5)`), then kill the others:
 #   with `unclean_leader_election_enable=True` broker 2 leads anyway — what is lost?
-# - `python -m pcmodel.cluster.campaign --runs 100 --acks 1` runs a hundred seeded fault
+# - Kill and restart broker 0 again, leave the leadership where it went and `cluster.run_for(300)`:
+  who leads at the end, and when did it change? (Kafka's controller gives partitions back by
+  itself, `leader.imbalance.check.interval.seconds` after the imbalance began.)
+- `python -m pcmodel.cluster.campaign --runs 100 --acks 1` runs a hundred seeded fault
 #   scenarios and prints one that loses acknowledged records, replayable by its seed.
 # - The same with real crashes: `Cluster(3, mode="processes")` runs every broker as its own
 #   OS process, `kill(b)` is a SIGKILL and `restart(b)` recovers the log from its files
