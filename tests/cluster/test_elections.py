@@ -26,6 +26,16 @@ def leaders(cluster, partitions=3):
     return [cluster.leader("t", p) for p in range(partitions)]
 
 
+def leader_lost_by_broker_0(cluster):
+    """Partition t-0 on three replicas, broker 0 its preferred leader; kill broker 0 and let
+    the controller elect another leader."""
+    cluster.create_topic("t", 1, replication_factor=3)
+    cluster.settle()
+    assert cluster.leader("t", 0) == 0
+    cluster.kill(0)
+    cluster.run_for(3)
+
+
 def returned_broker(make_cluster):
     """A cluster whose broker 0 died and came back: it is in every ISR again, and leads
     nothing, though it is the preferred replica of partition 0."""
@@ -77,10 +87,7 @@ def test_every_partition_answers_only_where_an_election_was_needed(make_cluster)
 
 def test_a_preferred_replica_down_or_out_of_the_isr_leaves_the_leader(make_cluster):
     cluster = make_cluster(replica_lag_time_max_ms=60_000)
-    cluster.create_topic("t", 1, replication_factor=3)
-    cluster.settle()
-    cluster.kill(0)
-    cluster.run_for(3)
+    leader_lost_by_broker_0(cluster)
     epoch = cluster.metadata()[TP].leader_epoch
     error = cluster.elect_leaders(ElectionType.PREFERRED, [TP])[TP]
     assert isinstance(error, PreferredLeaderNotAvailableError)
@@ -200,10 +207,7 @@ def leader_changes(cluster, tp=TP):
 
 def test_the_controller_gives_the_leadership_back_by_itself_after_the_interval(make_cluster):
     cluster = make_cluster(leader_imbalance_check_interval_seconds=5)
-    cluster.create_topic("t", 1, replication_factor=3)
-    cluster.settle()
-    cluster.kill(0)
-    cluster.run_for(3)
+    leader_lost_by_broker_0(cluster)
     cluster.restart(0)
     cluster.settle()
     (_, first), (moved_at, other) = leader_changes(cluster)
@@ -219,10 +223,8 @@ def test_the_controller_gives_the_leadership_back_by_itself_after_the_interval(m
 
 def test_a_preferred_replica_not_ready_is_tried_again_an_interval_later(make_cluster):
     cluster = make_cluster(leader_imbalance_check_interval_seconds=2)
-    cluster.create_topic("t", 1, replication_factor=3)
-    cluster.settle()
-    cluster.kill(0)
-    cluster.run_for(6)  # a balancing came and found broker 0 down
+    leader_lost_by_broker_0(cluster)
+    cluster.run_for(3)  # a balancing came and found broker 0 down
     assert cluster.leader("t", 0) != 0
     cluster.restart(0)
     restarted_at = cluster.clock()
@@ -234,10 +236,7 @@ def test_a_preferred_replica_not_ready_is_tried_again_an_interval_later(make_clu
 def test_without_automatic_balancing_the_leadership_stays_where_it_went(make_cluster):
     cluster = make_cluster(auto_leader_rebalance_enable=False,
                            leader_imbalance_check_interval_seconds=1)
-    cluster.create_topic("t", 1, replication_factor=3)
-    cluster.settle()
-    cluster.kill(0)
-    cluster.run_for(3)
+    leader_lost_by_broker_0(cluster)
     cluster.restart(0)
     cluster.run_for(5)
     assert cluster.isr("t", 0) == {0, 1, 2} and cluster.leader("t", 0) != 0
