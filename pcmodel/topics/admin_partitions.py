@@ -236,6 +236,9 @@ class PartitionAdminMixin:
         """
         self._check_open()
         kind = _check_election_type(election_type)
+        if isinstance(topic_partitions, str):
+            raise TypeError(f"topic_partitions must be {{topic: [partitions]}}, a list of "
+                            f"topics or None, not the str {topic_partitions!r}")
         counts = self._conn.list_topics()
         if topic_partitions is None or not isinstance(topic_partitions, Mapping):
             topics = sorted(counts) if topic_partitions is None else list(topic_partitions)

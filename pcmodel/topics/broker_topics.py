@@ -190,9 +190,7 @@ class TopicAdminMixin:
         for elections among replicas.
         """
         _check_election_type(election_type)
-        if partitions is None:
-            return {}
-        asked = [validate_topic_partition(tp) for tp in partitions]
+        asked = [] if partitions is None else [validate_topic_partition(tp) for tp in partitions]
         results: dict[TopicPartition, BrokerResponseError | None] = {}
         with self._lock:
             self._check_open()

@@ -11,6 +11,7 @@ from pcmodel.topics.errors import (
     ElectionNotNeededError,
     EligibleLeadersNotAvailableError,
     IllegalArgumentError,
+    IllegalStateError,
     InvalidRequestError,
     PreferredLeaderNotAvailableError,
     UnknownTopicOrPartitionError,
@@ -174,6 +175,9 @@ def test_a_lone_broker_never_needs_an_election():
         answer = admin.elect_leaders(ElectionType.PREFERRED)  # no error raised: none needed
         assert [r["error_code"] for r in answer["replica_election_results"][0]
                 ["partition_result"]] == [84, 84]
+        broker.close()
+        with pytest.raises(IllegalStateError):
+            broker.elect_leaders(ElectionType.PREFERRED)
 
 
 def test_the_admin_client_elects_and_raises_as_kafka_python(make_cluster):
@@ -198,6 +202,8 @@ def test_the_admin_client_elects_and_raises_as_kafka_python(make_cluster):
         admin.elect_leaders(0, ["nope"])
     with pytest.raises(InvalidRequestError):
         admin.elect_leaders(9)
+    with pytest.raises(TypeError, match="not the str 't'"):
+        admin.elect_leaders(0, "t")
 
 
 def leader_changes(cluster, tp=TP):
