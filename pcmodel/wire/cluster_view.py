@@ -248,6 +248,12 @@ class ClusterNodeView:
         return [BrokerAddress(b, *addresses[b]) for b in sorted(self.cluster.live_brokers())
                 if b in addresses]
 
+    def fenced_brokers(self) -> list[BrokerAddress]:
+        """The brokers the controller counts as down, where their listeners were."""
+        addresses = self._addresses()
+        live = self.cluster.live_brokers()
+        return [BrokerAddress(b, *addresses[b]) for b in sorted(addresses) if b not in live]
+
     def controller_id(self) -> int:
         """The lowest live broker: pcmodel's controller is no broker (as in KRaft, where
         Metadata names a live broker for admin requests to go to)."""

@@ -48,6 +48,11 @@ class ClusterView(Protocol):
     def brokers(self) -> list[BrokerAddress]:
         """The live brokers, in id order."""
 
+    def fenced_brokers(self) -> list[BrokerAddress]:
+        """The brokers the controller fenced (they stopped heartbeating), in id order, where
+        their listeners were: still registered, no longer in Metadata (DescribeCluster v2
+        lists them when asked)."""
+
     def controller_id(self) -> int:
         """The broker id Metadata names as controller (where admin clients send requests)."""
 
@@ -89,6 +94,10 @@ class SingleBrokerView:
     def brokers(self) -> list[BrokerAddress]:
         """Just this broker."""
         return [self.address]
+
+    def fenced_brokers(self) -> list[BrokerAddress]:
+        """None: a lone broker that answers is alive."""
+        return []
 
     def controller_id(self) -> int:
         """This broker."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 import socket
 
 import pytest
-from kafka.protocol.admin import DeleteRecordsRequest, ListGroupsRequest
+from kafka.protocol.admin import DeleteRecordsRequest, DescribeClusterRequest, ListGroupsRequest
 from kafka.protocol.consumer import ListOffsetsRequest
 from kafka.protocol.metadata import FindCoordinatorRequest, MetadataRequest
 from kafka.protocol.producer import InitProducerIdRequest
@@ -93,6 +93,45 @@ def test_metadata_is_the_controllers_state_on_every_broker(cluster, listeners):
             assert part.offline_replicas == []
         # Leaders rotate over the brokers (the controller's placement).
         assert sorted(p.leader_id for p in topics["t"].partitions) == [0, 1, 2]
+
+
+def test_describe_cluster_lists_a_fenced_broker_only_when_asked(cluster, listeners):
+    victim = 0  # the controller Metadata names: the lowest live broker
+    cluster.kill(victim)
+    wait_until(lambda: victim not in cluster.live_brokers())
+
+    def describe(include_fenced):
+        with raw_to(listeners, 1) as raw:
+            return raw.request(DescribeClusterRequest[2](
+                include_cluster_authorized_operations=False, endpoint_type=1,
+                include_fenced_brokers=include_fenced))
+
+    plain, with_fenced = describe(False), describe(True)
+    assert [(b.broker_id, b.is_fenced) for b in plain.brokers] == [(1, False), (2, False)]
+    assert [(b.broker_id, b.is_fenced) for b in with_fenced.brokers] == [
+        (0, True), (1, False), (2, False)]
+    assert (with_fenced.brokers[0].host, with_fenced.brokers[0].port) == \
+        listeners.addresses[victim]  # where it listened, and will again
+    assert plain.controller_id == with_fenced.controller_id == 1
+    cluster.restart(victim)
+    wait_until(lambda: victim in cluster.live_brokers())
+    assert [(b.broker_id, b.is_fenced) for b in describe(True).brokers] == [
+        (0, False), (1, False), (2, False)]
+
+
+def test_kafka_python_describes_a_cluster_with_its_fenced_brokers(cluster, listeners):
+    from kafka.admin import KafkaAdminClient
+
+    cluster.kill(2)
+    wait_until(lambda: 2 not in cluster.live_brokers())
+    admin = KafkaAdminClient(bootstrap_servers=listeners.bootstrap_servers)
+    try:
+        described = admin.describe_cluster()
+    finally:
+        admin.close()
+    assert (described["cluster_id"], described["controller_id"]) == ("pcmodel", 0)
+    assert [(b["broker_id"], b["is_fenced"]) for b in described["brokers"]] == [
+        (0, False), (1, False), (2, True)]
 
 
 def test_a_killed_broker_refuses_connections_leaves_metadata_and_returns_on_its_port(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from kafka.protocol.admin import DescribeClusterRequest
 from kafka.protocol.metadata import ApiVersionsRequest, MetadataRequest
 
 from pcmodel.wire.handlers import MODULES, load_handlers
@@ -55,6 +56,40 @@ def test_metadata_lists_topics_and_this_broker(broker, raw, listener, version):
     assert orders.error_code == 0
     assert [p.partition_index for p in orders.partitions] == [0, 1, 2]
     assert all(p.leader_id == listener.node_id for p in orders.partitions)
+
+
+#: The cluster operations a Kafka broker without an authorizer allows (AclOperation codes).
+CLUSTER_OPERATIONS = {5, 7, 8, 9, 10, 11, 12}
+
+
+@pytest.mark.parametrize("version", [0, 1, 2])
+def test_describe_cluster_names_this_broker_as_broker_and_controller(raw, listener, version):
+    fields = {} if version == 0 else {"endpoint_type": 1}
+    if version >= 2:
+        fields["include_fenced_brokers"] = True
+    response = raw.request(DescribeClusterRequest[version](
+        include_cluster_authorized_operations=False, **fields))
+    assert (response.error_code, response.cluster_id, response.controller_id) == (
+        0, "pcmodel", listener.node_id)
+    assert [(b.broker_id, b.host, b.port, b.rack) for b in response.brokers] == [
+        (listener.node_id, "127.0.0.1", listener.port, None)]
+    assert response.authorized_operations is None  # not asked: Kafka's -2^31
+    if version >= 2:
+        assert response.brokers[0].is_fenced is False
+    asked = raw.request(DescribeClusterRequest[version](
+        include_cluster_authorized_operations=True, **fields))
+    assert asked.authorized_operations == CLUSTER_OPERATIONS  # no authorizer: all of them
+
+
+@pytest.mark.parametrize("endpoint_type, code, message", [
+    (2, 114, "but we wanted an endpoint of type CONTROLLER"),  # MISMATCHED_ENDPOINT_TYPE
+    (7, 115, "Unsupported endpoint type 7"),  # UNSUPPORTED_ENDPOINT_TYPE
+])
+def test_describe_cluster_serves_brokers_only(raw, endpoint_type, code, message):
+    response = raw.request(DescribeClusterRequest[1](
+        include_cluster_authorized_operations=False, endpoint_type=endpoint_type))
+    assert (response.error_code, response.brokers) == (code, [])
+    assert message in response.error_message
 
 
 def test_metadata_unknown_topic_is_error_3(broker, raw):

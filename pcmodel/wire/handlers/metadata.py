@@ -1,4 +1,4 @@
-"""Metadata and FindCoordinator: which brokers exist and who leads what.
+"""Metadata, DescribeCluster and FindCoordinator: which brokers exist and who leads what.
 
 Both answer from the listener's :class:`~pcmodel.wire.view.ClusterView`. A lone broker is the
 only broker and leader, sole replica and sole in-sync replica of every partition (epoch 0); a
@@ -13,12 +13,21 @@ group's coordinator (COORDINATOR_NOT_AVAILABLE while there is none). Topics are 
 identified by topic id (ids arrived with versions this listener does not serve for Fetch), so
 ``topic_id`` is the zero UUID, Kafka's "no id". Internal topics (``__consumer_offsets``) are
 listed as internal, as Kafka lists them.
+
+DescribeCluster (v0-v2) names the same brokers and controller as Metadata, and with
+``include_fenced_brokers`` (v2, KIP-1073) also the brokers the controller fenced, marked
+``is_fenced``. Asked for the cluster's authorized operations, it answers every operation a
+cluster resource has, as a Kafka broker without an authorizer does (pcmodel has no ACLs). A
+broker listener describes brokers only: asked for controllers (``endpoint_type`` 2) it answers
+MISMATCHED_ENDPOINT_TYPE, and UNSUPPORTED_ENDPOINT_TYPE for any other type, as Kafka's
+``AuthHelper.computeDescribeClusterResponse``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from kafka.protocol.admin import DescribeClusterRequest, DescribeClusterResponse
 from kafka.protocol.metadata import (
     FindCoordinatorRequest,
     FindCoordinatorResponse,
@@ -32,6 +41,13 @@ from pcmodel.wire.view import CLUSTER_ID
 __all__ = ["CLUSTER_ID", "HANDLERS"]
 
 _LEADER_NOT_AVAILABLE = kafka_errors.LeaderNotAvailableError.errno
+
+#: DescribeCluster's endpoint types (KIP-919): this listener serves brokers.
+_BROKERS, _CONTROLLERS = 1, 2
+#: What a Kafka broker without an authorizer allows on the cluster resource (AclOperation
+#: codes, ``AclEntry.supportedOperations(CLUSTER)``): CREATE, ALTER, DESCRIBE, CLUSTER_ACTION,
+#: DESCRIBE_CONFIGS, ALTER_CONFIGS, IDEMPOTENT_WRITE.
+_CLUSTER_OPERATIONS = frozenset({5, 7, 8, 9, 10, 11, 12})
 
 #: Kafka's coordinator types (FindCoordinator's ``key_type``): 0 is a consumer group.
 _GROUP_COORDINATOR = 0
@@ -99,6 +115,35 @@ def handle_metadata(ctx: RequestContext, request: Any) -> Any:
     )
 
 
+def handle_describe_cluster(ctx: RequestContext, request: Any) -> Any:
+    """The cluster id, the controller and the brokers (the fenced ones too, if asked)."""
+    endpoint_type = request.endpoint_type if ctx.api_version >= 1 else _BROKERS
+    if endpoint_type != _BROKERS:
+        code = kafka_errors.MismatchedEndpointTypeError.errno if endpoint_type == _CONTROLLERS \
+            else kafka_errors.UnsupportedEndpointTypeError.errno
+        message = ("The request was sent to an endpoint of type BROKER, but we wanted an "
+                   "endpoint of type CONTROLLER") if endpoint_type == _CONTROLLERS \
+            else f"Unsupported endpoint type {endpoint_type}"
+        return ctx.response(throttle_time_ms=0, error_code=code, error_message=message,
+                            endpoint_type=_BROKERS, cluster_id="", controller_id=-1, brokers=[])
+    listed = [(b, False) for b in ctx.view.brokers()]
+    if ctx.api_version >= 2 and request.include_fenced_brokers:
+        listed += [(b, True) for b in ctx.view.fenced_brokers()]
+    listed.sort(key=lambda entry: entry[0].node_id)
+    controller = ctx.view.controller_id()
+    return ctx.response(
+        throttle_time_ms=0, error_code=0, error_message=None, endpoint_type=_BROKERS,
+        cluster_id=ctx.view.cluster_id,
+        # Kafka answers -1 rather than name a controller the list does not hold.
+        controller_id=controller if any(b.node_id == controller for b, _ in listed) else -1,
+        brokers=[DescribeClusterResponse.DescribeClusterBroker(
+            broker_id=b.node_id, host=b.host, port=b.port, rack=None, is_fenced=fenced)
+            for b, fenced in listed],
+        authorized_operations=(set(_CLUSTER_OPERATIONS)
+                               if request.include_cluster_authorized_operations else None),
+    )
+
+
 def handle_find_coordinator(ctx: RequestContext, request: Any) -> Any:
     """The group's coordinator; transactions are not supported."""
     if ctx.api_version >= 4:
@@ -136,6 +181,9 @@ def handle_find_coordinator(ctx: RequestContext, request: Any) -> Any:
 
 HANDLERS = {
     MetadataRequest.API_KEY: ApiHandler(MetadataRequest, MetadataResponse, 0, 12, handle_metadata),
+    DescribeClusterRequest.API_KEY: ApiHandler(
+        DescribeClusterRequest, DescribeClusterResponse, 0, 2, handle_describe_cluster
+    ),
     FindCoordinatorRequest.API_KEY: ApiHandler(
         FindCoordinatorRequest, FindCoordinatorResponse, 0, 4, handle_find_coordinator
     ),
