@@ -199,9 +199,14 @@ class ClusterShell:
                 raise ValueError(f"no topic {topic!r}")
         answers = self.cluster.elect_leaders(election, asked)
         name = election.name
-        elected = [tp for tp, error in answers.items() if error is None]
-        needless = [tp for tp, error in answers.items()
-                    if isinstance(error, ElectionNotNeededError)]
+        elected, needless, failed = [], [], []
+        for tp, error in answers.items():
+            if error is None:
+                elected.append(tp)
+            elif isinstance(error, ElectionNotNeededError):
+                needless.append(tp)
+            else:
+                failed.append(error)
         lines = []
         if elected:
             lines.append(f"Successfully completed leader election ({name}) for partitions "
@@ -209,8 +214,7 @@ class ClusterShell:
         if needless:
             lines.append(f"Valid replica already elected for partitions {_partitions(needless)}")
         lines += [f"Error completing leader election ({name}) for partition: {error.args[0]}"
-                  for tp, error in answers.items()
-                  if error is not None and tp not in needless]
+                  for error in failed]
         return "\n".join(lines) or f"No partition needed a leader election ({name})"
 
     def _do_kill(self, broker: str) -> str:

@@ -239,8 +239,8 @@ class PartitionAdminMixin:
         if isinstance(topic_partitions, str):
             raise TypeError(f"topic_partitions must be {{topic: [partitions]}}, a list of "
                             f"topics or None, not the str {topic_partitions!r}")
-        counts = self._conn.list_topics()
         if topic_partitions is None or not isinstance(topic_partitions, Mapping):
+            counts = self._conn.list_topics()
             topics = sorted(counts) if topic_partitions is None else list(topic_partitions)
             for topic in topics:
                 if topic not in counts:

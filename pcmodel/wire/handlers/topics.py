@@ -33,7 +33,11 @@ from kafka.protocol.admin import (
     ElectLeadersResponse,
 )
 
-from pcmodel.topics.errors import TopicAlreadyExistsError, UnknownTopicOrPartitionError
+from pcmodel.topics.errors import (
+    KafkaError,
+    TopicAlreadyExistsError,
+    UnknownTopicOrPartitionError,
+)
 from pcmodel.topics.replica_placement import check_replica_assignment, check_replication_factor
 from pcmodel.topics.structs import ElectionType, TopicPartition
 from pcmodel.topics.topic_configs import (
@@ -200,7 +204,7 @@ def handle_elect_leaders(ctx: RequestContext, request: Any) -> Any:
             error = elected[tp]
             results[tp] = (0, None) if error is None else (error_code(error), error_message(error))
         code = 0
-    except Exception as exc:  # the request as a whole: an unknown election type
+    except KafkaError as exc:  # the request as a whole: an unknown election type
         code, message = error_code(exc), error_message(exc)
         results = {tp: (code, message) for tp in asked or ()}
     by_topic: dict[str, list[Any]] = {}
