@@ -52,6 +52,8 @@ from pcmodel.cluster.events import ClusterEvent, ReplicaStatus
 from pcmodel.cluster.injection import FaultInjection
 from pcmodel.cluster.node import ClusterNode
 from pcmodel.cluster.purgatory import ProduceFuture
+from pcmodel.cluster.replica_admin import ReplicaAdmin
+from pcmodel.cluster.state_delivery import StateDelivery
 from pcmodel.cluster.topic_admin import TopicAdmin
 from pcmodel.cluster.waiting import ClientSupport
 from pcmodel.topics.broker import FetchResult
@@ -76,7 +78,7 @@ _MODES = ("threads", "steps", "processes")
 _ACKS = (0, 1, "all")
 
 
-class Cluster(FaultInjection, ClientSupport, TopicAdmin, Driving):
+class Cluster(FaultInjection, ClientSupport, TopicAdmin, ReplicaAdmin, StateDelivery, Driving):
     """``brokers`` replicating brokers and a controller. See the module docstring.
 
     ``replica_lag_time_max_ms`` (Kafka's ``replica.lag.time.max.ms``, default 30000 there;
@@ -301,7 +303,7 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, Driving):
             out = []
             for b in st.replicas:
                 node = self.nodes[b]
-                start, leo, hw = node.replicas[tp].offsets
+                start, leo, hw = node.local_offsets(tp)
                 out.append(ReplicaStatus(b, node.alive, st.leader == b, leo, hw, b in st.isr,
                                          start))
             return out
@@ -310,12 +312,7 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, Driving):
         """Every record in one broker's replica, committed or not (for checks and lessons)."""
         tp = TopicPartition(topic, partition)
         with self._lock:
-            node = self.nodes[broker]
-            start, leo, _ = node.replicas[tp].offsets
-            if leo == start:
-                return []
-            return list(node.broker.fetch({tp: start}, max_records=leo - start,
-                                          replica_id=broker)[tp].records)
+            return self._hosting(broker, tp).local_records(tp)
 
     # --- data ---------------------------------------------------------------------------------
 
@@ -414,6 +411,15 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, Driving):
                 f"broker must be an id from 0 to {len(self.nodes) - 1}, got {broker!r}")
         return self.nodes[broker]
 
+    def _hosting(self, broker: int, tp: TopicPartition) -> Any:
+        """The node of ``broker``, which the controller lists among ``tp``'s replicas."""
+        node = self._node(broker)
+        replicas = self._state(tp).replicas
+        if broker not in replicas:
+            raise IllegalArgumentError(f"broker {broker} holds no replica of {tp}; its "
+                                       f"replicas are on {list(replicas)}")
+        return node
+
     def _reachable_node(self, broker: int) -> ClusterNode:
         node = self._node(broker)
         if not node.alive:
@@ -445,57 +451,3 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, Driving):
     def _links(self, a: int, b: int) -> bool:
         """Whether replication traffic flows between brokers ``a`` and ``b``."""
         return a not in self._isolated and b not in self._isolated
-
-    def _heartbeat(self, node: ClusterNode) -> None:
-        if node.alive and node.node_id not in self._isolated_from_controller:
-            self._apply_changes(self.controller.heartbeat(node.node_id, self.clock()))
-
-    def _alter_isr(self, tp: TopicPartition, leader: int, epoch: int,
-                   isr: frozenset[int]) -> PartitionState:
-        if leader in self._isolated_from_controller:
-            raise KafkaConnectionError(f"broker {leader} cannot reach the controller")
-        before = self.controller.partitions[tp]
-        state = self.controller.alter_isr(tp, leader, epoch, isr)
-        if state.isr != before.isr:
-            self._publish(tp)
-            self._deliver(tp, skip=leader)
-        return state
-
-    def _apply_changes(self, tps: list[TopicPartition]) -> None:
-        """Record and deliver the controller's decisions (events for leader and ISR changes)."""
-        fenced = {b for b in range(len(self.nodes)) if b not in self.controller.alive}
-        for b in sorted(fenced - self._fenced_seen):
-            self._event("fenced", b)
-        self._fenced_seen = fenced
-        for tp in tps:
-            self._publish(tp)
-            self._deliver(tp)
-        if tps:
-            self._notify()
-
-    def _publish(self, tp: TopicPartition) -> None:
-        """Events for what changed in ``tp``'s state since it was last published."""
-        st = self.controller.partitions[tp]
-        prev = self._published.get(tp)
-        self._published[tp] = st
-        if prev is None or (prev.leader, prev.leader_epoch) != (st.leader, st.leader_epoch):
-            if st.leader is None:
-                kind = "offline"
-            elif prev is None or st.leader in prev.isr:
-                kind = "clean"
-            else:
-                kind = "unclean"
-            self._event("leader", st.leader, tp, (kind, st.leader_epoch))
-        if prev is None or prev.isr != st.isr:
-            self._event("isr", st.leader, tp, tuple(sorted(st.isr)))
-
-    def _deliver(self, tp: TopicPartition, *, only: int | None = None,
-                 skip: int | None = None) -> None:
-        """Send the partition's state to every live broker that hosts it and can hear us."""
-        st = self.controller.partitions[tp]
-        for b in st.replicas:
-            if b == skip or (only is not None and b != only):
-                continue
-            node = self.nodes[b]
-            if node.alive and b not in self._isolated_from_controller:
-                node.apply_state(tp, st)

@@ -40,13 +40,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from pcmodel.cluster import reassignment
 from pcmodel.cluster.errors import FencedLeaderEpochError, NotLeaderForPartitionError
 from pcmodel.topics.errors import (
     ElectionNotNeededError,
     EligibleLeadersNotAvailableError,
+    InvalidReplicationAssignmentError,
+    InvalidReplicationFactorError,
+    NoReassignmentInProgressError,
     PreferredLeaderNotAvailableError,
     UnknownTopicOrPartitionError,
 )
+from pcmodel.topics.replica_placement import check_reassignment_target
 from pcmodel.topics.structs import ElectionType, TopicPartition
 
 __all__ = ["Controller", "PartitionState", "TopicConfig", "place_replicas"]
@@ -66,14 +71,19 @@ class PartitionState:
     """What the controller decided for one partition (Kafka's LeaderAndIsr).
 
     ``leader`` is ``None`` while no eligible replica is alive (the partition is offline);
-    ``leader_epoch`` grows by one at every change of leader; ``isr`` always contains the leader
-    when there is one. ``replicas`` is the assignment, preferred leader first.
+    ``leader_epoch`` grows by one at every change of leader, and when replicas leave the
+    partition; ``isr`` always contains the leader when there is one. ``replicas`` is the
+    assignment, preferred leader first. During a reassignment it is the target followed by the
+    replicas being removed, and ``adding`` and ``removing`` say which are which
+    (:mod:`pcmodel.cluster.reassignment`).
     """
 
     replicas: tuple[int, ...]
     leader: int | None
     leader_epoch: int
     isr: frozenset[int]
+    adding: tuple[int, ...] = ()
+    removing: tuple[int, ...] = ()
 
 
 def place_replicas(brokers: Sequence[int], partitions: int, rf: int, shift: int) -> list[tuple]:
@@ -207,8 +217,9 @@ class Controller:
 
         Raises ``NotLeaderForPartitionError`` if ``leader`` no longer leads and
         ``FencedLeaderEpochError`` if it asks with an old epoch: the change is refused, the
-        sender learns the current state from the next LeaderAndIsr. A fenced broker is never
-        added (Kafka refuses ineligible replicas too).
+        sender learns the current state from the next LeaderAndIsr. A fenced broker, or one
+        that holds no replica, is never added (Kafka refuses ineligible replicas too). An ISR
+        that has every target replica of a reassignment in sync completes it.
         """
         st = self.partitions[tp]
         if st.leader != leader:
@@ -217,9 +228,82 @@ class Controller:
             raise FencedLeaderEpochError(
                 f"{tp}: ISR change with leader epoch {leader_epoch}, current {st.leader_epoch}"
             )
-        new_isr = frozenset(r for r in isr if r in self.alive or r == leader) | {leader}
-        self.partitions[tp] = replace(st, isr=new_isr)
+        new_isr = frozenset(r for r in isr if r in st.replicas
+                            and (r in self.alive or r == leader)) | {leader}
+        self.partitions[tp] = self._reassigned(st, st.replicas, new_isr, st.adding, st.removing)
         return self.partitions[tp]
+
+    # --- reassignments -------------------------------------------------------------------------
+
+    def reassign(self, tp: TopicPartition, target: Sequence[int] | None, *,
+                 allow_replication_factor_change: bool = True) -> PartitionState:
+        """Move ``tp``'s replicas to ``target`` (Kafka's AlterPartitionReassignments), or
+        cancel the reassignment in progress if ``target`` is ``None``; return the new state.
+
+        The target replaces any reassignment in progress. It completes at once if every
+        target replica is in sync already (a reordering, or fewer replicas), else at the ISR
+        change that brings the last of them in (:meth:`alter_isr`). Cancelling takes out the
+        replicas being added (see :func:`pcmodel.cluster.reassignment.reverted`). A leader that
+        leaves the partition hands over to the first target replica in sync, and the leader
+        epoch grows whenever a replica leaves, so that the removed one's requests are fenced.
+
+        Raises ``UnknownTopicOrPartitionError`` for a partition the cluster does not have,
+        ``InvalidReplicationAssignmentError`` for a target that is not distinct brokers of the
+        cluster, or a cancellation that would need an unclean election the topic forbids,
+        ``NoReassignmentInProgressError`` to cancel where nothing is in progress, and
+        ``InvalidReplicationFactorError`` for a target of another length than the replicas the
+        partition is headed for, unless ``allow_replication_factor_change`` (KIP-860). A
+        refused request changes nothing.
+        """
+        st = self.partitions.get(tp)
+        if st is None:
+            raise UnknownTopicOrPartitionError(f"{tp.topic!r} has no partition {tp.partition}")
+        moving = reassignment.Reassigning(st.replicas, st.adding, st.removing)
+        if target is not None:
+            target = check_reassignment_target(target, self.broker_ids)
+            heading = len(st.replicas) - len(st.removing)
+            if not allow_replication_factor_change and len(target) != heading:
+                raise InvalidReplicationFactorError(
+                    f"{tp.topic}-{tp.partition}: the replication factor is changed from "
+                    f"{heading} to {len(target)}, and the request does not allow it")
+            new = reassignment.start(st.replicas, target)
+            self.partitions[tp] = self._reassigned(st, new.replicas, st.isr, new.adding,
+                                                   new.removing)
+            return self.partitions[tp]
+        if not st.adding and not st.removing:
+            raise NoReassignmentInProgressError(
+                f"{tp.topic}-{tp.partition} has no reassignment in progress to cancel")
+        replicas, isr, unclean = reassignment.reverted(moving, st.isr)
+        allowed = self.topics[tp.topic].unclean_leader_election_enable
+        if unclean and not allowed:
+            raise InvalidReplicationAssignmentError(
+                f"cancelling the reassignment of {tp.topic}-{tp.partition} would need an unclean "
+                f"leader election (only replicas being added are in sync), and the topic does "
+                f"not allow them (unclean.leader.election.enable=false)")
+        self.partitions[tp] = self._reassigned(st, replicas, isr, (), (), unclean=allowed)
+        return self.partitions[tp]
+
+    def _reassigned(self, st: PartitionState, replicas: tuple[int, ...], isr: frozenset[int],
+                    adding: tuple[int, ...], removing: tuple[int, ...], *,
+                    unclean: bool = False) -> PartitionState:
+        """``st`` with new replicas, ISR and reassignment, completed if it can be, with a
+        leader elected if the current one cannot stay (Kafka's ``PartitionChangeBuilder``:
+        ``completeReassignmentIfNeeded``, then ``electAnyLeader``)."""
+        done = reassignment.completed(reassignment.Reassigning(replicas, adding, removing), isr)
+        if done is not None:
+            (replicas, isr), adding, removing = done, (), ()
+        leader = st.leader
+        if leader is None or leader not in isr or leader not in self.alive:
+            clean = [r for r in replicas if r in isr and r in self.alive]
+            live = [r for r in replicas if r in self.alive]
+            if clean:
+                leader = clean[0]
+            elif unclean and live:
+                leader, isr = live[0], frozenset(live[:1])
+            else:
+                leader = None
+        bump = leader != st.leader or not set(replicas) >= set(st.replicas)
+        return PartitionState(replicas, leader, st.leader_epoch + bump, isr, adding, removing)
 
     def elect(self, tp: TopicPartition, election_type: ElectionType) -> PartitionState:
         """An administrator's election for ``tp`` (Kafka's ElectLeaders); return the new state.

@@ -15,8 +15,10 @@ class ClusterEvent(NamedTuple):
 
     ``kind`` is one of ``"killed"``, ``"restarted"``, ``"isolated"``, ``"healed"``, ``"slowed"``,
     ``"fenced"`` (the controller noticed a dead broker), ``"leader"`` (new leader; ``detail``
-    says ``clean`` or ``unclean`` and the epoch), ``"isr"`` (new ISR), ``"truncated"`` (a
-    replica dropped records; ``records`` holds them: the lost suffix).
+    says ``clean`` or ``unclean`` and the epoch), ``"isr"`` (new ISR), ``"replicas"`` (a
+    reassignment started, completed or was cancelled; ``detail`` is ``(replicas, adding,
+    removing)``), ``"truncated"`` (a replica dropped records; ``records`` holds them: the lost
+    suffix).
     """
 
     time: float

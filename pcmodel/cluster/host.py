@@ -36,7 +36,7 @@ from pcmodel.cluster.controller import PartitionState, TopicConfig
 from pcmodel.cluster.errors import NotLeaderForPartitionError
 from pcmodel.cluster.events import ClusterEvent
 from pcmodel.cluster.follower import replicate_once
-from pcmodel.cluster.journal import DurableReplica, durable_replicas
+from pcmodel.cluster.journal import DurableReplica, durable_replicas, journal_path
 from pcmodel.cluster.node import ClusterNode
 from pcmodel.cluster.purgatory import ProduceFuture
 from pcmodel.topics.client import BrokerHandle, RemoteBroker
@@ -117,6 +117,10 @@ class NodeHost:
         self._events: list[ClusterEvent] = []
         self._stopping = threading.Event()
         for name, count, mine, config, settings in spec.topics:
+            for tp in {TopicPartition(name, p) for p in range(count)} - set(mine):
+                # A replica reassigned away while this broker was down (Kafka deletes such
+                # stray logs at startup too).
+                journal_path(spec.directory, tp).unlink(missing_ok=True)
             self.node.add_replicas(name, count, mine, config, **settings)  # recovers journals
         self._controller = RemoteBroker(spec.controller, request_timeout_ms=PEER_TIMEOUT_MS,
                                         connect_timeout_ms=PEER_TIMEOUT_MS)
@@ -212,18 +216,15 @@ class NodeHost:
         return self._as_leader(read)
 
     def offsets(self, tp: TopicPartition) -> tuple[int, int, int]:
-        """``(log_start_offset, log_end_offset, high_watermark)`` of the local replica."""
+        """``(log_start_offset, log_end_offset, high_watermark)`` of the local replica (zeros
+        for one a reassignment added that the next heartbeat creates)."""
         with self.lock:
-            return self.node.replicas[tp].offsets
+            return self.node.local_offsets(tp)
 
     def log(self, tp: TopicPartition) -> list:
         """Every record of the local replica, committed or not."""
         with self.lock:
-            start, leo, _ = self.node.replicas[tp].offsets
-            if leo == start:
-                return []
-            return list(self.node.broker.fetch({tp: start}, max_records=leo - start,
-                                               replica_id=self.node_id)[tp].records)
+            return self.node.local_records(tp)
 
     def add_replicas(self, name: str, count: int, mine: list, config: TopicConfig,
                      settings: dict) -> None:
@@ -235,12 +236,8 @@ class NodeHost:
     def remove_topic(self, name: str) -> None:
         """A topic was deleted: drop its replicas, their files and the local log."""
         with self.lock:
-            if name not in self.node.broker.list_topics():
-                return
-            for tp, replica in list(self.node.replicas.items()):
-                if tp.topic == name and isinstance(replica, DurableReplica):
-                    replica.delete()
-            self.node.remove_topic(name)
+            if name in self.node.broker.list_topics():
+                self.node.remove_topic(name)
 
     def reconfigure_topic(self, name: str, config: TopicConfig,
                           overrides: dict[str, str]) -> None:
@@ -330,7 +327,7 @@ class NodeHost:
             events, self._events = self._events, []
             hw_moves = self.node.hw_moves
         try:
-            states, handles = self._controller.call(
+            states, handles, topics = self._controller.call(
                 "broker_heartbeat", self.node_id, self.spec.incarnation, tuple(events), hw_moves)
         except KafkaError:
             with self.lock:
@@ -338,10 +335,23 @@ class NodeHost:
             return
         with self.lock:
             self._handles = handles
+            self._reconcile(states, topics)
             for tp, (version, state) in states.items():
                 if tp in self.node.replicas and version > self._versions.get(tp, -1):
                     self._versions[tp] = version
                     self.node.apply_state(tp, state)
+
+    def _reconcile(self, states: dict, topics: dict) -> None:
+        """Host exactly the replicas the controller assigns here: a reassignment adds some
+        (of partitions this broker already knows: a topic being created arrives by its own
+        call) and removes others (of topics that still exist: a deletion has its own call)."""
+        counts = self.node.broker.list_topics()
+        for tp in states:
+            if tp not in self.node.replicas and counts.get(tp.topic, 0) > tp.partition:
+                self.node.add_replica(tp, topics[tp.topic])
+        for tp in [tp for tp in self.node.replicas if tp not in states and tp.topic in topics]:
+            self.node.remove_replica(tp)
+            self._versions.pop(tp, None)
 
     def _replicate_round(self, long_poll: bool) -> tuple[bool, bool]:
         """One fetch from the leader of each followed partition; (records moved, waited)."""

@@ -39,7 +39,7 @@ class FaultInjection:
             node.next_fetch_at = 0.0
             self._event("restarted", broker)
             self._heartbeat(node)
-            for tp in sorted(node.replicas):
+            for tp in self._partitions_of(node):
                 self._deliver(tp, only=broker)
             self._notify()
 
@@ -64,7 +64,7 @@ class FaultInjection:
                     self._event("healed", b)
                     if self.nodes[b].alive:
                         self._heartbeat(self.nodes[b])
-                        for tp in sorted(self.nodes[b].replicas):
+                        for tp in self._partitions_of(self.nodes[b]):
                             self._deliver(tp, only=b)
             self._notify()
 

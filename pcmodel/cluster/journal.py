@@ -143,9 +143,11 @@ class DurableReplica(Replica):
             self._journal = None
 
     def delete(self) -> None:
-        """Close and remove the journal file (the topic was deleted)."""
+        """Close and remove the journal file, and empty the local log (the replica was
+        reassigned away, or its topic deleted)."""
         self.close()
         self._path.unlink(missing_ok=True)
+        super().delete()  # the journal is closed: nothing more is written
 
     # --- every change of the log goes to the journal too -----------------------------------------
 

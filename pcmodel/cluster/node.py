@@ -128,8 +128,22 @@ class ClusterNode:
         """Delete topic ``name`` here: its replicas, its local log; waiting produces fail."""
         for tp in [tp for tp in self.replicas if tp.topic == name]:
             self._fail_waiting(tp, UnknownTopicOrPartitionError(f"topic {name!r} was deleted"))
-            del self.replicas[tp]
+            self.replicas.pop(tp).delete()
         self.broker.delete_topic(name)
+
+    def add_replica(self, tp: TopicPartition, config: TopicConfig) -> None:
+        """Host a replica of ``tp`` from now on (a reassignment added this broker); it starts
+        empty and catches up as a follower once it learns the leader. Nothing if hosted."""
+        if tp not in self.replicas:
+            self.replicas[tp] = self.replica_factory(self.node_id, self.broker, tp, config)
+
+    def remove_replica(self, tp: TopicPartition) -> None:
+        """Stop hosting ``tp`` (a reassignment removed this broker): the replica and its local
+        records go, waiting produces fail. Nothing if not hosted."""
+        if tp in self.replicas:
+            self._fail_waiting(tp, NotLeaderForPartitionError(
+                f"broker {self.node_id} no longer hosts {tp}: it was reassigned"))
+            self.replicas.pop(tp).delete()
 
     def add_partitions(self, name: str, total: int, tps: Sequence[TopicPartition],
                        config: TopicConfig) -> None:
@@ -142,14 +156,10 @@ class ClusterNode:
             self.replicas[tp] = self.replica_factory(self.node_id, self.broker, tp, config)
 
     def apply_state(self, tp: TopicPartition, state: PartitionState) -> None:
-        """LeaderAndIsr from the controller; a lost leadership fails the waiting produces."""
+        """LeaderAndIsr from the controller; a lost leadership fails the waiting produces, a
+        state without this broker among the replicas removes the replica."""
         replica = self.replicas.get(tp)
-        if replica is None:
-            return
-        if replica.apply_state(state, self._clock()) and not replica.is_leader:
-            self._fail_waiting(tp, NotLeaderForPartitionError(
-                f"broker {self.node_id} lost the leadership of {tp} while the produce waited"))
-        if replica.is_leader:
+        if replica is not None and self._take_state(replica, state) and replica.is_leader:
             self._leader_maintenance(replica)
 
     def crash(self) -> None:
@@ -264,12 +274,28 @@ class ClusterNode:
         replica.trim_epochs()
         return replica.epochs.epoch_at(offset)
 
+    def local_offsets(self, tp: TopicPartition) -> tuple[int, int, int]:
+        """``(log_start_offset, log_end_offset, high_watermark)`` of the local replica of
+        ``tp``; zeros while there is none yet (a reassignment added this broker, which was
+        down or has not heard of it)."""
+        replica = self.replicas.get(tp)
+        return (0, 0, 0) if replica is None else replica.offsets
+
+    def local_records(self, tp: TopicPartition) -> list[LogRecord]:
+        """Every record of the local replica of ``tp``, committed or not (for checks and
+        lessons); ``[]`` while there is none."""
+        start, leo, _ = self.local_offsets(tp)
+        if leo == start:
+            return []
+        return list(self.broker.fetch({tp: start}, max_records=leo - start,
+                                      replica_id=self.node_id)[tp].records)
+
     # --- periodic work ---------------------------------------------------------------------------
 
     def maintain(self) -> None:
         """Leader duties: shrink ISRs of laggards, expire produce requests that waited too long."""
         now = self._clock()
-        for replica in self.replicas.values():
+        for replica in list(self.replicas.values()):  # an ISR change may remove one
             if replica.is_leader:
                 self._leader_maintenance(replica)
         still = []
@@ -311,15 +337,29 @@ class ClusterNode:
         wanted = replica.desired_isr(self._clock(), self._lag_max)
         if wanted != state.isr:
             try:
-                replica.apply_state(
-                    self._alter_isr(replica.tp, self.node_id, state.leader_epoch, wanted),
-                    self._clock())
+                new = self._alter_isr(replica.tp, self.node_id, state.leader_epoch, wanted)
             except (KafkaConnectionError, NotLeaderForPartitionError, FencedLeaderEpochError):
                 pass  # the controller is unreachable or moved on: the next LeaderAndIsr says
+            else:
+                # The ISR change may have completed a reassignment that moves the leadership
+                # elsewhere, or this replica out of the partition.
+                if not self._take_state(replica, new):
+                    return
         if replica.is_leader:
             if replica.maybe_increment_hw():
                 self.hw_moves += 1
             self._complete_waiting(replica)
+
+    def _take_state(self, replica: Replica, state: PartitionState) -> bool:
+        """Apply ``state`` to ``replica``; False if it removed the replica."""
+        if self.node_id not in state.replicas:
+            self.remove_replica(replica.tp)
+            return False
+        if replica.apply_state(state, self._clock()) and not replica.is_leader:
+            self._fail_waiting(replica.tp, NotLeaderForPartitionError(
+                f"broker {self.node_id} lost the leadership of {replica.tp} while the produce "
+                "waited"))
+        return True
 
     def _complete_waiting(self, replica: Replica) -> None:
         if not self._waiting:

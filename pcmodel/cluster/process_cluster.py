@@ -322,9 +322,10 @@ class ProcessCluster(ProcessFaults, Cluster):
     # --- the controller's door (called by broker processes) --------------------------------------
 
     def _broker_heartbeat(self, broker: int, incarnation: int, events: tuple,
-                          hw_moves: int) -> tuple[dict, dict]:
+                          hw_moves: int) -> tuple[dict, dict, dict]:
         """BrokerHeartbeat: register or refresh ``broker``; answer with the states of the
-        partitions it hosts (with versions) and the addresses of the live brokers."""
+        partitions it hosts (with versions), the addresses of the live brokers and every
+        topic's replication settings (for the replicas a reassignment adds)."""
         with self._lock:
             node = self._registered(broker, incarnation)
             for event in map(ClusterEvent._make, events):  # truncations, seen by the broker
@@ -338,7 +339,7 @@ class ProcessCluster(ProcessFaults, Cluster):
             states = {tp: (self._versions.get(tp, 0), st)
                       for tp, st in self.controller.partitions.items() if broker in st.replicas}
             handles = {n.node_id: n.handle for n in self.nodes if n.alive}
-            return states, handles
+            return states, handles, dict(self.controller.topics)
 
     def _broker_alter_isr(self, broker: int, incarnation: int, tp: TopicPartition,
                           leader: int, epoch: int, isr: frozenset[int]
@@ -416,11 +417,8 @@ class ProcessCluster(ProcessFaults, Cluster):
         return read_journal(journal_path(self._directory(broker), tp))[0]
 
     def _hosting(self, broker: int, tp: TopicPartition) -> HostedBroker:
-        node = self._node(broker)
-        if broker not in self.metadata_for(tp).replicas:
-            raise IllegalArgumentError(f"broker {broker} holds no replica of {tp}; its "
-                                       f"replicas are on {list(self.metadata_for(tp).replicas)}")
-        return node
+        with self._lock:
+            return super()._hosting(broker, tp)
 
     def _offsets(self, node: HostedBroker, tp: TopicPartition) -> tuple[int, int, int]:
         if node.alive:

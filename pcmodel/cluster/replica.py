@@ -233,5 +233,11 @@ class Replica:
         self.epochs.truncate_from_end(0)
         self.producers.truncate(0)
 
+    def delete(self) -> None:
+        """The broker stops hosting this replica (it was reassigned away, or its topic was
+        deleted): the local log is emptied, as Kafka deletes the partition's directory."""
+        Replica.restart_at(self, 0)
+        self._set_hw(0)
+
     def _set_hw(self, offset: int) -> None:
         self.broker.set_high_watermark(self.tp.topic, self.tp.partition, offset)

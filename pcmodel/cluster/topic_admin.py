@@ -1,4 +1,4 @@
-"""Deleting topics, adding partitions, deleting records and electing leaders on a cluster (a
+"""Deleting topics, adding partitions, deleting records and altering configs on a cluster (a
 mixin of ``Cluster``).
 
 The controller changes the topic's partitions (Kafka's DeleteTopics / CreatePartitions go to
@@ -18,10 +18,6 @@ is checked whole, then every broker applies it (a broker that is down, when it r
 to its logs. Allowing unclean election elects a leader at once for the topic's offline
 partitions that have a live replica, as Kafka's controller does.
 
-An administrator's leader elections (Kafka's ElectLeaders) go to the controller, which decides
-each partition alone (:meth:`Controller.elect <pcmodel.cluster.controller.Controller.elect>`);
-every broker then follows the new leader, as after any other election.
-
 Committed offsets of a deleted topic are removed from ``__consumer_offsets`` with tombstones,
 as Kafka's coordinators do (``GroupMetadataManager.cleanupGroupMetadata``), so a topic created
 again under the same name starts its groups afresh. An offsets partition without a leader at
@@ -33,17 +29,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from pcmodel.topics.broker_checks import _check_election_type
 from pcmodel.topics.config_resources import AlterConfigOp, ConfigEntry
 from pcmodel.topics.errors import (
-    BrokerResponseError,
-    ElectionNotNeededError,
     InvalidConfigurationError,
     InvalidPartitionsError,
     InvalidTopicError,
     UnknownTopicOrPartitionError,
 )
-from pcmodel.topics.structs import ElectionType, TopicPartition, validate_topic_partition
+from pcmodel.topics.structs import TopicPartition
 from pcmodel.topics.topic_configs import (
     altered_overrides,
     broker_config_entries,
@@ -191,40 +184,6 @@ class TopicAdmin:
                 self._deliver(tp)
             self._topic_edits += 1
             self._notify()
-
-    def elect_leaders(self, election_type: ElectionType | int,
-                      partitions: Iterable[TopicPartition] | None = None,
-                      ) -> dict[TopicPartition, BrokerResponseError | None]:
-        """Leader elections asked by an administrator (Kafka's ElectLeaders, KIP-460).
-
-        ``election_type`` is an :class:`~pcmodel.topics.structs.ElectionType` (or its value);
-        ``partitions`` the partitions to elect for, ``None`` for every partition of every
-        topic. Returns ``{partition: None}`` where a leader was elected, else the reason as an
-        error (see :meth:`Controller.elect <pcmodel.cluster.controller.Controller.elect>`),
-        in the order asked. Given ``None``, partitions that need no election are left out of
-        the answer, as Kafka's controller leaves them out. The brokers follow the new leaders
-        as they learn them: before this returns on a cluster of threads, at their next
-        heartbeat on a cluster of processes. Raises ``InvalidRequestError`` for an unknown
-        election type, before anything is elected.
-        """
-        kind = _check_election_type(election_type)
-        asked = None if partitions is None else [
-            validate_topic_partition(tp) for tp in partitions]
-        results: dict[TopicPartition, BrokerResponseError | None] = {}
-        with self._lock:
-            self._check_open()
-            for tp in sorted(self.controller.partitions) if asked is None else asked:
-                try:
-                    self.controller.elect(tp, kind)
-                except ElectionNotNeededError as exc:
-                    if asked is not None:
-                        results[tp] = exc
-                except BrokerResponseError as exc:
-                    results[tp] = exc
-                else:
-                    results[tp] = None
-            self._apply_changes([tp for tp, error in results.items() if error is None])
-        return results
 
     def _remove_replicas(self, name: str) -> None:
         """Every broker drops the topic (with the cluster lock held)."""

@@ -47,6 +47,7 @@ __all__ = [
     "MessageSizeTooLargeError",
     "NoBrokersAvailable",
     "NoError",
+    "NoReassignmentInProgressError",
     "NonEmptyGroupError",
     "NoOffsetForPartitionError",
     "OffsetOutOfRangeError",
@@ -447,8 +448,10 @@ class InvalidReplicationFactorError(BrokerResponseError):
 
 
 class InvalidReplicationAssignmentError(BrokerResponseError):
-    """``create_topics`` or ``create_partitions`` placed replicas on brokers explicitly, which
-    pcmodel's brokers leave to their controller: ask for a replication factor instead."""
+    """A replica list was refused. ``create_topics`` and ``create_partitions`` cannot place
+    replicas on brokers explicitly (pcmodel's brokers leave that to their controller: ask for
+    a replication factor instead); a reassignment's target must be distinct brokers of the
+    cluster, and cancelling one must not need an unclean election the topic forbids."""
 
     errno = 39
 
@@ -540,6 +543,14 @@ class ElectionNotNeededError(BrokerResponseError):
     message = "ELECTION_NOT_NEEDED"
     retriable = True  # kafka-python's and the Java client's: stale metadata, try again
     description = "Leader election not needed for topic partition."
+
+
+class NoReassignmentInProgressError(BrokerResponseError):
+    """A reassignment was cancelled where none is in progress (it may have completed)."""
+
+    errno = 85
+    message = "NO_REASSIGNMENT_IN_PROGRESS"
+    description = "No partition reassignment is in progress."
 
 
 class MemberIdRequiredError(BrokerResponseError):

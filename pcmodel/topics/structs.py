@@ -47,6 +47,7 @@ __all__ = [
     "OffsetAndTimestamp",
     "OffsetSpec",
     "OffsetTimestamp",
+    "PartitionReassignment",
     "PartitionReplicas",
     "RecordMetadata",
     "TopicPartition",
@@ -106,6 +107,16 @@ class PartitionReplicas(NamedTuple):
     replicas: tuple[int, ...]
     isr: tuple[int, ...]
     offline: tuple[int, ...]
+
+
+class PartitionReassignment(NamedTuple):
+    """A reassignment in progress (Kafka's ``PartitionReassignment``): the partition's
+    ``replicas`` now (the target first, then those being removed), the ``adding_replicas``
+    still catching up and the ``removing_replicas`` that leave once they have."""
+
+    replicas: tuple[int, ...]
+    adding_replicas: tuple[int, ...]
+    removing_replicas: tuple[int, ...]
 
 
 class OffsetSpec(enum.IntEnum):

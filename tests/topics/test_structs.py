@@ -206,6 +206,7 @@ KAFKA_ERRNOS = {
     "PreferredLeaderNotAvailableError": 80,
     "EligibleLeadersNotAvailableError": 83,
     "ElectionNotNeededError": 84,
+    "NoReassignmentInProgressError": 85,
 }
 
 RETRIABLE = {
