@@ -54,6 +54,7 @@ from pcmodel.topics.structs import (
     DeletedRecords,
     ElectionType,
     OffsetAndTimestamp,
+    PartitionReassignment,
     PartitionReplicas,
     TopicPartition,
 )
@@ -143,6 +144,20 @@ class ClusterConnection(GroupRequestsMixin):
                       ) -> dict[TopicPartition, BrokerResponseError | None]:
         """Leader elections at the controller (see ``Cluster.elect_leaders``)."""
         return self._cluster.elect_leaders(election_type, partitions)
+
+    def alter_partition_reassignments(
+        self, reassignments: Mapping[TopicPartition, Sequence[int] | None], *,
+        allow_replication_factor_change: bool = True,
+    ) -> dict[TopicPartition, BrokerResponseError | None]:
+        """Reassignments at the controller (see ``Cluster.alter_partition_reassignments``)."""
+        return self._cluster.alter_partition_reassignments(
+            reassignments, allow_replication_factor_change=allow_replication_factor_change)
+
+    def list_partition_reassignments(
+        self, partitions: Iterable[TopicPartition] | None = None,
+    ) -> dict[TopicPartition, PartitionReassignment]:
+        """Reassignments in progress (see ``Cluster.list_partition_reassignments``)."""
+        return self._cluster.list_partition_reassignments(partitions)
 
     def list_topics(self) -> dict[str, int]:
         """``{topic: partitions}``, internal topics (``__consumer_offsets``) left out."""

@@ -1,20 +1,23 @@
 """The partition half of :class:`~pcmodel.topics.admin.KafkaAdminClient`: growing topics,
-deleting records, looking offsets up and electing leaders.
+deleting records, looking offsets up, electing leaders and moving replicas.
 
 ``create_partitions`` (Kafka's CreatePartitions), ``delete_records`` (DeleteRecords),
-``list_partition_offsets`` (ListOffsets) and ``elect_leaders`` (ElectLeaders), with
-kafka-python 3's arguments, results and errors.
+``list_partition_offsets`` (ListOffsets), ``elect_leaders`` (ElectLeaders),
+``alter_partition_reassignments`` and ``list_partition_reassignments``
+(AlterPartitionReassignments, ListPartitionReassignments), with kafka-python 3's arguments,
+results and errors.
 On a cluster each partition's answer comes from its leader, with the leader epoch Kafka gives
 (the current one for the latest offset, the one that wrote the record for the others), and a
 deletion waits for the followers to delete too.
 
 Prior art: kafka-python's ``kafka/admin/_partitions.py`` and the Java ``Admin`` interface
-(``createPartitions``, ``deleteRecords``, ``listOffsets``, ``electLeaders``).
+(``createPartitions``, ``deleteRecords``, ``listOffsets``, ``electLeaders``,
+``alterPartitionReassignments``, ``listPartitionReassignments``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pcmodel.topics.broker_checks import _check_election_type
@@ -262,6 +265,62 @@ class PartitionAdminMixin:
             raise first_error
         return {"throttle_time_ms": 0, "error_code": 0, "replica_election_results": [
             {"topic": topic, "partition_result": results} for topic, results in by_topic.items()]}
+
+    def alter_partition_reassignments(
+        self, reassignments: Mapping[TopicPartition, Sequence[int] | None],
+        timeout_ms: float | None = None,
+    ) -> dict[TopicPartition, BrokerResponseError | None]:
+        """Move partitions' replicas to other brokers (Kafka's AlterPartitionReassignments).
+
+        ``reassignments`` maps each :class:`~pcmodel.topics.structs.TopicPartition` to its
+        target replica list (broker ids, the new preferred leader first), or to ``None`` to
+        cancel its reassignment in progress, as in kafka-python. Returns ``{partition: None}``
+        where the reassignment started (or completed at once) or was cancelled, else the
+        reason: ``InvalidReplicationAssignmentError`` (an empty or repeated list, an unknown
+        broker, a cancellation that would need an unclean election),
+        ``NoReassignmentInProgressError``, ``UnknownTopicOrPartitionError``. Each partition is
+        decided alone; the replicas then move as the new ones catch up, which
+        :meth:`list_partition_reassignments` follows. kafka-python answers each partition with
+        the error's class and refuses an empty or non-int list itself; this client answers
+        with the controller's error, an instance that says what was wrong (``is None`` tests
+        success in both). A lone broker holds each partition's only replica: only its own id
+        (0) is a valid target. Raises ``TypeError`` unless ``reassignments`` is a mapping, and
+        ``IllegalArgumentError`` for a key that is not a topic partition. ``timeout_ms`` is
+        accepted for kafka-python's signature: the controller decides at once.
+        """
+        self._check_open()
+        return self._conn.alter_partition_reassignments(reassignments)
+
+    def list_partition_reassignments(
+        self, topic_partitions: Mapping[str, Iterable[int]] | Iterable[TopicPartition] | None
+        = None, timeout_ms: float | None = None,
+    ) -> dict[TopicPartition, dict[str, list[int]]]:
+        """The reassignments in progress (Kafka's ListPartitionReassignments).
+
+        ``topic_partitions``: ``{topic: [partition ids]}``, a list of
+        :class:`~pcmodel.topics.structs.TopicPartition`, or ``None`` for every partition, as
+        in kafka-python. Returns ``{partition: {"replicas", "adding_replicas",
+        "removing_replicas"}}`` (lists of broker ids: every replica now, target first; those
+        catching up; those that leave once they have), kafka-python 3's answer. Partitions
+        without a reassignment in progress, or unknown, are left out. ``timeout_ms`` is
+        accepted for kafka-python's signature.
+        """
+        self._check_open()
+        if isinstance(topic_partitions, Mapping):
+            asked: list[TopicPartition] | None = [
+                validate_topic_partition((topic, p))
+                for topic, partitions in topic_partitions.items() for p in partitions]
+        elif topic_partitions is None:
+            asked = None
+        elif isinstance(topic_partitions, str):
+            raise TypeError(f"topic_partitions must be {{topic: [partitions]}}, a list of "
+                            f"TopicPartition or None, not the str {topic_partitions!r}")
+        else:
+            asked = [validate_topic_partition(tp) for tp in topic_partitions]
+        return {tp: {"replicas": list(moving.replicas),
+                     "adding_replicas": list(moving.adding_replicas),
+                     "removing_replicas": list(moving.removing_replicas)}
+                for tp, moving in self._conn.list_partition_reassignments(asked).items()}
 
     def _answer_epoch(self, tp: TopicPartition, spec: int, offset: int,
                       current: int) -> int | None:

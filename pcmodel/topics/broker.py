@@ -116,6 +116,8 @@ CLIENT_METHODS: tuple[str, ...] = (
     "delete_topic",
     "add_partitions",
     "elect_leaders",
+    "alter_partition_reassignments",
+    "list_partition_reassignments",
     "list_topics",
     "describe_topic",
     "partitions_for",

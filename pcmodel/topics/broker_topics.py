@@ -15,7 +15,7 @@ Prior art: Kafka's ``AdminManager``, ``ReplicaManager.fetchOffset`` and
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -25,16 +25,19 @@ from pcmodel.topics.errors import (
     ElectionNotNeededError,
     IllegalArgumentError,
     InvalidPartitionsError,
+    NoReassignmentInProgressError,
     OffsetOutOfRangeError,
     TopicAlreadyExistsError,
     UnknownTopicOrPartitionError,
 )
 from pcmodel.topics.log import LogBytes, PartitionLog, RetentionPolicy
 from pcmodel.topics.log_settings import log_settings
+from pcmodel.topics.replica_placement import check_reassignment_target
 from pcmodel.topics.structs import (
     DeletedRecords,
     ElectionType,
     OffsetAndTimestamp,
+    PartitionReassignment,
     TopicPartition,
     validate_topic_partition,
 )
@@ -186,7 +189,7 @@ class TopicAdminMixin:
         ``UnknownTopicOrPartitionError`` for one the broker does not have; with ``partitions``
         ``None`` (every partition), ``{}``: Kafka leaves out the partitions that need no
         election. Raises ``InvalidRequestError`` for an unknown election type. See
-        :meth:`Cluster.elect_leaders <pcmodel.cluster.topic_admin.TopicAdmin.elect_leaders>`
+        :meth:`Cluster.elect_leaders <pcmodel.cluster.replica_admin.ReplicaAdmin.elect_leaders>`
         for elections among replicas.
         """
         _check_election_type(election_type)
@@ -203,6 +206,57 @@ class TopicAdminMixin:
                     results[tp] = ElectionNotNeededError(
                         f"{tp.topic}-{tp.partition}: this broker is its only replica, and leads it")
         return results
+
+    def alter_partition_reassignments(
+        self, reassignments: Mapping[TopicPartition, Sequence[int] | None], *,
+        allow_replication_factor_change: bool = True, node_id: int = 0,
+    ) -> dict[TopicPartition, BrokerResponseError | None]:
+        """Reassignments (Kafka's AlterPartitionReassignments), as a one-broker Kafka cluster
+        answers them: every partition has one replica, this broker (``node_id``, the id its
+        clients know it by), and cannot move.
+
+        Returns, in the order given, ``{partition: None}`` for a target of just this broker
+        (nothing to move), else the reason: ``InvalidReplicationAssignmentError`` for any other
+        target, ``NoReassignmentInProgressError`` for a cancellation (``None``),
+        ``UnknownTopicOrPartitionError`` for a partition the broker does not have. Raises
+        ``TypeError`` unless ``reassignments`` is a mapping. See
+        :meth:`Cluster.alter_partition_reassignments
+        <pcmodel.cluster.replica_admin.ReplicaAdmin.alter_partition_reassignments>` for
+        replicas that move.
+        """
+        if not isinstance(reassignments, Mapping):
+            raise TypeError(f"reassignments must map each TopicPartition to a list of broker "
+                            f"ids (or None), not {type(reassignments).__name__}")
+        asked = [(validate_topic_partition(tp), target) for tp, target in reassignments.items()]
+        results: dict[TopicPartition, BrokerResponseError | None] = {}
+        with self._lock:
+            self._check_open()
+            for tp, target in asked:
+                try:
+                    self._log(tp)
+                    if target is None:
+                        raise NoReassignmentInProgressError(
+                            f"{tp.topic}-{tp.partition} has no reassignment in progress to "
+                            "cancel")
+                    check_reassignment_target(target, (node_id,))
+                except BrokerResponseError as exc:
+                    results[tp] = exc
+                else:
+                    results[tp] = None
+        return results
+
+    def list_partition_reassignments(
+        self, partitions: Iterable[TopicPartition] | None = None,
+    ) -> dict[TopicPartition, PartitionReassignment]:
+        """The reassignments in progress (Kafka's ListPartitionReassignments): none on a lone
+        broker, ``{}``. Raises ``IllegalArgumentError`` for an entry of ``partitions`` that is
+        not a topic partition."""
+        if partitions is not None:
+            for tp in partitions:
+                validate_topic_partition(tp)
+        with self._lock:
+            self._check_open()
+        return {}
 
     def list_topics(self) -> dict[str, int]:
         """Return ``{topic name: partition count}`` for every topic."""

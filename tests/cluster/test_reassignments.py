@@ -1,5 +1,6 @@
 """Partition reassignments (Kafka's AlterPartitionReassignments): the pure rules, the
-controller's decisions, and replicas moving on a stepped cluster and a cluster of processes."""
+controller's decisions, and replicas moving on a stepped cluster, a cluster of processes and a
+lone broker."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pcmodel.cluster import Cluster, NotLeaderForPartitionError
 from pcmodel.cluster.controller import Controller, TopicConfig
 from pcmodel.cluster.journal import journal_path
 from pcmodel.cluster.reassignment import Reassigning, completed, reverted, start
+from pcmodel.topics import Broker, KafkaAdminClient
 from pcmodel.topics.errors import (
     IllegalArgumentError,
     InvalidReplicationAssignmentError,
@@ -252,6 +254,43 @@ def test_each_partition_is_decided_alone(make_cluster):
         cluster.alter_partition_reassignments([(TP, [0])])
     with pytest.raises(ValueError, match="partition must be >= 0"):
         cluster.alter_partition_reassignments({("t", -1): [0]})
+
+
+def test_pcmodel_admin_moves_replicas_on_a_cluster(make_cluster):
+    cluster = moved_cluster(make_cluster)
+    cluster.kill(3)
+    cluster.run_for(3)
+    with KafkaAdminClient(broker=cluster) as admin:
+        assert admin.alter_partition_reassignments({TP: [3, 2]}) == {TP: None}
+        expected = {TP: {"replicas": [3, 2, 0, 1], "adding_replicas": [2, 3],
+                         "removing_replicas": [0, 1]}}
+        assert admin.list_partition_reassignments() == expected
+        assert admin.list_partition_reassignments({"t": [0, 1]}) == expected
+        assert admin.list_partition_reassignments([TopicPartition("t", 1)]) == {}
+        with pytest.raises(TypeError):
+            admin.list_partition_reassignments("t")
+
+
+# --- a lone broker -----------------------------------------------------------------------------
+
+def test_a_lone_broker_holds_the_only_replica():
+    with Broker() as broker:
+        broker.create_topic("t", 1)
+        answers = broker.alter_partition_reassignments(
+            {TP: [0], TopicPartition("t", 1): [0], TopicPartition("u", 0): None})
+        assert answers[TP] is None
+        assert isinstance(answers[TopicPartition("t", 1)], UnknownTopicOrPartitionError)
+        assert isinstance(answers[TopicPartition("u", 0)], UnknownTopicOrPartitionError)
+        refused = broker.alter_partition_reassignments({TP: [1]})[TP]
+        assert isinstance(refused, InvalidReplicationAssignmentError)
+        assert "no such broker" in str(refused)
+        assert isinstance(broker.alter_partition_reassignments({TP: None})[TP],
+                          NoReassignmentInProgressError)
+        assert broker.alter_partition_reassignments({TP: [5]}, node_id=5) == {TP: None}
+        assert broker.list_partition_reassignments() == {}
+        with KafkaAdminClient(broker=broker) as admin:
+            assert admin.alter_partition_reassignments({TP: [0]}) == {TP: None}
+            assert admin.list_partition_reassignments() == {}
 
 
 # --- a cluster of processes --------------------------------------------------------------------
