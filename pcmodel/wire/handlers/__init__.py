@@ -48,6 +48,7 @@ MODULES: tuple[str, ...] = (
     "versions",
     "metadata",
     "topics",
+    "replicas",
     "produce",
     "fetch",
     "offsets",

@@ -1,5 +1,4 @@
-"""CreateTopics, DeleteTopics, CreatePartitions, ElectLeaders: the admin client's topic
-operations.
+"""CreateTopics, DeleteTopics, CreatePartitions: the admin client's topic operations.
 
 Each topic of a request succeeds or fails on its own, with Kafka's error code and message
 (TOPIC_ALREADY_EXISTS, UNKNOWN_TOPIC_OR_PARTITION, INVALID_PARTITIONS, ...). The replication
@@ -10,12 +9,6 @@ INVALID_CONFIG naming what is supported. A created topic's answer lists its ever
 (CreateTopics v5 and later, as DescribeConfigs would). Replicas are placed by the broker (a
 cluster's controller), so an explicit assignment is accepted only where it is the only possible
 one (a lone broker's own id), else INVALID_REPLICA_ASSIGNMENT asking for a replication factor.
-
-ElectLeaders goes to the controller (a cluster's; a lone broker answers ELECTION_NOT_NEEDED for
-each partition it has) and answers for each partition on its own. An unknown election type is
-INVALID_REQUEST for the whole request and for each partition named, as Kafka's
-``ElectLeadersRequest.getErrorResponse`` answers it; v0 has no election type (preferred) and no
-top-level error code.
 """
 
 from __future__ import annotations
@@ -29,17 +22,13 @@ from kafka.protocol.admin import (
     CreateTopicsResponse,
     DeleteTopicsRequest,
     DeleteTopicsResponse,
-    ElectLeadersRequest,
-    ElectLeadersResponse,
 )
 
 from pcmodel.topics.errors import (
-    KafkaError,
     TopicAlreadyExistsError,
     UnknownTopicOrPartitionError,
 )
 from pcmodel.topics.replica_placement import check_replica_assignment, check_replication_factor
-from pcmodel.topics.structs import ElectionType, TopicPartition
 from pcmodel.topics.topic_configs import (
     check_topic_configs,
     describe_topic_configs,
@@ -181,42 +170,6 @@ def handle_create_partitions(ctx: RequestContext, request: Any) -> Any:
     return ctx.response(throttle_time_ms=0, results=results)
 
 
-_ElectionResult = ElectLeadersResponse.ReplicaElectionResult
-
-
-def handle_elect_leaders(ctx: RequestContext, request: Any) -> Any:
-    """Elect leaders (preferred or unclean) for the partitions named, or for every one."""
-    election_type = request.election_type if request.API_VERSION >= 1 else ElectionType.PREFERRED
-    asked = None if request.topic_partitions is None else [
-        TopicPartition(topic.topic, p) for topic in request.topic_partitions
-        for p in topic.partitions]
-    # A partition no topic can have (a negative one, an empty topic name) is unknown, as Kafka's
-    # controller answers it; pcmodel's brokers refuse it as a caller's mistake.
-    unknown = {tp for tp in asked or () if tp.partition < 0 or not tp.topic}
-    try:
-        elected = ctx.broker.elect_leaders(
-            election_type, None if asked is None else [tp for tp in asked if tp not in unknown])
-        for tp in unknown:
-            elected[tp] = UnknownTopicOrPartitionError(
-                f"{tp.topic!r} has no partition {tp.partition}")
-        results = {}
-        for tp in list(elected) if asked is None else asked:
-            error = elected[tp]
-            results[tp] = (0, None) if error is None else (error_code(error), error_message(error))
-        code = 0
-    except KafkaError as exc:  # the request as a whole: an unknown election type
-        code, message = error_code(exc), error_message(exc)
-        results = {tp: (code, message) for tp in asked or ()}
-    by_topic: dict[str, list[Any]] = {}
-    for tp, (partition_code, message) in results.items():
-        by_topic.setdefault(tp.topic, []).append(_ElectionResult.PartitionResult(
-            partition_id=tp.partition, error_code=partition_code, error_message=message))
-    return ctx.response(
-        throttle_time_ms=0, error_code=code,
-        replica_election_results=[_ElectionResult(topic=topic, partition_result=partitions)
-                                  for topic, partitions in by_topic.items()])
-
-
 HANDLERS = {
     CreateTopicsRequest.API_KEY: ApiHandler(
         CreateTopicsRequest, CreateTopicsResponse, 0, 7, handle_create_topics
@@ -226,8 +179,5 @@ HANDLERS = {
     ),
     CreatePartitionsRequest.API_KEY: ApiHandler(
         CreatePartitionsRequest, CreatePartitionsResponse, 0, 3, handle_create_partitions
-    ),
-    ElectLeadersRequest.API_KEY: ApiHandler(
-        ElectLeadersRequest, ElectLeadersResponse, 0, 2, handle_elect_leaders
     ),
 }

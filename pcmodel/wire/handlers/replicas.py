@@ -1,0 +1,141 @@
+"""ElectLeaders, AlterPartitionReassignments, ListPartitionReassignments: who leads a
+partition, and which brokers hold it.
+
+All three go to the controller (a cluster's; a lone broker answers as a one-broker Kafka
+cluster does) and decide each partition on its own. A partition no topic can have (a negative
+one, an empty topic name) is UNKNOWN_TOPIC_OR_PARTITION, as Kafka's controller answers it;
+pcmodel's brokers would refuse it as a caller's mistake.
+
+ElectLeaders: an unknown election type is INVALID_REQUEST for the whole request and for each
+partition named, as Kafka's ``ElectLeadersRequest.getErrorResponse`` answers it; v0 has no
+election type (preferred) and no top-level error code.
+
+AlterPartitionReassignments starts, replaces or cancels (a null replica list) each partition's
+reassignment and answers before the replicas have moved; v1 adds
+``allow_replication_factor_change`` (KIP-860), echoed in the answer. A lone broker accepts
+only its own id as a target, and nothing to cancel. ListPartitionReassignments answers the
+reassignments still in progress (of the partitions named, or of all), leaving out the others.
+Both requests' ``timeout_ms`` has nothing to wait for: the controller decides at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kafka.protocol.admin import (
+    AlterPartitionReassignmentsRequest,
+    AlterPartitionReassignmentsResponse,
+    ElectLeadersRequest,
+    ElectLeadersResponse,
+    ListPartitionReassignmentsRequest,
+    ListPartitionReassignmentsResponse,
+)
+
+from pcmodel.topics.errors import KafkaError, UnknownTopicOrPartitionError
+from pcmodel.topics.structs import ElectionType, TopicPartition
+from pcmodel.wire.api import ApiHandler, RequestContext, error_code, error_message
+
+__all__ = ["HANDLERS"]
+
+
+def _impossible(tp: TopicPartition) -> bool:
+    return tp.partition < 0 or not tp.topic
+
+
+def _unknown(tp: TopicPartition) -> UnknownTopicOrPartitionError:
+    return UnknownTopicOrPartitionError(f"{tp.topic!r} has no partition {tp.partition}")
+
+
+_ElectionResult = ElectLeadersResponse.ReplicaElectionResult
+
+
+def handle_elect_leaders(ctx: RequestContext, request: Any) -> Any:
+    """Elect leaders (preferred or unclean) for the partitions named, or for every one."""
+    election_type = request.election_type if request.API_VERSION >= 1 else ElectionType.PREFERRED
+    asked = None if request.topic_partitions is None else [
+        TopicPartition(topic.topic, p) for topic in request.topic_partitions
+        for p in topic.partitions]
+    unknown = {tp for tp in asked or () if _impossible(tp)}
+    try:
+        elected = ctx.broker.elect_leaders(
+            election_type, None if asked is None else [tp for tp in asked if tp not in unknown])
+        for tp in unknown:
+            elected[tp] = _unknown(tp)
+        results = {}
+        for tp in list(elected) if asked is None else asked:
+            error = elected[tp]
+            results[tp] = (0, None) if error is None else (error_code(error), error_message(error))
+        code = 0
+    except KafkaError as exc:  # the request as a whole: an unknown election type
+        code, message = error_code(exc), error_message(exc)
+        results = {tp: (code, message) for tp in asked or ()}
+    by_topic: dict[str, list[Any]] = {}
+    for tp, (partition_code, message) in results.items():
+        by_topic.setdefault(tp.topic, []).append(_ElectionResult.PartitionResult(
+            partition_id=tp.partition, error_code=partition_code, error_message=message))
+    return ctx.response(
+        throttle_time_ms=0, error_code=code,
+        replica_election_results=[_ElectionResult(topic=topic, partition_result=partitions)
+                                  for topic, partitions in by_topic.items()])
+
+
+_Reassigned = AlterPartitionReassignmentsResponse.ReassignableTopicResponse
+
+
+def handle_alter_partition_reassignments(ctx: RequestContext, request: Any) -> Any:
+    """Start, replace or cancel the reassignment of each partition named."""
+    allow = request.allow_replication_factor_change if request.API_VERSION >= 1 else True
+    asked = [(TopicPartition(topic.name, p.partition_index),
+              None if p.replicas is None else list(p.replicas))
+             for topic in request.topics for p in topic.partitions]
+    # A lone broker checks targets against the id its clients know it by.
+    where = {} if getattr(ctx.broker, "replicates", False) else {"node_id": ctx.node_id}
+    answers = ctx.broker.alter_partition_reassignments(
+        {tp: target for tp, target in asked if not _impossible(tp)},
+        allow_replication_factor_change=allow, **where)
+    by_topic: dict[str, list[Any]] = {}
+    for tp, _ in asked:
+        error = _unknown(tp) if _impossible(tp) else answers[tp]
+        by_topic.setdefault(tp.topic, []).append(_Reassigned.ReassignablePartitionResponse(
+            partition_index=tp.partition, error_code=0 if error is None else error_code(error),
+            error_message=None if error is None else error_message(error)))
+    return ctx.response(
+        throttle_time_ms=0, allow_replication_factor_change=allow, error_code=0,
+        error_message=None,
+        responses=[_Reassigned(name=topic, partitions=partitions)
+                   for topic, partitions in by_topic.items()])
+
+
+_Ongoing = ListPartitionReassignmentsResponse.OngoingTopicReassignment
+
+
+def handle_list_partition_reassignments(ctx: RequestContext, request: Any) -> Any:
+    """The reassignments in progress, of the partitions named or of all."""
+    asked = None if request.topics is None else [
+        tp for topic in request.topics for p in topic.partition_indexes
+        if not _impossible(tp := TopicPartition(topic.name, p))]
+    by_topic: dict[str, list[Any]] = {}
+    for tp, moving in ctx.broker.list_partition_reassignments(asked).items():
+        by_topic.setdefault(tp.topic, []).append(_Ongoing.OngoingPartitionReassignment(
+            partition_index=tp.partition, replicas=list(moving.replicas),
+            adding_replicas=list(moving.adding_replicas),
+            removing_replicas=list(moving.removing_replicas)))
+    return ctx.response(
+        throttle_time_ms=0, error_code=0, error_message=None,
+        topics=[_Ongoing(name=topic, partitions=partitions)
+                for topic, partitions in by_topic.items()])
+
+
+HANDLERS = {
+    ElectLeadersRequest.API_KEY: ApiHandler(
+        ElectLeadersRequest, ElectLeadersResponse, 0, 2, handle_elect_leaders
+    ),
+    AlterPartitionReassignmentsRequest.API_KEY: ApiHandler(
+        AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsResponse, 0, 1,
+        handle_alter_partition_reassignments
+    ),
+    ListPartitionReassignmentsRequest.API_KEY: ApiHandler(
+        ListPartitionReassignmentsRequest, ListPartitionReassignmentsResponse, 0, 0,
+        handle_list_partition_reassignments
+    ),
+}
