@@ -141,16 +141,50 @@ plot_acks_outcome(outcomes)
 # and none is answered while there is no leader) but **every acknowledged record survived**:
 # the new leader came from the ISR, and the ISR had them all.
 #
-# ## 5. Try it
+# ## 5. Move a partition to other brokers
+#
+# Clusters grow and brokers retire: a partition's replicas must then move. A **reassignment**
+# (Kafka's `kafka-reassign-partitions.sh`, the admin client's `alter_partition_reassignments`)
+# copies nothing behind the protocol's back. The new replicas join as followers and fetch from
+# the leader like any follower; only once every one of them is in the ISR do the old replicas
+# leave, and the brokers they leave delete their copy. In between, the partition has *four*
+# replicas, and `acks="all"` waits for every one in the ISR: nothing acknowledged can be lost
+# during the move.
+
+# %%
+cluster = Cluster(4, mode="steps")
+cluster.create_topic("orders", 1, replication_factor=2, min_insync_replicas=2)
+cluster.produce("orders", 0, [(None, b"order %d" % i) for i in range(100)], acks="all")
+cluster.settle()
+print("before:", cluster.metadata()[orders_0].replicas)
+cluster.alter_partition_reassignments({orders_0: [2, 3]})
+print("moving:", cluster.list_partition_reassignments()[orders_0])
+cluster.settle()
+state = cluster.metadata()[orders_0]
+print("after:", state.replicas, "leader:", state.leader, "epoch:", state.leader_epoch)
+for event in cluster.events:
+    if event.kind in ("replicas", "isr", "leader") and event.time > 0:
+        print(f"{event.time:.2f}", event.kind, event.broker, event.detail)
+print("records on broker 3:", len(cluster.log(3, "orders", 0)))
+cluster.close()
+
+# %% [markdown]
+# Read the events: the replica list grows to `(2, 3, 0, 1)`, brokers 2 and 3 copy the log and
+# join the ISR, and at that ISR change the move completes: brokers 0 and 1 leave, and broker 2,
+# the first of the target, takes the leadership in a new epoch (the old leader is leaving).
+#
+# ## 6. Try it
 #
 # - `kill_the_leader("all", min_insync_replicas=3)`: what happens when one follower is too slow?
 #   (Look for `NotEnoughReplicasError`.)
 # - Make a follower lag out of the ISR (`cluster.slow(2, 5)`), then kill the others:
 #   with `unclean_leader_election_enable=True` broker 2 leads anyway — what is lost?
 # - Kill and restart broker 0 again, leave the leadership where it went and `cluster.run_for(300)`:
-  who leads at the end, and when did it change? (Kafka's controller gives partitions back by
-  itself, `leader.imbalance.check.interval.seconds` after the imbalance began.)
-- `python -m pcmodel.cluster.campaign --runs 100 --acks 1` runs a hundred seeded fault
+#   who leads at the end, and when did it change? (Kafka's controller gives partitions back by
+#   itself, `leader.imbalance.check.interval.seconds` after the imbalance began.)
+# - Move a partition to a broker that is down (`cluster.kill(3)` before the reassignment): how
+#   long does the move wait, and who counts for `acks="all"` meanwhile?
+# - `python -m pcmodel.cluster.campaign --runs 100 --acks 1` runs a hundred seeded fault
 #   scenarios and prints one that loses acknowledged records, replayable by its seed.
 # - The same with real crashes: `Cluster(3, mode="processes")` runs every broker as its own
 #   OS process, `kill(b)` is a SIGKILL and `restart(b)` recovers the log from its files

@@ -16,12 +16,16 @@ producer runs in another terminal and watch the clients follow::
     > restart 1
     > config orders min.insync.replicas=3
     > elect preferred
+    > reassign orders 0 2,0,1
 
 Commands: ``create NAME [PARTITIONS [REPLICATION_FACTOR [MIN_ISR]]]``, ``status``,
 ``config NAME [KEY=VALUE ...] [-KEY ...]`` (show a topic's configs set, set some, or put some
 back to their defaults, as Kafka's ``kafka-configs.sh`` does), ``elect preferred|unclean [TOPIC
 [PARTITION]]`` (leader elections, answered in the words of Kafka's
-``kafka-leader-election.sh``), ``kill B``, ``restart B``, ``isolate B``, ``heal [B]``,
+``kafka-leader-election.sh``), ``reassign TOPIC PARTITION BROKERS|cancel`` (move a
+partition's replicas, e.g. ``reassign orders 0 1,2,3``, in the words of Kafka's
+``kafka-reassign-partitions.sh``; ``status`` shows the moves in progress), ``kill B``,
+``restart B``, ``isolate B``, ``heal [B]``,
 ``slow B SECONDS``, ``help``. A wrong
 command is answered with one line saying what is expected; the cluster goes on. It serves until
 Ctrl-C or SIGTERM (an end of input, as with ``< /dev/null``, only stops the commands).
@@ -55,6 +59,9 @@ HELP = """commands:
   elect preferred|unclean [TOPIC [PARTITION]]
                          give partitions back to their preferred replica / bring offline ones
                          back outside the ISR (every partition, or TOPIC's, or one)
+  reassign TOPIC PARTITION BROKERS|cancel
+                         move a partition's replicas to BROKERS (like 2,0,1: the first leads)
+                         / cancel the move in progress
   kill B | restart B     crash broker B (its listener closes) / start it again on its port
   isolate B | heal [B]   cut B off from replication traffic / end that (every broker's)
   slow B SECONDS         each replica fetch of B takes SECONDS (0 restores it)
@@ -64,6 +71,7 @@ USAGES = {
     "create": "create NAME [PARTITIONS [REPLICATION_FACTOR [MIN_ISR]]]", "status": "status",
     "config": "config NAME [KEY=VALUE ...] [-KEY ...]",
     "elect": "elect preferred|unclean [TOPIC [PARTITION]]",
+    "reassign": "reassign TOPIC PARTITION BROKERS|cancel",
     "kill": "kill B", "restart": "restart B", "isolate": "isolate B", "heal": "heal [B]",
     "slow": "slow B SECONDS", "help": "help",
 }
@@ -75,8 +83,8 @@ def register(subparsers: Any) -> None:
         "cluster",
         help="run a replicated cluster with a Kafka listener per broker; type faults in",
         description="Serve a replicated pcmodel Cluster to Kafka clients (one listener per "
-        "broker) until Ctrl-C; read commands (create, status, kill, restart, isolate, heal, "
-        "slow) on standard input.",
+        "broker) until Ctrl-C; read commands (create, status, config, elect, reassign, kill, "
+        "restart, isolate, heal, slow) on standard input.",
     )
     parser.add_argument("--brokers", type=int, default=3, help="number of brokers (default 3)")
     parser.add_argument(
@@ -164,8 +172,10 @@ class ClusterShell:
         for tp, st in sorted(self.cluster.metadata().items()):
             leader = "none" if st.leader is None else st.leader
             isr = [r for r in st.replicas if r in st.isr]
+            moving = f" adding {list(st.adding)} removing {list(st.removing)}" \
+                if st.adding or st.removing else ""
             lines.append(f"{tp.topic}-{tp.partition}: leader {leader} epoch {st.leader_epoch} "
-                         f"replicas {list(st.replicas)} isr {isr}")
+                         f"replicas {list(st.replicas)} isr {isr}{moving}")
         return "\n".join(lines)
 
     def _do_config(self, name: str, *changes: str) -> str:
@@ -216,6 +226,27 @@ class ClusterShell:
         lines += [f"Error completing leader election ({name}) for partition: {error.args[0]}"
                   for error in failed]
         return "\n".join(lines) or f"No partition needed a leader election ({name})"
+
+    def _do_reassign(self, topic: str, partition: str, target: str) -> str:
+        tp = TopicPartition(topic, int(partition))
+        if target.lower() == "cancel":
+            replicas = None
+        else:
+            try:
+                replicas = [int(b) for b in target.split(",")]
+            except ValueError:
+                raise ValueError(f"BROKERS are broker ids separated by commas (like 2,0,1), or "
+                                 f"cancel; not {target!r}") from None
+        error = self.cluster.alter_partition_reassignments({tp: replicas})[tp]
+        name = f"{tp.topic}-{tp.partition}"
+        if error is not None:
+            return f"Error reassigning partition(s):\n{name}: {error.args[0]}"
+        if replicas is None:
+            return f"Successfully cancelled partition reassignment for {name}"
+        st = self.cluster.metadata()[tp]
+        state = (f"in progress: adding {list(st.adding)}, removing {list(st.removing)}"
+                 if st.adding or st.removing else f"completed: replicas {list(st.replicas)}")
+        return f"Successfully started partition reassignment for {name} ({state})"
 
     def _do_kill(self, broker: str) -> str:
         self.cluster.kill(self._broker(broker))

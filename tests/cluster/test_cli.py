@@ -81,6 +81,30 @@ def test_the_shell_elects_leaders_in_the_words_of_kafkas_tool(make_cluster):
         "Valid replica already elected for partitions orders-1")
 
 
+def test_the_shell_moves_replicas_in_the_words_of_kafkas_tool(make_cluster):
+    cluster = make_cluster(4)
+    shell = ClusterShell(cluster)
+    shell.execute("create orders 1 2")
+    cluster.settle()
+    shell.execute("kill 3")
+    cluster.run_for(3)
+    assert shell.execute("reassign orders 0 2,3") == (
+        "Successfully started partition reassignment for orders-0 (in progress: adding [2, 3], "
+        "removing [0, 1])")
+    assert shell.execute("status").splitlines()[1] == (
+        "orders-0: leader 0 epoch 0 replicas [2, 3, 0, 1] isr [0, 1] adding [2, 3] "
+        "removing [0, 1]")
+    assert shell.execute("reassign orders 0 CANCEL") == (
+        "Successfully cancelled partition reassignment for orders-0")
+    assert shell.execute("reassign orders 0 cancel") == (
+        "Error reassigning partition(s):\norders-0: orders-0 has no reassignment in progress "
+        "to cancel")
+    assert shell.execute("reassign orders 0 1,0") == (
+        "Successfully started partition reassignment for orders-0 (completed: replicas [1, 0])")
+    assert shell.execute("reassign orders 0 1,7").endswith(
+        "includes broker 7, but no such broker is registered (brokers: [0, 1, 2, 3])")
+
+
 @pytest.mark.parametrize("line, expected", [
     ("bogus", "error: unknown command 'bogus'; type help"),
     ("kill", "error: usage: kill B"),
@@ -97,6 +121,10 @@ def test_the_shell_elects_leaders_in_the_words_of_kafkas_tool(make_cluster):
     ("elect sometimes", "preferred or unclean, not 'sometimes'; usage: elect"),
     ("elect preferred nope", "no topic 'nope'; usage: elect"),
     ("elect preferred orders first", "usage: elect"),
+    ("reassign orders 0", "error: usage: reassign TOPIC PARTITION BROKERS|cancel"),
+    ("reassign orders zero 1", "usage: reassign"),
+    ("reassign orders 0 1;2", "broker ids separated by commas (like 2,0,1), or cancel; not "
+                              "'1;2'; usage: reassign"),
 ])
 def test_the_shell_answers_mistakes_with_one_line(make_cluster, line, expected):
     cluster = make_cluster()
