@@ -97,6 +97,7 @@ class ClusterConnection(GroupRequestsMixin):
                      unclean_leader_election_enable: bool | None = None,
                      retention_records: int | None = None, retention_ms: int | None = None,
                      retention_policy: str = "delete", configs: Mapping[str, Any] | None = None,
+                     replica_assignment: Sequence[Sequence[int]] | None = None,
                      **_: Any) -> None:
         """Create a replicated topic (``replication_factor=None``: the cluster's default).
 
@@ -113,7 +114,8 @@ class ClusterConnection(GroupRequestsMixin):
             name, partitions, replication_factor=replication_factor,
             min_insync_replicas=min_insync_replicas,
             unclean_leader_election_enable=unclean_leader_election_enable,
-            retention_records=retention_records, retention_ms=retention_ms, configs=configs)
+            retention_records=retention_records, retention_ms=retention_ms, configs=configs,
+            replica_assignment=replica_assignment)
 
     def describe_topic_configs(self, name: str) -> list[ConfigEntry]:
         """Every config of topic ``name`` (see ``Cluster.describe_topic_configs``)."""
@@ -135,9 +137,10 @@ class ClusterConnection(GroupRequestsMixin):
         """Delete the topic on every broker (see ``Cluster.delete_topic``)."""
         self._cluster.delete_topic(name)
 
-    def add_partitions(self, name: str, total: int) -> None:
+    def add_partitions(self, name: str, total: int,
+                       replica_assignment: Sequence[Sequence[int]] | None = None) -> None:
         """Grow the topic to ``total`` partitions (see ``Cluster.add_partitions``)."""
-        self._cluster.add_partitions(name, total)
+        self._cluster.add_partitions(name, total, replica_assignment)
 
     def elect_leaders(self, election_type: ElectionType | int,
                       partitions: Iterable[TopicPartition] | None = None,
@@ -191,6 +194,10 @@ class ClusterConnection(GroupRequestsMixin):
             ends.append(hw)
         return TopicDescription(name, len(parts), RetentionPolicy.DELETE, None, None,
                                 "condition", tuple(starts), tuple(ends))
+
+    def broker_ids(self) -> tuple[int, ...]:
+        """Every broker of the cluster, alive or not: those a replica list may name."""
+        return tuple(range(len(self._cluster.nodes)))
 
     def live_broker_count(self) -> int:
         """How many brokers the controller counts as alive (a new topic's replication factor

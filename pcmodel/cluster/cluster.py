@@ -60,6 +60,7 @@ from pcmodel.topics.broker import FetchResult
 from pcmodel.topics.errors import (
     IllegalArgumentError,
     IllegalStateError,
+    InvalidReplicationAssignmentError,
     KafkaConnectionError,
     KafkaError,
 )
@@ -68,6 +69,7 @@ from pcmodel.topics.group_offsets import (
     DEFAULT_RETENTION_CHECK_INTERVAL_MS,
 )
 from pcmodel.topics.log import LogRecord
+from pcmodel.topics.replica_placement import check_assignment
 from pcmodel.topics.structs import TopicPartition
 from pcmodel.topics.topic_configs import topic_options
 from pcmodel.topics.topic_settings import check_new_topic
@@ -205,8 +207,16 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, ReplicaAdmin, StateDeli
         retention_records: int | None = None,
         retention_ms: int | None = None,
         configs: Mapping[str, Any] | None = None,
+        replica_assignment: Sequence[Sequence[int]] | None = None,
     ) -> None:
         """Create a replicated topic; each partition gets ``replication_factor`` replicas.
+
+        The controller places them round-robin, or ``replica_assignment`` does: a list of
+        broker ids per partition, preferred leader first, all of one length (Kafka's
+        ``--replica-assignment``). ``partitions`` must then be its length and
+        ``replication_factor`` left out; the assignment is refused
+        (``InvalidReplicationAssignmentError``) for a repeated or unknown broker, lists of
+        different lengths, or a partition whose brokers are all down.
 
         ``min_insync_replicas`` (Kafka's ``min.insync.replicas``, default 1) is how many
         in-sync replicas an ``acks="all"`` produce needs. ``configs`` are Kafka topic configs
@@ -219,6 +229,19 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, ReplicaAdmin, StateDeli
         ``"delete"`` retention policy replicates (a ``"block"`` topic waits on consumer groups,
         which live on one broker).
         """
+        if replica_assignment is not None:
+            if isinstance(replica_assignment, (str, bytes)) or not isinstance(
+                    replica_assignment, Sequence) or not replica_assignment:
+                raise InvalidReplicationAssignmentError(
+                    f"replica_assignment must be a list with a replica list per partition, "
+                    f"got {replica_assignment!r}")
+            if replication_factor is not None or partitions != len(replica_assignment):
+                raise IllegalArgumentError(
+                    f"replica_assignment places {len(replica_assignment)} partition(s) itself: "
+                    f"give partitions={len(replica_assignment)} and no replication_factor, got "
+                    f"partitions={partitions!r}, replication_factor={replication_factor!r}")
+            replica_assignment = check_assignment(replica_assignment, range(len(self.nodes)))
+            replication_factor = len(replica_assignment[0])
         rf = self.default_replication_factor if replication_factor is None \
             else replication_factor
         if isinstance(rf, bool) or not isinstance(rf, int) or not 1 <= rf <= len(self.nodes):
@@ -252,7 +275,7 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, ReplicaAdmin, StateDeli
             if name in self.controller.topics:
                 from pcmodel.topics.errors import TopicAlreadyExistsError
                 raise TopicAlreadyExistsError(f"topic {name!r} already exists")
-            tps = self.controller.create_topic(name, partitions, config)
+            tps = self.controller.create_topic(name, partitions, config, replica_assignment)
             self._topic_configs[name] = overrides
             self._add_replicas(name, partitions, tps, config,
                                retention_records=retention_records, configs=overrides)

@@ -51,7 +51,11 @@ from pcmodel.topics.errors import (
     PreferredLeaderNotAvailableError,
     UnknownTopicOrPartitionError,
 )
-from pcmodel.topics.replica_placement import check_reassignment_target
+from pcmodel.topics.replica_placement import (
+    check_added_assignment,
+    check_assignment,
+    check_replica_list,
+)
 from pcmodel.topics.structs import ElectionType, TopicPartition
 
 __all__ = ["Controller", "PartitionState", "TopicConfig", "place_replicas"]
@@ -116,22 +120,25 @@ class Controller:
     # --- topics --------------------------------------------------------------------------------
 
     def create_topic(
-        self, name: str, partitions: int, config: TopicConfig
+        self, name: str, partitions: int, config: TopicConfig,
+        assignment: Sequence[Sequence[int]] | None = None,
     ) -> list[TopicPartition]:
-        """Place the replicas and elect the first leaders; return the new partitions."""
-        assignment = place_replicas(self.broker_ids, partitions, config.replication_factor,
+        """Place the replicas and elect the first leaders; return the new partitions.
+
+        The replicas go round-robin (:func:`place_replicas`), or where ``assignment`` puts
+        them: a replica list per partition, preferred leader first (Kafka's manual
+        assignment; ``partitions`` is then its length). Raises
+        ``InvalidReplicationAssignmentError`` for an assignment that
+        :func:`~pcmodel.topics.replica_placement.check_assignment` refuses or that puts a
+        partition on brokers that are all down, before anything changes.
+        """
+        if assignment is None:
+            placed = place_replicas(self.broker_ids, partitions, config.replication_factor,
                                     len(self.topics))
+        else:
+            placed = self._live(check_assignment(assignment, self.broker_ids), 0)
         self.topics[name] = config
-        created = []
-        for p, replicas in enumerate(assignment):
-            tp = TopicPartition(name, p)
-            live = [r for r in replicas if r in self.alive]
-            leader = live[0] if live else None
-            self.partitions[tp] = PartitionState(
-                replicas, leader, 0, frozenset(live) if live else frozenset(replicas[:1])
-            )
-            created.append(tp)
-        return created
+        return self._new_partitions(name, 0, placed)
 
     def reconfigure_topic(self, name: str, config: TopicConfig) -> list[TopicPartition]:
         """Give topic ``name`` new settings; return its offline partitions that they let elect
@@ -147,28 +154,54 @@ class Controller:
             del self.partitions[tp]
         return gone
 
-    def add_partitions(self, name: str, total: int) -> list[TopicPartition]:
+    def add_partitions(self, name: str, total: int,
+                       assignment: Sequence[Sequence[int]] | None = None,
+                       ) -> list[TopicPartition]:
         """Grow topic ``name`` to ``total`` partitions; return the new ones.
 
-        New partitions continue the topic's round-robin placement (partition ``p`` starts at
-        the broker after partition ``p - 1``'s preferred leader) and elect their first leaders
-        as :meth:`create_topic` does.
+        New partitions have as many replicas as partition 0 has now (Kafka's rule) and
+        continue the topic's round-robin placement (partition ``p`` starts at the broker after
+        partition ``p - 1``'s preferred leader), or go where ``assignment`` puts them (a
+        replica list per new partition, as in :meth:`create_topic`, each as long as partition
+        0's). They elect their first leaders as :meth:`create_topic`'s do. Raises
+        ``InvalidReplicationAssignmentError`` for an assignment of another length than the
+        partitions added, or one :meth:`create_topic` would refuse.
         """
-        config = self.topics[name]
         count = sum(1 for tp in self.partitions if tp.topic == name)
-        first = self.partitions[TopicPartition(name, 0)].replicas[0]
-        assignment = place_replicas(self.broker_ids, total, config.replication_factor,
-                                    self.broker_ids.index(first))
-        added = []
-        for p in range(count, total):
+        rf = len(self.partitions[TopicPartition(name, 0)].replicas)
+        if assignment is None:
+            first = self.partitions[TopicPartition(name, 0)].replicas[0]
+            placed = place_replicas(self.broker_ids, total, rf,
+                                    self.broker_ids.index(first))[count:]
+        else:
+            placed = self._live(check_added_assignment(
+                assignment, self.broker_ids, current=count, total=total,
+                replication_factor=rf), count)
+        return self._new_partitions(name, count, placed)
+
+    def _live(self, checked: list[tuple[int, ...]], first: int) -> list[tuple[int, ...]]:
+        """``checked``, a manual assignment of partitions ``first``, ``first + 1``..., unless
+        one of them is on brokers that are all down (``InvalidReplicationAssignmentError``)."""
+        for p, replicas in enumerate(checked, start=first):
+            if not any(r in self.alive for r in replicas):
+                raise InvalidReplicationAssignmentError(
+                    f"All brokers specified in the manual partition assignment for partition "
+                    f"{p} ({list(replicas)}) are down (fenced).")
+        return checked
+
+    def _new_partitions(self, name: str, first: int,
+                        placed: Sequence[tuple[int, ...]]) -> list[TopicPartition]:
+        """New partitions ``first``, ``first + 1``... of topic ``name`` on the replicas
+        ``placed``, each led by its first live replica (none if all are down)."""
+        created = []
+        for p, replicas in enumerate(placed, start=first):
             tp = TopicPartition(name, p)
-            replicas = assignment[p]
             live = [r for r in replicas if r in self.alive]
             self.partitions[tp] = PartitionState(
-                replicas, live[0] if live else None, 0,
+                tuple(replicas), live[0] if live else None, 0,
                 frozenset(live) if live else frozenset(replicas[:1]))
-            added.append(tp)
-        return added
+            created.append(tp)
+        return created
 
     # --- liveness ------------------------------------------------------------------------------
 
@@ -260,7 +293,7 @@ class Controller:
             raise UnknownTopicOrPartitionError(f"{tp.topic!r} has no partition {tp.partition}")
         moving = reassignment.Reassigning(st.replicas, st.adding, st.removing)
         if target is not None:
-            target = check_reassignment_target(target, self.broker_ids)
+            target = check_replica_list(target, self.broker_ids, what="the target replica list")
             heading = len(st.replicas) - len(st.removing)
             if not allow_replication_factor_change and len(target) != heading:
                 raise InvalidReplicationFactorError(

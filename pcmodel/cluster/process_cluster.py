@@ -189,9 +189,10 @@ class ProcessCluster(ProcessFaults, Cluster):
 
     delete_topic.__doc__ = Cluster.delete_topic.__doc__
 
-    def add_partitions(self, name: str, total: int) -> None:
+    def add_partitions(self, name: str, total: int,
+                       replica_assignment: Sequence[Sequence[int]] | None = None) -> None:
         with self._faults:
-            super().add_partitions(name, total)
+            super().add_partitions(name, total, replica_assignment)
             with self._lock:
                 _, _, tps, config, _ = next(t for t in self._topic_specs if t[0] == name)
                 live = [n for n in self.nodes if n.alive]

@@ -24,7 +24,7 @@ Kafka's orders: targets as given, ``adding`` and ``removing`` sorted.
 Prior art: Kafka ``PartitionReassignmentReplicas`` (``maybeCompleteReassignment``,
 ``originalReplicas``), ``PartitionReassignmentRevert`` and
 ``ReplicationControlManager.changePartitionReassignment``. A target is checked by
-:func:`pcmodel.topics.replica_placement.check_reassignment_target`.
+:func:`pcmodel.topics.replica_placement.check_replica_list`.
 """
 
 from __future__ import annotations

@@ -19,10 +19,11 @@ creates or deletes it when it returns.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from pcmodel.topics.broker_checks import _check_election_type
 from pcmodel.topics.errors import BrokerResponseError, ElectionNotNeededError
+from pcmodel.topics.replica_placement import reassignment_requests
 from pcmodel.topics.structs import (
     ElectionType,
     PartitionReassignment,
@@ -54,21 +55,11 @@ class ReplicaAdmin:
         kind = _check_election_type(election_type)
         asked = None if partitions is None else [
             validate_topic_partition(tp) for tp in partitions]
-        results: dict[TopicPartition, BrokerResponseError | None] = {}
-        with self._lock:
-            self._check_open()
-            for tp in sorted(self.controller.partitions) if asked is None else asked:
-                try:
-                    self.controller.elect(tp, kind)
-                except ElectionNotNeededError as exc:
-                    if asked is not None:
-                        results[tp] = exc
-                except BrokerResponseError as exc:
-                    results[tp] = exc
-                else:
-                    results[tp] = None
-            self._apply_changes([tp for tp, error in results.items() if error is None])
-        return results
+        return self._decide_each(
+            lambda: sorted(self.controller.partitions) if asked is None else asked,
+            lambda tp: self.controller.elect(tp, kind),
+            # Asked for every partition, Kafka's controller leaves out those that needed none.
+            unreported=(ElectionNotNeededError,) if asked is None else ())
 
     def alter_partition_reassignments(
         self, reassignments: Mapping[TopicPartition, Sequence[int] | None], *,
@@ -88,23 +79,11 @@ class ReplicaAdmin:
         ``reassignments`` is a mapping, and ``IllegalArgumentError`` for a key that is not a
         topic partition, before anything changes.
         """
-        if not isinstance(reassignments, Mapping):
-            raise TypeError(f"reassignments must map each TopicPartition to a list of broker "
-                            f"ids (or None), not {type(reassignments).__name__}")
-        asked = [(validate_topic_partition(tp), target) for tp, target in reassignments.items()]
-        results: dict[TopicPartition, BrokerResponseError | None] = {}
-        with self._lock:
-            self._check_open()
-            for tp, target in asked:
-                try:
-                    self.controller.reassign(
-                        tp, target, allow_replication_factor_change=allow_replication_factor_change)
-                except BrokerResponseError as exc:
-                    results[tp] = exc
-                else:
-                    results[tp] = None
-            self._apply_changes([tp for tp, error in results.items() if error is None])
-        return results
+        targets = reassignment_requests(reassignments)
+        return self._decide_each(
+            lambda: targets, lambda tp: self.controller.reassign(
+                tp, targets[tp],
+                allow_replication_factor_change=allow_replication_factor_change))
 
     def list_partition_reassignments(
         self, partitions: Iterable[TopicPartition] | None = None,
@@ -120,3 +99,25 @@ class ReplicaAdmin:
             return {tp: PartitionReassignment(st.replicas, st.adding, st.removing)
                     for tp, st in sorted(self.controller.partitions.items())
                     if (st.adding or st.removing) and (asked is None or tp in asked)}
+
+    def _decide_each(self, partitions: Callable[[], Iterable[TopicPartition]],
+                     decide: Callable[[TopicPartition], object], *,
+                     unreported: tuple[type[BrokerResponseError], ...] = (),
+                     ) -> dict[TopicPartition, BrokerResponseError | None]:
+        """``decide(tp)`` for each of ``partitions()`` under the cluster lock, each alone:
+        ``{tp: None}`` where it changed the partition, else the controller's refusal (left
+        out if ``unreported``); then every change is published and delivered."""
+        results: dict[TopicPartition, BrokerResponseError | None] = {}
+        with self._lock:
+            self._check_open()
+            for tp in partitions():
+                try:
+                    decide(tp)
+                except unreported:
+                    continue
+                except BrokerResponseError as exc:
+                    results[tp] = exc
+                else:
+                    results[tp] = None
+            self._apply_changes([tp for tp, error in results.items() if error is None])
+        return results

@@ -26,7 +26,7 @@ that moment keeps its offsets of the topic.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from pcmodel.topics.config_resources import AlterConfigOp, ConfigEntry
@@ -163,12 +163,18 @@ class TopicAdmin:
             raise InvalidTopicError(f"{tp.topic!r} is an internal topic of the cluster; its "
                                     "records cannot be deleted")
 
-    def add_partitions(self, name: str, total: int) -> None:
+    def add_partitions(self, name: str, total: int,
+                       replica_assignment: Sequence[Sequence[int]] | None = None) -> None:
         """Grow topic ``name`` to ``total`` partitions (Kafka's CreatePartitions).
 
-        Existing partitions keep their records and leaders. Raises
-        ``UnknownTopicOrPartitionError``, or ``InvalidPartitionsError`` unless ``total`` is an
-        int above the current count (partitions are never removed).
+        Existing partitions keep their records and leaders. The new ones have as many
+        replicas as partition 0, placed round-robin or where ``replica_assignment`` says (a
+        list of broker ids per new partition, as in ``create_topic``). Raises
+        ``UnknownTopicOrPartitionError``, ``InvalidPartitionsError`` unless ``total`` is an
+        int above the current count (partitions are never removed), and
+        ``InvalidReplicationAssignmentError`` for an assignment the controller refuses
+        (:meth:`Controller.add_partitions
+        <pcmodel.cluster.controller.Controller.add_partitions>`).
         """
         with self._lock:
             self._check_open()
@@ -177,7 +183,7 @@ class TopicAdmin:
                 raise InvalidPartitionsError(
                     f"topic {name!r} has {count} partitions; the new total must be an int "
                     f"larger than that, got {total!r} (partitions can only be added)")
-            added = self.controller.add_partitions(name, total)
+            added = self.controller.add_partitions(name, total, replica_assignment)
             self._grow_replicas(name, total, added, self.controller.topics[name])
             for tp in added:
                 self._publish(tp)

@@ -49,7 +49,11 @@ from pcmodel.topics.errors import (
     TopicAlreadyExistsError,
     UnknownTopicOrPartitionError,
 )
-from pcmodel.topics.replica_placement import check_replica_assignment, check_replication_factor
+from pcmodel.topics.replica_placement import (
+    check_assignment,
+    check_replication_factor,
+    manual_assignment,
+)
 from pcmodel.topics.structs import (
     ElectionType,
     OffsetSpec,
@@ -81,9 +85,12 @@ class NewTopic:
 
     ``num_partitions=-1`` takes the broker's ``num_partitions``; ``replication_factor=-1``
     (the default) the broker's default factor. A lone ``Broker`` takes 1 only; a ``Cluster``
-    up to its live brokers. ``topic_configs`` are Kafka's names, honoured or refused as
-    :mod:`pcmodel.topics.topic_configs` says (``retention.ms``, ``cleanup.policy=delete``, and
-    on a cluster ``min.insync.replicas`` and ``unclean.leader.election.enable``).
+    up to its live brokers. ``replica_assignments`` (``{partition: [broker ids]}``, partitions
+    0, 1, 2..., preferred leader first) places the replicas by hand instead; both counts must
+    then be ``-1`` (Kafka's rule). A lone broker is broker 0. ``topic_configs`` are Kafka's
+    names, honoured or refused as :mod:`pcmodel.topics.topic_configs` says (``retention.ms``,
+    ``cleanup.policy=delete``, and on a cluster ``min.insync.replicas`` and
+    ``unclean.leader.election.enable``).
     """
 
     def __init__(
@@ -159,10 +166,10 @@ class KafkaAdminClient(PartitionAdminMixin, GroupAdminMixin, ConfigAdminMixin):
             error = None
             partitions, replication = spec.num_partitions, 1
             try:
-                kwargs = self._create_arguments(spec)
-                if partitions == -1:
-                    partitions = getattr(self._given, "num_partitions", 1)
-                if self._replicated():
+                partitions, kwargs = self._create_arguments(spec)
+                if "replica_assignment" in kwargs:
+                    replication = len(kwargs["replica_assignment"][0])
+                elif self._replicated():
                     replication = (kwargs["replication_factor"]
                                    or self._conn.default_replication_factor)
                 if validate_only:
@@ -313,6 +320,10 @@ class KafkaAdminClient(PartitionAdminMixin, GroupAdminMixin, ConfigAdminMixin):
         counts = self._conn.list_topics()
         return [tp for tp in partitions if not 0 <= tp.partition < counts.get(tp.topic, 0)]
 
+    def _broker_ids(self) -> tuple[int, ...]:
+        """The brokers a replica list may name: a cluster's, or the lone broker, 0."""
+        return self._conn.broker_ids() if self._replicated() else (0,)
+
     def _replicated(self) -> bool:
         """True on a cluster: topics have a replication factor and their partitions leaders."""
         return getattr(self._conn, "replicates", False) is True
@@ -325,24 +336,27 @@ class KafkaAdminClient(PartitionAdminMixin, GroupAdminMixin, ConfigAdminMixin):
                 return []  # deleted since list_topics()
         return [PartitionReplicas(p, 0, 0, (0,), (0,), ()) for p in range(count)]
 
-    def _check_assignments(self, what: str, assignments: Iterable[Iterable[int]]) -> None:
-        """Refuse an explicit replica assignment unless it is the only possible one (a lone
-        broker's node 0), as the Kafka listener does: placing replicas is the controller's."""
-        for brokers in assignments:
-            check_replica_assignment(what, brokers, replicates=self._replicated(), node_id=0)
-
-    def _create_arguments(self, spec: NewTopic) -> dict[str, Any]:
-        """Broker ``create_topic`` keyword arguments for a NewTopic; refuse what cannot be
-        done (Kafka's errors) before anything changes."""
-        self._check_assignments(f"topic {spec.name!r}", spec.replica_assignments.values())
+    def _create_arguments(self, spec: NewTopic) -> tuple[int, dict[str, Any]]:
+        """The partition count and broker ``create_topic`` keyword arguments for a NewTopic;
+        refuse what cannot be done (Kafka's errors) before anything changes."""
         topic_options(spec.topic_configs, replicates=self._replicated())  # checks them
         kwargs: dict[str, Any] = {"configs": spec.topic_configs}
+        if spec.replica_assignments:
+            placed = manual_assignment(spec.num_partitions, spec.replication_factor,
+                                       spec.replica_assignments.items())
+            check_assignment(placed, self._broker_ids())  # the controller checks liveness
+            if self._replicated():
+                kwargs["replica_assignment"] = placed
+            return len(placed), kwargs
         if self._replicated():
             kwargs["replication_factor"] = check_replication_factor(
                 spec.replication_factor, self._conn.live_broker_count())
         else:
             check_replication_factor(spec.replication_factor, 1)
-        return kwargs
+        partitions = spec.num_partitions
+        if partitions == -1:
+            partitions = getattr(self._given, "num_partitions", 1)
+        return partitions, kwargs
 
 def _topic_specs(
     new_topics: Iterable[NewTopic | str] | Mapping[str, Mapping[str, Any]],

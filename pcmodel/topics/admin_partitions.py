@@ -25,10 +25,10 @@ from pcmodel.topics.errors import (
     BrokerResponseError,
     ElectionNotNeededError,
     IllegalArgumentError,
-    InvalidPartitionsError,
     UnknownTopicOrPartitionError,
     UnsupportedVersionError,
 )
+from pcmodel.topics.replica_placement import add_partitions_placed
 from pcmodel.topics.structs import (
     NOTHING_TIERED,
     ElectionType,
@@ -42,7 +42,10 @@ __all__ = ["NewPartitions", "PartitionAdminMixin", "error_fields"]
 
 
 class NewPartitions:
-    """The new total partition count of a topic: kafka-python's ``NewPartitions``."""
+    """The new total partition count of a topic: kafka-python's ``NewPartitions``.
+
+    ``new_assignments`` places the new partitions' replicas by hand: a list of broker ids per
+    new partition, each as long as partition 0's replica list (Kafka's rule)."""
 
     def __init__(self, total_count: int, new_assignments: list[list[int]] | None = None) -> None:
         self.total_count = total_count
@@ -81,6 +84,7 @@ class PartitionAdminMixin:
         ``result["results"][0]["error_code"]`` here). With ``raise_errors`` the first failure
         (``InvalidPartitionsError`` for a total not above the current count,
         ``UnknownTopicOrPartitionError``, ``InvalidReplicationAssignmentError``) is raised.
+        The checks are :func:`pcmodel.topics.replica_placement.add_partitions_placed`'s.
         """
         self._check_open()
         results, first_error = [], None
@@ -88,15 +92,8 @@ class PartitionAdminMixin:
             total, assignments = _total_count(spec)
             error = None
             try:
-                self._check_assignments(f"a new partition of {name!r}", assignments)
-                if validate_only:
-                    current = len(self._conn.partitions_for(name))
-                    if total <= current:
-                        raise InvalidPartitionsError(
-                            f"topic {name!r} already has {current} partitions"
-                        )
-                else:
-                    self._conn.add_partitions(name, total)
+                add_partitions_placed(self._conn, name, total, assignments, node_id=0,
+                                      validate_only=validate_only)
             except BrokerResponseError as exc:
                 error = exc
             results.append({"name": name, **error_fields(error)})

@@ -32,7 +32,7 @@ from pcmodel.topics.errors import (
 )
 from pcmodel.topics.log import LogBytes, PartitionLog, RetentionPolicy
 from pcmodel.topics.log_settings import log_settings
-from pcmodel.topics.replica_placement import check_reassignment_target
+from pcmodel.topics.replica_placement import check_replica_list, reassignment_requests
 from pcmodel.topics.structs import (
     DeletedRecords,
     ElectionType,
@@ -224,21 +224,18 @@ class TopicAdminMixin:
         <pcmodel.cluster.replica_admin.ReplicaAdmin.alter_partition_reassignments>` for
         replicas that move.
         """
-        if not isinstance(reassignments, Mapping):
-            raise TypeError(f"reassignments must map each TopicPartition to a list of broker "
-                            f"ids (or None), not {type(reassignments).__name__}")
-        asked = [(validate_topic_partition(tp), target) for tp, target in reassignments.items()]
+        asked = reassignment_requests(reassignments)
         results: dict[TopicPartition, BrokerResponseError | None] = {}
         with self._lock:
             self._check_open()
-            for tp, target in asked:
+            for tp, target in asked.items():
                 try:
                     self._log(tp)
                     if target is None:
                         raise NoReassignmentInProgressError(
                             f"{tp.topic}-{tp.partition} has no reassignment in progress to "
                             "cancel")
-                    check_reassignment_target(target, (node_id,))
+                    check_replica_list(target, (node_id,), what="the target replica list")
                 except BrokerResponseError as exc:
                     results[tp] = exc
                 else:

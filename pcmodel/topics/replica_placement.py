@@ -2,25 +2,39 @@
 
 The replication factor may be ``-1`` (the broker's default) or 1 up to the live brokers, as
 Kafka's controller answers (``InvalidReplicationFactorError`` with Kafka's message otherwise).
-Replicas are placed by the broker (a cluster's controller): an explicit assignment is accepted
-only where it is the only possible one, a lone broker's own id
-(``InvalidReplicationAssignmentError`` otherwise). ``KafkaAdminClient``, the Kafka listener and
-a cluster's connection share these checks. A reassignment (which moves existing replicas) names
-its target brokers itself: :func:`check_reassignment_target` checks them.
+An assignment by hand (CreateTopics' and CreatePartitions' assignments, a reassignment's
+target) names each partition's brokers itself, preferred leader first: each list must be
+distinct brokers of the cluster, and a topic's partitions must all have as many replicas
+(``InvalidReplicationAssignmentError`` otherwise). A lone broker is the only broker there is:
+only its own id passes. ``KafkaAdminClient``, the Kafka listener and a cluster's controller
+share these checks.
 
-Prior art: Kafka's ``ReplicationControlManager.createTopic``.
+Prior art: Kafka's ``ReplicationControlManager.createTopic``, ``createPartitions`` and
+``validateManualPartitionAssignment``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import Any
 
 from pcmodel.topics.errors import (
+    InvalidPartitionsError,
     InvalidReplicationAssignmentError,
     InvalidReplicationFactorError,
+    InvalidRequestError,
 )
+from pcmodel.topics.structs import TopicPartition, validate_topic_partition
 
-__all__ = ["check_reassignment_target", "check_replica_assignment", "check_replication_factor"]
+__all__ = [
+    "add_partitions_placed",
+    "check_added_assignment",
+    "check_assignment",
+    "check_replica_list",
+    "check_replication_factor",
+    "manual_assignment",
+    "reassignment_requests",
+]
 
 
 def check_replication_factor(replication_factor: object, live_brokers: int) -> int | None:
@@ -45,43 +59,133 @@ def check_replication_factor(replication_factor: object, live_brokers: int) -> i
     return rf
 
 
-def check_replica_assignment(what: str, broker_ids: Iterable[int], *, replicates: bool,
-                             node_id: int) -> None:
-    """Refuse replicas placed on ``broker_ids`` by hand for ``what`` (a partition), unless it
-    is the only possible placement: ``[node_id]`` on a lone broker. A replicated cluster's
-    controller places replicas itself. Raises ``InvalidReplicationAssignmentError``."""
-    brokers = list(broker_ids)
-    if replicates:
+def check_replica_list(replicas: object, brokers: Collection[int], *,
+                       what: str = "the replica list") -> tuple[int, ...]:
+    """A replica list placed by hand, checked: a non-empty sequence of distinct ids of the
+    cluster's ``brokers`` (Kafka's ``validateManualPartitionAssignment``); ``what`` names it
+    in the messages. Raises ``InvalidReplicationAssignmentError`` saying what is wrong."""
+    if isinstance(replicas, (str, bytes)) or not isinstance(replicas, Sequence):
         raise InvalidReplicationAssignmentError(
-            f"{what} is assigned to brokers {brokers}; this cluster's controller places "
-            "replicas itself: ask for a replication factor instead of an assignment")
-    if brokers != [node_id]:
+            f"{what} must be a list of broker ids, got {replicas!r}")
+    if not replicas:
         raise InvalidReplicationAssignmentError(
-            f"{what} is assigned to brokers {brokers}; the only broker is {node_id}")
-
-
-def check_reassignment_target(target: object, brokers: Collection[int]) -> tuple[int, ...]:
-    """A reassignment's target replica list, checked: a non-empty sequence of distinct ids
-    of the cluster's ``brokers`` (Kafka's ``validateManualPartitionAssignment``). Raises
-    ``InvalidReplicationAssignmentError`` saying what is wrong."""
-    if isinstance(target, (str, bytes)) or not isinstance(target, Sequence):
-        raise InvalidReplicationAssignmentError(
-            f"a target replica list must be a list of broker ids, got {target!r}")
-    if not target:
-        raise InvalidReplicationAssignmentError(
-            "the target replica list is empty: a partition needs at least one replica "
-            "(cancel a reassignment with None)")
+            f"{what} is empty: a partition needs at least one replica")
     seen: set[int] = set()
-    for broker in target:
+    for broker in replicas:
         if isinstance(broker, bool) or not isinstance(broker, int):
             raise InvalidReplicationAssignmentError(
-                f"a target replica list holds broker ids (int), got {broker!r} in {list(target)}")
+                f"{what} holds broker ids (int), got {broker!r} in {list(replicas)}")
         if broker not in brokers:
             raise InvalidReplicationAssignmentError(
-                f"the target replica list {list(target)} includes broker {broker}, but no such "
-                f"broker is registered (brokers: {sorted(brokers)})")
+                f"{what} {list(replicas)} includes broker {broker}, but no such broker is "
+                f"registered (brokers: {sorted(brokers)})")
         if broker in seen:
             raise InvalidReplicationAssignmentError(
-                f"the target replica list {list(target)} includes broker {broker} more than once")
+                f"{what} {list(replicas)} includes broker {broker} more than once")
         seen.add(broker)
-    return tuple(target)
+    return tuple(replicas)
+
+
+def check_assignment(assignment: Sequence[Sequence[int]], brokers: Collection[int], *,
+                     first_partition: int = 0, replication_factor: int | None = None,
+                     ) -> list[tuple[int, ...]]:
+    """The replica lists placed by hand for new partitions ``first_partition``,
+    ``first_partition + 1``, ..., checked: each by :func:`check_replica_list`, and all of one
+    length, ``replication_factor`` if given (the topic's, for partitions added to it), as
+    Kafka's controller checks them. Raises ``InvalidReplicationAssignmentError``."""
+    checked: list[tuple[int, ...]] = []
+    for p, replicas in enumerate(assignment, start=first_partition):
+        checked.append(check_replica_list(replicas, brokers,
+                                          what=f"the replica list of partition {p}"))
+        expected = replication_factor if replication_factor is not None else len(checked[0])
+        if len(checked[-1]) != expected:
+            raise InvalidReplicationAssignmentError(
+                f"the replica list of partition {p} has {len(checked[-1])} replica(s), but "
+                f"this is not consistent with the other partitions, which have {expected}")
+    return checked
+
+
+def check_added_assignment(assignment: Sequence[Sequence[int]], brokers: Collection[int], *,
+                           current: int, total: int, replication_factor: int
+                           ) -> list[tuple[int, ...]]:
+    """The replica lists placed by hand for the partitions CreatePartitions adds to a topic
+    of ``current`` partitions (``current`` up to ``total - 1``), checked: one per new
+    partition, each as :func:`check_assignment` wants, ``replication_factor`` long (Kafka's
+    rule: partition 0's count). Raises ``InvalidReplicationAssignmentError``."""
+    if len(assignment) != total - current:
+        raise InvalidReplicationAssignmentError(
+            f"Attempted to add {total - current} additional partition(s), but only "
+            f"{len(assignment)} assignment(s) were specified.")
+    return check_assignment(assignment, brokers, first_partition=current,
+                            replication_factor=replication_factor)
+
+
+def manual_assignment(num_partitions: int, replication_factor: int,
+                      assignments: Iterable[tuple[int, Sequence[int]]]) -> list[Sequence[int]]:
+    """One topic's CreateTopics assignments, ``(partition, replica list)`` pairs in any
+    order, as a list in partition order (each list is for :func:`check_assignment`).
+
+    The request must leave the partition count and the replication factor to them (``-1``
+    both): ``InvalidRequestError`` otherwise. A partition assigned twice, or partitions that
+    are not 0, 1, 2..., are ``InvalidReplicationAssignmentError``. Kafka's messages.
+    """
+    if replication_factor != -1:
+        raise InvalidRequestError("A manual partition assignment was specified, but "
+                                  "replication factor was not set to -1.")
+    if num_partitions != -1:
+        raise InvalidRequestError("A manual partition assignment was specified, but "
+                                  "numPartitions was not set to -1.")
+    by_partition: dict[int, Sequence[int]] = {}
+    for partition, replicas in assignments:
+        if partition in by_partition:
+            raise InvalidReplicationAssignmentError(
+                f"Found multiple manual partition assignments for partition {partition}")
+        by_partition[partition] = replicas
+    if sorted(by_partition) != list(range(len(by_partition))):
+        raise InvalidReplicationAssignmentError(
+            "partitions should be a consecutive 0-based integer sequence, got "
+            f"{sorted(by_partition)}")
+    return [by_partition[p] for p in range(len(by_partition))]
+
+
+def add_partitions_placed(broker: Any, name: str, total: int,
+                          assignment: Sequence[Sequence[int]], *, node_id: int,
+                          validate_only: bool = False) -> None:
+    """CreatePartitions for pcmodel's admin client and the Kafka listener: grow topic
+    ``name`` to ``total`` partitions on ``broker`` (a ``Broker``, a broker process, a cluster
+    connection), placed by the controller or by ``assignment``, a replica list per new
+    partition (empty: none). A lone broker, which its clients know as ``node_id``, is the only
+    broker a list may name; a cluster's controller also refuses a partition on brokers that
+    are all down. ``validate_only`` checks and changes nothing.
+
+    Raises ``UnknownTopicOrPartitionError``, ``InvalidPartitionsError`` for a total not above
+    the current count, ``InvalidReplicationAssignmentError`` (:func:`check_added_assignment`).
+    """
+    current = len(broker.partitions_for(name))
+    replicates = getattr(broker, "replicates", False) is True
+    grows = isinstance(total, int) and not isinstance(total, bool) and total > current
+    if validate_only and not grows:
+        raise InvalidPartitionsError(f"topic {name!r} already has {current} partitions; the "
+                                     f"new total must be larger (got {total!r})")
+    if assignment and grows:
+        rf = len(broker.describe_partitions(name)[0].replicas) if replicates else 1
+        check_added_assignment(assignment, broker.broker_ids() if replicates else (node_id,),
+                               current=current, total=total, replication_factor=rf)
+    if validate_only:
+        return
+    if replicates:
+        broker.add_partitions(name, total, list(assignment) or None)
+    else:
+        broker.add_partitions(name, total)
+
+
+def reassignment_requests(reassignments: object) -> dict[TopicPartition, Any]:
+    """The partitions and targets of an AlterPartitionReassignments call, keys checked (the
+    targets are each partition's own business: :func:`check_replica_list`, or ``None`` to
+    cancel). Raises ``TypeError`` unless ``reassignments`` is a mapping, and
+    ``IllegalArgumentError`` (a ``ValueError``) or ``TypeError`` for a key that is not a
+    topic partition."""
+    if not isinstance(reassignments, Mapping):
+        raise TypeError(f"reassignments must map each TopicPartition to a list of broker "
+                        f"ids (or None), not {type(reassignments).__name__}")
+    return {validate_topic_partition(tp): target for tp, target in reassignments.items()}

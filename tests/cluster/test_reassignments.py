@@ -1,6 +1,6 @@
 """Partition reassignments (Kafka's AlterPartitionReassignments): the pure rules, the
 controller's decisions, and replicas moving on a stepped cluster, a cluster of processes and a
-lone broker."""
+lone broker; and replicas placed by hand on broker processes."""
 
 from __future__ import annotations
 
@@ -322,3 +322,19 @@ def test_replicas_move_between_broker_processes_through_a_sigkill():
         wait_until(lambda: not journal_path(cluster._directory(3), TP).exists(), timeout=10)
         with pytest.raises(IllegalArgumentError, match="holds no replica"):
             cluster.log(3, "t", 0)
+
+
+@pytest.mark.timeout(90)
+def test_broker_processes_host_the_replicas_placed_by_hand():
+    with Cluster(4, mode="processes", **SETTINGS) as cluster:
+        cluster.create_topic("p", 1, replica_assignment=[[3, 1]])
+        cluster.add_partitions("p", 2, [[2, 0]])
+        cluster.settle()
+        for p, replicas in ((0, (3, 1)), (1, (2, 0))):
+            assert cluster.metadata()[TopicPartition("p", p)].replicas == replicas
+            cluster.produce("p", p, batch(b"x"), acks="all").get(timeout=10)
+        cluster.settle()
+        assert [values(cluster.log(b, "p", 0)) for b in (3, 1)] == [[b"x"], [b"x"]]
+        assert [values(cluster.log(b, "p", 1)) for b in (2, 0)] == [[b"x"], [b"x"]]
+        assert sorted(p.name for p in cluster._directory(3).glob("p-*.journal")) == [
+            "p-0.journal"]

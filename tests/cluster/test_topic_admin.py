@@ -13,10 +13,12 @@ from pcmodel.cluster.errors import (
 )
 from pcmodel.topics.admin import KafkaAdminClient, NewPartitions, NewTopic
 from pcmodel.topics.errors import (
+    IllegalArgumentError,
     InvalidConfigurationError,
     InvalidPartitionsError,
     InvalidReplicationAssignmentError,
     InvalidReplicationFactorError,
+    InvalidRequestError,
     InvalidTopicError,
     OffsetOutOfRangeError,
     UnknownTopicOrPartitionError,
@@ -63,6 +65,47 @@ def test_adding_partitions_checks_the_total(make_cluster):
     with pytest.raises(UnknownTopicOrPartitionError):
         cluster.add_partitions("nope", 3)
     assert len([tp for tp in cluster.metadata() if tp.topic == "t"]) == 2
+
+
+def test_replicas_placed_by_hand_take_every_partition_where_it_is_told(make_cluster):
+    cluster = make_cluster(4)
+    cluster.create_topic("t", 2, replica_assignment=[[3, 1], [2, 0]], min_insync_replicas=2)
+    states = [cluster.metadata()[TopicPartition("t", p)] for p in (0, 1)]
+    assert [(s.replicas, s.leader, s.isr) for s in states] == [
+        ((3, 1), 3, {1, 3}), ((2, 0), 2, {0, 2})]
+    assert cluster.controller.topics["t"].replication_factor == 2
+    cluster.produce("t", 0, batch(b"a"), acks="all").get(timeout=5)
+    cluster.settle()
+    assert [values(cluster.log(b, "t", 0)) for b in (3, 1)] == [[b"a"], [b"a"]]
+    # New partitions: as many replicas as partition 0, or where they are told.
+    cluster.add_partitions("t", 3)
+    assert len(cluster.metadata()[TopicPartition("t", 2)].replicas) == 2
+    cluster.add_partitions("t", 5, [[0, 1], [1, 2]])
+    assert [cluster.metadata()[TopicPartition("t", p)].replicas for p in (3, 4)] == [
+        (0, 1), (1, 2)]
+
+
+@pytest.mark.parametrize("assignment, words", [
+    ([[0, 0]], "more than once"), ([[0, 1], [2]], "not consistent"),
+    ([[7]], "no such broker"), ([], "a replica list per partition"),
+    ("0", "a replica list per partition"), ([[3]], "are down"),
+])
+def test_replicas_placed_by_hand_are_checked_before_anything_changes(make_cluster, assignment,
+                                                                     words):
+    cluster = make_cluster(4)
+    cluster.kill(3)
+    cluster.run_for(3)
+    with pytest.raises(InvalidReplicationAssignmentError, match=words):
+        cluster.create_topic("t", len(assignment), replica_assignment=assignment)
+    assert "t" not in cluster.controller.topics
+    with pytest.raises(IllegalArgumentError, match="give partitions=1 and no replication"):
+        cluster.create_topic("t", 1, replication_factor=1, replica_assignment=[[0]])
+    cluster.create_topic("u", 1, replica_assignment=[[0, 1]])
+    with pytest.raises(InvalidReplicationAssignmentError, match="only 1 assignment"):
+        cluster.add_partitions("u", 3, [[1, 2]])
+    with pytest.raises(InvalidReplicationAssignmentError, match="not consistent"):
+        cluster.add_partitions("u", 2, [[1]])
+    assert len([tp for tp in cluster.metadata() if tp.topic == "u"]) == 1
 
 
 def test_a_deleted_topic_is_gone_everywhere_and_its_waiting_produces_fail(make_cluster):
@@ -140,14 +183,28 @@ def test_the_admin_client_creates_and_describes_replicated_topics(make_cluster):
         with pytest.raises(InvalidReplicationFactorError,
                            match="Replication factor: 3 larger than available brokers: 2"):
             admin.create_topics([NewTopic("big", 1, replication_factor=3)])
-        with pytest.raises(InvalidReplicationAssignmentError, match="controller places"):
+        live = sorted(cluster.live_brokers())
+        with pytest.raises(InvalidRequestError, match="numPartitions was not set to -1"):
             admin.create_topics([NewTopic("placed", 1, replica_assignments={0: [0, 2]})])
-        with pytest.raises(InvalidReplicationAssignmentError, match="controller places"):
-            admin.create_partitions({"t": NewPartitions(3, new_assignments=[[0, 2]])})
+        with pytest.raises(InvalidReplicationAssignmentError, match="are down"):
+            admin.create_topics([NewTopic("placed", replica_assignments={0: [dead]})])
+        answer = admin.create_topics(
+            [NewTopic("placed", replica_assignments={1: [live[0], live[1]],
+                                                     0: [live[1], dead]})])
+        assert [(t["num_partitions"], t["replication_factor"]) for t in answer["topics"]] == [
+            (2, 2)]
+        assert [cluster.metadata()[TopicPartition("placed", p)].replicas for p in (0, 1)] == [
+            (live[1], dead), (live[0], live[1])]
+        with pytest.raises(InvalidReplicationAssignmentError, match="not consistent"):
+            admin.create_partitions({"t": NewPartitions(3, new_assignments=[[live[0]]])})
+        with pytest.raises(InvalidReplicationAssignmentError, match="only 1 assignment"):
+            admin.create_partitions({"t": NewPartitions(4, new_assignments=[[0, 1]])})
+        admin.create_partitions({"t": NewPartitions(3, new_assignments=[[live[0], dead]])})
+        assert cluster.metadata()[TopicPartition("t", 2)].replicas == (live[0], dead)
         with pytest.raises(InvalidConfigurationError, match="unclean.leader.election.enable"):
             admin.create_topics([NewTopic("u", 1, topic_configs={
                 "unclean.leader.election.enable": "maybe"})])
-        assert sorted(admin.list_topics()) == ["d", "t"]
+        assert sorted(admin.list_topics()) == ["d", "placed", "t"]
 
 
 def starts(cluster, topic="t", partition=0):

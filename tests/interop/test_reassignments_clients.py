@@ -1,7 +1,9 @@
-"""Partition reassignments from a real admin client (kafka-python 3's
-``alter_partition_reassignments`` and ``list_partition_reassignments``) on a cluster's Kafka
-listeners, and raw AlterPartitionReassignments / ListPartitionReassignments requests at every
-version. confluent-kafka and kcat have no reassignment call."""
+"""Replicas placed by hand from real admin clients: partition reassignments (kafka-python 3's
+``alter_partition_reassignments`` and ``list_partition_reassignments``; confluent-kafka and
+kcat have no reassignment call) and raw AlterPartitionReassignments /
+ListPartitionReassignments requests at every version; topics and partitions created with a
+replica assignment (confluent-kafka's ``NewTopic(replica_assignment=...)``, kafka-python's
+``NewPartitions(new_assignments=...)``), on a cluster's Kafka listeners."""
 
 from __future__ import annotations
 
@@ -111,3 +113,31 @@ def test_raw_reassignments_on_a_cluster(version):
                 moving = [(t.name, p.partition_index, p.replicas, p.adding_replicas,
                            p.removing_replicas) for t in listed.topics for p in t.partitions]
                 assert moving == [("t", 0, new + sorted(old), new, sorted(old))]
+
+
+@pytest.mark.timeout(60)
+def test_confluent_and_kafka_python_place_replicas_by_hand_on_a_cluster():
+    confluent_admin = pytest.importorskip("confluent_kafka.admin")
+    from kafka.admin import NewPartitions
+
+    with Cluster(4, **FAST) as cluster, cluster.serve_kafka() as listeners:
+        admin = confluent_admin.AdminClient({"bootstrap.servers": listeners.bootstrap_servers})
+        futures = admin.create_topics([
+            confluent_admin.NewTopic("placed", 2, replica_assignment=[[3, 1], [2, 0]]),
+            confluent_admin.NewTopic("nowhere", 1, replica_assignment=[[1, 9]])])
+        futures["placed"].result(timeout=30)
+        with pytest.raises(Exception, match="no such broker is registered"):
+            futures["nowhere"].result(timeout=30)
+        assert [cluster.metadata()[TopicPartition("placed", p)].replicas for p in (0, 1)] == [
+            (3, 1), (2, 0)]
+        kafka_admin = KafkaAdminClient(bootstrap_servers=listeners.bootstrap_servers)
+        try:
+            kafka_admin.create_partitions({"placed": NewPartitions(3, [[1, 2]])})
+            refused = kafka_admin.create_partitions(
+                {"placed": NewPartitions(5, [[0, 3]])}, raise_errors=False)
+        finally:
+            kafka_admin.close()
+        assert cluster.metadata()[TopicPartition("placed", 2)].replicas == (1, 2)
+        assert [(r.error_code, r.error_message) for r in refused.results] == [
+            (INVALID_REPLICA_ASSIGNMENT, "Attempted to add 2 additional partition(s), but only 1 "
+                                         "assignment(s) were specified.")]

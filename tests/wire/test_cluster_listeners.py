@@ -355,6 +355,7 @@ def test_create_topics_takes_replication_settings(cluster, listeners):
 
     Topic = CreateTopicsRequest.CreatableTopic  # noqa: N806
     Config = Topic.CreatableTopicConfig  # noqa: N806
+    Assign = Topic.CreatableReplicaAssignment  # noqa: N806
     with raw_to(listeners, 1) as raw:
         response = raw.request(CreateTopicsRequest[7](topics=[
             Topic(name="r2", num_partitions=2, replication_factor=2, assignments=[],
@@ -364,15 +365,27 @@ def test_create_topics_takes_replication_settings(cluster, listeners):
             Topic(name="default", num_partitions=1, replication_factor=-1, assignments=[],
                   configs=[]),
             Topic(name="placed", num_partitions=-1, replication_factor=-1, configs=[],
-                  assignments=[Topic.CreatableReplicaAssignment(partition_index=0,
-                                                                broker_ids=[0, 1])]),
+                  assignments=[Assign(partition_index=1, broker_ids=[0, 2]),
+                               Assign(partition_index=0, broker_ids=[2, 1])]),
+            Topic(name="twice", num_partitions=-1, replication_factor=-1, configs=[],
+                  assignments=[Assign(partition_index=0, broker_ids=[0]),
+                               Assign(partition_index=0, broker_ids=[1])]),
+            Topic(name="counted", num_partitions=1, replication_factor=-1, configs=[],
+                  assignments=[Assign(partition_index=0, broker_ids=[0])]),
+            Topic(name="nowhere", num_partitions=-1, replication_factor=-1, configs=[],
+                  assignments=[Assign(partition_index=0, broker_ids=[5])]),
         ], timeout_ms=5000, validate_only=False))
     results = {r.name: r for r in response.topics}
     assert (results["r2"].error_code, results["r2"].replication_factor) == (0, 2)
     assert results["r4"].error_code == 38  # INVALID_REPLICATION_FACTOR: 3 brokers
     assert (results["default"].error_code, results["default"].replication_factor) == (0, 3)
-    assert results["placed"].error_code == 39  # INVALID_REPLICA_ASSIGNMENT
-    assert "replication factor" in results["placed"].error_message
+    placed = results["placed"]
+    assert (placed.error_code, placed.num_partitions, placed.replication_factor) == (0, 2, 2)
+    assert [cluster.metadata()[("placed", p)].replicas for p in (0, 1)] == [(2, 1), (0, 2)]
+    assert (results["twice"].error_code, results["counted"].error_code,
+            results["nowhere"].error_code) == (39, 42, 39)  # INVALID_REPLICA_ASSIGNMENT/REQUEST
+    assert "multiple manual partition assignments" in results["twice"].error_message
+    assert "no such broker is registered" in results["nowhere"].error_message
     state = cluster.metadata()[("r2", 1)]
     assert len(state.replicas) == 2
     assert cluster.controller.topics["r2"].min_insync_replicas == 2

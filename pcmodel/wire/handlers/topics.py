@@ -7,12 +7,17 @@ admin client does: a factor above the number of live brokers is INVALID_REPLICAT
 lone broker takes 1 only), a config neither honoured nor known to mean nothing here is
 INVALID_CONFIG naming what is supported. A created topic's answer lists its every config
 (CreateTopics v5 and later, as DescribeConfigs would). Replicas are placed by the broker (a
-cluster's controller), so an explicit assignment is accepted only where it is the only possible
-one (a lone broker's own id), else INVALID_REPLICA_ASSIGNMENT asking for a replication factor.
+cluster's controller), or by hand: CreateTopics' and CreatePartitions' assignments name each
+partition's brokers, checked as Kafka's controller checks them
+(:mod:`pcmodel.topics.replica_placement`: INVALID_REPLICA_ASSIGNMENT for a repeated or unknown
+broker, lists of different lengths, partitions not 0, 1, 2..., brokers all down;
+INVALID_REQUEST for an assignment with a partition count or a replication factor other than
+-1). A lone broker is the only broker: its own id is the only one a list may name.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from kafka.protocol.admin import (
@@ -28,7 +33,12 @@ from pcmodel.topics.errors import (
     TopicAlreadyExistsError,
     UnknownTopicOrPartitionError,
 )
-from pcmodel.topics.replica_placement import check_replica_assignment, check_replication_factor
+from pcmodel.topics.replica_placement import (
+    add_partitions_placed,
+    check_assignment,
+    check_replication_factor,
+    manual_assignment,
+)
 from pcmodel.topics.topic_configs import (
     check_topic_configs,
     describe_topic_configs,
@@ -51,35 +61,38 @@ class _Refused(Exception):  # noqa: N818 - carries a Kafka error code for one to
         self.code = code
 
 
-def _check_assignment(ctx: RequestContext, what: str, broker_ids: list[int]) -> None:
-    check_replica_assignment(what, broker_ids, node_id=ctx.node_id,
-                             replicates=getattr(ctx.broker, "replicates", False))
-
-
-def _partition_count(ctx: RequestContext, topic: Any) -> tuple[int, int | None]:
-    """``(partitions, replication factor)``; ``None``: the broker's default factor."""
+def _partition_count(ctx: RequestContext, topic: Any
+                     ) -> tuple[int, int | None, list[Sequence[int]] | None]:
+    """``(partitions, replication factor, replicas placed by hand)``; a factor of ``None``:
+    the broker's default; no placement: the broker's (a cluster's controller's)."""
     if topic.assignments:
-        for assignment in topic.assignments:
-            _check_assignment(ctx, f"partition {assignment.partition_index}",
-                              list(assignment.broker_ids))
-        return len(topic.assignments), None
+        placed = manual_assignment(
+            topic.num_partitions, topic.replication_factor,
+            ((a.partition_index, list(a.broker_ids)) for a in topic.assignments))
+        # A lone broker is the only broker there is; a cluster's controller checks liveness.
+        replicates = getattr(ctx.broker, "replicates", False)
+        check_assignment(placed, ctx.broker.broker_ids() if replicates else (ctx.node_id,))
+        return len(placed), len(placed[0]), placed
     rf = check_replication_factor(topic.replication_factor, len(ctx.view.brokers()))
     partitions = topic.num_partitions
     if partitions == -1:  # Kafka's num.partitions: the broker's setting
         partitions = getattr(ctx.broker, "num_partitions", DEFAULT_PARTITIONS)
-    return partitions, rf
+    return partitions, rf, None
 
 
 def _create_one(ctx: RequestContext, topic: Any,
                 validate_only: bool) -> tuple[int, str | None, int, int]:
     """``(error code, message, partitions, replication factor)`` of one topic."""
     try:
-        partitions, rf = _partition_count(ctx, topic)
+        partitions, rf, placed = _partition_count(ctx, topic)
         configs = {config.name: config.value for config in topic.configs or ()}
         topic_options(configs, replicates=getattr(ctx.broker, "replicates", False))  # checks
         options: dict[str, Any] = {"configs": configs}
         if getattr(ctx.broker, "replicates", False):
-            options["replication_factor"] = rf
+            if placed is None:
+                options["replication_factor"] = rf
+            else:
+                options["replica_assignment"] = placed
         if validate_only:
             check_topic_name(topic.name)
             if topic.name in ctx.broker.list_topics():
@@ -146,20 +159,9 @@ def handle_create_partitions(ctx: RequestContext, request: Any) -> Any:
     results = []
     for topic in request.topics:
         try:
-            for assignment in topic.assignments or ():
-                _check_assignment(ctx, "a new partition", list(assignment.broker_ids))
-            if request.validate_only:
-                current = ctx.broker.partitions_for(topic.name)
-                if topic.count <= len(current):
-                    raise _Refused(
-                        kafka_errors.InvalidPartitionsError.errno,
-                        f"topic {topic.name!r} already has {len(current)} partitions; the new "
-                        f"total must be larger (got {topic.count})",
-                    )
-            else:
-                ctx.broker.add_partitions(topic.name, topic.count)
-        except _Refused as exc:
-            code, message = exc.code, error_message(exc)
+            add_partitions_placed(ctx.broker, topic.name, topic.count,
+                                  [list(a.broker_ids) for a in topic.assignments or ()],
+                                  node_id=ctx.node_id, validate_only=request.validate_only)
         except Exception as exc:
             code, message = error_code(exc), error_message(exc)
         else:
