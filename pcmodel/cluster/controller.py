@@ -297,22 +297,22 @@ class Controller:
             heading = len(st.replicas) - len(st.removing)
             if not allow_replication_factor_change and len(target) != heading:
                 raise InvalidReplicationFactorError(
-                    f"{tp.topic}-{tp.partition}: the replication factor is changed from "
-                    f"{heading} to {len(target)}, and the request does not allow it")
+                    f"The replication factor is changed from {heading} to {len(target)}, and "
+                    "the request does not allow it.")
             new = reassignment.start(st.replicas, target)
             self.partitions[tp] = self._reassigned(st, new.replicas, st.isr, new.adding,
                                                    new.removing)
             return self.partitions[tp]
         if not st.adding and not st.removing:
             raise NoReassignmentInProgressError(
-                f"{tp.topic}-{tp.partition} has no reassignment in progress to cancel")
+                "No partition reassignment is in progress (it may have completed).")
         replicas, isr, unclean = reassignment.reverted(moving, st.isr)
         allowed = self.topics[tp.topic].unclean_leader_election_enable
         if unclean and not allowed:
             raise InvalidReplicationAssignmentError(
-                f"cancelling the reassignment of {tp.topic}-{tp.partition} would need an unclean "
-                f"leader election (only replicas being added are in sync), and the topic does "
-                f"not allow them (unclean.leader.election.enable=false)")
+                "Cancelling the reassignment would need an unclean leader election (only "
+                "replicas being added are in sync), and the topic does not allow them "
+                "(unclean.leader.election.enable=false).")
         self.partitions[tp] = self._reassigned(st, replicas, isr, (), (), unclean=allowed)
         return self.partitions[tp]
 

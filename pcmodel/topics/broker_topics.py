@@ -233,8 +233,7 @@ class TopicAdminMixin:
                     self._log(tp)
                     if target is None:
                         raise NoReassignmentInProgressError(
-                            f"{tp.topic}-{tp.partition} has no reassignment in progress to "
-                            "cancel")
+                            "No partition reassignment is in progress (it may have completed).")
                     check_replica_list(target, (node_id,), what="the target replica list")
                 except BrokerResponseError as exc:
                     results[tp] = exc

@@ -97,8 +97,8 @@ def test_the_shell_moves_replicas_in_the_words_of_kafkas_tool(make_cluster):
     assert shell.execute("reassign orders 0 CANCEL") == (
         "Successfully cancelled partition reassignment for orders-0")
     assert shell.execute("reassign orders 0 cancel") == (
-        "Error reassigning partition(s):\norders-0: orders-0 has no reassignment in progress "
-        "to cancel")
+        "Error reassigning partition(s):\norders-0: No partition reassignment is in progress "
+        "(it may have completed).")
     assert shell.execute("reassign orders 0 1,0") == (
         "Successfully started partition reassignment for orders-0 (completed: replicas [1, 0])")
     assert shell.execute("reassign orders 0 1,7").endswith(
