@@ -174,6 +174,17 @@ def moved_cluster(make_cluster):
     return cluster
 
 
+def moving_with_a_broker_down(make_cluster, down):
+    """t-0 moving from brokers 0 and 1 to 2 and 3 while broker ``down`` is dead (the
+    controller has noticed), driven until nothing more moves."""
+    cluster = moved_cluster(make_cluster)
+    cluster.kill(down)
+    cluster.run_for(3)
+    assert cluster.alter_partition_reassignments({TP: [2, 3]}) == {TP: None}
+    cluster.settle()
+    return cluster
+
+
 def test_replicas_move_to_other_brokers_and_the_old_ones_delete_their_copy(make_cluster):
     cluster = moved_cluster(make_cluster)
     assert cluster.alter_partition_reassignments({TP: [2, 3]}) == {TP: None}
@@ -200,11 +211,7 @@ def test_replicas_move_to_other_brokers_and_the_old_ones_delete_their_copy(make_
 
 
 def test_a_replica_added_on_a_dead_broker_waits_for_it(make_cluster):
-    cluster = moved_cluster(make_cluster)
-    cluster.kill(3)
-    cluster.run_for(3)
-    assert cluster.alter_partition_reassignments({TP: [2, 3]}) == {TP: None}
-    cluster.settle()
+    cluster = moving_with_a_broker_down(make_cluster, 3)
     status = {s.broker: s for s in cluster.replica_status("t", 0)}
     assert (status[3].alive, status[3].log_end_offset) == (False, 0)
     assert cluster.list_partition_reassignments([TP])[TP].adding_replicas == (2, 3)
@@ -215,11 +222,7 @@ def test_a_replica_added_on_a_dead_broker_waits_for_it(make_cluster):
 
 
 def test_a_broker_down_when_it_left_deletes_its_copy_when_it_returns(make_cluster):
-    cluster = moved_cluster(make_cluster)
-    cluster.kill(1)
-    cluster.run_for(3)
-    cluster.alter_partition_reassignments({TP: [2, 3]})
-    cluster.settle()
+    cluster = moving_with_a_broker_down(make_cluster, 1)
     assert cluster.metadata()[TP].replicas == (2, 3)
     assert TP in cluster.nodes[1].replicas  # it could not hear
     cluster.restart(1)
@@ -228,11 +231,7 @@ def test_a_broker_down_when_it_left_deletes_its_copy_when_it_returns(make_cluste
 
 
 def test_a_cancelled_move_leaves_the_partition_where_it_was(make_cluster):
-    cluster = moved_cluster(make_cluster)
-    cluster.kill(3)
-    cluster.run_for(3)
-    cluster.alter_partition_reassignments({TP: [2, 3]})
-    cluster.settle()
+    cluster = moving_with_a_broker_down(make_cluster, 3)
     assert values(cluster.log(2, "t", 0)) == [b"a", b"b", b"c"]
     assert cluster.alter_partition_reassignments({TP: None}) == {TP: None}
     st = cluster.metadata()[TP]
