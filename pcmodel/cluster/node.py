@@ -142,7 +142,8 @@ class ClusterNode:
         records go, waiting produces fail. Nothing if not hosted."""
         if tp in self.replicas:
             self._fail_waiting(tp, NotLeaderForPartitionError(
-                f"broker {self.node_id} no longer hosts {tp}: it was reassigned"))
+                f"broker {self.node_id} no longer hosts {tp.topic}-{tp.partition}: it was "
+                "reassigned"))
             self.replicas.pop(tp).delete()
 
     def add_partitions(self, name: str, total: int, tps: Sequence[TopicPartition],
@@ -153,7 +154,7 @@ class ClusterNode:
         for p in range(before, total):
             self.broker.set_high_watermark(name, p, 0)  # nothing committed yet
         for tp in tps:
-            self.replicas[tp] = self.replica_factory(self.node_id, self.broker, tp, config)
+            self.add_replica(tp, config)
 
     def apply_state(self, tp: TopicPartition, state: PartitionState) -> None:
         """LeaderAndIsr from the controller; a lost leadership fails the waiting produces, a

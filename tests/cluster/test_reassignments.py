@@ -242,6 +242,21 @@ def test_a_cancelled_move_leaves_the_partition_where_it_was(make_cluster):
     assert isinstance(errors[TP], NoReassignmentInProgressError)
 
 
+def test_a_produce_waiting_at_a_leader_that_leaves_fails_retriably(make_cluster):
+    cluster = make_cluster(4)
+    cluster.create_topic("t", 1, replication_factor=2, min_insync_replicas=2)
+    cluster.settle()
+    cluster.slow(1, 5)  # the follower holds the high watermark back: the produce waits
+    waiting = cluster.produce("t", 0, batch(b"w"), acks="all")
+    assert not waiting.done()
+    cluster.alter_partition_reassignments({TP: [2, 3]})
+    cluster.run_for(2)
+    assert cluster.metadata()[TP].replicas == (2, 3)
+    with pytest.raises(NotLeaderForPartitionError, match="no longer hosts t-0") as failed:
+        waiting.get(timeout=5)
+    assert failed.value.retriable  # a producer retries it at the new leader
+
+
 def test_each_partition_is_decided_alone(make_cluster):
     cluster = moved_cluster(make_cluster)
     answers = cluster.alter_partition_reassignments(
@@ -327,13 +342,16 @@ def test_replicas_move_between_broker_processes_through_a_sigkill():
 def test_broker_processes_host_the_replicas_placed_by_hand():
     with Cluster(4, mode="processes", **SETTINGS) as cluster:
         cluster.create_topic("p", 1, replica_assignment=[[3, 1]])
+        cluster.produce("p", 0, batch(b"a"), acks="all").get(timeout=10)
+        # Adding partitions leaves the replicas of the others as they were: broker 3 still
+        # knows it leads p-0 (it once got a fresh replica that knew nothing).
         cluster.add_partitions("p", 2, [[2, 0]])
         cluster.settle()
         for p, replicas in ((0, (3, 1)), (1, (2, 0))):
             assert cluster.metadata()[TopicPartition("p", p)].replicas == replicas
             cluster.produce("p", p, batch(b"x"), acks="all").get(timeout=10)
         cluster.settle()
-        assert [values(cluster.log(b, "p", 0)) for b in (3, 1)] == [[b"x"], [b"x"]]
-        assert [values(cluster.log(b, "p", 1)) for b in (2, 0)] == [[b"x"], [b"x"]]
+        assert [values(cluster.log(b, "p", 0)) for b in (3, 1)] == [[b"a", b"x"]] * 2
+        assert [values(cluster.log(b, "p", 1)) for b in (2, 0)] == [[b"x"]] * 2
         assert sorted(p.name for p in cluster._directory(3).glob("p-*.journal")) == [
             "p-0.journal"]
