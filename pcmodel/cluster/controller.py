@@ -327,14 +327,7 @@ class Controller:
             (replicas, isr), adding, removing = done, (), ()
         leader = st.leader
         if leader is None or leader not in isr or leader not in self.alive:
-            clean = [r for r in replicas if r in isr and r in self.alive]
-            live = [r for r in replicas if r in self.alive]
-            if clean:
-                leader = clean[0]
-            elif unclean and live:
-                leader, isr = live[0], frozenset(live[:1])
-            else:
-                leader = None
+            leader, isr = self._choose_leader(replicas, isr, unclean)
         bump = leader != st.leader or not set(replicas) >= set(st.replicas)
         return PartitionState(replicas, leader, st.leader_epoch + bump, isr, adding, removing)
 
@@ -429,18 +422,27 @@ class Controller:
         ``acks="all"`` is lost. Unclean: the first live replica; the ISR restarts as just it,
         and every record it lacks is gone once the others truncate to its log.
         """
-        clean = [r for r in st.replicas if r in st.isr and r in self.alive]
-        if clean:
-            return replace(st, leader=clean[0], leader_epoch=st.leader_epoch + 1,
-                           isr=frozenset(r for r in st.isr if r in self.alive))
         if unclean is None:
             unclean = self.topics[tp.topic].unclean_leader_election_enable
-        if unclean:
-            live = [r for r in st.replicas if r in self.alive]
-            if live:
-                return replace(st, leader=live[0], leader_epoch=st.leader_epoch + 1,
-                               isr=frozenset(live[:1]))
-        return replace(st, leader=None)
+        leader, isr = self._choose_leader(st.replicas, st.isr, unclean)
+        if leader is None:
+            return replace(st, leader=None)
+        if leader in st.isr:  # clean: the ISR keeps its live members
+            isr = frozenset(r for r in st.isr if r in self.alive)
+        return replace(st, leader=leader, leader_epoch=st.leader_epoch + 1, isr=isr)
+
+    def _choose_leader(self, replicas: tuple[int, ...], isr: frozenset[int], unclean: bool
+                       ) -> tuple[int | None, frozenset[int]]:
+        """The leader an election picks among ``replicas``, and the ISR it leads: the first
+        live ISR member in replica order (clean, the ISR unchanged), else if ``unclean`` the
+        first live replica (the ISR restarts as just it), else ``None``."""
+        clean = [r for r in replicas if r in isr and r in self.alive]
+        if clean:
+            return clean[0], isr
+        live = [r for r in replicas if r in self.alive]
+        if unclean and live:
+            return live[0], frozenset(live[:1])
+        return None, isr
 
     def is_unclean(self, before: PartitionState, after: PartitionState) -> bool:
         """Whether the change from ``before`` to ``after`` elected a leader outside the ISR."""
