@@ -49,11 +49,7 @@ from pcmodel.topics.errors import (
     TopicAlreadyExistsError,
     UnknownTopicOrPartitionError,
 )
-from pcmodel.topics.replica_placement import (
-    check_assignment,
-    check_replication_factor,
-    manual_assignment,
-)
+from pcmodel.topics.replica_placement import check_replication_factor, new_topic_assignment
 from pcmodel.topics.structs import (
     ElectionType,
     OffsetSpec,
@@ -320,10 +316,6 @@ class KafkaAdminClient(PartitionAdminMixin, GroupAdminMixin, ConfigAdminMixin):
         counts = self._conn.list_topics()
         return [tp for tp in partitions if not 0 <= tp.partition < counts.get(tp.topic, 0)]
 
-    def _broker_ids(self) -> tuple[int, ...]:
-        """The brokers a replica list may name: a cluster's, or the lone broker, 0."""
-        return self._conn.broker_ids() if self._replicated() else (0,)
-
     def _replicated(self) -> bool:
         """True on a cluster: topics have a replication factor and their partitions leaders."""
         return getattr(self._conn, "replicates", False) is True
@@ -342,9 +334,9 @@ class KafkaAdminClient(PartitionAdminMixin, GroupAdminMixin, ConfigAdminMixin):
         topic_options(spec.topic_configs, replicates=self._replicated())  # checks them
         kwargs: dict[str, Any] = {"configs": spec.topic_configs}
         if spec.replica_assignments:
-            placed = manual_assignment(spec.num_partitions, spec.replication_factor,
-                                       spec.replica_assignments.items())
-            check_assignment(placed, self._broker_ids())  # the controller checks liveness
+            placed = new_topic_assignment(  # a lone broker is broker 0
+                self._conn, spec.num_partitions, spec.replication_factor,
+                spec.replica_assignments.items(), node_id=0)
             if self._replicated():
                 kwargs["replica_assignment"] = placed
             return len(placed), kwargs

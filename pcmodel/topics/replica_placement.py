@@ -28,11 +28,13 @@ from pcmodel.topics.structs import TopicPartition, validate_topic_partition
 
 __all__ = [
     "add_partitions_placed",
+    "assignable_brokers",
     "check_added_assignment",
     "check_assignment",
     "check_replica_list",
     "check_replication_factor",
     "manual_assignment",
+    "new_topic_assignment",
     "reassignment_requests",
 ]
 
@@ -148,6 +150,23 @@ def manual_assignment(num_partitions: int, replication_factor: int,
     return [by_partition[p] for p in range(len(by_partition))]
 
 
+def assignable_brokers(broker: Any, node_id: int) -> Collection[int]:
+    """The broker ids a replica list may name on ``broker``: a cluster connection's brokers,
+    alive or not, or a lone broker's own id, ``node_id`` (as its clients know it)."""
+    return broker.broker_ids() if _replicates(broker) else (node_id,)
+
+
+def new_topic_assignment(broker: Any, num_partitions: int, replication_factor: int,
+                         assignments: Iterable[tuple[int, Sequence[int]]], *,
+                         node_id: int) -> list[tuple[int, ...]]:
+    """CreateTopics' assignments for one topic on ``broker``, for pcmodel's admin client and
+    the Kafka listener: in partition order (:func:`manual_assignment`), each list checked
+    against :func:`assignable_brokers` (:func:`check_assignment`; a cluster's controller
+    also refuses a partition on brokers that are all down)."""
+    return check_assignment(manual_assignment(num_partitions, replication_factor, assignments),
+                            assignable_brokers(broker, node_id))
+
+
 def add_partitions_placed(broker: Any, name: str, total: int,
                           assignment: Sequence[Sequence[int]], *, node_id: int,
                           validate_only: bool = False) -> None:
@@ -162,14 +181,14 @@ def add_partitions_placed(broker: Any, name: str, total: int,
     the current count, ``InvalidReplicationAssignmentError`` (:func:`check_added_assignment`).
     """
     current = len(broker.partitions_for(name))
-    replicates = getattr(broker, "replicates", False) is True
+    replicates = _replicates(broker)
     grows = isinstance(total, int) and not isinstance(total, bool) and total > current
     if validate_only and not grows:
         raise InvalidPartitionsError(f"topic {name!r} already has {current} partitions; the "
                                      f"new total must be larger (got {total!r})")
     if assignment and grows:
         rf = len(broker.describe_partitions(name)[0].replicas) if replicates else 1
-        check_added_assignment(assignment, broker.broker_ids() if replicates else (node_id,),
+        check_added_assignment(assignment, assignable_brokers(broker, node_id),
                                current=current, total=total, replication_factor=rf)
     if validate_only:
         return
@@ -189,3 +208,7 @@ def reassignment_requests(reassignments: object) -> dict[TopicPartition, Any]:
         raise TypeError(f"reassignments must map each TopicPartition to a list of broker "
                         f"ids (or None), not {type(reassignments).__name__}")
     return {validate_topic_partition(tp): target for tp, target in reassignments.items()}
+
+
+def _replicates(broker: Any) -> bool:
+    return getattr(broker, "replicates", False) is True

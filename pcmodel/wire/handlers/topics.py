@@ -17,7 +17,6 @@ INVALID_REQUEST for an assignment with a partition count or a replication factor
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from kafka.protocol.admin import (
@@ -35,9 +34,8 @@ from pcmodel.topics.errors import (
 )
 from pcmodel.topics.replica_placement import (
     add_partitions_placed,
-    check_assignment,
     check_replication_factor,
-    manual_assignment,
+    new_topic_assignment,
 )
 from pcmodel.topics.topic_configs import (
     check_topic_configs,
@@ -62,16 +60,14 @@ class _Refused(Exception):  # noqa: N818 - carries a Kafka error code for one to
 
 
 def _partition_count(ctx: RequestContext, topic: Any
-                     ) -> tuple[int, int | None, list[Sequence[int]] | None]:
+                     ) -> tuple[int, int | None, list[tuple[int, ...]] | None]:
     """``(partitions, replication factor, replicas placed by hand)``; a factor of ``None``:
     the broker's default; no placement: the broker's (a cluster's controller's)."""
     if topic.assignments:
-        placed = manual_assignment(
-            topic.num_partitions, topic.replication_factor,
-            ((a.partition_index, list(a.broker_ids)) for a in topic.assignments))
-        # A lone broker is the only broker there is; a cluster's controller checks liveness.
-        replicates = getattr(ctx.broker, "replicates", False)
-        check_assignment(placed, ctx.broker.broker_ids() if replicates else (ctx.node_id,))
+        placed = new_topic_assignment(
+            ctx.broker, topic.num_partitions, topic.replication_factor,
+            ((a.partition_index, list(a.broker_ids)) for a in topic.assignments),
+            node_id=ctx.node_id)
         return len(placed), len(placed[0]), placed
     rf = check_replication_factor(topic.replication_factor, len(ctx.view.brokers()))
     partitions = topic.num_partitions
