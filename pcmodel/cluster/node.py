@@ -148,7 +148,8 @@ class ClusterNode:
 
     def add_partitions(self, name: str, total: int, tps: Sequence[TopicPartition],
                        config: TopicConfig) -> None:
-        """Grow topic ``name`` to ``total`` partitions here; replicas for ``tps`` hosted here."""
+        """Grow topic ``name`` to ``total`` partitions here; replicas for ``tps`` hosted here
+        (those already hosted keep theirs, with their state)."""
         before = self.broker.list_topics()[name]
         self.broker.add_partitions(name, total)
         for p in range(before, total):

@@ -192,15 +192,12 @@ class ProcessCluster(ProcessFaults, Cluster):
     def add_partitions(self, name: str, total: int,
                        replica_assignment: Sequence[Sequence[int]] | None = None) -> None:
         with self._faults:
-            with self._lock:
-                before = self._existing(name)
             super().add_partitions(name, total, replica_assignment)
             with self._lock:
                 _, _, tps, config, _ = next(t for t in self._topic_specs if t[0] == name)
                 live = [n for n in self.nodes if n.alive]
-                # Only the new partitions: a broker's existing replicas keep their state.
-                hosted = {n.node_id: [tp for tp in tps if tp.partition >= before
-                                      and n.node_id in self.controller.partitions[tp].replicas]
+                hosted = {n.node_id: [tp for tp in tps
+                                      if n.node_id in self.controller.partitions[tp].replicas]
                           for n in live}
             for node in live:
                 try:
