@@ -22,6 +22,9 @@ Differences from kafka-python, on purpose:
   of ``None``.
 - ``OffsetAndTimestamp`` gives ``leader_epoch`` a default of ``-1`` (there is no leader election
   here); kafka-python requires all three fields.
+- ``str(TopicPartition("orders", 0))`` is ``orders-0``, as Kafka's Java client and its tools
+  print a partition (and so every error message that names one); the ``repr`` is
+  kafka-python's.
 - ``ConsumerRebalanceListener.on_partitions_lost`` exists and by default calls
   ``on_partitions_revoked``, as the Java client's ``ConsumerRebalanceListener.onPartitionsLost``
   does.
@@ -64,6 +67,9 @@ class TopicPartition(NamedTuple):
 
     topic: str
     partition: int
+
+    def __str__(self) -> str:
+        return f"{self.topic}-{self.partition}"
 
 
 class OffsetAndMetadata(NamedTuple):

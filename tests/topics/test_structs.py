@@ -274,3 +274,9 @@ def test_record_too_large_is_the_kafka_python_class():
 def test_non_empty_group_is_the_kafka_python_name_of_group_not_empty():
     assert NonEmptyGroupError is GroupNotEmptyError
     assert GroupNotEmptyError.message == "NON_EMPTY_GROUP"
+
+
+def test_a_topic_partition_prints_as_kafkas_tools_print_it():
+    tp = TopicPartition("orders", 3)
+    assert (str(tp), f"{tp}") == ("orders-3", "orders-3")
+    assert repr(tp) == "TopicPartition(topic='orders', partition=3)"  # kafka-python's
