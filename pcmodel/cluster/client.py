@@ -43,6 +43,7 @@ from pcmodel.topics.broker_topics import delete_records_arguments
 from pcmodel.topics.config_resources import AlterConfigOp, ConfigEntry
 from pcmodel.topics.errors import (
     BrokerResponseError,
+    IllegalArgumentError,
     IllegalStateError,
     KafkaError,
     KafkaTimeoutError,
@@ -54,9 +55,11 @@ from pcmodel.topics.structs import (
     DeletedRecords,
     ElectionType,
     OffsetAndTimestamp,
+    PartitionProducers,
     PartitionReassignment,
     PartitionReplicas,
     TopicPartition,
+    validate_topic_partition,
 )
 
 __all__ = ["ClusterConnection"]
@@ -311,6 +314,34 @@ class ClusterConnection(GroupRequestsMixin):
         tp = TopicPartition._make(tp)
         leader = self._leader_node(tp).node_id
         return self._cluster.epoch_of_offset(leader, tp.topic, tp.partition, offset)
+
+    def describe_producers(self, partitions: Iterable[TopicPartition],
+                           broker_id: int | None = None,
+                           ) -> dict[TopicPartition, PartitionProducers]:
+        """Kafka's DescribeProducers: each partition's idempotent producers as its leader
+        remembers them, or as broker ``broker_id`` does (a follower's copy too).
+
+        Per partition, in the order asked, the producers or the error the broker answers
+        (``UnknownTopicOrPartitionError``, ``NotLeaderForPartitionError`` from a broker with no
+        replica of it, ``KafkaConnectionError`` from one that is down; see
+        ``Cluster.describe_producers``). Raises ``IllegalArgumentError`` for a ``broker_id``
+        that is not one of the cluster's brokers.
+        """
+        asked = [validate_topic_partition(tp) for tp in partitions]
+        if broker_id is not None and (isinstance(broker_id, bool)
+                                      or broker_id not in self.broker_ids()):
+            raise IllegalArgumentError(
+                f"broker_id {broker_id!r} is not a broker of this cluster; its brokers are "
+                f"{list(self.broker_ids())}")
+        results: dict[TopicPartition, PartitionProducers] = {}
+        for tp in asked:
+            try:
+                broker = self._leader_node(tp).node_id if broker_id is None else broker_id
+                results[tp] = PartitionProducers(
+                    self._cluster.describe_producers(broker, tp.topic, tp.partition))
+            except KafkaError as exc:
+                results[tp] = PartitionProducers((), exc)
+        return results
 
     # --- data ---------------------------------------------------------------------------------
 

@@ -262,6 +262,11 @@ class NodeHost:
         with self.lock:
             return self.node.epoch_of_offset(tp, offset)
 
+    def describe_producers(self, tp: TopicPartition) -> tuple[Any, ...]:
+        """The idempotent producers this broker's replica of ``tp`` remembers."""
+        with self.lock:
+            return self.node.describe_producers(tp)
+
     def set_isolated(self, isolated: frozenset[int]) -> None:
         """The brokers cut off from replication traffic now."""
         with self.lock:

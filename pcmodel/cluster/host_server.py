@@ -27,7 +27,8 @@ __all__ = ["NODE_METHODS", "NodeServer", "host_main"]
 NODE_METHODS = ("produce", "completions", "fetch", "offsets", "log", "add_replicas",
                 "remove_topic", "add_partitions", "end_offset_for_epoch", "set_isolated",
                 "set_slowness", "replica_fetch", "offsets_for_leader_epoch", "replica_offsets",
-                "delete_records_as_leader", "reconfigure_topic", "epoch_of_offset")
+                "delete_records_as_leader", "reconfigure_topic", "epoch_of_offset",
+                "describe_producers")
 
 
 class NodeServer(BrokerServer):

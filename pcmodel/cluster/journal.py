@@ -37,7 +37,7 @@ from typing import Any
 
 from pcmodel.cluster.controller import PartitionState, TopicConfig
 from pcmodel.cluster.epochs import EpochEntry
-from pcmodel.cluster.producers import BatchInfo
+from pcmodel.cluster.producers import BatchInfo, appended_batch
 from pcmodel.cluster.replica import Replica
 from pcmodel.topics.broker import AppendResult, Broker
 from pcmodel.topics.log import LogRecord
@@ -163,8 +163,7 @@ class DurableReplica(Replica):
         base = appended.base_offset
         stored = self.broker.fetch({self.tp: base}, max_records=len(records),
                                    replica_id=self.node_id)[self.tp].records
-        batches = () if producer is None else (
-            BatchInfo(*producer, base, len(records), appended.log_append_time_ms),)
+        batches = () if producer is None else (appended_batch(producer, appended, len(records)),)
         self._write(("append", stored, self.epochs.entries, batches))
         self._journaled_epochs = self.epochs.entries
         return appended

@@ -37,7 +37,7 @@ from pcmodel.topics.config_resources import AlterConfigOp
 from pcmodel.topics.errors import KafkaConnectionError, UnknownTopicOrPartitionError
 from pcmodel.topics.group_offsets import DEFAULT_OFFSETS_RETENTION_MINUTES
 from pcmodel.topics.log import LogRecord
-from pcmodel.topics.structs import TopicPartition
+from pcmodel.topics.structs import ActiveProducer, TopicPartition
 
 __all__ = ["ClusterNode", "ReplicaFetchResponse"]
 
@@ -276,6 +276,14 @@ class ClusterNode:
         replica.trim_epochs()
         return replica.epochs.epoch_at(offset)
 
+    def describe_producers(self, tp: TopicPartition) -> tuple[ActiveProducer, ...]:
+        """The idempotent producers this broker's replica of ``tp`` remembers, leader or
+        follower (Kafka's ``Partition.activeProducerState``): a follower copies the producer
+        batches with the records, so it knows what the leader knows up to its log end.
+        Raises ``NotLeaderForPartitionError`` if this broker holds no replica of ``tp``,
+        ``UnknownTopicOrPartitionError`` if it knows no such topic."""
+        return self._local_replica(tp).producers.active()
+
     def local_offsets(self, tp: TopicPartition) -> tuple[int, int, int]:
         """``(log_start_offset, log_end_offset, high_watermark)`` of the local replica of
         ``tp``; zeros while there is none yet (a reassignment added this broker, which was
@@ -317,12 +325,16 @@ class ClusterNode:
 
     # --- internals -------------------------------------------------------------------------------
 
-    def _leader_replica(self, tp: TopicPartition, leader_epoch: int | None = None) -> Replica:
+    def _local_replica(self, tp: TopicPartition) -> Replica:
         replica = self.replicas.get(tp)
         if replica is None:
             if tp.topic in self.broker.list_topics():
                 raise NotLeaderForPartitionError(f"broker {self.node_id} holds no replica of {tp}")
             raise UnknownTopicOrPartitionError(f"broker {self.node_id} knows no partition {tp}")
+        return replica
+
+    def _leader_replica(self, tp: TopicPartition, leader_epoch: int | None = None) -> Replica:
+        replica = self._local_replica(tp)
         if not replica.is_leader:
             raise NotLeaderForPartitionError(
                 f"broker {self.node_id} is not the leader of {tp}; refresh metadata and retry")

@@ -242,6 +242,16 @@ class ProcessCluster(ProcessFaults, Cluster):
 
     epoch_of_offset.__doc__ = Cluster.epoch_of_offset.__doc__
 
+    def describe_producers(self, broker: int, topic: str, partition: int) -> tuple[Any, ...]:
+        tp = TopicPartition(topic, partition)
+        with self._lock:
+            self._check_open()
+            self._state(tp)
+            node = self._reachable_node(broker)
+        return node.call("describe_producers", tp)
+
+    describe_producers.__doc__ = Cluster.describe_producers.__doc__
+
     def replica_status(self, topic: str, partition: int) -> list[ReplicaStatus]:
         tp = TopicPartition(topic, partition)
         st = self.metadata_for(tp)

@@ -22,9 +22,11 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import NamedTuple
 
+from pcmodel.topics.broker import AppendResult
 from pcmodel.topics.errors import InvalidProducerEpochError, OutOfOrderSequenceNumberError
+from pcmodel.topics.structs import ActiveProducer
 
-__all__ = ["BATCHES_REMEMBERED", "BatchInfo", "ProducerState"]
+__all__ = ["BATCHES_REMEMBERED", "BatchInfo", "ProducerState", "appended_batch"]
 
 #: Recent batches remembered per producer (Kafka's, for up to 5 requests in flight).
 BATCHES_REMEMBERED = 5
@@ -36,6 +38,8 @@ class BatchInfo(NamedTuple):
 
     ``log_append_time`` is the leader's append time on a topic that stamps records with it
     (``-1`` otherwise): a retry of the batch is answered with it, as with its offsets.
+    ``max_timestamp`` is the batch's largest timestamp as stored: the producer's last
+    timestamp, which DescribeProducers shows.
     """
 
     producer_id: int
@@ -44,6 +48,15 @@ class BatchInfo(NamedTuple):
     base_offset: int
     count: int
     log_append_time: int = -1
+    max_timestamp: int = -1
+
+
+def appended_batch(producer: tuple[int, int, int], appended: AppendResult,
+                   count: int) -> BatchInfo:
+    """The :class:`BatchInfo` of ``count`` records a leader appended for ``producer``
+    (``(producer_id, producer_epoch, first_sequence)``), where ``appended`` says."""
+    return BatchInfo(*producer, appended.base_offset, count, appended.log_append_time_ms,
+                     appended.max_timestamp_ms)
 
 
 class ProducerState:
@@ -86,6 +99,16 @@ class ProducerState:
         recent = self._recent[batch.producer_id]
         recent.append(batch)
         del recent[:-BATCHES_REMEMBERED]
+
+    def active(self) -> tuple[ActiveProducer, ...]:
+        """Every producer with a batch in this log, by producer id, as its newest batch
+        leaves it: epoch, last sequence number and largest timestamp (Kafka's
+        ``ProducerStateManager.activeProducers``, which DescribeProducers answers)."""
+        return tuple(
+            ActiveProducer(producer_id, last.producer_epoch,
+                           last.first_sequence + last.count - 1, last.max_timestamp)
+            for producer_id, recent in sorted(self._recent.items()) if recent
+            for last in (recent[-1],))
 
     def batches_from(self, offset: int, end: int) -> tuple[BatchInfo, ...]:
         """The batches starting in ``[offset, end)`` (what a follower copies with the records)."""

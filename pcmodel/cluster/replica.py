@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pcmodel.cluster import isr as rules
 from pcmodel.cluster.controller import PartitionState, TopicConfig
 from pcmodel.cluster.epochs import LeaderEpochCache
-from pcmodel.cluster.producers import BatchInfo, ProducerState
+from pcmodel.cluster.producers import BatchInfo, ProducerState, appended_batch
 from pcmodel.topics.broker import AppendResult, Broker
 from pcmodel.topics.log import LogRecord
 from pcmodel.topics.structs import TopicPartition
@@ -175,8 +175,7 @@ class Replica:
         appended = self.broker.append(self.tp.topic, self.tp.partition, records,
                                       compression=compression, batch_bytes=batch_bytes)
         if producer is not None:
-            self.producers.record(BatchInfo(*producer, appended.base_offset, len(records),
-                                            appended.log_append_time_ms))
+            self.producers.record(appended_batch(producer, appended, len(records)))
         return appended
 
     # --- follower side -------------------------------------------------------------------------

@@ -72,6 +72,22 @@ class ClientSupport:
             node = self._reachable_node(broker)
             return node.offsets_for_leader_epoch(TopicPartition(topic, partition), epoch, None)
 
+    def describe_producers(self, broker: int, topic: str, partition: int) -> tuple[Any, ...]:
+        """Kafka's DescribeProducers as ``broker`` answers it: the idempotent producers its
+        replica of the partition remembers, leader or follower (see
+        :meth:`pcmodel.cluster.node.ClusterNode.describe_producers`), as
+        :class:`~pcmodel.topics.structs.ActiveProducer` entries by producer id. Raises
+        ``UnknownTopicOrPartitionError`` for a partition the cluster does not have,
+        ``NotLeaderForPartitionError`` if ``broker`` holds no replica of it,
+        ``KafkaConnectionError`` if it is down."""
+        from pcmodel.topics.structs import TopicPartition
+
+        tp = TopicPartition(topic, partition)
+        with self._lock:
+            self._check_open()
+            self._state(tp)
+            return self._reachable_node(broker).describe_producers(tp)
+
     def live_brokers(self) -> frozenset[int]:
         """The brokers the controller counts as alive (registered, not fenced).
 

@@ -7,11 +7,12 @@ group assignors in :mod:`pcmodel.topics.assignors`.
 
 What kafka-python 3 has and pcmodel does not, so a program that uses it does not carry over:
 producer transactions (``transactional_id`` raises; ``isolation_level`` has no effect, every
-record being committed) and the admin calls about them; configs of resources other than topics
-and brokers (``list_config_resources``) and altering a broker's configs (they are the settings
-it was started with); the admin client's calls about ACLs, SCRAM users, reassignments, leader
-elections, log directories, features, the metadata quorum, ``describe_cluster``,
-``describe_topic_partitions`` and the broker's API versions; Kafka 4's consumer groups
+record being committed) and the admin calls about them (``describe_producers``, which shows
+idempotent producers too, is here); configs of resources other than topics and brokers
+(``list_config_resources``) and altering a broker's configs (they are the settings it was
+started with); the admin client's calls about ACLs, SCRAM users, log directories, features,
+the metadata quorum, ``describe_cluster``, ``describe_topic_partitions`` and the broker's API
+versions; Kafka 4's consumer groups
 (KIP-848; groups here are ``"classic"``); and the clients' ``bootstrap()`` and
 ``bootstrap_connected()``, which wait for and report kafka-python's metadata bootstrap
 (pcmodel's clients ask the broker when they need metadata; in kafka-python 3
@@ -109,6 +110,7 @@ from pcmodel.topics.remote import (
 )
 from pcmodel.topics.serde import DefaultSerializer, Deserializer, JsonSerializer, Serializer
 from pcmodel.topics.structs import (
+    ActiveProducer,
     ConsumerGroupMetadata,
     ConsumerRebalanceListener,
     ConsumerRecord,
@@ -116,6 +118,7 @@ from pcmodel.topics.structs import (
     MemberToRemove,
     OffsetAndMetadata,
     OffsetAndTimestamp,
+    PartitionProducers,
     PartitionReassignment,
     RecordMetadata,
     TopicPartition,
@@ -123,6 +126,7 @@ from pcmodel.topics.structs import (
 )
 
 __all__ = [
+    "ActiveProducer",
     "ASSIGNORS",
     "AbstractPartitionAssignor",
     "Assignor",
@@ -192,6 +196,7 @@ __all__ = [
     "OffsetAndMetadata",
     "OffsetAndTimestamp",
     "OffsetOutOfRangeError",
+    "PartitionProducers",
     "PartitionReassignment",
     "PreferredLeaderNotAvailableError",
     "RebalanceInProgressError",

@@ -1,18 +1,19 @@
 """The partition half of :class:`~pcmodel.topics.admin.KafkaAdminClient`: growing topics,
-deleting records, looking offsets up, electing leaders and moving replicas.
+deleting records, looking offsets up, electing leaders, moving replicas, and the idempotent
+producers a partition remembers.
 
 ``create_partitions`` (Kafka's CreatePartitions), ``delete_records`` (DeleteRecords),
 ``list_partition_offsets`` (ListOffsets), ``elect_leaders`` (ElectLeaders),
 ``alter_partition_reassignments`` and ``list_partition_reassignments``
-(AlterPartitionReassignments, ListPartitionReassignments), with kafka-python 3's arguments,
-results and errors.
+(AlterPartitionReassignments, ListPartitionReassignments), ``describe_producers``
+(DescribeProducers), with kafka-python 3's arguments, results and errors.
 On a cluster each partition's answer comes from its leader, with the leader epoch Kafka gives
 (the current one for the latest offset, the one that wrote the record for the others), and a
 deletion waits for the followers to delete too.
 
 Prior art: kafka-python's ``kafka/admin/_partitions.py`` and the Java ``Admin`` interface
 (``createPartitions``, ``deleteRecords``, ``listOffsets``, ``electLeaders``,
-``alterPartitionReassignments``, ``listPartitionReassignments``).
+``alterPartitionReassignments``, ``listPartitionReassignments``, ``describeProducers``).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from pcmodel.topics.structs import (
     ElectionType,
     OffsetAndTimestamp,
     OffsetSpec,
+    PartitionProducers,
     TopicPartition,
     validate_topic_partition,
 )
@@ -318,6 +320,42 @@ class PartitionAdminMixin:
                      "adding_replicas": list(moving.adding_replicas),
                      "removing_replicas": list(moving.removing_replicas)}
                 for tp, moving in self._conn.list_partition_reassignments(asked).items()}
+
+    def describe_producers(
+        self, partitions: Iterable[TopicPartition], broker_id: int | None = None,
+    ) -> dict[TopicPartition, PartitionProducers]:
+        """The idempotent producers each partition remembers (Kafka's DescribeProducers).
+
+        ``partitions``: :class:`~pcmodel.topics.structs.TopicPartition` entries. Each is asked
+        of its leader, or of broker ``broker_id`` (a follower's replica answers too: it copies
+        the producers' batches with the records). Returns ``{partition: PartitionProducers}``
+        in the order asked; ``.active_producers`` lists one
+        :class:`~pcmodel.topics.structs.ActiveProducer` per producer id that wrote there (its
+        epoch, last sequence number, last timestamp), as kafka-python 3's
+        ``PartitionProducerState`` does. Raises as kafka-python does, the first failed
+        partition's error: ``UnknownTopicOrPartitionError``, ``NotLeaderForPartitionError``
+        from a broker that holds no replica of it; ``IllegalArgumentError`` for a
+        ``broker_id`` that is not a broker (a lone broker is broker 0).
+        """
+        self._check_open()
+        if isinstance(partitions, (str, Mapping)):
+            raise TypeError("partitions must be a list of TopicPartition, not "
+                            f"{type(partitions).__name__} {partitions!r}")
+        asked = [validate_topic_partition(tp) for tp in partitions]
+        if self._replicated():
+            answers = self._conn.describe_producers(asked, broker_id)
+        elif broker_id is None or (broker_id == 0 and not isinstance(broker_id, bool)):
+            answers = self._conn.describe_producers(asked)
+        else:
+            raise IllegalArgumentError(
+                f"broker_id {broker_id!r} is not a broker here; a lone broker is broker 0")
+        for tp, answer in answers.items():
+            if answer.error is not None:
+                error = answer.error
+                detail = error.args[0] if error.args else type(error).__name__
+                raise type(error)(f"DescribeProducers failed for {tp.topic}-{tp.partition}: "
+                                  f"{detail}")
+        return answers
 
     def _answer_epoch(self, tp: TopicPartition, spec: int, offset: int,
                       current: int) -> int | None:

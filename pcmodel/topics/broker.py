@@ -137,6 +137,7 @@ CLIENT_METHODS: tuple[str, ...] = (
     "append",
     "append_idempotent",
     "init_producer_id",
+    "describe_producers",
     "fetch",
     # groups and offsets
     "join_group",

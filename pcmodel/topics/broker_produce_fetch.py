@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import enum
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 from pcmodel.topics.broker_checks import _check_int, _check_timeout
@@ -40,7 +40,7 @@ from pcmodel.topics.log_records import (
     record_batch_size_bound,
     validate_records,
 )
-from pcmodel.topics.structs import TopicPartition, validate_topic_partition
+from pcmodel.topics.structs import PartitionProducers, TopicPartition, validate_topic_partition
 
 __all__ = ["AppendResult", "FetchError", "FetchResult", "ProduceFetchMixin"]
 
@@ -58,11 +58,15 @@ class AppendResult(NamedTuple):
     ``log_append_time_ms`` is the broker's wall-clock time of the append on a topic that stamps
     every record with it (``message.timestamp.type=LogAppendTime``), else ``-1``: what Kafka's
     ProduceResponse answers, and the timestamp a producer then reports for its records.
+    ``max_timestamp_ms`` is the largest timestamp of the batch as the log stores it, which the
+    broker remembers as an idempotent producer's last timestamp (DescribeProducers); ``-1``
+    where the answer does not say (a cluster's answer to a client).
     """
 
     base_offset: int
     log_start_offset: int
     log_append_time_ms: int
+    max_timestamp_ms: int = -1
 
 
 class FetchResult(NamedTuple):
@@ -170,10 +174,11 @@ class ProduceFetchMixin:
                 raise UnknownTopicOrPartitionError(
                     f"topic {topic!r} was deleted while the append waited"
                 )
-            base, append_time = log.append(batch, compressed=compressed)
+            base, append_time, max_timestamp = log.append(batch, compressed=compressed)
             self._data_arrived.notify_all()
             return AppendResult(base, log.log_start_offset,
-                                append_time if log.settings.log_append_time else -1)
+                                append_time if log.settings.log_append_time else -1,
+                                max_timestamp)
 
     def init_producer_id(self, producer_id: int = -1, producer_epoch: int = -1) -> tuple[int, int]:
         """Give an idempotent producer its ``(producer_id, epoch)`` (Kafka's InitProducerId).
@@ -183,6 +188,31 @@ class ProduceFetchMixin:
         :mod:`pcmodel.topics.idempotence`.
         """
         return self._producers.init_producer_id(producer_id, producer_epoch)
+
+    def describe_producers(
+        self, partitions: Iterable[TopicPartition],
+    ) -> dict[TopicPartition, PartitionProducers]:
+        """Kafka's DescribeProducers: the idempotent producers each partition's log remembers.
+
+        Per partition, in the order asked: its :class:`~pcmodel.topics.structs.ActiveProducer`
+        entries by producer id (each one's epoch, last sequence number and last timestamp), or
+        the partition's ``error`` (``UnknownTopicOrPartitionError``). A producer that never
+        wrote to the partition is not listed there; a deleted topic's producers are forgotten.
+        Returns at once; raises only ``TypeError`` / ``ValueError`` for an entry that is not a
+        topic partition.
+        """
+        asked = [validate_topic_partition(tp) for tp in partitions]
+        results: dict[TopicPartition, PartitionProducers] = {}
+        with self._lock:
+            self._check_open()
+            for tp in asked:
+                try:
+                    self._log(tp)
+                except UnknownTopicOrPartitionError as exc:
+                    results[tp] = PartitionProducers((), exc)
+                else:
+                    results[tp] = PartitionProducers(self._producers.active(tp))
+        return results
 
     def append_idempotent(
         self,

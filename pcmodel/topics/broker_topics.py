@@ -149,6 +149,7 @@ class TopicAdminMixin:
             self._check_open()
             topic = self._topic(name)
             del self._topics[name]
+            self._producers.forget_topic(name)
             for group_id, group in list(self._groups.items()):
                 lost = [tp for tp in group.offsets if tp.topic == name]
                 for tp in lost:

@@ -30,6 +30,7 @@ from pcmodel.topics.errors import (
     InvalidProducerEpochError,
     OutOfOrderSequenceNumberError,
 )
+from pcmodel.topics.structs import ActiveProducer
 
 __all__ = ["BATCHES_REMEMBERED", "ProducerSequences"]
 
@@ -114,3 +115,28 @@ class ProducerSequences:
             result = do_append()
             state.batches.append((first_sequence, last_sequence, result))
             return result
+
+    def active(self, key: Any) -> tuple[ActiveProducer, ...]:
+        """The producers with a batch appended to partition ``key``, by producer id: the epoch,
+        last sequence number and largest timestamp of each one's newest batch there (what
+        DescribeProducers answers)."""
+        with self._lock:
+            states = sorted(((producer_id, state) for (producer_id, k), state
+                             in self._partitions.items() if k == key), key=lambda ps: ps[0])
+        found = []
+        for producer_id, state in states:
+            # No state.lock: it is held through a whole append, which may wait for space on a
+            # "block" topic. Batches are only ever added (the oldest falling off a full deque),
+            # so a deque that has one keeps one, and [-1] is read in one step.
+            if state.batches:
+                _, last_sequence, result = state.batches[-1]
+                found.append(ActiveProducer(producer_id, state.epoch, last_sequence,
+                                            result.max_timestamp_ms))
+        return tuple(found)
+
+    def forget_topic(self, topic: str) -> None:
+        """Drop every producer's state in ``topic``'s partitions (it was deleted: a topic made
+        again under its name starts with new, empty logs)."""
+        with self._lock:
+            for producer_id, key in [k for k in self._partitions if k[1][0] == topic]:
+                del self._partitions[producer_id, key]

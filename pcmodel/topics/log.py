@@ -258,8 +258,10 @@ class PartitionLog(ReplicaLogMixin):
 
     def append(
         self, records: Sequence[tuple], *, compressed: CompressedBatch | None = None
-    ) -> tuple[int, int]:
-        """Append records checked by :func:`validate_records`; return ``(base, append_time_ms)``.
+    ) -> tuple[int, int, int]:
+        """Append records checked by :func:`validate_records`; return ``(base, append_time_ms,
+        max_timestamp_ms)``, the last being the largest timestamp of the records as stored
+        (Kafka's ``LogAppendInfo.maxTimestamp``).
 
         ``compressed`` is the same records as one compressed batch: the log keeps only that.
         A record without a timestamp, or every record on a topic whose settings say
@@ -270,11 +272,12 @@ class PartitionLog(ReplicaLogMixin):
         append_time = self._timestamp_clock()
         log_append = self.settings.log_append_time
         make = tuple.__new__  # LogRecord(...) without the keyword-handling constructor
+        max_timestamp = append_time if log_append else max(
+            append_time if ts is None else ts for _, _, _, ts in records)
         if compressed is not None:
             compressed.base_offset, compressed.append_time = base, append_time
             compressed.log_append_time = log_append
-            compressed.max_timestamp = append_time if log_append else max(
-                append_time if ts is None else ts for _, _, _, ts in records)
+            compressed.max_timestamp = max_timestamp
             self._records.extend([compressed] * len(records))
             self._has_compressed = True
         elif log_append:
@@ -300,7 +303,7 @@ class PartitionLog(ReplicaLogMixin):
                     map(_TIMESTAMP, self._records[base - self._base:]))
                     if compressed is None else compressed.max_timestamp)
         self.enforce_retention()
-        return base, append_time
+        return base, append_time, max_timestamp
 
     def read(
         self, offset: int, max_records: int, *, upper: int | None = None

@@ -9,7 +9,9 @@ Prior art: kafka-python's ``kafka/structs.py`` (``TopicPartition``, ``OffsetAndM
 these tuples or reads them by name moves to kafka-python unchanged. ``PartitionReplicas`` and
 ``DeletedRecords`` are pcmodel's own: a partition of Kafka's Metadata and DeleteRecords
 responses, which kafka-python 3 hands out as dicts (confluent-kafka has a ``DeletedRecords``
-with the same ``low_watermark``).
+with the same ``low_watermark``). ``ActiveProducer`` has the fields of kafka-python 3's
+``ProducerState`` (DescribeProducers), and ``PartitionProducers`` adds a partition's error to
+them.
 
 Every type is an immutable ``NamedTuple``: a record, once polled, cannot be edited by one consumer
 behind another's back, and a ``TopicPartition`` can be a dict key or a set member.
@@ -38,6 +40,7 @@ from collections.abc import Collection
 from typing import Any, NamedTuple
 
 __all__ = [
+    "ActiveProducer",
     "ConsumerGroupMetadata",
     "ConsumerRebalanceListener",
     "ConsumerRecord",
@@ -50,6 +53,7 @@ __all__ = [
     "OffsetAndTimestamp",
     "OffsetSpec",
     "OffsetTimestamp",
+    "PartitionProducers",
     "PartitionReassignment",
     "PartitionReplicas",
     "RecordMetadata",
@@ -99,6 +103,33 @@ class DeletedRecords(NamedTuple):
     live replica still has, ``-1`` on error) and the partition's ``error`` (``None``: done)."""
 
     low_watermark: int
+    error: Exception | None = None
+
+
+class ActiveProducer(NamedTuple):
+    """What one replica of a partition remembers of an idempotent producer that wrote to it
+    (a producer of Kafka's DescribeProducers answer; kafka-python 3's ``ProducerState``).
+
+    ``last_sequence`` numbers the last record of the producer's newest batch in this log,
+    written with ``producer_epoch``; ``last_timestamp`` is that batch's largest timestamp (ms).
+    ``coordinator_epoch`` and ``current_transaction_start_offset`` describe the producer's open
+    transaction: always ``-1``, as Kafka answers for a producer that is idempotent only
+    (pcmodel's producers have no transactions).
+    """
+
+    producer_id: int
+    producer_epoch: int
+    last_sequence: int
+    last_timestamp: int
+    coordinator_epoch: int = -1
+    current_transaction_start_offset: int = -1
+
+
+class PartitionProducers(NamedTuple):
+    """One partition's part of a DescribeProducers answer: the ``active_producers`` (by
+    producer id) of the replica asked, or the partition's ``error`` (then no producers)."""
+
+    active_producers: tuple[ActiveProducer, ...]
     error: Exception | None = None
 
 

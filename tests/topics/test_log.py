@@ -35,8 +35,8 @@ def records(*values: bytes) -> list[NewRecord]:
 
 def test_offsets_are_contiguous_from_zero_and_reads_return_them_in_order():
     log = PartitionLog(timestamp_clock=lambda: 42)
-    assert log.append(records(b"a", b"b")) == (0, 42)
-    assert log.append(records(b"c")) == (2, 42)
+    assert log.append(records(b"a", b"b")) == (0, 42, 42)
+    assert log.append(records(b"c")) == (2, 42, 42)
     assert (log.log_start_offset, log.end_offset, len(log)) == (0, 3, 3)
     got = log.read(0, 10)
     assert [r.offset for r in got] == [0, 1, 2]
@@ -47,12 +47,15 @@ def test_offsets_are_contiguous_from_zero_and_reads_return_them_in_order():
 
 def test_timestamps_are_create_time_when_given_else_append_time():
     log = PartitionLog(timestamp_clock=lambda: 1_000)
-    log.append([NewRecord(b"k", b"v", (), 5), NewRecord(None, b"w")])
+    # the batch's largest timestamp is the append time the second record takes
+    assert log.append([NewRecord(b"k", b"v", (), 5), NewRecord(None, b"w")]) == (0, 1_000, 1_000)
     first, second = log.read(0, 2)
     assert (first.timestamp, first.timestamp_type) == (5, TIMESTAMP_CREATE_TIME)
     assert (second.timestamp, second.timestamp_type) == (1_000, TIMESTAMP_LOG_APPEND_TIME)
     assert log.offset_for_time(6) == (1, 1_000)
     assert log.offset_for_time(2_000) is None
+    assert log.append([NewRecord(None, b"x", (), 3_000), NewRecord(None, b"y", (), 2_000)]) \
+        == (2, 1_000, 3_000)
 
 
 @pytest.mark.parametrize("offset", [-1, 4])
