@@ -39,6 +39,7 @@ from pcmodel.topics.errors import (
 from pcmodel.topics.structs import (
     DeletedRecords,
     OffsetAndTimestamp,
+    PartitionProducers,
     PartitionReplicas,
     TopicPartition,
 )
@@ -178,6 +179,13 @@ class NodeConnection(ClusterConnection):
         results.update(super().delete_records(
             {tp: offset for tp, offset in asked.items() if tp not in results}, timeout))
         return {tp: results[tp] for tp in asked}
+
+    def describe_producers(self, partitions: Iterable[TopicPartition],
+                           broker_id: int | None = None,
+                           ) -> dict[TopicPartition, PartitionProducers]:
+        """DescribeProducers answered by this broker's own replicas, leader or follower
+        (NOT_LEADER_OR_FOLLOWER where it holds none), as a Kafka broker answers it."""
+        return super().describe_producers(partitions, self.node_id)
 
     # --- internals ----------------------------------------------------------------------------
 

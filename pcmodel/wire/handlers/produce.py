@@ -17,12 +17,19 @@ Idempotent producers (the default of kafka-python 3 and of Kafka's Java client) 
 InitProducerId for a producer id; their batches then go through
 :meth:`~pcmodel.topics.broker.Broker.append_idempotent`, which appends a retried batch only
 once. Transactions are not supported: a transactional InitProducerId is INVALID_REQUEST.
+
+DescribeProducers shows what a broker remembers of those producers in each partition it holds,
+leader or follower (a follower copies the producer batches with the records): producer id,
+epoch, last sequence number and last timestamp. A broker with no replica of the partition
+answers NOT_LEADER_OR_FOLLOWER; an illegal topic name INVALID_TOPIC_EXCEPTION, an unknown
+topic or partition UNKNOWN_TOPIC_OR_PARTITION, as Kafka's ``handleDescribeProducersRequest``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from kafka.protocol.admin.transactions import DescribeProducersRequest, DescribeProducersResponse
 from kafka.protocol.producer import (
     InitProducerIdRequest,
     InitProducerIdResponse,
@@ -30,7 +37,9 @@ from kafka.protocol.producer import (
     ProduceResponse,
 )
 
-from pcmodel.topics.errors import KafkaTimeoutError
+from pcmodel.topics.errors import KafkaTimeoutError, UnknownTopicOrPartitionError
+from pcmodel.topics.structs import PartitionProducers, TopicPartition
+from pcmodel.topics.topic_settings import check_topic_name
 from pcmodel.wire.api import (
     ApiHandler,
     CloseConnection,
@@ -130,9 +139,55 @@ def handle_init_producer_id(ctx: RequestContext, request: Any) -> Any:
                         producer_epoch=epoch)
 
 
+_ProducersTopic = DescribeProducersResponse.TopicResponse
+_ProducersPartition = _ProducersTopic.PartitionResponse
+
+
+def _asked_producers(topic: str, partition: int) -> PartitionProducers | None:
+    """The answer for a partition no broker can have (an illegal topic name, a negative
+    index), or ``None`` to ask the broker."""
+    try:
+        check_topic_name(topic)
+    except Exception as exc:
+        return PartitionProducers((), exc)
+    if partition < 0:
+        return PartitionProducers((), UnknownTopicOrPartitionError(
+            f"{topic!r} has no partition {partition}"))
+    return None
+
+
+def handle_describe_producers(ctx: RequestContext, request: Any) -> Any:
+    """The idempotent producers this broker's replicas remember, per partition named."""
+    # A list, not a dict: a partition named twice is answered twice, as Kafka answers it.
+    named = [(TopicPartition(topic.name, p), _asked_producers(topic.name, p))
+             for topic in request.topics for p in topic.partition_indexes]
+    asked = list(dict.fromkeys(tp for tp, answer in named if answer is None))
+    found = ctx.broker.describe_producers(asked) if asked else {}
+    by_topic: dict[str, list[Any]] = {}
+    for tp, answer in named:
+        answer = found[tp] if answer is None else answer
+        error = answer.error
+        by_topic.setdefault(tp.topic, []).append(_ProducersPartition(
+            partition_index=tp.partition,
+            error_code=0 if error is None else error_code(error),
+            error_message=None if error is None else error_message(error),
+            active_producers=[_ProducersPartition.ProducerState(
+                producer_id=p.producer_id, producer_epoch=p.producer_epoch,
+                last_sequence=p.last_sequence, last_timestamp=p.last_timestamp,
+                coordinator_epoch=p.coordinator_epoch,
+                current_txn_start_offset=p.current_transaction_start_offset)
+                for p in answer.active_producers]))
+    return ctx.response(throttle_time_ms=0, topics=[
+        _ProducersTopic(name=topic, partitions=partitions)
+        for topic, partitions in by_topic.items()])
+
+
 HANDLERS = {
     ProduceRequest.API_KEY: ApiHandler(ProduceRequest, ProduceResponse, 3, 9, handle_produce),
     InitProducerIdRequest.API_KEY: ApiHandler(
         InitProducerIdRequest, InitProducerIdResponse, 0, 4, handle_init_producer_id
+    ),
+    DescribeProducersRequest.API_KEY: ApiHandler(
+        DescribeProducersRequest, DescribeProducersResponse, 0, 0, handle_describe_producers
     ),
 }
