@@ -184,6 +184,10 @@ cluster.close()
 #   itself, `leader.imbalance.check.interval.seconds` after the imbalance began.)
 # - Move a partition to a broker that is down (`cluster.kill(3)` before the reassignment): how
 #   long does the move wait, and who counts for `acks="all"` meanwhile?
+# - An idempotent producer: `pid, epoch = cluster.init_producer_id()`, then `cluster.produce(...,
+#   acks="all", producer=(pid, epoch, 0))` and `cluster.describe_producers(b, "orders", 0)` for
+#   each broker `b`. What does a follower remember of the producer, and when? Kill the leader:
+#   does the new one still recognise a retry of sequence 0?
 # - `python -m pcmodel.cluster.campaign --runs 100 --acks 1` runs a hundred seeded fault
 #   scenarios and prints one that loses acknowledged records, replayable by its seed.
 # - The same with real crashes: `Cluster(3, mode="processes")` runs every broker as its own

@@ -24,7 +24,9 @@ back to their defaults, as Kafka's ``kafka-configs.sh`` does), ``elect preferred
 [PARTITION]]`` (leader elections, answered in the words of Kafka's
 ``kafka-leader-election.sh``), ``reassign TOPIC PARTITION BROKERS|cancel`` (move a
 partition's replicas, e.g. ``reassign orders 0 1,2,3``, in the words of Kafka's
-``kafka-reassign-partitions.sh``; ``status`` shows the moves in progress), ``kill B``,
+``kafka-reassign-partitions.sh``; ``status`` shows the moves in progress), ``producers TOPIC
+PARTITION [B]`` (the idempotent producers a replica remembers, in the columns of Kafka's
+``kafka-transactions.sh describe-producers``), ``kill B``,
 ``restart B``, ``isolate B``, ``heal [B]``,
 ``slow B SECONDS``, ``help``. A wrong
 command is answered with one line saying what is expected; the cluster goes on. It serves until
@@ -42,10 +44,11 @@ import selectors
 import sys
 from typing import Any, TextIO
 
+from pcmodel.cluster.errors import LeaderNotAvailableError
 from pcmodel.errors import UsageError
 from pcmodel.stop_signals import stop_arrived, stop_signals
 from pcmodel.topics.config_resources import AlterConfigOp
-from pcmodel.topics.errors import ElectionNotNeededError
+from pcmodel.topics.errors import ElectionNotNeededError, KafkaError
 from pcmodel.topics.group_offsets import DEFAULT_OFFSETS_RETENTION_MINUTES
 from pcmodel.topics.structs import ElectionType, TopicPartition
 
@@ -62,6 +65,9 @@ HELP = """commands:
   reassign TOPIC PARTITION BROKERS|cancel
                          move a partition's replicas to BROKERS (like 2,0,1: the first leads)
                          / cancel the move in progress
+  producers TOPIC PARTITION [B]
+                         the idempotent producers the partition's leader (or broker B's
+                         replica) remembers: id, epoch, last sequence number, last timestamp
   kill B | restart B     crash broker B (its listener closes) / start it again on its port
   isolate B | heal [B]   cut B off from replication traffic / end that (every broker's)
   slow B SECONDS         each replica fetch of B takes SECONDS (0 restores it)
@@ -72,6 +78,7 @@ USAGES = {
     "config": "config NAME [KEY=VALUE ...] [-KEY ...]",
     "elect": "elect preferred|unclean [TOPIC [PARTITION]]",
     "reassign": "reassign TOPIC PARTITION BROKERS|cancel",
+    "producers": "producers TOPIC PARTITION [B]",
     "kill": "kill B", "restart": "restart B", "isolate": "isolate B", "heal": "heal [B]",
     "slow": "slow B SECONDS", "help": "help",
 }
@@ -248,6 +255,22 @@ class ClusterShell:
                  if st.adding or st.removing else f"completed: replicas {list(st.replicas)}")
         return f"Successfully started partition reassignment for {name} ({state})"
 
+    def _do_producers(self, topic: str, partition: str, broker: str | None = None) -> str:
+        tp = TopicPartition(topic, int(partition))
+        asked = None if broker is None else self._broker(broker)
+        try:
+            target = self.cluster.leader(tp.topic, tp.partition) if asked is None else asked
+            if target is None:
+                raise LeaderNotAvailableError("the partition has no leader")
+            found = self.cluster.describe_producers(target, tp.topic, tp.partition)
+        except KafkaError as exc:
+            on = "leader" if asked is None else f"broker {asked}"
+            return (f"Failed to describe producers for partition {tp.topic}-{tp.partition} "
+                    f"on {on}: {exc.args[0] if exc.args else type(exc).__name__}")
+        return _table(PRODUCER_HEADERS, [
+            [str(p.producer_id), str(p.producer_epoch), str(p.coordinator_epoch),
+             str(p.last_sequence), str(p.last_timestamp), "None"] for p in found])
+
     def _do_kill(self, broker: str) -> str:
         self.cluster.kill(self._broker(broker))
         return f"killed broker {broker}"
@@ -267,6 +290,18 @@ class ClusterShell:
     def _do_slow(self, broker: str, seconds: str) -> str:
         self.cluster.slow(self._broker(broker), float(seconds))
         return f"broker {broker} fetches every {float(seconds)} s"
+
+
+#: The columns of Kafka's ``kafka-transactions.sh describe-producers``.
+PRODUCER_HEADERS = ("ProducerId", "ProducerEpoch", "LatestCoordinatorEpoch", "LastSequence",
+                    "LastTimestamp", "CurrentTransactionStartOffset")
+
+
+def _table(headers: tuple[str, ...], rows: list[list[str]]) -> str:
+    """Columns padded to their widest value and separated by tabs, as Kafka's tools print."""
+    widths = [max(len(row[i]) for row in [list(headers), *rows]) for i in range(len(headers))]
+    return "\n".join("\t".join(value.ljust(width) for value, width in zip(row, widths)).rstrip()
+                     for row in [list(headers), *rows])
 
 
 def _partitions(tps: list[TopicPartition]) -> str:

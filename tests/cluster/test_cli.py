@@ -105,6 +105,30 @@ def test_the_shell_moves_replicas_in_the_words_of_kafkas_tool(make_cluster):
         "includes broker 7, but no such broker is registered (brokers: [0, 1, 2, 3])")
 
 
+def test_the_shell_shows_producers_in_the_columns_of_kafkas_tool(make_cluster):
+    cluster = make_cluster(4)
+    shell = ClusterShell(cluster)
+    shell.execute("create orders 2 2")
+    headers = ("ProducerId\tProducerEpoch\tLatestCoordinatorEpoch\tLastSequence\t"
+               "LastTimestamp\tCurrentTransactionStartOffset")
+    assert shell.execute("producers orders 0") == headers
+    pid, epoch = cluster.init_producer_id()
+    cluster.produce("orders", 0, [(None, b"v", (), 1_700_000_000_000)] * 3, acks="all",
+                    producer=(pid, epoch, 0))
+    cluster.settle()
+    follower, outsider = cluster.metadata()[("orders", 0)].replicas[1], 3
+    row = (f"{pid:<10}\t0            \t-1                    \t2           \t"
+           "1700000000000\tNone")
+    assert shell.execute("producers orders 0").splitlines() == [headers, row]
+    assert shell.execute(f"producers orders 0 {follower}").splitlines() == [headers, row]
+    assert shell.execute(f"producers orders 0 {outsider}") == (
+        f"Failed to describe producers for partition orders-0 on broker {outsider}: broker "
+        f"{outsider} holds no replica of orders-0")
+    assert shell.execute("producers orders 5") == (
+        "Failed to describe producers for partition orders-5 on leader: no partition orders-5 "
+        "in the cluster")
+
+
 @pytest.mark.parametrize("line, expected", [
     ("bogus", "error: unknown command 'bogus'; type help"),
     ("kill", "error: usage: kill B"),
@@ -125,6 +149,9 @@ def test_the_shell_moves_replicas_in_the_words_of_kafkas_tool(make_cluster):
     ("reassign orders zero 1", "usage: reassign"),
     ("reassign orders 0 1;2", "broker ids separated by commas (like 2,0,1), or cancel; not "
                               "'1;2'; usage: reassign"),
+    ("producers orders", "error: usage: producers TOPIC PARTITION [B]"),
+    ("producers orders first", "usage: producers"),
+    ("producers orders 0 9", "broker must be 0..2, got 9; usage: producers"),
 ])
 def test_the_shell_answers_mistakes_with_one_line(make_cluster, line, expected):
     cluster = make_cluster()
