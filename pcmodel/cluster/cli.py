@@ -41,6 +41,7 @@ from __future__ import annotations
 import argparse
 import os
 import selectors
+import socket
 import sys
 from typing import Any, TextIO
 
@@ -345,35 +346,41 @@ def run_cluster(args: argparse.Namespace) -> int:
                              f"{getattr(args, option)}")
     host, ports = _ports(args.kafka, args.brokers)
     cluster = make_cluster(args)
-    try:
+    # From here on a stop signal only makes ``wake`` readable, however early it lands (while
+    # the listeners start, during the prints), and the wait sees it; during the clean-up
+    # another one is ignored, so the clean-up always finishes: every listener and broker
+    # process stopped, none reported as having died (see pcmodel.stop_signals).
+    with stop_signals() as wake:
         try:
-            listeners = cluster.serve_kafka(host, ports)
-        except (OSError, ImportError) as exc:
-            print(f"pcmodel cluster: error: cannot serve Kafka clients on {host}: {exc}",
-                  file=sys.stderr)
-            return 1
-        try:
-            for broker, (h, p) in sorted(listeners.addresses.items()):
-                print(f"broker {broker}: {h}:{p}")
-            print(f"Kafka clients: bootstrap_servers={listeners.bootstrap_servers!r}")
-            print("Type help for the commands. Stop with Ctrl-C.", flush=True)
-            _serve(ClusterShell(cluster), sys.stdin, sys.stdout)
+            try:
+                listeners = cluster.serve_kafka(host, ports)
+            except (OSError, ImportError) as exc:
+                print(f"pcmodel cluster: error: cannot serve Kafka clients on {host}: {exc}",
+                      file=sys.stderr)
+                return 1
+            try:
+                for broker, (h, p) in sorted(listeners.addresses.items()):
+                    print(f"broker {broker}: {h}:{p}")
+                print(f"Kafka clients: bootstrap_servers={listeners.bootstrap_servers!r}")
+                print("Type help for the commands. Stop with Ctrl-C.", flush=True)
+                _serve(ClusterShell(cluster), sys.stdin, sys.stdout, wake)
+            finally:
+                listeners.stop()
         finally:
-            listeners.stop()
-    finally:
-        cluster.close()
+            cluster.close()
     print("pcmodel cluster stopped.", flush=True)
     return 0
 
 
-def _serve(shell: ClusterShell, commands: TextIO, out: TextIO) -> None:
+def _serve(shell: ClusterShell, commands: TextIO, out: TextIO, wake: socket.socket) -> None:
     """Run commands from ``commands`` until SIGINT or SIGTERM (an end of input only stops
-    reading). Signals wake the wait through a socket (:mod:`pcmodel.stop_signals`: none is
-    lost, even one that lands just before the wait), so no polling is needed; input is read
-    from the descriptor (not line-buffered), so no typed line waits in a buffer.
+    reading). ``wake`` is the socket of the caller's :func:`~pcmodel.stop_signals.stop_signals`
+    block: signals wake the wait through it (none is lost, even one that lands just before the
+    wait), so no polling is needed; input is read from the descriptor (not line-buffered), so
+    no typed line waits in a buffer.
     """
     pending = b""
-    with stop_signals() as wake, selectors.DefaultSelector() as selector:
+    with selectors.DefaultSelector() as selector:
         selector.register(wake, selectors.EVENT_READ)
         try:
             fd = commands.fileno()

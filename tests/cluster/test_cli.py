@@ -16,6 +16,7 @@ import pytest
 
 from pcmodel.cluster import Cluster
 from pcmodel.cluster.cli import ClusterShell, _serve, make_cluster, register
+from pcmodel.stop_signals import stop_signals
 from tests.conftest import wait_until
 
 ONLY_THE_CLUSTER_COMMAND = """
@@ -192,6 +193,66 @@ def test_the_command_serves_kafka_clients_takes_commands_and_stops_on_ctrl_c():
             process.communicate(timeout=10)
 
 
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` now (Linux: read from /proc)."""
+    children = [int(child) for task in Path(f"/proc/{pid}/task").iterdir()
+                for child in (task / "children").read_text().split()]
+    return children + [grandchild for child in children for grandchild in _descendants(child)]
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie waiting to be reaped."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc (Linux)")
+def test_a_second_stop_signal_during_the_clean_up_is_ignored_and_nothing_is_left():
+    pytest.importorskip("kafka", reason="the Kafka listeners need kafka-python")
+    process = subprocess.Popen(
+        [sys.executable, "-c", ONLY_THE_CLUSTER_COMMAND, "cluster", "--brokers", "2",
+         "--processes", "--kafka", "0"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True, env={**os.environ, "PYTHONPATH": os.getcwd()},
+    )
+    try:
+        lines = []
+        while not lines or not lines[-1].endswith("Stop with Ctrl-C."):
+            line = process.stdout.readline()
+            assert line, f"the cluster exited before it was ready: {process.stderr.read()}"
+            lines.append(line.strip())
+        host, port = lines[0].split(": ")[1].rsplit(":", 1)
+        descendants = _descendants(process.pid)
+        assert len(descendants) >= 2  # the broker processes (and multiprocessing's helpers)
+        os.killpg(process.pid, signal.SIGINT)  # Ctrl-C: the clean-up starts with the listeners
+
+        def listener_closed() -> bool:
+            try:
+                socket.create_connection((host, int(port)), timeout=10).close()
+            except ConnectionRefusedError:
+                return True
+            except ConnectionResetError:
+                return False  # accepted as the listener closed: ask again
+            return False
+
+        wait_until(listener_closed, timeout=30)
+        os.killpg(process.pid, signal.SIGINT)  # a second Ctrl-C, and a SIGTERM, meanwhile
+        os.kill(process.pid, signal.SIGTERM)
+        out, err = process.communicate(timeout=60)
+        assert (process.returncode, err) == (0, ""), err
+        assert out.splitlines()[-1] == "pcmodel cluster stopped."
+        # The brokers stop before the command returns; multiprocessing's forkserver and
+        # resource tracker notice their parent's exit a moment later.
+        wait_until(lambda: not any(map(_running, descendants)), timeout=30)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate(timeout=10)
+
+
 def _asleep_in_select(thread: threading.Thread) -> bool:
     """Whether ``thread`` sleeps in the kernel inside a selector's wait (not merely in its
     Python frame, where it would still look at signals before blocking)."""
@@ -230,7 +291,8 @@ def test_a_ctrl_c_that_lands_just_before_the_wait_blocks_still_stops_the_command
         with open(commands_r, closefd=True) as commands:
             thread.start()
             try:
-                _serve(ClusterShell(make_cluster(1)), commands, io.StringIO())
+                with stop_signals() as wake:
+                    _serve(ClusterShell(make_cluster(1)), commands, io.StringIO(), wake)
             finally:
                 served.set()
                 thread.join(30)
