@@ -39,6 +39,7 @@ from typing import Any
 from pcmodel.topics.admin_configs import ConfigAdminMixin
 from pcmodel.topics.admin_groups import GroupAdminMixin
 from pcmodel.topics.admin_partitions import NewPartitions, PartitionAdminMixin, error_fields
+from pcmodel.topics.authorization import TOPIC_OPERATIONS, operation_names
 from pcmodel.topics.config import COMMON_NO_EFFECT, check_no_effect, reject_unknown_key
 from pcmodel.topics.config_resources import AlterConfigOp, ConfigResource, ConfigResourceType
 from pcmodel.topics.errors import (
@@ -232,7 +233,8 @@ class KafkaAdminClient(PartitionAdminMixin, GroupAdminMixin, ConfigAdminMixin):
         Each: ``{"error_code", "name", "topic_id", "is_internal", "partitions": [{"error_code",
         "partition_index", "leader_id", "leader_epoch", "replica_nodes", "isr_nodes",
         "offline_replicas"}], "authorized_operations"}``; ``topic_id`` is ``None`` (topics
-        have no ids here) and so is ``authorized_operations`` (there are no ACLs). A missing
+        have no ids here) and ``authorized_operations`` names every operation on a topic, as
+        a Kafka broker without an authorizer answers (there are no ACLs here). A missing
         topic has ``error_code`` 3 (unknown topic) and no partitions, as in Kafka's metadata
         response. On a cluster each partition is as the controller last decided it (a
         partition without a leader has leader ``-1`` and ``error_code`` 5,
@@ -257,7 +259,7 @@ class KafkaAdminClient(PartitionAdminMixin, GroupAdminMixin, ConfigAdminMixin):
                      "offline_replicas": list(p.offline)}
                     for p in partitions
                 ],
-                "authorized_operations": None,
+                "authorized_operations": operation_names(TOPIC_OPERATIONS),
             })
         return described
 

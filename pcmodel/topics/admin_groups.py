@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from pcmodel.topics.authorization import GROUP_OPERATIONS, operation_names
 from pcmodel.topics.consumer_protocol import decode_full_assignment, decode_subscription
 from pcmodel.topics.errors import (
     BrokerResponseError,
@@ -70,8 +71,12 @@ class GroupAdminMixin:
         include_authorized_operations: bool = False,
     ) -> dict[str, dict[str, Any]]:
         """``{group_id: {"group_id", "group_state", "protocol_type", "protocol_data",
-        "members": [...], "authorized_operations": None, "error": None}}``; an unknown group
-        is in state ``"Dead"``, as Kafka answers.
+        "members": [...], "authorized_operations", "error": None}}``; an unknown group
+        is in state ``"Dead"``, as Kafka answers. ``authorized_operations`` is ``None`` unless
+        ``include_authorized_operations``: then it names every operation on a group, as a
+        Kafka broker without an authorizer answers (there are no ACLs here). kafka-python
+        3.0.12 asks for them whatever its argument says; pcmodel follows the argument, as
+        Kafka's Java client (``includeAuthorizedOperations``) does.
 
         Each member, as kafka-python 3 decodes DescribeGroups: ``{"member_id",
         "group_instance_id", "client_id", "client_host", "member_metadata": {"topics": [...],
@@ -83,7 +88,10 @@ class GroupAdminMixin:
         ``Stable``, and the raw bytes as text when they are not the consumer protocol's.
         """
         self._check_open()
-        return {group_id: self._describe(group_id) for group_id in group_ids}
+        operations = operation_names(GROUP_OPERATIONS) if include_authorized_operations \
+            else None
+        return {group_id: {**self._describe(group_id), "authorized_operations": operations}
+                for group_id in group_ids}
 
     def list_group_offsets(
         self, group_specs: Mapping[str, Iterable[TopicPartition] | None] | str | Iterable[str]
@@ -250,7 +258,8 @@ class GroupAdminMixin:
         include_authorized_operations: bool = False,
     ) -> list[dict[str, Any]]:
         """kafka-python 2's name: a list of the descriptions :meth:`describe_groups` maps."""
-        return list(self.describe_groups(group_ids).values())
+        return list(self.describe_groups(
+            group_ids, include_authorized_operations=include_authorized_operations).values())
 
     def list_consumer_group_offsets(
         self, group_id: str, group_coordinator_id: Any = None,

@@ -10,7 +10,7 @@ that escape a handler are the listener's business.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +28,7 @@ __all__ = [
     "ApiHandler",
     "CloseConnection",
     "RequestContext",
+    "authorized_operations",
     "error_code",
     "error_message",
     "kafka_errors",
@@ -111,6 +112,13 @@ class RequestContext:
     def response(self, **fields: Any) -> ApiMessage:
         """A response of this request's API at this request's version, with ``fields`` set."""
         return self.response_class(version=self.api_version, **fields)
+
+
+def authorized_operations(asked: bool, operations: Iterable[int]) -> set[int] | None:
+    """A response's authorized-operations field: every one of ``operations`` if the client
+    asked for them (pcmodel has no ACLs: :mod:`pcmodel.topics.authorization`), else ``None``,
+    the schema's "not asked" (-2^31)."""
+    return set(operations) if asked else None
 
 
 def error_code(exc: BaseException) -> int:

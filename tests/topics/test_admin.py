@@ -188,3 +188,17 @@ def test_wait_for_topics_returns_once_they_exist_and_times_out_naming_what_is_mi
         admin.wait_for_topics(["w", "nope"], timeout_ms=50)
     with pytest.raises(TypeError, match="not a str"):
         admin.wait_for_topics("w")
+
+
+def test_authorized_operations_are_every_one_as_a_broker_without_an_authorizer_says(admin):
+    admin.create_topics([NewTopic("t", 1, 1)])
+    (topic,) = admin.describe_topics(["t"])
+    assert topic["authorized_operations"] == [
+        "READ", "WRITE", "CREATE", "DELETE", "ALTER", "DESCRIBE", "DESCRIBE_CONFIGS",
+        "ALTER_CONFIGS"]
+    group_operations = ["READ", "DELETE", "DESCRIBE", "DESCRIBE_CONFIGS", "ALTER_CONFIGS"]
+    assert admin.describe_groups(["g"])["g"]["authorized_operations"] is None  # not asked
+    assert admin.describe_groups(["g"], include_authorized_operations=True)["g"][
+        "authorized_operations"] == group_operations
+    assert [g["authorized_operations"] for g in admin.describe_consumer_groups(
+        ["g"], include_authorized_operations=True)] == [group_operations]

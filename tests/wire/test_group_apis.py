@@ -103,6 +103,11 @@ def test_a_lone_member_joins_syncs_commits_and_leaves(broker, raw):
         "Stable", "consumer", "range")
     assert bytes(group.members[0].member_assignment) == plan
     assert (nobody.error_code, nobody.group_state) == (0, "Dead")
+    assert (group.authorized_operations, nobody.authorized_operations) == (None, None)
+    asked = raw.request(DescribeGroupsRequest[5](groups=["g", "nobody"],
+                                                 include_authorized_operations=True))
+    # No authorizer: every operation of a group, as Kafka answers (a Dead group too).
+    assert [g.authorized_operations for g in asked.groups] == [{3, 6, 8, 10, 11}] * 2
     listed = raw.request(ListGroupsRequest[4](states_filter=["stable"]))
     assert [(g.group_id, g.protocol_type, g.group_state) for g in listed.groups] == [
         ("g", "consumer", "Stable")]

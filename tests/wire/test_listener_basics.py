@@ -81,6 +81,26 @@ def test_describe_cluster_names_this_broker_as_broker_and_controller(raw, listen
     assert asked.authorized_operations == CLUSTER_OPERATIONS  # no authorizer: all of them
 
 
+#: A topic's and a group's operations a Kafka broker without an authorizer allows.
+TOPIC_OPERATIONS, GROUP_OPERATIONS = {3, 4, 5, 6, 7, 8, 10, 11}, {3, 6, 8, 10, 11}
+
+
+@pytest.mark.parametrize("version", [8, 10, 11, 12])
+@pytest.mark.parametrize("asked", [False, True])
+def test_metadata_answers_every_operation_when_asked(broker, raw, version, asked):
+    broker.create_topic("t", 1)
+    fields = {"include_cluster_authorized_operations": asked} if version <= 10 else {}
+    response = raw.request(MetadataRequest[version](
+        topics=[MetadataRequest.MetadataRequestTopic(name="t"),
+                MetadataRequest.MetadataRequestTopic(name="nope")],
+        allow_auto_topic_creation=False, include_topic_authorized_operations=asked, **fields))
+    expected = TOPIC_OPERATIONS if asked else None
+    assert [(t.name, t.error_code, t.authorized_operations) for t in response.topics] == [
+        ("t", 0, expected), ("nope", 3, expected)]  # as Kafka: the unknown topic too
+    if version <= 10:
+        assert response.authorized_operations == (CLUSTER_OPERATIONS if asked else None)
+
+
 @pytest.mark.parametrize("endpoint_type, code, message", [
     (2, 114, "but we wanted an endpoint of type CONTROLLER"),  # MISMATCHED_ENDPOINT_TYPE
     (7, 115, "Unsupported endpoint type 7"),  # UNSUPPORTED_ENDPOINT_TYPE

@@ -47,6 +47,7 @@ from kafka.protocol.consumer.group import (
     SyncGroupResponse,
 )
 
+from pcmodel.topics.authorization import GROUP_OPERATIONS
 from pcmodel.topics.coordinator import HeartbeatStatus
 from pcmodel.topics.errors import (
     GroupIdNotFoundError,
@@ -54,7 +55,14 @@ from pcmodel.topics.errors import (
     MemberIdRequiredError,
 )
 from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition
-from pcmodel.wire.api import ApiHandler, RequestContext, error_code, error_message, kafka_errors
+from pcmodel.wire.api import (
+    ApiHandler,
+    RequestContext,
+    authorized_operations,
+    error_code,
+    error_message,
+    kafka_errors,
+)
 
 __all__ = ["HANDLERS"]
 
@@ -314,7 +322,9 @@ def handle_list_groups(ctx: RequestContext, request: Any) -> Any:
     return ctx.response(throttle_time_ms=0, error_code=0, groups=listed)
 
 
-def _described(ctx: RequestContext, group_id: str) -> Any:
+def _described(ctx: RequestContext, group_id: str, operations: set[int] | None) -> Any:
+    """One group's entry; ``operations`` are the authorized operations of a group found
+    (``None``: not asked), as Kafka sets them only on groups answered without error."""
     Group = DescribeGroupsResponse.DescribedGroup
     Member = Group.DescribedGroupMember
     try:
@@ -322,7 +332,8 @@ def _described(ctx: RequestContext, group_id: str) -> Any:
     except GroupIdNotFoundError:
         # Kafka describes a group it does not know as Dead, with no error.
         return Group(error_code=0, error_message=None, group_id=group_id, group_state="Dead",
-                     protocol_type="", protocol_data="", members=[])
+                     protocol_type="", protocol_data="", members=[],
+                     authorized_operations=operations)
     except Exception as exc:
         return Group(error_code=_code(exc), error_message=error_message(exc), group_id=group_id,
                      group_state="", protocol_type="", protocol_data="", members=[])
@@ -336,13 +347,17 @@ def _described(ctx: RequestContext, group_id: str) -> Any:
                    member_assignment=m.member_assignment)
             for m in desc.members
         ],
+        authorized_operations=operations,
     )
 
 
 def handle_describe_groups(ctx: RequestContext, request: Any) -> Any:
-    """State, protocol and members (metadata and assignment bytes while Stable) per group."""
-    return ctx.response(throttle_time_ms=0,
-                        groups=[_described(ctx, group_id) for group_id in request.groups])
+    """State, protocol and members (metadata and assignment bytes while Stable) per group;
+    from v3, if asked, the operations a client may perform on it (all: no authorizer)."""
+    asked = ctx.api_version >= 3 and request.include_authorized_operations
+    operations = authorized_operations(asked, GROUP_OPERATIONS)
+    return ctx.response(throttle_time_ms=0, groups=[
+        _described(ctx, group_id, operations) for group_id in request.groups])
 
 
 def handle_offset_delete(ctx: RequestContext, request: Any) -> Any:

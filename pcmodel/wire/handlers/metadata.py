@@ -16,8 +16,9 @@ listed as internal, as Kafka lists them.
 
 DescribeCluster (v0-v2) names the same brokers and controller as Metadata, and with
 ``include_fenced_brokers`` (v2, KIP-1073) also the brokers the controller fenced, marked
-``is_fenced``. Asked for the cluster's authorized operations, it answers every operation a
-cluster resource has, as a Kafka broker without an authorizer does (pcmodel has no ACLs). A
+``is_fenced``. Asked for the authorized operations (of the cluster, of each topic), both
+answer every operation the resource has, as a Kafka broker without an authorizer does
+(pcmodel has no ACLs: :mod:`pcmodel.topics.authorization`). A
 broker listener describes brokers only: asked for controllers (``endpoint_type`` 2) it answers
 MISMATCHED_ENDPOINT_TYPE, and UNSUPPORTED_ENDPOINT_TYPE for any other type, as Kafka's
 ``AuthHelper.computeDescribeClusterResponse``.
@@ -35,7 +36,14 @@ from kafka.protocol.metadata import (
     MetadataResponse,
 )
 
-from pcmodel.wire.api import ApiHandler, RequestContext, error_code, kafka_errors
+from pcmodel.topics.authorization import CLUSTER_OPERATIONS, TOPIC_OPERATIONS
+from pcmodel.wire.api import (
+    ApiHandler,
+    RequestContext,
+    authorized_operations,
+    error_code,
+    kafka_errors,
+)
 from pcmodel.wire.view import CLUSTER_ID
 
 __all__ = ["CLUSTER_ID", "HANDLERS"]
@@ -44,10 +52,6 @@ _LEADER_NOT_AVAILABLE = kafka_errors.LeaderNotAvailableError.errno
 
 #: DescribeCluster's endpoint types (KIP-919): this listener serves brokers.
 _BROKERS, _CONTROLLERS = 1, 2
-#: What a Kafka broker without an authorizer allows on the cluster resource (AclOperation
-#: codes, ``AclEntry.supportedOperations(CLUSTER)``): CREATE, ALTER, DESCRIBE, CLUSTER_ACTION,
-#: DESCRIBE_CONFIGS, ALTER_CONFIGS, IDEMPOTENT_WRITE.
-_CLUSTER_OPERATIONS = frozenset({5, 7, 8, 9, 10, 11, 12})
 
 #: Kafka's coordinator types (FindCoordinator's ``key_type``): 0 is a consumer group.
 _GROUP_COORDINATOR = 0
@@ -109,9 +113,16 @@ def handle_metadata(ctx: RequestContext, request: Any) -> Any:
                 topics.append(_topic(ctx, name, None, listed, error_code(exc)))
             else:
                 topics.append(_topic(ctx, name, count, listed))
+    if ctx.api_version >= 8:
+        for topic in topics:
+            topic.authorized_operations = authorized_operations(
+                request.include_topic_authorized_operations, TOPIC_OPERATIONS)
+    cluster_operations = {"authorized_operations": authorized_operations(
+        request.include_cluster_authorized_operations, CLUSTER_OPERATIONS)} \
+        if 8 <= ctx.api_version <= 10 else {}
     return ctx.response(
         throttle_time_ms=0, brokers=brokers, cluster_id=ctx.view.cluster_id,
-        controller_id=ctx.view.controller_id(), topics=topics,
+        controller_id=ctx.view.controller_id(), topics=topics, **cluster_operations,
     )
 
 
@@ -139,8 +150,8 @@ def handle_describe_cluster(ctx: RequestContext, request: Any) -> Any:
         brokers=[DescribeClusterResponse.DescribeClusterBroker(
             broker_id=b.node_id, host=b.host, port=b.port, rack=None, is_fenced=fenced)
             for b, fenced in listed],
-        authorized_operations=(set(_CLUSTER_OPERATIONS)
-                               if request.include_cluster_authorized_operations else None),
+        authorized_operations=authorized_operations(
+            request.include_cluster_authorized_operations, CLUSTER_OPERATIONS),
     )
 
 
