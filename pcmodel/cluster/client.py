@@ -54,6 +54,7 @@ from pcmodel.topics.replica_placement import check_replication_factor
 from pcmodel.topics.structs import (
     DeletedRecords,
     ElectionType,
+    LogDirDescription,
     OffsetAndTimestamp,
     PartitionProducers,
     PartitionReassignment,
@@ -205,7 +206,11 @@ class ClusterConnection(GroupRequestsMixin):
     def live_broker_count(self) -> int:
         """How many brokers the controller counts as alive (a new topic's replication factor
         may not exceed it, as in Kafka)."""
-        return len(self._cluster.live_brokers())
+        return len(self.live_broker_ids())
+
+    def live_broker_ids(self) -> tuple[int, ...]:
+        """The brokers the controller counts as alive, in id order: those Metadata lists."""
+        return tuple(sorted(self._cluster.live_brokers()))
 
     def describe_partitions(self, topic: str) -> list[PartitionReplicas]:
         """Each partition of ``topic`` as the controller last decided it, in partition order:
@@ -328,11 +333,8 @@ class ClusterConnection(GroupRequestsMixin):
         that is not one of the cluster's brokers.
         """
         asked = [validate_topic_partition(tp) for tp in partitions]
-        if broker_id is not None and (isinstance(broker_id, bool)
-                                      or broker_id not in self.broker_ids()):
-            raise IllegalArgumentError(
-                f"broker_id {broker_id!r} is not a broker of this cluster; its brokers are "
-                f"{list(self.broker_ids())}")
+        if broker_id is not None:
+            self._check_broker_id(broker_id)
         results: dict[TopicPartition, PartitionProducers] = {}
         for tp in asked:
             try:
@@ -342,6 +344,15 @@ class ClusterConnection(GroupRequestsMixin):
             except KafkaError as exc:
                 results[tp] = PartitionProducers((), exc)
         return results
+
+    def describe_log_dirs(self, partitions: Iterable[TopicPartition] | None = None,
+                          broker_id: int | None = None) -> tuple[LogDirDescription, ...]:
+        """Kafka's DescribeLogDirs, as broker ``broker_id`` answers it: its log directory and
+        the replicas it hosts there (of ``partitions``, or all for ``None``; see
+        ``Cluster.describe_log_dirs``). Raises ``IllegalArgumentError`` unless ``broker_id``
+        is one of the cluster's brokers (a cluster has several: name one),
+        ``KafkaConnectionError`` if it is down."""
+        return self._cluster.describe_log_dirs(self._check_broker_id(broker_id), partitions)
 
     # --- data ---------------------------------------------------------------------------------
 
@@ -404,6 +415,15 @@ class ClusterConnection(GroupRequestsMixin):
             self._cluster.await_change(version, remaining)
 
     # --- internals ----------------------------------------------------------------------------
+
+    def _check_broker_id(self, broker_id: object) -> int:
+        """``broker_id`` if it names one of the cluster's brokers, else
+        ``IllegalArgumentError``."""
+        if isinstance(broker_id, bool) or broker_id not in self.broker_ids():
+            raise IllegalArgumentError(
+                f"broker_id {broker_id!r} is not a broker of this cluster; its brokers are "
+                f"{list(self.broker_ids())}")
+        return broker_id  # type: ignore[return-value] - one of the ids, so an int
 
     def _produce(self, topic: str, partition: int, records: Sequence, timeout: float | None,
                  acks: int | str, producer: tuple[int, int, int] | None,

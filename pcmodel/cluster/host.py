@@ -106,7 +106,8 @@ class NodeHost:
                                 group_initial_rebalance_delay_ms=spec
                                 .group_initial_rebalance_delay_ms,
                                 offsets_retention_minutes=spec.offsets_retention_minutes,
-                                replica_factory=durable_replicas(spec.directory))
+                                replica_factory=durable_replicas(spec.directory),
+                                log_dir=spec.directory)
         self.node.slowness = spec.slowness
         self.isolated = set(spec.isolated)
         self.completed: dict[int, tuple[bool, Any]] = {}
@@ -266,6 +267,11 @@ class NodeHost:
         """The idempotent producers this broker's replica of ``tp`` remembers."""
         with self.lock:
             return self.node.describe_producers(tp)
+
+    def describe_log_dirs(self, partitions: list[TopicPartition] | None) -> tuple[Any, ...]:
+        """This broker's log directory (its journals') and the replicas in it."""
+        with self.lock:
+            return self.node.describe_log_dirs(partitions)
 
     def set_isolated(self, isolated: frozenset[int]) -> None:
         """The brokers cut off from replication traffic now."""

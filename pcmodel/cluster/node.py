@@ -16,7 +16,7 @@ Prior art: Kafka ``ReplicaManager`` (``appendRecords``, ``fetchMessages``), the 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 from pcmodel.cluster.controller import PartitionState, TopicConfig
@@ -32,12 +32,13 @@ from pcmodel.cluster.producers import BatchInfo
 from pcmodel.cluster.purgatory import DelayedProduce, ProduceFuture, ProduceResult
 from pcmodel.cluster.replica import Replica
 from pcmodel.topics.broker import Broker, FetchError, FetchResult
+from pcmodel.topics.broker_log_dirs import IN_MEMORY, describe_log_dir
 from pcmodel.topics.broker_topics import delete_records_target
 from pcmodel.topics.config_resources import AlterConfigOp
 from pcmodel.topics.errors import KafkaConnectionError, UnknownTopicOrPartitionError
 from pcmodel.topics.group_offsets import DEFAULT_OFFSETS_RETENTION_MINUTES
 from pcmodel.topics.log import LogRecord
-from pcmodel.topics.structs import ActiveProducer, TopicPartition
+from pcmodel.topics.structs import ActiveProducer, LogDirDescription, TopicPartition
 
 __all__ = ["ClusterNode", "ReplicaFetchResponse"]
 
@@ -71,8 +72,11 @@ class ClusterNode:
         group_initial_rebalance_delay_ms: int = 0,
         offsets_retention_minutes: int = DEFAULT_OFFSETS_RETENTION_MINUTES,
         replica_factory: Callable[..., Replica] = Replica,
+        log_dir: str = IN_MEMORY,
     ) -> None:
         self.node_id = node_id
+        #: Where this broker keeps its replicas' logs (a broker process: its journals).
+        self.log_dir = log_dir
         # The cluster runs the offsets-retention check (it tombstones what expires in the
         # offsets topic): the broker never runs it by itself.
         self.broker = Broker(clock=clock,
@@ -283,6 +287,15 @@ class ClusterNode:
         Raises ``NotLeaderForPartitionError`` if this broker holds no replica of ``tp``,
         ``UnknownTopicOrPartitionError`` if it knows no such topic."""
         return self._local_replica(tp).producers.active()
+
+    def describe_log_dirs(self, partitions: Iterable[TopicPartition] | None = None,
+                          ) -> tuple[LogDirDescription, ...]:
+        """This broker's log directory and the replicas it hosts in it (of ``partitions``, or
+        all for ``None``), as Kafka's DescribeLogDirs answers: sizes of what each replica
+        retains, the volume's bytes for a directory on disk."""
+        asked = None if partitions is None else set(map(TopicPartition._make, partitions))
+        hosted = [tp for tp in sorted(self.replicas) if asked is None or tp in asked]
+        return (describe_log_dir(self.log_dir, self.broker.replica_infos(hosted)),)
 
     def local_offsets(self, tp: TopicPartition) -> tuple[int, int, int]:
         """``(log_start_offset, log_end_offset, high_watermark)`` of the local replica of

@@ -68,7 +68,7 @@ from pcmodel.topics.errors import (
     KafkaError,
 )
 from pcmodel.topics.log import LogRecord
-from pcmodel.topics.structs import TopicPartition
+from pcmodel.topics.structs import TopicPartition, validate_topic_partition
 
 __all__ = ["ProcessCluster"]
 
@@ -251,6 +251,16 @@ class ProcessCluster(ProcessFaults, Cluster):
         return node.call("describe_producers", tp)
 
     describe_producers.__doc__ = Cluster.describe_producers.__doc__
+
+    def describe_log_dirs(self, broker: int, partitions: Any = None) -> tuple[Any, ...]:
+        asked = None if partitions is None else [validate_topic_partition(tp)
+                                                 for tp in partitions]
+        with self._lock:
+            self._check_open()
+            node = self._reachable_node(broker)
+        return node.call("describe_log_dirs", asked)
+
+    describe_log_dirs.__doc__ = Cluster.describe_log_dirs.__doc__
 
     def replica_status(self, topic: str, partition: int) -> list[ReplicaStatus]:
         tp = TopicPartition(topic, partition)

@@ -9,6 +9,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from pcmodel.topics.structs import validate_topic_partition
+
 __all__ = ["ClientSupport"]
 
 
@@ -87,6 +89,18 @@ class ClientSupport:
             self._check_open()
             self._state(tp)
             return self._reachable_node(broker).describe_producers(tp)
+
+    def describe_log_dirs(self, broker: int, partitions: Any = None) -> tuple[Any, ...]:
+        """Kafka's DescribeLogDirs as ``broker`` answers it: its log directory (in memory on a
+        cluster of threads or steps, the directory of its journals on a cluster of
+        processes) and the replicas it hosts there, of ``partitions`` or all for ``None``
+        (see :meth:`pcmodel.cluster.node.ClusterNode.describe_log_dirs`). Raises
+        ``KafkaConnectionError`` if the broker is down."""
+        asked = None if partitions is None else [validate_topic_partition(tp)
+                                                 for tp in partitions]
+        with self._lock:
+            self._check_open()
+            return self._reachable_node(broker).describe_log_dirs(asked)
 
     def live_brokers(self) -> frozenset[int]:
         """The brokers the controller counts as alive (registered, not fenced).

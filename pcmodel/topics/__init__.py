@@ -10,10 +10,10 @@ producer transactions (``transactional_id`` raises; ``isolation_level`` has no e
 record being committed) and the admin calls about them (``describe_producers``, which shows
 idempotent producers too, is here); configs of resources other than topics and brokers
 (``list_config_resources``) and altering a broker's configs (they are the settings it was
-started with); the admin client's calls about ACLs, SCRAM users, log directories, features,
-the metadata quorum, ``describe_cluster``, ``describe_topic_partitions`` and the broker's API
-versions; Kafka 4's consumer groups
-(KIP-848; groups here are ``"classic"``); and the clients' ``bootstrap()`` and
+started with); the admin client's calls about ACLs, SCRAM users, moving a replica to another
+log directory (``alter_replica_log_dirs``: a broker has one), features, the metadata quorum,
+``describe_cluster``, ``describe_topic_partitions`` and the broker's API versions; Kafka 4's
+consumer groups (KIP-848; groups here are ``"classic"``); and the clients' ``bootstrap()`` and
 ``bootstrap_connected()``, which wait for and report kafka-python's metadata bootstrap
 (pcmodel's clients ask the broker when they need metadata; in kafka-python 3
 ``bootstrap_connected()`` is true only while a bootstrap is in flight).
@@ -71,6 +71,7 @@ from pcmodel.topics.errors import (
     KafkaConfigurationError,
     KafkaConnectionError,
     KafkaError,
+    KafkaStorageError,
     KafkaTimeoutError,
     MemberIdRequiredError,
     MessageSizeTooLargeError,
@@ -114,6 +115,7 @@ from pcmodel.topics.structs import (
     ConsumerGroupMetadata,
     ConsumerRebalanceListener,
     ConsumerRecord,
+    LogDirDescription,
     MemberState,
     MemberToRemove,
     OffsetAndMetadata,
@@ -121,6 +123,7 @@ from pcmodel.topics.structs import (
     PartitionProducers,
     PartitionReassignment,
     RecordMetadata,
+    ReplicaInfo,
     TopicPartition,
     validate_topic_partition,
 )
@@ -153,6 +156,7 @@ __all__ = [
     "ConsumerGroupMetadata",
     "ConsumerRebalanceListener",
     "ConsumerRecord",
+    "LogDirDescription",
     "MemberState",
     "MemberToRemove",
     "FencedInstanceIdError",
@@ -185,6 +189,7 @@ __all__ = [
     "KafkaConfigurationError",
     "KafkaConnectionError",
     "KafkaError",
+    "KafkaStorageError",
     "KafkaTimeoutError",
     "MemberIdRequiredError",
     "MessageSizeTooLargeError",
@@ -202,6 +207,7 @@ __all__ = [
     "RebalanceInProgressError",
     "RecordMetadata",
     "RecordTooLargeError",
+    "ReplicaInfo",
     "SerializationError",
     "TopicAlreadyExistsError",
     "TopicPartition",

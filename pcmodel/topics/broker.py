@@ -42,8 +42,9 @@ the tables created in :meth:`Broker.__init__`: topics, metadata and offset looku
 (:mod:`~pcmodel.topics.broker_configs`), appends and long-polling fetches
 (:mod:`~pcmodel.topics.broker_produce_fetch`), consumer groups
 (:mod:`~pcmodel.topics.broker_groups`), committed offsets and what they free on ``"block"``
-topics (:mod:`~pcmodel.topics.broker_offsets`), and the replica calls of
-:mod:`pcmodel.cluster` (:mod:`~pcmodel.topics.broker_replicas`). This module assembles them and
+topics (:mod:`~pcmodel.topics.broker_offsets`), its log directory
+(:mod:`~pcmodel.topics.broker_log_dirs`), and the replica calls of :mod:`pcmodel.cluster`
+(:mod:`~pcmodel.topics.broker_replicas`). This module assembles them and
 keeps the broker's lifecycle: connections, close, and the Kafka protocol listener.
 """
 
@@ -57,6 +58,7 @@ from typing import Any
 from pcmodel.topics.broker_checks import _check_int
 from pcmodel.topics.broker_configs import ConfigsMixin
 from pcmodel.topics.broker_groups import GroupsMixin
+from pcmodel.topics.broker_log_dirs import LogDirsMixin
 from pcmodel.topics.broker_offsets import CommittedOffsetsMixin
 from pcmodel.topics.broker_produce_fetch import (
     AppendResult,
@@ -130,6 +132,7 @@ CLIENT_METHODS: tuple[str, ...] = (
     "offsets_for_times",
     "max_timestamp_offsets",
     "delete_records",
+    "describe_log_dirs",
     "describe_topic_configs",
     "alter_topic_configs",
     "describe_broker_configs",
@@ -156,7 +159,7 @@ CLIENT_METHODS: tuple[str, ...] = (
 
 class Broker(
     TopicAdminMixin, ConfigsMixin, ProduceFetchMixin, GroupsMixin, CommittedOffsetsMixin,
-    ReplicaLogsMixin,
+    ReplicaLogsMixin, LogDirsMixin,
 ):
     """An in-process broker. See the module docstring for the client contract.
 

@@ -42,6 +42,7 @@ __all__ = [
     "KafkaConfigurationError",
     "KafkaConnectionError",
     "KafkaError",
+    "KafkaStorageError",
     "KafkaTimeoutError",
     "MemberIdRequiredError",
     "MessageSizeTooLargeError",
@@ -395,6 +396,16 @@ class InvalidProducerEpochError(BrokerResponseError):
     errno = 47
     message = "INVALID_PRODUCER_EPOCH"
     description = "Producer attempted to produce with an old epoch."
+
+
+class KafkaStorageError(BrokerResponseError):
+    """A broker could not read or write a log directory (it is offline): DescribeLogDirs
+    describes such a directory by this error alone. Retriable, as in Kafka."""
+
+    errno = 56
+    message = "KAFKA_STORAGE_ERROR"
+    description = "Disk error when trying to access log file on the disk."
+    retriable = True
 
 
 class GroupNotEmptyError(BrokerResponseError):

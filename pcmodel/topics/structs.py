@@ -11,7 +11,8 @@ these tuples or reads them by name moves to kafka-python unchanged. ``PartitionR
 responses, which kafka-python 3 hands out as dicts (confluent-kafka has a ``DeletedRecords``
 with the same ``low_watermark``). ``ActiveProducer`` has the fields of kafka-python 3's
 ``ProducerState`` (DescribeProducers), and ``PartitionProducers`` adds a partition's error to
-them.
+them. ``LogDirDescription`` and ``ReplicaInfo`` are the Java admin client's
+(DescribeLogDirs), which kafka-python 3 hands out as dicts.
 
 Every type is an immutable ``NamedTuple``: a record, once polled, cannot be edited by one consumer
 behind another's back, and a ``TopicPartition`` can be a dict key or a set member.
@@ -46,6 +47,7 @@ __all__ = [
     "ConsumerRecord",
     "DeletedRecords",
     "ElectionType",
+    "LogDirDescription",
     "MemberState",
     "MemberToRemove",
     "NOTHING_TIERED",
@@ -57,6 +59,7 @@ __all__ = [
     "PartitionReassignment",
     "PartitionReplicas",
     "RecordMetadata",
+    "ReplicaInfo",
     "TopicPartition",
     "validate_topic_partition",
 ]
@@ -130,6 +133,33 @@ class PartitionProducers(NamedTuple):
     producer id) of the replica asked, or the partition's ``error`` (then no producers)."""
 
     active_producers: tuple[ActiveProducer, ...]
+    error: Exception | None = None
+
+
+class ReplicaInfo(NamedTuple):
+    """One replica's log in a broker's log directory (Kafka's admin ``ReplicaInfo``).
+
+    ``size`` is the bytes the log's retained records take, as ``retention.bytes`` counts
+    them; ``offset_lag`` is how far the log end is below the high watermark (``0`` for a
+    replica, which has everything below its high watermark); ``is_future`` marks a copy being
+    made for another directory (never, here: a broker has one log directory).
+    """
+
+    size: int
+    offset_lag: int = 0
+    is_future: bool = False
+
+
+class LogDirDescription(NamedTuple):
+    """One log directory of a broker (Kafka's admin ``LogDirDescription``): its ``path``, the
+    ``replicas`` it holds, and the ``total_bytes`` and ``usable_bytes`` of its volume (``-1``
+    where unknown: a broker that keeps its logs in memory); ``error`` if it could not be read.
+    """
+
+    path: str
+    replicas: dict[TopicPartition, ReplicaInfo]
+    total_bytes: int = -1
+    usable_bytes: int = -1
     error: Exception | None = None
 
 

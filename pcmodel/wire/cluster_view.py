@@ -38,6 +38,7 @@ from pcmodel.topics.errors import (
 )
 from pcmodel.topics.structs import (
     DeletedRecords,
+    LogDirDescription,
     OffsetAndTimestamp,
     PartitionProducers,
     PartitionReplicas,
@@ -186,6 +187,11 @@ class NodeConnection(ClusterConnection):
         """DescribeProducers answered by this broker's own replicas, leader or follower
         (NOT_LEADER_OR_FOLLOWER where it holds none), as a Kafka broker answers it."""
         return super().describe_producers(partitions, self.node_id)
+
+    def describe_log_dirs(self, partitions: Iterable[TopicPartition] | None = None,
+                          broker_id: int | None = None) -> tuple[LogDirDescription, ...]:
+        """DescribeLogDirs answered by this broker: its own log directory and replicas."""
+        return super().describe_log_dirs(partitions, self.node_id)
 
     # --- internals ----------------------------------------------------------------------------
 

@@ -196,6 +196,7 @@ KAFKA_ERRNOS = {
     "InvalidRequestError": 42,
     "OutOfOrderSequenceNumberError": 45,
     "InvalidProducerEpochError": 47,
+    "KafkaStorageError": 56,
     "UnsupportedCompressionTypeError": 76,
     "GroupNotEmptyError": 68,
     "GroupIdNotFoundError": 69,
@@ -215,6 +216,7 @@ RETRIABLE = {
     "PreferredLeaderNotAvailableError",
     "KafkaTimeoutError",
     "KafkaConnectionError",
+    "KafkaStorageError",
     "NoBrokersAvailable",
     "UnknownTopicOrPartitionError",
 }

@@ -49,6 +49,7 @@ MODULES: tuple[str, ...] = (
     "metadata",
     "topics",
     "replicas",
+    "log_dirs",
     "produce",
     "fetch",
     "offsets",

@@ -1,0 +1,63 @@
+"""DescribeLogDirs: where this broker keeps each replica's log, and how large each one is.
+
+A broker answers for itself: its log directory (one; ``"(memory)"`` for a broker that keeps
+its logs in memory, the directory of its journals for a broker process) with the replicas it
+holds there, of the partitions named or of all (a null topic list). A partition it does not
+hold, or that no broker can have (an illegal name, a negative index), is left out, as Kafka's
+``ReplicaManager.describeLogDirs`` leaves it out. v3 adds the response's error code, v4 the
+volume's total and usable bytes (-1 for memory), v5 ``is_cordoned`` (KIP-1066), always false:
+no log directory is ever cordoned here. See :mod:`pcmodel.topics.broker_log_dirs`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kafka.protocol.admin.cluster import DescribeLogDirsRequest, DescribeLogDirsResponse
+
+from pcmodel.topics.structs import TopicPartition
+from pcmodel.topics.topic_settings import check_topic_name
+from pcmodel.wire.api import ApiHandler, RequestContext, error_code
+
+__all__ = ["HANDLERS"]
+
+_Result = DescribeLogDirsResponse.DescribeLogDirsResult
+_Topic = _Result.DescribeLogDirsTopic
+_Partition = _Topic.DescribeLogDirsPartition
+
+
+def _possible(tp: TopicPartition) -> bool:
+    """Whether some broker could hold ``tp`` (a legal topic name, an index from 0)."""
+    try:
+        check_topic_name(tp.topic)
+    except Exception:
+        return False
+    return tp.partition >= 0
+
+
+def handle_describe_log_dirs(ctx: RequestContext, request: Any) -> Any:
+    """This broker's log directory and the replicas in it, of the partitions named (all for a
+    null topic list)."""
+    asked = None if request.topics is None else [
+        tp for topic in request.topics for p in topic.partitions
+        if _possible(tp := TopicPartition(topic.topic, p))]
+    results = []
+    for described in ctx.broker.describe_log_dirs(asked):
+        by_topic: dict[str, list[Any]] = {}
+        for tp, info in described.replicas.items():
+            by_topic.setdefault(tp.topic, []).append(_Partition(
+                partition_index=tp.partition, partition_size=info.size,
+                offset_lag=info.offset_lag, is_future_key=info.is_future))
+        results.append(_Result(
+            error_code=0 if described.error is None else error_code(described.error),
+            log_dir=described.path,
+            topics=[_Topic(name=name, partitions=partitions)
+                    for name, partitions in by_topic.items()],
+            total_bytes=described.total_bytes, usable_bytes=described.usable_bytes))
+    return ctx.response(throttle_time_ms=0, error_code=0, results=results)
+
+
+HANDLERS = {
+    DescribeLogDirsRequest.API_KEY: ApiHandler(
+        DescribeLogDirsRequest, DescribeLogDirsResponse, 1, 5, handle_describe_log_dirs),
+}
