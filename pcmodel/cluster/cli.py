@@ -26,7 +26,8 @@ back to their defaults, as Kafka's ``kafka-configs.sh`` does), ``elect preferred
 partition's replicas, e.g. ``reassign orders 0 1,2,3``, in the words of Kafka's
 ``kafka-reassign-partitions.sh``; ``status`` shows the moves in progress), ``producers TOPIC
 PARTITION [B]`` (the idempotent producers a replica remembers, in the columns of Kafka's
-``kafka-transactions.sh describe-producers``), ``kill B``,
+``kafka-transactions.sh describe-producers``), ``logdirs [B]`` (each broker's log directory
+and its replicas' sizes, in the JSON of Kafka's ``kafka-log-dirs.sh --describe``), ``kill B``,
 ``restart B``, ``isolate B``, ``heal [B]``,
 ``slow B SECONDS``, ``help``. A wrong
 command is answered with one line saying what is expected; the cluster goes on. It serves until
@@ -39,6 +40,7 @@ Kafka's ``kafka-topics.sh`` / ``kafka-server-stop.sh`` for the words.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import selectors
 import socket
@@ -69,6 +71,8 @@ HELP = """commands:
   producers TOPIC PARTITION [B]
                          the idempotent producers the partition's leader (or broker B's
                          replica) remembers: id, epoch, last sequence number, last timestamp
+  logdirs [B]            where every live broker (or B) keeps its replicas' logs, and their
+                         sizes in bytes
   kill B | restart B     crash broker B (its listener closes) / start it again on its port
   isolate B | heal [B]   cut B off from replication traffic / end that (every broker's)
   slow B SECONDS         each replica fetch of B takes SECONDS (0 restores it)
@@ -80,6 +84,7 @@ USAGES = {
     "elect": "elect preferred|unclean [TOPIC [PARTITION]]",
     "reassign": "reassign TOPIC PARTITION BROKERS|cancel",
     "producers": "producers TOPIC PARTITION [B]",
+    "logdirs": "logdirs [B]",
     "kill": "kill B", "restart": "restart B", "isolate": "isolate B", "heal": "heal [B]",
     "slow": "slow B SECONDS", "help": "help",
 }
@@ -271,6 +276,20 @@ class ClusterShell:
         return _table(PRODUCER_HEADERS, [
             [str(p.producer_id), str(p.producer_epoch), str(p.coordinator_epoch),
              str(p.last_sequence), str(p.last_timestamp), "None"] for p in found])
+
+    def _do_logdirs(self, broker: str | None = None) -> str:
+        brokers = sorted(self.cluster.live_brokers()) if broker is None \
+            else [self._broker(broker)]
+        described = [{"broker": b, "logDirs": [
+            {"logDir": d.path, "error": None if d.error is None else type(d.error).__name__,
+             "partitions": [{"partition": str(tp), "size": info.size,
+                             "offsetLag": info.offset_lag, "isFuture": info.is_future}
+                            for tp, info in d.replicas.items()]}
+            for d in self.cluster.describe_log_dirs(b)]} for b in brokers]
+        return "\n".join([
+            "Querying brokers for log directories information",
+            f"Received log directory information from brokers {','.join(map(str, brokers))}",
+            json.dumps({"version": 1, "brokers": described}, separators=(",", ":"))])
 
     def _do_kill(self, broker: str) -> str:
         self.cluster.kill(self._broker(broker))

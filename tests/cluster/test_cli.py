@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import _thread
 import io
+import json
 import os
 import signal
 import socket
@@ -130,6 +131,28 @@ def test_the_shell_shows_producers_in_the_columns_of_kafkas_tool(make_cluster):
         "in the cluster")
 
 
+def test_the_shell_shows_log_dirs_in_the_json_of_kafkas_tool(make_cluster):
+    cluster = make_cluster(3)
+    shell = ClusterShell(cluster)
+    shell.execute("create orders 1 2")
+    cluster.produce("orders", 0, [(None, b"abcd")], acks="all")
+    cluster.settle()
+    replicas = cluster.metadata()[("orders", 0)].replicas
+    head, received, answer = shell.execute("logdirs").splitlines()
+    assert (head, received) == ("Querying brokers for log directories information",
+                                "Received log directory information from brokers 0,1,2")
+    described = json.loads(answer)
+    assert described["version"] == 1
+    assert {b["broker"]: b["logDirs"] for b in described["brokers"]} == {
+        b: [{"logDir": "(memory)", "error": None, "partitions": [
+            {"partition": "orders-0", "size": 4, "offsetLag": 0, "isFuture": False}]
+            if b in replicas else []}] for b in range(3)}
+    cluster.kill(2)
+    one = shell.execute(f"logdirs {replicas[0]}").splitlines()
+    assert one[1] == f"Received log directory information from brokers {replicas[0]}"
+    assert shell.execute("logdirs 2") == "error: KafkaConnectionError: broker 2 is down"
+
+
 @pytest.mark.parametrize("line, expected", [
     ("bogus", "error: unknown command 'bogus'; type help"),
     ("kill", "error: usage: kill B"),
@@ -153,6 +176,8 @@ def test_the_shell_shows_producers_in_the_columns_of_kafkas_tool(make_cluster):
     ("producers orders", "error: usage: producers TOPIC PARTITION [B]"),
     ("producers orders first", "usage: producers"),
     ("producers orders 0 9", "broker must be 0..2, got 9; usage: producers"),
+    ("logdirs 9", "broker must be 0..2, got 9; usage: logdirs [B]"),
+    ("logdirs 0 1", "error: usage: logdirs [B]"),
 ])
 def test_the_shell_answers_mistakes_with_one_line(make_cluster, line, expected):
     cluster = make_cluster()
