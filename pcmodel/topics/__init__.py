@@ -12,8 +12,8 @@ idempotent producers too, is here); configs of resources other than topics and b
 (``list_config_resources``) and altering a broker's configs (they are the settings it was
 started with); the admin client's calls about ACLs, SCRAM users, moving a replica to another
 log directory (``alter_replica_log_dirs``: a broker has one), features, the metadata quorum,
-``describe_cluster``, ``describe_topic_partitions`` and the broker's API versions; Kafka 4's
-consumer groups (KIP-848; groups here are ``"classic"``); and the clients' ``bootstrap()`` and
+``describe_cluster`` and the broker's API versions; Kafka 4's consumer groups (KIP-848;
+groups here are ``"classic"``); and the clients' ``bootstrap()`` and
 ``bootstrap_connected()``, which wait for and report kafka-python's metadata bootstrap
 (pcmodel's clients ask the broker when they need metadata; in kafka-python 3
 ``bootstrap_connected()`` is true only while a bootstrap is in flight).

@@ -39,17 +39,19 @@ from typing import Any
 from pcmodel.topics.admin_configs import ConfigAdminMixin
 from pcmodel.topics.admin_groups import GroupAdminMixin
 from pcmodel.topics.admin_partitions import NewPartitions, PartitionAdminMixin, error_fields
-from pcmodel.topics.authorization import TOPIC_OPERATIONS, operation_names
+from pcmodel.topics.authorization import TOPIC_OPERATIONS, bit_field, operation_names
 from pcmodel.topics.config import COMMON_NO_EFFECT, check_no_effect, reject_unknown_key
 from pcmodel.topics.config_resources import AlterConfigOp, ConfigResource, ConfigResourceType
 from pcmodel.topics.errors import (
     BrokerResponseError,
     IllegalStateError,
+    InvalidRequestError,
     KafkaConfigurationError,
     KafkaTimeoutError,
     TopicAlreadyExistsError,
     UnknownTopicOrPartitionError,
 )
+from pcmodel.topics.partition_pages import PartitionsCursor, page_of_partitions
 from pcmodel.topics.replica_placement import check_replication_factor, new_topic_assignment
 from pcmodel.topics.structs import (
     ElectionType,
@@ -106,6 +108,14 @@ class NewTopic:
 
     def __repr__(self) -> str:
         return f"NewTopic(name={self.name!r}, num_partitions={self.num_partitions})"
+
+
+def _page_topic(name: str, code: int, operations: int,
+                partitions: list[dict[str, Any]]) -> dict[str, Any]:
+    """One topic of a DescribeTopicPartitions answer, as kafka-python 3 hands it out."""
+    return {"error_code": code, "name": name, "topic_id": None,
+            "is_internal": name.startswith("__"), "partitions": partitions,
+            "topic_authorized_operations": operations}
 
 
 class KafkaAdminClient(PartitionAdminMixin, GroupAdminMixin, ConfigAdminMixin):
@@ -262,6 +272,61 @@ class KafkaAdminClient(PartitionAdminMixin, GroupAdminMixin, ConfigAdminMixin):
                 "authorized_operations": operation_names(TOPIC_OPERATIONS),
             })
         return described
+
+    def describe_topic_partitions(
+        self, topics: Iterable[str], response_partition_limit: int = 2000,
+        cursor: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """One page of ``topics`` (every topic for an empty list) and their partitions
+        (Kafka's DescribeTopicPartitions, KIP-966), as kafka-python 3 answers it.
+
+        Topics come in name order, from ``cursor`` (``{"topic_name", "partition_index"}``,
+        the ``next_cursor`` of the page before) on, at most ``response_partition_limit``
+        partitions (never more than 2000) in all. Returns ``{"topics": [{"error_code",
+        "name", "topic_id", "is_internal", "partitions": [{"error_code", "partition_index",
+        "leader_id", "leader_epoch", "replica_nodes", "isr_nodes",
+        "eligible_leader_replicas", "last_known_elr", "offline_replicas"}],
+        "topic_authorized_operations"}], "next_cursor": None | {"topic_name",
+        "partition_index"}}``: ``topic_id`` is ``None`` (no topic ids here), the eligible
+        leader replicas ``None`` (pcmodel keeps none), the authorized operations Kafka's bit
+        field of every topic operation (no ACLs); a topic asked for that does not exist has
+        ``error_code`` 3 (17 for an illegal name) and no partitions. A cursor whose topic was
+        not asked for, or with a negative partition, is answered as Kafka answers it: every
+        topic asked with INVALID_REQUEST (42). Partitions are as :meth:`describe_topics` shows
+        them, a partition without a leader with leader ``-1`` and no error; "every topic" is
+        every topic :meth:`list_topics` lists (a cluster's internal ``__consumer_offsets``
+        left out, as there).
+        """
+        self._check_open()
+        if isinstance(topics, str):
+            raise TypeError(f"topics must be a list of topic names, not the str {topics!r}")
+        names = list(topics)
+        existing = self._conn.list_topics()
+        every = not names
+        counts = dict(existing) if every else {name: existing.get(name) for name in names}
+        at = None if cursor is None else PartitionsCursor(cursor["topic_name"],
+                                                         cursor["partition_index"])
+        try:
+            pages, following = page_of_partitions(counts, every_topic=every, cursor=at,
+                                                  limit=response_partition_limit)
+        except InvalidRequestError as exc:
+            return {"topics": [_page_topic(name, exc.errno, -(2**31), []) for name in names],
+                    "next_cursor": None}
+        operations = bit_field(TOPIC_OPERATIONS)
+        described = []
+        for page in pages:
+            if page.error is not None:
+                described.append(_page_topic(page.name, page.error.errno, operations, []))
+                continue
+            replicas = self._partition_replicas(page.name, existing[page.name])
+            described.append(_page_topic(page.name, 0, operations, [
+                {"error_code": 0, "partition_index": p.partition, "leader_id": p.leader,
+                 "leader_epoch": p.leader_epoch, "replica_nodes": list(p.replicas),
+                 "isr_nodes": list(p.isr), "eligible_leader_replicas": None,
+                 "last_known_elr": None, "offline_replicas": list(p.offline)}
+                for p in replicas if p.partition in page.partitions]))
+        return {"topics": described, "next_cursor": None if following is None else {
+            "topic_name": following.topic_name, "partition_index": following.partition_index}}
 
     def wait_for_topics(self, topic_names: Iterable[str], timeout_ms: float = 10000) -> None:
         """Block until every topic named exists and each of its partitions has a leader, as

@@ -18,6 +18,7 @@ __all__ = [
     "CLUSTER_OPERATIONS",
     "GROUP_OPERATIONS",
     "TOPIC_OPERATIONS",
+    "bit_field",
     "operation_names",
 ]
 
@@ -52,3 +53,12 @@ GROUP_OPERATIONS = frozenset({_op.READ, _op.DELETE, _op.DESCRIBE, _op.DESCRIBE_C
 def operation_names(operations: Iterable[AclOperation]) -> list[str]:
     """The operations' names by code, as kafka-python's admin client lists them."""
     return [operation.name for operation in sorted(operations)]
+
+
+def bit_field(operations: Iterable[AclOperation]) -> int:
+    """The operations as the wire carries them: bit ``code`` set for each (Kafka's
+    ``Utils.to32BitField``)."""
+    field = 0
+    for operation in operations:
+        field |= 1 << operation
+    return field

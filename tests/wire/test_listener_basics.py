@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from kafka.protocol.admin import DescribeClusterRequest
+from kafka.protocol.admin.topics import DescribeTopicPartitionsRequest
 from kafka.protocol.metadata import ApiVersionsRequest, MetadataRequest
 
 from pcmodel.wire.handlers import MODULES, load_handlers
@@ -208,4 +209,12 @@ def test_metadata_names_no_leader_that_it_does_not_list_as_a_broker(broker):
     partitions = response.topics[0].partitions
     assert [(p.partition_index, p.error_code, p.leader_id) for p in partitions] == [
         (0, 5, -1), (1, 0, 2)]  # 5: LEADER_NOT_AVAILABLE
+    pages = handlers[DescribeTopicPartitionsRequest.API_KEY]
+    paged = pages.handle(RequestContext(
+        broker=broker, api_key=DescribeTopicPartitionsRequest.API_KEY, api_version=0,
+        correlation_id=2, client_id=None, node_id=0, host="127.0.0.1", port=9092,
+        handlers=handlers, response_class=pages.response_class, view=FencedMeanwhile()),
+        DescribeTopicPartitionsRequest[0](topics=[], response_partition_limit=10))
+    assert [(p.partition_index, p.error_code, p.leader_id)
+            for p in paged.topics[0].partitions] == [(0, 0, -1), (1, 0, 2)]  # no error here
     assert [b.node_id for b in response.brokers] == [0, 2]

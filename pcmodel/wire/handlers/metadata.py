@@ -1,6 +1,7 @@
-"""Metadata, DescribeCluster and FindCoordinator: which brokers exist and who leads what.
+"""Metadata, DescribeTopicPartitions, DescribeCluster and FindCoordinator: which brokers exist
+and who leads what.
 
-Both answer from the listener's :class:`~pcmodel.wire.view.ClusterView`. A lone broker is the
+All answer from the listener's :class:`~pcmodel.wire.view.ClusterView`. A lone broker is the
 only broker and leader, sole replica and sole in-sync replica of every partition (epoch 0); a
 broker of a replicated cluster lists the live brokers and, per partition, the leader, leader
 epoch, replicas, ISR and offline replicas the controller decided; a partition whose leader is
@@ -16,9 +17,13 @@ listed as internal, as Kafka lists them.
 
 DescribeCluster (v0-v2) names the same brokers and controller as Metadata, and with
 ``include_fenced_brokers`` (v2, KIP-1073) also the brokers the controller fenced, marked
-``is_fenced``. Asked for the authorized operations (of the cluster, of each topic), both
-answer every operation the resource has, as a Kafka broker without an authorizer does
-(pcmodel has no ACLs: :mod:`pcmodel.topics.authorization`). A
+``is_fenced``. DescribeTopicPartitions (KIP-966) answers what Metadata answers of the topics
+named (or of all), a page at a time (:mod:`pcmodel.topics.partition_pages`); it creates no
+topic, answers a leaderless partition with leader -1 and no error (as Kafka does), and its
+eligible leader replicas are empty lists: pcmodel's controller keeps none. Asked for the
+authorized operations (of the cluster, of each topic; DescribeTopicPartitions always gives a
+topic's), they answer every operation the resource has, as a Kafka broker without an
+authorizer does (pcmodel has no ACLs: :mod:`pcmodel.topics.authorization`). A
 broker listener describes brokers only: asked for controllers (``endpoint_type`` 2) it answers
 MISMATCHED_ENDPOINT_TYPE, and UNSUPPORTED_ENDPOINT_TYPE for any other type, as Kafka's
 ``AuthHelper.computeDescribeClusterResponse``.
@@ -29,6 +34,10 @@ from __future__ import annotations
 from typing import Any
 
 from kafka.protocol.admin import DescribeClusterRequest, DescribeClusterResponse
+from kafka.protocol.admin.topics import (
+    DescribeTopicPartitionsRequest,
+    DescribeTopicPartitionsResponse,
+)
 from kafka.protocol.metadata import (
     FindCoordinatorRequest,
     FindCoordinatorResponse,
@@ -36,7 +45,9 @@ from kafka.protocol.metadata import (
     MetadataResponse,
 )
 
-from pcmodel.topics.authorization import CLUSTER_OPERATIONS, TOPIC_OPERATIONS
+from pcmodel.topics.authorization import CLUSTER_OPERATIONS, TOPIC_OPERATIONS, bit_field
+from pcmodel.topics.errors import InvalidRequestError
+from pcmodel.topics.partition_pages import PartitionsCursor, page_of_partitions
 from pcmodel.wire.api import (
     ApiHandler,
     RequestContext,
@@ -190,8 +201,52 @@ def handle_find_coordinator(ctx: RequestContext, request: Any) -> Any:
                         node_id=node, host=host, port=port)
 
 
+_PageTopic = DescribeTopicPartitionsResponse.DescribeTopicPartitionsResponseTopic
+_PagePartition = _PageTopic.DescribeTopicPartitionsResponsePartition
+
+
+def handle_describe_topic_partitions(ctx: RequestContext, request: Any) -> Any:
+    """One page of the topics asked (every topic for an empty list) and their partitions, from
+    the cursor on, as :mod:`pcmodel.topics.partition_pages` pages them."""
+    existing = _all_topics(ctx)
+    every = not request.topics
+    counts = dict(existing) if every else {t.name: existing.get(t.name) for t in request.topics}
+    cursor = None if request.cursor is None else PartitionsCursor(
+        request.cursor.topic_name, request.cursor.partition_index)
+    try:
+        pages, following = page_of_partitions(counts, every_topic=every, cursor=cursor,
+                                              limit=request.response_partition_limit)
+    except InvalidRequestError as exc:  # a cursor outside the request: every topic refused
+        return ctx.response(throttle_time_ms=0, next_cursor=None, topics=[
+            _PageTopic(error_code=error_code(exc), name=t.name, is_internal=False,
+                       partitions=[]) for t in request.topics])
+    listed = {b.node_id for b in ctx.view.brokers()}
+    topics = []
+    for page in pages:
+        described = ctx.view.partitions(page.name, existing[page.name]) \
+            if page.error is None else []
+        topics.append(_PageTopic(
+            error_code=0 if page.error is None else error_code(page.error), name=page.name,
+            is_internal=page.name.startswith("__"),
+            # This schema's field is a plain int32 to kafka-python: the bit field itself.
+            topic_authorized_operations=bit_field(TOPIC_OPERATIONS),
+            partitions=[_PagePartition(
+                error_code=0, partition_index=p.partition,
+                leader_id=p.leader if p.leader in listed else -1, leader_epoch=p.leader_epoch,
+                replica_nodes=list(p.replicas), isr_nodes=list(p.isr),
+                eligible_leader_replicas=[], last_known_elr=[],
+                offline_replicas=list(p.offline))
+                for p in described if p.partition in page.partitions]))
+    next_cursor = None if following is None else DescribeTopicPartitionsResponse.Cursor(
+        topic_name=following.topic_name, partition_index=following.partition_index)
+    return ctx.response(throttle_time_ms=0, topics=topics, next_cursor=next_cursor)
+
+
 HANDLERS = {
     MetadataRequest.API_KEY: ApiHandler(MetadataRequest, MetadataResponse, 0, 12, handle_metadata),
+    DescribeTopicPartitionsRequest.API_KEY: ApiHandler(
+        DescribeTopicPartitionsRequest, DescribeTopicPartitionsResponse, 0, 0,
+        handle_describe_topic_partitions),
     DescribeClusterRequest.API_KEY: ApiHandler(
         DescribeClusterRequest, DescribeClusterResponse, 0, 2, handle_describe_cluster
     ),
