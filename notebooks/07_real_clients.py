@@ -298,6 +298,41 @@ print("value:", record.value, " timestamp:", record.timestamp,
 reader.close()
 
 # %% [markdown]
+# ## 6. What the broker remembers of a producer
+#
+# kafka-python 3's producer is **idempotent** by default: the broker gives it a producer id,
+# and it numbers the records it sends to each partition 0, 1, 2, ... If an acknowledgement is
+# lost and the producer sends a batch again, the broker recognises the numbers and does not
+# append it twice. Kafka's admin API lets anyone look at that memory (`describe_producers`),
+# and at how many bytes each log holds (`describe_log_dirs`): here through kafka-python's
+# admin client, the way one looks at a real cluster.
+
+# %%
+from kafka import KafkaProducer
+from kafka.admin import KafkaAdminClient
+
+broker.create_topic("payments", 1)
+payer = KafkaProducer(bootstrap_servers=listener.bootstrap_servers)
+for i in range(5):
+    payer.send("payments", b"payment %d" % i).get(timeout=10)
+payer.close()
+
+looker = KafkaAdminClient(bootstrap_servers=listener.bootstrap_servers)
+payments = TopicPartition("payments", 0)
+for state in looker.describe_producers([payments])[payments].active_producers:
+    print(f"producer {state.producer_id}, epoch {state.producer_epoch}: "
+          f"last sequence number {state.last_sequence}")
+(log_dir,) = looker.describe_log_dirs({"payments": [0]})[0]["log_dirs"]
+print("log directory:", log_dir["log_dir"], "holds",
+      log_dir["topics"][0]["partitions"][0]["partition_size"], "bytes of payments-0")
+looker.close()
+
+# %% [markdown]
+# Five records, sequence numbers 0 to 4: the next batch must start at 5, and one that starts at
+# 0 again is a retry, answered with its first offsets. The log directory is `(memory)`: this
+# broker keeps its logs in memory (a cluster of broker processes names the directory of its
+# files, notebook 08).
+#
 # ## Try it
 #
 # - Run `pcmodel broker --kafka 9092` in a terminal and point `kcat -b 127.0.0.1:9092 -L` at it.
@@ -307,6 +342,8 @@ reader.close()
 #   compressed.
 # - Set `max.message.bytes` to 300 and send three small orders in one batch with pcmodel's own
 #   `KafkaProducer`: it splits the refused batch in halves, as the Java client does.
+# - Send more payments with a second `KafkaProducer`: how many producers does
+#   `describe_producers` list, and with which ids?
 # - Give both members `partition_assignment_strategy=[CooperativeStickyAssignor]`
 #   (`from kafka.coordinator.assignors.cooperative_sticky import CooperativeStickyAssignor`):
 #   does consumer-1 still drop everything while consumer-2 joins?
