@@ -354,6 +354,15 @@ class ClusterConnection(GroupRequestsMixin):
         ``KafkaConnectionError`` if it is down."""
         return self._cluster.describe_log_dirs(self._check_broker_id(broker_id), partitions)
 
+    def alter_replica_log_dirs(self, targets: Mapping[TopicPartition, str],
+                               broker_id: int | None = None,
+                               ) -> dict[TopicPartition, KafkaError | None]:
+        """Kafka's AlterReplicaLogDirs, as broker ``broker_id`` answers it (see
+        ``Cluster.alter_replica_log_dirs``: a broker has one log directory, so nothing moves).
+        Raises ``IllegalArgumentError`` unless ``broker_id`` is one of the cluster's brokers,
+        ``KafkaConnectionError`` if it is down."""
+        return self._cluster.alter_replica_log_dirs(self._check_broker_id(broker_id), targets)
+
     # --- data ---------------------------------------------------------------------------------
 
     def init_producer_id(self, producer_id: int = -1, producer_epoch: int = -1

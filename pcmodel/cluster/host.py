@@ -273,6 +273,12 @@ class NodeHost:
         with self.lock:
             return self.node.describe_log_dirs(partitions)
 
+    def alter_replica_log_dirs(self, targets: dict[TopicPartition, str],
+                               existing: list[TopicPartition]) -> dict[TopicPartition, Any]:
+        """AlterReplicaLogDirs on this broker (one log directory: nothing moves)."""
+        with self.lock:
+            return self.node.alter_replica_log_dirs(targets, existing)
+
     def set_isolated(self, isolated: frozenset[int]) -> None:
         """The brokers cut off from replication traffic now."""
         with self.lock:

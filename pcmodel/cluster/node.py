@@ -32,10 +32,10 @@ from pcmodel.cluster.producers import BatchInfo
 from pcmodel.cluster.purgatory import DelayedProduce, ProduceFuture, ProduceResult
 from pcmodel.cluster.replica import Replica
 from pcmodel.topics.broker import Broker, FetchError, FetchResult
-from pcmodel.topics.broker_log_dirs import IN_MEMORY, describe_log_dir
+from pcmodel.topics.broker_log_dirs import IN_MEMORY, describe_log_dir, log_dir_move
 from pcmodel.topics.broker_topics import delete_records_target
 from pcmodel.topics.config_resources import AlterConfigOp
-from pcmodel.topics.errors import KafkaConnectionError, UnknownTopicOrPartitionError
+from pcmodel.topics.errors import KafkaConnectionError, KafkaError, UnknownTopicOrPartitionError
 from pcmodel.topics.group_offsets import DEFAULT_OFFSETS_RETENTION_MINUTES
 from pcmodel.topics.log import LogRecord
 from pcmodel.topics.structs import ActiveProducer, LogDirDescription, TopicPartition
@@ -296,6 +296,17 @@ class ClusterNode:
         asked = None if partitions is None else set(map(TopicPartition._make, partitions))
         hosted = [tp for tp in sorted(self.replicas) if asked is None or tp in asked]
         return (describe_log_dir(self.log_dir, self.broker.replica_infos(hosted)),)
+
+    def alter_replica_log_dirs(self, targets: Mapping[TopicPartition, str],
+                               existing: Iterable[TopicPartition],
+                               ) -> dict[TopicPartition, KafkaError | None]:
+        """AlterReplicaLogDirs on this broker, which has one log directory: nothing moves (see
+        :func:`~pcmodel.topics.broker_log_dirs.log_dir_move`); ``existing`` are the partitions
+        the controller has."""
+        known = set(existing)
+        return {tp: log_dir_move(self.log_dir, tp, target, hosted=tp in self.replicas,
+                                 exists=tp in known)
+                for tp, target in targets.items()}
 
     def local_offsets(self, tp: TopicPartition) -> tuple[int, int, int]:
         """``(log_start_offset, log_end_offset, high_watermark)`` of the local replica of

@@ -61,6 +61,7 @@ from pcmodel.cluster.journal import journal_path, read_journal, replay_log
 from pcmodel.cluster.process_faults import ProcessFaults
 from pcmodel.cluster.purgatory import ProduceFuture
 from pcmodel.topics.broker import FetchResult
+from pcmodel.topics.broker_log_dirs import checked_targets
 from pcmodel.topics.errors import (
     IllegalArgumentError,
     IllegalStateError,
@@ -261,6 +262,16 @@ class ProcessCluster(ProcessFaults, Cluster):
         return node.call("describe_log_dirs", asked)
 
     describe_log_dirs.__doc__ = Cluster.describe_log_dirs.__doc__
+
+    def alter_replica_log_dirs(self, broker: int, targets: Any) -> dict[Any, Any]:
+        asked = checked_targets(targets)
+        with self._lock:
+            self._check_open()
+            existing = [tp for tp in asked if tp in self.controller.partitions]
+            node = self._reachable_node(broker)
+        return node.call("alter_replica_log_dirs", asked, existing)
+
+    alter_replica_log_dirs.__doc__ = Cluster.alter_replica_log_dirs.__doc__
 
     def replica_status(self, topic: str, partition: int) -> list[ReplicaStatus]:
         tp = TopicPartition(topic, partition)

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from pcmodel.topics.broker_log_dirs import checked_targets
 from pcmodel.topics.structs import validate_topic_partition
 
 __all__ = ["ClientSupport"]
@@ -101,6 +102,19 @@ class ClientSupport:
         with self._lock:
             self._check_open()
             return self._reachable_node(broker).describe_log_dirs(asked)
+
+    def alter_replica_log_dirs(self, broker: int, targets: Any) -> dict[Any, Any]:
+        """Kafka's AlterReplicaLogDirs as ``broker`` answers it: per partition of
+        ``targets`` (``{partition: directory}``), ``None`` where the replica is already in
+        that directory, or the error (``LogDirNotFoundError``, ``ReplicaNotAvailableError``,
+        ``UnknownTopicOrPartitionError``; see :mod:`pcmodel.topics.broker_log_dirs`): a
+        broker has one log directory, so nothing moves. Raises ``KafkaConnectionError`` if the
+        broker is down."""
+        asked = checked_targets(targets)
+        with self._lock:
+            self._check_open()
+            existing = [tp for tp in asked if tp in self.controller.partitions]
+            return self._reachable_node(broker).alter_replica_log_dirs(asked, existing)
 
     def live_brokers(self) -> frozenset[int]:
         """The brokers the controller counts as alive (registered, not fenced).

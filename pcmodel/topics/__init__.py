@@ -10,8 +10,7 @@ producer transactions (``transactional_id`` raises; ``isolation_level`` has no e
 record being committed) and the admin calls about them (``describe_producers``, which shows
 idempotent producers too, is here); configs of resources other than topics and brokers
 (``list_config_resources``) and altering a broker's configs (they are the settings it was
-started with); the admin client's calls about ACLs, SCRAM users, moving a replica to another
-log directory (``alter_replica_log_dirs``: a broker has one), features, the metadata quorum,
+started with); the admin client's calls about ACLs, SCRAM users, features, the metadata quorum,
 ``describe_cluster`` and the broker's API versions; Kafka 4's consumer groups (KIP-848;
 groups here are ``"classic"``); and the clients' ``bootstrap()`` and
 ``bootstrap_connected()``, which wait for and report kafka-python's metadata bootstrap
@@ -73,6 +72,7 @@ from pcmodel.topics.errors import (
     KafkaError,
     KafkaStorageError,
     KafkaTimeoutError,
+    LogDirNotFoundError,
     MemberIdRequiredError,
     MessageSizeTooLargeError,
     NoBrokersAvailable,
@@ -84,6 +84,7 @@ from pcmodel.topics.errors import (
     PreferredLeaderNotAvailableError,
     RebalanceInProgressError,
     RecordTooLargeError,
+    ReplicaNotAvailableError,
     SerializationError,
     TopicAlreadyExistsError,
     UnassignedPartitionError,
@@ -125,6 +126,7 @@ from pcmodel.topics.structs import (
     RecordMetadata,
     ReplicaInfo,
     TopicPartition,
+    TopicPartitionReplica,
     validate_topic_partition,
 )
 
@@ -190,6 +192,7 @@ __all__ = [
     "KafkaConnectionError",
     "KafkaError",
     "KafkaStorageError",
+    "LogDirNotFoundError",
     "KafkaTimeoutError",
     "MemberIdRequiredError",
     "MessageSizeTooLargeError",
@@ -208,9 +211,11 @@ __all__ = [
     "RecordMetadata",
     "RecordTooLargeError",
     "ReplicaInfo",
+    "ReplicaNotAvailableError",
     "SerializationError",
     "TopicAlreadyExistsError",
     "TopicPartition",
+    "TopicPartitionReplica",
     "UnknownMemberIdError",
     "UnknownTopicOrPartitionError",
     "UnsupportedCompressionTypeError",

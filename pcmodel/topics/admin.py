@@ -13,8 +13,10 @@ import and ``broker=`` to ``bootstrap_servers=``::
     admin.list_group_offsets({"billing": None})  # {"billing": {TopicPartition: offset}}
     admin.reset_group_offsets("billing", {TopicPartition("orders", 0): OffsetSpec.EARLIEST})
 
-The partition methods (growing topics, deleting records, looking offsets up) live in
-:mod:`pcmodel.topics.admin_partitions`, the consumer-group methods in
+The partition methods (growing topics, deleting records, looking offsets up, electing
+leaders, moving replicas) live in :mod:`pcmodel.topics.admin_partitions`, the replica methods
+(the producers a replica remembers, log directories) in :mod:`pcmodel.topics.admin_replicas`,
+the consumer-group methods in
 :mod:`pcmodel.topics.admin_groups`, the config methods (``describe_configs``,
 ``alter_configs``, ``reset_configs``) in :mod:`pcmodel.topics.admin_configs`. kafka-python 3 renamed
 them; the 2.x names (``list_consumer_groups``, ``describe_consumer_groups``,
@@ -39,6 +41,7 @@ from typing import Any
 from pcmodel.topics.admin_configs import ConfigAdminMixin
 from pcmodel.topics.admin_groups import GroupAdminMixin
 from pcmodel.topics.admin_partitions import NewPartitions, PartitionAdminMixin, error_fields
+from pcmodel.topics.admin_replicas import ReplicaAdminMixin
 from pcmodel.topics.authorization import TOPIC_OPERATIONS, bit_field, operation_names
 from pcmodel.topics.config import COMMON_NO_EFFECT, check_no_effect, reject_unknown_key
 from pcmodel.topics.config_resources import AlterConfigOp, ConfigResource, ConfigResourceType
@@ -118,7 +121,7 @@ def _page_topic(name: str, code: int, operations: int,
             "topic_authorized_operations": operations}
 
 
-class KafkaAdminClient(PartitionAdminMixin, GroupAdminMixin, ConfigAdminMixin):
+class KafkaAdminClient(PartitionAdminMixin, ReplicaAdminMixin, GroupAdminMixin, ConfigAdminMixin):
     """Administers topics and consumer groups of a pcmodel broker (see the module docstring).
 
     ``KafkaAdminClient(broker=..., client_id=..., request_timeout_ms=...)``; kafka-python's

@@ -1,21 +1,18 @@
 """The partition half of :class:`~pcmodel.topics.admin.KafkaAdminClient`: growing topics,
-deleting records, looking offsets up, electing leaders, moving replicas, the idempotent
-producers a partition remembers, and where each replica's log lives.
+deleting records, looking offsets up, electing leaders and moving replicas.
 
 ``create_partitions`` (Kafka's CreatePartitions), ``delete_records`` (DeleteRecords),
 ``list_partition_offsets`` (ListOffsets), ``elect_leaders`` (ElectLeaders),
 ``alter_partition_reassignments`` and ``list_partition_reassignments``
-(AlterPartitionReassignments, ListPartitionReassignments), ``describe_producers``
-(DescribeProducers) and ``describe_log_dirs`` (DescribeLogDirs), with kafka-python 3's
-arguments, results and errors.
+(AlterPartitionReassignments, ListPartitionReassignments), with kafka-python 3's arguments,
+results and errors.
 On a cluster each partition's answer comes from its leader, with the leader epoch Kafka gives
 (the current one for the latest offset, the one that wrote the record for the others), and a
 deletion waits for the followers to delete too.
 
 Prior art: kafka-python's ``kafka/admin/_partitions.py`` and the Java ``Admin`` interface
 (``createPartitions``, ``deleteRecords``, ``listOffsets``, ``electLeaders``,
-``alterPartitionReassignments``, ``listPartitionReassignments``, ``describeProducers``,
-``describeLogDirs``).
+``alterPartitionReassignments``, ``listPartitionReassignments``).
 """
 
 from __future__ import annotations
@@ -35,10 +32,8 @@ from pcmodel.topics.replica_placement import add_partitions_placed
 from pcmodel.topics.structs import (
     NOTHING_TIERED,
     ElectionType,
-    LogDirDescription,
     OffsetAndTimestamp,
     OffsetSpec,
-    PartitionProducers,
     TopicPartition,
     validate_topic_partition,
 )
@@ -67,21 +62,6 @@ def error_fields(error: BrokerResponseError | None) -> dict[str, Any]:
         return {"error_code": 0, "error_message": None}
     return {"error_code": error.errno,
             "error_message": str(error.args[0]) if error.args else None}
-
-
-def _log_dir_dict(described: LogDirDescription) -> dict[str, Any]:
-    """A log directory as kafka-python 3 hands out DescribeLogDirs' result."""
-    by_topic: dict[str, list[dict[str, Any]]] = {}
-    for tp, info in described.replicas.items():
-        by_topic.setdefault(tp.topic, []).append({
-            "partition_index": tp.partition, "partition_size": info.size,
-            "offset_lag": info.offset_lag, "is_future_key": info.is_future})
-    return {"error_code": 0 if described.error is None else described.error.errno,
-            "log_dir": described.path,
-            "topics": [{"name": name, "partitions": partitions}
-                       for name, partitions in by_topic.items()],
-            "total_bytes": described.total_bytes, "usable_bytes": described.usable_bytes,
-            "is_cordoned": False}
 
 
 class PartitionAdminMixin:
@@ -326,82 +306,6 @@ class PartitionAdminMixin:
                      "adding_replicas": list(moving.adding_replicas),
                      "removing_replicas": list(moving.removing_replicas)}
                 for tp, moving in self._conn.list_partition_reassignments(asked).items()}
-
-    def describe_producers(
-        self, partitions: Iterable[TopicPartition], broker_id: int | None = None,
-    ) -> dict[TopicPartition, PartitionProducers]:
-        """The idempotent producers each partition remembers (Kafka's DescribeProducers).
-
-        ``partitions``: :class:`~pcmodel.topics.structs.TopicPartition` entries. Each is asked
-        of its leader, or of broker ``broker_id`` (a follower's replica answers too: it copies
-        the producers' batches with the records). Returns ``{partition: PartitionProducers}``
-        in the order asked; ``.active_producers`` lists one
-        :class:`~pcmodel.topics.structs.ActiveProducer` per producer id that wrote there (its
-        epoch, last sequence number, last timestamp), as kafka-python 3's
-        ``PartitionProducerState`` does. Raises as kafka-python does, the first failed
-        partition's error: ``UnknownTopicOrPartitionError``, ``NotLeaderForPartitionError``
-        from a broker that holds no replica of it; ``IllegalArgumentError`` for a
-        ``broker_id`` that is not a broker (a lone broker is broker 0).
-        """
-        self._check_open()
-        if isinstance(partitions, (str, Mapping)):
-            raise TypeError("partitions must be a list of TopicPartition, not "
-                            f"{type(partitions).__name__} {partitions!r}")
-        asked = [validate_topic_partition(tp) for tp in partitions]
-        if self._replicated():
-            answers = self._conn.describe_producers(asked, broker_id)
-        elif broker_id is None or (broker_id == 0 and not isinstance(broker_id, bool)):
-            answers = self._conn.describe_producers(asked)
-        else:
-            raise IllegalArgumentError(
-                f"broker_id {broker_id!r} is not a broker here; a lone broker is broker 0")
-        for tp, answer in answers.items():
-            if answer.error is not None:
-                error = answer.error
-                detail = error.args[0] if error.args else type(error).__name__
-                raise type(error)(f"DescribeProducers failed for {tp.topic}-{tp.partition}: "
-                                  f"{detail}")
-        return answers
-
-    def describe_log_dirs(
-        self, topic_partitions: Mapping[str, Iterable[int]] | Iterable[str] | None = None,
-        brokers: Iterable[int] | None = None,
-    ) -> list[dict[str, Any]]:
-        """Each broker's log directory and the replicas in it (Kafka's DescribeLogDirs).
-
-        ``topic_partitions``: ``{topic: [partition ids]}``, a list of topics (all their
-        partitions), or ``None`` for every partition, as in kafka-python; ``brokers``: the
-        broker ids to ask, or ``None`` for every live one. Returns kafka-python 3's answer:
-        ``[{"broker": id, "log_dirs": [{"error_code", "log_dir", "topics": [{"name",
-        "partitions": [{"partition_index", "partition_size", "offset_lag",
-        "is_future_key"}]}], "total_bytes", "usable_bytes", "is_cordoned"}]}]``. A broker
-        has one log directory, never cordoned: ``"(memory)"`` for a lone broker and the
-        brokers of a cluster of threads (``total_bytes`` and ``usable_bytes`` are then -1),
-        the directory of its journals for a broker process; ``partition_size`` counts the
-        bytes a replica retains as ``retention.bytes`` counts them (see
-        :mod:`pcmodel.topics.broker_log_dirs`). A partition a broker does not host is left
-        out. Raises ``UnknownTopicOrPartitionError``
-        for an unknown topic in a list of topics, ``IllegalArgumentError`` for an id that is
-        not a broker (a lone broker is broker 0), ``KafkaConnectionError`` for a broker that
-        is down.
-        """
-        self._check_open()
-        asked = self._partitions_named(topic_partitions)
-        if isinstance(brokers, (str, Mapping)):
-            raise TypeError(f"brokers must be a list of broker ids or None, not {brokers!r}")
-        wanted = None if brokers is None else list(brokers)
-        if self._replicated():
-            ids = self._conn.live_broker_ids() if wanted is None else wanted
-            answers = [(b, self._conn.describe_log_dirs(asked, b)) for b in ids]
-        else:
-            for b in wanted or ():
-                if b != 0 or isinstance(b, bool):
-                    raise IllegalArgumentError(
-                        f"broker {b!r} is not a broker here; a lone broker is broker 0")
-            answers = [(0, self._conn.describe_log_dirs(asked))
-                       for _ in ([0] if wanted is None else wanted)]
-        return [{"broker": b, "log_dirs": [_log_dir_dict(d) for d in dirs]}
-                for b, dirs in answers]
 
     def _partitions_named(
         self, topic_partitions: Mapping[str, Iterable[int]] | Iterable[str] | None,

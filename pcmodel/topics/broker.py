@@ -133,6 +133,7 @@ CLIENT_METHODS: tuple[str, ...] = (
     "max_timestamp_offsets",
     "delete_records",
     "describe_log_dirs",
+    "alter_replica_log_dirs",
     "describe_topic_configs",
     "alter_topic_configs",
     "describe_broker_configs",

@@ -1,5 +1,5 @@
 """A broker's log directory, as Kafka's DescribeLogDirs describes it: where each replica's log
-lives and how many bytes it takes.
+lives and how many bytes it takes; and AlterReplicaLogDirs, which moves a replica to another.
 
 A Kafka broker keeps each replica's log in one of its ``log.dirs``; DescribeLogDirs lists, per
 directory, the replicas in it with their size, and (v4) the total and usable bytes of the
@@ -10,6 +10,13 @@ retained records take as ``retention.bytes`` counts them (keys, values and heade
 compressed batch by its compressed bytes), not the size of Kafka's segment files, which also
 hold each batch's header and index.
 
+AlterReplicaLogDirs asks a broker to move replicas to another of its log directories. With one
+directory there is never anywhere to move to, and the answers are Kafka's for that case
+(``ReplicaManager.alterReplicaLogDirs``): a directory the broker does not have is
+LOG_DIR_NOT_FOUND, its own directory is done at once for a replica it holds (the replica is
+already there), REPLICA_NOT_AVAILABLE for a partition it does not hold, and
+UNKNOWN_TOPIC_OR_PARTITION for one that does not exist.
+
 Prior art: Kafka's ``ReplicaManager.describeLogDirs`` and the admin client's
 ``describeLogDirs`` (``LogDirDescription``, ``ReplicaInfo``).
 """
@@ -19,7 +26,13 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterable, Mapping
 
-from pcmodel.topics.errors import KafkaStorageError
+from pcmodel.topics.errors import (
+    KafkaError,
+    KafkaStorageError,
+    LogDirNotFoundError,
+    ReplicaNotAvailableError,
+    UnknownTopicOrPartitionError,
+)
 from pcmodel.topics.structs import (
     LogDirDescription,
     ReplicaInfo,
@@ -27,7 +40,7 @@ from pcmodel.topics.structs import (
     validate_topic_partition,
 )
 
-__all__ = ["IN_MEMORY", "LogDirsMixin", "describe_log_dir"]
+__all__ = ["IN_MEMORY", "LogDirsMixin", "checked_targets", "describe_log_dir", "log_dir_move"]
 
 #: The log directory of a broker that keeps its logs in memory.
 IN_MEMORY = "(memory)"
@@ -48,8 +61,43 @@ def describe_log_dir(path: str, replicas: Mapping[TopicPartition, ReplicaInfo],
     return LogDirDescription(path, dict(replicas), usage.total, usage.free)
 
 
+def log_dir_move(log_dir: str, tp: TopicPartition, target: str, *, hosted: bool,
+                 exists: bool) -> KafkaError | None:
+    """Kafka's answer to moving the replica of ``tp`` to directory ``target`` on a broker whose
+    one log directory is ``log_dir`` (``None``: done, it is there); ``hosted`` says the broker
+    holds a replica of ``tp``, ``exists`` that the partition exists."""
+    if target != log_dir:
+        return LogDirNotFoundError(f"Log dir {target} is not found in the config (this broker's "
+                                   f"one log directory is {log_dir})")
+    if hosted:
+        return None
+    if exists:
+        return ReplicaNotAvailableError(f"this broker holds no replica of {tp}")
+    return UnknownTopicOrPartitionError(f"no partition {tp}")
+
+
 class LogDirsMixin:
-    """DescribeLogDirs (Broker part)."""
+    """DescribeLogDirs and AlterReplicaLogDirs (Broker part)."""
+
+    def alter_replica_log_dirs(self, targets: Mapping[TopicPartition, str],
+                               ) -> dict[TopicPartition, KafkaError | None]:
+        """Kafka's AlterReplicaLogDirs: move each partition's log to the directory named.
+
+        A lone broker has one directory, :data:`IN_MEMORY`, and holds every partition: per
+        partition, ``None`` (already there) for it, ``LogDirNotFoundError`` for any other
+        directory, ``UnknownTopicOrPartitionError`` for a partition it does not have (see
+        the module docstring). Nothing moves. Raises only ``TypeError`` / ``ValueError`` for
+        a key that is not a topic partition, ``TypeError`` for a directory that is not a
+        string.
+        """
+        asked = checked_targets(targets)
+        with self._lock:
+            self._check_open()
+            have = {name: len(topic.logs) for name, topic in self._topics.items()}
+        return {tp: log_dir_move(IN_MEMORY, tp, target,
+                                 hosted=tp.partition < have.get(tp.topic, 0),
+                                 exists=tp.partition < have.get(tp.topic, 0))
+                for tp, target in asked.items()}
 
     def describe_log_dirs(self, partitions: Iterable[TopicPartition] | None = None,
                           ) -> tuple[LogDirDescription, ...]:
@@ -76,3 +124,13 @@ class LogDirsMixin:
                         found[tp] = ReplicaInfo(log.byte_stats().stored_bytes,
                                                 max(log.high_watermark - log.end_offset, 0))
         return found
+
+
+def checked_targets(targets: Mapping[TopicPartition, str]) -> dict[TopicPartition, str]:
+    """``targets`` with each key a :class:`TopicPartition`, or ``TypeError`` / ``ValueError``."""
+    checked = {}
+    for tp, target in targets.items():
+        if not isinstance(target, str):
+            raise TypeError(f"the log directory for {tp} must be a path string, got {target!r}")
+        checked[validate_topic_partition(tp)] = target
+    return checked

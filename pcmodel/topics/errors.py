@@ -44,6 +44,7 @@ __all__ = [
     "KafkaError",
     "KafkaStorageError",
     "KafkaTimeoutError",
+    "LogDirNotFoundError",
     "MemberIdRequiredError",
     "MessageSizeTooLargeError",
     "NoBrokersAvailable",
@@ -56,6 +57,7 @@ __all__ = [
     "PreferredLeaderNotAvailableError",
     "RebalanceInProgressError",
     "RecordTooLargeError",
+    "ReplicaNotAvailableError",
     "SerializationError",
     "TopicAlreadyExistsError",
     "UnassignedPartitionError",
@@ -405,6 +407,26 @@ class KafkaStorageError(BrokerResponseError):
     errno = 56
     message = "KAFKA_STORAGE_ERROR"
     description = "Disk error when trying to access log file on the disk."
+    retriable = True
+
+
+class LogDirNotFoundError(BrokerResponseError):
+    """A replica was to move to a log directory the broker does not have (a pcmodel broker has
+    one: see :mod:`pcmodel.topics.broker_log_dirs`)."""
+
+    errno = 57
+    message = "LOG_DIR_NOT_FOUND"
+    description = "The user-specified log directory is not found in the broker config."
+
+
+class ReplicaNotAvailableError(BrokerResponseError):
+    """The broker asked holds no replica of the partition (AlterReplicaLogDirs' answer where
+    other requests say NOT_LEADER_OR_FOLLOWER). Retriable, as in Kafka."""
+
+    errno = 9
+    message = "REPLICA_NOT_AVAILABLE"
+    description = ("If replica is expected on a broker, but is not (this can be safely "
+                   "ignored).")
     retriable = True
 
 

@@ -1,6 +1,7 @@
 """Value types of the topics layer: the names and field orders of kafka-python's.
 
-Prior art: kafka-python's ``kafka/structs.py`` (``TopicPartition``, ``OffsetAndMetadata``,
+Prior art: kafka-python's ``kafka/structs.py`` (``TopicPartition``, ``TopicPartitionReplica``,
+``OffsetAndMetadata``,
 ``OffsetAndTimestamp``), ``kafka/protocol/consumer/offsets.py`` (``OffsetSpec``,
 ``OffsetTimestamp``), ``kafka/structs.py`` again (``ConsumerGroupMetadata``, ``MemberState``),
 ``kafka/producer/future.py`` (``RecordMetadata``),
@@ -61,6 +62,7 @@ __all__ = [
     "RecordMetadata",
     "ReplicaInfo",
     "TopicPartition",
+    "TopicPartitionReplica",
     "validate_topic_partition",
 ]
 
@@ -77,6 +79,15 @@ class TopicPartition(NamedTuple):
 
     def __str__(self) -> str:
         return f"{self.topic}-{self.partition}"
+
+
+class TopicPartitionReplica(NamedTuple):
+    """The replica of partition ``partition`` of ``topic`` on broker ``broker_id``
+    (kafka-python's, for ``alter_replica_log_dirs``)."""
+
+    topic: str
+    partition: int
+    broker_id: int
 
 
 class OffsetAndMetadata(NamedTuple):

@@ -193,6 +193,12 @@ class NodeConnection(ClusterConnection):
         """DescribeLogDirs answered by this broker: its own log directory and replicas."""
         return super().describe_log_dirs(partitions, self.node_id)
 
+    def alter_replica_log_dirs(self, targets: Mapping[TopicPartition, str],
+                               broker_id: int | None = None,
+                               ) -> dict[TopicPartition, KafkaError | None]:
+        """AlterReplicaLogDirs answered by this broker, for its own replicas."""
+        return super().alter_replica_log_dirs(targets, self.node_id)
+
     # --- internals ----------------------------------------------------------------------------
 
     def _produce(self, topic: str, partition: int, records: Sequence, timeout: float | None,

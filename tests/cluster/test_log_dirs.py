@@ -11,7 +11,13 @@ import pytest
 from pcmodel.cluster import Cluster
 from pcmodel.topics import KafkaAdminClient
 from pcmodel.topics.broker_log_dirs import IN_MEMORY
-from pcmodel.topics.errors import IllegalArgumentError, KafkaConnectionError
+from pcmodel.topics.errors import (
+    IllegalArgumentError,
+    KafkaConnectionError,
+    LogDirNotFoundError,
+    ReplicaNotAvailableError,
+    UnknownTopicOrPartitionError,
+)
 from pcmodel.topics.structs import ReplicaInfo, TopicPartition
 from tests.conftest import wait_until
 
@@ -89,3 +95,28 @@ def test_a_broker_process_keeps_its_logs_in_its_journal_directory():
             assert journals.is_dir() and (journals / "t-0.journal").is_file()
             assert described.total_bytes >= described.usable_bytes > 0
         assert cluster.describe_log_dirs(0)[0].path != cluster.describe_log_dirs(1)[0].path
+        own, other = cluster.describe_log_dirs(0)[0].path, cluster.describe_log_dirs(1)[0].path
+        moved = cluster.alter_replica_log_dirs(0, {T0: own, T1: own})
+        assert moved[T0] is None and isinstance(moved[T1], UnknownTopicOrPartitionError)
+        assert isinstance(cluster.alter_replica_log_dirs(0, {T0: other})[T0],
+                          LogDirNotFoundError)  # another broker's directory is not its own
+
+
+def test_a_cluster_broker_answers_moves_for_its_own_replicas(make_cluster):
+    cluster = make_cluster(4)
+    cluster.create_topic("t", 1, replication_factor=2)
+    hosts = cluster.metadata()[T0].replicas
+    outsider = next(b for b in range(4) if b not in hosts)
+    assert cluster.alter_replica_log_dirs(hosts[0], {T0: IN_MEMORY}) == {T0: None}
+    missing = cluster.alter_replica_log_dirs(outsider, {T0: IN_MEMORY, T1: IN_MEMORY})
+    assert isinstance(missing[T0], ReplicaNotAvailableError)  # the partition exists
+    assert isinstance(missing[T1], UnknownTopicOrPartitionError)
+    elsewhere = cluster.alter_replica_log_dirs(hosts[1], {T0: "/data/kafka"})
+    assert isinstance(elsewhere[T0], LogDirNotFoundError)
+    with KafkaAdminClient(broker=cluster) as admin:
+        answers = admin.alter_replica_log_dirs({("t", 0, b): IN_MEMORY for b in range(4)})
+        assert [b for (_, _, b), error in sorted(answers.items()) if error is None] == \
+            sorted(hosts)
+        with pytest.raises(IllegalArgumentError, match="not a broker here"):
+            admin.alter_replica_log_dirs({("t", 0, 9): IN_MEMORY})
+

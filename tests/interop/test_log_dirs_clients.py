@@ -1,12 +1,15 @@
-"""DescribeLogDirs from a real admin client (kafka-python 3's ``describe_log_dirs``; neither
-confluent-kafka nor kcat has one): the same answer as pcmodel's admin client, on a lone
-broker and on a cluster's Kafka listeners, and raw requests at every version."""
+"""DescribeLogDirs and AlterReplicaLogDirs from a real admin client (kafka-python 3's
+``describe_log_dirs`` and ``alter_replica_log_dirs``; neither confluent-kafka nor kcat has
+them): the same answers as pcmodel's admin client, on a lone broker and on a cluster's Kafka
+listeners, and raw requests at every version."""
 
 from __future__ import annotations
 
+import kafka.errors as kafka_errors
 import pytest
+from kafka import TopicPartitionReplica
 from kafka.admin import KafkaAdminClient
-from kafka.protocol.admin.cluster import DescribeLogDirsRequest
+from kafka.protocol.admin.cluster import AlterReplicaLogDirsRequest, DescribeLogDirsRequest
 
 from pcmodel.cluster import Cluster
 from pcmodel.topics import Broker
@@ -82,3 +85,42 @@ def test_raw_requests_at_every_version(version):
             assert (result.total_bytes, result.usable_bytes) == (-1, -1)
         if version >= 5:
             assert result.is_cordoned is False
+
+
+@pytest.mark.timeout(60)
+def test_kafka_python_moves_replicas_where_they_already_are_and_nowhere_else():
+    with Cluster(3, **FAST) as cluster, cluster.serve_kafka() as listeners:
+        cluster.create_topic("t", 1, replication_factor=2)
+        hosts = cluster.metadata()[("t", 0)].replicas
+        outsider = next(b for b in range(3) if b not in hosts)
+        admin = KafkaAdminClient(bootstrap_servers=listeners.bootstrap_servers)
+        try:
+            answers = admin.alter_replica_log_dirs(
+                {TopicPartitionReplica("t", 0, b): "(memory)" for b in range(3)}
+                | {TopicPartitionReplica("t", 1, hosts[0]): "/var/lib/kafka"})
+        finally:
+            admin.close()
+    assert {b: answers[TopicPartitionReplica("t", 0, b)] for b in range(3)} == {
+        hosts[0]: kafka_errors.NoError, hosts[1]: kafka_errors.NoError,
+        outsider: kafka_errors.ReplicaNotAvailableError}
+    assert answers[TopicPartitionReplica("t", 1, hosts[0])] is kafka_errors.LogDirNotFoundError
+
+
+_Dir = AlterReplicaLogDirsRequest.AlterReplicaLogDir
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("version", [1, 2])
+def test_raw_moves_of_partitions_no_broker_can_have(version):
+    with Broker() as broker, broker.serve_kafka() as listener:
+        broker.create_topic("t", 1)
+        with RawClient(listener.address) as raw:
+            response = raw.request(AlterReplicaLogDirsRequest[version](dirs=[
+                _Dir(path="(memory)", topics=[_Dir.AlterReplicaLogDirTopic(
+                    name="t", partitions=[0, -1]), _Dir.AlterReplicaLogDirTopic(
+                    name="bad name!", partitions=[0])]),
+                _Dir(path="/data", topics=[_Dir.AlterReplicaLogDirTopic(
+                    name="", partitions=[0])])]))
+    assert [(r.topic_name, [(p.partition_index, p.error_code) for p in r.partitions])
+            for r in response.results] == [
+        ("t", [(0, 0), (-1, 3)]), ("bad name!", [(0, 3)]), ("", [(0, 57)])]

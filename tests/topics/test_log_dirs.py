@@ -12,10 +12,16 @@ from pcmodel.topics.broker_log_dirs import IN_MEMORY, describe_log_dir
 from pcmodel.topics.errors import (
     IllegalArgumentError,
     KafkaStorageError,
+    LogDirNotFoundError,
     UnknownTopicOrPartitionError,
 )
 from pcmodel.topics.remote import start_broker_process
-from pcmodel.topics.structs import LogDirDescription, ReplicaInfo, TopicPartition
+from pcmodel.topics.structs import (
+    LogDirDescription,
+    ReplicaInfo,
+    TopicPartition,
+    TopicPartitionReplica,
+)
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -115,3 +121,29 @@ def test_a_broker_in_another_process_answers_through_its_proxy():
         remote.close()
     finally:
         process.stop()
+
+
+def test_no_replica_moves_a_lone_broker_has_one_log_dir(broker):
+    answers = broker.alter_replica_log_dirs({T0: IN_MEMORY, T1: "/var/kafka-logs",
+                                             TopicPartition("t", 4): IN_MEMORY,
+                                             TopicPartition("nope", 0): "/elsewhere"})
+    assert answers[T0] is None  # already there
+    assert isinstance(answers[T1], LogDirNotFoundError) and answers[T1].errno == 57
+    assert isinstance(answers[TopicPartition("t", 4)], UnknownTopicOrPartitionError)
+    assert isinstance(answers[TopicPartition("nope", 0)], LogDirNotFoundError)  # dir first
+    with pytest.raises(TypeError, match="path string"):
+        broker.alter_replica_log_dirs({T0: 7})
+    with pytest.raises(ValueError):
+        broker.alter_replica_log_dirs({("t", -1): IN_MEMORY})
+
+
+def test_the_admin_client_moves_replicas_as_kafka_python_3_asks(broker):
+    with KafkaAdminClient(broker=broker) as admin:
+        answers = admin.alter_replica_log_dirs({TopicPartitionReplica("t", 0, 0): IN_MEMORY,
+                                                ("t", 1, 0): "/data"})
+        assert answers[TopicPartitionReplica("t", 0, 0)] is None
+        assert isinstance(answers[TopicPartitionReplica("t", 1, 0)], LogDirNotFoundError)
+        with pytest.raises(IllegalArgumentError, match="not a broker here"):
+            admin.alter_replica_log_dirs({("t", 0, 3): IN_MEMORY})
+        with pytest.raises(TypeError, match="TopicPartitionReplica"):
+            admin.alter_replica_log_dirs({("t", 0): IN_MEMORY})

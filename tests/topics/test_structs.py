@@ -197,6 +197,8 @@ KAFKA_ERRNOS = {
     "OutOfOrderSequenceNumberError": 45,
     "InvalidProducerEpochError": 47,
     "KafkaStorageError": 56,
+    "LogDirNotFoundError": 57,
+    "ReplicaNotAvailableError": 9,
     "UnsupportedCompressionTypeError": 76,
     "GroupNotEmptyError": 68,
     "GroupIdNotFoundError": 69,
@@ -218,6 +220,7 @@ RETRIABLE = {
     "KafkaConnectionError",
     "KafkaStorageError",
     "NoBrokersAvailable",
+    "ReplicaNotAvailableError",
     "UnknownTopicOrPartitionError",
 }
 
