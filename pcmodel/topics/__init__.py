@@ -10,9 +10,9 @@ producer transactions (``transactional_id`` raises; ``isolation_level`` has no e
 record being committed) and the admin calls about them (``describe_producers``, which shows
 idempotent producers too, is here); configs of resources other than topics and brokers
 (``list_config_resources``) and altering a broker's configs (they are the settings it was
-started with); the admin client's calls about ACLs, SCRAM users, features, the metadata quorum,
-``describe_cluster`` and the broker's API versions; Kafka 4's consumer groups (KIP-848;
-groups here are ``"classic"``); and the clients' ``bootstrap()`` and
+started with); the admin client's calls about ACLs, SCRAM users, features, the metadata quorum
+and the broker's API versions; Kafka 4's consumer groups (KIP-848; groups here are
+``"classic"``); and the clients' ``bootstrap()`` and
 ``bootstrap_connected()``, which wait for and report kafka-python's metadata bootstrap
 (pcmodel's clients ask the broker when they need metadata; in kafka-python 3
 ``bootstrap_connected()`` is true only while a bootstrap is in flight).

@@ -42,7 +42,13 @@ from pcmodel.topics.admin_configs import ConfigAdminMixin
 from pcmodel.topics.admin_groups import GroupAdminMixin
 from pcmodel.topics.admin_partitions import NewPartitions, PartitionAdminMixin, error_fields
 from pcmodel.topics.admin_replicas import ReplicaAdminMixin
-from pcmodel.topics.authorization import TOPIC_OPERATIONS, bit_field, operation_names
+from pcmodel.topics.authorization import (
+    CLUSTER_OPERATIONS,
+    TOPIC_OPERATIONS,
+    bit_field,
+    operation_names,
+)
+from pcmodel.topics.broker import CLUSTER_ID
 from pcmodel.topics.config import COMMON_NO_EFFECT, check_no_effect, reject_unknown_key
 from pcmodel.topics.config_resources import AlterConfigOp, ConfigResource, ConfigResourceType
 from pcmodel.topics.errors import (
@@ -275,6 +281,29 @@ class KafkaAdminClient(PartitionAdminMixin, ReplicaAdminMixin, GroupAdminMixin, 
                 "authorized_operations": operation_names(TOPIC_OPERATIONS),
             })
         return described
+
+    def describe_cluster(self) -> dict[str, Any]:
+        """The cluster's id, its controller and its brokers (Kafka's DescribeCluster), as
+        kafka-python 3 answers: ``{"cluster_id", "controller_id", "brokers": [{"broker_id",
+        "host", "port", "rack", "is_fenced"}], "authorized_operations"}``.
+
+        ``cluster_id`` is ``"pcmodel"``; ``controller_id`` is the broker Kafka's Metadata
+        names for admin requests (a lone broker is broker 0; a cluster names its lowest live
+        broker: its controller is no broker, as in KRaft); every broker is listed, those the
+        controller fenced (down past their session) with ``is_fenced``, as kafka-python asks.
+        pcmodel's clients reach brokers in process, so ``host`` is ``None`` and ``port`` -1
+        (a broker's Kafka listener has an address: ``serve_kafka()``). The authorized
+        operations are every cluster operation (no ACLs here).
+        """
+        self._check_open()
+        if self._replicated():
+            ids, live = self._conn.broker_ids(), set(self._conn.live_broker_ids())
+        else:
+            ids, live = (0,), {0}
+        return {"cluster_id": CLUSTER_ID, "controller_id": min(live) if live else -1,
+                "brokers": [{"broker_id": b, "host": None, "port": -1, "rack": None,
+                             "is_fenced": b not in live} for b in ids],
+                "authorized_operations": operation_names(CLUSTER_OPERATIONS)}
 
     def describe_topic_partitions(
         self, topics: Iterable[str], response_partition_limit: int = 2000,

@@ -92,6 +92,7 @@ from pcmodel.topics.topic_settings import check_topic_name
 # The values the calls return stay importable from here, next to the calls, wherever defined.
 __all__ = [
     "CLIENT_METHODS",
+    "CLUSTER_ID",
     "AppendResult",
     "Broker",
     "ExpiredOffsets",
@@ -110,6 +111,9 @@ __all__ = [
     "TopicDescription",
     "check_topic_name",
 ]
+
+#: The cluster id a pcmodel broker, or cluster, reports (Kafka's ``cluster.id``).
+CLUSTER_ID = "pcmodel"
 
 #: Every method a client may call, remotely or in process. Nothing else is part of the contract.
 CLIENT_METHODS: tuple[str, ...] = (

@@ -17,14 +17,13 @@ from __future__ import annotations
 
 from typing import NamedTuple, Protocol
 
+from pcmodel.topics.broker import CLUSTER_ID
 from pcmodel.topics.structs import PartitionReplicas, TopicPartition
 from pcmodel.wire.api import kafka_errors
 
 __all__ = ["CLUSTER_ID", "BrokerAddress", "ClusterView", "SingleBrokerView",
            "check_leader_epoch"]
 
-#: What Metadata reports as the cluster id.
-CLUSTER_ID = "pcmodel"
 NONE = 0
 NOT_LEADER_OR_FOLLOWER = kafka_errors.NotLeaderForPartitionError.errno
 FENCED_LEADER_EPOCH = kafka_errors.FencedLeaderEpochError.errno

@@ -269,3 +269,24 @@ def test_changes_answer_the_same_through_both_admin_clients():
         finally:
             theirs.close()
             ours.close()
+
+
+@pytest.mark.timeout(60)
+def test_describe_cluster_agrees_but_for_the_addresses_fenced_brokers_included():
+    with Cluster(3, replica_lag_time_max_ms=1000, broker_session_timeout_ms=1000,
+                 tick_ms=10) as cluster, cluster.serve_kafka() as listeners:
+        cluster.kill(0)
+        wait_until(lambda: 0 not in cluster.live_brokers(), timeout=30)
+        theirs = KafkaPythonAdmin(bootstrap_servers=listeners.bootstrap_servers)
+        try:
+            with KafkaAdminClient(broker=cluster) as ours:
+                mine, kafkas = ours.describe_cluster(), theirs.describe_cluster()
+        finally:
+            theirs.close()
+    for answer in (mine, kafkas):
+        for broker in answer["brokers"]:
+            broker.pop("host"), broker.pop("port")
+    assert mine == kafkas
+    assert [(b["broker_id"], b["is_fenced"]) for b in mine["brokers"]] == [
+        (0, True), (1, False), (2, False)]
+    assert mine["controller_id"] == 1

@@ -202,3 +202,12 @@ def test_authorized_operations_are_every_one_as_a_broker_without_an_authorizer_s
         "authorized_operations"] == group_operations
     assert [g["authorized_operations"] for g in admin.describe_consumer_groups(
         ["g"], include_authorized_operations=True)] == [group_operations]
+
+
+def test_describe_cluster_names_the_one_broker_as_kafka_python_3_shows_it(admin):
+    assert admin.describe_cluster() == {
+        "cluster_id": "pcmodel", "controller_id": 0,
+        "brokers": [{"broker_id": 0, "host": None, "port": -1, "rack": None,
+                     "is_fenced": False}],
+        "authorized_operations": ["CREATE", "ALTER", "DESCRIBE", "CLUSTER_ACTION",
+                                  "DESCRIBE_CONFIGS", "ALTER_CONFIGS", "IDEMPOTENT_WRITE"]}
