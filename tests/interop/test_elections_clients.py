@@ -90,4 +90,26 @@ def test_elect_leaders_at_every_version_on_a_lone_broker(version):
                         ] == [INVALID_REQUEST, INVALID_REQUEST]
             everything = raw.request(ElectLeadersRequest[version](
                 election_type=0, topic_partitions=None, timeout_ms=1000))
-            assert everything.replica_election_results == []
+            # Every topic is listed, as Kafka lists it, with nothing that needed an election.
+            assert [(r.topic, r.partition_result) for r in
+                    everything.replica_election_results] == [("t", [])]
+
+
+@pytest.mark.timeout(60)
+def test_a_partition_named_twice_is_elected_once_and_answered_twice():
+    with Cluster(3, **FAST) as cluster, cluster.serve_kafka() as listeners:
+        preferred = came_back(cluster)
+        with RawClient(listeners.addresses[preferred]) as raw:
+            response = raw.request(ElectLeadersRequest[2](election_type=0, topic_partitions=[
+                ElectLeadersRequest.TopicPartitions(topic="t", partitions=[0, 0]),
+                ElectLeadersRequest.TopicPartitions(topic="t", partitions=[0])],
+                timeout_ms=1000))
+            everything = raw.request(ElectLeadersRequest[2](
+                election_type=0, topic_partitions=None, timeout_ms=1000))
+        assert cluster.leader("t", 0) == preferred
+    assert [(r.topic, [(p.partition_id, p.error_code) for p in r.partition_result])
+            for r in response.replica_election_results] == [
+        ("t", [(0, NONE), (0, ELECTION_NOT_NEEDED)]), ("t", [(0, ELECTION_NOT_NEEDED)])]
+    assert [(r.topic, r.partition_result) for r in everything.replica_election_results] == [
+        ("__consumer_offsets", []), ("t", [])]
+

@@ -57,7 +57,7 @@ from pcmodel.wire.api import (
 )
 from pcmodel.wire.view import CLUSTER_ID
 
-__all__ = ["CLUSTER_ID", "HANDLERS"]
+__all__ = ["CLUSTER_ID", "HANDLERS", "all_topics"]
 
 _LEADER_NOT_AVAILABLE = kafka_errors.LeaderNotAvailableError.errno
 
@@ -90,7 +90,7 @@ def _topic(ctx: RequestContext, name: str, partitions: int | None, listed: set[i
     )
 
 
-def _all_topics(ctx: RequestContext) -> dict[str, int]:
+def all_topics(ctx: RequestContext) -> dict[str, int]:
     """Every topic with its partition count, internal ones included where the broker has any."""
     topics = dict(ctx.broker.list_topics())
     internal = getattr(ctx.broker, "internal_topics", None)
@@ -101,7 +101,7 @@ def _all_topics(ctx: RequestContext) -> dict[str, int]:
 
 def handle_metadata(ctx: RequestContext, request: Any) -> Any:
     """List the live brokers, and every requested topic (all of them for ``topics=None``)."""
-    existing = _all_topics(ctx)
+    existing = all_topics(ctx)
     brokers = [
         MetadataResponse.MetadataResponseBroker(node_id=b.node_id, host=b.host, port=b.port,
                                                 rack=None)
@@ -208,7 +208,7 @@ _PagePartition = _PageTopic.DescribeTopicPartitionsResponsePartition
 def handle_describe_topic_partitions(ctx: RequestContext, request: Any) -> Any:
     """One page of the topics asked (every topic for an empty list) and their partitions, from
     the cursor on, as :mod:`pcmodel.topics.partition_pages` pages them."""
-    existing = _all_topics(ctx)
+    existing = all_topics(ctx)
     every = not request.topics
     counts = dict(existing) if every else {t.name: existing.get(t.name) for t in request.topics}
     cursor = None if request.cursor is None else PartitionsCursor(

@@ -8,7 +8,12 @@ pcmodel's brokers would refuse it as a caller's mistake.
 
 ElectLeaders: an unknown election type is INVALID_REQUEST for the whole request and for each
 partition named, as Kafka's ``ElectLeadersRequest.getErrorResponse`` answers it; v0 has no
-election type (preferred) and no top-level error code.
+election type (preferred) and no top-level error code. Each topic entry of the request is
+answered, in order, each partition as named: one named twice is answered twice, the second
+time ELECTION_NOT_NEEDED if the first elected it (Kafka's controller decides each entry in
+turn). Asked for every partition (a null list), the answer lists every topic, internal ones
+included, with the partitions that needed an election (an empty list for a topic with none),
+as Kafka's ``ReplicationControlManager.electLeaders`` lists them.
 
 AlterPartitionReassignments starts, replaces or cancels (a null replica list) each partition's
 reassignment and answers before the replicas have moved; v1 adds
@@ -31,9 +36,14 @@ from kafka.protocol.admin import (
     ListPartitionReassignmentsResponse,
 )
 
-from pcmodel.topics.errors import KafkaError, UnknownTopicOrPartitionError
+from pcmodel.topics.errors import (
+    ElectionNotNeededError,
+    KafkaError,
+    UnknownTopicOrPartitionError,
+)
 from pcmodel.topics.structs import ElectionType, TopicPartition
 from pcmodel.wire.api import ApiHandler, RequestContext, error_code, error_message
+from pcmodel.wire.handlers.metadata import all_topics
 
 __all__ = ["HANDLERS"]
 
@@ -53,30 +63,40 @@ def handle_elect_leaders(ctx: RequestContext, request: Any) -> Any:
     """Elect leaders (preferred or unclean) for the partitions named, or for every one."""
     election_type = request.election_type if request.API_VERSION >= 1 else ElectionType.PREFERRED
     asked = None if request.topic_partitions is None else [
-        TopicPartition(topic.topic, p) for topic in request.topic_partitions
-        for p in topic.partitions]
-    unknown = {tp for tp in asked or () if _impossible(tp)}
+        (topic.topic, [TopicPartition(topic.topic, p) for p in topic.partitions])
+        for topic in request.topic_partitions]
+    named = [tp for _, tps in asked or () for tp in tps]
+    unknown = {tp for tp in named if _impossible(tp)}
     try:
-        elected = ctx.broker.elect_leaders(
-            election_type, None if asked is None else [tp for tp in asked if tp not in unknown])
+        elected: dict[TopicPartition, Any] | None = ctx.broker.elect_leaders(
+            election_type, None if asked is None else list(dict.fromkeys(
+                tp for tp in named if tp not in unknown)))
         for tp in unknown:
             elected[tp] = _unknown(tp)
-        results = {}
-        for tp in list(elected) if asked is None else asked:
-            error = elected[tp]
-            results[tp] = (0, None) if error is None else (error_code(error), error_message(error))
-        code = 0
+        code, message = 0, None
     except KafkaError as exc:  # the request as a whole: an unknown election type
-        code, message = error_code(exc), error_message(exc)
-        results = {tp: (code, message) for tp in asked or ()}
-    by_topic: dict[str, list[Any]] = {}
-    for tp, (partition_code, message) in results.items():
-        by_topic.setdefault(tp.topic, []).append(_ElectionResult.PartitionResult(
-            partition_id=tp.partition, error_code=partition_code, error_message=message))
-    return ctx.response(
-        throttle_time_ms=0, error_code=code,
-        replica_election_results=[_ElectionResult(topic=topic, partition_result=partitions)
-                                  for topic, partitions in by_topic.items()])
+        elected, code, message = None, error_code(exc), error_message(exc)
+    if asked is None:
+        # Every topic, as Kafka's controller lists them: those that needed no election too.
+        topics = sorted(set(all_topics(ctx)) | {tp.topic for tp in elected or ()})
+        asked = [(topic, [tp for tp in elected or () if tp.topic == topic]) for topic in topics] \
+            if elected is not None else []
+    results, answered = [], set()
+    for topic, tps in asked:
+        partitions = []
+        for tp in tps:
+            error = None if elected is None else elected[tp]
+            if elected is not None and tp in answered and error is None:
+                # Named twice, as Kafka decides each entry in turn: the first one elected it.
+                error = ElectionNotNeededError(f"{tp} was elected earlier in this request")
+            answered.add(tp)
+            partition_code, partition_message = (code, message) if elected is None else (
+                (0, None) if error is None else (error_code(error), error_message(error)))
+            partitions.append(_ElectionResult.PartitionResult(
+                partition_id=tp.partition, error_code=partition_code,
+                error_message=partition_message))
+        results.append(_ElectionResult(topic=topic, partition_result=partitions))
+    return ctx.response(throttle_time_ms=0, error_code=code, replica_election_results=results)
 
 
 _Reassigned = AlterPartitionReassignmentsResponse.ReassignableTopicResponse
