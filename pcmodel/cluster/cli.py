@@ -18,7 +18,9 @@ producer runs in another terminal and watch the clients follow::
     > elect preferred
     > reassign orders 0 2,0,1
 
-Commands: ``create NAME [PARTITIONS [REPLICATION_FACTOR [MIN_ISR]]]``, ``status``,
+Commands: ``create NAME [PARTITIONS [REPLICATION_FACTOR [MIN_ISR]]]`` (or ``create NAME
+--replica-assignment 1:2,2:0 [MIN_ISR]``, replicas placed by hand as with Kafka's
+``kafka-topics.sh``), ``status``,
 ``config NAME [KEY=VALUE ...] [-KEY ...]`` (show a topic's configs set, set some, or put some
 back to their defaults, as Kafka's ``kafka-configs.sh`` does), ``elect preferred|unclean [TOPIC
 [PARTITION]]`` (leader elections, answered in the words of Kafka's
@@ -59,6 +61,9 @@ __all__ = ["ClusterShell", "make_cluster", "register", "run_cluster"]
 
 HELP = """commands:
   create NAME [PARTITIONS [REPLICATION_FACTOR [MIN_ISR]]]   a replicated topic (1 3 1 by default)
+  create NAME --replica-assignment 1:2,2:0 [MIN_ISR]
+                         one with its replicas placed by hand (partition 0 on brokers 1 and 2,
+                         1 leading; partition 1 on 2 and 0), as kafka-topics.sh places them
   status                 live brokers; each partition's leader, epoch, replicas and ISR
   config NAME [KEY=VALUE ...] [-KEY ...]
                          a topic's configs set; set KEY, or put -KEY back to its default
@@ -79,7 +84,8 @@ HELP = """commands:
   help"""
 
 USAGES = {
-    "create": "create NAME [PARTITIONS [REPLICATION_FACTOR [MIN_ISR]]]", "status": "status",
+    "create": "create NAME [PARTITIONS [REPLICATION_FACTOR [MIN_ISR]]] or create NAME "
+              "--replica-assignment 1:2,2:0 [MIN_ISR]", "status": "status",
     "config": "config NAME [KEY=VALUE ...] [-KEY ...]",
     "elect": "elect preferred|unclean [TOPIC [PARTITION]]",
     "reassign": "reassign TOPIC PARTITION BROKERS|cancel",
@@ -174,9 +180,16 @@ class ClusterShell:
 
     def _do_create(self, name: str, partitions: str = "1", rf: str | None = None,
                    min_isr: str = "1") -> str:
-        self.cluster.create_topic(
-            name, int(partitions), min_insync_replicas=int(min_isr),
-            replication_factor=None if rf is None else int(rf))
+        if partitions == "--replica-assignment":
+            if rf is None:
+                raise TypeError("the assignment is missing")
+            placed = _replica_assignment(rf)
+            self.cluster.create_topic(name, len(placed), min_insync_replicas=int(min_isr),
+                                      replica_assignment=placed)
+        else:
+            self.cluster.create_topic(
+                name, int(partitions), min_insync_replicas=int(min_isr),
+                replication_factor=None if rf is None else int(rf))
         return f"created {name}"
 
     def _do_status(self) -> str:
@@ -310,6 +323,17 @@ class ClusterShell:
     def _do_slow(self, broker: str, seconds: str) -> str:
         self.cluster.slow(self._broker(broker), float(seconds))
         return f"broker {broker} fetches every {float(seconds)} s"
+
+
+def _replica_assignment(text: str) -> list[list[int]]:
+    """Kafka's ``--replica-assignment`` form: partitions separated by commas, each partition's
+    brokers (preferred leader first) by colons, like ``1:2,2:0``."""
+    try:
+        return [[int(b) for b in partition.split(":")] for partition in text.split(",")]
+    except ValueError:
+        raise ValueError(f"the replica assignment lists broker ids, colons between a "
+                         f"partition's and commas between partitions (like 1:2,2:0); not "
+                         f"{text!r}") from None
 
 
 #: The columns of Kafka's ``kafka-transactions.sh describe-producers``.

@@ -131,6 +131,18 @@ def test_the_shell_shows_producers_in_the_columns_of_kafkas_tool(make_cluster):
         "in the cluster")
 
 
+def test_the_shell_places_replicas_by_hand_as_kafka_topics_does(make_cluster):
+    cluster = make_cluster(3)
+    shell = ClusterShell(cluster)
+    assert shell.execute("create orders --replica-assignment 1:2,2:0 2") == "created orders"
+    assert shell.execute("status").splitlines()[1:] == [
+        "orders-0: leader 1 epoch 0 replicas [1, 2] isr [1, 2]",
+        "orders-1: leader 2 epoch 0 replicas [2, 0] isr [2, 0]"]
+    assert shell.execute("config orders") == "orders: min.insync.replicas=2"
+    assert shell.execute("create bad --replica-assignment 1:1").endswith(
+        "the replica list of partition 0 [1, 1] includes broker 1 more than once")
+
+
 def test_the_shell_shows_log_dirs_in_the_json_of_kafkas_tool(make_cluster):
     cluster = make_cluster(3)
     shell = ClusterShell(cluster)
@@ -177,6 +189,8 @@ def test_the_shell_shows_log_dirs_in_the_json_of_kafkas_tool(make_cluster):
     ("producers orders first", "usage: producers"),
     ("producers orders 0 9", "broker must be 0..2, got 9; usage: producers"),
     ("logdirs 9", "broker must be 0..2, got 9; usage: logdirs [B]"),
+    ("create t --replica-assignment", "error: usage: create NAME"),
+    ("create t --replica-assignment 1;2", "(like 1:2,2:0); not '1;2'; usage: create NAME"),
     ("logdirs 0 1", "error: usage: logdirs [B]"),
 ])
 def test_the_shell_answers_mistakes_with_one_line(make_cluster, line, expected):
