@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pcmodel.topics.broker_log_dirs import checked_targets
-from pcmodel.topics.structs import validate_topic_partition
+from pcmodel.topics.structs import TopicPartition, validate_topic_partition
 
 __all__ = ["ClientSupport"]
 
@@ -54,8 +54,6 @@ class ClientSupport:
         the partition's leader, answers it in ListOffsets (Kafka's ``epochForOffset``; ``-1``
         for an offset below every epoch it knows). Raises ``NotLeaderForPartitionError``
         unless ``broker`` leads the partition, ``KafkaConnectionError`` if it is down."""
-        from pcmodel.topics.structs import TopicPartition
-
         with self._lock:
             self._check_open()
             node = self._reachable_node(broker)
@@ -68,8 +66,6 @@ class ClientSupport:
         epoch ``e <= epoch`` in its log, where ``end`` is the first offset not written in
         ``e``; ``(-1, -1)`` if every epoch is newer. Raises ``NotLeaderForPartitionError``
         unless ``broker`` leads the partition, ``KafkaConnectionError`` if it is down."""
-        from pcmodel.topics.structs import TopicPartition
-
         with self._lock:
             self._check_open()
             node = self._reachable_node(broker)
@@ -83,8 +79,6 @@ class ClientSupport:
         ``UnknownTopicOrPartitionError`` for a partition the cluster does not have,
         ``NotLeaderForPartitionError`` if ``broker`` holds no replica of it,
         ``KafkaConnectionError`` if it is down."""
-        from pcmodel.topics.structs import TopicPartition
-
         tp = TopicPartition(topic, partition)
         with self._lock:
             self._check_open()

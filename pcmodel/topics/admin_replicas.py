@@ -100,10 +100,9 @@ class ReplicaAdminMixin:
         the directory of its journals for a broker process; ``partition_size`` counts the
         bytes a replica retains as ``retention.bytes`` counts them (see
         :mod:`pcmodel.topics.broker_log_dirs`). A partition a broker does not host is left
-        out. Raises ``UnknownTopicOrPartitionError``
-        for an unknown topic in a list of topics, ``IllegalArgumentError`` for an id that is
-        not a broker (a lone broker is broker 0), ``KafkaConnectionError`` for a broker that
-        is down.
+        out. Raises ``UnknownTopicOrPartitionError`` for an unknown topic in a list of topics,
+        ``IllegalArgumentError`` for an id that is not a broker (a lone broker is broker 0),
+        ``KafkaConnectionError`` for a broker that is down.
         """
         self._check_open()
         asked = self._partitions_named(topic_partitions)
