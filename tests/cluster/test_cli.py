@@ -200,28 +200,39 @@ def test_the_shell_answers_mistakes_with_one_line(make_cluster, line, expected):
     assert answer.startswith("error:") and expected in answer and "\n" not in answer
 
 
-def test_the_command_serves_kafka_clients_takes_commands_and_stops_on_ctrl_c():
-    pytest.importorskip("kafka", reason="the Kafka listeners need kafka-python")
-    # The command alone (``pcmodel`` itself imports every command's module: seconds on a
-    # loaded machine); main() dispatching to it is checked in-process below.
-    process = subprocess.Popen(
-        [sys.executable, "-c", ONLY_THE_CLUSTER_COMMAND, "cluster", "--brokers", "2"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+def _start_the_command(*options: str, stdin: int) -> subprocess.Popen:
+    """``pcmodel cluster`` with ``options``, in its own session. The command alone
+    (``pcmodel`` itself imports every command's module: seconds on a loaded machine); main()
+    dispatching to it is checked in-process below."""
+    return subprocess.Popen(
+        [sys.executable, "-c", ONLY_THE_CLUSTER_COMMAND, "cluster", *options],
+        stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         start_new_session=True, env={**os.environ, "PYTHONPATH": os.getcwd()},
     )
+
+
+def _ready(process: subprocess.Popen) -> tuple[str, int]:
+    """Read the command's start-up lines; return broker 0's listener address."""
+    lines = []
+    while not lines or not lines[-1].endswith("Stop with Ctrl-C."):
+        line = process.stdout.readline()
+        assert line, f"the cluster exited before it was ready: {process.stderr.read()}"
+        lines.append(line.strip())
+    host, port = lines[0].split(": ")[1].rsplit(":", 1)
+    return host, int(port)
+
+
+def test_the_command_serves_kafka_clients_takes_commands_and_stops_on_ctrl_c():
+    pytest.importorskip("kafka", reason="the Kafka listeners need kafka-python")
+    process = _start_the_command("--brokers", "2", stdin=subprocess.PIPE)
     try:
-        lines = []
-        while not lines or not lines[-1].endswith("Stop with Ctrl-C."):
-            line = process.stdout.readline()
-            assert line, f"the cluster exited before it was ready: {process.stderr.read()}"
-            lines.append(line.strip())
-        host, port = lines[0].split(": ")[1].rsplit(":", 1)
-        socket.create_connection((host, int(port)), timeout=10).close()  # broker 0 serves
+        host, port = _ready(process)
+        socket.create_connection((host, port), timeout=10).close()  # broker 0 serves
         process.stdin.write("kill 0\n")
         process.stdin.flush()
         assert process.stdout.readline().strip() == "killed broker 0"
         with pytest.raises(ConnectionRefusedError):
-            socket.create_connection((host, int(port)), timeout=10).close()
+            socket.create_connection((host, port), timeout=10).close()
         os.killpg(process.pid, signal.SIGINT)
         out, err = process.communicate(timeout=30)
         assert (process.returncode, err) == (0, ""), err
@@ -251,26 +262,17 @@ def _running(pid: int) -> bool:
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc (Linux)")
 def test_a_second_stop_signal_during_the_clean_up_is_ignored_and_nothing_is_left():
     pytest.importorskip("kafka", reason="the Kafka listeners need kafka-python")
-    process = subprocess.Popen(
-        [sys.executable, "-c", ONLY_THE_CLUSTER_COMMAND, "cluster", "--brokers", "2",
-         "--processes", "--kafka", "0"],
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True, env={**os.environ, "PYTHONPATH": os.getcwd()},
-    )
+    process = _start_the_command("--brokers", "2", "--processes", "--kafka", "0",
+                                 stdin=subprocess.DEVNULL)
     try:
-        lines = []
-        while not lines or not lines[-1].endswith("Stop with Ctrl-C."):
-            line = process.stdout.readline()
-            assert line, f"the cluster exited before it was ready: {process.stderr.read()}"
-            lines.append(line.strip())
-        host, port = lines[0].split(": ")[1].rsplit(":", 1)
+        host, port = _ready(process)
         descendants = _descendants(process.pid)
         assert len(descendants) >= 2  # the broker processes (and multiprocessing's helpers)
         os.killpg(process.pid, signal.SIGINT)  # Ctrl-C: the clean-up starts with the listeners
 
         def listener_closed() -> bool:
             try:
-                socket.create_connection((host, int(port)), timeout=10).close()
+                socket.create_connection((host, port), timeout=10).close()
             except ConnectionRefusedError:
                 return True
             except ConnectionResetError:
