@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import multiprocessing.connection as mpc
 import shutil
+import signal
 import traceback
 from typing import Any
 
@@ -61,9 +62,13 @@ def host_main(control: mpc.Connection, spec: HostSpec, authkey: bytes) -> None:
     The process also stops when its owner is gone (the control pipe breaks: the cluster's
     process died, even by SIGKILL); it then removes the cluster's directory, which no one
     else will. Ctrl-C is the owner's business: the terminal sends it to the whole process
-    group, and the cluster stops its brokers itself.
+    group, and the cluster stops its brokers itself. So is SIGTERM: the owner stops a broker
+    through its control pipe (SIGKILL for a crash), never with SIGTERM, and one sent to the
+    whole group (a supervisor, ``timeout``, ``kill -- -PGID``) is the owner's signal to stop
+    the cluster; brokers that ended by it first would be reported as having died.
     """
     child_signals()
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     # Peers of this server are the cluster and its brokers; one killed by the cluster resets
     # its connections, which is the lesson, not something to warn about.
     logging.getLogger("pcmodel.topics.remote").setLevel(logging.ERROR)

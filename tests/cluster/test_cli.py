@@ -200,14 +200,17 @@ def test_the_shell_answers_mistakes_with_one_line(make_cluster, line, expected):
     assert answer.startswith("error:") and expected in answer and "\n" not in answer
 
 
-def _start_the_command(*options: str, stdin: int) -> subprocess.Popen:
-    """``pcmodel cluster`` with ``options``, in its own session. The command alone
-    (``pcmodel`` itself imports every command's module: seconds on a loaded machine); main()
-    dispatching to it is checked in-process below."""
+def _start_the_command(*options: str, stdin: int, tmp: Path | None = None) -> subprocess.Popen:
+    """``pcmodel cluster`` with ``options``, in its own session (its temporary files in
+    ``tmp``, if given). The command alone (``pcmodel`` itself imports every command's module:
+    seconds on a loaded machine); main() dispatching to it is checked in-process below."""
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    if tmp is not None:
+        env["TMPDIR"] = str(tmp)
     return subprocess.Popen(
         [sys.executable, "-c", ONLY_THE_CLUSTER_COMMAND, "cluster", *options],
         stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True, env={**os.environ, "PYTHONPATH": os.getcwd()},
+        start_new_session=True, env=env,
     )
 
 
@@ -260,10 +263,10 @@ def _running(pid: int) -> bool:
 
 @pytest.mark.timeout(90)
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc (Linux)")
-def test_a_second_stop_signal_during_the_clean_up_is_ignored_and_nothing_is_left():
+def test_a_second_stop_signal_during_the_clean_up_is_ignored_and_nothing_is_left(tmp_path):
     pytest.importorskip("kafka", reason="the Kafka listeners need kafka-python")
     process = _start_the_command("--brokers", "2", "--processes", "--kafka", "0",
-                                 stdin=subprocess.DEVNULL)
+                                 stdin=subprocess.DEVNULL, tmp=tmp_path)
     try:
         host, port = _ready(process)
         descendants = _descendants(process.pid)
@@ -288,6 +291,7 @@ def test_a_second_stop_signal_during_the_clean_up_is_ignored_and_nothing_is_left
         # The brokers stop before the command returns; multiprocessing's forkserver and
         # resource tracker notice their parent's exit a moment later.
         wait_until(lambda: not any(map(_running, descendants)), timeout=30)
+        assert not list(tmp_path.glob("pcmodel-cluster-*"))  # the brokers' journals went too
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
@@ -306,6 +310,29 @@ def _asleep_in_select(thread: threading.Thread) -> bool:
 
 @pytest.mark.timeout(60)
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc (Linux)")
+@pytest.mark.timeout(90)
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc (Linux)")
+def test_a_sigterm_to_the_whole_process_group_stops_the_cluster_as_its_owner_does(tmp_path):
+    # A supervisor or `timeout` signals the process group: the broker processes leave it to
+    # the command, which stops them; none is reported as having died on its own.
+    pytest.importorskip("kafka", reason="the Kafka listeners need kafka-python")
+    process = _start_the_command("--brokers", "2", "--processes", "--kafka", "0",
+                                 stdin=subprocess.DEVNULL, tmp=tmp_path)
+    try:
+        _ready(process)
+        descendants = _descendants(process.pid)
+        os.killpg(process.pid, signal.SIGTERM)
+        out, err = process.communicate(timeout=60)
+        assert (process.returncode, err) == (0, ""), err
+        assert out.splitlines()[-1] == "pcmodel cluster stopped."
+        wait_until(lambda: not any(map(_running, descendants)), timeout=30)
+        assert not list(tmp_path.glob("pcmodel-cluster-*"))
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate(timeout=10)
+
+
 def test_a_ctrl_c_that_lands_just_before_the_wait_blocks_still_stops_the_command(make_cluster):
     # interrupt_main() marks SIGINT as arrived, as the signal does, but interrupts no system
     # call: the state of a Ctrl-C that lands after the last line of Python and before
