@@ -173,7 +173,52 @@ cluster.close()
 # join the ISR, and at that ISR change the move completes: brokers 0 and 1 leave, and broker 2,
 # the first of the target, takes the leadership in a new epoch (the old leader is leaving).
 #
-# ## 6. Try it
+# ## 6. A retry through a new leader is not stored twice
+#
+# An **idempotent** producer gets a producer id and numbers the records it sends to each
+# partition 0, 1, 2, ... If the leader dies after appending a batch but before answering, the
+# producer sends the batch again — to the new leader. That leader must recognise it, so the
+# numbers travel with the records: every replica keeps, next to its log, the batch each producer
+# wrote at which offset. `describe_producers` (Kafka's DescribeProducers) shows what one
+# broker's replica remembers.
+
+# %%
+cluster = Cluster(3, mode="steps")
+cluster.create_topic("orders", 1, replication_factor=3, min_insync_replicas=2)
+pid, epoch = cluster.init_producer_id()
+first = cluster.produce("orders", 0, [(None, b"payment")], acks="all", producer=(pid, epoch, 0))
+leader = cluster.leader("orders", 0)
+
+
+def remembered() -> dict[int, list[tuple[int, int]]]:
+    """(producer id, last sequence number) of each producer, as each broker remembers them."""
+    return {b: [(p.producer_id, p.last_sequence)
+                for p in cluster.describe_producers(b, "orders", 0)] for b in range(3)}
+
+
+print("before a fetch:", remembered())
+cluster.step()                                   # the followers copy the batch and its numbers
+print("after a fetch: ", remembered())
+cluster.kill(leader)                             # before it could answer the producer
+try:
+    first.get(timeout=1)
+except Exception as exc:
+    print("the producer hears:", exc)
+cluster.run_for(1.6)                             # the controller elects a follower
+retry = cluster.produce("orders", 0, [(None, b"payment")], acks="all", producer=(pid, epoch, 0))
+print("the retry is answered with offset", retry.get(timeout=2).base_offset,
+      "by broker", cluster.leader("orders", 0))
+new_leader = cluster.leader("orders", 0)
+print("records in the new leader's log:", len(cluster.log(new_leader, "orders", 0)))
+cluster.close()
+
+# %% [markdown]
+# Before their fetch the followers know nothing of the producer; after it, every replica has
+# its last sequence number, 0. The new leader answers the retry of sequence 0 with the offset
+# the batch already has, and its log holds the payment once. Without `producer=...` (a producer
+# that is not idempotent) the same retry would be appended a second time.
+#
+# ## 7. Try it
 #
 # - `kill_the_leader("all", min_insync_replicas=3)`: what happens when one follower is too slow?
 #   (Look for `NotEnoughReplicasError`.)
@@ -184,10 +229,8 @@ cluster.close()
 #   itself, `leader.imbalance.check.interval.seconds` after the imbalance began.)
 # - Move a partition to a broker that is down (`cluster.kill(3)` before the reassignment): how
 #   long does the move wait, and who counts for `acks="all"` meanwhile?
-# - An idempotent producer: `pid, epoch = cluster.init_producer_id()`, then `cluster.produce(...,
-#   acks="all", producer=(pid, epoch, 0))` and `cluster.describe_producers(b, "orders", 0)` for
-#   each broker `b`. What does a follower remember of the producer, and when? Kill the leader:
-#   does the new one still recognise a retry of sequence 0?
+# - In section 6, send the retry with sequence 1 instead of 0, then with 2: what does the new
+#   leader answer each time, and why? (`OutOfOrderSequenceNumberError` says records were lost.)
 # - `python -m pcmodel.cluster.campaign --runs 100 --acks 1` runs a hundred seeded fault
 #   scenarios and prints one that loses acknowledged records, replayable by its seed.
 # - The same with real crashes: `Cluster(3, mode="processes")` runs every broker as its own
