@@ -22,7 +22,9 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
         "the Kafka protocol listener needs kafka-python 3: pip install 'pcmodel[kafka]'"
     ) from exc
 
-from pcmodel.topics.errors import KafkaError
+from pcmodel.topics.errors import KafkaError, UnknownTopicOrPartitionError
+from pcmodel.topics.structs import TopicPartition
+from pcmodel.topics.topic_settings import check_topic_name
 
 __all__ = [
     "ApiHandler",
@@ -31,7 +33,9 @@ __all__ = [
     "authorized_operations",
     "error_code",
     "error_message",
+    "impossible_partition",
     "kafka_errors",
+    "no_such_partition",
 ]
 
 
@@ -143,3 +147,20 @@ def error_message(exc: BaseException) -> str:
     if isinstance(exc, KafkaError) and exc.args:
         return str(exc.args[0])
     return str(exc)
+
+
+def no_such_partition(tp: TopicPartition) -> UnknownTopicOrPartitionError:
+    """UNKNOWN_TOPIC_OR_PARTITION for ``tp``, named in the answer's message."""
+    return UnknownTopicOrPartitionError(f"{tp.topic!r} has no partition {tp.partition}")
+
+
+def impossible_partition(tp: TopicPartition) -> KafkaError | None:
+    """Why no broker can hold ``tp``, as Kafka answers a request naming it: an
+    ``InvalidTopicError`` (INVALID_TOPIC_EXCEPTION) for an illegal topic name, UNKNOWN_TOPIC_OR_
+    PARTITION for a negative index; ``None`` for a partition a broker may have. Handlers answer
+    these themselves: pcmodel's brokers refuse them as a caller's mistake."""
+    try:
+        check_topic_name(tp.topic)
+    except KafkaError as exc:
+        return exc
+    return no_such_partition(tp) if tp.partition < 0 else None

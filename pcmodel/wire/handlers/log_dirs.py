@@ -30,8 +30,7 @@ from kafka.protocol.admin.cluster import (
 
 from pcmodel.topics.broker_log_dirs import log_dir_move
 from pcmodel.topics.structs import TopicPartition
-from pcmodel.topics.topic_settings import check_topic_name
-from pcmodel.wire.api import ApiHandler, RequestContext, error_code
+from pcmodel.wire.api import ApiHandler, RequestContext, error_code, impossible_partition
 
 __all__ = ["HANDLERS"]
 
@@ -40,21 +39,12 @@ _Topic = _Result.DescribeLogDirsTopic
 _Partition = _Topic.DescribeLogDirsPartition
 
 
-def _possible(tp: TopicPartition) -> bool:
-    """Whether some broker could hold ``tp`` (a legal topic name, an index from 0)."""
-    try:
-        check_topic_name(tp.topic)
-    except Exception:
-        return False
-    return tp.partition >= 0
-
-
 def handle_describe_log_dirs(ctx: RequestContext, request: Any) -> Any:
     """This broker's log directory and the replicas in it, of the partitions named (all for a
     null topic list)."""
     asked = None if request.topics is None else [
         tp for topic in request.topics for p in topic.partitions
-        if _possible(tp := TopicPartition(topic.topic, p))]
+        if impossible_partition(tp := TopicPartition(topic.topic, p)) is None]
     results = []
     for described in ctx.broker.describe_log_dirs(asked):
         by_topic: dict[str, list[Any]] = {}
@@ -80,7 +70,7 @@ def handle_alter_replica_log_dirs(ctx: RequestContext, request: Any) -> Any:
     each already is (see the module docstring)."""
     targets = {TopicPartition(topic.name, p): folder.path
                for folder in request.dirs for topic in folder.topics for p in topic.partitions}
-    possible = {tp: path for tp, path in targets.items() if _possible(tp)}
+    possible = {tp: path for tp, path in targets.items() if impossible_partition(tp) is None}
     answers = ctx.broker.alter_replica_log_dirs(possible) if possible else {}
     if len(possible) < len(targets):  # no broker has them: only the directory is checked
         (own,) = ctx.broker.describe_log_dirs([])

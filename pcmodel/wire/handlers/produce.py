@@ -37,15 +37,15 @@ from kafka.protocol.producer import (
     ProduceResponse,
 )
 
-from pcmodel.topics.errors import KafkaTimeoutError, UnknownTopicOrPartitionError
+from pcmodel.topics.errors import KafkaTimeoutError
 from pcmodel.topics.structs import PartitionProducers, TopicPartition
-from pcmodel.topics.topic_settings import check_topic_name
 from pcmodel.wire.api import (
     ApiHandler,
     CloseConnection,
     RequestContext,
     error_code,
     error_message,
+    impossible_partition,
     kafka_errors,
 )
 from pcmodel.wire.records import BatchRejected, decode_batch
@@ -143,24 +143,15 @@ _ProducersTopic = DescribeProducersResponse.TopicResponse
 _ProducersPartition = _ProducersTopic.PartitionResponse
 
 
-def _asked_producers(topic: str, partition: int) -> PartitionProducers | None:
-    """The answer for a partition no broker can have (an illegal topic name, a negative
-    index), or ``None`` to ask the broker."""
-    try:
-        check_topic_name(topic)
-    except Exception as exc:
-        return PartitionProducers((), exc)
-    if partition < 0:
-        return PartitionProducers((), UnknownTopicOrPartitionError(
-            f"{topic!r} has no partition {partition}"))
-    return None
-
-
 def handle_describe_producers(ctx: RequestContext, request: Any) -> Any:
     """The idempotent producers this broker's replicas remember, per partition named."""
     # A list, not a dict: a partition named twice is answered twice, as Kafka answers it.
-    named = [(TopicPartition(topic.name, p), _asked_producers(topic.name, p))
-             for topic in request.topics for p in topic.partition_indexes]
+    named: list[tuple[TopicPartition, PartitionProducers | None]] = []
+    for topic in request.topics:
+        for p in topic.partition_indexes:
+            tp = TopicPartition(topic.name, p)
+            error = impossible_partition(tp)  # answered here, not asked of the broker
+            named.append((tp, None if error is None else PartitionProducers((), error)))
     asked = list(dict.fromkeys(tp for tp, answer in named if answer is None))
     found = ctx.broker.describe_producers(asked) if asked else {}
     by_topic: dict[str, list[Any]] = {}

@@ -39,10 +39,15 @@ from kafka.protocol.admin import (
 from pcmodel.topics.errors import (
     ElectionNotNeededError,
     KafkaError,
-    UnknownTopicOrPartitionError,
 )
 from pcmodel.topics.structs import ElectionType, TopicPartition
-from pcmodel.wire.api import ApiHandler, RequestContext, error_code, error_message
+from pcmodel.wire.api import (
+    ApiHandler,
+    RequestContext,
+    error_code,
+    error_message,
+    no_such_partition,
+)
 from pcmodel.wire.handlers.metadata import all_topics
 
 __all__ = ["HANDLERS"]
@@ -50,10 +55,6 @@ __all__ = ["HANDLERS"]
 
 def _impossible(tp: TopicPartition) -> bool:
     return tp.partition < 0 or not tp.topic
-
-
-def _unknown(tp: TopicPartition) -> UnknownTopicOrPartitionError:
-    return UnknownTopicOrPartitionError(f"{tp.topic!r} has no partition {tp.partition}")
 
 
 _ElectionResult = ElectLeadersResponse.ReplicaElectionResult
@@ -72,7 +73,7 @@ def handle_elect_leaders(ctx: RequestContext, request: Any) -> Any:
             election_type, None if asked is None else list(dict.fromkeys(
                 tp for tp in named if tp not in unknown)))
         for tp in unknown:
-            elected[tp] = _unknown(tp)
+            elected[tp] = no_such_partition(tp)
         code, message = 0, None
     except KafkaError as exc:  # the request as a whole: an unknown election type
         elected, code, message = None, error_code(exc), error_message(exc)
@@ -115,7 +116,7 @@ def handle_alter_partition_reassignments(ctx: RequestContext, request: Any) -> A
         allow_replication_factor_change=allow, **where)
     by_topic: dict[str, list[Any]] = {}
     for tp, _ in asked:
-        error = _unknown(tp) if _impossible(tp) else answers[tp]
+        error = no_such_partition(tp) if _impossible(tp) else answers[tp]
         by_topic.setdefault(tp.topic, []).append(_Reassigned.ReassignablePartitionResponse(
             partition_index=tp.partition, error_code=0 if error is None else error_code(error),
             error_message=None if error is None else error_message(error)))
