@@ -140,17 +140,14 @@ class ReplicaAdminMixin:
         key that is not a replica or a path that is not a string.
         """
         self._check_open()
-        by_broker: dict[int, dict[TopicPartition, str]] = {}
+        # Each broker's call checks its partitions and paths (nothing moves: no half-done work).
+        by_broker: dict[int, dict[tuple, str]] = {}
         for key, path in replica_assignments.items():
             if not isinstance(key, tuple) or len(key) != 3:
                 raise TypeError(f"expected TopicPartitionReplica(topic, partition, broker_id), "
                                 f"got {key!r}")
             topic, partition, broker_id = key
-            tp = validate_topic_partition((topic, partition))
-            if not isinstance(path, str):
-                raise TypeError(f"the log directory for {key!r} must be a path string, "
-                                f"got {path!r}")
-            by_broker.setdefault(broker_id, {})[tp] = path
+            by_broker.setdefault(broker_id, {})[(topic, partition)] = path
         brokers = self._conn.broker_ids() if self._replicated() else (0,)
         for broker_id in by_broker:
             if isinstance(broker_id, bool) or broker_id not in brokers:

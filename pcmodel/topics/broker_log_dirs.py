@@ -94,10 +94,11 @@ class LogDirsMixin:
         with self._lock:
             self._check_open()
             have = {name: len(topic.logs) for name, topic in self._topics.items()}
-        return {tp: log_dir_move(IN_MEMORY, tp, target,
-                                 hosted=tp.partition < have.get(tp.topic, 0),
-                                 exists=tp.partition < have.get(tp.topic, 0))
-                for tp, target in asked.items()}
+        answers = {}
+        for tp, target in asked.items():
+            held = tp.partition < have.get(tp.topic, 0)  # a lone broker holds all there are
+            answers[tp] = log_dir_move(IN_MEMORY, tp, target, hosted=held, exists=held)
+        return answers
 
     def describe_log_dirs(self, partitions: Iterable[TopicPartition] | None = None,
                           ) -> tuple[LogDirDescription, ...]:
