@@ -212,6 +212,12 @@ class ClusterConnection(GroupRequestsMixin):
         """The brokers the controller counts as alive, in id order: those Metadata lists."""
         return tuple(sorted(self._cluster.live_brokers()))
 
+    def controller_id(self) -> int:
+        """The broker Metadata and DescribeCluster name as controller: the lowest live one
+        (``-1`` if none is). pcmodel's controller is no broker, as in KRaft, where Metadata
+        names a live broker for admin requests to go to."""
+        return min(self._cluster.live_brokers(), default=-1)
+
     def describe_partitions(self, topic: str) -> list[PartitionReplicas]:
         """Each partition of ``topic`` as the controller last decided it, in partition order:
         its leader (``-1`` while it has none), leader epoch, replicas, in-sync replicas and the

@@ -298,9 +298,10 @@ class KafkaAdminClient(PartitionAdminMixin, ReplicaAdminMixin, GroupAdminMixin, 
         self._check_open()
         if self._replicated():
             ids, live = self._conn.broker_ids(), set(self._conn.live_broker_ids())
+            controller = self._conn.controller_id()
         else:
-            ids, live = (0,), {0}
-        return {"cluster_id": CLUSTER_ID, "controller_id": min(live) if live else -1,
+            ids, live, controller = (0,), {0}, 0
+        return {"cluster_id": CLUSTER_ID, "controller_id": controller,
                 "brokers": [{"broker_id": b, "host": None, "port": -1, "rack": None,
                              "is_fenced": b not in live} for b in ids],
                 "authorized_operations": operation_names(CLUSTER_OPERATIONS)}

@@ -275,10 +275,8 @@ class ClusterNodeView:
         return [BrokerAddress(b, *addresses[b]) for b in sorted(addresses) if b not in live]
 
     def controller_id(self) -> int:
-        """The lowest live broker: pcmodel's controller is no broker (as in KRaft, where
-        Metadata names a live broker for admin requests to go to)."""
-        live = self.cluster.live_brokers()
-        return min(live) if live else -1
+        """The broker named as controller (see ``ClusterConnection.controller_id``)."""
+        return self.connection.controller_id()
 
     def partitions(self, topic: str, count: int) -> list[PartitionReplicas]:
         """The controller's state of each existing partition below ``count``."""
