@@ -13,6 +13,7 @@ from kafka.protocol.admin.transactions import DescribeProducersRequest
 
 from pcmodel.cluster import Cluster
 from pcmodel.topics import Broker
+from pcmodel.topics.log_records import wall_clock_ms
 from tests.conftest import wait_until
 from tests.wire.conftest import RawClient
 
@@ -21,6 +22,9 @@ confluent_kafka = pytest.importorskip("confluent_kafka")
 FAST = dict(replica_lag_time_max_ms=1000, broker_session_timeout_ms=1000, tick_ms=10)
 NONE, UNKNOWN_TOPIC_OR_PARTITION, INVALID_TOPIC_EXCEPTION = 0, 3, 17
 NOT_LEADER_OR_FOLLOWER = 6
+#: Record timestamps count from here: recent, so no producer expires during a test (a day;
+#: a cluster's brokers check at once when they start).
+NOW = wall_clock_ms()
 
 
 def produce_with_kafka_python(bootstrap, count):
@@ -28,7 +32,7 @@ def produce_with_kafka_python(bootstrap, count):
                                    acks="all")
     try:
         for i in range(count):
-            producer.send("t", b"k", partition=0, timestamp_ms=1_000 + i).get(timeout=30)
+            producer.send("t", b"k", partition=0, timestamp_ms=NOW + 1_000 + i).get(timeout=30)
     finally:
         producer.close()
 
@@ -37,7 +41,7 @@ def produce_with_confluent_kafka(bootstrap, count):
     producer = confluent_kafka.Producer({"bootstrap.servers": bootstrap,
                                          "enable.idempotence": True})
     for i in range(count):
-        producer.produce("t", b"c", partition=0, timestamp=5_000 + i)
+        producer.produce("t", b"c", partition=0, timestamp=NOW + 5_000 + i)
     assert producer.flush(30) == 0
 
 
@@ -54,7 +58,7 @@ def test_kafka_python_describes_the_producers_of_both_libraries_on_a_lone_broker
         finally:
             admin.close()
     assert [(p.producer_epoch, p.last_sequence, p.last_timestamp) for p in described] == [
-        (0, 2, 1_002), (0, 1, 5_001)]
+        (0, 2, NOW + 1_002), (0, 1, NOW + 5_001)]
     assert described[0].producer_id < described[1].producer_id
     assert {(p.coordinator_epoch, p.current_transaction_start_offset) for p in described} == {
         (-1, -1)}
@@ -80,7 +84,7 @@ def test_every_replica_answers_on_a_cluster_and_other_brokers_refuse():
         finally:
             admin.close()
     assert {tuple((p.producer_epoch, p.last_sequence, p.last_timestamp) for p in found)
-            for found in answers.values()} == {((0, 3, 1_003),)}
+            for found in answers.values()} == {((0, 3, NOW + 1_003),)}
 
 
 _Topic = DescribeProducersRequest.TopicRequest
@@ -97,18 +101,23 @@ def test_raw_requests_name_partitions_no_broker_has():
             response = raw.request(DescribeProducersRequest[0](topics=[
                 _Topic(name="t", partition_indexes=[0, -1, 4, 0]),
                 _Topic(name="bad name!", partition_indexes=[0]),
-                _Topic(name="nope", partition_indexes=[0])]))
+                _Topic(name="nope", partition_indexes=[0]),
+                _Topic(name="t", partition_indexes=[0])]))
     answers = [(t.name, p.partition_index, p.error_code, p.error_message is None,
                 [(a.producer_id, a.last_sequence, a.last_timestamp) for a in p.active_producers])
                for t in response.topics for p in t.partitions]
-    assert answers == [  # in the order asked, a partition named twice answered twice
+    # In the order asked: a partition named twice is answered twice, a topic named twice
+    # gets two entries, as Kafka answers them.
+    assert answers == [
         ("t", 0, NONE, True, [(pid, 0, 9)]),
         ("t", -1, UNKNOWN_TOPIC_OR_PARTITION, False, []),
         ("t", 4, UNKNOWN_TOPIC_OR_PARTITION, False, []),
         ("t", 0, NONE, True, [(pid, 0, 9)]),
         ("bad name!", 0, INVALID_TOPIC_EXCEPTION, False, []),
         ("nope", 0, UNKNOWN_TOPIC_OR_PARTITION, False, []),
+        ("t", 0, NONE, True, [(pid, 0, 9)]),
     ]
+    assert [t.name for t in response.topics] == ["t", "bad name!", "nope", "t"]
 
 
 @pytest.mark.timeout(60)

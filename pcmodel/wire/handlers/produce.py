@@ -145,32 +145,38 @@ _ProducersPartition = _ProducersTopic.PartitionResponse
 
 def handle_describe_producers(ctx: RequestContext, request: Any) -> Any:
     """The idempotent producers this broker's replicas remember, per partition named."""
-    # A list, not a dict: a partition named twice is answered twice, as Kafka answers it.
-    named: list[tuple[TopicPartition, PartitionProducers | None]] = []
+    # Lists, not dicts: each topic entry of the request gets its own entry in the answer, and
+    # a partition named twice is answered twice, as Kafka answers them.
+    entries: list[tuple[str, list[tuple[TopicPartition, PartitionProducers | None]]]] = []
     for topic in request.topics:
+        named = []
         for p in topic.partition_indexes:
             tp = TopicPartition(topic.name, p)
             error = impossible_partition(tp)  # answered here, not asked of the broker
             named.append((tp, None if error is None else PartitionProducers((), error)))
-    asked = list(dict.fromkeys(tp for tp, answer in named if answer is None))
+        entries.append((topic.name, named))
+    asked = list(dict.fromkeys(tp for _, named in entries for tp, answer in named
+                               if answer is None))
     found = ctx.broker.describe_producers(asked) if asked else {}
-    by_topic: dict[str, list[Any]] = {}
-    for tp, answer in named:
-        answer = found[tp] if answer is None else answer
-        error = answer.error
-        by_topic.setdefault(tp.topic, []).append(_ProducersPartition(
-            partition_index=tp.partition,
-            error_code=0 if error is None else error_code(error),
-            error_message=None if error is None else error_message(error),
-            active_producers=[_ProducersPartition.ProducerState(
-                producer_id=p.producer_id, producer_epoch=p.producer_epoch,
-                last_sequence=p.last_sequence, last_timestamp=p.last_timestamp,
-                coordinator_epoch=p.coordinator_epoch,
-                current_txn_start_offset=p.current_transaction_start_offset)
-                for p in answer.active_producers]))
     return ctx.response(throttle_time_ms=0, topics=[
-        _ProducersTopic(name=topic, partitions=partitions)
-        for topic, partitions in by_topic.items()])
+        _ProducersTopic(name=name, partitions=[
+            _producers_partition(tp, found[tp] if answer is None else answer)
+            for tp, answer in named])
+        for name, named in entries])
+
+
+def _producers_partition(tp: TopicPartition, answer: PartitionProducers) -> Any:
+    error = answer.error
+    return _ProducersPartition(
+        partition_index=tp.partition,
+        error_code=0 if error is None else error_code(error),
+        error_message=None if error is None else error_message(error),
+        active_producers=[_ProducersPartition.ProducerState(
+            producer_id=p.producer_id, producer_epoch=p.producer_epoch,
+            last_sequence=p.last_sequence, last_timestamp=p.last_timestamp,
+            coordinator_epoch=p.coordinator_epoch,
+            current_txn_start_offset=p.current_transaction_start_offset)
+            for p in answer.active_producers])
 
 
 HANDLERS = {
