@@ -55,6 +55,7 @@ from pcmodel.stop_signals import stop_arrived, stop_signals
 from pcmodel.topics.config_resources import AlterConfigOp
 from pcmodel.topics.errors import ElectionNotNeededError, KafkaError
 from pcmodel.topics.group_offsets import DEFAULT_OFFSETS_RETENTION_MINUTES
+from pcmodel.topics.idempotence import DEFAULT_PRODUCER_ID_EXPIRATION_MS
 from pcmodel.topics.structs import ElectionType, TopicPartition
 
 __all__ = ["ClusterShell", "make_cluster", "register", "run_cluster"]
@@ -127,6 +128,12 @@ def register(subparsers: Any) -> None:
         metavar="MIN",
         help="Kafka's offsets.retention.minutes: a group's committed offsets expire this long "
         "after it became empty (default 10080, a week)",
+    )
+    parser.add_argument(
+        "--producer-id-expiration-ms", type=int, default=DEFAULT_PRODUCER_ID_EXPIRATION_MS,
+        metavar="MS",
+        help="Kafka's producer.id.expiration.ms: a partition forgets an idempotent producer "
+        "that wrote nothing to it this long (default 86400000, a day)",
     )
     parser.add_argument(
         "--leader-imbalance-check-interval-seconds", type=int, default=300, metavar="S",
@@ -373,6 +380,7 @@ def make_cluster(args: argparse.Namespace, mode: str | None = None) -> Any:
                    broker_session_timeout_ms=args.broker_session_timeout_ms,
                    group_initial_rebalance_delay_ms=args.group_initial_rebalance_delay_ms,
                    offsets_retention_minutes=args.offsets_retention_minutes,
+                   producer_id_expiration_ms=args.producer_id_expiration_ms,
                    auto_leader_rebalance_enable=args.auto_leader_rebalance,
                    leader_imbalance_check_interval_seconds=(
                        args.leader_imbalance_check_interval_seconds))
@@ -383,7 +391,8 @@ def run_cluster(args: argparse.Namespace) -> int:
     if not 1 <= args.brokers <= 32:
         raise UsageError(f"--brokers must be 1..32, got {args.brokers}")
     for option in ("broker_session_timeout_ms", "group_initial_rebalance_delay_ms",
-                   "offsets_retention_minutes", "leader_imbalance_check_interval_seconds"):
+                   "offsets_retention_minutes", "producer_id_expiration_ms",
+                   "leader_imbalance_check_interval_seconds"):
         if getattr(args, option) < (0 if option.startswith("group") else 1):
             raise UsageError(f"--{option.replace('_', '-')} is out of range: "
                              f"{getattr(args, option)}")

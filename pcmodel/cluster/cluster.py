@@ -68,6 +68,10 @@ from pcmodel.topics.group_offsets import (
     DEFAULT_OFFSETS_RETENTION_MINUTES,
     DEFAULT_RETENTION_CHECK_INTERVAL_MS,
 )
+from pcmodel.topics.idempotence import (
+    DEFAULT_PRODUCER_ID_EXPIRATION_CHECK_INTERVAL_MS,
+    DEFAULT_PRODUCER_ID_EXPIRATION_MS,
+)
 from pcmodel.topics.log import LogRecord
 from pcmodel.topics.replica_placement import check_assignment
 from pcmodel.topics.structs import TopicPartition
@@ -99,6 +103,10 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, ReplicaAdmin, StateDeli
     partition led by another replica than its preferred one gets it back that long after,
     if it is in the ISR then (:meth:`Controller.balance_leaders
     <pcmodel.cluster.controller.Controller.balance_leaders>`).
+    ``producer_id_expiration_ms`` and ``producer_id_expiration_check_interval_ms`` are Kafka's
+    ``producer.id.expiration.ms`` and ``producer.id.expiration.check.interval.ms``, with
+    Kafka's defaults (a day, ten minutes): each replica forgets an idempotent producer that
+    wrote nothing to its partition for that long (:mod:`pcmodel.cluster.producers`).
     """
 
     def __new__(cls, *args: Any, mode: str = "threads", **kwargs: Any) -> Cluster:
@@ -122,6 +130,9 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, ReplicaAdmin, StateDeli
         offsets_retention_check_interval_ms: int = DEFAULT_RETENTION_CHECK_INTERVAL_MS,
         auto_leader_rebalance_enable: bool = True,
         leader_imbalance_check_interval_seconds: int = 300,
+        producer_id_expiration_ms: int = DEFAULT_PRODUCER_ID_EXPIRATION_MS,
+        producer_id_expiration_check_interval_ms: int =
+        DEFAULT_PRODUCER_ID_EXPIRATION_CHECK_INTERVAL_MS,
     ) -> None:
         if isinstance(brokers, bool) or not isinstance(brokers, int) or brokers < 1:
             raise IllegalArgumentError(f"brokers must be an int >= 1, got {brokers!r}")
@@ -134,7 +145,10 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, ReplicaAdmin, StateDeli
                             ("offsets_retention_check_interval_ms",
                              offsets_retention_check_interval_ms),
                             ("leader_imbalance_check_interval_seconds",
-                             leader_imbalance_check_interval_seconds)):
+                             leader_imbalance_check_interval_seconds),
+                            ("producer_id_expiration_ms", producer_id_expiration_ms),
+                            ("producer_id_expiration_check_interval_ms",
+                             producer_id_expiration_check_interval_ms)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise IllegalArgumentError(f"{name} must be an int >= 1, got {value!r}")
         if not isinstance(auto_leader_rebalance_enable, bool):
@@ -157,6 +171,8 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, ReplicaAdmin, StateDeli
         self.group_initial_rebalance_delay_ms = group_initial_rebalance_delay_ms
         self.offsets_retention_minutes = offsets_retention_minutes
         self.offsets_retention_check_interval_ms = offsets_retention_check_interval_ms
+        self.producer_id_expiration_ms = producer_id_expiration_ms
+        self.producer_id_expiration_check_interval_ms = producer_id_expiration_check_interval_ms
         self.nodes: list[Any] = []
         #: Brokers cut off from replication traffic; the subset also cut off from the controller.
         self._isolated: set[int] = set()
@@ -180,7 +196,10 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, ReplicaAdmin, StateDeli
             ClusterNode(b, clock=self.clock, alter_isr=self._alter_isr,
                         replica_lag_time_max=self.replica_lag_time_max,
                         group_initial_rebalance_delay_ms=self.group_initial_rebalance_delay_ms,
-                        offsets_retention_minutes=self.offsets_retention_minutes)
+                        offsets_retention_minutes=self.offsets_retention_minutes,
+                        producer_id_expiration_ms=self.producer_id_expiration_ms,
+                        producer_id_expiration_check_interval_ms=self
+                        .producer_id_expiration_check_interval_ms)
             for b in range(brokers)
         ]
         with self._lock:

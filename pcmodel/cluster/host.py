@@ -42,6 +42,10 @@ from pcmodel.cluster.purgatory import ProduceFuture
 from pcmodel.topics.client import BrokerHandle, RemoteBroker
 from pcmodel.topics.errors import KafkaConnectionError, KafkaError
 from pcmodel.topics.group_offsets import DEFAULT_OFFSETS_RETENTION_MINUTES
+from pcmodel.topics.idempotence import (
+    DEFAULT_PRODUCER_ID_EXPIRATION_CHECK_INTERVAL_MS,
+    DEFAULT_PRODUCER_ID_EXPIRATION_MS,
+)
 from pcmodel.topics.server import portable_exception
 from pcmodel.topics.structs import TopicPartition
 
@@ -69,6 +73,9 @@ class HostSpec(NamedTuple):
     slowness: float
     group_initial_rebalance_delay_ms: int = 0
     offsets_retention_minutes: int = DEFAULT_OFFSETS_RETENTION_MINUTES
+    #: ``(producer_id_expiration_ms, producer_id_expiration_check_interval_ms)``.
+    producer_id_expiration: tuple[int, int] = (DEFAULT_PRODUCER_ID_EXPIRATION_MS,
+                                               DEFAULT_PRODUCER_ID_EXPIRATION_CHECK_INTERVAL_MS)
 
 
 class _ReportedFuture(ProduceFuture):
@@ -107,7 +114,10 @@ class NodeHost:
                                 .group_initial_rebalance_delay_ms,
                                 offsets_retention_minutes=spec.offsets_retention_minutes,
                                 replica_factory=durable_replicas(spec.directory),
-                                log_dir=spec.directory)
+                                log_dir=spec.directory,
+                                producer_id_expiration_ms=spec.producer_id_expiration[0],
+                                producer_id_expiration_check_interval_ms=spec
+                                .producer_id_expiration[1])
         self.node.slowness = spec.slowness
         self.isolated = set(spec.isolated)
         self.completed: dict[int, tuple[bool, Any]] = {}

@@ -37,7 +37,12 @@ from pcmodel.topics.broker_topics import delete_records_target
 from pcmodel.topics.config_resources import AlterConfigOp
 from pcmodel.topics.errors import KafkaConnectionError, KafkaError, UnknownTopicOrPartitionError
 from pcmodel.topics.group_offsets import DEFAULT_OFFSETS_RETENTION_MINUTES
+from pcmodel.topics.idempotence import (
+    DEFAULT_PRODUCER_ID_EXPIRATION_CHECK_INTERVAL_MS,
+    DEFAULT_PRODUCER_ID_EXPIRATION_MS,
+)
 from pcmodel.topics.log import LogRecord
+from pcmodel.topics.log_records import wall_clock_ms
 from pcmodel.topics.structs import ActiveProducer, LogDirDescription, TopicPartition
 
 __all__ = ["ClusterNode", "ReplicaFetchResponse"]
@@ -59,6 +64,10 @@ class ClusterNode:
 
     ``alter_isr(tp, leader, epoch, isr) -> PartitionState`` is how the node asks the controller
     to change an ISR; it raises if the controller is unreachable or refuses.
+    ``producer_id_expiration_ms`` and ``producer_id_expiration_check_interval_ms`` are Kafka's
+    settings of those names: every ``check_interval`` (of ``clock``), and at the first
+    :meth:`maintain` after the node starts, each replica forgets the idempotent producers
+    whose newest batch is older than the expiration time by the wall clock.
     """
 
     def __init__(
@@ -73,8 +82,16 @@ class ClusterNode:
         offsets_retention_minutes: int = DEFAULT_OFFSETS_RETENTION_MINUTES,
         replica_factory: Callable[..., Replica] = Replica,
         log_dir: str = IN_MEMORY,
+        producer_id_expiration_ms: int = DEFAULT_PRODUCER_ID_EXPIRATION_MS,
+        producer_id_expiration_check_interval_ms: int =
+        DEFAULT_PRODUCER_ID_EXPIRATION_CHECK_INTERVAL_MS,
     ) -> None:
         self.node_id = node_id
+        self.producer_id_expiration_ms = producer_id_expiration_ms
+        self._producers_check_interval = producer_id_expiration_check_interval_ms / 1000
+        # Due at the first maintain(): a restarted broker forgets at once the producers its
+        # journals remember that expired meanwhile, as Kafka skips them when it loads them.
+        self._producers_checked_at = float("-inf")
         #: Where this broker keeps its replicas' logs (a broker process: its journals).
         self.log_dir = log_dir
         # The cluster runs the offsets-retention check (it tombstones what expires in the
@@ -178,6 +195,7 @@ class ClusterNode:
         for replica in self.replicas.values():
             replica.state = None  # a restarted broker learns its roles again
             replica.followers = {}
+        self._producers_checked_at = float("-inf")  # a restart checks its producers at once
 
     # --- requests --------------------------------------------------------------------------------
 
@@ -327,8 +345,14 @@ class ClusterNode:
     # --- periodic work ---------------------------------------------------------------------------
 
     def maintain(self) -> None:
-        """Leader duties: shrink ISRs of laggards, expire produce requests that waited too long."""
+        """Leader duties: shrink ISRs of laggards, expire produce requests that waited too
+        long; and every replica's: forget expired producers once the check is due."""
         now = self._clock()
+        if now - self._producers_checked_at >= self._producers_check_interval:
+            self._producers_checked_at = now
+            now_ms = wall_clock_ms()  # what the local broker stamps records with
+            for replica in self.replicas.values():
+                replica.producers.expire(now_ms, self.producer_id_expiration_ms)
         for replica in list(self.replicas.values()):  # an ISR change may remove one
             if replica.is_leader:
                 self._leader_maintenance(replica)

@@ -435,7 +435,9 @@ class ProcessCluster(ProcessFaults, Cluster):
                             self._root, self._server.handle, self.replica_lag_time_max,
                             self.tick, topics, frozenset(self._isolated), node.slowness,
                             self.group_initial_rebalance_delay_ms,
-                            self.offsets_retention_minutes)
+                            self.offsets_retention_minutes,
+                            (self.producer_id_expiration_ms,
+                             self.producer_id_expiration_check_interval_ms))
         node.start(spec, self._authkey, START_TIMEOUT)
         with self._lock:
             node.alive = True

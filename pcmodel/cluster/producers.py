@@ -13,6 +13,11 @@ follower that becomes leader therefore knows every producer's last sequence numb
 the records it has — as a Kafka broker rebuilds its producer state from the batch headers of its
 log.
 
+Each replica also forgets, by itself, a producer whose newest batch is older than
+``producer.id.expiration.ms`` (:meth:`ProducerState.expire`, run by the broker's periodic
+work); a replica that does not know a producer takes its next batch whatever its sequence
+number (KIP-360), as on a lone broker (:mod:`pcmodel.topics.idempotence`).
+
 Prior art: Kafka ``ProducerStateManager`` / ``ProducerAppendInfo`` (five batches per producer,
 matching ``max.in.flight.requests.per.connection <= 5``), KIP-98.
 """
@@ -24,6 +29,7 @@ from typing import NamedTuple
 
 from pcmodel.topics.broker import AppendResult
 from pcmodel.topics.errors import InvalidProducerEpochError, OutOfOrderSequenceNumberError
+from pcmodel.topics.idempotence import producer_expired
 from pcmodel.topics.structs import ActiveProducer
 
 __all__ = ["BATCHES_REMEMBERED", "BatchInfo", "ProducerState", "appended_batch"]
@@ -71,8 +77,10 @@ class ProducerState:
         """Decide about a new batch: ``None`` to append it, or the original batch it repeats.
 
         Invariant: a (producer, sequence) pair is in the log at most once, and each producer's
-        sequences in the log have no gaps. Raises ``OutOfOrderSequenceNumberError`` for a gap
-        and ``InvalidProducerEpochError`` for an epoch older than the producer's newest.
+        sequences in the log have no gaps. A producer this replica does not know (never did,
+        or forgot) starts at any sequence; a new epoch of one it knows starts at 0. Raises
+        ``OutOfOrderSequenceNumberError`` for a gap and ``InvalidProducerEpochError`` for an
+        epoch older than the producer's newest.
         """
         recent = self._recent.get(producer_id, [])
         if recent and producer_epoch < recent[-1].producer_epoch:
@@ -83,7 +91,9 @@ class ProducerState:
             if (batch.producer_epoch, batch.first_sequence, batch.count) == (
                     producer_epoch, first_sequence, count):
                 return batch
-        if recent and recent[-1].producer_epoch == producer_epoch:
+        if not recent:
+            expected = first_sequence
+        elif recent[-1].producer_epoch == producer_epoch:
             expected = recent[-1].first_sequence + recent[-1].count
         else:
             expected = 0
@@ -109,6 +119,20 @@ class ProducerState:
                            last.first_sequence + last.count - 1, last.max_timestamp)
             for producer_id, recent in sorted(self._recent.items()) if recent
             for last in (recent[-1],))
+
+    def expire(self, now_ms: int, expiration_ms: int) -> tuple[int, ...]:
+        """Forget each producer whose newest batch has a largest timestamp ``expiration_ms``
+        or more before ``now_ms`` (epoch ms), with its batches (a truncation does not bring it
+        back; a follower copying older records does not learn it). Returns their ids."""
+        expired = tuple(producer_id for producer_id, recent in sorted(self._recent.items())
+                        if recent and producer_expired(recent[-1].max_timestamp, now_ms,
+                                                       expiration_ms))
+        if expired:
+            gone = set(expired)
+            self._batches = [b for b in self._batches if b.producer_id not in gone]
+            for producer_id in expired:
+                del self._recent[producer_id]
+        return expired
 
     def batches_from(self, offset: int, end: int) -> tuple[BatchInfo, ...]:
         """The batches starting in ``[offset, end)`` (what a follower copies with the records)."""

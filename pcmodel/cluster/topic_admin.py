@@ -124,6 +124,7 @@ class TopicAdmin:
             group_initial_rebalance_delay_ms=self.group_initial_rebalance_delay_ms,
             offsets_retention_minutes=self.offsets_retention_minutes,
             offsets_retention_check_interval_ms=self.offsets_retention_check_interval_ms,
+            producer_id_expiration_ms=self.producer_id_expiration_ms,
             leader_balancing=(self.auto_leader_rebalance_enable,
                               self.leader_imbalance_check_interval_seconds))
 

@@ -85,7 +85,11 @@ from pcmodel.topics.group_offsets import (
     DEFAULT_OFFSETS_RETENTION_MINUTES,
     DEFAULT_RETENTION_CHECK_INTERVAL_MS,
 )
-from pcmodel.topics.idempotence import ProducerSequences
+from pcmodel.topics.idempotence import (
+    DEFAULT_PRODUCER_ID_EXPIRATION_CHECK_INTERVAL_MS,
+    DEFAULT_PRODUCER_ID_EXPIRATION_MS,
+    ProducerSequences,
+)
 from pcmodel.topics.log_records import LogRecord, NewRecord, wall_clock_ms
 from pcmodel.topics.topic_settings import check_topic_name
 
@@ -198,6 +202,14 @@ class Broker(
     ``timestamp_clock``. ``offsets_retention_check_interval_ms=None`` leaves the check to
     :meth:`expire_offsets` alone (a cluster's brokers: the cluster removes what expires from its
     offsets topic too).
+
+    ``producer_id_expiration_ms`` and ``producer_id_expiration_check_interval_ms`` are Kafka's
+    ``producer.id.expiration.ms`` (a day) and ``producer.id.expiration.check.interval.ms`` (ten
+    minutes): a partition forgets an idempotent producer that wrote nothing to it for that
+    long, as :mod:`pcmodel.topics.idempotence` tells. The check runs on the next idempotent
+    append or ``describe_producers`` once the interval has passed, or when
+    :meth:`expire_producers` is called (``None``: only then); times are read from
+    ``timestamp_clock``.
     """
 
     def __init__(
@@ -210,6 +222,9 @@ class Broker(
         group_initial_rebalance_delay_ms: int = 0,
         offsets_retention_minutes: int = DEFAULT_OFFSETS_RETENTION_MINUTES,
         offsets_retention_check_interval_ms: int | None = DEFAULT_RETENTION_CHECK_INTERVAL_MS,
+        producer_id_expiration_ms: int = DEFAULT_PRODUCER_ID_EXPIRATION_MS,
+        producer_id_expiration_check_interval_ms: int | None =
+        DEFAULT_PRODUCER_ID_EXPIRATION_CHECK_INTERVAL_MS,
     ) -> None:
         if not isinstance(auto_create_topics_enable, bool):
             raise TypeError(
@@ -221,12 +236,19 @@ class Broker(
                    IllegalArgumentError)
         _check_int("offsets_retention_minutes", offsets_retention_minutes, 1,
                    IllegalArgumentError)
-        if offsets_retention_check_interval_ms is not None:
-            _check_int("offsets_retention_check_interval_ms",
-                       offsets_retention_check_interval_ms, 1, IllegalArgumentError)
+        for name, interval in (
+                ("offsets_retention_check_interval_ms", offsets_retention_check_interval_ms),
+                ("producer_id_expiration_check_interval_ms",
+                 producer_id_expiration_check_interval_ms)):
+            if interval is not None:
+                _check_int(name, interval, 1, IllegalArgumentError)
+        _check_int("producer_id_expiration_ms", producer_id_expiration_ms, 1,
+                   IllegalArgumentError)
         self.group_initial_rebalance_delay_ms = group_initial_rebalance_delay_ms
         self.offsets_retention_minutes = offsets_retention_minutes
         self.offsets_retention_check_interval_ms = offsets_retention_check_interval_ms
+        self.producer_id_expiration_ms = producer_id_expiration_ms
+        self.producer_id_expiration_check_interval_ms = producer_id_expiration_check_interval_ms
         self.auto_create_topics_enable = auto_create_topics_enable
         self.num_partitions = num_partitions
         self._clock = clock
@@ -238,9 +260,11 @@ class Broker(
         self._groups: dict[str, GroupCoordinator] = {}
         self._metadata_version = 0
         self._closed = False
-        self._producers = ProducerSequences()
+        self._producers = ProducerSequences(producer_id_expiration_ms)
         #: When the last offsets-retention check ran (epoch ms): the next is due an interval on.
         self._retention_checked_ms = timestamp_clock()
+        #: When the last producer-expiration check ran (epoch ms), likewise.
+        self._producers_checked_ms = self._retention_checked_ms
 
     def __repr__(self) -> str:
         return (

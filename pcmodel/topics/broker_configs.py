@@ -91,4 +91,5 @@ class ConfigsMixin:
             group_initial_rebalance_delay_ms=self.group_initial_rebalance_delay_ms,
             offsets_retention_minutes=self.offsets_retention_minutes,
             offsets_retention_check_interval_ms=self.offsets_retention_check_interval_ms
-            or DEFAULT_RETENTION_CHECK_INTERVAL_MS)
+            or DEFAULT_RETENTION_CHECK_INTERVAL_MS,
+            producer_id_expiration_ms=self.producer_id_expiration_ms)

@@ -198,13 +198,15 @@ class ProduceFetchMixin:
         entries by producer id (each one's epoch, last sequence number and last timestamp), or
         the partition's ``error`` (``UnknownTopicOrPartitionError``). A producer that never
         wrote to the partition is not listed there; a deleted topic's producers are forgotten.
-        Returns at once; raises only ``TypeError`` / ``ValueError`` for an entry that is not a
-        topic partition.
+        A producer silent there for ``producer_id_expiration_ms`` is forgotten (see
+        :meth:`expire_producers`). Returns at once; raises only ``TypeError`` / ``ValueError``
+        for an entry that is not a topic partition.
         """
         asked = [validate_topic_partition(tp) for tp in partitions]
         results: dict[TopicPartition, PartitionProducers] = {}
         with self._lock:
             self._check_open()
+            self._check_producer_expiration()
             for tp in asked:
                 try:
                     self._log(tp)
@@ -230,15 +232,32 @@ class ProduceFetchMixin:
         """:meth:`append` for an idempotent producer: a retried batch is not appended twice.
 
         ``first_sequence`` numbers the first record (the producer's per-partition counter).
-        A batch the broker already appended returns its original :class:`AppendResult`.
+        A batch the broker already appended returns its original :class:`AppendResult`; the
+        first batch of a producer the partition does not know (never did, or forgot: see
+        :meth:`expire_producers`) is appended whatever its sequence number, as in Kafka.
         Raises ``OutOfOrderSequenceNumberError`` for a gap, ``InvalidProducerEpochError`` for a
         fenced producer, and whatever :meth:`append` raises; nothing is appended then.
         """
+        with self._lock:
+            self._check_producer_expiration()
         return self._producers.append(
             (topic, partition), producer_id, producer_epoch, first_sequence, len(records),
             lambda: self.append(topic, partition, records, timeout=timeout,
                                 compression=compression, batch_bytes=batch_bytes),
         )
+
+    def expire_producers(self, now_ms: int | None = None) -> dict[TopicPartition, tuple[int, ...]]:
+        """Run Kafka's producer-expiration check now, as at ``now_ms`` (epoch ms; default: the
+        broker's wall clock): each partition forgets the idempotent producers whose newest
+        batch there has a largest timestamp ``producer_id_expiration_ms`` or more before it.
+        Returns the producer ids forgotten, per partition (those with any). Returns at once;
+        a producer whose append is under way is judged at the next check.
+        """
+        if now_ms is not None:
+            _check_int("now_ms", now_ms, 0, IllegalArgumentError)
+        with self._lock:
+            self._check_open()
+            return self._expire_producers(self._timestamp_clock() if now_ms is None else now_ms)
 
     def fetch(
         self,
@@ -281,6 +300,22 @@ class ProduceFetchMixin:
                 self._data_arrived.wait(remaining)
 
     # --- internals (called with the lock held) -------------------------------------------------
+
+    def _check_producer_expiration(self) -> None:
+        """Run the producer-expiration check if its interval has passed since the last one."""
+        interval = self.producer_id_expiration_check_interval_ms
+        if interval is None:
+            return
+        now_ms = self._timestamp_clock()
+        if now_ms - self._producers_checked_ms >= interval:
+            self._expire_producers(now_ms)
+
+    def _expire_producers(self, now_ms: int) -> dict[TopicPartition, tuple[int, ...]]:
+        self._producers_checked_ms = now_ms
+        forgotten: dict[TopicPartition, list[int]] = {}
+        for producer_id, key in self._producers.expire(now_ms):
+            forgotten.setdefault(TopicPartition(*key), []).append(producer_id)
+        return {tp: tuple(sorted(ids)) for tp, ids in sorted(forgotten.items())}
 
     def _read(
         self,

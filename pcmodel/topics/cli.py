@@ -26,6 +26,7 @@ from pcmodel.errors import UsageError
 from pcmodel.stop_signals import stop_signals, wait_for_stop
 from pcmodel.topics.broker import Broker
 from pcmodel.topics.group_offsets import DEFAULT_OFFSETS_RETENTION_MINUTES
+from pcmodel.topics.idempotence import DEFAULT_PRODUCER_ID_EXPIRATION_MS
 from pcmodel.topics.remote import BrokerServer, check_loopback
 
 __all__ = ["register", "run_broker"]
@@ -68,6 +69,14 @@ def register(subparsers: Any) -> None:
         metavar="MIN",
         help="Kafka's offsets.retention.minutes: a group's committed offsets expire this long "
         "after it became empty (default 10080, a week)",
+    )
+    parser.add_argument(
+        "--producer-id-expiration-ms",
+        type=int,
+        default=DEFAULT_PRODUCER_ID_EXPIRATION_MS,
+        metavar="MS",
+        help="Kafka's producer.id.expiration.ms: a partition forgets an idempotent producer "
+        "that wrote nothing to it this long (default 86400000, a day)",
     )
     parser.set_defaults(func=run_broker)
 
@@ -116,8 +125,12 @@ def run_broker(args: argparse.Namespace) -> int:
     if args.offsets_retention_minutes < 1:
         raise UsageError(f"--offsets-retention-minutes must be >= 1, got "
                          f"{args.offsets_retention_minutes}")
+    if args.producer_id_expiration_ms < 1:
+        raise UsageError(f"--producer-id-expiration-ms must be >= 1, got "
+                         f"{args.producer_id_expiration_ms}")
     broker = Broker(group_initial_rebalance_delay_ms=delay_ms,
-                    offsets_retention_minutes=args.offsets_retention_minutes)
+                    offsets_retention_minutes=args.offsets_retention_minutes,
+                    producer_id_expiration_ms=args.producer_id_expiration_ms)
     kafka = None
     if kafka_address is not None:
         try:

@@ -13,8 +13,16 @@ The broker remembers, per producer and partition, the last few batches it append
 - an epoch older than the producer's current one is INVALID_PRODUCER_EPOCH (a newer instance
   of the producer took over, KIP-360); a newer epoch starts again at sequence 0.
 
-Prior art: Kafka's ``ProducerStateManager`` / ``ProducerAppendInfo`` (five batches per producer
-and partition, matching ``max.in.flight.requests.per.connection <= 5``) and KIP-98.
+The memory has a horizon. A producer that wrote nothing to a partition for
+``producer.id.expiration.ms`` (a day by default; measured from the largest timestamp of its
+newest batch there, as Kafka measures it) is forgotten by that partition. A partition that does
+not know a producer takes its next batch *whatever its sequence number*, as Kafka does (KIP-360):
+it cannot tell a gap from a producer it forgot. So a producer that falls silent for longer
+than the horizon loses its guarantee there: a retry of its last batch is stored again.
+
+Prior art: Kafka's ``ProducerStateManager`` (``removeExpiredProducers``) /
+``ProducerAppendInfo.checkSequence`` (five batches per producer and partition, matching
+``max.in.flight.requests.per.connection <= 5``), KIP-98 and KIP-360.
 """
 
 from __future__ import annotations
@@ -32,20 +40,42 @@ from pcmodel.topics.errors import (
 )
 from pcmodel.topics.structs import ActiveProducer
 
-__all__ = ["BATCHES_REMEMBERED", "ProducerSequences"]
+__all__ = [
+    "BATCHES_REMEMBERED",
+    "DEFAULT_PRODUCER_ID_EXPIRATION_CHECK_INTERVAL_MS",
+    "DEFAULT_PRODUCER_ID_EXPIRATION_MS",
+    "ProducerSequences",
+    "producer_expired",
+]
 
 #: Batches remembered per producer and partition (Kafka's, for up to 5 requests in flight).
 BATCHES_REMEMBERED = 5
+#: Kafka's ``producer.id.expiration.ms``: a day.
+DEFAULT_PRODUCER_ID_EXPIRATION_MS = 86_400_000
+#: Kafka's ``producer.id.expiration.check.interval.ms``: ten minutes.
+DEFAULT_PRODUCER_ID_EXPIRATION_CHECK_INTERVAL_MS = 600_000
 _MAX_SEQUENCE = 2**31 - 1
+
+
+def producer_expired(last_timestamp_ms: int, now_ms: int, expiration_ms: int) -> bool:
+    """Whether a producer whose newest batch in a partition has ``last_timestamp_ms`` is
+    forgotten there at ``now_ms`` (Kafka's ``ProducerStateManager.isProducerExpired``)."""
+    return now_ms - last_timestamp_ms >= expiration_ms
 
 
 @dataclass
 class _PartitionState:
     epoch: int
+    #: Whether the partition knew the producer (at an older epoch) when this state began: a
+    #: new epoch of a known producer starts at sequence 0, an unknown producer anywhere.
+    known: bool
     #: (first sequence, last sequence, result of the append) of the newest batches.
     batches: deque = field(default_factory=lambda: deque(maxlen=BATCHES_REMEMBERED))
     #: Serialises check-and-append for this producer and partition.
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: Set (under ``lock``) when the state expired: an append that was about to use it
+    #: starts again with the state that replaced it.
+    expired: bool = False
 
 
 class ProducerSequences:
@@ -53,10 +83,12 @@ class ProducerSequences:
 
     Thread-safe. :meth:`append` runs the actual append (a callable) only for a batch in
     sequence, holding a lock of that producer and partition only, so other producers and
-    partitions are never held up by it.
+    partitions are never held up by it. :meth:`expire` forgets the producers silent for
+    ``expiration_ms`` (Kafka's ``producer.id.expiration.ms``); it is the owner's to call.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, expiration_ms: int = DEFAULT_PRODUCER_ID_EXPIRATION_MS) -> None:
+        self.expiration_ms = expiration_ms
         self._lock = threading.Lock()
         self._next_id = 0
         self._epochs: dict[int, int] = {}
@@ -91,6 +123,30 @@ class ProducerSequences:
         ``InvalidProducerEpochError`` (nothing appended), or what ``do_append`` raised.
         """
         last_sequence = (first_sequence + count - 1) % (_MAX_SEQUENCE + 1)
+        while True:
+            state = self._state_for(key, producer_id, producer_epoch)
+            with state.lock:
+                if state.expired:
+                    continue  # forgotten while this append waited for the lock
+                for first, last, result in state.batches:
+                    if (first, last) == (first_sequence, last_sequence):
+                        return result  # a retry of a batch already appended
+                if state.batches:
+                    expected = (state.batches[-1][1] + 1) % (_MAX_SEQUENCE + 1)
+                else:
+                    expected = 0 if state.known else first_sequence
+                if first_sequence != expected:
+                    raise OutOfOrderSequenceNumberError(
+                        f"producer {producer_id} sent sequence {first_sequence} to {key}; "
+                        f"expected {expected}"
+                    )
+                result = do_append()
+                state.batches.append((first_sequence, last_sequence, result))
+                return result
+
+    def _state_for(self, key: Any, producer_id: int, producer_epoch: int) -> _PartitionState:
+        """The producer's state in partition ``key`` at ``producer_epoch``, made if new.
+        Raises ``InvalidProducerEpochError`` for an epoch older than the producer's."""
         with self._lock:
             current_epoch = self._epochs.get(producer_id)
             if current_epoch is not None and producer_epoch < current_epoch:
@@ -100,21 +156,9 @@ class ProducerSequences:
                 )
             state = self._partitions.get((producer_id, key))
             if state is None or state.epoch != producer_epoch:
-                state = _PartitionState(producer_epoch)
+                state = _PartitionState(producer_epoch, known=state is not None)
                 self._partitions[(producer_id, key)] = state
-        with state.lock:
-            for first, last, result in state.batches:
-                if (first, last) == (first_sequence, last_sequence):
-                    return result  # a retry of a batch already appended
-            expected = (state.batches[-1][1] + 1) % (_MAX_SEQUENCE + 1) if state.batches else 0
-            if first_sequence != expected:
-                raise OutOfOrderSequenceNumberError(
-                    f"producer {producer_id} sent sequence {first_sequence} to {key}; "
-                    f"expected {expected}"
-                )
-            result = do_append()
-            state.batches.append((first_sequence, last_sequence, result))
-            return result
+            return state
 
     def active(self, key: Any) -> tuple[ActiveProducer, ...]:
         """The producers with a batch appended to partition ``key``, by producer id: the epoch,
@@ -133,6 +177,27 @@ class ProducerSequences:
                 found.append(ActiveProducer(producer_id, state.epoch, last_sequence,
                                             result.max_timestamp_ms))
         return tuple(found)
+
+    def expire(self, now_ms: int) -> tuple[tuple[int, Any], ...]:
+        """Forget each producer whose newest batch in a partition is ``expiration_ms`` old at
+        ``now_ms`` (epoch ms) there; return the ``(producer_id, key)`` pairs forgotten.
+
+        A state an append is using is left for the next check. Returns at once.
+        """
+        forgotten = []
+        with self._lock:
+            for pair, state in list(self._partitions.items()):
+                if not state.batches or not state.lock.acquire(blocking=False):
+                    continue  # nothing appended yet, or an append is under way
+                try:
+                    last_timestamp = state.batches[-1][2].max_timestamp_ms
+                    if producer_expired(last_timestamp, now_ms, self.expiration_ms):
+                        state.expired = True
+                        del self._partitions[pair]
+                        forgotten.append(pair)
+                finally:
+                    state.lock.release()
+        return tuple(forgotten)
 
     def forget_topic(self, topic: str) -> None:
         """Drop every producer's state in ``topic``'s partitions (it was deleted: a topic made

@@ -30,11 +30,14 @@ pcmodel adds its own settings for teaching: `broker`, `buffer_memory`, `buffer_v
 `buffer_instrument` (producer); `fetch_buffer_batches`, `fetch_buffer_variant`,
 `fetch_buffer_instrument` and `clock` (consumer). See the classes' docstrings.
 
-The broker has five of Kafka's broker settings: `Broker(auto_create_topics_enable=True,
+The broker has seven of Kafka's broker settings: `Broker(auto_create_topics_enable=True,
 num_partitions=1, group_initial_rebalance_delay_ms=0, offsets_retention_minutes=10080,
-offsets_retention_check_interval_ms=600000)`. All but the third have Kafka's defaults: committed
-offsets expire a week after their group became empty (or after their commit, for a group that
-never had members), checked every ten minutes.
+offsets_retention_check_interval_ms=600000, producer_id_expiration_ms=86400000,
+producer_id_expiration_check_interval_ms=600000)`. All but the third have Kafka's defaults:
+committed offsets expire a week after their group became empty (or after their commit, for a
+group that never had members), and a partition forgets an idempotent producer that wrote
+nothing to it for a day (by the largest timestamp of its newest batch), each checked every ten
+minutes.
 Kafka's `group.initial.rebalance.delay.ms` defaults to 3000; here it is 0, because pcmodel's own
 consumers read topic metadata from the broker itself when they lead (a group formed at once
 assigns every partition) and a 3 s wait on each new group would slow every program and test that

@@ -450,6 +450,7 @@ _BROKER_CONFIG_TYPES = {
     "num.partitions": _T.INT,
     "offsets.retention.check.interval.ms": _T.LONG,
     "offsets.retention.minutes": _T.INT,
+    "producer.id.expiration.ms": _T.INT,
     "unclean.leader.election.enable": _T.BOOLEAN,
 }
 
@@ -459,6 +460,7 @@ def broker_config_entries(node_id: int, *, num_partitions: int,
                           group_initial_rebalance_delay_ms: int,
                           offsets_retention_minutes: int,
                           offsets_retention_check_interval_ms: int,
+                          producer_id_expiration_ms: int,
                           leader_balancing: tuple[bool, int] | None = None,
                           ) -> list[ConfigEntry]:
     """A broker's settings as DescribeConfigs answers them, in name order: read-only, from
@@ -478,6 +480,7 @@ def broker_config_entries(node_id: int, *, num_partitions: int,
         "num.partitions": str(num_partitions),
         "offsets.retention.check.interval.ms": str(offsets_retention_check_interval_ms),
         "offsets.retention.minutes": str(offsets_retention_minutes),
+        "producer.id.expiration.ms": str(producer_id_expiration_ms),
         "unclean.leader.election.enable":
             TOPIC_CONFIGS["unclean.leader.election.enable"].default,
     }

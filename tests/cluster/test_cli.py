@@ -18,6 +18,7 @@ import pytest
 from pcmodel.cluster import Cluster
 from pcmodel.cluster.cli import ClusterShell, _serve, make_cluster, register
 from pcmodel.stop_signals import stop_signals
+from pcmodel.topics.log_records import wall_clock_ms
 from tests.conftest import wait_until
 
 ONLY_THE_CLUSTER_COMMAND = """
@@ -115,12 +116,13 @@ def test_the_shell_shows_producers_in_the_columns_of_kafkas_tool(make_cluster):
                "LastTimestamp\tCurrentTransactionStartOffset")
     assert shell.execute("producers orders 0") == headers
     pid, epoch = cluster.init_producer_id()
-    cluster.produce("orders", 0, [(None, b"v", (), 1_700_000_000_000)] * 3, acks="all",
+    stamp = wall_clock_ms()  # recent: the producer does not expire (a day)
+    cluster.produce("orders", 0, [(None, b"v", (), stamp)] * 3, acks="all",
                     producer=(pid, epoch, 0))
     cluster.settle()
     follower, outsider = cluster.metadata()[("orders", 0)].replicas[1], 3
     row = (f"{pid:<10}\t0            \t-1                    \t2           \t"
-           "1700000000000\tNone")
+           f"{stamp}\tNone")
     assert shell.execute("producers orders 0").splitlines() == [headers, row]
     assert shell.execute(f"producers orders 0 {follower}").splitlines() == [headers, row]
     assert shell.execute(f"producers orders 0 {outsider}") == (
@@ -387,6 +389,18 @@ def test_the_leader_balancing_options_reach_the_cluster(options, expected):
             "true" if expected[0] else "false", expected[1])
 
 
+def test_the_producer_expiration_option_reaches_the_cluster():
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    args = parser.parse_args(["cluster", "--producer-id-expiration-ms", "5000"])
+    with make_cluster(args, mode="steps") as cluster:
+        assert cluster.producer_id_expiration_ms == 5000
+        configs = {e.name: e.value for e in cluster.describe_broker_configs(1)}
+        assert configs["producer.id.expiration.ms"] == "5000"
+
+
 def test_a_cluster_is_not_started_for_a_wrong_option(capsys):
     from pcmodel.cli import main
 
@@ -396,6 +410,8 @@ def test_a_cluster_is_not_started_for_a_wrong_option(capsys):
     assert "leaves no room" in capsys.readouterr().err
     assert main(["cluster", "--offsets-retention-minutes", "0"]) == 2
     assert "--offsets-retention-minutes is out of range: 0" in capsys.readouterr().err
+    assert main(["cluster", "--producer-id-expiration-ms", "0"]) == 2
+    assert "--producer-id-expiration-ms is out of range: 0" in capsys.readouterr().err
     assert main(["cluster", "--leader-imbalance-check-interval-seconds", "0"]) == 2
     assert "--leader-imbalance-check-interval-seconds is out of range: 0" in (
         capsys.readouterr().err)

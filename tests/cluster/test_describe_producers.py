@@ -14,16 +14,20 @@ from pcmodel.topics.errors import (
     KafkaConnectionError,
     UnknownTopicOrPartitionError,
 )
+from pcmodel.topics.log_records import wall_clock_ms
 from pcmodel.topics.structs import ActiveProducer, TopicPartition
 from tests.conftest import wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
 TP = TopicPartition("t", 0)
+#: Record timestamps count from here: recent, so no producer expires during a test (a day).
+NOW = wall_clock_ms()
 
 
 def batch(*timestamps):
-    return [(None, b"v", (), ts) for ts in timestamps]
+    """Records stamped ``NOW + t`` for each ``t``."""
+    return [(None, b"v", (), NOW + ts) for ts in timestamps]
 
 
 def producers(cluster, broker):
@@ -39,7 +43,8 @@ def test_followers_know_a_producer_once_they_copied_its_batch(make_cluster):
     followers = [b for b in range(3) if b != leader]
     cluster.produce("t", 0, batch(4), acks=1, producer=(other, other_epoch, 0)).get(timeout=1)
     cluster.produce("t", 0, batch(10, 30, 20), acks=1, producer=(pid, epoch, 0)).get(timeout=1)
-    expected = (ActiveProducer(pid, epoch, 2, 30), ActiveProducer(other, other_epoch, 0, 4))
+    expected = (ActiveProducer(pid, epoch, 2, NOW + 30),
+                ActiveProducer(other, other_epoch, 0, NOW + 4))
     assert producers(cluster, leader) == expected
     assert [producers(cluster, b) for b in followers] == [(), ()]  # nothing fetched yet
     cluster.step()
@@ -60,7 +65,7 @@ def test_a_new_leader_remembers_what_the_old_one_did(make_cluster):
     cluster.run_for(1.6)
     new = cluster.leader("t", 0)
     assert new != old
-    assert producers(cluster, new) == (ActiveProducer(pid, epoch, 2, 7),)
+    assert producers(cluster, new) == (ActiveProducer(pid, epoch, 2, NOW + 7),)
 
 
 def test_brokers_without_a_replica_and_partitions_the_cluster_lacks_are_refused(make_cluster):
@@ -87,7 +92,7 @@ def test_the_admin_client_asks_the_leader_or_the_broker_named(make_cluster):
     cluster.run_for(0.5)
     admin = KafkaAdminClient(broker=cluster)
     try:
-        expected = (ActiveProducer(pid, epoch, 0, 1),)
+        expected = (ActiveProducer(pid, epoch, 0, NOW + 1),)
         assert admin.describe_producers([TP])[TP].active_producers == expected
         for broker in replicas:
             assert admin.describe_producers([TP], broker_id=broker)[TP].active_producers \
@@ -111,7 +116,7 @@ def test_a_broker_process_restarted_from_its_journal_remembers_its_producers():
         pid, epoch = cluster.init_producer_id()
         cluster.produce("t", 0, batch(11, 12), acks="all",
                         producer=(pid, epoch, 0)).get(timeout=30)
-        expected = (ActiveProducer(pid, epoch, 1, 12),)
+        expected = (ActiveProducer(pid, epoch, 1, NOW + 12),)
         leader = cluster.leader("t", 0)
         follower = next(b for b in range(3) if b != leader)
         wait_until(lambda: producers(cluster, follower) == expected, timeout=30)

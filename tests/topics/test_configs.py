@@ -358,7 +358,7 @@ def test_the_broker_describes_its_own_settings_as_read_only():
         "log.retention.bytes": "-1", "log.retention.ms": "-1", "min.insync.replicas": "1",
         "num.partitions": "3",
         "offsets.retention.check.interval.ms": "600000", "offsets.retention.minutes": "60",
-        "unclean.leader.election.enable": "false"}
+        "producer.id.expiration.ms": "86400000", "unclean.leader.election.enable": "false"}
     assert all(e.read_only and e.source is ConfigSource.STATIC_BROKER_CONFIG
                for e in entries.values())
 

@@ -9,6 +9,7 @@ from pcmodel.topics import Broker, KafkaAdminClient, KafkaProducer
 from pcmodel.topics.errors import (
     IllegalArgumentError,
     IllegalStateError,
+    InvalidTimestampError,
     OutOfOrderSequenceNumberError,
     UnknownTopicOrPartitionError,
 )
@@ -95,11 +96,16 @@ def test_a_retry_changes_nothing_and_a_new_epoch_shows_once_it_writes(broker):
         ActiveProducer(pid, epoch + 1, 0, 4),)
 
 
-def test_a_producer_whose_first_batch_was_refused_is_not_listed(broker):
+def test_a_producer_whose_first_batch_was_refused_is_not_listed(broker, wall):
     producer = broker.init_producer_id()
-    with pytest.raises(OutOfOrderSequenceNumberError):
-        append(broker, producer, 3, [1])  # records were lost before it: nothing is appended
+    with pytest.raises(InvalidTimestampError):
+        append(broker, producer, 0, [wall.now + 7_200_000])  # two hours ahead: refused
     assert broker.describe_producers([T0]) == {T0: PartitionProducers(())}
+    append(broker, producer, 0, [1])
+    with pytest.raises(OutOfOrderSequenceNumberError):
+        append(broker, producer, 3, [2])  # records lost in between: nothing is appended
+    assert broker.describe_producers([T0]) == {T0: PartitionProducers(
+        (ActiveProducer(producer[0], 0, 0, 1),))}
 
 
 def test_unknown_partitions_answer_their_error_and_the_others_are_still_served(broker):
