@@ -12,6 +12,7 @@ from __future__ import annotations
 import pytest
 
 from pcmodel.cluster import Cluster
+from pcmodel.cluster.producers import BatchInfo, ProducerState
 from pcmodel.topics.errors import IllegalArgumentError, OutOfOrderSequenceNumberError
 from pcmodel.topics.log_records import wall_clock_ms
 from pcmodel.topics.structs import ActiveProducer
@@ -40,7 +41,7 @@ def test_every_replica_forgets_a_producer_silent_past_the_expiration_time(make_c
     cluster.create_topic("t", replication_factor=3, min_insync_replicas=2)
     pid, epoch = cluster.init_producer_id()
     other, other_epoch = cluster.init_producer_id()
-    cluster.produce("t", 0, batch(b"old", 2 * HOUR), acks="all",
+    cluster.produce("t", 0, batch(b"old", HOUR + 60_000), acks="all",
                     producer=(pid, epoch, 0)).get(timeout=5)
     cluster.produce("t", 0, batch(b"new"), acks="all",
                     producer=(other, other_epoch, 0)).get(timeout=5)
@@ -113,3 +114,13 @@ def test_broker_processes_forget_expired_producers_too():
                         producer=(pid, epoch, 0)).get(timeout=10)
         wait_until(lambda: [[p.producer_id for p in producers(cluster, b)]
                             for b in range(2)] == [[other], [other]], timeout=20)
+
+
+def test_a_truncation_does_not_bring_back_an_expired_producer():
+    state = ProducerState()
+    state.record(BatchInfo(7, 0, 0, 0, 2, max_timestamp=1_000))
+    state.record(BatchInfo(8, 0, 0, 2, 1, max_timestamp=1_000 + HOUR))
+    assert state.expire(1_000 + HOUR, HOUR) == (7,)
+    state.truncate(3)  # rebuilt from the batches kept: 7's went with it
+    assert [p.producer_id for p in state.active()] == [8]
+    assert state.batches_from(0, 3) == (BatchInfo(8, 0, 0, 2, 1, max_timestamp=1_000 + HOUR),)

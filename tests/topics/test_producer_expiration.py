@@ -89,6 +89,15 @@ def test_each_partition_forgets_on_its_own():
         assert broker.expire_producers(START + 2 * HOUR) == {T1: (producer[0],)}
 
 
+def test_the_ids_forgotten_are_listed_in_order():
+    wall = WallClock(START)
+    with make_broker(wall, producer_id_expiration_check_interval_ms=None) as broker:
+        low, high = broker.init_producer_id(), broker.init_producer_id()
+        append(broker, high, 0)  # the higher id wrote first
+        append(broker, low, 0)
+        assert broker.expire_producers(START + 86_400_000) == {T0: (low[0], high[0])}
+
+
 def test_the_check_runs_once_its_interval_has_passed():
     wall = WallClock(START)
     with make_broker(wall, producer_id_expiration_ms=HOUR,
@@ -209,3 +218,25 @@ def test_an_append_under_way_is_not_expired_under_it():
     assert sequences.active("p") == (ActiveProducer(pid, 0, 1, START),)
     assert sequences.expire(START + HOUR) == ((pid, "p"),)
     assert sequences.active("p") == ()
+
+
+def test_an_append_that_finds_its_state_expired_starts_again_with_a_new_one():
+    """The expiry may land between an append's lookup of its state and its taking the
+    state's lock: the append must then use a new state, or its batch would be forgotten."""
+    sequences = ProducerSequences(expiration_ms=HOUR)
+    pid, _ = sequences.init_producer_id()
+
+    class Result:
+        max_timestamp_ms = START
+
+    sequences.append("p", pid, 0, 0, 1, Result)
+    lookup = sequences._state_for
+
+    def lookup_then_expire(*args):
+        state = lookup(*args)
+        sequences.expire(START + HOUR)  # lands before the append takes the state's lock
+        return state
+
+    sequences._state_for = lookup_then_expire
+    sequences.append("p", pid, 0, 1, 1, Result)
+    assert sequences.active("p") == (ActiveProducer(pid, 0, 1, START),)
