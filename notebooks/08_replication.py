@@ -231,6 +231,11 @@ cluster.close()
 #   long does the move wait, and who counts for `acks="all"` meanwhile?
 # - In section 6, send the retry with sequence 1 instead of 0, then with 2: what does the new
 #   leader answer each time, and why? (`OutOfOrderSequenceNumberError` says records were lost.)
+# - That memory has a horizon. Make section 6's cluster with `producer_id_expiration_ms=60_000,
+#   producer_id_expiration_check_interval_ms=100` and stamp the payment two minutes ago
+#   (`(None, b"payment", (), time.time_ns() // 1_000_000 - 120_000)`): what does `remembered()`
+#   show after the fetch, and how often is the payment in the new leader's log? (Kafka forgets a
+#   producer that wrote nothing for `producer.id.expiration.ms`, a day by default.)
 # - `python -m pcmodel.cluster.campaign --runs 100 --acks 1` runs a hundred seeded fault
 #   scenarios and prints one that loses acknowledged records, replayable by its seed.
 # - The same with real crashes: `Cluster(3, mode="processes")` runs every broker as its own
