@@ -1,204 +1,52 @@
-"""Exceptions of the topics layer, named and arranged as in kafka-python's ``kafka/errors.py``.
+"""Errors a broker answers with, each with Kafka's protocol error code in ``errno``.
 
-Prior art: kafka-python ``kafka/errors.py`` (class names, the ``retriable`` flag, the
-``BrokerResponseError`` branch with Kafka's protocol error codes in ``errno``) and the Java
-client's ``org.apache.kafka.common.errors`` where kafka-python has no name for something.
-
-Only the errors pcmodel can actually raise are here; each docstring says when. Code written for
-kafka-python catches them under the same names: ``except KafkaTimeoutError`` and
-``except KafkaError`` both work after changing the import.
-
-``retriable`` says whether trying the same call again later can succeed (a timeout can; a bad
-topic name cannot), exactly as kafka-python uses it. Every class here pickles, so an error raised
-inside a broker process reaches the client process as the same class.
+Each class keeps kafka-python's name, Kafka's ``message`` (the code's name in the protocol) and
+``description``; its docstring says when pcmodel answers it. See :mod:`pcmodel.topics.errors`.
 """
 
 from __future__ import annotations
 
+from pcmodel.topics.errors.base import BrokerResponseError
+
 __all__ = [
-    "BrokerResponseError",
-    "CommitFailedError",
     "ElectionNotNeededError",
     "EligibleLeadersNotAvailableError",
     "FencedInstanceIdError",
     "GroupIdNotFoundError",
     "GroupNotEmptyError",
     "GroupSubscribedToTopicError",
-    "IllegalArgumentError",
     "IllegalGenerationError",
-    "IllegalStateError",
     "InconsistentGroupProtocolError",
-    "InvalidGroupIdError",
     "InvalidConfigurationError",
+    "InvalidGroupIdError",
     "InvalidPartitionsError",
     "InvalidProducerEpochError",
-    "InvalidRequestError",
+    "InvalidRecordError",
     "InvalidReplicationAssignmentError",
     "InvalidReplicationFactorError",
+    "InvalidRequestError",
     "InvalidSessionTimeoutError",
-    "InvalidRecordError",
     "InvalidTimestampError",
     "InvalidTopicError",
-    "KafkaConfigurationError",
-    "KafkaConnectionError",
-    "KafkaError",
     "KafkaStorageError",
-    "KafkaTimeoutError",
     "LogDirNotFoundError",
     "MemberIdRequiredError",
     "MessageSizeTooLargeError",
-    "NoBrokersAvailable",
     "NoError",
     "NoReassignmentInProgressError",
     "NonEmptyGroupError",
-    "NoOffsetForPartitionError",
     "OffsetOutOfRangeError",
     "OutOfOrderSequenceNumberError",
     "PreferredLeaderNotAvailableError",
     "RebalanceInProgressError",
     "RecordTooLargeError",
     "ReplicaNotAvailableError",
-    "SerializationError",
     "TopicAlreadyExistsError",
-    "UnassignedPartitionError",
     "UnknownMemberIdError",
     "UnknownTopicOrPartitionError",
     "UnsupportedCompressionTypeError",
     "UnsupportedVersionError",
 ]
-
-
-class KafkaError(RuntimeError):
-    """Base of every error the topics layer raises (kafka-python's base class, too)."""
-
-    #: Whether the same call, made again later, can succeed.
-    retriable = False
-
-    def __str__(self) -> str:
-        # kafka-python's format: the class name first, so a log line says what kind of failure.
-        if not self.args:
-            return type(self).__name__
-        return f"{type(self).__name__}: {super().__str__()}"
-
-
-# --- client-side errors (kafka-python raises these without asking a broker) ---------------------
-
-
-class KafkaTimeoutError(KafkaError):
-    """A blocking call ran out of time.
-
-    Raised by ``send()`` when the record accumulator stayed full for ``max_block_ms``, by
-    ``future.get(timeout)`` and ``flush(timeout)`` when the record was not acknowledged in time,
-    and by broker calls that did not complete within their timeout.
-    """
-
-    retriable = True
-
-
-class CommitFailedError(KafkaError):
-    """A commit was rejected because the group moved on without this member.
-
-    Raised by ``commit()`` when the member's generation is older than the group's (a rebalance
-    happened, or the member was removed after missing ``session_timeout_ms`` or
-    ``max_poll_interval_ms``). The partitions may already belong to another member, which will
-    read the uncommitted records again: this is at-least-once delivery at work. Call ``poll()`` to
-    rejoin.
-    """
-
-    def __init__(self, *args: object) -> None:
-        if not args:
-            args = (
-                "Commit cannot be completed since the group has already rebalanced and assigned "
-                "the partitions to another member. Call poll() to rejoin the group, and commit "
-                "more often or raise max_poll_interval_ms if processing takes long.",
-            )
-        super().__init__(*args)
-
-
-class IllegalArgumentError(KafkaError, ValueError):
-    """An argument has the right type but a value that can never work.
-
-    Raised for a negative offset passed to ``seek()``, a partition number out of range in
-    ``send(partition=...)``, a negative ``timestamp_ms``, and similar. Also a ``ValueError`` (the
-    Java client throws ``IllegalArgumentException``), so ``except ValueError`` catches it too.
-    """
-
-
-class IllegalStateError(KafkaError):
-    """The call is not allowed in the client's current state.
-
-    Raised when using a closed producer or consumer; when mixing ``subscribe()`` with
-    ``assign()`` (the message lists the legal choices); for ``commit()`` without a
-    ``group_id``; and, as :class:`UnassignedPartitionError`, for a partition the consumer is not
-    assigned.
-    """
-
-
-class UnassignedPartitionError(IllegalStateError, ValueError):
-    """``position()``, ``seek()``, ``pause()``, ``resume()`` or ``highwater()`` of a partition
-    the consumer is not assigned.
-
-    Both an ``IllegalStateError`` (what kafka-python documents for ``position()`` and the Java
-    client throws for all of them) and a ``ValueError`` (what kafka-python documents for
-    ``seek()``), so code catching either carries over.
-    """
-
-
-class KafkaConfigurationError(KafkaError):
-    """A configuration key is unknown or unsupported, or its value is invalid.
-
-    Raised by the ``KafkaProducer`` / ``KafkaConsumer`` constructors; the message names the key.
-    Unsupported keys are never silently ignored.
-    """
-
-
-class KafkaConnectionError(KafkaError):
-    """The connection to a broker process broke (the process died or closed the connection)."""
-
-    retriable = True
-
-
-class NoBrokersAvailable(KafkaError):  # noqa: N818 - kafka-python's name
-    """No broker answered at the given handle: the broker process is not running or refused us.
-
-    Raised by client constructors when connecting to a process-backed broker fails.
-    """
-
-    retriable = True
-
-
-class NoOffsetForPartitionError(KafkaError):
-    """The consumer has no position for a partition and ``auto_offset_reset='none'``.
-
-    Raised by ``poll()`` (and ``position()``) when the group has no committed offset for an
-    assigned partition, or the committed offset fell below the log start after retention,
-    and the consumer was told not to reset. ``seek()`` to choose a position, or use ``'earliest'``
-    / ``'latest'``.
-    """
-
-
-class SerializationError(KafkaError):
-    """A key or value serializer or deserializer failed, or did not return ``bytes``.
-
-    kafka-python lets the serializer's own exception escape; pcmodel wraps it (the original is
-    the ``__cause__``) so the message can say which topic and which serializer, as the Java
-    client's ``SerializationException`` does. Raised by ``send()`` before anything is queued, and
-    by ``poll()`` for a record that cannot be deserialized.
-    """
-
-
-# --- errors a broker answers with (Kafka protocol error codes in ``errno``) ---------------------
-
-
-class BrokerResponseError(KafkaError):
-    """An error the broker answered a request with; ``errno`` is Kafka's protocol error code."""
-
-    errno: int | None = None
-    message: str | None = None
-    description: str | None = None
-
-    def __str__(self) -> str:
-        return f"[Error {self.errno}] {super().__str__()}"
 
 
 class NoError(BrokerResponseError):

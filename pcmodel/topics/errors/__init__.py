@@ -1,0 +1,126 @@
+"""Exceptions of the topics layer, named and arranged as in kafka-python's ``kafka/errors.py``.
+
+Prior art: kafka-python ``kafka/errors.py`` (class names, the ``retriable`` flag, the
+``BrokerResponseError`` branch with Kafka's protocol error codes in ``errno``) and the Java
+client's ``org.apache.kafka.common.errors`` where kafka-python has no name for something.
+
+Only the errors pcmodel can actually raise are here; each docstring says when. Code written for
+kafka-python catches them under the same names: ``except KafkaTimeoutError`` and
+``except KafkaError`` both work after changing the import.
+
+``retriable`` says whether trying the same call again later can succeed (a timeout can; a bad
+topic name cannot), exactly as kafka-python uses it. Every class here pickles, so an error raised
+inside a broker process reaches the client process as the same class.
+
+The catalogue is kept in three modules, all re-exported here (import from here):
+:mod:`~pcmodel.topics.errors.base` (``KafkaError`` and ``BrokerResponseError``, the roots),
+:mod:`~pcmodel.topics.errors.client_side` (what a client raises without asking a broker) and
+:mod:`~pcmodel.topics.errors.broker_responses` (what a broker answers, by Kafka error code).
+"""
+
+from __future__ import annotations
+
+from pcmodel.topics.errors.base import BrokerResponseError, KafkaError
+from pcmodel.topics.errors.broker_responses import (
+    ElectionNotNeededError,
+    EligibleLeadersNotAvailableError,
+    FencedInstanceIdError,
+    GroupIdNotFoundError,
+    GroupNotEmptyError,
+    GroupSubscribedToTopicError,
+    IllegalGenerationError,
+    InconsistentGroupProtocolError,
+    InvalidConfigurationError,
+    InvalidGroupIdError,
+    InvalidPartitionsError,
+    InvalidProducerEpochError,
+    InvalidRecordError,
+    InvalidReplicationAssignmentError,
+    InvalidReplicationFactorError,
+    InvalidRequestError,
+    InvalidSessionTimeoutError,
+    InvalidTimestampError,
+    InvalidTopicError,
+    KafkaStorageError,
+    LogDirNotFoundError,
+    MemberIdRequiredError,
+    MessageSizeTooLargeError,
+    NoError,
+    NonEmptyGroupError,
+    NoReassignmentInProgressError,
+    OffsetOutOfRangeError,
+    OutOfOrderSequenceNumberError,
+    PreferredLeaderNotAvailableError,
+    RebalanceInProgressError,
+    RecordTooLargeError,
+    ReplicaNotAvailableError,
+    TopicAlreadyExistsError,
+    UnknownMemberIdError,
+    UnknownTopicOrPartitionError,
+    UnsupportedCompressionTypeError,
+    UnsupportedVersionError,
+)
+from pcmodel.topics.errors.client_side import (
+    CommitFailedError,
+    IllegalArgumentError,
+    IllegalStateError,
+    KafkaConfigurationError,
+    KafkaConnectionError,
+    KafkaTimeoutError,
+    NoBrokersAvailable,
+    NoOffsetForPartitionError,
+    SerializationError,
+    UnassignedPartitionError,
+)
+
+__all__ = [
+    "BrokerResponseError",
+    "CommitFailedError",
+    "ElectionNotNeededError",
+    "EligibleLeadersNotAvailableError",
+    "FencedInstanceIdError",
+    "GroupIdNotFoundError",
+    "GroupNotEmptyError",
+    "GroupSubscribedToTopicError",
+    "IllegalArgumentError",
+    "IllegalGenerationError",
+    "IllegalStateError",
+    "InconsistentGroupProtocolError",
+    "InvalidGroupIdError",
+    "InvalidConfigurationError",
+    "InvalidPartitionsError",
+    "InvalidProducerEpochError",
+    "InvalidRequestError",
+    "InvalidReplicationAssignmentError",
+    "InvalidReplicationFactorError",
+    "InvalidSessionTimeoutError",
+    "InvalidRecordError",
+    "InvalidTimestampError",
+    "InvalidTopicError",
+    "KafkaConfigurationError",
+    "KafkaConnectionError",
+    "KafkaError",
+    "KafkaStorageError",
+    "KafkaTimeoutError",
+    "LogDirNotFoundError",
+    "MemberIdRequiredError",
+    "MessageSizeTooLargeError",
+    "NoBrokersAvailable",
+    "NoError",
+    "NoReassignmentInProgressError",
+    "NonEmptyGroupError",
+    "NoOffsetForPartitionError",
+    "OffsetOutOfRangeError",
+    "OutOfOrderSequenceNumberError",
+    "PreferredLeaderNotAvailableError",
+    "RebalanceInProgressError",
+    "RecordTooLargeError",
+    "ReplicaNotAvailableError",
+    "SerializationError",
+    "TopicAlreadyExistsError",
+    "UnassignedPartitionError",
+    "UnknownMemberIdError",
+    "UnknownTopicOrPartitionError",
+    "UnsupportedCompressionTypeError",
+    "UnsupportedVersionError",
+]
