@@ -290,7 +290,7 @@ class Controller:
         """
         st = self.partitions.get(tp)
         if st is None:
-            raise UnknownTopicOrPartitionError(f"{tp.topic!r} has no partition {tp.partition}")
+            raise UnknownTopicOrPartitionError.no_partition(tp)
         moving = reassignment.Reassigning(st.replicas, st.adding, st.removing)
         if target is not None:
             target = check_replica_list(target, self.broker_ids, what="the target replica list")
@@ -348,7 +348,7 @@ class Controller:
         """
         st = self.partitions.get(tp)
         if st is None:
-            raise UnknownTopicOrPartitionError(f"{tp.topic!r} has no partition {tp.partition}")
+            raise UnknownTopicOrPartitionError.no_partition(tp)
         if election_type == ElectionType.PREFERRED:
             preferred = st.replicas[0]
             if st.leader == preferred:

@@ -201,8 +201,7 @@ class TopicAdminMixin:
             for tp in asked:
                 topic = self._topics.get(tp.topic)
                 if topic is None or tp.partition >= len(topic.logs):
-                    results[tp] = UnknownTopicOrPartitionError(
-                        f"{tp.topic!r} has no partition {tp.partition}")
+                    results[tp] = UnknownTopicOrPartitionError.no_partition(tp)
                 else:
                     results[tp] = ElectionNotNeededError(
                         f"{tp.topic}-{tp.partition}: this broker is its only replica, and leads it")

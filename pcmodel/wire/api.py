@@ -35,7 +35,6 @@ __all__ = [
     "error_message",
     "impossible_partition",
     "kafka_errors",
-    "no_such_partition",
 ]
 
 
@@ -149,11 +148,6 @@ def error_message(exc: BaseException) -> str:
     return str(exc)
 
 
-def no_such_partition(tp: TopicPartition) -> UnknownTopicOrPartitionError:
-    """UNKNOWN_TOPIC_OR_PARTITION for ``tp``, named in the answer's message."""
-    return UnknownTopicOrPartitionError(f"{tp.topic!r} has no partition {tp.partition}")
-
-
 def impossible_partition(tp: TopicPartition) -> KafkaError | None:
     """Why no broker can hold ``tp``, as Kafka answers a request naming it: an
     ``InvalidTopicError`` (INVALID_TOPIC_EXCEPTION) for an illegal topic name, UNKNOWN_TOPIC_OR_
@@ -163,4 +157,4 @@ def impossible_partition(tp: TopicPartition) -> KafkaError | None:
         check_topic_name(tp.topic)
     except KafkaError as exc:
         return exc
-    return no_such_partition(tp) if tp.partition < 0 else None
+    return UnknownTopicOrPartitionError.no_partition(tp) if tp.partition < 0 else None

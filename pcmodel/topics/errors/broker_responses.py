@@ -6,6 +6,8 @@ Each class keeps kafka-python's name, Kafka's ``message`` (the code's name in th
 
 from __future__ import annotations
 
+from typing import Any
+
 from pcmodel.topics.errors.base import BrokerResponseError
 
 __all__ = [
@@ -87,6 +89,12 @@ class UnknownTopicOrPartitionError(BrokerResponseError):
     message = "UNKNOWN_TOPIC_OR_PARTITION"
     description = "This request is for a topic or partition that does not exist on this broker."
     retriable = True
+
+    @classmethod
+    def no_partition(cls, tp: Any) -> UnknownTopicOrPartitionError:
+        """The error for topic partition ``tp`` (a ``TopicPartition``) that does not exist,
+        naming it as every part of pcmodel does: ``'orders' has no partition 7``."""
+        return cls(f"{tp.topic!r} has no partition {tp.partition}")
 
 
 class MessageSizeTooLargeError(BrokerResponseError):

@@ -39,6 +39,7 @@ from kafka.protocol.admin import (
 from pcmodel.topics.errors import (
     ElectionNotNeededError,
     KafkaError,
+    UnknownTopicOrPartitionError,
 )
 from pcmodel.topics.structs import ElectionType, TopicPartition
 from pcmodel.wire.api import (
@@ -46,7 +47,6 @@ from pcmodel.wire.api import (
     RequestContext,
     error_code,
     error_message,
-    no_such_partition,
 )
 from pcmodel.wire.handlers.metadata import all_topics
 
@@ -73,7 +73,7 @@ def handle_elect_leaders(ctx: RequestContext, request: Any) -> Any:
             election_type, None if asked is None else list(dict.fromkeys(
                 tp for tp in named if tp not in unknown)))
         for tp in unknown:
-            elected[tp] = no_such_partition(tp)
+            elected[tp] = UnknownTopicOrPartitionError.no_partition(tp)
         code, message = 0, None
     except KafkaError as exc:  # the request as a whole: an unknown election type
         elected, code, message = None, error_code(exc), error_message(exc)
@@ -116,7 +116,7 @@ def handle_alter_partition_reassignments(ctx: RequestContext, request: Any) -> A
         allow_replication_factor_change=allow, **where)
     by_topic: dict[str, list[Any]] = {}
     for tp, _ in asked:
-        error = no_such_partition(tp) if _impossible(tp) else answers[tp]
+        error = UnknownTopicOrPartitionError.no_partition(tp) if _impossible(tp) else answers[tp]
         by_topic.setdefault(tp.topic, []).append(_Reassigned.ReassignablePartitionResponse(
             partition_index=tp.partition, error_code=0 if error is None else error_code(error),
             error_message=None if error is None else error_message(error)))
