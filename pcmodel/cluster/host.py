@@ -278,6 +278,11 @@ class NodeHost:
         with self.lock:
             return self.node.describe_producers(tp)
 
+    def expire_producers(self, now_ms: int) -> dict[TopicPartition, tuple[int, ...]]:
+        """This broker's producer-expiration check, now, as at ``now_ms``."""
+        with self.lock:
+            return self.node.expire_producers(now_ms)
+
     def describe_log_dirs(self, partitions: list[TopicPartition] | None) -> tuple[Any, ...]:
         """This broker's log directory (its journals') and the replicas in it."""
         with self.lock:

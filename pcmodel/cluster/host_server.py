@@ -29,7 +29,8 @@ NODE_METHODS = ("produce", "completions", "fetch", "offsets", "log", "add_replic
                 "remove_topic", "add_partitions", "end_offset_for_epoch", "set_isolated",
                 "set_slowness", "replica_fetch", "offsets_for_leader_epoch", "replica_offsets",
                 "delete_records_as_leader", "reconfigure_topic", "epoch_of_offset",
-                "describe_producers", "describe_log_dirs", "alter_replica_log_dirs")
+                "describe_producers", "expire_producers", "describe_log_dirs",
+                "alter_replica_log_dirs")
 
 
 class NodeServer(BrokerServer):

@@ -306,6 +306,17 @@ class ClusterNode:
         ``UnknownTopicOrPartitionError`` if it knows no such topic."""
         return self._local_replica(tp).producers.active()
 
+    def expire_producers(self, now_ms: int) -> dict[TopicPartition, tuple[int, ...]]:
+        """Every replica here forgets the producers expired at ``now_ms`` (epoch ms; see
+        :meth:`~pcmodel.cluster.producers.ProducerState.expire`); returns their ids, per
+        partition (those with any)."""
+        forgotten = {}
+        for tp, replica in sorted(self.replicas.items()):
+            expired = replica.producers.expire(now_ms, self.producer_id_expiration_ms)
+            if expired:
+                forgotten[tp] = expired
+        return forgotten
+
     def describe_log_dirs(self, partitions: Iterable[TopicPartition] | None = None,
                           ) -> tuple[LogDirDescription, ...]:
         """This broker's log directory and the replicas it hosts in it (of ``partitions``, or
@@ -350,9 +361,7 @@ class ClusterNode:
         now = self._clock()
         if now - self._producers_checked_at >= self._producers_check_interval:
             self._producers_checked_at = now
-            now_ms = wall_clock_ms()  # what the local broker stamps records with
-            for replica in self.replicas.values():
-                replica.producers.expire(now_ms, self.producer_id_expiration_ms)
+            self.expire_producers(wall_clock_ms())  # what the local broker stamps records with
         for replica in list(self.replicas.values()):  # an ISR change may remove one
             if replica.is_leader:
                 self._leader_maintenance(replica)

@@ -68,6 +68,7 @@ from pcmodel.topics.errors import (
     KafkaConnectionError,
     KafkaError,
 )
+from pcmodel.topics.idempotence import expiration_time
 from pcmodel.topics.log import LogRecord
 from pcmodel.topics.structs import TopicPartition, validate_topic_partition
 
@@ -252,6 +253,15 @@ class ProcessCluster(ProcessFaults, Cluster):
         return node.call("describe_producers", tp)
 
     describe_producers.__doc__ = Cluster.describe_producers.__doc__
+
+    def expire_producers(self, broker: int, now_ms: int | None = None) -> dict[Any, Any]:
+        now_ms = expiration_time(now_ms)
+        with self._lock:
+            self._check_open()
+            node = self._reachable_node(broker)
+        return node.call("expire_producers", now_ms)
+
+    expire_producers.__doc__ = Cluster.expire_producers.__doc__
 
     def describe_log_dirs(self, broker: int, partitions: Any = None) -> tuple[Any, ...]:
         asked = None if partitions is None else [validate_topic_partition(tp)

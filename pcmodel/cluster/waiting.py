@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pcmodel.topics.broker_log_dirs import checked_targets
+from pcmodel.topics.idempotence import expiration_time
 from pcmodel.topics.structs import TopicPartition, validate_topic_partition
 
 __all__ = ["ClientSupport"]
@@ -84,6 +85,20 @@ class ClientSupport:
             self._check_open()
             self._state(tp)
             return self._reachable_node(broker).describe_producers(tp)
+
+    def expire_producers(self, broker: int, now_ms: int | None = None,
+                         ) -> dict[TopicPartition, tuple[int, ...]]:
+        """Run ``broker``'s producer-expiration check now, as at ``now_ms`` (epoch ms; default:
+        the wall clock): each of its replicas forgets the idempotent producers whose newest
+        batch there is ``producer_id_expiration_ms`` older (see
+        :mod:`pcmodel.cluster.producers`). The other brokers' replicas keep theirs until their
+        own check. Returns the producer ids forgotten, per partition (those with any). Raises
+        ``KafkaConnectionError`` if the broker is down, ``IllegalArgumentError`` for a broker
+        the cluster does not have or a negative ``now_ms``."""
+        now_ms = expiration_time(now_ms)
+        with self._lock:
+            self._check_open()
+            return self._reachable_node(broker).expire_producers(now_ms)
 
     def describe_log_dirs(self, broker: int, partitions: Any = None) -> tuple[Any, ...]:
         """Kafka's DescribeLogDirs as ``broker`` answers it: its log directory (in memory on a

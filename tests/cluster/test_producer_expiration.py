@@ -13,9 +13,13 @@ import pytest
 
 from pcmodel.cluster import Cluster
 from pcmodel.cluster.producers import BatchInfo, ProducerState
-from pcmodel.topics.errors import IllegalArgumentError, OutOfOrderSequenceNumberError
+from pcmodel.topics.errors import (
+    IllegalArgumentError,
+    KafkaConnectionError,
+    OutOfOrderSequenceNumberError,
+)
 from pcmodel.topics.log_records import wall_clock_ms
-from pcmodel.topics.structs import ActiveProducer
+from pcmodel.topics.structs import ActiveProducer, TopicPartition
 from tests.conftest import wait_until
 
 pytestmark = pytest.mark.timeout(60)
@@ -114,6 +118,9 @@ def test_broker_processes_forget_expired_producers_too():
                         producer=(pid, epoch, 0)).get(timeout=10)
         wait_until(lambda: [[p.producer_id for p in producers(cluster, b)]
                             for b in range(2)] == [[other], [other]], timeout=20)
+        tp = TopicPartition("t", 0)
+        assert cluster.expire_producers(0, wall_clock_ms() + 2 * HOUR) == {tp: (other,)}
+        assert producers(cluster, 0) == () and len(producers(cluster, 1)) == 1
 
 
 def test_a_truncation_does_not_bring_back_an_expired_producer():
@@ -124,3 +131,27 @@ def test_a_truncation_does_not_bring_back_an_expired_producer():
     state.truncate(3)  # rebuilt from the batches kept: 7's went with it
     assert [p.producer_id for p in state.active()] == [8]
     assert state.batches_from(0, 3) == (BatchInfo(8, 0, 0, 2, 1, max_timestamp=1_000 + HOUR),)
+
+
+def test_expire_producers_runs_one_brokers_check_as_at_a_moment_named(make_cluster):
+    cluster = make_cluster(producer_id_expiration_ms=HOUR,
+                           producer_id_expiration_check_interval_ms=10 * 60_000)
+    cluster.create_topic("t", replication_factor=3, min_insync_replicas=2)
+    pid, epoch = cluster.init_producer_id()
+    cluster.produce("t", 0, batch(b"a"), acks="all", producer=(pid, epoch, 0)).get(timeout=5)
+    cluster.settle()
+    stamp = cluster.log(0, "t", 0)[0].timestamp
+    assert cluster.expire_producers(1, stamp + HOUR - 1) == {}
+    assert cluster.expire_producers(1, stamp + HOUR) == {TopicPartition("t", 0): (pid,)}
+    assert producers(cluster, 1) == ()
+    assert producers(cluster, 0) and producers(cluster, 2)  # their own checks: not yet
+    assert cluster.expire_producers(0) == {}  # now: the batch is recent
+    with pytest.raises(IllegalArgumentError, match="now_ms"):
+        cluster.expire_producers(0, -1)
+    with pytest.raises(TypeError, match="now_ms"):
+        cluster.expire_producers(0, 1.5)
+    with pytest.raises(IllegalArgumentError):
+        cluster.expire_producers(7)
+    cluster.kill(2)
+    with pytest.raises(KafkaConnectionError):
+        cluster.expire_producers(2)
