@@ -278,7 +278,7 @@ class NodeHost:
         with self.lock:
             return self.node.describe_producers(tp)
 
-    def expire_producers(self, now_ms: int) -> dict[TopicPartition, tuple[int, ...]]:
+    def expire_producers(self, now_ms: int | None) -> dict[TopicPartition, tuple[int, ...]]:
         """This broker's producer-expiration check, now, as at ``now_ms``."""
         with self.lock:
             return self.node.expire_producers(now_ms)

@@ -306,10 +306,13 @@ class ClusterNode:
         ``UnknownTopicOrPartitionError`` if it knows no such topic."""
         return self._local_replica(tp).producers.active()
 
-    def expire_producers(self, now_ms: int) -> dict[TopicPartition, tuple[int, ...]]:
-        """Every replica here forgets the producers expired at ``now_ms`` (epoch ms; see
+    def expire_producers(self, now_ms: int | None = None) -> dict[TopicPartition, tuple[int, ...]]:
+        """Every replica here forgets the producers expired at ``now_ms`` (epoch ms; default:
+        the wall clock, which the local broker stamps records with; see
         :meth:`~pcmodel.cluster.producers.ProducerState.expire`); returns their ids, per
         partition (those with any)."""
+        if now_ms is None:
+            now_ms = wall_clock_ms()
         forgotten = {}
         for tp, replica in sorted(self.replicas.items()):
             expired = replica.producers.expire(now_ms, self.producer_id_expiration_ms)
@@ -361,7 +364,7 @@ class ClusterNode:
         now = self._clock()
         if now - self._producers_checked_at >= self._producers_check_interval:
             self._producers_checked_at = now
-            self.expire_producers(wall_clock_ms())  # what the local broker stamps records with
+            self.expire_producers()
         for replica in list(self.replicas.values()):  # an ISR change may remove one
             if replica.is_leader:
                 self._leader_maintenance(replica)

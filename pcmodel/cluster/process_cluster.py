@@ -61,6 +61,7 @@ from pcmodel.cluster.journal import journal_path, read_journal, replay_log
 from pcmodel.cluster.process_faults import ProcessFaults
 from pcmodel.cluster.purgatory import ProduceFuture
 from pcmodel.topics.broker import FetchResult
+from pcmodel.topics.broker_checks import _check_int
 from pcmodel.topics.broker_log_dirs import checked_targets
 from pcmodel.topics.errors import (
     IllegalArgumentError,
@@ -68,7 +69,6 @@ from pcmodel.topics.errors import (
     KafkaConnectionError,
     KafkaError,
 )
-from pcmodel.topics.idempotence import expiration_time
 from pcmodel.topics.log import LogRecord
 from pcmodel.topics.structs import TopicPartition, validate_topic_partition
 
@@ -255,7 +255,8 @@ class ProcessCluster(ProcessFaults, Cluster):
     describe_producers.__doc__ = Cluster.describe_producers.__doc__
 
     def expire_producers(self, broker: int, now_ms: int | None = None) -> dict[Any, Any]:
-        now_ms = expiration_time(now_ms)
+        if now_ms is not None:
+            _check_int("now_ms", now_ms, 0, IllegalArgumentError)
         with self._lock:
             self._check_open()
             node = self._reachable_node(broker)

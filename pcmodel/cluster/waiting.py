@@ -9,8 +9,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from pcmodel.topics.broker_checks import _check_int
 from pcmodel.topics.broker_log_dirs import checked_targets
-from pcmodel.topics.idempotence import expiration_time
+from pcmodel.topics.errors import IllegalArgumentError
 from pcmodel.topics.structs import TopicPartition, validate_topic_partition
 
 __all__ = ["ClientSupport"]
@@ -95,7 +96,8 @@ class ClientSupport:
         own check. Returns the producer ids forgotten, per partition (those with any). Raises
         ``KafkaConnectionError`` if the broker is down, ``IllegalArgumentError`` for a broker
         the cluster does not have or a negative ``now_ms``."""
-        now_ms = expiration_time(now_ms)
+        if now_ms is not None:
+            _check_int("now_ms", now_ms, 0, IllegalArgumentError)
         with self._lock:
             self._check_open()
             return self._reachable_node(broker).expire_producers(now_ms)

@@ -38,7 +38,6 @@ from pcmodel.topics.errors import (
     InvalidProducerEpochError,
     OutOfOrderSequenceNumberError,
 )
-from pcmodel.topics.log_records import wall_clock_ms
 from pcmodel.topics.structs import ActiveProducer
 
 __all__ = [
@@ -46,7 +45,6 @@ __all__ = [
     "DEFAULT_PRODUCER_ID_EXPIRATION_CHECK_INTERVAL_MS",
     "DEFAULT_PRODUCER_ID_EXPIRATION_MS",
     "ProducerSequences",
-    "expiration_time",
     "producer_expired",
 ]
 
@@ -57,19 +55,6 @@ DEFAULT_PRODUCER_ID_EXPIRATION_MS = 86_400_000
 #: Kafka's ``producer.id.expiration.check.interval.ms``: ten minutes.
 DEFAULT_PRODUCER_ID_EXPIRATION_CHECK_INTERVAL_MS = 600_000
 _MAX_SEQUENCE = 2**31 - 1
-
-
-def expiration_time(now_ms: int | None) -> int:
-    """``now_ms`` (epoch ms) checked as a moment to run an expiration check at; ``None``: the
-    wall clock now. Raises ``TypeError`` / ``IllegalArgumentError`` for a value that is not an
-    int ``>= 0``."""
-    if now_ms is None:
-        return wall_clock_ms()
-    if isinstance(now_ms, bool) or not isinstance(now_ms, int):
-        raise TypeError(f"now_ms must be an int (epoch ms), got {now_ms!r}")
-    if now_ms < 0:
-        raise IllegalArgumentError(f"now_ms must be >= 0 (epoch ms), got {now_ms}")
-    return now_ms
 
 
 def producer_expired(last_timestamp_ms: int, now_ms: int, expiration_ms: int) -> bool:
