@@ -231,6 +231,9 @@ cluster.close()
 #   long does the move wait, and who counts for `acks="all"` meanwhile?
 # - In section 6, send the retry with sequence 1 instead of 0, then with 2: what does the new
 #   leader answer each time, and why? (`OutOfOrderSequenceNumberError` says records were lost.)
+# - In section 6, replace `cluster.kill(leader)` with `cluster.stop(leader)`, Kafka's controlled
+#   shutdown (what `kafka-server-stop.sh` asks for): what does the producer hear now, who leads
+#   before `run_for(1.6)`, and why can the retry go out at once?
 # - That memory has a horizon. Make section 6's cluster with `producer_id_expiration_ms=60_000,
 #   producer_id_expiration_check_interval_ms=100` and stamp the payment two minutes ago
 #   (`(None, b"payment", (), time.time_ns() // 1_000_000 - 120_000)`): what does `remembered()`

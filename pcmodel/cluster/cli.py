@@ -30,7 +30,8 @@ partition's replicas, e.g. ``reassign orders 0 1,2,3``, in the words of Kafka's
 PARTITION [B]`` (the idempotent producers a replica remembers, in the columns of Kafka's
 ``kafka-transactions.sh describe-producers``), ``logdirs [B]`` (each broker's log directory
 and its replicas' sizes, in the JSON of Kafka's ``kafka-log-dirs.sh --describe``), ``kill B``,
-``restart B``, ``isolate B``, ``heal [B]``,
+``stop B`` (a controlled shutdown, as ``kafka-server-stop.sh``), ``restart B``, ``isolate B``,
+``heal [B]``,
 ``slow B SECONDS``, ``help``. A wrong
 command is answered with one line saying what is expected; the cluster goes on. It serves until
 Ctrl-C or SIGTERM (an end of input, as with ``< /dev/null``, only stops the commands).
@@ -80,6 +81,8 @@ HELP = """commands:
   logdirs [B]            where every live broker (or B) keeps its replicas' logs, and their
                          sizes in bytes
   kill B | restart B     crash broker B (its listener closes) / start it again on its port
+  stop B                 stop broker B cleanly, as kafka-server-stop.sh: a controlled
+                         shutdown moves its leaderships first
   isolate B | heal [B]   cut B off from replication traffic / end that (every broker's)
   slow B SECONDS         each replica fetch of B takes SECONDS (0 restores it)
   help"""
@@ -92,8 +95,8 @@ USAGES = {
     "reassign": "reassign TOPIC PARTITION BROKERS|cancel",
     "producers": "producers TOPIC PARTITION [B]",
     "logdirs": "logdirs [B]",
-    "kill": "kill B", "restart": "restart B", "isolate": "isolate B", "heal": "heal [B]",
-    "slow": "slow B SECONDS", "help": "help",
+    "kill": "kill B", "stop": "stop B", "restart": "restart B", "isolate": "isolate B",
+    "heal": "heal [B]", "slow": "slow B SECONDS", "help": "help",
 }
 
 
@@ -104,7 +107,7 @@ def register(subparsers: Any) -> None:
         help="run a replicated cluster with a Kafka listener per broker; type faults in",
         description="Serve a replicated pcmodel Cluster to Kafka clients (one listener per "
         "broker) until Ctrl-C; read commands (create, status, config, elect, reassign, kill, "
-        "restart, isolate, heal, slow) on standard input.",
+        "stop, restart, isolate, heal, slow) on standard input.",
     )
     parser.add_argument("--brokers", type=int, default=3, help="number of brokers (default 3)")
     parser.add_argument(
@@ -314,6 +317,10 @@ class ClusterShell:
     def _do_kill(self, broker: str) -> str:
         self.cluster.kill(self._broker(broker))
         return f"killed broker {broker}"
+
+    def _do_stop(self, broker: str) -> str:
+        self.cluster.stop(self._broker(broker))
+        return f"stopped broker {broker} (controlled shutdown)"
 
     def _do_restart(self, broker: str) -> str:
         self.cluster.restart(self._broker(broker))

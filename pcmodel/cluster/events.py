@@ -13,7 +13,8 @@ __all__ = ["ClusterEvent", "ReplicaStatus"]
 class ClusterEvent(NamedTuple):
     """Something that happened, for timelines and charts.
 
-    ``kind`` is one of ``"killed"``, ``"restarted"``, ``"isolated"``, ``"healed"``, ``"slowed"``,
+    ``kind`` is one of ``"killed"``, ``"stopped"`` (a controlled shutdown), ``"restarted"``,
+    ``"isolated"``, ``"healed"``, ``"slowed"``,
     ``"fenced"`` (the controller noticed a dead broker), ``"leader"`` (new leader; ``detail``
     says ``clean`` or ``unclean`` and the epoch), ``"isr"`` (new ISR), ``"replicas"`` (a
     reassignment started, completed or was cancelled; ``detail`` is ``(replicas, adding,

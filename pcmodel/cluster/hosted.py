@@ -95,6 +95,8 @@ class HostedBroker:
         self.incarnation = -1
         self.slowness = 0.0
         self.hw_moves = 0
+        #: Heartbeats the controller answered this broker (a controlled shutdown counts them).
+        self.heartbeats = 0
         self.handle: Any = None
         self.broker = BrokerDoor(self)
         self._link: RemoteBroker | None = None
@@ -250,6 +252,11 @@ class HostedBroker:
             future.set_result(value)
         else:
             future.set_exception(value)
+
+    def pending_produces(self) -> int:
+        """How many produces sent to this broker wait for its answer."""
+        with self._pending_lock:
+            return len(self._pending)
 
     def _collect_answers(self, link: RemoteBroker) -> None:
         """Thread: collect answered produces until the broker's connection ends."""

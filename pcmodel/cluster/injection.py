@@ -1,10 +1,12 @@
-"""Fault injection on a cluster: kill, restart, isolate, heal, slow (a mixin of ``Cluster``).
+"""Fault injection on a cluster: kill, stop, restart, isolate, heal, slow (a mixin of ``Cluster``).
 
 Every method takes the cluster lock, changes who can reach whom, records an event and wakes
 the brokers' threads. A killed broker keeps its log (a crashed process's data is on disk) and is
-noticed by the controller only when its session expires; ``isolate`` cuts replication traffic
-(and, with ``controller=True``, heartbeats too: a full network partition, where a deposed leader
-may go on accepting ``acks=1`` writes that are lost when it returns).
+noticed by the controller only when its session expires; a stopped one (Kafka's controlled
+shutdown) tells the controller first, which moves its leaderships and ISR places at once;
+``isolate`` cuts replication traffic (and, with ``controller=True``, heartbeats too: a full
+network partition, where a deposed leader may go on accepting ``acks=1`` writes that are lost
+when it returns).
 """
 
 from __future__ import annotations
@@ -26,8 +28,31 @@ class FaultInjection:
                 self._event("killed", broker)
                 self._notify()
 
+    def stop(self, broker: int) -> None:
+        """Stop ``broker`` as Kafka stops a broker told to (SIGTERM, ``kafka-server-stop.sh``):
+        a *controlled shutdown*. Idempotent; its log stays for a restart.
+
+        Unlike :meth:`kill`, the controller hears of it first: at once, not a session timeout
+        later, the broker leaves every ISR and each partition it led gets a new leader from
+        the rest of its ISR (or none: a partition whose ISR is the broker alone goes offline,
+        unless its topic allows an unclean election). Produces waiting on it for replication
+        are answered ``NotLeaderForPartitionError``, which a producer retries at the new
+        leader, where a crash leaves them with an unknown outcome. Only then does the broker
+        stop. A broker cut off from the controller cannot tell it, and stops as after a crash.
+        """
+        with self._lock:
+            node = self._node(broker)
+            if not node.alive:
+                return
+            if broker not in self._isolated_from_controller:
+                self._apply_changes(self.controller.fence(broker))  # node hears it too
+            node.crash()
+            self._event("stopped", broker)
+            self._notify()
+
     def restart(self, broker: int) -> None:
-        """Start a killed broker again: it re-registers, truncates, catches up, rejoins ISRs."""
+        """Start a killed or stopped broker again: it re-registers, truncates, catches up,
+        rejoins ISRs."""
         with self._lock:
             node = self._node(broker)
             if node.alive:

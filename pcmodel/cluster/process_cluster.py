@@ -101,6 +101,9 @@ class ProcessCluster(ProcessFaults, Cluster):
         # Fault injection and topic creation talk to brokers: one at a time, never under
         # the cluster lock (brokers call the controller, which takes it).
         self._faults = threading.RLock()
+        #: Brokers in a controlled shutdown: their heartbeats are answered but do not
+        #: register them again.
+        self._shutting_down: set[int] = set()
         self.nodes = [HostedBroker(b) for b in range(brokers)]
         self._fenced_seen = set(range(brokers))  # not registered yet is not "fenced"
         self._server: ControllerServer | None = None
@@ -375,7 +378,9 @@ class ProcessCluster(ProcessFaults, Cluster):
                 self.events.append(event)
                 for observe in self._observers:
                     observe(event)
-            self._apply_changes(self.controller.heartbeat(broker, self.clock()))
+            if broker not in self._shutting_down:  # no heartbeat registers it again
+                self._apply_changes(self.controller.heartbeat(broker, self.clock()))
+            node.heartbeats += 1
             if events or hw_moves != node.hw_moves:
                 node.hw_moves = hw_moves
                 self._notify()

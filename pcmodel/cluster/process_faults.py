@@ -1,7 +1,8 @@
-"""Fault injection on a process cluster: the same five faults, done to processes (a mixin of
-``ProcessCluster``).
+"""Fault injection on a process cluster: the same faults and controlled shutdown, done to
+processes (a mixin of ``ProcessCluster``).
 
-``kill`` is a SIGKILL of the broker's process (reaped at once; its files stay); ``restart``
+``kill`` is a SIGKILL of the broker's process (reaped at once; its files stay); ``stop`` a
+controlled shutdown, after which the process closes its files and exits; ``restart``
 starts a new process that replays them; ``isolate``, ``heal`` and ``slow`` reach every live
 broker before they return, so what a test does next already happens under the fault. Faults
 are applied one at a time (``_faults``), never under the cluster lock: brokers call the
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from pcmodel.cluster.hosted import START_TIMEOUT
 from pcmodel.cluster.injection import FaultInjection
-from pcmodel.topics.errors import IllegalArgumentError, KafkaConnectionError
+from pcmodel.topics.errors import IllegalArgumentError, KafkaConnectionError, KafkaError
 
 __all__ = ["ProcessFaults"]
 
@@ -32,9 +33,47 @@ class ProcessFaults:
                 self._notify()
             node.kill()
 
+    def stop(self, broker: int) -> None:
+        """A controlled shutdown of ``broker``'s process (see :meth:`Cluster.stop
+        <pcmodel.cluster.injection.FaultInjection.stop>`): the controller moves its leaderships
+        and takes it out of the ISRs; the broker learns that with its next heartbeat (its
+        waiting produces are answered, not left unknown); then it is asked to stop, closes
+        its files and exits. Returns once it has. Idempotent."""
+        with self._faults:
+            with self._lock:
+                node = self._node(broker)
+                if not node.alive:
+                    return
+                told = broker not in self._isolated_from_controller
+                if told:
+                    self._shutting_down.add(broker)
+                    self._apply_changes(self.controller.fence(broker))
+                    heard = node.heartbeats
+            try:
+                if told:
+                    # As a Kafka broker stops only once its metadata shows it leads nothing:
+                    # until then a client with old metadata could still write to it. Its
+                    # heartbeats come one after another, so the second after the fence begins
+                    # once the states the first brought are applied. Then the produces those
+                    # states failed must reach their callers before the connection goes.
+                    self._await(lambda: node.heartbeats >= heard + 2 or not node.alive,
+                                START_TIMEOUT, f"broker {broker} did not hear its shutdown")
+                    self._await(lambda: node.pending_produces() == 0 or not node.alive,
+                                START_TIMEOUT, f"broker {broker}'s produces were not answered")
+            except KafkaError:
+                pass  # it stops all the same, as a Kafka broker whose controlled shutdown failed
+            finally:
+                with self._lock:
+                    self._shutting_down.discard(broker)
+                    was_alive, node.alive = node.alive, False
+                    if was_alive:
+                        self._event("stopped", broker)
+                        self._notify()
+            node.stop()
+
     def restart(self, broker: int) -> None:
-        """Start a new process for a killed broker: it replays its journals, re-registers,
-        truncates to its leaders, catches up and rejoins the ISRs. Returns once it is
+        """Start a new process for a killed or stopped broker: it replays its journals,
+        re-registers, truncates to its leaders, catches up and rejoins the ISRs. Returns once it is
         registered (at once if it is isolated from the controller)."""
         with self._faults:
             with self._lock:

@@ -79,7 +79,7 @@ def plot_replication(samples: Iterable[tuple[float, Sequence[Any]]],
     bottom.set_ylim(len(brokers) - 0.5, -0.5)
     bottom.set_xlabel("time (s)")
     bottom.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
-    marks = {"leader": ("-", "#000000"), "killed": (":", "#D55E00"),
+    marks = {"leader": ("-", "#000000"), "killed": (":", "#D55E00"), "stopped": (":", "#E69F00"),
              "restarted": (":", "#009E73"), "truncated": ("-.", "#CC79A7")}
     for event in events:
         if event.kind not in marks or not times[0] <= event.time <= times[-1]:

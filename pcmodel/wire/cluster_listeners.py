@@ -16,7 +16,7 @@ NOT_LEADER_OR_FOLLOWER (or a fenced leader epoch) from a broker that does not le
 from a Kafka cluster. Killing a broker closes its listener at once — new connections are
 refused and open ones are cut, as when a broker process crashes — and the controller drops the
 broker from Metadata when its session expires; restarting it opens a listener on the same
-port again. The listeners follow the cluster's ``killed`` / ``restarted`` events
+port again. The listeners follow the cluster's ``killed``, ``stopped`` and ``restarted`` events
 (:meth:`~pcmodel.cluster.Cluster.add_observer`).
 """
 
@@ -136,7 +136,7 @@ class ClusterListeners:
         # Called with the cluster lock held: nothing here may wait for a connection thread
         # (one may be waiting for that lock), so a killed broker's listener is stopped without
         # joining, and joined in stop().
-        if event.kind == "killed":
+        if event.kind in ("killed", "stopped"):
             self._close(event.broker)
         elif event.kind == "restarted":
             with self._lock:

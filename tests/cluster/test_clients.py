@@ -25,7 +25,8 @@ def values(records):
     return [r.value for r in records]
 
 
-def test_producer_follows_a_new_leader_and_loses_nothing_with_acks_all(cluster):
+@pytest.mark.parametrize("fault", ["kill", "stop"])
+def test_producer_follows_a_new_leader_and_loses_nothing_with_acks_all(cluster, fault):
     cluster.create_topic("t", 1, replication_factor=3, min_insync_replicas=2)
     producer = KafkaProducer(broker=cluster, acks="all", retries=2000, retry_backoff_ms=20,
                              enable_idempotence=True)
@@ -33,7 +34,7 @@ def test_producer_follows_a_new_leader_and_loses_nothing_with_acks_all(cluster):
         sent = [producer.send("t", value=b"%d" % i) for i in range(20)]
         assert [f.get(timeout=10).offset for f in sent] == list(range(20))
         old = cluster.leader("t", 0)
-        cluster.kill(old)
+        getattr(cluster, fault)(old)  # a crash, or a controlled shutdown
         more = [producer.send("t", value=b"%d" % i) for i in range(20, 40)]
         assert [f.get(timeout=20).offset for f in more] == list(range(20, 40))
         new = cluster.leader("t", 0)

@@ -167,6 +167,25 @@ def test_a_killed_broker_refuses_connections_leaves_metadata_and_returns_on_its_
     assert victim in part.isr_nodes and part.offline_replicas == []
 
 
+def test_a_stopped_broker_closes_its_listener_and_leaves_metadata_at_once(cluster, listeners):
+    cluster.create_topic("t", 1, replication_factor=3)
+    victim = cluster.leader("t", 0)
+    witness = (victim + 1) % 3
+    host, port = listeners.addresses[victim]
+    cluster.stop(victim)  # a controlled shutdown: the controller knows before it stops
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection((host, port), timeout=5).close()
+    response = metadata(listeners, witness, ["t"])  # no session timeout to wait for
+    assert victim not in [b.node_id for b in response.brokers]
+    (part,) = response.topics[0].partitions
+    assert part.leader_id not in (-1, victim) and part.leader_epoch == 1
+    assert victim not in part.isr_nodes
+    cluster.restart(victim)
+    with RawClient((host, port)) as raw:
+        assert victim in [b.node_id for b in raw.request(MetadataRequest[12](topics=None))
+                          .brokers]
+
+
 def test_produce_goes_to_the_leader_only_with_the_clusters_acks(cluster, listeners):
     cluster.create_topic("t", 1, replication_factor=3, min_insync_replicas=2)
     leader = cluster.leader("t", 0)
