@@ -335,9 +335,12 @@ class OffsetsTopic:
             epoch, cache = self._caches.get(key, (-1, {}))
             if epoch == state.leader_epoch:
                 return state.leader, state.leader_epoch, cache
-            # Newly coordinator: load from its own log, to the log end.
+            # Newly coordinator: load from its own log, as far as it is acknowledged.
+            end = self._acknowledged_end(state.leader, state.leader_epoch, p)
             cache = {}
             for record in self.cluster.log(state.leader, OFFSETS_TOPIC, p):
+                if record.offset >= end:
+                    break  # a write still waiting for its acknowledgement: absorbed once acked
                 if record.value is None:
                     cache.pop(record.key, None)
                 else:
@@ -345,6 +348,19 @@ class OffsetsTopic:
             self._restore_groups(state.leader, cache)
             self._caches[key] = (state.leader_epoch, cache)
             return state.leader, state.leader_epoch, cache
+
+    def _acknowledged_end(self, leader: int, epoch: int, p: int) -> int:
+        """Where a coordinator's load of offsets partition ``p`` stops: below it, every record
+        was acknowledged, or written under an earlier leader (which the new leader's log now
+        decides), as Kafka's coordinator shows a commit only once the in-sync replicas have it.
+        Above it are this leader's own writes still waiting for the followers."""
+        status = next(s for s in self.cluster.replica_status(OFFSETS_TOPIC, p)
+                      if s.broker == leader)
+        epoch_start = 0
+        if epoch > 0:
+            _, epoch_start = self.cluster.end_offset_for_epoch(leader, OFFSETS_TOPIC, p,
+                                                               epoch - 1)
+        return max(status.high_watermark, epoch_start)
 
     def _restore_groups(self, leader: int, cache: dict[bytes, bytes]) -> None:
         """Hand the new coordinator every stored group and its committed offsets (Kafka's

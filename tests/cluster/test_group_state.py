@@ -114,6 +114,30 @@ def test_describe_group_reads_offsets_committed_after_the_coordinator_loaded(mak
 
 
 @pytest.mark.timeout(30)
+def test_a_commit_shows_only_once_acknowledged_even_to_a_coordinator_loading_meanwhile(
+        make_cluster):
+    # A coordinator that loads its partition while a commit waits for a follower must not
+    # show that commit: the follower may become leader without it, and the commit is lost.
+    cluster = make_cluster(replica_lag_time_max_ms=10_000)
+    cluster.create_topic("t", 1, replication_factor=3)
+    offsets = cluster.connect()._offsets
+    coordinator = offsets.coordinator("g")
+    lagging = next(b for b in range(3) if b != coordinator)
+    cluster.isolate(lagging)  # still in the ISR for ten seconds: the commit waits for it
+    waiting = offsets.commit("g", {T0: 5})
+    assert offsets.committed("g", [T0]) == {T0: None}  # the first load of this coordinator
+    cluster.stop(coordinator)  # the lagging replica can lead: it is in the ISR
+    cluster.heal(lagging)
+    new = cluster.leader(OFFSETS_TOPIC, 0)
+    assert new != coordinator
+    assert not waiting.succeeded()
+    if new == lagging:  # it never had the commit: nobody ever saw it
+        assert offsets.committed("g", [T0]) == {T0: None}
+    offsets.commit("g", {T0: 6}).get(timeout=5)
+    assert offsets.committed("g", [T0]) == {T0: OffsetAndMetadata(6, "", -1)}
+
+
+@pytest.mark.timeout(30)
 def test_a_group_that_left_or_was_deleted_is_not_restored(make_cluster):
     cluster = make_cluster(group_initial_rebalance_delay_ms=0)
     cluster.create_topic("t", 2, replication_factor=3, min_insync_replicas=2)
