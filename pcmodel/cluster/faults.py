@@ -1,4 +1,4 @@
-"""Seeded fault schedules: random kills, restarts, partitions and slow brokers that replay.
+"""Seeded fault schedules: random kills, stops, restarts, partitions and slow brokers that replay.
 
 A :class:`FaultPlan` is a list of :class:`Fault` at virtual times. :func:`random_plan` draws one
 from a seed (the same seed gives the same plan, so a failing run is replayed by its seed alone);
@@ -6,9 +6,9 @@ from a seed (the same seed gives the same plan, so a failing run is replayed by 
 :meth:`FaultPlan.script` prints the plan as Python lines a student can paste to watch the run
 again step by step.
 
-Every fault is undone later in the plan (a killed broker restarts, an isolation heals, a slow
-broker recovers), and at most ``brokers - 1`` brokers are faulty at once, so a run ends with a
-whole cluster and its final logs can be compared.
+Every fault is undone later in the plan (a killed or stopped broker restarts, an isolation
+heals, a slow broker recovers), and at most ``brokers - 1`` brokers are faulty at once, so a run
+ends with a whole cluster and its final logs can be compared.
 
 Prior art: Jepsen's nemeses (kill, partition, pause) with generators driven by a seed.
 """
@@ -22,14 +22,16 @@ from pcmodel.cluster.cluster import Cluster
 
 __all__ = ["FAULT_KINDS", "Fault", "FaultPlan", "random_plan"]
 
-#: What a plan may do to a broker; each kind has its undo (restart, heal, slow(b, 0)).
-FAULT_KINDS = ("kill", "isolate", "partition", "slow")
+#: What a plan may do to a broker; each kind has its undo (restart, heal, slow(b, 0)). A
+#: ``stop`` is Kafka's controlled shutdown (:meth:`Cluster.stop
+#: <pcmodel.cluster.injection.FaultInjection.stop>`), a ``kill`` a crash.
+FAULT_KINDS = ("kill", "stop", "isolate", "partition", "slow")
 
 
 class Fault(NamedTuple):
     """At virtual time ``at`` seconds, do ``action`` to ``broker``.
 
-    Actions: ``kill``, ``restart``, ``isolate`` (replication traffic only), ``partition``
+    Actions: ``kill``, ``stop``, ``restart``, ``isolate`` (replication traffic only), ``partition``
     (isolated from the controller too), ``heal``, ``slow`` (``seconds`` per fetch).
     """
 
@@ -42,6 +44,8 @@ class Fault(NamedTuple):
         """Do it to ``cluster``."""
         if self.action == "kill":
             cluster.kill(self.broker)
+        elif self.action == "stop":
+            cluster.stop(self.broker)
         elif self.action == "restart":
             cluster.restart(self.broker)
         elif self.action == "isolate":
@@ -59,6 +63,7 @@ class Fault(NamedTuple):
         """The fault as one line of Python against a cluster named ``cluster``."""
         call = {
             "kill": f"cluster.kill({self.broker})",
+            "stop": f"cluster.stop({self.broker})",
             "restart": f"cluster.restart({self.broker})",
             "isolate": f"cluster.isolate({self.broker})",
             "partition": f"cluster.isolate({self.broker}, controller=True)",
@@ -128,8 +133,8 @@ def random_plan(
         kind = rng.choice(kinds)
         end = round(start + length, 2)
         busy_until[broker] = end
-        if kind == "kill":
-            out += [Fault(start, "kill", broker), Fault(end, "restart", broker)]
+        if kind in ("kill", "stop"):
+            out += [Fault(start, kind, broker), Fault(end, "restart", broker)]
         elif kind in ("isolate", "partition"):
             out += [Fault(start, kind, broker), Fault(end, "heal", broker)]
         else:
