@@ -20,8 +20,11 @@ tombstones for them too.
 
 As in Kafka, the coordinator answers offset fetches from a cache: a commit enters it once it
 is acknowledged (replicated to the ISR), and a broker that becomes coordinator loads the cache
-from its replica of the partition, reading to the *log end* — a new leader's high watermark
-may still lag the old leader's for a moment, but everything in its log will be committed.
+from its replica of the partition. The load (at the coordinator's first request) reads what
+earlier leaders wrote to the *log end* — a new leader's high watermark may still lag the old
+leader's for a moment, but everything in its log will be committed — and what this leader
+wrote up to its high watermark: its writes above it still wait for their acknowledgement, and
+may be lost with it if the leader fails before a follower has them.
 
 The topic is compacted, as Kafka's is: a record superseded by a later one of the same key, and a
 tombstone once ``delete.retention.ms`` has passed, may be cleaned away
@@ -49,7 +52,7 @@ import zlib
 from collections.abc import Iterable, Mapping
 
 from pcmodel.cluster.cluster import Cluster
-from pcmodel.cluster.errors import LeaderNotAvailableError
+from pcmodel.cluster.errors import LeaderNotAvailableError, NotLeaderForPartitionError
 from pcmodel.cluster.purgatory import ProduceFuture
 from pcmodel.topics.errors import KafkaError
 from pcmodel.topics.group_answers import ExpiredOffsets
@@ -358,8 +361,12 @@ class OffsetsTopic:
                       if s.broker == leader)
         epoch_start = 0
         if epoch > 0:
-            _, epoch_start = self.cluster.end_offset_for_epoch(leader, OFFSETS_TOPIC, p,
-                                                               epoch - 1)
+            try:
+                _, epoch_start = self.cluster.end_offset_for_epoch(leader, OFFSETS_TOPIC, p,
+                                                                   epoch - 1)
+            except NotLeaderForPartitionError:  # a broker process that has not heard it yet
+                raise LeaderNotAvailableError(
+                    f"broker {leader} does not coordinate offsets partition {p} yet") from None
         return max(status.high_watermark, epoch_start)
 
     def _restore_groups(self, leader: int, cache: dict[bytes, bytes]) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from pcmodel.cluster import Cluster
+from pcmodel.cluster.errors import LeaderNotAvailableError, NotLeaderForPartitionError
 from pcmodel.cluster.offsets import OFFSETS_TOPIC
 from pcmodel.topics import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer
 from pcmodel.topics.consumer_protocol import encode_assignment, encode_subscription
@@ -135,6 +136,27 @@ def test_a_commit_shows_only_once_acknowledged_even_to_a_coordinator_loading_mea
         assert offsets.committed("g", [T0]) == {T0: None}
     offsets.commit("g", {T0: 6}).get(timeout=5)
     assert offsets.committed("g", [T0]) == {T0: OffsetAndMetadata(6, "", -1)}
+
+
+@pytest.mark.timeout(30)
+def test_a_coordinator_that_has_not_heard_it_leads_is_not_available_yet(make_cluster,
+                                                                         monkeypatch):
+    # A broker process learns it leads with its next heartbeat: until then the load cannot
+    # ask it where the previous epoch ended, and the answer is the retriable "no leader yet".
+    cluster = make_cluster()
+    cluster.create_topic("t", 1, replication_factor=3)
+    offsets = cluster.connect()._offsets
+    offsets.commit("g", {T0: 1}).get(timeout=5)
+    cluster.stop(offsets.coordinator("g"))  # a new leader at epoch 1, not loaded yet
+
+    def not_yet(*args):
+        raise NotLeaderForPartitionError("it has not heard it leads")
+
+    monkeypatch.setattr(cluster, "end_offset_for_epoch", not_yet)
+    with pytest.raises(LeaderNotAvailableError, match="yet"):
+        offsets.committed("g", [T0])
+    monkeypatch.undo()
+    assert offsets.committed("g", [T0]) == {T0: OffsetAndMetadata(1, "", -1)}
 
 
 @pytest.mark.timeout(30)
