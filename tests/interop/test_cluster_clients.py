@@ -1,6 +1,7 @@
 """Real Kafka clients on a 3-broker replicated cluster, each broker with its own Kafka listener:
-they follow the leaders through Metadata when a broker is killed, nothing acknowledged with
-``acks=all`` is lost, and a group's committed offsets and metadata outlive its coordinator."""
+they follow the leaders through Metadata when a broker is killed or stopped, nothing
+acknowledged with ``acks=all`` is lost, and a group's committed offsets and metadata outlive
+its coordinator."""
 
 from __future__ import annotations
 
@@ -142,7 +143,8 @@ def test_kafka_python_producer_follows_a_new_leader_and_loses_nothing(cluster, b
             admin.close()
 
 
-def test_confluent_producer_follows_a_new_leader_and_loses_nothing(cluster, bootstrap):
+@pytest.mark.parametrize("fault", ["kill", "stop"])
+def test_confluent_producer_follows_a_new_leader_and_loses_nothing(cluster, bootstrap, fault):
     confluent = pytest.importorskip("confluent_kafka")
     cluster.create_topic("t", 1, replication_factor=3, min_insync_replicas=2)
     acks = Acks()
@@ -158,7 +160,9 @@ def test_confluent_producer_follows_a_new_leader_and_loses_nothing(cluster, boot
     producer.poll(0)
     wait_until(lambda: producer.poll(0) >= 0 and acks.count() >= 10, timeout=20)
     old = cluster.leader("t", 0)
-    cluster.kill(old)
+    getattr(cluster, fault)(old)  # a crash, or a controlled shutdown (a new leader at once)
+    if fault == "stop":
+        assert cluster.leader("t", 0) not in (None, old)
     for i in range(100, 200):
         producer.produce("t", b"%d" % i, partition=0, on_delivery=report)
     assert producer.flush(40) == 0
