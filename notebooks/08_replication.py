@@ -218,7 +218,38 @@ cluster.close()
 # the batch already has, and its log holds the payment once. Without `producer=...` (a producer
 # that is not idempotent) the same retry would be appended a second time.
 #
-# ## 7. Try it
+# ## 7. Stopping a broker the right way
+#
+# `kill` is a crash: nobody tells the controller, which elects a new leader only once the dead
+# broker's session has expired, and a producer waiting for the broker's answer never learns
+# whether its records were stored. Kafka stops a broker that is *told* to stop (SIGTERM,
+# `kafka-server-stop.sh`) with a **controlled shutdown**: the controller hears first, takes the
+# broker out of every ISR and hands each partition it led to another in-sync replica; only then
+# does the broker stop. `cluster.stop(b)` does that.
+
+# %%
+for fault in ("kill", "stop"):
+    cluster = Cluster(3, mode="steps")
+    cluster.create_topic("orders", 1, replication_factor=3, min_insync_replicas=2)
+    leader = cluster.leader("orders", 0)
+    waiting = cluster.produce("orders", 0, [(None, b"payment")], acks="all")
+    began = cluster.clock()
+    getattr(cluster, fault)(leader)              # cluster.kill(leader) or cluster.stop(leader)
+    while cluster.leader("orders", 0) in (None, leader):
+        cluster.advance()                        # one tick of virtual time (50 ms)
+    print(f"{fault}: broker {cluster.leader('orders', 0)} leads after "
+          f"{cluster.clock() - began:.2f} s; the producer hears {type(waiting.exception()).__name__}")
+    cluster.close()
+
+# %% [markdown]
+# After the kill the partition has no working leader for the session timeout (1.5 s here; 9 s by
+# default in Kafka), and the producer's `KafkaConnectionError` means "maybe stored, maybe not".
+# After the stop a new leader is there at once, and `NotLeaderForPartitionError` means "not
+# stored by that broker: send it to the new leader" (an idempotent producer's retry is stored
+# once, as in section 6). What a controlled shutdown cannot do is hand over a partition whose
+# ISR is the stopping broker alone: that partition goes offline until the broker returns.
+#
+# ## 8. Try it
 #
 # - `kill_the_leader("all", min_insync_replicas=3)`: what happens when one follower is too slow?
 #   (Look for `NotEnoughReplicasError`.)
@@ -231,9 +262,9 @@ cluster.close()
 #   long does the move wait, and who counts for `acks="all"` meanwhile?
 # - In section 6, send the retry with sequence 1 instead of 0, then with 2: what does the new
 #   leader answer each time, and why? (`OutOfOrderSequenceNumberError` says records were lost.)
-# - In section 6, replace `cluster.kill(leader)` with `cluster.stop(leader)`, Kafka's controlled
-#   shutdown (what `kafka-server-stop.sh` asks for): what does the producer hear now, who leads
-#   before `run_for(1.6)`, and why can the retry go out at once?
+# - In section 7, stop a leader that is alone in its ISR: first isolate both followers
+#   (`cluster.isolate(b)`), produce with `acks=1` and `cluster.run_for(1.5)`, then heal them.
+#   Who leads after the stop, and after `cluster.restart(leader)`?
 # - That memory has a horizon. Make section 6's cluster with `producer_id_expiration_ms=60_000,
 #   producer_id_expiration_check_interval_ms=100` and stamp the payment two minutes ago
 #   (`(None, b"payment", (), time.time_ns() // 1_000_000 - 120_000)`): what does `remembered()`
