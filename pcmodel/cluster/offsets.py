@@ -20,11 +20,12 @@ tombstones for them too.
 
 As in Kafka, the coordinator answers offset fetches from a cache: a commit enters it once it
 is acknowledged (replicated to the ISR), and a broker that becomes coordinator loads the cache
-from its replica of the partition. The load (at the coordinator's first request) reads what
-earlier leaders wrote to the *log end* — a new leader's high watermark may still lag the old
-leader's for a moment, but everything in its log will be committed — and what this leader
-wrote up to its high watermark: its writes above it still wait for their acknowledgement, and
-may be lost with it if the leader fails before a follower has them.
+from its replica of the partition, at its first request, up to its *high watermark*: above it
+are writes still waiting for their acknowledgement, which may be lost with the leader. A new
+leader's high watermark may lag for a moment behind what the old leader acknowledged; until it
+has passed the start of the new leader's epoch (everything the earlier leaders wrote), the
+coordinator answers "still loading" (retriable), so a committed offset once read is never
+read older again.
 
 The topic is compacted, as Kafka's is: a record superseded by a later one of the same key, and a
 tombstone once ``delete.retention.ms`` has passed, may be cleaned away
@@ -353,13 +354,15 @@ class OffsetsTopic:
             return state.leader, state.leader_epoch, cache
 
     def _acknowledged_end(self, leader: int, epoch: int, p: int) -> int:
-        """Where a coordinator's load of offsets partition ``p`` stops: below it, every record
-        was acknowledged, or written under an earlier leader (which the new leader's log now
-        decides), as Kafka's coordinator shows a commit only once the in-sync replicas have it.
-        Above it are this leader's own writes still waiting for the followers."""
+        """Where a coordinator's load of offsets partition ``p`` stops: its high watermark,
+        below which every record is committed; above it are writes still waiting for the
+        followers, which may be lost with the leader. Kafka's coordinator likewise serves
+        reads at the high watermark. Until that has reached the start of the leader's epoch
+        (what earlier leaders wrote and this one has not yet got the followers to hold),
+        the coordinator is still loading: ``LeaderNotAvailableError``, retriable, as Kafka
+        answers COORDINATOR_LOAD_IN_PROGRESS."""
         status = next(s for s in self.cluster.replica_status(OFFSETS_TOPIC, p)
                       if s.broker == leader)
-        epoch_start = 0
         if epoch > 0:
             try:
                 _, epoch_start = self.cluster.end_offset_for_epoch(leader, OFFSETS_TOPIC, p,
@@ -367,7 +370,11 @@ class OffsetsTopic:
             except NotLeaderForPartitionError:  # a broker process that has not heard it yet
                 raise LeaderNotAvailableError(
                     f"broker {leader} does not coordinate offsets partition {p} yet") from None
-        return max(status.high_watermark, epoch_start)
+            if status.high_watermark < epoch_start:
+                raise LeaderNotAvailableError(
+                    f"broker {leader} is still loading offsets partition {p}: its high "
+                    f"watermark {status.high_watermark} has not reached {epoch_start} yet")
+        return status.high_watermark
 
     def _restore_groups(self, leader: int, cache: dict[bytes, bytes]) -> None:
         """Hand the new coordinator every stored group and its committed offsets (Kafka's

@@ -139,6 +139,31 @@ def test_a_commit_shows_only_once_acknowledged_even_to_a_coordinator_loading_mea
 
 
 @pytest.mark.timeout(30)
+def test_a_new_coordinator_loads_only_once_its_high_watermark_passed_its_epochs_start(
+        make_cluster):
+    # The old leader's last commit reached one follower but not the other (dead, still in the
+    # ISR): not committed. The follower that has it leads next; it must not show the commit
+    # before it is committed, or a later leader without it would show an older offset.
+    cluster = make_cluster()
+    cluster.create_topic("t", 1, replication_factor=3)
+    offsets = cluster.connect()._offsets
+    offsets.commit("g", {T0: 1}).get(timeout=5)
+    old = offsets.coordinator("g")
+    replicas = cluster.metadata()[TopicPartition(OFFSETS_TOPIC, 0)].replicas
+    heir, dead = [b for b in replicas if b != old]  # the election takes them in this order
+    cluster.kill(dead)
+    waiting = offsets.commit("g", {T0: 2})
+    cluster.step()  # the heir copies it; the high watermark waits for the dead follower
+    assert not waiting.done()
+    cluster.stop(old)
+    assert cluster.leader(OFFSETS_TOPIC, 0) == heir
+    with pytest.raises(LeaderNotAvailableError, match="still loading"):
+        offsets.committed("g", [T0])
+    cluster.run_for(1.2)  # the dead follower leaves the ISR: the high watermark moves on
+    assert offsets.committed("g", [T0]) == {T0: OffsetAndMetadata(2, "", -1)}
+
+
+@pytest.mark.timeout(30)
 def test_a_coordinator_that_has_not_heard_it_leads_is_not_available_yet(make_cluster,
                                                                          monkeypatch):
     # A broker process learns it leads with its next heartbeat: until then the load cannot
