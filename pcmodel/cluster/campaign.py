@@ -91,6 +91,8 @@ class RunReport:
     consumed: int = 0
     #: Brokers the plan killed (real SIGKILLs in process mode).
     kills: int = 0
+    #: Brokers the plan stopped (controlled shutdowns).
+    stops: int = 0
 
     @property
     def ok(self) -> bool:
@@ -127,7 +129,8 @@ def run_once(seed: int, settings: CampaignSettings = CampaignSettings()) -> RunR
     plan = random_plan(seed, brokers=settings.brokers, duration=settings.duration,
                        faults=settings.faults, kinds=settings.kinds)
     report = RunReport(seed, settings, plan.script(),
-                       kills=sum(f.action == "kill" for f in plan.faults))
+                       kills=sum(f.action == "kill" for f in plan.faults),
+                       stops=sum(f.action == "stop" for f in plan.faults))
     stepped = settings.mode == "steps"
     with Cluster(settings.brokers, mode=settings.mode) as cluster:
         offsets = OffsetsTopic(cluster)
@@ -371,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{sum(r.acknowledged for r in reports)} acknowledged), "
           f"{sum(1 for r in reports if r.duplicates)} stored a record twice"
           + (f"; {sum(r.kills for r in reports)} SIGKILLs" if settings.mode == "processes"
-             else ""))
+             else "") + f"; {sum(r.stops for r in reports)} controlled shutdowns")
     return 1 if bad else 0
 
 
