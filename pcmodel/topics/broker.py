@@ -323,3 +323,12 @@ class Broker(
     def _check_open(self) -> None:
         if self._closed:
             raise IllegalStateError("the broker is closed")
+
+    def _check_due(self, interval_ms: int | None, checked_ms: int) -> int | None:
+        """The broker's wall-clock time now if a periodic check run every ``interval_ms``
+        (``None``: never by itself) and last run at ``checked_ms`` is due, else ``None``.
+        The broker has no thread of its own: its calls run the checks that are due."""
+        if interval_ms is None:
+            return None
+        now_ms = self._timestamp_clock()
+        return now_ms if now_ms - checked_ms >= interval_ms else None

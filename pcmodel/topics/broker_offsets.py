@@ -209,11 +209,9 @@ class CommittedOffsetsMixin:
 
     def _check_offsets_retention(self) -> None:
         """Run the retention check if its interval has passed since the last one."""
-        interval = self.offsets_retention_check_interval_ms
-        if interval is None:
-            return
-        now_ms = self._timestamp_clock()
-        if now_ms - self._retention_checked_ms >= interval:
+        now_ms = self._check_due(self.offsets_retention_check_interval_ms,
+                                 self._retention_checked_ms)
+        if now_ms is not None:
             self._expire_offsets(now_ms)
 
     def _expire_offsets(self, now_ms: int) -> dict[str, ExpiredOffsets]:

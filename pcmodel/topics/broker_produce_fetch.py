@@ -303,11 +303,9 @@ class ProduceFetchMixin:
 
     def _check_producer_expiration(self) -> None:
         """Run the producer-expiration check if its interval has passed since the last one."""
-        interval = self.producer_id_expiration_check_interval_ms
-        if interval is None:
-            return
-        now_ms = self._timestamp_clock()
-        if now_ms - self._producers_checked_ms >= interval:
+        now_ms = self._check_due(self.producer_id_expiration_check_interval_ms,
+                                 self._producers_checked_ms)
+        if now_ms is not None:
             self._expire_producers(now_ms)
 
     def _expire_producers(self, now_ms: int) -> dict[TopicPartition, tuple[int, ...]]:
