@@ -214,7 +214,8 @@ def test_kafka_python_group_consumes_across_a_leader_change(cluster, bootstrap):
         producer.close(timeout=10)
 
 
-def test_kafka_python_group_survives_the_loss_of_its_coordinator(cluster, bootstrap):
+@pytest.mark.parametrize("fault", ["kill", "stop"])
+def test_kafka_python_group_survives_the_loss_of_its_coordinator(cluster, bootstrap, fault):
     cluster.create_topic("t", 2, replication_factor=3, min_insync_replicas=2)
     producer = kafka.KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
                                    retry_backoff_ms=50)
@@ -247,7 +248,7 @@ def test_kafka_python_group_survives_the_loss_of_its_coordinator(cluster, bootst
             watcher.close()
         before = consumer._coordinator._generation  # (generation id, member id, protocol)
         coordinator = cluster.leader("__consumer_offsets", 0)
-        cluster.kill(coordinator)
+        getattr(cluster, fault)(coordinator)  # a crash, or a controlled shutdown
         for i in range(20):
             producer.send("t", b"b%d" % i, partition=i % 2)
         producer.flush(timeout=30)
