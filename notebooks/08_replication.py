@@ -262,6 +262,9 @@ for fault in ("kill", "stop"):
 #   long does the move wait, and who counts for `acks="all"` meanwhile?
 # - In section 6, send the retry with sequence 1 instead of 0, then with 2: what does the new
 #   leader answer each time, and why? (`OutOfOrderSequenceNumberError` says records were lost.)
+# - `kill_the_leader(1, fault="stop")` stops the leader instead of killing it: more records are
+#   acknowledged (no outage to wait out), but are they all kept? What had the followers not
+#   copied yet when the leadership moved?
 # - In section 7, stop a leader that is alone in its ISR: first isolate both followers
 #   (`cluster.isolate(b)`), produce with `acks=1` and `cluster.run_for(1.5)`, then heal them.
 #   Who leads after the stop, and after `cluster.restart(leader)`?

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from pcmodel.cluster.lesson import kill_the_leader
+from pcmodel.topics.errors import IllegalArgumentError
 
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")  # tests only: the library never chooses a backend
@@ -24,6 +25,17 @@ def test_acks_one_loses_acknowledged_records_acks_all_none(outcomes):
     again = kill_the_leader(1)
     assert (again.acknowledged, again.surviving) == (outcomes[1].acknowledged,
                                                      outcomes[1].surviving)
+
+
+def test_a_controlled_shutdown_shortens_the_outage_but_acks_one_still_loses(outcomes):
+    stopped = {acks: kill_the_leader(acks, fault="stop") for acks in (1, "all")}
+    for acks in (1, "all"):  # a new leader at once: more of the run is acknowledged
+        assert stopped[acks].acknowledged > outcomes[acks].acknowledged
+    assert stopped[1].lost > 0  # what the followers had not copied is gone all the same
+    assert stopped["all"].lost == 0
+    assert "stopped" in [e.kind for e in stopped[1].events]
+    with pytest.raises(IllegalArgumentError, match="fault"):
+        kill_the_leader(1, fault="pause")
 
 
 def test_replication_chart_draws_each_replica_the_watermark_and_the_elections(outcomes):
