@@ -62,14 +62,14 @@ class ProcessFaults:
                                 START_TIMEOUT, f"broker {broker}'s produces were not answered")
             except KafkaError:
                 pass  # it stops all the same, as a Kafka broker whose controlled shutdown failed
-            finally:
+            finally:  # also when interrupted: a broker marked down must not run on
                 with self._lock:
                     self._shutting_down.discard(broker)
                     was_alive, node.alive = node.alive, False
                     if was_alive:
                         self._event("stopped", broker)
                         self._notify()
-            node.stop()
+                node.stop()
 
     def restart(self, broker: int) -> None:
         """Start a new process for a killed or stopped broker: it replays its journals,
