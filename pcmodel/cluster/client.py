@@ -19,6 +19,7 @@
   coordinator after NOT_COORDINATOR: members keep their ids and generation, and no rebalance
   follows. ``describe_group`` reports the committed offsets and lag from the replicated store.
   These requests live in :mod:`pcmodel.cluster.client_groups`.
+* transactions are not supported on a cluster (:mod:`pcmodel.cluster.client_transactions`).
 * DeleteRecords goes to each partition's leader and waits for the followers to follow.
 
 Blocking calls wait on the cluster (for data, for a leader) without holding its lock.
@@ -31,6 +32,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pcmodel.cluster.client_groups import GroupRequestsMixin
+from pcmodel.cluster.client_transactions import TransactionRequestsMixin
 from pcmodel.cluster.cluster import Cluster
 from pcmodel.cluster.errors import RequestTimedOutError
 from pcmodel.cluster.offsets import OffsetsTopic
@@ -50,6 +52,7 @@ from pcmodel.topics.errors import (
     UnknownTopicOrPartitionError,
 )
 from pcmodel.topics.log import RetentionPolicy
+from pcmodel.topics.log_transactions import check_isolation_level
 from pcmodel.topics.replica_placement import check_replication_factor
 from pcmodel.topics.structs import (
     DeletedRecords,
@@ -68,7 +71,7 @@ __all__ = ["ClusterConnection"]
 _ACKS = {0: 0, 1: 1, -1: "all", "all": "all"}
 
 
-class ClusterConnection(GroupRequestsMixin):
+class ClusterConnection(GroupRequestsMixin, TransactionRequestsMixin):
     """A client's view of a cluster: the broker API, routed to leaders and coordinators."""
 
     #: Producers pass their ``acks`` with each append (a single broker ignores them).
@@ -298,8 +301,11 @@ class ClusterConnection(GroupRequestsMixin):
         return {tp: self._leader_node(tp).broker.beginning_offsets([tp])[tp]
                 for tp in map(TopicPartition._make, partitions)}
 
-    def end_offsets(self, partitions: Iterable[TopicPartition]) -> dict:
-        """Each partition's high watermark, from its leader."""
+    def end_offsets(self, partitions: Iterable[TopicPartition], *,
+                    isolation_level: str = "read_uncommitted") -> dict:
+        """Each partition's high watermark, from its leader (at either isolation level: a
+        cluster has no transactions, so its last stable offset is its high watermark)."""
+        check_isolation_level(isolation_level)
         return {tp: self._leader_node(tp).broker.end_offsets([tp])[tp]
                 for tp in map(TopicPartition._make, partitions)}
 
@@ -371,9 +377,14 @@ class ClusterConnection(GroupRequestsMixin):
 
     # --- data ---------------------------------------------------------------------------------
 
-    def init_producer_id(self, producer_id: int = -1, producer_epoch: int = -1
-                         ) -> tuple[int, int]:
-        """A new idempotent producer id, or the given one with its epoch bumped."""
+    def init_producer_id(self, producer_id: int = -1, producer_epoch: int = -1, *,
+                         transactional_id: str | None = None,
+                         transaction_timeout_ms: int = 60_000) -> tuple[int, int]:
+        """A new idempotent producer id, or the given one with its epoch bumped. A
+        ``transactional_id`` raises ``UnsupportedVersionError``: see
+        :mod:`~pcmodel.cluster.client_transactions`."""
+        if transactional_id is not None:
+            return self._init_transactional_id(transactional_id)
         if producer_id < 0:
             return self._cluster.init_producer_id()
         return producer_id, producer_epoch + 1
@@ -399,12 +410,15 @@ class ClusterConnection(GroupRequestsMixin):
                              batch_bytes)
 
     def fetch(self, offsets: Mapping[TopicPartition, int], *, max_records: int = 500,
-              timeout: float = 0.0) -> dict[TopicPartition, FetchResult]:
+              timeout: float = 0.0, isolation_level: str = "read_uncommitted",
+              ) -> dict[TopicPartition, FetchResult]:
         """Read committed records from each partition's leader; long-polls up to ``timeout``.
 
         A partition without a reachable leader is left out of the answer (the client keeps its
-        position and asks again), as a Kafka consumer refreshes metadata and retries.
+        position and asks again), as a Kafka consumer refreshes metadata and retries. Both
+        isolation levels read the same records: a cluster has no transactions.
         """
+        check_isolation_level(isolation_level)
         deadline = time.monotonic() + timeout
         while True:
             version = self._cluster.change_count()

@@ -115,9 +115,12 @@ class GroupRequestsMixin:
         self._offsets.commit(group_id, stored, commit_ms, timeout=10.0,
                              retention_time_ms=retention_time_ms).get(timeout=15.0)
 
-    def committed(self, group_id: str, partitions: Iterable[TopicPartition]
+    def committed(self, group_id: str, partitions: Iterable[TopicPartition], *,
+                  require_stable: bool = False,
                   ) -> dict[TopicPartition, OffsetAndMetadata | None]:
-        """The group's committed offsets, from the replicated offsets topic."""
+        """The group's committed offsets, from the replicated offsets topic (always stable:
+        a cluster has no transactions to stage offsets, so ``require_stable`` changes
+        nothing)."""
         tps = [TopicPartition._make(tp) for tp in partitions]
         self._offsets.expire_if_due()
         deadline = time.monotonic() + 10.0

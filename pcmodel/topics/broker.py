@@ -68,6 +68,7 @@ from pcmodel.topics.broker_produce_fetch import (
 )
 from pcmodel.topics.broker_replicas import ReplicaLogsMixin
 from pcmodel.topics.broker_topics import TopicAdminMixin, TopicDescription, _Topic
+from pcmodel.topics.broker_transactions import TransactionsMixin
 from pcmodel.topics.coordinator import GroupCoordinator
 from pcmodel.topics.errors import IllegalArgumentError, IllegalStateError, InvalidPartitionsError
 from pcmodel.topics.group_answers import (
@@ -92,6 +93,13 @@ from pcmodel.topics.idempotence import (
 )
 from pcmodel.topics.log_records import LogRecord, NewRecord, wall_clock_ms
 from pcmodel.topics.topic_settings import check_topic_name
+from pcmodel.topics.transactions import (
+    DEFAULT_EXPIRED_ID_CHECK_INTERVAL_MS,
+    DEFAULT_TIMED_OUT_CHECK_INTERVAL_MS,
+    DEFAULT_TRANSACTION_MAX_TIMEOUT_MS,
+    DEFAULT_TRANSACTIONAL_ID_EXPIRATION_MS,
+    TransactionCoordinator,
+)
 
 # The values the calls return stay importable from here, next to the calls, wherever defined.
 __all__ = [
@@ -151,6 +159,13 @@ CLIENT_METHODS: tuple[str, ...] = (
     "init_producer_id",
     "describe_producers",
     "fetch",
+    # transactions
+    "add_partitions_to_txn",
+    "add_offsets_to_txn",
+    "txn_offset_commit",
+    "end_txn",
+    "describe_transactions",
+    "list_transactions",
     # groups and offsets
     "join_group",
     "sync_group",
@@ -167,8 +182,8 @@ CLIENT_METHODS: tuple[str, ...] = (
 
 
 class Broker(
-    TopicAdminMixin, ConfigsMixin, ProduceFetchMixin, GroupsMixin, CommittedOffsetsMixin,
-    ReplicaLogsMixin, LogDirsMixin,
+    TopicAdminMixin, ConfigsMixin, ProduceFetchMixin, TransactionsMixin, GroupsMixin,
+    CommittedOffsetsMixin, ReplicaLogsMixin, LogDirsMixin,
 ):
     """An in-process broker. See the module docstring for the client contract.
 
@@ -210,6 +225,17 @@ class Broker(
     append or ``describe_producers`` once the interval has passed, or when
     :meth:`expire_producers` is called (``None``: only then); times are read from
     ``timestamp_clock``.
+
+    ``transaction_max_timeout_ms``, ``transactional_id_expiration_ms``,
+    ``transaction_abort_timed_out_transaction_cleanup_interval_ms`` and
+    ``transaction_remove_expired_transaction_cleanup_interval_ms`` are Kafka's settings of
+    those names (``transaction.max.timeout.ms``, ...), with Kafka's defaults: the longest
+    timeout a transactional producer may ask for (fifteen minutes), how long an idle
+    transactional id is remembered (seven days), and how often the broker looks for
+    transactions that timed out (ten seconds) and for ids to forget (an hour), as
+    :mod:`pcmodel.topics.transactions` tells. The checks run on the next transactional call,
+    fetch or offsets lookup once due, or when :meth:`abort_timed_out_transactions` /
+    :meth:`expire_transactional_ids` is called (``None``: only then).
     """
 
     def __init__(
@@ -225,6 +251,12 @@ class Broker(
         producer_id_expiration_ms: int = DEFAULT_PRODUCER_ID_EXPIRATION_MS,
         producer_id_expiration_check_interval_ms: int | None =
         DEFAULT_PRODUCER_ID_EXPIRATION_CHECK_INTERVAL_MS,
+        transaction_max_timeout_ms: int = DEFAULT_TRANSACTION_MAX_TIMEOUT_MS,
+        transactional_id_expiration_ms: int = DEFAULT_TRANSACTIONAL_ID_EXPIRATION_MS,
+        transaction_abort_timed_out_transaction_cleanup_interval_ms: int | None =
+        DEFAULT_TIMED_OUT_CHECK_INTERVAL_MS,
+        transaction_remove_expired_transaction_cleanup_interval_ms: int | None =
+        DEFAULT_EXPIRED_ID_CHECK_INTERVAL_MS,
     ) -> None:
         if not isinstance(auto_create_topics_enable, bool):
             raise TypeError(
@@ -239,16 +271,26 @@ class Broker(
         for name, interval in (
                 ("offsets_retention_check_interval_ms", offsets_retention_check_interval_ms),
                 ("producer_id_expiration_check_interval_ms",
-                 producer_id_expiration_check_interval_ms)):
+                 producer_id_expiration_check_interval_ms),
+                ("transaction_abort_timed_out_transaction_cleanup_interval_ms",
+                 transaction_abort_timed_out_transaction_cleanup_interval_ms),
+                ("transaction_remove_expired_transaction_cleanup_interval_ms",
+                 transaction_remove_expired_transaction_cleanup_interval_ms)):
             if interval is not None:
                 _check_int(name, interval, 1, IllegalArgumentError)
-        _check_int("producer_id_expiration_ms", producer_id_expiration_ms, 1,
-                   IllegalArgumentError)
+        for name, value in (("producer_id_expiration_ms", producer_id_expiration_ms),
+                            ("transaction_max_timeout_ms", transaction_max_timeout_ms),
+                            ("transactional_id_expiration_ms", transactional_id_expiration_ms)):
+            _check_int(name, value, 1, IllegalArgumentError)
         self.group_initial_rebalance_delay_ms = group_initial_rebalance_delay_ms
         self.offsets_retention_minutes = offsets_retention_minutes
         self.offsets_retention_check_interval_ms = offsets_retention_check_interval_ms
         self.producer_id_expiration_ms = producer_id_expiration_ms
         self.producer_id_expiration_check_interval_ms = producer_id_expiration_check_interval_ms
+        self.transaction_abort_timed_out_transaction_cleanup_interval_ms = (
+            transaction_abort_timed_out_transaction_cleanup_interval_ms)
+        self.transaction_remove_expired_transaction_cleanup_interval_ms = (
+            transaction_remove_expired_transaction_cleanup_interval_ms)
         self.auto_create_topics_enable = auto_create_topics_enable
         self.num_partitions = num_partitions
         self._clock = clock
@@ -261,10 +303,15 @@ class Broker(
         self._metadata_version = 0
         self._closed = False
         self._producers = ProducerSequences(producer_id_expiration_ms)
+        self._transactions = TransactionCoordinator(
+            self._producers, max_timeout_ms=transaction_max_timeout_ms,
+            id_expiration_ms=transactional_id_expiration_ms)
         #: When the last offsets-retention check ran (epoch ms): the next is due an interval on.
         self._retention_checked_ms = timestamp_clock()
         #: When the last producer-expiration check ran (epoch ms), likewise.
         self._producers_checked_ms = self._retention_checked_ms
+        #: When transactions were last checked for timeouts, and ids for expiration, likewise.
+        self._timed_out_checked_ms = self._ids_checked_ms = self._retention_checked_ms
 
     def __repr__(self) -> str:
         return (

@@ -37,6 +37,7 @@ from pcmodel.topics.errors import (
     IllegalArgumentError,
     UnknownMemberIdError,
     UnknownTopicOrPartitionError,
+    UnstableOffsetCommitError,
 )
 from pcmodel.topics.group_answers import ExpiredOffsets, GroupState
 from pcmodel.topics.group_offsets import offsets_retention_ms
@@ -85,7 +86,6 @@ class CommittedOffsetsMixin:
                 value = OffsetAndMetadata(value)
             _check_int(f"offset of {tp}", value.offset, 0, IllegalArgumentError)
             items.append((tp, value))
-        freed_logs = []
         with self._lock:
             self._check_open()
             self._check_offsets_retention()
@@ -102,27 +102,31 @@ class CommittedOffsetsMixin:
             group.check_commit(member_id, generation, group_instance_id)
             now_ms = self._timestamp_clock()
             expires_ms = None if retention_time_ms == -1 else now_ms + retention_time_ms
-            for tp, value in items:
-                group.store_offset(tp, value, now_ms, expires_ms)
-                topic = self._topics[tp.topic]
-                topic.tracking_groups.add(group_id)
-                if topic.policy is RetentionPolicy.BLOCK:
-                    freed_logs.append(tp)
-            for tp in freed_logs:
-                self._advance_floor(tp)
+            self._store_offsets(group_id, group, dict(items), now_ms, expires_ms)
         return now_ms
 
     def committed(
-        self, group_id: str, partitions: Iterable[TopicPartition]
+        self, group_id: str, partitions: Iterable[TopicPartition], *,
+        require_stable: bool = False,
     ) -> dict[TopicPartition, OffsetAndMetadata | None]:
         """Kafka's OffsetFetch: the committed offset per partition (``None`` where none).
 
+        With ``require_stable`` (a ``read_committed`` consumer, KIP-447), raises
+        ``UnstableOffsetCommitError`` (retriable) while an ongoing transaction has staged an
+        offset of one of ``partitions`` for the group: the answer would change when it ends.
         Returns at once. Raises ``InvalidGroupIdError`` and ``TypeError`` for malformed input.
         """
         validate_group_id(group_id)
         tps = [validate_topic_partition(tp) for tp in partitions]
         with self._lock:
             self._check_offsets_retention()
+            if require_stable:
+                self._check_transactions()
+                unstable = [tp for tp in tps if self._transactions.unstable(group_id, tp)]
+                if unstable:
+                    raise UnstableOffsetCommitError(
+                        f"a transaction is committing offsets of {unstable[0].topic}-"
+                        f"{unstable[0].partition} for group {group_id!r}; ask again when it ends")
             group = self._groups.get(group_id)
             return {tp: None if group is None else group.offsets.get(tp) for tp in tps}
 
@@ -206,6 +210,18 @@ class CommittedOffsetsMixin:
             return self._expire_offsets(self._timestamp_clock() if now_ms is None else now_ms)
 
     # --- internals (called with the lock held) -------------------------------------------------
+
+    def _store_offsets(self, group_id: str, group: GroupCoordinator,
+                       offsets: Mapping[TopicPartition, OffsetAndMetadata], now_ms: int,
+                       expires_ms: int | None) -> None:
+        """Store checked offsets as the group's, committed at ``now_ms``: the group now holds
+        back their topics, and a ``"block"`` topic frees what every group has committed."""
+        for tp, value in offsets.items():
+            group.store_offset(tp, value, now_ms, expires_ms)
+            self._topics[tp.topic].tracking_groups.add(group_id)
+        for tp in offsets:
+            if self._topics[tp.topic].policy is RetentionPolicy.BLOCK:
+                self._advance_floor(tp)
 
     def _check_offsets_retention(self) -> None:
         """Run the retention check if its interval has passed since the last one."""

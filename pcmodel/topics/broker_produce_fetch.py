@@ -7,7 +7,12 @@ lock released*, then checks the partition still exists before appending. A fetch
 partitions from given offsets and, while none has records, waits on the broker's
 ``_data_arrived`` condition (notified on every append, topic change and close) up to its
 timeout: Kafka's ``max.wait.ms`` long poll, in one ``while`` loop with one deadline.
-Idempotent appends go through :mod:`pcmodel.topics.idempotence`.
+Idempotent appends go through :mod:`pcmodel.topics.idempotence`. A transactional producer's
+append is accepted only while its transaction holds the partition
+(:mod:`pcmodel.topics.transactions`), checked under the lock with the append, so that no batch
+slips in after the transaction's marker; a ``read_committed`` fetch reads up to each
+partition's last stable offset and is told the aborted transactions of what it read
+(:mod:`pcmodel.topics.log_transactions`).
 
 Prior art: Kafka's Produce and Fetch APIs (``ReplicaManager.appendRecords`` /
 ``fetchMessages``, the delayed fetch purgatory).
@@ -26,12 +31,14 @@ from pcmodel.topics.errors import (
     IllegalArgumentError,
     InvalidRecordError,
     InvalidTimestampError,
+    InvalidTxnStateError,
     KafkaConfigurationError,
     MessageSizeTooLargeError,
     OffsetOutOfRangeError,
     UnknownTopicOrPartitionError,
     UnsupportedCompressionTypeError,
 )
+from pcmodel.topics.log import PartitionLog
 from pcmodel.topics.log_records import (
     RECORD_BATCH_OVERHEAD,
     LogRecord,
@@ -39,6 +46,11 @@ from pcmodel.topics.log_records import (
     record_batch_size,
     record_batch_size_bound,
     validate_records,
+)
+from pcmodel.topics.log_transactions import (
+    AbortedTransaction,
+    TransactionalBatch,
+    check_isolation_level,
 )
 from pcmodel.topics.structs import PartitionProducers, TopicPartition, validate_topic_partition
 
@@ -72,15 +84,27 @@ class AppendResult(NamedTuple):
 class FetchResult(NamedTuple):
     """One partition's part of a fetch.
 
-    ``records`` start exactly at the requested offset and are consecutive; ``high_watermark`` is
-    the end offset (for lag), ``log_start_offset`` the first retained one. ``error`` is ``None``
-    or why nothing could be read (then ``records`` is empty).
+    ``records`` start at the requested offset, in offset order (consecutive, except where
+    compaction removed records); ``high_watermark`` is the end offset (for lag),
+    ``log_start_offset`` the first retained one. ``error`` is ``None`` or why nothing could be
+    read (then ``records`` is empty).
+
+    On a partition with transactions, ``records`` include the markers
+    (:class:`~pcmodel.topics.log_transactions.ControlRecord`) and the records of aborted
+    transactions, as Kafka's fetch does: ``transactional_batches`` says which records are
+    transactional and which are markers, ``aborted_transactions`` (``read_committed`` only)
+    which transactions of the range read were aborted, and
+    :func:`~pcmodel.topics.log_transactions.visible_records` makes the application's records
+    of them. ``last_stable_offset`` is the partition's (``-1`` with an error).
     """
 
     records: tuple[LogRecord, ...]
     high_watermark: int
     log_start_offset: int
     error: FetchError | None
+    last_stable_offset: int = -1
+    transactional_batches: tuple[TransactionalBatch, ...] = ()
+    aborted_transactions: tuple[AbortedTransaction, ...] | None = None
 
 
 class ProduceFetchMixin:
@@ -125,6 +149,13 @@ class ProduceFetchMixin:
         ``UnsupportedCompressionTypeError`` for a codec that is unknown or not installed,
         ``TypeError`` / ``IllegalArgumentError`` for malformed records; nothing is appended then.
         """
+        return self._append(topic, partition, records, timeout, compression, batch_bytes)
+
+    def _append(self, topic: str, partition: int, records: Sequence[NewRecord | tuple],
+                timeout: float | None, compression: str | None, batch_bytes: int | None,
+                producer: tuple[int, int, bool] | None = None) -> AppendResult:
+        """:meth:`append`; ``producer`` is ``(producer_id, producer_epoch, transactional)`` for
+        an idempotent producer's batch, checked against its transaction under the lock."""
         tp = validate_topic_partition((topic, partition))
         _check_timeout(timeout)
         batch = validate_records(records)
@@ -174,20 +205,19 @@ class ProduceFetchMixin:
                 raise UnknownTopicOrPartitionError(
                     f"topic {topic!r} was deleted while the append waited"
                 )
-            base, append_time, max_timestamp = log.append(batch, compressed=compressed)
+            transactional = None
+            if producer is not None:
+                try:
+                    transactional = self._check_transactional(tp, log, *producer)
+                except InvalidTxnStateError:
+                    log.cancel_reservation(len(batch))
+                    raise
+            base, append_time, max_timestamp = log.append(batch, compressed=compressed,
+                                                          transactional=transactional)
             self._data_arrived.notify_all()
             return AppendResult(base, log.log_start_offset,
                                 append_time if log.settings.log_append_time else -1,
                                 max_timestamp)
-
-    def init_producer_id(self, producer_id: int = -1, producer_epoch: int = -1) -> tuple[int, int]:
-        """Give an idempotent producer its ``(producer_id, epoch)`` (Kafka's InitProducerId).
-
-        ``-1, -1`` asks for a new id (epoch 0); an existing id with its current epoch gets the
-        epoch bumped, fencing older instances of that producer. See
-        :mod:`pcmodel.topics.idempotence`.
-        """
-        return self._producers.init_producer_id(producer_id, producer_epoch)
 
     def describe_producers(
         self, partitions: Iterable[TopicPartition],
@@ -228,6 +258,7 @@ class ProduceFetchMixin:
         timeout: float | None = None,
         compression: str | None = None,
         batch_bytes: int | None = None,
+        transactional: bool = False,
     ) -> AppendResult:
         """:meth:`append` for an idempotent producer: a retried batch is not appended twice.
 
@@ -235,15 +266,22 @@ class ProduceFetchMixin:
         A batch the broker already appended returns its original :class:`AppendResult`; the
         first batch of a producer the partition does not know (never did, or forgot: see
         :meth:`expire_producers`) is appended whatever its sequence number, as in Kafka.
+        ``transactional`` marks a transactional producer's batch: it is part of the producer's
+        ongoing transaction, which must hold the partition (see
+        :meth:`add_partitions_to_txn`).
         Raises ``OutOfOrderSequenceNumberError`` for a gap, ``InvalidProducerEpochError`` for a
-        fenced producer, and whatever :meth:`append` raises; nothing is appended then.
+        fenced producer, ``InvalidTxnStateError`` for a transactional batch outside a
+        transaction holding the partition (or a plain batch from a producer whose transaction
+        is open there), and whatever :meth:`append` raises; nothing is appended then.
         """
+        if not isinstance(transactional, bool):
+            raise TypeError(f"transactional must be True or False, got {transactional!r}")
         with self._lock:
             self._check_producer_expiration()
         return self._producers.append(
             (topic, partition), producer_id, producer_epoch, first_sequence, len(records),
-            lambda: self.append(topic, partition, records, timeout=timeout,
-                                compression=compression, batch_bytes=batch_bytes),
+            lambda: self._append(topic, partition, records, timeout, compression, batch_bytes,
+                                 (producer_id, producer_epoch, transactional)),
         )
 
     def expire_producers(self, now_ms: int | None = None) -> dict[TopicPartition, tuple[int, ...]]:
@@ -266,6 +304,7 @@ class ProduceFetchMixin:
         max_records: int = 500,
         timeout: float = 0.0,
         replica_id: int = -1,
+        isolation_level: str = "read_uncommitted",
     ) -> dict[TopicPartition, FetchResult]:
         """Read from several partitions at once, each from its given offset; long-polls.
 
@@ -279,8 +318,12 @@ class ProduceFetchMixin:
 
         Consumers (``replica_id=-1``, as in Kafka's FetchRequest) read only below each
         partition's high watermark; a follower replica (its broker id, ``>= 0``) reads up to the
-        log end, since replication is consumption of the leader's log.
+        log end, since replication is consumption of the leader's log. With
+        ``isolation_level="read_committed"`` a consumer reads only below each partition's last
+        stable offset, and each result lists the aborted transactions of what it read (see
+        :class:`FetchResult`).
         """
+        read_committed = check_isolation_level(isolation_level) and replica_id < 0
         requests = []
         for tp, offset in offsets.items():
             requests.append(
@@ -293,7 +336,9 @@ class ProduceFetchMixin:
         with self._lock:
             while True:
                 self._check_open()
-                results, found = self._read(requests, max_records, replica_id >= 0)
+                self._check_transactions()
+                results, found = self._read(requests, max_records, replica_id >= 0,
+                                            read_committed)
                 remaining = deadline - time.monotonic()
                 if found or remaining <= 0:
                     return results
@@ -320,6 +365,7 @@ class ProduceFetchMixin:
         requests: Sequence[tuple[TopicPartition, int]],
         max_records: int,
         to_log_end: bool = False,
+        read_committed: bool = False,
     ) -> tuple[dict[TopicPartition, FetchResult], bool]:
         results: dict[TopicPartition, FetchResult] = {}
         budget = max_records
@@ -332,7 +378,8 @@ class ProduceFetchMixin:
                 continue
             log = topic.logs[tp.partition]
             try:
-                upper = None if to_log_end else log.high_watermark
+                upper = (None if to_log_end else
+                         log.last_stable_offset if read_committed else log.high_watermark)
                 records = tuple(log.read(offset, budget, upper=upper)) if budget else ()
             except OffsetOutOfRangeError:
                 results[tp] = FetchResult(
@@ -342,5 +389,31 @@ class ProduceFetchMixin:
                 continue
             budget -= len(records)
             found = found or bool(records)
-            results[tp] = FetchResult(records, log.high_watermark, log.log_start_offset, None)
+            batches, aborted = (), None
+            if log.transactions is not None:
+                end = records[-1].offset + 1 if records else offset
+                batches = log.transactions.batches_in(offset, end)
+                if read_committed:
+                    aborted = log.transactions.aborted_in(offset, end)
+            results[tp] = FetchResult(records, log.high_watermark, log.log_start_offset, None,
+                                      log.last_stable_offset, batches, aborted)
         return results, found
+
+    def _check_transactional(self, tp: TopicPartition, log: PartitionLog, producer_id: int,
+                             producer_epoch: int, transactional: bool) -> tuple[int, int] | None:
+        """Whether an idempotent producer's batch may be appended to ``tp`` now: a
+        transactional one only in a transaction holding the partition, a plain one only if the
+        producer has no transaction open there (Kafka's ``ProducerAppendInfo``). Returns what
+        :meth:`PartitionLog.append` takes as ``transactional``."""
+        if transactional:
+            if not self._transactions.holds(producer_id, producer_epoch, tp):
+                raise InvalidTxnStateError(
+                    f"partition {tp.topic}-{tp.partition} was not added to the transaction of "
+                    f"producer {producer_id} (epoch {producer_epoch}), or no transaction of it "
+                    "is ongoing")
+            return producer_id, producer_epoch
+        if log.transactions is not None and producer_id in log.transactions.open:
+            raise InvalidTxnStateError(
+                f"producer {producer_id} sent a non-transactional batch to "
+                f"{tp.topic}-{tp.partition}, where its transaction is open")
+        return None

@@ -32,6 +32,7 @@ from pcmodel.topics.errors import (
 )
 from pcmodel.topics.log import LogBytes, PartitionLog, RetentionPolicy
 from pcmodel.topics.log_settings import log_settings
+from pcmodel.topics.log_transactions import check_isolation_level
 from pcmodel.topics.replica_placement import check_replica_list, reassignment_requests
 from pcmodel.topics.structs import (
     DeletedRecords,
@@ -342,14 +343,20 @@ class TopicAdminMixin:
                 log.enforce_retention()
             return {tp: log.log_start_offset for tp, log in zip(tps, logs)}
 
-    def end_offsets(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
-        """Return the end offset of each partition as consumers see it: its high watermark.
-
-        Without replication that is the offset the next record will get.
+    def end_offsets(self, partitions: Iterable[TopicPartition], *,
+                    isolation_level: str = "read_uncommitted") -> dict[TopicPartition, int]:
+        """Return the end offset of each partition as consumers see it: its high watermark
+        (without replication, the offset the next record will get), or for
+        ``isolation_level="read_committed"`` its last stable offset (Kafka's ListOffsets
+        ``LATEST`` at that isolation level).
         """
         tps = [validate_topic_partition(tp) for tp in partitions]
+        read_committed = check_isolation_level(isolation_level)
         with self._lock:
-            return {tp: self._log(tp).high_watermark for tp in tps}
+            if not read_committed:
+                return {tp: self._log(tp).high_watermark for tp in tps}
+            self._check_transactions()
+            return {tp: self._log(tp).last_stable_offset for tp in tps}
 
     def offsets_for_times(
         self, timestamps: Mapping[TopicPartition, int]

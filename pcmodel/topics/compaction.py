@@ -22,10 +22,11 @@ Rolling (Kafka's ``LogSegment.shouldRoll``)
     segment up to ``segment.jitter.ms`` early, at random; pcmodel never does.
 
 What may be cleaned (``LogCleanerManager.cleanableOffsets``)
-    The records below the first *uncleanable* offset: the start of the active segment, the high
-    watermark, and (with ``min.compaction.lag.ms``) the first record whose timestamp is less
-    than that long ago, whichever comes first. The records from the cleaner's checkpoint (where
-    the last cleaning ended) to that offset are *dirty*.
+    The records below the first *uncleanable* offset: the start of the active segment, the last
+    stable offset (the high watermark, or the first record of a transaction still open), and
+    (with ``min.compaction.lag.ms``) the first record whose timestamp is less than that long
+    ago, whichever comes first. The records from the cleaner's checkpoint (where the last
+    cleaning ended) to that offset are *dirty*.
 
 When (``LogCleanerManager.grabFilthiestCompactedLog``)
     When the dirty bytes are more than ``min.cleanable.dirty.ratio`` of the bytes below the
@@ -42,6 +43,9 @@ What goes (``Cleaner.shouldRetainRecord``)
     cleaning, from the first cleaning that keeps it (Kafka's KIP-534, which dates each batch):
     consumers get that long to see that the key was deleted. A compressed batch that loses
     records keeps the rest as separate records (Kafka compresses them again, as a new batch).
+    The records of aborted transactions go too, and never count as their key's latest;
+    transaction markers stay (Kafka's cleaner removes a marker once its transaction's records
+    are gone and its delete horizon passed; pcmodel keeps every marker).
 
 A compacted topic refuses a record without a key (Kafka's "Compacted topic cannot accept
 message without key"). ``cleanup.policy=compact,delete`` applies retention as well; its
@@ -63,6 +67,7 @@ from typing import NamedTuple
 
 from pcmodel.topics.compression import CompressedBatch
 from pcmodel.topics.log_records import LogRecord
+from pcmodel.topics.log_transactions import ControlRecord, PartitionTransactions
 from pcmodel.topics.retention import stored_bytes, timestamp_of
 
 __all__ = ["Cleaner", "CompactionSettings", "compact"]
@@ -105,7 +110,8 @@ def _records_at(entries: list, indices: list[int], base: int) -> dict[int, LogRe
 
 
 def compact(entries: list, indices: list[int], base: int, *, dirty: int, now_ms: int,
-            delete_retention_ms: int, horizons: dict[int, int]
+            delete_retention_ms: int, horizons: dict[int, int],
+            transactions: PartitionTransactions | None = None,
             ) -> tuple[dict[int, LogRecord | None], list[int]]:
     """Clean the records at ``indices`` of ``entries`` (in order, every record from the log
     start to the first uncleanable offset; those from index ``dirty`` on are the dirty part) as
@@ -116,15 +122,27 @@ def compact(entries: list, indices: list[int], base: int, *, dirty: int, now_ms:
     indices kept, in order. ``horizons`` maps a tombstone's offset to its delete horizon: a
     tombstone kept without one gets ``now_ms + delete_retention_ms``; one cleaned away is
     forgotten.
+
+    With ``transactions`` (the log's, if it has any), the records of aborted transactions go
+    and take no part in choosing each key's latest record, and transaction markers stay
+    (Kafka removes a marker once its transaction's records are gone and a delete horizon has
+    passed; pcmodel keeps them).
     """
     records = _records_at(entries, indices, base)
+    aborted = set()
+    if transactions is not None:
+        aborted = {i for i in indices if type(records[i]) is not ControlRecord
+                   and transactions.is_aborted(base + i)}
     latest: dict[bytes, int] = {}  # the dirty part's offset map (Kafka's OffsetMap)
     for i in indices:
-        if i >= dirty and records[i].key is not None:
+        if i >= dirty and records[i].key is not None and i not in aborted \
+                and type(records[i]) is not ControlRecord:
             latest[records[i].key] = i
 
     def keeps(i: int, record: LogRecord) -> bool:
-        if record.key is None or latest.get(record.key, i) > i:
+        if type(record) is ControlRecord:
+            return True
+        if i in aborted or record.key is None or latest.get(record.key, i) > i:
             return False  # no key, or a newer record of its key came later
         horizon = horizons.get(base + i)
         return record.value is not None or horizon is None or now_ms < horizon

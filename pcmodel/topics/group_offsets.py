@@ -2,7 +2,9 @@
 
 **Who may commit** (:meth:`GroupOffsetsMixin.check_commit`): a member of the current
 generation, or a consumer outside group management (generation ``-1``) while the group has no
-members; the checks are Kafka's, in Kafka's order.
+members; the checks are Kafka's, in Kafka's order. A transactional producer staging offsets
+for the group (:meth:`GroupOffsetsMixin.check_txn_commit`) passes if the consumer it names is
+still the group's member at that generation, or if it names none.
 
 **Offsets retention** (Kafka's ``offsets.retention.minutes``). A committed offset is not kept
 for ever. Kafka's coordinator runs a retention check every
@@ -108,6 +110,31 @@ class GroupOffsetsMixin:
                 f"generation {self.generation}: it rebalanced; rejoin"
             )
         member.last_heartbeat = now
+
+    def check_txn_commit(self, member_id: str, generation: int,
+                         group_instance_id: str | None = None) -> None:
+        """Raise unless a transactional producer may stage offsets for this group as the
+        consumer it names (Kafka's TxnOffsetCommit checks, KIP-447, in order).
+
+        A producer that names no member (``""``, generation ``-1``: it gave
+        ``send_offsets_to_transaction`` a bare group id) is always accepted. Otherwise
+        ``FencedInstanceIdError`` when another member holds ``group_instance_id``,
+        ``UnknownMemberIdError`` for a member not in the group, ``IllegalGenerationError`` for
+        another generation: the consumer whose records were processed was replaced (a
+        zombie), so its offsets must not be committed.
+        """
+        self.expire(self.clock())
+        self._check_alive()
+        if group_instance_id is not None:
+            self._check_instance(member_id, group_instance_id)
+        if member_id and member_id not in self.members:
+            raise UnknownMemberIdError(
+                f"member {member_id!r} is not in group {self.group_id!r} any more: its "
+                "partitions were given to another consumer; abort the transaction")
+        if generation >= 0 and generation != self.generation:
+            raise IllegalGenerationError(
+                f"offsets from generation {generation}, but group {self.group_id!r} is at "
+                f"generation {self.generation}: it rebalanced; abort the transaction")
 
     def store_offset(self, tp: TopicPartition, value: OffsetAndMetadata, now_ms: int,
                      expires_ms: int | None = None) -> None:

@@ -100,11 +100,9 @@ class ProducerSequences:
         Raises ``InvalidProducerEpochError`` if ``producer_epoch`` is not the id's current
         epoch, ``IllegalArgumentError`` for an id this broker never gave out.
         """
+        if producer_id < 0:
+            return self.new_producer_id(), 0
         with self._lock:
-            if producer_id < 0:
-                producer_id, self._next_id = self._next_id, self._next_id + 1
-                self._epochs[producer_id] = 0
-                return producer_id, 0
             current = self._epochs.get(producer_id)
             if current is None:
                 raise IllegalArgumentError(f"producer id {producer_id} was never issued here")
@@ -114,6 +112,19 @@ class ProducerSequences:
                 )
             self._epochs[producer_id] = current + 1
             return producer_id, current + 1
+
+    def new_producer_id(self) -> int:
+        """A producer id never given out before, at epoch 0 (for a transaction coordinator)."""
+        with self._lock:
+            producer_id, self._next_id = self._next_id, self._next_id + 1
+            self._epochs[producer_id] = 0
+            return producer_id
+
+    def set_epoch(self, producer_id: int, producer_epoch: int) -> None:
+        """Make ``producer_epoch`` the producer's current epoch: a transaction coordinator
+        fenced its older instances, whose appends now fail with INVALID_PRODUCER_EPOCH."""
+        with self._lock:
+            self._epochs[producer_id] = producer_epoch
 
     def append(self, key: Any, producer_id: int, producer_epoch: int, first_sequence: int,
                count: int, do_append: Callable[[], Any]) -> Any:

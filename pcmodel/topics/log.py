@@ -36,7 +36,13 @@ decoded. :meth:`PartitionLog.byte_stats` reports stored against uncompressed byt
 
 The records themselves (what an append takes, what a read returns, and their checks) are in
 :mod:`~pcmodel.topics.log_records`; their names stay importable from here. What replication
-does to a log (its high watermark, a follower's copy) is in :mod:`~pcmodel.topics.log_replica`.
+does to a log (its high watermark, a follower's copy) is in :mod:`~pcmodel.topics.log_replica`,
+and what takes records away from it (retention, DeleteRecords, compaction) in
+:mod:`~pcmodel.topics.log_cleanup`.
+A log that holds transactional records keeps them, their markers and its *last stable offset*
+with :mod:`~pcmodel.topics.log_transactions` (``transactions`` is ``None`` until the first
+one): retention forgets what it deletes there, and compaction stops at the last stable offset,
+removes the records of aborted transactions and keeps every marker.
 
 Prior art: Kafka's ``kafka.log.UnifiedLog`` (``logStartOffset``, ``logEndOffset``, retention by
 size and time), and CPython's ``Lib/queue.py`` for the split between storage and locking.
@@ -44,14 +50,14 @@ size and time), and CPython's ``Lib/queue.py`` for the split between storage and
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable, Sequence
 from operator import itemgetter
 from typing import Any, NamedTuple
 
-from pcmodel.topics.compaction import Cleaner, compact
+from pcmodel.topics.compaction import Cleaner
 from pcmodel.topics.compression import CompressedBatch, record_size
 from pcmodel.topics.errors import OffsetOutOfRangeError
+from pcmodel.topics.log_cleanup import LogCleanupMixin, RetentionPolicy
 from pcmodel.topics.log_records import (
     TIMESTAMP_CREATE_TIME,
     TIMESTAMP_LOG_APPEND_TIME,
@@ -64,7 +70,8 @@ from pcmodel.topics.log_records import (
 from pcmodel.topics.log_replica import ReplicaLogMixin
 from pcmodel.topics.log_settings import LogSettings
 from pcmodel.topics.log_space import PartitionSpace
-from pcmodel.topics.retention import first_kept_by_age, first_kept_by_size, stored_bytes
+from pcmodel.topics.log_transactions import PartitionTransactions, control_record
+from pcmodel.topics.retention import stored_bytes
 
 # The record types and checks are re-exported: they were defined here first.
 __all__ = [
@@ -84,13 +91,6 @@ __all__ = [
 _TIMESTAMP = itemgetter(1)  # of a LogRecord
 
 
-class RetentionPolicy(str, enum.Enum):
-    """What happens when a partition is full: drop the oldest records, or make appends wait."""
-
-    DELETE = "delete"
-    BLOCK = "block"
-
-
 class LogBytes(NamedTuple):
     """What a partition's retained records take: stored bytes against uncompressed bytes.
 
@@ -104,7 +104,7 @@ class LogBytes(NamedTuple):
     compressed_batches: int
 
 
-class PartitionLog(ReplicaLogMixin):
+class PartitionLog(ReplicaLogMixin, LogCleanupMixin):
     """The records of one partition, numbered by offset from 0, with retention and compaction.
 
     ``log_start_offset`` is the first retained offset, ``end_offset`` the offset the next append
@@ -152,6 +152,8 @@ class PartitionLog(ReplicaLogMixin):
         # Set only on a replicated partition (pcmodel.cluster): the offset below which every
         # in-sync replica has the record. None means "no replication": everything is committed.
         self._high_watermark: int | None = None
+        #: The log's transactions (see log_transactions), made at its first transactional append.
+        self.transactions: PartitionTransactions | None = None
         self._space = None
         if self.policy is RetentionPolicy.BLOCK:
             self._space = PartitionSpace(retention_records or 0, variant=variant,
@@ -178,6 +180,20 @@ class PartitionLog(ReplicaLogMixin):
         """
         end = self.end_offset
         return end if self._high_watermark is None else min(self._high_watermark, end)
+
+    @property
+    def last_stable_offset(self) -> int:
+        """The offset below which every record's transaction is decided: the first offset of
+        the oldest transaction still open, or the high watermark if that is lower (or none is
+        open); never below ``log_start_offset``. What a ``read_committed`` consumer reads up to.
+        """
+        high_watermark = self.high_watermark
+        if self.transactions is None:
+            return high_watermark
+        first_open = self.transactions.first_unstable_offset()
+        if first_open is None or first_open >= high_watermark:
+            return high_watermark
+        return max(self._start, first_open)
 
     def __len__(self) -> int:
         """The offsets retained (compaction's gaps included: ``byte_stats()`` counts records)."""
@@ -257,7 +273,8 @@ class PartitionLog(ReplicaLogMixin):
     # --- data (called with the broker lock held) ---------------------------------------------
 
     def append(
-        self, records: Sequence[tuple], *, compressed: CompressedBatch | None = None
+        self, records: Sequence[tuple], *, compressed: CompressedBatch | None = None,
+        transactional: tuple[int, int] | None = None,
     ) -> tuple[int, int, int]:
         """Append records checked by :func:`validate_records`; return ``(base, append_time_ms,
         max_timestamp_ms)``, the last being the largest timestamp of the records as stored
@@ -267,6 +284,8 @@ class PartitionLog(ReplicaLogMixin):
         A record without a timestamp, or every record on a topic whose settings say
         ``log_append_time``, takes the append time as its timestamp (``timestamp_type`` 1).
         With the block policy the caller must have reserved space for them first.
+        ``transactional`` is ``(producer_id, producer_epoch)`` for a transactional producer's
+        batch: its transaction here is open from its first record on, until its marker.
         """
         base = self.end_offset
         append_time = self._timestamp_clock()
@@ -294,16 +313,41 @@ class PartitionLog(ReplicaLogMixin):
                 make(LogRecord, (base + i, ts, TIMESTAMP_CREATE_TIME, key, value, headers))
                 for i, (key, value, headers, ts) in enumerate(records)
             )
+        if transactional is not None:
+            if self.transactions is None:
+                self.transactions = PartitionTransactions()
+            self.transactions.appended(*transactional, base, self.end_offset - 1)
         if self._stored_bytes is not None:
             weight = compressed.stored_size if compressed is not None else sum(
                 record_size(key, value, headers) for key, value, headers, _ in records)
-            self._stored_bytes += weight
-            if self._cleaner is not None:  # the records' timestamps, as stored just now
-                self._cleaner.appended(base, weight, max(
-                    map(_TIMESTAMP, self._records[base - self._base:]))
-                    if compressed is None else compressed.max_timestamp)
+            self._weighed(base, weight, max(map(_TIMESTAMP, self._records[base - self._base:]))
+                          if compressed is None else compressed.max_timestamp)
         self.enforce_retention()
         return base, append_time, max_timestamp
+
+    def append_marker(self, producer_id: int, producer_epoch: int, commit: bool,
+                      coordinator_epoch: int = 0) -> int:
+        """Append the marker that ends ``producer_id``'s transaction here (a COMMIT or ABORT
+        :class:`~pcmodel.topics.log_transactions.ControlRecord`, stamped with the append time);
+        return its offset. A "block" log holds it beyond its capacity (the transaction's
+        coordinator cannot wait for space)."""
+        if self.transactions is None:
+            self.transactions = PartitionTransactions()
+        offset = self.end_offset
+        marker = control_record(offset, self._timestamp_clock(), commit, coordinator_epoch)
+        self._records.append(marker)
+        self.transactions.ended(producer_id, producer_epoch, offset, commit)
+        if self._stored_bytes is not None:
+            self._weighed(offset, record_size(marker.key, marker.value, ()), marker.timestamp)
+        self.enforce_retention()
+        return offset
+
+    def _weighed(self, base: int, weight: int, max_timestamp: int) -> None:
+        """Records weighing ``weight`` were appended at ``base``: count them for retention by
+        size and for compaction (which may roll its active segment)."""
+        self._stored_bytes += weight
+        if self._cleaner is not None:
+            self._cleaner.appended(base, weight, max_timestamp)
 
     def read(
         self, offset: int, max_records: int, *, upper: int | None = None
@@ -394,91 +438,3 @@ class PartitionLog(ReplicaLogMixin):
             if rec.timestamp >= timestamp_ms:
                 return rec.offset, rec.timestamp
         return None
-
-    # --- retention ---------------------------------------------------------------------------
-
-    def enforce_retention(self) -> int:
-        """Apply the delete policy's count, size and age limits, each from where the one before
-        stopped, as :mod:`~pcmodel.topics.retention` tells, then compact the log if it is
-        compacted and due (:mod:`~pcmodel.topics.compaction`); return how many offsets
-        retention deleted.
-
-        Never deletes at or above the high watermark (Kafka's ``UnifiedLog.deletableSegments``).
-        """
-        if self.policy is not RetentionPolicy.DELETE:
-            return 0
-        deleted = 0
-        if self._settings.delete:
-            records, base, end = self._records, self._base, len(self._records)
-            new_start = self._start
-            if self.retention_records is not None:
-                new_start = max(new_start, self.end_offset - self.retention_records)
-            if self._retention_bytes is not None and self._stored_bytes >= self._retention_bytes:
-                kept = first_kept_by_size(records, self._start - base, end,
-                                          self._stored_bytes - self._retention_bytes)
-                new_start = max(new_start, base + kept)
-            if self.retention_ms is not None:
-                oldest_kept_ms = self._timestamp_clock() - self.retention_ms
-                new_start = base + first_kept_by_age(records, new_start - base, end,
-                                                     oldest_kept_ms)
-            deleted = self._drop_before(min(new_start, self.high_watermark))
-        if self._cleaner is not None:
-            self._clean_if_due()
-        return deleted
-
-    def delete_before(self, offset: int) -> int:
-        """Drop every record below ``offset`` (never beyond ``end_offset``) and make it the log
-        start; nothing happens if it is not above the start. Returns how many records went.
-
-        Kafka's DeleteRecords (``maybeIncrementLogStartOffset``), a follower following its
-        leader's start, and the "block" policy's floor: every tracking group committed up to
-        ``offset``. A "block" log frees the records' space (takes their tokens), which wakes
-        appenders waiting for it.
-        """
-        freed = self._drop_before(min(offset, self.end_offset))
-        if self._space is not None:
-            self._space.free(freed)
-        return freed
-
-    def _clean_if_due(self) -> None:
-        """Compact the log up to its first uncleanable offset if the cleaner says it is due:
-        visiting the records kept by the last cleaning and the dirty ones, not the holes."""
-        cleaner, base, records = self._cleaner, self._base, self._records
-        now = self._timestamp_clock()
-        end = cleaner.due(records, base, self.high_watermark, now)
-        if end is None:
-            return
-        dirty = cleaner.first_dirty - base
-        indices = [offset - base for offset in cleaner.clean_offsets]
-        indices += [i for i in range(dirty, end - base) if records[i] is not None]
-        before = cleaner.clean_bytes + cleaner.dirty_bytes  # what the records at indices weigh
-        changes, kept = compact(records, indices, base, dirty=dirty, now_ms=now,
-                                delete_retention_ms=cleaner.settings.delete_retention_ms,
-                                horizons=cleaner.horizons)
-        for i, entry in changes.items():
-            records[i] = entry
-            self._has_holes = self._has_holes or entry is None
-        kept_bytes = stored_bytes([records[i] for i in kept])
-        self._stored_bytes -= before - kept_bytes
-        cleaner.cleaned(end, [base + i for i in kept], kept_bytes)
-
-    def _drop_before(self, offset: int) -> int:
-        if offset <= self._start:
-            return 0
-        if self._stored_bytes is not None:
-            first, kept = self._start - self._base, offset - self._base
-            gone = stored_bytes(self._records[first:kept])
-            if kept < len(self._records) and type(self._records[kept]) is CompressedBatch \
-                    and self._records[kept] is self._records[kept - 1]:
-                gone -= self._records[kept].stored_size  # a batch cut in two stays whole
-            self._stored_bytes -= gone
-            if self._cleaner is not None:
-                self._cleaner.dropped(offset, gone)
-        freed = offset - self._start
-        self._start = offset
-        dead = self._start - self._base
-        if dead > len(self._records) // 2:
-            del self._records[:dead]
-            self._base = self._start
-        return freed
-

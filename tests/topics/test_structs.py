@@ -210,6 +210,12 @@ KAFKA_ERRNOS = {
     "EligibleLeadersNotAvailableError": 83,
     "ElectionNotNeededError": 84,
     "NoReassignmentInProgressError": 85,
+    "InvalidTxnStateError": 48,
+    "InvalidProducerIdMappingError": 49,
+    "InvalidTransactionTimeoutError": 50,
+    "UnstableOffsetCommitError": 88,
+    "ProducerFencedError": 90,
+    "TransactionalIdNotFoundError": 105,
 }
 
 RETRIABLE = {
@@ -222,6 +228,7 @@ RETRIABLE = {
     "NoBrokersAvailable",
     "ReplicaNotAvailableError",
     "UnknownTopicOrPartitionError",
+    "UnstableOffsetCommitError",
 }
 
 

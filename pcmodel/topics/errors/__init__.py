@@ -15,7 +15,8 @@ inside a broker process reaches the client process as the same class.
 The catalogue is kept in three modules, all re-exported here (import from here):
 :mod:`~pcmodel.topics.errors.base` (``KafkaError`` and ``BrokerResponseError``, the roots),
 :mod:`~pcmodel.topics.errors.client_side` (what a client raises without asking a broker) and
-:mod:`~pcmodel.topics.errors.broker_responses` (what a broker answers, by Kafka error code).
+:mod:`~pcmodel.topics.errors.broker_responses` (what a broker answers, by Kafka error code) and
+:mod:`~pcmodel.topics.errors.transactions` (what transactions answer).
 """
 
 from __future__ import annotations
@@ -72,6 +73,15 @@ from pcmodel.topics.errors.client_side import (
     SerializationError,
     UnassignedPartitionError,
 )
+from pcmodel.topics.errors.transactions import (
+    InvalidProducerIdMappingError,
+    InvalidTransactionTimeoutError,
+    InvalidTxnStateError,
+    ProducerFencedError,
+    TransactionAbortedError,
+    TransactionalIdNotFoundError,
+    UnstableOffsetCommitError,
+)
 
 __all__ = [
     "BrokerResponseError",
@@ -86,17 +96,20 @@ __all__ = [
     "IllegalGenerationError",
     "IllegalStateError",
     "InconsistentGroupProtocolError",
-    "InvalidGroupIdError",
     "InvalidConfigurationError",
+    "InvalidGroupIdError",
     "InvalidPartitionsError",
     "InvalidProducerEpochError",
-    "InvalidRequestError",
+    "InvalidProducerIdMappingError",
+    "InvalidRecordError",
     "InvalidReplicationAssignmentError",
     "InvalidReplicationFactorError",
+    "InvalidRequestError",
     "InvalidSessionTimeoutError",
-    "InvalidRecordError",
     "InvalidTimestampError",
     "InvalidTopicError",
+    "InvalidTransactionTimeoutError",
+    "InvalidTxnStateError",
     "KafkaConfigurationError",
     "KafkaConnectionError",
     "KafkaError",
@@ -107,20 +120,24 @@ __all__ = [
     "MessageSizeTooLargeError",
     "NoBrokersAvailable",
     "NoError",
-    "NoReassignmentInProgressError",
     "NonEmptyGroupError",
     "NoOffsetForPartitionError",
+    "NoReassignmentInProgressError",
     "OffsetOutOfRangeError",
     "OutOfOrderSequenceNumberError",
     "PreferredLeaderNotAvailableError",
+    "ProducerFencedError",
     "RebalanceInProgressError",
     "RecordTooLargeError",
     "ReplicaNotAvailableError",
     "SerializationError",
     "TopicAlreadyExistsError",
+    "TransactionAbortedError",
+    "TransactionalIdNotFoundError",
     "UnassignedPartitionError",
     "UnknownMemberIdError",
     "UnknownTopicOrPartitionError",
+    "UnstableOffsetCommitError",
     "UnsupportedCompressionTypeError",
     "UnsupportedVersionError",
 ]

@@ -1,0 +1,285 @@
+"""The broker's transactions: InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn,
+TxnOffsetCommit, EndTxn, DescribeTransactions and ListTransactions.
+
+:class:`TransactionsMixin` is the part of :class:`~pcmodel.topics.broker.Broker` that answers a
+transactional producer, with the rules of :mod:`pcmodel.topics.transactions` (whose
+coordinator it keeps in ``_transactions``). Ending a transaction writes its markers to the
+partition logs (:mod:`pcmodel.topics.log_transactions`) and stores or drops its staged offsets
+in the same step, under the broker's lock, so no reader ever sees half of a commit: a
+``read_committed`` fetch waiting for the markers is woken by them.
+
+The broker has no thread of its own: a transaction that outlived its timeout is aborted by the
+first call that finds its check due (every ``transaction_abort_timed_out_transaction_cleanup_
+interval_ms``: a transactional call, a fetch, an offsets lookup) or by
+:meth:`TransactionsMixin.abort_timed_out_transactions`; forgotten transactional ids likewise
+(:meth:`TransactionsMixin.expire_transactional_ids`).
+
+Prior art: Kafka's ``TransactionCoordinator`` and ``TransactionMarkerChannelManager`` (which
+write the markers) and ``GroupCoordinator.handleTxnCommitOffsets``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from pcmodel.topics.broker_checks import _check_int
+from pcmodel.topics.coordinator import validate_group_id
+from pcmodel.topics.errors import IllegalArgumentError, InvalidRequestError
+from pcmodel.topics.log import RetentionPolicy
+from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition, validate_topic_partition
+from pcmodel.topics.transactions import (
+    DEFAULT_TRANSACTION_TIMEOUT_MS,
+    EndedTransaction,
+    TransactionDescription,
+    TransactionListing,
+)
+
+__all__ = ["TransactionsMixin"]
+
+
+def _check_transactional_id(transactional_id: object) -> str:
+    if not isinstance(transactional_id, str):
+        raise TypeError(f"transactional_id must be a str, got {transactional_id!r}")
+    if not transactional_id:
+        raise InvalidRequestError("a transactional id must be a non-empty string")
+    return transactional_id
+
+
+class TransactionsMixin:
+    """Producer ids and the transaction coordinator's calls (Broker part)."""
+
+    def init_producer_id(
+        self,
+        producer_id: int = -1,
+        producer_epoch: int = -1,
+        *,
+        transactional_id: str | None = None,
+        transaction_timeout_ms: int = DEFAULT_TRANSACTION_TIMEOUT_MS,
+    ) -> tuple[int, int]:
+        """Kafka's InitProducerId: a producer's ``(producer_id, epoch)``.
+
+        Without ``transactional_id`` (an idempotent producer): ``-1, -1`` asks for a new id
+        (epoch 0); an existing id with its current epoch gets the epoch bumped, fencing older
+        instances of that producer (see :mod:`pcmodel.topics.idempotence`).
+
+        With one (``init_transactions()``): the id's producer id with its epoch bumped, fencing
+        every older instance, after aborting a transaction one left open (see
+        :meth:`TransactionCoordinator.init_producer_id
+        <pcmodel.topics.transactions.TransactionCoordinator.init_producer_id>`);
+        ``transaction_timeout_ms`` is how long its transactions may stay open.
+        Returns at once. Raises ``InvalidTransactionTimeoutError``, ``ProducerFencedError``,
+        ``InvalidRequestError`` for an empty id.
+        """
+        if transactional_id is None:
+            return self._producers.init_producer_id(producer_id, producer_epoch)
+        _check_transactional_id(transactional_id)
+        _check_int("transaction_timeout_ms", transaction_timeout_ms, -(2**31),
+                   IllegalArgumentError)
+        expected = (producer_id, producer_epoch) if producer_id >= 0 else None
+        with self._lock:
+            self._check_open()
+            self._check_transactions()
+            ids, ended = self._transactions.init_producer_id(
+                transactional_id, transaction_timeout_ms, self._timestamp_clock(), expected)
+            if ended is not None:
+                self._complete(ended)
+            return ids
+
+    def add_partitions_to_txn(self, transactional_id: str, producer_id: int,
+                              producer_epoch: int, partitions: Iterable[TopicPartition]) -> None:
+        """Kafka's AddPartitionsToTxn: ``partitions`` join the producer's transaction, which
+        begins if none is ongoing. A producer must add a partition before it sends records
+        there in the transaction (its ``send()`` does).
+
+        Returns at once; all or nothing. Raises ``UnknownTopicOrPartitionError`` for a
+        partition that does not exist, ``InvalidRequestError`` for one of a
+        ``retention_policy="block"`` topic (whose bounded capacity has no room for the
+        transaction's markers), ``InvalidProducerIdMappingError`` / ``ProducerFencedError`` for
+        a producer that does not own ``transactional_id`` at that epoch.
+        """
+        _check_transactional_id(transactional_id)
+        tps = [validate_topic_partition(tp) for tp in partitions]
+        with self._lock:
+            self._check_open()
+            self._check_transactions()
+            for tp in tps:
+                if self._log(tp).policy is RetentionPolicy.BLOCK:
+                    raise InvalidRequestError(
+                        f"topic {tp.topic!r} has retention_policy='block': transactions need "
+                        "a topic with the delete policy (there is no room for their markers)")
+            self._transactions.add_partitions(transactional_id, producer_id, producer_epoch,
+                                              tps, self._timestamp_clock())
+
+    def add_offsets_to_txn(self, transactional_id: str, producer_id: int, producer_epoch: int,
+                           group_id: str) -> None:
+        """Kafka's AddOffsetsToTxn: the group's offsets join the producer's transaction (the
+        first half of ``send_offsets_to_transaction()``). Returns at once. Raises as
+        :meth:`add_partitions_to_txn`, and ``InvalidGroupIdError``."""
+        _check_transactional_id(transactional_id)
+        validate_group_id(group_id)
+        with self._lock:
+            self._check_open()
+            self._check_transactions()
+            self._transactions.add_group(transactional_id, producer_id, producer_epoch,
+                                         group_id, self._timestamp_clock())
+
+    def txn_offset_commit(
+        self,
+        transactional_id: str,
+        group_id: str,
+        producer_id: int,
+        producer_epoch: int,
+        offsets: Mapping[TopicPartition, OffsetAndMetadata | int],
+        *,
+        generation: int = -1,
+        member_id: str = "",
+        group_instance_id: str | None = None,
+    ) -> None:
+        """Kafka's TxnOffsetCommit: stage the group's offsets in the producer's transaction
+        (the second half of ``send_offsets_to_transaction()``); they become the group's
+        committed offsets only if the transaction commits, at the moment of its markers.
+
+        ``generation``, ``member_id`` and ``group_instance_id`` are the consumer's whose
+        records were processed (``consumer.group_metadata()``, KIP-447): if it is no longer
+        the group's member at that generation, the call fails and the transaction must abort.
+        Returns at once; all or nothing. Raises ``InvalidTxnStateError`` if the group was not
+        added to the ongoing transaction, ``UnknownMemberIdError``,
+        ``IllegalGenerationError``, ``FencedInstanceIdError`` (see
+        :meth:`~pcmodel.topics.group_offsets.GroupOffsetsMixin.check_txn_commit`),
+        ``UnknownTopicOrPartitionError``, ``IllegalArgumentError`` for a negative offset, and
+        as :meth:`add_partitions_to_txn`.
+        """
+        _check_transactional_id(transactional_id)
+        validate_group_id(group_id)
+        items: dict[TopicPartition, OffsetAndMetadata] = {}
+        for tp, value in offsets.items():
+            tp = validate_topic_partition(tp)
+            if not isinstance(value, OffsetAndMetadata):
+                value = OffsetAndMetadata(value)
+            _check_int(f"offset of {tp}", value.offset, 0, IllegalArgumentError)
+            items[tp] = value
+        with self._lock:
+            self._check_open()
+            self._check_transactions()
+            for tp in items:
+                self._log(tp)
+            group = self._groups.get(group_id)
+            if group is not None:
+                group.check_txn_commit(member_id, generation, group_instance_id)
+            elif member_id or generation >= 0:
+                group = self._group(group_id, create=True)
+                group.check_txn_commit(member_id, generation, group_instance_id)
+            self._transactions.stage_offsets(transactional_id, producer_id, producer_epoch,
+                                             group_id, items, self._timestamp_clock())
+
+    def end_txn(self, transactional_id: str, producer_id: int, producer_epoch: int,
+                commit: bool) -> None:
+        """Kafka's EndTxn: commit (or abort) the producer's ongoing transaction.
+
+        Writes a COMMIT (ABORT) marker to each of its partitions and stores (drops) its staged
+        offsets, all in one step: a ``read_committed`` consumer sees all of the transaction's
+        records, or none. Retrying the call that ended the last transaction does nothing.
+        Returns at once. Raises ``InvalidTxnStateError`` if no transaction is ongoing (nothing
+        was added to it, or it already ended the other way: the coordinator may have aborted it
+        when it timed out, fencing the producer: ``ProducerFencedError``), and as
+        :meth:`add_partitions_to_txn`.
+        """
+        _check_transactional_id(transactional_id)
+        if not isinstance(commit, bool):
+            raise TypeError(f"commit must be True or False, got {commit!r}")
+        with self._lock:
+            self._check_open()
+            self._check_transactions()
+            ended = self._transactions.end(transactional_id, producer_id, producer_epoch,
+                                           commit, self._timestamp_clock())
+            if ended is not None:
+                self._complete(ended)
+
+    def describe_transactions(
+        self, transactional_ids: Iterable[str]
+    ) -> dict[str, TransactionDescription]:
+        """Kafka's DescribeTransactions: each id's state, producer, timeout and partitions, in
+        the order asked (an unknown id: ``TransactionalIdNotFoundError`` in its ``error``).
+        Returns at once."""
+        ids = [_check_transactional_id(tid) for tid in transactional_ids]
+        with self._lock:
+            self._check_open()
+            self._check_transactions()
+            return {tid: self._transactions.describe(tid) for tid in ids}
+
+    def list_transactions(self, states: Iterable[str] = (), producer_ids: Iterable[int] = (),
+                          duration_filter_ms: int = -1) -> list[TransactionListing]:
+        """Kafka's ListTransactions: every transactional id, by id, or those in one of
+        ``states`` (``"Ongoing"``, ``"CompleteCommit"``, ...), of one of ``producer_ids``, or
+        (``duration_filter_ms >= 0``) ongoing for longer than that. Returns at once; raises
+        ``IllegalArgumentError`` for an unknown state."""
+        _check_int("duration_filter_ms", duration_filter_ms, -1, IllegalArgumentError)
+        states, producer_ids = list(states), list(producer_ids)
+        with self._lock:
+            self._check_open()
+            self._check_transactions()
+            return self._transactions.listing(states, producer_ids, duration_filter_ms,
+                                              self._timestamp_clock())
+
+    def abort_timed_out_transactions(self, now_ms: int | None = None) -> list[str]:
+        """Run Kafka's timed-out transactions check now, as at ``now_ms`` (epoch ms; default:
+        the broker's wall clock): every transaction open longer than its timeout is aborted and
+        its producer fenced. Returns the transactional ids aborted. Returns at once."""
+        if now_ms is not None:
+            _check_int("now_ms", now_ms, 0, IllegalArgumentError)
+        with self._lock:
+            self._check_open()
+            return self._abort_timed_out(self._timestamp_clock() if now_ms is None else now_ms)
+
+    def expire_transactional_ids(self, now_ms: int | None = None) -> list[str]:
+        """Run Kafka's transactional-id expiration now, as at ``now_ms`` (epoch ms; default:
+        the broker's wall clock): forget the ids with no transaction ongoing and no call for
+        ``transactional_id_expiration_ms``. Returns them, sorted. Returns at once."""
+        if now_ms is not None:
+            _check_int("now_ms", now_ms, 0, IllegalArgumentError)
+        with self._lock:
+            self._check_open()
+            return self._expire_ids(self._timestamp_clock() if now_ms is None else now_ms)
+
+    # --- internals (called with the lock held) -------------------------------------------------
+
+    def _check_transactions(self) -> None:
+        """Run the timed-out transactions check and the id expiration if they are due."""
+        now_ms = self._check_due(
+            self.transaction_abort_timed_out_transaction_cleanup_interval_ms,
+            self._timed_out_checked_ms)
+        if now_ms is not None:
+            self._abort_timed_out(now_ms)
+        now_ms = self._check_due(
+            self.transaction_remove_expired_transaction_cleanup_interval_ms,
+            self._ids_checked_ms)
+        if now_ms is not None:
+            self._expire_ids(now_ms)
+
+    def _abort_timed_out(self, now_ms: int) -> list[str]:
+        self._timed_out_checked_ms = now_ms
+        ended = self._transactions.abort_timed_out(now_ms)
+        for txn in ended:
+            self._complete(txn)
+        return [txn.transactional_id for txn in ended]
+
+    def _expire_ids(self, now_ms: int) -> list[str]:
+        self._ids_checked_ms = now_ms
+        return self._transactions.expire_ids(now_ms)
+
+    def _complete(self, ended: EndedTransaction) -> None:
+        """Write the transaction's markers and store (or drop) its offsets."""
+        for tp in ended.partitions:
+            topic = self._topics.get(tp.topic)
+            if topic is None or tp.partition >= len(topic.logs):
+                continue  # deleted while the transaction was open: nothing left to mark
+            topic.logs[tp.partition].append_marker(ended.producer_id, ended.producer_epoch,
+                                                   ended.commit)
+        if ended.commit:
+            now_ms = self._timestamp_clock()
+            for group_id, offsets in ended.offsets.items():
+                stored = {tp: value for tp, value in offsets.items() if tp.topic in self._topics}
+                if stored:
+                    self._store_offsets(group_id, self._group(group_id, create=True), stored,
+                                        now_ms, None)
+        self._data_arrived.notify_all()

@@ -1,0 +1,96 @@
+"""Errors of transactions: what the transaction coordinator and a transactional partition answer.
+
+Each class keeps kafka-python's name, Kafka's protocol error code in ``errno``, its ``message``
+(the code's name in the protocol) and ``description``; its docstring says when pcmodel answers
+it. See :mod:`pcmodel.topics.transactions` for the rules behind them.
+"""
+
+from __future__ import annotations
+
+from pcmodel.topics.errors.base import BrokerResponseError, KafkaError
+
+__all__ = [
+    "InvalidProducerIdMappingError",
+    "InvalidTransactionTimeoutError",
+    "InvalidTxnStateError",
+    "ProducerFencedError",
+    "TransactionAbortedError",
+    "TransactionalIdNotFoundError",
+    "UnstableOffsetCommitError",
+]
+
+
+class InvalidTxnStateError(BrokerResponseError):
+    """A transactional call that the transaction's state does not allow.
+
+    The coordinator answers it for a commit of a transaction that was aborted (or the other way
+    round) and for ending a transaction that holds nothing; a partition answers it for a
+    transactional batch whose partition was never added to the producer's ongoing transaction,
+    and the group coordinator for transactional offsets of a group never added to it.
+    """
+
+    errno = 48
+    message = "INVALID_TXN_STATE"
+    description = "The producer attempted a transactional operation in an invalid state."
+
+
+class InvalidProducerIdMappingError(BrokerResponseError):
+    """The transactional id is unknown to the coordinator, or it belongs to another producer id.
+
+    A producer that called ``init_transactions()`` before the coordinator forgot its id
+    (``transactional.id.expiration.ms``) hears it: it must call ``init_transactions()`` again.
+    """
+
+    errno = 49
+    message = "INVALID_PRODUCER_ID_MAPPING"
+    description = ("The producer attempted to use a producer id which is not currently "
+                   "assigned to its transactional id.")
+
+
+class InvalidTransactionTimeoutError(BrokerResponseError):
+    """``transaction_timeout_ms`` is not positive or above the broker's
+    ``transaction.max.timeout.ms`` (fifteen minutes by default)."""
+
+    errno = 50
+    message = "INVALID_TRANSACTION_TIMEOUT"
+    description = ("The transaction timeout is larger than the maximum value allowed by the "
+                   "broker (as configured by transaction.max.timeout.ms).")
+
+
+class UnstableOffsetCommitError(BrokerResponseError):
+    """A ``read_committed`` consumer asked for a committed offset that an ongoing transaction
+    is about to change (OffsetFetch with ``require_stable``, KIP-447). Retriable: the consumer
+    asks again until the transaction ends."""
+
+    errno = 88
+    message = "UNSTABLE_OFFSET_COMMIT"
+    description = ("There are unstable offsets that need to be cleared.")
+    retriable = True
+
+
+class ProducerFencedError(BrokerResponseError):
+    """A newer producer with the same transactional id called ``init_transactions()`` (its
+    epoch is higher), or the coordinator aborted this producer's transaction when it timed out.
+
+    Fatal for the producer, as in Kafka: it can do nothing more; close it. The newer instance
+    carries on, and what this one left open was aborted.
+    """
+
+    errno = 90
+    message = "PRODUCER_FENCED"
+    description = ("There is a newer producer with the same transactionalId which fences the "
+                   "current one.")
+
+
+class TransactionalIdNotFoundError(BrokerResponseError):
+    """``describe_transactions`` was asked about a transactional id the coordinator does not
+    know (never used, or expired)."""
+
+    errno = 105
+    message = "TRANSACTIONAL_ID_NOT_FOUND"
+    description = "The transactionalId could not be found."
+
+
+class TransactionAbortedError(KafkaError):
+    """A record's transaction was aborted before the record was sent: its future fails with
+    this (the Java client's ``TransactionAbortedException``). Nothing of it reached a log."""
