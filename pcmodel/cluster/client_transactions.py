@@ -20,7 +20,7 @@ from typing import Any
 from pcmodel.topics.errors import InvalidProducerIdMappingError, UnsupportedVersionError
 from pcmodel.topics.structs import TopicPartition
 from pcmodel.topics.transactions import (
-    TransactionDescription,
+    DescribedTransaction,
     TransactionListing,
     check_states,
     not_found,
@@ -66,7 +66,7 @@ class TransactionRequestsMixin:
         raise _unknown(transactional_id)
 
     def describe_transactions(self, transactional_ids: Iterable[str]
-                              ) -> dict[str, TransactionDescription]:
+                              ) -> dict[str, DescribedTransaction]:
         """Every id is unknown (``TransactionalIdNotFoundError`` in its ``error``)."""
         return {tid: not_found(tid) for tid in transactional_ids}
 

@@ -18,7 +18,9 @@ leaders, moving replicas) live in :mod:`pcmodel.topics.admin_partitions`, the re
 (the producers a replica remembers, log directories) in :mod:`pcmodel.topics.admin_replicas`,
 the consumer-group methods in
 :mod:`pcmodel.topics.admin_groups`, the config methods (``describe_configs``,
-``alter_configs``, ``reset_configs``) in :mod:`pcmodel.topics.admin_configs`. kafka-python 3 renamed
+``alter_configs``, ``reset_configs``) in :mod:`pcmodel.topics.admin_configs`, the transaction
+methods (``list_transactions``, ``describe_transactions``) in
+:mod:`pcmodel.topics.admin_transactions`. kafka-python 3 renamed
 them; the 2.x names (``list_consumer_groups``, ``describe_consumer_groups``,
 ``list_consumer_group_offsets``, ``delete_consumer_groups``) are here too, with the 2.x
 results, because most tutorials still use them.
@@ -42,6 +44,7 @@ from pcmodel.topics.admin_configs import ConfigAdminMixin
 from pcmodel.topics.admin_groups import GroupAdminMixin
 from pcmodel.topics.admin_partitions import NewPartitions, PartitionAdminMixin, error_fields
 from pcmodel.topics.admin_replicas import ReplicaAdminMixin
+from pcmodel.topics.admin_transactions import TransactionAdminMixin
 from pcmodel.topics.authorization import (
     CLUSTER_OPERATIONS,
     TOPIC_OPERATIONS,
@@ -127,7 +130,8 @@ def _page_topic(name: str, code: int, operations: int,
             "topic_authorized_operations": operations}
 
 
-class KafkaAdminClient(PartitionAdminMixin, ReplicaAdminMixin, GroupAdminMixin, ConfigAdminMixin):
+class KafkaAdminClient(PartitionAdminMixin, ReplicaAdminMixin, GroupAdminMixin, ConfigAdminMixin,
+                       TransactionAdminMixin):
     """Administers topics and consumer groups of a pcmodel broker (see the module docstring).
 
     ``KafkaAdminClient(broker=..., client_id=..., request_timeout_ms=...)``; kafka-python's

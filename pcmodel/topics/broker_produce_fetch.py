@@ -225,7 +225,8 @@ class ProduceFetchMixin:
         """Kafka's DescribeProducers: the idempotent producers each partition's log remembers.
 
         Per partition, in the order asked: its :class:`~pcmodel.topics.structs.ActiveProducer`
-        entries by producer id (each one's epoch, last sequence number and last timestamp), or
+        entries by producer id (each one's epoch, last sequence number and last timestamp, and
+        where its transaction open there began), or
         the partition's ``error`` (``UnknownTopicOrPartitionError``). A producer that never
         wrote to the partition is not listed there; a deleted topic's producers are forgotten.
         A producer silent there for ``producer_id_expiration_ms`` is forgotten (see
@@ -239,11 +240,14 @@ class ProduceFetchMixin:
             self._check_producer_expiration()
             for tp in asked:
                 try:
-                    self._log(tp)
+                    log = self._log(tp)
                 except UnknownTopicOrPartitionError as exc:
                     results[tp] = PartitionProducers((), exc)
-                else:
-                    results[tp] = PartitionProducers(self._producers.active(tp))
+                    continue
+                open_at = {} if log.transactions is None else log.transactions.open
+                results[tp] = PartitionProducers(tuple(
+                    p._replace(current_transaction_start_offset=open_at.get(p.producer_id, -1))
+                    for p in self._producers.active(tp)))
         return results
 
     def append_idempotent(
@@ -323,7 +327,7 @@ class ProduceFetchMixin:
         stable offset, and each result lists the aborted transactions of what it read (see
         :class:`FetchResult`).
         """
-        read_committed = check_isolation_level(isolation_level) and replica_id < 0
+        read_committed = check_isolation_level(isolation_level)
         requests = []
         for tp, offset in offsets.items():
             requests.append(

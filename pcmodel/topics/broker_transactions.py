@@ -24,13 +24,17 @@ from collections.abc import Iterable, Mapping
 
 from pcmodel.topics.broker_checks import _check_int
 from pcmodel.topics.coordinator import validate_group_id
-from pcmodel.topics.errors import IllegalArgumentError, InvalidRequestError
+from pcmodel.topics.errors import (
+    IllegalArgumentError,
+    InvalidRequestError,
+    UnknownMemberIdError,
+)
 from pcmodel.topics.log import RetentionPolicy
 from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition, validate_topic_partition
 from pcmodel.topics.transactions import (
     DEFAULT_TRANSACTION_TIMEOUT_MS,
+    DescribedTransaction,
     EndedTransaction,
-    TransactionDescription,
     TransactionListing,
 )
 
@@ -167,8 +171,9 @@ class TransactionsMixin:
             if group is not None:
                 group.check_txn_commit(member_id, generation, group_instance_id)
             elif member_id or generation >= 0:
-                group = self._group(group_id, create=True)
-                group.check_txn_commit(member_id, generation, group_instance_id)
+                raise UnknownMemberIdError(
+                    f"member {member_id!r} is not in group {group_id!r}: the group has no "
+                    "members; abort the transaction")
             self._transactions.stage_offsets(transactional_id, producer_id, producer_epoch,
                                              group_id, items, self._timestamp_clock())
 
@@ -197,7 +202,7 @@ class TransactionsMixin:
 
     def describe_transactions(
         self, transactional_ids: Iterable[str]
-    ) -> dict[str, TransactionDescription]:
+    ) -> dict[str, DescribedTransaction]:
         """Kafka's DescribeTransactions: each id's state, producer, timeout and partitions, in
         the order asked (an unknown id: ``TransactionalIdNotFoundError`` in its ``error``).
         Returns at once."""

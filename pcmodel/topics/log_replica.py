@@ -84,6 +84,8 @@ class ReplicaLogMixin:
             self._stored_bytes = stored_bytes(self._retained())
         if self._high_watermark is not None:
             self._high_watermark = min(self._high_watermark, offset)
+        if self.transactions is not None:
+            self.transactions.truncate(offset)
         if self._cleaner is not None:
             self._cleaner.restart(self._records, self._base, self._start, self.end_offset)
         return removed
@@ -96,5 +98,6 @@ class ReplicaLogMixin:
             self._stored_bytes = 0
         if self._high_watermark is not None:
             self._high_watermark = min(self._high_watermark, offset)
+        self.transactions = None  # nothing of the log is left: nor of its transactions
         if self._cleaner is not None:
             self._cleaner.restart(self._records, self._base, offset, offset)

@@ -126,9 +126,10 @@ class ActiveProducer(NamedTuple):
 
     ``last_sequence`` numbers the last record of the producer's newest batch in this log,
     written with ``producer_epoch``; ``last_timestamp`` is that batch's largest timestamp (ms).
-    ``coordinator_epoch`` and ``current_transaction_start_offset`` describe the producer's open
-    transaction: always ``-1``, as Kafka answers for a producer that is idempotent only
-    (pcmodel's producers have no transactions).
+    ``current_transaction_start_offset`` is the offset of the producer's first record in its
+    transaction open here, ``-1`` if none is (always, for a producer that is idempotent only);
+    ``coordinator_epoch``, the epoch of the transaction coordinator that wrote its last marker
+    here, is ``-1`` (a lone broker's coordinator has no epochs).
     """
 
     producer_id: int

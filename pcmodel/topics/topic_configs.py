@@ -451,6 +451,8 @@ _BROKER_CONFIG_TYPES = {
     "offsets.retention.check.interval.ms": _T.LONG,
     "offsets.retention.minutes": _T.INT,
     "producer.id.expiration.ms": _T.INT,
+    "transaction.max.timeout.ms": _T.INT,
+    "transactional.id.expiration.ms": _T.INT,
     "unclean.leader.election.enable": _T.BOOLEAN,
 }
 
@@ -462,13 +464,16 @@ def broker_config_entries(node_id: int, *, num_partitions: int,
                           offsets_retention_check_interval_ms: int,
                           producer_id_expiration_ms: int,
                           leader_balancing: tuple[bool, int] | None = None,
+                          transactions: tuple[int, int] | None = None,
                           ) -> list[ConfigEntry]:
     """A broker's settings as DescribeConfigs answers them, in name order: read-only, from
     its static configuration (the arguments it was made with); the rest are Kafka's
     defaults for the topics (``min.insync.replicas``, ``unclean.leader.election.enable``,
     ``log.retention.bytes``) and pcmodel's ``log.retention.ms`` of ``-1``.
     ``leader_balancing``, a cluster's (``auto.leader.rebalance.enable``,
-    ``leader.imbalance.check.interval.seconds``), is listed where given."""
+    ``leader.imbalance.check.interval.seconds``), is listed where given, and so is
+    ``transactions``, a transaction coordinator's (``transaction.max.timeout.ms``,
+    ``transactional.id.expiration.ms``)."""
     values = {
         "auto.create.topics.enable": "true" if auto_create_topics_enable else "false",
         "broker.id": str(node_id),
@@ -488,6 +493,9 @@ def broker_config_entries(node_id: int, *, num_partitions: int,
         enabled, interval = leader_balancing
         values["auto.leader.rebalance.enable"] = "true" if enabled else "false"
         values["leader.imbalance.check.interval.seconds"] = str(interval)
+    if transactions is not None:
+        values["transaction.max.timeout.ms"] = str(transactions[0])
+        values["transactional.id.expiration.ms"] = str(transactions[1])
     source = ConfigSource.STATIC_BROKER_CONFIG
     return [ConfigEntry(name, value, source, True, False, _BROKER_CONFIG_TYPES[name],
                         (ConfigSynonym(name, value, source),),

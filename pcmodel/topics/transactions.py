@@ -69,9 +69,9 @@ __all__ = [
     "DEFAULT_TRANSACTIONAL_ID_EXPIRATION_MS",
     "DEFAULT_TRANSACTION_MAX_TIMEOUT_MS",
     "DEFAULT_TRANSACTION_TIMEOUT_MS",
+    "DescribedTransaction",
     "EndedTransaction",
     "TransactionCoordinator",
-    "TransactionDescription",
     "TransactionListing",
     "TransactionState",
     "check_states",
@@ -105,10 +105,12 @@ class TransactionState(str, enum.Enum):
     COMPLETE_COMMIT = "CompleteCommit"
     COMPLETE_ABORT = "CompleteAbort"
     DEAD = "Dead"
+    PREPARE_EPOCH_FENCE = "PrepareEpochFence"
 
 
-class TransactionDescription(NamedTuple):
-    """Kafka's DescribeTransactions answer for one transactional id.
+class DescribedTransaction(NamedTuple):
+    """Kafka's DescribeTransactions answer for one transactional id, as the broker gives it
+    (the admin client's ``TransactionDescription`` is kafka-python's shape of it).
 
     ``start_time_ms`` is when the ongoing (or last) transaction began (epoch ms, ``-1`` if
     none ever did); ``partitions`` those of the ongoing transaction, by topic and partition.
@@ -161,15 +163,17 @@ class _Transaction:
     offsets: dict[str, dict[TopicPartition, OffsetAndMetadata]] = field(default_factory=dict)
     start_ms: int = -1
     last_update_ms: int = -1
+    #: The epoch before the last bump by InitProducerId: a retry of that call carries it.
+    last_epoch: int = -1
 
     @property
     def ongoing(self) -> bool:
         return self.state is TransactionState.ONGOING
 
 
-def not_found(transactional_id: str) -> TransactionDescription:
+def not_found(transactional_id: str) -> DescribedTransaction:
     """The description of a transactional id the coordinator does not know."""
-    return TransactionDescription(
+    return DescribedTransaction(
         transactional_id, "", -1, -1, -1, -1, (),
         TransactionalIdNotFoundError(f"no transactional id {transactional_id!r}"))
 
@@ -218,7 +222,9 @@ class TransactionCoordinator:
         epoch bumped for that (so the caller's epoch is two above the old one, as in Kafka
         where the client retries after CONCURRENT_TRANSACTIONS): ``ended`` says what to write
         then. ``expected`` is the ``(producer_id, epoch)`` a producer that already had one
-        sends to bump its own epoch (KIP-360); another producer id is PRODUCER_FENCED. Raises
+        sends to bump its own epoch (KIP-360): another producer id, or an epoch neither the
+        current one nor the one the last bump replaced (a retry of that bump, answered with its
+        result), is PRODUCER_FENCED. Raises
         ``InvalidRequestError`` for an empty id, ``InvalidTransactionTimeoutError``.
         """
         if not transactional_id:
@@ -239,9 +245,16 @@ class TransactionCoordinator:
             raise ProducerFencedError(
                 f"producer {expected[0]} no longer owns transactional id {transactional_id!r} "
                 f"(producer {txn.producer_id} does)")
+        if expected is not None and expected[1] == txn.last_epoch and not txn.ongoing:
+            return (txn.producer_id, txn.producer_epoch), None  # a retry: already bumped
+        if expected is not None and expected[1] != txn.producer_epoch:
+            raise ProducerFencedError(
+                f"producer {expected[0]} at epoch {expected[1]} was fenced: transactional id "
+                f"{transactional_id!r} is at epoch {txn.producer_epoch}")
         ended = None
         if txn.ongoing:
             ended = self._end(txn, commit=False, now_ms=now_ms, fence=True)
+        txn.last_epoch = txn.producer_epoch
         if txn.producer_epoch >= _EXHAUSTED_EPOCH:
             del self._by_producer_id[txn.producer_id]
             txn.producer_id, txn.producer_epoch = self._producers.new_producer_id(), 0
@@ -333,13 +346,13 @@ class TransactionCoordinator:
 
     # --- admin ---------------------------------------------------------------------------------
 
-    def describe(self, transactional_id: str) -> TransactionDescription:
+    def describe(self, transactional_id: str) -> DescribedTransaction:
         """DescribeTransactions for one id (an unknown one: ``TransactionalIdNotFoundError`` in
         ``error``)."""
         txn = self._transactions.get(transactional_id)
         if txn is None:
             return not_found(transactional_id)
-        return TransactionDescription(
+        return DescribedTransaction(
             transactional_id, txn.state.value, txn.producer_id, txn.producer_epoch,
             txn.timeout_ms, txn.start_ms, tuple(sorted(txn.partitions)))
 

@@ -1,0 +1,78 @@
+"""The admin client's transaction calls, with kafka-python 3's shapes (its answers through the
+Kafka listener are compared in tests/interop)."""
+
+from __future__ import annotations
+
+import pytest
+
+from pcmodel.cluster import Cluster
+from pcmodel.topics.admin import KafkaAdminClient
+from pcmodel.topics.admin_transactions import TransactionDescription
+from pcmodel.topics.broker import Broker
+from pcmodel.topics.errors import IllegalArgumentError, TransactionalIdNotFoundError
+from pcmodel.topics.structs import TopicPartition
+from pcmodel.topics.transactions import TransactionListing
+
+pytestmark = pytest.mark.timeout(30)
+
+
+@pytest.fixture
+def broker():
+    with Broker() as b:
+        b.create_topic("t", 2)
+        yield b
+
+
+def begin(broker: Broker, transactional_id: str, *partitions: int) -> tuple[int, int]:
+    pid, epoch = broker.init_producer_id(transactional_id=transactional_id,
+                                         transaction_timeout_ms=30_000)
+    if partitions:
+        broker.add_partitions_to_txn(transactional_id, pid, epoch,
+                                     [TopicPartition("t", p) for p in partitions])
+    return pid, epoch
+
+
+def test_describe_transactions_answers_kafka_pythons_shape(broker):
+    pid, epoch = begin(broker, "orders", 1, 0)
+    admin = KafkaAdminClient(broker=broker)
+    described = admin.describe_transactions(["orders"])["orders"]
+    assert isinstance(described, TransactionDescription)
+    assert described[:6] == (0, "Ongoing", pid, epoch, 30_000, described.transaction_start_time_ms)
+    assert described.transaction_start_time_ms > 0
+    assert described.topic_partitions == {TopicPartition("t", 0), TopicPartition("t", 1)}
+    with pytest.raises(TransactionalIdNotFoundError, match="'nobody'"):
+        admin.describe_transactions(["orders", "nobody"])
+    with pytest.raises(TypeError, match="must be a list"):
+        admin.describe_transactions("orders")
+
+
+def test_list_transactions_filters_as_kafka_does(broker):
+    first, _ = begin(broker, "orders-1", 0)
+    second, _ = begin(broker, "orders-2")
+    begin(broker, "audit")
+    admin = KafkaAdminClient(broker=broker)
+    everything = admin.list_transactions()
+    assert list(everything) == [0]
+    assert [row.transactional_id for row in everything[0]] == ["audit", "orders-1", "orders-2"]
+    assert admin.list_transactions(state_filters=["Ongoing"]) == {
+        0: [TransactionListing("orders-1", first, "Ongoing")]}
+    assert [r.producer_id for r in admin.list_transactions(producer_id_filters=[second])[0]] \
+        == [second]
+    assert [r.transactional_id for r in
+            admin.list_transactions(transactional_id_pattern=r"^orders-\d")[0]] == [
+        "orders-1", "orders-2"]
+    assert admin.list_transactions(duration_filter_ms=60_000) == {0: []}
+    with pytest.raises(IllegalArgumentError, match="regular expression"):
+        admin.list_transactions(transactional_id_pattern="(")
+    with pytest.raises(IllegalArgumentError, match="unknown transaction states"):
+        admin.list_transactions(state_filters=["Running"])
+    with pytest.raises(IllegalArgumentError, match="broker 0"):
+        admin.list_transactions(broker_ids=[1])
+
+
+def test_a_cluster_lists_no_transactions_and_knows_no_transactional_id():
+    with Cluster(brokers=2, mode="threads") as cluster:
+        admin = KafkaAdminClient(broker=cluster)
+        assert admin.list_transactions() == {0: []}
+        with pytest.raises(TransactionalIdNotFoundError):
+            admin.describe_transactions(["orders"])
