@@ -360,9 +360,17 @@ class ProduceFetchMixin:
     def _expire_producers(self, now_ms: int) -> dict[TopicPartition, tuple[int, ...]]:
         self._producers_checked_ms = now_ms
         forgotten: dict[TopicPartition, list[int]] = {}
-        for producer_id, key in self._producers.expire(now_ms):
+        for producer_id, key in self._producers.expire(now_ms, self._in_transaction):
             forgotten.setdefault(TopicPartition(*key), []).append(producer_id)
         return {tp: tuple(sorted(ids)) for tp, ids in sorted(forgotten.items())}
+
+    def _in_transaction(self, producer_id: int, key: tuple[str, int]) -> bool:
+        """Whether the producer has a transaction open in partition ``key``."""
+        topic = self._topics.get(key[0])
+        if topic is None or key[1] >= len(topic.logs):
+            return False
+        transactions = topic.logs[key[1]].transactions
+        return transactions is not None and producer_id in transactions.open
 
     def _read(
         self,

@@ -189,15 +189,21 @@ class ProducerSequences:
                                             result.max_timestamp_ms))
         return tuple(found)
 
-    def expire(self, now_ms: int) -> tuple[tuple[int, Any], ...]:
+    def expire(self, now_ms: int,
+               in_transaction: Callable[[int, Any], bool] | None = None,
+               ) -> tuple[tuple[int, Any], ...]:
         """Forget each producer whose newest batch in a partition is ``expiration_ms`` old at
         ``now_ms`` (epoch ms) there; return the ``(producer_id, key)`` pairs forgotten.
 
-        A state an append is using is left for the next check. Returns at once.
+        A state an append is using is left for the next check, and so is a producer whose
+        transaction is open in the partition (``in_transaction(producer_id, key)``), as Kafka
+        keeps it. Returns at once.
         """
         forgotten = []
         with self._lock:
             for pair, state in list(self._partitions.items()):
+                if in_transaction is not None and in_transaction(*pair):
+                    continue
                 if not state.batches or not state.lock.acquire(blocking=False):
                     continue  # nothing appended yet, or an append is under way
                 try:

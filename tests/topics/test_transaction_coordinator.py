@@ -409,3 +409,17 @@ def test_describe_producers_says_where_a_producers_open_transaction_began(broker
     producer.end(commit=True)
     (active,) = broker.describe_producers([T0])[T0].active_producers
     assert active.current_transaction_start_offset == -1
+
+
+def test_a_producer_is_not_forgotten_while_its_transaction_is_open(wall):
+    hour = 3_600_000
+    with Broker(timestamp_clock=wall, producer_id_expiration_ms=hour,
+                transaction_max_timeout_ms=3 * hour,
+                transaction_abort_timed_out_transaction_cleanup_interval_ms=None) as broker:
+        broker.create_topic("t", 1)
+        producer = Producer(broker, timeout_ms=3 * hour)
+        producer.send(T0, b"a")
+        wall.now += 2 * hour
+        assert broker.expire_producers() == {}
+        producer.end(commit=True)
+        assert broker.expire_producers() == {T0: (producer.pid,)}
