@@ -216,8 +216,9 @@ class TransactionsMixin:
                           duration_filter_ms: int = -1) -> list[TransactionListing]:
         """Kafka's ListTransactions: every transactional id, by id, or those in one of
         ``states`` (``"Ongoing"``, ``"CompleteCommit"``, ...), of one of ``producer_ids``, or
-        (``duration_filter_ms >= 0``) ongoing for longer than that. Returns at once; raises
-        ``IllegalArgumentError`` for an unknown state."""
+        (``duration_filter_ms >= 0``) whose last transaction began longer ago than that (in
+        any state, as Kafka filters). Returns at once; raises ``IllegalArgumentError`` for an
+        unknown state."""
         _check_int("duration_filter_ms", duration_filter_ms, -1, IllegalArgumentError)
         states, producer_ids = list(states), list(producer_ids)
         with self._lock:

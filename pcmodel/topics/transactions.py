@@ -254,7 +254,9 @@ class TransactionCoordinator:
         ended = None
         if txn.ongoing:
             ended = self._end(txn, commit=False, now_ms=now_ms, fence=True)
-        txn.last_epoch = txn.producer_epoch
+        # A producer bumping its own epoch may retry with the one it had; a new instance
+        # taking over leaves nothing to retry (Kafka's prepareIncrementProducerEpoch).
+        txn.last_epoch = -1 if expected is None else txn.producer_epoch
         if txn.producer_epoch >= _EXHAUSTED_EPOCH:
             del self._by_producer_id[txn.producer_id]
             txn.producer_id, txn.producer_epoch = self._producers.new_producer_id(), 0
@@ -359,14 +361,16 @@ class TransactionCoordinator:
     def listing(self, states: Iterable[str] = (), producer_ids: Iterable[int] = (),
                 duration_ms: int = -1, now_ms: int = 0) -> list[TransactionListing]:
         """ListTransactions: every id, or those in one of ``states`` (Kafka's names), of one of
-        ``producer_ids``, and (``duration_ms >= 0``) ongoing for longer than that."""
+        ``producer_ids``, and (``duration_ms >= 0``) whose last transaction began longer ago
+        than that (as Kafka filters, whatever the state; an id that never began one counts
+        as begun at time -1)."""
         wanted_states = check_states(states)
         wanted_ids = set(producer_ids)
         return [TransactionListing(tid, txn.producer_id, txn.state.value)
                 for tid, txn in sorted(self._transactions.items())
                 if (not wanted_states or txn.state.value in wanted_states)
                 and (not wanted_ids or txn.producer_id in wanted_ids)
-                and (duration_ms < 0 or (txn.ongoing and now_ms - txn.start_ms > duration_ms))]
+                and (duration_ms < 0 or now_ms - txn.start_ms > duration_ms)]
 
     # --- internals -----------------------------------------------------------------------------
 

@@ -16,6 +16,27 @@ brokers and leaders are. Two small objects make the listener's handlers do that 
   for partitions it does not lead, instead of being routed to the leader: following leaders is
   the client's job.
 
+A cluster has no transactions (:mod:`pcmodel.cluster.client_transactions`), and its listeners
+say so in a way real clients act on at once instead of retrying until their own timeout:
+
+- FindCoordinator for a transactional id, and a transactional InitProducerId, answer
+  TRANSACTIONAL_ID_AUTHORIZATION_FAILED (53,
+  :class:`~pcmodel.wire.view.NoTransactionCoordinatorError`) with a message saying that a lone
+  Broker supports transactions. At those two requests kafka-python and librdkafka treat only
+  that code and CLUSTER_AUTHORIZATION_FAILED as fatal, so ``init_transactions()`` raises at
+  once (kafka-python's ``TransactionalIdAuthorizationFailedError``, a fatal ``KafkaError`` in
+  confluent-kafka) instead of hanging; of the two, it names the transactional id, not the
+  cluster, as what is refused. No Kafka code says "this cluster has no transaction
+  coordinator", and a retriable one (COORDINATOR_NOT_AVAILABLE) would make clients wait for
+  one that never comes.
+- The other transactional requests (AddPartitionsToTxn, EndTxn, ...), which a client reaches
+  only with a producer id from elsewhere, answer what the cluster connection answers:
+  INVALID_PRODUCER_ID_MAPPING (49), no transactional id exists here; a transactional record
+  batch is INVALID_TXN_STATE (48), no transaction holds its partition.
+- ``read_committed`` consumers work: every record is committed, so the last stable offset is
+  the high watermark and no transaction is ever aborted (OffsetFetch's ``require_stable`` and
+  ListOffsets' isolation level change nothing either).
+
 Prior art: Kafka's ``KafkaApis`` (``handleProduceRequest``, ``handleFetchRequest``) over
 ``ReplicaManager``, and ``MetadataCache.getTopicMetadata``.
 """
@@ -32,10 +53,12 @@ from pcmodel.cluster.errors import NotLeaderForPartitionError, RequestTimedOutEr
 from pcmodel.cluster.offsets import OFFSETS_TOPIC
 from pcmodel.topics.broker import AppendResult, FetchResult
 from pcmodel.topics.errors import (
+    InvalidTxnStateError,
     KafkaConnectionError,
     KafkaError,
     UnknownTopicOrPartitionError,
 )
+from pcmodel.topics.log_transactions import check_isolation_level
 from pcmodel.topics.structs import (
     DeletedRecords,
     LogDirDescription,
@@ -49,6 +72,7 @@ from pcmodel.wire.view import (
     CLUSTER_ID,
     NOT_LEADER_OR_FOLLOWER,
     BrokerAddress,
+    NoTransactionCoordinatorError,
     check_leader_epoch,
 )
 
@@ -99,13 +123,23 @@ class NodeConnection(ClusterConnection):
     # --- what this broker serves as leader ----------------------------------------------------
 
     def fetch(self, offsets: Mapping[TopicPartition, int], *, max_records: int = 500,
-              timeout: float = 0.0) -> dict[TopicPartition, FetchResult]:
+              timeout: float = 0.0, isolation_level: str = "read_uncommitted",
+              ) -> dict[TopicPartition, FetchResult]:
         """Read committed records (below the high watermark) of partitions this broker leads.
 
         Long-polls up to ``timeout`` seconds for records. A partition this broker does not
         lead (or no longer leads, or cannot serve because it is down) is left out of the
         answer, which returns at once then: the caller tells the client to find the leader.
+        Both isolation levels read the same records: with no transactions, every record is
+        committed, so each result's ``last_stable_offset`` is its high watermark and a
+        ``read_committed`` result lists no aborted transaction.
         """
+        read_committed = check_isolation_level(isolation_level)
+        return {tp: _stable(result, read_committed)
+                for tp, result in self._fetch(offsets, max_records, timeout).items()}
+
+    def _fetch(self, offsets: Mapping[TopicPartition, int], max_records: int,
+               timeout: float) -> dict[TopicPartition, FetchResult]:
         deadline = time.monotonic() + timeout
         while True:
             version = self._cluster.change_count()
@@ -127,6 +161,23 @@ class NodeConnection(ClusterConnection):
                 return results
             self._cluster.await_change(version, remaining)
 
+    def append_idempotent(self, topic: str, partition: int, records: Sequence, *,
+                          producer_id: int, producer_epoch: int, first_sequence: int,
+                          timeout: float | None = None, acks: int | str = "all",
+                          compression: str | None = None, batch_bytes: int | None = None,
+                          transactional: bool = False) -> AppendResult:
+        """An idempotent producer's batch, appended by this broker if it leads the partition;
+        a transactional one (``transactional=True``) raises ``InvalidTxnStateError``: no
+        transaction can hold the partition on a cluster."""
+        if transactional:
+            raise InvalidTxnStateError(
+                f"{topic}-{partition}: a transactional batch needs a transaction holding the "
+                "partition, and a pcmodel Cluster has no transactions (a lone Broker has)")
+        return super().append_idempotent(
+            topic, partition, records, producer_id=producer_id, producer_epoch=producer_epoch,
+            first_sequence=first_sequence, timeout=timeout, acks=acks,
+            compression=compression, batch_bytes=batch_bytes)
+
     def epoch_of_offset(self, tp: TopicPartition, offset: int) -> int:
         """The epoch in which this broker, the leader, wrote the record at ``offset``."""
         return self._cluster.epoch_of_offset(self.node_id, tp.topic, tp.partition, offset)
@@ -140,8 +191,11 @@ class NodeConnection(ClusterConnection):
         return {tp: self._led(tp).beginning_offsets([tp])[tp]
                 for tp in map(TopicPartition._make, partitions)}
 
-    def end_offsets(self, partitions: Iterable[TopicPartition]) -> dict:
-        """Each partition's high watermark, if this broker leads it."""
+    def end_offsets(self, partitions: Iterable[TopicPartition], *,
+                    isolation_level: str = "read_uncommitted") -> dict:
+        """Each partition's high watermark, if this broker leads it (at either isolation
+        level: with no transactions, the last stable offset is the high watermark)."""
+        check_isolation_level(isolation_level)
         return {tp: self._led(tp).end_offsets([tp])[tp]
                 for tp in map(TopicPartition._make, partitions)}
 
@@ -247,6 +301,15 @@ class NodeConnection(ClusterConnection):
         return node.broker
 
 
+def _stable(result: FetchResult, read_committed: bool) -> FetchResult:
+    """``result`` as a partition without transactions answers it: stable up to its high
+    watermark, and (``read_committed``) with no aborted transaction to skip."""
+    if result.error is not None:
+        return result
+    return result._replace(last_stable_offset=result.high_watermark,
+                           aborted_transactions=() if read_committed else None)
+
+
 class ClusterNodeView:
     """What broker ``node_id``'s listener tells clients. See the module docstring.
 
@@ -293,6 +356,13 @@ class ClusterNodeView:
         if node is None or node not in self.cluster.live_brokers() or node not in addresses:
             return None
         return BrokerAddress(node, *addresses[node])
+
+    def transaction_coordinator(self, transactional_id: str) -> BrokerAddress:
+        """None: raises :class:`~pcmodel.wire.view.NoTransactionCoordinatorError` (see the
+        module: why this code)."""
+        raise NoTransactionCoordinatorError(
+            f"transactional id {transactional_id!r}: transactions are not supported on a "
+            "pcmodel Cluster (a lone Broker supports them); leave transactional_id unset here")
 
     def leader_error(self, tp: TopicPartition, current_leader_epoch: int) -> int:
         """Kafka's checks, in Kafka's order, with what this broker was last told: the epoch

@@ -13,9 +13,25 @@ extra), and **aiokafka**'s C-accelerated ``aiokafka.record``, used when aiokafka
 Python costs about five times more than everything else a produce or fetch does.
 :data:`CODEC_LIBRARY` says which one is in use.
 
+A transactional producer's batch is marked in its header (the *transactional* attribute, its
+producer id and epoch); it is appended as the producer's
+(:meth:`~pcmodel.topics.broker.Broker.append_idempotent` with ``transactional=True``). A
+*control* batch (attribute bit 0x20) holds a transaction marker, which only a broker writes:
+one from a client is refused with INVALID_RECORD, as Kafka's ``LogValidator`` refuses it.
+
 The broker stores records, not batches, so a fetch re-batches them: consecutive records go into
-one uncompressed batch, split where the timestamp type changes (a batch has one) and where a
-size limit is reached. Consumers see the same offsets, keys, values, headers and timestamps.
+one uncompressed batch, split where the timestamp type changes (a batch has one), where a size
+limit is reached, and at the edges of each transactional batch the partition remembers
+(:class:`~pcmodel.topics.log_transactions.TransactionalBatch`), so that a consumer sees what
+Kafka's log holds: a transactional producer's records in batches carrying its producer id and
+epoch and the transactional attribute, and each marker alone in a control batch whose record
+has Kafka's marker key and value. The log does not keep a batch's first sequence number, so
+fetched batches carry -1 there (Kafka's ``NO_SEQUENCE``; consumers do not read it). Consumers
+see the same offsets, keys, values, headers and timestamps.
+
+Neither codec's batch builder sets the control attribute (only brokers write control batches);
+the builder writes the batch and :func:`_set_header` then sets that bit (and the log-append-time
+bit), correcting the CRC, as a broker fills in the fields it owns.
 """
 
 from __future__ import annotations
@@ -27,6 +43,7 @@ from typing import Any, NamedTuple
 from kafka.record.util import calc_crc32c
 
 from pcmodel.topics.log_records import TIMESTAMP_LOG_APPEND_TIME, LogRecord
+from pcmodel.topics.log_transactions import TransactionalBatch
 from pcmodel.wire.api import kafka_errors
 
 try:
@@ -47,6 +64,7 @@ __all__ = [
     "compression_available",
     "decode_batch",
     "encode_records",
+    "is_transactional",
 ]
 
 #: Codec numbers of the batch attributes (Kafka's), with the name and "is it installed".
@@ -68,6 +86,10 @@ _ATTRIBUTES_OFFSET = struct.calcsize(">qiibI")
 _CRC_OFFSET = struct.calcsize(">qiib")
 _MAX_TIMESTAMP_OFFSET = struct.calcsize(">qiibIhiq")
 _TIMESTAMP_TYPE_MASK = 0x08
+_TRANSACTIONAL_MASK = 0x10
+_CONTROL_MASK = 0x20
+#: Kafka's ``RecordBatch.NO_SEQUENCE``, the first sequence number of fetched batches.
+_NO_SEQUENCE = -1
 #: The partition leader epoch written into fetched batches, as Metadata reports it.
 LEADER_EPOCH = 0
 _HEADER_SIZE = 61  # the whole v2 batch header
@@ -87,7 +109,8 @@ class ProducedBatch(NamedTuple):
     ``producer_id`` is -1 for a producer without idempotence (then epoch and sequence are -1).
     ``size`` is the batch's bytes as sent (compressed, if it was), which a topic's
     ``max.message.bytes`` bounds. ``compression`` is the codec the client compressed it with
-    (``None``: none), which a topic with ``compression.type=producer`` keeps.
+    (``None``: none), which a topic with ``compression.type=producer`` keeps. ``transactional``
+    is the header's transactional attribute: the batch belongs to the producer's transaction.
     """
 
     records: list[tuple]
@@ -96,6 +119,7 @@ class ProducedBatch(NamedTuple):
     first_sequence: int
     size: int
     compression: str | None = None
+    transactional: bool = False
 
 
 def compression_available(name: str) -> bool:
@@ -121,14 +145,25 @@ def _check_frame(data: bytes | None) -> None:
         )
 
 
+def is_transactional(data: bytes | None) -> bool:
+    """Whether ``data`` starts with a v2 batch whose header says *transactional*, read from the
+    header alone (Kafka's ``RequestUtils.hasTransactionalRecords``, which a Produce request's
+    ``transactional_id`` is checked against); ``False`` for anything else, which
+    :func:`decode_batch` then judges."""
+    if not data or len(data) < _HEADER_SIZE or _LOG_OVERHEAD.unpack_from(data)[3] != 2:
+        return False
+    return bool(_ATTRIBUTES.unpack_from(data, _ATTRIBUTES_OFFSET)[0] & _TRANSACTIONAL_MASK)
+
+
 def decode_batch(data: bytes | None) -> ProducedBatch:
     """The one v2 batch in ``data``: records as ``(key, value, headers, timestamp)`` tuples.
 
     Raises :class:`BatchRejected` with Kafka's code if ``data`` is not exactly one v2 batch
     (INVALID_RECORD; Produce v3+ carries one batch per partition; UNSUPPORTED_FOR_MESSAGE_FORMAT
     for older formats), fails its CRC or does not decode (CORRUPT_MESSAGE), uses a codec whose
-    package is missing (UNSUPPORTED_COMPRESSION_TYPE), is transactional or a control batch (not
-    supported here), or holds no record. Nothing is returned unless every record decoded.
+    package is missing (UNSUPPORTED_COMPRESSION_TYPE), is a control batch or a transactional
+    one without a producer id (INVALID_RECORD, as Kafka's ``LogValidator``), or holds no
+    record. Nothing is returned unless every record decoded.
     """
     _check_frame(data)
     data = bytes(data)
@@ -144,9 +179,12 @@ def decode_batch(data: bytes | None) -> ProducedBatch:
             kafka_errors.UnsupportedCompressionTypeError.errno,
             f"{name} compression needs the {CODEC_PACKAGES[name]} package on the broker",
         )
-    if batch.is_transactional or batch.is_control_batch:
+    if batch.is_control_batch:
         raise BatchRejected(kafka_errors.InvalidRecordError.errno,
-                            "transactional batches are not supported by this broker")
+                            "Clients are not allowed to write control records")
+    if batch.is_transactional and batch.producer_id < 0:
+        raise BatchRejected(kafka_errors.InvalidRecordError.errno,
+                            "a transactional batch must carry its producer id and epoch")
     try:
         records = [_as_tuple(rec) for rec in batch]
     except Exception as exc:  # the codecs raise their own types for a batch that lies
@@ -155,7 +193,8 @@ def decode_batch(data: bytes | None) -> ProducedBatch:
     if not records:
         raise BatchRejected(kafka_errors.InvalidRecordError.errno, "empty record batch")
     return ProducedBatch(records, batch.producer_id, batch.producer_epoch, batch.base_sequence,
-                         len(data), None if batch.compression_type == 0 else name)
+                         len(data), None if batch.compression_type == 0 else name,
+                         batch.is_transactional)
 
 
 def _as_tuple(rec: Any) -> tuple:
@@ -167,46 +206,88 @@ def _as_tuple(rec: Any) -> tuple:
     return rec.key, rec.value, headers or (), timestamp if timestamp >= 0 else None
 
 
-def encode_records(records: Sequence[LogRecord], max_bytes: int) -> bytes:
-    """``records`` (consecutive offsets) as v2 batches of at most about ``max_bytes`` in total.
+def encode_records(records: Sequence[LogRecord], max_bytes: int,
+                   batches: Sequence[TransactionalBatch] = ()) -> bytes:
+    """``records`` (in offset order) as v2 batches of at most about ``max_bytes`` in total.
 
-    The first record is always included, however large (Kafka returns at least one batch so
-    that a consumer can make progress, KIP-74). Returns ``b""`` for no records.
+    ``batches`` are the transactional batches among them, in offset order (a fetch's
+    ``transactional_batches``): their records are encoded as such, in batches of their own
+    (see the module). The first record is always included, however large (Kafka returns at
+    least one batch so that a consumer can make progress, KIP-74). Returns ``b""`` for no
+    records.
     """
     out = bytearray()
     i = 0
     full = False
-    while i < len(records) and not full:
-        first = records[i]
-        log_append = first.timestamp_type == TIMESTAMP_LOG_APPEND_TIME
-        builder = DefaultRecordBatchBuilder(2, 0, False, -1, -1, -1,
-                                            max(1, max_bytes - len(out)))
-        append = builder.append
-        base = first.offset
-        while i < len(records):
-            rec = records[i]
-            if (rec.timestamp_type == TIMESTAMP_LOG_APPEND_TIME) != log_append or (
-                log_append and rec.timestamp != first.timestamp
-            ):
-                break  # a batch has one timestamp type (and one log-append time)
-            if append(rec.offset - base, rec.timestamp, rec.key, rec.value,
-                      list(rec.headers)) is None:
-                full = True  # the size limit: this record waits for the next fetch
-                break
-            i += 1
-        batch = builder.build()
-        # The broker fills in the base offset and its leader epoch (0: there is one leader).
-        _BASE_OFFSET_AND_EPOCH.pack_into(batch, 0, base, len(batch) - 12, LEADER_EPOCH)
-        if log_append:
-            _mark_log_append_time(batch, first.timestamp)
-        out += batch
-        full = full or len(out) >= max_bytes
+    for owner, end in _segments(records, batches):
+        while i < end and not full:
+            i, full = _encode_batch(records, i, end, owner, max_bytes - len(out), out)
+            full = full or len(out) >= max_bytes
+        if full:
+            break
     return bytes(out)
 
 
-def _mark_log_append_time(batch: bytearray, append_time: int) -> None:
-    """Set the batch's timestamp type to log-append time (a broker's job) and fix its CRC."""
+def _segments(records: Sequence[LogRecord], batches: Sequence[TransactionalBatch]
+              ) -> list[tuple[TransactionalBatch | None, int]]:
+    """``records`` cut into runs that share their transactional batch (``None``: none):
+    ``(owner, end index)`` per run, in order."""
+    runs: list[tuple[TransactionalBatch | None, int]] = []
+    b = 0
+    for i, rec in enumerate(records):
+        while b < len(batches) and batches[b].last_offset < rec.offset:
+            b += 1
+        owner = batches[b] if b < len(batches) and batches[b].base_offset <= rec.offset else None
+        if runs and runs[-1][0] is owner:
+            runs[-1] = (owner, i + 1)
+        else:
+            runs.append((owner, i + 1))
+    return runs
+
+
+def _encode_batch(records: Sequence[LogRecord], i: int, end: int,
+                  owner: TransactionalBatch | None, room: int, out: bytearray) -> tuple[int, bool]:
+    """Append to ``out`` one batch of ``records[i:end]`` from ``i`` on (all of ``owner``'s,
+    whose records they are); return the next index and whether the size limit was reached."""
+    first = records[i]
+    log_append = first.timestamp_type == TIMESTAMP_LOG_APPEND_TIME
+    if owner is None:
+        builder = DefaultRecordBatchBuilder(2, 0, False, -1, -1, -1, max(1, room))
+    else:
+        builder = DefaultRecordBatchBuilder(2, 0, True, owner.producer_id,
+                                            owner.producer_epoch, _NO_SEQUENCE, max(1, room))
+    append = builder.append
+    base = first.offset
+    full = False
+    while i < end:
+        rec = records[i]
+        if (rec.timestamp_type == TIMESTAMP_LOG_APPEND_TIME) != log_append or (
+            log_append and rec.timestamp != first.timestamp
+        ):
+            break  # a batch has one timestamp type (and one log-append time)
+        if append(rec.offset - base, rec.timestamp, rec.key, rec.value,
+                  list(rec.headers)) is None:
+            full = True  # the size limit: this record waits for the next fetch
+            break
+        i += 1
+    batch = builder.build()
+    # The broker fills in the base offset and its leader epoch (0: there is one leader).
+    _BASE_OFFSET_AND_EPOCH.pack_into(batch, 0, base, len(batch) - 12, LEADER_EPOCH)
+    control = owner is not None and owner.is_control
+    if log_append or control:
+        _set_header(batch, (_TIMESTAMP_TYPE_MASK if log_append else 0)
+                    | (_CONTROL_MASK if control else 0),
+                    first.timestamp if log_append else None)
+    out += batch
+    return i, full
+
+
+def _set_header(batch: bytearray, attribute_bits: int, append_time: int | None) -> None:
+    """Set attribute bits only a broker sets (the control bit of a marker's batch, the
+    log-append-time type, with its ``append_time`` as the batch's max timestamp) and fix the
+    batch's CRC."""
     (attributes,) = _ATTRIBUTES.unpack_from(batch, _ATTRIBUTES_OFFSET)
-    _ATTRIBUTES.pack_into(batch, _ATTRIBUTES_OFFSET, attributes | _TIMESTAMP_TYPE_MASK)
-    struct.pack_into(">q", batch, _MAX_TIMESTAMP_OFFSET, append_time)
+    _ATTRIBUTES.pack_into(batch, _ATTRIBUTES_OFFSET, attributes | attribute_bits)
+    if append_time is not None:
+        struct.pack_into(">q", batch, _MAX_TIMESTAMP_OFFSET, append_time)
     _CRC.pack_into(batch, _CRC_OFFSET, calc_crc32c(memoryview(batch)[_ATTRIBUTES_OFFSET:]))

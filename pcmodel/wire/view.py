@@ -2,12 +2,13 @@
 
 Kafka clients learn the cluster from Metadata (which brokers exist, where they listen, who leads
 each partition with which leader epoch, which replicas are in sync) and FindCoordinator (which
-broker coordinates a group), and every broker checks, before serving a partition, that it is the
-leader the client thinks it is (the request's ``current_leader_epoch``). The handlers ask those
-questions of a :class:`ClusterView`, so that the same handlers serve a single
-:class:`~pcmodel.topics.broker.Broker` (:class:`SingleBrokerView`: it is the whole cluster and
-leads everything, epoch 0) and each broker of a replicated
-:class:`~pcmodel.cluster.Cluster` (:class:`pcmodel.wire.cluster_view.ClusterNodeView`).
+broker coordinates a group, or a transactional id), and every broker checks, before serving a
+partition, that it is the leader the client thinks it is (the request's
+``current_leader_epoch``). The handlers ask those questions of a :class:`ClusterView`, so that
+the same handlers serve a single :class:`~pcmodel.topics.broker.Broker`
+(:class:`SingleBrokerView`: it is the whole cluster and leads everything, epoch 0) and each
+broker of a replicated :class:`~pcmodel.cluster.Cluster`
+(:class:`pcmodel.wire.cluster_view.ClusterNodeView`).
 
 Prior art: Kafka's ``MetadataCache`` (what a broker knows of the cluster) and
 ``Partition.checkCurrentLeaderEpoch``.
@@ -18,16 +19,33 @@ from __future__ import annotations
 from typing import NamedTuple, Protocol
 
 from pcmodel.topics.broker import CLUSTER_ID
+from pcmodel.topics.errors import BrokerResponseError
 from pcmodel.topics.structs import PartitionReplicas, TopicPartition
 from pcmodel.wire.api import kafka_errors
 
-__all__ = ["CLUSTER_ID", "BrokerAddress", "ClusterView", "SingleBrokerView",
-           "check_leader_epoch"]
+__all__ = ["CLUSTER_ID", "BrokerAddress", "ClusterView", "NoTransactionCoordinatorError",
+           "SingleBrokerView", "check_leader_epoch"]
 
 NONE = 0
 NOT_LEADER_OR_FOLLOWER = kafka_errors.NotLeaderForPartitionError.errno
 FENCED_LEADER_EPOCH = kafka_errors.FencedLeaderEpochError.errno
 UNKNOWN_LEADER_EPOCH = kafka_errors.UnknownLeaderEpochError.errno
+
+
+class NoTransactionCoordinatorError(BrokerResponseError):
+    """No broker of this cluster coordinates transactions: a transactional producer cannot
+    start here (its ``init_transactions()`` fails at once, saying why).
+
+    The code is Kafka's TRANSACTIONAL_ID_AUTHORIZATION_FAILED (53): the answer a Kafka broker
+    gives a client that may not use a transactional id, and the one code at FindCoordinator and
+    InitProducerId that kafka-python *and* librdkafka treat as fatal. A retriable code (such as
+    COORDINATOR_NOT_AVAILABLE) would make them retry until their own timeout, and one they do
+    not expect there would make librdkafka retry for ever.
+    """
+
+    errno = kafka_errors.TransactionalIdAuthorizationFailedError.errno
+    message = "TRANSACTIONAL_ID_AUTHORIZATION_FAILED"
+    description = "Transactional Id authorization failed."
 
 
 class BrokerAddress(NamedTuple):
@@ -61,6 +79,10 @@ class ClusterView(Protocol):
     def coordinator(self, group_id: str) -> BrokerAddress | None:
         """The broker coordinating ``group_id`` (``None`` while there is none)."""
 
+    def transaction_coordinator(self, transactional_id: str) -> BrokerAddress:
+        """The broker coordinating ``transactional_id``'s transactions; raises
+        :class:`NoTransactionCoordinatorError` where no broker does."""
+
     def leader_error(self, tp: TopicPartition, current_leader_epoch: int) -> int:
         """Kafka's error code for serving ``tp`` as its leader here (0: go ahead).
 
@@ -83,7 +105,8 @@ def check_leader_epoch(local_epoch: int, current_leader_epoch: int) -> int:
 
 class SingleBrokerView:
     """A lone broker: the only broker, the controller, every partition's leader (epoch 0),
-    sole replica and sole in-sync replica, and every group's coordinator."""
+    sole replica and sole in-sync replica, and the coordinator of every group and every
+    transactional id."""
 
     cluster_id = CLUSTER_ID
 
@@ -109,6 +132,11 @@ class SingleBrokerView:
 
     def coordinator(self, group_id: str) -> BrokerAddress:
         """This broker coordinates every group."""
+        return self.address
+
+    def transaction_coordinator(self, transactional_id: str) -> BrokerAddress:
+        """This broker coordinates every transactional id (its
+        :mod:`~pcmodel.topics.transactions` coordinator)."""
         return self.address
 
     def leader_error(self, tp: TopicPartition, current_leader_epoch: int) -> int:

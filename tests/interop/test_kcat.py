@@ -47,3 +47,24 @@ def test_kcat_produces_and_consumes_keyed_records(served):
     out = _kcat("-b", bootstrap, "-C", "-t", "kcat-data", "-o", "beginning", "-e",
                 "-f", "%k=%s@%o\n")
     assert out.splitlines() == [f"k{i}=value {i}@{i}" for i in range(5)]
+
+
+def test_kcat_reads_committed_records_only_at_read_committed(served):
+    broker, bootstrap = served
+    broker.create_topic("kcat-txn", 1)
+    tp = ("kcat-txn", 0)
+    pid, epoch = broker.init_producer_id(transactional_id="kcat-tx")
+    for sequence, (value, commit) in enumerate([(b"committed", True), (b"aborted", False)]):
+        broker.add_partitions_to_txn("kcat-tx", pid, epoch, [tp])
+        broker.append_idempotent(*tp, [(None, value)], producer_id=pid, producer_epoch=epoch,
+                                 first_sequence=sequence, transactional=True)
+        broker.end_txn("kcat-tx", pid, epoch, commit)
+    broker.append(*tp, [(None, b"plain")])
+
+    def consumed(level: str) -> list[str]:
+        return _kcat("-b", bootstrap, "-C", "-t", "kcat-txn", "-o", "beginning", "-e",
+                     "-X", f"isolation.level={level}", "-f", "%s@%o\n").splitlines()
+
+    # Offsets 1 and 3 are the markers, which no consumer shows.
+    assert consumed("read_committed") == ["committed@0", "plain@4"]
+    assert consumed("read_uncommitted") == ["committed@0", "aborted@2", "plain@4"]

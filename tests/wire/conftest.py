@@ -78,36 +78,46 @@ def raw(listener):
 
 
 def record_batch(values, *, keys=None, compression=0, timestamp=1_000, headers=(),
-                 producer=(-1, -1, -1)) -> bytes:
-    """One v2 record batch of ``values`` (kafka-python's writer), as a producer sends it."""
+                 producer=(-1, -1, -1), transactional=False, control=False) -> bytes:
+    """One v2 record batch of ``values`` (kafka-python's writer), as a producer sends it;
+    ``transactional`` sets the header's transactional attribute, ``control`` the control one
+    (which only brokers set: the test writes it the way a broker does, fixing the CRC)."""
     from kafka.record.default_records import DefaultRecordBatchBuilder
+    from kafka.record.util import calc_crc32c
 
     producer_id, epoch, sequence = producer
     builder = DefaultRecordBatchBuilder(
-        magic=2, compression_type=compression, is_transactional=False,
+        magic=2, compression_type=compression, is_transactional=transactional,
         producer_id=producer_id, producer_epoch=epoch, base_sequence=sequence,
         batch_size=2**30,
     )
     for i, value in enumerate(values):
         key = None if keys is None else keys[i]
         builder.append(i, timestamp + i, key, value, list(headers))
-    return bytes(builder.build())
+    batch = builder.build()
+    if control:
+        attributes_at, crc_at = 21, 17  # after base offset, length, epoch, magic (and CRC)
+        attributes = struct.unpack_from(">h", batch, attributes_at)[0] | 0x20
+        struct.pack_into(">h", batch, attributes_at, attributes)
+        struct.pack_into(">I", batch, crc_at, calc_crc32c(bytes(batch[attributes_at:])))
+    return bytes(batch)
 
 
-def produce_request(topic, partition, batch, *, acks=1, version=9, timeout_ms=5000):
+def produce_request(topic, partition, batch, *, acks=1, version=9, timeout_ms=5000,
+                    transactional_id=None):
     from kafka.protocol.producer import ProduceRequest
 
     Topic = ProduceRequest.TopicProduceData  # noqa: N806
     return ProduceRequest[version](
-        transactional_id=None, acks=acks, timeout_ms=timeout_ms,
+        transactional_id=transactional_id, acks=acks, timeout_ms=timeout_ms,
         topic_data=[Topic(name=topic, partition_data=[
             Topic.PartitionProduceData(index=partition, records=batch)])],
     )
 
 
 def fetch_request(offsets, *, max_wait_ms=0, min_bytes=1, version=12, max_bytes=50 << 20,
-                  partition_max_bytes=1 << 20, current_leader_epoch=-1):
-    """A Fetch for ``{(topic, partition): offset}``."""
+                  partition_max_bytes=1 << 20, current_leader_epoch=-1, isolation_level=0):
+    """A Fetch for ``{(topic, partition): offset}`` (``isolation_level`` 1: read_committed)."""
     from kafka.protocol.consumer import FetchRequest
 
     by_topic = {}
@@ -117,7 +127,7 @@ def fetch_request(offsets, *, max_wait_ms=0, min_bytes=1, version=12, max_bytes=
             last_fetched_epoch=-1, log_start_offset=-1, partition_max_bytes=partition_max_bytes))
     return FetchRequest[version](
         replica_id=-1, max_wait_ms=max_wait_ms, min_bytes=min_bytes, max_bytes=max_bytes,
-        isolation_level=0, session_id=0, session_epoch=-1,
+        isolation_level=isolation_level, session_id=0, session_epoch=-1,
         topics=[FetchRequest.FetchTopic(topic=t, partitions=ps) for t, ps in by_topic.items()],
         forgotten_topics_data=[], rack_id="",
     )
@@ -125,12 +135,21 @@ def fetch_request(offsets, *, max_wait_ms=0, min_bytes=1, version=12, max_bytes=
 
 def fetched_records(partition_data):
     """The records of one partition of a Fetch response, read with kafka-python's reader."""
+    out = []
+    for batch in fetched_batches(partition_data):
+        out.extend(batch)
+    return out
+
+
+def fetched_batches(partition_data):
+    """The record batches of one partition of a Fetch response (kafka-python's reader), each
+    checked against its CRC."""
     from kafka.record.memory_records import MemoryRecords
 
-    out = []
+    batches = []
     records = MemoryRecords(bytes(partition_data.records or b""))
     while records.has_next():
         batch = records.next_batch()
         assert batch.validate_crc()
-        out.extend(batch)
-    return out
+        batches.append(batch)
+    return batches

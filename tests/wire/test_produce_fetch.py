@@ -186,12 +186,6 @@ def test_idempotent_retry_is_appended_once(broker, raw):
     assert broker.end_offsets([TopicPartition("t", 0)]) == {("t", 0): 2}
 
 
-def test_transactional_init_producer_id_is_refused(raw):
-    response = raw.request(InitProducerIdRequest[4](
-        transactional_id="tx", transaction_timeout_ms=60000, producer_id=-1, producer_epoch=-1))
-    assert response.error_code == 42
-
-
 @pytest.mark.parametrize("version", [4, 7, 11, 12])
 def test_fetch_returns_records_from_the_offset(broker, raw, version):
     broker.create_topic("t", 2)

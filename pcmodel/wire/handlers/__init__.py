@@ -51,6 +51,7 @@ MODULES: tuple[str, ...] = (
     "replicas",
     "log_dirs",
     "produce",
+    "transactions",
     "fetch",
     "offsets",
     "epochs",

@@ -15,6 +15,18 @@ UNKNOWN_LEADER_EPOCH, and a broker that does not lead the partition answers
 NOT_LEADER_OR_FOLLOWER — also when it loses the leadership during the long poll (the broker
 leaves such a partition out of its answer). The client then refreshes its metadata.
 
+Transactions (the request's ``isolation_level``, from v4): a ``read_uncommitted`` consumer
+(0) reads up to the high watermark and sees every record, those of open and aborted
+transactions included; a ``read_committed`` one (1) reads only below the *last stable offset*
+(the first offset of the oldest transaction still open), so it waits there, long-polling, until
+that transaction ends. Each partition answers its last stable offset and, to a
+``read_committed`` consumer, the aborted transactions of the records sent (producer id and
+first offset): the consumer itself drops their records, as Kafka's consumers do. Records go
+out in Kafka's batches: a transactional producer's records in transactional batches with its
+producer id and epoch, each COMMIT or ABORT marker in a control batch of its own (see
+:mod:`pcmodel.wire.records`); consumers never hand markers to the application. An
+``isolation_level`` other than 0 or 1 is INVALID_REQUEST for every partition.
+
 Responses respect ``max_bytes`` and each partition's ``partition_max_bytes``, except that the
 first record is always sent whole (KIP-74, so that an oversized record cannot stall a
 consumer). Fetch sessions (KIP-227) are declined by answering session id 0: clients then send
@@ -28,7 +40,13 @@ from typing import Any
 
 from kafka.protocol.consumer import FetchRequest, FetchResponse
 
-from pcmodel.topics.broker_produce_fetch import FetchError
+from pcmodel.topics.broker_produce_fetch import FetchError, FetchResult
+from pcmodel.topics.log_records import LogRecord
+from pcmodel.topics.log_transactions import (
+    ISOLATION_LEVELS,
+    AbortedTransaction,
+    TransactionalBatch,
+)
 from pcmodel.topics.structs import TopicPartition
 from pcmodel.wire.api import ApiHandler, RequestContext, kafka_errors
 from pcmodel.wire.records import encode_records
@@ -38,6 +56,7 @@ __all__ = ["HANDLERS"]
 
 TopicResponse = FetchResponse.FetchableTopicResponse
 PartitionData = TopicResponse.PartitionData
+Aborted = PartitionData.AbortedTransaction
 #: The most records one fetch reads from the broker (the byte limits trim the response).
 MAX_RECORDS_PER_FETCH = 20_000
 #: Per-record overhead in a v2 batch, for counting bytes towards ``min_bytes``.
@@ -66,6 +85,33 @@ def _current_leader_epochs(ctx: RequestContext, request: Any) -> dict[TopicParti
     }
 
 
+class _Partition:
+    """What the fetch gathered for one partition: its error code and offsets from the latest
+    read, its records, their transactional batches (by base offset) and aborted
+    transactions."""
+
+    __slots__ = ("code", "high_watermark", "last_stable_offset", "log_start", "records",
+                 "batches", "aborted")
+
+    def __init__(self, code: int = 0) -> None:
+        self.code = code
+        self.high_watermark = self.last_stable_offset = self.log_start = -1
+        self.records: list[LogRecord] = []
+        self.batches: dict[int, TransactionalBatch] = {}
+        self.aborted: set[AbortedTransaction] = set()
+
+    def read(self, result: FetchResult) -> None:
+        """Take in one read of the partition (an error-free one)."""
+        self.code = 0
+        self.high_watermark, self.log_start = result.high_watermark, result.log_start_offset
+        # A broker that keeps no transactions answers -1: everything it has is stable.
+        self.last_stable_offset = (result.last_stable_offset if result.last_stable_offset >= 0
+                                   else result.high_watermark)
+        self.records.extend(result.records)
+        self.batches.update((b.base_offset, b) for b in result.transactional_batches)
+        self.aborted.update(result.aborted_transactions or ())
+
+
 def handle_fetch(ctx: RequestContext, request: Any) -> Any:
     """Wait for ``min_bytes`` (at most ``max_wait_ms``), then answer every partition."""
     wanted: list[tuple[TopicPartition, int, int]] = [
@@ -73,17 +119,17 @@ def handle_fetch(ctx: RequestContext, request: Any) -> Any:
         for topic in request.topics
         for part in topic.partitions
     ]
-    # (error code, high watermark, log start offset) per partition, from the latest read.
-    state: dict[TopicPartition, tuple[int, int, int]] = {}
+    parts = {tp: _Partition() for tp, _, _ in wanted}
     epochs = _current_leader_epochs(ctx, request)
+    isolation = request.isolation_level
     for tp, offset, _ in wanted:
         code = ctx.view.leader_error(tp, epochs.get(tp, -1))
-        if code:
-            state[tp] = (code, -1, -1)
-        elif offset < 0:
-            state[tp] = (kafka_errors.OffsetOutOfRangeError.errno, -1, -1)
-    positions = {tp: offset for tp, offset, _ in wanted if tp not in state}
-    records: dict[TopicPartition, list[Any]] = {tp: [] for tp, _, _ in wanted}
+        if isolation not in (0, 1):
+            code = kafka_errors.InvalidRequestError.errno
+        elif not code and offset < 0:
+            code = kafka_errors.OffsetOutOfRangeError.errno
+        parts[tp].code = code
+    positions = {tp: offset for tp, offset, _ in wanted if not parts[tp].code}
     # min_bytes <= 0 asks for an answer at once (Kafka does not wait then).
     wait_ms = max(0, request.max_wait_ms) if request.min_bytes > 0 else 0
     started = time.monotonic()
@@ -92,24 +138,25 @@ def handle_fetch(ctx: RequestContext, request: Any) -> Any:
     collected = 0
     while positions and budget > 0:
         remaining = max(0.0, deadline - time.monotonic())
-        results = ctx.broker.fetch(positions, max_records=budget, timeout=remaining)
+        results = ctx.broker.fetch(positions, max_records=budget, timeout=remaining,
+                                   isolation_level=ISOLATION_LEVELS[isolation])
         failed = False
         for tp in [tp for tp in positions if tp not in results]:
             # Left out by the broker: it no longer leads the partition (or is going down).
-            state[tp] = (ctx.view.leader_error(tp, epochs.get(tp, -1))
-                         or kafka_errors.NotLeaderForPartitionError.errno, -1, -1)
+            parts[tp].code = (ctx.view.leader_error(tp, epochs.get(tp, -1))
+                              or kafka_errors.NotLeaderForPartitionError.errno)
             del positions[tp]
             failed = True
         for tp, result in results.items():
             if result.error is not None:
-                state[tp] = (_FETCH_ERRORS[result.error], -1, -1)
+                parts[tp].code = _FETCH_ERRORS[result.error]
                 del positions[tp]
                 failed = True
                 continue
-            state[tp] = (0, result.high_watermark, result.log_start_offset)
+            parts[tp].read(result)
             if result.records:
-                records[tp].extend(result.records)
-                positions[tp] += len(result.records)
+                # Not position + count: compaction leaves gaps between offsets.
+                positions[tp] = result.records[-1].offset + 1
                 budget -= len(result.records)
                 for record in result.records:  # sizes matter only until min_bytes is met
                     if collected >= request.min_bytes:
@@ -122,25 +169,39 @@ def handle_fetch(ctx: RequestContext, request: Any) -> Any:
     if ctx.stats is not None:
         ctx.stats.fetch(FetchWait(
             started=started, waited=time.monotonic() - started, max_wait=wait_ms / 1000,
-            records=sum(len(r) for r in records.values()), partitions=len(wanted),
+            records=sum(len(part.records) for part in parts.values()), partitions=len(wanted),
         ))
     room = request.max_bytes if request.max_bytes > 0 else 2**31 - 1
     by_topic: dict[str, list[Any]] = {}
     for tp, _, partition_max in wanted:
-        code, high_watermark, log_start = state.get(tp, (0, -1, -1))
+        part = parts[tp]
         data = b""
-        if records[tp] and room > 0:
-            data = encode_records(records[tp], min(max(1, partition_max), room))
+        if part.records and room > 0:
+            data = encode_records(part.records, min(max(1, partition_max), room),
+                                  sorted(part.batches.values()))
             room -= len(data)
         by_topic.setdefault(tp.topic, []).append(PartitionData(
-            partition_index=tp.partition, error_code=code, high_watermark=high_watermark,
-            last_stable_offset=high_watermark, log_start_offset=log_start,
-            aborted_transactions=None, preferred_read_replica=-1, records=data,
+            partition_index=tp.partition, error_code=part.code,
+            high_watermark=part.high_watermark if not part.code else -1,
+            last_stable_offset=part.last_stable_offset if not part.code else -1,
+            log_start_offset=part.log_start if not part.code else -1,
+            aborted_transactions=_aborted(part) if isolation == 1 else None,
+            preferred_read_replica=-1, records=data,
         ))
     return ctx.response(
         throttle_time_ms=0, error_code=0, session_id=0,
-        responses=[TopicResponse(topic=name, partitions=parts) for name, parts in by_topic.items()],
+        responses=[TopicResponse(topic=name, partitions=answers)
+                   for name, answers in by_topic.items()],
     )
+
+
+def _aborted(part: _Partition) -> list[Any]:
+    """A ``read_committed`` partition's aborted transactions, by first offset (none with an
+    error, as Kafka answers)."""
+    if part.code:
+        return []
+    return [Aborted(producer_id=a.producer_id, first_offset=a.first_offset)
+            for a in sorted(part.aborted, key=lambda a: (a.first_offset, a.producer_id))]
 
 
 HANDLERS = {

@@ -16,6 +16,13 @@ again in a ``Stable`` group is told to skip the assignment from JoinGroup v9 (KI
 
 Where Kafka answers per partition (OffsetCommit, OffsetDelete) or per group (DescribeGroups,
 DeleteGroups, LeaveGroup v3+), so do these handlers: a partition of an unknown topic fails alone.
+
+OffsetFetch with ``require_stable`` (v7+, KIP-447; a ``read_committed`` consumer sets it) does
+not answer an offset that an ongoing transaction has staged for the group (a producer's
+``send_offsets_to_transaction()``): that partition is answered UNSTABLE_OFFSET_COMMIT (88,
+retriable) with offset -1 until the transaction ends, the others as usual, as Kafka's
+``OffsetMetadataManager.fetchOffsets`` answers. The transactional offset commits themselves
+(TxnOffsetCommit) are in :mod:`pcmodel.wire.handlers.transactions`.
 """
 
 from __future__ import annotations
@@ -53,6 +60,7 @@ from pcmodel.topics.errors import (
     GroupIdNotFoundError,
     IllegalStateError,
     MemberIdRequiredError,
+    UnstableOffsetCommitError,
 )
 from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition
 from pcmodel.wire.api import (
@@ -241,10 +249,17 @@ def _partition_codes(request: Any, codes: dict[TopicPartition, int], topic_class
     ]
 
 
+#: A committed offset as OffsetFetch answers it: the offset, none, or why it is not answered.
+_Committed = OffsetAndMetadata | None | UnstableOffsetCommitError
+
+
 def _fetch_offsets(
-    ctx: RequestContext, group_id: str, wanted: list[tuple[str, list[int]]] | None
-) -> tuple[int, dict[str, list[tuple[int, OffsetAndMetadata | None]]]]:
-    """``(group error code, {topic: [(partition, committed or None)]})``; ``None`` = all."""
+    ctx: RequestContext, group_id: str, wanted: list[tuple[str, list[int]]] | None,
+    require_stable: bool = False,
+) -> tuple[int, dict[str, list[tuple[int, _Committed]]]]:
+    """``(group error code, {topic: [(partition, committed or None)]})``; ``None`` = all.
+    With ``require_stable`` a partition whose offset a transaction is staging answers the
+    broker's ``UnstableOffsetCommitError`` instead."""
     try:
         if wanted is None:
             every = getattr(ctx.broker, "all_committed", None)  # a cluster's replicated store
@@ -253,18 +268,42 @@ def _fetch_offsets(
                     ctx.broker.describe_group(group_id).committed
             except GroupIdNotFoundError:
                 committed = {}
+            if require_stable:
+                committed = _stable(ctx, group_id, list(committed))
         else:
             tps = [TopicPartition(t, p) for t, parts in wanted for p in parts]
-            committed = ctx.broker.committed(group_id, tps)
+            committed = _stable(ctx, group_id, tps) if require_stable else \
+                ctx.broker.committed(group_id, tps)
     except Exception as exc:
         return _code(exc), {}
-    by_topic: dict[str, list[tuple[int, OffsetAndMetadata | None]]] = {}
+    by_topic: dict[str, list[tuple[int, _Committed]]] = {}
     for tp, value in sorted(committed.items()):
         by_topic.setdefault(tp.topic, []).append((tp.partition, value))
     return 0, by_topic
 
 
-def _partition_fields(partition: int, value: OffsetAndMetadata | None) -> dict[str, Any]:
+def _stable(ctx: RequestContext, group_id: str,
+            tps: list[TopicPartition]) -> dict[TopicPartition, _Committed]:
+    """The group's committed offsets of ``tps``, each partition that a transaction is staging
+    answered by the broker's ``UnstableOffsetCommitError`` (the broker refuses the whole call;
+    Kafka answers the partitions one by one)."""
+    try:
+        return ctx.broker.committed(group_id, tps, require_stable=True)
+    except UnstableOffsetCommitError:
+        pass
+    answers: dict[TopicPartition, _Committed] = {}
+    for tp in tps:
+        try:
+            answers[tp] = ctx.broker.committed(group_id, [tp], require_stable=True)[tp]
+        except UnstableOffsetCommitError as exc:
+            answers[tp] = exc
+    return answers
+
+
+def _partition_fields(partition: int, value: _Committed) -> dict[str, Any]:
+    if isinstance(value, UnstableOffsetCommitError):
+        return {"partition_index": partition, "committed_offset": -1,
+                "committed_leader_epoch": -1, "metadata": "", "error_code": value.errno}
     return {
         "partition_index": partition,
         "committed_offset": -1 if value is None else value.offset,
@@ -275,11 +314,14 @@ def _partition_fields(partition: int, value: OffsetAndMetadata | None) -> dict[s
 
 
 def handle_offset_fetch(ctx: RequestContext, request: Any) -> Any:
-    """The committed offset per partition (``-1`` where none); all of them for ``topics=None``."""
+    """The committed offset per partition (``-1`` where none); all of them for ``topics=None``;
+    UNSTABLE_OFFSET_COMMIT for a partition a transaction is staging, if the request requires
+    stable offsets (v7+)."""
+    stable = ctx.api_version >= 7 and request.require_stable
     if ctx.api_version < 8:
         wanted = (None if request.topics is None
                   else [(t.name, list(t.partition_indexes)) for t in request.topics])
-        code, found = _fetch_offsets(ctx, request.group_id, wanted)
+        code, found = _fetch_offsets(ctx, request.group_id, wanted, stable)
         Topic = OffsetFetchResponse.OffsetFetchResponseTopic
         Partition = Topic.OffsetFetchResponsePartition
         topics = [
@@ -294,7 +336,7 @@ def handle_offset_fetch(ctx: RequestContext, request: Any) -> Any:
     for group in request.groups:
         wanted = (None if group.topics is None
                   else [(t.name, list(t.partition_indexes)) for t in group.topics])
-        code, found = _fetch_offsets(ctx, group.group_id, wanted)
+        code, found = _fetch_offsets(ctx, group.group_id, wanted, stable)
         groups.append(Group(group_id=group.group_id, error_code=code, topics=[
             Topics(name=name, partitions=[Partitions(**_partition_fields(p, v))
                                           for p, v in parts])

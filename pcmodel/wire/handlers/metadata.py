@@ -9,11 +9,14 @@ not among the brokers listed (it has none, or the controller fenced it meanwhile
 LEADER_NOT_AVAILABLE with leader -1, as Kafka answers one whose leader is not alive. A
 requested topic that does not exist is created when the client allows it and the broker's
 ``auto_create_topics_enable`` is on (Kafka's defaults), else answered
-UNKNOWN_TOPIC_OR_PARTITION; FindCoordinator names the
-group's coordinator (COORDINATOR_NOT_AVAILABLE while there is none). Topics are named, never
-identified by topic id (ids arrived with versions this listener does not serve for Fetch), so
-``topic_id`` is the zero UUID, Kafka's "no id". Internal topics (``__consumer_offsets``) are
-listed as internal, as Kafka lists them.
+UNKNOWN_TOPIC_OR_PARTITION. FindCoordinator names the coordinator of a group (``key_type`` 0;
+COORDINATOR_NOT_AVAILABLE while there is none) or of a transactional id (``key_type`` 1, the
+first request of a transactional producer: a lone broker coordinates every transactional id; a
+cluster's listener answers TRANSACTIONAL_ID_AUTHORIZATION_FAILED, fatal to the client, as
+:mod:`pcmodel.wire.cluster_view` explains); any other ``key_type`` is INVALID_REQUEST. Topics
+are named, never identified by topic id (ids arrived with versions this listener does not serve
+for Fetch), so ``topic_id`` is the zero UUID, Kafka's "no id". Internal topics
+(``__consumer_offsets``) are listed as internal, as Kafka lists them.
 
 DescribeCluster (v0-v2) names the same brokers and controller as Metadata, and with
 ``include_fenced_brokers`` (v2, KIP-1073) also the brokers the controller fenced, marked
@@ -53,6 +56,7 @@ from pcmodel.wire.api import (
     RequestContext,
     authorized_operations,
     error_code,
+    error_message,
     kafka_errors,
 )
 from pcmodel.wire.view import CLUSTER_ID
@@ -64,8 +68,9 @@ _LEADER_NOT_AVAILABLE = kafka_errors.LeaderNotAvailableError.errno
 #: DescribeCluster's endpoint types (KIP-919): this listener serves brokers.
 _BROKERS, _CONTROLLERS = 1, 2
 
-#: Kafka's coordinator types (FindCoordinator's ``key_type``): 0 is a consumer group.
-_GROUP_COORDINATOR = 0
+#: Kafka's coordinator types (FindCoordinator's ``key_type``): a consumer group, a
+#: transactional id.
+_GROUP_COORDINATOR, _TRANSACTION_COORDINATOR = 0, 1
 
 Topic = MetadataResponse.MetadataResponseTopic
 Partition = Topic.MetadataResponsePartition
@@ -167,27 +172,14 @@ def handle_describe_cluster(ctx: RequestContext, request: Any) -> Any:
 
 
 def handle_find_coordinator(ctx: RequestContext, request: Any) -> Any:
-    """The group's coordinator; transactions are not supported."""
+    """The coordinator of each key: of a group, or of a transactional id."""
     if ctx.api_version >= 4:
         keys = list(request.coordinator_keys)
     else:
         keys = [request.key]
-    found = []
-    for key in keys:
-        if request.key_type != _GROUP_COORDINATOR:
-            found.append((
-                # Not retriable: retrying cannot make transactions appear.
-                key, -1, "", -1, kafka_errors.InvalidRequestError.errno,
-                "this broker coordinates consumer groups only (no transactions)",
-            ))
-            continue
-        coordinator = ctx.view.coordinator(key)
-        if coordinator is None:
-            found.append((key, -1, "", -1, kafka_errors.CoordinatorNotAvailableError.errno,
-                          "the group's coordinator is being elected; retry"))
-        else:
-            found.append((key, coordinator.node_id, coordinator.host, coordinator.port, 0,
-                          None))
+    # v0 has no key type: it asks for a group's coordinator.
+    key_type = request.key_type if ctx.api_version >= 1 else _GROUP_COORDINATOR
+    found = [_coordinator(ctx, key_type, key) for key in keys]
     if ctx.api_version >= 4:
         return ctx.response(throttle_time_ms=0, coordinators=[
             FindCoordinatorResponse.Coordinator(
@@ -199,6 +191,27 @@ def handle_find_coordinator(ctx: RequestContext, request: Any) -> Any:
     _, node, host, port, code, message = found[0]
     return ctx.response(throttle_time_ms=0, error_code=code, error_message=message,
                         node_id=node, host=host, port=port)
+
+
+def _coordinator(ctx: RequestContext, key_type: int,
+                 key: str) -> tuple[str, int, str, int, int, str | None]:
+    """``(key, node id, host, port, error code, error message)`` for one key."""
+    if key_type == _TRANSACTION_COORDINATOR:
+        try:
+            address = ctx.view.transaction_coordinator(key)
+        except Exception as exc:  # this cluster has none
+            return key, -1, "", -1, error_code(exc), error_message(exc)
+        return key, address.node_id, address.host, address.port, 0, None
+    if key_type != _GROUP_COORDINATOR:
+        # Not retriable: asking again cannot make another kind of coordinator appear.
+        return (key, -1, "", -1, kafka_errors.InvalidRequestError.errno,
+                f"unknown coordinator type {key_type}: this broker coordinates consumer "
+                "groups (0) and transactional ids (1)")
+    coordinator = ctx.view.coordinator(key)
+    if coordinator is None:
+        return (key, -1, "", -1, kafka_errors.CoordinatorNotAvailableError.errno,
+                "the group's coordinator is being elected; retry")
+    return key, coordinator.node_id, coordinator.host, coordinator.port, 0, None
 
 
 _PageTopic = DescribeTopicPartitionsResponse.DescribeTopicPartitionsResponseTopic

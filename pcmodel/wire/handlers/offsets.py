@@ -15,7 +15,12 @@ answer timestamp ``-1``, as Kafka does. The ``timeout_ms`` of v10 (KIP-1075) bou
 in remote storage; without one, every lookup is answered at once.
 
 Only the partition's leader answers, and "latest" is its high watermark (what consumers may
-read); the request's ``current_leader_epoch`` (from v4) is checked as Fetch checks it
+read), or for a ``read_committed`` consumer (the request's ``isolation_level`` 1, from v2) its
+last stable offset: the first offset of the oldest transaction still open, as Kafka's
+``Partition.fetchOffsetForTimestamp`` answers. At that isolation level a record found by
+timestamp (or the largest timestamp) at or above the last stable offset is not found (offset
+-1), as Kafka's ``ReplicaManager`` hides it; an ``isolation_level`` other than 0 or 1 is
+INVALID_REQUEST. The request's ``current_leader_epoch`` (from v4) is checked as Fetch checks it
 (FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH, NOT_LEADER_OR_FOLLOWER). An offset found carries
 a leader epoch as Kafka's ``Partition.fetchOffsetForTimestamp`` gives it: the leader's current
 epoch for "latest", the epoch in which the record there was written for "earliest" and a
@@ -36,6 +41,7 @@ from typing import Any
 from kafka.protocol.admin import DeleteRecordsRequest, DeleteRecordsResponse
 from kafka.protocol.consumer import ListOffsetsRequest, ListOffsetsResponse
 
+from pcmodel.topics.log_transactions import ISOLATION_LEVELS
 from pcmodel.topics.structs import NOTHING_TIERED, OffsetSpec, TopicPartition
 from pcmodel.wire.api import ApiHandler, RequestContext, error_code, kafka_errors
 
@@ -50,9 +56,10 @@ PartitionResponse = TopicResponse.ListOffsetsPartitionResponse
 
 
 def _lookup(ctx: RequestContext, tp: TopicPartition, timestamp: int,
-            current_leader_epoch: int) -> tuple[int, int, int, int | None]:
+            current_leader_epoch: int, isolation: str) -> tuple[int, int, int, int | None]:
     """``(error code, timestamp, offset, epoch)`` for one partition; ``epoch`` ``None``: the
-    leader's current one (for "latest", and on a lone broker, whose epoch never changes)."""
+    leader's current one (for "latest", and on a lone broker, whose epoch never changes).
+    ``isolation`` is the consumer's isolation level (one of ``ISOLATION_LEVELS``)."""
     broker = ctx.broker
     if timestamp < 0 and ctx.api_version < _SPEC_VERSIONS.get(timestamp, 10**6):
         return kafka_errors.UnsupportedVersionError.errno, -1, -1, None
@@ -63,7 +70,7 @@ def _lookup(ctx: RequestContext, tp: TopicPartition, timestamp: int,
         if timestamp in (OffsetSpec.EARLIEST, OffsetSpec.EARLIEST_LOCAL):
             found, offset = -1, broker.beginning_offsets([tp])[tp]
         elif timestamp == OffsetSpec.LATEST:
-            return 0, -1, broker.end_offsets([tp])[tp], None
+            return 0, -1, broker.end_offsets([tp], isolation_level=isolation)[tp], None
         elif timestamp in NOTHING_TIERED:
             return 0, -1, -1, None
         else:
@@ -71,6 +78,9 @@ def _lookup(ctx: RequestContext, tp: TopicPartition, timestamp: int,
                    else broker.offsets_for_times({tp: timestamp}))[tp]
             if hit is None:
                 return 0, -1, -1, None
+            if isolation == "read_committed" and \
+                    hit.offset >= broker.end_offsets([tp], isolation_level=isolation)[tp]:
+                return 0, -1, -1, None  # not stable yet: this consumer cannot read it
             found, offset = hit.timestamp, hit.offset
         written = broker.epoch_of_offset(tp, offset) \
             if getattr(broker, "replicates", False) else None
@@ -81,6 +91,7 @@ def _lookup(ctx: RequestContext, tp: TopicPartition, timestamp: int,
 
 def handle_list_offsets(ctx: RequestContext, request: Any) -> Any:
     """Answer each requested partition's offset for its timestamp spec."""
+    level = request.isolation_level if ctx.api_version >= 2 else 0
     topics = []
     for topic in request.topics:
         partitions = []
@@ -88,7 +99,12 @@ def handle_list_offsets(ctx: RequestContext, request: Any) -> Any:
         for part in topic.partitions:
             tp = TopicPartition(topic.name, part.partition_index)
             current = part.current_leader_epoch if ctx.api_version >= 4 else -1
-            code, timestamp, offset, epoch = _lookup(ctx, tp, part.timestamp, current)
+            if level in (0, 1):
+                code, timestamp, offset, epoch = _lookup(ctx, tp, part.timestamp, current,
+                                                         ISOLATION_LEVELS[level])
+            else:
+                code, timestamp, offset, epoch = (kafka_errors.InvalidRequestError.errno, -1,
+                                                  -1, None)
             if code == 0 and epoch is None and not epochs:
                 count = max(p.partition_index for p in topic.partitions) + 1
                 epochs = {p.partition: p.leader_epoch

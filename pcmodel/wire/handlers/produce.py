@@ -16,7 +16,19 @@ broker stamps them and answers the time it used (``log_append_time_ms``, else -1
 Idempotent producers (the default of kafka-python 3 and of Kafka's Java client) first ask
 InitProducerId for a producer id; their batches then go through
 :meth:`~pcmodel.topics.broker.Broker.append_idempotent`, which appends a retried batch only
-once. Transactions are not supported: a transactional InitProducerId is INVALID_REQUEST.
+once. A transactional producer's InitProducerId carries its transactional id (and its
+``transaction.timeout.ms``): the broker's transaction coordinator answers the id's producer id
+with a new epoch, fencing every older instance (PRODUCER_FENCED, or INVALID_PRODUCER_EPOCH
+before v4, as Kafka answers), or INVALID_TRANSACTION_TIMEOUT above the broker's
+``transaction.max.timeout.ms``; an empty transactional id, or a producer id without an epoch
+(or the reverse), is INVALID_REQUEST. Its batches are transactional
+(``append_idempotent(..., transactional=True)``): a partition accepts one only while the
+producer's ongoing transaction holds it (INVALID_TXN_STATE otherwise), and a producer a newer
+instance fenced hears INVALID_PRODUCER_EPOCH. A request with transactional batches must name
+its transactional id: without one, every partition is answered
+TRANSACTIONAL_ID_AUTHORIZATION_FAILED, as Kafka's ``handleProduceRequest`` answers. A control
+batch (a transaction marker) from a client is INVALID_RECORD: only brokers write markers. See
+:mod:`pcmodel.wire.handlers.transactions` for the rest of a transaction.
 
 DescribeProducers shows what a broker remembers of those producers in each partition it holds,
 leader or follower (a follower copies the producer batches with the records): producer id,
@@ -48,7 +60,8 @@ from pcmodel.wire.api import (
     impossible_partition,
     kafka_errors,
 )
-from pcmodel.wire.records import BatchRejected, decode_batch
+from pcmodel.wire.handlers.transactions import transactional_error_code
+from pcmodel.wire.records import BatchRejected, decode_batch, is_transactional
 
 __all__ = ["HANDLERS"]
 
@@ -66,6 +79,8 @@ def _append(ctx: RequestContext, topic: str, partition: int, data: bytes | None,
     extra = {"acks": _ACKS[acks]} if getattr(ctx.broker, "honours_acks", False) else {}
     try:
         batch = decode_batch(data)
+        if batch.transactional:
+            extra["transactional"] = True
         if batch.producer_id >= 0:
             result = ctx.broker.append_idempotent(
                 topic, partition, batch.records, producer_id=batch.producer_id,
@@ -93,12 +108,22 @@ def handle_produce(ctx: RequestContext, request: Any) -> Any:
     """Append every partition's batch; answer per partition unless ``acks=0``."""
     acks = request.acks
     timeout = max(0, request.timeout_ms) / 1000
+    # Kafka refuses the whole request (every partition) when transactional batches come
+    # without the transactional id they belong to.
+    anonymous = request.transactional_id is None and any(
+        is_transactional(part.records) for topic in request.topic_data
+        for part in topic.partition_data)
     responses = []
     failures = []
     for topic in request.topic_data:
         partitions = []
         for part in topic.partition_data:
-            if acks not in _LEGAL_ACKS:
+            if anonymous:
+                code, base, start, append_time, message = (
+                    kafka_errors.TransactionalIdAuthorizationFailedError.errno, -1, -1, -1,
+                    "transactional batches need the request's transactional_id",
+                )
+            elif acks not in _LEGAL_ACKS:
                 code, base, start, append_time, message = (
                     kafka_errors.InvalidRequiredAcksError.errno, -1, -1, -1,
                     f"acks must be 0, 1 or -1 (all), got {acks}",
@@ -123,19 +148,28 @@ def handle_produce(ctx: RequestContext, request: Any) -> Any:
 
 
 def handle_init_producer_id(ctx: RequestContext, request: Any) -> Any:
-    """Give an idempotent producer its id and epoch; transactions are not supported."""
-    if request.transactional_id is not None:
-        return ctx.response(
-            throttle_time_ms=0, error_code=kafka_errors.InvalidRequestError.errno,
-            producer_id=-1, producer_epoch=-1,
-        )
+    """Give an idempotent producer its id and epoch, or a transactional one its transactional
+    id's (bumping the epoch: older instances are fenced)."""
+    version = ctx.api_version
+    producer_id, epoch = (request.producer_id, request.producer_epoch) if version >= 3 \
+        else (-1, -1)
+    transactional_id = request.transactional_id
     try:
-        producer_id, epoch = ctx.broker.init_producer_id(request.producer_id,
-                                                         request.producer_epoch)
+        if (producer_id == -1) != (epoch == -1):
+            code = kafka_errors.InvalidRequestError.errno  # Kafka's check, before any other
+            producer_id = epoch = -1
+        elif transactional_id is None:
+            producer_id, epoch = ctx.broker.init_producer_id(producer_id, epoch)
+            code = 0
+        else:
+            ctx.view.transaction_coordinator(transactional_id)  # raises on a cluster
+            producer_id, epoch = ctx.broker.init_producer_id(
+                producer_id, epoch, transactional_id=transactional_id,
+                transaction_timeout_ms=request.transaction_timeout_ms)
+            code = 0
     except Exception as exc:
-        return ctx.response(throttle_time_ms=0, error_code=error_code(exc), producer_id=-1,
-                            producer_epoch=-1)
-    return ctx.response(throttle_time_ms=0, error_code=0, producer_id=producer_id,
+        code, producer_id, epoch = transactional_error_code(exc, version, 4), -1, -1
+    return ctx.response(throttle_time_ms=0, error_code=code, producer_id=producer_id,
                         producer_epoch=epoch)
 
 
