@@ -5,10 +5,19 @@ its import. Value types live in :mod:`pcmodel.topics.structs`, errors in
 :mod:`pcmodel.topics.errors`, Kafka's partitioners in :mod:`pcmodel.topics.partitioner` and the
 group assignors in :mod:`pcmodel.topics.assignors`.
 
+Transactions (a producer's ``transactional_id``, ``init_transactions()``,
+``send_offsets_to_transaction()``, ``commit_transaction()``; a consumer's
+``isolation_level="read_committed"``; the admin client's ``list_transactions`` and
+``describe_transactions``) follow Kafka on a lone broker: see
+:mod:`pcmodel.topics.producer_transactions` for the producer's calls,
+:mod:`pcmodel.topics.transactions` for the coordinator and
+:mod:`pcmodel.topics.log_transactions` for what a partition keeps of them. A replicated
+``pcmodel.cluster.Cluster`` has none (``init_transactions()`` says so).
+
 What kafka-python 3 has and pcmodel does not, so a program that uses it does not carry over:
-producer transactions (``transactional_id`` raises; ``isolation_level`` has no effect, every
-record being committed) and the admin calls about them (``describe_producers``, which shows
-idempotent producers too, is here); configs of resources other than topics and brokers
+transactions on a replicated cluster, and the admin client's ``abort_transaction`` and
+``find_hanging_transactions`` (a lone broker writes its markers in the same step as the commit,
+so no transaction can hang); configs of resources other than topics and brokers
 (``list_config_resources``) and altering a broker's configs (they are the settings it was
 started with); the admin client's calls about ACLs, SCRAM users, features, the metadata quorum
 and the broker's API versions; Kafka 4's consumer groups (KIP-848; groups here are
@@ -82,11 +91,13 @@ from pcmodel.topics.errors import (
     NoReassignmentInProgressError,
     OffsetOutOfRangeError,
     PreferredLeaderNotAvailableError,
+    ProducerFencedError,
     RebalanceInProgressError,
     RecordTooLargeError,
     ReplicaNotAvailableError,
     SerializationError,
     TopicAlreadyExistsError,
+    TransactionAbortedError,
     UnassignedPartitionError,
     UnknownMemberIdError,
     UnknownTopicOrPartitionError,
@@ -207,6 +218,7 @@ __all__ = [
     "PartitionProducers",
     "PartitionReassignment",
     "PreferredLeaderNotAvailableError",
+    "ProducerFencedError",
     "RebalanceInProgressError",
     "RecordMetadata",
     "RecordTooLargeError",
@@ -216,6 +228,7 @@ __all__ = [
     "TopicAlreadyExistsError",
     "TopicPartition",
     "TopicPartitionReplica",
+    "TransactionAbortedError",
     "UnknownMemberIdError",
     "UnknownTopicOrPartitionError",
     "UnsupportedCompressionTypeError",

@@ -161,8 +161,9 @@ class PartitionAdminMixin:
         current epoch for LATEST and the epoch in which the record there was written for the
         others (0 on a lone broker), ``None`` where none was (Kafka answers ``-1``, which
         kafka-python's admin turns into ``None``, as the Java client's is empty).
-        ``isolation_level`` 1 (read committed) is the same as 0 here: there are no
-        transactions. Raises
+        ``isolation_level`` 1 (read committed) looks as a ``read_committed`` consumer sees the
+        partition, as Kafka does: LATEST is its last stable offset, and a record found by
+        timestamp (or as the largest) at or beyond it is not found. Raises
         ``UnknownTopicOrPartitionError`` for a partition that does not exist,
         ``UnsupportedVersionError`` for a negative spec Kafka does not have,
         ``TypeError`` for a spec that is not an int.
@@ -192,15 +193,21 @@ class PartitionAdminMixin:
         if earliest:
             found.update({tp: OffsetAndTimestamp(offset, -1)
                           for tp, offset in self._conn.beginning_offsets(earliest).items()})
+        level = "read_committed" if isolation_level == 1 else "read_uncommitted"
         if latest:
-            found.update({tp: OffsetAndTimestamp(offset, -1)
-                          for tp, offset in self._conn.end_offsets(latest).items()})
+            found.update({tp: OffsetAndTimestamp(offset, -1) for tp, offset in
+                          self._conn.end_offsets(latest, isolation_level=level).items()})
+        hits = {}
         if newest:
-            found.update({tp: OffsetAndTimestamp(-1, -1) if hit is None else hit
-                          for tp, hit in self._conn.max_timestamp_offsets(newest).items()})
+            hits.update(self._conn.max_timestamp_offsets(newest))
         if times:
-            found.update({tp: OffsetAndTimestamp(-1, -1) if hit is None else hit
-                          for tp, hit in self._conn.offsets_for_times(times).items()})
+            hits.update(self._conn.offsets_for_times(times))
+        if hits and isolation_level == 1:  # not yet stable: not there for a committed reader
+            stable = self._conn.end_offsets(list(hits), isolation_level=level)
+            hits = {tp: None if hit is None or hit.offset >= stable[tp] else hit
+                    for tp, hit in hits.items()}
+        found.update({tp: OffsetAndTimestamp(-1, -1) if hit is None else hit
+                      for tp, hit in hits.items()})
         epochs = self._leader_epochs({tp.topic for tp in specs})
         return {tp: found[tp]._replace(leader_epoch=self._answer_epoch(
                     tp, specs[tp], found[tp].offset, epochs.get(tp, -1)))

@@ -19,6 +19,7 @@ kafka-python's ``kafka/coordinator/consumer.py``.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from typing import Any
@@ -28,6 +29,7 @@ from pcmodel.topics.errors import (
     FencedInstanceIdError,
     IllegalArgumentError,
     IllegalGenerationError,
+    KafkaTimeoutError,
     RebalanceInProgressError,
     UnknownMemberIdError,
     UnknownTopicOrPartitionError,
@@ -104,13 +106,20 @@ class CommitterMixin:
 
         With ``metadata=True`` an ``OffsetAndMetadata`` (kafka-python's switch). Needs a
         ``group_id``; the partition need not be assigned. ``timeout_ms`` (default
-        ``request_timeout_ms``) bounds the lookup, which here answers at once.
+        ``request_timeout_ms``) bounds the lookup: a ``read_committed`` consumer's waits while
+        a transaction stages the group's offset for the partition (KIP-447), then raises
+        ``KafkaTimeoutError``; otherwise it answers at once.
         """
         self._check_open()
         tp = validate_topic_partition(partition)
-        self._timeout_s(timeout_ms)
+        deadline = time.monotonic() + self._timeout_s(timeout_ms)
         self._require_group("committed")
-        value = self._conn.committed(self._group_id, [tp])[tp]
+        found = self._committed_offsets([tp], deadline)
+        if found is None:
+            raise KafkaTimeoutError(
+                f"the committed offset of {tp} was not stable within timeout_ms: a transaction "
+                f"is committing group {self._group_id!r}'s offset for it; ask again")
+        value = found[tp]
         if value is None or metadata:
             return value
         return value.offset

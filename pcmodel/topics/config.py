@@ -165,8 +165,6 @@ PRODUCER_NO_EFFECT: dict[str, NoEffect] = {
     "delivery_timeout_ms": NoEffect(
         _number(), "an append is answered or fails within request_timeout_ms; no batch waits "
         "for a leader to come back"),
-    "transaction_timeout_ms": NoEffect(
-        _number(), "transactions are not supported (transactional_id raises)"),
 }
 
 #: Consumer keys of kafka-python 3 that are accepted here with no effect, and why.
@@ -181,9 +179,6 @@ CONSUMER_NO_EFFECT: dict[str, NoEffect] = {
     "fetch_max_bytes": NoEffect(_number(1), _BYTES),
     "fetch_min_bytes": NoEffect(
         _number(1), "a fetch returns as soon as any record is there (fetch_min_bytes=1)"),
-    "isolation_level": NoEffect(
-        _one_of("read_uncommitted", "read_committed"),
-        "no transactions, so every record is committed: both levels read the same records"),
     "max_partition_fetch_bytes": NoEffect(_number(1), _BYTES),
     "metadata_max_age_ms": NoEffect(
         _number(), "the consumer is told of new topics at once (each heartbeat carries the "

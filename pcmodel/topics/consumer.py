@@ -18,6 +18,13 @@ records beyond it sit in the fetch buffer; every ``seek``, ``pause`` or reset bu
 partition's *epoch*, so data fetched before it is recognised as stale and dropped. Offsets are
 committed as the next offset to read.
 
+Transactions: with ``isolation_level="read_committed"`` a partition is read up to its last
+stable offset and no record of an aborted transaction is handed out; at either level the
+transaction markers never are, and the position moves past them
+(:mod:`~pcmodel.topics.fetcher`). Such a consumer's committed offsets are looked up stable
+(KIP-447: :mod:`~pcmodel.topics.positions`), and ``group_metadata()`` is what a transactional
+producer's ``send_offsets_to_transaction()`` takes.
+
 Choices where kafka-python and the Java client differ (the Java client wins):
 
 - ``subscribe(pattern=...)`` matches whole topic names (``re.fullmatch``, as Java's
@@ -272,13 +279,15 @@ class KafkaConsumer(
             self._maybe_auto_commit()
             if self._subscribed_topics is not None:
                 self._ensure_group(deadline)
-            self._init_positions()
+            positioned = self._init_positions()
             records = self._collect(max_records)
             if records:
                 return records
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return {}
+            if not positioned:  # a transaction is committing the group's offsets: ask again
+                remaining = min(remaining, self.config["retry_backoff_ms"] / 1000)
             try:
                 item = self._buffer.get(timeout=remaining)
             except queue.Empty:

@@ -20,6 +20,7 @@ from typing import Any
 from pcmodel.buffers import VARIANTS
 from pcmodel.topics.config import check_group_instance_id, check_int
 from pcmodel.topics.errors import KafkaConfigurationError
+from pcmodel.topics.log_transactions import ISOLATION_LEVELS
 from pcmodel.topics.serde import converter
 
 __all__ = ["DEFAULT_CONFIG", "HONOURED", "validate_config"]
@@ -39,6 +40,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "enable_auto_commit": True,
     "auto_commit_interval_ms": 5_000,
     "auto_offset_reset": "latest",
+    "isolation_level": "read_uncommitted",
     "consumer_timeout_ms": math.inf,
     "partition_assignment_strategy": ("range", "cooperative-sticky"),
     "allow_auto_create_topics": True,
@@ -75,6 +77,10 @@ HONOURED: dict[str, str] = {
                          "session_timeout_ms, it takes its place and partitions again without "
                          "a rebalance; it does not leave the group on close()",
     "heartbeat_interval_ms": "how often the heartbeat thread keeps the membership alive",
+    "isolation_level": "'read_uncommitted' (every record, aborted transactions' too) or "
+                       "'read_committed' (up to the last stable offset, committed transactions "
+                       "only; committed offsets waited for while a transaction stages them). "
+                       "Transaction markers are never returned at either level",
     "key_deserializer": "f(bytes) -> key, or a Deserializer: deserialize(topic, headers, "
                         "data)",
     "max_poll_interval_ms": "a member that does not call poll() for this long leaves the group",
@@ -130,6 +136,10 @@ def validate_config(config: dict[str, Any]) -> None:
         raise KafkaConfigurationError(
             "heartbeat_interval_ms must be lower than session_timeout_ms (usually a third), "
             f"got {config['heartbeat_interval_ms']} >= {config['session_timeout_ms']}"
+        )
+    if config["isolation_level"] not in ISOLATION_LEVELS:
+        raise KafkaConfigurationError(
+            f"isolation_level must be one of {ISOLATION_LEVELS}, got {config['isolation_level']!r}"
         )
     if config["auto_offset_reset"] not in _RESET_POLICIES:
         raise KafkaConfigurationError(

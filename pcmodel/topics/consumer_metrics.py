@@ -8,6 +8,7 @@ and the Java client's metric names, as plain numbers:
   serialized keys' and values' bytes.
 * ``fetch-total``: fetch requests the fetcher thread made (each long-polls the broker).
 * ``records-lag-max``: the largest lag, in records, of the assigned partitions: high watermark
+  (with ``isolation_level="read_committed"``, last stable offset, as the Java client counts it)
   minus position, where both are known; ``nan`` when none is (the Java client's value with
   nothing measured). The Java client reports the largest lag seen at its fetches over the last
   30 seconds; this is the lag at the moment you ask, which is what a lesson watching a slow
@@ -39,10 +40,13 @@ class ConsumerMetricsMixin:
 
         Never blocks for long (one hold of the consumer's lock); works after ``close()`` too.
         """
+        read_committed = self.config["isolation_level"] == "read_committed"
         with self._lock:
             counts = Counter(self._counts)
-            lags = [st.high_watermark - st.position for st in self._states.values()
-                    if st.high_watermark is not None and st.position is not None]
+            ends = [(st.last_stable_offset if read_committed else st.high_watermark, st.position)
+                    for st in self._states.values()]
+            lags = [end - position for end, position in ends
+                    if end is not None and end >= 0 and position is not None]
             assigned = len(self._states)
         return {
             "consumer-fetch-manager-metrics": {

@@ -11,6 +11,14 @@ gives the partition a new epoch, so data fetched before it is recognised as stal
 either side of the buffer, without the fetcher and ``poll()`` ever holding the lock across a
 broker call.
 
+Transactions: a fetch may hold records the application must never see, the COMMIT and ABORT
+markers, and, with ``isolation_level="read_committed"`` (which fetches only up to each
+partition's last stable offset), the records of aborted transactions. The fetcher drops them
+(:func:`~pcmodel.topics.log_transactions.visible_records`, the Java consumer's filter) and each
+item says where its fetch ended (``next_offset``): once ``poll()`` has returned every record
+before that offset, the position moves there, past what was dropped. Without that a fetch of
+markers only would leave the position behind them for ever.
+
 :class:`FetcherMixin` is one part of :class:`~pcmodel.topics.consumer.KafkaConsumer`; it uses
 the consumer's ``_lock``, ``_work`` condition, ``_states``, ``_buffer`` and ``config``.
 
@@ -25,13 +33,14 @@ import queue
 from typing import Any, NamedTuple
 
 from pcmodel.errors import ShutDown
-from pcmodel.topics.broker_produce_fetch import FetchError
+from pcmodel.topics.broker_produce_fetch import FetchError, FetchResult
 from pcmodel.topics.errors import (
     OffsetOutOfRangeError,
     SerializationError,
     UnknownTopicOrPartitionError,
 )
 from pcmodel.topics.log_records import LogRecord
+from pcmodel.topics.log_transactions import visible_records
 from pcmodel.topics.structs import ConsumerRecord, TopicPartition
 
 __all__ = [
@@ -52,13 +61,15 @@ FETCH_MAX_RECORDS = 500
 
 
 class Fetched(NamedTuple):
-    """Records the fetcher read for ``tp`` from offset ``fetched_from`` on while the partition
-    was at ``epoch`` (on a compacted topic the first may come after ``fetched_from``)."""
+    """Records the fetcher read for ``tp`` from offset ``fetched_from`` up to ``next_offset``
+    (exclusive) while the partition was at ``epoch``: those the application may see (on a
+    compacted topic, or past markers and aborted records, they may skip offsets)."""
 
     tp: TopicPartition
     epoch: int
     records: tuple[LogRecord, ...]
     fetched_from: int
+    next_offset: int
 
 
 class FetchFailed(NamedTuple):
@@ -77,12 +88,15 @@ class PartitionState:
     """What the consumer knows about one assigned partition (kafka-python's TopicPartitionState).
 
     ``position`` is the next offset ``poll()`` returns; ``pending`` holds fetched records from
-    ``position`` on, taken out of the fetch buffer but not yet returned; ``fetch_offset`` is
-    where the fetcher reads next (``None``: not fetching). ``epoch`` changes whenever the
-    position jumps, so data fetched for an older epoch is dropped.
+    ``position`` on, taken out of the fetch buffer but not yet returned, and ``pending_end`` is
+    where the data taken out of the buffer ends (the position once ``pending`` is empty);
+    ``fetch_offset`` is where the fetcher reads next (``None``: not fetching). ``epoch``
+    changes whenever the position jumps, so data fetched for an older epoch is dropped.
+    ``high_watermark`` and ``last_stable_offset`` are the last fetch's.
     """
 
-    __slots__ = ("epoch", "fetch_offset", "high_watermark", "paused", "pending", "position")
+    __slots__ = ("epoch", "fetch_offset", "high_watermark", "last_stable_offset", "paused",
+                 "pending", "pending_end", "position")
 
     def __init__(self, epoch: int) -> None:
         self.epoch = epoch
@@ -90,11 +104,28 @@ class PartitionState:
         self.fetch_offset: int | None = None
         self.paused = False
         self.pending: list[LogRecord] = []
+        self.pending_end: int | None = None
         self.high_watermark: int | None = None
+        self.last_stable_offset: int | None = None
 
     def is_fetchable(self) -> bool:
         """The fetcher should read this partition: it has a position and is not paused."""
         return not self.paused and self.fetch_offset is not None
+
+    def move_to(self, offset: int) -> None:
+        """Read from ``offset`` on: nothing fetched before counts any more (the caller gives
+        the partition a new epoch)."""
+        self.position = self.fetch_offset = self.pending_end = offset
+        self.pending.clear()
+
+
+def application_records(result: FetchResult, read_committed: bool) -> tuple[LogRecord, ...]:
+    """The records of a fetch that the application may see: never a transaction marker, and
+    with ``read_committed`` no record of an aborted transaction."""
+    if not result.transactional_batches:  # no transaction here: every record
+        return result.records
+    return tuple(visible_records(result.records, result.transactional_batches,
+                                 result.aborted_transactions or (), read_committed))
 
 
 class FetcherMixin:
@@ -108,6 +139,8 @@ class FetcherMixin:
         # A fetch is not limited by max_poll_records (Kafka limits fetches by bytes instead), so
         # that poll(max_records=1) takes records from memory rather than waiting for a fetch.
         fetch_size = max(FETCH_MAX_RECORDS, self.config["max_poll_records"])
+        read_committed = self.config["isolation_level"] == "read_committed"
+        isolation = {"isolation_level": "read_committed"} if read_committed else {}
         try:
             while True:
                 with self._lock:
@@ -117,8 +150,10 @@ class FetcherMixin:
                         return
                     epochs = {tp: self._states[tp].epoch for tp in requests}
                 results = conn.fetch(
-                    requests, max_records=fetch_size, timeout=wait
+                    requests, max_records=fetch_size, timeout=wait, **isolation
                 )
+                visible = {tp: application_records(res, read_committed)
+                           for tp, res in results.items() if res.records}
                 items: list[Fetched | FetchFailed] = []
                 with self._lock:
                     self._tally("fetches")
@@ -127,12 +162,15 @@ class FetcherMixin:
                         if st is None or st.epoch != epochs[tp] or st.fetch_offset != requests[tp]:
                             continue
                         st.high_watermark = res.high_watermark
+                        st.last_stable_offset = res.last_stable_offset
                         if res.error is not None:
                             st.fetch_offset = None  # stop until poll() handles the error
                             items.append(FetchFailed(tp, st.epoch, res.error))
                         elif res.records:
+                            # Put even when nothing is visible: poll() moves the position on.
                             st.fetch_offset = res.records[-1].offset + 1
-                            items.append(Fetched(tp, st.epoch, res.records, requests[tp]))
+                            items.append(Fetched(tp, st.epoch, visible[tp], requests[tp],
+                                                 st.fetch_offset))
                 if items:
                     self._buffer.put_many(items)
         except ShutDown:
@@ -214,7 +252,7 @@ class FetcherMixin:
                     del result[tp]
                     continue
                 del st.pending[: len(result[tp])]
-                st.position = result[tp][-1].offset + 1
+                st.position = result[tp][-1].offset + 1 if st.pending else st.pending_end
                 self._tally("records", len(result[tp]))
                 self._tally("bytes", sum(max(0, r.serialized_key_size)
                                          + max(0, r.serialized_value_size) for r in result[tp]))
@@ -231,15 +269,18 @@ class FetcherMixin:
             if st is None or st.epoch != item.epoch or st.position is None:
                 return  # stale: the partition moved, was revoked, sought or paused meanwhile
             if isinstance(item, Fetched):
-                # Keep the part from the next expected offset, if the fetch read from there on
-                # (a compacted partition skips offsets: they are not counted, but compared).
-                expected = st.pending[-1].offset + 1 if st.pending else st.position
-                if item.fetched_from <= expected:
+                # Keep the part from where the data taken so far ends, if the fetch read from
+                # there on (offsets may be skipped: compaction, markers, aborted records).
+                expected = st.pending_end
+                if item.fetched_from <= expected < item.next_offset:
                     records = item.records
                     skip = 0
                     while skip < len(records) and records[skip].offset < expected:
                         skip += 1
                     st.pending.extend(records[skip:])
+                    st.pending_end = item.next_offset
+                    if not st.pending:  # nothing to return: move past what was dropped
+                        st.position = st.pending_end
                 return
             position = st.position
         if item.error is FetchError.OFFSET_OUT_OF_RANGE:
@@ -264,7 +305,7 @@ class FetcherMixin:
         offsets = (
             self._conn.beginning_offsets([tp])
             if policy == "earliest"
-            else self._conn.end_offsets([tp])
+            else self._end_offsets([tp])
         )
         with self._lock:
             st = self._states.get(tp)

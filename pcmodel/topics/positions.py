@@ -9,6 +9,12 @@ dropped. Offset lookups (``beginning_offsets``, ``end_offsets``, ``offsets_for_t
 a partition that does not exist yet until their ``timeout_ms``, then raise
 ``KafkaTimeoutError``, as the real clients do.
 
+With ``isolation_level="read_committed"`` the end of a partition is its last stable offset (for
+``end_offsets``, ``seek_to_end``, ``auto_offset_reset="latest"`` and the lag), and a committed
+offset is looked up with ``require_stable`` (KIP-447): while a transaction has staged an offset
+for the partition the broker answers ``UnstableOffsetCommitError`` and the lookup asks again,
+every ``retry_backoff_ms``, until it is decided or its time is up.
+
 :class:`PositionsMixin` is one part of :class:`~pcmodel.topics.consumer.KafkaConsumer`.
 
 Prior art: the Java client's ``SubscriptionState`` positions and ``Fetcher.resetOffsets``,
@@ -26,9 +32,10 @@ from pcmodel.topics.errors import (
     KafkaTimeoutError,
     NoOffsetForPartitionError,
     UnknownTopicOrPartitionError,
+    UnstableOffsetCommitError,
 )
 from pcmodel.topics.fetcher import PartitionState
-from pcmodel.topics.structs import OffsetAndTimestamp, TopicPartition
+from pcmodel.topics.structs import OffsetAndMetadata, OffsetAndTimestamp, TopicPartition
 
 __all__ = ["PositionsMixin"]
 
@@ -41,14 +48,20 @@ class PositionsMixin:
 
         Looks up the committed offset (or applies ``auto_offset_reset``) if there is no
         position yet. Raises ``UnassignedPartitionError`` (an ``IllegalStateError``) if the
-        partition is not assigned. ``timeout_ms`` bounds the lookup, as in kafka-python (the
-        lookups here answer at once, so it only matters for a bad value).
+        partition is not assigned. ``timeout_ms`` (default ``request_timeout_ms``) bounds the
+        lookup, as in kafka-python: a ``read_committed`` consumer's waits while a transaction
+        stages the group's offset, then raises ``KafkaTimeoutError``.
         """
         tp = self._assigned(partition, "position")
-        self._timeout_s(timeout_ms)
-        self._init_positions()
+        deadline = time.monotonic() + self._timeout_s(timeout_ms)
+        self._init_positions(deadline)
         with self._lock:
-            return self._states[tp].position
+            position = self._states[tp].position
+        if position is None:
+            raise KafkaTimeoutError(
+                f"no position for {tp} within timeout_ms: a transaction is committing the "
+                "group's offset for it; ask again")
+        return position
 
     def seek(self, partition: TopicPartition, offset: int) -> None:
         """Make the next ``poll()`` return ``partition``'s records from ``offset`` on.
@@ -74,7 +87,7 @@ class PositionsMixin:
     def seek_to_end(self, *partitions: TopicPartition) -> None:
         """Seek to the end of ``partitions`` (all assigned if none given): only new records."""
         tps = self._assigned_many(partitions, "seek_to_end")
-        self._seek_many(self._conn.end_offsets(tps))
+        self._seek_many(self._end_offsets(tps))
 
     def _seek_many(self, offsets: Mapping[TopicPartition, int]) -> None:
         with self._lock:
@@ -91,9 +104,9 @@ class PositionsMixin:
                 st = self._states[tp]
                 st.paused = True
                 # Drop what was fetched ahead; it is read again after resume().
-                st.pending.clear()
+                if st.position is not None:
+                    st.move_to(st.position)
                 st.epoch = next(self._epochs)
-                st.fetch_offset = st.position
 
     def resume(self, *partitions: TopicPartition) -> None:
         """Return and fetch records of ``partitions`` again."""
@@ -132,12 +145,14 @@ class PositionsMixin:
     def end_offsets(
         self, partitions: Iterable[TopicPartition], timeout_ms: float | None = None
     ) -> dict[TopicPartition, int]:
-        """The end offset (next offset to be written) of each partition.
+        """The end offset of each partition: the next offset to be written, or with
+        ``isolation_level="read_committed"`` the last stable offset (the first offset of the
+        oldest transaction still open), as the Java client answers.
 
         ``timeout_ms`` as for :meth:`beginning_offsets`.
         """
         tps = list(partitions)
-        return self._lookup(lambda: self._conn.end_offsets(tps), timeout_ms)
+        return self._lookup(lambda: self._end_offsets(tps), timeout_ms)
 
     def offsets_for_times(
         self, timestamps: Mapping[TopicPartition, int], timeout_ms: float | None = None
@@ -177,17 +192,52 @@ class PositionsMixin:
             raise IllegalArgumentError(f"timeout_ms must be >= 0, got {timeout_ms}")
         return timeout_ms / 1000
 
-    def _init_positions(self) -> None:
-        """Give every assigned partition without a position one: committed, else reset."""
+    def _end_offsets(self, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
+        """The broker's end offsets at this consumer's isolation level."""
+        if self.config["isolation_level"] == "read_committed":
+            return self._conn.end_offsets(tps, isolation_level="read_committed")
+        return self._conn.end_offsets(tps)
+
+    def _committed_offsets(
+        self, tps: list[TopicPartition], deadline: float | None
+    ) -> dict[TopicPartition, OffsetAndMetadata | None] | None:
+        """The group's committed offsets of ``tps``. A ``read_committed`` consumer asks for
+        stable ones (KIP-447) and asks again while a transaction stages one, until ``deadline``
+        (``time.monotonic()``; ``None``: once): then ``None``, nothing decided yet."""
+        if self.config["isolation_level"] != "read_committed":
+            return self._conn.committed(self._group_id, tps)
+        backoff = self.config["retry_backoff_ms"] / 1000
+        while True:
+            try:
+                return self._conn.committed(self._group_id, tps, require_stable=True)
+            except UnstableOffsetCommitError:
+                remaining = 0.0 if deadline is None else deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                # A wait, not a sleep: close() cuts it short.
+                if self._stop.wait(min(backoff, remaining)):
+                    return None
+
+    def _init_positions(self, deadline: float | None = None) -> bool:
+        """Give every assigned partition without a position one: committed, else reset.
+
+        A ``read_committed`` consumer whose group's offset is being committed by a transaction
+        waits for it until ``deadline`` (see :meth:`_committed_offsets`); partitions still
+        undecided then keep no position, and the next call tries again. Returns whether every
+        assigned partition has a position.
+        """
         with self._lock:
             missing = [tp for tp, st in self._states.items() if st.position is None]
         if not missing:
-            return
+            return True
         positions: dict[TopicPartition, int] = {}
         if self._group_id is not None:
-            for tp, committed in self._conn.committed(self._group_id, missing).items():
-                if committed is not None:
-                    positions[tp] = committed.offset
+            committed = self._committed_offsets(missing, deadline)
+            if committed is None:
+                return False
+            for tp, value in committed.items():
+                if value is not None:
+                    positions[tp] = value.offset
         to_reset = [tp for tp in missing if tp not in positions]
         if to_reset:
             policy = self.config["auto_offset_reset"]
@@ -199,16 +249,16 @@ class PositionsMixin:
             if policy == "earliest":
                 positions.update(self._conn.beginning_offsets(to_reset))
             else:
-                positions.update(self._conn.end_offsets(to_reset))
+                positions.update(self._end_offsets(to_reset))
         with self._lock:
             for tp, offset in positions.items():
                 st = self._states.get(tp)
                 if st is not None and st.position is None:
                     self._set_position(st, offset)
+        return True
 
     def _set_position(self, st: PartitionState, offset: int) -> None:
         """Move a partition's position (lock held): drop everything fetched for the old one."""
-        st.position = st.fetch_offset = offset
+        st.move_to(offset)
         st.epoch = next(self._epochs)
-        st.pending.clear()
         self._work.notify_all()

@@ -36,15 +36,17 @@ Differences from kafka-python, on purpose: ``broker=`` replaces ``bootstrap_serv
 ``batch_size`` must be at least 1 (``batch_size=1`` sends every record in a batch of its own,
 which is what ``0`` means in Kafka); a failing serializer is wrapped in ``SerializationError``
 (the Java client's behaviour; kafka-python lets its exception through); ``enable_idempotence``
-defaults to ``False`` (kafka-python 3 and the Java client default to ``True``), and a
-``transactional_id`` raises: there are no transactions here. As in kafka-python, keys and
-values that are not bytes after serialization, and headers that are not a list of
-``(str, bytes)``, raise ``TypeError``. Every kafka-python key is accepted: those with no effect
-here are listed with the reason in ``docs/settings.md``.
+defaults to ``False`` (kafka-python 3 and the Java client default to ``True``), except with a
+``transactional_id``, which implies it. As in kafka-python, keys and values that are not bytes
+after serialization, and headers that are not a list of ``(str, bytes)``, raise ``TypeError``.
+Every kafka-python key is accepted: those with no effect here are listed with the reason in
+``docs/settings.md``.
 
 Where the parts live: this module is the facade with kafka-python's public surface (``send``,
-``flush``, ``close``, ``metrics``); :mod:`~pcmodel.topics.accumulator` holds the batches and the
-bounded accumulator they wait in, :mod:`~pcmodel.topics.sender` the sender thread,
+``flush``, ``close``, ``metrics``); :mod:`~pcmodel.topics.producer_transactions` the calls of a
+transactional producer (its states: :mod:`~pcmodel.topics.transaction_manager`; a lone
+``Broker`` has transactions, a ``Cluster`` not); :mod:`~pcmodel.topics.accumulator` holds the
+batches and the bounded accumulator they wait in, :mod:`~pcmodel.topics.sender` the sender thread,
 :mod:`~pcmodel.topics.futures` ``FutureRecordMetadata``,
 :mod:`~pcmodel.topics.producer_metadata` the partitions of each topic (cached, waited for),
 :mod:`~pcmodel.topics.producer_serialization` the key, value and header checks, and
@@ -76,9 +78,11 @@ from pcmodel.topics.partitioner import Partitioner
 from pcmodel.topics.producer_config import check_extra_keys, validate_config
 from pcmodel.topics.producer_metadata import ProducerMetadataMixin
 from pcmodel.topics.producer_serialization import SerializerMixin, _check_headers
+from pcmodel.topics.producer_transactions import TransactionalProducerMixin
 from pcmodel.topics.sender import SenderMixin
 from pcmodel.topics.serde import close_all, converter, object_form
 from pcmodel.topics.structs import TopicPartition
+from pcmodel.topics.transaction_manager import TransactionManager
 
 __all__ = ["FutureRecordMetadata", "KafkaProducer"]
 
@@ -91,7 +95,8 @@ def _wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, SerializerMixin):
+class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, SerializerMixin,
+                    TransactionalProducerMixin):
     """Sends records to a broker's partition logs, batching them per partition.
 
     ``KafkaProducer(broker=b, value_serializer=str.encode, linger_ms=5)``; every other keyword is a
@@ -133,7 +138,10 @@ class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, Serial
         allow_auto_create_topics: let ``send()`` create a missing topic (if the broker allows).
         enable_idempotence: with ``True`` (and ``acks="all"``) the broker gives the producer
             an id, and each batch a sequence number, so that a retried batch is stored once.
-        transactional_id: ``None`` only; any other value raises ``KafkaConfigurationError``.
+            Unset: ``False``, or ``True`` with a ``transactional_id``.
+        transactional_id: makes the producer transactional (see the module); ``send()`` is
+            then allowed only between ``begin_transaction()`` and its commit or abort.
+        transaction_timeout_ms: a transaction open longer is aborted, and the producer fenced.
         buffer_variant: which layer-1 buffer variant the accumulator uses (pcmodel's own key).
         buffer_instrument: ``"off"``, ``"counters"`` or ``"timeline"`` for the accumulator's
             statistics, read with :meth:`buffer_stats` (pcmodel's own key).
@@ -159,8 +167,9 @@ class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, Serial
         partitioner: str | Partitioner | Any = "default",
         compression_type: str | None = None,
         allow_auto_create_topics: bool = True,
-        enable_idempotence: bool = False,
+        enable_idempotence: bool | None = None,
         transactional_id: str | None = None,
+        transaction_timeout_ms: int = 60000,
         buffer_variant: str = "condition",
         buffer_instrument: str = "off",
         **configs: Any,
@@ -182,6 +191,7 @@ class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, Serial
             "allow_auto_create_topics": allow_auto_create_topics,
             "enable_idempotence": enable_idempotence,
             "transactional_id": transactional_id,
+            "transaction_timeout_ms": transaction_timeout_ms,
             "buffer_variant": buffer_variant,
         })
         serializers = {"key_serializer": key_serializer, "value_serializer": value_serializer}
@@ -203,9 +213,14 @@ class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, Serial
         self._client_partitioner = client_partitioner
         self._acks = self.config["acks"]
         # Idempotence: a producer id and epoch from the broker, and per partition the sequence
-        # number of the next record (kept by the sender thread alone).
+        # number of the next record (kept by the sender thread alone). A transactional producer
+        # gets its id from init_transactions(), and its state from the transaction manager.
+        self._transaction_manager = (
+            None if transactional_id is None else TransactionManager(transactional_id))
+        self._transaction_calls = threading.Lock()  # one transactional call at a time
         self._producer_id: tuple[int, int] | None = (
-            tuple(self._broker.init_producer_id()) if enable_idempotence else None
+            tuple(self._broker.init_producer_id())
+            if self.config["enable_idempotence"] and transactional_id is None else None
         )
         self._sequences: dict[TopicPartition, int] = {}
         self._batch_size = batch_size
@@ -268,10 +283,12 @@ class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, Serial
 
         Blocks only while the accumulator is full (or topic metadata is being fetched), for at
         most ``max_block_ms``, then raises ``KafkaTimeoutError``. Raises, with nothing queued:
-        ``IllegalStateError`` after ``close()``; ``UnknownTopicOrPartitionError`` for a topic the
-        broker does not have; ``IllegalArgumentError`` for a partition out of range, a negative
-        timestamp, or neither key nor value; ``SerializationError`` when a serializer fails or a
-        key/value is not bytes; ``MessageSizeTooLargeError`` for a record that could never fit.
+        ``IllegalStateError`` after ``close()`` and, on a transactional producer, outside a
+        transaction (after a failed or fatal one: its error); ``UnknownTopicOrPartitionError``
+        for a topic the broker does not have; ``IllegalArgumentError`` for a partition out of
+        range, a negative timestamp, or neither key nor value; ``SerializationError`` when a
+        serializer fails or a key/value is not bytes; ``MessageSizeTooLargeError`` for a record
+        that could never fit.
         """
         # This is the hot path of every benchmark: checks are ordered so that the common case
         # (bytes or serialized values, no headers, no explicit timestamp) does little work.
@@ -362,8 +379,17 @@ class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, Serial
         record = (key_bytes, value_bytes, header_list, timestamp_ms)
         sizes = (key_size, value_size, header_size)
         deadline = now + self._max_block
-        return self._append(topic, partition, partitions, key_bytes, record, size, sizes, deadline,
-                            repartition)
+        # A commit or an abort waits for the send() calls let in here (rule 2 of
+        # pcmodel.topics.transaction_manager): no record of the transaction slips past them.
+        txn = self._transaction_manager
+        if txn is not None:
+            txn.enter_send()
+        try:
+            return self._append(topic, partition, partitions, key_bytes, record, size, sizes,
+                                deadline, repartition)
+        finally:
+            if txn is not None:
+                txn.exit_send()
 
     # --- flush, close, introspection -----------------------------------------------------------
 
@@ -396,9 +422,12 @@ class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, Serial
         Waits up to ``timeout`` seconds (forever when ``None``) for queued records; records still
         unsent then fail with ``IllegalStateError``; an append still waiting for a broker
         process is cut short and fails the same way, so close() returns soon after ``timeout``.
+        A transaction left open is aborted first (its unsent records fail with
+        ``TransactionAbortedError``); a fenced producer closes all the same.
         """
         if threading.current_thread() is self._sender:
             raise IllegalStateError("close() from a producer callback would wait for itself")
+        self._abort_on_close(timeout)
         with self._lock:
             if self._state is ProducerState.OPEN:
                 self._state = ProducerState.CLOSING

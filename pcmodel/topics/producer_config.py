@@ -47,7 +47,7 @@ HONOURED: dict[str, str] = {
                         "and zstd need pcmodel[compression]",
     "enable_idempotence": "producer id and per-partition sequence numbers: a retried batch is "
                           "never stored twice, even through a new leader (needs acks='all'; "
-                          "default False here)",
+                          "default False here, True with a transactional_id)",
     "key_serializer": "f(key) -> bytes, or a Serializer: serialize(topic, headers, data)",
     "linger_ms": "how long a batch that is not full waits for more records",
     "max_block_ms": "how long send() waits for room in the accumulator or for topic metadata",
@@ -60,8 +60,13 @@ HONOURED: dict[str, str] = {
     "request_timeout_ms": "timeout of one append (which may wait on a 'block' partition)",
     "retries": "how often a batch failing with a retriable error is tried again",
     "retry_backoff_ms": "the pause between those tries",
-    "transactional_id": "None only: a transactional id raises, transactions are not supported "
-                        "yet",
+    "transaction_timeout_ms": "how long a transaction may stay open before the coordinator "
+                              "aborts it and fences the producer (at most the broker's "
+                              "transaction_max_timeout_ms)",
+    "transactional_id": "makes the producer transactional: init_transactions(), "
+                        "begin_transaction(), send_offsets_to_transaction(), "
+                        "commit_transaction(), abort_transaction(); implies idempotence and "
+                        "acks='all'. A lone Broker supports transactions, a Cluster does not",
     "value_serializer": "f(value) -> bytes, or a Serializer: serialize(topic, headers, data)",
 }
 
@@ -109,7 +114,9 @@ def validate_config(broker: object, settings: dict[str, Any]) -> dict[str, Any]:
     check_int_arg("max_request_size", settings["max_request_size"], 1)
     check_number_arg("request_timeout_ms", settings["request_timeout_ms"])
     check_number_arg("metadata_max_age_ms", settings["metadata_max_age_ms"])
-    check_idempotence(settings["enable_idempotence"], settings["transactional_id"], acks)
+    idempotent = check_idempotence(settings["enable_idempotence"],
+                                   settings["transactional_id"], acks)
+    check_int_arg("transaction_timeout_ms", settings["transaction_timeout_ms"], 1)
     if not isinstance(settings["allow_auto_create_topics"], bool):
         raise KafkaConfigurationError(
             "allow_auto_create_topics must be True or False, got "
@@ -121,29 +128,36 @@ def validate_config(broker: object, settings: dict[str, Any]) -> dict[str, Any]:
             f"buffer_variant must be one of {', '.join(VARIANTS)}, got "
             f"{settings['buffer_variant']!r}"
         )
-    return {**settings, "acks": ACKS[acks]}
+    return {**settings, "acks": ACKS[acks], "enable_idempotence": idempotent}
 
 
 def check_idempotence(enable_idempotence: object, transactional_id: object,
-                      acks: object = "all") -> None:
-    """Check the idempotence setting; refuse transactions with a message naming the
-    alternative. Idempotence needs ``acks="all"``, as in Kafka's Java client (the only way to
-    know whether a retried batch was stored is to have it committed)."""
-    if not isinstance(enable_idempotence, bool):
+                      acks: object = "all") -> bool:
+    """Check the idempotence and transaction settings; return whether the producer is
+    idempotent.
+
+    ``enable_idempotence=None`` (not given) means ``False``, or ``True`` with a
+    ``transactional_id``, which implies idempotence: an explicit ``False`` with one is an error,
+    as in the Java client. Idempotence needs ``acks="all"``, as in the Java client (the only way
+    to know whether a retried batch was stored is to have it committed).
+    """
+    if enable_idempotence is not None and not isinstance(enable_idempotence, bool):
         raise KafkaConfigurationError(
             f"enable_idempotence must be True or False, got {enable_idempotence!r}"
         )
-    if enable_idempotence and acks not in ("all", -1):
-        raise KafkaConfigurationError(
-            f"enable_idempotence=True needs acks='all', got acks={acks!r}: set acks='all' "
-            "or enable_idempotence=False"
-        )
     if transactional_id is not None:
-        raise KafkaConfigurationError(
-            f"transactional_id={transactional_id!r} is not supported yet: there are no "
-            "transactions here. Leave it None; to make records and offsets move together, "
-            "commit the consumer's offsets after the producer's flush() (at-least-once)"
-        )
+        if not isinstance(transactional_id, str) or not transactional_id:
+            raise KafkaConfigurationError(
+                f"transactional_id must be a non-empty str or None, got {transactional_id!r}")
+        if enable_idempotence is False:
+            raise KafkaConfigurationError(
+                "a transactional_id needs idempotence: leave enable_idempotence unset (or "
+                "True), or leave transactional_id None")
+        enable_idempotence = True
+    if enable_idempotence and acks not in ("all", -1):
+        who = "a transactional_id" if transactional_id is not None else "enable_idempotence=True"
+        raise KafkaConfigurationError(f"{who} needs acks='all', got acks={acks!r}: set acks='all'")
+    return bool(enable_idempotence)
 
 
 def check_int_arg(name: str, value: object, minimum: int, hint: str = "") -> None:

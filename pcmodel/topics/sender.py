@@ -11,6 +11,14 @@ large by itself fails with ``MessageSizeTooLargeError``. So do the Java client a
 ``close()`` shuts the buffer down: the sender drains what is queued, then its ``get()`` raises
 ``ShutDown`` and it exits.
 
+A transactional producer's batch first asks the transaction manager whether it may go
+(:mod:`~pcmodel.topics.transaction_manager`: after an error or during an abort it fails at
+once); the first batch to a partition in a transaction adds the partition to it
+(``add_partitions_to_txn``) and every batch is appended with ``transactional=True``. A batch
+that failed for good makes the transaction abortable instead of bumping the epoch at once, as
+an idempotent producer does: the abort bumps it (see
+:mod:`~pcmodel.topics.producer_transactions`).
+
 :class:`SenderMixin` is one part of :class:`~pcmodel.topics.producer.KafkaProducer`.
 
 Prior art: kafka-python's ``kafka/producer/sender.py``; the Java client's ``Sender``.
@@ -58,6 +66,12 @@ class SenderMixin:
     def _deliver(self, batch: ProducerBatch) -> None:
         """Append the batch to its partition log (with retries), resolve futures, run callbacks."""
         tp = batch.tp
+        txn = self._transaction_manager
+        if txn is not None:
+            refused = self._join_transaction(tp)
+            if refused is not None:  # never numbered, never sent
+                self._complete(batch, (FutureState.FAILED, None, refused))
+                return
         timeout = self.config["request_timeout_ms"] / 1000
         attempts = 0
         # One broker holds the only replica, so acks changes nothing there; a replicated
@@ -95,7 +109,14 @@ class SenderMixin:
             self._deliver_in_halves(batch, sequence)
             return
         if sequence is not None and outcome[0] is FutureState.FAILED:
-            self._reset_sequences()
+            if txn is not None:
+                txn.batch_failed(outcome[2], numbered=True)
+            else:
+                self._reset_sequences()
+        self._complete(batch, outcome)
+
+    def _complete(self, batch: ProducerBatch, outcome: tuple) -> None:
+        """Resolve the batch's futures with ``outcome``, count it, run its callbacks."""
         pending = batch.finish(*outcome)
         with self._lock:
             self._incomplete.discard(batch)
@@ -121,6 +142,24 @@ class SenderMixin:
         error = next((part.error for part in parts if part.state is FutureState.FAILED), None)
         batch.finish(FutureState.SUCCEEDED if error is None else FutureState.FAILED, None, error)
 
+    def _join_transaction(self, tp: TopicPartition) -> BaseException | None:
+        """Before a transactional batch for ``tp`` is numbered and appended: the error to fail
+        it with instead (the transaction failed or is being aborted), or None. Adds ``tp`` to
+        the transaction first if this is its first batch there."""
+        txn = self._transaction_manager
+        refused = txn.refusal()
+        if refused is not None or not txn.needs_adding(tp):
+            return refused
+        producer_id, producer_epoch = self._producer_id
+        try:
+            self._broker.add_partitions_to_txn(txn.transactional_id, producer_id,
+                                               producer_epoch, [tp])
+        except Exception as exc:  # the batch's failure, like a failed append
+            txn.batch_failed(exc, numbered=False)
+            return exc
+        txn.added(tp)
+        return None
+
     def _reset_sequences(self) -> None:
         """A numbered batch failed for good: its sequence numbers are a gap the broker would
         refuse for ever. Bump the producer epoch (Kafka's KIP-360) and count again from 0."""
@@ -141,6 +180,8 @@ class SenderMixin:
         if sequence is None:
             return self._broker.append(tp.topic, tp.partition, records, timeout=timeout, **extra)
         producer_id, producer_epoch = self._producer_id
+        if self._transaction_manager is not None:
+            extra = {**extra, "transactional": True}
         return self._broker.append_idempotent(
             tp.topic, tp.partition, records, producer_id=producer_id,
             producer_epoch=producer_epoch, first_sequence=sequence, timeout=timeout, **extra)

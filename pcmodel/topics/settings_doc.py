@@ -21,10 +21,13 @@ what it means in kafka-python) or accepted with **no effect**, because what it t
 exist here; its value is still checked as kafka-python checks it. A name kafka-python does not
 know is an error that names the closest legal one.
 
-Two settings are refused with a message instead: `bootstrap_servers` (use `broker=` here, or
-kafka-python itself for a real cluster) and, until transactions are implemented, a
-`transactional_id`. `enable_idempotence=True` works (with `acks='all'`, as in Kafka's Java
-client), on one broker and on a replicated `pcmodel.cluster.Cluster`.
+One setting is refused with a message instead: `bootstrap_servers` (use `broker=` here, or
+kafka-python itself for a real cluster). `enable_idempotence=True` works (with `acks='all'`, as
+in Kafka's Java client), on one broker and on a replicated `pcmodel.cluster.Cluster`. A
+`transactional_id` makes the producer transactional (it implies idempotence and `acks='all'`),
+and `isolation_level='read_committed'` makes a consumer read committed transactions only; both
+work on one broker. A `Cluster` has no transactions: a transactional producer's
+`init_transactions()` says so, and `read_committed` reads what `read_uncommitted` reads.
 
 pcmodel adds its own settings for teaching: `broker`, `buffer_memory`, `buffer_variant` and
 `buffer_instrument` (producer); `fetch_buffer_batches`, `fetch_buffer_variant`,
@@ -37,7 +40,10 @@ producer_id_expiration_check_interval_ms=600000)`. All but the third have Kafka'
 committed offsets expire a week after their group became empty (or after their commit, for a
 group that never had members), and a partition forgets an idempotent producer that wrote
 nothing to it for a day (by the largest timestamp of its newest batch), each checked every ten
-minutes.
+minutes. Four more, about transactions, have Kafka's names and defaults:
+`transaction_max_timeout_ms=900000` (the longest `transaction_timeout_ms` a producer may ask
+for), `transactional_id_expiration_ms=604800000` (a week) and the intervals of their checks
+(see the `Broker` docstring).
 Kafka's `group.initial.rebalance.delay.ms` defaults to 3000; here it is 0, because pcmodel's own
 consumers read topic metadata from the broker itself when they lead (a group formed at once
 assigns every partition) and a 3 s wait on each new group would slow every program and test that

@@ -267,7 +267,8 @@ class MemberToRemove(NamedTuple):
 
 
 class ConsumerGroupMetadata(NamedTuple):
-    """A snapshot of a consumer's group membership (``KafkaConsumer.group_metadata()``).
+    """A snapshot of a consumer's group membership (``KafkaConsumer.group_metadata()``), which
+    a transactional producer's ``send_offsets_to_transaction()`` takes (KIP-447).
 
     The first four fields are Java's ``ConsumerGroupMetadata``; ``state`` is kafka-python's
     addition, a :class:`MemberState`. ``group_instance_id`` is the consumer's setting: ``None``

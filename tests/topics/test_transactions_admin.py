@@ -77,3 +77,27 @@ def test_a_cluster_lists_no_transactions_and_knows_no_transactional_id():
         assert admin.list_transactions() == {0: []}
         with pytest.raises(TransactionalIdNotFoundError):
             admin.describe_transactions(["orders"])
+
+
+def test_list_partition_offsets_read_committed_stops_at_the_last_stable_offset(broker):
+    from pcmodel.topics.structs import OffsetSpec
+
+    t0 = TopicPartition("t", 0)
+    broker.append("t", 0, [(None, b"before", (), 1_000)])
+    pid, epoch = begin(broker, "orders", 0)
+    broker.append_idempotent("t", 0, [(None, b"open", (), 5_000)], producer_id=pid,
+                             producer_epoch=epoch, first_sequence=0, transactional=True)
+    admin = KafkaAdminClient(broker=broker)
+    specs = {t0: OffsetSpec.LATEST}
+    assert admin.list_partition_offsets(specs)[t0].offset == 2
+    assert admin.list_partition_offsets(specs, isolation_level=1)[t0].offset == 1
+    newest = {t0: OffsetSpec.MAX_TIMESTAMP}
+    assert admin.list_partition_offsets(newest)[t0].offset == 1
+    assert admin.list_partition_offsets(newest, isolation_level=1)[t0].offset == -1
+    assert admin.list_partition_offsets({t0: 2_000}, isolation_level=1)[t0].offset == -1
+    assert admin.list_partition_offsets({t0: 500}, isolation_level=1)[t0].offset == 0
+    broker.end_txn("orders", pid, epoch, True)
+    assert admin.list_partition_offsets({t0: 2_000}, isolation_level=1)[t0].offset == 1
+    # The COMMIT marker at offset 2 is stamped when it was written: the newest timestamp now,
+    # as in Kafka, whose time index holds markers too.
+    assert admin.list_partition_offsets(newest, isolation_level=1)[t0].offset == 2
