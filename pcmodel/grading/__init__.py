@@ -19,7 +19,8 @@
 - The checks the suites are made of, one module per kind of exercise:
   :mod:`~pcmodel.grading.buffer_checks` and :mod:`~pcmodel.grading.sched_checks` (thread
   buffers), :mod:`~pcmodel.grading.pipeline_checks`, :mod:`~pcmodel.grading.process_checks`,
-  :mod:`~pcmodel.grading.assignor_checks` and :mod:`~pcmodel.grading.delivery_checks`.
+  :mod:`~pcmodel.grading.assignor_checks`, :mod:`~pcmodel.grading.delivery_checks` and
+  :mod:`~pcmodel.grading.transaction_checks`.
 """
 
 from pcmodel.grading.checks import CheckFailed, observe
