@@ -367,16 +367,8 @@ def _crash(h: Any) -> dict[str, str] | None:
     found = in_step(h.snapshot(), "after the crash")
     if found:
         return found
-    h.close_member("member A")  # the crashed member is gone; its successor takes its place
-    h.run("member B", "processor")
-    found = stuck_or_failed(h, ["member B"])
-    if found:
-        return found
-    raised = h.raised()
-    if "member B" in raised:
-        return problem("the successor's transform() to run to the end",
-                        f"it raised {raised['member B']['repr']}", "")
-    return exactly_once(h.snapshot(), committed=True, after="a crash and a successor")
+    # The crashed member is gone; its successor takes its place.
+    return _successor_finishes(h, "a crash and a successor")
 
 
 def _rebalance(h: Any) -> dict[str, str] | None:
@@ -425,6 +417,12 @@ def _zombie(h: Any) -> dict[str, str] | None:
     found = in_step(h.snapshot(), "after the zombie stopped")
     if found:
         return found
+    return _successor_finishes(h, "a takeover")
+
+
+def _successor_finishes(h: Any, after: str) -> dict[str, str] | None:
+    """Member A is gone: a successor with its transactional id runs to the end, and every
+    input then has exactly one committed output."""
     h.close_member("member A")
     h.run("member B", "processor")
     found = stuck_or_failed(h, ["member B"])
@@ -434,7 +432,7 @@ def _zombie(h: Any) -> dict[str, str] | None:
     if "member B" in raised:
         return problem("the successor's transform() to run to the end",
                         f"it raised {raised['member B']['repr']}", "")
-    return exactly_once(h.snapshot(), committed=True, after="a takeover")
+    return exactly_once(h.snapshot(), committed=True, after=after)
 
 
 _CHECKS = {"everything": _everything, "commits": _commits, "crash": _crash,
