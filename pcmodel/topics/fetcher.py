@@ -139,8 +139,8 @@ class FetcherMixin:
         # A fetch is not limited by max_poll_records (Kafka limits fetches by bytes instead), so
         # that poll(max_records=1) takes records from memory rather than waiting for a fetch.
         fetch_size = max(FETCH_MAX_RECORDS, self.config["max_poll_records"])
-        read_committed = self.config["isolation_level"] == "read_committed"
-        isolation = {"isolation_level": "read_committed"} if read_committed else {}
+        isolation_level = self.config["isolation_level"]
+        read_committed = isolation_level == "read_committed"
         try:
             while True:
                 with self._lock:
@@ -150,7 +150,8 @@ class FetcherMixin:
                         return
                     epochs = {tp: self._states[tp].epoch for tp in requests}
                 results = conn.fetch(
-                    requests, max_records=fetch_size, timeout=wait, **isolation
+                    requests, max_records=fetch_size, timeout=wait,
+                    isolation_level=isolation_level,
                 )
                 visible = {tp: application_records(res, read_committed)
                            for tp, res in results.items() if res.records}

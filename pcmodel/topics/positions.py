@@ -194,9 +194,7 @@ class PositionsMixin:
 
     def _end_offsets(self, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
         """The broker's end offsets at this consumer's isolation level."""
-        if self.config["isolation_level"] == "read_committed":
-            return self._conn.end_offsets(tps, isolation_level="read_committed")
-        return self._conn.end_offsets(tps)
+        return self._conn.end_offsets(tps, isolation_level=self.config["isolation_level"])
 
     def _committed_offsets(
         self, tps: list[TopicPartition], deadline: float | None
@@ -204,12 +202,11 @@ class PositionsMixin:
         """The group's committed offsets of ``tps``. A ``read_committed`` consumer asks for
         stable ones (KIP-447) and asks again while a transaction stages one, until ``deadline``
         (``time.monotonic()``; ``None``: once): then ``None``, nothing decided yet."""
-        if self.config["isolation_level"] != "read_committed":
-            return self._conn.committed(self._group_id, tps)
+        stable = self.config["isolation_level"] == "read_committed"
         backoff = self.config["retry_backoff_ms"] / 1000
         while True:
             try:
-                return self._conn.committed(self._group_id, tps, require_stable=True)
+                return self._conn.committed(self._group_id, tps, require_stable=stable)
             except UnstableOffsetCommitError:
                 remaining = 0.0 if deadline is None else deadline - time.monotonic()
                 if remaining <= 0:
