@@ -135,8 +135,11 @@ class ProducerState:
         return expired
 
     def batches_from(self, offset: int, end: int) -> tuple[BatchInfo, ...]:
-        """The batches starting in ``[offset, end)`` (what a follower copies with the records)."""
-        return tuple(b for b in self._batches if offset <= b.base_offset < end)
+        """The batches with a record in ``[offset, end)``: what a follower copies with those
+        records. A batch longer than one fetch is listed with each part of it; the follower
+        keeps it once it has the whole."""
+        return tuple(b for b in self._batches
+                     if b.base_offset < end and b.base_offset + b.count > offset)
 
     def truncate(self, offset: int) -> None:
         """Forget batches at or above ``offset`` (the records went), and rebuild the recent

@@ -247,6 +247,22 @@ def test_idempotent_retry_through_a_new_leader_is_not_stored_twice(make_cluster)
         cluster.produce("t", 0, batch(b"c"), producer=(pid, epoch, 5)).get(timeout=1)
 
 
+def test_a_batch_longer_than_one_replica_fetch_is_still_known_to_a_new_leader(make_cluster):
+    # A follower copies at most 500 records a fetch: this batch reaches it in two.
+    cluster = make_cluster()
+    cluster.create_topic("t", replication_factor=3, min_insync_replicas=2)
+    pid, epoch = cluster.init_producer_id()
+    records = [(None, b"%d" % i) for i in range(700)]
+    cluster.produce("t", 0, records, acks="all", producer=(pid, epoch, 0)).get(timeout=5)
+    leader = cluster.leader("t", 0)
+    cluster.kill(leader)
+    cluster.run_for(1.6)
+    assert cluster.leader("t", 0) != leader
+    retry = cluster.produce("t", 0, records, acks="all", producer=(pid, epoch, 0))
+    assert retry.get(timeout=2).base_offset == 0  # known: answered, not appended again
+    assert len(cluster.log(cluster.leader("t", 0), "t", 0)) == 700
+
+
 def test_without_idempotence_the_same_retry_duplicates_the_record(make_cluster):
     cluster = make_cluster()
     cluster.create_topic("t", replication_factor=3, min_insync_replicas=2)
