@@ -25,7 +25,8 @@
 #
 # This lesson makes the duplicates, removes them with a transaction, opens the partition log to
 # see the markers a transaction leaves there, watches a reader wait at the *last stable offset*,
-# and fences a "zombie": an old instance of the processor that did not know it was replaced.
+# fences a "zombie": an old instance of the processor that did not know it was replaced, and
+# kills a replicated cluster's transaction coordinator between two transactions.
 
 # %%
 # %matplotlib inline
@@ -249,6 +250,46 @@ except ProducerFencedError as exc:
 zombie.close()
 
 # %% [markdown]
+# ## On a cluster: the coordinator's decisions are records too
+#
+# A lone broker ends a transaction in one step. A replicated `Cluster` cannot: the markers go
+# to the leaders of the transaction's partitions, which may be other brokers, and any broker
+# may die halfway. So the coordinator (the leader of the transactional id's partition of the
+# internal topic `__transaction_state`) *writes down* every change before it acts on it:
+# the transaction is Ongoing, then the decision (PrepareCommit), then, once every marker is
+# written, CompleteCommit. A broker that takes over reads those records and finishes what its
+# predecessor decided. Below, the coordinator dies between two transactions; the producer
+# finds the next one and carries on, with the same producer id and epoch.
+
+# %%
+import json
+
+from pcmodel.cluster import Cluster
+from pcmodel.cluster.transaction_log import TRANSACTION_TOPIC
+
+with Cluster(3, tick_ms=10, broker_session_timeout_ms=1000) as cluster:
+    cluster.create_topic("receipts", 1, replication_factor=3, min_insync_replicas=2)
+    writer = KafkaProducer(broker=cluster, transactional_id="writer",
+                           value_serializer=str.encode)
+    writer.init_transactions()
+    for number in range(2):
+        writer.begin_transaction()
+        writer.send("receipts", value=f"receipt {number}")
+        writer.commit_transaction()
+        if number == 0:
+            coordinator = cluster.leader(TRANSACTION_TOPIC, 0)
+            cluster.kill(coordinator)
+            print(f"broker {coordinator}, the coordinator, was killed")
+    writer.close()
+    now = cluster.leader(TRANSACTION_TOPIC, 0)
+    print(f"the coordinator is now broker {now}; what it read from {TRANSACTION_TOPIC}:")
+    for record in cluster.log(now, TRANSACTION_TOPIC, 0):
+        fields = json.loads(record.value)
+        print(f"  offset {record.offset}: {fields['state']:<15} epoch "
+              f"{fields['producer_epoch']}  partitions {fields['partitions']}")
+    print("read_committed:", read_all(cluster, "read_committed"))
+
+# %% [markdown]
 # ## Try it
 #
 # 1. In `exactly_once`, commit the orders' offsets with `consumer.commit()` after
@@ -259,7 +300,10 @@ zombie.close()
 #    appear twice, and why does a `read_committed` reader never see them?
 # 3. Make the first instance crash in every batch (`crash_after=2`, then restart it again and
 #    again). How many markers does the receipts partition end with? Count them in the chart.
-# 4. Give the writer of the last section `transaction_timeout_ms=1000` and do not commit. Call
+# 4. Give the writer of the "last stable offset" section `transaction_timeout_ms=1000` and do not commit. Call
 #    `broker.abort_timed_out_transactions(now_ms)` with a time two seconds ahead
 #    (`int(time.time() * 1000) + 2000`): what happens to the records, and to the writer's next
 #    `commit_transaction()`?
+# 5. In the cluster section, kill the coordinator *inside* the second transaction, after its
+#    `send()`: which records of `__transaction_state` does the next coordinator find, and does
+#    the commit still go through?

@@ -14,7 +14,10 @@ replication), :mod:`~pcmodel.cluster.controller` (placement, liveness, elections
 :mod:`~pcmodel.cluster.cluster` (the whole and fault injection),
 :mod:`~pcmodel.cluster.driving` (its steps on virtual time, or its threads),
 :mod:`~pcmodel.cluster.faults` (seeded fault schedules that replay),
-:mod:`~pcmodel.cluster.errors` (Kafka's replication errors). Process mode
+:mod:`~pcmodel.cluster.errors` (Kafka's replication errors). The coordinators keep their
+state in replicated internal topics: groups in :mod:`~pcmodel.cluster.offsets`, transactions
+in :mod:`~pcmodel.cluster.transaction_log`; a partition's transactional batches and markers
+are :mod:`~pcmodel.cluster.partition_markers`. Process mode
 (``Cluster(mode="processes")``: each broker an OS process, ``kill`` a SIGKILL):
 :mod:`~pcmodel.cluster.process_cluster` (the cluster's side),
 :mod:`~pcmodel.cluster.process_faults` (the faults done to processes),

@@ -19,8 +19,15 @@
   coordinator after NOT_COORDINATOR: members keep their ids and generation, and no rebalance
   follows. ``describe_group`` reports the committed offsets and lag from the replicated store.
   These requests live in :mod:`pcmodel.cluster.client_groups`.
-* transactions are not supported on a cluster (:mod:`pcmodel.cluster.client_transactions`).
+* transactional requests go to the transactional id's coordinator: the leader of the id's
+  partition of the replicated ``__transaction_state`` topic
+  (:mod:`pcmodel.cluster.transaction_log`), which stores every decision before it writes the
+  transaction's markers to the partitions' leaders; a transactional batch is appended only if
+  the producer's transaction holds the partition. These requests live in
+  :mod:`pcmodel.cluster.client_transactions`.
 * DeleteRecords goes to each partition's leader and waits for the followers to follow.
+
+Produce and fetch live in :mod:`pcmodel.cluster.client_data`.
 
 Blocking calls wait on the cluster (for data, for a leader) without holding its lock.
 """
@@ -31,14 +38,13 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from pcmodel.cluster.client_data import DataRequestsMixin
 from pcmodel.cluster.client_groups import GroupRequestsMixin
 from pcmodel.cluster.client_transactions import TransactionRequestsMixin
 from pcmodel.cluster.cluster import Cluster
 from pcmodel.cluster.errors import RequestTimedOutError
 from pcmodel.cluster.offsets import OffsetsTopic
 from pcmodel.topics.broker import (
-    AppendResult,
-    FetchResult,
     TopicDescription,
 )
 from pcmodel.topics.broker_topics import delete_records_arguments
@@ -68,10 +74,7 @@ from pcmodel.topics.structs import (
 
 __all__ = ["ClusterConnection"]
 
-_ACKS = {0: 0, 1: 1, -1: "all", "all": "all"}
-
-
-class ClusterConnection(GroupRequestsMixin, TransactionRequestsMixin):
+class ClusterConnection(DataRequestsMixin, GroupRequestsMixin, TransactionRequestsMixin):
     """A client's view of a cluster: the broker API, routed to leaders and coordinators."""
 
     #: Producers pass their ``acks`` with each append (a single broker ignores them).
@@ -303,10 +306,11 @@ class ClusterConnection(GroupRequestsMixin, TransactionRequestsMixin):
 
     def end_offsets(self, partitions: Iterable[TopicPartition], *,
                     isolation_level: str = "read_uncommitted") -> dict:
-        """Each partition's high watermark, from its leader (at either isolation level: a
-        cluster has no transactions, so its last stable offset is its high watermark)."""
+        """Each partition's high watermark from its leader, or with
+        ``isolation_level="read_committed"`` its last stable offset (ListOffsets ``LATEST``)."""
         check_isolation_level(isolation_level)
-        return {tp: self._leader_node(tp).broker.end_offsets([tp])[tp]
+        return {tp: self._leader_node(tp).broker.end_offsets(
+                    [tp], isolation_level=isolation_level)[tp]
                 for tp in map(TopicPartition._make, partitions)}
 
     def offsets_for_times(self, timestamps: Mapping[TopicPartition, int]
@@ -375,74 +379,6 @@ class ClusterConnection(GroupRequestsMixin, TransactionRequestsMixin):
         ``KafkaConnectionError`` if it is down."""
         return self._cluster.alter_replica_log_dirs(self._check_broker_id(broker_id), targets)
 
-    # --- data ---------------------------------------------------------------------------------
-
-    def init_producer_id(self, producer_id: int = -1, producer_epoch: int = -1, *,
-                         transactional_id: str | None = None,
-                         transaction_timeout_ms: int = 60_000) -> tuple[int, int]:
-        """A new idempotent producer id, or the given one with its epoch bumped. A
-        ``transactional_id`` raises ``UnsupportedVersionError``: see
-        :mod:`~pcmodel.cluster.client_transactions`."""
-        if transactional_id is not None:
-            return self._init_transactional_id(transactional_id)
-        if producer_id < 0:
-            return self._cluster.init_producer_id()
-        return producer_id, producer_epoch + 1
-
-    def append(self, topic: str, partition: int, records: Sequence, *,
-               timeout: float | None = None, acks: int | str = 1,
-               compression: str | None = None, batch_bytes: int | None = None
-               ) -> AppendResult:
-        """Produce to the leader with ``acks``; errors as ``Cluster.produce`` (most retriable).
-        ``compression`` is how the leader stores the batch (followers store copies decoded),
-        ``batch_bytes`` its size as a Kafka client sent it (see ``Broker.append``)."""
-        return self._produce(topic, partition, records, timeout, acks, None, compression,
-                             batch_bytes)
-
-    def append_idempotent(self, topic: str, partition: int, records: Sequence, *,
-                          producer_id: int, producer_epoch: int, first_sequence: int,
-                          timeout: float | None = None, acks: int | str = "all",
-                          compression: str | None = None, batch_bytes: int | None = None
-                          ) -> AppendResult:
-        """Produce as an idempotent producer: a repeated batch is answered, not stored again."""
-        return self._produce(topic, partition, records, timeout, acks,
-                             (producer_id, producer_epoch, first_sequence), compression,
-                             batch_bytes)
-
-    def fetch(self, offsets: Mapping[TopicPartition, int], *, max_records: int = 500,
-              timeout: float = 0.0, isolation_level: str = "read_uncommitted",
-              ) -> dict[TopicPartition, FetchResult]:
-        """Read committed records from each partition's leader; long-polls up to ``timeout``.
-
-        A partition without a reachable leader is left out of the answer (the client keeps its
-        position and asks again), as a Kafka consumer refreshes metadata and retries. Both
-        isolation levels read the same records: a cluster has no transactions.
-        """
-        check_isolation_level(isolation_level)
-        deadline = time.monotonic() + timeout
-        while True:
-            version = self._cluster.change_count()
-            results: dict[TopicPartition, FetchResult] = {}
-            by_leader: dict[int, dict[TopicPartition, int]] = {}
-            metadata = self._cluster.metadata()
-            for tp, offset in offsets.items():
-                state = metadata.get(tp)
-                if state is None:
-                    results[tp] = FetchResult((), -1, -1, _unknown())
-                elif state.leader is not None:
-                    by_leader.setdefault(state.leader, {})[tp] = offset
-            for leader, wanted in sorted(by_leader.items()):
-                try:
-                    results.update(self._cluster.fetch(leader, wanted, max_records))
-                except KafkaError:
-                    continue  # a former or dead leader: ask the new one next time
-            if any(r.records or r.error for r in results.values()):
-                return results
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return results
-            self._cluster.await_change(version, remaining)
-
     # --- internals ----------------------------------------------------------------------------
 
     def _check_broker_id(self, broker_id: object) -> int:
@@ -453,21 +389,6 @@ class ClusterConnection(GroupRequestsMixin, TransactionRequestsMixin):
                 f"broker_id {broker_id!r} is not a broker of this cluster; its brokers are "
                 f"{list(self.broker_ids())}")
         return broker_id  # type: ignore[return-value] - one of the ids, so an int
-
-    def _produce(self, topic: str, partition: int, records: Sequence, timeout: float | None,
-                 acks: int | str, producer: tuple[int, int, int] | None,
-                 compression: str | None, batch_bytes: int | None,
-                 broker: int | None = None) -> AppendResult:
-        """Produce to the partition's leader, or to ``broker`` (which refuses unless it leads
-        it), and wait for the answer; errors as :meth:`Cluster.produce
-        <pcmodel.cluster.cluster.Cluster.produce>`'s future."""
-        wait = 30.0 if timeout is None else timeout
-        result = self._cluster.produce(topic, partition, records, acks=_ACKS[acks],
-                                       timeout=wait, broker=broker, producer=producer,
-                                       compression=compression,
-                                       batch_bytes=batch_bytes).get(timeout=wait + 5)
-        start = self._cluster.nodes[result.broker].broker.replica_offsets(topic, partition)[0]
-        return AppendResult(result.base_offset, start, result.log_append_time)
 
     def _leader_node(self, tp: TopicPartition) -> Any:
         deadline = time.monotonic() + 10.0
@@ -481,7 +402,3 @@ class ClusterConnection(GroupRequestsMixin, TransactionRequestsMixin):
                 raise KafkaTimeoutError(f"{tp} had no leader for 10 s")
             self._cluster.await_change(self._cluster.change_count(), 0.05)
 
-
-def _unknown() -> Any:
-    from pcmodel.topics.broker import FetchError
-    return FetchError.UNKNOWN_TOPIC_OR_PARTITION

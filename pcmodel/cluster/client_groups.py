@@ -12,7 +12,8 @@ NOT_COORDINATOR. Group and offsets requests also run the offsets-retention check
 due (:meth:`OffsetsTopic.expire_if_due <pcmodel.cluster.offsets.OffsetsTopic.expire_if_due>`).
 
 :class:`GroupRequestsMixin` is one part of ``ClusterConnection``, which provides
-``_cluster``, ``_offsets``, ``metadata_version()`` and ``end_offsets()``.
+``_cluster``, ``_offsets``, ``metadata_version()``, ``end_offsets()`` and the transactional
+checks of :class:`~pcmodel.cluster.client_transactions.TransactionRequestsMixin`.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from pcmodel.topics.errors import (
     KafkaError,
     KafkaTimeoutError,
     UnknownMemberIdError,
+    UnstableOffsetCommitError,
 )
 from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition
 
@@ -118,11 +120,21 @@ class GroupRequestsMixin:
     def committed(self, group_id: str, partitions: Iterable[TopicPartition], *,
                   require_stable: bool = False,
                   ) -> dict[TopicPartition, OffsetAndMetadata | None]:
-        """The group's committed offsets, from the replicated offsets topic (always stable:
-        a cluster has no transactions to stage offsets, so ``require_stable`` changes
-        nothing)."""
+        """The group's committed offsets, from the replicated offsets topic.
+
+        With ``require_stable`` (a ``read_committed`` consumer, KIP-447), raises
+        ``UnstableOffsetCommitError`` (retriable) while a transaction not yet completed has
+        staged an offset of one of the partitions for the group (see
+        :mod:`pcmodel.cluster.client_transactions`)."""
         tps = [TopicPartition._make(tp) for tp in partitions]
         self._offsets.expire_if_due()
+        self._check_transactions_due()
+        if require_stable:
+            unstable = self._unstable_offsets(group_id, tps)
+            if unstable:
+                raise UnstableOffsetCommitError(
+                    f"a transaction has staged offsets of {sorted(unstable)} for group "
+                    f"{group_id!r} and has not completed yet; ask again")
         deadline = time.monotonic() + 10.0
         while True:
             try:

@@ -1,15 +1,19 @@
-"""A cluster connection's answers to transactional calls: a cluster has no transactions yet.
+"""Transactional requests of :class:`~pcmodel.cluster.client.ClusterConnection`: to the
+transaction coordinator.
 
-A lone :class:`~pcmodel.topics.broker.Broker` coordinates transactions
-(:mod:`pcmodel.topics.transactions`); a :class:`~pcmodel.cluster.Cluster` does not: it would
-need a replicated transaction log and markers that survive a leader change. So a transactional
-producer is refused at ``init_transactions()`` with a message saying so, and every other
-transactional call answers as a coordinator that knows no transactional id. Reads accept the
-``read_committed`` isolation level, which reads what ``read_uncommitted`` does: with no
-transaction, every record is committed and the last stable offset is the high watermark.
+A transactional id's coordinator is the leader of its partition of the replicated
+``__transaction_state`` topic (:mod:`pcmodel.cluster.transaction_log`, created at the first
+transactional call). InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn, EndTxn,
+DescribeTransactions and ListTransactions go there; a call that finds no coordinator, or one
+that fails under it, waits for the next one (up to 30 seconds), as Kafka clients retry
+NOT_COORDINATOR. TxnOffsetCommit goes first to the *group's* coordinator, which checks the
+consumer (KIP-447), then to the transaction's, which stages the offsets. A transactional batch
+is appended only if the producer's ongoing transaction holds the partition (Kafka's KIP-890
+verification, asked of the coordinator before the produce); an offsets lookup with
+``require_stable`` waits while a transaction has staged an offset of the partition.
 
-:class:`TransactionRequestsMixin` is one part of
-:class:`~pcmodel.cluster.client.ClusterConnection`.
+:class:`TransactionRequestsMixin` is one part of ``ClusterConnection``, which provides
+``_cluster`` and the group coordinator calls (``_at_coordinator``).
 """
 
 from __future__ import annotations
@@ -17,62 +21,131 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pcmodel.topics.errors import InvalidProducerIdMappingError, UnsupportedVersionError
-from pcmodel.topics.structs import TopicPartition
+from pcmodel.topics.broker_checks import _check_int
+from pcmodel.topics.broker_transactions import _check_transactional_id
+from pcmodel.topics.coordinator import validate_group_id
+from pcmodel.topics.errors import IllegalArgumentError, InvalidTxnStateError
+from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition, validate_topic_partition
 from pcmodel.topics.transactions import (
     DescribedTransaction,
     TransactionListing,
     check_states,
-    not_found,
 )
 
 __all__ = ["TransactionRequestsMixin"]
 
-_NO_TRANSACTIONS = ("transactions are not supported on a pcmodel Cluster (a lone Broker "
-                    "supports them); leave transactional_id unset here")
-
-
-def _unknown(transactional_id: str) -> InvalidProducerIdMappingError:
-    return InvalidProducerIdMappingError(
-        f"no transactional id {transactional_id!r} on this cluster: {_NO_TRANSACTIONS}")
+#: How long TxnOffsetCommit waits for the group's coordinator (seconds).
+_GROUP_COORDINATOR_WAIT = 30.0
 
 
 class TransactionRequestsMixin:
-    """Transactional calls on a cluster: refused, or answered with nothing (see the module)."""
+    """Transactional calls, sent to the transaction coordinator (ClusterConnection part)."""
 
-    def _init_transactional_id(self, transactional_id: str) -> tuple[int, int]:
-        raise UnsupportedVersionError(
-            f"transactional id {transactional_id!r}: {_NO_TRANSACTIONS}")
+    _cluster: Any
+
+    def _init_transactional_id(self, transactional_id: str, transaction_timeout_ms: int,
+                               producer_id: int, producer_epoch: int) -> tuple[int, int]:
+        """InitProducerId with a transactional id, at its coordinator: see
+        :meth:`Broker.init_producer_id <pcmodel.topics.broker_transactions.TransactionsMixin.
+        init_producer_id>`."""
+        _check_transactional_id(transactional_id)
+        _check_int("transaction_timeout_ms", transaction_timeout_ms, -(2**31),
+                   IllegalArgumentError)
+        expected = (producer_id, producer_epoch) if producer_id >= 0 else None
+        return self._cluster.transaction_log().init_producer_id(
+            transactional_id, transaction_timeout_ms, expected)
 
     def add_partitions_to_txn(self, transactional_id: str, producer_id: int,
                               producer_epoch: int, partitions: Iterable[TopicPartition]) -> None:
-        """Raises ``InvalidProducerIdMappingError``: no transactional id exists here."""
-        raise _unknown(transactional_id)
+        """AddPartitionsToTxn at the coordinator: as :meth:`Broker.add_partitions_to_txn
+        <pcmodel.topics.broker_transactions.TransactionsMixin.add_partitions_to_txn>`
+        (returns once the change is stored in the transaction log)."""
+        _check_transactional_id(transactional_id)
+        tps = [validate_topic_partition(tp) for tp in partitions]
+        self._cluster.transaction_log().add_partitions(transactional_id, producer_id,
+                                                       producer_epoch, tps)
 
     def add_offsets_to_txn(self, transactional_id: str, producer_id: int, producer_epoch: int,
                            group_id: str) -> None:
-        """Raises ``InvalidProducerIdMappingError``: no transactional id exists here."""
-        raise _unknown(transactional_id)
+        """AddOffsetsToTxn at the coordinator: as :meth:`Broker.add_offsets_to_txn
+        <pcmodel.topics.broker_transactions.TransactionsMixin.add_offsets_to_txn>`."""
+        _check_transactional_id(transactional_id)
+        validate_group_id(group_id)
+        self._cluster.transaction_log().add_group(transactional_id, producer_id,
+                                                  producer_epoch, group_id)
 
     def txn_offset_commit(self, transactional_id: str, group_id: str, producer_id: int,
                           producer_epoch: int, offsets: Mapping[TopicPartition, Any],
-                          **member: Any) -> None:
-        """Raises ``InvalidProducerIdMappingError``: no transactional id exists here."""
-        raise _unknown(transactional_id)
+                          *, generation: int = -1, member_id: str = "",
+                          group_instance_id: str | None = None) -> None:
+        """TxnOffsetCommit: the group's coordinator checks the offsets and the consumer, then
+        the transaction's coordinator stages them; they are committed with the transaction.
+        Raises as :meth:`Broker.txn_offset_commit <pcmodel.topics.broker_transactions.
+        TransactionsMixin.txn_offset_commit>`, and ``UnknownMemberIdError`` when the group
+        has had no coordinator for 30 seconds."""
+        _check_transactional_id(transactional_id)
+        validate_group_id(group_id)
+        checked: dict[TopicPartition, OffsetAndMetadata] = self._at_coordinator(  # type: ignore[attr-defined]
+            group_id, _GROUP_COORDINATOR_WAIT, "check_txn_offset_commit", dict(offsets),
+            generation=generation, member_id=member_id, group_instance_id=group_instance_id)
+        self._cluster.transaction_log().stage_offsets(
+            transactional_id, producer_id, producer_epoch, group_id,
+            {TopicPartition._make(tp): value for tp, value in checked.items()})
 
     def end_txn(self, transactional_id: str, producer_id: int, producer_epoch: int,
                 commit: bool) -> None:
-        """Raises ``InvalidProducerIdMappingError``: no transactional id exists here."""
-        raise _unknown(transactional_id)
+        """EndTxn at the coordinator: the decision is stored, then the markers are written to
+        every partition of the transaction (and a commit's offsets to the offsets topic), as
+        :mod:`pcmodel.cluster.transaction_log` describes. Raises as :meth:`Broker.end_txn
+        <pcmodel.topics.broker_transactions.TransactionsMixin.end_txn>`."""
+        _check_transactional_id(transactional_id)
+        if not isinstance(commit, bool):
+            raise TypeError(f"commit must be True or False, got {commit!r}")
+        self._cluster.transaction_log().end(transactional_id, producer_id, producer_epoch,
+                                            commit)
 
     def describe_transactions(self, transactional_ids: Iterable[str]
                               ) -> dict[str, DescribedTransaction]:
-        """Every id is unknown (``TransactionalIdNotFoundError`` in its ``error``)."""
-        return {tid: not_found(tid) for tid in transactional_ids}
+        """DescribeTransactions, each id at its coordinator, in the order asked (an unknown
+        id: ``TransactionalIdNotFoundError`` in its ``error``)."""
+        ids = [_check_transactional_id(tid) for tid in transactional_ids]
+        log = self._cluster.transaction_log()
+        return {tid: log.describe(tid) for tid in ids}
 
     def list_transactions(self, states: Iterable[str] = (), producer_ids: Iterable[int] = (),
                           duration_filter_ms: int = -1) -> list[TransactionListing]:
-        """No transaction: an empty list (an unknown state still raises
-        ``IllegalArgumentError``)."""
+        """ListTransactions at every coordinator that answers, merged by transactional id;
+        ``IllegalArgumentError`` for an unknown state."""
+        _check_int("duration_filter_ms", duration_filter_ms, -1, IllegalArgumentError)
+        states = list(states)
         check_states(states)
-        return []
+        return self._cluster.transaction_log().listing(states, list(producer_ids),
+                                                       duration_filter_ms)
+
+    # --- for the connection's produce and offsets lookups --------------------------------------
+
+    def _check_in_transaction(self, producer_id: int, producer_epoch: int,
+                              tp: TopicPartition) -> None:
+        """Before a transactional batch goes to ``tp``'s leader: ``InvalidTxnStateError``
+        unless the producer's ongoing transaction holds ``tp``."""
+        log = self._cluster.transaction_log(create=False)
+        if log is None or not log.holds(producer_id, producer_epoch, tp):
+            raise InvalidTxnStateError(
+                f"partition {tp.topic}-{tp.partition} was not added to the transaction of "
+                f"producer {producer_id} (epoch {producer_epoch}), or no transaction of it "
+                "is ongoing")
+
+    def _unstable_offsets(self, group_id: str, partitions: Iterable[TopicPartition]
+                          ) -> list[TopicPartition]:
+        """Those of ``partitions`` whose committed offset for ``group_id`` a transaction not
+        yet completed has staged a new value of."""
+        log = self._cluster.transaction_log(create=False)
+        if log is None:
+            return []
+        return [tp for tp in partitions if log.unstable(group_id, tp)]
+
+    def _check_transactions_due(self) -> None:
+        """Run the coordinators' timed-out transactions check and id expiration if due."""
+        log = self._cluster.transaction_log(create=False)
+        if log is not None:
+            log.check_if_due()

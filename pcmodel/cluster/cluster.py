@@ -51,10 +51,12 @@ from pcmodel.cluster.errors import LeaderNotAvailableError
 from pcmodel.cluster.events import ClusterEvent, ReplicaStatus
 from pcmodel.cluster.injection import FaultInjection
 from pcmodel.cluster.node import ClusterNode
+from pcmodel.cluster.partition_markers import ClusterMarkers, check_transactional
 from pcmodel.cluster.purgatory import ProduceFuture
 from pcmodel.cluster.replica_admin import ReplicaAdmin
 from pcmodel.cluster.state_delivery import StateDelivery
 from pcmodel.cluster.topic_admin import TopicAdmin
+from pcmodel.cluster.transaction_settings import check_transaction_settings
 from pcmodel.cluster.waiting import ClientSupport
 from pcmodel.topics.broker import FetchResult
 from pcmodel.topics.errors import (
@@ -73,6 +75,7 @@ from pcmodel.topics.idempotence import (
     DEFAULT_PRODUCER_ID_EXPIRATION_MS,
 )
 from pcmodel.topics.log import LogRecord
+from pcmodel.topics.log_transactions import check_isolation_level
 from pcmodel.topics.replica_placement import check_assignment
 from pcmodel.topics.structs import TopicPartition
 from pcmodel.topics.topic_configs import topic_options
@@ -84,7 +87,8 @@ _MODES = ("threads", "steps", "processes")
 _ACKS = (0, 1, "all")
 
 
-class Cluster(FaultInjection, ClientSupport, TopicAdmin, ReplicaAdmin, StateDelivery, Driving):
+class Cluster(FaultInjection, ClientSupport, TopicAdmin, ReplicaAdmin, StateDelivery, Driving,
+              ClusterMarkers):
     """``brokers`` replicating brokers and a controller. See the module docstring.
 
     ``replica_lag_time_max_ms`` (Kafka's ``replica.lag.time.max.ms``, default 30000 there;
@@ -107,6 +111,8 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, ReplicaAdmin, StateDeli
     ``producer.id.expiration.ms`` and ``producer.id.expiration.check.interval.ms``, with
     Kafka's defaults (a day, ten minutes): each replica forgets an idempotent producer that
     wrote nothing to its partition for that long (:mod:`pcmodel.cluster.producers`).
+    ``transaction_settings`` are Kafka's ``transaction.*`` configs, by the names of
+    :mod:`pcmodel.cluster.transaction_settings` (``{"max_timeout_ms": 60_000}``).
     """
 
     def __new__(cls, *args: Any, mode: str = "threads", **kwargs: Any) -> Cluster:
@@ -133,6 +139,7 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, ReplicaAdmin, StateDeli
         producer_id_expiration_ms: int = DEFAULT_PRODUCER_ID_EXPIRATION_MS,
         producer_id_expiration_check_interval_ms: int =
         DEFAULT_PRODUCER_ID_EXPIRATION_CHECK_INTERVAL_MS,
+        transaction_settings: Mapping[str, int] | None = None,
     ) -> None:
         if isinstance(brokers, bool) or not isinstance(brokers, int) or brokers < 1:
             raise IllegalArgumentError(f"brokers must be an int >= 1, got {brokers!r}")
@@ -184,6 +191,9 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, ReplicaAdmin, StateDeli
         self._topic_configs: dict[str, dict[str, str]] = {}
         self._next_producer_id = 1000
         self._offsets_topic: Any = None
+        self._transaction_log: Any = None
+        #: The transaction coordinators' settings (:mod:`~pcmodel.cluster.transaction_settings`).
+        self.transaction_settings = check_transaction_settings(transaction_settings)
         self._changes = 0
         self._fenced_seen: set[int] = set()
         self._closed = False
@@ -303,16 +313,6 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, ReplicaAdmin, StateDeli
                 self._deliver(tp)
             self._notify()
 
-    @staticmethod
-    def _topic_config(rf: int, options: Mapping[str, Any],
-                      error: type[Exception]) -> TopicConfig:
-        """The replication settings ``topic_options`` gave, checked against the factor."""
-        min_isr = options.get("min_insync_replicas", 1)
-        if not 1 <= min_isr <= rf:
-            raise error(f"min.insync.replicas must be between 1 and the topic's replication "
-                        f"factor {rf}, got {min_isr!r}")
-        return TopicConfig(rf, min_isr, options.get("unclean_leader_election_enable", False))
-
     def _add_replicas(self, name: str, partitions: int, tps: list[TopicPartition],
                       config: TopicConfig, **topic_settings: Any) -> None:
         for node in self.nodes:
@@ -363,7 +363,8 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, ReplicaAdmin, StateDeli
                 broker: int | None = None,
                 producer: tuple[int, int, int] | None = None,
                 compression: str | None = None,
-                batch_bytes: int | None = None) -> ProduceFuture:
+                batch_bytes: int | None = None,
+                transactional: bool = False) -> ProduceFuture:
         """Send ``records`` to the partition's leader (or to ``broker``); return the future.
 
         ``acks=0``: answered at once, the records may or may not be appended (offset -1).
@@ -379,9 +380,13 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, ReplicaAdmin, StateDeli
         sending the same batch again never appends it twice, even through a new leader.
         ``compression`` and ``batch_bytes`` are as in ``Broker.append``: a batch larger than the
         topic's ``max.message.bytes`` fails with ``MessageSizeTooLargeError``.
+        ``transactional=True`` (with ``producer``) adds the batch to the producer's open
+        transaction, which holds the last stable offset until :meth:`write_marker` ends it
+        (errors: :mod:`pcmodel.cluster.partition_markers`).
         """
         if acks not in _ACKS:
             raise IllegalArgumentError(f"acks must be one of {_ACKS}, got {acks!r}")
+        check_transactional(producer, transactional)
         tp = TopicPartition(topic, partition)
         future = ProduceFuture(self._drive_until_done if self.mode == "steps" else None)
         with self._lock:
@@ -389,7 +394,7 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, ReplicaAdmin, StateDeli
             try:
                 node = self._produce_target(tp, broker)
                 node.produce(tp, list(records), acks, timeout, future, producer, compression,
-                             batch_bytes)
+                             batch_bytes, transactional)
                 self._notify()
             except KafkaError as e:
                 future.set_exception(e)
@@ -405,16 +410,19 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, ReplicaAdmin, StateDeli
             self._next_producer_id += 1
             return self._next_producer_id - 1, 0
 
-    def fetch(self, broker: int, offsets: dict[TopicPartition, int], max_records: int = 500
-              ) -> dict[TopicPartition, FetchResult]:
-        """A consumer's fetch from ``broker``: committed records only (below the HW).
+    def fetch(self, broker: int, offsets: dict[TopicPartition, int], max_records: int = 500,
+              isolation_level: str = "read_uncommitted") -> dict[TopicPartition, FetchResult]:
+        """A consumer's fetch from ``broker``: committed records only (below the HW), and with
+        ``isolation_level="read_committed"`` only below the last stable offset, with the
+        transactional batches and aborted transactions of what it read (``Broker.fetch``).
 
         Raises ``NotLeaderForPartitionError`` if it does not lead one of the partitions,
         ``KafkaConnectionError`` if it is dead.
         """
+        check_isolation_level(isolation_level)
         with self._lock:
             self._check_open()
-            return self._reachable_node(broker).fetch(offsets, max_records)
+            return self._reachable_node(broker).fetch(offsets, max_records, isolation_level)
 
     def close(self) -> None:
         """Stop the threads and the brokers; idempotent."""

@@ -6,7 +6,8 @@ fetch, ISR, HW, leader epochs are not written twice), plus what a separate proce
 
 * a request server (:class:`~pcmodel.cluster.host_server.NodeServer`, in its own module with
   the process's entry point: pcmodel's broker server, authenticated and pickling, on loopback)
-  answering the cluster (produce, fetch, status, faults) and the other brokers (a follower's
+  answering the cluster (produce and transaction markers, answered when replicated through
+  :mod:`pcmodel.cluster.host_writes`; fetch, status, faults) and the other brokers (a follower's
   fetch and OffsetsForLeaderEpoch), and pcmodel's client methods on the node's
   :class:`~pcmodel.topics.broker.Broker` (group coordinator calls, and a coordinator's
   ``group_metadata`` / ``load_group``);
@@ -36,9 +37,9 @@ from pcmodel.cluster.controller import PartitionState, TopicConfig
 from pcmodel.cluster.errors import NotLeaderForPartitionError
 from pcmodel.cluster.events import ClusterEvent
 from pcmodel.cluster.follower import replicate_once
+from pcmodel.cluster.host_writes import HostWrites
 from pcmodel.cluster.journal import DurableReplica, durable_replicas, journal_path
 from pcmodel.cluster.node import ClusterNode
-from pcmodel.cluster.purgatory import ProduceFuture
 from pcmodel.topics.client import BrokerHandle, RemoteBroker
 from pcmodel.topics.errors import KafkaConnectionError, KafkaError
 from pcmodel.topics.group_offsets import DEFAULT_OFFSETS_RETENTION_MINUTES
@@ -46,7 +47,6 @@ from pcmodel.topics.idempotence import (
     DEFAULT_PRODUCER_ID_EXPIRATION_CHECK_INTERVAL_MS,
     DEFAULT_PRODUCER_ID_EXPIRATION_MS,
 )
-from pcmodel.topics.server import portable_exception
 from pcmodel.topics.structs import TopicPartition
 
 __all__ = ["HostSpec", "NodeHost"]
@@ -78,28 +78,7 @@ class HostSpec(NamedTuple):
                                                DEFAULT_PRODUCER_ID_EXPIRATION_CHECK_INTERVAL_MS)
 
 
-class _ReportedFuture(ProduceFuture):
-    """A produce waiting for replication whose outcome the cluster collects later."""
-
-    def __init__(self, host: NodeHost, token: int) -> None:
-        super().__init__()
-        self._host = host
-        self._token = token
-
-    def set_result(self, result: Any) -> None:
-        if not self.done():
-            super().set_result(result)
-            self._host.completed[self._token] = (True, result)
-            self._host.changed.notify_all()
-
-    def set_exception(self, error: BaseException) -> None:
-        if not self.done():
-            super().set_exception(error)
-            self._host.completed[self._token] = (False, portable_exception(error))
-            self._host.changed.notify_all()
-
-
-class NodeHost:
+class NodeHost(HostWrites):
     """One broker of a process cluster: the node, its peers, its duties. See the module doc."""
 
     def __init__(self, spec: HostSpec) -> None:
@@ -171,29 +150,6 @@ class NodeHost:
 
     # --- requests from the cluster ---------------------------------------------------------------
 
-    def produce(self, tp: TopicPartition, records: list, acks: int | str, timeout: float,
-                producer: tuple[int, int, int] | None, compression: str | None,
-                batch_bytes: int | None, token: int) -> tuple[str, Any]:
-        """Append as leader. ``("ok", result)``, ``("error", exc)``, or ``("pending", None)``:
-        the outcome comes later through :meth:`completions` under ``token``."""
-        future = _ReportedFuture(self, token)
-
-        def append() -> bool:
-            with self.lock:
-                self.node.produce(tp, records, acks, timeout, future, producer, compression,
-                                  batch_bytes)
-                self.changed.notify_all()  # followers long-polling for data
-                if future.done():
-                    self.completed.pop(token, None)
-                return future.done()
-
-        if not self._as_leader(append):
-            return "pending", None
-        try:
-            return "ok", future.get(0)
-        except KafkaError as exc:
-            return "error", exc
-
     def delete_records_as_leader(self, tp: TopicPartition, offset: int) -> int:
         """DeleteRecords as the partition's leader (see ``ClusterNode``); returns the offset
         the records were deleted below."""
@@ -205,24 +161,12 @@ class NodeHost:
 
         return self._as_leader(delete)
 
-    def completions(self, timeout: float) -> list[tuple[int, bool, Any]]:
-        """Wait up to ``timeout`` seconds for answered produces; return ``(token, ok, value)``."""
-        deadline = time.monotonic() + timeout
-        with self.lock:
-            while not self.completed and not self._stopping.is_set():
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                self.changed.wait(remaining)
-            out = [(token, ok, value) for token, (ok, value) in self.completed.items()]
-            self.completed.clear()
-            return out
-
-    def fetch(self, offsets: dict, max_records: int) -> dict:
-        """A consumer's fetch (below the high watermark)."""
+    def fetch(self, offsets: dict, max_records: int,
+              isolation_level: str = "read_uncommitted") -> dict:
+        """A consumer's fetch (below the high watermark, or the last stable offset)."""
         def read() -> dict:
             with self.lock:
-                return self.node.fetch(offsets, max_records)
+                return self.node.fetch(offsets, max_records, isolation_level)
 
         return self._as_leader(read)
 

@@ -22,10 +22,16 @@ from pcmodel.topics.errors import KafkaError
 from pcmodel.topics.server import BrokerServer, portable_exception
 from pcmodel.topics.transport import RequestRejected, check_numbers
 
-__all__ = ["NODE_METHODS", "NodeServer", "host_main"]
+__all__ = ["COORDINATOR_METHODS", "NODE_METHODS", "NodeServer", "host_main"]
+
+#: What the cluster asks a broker's group coordinator besides client methods: a group's
+#: metadata to store and to load, offsets to load and to expire, a transaction's offsets to
+#: check and, once committed, to store.
+COORDINATOR_METHODS = ("group_metadata", "load_group", "load_offsets", "expire_offsets",
+                       "check_txn_offset_commit", "store_txn_offsets")
 
 #: What the cluster and the other brokers may ask a broker process (besides client methods).
-NODE_METHODS = ("produce", "completions", "fetch", "offsets", "log", "add_replicas",
+NODE_METHODS = ("produce", "write_marker", "completions", "fetch", "offsets", "log", "add_replicas",
                 "remove_topic", "add_partitions", "end_offset_for_epoch", "set_isolated",
                 "set_slowness", "replica_fetch", "offsets_for_leader_epoch", "replica_offsets",
                 "delete_records_as_leader", "reconfigure_topic", "epoch_of_offset",
@@ -35,8 +41,7 @@ NODE_METHODS = ("produce", "completions", "fetch", "offsets", "log", "add_replic
 
 class NodeServer(BrokerServer):
     """pcmodel's broker server, answering :data:`NODE_METHODS` from the host as well."""
-    served_methods = (*BrokerServer.served_methods, "group_metadata", "load_group",
-                      "load_offsets", "expire_offsets")
+    served_methods = (*BrokerServer.served_methods, *COORDINATOR_METHODS)
 
     def __init__(self, host: NodeHost, authkey: bytes) -> None:
         super().__init__(host.node.broker, authkey=authkey)

@@ -26,7 +26,7 @@ from typing import Any
 
 from pcmodel.child_signals import children_ignore_ctrl_c
 from pcmodel.cluster.host import HostSpec
-from pcmodel.cluster.host_server import host_main
+from pcmodel.cluster.host_server import COORDINATOR_METHODS, host_main
 from pcmodel.cluster.purgatory import ProduceFuture
 from pcmodel.topics.broker import CLIENT_METHODS
 from pcmodel.topics.client import RemoteBroker
@@ -230,6 +230,15 @@ class HostedBroker:
     def produce(self, future: ProduceFuture, *args: Any) -> None:
         """Send a produce; ``future`` gets its answer now or, if it waits for replication,
         when the broker reports it (or a ``KafkaConnectionError`` if the broker dies first)."""
+        self._write(future, "produce", *args)
+
+    def write_marker(self, future: ProduceFuture, *args: Any) -> None:
+        """Send a transaction marker; answered as :meth:`produce` is."""
+        self._write(future, "write_marker", *args)
+
+    def _write(self, future: ProduceFuture, method: str, *args: Any) -> None:
+        """Call ``method`` with a token after ``args``; the broker answers now or, under the
+        token, through the answers :meth:`_collect_answers` collects."""
         with self._pending_lock:
             if not self._listening:
                 future.set_exception(KafkaConnectionError(f"broker {self.node_id} is down"))
@@ -238,7 +247,7 @@ class HostedBroker:
             self._next_token += 1
             self._pending[token] = future
         try:
-            state, value = self.call("produce", *args, token)
+            state, value = self.call(method, *args, token)
         except KafkaError as exc:
             with self._pending_lock:
                 self._pending.pop(token, None)
@@ -283,8 +292,7 @@ class HostedBroker:
                 f"broker {self.node_id} died before answering: the outcome is unknown"))
 
 
-_DOOR_METHODS = frozenset(CLIENT_METHODS) | {"replica_offsets", "group_metadata", "load_group",
-                                              "load_offsets", "expire_offsets"}
+_DOOR_METHODS = frozenset(CLIENT_METHODS) | {"replica_offsets", *COORDINATOR_METHODS}
 
 
 class ControllerServer(BrokerServer):

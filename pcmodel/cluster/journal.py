@@ -2,9 +2,9 @@
 
 A broker process keeps each replica's records in memory (an ordinary partition log) *and*
 writes every change of the replica to its journal file before it answers the request that
-caused it: appended records (with the leader epochs and idempotent-producer batches they
-carry), truncations, a restart at a new log start, a log start moved by DeleteRecords,
-high-watermark moves. A restarted broker
+caused it: appended records (with the leader epochs, idempotent-producer batches and
+transactional batches and markers they carry), truncations, a restart at a new log start, a
+log start moved by DeleteRecords, high-watermark moves. A restarted broker
 replays the journal and has the log it had when it died, as a crashed Kafka broker recovers
 its segments from disk; then the leader-epoch rule truncates what it must.
 
@@ -16,7 +16,9 @@ disk, for durability, and so does the lesson — an acknowledged ``acks="all"`` 
 because several brokers have it, not because one of them flushed it.
 
 Records are journaled decoded, so a recovered log is stored uncompressed (as a follower's copy
-always is here): only ``log_stats`` can tell. Each entry is ``length, crc32, pickle``. A torn
+always is here): only ``log_stats`` can tell. An append entry is ``("append", records, epochs,
+producer batches, transactional batches)``; one written before transactions had no fifth
+element, and is read as having none. Each entry is ``length, crc32, pickle``. A torn
 or corrupt tail (a write cut short) is dropped on recovery and the file cut back to the last
 whole entry, as Kafka's log recovery truncates at the first invalid batch. Journals live in a
 directory the cluster owns and removes.
@@ -41,6 +43,7 @@ from pcmodel.cluster.producers import BatchInfo, appended_batch
 from pcmodel.cluster.replica import Replica
 from pcmodel.topics.broker import AppendResult, Broker
 from pcmodel.topics.log import LogRecord
+from pcmodel.topics.log_transactions import TransactionalBatch
 from pcmodel.topics.structs import TopicPartition
 
 __all__ = ["DurableReplica", "durable_replicas", "journal_path", "read_journal", "replay_log"]
@@ -121,8 +124,8 @@ class DurableReplica(Replica):
 
     Built like a ``Replica`` plus the broker's ``directory``; if the replica's journal exists
     there, the replica is recovered from it first (records, leader epochs, producer batches,
-    high watermark). Its role is not recovered: a restarted broker learns it from the
-    controller, as a Kafka broker does.
+    transactions and markers, high watermark). Its role is not recovered: a restarted broker
+    learns it from the controller, as a Kafka broker does.
     """
 
     def __init__(self, node_id: int, broker: Broker, tp: TopicPartition, config: TopicConfig,
@@ -158,23 +161,30 @@ class DurableReplica(Replica):
 
     def append_as_leader(self, records: list, compression: str | None,
                          producer: tuple[int, int, int] | None,
-                         batch_bytes: int | None = None) -> AppendResult:
-        appended = super().append_as_leader(records, compression, producer, batch_bytes)
-        base = appended.base_offset
-        stored = self.broker.fetch({self.tp: base}, max_records=len(records),
-                                   replica_id=self.node_id)[self.tp].records
+                         batch_bytes: int | None = None,
+                         transactional: bool = False) -> AppendResult:
+        appended = super().append_as_leader(records, compression, producer, batch_bytes,
+                                            transactional)
         batches = () if producer is None else (appended_batch(producer, appended, len(records)),)
-        self._write(("append", stored, self.epochs.entries, batches))
-        self._journaled_epochs = self.epochs.entries
+        self._write_stored(appended.base_offset, len(records), batches)
+        return appended
+
+    def write_marker(self, producer_id: int, producer_epoch: int, commit: bool,
+                     coordinator_epoch: int = 0) -> AppendResult:
+        appended = super().write_marker(producer_id, producer_epoch, commit, coordinator_epoch)
+        self._write_stored(appended.base_offset, 1, ())
         return appended
 
     def append_copy(self, records: tuple[LogRecord, ...], leader_hw: int, leader_epochs: tuple,
-                    batches: tuple[BatchInfo, ...] = ()) -> None:
+                    batches: tuple[BatchInfo, ...] = (),
+                    transactional_batches: tuple[TransactionalBatch, ...] = ()) -> None:
         if records:
             end = records[-1].offset + 1
             kept = tuple(b for b in batches if b.base_offset + b.count <= end)
-            super().append_copy(records, leader_hw, leader_epochs, batches)
-            self._write(("append", records, self.epochs.entries, kept))
+            super().append_copy(records, leader_hw, leader_epochs, batches,
+                                transactional_batches)
+            self._write(("append", records, self.epochs.entries, kept,
+                         tuple(transactional_batches)))
             self._journaled_epochs = self.epochs.entries
         else:
             super().append_copy(records, leader_hw, leader_epochs, batches)
@@ -208,6 +218,15 @@ class DurableReplica(Replica):
 
     # --- internals -------------------------------------------------------------------------------
 
+    def _write_stored(self, base: int, count: int, batches: tuple[BatchInfo, ...]) -> None:
+        """Journal the ``count`` records the leader just appended at ``base``, as the log
+        stores them (timestamps, markers), with their transactional batches."""
+        stored = self.broker.fetch({self.tp: base}, max_records=count,
+                                   replica_id=self.node_id)[self.tp]
+        self._write(("append", stored.records, self.epochs.entries, batches,
+                     stored.transactional_batches))
+        self._journaled_epochs = self.epochs.entries
+
     def _write(self, entry: tuple) -> None:
         if self._journal is not None:  # None while recovering: replaying writes nothing
             self._journal.write(entry)
@@ -218,16 +237,13 @@ class DurableReplica(Replica):
             self._journaled_epochs = self.epochs.entries
 
     def _recover(self, entries: list[tuple]) -> None:
-        topic, partition = self.tp
         hw = 0
         for entry in entries:
             kind = entry[0]
             if kind == "append":
-                _, records, epochs, batches = entry
-                self.broker.append_replica(topic, partition, records)
+                _, records, epochs, batches, *transactional = entry  # older: no transactions
+                self.copy_records(records, batches, transactional[0] if transactional else ())
                 self._set_epochs(epochs)
-                for batch in batches:
-                    self.producers.record(batch)
             elif kind == "truncate":
                 Replica.truncate(self, entry[1])
             elif kind == "restart":

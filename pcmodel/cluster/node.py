@@ -28,6 +28,7 @@ from pcmodel.cluster.errors import (
     RequestTimedOutError,
     UnknownLeaderEpochError,
 )
+from pcmodel.cluster.partition_markers import NodeMarkers
 from pcmodel.cluster.producers import BatchInfo
 from pcmodel.cluster.purgatory import DelayedProduce, ProduceFuture, ProduceResult
 from pcmodel.cluster.replica import Replica
@@ -43,13 +44,16 @@ from pcmodel.topics.idempotence import (
 )
 from pcmodel.topics.log import LogRecord
 from pcmodel.topics.log_records import wall_clock_ms
+from pcmodel.topics.log_transactions import TransactionalBatch
 from pcmodel.topics.structs import ActiveProducer, LogDirDescription, TopicPartition
 
 __all__ = ["ClusterNode", "ReplicaFetchResponse"]
 
 
 class ReplicaFetchResponse(NamedTuple):
-    """What a leader returns to a follower's fetch: records, its HW, log start and epochs."""
+    """What a leader returns to a follower's fetch: records, its HW, log start and epochs,
+    and what its log keeps beside the records: the idempotent producers' ``batches``, and the
+    ``transactional_batches`` (transactional producers' batches and markers) of the range."""
 
     records: tuple[LogRecord, ...]
     high_watermark: int
@@ -57,9 +61,10 @@ class ReplicaFetchResponse(NamedTuple):
     epochs: tuple[EpochEntry, ...]
     error: FetchError | None
     batches: tuple[BatchInfo, ...] = ()
+    transactional_batches: tuple[TransactionalBatch, ...] = ()
 
 
-class ClusterNode:
+class ClusterNode(NodeMarkers):
     """Broker ``node_id`` of a cluster. See the module docstring.
 
     ``alter_isr(tp, leader, epoch, isr) -> PartitionState`` is how the node asks the controller
@@ -202,15 +207,19 @@ class ClusterNode:
     def produce(self, tp: TopicPartition, records: Sequence, acks: int | str,
                 timeout: float, future: ProduceFuture,
                 producer: tuple[int, int, int] | None = None,
-                compression: str | None = None, batch_bytes: int | None = None) -> None:
+                compression: str | None = None, batch_bytes: int | None = None,
+                transactional: bool = False) -> None:
         """Append as leader; answer ``future`` now (acks 0/1) or when committed (``"all"``).
 
         ``producer`` is ``(producer_id, producer_epoch, first_sequence)`` for an idempotent
         producer: a batch this replica already has is not appended again, and is answered
         with its original offsets (once they are committed, for ``acks="all"``).
+        ``transactional`` appends it to the producer's transaction (see
+        :meth:`Replica.append_as_leader <pcmodel.cluster.replica.Replica.append_as_leader>`).
         Raises ``NotLeaderForPartitionError``, ``NotEnoughReplicasError`` (``acks="all"`` and
         the ISR is smaller than ``min_insync_replicas``: nothing appended),
-        ``OutOfOrderSequenceNumberError``; later, on ``future``,
+        ``OutOfOrderSequenceNumberError``, ``InvalidProducerEpochError``,
+        ``InvalidTxnStateError``; later, on ``future``,
         ``NotEnoughReplicasAfterAppendError`` or ``RequestTimedOutError``.
         """
         replica = self._leader_replica(tp)
@@ -229,25 +238,22 @@ class ClusterNode:
         if repeated is not None:
             base, append_time = repeated.base_offset, repeated.log_append_time
         else:
-            appended = replica.append_as_leader(records, compression, producer, batch_bytes)
+            appended = replica.append_as_leader(records, compression, producer, batch_bytes,
+                                                transactional)
             base, append_time = appended.base_offset, appended.log_append_time_ms
         result = ProduceResult(tp.topic, tp.partition, -1 if acks == 0 else base, count,
                                self.node_id, state.leader_epoch, append_time)
-        self._leader_maintenance(replica)
-        if acks != "all":
-            future.set_result(result)
-            return
-        waiting = DelayedProduce(tp, base, base + count, state.leader_epoch,
-                                 self._clock() + timeout, future, result)
-        if not waiting.try_complete(replica.high_watermark, len(state.isr), min_isr):
-            self._waiting.append(waiting)
+        self._answer(replica, base, result, acks == "all", timeout, future)
 
-    def fetch(self, offsets: dict[TopicPartition, int], max_records: int
-              ) -> dict[TopicPartition, FetchResult]:
-        """A consumer's fetch (below the HW); raises ``NotLeaderForPartitionError``."""
+    def fetch(self, offsets: dict[TopicPartition, int], max_records: int,
+              isolation_level: str = "read_uncommitted") -> dict[TopicPartition, FetchResult]:
+        """A consumer's fetch: below the HW, or with ``isolation_level="read_committed"``
+        below the last stable offset, with the transactions the consumer needs to drop
+        aborted records (see ``Broker.fetch``). Raises ``NotLeaderForPartitionError``."""
         for tp in offsets:
             self._leader_replica(tp)
-        return self.broker.fetch(offsets, max_records=max_records, timeout=0)
+        return self.broker.fetch(offsets, max_records=max_records, timeout=0,
+                                 isolation_level=isolation_level)
 
     def delete_records_as_leader(self, tp: TopicPartition, offset: int) -> int:
         """DeleteRecords: delete the records below ``offset`` (``-1``: the high watermark)
@@ -273,14 +279,16 @@ class ClusterNode:
         if not start <= fetch_offset <= leo:
             return ReplicaFetchResponse((), replica.high_watermark, start, (),
                                         FetchError.OFFSET_OUT_OF_RANGE)
-        records = self.broker.fetch({tp: fetch_offset}, max_records=self._max_fetch,
-                                    timeout=0, replica_id=follower)[tp].records
+        fetched = self.broker.fetch({tp: fetch_offset}, max_records=self._max_fetch,
+                                    timeout=0, replica_id=follower)[tp]
+        records = fetched.records
         replica.record_follower_fetch(follower, fetch_offset, self._clock())
         self._leader_maintenance(replica)
         end = records[-1].offset + 1 if records else fetch_offset
         return ReplicaFetchResponse(records, replica.high_watermark, start,
                                     replica.epochs.entries, None,
-                                    replica.producers.batches_from(fetch_offset, end))
+                                    replica.producers.batches_from(fetch_offset, end),
+                                    fetched.transactional_batches)
 
     def offsets_for_leader_epoch(self, tp: TopicPartition, epoch: int,
                                  leader_epoch: int | None) -> tuple[int, int]:
@@ -301,10 +309,14 @@ class ClusterNode:
     def describe_producers(self, tp: TopicPartition) -> tuple[ActiveProducer, ...]:
         """The idempotent producers this broker's replica of ``tp`` remembers, leader or
         follower (Kafka's ``Partition.activeProducerState``): a follower copies the producer
-        batches with the records, so it knows what the leader knows up to its log end.
+        batches with the records, so it knows what the leader knows up to its log end. Each
+        with where its transaction open there began (``-1`` if none is).
         Raises ``NotLeaderForPartitionError`` if this broker holds no replica of ``tp``,
         ``UnknownTopicOrPartitionError`` if it knows no such topic."""
-        return self._local_replica(tp).producers.active()
+        replica = self._local_replica(tp)
+        open_at = replica.open_transactions
+        return tuple(p._replace(current_transaction_start_offset=open_at.get(p.producer_id, -1))
+                     for p in replica.producers.active())
 
     def expire_producers(self, now_ms: int | None = None) -> dict[TopicPartition, tuple[int, ...]]:
         """Every replica here forgets the producers expired at ``now_ms`` (epoch ms; default:
@@ -315,7 +327,8 @@ class ClusterNode:
             now_ms = wall_clock_ms()
         forgotten = {}
         for tp, replica in sorted(self.replicas.items()):
-            expired = replica.producers.expire(now_ms, self.producer_id_expiration_ms)
+            expired = replica.producers.expire(now_ms, self.producer_id_expiration_ms,
+                                               replica.open_transactions)
             if expired:
                 forgotten[tp] = expired
         return forgotten
@@ -404,6 +417,22 @@ class ClusterNode:
             raise error(f"{tp}: request epoch {leader_epoch}, leader {self.node_id} has "
                         f"{replica.leader_epoch}")
         return replica
+
+    def _answer(self, replica: Replica, base: int, result: ProduceResult, wait: bool,
+                timeout: float, future: ProduceFuture) -> None:
+        """Answer a write appended at ``base`` (``result.count`` records): now, or with
+        ``wait`` once the high watermark passes it (in the purgatory until then)."""
+        state = replica.state
+        assert state is not None
+        self._leader_maintenance(replica)
+        if not wait:
+            future.set_result(result)
+            return
+        waiting = DelayedProduce(replica.tp, base, base + result.count, state.leader_epoch,
+                                 self._clock() + timeout, future, result)
+        if not waiting.try_complete(replica.high_watermark, len(state.isr),
+                                    replica.config.min_insync_replicas):
+            self._waiting.append(waiting)
 
     def _leader_maintenance(self, replica: Replica) -> None:
         state = replica.state

@@ -53,7 +53,12 @@ import zlib
 from collections.abc import Iterable, Mapping
 
 from pcmodel.cluster.cluster import Cluster
-from pcmodel.cluster.errors import LeaderNotAvailableError, NotLeaderForPartitionError
+from pcmodel.cluster.errors import LeaderNotAvailableError
+from pcmodel.cluster.internal_topics import (
+    acknowledged_end,
+    create_internal_topic,
+    latest_values,
+)
 from pcmodel.cluster.purgatory import ProduceFuture
 from pcmodel.topics.errors import KafkaError
 from pcmodel.topics.group_answers import ExpiredOffsets
@@ -123,13 +128,9 @@ class OffsetsTopic:
                  replication_factor: int | None = None,
                  min_insync_replicas: int | None = None) -> None:
         self.cluster = cluster
-        rf = replication_factor or cluster.default_replication_factor
-        if OFFSETS_TOPIC not in cluster.controller.topics:
-            cluster.create_topic(OFFSETS_TOPIC, partitions, replication_factor=rf,
-                                 min_insync_replicas=min_insync_replicas or min(2, rf),
-                                 configs=OFFSETS_TOPIC_CONFIGS)
-        self.partitions = len([tp for tp in cluster.controller.partitions
-                               if tp.topic == OFFSETS_TOPIC])
+        self.partitions = create_internal_topic(cluster, OFFSETS_TOPIC, partitions,
+                                                replication_factor, min_insync_replicas,
+                                                OFFSETS_TOPIC_CONFIGS)
         # Guards the caches and the pending writes; never held while waiting for a write.
         self._lock = threading.Lock()
         #: (coordinator broker, offsets partition) -> (leader epoch it loaded at, key -> value)
@@ -339,42 +340,14 @@ class OffsetsTopic:
             epoch, cache = self._caches.get(key, (-1, {}))
             if epoch == state.leader_epoch:
                 return state.leader, state.leader_epoch, cache
-            # Newly coordinator: load from its own log, as far as it is acknowledged.
-            end = self._acknowledged_end(state.leader, state.leader_epoch, p)
-            cache = {}
-            for record in self.cluster.log(state.leader, OFFSETS_TOPIC, p):
-                if record.offset >= end:
-                    break  # a write still waiting for its acknowledgement: absorbed once acked
-                if record.value is None:
-                    cache.pop(record.key, None)
-                else:
-                    cache[record.key] = record.value
+            # Newly coordinator: load from its own log, as far as it is acknowledged; a write
+            # still waiting for its acknowledgement is absorbed once acknowledged.
+            end = acknowledged_end(self.cluster, OFFSETS_TOPIC, p, state.leader,
+                                   state.leader_epoch)
+            cache = latest_values(self.cluster, OFFSETS_TOPIC, p, state.leader, end)
             self._restore_groups(state.leader, cache)
             self._caches[key] = (state.leader_epoch, cache)
             return state.leader, state.leader_epoch, cache
-
-    def _acknowledged_end(self, leader: int, epoch: int, p: int) -> int:
-        """Where a coordinator's load of offsets partition ``p`` stops: its high watermark,
-        below which every record is committed; above it are writes still waiting for the
-        followers, which may be lost with the leader. Kafka's coordinator likewise serves
-        reads at the high watermark. Until that has reached the start of the leader's epoch
-        (what earlier leaders wrote and this one has not yet got the followers to hold),
-        the coordinator is still loading: ``LeaderNotAvailableError``, retriable, as Kafka
-        answers COORDINATOR_LOAD_IN_PROGRESS."""
-        status = next(s for s in self.cluster.replica_status(OFFSETS_TOPIC, p)
-                      if s.broker == leader)
-        if epoch > 0:
-            try:
-                _, epoch_start = self.cluster.end_offset_for_epoch(leader, OFFSETS_TOPIC, p,
-                                                                   epoch - 1)
-            except NotLeaderForPartitionError:  # a broker process that has not heard it yet
-                raise LeaderNotAvailableError(
-                    f"broker {leader} does not coordinate offsets partition {p} yet") from None
-            if status.high_watermark < epoch_start:
-                raise LeaderNotAvailableError(
-                    f"broker {leader} is still loading offsets partition {p}: its high "
-                    f"watermark {status.high_watermark} has not reached {epoch_start} yet")
-        return status.high_watermark
 
     def _restore_groups(self, leader: int, cache: dict[bytes, bytes]) -> None:
         """Hand the new coordinator every stored group and its committed offsets (Kafka's

@@ -14,7 +14,8 @@ changes is where things live and how they talk:
 
 * **Replication over connections.** A follower fetches from its leader over pcmodel's loopback
   transport (authenticated, pickling), as Kafka followers fetch over the network; produce,
-  fetch and the faults reach a broker the same way.
+  transaction markers, fetch and the faults reach a broker the same way
+  (:mod:`pcmodel.cluster.process_requests`).
 * **The controller stays in this process**, a component of the cluster object as in the other
   modes. Brokers heartbeat to it and send it their ISR changes over a connection
   (:class:`~pcmodel.cluster.hosted.ControllerServer`); the heartbeat's answer carries the
@@ -52,17 +53,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pcmodel.cluster.cluster import _ACKS, Cluster
+from pcmodel.cluster.cluster import Cluster
 from pcmodel.cluster.controller import PartitionState, TopicConfig
 from pcmodel.cluster.events import ClusterEvent, ReplicaStatus
 from pcmodel.cluster.host import HostSpec
 from pcmodel.cluster.hosted import START_TIMEOUT, ControllerServer, HostedBroker
 from pcmodel.cluster.journal import journal_path, read_journal, replay_log
 from pcmodel.cluster.process_faults import ProcessFaults
-from pcmodel.cluster.purgatory import ProduceFuture
-from pcmodel.topics.broker import FetchResult
-from pcmodel.topics.broker_checks import _check_int
-from pcmodel.topics.broker_log_dirs import checked_targets
+from pcmodel.cluster.process_requests import ProcessRequests
 from pcmodel.topics.errors import (
     IllegalArgumentError,
     IllegalStateError,
@@ -70,12 +68,12 @@ from pcmodel.topics.errors import (
     KafkaError,
 )
 from pcmodel.topics.log import LogRecord
-from pcmodel.topics.structs import TopicPartition, validate_topic_partition
+from pcmodel.topics.structs import TopicPartition
 
 __all__ = ["ProcessCluster"]
 
 
-class ProcessCluster(ProcessFaults, Cluster):
+class ProcessCluster(ProcessRequests, ProcessFaults, Cluster):
     """A :class:`~pcmodel.cluster.cluster.Cluster` whose brokers are OS processes.
 
     Made by ``Cluster(brokers, mode="processes", ...)`` with the same settings as the other
@@ -230,63 +228,6 @@ class ProcessCluster(ProcessFaults, Cluster):
 
     alter_topic_configs.__doc__ = Cluster.alter_topic_configs.__doc__
 
-    def end_offset_for_epoch(self, broker: int, topic: str, partition: int,
-                             epoch: int) -> tuple[int, int]:
-        with self._lock:
-            self._check_open()
-            node = self._reachable_node(broker)
-        return node.call("end_offset_for_epoch", TopicPartition(topic, partition), epoch)
-
-    end_offset_for_epoch.__doc__ = Cluster.end_offset_for_epoch.__doc__
-
-    def epoch_of_offset(self, broker: int, topic: str, partition: int, offset: int) -> int:
-        with self._lock:
-            self._check_open()
-            node = self._reachable_node(broker)
-        return node.call("epoch_of_offset", TopicPartition(topic, partition), offset)
-
-    epoch_of_offset.__doc__ = Cluster.epoch_of_offset.__doc__
-
-    def describe_producers(self, broker: int, topic: str, partition: int) -> tuple[Any, ...]:
-        tp = TopicPartition(topic, partition)
-        with self._lock:
-            self._check_open()
-            self._state(tp)
-            node = self._reachable_node(broker)
-        return node.call("describe_producers", tp)
-
-    describe_producers.__doc__ = Cluster.describe_producers.__doc__
-
-    def expire_producers(self, broker: int, now_ms: int | None = None) -> dict[Any, Any]:
-        if now_ms is not None:
-            _check_int("now_ms", now_ms, 0, IllegalArgumentError)
-        with self._lock:
-            self._check_open()
-            node = self._reachable_node(broker)
-        return node.call("expire_producers", now_ms)
-
-    expire_producers.__doc__ = Cluster.expire_producers.__doc__
-
-    def describe_log_dirs(self, broker: int, partitions: Any = None) -> tuple[Any, ...]:
-        asked = None if partitions is None else [validate_topic_partition(tp)
-                                                 for tp in partitions]
-        with self._lock:
-            self._check_open()
-            node = self._reachable_node(broker)
-        return node.call("describe_log_dirs", asked)
-
-    describe_log_dirs.__doc__ = Cluster.describe_log_dirs.__doc__
-
-    def alter_replica_log_dirs(self, broker: int, targets: Any) -> dict[Any, Any]:
-        asked = checked_targets(targets)
-        with self._lock:
-            self._check_open()
-            existing = [tp for tp in asked if tp in self.controller.partitions]
-            node = self._reachable_node(broker)
-        return node.call("alter_replica_log_dirs", asked, existing)
-
-    alter_replica_log_dirs.__doc__ = Cluster.alter_replica_log_dirs.__doc__
-
     def replica_status(self, topic: str, partition: int) -> list[ReplicaStatus]:
         tp = TopicPartition(topic, partition)
         st = self.metadata_for(tp)
@@ -316,54 +257,6 @@ class ProcessCluster(ProcessFaults, Cluster):
         """One partition's state, as the controller has it."""
         with self._lock:
             return self._state(tp)
-
-    # --- data ------------------------------------------------------------------------------------
-
-    def produce(self, topic: str, partition: int, records: Sequence, *,
-                acks: int | str = 1, timeout: float = 30.0, broker: int | None = None,
-                producer: tuple[int, int, int] | None = None,
-                compression: str | None = None,
-                batch_bytes: int | None = None) -> ProduceFuture:
-        if acks not in _ACKS:
-            raise IllegalArgumentError(f"acks must be one of {_ACKS}, got {acks!r}")
-        tp = TopicPartition(topic, partition)
-        future = ProduceFuture()
-        with self._lock:
-            self._check_open()
-            try:
-                node = self._produce_target(tp, broker)
-            except KafkaError as e:
-                future.set_exception(e)
-                return future
-        node.produce(future, tp, list(records), acks, timeout, producer, compression,
-                     batch_bytes)
-        with self._lock:
-            self._notify()
-        return future
-
-    produce.__doc__ = Cluster.produce.__doc__
-
-    def delete_records(self, topic: str, partition: int, offset: int) -> int:
-        tp = TopicPartition(topic, partition)
-        with self._lock:
-            self._check_open()
-            self._check_deletable(tp)
-            node = self._produce_target(tp, None)
-        target = node.call("delete_records_as_leader", tp, offset)
-        with self._lock:
-            self._notify()
-        return target
-
-    delete_records.__doc__ = Cluster.delete_records.__doc__
-
-    def fetch(self, broker: int, offsets: dict[TopicPartition, int], max_records: int = 500
-              ) -> dict[TopicPartition, FetchResult]:
-        with self._lock:
-            self._check_open()
-            node = self._reachable_node(broker)
-        return node.call("fetch", dict(offsets), max_records)
-
-    fetch.__doc__ = Cluster.fetch.__doc__
 
     # --- the controller's door (called by broker processes) --------------------------------------
 

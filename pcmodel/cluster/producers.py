@@ -13,18 +13,30 @@ follower that becomes leader therefore knows every producer's last sequence numb
 the records it has — as a Kafka broker rebuilds its producer state from the batch headers of its
 log.
 
-Each replica also forgets, by itself, a producer whose newest batch is older than
+A transactional producer's transaction ends in each partition with a *marker* written by the
+transaction coordinator (:class:`MarkerInfo`), which carries the producer's epoch. A marker
+fences the producer's older epochs in the partition: after a marker at epoch E, a batch (or
+another marker) of that producer with an epoch below E is refused with
+``InvalidProducerEpochError``, as a coordinator that bumped the epoch to abort a zombie's
+transaction expects. Markers are part of the log too, so this holds on a follower that copied
+the marker and then became leader, after a truncation (which forgets the markers it cut), and
+after a restart (the journal replays them).
+
+Each replica also forgets, by itself, a producer whose newest batch (or marker) is older than
 ``producer.id.expiration.ms`` (:meth:`ProducerState.expire`, run by the broker's periodic
-work); a replica that does not know a producer takes its next batch whatever its sequence
-number (KIP-360), as on a lone broker (:mod:`pcmodel.topics.idempotence`).
+work), unless its transaction is open there; a replica that does not know a producer takes its
+next batch whatever its sequence number (KIP-360), as on a lone broker
+(:mod:`pcmodel.topics.idempotence`).
 
 Prior art: Kafka ``ProducerStateManager`` / ``ProducerAppendInfo`` (five batches per producer,
-matching ``max.in.flight.requests.per.connection <= 5``), KIP-98.
+matching ``max.in.flight.requests.per.connection <= 5``; ``appendEndTxnMarker``, which
+checks and updates the producer's epoch and coordinator epoch), KIP-98.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from typing import NamedTuple
 
 from pcmodel.topics.broker import AppendResult
@@ -32,7 +44,7 @@ from pcmodel.topics.errors import InvalidProducerEpochError, OutOfOrderSequenceN
 from pcmodel.topics.idempotence import producer_expired
 from pcmodel.topics.structs import ActiveProducer
 
-__all__ = ["BATCHES_REMEMBERED", "BatchInfo", "ProducerState", "appended_batch"]
+__all__ = ["BATCHES_REMEMBERED", "BatchInfo", "MarkerInfo", "ProducerState", "appended_batch"]
 
 #: Recent batches remembered per producer (Kafka's, for up to 5 requests in flight).
 BATCHES_REMEMBERED = 5
@@ -57,6 +69,18 @@ class BatchInfo(NamedTuple):
     max_timestamp: int = -1
 
 
+class MarkerInfo(NamedTuple):
+    """Producer ``producer_id``'s transaction ended at ``offset`` with a marker written at
+    ``producer_epoch`` by a coordinator of ``coordinator_epoch``; ``timestamp`` is the
+    marker's (the producer's last activity in the partition, for its expiration)."""
+
+    producer_id: int
+    producer_epoch: int
+    offset: int
+    coordinator_epoch: int = 0
+    timestamp: int = -1
+
+
 def appended_batch(producer: tuple[int, int, int], appended: AppendResult,
                    count: int) -> BatchInfo:
     """The :class:`BatchInfo` of ``count`` records a leader appended for ``producer``
@@ -66,11 +90,14 @@ def appended_batch(producer: tuple[int, int, int], appended: AppendResult,
 
 
 class ProducerState:
-    """The batches of idempotent producers in one replica's log, in offset order."""
+    """The batches of idempotent producers in one replica's log, and the markers of
+    transactional ones, in offset order."""
 
     def __init__(self) -> None:
         self._batches: list[BatchInfo] = []
         self._recent: dict[int, list[BatchInfo]] = defaultdict(list)
+        self._markers: list[MarkerInfo] = []
+        self._last_marker: dict[int, MarkerInfo] = {}
 
     def check(self, producer_id: int, producer_epoch: int, first_sequence: int,
               count: int) -> BatchInfo | None:
@@ -78,23 +105,21 @@ class ProducerState:
 
         Invariant: a (producer, sequence) pair is in the log at most once, and each producer's
         sequences in the log have no gaps. A producer this replica does not know (never did,
-        or forgot) starts at any sequence; a new epoch of one it knows starts at 0. Raises
-        ``OutOfOrderSequenceNumberError`` for a gap and ``InvalidProducerEpochError`` for an
-        epoch older than the producer's newest.
+        or forgot) starts at any sequence; a new epoch of one it knows starts at 0 (so does
+        the epoch a marker brought, as Kafka's producer state starts that epoch afresh).
+        Raises ``OutOfOrderSequenceNumberError`` for a gap and ``InvalidProducerEpochError``
+        for an epoch older than the producer's newest, its markers' included.
         """
+        self.check_epoch(producer_id, producer_epoch)
         recent = self._recent.get(producer_id, [])
-        if recent and producer_epoch < recent[-1].producer_epoch:
-            raise InvalidProducerEpochError(
-                f"producer {producer_id} wrote with epoch {producer_epoch}, its newest is "
-                f"{recent[-1].producer_epoch}")
         for batch in recent:
             if (batch.producer_epoch, batch.first_sequence, batch.count) == (
                     producer_epoch, first_sequence, count):
                 return batch
-        if not recent:
-            expected = first_sequence
-        elif recent[-1].producer_epoch == producer_epoch:
+        if recent and recent[-1].producer_epoch == producer_epoch:
             expected = recent[-1].first_sequence + recent[-1].count
+        elif self.newest_epoch(producer_id) is None:
+            expected = first_sequence
         else:
             expected = 0
         if first_sequence != expected:
@@ -103,6 +128,27 @@ class ProducerState:
                 f"{expected}")
         return None
 
+    def newest_epoch(self, producer_id: int) -> int | None:
+        """The producer's newest epoch in this log, from its batches and its markers
+        (``None`` for a producer this replica does not know)."""
+        recent = self._recent.get(producer_id)
+        marker = self._last_marker.get(producer_id)
+        epochs = ([recent[-1].producer_epoch] if recent else []) + (
+            [marker.producer_epoch] if marker is not None else [])
+        return max(epochs, default=None)
+
+    def check_epoch(self, producer_id: int, producer_epoch: int) -> None:
+        """Raise ``InvalidProducerEpochError`` if ``producer_epoch`` is older than the
+        producer's newest here: its batches', or the epoch its last marker fenced it at (a
+        leader checks every batch and every marker with this; Kafka's
+        ``checkProducerEpoch``)."""
+        newest = self.newest_epoch(producer_id)
+        if newest is not None and producer_epoch < newest:
+            raise InvalidProducerEpochError(
+                f"producer {producer_id} wrote with epoch {producer_epoch}, its newest is "
+                f"{newest}: a newer instance of it, or its transaction coordinator, fenced "
+                "that epoch")
+
     def record(self, batch: BatchInfo) -> None:
         """Note a batch appended (by the leader) or copied (by a follower)."""
         self._batches.append(batch)
@@ -110,43 +156,77 @@ class ProducerState:
         recent.append(batch)
         del recent[:-BATCHES_REMEMBERED]
 
-    def active(self) -> tuple[ActiveProducer, ...]:
-        """Every producer with a batch in this log, by producer id, as its newest batch
-        leaves it: epoch, last sequence number and largest timestamp (Kafka's
-        ``ProducerStateManager.activeProducers``, which DescribeProducers answers)."""
-        return tuple(
-            ActiveProducer(producer_id, last.producer_epoch,
-                           last.first_sequence + last.count - 1, last.max_timestamp)
-            for producer_id, recent in sorted(self._recent.items()) if recent
-            for last in (recent[-1],))
+    def record_marker(self, marker: MarkerInfo) -> None:
+        """Note a transaction marker appended (by the leader) or copied (by a follower):
+        from now on the producer's epochs below the marker's are fenced here."""
+        self._markers.append(marker)
+        self._last_marker[marker.producer_id] = marker
 
-    def expire(self, now_ms: int, expiration_ms: int) -> tuple[int, ...]:
-        """Forget each producer whose newest batch has a largest timestamp ``expiration_ms``
-        or more before ``now_ms`` (epoch ms), with its batches (a truncation does not bring it
-        back; a follower copying older records does not learn it). Returns their ids."""
-        expired = tuple(producer_id for producer_id, recent in sorted(self._recent.items())
-                        if recent and producer_expired(recent[-1].max_timestamp, now_ms,
-                                                       expiration_ms))
+    def active(self) -> tuple[ActiveProducer, ...]:
+        """Every producer with a batch or a marker in this log, by producer id, as its newest
+        ones leave it: epoch, last sequence number of that epoch (``-1`` if a marker began
+        the epoch), largest timestamp and the coordinator epoch of its last marker (``-1``
+        without one) (Kafka's ``ProducerStateManager.activeProducers``, which
+        DescribeProducers answers)."""
+        found = []
+        for producer_id in sorted(self._known()):
+            recent = self._recent.get(producer_id)
+            last = recent[-1] if recent else None
+            marker = self._last_marker.get(producer_id)
+            epoch = self.newest_epoch(producer_id)
+            sequence = -1 if last is None or last.producer_epoch != epoch else \
+                last.first_sequence + last.count - 1
+            found.append(ActiveProducer(
+                producer_id, epoch, sequence, self._last_timestamp(producer_id),
+                -1 if marker is None else marker.coordinator_epoch))
+        return tuple(found)
+
+    def expire(self, now_ms: int, expiration_ms: int,
+               in_transaction: Collection[int] = ()) -> tuple[int, ...]:
+        """Forget each producer whose newest batch (or marker) has a largest timestamp
+        ``expiration_ms`` or more before ``now_ms`` (epoch ms), with its batches and markers
+        (a truncation does not bring it back; a follower copying older records does not learn
+        it); never one of ``in_transaction``, whose transaction is open in the log (Kafka
+        keeps those until their marker). Returns their ids."""
+        expired = tuple(producer_id for producer_id in sorted(self._known())
+                        if producer_id not in in_transaction and producer_expired(
+                            self._last_timestamp(producer_id), now_ms, expiration_ms))
         if expired:
             gone = set(expired)
             self._batches = [b for b in self._batches if b.producer_id not in gone]
+            self._markers = [m for m in self._markers if m.producer_id not in gone]
             for producer_id in expired:
-                del self._recent[producer_id]
+                self._recent.pop(producer_id, None)
+                self._last_marker.pop(producer_id, None)
         return expired
 
     def batches_from(self, offset: int, end: int) -> tuple[BatchInfo, ...]:
         """The batches with a record in ``[offset, end)``: what a follower copies with those
         records. A batch longer than one fetch is listed with each part of it; the follower
-        keeps it once it has the whole."""
+        keeps it once it has the whole (:meth:`Replica.copy_records
+        <pcmodel.cluster.replica.Replica.copy_records>`)."""
         return tuple(b for b in self._batches
                      if b.base_offset < end and b.base_offset + b.count > offset)
 
     def truncate(self, offset: int) -> None:
-        """Forget batches at or above ``offset`` (the records went), and rebuild the recent
-        batches of every producer from what is left."""
+        """Forget batches and markers at or above ``offset`` (the records went), and rebuild
+        the recent batches and the last marker of every producer from what is left."""
         self._batches = [b for b in self._batches if b.base_offset + b.count <= offset]
         self._recent = defaultdict(list)
         for batch in self._batches:
             recent = self._recent[batch.producer_id]
             recent.append(batch)
             del recent[:-BATCHES_REMEMBERED]
+        self._markers = [m for m in self._markers if m.offset < offset]
+        self._last_marker = {m.producer_id: m for m in self._markers}
+
+    def _known(self) -> set[int]:
+        """The producers with a batch or a marker remembered here."""
+        return {pid for pid, recent in self._recent.items() if recent} | set(self._last_marker)
+
+    def _last_timestamp(self, producer_id: int) -> int:
+        """The largest timestamp of the producer's newest batch and last marker here."""
+        recent = self._recent.get(producer_id)
+        marker = self._last_marker.get(producer_id)
+        return max(recent[-1].max_timestamp if recent else -1,
+                   -1 if marker is None else marker.timestamp)

@@ -7,6 +7,12 @@ leader-epoch rule of :mod:`pcmodel.cluster.epochs`) and then appends copies of t
 records at the leader's offsets. The log itself is the node's ordinary
 :class:`~pcmodel.topics.broker.Broker` partition log: a cluster node is a broker plus this state.
 
+Transactions live in that log too: a leader appends a transactional producer's batches and the
+markers that end its transactions (:meth:`Replica.write_marker`), and a follower copies both
+with the records, so that every replica holds the same open transactions and last stable
+offset (:mod:`pcmodel.topics.log_transactions`), and the same fencing of the producers' old
+epochs (:mod:`pcmodel.cluster.producers`).
+
 Called with the cluster lock held; nothing here blocks.
 
 Prior art: Kafka ``Partition.scala`` (``makeLeader``, ``makeFollower``,
@@ -20,9 +26,11 @@ from dataclasses import dataclass
 from pcmodel.cluster import isr as rules
 from pcmodel.cluster.controller import PartitionState, TopicConfig
 from pcmodel.cluster.epochs import LeaderEpochCache
-from pcmodel.cluster.producers import BatchInfo, ProducerState, appended_batch
+from pcmodel.cluster.producers import BatchInfo, MarkerInfo, ProducerState, appended_batch
 from pcmodel.topics.broker import AppendResult, Broker
 from pcmodel.topics.log import LogRecord
+from pcmodel.topics.log_replica import copied_transactions
+from pcmodel.topics.log_transactions import TransactionalBatch
 from pcmodel.topics.structs import TopicPartition
 
 __all__ = ["FollowerState", "Replica"]
@@ -73,6 +81,11 @@ class Replica:
     def high_watermark(self) -> int:
         """The local high watermark (a follower's lags the leader's by one fetch)."""
         return self.offsets[2]
+
+    @property
+    def open_transactions(self) -> dict[int, int]:
+        """The transactions open in the local log: ``{producer_id: first offset}``."""
+        return self.broker.replica_open_transactions(self.tp.topic, self.tp.partition)
 
     @property
     def is_leader(self) -> bool:
@@ -165,17 +178,38 @@ class Replica:
 
     def append_as_leader(self, records: list, compression: str | None,
                          producer: tuple[int, int, int] | None,
-                         batch_bytes: int | None = None) -> AppendResult:
+                         batch_bytes: int | None = None,
+                         transactional: bool = False) -> AppendResult:
         """Append a producer's batch to the local log; return where it landed.
 
         ``producer`` is ``(producer_id, producer_epoch, first_sequence)`` of an idempotent
         batch, remembered with the records so that a retry is recognised (also by a follower
         that copies them). ``compression`` and ``batch_bytes`` are as in ``Broker.append``.
+        ``transactional`` makes it part of the producer's transaction (see
+        ``Broker.append_as_leader``: ``InvalidTxnStateError`` for a plain batch of a producer
+        whose transaction is open here, nothing appended).
         """
-        appended = self.broker.append(self.tp.topic, self.tp.partition, records,
-                                      compression=compression, batch_bytes=batch_bytes)
+        appended = self.broker.append_as_leader(
+            self.tp.topic, self.tp.partition, records, compression=compression,
+            batch_bytes=batch_bytes, producer=None if producer is None else producer[:2],
+            transactional=transactional)
         if producer is not None:
             self.producers.record(appended_batch(producer, appended, len(records)))
+        return appended
+
+    def write_marker(self, producer_id: int, producer_epoch: int, commit: bool,
+                     coordinator_epoch: int = 0) -> AppendResult:
+        """Append the marker that ends ``producer_id``'s transaction here (COMMIT or ABORT);
+        return where it went. From then on the producer's epochs below ``producer_epoch`` are
+        fenced here. Raises ``InvalidProducerEpochError`` (nothing appended) if the marker's
+        epoch is older than the producer's newest here."""
+        self.producers.check_epoch(producer_id, producer_epoch)
+        appended = self.broker.append_marker_as_leader(
+            self.tp.topic, self.tp.partition, producer_id, producer_epoch, commit,
+            coordinator_epoch)
+        self.producers.record_marker(MarkerInfo(producer_id, producer_epoch,
+                                                appended.base_offset, coordinator_epoch,
+                                                appended.max_timestamp_ms))
         return appended
 
     # --- follower side -------------------------------------------------------------------------
@@ -196,16 +230,32 @@ class Replica:
     def append_copy(
         self, records: tuple[LogRecord, ...], leader_hw: int, leader_epochs: tuple,
         batches: tuple[BatchInfo, ...] = (),
+        transactional_batches: tuple[TransactionalBatch, ...] = (),
     ) -> None:
-        """Copy fetched records at the leader's offsets; adopt its epochs, producer batches
-        and its HW."""
+        """Copy fetched records at the leader's offsets; adopt its epochs, producer batches,
+        transactional batches and markers, and its HW."""
         if records:
-            leo = self.broker.append_replica(self.tp.topic, self.tp.partition, records)
+            leo = self.copy_records(records, batches, transactional_batches)
             self.epochs.copy_from(leader_epochs, leo)
-            for batch in batches:
-                if batch.base_offset + batch.count <= leo:
-                    self.producers.record(batch)
         self._set_hw(min(leader_hw, self.leo))
+
+    def copy_records(self, records: tuple[LogRecord, ...], batches: tuple[BatchInfo, ...],
+                     transactional_batches: tuple[TransactionalBatch, ...]) -> int:
+        """Append ``records`` at their offsets with what the log and the producer state keep
+        of them: the idempotent ``batches`` wholly copied, the transactional batches and
+        markers (the producers' epochs the markers fence). Returns the new log end offset.
+        A follower's copy and a journal's replay both come here."""
+        leo = self.broker.append_replica(self.tp.topic, self.tp.partition, records,
+                                         transactional_batches)
+        for batch in batches:
+            if batch.base_offset + batch.count <= leo:
+                self.producers.record(batch)
+        for batch, marker in copied_transactions(records, transactional_batches):
+            if marker is not None:
+                self.producers.record_marker(MarkerInfo(
+                    batch.producer_id, batch.producer_epoch, marker.offset,
+                    marker.coordinator_epoch, marker.timestamp))
+        return leo
 
     def advance_start(self, offset: int) -> bool:
         """Delete the local records below ``offset`` (never past the log end): the leader's

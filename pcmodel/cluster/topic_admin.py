@@ -26,9 +26,10 @@ that moment keeps its offsets of the topic.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from pcmodel.cluster.controller import TopicConfig
 from pcmodel.topics.config_resources import AlterConfigOp, ConfigEntry
 from pcmodel.topics.errors import (
     InvalidConfigurationError,
@@ -127,6 +128,17 @@ class TopicAdmin:
             producer_id_expiration_ms=self.producer_id_expiration_ms,
             leader_balancing=(self.auto_leader_rebalance_enable,
                               self.leader_imbalance_check_interval_seconds))
+
+    @staticmethod
+    def _topic_config(rf: int, options: Mapping[str, Any],
+                      error: type[Exception]) -> TopicConfig:
+        """The replication settings ``topic_options`` gave, checked against the factor (for
+        a new topic, and for one whose configs change)."""
+        min_isr = options.get("min_insync_replicas", 1)
+        if not 1 <= min_isr <= rf:
+            raise error(f"min.insync.replicas must be between 1 and the topic's replication "
+                        f"factor {rf}, got {min_isr!r}")
+        return TopicConfig(rf, min_isr, options.get("unclean_leader_election_enable", False))
 
     def _reconfigure(self, name: str, config: Any, overrides: dict[str, str]) -> None:
         """Every broker applies topic ``name``'s new settings (cluster lock held)."""

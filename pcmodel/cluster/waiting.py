@@ -24,6 +24,12 @@ class ClientSupport:
         """A client connection: ``KafkaProducer(broker=cluster)`` and ``KafkaConsumer(...,
         broker=cluster)`` call this. See :mod:`pcmodel.cluster.client`."""
         from pcmodel.cluster.client import ClusterConnection
+
+        return ClusterConnection(self, self.offsets_topic())
+
+    def offsets_topic(self) -> Any:
+        """The cluster's committed offsets and groups (:mod:`pcmodel.cluster.offsets`),
+        created, with the ``__consumer_offsets`` topic, at the first call."""
         from pcmodel.cluster.offsets import OffsetsTopic
 
         with self._lock:
@@ -33,7 +39,22 @@ class ClientSupport:
             with self._lock:
                 self._offsets_topic = self._offsets_topic or offsets
                 offsets = self._offsets_topic
-        return ClusterConnection(self, offsets)
+        return offsets
+
+    def transaction_log(self, create: bool = True) -> Any:
+        """The cluster's transaction coordinators (:mod:`pcmodel.cluster.transaction_log`),
+        created, with the ``__transaction_state`` topic, at the first transactional call, as
+        Kafka creates it; ``None`` until then if not ``create``."""
+        from pcmodel.cluster.transaction_log import TransactionLog
+
+        with self._lock:
+            log = self._transaction_log
+        if log is None and create:
+            log = TransactionLog(self, self.offsets_topic(), **self.transaction_settings)
+            with self._lock:
+                self._transaction_log = self._transaction_log or log
+                log = self._transaction_log
+        return log
 
     def serve_kafka(self, host: str = "127.0.0.1", ports: Any = None, **options: Any) -> Any:
         """Start a Kafka protocol listener for every broker; return them as one object.

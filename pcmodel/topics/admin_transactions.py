@@ -5,7 +5,8 @@ transactional ids the coordinator knows, and what each one's transaction holds.
 DescribeTransactions, what ``kafka-transactions.sh list`` and ``describe`` print), with
 kafka-python 3's arguments and results: :class:`TransactionListing` rows per broker, and one
 :class:`TransactionDescription` per transactional id. A lone broker is its own transaction
-coordinator, broker 0; a cluster coordinates no transactions, so it lists none.
+coordinator, broker 0; on a cluster each transactional id's coordinator is the leader of its
+partition of ``__transaction_state``, and the listing merges every coordinator's.
 
 kafka-python's ``abort_transaction`` and ``find_hanging_transactions`` are not here: they mend
 a *hanging* transaction, one a partition holds open after its coordinator forgot it, which

@@ -153,9 +153,12 @@ class ProduceFetchMixin:
 
     def _append(self, topic: str, partition: int, records: Sequence[NewRecord | tuple],
                 timeout: float | None, compression: str | None, batch_bytes: int | None,
-                producer: tuple[int, int, bool] | None = None) -> AppendResult:
+                producer: tuple[int, int, bool] | None = None,
+                coordinator_check: bool = True) -> AppendResult:
         """:meth:`append`; ``producer`` is ``(producer_id, producer_epoch, transactional)`` for
-        an idempotent producer's batch, checked against its transaction under the lock."""
+        an idempotent producer's batch, checked against its transaction under the lock (by
+        this broker's coordinator unless ``coordinator_check`` is False: see
+        :meth:`_check_transactional`)."""
         tp = validate_topic_partition((topic, partition))
         _check_timeout(timeout)
         batch = validate_records(records)
@@ -208,7 +211,8 @@ class ProduceFetchMixin:
             transactional = None
             if producer is not None:
                 try:
-                    transactional = self._check_transactional(tp, log, *producer)
+                    transactional = self._check_transactional(tp, log, *producer,
+                                                              coordinator_check)
                 except InvalidTxnStateError:
                     log.cancel_reservation(len(batch))
                     raise
@@ -412,13 +416,17 @@ class ProduceFetchMixin:
         return results, found
 
     def _check_transactional(self, tp: TopicPartition, log: PartitionLog, producer_id: int,
-                             producer_epoch: int, transactional: bool) -> tuple[int, int] | None:
+                             producer_epoch: int, transactional: bool,
+                             coordinator_check: bool = True) -> tuple[int, int] | None:
         """Whether an idempotent producer's batch may be appended to ``tp`` now: a
         transactional one only in a transaction holding the partition, a plain one only if the
         producer has no transaction open there (Kafka's ``ProducerAppendInfo``). Returns what
-        :meth:`PartitionLog.append` takes as ``transactional``."""
+        :meth:`PartitionLog.append` takes as ``transactional``. Without ``coordinator_check``
+        a transactional batch is taken as holding the partition: a cluster's coordinator,
+        not this broker's, decided that."""
         if transactional:
-            if not self._transactions.holds(producer_id, producer_epoch, tp):
+            if coordinator_check and not self._transactions.holds(producer_id, producer_epoch,
+                                                                  tp):
                 raise InvalidTxnStateError(
                     f"partition {tp.topic}-{tp.partition} was not added to the transaction of "
                     f"producer {producer_id} (epoch {producer_epoch}), or no transaction of it "

@@ -49,6 +49,20 @@ def _check_transactional_id(transactional_id: object) -> str:
     return transactional_id
 
 
+def _txn_offsets(group_id: str, offsets: Mapping[TopicPartition, OffsetAndMetadata | int]
+                 ) -> dict[TopicPartition, OffsetAndMetadata]:
+    """A transaction's offsets of ``group_id``, checked: partitions, non-negative offsets."""
+    validate_group_id(group_id)
+    items: dict[TopicPartition, OffsetAndMetadata] = {}
+    for tp, value in offsets.items():
+        tp = validate_topic_partition(tp)
+        if not isinstance(value, OffsetAndMetadata):
+            value = OffsetAndMetadata(value)
+        _check_int(f"offset of {tp}", value.offset, 0, IllegalArgumentError)
+        items[tp] = value
+    return items
+
+
 class TransactionsMixin:
     """Producer ids and the transaction coordinator's calls (Broker part)."""
 
@@ -154,28 +168,44 @@ class TransactionsMixin:
         as :meth:`add_partitions_to_txn`.
         """
         _check_transactional_id(transactional_id)
-        validate_group_id(group_id)
-        items: dict[TopicPartition, OffsetAndMetadata] = {}
-        for tp, value in offsets.items():
-            tp = validate_topic_partition(tp)
-            if not isinstance(value, OffsetAndMetadata):
-                value = OffsetAndMetadata(value)
-            _check_int(f"offset of {tp}", value.offset, 0, IllegalArgumentError)
-            items[tp] = value
+        items = _txn_offsets(group_id, offsets)
         with self._lock:
             self._check_open()
             self._check_transactions()
-            for tp in items:
-                self._log(tp)
-            group = self._groups.get(group_id)
-            if group is not None:
-                group.check_txn_commit(member_id, generation, group_instance_id)
-            elif member_id or generation >= 0:
-                raise UnknownMemberIdError(
-                    f"member {member_id!r} is not in group {group_id!r}: the group has no "
-                    "members; abort the transaction")
+            self._check_txn_member(group_id, items, generation, member_id, group_instance_id)
             self._transactions.stage_offsets(transactional_id, producer_id, producer_epoch,
                                              group_id, items, self._timestamp_clock())
+
+    def check_txn_offset_commit(
+        self,
+        group_id: str,
+        offsets: Mapping[TopicPartition, OffsetAndMetadata | int],
+        *,
+        generation: int = -1,
+        member_id: str = "",
+        group_instance_id: str | None = None,
+    ) -> dict[TopicPartition, OffsetAndMetadata]:
+        """The group coordinator's half of TxnOffsetCommit on a cluster, whose transaction
+        coordinator stages the offsets: check them and the consumer as
+        :meth:`txn_offset_commit` does, without staging anything; return them as
+        ``OffsetAndMetadata``. Returns at once; raises as :meth:`txn_offset_commit` for the
+        offsets and the member."""
+        items = _txn_offsets(group_id, offsets)
+        with self._lock:
+            self._check_open()
+            self._check_txn_member(group_id, items, generation, member_id, group_instance_id)
+        return items
+
+    def store_txn_offsets(self, group_id: str,
+                          offsets: Mapping[TopicPartition, OffsetAndMetadata]) -> None:
+        """A committed transaction's offsets become the group's committed offsets here, dated
+        now (a cluster's group coordinator, once the transaction coordinator has written them
+        to the offsets topic). Offsets of a topic that no longer exists are left out. Returns
+        at once."""
+        items = _txn_offsets(group_id, offsets)
+        with self._lock:
+            self._check_open()
+            self._store_committed(group_id, items)
 
     def end_txn(self, transactional_id: str, producer_id: int, producer_epoch: int,
                 commit: bool) -> None:
@@ -282,10 +312,29 @@ class TransactionsMixin:
             topic.logs[tp.partition].append_marker(ended.producer_id, ended.producer_epoch,
                                                    ended.commit)
         if ended.commit:
-            now_ms = self._timestamp_clock()
             for group_id, offsets in ended.offsets.items():
-                stored = {tp: value for tp, value in offsets.items() if tp.topic in self._topics}
-                if stored:
-                    self._store_offsets(group_id, self._group(group_id, create=True), stored,
-                                        now_ms, None)
+                self._store_committed(group_id, offsets)
         self._data_arrived.notify_all()
+
+    def _store_committed(self, group_id: str,
+                         offsets: Mapping[TopicPartition, OffsetAndMetadata]) -> None:
+        """Store a committed transaction's offsets of ``group_id`` (those of existing topics)."""
+        stored = {tp: value for tp, value in offsets.items() if tp.topic in self._topics}
+        if stored:
+            self._store_offsets(group_id, self._group(group_id, create=True), stored,
+                                self._timestamp_clock(), None)
+
+    def _check_txn_member(self, group_id: str, offsets: Mapping[TopicPartition, object],
+                          generation: int, member_id: str, group_instance_id: str | None,
+                          ) -> None:
+        """The partitions exist and the consumer is the group's member at ``generation``
+        (KIP-447), or the group has no members and no member was named."""
+        for tp in offsets:
+            self._log(tp)
+        group = self._groups.get(group_id)
+        if group is not None:
+            group.check_txn_commit(member_id, generation, group_instance_id)
+        elif member_id or generation >= 0:
+            raise UnknownMemberIdError(
+                f"member {member_id!r} is not in group {group_id!r}: the group has no "
+                "members; abort the transaction")

@@ -8,8 +8,16 @@ copies its leader's records at the leader's offsets, cuts what the leader does n
 behind it. These are the methods of :class:`~pcmodel.topics.log.PartitionLog` for that, called
 with the broker lock held; a lone broker never calls them.
 
+A follower copies the leader's transactional batches and markers with the records
+(:func:`copied_transactions`), so that its open transactions, last stable offset and aborted
+transactions are the leader's, and stay so when it becomes the leader. Truncation reopens a
+transaction whose marker it cut (:meth:`PartitionTransactions.truncate
+<pcmodel.topics.log_transactions.PartitionTransactions.truncate>`).
+
 Prior art: Kafka's ``UnifiedLog.appendAsFollower``, ``truncateTo`` and
-``truncateFullyAndStartAt``.
+``truncateFullyAndStartAt``; a Kafka follower learns the transactions from the batch headers
+it copies (``ProducerStateManager`` on the follower), as this one does from the batches the
+leader's fetch lists.
 """
 
 from __future__ import annotations
@@ -18,9 +26,40 @@ from collections.abc import Sequence
 
 from pcmodel.topics.compression import record_size
 from pcmodel.topics.log_records import LogRecord
+from pcmodel.topics.log_transactions import (
+    ControlRecord,
+    PartitionTransactions,
+    TransactionalBatch,
+)
 from pcmodel.topics.retention import stored_bytes
 
-__all__ = ["ReplicaLogMixin"]
+__all__ = ["ReplicaLogMixin", "copied_transactions"]
+
+
+def copied_transactions(
+    records: Sequence[LogRecord], batches: Sequence[TransactionalBatch],
+) -> list[tuple[TransactionalBatch, ControlRecord | None]]:
+    """The leader's transactional ``batches`` as a copy of ``records`` holds them: each cut to
+    the offsets copied (a fetch may end inside a batch, or begin inside one whose start an
+    earlier fetch copied: the copy then keeps it as two pieces, which mean the same), with its
+    marker record for a marker. Batches outside the records are left out."""
+    if not records or not batches:
+        return []
+    first, last = records[0].offset, records[-1].offset
+    markers = {r.offset: r for r in records if isinstance(r, ControlRecord)} \
+        if any(b.is_control for b in batches) else {}
+    out = []
+    for batch in batches:
+        base, end = max(batch.base_offset, first), min(batch.last_offset, last)
+        if base > end:
+            continue
+        if batch.is_control:
+            marker = markers.get(batch.base_offset)
+            if marker is not None:  # a marker is never cut; without its record, not copied
+                out.append((batch, marker))
+        else:
+            out.append((batch._replace(base_offset=base, last_offset=end), None))
+    return out
 
 
 class ReplicaLogMixin:
@@ -32,13 +71,16 @@ class ReplicaLogMixin:
         self._high_watermark = offset
         self.enforce_retention()
 
-    def append_copy(self, records: Sequence[LogRecord]) -> None:
+    def append_copy(self, records: Sequence[LogRecord],
+                    transactional_batches: Sequence[TransactionalBatch] = ()) -> None:
         """Append a leader's records to this follower copy at the leader's offsets.
 
         The records keep their offsets and timestamps; a compacted leader's may skip offsets
-        (those it cleaned away), which stay empty here. Raises ``ValueError`` unless the first
-        one is at ``end_offset`` or beyond it: a follower first truncates to where it agrees
-        with the leader, then copies.
+        (those it cleaned away), which stay empty here. ``transactional_batches`` are the
+        leader's for these records (its fetch lists them): the copy's transactions open and
+        end as the leader's did (see :func:`copied_transactions`). Raises ``ValueError``
+        unless the first record is at ``end_offset`` or beyond it: a follower first truncates
+        to where it agrees with the leader, then copies.
         """
         if not records:
             return
@@ -63,6 +105,15 @@ class ReplicaLogMixin:
                 # record.
                 for rec, weight in zip(records, weights):
                     self._cleaner.appended(rec.offset, weight, rec.timestamp)
+        for batch, marker in copied_transactions(records, transactional_batches):
+            if self.transactions is None:
+                self.transactions = PartitionTransactions()
+            if marker is None:
+                self.transactions.appended(batch.producer_id, batch.producer_epoch,
+                                           batch.base_offset, batch.last_offset)
+            else:
+                self.transactions.ended(batch.producer_id, batch.producer_epoch,
+                                        batch.base_offset, marker.commit)
         self.enforce_retention()
 
     def truncate_to(self, offset: int) -> int:

@@ -66,7 +66,7 @@ HONOURED: dict[str, str] = {
     "transactional_id": "makes the producer transactional: init_transactions(), "
                         "begin_transaction(), send_offsets_to_transaction(), "
                         "commit_transaction(), abort_transaction(); implies idempotence and "
-                        "acks='all'. A lone Broker supports transactions, a Cluster does not",
+                        "acks='all'",
     "value_serializer": "f(value) -> bytes, or a Serializer: serialize(topic, headers, data)",
 }
 

@@ -88,9 +88,10 @@ class TransactionalProducerMixin:
         instance (their next call raises ``ProducerFencedError``). Blocks for one broker call,
         at most ``max_block_ms``. Raises ``IllegalStateError`` without a ``transactional_id``
         or when called again; ``KafkaTimeoutError`` / ``KafkaConnectionError`` when the broker
-        did not answer (then it may be called again); ``UnsupportedVersionError`` on a
-        ``Cluster``, which has no transactions; ``InvalidTransactionTimeoutError`` for a
-        ``transaction_timeout_ms`` above the broker's maximum. After any but the retriable ones
+        did not answer, ``CoordinatorNotAvailableError`` when a cluster had no coordinator
+        for the id for 30 seconds (then it may be called again);
+        ``InvalidTransactionTimeoutError`` for a ``transaction_timeout_ms`` above the broker's
+        maximum. After any but the retriable ones
         the producer can only be closed.
         """
         txn = self._transactions_of("init_transactions")

@@ -26,8 +26,7 @@ kafka-python itself for a real cluster). `enable_idempotence=True` works (with `
 in Kafka's Java client), on one broker and on a replicated `pcmodel.cluster.Cluster`. A
 `transactional_id` makes the producer transactional (it implies idempotence and `acks='all'`),
 and `isolation_level='read_committed'` makes a consumer read committed transactions only; both
-work on one broker. A `Cluster` has no transactions: a transactional producer's
-`init_transactions()` says so, and `read_committed` reads what `read_uncommitted` reads.
+work on one broker and on a `Cluster`.
 
 pcmodel adds its own settings for teaching: `broker`, `buffer_memory`, `buffer_variant` and
 `buffer_instrument` (producer); `fetch_buffer_batches`, `fetch_buffer_variant`,

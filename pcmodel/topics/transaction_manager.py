@@ -17,7 +17,7 @@ states these are::
 FATAL_ERROR is the end: the producer was fenced (``ProducerFencedError``, or
 ``InvalidProducerEpochError`` from an append: a newer instance with the same transactional id
 called ``init_transactions()``, or the coordinator aborted a transaction that outlived its
-timeout), or the broker refuses transactions for good (a Cluster: ``UnsupportedVersionError``).
+timeout), or the broker refuses transactions for good (``UnsupportedVersionError``).
 
 The rules, all applied under this module's one lock:
 

@@ -51,7 +51,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from pcmodel.topics.errors import (
     IllegalArgumentError,
@@ -345,6 +345,78 @@ class TransactionCoordinator:
         for tid in gone:
             del self._by_producer_id[self._transactions.pop(tid).producer_id]
         return gone
+
+    # --- a replicated transaction log's records ---------------------------------------------
+
+    def export(self, transactional_id: str, ended: EndedTransaction | None = None
+               ) -> dict[str, Any] | None:
+        """The id's metadata as plain values (what a replicated transaction log stores as the
+        id's record, Kafka's ``TransactionLogValue``), or ``None`` for an unknown id.
+
+        With ``ended`` (what :meth:`end` or :meth:`abort_timed_out` just returned for the id)
+        the state is PrepareCommit or PrepareAbort with the transaction's partitions and
+        offsets: the decision, stored before its markers are written, so that a coordinator
+        that takes over writes them if this one could not.
+        """
+        txn = self._transactions.get(transactional_id)
+        if txn is None:
+            return None
+        if ended is None:
+            state, partitions, offsets = txn.state, txn.partitions, txn.offsets
+        else:
+            state = TransactionState.PREPARE_COMMIT if ended.commit \
+                else TransactionState.PREPARE_ABORT
+            partitions, offsets = set(ended.partitions), ended.offsets
+        return {
+            "producer_id": txn.producer_id, "producer_epoch": txn.producer_epoch,
+            "last_epoch": txn.last_epoch, "timeout_ms": txn.timeout_ms,
+            "state": state.value, "start_ms": txn.start_ms,
+            "last_update_ms": txn.last_update_ms,
+            "partitions": [list(tp) for tp in sorted(partitions)],
+            "offsets": {group: [[tp.topic, tp.partition, value.offset, value.metadata]
+                                for tp, value in sorted(staged.items())]
+                        for group, staged in sorted(offsets.items())},
+        }
+
+    def restore(self, transactional_id: str, fields: Mapping[str, Any]
+                ) -> EndedTransaction | None:
+        """Take the id's metadata from a record :meth:`export` made (a coordinator loading its
+        partition of the transaction log; a later record of the id replaces an earlier one).
+
+        A transaction stored in a Prepare state was decided but perhaps not completed: it is
+        completed here (CompleteCommit or CompleteAbort) and returned, so that the caller
+        writes its markers and offsets again (writing them twice does no harm).
+        """
+        self.forget(transactional_id)
+        state = TransactionState(fields["state"])
+        partitions = {TopicPartition(t, p) for t, p in fields["partitions"]}
+        offsets = {group: {TopicPartition(t, p): OffsetAndMetadata(offset, metadata)
+                           for t, p, offset, metadata in staged}
+                   for group, staged in fields["offsets"].items()}
+        txn = _Transaction(transactional_id, fields["producer_id"], fields["producer_epoch"],
+                           fields["timeout_ms"], state, partitions, offsets, fields["start_ms"],
+                           fields["last_update_ms"], fields["last_epoch"])
+        self._transactions[transactional_id] = txn
+        self._by_producer_id[txn.producer_id] = txn
+        if state not in (TransactionState.PREPARE_COMMIT, TransactionState.PREPARE_ABORT):
+            return None
+        commit = state is TransactionState.PREPARE_COMMIT
+        ended = EndedTransaction(transactional_id, txn.producer_id, txn.producer_epoch, commit,
+                                 tuple(sorted(partitions)), offsets)
+        txn.state = TransactionState.COMPLETE_COMMIT if commit \
+            else TransactionState.COMPLETE_ABORT
+        txn.partitions, txn.offsets = set(), {}
+        return ended
+
+    def forget(self, transactional_id: str) -> None:
+        """Forget the id (its record in a transaction log is a tombstone: it expired)."""
+        txn = self._transactions.pop(transactional_id, None)
+        if txn is not None:
+            self._by_producer_id.pop(txn.producer_id, None)
+
+    def transactional_ids(self) -> list[str]:
+        """Every transactional id known here, sorted."""
+        return sorted(self._transactions)
 
     # --- admin ---------------------------------------------------------------------------------
 

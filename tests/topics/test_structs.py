@@ -179,6 +179,8 @@ KAFKA_ERRNOS = {
     "OffsetOutOfRangeError": 1,
     "UnknownTopicOrPartitionError": 3,
     "MessageSizeTooLargeError": 10,
+    "CoordinatorNotAvailableError": 15,
+    "NotCoordinatorError": 16,
     "InvalidTopicError": 17,
     "IllegalGenerationError": 22,
     "InconsistentGroupProtocolError": 23,
@@ -213,12 +215,16 @@ KAFKA_ERRNOS = {
     "InvalidTxnStateError": 48,
     "InvalidProducerIdMappingError": 49,
     "InvalidTransactionTimeoutError": 50,
+    "ConcurrentTransactionsError": 51,
     "UnstableOffsetCommitError": 88,
     "ProducerFencedError": 90,
     "TransactionalIdNotFoundError": 105,
 }
 
 RETRIABLE = {
+    "ConcurrentTransactionsError",
+    "CoordinatorNotAvailableError",
+    "NotCoordinatorError",
     "ElectionNotNeededError",
     "EligibleLeadersNotAvailableError",
     "PreferredLeaderNotAvailableError",

@@ -20,7 +20,6 @@ from pcmodel.topics.errors import (
     MessageSizeTooLargeError,
     ProducerFencedError,
     TransactionAbortedError,
-    UnsupportedVersionError,
 )
 from pcmodel.topics.log_transactions import ControlRecord, visible_records
 from pcmodel.topics.producer import KafkaProducer
@@ -408,17 +407,3 @@ def test_close_aborts_an_open_transaction(broker, make_producer):
         unsent.get(timeout=5)
     assert markers(broker, T0) == [False]
     assert broker.describe_transactions(["tx"])["tx"].state == "CompleteAbort"
-
-
-def test_a_cluster_refuses_init_transactions_with_its_message():
-    from pcmodel.cluster import Cluster
-
-    with Cluster(3, tick_ms=10) as cluster:
-        producer = KafkaProducer(broker=cluster, transactional_id="tx")
-        try:
-            with pytest.raises(UnsupportedVersionError, match="a lone Broker supports them"):
-                producer.init_transactions()
-            with pytest.raises(UnsupportedVersionError):  # fatal from then on
-                producer.begin_transaction()
-        finally:
-            producer.close()

@@ -74,9 +74,12 @@ from pcmodel.topics.errors.client_side import (
     UnassignedPartitionError,
 )
 from pcmodel.topics.errors.transactions import (
+    ConcurrentTransactionsError,
+    CoordinatorNotAvailableError,
     InvalidProducerIdMappingError,
     InvalidTransactionTimeoutError,
     InvalidTxnStateError,
+    NotCoordinatorError,
     ProducerFencedError,
     TransactionAbortedError,
     TransactionalIdNotFoundError,
@@ -86,6 +89,8 @@ from pcmodel.topics.errors.transactions import (
 __all__ = [
     "BrokerResponseError",
     "CommitFailedError",
+    "ConcurrentTransactionsError",
+    "CoordinatorNotAvailableError",
     "ElectionNotNeededError",
     "EligibleLeadersNotAvailableError",
     "FencedInstanceIdError",
@@ -120,9 +125,10 @@ __all__ = [
     "MessageSizeTooLargeError",
     "NoBrokersAvailable",
     "NoError",
-    "NonEmptyGroupError",
     "NoOffsetForPartitionError",
     "NoReassignmentInProgressError",
+    "NonEmptyGroupError",
+    "NotCoordinatorError",
     "OffsetOutOfRangeError",
     "OutOfOrderSequenceNumberError",
     "PreferredLeaderNotAvailableError",

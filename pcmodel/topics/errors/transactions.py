@@ -10,9 +10,12 @@ from __future__ import annotations
 from pcmodel.topics.errors.base import BrokerResponseError, KafkaError
 
 __all__ = [
+    "ConcurrentTransactionsError",
+    "CoordinatorNotAvailableError",
     "InvalidProducerIdMappingError",
     "InvalidTransactionTimeoutError",
     "InvalidTxnStateError",
+    "NotCoordinatorError",
     "ProducerFencedError",
     "TransactionAbortedError",
     "TransactionalIdNotFoundError",
@@ -80,6 +83,45 @@ class ProducerFencedError(BrokerResponseError):
     message = "PRODUCER_FENCED"
     description = ("There is a newer producer with the same transactionalId which fences the "
                    "current one.")
+
+
+class CoordinatorNotAvailableError(BrokerResponseError):
+    """No broker coordinates the transactional id right now: the leader of its partition of a
+    cluster's transaction log is down, or still loading the log, or failed while storing the
+    call's outcome. Retriable: a cluster connection asks again, for up to 30 seconds, before
+    it raises this."""
+
+    errno = 15
+    message = "COORDINATOR_NOT_AVAILABLE"
+    description = "The coordinator is not available."
+    retriable = True
+
+
+class NotCoordinatorError(BrokerResponseError):
+    """The broker asked does not coordinate the transactional id the request is about: the
+    client asks FindCoordinator again and sends the request there. Retriable.
+
+    A cluster's Kafka listener answers it at a broker that is not the id's coordinator (see
+    :mod:`pcmodel.wire.cluster_view`), as Kafka does; kafka-python and librdkafka retry it at
+    every transactional request.
+    """
+
+    errno = 16
+    message = "NOT_COORDINATOR"
+    description = "This is not the correct coordinator."
+    retriable = True
+
+
+class ConcurrentTransactionsError(BrokerResponseError):
+    """The transactional id's last transaction is decided but its markers are not all written
+    yet (a partition of it has no leader right now): the coordinator takes the next call for
+    the id once they are. Retriable."""
+
+    errno = 51
+    message = "CONCURRENT_TRANSACTIONS"
+    description = ("The producer attempted to update a transaction while another concurrent "
+                   "operation on the same transaction was ongoing.")
+    retriable = True
 
 
 class TransactionalIdNotFoundError(BrokerResponseError):

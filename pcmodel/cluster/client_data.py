@@ -1,0 +1,130 @@
+"""Produce and fetch of :class:`~pcmodel.cluster.client.ClusterConnection`: to the leaders.
+
+A produce goes to the partition's leader, as the controller last elected it, with the
+producer's ``acks``; one that reaches a former or dead leader fails with a retriable error and
+the producer's retries send it again, to the new leader. An idempotent producer's batch carries
+its producer id, epoch and sequence (a retry is answered, not stored twice, even by a new
+leader); a transactional producer's batch is sent only if the producer's ongoing transaction
+holds the partition (:mod:`pcmodel.cluster.client_transactions`). A fetch asks each partition's
+leader, at the consumer's isolation level, and skips a partition without a reachable leader
+until it has one again.
+
+:class:`DataRequestsMixin` is one part of ``ClusterConnection``, which provides ``_cluster`` and
+the transactional checks of
+:class:`~pcmodel.cluster.client_transactions.TransactionRequestsMixin`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pcmodel.topics.broker import AppendResult, FetchError, FetchResult
+from pcmodel.topics.errors import KafkaError
+from pcmodel.topics.log_transactions import check_isolation_level
+from pcmodel.topics.structs import TopicPartition, validate_topic_partition
+
+__all__ = ["DataRequestsMixin"]
+
+_ACKS = {0: 0, 1: 1, -1: "all", "all": "all"}
+
+
+class DataRequestsMixin:
+    """Produce and fetch, sent to the partitions' leaders (ClusterConnection part)."""
+
+    _cluster: Any
+
+    def init_producer_id(self, producer_id: int = -1, producer_epoch: int = -1, *,
+                         transactional_id: str | None = None,
+                         transaction_timeout_ms: int = 60_000) -> tuple[int, int]:
+        """A new idempotent producer id, or the given one with its epoch bumped; with a
+        ``transactional_id``, the id's producer id and epoch from its transaction coordinator
+        (see :mod:`~pcmodel.cluster.client_transactions`)."""
+        if transactional_id is not None:
+            return self._init_transactional_id(transactional_id, transaction_timeout_ms,
+                                               producer_id, producer_epoch)
+        if producer_id < 0:
+            return self._cluster.init_producer_id()
+        return producer_id, producer_epoch + 1
+
+    def append(self, topic: str, partition: int, records: Sequence, *,
+               timeout: float | None = None, acks: int | str = 1,
+               compression: str | None = None, batch_bytes: int | None = None
+               ) -> AppendResult:
+        """Produce to the leader with ``acks``; errors as ``Cluster.produce`` (most retriable).
+        ``compression`` is how the leader stores the batch (followers store copies decoded),
+        ``batch_bytes`` its size as a Kafka client sent it (see ``Broker.append``)."""
+        return self._produce(topic, partition, records, timeout, acks, None, compression,
+                             batch_bytes)
+
+    def append_idempotent(self, topic: str, partition: int, records: Sequence, *,
+                          producer_id: int, producer_epoch: int, first_sequence: int,
+                          timeout: float | None = None, acks: int | str = "all",
+                          compression: str | None = None, batch_bytes: int | None = None,
+                          transactional: bool = False) -> AppendResult:
+        """Produce as an idempotent producer: a repeated batch is answered, not stored again.
+        ``transactional`` marks a transactional producer's batch: ``InvalidTxnStateError``
+        (nothing appended) unless the producer's ongoing transaction holds the partition."""
+        if not isinstance(transactional, bool):
+            raise TypeError(f"transactional must be True or False, got {transactional!r}")
+        if transactional:
+            self._check_in_transaction(producer_id, producer_epoch,
+                                       validate_topic_partition((topic, partition)))
+        return self._produce(topic, partition, records, timeout, acks,
+                             (producer_id, producer_epoch, first_sequence), compression,
+                             batch_bytes, transactional=transactional)
+
+    def fetch(self, offsets: Mapping[TopicPartition, int], *, max_records: int = 500,
+              timeout: float = 0.0, isolation_level: str = "read_uncommitted",
+              ) -> dict[TopicPartition, FetchResult]:
+        """Read committed records from each partition's leader; long-polls up to ``timeout``.
+
+        A partition without a reachable leader is left out of the answer (the client keeps its
+        position and asks again), as a Kafka consumer refreshes metadata and retries. Each
+        leader answers at ``isolation_level`` as ``Broker.fetch`` does (``read_committed``:
+        below its last stable offset, with the aborted transactions of what it read).
+        """
+        if check_isolation_level(isolation_level):
+            self._check_transactions_due()  # type: ignore[attr-defined]
+        deadline = time.monotonic() + timeout
+        while True:
+            version = self._cluster.change_count()
+            results: dict[TopicPartition, FetchResult] = {}
+            by_leader: dict[int, dict[TopicPartition, int]] = {}
+            metadata = self._cluster.metadata()
+            for tp, offset in offsets.items():
+                state = metadata.get(tp)
+                if state is None:
+                    results[tp] = FetchResult((), -1, -1, FetchError.UNKNOWN_TOPIC_OR_PARTITION)
+                elif state.leader is not None:
+                    by_leader.setdefault(state.leader, {})[tp] = offset
+            for leader, wanted in sorted(by_leader.items()):
+                try:
+                    results.update(self._cluster.fetch(leader, wanted, max_records,
+                                                       isolation_level))
+                except KafkaError:
+                    continue  # a former or dead leader: ask the new one next time
+            if any(r.records or r.error for r in results.values()):
+                return results
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return results
+            self._cluster.await_change(version, remaining)
+
+    # --- internals ----------------------------------------------------------------------------
+
+    def _produce(self, topic: str, partition: int, records: Sequence, timeout: float | None,
+                 acks: int | str, producer: tuple[int, int, int] | None,
+                 compression: str | None, batch_bytes: int | None,
+                 broker: int | None = None, transactional: bool = False) -> AppendResult:
+        """Produce to the partition's leader, or to ``broker`` (which refuses unless it leads
+        it), and wait for the answer; errors as :meth:`Cluster.produce
+        <pcmodel.cluster.cluster.Cluster.produce>`'s future."""
+        wait = 30.0 if timeout is None else timeout
+        result = self._cluster.produce(topic, partition, records, acks=_ACKS[acks],
+                                       timeout=wait, broker=broker, producer=producer,
+                                       compression=compression, batch_bytes=batch_bytes,
+                                       transactional=transactional).get(timeout=wait + 5)
+        start = self._cluster.nodes[result.broker].broker.replica_offsets(topic, partition)[0]
+        return AppendResult(result.base_offset, start, result.log_append_time)

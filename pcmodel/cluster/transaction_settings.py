@@ -1,0 +1,53 @@
+"""The settings of a cluster's transaction coordinators: Kafka's ``transaction.*`` broker configs.
+
+``Cluster(transaction_settings={...})`` takes them by the keyword names below; each is an int
+and at least 1. They apply when the first transactional call creates the coordinators and their
+``__transaction_state`` topic (:mod:`pcmodel.cluster.transaction_log`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from pcmodel.topics.errors import IllegalArgumentError
+from pcmodel.topics.transactions import (
+    DEFAULT_EXPIRED_ID_CHECK_INTERVAL_MS,
+    DEFAULT_TIMED_OUT_CHECK_INTERVAL_MS,
+    DEFAULT_TRANSACTION_MAX_TIMEOUT_MS,
+    DEFAULT_TRANSACTIONAL_ID_EXPIRATION_MS,
+)
+
+__all__ = ["TRANSACTION_SETTINGS", "check_transaction_settings"]
+
+#: Each setting's Kafka name and its default (``None``: decided by the cluster: the default
+#: replication factor, and two in-sync replicas when there are two replicas or more).
+TRANSACTION_SETTINGS: dict[str, tuple[str, int | None]] = {
+    "partitions": ("transaction.state.log.num.partitions", 1),
+    "replication_factor": ("transaction.state.log.replication.factor", None),
+    "min_insync_replicas": ("transaction.state.log.min.isr", None),
+    "max_timeout_ms": ("transaction.max.timeout.ms", DEFAULT_TRANSACTION_MAX_TIMEOUT_MS),
+    "id_expiration_ms": ("transactional.id.expiration.ms",
+                         DEFAULT_TRANSACTIONAL_ID_EXPIRATION_MS),
+    "timed_out_check_interval_ms": (
+        "transaction.abort.timed.out.transaction.cleanup.interval.ms",
+        DEFAULT_TIMED_OUT_CHECK_INTERVAL_MS),
+    "expired_id_check_interval_ms": (
+        "transaction.remove.expired.transaction.cleanup.interval.ms",
+        DEFAULT_EXPIRED_ID_CHECK_INTERVAL_MS),
+}
+
+
+def check_transaction_settings(settings: Mapping[str, object] | None) -> dict[str, int]:
+    """``settings`` as a plain dict, checked: ``IllegalArgumentError`` for a name not in
+    :data:`TRANSACTION_SETTINGS` or a value that is not an int of at least 1."""
+    checked: dict[str, int] = {}
+    for name, value in (settings or {}).items():
+        if name not in TRANSACTION_SETTINGS:
+            raise IllegalArgumentError(
+                f"transaction_settings has no {name!r}; the settings are "
+                f"{sorted(TRANSACTION_SETTINGS)}")
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise IllegalArgumentError(
+                f"transaction_settings[{name!r}] must be an int >= 1, got {value!r}")
+        checked[name] = value
+    return checked
