@@ -7,38 +7,60 @@ brokers and leaders are. Two small objects make the listener's handlers do that 
 
 - :class:`ClusterNodeView`, the handlers' :class:`~pcmodel.wire.view.ClusterView`: the live
   brokers and their listeners' addresses, each partition's leader, leader epoch, replicas, ISR
-  and offline replicas (the controller's decisions), the group coordinators, and the leader
-  checks Kafka makes against a request's ``current_leader_epoch``;
+  and offline replicas (the controller's decisions), the group and transaction coordinators,
+  and the leader checks Kafka makes against a request's ``current_leader_epoch``;
 - :class:`NodeConnection`, the handlers' broker: pcmodel's
   :class:`~pcmodel.cluster.client.ClusterConnection` (groups, committed offsets, topics: the
   same requests pcmodel's clients send, through any broker) except that produce, fetch,
   offset lookups and DeleteRecords go to *this* broker, which answers NOT_LEADER_OR_FOLLOWER
   for partitions it does not lead, instead of being routed to the leader: following leaders is
-  the client's job.
+  the client's job. Transactional requests, likewise, are answered by the transaction
+  coordinator only.
 
-A cluster has no transactions (:mod:`pcmodel.cluster.client_transactions`), and its listeners
-say so in a way real clients act on at once instead of retrying until their own timeout:
+Transactions run as on a Kafka cluster. A transactional id's coordinator is the leader of the
+id's partition of the replicated ``__transaction_state`` topic
+(:mod:`pcmodel.cluster.transaction_log`, created at the first FindCoordinator for a
+transactional id; Metadata lists it as an internal topic from then on):
 
-- FindCoordinator for a transactional id, and a transactional InitProducerId, answer
-  TRANSACTIONAL_ID_AUTHORIZATION_FAILED (53,
-  :class:`~pcmodel.wire.view.NoTransactionCoordinatorError`) with a message saying that a lone
-  Broker supports transactions. At those two requests kafka-python and librdkafka treat only
-  that code and CLUSTER_AUTHORIZATION_FAILED as fatal, so ``init_transactions()`` raises at
-  once (kafka-python's ``TransactionalIdAuthorizationFailedError``, a fatal ``KafkaError`` in
-  confluent-kafka) instead of hanging; of the two, it names the transactional id, not the
-  cluster, as what is refused. No Kafka code says "this cluster has no transaction
-  coordinator", and a retriable one (COORDINATOR_NOT_AVAILABLE) would make clients wait for
-  one that never comes.
-- The other transactional requests (AddPartitionsToTxn, EndTxn, ...), which a client reaches
-  only with a producer id from elsewhere, answer what the cluster connection answers:
-  INVALID_PRODUCER_ID_MAPPING (49), no transactional id exists here; a transactional record
-  batch is INVALID_TXN_STATE (48), no transaction holds its partition.
-- ``read_committed`` consumers work: every record is committed, so the last stable offset is
-  the high watermark and no transaction is ever aborted (OffsetFetch's ``require_stable`` and
-  ListOffsets' isolation level change nothing either).
+- FindCoordinator for a transactional id names that leader, or answers
+  COORDINATOR_NOT_AVAILABLE (retriable) while the partition has no live leader.
+- InitProducerId with a transactional id, AddPartitionsToTxn, AddOffsetsToTxn, EndTxn and
+  DescribeTransactions are answered by the coordinator; any other broker answers
+  NOT_COORDINATOR (16) at once, as Kafka's ``TransactionCoordinator`` does. TxnOffsetCommit
+  goes to the *group's* coordinator, as in Kafka, and is answered NOT_COORDINATOR elsewhere.
+  ListTransactions lists the ids this broker coordinates (an admin client asks every broker).
+- A transactional batch is appended by the partition's leader (NOT_LEADER_OR_FOLLOWER
+  elsewhere, checked first) once the coordinator confirms that the producer's ongoing
+  transaction holds the partition (Kafka's KIP-890 verification), else INVALID_TXN_STATE.
+  If the coordinator cannot tell now, the batch is answered NOT_ENOUGH_REPLICAS, retriable:
+  Kafka's ``ReplicaManager`` answers that too, since older clients do not retry the
+  coordinator errors at a produce.
+- Fetch at ``read_committed`` reads below this leader's last stable offset and sends the
+  aborted transactions of what it read; ListOffsets at ``read_committed`` answers the last
+  stable offset; OffsetFetch with ``require_stable`` answers UNSTABLE_OFFSET_COMMIT
+  (retriable) while a transaction has staged an offset of the partition for the group.
+- When the coordinator's broker dies, its listener closes: the client's request fails, it
+  asks FindCoordinator again and retries at the new leader of the partition, which loaded the
+  coordinator's state from the log; the transaction carries on there. (librdkafka does;
+  kafka-python 3.0.12 instead loses a request it was about to send to a coordinator that
+  refuses the connection, and its transaction waits for that request until the producer's
+  ``delivery_timeout_ms`` has passed.)
+
+Why NOT_COORDINATOR rather than answering at any broker through the cluster connection (which
+would route the call to the coordinator, waiting up to 30 seconds for one): kafka-python and
+librdkafka both handle NOT_COORDINATOR and COORDINATOR_NOT_AVAILABLE at every transactional
+request the same way, by asking FindCoordinator again and retrying, so a quick "not here" costs
+a round trip. A request held while the cluster elects a coordinator costs more: kafka-python's
+transaction manager takes a request that times out on the client's side
+(``request_timeout_ms``, 30 seconds) as a fatal error, and the producer is unusable after it.
+So no broker waits for another broker's coordinator on a client's behalf, and clients see the
+answers a Kafka cluster gives.
 
 Prior art: Kafka's ``KafkaApis`` (``handleProduceRequest``, ``handleFetchRequest``) over
-``ReplicaManager``, and ``MetadataCache.getTopicMetadata``.
+``ReplicaManager`` (its ``appendRecords`` maps the coordinator errors of a transactional
+batch's verification to NOT_ENOUGH_REPLICAS), ``MetadataCache.getTopicMetadata``, and
+``TransactionStateManager.getTransactionState`` (NOT_COORDINATOR for an id whose partition
+this broker does not lead).
 """
 
 from __future__ import annotations
@@ -49,13 +71,20 @@ from typing import Any
 
 from pcmodel.cluster.client import ClusterConnection
 from pcmodel.cluster.cluster import Cluster
-from pcmodel.cluster.errors import NotLeaderForPartitionError, RequestTimedOutError
+from pcmodel.cluster.errors import (
+    NotEnoughReplicasError,
+    NotLeaderForPartitionError,
+    RequestTimedOutError,
+)
 from pcmodel.cluster.offsets import OFFSETS_TOPIC
+from pcmodel.cluster.transaction_log import TRANSACTION_TOPIC
 from pcmodel.topics.broker import AppendResult, FetchResult
+from pcmodel.topics.broker_transactions import _check_transactional_id
 from pcmodel.topics.errors import (
-    InvalidTxnStateError,
+    CoordinatorNotAvailableError,
     KafkaConnectionError,
     KafkaError,
+    NotCoordinatorError,
     UnknownTopicOrPartitionError,
 )
 from pcmodel.topics.log_transactions import check_isolation_level
@@ -66,13 +95,14 @@ from pcmodel.topics.structs import (
     PartitionProducers,
     PartitionReplicas,
     TopicPartition,
+    validate_topic_partition,
 )
+from pcmodel.topics.transactions import DescribedTransaction, TransactionListing, check_states
 from pcmodel.wire.api import CloseConnection, kafka_errors
 from pcmodel.wire.view import (
     CLUSTER_ID,
     NOT_LEADER_OR_FOLLOWER,
     BrokerAddress,
-    NoTransactionCoordinatorError,
     check_leader_epoch,
 )
 
@@ -87,7 +117,9 @@ class NodeConnection(ClusterConnection):
     Produce, fetch, offset lookups and DeleteRecords are served by this broker alone and raise
     ``NotLeaderForPartitionError`` (NOT_LEADER_OR_FOLLOWER) for a partition it does not lead,
     and :class:`~pcmodel.wire.api.CloseConnection` once the broker is killed (a crashed broker
-    answers nothing); everything else is
+    answers nothing). The transactional calls are served only if this broker is the
+    coordinator (``NotCoordinatorError`` otherwise, ``CoordinatorNotAvailableError``
+    while there is none). Everything else is
     :class:`~pcmodel.cluster.client.ClusterConnection`'s.
     """
 
@@ -101,8 +133,14 @@ class NodeConnection(ClusterConnection):
     # --- metadata -----------------------------------------------------------------------------
 
     def internal_topics(self) -> dict[str, int]:
-        """``{"__consumer_offsets": partitions}``: the internal topics Metadata lists."""
-        return {OFFSETS_TOPIC: self._offsets.partitions}
+        """The internal topics Metadata lists, with their partition counts:
+        ``__consumer_offsets``, and ``__transaction_state`` once the first transactional id
+        created it (as Kafka creates it at the first FindCoordinator for one)."""
+        topics = {OFFSETS_TOPIC: self._offsets.partitions}
+        log = self._cluster.transaction_log(create=False)
+        if log is not None:
+            topics[TRANSACTION_TOPIC] = log.partitions
+        return topics
 
     def coordinator_id(self, group_id: str) -> int | None:
         """The broker coordinating ``group_id`` (the leader of its offsets partition)."""
@@ -125,21 +163,17 @@ class NodeConnection(ClusterConnection):
     def fetch(self, offsets: Mapping[TopicPartition, int], *, max_records: int = 500,
               timeout: float = 0.0, isolation_level: str = "read_uncommitted",
               ) -> dict[TopicPartition, FetchResult]:
-        """Read committed records (below the high watermark) of partitions this broker leads.
+        """Read committed records (below the high watermark) of partitions this broker leads;
+        at ``read_committed`` only below the last stable offset, with the transactional
+        batches and the aborted transactions of the records read, as this leader's log has
+        them.
 
         Long-polls up to ``timeout`` seconds for records. A partition this broker does not
         lead (or no longer leads, or cannot serve because it is down) is left out of the
         answer, which returns at once then: the caller tells the client to find the leader.
-        Both isolation levels read the same records: with no transactions, every record is
-        committed, so each result's ``last_stable_offset`` is its high watermark and a
-        ``read_committed`` result lists no aborted transaction.
+        Raises ``IllegalArgumentError`` for an unknown isolation level.
         """
-        read_committed = check_isolation_level(isolation_level)
-        return {tp: _stable(result, read_committed)
-                for tp, result in self._fetch(offsets, max_records, timeout).items()}
-
-    def _fetch(self, offsets: Mapping[TopicPartition, int], max_records: int,
-               timeout: float) -> dict[TopicPartition, FetchResult]:
+        check_isolation_level(isolation_level)
         deadline = time.monotonic() + timeout
         while True:
             version = self._cluster.change_count()
@@ -147,7 +181,8 @@ class NodeConnection(ClusterConnection):
             budget = max_records
             for tp, offset in offsets.items():
                 try:
-                    found = self._cluster.fetch(self.node_id, {tp: offset}, max(1, budget))
+                    found = self._cluster.fetch(self.node_id, {tp: offset}, max(1, budget),
+                                                isolation_level)
                 except KafkaError:
                     continue  # not the leader (any more), or this broker is down
                 results.update(found)
@@ -166,17 +201,30 @@ class NodeConnection(ClusterConnection):
                           timeout: float | None = None, acks: int | str = "all",
                           compression: str | None = None, batch_bytes: int | None = None,
                           transactional: bool = False) -> AppendResult:
-        """An idempotent producer's batch, appended by this broker if it leads the partition;
-        a transactional one (``transactional=True``) raises ``InvalidTxnStateError``: no
-        transaction can hold the partition on a cluster."""
+        """An idempotent producer's batch, appended by this broker if it leads the partition.
+
+        A transactional one (``transactional=True``) is checked in Kafka's order: leadership
+        first (``NotLeaderForPartitionError``), then the coordinator's word that the
+        producer's ongoing transaction holds the partition (``InvalidTxnStateError``, nothing
+        appended); ``NotEnoughReplicasError`` (retriable) while the coordinator cannot tell.
+        """
+        if not isinstance(transactional, bool):
+            raise TypeError(f"transactional must be True or False, got {transactional!r}")
         if transactional:
-            raise InvalidTxnStateError(
-                f"{topic}-{partition}: a transactional batch needs a transaction holding the "
-                "partition, and a pcmodel Cluster has no transactions (a lone Broker has)")
-        return super().append_idempotent(
-            topic, partition, records, producer_id=producer_id, producer_epoch=producer_epoch,
-            first_sequence=first_sequence, timeout=timeout, acks=acks,
-            compression=compression, batch_bytes=batch_bytes)
+            tp = validate_topic_partition((topic, partition))
+            self._check_alive()
+            self._led(tp)
+            try:
+                self._check_in_transaction(producer_id, producer_epoch, tp)
+            except CoordinatorNotAvailableError as exc:
+                # Kafka's ReplicaManager answers this too: a produce error every client
+                # retries, where a coordinator error at a produce is one some do not.
+                raise NotEnoughReplicasError(
+                    f"{tp}: the transaction of producer {producer_id} cannot be verified "
+                    f"now ({exc.args[0] if exc.args else exc}); retry") from exc
+        return self._produce(topic, partition, records, timeout, acks,
+                             (producer_id, producer_epoch, first_sequence), compression,
+                             batch_bytes, transactional=transactional)
 
     def epoch_of_offset(self, tp: TopicPartition, offset: int) -> int:
         """The epoch in which this broker, the leader, wrote the record at ``offset``."""
@@ -193,10 +241,11 @@ class NodeConnection(ClusterConnection):
 
     def end_offsets(self, partitions: Iterable[TopicPartition], *,
                     isolation_level: str = "read_uncommitted") -> dict:
-        """Each partition's high watermark, if this broker leads it (at either isolation
-        level: with no transactions, the last stable offset is the high watermark)."""
+        """Each partition's high watermark, or at ``read_committed`` its last stable offset
+        (the first offset of the oldest transaction still open, at most the high watermark),
+        if this broker leads it."""
         check_isolation_level(isolation_level)
-        return {tp: self._led(tp).end_offsets([tp])[tp]
+        return {tp: self._led(tp).end_offsets([tp], isolation_level=isolation_level)[tp]
                 for tp in map(TopicPartition._make, partitions)}
 
     def offsets_for_times(self, timestamps: Mapping[TopicPartition, int]
@@ -253,14 +302,119 @@ class NodeConnection(ClusterConnection):
         """AlterReplicaLogDirs answered by this broker, for its own replicas."""
         return super().alter_replica_log_dirs(targets, self.node_id)
 
+    # --- transactions: answered by the coordinator only ---------------------------------------
+
+    def init_producer_id(self, producer_id: int = -1, producer_epoch: int = -1, *,
+                         transactional_id: str | None = None,
+                         transaction_timeout_ms: int = 60_000) -> tuple[int, int]:
+        """A new idempotent producer id (any broker hands one out), or with a
+        ``transactional_id`` the id's producer id and epoch, if this broker is its
+        coordinator (``NotCoordinatorError`` otherwise); errors as
+        ``ClusterConnection.init_producer_id``."""
+        if transactional_id is not None:
+            self._coordinate(transactional_id)
+        return super().init_producer_id(producer_id, producer_epoch,
+                                        transactional_id=transactional_id,
+                                        transaction_timeout_ms=transaction_timeout_ms)
+
+    def add_partitions_to_txn(self, transactional_id: str, producer_id: int,
+                              producer_epoch: int, partitions: Iterable[TopicPartition]) -> None:
+        """AddPartitionsToTxn, if this broker coordinates ``transactional_id``."""
+        self._coordinate(transactional_id)
+        super().add_partitions_to_txn(transactional_id, producer_id, producer_epoch, partitions)
+
+    def add_offsets_to_txn(self, transactional_id: str, producer_id: int, producer_epoch: int,
+                           group_id: str) -> None:
+        """AddOffsetsToTxn, if this broker coordinates ``transactional_id``."""
+        self._coordinate(transactional_id)
+        super().add_offsets_to_txn(transactional_id, producer_id, producer_epoch, group_id)
+
+    def end_txn(self, transactional_id: str, producer_id: int, producer_epoch: int,
+                commit: bool) -> None:
+        """EndTxn, if this broker coordinates ``transactional_id``."""
+        self._coordinate(transactional_id)
+        super().end_txn(transactional_id, producer_id, producer_epoch, commit)
+
+    def txn_offset_commit(self, transactional_id: str, group_id: str, producer_id: int,
+                          producer_epoch: int, offsets: Mapping[TopicPartition, Any],
+                          *, generation: int = -1, member_id: str = "",
+                          group_instance_id: str | None = None) -> None:
+        """TxnOffsetCommit, if this broker coordinates ``group_id`` (the group's coordinator
+        takes it, as in Kafka: ``NotCoordinatorError`` elsewhere).
+        ``CoordinatorNotAvailableError`` while the transaction has no coordinator, rather than
+        holding the request until one is elected."""
+        _check_transactional_id(transactional_id)
+        self._check_coordinator(self._offsets.coordinator(group_id), f"group {group_id!r}")
+        if self._cluster.transaction_log().coordinator(transactional_id) is None:
+            raise CoordinatorNotAvailableError(
+                f"transactional id {transactional_id!r} has no coordinator right now; retry")
+        super().txn_offset_commit(transactional_id, group_id, producer_id, producer_epoch,
+                                  offsets, generation=generation, member_id=member_id,
+                                  group_instance_id=group_instance_id)
+
+    def describe_transactions(self, transactional_ids: Iterable[str]
+                              ) -> dict[str, DescribedTransaction]:
+        """DescribeTransactions of the ids this broker coordinates; each other id is answered
+        with ``NotCoordinatorError`` (or ``CoordinatorNotAvailableError``) in its
+        ``error``, as Kafka answers each id apart."""
+        out: dict[str, DescribedTransaction] = {}
+        for tid in transactional_ids:
+            try:
+                self._coordinate(tid)
+            except (NotCoordinatorError, CoordinatorNotAvailableError) as exc:
+                out[tid] = DescribedTransaction(tid, "", -1, -1, -1, -1, (), exc)
+            else:
+                out.update(super().describe_transactions([tid]))
+        return out
+
+    def list_transactions(self, states: Iterable[str] = (), producer_ids: Iterable[int] = (),
+                          duration_filter_ms: int = -1) -> list[TransactionListing]:
+        """ListTransactions of the ids this broker coordinates: an admin client asks every
+        broker and merges what they answer, as in Kafka. Lists none (and creates no
+        ``__transaction_state``) before the first transactional id."""
+        states = list(states)
+        check_states(states)
+        log = self._cluster.transaction_log(create=False)
+        if log is None:
+            return []
+        return [listing for listing in super().list_transactions(states, producer_ids,
+                                                                  duration_filter_ms)
+                if log.coordinator(listing.transactional_id) == self.node_id]
+
     # --- internals ----------------------------------------------------------------------------
+
+    def _coordinate(self, transactional_id: str) -> None:
+        """Return if this broker coordinates ``transactional_id`` (the leader of its
+        ``__transaction_state`` partition, created at the first call); raise
+        ``InvalidRequestError`` for an empty id, as Kafka checks it first, and see
+        :meth:`_check_coordinator`."""
+        _check_transactional_id(transactional_id)
+        node = self._cluster.transaction_log().coordinator(transactional_id)
+        self._check_coordinator(node, f"transactional id {transactional_id!r}")
+
+    def _check_coordinator(self, node: int | None, what: str) -> None:
+        """Raise unless ``node``, the coordinator of ``what``, is this broker:
+        ``CloseConnection`` if this broker is down, ``CoordinatorNotAvailableError`` while
+        ``what`` has no coordinator, ``NotCoordinatorError`` if another broker is it."""
+        self._check_alive()
+        if node is None:
+            raise CoordinatorNotAvailableError(
+                f"{what} has no coordinator right now (its partition is electing a leader); "
+                "find the coordinator again and retry")
+        if node != self.node_id:
+            raise NotCoordinatorError(
+                f"broker {self.node_id} does not coordinate {what}: broker {node} does; "
+                "find the coordinator again and retry")
 
     def _produce(self, topic: str, partition: int, records: Sequence, timeout: float | None,
                  acks: int | str, producer: tuple[int, int, int] | None,
-                 compression: str | None, batch_bytes: int | None) -> AppendResult:
+                 compression: str | None, batch_bytes: int | None,
+                 broker: int | None = None, transactional: bool = False) -> AppendResult:
+        # ``broker`` is ignored: this connection always produces to its own broker.
         try:
             return super()._produce(topic, partition, records, timeout, acks, producer,
-                                    compression, batch_bytes, broker=self.node_id)
+                                    compression, batch_bytes, broker=self.node_id,
+                                    transactional=transactional)
         except KafkaConnectionError:
             self._check_alive()
             raise
@@ -299,15 +453,6 @@ class NodeConnection(ClusterConnection):
             raise NotLeaderForPartitionError(
                 f"broker {self.node_id} is not the leader of {tp}; refresh metadata and retry")
         return node.broker
-
-
-def _stable(result: FetchResult, read_committed: bool) -> FetchResult:
-    """``result`` as a partition without transactions answers it: stable up to its high
-    watermark, and (``read_committed``) with no aborted transaction to skip."""
-    if result.error is not None:
-        return result
-    return result._replace(last_stable_offset=result.high_watermark,
-                           aborted_transactions=() if read_committed else None)
 
 
 class ClusterNodeView:
@@ -351,18 +496,25 @@ class ClusterNodeView:
 
     def coordinator(self, group_id: str) -> BrokerAddress | None:
         """The leader of the group's ``__consumer_offsets`` partition, while it is alive."""
-        node = self.connection.coordinator_id(group_id)
+        return self._live(self.connection.coordinator_id(group_id))
+
+    def transaction_coordinator(self, transactional_id: str) -> BrokerAddress:
+        """The leader of the id's ``__transaction_state`` partition (the topic is created at
+        the first call, as Kafka creates it at the first FindCoordinator for a transactional
+        id); ``CoordinatorNotAvailableError`` (retriable) while it has no live leader."""
+        found = self._live(self.cluster.transaction_log().coordinator(transactional_id))
+        if found is None:
+            raise CoordinatorNotAvailableError(
+                f"transactional id {transactional_id!r}: the leader of its "
+                f"{TRANSACTION_TOPIC} partition is being elected; retry")
+        return found
+
+    def _live(self, node: int | None) -> BrokerAddress | None:
+        """Where broker ``node`` listens, if the controller counts it as alive."""
         addresses = self._addresses()
         if node is None or node not in self.cluster.live_brokers() or node not in addresses:
             return None
         return BrokerAddress(node, *addresses[node])
-
-    def transaction_coordinator(self, transactional_id: str) -> BrokerAddress:
-        """None: raises :class:`~pcmodel.wire.view.NoTransactionCoordinatorError` (see the
-        module: why this code)."""
-        raise NoTransactionCoordinatorError(
-            f"transactional id {transactional_id!r}: transactions are not supported on a "
-            "pcmodel Cluster (a lone Broker supports them); leave transactional_id unset here")
 
     def leader_error(self, tp: TopicPartition, current_leader_epoch: int) -> int:
         """Kafka's checks, in Kafka's order, with what this broker was last told: the epoch

@@ -19,33 +19,16 @@ from __future__ import annotations
 from typing import NamedTuple, Protocol
 
 from pcmodel.topics.broker import CLUSTER_ID
-from pcmodel.topics.errors import BrokerResponseError
 from pcmodel.topics.structs import PartitionReplicas, TopicPartition
 from pcmodel.wire.api import kafka_errors
 
-__all__ = ["CLUSTER_ID", "BrokerAddress", "ClusterView", "NoTransactionCoordinatorError",
-           "SingleBrokerView", "check_leader_epoch"]
+__all__ = ["CLUSTER_ID", "BrokerAddress", "ClusterView", "SingleBrokerView",
+           "check_leader_epoch"]
 
 NONE = 0
 NOT_LEADER_OR_FOLLOWER = kafka_errors.NotLeaderForPartitionError.errno
 FENCED_LEADER_EPOCH = kafka_errors.FencedLeaderEpochError.errno
 UNKNOWN_LEADER_EPOCH = kafka_errors.UnknownLeaderEpochError.errno
-
-
-class NoTransactionCoordinatorError(BrokerResponseError):
-    """No broker of this cluster coordinates transactions: a transactional producer cannot
-    start here (its ``init_transactions()`` fails at once, saying why).
-
-    The code is Kafka's TRANSACTIONAL_ID_AUTHORIZATION_FAILED (53): the answer a Kafka broker
-    gives a client that may not use a transactional id, and the one code at FindCoordinator and
-    InitProducerId that kafka-python *and* librdkafka treat as fatal. A retriable code (such as
-    COORDINATOR_NOT_AVAILABLE) would make them retry until their own timeout, and one they do
-    not expect there would make librdkafka retry for ever.
-    """
-
-    errno = kafka_errors.TransactionalIdAuthorizationFailedError.errno
-    message = "TRANSACTIONAL_ID_AUTHORIZATION_FAILED"
-    description = "Transactional Id authorization failed."
 
 
 class BrokerAddress(NamedTuple):
@@ -81,7 +64,9 @@ class ClusterView(Protocol):
 
     def transaction_coordinator(self, transactional_id: str) -> BrokerAddress:
         """The broker coordinating ``transactional_id``'s transactions; raises
-        :class:`NoTransactionCoordinatorError` where no broker does."""
+        ``CoordinatorNotAvailableError`` (retriable: COORDINATOR_NOT_AVAILABLE) while none
+        does, as while a cluster elects the leader of the id's ``__transaction_state``
+        partition."""
 
     def leader_error(self, tp: TopicPartition, current_leader_epoch: int) -> int:
         """Kafka's error code for serving ``tp`` as its leader here (0: go ahead).

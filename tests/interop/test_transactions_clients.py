@@ -1,15 +1,14 @@
 """Transactions with real clients through pcmodel's listener: kafka-python 3 and confluent-kafka
 (librdkafka) producers commit and abort, ``read_committed`` consumers of both libraries see only
 what was committed and wait at the last stable offset while a transaction is open,
-consume-transform-produce commits a group's offsets only with its transaction, a second
-producer with the same transactional id fences the first, and a cluster's listeners refuse a
-transactional producer at once while serving ``read_committed`` consumers."""
+consume-transform-produce commits a group's offsets only with its transaction, and a second
+producer with the same transactional id fences the first, all on a lone broker (on a
+replicated cluster: ``test_cluster_transactions_clients``)."""
 
 from __future__ import annotations
 
 import pytest
 
-from pcmodel.cluster import Cluster
 from pcmodel.topics import Broker
 from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition
 from tests.conftest import wait_until
@@ -18,7 +17,7 @@ from tests.interop.transaction_clients import (
     Consumer,
     TransactionalProducer,
     fenced,
-    refused_transactional_id,
+    read_all,
     values,
 )
 
@@ -34,15 +33,6 @@ def served():
     with Broker(group_initial_rebalance_delay_ms=300) as broker, \
             broker.serve_kafka() as listener:
         yield broker, listener
-
-
-def _read(library, bootstrap, level, ends):
-    consumer = Consumer(library, bootstrap, level)
-    try:
-        consumer.assign(list(ends))
-        return consumer.read_to(ends)
-    finally:
-        consumer.close()
 
 
 @pytest.mark.parametrize("library", LIBRARIES)
@@ -67,9 +57,9 @@ def test_read_committed_sees_committed_records_and_none_of_an_aborted_transactio
     ends = broker.end_offsets([TopicPartition("t", 0), TopicPartition("t", 1)])
     assert ends == {("t", 0): 4, ("t", 1): 4}  # a record and a marker per transaction
     for reader in LIBRARIES:  # each library reads what the other wrote
-        committed = _read(reader, listener.bootstrap_servers, "read_committed", ends)
+        committed = read_all(reader, listener.bootstrap_servers, "read_committed", ends)
         assert sorted(values(committed)) == [b"kept-0", b"kept-1"], reader
-        uncommitted = _read(reader, listener.bootstrap_servers, "read_uncommitted", ends)
+        uncommitted = read_all(reader, listener.bootstrap_servers, "read_uncommitted", ends)
         assert sorted(values(uncommitted)) == [b"dropped-0", b"dropped-1", b"kept-0",
                                                b"kept-1"], reader
         assert sorted((p, o) for _, p, o, _ in uncommitted) == [(0, 0), (0, 2), (1, 0), (1, 2)]
@@ -101,7 +91,7 @@ def test_read_committed_waits_at_the_last_stable_offset(served, library):
 
         wait_until(lambda: empty_fetches_since() >= 3, timeout=30)
         assert late == [] and consumer.position("t", 0) == 2
-        assert _read("kafka-python", listener.bootstrap_servers, "read_uncommitted",
+        assert read_all("kafka-python", listener.bootstrap_servers, "read_uncommitted",
                      {("t", 0): 4})[-2:] == [("t", 0, 2, b"in-transaction"),
                                              ("t", 0, 3, b"after")]
         producer.commit()
@@ -146,7 +136,7 @@ def test_consume_transform_produce_commits_the_offsets_with_the_transaction(serv
     # Each attempt wrote three records and a marker: only the committed ones are read.
     assert ends == {("out", 0): 8}
     for reader in LIBRARIES:
-        out = _read(reader, listener.bootstrap_servers, "read_committed", ends)
+        out = read_all(reader, listener.bootstrap_servers, "read_committed", ends)
         assert [(o, v) for _, _, o, v in out] == [(4, b"A"), (5, b"B"), (6, b"C")], reader
 
 
@@ -174,7 +164,7 @@ def test_a_second_producer_with_the_same_transactional_id_fences_the_first(serve
     assert described.state == "CompleteCommit"
     ends = broker.end_offsets([TopicPartition("t", 0)])
     for reader in LIBRARIES:
-        assert values(_read(reader, listener.bootstrap_servers, "read_committed", ends)) == [
+        assert values(read_all(reader, listener.bootstrap_servers, "read_committed", ends)) == [
             b"from-the-successor"], reader
 
 
@@ -202,36 +192,3 @@ def test_kafka_pythons_admin_describes_and_lists_an_open_transaction(served):
     finally:
         admin.close()
         producer.close()
-
-
-# --- a cluster ------------------------------------------------------------------------------
-
-FAST = dict(replica_lag_time_max_ms=1000, broker_session_timeout_ms=1000, tick_ms=10)
-
-
-@pytest.fixture(scope="module")
-def cluster_served():
-    with Cluster(3, **FAST) as cluster, cluster.serve_kafka() as listeners:
-        cluster.create_topic("t", 1, replication_factor=3)
-        cluster.produce("t", 0, [(None, b"v0"), (None, b"v1")], acks="all").get(timeout=30)
-        yield cluster, listeners
-
-
-@pytest.mark.parametrize("library", LIBRARIES)
-def test_a_cluster_refuses_a_transactional_producer_at_once(cluster_served, library):
-    _, listeners = cluster_served
-    producer = TransactionalProducer(library, listeners.bootstrap_servers, "tx")
-    try:
-        with refused_transactional_id(library) as refused:
-            producer.init()
-    finally:
-        producer.close()
-    if library == "confluent-kafka":  # librdkafka shows the broker's message
-        assert "a lone Broker supports them" in refused.error.str()
-
-
-@pytest.mark.parametrize("library", LIBRARIES)
-def test_read_committed_consumers_read_every_record_of_a_cluster(cluster_served, library):
-    _, listeners = cluster_served
-    got = _read(library, listeners.bootstrap_servers, "read_committed", {("t", 0): 2})
-    assert values(got) == [b"v0", b"v1"]

@@ -102,17 +102,6 @@ def fenced(library: str) -> Any:
     return _confluent_fatal(confluent_kafka.KafkaError._FENCED)
 
 
-def refused_transactional_id(library: str) -> Any:
-    """A context manager that expects the library's fatal TRANSACTIONAL_ID_AUTHORIZATION_FAILED."""
-    if library == "kafka-python":
-        import kafka.errors
-
-        return pytest.raises(kafka.errors.TransactionalIdAuthorizationFailedError)
-    import confluent_kafka
-
-    return _confluent_fatal(confluent_kafka.KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
-
-
 class _confluent_fatal:  # noqa: N801 - used as a context manager, like pytest.raises
     """Expect a fatal ``KafkaException`` with ``code``; ``.error`` is its ``KafkaError``."""
 
@@ -221,6 +210,17 @@ class Consumer:
 
     def close(self) -> None:
         self.client.close()
+
+
+def read_all(library: str, bootstrap: str, level: str, ends: dict) -> list:
+    """Every record a fresh consumer of ``library`` at isolation ``level`` reads from the
+    partitions of ``ends`` (``{(topic, partition): end offset}``) up to those ends."""
+    consumer = Consumer(library, bootstrap, level)
+    try:
+        consumer.assign(list(ends))
+        return consumer.read_to(ends)
+    finally:
+        consumer.close()
 
 
 def values(records: list[tuple[str, int, int, bytes]]) -> list[bytes]:

@@ -1,6 +1,8 @@
-"""A cluster's listeners and transactions, in raw protocol: transactional producers are refused
-with a code clients treat as fatal, and read_committed reads work (every record is
-committed)."""
+"""A cluster's listeners and transactions, in raw protocol: FindCoordinator names the leader of
+the transactional id's ``__transaction_state`` partition, only that coordinator answers the
+transactional requests (NOT_COORDINATOR elsewhere), the partitions' leaders take transactional
+batches and serve ``read_committed`` reads up to their last stable offset, and a transaction
+carries on at the next coordinator when its coordinator's broker dies."""
 
 from __future__ import annotations
 
@@ -11,99 +13,319 @@ from kafka.protocol.admin.transactions import (
 )
 from kafka.protocol.consumer import ListOffsetsRequest
 from kafka.protocol.consumer.group import OffsetFetchRequest
-from kafka.protocol.metadata import FindCoordinatorRequest
+from kafka.protocol.metadata import FindCoordinatorRequest, MetadataRequest
 
 from pcmodel.cluster import Cluster
+from pcmodel.topics.errors import CoordinatorNotAvailableError
 from pcmodel.topics.structs import TopicPartition
+from pcmodel.wire.cluster_view import NodeConnection
 from tests.conftest import wait_until
 from tests.wire.conftest import (
     RawClient,
     fetch_request,
-    fetched_records,
+    fetched_batches,
     produce_request,
     record_batch,
 )
-from tests.wire.test_transactions import add_partitions, end, init
+from tests.wire.test_transactions import add_offsets, add_partitions, end, init, txn_commit
 
 pytestmark = pytest.mark.timeout(60)
 
 FAST = dict(replica_lag_time_max_ms=1000, broker_session_timeout_ms=1000, tick_ms=10)
-NONE, INVALID_TXN_STATE, INVALID_PRODUCER_ID_MAPPING = 0, 48, 49
-TRANSACTIONAL_ID_AUTHORIZATION_FAILED, TRANSACTIONAL_ID_NOT_FOUND = 53, 105
+NONE, NOT_LEADER, COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR = 0, 6, 15, 16
+NOT_ENOUGH_REPLICAS = 19
+INVALID_TXN_STATE, UNSTABLE_OFFSET_COMMIT = 48, 88
 
 
 @pytest.fixture(scope="module")
 def served():
     with Cluster(3, **FAST) as cluster, cluster.serve_kafka() as listeners:
-        cluster.create_topic("t", 1, replication_factor=3)
-        wait_until(lambda: len(cluster.metadata()[("t", 0)].isr) == 3, timeout=30)
+        cluster.create_topic("t", 2, replication_factor=3)
+        wait_until(lambda: all(len(cluster.metadata()[("t", p)].isr) == 3 for p in (0, 1)),
+                   timeout=30)
         yield cluster, listeners
 
 
-@pytest.fixture
-def raw(served):
+def raw_to(listeners, broker):
+    return RawClient(listeners.addresses[broker])
+
+
+def find_coordinator(raw, key, key_type=1):
+    """FindCoordinator v3 for ``key``, asked until a coordinator is named (the first one for a
+    transactional id creates ``__transaction_state``, whose leaders are then elected)."""
+    found = []
+
+    def named():
+        found[:] = [raw.request(FindCoordinatorRequest[3](key=key, key_type=key_type))]
+        assert found[0].error_code in (NONE, COORDINATOR_NOT_AVAILABLE), found[0]
+        return found[0].error_code == NONE
+
+    wait_until(named, timeout=30)
+    return found[0]
+
+
+def coordinator_of(served, tid):
+    """The broker id FindCoordinator names for ``tid``, asked at broker 0."""
     cluster, listeners = served
-    with RawClient(listeners.addresses[cluster.leader("t", 0)]) as client:
-        yield client
+    with raw_to(listeners, 0) as raw:
+        return find_coordinator(raw, tid).node_id
 
 
-def test_no_broker_coordinates_a_transactional_id(raw):
-    old = raw.request(FindCoordinatorRequest[3](key="tx", key_type=1))
-    assert (old.error_code, old.node_id) == (TRANSACTIONAL_ID_AUTHORIZATION_FAILED, -1)
-    assert "a lone Broker supports them" in old.error_message
-    (new,) = raw.request(FindCoordinatorRequest[4](key_type=1,
-                                                   coordinator_keys=["tx"])).coordinators
-    assert (new.key, new.error_code, new.node_id) == ("tx", TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
-                                                      -1)
-    group = raw.request(FindCoordinatorRequest[3](key="g", key_type=0))
-    assert group.error_code == NONE and group.node_id >= 0
+def coordinator_of_group(served, group):
+    """The broker id FindCoordinator names for ``group``, asked at broker 0."""
+    _, listeners = served
+    with raw_to(listeners, 0) as raw:
+        return find_coordinator(raw, group, key_type=0).node_id
 
 
-def test_transactional_requests_are_refused(raw):
-    response = init(raw, "tx")
-    assert (response.error_code, response.producer_id) == (TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
-                                                           -1)
-    idempotent = init(raw, None)
-    assert idempotent.error_code == NONE and idempotent.producer_id >= 0
-    ids = (idempotent.producer_id, idempotent.producer_epoch)
-    assert add_partitions(raw, ids, {"t": [0]}) == {("t", 0): INVALID_PRODUCER_ID_MAPPING}
-    assert end(raw, ids, committed=True) == INVALID_PRODUCER_ID_MAPPING
-    batch = record_batch([b"x"], producer=(*ids, 0), transactional=True)
-    part = raw.request(produce_request("t", 0, batch, acks=-1, transactional_id="tx")
-                       ).responses[0].partition_responses[0]
-    assert part.error_code == INVALID_TXN_STATE
-    (described,) = raw.request(DescribeTransactionsRequest[0](
-        transactional_ids=["tx"])).transaction_states
-    assert described.error_code == TRANSACTIONAL_ID_NOT_FOUND
-    listed = raw.request(ListTransactionsRequest[1](state_filters=[], producer_id_filters=[]))
-    assert (listed.error_code, listed.transaction_states) == (NONE, [])
+def produce(raw, tp, values, ids, sequence=0, tid="tx"):
+    batch = record_batch(values, producer=(*ids, sequence), transactional=True)
+    response = raw.request(produce_request(tp[0], tp[1], batch, acks=-1, transactional_id=tid))
+    return response.responses[0].partition_responses[0]
 
 
-def test_read_committed_reads_every_record(served, raw):
-    cluster, _ = served
-    idempotent = init(raw, None)
-    ids = (idempotent.producer_id, idempotent.producer_epoch)
-    part = raw.request(produce_request("t", 0, record_batch([b"a", b"b"], producer=(*ids, 0)),
-                                       acks=-1)).responses[0].partition_responses[0]
-    assert part.error_code == NONE
-    end_offset = part.base_offset + 2
-    fetched = raw.request(fetch_request({("t", 0): part.base_offset}, isolation_level=1)
-                          ).responses[0].partitions[0]
-    assert [r.value for r in fetched_records(fetched)] == [b"a", b"b"]
-    assert (fetched.high_watermark, fetched.last_stable_offset) == (end_offset, end_offset)
-    assert fetched.aborted_transactions == []
+def fetch(raw, tp, isolation_level):
+    response = raw.request(fetch_request({tp: 0}, isolation_level=isolation_level))
+    return response.responses[0].partitions[0]
+
+
+def values(partition_data):
+    """The values of a fetched partition's records, markers left out (as consumers do)."""
+    return [r.value for b in fetched_batches(partition_data) if not b.is_control_batch
+            for r in b]
+
+
+def latest(raw, tp, isolation_level):
     Topic = ListOffsetsRequest.ListOffsetsTopic  # noqa: N806
-    latest = raw.request(ListOffsetsRequest[7](
-        replica_id=-1, isolation_level=1, topics=[Topic(name="t", partitions=[
-            Topic.ListOffsetsPartition(partition_index=0, current_leader_epoch=-1,
+    part = raw.request(ListOffsetsRequest[7](
+        replica_id=-1, isolation_level=isolation_level, topics=[Topic(name=tp[0], partitions=[
+            Topic.ListOffsetsPartition(partition_index=tp[1], current_leader_epoch=-1,
                                        timestamp=-1)])])).topics[0].partitions[0]
-    assert (latest.error_code, latest.offset) == (NONE, end_offset)
-    cluster.connect().commit_offsets("g", -1, "", {TopicPartition("t", 0): 1})
-    node = raw.request(FindCoordinatorRequest[3](key="g", key_type=0)).node_id
+    return part.error_code, part.offset
+
+
+def offset_fetch(raw, group, tp, require_stable=True):
     Group = OffsetFetchRequest.OffsetFetchRequestGroup  # noqa: N806
-    with RawClient(served[1].addresses[node]) as at_coordinator:
-        group = at_coordinator.request(OffsetFetchRequest[8](require_stable=True, groups=[
-            Group(group_id="g", topics=[Group.OffsetFetchRequestTopics(
-                name="t", partition_indexes=[0])])])).groups[0]
-    assert [(p.error_code, p.committed_offset) for p in group.topics[0].partitions] == [
-        (NONE, 1)]
+    part = raw.request(OffsetFetchRequest[8](require_stable=require_stable, groups=[
+        Group(group_id=group, topics=[Group.OffsetFetchRequestTopics(
+            name=tp[0], partition_indexes=[tp[1]])])])).groups[0].topics[0].partitions[0]
+    return part.error_code, part.committed_offset
+
+
+def internal_topics(listeners, broker):
+    with raw_to(listeners, broker) as raw:
+        response = raw.request(MetadataRequest[12](topics=None,
+                                                   allow_auto_topic_creation=False))
+    return {t.name: len(t.partitions) for t in response.topics if t.is_internal}
+
+
+# --- FindCoordinator, Metadata ---------------------------------------------------------------
+
+
+def test_every_broker_names_the_leader_of_the_ids_transaction_state_partition(served):
+    cluster, listeners = served
+    node = coordinator_of(served, "named")
+    assert node == cluster.leader("__transaction_state",
+                                  cluster.transaction_log().partition_for("named"))
+    for broker in range(3):
+        with raw_to(listeners, broker) as raw:
+            old = find_coordinator(raw, "named")
+            assert (old.node_id, old.host, old.port) == (node, *listeners.addresses[node])
+            (new,) = raw.request(FindCoordinatorRequest[4](
+                key_type=1, coordinator_keys=["named"])).coordinators
+            assert (new.key, new.error_code, new.node_id) == ("named", NONE, node)
+
+
+def test_metadata_lists_the_transaction_log_once_a_transactional_id_created_it():
+    with Cluster(3, **FAST) as cluster, cluster.serve_kafka() as listeners:
+        assert "__transaction_state" not in internal_topics(listeners, 0)
+        with raw_to(listeners, 1) as raw:
+            find_coordinator(raw, "first")
+        partitions = cluster.transaction_log().partitions
+        for broker in range(3):
+            assert internal_topics(listeners, broker)["__transaction_state"] == partitions
+
+
+def test_while_no_broker_coordinates_the_id_clients_hear_coordinator_not_available(
+        served, monkeypatch):
+    cluster, listeners = served
+    coordinator = coordinator_of(served, "leaderless")
+    # As while the controller elects a leader for the id's __transaction_state partition.
+    monkeypatch.setattr(type(cluster.transaction_log()), "coordinator", lambda log, tid: None)
+    with raw_to(listeners, coordinator) as raw:
+        response = raw.request(FindCoordinatorRequest[3](key="leaderless", key_type=1))
+        assert (response.error_code, response.node_id) == (COORDINATOR_NOT_AVAILABLE, -1)
+        assert "__transaction_state" in response.error_message
+        assert init(raw, "leaderless").error_code == COORDINATOR_NOT_AVAILABLE
+
+
+# --- the coordinator's requests --------------------------------------------------------------
+
+
+def test_only_the_coordinator_answers_the_transactional_requests(served):
+    cluster, listeners = served
+    node = coordinator_of(served, "only")
+    other = (node + 1) % 3
+    with raw_to(listeners, other) as elsewhere:
+        refused = init(elsewhere, "only")
+        assert (refused.error_code, refused.producer_id) == (NOT_COORDINATOR, -1)
+    with raw_to(listeners, node) as coordinator:
+        response = init(coordinator, "only")
+        assert response.error_code == NONE
+    ids = (response.producer_id, response.producer_epoch)
+    with raw_to(listeners, other) as elsewhere:
+        assert add_partitions(elsewhere, ids, {"t": [0]}, tid="only") == {
+            ("t", 0): NOT_COORDINATOR}
+        assert add_offsets(elsewhere, ids, "g-only", tid="only") == NOT_COORDINATOR
+        assert end(elsewhere, ids, committed=True, tid="only") == NOT_COORDINATOR
+        (described,) = elsewhere.request(DescribeTransactionsRequest[0](
+            transactional_ids=["only"])).transaction_states
+        assert described.error_code == NOT_COORDINATOR
+        # An idempotent producer's id comes from any broker.
+        assert init(elsewhere, None).error_code == NONE
+    with raw_to(listeners, node) as coordinator:
+        assert add_partitions(coordinator, ids, {"t": [0]}, tid="only") == {("t", 0): NONE}
+        (described,) = coordinator.request(DescribeTransactionsRequest[0](
+            transactional_ids=["only"])).transaction_states
+        assert (described.error_code, described.transaction_state,
+                [(t.topic, t.partitions) for t in described.topics]) == (
+            NONE, "Ongoing", [("t", [0])])
+        assert end(coordinator, ids, committed=False, tid="only") == NONE
+
+
+def test_each_broker_lists_the_transactional_ids_it_coordinates(served):
+    cluster, listeners = served
+    wanted = {"listed-a", "listed-b", "listed-c"}
+    for tid in wanted:
+        with raw_to(listeners, coordinator_of(served, tid)) as raw:
+            assert init(raw, tid).error_code == NONE
+    listed = {}
+    for broker in range(3):
+        with raw_to(listeners, broker) as raw:
+            response = raw.request(ListTransactionsRequest[1](
+                state_filters=[], producer_id_filters=[]))
+        assert response.error_code == NONE
+        for state in response.transaction_states:
+            assert state.transactional_id not in listed, "listed by two brokers"
+            listed[state.transactional_id] = broker
+    assert {tid: listed[tid] for tid in wanted} == {
+        tid: coordinator_of(served, tid) for tid in wanted}
+
+
+# --- the partitions' leaders ------------------------------------------------------------------
+
+
+def test_a_transaction_is_read_committed_at_the_partitions_leader(served):
+    cluster, listeners = served
+    tp = ("t", 1)
+    leader = cluster.leader(*tp)
+    with raw_to(listeners, coordinator_of(served, "rc")) as coordinator, \
+            raw_to(listeners, leader) as at_leader:
+        response = init(coordinator, "rc")
+        ids = (response.producer_id, response.producer_epoch)
+        # Not yet in the transaction: refused, nothing appended.
+        assert produce(at_leader, tp, [b"early"], ids, tid="rc").error_code == INVALID_TXN_STATE
+        start = fetch(at_leader, tp, 0).high_watermark
+        assert add_partitions(coordinator, ids, {"t": [1]}, tid="rc") == {tp: NONE}
+        with raw_to(listeners, (leader + 1) % 3) as not_leader:
+            assert produce(not_leader, tp, [b"x"], ids, tid="rc").error_code == NOT_LEADER
+        assert produce(at_leader, tp, [b"kept"], ids, tid="rc").error_code == NONE
+        # The open transaction holds the last stable offset where it began.
+        open_read = fetch(at_leader, tp, 1)
+        assert (open_read.last_stable_offset, values(open_read)) == (start, [])
+        assert open_read.high_watermark == start + 1
+        assert latest(at_leader, tp, 1) == (NONE, start)
+        assert latest(at_leader, tp, 0) == (NONE, start + 1)
+        assert values(fetch(at_leader, tp, 0)) == [b"kept"]
+        assert end(coordinator, ids, committed=True, tid="rc") == NONE
+        committed = fetch(at_leader, tp, 1)
+        assert values(committed) == [b"kept"]
+        # The record and its COMMIT marker, both stable.
+        assert committed.last_stable_offset == committed.high_watermark == start + 2
+        assert latest(at_leader, tp, 1) == (NONE, start + 2)
+        # The next transaction is aborted: read_committed skips it, told which it was.
+        assert add_partitions(coordinator, ids, {"t": [1]}, tid="rc") == {tp: NONE}
+        assert produce(at_leader, tp, [b"dropped"], ids, sequence=1,
+                       tid="rc").error_code == NONE
+        assert end(coordinator, ids, committed=False, tid="rc") == NONE
+        aborted = fetch(at_leader, tp, 1)
+        assert [(a.producer_id, a.first_offset) for a in aborted.aborted_transactions] == [
+            (ids[0], start + 2)]
+        assert values(aborted)[-1] == b"dropped"  # sent: the consumer drops it
+        assert aborted.last_stable_offset == aborted.high_watermark == start + 4
+
+
+def test_a_batch_whose_transaction_cannot_be_verified_now_is_retried(served, monkeypatch):
+    cluster, listeners = served
+    tp = ("t", 0)
+    with raw_to(listeners, coordinator_of(served, "unverified")) as coordinator:
+        response = init(coordinator, "unverified")
+        ids = (response.producer_id, response.producer_epoch)
+        assert add_partitions(coordinator, ids, {"t": [0]}, tid="unverified") == {tp: NONE}
+
+    def cannot_tell(*args):
+        raise CoordinatorNotAvailableError("a transaction log partition is being elected")
+
+    # Kafka answers NOT_ENOUGH_REPLICAS, which every producer retries, when the coordinator
+    # cannot verify the transaction.
+    monkeypatch.setattr(NodeConnection, "_check_in_transaction", cannot_tell)
+    with raw_to(listeners, cluster.leader(*tp)) as at_leader:
+        part = produce(at_leader, tp, [b"x"], ids, tid="unverified")
+        assert part.error_code == NOT_ENOUGH_REPLICAS
+        assert "cannot be verified now" in part.error_message
+        monkeypatch.undo()
+        assert produce(at_leader, tp, [b"x"], ids, tid="unverified").error_code == NONE
+    with raw_to(listeners, coordinator_of(served, "unverified")) as coordinator:
+        assert end(coordinator, ids, committed=True, tid="unverified") == NONE
+
+
+def test_offsets_staged_in_a_transaction_are_unstable_until_it_commits(served):
+    cluster, listeners = served
+    group, tp = "g-staged", ("t", 0)
+    group_coordinator = coordinator_of_group(served, group)
+    with raw_to(listeners, coordinator_of(served, "staged")) as coordinator, \
+            raw_to(listeners, group_coordinator) as at_group:
+        response = init(coordinator, "staged")
+        ids = (response.producer_id, response.producer_epoch)
+        assert add_offsets(coordinator, ids, group, tid="staged") == NONE
+        with raw_to(listeners, (group_coordinator + 1) % 3) as elsewhere:
+            assert txn_commit(elsewhere, ids, group, {tp: 7}, tid="staged") == {
+                tp: NOT_COORDINATOR}
+        assert txn_commit(at_group, ids, group, {tp: 7}, tid="staged") == {tp: NONE}
+        assert offset_fetch(at_group, group, tp) == (UNSTABLE_OFFSET_COMMIT, -1)
+        assert offset_fetch(at_group, group, tp, require_stable=False) == (NONE, -1)
+        assert end(coordinator, ids, committed=True, tid="staged") == NONE
+        assert offset_fetch(at_group, group, tp) == (NONE, 7)
+    assert cluster.connect().committed(group, [TopicPartition(*tp)])[tp].offset == 7
+
+
+# --- the coordinator dies --------------------------------------------------------------------
+
+
+def test_a_transaction_carries_on_at_the_next_coordinator():
+    with Cluster(3, **FAST) as cluster, cluster.serve_kafka() as listeners:
+        cluster.create_topic("t", 1, replication_factor=3)
+        served = (cluster, listeners)
+        first = coordinator_of(served, "moving")
+        with raw_to(listeners, first) as coordinator:
+            response = init(coordinator, "moving")
+            ids = (response.producer_id, response.producer_epoch)
+            assert add_partitions(coordinator, ids, {"t": [0]}, tid="moving") == {
+                ("t", 0): NONE}
+        leader = cluster.leader("t", 0)
+        with raw_to(listeners, leader) as at_leader:
+            assert produce(at_leader, ("t", 0), [b"v"], ids, tid="moving").error_code == NONE
+        cluster.kill(first)
+        survivor = next(b for b in range(3) if b != first)
+        with raw_to(listeners, survivor) as raw:
+            wait_until(lambda: find_coordinator(raw, "moving").node_id != first, timeout=30)
+            second = find_coordinator(raw, "moving").node_id
+        with raw_to(listeners, second) as coordinator:
+            (described,) = coordinator.request(DescribeTransactionsRequest[0](
+                transactional_ids=["moving"])).transaction_states
+            assert (described.error_code, described.transaction_state) == (NONE, "Ongoing")
+            assert end(coordinator, ids, committed=True, tid="moving") == NONE
+        with raw_to(listeners, cluster.leader("t", 0)) as at_leader:
+            read = fetch(at_leader, ("t", 0), 1)
+            assert values(read) == [b"v"]
+            assert read.last_stable_offset == read.high_watermark == 2

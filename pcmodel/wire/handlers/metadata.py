@@ -11,12 +11,14 @@ requested topic that does not exist is created when the client allows it and the
 ``auto_create_topics_enable`` is on (Kafka's defaults), else answered
 UNKNOWN_TOPIC_OR_PARTITION. FindCoordinator names the coordinator of a group (``key_type`` 0;
 COORDINATOR_NOT_AVAILABLE while there is none) or of a transactional id (``key_type`` 1, the
-first request of a transactional producer: a lone broker coordinates every transactional id; a
-cluster's listener answers TRANSACTIONAL_ID_AUTHORIZATION_FAILED, fatal to the client, as
-:mod:`pcmodel.wire.cluster_view` explains); any other ``key_type`` is INVALID_REQUEST. Topics
-are named, never identified by topic id (ids arrived with versions this listener does not serve
-for Fetch), so ``topic_id`` is the zero UUID, Kafka's "no id". Internal topics
-(``__consumer_offsets``) are listed as internal, as Kafka lists them.
+first request of a transactional producer: a lone broker coordinates every transactional id; on
+a cluster it is the leader of the id's ``__transaction_state`` partition, and
+COORDINATOR_NOT_AVAILABLE while that has none, as :mod:`pcmodel.wire.cluster_view` explains);
+any other ``key_type`` is INVALID_REQUEST. Topics are named, never identified by topic id (ids
+arrived with versions this listener does not serve for Fetch), so ``topic_id`` is the zero
+UUID, Kafka's "no id". Internal topics (``__consumer_offsets``, and on a cluster
+``__transaction_state`` once a transactional producer created it) are listed as internal, as
+Kafka lists them.
 
 DescribeCluster (v0-v2) names the same brokers and controller as Metadata, and with
 ``include_fenced_brokers`` (v2, KIP-1073) also the brokers the controller fenced, marked
@@ -199,7 +201,7 @@ def _coordinator(ctx: RequestContext, key_type: int,
     if key_type == _TRANSACTION_COORDINATOR:
         try:
             address = ctx.view.transaction_coordinator(key)
-        except Exception as exc:  # this cluster has none
+        except Exception as exc:  # none right now: the client asks again
             return key, -1, "", -1, error_code(exc), error_message(exc)
         return key, address.node_id, address.host, address.port, 0, None
     if key_type != _GROUP_COORDINATOR:

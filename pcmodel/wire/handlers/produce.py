@@ -17,15 +17,16 @@ Idempotent producers (the default of kafka-python 3 and of Kafka's Java client) 
 InitProducerId for a producer id; their batches then go through
 :meth:`~pcmodel.topics.broker.Broker.append_idempotent`, which appends a retried batch only
 once. A transactional producer's InitProducerId carries its transactional id (and its
-``transaction.timeout.ms``): the broker's transaction coordinator answers the id's producer id
-with a new epoch, fencing every older instance (PRODUCER_FENCED, or INVALID_PRODUCER_EPOCH
-before v4, as Kafka answers), or INVALID_TRANSACTION_TIMEOUT above the broker's
-``transaction.max.timeout.ms``; an empty transactional id, or a producer id without an epoch
-(or the reverse), is INVALID_REQUEST. Its batches are transactional
-(``append_idempotent(..., transactional=True)``): a partition accepts one only while the
-producer's ongoing transaction holds it (INVALID_TXN_STATE otherwise), and a producer a newer
-instance fenced hears INVALID_PRODUCER_EPOCH. A request with transactional batches must name
-its transactional id: without one, every partition is answered
+``transaction.timeout.ms``): the broker's transaction coordinator (on a cluster, the id's
+coordinator only; the other brokers answer NOT_COORDINATOR, see
+:mod:`pcmodel.wire.cluster_view`) answers the id's producer id with a new epoch, fencing every
+older instance (PRODUCER_FENCED, or INVALID_PRODUCER_EPOCH before v4, as Kafka answers), or
+INVALID_TRANSACTION_TIMEOUT above the broker's ``transaction.max.timeout.ms``; an empty
+transactional id, or a producer id without an epoch (or the reverse), is INVALID_REQUEST. Its
+batches are transactional (``append_idempotent(..., transactional=True)``): a partition accepts
+one only while the producer's ongoing transaction holds it (INVALID_TXN_STATE otherwise), and a
+producer a newer instance fenced hears INVALID_PRODUCER_EPOCH. A request with transactional
+batches must name its transactional id: without one, every partition is answered
 TRANSACTIONAL_ID_AUTHORIZATION_FAILED, as Kafka's ``handleProduceRequest`` answers. A control
 batch (a transaction marker) from a client is INVALID_RECORD: only brokers write markers. See
 :mod:`pcmodel.wire.handlers.transactions` for the rest of a transaction.
@@ -162,11 +163,12 @@ def handle_init_producer_id(ctx: RequestContext, request: Any) -> Any:
             producer_id, epoch = ctx.broker.init_producer_id(producer_id, epoch)
             code = 0
         else:
-            ctx.view.transaction_coordinator(transactional_id)  # raises on a cluster
             producer_id, epoch = ctx.broker.init_producer_id(
                 producer_id, epoch, transactional_id=transactional_id,
                 transaction_timeout_ms=request.transaction_timeout_ms)
             code = 0
+    except CloseConnection:
+        raise  # a cluster's broker went down: it answers nothing
     except Exception as exc:
         code, producer_id, epoch = transactional_error_code(exc, version, 4), -1, -1
     return ctx.response(throttle_time_ms=0, error_code=code, producer_id=producer_id,

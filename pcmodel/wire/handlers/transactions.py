@@ -42,8 +42,13 @@ ListTransactions (v0-v1) lists the transactional ids, filtered by state, produce
 duration; a state Kafka does not know is not an error: it is returned in
 ``unknown_state_filters`` and matches nothing, as Kafka's ``TransactionStateManager`` does.
 
-On a cluster's listener every transactional id is unknown (see
-:mod:`pcmodel.wire.cluster_view`).
+On a cluster's listener the same handlers serve the cluster's coordinators
+(:mod:`pcmodel.wire.cluster_view`): a request about a transactional id reaches its coordinator,
+the leader of the id's ``__transaction_state`` partition, and any other broker answers
+NOT_COORDINATOR (TxnOffsetCommit: any broker but the group's coordinator), so that the client
+finds the coordinator again; ListTransactions lists the ids the broker asked coordinates. A
+broker that dies during a request answers nothing: its connection closes, as a crashed
+broker's does, and the client asks elsewhere.
 """
 
 from __future__ import annotations
@@ -71,7 +76,13 @@ from kafka.protocol.producer.transaction import (
 from pcmodel.topics.errors import IllegalStateError
 from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition
 from pcmodel.topics.transactions import TransactionState
-from pcmodel.wire.api import ApiHandler, RequestContext, error_code, kafka_errors
+from pcmodel.wire.api import (
+    ApiHandler,
+    CloseConnection,
+    RequestContext,
+    error_code,
+    kafka_errors,
+)
 
 __all__ = ["HANDLERS", "transactional_error_code"]
 
@@ -139,6 +150,8 @@ def handle_add_partitions_to_txn(ctx: RequestContext, request: Any) -> Any:
                 request.v3_and_below_transactional_id, request.v3_and_below_producer_id,
                 request.v3_and_below_producer_epoch, list(dict.fromkeys(asked)))
             code = NONE
+        except CloseConnection:
+            raise  # a cluster's broker went down: it answers nothing
         except Exception as exc:
             code = transactional_error_code(exc, ctx.api_version, 2)
         codes = dict.fromkeys(asked, code)
@@ -156,6 +169,8 @@ def handle_add_offsets_to_txn(ctx: RequestContext, request: Any) -> Any:
         ctx.broker.add_offsets_to_txn(request.transactional_id, request.producer_id,
                                       request.producer_epoch, request.group_id)
         code = NONE
+    except CloseConnection:
+        raise
     except Exception as exc:
         code = transactional_error_code(exc, ctx.api_version, 2)
     return ctx.response(throttle_time_ms=0, error_code=code)
@@ -168,6 +183,8 @@ def handle_end_txn(ctx: RequestContext, request: Any) -> Any:
         ctx.broker.end_txn(request.transactional_id, request.producer_id,
                            request.producer_epoch, bool(request.committed))
         code = NONE
+    except CloseConnection:
+        raise
     except Exception as exc:
         code = transactional_error_code(exc, ctx.api_version, 2)
     return ctx.response(throttle_time_ms=0, error_code=code)
@@ -205,6 +222,8 @@ def handle_txn_offset_commit(ctx: RequestContext, request: Any) -> Any:
                                          request.producer_id, request.producer_epoch, offsets,
                                          **member)
             code = NONE
+        except CloseConnection:
+            raise
         except Exception as exc:
             code = transactional_error_code(exc, ctx.api_version, None)
         codes.update(dict.fromkeys(offsets, code))
@@ -236,6 +255,8 @@ def handle_describe_transactions(ctx: RequestContext, request: Any) -> Any:
     known = list(dict.fromkeys(tid for tid in asked if tid))
     try:
         found = ctx.broker.describe_transactions(known) if known else {}
+    except CloseConnection:
+        raise
     except Exception as exc:  # the whole call failed (the broker is closed, ...)
         code = transactional_error_code(exc, ctx.api_version, None)
         return ctx.response(throttle_time_ms=0,
@@ -271,6 +292,8 @@ def handle_list_transactions(ctx: RequestContext, request: Any) -> Any:
         try:
             listed = ctx.broker.list_transactions(states, list(request.producer_id_filters),
                                                   max(-1, duration))
+        except CloseConnection:
+            raise
         except Exception as exc:
             code = transactional_error_code(exc, ctx.api_version, None)
     return ctx.response(
