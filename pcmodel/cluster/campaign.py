@@ -11,6 +11,10 @@ every fault, lets the cluster settle and checks, on every run:
 * per-partition order: each partition's values appear in the order produced;
 * committed offsets, read back from the offsets topic, never went backwards;
 * with an idempotent producer, no record is stored twice;
+* with ``--transactional`` (a transactional producer committing and aborting under the
+  faults): no transaction hangs, and a ``read_committed`` reader sees every committed
+  transaction whole, no aborted one, and a transaction whose commit call failed whole or not
+  at all (:mod:`pcmodel.cluster.campaign_transactions`);
 * with ``acks="all"``, ``min_insync_replicas >= 2`` and clean elections: no acknowledged
   record is lost. With other settings lost acknowledged records are *reported*, not violations:
   that is what ``acks=1`` costs, and the run that shows it is printed as a replayable scenario.
@@ -35,11 +39,13 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from pcmodel.cluster.campaign_transactions import TransactionalWriter, check_transactions
 from pcmodel.cluster.cluster import Cluster
 from pcmodel.cluster.faults import FAULT_KINDS, random_plan
 from pcmodel.cluster.offsets import OffsetsTopic
 from pcmodel.cluster.purgatory import ProduceFuture
 from pcmodel.topics.errors import KafkaError
+from pcmodel.topics.log_transactions import ControlRecord
 from pcmodel.topics.structs import TopicPartition
 
 __all__ = ["CampaignSettings", "RunReport", "run_campaign", "run_once"]
@@ -67,6 +73,8 @@ class CampaignSettings:
     idempotent: bool = False
     #: ``"steps"`` (virtual time, replays exactly) or ``"processes"`` (real SIGKILLs).
     mode: str = "steps"
+    #: A transactional producer instead (see :mod:`pcmodel.cluster.campaign_transactions`).
+    transactional: bool = False
 
     @property
     def must_not_lose(self) -> bool:
@@ -107,6 +115,7 @@ class RunReport:
             f"--min-insync-replicas {s.min_insync_replicas}"
             + (" --unclean" if s.unclean_leader_election_enable else "")
             + (" --idempotent" if s.idempotent else " --retries" if s.retries else "")
+            + (" --transactional" if s.transactional else "")
             + (f" --mode {s.mode}" if s.mode != "steps" else "")
             + (f" --duration {s.duration:g}" if s.duration != 3.0 else ""),
             self.plan,
@@ -145,11 +154,14 @@ def run_once(seed: int, settings: CampaignSettings = CampaignSettings()) -> RunR
         read_back: dict[TopicPartition, int] = {}
         writer = _RetryingWriter(cluster, tps, settings) if settings.retries or \
             settings.idempotent else None
+        transactional = TransactionalWriter(cluster, tps) if settings.transactional else None
         tick = 0
         start = cluster.clock()
         while cluster.clock() - start < settings.duration:
             plan.apply_due(cluster, cluster.clock() - start)
-            if writer is not None:
+            if transactional is not None:
+                transactional.tick(tick)
+            elif writer is not None:
                 writer.tick(tick)
             else:
                 for tp in tps:
@@ -172,6 +184,11 @@ def run_once(seed: int, settings: CampaignSettings = CampaignSettings()) -> RunR
         cluster.settle(max_seconds=60)
         if writer is not None:
             sent = writer.finish()
+        if transactional is not None:
+            transactional.finish()
+            report.acknowledged = sum(len(records) for fate, records in transactional.outcomes
+                                      if fate == "committed")
+            check_transactions(cluster, tps, transactional, report.violations)
         final = {tp: _leader_log(cluster, tp) for tp in tps}
         for future, tp, value in sent:
             try:
@@ -202,7 +219,8 @@ def _consume(cluster: Cluster, tps: list[TopicPartition], positions: dict,
             if record.offset != positions[tp]:
                 report.violations.append(f"{tp}: read offset {record.offset}, expected "
                                          f"{positions[tp]}")
-            consumed[tp][record.offset] = record.value
+            if not isinstance(record, ControlRecord):  # a marker is no application record
+                consumed[tp][record.offset] = record.value
             positions[tp] = record.offset + 1
 
 
@@ -239,7 +257,8 @@ def _check_acknowledged(log: dict[int, bytes], tp: TopicPartition, offset: int, 
 def _check_logs(cluster: Cluster, tps: Iterable[TopicPartition], consumed: dict,
                 report: RunReport) -> None:
     for tp in tps:
-        logs = {b: [(r.offset, r.value) for r in cluster.log(b, tp.topic, tp.partition)]
+        logs = {b: [(r.offset, r.value) for r in cluster.log(b, tp.topic, tp.partition)
+                    if not isinstance(r, ControlRecord)]
                 for b in cluster.metadata()[tp].replicas}
         first = next(iter(logs.values()))
         if any(log != first for log in logs.values()):
@@ -340,6 +359,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="resend records whose produce failed (may duplicate them)")
     parser.add_argument("--idempotent", action="store_true",
                         help="an idempotent producer that resends (never duplicates)")
+    parser.add_argument("--transactional", action="store_true",
+                        help="a transactional producer: commits two transactions in three, "
+                             "aborts the third; checks what read_committed sees")
     parser.add_argument("--mode", default="steps", choices=["steps", "processes"],
                         help="steps: virtual time, replays exactly; processes: each broker "
                              "an OS process, kills are SIGKILLs, real time")
@@ -355,7 +377,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = CampaignSettings(acks=acks, min_insync_replicas=args.min_insync_replicas,
                                 unclean_leader_election_enable=args.unclean,
                                 retries=args.retries, idempotent=args.idempotent,
-                                mode=args.mode, duration=args.duration)
+                                mode=args.mode, duration=args.duration,
+                                transactional=args.transactional)
     seeds = [args.seed] if args.seed is not None else range(runs)
     start = time.monotonic()
     try:

@@ -56,6 +56,20 @@ def test_an_idempotent_retrying_producer_never_stores_a_record_twice():
     assert duplicated, "plain retries never duplicated a record: the test proves nothing"
 
 
+@pytest.mark.timeout(300 if RUNS > 24 else 60)
+def test_a_transactional_producer_keeps_every_transaction_whole_under_faults():
+    # Checked on every run (pcmodel.cluster.campaign_transactions): nothing hangs, committed
+    # transactions are visible whole, aborted ones not at all, uncertain ones all or nothing.
+    settings = CampaignSettings(transactional=True, duration=10.0)
+    committed = 0
+    for seed in range(RUNS):
+        report = run_once(seed, settings)
+        assert report.ok, report.scenario()
+        assert "--transactional" in report.scenario()
+        committed += report.acknowledged
+    assert committed > RUNS * 15  # transactions did commit, despite the faults
+
+
 def test_the_same_seed_gives_the_same_plan_and_history():
     assert random_plan(7, brokers=3, duration=3).script() == \
         random_plan(7, brokers=3, duration=3).script()
