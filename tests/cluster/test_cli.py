@@ -19,6 +19,7 @@ from pcmodel.cluster import Cluster
 from pcmodel.cluster.cli import ClusterShell, _serve, make_cluster, register
 from pcmodel.stop_signals import stop_signals
 from pcmodel.topics.log_records import wall_clock_ms
+from pcmodel.topics.structs import TopicPartition
 from tests.conftest import wait_until
 
 ONLY_THE_CLUSTER_COMMAND = """
@@ -133,6 +134,37 @@ def test_the_shell_shows_producers_in_the_columns_of_kafkas_tool(make_cluster):
         "in the cluster")
 
 
+def test_the_shell_shows_transactions_in_the_columns_of_kafkas_tool(make_cluster):
+    cluster = make_cluster()
+    shell = ClusterShell(cluster)
+    shell.execute("create orders 1 3")
+    listed = "TransactionalId\tCoordinator\tProducerId\tTransactionState"
+    assert shell.execute("transactions") == listed  # asking creates no transaction log
+    assert "__transaction_state" not in cluster.controller.topics
+    assert shell.execute("transactions tx") == (
+        "Failed to describe transaction of tx: no such transactional id")
+    conn = cluster.connect()
+    pid, epoch = conn.init_producer_id(transactional_id="tx")
+    conn.add_partitions_to_txn("tx", pid, epoch, [TopicPartition("orders", 0)])
+    conn.append_idempotent("orders", 0, [(None, b"v")], producer_id=pid, producer_epoch=epoch,
+                           first_sequence=0, transactional=True)
+    coordinator = cluster.leader("__transaction_state", 0)
+    assert shell.execute("transactions").splitlines()[1].split() == [
+        "tx", str(coordinator), str(pid), "Ongoing"]
+    described = shell.execute("transactions tx").splitlines()
+    assert described[0].split() == [
+        "CoordinatorId", "TransactionalId", "ProducerId", "ProducerEpoch", "TransactionState",
+        "TransactionTimeoutMs", "CurrentTransactionStartTimeMs", "TransactionDurationMs",
+        "TopicPartitions"]
+    row = described[1].split()
+    assert row[:6] == [str(coordinator), "tx", str(pid), "0", "Ongoing", "60000"]
+    assert int(row[7]) >= 0 and row[8] == "orders-0"
+    producers = shell.execute("producers orders 0").splitlines()[1].split()
+    assert producers[-1] == "0"  # the transaction's first offset there
+    conn.end_txn("tx", pid, epoch, True)
+    assert shell.execute("transactions").splitlines()[1].split()[-1] == "CompleteCommit"
+
+
 def test_the_shell_places_replicas_by_hand_as_kafka_topics_does(make_cluster):
     cluster = make_cluster(3)
     shell = ClusterShell(cluster)
@@ -194,6 +226,7 @@ def test_the_shell_shows_log_dirs_in_the_json_of_kafkas_tool(make_cluster):
     ("create t --replica-assignment", "error: usage: create NAME"),
     ("create t --replica-assignment 1;2", "(like 1:2,2:0); not '1;2'; usage: create NAME"),
     ("logdirs 0 1", "error: usage: logdirs [B]"),
+    ("transactions a b", "error: usage: transactions [TRANSACTIONAL_ID]"),
 ])
 def test_the_shell_answers_mistakes_with_one_line(make_cluster, line, expected):
     cluster = make_cluster()
