@@ -51,7 +51,7 @@ import json
 import threading
 import zlib
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, NamedTuple, TypeVar
+from typing import NamedTuple, TypeVar
 
 from pcmodel.cluster.cluster import Cluster
 from pcmodel.cluster.internal_topics import (
@@ -186,11 +186,8 @@ class TransactionLog(TransactionCompletion):
         """InitProducerId with a transactional id (see :meth:`TransactionCoordinator.
         init_producer_id <pcmodel.topics.transactions.TransactionCoordinator.init_producer_id>`):
         a transaction left open is aborted (its markers written) before the answer."""
-        def call(coordinator: TransactionCoordinator, now_ms: int) -> Any:
-            ids, ended = coordinator.init_producer_id(transactional_id, timeout_ms, now_ms,
-                                                      expected)
-            return ids, ended
-        return self._call(transactional_id, call)
+        return self._call(transactional_id, lambda c, now_ms: c.init_producer_id(
+            transactional_id, timeout_ms, now_ms, expected))
 
     def add_partitions(self, transactional_id: str, producer_id: int, producer_epoch: int,
                        partitions: Iterable[TopicPartition]) -> None:
