@@ -122,6 +122,14 @@ class TransactionRequestsMixin:
         return self._cluster.transaction_log().listing(states, list(producer_ids),
                                                        duration_filter_ms)
 
+    def transaction_coordinator_id(self, transactional_id: str) -> int:
+        """The broker coordinating ``transactional_id``: the leader of its partition of
+        ``__transaction_state``; ``-1`` while it has none, or before any transactional call
+        created the log."""
+        log = self._cluster.transaction_log(create=False)
+        leader = None if log is None else log.coordinator(transactional_id)
+        return -1 if leader is None else leader
+
     # --- for the connection's produce and offsets lookups --------------------------------------
 
     def _check_in_transaction(self, producer_id: int, producer_epoch: int,

@@ -6,12 +6,14 @@ DescribeTransactions, what ``kafka-transactions.sh list`` and ``describe`` print
 kafka-python 3's arguments and results: :class:`TransactionListing` rows per broker, and one
 :class:`TransactionDescription` per transactional id. A lone broker is its own transaction
 coordinator, broker 0; on a cluster each transactional id's coordinator is the leader of its
-partition of ``__transaction_state``, and the listing merges every coordinator's.
+partition of ``__transaction_state``, and each broker lists the ids it coordinates.
 
 kafka-python's ``abort_transaction`` and ``find_hanging_transactions`` are not here: they mend
 a *hanging* transaction, one a partition holds open after its coordinator forgot it, which
 needs markers lost on the way; a lone broker writes its markers in the same step as the commit
-or abort, so none can hang.
+or abort, and a cluster's coordinator stores its decision before the markers and writes them
+until they are written, so none can hang (short of an unclean election that loses records of
+the transaction log).
 
 Prior art: kafka-python's ``kafka/admin/_transactions.py``; the Java ``Admin`` interface
 (``listTransactions``, ``describeTransactions``).
@@ -54,8 +56,8 @@ def _names(values: Iterable[object] | None, what: str) -> list:
 
 
 class TransactionAdminMixin:
-    """Transaction administration (KafkaAdminClient part: the client provides ``_conn`` and
-    ``_check_open()``)."""
+    """Transaction administration (KafkaAdminClient part: the client provides ``_conn``,
+    ``_check_open()`` and ``_replicated()``)."""
 
     def list_transactions(
         self,
@@ -72,15 +74,20 @@ class TransactionAdminMixin:
         (Kafka's state names), whose transaction has been ongoing for longer than
         ``duration_filter_ms``, and whose id matches the regular expression
         ``transactional_id_pattern`` (anywhere in it, as Kafka's ``Pattern.find``).
-        ``broker_ids`` chooses the brokers asked (a lone broker is broker 0). Returns at once.
-        Raises ``IllegalArgumentError`` for an unknown state, a pattern that does not compile
-        or a broker that is not one.
+        ``broker_ids`` chooses the brokers asked (default: every live one; a lone broker is
+        broker 0), each listing the ids it coordinates, as Kafka's brokers answer. Returns at
+        once. Raises ``IllegalArgumentError`` for an unknown state, a pattern that does not
+        compile or a broker that is not one.
         """
         self._check_open()
         asked = _names(broker_ids, "broker_ids")
-        if any(b != 0 or isinstance(b, bool) for b in asked):
-            raise IllegalArgumentError(
-                f"broker_ids {asked!r}: the transaction coordinator is broker 0")
+        brokers = self._conn.broker_ids() if self._replicated() else (0,)
+        for broker_id in asked:
+            if isinstance(broker_id, bool) or broker_id not in brokers:
+                raise IllegalArgumentError(f"broker {broker_id!r} is not a broker here; the "
+                                           f"brokers are {list(brokers)}")
+        if not asked:
+            asked = list(self._conn.live_broker_ids()) if self._replicated() else [0]
         pattern = None
         if transactional_id_pattern is not None:
             try:
@@ -95,7 +102,12 @@ class TransactionAdminMixin:
             -1 if duration_filter_ms is None else duration_filter_ms)
         if pattern is not None:
             rows = [row for row in rows if pattern.search(row.transactional_id)]
-        return {0: rows}
+        by_broker: dict[int, list[TransactionListing]] = {b: [] for b in asked}
+        for row in rows:
+            coordinator = self._coordinator_of(row.transactional_id)
+            if coordinator in by_broker:
+                by_broker[coordinator].append(row)
+        return by_broker
 
     def describe_transactions(
         self, transactional_ids: Iterable[str]
@@ -114,6 +126,14 @@ class TransactionAdminMixin:
                 raise type(answer.error)(
                     f"DescribeTransactions failed for transactional id {tid!r}: {detail}")
             found[tid] = TransactionDescription(
-                0, answer.state, answer.producer_id, answer.producer_epoch, answer.timeout_ms,
-                answer.start_time_ms, set(answer.partitions))
+                self._coordinator_of(tid), answer.state, answer.producer_id,
+                answer.producer_epoch, answer.timeout_ms, answer.start_time_ms,
+                set(answer.partitions))
         return found
+
+    def _coordinator_of(self, transactional_id: str) -> int:
+        """The broker coordinating ``transactional_id``: broker 0 alone, on a cluster the
+        leader of its ``__transaction_state`` partition (``-1`` while it has none)."""
+        if not self._replicated():
+            return 0
+        return self._conn.transaction_coordinator_id(transactional_id)

@@ -67,16 +67,36 @@ def test_list_transactions_filters_as_kafka_does(broker):
         admin.list_transactions(transactional_id_pattern="(")
     with pytest.raises(IllegalArgumentError, match="unknown transaction states"):
         admin.list_transactions(state_filters=["Running"])
-    with pytest.raises(IllegalArgumentError, match="broker 0"):
+    with pytest.raises(IllegalArgumentError, match=r"the brokers are \[0\]"):
         admin.list_transactions(broker_ids=[1])
 
 
-def test_a_cluster_lists_no_transactions_and_knows_no_transactional_id():
-    with Cluster(brokers=2, mode="threads") as cluster:
+def test_on_a_cluster_each_broker_lists_the_ids_it_coordinates():
+    with Cluster(brokers=3, mode="steps",
+                 transaction_settings={"partitions": 3}) as cluster:
+        cluster.create_topic("t", 1, replication_factor=3)
         admin = KafkaAdminClient(broker=cluster)
-        assert admin.list_transactions() == {0: []}
+        assert admin.list_transactions() == {0: [], 1: [], 2: []}  # before any transaction
         with pytest.raises(TransactionalIdNotFoundError):
             admin.describe_transactions(["orders"])
+        conn = cluster.connect()
+        ids = [f"orders-{i}" for i in range(6)]
+        for tid in ids:
+            conn.init_producer_id(transactional_id=tid)
+        log = cluster.transaction_log()
+        listed = admin.list_transactions()
+        assert sorted(listed) == [0, 1, 2]
+        for broker, rows in listed.items():
+            assert [r.transactional_id for r in rows] == \
+                [tid for tid in ids if log.coordinator(tid) == broker]
+        assert sum(len(rows) for rows in listed.values()) == 6
+        assert len({log.coordinator(tid) for tid in ids}) > 1  # several coordinators
+        described = admin.describe_transactions(ids)
+        assert [d.coordinator_id for d in described.values()] == \
+            [log.coordinator(tid) for tid in ids]
+        assert list(admin.list_transactions(broker_ids=[1])) == [1]
+        with pytest.raises(IllegalArgumentError, match="the brokers are"):
+            admin.list_transactions(broker_ids=[3])
 
 
 def test_list_partition_offsets_read_committed_stops_at_the_last_stable_offset(broker):
