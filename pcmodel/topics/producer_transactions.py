@@ -192,7 +192,7 @@ class TransactionalProducerMixin:
             txn.transition(call, S.ABORTING_TRANSACTION, resume=True)
             # The sender fails every queued batch now (TransactionManager.refusal).
             self._send_queued(txn, deadline, call)
-            if txn.started:
+            if txn.started and not txn.reinit:
                 self._call(txn, lambda: self._end_txn(txn, False), fatal=(InvalidTxnStateError,))
             if txn.bump_epoch:
                 producer_id, producer_epoch = self._producer_id

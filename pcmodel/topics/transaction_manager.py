@@ -39,6 +39,10 @@ The rules, all applied under this module's one lock:
 5. A batch that failed after it was numbered left a gap in its partition's sequence numbers,
    which the partition would refuse for ever: the abort then bumps the producer's epoch
    (KIP-360) so that sequences start again from 0 (:attr:`~TransactionManager.bump_epoch`).
+   So does ``InvalidProducerIdMappingError``, the coordinator having forgotten the
+   transactional id (``transactional.id.expiration.ms``): the abort skips EndTxn, which the
+   coordinator would refuse too, and InitProducerId gives the id a producer id again, as the
+   Java client does (:attr:`~TransactionManager.reinit`).
 
 This class is pure state: it calls no broker and starts no thread. The calls live in
 :mod:`~pcmodel.topics.producer_transactions` (the public methods) and
@@ -57,6 +61,7 @@ import threading
 from pcmodel.topics.errors import (
     IllegalStateError,
     InvalidProducerEpochError,
+    InvalidProducerIdMappingError,
     KafkaTimeoutError,
     ProducerFencedError,
     TransactionAbortedError,
@@ -144,6 +149,9 @@ class TransactionManager:
         self.started = False
         #: A numbered batch failed: the next abort bumps the epoch (rule 5).
         self.bump_epoch = False
+        #: The coordinator forgot the transactional id: the next abort skips EndTxn and only
+        #: asks for a producer id again (rule 5).
+        self.reinit = False
         self._sending = 0  # send() calls under way (rule 2)
 
     def __repr__(self) -> str:
@@ -237,6 +245,8 @@ class TransactionManager:
             if fatal or isinstance(error, FATAL_ERRORS):
                 self._move(S.FATAL_ERROR, error)
             elif self.state in _SOURCES[S.ABORTABLE_ERROR]:
+                if isinstance(error, InvalidProducerIdMappingError):
+                    self.bump_epoch = self.reinit = True
                 self._move(S.ABORTABLE_ERROR, error)
 
     def batch_failed(self, error: BaseException, numbered: bool) -> None:
@@ -274,5 +284,5 @@ class TransactionManager:
         """The transaction was committed or aborted (and the epoch bumped if it had to be)."""
         with self._lock:
             self._require("end", (S.COMMITTING_TRANSACTION, S.ABORTING_TRANSACTION))
-            self.bump_epoch = False
+            self.bump_epoch = self.reinit = False
             self._move(S.READY)

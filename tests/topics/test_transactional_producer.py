@@ -16,6 +16,7 @@ from pcmodel.topics.broker import Broker
 from pcmodel.topics.errors import (
     IllegalStateError,
     InvalidProducerEpochError,
+    InvalidProducerIdMappingError,
     KafkaConfigurationError,
     MessageSizeTooLargeError,
     ProducerFencedError,
@@ -373,6 +374,52 @@ def test_after_a_numbered_batch_failed_the_abort_bumps_the_epoch(broker, make_pr
     producer.send("small", b"after", partition=0).get(timeout=5)
     producer.commit_transaction()
     assert read(broker, small) == [b"after"]
+
+
+@pytest.mark.parametrize("first_call", ["send", "send_offsets"])
+def test_after_the_coordinator_forgot_the_id_the_abort_gets_a_new_producer_id(
+        broker, make_producer, first_call):
+    producer = transactional(make_producer)
+    producer.begin_transaction()
+    producer.send("t", b"before", partition=0).get(timeout=5)
+    producer.commit_transaction()
+    old = broker.describe_transactions(["tx"])["tx"]
+    # Idle for longer than transactional.id.expiration.ms: the coordinator forgets the id.
+    assert broker.expire_transactional_ids(old.start_time_ms + 604_800_001) == ["tx"]
+    producer.begin_transaction()
+    if first_call == "send":
+        with pytest.raises(InvalidProducerIdMappingError):
+            producer.send("t", b"lost", partition=0).get(timeout=5)
+    else:
+        with pytest.raises(InvalidProducerIdMappingError):
+            producer.send_offsets_to_transaction({T1: 3}, "g")
+    with pytest.raises(InvalidProducerIdMappingError):  # abortable: commit refuses
+        producer.commit_transaction()
+    producer.abort_transaction()  # no EndTxn (refused); InitProducerId: a new producer id
+    new = broker.describe_transactions(["tx"])["tx"]
+    assert new.producer_id != old.producer_id and new.producer_epoch == 0
+    producer.begin_transaction()
+    producer.send("t", b"after", partition=0).get(timeout=5)
+    producer.commit_transaction()
+    assert read(broker, T0) == [b"before", b"after"]
+
+
+def test_a_coordinator_that_forgot_an_ongoing_transaction_gets_no_end_txn(broker,
+                                                                          make_producer):
+    # Kafka's coordinator forgets an ongoing transaction only if its log lost the records (an
+    # unclean election); the Java client's abort then skips EndTxn, which would be refused.
+    producer = transactional(make_producer)
+    producer.begin_transaction()
+    producer.send("t", b"kept open", partition=0).get(timeout=5)
+    broker._transactions.forget("tx")
+    with pytest.raises(InvalidProducerIdMappingError):
+        producer.send("t", b"lost", partition=1).get(timeout=5)
+    producer.abort_transaction()
+    assert broker.describe_transactions(["tx"])["tx"].state == "Empty"  # a new producer id
+    producer.begin_transaction()
+    producer.send("t", b"after", partition=1).get(timeout=5)
+    producer.commit_transaction()
+    assert read(broker, T1) == [b"after"]
 
 
 def test_a_partition_that_cannot_join_the_transaction_fails_its_batch(broker, make_producer):
