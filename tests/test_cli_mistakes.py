@@ -152,6 +152,8 @@ def test_broker_mistakes_go_to_stderr(tmp_path, capsys):
     assert "--offsets-retention-minutes must be >= 1, got 0" in one_error_line(capsys, "broker")
     assert main(["broker", "--producer-id-expiration-ms", "0"]) == 2
     assert "--producer-id-expiration-ms must be >= 1, got 0" in one_error_line(capsys, "broker")
+    assert main(["broker", "--transaction-max-timeout-ms", "0"]) == 2
+    assert "--transaction-max-timeout-ms must be >= 1, got 0" in one_error_line(capsys, "broker")
 
 
 def test_explore_target_file_missing(tmp_path, capsys):

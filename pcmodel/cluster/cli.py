@@ -54,6 +54,7 @@ from typing import Any, TextIO
 from pcmodel.cluster.shell import ClusterShell
 from pcmodel.errors import UsageError
 from pcmodel.stop_signals import stop_arrived, stop_signals
+from pcmodel.topics.cli import add_transaction_options, transaction_options
 from pcmodel.topics.group_offsets import DEFAULT_OFFSETS_RETENTION_MINUTES
 from pcmodel.topics.idempotence import DEFAULT_PRODUCER_ID_EXPIRATION_MS
 
@@ -108,6 +109,7 @@ def register(subparsers: Any) -> None:
         help="Kafka's auto.leader.rebalance.enable=false: leaders move back only when asked "
         "(the elect command)",
     )
+    add_transaction_options(parser)
     parser.set_defaults(func=run_cluster)
 
 
@@ -128,6 +130,7 @@ def make_cluster(args: argparse.Namespace, mode: str | None = None) -> Any:
     processes with ``--processes``, unless given)."""
     from pcmodel.cluster.cluster import Cluster
 
+    max_timeout_ms, abort_interval_ms = transaction_options(args)
     return Cluster(args.brokers, mode=mode or ("processes" if args.processes else "threads"),
                    broker_session_timeout_ms=args.broker_session_timeout_ms,
                    group_initial_rebalance_delay_ms=args.group_initial_rebalance_delay_ms,
@@ -135,7 +138,9 @@ def make_cluster(args: argparse.Namespace, mode: str | None = None) -> Any:
                    producer_id_expiration_ms=args.producer_id_expiration_ms,
                    auto_leader_rebalance_enable=args.auto_leader_rebalance,
                    leader_imbalance_check_interval_seconds=(
-                       args.leader_imbalance_check_interval_seconds))
+                       args.leader_imbalance_check_interval_seconds),
+                   transaction_settings={"max_timeout_ms": max_timeout_ms,
+                                         "timed_out_check_interval_ms": abort_interval_ms})
 
 
 def run_cluster(args: argparse.Namespace) -> int:

@@ -28,8 +28,13 @@ from pcmodel.topics.broker import Broker
 from pcmodel.topics.group_offsets import DEFAULT_OFFSETS_RETENTION_MINUTES
 from pcmodel.topics.idempotence import DEFAULT_PRODUCER_ID_EXPIRATION_MS
 from pcmodel.topics.remote import BrokerServer, check_loopback
+from pcmodel.topics.transactions import (
+    DEFAULT_TIMED_OUT_CHECK_INTERVAL_MS,
+    DEFAULT_TRANSACTION_MAX_TIMEOUT_MS,
+)
 
-__all__ = ["register", "run_broker"]
+__all__ = ["TRANSACTION_OPTIONS", "add_transaction_options", "register", "run_broker",
+           "transaction_options"]
 
 
 def register(subparsers: Any) -> None:
@@ -78,7 +83,40 @@ def register(subparsers: Any) -> None:
         help="Kafka's producer.id.expiration.ms: a partition forgets an idempotent producer "
         "that wrote nothing to it this long (default 86400000, a day)",
     )
+    add_transaction_options(parser)
     parser.set_defaults(func=run_broker)
+
+
+#: The transaction settings a command takes: option, Kafka's name, default, what it does.
+TRANSACTION_OPTIONS = (
+    ("--transaction-max-timeout-ms", "transaction.max.timeout.ms",
+     DEFAULT_TRANSACTION_MAX_TIMEOUT_MS,
+     "the longest transaction_timeout_ms a transactional producer may ask for"),
+    ("--transaction-abort-timed-out-transaction-cleanup-interval-ms",
+     "transaction.abort.timed.out.transaction.cleanup.interval.ms",
+     DEFAULT_TIMED_OUT_CHECK_INTERVAL_MS,
+     "how often the coordinator aborts the transactions that outlived their timeout"),
+)
+
+
+def add_transaction_options(parser: argparse.ArgumentParser) -> None:
+    """Add :data:`TRANSACTION_OPTIONS` to ``parser`` (``pcmodel broker`` and
+    ``pcmodel cluster`` take them)."""
+    for option, kafka_name, default, what in TRANSACTION_OPTIONS:
+        parser.add_argument(option, type=int, default=default, metavar="MS",
+                            help=f"Kafka's {kafka_name}: {what} (default {default})")
+
+
+def transaction_options(args: argparse.Namespace) -> tuple[int, int]:
+    """The ``(max timeout, abort check interval)`` of :data:`TRANSACTION_OPTIONS` in ``args``;
+    ``UsageError`` for one below 1."""
+    values = []
+    for option, *_ in TRANSACTION_OPTIONS:
+        value = getattr(args, option.removeprefix("--").replace("-", "_"))
+        if value < 1:
+            raise UsageError(f"{option} must be >= 1, got {value}")
+        values.append(value)
+    return values[0], values[1]
 
 
 def parse_kafka_address(text: str) -> tuple[str, int]:
@@ -128,9 +166,13 @@ def run_broker(args: argparse.Namespace) -> int:
     if args.producer_id_expiration_ms < 1:
         raise UsageError(f"--producer-id-expiration-ms must be >= 1, got "
                          f"{args.producer_id_expiration_ms}")
+    max_timeout_ms, abort_interval_ms = transaction_options(args)
     broker = Broker(group_initial_rebalance_delay_ms=delay_ms,
                     offsets_retention_minutes=args.offsets_retention_minutes,
-                    producer_id_expiration_ms=args.producer_id_expiration_ms)
+                    producer_id_expiration_ms=args.producer_id_expiration_ms,
+                    transaction_max_timeout_ms=max_timeout_ms,
+                    transaction_abort_timed_out_transaction_cleanup_interval_ms=(
+                        abort_interval_ms))
     kafka = None
     if kafka_address is not None:
         try:

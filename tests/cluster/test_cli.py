@@ -434,6 +434,19 @@ def test_the_producer_expiration_option_reaches_the_cluster():
         assert configs["producer.id.expiration.ms"] == "5000"
 
 
+def test_the_transaction_options_reach_the_coordinators():
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    args = parser.parse_args(["cluster", "--transaction-max-timeout-ms", "5000",
+                              "--transaction-abort-timed-out-transaction-cleanup-interval-ms",
+                              "700"])
+    with make_cluster(args, mode="steps") as cluster:
+        log = cluster.transaction_log()
+        assert (log.max_timeout_ms, log.timed_out_check_interval_ms) == (5000, 700)
+
+
 def test_a_cluster_is_not_started_for_a_wrong_option(capsys):
     from pcmodel.cli import main
 
@@ -445,6 +458,10 @@ def test_a_cluster_is_not_started_for_a_wrong_option(capsys):
     assert "--offsets-retention-minutes is out of range: 0" in capsys.readouterr().err
     assert main(["cluster", "--producer-id-expiration-ms", "0"]) == 2
     assert "--producer-id-expiration-ms is out of range: 0" in capsys.readouterr().err
+    assert main(["cluster", "--transaction-abort-timed-out-transaction-cleanup-interval-ms",
+                 "0"]) == 2
+    assert "--transaction-abort-timed-out-transaction-cleanup-interval-ms must be >= 1, got 0" \
+        in capsys.readouterr().err
     assert main(["cluster", "--leader-imbalance-check-interval-seconds", "0"]) == 2
     assert "--leader-imbalance-check-interval-seconds is out of range: 0" in (
         capsys.readouterr().err)
