@@ -150,7 +150,7 @@ class TransactionRequestsMixin:
         log = self._cluster.transaction_log(create=False)
         if log is None:
             return []
-        return [tp for tp in partitions if log.unstable(group_id, tp)]
+        return log.unstable(group_id, partitions)
 
     def _check_transactions_due(self) -> None:
         """Run the coordinators' timed-out transactions check and id expiration if due."""

@@ -241,18 +241,22 @@ class TransactionLog(TransactionCompletion):
                     f"transaction log partitions {missing} have no coordinator")
             return False
 
-    def unstable(self, group_id: str, tp: TopicPartition) -> bool:
-        """Whether a transaction not yet completed has staged an offset of ``tp`` for
-        ``group_id`` (an offsets lookup with ``require_stable`` waits then); also while a
-        partition of the log cannot be loaded, since one of its transactions might have."""
+    def unstable(self, group_id: str, partitions: Iterable[TopicPartition]
+                 ) -> list[TopicPartition]:
+        """Those of ``partitions`` of which a transaction not yet completed has staged an
+        offset for ``group_id`` (an offsets lookup with ``require_stable`` waits then); all of
+        them while a partition of the log cannot be loaded, since one of its transactions
+        might have."""
+        tps = list(partitions)
         with self._lock:
             self._check_due()
             loaded, missing = self._load_all()
             if missing:
-                return True
-            return any(entry.coordinator.unstable(group_id, tp) for entry in loaded) or any(
-                ended.commit and tp in ended.offsets.get(group_id, {})
-                for ended in self._unfinished.values())
+                return tps
+            return [tp for tp in tps
+                    if any(entry.coordinator.unstable(group_id, tp) for entry in loaded)
+                    or any(ended.commit and tp in ended.offsets.get(group_id, {})
+                           for ended in self._unfinished.values())]
 
     # --- admin ---------------------------------------------------------------------------------
 
