@@ -4,7 +4,8 @@ transaction coordinator.
 A transactional id's coordinator is the leader of its partition of the replicated
 ``__transaction_state`` topic (:mod:`pcmodel.cluster.transaction_log`, created at the first
 transactional call). InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn, EndTxn,
-DescribeTransactions and ListTransactions go there; a call that finds no coordinator, or one
+DescribeTransactions and ListTransactions go there (WriteTxnMarkers, an administrator's abort,
+goes to the partition's leader); a call that finds no coordinator, or one
 that fails under it, waits for the next one (up to 30 seconds), as Kafka clients retry
 NOT_COORDINATOR. TxnOffsetCommit goes first to the *group's* coordinator, which checks the
 consumer (KIP-447), then to the transaction's, which stages the offsets. A transactional batch
@@ -21,10 +22,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from pcmodel.cluster.offsets import OFFSETS_TOPIC
+from pcmodel.cluster.transaction_log import TRANSACTION_TOPIC
 from pcmodel.topics.broker_checks import _check_int
 from pcmodel.topics.broker_transactions import _check_transactional_id
 from pcmodel.topics.coordinator import validate_group_id
-from pcmodel.topics.errors import IllegalArgumentError, InvalidTxnStateError
+from pcmodel.topics.errors import IllegalArgumentError, InvalidRequestError, InvalidTxnStateError
 from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition, validate_topic_partition
 from pcmodel.topics.transactions import (
     DescribedTransaction,
@@ -36,6 +39,8 @@ __all__ = ["TransactionRequestsMixin"]
 
 #: How long TxnOffsetCommit waits for the group's coordinator (seconds).
 _GROUP_COORDINATOR_WAIT = 30.0
+#: How long an administrator's marker may wait for the in-sync replicas (seconds).
+_MARKER_TIMEOUT = 30.0
 
 
 class TransactionRequestsMixin:
@@ -121,6 +126,26 @@ class TransactionRequestsMixin:
         check_states(states)
         return self._cluster.transaction_log().listing(states, list(producer_ids),
                                                        duration_filter_ms)
+
+    def write_txn_marker(self, topic: str, partition: int, producer_id: int,
+                         producer_epoch: int, commit: bool, coordinator_epoch: int = 0) -> int:
+        """WriteTxnMarkers for one partition, as an administrator sends it (see
+        :meth:`Broker.write_txn_marker <pcmodel.topics.broker_transactions.TransactionsMixin.
+        write_txn_marker>`), at the partition's leader: returns the marker's offset once every
+        in-sync replica has it (``Cluster.write_marker``). Raises as that future does
+        (``TransactionCoordinatorFencedError``, ``InvalidProducerEpochError``,
+        ``NotEnoughReplicasError``...), and ``InvalidRequestError`` for the cluster's internal
+        topics, which hold no transactions here."""
+        tp = validate_topic_partition((topic, partition))
+        if tp.topic in (OFFSETS_TOPIC, TRANSACTION_TOPIC):
+            raise InvalidRequestError(
+                f"{tp.topic} holds no transactions here (the coordinators keep staged "
+                "offsets apart from it): there is no transaction to end in it")
+        future = self._cluster.write_marker(tp.topic, tp.partition, producer_id,
+                                            producer_epoch, commit,
+                                            coordinator_epoch=coordinator_epoch,
+                                            timeout=_MARKER_TIMEOUT)
+        return future.get(timeout=_MARKER_TIMEOUT + 5).base_offset
 
     def transaction_coordinator_id(self, transactional_id: str) -> int:
         """The broker coordinating ``transactional_id``: the leader of its partition of

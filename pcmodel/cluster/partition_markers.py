@@ -50,11 +50,12 @@ def check_transactional(producer: object, transactional: object) -> None:
 def check_marker(producer_id: object, producer_epoch: object, commit: object,
                  coordinator_epoch: object, timeout: object) -> None:
     """Raise ``IllegalArgumentError`` (``TypeError`` for ``commit``) unless these are the
-    arguments of a marker: ids and epochs ints ``>= 0``, ``commit`` a bool, ``timeout`` a
-    positive number of seconds."""
+    arguments of a marker: the producer's id and epoch ints ``>= 0``, the coordinator epoch
+    an int ``>= -1`` (an administrator's abort may send ``-1``, older than any coordinator's),
+    ``commit`` a bool, ``timeout`` a positive number of seconds."""
     _check_int("producer_id", producer_id, 0, IllegalArgumentError)
     _check_int("producer_epoch", producer_epoch, 0, IllegalArgumentError)
-    _check_int("coordinator_epoch", coordinator_epoch, 0, IllegalArgumentError)
+    _check_int("coordinator_epoch", coordinator_epoch, -1, IllegalArgumentError)
     if not isinstance(commit, bool):
         raise TypeError(f"commit must be True or False, got {commit!r}")
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
@@ -72,7 +73,9 @@ class NodeMarkers:
 
         Raises ``NotLeaderForPartitionError``, ``NotEnoughReplicasError`` (the ISR is smaller
         than ``min_insync_replicas``: nothing appended), ``InvalidProducerEpochError`` (an
-        epoch older than the producer's newest here: nothing appended); later, on ``future``,
+        epoch older than the producer's newest here: nothing appended),
+        ``TransactionCoordinatorFencedError`` (a coordinator epoch older than its last
+        marker's here: nothing appended); later, on ``future``,
         ``NotEnoughReplicasAfterAppendError`` or ``RequestTimedOutError``.
         """
         replica = self._leader_replica(tp)
@@ -105,10 +108,11 @@ class ClusterMarkers:
         dead, or died before answering), ``NotLeaderForPartitionError``,
         ``NotEnoughReplicasAfterAppendError``, ``RequestTimedOutError`` after ``timeout``
         seconds — all retriable: the coordinator writes the marker again, before the producer
-        may begin another transaction — and ``InvalidProducerEpochError`` for an epoch older
-        than the producer's newest in the partition. A marker fences the producer's older
-        epochs there. Raises ``IllegalArgumentError`` / ``TypeError`` for malformed
-        arguments.
+        may begin another transaction — ``InvalidProducerEpochError`` for an epoch older
+        than the producer's newest in the partition and ``TransactionCoordinatorFencedError``
+        for a ``coordinator_epoch`` older than its last marker's there. A marker fences the
+        producer's older epochs there. Raises ``IllegalArgumentError`` / ``TypeError`` for
+        malformed arguments.
         """
         check_marker(producer_id, producer_epoch, commit, coordinator_epoch, timeout)
         tp = TopicPartition(topic, partition)

@@ -40,7 +40,11 @@ from collections.abc import Collection
 from typing import NamedTuple
 
 from pcmodel.topics.broker import AppendResult
-from pcmodel.topics.errors import InvalidProducerEpochError, OutOfOrderSequenceNumberError
+from pcmodel.topics.errors import (
+    InvalidProducerEpochError,
+    OutOfOrderSequenceNumberError,
+    TransactionCoordinatorFencedError,
+)
 from pcmodel.topics.idempotence import producer_expired
 from pcmodel.topics.structs import ActiveProducer
 
@@ -148,6 +152,17 @@ class ProducerState:
                 f"producer {producer_id} wrote with epoch {producer_epoch}, its newest is "
                 f"{newest}: a newer instance of it, or its transaction coordinator, fenced "
                 "that epoch")
+
+    def check_coordinator_epoch(self, producer_id: int, coordinator_epoch: int) -> None:
+        """Raise ``TransactionCoordinatorFencedError`` if ``coordinator_epoch`` is older than
+        that of the producer's last marker here: the marker comes from a deposed coordinator
+        (a leader checks every marker with this; Kafka's ``checkCoordinatorEpoch``)."""
+        marker = self._last_marker.get(producer_id)
+        if marker is not None and coordinator_epoch < marker.coordinator_epoch:
+            raise TransactionCoordinatorFencedError(
+                f"producer {producer_id}'s last marker here came from coordinator epoch "
+                f"{marker.coordinator_epoch}; a marker of coordinator epoch "
+                f"{coordinator_epoch} is from an older coordinator")
 
     def record(self, batch: BatchInfo) -> None:
         """Note a batch appended (by the leader) or copied (by a follower)."""

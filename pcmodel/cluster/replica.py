@@ -201,9 +201,11 @@ class Replica:
                      coordinator_epoch: int = 0) -> AppendResult:
         """Append the marker that ends ``producer_id``'s transaction here (COMMIT or ABORT);
         return where it went. From then on the producer's epochs below ``producer_epoch`` are
-        fenced here. Raises ``InvalidProducerEpochError`` (nothing appended) if the marker's
-        epoch is older than the producer's newest here."""
+        fenced here. Raises (nothing appended) ``InvalidProducerEpochError`` if the marker's
+        epoch is older than the producer's newest here, ``TransactionCoordinatorFencedError``
+        if its coordinator epoch is older than the producer's last marker's."""
         self.producers.check_epoch(producer_id, producer_epoch)
+        self.producers.check_coordinator_epoch(producer_id, coordinator_epoch)
         appended = self.broker.append_marker_as_leader(
             self.tp.topic, self.tp.partition, producer_id, producer_epoch, commit,
             coordinator_epoch)

@@ -29,6 +29,7 @@ from pcmodel.topics.errors import (
     ConcurrentTransactionsError,
     InvalidProducerEpochError,
     KafkaError,
+    TransactionCoordinatorFencedError,
     UnknownTopicOrPartitionError,
 )
 from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition
@@ -89,8 +90,9 @@ class TransactionCompletion:
         """Write the transaction's marker to ``tp``'s leader, retrying through leader changes
         until ``deadline``; True once it is committed, or needs no writing: the topic was
         deleted, or the partition refuses the producer's epoch (a newer epoch of it wrote
-        there since, so this transaction is long over there; Kafka's coordinator likewise
-        stops sending such a marker)."""
+        there since, so this transaction is long over there) or this coordinator's epoch (a
+        newer coordinator wrote the producer's marker there since); Kafka's coordinator
+        likewise stops sending such a marker."""
         while True:
             version = self.cluster.change_count()
             try:
@@ -102,7 +104,7 @@ class TransactionCompletion:
             except UnknownTopicOrPartitionError:
                 if tp not in self.cluster.metadata():
                     return True  # deleted while the transaction was open: nothing to mark
-            except InvalidProducerEpochError:
+            except (InvalidProducerEpochError, TransactionCoordinatorFencedError):
                 return True
             except KafkaError:
                 pass  # no leader, a leader that died, too few in-sync replicas: again

@@ -29,6 +29,7 @@ flight).
 """
 
 from pcmodel.topics.admin import (
+    AbortTransactionSpec,
     AlterConfigOp,
     ConfigResource,
     ConfigResourceType,
@@ -190,6 +191,7 @@ __all__ = [
     "InvalidSessionTimeoutError",
     "InvalidRecordError",
     "InvalidTimestampError",
+    "AbortTransactionSpec",
     "AlterConfigOp",
     "ConfigResource",
     "ConfigResourceType",

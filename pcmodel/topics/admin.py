@@ -44,7 +44,7 @@ from pcmodel.topics.admin_configs import ConfigAdminMixin
 from pcmodel.topics.admin_groups import GroupAdminMixin
 from pcmodel.topics.admin_partitions import NewPartitions, PartitionAdminMixin, error_fields
 from pcmodel.topics.admin_replicas import ReplicaAdminMixin
-from pcmodel.topics.admin_transactions import TransactionAdminMixin
+from pcmodel.topics.admin_transactions import AbortTransactionSpec, TransactionAdminMixin
 from pcmodel.topics.authorization import (
     CLUSTER_OPERATIONS,
     TOPIC_OPERATIONS,
@@ -79,6 +79,7 @@ from pcmodel.topics.topic_configs import (
 )
 
 __all__ = [
+    "AbortTransactionSpec",
     "AlterConfigOp",
     "ConfigResource",
     "ConfigResourceType",

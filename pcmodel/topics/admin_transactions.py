@@ -1,5 +1,6 @@
 """The transactions part of :class:`~pcmodel.topics.admin.KafkaAdminClient`: which
-transactional ids the coordinator knows, and what each one's transaction holds.
+transactional ids the coordinator knows, what each one's transaction holds, and the tools that
+find and end a *hanging* transaction.
 
 ``list_transactions`` and ``describe_transactions`` (Kafka's ListTransactions and
 DescribeTransactions, what ``kafka-transactions.sh list`` and ``describe`` print), with
@@ -8,28 +9,58 @@ kafka-python 3's arguments and results: :class:`TransactionListing` rows per bro
 coordinator, broker 0; on a cluster each transactional id's coordinator is the leader of its
 partition of ``__transaction_state``, and each broker lists the ids it coordinates.
 
-kafka-python's ``abort_transaction`` and ``find_hanging_transactions`` are not here: they mend
-a *hanging* transaction, one a partition holds open after its coordinator forgot it, which
-needs markers lost on the way; a lone broker writes its markers in the same step as the commit
-or abort, and a cluster's coordinator stores its decision before the markers and writes them
-until they are written, so none can hang (short of an unclean election that loses records of
-the transaction log).
+A transaction *hangs* when a partition holds it open but its coordinator will never write its
+marker: the coordinator forgot it, or forgot that it holds that partition. Its last stable
+offset then stays where the transaction began, and every ``read_committed`` reader of the
+partition stops there for ever. Neither a lone broker nor a cluster loses a transaction on its
+own (a lone broker writes its markers in the same step as the commit or abort; a cluster's
+coordinator stores its decision before its markers and writes them until they are written),
+but an unclean election of a ``__transaction_state`` partition can lose the coordinator's
+records of it. Kafka's tools for that case (KIP-664) are here:
+
+* ``find_hanging_transactions`` is ``kafka-transactions.sh find-hanging``: it asks each
+  partition which transactions it holds open (DescribeProducers), keeps those whose producer
+  has been silent there longer than ``max_transaction_timeout_ms`` (no live transaction can be
+  older), and asks the coordinators about their producers (ListTransactions,
+  DescribeTransactions): one whose producer no coordinator knows, or whose transaction the
+  coordinator does not hold in that partition, is hanging.
+* ``abort_transaction`` is ``kafka-transactions.sh abort``: it sends the partition's leader
+  the ABORT marker a coordinator would have sent (WriteTxnMarkers), with the producer's id and
+  epoch and a coordinator epoch (see :class:`AbortTransactionSpec`). It needs no coordinator,
+  so it also ends a transaction that is alive: that transaction's records are aborted in that
+  partition, whatever its producer does next.
+
+kafka-python 3's ``find_hanging_transactions`` looks the other way, from the coordinators
+(transactions the coordinator still knows, running longer than the timeout plus five minutes),
+which cannot find a transaction the coordinator forgot: this one follows Kafka's tool, keeping
+kafka-python's arguments (see its docstring for the result).
 
 Prior art: kafka-python's ``kafka/admin/_transactions.py``; the Java ``Admin`` interface
-(``listTransactions``, ``describeTransactions``).
+(``listTransactions``, ``describeTransactions``, ``describeProducers``,
+``abortTransaction``) and ``TransactionsCommand`` (``FindHangingTransactionsCommand``,
+``AbortTransactionCommand``).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from pcmodel.topics.errors import IllegalArgumentError
-from pcmodel.topics.structs import TopicPartition
+from pcmodel.topics.errors import (
+    IllegalArgumentError,
+    TransactionalIdNotFoundError,
+    UnknownTopicOrPartitionError,
+)
+from pcmodel.topics.log_records import wall_clock_ms
+from pcmodel.topics.structs import ActiveProducer, TopicPartition, validate_topic_partition
 from pcmodel.topics.transactions import TransactionListing
 
-__all__ = ["TransactionAdminMixin", "TransactionDescription", "TransactionListing"]
+__all__ = ["AbortTransactionSpec", "TransactionAdminMixin", "TransactionDescription",
+           "TransactionListing"]
+
+#: Kafka's ``transaction.max.timeout.ms`` default, ``find-hanging``'s search horizon.
+DEFAULT_MAX_TRANSACTION_TIMEOUT_MS = 900_000
 
 
 class TransactionDescription(NamedTuple):
@@ -47,6 +78,23 @@ class TransactionDescription(NamedTuple):
     topic_partitions: set[TopicPartition]
 
 
+class AbortTransactionSpec(NamedTuple):
+    """The transaction ``abort_transaction`` ends: the producer whose transaction is open in
+    ``topic_partition``, at ``producer_epoch``, and the ``coordinator_epoch`` its marker
+    carries (kafka-python 3's ``AbortTransactionSpec``, the Java ``AbortTransactionSpec``).
+
+    The partition refuses a coordinator epoch older than that of the producer's last marker
+    there, as Kafka's does: take the producer's ``coordinator_epoch`` from
+    ``describe_producers`` (``kafka-transactions.sh`` uses 0 where that says ``-1``). The
+    default ``-1`` passes only where the producer never had a marker from a coordinator.
+    """
+
+    topic_partition: TopicPartition
+    producer_id: int
+    producer_epoch: int
+    coordinator_epoch: int = -1
+
+
 def _names(values: Iterable[object] | None, what: str) -> list:
     if values is None:
         return []
@@ -57,7 +105,8 @@ def _names(values: Iterable[object] | None, what: str) -> list:
 
 class TransactionAdminMixin:
     """Transaction administration (KafkaAdminClient part: the client provides ``_conn``,
-    ``_check_open()`` and ``_replicated()``)."""
+    ``_check_open()``, ``_replicated()``, ``_partition_replicas()``, ``list_topics()`` and
+    ``describe_producers()``)."""
 
     def list_transactions(
         self,
@@ -130,6 +179,127 @@ class TransactionAdminMixin:
                 answer.producer_epoch, answer.timeout_ms, answer.start_time_ms,
                 set(answer.partitions))
         return found
+
+    def abort_transaction(self, spec: AbortTransactionSpec) -> None:
+        """Abort the transaction ``spec`` names in its partition (``kafka-transactions.sh
+        abort``): the partition's leader appends the ABORT marker, as its coordinator would
+        have, once every in-sync replica has it on a cluster. From then on the partition's last
+        stable offset passes the transaction, and ``read_committed`` readers skip its records.
+        The coordinator is not told (see the module).
+
+        Raises, as kafka-python does, the partition's error: ``UnknownTopicOrPartitionError``,
+        ``InvalidProducerEpochError`` (an epoch older than the producer's newest there),
+        ``TransactionCoordinatorFencedError`` (a coordinator epoch older than its last
+        marker's there), ``NotEnoughReplicasError`` (too few in-sync replicas on a cluster);
+        nothing is written then. ``InvalidRequestError`` for a cluster's internal topic.
+        ``TypeError`` / ``IllegalArgumentError`` for a malformed ``spec``.
+        """
+        self._check_open()
+        if not isinstance(spec, tuple) or len(spec) != 4:
+            raise TypeError("spec must be an AbortTransactionSpec(topic_partition, producer_id, "
+                            f"producer_epoch, coordinator_epoch), not {spec!r}")
+        tp = validate_topic_partition(spec[0])
+        try:
+            self._conn.write_txn_marker(tp.topic, tp.partition, spec[1], spec[2], False,
+                                        spec[3])
+        except (TypeError, IllegalArgumentError):
+            raise
+        except Exception as exc:
+            detail = exc.args[0] if exc.args else type(exc).__name__
+            raise type(exc)(f"WriteTxnMarkers (abort) failed for {tp.topic}-{tp.partition}: "
+                            f"{detail}") from None
+
+    def find_hanging_transactions(
+        self,
+        broker_ids: Iterable[int] | None = None,
+        max_transaction_timeout_ms: int = DEFAULT_MAX_TRANSACTION_TIMEOUT_MS,
+        *,
+        topics: Iterable[str] | None = None,
+    ) -> list[dict[str, Any]]:
+        """The hanging transactions of the partitions of ``topics`` (default: every topic)
+        held by one of ``broker_ids`` (default: any broker), as ``kafka-transactions.sh
+        find-hanging`` finds them (see the module). Partitions are asked of each broker named,
+        or of their leaders.
+
+        Returns one dict per hanging transaction and partition, by partition then producer id:
+        ``topic_partition``, ``producer_id``, ``producer_epoch``, ``coordinator_epoch``,
+        ``start_offset`` (its first record there), ``last_timestamp`` (its producer's last
+        there, epoch ms) and ``age_ms`` (since then, on this machine's clock: the tool's
+        ``Duration``), with kafka-python's ``transactional_id``, ``state`` and
+        ``coordinator_id`` (``None``, ``None`` and ``-1`` when no coordinator knows the
+        producer) and ``topic_partitions`` (``[topic_partition]``). Pass each to
+        ``abort_transaction`` to end it. Returns at once. Raises what ``describe_producers``
+        raises, ``IllegalArgumentError`` for a broker that is not one or a negative timeout.
+        """
+        self._check_open()
+        if isinstance(max_transaction_timeout_ms, bool) or not isinstance(
+                max_transaction_timeout_ms, int) or max_transaction_timeout_ms < 0:
+            raise IllegalArgumentError("max_transaction_timeout_ms must be an int >= 0, not "
+                                       f"{max_transaction_timeout_ms!r}")
+        names = _names(topics, "topics") if topics is not None else sorted(self.list_topics())
+        brokers = _names(broker_ids, "broker_ids")
+        now_ms = wall_clock_ms()
+        open_here: dict[tuple[TopicPartition, int], ActiveProducer] = {}
+        for broker_id, partitions in self._partitions_to_search(names, brokers):
+            answers = self.describe_producers(partitions, broker_id)
+            for tp, answer in answers.items():
+                for producer in answer.active_producers:
+                    if (producer.current_transaction_start_offset >= 0
+                            and now_ms - producer.last_timestamp > max_transaction_timeout_ms):
+                        open_here.setdefault((tp, producer.producer_id), producer)
+        if not open_here:
+            return []
+        producer_ids = sorted({producer_id for _, producer_id in open_here})
+        ids = {row.producer_id: row.transactional_id
+               for rows in self.list_transactions(producer_id_filters=producer_ids).values()
+               for row in rows}
+        described = self._conn.describe_transactions(sorted(set(ids.values()))) if ids else {}
+        hanging = []
+        for (tp, producer_id), producer in sorted(open_here.items()):
+            tid = ids.get(producer_id)
+            answer = described.get(tid) if tid is not None else None
+            known = answer is not None and answer.error is None
+            if known and tp in answer.partitions:
+                continue  # the coordinator holds it there: it writes the marker in time
+            if answer is not None and answer.error is not None and not isinstance(
+                    answer.error, TransactionalIdNotFoundError):
+                raise answer.error
+            hanging.append({
+                "topic_partition": tp,
+                "producer_id": producer_id,
+                "producer_epoch": producer.producer_epoch,
+                "coordinator_epoch": producer.coordinator_epoch,
+                "start_offset": producer.current_transaction_start_offset,
+                "last_timestamp": producer.last_timestamp,
+                "age_ms": now_ms - producer.last_timestamp,
+                "transactional_id": tid if known else None,
+                "state": answer.state if known else None,
+                "coordinator_id": self._coordinator_of(tid) if known else -1,
+                "topic_partitions": [tp],
+            })
+        return hanging
+
+    def _partitions_to_search(self, topics: list[str], brokers: list[int]
+                              ) -> list[tuple[int | None, list[TopicPartition]]]:
+        """``(broker to ask, partitions)`` pairs: every partition of ``topics`` at its leader
+        (``None``), or at each of ``brokers`` the partitions it holds a replica of."""
+        replicas: list[tuple[TopicPartition, tuple[int, ...]]] = []
+        counts = self._conn.list_topics()
+        for name in topics:
+            if name not in counts:
+                raise UnknownTopicOrPartitionError(f"no topic {name!r} here")
+            replicas.extend((TopicPartition(name, p.partition), p.replicas)
+                            for p in self._partition_replicas(name, counts[name]))
+        if not brokers:
+            return [(None, [tp for tp, _ in replicas])] if replicas else []
+        known = self._conn.broker_ids() if self._replicated() else (0,)
+        for broker_id in brokers:
+            if isinstance(broker_id, bool) or broker_id not in known:
+                raise IllegalArgumentError(f"broker {broker_id!r} is not a broker here; the "
+                                           f"brokers are {list(known)}")
+        searches = [(broker_id, [tp for tp, held in replicas if broker_id in held])
+                    for broker_id in brokers]
+        return [(broker_id, tps) for broker_id, tps in searches if tps]
 
     def _coordinator_of(self, transactional_id: str) -> int:
         """The broker coordinating ``transactional_id``: broker 0 alone, on a cluster the

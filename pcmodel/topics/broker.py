@@ -166,6 +166,7 @@ CLIENT_METHODS: tuple[str, ...] = (
     "end_txn",
     "describe_transactions",
     "list_transactions",
+    "write_txn_marker",
     # groups and offsets
     "join_group",
     "sync_group",

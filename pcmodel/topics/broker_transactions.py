@@ -26,7 +26,9 @@ from pcmodel.topics.broker_checks import _check_int
 from pcmodel.topics.coordinator import validate_group_id
 from pcmodel.topics.errors import (
     IllegalArgumentError,
+    InvalidProducerEpochError,
     InvalidRequestError,
+    TransactionCoordinatorFencedError,
     UnknownMemberIdError,
 )
 from pcmodel.topics.log import RetentionPolicy
@@ -257,6 +259,37 @@ class TransactionsMixin:
             return self._transactions.listing(states, producer_ids, duration_filter_ms,
                                               self._timestamp_clock())
 
+    def write_txn_marker(self, topic: str, partition: int, producer_id: int,
+                         producer_epoch: int, commit: bool, coordinator_epoch: int = 0) -> int:
+        """Kafka's WriteTxnMarkers for one partition, as an administrator sends it
+        (``kafka-transactions.sh abort``, the admin client's ``abort_transaction``): append
+        the COMMIT (``commit=True``) or ABORT marker of ``producer_id``'s transaction; return
+        the marker's offset. The transaction open there, if any, is over: the last stable
+        offset passes it, and a read_committed reader drops its records if it was aborted.
+
+        The coordinator is not told: a transaction it still holds open writes its own marker
+        when it ends (one for no open transaction changes nothing). Raises
+        ``UnknownTopicOrPartitionError``, ``InvalidProducerEpochError`` for an epoch older
+        than the producer's newest in the partition, ``TransactionCoordinatorFencedError``
+        for a ``coordinator_epoch`` older than its last marker's there (this broker's
+        coordinator writes at epoch 0; ``-1`` is older), ``IllegalArgumentError`` /
+        ``TypeError`` for malformed arguments; nothing is written then. Returns at once.
+        """
+        tp = validate_topic_partition((topic, partition))
+        _check_int("producer_id", producer_id, 0, IllegalArgumentError)
+        _check_int("producer_epoch", producer_epoch, 0, IllegalArgumentError)
+        _check_int("coordinator_epoch", coordinator_epoch, -1, IllegalArgumentError)
+        if not isinstance(commit, bool):
+            raise TypeError(f"commit must be True or False, got {commit!r}")
+        with self._lock:
+            self._check_open()
+            log = self._log(tp)
+            self._producers.check_marker(tp, producer_id, producer_epoch, coordinator_epoch)
+            offset = log.append_marker(producer_id, producer_epoch, commit, coordinator_epoch)
+            self._producers.record_marker(tp, producer_id, producer_epoch, coordinator_epoch)
+            self._data_arrived.notify_all()
+            return offset
+
     def abort_timed_out_transactions(self, now_ms: int | None = None) -> list[str]:
         """Run Kafka's timed-out transactions check now, as at ``now_ms`` (epoch ms; default:
         the broker's wall clock): every transaction open longer than its timeout is aborted and
@@ -309,8 +342,15 @@ class TransactionsMixin:
             topic = self._topics.get(tp.topic)
             if topic is None or tp.partition >= len(topic.logs):
                 continue  # deleted while the transaction was open: nothing left to mark
+            try:
+                self._producers.check_marker(tp, ended.producer_id, ended.producer_epoch, 0)
+            except (InvalidProducerEpochError, TransactionCoordinatorFencedError):
+                # An administrator's marker of a newer epoch ended it there: Kafka's
+                # coordinator likewise stops sending a marker the partition refuses.
+                continue
             topic.logs[tp.partition].append_marker(ended.producer_id, ended.producer_epoch,
                                                    ended.commit)
+            self._producers.record_marker(tp, ended.producer_id, ended.producer_epoch, 0)
         if ended.commit:
             for group_id, offsets in ended.offsets.items():
                 self._store_committed(group_id, offsets)

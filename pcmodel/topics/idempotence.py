@@ -37,6 +37,7 @@ from pcmodel.topics.errors import (
     IllegalArgumentError,
     InvalidProducerEpochError,
     OutOfOrderSequenceNumberError,
+    TransactionCoordinatorFencedError,
 )
 from pcmodel.topics.structs import ActiveProducer
 
@@ -93,6 +94,8 @@ class ProducerSequences:
         self._next_id = 0
         self._epochs: dict[int, int] = {}
         self._partitions: dict[tuple[int, Any], _PartitionState] = {}
+        # (producer epoch, coordinator epoch) of each producer's last marker per partition.
+        self._markers: dict[tuple[int, Any], tuple[int, int]] = {}
 
     def init_producer_id(self, producer_id: int = -1, producer_epoch: int = -1) -> tuple[int, int]:
         """A new ``(producer id, epoch 0)``, or the given id with its epoch bumped (KIP-360).
@@ -160,6 +163,9 @@ class ProducerSequences:
         Raises ``InvalidProducerEpochError`` for an epoch older than the producer's."""
         with self._lock:
             current_epoch = self._epochs.get(producer_id)
+            marker = self._markers.get((producer_id, key))
+            if marker is not None and (current_epoch is None or marker[0] > current_epoch):
+                current_epoch = marker[0]  # an administrator's marker fenced it here
             if current_epoch is not None and producer_epoch < current_epoch:
                 raise InvalidProducerEpochError(
                     f"producer {producer_id} wrote with epoch {producer_epoch}; its current "
@@ -171,13 +177,42 @@ class ProducerSequences:
                 self._partitions[(producer_id, key)] = state
             return state
 
+    def check_marker(self, key: Any, producer_id: int, producer_epoch: int,
+                     coordinator_epoch: int) -> None:
+        """Decide about a transaction marker for partition ``key`` (Kafka's
+        ``ProducerAppendInfo.appendEndTxnMarker``): raise ``InvalidProducerEpochError`` if
+        ``producer_epoch`` is older than the producer's newest there (its batches' and its
+        last marker's), ``TransactionCoordinatorFencedError`` if ``coordinator_epoch`` is
+        older than its last marker's there. Returns if the marker may be written."""
+        with self._lock:
+            state = self._partitions.get((producer_id, key))
+            marker = self._markers.get((producer_id, key))
+        newest = max(-1 if state is None else state.epoch, -1 if marker is None else marker[0])
+        if producer_epoch < newest:
+            raise InvalidProducerEpochError(
+                f"producer {producer_id} has epoch {newest} in {key}; a marker of epoch "
+                f"{producer_epoch} is too old")
+        if marker is not None and coordinator_epoch < marker[1]:
+            raise TransactionCoordinatorFencedError(
+                f"producer {producer_id}'s last marker in {key} came from coordinator epoch "
+                f"{marker[1]}; a marker of coordinator epoch {coordinator_epoch} is from an "
+                "older coordinator")
+
+    def record_marker(self, key: Any, producer_id: int, producer_epoch: int,
+                      coordinator_epoch: int) -> None:
+        """Note a marker written to partition ``key``: its epochs are the producer's there."""
+        with self._lock:
+            self._markers[producer_id, key] = (producer_epoch, coordinator_epoch)
+
     def active(self, key: Any) -> tuple[ActiveProducer, ...]:
         """The producers with a batch appended to partition ``key``, by producer id: the epoch,
         last sequence number and largest timestamp of each one's newest batch there (what
-        DescribeProducers answers)."""
+        DescribeProducers answers), with the coordinator epoch of its last marker there."""
         with self._lock:
             states = sorted(((producer_id, state) for (producer_id, k), state
                              in self._partitions.items() if k == key), key=lambda ps: ps[0])
+            markers = {producer_id: epochs for (producer_id, k), epochs
+                       in self._markers.items() if k == key}
         found = []
         for producer_id, state in states:
             # No state.lock: it is held through a whole append, which may wait for space on a
@@ -186,7 +221,8 @@ class ProducerSequences:
             if state.batches:
                 _, last_sequence, result = state.batches[-1]
                 found.append(ActiveProducer(producer_id, state.epoch, last_sequence,
-                                            result.max_timestamp_ms))
+                                            result.max_timestamp_ms,
+                                            markers.get(producer_id, (0, -1))[1]))
         return tuple(found)
 
     def expire(self, now_ms: int,
@@ -201,6 +237,10 @@ class ProducerSequences:
         """
         forgotten = []
         with self._lock:
+            # A marker is remembered with its producer's batches; one without any (an
+            # administrator's, for a producer the partition never knew) until this check.
+            for pair in [pair for pair in self._markers if pair not in self._partitions]:
+                del self._markers[pair]
             for pair, state in list(self._partitions.items()):
                 if in_transaction is not None and in_transaction(*pair):
                     continue
@@ -211,6 +251,7 @@ class ProducerSequences:
                     if producer_expired(last_timestamp, now_ms, self.expiration_ms):
                         state.expired = True
                         del self._partitions[pair]
+                        self._markers.pop(pair, None)
                         forgotten.append(pair)
                 finally:
                     state.lock.release()
@@ -222,3 +263,5 @@ class ProducerSequences:
         with self._lock:
             for producer_id, key in [k for k in self._partitions if k[1][0] == topic]:
                 del self._partitions[producer_id, key]
+            for producer_id, key in [k for k in self._markers if k[1][0] == topic]:
+                del self._markers[producer_id, key]

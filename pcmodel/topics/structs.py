@@ -128,8 +128,9 @@ class ActiveProducer(NamedTuple):
     written with ``producer_epoch``; ``last_timestamp`` is that batch's largest timestamp (ms).
     ``current_transaction_start_offset`` is the offset of the producer's first record in its
     transaction open here, ``-1`` if none is (always, for a producer that is idempotent only);
-    ``coordinator_epoch``, the epoch of the transaction coordinator that wrote its last marker
-    here, is ``-1`` (a lone broker's coordinator has no epochs).
+    ``coordinator_epoch`` is the epoch of the transaction coordinator that wrote its last marker
+    here (``-1`` before any; a lone broker's coordinator writes at epoch 0, a cluster's at the
+    leader epoch of its ``__transaction_state`` partition).
     """
 
     producer_id: int

@@ -216,6 +216,7 @@ KAFKA_ERRNOS = {
     "InvalidProducerIdMappingError": 49,
     "InvalidTransactionTimeoutError": 50,
     "ConcurrentTransactionsError": 51,
+    "TransactionCoordinatorFencedError": 52,
     "UnstableOffsetCommitError": 88,
     "ProducerFencedError": 90,
     "TransactionalIdNotFoundError": 105,

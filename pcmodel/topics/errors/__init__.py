@@ -83,6 +83,7 @@ from pcmodel.topics.errors.transactions import (
     ProducerFencedError,
     TransactionAbortedError,
     TransactionalIdNotFoundError,
+    TransactionCoordinatorFencedError,
     UnstableOffsetCommitError,
 )
 
@@ -139,6 +140,7 @@ __all__ = [
     "SerializationError",
     "TopicAlreadyExistsError",
     "TransactionAbortedError",
+    "TransactionCoordinatorFencedError",
     "TransactionalIdNotFoundError",
     "UnassignedPartitionError",
     "UnknownMemberIdError",

@@ -18,6 +18,7 @@ __all__ = [
     "NotCoordinatorError",
     "ProducerFencedError",
     "TransactionAbortedError",
+    "TransactionCoordinatorFencedError",
     "TransactionalIdNotFoundError",
     "UnstableOffsetCommitError",
 ]
@@ -122,6 +123,18 @@ class ConcurrentTransactionsError(BrokerResponseError):
     description = ("The producer attempted to update a transaction while another concurrent "
                    "operation on the same transaction was ongoing.")
     retriable = True
+
+
+class TransactionCoordinatorFencedError(BrokerResponseError):
+    """A transaction marker came from a coordinator older than the one that wrote the
+    producer's last marker in the partition (its ``coordinator_epoch`` is lower): a deposed
+    coordinator, or an administrator's abort with a stale coordinator epoch. Nothing is
+    written; the coordinator that sent it stops sending that marker, as Kafka's does."""
+
+    errno = 52
+    message = "TRANSACTION_COORDINATOR_FENCED"
+    description = ("Indicates that the transaction coordinator sending a WriteTxnMarker is no "
+                   "longer the current coordinator for a given producer.")
 
 
 class TransactionalIdNotFoundError(BrokerResponseError):
