@@ -14,8 +14,9 @@ brokers and leaders are. Two small objects make the listener's handlers do that 
   same requests pcmodel's clients send, through any broker) except that produce, fetch,
   offset lookups and DeleteRecords go to *this* broker, which answers NOT_LEADER_OR_FOLLOWER
   for partitions it does not lead, instead of being routed to the leader: following leaders is
-  the client's job. Transactional requests, likewise, are answered by the transaction
-  coordinator only.
+  the client's job (WriteTxnMarkers, an administrator's abort, likewise goes to the
+  partition's leader). Transactional requests are answered by the transaction coordinator
+  only.
 
 Transactions run as on a Kafka cluster. A transactional id's coordinator is the leader of the
 id's partition of the replicated ``__transaction_state`` topic
@@ -114,13 +115,12 @@ _UNKNOWN_TOPIC_OR_PARTITION = kafka_errors.UnknownTopicOrPartitionError.errno
 class NodeConnection(ClusterConnection):
     """Broker ``node_id``'s side of a cluster, for its Kafka listener's handlers.
 
-    Produce, fetch, offset lookups and DeleteRecords are served by this broker alone and raise
-    ``NotLeaderForPartitionError`` (NOT_LEADER_OR_FOLLOWER) for a partition it does not lead,
-    and :class:`~pcmodel.wire.api.CloseConnection` once the broker is killed (a crashed broker
-    answers nothing). The transactional calls are served only if this broker is the
-    coordinator (``NotCoordinatorError`` otherwise, ``CoordinatorNotAvailableError``
-    while there is none). Everything else is
-    :class:`~pcmodel.cluster.client.ClusterConnection`'s.
+    Produce, fetch, offset lookups, DeleteRecords and WriteTxnMarkers are served by this broker
+    alone and raise ``NotLeaderForPartitionError`` (NOT_LEADER_OR_FOLLOWER) for a partition it
+    does not lead, and :class:`~pcmodel.wire.api.CloseConnection` once the broker is killed (a
+    crashed broker answers nothing). The transactional calls are served only if this broker is
+    the coordinator (``NotCoordinatorError`` otherwise, ``CoordinatorNotAvailableError`` while
+    there is none). Everything else is :class:`~pcmodel.cluster.client.ClusterConnection`'s.
     """
 
     def __init__(self, connection: ClusterConnection, node_id: int) -> None:
@@ -301,6 +301,24 @@ class NodeConnection(ClusterConnection):
                                ) -> dict[TopicPartition, KafkaError | None]:
         """AlterReplicaLogDirs answered by this broker, for its own replicas."""
         return super().alter_replica_log_dirs(targets, self.node_id)
+
+    def write_txn_marker(self, topic: str, partition: int, producer_id: int,
+                         producer_epoch: int, commit: bool, coordinator_epoch: int = 0) -> int:
+        """WriteTxnMarkers for one partition, if this broker leads it
+        (``NotLeaderForPartitionError`` otherwise, ``UnknownTopicOrPartitionError`` if the
+        cluster has no such partition): the marker is written and its offset returned once
+        every in-sync replica has it, as ``ClusterConnection.write_txn_marker``."""
+        tp = validate_topic_partition((topic, partition))
+        self._check_alive()
+        self._led(tp)
+        try:
+            return super().write_txn_marker(tp.topic, tp.partition, producer_id,
+                                            producer_epoch, commit, coordinator_epoch)
+        except KafkaConnectionError:
+            self._check_alive()
+            raise
+        except TimeoutError:
+            raise RequestTimedOutError(f"{tp}: the marker was not answered in time") from None
 
     # --- transactions: answered by the coordinator only ---------------------------------------
 

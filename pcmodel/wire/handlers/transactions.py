@@ -1,5 +1,5 @@
 """The transaction APIs: AddPartitionsToTxn, AddOffsetsToTxn, TxnOffsetCommit, EndTxn,
-DescribeTransactions and ListTransactions.
+DescribeTransactions, ListTransactions and WriteTxnMarkers.
 
 A transactional producer (kafka-python's ``KafkaProducer(transactional_id=...)``,
 confluent-kafka's ``transactional.id``) talks to its *transaction coordinator*, which a lone
@@ -42,6 +42,19 @@ ListTransactions (v0-v1) lists the transactional ids, filtered by state, produce
 duration; a state Kafka does not know is not an error: it is returned in
 ``unknown_state_filters`` and matches nothing, as Kafka's ``TransactionStateManager`` does.
 
+WriteTxnMarkers (v0-v1; v1 is the flexible form) is the broker-to-broker API a transaction
+coordinator sends to the leaders of a transaction's partitions to end it there, and the one
+``kafka-transactions.sh abort`` and kafka-python's admin ``abort_transaction`` send to a
+partition's leader to end a transaction left open (``describe_producers`` tells its producer
+id, epoch and coordinator epoch). Each marker names a producer id and epoch, the result
+(``transaction_result`` true: COMMIT, false: ABORT), the coordinator epoch and partitions;
+each partition gets its own error code: UNKNOWN_TOPIC_OR_PARTITION for one that does not exist,
+NOT_LEADER_OR_FOLLOWER at a broker that does not lead it, INVALID_PRODUCER_EPOCH (47) for a
+producer epoch older than the producer's newest there and TRANSACTION_COORDINATOR_FENCED (52)
+for a coordinator epoch older than that of the producer's last marker there, as Kafka's
+``ProducerAppendInfo`` checks a marker; nothing is written to such a partition. (A cluster's
+internal topics, which hold no transactions here, answer INVALID_REQUEST.)
+
 On a cluster's listener the same handlers serve the cluster's coordinators
 (:mod:`pcmodel.wire.cluster_view`): a request about a transactional id reaches its coordinator,
 the leader of the id's ``__transaction_state`` partition, and any other broker answers
@@ -71,6 +84,8 @@ from kafka.protocol.producer.transaction import (
     EndTxnResponse,
     TxnOffsetCommitRequest,
     TxnOffsetCommitResponse,
+    WriteTxnMarkersRequest,
+    WriteTxnMarkersResponse,
 )
 
 from pcmodel.topics.errors import IllegalStateError
@@ -81,6 +96,7 @@ from pcmodel.wire.api import (
     CloseConnection,
     RequestContext,
     error_code,
+    impossible_partition,
     kafka_errors,
 )
 
@@ -303,6 +319,48 @@ def handle_list_transactions(ctx: RequestContext, request: Any) -> Any:
             transaction_state=t.state) for t in listed])
 
 
+# --- WriteTxnMarkers ---------------------------------------------------------------------------
+
+
+_MarkerResult = WriteTxnMarkersResponse.WritableTxnMarkerResult
+_MarkerTopic = _MarkerResult.WritableTxnMarkerTopicResult
+_MarkerPartition = _MarkerTopic.WritableTxnMarkerPartitionResult
+
+
+def _write_marker(ctx: RequestContext, marker: Any, tp: TopicPartition) -> int:
+    """Write ``marker`` to ``tp``; the partition's error code."""
+    if impossible_partition(tp) is not None:
+        return UNKNOWN_TOPIC_OR_PARTITION  # no broker holds it: Kafka answers no other code
+    try:
+        ctx.broker.write_txn_marker(tp.topic, tp.partition, marker.producer_id,
+                                    marker.producer_epoch, bool(marker.transaction_result),
+                                    marker.coordinator_epoch)
+    except CloseConnection:
+        raise  # a cluster's broker went down: it answers nothing
+    except Exception as exc:
+        return error_code(exc)
+    return NONE
+
+
+def handle_write_txn_markers(ctx: RequestContext, request: Any) -> Any:
+    """Write each marker to its partitions, in order; every partition gets its own code."""
+    results = []
+    for marker in request.markers:
+        codes: dict[TopicPartition, int] = {}
+        for topic in marker.topics:
+            for p in topic.partition_indexes:
+                tp = TopicPartition(topic.name, p)
+                if tp not in codes:  # a partition named twice gets one marker
+                    codes[tp] = _write_marker(ctx, marker, tp)
+        results.append(_MarkerResult(producer_id=marker.producer_id, topics=[
+            _MarkerTopic(name=topic.name, partitions=[
+                _MarkerPartition(partition_index=p,
+                                 error_code=codes[TopicPartition(topic.name, p)])
+                for p in topic.partition_indexes])
+            for topic in marker.topics]))
+    return ctx.response(markers=results)
+
+
 HANDLERS = {
     # v4+ is the brokers' batched form (KIP-890), which no client sends.
     AddPartitionsToTxnRequest.API_KEY: ApiHandler(
@@ -318,4 +376,7 @@ HANDLERS = {
         handle_describe_transactions),
     ListTransactionsRequest.API_KEY: ApiHandler(
         ListTransactionsRequest, ListTransactionsResponse, 0, 1, handle_list_transactions),
+    # v2 adds KIP-1228's transaction version, which this broker's markers do not carry.
+    WriteTxnMarkersRequest.API_KEY: ApiHandler(
+        WriteTxnMarkersRequest, WriteTxnMarkersResponse, 0, 1, handle_write_txn_markers),
 }
