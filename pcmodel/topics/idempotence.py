@@ -77,6 +77,9 @@ class _PartitionState:
     #: Set (under ``lock``) when the state expired: an append that was about to use it
     #: starts again with the state that replaced it.
     expired: bool = False
+    #: The state of the producer's older epoch that this one replaced, put back if this one's
+    #: first batch is refused: a refused batch changes nothing, as in Kafka.
+    replaced: _PartitionState | None = None
 
 
 class ProducerSequences:
@@ -149,14 +152,32 @@ class ProducerSequences:
                     expected = (state.batches[-1][1] + 1) % (_MAX_SEQUENCE + 1)
                 else:
                     expected = 0 if state.known else first_sequence
-                if first_sequence != expected:
-                    raise OutOfOrderSequenceNumberError(
-                        f"producer {producer_id} sent sequence {first_sequence} to {key}; "
-                        f"expected {expected}"
-                    )
-                result = do_append()
+                try:
+                    if first_sequence != expected:
+                        raise OutOfOrderSequenceNumberError(
+                            f"producer {producer_id} sent sequence {first_sequence} to {key}; "
+                            f"expected {expected}"
+                        )
+                    result = do_append()
+                except BaseException:
+                    if not state.batches:
+                        self._undo_new_state(key, producer_id, state)
+                    raise
                 state.batches.append((first_sequence, last_sequence, result))
+                state.replaced = None
                 return result
+
+    def _undo_new_state(self, key: Any, producer_id: int, state: _PartitionState) -> None:
+        """The first batch of ``state`` (held, under its lock) was refused: put back the
+        state it replaced, or none, so that a refused batch leaves nothing behind (an empty
+        state would never expire). An append waiting for ``state`` starts again."""
+        with self._lock:
+            if self._partitions.get((producer_id, key)) is state:
+                if state.replaced is None:
+                    del self._partitions[producer_id, key]
+                else:
+                    self._partitions[producer_id, key] = state.replaced
+            state.expired = True
 
     def _state_for(self, key: Any, producer_id: int, producer_epoch: int) -> _PartitionState:
         """The producer's state in partition ``key`` at ``producer_epoch``, made if new.
@@ -173,7 +194,7 @@ class ProducerSequences:
                 )
             state = self._partitions.get((producer_id, key))
             if state is None or state.epoch != producer_epoch:
-                state = _PartitionState(producer_epoch, known=state is not None)
+                state = _PartitionState(producer_epoch, known=state is not None, replaced=state)
                 self._partitions[(producer_id, key)] = state
             return state
 

@@ -16,6 +16,7 @@ from pcmodel.topics.broker import Broker
 from pcmodel.topics.errors import (
     IllegalArgumentError,
     InvalidProducerEpochError,
+    InvalidRecordError,
     OutOfOrderSequenceNumberError,
 )
 from pcmodel.topics.idempotence import ProducerSequences
@@ -240,3 +241,37 @@ def test_an_append_that_finds_its_state_expired_starts_again_with_a_new_one():
     sequences._state_for = lookup_then_expire
     sequences.append("p", pid, 0, 1, 1, Result)
     assert sequences.active("p") == (ActiveProducer(pid, 0, 1, START),)
+
+
+def test_a_refused_first_batch_of_a_new_epoch_changes_nothing():
+    wall = WallClock(START)
+    with make_broker(wall, producer_id_expiration_ms=HOUR,
+                     producer_id_expiration_check_interval_ms=None) as broker:
+        producer = broker.init_producer_id()
+        append(broker, producer, 0)
+        bumped = broker.init_producer_id(*producer)
+        with pytest.raises(OutOfOrderSequenceNumberError, match="expected 0"):
+            append(broker, bumped, 3)
+        (described,) = broker.describe_producers([T0])[T0].active_producers
+        assert (described.producer_epoch, described.last_sequence) == (producer[1], 0)
+        wall.now += HOUR
+        assert broker.expire_producers() == {T0: (producer[0],)}  # as if never sent
+        append(broker, bumped, 3)  # forgotten: any sequence continues it
+        assert values(broker) == [b"v", b"v"]
+
+
+def test_a_producer_whose_only_batch_was_refused_is_not_remembered():
+    sequences = ProducerSequences(expiration_ms=HOUR)
+
+    def refuse():
+        raise InvalidRecordError("refused by the log")
+
+    with pytest.raises(InvalidRecordError):
+        sequences.append(T0, 7, 0, 5, 1, refuse)
+    assert sequences._partitions == {}  # nothing left that could never expire
+
+    class Result:
+        max_timestamp_ms = START
+
+    sequences.append(T0, 7, 0, 9, 1, Result)  # still unknown: any sequence
+    assert sequences.active(T0) == (ActiveProducer(7, 0, 9, START),)
