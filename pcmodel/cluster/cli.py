@@ -30,7 +30,9 @@ partition's replicas, e.g. ``reassign orders 0 1,2,3``, in the words of Kafka's
 PARTITION [B]`` (the idempotent producers a replica remembers, in the columns of Kafka's
 ``kafka-transactions.sh describe-producers``), ``transactions [ID]`` (the transactional ids,
 their coordinators and states, or one id's transaction, as ``kafka-transactions.sh list`` and
-``describe`` print them), ``logdirs [B]`` (each broker's log directory
+``describe`` print them), ``hanging [MINUTES [TOPIC]]`` and ``abort TOPIC PARTITION
+START_OFFSET`` (find a transaction no coordinator will end, and end it, as
+``kafka-transactions.sh find-hanging`` and ``abort``), ``logdirs [B]`` (each broker's log directory
 and its replicas' sizes, in the JSON of Kafka's ``kafka-log-dirs.sh --describe``), ``kill B``,
 ``stop B`` (a controlled shutdown, as ``kafka-server-stop.sh``), ``restart B``, ``isolate B``,
 ``heal [B]``,
@@ -67,8 +69,8 @@ def register(subparsers: Any) -> None:
         help="run a replicated cluster with a Kafka listener per broker; type faults in",
         description="Serve a replicated pcmodel Cluster to Kafka clients (one listener per "
         "broker) until Ctrl-C; read commands (create, status, config, elect, reassign, "
-        "producers, transactions, logdirs, kill, stop, restart, isolate, heal, slow) on "
-        "standard input.",
+        "producers, transactions, hanging, abort, logdirs, kill, stop, restart, isolate, "
+        "heal, slow) on standard input.",
     )
     parser.add_argument("--brokers", type=int, default=3, help="number of brokers (default 3)")
     parser.add_argument(

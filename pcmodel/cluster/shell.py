@@ -14,6 +14,8 @@ import json
 from typing import Any
 
 from pcmodel.cluster.errors import LeaderNotAvailableError
+from pcmodel.topics.admin import KafkaAdminClient
+from pcmodel.topics.admin_transactions import AbortTransactionSpec
 from pcmodel.topics.config_resources import AlterConfigOp
 from pcmodel.topics.errors import ElectionNotNeededError, KafkaError
 from pcmodel.topics.log_records import wall_clock_ms
@@ -40,6 +42,13 @@ HELP = """commands:
   producers TOPIC PARTITION [B]
                          the idempotent producers the partition's leader (or broker B's
                          replica) remembers: id, epoch, last sequence number, last timestamp
+  hanging [MINUTES [TOPIC]]
+                         the transactions partitions hold open that no coordinator will end,
+                         silent for over MINUTES (15 by default), in every topic or in TOPIC,
+                         as kafka-transactions.sh find-hanging
+  abort TOPIC PARTITION START_OFFSET
+                         write the ABORT marker of the transaction open in the partition since
+                         START_OFFSET, as kafka-transactions.sh abort
   logdirs [B]            where every live broker (or B) keeps its replicas' logs, and their
                          sizes in bytes
   kill B | restart B     crash broker B (its listener closes) / start it again on its port
@@ -56,6 +65,7 @@ USAGES = {
     "elect": "elect preferred|unclean [TOPIC [PARTITION]]",
     "reassign": "reassign TOPIC PARTITION BROKERS|cancel",
     "producers": "producers TOPIC PARTITION [B]",
+    "hanging": "hanging [MINUTES [TOPIC]]", "abort": "abort TOPIC PARTITION START_OFFSET",
     "transactions": "transactions [TRANSACTIONAL_ID]",
     "logdirs": "logdirs [B]",
     "kill": "kill B", "stop": "stop B", "restart": "restart B", "isolate": "isolate B",
@@ -209,12 +219,57 @@ class ClusterShell:
         except KafkaError as exc:
             on = "leader" if asked is None else f"broker {asked}"
             return (f"Failed to describe producers for partition {tp.topic}-{tp.partition} "
-                    f"on {on}: {exc.args[0] if exc.args else type(exc).__name__}")
+                    f"on {on}: {_detail(exc)}")
         return _table(PRODUCER_HEADERS, [
             [str(p.producer_id), str(p.producer_epoch), str(p.coordinator_epoch),
              str(p.last_sequence), str(p.last_timestamp),
              "None" if p.current_transaction_start_offset < 0
              else str(p.current_transaction_start_offset)] for p in found])
+
+    def _do_hanging(self, minutes: str = "15", topic: str | None = None) -> str:
+        horizon = int(minutes)
+        if horizon < 0:
+            raise ValueError(f"MINUTES must be >= 0, got {horizon}")
+        if topic is not None and not any(tp.topic == topic for tp in self.cluster.metadata()):
+            raise ValueError(f"no topic {topic!r}")
+        with KafkaAdminClient(broker=self.cluster) as admin:
+            found = admin.find_hanging_transactions(
+                max_transaction_timeout_ms=horizon * 60_000,
+                topics=None if topic is None else [topic])
+        return _table(HANGING_HEADERS, [
+            [h["topic_partition"].topic, str(h["topic_partition"].partition),
+             str(h["producer_id"]), str(h["producer_epoch"]), str(h["coordinator_epoch"]),
+             str(h["start_offset"]), str(h["last_timestamp"]), str(h["age_ms"] // 60_000)]
+            for h in found])
+
+    def _do_abort(self, topic: str, partition: str, start_offset: str) -> str:
+        tp, offset = TopicPartition(topic, int(partition)), int(start_offset)
+        name, known = f"{tp.topic}-{tp.partition}", self.cluster.metadata()
+        if tp not in known:
+            raise ValueError(f"topic {topic!r} has no partition {tp.partition}"
+                             if any(k.topic == topic for k in known) else f"no topic {topic!r}")
+        if offset < 0:
+            raise ValueError(f"START_OFFSET must be >= 0, got {offset}")
+        with KafkaAdminClient(broker=self.cluster) as admin:
+            try:
+                producers = admin.describe_producers([tp])[tp].active_producers
+            except KafkaError as exc:
+                return f"Failed to validate producer state for partition {name}: {_detail(exc)}"
+            found = [p for p in producers if p.current_transaction_start_offset == offset]
+            if not found:
+                return (f"Could not find any open transactions starting at offset {offset} on "
+                        f"partition {name}")
+            pid, epoch = found[0].producer_id, found[0].producer_epoch
+            # A coordinator epoch of -1: no coordinator wrote a marker there yet; 0 is at most
+            # any coordinator's epoch (kafka-transactions.sh sends 0 then).
+            try:
+                admin.abort_transaction(AbortTransactionSpec(
+                    tp, pid, epoch, max(0, found[0].coordinator_epoch)))
+            except KafkaError as exc:
+                return (f"Failed to abort the transaction of producer {pid} (epoch {epoch}) in "
+                        f"{name}: {_detail(exc)}")
+        return (f"Aborted the transaction of producer {pid} (epoch {epoch}) that started at "
+                f"offset {offset} of {name}")
 
     def _do_transactions(self, transactional_id: str | None = None) -> str:
         # Asking creates no transaction log: a cluster without one has no transactional id.
@@ -290,6 +345,11 @@ PRODUCER_HEADERS = ("ProducerId", "ProducerEpoch", "LatestCoordinatorEpoch", "La
                     "LastTimestamp", "CurrentTransactionStartOffset")
 
 
+#: The columns of Kafka's ``kafka-transactions.sh find-hanging``.
+HANGING_HEADERS = ("Topic", "Partition", "ProducerId", "ProducerEpoch", "CoordinatorEpoch",
+                   "StartOffset", "LastTimestamp", "Duration(min)")
+
+
 #: The columns of Kafka's ``kafka-transactions.sh list`` and ``describe``.
 LIST_HEADERS = ("TransactionalId", "Coordinator", "ProducerId", "TransactionState")
 DESCRIBE_HEADERS = ("CoordinatorId", "TransactionalId", "ProducerId", "ProducerEpoch",
@@ -302,6 +362,10 @@ def _table(headers: tuple[str, ...], rows: list[list[str]]) -> str:
     widths = [max(len(row[i]) for row in [list(headers), *rows]) for i in range(len(headers))]
     return "\n".join("\t".join(value.ljust(width) for value, width in zip(row, widths)).rstrip()
                      for row in [list(headers), *rows])
+
+
+def _detail(error: Exception) -> str:
+    return error.args[0] if error.args else type(error).__name__
 
 
 def _partitions(tps: list[TopicPartition]) -> str:

@@ -227,8 +227,10 @@ class TransactionAdminMixin:
         there, epoch ms) and ``age_ms`` (since then, on this machine's clock: the tool's
         ``Duration``), with kafka-python's ``transactional_id``, ``state`` and
         ``coordinator_id`` (``None``, ``None`` and ``-1`` when no coordinator knows the
-        producer) and ``topic_partitions`` (``[topic_partition]``). Pass each to
-        ``abort_transaction`` to end it. Returns at once. Raises what ``describe_producers``
+        producer) and ``topic_partitions`` (``[topic_partition]``). To end one, pass
+        ``abort_transaction`` an :class:`AbortTransactionSpec` of its partition, producer id and
+        epoch, and coordinator epoch (0 where it is ``-1``, as ``kafka-transactions.sh``
+        does). Returns at once. Raises what ``describe_producers``
         raises, ``IllegalArgumentError`` for a broker that is not one or a negative timeout.
         """
         self._check_open()

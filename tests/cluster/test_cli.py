@@ -17,9 +17,10 @@ import pytest
 
 from pcmodel.cluster import Cluster
 from pcmodel.cluster.cli import ClusterShell, _serve, make_cluster, register
+from pcmodel.cluster.transaction_log import TRANSACTION_TOPIC
 from pcmodel.stop_signals import stop_signals
-from pcmodel.topics.log_records import wall_clock_ms
-from pcmodel.topics.structs import TopicPartition
+from pcmodel.topics.log_records import NewRecord, wall_clock_ms
+from pcmodel.topics.structs import ElectionType, TopicPartition
 from tests.conftest import wait_until
 
 ONLY_THE_CLUSTER_COMMAND = """
@@ -165,6 +166,80 @@ def test_the_shell_shows_transactions_in_the_columns_of_kafkas_tool(make_cluster
     assert shell.execute("transactions").splitlines()[1].split()[-1] == "CompleteCommit"
 
 
+HANGING = ("Topic\tPartition\tProducerId\tProducerEpoch\tCoordinatorEpoch\tStartOffset\t"
+           "LastTimestamp\tDuration(min)")
+LONG_AGO = 1_000  # a create time (epoch ms) older than any search horizon
+
+
+def _lose_a_transaction(make_cluster):
+    """A cluster whose transaction log lost, in an unclean election, the transaction of "tx",
+    which wrote one record (created LONG_AGO) to t-0. Returns (cluster, connection, pid)."""
+    cluster = make_cluster(3, transaction_settings={"replication_factor": 2,
+                                                    "min_insync_replicas": 1})
+    cluster.create_topic("t", 1, replication_factor=3)
+    conn = cluster.connect()
+    pid, epoch = conn.init_producer_id(transactional_id="tx")
+    cluster.settle()
+    state = TopicPartition(TRANSACTION_TOPIC, cluster.transaction_log().partition_for("tx"))
+    leader = cluster.leader(*state)
+    (follower,) = set(cluster.metadata()[state].replicas) - {leader}
+    cluster.kill(follower)
+    cluster.run_for(3)
+    conn.add_partitions_to_txn("tx", pid, epoch, [TopicPartition("t", 0)])
+    conn.append_idempotent("t", 0, [NewRecord(None, b"a", (), LONG_AGO)], producer_id=pid,
+                           producer_epoch=epoch, first_sequence=0, acks="all",
+                           transactional=True)
+    cluster.kill(leader)  # the only replica that had the transaction's records
+    cluster.run_for(3)
+    cluster.restart(follower)
+    cluster.run_for(3)
+    assert cluster.elect_leaders(ElectionType.UNCLEAN, [state]) == {state: None}
+    cluster.run_for(3)
+    return cluster, conn, pid
+
+
+def _stable_end(conn) -> int:
+    t0 = TopicPartition("t", 0)
+    return conn.end_offsets([t0], isolation_level="read_committed")[t0]
+
+
+def test_the_shell_finds_and_aborts_a_hanging_transaction_as_kafkas_tool(make_cluster):
+    cluster, conn, pid = _lose_a_transaction(make_cluster)
+    shell = ClusterShell(cluster)
+    assert _stable_end(conn) == 0  # read_committed readers are stuck before the record
+    hanging = shell.execute("hanging").splitlines()
+    assert hanging[0].split() == HANGING.split()
+    row = hanging[1].split()
+    assert row[:7] == ["t", "0", str(pid), "0", "-1", "0", str(LONG_AGO)]
+    assert 0 <= (wall_clock_ms() - LONG_AGO) // 60_000 - int(row[7]) <= 1  # Duration(min)
+    assert len(hanging) == 2 and shell.execute("hanging 0 t").splitlines() == hanging
+    assert shell.execute(f"hanging {10**9}") == HANGING  # older than 1900 years: none
+    assert shell.execute("abort t 0 1") == (
+        "Could not find any open transactions starting at offset 1 on partition t-0")
+    assert _stable_end(conn) == 0
+    assert shell.execute("abort t 0 0") == (
+        f"Aborted the transaction of producer {pid} (epoch 0) that started at offset 0 of t-0")
+    assert _stable_end(conn) == 2  # past the record and its ABORT marker
+    assert shell.execute("hanging") == HANGING
+    assert shell.execute("abort t 0 0") == (
+        "Could not find any open transactions starting at offset 0 on partition t-0")
+
+
+def test_the_shell_aborts_a_live_transaction_on_a_cluster_of_threads(make_cluster):
+    cluster = make_cluster(3, mode="threads")
+    shell = ClusterShell(cluster)
+    shell.execute("create t 1 3")
+    conn = cluster.connect()
+    pid, epoch = conn.init_producer_id(transactional_id="tx")
+    conn.add_partitions_to_txn("tx", pid, epoch, [TopicPartition("t", 0)])
+    conn.append_idempotent("t", 0, [NewRecord(None, b"a", (), LONG_AGO)], producer_id=pid,
+                           producer_epoch=epoch, first_sequence=0, acks="all",
+                           transactional=True)
+    assert shell.execute("hanging 0") == HANGING  # its coordinator will end it: not hanging
+    assert shell.execute("abort t 0 0").startswith(f"Aborted the transaction of producer {pid}")
+    assert _stable_end(conn) == 2  # an administrator's abort ends a live transaction too
+
+
 def test_the_shell_places_replicas_by_hand_as_kafka_topics_does(make_cluster):
     cluster = make_cluster(3)
     shell = ClusterShell(cluster)
@@ -227,12 +302,26 @@ def test_the_shell_shows_log_dirs_in_the_json_of_kafkas_tool(make_cluster):
     ("create t --replica-assignment 1;2", "(like 1:2,2:0); not '1;2'; usage: create NAME"),
     ("logdirs 0 1", "error: usage: logdirs [B]"),
     ("transactions a b", "error: usage: transactions [TRANSACTIONAL_ID]"),
+    ("hanging soon", "usage: hanging [MINUTES [TOPIC]]"),
+    ("hanging -1", "MINUTES must be >= 0, got -1; usage: hanging"),
+    ("hanging 0 nope", "no topic 'nope'; usage: hanging"),
+    ("hanging 0 orders 0", "error: usage: hanging [MINUTES [TOPIC]]"),
+    ("abort", "error: usage: abort TOPIC PARTITION START_OFFSET"),
+    ("abort orders 0", "error: usage: abort TOPIC PARTITION START_OFFSET"),
+    ("abort orders 0 0 0", "error: usage: abort"),
+    ("abort nope 0 0", "no topic 'nope'; usage: abort"),
+    ("abort orders 3 0", "topic 'orders' has no partition 3; usage: abort"),
+    ("abort orders zero 0", "usage: abort"),
+    ("abort orders 0 first", "usage: abort"),
+    ("abort orders 0 -1", "START_OFFSET must be >= 0, got -1; usage: abort"),
 ])
 def test_the_shell_answers_mistakes_with_one_line(make_cluster, line, expected):
     cluster = make_cluster()
     cluster.create_topic("orders", 1, replication_factor=3)
+    before = cluster.metadata()
     answer = ClusterShell(cluster).execute(line)
     assert answer.startswith("error:") and expected in answer and "\n" not in answer
+    assert cluster.metadata() == before  # nothing changed
 
 
 def _start_the_command(*options: str, stdin: int, tmp: Path | None = None) -> subprocess.Popen:
