@@ -25,8 +25,9 @@
 #
 # This lesson makes the duplicates, removes them with a transaction, opens the partition log to
 # see the markers a transaction leaves there, watches a reader wait at the *last stable offset*,
-# fences a "zombie": an old instance of the processor that did not know it was replaced, and
-# kills a replicated cluster's transaction coordinator between two transactions.
+# fences a "zombie": an old instance of the processor that did not know it was replaced,
+# kills a replicated cluster's transaction coordinator between two transactions, and makes a
+# transaction hang.
 
 # %%
 # %matplotlib inline
@@ -290,6 +291,83 @@ with Cluster(3, tick_ms=10, broker_session_timeout_ms=1000) as cluster:
     print("read_committed:", read_all(cluster, "read_committed"))
 
 # %% [markdown]
+# ### A hanging transaction
+#
+# The coordinator's records are only as safe as the replicas that hold them. Below,
+# `__transaction_state` has two replicas and takes a write that only one of them has
+# (`min_insync_replicas=1`; Kafka's defaults, three replicas and two in sync, forbid it). Its
+# follower dies; the writer's transaction adds `receipts-0` and writes a receipt there, which
+# only the log's leader records. Then the leader dies too, the follower comes back, and an
+# **unclean election** (lesson 8) makes it the leader: with its log, which never heard of the
+# transaction. The receipts partition still holds the transaction open, so its last stable
+# offset stays at the receipt, and every `read_committed` reader stops there, for ever: the
+# transaction **hangs**. Its producer cannot end it either: the new coordinator does not know
+# it. (The cluster runs on virtual time, `mode="steps"`, so every run is the same.)
+
+# %%
+from pcmodel.topics import AbortTransactionSpec, ElectionType, KafkaAdminClient, KafkaError
+
+cluster = Cluster(3, mode="steps",
+                  transaction_settings={"replication_factor": 2, "min_insync_replicas": 1})
+cluster.create_topic("receipts", 1, replication_factor=3)
+reader = KafkaConsumer(broker=cluster, isolation_level="read_committed")
+writer = KafkaProducer(broker=cluster, transactional_id="writer", value_serializer=str.encode)
+writer.init_transactions()
+cluster.settle()
+STATE = TopicPartition(TRANSACTION_TOPIC, 0)
+leader = cluster.leader(*STATE)
+(follower,) = set(cluster.metadata()[STATE].replicas) - {leader}
+cluster.kill(follower)
+cluster.run_for(3)
+writer.begin_transaction()
+writer.send("receipts", value="receipt 0", timestamp_ms=1000)  # stamped in 1970: see below
+writer.flush()
+cluster.kill(leader)  # the only replica that recorded the transaction
+cluster.run_for(3)
+cluster.restart(follower)
+cluster.run_for(3)
+print("unclean election:", cluster.elect_leaders(ElectionType.UNCLEAN, [STATE]))
+cluster.run_for(3)
+print("read_committed end offset of receipts-0:", reader.end_offsets([RECEIPTS])[RECEIPTS])
+try:
+    writer.commit_transaction()
+except KafkaError as exc:
+    print("the writer's commit:", exc)
+writer.close()
+
+# %% [markdown]
+# Kafka's tools for this (KIP-664) are in the admin client. `find_hanging_transactions()` asks
+# every partition which producers hold a transaction open there, keeps those silent for longer
+# than `max_transaction_timeout_ms`, and asks the coordinators about them: one that no
+# coordinator holds in that partition is hanging. In real life an administrator waits that
+# long, 15 minutes by default (the brokers' `transaction.max.timeout.ms`): no live transaction
+# lasts longer, and a younger one may be ended by its coordinator yet. Here
+# `max_transaction_timeout_ms=0` looks at once (the receipt's 1970 timestamp makes its producer
+# silent for more than 0 ms on any clock). `abort_transaction()` sends the partition's leader
+# the ABORT marker the coordinator never will: the receipt is aborted and readers move on.
+
+# %%
+admin = KafkaAdminClient(broker=cluster)
+for hanging in admin.find_hanging_transactions(max_transaction_timeout_ms=0):
+    print(f"hanging in {hanging['topic_partition'].topic}-{hanging['topic_partition'].partition}"
+          f" since offset {hanging['start_offset']}: producer {hanging['producer_id']} of "
+          f"{hanging['transactional_id']!r}, which its coordinator says is {hanging['state']}")
+    admin.abort_transaction(AbortTransactionSpec(
+        hanging["topic_partition"], hanging["producer_id"], hanging["producer_epoch"],
+        max(0, hanging["coordinator_epoch"])))  # -1: no coordinator wrote a marker there yet
+print("read_committed end offset after the abort:", reader.end_offsets([RECEIPTS])[RECEIPTS])
+print("still hanging:", admin.find_hanging_transactions(max_transaction_timeout_ms=0))
+admin.close()
+reader.close()
+cluster.close()
+
+# %% [markdown]
+# This is why unclean elections are off by default (Kafka's
+# `unclean.leader.election.enable=false`): the replica they make leader may lack writes that
+# were acknowledged, a coordinator's records here, a producer's records elsewhere, and nothing
+# tells the clients what was lost.
+
+# %% [markdown]
 # ## Try it
 #
 # 1. In `exactly_once`, commit the orders' offsets with `consumer.commit()` after
@@ -307,3 +385,6 @@ with Cluster(3, tick_ms=10, broker_session_timeout_ms=1000) as cluster:
 # 5. In the cluster section, kill the coordinator *inside* the second transaction, after its
 #    `send()`: which records of `__transaction_state` does the next coordinator find, and does
 #    the commit still go through?
+# 6. In the hanging transaction, send the receipt without `timestamp_ms` and call
+#    `find_hanging_transactions()` with its default horizon: what does it find, and what would
+#    an administrator who aborted every open transaction at once have done to a live one?
