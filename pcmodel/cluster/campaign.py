@@ -14,7 +14,8 @@ every fault, lets the cluster settle and checks, on every run:
 * with ``--transactional`` (a transactional producer committing and aborting under the
   faults): no transaction hangs, and a ``read_committed`` reader sees every committed
   transaction whole, no aborted one, and a transaction whose commit call failed whole or not
-  at all (:mod:`pcmodel.cluster.campaign_transactions`);
+  at all (:mod:`pcmodel.cluster.campaign_transactions`; with ``--unclean`` what the elections
+  broke is reported instead, after hanging transactions are found and aborted);
 * with ``acks="all"``, ``min_insync_replicas >= 2`` and clean elections: no acknowledged
   record is lost. With other settings lost acknowledged records are *reported*, not violations:
   that is what ``acks=1`` costs, and the run that shows it is printed as a replayable scenario.
@@ -39,7 +40,11 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from pcmodel.cluster.campaign_transactions import TransactionalWriter, check_transactions
+from pcmodel.cluster.campaign_transactions import (
+    TransactionalWriter,
+    abort_hanging,
+    check_transactions,
+)
 from pcmodel.cluster.cluster import Cluster
 from pcmodel.cluster.faults import FAULT_KINDS, random_plan
 from pcmodel.cluster.offsets import OffsetsTopic
@@ -96,6 +101,10 @@ class RunReport:
     #: Records a consumer read (committed ones) that are gone: only unclean elections do that.
     vanished: list[tuple[TopicPartition, int, bytes]] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
+    #: With ``--transactional --unclean``: the hanging transactions an administrator's abort
+    #: ended, and the transactions' guarantees the unclean elections broke.
+    hanging: list[str] = field(default_factory=list)
+    broken: list[str] = field(default_factory=list)
     consumed: int = 0
     #: Brokers the plan killed (real SIGKILLs in process mode).
     kills: int = 0
@@ -129,6 +138,8 @@ class RunReport:
                   for tp, val in self.duplicates[:5]]
         lines += [f"# CONSUMED record vanished (unclean election) {tp.topic}-{tp.partition}"
                   f"@{off}: {val!r}" for tp, off, val in self.vanished[:5]]
+        lines += [f"# HANGING (an unclean election lost its marker): {h}" for h in self.hanging]
+        lines += [f"# BROKEN by an unclean election: {b}" for b in self.broken]
         lines += [f"# VIOLATION: {v}" for v in self.violations]
         return "\n".join(lines)
 
@@ -188,7 +199,12 @@ def run_once(seed: int, settings: CampaignSettings = CampaignSettings()) -> RunR
             transactional.finish()
             report.acknowledged = sum(len(records) for fate, records in transactional.outcomes
                                       if fate == "committed")
-            check_transactions(cluster, tps, transactional, report.violations)
+            if settings.unclean_leader_election_enable:
+                # An administrator mends what hangs; what else broke is the elections' cost.
+                report.hanging = abort_hanging(cluster, tps)
+                check_transactions(cluster, tps, transactional, report.broken)
+            else:
+                check_transactions(cluster, tps, transactional, report.violations)
         final = {tp: _leader_log(cluster, tp) for tp in tps}
         for future, tp, value in sent:
             try:
@@ -387,7 +403,7 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     elapsed = time.monotonic() - start
-    lossy = [r for r in reports if r.lost or r.duplicates]
+    lossy = [r for r in reports if r.lost or r.duplicates or r.broken or r.hanging]
     bad = [r for r in reports if not r.ok]
     for r in (reports if args.seed is not None else bad + lossy[:1]):
         print(r.scenario(), end="\n\n")
@@ -396,6 +412,10 @@ def main(argv: list[str] | None = None) -> int:
           f"({sum(len(r.lost) for r in reports)} in all, of "
           f"{sum(r.acknowledged for r in reports)} acknowledged), "
           f"{sum(1 for r in reports if r.duplicates)} stored a record twice"
+          + (f"; unclean elections: {sum(len(r.hanging) for r in reports)} hanging "
+             f"transactions found and aborted, transactions broken in "
+             f"{sum(1 for r in reports if r.broken)} runs" if settings.transactional
+             and settings.unclean_leader_election_enable else "")
           + (f"; {sum(r.kills for r in reports)} SIGKILLs" if settings.mode == "processes"
              else "") + f"; {sum(r.stops for r in reports)} controlled shutdowns")
     return 1 if bad else 0

@@ -18,6 +18,14 @@ from its leader as a ``read_committed`` consumer does:
 * a transaction whose commit failed is visible whole or not at all, across its partitions
   (atomicity).
 
+With ``--unclean`` none of these holds: an unclean election makes a leader of a replica that
+may lack a transaction's records or its marker. A lost ABORT marker leaves the transaction open
+in the partition with no coordinator to end it (it *hangs*), and the producer's next commit
+there may then commit the aborted records with its own; a lost COMMIT loses committed records.
+So there the checks *report* what the elections broke instead, and first mend what hangs as an
+administrator does: ``find_hanging_transactions`` and ``abort_transaction``
+(``kafka-transactions.sh find-hanging`` and ``abort``).
+
 Prior art: Jepsen's Kafka analysis (``kafka.clj``: transactional producers under faults,
 checked for aborted reads, lost writes and non-atomic visibility).
 """
@@ -30,7 +38,7 @@ from pcmodel.topics.errors import KafkaError
 from pcmodel.topics.log_transactions import visible_records
 from pcmodel.topics.structs import TopicPartition
 
-__all__ = ["TICKS_PER_TRANSACTION", "TransactionalWriter", "check_transactions"]
+__all__ = ["TICKS_PER_TRANSACTION", "TransactionalWriter", "abort_hanging", "check_transactions"]
 
 #: How many ticks one transaction lasts (one record per partition per tick).
 TICKS_PER_TRANSACTION = 4
@@ -133,9 +141,36 @@ class TransactionalWriter:
         self._open = []
 
 
+def abort_hanging(cluster: Any, tps: list[TopicPartition]) -> list[str]:
+    """End every transaction hanging in ``tps`` (see the module), as an administrator does;
+    one line per transaction ended, or per search that failed."""
+    from pcmodel.topics.admin import KafkaAdminClient
+    from pcmodel.topics.admin_transactions import AbortTransactionSpec
+
+    done = []
+    with KafkaAdminClient(broker=cluster) as admin:
+        try:
+            found = admin.find_hanging_transactions(
+                max_transaction_timeout_ms=0, topics=sorted({tp.topic for tp in tps}))
+        except KafkaError as exc:
+            return [f"find-hanging failed: {exc}"]
+        for hanging in found:
+            tp = hanging["topic_partition"]
+            try:
+                admin.abort_transaction(AbortTransactionSpec(
+                    tp, hanging["producer_id"], hanging["producer_epoch"],
+                    max(0, hanging["coordinator_epoch"])))
+                done.append(f"{tp}: a transaction hung from offset {hanging['start_offset']} "
+                            "(its marker was lost); abort ended it")
+            except KafkaError as exc:
+                done.append(f"{tp}: a transaction hung; abort failed: {exc}")
+    return done
+
+
 def check_transactions(cluster: Any, tps: list[TopicPartition], writer: TransactionalWriter,
                        violations: list[str]) -> None:
-    """The checks of the module, appended to ``violations``."""
+    """The checks of the module, appended to ``violations`` (with unclean elections, the
+    caller's list of what they broke)."""
     visible: dict[TopicPartition, list[bytes]] = {}
     for tp in tps:
         leader = cluster.leader(tp.topic, tp.partition)
