@@ -43,9 +43,13 @@ What goes (``Cleaner.shouldRetainRecord``)
     cleaning, from the first cleaning that keeps it (Kafka's KIP-534, which dates each batch):
     consumers get that long to see that the key was deleted. A compressed batch that loses
     records keeps the rest as separate records (Kafka compresses them again, as a new batch).
-    The records of aborted transactions go too, and never count as their key's latest;
-    transaction markers stay (Kafka's cleaner removes a marker once its transaction's records
-    are gone and its delete horizon passed; pcmodel keeps every marker).
+    The records of aborted transactions go too, and never count as their key's latest. A
+    transaction marker goes last: a cleaning that finds none of its transaction's records left
+    (all cleaned away before: an aborted transaction's at the first cleaning, a committed one's
+    once newer records of their keys came) gives it a delete horizon, ``delete.retention.ms``
+    later, as a tombstone's, and a cleaning once that has passed removes it (Kafka's
+    ``CleanedTransactionMetadata``), so that a reader has that long to see the transaction
+    end.
 
 A compacted topic refuses a record without a key (Kafka's "Compacted topic cannot accept
 message without key"). ``cleanup.policy=compact,delete`` applies retention as well; its
@@ -63,11 +67,16 @@ Prior art: Kafka's ``kafka.log.LogCleaner`` and ``LogCleanerManager``, and ``Log
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections.abc import Sequence
 from typing import NamedTuple
 
 from pcmodel.topics.compression import CompressedBatch
 from pcmodel.topics.log_records import LogRecord
-from pcmodel.topics.log_transactions import ControlRecord, PartitionTransactions
+from pcmodel.topics.log_transactions import (
+    ControlRecord,
+    PartitionTransactions,
+    TransactionalBatch,
+)
 from pcmodel.topics.retention import stored_bytes, timestamp_of
 
 __all__ = ["Cleaner", "CompactionSettings", "compact"]
@@ -124,9 +133,10 @@ def compact(entries: list, indices: list[int], base: int, *, dirty: int, now_ms:
     forgotten.
 
     With ``transactions`` (the log's, if it has any), the records of aborted transactions go
-    and take no part in choosing each key's latest record, and transaction markers stay
-    (Kafka removes a marker once its transaction's records are gone and a delete horizon has
-    passed; pcmodel keeps them).
+    and take no part in choosing each key's latest record; a marker whose transaction had no
+    record among ``indices`` gets a delete horizon in ``horizons`` (``now_ms +
+    delete_retention_ms``) and goes once it has passed, and ``transactions`` forgets it with
+    its transaction.
     """
     records = _records_at(entries, indices, base)
     aborted = set()
@@ -139,9 +149,15 @@ def compact(entries: list, indices: list[int], base: int, *, dirty: int, now_ms:
                 and type(records[i]) is not ControlRecord:
             latest[records[i].key] = i
 
+    ended = transactions.transaction_batches() if transactions is not None else {}
+    # The markers whose transactions had no record left when this cleaning began.
+    emptied = {i for i in indices if type(records[i]) is ControlRecord
+               and not _has_records(ended.get(base + i, ()), indices, base)}
+
     def keeps(i: int, record: LogRecord) -> bool:
         if type(record) is ControlRecord:
-            return True
+            horizon = horizons.get(base + i)
+            return i not in emptied or horizon is None or now_ms < horizon
         if i in aborted or record.key is None or latest.get(record.key, i) > i:
             return False  # no key, or a newer record of its key came later
         horizon = horizons.get(base + i)
@@ -156,9 +172,23 @@ def compact(entries: list, indices: list[int], base: int, *, dirty: int, now_ms:
     for i in gone:
         horizons.pop(base + i, None)
     for i in kept:
-        if records[i].value is None:  # a tombstone kept: it goes once its horizon passed
+        # A tombstone kept, or a marker whose transaction is gone: it goes once its horizon
+        # passed.
+        if records[i].value is None or i in emptied:
             horizons.setdefault(base + i, now_ms + delete_retention_ms)
+    markers_gone = {base + i for i in gone if type(records[i]) is ControlRecord}
+    if markers_gone and transactions is not None:
+        transactions.forget_ended(markers_gone)
     return changes, kept
+
+
+def _has_records(batches: Sequence[TransactionalBatch], indices: list[int], base: int) -> bool:
+    """Whether one of ``indices`` (sorted) holds a record of one of ``batches``."""
+    for batch in batches:
+        i = bisect_left(indices, batch.base_offset - base)
+        if i < len(indices) and indices[i] <= batch.last_offset - base:
+            return True
+    return False
 
 
 class Cleaner:
@@ -175,7 +205,7 @@ class Cleaner:
     def __init__(self, settings: CompactionSettings, entries: list, base: int, start: int,
                  end: int) -> None:
         self.settings = settings
-        #: Tombstones' delete horizons (wall-clock ms), by offset.
+        #: Tombstones' and markers' delete horizons (wall-clock ms), by offset.
         self.horizons: dict[int, int] = {}
         self.restart(entries, base, start, end)
 

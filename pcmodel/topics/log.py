@@ -42,7 +42,8 @@ and what takes records away from it (retention, DeleteRecords, compaction) in
 A log that holds transactional records keeps them, their markers and its *last stable offset*
 with :mod:`~pcmodel.topics.log_transactions` (``transactions`` is ``None`` until the first
 one): retention forgets what it deletes there, and compaction stops at the last stable offset,
-removes the records of aborted transactions and keeps every marker.
+removes the records of aborted transactions, and removes a marker once its transaction's
+records are gone and ``delete.retention.ms`` has passed.
 
 Prior art: Kafka's ``kafka.log.UnifiedLog`` (``logStartOffset``, ``logEndOffset``, retention by
 size and time), and CPython's ``Lib/queue.py`` for the split between storage and locking.

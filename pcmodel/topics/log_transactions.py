@@ -195,6 +195,33 @@ class PartitionTransactions:
         del self._bases[:i]
         del self._aborted[:bisect_left(self._aborted, (start,))]
 
+    def transaction_batches(self) -> dict[int, list[TransactionalBatch]]:
+        """Each ended transaction's data batches still listed here, by its marker's offset
+        (what the cleaner asks before it removes a marker)."""
+        since: dict[int, list[TransactionalBatch]] = {}
+        ended: dict[int, list[TransactionalBatch]] = {}
+        for batch in self._batches:
+            if batch.is_control:
+                ended[batch.base_offset] = since.pop(batch.producer_id, [])
+            else:
+                since.setdefault(batch.producer_id, []).append(batch)
+        return ended
+
+    def forget_ended(self, marker_offsets: set[int]) -> None:
+        """The cleaner removed these markers, their transactions' records being gone: forget
+        the markers, the transactions' batches and, for an aborted one, its entry (Kafka's
+        cleaner leaves it out of the cleaned transaction index)."""
+        gone: set[int] = set()
+        for marker, batches in self.transaction_batches().items():
+            if marker in marker_offsets:
+                gone.add(marker)
+                gone.update(b.base_offset for b in batches)
+        kept = [b for b in self._batches if b.base_offset not in gone]
+        self._batches, self._bases = [], []
+        for batch in kept:
+            self._add(batch)
+        self._aborted = [entry for entry in self._aborted if entry[0] not in marker_offsets]
+
     def truncate(self, end: int) -> None:
         """Records from ``end`` on are gone (a replica truncated its log). A transaction whose
         marker went is open again, from its first record after its producer's previous

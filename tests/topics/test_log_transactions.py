@@ -167,6 +167,43 @@ def test_compaction_removes_aborted_records_and_keeps_markers_and_the_committed_
     assert [r.offset for r in kept if type(r) is ControlRecord] == [2]
 
 
+def test_compaction_removes_a_marker_once_its_transaction_is_gone_and_its_horizon_passed():
+    now = [1_000]
+    settings = CompactionSettings(segment_bytes=1, segment_ms=10**12, min_cleanable_ratio=0.0,
+                                  min_lag_ms=0, max_lag_ms=2**63 - 1, delete_retention_ms=500)
+    log = PartitionLog(timestamp_clock=lambda: now[0], settings=LogSettings(compaction=settings))
+
+    def offsets() -> list[tuple[int, str]]:
+        return [(r.offset, "marker" if type(r) is ControlRecord else r.value.decode())
+                for r in log.read(0, 100)]
+
+    # Each append rolls the segment and cleans everything below it.
+    log.append([r(b"k", b"aborted")], transactional=(P, 0))
+    log.append_marker(P, 0, commit=False)  # the aborted record goes at once
+    assert offsets() == [(1, "marker")]
+    log.append([r(b"c", b"committed")], transactional=(Q, 0))
+    # This cleaning found P's transaction without records: its marker gets a horizon.
+    log.append_marker(Q, 0, commit=True)
+    log.append([r(b"c", b"newer")])
+    log.append([r(b"z", b"1")])  # "committed" goes: a newer record of its key came
+    assert offsets() == [(1, "marker"), (3, "marker"), (4, "newer"), (5, "1")]
+    now[0] = 1_499  # P's marker's horizon: 1_500; Q's marker gets 1_999 now
+    log.append([r(b"z", b"2")])
+    assert [o for o, v in offsets() if v == "marker"] == [1, 3]
+    assert log.transactions.aborted_in(0, 10) == (AbortedTransaction(P, 0),)
+    now[0] = 1_500
+    log.append([r(b"z", b"3")])
+    assert [o for o, v in offsets() if v == "marker"] == [3]
+    assert log.transactions.aborted_in(0, 10) == ()  # forgotten with its marker
+    now[0] = 1_999
+    log.append([r(b"z", b"4")])
+    assert offsets() == [(4, "newer"), (7, "3"), (8, "4")]
+    assert log.transactions.batches_in(0, 10) == ()
+    assert read_committed(log) == [b"newer", b"3", b"4"]
+    log.transactions.truncate(log.end_offset)  # replaying what is left reopens nothing
+    assert log.transactions.open == {} and log.last_stable_offset == log.high_watermark
+
+
 def test_compaction_stops_at_the_last_stable_offset():
     log = compacted_log()
     log.append([r(b"k", b"old")])
