@@ -57,6 +57,7 @@ MODULES: tuple[str, ...] = (
     "epochs",
     "groups",
     "configs",
+    "acls",
 )
 
 
