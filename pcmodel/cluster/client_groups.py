@@ -11,6 +11,12 @@ it, waits for the next one, as Kafka clients rediscover their coordinator after
 NOT_COORDINATOR. Group and offsets requests also run the offsets-retention check when it is
 due (:meth:`OffsetsTopic.expire_if_due <pcmodel.cluster.offsets.OffsetsTopic.expire_if_due>`).
 
+When the group's metadata cannot be stored (its partition of the offsets topic is short of
+in-sync replicas, or its leader moved), the coordinator undoes what was not stored (a static
+member's replacement, a generation: the group rebalances) and the join or sync is answered
+COORDINATOR_NOT_AVAILABLE or NOT_COORDINATOR, retriable, as Kafka's ``GroupMetadataManager``
+maps a failed ``storeGroup``; the member joins again.
+
 :class:`GroupRequestsMixin` is one part of ``ClusterConnection``, which provides
 ``_cluster``, ``_offsets``, ``metadata_version()``, ``end_offsets()`` and the transactional
 checks of :class:`~pcmodel.cluster.client_transactions.TransactionRequestsMixin`.
@@ -22,14 +28,17 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from pcmodel.cluster.errors import NotLeaderForPartitionError
 from pcmodel.cluster.offsets import OFFSETS_TOPIC
 from pcmodel.topics.broker import HeartbeatResult, HeartbeatStatus, JoinResult
 from pcmodel.topics.broker_checks import _check_int
 from pcmodel.topics.errors import (
+    CoordinatorNotAvailableError,
     IllegalArgumentError,
     KafkaConnectionError,
     KafkaError,
     KafkaTimeoutError,
+    NotCoordinatorError,
     UnknownMemberIdError,
     UnstableOffsetCommitError,
 )
@@ -56,7 +65,7 @@ class GroupRequestsMixin:
                                       member_id, **settings)
         if member_id == "" and settings.get("group_instance_id") is not None \
                 and not result.pending:  # it may have taken a static member's place
-            self._store_group_metadata(group_id)
+            self._store_or_undo(group_id, result.member_id)
         return result
 
     def sync_group(self, group_id: str, member_id: str, generation: int,
@@ -68,7 +77,7 @@ class GroupRequestsMixin:
         result = self._at_coordinator(group_id, settings.get("timeout"), "sync_group",
                                       member_id, generation, **settings)
         if not result.pending:
-            self._store_group_metadata(group_id)
+            self._store_or_undo(group_id, member_id)
         return result
 
     def group_states(self) -> dict[str, Any]:
@@ -91,13 +100,18 @@ class GroupRequestsMixin:
     def leave_group(self, group_id: str, member_id: str,
                     group_instance_id: str | None = None) -> None:
         """Leave at the coordinator (nothing to do without one); a group left empty is
-        stored so."""
+        stored so. The member has left whether or not that can be stored (Kafka answers
+        LeaveGroup before it stores the group): a coordinator that loads an older state
+        expires the member when its session runs out."""
         try:
             self._at_coordinator(group_id, 0, "leave_group", member_id,
                                  group_instance_id=group_instance_id)
         except _NoCoordinatorError:
             return  # the member's session expires at the next coordinator
-        self._store_group_metadata(group_id)
+        try:
+            self._store_group_metadata(group_id)
+        except (KafkaError, TimeoutError):
+            pass  # the next change of the group stores it
 
     def commit_offsets(self, group_id: str, generation: int, member_id: str,
                        offsets: Mapping[TopicPartition, OffsetAndMetadata | int], *,
@@ -241,6 +255,22 @@ class GroupRequestsMixin:
                                               "during the call; join again") from exc
             # Its process died: wait for the controller to notice and elect the next one.
             self._cluster.await_change(self._cluster.change_count(), 0.05)
+
+    def _store_or_undo(self, group_id: str, member_id: str) -> None:
+        """Store the group's metadata after ``member_id``'s JoinGroup or SyncGroup; if that
+        fails, have the coordinator undo what was not stored and raise the retriable error
+        Kafka answers then (see the module)."""
+        try:
+            self._store_group_metadata(group_id)
+        except (KafkaError, TimeoutError) as exc:
+            try:
+                self._at_coordinator(group_id, 0, "group_not_stored", member_id)
+            except KafkaError:
+                pass  # no coordinator: the next one loads what was stored before
+            moved = isinstance(exc, (NotLeaderForPartitionError, KafkaConnectionError))
+            error = NotCoordinatorError if moved else CoordinatorNotAvailableError
+            raise error(f"the metadata of group {group_id!r} could not be stored "
+                        f"({type(exc).__name__}); join again") from exc
 
     def _store_group_metadata(self, group_id: str) -> None:
         """Store the group's metadata if the coordinator has a new one (a generation was

@@ -235,6 +235,17 @@ class GroupsMixin:
             record = group.metadata_record()
             return None if record is None else record.encode()
 
+    def group_not_stored(self, group_id: str, member_id: str) -> None:
+        """A cluster could not store the group's metadata after ``member_id``'s JoinGroup or
+        SyncGroup: undo what was not stored (see :meth:`GroupCoordinator.not_stored
+        <pcmodel.topics.coordinator.GroupCoordinator.not_stored>`). Returns at once; nothing
+        happens for a group this broker does not have."""
+        with self._lock:
+            self._check_open()
+            group = self._groups.get(group_id)
+            if group is not None:
+                group.not_stored(member_id)
+
     def load_group(self, record: bytes) -> bool:
         """Restore a group from its stored metadata record (this broker became its
         coordinator): a ``Stable`` one with its members, an ``Empty`` one with the time it

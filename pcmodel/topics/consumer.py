@@ -277,8 +277,9 @@ class KafkaConsumer(
             self._raise_worker_error()
             self._run_commit_callbacks()
             self._maybe_auto_commit()
+            retry_group = False
             if self._subscribed_topics is not None:
-                self._ensure_group(deadline)
+                retry_group = self._ensure_group(deadline)
             positioned = self._init_positions()
             records = self._collect(max_records)
             if records:
@@ -286,7 +287,9 @@ class KafkaConsumer(
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return {}
-            if not positioned:  # a transaction is committing the group's offsets: ask again
+            if not positioned or retry_group:
+                # A transaction is committing the group's offsets, or the group's coordinator
+                # was not available: ask again.
                 remaining = min(remaining, self.config["retry_backoff_ms"] / 1000)
             try:
                 item = self._buffer.get(timeout=remaining)

@@ -88,7 +88,9 @@ HONOURED: dict[str, str] = {
     "partition_assignment_strategy": "assignor classes (RangePartitionAssignor, ...) or names "
                                      "('range', 'roundrobin', 'sticky', 'cooperative-sticky')",
     "request_timeout_ms": "the default timeout_ms of offset lookups and commits",
-    "retry_backoff_ms": "the pause before asking again for a topic that does not exist yet",
+    "retry_backoff_ms": "the pause before asking again for a topic that does not exist yet, "
+                        "a committed offset a transaction holds, or a group coordinator that "
+                        "was not available",
     "session_timeout_ms": "a member without heartbeats for this long is removed (default 10000 "
                           "here, 45000 in Kafka: shorter, so a lesson sees a crash handled)",
     "value_deserializer": "f(bytes) -> value, or a Deserializer: deserialize(topic, headers, "

@@ -190,6 +190,11 @@ class GroupCoordinator(GroupMetadataMixin, GroupDeadlinesMixin, GroupSnapshotMix
     #: How much the initial delay may still be extended (s), and whether it should be.
     delay_remaining: float = 0.0
     new_member_added: bool = False
+    #: The last replacement of each static member in a ``Stable`` group: instance id ->
+    #: (new member id, old member id, old member, leader before); see
+    #: :meth:`~pcmodel.topics.group_static.GroupStaticMixin._revert_static_member`.
+    static_replacements: dict[str, tuple[str, str, _Member, str | None]] = field(
+        default_factory=dict)
 
     def __post_init__(self) -> None:
         # Notified whenever a join or sync is answered or the group changes state.
@@ -409,6 +414,21 @@ class GroupCoordinator(GroupMetadataMixin, GroupDeadlinesMixin, GroupSnapshotMix
         self._remove(member_id)
 
     # --- lifecycle ----------------------------------------------------------------------------
+
+    def not_stored(self, member_id: str) -> None:
+        """The group's metadata could not be stored after ``member_id``'s JoinGroup or
+        SyncGroup (a cluster's ``__consumer_offsets`` partition refused it; Kafka's
+        ``storeGroup`` failing): a static member's replacement is undone; a generation is not
+        kept: the group rebalances (Kafka's ``resetAndPropagateAssignmentError`` and
+        ``maybePrepareRebalance``), so that no member goes on with what was not stored. Call
+        with the broker's lock held."""
+        now = self.clock()
+        if self._revert_static_member(member_id, now):
+            return
+        if member_id in self.members and self.state in (GroupState.STABLE,
+                                                        GroupState.COMPLETING_REBALANCE):
+            self._prepare_rebalance(now)
+            self._changed.notify_all()
 
     def mark_dead(self) -> None:
         """Deletion (of an empty group) or shutdown: the group is ``Dead``; waiting calls fail."""

@@ -17,6 +17,12 @@ What happens next depends on the group's state:
 - ``PreparingRebalance`` or ``CompletingRebalance``: the group rebalances, since the leader
   may be assigning partitions to the old id.
 
+A cluster stores the group's metadata, with the new member id, before it answers the join in a
+``Stable`` group; if it cannot (its ``__consumer_offsets`` partition is short of in-sync
+replicas), the replacement is reverted, as Kafka's coordinator reverts it: the old member id
+holds the place again, unfenced, and the new one is unknown (:meth:`GroupStaticMixin.
+_revert_static_member`); the joiner, answered COORDINATOR_NOT_AVAILABLE, joins again.
+
 Its session timeout, a LeaveGroup (by member id, or by instance id alone) and a missed
 rebalance remove a static member as they remove any member. A static consumer does not send
 LeaveGroup when it closes, so that a restart within the session timeout moves no partition.
@@ -75,6 +81,9 @@ class GroupStaticMixin:
             self.leader = member.member_id
         self._changed.notify_all()  # the old id's waiting join or sync learns it was fenced
         if self.state is GroupState.STABLE and self._select_protocol() == self.protocol:
+            # Kept until the next such replacement, to be undone if it cannot be stored.
+            self.static_replacements[member.group_instance_id] = (
+                member.member_id, old_id, old, leader_before)
             # Nothing the assignment depends on changed: no rebalance. A leader that may skip
             # the assignment is told that it leads; any other member is told the leader the
             # group had, so that a replaced leader does not assign (an assignment sent to a
@@ -88,6 +97,28 @@ class GroupStaticMixin:
         # already hold the old id in its assignment, so the group rebalances.
         self._register_join(member, now)
         return self._await_join(member, timeout)
+
+    def _revert_static_member(self, member_id: str, now: float) -> bool:
+        """Undo the replacement that gave ``member_id`` a static member's place in a
+        ``Stable`` group, because it could not be stored (Kafka's
+        ``updateStaticMemberAndRebalance`` on a failed ``storeGroup``): the old member is back
+        in its place, unfenced, its session starting again; ``member_id`` is no member. False
+        if ``member_id`` holds no such place (it was stored, or the group moved on)."""
+        instance = next((instance for instance, (new_id, *_) in self.static_replacements.items()
+                         if new_id == member_id), None)
+        if instance is None or member_id not in self.members:
+            return False
+        _, old_id, old, _ = self.static_replacements.pop(instance)
+        old.fenced, old.last_heartbeat = False, now
+        self.members = {(old_id if mid == member_id else mid):
+                        (old if mid == member_id else m) for mid, m in self.members.items()}
+        if member_id in self.pending_sync:
+            self.pending_sync.discard(member_id)
+            self.pending_sync.add(old_id)
+        if self.leader == member_id:  # it had taken the old member's lead
+            self.leader = old_id
+        self._changed.notify_all()
+        return True
 
     def _check_instance(self, member_id: str, group_instance_id: str | None) -> None:
         """A static member's call: the instance id must be held, and by ``member_id``

@@ -40,6 +40,11 @@ that arrives while a rebalance is under way. Every user callback (the listener) 
 
 :class:`GroupMemberMixin` is one part of :class:`~pcmodel.topics.consumer.KafkaConsumer`.
 
+A JoinGroup or SyncGroup answered COORDINATOR_NOT_AVAILABLE or NOT_COORDINATOR (on a cluster:
+the coordinator could not store the group's state in ``__consumer_offsets``) is tried again
+after ``retry_backoff_ms``, within the same ``poll()`` while its time lasts, as the Java client
+finds its coordinator again and rejoins; ``poll()`` does not raise it.
+
 Deviation, documented: an *eager* member reports the partitions it held before revoking as
 its owned partitions, so that the sticky assignor stays sticky (the Java client carries the same
 in the sticky assignor's user data instead).
@@ -66,9 +71,11 @@ from pcmodel.topics.consumer_protocol import (
     encode_subscription,
 )
 from pcmodel.topics.errors import (
+    CoordinatorNotAvailableError,
     FencedInstanceIdError,
     IllegalGenerationError,
     MemberIdRequiredError,
+    NotCoordinatorError,
     RebalanceInProgressError,
     UnknownMemberIdError,
 )
@@ -120,9 +127,12 @@ class GroupMemberMixin:
 
     # --- joining and rebalancing (poll()'s thread) --------------------------------------------
 
-    def _ensure_group(self, deadline: float) -> None:
-        """Handle loss, metadata changes and rebalances until stable or out of time."""
+    def _ensure_group(self, deadline: float) -> bool:
+        """Handle loss, metadata changes and rebalances until stable or out of time; True if
+        the coordinator was not available, so that ``poll()`` asks again after
+        ``retry_backoff_ms``."""
         listener_error: BaseException | None = None
+        unavailable = False
         while True:
             with self._lock:
                 lost = self._lost
@@ -146,6 +156,12 @@ class GroupMemberMixin:
                 continue
             except RebalanceInProgressError:
                 continue  # a new round started before ours was assigned: join it
+            except (CoordinatorNotAvailableError, NotCoordinatorError):
+                with self._lock:  # join again, once retry_backoff_ms has passed
+                    self._join_pending, self._rejoin_needed = False, True
+                    self._pending_sync = None
+                unavailable = True
+                break
             except BaseException:
                 with self._lock:  # e.g. InconsistentGroupProtocolError: try again next poll()
                     self._join_pending, self._rejoin_needed = False, True
@@ -158,6 +174,7 @@ class GroupMemberMixin:
                 break
         if listener_error is not None:
             raise listener_error
+        return unavailable
 
     def _prepare_join(self) -> BaseException | None:
         """Kafka's ``onJoinPrepare``: eager members revoke everything; describe the member."""

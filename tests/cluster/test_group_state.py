@@ -11,6 +11,7 @@ from pcmodel.cluster.errors import LeaderNotAvailableError, NotLeaderForPartitio
 from pcmodel.cluster.offsets import OFFSETS_TOPIC
 from pcmodel.topics import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer
 from pcmodel.topics.consumer_protocol import encode_assignment, encode_subscription
+from pcmodel.topics.errors import CoordinatorNotAvailableError
 from pcmodel.topics.group_answers import GroupState, HeartbeatStatus
 from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition
 from tests.conftest import wait_until
@@ -369,3 +370,111 @@ def test_a_broker_process_that_becomes_coordinator_loads_a_group_that_only_commi
         assert conn.describe_group("g").committed == {T0: OffsetAndMetadata(4, "note")}
         assert conn.delete_offsets("g", [T0]) == {T0: None}
         assert conn.list_groups() == []
+
+
+# --- when the group's metadata cannot be stored ------------------------------------------------
+
+
+def starve_the_offsets_partition(cluster, group="g"):
+    """Kill every broker but the group's coordinator: its offsets partition keeps one in-sync
+    replica, below min.insync.replicas (2), so nothing can be stored there. Returns the dead."""
+    conn = cluster.connect()
+    coordinator = conn._offsets.coordinator(group)
+    dead = [b for b in range(3) if b != coordinator]
+    for broker in dead:
+        cluster.kill(broker)
+    cluster.run_for(3)
+    assert cluster.isr(OFFSETS_TOPIC, conn._offsets.partition_for(group)) == {coordinator}
+    return dead
+
+
+def static_join(conn, timeout=5):
+    return conn.join_group("g", "", protocols=[("range", encode_subscription(["t"]))],
+                           session_timeout_ms=10_000, group_instance_id="i-1", timeout=timeout)
+
+
+@pytest.mark.timeout(30)
+def test_a_static_replacement_that_cannot_be_stored_is_undone(make_cluster):
+    cluster = make_cluster(group_initial_rebalance_delay_ms=0, replica_lag_time_max_ms=1000,
+                           broker_session_timeout_ms=1000)
+    cluster.create_topic("t", 2, replication_factor=3, min_insync_replicas=2)
+    conn = cluster.connect()
+    first = static_join(conn)
+    conn.sync_group("g", first.member_id, 1, assignments={first.member_id: encode_assignment(
+        [T0, T1])}, group_instance_id="i-1", timeout=5)
+    dead = starve_the_offsets_partition(cluster)
+    with pytest.raises(CoordinatorNotAvailableError, match="could not be stored"):
+        static_join(conn)  # a restarted instance: its replacement is not stored
+    # As in Kafka, the old member holds its place again, unfenced; the group did not move.
+    assert conn.heartbeat("g", first.member_id, 1, "i-1").status is HeartbeatStatus.OK
+    synced = conn.sync_group("g", first.member_id, 1, group_instance_id="i-1", timeout=5)
+    assert synced.assignment == encode_assignment([T0, T1])
+    described = conn.describe_group("g")
+    assert [m.member_id for m in described.members] == [first.member_id]
+    assert (described.state, described.generation) == (GroupState.STABLE, 1)
+    for broker in dead:
+        cluster.restart(broker)
+    cluster.settle()
+    restarted = static_join(conn)  # stored now: it takes the place
+    assert (restarted.generation, restarted.pending) == (1, False)
+    assert conn.heartbeat("g", first.member_id, 1, "i-1").status is \
+        HeartbeatStatus.FENCED_INSTANCE_ID
+
+
+@pytest.mark.timeout(30)
+def test_a_generation_that_cannot_be_stored_is_not_kept(make_cluster):
+    cluster = make_cluster(group_initial_rebalance_delay_ms=0, replica_lag_time_max_ms=1000,
+                           broker_session_timeout_ms=1000)
+    cluster.create_topic("t", 2, replication_factor=3, min_insync_replicas=2)
+    conn = cluster.connect()
+    subscription = [("range", encode_subscription(["t"]))]
+    first = conn.join_group("g", "", protocols=subscription, session_timeout_ms=10_000,
+                            timeout=0)
+    dead = starve_the_offsets_partition(cluster)
+    plan = {first.member_id: encode_assignment([T0, T1])}
+    with pytest.raises(CoordinatorNotAvailableError, match="could not be stored"):
+        conn.sync_group("g", first.member_id, first.generation, assignments=plan, timeout=5)
+    # Kafka resets the generation's assignment and rebalances: the member joins again.
+    assert conn.describe_group("g").state is GroupState.PREPARING_REBALANCE
+    assert conn.heartbeat("g", first.member_id, first.generation).status is \
+        HeartbeatStatus.REBALANCE_IN_PROGRESS
+    for broker in dead:
+        cluster.restart(broker)
+    cluster.settle()
+    again = conn.join_group("g", first.member_id, protocols=subscription,
+                            session_timeout_ms=10_000, timeout=5)
+    assert again.generation == first.generation + 1
+    synced = conn.sync_group("g", first.member_id, again.generation, assignments=plan,
+                             timeout=5)
+    assert synced.assignment == plan[first.member_id]
+    assert conn.describe_group("g").state is GroupState.STABLE
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("mode", ["threads", "processes"])
+def test_a_consumer_waits_out_an_offsets_partition_short_of_replicas(mode):
+    settings = dict(replica_lag_time_max_ms=1000, broker_session_timeout_ms=1000,
+                    tick_ms=10 if mode == "threads" else 20, group_initial_rebalance_delay_ms=0)
+    with Cluster(3, mode=mode, **settings) as cluster:
+        cluster.create_topic("t", 2, replication_factor=3, min_insync_replicas=2)
+        conn = cluster.connect()
+        coordinator = conn._offsets.coordinator("g")
+        partition = conn._offsets.partition_for("g")
+        dead = [b for b in range(3) if b != coordinator]
+        for broker in dead:
+            cluster.kill(broker)
+        wait_until(lambda: cluster.isr(OFFSETS_TOPIC, partition) == {coordinator}, timeout=20)
+        consumer = KafkaConsumer(broker=cluster, group_id="g", auto_offset_reset="earliest",
+                                 retry_backoff_ms=20, heartbeat_interval_ms=10)
+        try:
+            consumer.subscribe(["t"])
+            # Its generation cannot be stored: poll() answers nothing, and raises nothing.
+            for _ in range(5):
+                assert consumer.poll(timeout_ms=50) == {}
+            assert consumer.assignment() == set()
+            for broker in dead:
+                cluster.restart(broker)
+            wait_until(lambda: consumer.poll(timeout_ms=20) is not None
+                       and consumer.assignment() == {T0, T1}, timeout=30)
+        finally:
+            consumer.close()
