@@ -128,8 +128,11 @@ class GroupRequestsMixin:
                                          retention_time_ms=retention_time_ms,
                                          group_instance_id=group_instance_id)
         stored = {TopicPartition._make(tp): v for tp, v in offsets.items()}
-        self._offsets.commit(group_id, stored, commit_ms, timeout=10.0,
-                             retention_time_ms=retention_time_ms).get(timeout=15.0)
+        try:
+            self._offsets.commit(group_id, stored, commit_ms, timeout=10.0,
+                                 retention_time_ms=retention_time_ms).get(timeout=15.0)
+        except (KafkaError, TimeoutError) as exc:
+            raise _not_stored(f"the offsets of group {group_id!r}", exc) from exc
 
     def committed(self, group_id: str, partitions: Iterable[TopicPartition], *,
                   require_stable: bool = False,
@@ -267,10 +270,8 @@ class GroupRequestsMixin:
                 self._at_coordinator(group_id, 0, "group_not_stored", member_id)
             except KafkaError:
                 pass  # no coordinator: the next one loads what was stored before
-            moved = isinstance(exc, (NotLeaderForPartitionError, KafkaConnectionError))
-            error = NotCoordinatorError if moved else CoordinatorNotAvailableError
-            raise error(f"the metadata of group {group_id!r} could not be stored "
-                        f"({type(exc).__name__}); join again") from exc
+            raise _not_stored(f"the metadata of group {group_id!r}", exc,
+                              "; join again") from exc
 
     def _store_group_metadata(self, group_id: str) -> None:
         """Store the group's metadata if the coordinator has a new one (a generation was
@@ -308,6 +309,16 @@ class GroupRequestsMixin:
                 return None
             self._cluster.await_change(self._cluster.change_count(),
                                        min(0.05, max(0.0, deadline - time.monotonic())))
+
+
+def _not_stored(what: str, exc: BaseException, advice: str = "") -> KafkaError:
+    """The error a coordinator answers when ``what`` could not be written to the offsets
+    topic (``exc``), as Kafka's ``GroupMetadataManager`` maps it: NOT_COORDINATOR if the
+    partition's leader moved or died, COORDINATOR_NOT_AVAILABLE otherwise (too few in-sync
+    replicas, a timeout); both retriable."""
+    moved = isinstance(exc, (NotLeaderForPartitionError, KafkaConnectionError))
+    error = NotCoordinatorError if moved else CoordinatorNotAvailableError
+    return error(f"{what} could not be stored ({type(exc).__name__}){advice}")
 
 
 class _NoCoordinatorError(UnknownMemberIdError):

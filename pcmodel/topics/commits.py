@@ -7,7 +7,10 @@ leader's assignment is awaited; the consumer raises them as ``CommitFailedError`
 kafka-python does, and rejoins). Auto-commit runs at most every
 ``auto_commit_interval_ms`` from ``poll()``, and before partitions are revoked; its failures are
 logged, not raised, because the records are simply read again. ``commit_async`` callbacks wait
-here until the caller's thread runs them.
+here until the caller's thread runs them. A commit answered COORDINATOR_NOT_AVAILABLE or
+NOT_COORDINATOR (on a cluster: the offsets partition is short of in-sync replicas, or moved) is
+retriable: ``commit()`` tries again every ``retry_backoff_ms`` until its ``timeout_ms``, as the
+Java client's ``commitSync`` does, then raises ``KafkaTimeoutError``.
 
 :class:`CommitterMixin` is one part of :class:`~pcmodel.topics.consumer.KafkaConsumer`: its
 public ``commit()``, ``commit_async()`` and ``committed()``, and what they are built on.
@@ -26,10 +29,12 @@ from typing import Any
 
 from pcmodel.topics.errors import (
     CommitFailedError,
+    CoordinatorNotAvailableError,
     FencedInstanceIdError,
     IllegalArgumentError,
     IllegalGenerationError,
     KafkaTimeoutError,
+    NotCoordinatorError,
     RebalanceInProgressError,
     UnknownMemberIdError,
     UnknownTopicOrPartitionError,
@@ -62,14 +67,26 @@ class CommitterMixin:
         if another consumer took this static member's place, ``IllegalStateError``
         without a ``group_id``, ``UnknownTopicOrPartitionError`` for a partition that does not
         exist, ``IllegalArgumentError`` for a negative offset. ``timeout_ms`` (default
-        ``request_timeout_ms``) bounds the wait; the commit here answers at once.
+        ``request_timeout_ms``) bounds the wait: a commit the group's coordinator cannot take
+        now is tried again every ``retry_backoff_ms`` (see the module), then
+        ``KafkaTimeoutError``.
         """
         self._check_open()
-        self._timeout_s(timeout_ms)
+        deadline = time.monotonic() + self._timeout_s(timeout_ms)
         self._run_commit_callbacks()
         to_commit = self._offsets_to_commit(offsets, "commit")
-        if to_commit:
-            self._send_commit(to_commit)
+        while to_commit:
+            try:
+                self._send_commit(to_commit)
+                return
+            except (CoordinatorNotAvailableError, NotCoordinatorError) as exc:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise KafkaTimeoutError(
+                        f"the commit of group {self._group_id!r} was not taken within "
+                        f"timeout_ms: {exc}") from exc
+                if self._stop.wait(min(left, self.config["retry_backoff_ms"] / 1000)):
+                    self._check_open()  # closed meanwhile, by another thread
 
     def commit_async(
         self,
@@ -88,7 +105,7 @@ class CommitterMixin:
         try:
             if to_commit:
                 self._send_commit(to_commit)
-        except CommitFailedError as exc:
+        except (CommitFailedError, CoordinatorNotAvailableError, NotCoordinatorError) as exc:
             error = exc
         if error is None:
             future.set_result(to_commit)
@@ -177,14 +194,16 @@ class CommitterMixin:
         """Auto-commit: a failure is logged, not raised (the records will be read again).
 
         Failures include a fenced member (``CommitFailedError``, or ``FencedInstanceIdError``
-        for a static member whose place another consumer took: its next poll() raises that)
-        and a partition whose topic was deleted meanwhile (``UnknownTopicOrPartitionError``).
+        for a static member whose place another consumer took: its next poll() raises that),
+        a partition whose topic was deleted meanwhile (``UnknownTopicOrPartitionError``) and a
+        coordinator that cannot take commits now (the next auto-commit tries again).
         """
         if not offsets:
             return
         try:
             self._send_commit(offsets)
-        except (CommitFailedError, FencedInstanceIdError, UnknownTopicOrPartitionError) as exc:
+        except (CommitFailedError, FencedInstanceIdError, UnknownTopicOrPartitionError,
+                CoordinatorNotAvailableError, NotCoordinatorError) as exc:
             logger.warning("auto-commit of %s failed: %s", sorted(offsets), exc)
 
     def _maybe_auto_commit(self) -> None:

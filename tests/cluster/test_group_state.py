@@ -11,7 +11,7 @@ from pcmodel.cluster.errors import LeaderNotAvailableError, NotLeaderForPartitio
 from pcmodel.cluster.offsets import OFFSETS_TOPIC
 from pcmodel.topics import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer
 from pcmodel.topics.consumer_protocol import encode_assignment, encode_subscription
-from pcmodel.topics.errors import CoordinatorNotAvailableError
+from pcmodel.topics.errors import CoordinatorNotAvailableError, KafkaTimeoutError
 from pcmodel.topics.group_answers import GroupState, HeartbeatStatus
 from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition
 from tests.conftest import wait_until
@@ -476,5 +476,39 @@ def test_a_consumer_waits_out_an_offsets_partition_short_of_replicas(mode):
                 cluster.restart(broker)
             wait_until(lambda: consumer.poll(timeout_ms=20) is not None
                        and consumer.assignment() == {T0, T1}, timeout=30)
+        finally:
+            consumer.close()
+
+
+@pytest.mark.timeout(60)
+def test_commits_wait_out_an_offsets_partition_short_of_replicas():
+    settings = dict(replica_lag_time_max_ms=1000, broker_session_timeout_ms=1000, tick_ms=10,
+                    group_initial_rebalance_delay_ms=0)
+    with Cluster(3, mode="threads", **settings) as cluster:
+        cluster.create_topic("t", 2, replication_factor=3, min_insync_replicas=2)
+        consumer = KafkaConsumer(broker=cluster, group_id="g", auto_offset_reset="earliest",
+                                 enable_auto_commit=True, auto_commit_interval_ms=10,
+                                 retry_backoff_ms=20, heartbeat_interval_ms=10)
+        try:
+            consumer.subscribe(["t"])
+            wait_until(lambda: consumer.poll(timeout_ms=20) is not None
+                       and consumer.assignment() == {T0, T1}, timeout=30)
+            conn = cluster.connect()
+            coordinator = conn._offsets.coordinator("g")
+            partition = conn._offsets.partition_for("g")
+            dead = [b for b in range(3) if b != coordinator]
+            for broker in dead:
+                cluster.kill(broker)
+            wait_until(lambda: cluster.isr(OFFSETS_TOPIC, partition) == {coordinator},
+                       timeout=20)
+            with pytest.raises(KafkaTimeoutError, match="could not be stored"):
+                consumer.commit({T0: 1}, timeout_ms=200)  # tried again until timeout_ms
+            for _ in range(5):  # auto-commits fail and are logged; poll() goes on
+                consumer.poll(timeout_ms=20)
+            for broker in dead:
+                cluster.restart(broker)
+            wait_until(lambda: len(cluster.isr(OFFSETS_TOPIC, partition)) >= 2, timeout=30)
+            consumer.commit({T0: 1}, timeout_ms=10_000)
+            assert conn.committed("g", [T0])[T0].offset == 1
         finally:
             consumer.close()
