@@ -7,25 +7,24 @@ group assignors in :mod:`pcmodel.topics.assignors`.
 
 Transactions (a producer's ``transactional_id``, ``init_transactions()``,
 ``send_offsets_to_transaction()``, ``commit_transaction()``; a consumer's
-``isolation_level="read_committed"``; the admin client's ``list_transactions`` and
-``describe_transactions``) follow Kafka, on a lone broker and on a replicated
-``pcmodel.cluster.Cluster``: see :mod:`pcmodel.topics.producer_transactions` for the producer's
-calls, :mod:`pcmodel.topics.transactions` for the coordinator,
-:mod:`pcmodel.topics.log_transactions` for what a partition keeps of them and
-:mod:`pcmodel.cluster.transaction_log` for the coordinator of a cluster.
+``isolation_level="read_committed"``; the admin client's ``list_transactions``,
+``describe_transactions``, and ``find_hanging_transactions`` and ``abort_transaction`` for a
+transaction that hangs after an unclean election lost its coordinator's records) follow Kafka,
+on a lone broker and on a replicated ``pcmodel.cluster.Cluster``: see
+:mod:`pcmodel.topics.producer_transactions` for the producer's calls,
+:mod:`pcmodel.topics.transactions` for the coordinator, :mod:`pcmodel.topics.log_transactions`
+for what a partition keeps of them, :mod:`pcmodel.topics.admin_transactions` for the admin's
+calls and :mod:`pcmodel.cluster.transaction_log` for the coordinator of a cluster.
 
 What kafka-python 3 has and pcmodel does not, so a program that uses it does not carry over:
-the admin client's ``abort_transaction`` and ``find_hanging_transactions`` (a lone broker
-writes its markers in the same step as the commit, and a cluster's coordinator stores each
-decision before its markers and writes them until they are written, so a transaction hangs only
-if an unclean election loses records of the transaction log); configs of resources other than
-topics and brokers (``list_config_resources``) and altering a broker's configs (they are the
-settings it was started with); the admin client's calls about ACLs, SCRAM users, features, the
-metadata quorum and the broker's API versions; Kafka 4's consumer groups (KIP-848; groups here
-are ``"classic"``); and the clients' ``bootstrap()`` and ``bootstrap_connected()``, which wait
-for and report kafka-python's metadata bootstrap (pcmodel's clients ask the broker when they
-need metadata; in kafka-python 3 ``bootstrap_connected()`` is true only while a bootstrap is in
-flight).
+configs of resources other than topics and brokers (``list_config_resources``) and altering a
+broker's configs (they are the settings it was started with); the admin client's calls about
+ACLs (there is no access control here: the Kafka listener answers them SECURITY_DISABLED, as a
+broker without an authorizer does), SCRAM users, features, the metadata quorum and the broker's
+API versions; Kafka 4's consumer groups (KIP-848; groups here are ``"classic"``); and the
+clients' ``bootstrap()`` and ``bootstrap_connected()``, which wait for and report kafka-python's
+metadata bootstrap (pcmodel's clients ask the broker when they need metadata; in kafka-python 3
+``bootstrap_connected()`` is true only while a bootstrap is in flight).
 """
 
 from pcmodel.topics.admin import (

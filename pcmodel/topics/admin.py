@@ -19,7 +19,8 @@ leaders, moving replicas) live in :mod:`pcmodel.topics.admin_partitions`, the re
 the consumer-group methods in
 :mod:`pcmodel.topics.admin_groups`, the config methods (``describe_configs``,
 ``alter_configs``, ``reset_configs``) in :mod:`pcmodel.topics.admin_configs`, the transaction
-methods (``list_transactions``, ``describe_transactions``) in
+methods (``list_transactions``, ``describe_transactions``, ``find_hanging_transactions``,
+``abort_transaction``) in
 :mod:`pcmodel.topics.admin_transactions`. kafka-python 3 renamed
 them; the 2.x names (``list_consumer_groups``, ``describe_consumer_groups``,
 ``list_consumer_group_offsets``, ``delete_consumer_groups``) are here too, with the 2.x
