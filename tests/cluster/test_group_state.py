@@ -377,15 +377,18 @@ def test_a_broker_process_that_becomes_coordinator_loads_a_group_that_only_commi
 
 def starve_the_offsets_partition(cluster, group="g"):
     """Kill every broker but the group's coordinator: its offsets partition keeps one in-sync
-    replica, below min.insync.replicas (2), so nothing can be stored there. Returns the dead."""
+    replica, below min.insync.replicas (2), so nothing can be stored there. Returns the dead
+    brokers and the partition."""
     conn = cluster.connect()
     coordinator = conn._offsets.coordinator(group)
+    partition = conn._offsets.partition_for(group)
     dead = [b for b in range(3) if b != coordinator]
     for broker in dead:
         cluster.kill(broker)
-    cluster.run_for(3)
-    assert cluster.isr(OFFSETS_TOPIC, conn._offsets.partition_for(group)) == {coordinator}
-    return dead
+    if cluster.mode == "steps":
+        cluster.run_for(3)
+    wait_until(lambda: cluster.isr(OFFSETS_TOPIC, partition) == {coordinator}, timeout=20)
+    return dead, partition
 
 
 def static_join(conn, timeout=5):
@@ -402,7 +405,7 @@ def test_a_static_replacement_that_cannot_be_stored_is_undone(make_cluster):
     first = static_join(conn)
     conn.sync_group("g", first.member_id, 1, assignments={first.member_id: encode_assignment(
         [T0, T1])}, group_instance_id="i-1", timeout=5)
-    dead = starve_the_offsets_partition(cluster)
+    dead, _ = starve_the_offsets_partition(cluster)
     with pytest.raises(CoordinatorNotAvailableError, match="could not be stored"):
         static_join(conn)  # a restarted instance: its replacement is not stored
     # As in Kafka, the old member holds its place again, unfenced; the group did not move.
@@ -430,7 +433,7 @@ def test_a_generation_that_cannot_be_stored_is_not_kept(make_cluster):
     subscription = [("range", encode_subscription(["t"]))]
     first = conn.join_group("g", "", protocols=subscription, session_timeout_ms=10_000,
                             timeout=0)
-    dead = starve_the_offsets_partition(cluster)
+    dead, _ = starve_the_offsets_partition(cluster)
     plan = {first.member_id: encode_assignment([T0, T1])}
     with pytest.raises(CoordinatorNotAvailableError, match="could not be stored"):
         conn.sync_group("g", first.member_id, first.generation, assignments=plan, timeout=5)
@@ -457,13 +460,7 @@ def test_a_consumer_waits_out_an_offsets_partition_short_of_replicas(mode):
                     tick_ms=10 if mode == "threads" else 20, group_initial_rebalance_delay_ms=0)
     with Cluster(3, mode=mode, **settings) as cluster:
         cluster.create_topic("t", 2, replication_factor=3, min_insync_replicas=2)
-        conn = cluster.connect()
-        coordinator = conn._offsets.coordinator("g")
-        partition = conn._offsets.partition_for("g")
-        dead = [b for b in range(3) if b != coordinator]
-        for broker in dead:
-            cluster.kill(broker)
-        wait_until(lambda: cluster.isr(OFFSETS_TOPIC, partition) == {coordinator}, timeout=20)
+        dead, _ = starve_the_offsets_partition(cluster)
         consumer = KafkaConsumer(broker=cluster, group_id="g", auto_offset_reset="earliest",
                                  retry_backoff_ms=20, heartbeat_interval_ms=10)
         try:
@@ -494,13 +491,7 @@ def test_commits_wait_out_an_offsets_partition_short_of_replicas():
             wait_until(lambda: consumer.poll(timeout_ms=20) is not None
                        and consumer.assignment() == {T0, T1}, timeout=30)
             conn = cluster.connect()
-            coordinator = conn._offsets.coordinator("g")
-            partition = conn._offsets.partition_for("g")
-            dead = [b for b in range(3) if b != coordinator]
-            for broker in dead:
-                cluster.kill(broker)
-            wait_until(lambda: cluster.isr(OFFSETS_TOPIC, partition) == {coordinator},
-                       timeout=20)
+            dead, partition = starve_the_offsets_partition(cluster)
             with pytest.raises(KafkaTimeoutError, match="could not be stored"):
                 consumer.commit({T0: 1}, timeout_ms=200)  # tried again until timeout_ms
             for _ in range(5):  # auto-commits fail and are logged; poll() goes on
