@@ -24,7 +24,6 @@ checks of :class:`~pcmodel.cluster.client_transactions.TransactionRequestsMixin`
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -152,16 +151,20 @@ class GroupRequestsMixin:
                 raise UnstableOffsetCommitError(
                     f"a transaction has staged offsets of {sorted(unstable)} for group "
                     f"{group_id!r} and has not completed yet; ask again")
-        deadline = time.monotonic() + 10.0
-        while True:
+        found: list[Any] = []
+        errors: list[KafkaError] = []
+
+        def answered() -> bool:
             try:
-                found = self._offsets.committed(group_id, tps)
-                break
-            except KafkaError:
-                if time.monotonic() > deadline:
-                    raise
-                self._cluster.await_change(self._cluster.change_count(), 0.05)
-        return found
+                found.append(self._offsets.committed(group_id, tps))
+                return True
+            except KafkaError as exc:
+                errors.append(exc)
+                return False
+
+        if not self._cluster.wait_for(answered, 10.0):
+            raise errors[-1]
+        return found[-1]
 
     def describe_group(self, group_id: str) -> Any:
         """The group as its coordinator sees it, with the committed offsets (and the lag they
@@ -244,16 +247,17 @@ class GroupRequestsMixin:
         one (which loads the group from the offsets topic), within ``wait`` seconds (30 when
         ``None``). ``UnknownMemberIdError`` when no coordinator appeared in time.
         """
-        deadline = time.monotonic() + (30.0 if wait is None else wait)
+        clock = self._cluster.clock
+        deadline = clock() + (30.0 if wait is None else wait)
         while True:
-            broker = self._coordinator_broker(group_id, max(0.0, deadline - time.monotonic()))
+            broker = self._coordinator_broker(group_id, max(0.0, deadline - clock()))
             if broker is None:
                 raise _NoCoordinatorError(f"no coordinator for group {group_id!r} right now; "
                                           "join again")
             try:
                 return getattr(broker, method)(group_id, *args, **kwargs)
             except KafkaConnectionError as exc:
-                if time.monotonic() >= deadline:
+                if clock() >= deadline:
                     raise _NoCoordinatorError(f"the coordinator of group {group_id!r} died "
                                               "during the call; join again") from exc
             # Its process died: wait for the controller to notice and elect the next one.
@@ -292,23 +296,33 @@ class GroupRequestsMixin:
             future.get(timeout=15.0)
 
     def _coordinator_broker(self, group_id: str, timeout: float | None) -> Any:
+        """The broker coordinating ``group_id`` once it has loaded the group, waiting up to
+        ``timeout`` seconds (30 for ``None``; a stepped cluster is driven meanwhile, in
+        virtual time); ``None`` if none did."""
         self._offsets.expire_if_due()  # every group request may be the one that runs it
-        deadline = time.monotonic() + (30.0 if timeout is None else timeout)
         p = self._offsets.partition_for(group_id)
-        while True:
+        found: list[Any] = []
+
+        def loaded() -> bool:
             state = self._cluster.metadata().get(TopicPartition(OFFSETS_TOPIC, p))
-            if state is not None and state.leader is not None and \
-                    self._cluster.nodes[state.leader].alive:
-                try:
-                    leader = self._offsets.load(group_id)  # a new coordinator loads first
-                except KafkaError:
-                    leader = None  # it moved again meanwhile
-                if leader is not None and self._cluster.nodes[leader].alive:
-                    return self._cluster.nodes[leader].broker
-            if time.monotonic() >= deadline:
-                return None
-            self._cluster.await_change(self._cluster.change_count(),
-                                       min(0.05, max(0.0, deadline - time.monotonic())))
+            if state is None or state.leader is None or \
+                    not self._cluster.nodes[state.leader].alive:
+                return False
+            try:
+                leader = self._offsets.load(group_id)  # a new coordinator loads first
+            except KafkaError:
+                return False  # it moved again meanwhile
+            if leader is None or not self._cluster.nodes[leader].alive:
+                return False
+            found.append(self._cluster.nodes[leader].broker)
+            return True
+
+        if loaded():
+            return found[-1]
+        if timeout == 0 or not self._cluster.wait_for(loaded, 30.0 if timeout is None
+                                                      else timeout):
+            return None  # (a stepped cluster is not driven for a call that may not wait)
+        return found[-1]
 
 
 def _not_stored(what: str, exc: BaseException, advice: str = "") -> KafkaError:

@@ -74,6 +74,20 @@ def test_a_new_coordinator_knows_the_members_generation_and_offsets(make_cluster
 
 
 @pytest.mark.timeout(30)
+def test_a_stepped_cluster_is_driven_while_a_group_call_waits_for_a_coordinator(make_cluster):
+    cluster = make_cluster(group_initial_rebalance_delay_ms=0, replica_lag_time_max_ms=1000,
+                           broker_session_timeout_ms=1000)
+    cluster.create_topic("t", 2, replication_factor=3, min_insync_replicas=2)
+    conn = cluster.connect()
+    first, _ = form_group(conn)
+    old = conn._offsets.coordinator("g")
+    cluster.kill(old)  # nobody drives the cluster but the call itself
+    beat = conn.heartbeat("g", first.member_id, first.generation)
+    assert beat.status is HeartbeatStatus.OK  # a new coordinator was elected, and loaded "g"
+    assert conn._offsets.coordinator("g") not in (None, old)
+
+
+@pytest.mark.timeout(30)
 def test_a_new_coordinator_knows_which_member_holds_a_static_instance_id(make_cluster):
     cluster = make_cluster(group_initial_rebalance_delay_ms=0)
     cluster.create_topic("t", 2, replication_factor=3, min_insync_replicas=2)
