@@ -16,6 +16,11 @@ every fault, lets the cluster settle and checks, on every run:
   transaction whole, no aborted one, and a transaction whose commit call failed whole or not
   at all (:mod:`pcmodel.cluster.campaign_transactions`; with ``--unclean`` what the elections
   broke is reported instead, after hanging transactions are found and aborted);
+* with ``--groups`` (a consumer group of three members driven in the same ticks, one joining
+  late, in most runs one crashing): no partition has two owners in one generation, the
+  group's committed offsets never go back, and once the faults are undone the survivors reach
+  one ``Stable`` generation owning every partition once and commit every log's end
+  (:mod:`pcmodel.cluster.campaign_groups`; with ``--unclean`` offsets going back are reported);
 * with ``acks="all"``, ``min_insync_replicas >= 2`` and clean elections: no acknowledged
   record is lost. With other settings lost acknowledged records are *reported*, not violations:
   that is what ``acks=1`` costs, and the run that shows it is printed as a replayable scenario.
@@ -40,6 +45,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from pcmodel.cluster.campaign_groups import GroupMembers
 from pcmodel.cluster.campaign_transactions import (
     TransactionalWriter,
     abort_hanging,
@@ -80,6 +86,8 @@ class CampaignSettings:
     mode: str = "steps"
     #: A transactional producer instead (see :mod:`pcmodel.cluster.campaign_transactions`).
     transactional: bool = False
+    #: A consumer group driven in the same ticks (see :mod:`pcmodel.cluster.campaign_groups`).
+    groups: bool = False
 
     @property
     def must_not_lose(self) -> bool:
@@ -102,7 +110,7 @@ class RunReport:
     vanished: list[tuple[TopicPartition, int, bytes]] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
     #: With ``--transactional --unclean``: the hanging transactions an administrator's abort
-    #: ended, and the transactions' guarantees the unclean elections broke.
+    #: ended, and the guarantees the unclean elections broke (with ``--groups`` too).
     hanging: list[str] = field(default_factory=list)
     broken: list[str] = field(default_factory=list)
     consumed: int = 0
@@ -110,6 +118,9 @@ class RunReport:
     kills: int = 0
     #: Brokers the plan stopped (controlled shutdowns).
     stops: int = 0
+    #: With ``--groups``: the members' successful commits, and the generations they joined.
+    group_commits: int = 0
+    group_generations: int = 0
 
     @property
     def ok(self) -> bool:
@@ -125,6 +136,7 @@ class RunReport:
             + (" --unclean" if s.unclean_leader_election_enable else "")
             + (" --idempotent" if s.idempotent else " --retries" if s.retries else "")
             + (" --transactional" if s.transactional else "")
+            + (" --groups" if s.groups else "")
             + (f" --mode {s.mode}" if s.mode != "steps" else "")
             + (f" --duration {s.duration:g}" if s.duration != 3.0 else ""),
             self.plan,
@@ -153,7 +165,7 @@ def run_once(seed: int, settings: CampaignSettings = CampaignSettings()) -> RunR
                        stops=sum(f.action == "stop" for f in plan.faults))
     stepped = settings.mode == "steps"
     with Cluster(settings.brokers, mode=settings.mode) as cluster:
-        offsets = OffsetsTopic(cluster)
+        offsets = cluster.offsets_topic()
         cluster.create_topic(_TOPIC, settings.partitions,
                              min_insync_replicas=settings.min_insync_replicas,
                              unclean_leader_election_enable=settings
@@ -166,6 +178,8 @@ def run_once(seed: int, settings: CampaignSettings = CampaignSettings()) -> RunR
         writer = _RetryingWriter(cluster, tps, settings) if settings.retries or \
             settings.idempotent else None
         transactional = TransactionalWriter(cluster, tps) if settings.transactional else None
+        group = GroupMembers(cluster, tps, seed, report.violations, report.broken,
+                             settings.unclean_leader_election_enable) if settings.groups else None
         tick = 0
         start = cluster.clock()
         while cluster.clock() - start < settings.duration:
@@ -180,6 +194,8 @@ def run_once(seed: int, settings: CampaignSettings = CampaignSettings()) -> RunR
                     sent.append((cluster.produce(_TOPIC, tp.partition, [(None, value)],
                                                  acks=settings.acks, timeout=1.0), tp, value))
             _consume(cluster, tps, positions, consumed, report)
+            if group is not None:
+                group.tick(tick)
             if tick % 5 == 4:
                 offsets.commit(_GROUP, dict(positions), timeout=1.0)
                 _check_committed(offsets, tps, read_back, report)
@@ -218,6 +234,9 @@ def run_once(seed: int, settings: CampaignSettings = CampaignSettings()) -> RunR
         _consume(cluster, tps, positions, consumed, report)
         _check_committed(offsets, tps, read_back, report)
         report.consumed = sum(len(c) for c in consumed.values())
+        if group is not None:
+            group.finish()
+            report.group_commits, report.group_generations = group.commits, len(group.generations)
     return report
 
 
@@ -378,6 +397,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--transactional", action="store_true",
                         help="a transactional producer: commits two transactions in three, "
                              "aborts the third; checks what read_committed sees")
+    parser.add_argument("--groups", action="store_true",
+                        help="a consumer group of three members, driven in the same ticks: "
+                             "checks ownership, commits and that it recovers")
     parser.add_argument("--mode", default="steps", choices=["steps", "processes"],
                         help="steps: virtual time, replays exactly; processes: each broker "
                              "an OS process, kills are SIGKILLs, real time")
@@ -394,7 +416,7 @@ def main(argv: list[str] | None = None) -> int:
                                 unclean_leader_election_enable=args.unclean,
                                 retries=args.retries, idempotent=args.idempotent,
                                 mode=args.mode, duration=args.duration,
-                                transactional=args.transactional)
+                                transactional=args.transactional, groups=args.groups)
     seeds = [args.seed] if args.seed is not None else range(runs)
     start = time.monotonic()
     try:
@@ -416,6 +438,9 @@ def main(argv: list[str] | None = None) -> int:
              f"transactions found and aborted, transactions broken in "
              f"{sum(1 for r in reports if r.broken)} runs" if settings.transactional
              and settings.unclean_leader_election_enable else "")
+          + (f"; group: {sum(r.group_commits for r in reports)} commits, "
+             f"{sum(r.group_generations for r in reports)} generations joined"
+             if settings.groups else "")
           + (f"; {sum(r.kills for r in reports)} SIGKILLs" if settings.mode == "processes"
              else "") + f"; {sum(r.stops for r in reports)} controlled shutdowns")
     return 1 if bad else 0
