@@ -37,6 +37,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from pcmodel.topics.assignors.range import assign as range_assign
 from pcmodel.topics.consumer_protocol import (
     decode_assignment,
     encode_assignment,
@@ -180,18 +181,13 @@ class GroupMembers:
         self.generations.add(m.generation)
 
     def _assign(self, joined: Any) -> dict[str, bytes]:
-        """The leader's range assignment: partitions in order, split among the members sorted
-        by id, the first ones getting one more when they do not divide evenly. (A member id is
-        the member's client id, then a random UUID: sorted, the order is the names', the same
-        in every replay.)"""
-        members = sorted(member.member_id for member in joined.members)
-        share, extra = divmod(len(self.tps), len(members))
-        plan, at = {}, 0
-        for i, member_id in enumerate(members):
-            n = share + (i < extra)
-            plan[member_id] = encode_assignment(self.tps[at:at + n])
-            at += n
-        return plan
+        """The leader's assignment: Kafka's range assignor over the members of the round. (A
+        member id is the member's client id, then a random UUID: sorted, as the assignor sorts
+        them, the order is the names', the same in every replay.)"""
+        topics = sorted({tp.topic for tp in self.tps})
+        counts = {topic: sum(tp.topic == topic for tp in self.tps) for topic in topics}
+        plan = range_assign({member.member_id: topics for member in joined.members}, counts)
+        return {member_id: encode_assignment(owned) for member_id, owned in plan.items()}
 
     def _consume(self, m: _Member) -> None:
         missing = [tp for tp in m.owned if tp not in m.positions]
