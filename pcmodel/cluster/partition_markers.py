@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from pcmodel.cluster.errors import NotEnoughReplicasError
 from pcmodel.cluster.purgatory import ProduceFuture, ProduceResult
-from pcmodel.topics.broker_checks import _check_int
+from pcmodel.topics.broker_checks import _check_marker
 from pcmodel.topics.errors import IllegalArgumentError, KafkaError
 from pcmodel.topics.structs import TopicPartition
 
@@ -52,12 +52,8 @@ def check_marker(producer_id: object, producer_epoch: object, commit: object,
     """Raise ``IllegalArgumentError`` (``TypeError`` for ``commit``) unless these are the
     arguments of a marker: the producer's id and epoch ints ``>= 0``, the coordinator epoch
     an int ``>= -1`` (an administrator's abort may send ``-1``, older than any coordinator's),
-    ``commit`` a bool, ``timeout`` a positive number of seconds."""
-    _check_int("producer_id", producer_id, 0, IllegalArgumentError)
-    _check_int("producer_epoch", producer_epoch, 0, IllegalArgumentError)
-    _check_int("coordinator_epoch", coordinator_epoch, -1, IllegalArgumentError)
-    if not isinstance(commit, bool):
-        raise TypeError(f"commit must be True or False, got {commit!r}")
+    ``commit`` a bool (the lone broker's check), ``timeout`` a positive number of seconds."""
+    _check_marker(producer_id, producer_epoch, commit, coordinator_epoch)
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
         raise IllegalArgumentError(f"timeout must be a number of seconds > 0, got {timeout!r}")
 

@@ -38,6 +38,19 @@ def _check_timeout(timeout: float | None) -> None:
         )
 
 
+def _check_marker(producer_id: object, producer_epoch: object, commit: object,
+                  coordinator_epoch: object) -> None:
+    """Raise ``IllegalArgumentError`` (``TypeError`` for ``commit`` and non-ints) unless these
+    are the arguments of a transaction marker: the producer's id and epoch ints ``>= 0``, the
+    coordinator epoch an int ``>= -1`` (an administrator's abort may send ``-1``, older than
+    any coordinator's), ``commit`` a bool."""
+    _check_int("producer_id", producer_id, 0, IllegalArgumentError)
+    _check_int("producer_epoch", producer_epoch, 0, IllegalArgumentError)
+    _check_int("coordinator_epoch", coordinator_epoch, -1, IllegalArgumentError)
+    if not isinstance(commit, bool):
+        raise TypeError(f"commit must be True or False, got {commit!r}")
+
+
 def _check_election_type(value: Any) -> ElectionType:
     """``value`` as an :class:`~pcmodel.topics.structs.ElectionType`; ``InvalidRequestError``
     (Kafka's answer to an unknown election type) for anything else."""

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from pcmodel.topics.broker_checks import _check_int
+from pcmodel.topics.broker_checks import _check_int, _check_marker
 from pcmodel.topics.coordinator import validate_group_id
 from pcmodel.topics.errors import (
     IllegalArgumentError,
@@ -276,11 +276,7 @@ class TransactionsMixin:
         ``TypeError`` for malformed arguments; nothing is written then. Returns at once.
         """
         tp = validate_topic_partition((topic, partition))
-        _check_int("producer_id", producer_id, 0, IllegalArgumentError)
-        _check_int("producer_epoch", producer_epoch, 0, IllegalArgumentError)
-        _check_int("coordinator_epoch", coordinator_epoch, -1, IllegalArgumentError)
-        if not isinstance(commit, bool):
-            raise TypeError(f"commit must be True or False, got {commit!r}")
+        _check_marker(producer_id, producer_epoch, commit, coordinator_epoch)
         with self._lock:
             self._check_open()
             log = self._log(tp)
