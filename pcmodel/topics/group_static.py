@@ -70,20 +70,11 @@ class GroupStaticMixin:
             assignment=old.assignment, group_instance_id=old.group_instance_id,
         )
         old.fenced, old.awaiting_join, old.awaiting_sync = True, False, False
-        # The new id takes the old one's place in the member order, which picks leaders.
-        self.members = {(member.member_id if mid == old_id else mid):
-                        (member if mid == old_id else m) for mid, m in self.members.items()}
-        if old_id in self.pending_sync:
-            self.pending_sync.discard(old_id)
-            self.pending_sync.add(member.member_id)
         leader_before = self.leader
-        if self.leader == old_id:
-            self.leader = member.member_id
-        self._changed.notify_all()  # the old id's waiting join or sync learns it was fenced
+        self._swap_member(old_id, member)  # the old id's waiting join or sync learns it was fenced
         if self.state is GroupState.STABLE and self._select_protocol() == self.protocol:
             # Kept until the next such replacement, to be undone if it cannot be stored.
-            self.static_replacements[member.group_instance_id] = (
-                member.member_id, old_id, old, leader_before)
+            self.static_replacements[member.group_instance_id] = (member.member_id, old)
             # Nothing the assignment depends on changed: no rebalance. A leader that may skip
             # the assignment is told that it leads; any other member is told the leader the
             # group had, so that a replaced leader does not assign (an assignment sent to a
@@ -104,21 +95,26 @@ class GroupStaticMixin:
         ``updateStaticMemberAndRebalance`` on a failed ``storeGroup``): the old member is back
         in its place, unfenced, its session starting again; ``member_id`` is no member. False
         if ``member_id`` holds no such place (it was stored, or the group moved on)."""
-        instance = next((instance for instance, (new_id, *_) in self.static_replacements.items()
+        instance = next((instance for instance, (new_id, _) in self.static_replacements.items()
                          if new_id == member_id), None)
         if instance is None or member_id not in self.members:
             return False
-        _, old_id, old, _ = self.static_replacements.pop(instance)
+        _, old = self.static_replacements.pop(instance)
         old.fenced, old.last_heartbeat = False, now
-        self.members = {(old_id if mid == member_id else mid):
-                        (old if mid == member_id else m) for mid, m in self.members.items()}
-        if member_id in self.pending_sync:
-            self.pending_sync.discard(member_id)
-            self.pending_sync.add(old_id)
-        if self.leader == member_id:  # it had taken the old member's lead
-            self.leader = old_id
-        self._changed.notify_all()
+        self._swap_member(member_id, old)
         return True
+
+    def _swap_member(self, out_id: str, member: _Member) -> None:
+        """``member`` takes the place of member ``out_id``: its place in the member order
+        (which picks leaders), its pending SyncGroup and its lead. Wakes every waiting call."""
+        self.members = {(member.member_id if mid == out_id else mid):
+                        (member if mid == out_id else m) for mid, m in self.members.items()}
+        if out_id in self.pending_sync:
+            self.pending_sync.discard(out_id)
+            self.pending_sync.add(member.member_id)
+        if self.leader == out_id:
+            self.leader = member.member_id
+        self._changed.notify_all()
 
     def _check_instance(self, member_id: str, group_instance_id: str | None) -> None:
         """A static member's call: the instance id must be held, and by ``member_id``
