@@ -156,17 +156,14 @@ class GroupMemberMixin:
                 continue
             except RebalanceInProgressError:
                 continue  # a new round started before ours was assigned: join it
-            except (CoordinatorNotAvailableError, NotCoordinatorError):
-                with self._lock:  # join again, once retry_backoff_ms has passed
+            except BaseException as exc:
+                with self._lock:  # join again: at the next poll(), or after retry_backoff_ms
                     self._join_pending, self._rejoin_needed = False, True
                     self._pending_sync = None
+                if not isinstance(exc, (CoordinatorNotAvailableError, NotCoordinatorError)):
+                    raise  # e.g. InconsistentGroupProtocolError, for the caller of poll()
                 unavailable = True
                 break
-            except BaseException:
-                with self._lock:  # e.g. InconsistentGroupProtocolError: try again next poll()
-                    self._join_pending, self._rejoin_needed = False, True
-                    self._pending_sync = None
-                raise
             if assigned is None:
                 break
             listener_error = listener_error or self._complete_rebalance(*assigned)
