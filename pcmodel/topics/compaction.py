@@ -176,7 +176,8 @@ def compact(entries: list, indices: list[int], base: int, *, dirty: int, now_ms:
         # passed.
         if records[i].value is None or i in emptied:
             horizons.setdefault(base + i, now_ms + delete_retention_ms)
-    markers_gone = {base + i for i in gone if type(records[i]) is ControlRecord}
+    markers_gone = {base + i: ended.get(base + i, []) for i in gone
+                    if type(records[i]) is ControlRecord}
     if markers_gone and transactions is not None:
         transactions.forget_ended(markers_gone)
     return changes, kept

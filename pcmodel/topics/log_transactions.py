@@ -207,20 +207,18 @@ class PartitionTransactions:
                 since.setdefault(batch.producer_id, []).append(batch)
         return ended
 
-    def forget_ended(self, marker_offsets: set[int]) -> None:
-        """The cleaner removed these markers, their transactions' records being gone: forget
-        the markers, the transactions' batches and, for an aborted one, its entry (Kafka's
+    def forget_ended(self, ended: dict[int, list[TransactionalBatch]]) -> None:
+        """The cleaner removed the markers at the offsets ``ended`` maps, their transactions'
+        records (the batches it maps them to, from :meth:`transaction_batches`) being gone:
+        forget the markers, those batches and, for an aborted transaction, its entry (Kafka's
         cleaner leaves it out of the cleaned transaction index)."""
-        gone: set[int] = set()
-        for marker, batches in self.transaction_batches().items():
-            if marker in marker_offsets:
-                gone.add(marker)
-                gone.update(b.base_offset for b in batches)
+        gone = set(ended)
+        gone.update(b.base_offset for batches in ended.values() for b in batches)
         kept = [b for b in self._batches if b.base_offset not in gone]
         self._batches, self._bases = [], []
         for batch in kept:
             self._add(batch)
-        self._aborted = [entry for entry in self._aborted if entry[0] not in marker_offsets]
+        self._aborted = [entry for entry in self._aborted if entry[0] not in ended]
 
     def truncate(self, end: int) -> None:
         """Records from ``end`` on are gone (a replica truncated its log). A transaction whose
