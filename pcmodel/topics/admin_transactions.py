@@ -238,7 +238,7 @@ class TransactionAdminMixin:
                 max_transaction_timeout_ms, int) or max_transaction_timeout_ms < 0:
             raise IllegalArgumentError("max_transaction_timeout_ms must be an int >= 0, not "
                                        f"{max_transaction_timeout_ms!r}")
-        names = _names(topics, "topics") if topics is not None else sorted(self.list_topics())
+        names = None if topics is None else _names(topics, "topics")
         brokers = _names(broker_ids, "broker_ids")
         now_ms = wall_clock_ms()
         open_here: dict[tuple[TopicPartition, int], ActiveProducer] = {}
@@ -281,13 +281,14 @@ class TransactionAdminMixin:
             })
         return hanging
 
-    def _partitions_to_search(self, topics: list[str], brokers: list[int]
+    def _partitions_to_search(self, topics: list[str] | None, brokers: list[int]
                               ) -> list[tuple[int | None, list[TopicPartition]]]:
-        """``(broker to ask, partitions)`` pairs: every partition of ``topics`` at its leader
-        (``None``), or at each of ``brokers`` the partitions it holds a replica of."""
+        """``(broker to ask, partitions)`` pairs: every partition of ``topics`` (``None``:
+        every topic) at its leader (``None``), or at each of ``brokers`` the partitions it
+        holds a replica of."""
         replicas: list[tuple[TopicPartition, tuple[int, ...]]] = []
         counts = self._conn.list_topics()
-        for name in topics:
+        for name in sorted(counts) if topics is None else topics:
             if name not in counts:
                 raise UnknownTopicOrPartitionError(f"no topic {name!r} here")
             replicas.extend((TopicPartition(name, p.partition), p.replicas)
