@@ -301,28 +301,28 @@ class Transactions:
 
 # --- scenarios (run in the child on the student's code, then in the grader on what it saw) ------
 
-def _alone(h: Any, watch: bool = False) -> dict[str, str] | None:
-    h.run("member A", "processor", watch=watch)
-    found = stuck_or_failed(h, ["member A"])
+def _stuck_or_raised(h: Any, name: str, expected: str) -> dict[str, str] | None:
+    """What went wrong with member ``name``'s loop, which should have done ``expected``: it
+    is stuck, failed, or raised; ``None`` if none of these."""
+    found = stuck_or_failed(h, [name])
     if found:
         return found
     raised = h.raised()
-    if "member A" in raised:
-        return problem("transform() to return normally once should_stop() is true",
-                        f"it raised {raised['member A']['repr']}", "")
+    if name in raised:
+        return problem(expected, f"it raised {raised[name]['repr']}", "")
     return None
+
+
+def _alone(h: Any, watch: bool = False) -> dict[str, str] | None:
+    h.run("member A", "processor", watch=watch)
+    return _stuck_or_raised(h, "member A",
+                            "transform() to return normally once should_stop() is true")
 
 
 def _never_got_there(h: Any, count: int) -> dict[str, str]:
     """Member A did not convert ``count`` records: why."""
-    found = stuck_or_failed(h, ["member A"])
-    if found:
-        return found
-    raised = h.raised()
-    if "member A" in raised:
-        return problem("transform() to convert records", f"it raised "
-                       f"{raised['member A']['repr']}", "")
-    return problem("transform() to convert records", f"it converted fewer than {count}", "")
+    return _stuck_or_raised(h, "member A", "transform() to convert records") or problem(
+        "transform() to convert records", f"it converted fewer than {count}", "")
 
 
 def _everything(h: Any) -> dict[str, str] | None:
@@ -425,14 +425,8 @@ def _successor_finishes(h: Any, after: str) -> dict[str, str] | None:
     input then has exactly one committed output."""
     h.close_member("member A")
     h.run("member B", "processor")
-    found = stuck_or_failed(h, ["member B"])
-    if found:
-        return found
-    raised = h.raised()
-    if "member B" in raised:
-        return problem("the successor's transform() to run to the end",
-                        f"it raised {raised['member B']['repr']}", "")
-    return exactly_once(h.snapshot(), committed=True, after=after)
+    return _stuck_or_raised(h, "member B", "the successor's transform() to run to the end") \
+        or exactly_once(h.snapshot(), committed=True, after=after)
 
 
 _CHECKS = {"everything": _everything, "commits": _commits, "crash": _crash,
