@@ -49,6 +49,10 @@ def test_topics_groups_and_offsets_look_the_same_through_both_admin_clients():
             pc = KafkaConsumer("t", "u", broker=broker, group_id="pc", client_id="pc-1",
                                auto_offset_reset="earliest", enable_auto_commit=False)
             try:
+                # The topic's metadata before the first poll joins the group: a leader that joins
+                # without it (a slow machine) assigns nothing, and kafka-python may not look again
+                # before metadata_max_age_ms (5 min).
+                assert kp.partitions_for_topic("t") == {0, 1}
                 drain(kp, 3, timeout=30)
                 kp.commit()
                 drain(pc, 3, timeout=30)

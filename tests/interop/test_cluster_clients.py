@@ -180,6 +180,10 @@ def test_kafka_python_group_consumes_across_a_leader_change(cluster, bootstrap):
     consumer = kafka.KafkaConsumer("t", bootstrap_servers=bootstrap, group_id="g",
                                    auto_offset_reset="earliest", enable_auto_commit=False,
                                    fetch_max_wait_ms=100, retry_backoff_ms=50)
+    # The topic's metadata before the first poll joins the group: a leader that joins
+    # without it (a slow machine) assigns nothing, and kafka-python may not look again
+    # before metadata_max_age_ms (5 min).
+    assert consumer.partitions_for_topic("t") == {0, 1}
     seen: list[bytes] = []
 
     def read_until(count):
@@ -223,6 +227,10 @@ def test_kafka_python_group_survives_the_loss_of_its_coordinator(cluster, bootst
                                    auto_offset_reset="earliest", enable_auto_commit=False,
                                    fetch_max_wait_ms=100, retry_backoff_ms=50,
                                    heartbeat_interval_ms=200)
+    # The topic's metadata before the first poll joins the group: a leader that joins
+    # without it (a slow machine) assigns nothing, and kafka-python may not look again
+    # before metadata_max_age_ms (5 min).
+    assert consumer.partitions_for_topic("t") == {0, 1}
     seen: list[bytes] = []
 
     def read_until(count):

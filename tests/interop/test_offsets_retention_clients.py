@@ -23,6 +23,10 @@ def test_an_empty_groups_offsets_expire_for_kafka_python():
         consumer = kafka.KafkaConsumer(
             "t", bootstrap_servers=listener.bootstrap_servers, group_id="g",
             auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=10_000)
+        # The topic's metadata before the first poll joins the group: a leader that joins
+        # without it (a slow machine) assigns nothing, and kafka-python may not look again
+        # before metadata_max_age_ms (5 min).
+        assert consumer.partitions_for_topic("t") == {0}
         seen = []
         for message in consumer:
             seen.append(message.value)
