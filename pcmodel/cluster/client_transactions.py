@@ -141,10 +141,16 @@ class TransactionRequestsMixin:
             raise InvalidRequestError(
                 f"{tp.topic} holds no transactions here (the coordinators keep staged "
                 "offsets apart from it): there is no transaction to end in it")
+        return self._write_marker(tp, producer_id, producer_epoch, commit, coordinator_epoch)
+
+    def _write_marker(self, tp: TopicPartition, producer_id: int, producer_epoch: int,
+                      commit: bool, coordinator_epoch: int, broker: int | None = None) -> int:
+        """Write the marker at the partition's leader, or at ``broker`` (which refuses unless
+        it leads it), and wait for the answer: its offset."""
         future = self._cluster.write_marker(tp.topic, tp.partition, producer_id,
                                             producer_epoch, commit,
                                             coordinator_epoch=coordinator_epoch,
-                                            timeout=_MARKER_TIMEOUT)
+                                            timeout=_MARKER_TIMEOUT, broker=broker)
         return future.get(timeout=_MARKER_TIMEOUT + 5).base_offset
 
     def transaction_coordinator_id(self, transactional_id: str) -> int:

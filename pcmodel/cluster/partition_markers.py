@@ -92,23 +92,24 @@ class ClusterMarkers:
 
     def write_marker(self, topic: str, partition: int, producer_id: int, producer_epoch: int,
                      commit: bool, *, coordinator_epoch: int = 0,
-                     timeout: float = 30.0) -> ProduceFuture:
+                     timeout: float = 30.0, broker: int | None = None) -> ProduceFuture:
         """Write the COMMIT (``commit=True``) or ABORT marker of ``producer_id``'s transaction
-        to the partition, at its current leader (Kafka's WriteTxnMarkers); return the future.
+        to the partition, at its current leader, or at ``broker`` (which refuses unless it
+        leads the partition), as Kafka's WriteTxnMarkers; return the future.
 
         Answered like an ``acks="all"`` produce: once every in-sync replica has the marker,
         with its offset as the result's ``base_offset``; then the partition's last stable
         offset has passed the transaction, for ``read_committed`` consumers. Errors arrive on
         the future: ``NotEnoughReplicasError`` (the ISR is below ``min_insync_replicas``:
         nothing written), ``LeaderNotAvailableError``, ``KafkaConnectionError`` (the leader is
-        dead, or died before answering), ``NotLeaderForPartitionError``,
-        ``NotEnoughReplicasAfterAppendError``, ``RequestTimedOutError`` after ``timeout``
-        seconds — all retriable: the coordinator writes the marker again, before the producer
-        may begin another transaction — ``InvalidProducerEpochError`` for an epoch older
-        than the producer's newest in the partition and ``TransactionCoordinatorFencedError``
-        for a ``coordinator_epoch`` older than its last marker's there. A marker fences the
-        producer's older epochs there. Raises ``IllegalArgumentError`` / ``TypeError`` for
-        malformed arguments.
+        dead, or died before answering), ``NotLeaderForPartitionError`` (``broker`` does not
+        lead it), ``NotEnoughReplicasAfterAppendError``, ``RequestTimedOutError`` after
+        ``timeout`` seconds — all retriable: the coordinator writes the marker again, before
+        the producer may begin another transaction — ``InvalidProducerEpochError`` for an
+        epoch older than the producer's newest in the partition and
+        ``TransactionCoordinatorFencedError`` for a ``coordinator_epoch`` older than its last
+        marker's there. A marker fences the producer's older epochs there. Raises
+        ``IllegalArgumentError`` / ``TypeError`` for malformed arguments.
         """
         check_marker(producer_id, producer_epoch, commit, coordinator_epoch, timeout)
         tp = TopicPartition(topic, partition)
@@ -116,7 +117,7 @@ class ClusterMarkers:
         with self._lock:
             self._check_open()
             try:
-                node = self._produce_target(tp, None)
+                node = self._produce_target(tp, broker)
                 node.write_marker(tp, producer_id, producer_epoch, commit, coordinator_epoch,
                                   timeout, future)
                 self._notify()

@@ -117,14 +117,14 @@ class ProcessRequests:
 
     def write_marker(self, topic: str, partition: int, producer_id: int, producer_epoch: int,
                      commit: bool, *, coordinator_epoch: int = 0,
-                     timeout: float = 30.0) -> ProduceFuture:
+                     timeout: float = 30.0, broker: int | None = None) -> ProduceFuture:
         check_marker(producer_id, producer_epoch, commit, coordinator_epoch, timeout)
         tp = TopicPartition(topic, partition)
         future = ProduceFuture()
         with self._lock:
             self._check_open()
             try:
-                node = self._produce_target(tp, None)
+                node = self._produce_target(tp, broker)
             except KafkaError as e:
                 future.set_exception(e)
                 return future

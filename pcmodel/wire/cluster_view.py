@@ -307,13 +307,21 @@ class NodeConnection(ClusterConnection):
         """WriteTxnMarkers for one partition, if this broker leads it
         (``NotLeaderForPartitionError`` otherwise, ``UnknownTopicOrPartitionError`` if the
         cluster has no such partition): the marker is written and its offset returned once
-        every in-sync replica has it, as ``ClusterConnection.write_txn_marker``."""
+        every in-sync replica has it, as ``ClusterConnection.write_txn_marker``. Leadership
+        is checked here and again where the marker is appended, so a leader that loses the
+        partition in between refuses it too, as Kafka's does."""
         tp = validate_topic_partition((topic, partition))
         self._check_alive()
         self._led(tp)
+        return super().write_txn_marker(tp.topic, tp.partition, producer_id, producer_epoch,
+                                        commit, coordinator_epoch)
+
+    def _write_marker(self, tp: TopicPartition, producer_id: int, producer_epoch: int,
+                      commit: bool, coordinator_epoch: int, broker: int | None = None) -> int:
+        # ``broker`` is ignored: this connection always writes at its own broker.
         try:
-            return super().write_txn_marker(tp.topic, tp.partition, producer_id,
-                                            producer_epoch, commit, coordinator_epoch)
+            return super()._write_marker(tp, producer_id, producer_epoch, commit,
+                                         coordinator_epoch, broker=self.node_id)
         except KafkaConnectionError:
             self._check_alive()
             raise

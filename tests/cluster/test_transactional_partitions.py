@@ -15,6 +15,7 @@ import pytest
 
 from pcmodel.cluster import Cluster, NotEnoughReplicasError
 from pcmodel.cluster.controller import PartitionState, TopicConfig
+from pcmodel.cluster.errors import NotLeaderForPartitionError
 from pcmodel.cluster.journal import DurableReplica, _Journal, journal_path, read_journal
 from pcmodel.cluster.producers import BatchInfo, MarkerInfo, ProducerState
 from pcmodel.topics import KafkaAdminClient, KafkaConsumer, OffsetSpec
@@ -96,6 +97,10 @@ def test_a_transactional_batch_and_its_commit_marker_replicate(make_cluster):
     views = [view(cluster, b) for b in range(3)]
     assert views[0] == views[1] == views[2]
     assert views[0].last_stable_offset == 1 and views[0].open == {pid: 1}
+    follower = (leader + 1) % 3
+    with pytest.raises(NotLeaderForPartitionError):  # sent to a broker that does not lead
+        cluster.write_marker("t", 0, pid, epoch, True, broker=follower).get(timeout=5)
+    assert view(cluster, leader) == views[0]  # nothing written
     marker = cluster.write_marker("t", 0, pid, epoch, True).get(timeout=5)
     assert (marker.base_offset, marker.count, marker.broker) == (3, 1, leader)
     assert cluster.replica_status("t", 0)[leader].high_watermark == 4  # answered once committed
@@ -391,6 +396,10 @@ def test_in_processes_a_transaction_and_its_marker_survive_sigkills():
         cluster.restart(follower)
         assert open_at(cluster, follower, pid) == 1  # from its journal
         wait_until(lambda: cluster.isr("t", 0) == {0, 1, 2}, timeout=30)
+        with pytest.raises(NotLeaderForPartitionError):  # a broker that does not lead it
+            cluster.write_marker("t", 0, pid, epoch + 1, True, coordinator_epoch=7,
+                                 broker=follower).get(timeout=20)
+        assert open_at(cluster, leader, pid) == 1
         marker = cluster.write_marker("t", 0, pid, epoch + 1, True, coordinator_epoch=7
                                       ).get(timeout=20)
         assert marker.base_offset == 3

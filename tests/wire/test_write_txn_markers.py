@@ -282,3 +282,22 @@ def test_a_dead_broker_answers_no_marker():
         cluster.kill(victim)
         with pytest.raises(CloseConnection):
             NodeConnection(connection, victim).write_txn_marker("t", 0, 1, 0, False, -1)
+
+
+def test_a_broker_that_lost_the_partition_after_its_check_refuses_the_marker(monkeypatch):
+    # Leadership moves between the listener's check and the append: the broker that is no
+    # longer the leader refuses the marker (NOT_LEADER_OR_FOLLOWER, the client retries at the
+    # new leader) instead of the new leader writing it on its behalf.
+    with Cluster(3, **FAST) as cluster:
+        cluster.create_topic("t", 1, replication_factor=3)
+        leader = cluster.leader("t", 0)
+        pid, epoch = cluster.init_producer_id()
+        cluster.produce("t", 0, [(None, b"a")], acks="all", producer=(pid, epoch, 0),
+                        transactional=True).get(timeout=5)
+        former = NodeConnection(cluster.connect(), (leader + 1) % 3)
+        monkeypatch.setattr(former, "_led", lambda tp: None)  # its check passed just before
+        with pytest.raises(NotLeaderForPartitionError):
+            former.write_txn_marker("t", 0, pid, epoch, False, 0)
+        assert len(cluster.log(leader, "t", 0)) == 1  # no marker at the leader
+        assert NodeConnection(cluster.connect(), leader).write_txn_marker(
+            "t", 0, pid, epoch, False, 0) == 1
