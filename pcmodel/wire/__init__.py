@@ -26,9 +26,10 @@ Layout:
 - :mod:`pcmodel.wire.records`: record batches (v2) to and from the broker's records.
 - :mod:`pcmodel.wire.view`: what the handlers ask about the cluster (brokers, leaders, leader
   epochs, coordinators); a lone broker is a cluster of one.
-- :mod:`pcmodel.wire.cluster_view`, :mod:`pcmodel.wire.cluster_listeners`: a listener per broker
-  of a replicated :class:`~pcmodel.cluster.Cluster` (``cluster.serve_kafka()``), serving what that
-  broker leads and following it through kills and restarts.
+- :mod:`pcmodel.wire.cluster_view`, :mod:`pcmodel.wire.node_connection`,
+  :mod:`pcmodel.wire.cluster_listeners`: a listener per broker of a replicated
+  :class:`~pcmodel.cluster.Cluster` (``cluster.serve_kafka()``), serving what that broker leads
+  and following it through kills and restarts.
 
 Needs the ``kafka`` extra (``pip install pcmodel[kafka]``, which brings ``kafka-python>=3,<4``).
 Plaintext Kafka has no authentication: the listener binds to loopback unless told otherwise.

@@ -86,7 +86,7 @@ class RequestContext:
     coordinates which group (Metadata, FindCoordinator, the leader checks of Produce, Fetch and
     ListOffsets); ``handlers`` is the registry (ApiVersions reads it); ``broker`` is the
     :class:`~pcmodel.topics.broker.Broker` every handler calls (on a cluster, a connection
-    that serves what *this* broker holds: :mod:`pcmodel.wire.cluster_view`).
+    that serves what *this* broker holds: :mod:`pcmodel.wire.node_connection`).
     """
 
     broker: Any

@@ -30,8 +30,9 @@ from typing import Any
 from pcmodel.cluster.cluster import Cluster
 from pcmodel.cluster.events import ClusterEvent
 from pcmodel.topics.errors import IllegalArgumentError, IllegalStateError
-from pcmodel.wire.cluster_view import ClusterNodeView, NodeConnection
+from pcmodel.wire.cluster_view import ClusterNodeView
 from pcmodel.wire.listener import KafkaListener
+from pcmodel.wire.node_connection import NodeConnection
 
 __all__ = ["ClusterListeners"]
 

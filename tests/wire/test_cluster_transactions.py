@@ -18,7 +18,7 @@ from kafka.protocol.metadata import FindCoordinatorRequest, MetadataRequest
 from pcmodel.cluster import Cluster
 from pcmodel.topics.errors import CoordinatorNotAvailableError
 from pcmodel.topics.structs import TopicPartition
-from pcmodel.wire.cluster_view import NodeConnection
+from pcmodel.wire.node_connection import NodeConnection
 from tests.conftest import wait_until
 from tests.wire.conftest import (
     RawClient,

@@ -15,7 +15,7 @@ from pcmodel.cluster.offsets import OFFSETS_TOPIC
 from pcmodel.topics.errors import UnknownTopicOrPartitionError
 from pcmodel.topics.structs import TopicPartition
 from pcmodel.wire.api import CloseConnection
-from pcmodel.wire.cluster_view import NodeConnection
+from pcmodel.wire.node_connection import NodeConnection
 from tests.conftest import wait_until
 from tests.wire.conftest import (
     RawClient,

@@ -103,7 +103,7 @@ class NotCoordinatorError(BrokerResponseError):
     client asks FindCoordinator again and sends the request there. Retriable.
 
     A cluster's Kafka listener answers it at a broker that is not the id's coordinator (see
-    :mod:`pcmodel.wire.cluster_view`), as Kafka does; kafka-python and librdkafka retry it at
+    :mod:`pcmodel.wire.node_connection`), as Kafka does; kafka-python and librdkafka retry it at
     every transactional request.
     """
 

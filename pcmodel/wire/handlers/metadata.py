@@ -13,7 +13,7 @@ UNKNOWN_TOPIC_OR_PARTITION. FindCoordinator names the coordinator of a group (``
 COORDINATOR_NOT_AVAILABLE while there is none) or of a transactional id (``key_type`` 1, the
 first request of a transactional producer: a lone broker coordinates every transactional id; on
 a cluster it is the leader of the id's ``__transaction_state`` partition, and
-COORDINATOR_NOT_AVAILABLE while that has none, as :mod:`pcmodel.wire.cluster_view` explains);
+COORDINATOR_NOT_AVAILABLE while that has none, as :mod:`pcmodel.wire.node_connection` explains);
 any other ``key_type`` is INVALID_REQUEST. Topics are named, never identified by topic id (ids
 arrived with versions this listener does not serve for Fetch), so ``topic_id`` is the zero
 UUID, Kafka's "no id". Internal topics (``__consumer_offsets``, and on a cluster

@@ -19,7 +19,7 @@ InitProducerId for a producer id; their batches then go through
 once. A transactional producer's InitProducerId carries its transactional id (and its
 ``transaction.timeout.ms``): the broker's transaction coordinator (on a cluster, the id's
 coordinator only; the other brokers answer NOT_COORDINATOR, see
-:mod:`pcmodel.wire.cluster_view`) answers the id's producer id with a new epoch, fencing every
+:mod:`pcmodel.wire.node_connection`) answers the id's producer id with a new epoch, fencing every
 older instance (PRODUCER_FENCED, or INVALID_PRODUCER_EPOCH before v4, as Kafka answers), or
 INVALID_TRANSACTION_TIMEOUT above the broker's ``transaction.max.timeout.ms``; an empty
 transactional id, or a producer id without an epoch (or the reverse), is INVALID_REQUEST. Its

@@ -56,7 +56,7 @@ for a coordinator epoch older than that of the producer's last marker there, as 
 internal topics, which hold no transactions here, answer INVALID_REQUEST.)
 
 On a cluster's listener the same handlers serve the cluster's coordinators
-(:mod:`pcmodel.wire.cluster_view`): a request about a transactional id reaches its coordinator,
+(:mod:`pcmodel.wire.node_connection`): a request about a transactional id reaches its coordinator,
 the leader of the id's ``__transaction_state`` partition, and any other broker answers
 NOT_COORDINATOR (TxnOffsetCommit: any broker but the group's coordinator), so that the client
 finds the coordinator again; ListTransactions lists the ids the broker asked coordinates. A
