@@ -224,6 +224,12 @@ class BrokerServer:
             log.info("broker closed the connection from %s: idle for %g s",
                      f"{peer[0]}:{peer[1]}", self.idle_timeout)
             return False
+        except ConnectionResetError:
+            # The client went away without closing (its process was killed): routine for a
+            # server (Kafka logs a disconnection at INFO too), not a fault of this broker.
+            log.info("broker closed the connection from %s: the client reset it",
+                     f"{peer[0]}:{peer[1]}")
+            return False
         except OSError as exc:
             if not self._stopping:
                 log.warning("broker closed the connection from %s: %s", f"{peer[0]}:{peer[1]}",

@@ -11,6 +11,7 @@ import math
 import os
 import signal
 import socket
+import struct
 import threading
 import time
 
@@ -26,6 +27,7 @@ from pcmodel.topics.errors import (
 from pcmodel.topics.producer import KafkaProducer
 from pcmodel.topics.remote import BrokerServer, start_broker_process
 from pcmodel.topics.structs import TopicPartition
+from pcmodel.topics.transport import open_channel
 from tests.conftest import wait_until
 
 pytestmark = pytest.mark.timeout(60)
@@ -239,3 +241,16 @@ def test_producer_and_consumer_close_in_time_when_the_broker_is_stopped(stopped_
         assert took < PATIENCE, f"close took {took:.1f} s (request_timeout_ms is 30 s)"
         assert future.is_done and future.failed()
         assert [r.value for r in records] == [b"before"]
+
+
+def test_a_client_that_resets_its_connection_is_no_warning(server, caplog):
+    # A client process killed mid-session resets its connections: routine for a server (a
+    # fault campaign kills clients by the dozen), so the broker notes it at INFO only.
+    caplog.set_level(logging.INFO, logger="pcmodel.topics.remote")
+    channel = open_channel(server.handle.address, server.handle.authkey, PATIENCE)
+    wait_until(lambda: server.connections == 1)
+    channel._sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    channel.close()  # with a zero linger: a reset, not an orderly end of stream
+    wait_until(lambda: server.connections == 0)
+    wait_until(lambda: "the client reset it" in caplog.text)
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
