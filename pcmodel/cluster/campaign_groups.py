@@ -38,6 +38,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pcmodel.topics.assignors.range import assign as range_assign
+from pcmodel.topics.broker_produce_fetch import FetchError
 from pcmodel.topics.consumer_protocol import (
     decode_assignment,
     encode_assignment,
@@ -48,7 +49,6 @@ from pcmodel.topics.errors import (
     IllegalGenerationError,
     KafkaError,
     NotCoordinatorError,
-    OffsetOutOfRangeError,
     RebalanceInProgressError,
     UnknownMemberIdError,
 )
@@ -196,21 +196,25 @@ class GroupMembers:
             if found is None:
                 return
             for tp, offset in found.items():
-                m.positions[tp] = 0 if offset is None else offset.offset
-                m.last_commit[tp] = m.positions[tp]
+                if offset is None:
+                    # auto.offset.reset=earliest; the next commit stores it, as a consumer
+                    # commits every position it holds (even of a partition it read nothing of)
+                    m.positions[tp] = 0
+                else:
+                    m.positions[tp] = m.last_commit[tp] = offset.offset
         for tp in m.owned:
             leader = self.cluster.leader(tp.topic, tp.partition)
             if leader is None:
                 continue
             try:
                 result = self.cluster.fetch(leader, {tp: m.positions[tp]})[tp]
-            except OffsetOutOfRangeError:
+            except KafkaError:
+                continue  # not the leader any more, or dead: next tick
+            if result.error is FetchError.OFFSET_OUT_OF_RANGE:
                 # Only an unclean election truncates below a committed offset:
                 # auto.offset.reset=earliest.
                 m.positions[tp] = 0
                 continue
-            except KafkaError:
-                continue  # not the leader any more, or dead: next tick
             for record in result.records:
                 m.positions[tp] = record.offset + 1
 

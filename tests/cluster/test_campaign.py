@@ -91,6 +91,23 @@ def test_a_consumer_group_keeps_its_invariants_and_recovers_under_faults():
         (second.group_commits, second.group_generations, second.acknowledged)
 
 
+def test_group_members_reset_below_a_truncated_log_and_commit_where_nothing_was_read():
+    # Found by `python -m pcmodel.cluster.campaign --groups --transactional [--unclean] --runs
+    # 3000`. Seed 1056: an unclean election truncates data-0 below the group's committed
+    # offset; the member's fetch is answered OFFSET_OUT_OF_RANGE, it starts again from the
+    # earliest offset (auto.offset.reset) and commits the log's end. Seed 760: the only
+    # transaction-log write of the run waits out its timeout at an isolated leader, so nothing
+    # is produced; the members commit position 0 of the empty partitions, as a consumer
+    # commits every position it holds.
+    truncated = run_once(1056, CampaignSettings(transactional=True, groups=True,
+                                                unclean_leader_election_enable=True))
+    assert truncated.ok, truncated.scenario()
+    assert truncated.vanished and truncated.broken  # the election did truncate: reported
+    empty = run_once(760, CampaignSettings(transactional=True, groups=True))
+    assert empty.ok, empty.scenario()
+    assert empty.acknowledged == 0 and empty.group_commits > 0
+
+
 def test_the_same_seed_gives_the_same_plan_and_history():
     assert random_plan(7, brokers=3, duration=3).script() == \
         random_plan(7, brokers=3, duration=3).script()
