@@ -211,6 +211,9 @@ def run_once(seed: int, settings: CampaignSettings = CampaignSettings()) -> RunR
         cluster.settle(max_seconds=60)
         if writer is not None:
             sent = writer.finish()
+            # What it resent is answered at acks=1 before the followers have it: let them
+            # copy it before the replicas' logs are compared.
+            cluster.settle(max_seconds=60)
         if transactional is not None:
             transactional.finish()
             report.acknowledged = sum(len(records) for fate, records in transactional.outcomes
