@@ -1,5 +1,6 @@
-"""Fixtures for the Kafka protocol listener: a broker served on a free loopback port, and a raw
-client that speaks the protocol through kafka-python's message classes."""
+"""Fixtures for the Kafka protocol listener: a broker served on a free loopback port, a cluster
+whose brokers are each served, and a raw client that speaks the protocol through kafka-python's
+message classes."""
 
 from __future__ import annotations
 
@@ -10,7 +11,13 @@ import pytest
 
 pytest.importorskip("kafka", reason="the Kafka listener needs kafka-python (the kafka extra)")
 
+from pcmodel.cluster import Cluster  # noqa: E402
 from pcmodel.topics import Broker  # noqa: E402
+from tests.conftest import wait_until  # noqa: E402
+
+#: For clusters: quick to notice a dead broker, yet generous enough that a loaded machine fences
+#: no live one.
+FAST = dict(replica_lag_time_max_ms=1000, broker_session_timeout_ms=1000, tick_ms=10)
 
 
 class RawClient:
@@ -75,6 +82,17 @@ def listener(broker):
 def raw(listener):
     with RawClient(listener.address) as client:
         yield client
+
+
+@pytest.fixture(scope="module")
+def served():
+    """A cluster of 3 brokers, each with its Kafka listener, and a topic ``t`` of 2 partitions
+    replicated on all three (in sync): ``(cluster, listeners)``, shared by a module."""
+    with Cluster(3, **FAST) as cluster, cluster.serve_kafka() as listeners:
+        cluster.create_topic("t", 2, replication_factor=3)
+        wait_until(lambda: all(len(cluster.metadata()[("t", p)].isr) == 3 for p in (0, 1)),
+                   timeout=30)
+        yield cluster, listeners
 
 
 def record_batch(values, *, keys=None, compression=0, timestamp=1_000, headers=(),

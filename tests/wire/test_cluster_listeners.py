@@ -18,6 +18,7 @@ from pcmodel.topics.structs import TopicPartition
 from pcmodel.wire.view import SingleBrokerView, check_leader_epoch
 from tests.conftest import wait_until
 from tests.wire.conftest import (
+    FAST,
     RawClient,
     fetch_request,
     fetched_records,
@@ -25,8 +26,6 @@ from tests.wire.conftest import (
     record_batch,
 )
 
-# Quick to notice a dead broker, yet generous enough that a loaded machine fences no live one.
-FAST = dict(replica_lag_time_max_ms=1000, broker_session_timeout_ms=1000, tick_ms=10)
 OFFSET_OUT_OF_RANGE, NOT_LEADER, NOT_ENOUGH_REPLICAS, AFTER_APPEND = 1, 6, 19, 20
 FENCED_EPOCH, UNKNOWN_EPOCH = 74, 75
 

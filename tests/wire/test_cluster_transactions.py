@@ -21,6 +21,7 @@ from pcmodel.topics.structs import TopicPartition
 from pcmodel.wire.node_connection import NodeConnection
 from tests.conftest import wait_until
 from tests.wire.conftest import (
+    FAST,
     RawClient,
     fetch_request,
     fetched_batches,
@@ -31,19 +32,9 @@ from tests.wire.test_transactions import add_offsets, add_partitions, end, init,
 
 pytestmark = pytest.mark.timeout(60)
 
-FAST = dict(replica_lag_time_max_ms=1000, broker_session_timeout_ms=1000, tick_ms=10)
 NONE, NOT_LEADER, COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR = 0, 6, 15, 16
 NOT_ENOUGH_REPLICAS = 19
 INVALID_TXN_STATE, UNSTABLE_OFFSET_COMMIT = 48, 88
-
-
-@pytest.fixture(scope="module")
-def served():
-    with Cluster(3, **FAST) as cluster, cluster.serve_kafka() as listeners:
-        cluster.create_topic("t", 2, replication_factor=3)
-        wait_until(lambda: all(len(cluster.metadata()[("t", p)].isr) == 3 for p in (0, 1)),
-                   timeout=30)
-        yield cluster, listeners
 
 
 def raw_to(listeners, broker):

@@ -16,8 +16,8 @@ from pcmodel.topics.errors import UnknownTopicOrPartitionError
 from pcmodel.topics.structs import TopicPartition
 from pcmodel.wire.api import CloseConnection
 from pcmodel.wire.node_connection import NodeConnection
-from tests.conftest import wait_until
 from tests.wire.conftest import (
+    FAST,
     RawClient,
     fetch_request,
     fetched_batches,
@@ -31,7 +31,6 @@ pytestmark = pytest.mark.timeout(60)
 NONE, UNKNOWN_TOPIC_OR_PARTITION, NOT_LEADER, INVALID_REQUEST = 0, 3, 6, 42
 INVALID_PRODUCER_EPOCH, TRANSACTION_COORDINATOR_FENCED = 47, 52
 T0, T1 = TopicPartition("t", 0), TopicPartition("t", 1)
-FAST = dict(replica_lag_time_max_ms=1000, broker_session_timeout_ms=1000, tick_ms=10)
 
 
 def write_markers(raw, *markers, version=1):
@@ -215,15 +214,6 @@ def test_each_partition_of_each_marker_gets_its_own_code(broker, raw):
 
 
 # --- a cluster's brokers -----------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def served():
-    with Cluster(3, **FAST) as cluster, cluster.serve_kafka() as listeners:
-        cluster.create_topic("t", 2, replication_factor=3)
-        wait_until(lambda: all(len(cluster.metadata()[("t", p)].isr) == 3 for p in (0, 1)),
-                   timeout=30)
-        yield cluster, listeners
 
 
 def _coordinator(served, tid):
