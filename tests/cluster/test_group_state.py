@@ -19,6 +19,13 @@ from tests.conftest import wait_until
 T0, T1 = TopicPartition("t", 0), TopicPartition("t", 1)
 
 
+def real_time(mode):
+    """Settings for a cluster on threads or processes: quick to notice a dead broker, yet
+    generous enough that a loaded machine fences no live one; groups form without delay."""
+    return dict(replica_lag_time_max_ms=1000, broker_session_timeout_ms=1000,
+                tick_ms=10 if mode == "threads" else 20, group_initial_rebalance_delay_ms=0)
+
+
 def form_group(conn, group="g"):
     """Two members, one generation, the leader assigns t-0 and t-1 by hand."""
     subscription = [("range", encode_subscription(["t"]))]
@@ -300,9 +307,7 @@ class Recorder(ConsumerRebalanceListener):
 @pytest.mark.parametrize("mode", ["threads", "processes"])
 def test_consumers_keep_member_id_and_generation_across_the_coordinators_kill(mode):
     # In process mode the coordinator's death is a SIGKILL of its broker process.
-    settings = dict(replica_lag_time_max_ms=1000, broker_session_timeout_ms=1000,
-                    tick_ms=10 if mode == "threads" else 20, group_initial_rebalance_delay_ms=0)
-    with Cluster(3, mode=mode, **settings) as cluster:
+    with Cluster(3, mode=mode, **real_time(mode)) as cluster:
         cluster.create_topic("t", 2, replication_factor=3, min_insync_replicas=2)
         # Idempotent: a batch the killed leader appended but never acknowledged is retried
         # on the next leader, and must not be appended twice ("each record read once" below).
@@ -470,9 +475,7 @@ def test_a_generation_that_cannot_be_stored_is_not_kept(make_cluster):
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("mode", ["threads", "processes"])
 def test_a_consumer_waits_out_an_offsets_partition_short_of_replicas(mode):
-    settings = dict(replica_lag_time_max_ms=1000, broker_session_timeout_ms=1000,
-                    tick_ms=10 if mode == "threads" else 20, group_initial_rebalance_delay_ms=0)
-    with Cluster(3, mode=mode, **settings) as cluster:
+    with Cluster(3, mode=mode, **real_time(mode)) as cluster:
         cluster.create_topic("t", 2, replication_factor=3, min_insync_replicas=2)
         dead, _ = starve_the_offsets_partition(cluster)
         consumer = KafkaConsumer(broker=cluster, group_id="g", auto_offset_reset="earliest",
@@ -493,9 +496,7 @@ def test_a_consumer_waits_out_an_offsets_partition_short_of_replicas(mode):
 
 @pytest.mark.timeout(60)
 def test_commits_wait_out_an_offsets_partition_short_of_replicas():
-    settings = dict(replica_lag_time_max_ms=1000, broker_session_timeout_ms=1000, tick_ms=10,
-                    group_initial_rebalance_delay_ms=0)
-    with Cluster(3, mode="threads", **settings) as cluster:
+    with Cluster(3, mode="threads", **real_time("threads")) as cluster:
         cluster.create_topic("t", 2, replication_factor=3, min_insync_replicas=2)
         consumer = KafkaConsumer(broker=cluster, group_id="g", auto_offset_reset="earliest",
                                  enable_auto_commit=True, auto_commit_interval_ms=10,
