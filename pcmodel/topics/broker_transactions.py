@@ -31,7 +31,7 @@ from pcmodel.topics.errors import (
     TransactionCoordinatorFencedError,
     UnknownMemberIdError,
 )
-from pcmodel.topics.log import RetentionPolicy
+from pcmodel.topics.log import PartitionLog, RetentionPolicy
 from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition, validate_topic_partition
 from pcmodel.topics.transactions import (
     DEFAULT_TRANSACTION_TIMEOUT_MS,
@@ -279,10 +279,8 @@ class TransactionsMixin:
         _check_marker(producer_id, producer_epoch, commit, coordinator_epoch)
         with self._lock:
             self._check_open()
-            log = self._log(tp)
-            self._producers.check_marker(tp, producer_id, producer_epoch, coordinator_epoch)
-            offset = log.append_marker(producer_id, producer_epoch, commit, coordinator_epoch)
-            self._producers.record_marker(tp, producer_id, producer_epoch, coordinator_epoch)
+            offset = self._append_marker(tp, self._log(tp), producer_id, producer_epoch,
+                                         commit, coordinator_epoch)
             self._data_arrived.notify_all()
             return offset
 
@@ -339,18 +337,27 @@ class TransactionsMixin:
             if topic is None or tp.partition >= len(topic.logs):
                 continue  # deleted while the transaction was open: nothing left to mark
             try:
-                self._producers.check_marker(tp, ended.producer_id, ended.producer_epoch, 0)
+                self._append_marker(tp, topic.logs[tp.partition], ended.producer_id,
+                                    ended.producer_epoch, ended.commit, 0)
             except (InvalidProducerEpochError, TransactionCoordinatorFencedError):
                 # An administrator's marker of a newer epoch ended it there: Kafka's
                 # coordinator likewise stops sending a marker the partition refuses.
                 continue
-            topic.logs[tp.partition].append_marker(ended.producer_id, ended.producer_epoch,
-                                                   ended.commit)
-            self._producers.record_marker(tp, ended.producer_id, ended.producer_epoch, 0)
         if ended.commit:
             for group_id, offsets in ended.offsets.items():
                 self._store_committed(group_id, offsets)
         self._data_arrived.notify_all()
+
+    def _append_marker(self, tp: TopicPartition, log: PartitionLog, producer_id: int,
+                       producer_epoch: int, commit: bool, coordinator_epoch: int) -> int:
+        """Append a marker to ``tp``'s ``log`` if the partition takes it, and remember its
+        epochs there; its offset. Raises as :meth:`ProducerSequences.check_marker
+        <pcmodel.topics.idempotence.ProducerSequences.check_marker>` does, with nothing
+        written. The broker's lock is held."""
+        self._producers.check_marker(tp, producer_id, producer_epoch, coordinator_epoch)
+        offset = log.append_marker(producer_id, producer_epoch, commit, coordinator_epoch)
+        self._producers.record_marker(tp, producer_id, producer_epoch, coordinator_epoch)
+        return offset
 
     def _store_committed(self, group_id: str,
                          offsets: Mapping[TopicPartition, OffsetAndMetadata]) -> None:
