@@ -40,12 +40,8 @@ from collections.abc import Collection
 from typing import NamedTuple
 
 from pcmodel.topics.broker import AppendResult
-from pcmodel.topics.errors import (
-    InvalidProducerEpochError,
-    OutOfOrderSequenceNumberError,
-    TransactionCoordinatorFencedError,
-)
-from pcmodel.topics.idempotence import producer_expired
+from pcmodel.topics.errors import InvalidProducerEpochError, OutOfOrderSequenceNumberError
+from pcmodel.topics.idempotence import fence_older_coordinator, producer_expired
 from pcmodel.topics.structs import ActiveProducer
 
 __all__ = ["BATCHES_REMEMBERED", "BatchInfo", "MarkerInfo", "ProducerState", "appended_batch"]
@@ -158,11 +154,8 @@ class ProducerState:
         that of the producer's last marker here: the marker comes from a deposed coordinator
         (a leader checks every marker with this; Kafka's ``checkCoordinatorEpoch``)."""
         marker = self._last_marker.get(producer_id)
-        if marker is not None and coordinator_epoch < marker.coordinator_epoch:
-            raise TransactionCoordinatorFencedError(
-                f"producer {producer_id}'s last marker here came from coordinator epoch "
-                f"{marker.coordinator_epoch}; a marker of coordinator epoch "
-                f"{coordinator_epoch} is from an older coordinator")
+        fence_older_coordinator(producer_id, None if marker is None else marker.coordinator_epoch,
+                                coordinator_epoch, "here")
 
     def record(self, batch: BatchInfo) -> None:
         """Note a batch appended (by the leader) or copied (by a follower)."""

@@ -46,6 +46,7 @@ __all__ = [
     "DEFAULT_PRODUCER_ID_EXPIRATION_CHECK_INTERVAL_MS",
     "DEFAULT_PRODUCER_ID_EXPIRATION_MS",
     "ProducerSequences",
+    "fence_older_coordinator",
     "producer_expired",
 ]
 
@@ -80,6 +81,18 @@ class _PartitionState:
     #: The state of the producer's older epoch that this one replaced, put back if this one's
     #: first batch is refused: a refused batch changes nothing, as in Kafka.
     replaced: _PartitionState | None = None
+
+
+def fence_older_coordinator(producer_id: int, last: int | None, coordinator_epoch: int,
+                            where: str) -> None:
+    """Raise ``TransactionCoordinatorFencedError`` if a marker's ``coordinator_epoch`` is older
+    than ``last``, that of the producer's last marker in the partition (``where``; ``None``:
+    it has none there): the marker comes from a deposed coordinator (Kafka's
+    ``ProducerAppendInfo.checkCoordinatorEpoch``)."""
+    if last is not None and coordinator_epoch < last:
+        raise TransactionCoordinatorFencedError(
+            f"producer {producer_id}'s last marker {where} came from coordinator epoch {last}; "
+            f"a marker of coordinator epoch {coordinator_epoch} is from an older coordinator")
 
 
 class ProducerSequences:
@@ -213,11 +226,8 @@ class ProducerSequences:
             raise InvalidProducerEpochError(
                 f"producer {producer_id} has epoch {newest} in {key}; a marker of epoch "
                 f"{producer_epoch} is too old")
-        if marker is not None and coordinator_epoch < marker[1]:
-            raise TransactionCoordinatorFencedError(
-                f"producer {producer_id}'s last marker in {key} came from coordinator epoch "
-                f"{marker[1]}; a marker of coordinator epoch {coordinator_epoch} is from an "
-                "older coordinator")
+        fence_older_coordinator(producer_id, None if marker is None else marker[1],
+                                coordinator_epoch, f"in {key}")
 
     def record_marker(self, key: Any, producer_id: int, producer_epoch: int,
                       coordinator_epoch: int) -> None:
