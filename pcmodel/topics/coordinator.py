@@ -191,9 +191,9 @@ class GroupCoordinator(GroupMetadataMixin, GroupDeadlinesMixin, GroupSnapshotMix
     delay_remaining: float = 0.0
     new_member_added: bool = False
     #: The last replacement of each static member in a ``Stable`` group: instance id ->
-    #: (new member id, old member); see
+    #: (new member id, old member, the generation it happened in); see
     #: :meth:`~pcmodel.topics.group_static.GroupStaticMixin._revert_static_member`.
-    static_replacements: dict[str, tuple[str, _Member]] = field(default_factory=dict)
+    static_replacements: dict[str, tuple[str, _Member, int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # Notified whenever a join or sync is answered or the group changes state.

@@ -73,8 +73,9 @@ class GroupStaticMixin:
         leader_before = self.leader
         self._swap_member(old_id, member)  # the old id's waiting join or sync learns it was fenced
         if self.state is GroupState.STABLE and self._select_protocol() == self.protocol:
-            # Kept until the next such replacement, to be undone if it cannot be stored.
-            self.static_replacements[member.group_instance_id] = (member.member_id, old)
+            # Kept to be undone if it cannot be stored, while the generation lasts.
+            self.static_replacements[member.group_instance_id] = (member.member_id, old,
+                                                                  self.generation)
             # Nothing the assignment depends on changed: no rebalance. A leader that may skip
             # the assignment is told that it leads; any other member is told the leader the
             # group had, so that a replaced leader does not assign (an assignment sent to a
@@ -94,12 +95,17 @@ class GroupStaticMixin:
         ``Stable`` group, because it could not be stored (Kafka's
         ``updateStaticMemberAndRebalance`` on a failed ``storeGroup``): the old member is back
         in its place, unfenced, its session starting again; ``member_id`` is no member. False
-        if ``member_id`` holds no such place (it was stored, or the group moved on)."""
-        instance = next((instance for instance, (new_id, _) in self.static_replacements.items()
+        if ``member_id`` holds no such place, or the group has left the ``Stable`` generation
+        the replacement happened in (a later failure is that generation's, not the
+        replacement's)."""
+        instance = next((instance for instance, (new_id, _, _) in self.static_replacements.items()
                          if new_id == member_id), None)
-        if instance is None or member_id not in self.members:
+        if instance is None:
             return False
-        _, old = self.static_replacements.pop(instance)
+        _, old, generation = self.static_replacements.pop(instance)
+        if member_id not in self.members or self.state is not GroupState.STABLE \
+                or self.generation != generation:
+            return False
         old.fenced, old.last_heartbeat = False, now
         self._swap_member(member_id, old)
         return True

@@ -348,3 +348,31 @@ def test_an_administrator_removes_a_static_member_by_its_instance_id(broker):
         assert admin.remove_group_members("nobody", [MemberToRemove(member_id="m")]) == {
             "m": UnknownMemberIdError}
         assert admin.remove_group_members("g", []) == {}
+
+
+def not_stored(group, member_id):
+    with group.lock:
+        group.coordinator.not_stored(member_id)
+
+
+def test_a_replacement_that_could_not_be_stored_is_undone_in_its_generation_only(group):
+    # A cluster that cannot store a static member's replacement has the coordinator undo it
+    # (pcmodel.cluster.client_groups); a failure in a later generation is that generation's:
+    # the group rebalances, and the replacement stands.
+    a, b = stable_static_pair(group)
+    b2 = group.join("", group_instance_id="i-b")
+    not_stored(group, b2.member_id)  # its own store failed: b is back
+    assert group.members() == {a.member_id, b.member_id}
+    assert group.heartbeat(b.member_id, 2, "i-b") is HeartbeatStatus.OK
+    b3 = group.join("", group_instance_id="i-b")  # stored this time
+    c = group.join("")  # a new member: generation 3
+    assert c.pending
+    a = group.join(a.member_id)
+    b3 = group.join(b3.member_id, group_instance_id="i-b")
+    c = group.join(c.member_id)
+    assert group.state is GroupState.COMPLETING_REBALANCE and b3.generation == 3
+    not_stored(group, a.member_id)  # generation 3's assignment could not be stored
+    assert group.state is GroupState.PREPARING_REBALANCE
+    assert group.members() == {a.member_id, b3.member_id, c.member_id}
+    not_stored(group, b3.member_id)  # nor a second time: the replacement is not undone
+    assert group.members() == {a.member_id, b3.member_id, c.member_id}
