@@ -18,6 +18,7 @@ from pcmodel.topics.admin import KafkaAdminClient
 from pcmodel.topics.admin_transactions import AbortTransactionSpec
 from pcmodel.topics.config_resources import AlterConfigOp
 from pcmodel.topics.errors import ElectionNotNeededError, KafkaError
+from pcmodel.topics.errors.base import error_detail
 from pcmodel.topics.log_records import wall_clock_ms
 from pcmodel.topics.structs import ElectionType, TopicPartition
 
@@ -219,7 +220,7 @@ class ClusterShell:
         except KafkaError as exc:
             on = "leader" if asked is None else f"broker {asked}"
             return (f"Failed to describe producers for partition {tp.topic}-{tp.partition} "
-                    f"on {on}: {_detail(exc)}")
+                    f"on {on}: {error_detail(exc)}")
         return _table(PRODUCER_HEADERS, [
             [str(p.producer_id), str(p.producer_epoch), str(p.coordinator_epoch),
              str(p.last_sequence), str(p.last_timestamp),
@@ -254,7 +255,8 @@ class ClusterShell:
             try:
                 producers = admin.describe_producers([tp])[tp].active_producers
             except KafkaError as exc:
-                return f"Failed to validate producer state for partition {name}: {_detail(exc)}"
+                return (f"Failed to validate producer state for partition {name}: "
+                        f"{error_detail(exc)}")
             found = [p for p in producers if p.current_transaction_start_offset == offset]
             if not found:
                 return (f"Could not find any open transactions starting at offset {offset} on "
@@ -267,7 +269,7 @@ class ClusterShell:
                     tp, pid, epoch, max(0, found[0].coordinator_epoch)))
             except KafkaError as exc:
                 return (f"Failed to abort the transaction of producer {pid} (epoch {epoch}) in "
-                        f"{name}: {_detail(exc)}")
+                        f"{name}: {error_detail(exc)}")
         return (f"Aborted the transaction of producer {pid} (epoch {epoch}) that started at "
                 f"offset {offset} of {name}")
 
@@ -362,10 +364,6 @@ def _table(headers: tuple[str, ...], rows: list[list[str]]) -> str:
     widths = [max(len(row[i]) for row in [list(headers), *rows]) for i in range(len(headers))]
     return "\n".join("\t".join(value.ljust(width) for value, width in zip(row, widths)).rstrip()
                      for row in [list(headers), *rows])
-
-
-def _detail(error: Exception) -> str:
-    return error.args[0] if error.args else type(error).__name__
 
 
 def _partitions(tps: list[TopicPartition]) -> str:

@@ -28,6 +28,7 @@ from pcmodel.topics.errors import (
     UnknownTopicOrPartitionError,
     UnsupportedVersionError,
 )
+from pcmodel.topics.errors.base import error_detail
 from pcmodel.topics.replica_placement import add_partitions_placed
 from pcmodel.topics.structs import (
     NOTHING_TIERED,
@@ -132,9 +133,8 @@ class PartitionAdminMixin:
         failed = {tp: result.error for tp, result in done.items() if result.error is not None}
         if len(failed) == 1:
             (tp, error), = failed.items()
-            detail = error.args[0] if error.args else type(error).__name__
             raise type(error)(f"Error deleting records from topic {tp.topic} partition "
-                              f"{tp.partition}: {detail}")
+                              f"{tp.partition}: {error_detail(error)}")
         if failed:
             raise BrokerResponseError(
                 "The following errors occurred when trying to delete records: " + ", ".join(

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pcmodel.topics.errors import IllegalArgumentError, KafkaError
+from pcmodel.topics.errors.base import error_detail
 from pcmodel.topics.structs import (
     LogDirDescription,
     PartitionProducers,
@@ -78,9 +79,8 @@ class ReplicaAdminMixin:
         for tp, answer in answers.items():
             if answer.error is not None:
                 error = answer.error
-                detail = error.args[0] if error.args else type(error).__name__
                 raise type(error)(f"DescribeProducers failed for {tp.topic}-{tp.partition}: "
-                                  f"{detail}")
+                                  f"{error_detail(error)}")
         return answers
 
     def describe_log_dirs(

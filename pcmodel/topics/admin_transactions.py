@@ -52,6 +52,7 @@ from pcmodel.topics.errors import (
     TransactionalIdNotFoundError,
     UnknownTopicOrPartitionError,
 )
+from pcmodel.topics.errors.base import error_detail
 from pcmodel.topics.log_records import wall_clock_ms
 from pcmodel.topics.structs import ActiveProducer, TopicPartition, validate_topic_partition
 from pcmodel.topics.transactions import TransactionListing
@@ -205,9 +206,8 @@ class TransactionAdminMixin:
         except (TypeError, IllegalArgumentError):
             raise
         except Exception as exc:
-            detail = exc.args[0] if exc.args else type(exc).__name__
             raise type(exc)(f"WriteTxnMarkers (abort) failed for {tp.topic}-{tp.partition}: "
-                            f"{detail}") from None
+                            f"{error_detail(exc)}") from None
 
     def find_hanging_transactions(
         self,

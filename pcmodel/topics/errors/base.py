@@ -7,7 +7,7 @@ code in ``errno``. See :mod:`pcmodel.topics.errors`.
 
 from __future__ import annotations
 
-__all__ = ["BrokerResponseError", "KafkaError"]
+__all__ = ["BrokerResponseError", "KafkaError", "error_detail"]
 
 
 class KafkaError(RuntimeError):
@@ -32,3 +32,10 @@ class BrokerResponseError(KafkaError):
 
     def __str__(self) -> str:
         return f"[Error {self.errno}] {super().__str__()}"
+
+
+def error_detail(error: BaseException) -> str:
+    """What ``error`` says, without the ``[Error N] ClassName:`` its text starts with: its
+    first argument, or its class name when it has none (for a message that names the failure
+    in its own words)."""
+    return str(error.args[0]) if error.args else type(error).__name__
