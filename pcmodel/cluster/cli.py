@@ -30,13 +30,12 @@ partition's replicas, e.g. ``reassign orders 0 1,2,3``, in the words of Kafka's
 PARTITION [B]`` (the idempotent producers a replica remembers, in the columns of Kafka's
 ``kafka-transactions.sh describe-producers``), ``transactions [ID]`` (the transactional ids,
 their coordinators and states, or one id's transaction, as ``kafka-transactions.sh list`` and
-``describe`` print them), ``hanging [MINUTES [TOPIC]]`` and ``abort TOPIC PARTITION
-START_OFFSET`` (find a transaction no coordinator will end, and end it, as
-``kafka-transactions.sh find-hanging`` and ``abort``), ``logdirs [B]`` (each broker's log directory
-and its replicas' sizes, in the JSON of Kafka's ``kafka-log-dirs.sh --describe``), ``kill B``,
-``stop B`` (a controlled shutdown, as ``kafka-server-stop.sh``), ``restart B``, ``isolate B``,
-``heal [B]``,
-``slow B SECONDS``, ``help``. A wrong
+``describe`` print them), ``hanging [MINUTES [TOPIC [PARTITION]]]`` and ``abort TOPIC
+PARTITION START_OFFSET`` (find a transaction no coordinator will end, and end it, as
+``kafka-transactions.sh find-hanging`` and ``abort``), ``logdirs [B]`` (each broker's log
+directory and its replicas' sizes, in the JSON of Kafka's ``kafka-log-dirs.sh --describe``),
+``kill B``, ``stop B`` (a controlled shutdown, as ``kafka-server-stop.sh``), ``restart B``,
+``isolate B``, ``heal [B]``, ``slow B SECONDS``, ``help``. A wrong
 command is answered with one line saying what is expected; the cluster goes on. It serves until
 Ctrl-C or SIGTERM (an end of input, as with ``< /dev/null``, only stops the commands).
 

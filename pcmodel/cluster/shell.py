@@ -43,10 +43,10 @@ HELP = """commands:
   producers TOPIC PARTITION [B]
                          the idempotent producers the partition's leader (or broker B's
                          replica) remembers: id, epoch, last sequence number, last timestamp
-  hanging [MINUTES [TOPIC]]
+  hanging [MINUTES [TOPIC [PARTITION]]]
                          the transactions partitions hold open that no coordinator will end,
-                         silent for over MINUTES (15 by default), in every topic or in TOPIC,
-                         as kafka-transactions.sh find-hanging
+                         silent for over MINUTES (15 by default), in every topic, in TOPIC or
+                         in one of its partitions, as kafka-transactions.sh find-hanging
   abort TOPIC PARTITION START_OFFSET
                          write the ABORT marker of the transaction open in the partition since
                          START_OFFSET, as kafka-transactions.sh abort
@@ -66,7 +66,8 @@ USAGES = {
     "elect": "elect preferred|unclean [TOPIC [PARTITION]]",
     "reassign": "reassign TOPIC PARTITION BROKERS|cancel",
     "producers": "producers TOPIC PARTITION [B]",
-    "hanging": "hanging [MINUTES [TOPIC]]", "abort": "abort TOPIC PARTITION START_OFFSET",
+    "hanging": "hanging [MINUTES [TOPIC [PARTITION]]]",
+    "abort": "abort TOPIC PARTITION START_OFFSET",
     "transactions": "transactions [TRANSACTIONAL_ID]",
     "logdirs": "logdirs [B]",
     "kill": "kill B", "stop": "stop B", "restart": "restart B", "isolate": "isolate B",
@@ -227,16 +228,23 @@ class ClusterShell:
              "None" if p.current_transaction_start_offset < 0
              else str(p.current_transaction_start_offset)] for p in found])
 
-    def _do_hanging(self, minutes: str = "15", topic: str | None = None) -> str:
+    def _do_hanging(self, minutes: str = "15", topic: str | None = None,
+                    partition: str | None = None) -> str:
         horizon = int(minutes)
         if horizon < 0:
             raise ValueError(f"MINUTES must be >= 0, got {horizon}")
-        if topic is not None and not any(tp.topic == topic for tp in self.cluster.metadata()):
+        known = self.cluster.metadata()
+        if topic is not None and not any(tp.topic == topic for tp in known):
             raise ValueError(f"no topic {topic!r}")
+        search: dict[str, Any] = {"topics": None if topic is None else [topic]}
+        if partition is not None:
+            tp = TopicPartition(topic, int(partition))
+            if tp not in known:
+                raise ValueError(f"topic {topic!r} has no partition {tp.partition}")
+            search = {"partitions": [tp]}
         with KafkaAdminClient(broker=self.cluster) as admin:
             found = admin.find_hanging_transactions(
-                max_transaction_timeout_ms=horizon * 60_000,
-                topics=None if topic is None else [topic])
+                max_transaction_timeout_ms=horizon * 60_000, **search)
         return _table(HANGING_HEADERS, [
             [h["topic_partition"].topic, str(h["topic_partition"].partition),
              str(h["producer_id"]), str(h["producer_epoch"]), str(h["coordinator_epoch"]),

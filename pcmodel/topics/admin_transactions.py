@@ -215,11 +215,12 @@ class TransactionAdminMixin:
         max_transaction_timeout_ms: int = DEFAULT_MAX_TRANSACTION_TIMEOUT_MS,
         *,
         topics: Iterable[str] | None = None,
+        partitions: Iterable[TopicPartition] | None = None,
     ) -> list[dict[str, Any]]:
-        """The hanging transactions of the partitions of ``topics`` (default: every topic)
-        held by one of ``broker_ids`` (default: any broker), as ``kafka-transactions.sh
-        find-hanging`` finds them (see the module). Partitions are asked of each broker named,
-        or of their leaders.
+        """The hanging transactions of the partitions of ``topics`` (default: every topic),
+        or of ``partitions`` alone, held by one of ``broker_ids`` (default: any broker), as
+        ``kafka-transactions.sh find-hanging`` finds them (see the module; its ``--topic`` and
+        ``--partition``). Partitions are asked of each broker named, or of their leaders.
 
         Returns one dict per hanging transaction and partition, by partition then producer id:
         ``topic_partition``, ``producer_id``, ``producer_epoch``, ``coordinator_epoch``,
@@ -231,19 +232,26 @@ class TransactionAdminMixin:
         ``abort_transaction`` an :class:`AbortTransactionSpec` of its partition, producer id and
         epoch, and coordinator epoch (0 where it is ``-1``, as ``kafka-transactions.sh``
         does). Returns at once. Raises what ``describe_producers``
-        raises, ``IllegalArgumentError`` for a broker that is not one or a negative timeout.
+        raises, ``IllegalArgumentError`` for a broker that is not one, a negative timeout or
+        both ``topics`` and ``partitions``, ``UnknownTopicOrPartitionError`` for a topic or
+        partition that does not exist.
         """
         self._check_open()
         if isinstance(max_transaction_timeout_ms, bool) or not isinstance(
                 max_transaction_timeout_ms, int) or max_transaction_timeout_ms < 0:
             raise IllegalArgumentError("max_transaction_timeout_ms must be an int >= 0, not "
                                        f"{max_transaction_timeout_ms!r}")
+        if topics is not None and partitions is not None:
+            raise IllegalArgumentError("pass topics or partitions, not both: partitions "
+                                       "already name their topics")
         names = None if topics is None else _names(topics, "topics")
+        only = None if partitions is None else {
+            validate_topic_partition(tp) for tp in _names(partitions, "partitions")}
         brokers = _names(broker_ids, "broker_ids")
         now_ms = wall_clock_ms()
         open_here: dict[tuple[TopicPartition, int], ActiveProducer] = {}
-        for broker_id, partitions in self._partitions_to_search(names, brokers):
-            answers = self.describe_producers(partitions, broker_id)
+        for broker_id, searched in self._partitions_to_search(names, only, brokers):
+            answers = self.describe_producers(searched, broker_id)
             for tp, answer in answers.items():
                 for producer in answer.active_producers:
                     if (producer.current_transaction_start_offset >= 0
@@ -281,18 +289,27 @@ class TransactionAdminMixin:
             })
         return hanging
 
-    def _partitions_to_search(self, topics: list[str] | None, brokers: list[int]
+    def _partitions_to_search(self, topics: list[str] | None,
+                              only: set[TopicPartition] | None, brokers: list[int]
                               ) -> list[tuple[int | None, list[TopicPartition]]]:
         """``(broker to ask, partitions)`` pairs: every partition of ``topics`` (``None``:
-        every topic) at its leader (``None``), or at each of ``brokers`` the partitions it
-        holds a replica of."""
+        every topic), or the partitions ``only`` names, at its leader (``None``), or at each
+        of ``brokers`` the partitions it holds a replica of."""
         replicas: list[tuple[TopicPartition, tuple[int, ...]]] = []
         counts = self._conn.list_topics()
+        if only is not None:
+            topics = sorted({tp.topic for tp in only})
         for name in sorted(counts) if topics is None else topics:
             if name not in counts:
                 raise UnknownTopicOrPartitionError(f"no topic {name!r} here")
             replicas.extend((TopicPartition(name, p.partition), p.replicas)
                             for p in self._partition_replicas(name, counts[name]))
+        if only is not None:
+            missing = sorted(only - {tp for tp, _ in replicas})
+            if missing:
+                raise UnknownTopicOrPartitionError(
+                    f"topic {missing[0].topic!r} has no partition {missing[0].partition}")
+            replicas = [(tp, held) for tp, held in replicas if tp in only]
         if not brokers:
             return [(None, [tp for tp, _ in replicas])] if replicas else []
         known = self._conn.broker_ids() if self._replicated() else (0,)

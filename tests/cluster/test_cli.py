@@ -173,10 +173,11 @@ LONG_AGO = 1_000  # a create time (epoch ms) older than any search horizon
 
 def _lose_a_transaction(make_cluster):
     """A cluster whose transaction log lost, in an unclean election, the transaction of "tx",
-    which wrote one record (created LONG_AGO) to t-0. Returns (cluster, connection, pid)."""
+    which wrote one record (created LONG_AGO) to t-0 (of t-0 and t-1). Returns (cluster,
+    connection, pid)."""
     cluster = make_cluster(3, transaction_settings={"replication_factor": 2,
                                                     "min_insync_replicas": 1})
-    cluster.create_topic("t", 1, replication_factor=3)
+    cluster.create_topic("t", 2, replication_factor=3)
     conn = cluster.connect()
     pid, epoch = conn.init_producer_id(transactional_id="tx")
     cluster.settle()
@@ -213,6 +214,8 @@ def test_the_shell_finds_and_aborts_a_hanging_transaction_as_kafkas_tool(make_cl
     assert row[:7] == ["t", "0", str(pid), "0", "-1", "0", str(LONG_AGO)]
     assert 0 <= (wall_clock_ms() - LONG_AGO) // 60_000 - int(row[7]) <= 1  # Duration(min)
     assert len(hanging) == 2 and shell.execute("hanging 0 t").splitlines() == hanging
+    assert shell.execute("hanging 0 t 0").splitlines() == hanging
+    assert shell.execute("hanging 0 t 1") == HANGING  # t-1 holds no transaction open
     assert shell.execute(f"hanging {10**9}") == HANGING  # older than 1900 years: none
     assert shell.execute("abort t 0 1") == (
         "Could not find any open transactions starting at offset 1 on partition t-0")
@@ -302,10 +305,12 @@ def test_the_shell_shows_log_dirs_in_the_json_of_kafkas_tool(make_cluster):
     ("create t --replica-assignment 1;2", "(like 1:2,2:0); not '1;2'; usage: create NAME"),
     ("logdirs 0 1", "error: usage: logdirs [B]"),
     ("transactions a b", "error: usage: transactions [TRANSACTIONAL_ID]"),
-    ("hanging soon", "usage: hanging [MINUTES [TOPIC]]"),
+    ("hanging soon", "usage: hanging [MINUTES [TOPIC [PARTITION]]]"),
     ("hanging -1", "MINUTES must be >= 0, got -1; usage: hanging"),
     ("hanging 0 nope", "no topic 'nope'; usage: hanging"),
-    ("hanging 0 orders 0", "error: usage: hanging [MINUTES [TOPIC]]"),
+    ("hanging 0 orders 0 0", "error: usage: hanging [MINUTES [TOPIC [PARTITION]]]"),
+    ("hanging 0 orders 3", "topic 'orders' has no partition 3; usage: hanging"),
+    ("hanging 0 orders first", "usage: hanging"),
     ("abort", "error: usage: abort TOPIC PARTITION START_OFFSET"),
     ("abort orders 0", "error: usage: abort TOPIC PARTITION START_OFFSET"),
     ("abort orders 0 0 0", "error: usage: abort"),

@@ -104,6 +104,11 @@ def test_a_lost_transaction_hangs_until_an_administrator_aborts_it(lost):
     live = sorted(set(cluster.metadata()[T0].isr))
     assert ageless(admin.find_hanging_transactions(
         broker_ids=live[:1], topics=["t"], max_transaction_timeout_ms=0)) == ageless(hanging)
+    assert ageless(admin.find_hanging_transactions(  # kafka-transactions.sh's --partition
+        partitions=[T1], max_transaction_timeout_ms=0)) == ageless([gone])
+    assert ageless(admin.find_hanging_transactions(
+        broker_ids=live[:1], partitions=[T0, T1],
+        max_transaction_timeout_ms=0)) == ageless(hanging)
     for h in hanging:
         admin.abort_transaction(AbortTransactionSpec(
             h["topic_partition"], h["producer_id"], h["producer_epoch"],

@@ -148,3 +148,12 @@ def test_find_hanging_skips_what_the_coordinator_holds_and_what_is_recent(broker
         admin.find_hanging_transactions(topics=["nope"])
     with pytest.raises(TypeError, match="must be a list"):
         admin.find_hanging_transactions(topics="t")
+    assert admin.find_hanging_transactions(partitions=[TopicPartition("t", 1)]) == []
+    with pytest.raises(IllegalArgumentError, match="topics or partitions, not both"):
+        admin.find_hanging_transactions(topics=["t"], partitions=[TopicPartition("t", 1)])
+    with pytest.raises(UnknownTopicOrPartitionError, match="'t' has no partition 9"):
+        admin.find_hanging_transactions(partitions=[TopicPartition("t", 9)])
+    with pytest.raises(UnknownTopicOrPartitionError, match="no topic 'nope'"):
+        admin.find_hanging_transactions(partitions=[TopicPartition("nope", 0)])
+    with pytest.raises(TypeError, match="TopicPartition"):
+        admin.find_hanging_transactions(partitions=["t"])
