@@ -16,19 +16,27 @@ on a lone broker and on a replicated ``pcmodel.cluster.Cluster``: see
 for what a partition keeps of them, :mod:`pcmodel.topics.admin_transactions` for the admin's
 calls and :mod:`pcmodel.cluster.transaction_log` for the coordinator of a cluster.
 
+There is no access control here: the admin client's ACL calls (``describe_acls``,
+``create_acls``, ``delete_acls``, :mod:`pcmodel.topics.admin_acls`) and the Kafka listener
+answer SECURITY_DISABLED, as a Kafka broker without an authorizer does.
+
 What kafka-python 3 has and pcmodel does not, so a program that uses it does not carry over:
 configs of resources other than topics and brokers (``list_config_resources``) and altering a
 broker's configs (they are the settings it was started with); the admin client's calls about
-ACLs (there is no access control here: the Kafka listener answers them SECURITY_DISABLED, as a
-broker without an authorizer does), SCRAM users, features, the metadata quorum and the broker's
-API versions; Kafka 4's consumer groups (KIP-848; groups here are ``"classic"``); and the
-clients' ``bootstrap()`` and ``bootstrap_connected()``, which wait for and report kafka-python's
-metadata bootstrap (pcmodel's clients ask the broker when they need metadata; in kafka-python 3
+SCRAM users, features, the metadata quorum and the broker's API versions; Kafka 4's consumer
+groups (KIP-848; groups here are ``"classic"``); and the clients' ``bootstrap()`` and
+``bootstrap_connected()``, which wait for and report kafka-python's metadata bootstrap
+(pcmodel's clients ask the broker when they need metadata; in kafka-python 3
 ``bootstrap_connected()`` is true only while a bootstrap is in flight).
 """
 
 from pcmodel.topics.admin import (
+    ACL,
     AbortTransactionSpec,
+    ACLFilter,
+    ACLOperation,
+    ACLPermissionType,
+    ACLResourcePatternType,
     AlterConfigOp,
     ConfigResource,
     ConfigResourceType,
@@ -38,6 +46,9 @@ from pcmodel.topics.admin import (
     NewTopic,
     OffsetSpec,
     OffsetTimestamp,
+    ResourcePattern,
+    ResourcePatternFilter,
+    ResourceType,
 )
 from pcmodel.topics.assignors import (
     ASSIGNORS,
@@ -96,6 +107,7 @@ from pcmodel.topics.errors import (
     RebalanceInProgressError,
     RecordTooLargeError,
     ReplicaNotAvailableError,
+    SecurityDisabledError,
     SerializationError,
     TopicAlreadyExistsError,
     TransactionAbortedError,
@@ -190,6 +202,11 @@ __all__ = [
     "InvalidSessionTimeoutError",
     "InvalidRecordError",
     "InvalidTimestampError",
+    "ACL",
+    "ACLFilter",
+    "ACLOperation",
+    "ACLPermissionType",
+    "ACLResourcePatternType",
     "AbortTransactionSpec",
     "AlterConfigOp",
     "ConfigResource",
@@ -200,6 +217,9 @@ __all__ = [
     "NewTopic",
     "OffsetSpec",
     "OffsetTimestamp",
+    "ResourcePattern",
+    "ResourcePatternFilter",
+    "ResourceType",
     "InvalidTopicError",
     "KafkaConfigurationError",
     "KafkaConnectionError",
@@ -226,6 +246,7 @@ __all__ = [
     "RecordTooLargeError",
     "ReplicaInfo",
     "ReplicaNotAvailableError",
+    "SecurityDisabledError",
     "SerializationError",
     "TopicAlreadyExistsError",
     "TopicPartition",

@@ -21,7 +21,9 @@ the consumer-group methods in
 ``alter_configs``, ``reset_configs``) in :mod:`pcmodel.topics.admin_configs`, the transaction
 methods (``list_transactions``, ``describe_transactions``, ``find_hanging_transactions``,
 ``abort_transaction``) in
-:mod:`pcmodel.topics.admin_transactions`. kafka-python 3 renamed
+:mod:`pcmodel.topics.admin_transactions`, the ACL methods (``describe_acls``, ``create_acls``,
+``delete_acls``: security is disabled here, as on a Kafka broker without an authorizer) in
+:mod:`pcmodel.topics.admin_acls`. kafka-python 3 renamed
 them; the 2.x names (``list_consumer_groups``, ``describe_consumer_groups``,
 ``list_consumer_group_offsets``, ``delete_consumer_groups``) are here too, with the 2.x
 results, because most tutorials still use them.
@@ -41,6 +43,13 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from pcmodel.topics.admin_acls import (
+    ACL,
+    AclAdminMixin,
+    ACLFilter,
+    ResourcePattern,
+    ResourcePatternFilter,
+)
 from pcmodel.topics.admin_configs import ConfigAdminMixin
 from pcmodel.topics.admin_groups import GroupAdminMixin
 from pcmodel.topics.admin_partitions import NewPartitions, PartitionAdminMixin, error_fields
@@ -49,6 +58,10 @@ from pcmodel.topics.admin_transactions import AbortTransactionSpec, TransactionA
 from pcmodel.topics.authorization import (
     CLUSTER_OPERATIONS,
     TOPIC_OPERATIONS,
+    ACLOperation,
+    ACLPermissionType,
+    ACLResourcePatternType,
+    ResourceType,
     bit_field,
     operation_names,
 )
@@ -80,6 +93,11 @@ from pcmodel.topics.topic_configs import (
 )
 
 __all__ = [
+    "ACL",
+    "ACLFilter",
+    "ACLOperation",
+    "ACLPermissionType",
+    "ACLResourcePatternType",
     "AbortTransactionSpec",
     "AlterConfigOp",
     "ConfigResource",
@@ -90,6 +108,9 @@ __all__ = [
     "ElectionType",
     "OffsetSpec",
     "OffsetTimestamp",
+    "ResourcePattern",
+    "ResourcePatternFilter",
+    "ResourceType",
 ]
 
 
@@ -133,7 +154,7 @@ def _page_topic(name: str, code: int, operations: int,
 
 
 class KafkaAdminClient(PartitionAdminMixin, ReplicaAdminMixin, GroupAdminMixin, ConfigAdminMixin,
-                       TransactionAdminMixin):
+                       TransactionAdminMixin, AclAdminMixin):
     """Administers topics and consumer groups of a pcmodel broker (see the module docstring).
 
     ``KafkaAdminClient(broker=..., client_id=..., request_timeout_ms=...)``; kafka-python's

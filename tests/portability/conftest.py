@@ -73,6 +73,10 @@ def _namespace(
     ns.NewPartitions = admin.NewPartitions
     ns.OffsetSpec = admin.OffsetSpec
     ns.OffsetTimestamp = admin.OffsetTimestamp
+    for name in ("ACL", "ACLFilter", "ACLOperation", "ACLPermissionType",
+                 "ACLResourcePatternType", "ResourcePattern", "ResourcePatternFilter",
+                 "ResourceType"):
+        setattr(ns, name, getattr(admin, name))
     ns.errors = module.errors if hasattr(module, "errors") else module
     ns.connection = connection
     return ns

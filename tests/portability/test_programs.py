@@ -34,6 +34,10 @@ EXPECTED = {
                       "after_delete": {}, "deleted_again": "GroupIdNotFoundError"},
     "group_sizes": {"range": [2, 4], "roundrobin": [3, 3], "sticky": [3, 3],
                     "cooperative-sticky": [3, 3]},
+    # A broker without an authorizer (no authorizer.class.name), as Kafka's AclApis answers.
+    "acls": {"described": ("SecurityDisabledError", "No Authorizer is configured on the broker"),
+             "succeeded": [], "failed": ["SecurityDisabledError", "SecurityDisabledError"],
+             "deleted": [(True, [], "SecurityDisabledError")]},
 }
 
 #: Where Tansu (the Kafka-protocol broker used here) answers differently from Apache Kafka:
@@ -65,6 +69,7 @@ def check(kafka, program: str, observed: dict) -> None:
 OFFSETS_API = {8, 9}  # OffsetCommit, OffsetFetch
 GROUP_API = {11, 12, 13, 14}  # JoinGroup, Heartbeat, LeaveGroup, SyncGroup
 OFFSET_ADMIN_API = {2, 47}  # ListOffsets, OffsetDelete
+ACL_API = {29, 30, 31}  # DescribeAcls, CreateAcls, DeleteAcls
 
 
 def requires(kafka, keys: set[int]) -> None:
@@ -307,6 +312,37 @@ def test_admin_moves_replays_and_deletes_a_groups_offsets(kafka):
     finally:
         admin.close()
     check(kafka, "group_offsets", observed)
+
+
+def test_admin_manages_acls_on_a_broker_without_an_authorizer(kafka):
+    requires(kafka, ACL_API)
+    if kafka.name == "kafka-python-tansu":
+        pytest.skip("Tansu lists no ACLs instead of answering SECURITY_DISABLED, and leaves "
+                    "CreateAcls unanswered (the request times out)")
+    topics = kafka.ResourcePatternFilter(kafka.ResourceType.TOPIC, None,
+                                         kafka.ACLResourcePatternType.ANY)
+    any_acl = kafka.ACLFilter(principal=None, host=None, operation=kafka.ACLOperation.ANY,
+                              permission_type=kafka.ACLPermissionType.ANY,
+                              resource_pattern=topics)
+    read = kafka.ACL(principal="User:alice", host="*", operation=kafka.ACLOperation.READ,
+                     permission_type=kafka.ACLPermissionType.ALLOW,
+                     resource_pattern=kafka.ResourcePattern(kafka.ResourceType.TOPIC, "orders"))
+    admin = kafka.KafkaAdminClient(**kafka.connection)
+    try:
+        try:
+            described = ("listed", len(admin.describe_acls(any_acl)[0]))
+        except kafka.errors.KafkaError as exc:
+            described = (type(exc).__name__, exc.args[0])
+        created = admin.create_acls([read, read])
+        deleted = admin.delete_acls([any_acl])
+    finally:
+        admin.close()
+    check(kafka, "acls", {
+        "described": described,
+        "succeeded": created["succeeded"],
+        "failed": [error.__name__ for error in created["failed"]],
+        "deleted": [(asked == any_acl, matched, error.__name__)
+                    for asked, matched, error in deleted]})
 
 
 def test_gzip_and_headers(kafka):

@@ -198,6 +198,7 @@ KAFKA_ERRNOS = {
     "InvalidRequestError": 42,
     "OutOfOrderSequenceNumberError": 45,
     "InvalidProducerEpochError": 47,
+    "SecurityDisabledError": 54,
     "KafkaStorageError": 56,
     "LogDirNotFoundError": 57,
     "ReplicaNotAvailableError": 9,

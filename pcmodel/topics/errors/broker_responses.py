@@ -43,6 +43,7 @@ __all__ = [
     "RebalanceInProgressError",
     "RecordTooLargeError",
     "ReplicaNotAvailableError",
+    "SecurityDisabledError",
     "TopicAlreadyExistsError",
     "UnknownMemberIdError",
     "UnknownTopicOrPartitionError",
@@ -377,6 +378,16 @@ class InvalidRequestError(BrokerResponseError):
     operation a config does not take, a config resource of a kind the broker does not serve."""
 
     errno = 42
+
+
+class SecurityDisabledError(BrokerResponseError):
+    """An ACL was to be described, created or deleted, and the broker has no authorizer:
+    pcmodel has no access control (:mod:`pcmodel.topics.authorization`), so every ACL call is
+    answered with this, as a Kafka broker without ``authorizer.class.name`` answers it."""
+
+    errno = 54
+    message = "SECURITY_DISABLED"
+    description = "Security features are disabled."
 
 
 class UnsupportedCompressionTypeError(BrokerResponseError):

@@ -4,10 +4,11 @@ pcmodel has no access control: every client may do everything (see
 :mod:`pcmodel.topics.authorization`). A Kafka broker configured without an authorizer (no
 ``authorizer.class.name``) still serves the three ACL APIs, to say so: each answers
 SECURITY_DISABLED (54) with the message Kafka's ``AclApis`` sends, DescribeAcls once for the
-request, CreateAcls once per ACL to create and DeleteAcls once per filter, and nothing is
-stored. So ``kafka-acls.sh``, kafka-python's ``describe_acls`` / ``create_acls`` /
-``delete_acls`` and confluent-kafka's admin calls learn that security is disabled, as they
-would from such a broker, instead of that the API is missing.
+request, CreateAcls once per ACL to create and DeleteAcls once per filter, and nothing is stored
+(as pcmodel's own admin client answers: :mod:`pcmodel.topics.admin_acls`). So ``kafka-acls.sh``,
+kafka-python's ``describe_acls`` / ``create_acls`` / ``delete_acls`` and confluent-kafka's admin
+calls learn that security is disabled, as they would from such a broker, instead of that the API
+is missing.
 """
 
 from __future__ import annotations
@@ -23,27 +24,26 @@ from kafka.protocol.admin.acl import (
     DescribeAclsResponse,
 )
 
-from pcmodel.wire.api import ApiHandler, RequestContext, kafka_errors
+from pcmodel.topics.authorization import NO_AUTHORIZER, NO_AUTHORIZER_TO_CHANGE
+from pcmodel.topics.errors import SecurityDisabledError
+from pcmodel.wire.api import ApiHandler, RequestContext
 
 __all__ = ["HANDLERS"]
 
-SECURITY_DISABLED = kafka_errors.SecurityDisabledError.errno
-#: Kafka's messages (``AclApis``): DescribeAcls says more than the other two.
-_DESCRIBE_MESSAGE = "No Authorizer is configured on the broker"
-_ALTER_MESSAGE = "No Authorizer is configured."
+SECURITY_DISABLED = SecurityDisabledError.errno
 
 
 def handle_describe_acls(ctx: RequestContext, request: Any) -> Any:
     """SECURITY_DISABLED, and no ACLs."""
     return ctx.response(throttle_time_ms=0, error_code=SECURITY_DISABLED,
-                        error_message=_DESCRIBE_MESSAGE, resources=[])
+                        error_message=NO_AUTHORIZER, resources=[])
 
 
 def handle_create_acls(ctx: RequestContext, request: Any) -> Any:
     """SECURITY_DISABLED for each ACL to create; none is stored."""
     result = CreateAclsResponse.AclCreationResult
     return ctx.response(throttle_time_ms=0, results=[
-        result(error_code=SECURITY_DISABLED, error_message=_ALTER_MESSAGE)
+        result(error_code=SECURITY_DISABLED, error_message=NO_AUTHORIZER_TO_CHANGE)
         for _ in request.creations])
 
 
@@ -51,7 +51,8 @@ def handle_delete_acls(ctx: RequestContext, request: Any) -> Any:
     """SECURITY_DISABLED for each filter, matching nothing."""
     result = DeleteAclsResponse.DeleteAclsFilterResult
     return ctx.response(throttle_time_ms=0, filter_results=[
-        result(error_code=SECURITY_DISABLED, error_message=_ALTER_MESSAGE, matching_acls=[])
+        result(error_code=SECURITY_DISABLED, error_message=NO_AUTHORIZER_TO_CHANGE,
+               matching_acls=[])
         for _ in request.filters])
 
 
