@@ -21,6 +21,7 @@ from typing import Any
 
 import pcmodel
 from pcmodel.errors import UsageError
+from pcmodel.grading.formats import check_passed
 from pcmodel.grading.isolation import time_scale
 from pcmodel.grading.supervise import DEFAULT_DEADLINE, SuiteCopy, SuiteError, run_suite
 
@@ -159,11 +160,11 @@ def format_report(report: dict[str, Any]) -> str:
         lines += [f"  cannot grade: {report['error']}", ""]
     width = max((len(c["id"]) for c in report["checks"]), default=10)
     for check in report["checks"]:
-        mark = "PASS" if check["earned"] else "FAIL"
+        mark = "PASS" if check_passed(check) else "NOTE" if not check["points"] else "FAIL"
         lines.append(f"  {mark}  {check['earned']:>2}/{check['points']:<2}  {check['id']:<{width}}"
                      f"  {check['title']}")
     lines += ["", f"  total: {report['score']} / {report['max_score']}"]
-    failed = [c for c in report["checks"] if not c["earned"] and not report.get("error")]
+    failed = [c for c in report["checks"] if not check_passed(c) and not report.get("error")]
     for check in failed:
         lines += ["", f"{check['id']} ({check['points']} points): {check['title']}"]
         if check.get("rounds", 1) > 1:

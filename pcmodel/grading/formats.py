@@ -20,12 +20,20 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["check_message", "gradescope", "junit_xml", "write_csv"]
+__all__ = ["check_message", "check_passed", "gradescope", "junit_xml", "write_csv"]
+
+
+def check_passed(check: dict[str, Any]) -> bool:
+    """Whether a check of a report passed: every point earned, and no failure. A check worth
+    no points (information only, such as the lint notes) earns all of its none either way, so
+    its outcome decides."""
+    return check.get("earned") == check.get("points") and check.get("outcome",
+                                                                    "passed") == "passed"
 
 
 def check_message(check: dict[str, Any]) -> str:
     """What a failed check tells the student, as plain text (empty for a passed check)."""
-    if check.get("earned") == check.get("points") and check.get("outcome") == "passed":
+    if check_passed(check):
         return ""
     lines = []
     if check.get("rounds", 1) > 1 and check.get("failures"):

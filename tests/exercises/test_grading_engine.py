@@ -161,6 +161,22 @@ def test_format_report_shows_what_to_fix():
     assert "trace line" in text
 
 
+def test_format_report_marks_a_check_of_no_points_by_its_outcome():
+    def report(outcome):
+        return {"exercise": "01_x", "impl": "me.py", "score": 1, "max_score": 1, "checks": [
+            {"id": "test_a", "title": "A works.", "points": 1, "earned": 1,
+             "outcome": "passed"},
+            {"id": "test_notes", "title": "Notes.", "points": 0, "earned": 0,
+             "outcome": outcome, "expected": "no note", "got": "a note"}]}
+
+    quiet = format_report(report("passed"))
+    assert "PASS   0/0   test_notes" in quiet and "FAIL" not in quiet
+    assert "test_notes (0 points)" not in quiet  # nothing to fix: no section for it
+    noted = format_report(report("failed"))
+    assert "NOTE   0/0   test_notes" in noted and "FAIL" not in noted
+    assert "test_notes (0 points): Notes." in noted and "got:      a note" in noted
+
+
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("how", ["option", "environment"])
 def test_suites_run_with_plain_pytest(how, tmp_path):
