@@ -260,6 +260,18 @@ def _first_error(h: Any) -> Problem:
     if found:
         found["got"] += " (in a second call of run_pipeline() in the same process)"
         return found
+    # A source fails; handle() fails later, on an item given only once that producer finished.
+    data = ["sources", 2, 8, False]
+    seen = h.run(data, 2, 4, {"hooks": "source_then_handler", "fail_items": [[1, 5]]})
+    found = _trouble(seen)
+    if found:
+        return found
+    if seen["raised"] is None or seen["raised"]["label"] != "first":
+        return _problem("run_pipeline() to raise the first exception, from source 0, when "
+                        "handle() fails later", _raised(seen), hint)
+    found = _leftovers(seen) or _missing(_all_of(2, 8, {0: range(2)}), seen, data)
+    if found:
+        return found
     # handle() fails; a source fails only after that consumer has gone on to its next item.
     data = ["sources", 2, 10, False]
     seen = h.run(data, 1, 3, {"fail_items": [[0, 0]], "hooks": "late_source"})

@@ -318,13 +318,15 @@ class Pipelines:
 
     ``data`` is ``["sources", count, items, odd]`` (see :func:`sources`) or ``["literal",
     lists]``; positions ``[source, n]`` name items. ``plan`` adds the failures a check needs:
-    ``fail_source`` (the source fails before item n), ``fail_items`` / ``held_items``
-    (handle() raises on those items / holds them until the caller waits for its consumers:
-    ``_until_joined``), ``barrier`` (that many handle() calls must
-    meet), ``hooks`` ("first_error": source 0 fails at 2, source 1 at 5 once source 0's producer
-    finished; "late_source": source 1 fails at 3 once the consumer whose handle() failed moved
-    on), ``again`` (call the module loaded by the previous run again), ``slow_start`` (every
-    source gives its first item only once the caller of run_pipeline() waits).
+    ``fail_source`` (the source fails before item n), ``fail_items`` / ``held_items`` (handle()
+    raises on those items / holds them until the caller waits for its consumers:
+    ``_until_joined``), ``barrier`` (that many handle() calls must meet), ``hooks``
+    ("first_error": source 0 fails at 2, source 1 at 5 once source 0's producer finished;
+    "source_then_handler": source 0 fails at 2, source 1 gives item 5 only once source 0's
+    producer finished, for a ``fail_items`` entry to fail later; "late_source": source 1 fails
+    at 3 once the consumer whose handle() failed moved on), ``again`` (call the module loaded by
+    the previous run again), ``slow_start`` (every source gives its first item only once the
+    caller of run_pipeline() waits).
     """
 
     SHAPES = {"run": OBSERVED, "validate": shape.record(
@@ -347,6 +349,12 @@ class Pipelines:
             hooks = {(0, 2): _raise(first, signal=first_failed),
                      (1, 5): _raise(second, _wait_for_feeder(0, first_failed))}
             planted = {"first": first, "second": second}
+        elif plan.get("hooks") == "source_then_handler":
+            first = _SourceFailed("source 0 failed before handle() did")
+            first_failed = threading.Event()
+            hooks = {(0, 2): _raise(first, signal=first_failed),
+                     (1, 5): _wait_for_feeder(0, first_failed)}
+            planted = {"first": first}
         elif plan.get("hooks") == "late_source":
             def after_handler_failed(run: _Run) -> None:
                 run.handled_after_failure.wait(5 * STALL * patience())
