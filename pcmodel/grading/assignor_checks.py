@@ -178,13 +178,16 @@ def _examples(h: Any, kind: str, rng: random.Random, cases: int) -> dict[str, st
 
 
 def _present(h: Any, kind: str, rng: random.Random, cases: int) -> dict[str, str] | None:
-    subs = {"C0": ["t0"], "C1": ["t0"], "C2": ["t0"], "C3": ["missing"]}
-    counts = {"t0": 2}
-    got = _call(h, subs, counts)
-    if set(got) != set(subs):
-        return _problem(f"every member as a key, even with no partitions: {sorted(subs)}",
-                        f"keys {sorted(got)} for {_show(subs, counts)}",
-                        "start from {member: [] for member in subscriptions}")
+    # Members left without partitions: too many for t0, subscribed to a topic with no metadata,
+    # subscribed to nothing (a pattern subscription that matches no topic yet).
+    cases = [({"C0": ["t0"], "C1": ["t0"], "C2": ["t0"], "C3": ["missing"]}, {"t0": 2}),
+             ({"C0": ["t0"], "C1": [], "C2": set()}, {"t0": 3})]
+    for subs, counts in cases:
+        got = _call(h, subs, counts)
+        if set(got) != set(subs):
+            return _problem(f"every member as a key, even with no partitions: {sorted(subs)}",
+                            f"keys {sorted(got)} for {_show(subs, counts)}",
+                            "start from {member: [] for member in subscriptions}")
     return None
 
 
