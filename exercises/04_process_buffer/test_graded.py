@@ -20,7 +20,8 @@ def test_interface(impl):
 @pytest.mark.points(2)
 def test_fifo_sequence(impl):
     """Two buffers of different capacities, used in turn in one process, return 64-bit items
-    (0, -1, 2**63 - 1, -2**63) in FIFO order."""
+    (0, -1, 2**63 - 1, -2**63) in FIFO order; so does a buffer of capacity 70,000 filled and
+    emptied twice."""
     checks.check_sequence(impl)
 
 

@@ -18,9 +18,9 @@
   :mod:`~pcmodel.grading.process_harness` (its processes: :mod:`~pcmodel.grading.process_gang`).
 - The checks the suites are made of, one module per kind of exercise:
   :mod:`~pcmodel.grading.buffer_checks` and :mod:`~pcmodel.grading.sched_checks` (thread
-  buffers), :mod:`~pcmodel.grading.pipeline_checks`, :mod:`~pcmodel.grading.process_checks`,
-  :mod:`~pcmodel.grading.assignor_checks`, :mod:`~pcmodel.grading.delivery_checks` and
-  :mod:`~pcmodel.grading.transaction_checks`.
+  buffers), :mod:`~pcmodel.grading.pipeline_checks`, :mod:`~pcmodel.grading.process_checks`
+  (and :mod:`~pcmodel.grading.process_stepped_checks`), :mod:`~pcmodel.grading.assignor_checks`,
+  :mod:`~pcmodel.grading.delivery_checks` and :mod:`~pcmodel.grading.transaction_checks`.
 """
 
 from pcmodel.grading.checks import CheckFailed, observe

@@ -15,9 +15,13 @@ from typing import Any
 
 from pcmodel.grading.isolation import Verdict, run_isolated, time_scale
 
-__all__ = ["DEFAULT_TIME_LIMIT", "CheckFailed", "budget", "fail_on", "observe"]
+__all__ = ["DEFAULT_TIME_LIMIT", "CheckFailed", "Problem", "budget", "fail_on", "observe",
+           "problem"]
 
 DEFAULT_TIME_LIMIT = 20.0  # seconds per check, before PCMODEL_GRADE_TIME_SCALE
+
+#: What a scenario found wrong (see :func:`problem`), or None when nothing was.
+Problem = dict[str, str] | None
 
 
 class CheckFailed(AssertionError):
@@ -44,10 +48,16 @@ class CheckFailed(AssertionError):
                    problem.get("details", ""))
 
 
-def fail_on(problem: dict[str, str] | None) -> None:
+def problem(expected: str, got: str, hint: str = "") -> dict[str, str]:
+    """A scenario's finding, as :func:`fail_on` reports it: what was expected, what happened,
+    and a hint for the student."""
+    return {"expected": expected, "got": got, "hint": hint}
+
+
+def fail_on(found: Problem) -> None:
     """Raise CheckFailed for a workload's problem dictionary; do nothing for None."""
-    if problem is not None:
-        raise CheckFailed.from_problem(problem)
+    if found is not None:
+        raise CheckFailed.from_problem(found)
 
 
 def budget(amount: int) -> int:

@@ -201,6 +201,8 @@ class ProcessBuffers:
         "capacity_of": shape.any, "construct": shape.str,
         "sequence": shape.record(got=shape.list_of(shape.any), done=shape.int,
                                  stuck=shape.bool, error=shape.str),
+        "wraparound": shape.record(wrong=shape.either(shape.none, shape.list_of(shape.any)),
+                                   done=shape.int, stuck=shape.bool, error=shape.str),
         "transfer": shape.record(
             reports=shape.dict_of(shape.list_of(shape.any)), stuck=shape.list_of(shape.str),
             most_inside=shape.int, shm=shape.list_of(shape.list_of(shape.plain))),
@@ -265,6 +267,33 @@ class ProcessBuffers:
         finished, _ = _call(body, STALL * patience())
         return {"got": list(got), "done": outcome["done"], "stuck": not finished,
                 "error": outcome["error"]}
+
+    def wraparound(self, capacity: int, rounds: int) -> dict[str, Any]:
+        """Fill a fresh buffer of ``capacity`` with 0, 1, 2... and empty it, ``rounds`` times,
+        in one thread: the first get() that returned something else (``[position, item]``),
+        how many operations were done, and whether it got stuck or raised."""
+        ctx = multiprocessing.get_context("fork")
+        module = load_impl(self.impl, "BoundedBuffer")
+        outcome: dict[str, Any] = {"wrong": None, "done": 0, "error": ""}
+
+        def body() -> None:
+            try:
+                buffer = module.BoundedBuffer(capacity, ctx)
+                for _ in range(rounds):
+                    for item in range(capacity):
+                        buffer.put(item)
+                        outcome["done"] += 1
+                    for item in range(capacity):
+                        value = plain(buffer.get())
+                        outcome["done"] += 1
+                        if value != item:
+                            outcome["wrong"] = [item, value]
+                            return
+            except BaseException as exc:  # noqa: BLE001 - reported as an observation
+                outcome["error"] = describe_exception(exc, os.path.abspath(self.impl))
+
+        finished, _ = _call(body, STALL * patience())
+        return {**outcome, "stuck": not finished}
 
     def transfer(self, method: str, producers: int, consumers: int, items: int, capacity: int,
                  noise: bool, seed: int, base: int) -> dict[str, Any]:

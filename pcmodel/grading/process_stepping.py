@@ -29,7 +29,8 @@ slot unwritten (a stale item or the initial 0), at that line, in every run.
 
 The processes are stopped through their line tracer: before each line of the student's file a
 stepped process asks the controller (over its pipe) for leave to go on. Everything is returned
-as plain data; the verdict is :mod:`pcmodel.grading.process_checks`'s, made in the grader.
+as plain data; the verdict is :mod:`pcmodel.grading.process_stepped_checks`'s, made in the
+grader.
 """
 
 from __future__ import annotations

@@ -12,7 +12,12 @@ from functools import partial
 
 import pytest
 
-from pcmodel.grading import assignor_checks, buffer_checks, pipeline_checks, process_checks
+from pcmodel.grading import (
+    assignor_checks,
+    buffer_checks,
+    pipeline_checks,
+    process_stepped_checks,
+)
 from pcmodel.grading.checks import CheckFailed
 from pcmodel.grading.engine import exercises_root, find
 from pcmodel.grading.mutation_operators import mutants_of
@@ -45,7 +50,7 @@ def _many_threads(impl: str) -> None:
      "3 items had been put and not yet taken"),
     (_many_threads, "01_condition_buffer", "single_condition_notify",
      "everyone waits: deadlock"),
-    (lambda impl: process_checks.check_stepped_puts(impl, method="fork"),
+    (lambda impl: process_stepped_checks.check_stepped_puts(impl, method="fork"),
      "04_process_buffer", "missing_mutex", "the second put() ran meanwhile"),
     (pipeline_checks.check_parallel_consumers, "03_pipeline_shutdown",
      "markers_before_producers_finish", "it did not return"),
@@ -67,9 +72,9 @@ def test_a_race_is_caught_in_every_run(check, exercise, buggy, because):
 # timing).
 MUTANT_RACES = [
     ("04_process_buffer", "swap@38:8", "self._empty.release()\n        with self._mutex:",
-     partial(process_checks.check_stepped_gets, method="fork"), "the put() ran meanwhile"),
+     partial(process_stepped_checks.check_stepped_gets, method="fork"), "the put() ran meanwhile"),
     ("04_process_buffer", "swap@30:8", "self._full.release()\n        with self._mutex:",
-     partial(process_checks.check_stepped_put_get, method="fork"),
+     partial(process_stepped_checks.check_stepped_put_get, method="fork"),
      "before the put() had finished"),
     ("03_pipeline_shutdown", "swap@65:4", "raise errors[0]\n    for thread in consumer_threads:",
      pipeline_checks.check_source_error, "still running: consumer-"),

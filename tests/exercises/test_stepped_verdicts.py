@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from pcmodel.grading.process_checks import _stepped, _stepped_gets, _stepped_put_get
 from pcmodel.grading.process_harness import ProcessBuffers
+from pcmodel.grading.process_stepped_checks import _stepped, _stepped_gets, _stepped_put_get
 from pcmodel.grading.replay import verdict
 
 BASE = 10_000_000
