@@ -18,7 +18,7 @@ COORDINATOR_NOT_AVAILABLE or NOT_COORDINATOR, retriable, as Kafka's ``GroupMetad
 maps a failed ``storeGroup``; the member joins again.
 
 :class:`GroupRequestsMixin` is one part of ``ClusterConnection``, which provides
-``_cluster``, ``_offsets``, ``metadata_version()``, ``end_offsets()`` and the transactional
+``_cluster``, ``_offsets``, ``metadata_version()`` and the transactional
 checks of :class:`~pcmodel.cluster.client_transactions.TransactionRequestsMixin`.
 """
 
@@ -176,10 +176,21 @@ class GroupRequestsMixin:
         committed = self._offsets.all_committed(group_id)
         existing = self._cluster.metadata()
         tps = sorted(tp for tp in set(described.lag) | set(committed) if tp in existing)
-        ends = self.end_offsets(tps)
-        lag = {tp: None if tp not in committed else max(0, ends[tp] - committed[tp].offset)
-               for tp in tps}
-        return described._replace(committed=committed, lag=lag)
+        return described._replace(committed=committed, lag={
+            tp: self._lag(tp, committed.get(tp), existing[tp].leader) for tp in tps})
+
+    def _lag(self, tp: TopicPartition, committed: OffsetAndMetadata | None,
+             leader: int | None) -> int | None:
+        """How far ``committed`` is behind the high watermark at the partition's leader;
+        ``None`` with no commit, or no leader alive to ask now. Never waits: describing a
+        group (Kafka's DescribeGroups) does not depend on the partitions' leaders."""
+        if committed is None or leader is None or not self._cluster.nodes[leader].alive:
+            return None
+        try:
+            end = self._cluster.nodes[leader].broker.end_offsets([tp])[tp]
+        except KafkaConnectionError:  # its process died meanwhile
+            return None
+        return max(0, end - committed.offset)
 
     def delete_group(self, group_id: str) -> None:
         """Delete the group at its coordinator, then its committed offsets and its stored

@@ -134,6 +134,12 @@ def test_describe_group_reads_offsets_committed_after_the_coordinator_loaded(mak
     described = conn.describe_group("g")
     assert {tp: v.offset for tp, v in described.committed.items()} == {T0: 1}
     assert described.lag == {T0: 3, T1: None}
+    # A partition whose leader is down has no lag to give: it is unknown, not waited for.
+    dead = cluster.leader("t", 0)
+    assert cluster.leader("__consumer_offsets", 0) != dead  # the coordinator stays
+    cluster.kill(dead)  # stepped: no new leader until the cluster runs
+    assert cluster.leader("t", 0) == dead
+    assert conn.describe_group("g").lag == {T0: None, T1: None}
 
 
 @pytest.mark.timeout(30)

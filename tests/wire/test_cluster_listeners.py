@@ -7,7 +7,12 @@ from __future__ import annotations
 import socket
 
 import pytest
-from kafka.protocol.admin import DeleteRecordsRequest, DescribeClusterRequest, ListGroupsRequest
+from kafka.protocol.admin import (
+    DeleteRecordsRequest,
+    DescribeClusterRequest,
+    DescribeGroupsRequest,
+    ListGroupsRequest,
+)
 from kafka.protocol.consumer import ListOffsetsRequest
 from kafka.protocol.metadata import FindCoordinatorRequest, MetadataRequest
 from kafka.protocol.producer import InitProducerIdRequest
@@ -345,6 +350,20 @@ def test_list_groups_answers_the_groups_each_broker_coordinates(cluster, listene
     new = cluster.leader("__consumer_offsets", 0)
     assert {b: listed(b) for b in cluster.live_brokers()} == {
         b: [("g", "Empty")] if b == new else [] for b in cluster.live_brokers()}
+
+
+def test_describe_groups_at_the_coordinator_whoever_leads_the_partitions(cluster, listeners):
+    # The coordinator describes a group whose offsets are on partitions other brokers lead;
+    # it answers without asking them (Kafka's DescribeGroups never answers a partition error).
+    cluster.create_topic("t", 3, replication_factor=3)
+    assert len({cluster.leader("t", p) for p in range(3)}) == 3  # one led by each broker
+    conn = cluster.connect()
+    conn.commit_offsets("g", -1, "", {TopicPartition("t", p): 1 for p in range(3)})
+    coordinator = cluster.leader("__consumer_offsets", 0)
+    with raw_to(listeners, coordinator) as raw:
+        (group,) = raw.request(DescribeGroupsRequest[5](
+            groups=["g"], include_authorized_operations=False)).groups
+    assert (group.error_code, group.group_state, group.members) == (0, "Empty", [])
 
 
 def test_idempotent_retry_through_a_new_leader_is_stored_once(cluster, listeners):
