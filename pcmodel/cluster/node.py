@@ -227,14 +227,18 @@ class ClusterNode(NodeMarkers):
         assert state is not None
         min_isr = replica.config.min_insync_replicas
         count = len(records)
-        repeated = None
-        if producer is not None:
-            repeated = replica.producers.check(producer[0], producer[1], producer[2], count)
-        if acks == "all" and len(state.isr) < min_isr and repeated is None:
+        # Before the producer's sequence numbers, as Kafka's Partition.appendRecordsToLeader:
+        # a pipelining producer whose batches are all refused as retriable retries them in
+        # order, where an out-of-order verdict on the second would make it start over with a
+        # new epoch (and store the first again).
+        if acks == "all" and len(state.isr) < min_isr:
             raise NotEnoughReplicasError(
                 f"{tp}: the ISR {sorted(state.isr)} has fewer than min_insync_replicas="
                 f"{min_isr} replicas; nothing was written"
             )
+        repeated = None
+        if producer is not None:
+            repeated = replica.producers.check(producer[0], producer[1], producer[2], count)
         if repeated is not None:
             base, append_time = repeated.base_offset, repeated.log_append_time
         else:

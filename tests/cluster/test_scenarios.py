@@ -247,6 +247,35 @@ def test_idempotent_retry_through_a_new_leader_is_not_stored_twice(make_cluster)
         cluster.produce("t", 0, batch(b"c"), producer=(pid, epoch, 5)).get(timeout=1)
 
 
+def test_a_short_isr_refuses_every_pipelined_batch_as_retriable_before_its_sequence(
+        make_cluster):
+    # As Kafka's Partition.appendRecordsToLeader: NOT_ENOUGH_REPLICAS before any sequence
+    # check, so a producer with batches 1 and 2 in flight gets the same retriable answer for
+    # both (an out-of-order verdict for 2 would make it reset its epoch), and its retries,
+    # in order, go in once the ISR is back.
+    cluster = make_cluster()
+    cluster.create_topic("t", replication_factor=3, min_insync_replicas=2)
+    pid, epoch = cluster.init_producer_id()
+    cluster.produce("t", 0, batch(b"a"), acks="all", producer=(pid, epoch, 0)).get(timeout=2)
+    followers = set(cluster.metadata()[TopicPartition("t", 0)].replicas) - {
+        cluster.leader("t", 0)}
+    for broker in followers:
+        cluster.kill(broker)
+    cluster.run_for(1.6)
+    assert len(cluster.isr("t", 0)) == 1
+    for sequence, value in ((1, b"b"), (2, b"c"), (0, b"a")):  # the last: a late retry of "a"
+        with pytest.raises(NotEnoughReplicasError):
+            cluster.produce("t", 0, batch(value), acks="all",
+                            producer=(pid, epoch, sequence)).get(timeout=1)
+    for broker in followers:
+        cluster.restart(broker)
+    cluster.run_for(3)
+    for sequence, value in ((1, b"b"), (2, b"c")):
+        assert cluster.produce("t", 0, batch(value), acks="all", producer=(
+            pid, epoch, sequence)).get(timeout=2).base_offset == sequence
+    assert values(cluster.log(cluster.leader("t", 0), "t", 0)) == [b"a", b"b", b"c"]
+
+
 def test_a_batch_longer_than_one_replica_fetch_is_still_known_to_a_new_leader(make_cluster):
     # A follower copies at most 500 records a fetch: this batch reaches it in two.
     cluster = make_cluster()
