@@ -29,7 +29,8 @@ def test_laggards_leave_the_isr(impl):
 
 @pytest.mark.points(1)
 def test_lag_limit_is_exclusive(impl):
-    """A follower caught up exactly replica_lag_time_max ago is still in sync."""
+    """A follower caught up exactly replica_lag_time_max ago is still in sync: it stays in the
+    ISR, and from outside it rejoins."""
     check(impl, "lag_boundary")
 
 
@@ -47,13 +48,15 @@ def test_hw_never_goes_backwards(impl):
 
 @pytest.mark.points(2)
 def test_rejoin_rules(impl):
-    """A follower rejoins only with every committed record and a recent caught-up time."""
+    """A follower rejoins only with every committed record (LEO >= the HW after step A, never
+    below the current HW, even with an ISR member behind it) and a recent caught-up time."""
     check(impl, "rejoin")
 
 
 @pytest.mark.points(1)
 def test_unknown_leo_holds_the_hw(impl):
-    """An ISR member that has not fetched yet (no LEO) holds the HW where it is."""
+    """An ISR member that has not fetched yet (no LEO) holds the HW where it is; once it lags
+    and leaves in step A it holds nothing, in step B or C."""
     check(impl, "unknown_leo")
 
 

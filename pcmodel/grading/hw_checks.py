@@ -106,6 +106,16 @@ def _show(args: dict[str, Any]) -> str:
 
 
 def _case(rng: random.Random) -> dict[str, Any]:
+    """A random state a Kafka leader can be in when it runs its bookkeeping.
+
+    Every LEO is at most the leader's, and the HW at most the leader's LEO. An ISR member
+    usually has every committed record, but may be below the HW: a follower that restarted and
+    lost the tail of its log (or truncated to its own, older HW) while the leader still counts
+    it in sync, as in :func:`_hw_monotonic`. A follower may have no LEO yet (it has not fetched
+    since this leader took over; in the ISR it holds the HW), and so may an ISR member that has
+    lagged since, which step A drops. A follower behind the leader was caught up at an earlier
+    fetch, never at ``now`` itself.
+    """
     replicas = list(range(rng.randint(1, 5)))
     leader = rng.choice(replicas)
     now = 100.0
@@ -118,10 +128,19 @@ def _case(rng: random.Random) -> dict[str, Any]:
     for r in replicas:
         if r == leader:
             continue
-        if rng.random() < 0.9:
-            low = hw if r in isr else 0
-            leos[r] = rng.randint(low, leader_leo)
-        caught[r] = round(now - rng.choice([0.0, 0.2, lag, lag + 0.1, 3.0, 10.0]), 3)
+        if rng.random() < (0.75 if r in isr else 0.9):
+            if r in isr and hw > 0 and rng.random() < 0.35:
+                leos[r] = rng.randint(0, hw - 1)  # restarted and lost records: below the HW
+            elif r in isr:
+                leos[r] = rng.randint(hw, leader_leo)
+            elif rng.random() < 0.5:
+                leos[r] = rng.randint(max(0, hw - 2), min(leader_leo, hw + 2))  # near the HW
+            else:
+                leos[r] = rng.randint(0, leader_leo)
+        ago = [0.2, lag, lag + 0.1, 3.0, 10.0]
+        if leos.get(r, leader_leo) >= leader_leo:
+            ago.append(0.0)
+        caught[r] = round(now - rng.choice(ago), 3)
     return dict(leader=leader, isr=isr, high_watermark=hw, leos=leos, last_caught_up=caught,
                 now=now, replica_lag_time_max=lag)
 
@@ -166,6 +185,17 @@ def _lag_boundary(h, rng, cases):
         return _problem("a follower caught up exactly replica_lag_time_max ago still in sync "
                         f"(out only when *more* than the limit): {{0, 1}} for {_show(args)}",
                         f"isr={sorted(isr)}", "compare now - last_caught_up > limit")
+    # The same limit in step B: broker 1 (outside, LEO 7 >= the HW 7 after step A) was caught
+    # up exactly 1 s ago, so it rejoins.
+    back = dict(leader=0, isr={0, 2}, high_watermark=6, leos={0: 8, 1: 7, 2: 7},
+                last_caught_up={1: 99.0, 2: 99.8}, now=100.0, replica_lag_time_max=1.0)
+    isr, _ = _call(h, back)
+    if isr != {0, 1, 2}:
+        return _problem("a follower outside the ISR caught up exactly replica_lag_time_max ago "
+                        "(and with every committed record) rejoins: {0, 1, 2} for "
+                        f"{_show(back)}", f"isr={sorted(isr)}",
+                        "the lag limit is the same in step B as in step A: only *more* than "
+                        "the limit is too long ago")
     return None
 
 
@@ -209,6 +239,18 @@ def _rejoin(h, rng, cases):
         return _problem(f"broker 1 (not caught up for 20 s) kept out for {_show(stale)}",
                         f"isr={sorted(isr)}", "only a follower caught up within the limit "
                         "rejoins, otherwise it would leave again at once")
+    # Broker 1 restarted and lost records but is still in the ISR, below the HW: the HW after
+    # step A is still 8 (never below the current HW), so broker 2 (LEO 6) does not rejoin.
+    below = dict(leader=0, isr={0, 1}, high_watermark=8, leos={0: 10, 1: 5, 2: 6},
+                 last_caught_up={1: 99.5, 2: 99.5}, now=100.0, replica_lag_time_max=1.0)
+    isr, hw = _call(h, below)
+    if isr != {0, 1} or hw != 8:
+        return _problem(f"broker 2 (LEO 6 < HW 8) kept out of the ISR and hw=8 for "
+                        f"{_show(below)}", f"isr={sorted(isr)}, hw={hw}",
+                        "the HW a follower must reach to rejoin is computed as in step C, so it "
+                        "is never below the current HW, even when an ISR member (here broker "
+                        "1, LEO 5) is behind it; otherwise broker 2 rejoins without committed "
+                        "records 6 and 7")
     back = dict(leader=0, isr={0, 1}, high_watermark=10, leos={0: 12, 1: 11, 2: 11},
                 last_caught_up={1: 99.9, 2: 99.9}, now=100.0, replica_lag_time_max=1.0)
     isr, hw = _call(h, back)
@@ -227,6 +269,21 @@ def _unknown_leo(h, rng, cases):
                         f"nothing new is known to be on it, for {_show(args)}", f"hw={hw}",
                         "a new leader does not know its followers' LEOs until they fetch: "
                         "hold the HW where it is")
+    # Broker 2 has not fetched since this leader took over 5 s ago: step A drops it, and from
+    # then on its unknown LEO holds nothing. The HW after A is min(10, 9) = 9, so broker 3
+    # (LEO 5) does not rejoin, and the HW moves to 9.
+    dropped = dict(leader=0, isr={0, 1, 2}, high_watermark=3, leos={0: 10, 1: 9, 3: 5},
+                   last_caught_up={1: 99.5, 2: 95.0, 3: 99.5}, now=100.0,
+                   replica_lag_time_max=1.0)
+    isr, hw = _call(h, dropped)
+    if isr != {0, 1} or hw != 9:
+        return _problem(f"(isr=[0, 1], hw=9): broker 2 (no LEO) has not been caught up for "
+                        f"5 s, so it leaves and no longer holds the HW; broker 3 (LEO 5 < 9) "
+                        f"stays out, for {_show(dropped)}",
+                        f"isr={sorted(isr)}, hw={hw}",
+                        "only a member of the ISR *after step A* holds the HW with an unknown "
+                        "LEO: broker 2 lagged and left, so steps B and C compute the HW over "
+                        "{0, 1} (9), and broker 3 with 5 records must stay out")
     return None
 
 
