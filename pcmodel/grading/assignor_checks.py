@@ -22,7 +22,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from pcmodel.grading.checks import budget, fail_on
+from pcmodel.grading.checks import budget, fail_on, problem
 from pcmodel.grading.probes import load_impl
 from pcmodel.grading.replay import judge, shape
 
@@ -46,9 +46,6 @@ EXAMPLES: dict[str, list[tuple[dict[str, list[str]], dict[str, int], dict[str, l
     ],
 }
 
-
-def _problem(expected: str, got: str, hint: str) -> dict[str, str]:
-    return {"expected": expected, "got": got, "hint": hint}
 
 
 def _reference(kind: str) -> Callable[..., Any]:
@@ -172,7 +169,7 @@ def _examples(h: Any, kind: str, rng: random.Random, cases: int) -> dict[str, st
     for subs, counts, want in EXAMPLES[kind]:
         got = _call(h, subs, counts)
         if got != want:
-            return _problem(f"Kafka's documented result {want} for {_show(subs, counts)}",
+            return problem(f"Kafka's documented result {want} for {_show(subs, counts)}",
                             repr(got), _HINTS[kind])
     return None
 
@@ -185,7 +182,7 @@ def _present(h: Any, kind: str, rng: random.Random, cases: int) -> dict[str, str
     for subs, counts in cases:
         got = _call(h, subs, counts)
         if set(got) != set(subs):
-            return _problem(f"every member as a key, even with no partitions: {sorted(subs)}",
+            return problem(f"every member as a key, even with no partitions: {sorted(subs)}",
                             f"keys {sorted(got)} for {_show(subs, counts)}",
                             "start from {member: [] for member in subscriptions}")
     return None
@@ -207,7 +204,7 @@ def _once(h: Any, kind: str, rng: random.Random, cases: int) -> dict[str, str] |
                 [f"owned twice {doubled[:4]}"] if doubled else []) + (
                 [f"assigned to a member not subscribed to it (or nonexistent): {foreign[:3]}"]
                 if foreign else [])
-            return _problem(
+            return problem(
                 "each partition of each subscribed topic owned by exactly one subscribed member",
                 f"{'; '.join(bits)} for {_show(subs, counts)}", _HINTS[kind])
     return None
@@ -220,14 +217,14 @@ def _balanced(h: Any, kind: str, rng: random.Random, cases: int) -> dict[str, st
         if kind == "roundrobin":
             sizes = {m: len(v) for m, v in got.items()}
             if sizes and max(sizes.values()) - min(sizes.values()) > 1:
-                return _problem("with equal subscriptions, counts that differ by at most one",
+                return problem("with equal subscriptions, counts that differ by at most one",
                                 f"{sizes} for {_show(subs, counts)}", _HINTS[kind])
             continue
         for topic, n in counts.items():
             members = sorted(m for m in subs if topic in subs[m])
             sizes = [sum(1 for t, _ in got.get(m, []) if t == topic) for m in members]
             if sizes != sorted(sizes, reverse=True) or (sizes and sizes[0] - sizes[-1] > 1):
-                return _problem(
+                return problem(
                     f"topic {topic!r}: {n} partitions spread over its subscribers in sorted "
                     "order, counts differing by at most one, extras to the first members",
                     f"counts {dict(zip(members, sizes))} for {_show(subs, counts)}",
@@ -242,7 +239,7 @@ def _matches(h: Any, kind: str, rng: random.Random, cases: int) -> dict[str, str
         want = _normal(reference(subs, counts))
         got = _call(h, subs, counts)
         if got != want:
-            return _problem(f"Kafka's assignment {want}", f"{got} for {_show(subs, counts)}",
+            return problem(f"Kafka's assignment {want}", f"{got} for {_show(subs, counts)}",
                             _HINTS[kind])
     return None
 
@@ -255,7 +252,7 @@ def _deterministic(h: Any, kind: str, rng: random.Random, cases: int) -> dict[st
             again_subs, again_counts = _shuffled(rng, subs, counts)
             again = _call(h, again_subs, again_counts)
             if again != first:
-                return _problem(
+                return problem(
                     "the same assignment for the same group, whatever the order of the "
                     "members, the topics, or a set instead of a list",
                     f"{first} for {_show(subs, counts)} but {again} for "

@@ -21,7 +21,7 @@ import secrets
 from functools import partial
 from typing import Any
 
-from pcmodel.grading.checks import budget, fail_on
+from pcmodel.grading.checks import Problem, budget, fail_on, problem
 from pcmodel.grading.hints import hinted
 from pcmodel.grading.replay import judge
 from pcmodel.grading.stress_verdict import stress_verdict
@@ -52,11 +52,7 @@ __all__ = [
 _WAKE_HINT = "@wake"  # a hint key: see pcmodel.grading.hints
 _RUNNING, _DONE, _FAILED = "running", "done", "failed"
 
-Problem = dict[str, str] | None
 
-
-def _problem(expected: str, got: str, hint: str) -> dict[str, str]:
-    return {"expected": expected, "got": got, "hint": hint}
 
 
 def _run(scenario: Any, impl: str, *args: Any) -> Problem:
@@ -72,7 +68,7 @@ def _interface(h: Any) -> Problem:
         shown = "missing" if capacity == {"missing": True} else (
             capacity["object"] if isinstance(capacity, dict) and "object" in capacity
             else repr(capacity))
-        return _problem(
+        return problem(
             "BoundedBuffer(3).capacity == 3",
             f"capacity is {shown}",
             "store the constructor argument as self.capacity",
@@ -82,12 +78,12 @@ def _interface(h: Any) -> Problem:
         if outcome == "ValueError":
             continue
         if outcome.startswith("raised "):
-            return _problem(
+            return problem(
                 f"BoundedBuffer({bad}) to raise ValueError",
                 f"it {outcome}",
                 "validate capacity first: raise ValueError when capacity < 1",
             )
-        return _problem(
+        return problem(
             f"BoundedBuffer({bad}) to raise ValueError",
             "it returned a buffer that can never hold an item",
             "validate capacity first: raise ValueError when capacity < 1",
@@ -106,7 +102,7 @@ def _uses(h: Any, kind: str, at_least: int, hint: str) -> Problem:
     found = sum(created.get(k, 0) for k in _COUNTS_AS.get(kind, (kind,)))
     if found < at_least:
         made = ", ".join(f"{n} {k}" for k, n in sorted(created.items()) if n) or "none"
-        return _problem(
+        return problem(
             f"the constructor to create at least {at_least} threading.{kind}",
             f"primitives created: {made}",
             hint,
@@ -128,7 +124,7 @@ def _model_sequence(h: Any, capacity: int, steps: int, seed: int, first: int) ->
         if op == "get":
             log.append(f"get()->{shown(got)}")
             if got != item:
-                return _problem(
+                return problem(
                     f"get() to return {item!r}, the oldest item (FIFO)",
                     f"{shown(got)} after: {', '.join(log[-8:])}",
                     "@fifo",
@@ -136,14 +132,14 @@ def _model_sequence(h: Any, capacity: int, steps: int, seed: int, first: int) ->
         else:
             log.append(f"put({item})")
     if seen["stuck"]:
-        return _problem(
+        return problem(
             "put() to return at once while the buffer has room, get() while it has items",
             describe_all(seen["stuck"]),
             "wait only while the buffer is full (put) or empty (get), "
             "and compare with capacity, not capacity - 1",
         )
     if seen["failed"]:
-        return _problem("no exception", describe_all(seen["failed"]), "")
+        return problem("no exception", describe_all(seen["failed"]), "")
     if len(ops) != len(want):
         raise ValueError("the sequence ended early without a reason")
     return None
@@ -155,19 +151,19 @@ def _put_blocks_when_full(h: Any, capacity: int) -> Problem:
     stuck = h.finish(["filler"])
     filler = h.worker("filler")
     if stuck or filler["state"] == _FAILED:
-        return _problem(f"{capacity} puts into an empty buffer of capacity {capacity} to return",
+        return problem(f"{capacity} puts into an empty buffer of capacity {capacity} to return",
                         describe(filler), "wait only while the buffer is full")
     extra = h.put("producer", capacity, True)
     if not extra["blocked"]:
         if extra["state"] == _DONE:
-            return _problem(
+            return problem(
                 f"put() to wait while the buffer holds {capacity} of {capacity} items",
                 f"put({capacity}) returned at once: the buffer overflowed its capacity",
                 "@wait-full",
             )
         if extra["state"] == _FAILED:
-            return _problem("put() on a full buffer to wait", describe(extra), "")
-        return _problem(
+            return problem("put() on a full buffer to wait", describe(extra), "")
+        return problem(
             "put() on a full buffer to block on a Condition, Semaphore or Lock",
             "it neither returned nor blocked: it seems to poll or spin",
             "@no-poll",
@@ -175,17 +171,17 @@ def _put_blocks_when_full(h: Any, capacity: int) -> Problem:
     h.get("consumer")
     stuck = h.finish(["consumer"])
     if stuck:
-        return _problem(
+        return problem(
             "get() to return while a put() waits on a full buffer",
             f"get() never returned ({describe_all(stuck)})",
             "@lock-order",
         )
     consumer = h.worker("consumer")
     if consumer["state"] == _FAILED:
-        return _problem("get() on a full buffer to succeed", describe(consumer), "")
+        return problem("get() on a full buffer to succeed", describe(consumer), "")
     stuck = h.finish(["producer"])
     if stuck:
-        return _problem(
+        return problem(
             "the waiting put() to finish once get() freed a slot",
             f"{describe_all(stuck)}: its wake-up was lost",
             _WAKE_HINT,
@@ -194,7 +190,7 @@ def _put_blocks_when_full(h: Any, capacity: int) -> Problem:
     stuck = h.finish(["drain"])
     items = consumer["results"] + h.worker("drain")["results"]
     if stuck or items != list(range(capacity + 1)):
-        return _problem(
+        return problem(
             f"the items to come out in order: {list(range(capacity + 1))}",
             f"[{', '.join(shown(i) for i in items)}]"
             + (f" and then {describe_all(stuck)}" if stuck else ""),
@@ -208,14 +204,14 @@ def _get_blocks_when_empty(h: Any, item: int) -> Problem:
     waiter = h.get("consumer", 1, True)
     if not waiter["blocked"]:
         if waiter["state"] == _DONE:
-            return _problem(
+            return problem(
                 "get() on an empty buffer to wait for an item",
                 f"it returned {shown(waiter['results'][0])} at once",
                 "@wait-empty",
             )
         if waiter["state"] == _FAILED:
-            return _problem("get() on an empty buffer to wait", describe(waiter), "")
-        return _problem(
+            return problem("get() on an empty buffer to wait", describe(waiter), "")
+        return problem(
             "get() on an empty buffer to block on a Condition, Semaphore or Lock",
             "it neither returned nor blocked: it seems to poll or spin",
             "@no-poll",
@@ -223,18 +219,18 @@ def _get_blocks_when_empty(h: Any, item: int) -> Problem:
     h.put("producer", item)
     stuck = h.finish(["producer"])
     if stuck:
-        return _problem(
+        return problem(
             "put() to return while a get() waits on an empty buffer",
             f"put() never returned ({describe_all(stuck)})",
             "@lock-order",
         )
     stuck = h.finish(["consumer"])
     if stuck:
-        return _problem("the waiting get() to return the item put()",
+        return problem("the waiting get() to return the item put()",
                         f"{describe_all(stuck)}: its wake-up was lost", _WAKE_HINT)
     results = h.worker("consumer")["results"]
     if results != [item]:
-        return _problem(f"the waiting get() to return {item}",
+        return problem(f"the waiting get() to return {item}",
                         f"[{', '.join(shown(i) for i in results)}]", "")
     return None
 
@@ -244,7 +240,7 @@ def _spurious(h: Any, side: str, capacity: int) -> Problem:
     if side == "put":
         h.fill("filler", list(range(capacity)))
         if h.finish(["filler"]):
-            return _problem("put() into a buffer with room to return", "it blocked", "")
+            return problem("put() into a buffer with room to return", "it blocked", "")
     h.spurious(1)
     if side == "put":
         worker = h.put("producer", "extra", True)
@@ -256,7 +252,7 @@ def _spurious(h: Any, side: str, capacity: int) -> Problem:
         happened = describe(worker) if worker["state"] == _FAILED else (
             "it returned" + (f" {shown(worker['results'][0])}" if worker["results"] else "")
         )
-        return _problem(
+        return problem(
             f"{what} to keep waiting after a wake-up without a notify",
             f"after one spurious wake-up {happened}",
             "@recheck",
@@ -269,7 +265,7 @@ def _spurious(h: Any, side: str, capacity: int) -> Problem:
         h.put("release", 7)
     stuck = h.finish(["release", worker["name"]])
     if stuck:
-        return _problem("the waiting call to finish when released", describe_all(stuck),
+        return problem("the waiting call to finish when released", describe_all(stuck),
                         _WAKE_HINT)
     return None
 
@@ -279,8 +275,8 @@ def _busy(h: Any, window: float) -> Problem:
     waiter = h.get("consumer", 1, True)
     if not waiter["blocked"]:
         if waiter["state"] != _RUNNING:
-            return _problem("get() on an empty buffer to wait", describe(waiter), "@wait-empty")
-        return _problem(
+            return problem("get() on an empty buffer to wait", describe(waiter), "@wait-empty")
+        return problem(
             "get() on an empty buffer to block on a Condition, Semaphore or Lock",
             "it kept running: busy waiting (a loop that polls, with or without sleep)",
             "@no-poll",
@@ -290,14 +286,14 @@ def _busy(h: Any, window: float) -> Problem:
     h.finish(["producer", "consumer"])
     wakeups, cpu = idle["wakeups"], idle["cpu"]
     if wakeups >= 3:
-        return _problem(
+        return problem(
             "a waiting get() to sleep until an item arrives",
             f"it woke up {wakeups} times in {window:.1f} s with nothing to get "
             "(polling with a timeout)",
             "@no-poll",
         )
     if cpu > 0.5 * window:
-        return _problem(
+        return problem(
             "a waiting get() to use no CPU",
             f"the process used {cpu * 1000:.0f} ms of CPU in {window * 1000:.0f} ms "
             "while it waited",
@@ -317,7 +313,7 @@ def _mixed_waiters(h: Any, rounds: int) -> Problem:
         stuck = h.finish()
         failed = h.failures()
         if stuck or failed:
-            return _problem(
+            return problem(
                 "1 producer and 2 waiting consumers on a buffer of capacity 1 to all finish",
                 describe_all(stuck or failed) + " (everyone waits: deadlock)",
                 "@wrong-waiter",
@@ -326,14 +322,14 @@ def _mixed_waiters(h: Any, rounds: int) -> Problem:
         h.fresh(1)
         h.fill("filler", ["x"])
         if h.finish(["filler"]):
-            return _problem("put() into an empty buffer to return", "it blocked", "")
+            return problem("put() into an empty buffer to return", "it blocked", "")
         h.put("producer 1", "y", True)
         h.put("producer 2", "z", True)
         h.get("consumer", 3)
         stuck = h.finish()
         failed = h.failures()
         if stuck or failed:
-            return _problem(
+            return problem(
                 "2 waiting producers and 1 consumer on a full buffer of capacity 1 to all finish",
                 describe_all(stuck or failed) + " (everyone waits: deadlock)",
                 "@wrong-waiter",

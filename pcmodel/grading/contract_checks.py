@@ -33,7 +33,7 @@ from collections import deque
 from functools import partial
 from typing import Any
 
-from pcmodel.grading.checks import fail_on
+from pcmodel.grading.checks import Problem, fail_on, problem
 from pcmodel.grading.crew import Crew, Worker, patience
 from pcmodel.grading.hints import hinted
 from pcmodel.grading.isolation import describe_exception
@@ -46,11 +46,7 @@ _STALL = 2.0
 _HOUR = 3600.0  # virtual seconds a blocked call waits: longer than any hard-coded timeout
 _CAPACITIES = (3, 5)
 
-Problem = dict[str, str] | None
 
-
-def _problem(expected: str, got: str, hint: str = "") -> dict[str, str]:
-    return {"expected": expected, "got": got, "hint": hint}
 
 
 class AlwaysEqual:
@@ -278,17 +274,17 @@ def _any_items(h: Any, steps: int, seed: int) -> Problem:
         doing = f"{'AB'[b]}.{what} with {inside[b]} of {_CAPACITIES[b]} items inside"
     recent = "; ".join(log[-6:])
     if seen["stuck"]:
-        return _problem(
+        return problem(
             f"put() to return while there is room and get() while there are items ({setup})",
             f"stuck in {doing} after: {recent}",
             "each buffer must keep its own state: instance attributes set in __init__, not class "
             "attributes or module globals")
     if seen["error"]:
-        return _problem(f"no exception ({setup})",
+        return problem(f"no exception ({setup})",
                         f"{seen['error']} during {doing} after: {recent}")
     if wrong is not None:
         name, index, got = wrong
-        return _problem(
+        return problem(
             f"{name}.get() to return the very object put first, {_show_index(index)} ({setup})",
             f"{got['shown']}{' (an equal but different object)' if got['equal'] else ''} after: "
             f"{recent}",
@@ -298,9 +294,9 @@ def _any_items(h: Any, steps: int, seed: int) -> Problem:
         raise ValueError("the sequence ended early without a reason")
     kept = h.lets_go()
     if kept["error"]:
-        return _problem("put(), put(), get() on a BoundedBuffer(2) to run", kept["error"])
+        return problem("put(), put(), get() on a BoundedBuffer(2) to run", kept["error"])
     if kept["kept"]:
-        return _problem(
+        return problem(
             "the buffer to drop its reference to an item once get() returned it",
             "the item taken is still referenced by the buffer: a slot was read but not cleared, "
             "so a large item stays in memory for as long as the buffer lives",
@@ -317,22 +313,22 @@ def _virtual_wait(h: Any, side: str) -> Problem:
     returned_at = seen["returned_at"]
     if returned_at is not None and returned_at < _HOUR:
         what = f"returned {seen['got']}" if side == "get" else "returned"
-        return _problem(expected, f"it {what} after {returned_at:g} s, before {release}",
+        return problem(expected, f"it {what} after {returned_at:g} s, before {release}",
                         "do not give up after a timeout: wait until the state changes")
     if seen["timed"] is not None:
-        return _problem(
+        return problem(
             expected,
             f"it woke up on a timer while nothing changed ({seen['timed']}): it polls",
             "@no-poll")
     if seen["failure"] is not None:
-        return _problem(expected, str(seen["failure"]))
+        return problem(expected, str(seen["failure"]))
     if returned_at != _HOUR:
-        return _problem(expected, f"it returned at t={returned_at} s, after "
+        return problem(expected, f"it returned at t={returned_at} s, after "
                         f"{release} at t={seen['released_at']} s: it did not wake at once")
     if side == "get" and seen["got_marker"] is not True:
-        return _problem(f"{call} to return the item put", str(seen["got"]))
+        return problem(f"{call} to return the item put", str(seen["got"]))
     if side == "put" and seen["order"] != [0, 1, 99]:
-        return _problem("the items in the order put: Token(0), Token(1), Token(99)",
+        return problem("the items in the order put: Token(0), Token(1), Token(99)",
                         str(seen["got"]))
     return None
 

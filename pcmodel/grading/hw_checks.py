@@ -21,7 +21,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from pcmodel.grading.checks import budget, fail_on
+from pcmodel.grading.checks import budget, fail_on, problem
 from pcmodel.grading.probes import load_impl
 from pcmodel.grading.replay import judge, shape
 
@@ -53,7 +53,7 @@ _HINT = ("A: a follower whose last caught-up time is more than replica_lag_time_
 
 
 def _problem(expected: str, got: str, hint: str = _HINT) -> dict[str, str]:
-    return {"expected": expected, "got": got, "hint": hint}
+    return problem(expected, got, hint)
 
 
 def _reference() -> Callable[..., Any]:

@@ -15,7 +15,7 @@ from collections import Counter
 from functools import partial
 from typing import Any
 
-from pcmodel.grading.checks import fail_on
+from pcmodel.grading.checks import Problem, fail_on, problem
 from pcmodel.grading.pipeline_harness import Pipelines, odd_items, sources
 from pcmodel.grading.replay import judge
 
@@ -32,11 +32,7 @@ __all__ = [
     "odd_items",
 ]
 
-Problem = dict[str, str] | None
 
-
-def _problem(expected: str, got: str, hint: str) -> dict[str, str]:
-    return {"expected": expected, "got": got, "hint": hint}
 
 
 def _items(data: list[Any]) -> list[Any]:
@@ -63,7 +59,7 @@ def _hung(seen: dict[str, Any]) -> Problem:
     if not seen["stuck"]:
         return None
     where = "; ".join(seen["alive"]) or "no other thread"
-    return _problem(
+    return problem(
         "run_pipeline() to return once every item was handled",
         f"it did not return (it is at {seen['at']}); threads still running: {where}; "
         f"{len(seen['handled'])} items handled",
@@ -75,7 +71,7 @@ def _hung(seen: dict[str, Any]) -> Problem:
 def _leftovers(seen: dict[str, Any]) -> Problem:
     if not seen["alive"]:
         return None
-    return _problem(
+    return problem(
         "every thread the pipeline started to have finished when run_pipeline() returns",
         f"still running: {'; '.join(seen['alive'])}",
         "join() every producer and consumer thread before returning (daemon threads are "
@@ -85,7 +81,7 @@ def _leftovers(seen: dict[str, Any]) -> Problem:
 
 def _failed(seen: dict[str, Any]) -> Problem:
     if seen["failed"]:
-        return _problem("run_pipeline() to run", seen["failed"], "")
+        return problem("run_pipeline() to run", seen["failed"], "")
     return None
 
 
@@ -101,7 +97,7 @@ def _raised(seen: dict[str, Any]) -> str:
 
 def _returned(seen: dict[str, Any]) -> Problem:
     if seen["raised"] is not None:
-        return _problem("run_pipeline() to return normally", _raised(seen), "")
+        return problem("run_pipeline() to return normally", _raised(seen), "")
     return None
 
 
@@ -123,7 +119,7 @@ def _missing(expected: list[int], seen: dict[str, Any], data: list[Any]) -> Prob
             bits.append(f"{len(lost)} items never handled, e.g. {lost[:4]}")
         if twice:
             bits.append(f"items handled twice: {twice[:4]}")
-        return _problem(
+        return problem(
             f"each of the {len(expected)} items handled exactly once",
             "; ".join(bits),
             "",  # many causes lose or repeat items: the list above is what was seen
@@ -154,12 +150,12 @@ def _bounded(h: Any, capacity: int) -> Problem:
     if found:
         return found
     if not seen["queues"]:
-        return _problem("the pipeline to create a queue.Queue(maxsize=capacity)",
+        return problem("the pipeline to create a queue.Queue(maxsize=capacity)",
                         "no queue.Queue was created", "connect producers and consumers with "
                         "queue.Queue(maxsize=capacity): import queue, then queue.Queue(...)")
     for maxsize, largest in seen["queues"]:
         if maxsize <= 0 or maxsize > capacity or largest > capacity:
-            return _problem(
+            return problem(
                 f"the queue to hold at most capacity={capacity} items",
                 f"queue.Queue(maxsize={maxsize}) held up to {largest} items",
                 "pass maxsize=capacity: an unbounded queue gives no backpressure",
@@ -181,7 +177,7 @@ def _order(h: Any) -> Problem:
         items = _items(data)
         shown = [items[i] if 0 <= i < len(items) else "<another object>"
                  for i in handled[first:first + 3]]
-        found = _problem("one source and one consumer to handle items in the source's order",
+        found = problem("one source and one consumer to handle items in the source's order",
                          f"order differs at position {first}: {shown}",
                          "a FIFO queue between one producer and one consumer keeps the order")
     return found
@@ -198,7 +194,7 @@ def _source_error(h: Any) -> Problem:
     if found:
         return found
     if seen["raised"] is None or seen["raised"]["label"] != "source_failed":
-        return _problem(
+        return problem(
             "run_pipeline() to raise the exception a source raised (after finishing the rest)",
             _raised(seen),
             "catch exceptions in each producer thread, remember the first, finish the "
@@ -218,7 +214,7 @@ def _handler_error(h: Any) -> Problem:
     if found:
         return found
     if seen["raised"] is None or seen["raised"]["label"] != "handle_failed":
-        return _problem(
+        return problem(
             "run_pipeline() to raise the exception handle() raised",
             _raised(seen),
             "catch exceptions around handle() in each consumer, keep consuming, and re-raise "
@@ -238,7 +234,7 @@ def _first_error(h: Any) -> Problem:
     if found:
         return found
     if seen["raised"] is None or seen["raised"]["label"] != "first":
-        return _problem("run_pipeline() to raise the first exception, from source 0, when "
+        return problem("run_pipeline() to raise the first exception, from source 0, when "
                         "source 1 fails later", _raised(seen), hint)
     expected = _all_of(3, 8, {0: range(2), 1: range(5)})
     found = _leftovers(seen) or _missing(expected, seen, data)
@@ -249,7 +245,7 @@ def _first_error(h: Any) -> Problem:
     seen = h.run(again, 3, 1, {"again": True})
     found = _trouble(seen)
     if found is None and seen["raised"] is not None:
-        found = _problem(
+        found = problem(
             "a second call of run_pipeline() in the same process, where nothing fails, to "
             "return normally", _raised(seen),
             "keep the errors, the queue and the threads of each call in local variables, not in "
@@ -267,7 +263,7 @@ def _first_error(h: Any) -> Problem:
     if found:
         return found
     if seen["raised"] is None or seen["raised"]["label"] != "first":
-        return _problem("run_pipeline() to raise the first exception, from source 0, when "
+        return problem("run_pipeline() to raise the first exception, from source 0, when "
                         "handle() fails later", _raised(seen), hint)
     found = _leftovers(seen) or _missing(_all_of(2, 8, {0: range(2)}), seen, data)
     if found:
@@ -279,7 +275,7 @@ def _first_error(h: Any) -> Problem:
     if found:
         return found
     if seen["raised"] is None or seen["raised"]["label"] != "handle_failed":
-        return _problem("run_pipeline() to raise the first exception, from handle(), when a "
+        return problem("run_pipeline() to raise the first exception, from handle(), when a "
                         "source fails later", _raised(seen), hint)
     expected = _all_of(2, 10, {1: range(3)})
     return _leftovers(seen) or _missing(expected, seen, data)
@@ -293,7 +289,7 @@ def _parallel(h: Any, consumers: int) -> Problem:
                                                           "slow_start": True})
     found = _trouble(seen)
     if found is None and seen["raised"] is not None:
-        found = _problem(
+        found = problem(
             f"{consumers} consumers to call handle() at the same time",
             f"run_pipeline() raised {seen['raised']['repr']}: handle() calls did not overlap",
             f"start {consumers} consumer threads, each calling handle() on the items it gets",
@@ -322,14 +318,14 @@ def _validation(h: Any) -> Problem:
         if outcome == "ValueError":
             continue
         if outcome == "returned":
-            return _problem(f"consumers={consumers}, capacity={capacity} to raise ValueError",
+            return problem(f"consumers={consumers}, capacity={capacity} to raise ValueError",
                             "it returned", "validate the arguments before starting any thread")
-        return _problem(f"consumers={consumers}, capacity={capacity} to raise ValueError",
+        return problem(f"consumers={consumers}, capacity={capacity} to raise ValueError",
                         f"it {outcome}", "validate the arguments first")
     if len(outcomes) != len(cases):
         raise ValueError("the cases ended early without a reason")
     if seen["started"] != 0:
-        return _problem("no thread started for invalid arguments",
+        return problem("no thread started for invalid arguments",
                         f"{seen['started']} threads were started",
                         "validate before starting threads")
     return None

@@ -64,9 +64,6 @@ class _HandleFailed(ValueError):
     """Raised by handle() on purpose, to see whether the pipeline reports it."""
 
 
-def _problem(expected: str, got: str, hint: str) -> dict[str, str]:
-    return {"expected": expected, "got": got, "hint": hint}
-
 
 def _queue_proxy(record: list[Any]) -> types.ModuleType:
     class Queue(queue.Queue):

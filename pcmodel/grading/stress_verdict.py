@@ -13,17 +13,14 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from pcmodel.grading.checks import Problem, problem
 from pcmodel.grading.thread_harness import describe_all, shown
 
 __all__ = ["stress_verdict"]
 
 _WAKE_HINT = "@wake"  # a hint key: see pcmodel.grading.hints
 
-Problem = dict[str, str] | None
 
-
-def _problem(expected: str, got: str, hint: str) -> dict[str, str]:
-    return {"expected": expected, "got": got, "hint": hint}
 
 
 def stress_verdict(seen: dict[str, Any], producers: int, consumers: int, items: int,
@@ -35,9 +32,9 @@ def stress_verdict(seen: dict[str, Any], producers: int, consumers: int, items: 
              f"{_count(consumers, 'consumer')}, capacity {capacity}")
     setup += f", {how}" if how else ""
     if seen["failed"]:
-        return _problem(f"no exception ({setup})", describe_all(seen["failed"]), "")
+        return problem(f"no exception ({setup})", describe_all(seen["failed"]), "")
     if seen["most_inside"] > capacity:
-        return _problem(
+        return problem(
             f"at most {capacity} items inside at any time ({setup})",
             f"{seen['most_inside']} items had been put and not yet taken at one moment",
             "recheck fullness in a while loop after every wake-up, under the lock",
@@ -55,7 +52,7 @@ def stress_verdict(seen: dict[str, Any], producers: int, consumers: int, items: 
             bits.append(f"items never put: {[_unkey(x) for x in strange[:5]]}")
         if duplicated:
             bits.append(f"items received twice: {duplicated[:5]}")
-        return _problem(
+        return problem(
             f"each item put to be received exactly once ({setup})", "; ".join(bits),
             "protect every read and update of the storage and its indices with one mutex, "
             "and keep slot and index changes together inside it",
@@ -70,14 +67,14 @@ def stress_verdict(seen: dict[str, Any], producers: int, consumers: int, items: 
             why = "the consumers wait for items that were lost"
         else:
             why = "producers wait for space while consumers wait for items: deadlock"
-        return _problem(f"every thread to finish ({setup})",
+        return problem(f"every thread to finish ({setup})",
                         f"{describe_all(seen['stuck'])}; {why}", hint)
     for name in sorted(seen["consumed"]):
         last: dict[int, int] = {}
         for item in seen["consumed"][name]:
             p, k = _key(item)
             if last.get(p, -1) > k:
-                return _problem(
+                return problem(
                     f"each producer's items to come out in the order they were put ({setup})",
                     f"{name} got {(p, last[p])} before {(p, k)}",
                     "@fifo",
@@ -85,7 +82,7 @@ def stress_verdict(seen: dict[str, Any], producers: int, consumers: int, items: 
             last[p] = k
     total = producers * items
     if len(consumed) != total:
-        return _problem(f"{total} items received", f"{len(consumed)}", "")
+        return problem(f"{total} items received", f"{len(consumed)}", "")
     return None
 
 
