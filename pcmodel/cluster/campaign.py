@@ -45,6 +45,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from pcmodel.cli import INTERRUPTED, signals_interrupt
 from pcmodel.cluster.campaign_groups import GroupMembers
 from pcmodel.cluster.campaign_transactions import (
     TransactionalWriter,
@@ -413,6 +414,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--duration must be between 0 and 600 seconds, got {args.duration}")
     if args.runs is not None and args.runs < 1:
         parser.error(f"--runs must be at least 1, got {args.runs}")
+    if not 1 <= args.min_insync_replicas <= CampaignSettings.brokers:
+        parser.error(f"--min-insync-replicas must be between 1 and the topic's "
+                     f"{CampaignSettings.brokers} replicas, got {args.min_insync_replicas}")
     runs = args.runs or (20 if args.mode == "processes" else 300)
     acks = args.acks if args.acks == "all" else int(args.acks)
     settings = CampaignSettings(acks=acks, min_insync_replicas=args.min_insync_replicas,
@@ -423,10 +427,11 @@ def main(argv: list[str] | None = None) -> int:
     seeds = [args.seed] if args.seed is not None else range(runs)
     start = time.monotonic()
     try:
-        reports = run_campaign(seeds, settings)
+        with signals_interrupt():  # SIGTERM too, as the pcmodel commands
+            reports = run_campaign(seeds, settings)
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+        print(f"{parser.prog}: interrupted", file=sys.stderr)
+        return INTERRUPTED
     elapsed = time.monotonic() - start
     lossy = [r for r in reports if r.lost or r.duplicates or r.broken or r.hanging]
     bad = [r for r in reports if not r.ok]

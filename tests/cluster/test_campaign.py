@@ -7,9 +7,12 @@ or this file with ``PCMODEL_LONG_CAMPAIGN=1``.
 from __future__ import annotations
 
 import os
+import signal
+import threading
 
 import pytest
 
+from pcmodel.cluster import campaign
 from pcmodel.cluster.campaign import CampaignSettings, main, run_once
 from pcmodel.cluster.faults import random_plan
 
@@ -133,6 +136,27 @@ def test_campaign_command_replays_one_seed(capsys):
     out = capsys.readouterr().out
     assert "# replay: python -m pcmodel.cluster.campaign --seed 2" in out
     assert "1 runs in" in out
+
+
+@pytest.mark.parametrize("value", ["0", "4", "-1"])
+def test_campaign_command_refuses_an_impossible_min_isr_before_running(value, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["--runs", "1", "--min-insync-replicas", value])
+    assert exited.value.code == 2
+    assert f"--min-insync-replicas must be between 1 and the topic's 3 replicas, got {value}" \
+        in capsys.readouterr().err
+
+
+@pytest.mark.timeout(30)
+def test_campaign_command_stops_on_sigterm_with_one_line(monkeypatch, capsys):
+    def campaign_until_a_signal(seeds, settings):
+        os.kill(os.getpid(), signal.SIGTERM)
+        threading.Event().wait(20)  # the handler raises KeyboardInterrupt in here
+        raise AssertionError("SIGTERM did not interrupt the campaign")
+
+    monkeypatch.setattr(campaign, "run_campaign", campaign_until_a_signal)
+    assert main(["--runs", "1"]) == 130
+    assert capsys.readouterr().err == "python -m pcmodel.cluster.campaign: interrupted\n"
 
 
 def test_unclean_election_can_lose_records_a_consumer_already_read():
