@@ -11,9 +11,21 @@ when it returns).
 
 from __future__ import annotations
 
+import math
+
 from pcmodel.topics.errors import IllegalArgumentError
 
-__all__ = ["FaultInjection"]
+__all__ = ["FaultInjection", "check_slowness"]
+
+
+def check_slowness(seconds: object) -> float:
+    """``seconds`` for :meth:`FaultInjection.slow`, as a float; ``IllegalArgumentError``
+    unless it is a finite number >= 0 (a fetch that never comes is ``isolate``)."""
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) \
+            or not math.isfinite(seconds) or seconds < 0:
+        raise IllegalArgumentError(f"slow() needs a finite number of seconds >= 0, got "
+                                   f"{seconds!r}")
+    return float(seconds)
 
 
 class FaultInjection:
@@ -95,11 +107,10 @@ class FaultInjection:
 
     def slow(self, broker: int, seconds: float) -> None:
         """Make each replica fetch of ``broker`` take ``seconds`` (``0`` restores it)."""
-        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
-            raise IllegalArgumentError(f"slow() needs a number of seconds >= 0, got {seconds!r}")
+        seconds = check_slowness(seconds)
         with self._lock:
             node = self._node(broker)
-            node.slowness = float(seconds)
+            node.slowness = seconds
             node.next_fetch_at = self.clock() + seconds
             self._event("slowed", broker, detail=seconds)
             self._notify()

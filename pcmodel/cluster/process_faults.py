@@ -12,8 +12,8 @@ controller, which takes it.
 from __future__ import annotations
 
 from pcmodel.cluster.hosted import START_TIMEOUT
-from pcmodel.cluster.injection import FaultInjection
-from pcmodel.topics.errors import IllegalArgumentError, KafkaConnectionError, KafkaError
+from pcmodel.cluster.injection import FaultInjection, check_slowness
+from pcmodel.topics.errors import KafkaConnectionError, KafkaError
 
 __all__ = ["ProcessFaults"]
 
@@ -121,17 +121,16 @@ class ProcessFaults:
     heal.__doc__ = FaultInjection.heal.__doc__
 
     def slow(self, broker: int, seconds: float) -> None:
-        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
-            raise IllegalArgumentError(f"slow() needs a number of seconds >= 0, got {seconds!r}")
+        seconds = check_slowness(seconds)
         with self._faults:
             with self._lock:
                 node = self._node(broker)
-                node.slowness = float(seconds)
+                node.slowness = seconds
                 self._event("slowed", broker, detail=seconds)
                 self._notify()
             if node.alive:
                 try:
-                    node.call("set_slowness", float(seconds))
+                    node.call("set_slowness", seconds)
                 except KafkaConnectionError:
                     pass  # killed meanwhile: it starts slow when it restarts
 

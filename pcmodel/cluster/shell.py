@@ -11,6 +11,7 @@ is answered with one line starting ``error:``; the cluster goes on. The terminal
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from pcmodel.cluster.errors import LeaderNotAvailableError
@@ -335,8 +336,11 @@ class ClusterShell:
         return "healed"
 
     def _do_slow(self, broker: str, seconds: str) -> str:
-        self.cluster.slow(self._broker(broker), float(seconds))
-        return f"broker {broker} fetches every {float(seconds)} s"
+        every = float(seconds)
+        if not math.isfinite(every) or every < 0:
+            raise ValueError(f"SECONDS must be a finite number >= 0, got {seconds}")
+        self.cluster.slow(self._broker(broker), every)
+        return f"broker {broker} fetches every {every} s"
 
 
 def _replica_assignment(text: str) -> list[list[int]]:

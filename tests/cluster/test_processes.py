@@ -217,8 +217,9 @@ def test_bad_input_gets_one_line_errors_and_starts_nothing():
             cluster.kill(5)
         with pytest.raises(IllegalArgumentError, match="acks must be"):
             cluster.produce("t", 0, batch(b"x"), acks=2)
-        with pytest.raises(IllegalArgumentError, match="slow"):
-            cluster.slow(0, -1)
+        for seconds in (-1, float("nan"), float("inf")):
+            with pytest.raises(IllegalArgumentError, match="finite number of seconds >= 0"):
+                cluster.slow(0, seconds)
         root = Path(cluster._root)
         assert root.exists()
     assert not root.exists()  # the journals went with the cluster
