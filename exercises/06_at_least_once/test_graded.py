@@ -32,9 +32,25 @@ def test_crash_loses_nothing(impl):
 
 @pytest.mark.points(3)
 def test_survives_a_rebalance(impl):
-    """A second member joins while the first is consuming: both keep going through the
-    rebalance and every record is processed."""
+    """A second member joins while the first is consuming, and the first one's commit fails
+    (CommitFailedError): both keep polling until should_stop() is true, and every record is
+    processed."""
     check(impl, "rebalance")
+
+
+@pytest.mark.points(2)
+def test_stop_mid_batch_loses_nothing(impl):
+    """should_stop() turns true while records of the polled batch are still unprocessed:
+    consume() returns, and the group's committed offsets pass no unprocessed record."""
+    check(impl, "stop")
+
+
+@pytest.mark.points(2)
+def test_crash_after_a_refused_commit(impl):
+    """One partition: the member's commit is refused (another member took the partition
+    meanwhile), then it crashes on the first record it processes after that: the group's
+    committed offset passes no unprocessed record."""
+    check(impl, "refused_then_crash")
 
 
 @pytest.mark.points(0)

@@ -37,7 +37,8 @@ def test_crash_then_successor(impl):
 def test_survives_a_rebalance(impl):
     """Member A stalls past max_poll_interval_ms in its second batch; member B (another
     transactional id) gets A's partitions and commits them to the end, the records A holds
-    too; then A goes on. Both keep going, and every output is committed exactly once."""
+    too; then A goes on, and its offsets are refused. Both keep polling until should_stop() is
+    true, and every output is committed exactly once."""
     check(impl, "rebalance")
 
 

@@ -23,7 +23,7 @@ import time
 from functools import partial
 from typing import Any
 
-from pcmodel.grading.checks import fail_on
+from pcmodel.grading.checks import fail_on, problem
 from pcmodel.grading.crew import Crew, Worker, WorkerState, patience
 from pcmodel.grading.probes import load_impl
 from pcmodel.grading.replay import judge, shape
@@ -37,7 +37,6 @@ from pcmodel.grading.transaction_verdicts import (
     TOPIC,
     exactly_once,
     in_step,
-    problem,
     receipt,
     stuck_or_failed,
 )
@@ -53,16 +52,39 @@ class _Crash(Exception):
 
 def _graded_producer(**config: Any) -> Any:
     """A KafkaProducer that calls ``on_commit()`` as soon as commit_transaction() returned, so
-    the check can look at the broker between the commit and the loop's next call."""
+    the check can look at the broker between the commit and the loop's next call, and counts
+    the offset sends and commits refused after a rebalance."""
     from pcmodel.topics import KafkaProducer
+    from pcmodel.topics.errors import (
+        CommitFailedError,
+        IllegalGenerationError,
+        RebalanceInProgressError,
+        UnknownMemberIdError,
+    )
+
+    rebalanced = (IllegalGenerationError, UnknownMemberIdError, RebalanceInProgressError,
+                  CommitFailedError)
 
     class GradedProducer(KafkaProducer):
-        """A KafkaProducer whose commits the check observes."""
+        """A KafkaProducer whose commits, and offsets refused after a rebalance, the check
+        observes."""
 
         on_commit: Any = None
+        graded_refused = 0  # send_offsets/commit calls that raised a rebalance error
 
-        def commit_transaction(self) -> None:
-            super().commit_transaction()
+        def send_offsets_to_transaction(self, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return super().send_offsets_to_transaction(*args, **kwargs)
+            except rebalanced:
+                self.graded_refused += 1
+                raise
+
+        def commit_transaction(self, *args: Any, **kwargs: Any) -> None:
+            try:
+                super().commit_transaction(*args, **kwargs)
+            except rebalanced:
+                self.graded_refused += 1
+                raise
             if self.on_commit is not None:
                 self.on_commit()
 
@@ -89,6 +111,7 @@ class _Pipeline:
         self.consumers: list[Any] = []
         self.producers: list[Any] = []
         self.raised: dict[str, BaseException] = {}
+        self.returned: dict[str, dict[str, Any]] = {}  # of each loop that returned normally
         self.crashed = False  # convert() raised on purpose
         self.held = threading.Event()  # a member waits in convert() (hold_at)
         self.taken_over = threading.Event()  # a successor's producer fenced the running one
@@ -147,12 +170,22 @@ class _Pipeline:
             self.crew.tick()
             return receipt(record.partition, record.offset).encode()
 
+        told = [False]  # should_stop() returned True to the loop
+
+        def should_stop() -> bool:
+            true = self.done()
+            told[0] = told[0] or true
+            return true
+
         def body(w: Worker) -> None:
             w.step("transform(consumer, producer, convert, output_topic, should_stop)")
             try:
-                self.transform(consumer, producer, convert, OUTPUT, self.done)
+                self.transform(consumer, producer, convert, OUTPUT, should_stop)
             except BaseException as exc:  # noqa: BLE001 - what transform raised is the finding
                 self.raised[name] = exc
+            else:
+                self.returned[name] = {"early": not told[0],
+                                       "refused": producer.graded_refused}
             w.finished()
 
         return self.crew.start(name, body)
@@ -208,6 +241,7 @@ class Transactions:
         "settle": shape.record(stuck=shape.list_of(shape.str), missing=shape.int,
                                failed=shape.list_of(shape.str)),
         "raised": shape.dict_of(shape.record(kind=shape.str, repr=shape.str)),
+        "returned": shape.dict_of(shape.record(early=shape.bool, refused=shape.int)),
         "crashed": shape.bool,
         "snapshot": SNAPSHOT,
         "commit_snapshots": shape.list_of(SNAPSHOT),
@@ -280,6 +314,12 @@ class Transactions:
 
         return {name: {"kind": kind(exc), "repr": repr(exc)[:300]}
                 for name, exc in self.pipeline.raised.items()}
+
+    def returned(self) -> dict[str, Any]:
+        """For each member whose transform() returned normally: whether it returned before
+        should_stop() ever returned True to it, and how many of its offset sends and commits
+        were refused after a rebalance."""
+        return {name: dict(seen) for name, seen in self.pipeline.returned.items()}
 
     def crashed(self) -> bool:
         return self.pipeline.crashed
@@ -391,6 +431,20 @@ def _rebalance(h: Any) -> dict[str, str] | None:
         )
     if found:
         return found
+    returned = h.returned()
+    early = sorted(name for name, seen in returned.items() if seen["early"])
+    if early:
+        refused = returned[early[0]]["refused"]
+        after = (f" (after {refused} of its offset sends or commits had been refused with a "
+                 "rebalance error)" if refused else "")
+        return problem(
+            "both members to keep going until should_stop() is true",
+            f"{early[0]}'s transform() returned although should_stop() had never returned "
+            f"True to it{after}",
+            "a rebalance error (UnknownMemberIdError, IllegalGenerationError...) is not a "
+            "reason to stop: abort_transaction(), seek back to the committed offsets and keep "
+            "polling; return only once should_stop() is true",
+        )
     return exactly_once(h.snapshot(), committed=True, after="a rebalance")
 
 

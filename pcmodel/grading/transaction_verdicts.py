@@ -16,8 +16,10 @@ import re
 from collections import Counter
 from typing import Any
 
+from pcmodel.grading.checks import problem
+
 __all__ = ["BATCH", "GROUP", "OUTPUT", "PARTITIONS", "PER_PARTITION", "TOPIC", "exactly_once",
-           "in_step", "problem", "receipt", "stuck_or_failed"]
+           "in_step", "receipt", "stuck_or_failed"]
 
 TOPIC, OUTPUT, GROUP = "orders", "receipts", "g"
 PARTITIONS = 3
@@ -38,11 +40,6 @@ _HINTS = {
                    "group id: then a member the group replaced cannot commit its transaction "
                    "(the call fails; abort it and go on polling)",
 }
-
-
-def problem(expected: str, got: str, hint: str) -> dict[str, str]:
-    """A failed check's report: what was expected, what happened, and a hint."""
-    return {"expected": expected, "got": got, "hint": hint}
 
 
 def receipt(partition: int, offset: int) -> str:

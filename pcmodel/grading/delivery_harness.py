@@ -1,0 +1,291 @@
+"""The live harness of exercise 06's checks: a broker, a filled topic, and the student's
+at-least-once loop driven by real consumers of one group.
+
+:class:`Deliveries` runs in the check's child process (:func:`pcmodel.grading.replay.judge`
+builds it there): it builds a :class:`~pcmodel.topics.Broker`, fills a topic, and drives the
+student's ``consume(consumer, process, should_stop)`` with
+:class:`~pcmodel.topics.KafkaConsumer` members of one group, each in a watched thread. It can make
+``process`` crash or hold on a record, stop a member in the middle of a batch, and let a second
+member join. It reports what it saw as plain data: which member processed which record, what
+each call raised, what the group committed. The verdicts are
+:mod:`pcmodel.grading.delivery_checks`'s, made in the grader.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from pcmodel.grading.crew import Crew, Worker, WorkerState, patience
+from pcmodel.grading.probes import load_impl
+from pcmodel.grading.replay import shape
+from pcmodel.grading.thread_harness import STALL
+
+__all__ = ["BATCH", "PARTITIONS", "PER_PARTITION", "TOPIC", "Deliveries"]
+
+TOPIC = "orders"
+PARTITIONS = 3
+PER_PARTITION = 20
+BATCH = 7  # max_poll_records: polls then often return two partitions at once (e.g. 6 + 1)
+_POLL_INTERVAL_MS = 300  # max_poll_interval_ms of the member that is slow on one record
+_SLOW_RECORD = 0.7  # seconds that member spends on that record
+
+
+_STOP_AFTER = 3  # the "stop" check requests a stop once a member processed this many records
+
+
+class _Crash(Exception):
+    """Raised by process() on purpose: the member crashes here."""
+
+
+def _graded_consumer(**config: Any) -> Any:
+    """A KafkaConsumer of TOPIC whose polls and refused commits the check observes."""
+    from pcmodel.topics import KafkaConsumer
+    from pcmodel.topics.errors import CommitFailedError
+
+    class GradedConsumer(KafkaConsumer):
+        """A KafkaConsumer that notes what its last poll() returned and which commits failed."""
+
+        graded_refused = 0  # commits that raised CommitFailedError
+        graded_batch: tuple[tuple[int, int], ...] = ()  # what the last poll() returned
+
+        def poll(self, *args: Any, **kwargs: Any) -> Any:
+            batches = super().poll(*args, **kwargs)
+            self.graded_batch = tuple((r.partition, r.offset)
+                                      for records in batches.values() for r in records)
+            return batches
+
+        def commit(self, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return super().commit(*args, **kwargs)
+            except CommitFailedError:
+                self.graded_refused += 1
+                raise
+
+    return GradedConsumer(TOPIC, **config)
+
+
+class _Group:
+    """A broker with one filled topic, and consumers of group "g" running the student's loop."""
+
+    def __init__(self, impl: str, partitions: int = PARTITIONS) -> None:
+        from pcmodel.topics import Broker, TopicPartition
+
+        self.consume = load_impl(impl, "consume").consume
+        self.broker = Broker()
+        self.broker.create_topic(TOPIC, partitions)
+        self.tps = [TopicPartition(TOPIC, p) for p in range(partitions)]
+        for p in range(partitions):
+            records = [(None, f"{p}-{i}".encode()) for i in range(PER_PARTITION)]
+            self.broker.append(TOPIC, p, records)
+        self.all = {(p, i) for p in range(partitions) for i in range(PER_PARTITION)}
+        self.lock = threading.Lock()
+        self.processed: list[tuple[str, int, int]] = []  # (member, partition, offset)
+        self.crew = Crew(None)
+        self.consumers: list[Any] = []
+        self.raised: dict[str, BaseException] = {}
+        self.early: dict[str, bool] = {}  # consume() returned before should_stop() said so
+        self.crashed = False  # process() raised on purpose
+        self.held = threading.Event()  # a member waits in process() (hold_at)
+        self.noticed = threading.Event()  # a member reached its hold, or its loop ended
+        self.released = threading.Event()  # ... until this is set
+        self.stop_requested = threading.Event()  # the "stop" check's should_stop()
+        self.left_in_batch: list[tuple[int, int]] = []  # unprocessed when the stop came
+
+    def member(self, **extra: Any) -> Any:
+        consumer = _graded_consumer(broker=self.broker, group_id="g",
+                                    auto_offset_reset="earliest", enable_auto_commit=False,
+                                    max_poll_records=BATCH, fetch_max_wait_ms=20, **extra)
+        self.consumers.append(consumer)
+        return consumer
+
+    def seen(self) -> set[tuple[int, int]]:
+        with self.lock:
+            return {(p, o) for _, p, o in self.processed}
+
+    def run(self, name: str, consumer: Any, crash_at: int | None = None,
+            stall_at: int | None = None, hold_at: int | None = None, stop: str = "all",
+            crash_after_refused: bool = False) -> Worker:
+        """Run the student's loop as member ``name``. ``stop`` is when its should_stop() turns
+        true: "all" once every record is processed, "requested" once the member processed
+        _STOP_AFTER records and some of the batch it is in are still unprocessed (or every
+        record is processed), "first" once it processed one record."""
+        count = [0]
+        told = [False]  # should_stop() returned True to the loop
+
+        def should_stop() -> bool:
+            if stop == "requested":
+                true = self.stop_requested.is_set() or self.seen() >= self.all
+            elif stop == "first":
+                true = count[0] >= 1
+            else:
+                true = self.seen() >= self.all
+            told[0] = told[0] or true
+            return true
+
+        def process(record: Any) -> None:
+            count[0] += 1
+            where = f"{record.partition}:{record.offset}"
+            if crash_at is not None and count[0] == crash_at:
+                self.crashed = True
+                raise _Crash(f"{name} crashed processing {where}")
+            if crash_after_refused and consumer.graded_refused and not self.crashed:
+                self.crashed = True
+                raise _Crash(f"{name} crashed processing {where}, after a refused commit")
+            if stall_at is not None and count[0] == stall_at:
+                # Longer than max_poll_interval_ms: the group moves on without this member,
+                # so its next commit belongs to an old generation and fails.
+                threading.Event().wait(_SLOW_RECORD)
+            if hold_at is not None and count[0] == hold_at:
+                self.held.set()
+                self.noticed.set()
+                self.released.wait(STALL * 2 * patience())
+            with self.lock:
+                self.processed.append((name, record.partition, record.offset))
+                if stop == "requested" and count[0] >= _STOP_AFTER:
+                    self._request_stop(name, consumer.graded_batch)
+            self.crew.tick()
+
+        def body(w: Worker) -> None:
+            w.step("consume(consumer, process, should_stop)")
+            try:
+                self.consume(consumer, process, should_stop)
+            except BaseException as exc:  # noqa: BLE001 - what consume raised is the finding
+                self.raised[name] = exc
+            else:
+                self.early[name] = not told[0]
+            self.noticed.set()
+            w.finished()
+
+        return self.crew.start(name, body)
+
+    def _request_stop(self, name: str, batch: tuple[tuple[int, int], ...]) -> None:
+        """Make should_stop() true if records of ``batch`` (the last poll's) are still
+        unprocessed by ``name``; called with ``lock`` held."""
+        if self.stop_requested.is_set():
+            return
+        mine = {(p, o) for m, p, o in self.processed if m == name}
+        left = [r for r in batch if r not in mine]
+        if left:
+            self.left_in_batch = left
+            self.stop_requested.set()
+
+    def committed(self) -> dict[int, int]:
+        offsets = self.broker.committed("g", self.tps)
+        return {tp.partition: (om.offset if om is not None else 0) for tp, om in offsets.items()}
+
+    def wait_held(self) -> bool:
+        """Whether a member reached its hold in process() within a stall window (not if its
+        loop ended first)."""
+        self.noticed.wait(STALL * 2 * patience())
+        return self.held.is_set()
+
+    def close(self) -> None:
+        for consumer in self.consumers:
+            try:
+                consumer.close(autocommit=False)
+            except Exception:
+                pass
+        self.broker.close()
+
+
+class Deliveries:
+    """The live harness: one :class:`_Group` and its members, observed as data."""
+
+    SHAPES = {
+        "run": shape.none, "wait_for": shape.bool, "close_member": shape.none,
+        "settle": shape.record(stuck=shape.list_of(shape.str), missing=shape.int,
+                               failed=shape.list_of(shape.str)),
+        "raised": shape.dict_of(shape.record(crash=shape.bool, repr=shape.str)),
+        "returned": shape.dict_of(shape.record(early=shape.bool, refused=shape.int)),
+        "wait_held": shape.bool, "release": shape.none,
+        "left_in_batch": shape.list_of(shape.list_of(shape.int)),
+        "crashed": shape.bool,
+        "processed": shape.list_of(shape.list_of(shape.plain)),
+        "committed": shape.list_of(shape.int),
+    }
+
+    def __init__(self, impl: str, partitions: int = PARTITIONS) -> None:
+        self.group = _Group(impl, partitions)
+        self.members: dict[str, Any] = {}
+        self.workers: dict[str, Worker] = {}
+
+    def run(self, name: str, crash_at: int | None = None, stall_at: int | None = None,
+            slow: bool = False, hold_at: int | None = None, stop: str = "all",
+            crash_after_refused: bool = False) -> None:
+        """A new member ``name`` of the group runs the student's loop in a worker thread (see
+        :meth:`_Group.run`)."""
+        extra = {"max_poll_interval_ms": _POLL_INTERVAL_MS} if slow else {}
+        self.members[name] = self.group.member(**extra)
+        self.workers[name] = self.group.run(name, self.members[name], crash_at, stall_at,
+                                            hold_at, stop, crash_after_refused)
+
+    def wait_held(self) -> bool:
+        return self.group.wait_held()
+
+    def release(self) -> None:
+        """The held member goes on."""
+        self.group.released.set()
+
+    def returned(self) -> dict[str, Any]:
+        """For each member whose consume() returned normally: whether it returned before
+        should_stop() ever returned True to it, and how many of its commits were refused
+        (CommitFailedError)."""
+        return {name: {"early": early, "refused": self.members[name].graded_refused}
+                for name, early in self.group.early.items()}
+
+    def left_in_batch(self) -> list[list[int]]:
+        """The records of the polled batch not yet processed when should_stop() turned true
+        ("requested" stop); empty if it never did."""
+        return [list(r) for r in self.group.left_in_batch]
+
+    def settle(self, names: list[str]) -> dict[str, Any]:
+        """Wait for the named members' loops to end: who is stuck, how many records were never
+        processed, and how the failed ones failed."""
+        workers = [self.workers[n] for n in names]
+        stuck = self.group.crew.wait(STALL * 2 * patience(), workers)
+        return {"stuck": [w.name for w in stuck],
+                "missing": len(self.group.all - self.group.seen()),
+                "failed": [w.describe() for w in workers if w.state is WorkerState.FAILED]}
+
+    def wait_for(self, count: int) -> bool:
+        return _wait_for(self.group, count)
+
+    def raised(self) -> dict[str, Any]:
+        return {name: {"crash": isinstance(exc, _Crash), "repr": repr(exc)[:300]}
+                for name, exc in self.group.raised.items()}
+
+    def crashed(self) -> bool:
+        return self.group.crashed
+
+    def processed(self) -> list[list[Any]]:
+        with self.group.lock:
+            return [list(entry) for entry in self.group.processed]
+
+    def committed(self) -> list[int]:
+        """The group's committed offset of each partition (0 where none)."""
+        offsets = self.group.committed()
+        return [offsets[p] for p in range(len(offsets))]
+
+    def close_member(self, name: str) -> None:
+        self.members[name].close(autocommit=False)
+
+    def close(self) -> None:
+        self.group.close()
+
+
+def _wait_for(group: _Group, count: int) -> bool:
+    done = threading.Event()
+
+    def watch() -> None:
+        with group.lock:
+            if len(group.processed) >= count:
+                done.set()
+
+    deadline = STALL * 2 * patience()
+    previous = group.crew.on_tick
+    group.crew.on_tick = watch
+    watch()
+    reached = done.wait(deadline)
+    group.crew.on_tick = previous
+    return reached
