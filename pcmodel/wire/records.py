@@ -21,7 +21,11 @@ one from a client is refused with INVALID_RECORD, as Kafka's ``LogValidator`` re
 
 The broker stores records, not batches, so a fetch re-batches them: consecutive records go into
 one uncompressed batch, split where the timestamp type changes (a batch has one), where a size
-limit is reached, and at the edges of each transactional batch the partition remembers
+limit is reached, where the leader epoch that wrote them changes (each batch carries, as its
+*partitionLeaderEpoch*, the epoch of the leader that appended its records, KIP-101: consumers
+validate their position with it after a leader change, KIP-320; a producer's own value of the
+field is not kept, as Kafka's leader overwrites it on append), and at the edges of each
+transactional batch the partition remembers
 (:class:`~pcmodel.topics.log_transactions.TransactionalBatch`), so that a consumer sees what
 Kafka's log holds: a transactional producer's records in batches carrying its producer id and
 epoch and the transactional attribute, and each marker alone in a control batch whose record
@@ -90,7 +94,8 @@ _TRANSACTIONAL_MASK = 0x10
 _CONTROL_MASK = 0x20
 #: Kafka's ``RecordBatch.NO_SEQUENCE``, the first sequence number of fetched batches.
 _NO_SEQUENCE = -1
-#: The partition leader epoch written into fetched batches, as Metadata reports it.
+#: The partition leader epoch of fetched batches when no epochs are given: a lone broker's only
+#: epoch, as its Metadata, ListOffsets and OffsetForLeaderEpoch answer it.
 LEADER_EPOCH = 0
 _HEADER_SIZE = 61  # the whole v2 batch header
 
@@ -207,48 +212,60 @@ def _as_tuple(rec: Any) -> tuple:
 
 
 def encode_records(records: Sequence[LogRecord], max_bytes: int,
-                   batches: Sequence[TransactionalBatch] = ()) -> bytes:
+                   batches: Sequence[TransactionalBatch] = (),
+                   epochs: Sequence[tuple[int, int]] = ()) -> bytes:
     """``records`` (in offset order) as v2 batches of at most about ``max_bytes`` in total.
 
     ``batches`` are the transactional batches among them, in offset order (a fetch's
     ``transactional_batches``): their records are encoded as such, in batches of their own
-    (see the module). The first record is always included, however large (Kafka returns at
-    least one batch so that a consumer can make progress, KIP-74). Returns ``b""`` for no
-    records.
+    (see the module). ``epochs`` are ``(leader_epoch, start_offset)`` pairs, oldest first (the
+    leader's epoch cache, :class:`~pcmodel.cluster.epochs.EpochEntry`): a record was written in
+    the epoch of the last pair starting at or before its offset, and each batch carries its
+    records' epoch, a batch never spanning two; records before every pair (and all of them,
+    without ``epochs``) carry :data:`LEADER_EPOCH`. The first record is always included, however
+    large (Kafka returns at least one batch so that a consumer can make progress, KIP-74).
+    Returns ``b""`` for no records.
     """
     out = bytearray()
     i = 0
     full = False
-    for owner, end in _segments(records, batches):
+    for owner, epoch, end in _segments(records, batches, epochs):
         while i < end and not full:
-            i, full = _encode_batch(records, i, end, owner, max_bytes - len(out), out)
+            i, full = _encode_batch(records, i, end, owner, epoch, max_bytes - len(out), out)
             full = full or len(out) >= max_bytes
         if full:
             break
     return bytes(out)
 
 
-def _segments(records: Sequence[LogRecord], batches: Sequence[TransactionalBatch]
-              ) -> list[tuple[TransactionalBatch | None, int]]:
-    """``records`` cut into runs that share their transactional batch (``None``: none):
-    ``(owner, end index)`` per run, in order."""
-    runs: list[tuple[TransactionalBatch | None, int]] = []
+def _segments(records: Sequence[LogRecord], batches: Sequence[TransactionalBatch],
+              epochs: Sequence[tuple[int, int]] = ()
+              ) -> list[tuple[TransactionalBatch | None, int, int]]:
+    """``records`` cut into runs that share their transactional batch (``None``: none) and
+    their leader epoch: ``(owner, epoch, end index)`` per run, in order."""
+    runs: list[tuple[TransactionalBatch | None, int, int]] = []
     b = 0
+    e = -1  # the index in ``epochs`` of the pair the current record belongs to
     for i, rec in enumerate(records):
         while b < len(batches) and batches[b].last_offset < rec.offset:
             b += 1
         owner = batches[b] if b < len(batches) and batches[b].base_offset <= rec.offset else None
-        if runs and runs[-1][0] is owner:
-            runs[-1] = (owner, i + 1)
+        while e + 1 < len(epochs) and epochs[e + 1][1] <= rec.offset:
+            e += 1
+        epoch = epochs[e][0] if e >= 0 else LEADER_EPOCH
+        if runs and runs[-1][0] is owner and runs[-1][1] == epoch:
+            runs[-1] = (owner, epoch, i + 1)
         else:
-            runs.append((owner, i + 1))
+            runs.append((owner, epoch, i + 1))
     return runs
 
 
 def _encode_batch(records: Sequence[LogRecord], i: int, end: int,
-                  owner: TransactionalBatch | None, room: int, out: bytearray) -> tuple[int, bool]:
+                  owner: TransactionalBatch | None, epoch: int, room: int,
+                  out: bytearray) -> tuple[int, bool]:
     """Append to ``out`` one batch of ``records[i:end]`` from ``i`` on (all of ``owner``'s,
-    whose records they are); return the next index and whether the size limit was reached."""
+    whose records they are, written in leader epoch ``epoch``); return the next index and
+    whether the size limit was reached."""
     first = records[i]
     log_append = first.timestamp_type == TIMESTAMP_LOG_APPEND_TIME
     if owner is None:
@@ -271,8 +288,9 @@ def _encode_batch(records: Sequence[LogRecord], i: int, end: int,
             break
         i += 1
     batch = builder.build()
-    # The broker fills in the base offset and its leader epoch (0: there is one leader).
-    _BASE_OFFSET_AND_EPOCH.pack_into(batch, 0, base, len(batch) - 12, LEADER_EPOCH)
+    # The broker fills in the base offset and the leader epoch its records were written in
+    # (neither is under the CRC, which starts at the attributes).
+    _BASE_OFFSET_AND_EPOCH.pack_into(batch, 0, base, len(batch) - 12, epoch)
     control = owner is not None and owner.is_control
     if log_append or control:
         _set_header(batch, (_TIMESTAMP_TYPE_MASK if log_append else 0)

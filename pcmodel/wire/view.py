@@ -4,7 +4,8 @@ Kafka clients learn the cluster from Metadata (which brokers exist, where they l
 each partition with which leader epoch, which replicas are in sync) and FindCoordinator (which
 broker coordinates a group, or a transactional id), and every broker checks, before serving a
 partition, that it is the leader the client thinks it is (the request's
-``current_leader_epoch``). The handlers ask those questions of a :class:`ClusterView`, so that
+``current_leader_epoch``), and stamps each fetched record batch with the leader epoch its
+records were written in. The handlers ask those questions of a :class:`ClusterView`, so that
 the same handlers serve a single :class:`~pcmodel.topics.broker.Broker`
 (:class:`SingleBrokerView`: it is the whole cluster and leads everything, epoch 0) and each
 broker of a replicated :class:`~pcmodel.cluster.Cluster`
@@ -74,6 +75,15 @@ class ClusterView(Protocol):
         ``current_leader_epoch`` is the epoch the client believes in (``-1``: it does not say).
         """
 
+    def written_epochs(self, tp: TopicPartition, first_offset: int,
+                       last_offset: int) -> list[tuple[int, int]]:
+        """The leader epochs in which this broker, ``tp``'s leader, wrote the records from
+        ``first_offset`` to ``last_offset`` (a fetch's): ``(epoch, first offset written in it)``
+        pairs, oldest first, the first starting at ``first_offset`` (``[]``: all in epoch 0).
+        Fetch writes them into its record batches (*partitionLeaderEpoch*). Raises Kafka's
+        errors (``NotLeaderForPartitionError``) if this broker no longer leads ``tp``.
+        """
+
 
 def check_leader_epoch(local_epoch: int, current_leader_epoch: int) -> int:
     """Kafka's rule for a request's ``current_leader_epoch`` against the broker's epoch.
@@ -127,3 +137,9 @@ class SingleBrokerView:
     def leader_error(self, tp: TopicPartition, current_leader_epoch: int) -> int:
         """Only the epoch is checked: this broker leads every partition, in epoch 0."""
         return check_leader_epoch(0, current_leader_epoch)
+
+    def written_epochs(self, tp: TopicPartition, first_offset: int,
+                       last_offset: int) -> list[tuple[int, int]]:
+        """Every record was written in epoch 0, the only one (as Metadata, ListOffsets and
+        OffsetForLeaderEpoch answer)."""
+        return [(0, first_offset)]

@@ -27,6 +27,11 @@ producer id and epoch, each COMMIT or ABORT marker in a control batch of its own
 :mod:`pcmodel.wire.records`); consumers never hand markers to the application. An
 ``isolation_level`` other than 0 or 1 is INVALID_REQUEST for every partition.
 
+Each batch carries, as its *partitionLeaderEpoch*, the leader epoch its records were
+written in (the leader's epoch cache, ``ClusterView.written_epochs``; a lone broker's is always
+0), so that a consumer validating its position after a leader change (KIP-320) asks about the
+epoch of the last record it read, as with Kafka.
+
 Responses respect ``max_bytes`` and each partition's ``partition_max_bytes``, except that the
 first record is always sent whole (KIP-74, so that an oversized record cannot stall a
 consumer). Fetch sessions (KIP-227) are declined by answering session id 0: clients then send
@@ -41,6 +46,7 @@ from typing import Any
 from kafka.protocol.consumer import FetchRequest, FetchResponse
 
 from pcmodel.topics.broker_produce_fetch import FetchError, FetchResult
+from pcmodel.topics.errors import KafkaError
 from pcmodel.topics.log_records import LogRecord
 from pcmodel.topics.log_transactions import (
     ISOLATION_LEVELS,
@@ -120,10 +126,10 @@ def handle_fetch(ctx: RequestContext, request: Any) -> Any:
         for part in topic.partitions
     ]
     parts = {tp: _Partition() for tp, _, _ in wanted}
-    epochs = _current_leader_epochs(ctx, request)
+    epochs_asked = _current_leader_epochs(ctx, request)
     isolation = request.isolation_level
     for tp, offset, _ in wanted:
-        code = ctx.view.leader_error(tp, epochs.get(tp, -1))
+        code = ctx.view.leader_error(tp, epochs_asked.get(tp, -1))
         if isolation not in (0, 1):
             code = kafka_errors.InvalidRequestError.errno
         elif not code and offset < 0:
@@ -143,7 +149,7 @@ def handle_fetch(ctx: RequestContext, request: Any) -> Any:
         failed = False
         for tp in [tp for tp in positions if tp not in results]:
             # Left out by the broker: it no longer leads the partition (or is going down).
-            parts[tp].code = (ctx.view.leader_error(tp, epochs.get(tp, -1))
+            parts[tp].code = (ctx.view.leader_error(tp, epochs_asked.get(tp, -1))
                               or kafka_errors.NotLeaderForPartitionError.errno)
             del positions[tp]
             failed = True
@@ -177,9 +183,11 @@ def handle_fetch(ctx: RequestContext, request: Any) -> Any:
         part = parts[tp]
         data = b""
         if part.records and room > 0:
-            data = encode_records(part.records, min(max(1, partition_max), room),
-                                  sorted(part.batches.values()))
-            room -= len(data)
+            epochs = _written_epochs(ctx, tp, part, epochs_asked.get(tp, -1))
+            if part.records:
+                data = encode_records(part.records, min(max(1, partition_max), room),
+                                      sorted(part.batches.values()), epochs)
+                room -= len(data)
         by_topic.setdefault(tp.topic, []).append(PartitionData(
             partition_index=tp.partition, error_code=part.code,
             high_watermark=part.high_watermark if not part.code else -1,
@@ -193,6 +201,20 @@ def handle_fetch(ctx: RequestContext, request: Any) -> Any:
         responses=[TopicResponse(topic=name, partitions=answers)
                    for name, answers in by_topic.items()],
     )
+
+
+def _written_epochs(ctx: RequestContext, tp: TopicPartition, part: _Partition,
+                    current_leader_epoch: int) -> list[tuple[int, int]]:
+    """The leader epochs ``part``'s records were written in, for their batches (see
+    ``ClusterView.written_epochs``). A broker that lost the leadership since it read them
+    answers as when the read itself finds that: no records, the leader check's error."""
+    try:
+        return ctx.view.written_epochs(tp, part.records[0].offset, part.records[-1].offset)
+    except KafkaError:  # not the leader any more, or down
+        part.code = (ctx.view.leader_error(tp, current_leader_epoch)
+                     or kafka_errors.NotLeaderForPartitionError.errno)
+        part.records.clear()
+        return []
 
 
 def _aborted(part: _Partition) -> list[Any]:
