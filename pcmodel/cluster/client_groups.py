@@ -39,9 +39,11 @@ from pcmodel.topics.errors import (
     KafkaTimeoutError,
     NotCoordinatorError,
     UnknownMemberIdError,
+    UnknownTopicOrPartitionError,
     UnstableOffsetCommitError,
 )
-from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition
+from pcmodel.topics.group_offsets import checked_offset, metadata_too_large, oversized_metadata
+from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition, validate_topic_partition
 
 __all__ = ["GroupRequestsMixin"]
 
@@ -116,22 +118,48 @@ class GroupRequestsMixin:
                        offsets: Mapping[TopicPartition, OffsetAndMetadata | int], *,
                        retention_time_ms: int = -1,
                        group_instance_id: str | None = None) -> None:
-        """Check the member's generation at the coordinator, then write the offsets to the
-        replicated offsets topic with ``acks="all"`` and wait for them to be committed.
-        ``retention_time_ms`` as :meth:`Broker.commit_offsets
-        <pcmodel.topics.broker_offsets.CommittedOffsetsMixin.commit_offsets>`."""
+        """Check the member's generation at the coordinator, then write the offsets (with their
+        metadata and leader epochs) to the replicated offsets topic with ``acks="all"`` and
+        wait for them to be committed. ``retention_time_ms`` as :meth:`Broker.commit_offsets
+        <pcmodel.topics.broker_offsets.CommittedOffsetsMixin.commit_offsets>`, and so are the
+        errors: ``OffsetMetadataTooLargeError`` names the partitions whose metadata is longer
+        than the cluster's ``offset_metadata_max_bytes``, once the others are committed."""
+        stored: dict[TopicPartition, OffsetAndMetadata] = {}
+        given: dict[TopicPartition, object] = {}
+        for tp, value in offsets.items():
+            tp = validate_topic_partition(tp)
+            stored[tp], given[tp] = checked_offset(tp, value), value
+        limit = self._cluster.offset_metadata_max_bytes
+        refused = oversized_metadata(given, limit)
+        if refused:
+            existing = self._cluster.metadata()
+            for tp in refused:
+                if tp not in existing:  # as the coordinator checks the others: before any
+                    raise UnknownTopicOrPartitionError.no_partition(tp)
+                del stored[tp]
         # The coordinator checks the member and generation (fencing) and the partitions, and
         # dates the commit: the records carry the same time, so no coordinator sees another.
+        # It holds the metadata to the cluster's limit (its broker was made with the default).
         commit_ms = self._at_coordinator(group_id, _COORDINATOR_WAIT, "commit_offsets",
-                                         generation, member_id, offsets,
+                                         generation, member_id, stored,
                                          retention_time_ms=retention_time_ms,
-                                         group_instance_id=group_instance_id)
-        stored = {TopicPartition._make(tp): v for tp, v in offsets.items()}
-        try:
-            self._offsets.commit(group_id, stored, commit_ms, timeout=10.0,
-                                 retention_time_ms=retention_time_ms).get(timeout=15.0)
-        except (KafkaError, TimeoutError) as exc:
-            raise _not_stored(f"the offsets of group {group_id!r}", exc) from exc
+                                         group_instance_id=group_instance_id,
+                                         offset_metadata_max_bytes=limit)
+        if stored:
+            try:
+                self._offsets.commit(group_id, stored, commit_ms, timeout=10.0,
+                                     retention_time_ms=retention_time_ms).get(timeout=15.0)
+            except (KafkaError, TimeoutError) as exc:
+                raise _not_stored(f"the offsets of group {group_id!r}", exc) from exc
+        if refused:
+            raise metadata_too_large(refused, limit, others_committed=bool(stored))
+
+    @property
+    def offset_metadata_max_bytes(self) -> int:
+        """The cluster's ``offset_metadata_max_bytes`` (Kafka's ``offset.metadata.max.bytes``),
+        as a lone broker's attribute of that name: what the Kafka listener holds a
+        TxnOffsetCommit's metadata to."""
+        return self._cluster.offset_metadata_max_bytes
 
     def committed(self, group_id: str, partitions: Iterable[TopicPartition], *,
                   require_stable: bool = False,

@@ -67,6 +67,7 @@ from pcmodel.topics.errors import (
     KafkaError,
 )
 from pcmodel.topics.group_offsets import (
+    DEFAULT_OFFSET_METADATA_MAX_BYTES,
     DEFAULT_OFFSETS_RETENTION_MINUTES,
     DEFAULT_RETENTION_CHECK_INTERVAL_MS,
 )
@@ -101,7 +102,10 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, ReplicaAdmin, StateDeli
     ``offsets_retention_minutes`` and ``offsets_retention_check_interval_ms`` are Kafka's
     ``offsets.retention.minutes`` and ``offsets.retention.check.interval.ms``, with Kafka's
     defaults: committed offsets expire at their coordinator, which removes them from the
-    offsets topic too (:mod:`pcmodel.cluster.offsets`). ``auto_leader_rebalance_enable`` and
+    offsets topic too (:mod:`pcmodel.cluster.offsets`). ``offset_metadata_max_bytes`` is
+    Kafka's ``offset.metadata.max.bytes`` (4096, counted in UTF-16 code units as Kafka counts
+    it): a committed offset whose metadata is longer is refused for its partition alone, as on
+    a lone :class:`~pcmodel.topics.broker.Broker`. ``auto_leader_rebalance_enable`` and
     ``leader_imbalance_check_interval_seconds`` are Kafka's ``auto.leader.rebalance.enable``
     and ``leader.imbalance.check.interval.seconds``, with Kafka's defaults (on, 300 s): a
     partition led by another replica than its preferred one gets it back that long after,
@@ -134,6 +138,7 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, ReplicaAdmin, StateDeli
         group_initial_rebalance_delay_ms: int = 0,
         offsets_retention_minutes: int = DEFAULT_OFFSETS_RETENTION_MINUTES,
         offsets_retention_check_interval_ms: int = DEFAULT_RETENTION_CHECK_INTERVAL_MS,
+        offset_metadata_max_bytes: int = DEFAULT_OFFSET_METADATA_MAX_BYTES,
         auto_leader_rebalance_enable: bool = True,
         leader_imbalance_check_interval_seconds: int = 300,
         producer_id_expiration_ms: int = DEFAULT_PRODUCER_ID_EXPIRATION_MS,
@@ -158,6 +163,11 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, ReplicaAdmin, StateDeli
                              producer_id_expiration_check_interval_ms)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise IllegalArgumentError(f"{name} must be an int >= 1, got {value!r}")
+        if isinstance(offset_metadata_max_bytes, bool) \
+                or not isinstance(offset_metadata_max_bytes, int) \
+                or not -(2**31) <= offset_metadata_max_bytes < 2**31:  # a Java int, as Kafka's
+            raise IllegalArgumentError("offset_metadata_max_bytes must be an int, got "
+                                       f"{offset_metadata_max_bytes!r}")
         if not isinstance(auto_leader_rebalance_enable, bool):
             raise IllegalArgumentError("auto_leader_rebalance_enable must be True or False, got "
                                        f"{auto_leader_rebalance_enable!r}")
@@ -178,6 +188,7 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, ReplicaAdmin, StateDeli
         self.group_initial_rebalance_delay_ms = group_initial_rebalance_delay_ms
         self.offsets_retention_minutes = offsets_retention_minutes
         self.offsets_retention_check_interval_ms = offsets_retention_check_interval_ms
+        self.offset_metadata_max_bytes = offset_metadata_max_bytes
         self.producer_id_expiration_ms = producer_id_expiration_ms
         self.producer_id_expiration_check_interval_ms = producer_id_expiration_check_interval_ms
         self.nodes: list[Any] = []

@@ -2,8 +2,10 @@
 ``__consumer_offsets``.
 
 A commit is a record ``key = group/topic/partition``, ``value = {"offset": ..., "metadata":
-..., "commit_timestamp": ...}`` (JSON) produced with ``acks="all"`` to the group's partition of
-the offsets topic.
+..., "leader_epoch": ..., "commit_timestamp": ...}`` (JSON) produced with ``acks="all"`` to the
+group's partition of the offsets topic: the leader epoch committed with the offset (KIP-320;
+Kafka's OffsetCommitValue v3 ``leader_epoch``) travels with it, so a new coordinator answers it
+too; a record without one (written before it was kept) reads as ``-1``, none.
 Because the topic is replicated like any other, committed offsets survive the loss of any one
 broker, and the *group coordinator* is simply the leader of that partition: when the leader
 moves, the coordinator moves with it.
@@ -84,22 +86,26 @@ def _group_key(group: str) -> bytes:
 
 def _encode_offset(offset: OffsetAndMetadata | int, commit_ms: int,
                    expire_ms: int | None) -> bytes:
-    """A commit record's value: the offset, the metadata committed with it, when, and when it
-    expires if it was committed with a retention of its own (Kafka's ``expire_timestamp``)."""
+    """A commit record's value: the offset, the metadata and leader epoch committed with it,
+    when, and when it expires if it was committed with a retention of its own (Kafka's
+    ``expire_timestamp``)."""
     if not isinstance(offset, OffsetAndMetadata):
         offset = OffsetAndMetadata(offset)
-    fields = {"offset": offset.offset, "metadata": offset.metadata,
-              "commit_timestamp": commit_ms}
+    epoch = -1 if offset.leader_epoch is None else offset.leader_epoch
+    fields = {"offset": offset.offset, "metadata": offset.metadata or "",
+              "leader_epoch": epoch, "commit_timestamp": commit_ms}
     if expire_ms is not None:
         fields["expire_timestamp"] = expire_ms
     return json.dumps(fields).encode()
 
 
 def _decode_commit(value: bytes) -> tuple[OffsetAndMetadata, int | None, int | None]:
-    """A commit record's offset and metadata, when it was committed and when it expires
-    (epoch ms; None for what the record does not say)."""
+    """A commit record's offset, metadata and leader epoch (-1 where the record has none),
+    when it was committed and when it expires (epoch ms; None for what the record does not
+    say)."""
     fields = json.loads(value)
-    return (OffsetAndMetadata(fields["offset"], fields["metadata"]),
+    return (OffsetAndMetadata(fields["offset"], fields["metadata"],
+                              fields.get("leader_epoch", -1)),
             fields.get("commit_timestamp"), fields.get("expire_timestamp"))
 
 
@@ -151,10 +157,10 @@ class OffsetsTopic:
     def commit(self, group: str, offsets: Mapping[TopicPartition, OffsetAndMetadata | int],
                commit_ms: int | None = None, timeout: float = 30.0, *,
                retention_time_ms: int = -1) -> ProduceFuture:
-        """Store ``offsets`` (the next offset to read, and its metadata, per partition), all
-        in one batch, dated ``commit_ms`` (epoch ms: the time the coordinator gave the commit;
-        ``None``: now); with a ``retention_time_ms`` other than -1, each expires that long
-        after.
+        """Store ``offsets`` (the next offset to read, its metadata and leader epoch, per
+        partition), all in one batch, dated ``commit_ms`` (epoch ms: the time the coordinator
+        gave the commit; ``None``: now); with a ``retention_time_ms`` other than -1, each
+        expires that long after.
 
         Answered once every in-sync replica has the batch; errors as ``Cluster.produce``
         with ``acks="all"`` (a retriable error means: refresh and commit again).

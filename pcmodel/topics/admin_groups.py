@@ -23,6 +23,7 @@ from pcmodel.topics.errors import (
     GroupIdNotFoundError,
     IllegalArgumentError,
     NoError,
+    OffsetMetadataTooLargeError,
     UnknownTopicOrPartitionError,
 )
 from pcmodel.topics.structs import (
@@ -132,7 +133,10 @@ class GroupAdminMixin:
         each partition committed, as kafka-python does: ``UnknownTopicOrPartitionError`` for a
         partition that does not exist, and for the others the group's refusal
         (``UnknownMemberIdError`` while the group has members, ``RebalanceInProgressError``
-        while it forms). Raises ``TypeError`` / ``IllegalArgumentError`` before anything is
+        while it forms); ``OffsetMetadataTooLargeError`` for a partition whose metadata is
+        longer than the broker's ``offset_metadata_max_bytes``, the others being committed.
+        Each ``OffsetAndMetadata``'s metadata and leader epoch are stored with its offset.
+        Raises ``TypeError`` / ``IllegalArgumentError`` before anything is
         committed when a value is not an :class:`OffsetAndMetadata` with an offset >= 0.
         """
         self._check_open()
@@ -337,9 +341,12 @@ class GroupAdminMixin:
             try:
                 self._conn.commit_offsets(group_id, -1, "", known)
                 outcome: type[BrokerResponseError] = NoError
+            except OffsetMetadataTooLargeError as exc:
+                outcome = NoError  # the others were committed
+                results.update(dict.fromkeys(exc.partitions, OffsetMetadataTooLargeError))
             except BrokerResponseError as exc:
                 outcome = type(exc)  # the group's refusal holds for every partition
-            results.update(dict.fromkeys(known, outcome))
+            results.update({tp: outcome for tp in known if tp not in results})
         return {tp: results[tp] for tp in offsets}
 
 

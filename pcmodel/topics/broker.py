@@ -83,6 +83,7 @@ from pcmodel.topics.group_answers import (
     SyncResult,
 )
 from pcmodel.topics.group_offsets import (
+    DEFAULT_OFFSET_METADATA_MAX_BYTES,
     DEFAULT_OFFSETS_RETENTION_MINUTES,
     DEFAULT_RETENTION_CHECK_INTERVAL_MS,
 )
@@ -219,6 +220,13 @@ class Broker(
     :meth:`expire_offsets` alone (a cluster's brokers: the cluster removes what expires from its
     offsets topic too).
 
+    ``offset_metadata_max_bytes`` is Kafka's ``offset.metadata.max.bytes`` (4096): the longest
+    metadata string a committed offset may carry, counted in UTF-16 code units as Kafka counts
+    it, not in bytes; a longer one is refused for its partition alone with
+    ``OffsetMetadataTooLargeError``, the others of the commit being committed (see
+    :mod:`pcmodel.topics.group_offsets`). Kafka gives it no lower bound: below 0 every commit
+    carrying metadata, even ``""``, is refused.
+
     ``producer_id_expiration_ms`` and ``producer_id_expiration_check_interval_ms`` are Kafka's
     ``producer.id.expiration.ms`` (a day) and ``producer.id.expiration.check.interval.ms`` (ten
     minutes): a partition forgets an idempotent producer that wrote nothing to it for that
@@ -249,6 +257,7 @@ class Broker(
         group_initial_rebalance_delay_ms: int = 0,
         offsets_retention_minutes: int = DEFAULT_OFFSETS_RETENTION_MINUTES,
         offsets_retention_check_interval_ms: int | None = DEFAULT_RETENTION_CHECK_INTERVAL_MS,
+        offset_metadata_max_bytes: int = DEFAULT_OFFSET_METADATA_MAX_BYTES,
         producer_id_expiration_ms: int = DEFAULT_PRODUCER_ID_EXPIRATION_MS,
         producer_id_expiration_check_interval_ms: int | None =
         DEFAULT_PRODUCER_ID_EXPIRATION_CHECK_INTERVAL_MS,
@@ -269,6 +278,8 @@ class Broker(
                    IllegalArgumentError)
         _check_int("offsets_retention_minutes", offsets_retention_minutes, 1,
                    IllegalArgumentError)
+        _check_int("offset_metadata_max_bytes", offset_metadata_max_bytes, -(2**31),
+                   IllegalArgumentError)  # a Java int, as Kafka's; no other bound there
         for name, interval in (
                 ("offsets_retention_check_interval_ms", offsets_retention_check_interval_ms),
                 ("producer_id_expiration_check_interval_ms",
@@ -286,6 +297,7 @@ class Broker(
         self.group_initial_rebalance_delay_ms = group_initial_rebalance_delay_ms
         self.offsets_retention_minutes = offsets_retention_minutes
         self.offsets_retention_check_interval_ms = offsets_retention_check_interval_ms
+        self.offset_metadata_max_bytes = offset_metadata_max_bytes
         self.producer_id_expiration_ms = producer_id_expiration_ms
         self.producer_id_expiration_check_interval_ms = producer_id_expiration_check_interval_ms
         self.transaction_abort_timed_out_transaction_cleanup_interval_ms = (

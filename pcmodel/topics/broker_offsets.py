@@ -1,11 +1,16 @@
 """The broker's committed offsets: OffsetCommit, OffsetFetch and OffsetDelete, and what they free.
 
 :class:`CommittedOffsetsMixin` is the part of :class:`~pcmodel.topics.broker.Broker` that stores
-each group's committed offsets (in its coordinator's ``offsets``). A commit is all or nothing:
-every partition is checked to exist, and the member's generation checked by the coordinator,
-before any offset is stored. On a ``"block"`` topic a commit may free space: the partition's
-floor is the smallest offset committed by the groups that track the topic (one that never
-committed holds it at its start), and appends waiting for space go on when it rises.
+each group's committed offsets (in its coordinator's ``offsets``), each with its metadata and
+the leader epoch committed with it. Every partition of a commit is checked to exist, and the
+member's generation checked by the coordinator, before any offset is stored; then, as in
+Kafka, a partition whose metadata is longer than ``offset_metadata_max_bytes`` (Kafka's
+``offset.metadata.max.bytes``, counted as :mod:`pcmodel.topics.group_offsets` says) is
+refused alone and the others are stored.
+
+On a ``"block"`` topic a commit may free space: the partition's floor is the smallest offset
+committed by the groups that track the topic (one that never committed holds it at its
+start), and appends waiting for space go on when it rises.
 
 Deleting offsets follows Kafka's OffsetDelete: an ``Empty`` group loses the offsets asked for,
 and a group with members keeps those of the topics its members subscribe to. A group left
@@ -40,7 +45,12 @@ from pcmodel.topics.errors import (
     UnstableOffsetCommitError,
 )
 from pcmodel.topics.group_answers import ExpiredOffsets, GroupState
-from pcmodel.topics.group_offsets import offsets_retention_ms
+from pcmodel.topics.group_offsets import (
+    checked_offset,
+    metadata_too_large,
+    offsets_retention_ms,
+    oversized_metadata,
+)
 from pcmodel.topics.log import RetentionPolicy
 from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition, validate_topic_partition
 
@@ -59,8 +69,10 @@ class CommittedOffsetsMixin:
         *,
         retention_time_ms: int = -1,
         group_instance_id: str | None = None,
+        offset_metadata_max_bytes: int | None = None,
     ) -> int:
-        """Kafka's OffsetCommit: store the *next* offset to read per partition, all or none.
+        """Kafka's OffsetCommit: store the *next* offset to read per partition, with its
+        metadata and leader epoch (an ``OffsetAndMetadata``; an ``int`` is the offset alone).
 
         Group members pass their current ``generation`` and ``member_id`` (and a static
         member its ``group_instance_id``, OffsetCommit v7+); a consumer without
@@ -75,21 +87,29 @@ class CommittedOffsetsMixin:
         ``UnknownMemberIdError``, ``IllegalGenerationError``, ``RebalanceInProgressError``,
         ``FencedInstanceIdError`` (see :meth:`GroupCoordinator.check_commit`),
         ``UnknownTopicOrPartitionError`` for a partition that does not exist,
-        ``IllegalArgumentError`` for a negative offset or a ``retention_time_ms`` below -1.
+        ``IllegalArgumentError`` for a negative offset or leader epoch below -1, or a
+        ``retention_time_ms`` below -1, ``TypeError`` for metadata that is not a string: all
+        before anything is stored. Then raises ``OffsetMetadataTooLargeError`` naming (in its
+        ``partitions``) those whose metadata is longer than ``offset_metadata_max_bytes``
+        (``None``: the broker's setting; a cluster passes its own to the broker coordinating
+        the group), *after* storing the others, as Kafka answers OFFSET_METADATA_TOO_LARGE
+        for those partitions alone.
         """
         validate_group_id(group_id)
         _check_int("retention_time_ms", retention_time_ms, -1, IllegalArgumentError)
-        items: list[tuple[TopicPartition, OffsetAndMetadata]] = []
+        max_bytes = self.offset_metadata_max_bytes if offset_metadata_max_bytes is None \
+            else _check_int("offset_metadata_max_bytes", offset_metadata_max_bytes, -(2**31),
+                            IllegalArgumentError)
+        items: dict[TopicPartition, OffsetAndMetadata] = {}
+        given: dict[TopicPartition, object] = {}
         for tp, value in offsets.items():
             tp = validate_topic_partition(tp)
-            if not isinstance(value, OffsetAndMetadata):
-                value = OffsetAndMetadata(value)
-            _check_int(f"offset of {tp}", value.offset, 0, IllegalArgumentError)
-            items.append((tp, value))
+            items[tp], given[tp] = checked_offset(tp, value), value
+        refused = oversized_metadata(given, max_bytes)
         with self._lock:
             self._check_open()
             self._check_offsets_retention()
-            for tp, _ in items:
+            for tp in items:
                 self._log(tp)  # UnknownTopicOrPartitionError before anything is stored
             group = self._groups.get(group_id)
             if group is None:
@@ -102,7 +122,11 @@ class CommittedOffsetsMixin:
             group.check_commit(member_id, generation, group_instance_id)
             now_ms = self._timestamp_clock()
             expires_ms = None if retention_time_ms == -1 else now_ms + retention_time_ms
-            self._store_offsets(group_id, group, dict(items), now_ms, expires_ms)
+            for tp in refused:
+                del items[tp]
+            self._store_offsets(group_id, group, items, now_ms, expires_ms)
+        if refused:
+            raise metadata_too_large(refused, max_bytes, others_committed=bool(items))
         return now_ms
 
     def committed(

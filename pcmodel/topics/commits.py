@@ -35,6 +35,7 @@ from pcmodel.topics.errors import (
     IllegalGenerationError,
     KafkaTimeoutError,
     NotCoordinatorError,
+    OffsetMetadataTooLargeError,
     RebalanceInProgressError,
     UnknownMemberIdError,
     UnknownTopicOrPartitionError,
@@ -62,11 +63,16 @@ class CommitterMixin:
         A committed offset is the next one to read: commit after processing for at-least-once
         delivery. As in Kafka, ``offsets`` may name any partition of an existing topic, assigned
         or not, and any offset >= 0, even beyond the log end (a consumer starting there is out
-        of range and applies ``auto_offset_reset``). Raises ``CommitFailedError`` if the group
-        rebalanced without this member (the next ``poll()`` rejoins), ``FencedInstanceIdError``
-        if another consumer took this static member's place, ``IllegalStateError``
-        without a ``group_id``, ``UnknownTopicOrPartitionError`` for a partition that does not
-        exist, ``IllegalArgumentError`` for a negative offset. ``timeout_ms`` (default
+        of range and applies ``auto_offset_reset``). An ``OffsetAndMetadata`` carries its
+        metadata and leader epoch, stored with the offset and returned by :meth:`committed`.
+        Raises ``OffsetMetadataTooLargeError`` (as kafka-python does) when a partition's metadata
+        is longer than the broker's ``offset_metadata_max_bytes``: that partition was not
+        committed, the others were (its ``partitions`` names the refused ones). Raises
+        ``CommitFailedError`` if the group rebalanced without this member (the next ``poll()``
+        rejoins), ``FencedInstanceIdError`` if another consumer took this static member's
+        place, ``IllegalStateError`` without a ``group_id``, ``UnknownTopicOrPartitionError``
+        for a partition that does not exist, ``IllegalArgumentError`` for a negative offset.
+        ``timeout_ms`` (default
         ``request_timeout_ms``) bounds the wait: a commit the group's coordinator cannot take
         now is tried again every ``retry_backoff_ms`` (see the module), then
         ``KafkaTimeoutError``.
@@ -95,6 +101,10 @@ class CommitterMixin:
     ) -> Future:
         """Commit without raising; ``callback(offsets, exception_or_None)`` runs in ``poll()``.
 
+        A refusal (``CommitFailedError``, ``OffsetMetadataTooLargeError``, a coordinator that
+        cannot take the commit now) is the future's exception and the callback's second
+        argument.
+
         Returns a ``concurrent.futures.Future`` already holding the outcome. Argument errors
         (not assigned, negative offset, no group) still raise at once.
         """
@@ -105,7 +115,8 @@ class CommitterMixin:
         try:
             if to_commit:
                 self._send_commit(to_commit)
-        except (CommitFailedError, CoordinatorNotAvailableError, NotCoordinatorError) as exc:
+        except (CommitFailedError, CoordinatorNotAvailableError, NotCoordinatorError,
+                OffsetMetadataTooLargeError) as exc:
             error = exc
         if error is None:
             future.set_result(to_commit)
@@ -121,7 +132,8 @@ class CommitterMixin:
     ) -> Any:
         """The group's committed offset for ``partition`` (``None`` if never committed).
 
-        With ``metadata=True`` an ``OffsetAndMetadata`` (kafka-python's switch). Needs a
+        With ``metadata=True`` an ``OffsetAndMetadata`` (kafka-python's switch): the offset, the
+        metadata and the leader epoch committed with it (``-1`` if none was). Needs a
         ``group_id``; the partition need not be assigned. ``timeout_ms`` (default
         ``request_timeout_ms``) bounds the lookup: a ``read_committed`` consumer's waits while
         a transaction stages the group's offset for the partition (KIP-447), then raises

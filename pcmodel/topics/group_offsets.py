@@ -6,6 +6,18 @@ members; the checks are Kafka's, in Kafka's order. A transactional producer stag
 for the group (:meth:`GroupOffsetsMixin.check_txn_commit`) passes if the consumer it names is
 still the group's member at that generation, or if it names none.
 
+**What a commit may carry** (Kafka's ``offset.metadata.max.bytes``, 4096 by default): a
+committed offset's metadata string may be at most that long, counted as Kafka's
+``String.length()`` counts it: in UTF-16 code units (one per character of the Basic
+Multilingual Plane, two for any other, such as an emoji), not in bytes of UTF-8, whatever the
+setting's name says (:func:`metadata_length`). A longer one is refused for its partition
+alone, with OFFSET_METADATA_TOO_LARGE; the other partitions of the commit are committed
+(Kafka's ``OffsetMetadataManager.isMetadataInvalid``, checked per partition by OffsetCommit
+and TxnOffsetCommit after the group's checks). ``None`` (a null on the wire) is always
+accepted, and stored as ``""``. The committed *leader epoch* (OffsetCommit v6+, KIP-320: the
+epoch of the leader that served the last record consumed) is stored with the offset and
+returned by OffsetFetch (v5+); ``-1`` means none was committed.
+
 **Offsets retention** (Kafka's ``offsets.retention.minutes``). A committed offset is not kept
 for ever. Kafka's coordinator runs a retention check every
 ``offsets.retention.check.interval.ms`` (10 minutes by default) and removes the offsets that
@@ -43,22 +55,104 @@ Prior art: Kafka's ``GroupCoordinator.handleCommitOffsets`` (the checks),
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import NoReturn
+
 from pcmodel.topics.consumer_protocol import PROTOCOL_TYPE
 from pcmodel.topics.errors import (
+    IllegalArgumentError,
     IllegalGenerationError,
+    OffsetMetadataTooLargeError,
     RebalanceInProgressError,
     UnknownMemberIdError,
 )
 from pcmodel.topics.group_answers import GroupState
 from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition
 
-__all__ = ["DEFAULT_OFFSETS_RETENTION_MINUTES", "DEFAULT_RETENTION_CHECK_INTERVAL_MS",
-           "GroupOffsetsMixin", "offsets_retention_ms"]
+__all__ = ["DEFAULT_OFFSETS_RETENTION_MINUTES", "DEFAULT_OFFSET_METADATA_MAX_BYTES",
+           "DEFAULT_RETENTION_CHECK_INTERVAL_MS", "GroupOffsetsMixin", "checked_offset",
+           "metadata_length", "metadata_too_large", "metadata_too_long", "offsets_retention_ms",
+           "oversized_metadata"]
 
 #: Kafka's ``offsets.retention.minutes`` default: seven days.
 DEFAULT_OFFSETS_RETENTION_MINUTES = 7 * 24 * 60
 #: Kafka's ``offsets.retention.check.interval.ms`` default: ten minutes.
 DEFAULT_RETENTION_CHECK_INTERVAL_MS = 600_000
+#: Kafka's ``offset.metadata.max.bytes`` default (counted in UTF-16 code units: see the module).
+DEFAULT_OFFSET_METADATA_MAX_BYTES = 4096
+
+
+def metadata_length(metadata: str | None) -> int:
+    """How long ``metadata`` is for ``offset.metadata.max.bytes``: Java's ``String.length()``,
+    the number of UTF-16 code units (a character above U+FFFF counts two); ``None`` is 0."""
+    if not metadata:
+        return 0
+    if metadata.isascii():
+        return len(metadata)
+    return len(metadata.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def checked_offset(tp: TopicPartition, value: object) -> OffsetAndMetadata:
+    """``value`` (an ``int`` offset or an ``OffsetAndMetadata``) as the ``OffsetAndMetadata``
+    a commit stores: the offset an int >= 0, the metadata a string (``None``: ``""``), the
+    leader epoch an int >= -1 (``None``: -1, none). Raises ``TypeError`` for a value of
+    another type and ``IllegalArgumentError`` for one out of range."""
+    if not isinstance(value, OffsetAndMetadata):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"the offset of {tp} must be an int or OffsetAndMetadata, got "
+                            f"{value!r}")
+        if value < 0:
+            _negative(tp, value)
+        return OffsetAndMetadata(value)
+    offset, metadata, epoch = value
+    if isinstance(offset, bool) or not isinstance(offset, int):
+        raise TypeError(f"the offset of {tp} must be an int, got {offset!r}")
+    if offset < 0:
+        _negative(tp, offset)
+    if metadata is None:
+        metadata = ""
+    elif not isinstance(metadata, str):
+        raise TypeError(f"the metadata of {tp}'s offset must be a str, got {metadata!r}")
+    if epoch is None:
+        epoch = -1
+    elif isinstance(epoch, bool) or not isinstance(epoch, int):
+        raise TypeError(f"the leader epoch of {tp}'s offset must be an int, got {epoch!r}")
+    elif epoch < -1:
+        raise IllegalArgumentError(f"the leader epoch of {tp}'s offset must be >= -1 (-1: "
+                                   f"none), got {epoch}")
+    return OffsetAndMetadata(offset, metadata, epoch)
+
+
+def _negative(tp: TopicPartition, offset: int) -> NoReturn:
+    raise IllegalArgumentError(f"offset of {tp} must be >= 0, got {offset}")
+
+
+def metadata_too_long(metadata: str | None, max_bytes: int) -> bool:
+    """Whether a commit's ``metadata`` is refused under ``offset.metadata.max.bytes`` =
+    ``max_bytes``: Kafka's ``metadata != null && metadata.length() > max`` (a null one never
+    is, even under a negative limit; an empty one is then)."""
+    return metadata is not None and metadata_length(metadata) > max_bytes
+
+
+def oversized_metadata(offsets: Mapping[TopicPartition, object],
+                       max_bytes: int) -> list[TopicPartition]:
+    """The partitions of ``offsets`` (as a commit gives them: ``OffsetAndMetadata``, whose
+    metadata may be ``None``, or an ``int``, whose metadata is ``""``) whose metadata
+    :func:`metadata_too_long` refuses, in their order."""
+    return [tp for tp, value in offsets.items() if metadata_too_long(
+        value.metadata if isinstance(value, OffsetAndMetadata) else "", max_bytes)]
+
+
+def metadata_too_large(refused: Sequence[TopicPartition], max_bytes: int, *,
+                       others_committed: bool) -> OffsetMetadataTooLargeError:
+    """The error of a commit whose ``refused`` partitions carried metadata longer than
+    ``max_bytes``; ``others_committed``: the commit's other partitions were committed."""
+    names = ", ".join(map(str, refused))
+    return OffsetMetadataTooLargeError(
+        f"the metadata of the offset{'s' if len(refused) > 1 else ''} committed for {names} is "
+        f"longer than offset.metadata.max.bytes ({max_bytes}, counted in UTF-16 code units), "
+        f"so {'they were' if len(refused) > 1 else 'it was'} not committed"
+        + ("; the commit's other partitions were" if others_committed else ""), refused)
 
 
 def offsets_retention_ms(minutes: int) -> int:

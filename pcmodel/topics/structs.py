@@ -93,8 +93,14 @@ class TopicPartitionReplica(NamedTuple):
 class OffsetAndMetadata(NamedTuple):
     """A committed offset: the *next* offset the group will read, plus free-form metadata.
 
-    ``metadata`` is any string the application wants stored with the commit (who committed, when);
-    ``leader_epoch`` is kept for kafka-python compatibility and is always ``-1`` here.
+    ``metadata`` is any string the application wants stored with the commit (who committed,
+    when), at most the broker's ``offset_metadata_max_bytes`` long (4096 UTF-16 code units by
+    default, as Kafka's ``offset.metadata.max.bytes``); ``leader_epoch`` is the epoch of the
+    partition's leader that served the last record consumed (KIP-320), or ``-1`` for none.
+    Both are stored with the offset and come back from ``committed(tp, metadata=True)``, on a
+    lone broker, on a cluster and through the Kafka listener (OffsetCommit v6+, OffsetFetch
+    v5+). pcmodel's consumer commits its positions with ``-1``: it does not track the epoch
+    of the records it reads.
     """
 
     offset: int

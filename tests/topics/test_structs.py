@@ -178,6 +178,7 @@ KAFKA_ERRNOS = {
     "NoError": 0,
     "OffsetOutOfRangeError": 1,
     "UnknownTopicOrPartitionError": 3,
+    "OffsetMetadataTooLargeError": 12,
     "MessageSizeTooLargeError": 10,
     "CoordinatorNotAvailableError": 15,
     "NotCoordinatorError": 16,

@@ -37,6 +37,7 @@ __all__ = [
     "NoError",
     "NoReassignmentInProgressError",
     "NonEmptyGroupError",
+    "OffsetMetadataTooLargeError",
     "OffsetOutOfRangeError",
     "OutOfOrderSequenceNumberError",
     "PreferredLeaderNotAvailableError",
@@ -76,6 +77,27 @@ class OffsetOutOfRangeError(BrokerResponseError):
     errno = 1
     message = "OFFSET_OUT_OF_RANGE"
     description = "The requested offset is outside the range of offsets held by the partition."
+
+
+class OffsetMetadataTooLargeError(BrokerResponseError):
+    """A committed offset's metadata is longer than the broker's ``offset.metadata.max.bytes``.
+
+    Kafka's OFFSET_METADATA_TOO_LARGE (12). The limit counts what Kafka's ``String.length()``
+    counts: UTF-16 code units (a character outside the Basic Multilingual Plane is two), not
+    bytes, whatever the setting's name says. The broker refuses such a partition alone: the
+    other partitions of the same commit are committed. ``commit()`` raises it after that, as
+    kafka-python's does; ``partitions`` names the partitions refused.
+    """
+
+    errno = 12
+    message = "OFFSET_METADATA_TOO_LARGE"
+    description = "If you specify a string larger than configured maximum for offset metadata."
+
+    def __init__(self, text: str = "", partitions: tuple = ()) -> None:
+        super().__init__(text)
+        #: The partitions whose offsets were refused (``TopicPartition`` values); the others of
+        #: the same commit were committed.
+        self.partitions = tuple(partitions)
 
 
 class UnknownTopicOrPartitionError(BrokerResponseError):

@@ -17,6 +17,14 @@ again in a ``Stable`` group is told to skip the assignment from JoinGroup v9 (KI
 Where Kafka answers per partition (OffsetCommit, OffsetDelete) or per group (DescribeGroups,
 DeleteGroups, LeaveGroup v3+), so do these handlers: a partition of an unknown topic fails alone.
 
+OffsetCommit answers OFFSET_METADATA_TOO_LARGE (12) for a partition whose metadata is longer
+than the broker's ``offset_metadata_max_bytes`` (Kafka's ``offset.metadata.max.bytes``, counted
+in UTF-16 code units as Kafka's ``String.length()``) and commits the request's other
+partitions, as Kafka's ``OffsetMetadataManager.commitOffset`` does once the group's checks
+pass. The ``committed_leader_epoch`` of OffsetCommit v6+ is stored with the offset and
+OffsetFetch v5+ answers it (-1 where none was committed), so a client's ``committed()`` has
+the epoch it committed (KIP-320).
+
 OffsetFetch with ``require_stable`` (v7+, KIP-447; a ``read_committed`` consumer sets it) does
 not answer an offset that an ongoing transaction has staged for the group (a producer's
 ``send_offsets_to_transaction()``): that partition is answered UNSTABLE_OFFSET_COMMIT (88,
@@ -60,6 +68,7 @@ from pcmodel.topics.errors import (
     GroupIdNotFoundError,
     IllegalStateError,
     MemberIdRequiredError,
+    OffsetMetadataTooLargeError,
     UnstableOffsetCommitError,
 )
 from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition
@@ -212,8 +221,11 @@ def handle_offset_commit(ctx: RequestContext, request: Any) -> Any:
             elif part.committed_offset < 0:
                 codes[tp] = kafka_errors.InvalidRequestError.errno
             else:
+                # A null metadata stays None for the broker's check (Kafka never refuses
+                # one), which stores it as "".
                 offsets[tp] = OffsetAndMetadata(part.committed_offset,
-                                                part.committed_metadata or "")
+                                                part.committed_metadata,
+                                                _leader_epoch(part.committed_leader_epoch))
     if offsets:
         try:
             ctx.broker.commit_offsets(
@@ -222,12 +234,21 @@ def handle_offset_commit(ctx: RequestContext, request: Any) -> Any:
                 group_instance_id=request.group_instance_id if ctx.api_version >= 7 else None,
             )
             group_code = 0
+        except OffsetMetadataTooLargeError as exc:  # those alone: the others were committed
+            group_code = 0
+            codes.update(dict.fromkeys(exc.partitions, exc.errno))
         except Exception as exc:
             group_code = _code(exc)
-        codes.update(dict.fromkeys(offsets, group_code))
+        codes.update({tp: group_code for tp in offsets if tp not in codes})
     Topic = OffsetCommitResponse.OffsetCommitResponseTopic
     topics = _partition_codes(request, codes, Topic, Topic.OffsetCommitResponsePartition)
     return ctx.response(throttle_time_ms=0, topics=topics)
+
+
+def _leader_epoch(epoch: int) -> int:
+    """A request's ``committed_leader_epoch`` as stored: -1 (none, Kafka's sentinel, which is
+    also what a version without the field decodes to) for any negative one."""
+    return epoch if epoch >= 0 else -1
 
 
 def _retention_time_ms(request: Any) -> int:
@@ -307,7 +328,8 @@ def _partition_fields(partition: int, value: _Committed) -> dict[str, Any]:
     return {
         "partition_index": partition,
         "committed_offset": -1 if value is None else value.offset,
-        "committed_leader_epoch": -1,
+        "committed_leader_epoch": -1 if value is None or value.leader_epoch is None
+        else value.leader_epoch,
         "metadata": "" if value is None else value.metadata,
         "error_code": 0,
     }

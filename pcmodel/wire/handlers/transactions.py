@@ -29,8 +29,12 @@ AddPartitionsToTxn is all or nothing: if a partition does not exist, it is answe
 UNKNOWN_TOPIC_OR_PARTITION, every other one OPERATION_NOT_ATTEMPTED (55), and the transaction
 is left as it was, as Kafka's ``handleAddPartitionsToTxnRequest``; otherwise every partition
 gets the coordinator's answer. TxnOffsetCommit answers a partition that does not exist
-UNKNOWN_TOPIC_OR_PARTITION and stages the others. The versions served are those clients send:
-kafka-python 3 sends AddPartitionsToTxn, AddOffsetsToTxn, EndTxn and TxnOffsetCommit up to v3,
+UNKNOWN_TOPIC_OR_PARTITION, one whose metadata is longer than the broker's
+``offset_metadata_max_bytes`` OFFSET_METADATA_TOO_LARGE (12; Kafka's
+``offset.metadata.max.bytes``, counted in UTF-16 code units, as
+``OffsetMetadataManager.commitTransactionalOffset`` checks it), and stages the others, with
+the leader epoch each carries (v2+). The versions served are those clients send: kafka-python
+3 sends AddPartitionsToTxn, AddOffsetsToTxn, EndTxn and TxnOffsetCommit up to v3,
 librdkafka v0, v0, v1 and v3; AddPartitionsToTxn v4+ is the brokers' batched form and the
 versions after 3 of the others carry KIP-890's TRANSACTION_ABORTABLE, neither served here.
 
@@ -89,6 +93,7 @@ from kafka.protocol.producer.transaction import (
 )
 
 from pcmodel.topics.errors import IllegalStateError
+from pcmodel.topics.group_offsets import DEFAULT_OFFSET_METADATA_MAX_BYTES, metadata_too_long
 from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition
 from pcmodel.topics.transactions import TransactionState
 from pcmodel.wire.api import (
@@ -108,6 +113,7 @@ OPERATION_NOT_ATTEMPTED = kafka_errors.OperationNotAttemptedError.errno
 INVALID_PRODUCER_EPOCH = kafka_errors.InvalidProducerEpochError.errno
 PRODUCER_FENCED = kafka_errors.ProducerFencedError.errno
 INVALID_REQUEST = kafka_errors.InvalidRequestError.errno
+OFFSET_METADATA_TOO_LARGE = kafka_errors.OffsetMetadataTooLargeError.errno
 TRANSACTIONAL_ID_NOT_FOUND = kafka_errors.TransactionalIdNotFoundError.errno
 #: Kafka's state names, which ListTransactions filters by.
 _STATES = {state.value for state in TransactionState}
@@ -219,6 +225,8 @@ def handle_txn_offset_commit(ctx: RequestContext, request: Any) -> Any:
     asked = [(TopicPartition(topic.name, part.partition_index), part)
              for topic in request.topics for part in topic.partitions]
     existing = _existing(ctx, (tp for tp, _ in asked))
+    max_bytes = getattr(ctx.broker, "offset_metadata_max_bytes",
+                        DEFAULT_OFFSET_METADATA_MAX_BYTES)
     codes: dict[TopicPartition, int] = {}
     offsets: dict[TopicPartition, OffsetAndMetadata] = {}
     for tp, part in asked:
@@ -226,8 +234,12 @@ def handle_txn_offset_commit(ctx: RequestContext, request: Any) -> Any:
             codes[tp] = UNKNOWN_TOPIC_OR_PARTITION
         elif part.committed_offset < 0:
             codes[tp] = INVALID_REQUEST
+        elif metadata_too_long(part.committed_metadata, max_bytes):
+            codes[tp] = OFFSET_METADATA_TOO_LARGE
         else:
-            offsets[tp] = OffsetAndMetadata(part.committed_offset, part.committed_metadata or "")
+            epoch = part.committed_leader_epoch  # v2+; -1 (none) before
+            offsets[tp] = OffsetAndMetadata(part.committed_offset, part.committed_metadata or "",
+                                            epoch if epoch >= 0 else -1)
     if offsets:
         member = {}
         if ctx.api_version >= 3:

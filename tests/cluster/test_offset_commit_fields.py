@@ -1,0 +1,120 @@
+"""What a committed offset carries besides the offset, on a cluster: its metadata, held to the
+cluster's ``offset_metadata_max_bytes`` per partition, and the leader epoch committed with it,
+which the ``__consumer_offsets`` records keep, so that a new coordinator answers it too."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pcmodel.cluster import Cluster
+from pcmodel.cluster.offsets import OFFSETS_TOPIC
+from pcmodel.topics import KafkaAdminClient, KafkaConsumer
+from pcmodel.topics.errors import (
+    IllegalArgumentError,
+    NoError,
+    OffsetMetadataTooLargeError,
+    UnknownMemberIdError,
+    UnknownTopicOrPartitionError,
+)
+from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition
+from tests.cluster.test_group_state import form_group, kill_coordinator, kill_coordinator_threads
+from tests.conftest import wait_until
+
+T0, T1 = TopicPartition("t", 0), TopicPartition("t", 1)
+
+
+def stored(cluster, conn, group="g"):
+    """The live commit records of the group's offsets partition: key -> decoded value."""
+    live = {}
+    for record in cluster.log(conn._offsets.coordinator(group), OFFSETS_TOPIC, 0):
+        live[record.key] = None if record.value is None else json.loads(record.value)
+    return {k: v for k, v in live.items() if v is not None}
+
+
+@pytest.mark.timeout(30)
+def test_too_long_metadata_is_refused_alone_and_epochs_survive_a_new_coordinator(make_cluster):
+    cluster = make_cluster()
+    cluster.create_topic("t", 2, replication_factor=3, min_insync_replicas=2)
+    consumer = KafkaConsumer(broker=cluster, group_id="g", enable_auto_commit=False)
+    try:
+        with pytest.raises(OffsetMetadataTooLargeError) as refused:
+            consumer.commit({T0: OffsetAndMetadata(3, "m" * 4097, 2),
+                             T1: OffsetAndMetadata(4, "ok", 9)})
+        assert refused.value.partitions == (T0,)
+        assert consumer.committed(T0) is None
+        assert consumer.committed(T1, metadata=True) == OffsetAndMetadata(4, "ok", 9)
+        conn = cluster.connect()
+        assert stored(cluster, conn)[b"g\x00t\x001"]["leader_epoch"] == 9
+        kill_coordinator(cluster)
+        assert consumer.committed(T1, metadata=True) == OffsetAndMetadata(4, "ok", 9)
+        consumer.commit({T0: OffsetAndMetadata(5, "😀" * 2048)})  # 4096 UTF-16 units: taken
+        assert consumer.committed(T0, metadata=True) == OffsetAndMetadata(5, "😀" * 2048, -1)
+    finally:
+        consumer.close()
+
+
+@pytest.mark.timeout(30)
+def test_the_limit_is_the_clusters_setting(make_cluster):
+    # Above the brokers' default: the coordinator holds the metadata to the cluster's limit.
+    cluster = make_cluster(offset_metadata_max_bytes=5000)
+    cluster.create_topic("t", 2, replication_factor=3, min_insync_replicas=2)
+    conn = cluster.connect()
+    conn.commit_offsets("g", -1, "", {T0: OffsetAndMetadata(1, "m" * 5000, 3)})
+    with pytest.raises(OffsetMetadataTooLargeError) as refused:
+        conn.commit_offsets("g", -1, "", {T0: OffsetAndMetadata(2, "m" * 5001),
+                                          T1: OffsetAndMetadata(2, "")})
+    assert refused.value.partitions == (T0,)
+    assert conn.committed("g", [T0, T1]) == {T0: OffsetAndMetadata(1, "m" * 5000, 3),
+                                             T1: OffsetAndMetadata(2, "", -1)}
+    with pytest.raises(IllegalArgumentError):
+        Cluster(1, mode="steps", offset_metadata_max_bytes=2**31)
+
+
+@pytest.mark.timeout(30)
+def test_the_groups_checks_and_unknown_partitions_refuse_the_whole_commit(make_cluster):
+    cluster = make_cluster(group_initial_rebalance_delay_ms=0)
+    cluster.create_topic("t", 2, replication_factor=3, min_insync_replicas=2)
+    conn = cluster.connect()
+    first, _ = form_group(conn)
+    with pytest.raises(UnknownMemberIdError):
+        conn.commit_offsets("g", first.generation, "ghost",
+                            {T0: OffsetAndMetadata(1, "m" * 5000), T1: 1})
+    with pytest.raises(UnknownTopicOrPartitionError):
+        conn.commit_offsets("g", first.generation, first.member_id,
+                            {TopicPartition("t", 7): OffsetAndMetadata(1, "m" * 5000), T1: 1})
+    assert conn.committed("g", [T0, T1]) == {T0: None, T1: None}
+    with pytest.raises(OffsetMetadataTooLargeError):  # then the metadata, partition by partition
+        conn.commit_offsets("g", first.generation, first.member_id,
+                            {T0: OffsetAndMetadata(1, "m" * 5000), T1: 1})
+    assert conn.committed("g", [T0, T1]) == {T0: None, T1: OffsetAndMetadata(1)}
+
+
+@pytest.mark.timeout(30)
+def test_the_admin_reports_the_refused_partition_on_a_cluster(make_cluster):
+    cluster = make_cluster()
+    cluster.create_topic("t", 2, replication_factor=3, min_insync_replicas=2)
+    admin = KafkaAdminClient(broker=cluster)
+    try:
+        results = admin.alter_group_offsets("g", {T0: OffsetAndMetadata(3, "m" * 4097, -1),
+                                                  T1: OffsetAndMetadata(4, "ok", 5)})
+        assert results == {T0: OffsetMetadataTooLargeError, T1: NoError}
+        assert admin.list_group_offsets("g") == {"g": {T1: OffsetAndMetadata(4, "ok", 5)}}
+    finally:
+        admin.close()
+
+
+@pytest.mark.timeout(60)
+def test_a_broker_process_that_becomes_coordinator_loads_the_epoch():
+    settings = dict(replica_lag_time_max_ms=1000, broker_session_timeout_ms=1000, tick_ms=20)
+    with Cluster(3, mode="processes", **settings) as cluster:
+        cluster.create_topic("t", 2, replication_factor=3, min_insync_replicas=2)
+        conn = cluster.connect()
+        with pytest.raises(OffsetMetadataTooLargeError):
+            conn.commit_offsets("g", -1, "", {T0: OffsetAndMetadata(4, "note", 6),
+                                              T1: OffsetAndMetadata(5, "m" * 4097, 6)})
+        kill_coordinator_threads(cluster)
+        wait_until(lambda: conn.list_groups() == ["g"], timeout=20)
+        assert conn.committed("g", [T0, T1]) == {T0: OffsetAndMetadata(4, "note", 6),
+                                                 T1: None}
