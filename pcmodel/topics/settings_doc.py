@@ -32,12 +32,14 @@ pcmodel adds its own settings for teaching: `broker`, `buffer_memory`, `buffer_v
 `buffer_instrument` (producer); `fetch_buffer_batches`, `fetch_buffer_variant`,
 `fetch_buffer_instrument` and `clock` (consumer). See the classes' docstrings.
 
-The broker has seven of Kafka's broker settings: `Broker(auto_create_topics_enable=True,
+The broker has eight of Kafka's broker settings: `Broker(auto_create_topics_enable=True,
 num_partitions=1, group_initial_rebalance_delay_ms=0, offsets_retention_minutes=10080,
-offsets_retention_check_interval_ms=600000, producer_id_expiration_ms=86400000,
-producer_id_expiration_check_interval_ms=600000)`. All but the third have Kafka's defaults:
-committed offsets expire a week after their group became empty (or after their commit, for a
-group that never had members), and a partition forgets an idempotent producer that wrote
+offsets_retention_check_interval_ms=600000, offset_metadata_max_bytes=4096,
+producer_id_expiration_ms=86400000, producer_id_expiration_check_interval_ms=600000)`. All but
+the third have Kafka's defaults: committed offsets expire a week after their group became empty
+(or after their commit, for a group that never had members), a committed offset's metadata may
+be 4096 characters long (UTF-16 code units, as Java counts them; a longer one is refused for its
+partition, OFFSET_METADATA_TOO_LARGE), and a partition forgets an idempotent producer that wrote
 nothing to it for a day (by the largest timestamp of its newest batch), each checked every ten
 minutes. Four more, about transactions, have Kafka's names and defaults:
 `transaction_max_timeout_ms=900000` (the longest `transaction_timeout_ms` a producer may ask
