@@ -524,3 +524,13 @@ def test_commits_wait_out_an_offsets_partition_short_of_replicas():
             assert conn.committed("g", [T0])[T0].offset == 1
         finally:
             consumer.close()
+
+
+@pytest.mark.timeout(30)
+def test_a_commit_of_no_offsets_is_no_error(make_cluster):
+    # As Kafka's OffsetCommit with no partitions (and a lone broker's): nothing to write.
+    cluster = make_cluster()
+    cluster.create_topic("t", 1, replication_factor=3)
+    conn = cluster.connect()
+    conn.commit_offsets("g", -1, "", {})
+    assert conn.committed("g", [T0]) == {T0: None}
