@@ -125,6 +125,7 @@ class TopicAdmin:
             group_initial_rebalance_delay_ms=self.group_initial_rebalance_delay_ms,
             offsets_retention_minutes=self.offsets_retention_minutes,
             offsets_retention_check_interval_ms=self.offsets_retention_check_interval_ms,
+            offset_metadata_max_bytes=self.offset_metadata_max_bytes,
             producer_id_expiration_ms=self.producer_id_expiration_ms,
             leader_balancing=(self.auto_leader_rebalance_enable,
                               self.leader_imbalance_check_interval_seconds))

@@ -92,6 +92,7 @@ class ConfigsMixin:
             offsets_retention_minutes=self.offsets_retention_minutes,
             offsets_retention_check_interval_ms=self.offsets_retention_check_interval_ms
             or DEFAULT_RETENTION_CHECK_INTERVAL_MS,
+            offset_metadata_max_bytes=self.offset_metadata_max_bytes,
             producer_id_expiration_ms=self.producer_id_expiration_ms,
             transactions=(self._transactions.max_timeout_ms,
                           self._transactions.id_expiration_ms))

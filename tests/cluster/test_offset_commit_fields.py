@@ -118,3 +118,9 @@ def test_a_broker_process_that_becomes_coordinator_loads_the_epoch():
         wait_until(lambda: conn.list_groups() == ["g"], timeout=20)
         assert conn.committed("g", [T0, T1]) == {T0: OffsetAndMetadata(4, "note", 6),
                                                  T1: None}
+
+
+def test_describe_configs_lists_the_clusters_metadata_limit(make_cluster):
+    cluster = make_cluster(offset_metadata_max_bytes=5000)
+    configs = {e.name: e.value for e in cluster.describe_broker_configs(2)}
+    assert configs["offset.metadata.max.bytes"] == "5000"

@@ -350,13 +350,14 @@ def test_retention_bytes_keeps_a_partition_at_its_size():
 
 def test_the_broker_describes_its_own_settings_as_read_only():
     with Broker(num_partitions=3, auto_create_topics_enable=False,
-                offsets_retention_minutes=60, transaction_max_timeout_ms=120_000) as broker:
+                offsets_retention_minutes=60, transaction_max_timeout_ms=120_000,
+                offset_metadata_max_bytes=100) as broker:
         entries = {e.name: e for e in broker.describe_broker_configs(7)}
     assert {n: e.value for n, e in entries.items()} == {
         "auto.create.topics.enable": "false", "broker.id": "7",
         "default.replication.factor": "1", "group.initial.rebalance.delay.ms": "0",
         "log.retention.bytes": "-1", "log.retention.ms": "-1", "min.insync.replicas": "1",
-        "num.partitions": "3",
+        "num.partitions": "3", "offset.metadata.max.bytes": "100",
         "offsets.retention.check.interval.ms": "600000", "offsets.retention.minutes": "60",
         "producer.id.expiration.ms": "86400000", "transaction.max.timeout.ms": "120000",
         "transactional.id.expiration.ms": "604800000",
