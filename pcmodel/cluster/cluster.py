@@ -209,6 +209,10 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, ReplicaAdmin, StateDeli
         self._fenced_seen: set[int] = set()
         self._closed = False
         self._threads: list[threading.Thread] = []
+        #: The transaction coordinators' timer thread (threads and processes; started at the
+        #: first check due) and what wakes it (:mod:`~pcmodel.cluster.driving`).
+        self._transaction_timer: threading.Thread | None = None
+        self._transactions_due = threading.Event()
         self._start_brokers(brokers)
 
     def _start_brokers(self, brokers: int) -> None:
@@ -447,6 +451,12 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, ReplicaAdmin, StateDeli
         for node in self.nodes:
             node.crash()
             node.broker.close()
+        self._stop_transaction_timer()
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
 
     def __enter__(self) -> Cluster:
         return self

@@ -6,6 +6,16 @@ duties (heartbeat, one fetch per followed partition, leader bookkeeping) in brok
 runs the same round whenever something changed or a tick passed, and a controller thread
 expires silent brokers and balances the leaders. Either way a round runs with the cluster lock
 held.
+
+The transaction coordinators' timer (Kafka's coordinator aborts timed-out transactions and
+expires transactional ids on a schedule, whether or not a client calls) hangs on the same
+tick, and runs with the cluster lock *released*, since the coordinators take their own lock
+and then the cluster's (:mod:`pcmodel.cluster.transaction_log`): a step runs the checks that
+are due after its round, as the virtual clock advances; on threads (and in the process of a
+cluster of processes) the controller's round, seeing a check due, wakes the
+``pcmodel-transactions`` thread, which runs it, so that a check waiting for its markers to
+replicate holds up neither the controller nor the brokers. Before the first transactional
+call there is nothing to check, and between two checks the test is two comparisons.
 """
 
 from __future__ import annotations
@@ -18,7 +28,7 @@ from pcmodel.cluster.clock import VirtualClock
 from pcmodel.cluster.follower import replicate_once
 from pcmodel.cluster.node import ClusterNode
 from pcmodel.cluster.purgatory import ProduceFuture
-from pcmodel.topics.errors import IllegalStateError
+from pcmodel.topics.errors import IllegalStateError, KafkaError
 
 __all__ = ["Driving"]
 
@@ -33,7 +43,9 @@ class Driving:
 
         Order: the controller expires silent brokers and balances the leaders when that is
         due; then each broker in id order heartbeats,
-        fetches once for every partition it follows, and does its leader bookkeeping.
+        fetches once for every partition it follows, and does its leader bookkeeping; then
+        the transaction coordinators abort the timed-out transactions and expire ids, if
+        that is due (see the module).
         """
         with self._lock:
             self._check_open()
@@ -41,7 +53,8 @@ class Driving:
             self._controller_round()
             for node in self.nodes:
                 moved |= self._node_round(node)
-            return moved
+        self._run_transaction_checks()
+        return moved
 
     def advance(self, seconds: float | None = None) -> bool:
         """Move the virtual clock by ``seconds`` (one tick by default), then :meth:`step`."""
@@ -156,3 +169,46 @@ class Driving:
         now = self.clock()
         self._apply_changes(self.controller.expire_sessions(now))
         self._apply_changes(self.controller.balance_leaders(now))
+        self._wake_transaction_timer()
+
+    # --- the transaction coordinators' timer --------------------------------------------------
+
+    def _run_transaction_checks(self) -> None:
+        """Run the transaction coordinators' checks that are due (without the cluster lock)."""
+        log = self._transaction_log
+        if log is not None:
+            log.run_due_checks()
+
+    def _wake_transaction_timer(self) -> None:
+        """On a cluster that runs by itself, wake the timer thread (started the first time)
+        if a transaction check is due. With the cluster lock held: reads two numbers."""
+        log = self._transaction_log
+        if self.mode == "steps" or log is None or not log.due():
+            return
+        if self._transaction_timer is None:
+            self._transaction_timer = threading.Thread(target=self._transaction_timer_loop,
+                                                       name="pcmodel-transactions")
+            self._transaction_timer.start()
+        self._transactions_due.set()
+
+    def _transaction_timer_loop(self) -> None:
+        while True:
+            self._transactions_due.wait()
+            self._transactions_due.clear()
+            if self._closed:
+                return
+            try:
+                self._run_transaction_checks()
+            except KafkaError:
+                if self._closed:
+                    return
+                # Kafka's scheduler logs a failed run and keeps its schedule: the check is
+                # due again an interval later.
+
+    def _stop_transaction_timer(self) -> None:
+        """Once the cluster is closed and its brokers stopped (which fails the writes a check
+        may be waiting for): end the timer thread."""
+        timer = self._transaction_timer
+        if timer is not None:
+            self._transactions_due.set()
+            timer.join(timeout=10)

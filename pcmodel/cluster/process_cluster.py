@@ -138,6 +138,7 @@ class ProcessCluster(ProcessRequests, ProcessFaults, Cluster):
             node.request_stop()  # all at once, then wait for each
         for node in self.nodes:
             node.stop()
+        self._stop_transaction_timer()  # its writes failed with the brokers
         if self._server is not None:
             self._server.stop()
         shutil.rmtree(self._root, ignore_errors=True)

@@ -36,8 +36,20 @@ with a retriable error and the coordinator's state is loaded again from the log:
 half-applied. The calls of a cluster connection retry for up to 30 seconds, as Kafka clients
 retry NOT_COORDINATOR and COORDINATOR_NOT_AVAILABLE.
 
-Timeouts and the expiration of transactional ids run as on a lone broker: at the first
-transactional call (or offsets lookup, or ``read_committed`` fetch) that finds the check due.
+Timeouts and the expiration of transactional ids run on the cluster's clock, as Kafka's
+coordinator runs them on a timer: every ``timed_out_check_interval_ms`` the transactions open
+longer than their timeout are aborted, their producers fenced (the abort bumps the epoch, and
+its markers carry the new one, so a zombie's appends and calls are refused), and every
+``expired_id_check_interval_ms`` the ids silent for ``id_expiration_ms`` are forgotten — with
+or without any client about. The cluster's tick runs :meth:`TransactionLog.run_due_checks`
+(:mod:`pcmodel.cluster.driving`): a stepped cluster at each step, as its virtual clock
+advances; a cluster of threads or processes on a thread of the cluster's process, woken by the
+controller's tick when a check is due. A transactional call, an offsets lookup or a
+``read_committed`` fetch that finds a check due runs it too. The coordinators' times (a
+transaction's start, an id's last call) are the wall clock's on a cluster in real time, as
+Kafka's; on a cluster with another clock (a stepped cluster's virtual one) they are the wall
+clock when the log was created moved on by that clock since (:meth:`TransactionLog.now_ms`), so
+that advancing virtual time ages transactions and ids, the same way on every run.
 Producer ids come from the controller, as the idempotent producers' do.
 
 Prior art: Kafka's ``TransactionStateManager`` (``partitionFor``, ``appendTransactionToLog``,
@@ -49,8 +61,10 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import zlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import NamedTuple, TypeVar
 
 from pcmodel.cluster.cluster import Cluster
@@ -164,12 +178,30 @@ class TransactionLog(TransactionCompletion):
         # One coordinator call at a time, held while its record is written: simple, and what
         # a teaching cluster needs (Kafka serialises the calls of one id the same way).
         self._lock = threading.RLock()
+        #: How deep this log's methods are nested in the thread holding ``_lock`` (0: none
+        #: runs); read only with the lock held.
+        self._depth = 0
         self._loaded: dict[int, _Loaded] = {}
         #: Decided transactions whose markers are not all written yet, by transactional id.
         self._unfinished: dict[str, EndedTransaction] = {}
-        now_ms = wall_clock_ms()
+        # The coordinators' clock: the wall clock, or on another clock than the machine's
+        # (virtual time), the wall clock now moved on by the cluster's clock.
+        self._real_time = cluster.clock is time.monotonic
+        self._epoch_ms = wall_clock_ms()
+        self._epoch_clock = cluster.clock()
+        now_ms = self.now_ms()
         self._timed_out_checked_ms = now_ms
         self._ids_checked_ms = now_ms
+
+    def now_ms(self) -> int:
+        """The coordinators' time (epoch ms), by which transactions time out and ids expire,
+        and of the times in the log's records: the wall clock on a cluster in real time (the
+        machine's monotonic clock); on a cluster with another clock (a stepped cluster's
+        virtual clock), the wall clock when the log was created plus that clock's seconds
+        since, so that advancing virtual time ages transactions and ids."""
+        if self._real_time:
+            return wall_clock_ms()
+        return self._epoch_ms + round((self.cluster.clock() - self._epoch_clock) * 1000)
 
     def partition_for(self, transactional_id: str) -> int:
         """The transaction-log partition of ``transactional_id`` (a stable hash of it)."""
@@ -231,7 +263,7 @@ class TransactionLog(TransactionCompletion):
         leader makes before it appends a transactional batch, Kafka's KIP-890 verification).
         Raises ``CoordinatorNotAvailableError`` (retriable) if the answer may be in a
         partition of the log that cannot be loaded now."""
-        with self._lock:
+        with self._locked():
             loaded, missing = self._load_all()
             if any(entry.coordinator.holds(producer_id, producer_epoch, tp) for entry in loaded):
                 return True
@@ -248,7 +280,7 @@ class TransactionLog(TransactionCompletion):
         them while a partition of the log cannot be loaded, since one of its transactions
         might have."""
         tps = list(partitions)
-        with self._lock:
+        with self._locked():
             self._check_due()
             loaded, missing = self._load_all()
             if missing:
@@ -261,9 +293,14 @@ class TransactionLog(TransactionCompletion):
     # --- admin ---------------------------------------------------------------------------------
 
     def describe(self, transactional_id: str) -> DescribedTransaction:
-        """DescribeTransactions for one id, from its coordinator."""
-        return self._call(transactional_id,
-                          lambda c, now_ms: (c.describe(transactional_id), None))
+        """DescribeTransactions for one id, from its coordinator. The start time is a wall
+        clock date, as old as the transaction is by :meth:`now_ms` (the same, in real time)."""
+        found = self._call(transactional_id,
+                           lambda c, now_ms: (c.describe(transactional_id), None))
+        if self._real_time or found.start_time_ms < 0:
+            return found
+        return found._replace(
+            start_time_ms=found.start_time_ms + wall_clock_ms() - self.now_ms())
 
     def listing(self, states: Iterable[str] = (), producer_ids: Iterable[int] = (),
                 duration_ms: int = -1) -> list[TransactionListing]:
@@ -271,10 +308,10 @@ class TransactionLog(TransactionCompletion):
         (Kafka's admin client asks every broker and merges what they answer)."""
         states, producer_ids = list(states), list(producer_ids)
         check_states(states)
-        with self._lock:
+        with self._locked():
             self._check_due()
             loaded, _ = self._load_all()
-            now_ms = wall_clock_ms()
+            now_ms = self.now_ms()
             found = [listing for entry in loaded
                      for listing in entry.coordinator.listing(states, producer_ids,
                                                               duration_ms, now_ms)]
@@ -282,10 +319,10 @@ class TransactionLog(TransactionCompletion):
 
     def abort_timed_out(self, now_ms: int | None = None) -> list[str]:
         """Abort, fencing their producers, the transactions open longer than their timeout at
-        ``now_ms`` (epoch ms; default: the wall clock), at every coordinator that can answer;
+        ``now_ms`` (epoch ms; default: :meth:`now_ms`), at every coordinator that can answer;
         return their ids, sorted. Each abort is stored and its markers written."""
-        with self._lock:
-            now_ms = wall_clock_ms() if now_ms is None else now_ms
+        with self._locked():
+            now_ms = self.now_ms() if now_ms is None else now_ms
             self._timed_out_checked_ms = now_ms
             aborted = []
             loaded, _ = self._load_all()
@@ -302,9 +339,9 @@ class TransactionLog(TransactionCompletion):
     def expire_ids(self, now_ms: int | None = None) -> list[str]:
         """Forget, at every coordinator that can answer, the transactional ids with no
         transaction ongoing and no call for ``id_expiration_ms`` at ``now_ms`` (epoch ms;
-        default: the wall clock), writing a tombstone for each; return them, sorted."""
-        with self._lock:
-            now_ms = wall_clock_ms() if now_ms is None else now_ms
+        default: :meth:`now_ms`), writing a tombstone for each; return them, sorted."""
+        with self._locked():
+            now_ms = self.now_ms() if now_ms is None else now_ms
             self._ids_checked_ms = now_ms
             gone = []
             loaded, _ = self._load_all()
@@ -322,13 +359,39 @@ class TransactionLog(TransactionCompletion):
 
     def check_if_due(self) -> None:
         """Run the timed-out transactions check and the id expiration if their intervals have
-        passed (a cheap test otherwise)."""
-        now_ms = wall_clock_ms()
-        if now_ms - self._timed_out_checked_ms < self.timed_out_check_interval_ms and \
-                now_ms - self._ids_checked_ms < self.expired_id_check_interval_ms:
+        passed (a cheap test otherwise); waits for a call under way."""
+        if not self.due():
             return
-        with self._lock:
+        with self._locked():
             self._check_due()
+
+    def due(self) -> bool:
+        """Whether the timed-out transactions check or the id expiration is due: two
+        comparisons, without the log's lock (the cluster's tick asks it with the cluster's
+        lock held)."""
+        now_ms = self.now_ms()
+        return (now_ms - self._timed_out_checked_ms >= self.timed_out_check_interval_ms
+                or now_ms - self._ids_checked_ms >= self.expired_id_check_interval_ms)
+
+    def run_due_checks(self) -> bool:
+        """The cluster's timer (Kafka's coordinator schedules the same two checks): run the
+        checks that are due, unless a call holds the log now, in this thread (a stepped
+        cluster driven from inside a call) or another, which then runs them itself or leaves
+        them to the next tick. Never waits for the log's lock; call it without the
+        cluster's lock. Returns whether it ran the checks."""
+        if not self.due() or not self._lock.acquire(blocking=False):
+            return False
+        try:
+            if self._depth:
+                return False  # inside a call of this thread: it ran the checks at its start
+            self._depth += 1
+            try:
+                self._check_due()
+            finally:
+                self._depth -= 1
+            return True
+        finally:
+            self._lock.release()
 
     # --- internals (with the lock held) --------------------------------------------------------
 
@@ -343,12 +406,12 @@ class TransactionLog(TransactionCompletion):
         while True:
             version = self.cluster.change_count()
             try:
-                with self._lock:
+                with self._locked():
                     self._check_due()
                     entry = self._load(p)
                     self._finish_unfinished(entry, transactional_id)
                     before = entry.coordinator.export(transactional_id)
-                    result, ended = call(entry.coordinator, wall_clock_ms())
+                    result, ended = call(entry.coordinator, self.now_ms())
                     if ended is not None or entry.coordinator.export(transactional_id) != before:
                         self._store(entry, transactional_id, ended)
                     if ended is not None:
@@ -363,6 +426,16 @@ class TransactionLog(TransactionCompletion):
                 if self.cluster.clock() >= deadline:
                     raise
             self._pause(version)
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """The log's lock, counted in ``_depth`` (see :meth:`run_due_checks`)."""
+        with self._lock:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
 
     def _load(self, p: int) -> _Loaded:
         """Partition ``p``'s coordinator, loading it from its log if its leader is new."""
@@ -432,7 +505,7 @@ class TransactionLog(TransactionCompletion):
         future.get(timeout=WRITE_TIMEOUT + 5)
 
     def _check_due(self) -> None:
-        now_ms = wall_clock_ms()
+        now_ms = self.now_ms()
         if now_ms - self._timed_out_checked_ms >= self.timed_out_check_interval_ms:
             self.abort_timed_out(now_ms)
         if now_ms - self._ids_checked_ms >= self.expired_id_check_interval_ms:

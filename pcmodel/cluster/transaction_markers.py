@@ -27,6 +27,7 @@ from typing import Any
 
 from pcmodel.topics.errors import (
     ConcurrentTransactionsError,
+    IllegalStateError,
     InvalidProducerEpochError,
     KafkaError,
     TransactionCoordinatorFencedError,
@@ -138,7 +139,11 @@ class TransactionCompletion:
 
     def _pause(self, version: int) -> None:
         """Wait for the cluster to change before trying again: a stepped cluster moves only
-        when driven, so it is driven one tick (as a produce's ``get`` drives it)."""
+        when driven, so it is driven one tick (as a produce's ``get`` drives it). Raises
+        ``IllegalStateError`` once the cluster is closed: nothing will change any more (the
+        cluster's timer, in the middle of an abort, stops there)."""
+        if self.cluster.closed:
+            raise IllegalStateError("the cluster is closed")
         if self.cluster.mode == "steps":
             self.cluster.advance()
         else:

@@ -2,7 +2,8 @@
 
 ``Cluster(transaction_settings={...})`` takes them by the keyword names below; each is an int
 and at least 1. They apply when the first transactional call creates the coordinators and their
-``__transaction_state`` topic (:mod:`pcmodel.cluster.transaction_log`).
+``__transaction_state`` topic (:mod:`pcmodel.cluster.transaction_log`). The two check intervals
+are those of the coordinators' timer, on the cluster's clock (:mod:`pcmodel.cluster.driving`).
 """
 
 from __future__ import annotations
