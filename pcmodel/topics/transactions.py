@@ -373,7 +373,8 @@ class TransactionCoordinator:
             "state": state.value, "start_ms": txn.start_ms,
             "last_update_ms": txn.last_update_ms,
             "partitions": [list(tp) for tp in sorted(partitions)],
-            "offsets": {group: [[tp.topic, tp.partition, value.offset, value.metadata]
+            "offsets": {group: [[tp.topic, tp.partition, value.offset, value.metadata,
+                                 value.leader_epoch]
                                 for tp, value in sorted(staged.items())]
                         for group, staged in sorted(offsets.items())},
         }
@@ -390,8 +391,10 @@ class TransactionCoordinator:
         self.forget(transactional_id)
         state = TransactionState(fields["state"])
         partitions = {TopicPartition(t, p) for t, p in fields["partitions"]}
-        offsets = {group: {TopicPartition(t, p): OffsetAndMetadata(offset, metadata)
-                           for t, p, offset, metadata in staged}
+        # A record written before leader epochs were kept has none: -1, Kafka's "none".
+        offsets = {group: {TopicPartition(t, p): OffsetAndMetadata(offset, metadata,
+                                                                   epoch[0] if epoch else -1)
+                           for t, p, offset, metadata, *epoch in staged}
                    for group, staged in fields["offsets"].items()}
         txn = _Transaction(transactional_id, fields["producer_id"], fields["producer_epoch"],
                            fields["timeout_ms"], state, partitions, offsets, fields["start_ms"],

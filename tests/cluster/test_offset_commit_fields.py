@@ -10,6 +10,7 @@ import pytest
 
 from pcmodel.cluster import Cluster
 from pcmodel.cluster.offsets import OFFSETS_TOPIC
+from pcmodel.cluster.transaction_log import TRANSACTION_TOPIC
 from pcmodel.topics import KafkaAdminClient, KafkaConsumer
 from pcmodel.topics.errors import (
     IllegalArgumentError,
@@ -124,3 +125,23 @@ def test_describe_configs_lists_the_clusters_metadata_limit(make_cluster):
     cluster = make_cluster(offset_metadata_max_bytes=5000)
     configs = {e.name: e.value for e in cluster.describe_broker_configs(2)}
     assert configs["offset.metadata.max.bytes"] == "5000"
+
+
+def test_a_staged_offsets_leader_epoch_survives_a_new_transaction_coordinator(make_cluster):
+    # The coordinator stores the staged offsets in __transaction_state; the one that takes
+    # over loads them from there, epoch included, and commits them.
+    cluster = make_cluster(3)
+    cluster.create_topic("t", 1, replication_factor=3)
+    conn = cluster.connect()
+    pid, epoch = conn.init_producer_id(transactional_id="tx")
+    conn.add_offsets_to_txn("tx", pid, epoch, "g")
+    tp = TopicPartition("t", 0)
+    conn.txn_offset_commit("tx", "g", pid, epoch, {tp: OffsetAndMetadata(5, "m", 3)})
+    state = TopicPartition(TRANSACTION_TOPIC, cluster.transaction_log().partition_for("tx"))
+    coordinator = cluster.leader(*state)
+    cluster.kill(coordinator)
+    cluster.run_for(3)
+    assert cluster.leader(*state) not in (None, coordinator)
+    conn.end_txn("tx", pid, epoch, True)
+    cluster.settle()
+    assert conn.committed("g", [tp])[tp] == OffsetAndMetadata(5, "m", 3)
