@@ -37,19 +37,8 @@ half-applied. The calls of a cluster connection retry for up to 30 seconds, as K
 retry NOT_COORDINATOR and COORDINATOR_NOT_AVAILABLE.
 
 Timeouts and the expiration of transactional ids run on the cluster's clock, as Kafka's
-coordinator runs them on a timer: every ``timed_out_check_interval_ms`` the transactions open
-longer than their timeout are aborted, their producers fenced (the abort bumps the epoch, and
-its markers carry the new one, so a zombie's appends and calls are refused), and every
-``expired_id_check_interval_ms`` the ids silent for ``id_expiration_ms`` are forgotten — with
-or without any client about. The cluster's tick runs :meth:`TransactionLog.run_due_checks`
-(:mod:`pcmodel.cluster.driving`): a stepped cluster at each step, as its virtual clock
-advances; a cluster of threads or processes on a thread of the cluster's process, woken by the
-controller's tick when a check is due. A transactional call, an offsets lookup or a
-``read_committed`` fetch that finds a check due runs it too. The coordinators' times (a
-transaction's start, an id's last call) are the wall clock's on a cluster in real time, as
-Kafka's; on a cluster with another clock (a stepped cluster's virtual one) they are the wall
-clock when the log was created moved on by that clock since (:meth:`TransactionLog.now_ms`), so
-that advancing virtual time ages transactions and ids, the same way on every run.
+coordinator runs them on a timer, with or without any client about
+(:mod:`pcmodel.cluster.transaction_timers`).
 Producer ids come from the controller, as the idempotent producers' do.
 
 Prior art: Kafka's ``TransactionStateManager`` (``partitionFor``, ``appendTransactionToLog``,
@@ -61,7 +50,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -75,6 +63,7 @@ from pcmodel.cluster.internal_topics import (
 )
 from pcmodel.cluster.offsets import OffsetsTopic
 from pcmodel.cluster.transaction_markers import WRITE_TIMEOUT, TransactionCompletion
+from pcmodel.cluster.transaction_timers import TransactionTimers
 from pcmodel.topics.errors import (
     ConcurrentTransactionsError,
     CoordinatorNotAvailableError,
@@ -135,7 +124,7 @@ class _ControllerProducerIds:
         return None
 
 
-class TransactionLog(TransactionCompletion):
+class TransactionLog(TransactionCompletion, TransactionTimers):
     """A cluster's transaction coordinators and their replicated log. Create one per cluster
     (it creates the topic); thread-safe: every connection of the cluster shares it.
 
@@ -184,24 +173,7 @@ class TransactionLog(TransactionCompletion):
         self._loaded: dict[int, _Loaded] = {}
         #: Decided transactions whose markers are not all written yet, by transactional id.
         self._unfinished: dict[str, EndedTransaction] = {}
-        # The coordinators' clock: the wall clock, or on another clock than the machine's
-        # (virtual time), the wall clock now moved on by the cluster's clock.
-        self._real_time = cluster.clock is time.monotonic
-        self._epoch_ms = wall_clock_ms()
-        self._epoch_clock = cluster.clock()
-        now_ms = self.now_ms()
-        self._timed_out_checked_ms = now_ms
-        self._ids_checked_ms = now_ms
-
-    def now_ms(self) -> int:
-        """The coordinators' time (epoch ms), by which transactions time out and ids expire,
-        and of the times in the log's records: the wall clock on a cluster in real time (the
-        machine's monotonic clock); on a cluster with another clock (a stepped cluster's
-        virtual clock), the wall clock when the log was created plus that clock's seconds
-        since, so that advancing virtual time ages transactions and ids."""
-        if self._real_time:
-            return wall_clock_ms()
-        return self._epoch_ms + round((self.cluster.clock() - self._epoch_clock) * 1000)
+        self._start_clock()
 
     def partition_for(self, transactional_id: str) -> int:
         """The transaction-log partition of ``transactional_id`` (a stable hash of it)."""
@@ -317,82 +289,6 @@ class TransactionLog(TransactionCompletion):
                                                               duration_ms, now_ms)]
         return sorted(found)
 
-    def abort_timed_out(self, now_ms: int | None = None) -> list[str]:
-        """Abort, fencing their producers, the transactions open longer than their timeout at
-        ``now_ms`` (epoch ms; default: :meth:`now_ms`), at every coordinator that can answer;
-        return their ids, sorted. Each abort is stored and its markers written."""
-        with self._locked():
-            now_ms = self.now_ms() if now_ms is None else now_ms
-            self._timed_out_checked_ms = now_ms
-            aborted = []
-            loaded, _ = self._load_all()
-            for entry in loaded:
-                for ended in entry.coordinator.abort_timed_out(now_ms):
-                    try:
-                        self._store(entry, ended.transactional_id, ended)
-                    except KafkaError:
-                        continue  # reloaded from the log: the next check aborts it again
-                    self._finish(entry, ended)
-                    aborted.append(ended.transactional_id)
-            return sorted(aborted)
-
-    def expire_ids(self, now_ms: int | None = None) -> list[str]:
-        """Forget, at every coordinator that can answer, the transactional ids with no
-        transaction ongoing and no call for ``id_expiration_ms`` at ``now_ms`` (epoch ms;
-        default: :meth:`now_ms`), writing a tombstone for each; return them, sorted."""
-        with self._locked():
-            now_ms = self.now_ms() if now_ms is None else now_ms
-            self._ids_checked_ms = now_ms
-            gone = []
-            loaded, _ = self._load_all()
-            for entry in loaded:
-                expired = [tid for tid in entry.coordinator.expire_ids(now_ms)
-                           if tid not in self._unfinished]
-                if expired:
-                    try:
-                        self._write(entry, [(tid.encode(), None) for tid in expired])
-                    except KafkaError:
-                        self._loaded.pop(self.partition_for(expired[0]), None)
-                        continue
-                    gone.extend(expired)
-            return sorted(gone)
-
-    def check_if_due(self) -> None:
-        """Run the timed-out transactions check and the id expiration if their intervals have
-        passed (a cheap test otherwise); waits for a call under way."""
-        if not self.due():
-            return
-        with self._locked():
-            self._check_due()
-
-    def due(self) -> bool:
-        """Whether the timed-out transactions check or the id expiration is due: two
-        comparisons, without the log's lock (the cluster's tick asks it with the cluster's
-        lock held)."""
-        now_ms = self.now_ms()
-        return (now_ms - self._timed_out_checked_ms >= self.timed_out_check_interval_ms
-                or now_ms - self._ids_checked_ms >= self.expired_id_check_interval_ms)
-
-    def run_due_checks(self) -> bool:
-        """The cluster's timer (Kafka's coordinator schedules the same two checks): run the
-        checks that are due, unless a call holds the log now, in this thread (a stepped
-        cluster driven from inside a call) or another, which then runs them itself or leaves
-        them to the next tick. Never waits for the log's lock; call it without the
-        cluster's lock. Returns whether it ran the checks."""
-        if not self.due() or not self._lock.acquire(blocking=False):
-            return False
-        try:
-            if self._depth:
-                return False  # inside a call of this thread: it ran the checks at its start
-            self._depth += 1
-            try:
-                self._check_due()
-            finally:
-                self._depth -= 1
-            return True
-        finally:
-            self._lock.release()
-
     # --- internals (with the lock held) --------------------------------------------------------
 
     def _call(self, transactional_id: str,
@@ -503,10 +399,3 @@ class TransactionLog(TransactionCompletion):
         future = self.cluster.produce(TRANSACTION_TOPIC, p, records, acks="all",
                                       broker=entry.leader, timeout=WRITE_TIMEOUT)
         future.get(timeout=WRITE_TIMEOUT + 5)
-
-    def _check_due(self) -> None:
-        now_ms = self.now_ms()
-        if now_ms - self._timed_out_checked_ms >= self.timed_out_check_interval_ms:
-            self.abort_timed_out(now_ms)
-        if now_ms - self._ids_checked_ms >= self.expired_id_check_interval_ms:
-            self.expire_ids(now_ms)
