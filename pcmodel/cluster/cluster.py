@@ -45,7 +45,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from pcmodel.cluster.clock import VirtualClock
-from pcmodel.cluster.controller import Controller, PartitionState, TopicConfig
+from pcmodel.cluster.controller import Controller, PartitionState
 from pcmodel.cluster.driving import Driving
 from pcmodel.cluster.errors import LeaderNotAvailableError
 from pcmodel.cluster.events import ClusterEvent, ReplicaStatus
@@ -62,7 +62,6 @@ from pcmodel.topics.broker import FetchResult
 from pcmodel.topics.errors import (
     IllegalArgumentError,
     IllegalStateError,
-    InvalidReplicationAssignmentError,
     KafkaConnectionError,
     KafkaError,
 )
@@ -77,10 +76,7 @@ from pcmodel.topics.idempotence import (
 )
 from pcmodel.topics.log import LogRecord
 from pcmodel.topics.log_transactions import check_isolation_level
-from pcmodel.topics.replica_placement import check_assignment
 from pcmodel.topics.structs import TopicPartition
-from pcmodel.topics.topic_configs import topic_options
-from pcmodel.topics.topic_settings import check_new_topic
 
 __all__ = ["Cluster", "ClusterEvent", "ReplicaStatus"]
 
@@ -239,102 +235,6 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, ReplicaAdmin, StateDeli
             f"topics={len(self.controller.topics)}{' closed' if self._closed else ''}>"
 
     # --- topics and metadata ---------------------------------------------------------------------
-
-    def create_topic(
-        self,
-        name: str,
-        partitions: int = 1,
-        *,
-        replication_factor: int | None = None,
-        min_insync_replicas: int | None = None,
-        unclean_leader_election_enable: bool | None = None,
-        retention_records: int | None = None,
-        retention_ms: int | None = None,
-        configs: Mapping[str, Any] | None = None,
-        replica_assignment: Sequence[Sequence[int]] | None = None,
-    ) -> None:
-        """Create a replicated topic; each partition gets ``replication_factor`` replicas.
-
-        The controller places them round-robin, or ``replica_assignment`` does: a list of
-        broker ids per partition, preferred leader first, all of one length (Kafka's
-        ``--replica-assignment``). ``partitions`` must then be its length and
-        ``replication_factor`` left out; the assignment is refused
-        (``InvalidReplicationAssignmentError``) for a repeated or unknown broker, lists of
-        different lengths, or a partition whose brokers are all down.
-
-        ``min_insync_replicas`` (Kafka's ``min.insync.replicas``, default 1) is how many
-        in-sync replicas an ``acks="all"`` produce needs. ``configs`` are Kafka topic configs
-        (:mod:`pcmodel.topics.topic_configs`); ``min_insync_replicas``,
-        ``unclean_leader_election_enable`` and ``retention_ms`` are the same as the configs of
-        those names (giving both is an ``IllegalArgumentError``). Raises
-        ``IllegalArgumentError`` for a replication factor above the broker count or a
-        ``min_insync_replicas`` above it, ``InvalidConfigurationError`` for a config, and the
-        ``Broker.create_topic`` errors for the name and retention settings. Only the
-        ``"delete"`` retention policy replicates (a ``"block"`` topic waits on consumer groups,
-        which live on one broker).
-        """
-        if replica_assignment is not None:
-            if isinstance(replica_assignment, (str, bytes)) or not isinstance(
-                    replica_assignment, Sequence) or not replica_assignment:
-                raise InvalidReplicationAssignmentError(
-                    f"replica_assignment must be a list with a replica list per partition, "
-                    f"got {replica_assignment!r}")
-            if replication_factor is not None or partitions != len(replica_assignment):
-                raise IllegalArgumentError(
-                    f"replica_assignment places {len(replica_assignment)} partition(s) itself: "
-                    f"give partitions={len(replica_assignment)} and no replication_factor, got "
-                    f"partitions={partitions!r}, replication_factor={replication_factor!r}")
-            replica_assignment = check_assignment(replica_assignment, range(len(self.nodes)))
-            replication_factor = len(replica_assignment[0])
-        rf = self.default_replication_factor if replication_factor is None \
-            else replication_factor
-        if isinstance(rf, bool) or not isinstance(rf, int) or not 1 <= rf <= len(self.nodes):
-            raise IllegalArgumentError(
-                f"replication_factor must be between 1 and the {len(self.nodes)} brokers, "
-                f"got {rf!r}")
-        if min_insync_replicas is not None and (
-                isinstance(min_insync_replicas, bool) or not isinstance(min_insync_replicas, int)
-                or not 1 <= min_insync_replicas <= rf):
-            raise IllegalArgumentError(
-                f"min_insync_replicas must be between 1 and replication_factor={rf}, "
-                f"got {min_insync_replicas!r}")
-        overrides = dict(configs or {})
-        for keyword, config_name, value in (
-                ("min_insync_replicas", "min.insync.replicas", min_insync_replicas),
-                ("unclean_leader_election_enable", "unclean.leader.election.enable",
-                 unclean_leader_election_enable)):
-            if value is not None:
-                if config_name in overrides:
-                    raise IllegalArgumentError(
-                        f"give {keyword} or configs[{config_name!r}], not both")
-                overrides[config_name] = value
-        # Name, partitions, configs and retention, checked as any broker checks a new topic
-        # (retention_ms and configs["retention.ms"] both given is refused there).
-        overrides = check_new_topic(name, partitions, retention_records=retention_records,
-                                    retention_ms=retention_ms, configs=overrides).configs
-        options = topic_options(overrides, replicates=True)
-        config = self._topic_config(rf, options, IllegalArgumentError)
-        with self._lock:
-            self._check_open()
-            if name in self.controller.topics:
-                from pcmodel.topics.errors import TopicAlreadyExistsError
-                raise TopicAlreadyExistsError(f"topic {name!r} already exists")
-            tps = self.controller.create_topic(name, partitions, config, replica_assignment)
-            self._topic_configs[name] = overrides
-            self._add_replicas(name, partitions, tps, config,
-                               retention_records=retention_records, configs=overrides)
-            for tp in tps:
-                self._publish(tp)
-                self._deliver(tp)
-            self._notify()
-
-    def _add_replicas(self, name: str, partitions: int, tps: list[TopicPartition],
-                      config: TopicConfig, **topic_settings: Any) -> None:
-        for node in self.nodes:
-            # Every broker knows every topic (its coordinators assign its partitions);
-            # only the replicas it hosts get replica state.
-            mine = [tp for tp in tps if node.node_id in self.controller.partitions[tp].replicas]
-            node.add_replicas(name, partitions, mine, config, **topic_settings)
 
     def metadata(self) -> dict[TopicPartition, PartitionState]:
         """Every partition's replicas, leader, leader epoch and ISR, as the controller has them."""
