@@ -11,10 +11,9 @@ import pytest
 from pcmodel.cluster import Cluster
 from pcmodel.cluster.offsets import OFFSETS_TOPIC
 from pcmodel.cluster.transaction_log import TRANSACTION_TOPIC
-from pcmodel.topics import KafkaAdminClient, KafkaConsumer
+from pcmodel.topics import KafkaConsumer
 from pcmodel.topics.errors import (
     IllegalArgumentError,
-    NoError,
     OffsetMetadataTooLargeError,
     UnknownMemberIdError,
     UnknownTopicOrPartitionError,
@@ -22,6 +21,7 @@ from pcmodel.topics.errors import (
 from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition
 from tests.cluster.test_group_state import form_group, kill_coordinator, kill_coordinator_threads
 from tests.conftest import wait_until
+from tests.topics.test_offset_commit_fields import admin_refuses_the_long_metadata_alone
 
 T0, T1 = TopicPartition("t", 0), TopicPartition("t", 1)
 
@@ -96,14 +96,7 @@ def test_the_groups_checks_and_unknown_partitions_refuse_the_whole_commit(make_c
 def test_the_admin_reports_the_refused_partition_on_a_cluster(make_cluster):
     cluster = make_cluster()
     cluster.create_topic("t", 2, replication_factor=3, min_insync_replicas=2)
-    admin = KafkaAdminClient(broker=cluster)
-    try:
-        results = admin.alter_group_offsets("g", {T0: OffsetAndMetadata(3, "m" * 4097, -1),
-                                                  T1: OffsetAndMetadata(4, "ok", 5)})
-        assert results == {T0: OffsetMetadataTooLargeError, T1: NoError}
-        assert admin.list_group_offsets("g") == {"g": {T1: OffsetAndMetadata(4, "ok", 5)}}
-    finally:
-        admin.close()
+    admin_refuses_the_long_metadata_alone(cluster)
 
 
 @pytest.mark.timeout(60)

@@ -104,7 +104,13 @@ def test_the_consumer_raises_and_commits_the_other_partitions(topic, make_consum
 
 
 def test_the_admin_reports_the_refused_partition_and_commits_the_others(topic):
-    admin = KafkaAdminClient(broker=topic)
+    admin_refuses_the_long_metadata_alone(topic)
+
+
+def admin_refuses_the_long_metadata_alone(broker) -> None:
+    """alter_group_offsets on ``broker`` (whose topic ``t`` has partitions 0 and 1): the
+    partition with 4097 characters of metadata is refused, the other stored with its epoch."""
+    admin = KafkaAdminClient(broker=broker)
     try:
         results = admin.alter_group_offsets("g", {T0: OffsetAndMetadata(3, "m" * 4097, -1),
                                                   T1: OffsetAndMetadata(4, "ok", 5)})
