@@ -215,6 +215,10 @@ def _child_main(result_w: int, key_r: int, out_w: int, tracker: int | None,
     # reaper tells its orphans from the parent's other children by session.
     with contextlib.suppress(OSError):
         os.setsid()
+    # The suite's pytest ignores SIGINT (see pcmodel.grading.supervise); graded code meets the
+    # usual KeyboardInterrupt on its own SIGINT.
+    with contextlib.suppress(ValueError, OSError):
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     _become_dumpable()
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)

@@ -34,10 +34,13 @@ from collections.abc import Iterator
 __all__ = [
     "children_of",
     "descendants",
+    "freeze_descendants",
     "harden",
     "kill_descendants",
+    "shm_mapped_by",
     "subreaper",
     "subreaper_available",
+    "unlink_unmapped_shm",
     "unwatch",
     "wait_for_trackers",
     "watch",
@@ -265,3 +268,92 @@ def _kill_descendants(spare: frozenset[int], rounds: int) -> int:
             break
         pause.wait(0.005)  # the kernel delivers SIGKILL asynchronously; look again
     return len(killed)
+
+
+SHM = "/dev/shm"
+
+
+def freeze_descendants(spare: frozenset[int] = frozenset(), rounds: int = 50) -> set[int]:
+    """SIGSTOP every descendant that :func:`kill_descendants` would kill, until a look finds no
+    new one (a process forking meanwhile is caught by the next round); return them.
+
+    A frozen tree creates nothing more (no named semaphore, no shared memory), so what it has
+    mapped can be listed (:func:`shm_mapped_by`) before it is killed.
+    """
+    frozen: set[int] = set()
+    pause = threading.Event()
+    with launching:
+        for _ in range(rounds):
+            found, _children = _adopted(spare)
+            new = {pid for pid in found if pid not in frozen and not _zombie(pid)}
+            if not new:
+                break
+            for pid in new:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGSTOP)
+            frozen |= new
+            pause.wait(0.002)
+    return frozen
+
+
+def _maps_shm(pid: int | str) -> dict[int, str]:
+    found: dict[int, str] = {}
+    try:
+        with open(f"{_PROC}/{pid}/maps", encoding="utf-8", errors="replace") as maps:
+            for line in maps:
+                fields = line.split(maxsplit=5)
+                if len(fields) == 6 and fields[5].startswith(SHM + "/"):
+                    with contextlib.suppress(ValueError):
+                        found[int(fields[4])] = fields[5].strip()
+    except OSError:
+        pass
+    return found
+
+
+def shm_mapped_by(pids: set[int]) -> dict[int, str]:
+    """``{inode: path}`` of the /dev/shm files (named semaphores, shared memory) that the
+    processes ``pids`` have mapped now (empty without /proc)."""
+    found: dict[int, str] = {}
+    for pid in pids:
+        found.update(_maps_shm(pid))
+    return found
+
+
+def unlink_unmapped_shm(ours: dict[int, str]) -> list[str]:
+    """Unlink the names in /dev/shm whose inode is one of ``ours`` and that no live process has
+    mapped; return them.
+
+    A grading's processes that are killed (Ctrl-C, a deadline) never reach their finalizers, and
+    their multiprocessing resource tracker, killed with them, unlinks nothing: what they created
+    in /dev/shm would stay there for good. Call this once they are all dead.
+    """
+    if not ours:
+        return []
+    try:
+        names = os.listdir(SHM)
+    except OSError:
+        return []
+    candidates = {}
+    for name in names:
+        with contextlib.suppress(OSError):
+            inode = os.stat(os.path.join(SHM, name)).st_ino
+            if inode in ours:
+                candidates[inode] = name
+    if not candidates:
+        return []
+    try:
+        entries = os.listdir(_PROC)
+    except OSError:
+        entries = []
+    for entry in entries:
+        if entry.isdigit() and not _zombie(int(entry)):
+            for inode in _maps_shm(entry):
+                candidates.pop(inode, None)
+        if not candidates:
+            return []
+    removed = []
+    for name in candidates.values():
+        with contextlib.suppress(OSError):
+            os.unlink(os.path.join(SHM, name))
+            removed.append(name)
+    return sorted(removed)

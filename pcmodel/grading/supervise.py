@@ -129,7 +129,7 @@ def run_suite(
         os.write(key_w, key)
         os.close(key_w)
         command = [
-            sys.executable, "-m", "pytest", str(suite),
+            sys.executable, "-c", _BOOTSTRAP, str(suite),
             "-c", str(suite.parent.parent / "pytest.ini"),
             "--rootdir", str(suite.parent.parent),
             "-q", "--no-header", "-p", "no:randomly",
@@ -164,13 +164,22 @@ def run_suite(
                 problem = _wait(proc, time.monotonic() + deadline, deadline, cancel)
             finally:
                 # Also on Ctrl-C: pytest, the checks and whatever they started all die here.
+                shm: dict[int, str] = {}
                 if proc is not None:
                     ended_alone = proc.poll() is not None
+                    if not ended_alone or problem:
+                        # Killed in the middle: their finalizers and resource trackers never
+                        # run, so note what they mapped in /dev/shm (frozen first, so that
+                        # nothing new appears) and unlink it once they are dead.
+                        reaper.unwatch(proc.pid)
+                        frozen = reaper.freeze_descendants(before)
+                        shm = reaper.shm_mapped_by(frozen)
                     _stop(proc)
                     reaper.unwatch(proc.pid)
                     if ended_alone and not problem:
                         reaper.wait_for_trackers(before)
                 reaper.kill_descendants(before)
+                reaper.unlink_unmapped_shm(shm)
         if problem == _CANCELLED:
             raise GradingCancelled(f"grading {impl} was cancelled")
         if not problem:
@@ -180,10 +189,44 @@ def run_suite(
             raise SuiteError(f"the graded suite of {copy.name} did not run:\n{_tail(log_path)}")
         if problem:
             return failed_report(copy, problem)
-        return json.loads(report_path.read_text(encoding="utf-8"))
+        report = json.loads(report_path.read_text(encoding="utf-8"))
+        return _completed(copy, report, partial=bool(only) or exitfirst)
 
 
 _CANCELLED = "cancelled"
+# pytest, with SIGINT ignored: graded code runs in pytest's forked children, to which pytest is
+# os.getppid(); a SIGINT from there must not end the session early with a partial report (the
+# grader stops pytest with SIGKILL, never SIGINT). The checks' children restore the default.
+_BOOTSTRAP = ("import signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+              "import pytest; sys.exit(pytest.console_main())")
+_INTERRUPTED = 2  # pytest's exit status when the session was interrupted
+
+
+def _completed(copy: SuiteCopy, report: dict[str, Any], partial: bool) -> dict[str, Any]:
+    """``report``, or when checks of the suite are missing from it (the session was cut short:
+    interrupted, or ended by the graded code), a report that says so: the missing checks score
+    0, ``max_score`` is the suite's and ``error`` says why. A grading that ran no check never
+    looks like a pass. ``partial``: only some checks were asked for (``-k``, ``-x``)."""
+    suite = copy.checks()
+    ran = {check.get("id") for check in report.get("checks", []) if isinstance(check, dict)}
+    missing = [] if partial else [check for check in suite if check["id"] not in ran]
+    interrupted = report.get("exit_status") == _INTERRUPTED
+    if not missing and ran and not interrupted:
+        return report
+    if not ran and partial:
+        missing = suite
+    reason = (f"the grading stopped before every check ran ({len(ran)} of {len(suite)} ran); "
+              "every check that did not run scores 0")
+    checks = list(report.get("checks", []))
+    for check in missing:
+        checks.append({**check, "earned": 0, "outcome": "failed", "rounds": 1, "failures": 1,
+                       "expected": "the check to run", "got": "it never ran: " + reason,
+                       "hint": "", "details": "", "output": "", "duration": 0.0})
+    total = sum(c["points"] for c in suite) if not partial else report.get("max_score", 0)
+    max_score = max(total, sum(c.get("points", 0) for c in checks))
+    return {**report, "checks": checks, "max_score": max_score,
+            "score": min(report.get("score", 0), max_score),
+            "error": report.get("error") or reason}
 
 
 def _wait(proc: subprocess.Popen[bytes], deadline: float, seconds: float,
