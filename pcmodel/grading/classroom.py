@@ -43,8 +43,9 @@ def collect(folder: Path) -> list[Submission]:
     for entry in sorted(folder.iterdir()):
         if entry.name.startswith((".", "__")):
             continue
-        if entry.is_file() and entry.suffix == ".py":
-            found.append(Submission(entry.stem, entry))
+        if entry.suffix == ".py" and not entry.is_dir():
+            problem = _unreadable(entry)
+            found.append(Submission(entry.stem, None if problem else entry, problem))
         elif entry.is_dir():
             files = sorted(p for p in entry.rglob("*.py") if "__pycache__" not in p.parts)
             if len(files) == 1:
@@ -62,6 +63,20 @@ def collect(folder: Path) -> list[Submission]:
     names = [s.student for s in found]
     return [s if names.count(s.student) == 1 else
             Submission(f"{s.student} ({_origin(folder, s)})", s.path, s.problem) for s in found]
+
+
+def _unreadable(path: Path) -> str:
+    """"" when ``path`` is a regular file that can be read, else why the submission cannot be."""
+    if not path.exists():
+        return f"{path.name} is missing (a link to a file that does not exist)"
+    if not path.is_file():
+        return f"{path.name} is not a regular file"
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        return f"{path.name} cannot be read: {exc.strerror or exc}"
+    return ""
 
 
 def _origin(folder: Path, submission: Submission) -> str:

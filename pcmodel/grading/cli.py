@@ -29,6 +29,7 @@ from pcmodel.errors import UsageError
 __all__ = ["register"]
 
 _SUFFIXES = {"json": ".json", "gradescope": ".json", "junit": ".xml", "csv": ".csv"}
+_MAX_DEADLINE = 7 * 24 * 3600.0  # --deadline: a week at most (and a finite number)
 
 
 def register(subparsers: Any) -> None:
@@ -75,20 +76,51 @@ def _grade(args: argparse.Namespace) -> int:
         raise UsageError("--repeat must be at least 1")
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
-    if args.deadline is not None and args.deadline <= 0:
-        raise UsageError("--deadline must be a positive number of seconds")
+    if args.deadline is not None and not 0 < args.deadline <= _MAX_DEADLINE:
+        raise UsageError(f"--deadline must be a number of seconds above 0 and at most "
+                         f"{_MAX_DEADLINE:.0f}, not {args.deadline}")
     exercise = find(args.exercise)
     impl = args.impl
-    if impl is not None and not impl.exists():
-        raise UsageError(f"no file or folder at {impl}")
-    batch = impl is not None and impl.is_dir()
-    _check_outputs(args, batch)
+    try:
+        if impl is not None and not impl.exists():
+            raise UsageError(f"no file or folder at {impl}")
+        batch = impl is not None and impl.is_dir()
+    except OSError as exc:
+        raise UsageError(f"--impl {impl}: {exc.strerror or exc}") from None
+    if impl is not None and not batch:
+        if impl.suffix != ".py":
+            raise UsageError(f"--impl {impl}: not a Python file (the name must end in .py)")
+        if not impl.is_file():
+            raise UsageError(f"--impl {impl}: not a regular file")
+        try:
+            with open(impl, "rb"):
+                pass
+        except OSError as exc:
+            raise UsageError(f"--impl {impl}: cannot read it: {exc.strerror}") from None
+    submissions = None
+    if batch:
+        from pcmodel.grading.classroom import collect
+        from pcmodel.grading.engine import GradingError
+
+        try:
+            submissions = collect(impl)
+        except (GradingError, OSError) as exc:
+            raise UsageError(str(exc) if isinstance(exc, GradingError)
+                             else f"cannot read {impl}: {exc.strerror}") from None
+    created = _check_outputs(args, batch, [s.student for s in submissions or []])
+    finished = False
     try:
         if batch:
-            return _grade_class(args, exercise, impl)
-        return _grade_one(args, exercise, impl)
+            code = _grade_class(args, exercise, impl, submissions)
+        else:
+            code = _grade_one(args, exercise, impl)
+        finished = True
+        return code
     except GradingCancelled:
         raise KeyboardInterrupt from None
+    finally:
+        if not finished:
+            _remove_created(created)
 
 
 def _grade_one(args: argparse.Namespace, exercise: Any, impl: Path | None) -> int:
@@ -106,15 +138,17 @@ def _grade_one(args: argparse.Namespace, exercise: Any, impl: Path | None) -> in
     if args.junit:
         _write(args.junit, formats.junit_xml([(student, report)]))
     if args.csv:
-        formats.write_csv(args.csv, [(student, report)])
-    return 0 if report["score"] == report["max_score"] else 1
+        _write_csv(args.csv, [(student, report)])
+    passed = (report["score"] == report["max_score"] and report["checks"]
+              and not report.get("error"))
+    return 0 if passed else 1
 
 
-def _grade_class(args: argparse.Namespace, exercise: Any, folder: Path) -> int:
+def _grade_class(args: argparse.Namespace, exercise: Any, folder: Path,
+                 submissions: Any) -> int:
     from pcmodel.grading import formats
-    from pcmodel.grading.classroom import collect, grade_class
+    from pcmodel.grading.classroom import grade_class
 
-    submissions = collect(folder)
     rows = grade_class(exercise, submissions, jobs=args.jobs, repeat=args.repeat,
                        timeout=args.deadline, progress=not args.no_progress)
     width = max(len(student) for student, _ in rows)
@@ -128,38 +162,97 @@ def _grade_class(args: argparse.Namespace, exercise: Any, folder: Path) -> int:
     if args.gradescope:
         for student, report in rows:
             target = args.gradescope / student / "results.json"
-            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise UsageError(f"cannot write {target}: {exc.strerror}") from None
             _write(target, json.dumps(formats.gradescope(report), indent=2) + "\n")
     if args.junit:
         _write(args.junit, formats.junit_xml(rows))
     if args.csv:
-        formats.write_csv(args.csv, rows)
+        _write_csv(args.csv, rows)
     return 0
 
 
-def _check_outputs(args: argparse.Namespace, batch: bool) -> None:
-    """Refuse, before grading, an output that could not be written afterwards."""
-    for option, suffix in _SUFFIXES.items():
-        path: Path | None = getattr(args, option)
-        if path is None:
-            continue
-        flag = f"--{option}"
-        if option == "gradescope" and batch:
-            if path.exists() and not path.is_dir():
-                raise UsageError(f"{flag} {path}: for a class this is a folder, and a file "
-                                 "is in the way")
-            parent = path if path.exists() else path.parent
-        else:
-            if path.suffix != suffix:
-                raise UsageError(f"{flag} {path}: the file name must end in {suffix}")
+def _check_outputs(args: argparse.Namespace, batch: bool, students: list[str]) -> list[Path]:
+    """Refuse, before grading, an output that could not be written afterwards: each one is
+    really opened (created when missing). Returns what was created, to be removed if the grading
+    does not finish."""
+    created: list[Path] = []
+    try:
+        for option, suffix in _SUFFIXES.items():
+            path: Path | None = getattr(args, option)
+            if path is None:
+                continue
+            flag = f"--{option}"
+            try:
+                if option == "gradescope" and batch:
+                    _check_folder(flag, path, students, created)
+                    continue
+                if path.suffix != suffix:
+                    raise UsageError(f"{flag} {path}: the file name must end in {suffix}")
+                if path.is_dir():
+                    raise UsageError(f"{flag} {path}: that is a folder; name a file")
+                parent = path.parent if str(path.parent) else Path(".")
+                if not path.is_symlink() and not parent.is_dir():
+                    raise UsageError(f"{flag} {path}: the folder {parent} does not exist")
+                existed = os.path.lexists(path) and path.exists()
+                with open(path, "ab"):
+                    pass
+                if not existed:
+                    created.append(path.resolve() if path.is_symlink() else path)
+            except OSError as exc:
+                raise UsageError(f"{flag} {path}: cannot write it: "
+                                 f"{exc.strerror or exc}") from None
+    except BaseException:
+        _remove_created(created)
+        raise
+    return created
+
+
+def _check_folder(flag: str, path: Path, students: list[str], created: list[Path]) -> None:
+    """The class's Gradescope folder: created if missing; each ``STUDENT/`` in it a folder (or
+    nothing yet) in which ``results.json`` can be written."""
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{flag} {path}: for a class this is a folder, and a file is in the way")
+    if not path.exists() and not path.parent.is_dir():
+        raise UsageError(f"{flag} {path}: the folder {path.parent} does not exist")
+    if not path.exists():
+        path.mkdir()
+        created.append(path)
+    for student in students:
+        folder = path / student
+        if os.path.lexists(folder) and not folder.is_dir():
+            raise UsageError(f"{flag} {path}: {folder} is in the way of "
+                             f"{folder / 'results.json'} (it is not a folder)")
+        target = folder / "results.json"
+        if target.is_dir():
+            raise UsageError(f"{flag} {path}: {target} is a folder")
+    probe = path / f".pcmodel-probe-{os.getpid()}"
+    with open(probe, "wb"):
+        pass
+    probe.unlink()
+
+
+def _remove_created(created: list[Path]) -> None:
+    """Remove the empty outputs that the checks created (the grading did not finish)."""
+    for path in reversed(created):
+        try:
             if path.is_dir():
-                raise UsageError(f"{flag} {path}: that is a folder; name a file")
-            parent = path.parent
-        parent = parent if str(parent) else Path(".")
-        if not parent.is_dir():
-            raise UsageError(f"{flag} {path}: the folder {parent} does not exist")
-        if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-            raise UsageError(f"{flag} {path}: not writable")
+                path.rmdir()
+            elif path.stat().st_size == 0:
+                path.unlink()
+        except OSError:
+            pass
+
+
+def _write_csv(path: Path, rows: list[tuple[str, dict[str, Any]]]) -> None:
+    from pcmodel.grading import formats
+
+    try:
+        formats.write_csv(path, rows)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def _write(path: Path | None, data: str | bytes) -> None:
@@ -171,4 +264,4 @@ def _write(path: Path | None, data: str | bytes) -> None:
         else:
             path.write_text(data, encoding="utf-8")
     except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror}") from None
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None

@@ -13,7 +13,10 @@ the exercises folder. The target folder must not exist yet, or be empty, so noth
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -44,37 +47,69 @@ or `pcmodel grade {first} --impl my_file.py` for a report with hints.
 def export(target: Path, exercises: list[Exercise]) -> list[Path]:
     """Write the hand-out of ``exercises`` into ``target``; return the files written.
 
-    Raises GradingError (and writes nothing) when ``target`` is a file, a non-empty folder, or
-    cannot be created.
+    All or nothing: the hand-out is written into a hidden temporary folder next to ``target``
+    and renamed into place only once complete; on any error or interruption it is removed, as are
+    the parent folders this call created. Raises GradingError (and leaves nothing) when
+    ``target`` is a file, a non-empty folder, or cannot be created or written.
     """
-    if target.exists() and (not target.is_dir() or any(target.iterdir())):
-        raise GradingError(f"{target} already exists and is not an empty folder; "
-                           "export into a new folder")
+    exercises = list({ex.name: ex for ex in exercises}.values())  # each exercise once
     if not exercises:
         raise GradingError("no exercises to export")
     try:
-        target.mkdir(parents=True, exist_ok=True)
+        if target.exists() and (not target.is_dir() or any(target.iterdir())):
+            raise GradingError(f"{target} already exists and is not an empty folder; "
+                               "export into a new folder")
     except OSError as exc:
-        raise GradingError(f"cannot create {target}: {exc.strerror}") from None
-    written = []
+        raise GradingError(f"cannot create {target}: {exc.strerror or exc}") from None
+    made: list[Path] = []  # parent folders created here, deepest last
+    tmp: Path | None = None
+    done = False
     try:
-        root = exercises[0].folder.parent
-        for name in _SHARED:
-            if (root / name).is_file():
-                written.append(Path(shutil.copyfile(root / name, target / name)))
-        for exercise in exercises:
-            folder = target / exercise.name
+        parent = target.absolute().parent
+        missing = []
+        while not parent.exists():
+            missing.append(parent)
+            parent = parent.parent
+        for folder in reversed(missing):
             folder.mkdir()
-            for name in HANDED_OUT:
-                source = exercise.folder / name
-                if source.is_file():
-                    written.append(Path(shutil.copyfile(source, folder / name)))
-        rows = "\n".join(f"| `{ex.name}` | {ex.title} |" for ex in exercises)
-        readme = target / "README.md"
-        readme.write_text(_README.format(first=exercises[0].name, rows=rows), encoding="utf-8")
-        written.append(readme)
+            made.append(folder)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name[:40]}.", suffix=".partial",
+                                    dir=target.absolute().parent))
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp.chmod(0o777 & ~umask)
+        files = _write_handout(tmp, exercises)
+        os.rename(tmp, target)  # replaces an empty folder; fails on a non-empty one
+        done = True
+        return [target / path.relative_to(tmp) for path in files]
     except OSError as exc:
-        raise GradingError(f"cannot write into {target}: {exc.strerror}") from None
+        raise GradingError(f"cannot write into {target}: {exc.strerror or exc}") from None
+    finally:
+        if not done:
+            if tmp is not None:
+                shutil.rmtree(tmp, ignore_errors=True)
+            for folder in reversed(made):
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
+
+
+def _write_handout(root: Path, exercises: list[Exercise]) -> list[Path]:
+    written = []
+    source_root = exercises[0].folder.parent
+    for name in _SHARED:
+        if (source_root / name).is_file():
+            written.append(Path(shutil.copyfile(source_root / name, root / name)))
+    for exercise in exercises:
+        folder = root / exercise.name
+        folder.mkdir()
+        for name in HANDED_OUT:
+            source = exercise.folder / name
+            if source.is_file():
+                written.append(Path(shutil.copyfile(source, folder / name)))
+    rows = "\n".join(f"| `{ex.name}` | {ex.title} |" for ex in exercises)
+    readme = root / "README.md"
+    readme.write_text(_README.format(first=exercises[0].name, rows=rows), encoding="utf-8")
+    written.append(readme)
     return written
 
 
@@ -103,6 +138,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.action != "export":
         raise UsageError("choose an action: list or export FOLDER")
     chosen = [find(name) for name in args.only] if args.only else discover()
+    chosen = list({exercise.name: exercise for exercise in chosen}.values())
     written = export(args.folder, chosen)
     print(f"wrote {len(written)} files for {len(chosen)} exercises into {args.folder} "
           "(no solutions)")

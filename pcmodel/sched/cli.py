@@ -19,7 +19,9 @@ import functools
 import importlib
 import importlib.util
 import os
+import signal
 import sys
+import threading
 import traceback
 from typing import Any
 
@@ -54,19 +56,51 @@ def load_factory(target: str) -> Any:
             raise UsageError(f"no module named {exc.name!r} (importing {source!r}): {forms}") \
                 from None
         except SyntaxError as exc:
-            raise UsageError(_syntax_error(exc)) from None
+            raise UsageError(_syntax_error(exc, source)) from None
+        except (TypeError, ValueError) as exc:
+            if source.startswith("."):  # a relative name: there is no package to be relative to
+                raise UsageError(f"cannot import {source!r} (a relative module name): "
+                                 f"{forms}") from None
+            raise UsageError(_import_failed(source, exc)) from None
+        except BaseException as exc:  # noqa: BLE001 - whatever the module does at import
+            _reraise_real_interrupt(exc)
+            raise UsageError(_import_failed(source, exc)) from None
     try:
         factory = getattr(module, name)
     except AttributeError:
         raise UsageError(f"{source} defines no {name!r}") from None
+    except BaseException as exc:  # noqa: BLE001 - a module __getattr__ of the target's
+        _reraise_real_interrupt(exc)
+        raise UsageError(f"{source}: looking up {name!r} raised "
+                         f"{type(exc).__name__}: {exc}"[:500]) from None
     if not callable(factory):
         raise UsageError(f"{source}:{name} is a {type(factory).__name__}, not a class: name "
                          "the buffer class (or a function taking the capacity)")
     return factory
 
 
-def _syntax_error(exc: SyntaxError) -> str:
-    return f"{exc.filename}:{exc.lineno}: {type(exc).__name__}: {exc.msg}"
+def _syntax_error(exc: SyntaxError, source: str) -> str:
+    where = exc.filename or source
+    return f"{where}:{exc.lineno}: {type(exc).__name__}: {exc.msg}" if exc.lineno else \
+        f"{where}: {type(exc).__name__}: {exc.msg}"
+
+
+def _reraise_real_interrupt(exc: BaseException) -> None:
+    """Re-raise ``exc`` when it is a real Ctrl-C or SIGTERM: ``pcmodel``'s handler ignores
+    further signals once one arrived; a ``KeyboardInterrupt`` the target raised itself leaves
+    the handler in place."""
+    if isinstance(exc, KeyboardInterrupt) and (
+            threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) in (signal.SIG_IGN, signal.default_int_handler)):
+        raise exc
+
+
+def _import_failed(source: str, exc: BaseException, where: str | None = None) -> str:
+    where = where or source
+    if isinstance(exc, SystemExit):
+        return (f"{where}: importing it exited (SystemExit({exc.code!r})); a module to "
+                "explore must not exit when imported")[:500]
+    return f"{where}: importing it raised {type(exc).__name__}: {exc}"[:500]
 
 
 def _load_file(source: str, forms: str) -> Any:
@@ -82,15 +116,26 @@ def _load_file(source: str, forms: str) -> Any:
     try:
         spec.loader.exec_module(module)
     except SyntaxError as exc:
-        del sys.modules[module_name]
-        raise UsageError(_syntax_error(exc)) from None
-    except Exception as exc:
-        del sys.modules[module_name]
-        # The line of the student's file where importing it failed.
-        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == path]
-        where = f"{source}:{frames[-1].lineno}" if frames else source
-        raise UsageError(f"{where}: importing it raised {type(exc).__name__}: {exc}") from None
+        sys.modules.pop(module_name, None)
+        raise UsageError(_syntax_error(exc, source)) from None
+    except ValueError as exc:
+        # Older Pythons refuse null bytes in a source file with a ValueError.
+        sys.modules.pop(module_name, None)
+        if "null" in str(exc):
+            raise UsageError(f"{source}: {exc}") from None
+        raise UsageError(_import_failed(source, exc, _where(exc, path, source))) from None
+    except BaseException as exc:  # noqa: BLE001 - whatever the student's file does at import
+        sys.modules.pop(module_name, None)
+        _reraise_real_interrupt(exc)
+        # The line of the student's file where importing it failed. (os._exit() at import
+        # cannot be caught: the process ends with the student's status.)
+        raise UsageError(_import_failed(source, exc, _where(exc, path, source))) from None
     return module
+
+
+def _where(exc: BaseException, path: str, source: str) -> str:
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == path]
+    return f"{source}:{frames[-1].lineno}" if frames else source
 
 
 def parse_replay(text: str) -> list[int]:
@@ -185,11 +230,53 @@ def _command(args: argparse.Namespace, shape: dict[str, Any], decisions: list[in
     return " ".join(parts)
 
 
+#: The most producers, or consumers, one explored shape may have: the controlled scheduler runs
+#: every one as a thread and prints a column per thread; interleaving bugs need only a few.
+MAX_ACTORS = 64
+
+
 def run(args: argparse.Namespace) -> int:
-    """Execute ``pcmodel explore``; returns the exit status (UsageError for bad arguments)."""
+    """Execute ``pcmodel explore``; returns the exit status (UsageError for bad arguments).
+
+    A target whose import started non-daemon threads that are still running when the
+    exploration is over would keep the interpreter from exiting: then the output is flushed
+    and the process ends at once with the status (or the one-line error or interruption)."""
+    before = set(threading.enumerate())
+    try:
+        status = _run(args)
+    except UsageError as exc:
+        _exit_if_threads_left(before, f"pcmodel explore: error: {exc}", 2)
+        raise
+    except KeyboardInterrupt:
+        _exit_if_threads_left(before, "pcmodel explore: interrupted", 130)
+        raise
+    _exit_if_threads_left(before, None, status)
+    return status
+
+
+def _exit_if_threads_left(before: set[threading.Thread], line: str | None, status: int) -> None:
+    left = [t for t in threading.enumerate()
+            if t not in before and not t.daemon and t.is_alive()]
+    if not left:
+        return
+    if line is not None:
+        print(line, file=sys.stderr)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(status)  # the target's threads would keep the interpreter from exiting
+
+
+def _run(args: argparse.Namespace) -> int:
     from pcmodel.sched.harness import explore
     from pcmodel.sched.model import NondeterminismError
 
+    for option in ("producers", "consumers"):
+        value = getattr(args, option)
+        if value is not None and not 1 <= value <= MAX_ACTORS:
+            raise UsageError(f"--{option} must be between 1 and {MAX_ACTORS}, not {value}")
     factory = load_factory(args.target)
     decisions = parse_replay(args.replay) if args.replay is not None else None
     shapes = _shapes(args)
