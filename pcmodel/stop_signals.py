@@ -14,11 +14,12 @@ from __future__ import annotations
 import selectors
 import signal
 import socket
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["STOPS", "stop_arrived", "stop_signals", "wait_for_stop"]
+__all__ = ["STOPS", "stop_arrived", "stop_signals", "stop_signals_deferred", "wait_for_stop"]
 
 STOPS = frozenset({signal.SIGINT, signal.SIGTERM})
 """The signals that stop a serving command."""
@@ -46,6 +47,36 @@ def stop_signals() -> Iterator[socket.socket]:
             signal.signal(signum, handler)
         wake_r.close()
         wake_w.close()
+
+
+@contextmanager
+def stop_signals_deferred() -> Iterator[None]:
+    """Within the block, SIGINT and SIGTERM are held back; the first is raised again when the
+    block ends, to whatever handles it then (``KeyboardInterrupt``, or nothing if ignored).
+
+    For clean-ups that an exception in the middle would break: ``shutil.rmtree`` interrupted
+    between closing a descriptor and noting it closed closes it again in its ``finally`` and
+    raises ``OSError(EBADF)`` instead of the interrupt. In other threads than the main one,
+    which signals never interrupt, the block changes nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+
+    def hold(signum: int, frame: Any) -> None:
+        held.append(signum)
+
+    previous: dict[int, Any] = {}
+    try:
+        for signum in STOPS:
+            previous[signum] = signal.signal(signum, hold)
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+        if held:
+            signal.raise_signal(held[0])
 
 
 def stop_arrived(wake: socket.socket) -> bool:

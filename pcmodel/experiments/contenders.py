@@ -19,6 +19,7 @@ from typing import Any
 from pcmodel.buffers import make_buffer
 from pcmodel.buffers.ring import default_ring_size
 from pcmodel.experiments.yardsticks import BareConditionBuffer, TextbookSemaphoreBuffer
+from pcmodel.stop_signals import stop_signals_deferred
 
 __all__ = ["BATCH", "COMPARISONS", "CONTENDERS", "ActorKind", "Comparison", "Contender",
            "available", "close_contender", "measured_at"]
@@ -258,9 +259,11 @@ def measured_at(contender: Contender, capacity: int, item_size: int) -> bool:
 
 def close_contender(buf: Any) -> None:
     """Release what a contender's buffer holds (a multiprocessing.Queue's feeder thread, a
-    process buffer's shared memory); nothing for the thread ones."""
-    if hasattr(buf, "join_thread"):  # multiprocessing.Queue: stop its feeder thread
-        buf.close()
-        buf.join_thread()
-    elif hasattr(buf, "close"):
-        buf.close()
+    process buffer's shared memory); nothing for the thread ones. A Ctrl-C meanwhile waits
+    until it is done (a clean-up cut half-way fails with another error, or leaks)."""
+    with stop_signals_deferred():
+        if hasattr(buf, "join_thread"):  # multiprocessing.Queue: stop its feeder thread
+            buf.close()
+            buf.join_thread()
+        elif hasattr(buf, "close"):
+            buf.close()

@@ -50,6 +50,7 @@ from pcmodel.experiments.progress import ProgressBar
 from pcmodel.experiments.results import ActorResult, Role, RunResult, table
 from pcmodel.experiments.work import Spread, Work, WorkKind
 from pcmodel.instrument import BufferStats, Level
+from pcmodel.stop_signals import stop_signals_deferred
 
 __all__ = [
     "ActorResult",
@@ -193,7 +194,8 @@ def run_workload(
             reports = _supervise(crew, buf, plans, taken, bar, timeout)
         stats = buf.stats()
     finally:
-        buf.close()
+        with stop_signals_deferred():  # a Ctrl-C cutting the clean-up would break it
+            buf.close()
     return _result(variant, backend, capacity, producers, consumers, items, produce_work,
                    consume_work, seed, level, ctx, batch, plans, reports, stats)
 

@@ -25,6 +25,20 @@ from pcmodel.experiments.contenders import LARGE_ITEM, ActorKind, Contender, clo
 __all__ = ["JOIN_TIMEOUT", "run_trial"]
 
 JOIN_TIMEOUT = 120.0  # seconds; a trial that takes longer is broken, not slow
+#: The longest the main thread blocks at a time while actors run. A signal that arrives just
+#: before a blocking wait begins does not cut it short (its handler runs when the wait ends):
+#: waiting in slices bounds how late Ctrl-C is seen.
+WAIT_SLICE = 0.05
+
+
+def _join_by(actors: list, deadline: float) -> None:
+    """Join threads or processes until ``deadline`` (``time.monotonic()``), in slices."""
+    for actor in actors:
+        while actor.is_alive():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            actor.join(min(WAIT_SLICE, remaining))
 
 
 def _split(total: int, parts: int) -> list[int]:
@@ -71,15 +85,28 @@ def _consume(buf: Any, count: int, batch: int, lists: bool) -> None:
 
 
 def _actor(buf: Any, role: str, count: int, batch: int, lists: bool, item_size: int,
-           barrier: Any, times: Any, slot: int) -> None:
-    """Pass the barrier, move ``count`` items, write (start, end) into ``times``."""
+           barrier: Any, times: Any, slot: int, stop: Any = None) -> None:
+    """Pass the barrier, move ``count`` items, write (start, end) into ``times``.
+
+    A broken barrier means the trial was stopped before it started: the actor returns, quietly.
+    Once ``stop`` (a thread trial's) is set, whatever ends the actor's moves (the buffer shut
+    down under it) is a stop too, not an error.
+    """
     payloads = _payloads(item_size, batch) if role == "producer" else []
-    barrier.wait(JOIN_TIMEOUT)
+    try:
+        barrier.wait(JOIN_TIMEOUT)
+    except threading.BrokenBarrierError:
+        return
     started = time.perf_counter()
-    if role == "producer":
-        _produce(buf, count, batch, lists, payloads)
-    else:
-        _consume(buf, count, batch, lists)
+    try:
+        if role == "producer":
+            _produce(buf, count, batch, lists, payloads)
+        else:
+            _consume(buf, count, batch, lists)
+    except BaseException:
+        if stop is not None and stop.is_set():
+            return
+        raise
     times[2 * slot] = started
     times[2 * slot + 1] = time.perf_counter()
 
@@ -135,35 +162,126 @@ def run_trial(contender: Contender, capacity: int, producers: int, consumers: in
     return (moved / elapsed if elapsed > 0 else float("inf")), moved
 
 
+class _StartGate:
+    """A barrier for the actors of a thread trial that is released, or cancelled, for all.
+
+    ``threading.Barrier.abort()`` can land while the barrier is releasing its parties: those
+    that already left go on, those not yet awake raise ``BrokenBarrierError``, and consumers
+    that went on wait for ever for producers that broke. Here the outcome is decided once,
+    under the lock: either every actor passes (the last arrival opens the gate) or none does
+    (:meth:`cancel`, or a timeout, closed it first). ``wait`` raises ``BrokenBarrierError``
+    when closed, as a barrier's does.
+    """
+
+    def __init__(self, parties: int) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._parties = parties
+        self._arrived = 0
+        self.opened: bool | None = None  # None: undecided; then True (released) or False
+
+    def wait(self, timeout: float) -> None:
+        with self._cond:
+            self._arrived += 1
+            if self.opened is None:
+                if self._arrived == self._parties:
+                    self.opened = True
+                    self._cond.notify_all()
+                elif not self._cond.wait_for(lambda: self.opened is not None, timeout):
+                    self.opened = False
+                    self._cond.notify_all()
+            if not self.opened:
+                raise threading.BrokenBarrierError
+
+    def cancel(self) -> bool:
+        """Close the gate unless every actor has passed it; True if none passes."""
+        with self._cond:
+            if self.opened is None:
+                self.opened = False
+                self._cond.notify_all()
+            return not self.opened
+
+
+def _stop_actors(buf: Any, gate: _StartGate, stop: threading.Event) -> None:
+    """Stop a thread trial's actors: those at the gate are turned back; those past it are woken
+    by an immediate shutdown, where the buffer has one (the standard library's and the
+    textbook's have none: their actors finish their share, which is bounded)."""
+    stop.set()
+    if gate.cancel():
+        return
+    shutdown = getattr(buf, "shutdown", None)
+    if shutdown is not None:
+        try:
+            shutdown(immediate=True)
+        except TypeError:  # a shutdown() without the immediate flag
+            shutdown()
+
+
+def _run_actor(finished: threading.Event, *args: Any) -> None:
+    """:func:`_actor` in a thread of a thread trial; ``finished`` is set when it is done."""
+    try:
+        _actor(*args)
+    finally:
+        finished.set()
+
+
+def _join_started(started: list[threading.Thread], finished: list[threading.Event],
+                  cut_short: threading.Thread | None, timeout: float) -> None:
+    """Wait for every actor thread that was started, by its ``finished`` event first: a
+    ``join()`` that Ctrl-C interrupted marks a running thread as stopped (bpo-45274), and a
+    later ``join()`` of it returns at once. ``cut_short`` is the thread whose ``start()`` the
+    interrupt cut: it may be running, or may never run."""
+    deadline = time.monotonic() + timeout
+    for thread, done in zip(started, finished):
+        done.wait(max(0.0, deadline - time.monotonic()))
+        thread.join(max(0.0, deadline - time.monotonic()))
+    if cut_short is None:
+        return
+    soon = min(deadline, time.monotonic() + 1.0)
+    while True:
+        try:
+            cut_short.join(max(0.0, deadline - time.monotonic()))
+            return
+        except RuntimeError:  # not started (yet): it either says so soon, or never runs
+            if time.monotonic() >= soon:
+                return
+            time.sleep(0.001)
+
+
 def _thread_trial(contender: Contender, capacity: int, roles: list[tuple[str, int]],
                   item_size: int) -> list:
     buf = contender.make(capacity, None, item_size)
-    barrier = threading.Barrier(len(roles))
+    gate = _StartGate(len(roles))
+    stop = threading.Event()
     times = [0.0] * (2 * len(roles))
+    finished = [threading.Event() for _ in roles]
     threads = [
-        threading.Thread(target=_actor, name=f"bench-{role}-{slot}",
-                         args=(buf, role, count, contender.batch, contender.lists, item_size,
-                               barrier, times, slot))
+        threading.Thread(target=_run_actor, name=f"bench-{role}-{slot}",
+                         args=(finished[slot], buf, role, count, contender.batch,
+                               contender.lists, item_size, gate, times, slot, stop))
         for slot, (role, count) in enumerate(roles)
     ]
+    started: list[threading.Thread] = []
+    starting: threading.Thread | None = None
     try:
         for thread in threads:
+            starting = thread
             thread.start()
-        deadline = time.monotonic() + JOIN_TIMEOUT
-        for thread in threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
+            started.append(thread)
+            starting = None
+        _join_by(threads, time.monotonic() + JOIN_TIMEOUT)
     except BaseException:
-        # Interrupted (Ctrl-C): free the actors still at the barrier; those past it finish
-        # their share, which is small. Nothing is left running when the exception goes on.
-        barrier.abort()
-        for thread in threads:
-            if thread.ident is not None:
-                thread.join(JOIN_TIMEOUT)
+        # Interrupted (Ctrl-C): turn back the actors still at the gate, wake those past it.
+        # Nothing is left running when the exception goes on.
+        _stop_actors(buf, gate, stop)
+        _join_started(started, finished, starting, JOIN_TIMEOUT)
         raise
     if any(thread.is_alive() for thread in threads):
-        barrier.abort()
+        _stop_actors(buf, gate, stop)
         raise RuntimeError(f"{contender.name}: a thread trial did not finish in "
                            f"{JOIN_TIMEOUT}s; the buffer is broken (threads left blocked)")
+    if not gate.opened:
+        raise RuntimeError(f"{contender.name}: the actors of a thread trial did not all start "
+                           f"within {JOIN_TIMEOUT}s")
     return times
 
 
@@ -184,9 +302,7 @@ def _process_trial(contender: Contender, capacity: int, roles: list[tuple[str, i
         with children_ignore_ctrl_c():
             for process in processes:
                 process.start()
-        deadline = time.monotonic() + JOIN_TIMEOUT
-        for process in processes:
-            process.join(max(0.0, deadline - time.monotonic()))
+        _join_by(processes, time.monotonic() + JOIN_TIMEOUT)
         stuck = [p for p in processes if p.is_alive()]
         for process in stuck:
             process.terminate()
