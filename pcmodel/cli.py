@@ -13,6 +13,11 @@ Every command behaves the same way under signals and mistakes (the conventions o
   during that clean-up is ignored, so the clean-up is not itself interrupted half-way.
 - A user's mistake (:class:`~pcmodel.errors.UsageError`): one line ``pcmodel COMMAND: error:
   ...`` on stderr, exit status 2, no traceback, and nothing started.
+- Standard output closed early (``pcmodel exercises list | head -1``): the ``BrokenPipeError``
+  unwinds like an interrupt, then the command exits quietly with status 141 (128 + SIGPIPE, what
+  a shell reports for a tool that SIGPIPE killed), as Python's documentation recommends (its note
+  on SIGPIPE): standard output is pointed at ``os.devnull`` so that the interpreter's last flush
+  does not fail again.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import os
 import signal
 import sys
 import threading
@@ -33,6 +39,8 @@ from pcmodel.errors import UsageError
 INTERRUPTED = 130
 #: Exit status for a user's mistake (argparse's own).
 USAGE = 2
+#: Exit status when standard output was closed before the command was done (128 + SIGPIPE).
+BROKEN_PIPE = 141
 
 COMMANDS: dict[str, str] = {
     "grade": "pcmodel.grading.cli",
@@ -88,18 +96,42 @@ def main(argv: Sequence[str] | None = None) -> int:
         # line as later, not a traceback from the middle of an import.
         with signals_interrupt():
             parser = build_parser()
-            args = parser.parse_args(argv)
+            try:
+                args = parser.parse_args(argv)
+            except SystemExit:  # --help, --version, argparse's own errors
+                sys.stdout.flush()  # a closed pipe shows here, not in the last flush
+                raise
             if args.command is None:
                 parser.print_help()
+                sys.stdout.flush()
                 return USAGE
             name = f"pcmodel {args.command}"
-            return int(args.func(args) or 0)
+            status = int(args.func(args) or 0)
+            sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
+            return status
+    except BrokenPipeError:
+        _drop_stdout()
+        return BROKEN_PIPE
     except KeyboardInterrupt:
         print(f"{name}: interrupted", file=sys.stderr)
         return INTERRUPTED
     except UsageError as exc:
         print(f"{name}: error: {exc}", file=sys.stderr)
         return USAGE
+
+
+def _drop_stdout() -> None:
+    """Point standard output at ``os.devnull``: what is still buffered for the closed pipe is
+    dropped at exit instead of raising again (Python's documentation, note on SIGPIPE)."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # replaced by a stream without a descriptor
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
 
 
 if __name__ == "__main__":

@@ -111,3 +111,30 @@ def test_plot_writes_a_png_per_run(tmp_path, capsys):
     png = (tmp_path / "chart.png").read_bytes()
     assert png.startswith(b"\x89PNG")
     assert f"chart written to {tmp_path / 'chart.png'}" in capsys.readouterr().out
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("argv", [
+    ["exercises", "list"],
+    ["run", "--items", "10", "--variant", "condition", "--produce-work", "none",
+     "--consume-work", "none"],
+    ["--help"],
+])
+def test_stdout_closed_early_exits_quietly_with_141(argv):
+    # `pcmodel exercises list | head -1`: the reader is gone before the command writes. Before:
+    # a BrokenPipeError traceback (or "Exception ignored ... BrokenPipeError") and status 1.
+    import os
+    import subprocess
+    from pathlib import Path
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # every write to the pipe now fails with EPIPE
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", "import sys; from pcmodel.cli import main; sys.exit(main())",
+             *argv], stdout=write_end, stderr=subprocess.PIPE, text=True, env=env, timeout=50)
+    finally:
+        os.close(write_end)
+    assert done.stderr == ""
+    assert done.returncode == (0 if argv == ["--help"] else 141)

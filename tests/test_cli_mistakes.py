@@ -170,3 +170,72 @@ def test_a_target_with_an_indentation_error(tmp_path, capsys):
     """))
     assert main(["explore", f"{target}:BoundedBuffer"]) == 2
     assert f"{target}:2: IndentationError" in one_error_line(capsys, "explore")
+
+
+# --- output paths the system refuses, found before the run -----------------------------------
+
+
+def _refused_before_the_run(capsys, argv: list[str]) -> str:
+    status = main(["run", "--items", "10", "--variant", "condition", *argv])
+    line = one_error_line(capsys, "run")
+    assert status == 2
+    assert capsys.readouterr().out == ""  # no run was made
+    return line
+
+
+def test_run_json_name_too_long(tmp_path, capsys):
+    line = _refused_before_the_run(capsys, ["--json", str(tmp_path / ("a" * 300 + ".json"))])
+    assert "cannot write there (File name too long)" in line
+
+
+def test_run_json_under_a_loop_of_symbolic_links(tmp_path, capsys):
+    (tmp_path / "loop").symlink_to("loop")
+    line = _refused_before_the_run(capsys, ["--json", str(tmp_path / "loop" / "x.json")])
+    assert "cannot write there (Too many levels of symbolic links)" in line
+
+
+def test_run_json_a_dangling_symbolic_link(tmp_path, capsys):
+    (tmp_path / "dangling.json").symlink_to(tmp_path / "nowhere" / "f.json")
+    line = _refused_before_the_run(capsys, ["--json", str(tmp_path / "dangling.json")])
+    assert "a symbolic link to" in line and "cannot be reached" in line
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="no /proc here")
+def test_run_json_in_a_virtual_file_system(capsys):
+    assert "cannot write there" in _refused_before_the_run(capsys, ["--json", "/proc/x.json"])
+
+
+def test_run_json_check_leaves_nothing_behind(tmp_path, capsys):
+    target = tmp_path / "new" / "deeper" / "x.json"
+    status = main(["run", "--items", "10", "--json", str(target), "--dpi", "5"])
+    assert status == 2
+    capsys.readouterr()
+    assert list(tmp_path.iterdir()) == []  # the folders made to try are gone again
+
+
+def test_run_json_existing_file_is_left_as_it_is(tmp_path, capsys):
+    target = tmp_path / "x.json"
+    target.write_text("old")
+    assert main(["run", "--items", "10", "--json", str(target), "--dpi", "5"]) == 2
+    capsys.readouterr()
+    assert target.read_text() == "old"
+
+
+def test_run_plot_refuses_a_format_whose_program_is_missing(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("matplotlib")
+    import shutil
+
+    monkeypatch.setattr(shutil, "which", lambda name, *args, **kwargs: None)  # no LaTeX
+    line = _refused_before_the_run(capsys, ["--plot", str(tmp_path / "x.pgf")])
+    assert "cannot write a .pgf file" in line and ".png" in line
+
+
+def test_run_capacity_too_large_for_the_process_backend(capsys):
+    line = _refused_before_the_run(capsys, ["--backend", "process",
+                                            "--capacity", "99999999999999999999"])
+    assert "--capacity 99999999999999999999 with condition/process" in line
+
+
+def test_run_absurd_sleep_work(capsys):
+    line = _refused_before_the_run(capsys, ["--produce-work", "sleep:1e308"])
+    assert "sleep work is at most 3600 seconds per item" in line

@@ -178,7 +178,7 @@ def _check_arguments(args: argparse.Namespace, variants: list[str], backends: li
                 options["context"] = multiprocessing.get_context(args.start_method)
             try:
                 make_buffer(variant, args.capacity, backend=backend, **options).close()
-            except (ValueError, TypeError) as exc:
+            except (ValueError, TypeError, OverflowError) as exc:
                 raise UsageError(f"--capacity {args.capacity} with {variant}/{backend}: "
                                  f"{exc}") from None
     return produce_work, consume_work

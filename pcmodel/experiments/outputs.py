@@ -2,11 +2,13 @@
 
 A run that takes a minute and then fails to save its chart because the folder is read-only, or
 because ``--plot run.txt`` names no image format, wastes the minute. ``check_output`` finds such
-mistakes first and raises :class:`~pcmodel.errors.UsageError` saying what is wrong and what to do.
+mistakes first (by creating the file, and removing it again) and raises
+:class:`~pcmodel.errors.UsageError` saying what is wrong and what to do.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Collection
 from pathlib import Path
@@ -16,23 +18,38 @@ from pcmodel.errors import UsageError
 __all__ = ["check_output", "plot_formats"]
 
 
-def plot_formats() -> set[str]:
-    """The file suffixes matplotlib can save to (``png``, ``svg``, ``pdf``, ...).
+#: Formats matplotlib can name but writes only through an outside program (``pgf``: LaTeX, the
+#: ``pgf.texsystem`` of matplotlib's settings); offered only where that program is installed.
+_NEEDS_PROGRAM = {"pgf": "pgf.texsystem"}
 
-    Imports matplotlib: call it only when a chart is wanted.
+
+def plot_formats() -> set[str]:
+    """The file suffixes matplotlib can save to here (``png``, ``svg``, ``pdf``, ...).
+
+    A format that needs an outside program which is not installed (``pgf`` without LaTeX) is
+    left out: the run would end in a traceback instead of a chart. Imports matplotlib: call it
+    only when a chart is wanted.
     """
-    import matplotlib  # noqa: F401 - the package itself, not only a submodule already loaded
+    import shutil
+
+    import matplotlib
     from matplotlib.figure import Figure
 
-    return set(Figure().canvas.get_supported_filetypes())
+    formats = set(Figure().canvas.get_supported_filetypes())
+    for suffix, setting in _NEEDS_PROGRAM.items():
+        if suffix in formats and shutil.which(str(matplotlib.rcParams[setting])) is None:
+            formats.discard(suffix)
+    return formats
 
 
 def check_output(path: Path, option: str, suffixes: Collection[str]) -> Path:
     """Return ``path`` if a file of one of ``suffixes`` can be written there, else raise.
 
     The suffix must be one of ``suffixes`` (without the dot, any case); ``path`` must not be a
-    folder; its folder must exist and be writable, or be creatable under a writable ancestor
-    (it is created later, when the file is written). Nothing is created here.
+    folder. The test is the real one: an existing file is opened for writing (and left as it
+    is); otherwise the missing folders and the file are created, then removed again. Every
+    reason the system gives for refusing (no permission, a name too long, a loop of symbolic
+    links, a link to nowhere, a read-only or virtual file system) is a UsageError.
     """
     suffix = path.suffix.lower().lstrip(".")
     legal = ", ".join("." + s for s in sorted(suffixes))
@@ -40,17 +57,40 @@ def check_output(path: Path, option: str, suffixes: Collection[str]) -> Path:
         raise UsageError(f"{option} {path}: give the file a suffix ({legal})")
     if suffix not in {s.lower() for s in suffixes}:
         raise UsageError(f"{option} {path}: cannot write a .{suffix} file; use one of {legal}")
-    if path.is_dir():
-        raise UsageError(f"{option} {path} is a folder; name a file in it")
-    if path.exists():
-        if not os.access(path, os.W_OK):
-            raise UsageError(f"{option} {path}: the file exists and is not writable")
-        return path
-    folder = path.parent
-    while not folder.exists():
-        folder = folder.parent
-    if not folder.is_dir():
-        raise UsageError(f"{option} {path}: {folder} is a file, not a folder")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise UsageError(f"{option} {path}: cannot write in {folder} (permission denied)")
+    try:
+        _try_writing(path, option)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise UsageError(f"{option} {path}: cannot write there ({reason})") from None
     return path
+
+
+def _try_writing(path: Path, option: str) -> None:
+    if os.path.isdir(path):
+        raise UsageError(f"{option} {path} is a folder; name a file in it")
+    if os.path.islink(path) and not os.path.exists(path):
+        raise UsageError(f"{option} {path}: a symbolic link to {os.readlink(path)}, which cannot "
+                         "be reached; remove the link or name another file")
+    if os.path.lexists(path):
+        # Existing (a link included: it must lead to a writable file). Not truncated; a FIFO
+        # without a reader fails at once (ENXIO) instead of blocking.
+        os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NONBLOCK))
+        return
+    missing = []
+    folder = path.parent
+    while not os.path.lexists(folder) and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise UsageError(f"{option} {path}: {folder} is a file, not a folder")
+    made: list[Path] = []
+    try:
+        for new in reversed(missing):
+            os.mkdir(new)
+            made.append(new)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+        os.remove(path)
+    finally:
+        for new in reversed(made):
+            with contextlib.suppress(OSError):
+                os.rmdir(new)

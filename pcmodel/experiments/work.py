@@ -19,7 +19,11 @@ import time
 from dataclasses import dataclass
 from enum import Enum
 
-__all__ = ["Spread", "Work", "WorkKind", "spin"]
+__all__ = ["MAX_SLEEP", "Spread", "Work", "WorkKind", "spin"]
+
+MAX_SLEEP = 3600.0
+"""The longest sleep work per item, in seconds: an hour (``time.sleep`` overflows on absurd
+durations, and a run of items that sleep longer would never be waited for)."""
 
 
 class WorkKind(Enum):
@@ -63,6 +67,9 @@ class Work:
         if (isinstance(amount, bool) or not isinstance(amount, (int, float))
                 or not math.isfinite(amount) or amount < 0):
             raise ValueError(f"work amount must be a finite number >= 0, not {amount!r}")
+        if kind is WorkKind.SLEEP and amount > MAX_SLEEP:
+            raise ValueError(f"sleep work is at most {MAX_SLEEP:g} seconds per item, "
+                             f"not {amount!r}")
         if kind is WorkKind.CPU and amount != int(amount):
             raise ValueError(f"cpu work counts loop iterations: use a whole number, not {amount!r}")
         object.__setattr__(self, "kind", kind)
@@ -81,6 +88,14 @@ class Work:
         if text in ("", "none", "0"):
             return None
         parts = text.split(":")
+        if len(parts) in (2, 3) and parts[0] == WorkKind.SLEEP.value:
+            try:
+                seconds = float(parts[1])
+            except ValueError:
+                seconds = 0.0  # the syntax error below says what is wrong
+            if seconds > MAX_SLEEP:
+                raise ValueError(f"cannot read work {spec!r}: sleep work is at most "
+                                 f"{MAX_SLEEP:g} seconds per item")
         try:
             if len(parts) not in (2, 3):
                 raise ValueError
