@@ -205,8 +205,8 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, ReplicaAdmin, StateDeli
         self._fenced_seen: set[int] = set()
         self._closed = False
         self._threads: list[threading.Thread] = []
-        #: The transaction coordinators' timer thread (threads and processes; started at the
-        #: first check due) and what wakes it (:mod:`~pcmodel.cluster.driving`).
+        #: The transaction coordinators' timer thread (threads and processes; started with the
+        #: other threads) and what wakes it (:mod:`~pcmodel.cluster.driving`).
         self._transaction_timer: threading.Thread | None = None
         self._transactions_due = threading.Event()
         self._start_brokers(brokers)

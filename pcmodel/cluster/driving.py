@@ -8,14 +8,15 @@ expires silent brokers and balances the leaders. Either way a round runs with th
 held.
 
 The transaction coordinators' timer (Kafka's coordinator aborts timed-out transactions and
-expires transactional ids on a schedule, whether or not a client calls) hangs on the same
-tick, and runs with the cluster lock *released*, since the coordinators take their own lock
-and then the cluster's (:mod:`pcmodel.cluster.transaction_log`): a step runs the checks that
-are due after its round, as the virtual clock advances; on threads (and in the process of a
-cluster of processes) the controller's round, seeing a check due, wakes the
-``pcmodel-transactions`` thread, which runs it, so that a check waiting for its markers to
-replicate holds up neither the controller nor the brokers. Before the first transactional
-call there is nothing to check, and between two checks the test is two comparisons.
+expires transactional ids on a schedule, whether or not a client calls) hangs on the same tick,
+and runs with the cluster lock *released*, since the coordinators take their own lock and then
+the cluster's (:mod:`pcmodel.cluster.transaction_log`): a step runs the checks that are due
+after its round, as the virtual clock advances; on threads (and in the process of a cluster of
+processes) the controller's round, seeing a check due, wakes the ``pcmodel-transactions`` thread
+(started with the cluster's other threads), which runs it, so that a check waiting for its
+markers to replicate holds up neither the controller nor the brokers. Before the first
+transactional call there is nothing to check, and between two checks the test is two
+comparisons.
 """
 
 from __future__ import annotations
@@ -150,6 +151,7 @@ class Driving:
                                               name="pcmodel-controller"))
         for t in self._threads:
             t.start()
+        self._start_transaction_timer()
 
     def _node_loop(self, node: ClusterNode) -> None:
         with self._lock:
@@ -179,16 +181,20 @@ class Driving:
         if log is not None:
             log.run_due_checks()
 
+    def _start_transaction_timer(self) -> None:
+        """Start the timer thread of a cluster that runs by itself, with its other threads: it
+        sleeps until a check is due (a thread started later, at the first check due, would
+        belong to whoever happened to be using the cluster then)."""
+        self._transaction_timer = threading.Thread(target=self._transaction_timer_loop,
+                                                   name="pcmodel-transactions")
+        self._transaction_timer.start()
+
     def _wake_transaction_timer(self) -> None:
-        """On a cluster that runs by itself, wake the timer thread (started the first time)
-        if a transaction check is due. With the cluster lock held: reads two numbers."""
+        """On a cluster that runs by itself, wake the timer thread if a transaction check is
+        due. With the cluster lock held: reads two numbers."""
         log = self._transaction_log
-        if self.mode == "steps" or log is None or not log.due():
+        if self._transaction_timer is None or log is None or not log.due():
             return
-        if self._transaction_timer is None:
-            self._transaction_timer = threading.Thread(target=self._transaction_timer_loop,
-                                                       name="pcmodel-transactions")
-            self._transaction_timer.start()
         self._transactions_due.set()
 
     def _transaction_timer_loop(self) -> None:

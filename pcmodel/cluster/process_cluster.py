@@ -120,6 +120,7 @@ class ProcessCluster(ProcessRequests, ProcessFaults, Cluster):
             self._threads.append(threading.Thread(target=self._controller_loop,
                                                   name="pcmodel-controller"))
             self._threads[-1].start()
+            self._start_transaction_timer()
         except BaseException:
             self.close()
             raise
