@@ -24,6 +24,7 @@ import threading
 import time
 from typing import Any
 
+from pcmodel.grading import reaper
 from pcmodel.grading.crew import Stillness, patience
 from pcmodel.grading.isolation import describe_exception, time_scale
 from pcmodel.grading.probes import ImplementationError, load_impl
@@ -65,7 +66,9 @@ def _transfer(impl: str, method: str, producers: int, consumers: int, items: int
     module = _load(impl, importable=(method != "fork"))
     source = os.path.abspath(impl) if method != "fork" else module.__spec__.origin
     buf = module.BoundedBuffer(capacity, ctx)
-    ours = _shm_mapped()  # what this buffer created in /dev/shm (named semaphores, segments)
+    # What this buffer created in /dev/shm (named semaphores, segments): a leak is one of these
+    # still present once every object using it is gone; other programs' entries never count.
+    ours = reaper.shm_mapped_by(["self"])
     gang = Gang(ctx, buf)
     total = producers * items
     rng = random.Random(seed)
@@ -98,41 +101,7 @@ def _plain_report(data: Any) -> Any:
     return data if data is None or isinstance(data, str) else repr(data)
 
 
-SHM = "/dev/shm"
-
-
-def _shm_mapped() -> dict[int, str]:
-    """``{inode: path}`` of the /dev/shm files this process has mapped (empty where there is no
-    /proc). A leak is one of these still present once every object using it is gone: entries of
-    other programs on the machine are never counted."""
-    found: dict[int, str] = {}
-    try:
-        with open("/proc/self/maps", encoding="utf-8") as maps:
-            for line in maps:
-                fields = line.split(maxsplit=5)
-                if len(fields) == 6 and fields[5].startswith(SHM + "/"):
-                    found[int(fields[4])] = fields[5].strip()
-    except OSError:
-        pass
-    return found
-
-
-def _shm_left(ours: dict[int, str]) -> list[str]:
-    """The names in /dev/shm whose inode is one of ``ours``."""
-    if not ours:
-        return []
-    left = []
-    try:
-        names = os.listdir(SHM)
-    except OSError:
-        return []
-    for name in names:
-        try:
-            if os.stat(os.path.join(SHM, name)).st_ino in ours:
-                left.append(name)
-        except OSError:
-            continue
-    return sorted(left)
+SHM = reaper.SHM
 
 
 def _call(fn: Any, stall: float, others: tuple[int, ...] = ()) -> tuple[bool, Any]:
@@ -419,7 +388,7 @@ def shm_left(ours: list[list[Any]]) -> list[str]:
     """The grader's own look at /dev/shm: the names there whose inode is one of ``ours``
     (``[[inode, path], ...]``); each is unlinked, so that grading leaves nothing behind."""
     inodes = {inode for inode, _ in ours if isinstance(inode, int)}
-    left = _shm_left(dict.fromkeys(inodes, ""))
+    left = [name for _, name in reaper.shm_names(inodes)]
     for name in left:
         try:
             os.unlink(os.path.join(SHM, name))

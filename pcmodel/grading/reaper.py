@@ -29,7 +29,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterable, Iterator
 
 __all__ = [
     "children_of",
@@ -38,6 +38,7 @@ __all__ = [
     "harden",
     "kill_descendants",
     "shm_mapped_by",
+    "shm_names",
     "subreaper",
     "subreaper_available",
     "unlink_unmapped_shm",
@@ -310,13 +311,31 @@ def _maps_shm(pid: int | str) -> dict[int, str]:
     return found
 
 
-def shm_mapped_by(pids: set[int]) -> dict[int, str]:
+def shm_mapped_by(pids: Iterable[int | str]) -> dict[int, str]:
     """``{inode: path}`` of the /dev/shm files (named semaphores, shared memory) that the
-    processes ``pids`` have mapped now (empty without /proc)."""
+    processes ``pids`` (``"self"``: this one) have mapped now (empty without /proc)."""
     found: dict[int, str] = {}
     for pid in pids:
         found.update(_maps_shm(pid))
     return found
+
+
+def shm_names(inodes: Collection[int]) -> list[tuple[int, str]]:
+    """``(inode, name)`` of the entries of /dev/shm whose inode is one of ``inodes``, by
+    name."""
+    if not inodes:
+        return []
+    try:
+        names = os.listdir(SHM)
+    except OSError:
+        return []
+    found = []
+    for name in names:
+        with contextlib.suppress(OSError):
+            inode = os.stat(os.path.join(SHM, name)).st_ino
+            if inode in inodes:
+                found.append((inode, name))
+    return sorted(found, key=lambda entry: entry[1])
 
 
 def unlink_unmapped_shm(ours: dict[int, str]) -> list[str]:
@@ -327,18 +346,7 @@ def unlink_unmapped_shm(ours: dict[int, str]) -> list[str]:
     their multiprocessing resource tracker, killed with them, unlinks nothing: what they created
     in /dev/shm would stay there for good. Call this once they are all dead.
     """
-    if not ours:
-        return []
-    try:
-        names = os.listdir(SHM)
-    except OSError:
-        return []
-    candidates = {}
-    for name in names:
-        with contextlib.suppress(OSError):
-            inode = os.stat(os.path.join(SHM, name)).st_ino
-            if inode in ours:
-                candidates[inode] = name
+    candidates = dict(shm_names(ours))
     if not candidates:
         return []
     try:
