@@ -31,6 +31,7 @@ __all__ = [
     "CloseConnection",
     "RequestContext",
     "authorized_operations",
+    "committed_leader_epoch",
     "error_code",
     "error_message",
     "impossible_partition",
@@ -158,3 +159,9 @@ def impossible_partition(tp: TopicPartition) -> KafkaError | None:
     except KafkaError as exc:
         return exc
     return UnknownTopicOrPartitionError.no_partition(tp) if tp.partition < 0 else None
+
+
+def committed_leader_epoch(epoch: int) -> int:
+    """A request's ``committed_leader_epoch`` as stored: -1 (none, Kafka's sentinel, which is
+    also what a version without the field decodes to) for any negative one."""
+    return epoch if epoch >= 0 else -1

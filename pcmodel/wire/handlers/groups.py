@@ -76,6 +76,7 @@ from pcmodel.wire.api import (
     ApiHandler,
     RequestContext,
     authorized_operations,
+    committed_leader_epoch,
     error_code,
     error_message,
     kafka_errors,
@@ -225,7 +226,7 @@ def handle_offset_commit(ctx: RequestContext, request: Any) -> Any:
                 # one), which stores it as "".
                 offsets[tp] = OffsetAndMetadata(part.committed_offset,
                                                 part.committed_metadata,
-                                                _leader_epoch(part.committed_leader_epoch))
+                                                committed_leader_epoch(part.committed_leader_epoch))
     if offsets:
         try:
             ctx.broker.commit_offsets(
@@ -243,12 +244,6 @@ def handle_offset_commit(ctx: RequestContext, request: Any) -> Any:
     Topic = OffsetCommitResponse.OffsetCommitResponseTopic
     topics = _partition_codes(request, codes, Topic, Topic.OffsetCommitResponsePartition)
     return ctx.response(throttle_time_ms=0, topics=topics)
-
-
-def _leader_epoch(epoch: int) -> int:
-    """A request's ``committed_leader_epoch`` as stored: -1 (none, Kafka's sentinel, which is
-    also what a version without the field decodes to) for any negative one."""
-    return epoch if epoch >= 0 else -1
 
 
 def _retention_time_ms(request: Any) -> int:

@@ -100,6 +100,7 @@ from pcmodel.wire.api import (
     ApiHandler,
     CloseConnection,
     RequestContext,
+    committed_leader_epoch,
     error_code,
     impossible_partition,
     kafka_errors,
@@ -237,9 +238,8 @@ def handle_txn_offset_commit(ctx: RequestContext, request: Any) -> Any:
         elif metadata_too_long(part.committed_metadata, max_bytes):
             codes[tp] = OFFSET_METADATA_TOO_LARGE
         else:
-            epoch = part.committed_leader_epoch  # v2+; -1 (none) before
             offsets[tp] = OffsetAndMetadata(part.committed_offset, part.committed_metadata or "",
-                                            epoch if epoch >= 0 else -1)
+                                            committed_leader_epoch(part.committed_leader_epoch))
     if offsets:
         member = {}
         if ctx.api_version >= 3:
