@@ -28,6 +28,7 @@ from pcmodel.topics.broker_checks import _check_int
 from pcmodel.topics.broker_transactions import _check_transactional_id
 from pcmodel.topics.coordinator import validate_group_id
 from pcmodel.topics.errors import IllegalArgumentError, InvalidRequestError, InvalidTxnStateError
+from pcmodel.topics.group_offsets import metadata_too_large, oversized_metadata
 from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition, validate_topic_partition
 from pcmodel.topics.transactions import (
     DescribedTransaction,
@@ -86,16 +87,26 @@ class TransactionRequestsMixin:
         """TxnOffsetCommit: the group's coordinator checks the offsets and the consumer, then
         the transaction's coordinator stages them; they are committed with the transaction.
         Raises as :meth:`Broker.txn_offset_commit <pcmodel.topics.broker_transactions.
-        TransactionsMixin.txn_offset_commit>`, and ``UnknownMemberIdError`` when the group
-        has had no coordinator for 30 seconds."""
+        TransactionsMixin.txn_offset_commit>` (the metadata held to the cluster's
+        ``offset_metadata_max_bytes``), and ``UnknownMemberIdError`` when the group has had no
+        coordinator for 30 seconds."""
         _check_transactional_id(transactional_id)
         validate_group_id(group_id)
+        limit = self._cluster.offset_metadata_max_bytes
+        offsets = dict(offsets)
+        refused = [TopicPartition._make(tp) for tp in oversized_metadata(offsets, limit)]
+        # The group's coordinator checks the consumer and the partitions, refused ones
+        # included (its broker was made with the default limit: the cluster's is applied here).
         checked: dict[TopicPartition, OffsetAndMetadata] = self._at_coordinator(  # type: ignore[attr-defined]
-            group_id, _GROUP_COORDINATOR_WAIT, "check_txn_offset_commit", dict(offsets),
+            group_id, _GROUP_COORDINATOR_WAIT, "check_txn_offset_commit", offsets,
             generation=generation, member_id=member_id, group_instance_id=group_instance_id)
+        staged = {TopicPartition._make(tp): value for tp, value in checked.items()}
+        for tp in refused:
+            del staged[tp]
         self._cluster.transaction_log().stage_offsets(
-            transactional_id, producer_id, producer_epoch, group_id,
-            {TopicPartition._make(tp): value for tp, value in checked.items()})
+            transactional_id, producer_id, producer_epoch, group_id, staged)
+        if refused:
+            raise metadata_too_large(refused, limit, others_committed=False)
 
     def end_txn(self, transactional_id: str, producer_id: int, producer_epoch: int,
                 commit: bool) -> None:

@@ -31,6 +31,7 @@ from pcmodel.topics.errors import (
     TransactionCoordinatorFencedError,
     UnknownMemberIdError,
 )
+from pcmodel.topics.group_offsets import checked_offset, metadata_too_large, oversized_metadata
 from pcmodel.topics.log import PartitionLog, RetentionPolicy
 from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition, validate_topic_partition
 from pcmodel.topics.transactions import (
@@ -51,18 +52,19 @@ def _check_transactional_id(transactional_id: object) -> str:
     return transactional_id
 
 
-def _txn_offsets(group_id: str, offsets: Mapping[TopicPartition, OffsetAndMetadata | int]
-                 ) -> dict[TopicPartition, OffsetAndMetadata]:
-    """A transaction's offsets of ``group_id``, checked: partitions, non-negative offsets."""
+def _txn_offsets(group_id: str, offsets: Mapping[TopicPartition, OffsetAndMetadata | int],
+                 max_bytes: int | None = None,
+                 ) -> tuple[dict[TopicPartition, OffsetAndMetadata], list[TopicPartition]]:
+    """A transaction's offsets of ``group_id``, checked as a commit's are
+    (:func:`~pcmodel.topics.group_offsets.checked_offset`), and those of them whose metadata
+    is longer than ``max_bytes`` (``None``: not held to a limit)."""
     validate_group_id(group_id)
     items: dict[TopicPartition, OffsetAndMetadata] = {}
+    given: dict[TopicPartition, object] = {}
     for tp, value in offsets.items():
         tp = validate_topic_partition(tp)
-        if not isinstance(value, OffsetAndMetadata):
-            value = OffsetAndMetadata(value)
-        _check_int(f"offset of {tp}", value.offset, 0, IllegalArgumentError)
-        items[tp] = value
-    return items
+        items[tp], given[tp] = checked_offset(tp, value), value
+    return items, [] if max_bytes is None else oversized_metadata(given, max_bytes)
 
 
 class TransactionsMixin:
@@ -167,16 +169,25 @@ class TransactionsMixin:
         ``IllegalGenerationError``, ``FencedInstanceIdError`` (see
         :meth:`~pcmodel.topics.group_offsets.GroupOffsetsMixin.check_txn_commit`),
         ``UnknownTopicOrPartitionError``, ``IllegalArgumentError`` for a negative offset, and
-        as :meth:`add_partitions_to_txn`.
+        as :meth:`add_partitions_to_txn`: all before anything is staged. Then raises
+        ``OffsetMetadataTooLargeError`` naming (in its ``partitions``) those whose metadata is
+        longer than ``offset_metadata_max_bytes``, *after* staging the others, as Kafka's
+        coordinator answers OFFSET_METADATA_TOO_LARGE for those partitions alone, once the
+        consumer is checked.
         """
         _check_transactional_id(transactional_id)
-        items = _txn_offsets(group_id, offsets)
+        items, refused = _txn_offsets(group_id, offsets, self.offset_metadata_max_bytes)
         with self._lock:
             self._check_open()
             self._check_transactions()
             self._check_txn_member(group_id, items, generation, member_id, group_instance_id)
+            for tp in refused:
+                del items[tp]
             self._transactions.stage_offsets(transactional_id, producer_id, producer_epoch,
                                              group_id, items, self._timestamp_clock())
+        if refused:
+            raise metadata_too_large(refused, self.offset_metadata_max_bytes,
+                                     others_committed=False)
 
     def check_txn_offset_commit(
         self,
@@ -192,7 +203,7 @@ class TransactionsMixin:
         :meth:`txn_offset_commit` does, without staging anything; return them as
         ``OffsetAndMetadata``. Returns at once; raises as :meth:`txn_offset_commit` for the
         offsets and the member."""
-        items = _txn_offsets(group_id, offsets)
+        items, _ = _txn_offsets(group_id, offsets)
         with self._lock:
             self._check_open()
             self._check_txn_member(group_id, items, generation, member_id, group_instance_id)
@@ -204,7 +215,7 @@ class TransactionsMixin:
         now (a cluster's group coordinator, once the transaction coordinator has written them
         to the offsets topic). Offsets of a topic that no longer exists are left out. Returns
         at once."""
-        items = _txn_offsets(group_id, offsets)
+        items, _ = _txn_offsets(group_id, offsets)
         with self._lock:
             self._check_open()
             self._store_committed(group_id, items)

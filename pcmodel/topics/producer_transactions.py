@@ -67,6 +67,7 @@ from pcmodel.topics.errors import (
     IllegalStateError,
     InvalidTxnStateError,
     KafkaTimeoutError,
+    OffsetMetadataTooLargeError,
 )
 from pcmodel.topics.structs import ConsumerGroupMetadata, OffsetAndMetadata, TopicPartition
 from pcmodel.topics.transaction_manager import TransactionManager
@@ -135,7 +136,10 @@ class TransactionalProducerMixin:
 
         Blocks for two broker calls, at most ``max_block_ms``. Raises ``IllegalStateError``
         outside a transaction, ``IllegalArgumentError`` for a consumer without a group,
-        ``ProducerFencedError`` (fatal), and as said above (abortable).
+        ``ProducerFencedError`` (fatal), ``OffsetMetadataTooLargeError`` for metadata longer
+        than the broker's ``offset.metadata.max.bytes`` (fatal, as in the Java client and
+        kafka-python, whose transaction managers treat that answer as unexpected: close the
+        producer), and as said above (abortable).
         """
         txn = self._transactions_of("send_offsets_to_transaction")
         member = _group_member(group_metadata)
@@ -146,10 +150,12 @@ class TransactionalProducerMixin:
             self._call(txn, lambda: self._broker.add_offsets_to_txn(
                 txn.transactional_id, producer_id, producer_epoch, member.group_id))
             txn.added()
+            # A metadata too long is fatal, as in Kafka's producers (an unexpected answer).
             self._call(txn, lambda: self._broker.txn_offset_commit(
                 txn.transactional_id, member.group_id, producer_id, producer_epoch, items,
                 generation=member.generation_id, member_id=member.member_id,
-                group_instance_id=member.group_instance_id))
+                group_instance_id=member.group_instance_id),
+                fatal=(OffsetMetadataTooLargeError,))
 
     def commit_transaction(self) -> None:
         """Send every record of the transaction, then commit it: a ``read_committed`` consumer

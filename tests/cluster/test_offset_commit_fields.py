@@ -138,3 +138,21 @@ def test_a_staged_offsets_leader_epoch_survives_a_new_transaction_coordinator(ma
     conn.end_txn("tx", pid, epoch, True)
     cluster.settle()
     assert conn.committed("g", [tp])[tp] == OffsetAndMetadata(5, "m", 3)
+
+
+@pytest.mark.timeout(30)
+def test_a_transactions_offsets_are_held_to_the_clusters_limit(make_cluster):
+    # Above the brokers' default, as for a plain commit: 5000 units pass, 5001 do not; the
+    # other partition is staged and committed with the transaction.
+    cluster = make_cluster(offset_metadata_max_bytes=5000)
+    cluster.create_topic("t", 2, replication_factor=3, min_insync_replicas=2)
+    conn = cluster.connect()
+    pid, epoch = conn.init_producer_id(transactional_id="tx")
+    conn.add_offsets_to_txn("tx", pid, epoch, "g")
+    with pytest.raises(OffsetMetadataTooLargeError) as refused:
+        conn.txn_offset_commit("tx", "g", pid, epoch, {T0: OffsetAndMetadata(2, "m" * 5001),
+                                                       T1: OffsetAndMetadata(3, "m" * 5000, 4)})
+    assert refused.value.partitions == (T0,)
+    conn.end_txn("tx", pid, epoch, True)
+    cluster.settle()
+    assert conn.committed("g", [T0, T1]) == {T0: None, T1: OffsetAndMetadata(3, "m" * 5000, 4)}

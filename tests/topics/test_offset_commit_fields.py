@@ -7,7 +7,13 @@ import multiprocessing
 
 import pytest
 
-from pcmodel.topics import Broker, KafkaAdminClient, KafkaConsumer, start_broker_process
+from pcmodel.topics import (
+    Broker,
+    KafkaAdminClient,
+    KafkaConsumer,
+    KafkaProducer,
+    start_broker_process,
+)
 from pcmodel.topics.errors import (
     IllegalArgumentError,
     NoError,
@@ -138,3 +144,53 @@ def test_a_consumer_of_a_broker_process_gets_both():
                 consumer.close()
     finally:
         process.stop()
+
+
+# --- a transaction's offsets (TxnOffsetCommit) ---------------------------------------------
+
+
+def test_a_transactions_offsets_are_held_to_the_limit_after_the_members_check(topic):
+    pid, epoch = topic.init_producer_id(transactional_id="tx")
+    topic.add_offsets_to_txn("tx", pid, epoch, "g")
+    with pytest.raises(OffsetMetadataTooLargeError) as refused:
+        topic.txn_offset_commit("tx", "g", pid, epoch, {T0: OffsetAndMetadata(3, "m" * 4097),
+                                                        T1: OffsetAndMetadata(4, "ok", 2)})
+    assert refused.value.partitions == (T0,)
+    topic.end_txn("tx", pid, epoch, True)  # the other partition was staged, and commits
+    assert topic.committed("g", [T0, T1]) == {T0: None, T1: OffsetAndMetadata(4, "ok", 2)}
+    # The consumer is checked first: a member the group does not know is told so, even when
+    # every partition's metadata is too long (Kafka's validateTransactionalOffsetCommit).
+    joined = join_alone(topic, "g2", ["t"])
+    topic.add_offsets_to_txn("tx", pid, epoch, "g2")
+    with pytest.raises(UnknownMemberIdError):
+        topic.txn_offset_commit("tx", "g2", pid, epoch, {T0: OffsetAndMetadata(3, "m" * 4097)},
+                                generation=joined.generation, member_id="ghost")
+    # A null metadata is never too long, even under a negative limit; it is stored as "".
+    with Broker(offset_metadata_max_bytes=-1) as strict:
+        strict.create_topic("t", 1)
+        pid, epoch = strict.init_producer_id(transactional_id="tx")
+        strict.add_offsets_to_txn("tx", pid, epoch, "g")
+        strict.txn_offset_commit("tx", "g", pid, epoch, {T0: OffsetAndMetadata(5, None, -1)})
+        with pytest.raises(OffsetMetadataTooLargeError):
+            strict.txn_offset_commit("tx", "g", pid, epoch, {T0: OffsetAndMetadata(6, "", -1)})
+        strict.end_txn("tx", pid, epoch, True)
+        assert strict.committed("g", [T0])[T0] == OffsetAndMetadata(5, "", -1)
+
+
+def test_a_transactional_producer_fails_for_good_on_too_long_metadata(topic):
+    # Kafka's producers (Java's and kafka-python's) take OFFSET_METADATA_TOO_LARGE from
+    # TxnOffsetCommit as an unexpected answer: a fatal error. The offsets are never committed.
+    producer = KafkaProducer(broker=topic, transactional_id="tx")
+    try:
+        producer.init_transactions()
+        producer.begin_transaction()
+        with pytest.raises(OffsetMetadataTooLargeError):
+            producer.send_offsets_to_transaction({T0: OffsetAndMetadata(3, "m" * 4097), T1: 4},
+                                                 "g")
+        with pytest.raises(OffsetMetadataTooLargeError):
+            producer.commit_transaction()
+        with pytest.raises(OffsetMetadataTooLargeError):
+            producer.begin_transaction()
+    finally:
+        producer.close()
+    assert topic.committed("g", [T0, T1]) == {T0: None, T1: None}

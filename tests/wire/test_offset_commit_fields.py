@@ -11,12 +11,13 @@ from kafka.protocol.producer.transaction import TxnOffsetCommitRequest
 
 from pcmodel.topics import Broker
 from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition
+from tests.topics.conftest import join_alone
 from tests.wire.conftest import RawClient
 from tests.wire.test_transactions import add_offsets, end, started
 
 pytestmark = pytest.mark.timeout(30)
 
-NONE, OFFSET_METADATA_TOO_LARGE = 0, 12
+NONE, OFFSET_METADATA_TOO_LARGE, UNKNOWN_MEMBER_ID = 0, 12, 25
 T0, T1 = TopicPartition("t", 0), TopicPartition("t", 1)
 TOO_LONG = "m" * 4097
 
@@ -108,12 +109,13 @@ def test_versions_without_the_fields_store_and_answer_none(broker, raw):
     assert fetch(raw, version=5) == {0: (5, "a", -1), 1: (6, "b", 7)}
 
 
-def txn_commit(raw, ids, offsets, *, group="g", version=3):
+def txn_commit(raw, ids, offsets, *, group="g", version=3, generation=-1, member=""):
     """TxnOffsetCommit of ``{partition of t: (offset, metadata, epoch)}``: codes by partition."""
     Topic = TxnOffsetCommitRequest.TxnOffsetCommitRequestTopic  # noqa: N806
     response = raw.request(TxnOffsetCommitRequest[version](
         transactional_id="tx", group_id=group, producer_id=ids[0], producer_epoch=ids[1],
-        generation_id=-1, member_id="", group_instance_id=None, topics=[Topic(name="t", partitions=[
+        generation_id=generation, member_id=member, group_instance_id=None,
+        topics=[Topic(name="t", partitions=[
             Topic.TxnOffsetCommitRequestPartition(
                 partition_index=p, committed_offset=o, committed_leader_epoch=e,
                 committed_metadata=m) for p, (o, m, e) in offsets.items()])]))
@@ -128,6 +130,21 @@ def test_txn_offset_commit_refuses_too_long_metadata_and_stages_the_rest(broker,
         0: OFFSET_METADATA_TOO_LARGE, 1: NONE}
     assert end(raw, ids, committed=True) == NONE
     assert broker.committed("g", [T0, T1]) == {T0: None, T1: OffsetAndMetadata(4, "ok", 2)}
+
+
+def test_txn_offset_commit_checks_the_consumer_before_the_metadata(broker, raw):
+    # Kafka's coordinator validates the member first: its error answers every partition, even
+    # one whose metadata is too long.
+    broker.create_topic("t", 2)
+    joined = join_alone(broker, "g", ["t"])
+    ids = started(raw, broker)
+    assert add_offsets(raw, ids, "g") == NONE
+    assert txn_commit(raw, ids, {0: (3, TOO_LONG, 1), 1: (4, TOO_LONG, 2)},
+                      generation=joined.generation, member="ghost") == {
+        0: UNKNOWN_MEMBER_ID, 1: UNKNOWN_MEMBER_ID}
+    assert txn_commit(raw, ids, {0: (3, TOO_LONG, 1), 1: (4, "ok", 2)},
+                      generation=joined.generation, member=joined.member_id) == {
+        0: OFFSET_METADATA_TOO_LARGE, 1: NONE}
 
 
 @pytest.mark.timeout(60)

@@ -29,7 +29,8 @@ AddPartitionsToTxn is all or nothing: if a partition does not exist, it is answe
 UNKNOWN_TOPIC_OR_PARTITION, every other one OPERATION_NOT_ATTEMPTED (55), and the transaction
 is left as it was, as Kafka's ``handleAddPartitionsToTxnRequest``; otherwise every partition
 gets the coordinator's answer. TxnOffsetCommit answers a partition that does not exist
-UNKNOWN_TOPIC_OR_PARTITION, one whose metadata is longer than the broker's
+UNKNOWN_TOPIC_OR_PARTITION; the coordinator then checks the consumer (an error there answers
+every other partition), answers one whose metadata is longer than the broker's
 ``offset_metadata_max_bytes`` OFFSET_METADATA_TOO_LARGE (12; Kafka's
 ``offset.metadata.max.bytes``, counted in UTF-16 code units, as
 ``OffsetMetadataManager.commitTransactionalOffset`` checks it), and stages the others, with
@@ -92,8 +93,7 @@ from kafka.protocol.producer.transaction import (
     WriteTxnMarkersResponse,
 )
 
-from pcmodel.topics.errors import IllegalStateError
-from pcmodel.topics.group_offsets import DEFAULT_OFFSET_METADATA_MAX_BYTES, metadata_too_long
+from pcmodel.topics.errors import IllegalStateError, OffsetMetadataTooLargeError
 from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition
 from pcmodel.topics.transactions import TransactionState
 from pcmodel.wire.api import (
@@ -226,8 +226,6 @@ def handle_txn_offset_commit(ctx: RequestContext, request: Any) -> Any:
     asked = [(TopicPartition(topic.name, part.partition_index), part)
              for topic in request.topics for part in topic.partitions]
     existing = _existing(ctx, (tp for tp, _ in asked))
-    max_bytes = getattr(ctx.broker, "offset_metadata_max_bytes",
-                        DEFAULT_OFFSET_METADATA_MAX_BYTES)
     codes: dict[TopicPartition, int] = {}
     offsets: dict[TopicPartition, OffsetAndMetadata] = {}
     for tp, part in asked:
@@ -235,10 +233,8 @@ def handle_txn_offset_commit(ctx: RequestContext, request: Any) -> Any:
             codes[tp] = UNKNOWN_TOPIC_OR_PARTITION
         elif part.committed_offset < 0:
             codes[tp] = INVALID_REQUEST
-        elif metadata_too_long(part.committed_metadata, max_bytes):
-            codes[tp] = OFFSET_METADATA_TOO_LARGE
         else:
-            offsets[tp] = OffsetAndMetadata(part.committed_offset, part.committed_metadata or "",
+            offsets[tp] = OffsetAndMetadata(part.committed_offset, part.committed_metadata,
                                             committed_leader_epoch(part.committed_leader_epoch))
     if offsets:
         member = {}
@@ -249,12 +245,15 @@ def handle_txn_offset_commit(ctx: RequestContext, request: Any) -> Any:
             ctx.broker.txn_offset_commit(request.transactional_id, request.group_id,
                                          request.producer_id, request.producer_epoch, offsets,
                                          **member)
-            code = NONE
+            codes.update(dict.fromkeys(offsets, NONE))
+        except OffsetMetadataTooLargeError as exc:  # the others were staged
+            codes.update(dict.fromkeys(offsets, NONE))
+            codes.update(dict.fromkeys(exc.partitions, OFFSET_METADATA_TOO_LARGE))
         except CloseConnection:
             raise
         except Exception as exc:
-            code = transactional_error_code(exc, ctx.api_version, None)
-        codes.update(dict.fromkeys(offsets, code))
+            codes.update(dict.fromkeys(offsets, transactional_error_code(exc, ctx.api_version,
+                                                                         None)))
     return ctx.response(throttle_time_ms=0, topics=[
         _CommitTopic(name=topic.name, partitions=[
             _CommitPartition(partition_index=p.partition_index,
