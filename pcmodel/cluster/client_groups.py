@@ -4,8 +4,9 @@ A group's coordinator is the leader of its partition of the replicated ``__consu
 topic (:mod:`pcmodel.cluster.offsets`). Joins, syncs, heartbeats and leaves go to it; commits
 are checked there (member, generation) and then written to the offsets topic with
 ``acks="all"``; offset fetches are answered from the topic's cache. The group's metadata
-(generation, members and their assignments) is stored in the same topic when a SyncGroup
-completes a generation and when the group becomes empty, so a broker that becomes coordinator
+(generation, members and their assignments) is stored in the same topic when the leader's
+SyncGroup completes a generation (before any member is answered: until then the group stays
+``CompletingRebalance``) and when the group becomes empty, so a broker that becomes coordinator
 loads it and the members carry on. A call that finds no coordinator, or one that dies under
 it, waits for the next one, as Kafka clients rediscover their coordinator after
 NOT_COORDINATOR. Group and offsets requests also run the offsets-retention check when it is
@@ -73,12 +74,18 @@ class GroupRequestsMixin:
                    **settings: Any) -> Any:
         """SyncGroup at the group's coordinator; ``UnknownMemberIdError`` without one.
 
-        The answer that completes a generation is given once the group's metadata is stored
-        in the offsets topic (with ``acks="all"``), as Kafka's coordinator does."""
+        The leader's assignment is stored in the offsets topic (with ``acks="all"``) before
+        any member is answered, the leader included, as Kafka's coordinator does; if it cannot
+        be, the group rebalances and every member is told to join again."""
         result = self._at_coordinator(group_id, settings.get("timeout"), "sync_group",
-                                      member_id, generation, **settings)
-        if not result.pending:
+                                      member_id, generation, store_first=True, **settings)
+        if result.to_store:  # this sync handed in the generation's assignment
             self._store_or_undo(group_id, member_id)
+            try:
+                self._at_coordinator(group_id, 0, "group_stored", generation)
+            except KafkaError:
+                pass  # no coordinator: the next one loads the stored generation, Stable
+            result = result._replace(to_store=False)
         return result
 
     def group_states(self) -> dict[str, Any]:

@@ -25,10 +25,11 @@ from pcmodel.topics.transport import RequestRejected, check_numbers
 __all__ = ["COORDINATOR_METHODS", "NODE_METHODS", "NodeServer", "host_main"]
 
 #: What the cluster asks a broker's group coordinator besides client methods: a group's
-#: metadata to store and to load (and what to undo when it could not be stored), offsets to
-#: load and to expire, a transaction's offsets to check and, once committed, to store.
-COORDINATOR_METHODS = ("group_metadata", "load_group", "group_not_stored", "load_offsets",
-                       "expire_offsets", "check_txn_offset_commit", "store_txn_offsets")
+#: metadata to store and to load (and whether it could be stored), offsets to load and to
+#: expire, a transaction's offsets to check and, once committed, to store.
+COORDINATOR_METHODS = ("group_metadata", "load_group", "group_stored", "group_not_stored",
+                       "load_offsets", "expire_offsets", "check_txn_offset_commit",
+                       "store_txn_offsets")
 
 #: What the cluster and the other brokers may ask a broker process (besides client methods).
 NODE_METHODS = ("produce", "write_marker", "completions", "fetch", "offsets", "log", "add_replicas",

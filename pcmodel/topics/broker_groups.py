@@ -133,11 +133,15 @@ class GroupsMixin:
         protocol: str | None = None,
         group_instance_id: str | None = None,
         timeout: float | None = None,
+        store_first: bool = False,
     ) -> SyncResult:
         """Kafka's SyncGroup: the leader sends every member's assignment; each gets its own.
 
         A follower **blocks** until the leader's SyncGroup arrived, at most ``timeout`` seconds
-        (then ``pending=True``: call again). Raises ``UnknownMemberIdError``,
+        (then ``pending=True``: call again). ``store_first`` is a cluster's: the followers are
+        answered only once it has stored the group's metadata and called
+        :meth:`group_stored` (see :meth:`GroupCoordinator.sync
+        <pcmodel.topics.coordinator.GroupCoordinator.sync>`). Raises ``UnknownMemberIdError``,
         ``IllegalGenerationError``, ``RebalanceInProgressError`` (a new round started: join
         again), ``InconsistentGroupProtocolError`` when ``protocol_type`` / ``protocol`` are
         given and are not the group's, ``FencedInstanceIdError`` when another member holds
@@ -152,6 +156,7 @@ class GroupsMixin:
             return group.sync(
                 member_id, generation, protocol_type=protocol_type, protocol=protocol,
                 assignments=assignments, group_instance_id=group_instance_id, timeout=timeout,
+                store_first=store_first,
             )
 
     def heartbeat(self, group_id: str, member_id: str, generation: int,
@@ -234,6 +239,18 @@ class GroupsMixin:
             group.expire(self._clock())
             record = group.metadata_record()
             return None if record is None else record.encode()
+
+    def group_stored(self, group_id: str, generation: int) -> None:
+        """A cluster stored the group's metadata with the assignment of ``generation`` that its
+        leader's SyncGroup (``store_first``) handed in: the followers get their assignments
+        now (see :meth:`GroupCoordinator.assignment_stored
+        <pcmodel.topics.group_snapshot.GroupSnapshotMixin.assignment_stored>`). Returns at
+        once; nothing happens for a group this broker does not have."""
+        with self._lock:
+            self._check_open()
+            group = self._groups.get(group_id)
+            if group is not None:
+                group.assignment_stored(generation)
 
     def group_not_stored(self, group_id: str, member_id: str) -> None:
         """A cluster could not store the group's metadata after ``member_id``'s JoinGroup or

@@ -194,6 +194,9 @@ class GroupCoordinator(GroupMetadataMixin, GroupDeadlinesMixin, GroupSnapshotMix
     #: (new member id, old member, the generation it happened in); see
     #: :meth:`~pcmodel.topics.group_static.GroupStaticMixin._revert_static_member`.
     static_replacements: dict[str, tuple[str, _Member, int]] = field(default_factory=dict)
+    #: The leader's assignment is being stored (a cluster's coordinator): the group stays
+    #: ``CompletingRebalance`` and the followers wait until :meth:`assignment_stored`.
+    storing: bool = False
 
     def __post_init__(self) -> None:
         # Notified whenever a join or sync is answered or the group changes state.
@@ -312,15 +315,20 @@ class GroupCoordinator(GroupMetadataMixin, GroupDeadlinesMixin, GroupSnapshotMix
         assignments: Mapping[str, bytes] | None = None,
         group_instance_id: str | None = None,
         timeout: float | None = None,
+        store_first: bool = False,
     ) -> SyncResult:
         """Send (leader) or wait for (follower) the assignment of ``generation``.
 
         The leader's ``assignments`` maps member ids to assignment bytes (missing members get
         ``b""``) and completes the round; a follower's are ignored. A follower waits up to
-        ``timeout`` s for the leader. Raises ``UnknownMemberIdError``,
-        ``IllegalGenerationError``, ``InconsistentGroupProtocolError`` (type or protocol not the
-        group's), ``RebalanceInProgressError`` (a new round started: join again) and
-        ``FencedInstanceIdError`` (another member holds ``group_instance_id``).
+        ``timeout`` s for the leader. With ``store_first`` (a cluster's coordinator, which
+        stores the group's metadata before anyone acts on it, as Kafka's ``storeGroup``), the
+        leader's sync only hands the assignment in: the leader is answered at once, to store
+        it, and the followers once :meth:`assignment_stored` says it is stored. Raises
+        ``UnknownMemberIdError``, ``IllegalGenerationError``, ``InconsistentGroupProtocolError``
+        (type or protocol not the group's), ``RebalanceInProgressError`` (a new round started:
+        join again) and ``FencedInstanceIdError`` (another member holds
+        ``group_instance_id``).
         """
         now = self.clock()
         self.expire(now)
@@ -340,13 +348,16 @@ class GroupCoordinator(GroupMetadataMixin, GroupDeadlinesMixin, GroupSnapshotMix
                 f"group {self.group_id!r} started a new rebalance; join again"
             )
         self.pending_sync.discard(member_id)
+        handed_in = False
         if self.state is GroupState.COMPLETING_REBALANCE:
             member.awaiting_sync = True
             if member_id == self.leader:
                 for mid, m in self.members.items():
                     m.assignment = bytes((assignments or {}).get(mid, b""))
-                    m.awaiting_sync = False
-                self._transition(GroupState.STABLE)
+                if store_first:  # the followers wait until the cluster has stored it
+                    member.awaiting_sync, self.storing, handed_in = False, True, True
+                else:
+                    self.assignment_stored(generation)
             else:
                 self._wait(lambda: not member.awaiting_sync, timeout)
         self._check_not_fenced(member)
@@ -362,7 +373,8 @@ class GroupCoordinator(GroupMetadataMixin, GroupDeadlinesMixin, GroupSnapshotMix
             )
         if member.awaiting_sync:
             return SyncResult(None, None, b"", pending=True)
-        return SyncResult(self.protocol_type, self.protocol, member.assignment)
+        return SyncResult(self.protocol_type, self.protocol, member.assignment,
+                          to_store=handed_in)
 
     # --- Heartbeat, LeaveGroup ----------------------------------------------------------------
 
@@ -474,6 +486,7 @@ class GroupCoordinator(GroupMetadataMixin, GroupDeadlinesMixin, GroupSnapshotMix
         if self.state is GroupState.COMPLETING_REBALANCE:
             for m in self.members.values():
                 m.awaiting_sync = False  # their SyncGroup fails: REBALANCE_IN_PROGRESS
+            self.storing = False
         self.pending_sync.clear()
         rebalance_timeout = max((m.rebalance_timeout for m in self.members.values()), default=0.0)
         self.rebalance_deadline = now + rebalance_timeout

@@ -94,12 +94,17 @@ class JoinResult(NamedTuple):
 
 
 class SyncResult(NamedTuple):
-    """What ``sync_group`` answers: this member's assignment bytes (``pending``: as for joins)."""
+    """What ``sync_group`` answers: this member's assignment bytes (``pending``: as for joins).
+
+    ``to_store``: this call handed in the generation's assignment with ``store_first`` (a
+    cluster's coordinator): the group's metadata is to be stored before anyone acts on it.
+    """
 
     protocol_type: str | None
     protocol: str | None
     assignment: bytes
     pending: bool = False
+    to_store: bool = False
 
 
 class HeartbeatResult(NamedTuple):

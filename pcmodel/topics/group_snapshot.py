@@ -93,8 +93,9 @@ class GroupSnapshotMixin:
 
     def metadata_record(self) -> GroupMetadataRecord | None:
         """The group as Kafka stores it, or ``None`` while it rebalances (nothing to store:
-        the last ``Stable`` generation stays the stored one) or is ``Dead``."""
-        if self.state not in (GroupState.STABLE, GroupState.EMPTY):
+        the last ``Stable`` generation stays the stored one) or is ``Dead``. A generation
+        whose assignment is being stored (:attr:`storing`) is its record already."""
+        if self.state not in (GroupState.STABLE, GroupState.EMPTY) and not self.storing:
             return None
         members = tuple(
             MemberRecord(m.member_id, m.client_id, m.client_host,
@@ -104,6 +105,17 @@ class GroupSnapshotMixin:
         )
         return GroupMetadataRecord(self.group_id, self.generation, self.protocol_type,
                                    self.protocol, self.leader, members, self.state_since_ms)
+
+    def assignment_stored(self, generation: int) -> None:
+        """The leader's assignment of ``generation`` is stored (at once on a lone broker):
+        every member waiting for it is answered and the group is ``Stable``. Nothing happens
+        if the group has moved on (a new round, or a generation already answered)."""
+        if self.generation != generation or self.state is not GroupState.COMPLETING_REBALANCE:
+            return
+        for m in self.members.values():
+            m.awaiting_sync = False
+        self.storing = False
+        self._transition(GroupState.STABLE)
 
     def restore(self, record: GroupMetadataRecord) -> bool:
         """Become the group ``record`` describes, if it is newer than this one.
@@ -140,6 +152,7 @@ class GroupSnapshotMixin:
         self.pending_members.clear()
         self.pending_sync.clear()
         self.delay_deadline = None
+        self.storing = False
         # A load is not a transition of the state machine: the group *was* Stable elsewhere.
         self.state = GroupState.STABLE
         if record.current_state_timestamp >= 0:

@@ -478,6 +478,43 @@ def test_a_generation_that_cannot_be_stored_is_not_kept(make_cluster):
     assert conn.describe_group("g").state is GroupState.STABLE
 
 
+@pytest.mark.timeout(30)
+def test_no_member_gets_the_assignment_before_it_is_stored(make_cluster, monkeypatch):
+    # Kafka's coordinator stores the leader's assignment first and then answers every member:
+    # while it is being stored the group is CompletingRebalance and a follower's SyncGroup
+    # waits, so no member acts on a generation a new coordinator would not know.
+    cluster = make_cluster(group_initial_rebalance_delay_ms=0)
+    cluster.create_topic("t", 2, replication_factor=3, min_insync_replicas=2)
+    conn = cluster.connect()
+    subscription = [("range", encode_subscription(["t"]))]
+
+    def join(member_id):
+        return conn.join_group("g", member_id, protocols=subscription,
+                               session_timeout_ms=10_000, timeout=0)
+
+    first, second = join(""), join("")
+    first, second = join(first.member_id), join(second.member_id)
+    leader, follower = (first, second) if first.leader == first.member_id else (second, first)
+    seen = []
+    store = conn._offsets.store_group
+
+    def store_group(group, record, timeout=30.0):
+        if not seen:  # the leader's store: what the group and a follower see meanwhile
+            seen.append("storing")
+            synced = conn.sync_group("g", follower.member_id, 2, timeout=0)
+            seen[0] = (conn.describe_group("g").state, synced.pending)
+        return store(group, record, timeout)
+
+    monkeypatch.setattr(conn._offsets, "store_group", store_group)
+    plan = {leader.member_id: encode_assignment([T0]), follower.member_id: encode_assignment([T1])}
+    assert conn.sync_group("g", leader.member_id, 2, assignments=plan, timeout=5).assignment == \
+        plan[leader.member_id]
+    assert seen == [(GroupState.COMPLETING_REBALANCE, True)]
+    assert conn.describe_group("g").state is GroupState.STABLE
+    assert conn.sync_group("g", follower.member_id, 2, timeout=0).assignment == \
+        plan[follower.member_id]
+
+
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("mode", ["threads", "processes"])
 def test_a_consumer_waits_out_an_offsets_partition_short_of_replicas(mode):

@@ -174,6 +174,69 @@ def test_a_follower_sync_blocks_until_the_leader_sends_the_assignment(group):
     assert answers[0].assignment == b"yours"
 
 
+def two_joined_at_generation_2(group):
+    """Members a (leader) and b, both joined at generation 2, neither synced yet."""
+    a = group.new_member()
+    group.sync(a.member_id, 1, {a.member_id: b"A"})
+    b = group.new_member()
+    return group.join(a.member_id), group.join(b.member_id)
+
+
+def test_with_store_first_the_followers_get_the_assignment_once_it_is_stored(group):
+    # Kafka's coordinator stores the leader's assignment before it answers anyone: until
+    # then the group stays CompletingRebalance and a follower waits, whether its SyncGroup
+    # came before the leader's or after.
+    a, b = two_joined_at_generation_2(group)
+    assert group.sync(b.member_id, 2).pending
+    handed_in = group.sync(a.member_id, 2, {a.member_id: b"A", b.member_id: b"B"},
+                           store_first=True)
+    assert (handed_in.assignment, handed_in.to_store) == (b"A", True)
+    assert group.state is GroupState.COMPLETING_REBALANCE
+    assert group.sync(b.member_id, 2).pending
+    with group.lock:
+        record = group.coordinator.metadata_record()  # what the cluster stores
+    assert {m.member_id: m.assignment for m in record.members} == {a.member_id: b"A",
+                                                                   b.member_id: b"B"}
+    with group.lock:
+        group.coordinator.assignment_stored(1)  # an older generation's: nothing happens
+    assert group.sync(b.member_id, 2).pending
+    with group.lock:
+        group.coordinator.assignment_stored(2)
+    assert group.state is GroupState.STABLE
+    answer = group.sync(b.member_id, 2)
+    assert (answer.assignment, answer.pending, answer.to_store) == (b"B", False, False)
+    # Without store_first (a lone broker, which stores nothing) the leader's sync completes it.
+    group.join(a.member_id)
+    group.join(b.member_id)
+    assert group.sync(a.member_id, 3, {b.member_id: b"B3"}).to_store is False
+    assert group.sync(b.member_id, 3).assignment == b"B3"
+
+
+def test_an_assignment_that_cannot_be_stored_is_never_handed_to_the_followers(group):
+    a, b = two_joined_at_generation_2(group)
+    answers = []
+    follower = threading.Thread(target=lambda: answers.append(_sync_or_error(
+        group, b.member_id, 2)))
+    follower.start()
+    wait_until(lambda: group.coordinator.members[b.member_id].awaiting_sync)
+    group.sync(a.member_id, 2, {a.member_id: b"A", b.member_id: b"B"}, store_first=True)
+    with group.lock:
+        group.coordinator.not_stored(a.member_id)  # Kafka: resetAndPropagateAssignmentError
+    follower.join(5)
+    assert isinstance(answers[0], RebalanceInProgressError)
+    assert group.state is GroupState.PREPARING_REBALANCE
+    with group.lock:
+        group.coordinator.assignment_stored(2)  # too late: the round is over
+    assert group.state is GroupState.PREPARING_REBALANCE
+
+
+def _sync_or_error(group, member_id, generation):
+    try:
+        return group.sync(member_id, generation, timeout=None)
+    except RebalanceInProgressError as exc:
+        return exc
+
+
 def test_a_silent_member_is_removed_after_its_session_timeout(group):
     a, b = group.stable_pair()
     group.clock.advance(4)
