@@ -226,6 +226,8 @@ def test_an_assignment_that_cannot_be_stored_is_never_handed_to_the_followers(gr
     assert isinstance(answers[0], RebalanceInProgressError)
     assert group.state is GroupState.PREPARING_REBALANCE
     with group.lock:
+        assert group.coordinator.metadata_record() is None  # nothing to store while it rebalances
+    with group.lock:
         group.coordinator.assignment_stored(2)  # too late: the round is over
     assert group.state is GroupState.PREPARING_REBALANCE
 

@@ -189,6 +189,8 @@ def test_a_transactional_producer_fails_for_good_on_too_long_metadata(topic):
                                                  "g")
         with pytest.raises(OffsetMetadataTooLargeError):
             producer.commit_transaction()
+        with pytest.raises(OffsetMetadataTooLargeError):  # not even an abort: it is fatal
+            producer.abort_transaction()
         with pytest.raises(OffsetMetadataTooLargeError):
             producer.begin_transaction()
     finally:
