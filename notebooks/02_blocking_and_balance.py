@@ -104,7 +104,8 @@ plots.plot_run(balanced)
 # ## Questions
 #
 # 1. In the sweep, at which ratio is the total blocked time smallest? Why is it not zero even
-#    there? (Hint: look at how each item's time is spread.)
+#    there? (Hint: every item takes the same time in this sweep; but what does the consumer do
+#    before the first item arrives, and does `sleep(0.001)` take exactly 1 ms?)
 # 2. A bigger buffer did not make the unbalanced pipeline faster. What *did* it change? When
 #    would that matter in a real system (think of memory, or of latency of one item)?
 # 3. With two consumers, the producer rarely waits. Predict what three consumers would show,

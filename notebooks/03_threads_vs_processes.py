@@ -38,7 +38,8 @@ print("CPU cores available:", os.cpu_count())
 # ## Scaling with more actors
 #
 # We run 1x1 and 2x2 producers x consumers on threads and on processes, once with I/O-like work
-# (a sleep per item) and once with CPU work (a Python loop per item). Each point is a run.
+# (a sleep per item) and once with CPU work (a Python loop per item). The consumers do the work;
+# the producers do none. Each point is a run.
 
 # %%
 scaling_runs = []
@@ -54,7 +55,8 @@ plots.plot_scaling(scaling_runs)
 #
 # With no work at all, a run measures only the buffer. A process buffer pickles every item and
 # moves it through shared memory under a lock shared between processes; a thread buffer passes
-# a reference. Moving items in batches (`put_many` / `get_many`) amortises the locking.
+# a reference. Moving items in batches (`put_many` / `get_many`) amortises the locking and,
+# between processes, the pickling: a batch is pickled in one go.
 
 # %%
 print(f"{'backend':8} {'batch':>5} {'items/s':>10}")
@@ -82,12 +84,14 @@ for item in (42, "x" * 100, list(range(1000))):
 # %% [markdown]
 # ## Questions
 #
-# 1. With CPU work, why do 2x2 threads barely beat 1x1, while processes do better? What would
-#    you expect on a machine with 8 cores?
+# 1. With CPU work, what do you expect 2x2 to do against 1x1 on threads, and on processes, and
+#    why? Does the chart agree? These runs are short, and other programs share the cores: if it
+#    does not, run the cell again, with more `items`. What would you expect with 8 cores?
 # 2. With sleep work, threads scale as well as processes. Which part of CPython makes that
 #    possible?
-# 3. Without work, threads move items faster than processes. Estimate the cost per item of
-#    the process backend from the numbers above. Which of the two costs (pickling, or
-#    synchronising between processes) does batching reduce?
+# 3. Without work and one item at a time, threads move items faster than processes. Estimate
+#    the cost per item of the process backend from the numbers above. Which costs does
+#    batching reduce (count the lock holds and the pickles per item)? In batches, processes
+#    may even beat threads: what can two processes do at once that two threads cannot?
 # 4. You must process 10 000 images, each taking 50 ms of pure Python. Threads or processes?
 #    And for 10 000 web requests that each wait 50 ms for a server?

@@ -113,6 +113,7 @@ print("crashing with committed offset", first.committed(payments),
       "after processing", len(processed), "records")
 print("its own lag, in records:",
       first.metrics()["consumer-fetch-manager-metrics"]["records-lag-max"])
+print("the group's lag, in records:", broker.describe_group("ledger").lag[payments])
 first.close(autocommit=False)
 
 with KafkaConsumer("payments", **settings) as second:

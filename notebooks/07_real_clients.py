@@ -214,9 +214,18 @@ for t, name, what, partitions in events:
 
 # %% [markdown]
 # The same story as a timeline. With the eager protocol every member gives up *all* its
-# partitions when a rebalance starts, and nobody reads until the new plan arrives: the gap in
-# consumer-1's bar (it is short here because the broker is next door; on a real cluster it is
-# a network round trip per step, and one slow member holds up all).
+# partitions when a rebalance starts, and nobody reads until the new plan arrives. Above,
+# consumer-1 gives up its three partitions when consumer-2 has joined and gets two back a few
+# milliseconds later: a gap too thin to see at this scale, because the broker is next door (on
+# a real cluster it is a network round trip per step, and one slow member holds up all).
+# consumer-2 waits longer, until consumer-1 rejoins: consumer-1 hears of the rebalance only in
+# the answer to its next heartbeat, up to `heartbeat_interval_ms` (200 ms) later.
+#
+# The first lines may show consumer-1 assigned nothing, then everything a moment later: as the
+# group's only member it was its leader, ran the assignor before it had the topic's metadata,
+# and rebalanced again once it had it. Kafka's brokers hold a new group's first rebalance back
+# for `group.initial.rebalance.delay.ms` (3 s) against this; here the broker was made without
+# that delay (`Broker(group_initial_rebalance_delay_ms=300)` would add it).
 
 # %%
 from pcmodel.plots import plot_rebalance

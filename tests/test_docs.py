@@ -1,11 +1,16 @@
 """The documentation holds together: a license matching pyproject, a reference page for every
-package, and links (in the docs and the README) that lead to files that exist."""
+package, links (in the docs and the README) that lead to files that exist, examples that run as
+written, and counts and names (exercises, commands, lessons, checks) that match the project."""
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import os
 import pkgutil
 import re
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -89,3 +94,165 @@ def test_readme_points_to_the_learning_path_and_the_reference():
     assert "(docs/learning-path.md)" in readme and "(docs/README.md)" in readme
     path = (DOCS / "learning-path.md").read_text()
     assert "notebooks/01_bounded_buffer.ipynb" in path and "exercises/01_condition_buffer" in path
+
+
+# --- What the pages claim, checked against the project -----------------------------------------
+
+NUMBERS = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight",
+           9: "nine", 10: "ten", 11: "eleven", 12: "twelve"}
+EXERCISES = sorted(p for p in (ROOT / "exercises").glob("[0-9][0-9]_*") if p.is_dir())
+
+
+def test_the_readme_counts_the_exercises_there_are():
+    readme = (ROOT / "README.md").read_text()
+    said = re.search(r"`exercises/` holds (\w+) classroom exercises", readme)
+    assert said is not None, "the README's Exercises section no longer says how many there are"
+    assert said.group(1) == NUMBERS[len(EXERCISES)], [p.name for p in EXERCISES]
+
+
+def test_the_core_page_names_every_subcommand():
+    from pcmodel.cli import COMMANDS
+
+    row = next(line for line in (DOCS / "reference" / "core.md").read_text().splitlines()
+               if line.startswith("| `pcmodel.cli` |"))
+    assert {name for name in COMMANDS if f"`{name}`" not in row} == set()
+
+
+def test_the_lessons_table_has_a_row_for_every_notebook():
+    lines = (ROOT / "notebooks" / "README.md").read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| Notebook |"))
+    table = []
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break  # a blank line ends a Markdown table: rows after it are not in it
+        table.append(line)
+    rows = {re.match(r"\| `(\d\d_\w+)\.ipynb` \|", line).group(1)
+            for line in table[2:]}
+    lessons = {p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")}
+    assert rows == lessons
+
+
+def checks_of(exercise: Path) -> set[str]:
+    return set(re.findall(r"^def (test_\w+)\(", (exercise / "test_graded.py").read_text(),
+                          re.MULTILINE))
+
+
+@pytest.mark.parametrize("exercise", EXERCISES, ids=lambda p: p.name[:2])
+def test_every_check_an_exercise_readme_names_exists(exercise):
+    checks = checks_of(exercise)
+    named = set(re.findall(r"`(test_\w+?)(\*?)`", (exercise / "README.md").read_text()))
+    missing = {name + star for name, star in named
+               if not (any(c.startswith(name) for c in checks) if star else name in checks)}
+    assert missing == set(), f"{exercise.name}'s README names checks its suite does not have"
+
+
+def test_the_exercises_readme_says_which_suites_have_lint_notes():
+    text = " ".join((ROOT / "exercises" / "README.md").read_text().split())
+    sentence = next(s for s in re.split(r"(?<=\.) ", text) if "`test_lint_notes`" in s)
+    said = set(re.findall(r"\b(\d\d)\b", sentence))
+    have = {p.name[:2] for p in EXERCISES if "test_lint_notes" in checks_of(p)}
+    assert said == have, sentence
+
+
+
+@pytest.mark.parametrize("exercise", EXERCISES, ids=lambda p: p.name[:2])
+def test_an_exercise_readme_points_nowhere_a_hand_out_lacks(exercise):
+    # ``pcmodel exercises export`` copies the README without the zoo, the alternatives and the
+    # solutions: a path relative to the exercise's folder that leaves it would lead nowhere.
+    text = (exercise / "README.md").read_text()
+    assert re.findall(r"`\.\./[^`]*`", text) == []
+
+
+# --- The examples run as written ---------------------------------------------------------------
+
+PYTHON_BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
+#: What the explore example calls ``BoundedBuffer``: a student's buffer, here one of the zoo's.
+STUDENT_BUFFER = """\
+from pcmodel.grading.probes import load_impl
+BoundedBuffer = load_impl({path!r}, "BoundedBuffer").BoundedBuffer
+"""
+
+
+def examples() -> list[tuple[str, str]]:
+    """(page:line, code) of every Python block of the README and the cluster page that is a
+    program on its own (it starts with its imports)."""
+    found = []
+    for page in (ROOT / "README.md", DOCS / "reference" / "cluster.md"):
+        text = page.read_text()
+        for block in PYTHON_BLOCK.finditer(text):
+            code = block.group(1)
+            if code.startswith(("from ", "import ")):
+                line = text.count("\n", 0, block.start()) + 2
+                found.append((f"{page.name}:{line}", code))
+    return found
+
+
+def run_program(code: str, timeout: float) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+@pytest.mark.parametrize("where, code", examples(), ids=[where for where, _ in examples()])
+def test_an_example_of_the_docs_runs_as_written(where, code):
+    if "kafka" in code and importlib.util.find_spec("kafka") is None:
+        pytest.skip("kafka-python is not installed")
+    if "confluent_kafka" in code and importlib.util.find_spec("confluent_kafka") is None:
+        pytest.skip("confluent-kafka is not installed")
+    if "BoundedBuffer" in code:
+        zoo = ROOT / "exercises" / "zoo" / "01_condition_buffer" / "if_instead_of_while.py"
+        code = STUDENT_BUFFER.format(path=str(zoo)) + code
+    done = run_program(code, timeout=45)
+    assert done.returncode == 0, f"{where}:\n{done.stderr}"
+    if "print(result.failure)" in code:
+        assert "Replay it with: pcmodel.sched.explore(" in done.stdout
+
+
+#: The README's rule for moving a program to kafka-python: the import, and ``broker=`` becomes
+#: ``bootstrap_servers=``. Here the cluster is pcmodel's own Kafka listener.
+PORTED = """\
+import sys
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import NewTopic
+from kafka.structs import OffsetAndMetadata
+from pcmodel.topics import Broker
+
+with Broker(group_initial_rebalance_delay_ms=300) as pcmodel_broker, \\
+        pcmodel_broker.serve_kafka() as listener:
+    names = {**globals(), "BOOTSTRAP": listener.bootstrap_servers}
+    exec(sys.argv[1] if len(sys.argv) > 1 else "", names)
+    exec(EXAMPLE, names)
+    for client in ("producer", "consumer"):
+        names[client].close()
+    offsets = pcmodel_broker.committed("billing", [TopicPartition("orders", 0)])
+    print("committed", {tp.partition: meta.offset for tp, meta in offsets.items() if meta})
+"""
+
+
+def ported(code: str) -> str:
+    lines = [line for line in code.splitlines()
+             if not line.startswith("from pcmodel.topics import") and
+             not line.startswith("broker = Broker(")]
+    return "\n".join(lines).replace("broker=broker", "bootstrap_servers=BOOTSTRAP")
+
+
+def test_the_readme_topics_examples_carry_over_to_kafka_python():
+    if importlib.util.find_spec("kafka") is None:
+        pytest.skip("kafka-python is not installed")
+    blocks = PYTHON_BLOCK.findall((ROOT / "README.md").read_text())
+    first = next(b for b in blocks if b.startswith("from pcmodel.topics import"))
+    transaction = next(b for b in blocks if 'transactional_id="billing-0"' in b)
+    # The transaction needs the topics and a consumer of the group, as in the README's text.
+    setup = ("pcmodel_broker.create_topic('orders', 1); pcmodel_broker.create_topic('receipts', 1)"
+             "\nconsumer = KafkaConsumer('orders', bootstrap_servers=BOOTSTRAP, group_id='billing',"
+             " enable_auto_commit=False)\nconsumer.poll(timeout_ms=2000)")
+    for code, prelude in ((first, ""), (transaction, setup)):
+        program = PORTED.replace("exec(EXAMPLE, names)", f"exec({ported(code)!r}, names)")
+        try:
+            done = subprocess.run([sys.executable, "-c", program, prelude], capture_output=True,
+                                  text=True, timeout=25, cwd=ROOT,
+                                  env={**os.environ, "PYTHONPATH": str(ROOT)})
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"with kafka-python this example hangs:\n{ported(code)}")
+        assert done.returncode == 0, f"{ported(code)}\n{done.stderr}"
+        if code is transaction:
+            assert "committed {0: 8}" in done.stdout, done.stdout
