@@ -42,7 +42,8 @@ from pcmodel.cluster.client_data import DataRequestsMixin
 from pcmodel.cluster.client_groups import GroupRequestsMixin
 from pcmodel.cluster.client_transactions import TransactionRequestsMixin
 from pcmodel.cluster.cluster import Cluster
-from pcmodel.cluster.errors import RequestTimedOutError
+from pcmodel.cluster.epochs import written_epochs
+from pcmodel.cluster.errors import LeaderNotAvailableError, RequestTimedOutError
 from pcmodel.cluster.offsets import OffsetsTopic
 from pcmodel.topics.broker import (
     TopicDescription,
@@ -335,6 +336,30 @@ class ClusterConnection(DataRequestsMixin, GroupRequestsMixin, TransactionReques
         tp = TopicPartition._make(tp)
         leader = self._leader_node(tp).node_id
         return self._cluster.epoch_of_offset(leader, tp.topic, tp.partition, offset)
+
+    def written_epochs(self, tp: TopicPartition, first_offset: int,
+                       last_offset: int) -> list[tuple[int, int]]:
+        """The leader epochs in which ``tp``'s leader wrote the records ``first_offset`` to
+        ``last_offset`` (a fetch's), from its epoch cache: ``(epoch, first offset written in
+        it)`` pairs, oldest first (see :func:`pcmodel.cluster.epochs.written_epochs`). Does
+        not wait for a leader, as a fetch does not: raises ``LeaderNotAvailableError`` while
+        ``tp`` has none, and ``NotLeaderForPartitionError`` if the leadership moved meanwhile.
+        """
+        tp = TopicPartition._make(tp)
+        leader, leader_epoch = self._epochs_source(tp)
+        topic, partition = tp
+        return written_epochs(
+            lambda offset: self._cluster.epoch_of_offset(leader, topic, partition, offset),
+            lambda epoch: self._cluster.end_offset_for_epoch(leader, topic, partition, epoch),
+            leader_epoch, first_offset, last_offset)
+
+    def _epochs_source(self, tp: TopicPartition) -> tuple[int, int]:
+        """The broker :meth:`written_epochs` asks (``tp``'s leader) and its leader epoch;
+        ``LeaderNotAvailableError`` while there is none."""
+        state = self._cluster.metadata().get(tp)
+        if state is None or state.leader is None:
+            raise LeaderNotAvailableError(f"{tp} has no leader to ask for its epochs")
+        return state.leader, state.leader_epoch
 
     def describe_producers(self, partitions: Iterable[TopicPartition],
                            broker_id: int | None = None,

@@ -17,9 +17,11 @@ Prior art: Kafka ``LeaderEpochFileCache`` (``assign``, ``endOffsetFor``, ``trunc
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
-__all__ = ["UNDEFINED_EPOCH", "EpochEntry", "LeaderEpochCache", "truncation_step"]
+__all__ = ["UNDEFINED_EPOCH", "EpochEntry", "LeaderEpochCache", "truncation_step",
+           "written_epochs"]
 
 #: Kafka's ``UNDEFINED_EPOCH``: no epoch at or below the one asked for.
 UNDEFINED_EPOCH = -1
@@ -139,3 +141,46 @@ def truncation_step(
     if own_epoch != epoch:
         return min(own_end, follower_leo), False
     return min(leader_end, own_end, follower_leo), True
+
+
+def written_epochs(epoch_at: Callable[[int], int],
+                   end_offset_for: Callable[[int], tuple[int, int]],
+                   leader_epoch: int, first_offset: int, last_offset: int,
+                   ) -> list[tuple[int, int]]:
+    """The epochs in which a leader wrote its records ``first_offset..last_offset`` (a
+    fetch's), read from its epoch cache through ``epoch_at`` (ListOffsets' question:
+    :meth:`LeaderEpochCache.epoch_at`) and ``end_offset_for`` (OffsetForLeaderEpoch's:
+    :meth:`LeaderEpochCache.end_offset_for`), ``leader_epoch`` being its current one:
+    ``(epoch, first offset written in it)`` pairs, oldest first, the first at
+    ``first_offset``, as the record batches of a Kafka fetch carry them
+    (*partitionLeaderEpoch*).
+
+    The epoch of ``first_offset``, then, while that epoch ends at or before ``last_offset``,
+    the epoch at its end: one question for records of the current epoch, two per older epoch
+    they span. Records below every epoch kept (retention got there since the read) are
+    ``UNDEFINED_EPOCH``, up to where the kept epochs begin (found by bisection: the epochs
+    never decrease along the log). If the cache changes between two questions, what it said
+    first is kept.
+    """
+    found: list[tuple[int, int]] = []
+    offset = first_offset
+    while offset <= last_offset:
+        epoch = epoch_at(offset)
+        found.append((epoch, offset))
+        if epoch >= leader_epoch >= 0:
+            break  # no epoch of the cache is newer than the leader's: it runs to the end
+        if epoch == UNDEFINED_EPOCH:
+            low, high = offset + 1, last_offset + 1
+            while low < high:
+                middle = (low + high) // 2
+                if epoch_at(middle) == UNDEFINED_EPOCH:
+                    low = middle + 1
+                else:
+                    high = middle
+            offset = low
+            continue
+        known, end = end_offset_for(epoch)
+        if known != epoch or end <= offset:
+            break
+        offset = end
+    return found

@@ -23,8 +23,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
-from concurrent.futures import Future
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from pcmodel.topics.errors import (
@@ -40,6 +39,7 @@ from pcmodel.topics.errors import (
     UnknownMemberIdError,
     UnknownTopicOrPartitionError,
 )
+from pcmodel.topics.futures import CommitFuture
 from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition, validate_topic_partition
 
 __all__ = ["CommitterMixin"]
@@ -98,19 +98,20 @@ class CommitterMixin:
         self,
         offsets: Mapping[TopicPartition, OffsetAndMetadata | int] | None = None,
         callback: Callable[[dict, BaseException | None], Any] | None = None,
-    ) -> Future:
+    ) -> CommitFuture:
         """Commit without raising; ``callback(offsets, exception_or_None)`` runs in ``poll()``.
 
         A refusal (``CommitFailedError``, ``OffsetMetadataTooLargeError``, a coordinator that
         cannot take the commit now) is the future's exception and the callback's second
         argument.
 
-        Returns a ``concurrent.futures.Future`` already holding the outcome. Argument errors
-        (not assigned, negative offset, no group) still raise at once.
+        Returns a :class:`~pcmodel.topics.futures.CommitFuture` already holding the outcome,
+        read as kafka-python's future is (``is_done``, ``value``, ``exception``,
+        ``succeeded()``, ``add_callback``). Argument errors (not assigned, negative offset, no
+        group) still raise at once.
         """
         self._check_open()
         to_commit = self._offsets_to_commit(offsets, "commit_async")
-        future: Future = Future()
         error: BaseException | None = None
         try:
             if to_commit:
@@ -118,10 +119,7 @@ class CommitterMixin:
         except (CommitFailedError, CoordinatorNotAvailableError, NotCoordinatorError,
                 OffsetMetadataTooLargeError) as exc:
             error = exc
-        if error is None:
-            future.set_result(to_commit)
-        else:
-            future.set_exception(error)
+        future = CommitFuture(to_commit, error)
         callback = callback or self.config["default_offset_commit_callback"]
         if callback is not None:
             self._commit_callbacks.append(lambda: callback(to_commit, error))
@@ -161,11 +159,7 @@ class CommitterMixin:
         self._require_group(what)
         if offsets is None:
             with self._lock:
-                return {
-                    tp: OffsetAndMetadata(st.position)
-                    for tp, st in self._states.items()
-                    if st.position is not None
-                }
+                return self._consumed_offsets(self._states)
         # Any partition may be committed, assigned or not, as in Kafka (the broker checks that
         # it exists): a tool that resets a group's offsets commits partitions it never reads.
         self._check_open()
@@ -180,6 +174,16 @@ class CommitterMixin:
                 raise IllegalArgumentError(f"offset for {tp} must be >= 0, got {value.offset}")
             result[tp] = value
         return result
+
+    def _consumed_offsets(
+        self, partitions: Iterable[TopicPartition]
+    ) -> dict[TopicPartition, OffsetAndMetadata]:
+        """The positions of ``partitions`` that have one, as offsets to commit (lock held),
+        each with the leader epoch of the last record consumed before it (``-1``: none since
+        the position was set), as the Java client's ``allConsumed()`` commits them."""
+        return {tp: OffsetAndMetadata(st.position, "", st.position_epoch)
+                for tp in partitions
+                if (st := self._states.get(tp)) is not None and st.position is not None}
 
     def _send_commit(self, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
         if self._subscribed_topics is not None:

@@ -166,14 +166,15 @@ def get_codec(name: str | None, level: int | None = None) -> Codec | None:
 # --- the records of one batch as bytes -------------------------------------------------------
 
 _RECORD = struct.Struct(">qiiH")  # timestamp (-1: append time), key length, value length, headers
-_HEADER = struct.Struct(">HI")  # header key length, header value length
+_HEADER = struct.Struct(">Hi")  # header key length, header value length (-1: a null value)
 
 
 def record_size(key: bytes | None, value: bytes | None, headers: Sequence[tuple]) -> int:
-    """Bytes of a record's key, value and headers, as the producer counts them."""
+    """Bytes of a record's key, value and headers, as the producer counts them (a null
+    header value counts none)."""
     size = (len(key) if key else 0) + (len(value) if value else 0)
     for hkey, hvalue in headers:
-        size += len(hkey.encode("utf-8")) + len(hvalue)
+        size += len(hkey.encode("utf-8")) + (len(hvalue) if hvalue else 0)
     return size
 
 
@@ -191,9 +192,10 @@ def encode_records(records: Sequence[tuple]) -> bytes:
             parts.append(value)
         for hkey, hvalue in headers:
             encoded = hkey.encode("utf-8")
-            parts.append(_HEADER.pack(len(encoded), len(hvalue)))
+            parts.append(_HEADER.pack(len(encoded), -1 if hvalue is None else len(hvalue)))
             parts.append(encoded)
-            parts.append(hvalue)
+            if hvalue:
+                parts.append(hvalue)
     return b"".join(parts)
 
 
@@ -215,8 +217,8 @@ def decode_records(data: bytes) -> list[tuple]:
             pos += _HEADER.size
             hkey = bytes(view[pos : pos + hklen]).decode("utf-8")
             pos += hklen
-            headers.append((hkey, bytes(view[pos : pos + hvlen])))
-            pos += hvlen
+            headers.append((hkey, None if hvlen < 0 else bytes(view[pos : pos + hvlen])))
+            pos += max(hvlen, 0)
         records.append((key, value, tuple(headers), timestamp))
     return records
 

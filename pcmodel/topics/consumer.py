@@ -29,8 +29,14 @@ Choices where kafka-python and the Java client differ (the Java client wins):
 
 - ``subscribe(pattern=...)`` matches whole topic names (``re.fullmatch``, as Java's
   ``Pattern.matcher().matches()``), and picks up topics created later.
+- ``subscribe([])``, no topics and no pattern, is ``unsubscribe()`` (kafka-python raises
+  ``ValueError``).
 - ``commit_async`` sends the commit at once; its callback ``callback(offsets, exception)`` runs
-  on the caller's thread at the next ``poll()``, ``commit()`` or ``close()``.
+  on the caller's thread at the next ``poll()``, ``commit()`` or ``close()``. It returns a
+  future read as kafka-python's is (``is_done``, ``value``, ``exception``, ``succeeded()``).
+- Each record carries the leader epoch its batch was written in, and a commit of the positions
+  the epoch of the last record consumed (KIP-320: ``-1`` after a seek or a reset, the committed
+  one for a position read from the group's offsets), as the Java client's ``commitSync()``.
 - ``on_partitions_revoked`` and ``on_partitions_lost`` are called only with a non-empty set;
   ``on_partitions_assigned`` after every completed rebalance (cooperative: only the added ones).
 - Exceptions raised by a rebalance listener do not stop the rebalance; the first is re-raised

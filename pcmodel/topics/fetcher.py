@@ -35,6 +35,7 @@ from typing import Any, NamedTuple
 from pcmodel.errors import ShutDown
 from pcmodel.topics.broker_produce_fetch import FetchError, FetchResult
 from pcmodel.topics.errors import (
+    KafkaError,
     OffsetOutOfRangeError,
     SerializationError,
     UnknownTopicOrPartitionError,
@@ -63,13 +64,17 @@ FETCH_MAX_RECORDS = 500
 class Fetched(NamedTuple):
     """Records the fetcher read for ``tp`` from offset ``fetched_from`` up to ``next_offset``
     (exclusive) while the partition was at ``epoch``: those the application may see (on a
-    compacted topic, or past markers and aborted records, they may skip offsets)."""
+    compacted topic, or past markers and aborted records, they may skip offsets).
+    ``leader_epochs`` are the leader epochs the fetched records were written in, as
+    ``(leader epoch, first offset written in it)`` pairs, oldest first (see
+    :func:`written_epochs`)."""
 
     tp: TopicPartition
     epoch: int
     records: tuple[LogRecord, ...]
     fetched_from: int
     next_offset: int
+    leader_epochs: tuple[tuple[int, int], ...] = ()
 
 
 class FetchFailed(NamedTuple):
@@ -93,18 +98,26 @@ class PartitionState:
     ``fetch_offset`` is where the fetcher reads next (``None``: not fetching). ``epoch``
     changes whenever the position jumps, so data fetched for an older epoch is dropped.
     ``high_watermark`` and ``last_stable_offset`` are the last fetch's.
+
+    Leader epochs (KIP-320), which are not the ``epoch`` above: ``pending_leader_epochs`` are
+    the ``(leader epoch, first offset)`` pairs of the data taken out of the buffer, and
+    ``position_epoch`` is the leader epoch of the last record consumed before ``position``
+    (the Java client's ``FetchPosition.offsetEpoch``; ``-1``: unknown, as after a seek or a
+    reset), which a commit of the position carries.
     """
 
     __slots__ = ("epoch", "fetch_offset", "high_watermark", "last_stable_offset", "paused",
-                 "pending", "pending_end", "position")
+                 "pending", "pending_end", "pending_leader_epochs", "position", "position_epoch")
 
     def __init__(self, epoch: int) -> None:
         self.epoch = epoch
         self.position: int | None = None
+        self.position_epoch = -1
         self.fetch_offset: int | None = None
         self.paused = False
         self.pending: list[LogRecord] = []
         self.pending_end: int | None = None
+        self.pending_leader_epochs: list[tuple[int, int]] = []
         self.high_watermark: int | None = None
         self.last_stable_offset: int | None = None
 
@@ -112,11 +125,63 @@ class PartitionState:
         """The fetcher should read this partition: it has a position and is not paused."""
         return not self.paused and self.fetch_offset is not None
 
-    def move_to(self, offset: int) -> None:
+    def move_to(self, offset: int, leader_epoch: int = -1) -> None:
         """Read from ``offset`` on: nothing fetched before counts any more (the caller gives
-        the partition a new epoch)."""
+        the partition a new epoch). ``leader_epoch`` is the position's (``-1``: unknown)."""
         self.position = self.fetch_offset = self.pending_end = offset
+        self.position_epoch = leader_epoch
         self.pending.clear()
+        self.pending_leader_epochs.clear()
+
+    def moved_on(self, position: int) -> None:
+        """``poll()`` consumed every record before ``position``: remember the leader epoch of
+        the last one and forget the epochs of the records before it."""
+        self.position = position
+        pairs = self.pending_leader_epochs
+        self.position_epoch = leader_epoch_at(pairs, position - 1)
+        keep = 0
+        while keep + 1 < len(pairs) and pairs[keep + 1][1] <= position:
+            keep += 1
+        del pairs[:keep]
+
+
+def leader_epoch_at(pairs: list[tuple[int, int]], offset: int) -> int:
+    """The leader epoch of the record at ``offset``: that of the last ``(epoch, first offset)``
+    pair starting at or before it (``-1``: before every pair)."""
+    found = -1
+    for epoch, start in pairs:
+        if start > offset:
+            break
+        found = epoch
+    return found
+
+
+def _extend_leader_epochs(pairs: list[tuple[int, int]], more: tuple[tuple[int, int], ...],
+                          start: int) -> None:
+    """Add to ``pairs`` the ``(epoch, first offset)`` pairs ``more`` of a fetch, from offset
+    ``start`` on (where ``pairs`` end): the pairs stay in offset order, one per epoch."""
+    for i, (epoch, first) in enumerate(more):
+        if i + 1 < len(more) and more[i + 1][1] <= start:
+            continue  # this epoch ends before start: the pairs have it already
+        if not pairs or pairs[-1][0] != epoch:
+            pairs.append((epoch, max(first, start)))
+
+
+def written_epochs(conn: Any, tp: TopicPartition, first: int, last: int) -> tuple[
+    tuple[int, int], ...
+]:
+    """The leader epochs the records ``first..last`` of ``tp`` were written in, as ``(epoch,
+    first offset)`` pairs: what the record batches of a Kafka fetch carry
+    (*partitionLeaderEpoch*, KIP-101). A replicated cluster's connection knows them
+    (``written_epochs``); a lone broker's only leader epoch is 0, as its Kafka listener's
+    Metadata and Fetch answer. ``-1`` (unknown) where the cluster could not say: the leader
+    moved or the records were deleted since the fetch."""
+    if getattr(conn, "replicates", False) is not True:
+        return ((0, first),)
+    try:
+        return tuple(conn.written_epochs(tp, first, last))
+    except KafkaError:
+        return ((-1, first),)
 
 
 def application_records(result: FetchResult, read_committed: bool) -> tuple[LogRecord, ...]:
@@ -155,6 +220,9 @@ class FetcherMixin:
                 )
                 visible = {tp: application_records(res, read_committed)
                            for tp, res in results.items() if res.records}
+                leader_epochs = {tp: written_epochs(conn, tp, res.records[0].offset,
+                                                    res.records[-1].offset)
+                                 for tp, res in results.items() if res.records}
                 items: list[Fetched | FetchFailed] = []
                 with self._lock:
                     self._tally("fetches")
@@ -171,7 +239,7 @@ class FetcherMixin:
                             # Put even when nothing is visible: poll() moves the position on.
                             st.fetch_offset = res.records[-1].offset + 1
                             items.append(Fetched(tp, st.epoch, visible[tp], requests[tp],
-                                                 st.fetch_offset))
+                                                 st.fetch_offset, leader_epochs[tp]))
                 if items:
                     self._buffer.put_many(items)
         except ShutDown:
@@ -231,15 +299,15 @@ class FetcherMixin:
                 if st.paused or not st.pending:
                     continue
                 records = st.pending[:budget]
-                picked.append((tp, st.epoch, records))
+                picked.append((tp, st.epoch, records, tuple(st.pending_leader_epochs)))
                 budget -= len(records)
         # Deserialize without the lock (it is user code). A failing record stops the poll there:
         # the records before it are returned, and the next poll raises (as the Java client).
         result: dict[TopicPartition, list[ConsumerRecord]] = {}
         epochs: dict[TopicPartition, int] = {}
         error: SerializationError | None = None
-        for tp, epoch, records in picked:
-            converted, error = self._convert(tp, records)
+        for tp, epoch, records, leader_epochs in picked:
+            converted, error = self._convert(tp, records, leader_epochs)
             if converted:
                 result[tp], epochs[tp] = converted, epoch
             if error is not None:
@@ -253,7 +321,7 @@ class FetcherMixin:
                     del result[tp]
                     continue
                 del st.pending[: len(result[tp])]
-                st.position = result[tp][-1].offset + 1 if st.pending else st.pending_end
+                st.moved_on(result[tp][-1].offset + 1 if st.pending else st.pending_end)
                 self._tally("records", len(result[tp]))
                 self._tally("bytes", sum(max(0, r.serialized_key_size)
                                          + max(0, r.serialized_value_size) for r in result[tp]))
@@ -280,8 +348,10 @@ class FetcherMixin:
                         skip += 1
                     st.pending.extend(records[skip:])
                     st.pending_end = item.next_offset
+                    _extend_leader_epochs(st.pending_leader_epochs, item.leader_epochs,
+                                          expected)
                     if not st.pending:  # nothing to return: move past what was dropped
-                        st.position = st.pending_end
+                        st.moved_on(st.pending_end)
                 return
             position = st.position
         if item.error is FetchError.OFFSET_OUT_OF_RANGE:
@@ -316,18 +386,27 @@ class FetcherMixin:
                 self._set_position(st, offsets[tp])
 
     def _convert(
-        self, tp: TopicPartition, records: list[LogRecord]
+        self, tp: TopicPartition, records: list[LogRecord],
+        leader_epochs: tuple[tuple[int, int], ...] = (),
     ) -> tuple[list[ConsumerRecord], SerializationError | None]:
-        """Deserialize ``records`` in order; stop at the first failure and return it."""
+        """Deserialize ``records`` in order; stop at the first failure and return it. Each
+        record carries its leader epoch, from ``leader_epochs`` (``(epoch, first offset)``
+        pairs covering them, oldest first)."""
         converted: list[ConsumerRecord] = []
         key_fn = self._key_deserializer
         value_fn = self._value_deserializer
         key_headers, value_headers = self._key_sees_headers, self._value_sees_headers
         make = tuple.__new__  # ConsumerRecord(...) without the keyword-handling constructor
         topic, partition = tp
+        pair = -1  # the index of the pair the current record was written in
+        leader_epoch = -1
         for offset, timestamp, timestamp_type, key, value, headers in records:
+            while pair + 1 < len(leader_epochs) and leader_epochs[pair + 1][1] <= offset:
+                pair += 1
+                leader_epoch = leader_epochs[pair][0]
             header_size = (  # as stored, before a deserializer sees (and may change) them
-                sum(len(hk.encode()) + len(hv) for hk, hv in headers) if headers else -1
+                sum(len(hk.encode()) + (0 if hv is None else len(hv)) for hk, hv in headers)
+                if headers else -1
             )
             headers = list(headers)  # the record's own list
             stage = "key_deserializer"
@@ -349,7 +428,7 @@ class FetcherMixin:
                 error.__cause__ = exc
                 return converted, error
             converted.append(make(ConsumerRecord, (
-                topic, partition, -1, offset, timestamp, timestamp_type, k, v, headers,
+                topic, partition, leader_epoch, offset, timestamp, timestamp_type, k, v, headers,
                 None, -1 if key is None else len(key), -1 if value is None else len(value),
                 header_size,
             )))

@@ -8,6 +8,9 @@ Callbacks added before the outcome run in the sender thread; added after it, at 
 caller's thread. Either way each runs exactly once, and an exception it raises is logged, never
 lost and never allowed to stop the sender.
 
+:class:`CommitFuture` is what a consumer's ``commit_async()`` returns: the same surface, for a
+commit decided before the call returns.
+
 Prior art: kafka-python's ``kafka/producer/future.py`` (``FutureProduceResult`` per batch,
 ``FutureRecordMetadata`` per record) and ``kafka/future.py`` (callbacks and errbacks).
 """
@@ -24,7 +27,7 @@ from typing import Any
 from pcmodel.topics.errors import KafkaTimeoutError
 from pcmodel.topics.structs import RecordMetadata, TopicPartition
 
-__all__ = ["FutureRecordMetadata", "FutureState", "ProducerBatch"]
+__all__ = ["CommitFuture", "FutureRecordMetadata", "FutureState", "ProducerBatch"]
 
 # The producer's logger: callback errors are documented to be logged there.
 log = logging.getLogger("pcmodel.topics.producer")
@@ -277,3 +280,69 @@ class FutureRecordMetadata:
 
     def __repr__(self) -> str:
         return f"<FutureRecordMetadata {self._batch.tp} {self._batch.state.value}>"
+
+
+class CommitFuture:
+    """The outcome of a consumer's ``commit_async()``, decided by the time it is returned.
+
+    kafka-python's ``kafka.future.Future`` surface, so that a program reading it moves between
+    the two: ``is_done``, ``value`` (the offsets committed) and ``exception`` (why the commit
+    was refused, else ``None``) are attributes; ``succeeded()``, ``failed()`` and
+    ``retriable()`` say how it ended; ``add_callback(f, *args)`` calls ``f(*args, value)`` and
+    ``add_errback(f, *args)`` calls ``f(*args, exception)``, at once, in the calling thread
+    (the commit is already decided). ``result(timeout)`` (the offsets, or the exception
+    raised) is ``concurrent.futures``' way of asking, which kafka-python's future lacks.
+    """
+
+    __slots__ = ("exception", "value")
+
+    is_done = True
+
+    def __init__(self, value: Any = None, exception: BaseException | None = None) -> None:
+        self.value = value if exception is None else None
+        self.exception = exception
+
+    def succeeded(self) -> bool:
+        """True if the offsets were committed."""
+        return self.exception is None
+
+    def failed(self) -> bool:
+        """True if the commit was refused; ``exception`` says why."""
+        return self.exception is not None
+
+    def retriable(self) -> bool:
+        """True if the commit was refused for a reason that may pass (``RetriableError``)."""
+        return bool(getattr(self.exception, "retriable", False))
+
+    def result(self, timeout: float | None = None) -> Any:
+        """The offsets committed; raises the commit's error if it was refused."""
+        if self.exception is not None:
+            raise self.exception
+        return self.value
+
+    def add_callback(self, f: Callable[..., Any], *args: Any, **kwargs: Any) -> CommitFuture:
+        """Call ``f(*args, value, **kwargs)`` now if the commit succeeded; returns self."""
+        return self._run(False, f, args, kwargs)
+
+    def add_errback(self, f: Callable[..., Any], *args: Any, **kwargs: Any) -> CommitFuture:
+        """Call ``f(*args, exception, **kwargs)`` now if the commit failed; returns self."""
+        return self._run(True, f, args, kwargs)
+
+    def add_both(self, f: Callable[..., Any], *args: Any, **kwargs: Any) -> CommitFuture:
+        """Call ``f`` with the value or the exception, whichever there is; returns self."""
+        return self._run(self.failed(), f, args, kwargs)
+
+    def _run(self, errback: bool, f: Callable, args: tuple, kwargs: dict) -> CommitFuture:
+        if not callable(f):
+            raise TypeError(f"a callback must be callable, got {f!r}")
+        if errback == self.failed():
+            try:
+                f(*args, self.exception if errback else self.value, **kwargs)
+            except Exception:  # as kafka-python: logged, never raised into the caller
+                logging.getLogger("pcmodel.topics.consumer").exception(
+                    "error in a commit_async %s", "errback" if errback else "callback")
+        return self
+
+    def __repr__(self) -> str:
+        state = "failed" if self.failed() else "succeeded"
+        return f"<CommitFuture {state}>"

@@ -1,9 +1,10 @@
 """Records as the broker takes them (:class:`NewRecord`) and as a partition log keeps them.
 
 A producer hands the broker serialized records: ``(key, value, headers, timestamp_ms)``, keys
-and values ``bytes`` or ``None``, headers ``(str, bytes)`` pairs, a timestamp in epoch
-milliseconds or ``None`` for "stamp it when appended". :func:`validate_records` checks a whole
-batch before anything is appended (``TypeError`` / ``IllegalArgumentError`` saying what was
+and values ``bytes`` or ``None``, headers ``(str, bytes)`` pairs (a header's value may be
+``None``: Kafka's null header value, which the record format writes as length -1), a timestamp
+in epoch milliseconds or ``None`` for "stamp it when appended". :func:`validate_records` checks
+a whole batch before anything is appended (``TypeError`` / ``IllegalArgumentError`` saying what was
 wrong), with a fast path for the common shapes. A stored record is a :class:`LogRecord`: its
 offset, its timestamp and whether that is the producer's create time or the log's append time
 (Kafka's codes), and the bytes, which is what ``Broker.fetch`` returns. Timestamps are dates,
@@ -65,7 +66,7 @@ class NewRecord(NamedTuple):
 
     key: bytes | None
     value: bytes | None
-    headers: tuple[tuple[str, bytes], ...] = ()
+    headers: tuple[tuple[str, bytes | None], ...] = ()
     timestamp_ms: int | None = None
 
 
@@ -77,14 +78,15 @@ class LogRecord(NamedTuple):
     timestamp_type: int
     key: bytes | None
     value: bytes | None
-    headers: tuple[tuple[str, bytes], ...]
+    headers: tuple[tuple[str, bytes | None], ...]
 
 
 def validate_new_record(record: Any) -> NewRecord:
     """Return ``record`` as a :class:`NewRecord`, or raise ``TypeError``/``IllegalArgumentError``.
 
     Accepts a ``NewRecord`` or a tuple of 2 to 4 fields in its order. Keys and values must be
-    ``bytes`` or ``None`` (serialize first); headers a sequence of ``(str, bytes)`` pairs.
+    ``bytes`` or ``None`` (serialize first); headers a sequence of ``(str, bytes)`` pairs,
+    whose value may be ``None`` (a null header value, as Kafka's record format allows).
     """
     if not isinstance(record, tuple) or not 2 <= len(record) <= 4:
         raise TypeError(
@@ -103,9 +105,9 @@ def validate_new_record(record: Any) -> NewRecord:
         if (
             len(header) != 2
             or not isinstance(header[0], str)
-            or not isinstance(header[1], bytes)
+            or not (header[1] is None or isinstance(header[1], bytes))
         ):
-            raise TypeError(f"headers must be (str, bytes) pairs, got {header!r}")
+            raise TypeError(f"headers must be (str, bytes or None) pairs, got {header!r}")
     ts = rec.timestamp_ms
     if ts is not None:
         if isinstance(ts, bool) or not isinstance(ts, int):

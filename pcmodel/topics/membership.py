@@ -83,7 +83,6 @@ from pcmodel.topics.group_answers import HeartbeatStatus, JoinResult
 from pcmodel.topics.structs import (
     ConsumerGroupMetadata,
     MemberState,
-    OffsetAndMetadata,
     TopicPartition,
 )
 
@@ -301,11 +300,7 @@ class GroupMemberMixin:
             return None
         if commit and self.config["enable_auto_commit"]:
             with self._lock:
-                offsets = {
-                    tp: OffsetAndMetadata(self._states[tp].position)
-                    for tp in revoked
-                    if self._states[tp].position is not None
-                }
+                offsets = self._consumed_offsets(revoked)
             self._commit_quietly(offsets)
         error = None
         if self._listener is not None:

@@ -5,9 +5,10 @@ partition without one gets it when it is first needed: the group's committed off
 ``auto_offset_reset`` (``"earliest"``, ``"latest"``, or ``"none"``: ``NoOffsetForPartitionError``).
 Moving a position (``seek``, a reset, ``pause``) bumps the partition's *epoch* under the
 consumer's lock, so whatever the fetcher fetched for the old position is recognised as stale and
-dropped. Offset lookups (``beginning_offsets``, ``end_offsets``, ``offsets_for_times``) wait for
-a partition that does not exist yet until their ``timeout_ms``, then raise
-``KafkaTimeoutError``, as the real clients do.
+dropped. Offset lookups (``beginning_offsets``, ``end_offsets``, ``offsets_for_times``) create a
+topic that does not exist where ``allow_auto_create_topics`` and the broker allow it (the Java
+client's metadata request does), and wait for a partition that does not exist yet until their
+``timeout_ms``, then raise ``KafkaTimeoutError``, as the real clients do.
 
 With ``isolation_level="read_committed"`` the end of a partition is its last stable offset (for
 ``end_offsets``, ``seek_to_end``, ``auto_offset_reset="latest"`` and the lag), and a committed
@@ -34,7 +35,7 @@ from pcmodel.topics.errors import (
     UnknownTopicOrPartitionError,
     UnstableOffsetCommitError,
 )
-from pcmodel.topics.fetcher import PartitionState
+from pcmodel.topics.fetcher import PartitionState, written_epochs
 from pcmodel.topics.structs import OffsetAndMetadata, OffsetAndTimestamp, TopicPartition
 
 __all__ = ["PositionsMixin"]
@@ -105,7 +106,7 @@ class PositionsMixin:
                 st.paused = True
                 # Drop what was fetched ahead; it is read again after resume().
                 if st.position is not None:
-                    st.move_to(st.position)
+                    st.move_to(st.position, st.position_epoch)
                 st.epoch = next(self._epochs)
 
     def resume(self, *partitions: TopicPartition) -> None:
@@ -135,12 +136,13 @@ class PositionsMixin:
     ) -> dict[TopicPartition, int]:
         """The first retained offset of each partition.
 
-        A partition that does not exist is waited for (it may be being created) for up to
-        ``timeout_ms`` (default ``request_timeout_ms``), then ``KafkaTimeoutError``, as the
-        real clients do.
+        A topic that does not exist is created where ``allow_auto_create_topics`` and the
+        broker allow it; a partition that does not exist is waited for (it may be being
+        created) for up to ``timeout_ms`` (default ``request_timeout_ms``), then
+        ``KafkaTimeoutError``, as the real clients do.
         """
         tps = list(partitions)
-        return self._lookup(lambda: self._conn.beginning_offsets(tps), timeout_ms)
+        return self._lookup(lambda: self._conn.beginning_offsets(tps), timeout_ms, tps)
 
     def end_offsets(
         self, partitions: Iterable[TopicPartition], timeout_ms: float | None = None
@@ -152,35 +154,66 @@ class PositionsMixin:
         ``timeout_ms`` as for :meth:`beginning_offsets`.
         """
         tps = list(partitions)
-        return self._lookup(lambda: self._end_offsets(tps), timeout_ms)
+        return self._lookup(lambda: self._end_offsets(tps), timeout_ms, tps)
 
     def offsets_for_times(
         self, timestamps: Mapping[TopicPartition, int], timeout_ms: float | None = None
     ) -> dict[TopicPartition, OffsetAndTimestamp | None]:
         """The earliest offset whose timestamp is >= the given ms, per partition.
 
-        ``None`` for a partition without such a record. ``timeout_ms`` as for
+        ``None`` for a partition without such a record. Each found offset comes with the leader
+        epoch of its record, as ListOffsets answers it (a lone broker's records are all of
+        epoch 0; on a cluster, the epoch its leader wrote it in). ``timeout_ms`` as for
         :meth:`beginning_offsets`.
         """
         wanted = dict(timestamps)
-        return self._lookup(lambda: self._conn.offsets_for_times(wanted), timeout_ms)
+        found = self._lookup(lambda: self._conn.offsets_for_times(wanted), timeout_ms, wanted)
+        return {tp: value if value is None or value.offset < 0
+                else value._replace(leader_epoch=self._leader_epoch_of(tp, value.offset))
+                for tp, value in found.items()}
 
-    def _lookup(self, ask: Callable[[], Any], timeout_ms: float | None) -> Any:
-        """Ask the broker; while a partition is unknown, wait for metadata until the timeout."""
+    def _leader_epoch_of(self, tp: TopicPartition, offset: int) -> int:
+        """The leader epoch the record at ``offset`` of ``tp`` was written in (``-1``: the
+        cluster cannot say now)."""
+        return written_epochs(self._conn, tp, offset, offset)[0][0]
+
+    def _lookup(self, ask: Callable[[], Any], timeout_ms: float | None,
+                partitions: Iterable[TopicPartition]) -> Any:
+        """Ask the broker about ``partitions``; while one is unknown, wait for metadata until
+        the timeout. A topic that does not exist is created first where
+        ``allow_auto_create_topics`` and the broker allow it, as the metadata request that the
+        Java client sends before a lookup creates it."""
         self._check_open()
         timeout = self._timeout_s(timeout_ms)
         deadline = time.monotonic() + timeout
+        created = not self.config["allow_auto_create_topics"]
         while True:
             version = self._conn.metadata_version()
             try:
                 return ask()
             except UnknownTopicOrPartitionError as exc:
+                if not created:
+                    created = True
+                    if self._create_missing_topics({tp[0] for tp in partitions}):
+                        continue
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise KafkaTimeoutError(
                         f"offsets not found within timeout_ms={timeout * 1000:g}: {exc}"
                     ) from None
                 self._conn.await_metadata_change(version, remaining)
+
+    def _create_missing_topics(self, topics: set[str]) -> bool:
+        """Create those of ``topics`` that do not exist, if the broker creates topics on
+        request; whether any was created."""
+        created = False
+        for topic in sorted(topics - set(self._conn.list_topics())):
+            try:
+                self._conn.partitions_for(topic, auto_create=True)
+                created = True
+            except UnknownTopicOrPartitionError:
+                pass  # the broker does not create topics: wait for it to be created
+        return created
 
     def _timeout_s(self, timeout_ms: float | None) -> float:
         """``timeout_ms`` in seconds (default ``request_timeout_ms``); checked as kafka-python."""
@@ -228,6 +261,9 @@ class PositionsMixin:
         if not missing:
             return True
         positions: dict[TopicPartition, int] = {}
+        # A committed offset's leader epoch becomes the position's (as the Java client's
+        # refreshCommittedOffsetsIfNeeded); a reset's position has none until a record is read.
+        leader_epochs: dict[TopicPartition, int] = {}
         if self._group_id is not None:
             committed = self._committed_offsets(missing, deadline)
             if committed is None:
@@ -235,6 +271,8 @@ class PositionsMixin:
             for tp, value in committed.items():
                 if value is not None:
                     positions[tp] = value.offset
+                    epoch = value.leader_epoch
+                    leader_epochs[tp] = epoch if isinstance(epoch, int) and epoch >= 0 else -1
         to_reset = [tp for tp in missing if tp not in positions]
         if to_reset:
             policy = self.config["auto_offset_reset"]
@@ -251,11 +289,12 @@ class PositionsMixin:
             for tp, offset in positions.items():
                 st = self._states.get(tp)
                 if st is not None and st.position is None:
-                    self._set_position(st, offset)
+                    self._set_position(st, offset, leader_epochs.get(tp, -1))
         return True
 
-    def _set_position(self, st: PartitionState, offset: int) -> None:
-        """Move a partition's position (lock held): drop everything fetched for the old one."""
-        st.move_to(offset)
+    def _set_position(self, st: PartitionState, offset: int, leader_epoch: int = -1) -> None:
+        """Move a partition's position (lock held): drop everything fetched for the old one.
+        ``leader_epoch`` is the new position's (``-1``: unknown, as after a seek or a reset)."""
+        st.move_to(offset, leader_epoch)
         st.epoch = next(self._epochs)
         self._work.notify_all()

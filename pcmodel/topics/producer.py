@@ -38,7 +38,9 @@ which is what ``0`` means in Kafka); a failing serializer is wrapped in ``Serial
 (the Java client's behaviour; kafka-python lets its exception through); ``enable_idempotence``
 defaults to ``False`` (kafka-python 3 and the Java client default to ``True``), except with a
 ``transactional_id``, which implies it. As in kafka-python, keys and values that are not bytes
-after serialization, and headers that are not a list of ``(str, bytes)``, raise ``TypeError``.
+after serialization, and headers that are not a list of ``(str, bytes)``, raise ``TypeError``;
+a header's value may be ``None``, as in the Java client (Kafka's null header value; kafka-python
+refuses it), and a consumer reads it back as ``None``.
 Every kafka-python key is accepted: those with no effect here are listed with the reason in
 ``docs/settings.md``.
 
@@ -75,7 +77,7 @@ from pcmodel.topics.errors import (
 )
 from pcmodel.topics.futures import FutureRecordMetadata, ProducerBatch
 from pcmodel.topics.partitioner import Partitioner
-from pcmodel.topics.producer_config import check_extra_keys, validate_config
+from pcmodel.topics.producer_config import check_extra_keys, check_timeout, validate_config
 from pcmodel.topics.producer_metadata import ProducerMetadataMixin
 from pcmodel.topics.producer_serialization import SerializerMixin, _check_headers
 from pcmodel.topics.producer_transactions import TransactionalProducerMixin
@@ -275,7 +277,7 @@ class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, Serial
         topic: str,
         value: Any = None,
         key: Any = None,
-        headers: Sequence[tuple[str, bytes]] | None = None,
+        headers: Sequence[tuple[str, bytes | None]] | None = None,
         partition: int | None = None,
         timestamp_ms: int | None = None,
     ) -> FutureRecordMetadata:
@@ -400,6 +402,7 @@ class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, Serial
         ``KafkaTimeoutError`` after ``timeout`` seconds. Must not be called from a callback,
         which runs in the sender thread (it would wait for itself): ``IllegalStateError``.
         """
+        check_timeout("flush()", timeout, negative_ok=True)  # negative: time is up at once
         if threading.current_thread() is self._sender:
             raise IllegalStateError("flush() from a producer callback would wait for itself")
         deadline = None if timeout is None else self._clock() + timeout
@@ -419,12 +422,14 @@ class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, Serial
     def close(self, timeout: float | None = None) -> None:
         """Send what is queued, stop the sender thread and refuse further sends. Idempotent.
 
-        Waits up to ``timeout`` seconds (forever when ``None``) for queued records; records still
+        Waits up to ``timeout`` seconds (forever when ``None``; a negative one is
+        ``IllegalArgumentError``, as in the Java client) for queued records; records still
         unsent then fail with ``IllegalStateError``; an append still waiting for a broker
         process is cut short and fails the same way, so close() returns soon after ``timeout``.
         A transaction left open is aborted first (its unsent records fail with
         ``TransactionAbortedError``); a fenced producer closes all the same.
         """
+        check_timeout("close()", timeout)  # nothing is closed for a bad timeout
         if threading.current_thread() is self._sender:
             raise IllegalStateError("close() from a producer callback would wait for itself")
         self._abort_on_close(timeout)

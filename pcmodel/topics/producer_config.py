@@ -18,7 +18,7 @@ from typing import Any
 from pcmodel.buffers import VARIANTS
 from pcmodel.topics.compression import get_codec
 from pcmodel.topics.config import PRODUCER_NO_EFFECT, check_no_effect, reject_unknown_key
-from pcmodel.topics.errors import KafkaConfigurationError
+from pcmodel.topics.errors import IllegalArgumentError, KafkaConfigurationError
 
 __all__ = [
     "ACKS",
@@ -27,6 +27,7 @@ __all__ = [
     "check_idempotence",
     "check_int_arg",
     "check_number_arg",
+    "check_timeout",
     "validate_config",
 ]
 
@@ -171,3 +172,16 @@ def check_number_arg(name: str, value: object) -> None:
     """Raise KafkaConfigurationError unless ``value`` is a number >= 0."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
         raise KafkaConfigurationError(f"{name} must be a number >= 0, got {value!r}")
+
+
+def check_timeout(call: str, timeout: object, *, negative_ok: bool = False) -> None:
+    """Check the ``timeout`` (seconds or ``None``) given to ``call`` before it does anything:
+    ``TypeError`` unless a number, ``IllegalArgumentError`` (a ``ValueError``) if negative
+    unless ``negative_ok`` (as the Java client's ``close(Duration)`` and kafka-python's
+    ``close()`` refuse a negative timeout)."""
+    if timeout is None:
+        return
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError(f"{call}: timeout must be a number of seconds or None, got {timeout!r}")
+    if timeout < 0 and not negative_ok:
+        raise IllegalArgumentError(f"{call}: timeout must be >= 0 seconds, got {timeout}")

@@ -7,7 +7,10 @@ send with ``SerializationError`` (the Java client's behaviour), one that returns
 than bytes with ``TypeError``, as kafka-python raises; ``None`` stays ``None`` (no key, or a
 tombstone) and is not passed to the serializer. Headers must be a list of ``(str, bytes)`` pairs
 (``TypeError`` otherwise, also for pairs a serializer added), and their size counts towards the
-record's. Nothing is queued when a check fails.
+record's. A header's value may be ``None``: the Java client's ``RecordHeader`` allows a null
+value, which Kafka's record format writes as length -1 and consumers read back as null
+(kafka-python refuses it with ``TypeError``; the Java client wins). Nothing is queued when a
+check fails.
 
 :class:`SerializerMixin` is one part of :class:`~pcmodel.topics.producer.KafkaProducer`.
 
@@ -62,10 +65,12 @@ class SerializerMixin:
         return obj
 
 
-def _check_headers(headers: object) -> tuple[tuple[tuple[str, bytes], ...], int]:
+def _check_headers(headers: object) -> tuple[tuple[tuple[str, bytes | None], ...], int]:
     """Validate headers as kafka-python does; return them as a tuple and their size.
 
-    Raises ``TypeError`` (kafka-python's type) unless ``headers`` is a list of (str, bytes).
+    Raises ``TypeError`` (kafka-python's type) unless ``headers`` is a list of (str, bytes)
+    pairs, whose value may be ``None`` (a null header value, as the Java client allows; it
+    counts no bytes towards the size).
     """
     if headers is None:
         return (), 0
@@ -80,11 +85,12 @@ def _check_headers(headers: object) -> tuple[tuple[tuple[str, bytes], ...], int]
             not isinstance(pair, tuple)
             or len(pair) != 2
             or not isinstance(pair[0], str)
-            or not isinstance(pair[1], bytes)
+            or not (pair[1] is None or isinstance(pair[1], bytes))
         ):
             raise TypeError(
-                f"each header must be a (str, bytes) pair, got {pair!r}; encode values to bytes"
+                f"each header must be a (str, bytes) pair (or (str, None)), got {pair!r}; "
+                "encode values to bytes"
             )
         result.append(pair)
-        size += len(pair[0].encode("utf-8")) + len(pair[1])
+        size += len(pair[0].encode("utf-8")) + (0 if pair[1] is None else len(pair[1]))
     return tuple(result), size

@@ -24,8 +24,9 @@ Differences from kafka-python, on purpose:
   2.x's newest releases default it to ``None``, older ones have no defaults at all), so
   ``OffsetAndMetadata(5)`` works and ``OffsetAndMetadata()`` is a ``TypeError`` rather than a commit
   of ``None``.
-- ``OffsetAndTimestamp`` gives ``leader_epoch`` a default of ``-1`` (there is no leader election
-  here); kafka-python requires all three fields.
+- ``OffsetAndTimestamp`` gives ``leader_epoch`` a default of ``-1`` (unknown: the consumer's and
+  the admin's lookups fill in the epoch ListOffsets answers); kafka-python requires all three
+  fields.
 - ``str(TopicPartition("orders", 0))`` is ``orders-0``, as Kafka's Java client and its tools
   print a partition (and so every error message that names one); the ``repr`` is
   kafka-python's.
@@ -99,8 +100,8 @@ class OffsetAndMetadata(NamedTuple):
     partition's leader that served the last record consumed (KIP-320), or ``-1`` for none.
     Both are stored with the offset and come back from ``committed(tp, metadata=True)``, on a
     lone broker, on a cluster and through the Kafka listener (OffsetCommit v6+, OffsetFetch
-    v5+). pcmodel's consumer commits its positions with ``-1``: it does not track the epoch
-    of the records it reads.
+    v5+). pcmodel's consumer commits its positions with the epoch of the last record it
+    consumed (``-1`` when none was read since a seek or a reset), as the Java client does.
     """
 
     offset: int
@@ -314,8 +315,11 @@ class ConsumerRecord(NamedTuple):
     """One record as ``consumer.poll()`` returns it, keyed under its ``TopicPartition``.
 
     ``key`` and ``value`` are deserialized with the consumer's deserializers; ``headers`` is a list
-    of ``(str, bytes)`` pairs; ``timestamp`` is in milliseconds and ``timestamp_type`` is ``0``
-    (create time, set by the producer) or ``1`` (log append time), Kafka's codes.
+    of ``(str, bytes)`` pairs (a value may be ``None``: Kafka's null header value);
+    ``timestamp`` is in milliseconds and ``timestamp_type`` is ``0`` (create time, set by the
+    producer) or ``1`` (log append time), Kafka's codes. ``leader_epoch`` is the epoch of the
+    leader that wrote the record (KIP-101: 0 on a lone broker; ``-1`` where a cluster could not
+    say, as when the record was deleted since it was fetched).
     """
 
     topic: str
@@ -326,7 +330,7 @@ class ConsumerRecord(NamedTuple):
     timestamp_type: int
     key: Any
     value: Any
-    headers: list[tuple[str, bytes]]
+    headers: list[tuple[str, bytes | None]]
     checksum: int | None
     serialized_key_size: int
     serialized_value_size: int

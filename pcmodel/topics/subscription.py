@@ -45,10 +45,12 @@ class SubscriptionMixin:
     ) -> None:
         """Join the group for ``topics`` (or every topic matching ``pattern``).
 
-        Replaces any earlier subscription; the group rebalances on the next ``poll()``. Raises
-        ``InvalidGroupIdError`` without a ``group_id``, ``IllegalStateError`` when mixed with
-        ``assign()`` or when both or neither of ``topics`` and ``pattern`` are given,
-        ``TypeError`` for a listener that is not a ``ConsumerRebalanceListener``. A topic that
+        Replaces any earlier subscription; the group rebalances on the next ``poll()``. An
+        empty ``topics`` without a ``pattern`` is ``unsubscribe()``, as the Java client's
+        ``subscribe(emptyList)`` (kafka-python raises ``ValueError``; the Java client wins).
+        Raises ``InvalidGroupIdError`` without a ``group_id``, ``IllegalStateError`` when mixed
+        with ``assign()`` or when both ``topics`` and ``pattern`` are given, ``TypeError`` for
+        a listener that is not a ``ConsumerRebalanceListener``. A topic that
         does not exist is created if ``allow_auto_create_topics`` and the broker allow it (as a
         Kafka broker answers the consumer's metadata request); otherwise the group is
         subscribed to it and its partitions are assigned once it is created.
@@ -58,16 +60,19 @@ class SubscriptionMixin:
             raise InvalidGroupIdError(
                 "subscribe() needs a group_id; without one, use assign() to pick partitions"
             )
+        if isinstance(topics, str):
+            topics = [topics]
+        topics = {check_topic_name(t) for t in topics}
+        if not topics and pattern is None:
+            self.unsubscribe()
+            return
         if self._manual:
             raise IllegalStateError(
                 "subscription to topics, partitions and pattern are mutually exclusive: "
                 "this consumer used assign(); call unsubscribe() first"
             )
-        if isinstance(topics, str):
-            topics = [topics]
-        topics = {check_topic_name(t) for t in topics}
-        if bool(topics) == (pattern is not None):
-            raise IllegalStateError("subscribe() needs either topics or a pattern, not both")
+        if topics and pattern is not None:
+            raise IllegalStateError("subscribe() takes topics or a pattern, not both")
         if listener is not None and not isinstance(listener, ConsumerRebalanceListener):
             raise TypeError(
                 f"listener must be a ConsumerRebalanceListener, got {type(listener).__name__}"

@@ -126,40 +126,6 @@ class ClusterNodeView:
                        last_offset: int) -> list[tuple[int, int]]:
         """The epochs of this leader's records ``first_offset..last_offset`` (see
         :meth:`ClusterView.written_epochs <pcmodel.wire.view.ClusterView.written_epochs>`),
-        from its replica's leader-epoch cache as ListOffsets and OffsetForLeaderEpoch read it
-        (Kafka's ``LeaderEpochFileCache``: a record's epoch is the largest whose start offset
-        is at or below the record's offset): the epoch of ``first_offset``, then, while that
-        epoch ends at or before ``last_offset``, the epoch at its end. One question to the
-        broker for records of the current epoch, two per older epoch they span.
-        """
-        connection = self.connection
-        state = connection.told_state(tp)
-        current = -1 if state is None else state.leader_epoch
-        found: list[tuple[int, int]] = []
-        offset = first_offset
-        while offset <= last_offset:
-            epoch = connection.epoch_of_offset(tp, offset)
-            found.append((epoch, offset))
-            if epoch >= current >= 0:
-                break  # no epoch of the cache is newer than the leader's: it runs to the end
-            if epoch < 0:  # below every epoch kept (retention got there since the read):
-                # Kafka's NO_PARTITION_LEADER_EPOCH, up to where the kept epochs begin
-                offset = self._first_with_epoch(tp, offset + 1, last_offset)
-                continue
-            known, end = connection.end_offset_for_epoch(tp, epoch)
-            if known != epoch or end <= offset:
-                break  # the cache changed since the first question: keep what it said
-            offset = end
-        return found
-
-    def _first_with_epoch(self, tp: TopicPartition, low: int, high: int) -> int:
-        """The first offset in ``low..high`` written in a known epoch (``high + 1``: none), by
-        bisection: the epochs never decrease along the log."""
-        high += 1
-        while low < high:
-            middle = (low + high) // 2
-            if self.connection.epoch_of_offset(tp, middle) < 0:
-                low = middle + 1
-            else:
-                high = middle
-        return low
+        from its replica's leader-epoch cache (see :meth:`ClusterConnection.written_epochs
+        <pcmodel.cluster.client.ClusterConnection.written_epochs>`)."""
+        return self.connection.written_epochs(tp, first_offset, last_offset)

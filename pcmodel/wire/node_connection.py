@@ -214,6 +214,11 @@ class NodeConnection(ClusterConnection):
         """OffsetForLeaderEpoch on this broker: ``(largest epoch <= epoch, its end offset)``."""
         return self._cluster.end_offset_for_epoch(self.node_id, tp.topic, tp.partition, epoch)
 
+    def _epochs_source(self, tp: TopicPartition) -> tuple[int, int]:
+        """A fetch's epochs are this broker's own, with the leader epoch it was told."""
+        state = self.told_state(tp)
+        return self.node_id, -1 if state is None else state.leader_epoch
+
     def beginning_offsets(self, partitions: Iterable[TopicPartition]) -> dict:
         """Each partition's log start offset, if this broker leads it."""
         return {tp: self._led(tp).beginning_offsets([tp])[tp]

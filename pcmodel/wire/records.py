@@ -203,12 +203,11 @@ def decode_batch(data: bytes | None) -> ProducedBatch:
 
 
 def _as_tuple(rec: Any) -> tuple:
-    headers = rec.headers
-    if headers:  # Kafka allows a null header value; the broker's records hold bytes
-        headers = tuple((k, b"" if v is None else v) for k, v in headers)
+    # A header value may be None (Kafka's null header value, length -1): kept as such.
+    headers = tuple(map(tuple, rec.headers)) if rec.headers else ()
     timestamp = rec.timestamp
     # -1 is "no timestamp" (very old clients): the broker stamps the append time then.
-    return rec.key, rec.value, headers or (), timestamp if timestamp >= 0 else None
+    return rec.key, rec.value, headers, timestamp if timestamp >= 0 else None
 
 
 def encode_records(records: Sequence[LogRecord], max_bytes: int,

@@ -102,12 +102,14 @@ def test_groups_agree_with_the_consumers(admin, broker, make_consumer):
     assert consumer.assignment() == {tp("t", 0), tp("t", 1)}
     assert member["member_metadata"]["topics"] == ["t"]
     offsets = admin.list_group_offsets({"billing": None})["billing"]
-    assert offsets == {tp("t", 0): OffsetAndMetadata(2), tp("t", 1): OffsetAndMetadata(0)}
+    # The leader epoch of the last record consumed (0: a lone broker; none read from t-1).
+    assert offsets == {tp("t", 0): OffsetAndMetadata(2, "", 0),
+                       tp("t", 1): OffsetAndMetadata(0)}
     assert {p: o.offset for p, o in offsets.items()} == {
         p: consumer.committed(p) for p in consumer.assignment()
     }
     assert admin.list_consumer_group_offsets("billing", partitions=[tp("t", 0)]) == {
-        tp("t", 0): OffsetAndMetadata(2)
+        tp("t", 0): OffsetAndMetadata(2, "", 0)
     }
     assert member["client_host"] == broker.describe_group("billing").members[0].client_host
 

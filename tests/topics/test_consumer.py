@@ -107,7 +107,8 @@ def test_commit_committed_position_seek_and_replay(broker, make_consumer, topic)
     consumer.commit({t0: 4})
     assert consumer.committed(t0) == 4
     consumer.commit()
-    assert consumer.committed(t0, metadata=True) == OffsetAndMetadata(6)
+    # The position's commit carries the leader epoch of the last record read (0: a lone broker).
+    assert consumer.committed(t0, metadata=True) == OffsetAndMetadata(6, "", 0)
     consumer.commit({t0: OffsetAndMetadata(5, "why")})
     assert consumer.committed(t0, metadata=True) == OffsetAndMetadata(5, "why")
     consumer.seek(t0, 2)  # replay
@@ -333,10 +334,10 @@ def test_commit_async_callback_runs_in_the_polling_thread(broker, make_consumer,
     future = consumer.commit_async(
         callback=lambda offsets, exc: calls.append((offsets, exc, threading.get_ident()))
     )
-    assert future.result(0) == {t0: OffsetAndMetadata(1)}
+    assert future.result(0) == {t0: OffsetAndMetadata(1, "", 0)}
     assert calls == []  # not yet: callbacks run inside poll()
     consumer.poll(timeout_ms=0)
-    assert calls == [({t0: OffsetAndMetadata(1)}, None, threading.get_ident())]
+    assert calls == [({t0: OffsetAndMetadata(1, "", 0)}, None, threading.get_ident())]
     assert consumer.committed(t0) == 1
 
 

@@ -12,10 +12,9 @@ from kafka.protocol.consumer import OffsetForLeaderEpochRequest
 from kafka.record.memory_records import MemoryRecords
 
 from pcmodel.cluster import Cluster
-from pcmodel.cluster.epochs import LeaderEpochCache
+from pcmodel.cluster.epochs import LeaderEpochCache, written_epochs
 from pcmodel.topics.log import LogRecord
 from pcmodel.topics.log_transactions import TransactionalBatch
-from pcmodel.wire.cluster_view import ClusterNodeView
 from pcmodel.wire.records import encode_records
 from tests.conftest import wait_until
 from tests.wire.conftest import (
@@ -146,10 +145,7 @@ def test_the_encoder_splits_batches_where_the_epoch_changes():
 
 
 class _Leader:
-    """What ``ClusterNodeView.written_epochs`` asks of a broker, from an epoch cache."""
-
-    _cluster = None
-    node_id = 0
+    """A leader's epoch cache, counting the questions ``written_epochs`` asks of it."""
 
     def __init__(self, entries, leader_epoch, log_end):
         self.epochs = LeaderEpochCache()
@@ -157,16 +153,16 @@ class _Leader:
             self.epochs.assign(epoch, start)
         self.leader_epoch, self.log_end, self.questions = leader_epoch, log_end, 0
 
-    def told_state(self, tp):
-        return type("State", (), {"leader_epoch": self.leader_epoch})()
+    def written_epochs(self, first, last):
+        def epoch_at(offset):
+            self.questions += 1
+            return self.epochs.epoch_at(offset)
 
-    def epoch_of_offset(self, tp, offset):
-        self.questions += 1
-        return self.epochs.epoch_at(offset)
+        def end_offset_for(epoch):
+            self.questions += 1
+            return self.epochs.end_offset_for(epoch, self.log_end)
 
-    def end_offset_for_epoch(self, tp, epoch):
-        self.questions += 1
-        return self.epochs.end_offset_for(epoch, self.log_end)
+        return written_epochs(epoch_at, end_offset_for, self.leader_epoch, first, last)
 
 
 @pytest.mark.parametrize("first, last, expected, questions", [
@@ -178,15 +174,11 @@ class _Leader:
 def test_the_epochs_of_a_fetch_come_from_the_leaders_epoch_cache(first, last, expected,
                                                                  questions):
     leader = _Leader([(0, 0), (2, 10), (5, 20)], 5, 30)
-    view = ClusterNodeView.__new__(ClusterNodeView)
-    view.connection = leader
-    assert view.written_epochs(("t", 0), first, last) == expected
+    assert leader.written_epochs(first, last) == expected
     assert leader.questions == questions
 
 
 def test_records_below_every_epoch_kept_have_no_epoch():
     leader = _Leader([(3, 0), (4, 8)], 4, 12)
     leader.epochs.truncate_from_start(6)  # retention, after the fetch read offset 2 on
-    view = ClusterNodeView.__new__(ClusterNodeView)
-    view.connection = leader
-    assert view.written_epochs(("t", 0), 2, 11) == [(-1, 2), (3, 6), (4, 8)]
+    assert leader.written_epochs(2, 11) == [(-1, 2), (3, 6), (4, 8)]

@@ -76,7 +76,7 @@ _FETCH_ERRORS = {
 def _size(record: Any) -> int:
     return (
         len(record.key or b"") + len(record.value or b"") + _RECORD_OVERHEAD
-        + sum(len(k) + len(v) for k, v in record.headers)
+        + sum(len(k) + len(v or b"") for k, v in record.headers)  # v None: a null value
     )
 
 
