@@ -94,6 +94,13 @@ class Backend:
             taken += 1
         return taken
 
+    def acquire_waiting(self, semaphore: Any, wanted: int, timeout: float | None) -> int:
+        """Block up to ``timeout`` seconds (None: for ever) for a permit of ``semaphore``, then
+        take up to ``wanted - 1`` more that are free; how many were taken, 0 if none came."""
+        if not semaphore.acquire(True, timeout):
+            return 0
+        return 1 + (self.acquire_up_to(semaphore, wanted - 1) if wanted > 1 else 0)
+
     def acquire_soon(self, semaphore: Any) -> bool:
         """Called when a non-blocking acquire of ``semaphore`` just failed: take a permit that
         comes within microseconds, busy-waiting; False if none did. Never sleeps.

@@ -57,6 +57,7 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
         self._release = backend.release
         self._acquire_more = backend.acquire_up_to
         self._acquire_soon = backend.acquire_soon
+        self._acquire_waiting = backend.acquire_waiting
 
     def _size(self) -> int:
         with self._mutex:
@@ -139,20 +140,24 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
         deadline = None if timeout is None else time.monotonic() + timeout
         state = self._state
         done, total = 0, len(batch)
+        empty_slots = self._empty_slots
         while done < total:
             if state.shutdown:
                 raise batch_shut_down(done, total)
             granted = total - done
-            if self._empty_slots is not None:
-                granted = self._acquire_up_to(self._empty_slots, total - done, block, deadline,
-                                              ActorState.WAITING_FOR_SPACE)
+            if empty_slots is not None:
+                # As many free slots as there are now, up to the rest of the batch; if none,
+                # wait for one (then take what else is free).
+                granted = (self._acquire_more(empty_slots, total - done)
+                           or self._wait_up_to(empty_slots, total - done, block, deadline,
+                                               ActorState.WAITING_FOR_SPACE))
                 if not granted:
                     raise BatchFull(done, total)
-            run = batch[done:done + granted]
+            run = batch if granted == total else batch[done:done + granted]
             with self._mutex:
                 if state.shutdown:
-                    if self._empty_slots is not None:
-                        self._release(self._empty_slots, granted)
+                    if empty_slots is not None:
+                        self._release(empty_slots, granted)
                     raise batch_shut_down(done, total)
                 self._items.extend(run)
                 state.unfinished += granted
@@ -174,8 +179,9 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
         check_timeout(block, timeout)
         deadline = None if timeout is None else time.monotonic() + timeout
         full_slots = self._full_slots
-        granted = self._acquire_up_to(full_slots, max_items, block, deadline,
-                                      ActorState.WAITING_FOR_ITEMS)
+        granted = (self._acquire_more(full_slots, max_items)
+                   or self._wait_up_to(full_slots, max_items, block, deadline,
+                                       ActorState.WAITING_FOR_ITEMS))
         if not granted:
             if self._state.shutdown and not self._size():
                 raise shut_down_error("get_many")
@@ -183,14 +189,15 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
         with self._mutex:
             items = self._items
             taken = self._popmany(items, min(granted, len(items)))
-            if len(taken) < granted:  # shutdown tokens among the permits: hand them on
-                self._release(full_slots, granted - len(taken))
-            if taken and self._on_get is not None:
-                self._on_get(self._state, len(taken), len(items))
-        if not taken:
+            count = len(taken)
+            if count < granted:  # shutdown tokens among the permits: hand them on
+                self._release(full_slots, granted - count)
+            if count and self._on_get is not None:
+                self._on_get(self._state, count, len(items))
+        if not count:
             raise shut_down_error("get_many")
         if self._empty_slots is not None:
-            self._release(self._empty_slots, len(taken))
+            self._release(self._empty_slots, count)
         return self._decode_all(taken)
 
     # -- shutdown -------------------------------------------------------------------------
@@ -215,8 +222,11 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
 
     # -- waiting --------------------------------------------------------------------------
 
-    def _wait(self, semaphore: Any, waiting: ActorState, timeout: float | None) -> bool:
-        """Block on ``semaphore`` (its fast, non-blocking try already failed); False on timeout.
+    def _wait(self, semaphore: Any, waiting: ActorState, timeout: float | None,
+              wanted: int = 1) -> int:
+        """Block on ``semaphore`` (its fast, non-blocking try already failed) until a permit
+        comes, then take up to ``wanted - 1`` more that are free; how many were taken, 0 on
+        timeout.
 
         The waiting count is kept only for observers (``repr``, the scheduler, statistics).
         """
@@ -228,11 +238,11 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
             # the other core: the backend busy-waits for it a little, so that this actor is
             # counted as waiting (two holds of the mutex) only when it is about to sleep.
             if self._acquire_soon(semaphore):
-                return True
+                return 1 + (self._acquire_more(semaphore, wanted - 1) if wanted > 1 else 0)
             with self._mutex:
                 setattr(state, attribute, getattr(state, attribute) + 1)
             try:
-                return semaphore.acquire(True, timeout)
+                return self._acquire_waiting(semaphore, wanted, timeout)
             finally:
                 with self._mutex:
                     setattr(state, attribute, getattr(state, attribute) - 1)
@@ -240,19 +250,14 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
             if started is not None:
                 self._wait_ended(waiting, started)
 
-    def _acquire_up_to(self, semaphore: Any, wanted: int, block: bool, deadline: float | None,
-                       waiting: ActorState) -> int:
-        """Take up to ``wanted`` permits that are free; if none is, wait for one (as allowed),
-        then take up to ``wanted - 1`` more that are free by then.
+    def _wait_up_to(self, semaphore: Any, wanted: int, block: bool, deadline: float | None,
+                    waiting: ActorState) -> int:
+        """No permit was free: wait for one (as allowed), then take up to ``wanted - 1`` more
+        that are free by then.
 
         Returns how many were taken: 0 means none came in time.
         """
-        taken = self._acquire_more(semaphore, wanted)
-        if taken:
-            return taken
         if not block:
             return 0
         timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
-        if not self._wait(semaphore, waiting, timeout):
-            return 0
-        return 1 + self._acquire_more(semaphore, wanted - 1)
+        return self._wait(semaphore, waiting, timeout, wanted)

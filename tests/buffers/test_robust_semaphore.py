@@ -13,7 +13,7 @@ import threading
 import pytest
 
 from pcmodel.buffers import make_buffer, robust_semaphore
-from pcmodel.buffers.robust import Health
+from pcmodel.buffers.robust import Health, RobustLock
 from pcmodel.buffers.robust_semaphore import RobustSemaphore
 from pcmodel.errors import BufferBroken
 from tests.conftest import wait_until
@@ -22,19 +22,28 @@ FORK = multiprocessing.get_context("fork")
 SOON = 10  # seconds
 
 
-class CountedLock:
-    """The stock's lock, counting how often it is taken."""
+class RecordedHolder:
+    """The stock lock's holder cell, recording every pid written to it (the holder's pid on
+    taking the lock, 0 on letting it go)."""
 
     def __init__(self, real):
         self.real = real
-        self.holds = 0
+        self.written = []
 
-    def __enter__(self):
-        self.holds += 1
-        return self.real.__enter__()
+    @property
+    def value(self):
+        return self.real.value
 
-    def __exit__(self, *exc_info):
-        return self.real.__exit__(*exc_info)
+    @value.setter
+    def value(self, pid):
+        self.written.append(pid)
+        self.real.value = pid
+
+
+def record_stock_holds(sem):
+    """What the stock's lock records of its holders from now on."""
+    sem._stock_holder = recorded = RecordedHolder(sem._stock_holder)
+    return recorded.written
 
 
 def semaphore(value=0):
@@ -49,11 +58,11 @@ def debt(health):
 @pytest.mark.timeout(30)
 def test_a_run_of_permits_is_given_and_taken_in_one_hold_each():
     health, sem = semaphore()
-    sem._stock_lock = counted = CountedLock(sem._stock_lock)
+    holders = record_stock_holds(sem)
     sem.release(5)
     assert (sem._stock.value, sem._sem.get_value()) == (5, 0)
     assert sem.acquire_up_to(10) == 5
-    assert counted.holds == 2  # one to give the run, one to take it
+    assert holders == [os.getpid(), 0] * 2  # one hold to give the run, one to take it
     assert sem._stock.value == 0 and debt(health) == 0  # 5 given, 5 taken
     assert sem.acquire_up_to(1) == 0 and not sem.acquire(False)
 
@@ -87,6 +96,44 @@ def test_a_sleeper_is_rung_awake_by_a_run(monkeypatch):
     assert sem._sleepers.get_value() == 0
     assert not sem._bell.acquire(False), "a stale ring was left for the next sleeper"
     assert sem.acquire(False) and not sem.acquire(False)  # the run's other permit
+
+
+@pytest.mark.timeout(30)
+def test_the_stock_lock_taken_inline_records_its_holder_while_held():
+    # A death while holding it must be seen (Health reads the lock's holder cell), however the
+    # lock was taken; let go, it names nobody.
+    _, sem = semaphore()
+    holders = record_stock_holds(sem)
+    sem.release(3)
+    assert sem.acquire_up_to(2) == 2
+    assert holders == [os.getpid(), 0] * 2
+    assert sem._stock_lock._owner.value == 0
+
+
+@pytest.mark.timeout(30)
+def test_a_run_waits_for_the_stock_lock_while_another_holds_it():
+    _, sem = semaphore(4)
+    lock = sem._stock_lock
+    waiting = threading.Event()
+    real_acquire = lock.acquire
+
+    def acquire_after_a_failed_try(*args):
+        waiting.set()  # the inline try found the lock held: the lock's own acquire waits
+        return real_acquire(*args)
+
+    lock.acquire()
+    lock.acquire = acquire_after_a_failed_try
+    result = {}
+    taker = threading.Thread(target=lambda: result.setdefault("taken", sem.acquire_up_to(3)))
+    taker.start()
+    try:
+        assert waiting.wait(SOON)
+        assert result == {} and sem._stock.value == 4
+    finally:
+        lock.release()
+    taker.join(SOON)
+    assert result == {"taken": 3} and sem._stock.value == 1
+    assert lock._owner.value == 0 and real_acquire(False)
 
 
 def hold_the_stock_lock_forever(buf, holding, never):
@@ -131,3 +178,29 @@ def test_batches_between_processes_arrive_whole_and_in_order(capacity):
         assert child.exitcode == 0
         assert buf.qsize() == 0
         assert buf._empty_slots.acquire_up_to(capacity + 1) == capacity  # no permit lost
+
+
+@pytest.mark.timeout(30)
+def test_a_batch_takes_the_buffers_lock_once_a_side_and_moves_its_permits_without_lock_calls(
+        monkeypatch):
+    # A run of permits moves through the stock on every put_many and get_many, each side:
+    # taken inline, its lock costs no RobustLock call (two Python calls per hold), the
+    # buffer's mutex one ``with`` per side.
+    calls = []
+    real_acquire = RobustLock.acquire
+
+    def counted(self, *args):
+        calls.append(self)
+        return real_acquire(self, *args)
+
+    monkeypatch.setattr(RobustLock, "acquire", counted)
+    monkeypatch.setattr(RobustLock, "__enter__", counted)
+    with make_buffer("semaphore", 1024, "process", context=FORK) as buf:
+        buf.put_many(range(100))  # the first use claims this process's debt cell
+        assert buf.get_many(100) == list(range(100))
+        calls.clear()
+        buf.put_many(range(100))
+        assert buf.get_many(100) == list(range(100))
+        assert calls == [buf._mutex, buf._mutex]
+        assert buf._empty_slots._stock_lock._owner.value == 0
+        assert buf._full_slots._stock_lock._owner.value == 0

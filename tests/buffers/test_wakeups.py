@@ -16,7 +16,7 @@ import threading
 
 import pytest
 
-from pcmodel.buffers import make_buffer
+from pcmodel.buffers import make_buffer, robust_semaphore
 from pcmodel.buffers.robust import Health, RobustCondition, RobustLock
 from pcmodel.buffers.robust_semaphore import RobustSemaphore
 from tests.conftest import wait_until
@@ -196,3 +196,58 @@ def _asleep(primitive):
     if isinstance(primitive, RobustCondition):
         return primitive._sleepers.value == 1
     return primitive._sleepers.get_value() == 1
+
+
+class CountedRings:
+    """A semaphore's bell that counts its rings (``release``)."""
+
+    def __init__(self, real):
+        self.real = real
+        self.rings = 0
+
+    def acquire(self, block=True, timeout=None):
+        return self.real.acquire(block, timeout)
+
+    def release(self):
+        self.rings += 1
+        self.real.release()
+
+
+@pytest.mark.timeout(30)
+def test_a_run_taken_whole_by_the_first_sleeper_woken_wakes_no_other(monkeypatch):
+    # Slices longer than the test: only rings wake a sleeper here.
+    monkeypatch.setattr(robust_semaphore, "SLICE", 600.0)
+    with make_buffer("semaphore", 16, "process", context=FORK) as buf:
+        full = buf._full_slots
+        full._bell = bell = CountedRings(full._bell)
+        getters = [in_thread(lambda: buf.get_many(5, timeout=SOON)) for _ in range(2)]
+        wait_until(lambda: full._sleepers.get_value() == 2)
+        buf.put_many([1, 2, 3, 4, 5])
+        wait_until(lambda: any(result for _, result in getters))
+        assert bell.rings == 1, "a sleeper was woken for a run another one took whole"
+        assert full._sleepers.get_value() == 1  # the other still sleeps, counted in
+        buf.put_many([6])  # the next run reaches it
+        for getter, _ in getters:
+            getter.join(SOON)
+        assert sorted(result["value"] for _, result in getters) == [[1, 2, 3, 4, 5], [6]]
+        assert bell.rings == 2 and full._sleepers.get_value() == 0
+        assert not bell.real.acquire(False), "a stale ring was left for the next sleeper"
+
+
+@pytest.mark.timeout(30)
+def test_each_sleeper_woken_by_a_run_passes_the_ring_on_while_permits_remain(monkeypatch):
+    monkeypatch.setattr(robust_semaphore, "SLICE", 600.0)
+    with make_buffer("semaphore", 16, "process", context=FORK) as buf:
+        full = buf._full_slots
+        full._bell = bell = CountedRings(full._bell)
+        getters = [in_thread(lambda: buf.get_many(2, timeout=SOON)) for _ in range(3)]
+        wait_until(lambda: full._sleepers.get_value() == 3)
+        buf.put_many([1, 2, 3, 4, 5, 6])
+        for getter, _ in getters:
+            getter.join(SOON)
+            assert not getter.is_alive()
+        taken = sorted(item for _, result in getters for item in result["value"])
+        assert taken == [1, 2, 3, 4, 5, 6]
+        assert bell.rings == 3  # the release's, then one passed on by each but the last
+        assert full._sleepers.get_value() == 0
+        assert not bell.real.acquire(False), "a stale ring was left for the next sleeper"
