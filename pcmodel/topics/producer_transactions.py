@@ -43,7 +43,7 @@ timed out goes on where it stopped when called again); a call to a broker proces
 bounded by its connection's request timeout. The calls run one at a time. Errors, by what they
 do to the producer: being fenced (``ProducerFencedError``, or ``InvalidProducerEpochError``
 from an append) is fatal, so every later call raises it and only ``close()`` works; an error of
-a batch or of the group coordinator (``IllegalGenerationError``: the consumer was replaced)
+a batch or of the group coordinator (``CommitFailedError``: the consumer was replaced)
 makes the transaction abortable; a retriable one (a broker process that did not answer in
 time) changes nothing, and the call may be made again.
 
@@ -63,11 +63,14 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from pcmodel.topics.errors import (
+    CommitFailedError,
     IllegalArgumentError,
+    IllegalGenerationError,
     IllegalStateError,
     InvalidTxnStateError,
     KafkaTimeoutError,
     OffsetMetadataTooLargeError,
+    UnknownMemberIdError,
 )
 from pcmodel.topics.structs import ConsumerGroupMetadata, OffsetAndMetadata, TopicPartition
 from pcmodel.topics.transaction_manager import TransactionManager
@@ -128,11 +131,13 @@ class TransactionalProducerMixin:
 
         ``group_metadata`` is ``consumer.group_metadata()`` of the consumer whose records were
         processed: if a rebalance gave its partitions to another member meanwhile, the call
-        fails (``IllegalGenerationError``, ``UnknownMemberIdError``, ``FencedInstanceIdError``)
-        and the transaction must be aborted, so a replaced consumer's progress is never
-        committed (KIP-447). A bare group id (a ``str``) is accepted, as kafka-python accepts
-        it, without that check. The offsets are stored when the transaction commits; until
-        then a ``read_committed`` consumer's lookup of them waits.
+        fails (``CommitFailedError``, as the Java client and kafka-python report the
+        coordinator's ``UNKNOWN_MEMBER_ID`` and ``ILLEGAL_GENERATION`` here, the coordinator's
+        error as its ``__cause__``; ``FencedInstanceIdError``) and the transaction must be
+        aborted, so a replaced consumer's progress is never committed (KIP-447). A bare group
+        id (a ``str``) is accepted, as kafka-python accepts it, without that check. The
+        offsets are stored when the transaction commits; until then a ``read_committed``
+        consumer's lookup of them waits.
 
         Blocks for two broker calls, at most ``max_block_ms``. Raises ``IllegalStateError``
         outside a transaction, ``IllegalArgumentError`` for a consumer without a group,
@@ -151,11 +156,8 @@ class TransactionalProducerMixin:
                 txn.transactional_id, producer_id, producer_epoch, member.group_id))
             txn.added()
             # A metadata too long is fatal, as in Kafka's producers (an unexpected answer).
-            self._call(txn, lambda: self._broker.txn_offset_commit(
-                txn.transactional_id, member.group_id, producer_id, producer_epoch, items,
-                generation=member.generation_id, member_id=member.member_id,
-                group_instance_id=member.group_instance_id),
-                fatal=(OffsetMetadataTooLargeError,))
+            self._call(txn, lambda: self._txn_offset_commit(txn, member, items),
+                       fatal=(OffsetMetadataTooLargeError,))
 
     def commit_transaction(self) -> None:
         """Send every record of the transaction, then commit it: a ``read_committed`` consumer
@@ -264,6 +266,21 @@ class TransactionalProducerMixin:
             if not getattr(exc, "retriable", False):
                 txn.record_error(exc, fatal=isinstance(exc, fatal))
             raise
+
+    def _txn_offset_commit(self, txn: TransactionManager, member: ConsumerGroupMetadata,
+                           offsets: dict) -> None:
+        """TxnOffsetCommit; a consumer the group no longer has at that generation is a
+        ``CommitFailedError``, as the Java client's ``TxnOffsetCommitHandler`` reports it."""
+        producer_id, producer_epoch = self._producer_id
+        try:
+            self._broker.txn_offset_commit(
+                txn.transactional_id, member.group_id, producer_id, producer_epoch, offsets,
+                generation=member.generation_id, member_id=member.member_id,
+                group_instance_id=member.group_instance_id)
+        except (UnknownMemberIdError, IllegalGenerationError) as exc:
+            raise CommitFailedError(
+                f"the transaction's offsets of group {member.group_id!r} were refused: "
+                f"{exc.args[0] if exc.args else type(exc).__name__}") from exc
 
     def _end_txn(self, txn: TransactionManager, commit: bool) -> None:
         producer_id, producer_epoch = self._producer_id

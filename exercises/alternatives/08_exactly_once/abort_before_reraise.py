@@ -27,7 +27,7 @@ def transform(consumer, producer, convert, output_topic, should_stop):
             except topics.ProducerFencedError:
                 return  # a newer instance took over: this one is a zombie
             except (topics.IllegalGenerationError, topics.UnknownMemberIdError,
-                    topics.RebalanceInProgressError):
+                    topics.RebalanceInProgressError, topics.CommitFailedError):
                 producer.abort_transaction()
                 committed = {tp: consumer.committed(tp) for tp in consumer.assignment()}
                 for tp, offset in committed.items():
