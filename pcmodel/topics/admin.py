@@ -66,7 +66,7 @@ from pcmodel.topics.authorization import (
     operation_names,
 )
 from pcmodel.topics.broker import CLUSTER_ID
-from pcmodel.topics.config import COMMON_NO_EFFECT, check_no_effect, reject_unknown_key
+from pcmodel.topics.config import ADMIN_NO_EFFECT, check_no_effect, reject_unknown_key
 from pcmodel.topics.config_resources import AlterConfigOp, ConfigResource, ConfigResourceType
 from pcmodel.topics.errors import (
     BrokerResponseError,
@@ -165,9 +165,9 @@ class KafkaAdminClient(PartitionAdminMixin, ReplicaAdminMixin, GroupAdminMixin, 
     def __init__(self, *, broker: Any = None, **configs: Any) -> None:
         honoured = {"client_id": "pcmodel-admin", "request_timeout_ms": 30_000}
         for key in sorted(configs):
-            if key not in honoured and key not in COMMON_NO_EFFECT:
-                reject_unknown_key(key, [*honoured, *COMMON_NO_EFFECT], client="KafkaAdminClient")
-        check_no_effect(configs, COMMON_NO_EFFECT)
+            if key not in honoured and key not in ADMIN_NO_EFFECT:
+                reject_unknown_key(key, [*honoured, *ADMIN_NO_EFFECT], client="KafkaAdminClient")
+        check_no_effect(configs, ADMIN_NO_EFFECT)
         if broker is None or not hasattr(broker, "connect"):
             raise KafkaConfigurationError(
                 "pass broker= (a pcmodel Broker, or a handle to a broker process)"

@@ -28,6 +28,7 @@ from typing import Any, NamedTuple
 from pcmodel.topics.errors import KafkaConfigurationError
 
 __all__ = [
+    "ADMIN_NO_EFFECT",
     "BOOTSTRAP_SERVERS_MESSAGE",
     "COMMON_NO_EFFECT",
     "CONSUMER_NO_EFFECT",
@@ -184,6 +185,16 @@ CONSUMER_NO_EFFECT: dict[str, NoEffect] = {
         _number(), "the consumer is told of new topics at once (each heartbeat carries the "
         "broker's metadata version), so there is nothing to refresh periodically"),
     "metric_group_prefix": NoEffect(_optional_str, _METRICS),
+}
+
+
+#: Admin client keys of kafka-python 3 that are accepted here with no effect, and why.
+ADMIN_NO_EFFECT: dict[str, NoEffect] = {
+    **COMMON_NO_EFFECT,
+    "metadata_max_age_ms": NoEffect(
+        _number(), "the admin client asks the broker on every call: it caches no metadata"),
+    "retry_backoff_ms": NoEffect(
+        _number(), "every call is answered at once, as the broker acts: none is retried"),
 }
 
 

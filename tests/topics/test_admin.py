@@ -148,6 +148,16 @@ def test_admin_settings_are_checked():
         KafkaAdminClient(bootstrap_servers="localhost:9092")
 
 
+def test_every_kafka_python_admin_key_is_accepted_with_its_default():
+    kafka_admin = pytest.importorskip("kafka.admin")
+    defaults = dict(kafka_admin.KafkaAdminClient.DEFAULT_CONFIG)
+    defaults.pop("bootstrap_servers")
+    with Broker() as broker:
+        KafkaAdminClient(broker=broker, **defaults).close()
+    with Broker() as broker, pytest.raises(KafkaConfigurationError, match="retry_backoff_ms"):
+        KafkaAdminClient(broker=broker, retry_backoff_ms="soon")  # checked as kafka-python's
+
+
 def test_topic_configs_follow_kafkas_names_and_refuse_with_one_line(admin, broker):
     # Storage and replication configs a lone in-memory broker has no use for are accepted.
     admin.create_topics([NewTopic("k", 1, topic_configs={
