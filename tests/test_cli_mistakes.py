@@ -44,7 +44,20 @@ def test_explore_a_name_that_is_not_a_class(tmp_path, capsys):
     target = tmp_path / "values.py"
     target.write_text("CAPACITY = 3\n")
     assert main(["explore", f"{target}:CAPACITY"]) == 2
-    assert "is a int, not a class" in one_error_line(capsys, "explore")
+    assert "is an int, not a class" in one_error_line(capsys, "explore")
+
+
+def test_a_failure_that_needed_no_decision_prints_a_replay_that_runs(tmp_path, capsys):
+    # The first schedule fails whatever the scheduler chooses: no decision to replay, and the
+    # printed command must still be one that runs (an empty --replay is not).
+    target = tmp_path / "fails.py"
+    target.write_text("def make(capacity):\n    raise RuntimeError('no buffer today')\n")
+    assert main(["explore", f"{target}:make", "--producers", "1", "--consumers", "1"]) == 1
+    command = capsys.readouterr().out.split("Replay it with: ")[1].splitlines()[0]
+    assert command.endswith("--replay none")
+    args = command.split()[2:]  # after "pcmodel explore"
+    assert main(["explore", *args]) == 1
+    assert "Replay it with: " + command in capsys.readouterr().out
 
 
 def test_explore_an_unknown_module(capsys):

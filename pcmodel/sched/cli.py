@@ -74,8 +74,10 @@ def load_factory(target: str) -> Any:
         raise UsageError(f"{source}: looking up {name!r} raised "
                          f"{type(exc).__name__}: {exc}"[:500]) from None
     if not callable(factory):
-        raise UsageError(f"{source}:{name} is a {type(factory).__name__}, not a class: name "
-                         "the buffer class (or a function taking the capacity)")
+        kind = type(factory).__name__
+        article = "an" if kind[:1].lower() in "aeiou" else "a"
+        raise UsageError(f"{source}:{name} is {article} {kind}, not a class: name the buffer "
+                         "class (or a function taking the capacity)")
     return factory
 
 
@@ -138,12 +140,19 @@ def _where(exc: BaseException, path: str, source: str) -> str:
     return f"{source}:{frames[-1].lineno}" if frames else source
 
 
+#: What ``--replay`` takes for a failure that needed no decision (the first schedule fails,
+#: whatever the scheduler chooses): an empty list of decisions.
+NO_DECISIONS = "none"
+
+
 def parse_replay(text: str) -> list[int]:
-    """``"0,1,1,0"`` as decisions; UsageError for anything else."""
+    """``"0,1,1,0"`` as decisions (``"none"``: no decision); UsageError for anything else."""
+    if text.strip() == NO_DECISIONS:
+        return []
     parts = [part for part in text.replace(" ", "").split(",") if part]
     if not parts or not all(part.isdigit() for part in parts):
         raise UsageError(f"--replay takes the comma-separated decisions a failure printed "
-                         f"(such as 0,1,1,0); got {text!r}")
+                         f"(such as 0,1,1,0, or {NO_DECISIONS}); got {text!r}")
     return [int(part) for part in parts]
 
 
@@ -181,7 +190,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--spurious", type=int, default=0, help="spurious wake-ups allowed")
     parser.add_argument("--notify-order", choices=("any", "fifo"), default="any")
-    parser.add_argument("--replay", help="comma-separated decisions printed by a failure")
+    parser.add_argument("--replay", help="comma-separated decisions printed by a failure "
+                        f"({NO_DECISIONS!r} for one that needed none)")
     parser.add_argument("--timeline", action="store_true", help="also print timeline intervals")
     parser.add_argument("--max-rows", type=int, default=None, help="show only the last rows")
     parser.set_defaults(func=run)
@@ -226,7 +236,7 @@ def _command(args: argparse.Namespace, shape: dict[str, Any], decisions: list[in
         parts.append(f"--spurious {args.spurious}")
     if args.notify_order != "any":
         parts.append(f"--notify-order {args.notify_order}")
-    parts.append("--replay " + ",".join(str(d) for d in decisions))
+    parts.append("--replay " + (",".join(str(d) for d in decisions) or NO_DECISIONS))
     return " ".join(parts)
 
 
