@@ -84,8 +84,7 @@ def test_a_csv_that_cannot_be_written_after_grading_is_one_line(tmp_path, capsys
     target = tmp_path / "out.csv"
 
     def grade(*args, **kwargs):
-        target.unlink()
-        target.mkdir()  # the file became a folder while grading
+        target.mkdir()  # a folder took the report's place while grading
         return _report()
     monkeypatch.setattr(engine, "grade", grade)
     assert main(["grade", "01", "--impl", str(SOLUTION), "--csv", str(target)]) == 2
@@ -93,16 +92,35 @@ def test_a_csv_that_cannot_be_written_after_grading_is_one_line(tmp_path, capsys
 
 
 @pytest.mark.timeout(30)
-def test_an_output_created_by_the_check_is_removed_when_grading_does_not_finish(
-        tmp_path, capsys, monkeypatch):
-    target = tmp_path / "out.json"
+def test_grading_that_does_not_finish_leaves_no_output_behind(tmp_path, capsys, monkeypatch):
+    # The check tries the path for real (the missing folder and the file are created, then
+    # removed again); the report is written only once the grading finished.
+    target = tmp_path / "new-folder" / "out.json"
 
     def grade(*args, **kwargs):
-        assert target.exists()
+        assert not target.parent.exists()
         raise KeyboardInterrupt
     monkeypatch.setattr(engine, "grade", grade)
     assert main(["grade", "01", "--impl", str(SOLUTION), "--json", str(target)]) == 130
-    assert not target.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.timeout(30)
+def test_grade_writes_its_report_into_a_folder_it_creates(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(engine, "grade", lambda *a, **k: _report())
+    target = tmp_path / "reports" / "01" / "out.csv"
+    assert main(["grade", "01", "--impl", str(SOLUTION), "--csv", str(target)]) == 0
+    assert target.read_text().startswith("student,")
+
+
+@pytest.mark.timeout(30)
+def test_grade_refuses_a_pipe_nobody_reads_instead_of_hanging(tmp_path, capsys, no_grading):
+    # Opening a FIFO for writing blocks until a reader comes: grade waited for ever (before it
+    # even graded). The check opens without blocking, as run's and bench's always did.
+    fifo = tmp_path / "report.json"
+    os.mkfifo(fifo)
+    assert main(["grade", "01", "--impl", str(SOLUTION), "--json", str(fifo)]) == 2
+    assert f"--json {fifo}: cannot write there" in one_error_line(capsys, "grade")
 
 
 @pytest.mark.timeout(30)

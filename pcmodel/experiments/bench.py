@@ -63,10 +63,10 @@ from pcmodel.experiments.contenders import (
     available,
     measured_at,
 )
-from pcmodel.experiments.outputs import check_output
 from pcmodel.experiments.trials import run_trial
 from pcmodel.experiments.uncontended import measure_uncontended, uncontended_comparisons
 from pcmodel.experiments.yardsticks import BareConditionBuffer, TextbookSemaphoreBuffer
+from pcmodel.outputs import check_output
 
 __all__ = [
     "ACTORS",

@@ -22,7 +22,6 @@ from typing import Any
 
 from pcmodel.buffers import BACKENDS, VARIANTS, make_buffer
 from pcmodel.errors import UsageError
-from pcmodel.experiments.outputs import check_output, plot_formats
 from pcmodel.experiments.runner import (
     DEFAULT_TIMEOUT,
     ConservationError,
@@ -31,6 +30,7 @@ from pcmodel.experiments.runner import (
     WorkerError,
     run_workload,
 )
+from pcmodel.outputs import check_output, plot_formats
 
 __all__ = ["format_table", "register", "run_command"]
 

@@ -175,9 +175,11 @@ def _grade_class(args: argparse.Namespace, exercise: Any, folder: Path,
 
 
 def _check_outputs(args: argparse.Namespace, batch: bool, students: list[str]) -> list[Path]:
-    """Refuse, before grading, an output that could not be written afterwards: each one is
-    really opened (created when missing). Returns what was created, to be removed if the grading
-    does not finish."""
+    """Refuse, before grading, an output that could not be written afterwards (the checks every
+    command makes: :func:`pcmodel.outputs.check_output`). Returns what was created (a class's
+    Gradescope folder), to be removed if the grading does not finish."""
+    from pcmodel.outputs import check_output
+
     created: list[Path] = []
     try:
         for option, suffix in _SUFFIXES.items():
@@ -185,25 +187,14 @@ def _check_outputs(args: argparse.Namespace, batch: bool, students: list[str]) -
             if path is None:
                 continue
             flag = f"--{option}"
-            try:
-                if option == "gradescope" and batch:
+            if option == "gradescope" and batch:
+                try:
                     _check_folder(flag, path, students, created)
-                    continue
-                if path.suffix != suffix:
-                    raise UsageError(f"{flag} {path}: the file name must end in {suffix}")
-                if path.is_dir():
-                    raise UsageError(f"{flag} {path}: that is a folder; name a file")
-                parent = path.parent if str(path.parent) else Path(".")
-                if not path.is_symlink() and not parent.is_dir():
-                    raise UsageError(f"{flag} {path}: the folder {parent} does not exist")
-                existed = os.path.lexists(path) and path.exists()
-                with open(path, "ab"):
-                    pass
-                if not existed:
-                    created.append(path.resolve() if path.is_symlink() else path)
-            except OSError as exc:
-                raise UsageError(f"{flag} {path}: cannot write it: "
-                                 f"{exc.strerror or exc}") from None
+                except OSError as exc:
+                    raise UsageError(f"{flag} {path}: cannot write it: "
+                                     f"{exc.strerror or exc}") from None
+            else:
+                check_output(path, flag, [suffix.lstrip(".")])
     except BaseException:
         _remove_created(created)
         raise
@@ -235,13 +226,10 @@ def _check_folder(flag: str, path: Path, students: list[str], created: list[Path
 
 
 def _remove_created(created: list[Path]) -> None:
-    """Remove the empty outputs that the checks created (the grading did not finish)."""
+    """Remove the empty folders that the checks created (the grading did not finish)."""
     for path in reversed(created):
         try:
-            if path.is_dir():
-                path.rmdir()
-            elif path.stat().st_size == 0:
-                path.unlink()
+            path.rmdir()
         except OSError:
             pass
 
@@ -250,6 +238,7 @@ def _write_csv(path: Path, rows: list[tuple[str, dict[str, Any]]]) -> None:
     from pcmodel.grading import formats
 
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         formats.write_csv(path, rows)
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
@@ -259,6 +248,7 @@ def _write(path: Path | None, data: str | bytes) -> None:
     if path is None:
         return
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         if isinstance(data, bytes):
             path.write_bytes(data)
         else:

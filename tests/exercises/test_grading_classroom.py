@@ -51,12 +51,13 @@ def test_export_refuses_a_folder_in_use(tmp_path, capsys):
 @pytest.mark.parametrize(("argv", "message"), [
     (["grade", "nope"], "choose one of"),
     (["grade", "05", "--impl", "missing.py"], "no file or folder at missing.py"),
-    (["grade", "05", "--csv", "grades.txt"], "must end in .csv"),
-    (["grade", "05", "--junit", "no/such/folder/x.xml"], "does not exist"),
+    (["grade", "05", "--csv", "grades.txt"], "cannot write a .txt file; use one of .csv"),
+    (["grade", "05", "--junit", "a-file/x.xml"], "a-file is a file, not a folder"),
     (["grade", "05", "--jobs", "0"], "--jobs must be at least 1"),
 ])
 def test_mistakes_are_one_line_and_status_2(argv, message, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "a-file").write_text("")
     assert main(argv) == 2
     captured = capsys.readouterr()
     assert captured.out == ""

@@ -1,9 +1,12 @@
 """Check where a command will write, before it starts working.
 
 A run that takes a minute and then fails to save its chart because the folder is read-only, or
-because ``--plot run.txt`` names no image format, wastes the minute. ``check_output`` finds such
-mistakes first (by creating the file, and removing it again) and raises
-:class:`~pcmodel.errors.UsageError` saying what is wrong and what to do.
+because ``--plot run.txt`` names no image format, wastes the minute; so does a class graded for
+an hour whose report cannot be written. ``check_output`` finds such mistakes first (by creating
+the file, and removing it again) and raises :class:`~pcmodel.errors.UsageError` saying what is
+wrong and what to do. Every command that writes a file checks it here (``run``, ``bench``,
+``grade``), so the rules and the messages are the same everywhere; the command creates missing
+folders when it writes.
 """
 
 from __future__ import annotations
