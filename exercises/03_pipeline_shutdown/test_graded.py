@@ -77,8 +77,9 @@ def test_handler_error(impl):
 @pytest.mark.points(3)
 def test_interleavings(impl):
     """Every schedule of two small pipelines (2 sources, 3 consumers, capacity 1; and with a
-    switch possible at every line of your file), up to a bounded search: every item handled
-    once, every thread finished when run_pipeline() returns, no hang."""
+    switch possible at every line of your file), up to a bounded search, then seeded schedules
+    with random thread priorities: every item handled once, every thread finished when
+    run_pipeline() returns, no hang."""
     sched_checks.check_pipeline_interleavings(impl)
 
 

@@ -25,8 +25,9 @@ def test_commits_progress(impl):
 
 @pytest.mark.points(4)
 def test_crash_loses_nothing(impl):
-    """process() raises on the 23rd record: the exception escapes consume(), no unprocessed
-    record is committed, the successor processes the rest, and at most one batch repeats."""
+    """process() raises in a batch, on the first record of its second partition: the
+    exception escapes consume(), no unprocessed record is committed, the successor processes
+    the rest, and at most one batch repeats."""
     check(impl, "crash")
 
 
@@ -41,7 +42,8 @@ def test_survives_a_rebalance(impl):
 @pytest.mark.points(2)
 def test_stop_mid_batch_loses_nothing(impl):
     """should_stop() turns true while records of the polled batch are still unprocessed:
-    consume() returns, and the group's committed offsets pass no unprocessed record."""
+    consume() returns without polling again, and the group's committed offsets pass no
+    unprocessed record."""
     check(impl, "stop")
 
 

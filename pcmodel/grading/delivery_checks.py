@@ -99,13 +99,15 @@ def _commits(h: Any) -> dict[str, str] | None:
 
 
 def _crash(h: Any) -> dict[str, str] | None:
+    # The crash comes on the first record of a batch's second partition (the 21st record),
+    # at the latest on the 23rd: a commit() made after one partition's records, which commits
+    # the position after the whole batch, has then passed records never processed.
     h.run("member A", 23)
     found = _stuck(h, ["member A"])
     if found and h.crashed():
         return problem(
             "the exception raised by process() to propagate out of consume() (a crash)",
-            "process() raised on the 23rd record, but consume() went on without it: the "
-            "record was dropped",
+            "process() raised, but consume() went on without it: the record was dropped",
             "do not catch exceptions from process()",
         )
     if found:
@@ -131,7 +133,10 @@ def _crash(h: Any) -> dict[str, str] | None:
             "committed offsets never to pass a record that was not processed",
             f"after the crash the group committed {dict(enumerate(committed))}, but records "
             f"{skipped[:4]} were never processed: they are lost",
-            "commit only after processing the whole batch, never before",
+            "commit() commits the position after everything poll() returned: call it only "
+            "after processing the whole batch, never before and never after just one "
+            "partition's records (to commit one partition, pass its offset: {tp: last "
+            "processed offset + 1})",
         )
     h.close_member("member A")  # the crashed member is gone; its partitions move
     h.run("member B")
@@ -233,6 +238,22 @@ def _stop(h: Any) -> dict[str, str] | None:
             "committing; or, if you stop in the middle of a batch, commit only what you "
             "processed ({tp: OffsetAndMetadata(last processed offset + 1)})",
         )
+    since = h.stop_index()
+    if since >= 0:
+        mine = {(p, o) for p, o in left}
+        later = [(p, o) for m, p, o in _records(h)[since:] if m == "member A"
+                 and (p, o) not in mine]
+        if later:
+            return problem(
+                "consume() to return as soon as should_stop() is true: to finish at most the "
+                "batch it was processing, and not to poll again",
+                f"should_stop() turned true while records {left[:4]} of the batch member A "
+                f"was processing were still unprocessed; then A went on to process "
+                f"{len(later)} records of later polls, e.g. {later[:4]}",
+                "check should_stop() before every poll (while not should_stop(): ...), not "
+                "only when a poll comes back empty: on a busy topic polls never come back "
+                "empty, and such a loop never stops",
+            )
     return None
 
 

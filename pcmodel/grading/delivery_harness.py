@@ -91,6 +91,7 @@ class _Group:
         self.released = threading.Event()  # ... until this is set
         self.stop_requested = threading.Event()  # the "stop" check's should_stop()
         self.left_in_batch: list[tuple[int, int]] = []  # unprocessed when the stop came
+        self.stop_index = -1  # len(processed) when the stop came (-1: it never did)
 
     def member(self, **extra: Any) -> Any:
         consumer = _graded_consumer(broker=self.broker, group_id="g",
@@ -106,10 +107,13 @@ class _Group:
     def run(self, name: str, consumer: Any, crash_at: int | None = None,
             stall_at: int | None = None, hold_at: int | None = None, stop: str = "all",
             crash_after_refused: bool = False) -> Worker:
-        """Run the student's loop as member ``name``. ``stop`` is when its should_stop() turns
-        true: "all" once every record is processed, "requested" once the member processed
-        _STOP_AFTER records and some of the batch it is in are still unprocessed (or every
-        record is processed), "first" once it processed one record."""
+        """Run the student's loop as member ``name``. ``crash_at``: process() raises on that
+        record, or earlier on the first record of a batch that is not in the batch's first
+        partition (polls here return 7, 7, then 6 + 1: the 21st record), so that a commit
+        made after one partition of a batch is tested too. ``stop`` is when its should_stop()
+        turns true: "all" once every record is processed, "requested" once the member
+        processed _STOP_AFTER records and some of the batch it is in are still unprocessed
+        (or every record is processed), "first" once it processed one record."""
         count = [0]
         told = [False]  # should_stop() returned True to the loop
 
@@ -126,7 +130,10 @@ class _Group:
         def process(record: Any) -> None:
             count[0] += 1
             where = f"{record.partition}:{record.offset}"
-            if crash_at is not None and count[0] == crash_at:
+            batch = consumer.graded_batch
+            later_partition = bool(batch) and record.partition != batch[0][0]
+            if crash_at is not None and not self.crashed and (count[0] == crash_at
+                                                              or later_partition):
                 self.crashed = True
                 raise _Crash(f"{name} crashed processing {where}")
             if crash_after_refused and consumer.graded_refused and not self.crashed:
@@ -168,6 +175,7 @@ class _Group:
         left = [r for r in batch if r not in mine]
         if left:
             self.left_in_batch = left
+            self.stop_index = len(self.processed)
             self.stop_requested.set()
 
     def committed(self) -> dict[int, int]:
@@ -200,6 +208,7 @@ class Deliveries:
         "returned": shape.dict_of(shape.record(early=shape.bool, refused=shape.int)),
         "wait_held": shape.bool, "release": shape.none,
         "left_in_batch": shape.list_of(shape.list_of(shape.int)),
+        "stop_index": shape.int,
         "crashed": shape.bool,
         "processed": shape.list_of(shape.list_of(shape.plain)),
         "committed": shape.list_of(shape.int),
@@ -238,6 +247,12 @@ class Deliveries:
         """The records of the polled batch not yet processed when should_stop() turned true
         ("requested" stop); empty if it never did."""
         return [list(r) for r in self.group.left_in_batch]
+
+    def stop_index(self) -> int:
+        """How many records had been processed when should_stop() turned true ("requested"
+        stop): the ones processed after it are ``processed()[stop_index:]``; -1 if it never
+        did."""
+        return self.group.stop_index
 
     def settle(self, names: list[str]) -> dict[str, Any]:
         """Wait for the named members' loops to end: who is stuck, how many records were never

@@ -26,7 +26,7 @@ from typing import Any
 from pcmodel.grading import buffer_checks
 from pcmodel.grading.checks import budget, fail_on
 from pcmodel.grading.hints import hinted
-from pcmodel.grading.probes import load_impl
+from pcmodel.grading.probes import load_impl, rebind_captured_factories
 from pcmodel.grading.replay import judge, shape
 
 __all__ = [
@@ -96,6 +96,7 @@ def _explore(impl: str, scenario: dict[str, Any], max_schedules: int) -> Any:
     from pcmodel.sched import explore
 
     module = load_impl(impl, "BoundedBuffer")
+    rebind_captured_factories(module)
     return explore(
         module.BoundedBuffer,
         strategy="dfs",
@@ -147,10 +148,16 @@ def _report(found: dict[str, Any], setup: str, hints: dict[str, str]) -> dict[st
 
 
 # Pipelines: small enough to search, with every parameter different so that no shortcut that
-# confuses two of them (one consumer per source, a marker per producer) passes.
+# confuses two of them (one consumer per source, a marker per producer) passes. The depth-first
+# search tries the schedules that differ near their end first; the last search draws random
+# thread priorities with one change point (PCT, seeded: the same schedules in every grading),
+# which reaches a preemption in the middle of a run, such as a producer stopped between
+# counting itself finished and reading the count, within a few schedules.
 PIPELINE_SCENARIOS: tuple[dict[str, Any], ...] = (
     {"sources": ((1, 2), (3,)), "consumers": 3, "capacity": 1, "lines": False},
     {"sources": ((1,), (2, 3)), "consumers": 2, "capacity": 1, "lines": True},
+    {"sources": ((1,), (2, 3)), "consumers": 2, "capacity": 1, "lines": True,
+     "strategy": "pct", "seed": 5, "schedules": 40},
 )
 
 _PIPELINE_HINTS = {
@@ -164,6 +171,7 @@ def _explore_pipeline(impl: str, scenario: dict[str, Any], max_schedules: int) -
     from pcmodel.sched.runtime import current_thread
 
     module = load_impl(impl, "run_pipeline")
+    rebind_captured_factories(module)
     sources = [list(s) for s in scenario["sources"]]
     everything = sorted(x for s in sources for x in s)
 
@@ -181,9 +189,9 @@ def _explore_pipeline(impl: str, scenario: dict[str, Any], max_schedules: int) -
                 f"handled {sorted(handled)}, expected each of {everything} exactly once")
 
     return explore_program(
-        program, strategy="dfs", preemption_bound=1, max_schedules=max_schedules,
-        max_steps=4000, time_limit=8.0, allow_polling=False, bind=[module],
-        trace=[impl] if scenario["lines"] else (),
+        program, strategy=scenario.get("strategy", "dfs"), preemption_bound=1, pct_depth=2,
+        seed=scenario.get("seed", 0), max_schedules=max_schedules, max_steps=4000, time_limit=8.0,
+        allow_polling=False, bind=[module], trace=[impl] if scenario["lines"] else (),
     )
 
 
@@ -193,7 +201,7 @@ def check_pipeline_interleavings(impl: str, max_schedules: int = 120) -> None:
         return
     for scenario in PIPELINE_SCENARIOS:
         fail_on(judge(_pipeline_scenario, partial(Explorer, impl), scenario,
-                      budget(max_schedules)))
+                      budget(scenario.get("schedules", max_schedules))))
 
 
 def check_interleavings(impl: str, max_schedules: int = 150, *, style: str = "condition") -> None:
