@@ -1,4 +1,4 @@
-"""Ruff's bug rules over the student's file: notes for every exercise, points for a few.
+"""Ruff's bug rules over the student's file: notes in the suites that ask, points for a few.
 
 Some mistakes are visible in the source before anything runs: a thread target that closes over a
 loop variable (``Thread(target=lambda: work(source))`` in a loop runs with whatever ``source`` is
@@ -6,8 +6,9 @@ loop variable (``Thread(target=lambda: work(source))`` in a loop runs with whate
 mutable default argument shared by every call. Ruff's ``flake8-bugbear`` rules find them.
 
 :func:`check_notes` reports every finding of those rules as information (a check worth no
-points); :func:`check_rules` costs points only for the rules that are always a concurrency bug
-in the exercise at hand (``B023``, a late-binding closure, in the pipeline exercise, where every
+points; the suites of exercises 01, 02, 03, 04, 06 and 08 have one, ``test_lint_notes``);
+:func:`check_rules` costs points only for the rules that are always a concurrency bug in the
+exercise at hand (``B023``, a late-binding closure, in the pipeline exercise, where every
 closure in a loop becomes a thread's target). The student's code is only read, never run. Where
 ruff is not installed, both checks pass and say so in their output: they are a second opinion,
 not the grade.
