@@ -216,7 +216,9 @@ cluster.close()
 # Before their fetch the followers know nothing of the producer; after it, every replica has
 # its last sequence number, 0. The new leader answers the retry of sequence 0 with the offset
 # the batch already has, and its log holds the payment once. Without `producer=...` (a producer
-# that is not idempotent) the same retry would be appended a second time.
+# that is not idempotent) the same retry would be appended a second time. Here we send the
+# retry by hand; a `KafkaProducer(broker=cluster)` does it by itself, as Kafka's producers do:
+# by default it is idempotent and retries until `delivery_timeout_ms` (2 minutes) has passed.
 #
 # ## 7. Stopping a broker the right way
 #

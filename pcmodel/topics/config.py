@@ -163,9 +163,9 @@ COMMON_NO_EFFECT: dict[str, NoEffect] = {
 #: Producer keys of kafka-python 3 that are accepted here with no effect, and why.
 PRODUCER_NO_EFFECT: dict[str, NoEffect] = {
     **COMMON_NO_EFFECT,
-    "delivery_timeout_ms": NoEffect(
-        _number(), "an append is answered or fails within request_timeout_ms; no batch waits "
-        "for a leader to come back"),
+    "max_in_flight_requests_per_connection": NoEffect(
+        _number(1), "for a producer, above 5 turns idempotence off, as in Kafka (an error "
+        "with enable_idempotence=True)"),
 }
 
 #: Consumer keys of kafka-python 3 that are accepted here with no effect, and why.

@@ -60,7 +60,6 @@ class ProducerBatch:
         "sealed",
         "state",
         "base_offset",
-        "log_start_offset",
         "log_append_time",
         "error",
         "done",
@@ -80,7 +79,6 @@ class ProducerBatch:
         self.sealed = False
         self.state = FutureState.PENDING
         self.base_offset = -1
-        self.log_start_offset = -1
         self.log_append_time = -1  # the broker's, on a topic that stamps records with it
         self.error: BaseException | None = None
         self.done = threading.Condition(threading.Lock())
@@ -119,14 +117,14 @@ class ProducerBatch:
     ) -> list[tuple[FutureRecordMetadata, list]]:
         """Record the outcome; return each future with the callbacks it must now run.
 
-        ``result`` is ``(base_offset, log_start_offset, log_append_time_ms)`` of a success.
+        ``result`` is ``(base_offset, log_append_time_ms)`` of a success.
 
         The callbacks are taken under the lock, so one added concurrently is either in this list
         or (seeing the outcome) run at once by ``add_callback`` itself: never lost, never twice.
         """
         with self.done:
             if result is not None:
-                self.base_offset, self.log_start_offset, self.log_append_time = result
+                self.base_offset, self.log_append_time = result
             self.error = error
             self.state = state
             self.done.notify_all()
@@ -202,7 +200,6 @@ class FutureRecordMetadata:
             batch.tp,
             offset,
             timestamp,
-            batch.log_start_offset,
             None,
             *self._sizes,
         )

@@ -35,12 +35,13 @@ at the head holds back full ones behind it for at most ``linger_ms``.
 Differences from kafka-python, on purpose: ``broker=`` replaces ``bootstrap_servers``;
 ``batch_size`` must be at least 1 (``batch_size=1`` sends every record in a batch of its own,
 which is what ``0`` means in Kafka); a failing serializer is wrapped in ``SerializationError``
-(the Java client's behaviour; kafka-python lets its exception through); ``enable_idempotence``
-defaults to ``False`` (kafka-python 3 and the Java client default to ``True``), except with a
-``transactional_id``, which implies it. As in kafka-python, keys and values that are not bytes
-after serialization, and headers that are not a list of ``(str, bytes)``, raise ``TypeError``;
-a header's value may be ``None``, as in the Java client (Kafka's null header value; kafka-python
-refuses it), and a consumer reads it back as ``None``.
+(the Java client's behaviour; kafka-python lets its exception through). As in kafka-python,
+keys and values that are not bytes after serialization, and headers that are not a list of
+``(str, bytes)``, raise ``TypeError``; a header's value may be ``None``, as in the Java client
+(Kafka's null header value; kafka-python refuses it), and a consumer reads it back as ``None``.
+The defaults are Kafka's: ``acks="all"``, idempotence, ``retries`` until
+``delivery_timeout_ms``; where kafka-python differs, the Java client's rule is followed (see
+:mod:`~pcmodel.topics.producer_config`).
 Every kafka-python key is accepted: those with no effect here are listed with the reason in
 ``docs/settings.md``.
 
@@ -51,7 +52,8 @@ transactional producer (its states: :mod:`~pcmodel.topics.transaction_manager`; 
 batches and the bounded accumulator they wait in, :mod:`~pcmodel.topics.sender` the sender thread,
 :mod:`~pcmodel.topics.futures` ``FutureRecordMetadata``,
 :mod:`~pcmodel.topics.producer_metadata` the partitions of each topic (cached, waited for),
-:mod:`~pcmodel.topics.producer_serialization` the key, value and header checks, and
+:mod:`~pcmodel.topics.producer_serialization` the key, value and header checks,
+:mod:`~pcmodel.topics.producer_metrics` ``metrics()``, and
 :mod:`~pcmodel.topics.producer_config` the configuration checks. The parts are mixins of
 :class:`KafkaProducer` sharing its state under one lock, ``_lock``.
 """
@@ -79,6 +81,7 @@ from pcmodel.topics.futures import FutureRecordMetadata, ProducerBatch
 from pcmodel.topics.partitioner import Partitioner
 from pcmodel.topics.producer_config import check_extra_keys, check_timeout, validate_config
 from pcmodel.topics.producer_metadata import ProducerMetadataMixin
+from pcmodel.topics.producer_metrics import ProducerMetricsMixin
 from pcmodel.topics.producer_serialization import SerializerMixin, _check_headers
 from pcmodel.topics.producer_transactions import TransactionalProducerMixin
 from pcmodel.topics.sender import SenderMixin
@@ -98,7 +101,7 @@ def _wall_clock_ms() -> int:
 
 
 class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, SerializerMixin,
-                    TransactionalProducerMixin):
+                    TransactionalProducerMixin, ProducerMetricsMixin):
     """Sends records to a broker's partition logs, batching them per partition.
 
     ``KafkaProducer(broker=b, value_serializer=str.encode, linger_ms=5)``; every other keyword is a
@@ -119,6 +122,11 @@ class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, Serial
             ``-1``, as in kafka-python.
         retries / retry_backoff_ms: how often, and how far apart, a batch whose append failed
             with a retriable error (``error.retriable``) is tried again before its futures fail.
+            Default ``float('inf')`` (kafka-python 3; Java: ``Integer.MAX_VALUE``).
+        delivery_timeout_ms: once this long has passed since a batch was created (waiting,
+            being appended or between retries) its futures fail with ``KafkaTimeoutError``, as
+            in the Java client (see :mod:`~pcmodel.topics.sender`); it may still have been
+            stored. At least ``linger_ms + request_timeout_ms``; unset, 120000 or that sum.
         batch_size: most bytes of records in one batch (at least 1).
         linger_ms: how long a batch that is not full waits for more records before it is sent.
         buffer_memory: bytes the accumulator holds (``buffer_memory // batch_size`` batches).
@@ -138,9 +146,10 @@ class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, Serial
             batch is stored compressed in the log (``broker.log_stats(topic)`` shows the
             saving). A codec whose package is missing raises ``KafkaConfigurationError``.
         allow_auto_create_topics: let ``send()`` create a missing topic (if the broker allows).
-        enable_idempotence: with ``True`` (and ``acks="all"``) the broker gives the producer
-            an id, and each batch a sequence number, so that a retried batch is stored once.
-            Unset: ``False``, or ``True`` with a ``transactional_id``.
+        enable_idempotence: a producer id and per-batch sequence numbers, so that a retried
+            batch is stored once. Unset: ``True`` unless a setting conflicts, then silently
+            ``False``; ``True`` with a conflict is an error (the Java client's rule, see
+            :func:`~pcmodel.topics.producer_config.check_idempotence`).
         transactional_id: makes the producer transactional (see the module); ``send()`` is
             then allowed only between ``begin_transaction()`` and its commit or abort.
         transaction_timeout_ms: a transaction open longer is aborted, and the producer fenced.
@@ -157,7 +166,7 @@ class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, Serial
         key_serializer: Callable[[Any], bytes] | Any | None = None,
         value_serializer: Callable[[Any], bytes] | Any | None = None,
         acks: int | str = "all",
-        retries: int | float = 0,
+        retries: int | float = float("inf"),
         retry_backoff_ms: int = 100,
         batch_size: int = 16384,
         linger_ms: float = 0,
@@ -165,6 +174,7 @@ class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, Serial
         max_block_ms: int = 60000,
         max_request_size: int = 1048576,
         request_timeout_ms: int = 30000,
+        delivery_timeout_ms: int | None = None,
         metadata_max_age_ms: int = 300000,
         partitioner: str | Partitioner | Any = "default",
         compression_type: str | None = None,
@@ -188,6 +198,10 @@ class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, Serial
             "max_block_ms": max_block_ms,
             "max_request_size": max_request_size,
             "request_timeout_ms": request_timeout_ms,
+            "delivery_timeout_ms": delivery_timeout_ms,
+            # No effect here, but it decides whether idempotence may be on.
+            "max_in_flight_requests_per_connection": configs.get(
+                "max_in_flight_requests_per_connection", 5),
             "metadata_max_age_ms": metadata_max_age_ms,
             "compression_type": compression_type,
             "allow_auto_create_topics": allow_auto_create_topics,
@@ -227,6 +241,7 @@ class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, Serial
         self._sequences: dict[TopicPartition, int] = {}
         self._batch_size = batch_size
         self._linger = linger_ms / 1000
+        self._delivery_timeout = self.config["delivery_timeout_ms"] / 1000
         self._max_block = max_block_ms / 1000
         self._max_record_size = min(max_request_size, buffer_memory)
         self._metadata_max_age = metadata_max_age_ms / 1000
@@ -468,29 +483,6 @@ class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, Serial
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-    def buffer_stats(self) -> Any:
-        """Statistics of the accumulator buffer (see ``buffer_instrument``)."""
-        return self._accumulator.stats()
-
-    def metrics(self) -> dict[str, dict[str, float]]:
-        """A few of Kafka's producer metrics, under kafka-python's group name."""
-        with self._lock:
-            counts = dict(self._counts)
-        free = self._accumulator.maxsize - self._accumulator.qsize()
-        return {
-            "producer-metrics": {
-                "record-send-total": counts["records"],
-                "record-error-total": counts["errors"],
-                "request-total": counts["batches"],
-                "records-per-request-avg": counts["records"] / counts["batches"]
-                if counts["batches"]
-                else 0.0,
-                "buffer-total-bytes": self.config["buffer_memory"],
-                "buffer-available-bytes": free * self._batch_size,
-                "bufferpool-wait-time-total": counts["wait"],
-            }
-        }
 
     def __repr__(self) -> str:
         return (

@@ -7,6 +7,13 @@ other key is an error naming the closest legal one. The checks run before the pr
 its sender thread, so a bad value fails at construction with a message naming the setting:
 :func:`validate_config` runs them all and returns the resolved configuration.
 
+The defaults are Kafka's (kafka-python 3 and the Java client 3.x agree): ``acks="all"``,
+``enable_idempotence`` on, ``retries`` infinite, ``delivery_timeout_ms=120000``. Two rules
+follow the Java client where kafka-python differs: :func:`check_delivery_timeout` (an unset
+delivery timeout gives way to ``linger_ms + request_timeout_ms``) and, in
+:func:`check_idempotence`, a conflict is judged by the values (kafka-python 3 looks only at
+settings the user gave, which is the same thing here, as every default is compatible).
+
 Prior art: kafka-python's ``KafkaProducer.DEFAULT_CONFIG`` (``kafka/producer/kafka.py``) and the
 Java client's ``ProducerConfig``.
 """
@@ -22,7 +29,9 @@ from pcmodel.topics.errors import IllegalArgumentError, KafkaConfigurationError
 
 __all__ = [
     "ACKS",
+    "DEFAULT_DELIVERY_TIMEOUT_MS",
     "HONOURED",
+    "check_delivery_timeout",
     "check_extra_keys",
     "check_idempotence",
     "check_int_arg",
@@ -30,6 +39,9 @@ __all__ = [
     "check_timeout",
     "validate_config",
 ]
+
+#: ``delivery_timeout_ms`` when it is not given (and linger_ms + request_timeout_ms is less).
+DEFAULT_DELIVERY_TIMEOUT_MS = 120000
 
 #: The accepted ``acks`` values and what each means (``"all"`` is ``-1``).
 ACKS = {0: 0, 1: 1, -1: -1, "all": -1}
@@ -46,9 +58,16 @@ HONOURED: dict[str, str] = {
     "compression_type": "None, 'gzip', 'snappy', 'lz4' or 'zstd': each batch is stored "
                         "compressed in the log (Broker.log_stats shows the saving); snappy, lz4 "
                         "and zstd need pcmodel[compression]",
+    "delivery_timeout_ms": "a record's future fails with KafkaTimeoutError once this long has "
+                           "passed since its batch was created (waiting, being appended or "
+                           "between retries); at least linger_ms + request_timeout_ms "
+                           "(default 120000, or that sum if larger, as in the Java client)",
     "enable_idempotence": "producer id and per-partition sequence numbers: a retried batch is "
-                          "never stored twice, even through a new leader (needs acks='all'; "
-                          "default False here, True with a transactional_id)",
+                          "never stored twice, even through a new leader. Default True, as in "
+                          "kafka-python 3 and the Java client: left unset, it is silently off "
+                          "with acks other than 'all', retries=0 or "
+                          "max_in_flight_requests_per_connection > 5; set to True, those are "
+                          "an error",
     "key_serializer": "f(key) -> bytes, or a Serializer: serialize(topic, headers, data)",
     "linger_ms": "how long a batch that is not full waits for more records",
     "max_block_ms": "how long send() waits for room in the accumulator or for topic metadata",
@@ -59,7 +78,8 @@ HONOURED: dict[str, str] = {
                    "partition(topic, key, serialized_key, value, serialized_value, cluster), "
                    "which decides every record",
     "request_timeout_ms": "timeout of one append (which may wait on a 'block' partition)",
-    "retries": "how often a batch failing with a retriable error is tried again",
+    "retries": "how often a batch failing with a retriable error is tried again (default "
+               "float('inf'): until delivery_timeout_ms)",
     "retry_backoff_ms": "the pause between those tries",
     "transaction_timeout_ms": "how long a transaction may stay open before the coordinator "
                               "aborts it and fences the producer (at most the broker's "
@@ -114,9 +134,13 @@ def validate_config(broker: object, settings: dict[str, Any]) -> dict[str, Any]:
     check_number_arg("max_block_ms", settings["max_block_ms"])
     check_int_arg("max_request_size", settings["max_request_size"], 1)
     check_number_arg("request_timeout_ms", settings["request_timeout_ms"])
+    delivery_timeout_ms = check_delivery_timeout(settings["delivery_timeout_ms"],
+                                                 settings["linger_ms"],
+                                                 settings["request_timeout_ms"])
     check_number_arg("metadata_max_age_ms", settings["metadata_max_age_ms"])
     idempotent = check_idempotence(settings["enable_idempotence"],
-                                   settings["transactional_id"], acks)
+                                   settings["transactional_id"], acks, settings["retries"],
+                                   settings["max_in_flight_requests_per_connection"])
     check_int_arg("transaction_timeout_ms", settings["transaction_timeout_ms"], 1)
     if not isinstance(settings["allow_auto_create_topics"], bool):
         raise KafkaConfigurationError(
@@ -129,18 +153,23 @@ def validate_config(broker: object, settings: dict[str, Any]) -> dict[str, Any]:
             f"buffer_variant must be one of {', '.join(VARIANTS)}, got "
             f"{settings['buffer_variant']!r}"
         )
-    return {**settings, "acks": ACKS[acks], "enable_idempotence": idempotent}
+    return {**settings, "acks": ACKS[acks], "enable_idempotence": idempotent,
+            "delivery_timeout_ms": delivery_timeout_ms}
 
 
 def check_idempotence(enable_idempotence: object, transactional_id: object,
-                      acks: object = "all") -> bool:
+                      acks: object = "all", retries: object = float("inf"),
+                      max_in_flight: object = 5) -> bool:
     """Check the idempotence and transaction settings; return whether the producer is
     idempotent.
 
-    ``enable_idempotence=None`` (not given) means ``False``, or ``True`` with a
-    ``transactional_id``, which implies idempotence: an explicit ``False`` with one is an error,
-    as in the Java client. Idempotence needs ``acks="all"``, as in the Java client (the only way
-    to know whether a retried batch was stored is to have it committed).
+    Idempotence needs ``acks="all"`` (the only way to know whether a retried batch was stored is
+    to have it committed), ``retries > 0`` and ``max_in_flight_requests_per_connection <= 5``,
+    the Java client's rule (KAFKA-13673, Java 3.2+) which kafka-python 3 follows: left unset
+    (``None``), ``enable_idempotence`` is ``True`` unless one of them conflicts, then silently
+    ``False``; set to ``True``, a conflict raises ``KafkaConfigurationError`` naming it. A
+    ``transactional_id`` implies idempotence, so a conflict is an error there too, and so is an
+    explicit ``enable_idempotence=False`` with one.
     """
     if enable_idempotence is not None and not isinstance(enable_idempotence, bool):
         raise KafkaConfigurationError(
@@ -154,11 +183,47 @@ def check_idempotence(enable_idempotence: object, transactional_id: object,
             raise KafkaConfigurationError(
                 "a transactional_id needs idempotence: leave enable_idempotence unset (or "
                 "True), or leave transactional_id None")
-        enable_idempotence = True
-    if enable_idempotence and acks not in ("all", -1):
-        who = "a transactional_id" if transactional_id is not None else "enable_idempotence=True"
-        raise KafkaConfigurationError(f"{who} needs acks='all', got acks={acks!r}: set acks='all'")
-    return bool(enable_idempotence)
+    if enable_idempotence is False:
+        return False
+    conflicts = []
+    if acks not in ("all", -1):
+        conflicts.append(f"acks={acks!r} (set acks='all')")
+    if retries == 0:
+        conflicts.append("retries=0 (set retries > 0)")
+    if isinstance(max_in_flight, (int, float)) and max_in_flight > 5:
+        conflicts.append(f"max_in_flight_requests_per_connection={max_in_flight} (set it <= 5)")
+    if not conflicts:
+        return True
+    if transactional_id is not None:
+        who, other = "a transactional_id", "leave transactional_id None"
+    elif enable_idempotence:
+        who, other = "enable_idempotence=True", "set enable_idempotence=False"
+    else:
+        return False  # unset: idempotence gives way to the settings the user chose
+    raise KafkaConfigurationError(
+        f"{who} needs acks='all', retries > 0 and max_in_flight_requests_per_connection <= 5, "
+        f"got {', '.join(conflicts)}; or {other}")
+
+
+def check_delivery_timeout(delivery_timeout_ms: object, linger_ms: float,
+                           request_timeout_ms: float) -> float:
+    """Return the delivery timeout in ms: ``delivery_timeout_ms``, or unset (``None``) 120000
+    raised to ``linger_ms + request_timeout_ms`` if that is more.
+
+    The Java client's rule: a batch must have time to linger and be sent once before it
+    expires, so a ``delivery_timeout_ms`` given below that sum raises
+    ``KafkaConfigurationError``, while the default gives way to it (kafka-python 3 raises in
+    both cases; the Java client's choice keeps a long ``linger_ms`` working on its own).
+    """
+    least = linger_ms + request_timeout_ms
+    if delivery_timeout_ms is None:
+        return max(DEFAULT_DELIVERY_TIMEOUT_MS, least)
+    check_number_arg("delivery_timeout_ms", delivery_timeout_ms)
+    if delivery_timeout_ms < least:  # type: ignore[operator]
+        raise KafkaConfigurationError(
+            f"delivery_timeout_ms must be >= linger_ms + request_timeout_ms ({least}), got "
+            f"{delivery_timeout_ms}: raise it, or lower linger_ms or request_timeout_ms")
+    return delivery_timeout_ms  # type: ignore[return-value]
 
 
 def check_int_arg(name: str, value: object, minimum: int, hint: str = "") -> None:

@@ -3,7 +3,13 @@
 The sender ``get()``s the oldest batch from the accumulator buffer, waits until it is *ready*
 (full, ``linger_ms`` passed, or ``flush()`` / ``close()`` asked for it), seals it so that
 ``send()`` opens a new batch for the partition, then calls ``broker.append`` with retries for
-retriable errors. It resolves the batch's futures and runs their callbacks, outside every lock.
+retriable errors until the batch expires: ``delivery_timeout_ms`` after it was created, the
+sender fails it with ``KafkaTimeoutError`` instead of appending it (again), and no append of it
+waits past that moment (as the Java client's ``RecordAccumulator.expiredBatches`` and
+``Sender.failBatch``; one sender handling one batch at a time, it checks before each append
+rather than sweeping the accumulator, and a batch behind the one being retried is checked when
+its turn comes, at the latest when that one expired). It resolves the batch's futures and runs
+their callbacks, outside every lock.
 A batch the broker refuses as larger than its topic's ``max.message.bytes`` is split in halves
 (the first one the larger), sent again half by half, down to single records: only a record too
 large by itself fails with ``MessageSizeTooLargeError``. So do the Java client and kafka-python 3
@@ -30,7 +36,11 @@ from typing import Any
 
 from pcmodel.errors import ShutDown
 from pcmodel.topics.accumulator import ProducerState
-from pcmodel.topics.errors import IllegalStateError, MessageSizeTooLargeError
+from pcmodel.topics.errors import (
+    IllegalStateError,
+    KafkaTimeoutError,
+    MessageSizeTooLargeError,
+)
 from pcmodel.topics.futures import FutureState, ProducerBatch
 from pcmodel.topics.structs import TopicPartition
 
@@ -72,11 +82,13 @@ class SenderMixin:
             if refused is not None:  # never numbered, never sent
                 self._complete(batch, (FutureState.FAILED, None, refused))
                 return
-        timeout = self.config["request_timeout_ms"] / 1000
+        request_timeout = self.config["request_timeout_ms"] / 1000
+        expires = batch.created + self._delivery_timeout
         attempts = 0
         # One broker holds the only replica, so acks changes nothing there; a replicated
         # cluster's connection says it honours them (pcmodel.cluster.client).
         extra = {"acks": batch.acks} if getattr(self._broker, "honours_acks", False) else {}
+        last_error: BaseException | None = None
         sequence = None
         if self._producer_id is not None:
             # Numbered once: every retry of this batch carries the same sequence, so a broker
@@ -91,19 +103,27 @@ class SenderMixin:
                     IllegalStateError("the producer was closed before this record could be sent"),
                 )
                 break
+            left = expires - self._clock()
+            if left <= 0:  # waited, was appended or retried for delivery_timeout_ms: give up
+                outcome = (FutureState.FAILED, None, self._expired(batch, last_error))
+                break
             try:
-                result = self._append_batch(tp, batch.records, timeout, sequence, extra)
+                result = self._append_batch(tp, batch.records, min(request_timeout, left),
+                                            sequence, extra)
             except Exception as exc:
                 if getattr(exc, "retriable", False) and attempts < self.config["retries"]:
                     attempts += 1
+                    last_error = exc
                     # A wait, not a sleep: close() cuts the back-off short by setting _aborted.
-                    self._aborted.wait(self.config["retry_backoff_ms"] / 1000)
+                    self._aborted.wait(min(self.config["retry_backoff_ms"] / 1000,
+                                           max(0.0, expires - self._clock())))
                     continue
                 outcome = (FutureState.FAILED, None, exc)
                 break
             # AppendResult(base_offset, log_start_offset, log_append_time_ms): the append
             # time is -1 unless the topic stamps its records with it (LogAppendTime).
-            outcome = (FutureState.SUCCEEDED, tuple(result)[:3], None)
+            base_offset, _, log_append_time = tuple(result)[:3]
+            outcome = (FutureState.SUCCEEDED, (base_offset, log_append_time), None)
             break
         if isinstance(outcome[2], MessageSizeTooLargeError) and len(batch.records) > 1:
             self._deliver_in_halves(batch, sequence)
@@ -114,6 +134,16 @@ class SenderMixin:
             else:
                 self._reset_sequences()
         self._complete(batch, outcome)
+
+    def _expired(self, batch: ProducerBatch, cause: BaseException | None) -> KafkaTimeoutError:
+        """The error of a batch that expired, in the Java client's words; its cause is the
+        last retriable error the batch met, if any."""
+        waited = round((self._clock() - batch.created) * 1000)
+        error = KafkaTimeoutError(
+            f"Expiring {len(batch.records)} record(s) for {batch.tp.topic}-"
+            f"{batch.tp.partition}: {waited} ms has passed since batch creation")
+        error.__cause__ = cause
+        return error
 
     def _complete(self, batch: ProducerBatch, outcome: tuple) -> None:
         """Resolve the batch's futures with ``outcome``, count it, run its callbacks."""

@@ -293,10 +293,11 @@ class ConsumerGroupMetadata(NamedTuple):
 class RecordMetadata(NamedTuple):
     """Where a sent record landed: what ``producer.send(...).get()`` returns.
 
-    ``timestamp`` is in milliseconds (the record's ``timestamp_ms`` or the append time);
-    ``log_start_offset`` is the partition's first retained offset at append time; sizes are in
-    bytes of the serialized key, value and headers (``-1`` for an absent key or value, as in
-    kafka-python). ``checksum`` is ``None``: there is no wire format to checksum.
+    The nine fields of kafka-python 3, in its order (kafka-python 2.x had a tenth,
+    ``log_start_offset``, which 3.0 dropped), so code that unpacks one moves unchanged.
+    ``timestamp`` is in milliseconds (the record's ``timestamp_ms`` or the append time); sizes
+    are in bytes of the serialized key, value and headers (``-1`` for an absent key or value, as
+    in kafka-python). ``checksum`` is ``None``: there is no wire format to checksum.
     """
 
     topic: str
@@ -304,7 +305,6 @@ class RecordMetadata(NamedTuple):
     topic_partition: TopicPartition
     offset: int
     timestamp: int
-    log_start_offset: int
     checksum: int | None
     serialized_key_size: int
     serialized_value_size: int

@@ -53,44 +53,47 @@ class CountingBroker:
         return self.broker.await_metadata_change(version, timeout)
 
     def append(self, topic, partition, records, *, timeout=None):
-        self.appends.append((topic, partition, len(records)))
-        self.threads.add(threading.current_thread().name)
+        self._arrive(topic, partition, records)
         return self.broker.append(topic, partition, records, timeout=timeout)
 
     def init_producer_id(self, producer_id=-1, producer_epoch=-1):
         return self.broker.init_producer_id(producer_id, producer_epoch)
 
     def append_idempotent(self, topic, partition, records, **numbering):
-        self.appends.append((topic, partition, len(records)))
+        self._arrive(topic, partition, records)
         return self.broker.append_idempotent(topic, partition, records, **numbering)
+
+    def _arrive(self, topic, partition, records):
+        """Runs before every append, numbered (idempotent) or not."""
+        self.appends.append((topic, partition, len(records)))
+        self.threads.add(threading.current_thread().name)
 
 
 class BlockingBroker(CountingBroker):
-    """append() announces itself on ``entered`` and waits for ``release`` before appending."""
+    """An append announces itself on ``entered`` and waits for ``release`` before appending."""
 
     def __init__(self, broker: Broker) -> None:
         super().__init__(broker)
         self.entered = threading.Event()
         self.release = threading.Event()
 
-    def append(self, topic, partition, records, *, timeout=None):
+    def _arrive(self, topic, partition, records):
         self.entered.set()
         assert self.release.wait(20), "test never released the broker"
-        return super().append(topic, partition, records, timeout=timeout)
+        super()._arrive(topic, partition, records)
 
 
 class FailingBroker(CountingBroker):
-    """append() raises ``errors`` one after the other, then works."""
+    """Appends raise ``errors`` one after the other, then work."""
 
     def __init__(self, broker: Broker, errors: list[Exception]) -> None:
         super().__init__(broker)
         self.errors = list(errors)
 
-    def append(self, topic, partition, records, *, timeout=None):
+    def _arrive(self, topic, partition, records):
+        super()._arrive(topic, partition, records)
         if self.errors:
-            self.appends.append((topic, partition, len(records)))
             raise self.errors.pop(0)
-        return super().append(topic, partition, records, timeout=timeout)
 
 
 class Retriable(KafkaError):
@@ -218,7 +221,11 @@ def test_future_resolves_to_record_metadata(broker):
     assert isinstance(md, RecordMetadata)
     assert future.is_done and future.succeeded() and not future.failed()
     assert future.value == md and future.exception is None
-    assert (md.topic, md.timestamp, md.log_start_offset, md.checksum) == ("t", 1234, 0, None)
+    assert (md.topic, md.timestamp, md.checksum) == ("t", 1234, None)
+    # kafka-python 3's nine fields, so a program that unpacks them ports.
+    topic, partition, tp, offset, timestamp, checksum, *sizes = md
+    assert (tp, timestamp, checksum, sizes) == (TopicPartition("t", partition), 1234, None,
+                                                [1, 5, 3])
     assert (md.serialized_key_size, md.serialized_value_size, md.serialized_header_size) == (
         1,
         5,
@@ -259,7 +266,7 @@ def test_callbacks_run_in_sender_thread_with_metadata(broker):
 def test_errback_gets_the_broker_error_and_get_raises_it(broker):
     failing = FailingBroker(broker, [UnknownTopicOrPartitionError("gone")])
     errors = []
-    with KafkaProducer(broker=failing) as producer:
+    with KafkaProducer(broker=failing, retries=0) as producer:  # the error is retriable
         future = producer.send("t", b"x", partition=1)
         future.add_errback(errors.append)
         future.add_callback(lambda md: errors.append("callback must not run"))
@@ -298,7 +305,7 @@ def test_retriable_error_is_retried_then_succeeds_once(broker):
 
 def test_retriable_error_without_retries_fails(broker):
     failing = FailingBroker(broker, [Retriable("try again")])
-    with KafkaProducer(broker=failing) as producer, pytest.raises(Retriable):
+    with KafkaProducer(broker=failing, retries=0) as producer, pytest.raises(Retriable):
         producer.send("t", b"x", partition=2).get(timeout=10)
 
 
@@ -569,10 +576,10 @@ class AppendWatcher(CountingBroker):
         self.n = n
         self.entered = threading.Event()
 
-    def append(self, topic, partition, records, *, timeout=None):
+    def _arrive(self, topic, partition, records):
         if len(self.appends) + 1 >= self.n:
             self.entered.set()
-        return super().append(topic, partition, records, timeout=timeout)
+        super()._arrive(topic, partition, records)
 
 
 def test_a_block_retention_log_pushes_back_to_send(broker):

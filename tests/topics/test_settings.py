@@ -38,8 +38,6 @@ def test_docs_settings_table_is_up_to_date():
 def test_every_kafka_python_producer_key_is_accepted_with_its_default():
     defaults = dict(kafka_producer.KafkaProducer.DEFAULT_CONFIG)
     defaults.pop("bootstrap_servers")
-    # Ours refuses idempotence (not supported yet); kafka-python turns it on by default.
-    defaults["enable_idempotence"] = False
     defaults["partitioner"] = "default"  # kafka-python's partitioner object is its own class
     with Broker() as broker:
         KafkaProducer(broker=broker, **defaults).close()

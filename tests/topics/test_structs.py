@@ -41,7 +41,6 @@ KAFKA_PYTHON_FIELDS = {
         "topic_partition",
         "offset",
         "timestamp",
-        "log_start_offset",
         "checksum",
         "serialized_key_size",
         "serialized_value_size",
@@ -72,6 +71,17 @@ def _sample(cls):
 @pytest.mark.parametrize("cls", list(KAFKA_PYTHON_FIELDS), ids=lambda c: c.__name__)
 def test_fields_match_kafka_python(cls):
     assert cls._fields == KAFKA_PYTHON_FIELDS[cls]
+
+
+def test_record_metadata_unpacks_as_kafka_python_3s():
+    """kafka-python 3 dropped 2.x's ``log_start_offset``: nine fields, so unpacking ports."""
+    theirs = pytest.importorskip("kafka.producer.future").RecordMetadata
+    assert RecordMetadata._fields == theirs._fields
+    tp = TopicPartition("t", 0)
+    topic, partition, _, offset, timestamp, checksum, *sizes = RecordMetadata(
+        "t", 0, tp, 5, 1234, None, 1, 2, 3)
+    assert (topic, partition, offset, timestamp, checksum, sizes) == ("t", 0, 5, 1234, None,
+                                                                      [1, 2, 3])
 
 
 @pytest.mark.parametrize("cls", list(KAFKA_PYTHON_FIELDS), ids=lambda c: c.__name__)

@@ -81,7 +81,7 @@ def transactional(make_producer, tid="tx", **config):
 def test_a_transactional_id_implies_idempotence_and_refuses_to_go_without_it(make_producer):
     producer = make_producer(transactional_id="tx")
     assert producer.config["enable_idempotence"] is True
-    assert make_producer().config["enable_idempotence"] is False
+    assert make_producer(enable_idempotence=False).config["enable_idempotence"] is False
     with pytest.raises(KafkaConfigurationError, match="needs idempotence"):
         make_producer(transactional_id="tx", enable_idempotence=False)
     with pytest.raises(KafkaConfigurationError, match="acks='all'"):
