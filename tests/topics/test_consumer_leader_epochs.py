@@ -14,23 +14,11 @@ import pytest
 from pcmodel.cluster import Cluster
 from pcmodel.topics import KafkaConsumer, KafkaProducer, OffsetAndMetadata, TopicPartition
 from tests.conftest import wait_until
-from tests.topics.conftest import FAST
+from tests.topics.conftest import FAST, drain
 
 pytestmark = pytest.mark.timeout(60)
 
 TP = TopicPartition("t", 0)
-
-
-def _poll(consumer, count):
-    got = []
-
-    def more():
-        for records in consumer.poll(timeout_ms=50).values():
-            got.extend(records)
-        return len(got) >= count
-
-    wait_until(more, timeout=20)
-    return got
 
 
 def _produce(broker, values, **config):
@@ -47,7 +35,7 @@ def test_a_lone_brokers_records_and_commits_carry_epoch_0(broker):
     consumer = KafkaConsumer(broker=broker, group_id="g", enable_auto_commit=False,
                              auto_offset_reset="earliest", **FAST)
     consumer.assign([TP])
-    assert [r.leader_epoch for r in _poll(consumer, 3)] == [0, 0, 0]
+    assert [r.leader_epoch for r in drain(consumer, 3, 20)] == [0, 0, 0]
     consumer.commit()
     assert consumer.committed(TP, metadata=True).leader_epoch == 0
     # A seek forgets the epoch: the position's record is unknown until one is read.
@@ -70,11 +58,11 @@ def test_a_position_from_a_committed_offset_keeps_its_epoch(broker):
     assert second.position(TP) == 1
     second.commit()  # nothing read since: the committed epoch stays
     assert second.committed(TP, metadata=True) == (1, "", 7)
-    assert [r.leader_epoch for r in _poll(second, 1)] == [0]
+    assert [r.leader_epoch for r in drain(second, 1, 20)] == [0]
     second.close()  # auto-commit is off; commit the position read up to by hand
     third = KafkaConsumer(broker=broker, group_id="g", auto_offset_reset="earliest", **FAST)
     third.assign([TP])
-    assert [r.value for r in _poll(third, 1)] == [b"b"]
+    assert [r.value for r in drain(third, 1, 20)] == [b"b"]
     third.close()  # auto-commit on close: the last record's epoch
     check = KafkaConsumer(broker=broker, group_id="g", **FAST)
     assert check.committed(TP, metadata=True) == (2, "", 0)
@@ -103,14 +91,14 @@ def test_a_clusters_records_carry_the_epoch_of_the_leader_that_wrote_them(mode):
                                  auto_offset_reset="earliest", **FAST)
         try:
             consumer.assign([TP])
-            records = _poll(consumer, 9)
+            records = drain(consumer, 9, 20)
             assert [(r.offset, r.leader_epoch) for r in records] == [
                 (offset, offset // 3) for offset in range(9)]
             consumer.commit()
             assert consumer.committed(TP, metadata=True) == (9, "", 2)
             # A fetch that starts inside an older epoch.
             consumer.seek(TP, 4)
-            assert [r.leader_epoch for r in _poll(consumer, 5)] == [1, 1, 2, 2, 2]
+            assert [r.leader_epoch for r in drain(consumer, 5, 20)] == [1, 1, 2, 2, 2]
             assert consumer.offsets_for_times({TP: 0})[TP].leader_epoch == 0
             assert cluster.connect().written_epochs(TP, 2, 7) == [(0, 2), (1, 3), (2, 6)]
         finally:

@@ -17,6 +17,7 @@ from pcmodel.topics import KafkaConsumer, KafkaProducer, TopicPartition
 from pcmodel.topics.log_records import LogRecord, record_batch_size, validate_records
 from pcmodel.wire.records import decode_batch, encode_records
 from tests.conftest import wait_until
+from tests.topics.conftest import drain
 from tests.wire.conftest import (
     FAST,
     fetch_request,
@@ -28,18 +29,6 @@ from tests.wire.conftest import (
 pytestmark = pytest.mark.timeout(60)
 
 HEADERS = [("trace", None), ("empty", b""), ("id", b"7")]
-
-
-def _poll(consumer, count):
-    got = []
-
-    def more():
-        for records in consumer.poll(timeout_ms=50).values():
-            got.extend(records)
-        return len(got) >= count
-
-    wait_until(more, timeout=20)
-    return got
 
 
 def test_a_batch_keeps_null_header_values_both_ways():
@@ -80,7 +69,7 @@ def test_a_kafka_client_reads_back_the_null_value_it_wrote(broker, listener, raw
     # pcmodel's consumer reads the same record: the value is None, not b"".
     consumer = KafkaConsumer(broker=broker, auto_offset_reset="earliest", fetch_max_wait_ms=20)
     consumer.assign([TopicPartition("t", 0)])
-    record = _poll(consumer, 1)[0]
+    record = drain(consumer, 1, 20)[0]
     consumer.close()
     assert record.headers == HEADERS
     assert record.serialized_header_size == len(b"trace" b"empty" b"id" b"7")
@@ -97,14 +86,14 @@ def test_pcmodels_producer_takes_a_null_header_value(broker, listener, compressi
     assert metadata.serialized_header_size == len(b"trace" b"empty" b"id" b"7")
     consumer = KafkaConsumer(broker=broker, auto_offset_reset="earliest", fetch_max_wait_ms=20)
     consumer.assign([TopicPartition("t", 0)])
-    assert _poll(consumer, 1)[0].headers == HEADERS
+    assert drain(consumer, 1, 20)[0].headers == HEADERS
     consumer.close()
     # kafka-python, reading it from the listener, sees the null value too.
     other = kafka.KafkaConsumer(bootstrap_servers=listener.bootstrap_servers,
                                 auto_offset_reset="earliest", fetch_max_wait_ms=20)
     other.assign([kafka.TopicPartition("t", 0)])
     try:
-        assert _poll(other, 1)[0].headers == HEADERS
+        assert drain(other, 1, 20)[0].headers == HEADERS
     finally:
         other.close()
 
@@ -121,6 +110,6 @@ def test_a_followers_copy_keeps_the_null_header_value():
                                  fetch_max_wait_ms=20)
         consumer.assign([TopicPartition("t", 0)])
         try:
-            assert _poll(consumer, 1)[0].headers == [("trace", None)]
+            assert drain(consumer, 1, 20)[0].headers == [("trace", None)]
         finally:
             consumer.close()
