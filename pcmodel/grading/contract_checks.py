@@ -37,8 +37,9 @@ from pcmodel.grading.checks import Problem, fail_on, problem
 from pcmodel.grading.crew import Crew, Worker, patience
 from pcmodel.grading.hints import hinted
 from pcmodel.grading.isolation import describe_exception
-from pcmodel.grading.probes import load_impl, rebind_captured_factories
+from pcmodel.grading.probes import load_impl
 from pcmodel.grading.replay import judge, shape
+from pcmodel.sched.captured import rebind_captured_factories
 
 __all__ = ["OddItems", "check_any_items", "check_waits_without_timeout", "odd_items"]
 

@@ -26,8 +26,9 @@ from typing import Any
 from pcmodel.grading import buffer_checks
 from pcmodel.grading.checks import budget, fail_on
 from pcmodel.grading.hints import hinted
-from pcmodel.grading.probes import load_impl, rebind_captured_factories
+from pcmodel.grading.probes import load_impl
 from pcmodel.grading.replay import judge, shape
+from pcmodel.sched.captured import rebind_captured_factories
 
 __all__ = [
     "PIPELINE_SCENARIOS",

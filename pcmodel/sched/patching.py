@@ -17,6 +17,12 @@
 # ``queue.SimpleQueue`` (written in C) and what ``concurrent.futures.ThreadPoolExecutor`` shares
 # between runs are handled by ``thread_pools``.
 #
+# Factories a module's functions and classes captured when they were defined (a dataclass
+# field's ``default_factory=threading.Lock``, a default argument) are neither: the first run
+# that is told about the module makes them look ``threading`` up when called
+# (``pcmodel.sched.captured``), once and for good, since outside a run they build the real
+# primitive as before.
+#
 # Not controlled: objects created before the run (real locks block for real; the watchdog then
 # reports the thread as stuck), names bound in modules the run was not told about,
 # ``threading.Timer``, processes.
@@ -27,11 +33,13 @@ import contextlib
 import queue
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from types import ModuleType
 from typing import Any
 
 from pcmodel.sched import primitives
+from pcmodel.sched.captured import rebind_captured_factories
 from pcmodel.sched.runtime import current_thread
 from pcmodel.sched.thread_pools import forgetting_run_workers, pool_replacements
 
@@ -85,10 +93,15 @@ def _switch(real: Callable[..., Any], controlled: Callable[..., Any]) -> Callabl
 _SCHEDULER_PACKAGE = __name__.rpartition(".")[0]
 
 
+#: The modules whose captured factories were made late-bound already (see above).
+_LATE_BOUND: weakref.WeakSet[ModuleType] = weakref.WeakSet()
+
+
 def _rebindings(
     modules: Iterable[ModuleType], swaps: dict[int, object]
 ) -> list[tuple[object, str, object]]:
-    """(module, name, controlled) for every name a module bound to a real primitive."""
+    """(module, name, controlled) for every name a module bound to a real primitive; the
+    factories its functions and classes captured are made late-bound on the way."""
     found: list[tuple[object, str, object]] = []
     seen: set[int] = set()
     for module in modules:
@@ -98,6 +111,9 @@ def _rebindings(
         ):
             continue
         seen.add(id(module))
+        if module not in _LATE_BOUND:
+            rebind_captured_factories(module)
+            _LATE_BOUND.add(module)
         for attr, value in list(vars(module).items()):
             replacement = swaps.get(id(value))
             if replacement is not None:

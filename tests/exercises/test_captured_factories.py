@@ -39,7 +39,7 @@ def make():
 
 
 def test_captured_factories_are_looked_up_when_called(tmp_path, monkeypatch):
-    from pcmodel.grading.probes import rebind_captured_factories
+    from pcmodel.sched.captured import rebind_captured_factories
 
     path = tmp_path / "captured.py"
     path.write_text(CAPTURED, encoding="utf-8")
