@@ -236,9 +236,12 @@ def rebalance(strategy, work=0.004, batch=25):
     def member(name, work):
         # Records take a random time (exponential, mean ``work``), seeded per member.
         rng = random.Random(name)
+        # No commits: this lesson watches ownership, and an auto-commit that a rebalance
+        # overtook would only log a CommitFailedError warning.
         consumer = KafkaConsumer(broker=broker, group_id="g", client_id=name,
                                  auto_offset_reset="earliest", fetch_max_wait_ms=10,
                                  heartbeat_interval_ms=20, max_poll_records=batch,
+                                 enable_auto_commit=False,
                                  partition_assignment_strategy=(strategy,))
         consumer.subscribe(["clicks"], listener=Ownership(name, log))
         with consumer:
