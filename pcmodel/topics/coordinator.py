@@ -74,7 +74,8 @@ protocol vote, answers), :mod:`~pcmodel.topics.group_deadlines` (expiry and wait
 :mod:`~pcmodel.topics.group_offsets` (who may commit, and when committed offsets expire),
 :mod:`~pcmodel.topics.group_static` (static members taking their place again),
 :mod:`~pcmodel.topics.group_snapshot` (the stored record a new coordinator restores a group
-from) and :mod:`~pcmodel.topics.group_answers` (the answers' value types).
+from, and what a store that succeeded or failed does to the group) and
+:mod:`~pcmodel.topics.group_answers` (the answers' value types).
 
 Prior art: Kafka's ``GroupCoordinator.scala`` and ``GroupMetadata.scala`` (states and their
 legal transitions, ``MEMBER_ID_REQUIRED``, pending-sync expiry, protocol votes), KIP-345 and
@@ -425,21 +426,6 @@ class GroupCoordinator(GroupMetadataMixin, GroupDeadlinesMixin, GroupSnapshotMix
         self._remove(member_id)
 
     # --- lifecycle ----------------------------------------------------------------------------
-
-    def not_stored(self, member_id: str) -> None:
-        """The group's metadata could not be stored after ``member_id``'s JoinGroup or
-        SyncGroup (a cluster's ``__consumer_offsets`` partition refused it; Kafka's
-        ``storeGroup`` failing): a static member's replacement is undone; a generation is not
-        kept: the group rebalances (Kafka's ``resetAndPropagateAssignmentError`` and
-        ``maybePrepareRebalance``), so that no member goes on with what was not stored. Call
-        with the broker's lock held."""
-        now = self.clock()
-        if self._revert_static_member(member_id, now):
-            return
-        if member_id in self.members and self.state in (GroupState.STABLE,
-                                                        GroupState.COMPLETING_REBALANCE):
-            self._prepare_rebalance(now)
-            self._changed.notify_all()
 
     def mark_dead(self) -> None:
         """Deletion (of an empty group) or shutdown: the group is ``Dead``; waiting calls fail."""

@@ -14,8 +14,10 @@ at the load. An ``Empty`` group keeps the time it became empty, from which its o
 :class:`GroupMetadataRecord` is that record; :meth:`encode` / :meth:`decode` turn it into the
 bytes stored in the log (JSON, readable with any consumer of the offsets topic).
 :class:`GroupSnapshotMixin` is the part of
-:class:`~pcmodel.topics.coordinator.GroupCoordinator` that takes the snapshot and restores a
-group from one; like the coordinator it is called with the broker's lock held.
+:class:`~pcmodel.topics.coordinator.GroupCoordinator` that takes the snapshot, answers the
+members once a cluster has stored it (:meth:`~GroupSnapshotMixin.assignment_stored`) or undoes
+what could not be stored (:meth:`~GroupSnapshotMixin.not_stored`), and restores a group from
+one; like the coordinator it is called with the broker's lock held.
 
 Prior art: Kafka's ``GroupMetadataManager`` (``storeGroup``, ``groupMetadataValue``,
 ``loadGroupsAndOffsets``) and ``GroupMetadata.loadGroup``.
@@ -89,7 +91,8 @@ def _b64(data: bytes) -> str:
 
 
 class GroupSnapshotMixin:
-    """Taking a group's metadata record and restoring a group from one (coordinator part)."""
+    """Taking a group's metadata record, what its store does, and restoring a group from one
+    (coordinator part)."""
 
     def metadata_record(self) -> GroupMetadataRecord | None:
         """The group as Kafka stores it, or ``None`` while it rebalances (nothing to store:
@@ -116,6 +119,21 @@ class GroupSnapshotMixin:
             m.awaiting_sync = False
         self.storing = False
         self._transition(GroupState.STABLE)
+
+    def not_stored(self, member_id: str) -> None:
+        """The group's metadata could not be stored after ``member_id``'s JoinGroup or
+        SyncGroup (a cluster's ``__consumer_offsets`` partition refused it; Kafka's
+        ``storeGroup`` failing): a static member's replacement is undone; a generation is not
+        kept: the group rebalances (Kafka's ``resetAndPropagateAssignmentError`` and
+        ``maybePrepareRebalance``), so that no member goes on with what was not stored. Call
+        with the broker's lock held."""
+        now = self.clock()
+        if self._revert_static_member(member_id, now):
+            return
+        if member_id in self.members and self.state in (GroupState.STABLE,
+                                                        GroupState.COMPLETING_REBALANCE):
+            self._prepare_rebalance(now)
+            self._changed.notify_all()
 
     def restore(self, record: GroupMetadataRecord) -> bool:
         """Become the group ``record`` describes, if it is newer than this one.
