@@ -39,7 +39,6 @@ from pcmodel.grading.hints import hinted
 from pcmodel.grading.isolation import describe_exception
 from pcmodel.grading.probes import load_impl
 from pcmodel.grading.replay import judge, shape
-from pcmodel.sched.captured import rebind_captured_factories
 
 __all__ = ["OddItems", "check_any_items", "check_waits_without_timeout", "odd_items"]
 
@@ -127,7 +126,6 @@ class OddItems:
 
     def __init__(self, impl: str) -> None:
         self.module = load_impl(impl, "BoundedBuffer")
-        rebind_captured_factories(self.module)  # the virtual wait runs under the scheduler
         self.source = self.module.__spec__.origin
 
     def use_in_turn(self, steps: int, seed: int) -> dict[str, Any]:

@@ -28,7 +28,6 @@ from pcmodel.grading.checks import budget, fail_on
 from pcmodel.grading.hints import hinted
 from pcmodel.grading.probes import load_impl
 from pcmodel.grading.replay import judge, shape
-from pcmodel.sched.captured import rebind_captured_factories
 
 __all__ = [
     "PIPELINE_SCENARIOS",
@@ -97,7 +96,6 @@ def _explore(impl: str, scenario: dict[str, Any], max_schedules: int) -> Any:
     from pcmodel.sched import explore
 
     module = load_impl(impl, "BoundedBuffer")
-    rebind_captured_factories(module)
     return explore(
         module.BoundedBuffer,
         strategy="dfs",
@@ -172,7 +170,6 @@ def _explore_pipeline(impl: str, scenario: dict[str, Any], max_schedules: int) -
     from pcmodel.sched.runtime import current_thread
 
     module = load_impl(impl, "run_pipeline")
-    rebind_captured_factories(module)
     sources = [list(s) for s in scenario["sources"]]
     everything = sorted(x for s in sources for x in s)
 
