@@ -40,7 +40,7 @@ from pcmodel.topics.errors import (
     GroupNotEmptyError,
     GroupSubscribedToTopicError,
     IllegalArgumentError,
-    UnknownMemberIdError,
+    IllegalGenerationError,
     UnknownTopicOrPartitionError,
     UnstableOffsetCommitError,
 )
@@ -113,11 +113,14 @@ class CommittedOffsetsMixin:
                 self._log(tp)  # UnknownTopicOrPartitionError before anything is stored
             group = self._groups.get(group_id)
             if group is None:
-                if member_id or generation >= 0:
-                    raise UnknownMemberIdError(
-                        f"member {member_id!r} is not in group {group_id!r}: the group has no "
-                        "members; rejoin"
-                    )
+                # Kafka's OffsetMetadataManager.validateOffsetCommit: generation -1 makes a
+                # group that only stores offsets; a generation of a group that does not
+                # exist is one the broker never gave.
+                if generation >= 0:
+                    raise IllegalGenerationError(
+                        f"commit from generation {generation}, but group {group_id!r} does "
+                        "not exist (it was deleted, or the consumer joined it elsewhere); "
+                        "rejoin")
                 group = self._group(group_id, create=True)
             group.check_commit(member_id, generation, group_instance_id)
             now_ms = self._timestamp_clock()

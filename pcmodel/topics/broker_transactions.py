@@ -26,10 +26,10 @@ from pcmodel.topics.broker_checks import _check_int, _check_marker
 from pcmodel.topics.coordinator import validate_group_id
 from pcmodel.topics.errors import (
     IllegalArgumentError,
+    IllegalGenerationError,
     InvalidProducerEpochError,
     InvalidRequestError,
     TransactionCoordinatorFencedError,
-    UnknownMemberIdError,
 )
 from pcmodel.topics.group_offsets import checked_offset, metadata_too_large, oversized_metadata
 from pcmodel.topics.log import PartitionLog, RetentionPolicy
@@ -382,13 +382,14 @@ class TransactionsMixin:
                           generation: int, member_id: str, group_instance_id: str | None,
                           ) -> None:
         """The partitions exist and the consumer is the group's member at ``generation``
-        (KIP-447), or the group has no members and no member was named."""
+        (KIP-447). A group that does not exist has no generation: only ``-1`` passes, as
+        Kafka's ``validateTransactionalOffsetCommit`` accepts it."""
         for tp in offsets:
             self._log(tp)
         group = self._groups.get(group_id)
         if group is not None:
             group.check_txn_commit(member_id, generation, group_instance_id)
-        elif member_id or generation >= 0:
-            raise UnknownMemberIdError(
-                f"member {member_id!r} is not in group {group_id!r}: the group has no "
-                "members; abort the transaction")
+        elif generation >= 0:
+            raise IllegalGenerationError(
+                f"offsets from generation {generation}, but group {group_id!r} does not "
+                "exist: its consumer never joined it here; abort the transaction")

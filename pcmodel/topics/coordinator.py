@@ -31,10 +31,10 @@ States (Kafka's names) and what moves the group between them::
            │                              └─────────── changed member, leave ──── Stable
            └──(DeleteGroups on an empty group: Dead; a dead group is forgotten)
 
-**Generations fence stale members.** A commit must carry the current generation and a known
-member id (``IllegalGenerationError`` / ``UnknownMemberIdError``); while the group waits for
-its leader's assignment commits fail with ``RebalanceInProgressError``. A consumer outside
-group management commits with generation ``-1`` and member id ``""``, which is accepted only
+**Generations fence stale members.** A commit must carry a known member id and the current
+generation (``UnknownMemberIdError`` / ``IllegalGenerationError``); from such a member, while
+the group waits for its leader's assignment, commits fail with ``RebalanceInProgressError``.
+A consumer outside group management commits with generation ``-1``, which is accepted only
 while the group has no members. Offsets may be committed for any partition, assigned or not.
 
 **Eager and cooperative rebalances are the clients' business.** With the eager protocol a

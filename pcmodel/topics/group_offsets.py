@@ -170,65 +170,65 @@ class GroupOffsetsMixin:
 
         Generation ``-1`` is a consumer without group management: accepted while the group is
         ``Empty``. Otherwise ``FencedInstanceIdError`` when another member holds
-        ``group_instance_id``, ``RebalanceInProgressError`` while the group waits for its leader's
-        assignment, ``UnknownMemberIdError`` for an unknown member, ``IllegalGenerationError``
-        for another generation. A commit is accepted while a rebalance is being prepared (that
-        is how ``on_partitions_revoked`` commits). Which partitions are committed is not checked.
+        ``group_instance_id``, ``UnknownMemberIdError`` for an unknown member,
+        ``IllegalGenerationError`` for another generation, then ``RebalanceInProgressError``
+        while the group waits for its leader's assignment. A commit is accepted while a
+        rebalance is being prepared (that is how ``on_partitions_revoked`` commits). Which
+        partitions are committed is not checked.
         """
         now = self.clock()
         self.expire(now)
         self._check_alive()
-        if generation < 0 and self.state is GroupState.EMPTY:
-            return
-        self._check_instance(member_id, group_instance_id)
-        if self.state is GroupState.COMPLETING_REBALANCE:
-            raise RebalanceInProgressError(
-                f"group {self.group_id!r} is waiting for its leader's assignment; commit after "
-                "the rebalance completes"
-            )
+        self._check_committer(member_id, generation, group_instance_id, transactional=False)
         member = self.members.get(member_id)
-        if member is None:
-            detail = (
-                "it has active members, so a consumer without group management cannot commit "
-                "for it; use another group_id"
-                if generation < 0
-                else "the member was removed (session timeout, max_poll_interval_ms exceeded, "
-                "or it left); rejoin"
-            )
-            raise UnknownMemberIdError(
-                f"member {member_id!r} is not in group {self.group_id!r}: {detail}"
-            )
-        if generation != self.generation:
-            raise IllegalGenerationError(
-                f"commit from generation {generation}, but group {self.group_id!r} is at "
-                f"generation {self.generation}: it rebalanced; rejoin"
-            )
-        member.last_heartbeat = now
+        if member is not None:
+            member.last_heartbeat = now
 
     def check_txn_commit(self, member_id: str, generation: int,
                          group_instance_id: str | None = None) -> None:
         """Raise unless a transactional producer may stage offsets for this group as the
         consumer it names (Kafka's TxnOffsetCommit checks, KIP-447, in order).
 
-        A producer that names no member (``""``, generation ``-1``: it gave
-        ``send_offsets_to_transaction`` a bare group id) is always accepted. Otherwise
+        A producer that names no member (``""``, generation ``-1``, no instance id: it gave
+        ``send_offsets_to_transaction`` a bare group id, or its consumer had not joined) is
+        always accepted, and so is generation ``-1`` while the group is ``Empty``. Otherwise
         ``FencedInstanceIdError`` when another member holds ``group_instance_id``,
         ``UnknownMemberIdError`` for a member not in the group, ``IllegalGenerationError`` for
-        another generation: the consumer whose records were processed was replaced (a
-        zombie), so its offsets must not be committed.
+        another generation (``-1`` included): the consumer whose records were processed was
+        replaced (a zombie), so its offsets must not be committed. The group's state is not
+        checked: offsets may be staged during a rebalance.
         """
         self.expire(self.clock())
         self._check_alive()
-        if group_instance_id is not None:
+        self._check_committer(member_id, generation, group_instance_id, transactional=True)
+
+    def _check_committer(self, member_id: str, generation: int, group_instance_id: str | None,
+                         *, transactional: bool) -> None:
+        """The checks commits and transactional commits share, in Kafka's order (Kafka's
+        ``ClassicGroup.validateOffsetCommit``)."""
+        if generation < 0 and self.state is GroupState.EMPTY:
+            return  # the group only stores offsets: no member to check
+        then = "abort the transaction" if transactional else "rejoin"
+        if generation >= 0 or member_id or group_instance_id is not None:
             self._check_instance(member_id, group_instance_id)
-        if member_id and member_id not in self.members:
+            if member_id not in self.members:
+                raise UnknownMemberIdError(
+                    f"member {member_id!r} is not in group {self.group_id!r}: the member was "
+                    "removed (session timeout, max_poll_interval_ms exceeded, or it left) and "
+                    f"its partitions given to another consumer; {then}")
+            if generation != self.generation:
+                raise IllegalGenerationError(
+                    f"{'offsets' if transactional else 'commit'} from generation {generation}, "
+                    f"but group {self.group_id!r} is at generation {self.generation}: it "
+                    f"rebalanced; {then}")
+        elif not transactional:
             raise UnknownMemberIdError(
-                f"member {member_id!r} is not in group {self.group_id!r} any more: its "
-                "partitions were given to another consumer; abort the transaction")
-        if generation >= 0 and generation != self.generation:
-            raise IllegalGenerationError(
-                f"offsets from generation {generation}, but group {self.group_id!r} is at "
-                f"generation {self.generation}: it rebalanced; abort the transaction")
+                f"group {self.group_id!r} has active members, so a consumer without group "
+                "management cannot commit for it; use another group_id")
+        if not transactional and self.state is GroupState.COMPLETING_REBALANCE:
+            raise RebalanceInProgressError(
+                f"group {self.group_id!r} is waiting for its leader's assignment; commit after "
+                "the rebalance completes")
 
     def store_offset(self, tp: TopicPartition, value: OffsetAndMetadata, now_ms: int,
                      expires_ms: int | None = None) -> None:

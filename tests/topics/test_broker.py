@@ -13,6 +13,7 @@ from pcmodel.topics.errors import (
     GroupIdNotFoundError,
     GroupNotEmptyError,
     IllegalArgumentError,
+    IllegalGenerationError,
     IllegalStateError,
     InvalidGroupIdError,
     InvalidPartitionsError,
@@ -218,7 +219,7 @@ def test_commits_are_per_group_and_validated(broker):
         broker.commit_offsets("g1", -1, "", {t0: 1, tp("t", 1): 0})
     with pytest.raises(UnknownMemberIdError, match="not in group"):
         broker.commit_offsets("g1", 3, "ghost", {t0: 1})
-    with pytest.raises(UnknownMemberIdError, match="no members"):
+    with pytest.raises(IllegalGenerationError, match="does not exist"):
         broker.commit_offsets("g9", 3, "ghost", {t0: 1})
     with pytest.raises(InvalidGroupIdError):
         broker.commit_offsets("", -1, "", {t0: 1})

@@ -525,6 +525,39 @@ def test_commits_are_checked_for_member_and_generation_only():
         broker.close()
 
 
+def test_a_commit_is_checked_for_its_member_before_the_rebalance_state(group):
+    """Kafka's order (ClassicGroup.validateOffsetCommit): a ghost member or an old
+    generation is told so even while the group waits for its leader's assignment, so the
+    client drops its generation instead of retrying the commit."""
+    a, _ = group.stable_pair()
+    group.join(a.member_id)
+    assert group.state is GroupState.PREPARING_REBALANCE
+    group.leave(_.member_id)
+    assert group.state is GroupState.COMPLETING_REBALANCE
+    with pytest.raises(UnknownMemberIdError):
+        group.commit("ghost", 3)
+    with pytest.raises(IllegalGenerationError):
+        group.commit(a.member_id, 2)
+    with pytest.raises(IllegalGenerationError):  # a named member must say its generation
+        group.commit(a.member_id, -1)
+    with pytest.raises(RebalanceInProgressError):
+        group.commit(a.member_id, 3)
+
+
+def test_a_commit_to_a_group_that_does_not_exist_needs_generation_minus_one():
+    """Kafka's OffsetMetadataManager.validateOffsetCommit: -1 makes a group that only stores
+    offsets, whatever member the commit names; any other generation was never given."""
+    broker = Broker()
+    try:
+        broker.create_topic("t", 1)
+        with pytest.raises(IllegalGenerationError, match="does not exist"):
+            broker.commit_offsets("g", 1, "m", {tp("t", 0): 5})
+        assert broker.list_groups() == []
+        broker.commit_offsets("g", -1, "m", {tp("t", 0): 5})
+        assert broker.committed("g", [tp("t", 0)])[tp("t", 0)].offset == 5
+    finally:
+        broker.close()
+
 def test_subscriptions_round_trip_through_the_consumer_protocol():
     data = encode_subscription(["b", "a"], [tp("a", 1), tp("a", 0)])
     decoded = decode_subscription(data)

@@ -270,13 +270,23 @@ def test_staged_offsets_are_fenced_when_the_consumer_they_name_left_its_generati
                group_instance_id="not-held")
     commit(member_id=join.member_id, generation=join.generation)
     commit()  # a bare group id names no member: accepted whoever is in the group
+    # A named member must say its generation (Kafka's validateOffsetCommit), and an unnamed
+    # one cannot claim a generation.
+    with pytest.raises(IllegalGenerationError):
+        commit(member_id=join.member_id)
+    with pytest.raises(UnknownMemberIdError):
+        commit(generation=join.generation)
     broker.add_offsets_to_txn("tx", producer.pid, producer.epoch, "nobody")
-    with pytest.raises(UnknownMemberIdError, match="no members"):
+    with pytest.raises(IllegalGenerationError, match="does not exist"):
         broker.txn_offset_commit("tx", "nobody", producer.pid, producer.epoch, {T0: 1},
                                  member_id="m", generation=1)
     assert "nobody" not in broker.list_groups()  # refused without making the group
+    # Generation -1 is accepted for a group with no members, whatever member it names.
+    broker.txn_offset_commit("tx", "nobody", producer.pid, producer.epoch, {T1: 2},
+                             member_id="m", group_instance_id="i-1")
     producer.end(commit=True)
     assert broker.committed("g", [T0])[T0].offset == 1
+    assert broker.committed("nobody", [T1])[T1].offset == 2
 
 
 def test_a_static_member_replaced_by_another_instance_fences_staged_offsets(broker):

@@ -21,6 +21,7 @@ from kafka.protocol.producer.transaction import (
 from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition
 
 NONE, UNKNOWN_TOPIC_OR_PARTITION, UNKNOWN_MEMBER_ID, INVALID_REQUEST = 0, 3, 25, 42
+ILLEGAL_GENERATION = 22
 INVALID_PRODUCER_EPOCH, INVALID_TXN_STATE, INVALID_PRODUCER_ID_MAPPING = 47, 48, 49
 INVALID_TRANSACTION_TIMEOUT, OPERATION_NOT_ATTEMPTED = 50, 55
 PRODUCER_FENCED, TRANSACTIONAL_ID_NOT_FOUND = 90, 105
@@ -272,8 +273,12 @@ def test_txn_offset_commit_checks_the_consumers_membership_from_v3(broker, raw):
     broker.create_topic("t", 1)
     ids = started(raw, broker)
     assert add_offsets(raw, ids, "g") == NONE
-    # v3 carries the consumer's member id (KIP-447): one the group does not have is refused.
+    # v3 carries the consumer's member id and generation (KIP-447): a group that does not
+    # exist has no generation 4, and one that does has no member "ghost".
     assert txn_commit(raw, ids, "g", {("t", 0): 3}, member=("ghost", 4, None)) == {
+        ("t", 0): ILLEGAL_GENERATION}
+    join = broker.join_group("g", "", protocols=[("range", b"")], timeout=5)
+    assert txn_commit(raw, ids, "g", {("t", 0): 3}, member=("ghost", join.generation, None)) == {
         ("t", 0): UNKNOWN_MEMBER_ID}
     # v2 has no member fields: the same offsets are staged.
     assert txn_commit(raw, ids, "g", {("t", 0): 3}, version=2,
