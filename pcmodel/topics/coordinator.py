@@ -70,9 +70,10 @@ Thread safety: the coordinator shares the broker's lock; every public method is 
 held, and waiting calls wait on a condition of that lock.
 
 This module is the state machine; its parts: :mod:`~pcmodel.topics.group_metadata` (members,
-protocol vote, answers), :mod:`~pcmodel.topics.group_deadlines` (expiry and waiting),
-:mod:`~pcmodel.topics.group_offsets` (who may commit, and when committed offsets expire),
-:mod:`~pcmodel.topics.group_static` (static members taking their place again),
+protocol vote, answers), :mod:`~pcmodel.topics.group_rounds` (a rebalance round: starting it,
+ending its join phase, removing a member), :mod:`~pcmodel.topics.group_deadlines` (expiry and
+waiting), :mod:`~pcmodel.topics.group_offsets` (who may commit, and when committed offsets
+expire), :mod:`~pcmodel.topics.group_static` (static members taking their place again),
 :mod:`~pcmodel.topics.group_snapshot` (the stored record a new coordinator restores a group
 from, and what a store that succeeded or failed does to the group) and
 :mod:`~pcmodel.topics.group_answers` (the answers' value types).
@@ -114,6 +115,7 @@ from pcmodel.topics.group_answers import (
 from pcmodel.topics.group_deadlines import GroupDeadlinesMixin
 from pcmodel.topics.group_metadata import GroupMetadataMixin, _Member
 from pcmodel.topics.group_offsets import GroupOffsetsMixin
+from pcmodel.topics.group_rounds import GroupRoundsMixin
 from pcmodel.topics.group_snapshot import GroupSnapshotMixin
 from pcmodel.topics.group_static import GroupStaticMixin
 from pcmodel.topics.log_records import wall_clock_ms
@@ -138,21 +140,9 @@ MIN_SESSION_TIMEOUT_MS = 1
 MAX_SESSION_TIMEOUT_MS = 1_800_000
 
 
-#: The states a group may come from, per state (Kafka's ``validPreviousStates``).
-_VALID_PREVIOUS: dict[GroupState, frozenset[GroupState]] = {
-    GroupState.EMPTY: frozenset({GroupState.PREPARING_REBALANCE}),
-    GroupState.PREPARING_REBALANCE: frozenset(
-        {GroupState.EMPTY, GroupState.STABLE, GroupState.COMPLETING_REBALANCE}
-    ),
-    GroupState.COMPLETING_REBALANCE: frozenset({GroupState.PREPARING_REBALANCE}),
-    GroupState.STABLE: frozenset({GroupState.COMPLETING_REBALANCE}),
-    GroupState.DEAD: frozenset(GroupState),
-}
-
-
 @dataclass
-class GroupCoordinator(GroupMetadataMixin, GroupDeadlinesMixin, GroupSnapshotMixin,
-                       GroupOffsetsMixin, GroupStaticMixin):
+class GroupCoordinator(GroupMetadataMixin, GroupDeadlinesMixin, GroupRoundsMixin,
+                       GroupSnapshotMixin, GroupOffsetsMixin, GroupStaticMixin):
     """Membership, generations and committed offsets of one group (see the module docstring).
 
     Every method must be called with ``lock`` (the broker's) held. ``clock`` (monotonic seconds)
@@ -440,13 +430,6 @@ class GroupCoordinator(GroupMetadataMixin, GroupDeadlinesMixin, GroupSnapshotMix
 
     # --- internals ----------------------------------------------------------------------------
 
-    def _transition(self, target: GroupState) -> None:
-        if self.state not in _VALID_PREVIOUS[target]:
-            raise AssertionError(f"group {self.group_id!r}: no transition {self.state} -> {target}")
-        self.state = target
-        self.state_since_ms = self.timestamp_clock()
-        self._changed.notify_all()
-
     def _check_alive(self) -> None:
         if self.state is GroupState.DEAD:
             raise IllegalStateError(f"group {self.group_id!r} was deleted or the broker closed")
@@ -461,65 +444,3 @@ class GroupCoordinator(GroupMetadataMixin, GroupDeadlinesMixin, GroupSnapshotMix
                 f"{self.generation}; join again"
             )
         return member
-
-    def _register_join(self, member: _Member, now: float) -> None:
-        member.awaiting_join = True
-        if self.state in (GroupState.EMPTY, GroupState.STABLE, GroupState.COMPLETING_REBALANCE):
-            self._prepare_rebalance(now)
-        self._maybe_complete_join(now)
-
-    def _prepare_rebalance(self, now: float) -> None:
-        if self.state is GroupState.COMPLETING_REBALANCE:
-            for m in self.members.values():
-                m.awaiting_sync = False  # their SyncGroup fails: REBALANCE_IN_PROGRESS
-            self.storing = False
-        self.pending_sync.clear()
-        rebalance_timeout = max((m.rebalance_timeout for m in self.members.values()), default=0.0)
-        self.rebalance_deadline = now + rebalance_timeout
-        if self.state is GroupState.EMPTY and self.initial_rebalance_delay_ms > 0:
-            delay = self.initial_rebalance_delay_ms / 1000
-            self.delay_deadline = now + delay
-            self.delay_remaining = max(rebalance_timeout - delay, 0.0)
-            self.new_member_added = False
-        self._transition(GroupState.PREPARING_REBALANCE)
-
-    def _maybe_complete_join(self, now: float) -> None:
-        if (
-            self.delay_deadline is None
-            and self.state is GroupState.PREPARING_REBALANCE
-            and not self.pending_members
-            and all(m.awaiting_join for m in self.members.values())
-        ):
-            self._complete_join(now)
-
-    def _complete_join(self, now: float) -> None:
-        """End the join phase: drop who did not rejoin, start the next generation, answer."""
-        for mid in [mid for mid, m in self.members.items() if not m.awaiting_join]:
-            del self.members[mid]
-        self.pending_members.clear()
-        if self.leader not in self.members:
-            self.leader = next(iter(self.members), None)
-        self.generation += 1
-        if not self.members:
-            self.protocol = None
-            self._transition(GroupState.EMPTY)
-            return
-        self.protocol = self._select_protocol()
-        self._transition(GroupState.COMPLETING_REBALANCE)
-        self.pending_sync = set(self.members)
-        self.sync_deadline = now + max(m.rebalance_timeout for m in self.members.values())
-        for m in self.members.values():
-            m.awaiting_join = False
-            m.join_response = self._join_response(m)
-
-    def _remove(self, member_id: str) -> None:
-        del self.members[member_id]
-        self.pending_sync.discard(member_id)
-        if self.leader == member_id:
-            joined = [mid for mid, m in self.members.items() if m.awaiting_join]
-            self.leader = (joined or list(self.members) or [None])[0]
-        if self.state in (GroupState.STABLE, GroupState.COMPLETING_REBALANCE):
-            self._prepare_rebalance(self.clock())
-        self._maybe_complete_join(self.clock())
-        self._changed.notify_all()
-

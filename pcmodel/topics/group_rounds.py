@@ -1,0 +1,110 @@
+"""A rebalance round of the group coordinator: how it starts, how its join phase ends, and
+what removing a member does to it.
+
+A round starts (:meth:`GroupRoundsMixin._prepare_rebalance`) when a member joins a group
+that is ``Empty``, ``Stable`` or waiting for its leader's assignment, or when a member of a
+``Stable`` or ``CompletingRebalance`` group is removed. Its join phase ends
+(:meth:`GroupRoundsMixin._complete_join`) when every known member has joined again, or at the
+rebalance timeout: the members that did not rejoin are dropped, the generation goes up by one,
+a protocol is chosen and every join is answered. A group moves between its states only along
+Kafka's legal transitions (:meth:`GroupRoundsMixin._transition`), and every move wakes the
+calls waiting on the group.
+
+:class:`GroupRoundsMixin` is one part of :class:`~pcmodel.topics.coordinator.GroupCoordinator`
+and, like it, is called with the broker's lock held.
+
+Prior art: Kafka's ``GroupCoordinator.scala`` (``prepareRebalance``, ``onCompleteJoin``,
+``removeMemberAndUpdateGroup``) and ``GroupMetadata.scala`` (``validPreviousStates``).
+"""
+
+from __future__ import annotations
+
+from pcmodel.topics.group_answers import GroupState
+from pcmodel.topics.group_metadata import _Member
+
+__all__ = ["GroupRoundsMixin"]
+
+#: The states a group may come from, per state (Kafka's ``validPreviousStates``).
+_VALID_PREVIOUS: dict[GroupState, frozenset[GroupState]] = {
+    GroupState.EMPTY: frozenset({GroupState.PREPARING_REBALANCE}),
+    GroupState.PREPARING_REBALANCE: frozenset(
+        {GroupState.EMPTY, GroupState.STABLE, GroupState.COMPLETING_REBALANCE}
+    ),
+    GroupState.COMPLETING_REBALANCE: frozenset({GroupState.PREPARING_REBALANCE}),
+    GroupState.STABLE: frozenset({GroupState.COMPLETING_REBALANCE}),
+    GroupState.DEAD: frozenset(GroupState),
+}
+
+
+class GroupRoundsMixin:
+    """Starting a rebalance round, ending its join phase, removing a member (coordinator
+    part)."""
+
+    def _transition(self, target: GroupState) -> None:
+        if self.state not in _VALID_PREVIOUS[target]:
+            raise AssertionError(f"group {self.group_id!r}: no transition {self.state} -> {target}")
+        self.state = target
+        self.state_since_ms = self.timestamp_clock()
+        self._changed.notify_all()
+
+    def _register_join(self, member: _Member, now: float) -> None:
+        member.awaiting_join = True
+        if self.state in (GroupState.EMPTY, GroupState.STABLE, GroupState.COMPLETING_REBALANCE):
+            self._prepare_rebalance(now)
+        self._maybe_complete_join(now)
+
+    def _prepare_rebalance(self, now: float) -> None:
+        if self.state is GroupState.COMPLETING_REBALANCE:
+            for m in self.members.values():
+                m.awaiting_sync = False  # their SyncGroup fails: REBALANCE_IN_PROGRESS
+            self.storing = False
+        self.pending_sync.clear()
+        rebalance_timeout = max((m.rebalance_timeout for m in self.members.values()), default=0.0)
+        self.rebalance_deadline = now + rebalance_timeout
+        if self.state is GroupState.EMPTY and self.initial_rebalance_delay_ms > 0:
+            delay = self.initial_rebalance_delay_ms / 1000
+            self.delay_deadline = now + delay
+            self.delay_remaining = max(rebalance_timeout - delay, 0.0)
+            self.new_member_added = False
+        self._transition(GroupState.PREPARING_REBALANCE)
+
+    def _maybe_complete_join(self, now: float) -> None:
+        if (
+            self.delay_deadline is None
+            and self.state is GroupState.PREPARING_REBALANCE
+            and not self.pending_members
+            and all(m.awaiting_join for m in self.members.values())
+        ):
+            self._complete_join(now)
+
+    def _complete_join(self, now: float) -> None:
+        """End the join phase: drop who did not rejoin, start the next generation, answer."""
+        for mid in [mid for mid, m in self.members.items() if not m.awaiting_join]:
+            del self.members[mid]
+        self.pending_members.clear()
+        if self.leader not in self.members:
+            self.leader = next(iter(self.members), None)
+        self.generation += 1
+        if not self.members:
+            self.protocol = None
+            self._transition(GroupState.EMPTY)
+            return
+        self.protocol = self._select_protocol()
+        self._transition(GroupState.COMPLETING_REBALANCE)
+        self.pending_sync = set(self.members)
+        self.sync_deadline = now + max(m.rebalance_timeout for m in self.members.values())
+        for m in self.members.values():
+            m.awaiting_join = False
+            m.join_response = self._join_response(m)
+
+    def _remove(self, member_id: str) -> None:
+        del self.members[member_id]
+        self.pending_sync.discard(member_id)
+        if self.leader == member_id:
+            joined = [mid for mid, m in self.members.items() if m.awaiting_join]
+            self.leader = (joined or list(self.members) or [None])[0]
+        if self.state in (GroupState.STABLE, GroupState.COMPLETING_REBALANCE):
+            self._prepare_rebalance(self.clock())
+        self._maybe_complete_join(self.clock())
+        self._changed.notify_all()
+
