@@ -32,6 +32,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pcmodel.cluster.controller import TopicConfig
+from pcmodel.topics.broker_static_configs import broker_config_entries
 from pcmodel.topics.config_resources import AlterConfigOp, ConfigEntry
 from pcmodel.topics.errors import (
     IllegalArgumentError,
@@ -46,7 +47,6 @@ from pcmodel.topics.replica_placement import check_assignment
 from pcmodel.topics.structs import TopicPartition
 from pcmodel.topics.topic_configs import (
     altered_overrides,
-    broker_config_entries,
     describe_topic_configs,
     topic_options,
 )
@@ -218,7 +218,7 @@ class TopicAdmin:
 
     def describe_broker_configs(self, broker: int) -> list[ConfigEntry]:
         """Broker ``broker``'s settings, read-only, in name order (see
-        :func:`~pcmodel.topics.topic_configs.broker_config_entries`); every broker of a
+        :func:`~pcmodel.topics.broker_static_configs.broker_config_entries`); every broker of a
         cluster has the same. Raises ``IllegalArgumentError`` for an unknown broker id."""
         self._node(broker)
         return broker_config_entries(

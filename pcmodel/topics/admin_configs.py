@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from pcmodel.topics.broker_static_configs import BROKER_CONFIGS_READ_ONLY
 from pcmodel.topics.config_resources import (
     AlterConfigOp,
     ConfigEntry,
@@ -37,7 +38,6 @@ from pcmodel.topics.errors import (
     IllegalArgumentError,
     InvalidRequestError,
 )
-from pcmodel.topics.topic_configs import BROKER_CONFIGS_READ_ONLY
 
 __all__ = ["ConfigAdminMixin", "config_dict"]
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from pcmodel.topics.broker_static_configs import broker_config_entries
 from pcmodel.topics.config_resources import AlterConfigOp, ConfigEntry
 from pcmodel.topics.errors import InvalidConfigurationError
 from pcmodel.topics.group_offsets import DEFAULT_RETENTION_CHECK_INTERVAL_MS
@@ -23,7 +24,6 @@ from pcmodel.topics.log import RetentionPolicy
 from pcmodel.topics.log_settings import log_settings
 from pcmodel.topics.topic_configs import (
     altered_overrides,
-    broker_config_entries,
     describe_topic_configs,
     topic_options,
 )
@@ -82,7 +82,7 @@ class ConfigsMixin:
 
     def describe_broker_configs(self, broker_id: int = 0) -> list[ConfigEntry]:
         """The broker's settings, read-only, in name order (see
-        :func:`~pcmodel.topics.topic_configs.broker_config_entries`); ``broker_id`` is the
+        :func:`~pcmodel.topics.broker_static_configs.broker_config_entries`); ``broker_id`` is the
         node id it is known by (0, unless its Kafka listener advertises another)."""
         return broker_config_entries(
             broker_id, num_partitions=self.num_partitions,

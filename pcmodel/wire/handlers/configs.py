@@ -26,9 +26,9 @@ from kafka.protocol.admin import (
     IncrementalAlterConfigsResponse,
 )
 
+from pcmodel.topics.broker_static_configs import BROKER_CONFIGS_READ_ONLY
 from pcmodel.topics.config_resources import AlterConfigOp, ConfigEntry, ConfigResourceType
 from pcmodel.topics.errors import InvalidRequestError
-from pcmodel.topics.topic_configs import BROKER_CONFIGS_READ_ONLY
 from pcmodel.wire.api import ApiHandler, RequestContext, error_code, error_message
 
 __all__ = ["HANDLERS"]
