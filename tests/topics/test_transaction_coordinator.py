@@ -305,6 +305,24 @@ def test_a_static_member_replaced_by_another_instance_fences_staged_offsets(brok
                                  group_instance_id="i-1")
     assert second.member_id != first.member_id
 
+    # An instance id alone still names a member: the one holding it.
+    with pytest.raises(FencedInstanceIdError):
+        broker.txn_offset_commit("tx", "g", producer.pid, producer.epoch, {T0: 1},
+                                 group_instance_id="i-1")
+
+
+def test_offsets_may_be_staged_while_the_group_waits_for_its_leaders_assignment(broker):
+    """Unlike a commit, TxnOffsetCommit does not look at the group's state (Kafka's
+    validateOffsetCommit with isTransactional): the member and generation are enough."""
+    first = broker.join_group("g", "", protocols=[("range", b"")], timeout=5)
+    assert broker.describe_group("g").state.value == "CompletingRebalance"
+    producer = Producer(broker)
+    producer.send(OUT, b"r")
+    broker.add_offsets_to_txn("tx", producer.pid, producer.epoch, "g")
+    broker.txn_offset_commit("tx", "g", producer.pid, producer.epoch, {T0: 7},
+                             member_id=first.member_id, generation=first.generation)
+    producer.end(commit=True)
+    assert broker.committed("g", [T0])[T0].offset == 7
 
 def test_a_transaction_open_longer_than_its_timeout_is_aborted_and_its_producer_fenced(
         wall, broker):
