@@ -288,7 +288,10 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, ReplicaAdmin, StateDeli
         future: ``NotLeaderForPartitionError`` (``broker`` does not lead it),
         ``LeaderNotAvailableError``, ``KafkaConnectionError`` (the broker is dead, or died
         before answering), ``NotEnoughReplicasError`` / ``NotEnoughReplicasAfterAppendError``,
-        ``RequestTimedOutError`` after ``timeout`` seconds (clock seconds).
+        ``RequestTimedOutError`` after ``timeout`` seconds (clock seconds). While the ISR is
+        smaller than ``min_insync_replicas`` the high watermark does not move (Kafka 3.7): an
+        ``acks="all"`` produce waiting then times out, and ``acks=1`` records stay unseen by
+        consumers until enough replicas are back in sync.
 
         ``producer=(producer_id, producer_epoch, first_sequence)`` makes the produce idempotent
         (ids from :meth:`init_producer_id`; sequences count records per partition from 0):

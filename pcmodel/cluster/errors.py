@@ -85,9 +85,11 @@ class NotEnoughReplicasError(BrokerResponseError):
 
 
 class NotEnoughReplicasAfterAppendError(BrokerResponseError):
-    """``acks="all"``: the leader appended the records, then the in-sync set shrank below
-    ``min_insync_replicas`` before they were committed. They are in the leader's log but were
-    not acknowledged."""
+    """``acks="all"``: the records are in the leader's log and committed, but the in-sync set
+    is smaller than ``min_insync_replicas`` when the answer is due; they were not
+    acknowledged. Rare since Kafka 3.7: the high watermark does not move while the ISR is
+    that small, so a produce waiting when the ISR shrinks below the minimum times out
+    (``RequestTimedOutError``) instead."""
 
     errno = 20
     message = "NOT_ENOUGH_REPLICAS_AFTER_APPEND"

@@ -187,7 +187,14 @@ class ClusterNode(NodeMarkers):
         """LeaderAndIsr from the controller; a lost leadership fails the waiting produces, a
         state without this broker among the replicas removes the replica."""
         replica = self.replicas.get(tp)
-        if replica is not None and self._take_state(replica, state) and replica.is_leader:
+        if replica is None:
+            return
+        # The controller takes a replica out of the ISR only when its broker is fenced or
+        # shutting down (a leader's own changes arrive through _leader_maintenance): the
+        # leader stops waiting for it, as Kafka's waits only for eligible replicas.
+        taken_out = replica.state.isr - state.isr if replica.state is not None else ()
+        if self._take_state(replica, state) and replica.is_leader:
+            replica.forget_followers(taken_out)
             self._leader_maintenance(replica)
 
     def crash(self) -> None:
@@ -225,7 +232,7 @@ class ClusterNode(NodeMarkers):
         replica = self._leader_replica(tp)
         state = replica.state
         assert state is not None
-        min_isr = replica.config.min_insync_replicas
+        min_isr = replica.min_isr
         count = len(records)
         # Before the producer's sequence numbers, as Kafka's Partition.appendRecordsToLeader:
         # a pipelining producer whose batches are all refused as retriable retries them in
@@ -287,7 +294,7 @@ class ClusterNode(NodeMarkers):
                                     timeout=0, replica_id=follower)[tp]
         records = fetched.records
         replica.record_follower_fetch(follower, fetch_offset, self._clock())
-        self._leader_maintenance(replica)
+        self._leader_maintenance(replica, fetched=follower)
         end = records[-1].offset + 1 if records else fetch_offset
         return ReplicaFetchResponse(records, replica.high_watermark, start,
                                     replica.epochs.entries, None,
@@ -434,14 +441,15 @@ class ClusterNode(NodeMarkers):
             return
         waiting = DelayedProduce(replica.tp, base, base + result.count, state.leader_epoch,
                                  self._clock() + timeout, future, result)
-        if not waiting.try_complete(replica.high_watermark, len(state.isr),
-                                    replica.config.min_insync_replicas):
+        if not waiting.try_complete(replica.high_watermark, len(state.isr), replica.min_isr):
             self._waiting.append(waiting)
 
-    def _leader_maintenance(self, replica: Replica) -> None:
+    def _leader_maintenance(self, replica: Replica, fetched: int | None = None) -> None:
+        """The leader's checks: the ISR (``fetched``: the follower whose fetch this is may
+        join), then the high watermark and the produces waiting for it."""
         state = replica.state
         assert state is not None
-        wanted = replica.desired_isr(self._clock(), self._lag_max)
+        wanted = replica.desired_isr(self._clock(), self._lag_max, fetched)
         if wanted != state.isr:
             try:
                 new = self._alter_isr(replica.tp, self.node_id, state.leader_epoch, wanted)
@@ -453,7 +461,7 @@ class ClusterNode(NodeMarkers):
                 if not self._take_state(replica, new):
                     return
         if replica.is_leader:
-            if replica.maybe_increment_hw():
+            if replica.maybe_increment_hw(self._clock(), self._lag_max):
                 self.hw_moves += 1
             self._complete_waiting(replica)
 
@@ -473,7 +481,7 @@ class ClusterNode(NodeMarkers):
             return
         assert replica.state is not None
         hw, isr = replica.high_watermark, len(replica.state.isr)
-        min_isr = replica.config.min_insync_replicas
+        min_isr = replica.min_isr
         self._waiting = [w for w in self._waiting
                          if w.tp != replica.tp or not w.try_complete(hw, isr, min_isr)]
 

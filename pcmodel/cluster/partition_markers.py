@@ -76,7 +76,7 @@ class NodeMarkers:
         """
         replica = self._leader_replica(tp)
         state = replica.state
-        min_isr = replica.config.min_insync_replicas
+        min_isr = replica.min_isr
         if len(state.isr) < min_isr:
             raise NotEnoughReplicasError(
                 f"{tp}: the ISR {sorted(state.isr)} has fewer than min_insync_replicas="

@@ -113,8 +113,9 @@ class DelayedProduce(NamedTuple):
         """Answer the request if the HW reached it; return whether it is answered.
 
         Invariant: success only when every in-sync replica has the whole batch *and* there
-        are at least ``min_insync_replicas`` of them; a batch committed by a shrunken ISR is
-        in the log but answered with ``NotEnoughReplicasAfterAppendError``.
+        are at least ``min_insync_replicas`` of them; a batch committed while the ISR was
+        large enough, checked once it has shrunk, is in the log but answered with
+        ``NotEnoughReplicasAfterAppendError`` (the watermark itself waits for the minimum).
         """
         if high_watermark < self.required:
             return False

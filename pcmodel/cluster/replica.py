@@ -21,6 +21,7 @@ Prior art: Kafka ``Partition.scala`` (``makeLeader``, ``makeFollower``,
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from pcmodel.cluster import isr as rules
@@ -136,6 +137,14 @@ class Replica:
 
     # --- leader side ---------------------------------------------------------------------------
 
+    def forget_followers(self, brokers: Iterable[int]) -> None:
+        """Know nothing of ``brokers``' fetches any more (the controller took them out of the
+        ISR: fenced, or shutting down): until they fetch again they are neither caught up nor
+        waited for."""
+        for r in brokers:
+            if r in self.followers:
+                self.followers[r] = FollowerState()
+
     def leos(self) -> dict[int, int]:
         """Every replica's known LEO, the leader's own included (followers that fetched)."""
         known = {r: f.leo for r, f in self.followers.items() if f.leo is not None}
@@ -156,21 +165,36 @@ class Replica:
         f.last_fetch_time = now
         f.leader_leo_at_last_fetch = leader_leo
 
-    def desired_isr(self, now: float, lag_max: float) -> frozenset[int]:
-        """The ISR the leader wants now (shrunk by laggards, grown by caught-up followers)."""
+    def desired_isr(self, now: float, lag_max: float,
+                    fetched: int | None = None) -> frozenset[int]:
+        """The ISR the leader wants now: laggards out, and ``fetched`` (the follower whose
+        fetch this is, if any) in if it can join (:func:`~pcmodel.cluster.isr.isr_at_check`)."""
         assert self.state is not None
-        return rules.leader_update(
+        return rules.isr_at_check(
             leader=self.node_id, isr=self.state.isr, high_watermark_now=self.high_watermark,
             leos=self.leos(), last_caught_up={r: f.last_caught_up
                                               for r, f in self.followers.items()},
             now=now, replica_lag_time_max=lag_max, leader_epoch_start=self.leader_epoch_start,
-        ).isr
+            fetched=fetched,
+        )
 
-    def maybe_increment_hw(self) -> bool:
-        """Move the HW to the smallest LEO over the (controller-confirmed) ISR; never back."""
+    @property
+    def min_isr(self) -> int:
+        """The ``min.insync.replicas`` this leader enforces: the topic's, capped at the
+        partition's replica count (Kafka's effective min ISR)."""
         assert self.state is not None
-        hw = self.high_watermark
-        new = rules.high_watermark(hw, self.state.isr, self.leos())
+        return rules.effective_min_isr(self.config.min_insync_replicas, len(self.state.replicas))
+
+    def maybe_increment_hw(self, now: float, lag_max: float) -> bool:
+        """Move the HW to the smallest LEO over the (controller-confirmed) ISR and the
+        followers about to join it (:func:`~pcmodel.cluster.isr.joining_replicas`); never
+        back, and not at all while the ISR is smaller than :attr:`min_isr`."""
+        assert self.state is not None
+        hw, leos = self.high_watermark, self.leos()
+        joining = rules.joining_replicas(
+            self.state.isr, self.node_id, leos,
+            {r: f.last_caught_up for r, f in self.followers.items()}, now, lag_max)
+        new = rules.high_watermark(hw, self.state.isr, leos, self.min_isr, joining)
         if new != hw:
             self._set_hw(new)
             return True

@@ -221,6 +221,8 @@ def test_broker_processes_apply_an_alteration():
         cluster.alter_topic_configs("t", [("retention.ms", DELETE, None),
                                           ("min.insync.replicas", SET, "3")])
         cluster.isolate(next(b for b in range(3) if b != cluster.leader("t", 0)))
+        # A follower leaves the ISR once it lacks a record for longer than the lag limit.
+        cluster.produce("t", 0, batch(b"lagging"), acks=1).get(timeout=20)
         wait_until(lambda: len(cluster.isr("t", 0)) == 2, timeout=30)
         with pytest.raises(NOT_ENOUGH):  # the leader's process knows the new minimum
             cluster.produce("t", 0, batch(b"c"), acks="all").get(timeout=20)

@@ -64,6 +64,8 @@ class Victim:
 
     def _read(self) -> None:
         for line in self.process.stdout:
+            if not line.endswith("\n"):
+                break  # the last line, cut off by the SIGKILL: it says nothing whole
             with self._lock:
                 self.lines.append(line.split())
 
