@@ -45,9 +45,7 @@ from pcmodel.cluster.cluster import Cluster
 from pcmodel.cluster.epochs import written_epochs
 from pcmodel.cluster.errors import LeaderNotAvailableError, RequestTimedOutError
 from pcmodel.cluster.offsets import OffsetsTopic
-from pcmodel.topics.broker import (
-    TopicDescription,
-)
+from pcmodel.topics.broker import TopicDescription, check_topic_name
 from pcmodel.topics.broker_topics import delete_records_arguments
 from pcmodel.topics.config_resources import AlterConfigOp, ConfigEntry
 from pcmodel.topics.errors import (
@@ -58,6 +56,7 @@ from pcmodel.topics.errors import (
     KafkaTimeoutError,
     UnknownTopicOrPartitionError,
 )
+from pcmodel.topics.list_offsets import answer_list_offsets
 from pcmodel.topics.log import RetentionPolicy
 from pcmodel.topics.log_transactions import check_isolation_level
 from pcmodel.topics.replica_placement import check_replication_factor
@@ -182,8 +181,12 @@ class ClusterConnection(DataRequestsMixin, GroupRequestsMixin, TransactionReques
         return dict(sorted(counts.items()))
 
     def partitions_for(self, topic: str, *, auto_create: bool = False) -> set[int]:
-        """The topic's partition numbers; a missing topic is created if ``auto_create``."""
+        """The topic's partition numbers; a missing topic is created if ``auto_create``.
+        ``InvalidTopicError`` for a missing topic with an illegal name, as Kafka's Metadata
+        answers it, created or not."""
         found = {tp.partition for tp in self._cluster.metadata() if tp.topic == topic}
+        if not found:
+            check_topic_name(topic)
         if not found and auto_create:
             try:
                 self._cluster.create_topic(topic, 1)
@@ -316,19 +319,37 @@ class ClusterConnection(DataRequestsMixin, GroupRequestsMixin, TransactionReques
 
     def offsets_for_times(self, timestamps: Mapping[TopicPartition, int]
                           ) -> dict[TopicPartition, OffsetAndTimestamp | None]:
-        """For each partition, the first record at or after the time, from its leader."""
+        """For each partition, the first record at or after the time below the high
+        watermark, from its leader, with the epoch its leader wrote it in (see
+        :meth:`list_offsets`); ``None`` where there is none."""
         out = {}
         for tp, ts in timestamps.items():
             tp = TopicPartition._make(tp)
-            out[tp] = self._leader_node(tp).broker.offsets_for_times({tp: ts})[tp]
+            out[tp] = self._with_written_epoch(
+                tp, self._leader_node(tp).broker.offsets_for_times({tp: ts})[tp])
         return out
 
     def max_timestamp_offsets(self, partitions: Iterable[TopicPartition]
                               ) -> dict[TopicPartition, OffsetAndTimestamp | None]:
         """For each partition, the first record with the largest timestamp, from its leader
-        (``None`` if that record is not below the high watermark)."""
+        (``None`` if that record is not below the high watermark); its epoch is
+        :meth:`list_offsets`'s to answer, as on a lone broker."""
         return {tp: self._leader_node(tp).broker.max_timestamp_offsets([tp])[tp]
                 for tp in map(TopicPartition._make, partitions)}
+
+    def list_offsets(self, specs: Mapping[TopicPartition, int], *,
+                     isolation_level: str = "read_uncommitted",
+                     ) -> dict[TopicPartition, OffsetAndTimestamp | None]:
+        """Kafka's ListOffsets, as each partition's leader answers it (see
+        :meth:`Broker.list_offsets <pcmodel.topics.broker.Broker.list_offsets>`), with the
+        leader epochs of its epoch cache, as Kafka's ``UnifiedLog.fetchOffsetByTimestamp``
+        gives them: the epoch that wrote the record found (for ``EARLIEST``, the one at the
+        log start), the leader's current epoch for ``LATEST``; ``-1`` where the cluster cannot
+        say (the leadership moved meanwhile). Built on this connection's own lookups, so that a
+        connection that answers them as one broker answers this as that broker."""
+        return answer_list_offsets(
+            self, {TopicPartition._make(tp): spec for tp, spec in specs.items()},
+            isolation_level, self._written_epoch, self._current_epoch)
 
     def epoch_of_offset(self, tp: TopicPartition, offset: int) -> int:
         """The leader epoch in which the partition's leader wrote the record at ``offset``
@@ -336,6 +357,26 @@ class ClusterConnection(DataRequestsMixin, GroupRequestsMixin, TransactionReques
         tp = TopicPartition._make(tp)
         leader = self._leader_node(tp).node_id
         return self._cluster.epoch_of_offset(leader, tp.topic, tp.partition, offset)
+
+    def _written_epoch(self, tp: TopicPartition, offset: int) -> int:
+        """The epoch the leader wrote ``offset`` in, ``-1`` if the cluster cannot say now."""
+        try:
+            return self.epoch_of_offset(tp, offset)
+        except KafkaError:
+            return -1
+
+    def _current_epoch(self, tp: TopicPartition) -> int:
+        """The leader epoch of ``tp`` now, ``-1`` while it has no leader."""
+        try:
+            return self._epochs_source(tp)[1]
+        except KafkaError:
+            return -1
+
+    def _with_written_epoch(self, tp: TopicPartition, hit: OffsetAndTimestamp | None
+                            ) -> OffsetAndTimestamp | None:
+        """``hit`` with the epoch its record was written in (a node's broker answers 0)."""
+        return None if hit is None else hit._replace(
+            leader_epoch=self._written_epoch(tp, hit.offset))
 
     def written_epochs(self, tp: TopicPartition, first_offset: int,
                        last_offset: int) -> list[tuple[int, int]]:

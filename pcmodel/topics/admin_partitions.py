@@ -31,7 +31,6 @@ from pcmodel.topics.errors import (
 from pcmodel.topics.errors.base import error_detail
 from pcmodel.topics.replica_placement import add_partitions_placed
 from pcmodel.topics.structs import (
-    NOTHING_TIERED,
     ElectionType,
     OffsetAndTimestamp,
     OffsetSpec,
@@ -182,36 +181,14 @@ class PartitionAdminMixin:
                                               "timestamps")
         if isolation_level not in (0, 1):
             raise IllegalArgumentError(f"isolation_level must be 0 or 1, not {isolation_level!r}")
-        earliest = [tp for tp, spec in specs.items()
-                    if spec in (OffsetSpec.EARLIEST, OffsetSpec.EARLIEST_LOCAL)]
-        latest = [tp for tp, spec in specs.items() if spec == OffsetSpec.LATEST]
-        newest = [tp for tp, spec in specs.items() if spec == OffsetSpec.MAX_TIMESTAMP]
-        times = {tp: int(spec) for tp, spec in specs.items() if spec >= 0}
-        found: dict[TopicPartition, OffsetAndTimestamp] = {
-            tp: OffsetAndTimestamp(-1, -1) for tp, spec in specs.items()
-            if spec in NOTHING_TIERED}
-        if earliest:
-            found.update({tp: OffsetAndTimestamp(offset, -1)
-                          for tp, offset in self._conn.beginning_offsets(earliest).items()})
         level = "read_committed" if isolation_level == 1 else "read_uncommitted"
-        if latest:
-            found.update({tp: OffsetAndTimestamp(offset, -1) for tp, offset in
-                          self._conn.end_offsets(latest, isolation_level=level).items()})
-        hits = {}
-        if newest:
-            hits.update(self._conn.max_timestamp_offsets(newest))
-        if times:
-            hits.update(self._conn.offsets_for_times(times))
-        if hits and isolation_level == 1:  # not yet stable: not there for a committed reader
-            stable = self._conn.end_offsets(list(hits), isolation_level=level)
-            hits = {tp: None if hit is None or hit.offset >= stable[tp] else hit
-                    for tp, hit in hits.items()}
-        found.update({tp: OffsetAndTimestamp(-1, -1) if hit is None else hit
-                      for tp, hit in hits.items()})
-        epochs = self._leader_epochs({tp.topic for tp in specs})
-        return {tp: found[tp]._replace(leader_epoch=self._answer_epoch(
-                    tp, specs[tp], found[tp].offset, epochs.get(tp, -1)))
-                for tp in specs}
+        found = self._conn.list_offsets({tp: int(spec) for tp, spec in specs.items()},
+                                        isolation_level=level)
+        # Kafka answers a missing offset and an unknown epoch as -1; kafka-python's admin
+        # turns such an epoch into None, as the Java client's is an empty Optional.
+        return {tp: OffsetAndTimestamp(-1, -1, None) if hit is None
+                else hit._replace(leader_epoch=hit.leader_epoch if hit.leader_epoch >= 0 else None)
+                for tp, hit in found.items()}
 
     def elect_leaders(
         self, election_type: ElectionType | int,
@@ -333,24 +310,6 @@ class PartitionAdminMixin:
             topic_partitions = {topic: range(counts[topic]) for topic in topics}
         return [validate_topic_partition((topic, p))
                 for topic, partitions in topic_partitions.items() for p in partitions]
-
-    def _answer_epoch(self, tp: TopicPartition, spec: int, offset: int,
-                      current: int) -> int | None:
-        """The epoch ListOffsets answers with an offset: the leader's current one for LATEST,
-        else the one that wrote the record there (on a cluster; a lone broker has epoch 0),
-        none without an offset, as Kafka's ``Partition.fetchOffsetForTimestamp`` does."""
-        if offset < 0:
-            return None
-        if spec == OffsetSpec.LATEST or not self._replicated():
-            return current
-        return self._conn.epoch_of_offset(tp, offset)
-
-    def _leader_epochs(self, topics: Iterable[str]) -> dict[TopicPartition, int]:
-        """The epoch of each partition's leader, for the topics named."""
-        counts = self._conn.list_topics()
-        return {TopicPartition(topic, p.partition): p.leader_epoch
-                for topic in topics if topic in counts
-                for p in self._partition_replicas(topic, counts[topic])}
 
 
 def _total_count(spec: NewPartitions | int | Mapping[str, Any]) -> tuple[int, list[list[int]]]:

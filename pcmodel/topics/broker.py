@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pcmodel.topics.broker_checks import _check_int
@@ -92,7 +92,9 @@ from pcmodel.topics.idempotence import (
     DEFAULT_PRODUCER_ID_EXPIRATION_MS,
     ProducerSequences,
 )
+from pcmodel.topics.list_offsets import answer_list_offsets
 from pcmodel.topics.log_records import LogRecord, NewRecord, wall_clock_ms
+from pcmodel.topics.structs import OffsetAndTimestamp, TopicPartition
 from pcmodel.topics.topic_settings import check_topic_name
 from pcmodel.topics.transactions import (
     DEFAULT_EXPIRED_ID_CHECK_INTERVAL_MS,
@@ -148,6 +150,7 @@ CLIENT_METHODS: tuple[str, ...] = (
     "end_offsets",
     "offsets_for_times",
     "max_timestamp_offsets",
+    "list_offsets",
     "delete_records",
     "describe_log_dirs",
     "alter_replica_log_dirs",
@@ -331,6 +334,30 @@ class Broker(
             f"<Broker topics={len(self._topics)} groups={len(self._groups)}"
             f"{' closed' if self._closed else ''}>"
         )
+
+    # --- offset lookups (a client method; the others are the parts') --------------------------
+
+    def list_offsets(self, specs: Mapping[TopicPartition, int], *,
+                     isolation_level: str = "read_uncommitted",
+                     ) -> dict[TopicPartition, OffsetAndTimestamp | None]:
+        """Kafka's ListOffsets: one offset per partition, with the leader epoch Kafka answers.
+
+        Each ``spec`` is a timestamp in ms (the first record at or after it) or an
+        :class:`~pcmodel.topics.structs.OffsetSpec`: ``EARLIEST`` (and ``EARLIEST_LOCAL``: no
+        tiered storage) the log start, with the epoch of the record there; ``LATEST`` the end
+        consumers see (the high watermark, or with ``isolation_level="read_committed"`` the
+        last stable offset), with the leader's current epoch; ``MAX_TIMESTAMP`` the first record
+        with the largest timestamp. Earliest and latest answer timestamp ``-1``. ``None`` where
+        no offset is found: a timestamp after every readable record, a record at or above the
+        last stable offset for ``read_committed``, ``LATEST_TIERED`` and
+        ``EARLIEST_PENDING_UPLOAD``. A lone broker's only leader epoch is 0, so every offset
+        found here carries epoch 0 (a cluster's connection answers its leaders' epochs).
+        Raises ``UnknownTopicOrPartitionError`` for a partition that does not exist,
+        ``UnsupportedVersionError`` for a negative spec Kafka does not have, ``TypeError`` for
+        a spec that is not an int.
+        """
+        return answer_list_offsets(self, specs, isolation_level,
+                                   lambda tp, offset: 0, lambda tp: 0)
 
     # --- lifecycle (not client methods) -------------------------------------------------------
 

@@ -280,11 +280,14 @@ class TopicAdminMixin:
         With ``auto_create`` (a client's ``allow_auto_create_topics``) a missing topic is created
         with ``num_partitions`` partitions if ``auto_create_topics_enable`` is on, as a Kafka
         broker answers a metadata request. Raises ``UnknownTopicOrPartitionError`` for a topic
-        that does not exist (and was not created), ``InvalidTopicError`` for an illegal name.
+        that does not exist (and was not created), ``InvalidTopicError`` for an illegal name,
+        whether or not it would be created (Kafka's Metadata answers INVALID_TOPIC_EXCEPTION
+        for it either way, so clients fail at once instead of waiting for it to appear).
         """
         with self._lock:
-            if topic not in self._topics and auto_create and self.auto_create_topics_enable:
+            if topic not in self._topics:
                 check_topic_name(topic)
+            if topic not in self._topics and auto_create and self.auto_create_topics_enable:
                 self._check_open()
                 new = _Topic(topic, [], RetentionPolicy.DELETE, None, None, None, "condition",
                              "off", set())
@@ -361,7 +364,10 @@ class TopicAdminMixin:
     def offsets_for_times(
         self, timestamps: Mapping[TopicPartition, int]
     ) -> dict[TopicPartition, OffsetAndTimestamp | None]:
-        """For each partition, the earliest retained record with timestamp >= the given ms."""
+        """For each partition, the earliest retained record with timestamp >= the given ms
+        that consumers may read (below the high watermark, as Kafka's ListOffsets hides the
+        others), with the leader epoch of its batch: 0, a lone broker's only epoch (a cluster's
+        connection answers its leader's). ``None`` where there is no such record."""
         items = [(validate_topic_partition(tp), ts) for tp, ts in timestamps.items()]
         for tp, ts in items:
             _check_int(f"timestamp for {tp}", ts, 0, IllegalArgumentError)
@@ -370,7 +376,8 @@ class TopicAdminMixin:
             result: dict[TopicPartition, OffsetAndTimestamp | None] = {}
             for (tp, ts), log in zip(items, logs):
                 found = log.offset_for_time(ts)
-                result[tp] = None if found is None else OffsetAndTimestamp(*found)
+                visible = found is not None and found[0] < log.high_watermark
+                result[tp] = OffsetAndTimestamp(*found, leader_epoch=0) if visible else None
             return result
 
     def max_timestamp_offsets(
@@ -378,7 +385,8 @@ class TopicAdminMixin:
     ) -> dict[TopicPartition, OffsetAndTimestamp | None]:
         """For each partition, the first record with the largest timestamp (Kafka's ListOffsets
         ``MAX_TIMESTAMP``, KIP-734): ``None`` if the partition is empty, or if that record is
-        at or above the high watermark (not yet visible to consumers), as Kafka answers."""
+        at or above the high watermark (not yet visible to consumers), as Kafka answers. Its
+        ``leader_epoch`` is left ``-1``: :meth:`list_offsets` answers the lookup with it."""
         tps = [validate_topic_partition(tp) for tp in partitions]
         with self._lock:
             logs = [self._log(tp) for tp in tps]

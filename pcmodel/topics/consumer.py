@@ -224,8 +224,9 @@ class KafkaConsumer(
         self._check_open()
         return set(self._conn.list_topics())
 
-    def partitions_for_topic(self, topic: str) -> set[int] | None:
-        """The partition numbers of ``topic``, or ``None`` if it does not exist (kafka-python).
+    def partitions_for_topic(self, topic: str) -> set[int]:
+        """The partition numbers of ``topic``; an empty set if it does not exist, as
+        kafka-python 3 answers (the Java client's ``partitionsFor`` an empty list).
 
         Creates a missing topic when ``allow_auto_create_topics`` and the broker allow it, as
         the metadata request of the Java client does.
@@ -236,7 +237,7 @@ class KafkaConsumer(
                 topic, auto_create=self.config["allow_auto_create_topics"]
             )
         except UnknownTopicOrPartitionError:
-            return None
+            return set()
 
     # --- polling ------------------------------------------------------------------------------
 

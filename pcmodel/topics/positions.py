@@ -35,7 +35,7 @@ from pcmodel.topics.errors import (
     UnknownTopicOrPartitionError,
     UnstableOffsetCommitError,
 )
-from pcmodel.topics.fetcher import PartitionState, written_epochs
+from pcmodel.topics.fetcher import PartitionState
 from pcmodel.topics.structs import OffsetAndMetadata, OffsetAndTimestamp, TopicPartition
 
 __all__ = ["PositionsMixin"]
@@ -118,7 +118,9 @@ class PositionsMixin:
             self._work.notify_all()
 
     def paused(self) -> set[TopicPartition]:
-        """The partitions paused with ``pause()``."""
+        """The partitions paused with ``pause()``. Raises ``IllegalStateError`` once the
+        consumer is closed, as the Java client's ``paused()`` does."""
+        self._check_open()
         with self._lock:
             return {tp for tp, st in self._states.items() if st.paused}
 
@@ -162,20 +164,12 @@ class PositionsMixin:
         """The earliest offset whose timestamp is >= the given ms, per partition.
 
         ``None`` for a partition without such a record. Each found offset comes with the leader
-        epoch of its record, as ListOffsets answers it (a lone broker's records are all of
-        epoch 0; on a cluster, the epoch its leader wrote it in). ``timeout_ms`` as for
+        epoch of its record, as the broker's ListOffsets answers it (a lone broker's records are
+        all of epoch 0; on a cluster, the epoch its leader wrote it in). ``timeout_ms`` as for
         :meth:`beginning_offsets`.
         """
         wanted = dict(timestamps)
-        found = self._lookup(lambda: self._conn.offsets_for_times(wanted), timeout_ms, wanted)
-        return {tp: value if value is None or value.offset < 0
-                else value._replace(leader_epoch=self._leader_epoch_of(tp, value.offset))
-                for tp, value in found.items()}
-
-    def _leader_epoch_of(self, tp: TopicPartition, offset: int) -> int:
-        """The leader epoch the record at ``offset`` of ``tp`` was written in (``-1``: the
-        cluster cannot say now)."""
-        return written_epochs(self._conn, tp, offset, offset)[0][0]
+        return self._lookup(lambda: self._conn.offsets_for_times(wanted), timeout_ms, wanted)
 
     def _lookup(self, ask: Callable[[], Any], timeout_ms: float | None,
                 partitions: Iterable[TopicPartition]) -> Any:

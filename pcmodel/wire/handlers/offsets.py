@@ -21,11 +21,12 @@ last stable offset: the first offset of the oldest transaction still open, as Ka
 timestamp (or the largest timestamp) at or above the last stable offset is not found (offset
 -1), as Kafka's ``ReplicaManager`` hides it; an ``isolation_level`` other than 0 or 1 is
 INVALID_REQUEST. The request's ``current_leader_epoch`` (from v4) is checked as Fetch checks it
-(FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH, NOT_LEADER_OR_FOLLOWER). An offset found carries
-a leader epoch as Kafka's ``Partition.fetchOffsetForTimestamp`` gives it: the leader's current
+(FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH, NOT_LEADER_OR_FOLLOWER). The answer is the
+broker's ``list_offsets`` (:meth:`pcmodel.topics.broker.Broker.list_offsets`), leader epoch
+included, as Kafka's ``Partition.fetchOffsetForTimestamp`` gives it: the leader's current
 epoch for "latest", the epoch in which the record there was written for "earliest" and a
 timestamp (the leader's epoch cache; they differ for records written before the last leader
-change), ``-1`` with no offset.
+change; 0 on a lone broker), ``-1`` with no offset.
 
 DeleteRecords deletes each partition's records below an offset (``-1``: the high watermark) and
 answers its low watermark, per partition, as Kafka does: OFFSET_OUT_OF_RANGE beyond the high
@@ -42,7 +43,7 @@ from kafka.protocol.admin import DeleteRecordsRequest, DeleteRecordsResponse
 from kafka.protocol.consumer import ListOffsetsRequest, ListOffsetsResponse
 
 from pcmodel.topics.log_transactions import ISOLATION_LEVELS
-from pcmodel.topics.structs import NOTHING_TIERED, OffsetSpec, TopicPartition
+from pcmodel.topics.structs import OffsetSpec, TopicPartition
 from pcmodel.wire.api import ApiHandler, RequestContext, error_code, kafka_errors
 
 __all__ = ["HANDLERS"]
@@ -56,37 +57,21 @@ PartitionResponse = TopicResponse.ListOffsetsPartitionResponse
 
 
 def _lookup(ctx: RequestContext, tp: TopicPartition, timestamp: int,
-            current_leader_epoch: int, isolation: str) -> tuple[int, int, int, int | None]:
-    """``(error code, timestamp, offset, epoch)`` for one partition; ``epoch`` ``None``: the
-    leader's current one (for "latest", and on a lone broker, whose epoch never changes).
-    ``isolation`` is the consumer's isolation level (one of ``ISOLATION_LEVELS``)."""
-    broker = ctx.broker
+            current_leader_epoch: int, isolation: str) -> tuple[int, int, int, int]:
+    """``(error code, timestamp, offset, leader epoch)`` for one partition, as the broker's
+    ``list_offsets`` answers it (``isolation``: one of ``ISOLATION_LEVELS``)."""
     if timestamp < 0 and ctx.api_version < _SPEC_VERSIONS.get(timestamp, 10**6):
-        return kafka_errors.UnsupportedVersionError.errno, -1, -1, None
+        return kafka_errors.UnsupportedVersionError.errno, -1, -1, -1
     code = ctx.view.leader_error(tp, current_leader_epoch)
     if code:
-        return code, -1, -1, None
+        return code, -1, -1, -1
     try:
-        if timestamp in (OffsetSpec.EARLIEST, OffsetSpec.EARLIEST_LOCAL):
-            found, offset = -1, broker.beginning_offsets([tp])[tp]
-        elif timestamp == OffsetSpec.LATEST:
-            return 0, -1, broker.end_offsets([tp], isolation_level=isolation)[tp], None
-        elif timestamp in NOTHING_TIERED:
-            return 0, -1, -1, None
-        else:
-            hit = (broker.max_timestamp_offsets([tp]) if timestamp == OffsetSpec.MAX_TIMESTAMP
-                   else broker.offsets_for_times({tp: timestamp}))[tp]
-            if hit is None:
-                return 0, -1, -1, None
-            if isolation == "read_committed" and \
-                    hit.offset >= broker.end_offsets([tp], isolation_level=isolation)[tp]:
-                return 0, -1, -1, None  # not stable yet: this consumer cannot read it
-            found, offset = hit.timestamp, hit.offset
-        written = broker.epoch_of_offset(tp, offset) \
-            if getattr(broker, "replicates", False) else None
+        hit = ctx.broker.list_offsets({tp: timestamp}, isolation_level=isolation)[tp]
     except Exception as exc:
-        return error_code(exc), -1, -1, None
-    return 0, found, offset, written
+        return error_code(exc), -1, -1, -1
+    if hit is None:
+        return 0, -1, -1, -1
+    return 0, hit.timestamp, hit.offset, hit.leader_epoch
 
 
 def handle_list_offsets(ctx: RequestContext, request: Any) -> Any:
@@ -95,7 +80,6 @@ def handle_list_offsets(ctx: RequestContext, request: Any) -> Any:
     topics = []
     for topic in request.topics:
         partitions = []
-        epochs: dict[int, int] = {}
         for part in topic.partitions:
             tp = TopicPartition(topic.name, part.partition_index)
             current = part.current_leader_epoch if ctx.api_version >= 4 else -1
@@ -104,15 +88,7 @@ def handle_list_offsets(ctx: RequestContext, request: Any) -> Any:
                                                          ISOLATION_LEVELS[level])
             else:
                 code, timestamp, offset, epoch = (kafka_errors.InvalidRequestError.errno, -1,
-                                                  -1, None)
-            if code == 0 and epoch is None and not epochs:
-                count = max(p.partition_index for p in topic.partitions) + 1
-                epochs = {p.partition: p.leader_epoch
-                          for p in ctx.view.partitions(topic.name, count)}
-            if code != 0 or offset < 0:
-                epoch = -1
-            elif epoch is None:
-                epoch = epochs.get(tp.partition, -1)
+                                                  -1, -1)
             partitions.append(PartitionResponse(
                 partition_index=part.partition_index, error_code=code, timestamp=timestamp,
                 offset=offset, leader_epoch=epoch,
