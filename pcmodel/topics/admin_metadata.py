@@ -1,0 +1,214 @@
+"""The metadata part of :class:`~pcmodel.topics.admin.KafkaAdminClient`: which topics and
+brokers there are, and who leads each partition.
+
+``list_topics``, ``describe_topics`` (Kafka's Metadata), ``describe_cluster``
+(DescribeCluster), ``describe_topic_partitions`` (DescribeTopicPartitions, KIP-966, one page at
+a time) and ``wait_for_topics``, answered as kafka-python 3 answers them. All are read from the
+broker at call time: a lone broker is broker 0, leading every partition in epoch 0; a cluster's
+partitions are as its controller last decided them.
+
+Prior art: kafka-python's ``kafka/admin/_topics.py`` (``list_topics``, ``describe_topics``,
+``wait_for_topics``) and ``_cluster.py`` (``describe_cluster``), the Java ``Admin`` interface
+(``describeTopics``, ``describeCluster``).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pcmodel.topics.authorization import (
+    CLUSTER_OPERATIONS,
+    TOPIC_OPERATIONS,
+    bit_field,
+    operation_names,
+)
+from pcmodel.topics.broker import CLUSTER_ID
+from pcmodel.topics.errors import (
+    InvalidRequestError,
+    KafkaTimeoutError,
+    UnknownTopicOrPartitionError,
+)
+from pcmodel.topics.partition_pages import PartitionsCursor, page_of_partitions
+from pcmodel.topics.structs import PartitionReplicas
+
+__all__ = ["MetadataAdminMixin"]
+
+
+def _page_topic(name: str, code: int, operations: int,
+                partitions: list[dict[str, Any]]) -> dict[str, Any]:
+    """One topic of a DescribeTopicPartitions answer, as kafka-python 3 hands it out."""
+    return {"error_code": code, "name": name, "topic_id": None,
+            "is_internal": name.startswith("__"), "partitions": partitions,
+            "topic_authorized_operations": operations}
+
+
+class MetadataAdminMixin:
+    """Topics, brokers and partition leaders (KafkaAdminClient part: the client provides
+    ``_conn``, ``_check_open()`` and ``_replicated()``)."""
+
+    def list_topics(self) -> list[str]:
+        """The names of every topic."""
+        self._check_open()
+        return list(self._conn.list_topics())
+
+    def describe_topics(self, topics: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        """Metadata of ``topics`` (all if ``None``), as kafka-python 3's list of dicts.
+
+        Each: ``{"error_code", "name", "topic_id", "is_internal", "partitions": [{"error_code",
+        "partition_index", "leader_id", "leader_epoch", "replica_nodes", "isr_nodes",
+        "offline_replicas"}], "authorized_operations"}``; ``topic_id`` is ``None`` (topics
+        have no ids here) and ``authorized_operations`` names every operation on a topic, as
+        a Kafka broker without an authorizer answers (there are no ACLs here). A missing
+        topic has ``error_code`` 3 (unknown topic) and no partitions, as in Kafka's metadata
+        response. On a cluster each partition is as the controller last decided it (a
+        partition without a leader has leader ``-1`` and ``error_code`` 5,
+        LEADER_NOT_AVAILABLE); a lone broker is node 0, leading every one in epoch 0.
+        """
+        self._check_open()
+        counts = self._conn.list_topics()
+        names = sorted(counts) if topics is None else list(topics)
+        described = []
+        for name in names:
+            count = counts.get(name)
+            partitions = [] if count is None else self._partition_replicas(name, count)
+            described.append({
+                "error_code": 0 if count is not None else 3,
+                "name": name,
+                "topic_id": None,
+                "is_internal": False,
+                "partitions": [
+                    {"error_code": 5 if p.leader < 0 else 0, "partition_index": p.partition,
+                     "leader_id": p.leader, "leader_epoch": p.leader_epoch,
+                     "replica_nodes": list(p.replicas), "isr_nodes": list(p.isr),
+                     "offline_replicas": list(p.offline)}
+                    for p in partitions
+                ],
+                "authorized_operations": operation_names(TOPIC_OPERATIONS),
+            })
+        return described
+
+    def describe_cluster(self) -> dict[str, Any]:
+        """The cluster's id, its controller and its brokers (Kafka's DescribeCluster), as
+        kafka-python 3 answers: ``{"cluster_id", "controller_id", "brokers": [{"broker_id",
+        "host", "port", "rack", "is_fenced"}], "authorized_operations"}``.
+
+        ``cluster_id`` is ``"pcmodel"``; ``controller_id`` is the broker Kafka's Metadata
+        names for admin requests (a lone broker is broker 0; a cluster names its lowest live
+        broker: its controller is no broker, as in KRaft); every broker is listed, those the
+        controller fenced (down past their session) with ``is_fenced``, as kafka-python asks.
+        pcmodel's clients reach brokers in process, so ``host`` is ``None`` and ``port`` -1
+        (a broker's Kafka listener has an address: ``serve_kafka()``). The authorized
+        operations are every cluster operation (no ACLs here).
+        """
+        self._check_open()
+        if self._replicated():
+            ids, live = self._conn.broker_ids(), set(self._conn.live_broker_ids())
+            controller = self._conn.controller_id()
+        else:
+            ids, live, controller = (0,), {0}, 0
+        return {"cluster_id": CLUSTER_ID, "controller_id": controller,
+                "brokers": [{"broker_id": b, "host": None, "port": -1, "rack": None,
+                             "is_fenced": b not in live} for b in ids],
+                "authorized_operations": operation_names(CLUSTER_OPERATIONS)}
+
+    def describe_topic_partitions(
+        self, topics: Iterable[str], response_partition_limit: int = 2000,
+        cursor: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """One page of ``topics`` (every topic for an empty list) and their partitions
+        (Kafka's DescribeTopicPartitions, KIP-966), as kafka-python 3 answers it.
+
+        Topics come in name order, from ``cursor`` (``{"topic_name", "partition_index"}``,
+        the ``next_cursor`` of the page before) on, at most ``response_partition_limit``
+        partitions (never more than 2000) in all. Returns ``{"topics": [{"error_code",
+        "name", "topic_id", "is_internal", "partitions": [{"error_code", "partition_index",
+        "leader_id", "leader_epoch", "replica_nodes", "isr_nodes",
+        "eligible_leader_replicas", "last_known_elr", "offline_replicas"}],
+        "topic_authorized_operations"}], "next_cursor": None | {"topic_name",
+        "partition_index"}}``: ``topic_id`` is ``None`` (no topic ids here), the eligible
+        leader replicas ``None`` (pcmodel keeps none), the authorized operations Kafka's bit
+        field of every topic operation (no ACLs); a topic asked for that does not exist has
+        ``error_code`` 3 (17 for an illegal name) and no partitions. A cursor whose topic was
+        not asked for, or with a negative partition, is answered as Kafka answers it: every
+        topic asked with INVALID_REQUEST (42). Partitions are as :meth:`describe_topics` shows
+        them, a partition without a leader with leader ``-1`` and no error; "every topic" is
+        every topic :meth:`list_topics` lists (a cluster's internal ``__consumer_offsets``
+        left out, as there).
+        """
+        self._check_open()
+        if isinstance(topics, str):
+            raise TypeError(f"topics must be a list of topic names, not the str {topics!r}")
+        names = list(topics)
+        existing = self._conn.list_topics()
+        every = not names
+        counts = dict(existing) if every else {name: existing.get(name) for name in names}
+        at = None if cursor is None else PartitionsCursor(cursor["topic_name"],
+                                                         cursor["partition_index"])
+        try:
+            pages, following = page_of_partitions(counts, every_topic=every, cursor=at,
+                                                  limit=response_partition_limit)
+        except InvalidRequestError as exc:
+            return {"topics": [_page_topic(name, exc.errno, -(2**31), []) for name in names],
+                    "next_cursor": None}
+        operations = bit_field(TOPIC_OPERATIONS)
+        described = []
+        for page in pages:
+            if page.error is not None:
+                described.append(_page_topic(page.name, page.error.errno, operations, []))
+                continue
+            replicas = self._partition_replicas(page.name, existing[page.name])
+            described.append(_page_topic(page.name, 0, operations, [
+                {"error_code": 0, "partition_index": p.partition, "leader_id": p.leader,
+                 "leader_epoch": p.leader_epoch, "replica_nodes": list(p.replicas),
+                 "isr_nodes": list(p.isr), "eligible_leader_replicas": None,
+                 "last_known_elr": None, "offline_replicas": list(p.offline)}
+                for p in replicas if p.partition in page.partitions]))
+        return {"topics": described, "next_cursor": None if following is None else {
+            "topic_name": following.topic_name, "partition_index": following.partition_index}}
+
+    def wait_for_topics(self, topic_names: Iterable[str], timeout_ms: float = 10000) -> None:
+        """Block until every topic named exists and each of its partitions has a leader, as
+        kafka-python 3's does (it polls ``describe_topics``).
+
+        On a lone broker a created topic is ready at once; on a cluster a partition waits for
+        the controller to elect a leader (after its brokers died, say). Raises
+        ``KafkaTimeoutError`` after ``timeout_ms``, naming what each topic still lacks.
+        """
+        self._check_open()
+        if isinstance(topic_names, str):
+            raise TypeError("topic_names must be a list of names, not a str")
+        names = list(topic_names)
+        deadline = time.monotonic() + timeout_ms / 1000
+        pause = threading.Event()  # never set: a wait that no signal cuts short
+        while True:
+            pending = {topic["name"]: reason for topic in self.describe_topics(names)
+                       if (reason := _not_ready(topic)) is not None}
+            if not pending:
+                return
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise KafkaTimeoutError(f"Topics not ready after {timeout_ms}ms: {pending}")
+            # Leader elections do not change the topics' metadata version: ask again soon.
+            pause.wait(min(0.05, remaining))
+
+    def _partition_replicas(self, name: str, count: int) -> list[PartitionReplicas]:
+        """Each partition's leader, epoch and replicas (every part of the client reads them
+        here); a lone broker is broker 0, leading all of them in epoch 0."""
+        if self._replicated():
+            try:
+                return self._conn.describe_partitions(name)
+            except UnknownTopicOrPartitionError:
+                return []  # deleted since list_topics()
+        return [PartitionReplicas(p, 0, 0, (0,), (0,), ()) for p in range(count)]
+
+
+def _not_ready(topic: Mapping[str, Any]) -> str | None:
+    """Why a described topic is not ready to use (kafka-python's wording), or ``None``."""
+    if topic["error_code"] != 0:
+        return "missing from metadata response"
+    leaderless = [f"p{p['partition_index']}=no leader" for p in topic["partitions"]
+                  if p["leader_id"] < 0]
+    return ",".join(leaderless) or None

@@ -1,0 +1,193 @@
+"""The topic part of :class:`~pcmodel.topics.admin.KafkaAdminClient`: creating and deleting
+topics.
+
+``create_topics`` (Kafka's CreateTopics) and ``delete_topics`` (DeleteTopics), with kafka-python
+3's arguments (a list of :class:`NewTopic`, a list of names, or kafka-python 3's dict), results
+and errors. Everything a topic asks for is checked before anything is created: its configs
+(:mod:`pcmodel.topics.topic_configs`), its replication factor against the live brokers, its
+hand-placed replicas (:mod:`pcmodel.topics.replica_placement`).
+
+Prior art: kafka-python's ``kafka/admin/_topics.py`` (``create_topics``, ``delete_topics``) and
+the Java ``Admin`` interface (``createTopics``, ``deleteTopics``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pcmodel.topics.admin_partitions import error_fields
+from pcmodel.topics.errors import BrokerResponseError, TopicAlreadyExistsError
+from pcmodel.topics.replica_placement import check_replication_factor, new_topic_assignment
+from pcmodel.topics.topic_configs import (
+    check_topic_configs,
+    describe_topic_configs,
+    topic_options,
+)
+
+__all__ = ["NewTopic", "TopicsAdminMixin"]
+
+
+class NewTopic:
+    """A topic to create: kafka-python's ``NewTopic`` (name, partitions, replication, configs).
+
+    ``num_partitions=-1`` takes the broker's ``num_partitions``; ``replication_factor=-1``
+    (the default) the broker's default factor. A lone ``Broker`` takes 1 only; a ``Cluster``
+    up to its live brokers. ``replica_assignments`` (``{partition: [broker ids]}``, partitions
+    0, 1, 2..., preferred leader first) places the replicas by hand instead; both counts must
+    then be ``-1`` (Kafka's rule). A lone broker is broker 0. ``topic_configs`` are Kafka's
+    names, honoured or refused as :mod:`pcmodel.topics.topic_configs` says (``retention.ms``,
+    ``cleanup.policy=delete``, and on a cluster ``min.insync.replicas`` and
+    ``unclean.leader.election.enable``).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        num_partitions: int = -1,
+        replication_factor: int = -1,
+        replica_assignments: Mapping[int, list[int]] | None = None,
+        topic_configs: Mapping[str, str] | None = None,
+    ) -> None:
+        self.name = name
+        self.num_partitions = num_partitions
+        self.replication_factor = replication_factor
+        self.replica_assignments = dict(replica_assignments or {})
+        self.topic_configs = dict(topic_configs or {})
+
+    def __repr__(self) -> str:
+        return f"NewTopic(name={self.name!r}, num_partitions={self.num_partitions})"
+
+
+class TopicsAdminMixin:
+    """Creating and deleting topics (KafkaAdminClient part: the client provides ``_conn``,
+    ``_given``, ``_check_open()`` and ``_replicated()``)."""
+
+    def create_topics(
+        self,
+        new_topics: Iterable[NewTopic | str] | Mapping[str, Mapping[str, Any]],
+        timeout_ms: float | None = None,
+        validate_only: bool = False,
+        raise_errors: bool = True,
+        wait_for_metadata: bool = False,
+    ) -> dict[str, Any]:
+        """Create topics; return ``{"topics": [{"name", "topic_id", "error_code",
+        "error_message", "topic_config_error_code", "num_partitions", "replication_factor"}]}``
+        as kafka-python 3 does: the partitions and replication factor each topic got (the
+        broker's defaults resolved), ``-1`` for a topic that was not created, ``topic_id``
+        ``None`` (topics have no ids here), and for a topic created (or validated) its every
+        config, ``{"configs": {name: {"value", "read_only", "config_source",
+        "is_sensitive"}}}``.
+
+        ``new_topics`` is a list of :class:`NewTopic`, a list of names, or kafka-python 3's dict
+        ``{name: {"num_partitions": n, "replication_factor": r, "configs": {...}}}``. Each topic
+        is created on its own; with ``raise_errors`` the first failure (``TopicAlreadyExistsError``,
+        ``InvalidTopicError``, ``InvalidPartitionsError``, ...) is raised after the others were
+        tried, as kafka-python raises from the response. ``validate_only`` checks and creates
+        nothing. A created topic is visible at once (``wait_for_metadata`` changes nothing).
+        """
+        self._check_open()
+        specs = _topic_specs(new_topics)
+        results, first_error = [], None
+        for spec in specs:
+            error = None
+            partitions, replication = spec.num_partitions, 1
+            try:
+                partitions, kwargs = self._create_arguments(spec)
+                if "replica_assignment" in kwargs:
+                    replication = len(kwargs["replica_assignment"][0])
+                elif self._replicated():
+                    replication = (kwargs["replication_factor"]
+                                   or self._conn.default_replication_factor)
+                if validate_only:
+                    if spec.name in self._conn.list_topics():
+                        raise TopicAlreadyExistsError(f"topic {spec.name!r} already exists")
+                else:
+                    self._conn.create_topic(spec.name, partitions, **kwargs)
+            except BrokerResponseError as exc:
+                error = exc
+            result = {
+                "name": spec.name,
+                "topic_id": None,
+                **error_fields(error),
+                "topic_config_error_code": 0,
+                # As Kafka answers: what the topic got, or -1 when it was not created.
+                "num_partitions": partitions if error is None else -1,
+                "replication_factor": replication if error is None else -1,
+            }
+            if error is None:  # and its every config, as CreateTopics v5+ answers
+                result["configs"] = {
+                    entry.name: {"value": entry.value, "read_only": entry.read_only,
+                                 "config_source": entry.source.name,
+                                 "is_sensitive": entry.sensitive}
+                    for entry in describe_topic_configs(check_topic_configs(spec.topic_configs))}
+            results.append(result)
+            first_error = first_error or error
+        if raise_errors and first_error is not None:
+            raise first_error
+        return {"topics": results}
+
+    def delete_topics(
+        self, topics: Iterable[str], timeout_ms: float | None = None, raise_errors: bool = True
+    ) -> dict[str, Any]:
+        """Delete topics with their records and committed offsets.
+
+        Returns ``{"topics": [{"name", "topic_id", "error_code", "error_message"}]}``, as
+        kafka-python 3 does (``topic_id`` is ``None``: topics have no ids here); with
+        ``raise_errors`` the first failure (``UnknownTopicOrPartitionError``) is raised.
+        """
+        self._check_open()
+        if isinstance(topics, str):
+            raise TypeError("topics must be a list of names, not a str")
+        results, first_error = [], None
+        for name in topics:
+            error = None
+            try:
+                self._conn.delete_topic(name)
+            except BrokerResponseError as exc:
+                error = exc
+            results.append({"name": name, "topic_id": None, **error_fields(error)})
+            first_error = first_error or error
+        if raise_errors and first_error is not None:
+            raise first_error
+        return {"topics": results}
+
+    def _create_arguments(self, spec: NewTopic) -> tuple[int, dict[str, Any]]:
+        """The partition count and broker ``create_topic`` keyword arguments for a NewTopic;
+        refuse what cannot be done (Kafka's errors) before anything changes."""
+        topic_options(spec.topic_configs, replicates=self._replicated())  # checks them
+        kwargs: dict[str, Any] = {"configs": spec.topic_configs}
+        if spec.replica_assignments:
+            placed = new_topic_assignment(  # a lone broker is broker 0
+                self._conn, spec.num_partitions, spec.replication_factor,
+                spec.replica_assignments.items(), node_id=0)
+            if self._replicated():
+                kwargs["replica_assignment"] = placed
+            return len(placed), kwargs
+        if self._replicated():
+            kwargs["replication_factor"] = check_replication_factor(
+                spec.replication_factor, self._conn.live_broker_count())
+        else:
+            check_replication_factor(spec.replication_factor, 1)
+        partitions = spec.num_partitions
+        if partitions == -1:
+            partitions = getattr(self._given, "num_partitions", 1)
+        return partitions, kwargs
+
+
+def _topic_specs(
+    new_topics: Iterable[NewTopic | str] | Mapping[str, Mapping[str, Any]],
+) -> list[NewTopic]:
+    """The :class:`NewTopic` of each topic, from any of the shapes ``create_topics`` takes."""
+    if isinstance(new_topics, (str, NewTopic)):
+        raise TypeError("new_topics must be a list of NewTopic or names, or a dict of them")
+    if isinstance(new_topics, Mapping):
+        return [
+            NewTopic(name, opts.get("num_partitions", -1), opts.get("replication_factor", -1),
+                     opts.get("assignments"), opts.get("configs"))
+            for name, opts in new_topics.items()
+        ]
+    specs = [NewTopic(t) if isinstance(t, str) else t for t in new_topics]
+    if not specs or not all(isinstance(t, NewTopic) for t in specs):
+        raise ValueError(f"No valid topics found in new_topics: {new_topics!r}")
+    return specs
