@@ -87,7 +87,7 @@ import re
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pcmodel.buffers import make_buffer
@@ -241,14 +241,17 @@ class KafkaConsumer(
 
     # --- polling ------------------------------------------------------------------------------
 
-    def poll(self, timeout_ms: float = 0, max_records: int | None = None) -> dict[
-        TopicPartition, list[ConsumerRecord]
-    ]:
+    def poll(self, timeout_ms: float = 0, max_records: int | None = None,
+             update_offsets: bool = True) -> dict[TopicPartition, list[ConsumerRecord]]:
         """Return the next records, at most ``max_records`` (default ``max_poll_records``).
 
         Waits up to ``timeout_ms`` for records (and for a rebalance to complete); returns ``{}``
         if there were none. Records of one partition come in offset order, each exactly once
-        unless the position is moved back. Raises ``IllegalStateError`` if closed or neither
+        unless the position is moved back. ``update_offsets=False`` (kafka-python 3's, which
+        its iterator uses) returns the records but leaves the positions where they were: what
+        was fetched beyond them is dropped, and the next poll returns the same records again,
+        unless ``seek()`` moves past them first (a commit of the positions commits the old
+        ones). Raises ``IllegalStateError`` if closed or neither
         subscribed nor assigned; ``NoOffsetForPartitionError`` / ``OffsetOutOfRangeError`` with
         ``auto_offset_reset='none'``; ``SerializationError`` if a deserializer fails; and
         re-raises an exception of the fetcher or heartbeat thread, or of a rebalance listener.
@@ -262,6 +265,8 @@ class KafkaConsumer(
             max_records = self.config["max_poll_records"]
         if isinstance(max_records, bool) or not isinstance(max_records, int) or max_records < 1:
             raise IllegalArgumentError(f"max_records must be an int >= 1, got {max_records!r}")
+        if not isinstance(update_offsets, bool):
+            raise TypeError(f"update_offsets must be True or False, got {update_offsets!r}")
         with self._lock:
             if self._subscribed_topics is None and not self._manual:
                 raise IllegalStateError(
@@ -271,13 +276,13 @@ class KafkaConsumer(
             self._in_poll = True
             self._last_poll = self._clock()
         try:
-            return self._poll(time.monotonic() + timeout_ms / 1000, max_records)
+            return self._poll(time.monotonic() + timeout_ms / 1000, max_records, update_offsets)
         finally:
             with self._lock:
                 self._in_poll = False
                 self._last_poll = self._clock()
 
-    def _poll(self, deadline: float, max_records: int) -> dict[
+    def _poll(self, deadline: float, max_records: int, update_offsets: bool = True) -> dict[
         TopicPartition, list[ConsumerRecord]
     ]:
         while True:
@@ -288,7 +293,12 @@ class KafkaConsumer(
             if self._subscribed_topics is not None:
                 retry_group = self._ensure_group(deadline)
             positioned = self._init_positions()
+            with self._lock:
+                before = {tp: (st.position, st.position_epoch)
+                          for tp, st in self._states.items()}
             records = self._collect(max_records)
+            if records and not update_offsets:
+                self._put_positions_back(records, before)
             if records:
                 return records
             remaining = deadline - time.monotonic()
@@ -307,6 +317,18 @@ class KafkaConsumer(
                 raise IllegalStateError("the consumer's fetch buffer was shut down") from None
             if item != WAKEUP:
                 self._accept(item)
+
+    def _put_positions_back(self, records: Mapping[TopicPartition, Any],
+                            before: Mapping[TopicPartition, tuple[int | None, int]]) -> None:
+        """Give the partitions of ``records`` back the positions they had ``before`` the poll
+        took them (kafka-python's ``update_offsets=False``), dropping what was fetched beyond:
+        the fetcher reads from there again, as kafka-python's does."""
+        with self._lock:
+            for tp in records:
+                st = self._states.get(tp)
+                position, leader_epoch = before.get(tp, (None, -1))
+                if st is not None and position is not None:
+                    self._set_position(st, position, leader_epoch)
 
     def __iter__(self) -> KafkaConsumer:
         return self

@@ -16,6 +16,10 @@ and the Java client's metric names, as plain numbers:
 * ``assigned-partitions``, ``commit-total`` (commits that succeeded: ``commit()``,
   ``commit_async()``, auto-commits) and ``rebalance-total`` (rebalances this member completed).
 
+``metrics(raw=True)`` is kafka-python 3's raw form of the same metrics (see
+:mod:`pcmodel.topics.client_metrics`): ``{MetricName: KafkaMetric}``, each tagged with the
+consumer's ``client-id`` and reading its count when asked.
+
 :class:`ConsumerMetricsMixin` is one part of :class:`~pcmodel.topics.consumer.KafkaConsumer`;
 the other parts count with :meth:`_tally` (the lock held) into ``_counts``, a ``Counter`` the
 consumer makes.
@@ -25,7 +29,25 @@ from __future__ import annotations
 
 from collections import Counter
 
+from pcmodel.topics.client_metrics import KafkaMetric, MetricName, raw_metrics
+
 __all__ = ["ConsumerMetricsMixin"]
+
+#: What each metric counts: the Java client's descriptions, by (group, name).
+DESCRIPTIONS: dict[tuple[str, str], str] = {
+    ("consumer-fetch-manager-metrics", "records-consumed-total"):
+        "The total number of records consumed",
+    ("consumer-fetch-manager-metrics", "bytes-consumed-total"):
+        "The total number of bytes consumed",
+    ("consumer-fetch-manager-metrics", "fetch-total"): "The total number of fetch requests.",
+    ("consumer-fetch-manager-metrics", "records-lag-max"):
+        "The maximum lag in terms of number of records for any partition",
+    ("consumer-coordinator-metrics", "assigned-partitions"):
+        "The number of partitions currently assigned to this consumer",
+    ("consumer-coordinator-metrics", "commit-total"): "The total number of commit calls",
+    ("consumer-coordinator-metrics", "rebalance-total"):
+        "The total number of rebalance events",
+}
 
 
 class ConsumerMetricsMixin:
@@ -35,11 +57,20 @@ class ConsumerMetricsMixin:
         """Add ``amount`` to the counter ``name``; called with the consumer's lock held."""
         self._counts[name] += amount
 
-    def metrics(self) -> dict[str, dict[str, float]]:
-        """A few of Kafka's consumer metrics, by kafka-python's group names (see the module).
+    def metrics(self, raw: bool = False
+                ) -> dict[str, dict[str, float]] | dict[MetricName, KafkaMetric]:
+        """A few of Kafka's consumer metrics, by kafka-python's group names (see the module):
+        ``{group: {name: value}}``, or with ``raw=True`` kafka-python's raw form,
+        ``{MetricName: KafkaMetric}``, whose metrics read their value when asked.
 
         Never blocks for long (one hold of the consumer's lock); works after ``close()`` too.
         """
+        if raw:
+            return raw_metrics(self._metric_values, DESCRIPTIONS, self.config["client_id"])
+        return self._metric_values()
+
+    def _metric_values(self) -> dict[str, dict[str, float]]:
+        """Every metric's value now, by group and name."""
         read_committed = self.config["isolation_level"] == "read_committed"
         with self._lock:
             counts = Counter(self._counts)

@@ -12,6 +12,10 @@ numbers:
   accumulator's free slots (``batch_size`` each, as kafka-python's buffer pool counts them).
 * ``bufferpool-wait-time-total``: seconds ``send()`` spent waiting for room in the accumulator.
 
+``metrics(raw=True)`` is kafka-python 3's raw form of the same metrics, ``{MetricName:
+KafkaMetric}`` (:mod:`pcmodel.topics.client_metrics`): each named by group,
+name and ``{"client-id": ...}`` tag, each reading its value when asked.
+
 :class:`ProducerMetricsMixin` is one part of :class:`~pcmodel.topics.producer.KafkaProducer`;
 the sender and the accumulator count into ``_counts`` (the lock held), a dict the producer
 makes.
@@ -21,7 +25,27 @@ from __future__ import annotations
 
 from typing import Any
 
+from pcmodel.topics.client_metrics import KafkaMetric, MetricName, raw_metrics
+
 __all__ = ["ProducerMetricsMixin"]
+
+#: What each metric counts: the Java client's descriptions, by (group, name).
+DESCRIPTIONS: dict[tuple[str, str], str] = {
+    ("producer-metrics", "record-send-total"): "The total number of records sent.",
+    ("producer-metrics", "record-error-total"):
+        "The total number of record sends that resulted in errors",
+    ("producer-metrics", "request-total"): "The total number of requests sent",
+    ("producer-metrics", "records-per-request-avg"):
+        "The average number of records per request.",
+    ("producer-metrics", "buffer-total-bytes"):
+        "The maximum amount of buffer memory the client can use (whether or not it is "
+        "currently used).",
+    ("producer-metrics", "buffer-available-bytes"):
+        "The total amount of buffer memory that is not being used (either unallocated or in "
+        "the free list).",
+    ("producer-metrics", "bufferpool-wait-time-total"):
+        "The total time an appender waits for space allocation.",
+}
 
 
 class ProducerMetricsMixin:
@@ -37,9 +61,17 @@ class ProducerMetricsMixin:
         """Statistics of the accumulator buffer (see ``buffer_instrument``)."""
         return self._accumulator.stats()
 
-    def metrics(self) -> dict[str, dict[str, float]]:
+    def metrics(self, raw: bool = False
+                ) -> dict[str, dict[str, float]] | dict[MetricName, KafkaMetric]:
         """A few of Kafka's producer metrics, under kafka-python's group name (see the
-        module). Returns at once."""
+        module): ``{group: {name: value}}``, or with ``raw=True`` kafka-python's raw form,
+        ``{MetricName: KafkaMetric}``. Returns at once."""
+        if raw:
+            return raw_metrics(self._metric_values, DESCRIPTIONS, self.config["client_id"])
+        return self._metric_values()
+
+    def _metric_values(self) -> dict[str, dict[str, float]]:
+        """Every metric's value now, by group and name."""
         with self._lock:
             counts = dict(self._counts)
         free = self._accumulator.maxsize - self._accumulator.qsize()
