@@ -120,7 +120,9 @@ class Backend:
         raise NotImplementedError
 
     def popmany(self, storage: Any, n: int) -> Any:
-        """The next ``n`` items of ``storage`` (``n <= len(storage)``), removed; lock held.
+        """The next ``n`` items of ``storage`` (``1 <= n <= len(storage)``), removed; lock held.
+        A storage may return fewer, at least one (the process ring stops at the end of a
+        ``put_many`` run rather than cut the next one).
 
         The result has a ``len()`` and is turned into items by ``decode_many`` (or is the list
         of items when there is none).

@@ -192,8 +192,9 @@ class ConditionBuffer(TaskAccounting, Buffer):
         """Remove and return up to ``max_items`` items (at least one), in order.
 
         Waits only for the first item (up to ``timeout``; ``queue.Empty`` after it, or at once
-        when ``block=False``); then takes whatever else is there, under the same lock hold.
-        ``ShutDown`` once the buffer is shut down and empty.
+        when ``block=False``); then takes whatever else is there, under the same lock hold
+        (between processes, up to the end of a ``put_many`` run rather than into the next:
+        see ``SharedRing.popmany``). ``ShutDown`` once the buffer is shut down and empty.
         """
         if isinstance(max_items, bool) or not isinstance(max_items, int) or max_items < 1:
             raise ValueError(f"max_items must be a positive int, not {max_items!r}")

@@ -171,8 +171,9 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
         """Remove and return up to ``max_items`` items (at least one), in order.
 
         Waits only for the first item (up to ``timeout``; ``queue.Empty`` after it, or at once
-        when ``block=False``); then takes whatever else is there. ``ShutDown`` once shut down and
-        empty.
+        when ``block=False``); then takes whatever else is there (between processes, up to the
+        end of a ``put_many`` run rather than into the next: see ``SharedRing.popmany``).
+        ``ShutDown`` once shut down and empty.
         """
         if isinstance(max_items, bool) or not isinstance(max_items, int) or max_items < 1:
             raise ValueError(f"max_items must be a positive int, not {max_items!r}")
@@ -190,7 +191,7 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
             items = self._items
             taken = self._popmany(items, min(granted, len(items)))
             count = len(taken)
-            if count < granted:  # shutdown tokens among the permits: hand them on
+            if count < granted:  # items left (see popmany) or shutdown tokens: hand them on
                 self._release(full_slots, granted - count)
             if count and self._on_get is not None:
                 self._on_get(self._state, count, len(items))
