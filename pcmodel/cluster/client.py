@@ -27,7 +27,8 @@
   :mod:`pcmodel.cluster.client_transactions`.
 * DeleteRecords goes to each partition's leader and waits for the followers to follow.
 
-Produce and fetch live in :mod:`pcmodel.cluster.client_data`.
+Produce and fetch live in :mod:`pcmodel.cluster.client_data`, offset lookups (ListOffsets) and
+the leader epochs they answer with in :mod:`pcmodel.cluster.client_offsets`.
 
 Blocking calls wait on the cluster (for data, for a leader) without holding its lock.
 """
@@ -40,10 +41,12 @@ from typing import Any
 
 from pcmodel.cluster.client_data import DataRequestsMixin
 from pcmodel.cluster.client_groups import GroupRequestsMixin
+from pcmodel.cluster.client_offsets import OffsetLookupsMixin
 from pcmodel.cluster.client_transactions import TransactionRequestsMixin
 from pcmodel.cluster.cluster import Cluster
-from pcmodel.cluster.epochs import written_epochs
-from pcmodel.cluster.errors import LeaderNotAvailableError, RequestTimedOutError
+from pcmodel.cluster.errors import (
+    RequestTimedOutError,
+)
 from pcmodel.cluster.offsets import OffsetsTopic
 from pcmodel.topics.broker import TopicDescription, check_topic_name
 from pcmodel.topics.broker_topics import delete_records_arguments
@@ -56,15 +59,12 @@ from pcmodel.topics.errors import (
     KafkaTimeoutError,
     UnknownTopicOrPartitionError,
 )
-from pcmodel.topics.list_offsets import answer_list_offsets
 from pcmodel.topics.log import RetentionPolicy
-from pcmodel.topics.log_transactions import check_isolation_level
 from pcmodel.topics.replica_placement import check_replication_factor
 from pcmodel.topics.structs import (
     DeletedRecords,
     ElectionType,
     LogDirDescription,
-    OffsetAndTimestamp,
     PartitionProducers,
     PartitionReassignment,
     PartitionReplicas,
@@ -74,7 +74,8 @@ from pcmodel.topics.structs import (
 
 __all__ = ["ClusterConnection"]
 
-class ClusterConnection(DataRequestsMixin, GroupRequestsMixin, TransactionRequestsMixin):
+class ClusterConnection(DataRequestsMixin, OffsetLookupsMixin, GroupRequestsMixin,
+                        TransactionRequestsMixin):
     """A client's view of a cluster: the broker API, routed to leaders and coordinators."""
 
     #: Producers pass their ``acks`` with each append (a single broker ignores them).
@@ -302,105 +303,6 @@ class ClusterConnection(DataRequestsMixin, GroupRequestsMixin, TransactionReques
     def space_stats(self, topic: str, partition: int) -> None:
         """Replicated topics have no ``"block"`` policy: always ``None``."""
         return None
-
-    def beginning_offsets(self, partitions: Iterable[TopicPartition]) -> dict:
-        """Each partition's log start offset, from its leader."""
-        return {tp: self._leader_node(tp).broker.beginning_offsets([tp])[tp]
-                for tp in map(TopicPartition._make, partitions)}
-
-    def end_offsets(self, partitions: Iterable[TopicPartition], *,
-                    isolation_level: str = "read_uncommitted") -> dict:
-        """Each partition's high watermark from its leader, or with
-        ``isolation_level="read_committed"`` its last stable offset (ListOffsets ``LATEST``)."""
-        check_isolation_level(isolation_level)
-        return {tp: self._leader_node(tp).broker.end_offsets(
-                    [tp], isolation_level=isolation_level)[tp]
-                for tp in map(TopicPartition._make, partitions)}
-
-    def offsets_for_times(self, timestamps: Mapping[TopicPartition, int]
-                          ) -> dict[TopicPartition, OffsetAndTimestamp | None]:
-        """For each partition, the first record at or after the time below the high
-        watermark, from its leader, with the epoch its leader wrote it in (see
-        :meth:`list_offsets`); ``None`` where there is none."""
-        out = {}
-        for tp, ts in timestamps.items():
-            tp = TopicPartition._make(tp)
-            out[tp] = self._with_written_epoch(
-                tp, self._leader_node(tp).broker.offsets_for_times({tp: ts})[tp])
-        return out
-
-    def max_timestamp_offsets(self, partitions: Iterable[TopicPartition]
-                              ) -> dict[TopicPartition, OffsetAndTimestamp | None]:
-        """For each partition, the first record with the largest timestamp, from its leader
-        (``None`` if that record is not below the high watermark); its epoch is
-        :meth:`list_offsets`'s to answer, as on a lone broker."""
-        return {tp: self._leader_node(tp).broker.max_timestamp_offsets([tp])[tp]
-                for tp in map(TopicPartition._make, partitions)}
-
-    def list_offsets(self, specs: Mapping[TopicPartition, int], *,
-                     isolation_level: str = "read_uncommitted",
-                     ) -> dict[TopicPartition, OffsetAndTimestamp | None]:
-        """Kafka's ListOffsets, as each partition's leader answers it (see
-        :meth:`Broker.list_offsets <pcmodel.topics.broker.Broker.list_offsets>`), with the
-        leader epochs of its epoch cache, as Kafka's ``UnifiedLog.fetchOffsetByTimestamp``
-        gives them: the epoch that wrote the record found (for ``EARLIEST``, the one at the
-        log start), the leader's current epoch for ``LATEST``; ``-1`` where the cluster cannot
-        say (the leadership moved meanwhile). Built on this connection's own lookups, so that a
-        connection that answers them as one broker answers this as that broker."""
-        return answer_list_offsets(
-            self, {TopicPartition._make(tp): spec for tp, spec in specs.items()},
-            isolation_level, self._written_epoch, self._current_epoch)
-
-    def epoch_of_offset(self, tp: TopicPartition, offset: int) -> int:
-        """The leader epoch in which the partition's leader wrote the record at ``offset``
-        (see ``Cluster.epoch_of_offset``): what ListOffsets answers with an offset found."""
-        tp = TopicPartition._make(tp)
-        leader = self._leader_node(tp).node_id
-        return self._cluster.epoch_of_offset(leader, tp.topic, tp.partition, offset)
-
-    def _written_epoch(self, tp: TopicPartition, offset: int) -> int:
-        """The epoch the leader wrote ``offset`` in, ``-1`` if the cluster cannot say now."""
-        try:
-            return self.epoch_of_offset(tp, offset)
-        except KafkaError:
-            return -1
-
-    def _current_epoch(self, tp: TopicPartition) -> int:
-        """The leader epoch of ``tp`` now, ``-1`` while it has no leader."""
-        try:
-            return self._epochs_source(tp)[1]
-        except KafkaError:
-            return -1
-
-    def _with_written_epoch(self, tp: TopicPartition, hit: OffsetAndTimestamp | None
-                            ) -> OffsetAndTimestamp | None:
-        """``hit`` with the epoch its record was written in (a node's broker answers 0)."""
-        return None if hit is None else hit._replace(
-            leader_epoch=self._written_epoch(tp, hit.offset))
-
-    def written_epochs(self, tp: TopicPartition, first_offset: int,
-                       last_offset: int) -> list[tuple[int, int]]:
-        """The leader epochs in which ``tp``'s leader wrote the records ``first_offset`` to
-        ``last_offset`` (a fetch's), from its epoch cache: ``(epoch, first offset written in
-        it)`` pairs, oldest first (see :func:`pcmodel.cluster.epochs.written_epochs`). Does
-        not wait for a leader, as a fetch does not: raises ``LeaderNotAvailableError`` while
-        ``tp`` has none, and ``NotLeaderForPartitionError`` if the leadership moved meanwhile.
-        """
-        tp = TopicPartition._make(tp)
-        leader, leader_epoch = self._epochs_source(tp)
-        topic, partition = tp
-        return written_epochs(
-            lambda offset: self._cluster.epoch_of_offset(leader, topic, partition, offset),
-            lambda epoch: self._cluster.end_offset_for_epoch(leader, topic, partition, epoch),
-            leader_epoch, first_offset, last_offset)
-
-    def _epochs_source(self, tp: TopicPartition) -> tuple[int, int]:
-        """The broker :meth:`written_epochs` asks (``tp``'s leader) and its leader epoch;
-        ``LeaderNotAvailableError`` while there is none."""
-        state = self._cluster.metadata().get(tp)
-        if state is None or state.leader is None:
-            raise LeaderNotAvailableError(f"{tp} has no leader to ask for its epochs")
-        return state.leader, state.leader_epoch
 
     def describe_producers(self, partitions: Iterable[TopicPartition],
                            broker_id: int | None = None,

@@ -18,10 +18,10 @@ Prior art: Kafka ``LeaderEpochFileCache`` (``assign``, ``endOffsetFor``, ``trunc
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-__all__ = ["UNDEFINED_EPOCH", "EpochEntry", "LeaderEpochCache", "truncation_step",
-           "written_epochs"]
+__all__ = ["UNDEFINED_EPOCH", "EpochEntry", "LeaderEpochCache", "high_watermark_behind_epoch",
+           "truncation_step", "written_epochs"]
 
 #: Kafka's ``UNDEFINED_EPOCH``: no epoch at or below the one asked for.
 UNDEFINED_EPOCH = -1
@@ -184,3 +184,23 @@ def written_epochs(epoch_at: Callable[[int], int],
             break
         offset = end
     return found
+
+
+def high_watermark_behind_epoch(cluster: Any, topic: str, partition: int, leader: int,
+                                epoch: int) -> tuple[int, int] | None:
+    """``(high watermark, epoch start)`` of broker ``leader``, leading the partition at leader
+    ``epoch``, while its high watermark is below the first offset of its epoch; ``None`` once
+    it has reached it (at once for epoch 0).
+
+    A new leader learns its followers' log ends only from their fetches: until then its high
+    watermark may lag behind what earlier leaders committed. Kafka's leaders answer offset
+    lookups OFFSET_NOT_AVAILABLE then, and their coordinators COORDINATOR_LOAD_IN_PROGRESS.
+    Raises ``NotLeaderForPartitionError`` while the broker has not heard that it leads.
+    """
+    if epoch <= 0:
+        return None
+    _, epoch_start = cluster.end_offset_for_epoch(leader, topic, partition, epoch - 1)
+    status = next(s for s in cluster.replica_status(topic, partition) if s.broker == leader)
+    if status.high_watermark < epoch_start:
+        return status.high_watermark, epoch_start
+    return None

@@ -25,6 +25,7 @@ __all__ = [
     "NotEnoughReplicasError",
     "NotLeaderForPartitionError",
     "NotLeaderOrFollowerError",
+    "OffsetNotAvailableError",
     "OutOfOrderSequenceNumberError",
     "RequestTimedOutError",
     "UnknownLeaderEpochError",
@@ -94,6 +95,20 @@ class NotEnoughReplicasAfterAppendError(BrokerResponseError):
     errno = 20
     message = "NOT_ENOUGH_REPLICAS_AFTER_APPEND"
     description = "Messages are written to the log, but to fewer in-sync replicas than required."
+    retriable = True
+
+
+class OffsetNotAvailableError(BrokerResponseError):
+    """An offset lookup (ListOffsets: the latest offset, or a time after the last record
+    consumers may read) reached a new leader whose high watermark has not yet reached the
+    start of its epoch: until its followers fetch what earlier leaders wrote, it cannot say
+    where the committed records end, and answering its lagging watermark would move the end
+    backwards. Retry: the watermark catches up at the followers' next fetches."""
+
+    errno = 78
+    message = "OFFSET_NOT_AVAILABLE"
+    description = "The leader high watermark has not caught up from a recent leader " \
+        "election so the offsets cannot be guaranteed to be monotonically increasing."
     retriable = True
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pcmodel.cluster.epochs import high_watermark_behind_epoch
 from pcmodel.cluster.errors import LeaderNotAvailableError, NotLeaderForPartitionError
 
 __all__ = ["acknowledged_end", "create_internal_topic", "latest_values"]
@@ -54,17 +55,16 @@ def acknowledged_end(cluster: Any, topic: str, partition: int, leader: int,
     that has not reached the start of the leader's epoch, or while the broker has not heard it
     leads.
     """
+    try:
+        behind = high_watermark_behind_epoch(cluster, topic, partition, leader, epoch)
+    except NotLeaderForPartitionError:  # a broker process that has not heard it yet
+        raise LeaderNotAvailableError(
+            f"broker {leader} does not lead {topic}-{partition} yet") from None
+    if behind is not None:
+        raise LeaderNotAvailableError(
+            f"broker {leader} is still loading {topic}-{partition}: its high watermark "
+            f"{behind[0]} has not reached {behind[1]} yet")
     status = next(s for s in cluster.replica_status(topic, partition) if s.broker == leader)
-    if epoch > 0:
-        try:
-            _, epoch_start = cluster.end_offset_for_epoch(leader, topic, partition, epoch - 1)
-        except NotLeaderForPartitionError:  # a broker process that has not heard it yet
-            raise LeaderNotAvailableError(
-                f"broker {leader} does not lead {topic}-{partition} yet") from None
-        if status.high_watermark < epoch_start:
-            raise LeaderNotAvailableError(
-                f"broker {leader} is still loading {topic}-{partition}: its high watermark "
-                f"{status.high_watermark} has not reached {epoch_start} yet")
     return status.high_watermark
 
 

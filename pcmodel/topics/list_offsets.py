@@ -7,8 +7,11 @@ answers ``EARLIEST`` with the log start and the epoch of the record there, ``LAT
 end consumers see (the high watermark, or the last stable offset for ``read_committed``) and
 the leader's *current* epoch, and a timestamp or ``MAX_TIMESTAMP`` with the record found and
 the epoch its leader *wrote* it in (the leader's epoch cache, ``UnifiedLog.epochForOffset``).
-A record a ``read_committed`` consumer cannot read yet is not found. A lone broker and a
-cluster differ only in the two epoch lookups they pass in: a lone broker has one epoch, 0.
+A record a ``read_committed`` consumer cannot read yet is not found. A new leader whose high
+watermark has not yet reached the start of its epoch cannot tell where the readable records
+end: ``LATEST``, and a lookup that finds nothing, are answered OFFSET_NOT_AVAILABLE
+(retriable) instead of an end that moved backwards. A lone broker and a cluster differ only
+in the lookups they pass in: a lone broker has one epoch, 0, and never a lagging watermark.
 
 Prior art: Kafka's ``Partition.fetchOffsetForTimestamp`` and
 ``UnifiedLog.fetchOffsetByTimestamp``.
@@ -30,13 +33,17 @@ def answer_list_offsets(
     conn: Any, specs: Mapping[TopicPartition, int], isolation_level: str,
     written_epoch: Callable[[TopicPartition, int], int],
     current_epoch: Callable[[TopicPartition], int],
+    check_available: Callable[[TopicPartition], None] = lambda tp: None,
 ) -> dict[TopicPartition, OffsetAndTimestamp | None]:
     """Kafka's ListOffsets answer for each partition, from ``conn``'s lookups
     (``beginning_offsets``, ``end_offsets``, ``offsets_for_times``, ``max_timestamp_offsets``),
     by the rules of the module docstring (what each spec finds:
     :meth:`~pcmodel.topics.broker.Broker.list_offsets`). ``written_epoch(tp, offset)`` is the
     leader epoch in which the record at ``offset`` was written, ``current_epoch(tp)`` the
-    leader's epoch now; both ``-1`` where they cannot say. Raises ``TypeError`` for a spec
+    leader's epoch now; both ``-1`` where they cannot say. ``check_available(tp)`` raises
+    while the leader cannot say where its readable records end (a cluster's new leader whose
+    high watermark lags behind the start of its epoch: ``OffsetNotAvailableError``); a lone
+    broker always can. Raises ``TypeError`` for a spec
     that is not an int, ``UnsupportedVersionError`` for a negative one Kafka does not have,
     and what ``conn``'s lookups raise."""
     read_committed = check_isolation_level(isolation_level)
@@ -53,6 +60,7 @@ def answer_list_offsets(
             start = conn.beginning_offsets([tp])[tp]
             hit = OffsetAndTimestamp(start, -1, written_epoch(tp, start))
         elif spec == OffsetSpec.LATEST:
+            check_available(tp)
             end = conn.end_offsets([tp], isolation_level=isolation_level)[tp]
             hit = OffsetAndTimestamp(end, -1, current_epoch(tp))
         elif spec in NOTHING_TIERED:
@@ -63,7 +71,9 @@ def answer_list_offsets(
             if hit is not None and read_committed and \
                     hit.offset >= conn.end_offsets([tp], isolation_level=isolation_level)[tp]:
                 hit = None  # not stable yet: a read_committed consumer cannot read it
-            if hit is not None:
+            if hit is None:
+                check_available(tp)  # found nothing: perhaps only because the HW lags
+            else:
                 hit = hit._replace(leader_epoch=written_epoch(tp, hit.offset))
         answers[tp] = hit
     return answers

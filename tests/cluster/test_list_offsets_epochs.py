@@ -122,3 +122,44 @@ def test_a_record_above_the_high_watermark_is_not_found_by_time(make_cluster):
     cluster.heal()
     cluster.settle()
     assert conn.offsets_for_times({TP: 600}) == {TP: OffsetAndTimestamp(1, 800, 0)}
+
+
+def test_a_new_leader_whose_high_watermark_lags_answers_offset_not_available(make_cluster):
+    """Kafka's ``Partition.fetchOffsetForTimestamp``: until a new leader's high watermark has
+    reached the start of its epoch, "latest" (and a lookup that finds nothing) is
+    OFFSET_NOT_AVAILABLE, not a smaller end offset than the old leader answered."""
+    from pcmodel.cluster.errors import OffsetNotAvailableError
+    from pcmodel.wire.node_connection import NodeConnection
+
+    cluster = make_cluster()
+    cluster.create_topic("t", 1, replication_factor=3)
+    cluster.settle()
+    cluster.produce("t", 0, [(None, b"a", (), 100), (None, b"b", (), 200)],
+                    acks="all").get(timeout=5)
+    cluster.produce("t", 0, [(None, b"c", (), 300)], acks=1).get(timeout=5)
+    cluster.step()
+    cluster.step()  # the followers have "c"; the old leader's watermark is 3, theirs 2
+    conn = cluster.connect()
+    assert conn.end_offsets([TP]) == {TP: 3}
+    old = cluster.leader("t", 0)
+    cluster.stop(old)
+    new = cluster.leader("t", 0)
+    status = {s.broker: s for s in cluster.replica_status("t", 0)}[new]
+    assert (status.log_end_offset, status.high_watermark) == (3, 2)
+    for spec in (LATEST, 250):
+        with pytest.raises(OffsetNotAvailableError, match="behind the start of its epoch 1"):
+            conn.list_offsets({TP: spec})
+    with pytest.raises(OffsetNotAvailableError):
+        conn.end_offsets([TP])  # a stepped cluster does not move while a client waits
+    # The new leader's Kafka listener: its watermark is 2, yet ListOffsets says no offset.
+    node = NodeConnection(conn, new)
+    assert node.end_offsets([TP]) == {TP: 2}
+    for spec in (LATEST, 250):
+        with pytest.raises(OffsetNotAvailableError):
+            node.list_offsets({TP: spec})
+    assert conn.list_offsets({TP: 150}) == {TP: OffsetAndTimestamp(1, 200, 0)}  # found: fine
+    assert conn.list_offsets({TP: EARLIEST}) == {TP: OffsetAndTimestamp(0, -1, 0)}
+    cluster.settle()  # the followers fetch: the watermark passes the epoch's start
+    assert conn.end_offsets([TP]) == {TP: 3}
+    assert conn.list_offsets({TP: LATEST}) == {TP: OffsetAndTimestamp(3, -1, 1)}
+    assert conn.list_offsets({TP: 250}) == {TP: OffsetAndTimestamp(2, 300, 0)}
