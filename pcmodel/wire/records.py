@@ -89,9 +89,12 @@ _CRC = struct.Struct(">I")
 _ATTRIBUTES_OFFSET = struct.calcsize(">qiibI")
 _CRC_OFFSET = struct.calcsize(">qiib")
 _MAX_TIMESTAMP_OFFSET = struct.calcsize(">qiibIhiq")
+_CODEC_MASK = 0x07
 _TIMESTAMP_TYPE_MASK = 0x08
 _TRANSACTIONAL_MASK = 0x10
 _CONTROL_MASK = 0x20
+#: The first Produce version that may carry zstd batches.
+_FIRST_ZSTD_PRODUCE = 7
 #: Kafka's ``RecordBatch.NO_SEQUENCE``, the first sequence number of fetched batches.
 _NO_SEQUENCE = -1
 #: The partition leader epoch of fetched batches when no epochs are given: a lone broker's only
@@ -132,15 +135,25 @@ def compression_available(name: str) -> bool:
     return any(n == name and has() for n, has in _CODECS.values())
 
 
-def _check_frame(data: bytes | None) -> None:
+def _check_frame(data: bytes | None, produce_version: int) -> None:
+    """Kafka's ``ProduceRequest.validateRecords``, in its order: one v2 batch, not zstd
+    before Produce v7 (the version that announced zstd, KIP-110)."""
     if not data or len(data) < _HEADER_SIZE:
         raise BatchRejected(kafka_errors.InvalidRecordError.errno,
                             "no complete record batch in the request")
     _, length, _, magic = _LOG_OVERHEAD.unpack_from(data)
     if magic != 2:
         raise BatchRejected(
-            kafka_errors.UnsupportedForMessageFormatError.errno,
-            f"message format v{magic} is not supported; produce record batches (v2)",
+            kafka_errors.InvalidRecordError.errno,
+            f"Produce requests (v3 and later) may only carry record batches with magic v2, "
+            f"got v{magic}",
+        )
+    codec = _ATTRIBUTES.unpack_from(data, _ATTRIBUTES_OFFSET)[0] & _CODEC_MASK
+    if produce_version < _FIRST_ZSTD_PRODUCE and _CODECS.get(codec, ("",))[0] == "zstd":
+        raise BatchRejected(
+            kafka_errors.UnsupportedCompressionTypeError.errno,
+            f"Produce requests with version {produce_version} may not use zstd compression "
+            f"(v{_FIRST_ZSTD_PRODUCE} and later may)",
         )
     if length + 12 != len(data):
         raise BatchRejected(
@@ -160,17 +173,20 @@ def is_transactional(data: bytes | None) -> bool:
     return bool(_ATTRIBUTES.unpack_from(data, _ATTRIBUTES_OFFSET)[0] & _TRANSACTIONAL_MASK)
 
 
-def decode_batch(data: bytes | None) -> ProducedBatch:
-    """The one v2 batch in ``data``: records as ``(key, value, headers, timestamp)`` tuples.
+def decode_batch(data: bytes | None, produce_version: int = _FIRST_ZSTD_PRODUCE) -> ProducedBatch:
+    """The one v2 batch in ``data`` (sent in a Produce request of ``produce_version``, by
+    default one that may carry every codec): records as ``(key, value, headers, timestamp)``
+    tuples.
 
     Raises :class:`BatchRejected` with Kafka's code if ``data`` is not exactly one v2 batch
-    (INVALID_RECORD; Produce v3+ carries one batch per partition; UNSUPPORTED_FOR_MESSAGE_FORMAT
-    for older formats), fails its CRC or does not decode (CORRUPT_MESSAGE), uses a codec whose
-    package is missing (UNSUPPORTED_COMPRESSION_TYPE), is a control batch or a transactional
-    one without a producer id (INVALID_RECORD, as Kafka's ``LogValidator``), or holds no
-    record. Nothing is returned unless every record decoded.
+    (INVALID_RECORD: Produce v3+ carries one v2 batch per partition), is compressed with zstd
+    in a Produce request older than v7 (UNSUPPORTED_COMPRESSION_TYPE), fails its CRC or does
+    not decode (CORRUPT_MESSAGE), uses a codec whose package is missing
+    (UNSUPPORTED_COMPRESSION_TYPE), is a control batch or a transactional one without a
+    producer id (INVALID_RECORD, as Kafka's ``LogValidator``), or holds no record.
+    Nothing is returned unless every record decoded.
     """
-    _check_frame(data)
+    _check_frame(data, produce_version)
     data = bytes(data)
     batch = DefaultRecordBatch(data)
     if not batch.validate_crc():
@@ -212,7 +228,8 @@ def _as_tuple(rec: Any) -> tuple:
 
 def encode_records(records: Sequence[LogRecord], max_bytes: int,
                    batches: Sequence[TransactionalBatch] = (),
-                   epochs: Sequence[tuple[int, int]] = ()) -> bytes:
+                   epochs: Sequence[tuple[int, int]] = (), *,
+                   at_least_one: bool = True) -> bytes:
     """``records`` (in offset order) as v2 batches of at most about ``max_bytes`` in total.
 
     ``batches`` are the transactional batches among them, in offset order (a fetch's
@@ -221,16 +238,19 @@ def encode_records(records: Sequence[LogRecord], max_bytes: int,
     leader's epoch cache, :class:`~pcmodel.cluster.epochs.EpochEntry`): a record was written in
     the epoch of the last pair starting at or before its offset, and each batch carries its
     records' epoch, a batch never spanning two; records before every pair (and all of them,
-    without ``epochs``) carry :data:`LEADER_EPOCH`. The first record is always included, however
-    large (Kafka returns at least one batch so that a consumer can make progress, KIP-74).
-    Returns ``b""`` for no records.
+    without ``epochs``) carry :data:`LEADER_EPOCH`. Every batch fits in ``max_bytes`` except
+    the first one with ``at_least_one``: its first record is then included, however large
+    (Kafka returns at least one batch so that a consumer can make progress, KIP-74, but only
+    in the first partition of a fetch that has any: ``at_least_one=False`` for the others).
+    Returns ``b""`` for no records, or for none that fit.
     """
     out = bytearray()
     i = 0
     full = False
     for owner, epoch, end in _segments(records, batches, epochs):
         while i < end and not full:
-            i, full = _encode_batch(records, i, end, owner, epoch, max_bytes - len(out), out)
+            i, full = _encode_batch(records, i, end, owner, epoch, max_bytes - len(out), out,
+                                    may_overflow=at_least_one and not out)
             full = full or len(out) >= max_bytes
         if full:
             break
@@ -261,10 +281,12 @@ def _segments(records: Sequence[LogRecord], batches: Sequence[TransactionalBatch
 
 def _encode_batch(records: Sequence[LogRecord], i: int, end: int,
                   owner: TransactionalBatch | None, epoch: int, room: int,
-                  out: bytearray) -> tuple[int, bool]:
+                  out: bytearray, *, may_overflow: bool) -> tuple[int, bool]:
     """Append to ``out`` one batch of ``records[i:end]`` from ``i`` on (all of ``owner``'s,
-    whose records they are, written in leader epoch ``epoch``); return the next index and
-    whether the size limit was reached."""
+    whose records they are, written in leader epoch ``epoch``) that fits in ``room`` bytes, or
+    of its first record alone if ``may_overflow``; return the next index and whether the size
+    limit was reached."""
+    start = i
     first = records[i]
     log_append = first.timestamp_type == TIMESTAMP_LOG_APPEND_TIME
     if owner is None:
@@ -287,6 +309,8 @@ def _encode_batch(records: Sequence[LogRecord], i: int, end: int,
             break
         i += 1
     batch = builder.build()
+    if len(batch) > room and not may_overflow:
+        return start, True  # a builder always takes one record: this one waits
     # The broker fills in the base offset and the leader epoch its records were written in
     # (neither is under the CRC, which starts at the attributes).
     _BASE_OFFSET_AND_EPOCH.pack_into(batch, 0, base, len(batch) - 12, epoch)

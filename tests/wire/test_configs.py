@@ -51,9 +51,9 @@ def test_describe_answers_the_asked_configs_of_a_topic_and_the_broker(broker, ra
 
 def test_each_resource_fails_on_its_own(broker, raw):
     broker.create_topic("t")
-    unknown, other_broker, defaults, group, fine = describe(raw, [
+    unknown, other_broker, defaults, group, every, illegal = describe(raw, [
         (TOPIC, "nope", None), (BROKER, "3", None), (BROKER, "", None), (32, "g", None),
-        (TOPIC, "t", [])])
+        (TOPIC, "t", []), (TOPIC, "bad name!", None)])
     assert (unknown.error_code, unknown.configs) == (3, [])
     assert "unknown topic 'nope'" in unknown.error_message
     assert not unknown.error_message.startswith("[Error")  # the client adds that itself
@@ -62,7 +62,10 @@ def test_each_resource_fails_on_its_own(broker, raw):
                                           "but received 3")
     assert (defaults.error_code, defaults.configs) == (0, [])  # no cluster-wide defaults set
     assert group.error_code == 42 and "TOPIC (2) and BROKER (4) are" in group.error_message
-    assert (fine.error_code, fine.configs) == (0, [])
+    # No keys named is no filter, as Kafka's ConfigHelper reads it (null or empty alike).
+    assert every.error_code == 0 and "retention.ms" in {c.name for c in every.configs}
+    # A name no topic may have is refused as such, before any lookup (Kafka's Topic.validate).
+    assert (illegal.error_code, illegal.configs) == (17, [])  # INVALID_TOPIC_EXCEPTION
 
 
 def test_incremental_alteration_applies_operations(broker, raw):

@@ -20,10 +20,32 @@ def test_api_versions_lists_exactly_the_registry(raw, listener):
     }
 
 
-@pytest.mark.parametrize("version", [0, 1, 2, 3])
+@pytest.mark.parametrize("version", [0, 1, 2, 3, 4])
 def test_every_api_versions_version_decodes(raw, version):
-    response = raw.request(ApiVersionsRequest[version]())
+    names = {"client_software_name": "raw", "client_software_version": "1.0"} \
+        if version >= 3 else {}
+    response = raw.request(ApiVersionsRequest[version](**names))
     assert response.error_code == 0 and response.api_keys
+
+
+@pytest.mark.parametrize("name, software_version", [
+    ("", "1"), ("raw", ""), ("raw client", "1"), ("-raw", "1"), ("raw", "1.0-"),
+])
+def test_api_versions_v3_refuses_a_software_name_kafka_would_not_take(raw, name,
+                                                                       software_version):
+    from kafka.protocol.metadata import ApiVersionsResponse
+
+    for version in (3, 4):
+        correlation_id = raw.send(ApiVersionsRequest[version](
+            client_software_name=name, client_software_version=software_version))
+        frame = raw.recv_frame()
+        # Read by hand: kafka-python reads any ApiVersions answer with an error as v0 (the
+        # KIP-511 fallback), but Kafka answers this one at the version asked.
+        assert int.from_bytes(frame[:4], "big") == correlation_id
+        assert frame[4:] == bytes(ApiVersionsResponse(
+            version=version, error_code=42, api_keys=[], throttle_time_ms=0).encode())
+    # The connection still serves, and older versions carry no names to judge.
+    assert raw.request(ApiVersionsRequest[2]()).error_code == 0
 
 
 def test_api_versions_too_new_gets_kip_511_answer(raw, listener):

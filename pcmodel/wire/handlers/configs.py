@@ -9,6 +9,11 @@ started with, described as read-only static configs and refused to an alteration
 INVALID_REQUEST. Other resource types (broker loggers, client metrics, groups) are
 INVALID_REQUEST too.
 
+DescribeConfigs answers the configs a resource's ``configuration_keys`` names, and all of them
+when the list is null *or empty*, as Kafka's ``ConfigHelper`` reads it (a client that sends an
+empty list asks for no filter); a topic whose name no topic may have is
+INVALID_TOPIC_EXCEPTION, checked before the topic is looked up.
+
 Prior art: Kafka's ``ConfigAdminManager`` and ``ConfigHelper`` (the broker id check, the
 synonyms, the documentation only when asked).
 """
@@ -29,6 +34,7 @@ from kafka.protocol.admin import (
 from pcmodel.topics.broker_static_configs import BROKER_CONFIGS_READ_ONLY
 from pcmodel.topics.config_resources import AlterConfigOp, ConfigEntry, ConfigResourceType
 from pcmodel.topics.errors import InvalidRequestError
+from pcmodel.topics.topic_settings import check_topic_name
 from pcmodel.wire.api import ApiHandler, RequestContext, error_code, error_message
 
 __all__ = ["HANDLERS"]
@@ -52,6 +58,7 @@ def _unsupported(kind: int) -> InvalidRequestError:
 
 def _entries(ctx: RequestContext, kind: int, name: str) -> list[ConfigEntry]:
     if kind == ConfigResourceType.TOPIC:
+        check_topic_name(name)
         return ctx.broker.describe_topic_configs(name)
     if kind == ConfigResourceType.BROKER:
         _check_broker(ctx, name)
@@ -73,16 +80,16 @@ def _entry(entry: ConfigEntry, synonyms: bool, documentation: bool) -> Any:
 
 
 def handle_describe_configs(ctx: RequestContext, request: Any) -> Any:
-    """Every asked config of each resource (all of them when the keys are null)."""
+    """Every asked config of each resource (all of them when the keys are null or none)."""
     synonyms = bool(request.include_synonyms)
     documentation = ctx.api_version >= 3 and bool(request.include_documentation)
     results = []
     for resource in request.resources:
-        keys = resource.configuration_keys
+        keys = set(resource.configuration_keys or ())
         try:
             entries = [_entry(e, synonyms, documentation)
                        for e in _entries(ctx, resource.resource_type, resource.resource_name)
-                       if keys is None or e.name in keys]
+                       if not keys or e.name in keys]
         except Exception as exc:
             code, message, entries = error_code(exc), error_message(exc), []
         else:

@@ -33,9 +33,17 @@ written in (the leader's epoch cache, ``ClusterView.written_epochs``; a lone bro
 epoch of the last record it read, as with Kafka.
 
 Responses respect ``max_bytes`` and each partition's ``partition_max_bytes``, except that the
-first record is always sent whole (KIP-74, so that an oversized record cannot stall a
-consumer). Fetch sessions (KIP-227) are declined by answering session id 0: clients then send
-full fetches, which is always correct.
+first record of the first partition that has any is always sent whole (KIP-74, so that an
+oversized record cannot stall a consumer); a later partition whose next record does not fit
+sends none this time, as Kafka's ``ReplicaManager`` answers it (the limits are hard once one
+partition has sent records).
+
+Fetch sessions (KIP-227) are declined by answering session id 0: clients then send full
+fetches, which is always correct. An incremental fetch (a session epoch other than 0, which asks
+for a new session, or -1, which asks for none) names a session this broker never created, so it
+is answered FETCH_SESSION_ID_NOT_FOUND with no partitions, as Kafka answers a session it
+does not know: the partitions such a request leaves out are not ones the client stopped
+wanting, and answering only those it names would stall the rest.
 """
 
 from __future__ import annotations
@@ -65,6 +73,8 @@ PartitionData = TopicResponse.PartitionData
 Aborted = PartitionData.AbortedTransaction
 #: The most records one fetch reads from the broker (the byte limits trim the response).
 MAX_RECORDS_PER_FETCH = 20_000
+#: The session epochs of a full fetch (KIP-227): 0 asks for a new session, -1 for none.
+_FULL_FETCH_EPOCHS = (0, -1)
 #: Per-record overhead in a v2 batch, for counting bytes towards ``min_bytes``.
 _RECORD_OVERHEAD = 21
 _FETCH_ERRORS = {
@@ -120,6 +130,9 @@ class _Partition:
 
 def handle_fetch(ctx: RequestContext, request: Any) -> Any:
     """Wait for ``min_bytes`` (at most ``max_wait_ms``), then answer every partition."""
+    if ctx.api_version >= 7 and request.session_epoch not in _FULL_FETCH_EPOCHS:
+        return ctx.response(throttle_time_ms=0, session_id=0, responses=[],
+                            error_code=kafka_errors.FetchSessionIdNotFoundError.errno)
     wanted: list[tuple[TopicPartition, int, int]] = [
         (TopicPartition(topic.topic, part.partition), part.fetch_offset, part.partition_max_bytes)
         for topic in request.topics
@@ -179,6 +192,7 @@ def handle_fetch(ctx: RequestContext, request: Any) -> Any:
         ))
     room = request.max_bytes if request.max_bytes > 0 else 2**31 - 1
     by_topic: dict[str, list[Any]] = {}
+    sent_any = False  # until a partition sends records, the limits yield to its first one
     for tp, _, partition_max in wanted:
         part = parts[tp]
         data = b""
@@ -186,8 +200,10 @@ def handle_fetch(ctx: RequestContext, request: Any) -> Any:
             epochs = _written_epochs(ctx, tp, part, epochs_asked.get(tp, -1))
             if part.records:
                 data = encode_records(part.records, min(max(1, partition_max), room),
-                                      sorted(part.batches.values()), epochs)
+                                      sorted(part.batches.values()), epochs,
+                                      at_least_one=not sent_any)
                 room -= len(data)
+                sent_any = sent_any or bool(data)
         by_topic.setdefault(tp.topic, []).append(PartitionData(
             partition_index=tp.partition, error_code=part.code,
             high_watermark=part.high_watermark if not part.code else -1,

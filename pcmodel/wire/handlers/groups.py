@@ -93,6 +93,11 @@ _HEARTBEAT_CODES = {
 }
 
 
+#: What Kafka's group coordinator answers a Heartbeat or LeaveGroup naming no group (``""``),
+#: before it looks for the group or its members.
+_INVALID_GROUP_ID = kafka_errors.InvalidGroupIdError.errno
+
+
 def _code(exc: BaseException) -> int:
     """Kafka's code for a group call's exception; a dead group or closed broker is
     COORDINATOR_NOT_AVAILABLE, as on a broker that stopped coordinating the group."""
@@ -172,6 +177,8 @@ def handle_sync_group(ctx: RequestContext, request: Any) -> Any:
 
 def handle_heartbeat(ctx: RequestContext, request: Any) -> Any:
     """OK, or tell the member to rejoin (REBALANCE_IN_PROGRESS) or that it is out."""
+    if not request.group_id:
+        return ctx.response(throttle_time_ms=0, error_code=_INVALID_GROUP_ID)
     instance_id = request.group_instance_id if ctx.api_version >= 3 else None
     try:
         result = ctx.broker.heartbeat(request.group_id, request.member_id, request.generation_id,
@@ -193,6 +200,8 @@ def _leave(ctx: RequestContext, group_id: str, member_id: str,
 def handle_leave_group(ctx: RequestContext, request: Any) -> Any:
     """Remove the member (v0-2) or each listed member (v3+, answered one by one; a static one
     may be named by its instance id alone, with member id ``""``)."""
+    if not request.group_id:
+        return ctx.response(throttle_time_ms=0, error_code=_INVALID_GROUP_ID, members=[])
     if ctx.api_version < 3:
         code = _leave(ctx, request.group_id, request.member_id)
         return ctx.response(throttle_time_ms=0, error_code=code, members=[])
@@ -389,7 +398,12 @@ def _described(ctx: RequestContext, group_id: str, operations: set[int] | None) 
     try:
         desc = ctx.broker.describe_group(group_id)
     except GroupIdNotFoundError:
-        # Kafka describes a group it does not know as Dead, with no error.
+        # Kafka describes a group it does not know as Dead: from v6 with GROUP_ID_NOT_FOUND
+        # (KIP-1043), before that with no error (and so with the operations asked for).
+        if ctx.api_version >= 6:
+            return Group(error_code=GroupIdNotFoundError.errno,
+                         error_message=f"Group {group_id} not found.", group_id=group_id,
+                         group_state="Dead", protocol_type="", protocol_data="", members=[])
         return Group(error_code=0, error_message=None, group_id=group_id, group_state="Dead",
                      protocol_type="", protocol_data="", members=[],
                      authorized_operations=operations)
@@ -412,7 +426,8 @@ def _described(ctx: RequestContext, group_id: str, operations: set[int] | None) 
 
 def handle_describe_groups(ctx: RequestContext, request: Any) -> Any:
     """State, protocol and members (metadata and assignment bytes while Stable) per group;
-    from v3, if asked, the operations a client may perform on it (all: no authorizer)."""
+    from v3, if asked, the operations a client may perform on it (all: no authorizer); a group
+    that does not exist is Dead, and from v6 GROUP_ID_NOT_FOUND."""
     asked = ctx.api_version >= 3 and request.include_authorized_operations
     operations = authorized_operations(asked, GROUP_OPERATIONS)
     return ctx.response(throttle_time_ms=0, groups=[

@@ -9,9 +9,12 @@ broker that does not lead the partition answers NOT_LEADER_OR_FOLLOWER. ``acks=0
 answer at all; if its request fails, the connection is closed, as Kafka does, so that the
 producer notices.
 A batch whose codec is missing on the broker is refused with UNSUPPORTED_COMPRESSION_TYPE (gzip
-is always available; snappy, lz4 and zstd need their packages). Records keep the producer's
-timestamps, unless their topic's ``message.timestamp.type`` is ``LogAppendTime``: then the
-broker stamps them and answers the time it used (``log_append_time_ms``, else -1).
+is always available; snappy, lz4 and zstd need their packages), as is a zstd batch in a Produce
+request older than v7; a batch that is not one v2 batch is INVALID_RECORD. A partition that does
+not exist is UNKNOWN_TOPIC_OR_PARTITION whatever its batch holds: Kafka looks it up first.
+Records keep the producer's timestamps, unless their topic's ``message.timestamp.type`` is
+``LogAppendTime``: then the broker stamps them and answers the time it used
+(``log_append_time_ms``, else -1).
 
 Idempotent producers (the default of kafka-python 3 and of Kafka's Java client) first ask
 InitProducerId for a producer id; their batches then go through
@@ -50,7 +53,7 @@ from kafka.protocol.producer import (
     ProduceResponse,
 )
 
-from pcmodel.topics.errors import KafkaTimeoutError
+from pcmodel.topics.errors import KafkaTimeoutError, UnknownTopicOrPartitionError
 from pcmodel.topics.structs import PartitionProducers, TopicPartition
 from pcmodel.wire.api import (
     ApiHandler,
@@ -79,7 +82,7 @@ def _append(ctx: RequestContext, topic: str, partition: int, data: bytes | None,
     message)``."""
     extra = {"acks": _ACKS[acks]} if getattr(ctx.broker, "honours_acks", False) else {}
     try:
-        batch = decode_batch(data)
+        batch = decode_batch(data, ctx.api_version)
         if batch.transactional:
             extra["transactional"] = True
         if batch.producer_id >= 0:
@@ -96,6 +99,10 @@ def _append(ctx: RequestContext, topic: str, partition: int, data: bytes | None,
     except CloseConnection:
         raise  # the broker went down: it answers nothing
     except BatchRejected as exc:
+        if partition not in range(ctx.broker.list_topics().get(topic, 0)):
+            # Kafka looks the partition up before it reads the batch.
+            unknown = UnknownTopicOrPartitionError.no_partition(TopicPartition(topic, partition))
+            return unknown.errno, -1, -1, -1, error_message(unknown)
         return exc.code, -1, -1, -1, error_message(exc)
     except KafkaTimeoutError as exc:
         # A "block" partition stayed full for the whole request timeout.

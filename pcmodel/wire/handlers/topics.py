@@ -13,10 +13,15 @@ partition's brokers, checked as Kafka's controller checks them
 broker, lists of different lengths, partitions not 0, 1, 2..., brokers all down;
 INVALID_REQUEST for an assignment with a partition count or a replication factor other than
 -1). A lone broker is the only broker: its own id is the only one a list may name.
+
+A topic named twice in one request is neither created, deleted nor grown: each such name is
+answered once, INVALID_REQUEST "Duplicate topic name.", after the other topics, as Kafka's
+``ControllerApis`` answers it (the request cannot say which of its entries to follow).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from kafka.protocol.admin import (
@@ -28,10 +33,7 @@ from kafka.protocol.admin import (
     DeleteTopicsResponse,
 )
 
-from pcmodel.topics.errors import (
-    TopicAlreadyExistsError,
-    UnknownTopicOrPartitionError,
-)
+from pcmodel.topics.errors import TopicAlreadyExistsError
 from pcmodel.topics.replica_placement import (
     add_partitions_placed,
     check_replication_factor,
@@ -51,6 +53,20 @@ _CreatedConfig = CreateTopicsResponse.CreatableTopicResult.CreatableTopicConfigs
 
 #: Kafka's ``num.partitions`` default, used when a request leaves the count to the broker (-1).
 DEFAULT_PARTITIONS = 1
+
+
+#: Kafka's answer to a topic named more than once in one request.
+_DUPLICATE = "Duplicate topic name."
+#: ``(topic name, request entry)`` pairs, in request order.
+_Named = list[tuple[str, Any]]
+
+
+def _split_duplicates(named: _Named) -> tuple[_Named, list[str]]:
+    """``named`` without the entries whose name appears more than once, and those names,
+    each once, in order of first appearance."""
+    counts = Counter(name for name, _ in named)
+    once = [(name, entry) for name, entry in named if counts[name] == 1]
+    return once, [name for name, n in counts.items() if n > 1]
 
 
 class _Refused(Exception):  # noqa: N818 - carries a Kafka error code for one topic
@@ -118,42 +134,63 @@ def _created_configs(topic: Any) -> list[Any]:
 def handle_create_topics(ctx: RequestContext, request: Any) -> Any:
     """Create each topic (or only validate, with ``validate_only``)."""
     results = []
-    for topic in request.topics:
+    topics, duplicates = _split_duplicates([(t.name, t) for t in request.topics])
+    for _, topic in topics:
         code, message, partitions, rf = _create_one(ctx, topic, request.validate_only)
         results.append(CreateTopicsResponse.CreatableTopicResult(
             name=topic.name, error_code=code, error_message=message,
             num_partitions=partitions, replication_factor=rf,
             configs=_created_configs(topic) if code == 0 else None,
         ))
+    results += [CreateTopicsResponse.CreatableTopicResult(
+        name=name, error_code=kafka_errors.InvalidRequestError.errno, error_message=_DUPLICATE,
+        num_partitions=-1, replication_factor=-1, configs=None) for name in duplicates]
     return ctx.response(throttle_time_ms=0, topics=results)
 
 
 def handle_delete_topics(ctx: RequestContext, request: Any) -> Any:
-    """Delete each named topic; a topic named only by id is unknown (there are no ids)."""
-    if ctx.api_version >= 6:
-        names = [t.name for t in request.topics]
-    else:
-        names = list(request.topic_names)
+    """Delete each named topic. From v6 a topic may be named by id instead, as Kafka's
+    ``ControllerApis.deleteTopics`` checks: neither name nor id, or both, is INVALID_REQUEST;
+    an id alone is UNKNOWN_TOPIC_ID, since pcmodel's topics have no ids (Metadata answers the
+    zero id, "none")."""
+    Result = DeleteTopicsResponse.DeletableTopicResult  # noqa: N806
+    invalid = kafka_errors.InvalidRequestError.errno
     results = []
-    for name in names:
+    named: list[str] = list(request.topic_names) if ctx.api_version < 6 else []
+    for topic in request.topics if ctx.api_version >= 6 else ():
+        name, topic_id = topic.name, topic.topic_id  # the zero id decodes as None
+        if name is None and topic_id is None:
+            results.append(Result(name=None, topic_id=None, error_code=invalid,
+                                  error_message="Neither topic name nor id were specified."))
+        elif name is None:
+            results.append(Result(name=None, topic_id=topic_id,
+                                  error_code=kafka_errors.UnknownTopicIdError.errno,
+                                  error_message=kafka_errors.UnknownTopicIdError.description))
+        elif topic_id is not None:
+            results.append(Result(
+                name=name, topic_id=topic_id, error_code=invalid,
+                error_message="You may not specify both topic name and topic id."))
+        else:
+            named.append(name)
+    once, duplicates = _split_duplicates([(name, None) for name in named])
+    for name, _ in once:
         try:
-            if name is None:
-                raise UnknownTopicOrPartitionError("topics are deleted by name on this broker")
             ctx.broker.delete_topic(name)
         except Exception as exc:
             code, message = error_code(exc), error_message(exc)
         else:
             code, message = 0, None
-        results.append(DeleteTopicsResponse.DeletableTopicResult(
-            name=name, error_code=code, error_message=message,
-        ))
+        results.append(Result(name=name, error_code=code, error_message=message))
+    results += [Result(name=name, error_code=invalid, error_message=_DUPLICATE)
+                for name in duplicates]
     return ctx.response(throttle_time_ms=0, responses=results)
 
 
 def handle_create_partitions(ctx: RequestContext, request: Any) -> Any:
     """Grow each topic to its new partition count."""
     results = []
-    for topic in request.topics:
+    topics, duplicates = _split_duplicates([(t.name, t) for t in request.topics])
+    for _, topic in topics:
         try:
             add_partitions_placed(ctx.broker, topic.name, topic.count,
                                   [list(a.broker_ids) for a in topic.assignments or ()],
@@ -165,6 +202,9 @@ def handle_create_partitions(ctx: RequestContext, request: Any) -> Any:
         results.append(CreatePartitionsResponse.CreatePartitionsTopicResult(
             name=topic.name, error_code=code, error_message=message,
         ))
+    results += [CreatePartitionsResponse.CreatePartitionsTopicResult(
+        name=name, error_code=kafka_errors.InvalidRequestError.errno, error_message=_DUPLICATE)
+        for name in duplicates]
     return ctx.response(throttle_time_ms=0, results=results)
 
 
