@@ -91,7 +91,8 @@ class ConfigAdminMixin:
                          ) -> dict[str, dict[str, dict[str, dict[str, Any]]]]:
         """The configs of each resource: ``{"topic"|"broker": {name: {config: {...}}}}``.
 
-        A resource's ``configs`` names the configs wanted (``None``: all; empty: none);
+        A resource's ``configs`` names the configs wanted (``None`` or empty: all, as Kafka's
+        ``ConfigHelper`` takes a null or empty key list);
         ``config_filter`` keeps ``"modified"`` ones (set on the resource: the default),
         ``"dynamic"`` (alterable), ``"default"``, ``"static"`` or ``"all"``; synonyms are
         listed only with ``include_synonyms``. Raises ``UnknownTopicOrPartitionError`` for a
@@ -104,7 +105,7 @@ class ConfigAdminMixin:
         out: dict[str, dict[str, dict[str, dict[str, Any]]]] = {}
         for resource in config_resources:
             wanted = resource.configs
-            names = None if wanted is None else set(wanted)
+            names = set(wanted) if wanted else None
             out.setdefault(resource.resource_type.name.lower(), {})[resource.name] = {
                 entry.name: config_dict(entry, include_synonyms)
                 for entry in self._entries(resource)

@@ -72,8 +72,10 @@ class GroupAdminMixin:
         include_authorized_operations: bool = False,
     ) -> dict[str, dict[str, Any]]:
         """``{group_id: {"group_id", "group_state", "protocol_type", "protocol_data",
-        "members": [...], "authorized_operations", "error": None}}``; an unknown group
-        is in state ``"Dead"``, as Kafka answers. ``authorized_operations`` is ``None`` unless
+        "members": [...], "authorized_operations", "error"}}``; ``"error"`` is ``None``, or
+        for an unknown group (in state ``"Dead"``) the text of its ``GroupIdNotFoundError``,
+        as kafka-python 3 reports Kafka 4's answer (KIP-1043). ``authorized_operations`` is
+        ``None`` unless
         ``include_authorized_operations``: then it names every operation on a group, as a
         Kafka broker without an authorizer answers (there are no ACLs here). kafka-python
         3.0.12 asks for them whatever its argument says; pcmodel follows the argument, as
@@ -91,8 +93,10 @@ class GroupAdminMixin:
         self._check_open()
         operations = operation_names(GROUP_OPERATIONS) if include_authorized_operations \
             else None
-        return {group_id: {**self._describe(group_id), "authorized_operations": operations}
-                for group_id in group_ids}
+        described = {group_id: self._describe(group_id) for group_id in group_ids}
+        return {group_id: {**desc, "authorized_operations": operations}
+                if desc["error"] is None else desc  # Kafka tells no operations with an error
+                for group_id, desc in described.items()}
 
     def list_group_offsets(
         self, group_specs: Mapping[str, Iterable[TopicPartition] | None] | str | Iterable[str]
@@ -295,7 +299,7 @@ class GroupAdminMixin:
         except GroupIdNotFoundError:
             return {"group_id": group_id, "group_state": "Dead", "protocol_type": "",
                     "protocol_data": "", "members": [], "authorized_operations": None,
-                    "error": None}
+                    "error": str(GroupIdNotFoundError(f"Group {group_id} not found."))}
         return {
             "group_id": group_id,
             "group_state": getattr(desc.state, "value", desc.state),

@@ -395,8 +395,9 @@ def altered_overrides(overrides: Mapping[str, str],
     (back to the default), APPEND to / SUBTRACT from a list (``cleanup.policy``). Otherwise
     (AlterConfigs) they must all be SET and replace every override: a config not named goes
     back to its default. Raises ``InvalidRequestError`` for a config named twice, an unknown
-    operation, APPEND/SUBTRACT on a config that is not a list, an operation other than SET
-    without ``incremental``; ``InvalidConfigurationError`` as :func:`check_topic_configs`.
+    operation, an operation other than SET without ``incremental``;
+    ``InvalidConfigurationError`` for APPEND/SUBTRACT on a config that is not a list, and as
+    :func:`check_topic_configs`.
     """
     new = dict(overrides) if incremental else {}
     seen: set[str] = set()
@@ -420,8 +421,8 @@ def altered_overrides(overrides: Mapping[str, str],
             new[name] = value
             continue
         if TOPIC_CONFIGS[name].config_type is not _T.LIST:
-            raise InvalidRequestError(
-                f"Config value {op.name.lower()} is not allowed for config key: {name}")
+            raise InvalidConfigurationError(  # Kafka's INVALID_CONFIG, as its controller says
+                f"Can't {op.name} to key {name} because its type is not LIST.")
         current = new.get(name, _broker_value(name)[0]).split(",")
         items = [item.strip() for item in str(value or "").split(",") if item.strip()]
         if op is AlterConfigOp.APPEND:

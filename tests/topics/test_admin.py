@@ -202,8 +202,10 @@ def test_wait_for_topics_returns_once_they_exist_and_times_out_naming_what_is_mi
         admin.wait_for_topics("w")
 
 
-def test_authorized_operations_are_every_one_as_a_broker_without_an_authorizer_says(admin):
+def test_authorized_operations_are_every_one_as_a_broker_without_an_authorizer_says(
+        admin, broker):
     admin.create_topics([NewTopic("t", 1, 1)])
+    broker.commit_offsets("g", -1, "", {tp("t", 0): 0})  # the group exists
     (topic,) = admin.describe_topics(["t"])
     assert topic["authorized_operations"] == [
         "READ", "WRITE", "CREATE", "DELETE", "ALTER", "DESCRIBE", "DESCRIBE_CONFIGS",
@@ -214,6 +216,10 @@ def test_authorized_operations_are_every_one_as_a_broker_without_an_authorizer_s
         "authorized_operations"] == group_operations
     assert [g["authorized_operations"] for g in admin.describe_consumer_groups(
         ["g"], include_authorized_operations=True)] == [group_operations]
+    # A group that does not exist is an error, which Kafka answers with no operations.
+    missing = admin.describe_groups(["nobody"], include_authorized_operations=True)["nobody"]
+    assert (missing["group_state"], missing["authorized_operations"], missing["error"]) == (
+        "Dead", None, "[Error 69] GroupIdNotFoundError: Group nobody not found.")
 
 
 def test_describe_cluster_names_the_one_broker_as_kafka_python_3_shows_it(admin):
