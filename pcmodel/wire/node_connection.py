@@ -236,14 +236,12 @@ class NodeConnection(ClusterConnection):
     def offsets_for_times(self, timestamps: Mapping[TopicPartition, int]
                           ) -> dict[TopicPartition, OffsetAndTimestamp | None]:
         """The first committed record at or after each time, if this broker leads the
-        partition (records above the high watermark are not visible to consumers)."""
+        partition (its broker finds none above the high watermark), with the epoch this
+        broker wrote it in."""
         out: dict[TopicPartition, OffsetAndTimestamp | None] = {}
         for tp, ts in timestamps.items():
             tp = TopicPartition._make(tp)
-            broker = self._led(tp)
-            found = broker.offsets_for_times({tp: ts})[tp]
-            visible = found is not None and found.offset < broker.end_offsets([tp])[tp]
-            out[tp] = found if visible else None
+            out[tp] = self._with_written_epoch(tp, self._led(tp).offsets_for_times({tp: ts})[tp])
         return out
 
     def max_timestamp_offsets(self, partitions: Iterable[TopicPartition]

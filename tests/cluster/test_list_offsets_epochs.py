@@ -84,6 +84,10 @@ def test_the_consumer_the_admin_and_the_listener_agree_over_three_leader_terms()
         # The cluster's own answer: each record's epoch is the term that wrote it.
         assert [conn.offsets_for_times({TP: 1000 * o})[TP] for o in range(6)] == [
             OffsetAndTimestamp(o, 1000 * o, o // 2) for o in range(6)]
+        from pcmodel.wire.node_connection import NodeConnection  # the leader's listener's
+        node = NodeConnection(conn, cluster.leader("t", 0))
+        assert [node.offsets_for_times({TP: 1000 * o})[TP] for o in range(6)] == [
+            OffsetAndTimestamp(o, 1000 * o, o // 2) for o in range(6)]
         assert conn.list_offsets({TP: EARLIEST}) == {TP: OffsetAndTimestamp(0, -1, 0)}
         assert conn.list_offsets({TP: LATEST}) == {TP: OffsetAndTimestamp(6, -1, current)}
         consumer = KafkaConsumer(broker=cluster, enable_auto_commit=False)
