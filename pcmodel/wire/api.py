@@ -106,6 +106,9 @@ class RequestContext:
     stats: Any = None
     #: The :class:`~pcmodel.wire.view.ClusterView` (a lone broker's unless the listener got one).
     view: Any = None
+    #: Whether the listener is stopping: a handler that waits long (JoinGroup, SyncGroup)
+    #: asks it between slices of its wait, and closes its connection once it is.
+    stopping: Callable[[], bool] = lambda: False
 
     def __post_init__(self) -> None:
         if self.view is None:

@@ -176,9 +176,11 @@ class KafkaListener:
         """Stop accepting, close every connection and join every thread (each up to ``timeout``).
 
         A connection in the middle of a long-polling Fetch ends when that fetch returns (at the
-        latest after the client's ``max_wait_ms``). With ``wait=False`` the connections are
-        shut down but their threads are not joined (call :meth:`join` later): a caller that
-        holds a lock those threads may be waiting for cannot wait for them. Idempotent.
+        latest after the client's ``max_wait_ms``); one waiting in a JoinGroup or SyncGroup is
+        closed within a tenth of a second, its member left to expire as if the broker died.
+        With ``wait=False`` the connections are shut down but their threads are not joined
+        (call :meth:`join` later): a caller that holds a lock those threads may be waiting for
+        cannot wait for them. Idempotent.
         """
         with self._lock:
             if self._stopping:
@@ -348,7 +350,7 @@ class KafkaListener:
         ctx = make_context(
             request, broker=self.broker, node_id=self.node_id, host=self.advertised_host,
             port=self.port, handlers=self.handlers, connection_state=state, stats=self._stats,
-            view=self.view,
+            view=self.view, stopping=lambda: self._stopping,
         )
         self._stats.request(request.handler.name)
         try:

@@ -74,6 +74,7 @@ from pcmodel.topics.errors import (
 from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition
 from pcmodel.wire.api import (
     ApiHandler,
+    CloseConnection,
     RequestContext,
     authorized_operations,
     committed_leader_epoch,
@@ -109,6 +110,19 @@ def _code(exc: BaseException) -> int:
 # --- JoinGroup, SyncGroup, Heartbeat, LeaveGroup ---------------------------------------------
 
 
+#: How long a JoinGroup or SyncGroup waits for its round at a time (seconds): between two
+#: waits it looks whether the listener is stopping. The broker keeps a call that was not
+#: answered in time registered, as a request still in flight, so the next one picks up the
+#: answer and the member notices nothing.
+_WAIT_SLICE = 0.1
+
+
+def _check_not_stopping(ctx: RequestContext) -> None:
+    """Close the connection of a call still waiting for its round once the listener stops."""
+    if ctx.stopping():
+        raise CloseConnection("the listener is stopping")
+
+
 def handle_join_group(ctx: RequestContext, request: Any) -> Any:
     """Join (blocking until the round completes); the leader gets every member's metadata."""
     version = ctx.api_version
@@ -123,17 +137,25 @@ def handle_join_group(ctx: RequestContext, request: Any) -> Any:
         )
 
     rebalance = request.rebalance_timeout_ms if version >= 1 else -1
+    member_id = request.member_id
     try:
-        joined = ctx.broker.join_group(
-            request.group_id, request.member_id,
-            protocols=[(p.name, bytes(p.metadata)) for p in request.protocols],
-            protocol_type=request.protocol_type,
-            session_timeout_ms=request.session_timeout_ms,
-            rebalance_timeout_ms=rebalance if rebalance > 0 else None,
-            client_id=ctx.client_id or "", group_instance_id=instance_id,
-            require_known_member_id=version >= 4, supports_skip_assignment=version >= 9,
-            timeout=None,
-        )
+        while True:
+            joined = ctx.broker.join_group(
+                request.group_id, member_id,
+                protocols=[(p.name, bytes(p.metadata)) for p in request.protocols],
+                protocol_type=request.protocol_type,
+                session_timeout_ms=request.session_timeout_ms,
+                rebalance_timeout_ms=rebalance if rebalance > 0 else None,
+                client_id=ctx.client_id or "", group_instance_id=instance_id,
+                require_known_member_id=version >= 4, supports_skip_assignment=version >= 9,
+                timeout=_WAIT_SLICE,
+            )
+            if not joined.pending:
+                break
+            member_id = joined.member_id  # still registered: the next call picks the answer up
+            _check_not_stopping(ctx)
+    except CloseConnection:
+        raise
     except MemberIdRequiredError as exc:
         return failed(exc.errno, exc.member_id)
     except Exception as exc:
@@ -161,14 +183,20 @@ def handle_sync_group(ctx: RequestContext, request: Any) -> Any:
                             protocol_name=empty, assignment=b"")
 
     try:
-        synced = ctx.broker.sync_group(
-            request.group_id, request.member_id, request.generation_id,
-            assignments={a.member_id: bytes(a.assignment) for a in request.assignments},
-            protocol_type=request.protocol_type if version >= 5 else None,
-            protocol=request.protocol_name if version >= 5 else None,
-            group_instance_id=request.group_instance_id if version >= 3 else None,
-            timeout=None,
-        )
+        while True:
+            synced = ctx.broker.sync_group(
+                request.group_id, request.member_id, request.generation_id,
+                assignments={a.member_id: bytes(a.assignment) for a in request.assignments},
+                protocol_type=request.protocol_type if version >= 5 else None,
+                protocol=request.protocol_name if version >= 5 else None,
+                group_instance_id=request.group_instance_id if version >= 3 else None,
+                timeout=_WAIT_SLICE,
+            )
+            if not synced.pending:
+                break
+            _check_not_stopping(ctx)
+    except CloseConnection:
+        raise
     except Exception as exc:
         return failed(_code(exc))
     return ctx.response(throttle_time_ms=0, error_code=0, protocol_type=synced.protocol_type,
