@@ -1,14 +1,20 @@
-"""Child processes that leave Ctrl-C to the command that started them.
+"""Child processes that leave Ctrl-C and SIGTERM to the command that started them.
 
 Ctrl-C in a terminal reaches the whole process group: the command and every process it started.
-The command decides what stops (it shuts its buffers or brokers down and reaps its children); a
-child interrupted on its own, perhaps while still importing, would only print a traceback. So
-children are started within :func:`children_ignore_ctrl_c` and begin with :func:`child_signals`.
+So does a SIGTERM from a supervisor (systemd stopping a service, ``kill -- -PGID``). The command
+decides what stops (it shuts its buffers or brokers down and reaps its children); a child
+interrupted on its own, perhaps while still importing, would only print a traceback, and one
+ended by SIGTERM at an arbitrary moment may die inside a shared lock or condition, which then
+blocks the command for ever when it stops the others (``multiprocessing``'s ``Event.set()``
+waits for a dead sleeper's answer). So children are started within
+:func:`children_ignore_ctrl_c` and begin with :func:`child_signals`; a command ends a child that
+will not stop with ``kill()``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import threading
 from collections.abc import Iterator
@@ -61,9 +67,17 @@ def children_ignore_ctrl_c() -> Iterator[None]:
 
 def child_signals() -> None:
     """First thing in a child started under :func:`children_ignore_ctrl_c`: ignore Ctrl-C (the
-    parent handles it) instead of holding it back, and let SIGTERM end the process again
-    (``terminate()``)."""
+    parent handles it) instead of holding it back, and leave SIGTERM to the parent as well,
+    while there is one: a child whose parent has died (an orphan, which nobody will stop) ends
+    on SIGTERM as usual. A parent stops its children through what they share, or with
+    ``kill()``; ``terminate()`` has no effect on a child whose parent is alive."""
+    parent = os.getppid()
+
+    def on_terminate(signum: int, frame: Any) -> None:
+        if os.getppid() != parent:  # orphaned: the command that would stop us is gone
+            os._exit(128 + signum)
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C held back so far is dropped
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, on_terminate)
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})

@@ -76,3 +76,63 @@ def test_a_ctrl_c_taken_by_another_thread_is_raised_when_the_block_ends(tmp_path
 def test_a_spawned_child_is_born_deaf_to_ctrl_c_and_then_ignores_it(tmp_path):
     # Born blocked; then ignored and unblocked; the parent's mask is as it was.
     assert _run(BORN, tmp_path) == ["(True, True, False)", "False"]
+
+
+# A SIGTERM sent to the whole process group (a supervisor stopping the command) is the parent's
+# to handle: a child must not die of it in the middle of a shared lock or condition, which
+# would block the parent for ever when it stops the others. An orphan still ends on SIGTERM.
+TERMINATED = textwrap.dedent("""\
+    import multiprocessing, os, signal, sys
+    from pcmodel.child_signals import child_signals, children_ignore_ctrl_c
+
+    def child(ready, go):
+        child_signals()
+        ready.set()
+        go.wait(30)
+        print("survived", flush=True)
+
+    if __name__ == "__main__":
+        ctx = multiprocessing.get_context(sys.argv[1])
+        ready, go = ctx.Event(), ctx.Event()
+        process = ctx.Process(target=child, args=(ready, go))
+        with children_ignore_ctrl_c():
+            process.start()
+        assert ready.wait(30)
+        os.kill(process.pid, signal.SIGTERM)
+        os.kill(process.pid, signal.SIGTERM)
+        go.set()
+        process.join(30)
+        print(process.exitcode)
+""")
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_a_child_leaves_sigterm_to_its_living_parent(tmp_path, method):
+    assert _run(TERMINATED.replace("sys.argv[1]", repr(method)), tmp_path) == ["survived", "0"]
+
+
+ORPHAN = textwrap.dedent("""\
+    import os, signal, sys, time
+    from pcmodel.child_signals import child_signals
+
+    if os.fork() == 0:  # the child outlives its parent, then gets a SIGTERM
+        child_signals()
+        parent = os.getppid()
+        os.kill(parent, signal.SIGKILL)
+        while os.getppid() == parent:
+            time.sleep(0.001)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(60)  # not reached: an orphan ends on SIGTERM
+    os.wait()
+""")
+
+
+def test_an_orphan_still_ends_on_sigterm(tmp_path):
+    script = tmp_path / "orphan.py"
+    script.write_text(ORPHAN)
+    # Nobody sees the orphan's status; what matters is that it ends. The shell's `cat` reads a
+    # pipe the orphan holds open, so the pipeline ends only when the orphan has.
+    done = subprocess.run(["/bin/sh", "-c", f"{sys.executable} {script} | cat"],
+                          capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=30)
+    assert done.returncode == 0, done.stderr

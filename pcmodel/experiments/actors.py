@@ -286,11 +286,10 @@ class ProcessCrew:
         for process, _ in self._processes:
             if process.pid is not None and process.is_alive():
                 stragglers.append(process.name)
-                process.terminate()
+                # kill(), not terminate(): an actor leaves SIGTERM to its living parent
+                # (pcmodel.child_signals), so that it never dies inside a shared lock.
+                process.kill()
                 process.join(JOIN_GRACE)
-                if process.is_alive():
-                    process.kill()
-                    process.join(JOIN_GRACE)
         for reader in self._pending:
             reader.close()
         self._pending.clear()

@@ -30,6 +30,7 @@ concurrency chapters (vary one knob, measure throughput and waiting).
 
 from __future__ import annotations
 
+import ctypes
 import itertools
 import multiprocessing
 import time
@@ -38,6 +39,7 @@ from dataclasses import replace
 from typing import Any
 
 from pcmodel.buffers import BACKENDS, VARIANTS, Buffer, make_buffer
+from pcmodel.errors import ShutDown
 from pcmodel.experiments.actors import (
     JOIN_GRACE,
     ActorPlan,
@@ -48,7 +50,7 @@ from pcmodel.experiments.actors import (
 )
 from pcmodel.experiments.progress import ProgressBar
 from pcmodel.experiments.results import ActorResult, Role, RunResult, table
-from pcmodel.experiments.work import Spread, Work, WorkKind
+from pcmodel.experiments.work import Spread, Work, WorkKind, spin
 from pcmodel.instrument import BufferStats, Level
 from pcmodel.stop_signals import stop_signals_deferred
 
@@ -94,6 +96,59 @@ class WorkerError(RuntimeError):
 
 class ConservationError(AssertionError):
     """Items were lost or duplicated: what the consumers took is not what the producers put."""
+
+
+# -- work that a stopped run cuts short -----------------------------------------------------------
+
+#: The longest stretch of an item's work between two looks at whether the run was stopped: a
+#: Ctrl-C, a failed actor or the run's timeout then ends an actor within about this long, even
+#: one whose item sleeps for an hour (a thread cannot be killed, only asked to stop).
+STOP_SLICE_SECONDS = 0.1
+#: The same for ``cpu`` work, in loop iterations (a few hundredths of a second).
+STOP_SLICE_ITERATIONS = 1_000_000
+
+
+class StoppableWork:
+    """An actor's :class:`Work`, done in slices; once ``stop.value`` is true, the next slice
+    raises :class:`~pcmodel.errors.ShutDown` instead, which ends the actor as the shut-down
+    buffer would.
+
+    An item's work shorter than one slice is done exactly as :meth:`Work.perform` does it (one
+    ``time.sleep``, one ``spin``), so a run's measurements do not change. ``stop`` is a ctypes
+    boolean: ``c_bool`` for threads, a ``RawValue`` for processes (picklable while a process is
+    being started).
+    """
+
+    def __init__(self, work: Work, stop: Any) -> None:
+        self.work = work
+        self.stop = stop
+
+    def perform(self, rng: Any) -> None:
+        """Do one item's work, drawn from ``rng`` as :meth:`Work.perform` draws it."""
+        amount = self.work.sample(rng)
+        if self.work.kind is WorkKind.SLEEP:
+            deadline = time.monotonic() + amount
+            time.sleep(min(amount, STOP_SLICE_SECONDS))
+            while (left := deadline - time.monotonic()) > 0:
+                if self.stop.value:
+                    raise ShutDown("the run was stopped")
+                time.sleep(min(left, STOP_SLICE_SECONDS))
+            return
+        left = int(amount)
+        spin(min(left, STOP_SLICE_ITERATIONS))
+        left -= STOP_SLICE_ITERATIONS
+        while left > 0:
+            if self.stop.value:
+                raise ShutDown("the run was stopped")
+            spin(min(left, STOP_SLICE_ITERATIONS))
+            left -= STOP_SLICE_ITERATIONS
+
+
+def _stoppable(work: Work | None, stop: Any) -> Work | StoppableWork | None:
+    """``work`` in slices, unless it is none or a subclass's own ``perform`` (left as it is)."""
+    if work is None or type(work).perform is not Work.perform:
+        return work
+    return StoppableWork(work, stop)
 
 
 # -- the runner ----------------------------------------------------------------------------------
@@ -177,7 +232,11 @@ def run_workload(
     level = Level.parse(instrument)
     ctx = _resolve_context(backend, context)
 
-    plans = plan_actors(producers, consumers, items, produce_work, consume_work, seed, batch,
+    # A flag without a lock: an actor process killed while it looked at a lock would leave it
+    # held, and the runner's stop would wait on it for ever.
+    stop = ctypes.c_bool(False) if ctx is None else ctx.RawValue(ctypes.c_bool, False)
+    plans = plan_actors(producers, consumers, items, _stoppable(produce_work, stop),
+                        _stoppable(consume_work, stop), seed, batch,
                         start_timeout=JOIN_GRACE + 60.0)
     options: dict[str, Any] = {"instrument": level, "name": f"{variant}-run"}
     if ctx is not None:
@@ -191,7 +250,7 @@ def run_workload(
             taken = ctx.RawArray("q", consumers)
             crew = ProcessCrew(plans, buf, taken, ctx)
         with ProgressBar(items, f"{variant}/{backend}", enabled=progress) as bar:
-            reports = _supervise(crew, buf, plans, taken, bar, timeout)
+            reports = _supervise(crew, buf, stop, plans, taken, bar, timeout)
         stats = buf.stats()
     finally:
         with stop_signals_deferred():  # a Ctrl-C cutting the clean-up would break it
@@ -200,10 +259,20 @@ def run_workload(
                    consume_work, seed, level, ctx, batch, plans, reports, stats)
 
 
-def _supervise(crew: ThreadCrew | ProcessCrew, buf: Buffer, plans: Sequence[ActorPlan],
-               taken: Any, bar: ProgressBar, timeout: float | None) -> dict[str, Report]:
-    """Start the crew, end the run by shutdown, and return every actor's report (or raise)."""
+def _supervise(crew: ThreadCrew | ProcessCrew, buf: Buffer, stop: Any,
+               plans: Sequence[ActorPlan], taken: Any, bar: ProgressBar, timeout: float | None
+               ) -> dict[str, Report]:
+    """Start the crew, end the run by shutdown, and return every actor's report (or raise).
+
+    Aborting a run (a failure, the timeout, an interrupt) sets ``stop.value`` as well as shutting
+    the buffer down: an actor in the middle of an item's work stops too, not only one in the buffer.
+    """
     reports: dict[str, Report] = {}
+
+    def abort() -> None:
+        stop.value = True
+        buf.shutdown(immediate=True)
+
     producers = {plan.name for plan in plans if plan.role is Role.PRODUCER}
     aborted = timed_out = shut_down = False
     try:
@@ -220,20 +289,20 @@ def _supervise(crew: ThreadCrew | ProcessCrew, buf: Buffer, plans: Sequence[Acto
                 break
         crew.start_signal.set()
         if any(report.error is not None for report in reports.values()):
-            buf.shutdown(immediate=True)  # an actor failed before the start: stop the others
+            abort()  # an actor failed before the start: stop the others
             aborted = True
         while len(reports) < len(plans):
             for report in crew.poll(0.05):
                 reports[report.name] = report
                 if report.error is not None and not aborted:
-                    buf.shutdown(immediate=True)  # wake everyone: the run cannot succeed
+                    abort()  # wake everyone: the run cannot succeed
                     aborted = True
             if not shut_down and producers.issubset(reports):
                 buf.shutdown()  # producers are done: consumers drain what is left, then stop
                 shut_down = True
             bar.update(sum(taken))
             if deadline is not None and time.monotonic() > deadline and not aborted:
-                buf.shutdown(immediate=True)
+                abort()
                 aborted = timed_out = True
                 deadline = time.monotonic() + JOIN_GRACE  # time for actors to notice
             elif timed_out and deadline is not None and time.monotonic() > deadline:
@@ -241,7 +310,7 @@ def _supervise(crew: ThreadCrew | ProcessCrew, buf: Buffer, plans: Sequence[Acto
     except BaseException:
         # Interrupted (Ctrl-C, SIGTERM) or failed: every actor, even one still waiting for the
         # start signal, goes on to meet the shut-down buffer and ends at once.
-        buf.shutdown(immediate=True)
+        abort()
         crew.start_signal.set()
         crew.stop(JOIN_GRACE)
         raise

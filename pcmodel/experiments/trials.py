@@ -305,7 +305,7 @@ def _process_trial(contender: Contender, capacity: int, roles: list[tuple[str, i
         _join_by(processes, time.monotonic() + JOIN_TIMEOUT)
         stuck = [p for p in processes if p.is_alive()]
         for process in stuck:
-            process.terminate()
+            process.kill()  # a trial's process leaves SIGTERM to us (pcmodel.child_signals)
             process.join(JOIN_TIMEOUT)
         if stuck or any(p.exitcode != 0 for p in processes):
             codes = [p.exitcode for p in processes]
