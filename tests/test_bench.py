@@ -192,3 +192,17 @@ def test_the_topics_benchmark_times_each_stage_alone():
     rates = bench["stage_rates"](600)  # its stand-in broker must still be one a producer takes
     assert set(rates) == {"send", "append", "poll"}
     assert all(rate.wall > 0 and rate.cpu > 0 for rate in rates.values())
+
+
+@pytest.mark.parametrize("text", ["17M", "1024M", "99999999999999999999999"])
+def test_an_item_size_too_large_to_measure_is_refused(text):
+    # A size no trial can move (a billion-gigabyte item made the producer fail with a traceback
+    # and the trial wait two minutes for it) is refused before anything starts.
+    with pytest.raises(ValueError, match="too large"):
+        parse_size(text)
+    assert parse_size("16M") == 16 << 20
+
+
+def test_an_item_size_in_other_digits_is_refused_plainly():
+    with pytest.raises(ValueError, match="is not an item size"):
+        parse_size("²")

@@ -32,14 +32,25 @@ def size_label(size: int) -> str:
     return f"{size} B"
 
 
+#: The largest item ``pcmodel bench`` moves: 16 MiB. A trial moves dozens of items, each
+#: producer holds its own copies, and one trial of 16 MiB items already takes a minute; much
+#: larger ones exhaust memory or the trial's time limit instead of measuring anything.
+MAX_ITEM_SIZE = 16 << 20
+
+
 def parse_size(text: str) -> int:
-    """``"8"``, ``"1K"``/``"1KiB"``, ``"64k"``, ``"1M"`` -> bytes; ValueError if not a size."""
+    """``"8"``, ``"1K"``/``"1KiB"``, ``"64k"``, ``"1M"`` -> bytes, at most
+    :data:`MAX_ITEM_SIZE`; ValueError saying what to write instead if not such a size."""
     value = text.strip().upper().removesuffix("IB").removesuffix("B")
     scale = {"K": 1 << 10, "M": 1 << 20}.get(value[-1:], 1)
     number = value[:-1] if scale > 1 else value
-    if not number.isdigit() or int(number) < 1:
+    if not (number.isascii() and number.isdigit()) or int(number) < 1:
         raise ValueError(f"{text!r} is not an item size; write bytes as 8, 1K, 64K or 1M")
-    return int(number) * scale
+    size = int(number) * scale
+    if size > MAX_ITEM_SIZE:
+        raise ValueError(f"{text!r} is too large: items of at most {size_label(MAX_ITEM_SIZE)} "
+                         "(16M) can be measured")
+    return size
 
 
 def uncontended_table(results: dict[str, Any]) -> str:

@@ -243,6 +243,18 @@ def _command(args: argparse.Namespace, shape: dict[str, Any], decisions: list[in
 #: The most producers, or consumers, one explored shape may have: the controlled scheduler runs
 #: every one as a thread and prints a column per thread; interleaving bugs need only a few.
 MAX_ACTORS = 64
+#: The most items per producer, and in all: interleaving bugs show with two or three, and every
+#: schedule moves them all and keeps its trace (a hundred million took 9 GB before the first
+#: schedule ended; 4,000 take seconds and about 160 MB).
+MAX_ITEMS = 1000
+MAX_TOTAL_ITEMS = 4000
+#: The deepest PCT search: a bug of depth d needs d - 1 ordering constraints, and the known
+#: buffer bugs have depth 1 to 3 (each level costs a priority change point per schedule).
+MAX_PCT_DEPTH = 100
+#: Scheduling steps allowed per item moved before a schedule counts as a livelock. A correct
+#: buffer takes about 4 (one producer, one consumer) to 8 (four of each, contended); the
+#: scheduler's own budget of 5,000 steps would call a long correct run a livelock.
+STEPS_PER_ITEM = 25
 
 
 def run(args: argparse.Namespace) -> int:
@@ -283,10 +295,17 @@ def _run(args: argparse.Namespace) -> int:
     from pcmodel.sched.harness import explore
     from pcmodel.sched.model import NondeterminismError
 
-    for option in ("producers", "consumers"):
+    for option, most in (("producers", MAX_ACTORS), ("consumers", MAX_ACTORS),
+                         ("items", MAX_ITEMS), ("pct_depth", MAX_PCT_DEPTH)):
         value = getattr(args, option)
-        if value is not None and not 1 <= value <= MAX_ACTORS:
-            raise UsageError(f"--{option} must be between 1 and {MAX_ACTORS}, not {value}")
+        if value is not None and not 1 <= value <= most:
+            flag = "--" + option.replace("_", "-")
+            raise UsageError(f"{flag} must be between 1 and {most}, not {value}")
+    shown = {key: getattr(args, key) or THOROUGH[0][key] for key in ("producers", "items")}
+    if shown["producers"] * shown["items"] > MAX_TOTAL_ITEMS:
+        raise UsageError(f"--producers {shown['producers']} x --items {shown['items']} is more "
+                         f"than {MAX_TOTAL_ITEMS} items per schedule: explore fewer (two or "
+                         "three per producer find interleaving bugs)")
     factory = load_factory(args.target)
     decisions = parse_replay(args.replay) if args.replay is not None else None
     shapes = _shapes(args)
@@ -307,6 +326,7 @@ def _run(args: argparse.Namespace) -> int:
                 max_schedules=args.max_schedules,
                 preemption_bound=args.preemptions,
                 pct_depth=args.pct_depth,
+                max_steps=max(5_000, STEPS_PER_ITEM * shape["producers"] * shape["items"]),
                 lines={None: False, "on": True, "all": "all"}[shape["lines"]],
                 spurious_wakeups=args.spurious,
                 notify_order=args.notify_order,
