@@ -13,6 +13,8 @@ Every command behaves the same way under signals and mistakes (the conventions o
   during that clean-up is ignored, so the clean-up is not itself interrupted half-way.
 - A user's mistake (:class:`~pcmodel.errors.UsageError`): one line ``pcmodel COMMAND: error:
   ...`` on stderr, exit status 2, no traceback, and nothing started.
+- Standard output that cannot be written (``> /dev/full``, a full disk): one line ``pcmodel
+  COMMAND: error: cannot write to standard output (...)`` on stderr, exit status 1.
 - Standard output closed early (``pcmodel exercises list | head -1``): the ``BrokenPipeError``
   unwinds like an interrupt, then the command exits quietly with status 141 (128 + SIGPIPE, what
   a shell reports for a tool that SIGPIPE killed), as Python's documentation recommends (its note
@@ -29,7 +31,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from pcmodel import __version__
@@ -41,6 +43,8 @@ INTERRUPTED = 130
 USAGE = 2
 #: Exit status when standard output was closed before the command was done (128 + SIGPIPE).
 BROKEN_PIPE = 141
+#: Exit status when standard output could not be written (a full disk): the command failed.
+FAILED = 1
 
 COMMANDS: dict[str, str] = {
     "grade": "pcmodel.grading.cli",
@@ -67,14 +71,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 @contextlib.contextmanager
-def signals_interrupt() -> Iterator[None]:
+def signals_interrupt() -> Iterator[Callable[[], bool]]:
     """Within the block, SIGINT and SIGTERM raise ``KeyboardInterrupt`` in the main thread once;
-    later ones are ignored until the block ends (the clean-up they started must finish)."""
+    later ones are ignored until the block ends (the clean-up they started must finish).
+
+    Yields a function that says whether one arrived. Python drops an exception raised where it
+    cannot propagate (a weakref callback or a ``__del__``, which every import may run: it only
+    prints "Exception ignored"), so a command can end normally after a Ctrl-C; the caller asks.
+    """
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield lambda: False
         return
+    arrived: list[int] = []
 
     def interrupt(signum: int, frame: Any) -> None:
+        arrived.append(signum)
         for ignored in (signal.SIGINT, signal.SIGTERM):
             signal.signal(ignored, signal.SIG_IGN)
         raise KeyboardInterrupt
@@ -82,7 +93,7 @@ def signals_interrupt() -> Iterator[None]:
     previous = {signum: signal.signal(signum, interrupt)
                 for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
-        yield
+        yield lambda: bool(arrived)
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
@@ -94,30 +105,86 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         # Loading the commands takes a few tenths of a second: a Ctrl-C then gets the same one
         # line as later, not a traceback from the middle of an import.
-        with signals_interrupt():
+        with signals_interrupt() as signalled, _checked_stdout():
             parser = build_parser()
             try:
                 args = parser.parse_args(argv)
             except SystemExit:  # --help, --version, argparse's own errors
-                sys.stdout.flush()  # a closed pipe shows here, not in the last flush
+                _flush_stdout()  # a closed pipe shows here, not in the last flush
                 raise
             if args.command is None:
                 parser.print_help()
-                sys.stdout.flush()
+                _flush_stdout()
                 return USAGE
             name = f"pcmodel {args.command}"
             status = int(args.func(args) or 0)
-            sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
+            if signalled():  # its KeyboardInterrupt was raised where Python drops exceptions
+                raise KeyboardInterrupt
+            _flush_stdout()  # a closed pipe shows here, not in the interpreter's last flush
             return status
     except BrokenPipeError:
         _drop_stdout()
         return BROKEN_PIPE
+    except StdoutFailed as exc:
+        _drop_stdout()
+        print(f"{name}: error: cannot write to standard output ({exc.strerror or exc}); "
+              "send it to a file or a program that has room for it", file=sys.stderr)
+        return FAILED
     except KeyboardInterrupt:
         print(f"{name}: interrupted", file=sys.stderr)
         return INTERRUPTED
     except UsageError as exc:
         print(f"{name}: error: {exc}", file=sys.stderr)
         return USAGE
+
+
+def _flush_stdout() -> None:
+    if sys.stdout is not None:  # None: the command was started with standard output closed
+        sys.stdout.flush()
+
+
+class StdoutFailed(OSError):
+    """Standard output could not be written (a full disk, ``> /dev/full``, an I/O error)."""
+
+
+class _CheckedStdout:
+    """Standard output whose write failures are :class:`StdoutFailed`, told apart from the
+    OSErrors of the command's own files and buffers (a closed pipe stays BrokenPipeError)."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        return self._checked(self._stream.write, text)
+
+    def flush(self) -> None:
+        self._checked(self._stream.flush)
+
+    @staticmethod
+    def _checked(call: Any, *args: Any) -> Any:
+        try:
+            return call(*args)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise StdoutFailed(exc.errno, exc.strerror) from exc
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def _checked_stdout() -> Iterator[None]:
+    """Within the block, ``sys.stdout`` raises :class:`StdoutFailed` when it cannot write."""
+    stream = sys.stdout
+    if stream is None:
+        yield
+        return
+    sys.stdout = _CheckedStdout(stream)
+    try:
+        yield
+    finally:
+        sys.stdout = stream
 
 
 def _drop_stdout() -> None:

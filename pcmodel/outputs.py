@@ -7,18 +7,28 @@ the file, and removing it again) and raises :class:`~pcmodel.errors.UsageError` 
 wrong and what to do. Every command that writes a file checks it here (``run``, ``bench``,
 ``grade``), so the rules and the messages are the same everywhere; the command creates missing
 folders when it writes.
+
+Writing, ``write_outputs`` gives a command's files all at once or not at all: each is written
+under a temporary name in its own folder, and only when every one is complete are they renamed
+into place (a rename within a folder is atomic), with Ctrl-C held back for the renames. A
+Ctrl-C, a full disk or a failing chart while writing leaves the old files as they were, never
+half a JSON file or the JSON without its chart. This is how editors save, and what
+``os.replace`` is for.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Collection
+import secrets
+import stat
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 
 from pcmodel.errors import UsageError
+from pcmodel.stop_signals import stop_signals_deferred
 
-__all__ = ["check_output", "plot_formats"]
+__all__ = ["check_output", "plot_formats", "write_outputs"]
 
 
 #: Formats matplotlib can name but writes only through an outside program (``pgf``: LaTeX, the
@@ -97,3 +107,64 @@ def _try_writing(path: Path, option: str) -> None:
         for new in reversed(made):
             with contextlib.suppress(OSError):
                 os.rmdir(new)
+
+
+def write_outputs(outputs: Sequence[tuple[str, Path, Callable[[Path], object]]]) -> None:
+    """Write every ``(option, path, write)`` of ``outputs``, or none of them.
+
+    ``write(temporary)`` writes the file's content to the path it is given, which sits in the
+    final folder under a hidden name with the same suffix (so that a chart library picks the
+    format from it). Once every one is written they replace their paths together, with Ctrl-C
+    and SIGTERM held back; a symbolic link is written through, and a path that is no regular
+    file (a FIFO, a device) is written in place, since it cannot be swapped. Missing folders
+    are created. If anything fails or is interrupted before the renames, the temporary files
+    and the folders made for them are removed and the paths are left as they were; an OSError
+    becomes a one-line UsageError naming the option and the path.
+    """
+    staged: list[tuple[Path, Path]] = []  # (temporary, final)
+    made: list[Path] = []
+    done = False
+    try:
+        for option, path, write in outputs:
+            final = Path(os.path.realpath(path))
+            try:
+                _make_folders(final.parent, made)
+                if os.path.exists(final) and not stat.S_ISREG(os.stat(final).st_mode):
+                    write(path)  # a FIFO or a device: there is nothing to swap
+                    continue
+                temporary = final.with_name(f".{final.stem}.{secrets.token_hex(4)}{final.suffix}")
+                os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+                staged.append((temporary, final))
+                write(temporary)
+                if os.path.exists(final):
+                    os.chmod(temporary, stat.S_IMODE(os.stat(final).st_mode))
+            except OSError as exc:
+                raise UsageError(f"{option} {path}: cannot write it "
+                                 f"({exc.strerror or exc}); nothing was written") from None
+        with stop_signals_deferred():
+            for temporary, final in staged:
+                try:
+                    os.replace(temporary, final)
+                except OSError as exc:  # a folder took the file's place meanwhile
+                    raise UsageError(f"cannot write {final} ({exc.strerror or exc})") from None
+            done = True
+    finally:
+        if not done:
+            with stop_signals_deferred():  # a second Ctrl-C must not leave temporary files
+                for temporary, _ in staged:
+                    with contextlib.suppress(OSError):
+                        os.remove(temporary)
+                for folder in reversed(made):
+                    with contextlib.suppress(OSError):
+                        os.rmdir(folder)
+
+
+def _make_folders(folder: Path, made: list[Path]) -> None:
+    """Create ``folder`` and its missing parents; note each one made in ``made``."""
+    missing = []
+    while not os.path.isdir(folder) and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    for new in reversed(missing):
+        os.mkdir(new)
+        made.append(new)

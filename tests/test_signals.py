@@ -124,13 +124,16 @@ LONG_RUN = ("run", "--variant", "condition", "--backend", "process", "--start-me
             "--items", "10000000", "--no-progress", "--timeout", "600")
 
 
-@pytest.mark.parametrize("how", ["ctrl-c to the group", "sigterm to the parent"])
+@pytest.mark.parametrize("how", ["ctrl-c to the group", "sigterm to the parent",
+                                 "sigterm to the group"])
 def test_run_stops_and_reaps_every_worker_and_leaves_no_semaphore(command, how):
     run = command(*LONG_RUN)
     wait_until(lambda: len(run.workers()) == 4, timeout=60)  # 2 producers, 2 consumers
     assert run.semaphores_left()  # the buffer's semaphores exist while it runs
     if how == "ctrl-c to the group":
         os.killpg(run.pid, signal.SIGINT)
+    elif how == "sigterm to the group":  # a supervisor stopping the command: workers get it too
+        os.killpg(run.pid, signal.SIGTERM)
     else:
         os.kill(run.pid, signal.SIGTERM)
     status, out, err = run.finish()
@@ -232,3 +235,38 @@ def test_a_signal_while_the_commands_load_gets_one_line(signum):
     )
     assert (child.returncode, child.stderr) == (130, "pcmodel: interrupted\n"), child.stderr
     assert child.stdout == ""  # the run never started
+
+
+# Runs `pcmodel run`, whose run receives a Ctrl-C inside a __del__ (as an import's weakref
+# callback does): Python prints "Exception ignored" and drops the KeyboardInterrupt there.
+SWALLOWED_CHILD = textwrap.dedent("""\
+    import os, signal, sys
+    import pcmodel.experiments.cli as run_cli
+
+    class Dropped:
+        def __del__(self):
+            os.kill(os.getpid(), signal.SIGINT)
+            for _ in range(10000):  # the handler runs here, inside __del__
+                pass
+
+    real = run_cli.run_workload
+
+    def run_workload(**kwargs):
+        Dropped()
+        return real(**kwargs)
+
+    run_cli.run_workload = run_workload
+    from pcmodel.cli import main
+    sys.exit(main(["run", "--variant", "condition", "--items", "10", "--no-progress"]))
+""")
+
+
+def test_a_ctrl_c_that_python_dropped_still_ends_the_command_as_interrupted():
+    child = subprocess.run(
+        [sys.executable, "-c", SWALLOWED_CHILD], capture_output=True, text=True,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=60,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    assert "Exception ignored" in child.stderr  # where Python dropped it
+    assert child.returncode == 130, child.stderr
+    assert child.stderr.endswith("pcmodel run: interrupted\n")

@@ -66,7 +66,7 @@ from pcmodel.experiments.contenders import (
 from pcmodel.experiments.trials import run_trial
 from pcmodel.experiments.uncontended import measure_uncontended, uncontended_comparisons
 from pcmodel.experiments.yardsticks import BareConditionBuffer, TextbookSemaphoreBuffer
-from pcmodel.outputs import check_output
+from pcmodel.outputs import check_output, write_outputs
 
 __all__ = [
     "ACTORS",
@@ -340,8 +340,8 @@ def bench_command(args: argparse.Namespace) -> int:
         print(f"skipped {note}")
     if config.quick:
         print("(--quick: trials too small for the ratios to mean anything)")
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(results, indent=1))
+    text = json.dumps(results, indent=1)
+    write_outputs([("--json", args.json, lambda path: path.write_text(text))])
     print(f"results written to {args.json}")
     return 0
 

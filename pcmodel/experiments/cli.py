@@ -13,10 +13,11 @@ and ``--plot`` draws each run's chart with the optional matplotlib extra.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import multiprocessing
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ from pcmodel.experiments.runner import (
     WorkerError,
     run_workload,
 )
-from pcmodel.outputs import check_output, plot_formats
+from pcmodel.outputs import check_output, plot_formats, write_outputs
 
 __all__ = ["format_table", "register", "run_command"]
 
@@ -148,6 +149,36 @@ def _fail(message: str, status: int = 1) -> int:
     return status
 
 
+#: The most pixels a ``--plot`` bitmap may have: Pillow refuses to open a larger image (its
+#: ``DecompressionBombError``), and drawing one takes gigabytes of memory.
+MAX_PIXELS = 178_956_970
+#: The formats matplotlib draws as bitmaps (the others are vector formats, of any size).
+BITMAPS = {"avif", "gif", "jpeg", "jpg", "png", "raw", "rgba", "tif", "tiff", "webp"}
+
+
+def _check_chart_size(args: argparse.Namespace, runs: int) -> None:
+    """Refuse, before the runs, a ``--plot`` bitmap larger than :data:`MAX_PIXELS` (the chart
+    grows with the runs and the actors, the pixels with the square of ``--dpi``)."""
+    if args.plot.suffix.lower().lstrip(".") not in BITMAPS:
+        return
+    import matplotlib
+
+    from pcmodel.plots.runs import runs_chart_size
+
+    dpi = args.dpi or matplotlib.rcParams["savefig.dpi"]
+    if dpi == "figure":
+        dpi = matplotlib.rcParams["figure.dpi"]
+    actors = max(1, args.producers) + max(1, args.consumers)
+    width, height = runs_chart_size(runs, actors)
+    if width * height * dpi * dpi <= MAX_PIXELS:
+        return
+    most = int((MAX_PIXELS / (width * height)) ** 0.5)
+    instead = f"use --dpi {most} or less, " if most >= 10 else "use "
+    raise UsageError(f"--plot {args.plot}: {runs} run(s) of {actors} actors at {dpi:g} dpi make "
+                     f"a bitmap of {width * dpi:,.0f} x {height * dpi:,.0f} pixels, more than "
+                     f"image viewers open; {instead}fewer actors, or a .svg or .pdf chart")
+
+
 def _check_arguments(args: argparse.Namespace, variants: list[str], backends: list[str]
                      ) -> tuple[Work | None, Work | None]:
     """Every mistake in ``args`` as a UsageError, before any run starts; the parsed works."""
@@ -170,6 +201,7 @@ def _check_arguments(args: argparse.Namespace, variants: list[str], backends: li
         except ImportError:
             raise UsageError(PLOTS_MISSING) from None
         check_output(args.plot, "--plot", formats)
+        _check_chart_size(args, len(variants) * len(backends))
     # Each buffer once, empty: a capacity a backend cannot honour fails here, not after a run.
     for backend in backends:
         for variant in variants:
@@ -182,6 +214,22 @@ def _check_arguments(args: argparse.Namespace, variants: list[str], backends: li
                 raise UsageError(f"--capacity {args.capacity} with {variant}/{backend}: "
                                  f"{exc}") from None
     return produce_work, consume_work
+
+
+#: What the system says when it has no room for another thread or process: too many open
+#: files (a process actor's pipe), too many processes or threads, no memory for a stack.
+_NO_ROOM = {errno.EMFILE, errno.ENFILE, errno.EAGAIN, errno.ENOMEM}
+
+
+def _refused_to_start(exc: BaseException) -> bool:
+    """Whether ``exc`` says that an actor could not be started for want of resources."""
+    if isinstance(exc, OSError):
+        return exc.errno in _NO_ROOM
+    return isinstance(exc, RuntimeError) and "can't start new thread" in str(exc)
+
+
+def _reason(exc: BaseException) -> str:
+    return (exc.strerror or str(exc)) if isinstance(exc, OSError) else str(exc)
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -211,18 +259,30 @@ def run_command(args: argparse.Namespace) -> int:
                 raise UsageError(str(exc)) from None
             except (WorkerError, ConservationError, TimeoutError) as exc:
                 return _fail(f"{variant}/{backend}: {exc}")
+            except (RuntimeError, OSError) as exc:
+                if not _refused_to_start(exc):
+                    raise
+                raise UsageError(
+                    f"{variant}/{backend}: the system refused to start {args.producers} "
+                    f"producer(s) and {args.consumers} consumer(s) ({_reason(exc)}); use fewer "
+                    "(--producers, --consumers) or raise the limit (ulimit)") from None
     work = f"produce work {produce_work or 'none'}, consume work {consume_work or 'none'}"
     print(f"{len(results)} run(s), {work}, seed {args.seed}")
     print(summary_table(results))
+    # Both files or neither: a chart that fails, or a Ctrl-C while drawing it, leaves no JSON.
+    outputs: list[tuple[str, Path, Callable[[Path], object]]] = []
     if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"runs": [r.to_dict() for r in results]}, indent=1))
-        print(f"results written to {args.json}")
+        text = json.dumps({"runs": [r.to_dict() for r in results]}, indent=1)
+        outputs.append(("--json", args.json, lambda path: path.write_text(text)))
     if args.plot is not None:
         from pcmodel import plots
 
-        args.plot.parent.mkdir(parents=True, exist_ok=True)
-        plots.plot_runs(results).savefig(args.plot, dpi=args.dpi)
+        figure = plots.plot_runs(results)
+        outputs.append(("--plot", args.plot, lambda path: figure.savefig(path, dpi=args.dpi)))
+    write_outputs(outputs)
+    if args.json is not None:
+        print(f"results written to {args.json}")
+    if args.plot is not None:
         what = "chart" if len(results) == 1 else f"charts of the {len(results)} runs, stacked,"
         print(f"{what} written to {args.plot}")
     return 0

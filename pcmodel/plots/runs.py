@@ -378,12 +378,25 @@ def _draw_actor_summary(ax: Axes, result: Any) -> None:
 
 def _run_height(result: Any) -> float:
     """Inches a run's chart needs: a Gantt and a depth panel when timed, and the summary."""
-    actor_rows = max(1, len(result.actors))
-    summary_height = 0.6 + 0.3 * actor_rows
     timeline = result.timeline
-    if timeline is not None and timeline.intervals:
+    return _height(len(result.actors), timeline is not None and bool(timeline.intervals))
+
+
+def _height(actors: int, timed: bool) -> float:
+    actor_rows = max(1, actors)
+    summary_height = 0.6 + 0.3 * actor_rows
+    if timed:
         return 0.8 + 0.35 * actor_rows + summary_height + 2.6
     return summary_height + 1.0
+
+
+def runs_chart_size(runs: int, actors: int) -> tuple[float, float]:
+    """The largest (width, height) in inches of :func:`plot_runs` for ``runs`` runs of
+    ``actors`` actors each (with timelines; without, the chart is smaller): known before the
+    runs, so that a command can refuse a chart too large to draw before it starts them."""
+    if runs == 1:
+        return 10.0, _height(actors, True)
+    return 10.0, runs * (_height(actors, True) + 0.3)
 
 
 def _check_instrumented(result: Any) -> None:
