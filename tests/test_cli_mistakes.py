@@ -252,3 +252,8 @@ def test_run_capacity_too_large_for_the_process_backend(capsys):
 def test_run_absurd_sleep_work(capsys):
     line = _refused_before_the_run(capsys, ["--produce-work", "sleep:1e308"])
     assert "sleep work is at most 3600 seconds per item" in line
+
+
+def test_run_absurd_cpu_work(capsys):
+    line = _refused_before_the_run(capsys, ["--consume-work", "cpu:999999999999999999999999"])
+    assert "cpu work is at most 100,000,000,000 loop iterations per item" in line

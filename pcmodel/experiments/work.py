@@ -19,11 +19,15 @@ import time
 from dataclasses import dataclass
 from enum import Enum
 
-__all__ = ["MAX_SLEEP", "Spread", "Work", "WorkKind", "spin"]
+__all__ = ["MAX_CPU", "MAX_SLEEP", "Spread", "Work", "WorkKind", "spin"]
 
 MAX_SLEEP = 3600.0
 """The longest sleep work per item, in seconds: an hour (``time.sleep`` overflows on absurd
 durations, and a run of items that sleep longer would never be waited for)."""
+
+MAX_CPU = 100_000_000_000
+"""The most cpu work per item, in loop iterations: about an hour of a pure-Python loop, as
+:data:`MAX_SLEEP` is an hour of sleep."""
 
 
 class WorkKind(Enum):
@@ -70,6 +74,9 @@ class Work:
         if kind is WorkKind.SLEEP and amount > MAX_SLEEP:
             raise ValueError(f"sleep work is at most {MAX_SLEEP:g} seconds per item, "
                              f"not {amount!r}")
+        if kind is WorkKind.CPU and amount > MAX_CPU:
+            raise ValueError(f"cpu work is at most {MAX_CPU:,} loop iterations per item, "
+                             f"not {amount!r}")
         if kind is WorkKind.CPU and amount != int(amount):
             raise ValueError(f"cpu work counts loop iterations: use a whole number, not {amount!r}")
         object.__setattr__(self, "kind", kind)
@@ -88,14 +95,17 @@ class Work:
         if text in ("", "none", "0"):
             return None
         parts = text.split(":")
-        if len(parts) in (2, 3) and parts[0] == WorkKind.SLEEP.value:
+        if len(parts) in (2, 3) and parts[0] in (WorkKind.SLEEP.value, WorkKind.CPU.value):
             try:
-                seconds = float(parts[1])
+                amount = float(parts[1])
             except ValueError:
-                seconds = 0.0  # the syntax error below says what is wrong
-            if seconds > MAX_SLEEP:
+                amount = 0.0  # the syntax error below says what is wrong
+            if parts[0] == WorkKind.SLEEP.value and amount > MAX_SLEEP:
                 raise ValueError(f"cannot read work {spec!r}: sleep work is at most "
                                  f"{MAX_SLEEP:g} seconds per item")
+            if parts[0] == WorkKind.CPU.value and amount > MAX_CPU:
+                raise ValueError(f"cannot read work {spec!r}: cpu work is at most "
+                                 f"{MAX_CPU:,} loop iterations per item")
         try:
             if len(parts) not in (2, 3):
                 raise ValueError
