@@ -99,8 +99,9 @@ def test_many_threads(impl):
 @pytest.mark.points(3)
 def test_interleavings(impl):
     """Every schedule of 1 producer/2 consumers (capacity 1), of 2 producers/1 consumer
-    (capacity 2, a switch possible at every line) and of 1 producer x 4 items/2 consumers
-    (capacity 3, every line), up to a bounded search, finishes with every item received once."""
+    (capacities 2 and 1, a switch possible at every line) and of 1 producer x 4 items/2
+    consumers (capacity 3, every line), up to a bounded search, finishes with every item
+    received once and never more items inside than the capacity."""
     sched_checks.check_interleavings(impl, style="condition")
 
 

@@ -79,7 +79,7 @@ def test_interleavings(impl):
     """Every schedule of two small pipelines (2 sources, 3 consumers, capacity 1; and with a
     switch possible at every line of your file), up to a bounded search, then seeded schedules
     with random thread priorities: every item handled once, every thread finished when
-    run_pipeline() returns, no hang."""
+    run_pipeline() returns, no hang, and no thread waiting with a timeout (polling)."""
     sched_checks.check_pipeline_interleavings(impl)
 
 

@@ -35,8 +35,10 @@ def test_crash_loses_nothing(impl):
 def test_survives_a_rebalance(impl):
     """A second member joins while the first is consuming, and the first one's commit fails
     (CommitFailedError): both keep polling until should_stop() is true, and every record is
-    processed."""
+    processed. Then a second member joins and takes partitions the first had read from: the
+    first commits only the partitions it owns from then on."""
     check(impl, "rebalance")
+    check(impl, "handover")
 
 
 @pytest.mark.points(2)

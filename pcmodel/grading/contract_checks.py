@@ -37,7 +37,12 @@ from pcmodel.grading.checks import Problem, fail_on, problem
 from pcmodel.grading.crew import Crew, Worker, patience
 from pcmodel.grading.hints import hinted
 from pcmodel.grading.isolation import describe_exception
-from pcmodel.grading.probes import load_impl
+from pcmodel.grading.probes import (
+    load_impl,
+    rebase_primitive_subclasses,
+    restore_bases,
+    scheduled_bases,
+)
 from pcmodel.grading.replay import judge, shape
 
 __all__ = ["OddItems", "check_any_items", "check_waits_without_timeout", "odd_items"]
@@ -216,8 +221,12 @@ class OddItems:
             if side == "put":
                 seen["rest"] = [buf.get() for _ in range(capacity)]
 
-        schedule = run_controlled(program, strategy="dfs", allow_polling=True,
-                                  max_steps=20_000, bind=[module])
+        changed = rebase_primitive_subclasses(module, scheduled_bases())
+        try:
+            schedule = run_controlled(program, strategy="dfs", allow_polling=True,
+                                      max_steps=20_000, bind=[module])
+        finally:
+            restore_bases(changed)
         timed = [e for e in schedule.events if e.thread == "W" and (
             e.op in ("timed out on", "sleep") or e.detail.endswith("timed out"))]
         report: dict[str, Any] = {

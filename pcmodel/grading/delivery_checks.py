@@ -200,6 +200,51 @@ def _rebalance(h: Any) -> dict[str, str] | None:
     return None
 
 
+def _handover(h: Any) -> dict[str, str] | None:
+    # Member A, alone, has processed and committed its first three polls (7, 7, then 6 + 1
+    # records: two partitions) when member B joins; the range assignor then gives two
+    # partitions to B (its member id sorts first) and one to A, so that at least one partition
+    # A read from goes to B, whichever partitions the fetcher served first.
+    # A holds in process() until B's join has started the rebalance and A's heartbeat has
+    # brought the news, so that A's next poll() rejoins and its later commits come after the
+    # handover, in every run.
+    hold = 3 * BATCH + 1
+    h.run("member A", hold_at=hold, client_id="member-2", heartbeat_ms=10)
+    if not h.wait_held():
+        return _stuck(h, ["member A"]) or problem(
+            "member A to process records", f"it processed fewer than {hold}", "")
+    h.run("member B", client_id="member-1")
+    h.wait_rebalancing("member A")
+    h.release()
+    found = _stuck(h, ["member A", "member B"])
+    if found:
+        return found
+    raised = h.raised()
+    if raised:
+        name = sorted(raised)[0]
+        return problem("both members to keep consuming through the rebalance",
+                        f"{name}'s consume() raised {raised[name]['repr']}",
+                        "catch CommitFailedError around the commit and keep polling")
+    foreign = h.foreign()
+    if foreign:
+        member, partition = foreign[0]
+        if member not in ("member A", "member B") or partition not in range(PARTITIONS):
+            raise ValueError("a commit by no member, or of no partition")
+        return problem(
+            "each member to commit only the partitions it owns",
+            f"after the rebalance, {member} committed an offset of partition {partition}, "
+            "which the group had given to the other member: the new owner's progress there "
+            "is moved back, and its records are delivered again after the next failure",
+            "commit only what you processed since the last poll (consumer.commit() without "
+            "arguments commits the positions of the partitions you own): offsets remembered "
+            "from before a rebalance belong to the partition's new owner")
+    lost = sorted(ALL - {(p, o) for _, p, o in _records(h)})
+    if lost:
+        return problem("every record processed by one member or the other",
+                        f"lost: {lost[:5]}", "commit after processing, not before")
+    return None
+
+
 def _unprocessed_below(h: Any, committed: list[int]) -> list[tuple[int, int]]:
     """The records below the group's committed offsets that no member processed (lost); one
     past the end counts too (a commit past the end passes records that were never there)."""
@@ -323,12 +368,13 @@ def _refused_then_crash(h: Any) -> dict[str, str] | None:
 
 
 _CHECKS = {"everything": _everything, "commits": _commits, "crash": _crash,
-           "rebalance": _rebalance, "stop": _stop, "refused_then_crash": _refused_then_crash}
+           "rebalance": _rebalance, "handover": _handover, "stop": _stop,
+           "refused_then_crash": _refused_then_crash}
 _PARTITIONS = {"refused_then_crash": 1}  # one partition: which batch comes next is certain
 
 
 def check(impl: str, what: str) -> None:
-    """Run one delivery property ``what`` (everything, commits, crash, rebalance, stop,
-    refused_then_crash): observed in an isolated child, judged here."""
+    """Run one delivery property ``what`` (everything, commits, crash, rebalance, handover,
+    stop, refused_then_crash): observed in an isolated child, judged here."""
     live = partial(Deliveries, impl, _PARTITIONS.get(what, PARTITIONS))
     fail_on(judge(_CHECKS[what], live, time_limit=40))

@@ -14,6 +14,7 @@ each call raised, what the group committed. The verdicts are
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 from pcmodel.grading.crew import Crew, Worker, WorkerState, patience
@@ -38,8 +39,10 @@ class _Crash(Exception):
     """Raised by process() on purpose: the member crashes here."""
 
 
-def _graded_consumer(**config: Any) -> Any:
-    """A KafkaConsumer of TOPIC whose polls and refused commits the check observes."""
+def _graded_consumer(on_commit: Any = None, **config: Any) -> Any:
+    """A KafkaConsumer of TOPIC whose polls and refused commits the check observes;
+    ``on_commit(consumer, offsets)`` is called after each commit that succeeded, with the
+    offsets it was given (None: the positions)."""
     from pcmodel.topics import KafkaConsumer
     from pcmodel.topics.errors import CommitFailedError
 
@@ -57,10 +60,13 @@ def _graded_consumer(**config: Any) -> Any:
 
         def commit(self, *args: Any, **kwargs: Any) -> Any:
             try:
-                return super().commit(*args, **kwargs)
+                result = super().commit(*args, **kwargs)
             except CommitFailedError:
                 self.graded_refused += 1
                 raise
+            if on_commit is not None:
+                on_commit(self, args[0] if args else kwargs.get("offsets"))
+            return result
 
     return GradedConsumer(TOPIC, **config)
 
@@ -92,9 +98,13 @@ class _Group:
         self.stop_requested = threading.Event()  # the "stop" check's should_stop()
         self.left_in_batch: list[tuple[int, int]] = []  # unprocessed when the stop came
         self.stop_index = -1  # len(processed) when the stop came (-1: it never did)
+        self.names: dict[int, str] = {}  # id(consumer) -> member name
+        # Commits that succeeded for a partition the member did not own: (member, partition).
+        self.foreign: list[tuple[str, int]] = []
 
     def member(self, **extra: Any) -> Any:
-        consumer = _graded_consumer(broker=self.broker, group_id="g",
+        consumer = _graded_consumer(on_commit=self._note_commit, broker=self.broker,
+                                    group_id="g",
                                     auto_offset_reset="earliest", enable_auto_commit=False,
                                     max_poll_records=BATCH, fetch_max_wait_ms=20, **extra)
         self.consumers.append(consumer)
@@ -116,6 +126,7 @@ class _Group:
         (or every record is processed), "first" once it processed one record."""
         count = [0]
         told = [False]  # should_stop() returned True to the loop
+        self.names[id(consumer)] = name
 
         def should_stop() -> bool:
             if stop == "requested":
@@ -178,6 +189,18 @@ class _Group:
             self.stop_index = len(self.processed)
             self.stop_requested.set()
 
+    def _note_commit(self, consumer: Any, offsets: Any) -> None:
+        """After a commit succeeded: the partitions it named that the member does not own.
+        Its assignment changes only inside its own poll(), so it is the one the commit was
+        accepted for; a refused commit (an old generation) is never noted."""
+        if not offsets:
+            return
+        owned = consumer.assignment()
+        foreign = sorted(tp.partition for tp in offsets if tp not in owned)
+        with self.lock:
+            name = self.names.get(id(consumer), "?")
+            self.foreign.extend((name, p) for p in foreign)
+
     def committed(self) -> dict[int, int]:
         offsets = self.broker.committed("g", self.tps)
         return {tp.partition: (om.offset if om is not None else 0) for tp, om in offsets.items()}
@@ -212,6 +235,7 @@ class Deliveries:
         "crashed": shape.bool,
         "processed": shape.list_of(shape.list_of(shape.plain)),
         "committed": shape.list_of(shape.int),
+        "foreign": shape.list_of(shape.list_of(shape.plain)), "wait_rebalancing": shape.bool,
     }
 
     def __init__(self, impl: str, partitions: int = PARTITIONS) -> None:
@@ -221,10 +245,16 @@ class Deliveries:
 
     def run(self, name: str, crash_at: int | None = None, stall_at: int | None = None,
             slow: bool = False, hold_at: int | None = None, stop: str = "all",
-            crash_after_refused: bool = False) -> None:
+            crash_after_refused: bool = False, client_id: str | None = None,
+            heartbeat_ms: int | None = None) -> None:
         """A new member ``name`` of the group runs the student's loop in a worker thread (see
-        :meth:`_Group.run`)."""
-        extra = {"max_poll_interval_ms": _POLL_INTERVAL_MS} if slow else {}
+        :meth:`_Group.run`). ``client_id`` starts its member id, which orders the members for
+        the assignor; ``heartbeat_ms`` is its heartbeat_interval_ms."""
+        extra: dict[str, Any] = {"max_poll_interval_ms": _POLL_INTERVAL_MS} if slow else {}
+        if client_id is not None:
+            extra["client_id"] = client_id
+        if heartbeat_ms is not None:
+            extra["heartbeat_interval_ms"] = heartbeat_ms
         self.members[name] = self.group.member(**extra)
         self.workers[name] = self.group.run(name, self.members[name], crash_at, stall_at,
                                             hold_at, stop, crash_after_refused)
@@ -281,6 +311,27 @@ class Deliveries:
         """The group's committed offset of each partition (0 where none)."""
         offsets = self.group.committed()
         return [offsets[p] for p in range(len(offsets))]
+
+    def foreign(self) -> list[list[Any]]:
+        """``[member, partition]`` for each partition a commit that succeeded named while the
+        member did not own it, in the order seen."""
+        with self.group.lock:
+            return [list(entry) for entry in self.group.foreign]
+
+    def wait_rebalancing(self, name: str) -> bool:
+        """Wait (bounded) until the group prepares a rebalance (a member asked to join, and the
+        coordinator waits for the others to rejoin) and member ``name``'s heartbeat has told
+        its consumer to rejoin at its next poll(). Whether both happened."""
+        from pcmodel.topics.group_answers import GroupState
+
+        consumer = self.members[name]
+        deadline = time.monotonic() + STALL * 2 * patience()
+        while time.monotonic() < deadline:
+            state = self.group.broker.group_states().get("g", (None, None))[1]
+            if state is GroupState.PREPARING_REBALANCE and consumer._rejoin_needed:
+                return True
+            self.group.released.wait(0.01)  # a look at the group's state, not a synchronisation
+        return False
 
     def close_member(self, name: str) -> None:
         self.members[name].close(autocommit=False)

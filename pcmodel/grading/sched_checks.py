@@ -24,9 +24,14 @@ from functools import partial
 from typing import Any
 
 from pcmodel.grading import buffer_checks
-from pcmodel.grading.checks import budget, fail_on
+from pcmodel.grading.checks import DEFAULT_TIME_LIMIT, budget, fail_on
 from pcmodel.grading.hints import hinted
-from pcmodel.grading.probes import load_impl
+from pcmodel.grading.probes import (
+    load_impl,
+    rebase_primitive_subclasses,
+    restore_bases,
+    scheduled_bases,
+)
 from pcmodel.grading.replay import judge, shape
 
 __all__ = [
@@ -38,12 +43,14 @@ __all__ = [
 ]
 
 # Small configurations where each classic bug has a short failing schedule (OSTEP 30's 1P/2C,
-# two producers racing on one slot, consumers racing on the head), each searched up to
+# two producers racing on one slot, consumers racing on the head, two producers both let past
+# the fullness test of a capacity-1 buffer before either stores its item), each searched up to
 # ``max_schedules`` schedules.
 SCENARIOS: tuple[dict[str, Any], ...] = (
     {"producers": 1, "consumers": 2, "capacity": 1, "items": 2, "lines": False},
     {"producers": 2, "consumers": 1, "capacity": 2, "items": 1, "lines": True},
     {"producers": 1, "consumers": 2, "capacity": 3, "items": 4, "lines": True},
+    {"producers": 2, "consumers": 1, "capacity": 1, "items": 1, "lines": True},
 )
 
 _MAX_TRACE_LINES = 200
@@ -96,15 +103,19 @@ def _explore(impl: str, scenario: dict[str, Any], max_schedules: int) -> Any:
     from pcmodel.sched import explore
 
     module = load_impl(impl, "BoundedBuffer")
-    return explore(
-        module.BoundedBuffer,
-        strategy="dfs",
-        preemption_bound=1,
-        max_schedules=max_schedules,
-        max_steps=3000,
-        time_limit=8.0,
-        **scenario,
-    )
+    changed = rebase_primitive_subclasses(module, scheduled_bases())
+    try:
+        return explore(
+            module.BoundedBuffer,
+            strategy="dfs",
+            preemption_bound=1,
+            max_schedules=max_schedules,
+            max_steps=3000,
+            time_limit=8.0,
+            **scenario,
+        )
+    finally:
+        restore_bases(changed)
 
 
 def _buffer_scenario(h: Any, scenario: dict[str, Any], max_schedules: int) -> Any:
@@ -172,10 +183,34 @@ def _explore_pipeline(impl: str, scenario: dict[str, Any], max_schedules: int) -
     module = load_impl(impl, "run_pipeline")
     sources = [list(s) for s in scenario["sources"]]
     everything = sorted(x for s in sources for x in s)
+    runs: list[Any] = []  # the current schedule's run, for the invariant (set by program())
+
+    def waits_untimed() -> bool:
+        # The README's "no polling": a thread that cannot go on waits in get(), put() or join()
+        # without a timeout. A timed wait is caught while it waits, not only when the program
+        # would hang without its timeout: a loop of timed get(), put() or join() ends correctly
+        # here, since every other thread keeps moving, and only costs the CPU. A zero timeout
+        # (a non-blocking try, as ThreadPoolExecutor makes) waits for nothing.
+        run = runs[-1] if runs else None
+        for t in () if run is None else run.threads:
+            pending = t.pending
+            if (not t.finished and pending is not None and pending.deadline is not None
+                    and pending.deadline > run.clock and not pending.enabled()):
+                what = pending.describe() if pending.describe else pending.op
+                raise InvariantViolation(
+                    f"{t.name} {what} with a timeout: a waiting thread polls (it wakes when the "
+                    "timeout runs out, not when another thread lets it go on); wait in get(), "
+                    "put() or join() without a timeout")
+        return True
+
+    def fresh_invariants() -> tuple[Any, ...]:
+        runs.clear()  # a new schedule: nothing of the previous run's threads is looked at
+        return (waits_untimed,)
 
     def program() -> None:
         handled: list[int] = []
         me = current_thread()
+        runs[:] = [me.run]
         module.run_pipeline([iter(s) for s in sources], handled.append, scenario["consumers"],
                             scenario["capacity"])
         running = [t.name for t in me.run.threads if t is not me and not t.finished]
@@ -190,16 +225,32 @@ def _explore_pipeline(impl: str, scenario: dict[str, Any], max_schedules: int) -
         program, strategy=scenario.get("strategy", "dfs"), preemption_bound=1, pct_depth=2,
         seed=scenario.get("seed", 0), max_schedules=max_schedules, max_steps=4000, time_limit=8.0,
         allow_polling=False, bind=[module], trace=[impl] if scenario["lines"] else (),
+        invariants=fresh_invariants,
     )
+
+
+def _each(one: Any, h: Any, scenarios: Any, budgets: Any) -> Any:
+    """The first problem of ``one(h, scenario, budget)`` over the scenarios, in order: all of
+    them searched in one child process, which costs one process start, not one each."""
+    for scenario, amount in zip(scenarios, budgets):
+        found = one(h, scenario, amount)
+        if found is not None:
+            return found
+    return None
+
+
+def _time_limit(scenarios: Any) -> float:
+    """The child's time for searching ``scenarios`` (each search stops after 8 s)."""
+    return DEFAULT_TIME_LIMIT + 8.0 * (len(scenarios) - 1)
 
 
 def check_pipeline_interleavings(impl: str, max_schedules: int = 120) -> None:
     """Search the schedules of small pipelines for a lost item, a hang or a thread left running."""
     if not scheduler_available():
         return
-    for scenario in PIPELINE_SCENARIOS:
-        fail_on(judge(_pipeline_scenario, partial(Explorer, impl), scenario,
-                      budget(scenario.get("schedules", max_schedules))))
+    budgets = [budget(s.get("schedules", max_schedules)) for s in PIPELINE_SCENARIOS]
+    fail_on(judge(partial(_each, _pipeline_scenario), partial(Explorer, impl),
+                  PIPELINE_SCENARIOS, budgets, time_limit=_time_limit(PIPELINE_SCENARIOS)))
 
 
 def check_interleavings(impl: str, max_schedules: int = 150, *, style: str = "condition") -> None:
@@ -208,7 +259,7 @@ def check_interleavings(impl: str, max_schedules: int = 150, *, style: str = "co
         buffer_checks.check_stress(impl, producers=2, consumers=2, items=3, capacity=1,
                                    trials=40, noise=0.5, seed=7)
         return
-    for scenario in SCENARIOS:
-        with hinted(style):
-            fail_on(judge(_buffer_scenario, partial(Explorer, impl), scenario,
-                          budget(max_schedules)))
+    budgets = [budget(max_schedules)] * len(SCENARIOS)
+    with hinted(style):
+        fail_on(judge(partial(_each, _buffer_scenario), partial(Explorer, impl), SCENARIOS,
+                      budgets, time_limit=_time_limit(SCENARIOS)))

@@ -93,6 +93,15 @@ def test_a_mutant_race_is_caught_in_every_run(tmp_path, exercise, key, change, c
     check(str(ROOT / exercise / "solution.py"))  # the reference passes
 
 
+def test_a_caller_that_polls_its_producers_gets_the_same_credit_every_time():
+    # The first item waits until the caller of run_pipeline() sleeps; a caller that polls
+    # join() never quite does, and that wait, as long as a stall, used to be taken for a
+    # deadlock in some gradings (this check failed in 6 of 9). The polling is the
+    # interleavings check's to catch, in every grading.
+    impl = str(ROOT / "zoo" / "03_pipeline_shutdown" / "joins_producers_by_polling.py")
+    assert _failures(pipeline_checks.check_parallel_consumers, impl) == [""] * RUNS
+
+
 def test_an_assignor_that_draws_at_random_scores_the_same_every_time():
     impl = str(ROOT / "zoo" / "05_assignor" / "roundrobin_random_start.py")
     examples = _failures(lambda i: assignor_checks.check(i, "roundrobin", "examples"), impl)
