@@ -114,6 +114,21 @@ def test_grade_writes_its_report_into_a_folder_it_creates(tmp_path, capsys, monk
 
 
 @pytest.mark.timeout(30)
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_grade_writes_all_its_reports_or_none(tmp_path, capsys, monkeypatch):
+    # A full disk for the last report: the others were written before, one after another.
+    monkeypatch.setattr(engine, "grade", lambda *a, **k: _report())
+    (tmp_path / "old.json").write_text("the last grading's\n")
+    full = tmp_path / "full.csv"
+    full.symlink_to("/dev/full")
+    assert main(["grade", "01", "--impl", str(SOLUTION), "--json", str(tmp_path / "old.json"),
+                 "--junit", str(tmp_path / "new.xml"), "--csv", str(full)]) == 2
+    assert "--csv" in one_error_line(capsys, "grade")
+    assert (tmp_path / "old.json").read_text() == "the last grading's\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["full.csv", "old.json"]
+
+
+@pytest.mark.timeout(30)
 def test_grade_refuses_a_pipe_nobody_reads_instead_of_hanging(tmp_path, capsys, no_grading):
     # Opening a FIFO for writing blocks until a reader comes: grade waited for ever (before it
     # even graded). The check opens without blocking, as run's and bench's always did.

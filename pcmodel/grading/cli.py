@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -132,13 +133,13 @@ def _grade_one(args: argparse.Namespace, exercise: Any, impl: Path | None) -> in
     if report.get("error"):
         print(f"\n  {report['error']}")
     student = Path(report["impl"]).stem
-    _write(args.json, json.dumps(report, indent=2) + "\n")
+    outputs = []
+    if args.json:
+        outputs.append(("--json", args.json, _content(json.dumps(report, indent=2) + "\n")))
     if args.gradescope:
-        _write(args.gradescope, json.dumps(formats.gradescope(report), indent=2) + "\n")
-    if args.junit:
-        _write(args.junit, formats.junit_xml([(student, report)]))
-    if args.csv:
-        _write_csv(args.csv, [(student, report)])
+        outputs.append(("--gradescope", args.gradescope,
+                        _content(json.dumps(formats.gradescope(report), indent=2) + "\n")))
+    _write_reports(args, outputs, [(student, report)])
     passed = (report["score"] == report["max_score"] and report["checks"]
               and not report.get("error"))
     return 0 if passed else 1
@@ -156,21 +157,15 @@ def _grade_class(args: argparse.Namespace, exercise: Any, folder: Path,
     for student, report in rows:
         note = f"  {report['error']}" if report.get("error") else ""
         print(f"  {student:<{width}}  {report['score']:>3} / {report['max_score']}{note}")
+    outputs = []
     if args.json:
         data = {"exercise": exercise.name, "students": dict(rows)}
-        _write(args.json, json.dumps(data, indent=2) + "\n")
+        outputs.append(("--json", args.json, _content(json.dumps(data, indent=2) + "\n")))
     if args.gradescope:
-        for student, report in rows:
-            target = args.gradescope / student / "results.json"
-            try:
-                target.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise UsageError(f"cannot write {target}: {exc.strerror}") from None
-            _write(target, json.dumps(formats.gradescope(report), indent=2) + "\n")
-    if args.junit:
-        _write(args.junit, formats.junit_xml(rows))
-    if args.csv:
-        _write_csv(args.csv, rows)
+        outputs += [("--gradescope", args.gradescope / student / "results.json",
+                     _content(json.dumps(formats.gradescope(report), indent=2) + "\n"))
+                    for student, report in rows]
+    _write_reports(args, outputs, rows)
     return 0
 
 
@@ -234,24 +229,24 @@ def _remove_created(created: list[Path]) -> None:
             pass
 
 
-def _write_csv(path: Path, rows: list[tuple[str, dict[str, Any]]]) -> None:
+def _write_reports(args: argparse.Namespace,
+                   outputs: list[tuple[str, Path, Callable[[Path], object]]],
+                   rows: list[tuple[str, dict[str, Any]]]) -> None:
+    """Write ``outputs`` and the JUnit and CSV reports of ``rows`` asked for, all at once or
+    none (:func:`pcmodel.outputs.write_outputs`): a Ctrl-C or a full disk leaves no report
+    half written, and none written without the others."""
     from pcmodel.grading import formats
+    from pcmodel.outputs import write_outputs
 
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        formats.write_csv(path, rows)
-    except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+    if args.junit:
+        outputs.append(("--junit", args.junit, _content(formats.junit_xml(rows))))
+    if args.csv:
+        outputs.append(("--csv", args.csv, lambda path: formats.write_csv(path, rows)))
+    write_outputs(outputs)
 
 
-def _write(path: Path | None, data: str | bytes) -> None:
-    if path is None:
-        return
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(data, bytes):
-            path.write_bytes(data)
-        else:
-            path.write_text(data, encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+def _content(data: str | bytes) -> Callable[[Path], object]:
+    """A writer of ``data`` (text as UTF-8) to the path it is given."""
+    if isinstance(data, bytes):
+        return lambda path: path.write_bytes(data)
+    return lambda path: path.write_text(data, encoding="utf-8")
