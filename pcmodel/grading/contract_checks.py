@@ -39,9 +39,6 @@ from pcmodel.grading.hints import hinted
 from pcmodel.grading.isolation import describe_exception
 from pcmodel.grading.probes import (
     load_impl,
-    rebase_primitive_subclasses,
-    restore_bases,
-    scheduled_bases,
 )
 from pcmodel.grading.replay import judge, shape
 
@@ -221,12 +218,8 @@ class OddItems:
             if side == "put":
                 seen["rest"] = [buf.get() for _ in range(capacity)]
 
-        changed = rebase_primitive_subclasses(module, scheduled_bases())
-        try:
-            schedule = run_controlled(program, strategy="dfs", allow_polling=True,
-                                      max_steps=20_000, bind=[module])
-        finally:
-            restore_bases(changed)
+        schedule = run_controlled(program, strategy="dfs", allow_polling=True,
+                                  max_steps=20_000, bind=[module])
         timed = [e for e in schedule.events if e.thread == "W" and (
             e.op in ("timed out on", "sleep") or e.detail.endswith("timed out"))]
         report: dict[str, Any] = {

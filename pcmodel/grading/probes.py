@@ -13,8 +13,9 @@ POSIX condition variables allow and which a ``while`` loop around ``wait()`` tol
 ``if`` does not. Java's ``Object.wait`` documentation and OSTEP chapter 30 make the same point.
 
 A class the student built on a primitive (``class Gate(threading.Condition)``) took the real one
-as its base at import; :func:`rebase_primitive_subclasses` gives it the wrapper as its base (or,
-for a run under the scheduler, the scheduler's controlled class), so it is watched like the rest.
+as its base at import; it is given the wrapper as its base
+(:func:`pcmodel.sched.captured.rebase_primitive_subclasses`; a run under the scheduler gives it
+the controlled class), so it is watched like the rest.
 """
 
 from __future__ import annotations
@@ -30,7 +31,11 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from pcmodel.sched.captured import replace_captured_factories
+from pcmodel.sched.captured import (
+    SUBCLASSABLE,
+    rebase_primitive_subclasses,
+    replace_captured_factories,
+)
 
 __all__ = [
     "ImplementationError",
@@ -38,9 +43,6 @@ __all__ = [
     "compile_problem",
     "instrument",
     "load_impl",
-    "rebase_primitive_subclasses",
-    "restore_bases",
-    "scheduled_bases",
     "syntax_error_line",
 ]
 
@@ -208,7 +210,7 @@ def _make_proxy(probe: Probe) -> types.ModuleType:
             self._lock._acquire_restore(state)
 
     class Condition(real_condition):
-        _probed_kind = "Condition"
+        _primitive_kind = "Condition"
 
         def __init__(self, lock: Any = None) -> None:
             probe.created["Condition"] += 1
@@ -225,7 +227,7 @@ def _make_proxy(probe: Probe) -> types.ModuleType:
 
     class Semaphore:
         _kind = "Semaphore"
-        _probed_kind = "Semaphore"
+        _primitive_kind = "Semaphore"
 
         def __init__(self, value: int = 1) -> None:
             probe.created[self._kind] += 1
@@ -247,7 +249,7 @@ def _make_proxy(probe: Probe) -> types.ModuleType:
 
     class BoundedSemaphore(Semaphore):
         _kind = "BoundedSemaphore"
-        _probed_kind = "BoundedSemaphore"
+        _primitive_kind = "BoundedSemaphore"
 
     proxy = types.ModuleType("threading", "threading, with primitives that report blocking")
     proxy.__dict__.update({k: v for k, v in vars(threading).items() if not k.startswith("__")})
@@ -285,10 +287,6 @@ def instrument(module: types.ModuleType, probe: Probe) -> None:
     _route_local_imports(module, proxy)
 
 
-# The primitives that are classes, which a module can subclass when it is imported.
-_SUBCLASSABLE = ("Condition", "Semaphore", "BoundedSemaphore")
-
-
 def _rebase_subclasses(module: types.ModuleType, proxy: types.ModuleType) -> None:
     """Make the classes ``module`` defined on top of a primitive (``class Gate(threading.
     Condition)``) inherit from ``proxy``'s wrapper instead, so their waits are seen too.
@@ -296,41 +294,7 @@ def _rebase_subclasses(module: types.ModuleType, proxy: types.ModuleType) -> Non
     Such a class took the real primitive as its base when the module was imported, before any
     name could be rebound. Its own methods stay as written; ``super()`` now reaches the wrapper,
     which counts the primitive and reports its waits."""
-    rebase_primitive_subclasses(module, {kind: getattr(proxy, kind) for kind in _SUBCLASSABLE})
-
-
-def rebase_primitive_subclasses(module: types.ModuleType,
-                                bases: dict[str, type]) -> list[tuple[type, tuple[type, ...]]]:
-    """Give every class ``module`` defined on top of a ``threading`` primitive class (or on an
-    earlier replacement of one) the replacement ``bases[kind]`` as its base instead; returns
-    ``(class, old bases)`` for each class changed, to undo it with :func:`restore_bases`."""
-    real = {id(getattr(threading, kind)): kind for kind in _SUBCLASSABLE}
-    changed = []
-    for value in list(vars(module).values()):
-        if not isinstance(value, type) or value.__module__ != module.__name__:
-            continue
-        kinds = [real.get(id(base)) or getattr(base, "_probed_kind", None)
-                 for base in value.__bases__]
-        if any(kind in bases for kind in kinds):
-            changed.append((value, value.__bases__))
-            value.__bases__ = tuple(bases.get(kind, base)  # type: ignore[arg-type]
-                                    for base, kind in zip(value.__bases__, kinds))
-    return changed
-
-
-def scheduled_bases() -> dict[str, type]:
-    """The scheduler's controlled classes, by kind, for :func:`rebase_primitive_subclasses`:
-    a class built on a real primitive then builds controlled ones in a scheduled run (it must
-    be created inside the run, as every primitive there)."""
-    from pcmodel.sched import primitives
-
-    return {kind: getattr(primitives, kind) for kind in _SUBCLASSABLE}
-
-
-def restore_bases(changed: list[tuple[type, tuple[type, ...]]]) -> None:
-    """Undo :func:`rebase_primitive_subclasses`."""
-    for cls, old in reversed(changed):
-        cls.__bases__ = old
+    rebase_primitive_subclasses(module, {kind: getattr(proxy, kind) for kind in SUBCLASSABLE})
 
 
 # The probed ``threading`` of each instrumented module, by module name.

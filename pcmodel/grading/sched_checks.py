@@ -28,9 +28,6 @@ from pcmodel.grading.checks import DEFAULT_TIME_LIMIT, budget, fail_on
 from pcmodel.grading.hints import hinted
 from pcmodel.grading.probes import (
     load_impl,
-    rebase_primitive_subclasses,
-    restore_bases,
-    scheduled_bases,
 )
 from pcmodel.grading.replay import judge, shape
 
@@ -103,19 +100,15 @@ def _explore(impl: str, scenario: dict[str, Any], max_schedules: int) -> Any:
     from pcmodel.sched import explore
 
     module = load_impl(impl, "BoundedBuffer")
-    changed = rebase_primitive_subclasses(module, scheduled_bases())
-    try:
-        return explore(
-            module.BoundedBuffer,
-            strategy="dfs",
-            preemption_bound=1,
-            max_schedules=max_schedules,
-            max_steps=3000,
-            time_limit=8.0,
-            **scenario,
-        )
-    finally:
-        restore_bases(changed)
+    return explore(
+        module.BoundedBuffer,
+        strategy="dfs",
+        preemption_bound=1,
+        max_schedules=max_schedules,
+        max_steps=3000,
+        time_limit=8.0,
+        **scenario,
+    )
 
 
 def _buffer_scenario(h: Any, scenario: dict[str, Any], max_schedules: int) -> Any:

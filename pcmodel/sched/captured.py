@@ -13,6 +13,12 @@ same name when it is called: inside a run it builds the controlled object, outsi
 object, exactly as before, so the change is made once and kept. The graders' probes use
 :func:`replace_captured_factories` to put their own wrappers there
 (:mod:`pcmodel.grading.probes`).
+
+A class built *on* a primitive (``class Gate(threading.Condition)``) captured the real class as
+its base when it was defined. :func:`rebase_primitive_subclasses` gives such classes another
+base for a while (a run: the controlled class; the graders' probes: their wrapper), and
+:func:`restore_bases` gives the old one back; the class's own methods stay as written, and
+``super()`` reaches the new base.
 """
 
 from __future__ import annotations
@@ -22,7 +28,12 @@ import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["rebind_captured_factories", "replace_captured_factories"]
+__all__ = [
+    "rebase_primitive_subclasses",
+    "rebind_captured_factories",
+    "replace_captured_factories",
+    "restore_bases",
+]
 
 _FACTORIES = ("Lock", "RLock", "Condition", "Semaphore", "BoundedSemaphore", "Event")
 # threading's own factories, as they were when this module was imported (before any run or
@@ -152,3 +163,33 @@ def _classes(module: types.ModuleType) -> Iterator[type]:
         seen.add(id(cls))
         yield cls
         pending.extend(v for v in vars(cls).values() if isinstance(v, type))
+
+
+#: The primitives that are classes, which a module can subclass.
+SUBCLASSABLE = ("Condition", "Semaphore", "BoundedSemaphore")
+
+
+def rebase_primitive_subclasses(module: types.ModuleType,
+                                bases: dict[str, type]) -> list[tuple[type, tuple[type, ...]]]:
+    """Give every class ``module`` defined directly on top of a ``threading`` primitive class
+    (or on a replacement of one: a class whose ``_primitive_kind`` names the primitive) the
+    replacement ``bases[kind]`` as its base instead. Returns ``(class, old bases)`` for each
+    class changed, to undo it with :func:`restore_bases`."""
+    real = {id(_REAL[kind]): kind for kind in SUBCLASSABLE}
+    changed = []
+    for value in list(vars(module).values()):
+        if not isinstance(value, type) or value.__module__ != module.__name__:
+            continue
+        kinds = [real.get(id(base)) or getattr(base, "_primitive_kind", None)
+                 for base in value.__bases__]
+        if any(kind in bases for kind in kinds):
+            changed.append((value, value.__bases__))
+            value.__bases__ = tuple(bases.get(kind, base)  # type: ignore[arg-type]
+                                    for base, kind in zip(value.__bases__, kinds))
+    return changed
+
+
+def restore_bases(changed: list[tuple[type, tuple[type, ...]]]) -> None:
+    """Undo :func:`rebase_primitive_subclasses`."""
+    for cls, old in reversed(changed):
+        cls.__bases__ = old

@@ -39,7 +39,12 @@ from types import ModuleType
 from typing import Any
 
 from pcmodel.sched import primitives
-from pcmodel.sched.captured import rebind_captured_factories
+from pcmodel.sched.captured import (
+    SUBCLASSABLE,
+    rebase_primitive_subclasses,
+    rebind_captured_factories,
+    restore_bases,
+)
 from pcmodel.sched.runtime import current_thread
 from pcmodel.sched.thread_pools import forgetting_run_workers, pool_replacements
 
@@ -97,20 +102,26 @@ _SCHEDULER_PACKAGE = __name__.rpartition(".")[0]
 _LATE_BOUND: weakref.WeakSet[ModuleType] = weakref.WeakSet()
 
 
+def _user_modules(modules: Iterable[ModuleType]) -> list[ModuleType]:
+    """``modules`` without repeats and without the scheduler's own."""
+    found: list[ModuleType] = []
+    for module in modules:
+        name = getattr(module, "__name__", "")
+        if module in found or name == _SCHEDULER_PACKAGE or name.startswith(
+            _SCHEDULER_PACKAGE + "."
+        ):
+            continue
+        found.append(module)
+    return found
+
+
 def _rebindings(
     modules: Iterable[ModuleType], swaps: dict[int, object]
 ) -> list[tuple[object, str, object]]:
     """(module, name, controlled) for every name a module bound to a real primitive; the
     factories its functions and classes captured are made late-bound on the way."""
     found: list[tuple[object, str, object]] = []
-    seen: set[int] = set()
-    for module in modules:
-        name = getattr(module, "__name__", "")
-        if id(module) in seen or name == _SCHEDULER_PACKAGE or name.startswith(
-            _SCHEDULER_PACKAGE + "."
-        ):
-            continue
-        seen.add(id(module))
+    for module in _user_modules(modules):
         if module not in _LATE_BOUND:
             rebind_captured_factories(module)
             _LATE_BOUND.add(module)
@@ -156,13 +167,20 @@ def patched(modules: Iterable[ModuleType] = ()) -> Iterator[None]:
         for module, name, value in replacements
         if module is threading or module is time or module is queue
     }
+    modules = list(modules)
     replacements += _rebindings(modules, swaps)
     saved = [(module, name, getattr(module, name)) for module, name, _ in replacements]
+    # A class built on a primitive (class Gate(threading.Condition)) builds controlled ones.
+    controlled = {kind: getattr(primitives, kind) for kind in SUBCLASSABLE}
+    rebased: list[tuple[type, tuple[type, ...]]] = []
     try:
         for module, name, value in replacements:
             setattr(module, name, value)
+        for module in _user_modules(modules):
+            rebased += rebase_primitive_subclasses(module, controlled)
         with forgetting_run_workers():
             yield
     finally:
+        restore_bases(rebased)
         for module, name, value in saved:
             setattr(module, name, value)
