@@ -1,5 +1,5 @@
-"""The group and offset APIs: JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit,
-OffsetFetch, OffsetDelete, ListGroups, DescribeGroups, DeleteGroups.
+"""The group APIs: JoinGroup, SyncGroup, Heartbeat, LeaveGroup, ListGroups, DescribeGroups,
+DeleteGroups (a group's committed offsets: :mod:`pcmodel.wire.handlers.group_offsets`).
 
 Each handler maps the request's fields to one :class:`~pcmodel.topics.broker.Broker` call of
 the group protocol (:mod:`pcmodel.topics.coordinator` explains it) and the answer back. Real
@@ -14,23 +14,8 @@ KIP-345: JoinGroup v5+, SyncGroup and Heartbeat v3+, LeaveGroup v3+, OffsetCommi
 served as :mod:`pcmodel.topics.group_static` describes; a static leader that takes its place
 again in a ``Stable`` group is told to skip the assignment from JoinGroup v9 (KIP-814).
 
-Where Kafka answers per partition (OffsetCommit, OffsetDelete) or per group (DescribeGroups,
-DeleteGroups, LeaveGroup v3+), so do these handlers: a partition of an unknown topic fails alone.
-
-OffsetCommit answers OFFSET_METADATA_TOO_LARGE (12) for a partition whose metadata is longer
-than the broker's ``offset_metadata_max_bytes`` (Kafka's ``offset.metadata.max.bytes``, counted
-in UTF-16 code units as Kafka's ``String.length()``) and commits the request's other
-partitions, as Kafka's ``OffsetMetadataManager.commitOffset`` does once the group's checks
-pass. The ``committed_leader_epoch`` of OffsetCommit v6+ is stored with the offset and
-OffsetFetch v5+ answers it (-1 where none was committed), so a client's ``committed()`` has
-the epoch it committed (KIP-320).
-
-OffsetFetch with ``require_stable`` (v7+, KIP-447; a ``read_committed`` consumer sets it) does
-not answer an offset that an ongoing transaction has staged for the group (a producer's
-``send_offsets_to_transaction()``): that partition is answered UNSTABLE_OFFSET_COMMIT (88,
-retriable) with offset -1 until the transaction ends, the others as usual, as Kafka's
-``OffsetMetadataManager.fetchOffsets`` answers. The transactional offset commits themselves
-(TxnOffsetCommit) are in :mod:`pcmodel.wire.handlers.transactions`.
+Where Kafka answers per group (DescribeGroups, DeleteGroups, LeaveGroup v3+), so do these
+handlers.
 """
 
 from __future__ import annotations
@@ -52,12 +37,6 @@ from kafka.protocol.consumer.group import (
     JoinGroupResponse,
     LeaveGroupRequest,
     LeaveGroupResponse,
-    OffsetCommitRequest,
-    OffsetCommitResponse,
-    OffsetDeleteRequest,
-    OffsetDeleteResponse,
-    OffsetFetchRequest,
-    OffsetFetchResponse,
     SyncGroupRequest,
     SyncGroupResponse,
 )
@@ -68,22 +47,18 @@ from pcmodel.topics.errors import (
     GroupIdNotFoundError,
     IllegalStateError,
     MemberIdRequiredError,
-    OffsetMetadataTooLargeError,
-    UnstableOffsetCommitError,
 )
-from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition
 from pcmodel.wire.api import (
     ApiHandler,
     CloseConnection,
     RequestContext,
     authorized_operations,
-    committed_leader_epoch,
     error_code,
     error_message,
     kafka_errors,
 )
 
-__all__ = ["HANDLERS"]
+__all__ = ["HANDLERS", "group_error_code"]
 
 _HEARTBEAT_CODES = {
     HeartbeatStatus.OK: 0,
@@ -99,7 +74,7 @@ _HEARTBEAT_CODES = {
 _INVALID_GROUP_ID = kafka_errors.InvalidGroupIdError.errno
 
 
-def _code(exc: BaseException) -> int:
+def group_error_code(exc: BaseException) -> int:
     """Kafka's code for a group call's exception; a dead group or closed broker is
     COORDINATOR_NOT_AVAILABLE, as on a broker that stopped coordinating the group."""
     if isinstance(exc, IllegalStateError):
@@ -159,7 +134,7 @@ def handle_join_group(ctx: RequestContext, request: Any) -> Any:
     except MemberIdRequiredError as exc:
         return failed(exc.errno, exc.member_id)
     except Exception as exc:
-        return failed(_code(exc), request.member_id)
+        return failed(group_error_code(exc), request.member_id)
     Member = JoinGroupResponse.JoinGroupResponseMember
     return ctx.response(
         throttle_time_ms=0, error_code=0, generation_id=joined.generation,
@@ -198,7 +173,7 @@ def handle_sync_group(ctx: RequestContext, request: Any) -> Any:
     except CloseConnection:
         raise
     except Exception as exc:
-        return failed(_code(exc))
+        return failed(group_error_code(exc))
     return ctx.response(throttle_time_ms=0, error_code=0, protocol_type=synced.protocol_type,
                         protocol_name=synced.protocol, assignment=synced.assignment)
 
@@ -212,7 +187,7 @@ def handle_heartbeat(ctx: RequestContext, request: Any) -> Any:
         result = ctx.broker.heartbeat(request.group_id, request.member_id, request.generation_id,
                                       group_instance_id=instance_id)
     except Exception as exc:
-        return ctx.response(throttle_time_ms=0, error_code=_code(exc))
+        return ctx.response(throttle_time_ms=0, error_code=group_error_code(exc))
     return ctx.response(throttle_time_ms=0, error_code=_HEARTBEAT_CODES[result.status])
 
 
@@ -221,7 +196,7 @@ def _leave(ctx: RequestContext, group_id: str, member_id: str,
     try:
         ctx.broker.leave_group(group_id, member_id, group_instance_id=instance_id)
     except Exception as exc:
-        return _code(exc)
+        return group_error_code(exc)
     return 0
 
 
@@ -244,162 +219,6 @@ def handle_leave_group(ctx: RequestContext, request: Any) -> Any:
 
 
 # --- OffsetCommit, OffsetFetch -----------------------------------------------------------------
-
-
-def handle_offset_commit(ctx: RequestContext, request: Any) -> Any:
-    """Store the offsets of existing partitions; the group's member and generation are checked."""
-    counts = ctx.broker.list_topics()
-    offsets: dict[TopicPartition, OffsetAndMetadata] = {}
-    codes: dict[TopicPartition, int] = {}
-    for topic in request.topics:
-        for part in topic.partitions:
-            tp = TopicPartition(topic.name, part.partition_index)
-            if not 0 <= tp.partition < counts.get(tp.topic, 0):
-                codes[tp] = kafka_errors.UnknownTopicOrPartitionError.errno
-            elif part.committed_offset < 0:
-                codes[tp] = kafka_errors.InvalidRequestError.errno
-            else:
-                # A null metadata stays None for the broker's check (Kafka never refuses
-                # one), which stores it as "".
-                offsets[tp] = OffsetAndMetadata(part.committed_offset,
-                                                part.committed_metadata,
-                                                committed_leader_epoch(part.committed_leader_epoch))
-    if offsets:
-        try:
-            ctx.broker.commit_offsets(
-                request.group_id, request.generation_id_or_member_epoch, request.member_id,
-                offsets, retention_time_ms=_retention_time_ms(request),
-                group_instance_id=request.group_instance_id if ctx.api_version >= 7 else None,
-            )
-            group_code = 0
-        except OffsetMetadataTooLargeError as exc:  # those alone: the others were committed
-            group_code = 0
-            codes.update(dict.fromkeys(exc.partitions, exc.errno))
-        except Exception as exc:
-            group_code = _code(exc)
-        codes.update({tp: group_code for tp in offsets if tp not in codes})
-    Topic = OffsetCommitResponse.OffsetCommitResponseTopic
-    topics = _partition_codes(request, codes, Topic, Topic.OffsetCommitResponsePartition)
-    return ctx.response(throttle_time_ms=0, topics=topics)
-
-
-def _retention_time_ms(request: Any) -> int:
-    """OffsetCommit v2-v4's ``retention_time_ms`` (-1, the broker's retention, in the others)."""
-    return request.retention_time_ms if 2 <= request.API_VERSION <= 4 else -1
-
-
-def _partition_codes(request: Any, codes: dict[TopicPartition, int], topic_class: Any,
-                     partition_class: Any) -> list:
-    """The answer's topics: each partition of the request, in its order, with its error code
-    (the shape of the OffsetCommit and OffsetDelete answers)."""
-    return [
-        topic_class(name=topic.name, partitions=[
-            partition_class(partition_index=p.partition_index,
-                            error_code=codes[TopicPartition(topic.name, p.partition_index)])
-            for p in topic.partitions
-        ])
-        for topic in request.topics
-    ]
-
-
-#: A committed offset as OffsetFetch answers it: the offset, none, or why it is not answered.
-_Committed = OffsetAndMetadata | None | UnstableOffsetCommitError
-
-
-def _fetch_offsets(
-    ctx: RequestContext, group_id: str, wanted: list[tuple[str, list[int]]] | None,
-    require_stable: bool = False,
-) -> tuple[int, dict[str, list[tuple[int, _Committed]]]]:
-    """``(group error code, {topic: [(partition, committed or None)]})``; ``None`` = all.
-    With ``require_stable`` a partition whose offset a transaction is staging answers the
-    broker's ``UnstableOffsetCommitError`` instead."""
-    try:
-        if wanted is None:
-            every = getattr(ctx.broker, "all_committed", None)  # a cluster's replicated store
-            try:
-                committed = every(group_id) if every is not None else \
-                    ctx.broker.describe_group(group_id).committed
-            except GroupIdNotFoundError:
-                committed = {}
-            if require_stable:
-                committed = _stable(ctx, group_id, list(committed))
-        else:
-            tps = [TopicPartition(t, p) for t, parts in wanted for p in parts]
-            committed = _stable(ctx, group_id, tps) if require_stable else \
-                ctx.broker.committed(group_id, tps)
-    except Exception as exc:
-        return _code(exc), {}
-    by_topic: dict[str, list[tuple[int, _Committed]]] = {}
-    for tp, value in sorted(committed.items()):
-        by_topic.setdefault(tp.topic, []).append((tp.partition, value))
-    return 0, by_topic
-
-
-def _stable(ctx: RequestContext, group_id: str,
-            tps: list[TopicPartition]) -> dict[TopicPartition, _Committed]:
-    """The group's committed offsets of ``tps``, each partition that a transaction is staging
-    answered by the broker's ``UnstableOffsetCommitError`` (the broker refuses the whole call;
-    Kafka answers the partitions one by one)."""
-    try:
-        return ctx.broker.committed(group_id, tps, require_stable=True)
-    except UnstableOffsetCommitError:
-        pass
-    answers: dict[TopicPartition, _Committed] = {}
-    for tp in tps:
-        try:
-            answers[tp] = ctx.broker.committed(group_id, [tp], require_stable=True)[tp]
-        except UnstableOffsetCommitError as exc:
-            answers[tp] = exc
-    return answers
-
-
-def _partition_fields(partition: int, value: _Committed) -> dict[str, Any]:
-    if isinstance(value, UnstableOffsetCommitError):
-        return {"partition_index": partition, "committed_offset": -1,
-                "committed_leader_epoch": -1, "metadata": "", "error_code": value.errno}
-    return {
-        "partition_index": partition,
-        "committed_offset": -1 if value is None else value.offset,
-        "committed_leader_epoch": -1 if value is None or value.leader_epoch is None
-        else value.leader_epoch,
-        "metadata": "" if value is None else value.metadata,
-        "error_code": 0,
-    }
-
-
-def handle_offset_fetch(ctx: RequestContext, request: Any) -> Any:
-    """The committed offset per partition (``-1`` where none); all of them for ``topics=None``;
-    UNSTABLE_OFFSET_COMMIT for a partition a transaction is staging, if the request requires
-    stable offsets (v7+)."""
-    stable = ctx.api_version >= 7 and request.require_stable
-    if ctx.api_version < 8:
-        wanted = (None if request.topics is None
-                  else [(t.name, list(t.partition_indexes)) for t in request.topics])
-        code, found = _fetch_offsets(ctx, request.group_id, wanted, stable)
-        Topic = OffsetFetchResponse.OffsetFetchResponseTopic
-        Partition = Topic.OffsetFetchResponsePartition
-        topics = [
-            Topic(name=name, partitions=[Partition(**_partition_fields(p, v)) for p, v in parts])
-            for name, parts in found.items()
-        ]
-        return ctx.response(throttle_time_ms=0, topics=topics, error_code=code, groups=[])
-    Group = OffsetFetchResponse.OffsetFetchResponseGroup
-    Topics = Group.OffsetFetchResponseTopics
-    Partitions = Topics.OffsetFetchResponsePartitions
-    groups = []
-    for group in request.groups:
-        wanted = (None if group.topics is None
-                  else [(t.name, list(t.partition_indexes)) for t in group.topics])
-        code, found = _fetch_offsets(ctx, group.group_id, wanted, stable)
-        groups.append(Group(group_id=group.group_id, error_code=code, topics=[
-            Topics(name=name, partitions=[Partitions(**_partition_fields(p, v))
-                                          for p, v in parts])
-            for name, parts in found.items()
-        ]))
-    return ctx.response(throttle_time_ms=0, topics=[], error_code=0, groups=groups)
-
-
-# --- ListGroups, DescribeGroups, DeleteGroups ------------------------------------------------
 
 
 def handle_list_groups(ctx: RequestContext, request: Any) -> Any:
@@ -436,8 +255,9 @@ def _described(ctx: RequestContext, group_id: str, operations: set[int] | None) 
                      protocol_type="", protocol_data="", members=[],
                      authorized_operations=operations)
     except Exception as exc:
-        return Group(error_code=_code(exc), error_message=error_message(exc), group_id=group_id,
-                     group_state="", protocol_type="", protocol_data="", members=[])
+        return Group(error_code=group_error_code(exc), error_message=error_message(exc),
+                     group_id=group_id, group_state="", protocol_type="", protocol_data="",
+                     members=[])
     return Group(
         error_code=0, error_message=None, group_id=group_id, group_state=desc.state.value,
         protocol_type=desc.protocol_type or "", protocol_data=desc.protocol or "",
@@ -462,21 +282,6 @@ def handle_describe_groups(ctx: RequestContext, request: Any) -> Any:
         _described(ctx, group_id, operations) for group_id in request.groups])
 
 
-def handle_offset_delete(ctx: RequestContext, request: Any) -> Any:
-    """Delete the group's offsets of the partitions named; a group error (GROUP_ID_NOT_FOUND,
-    NON_EMPTY_GROUP) answers alone, with no topics, as Kafka does."""
-    tps = [TopicPartition(topic.name, part.partition_index)
-           for topic in request.topics for part in topic.partitions]
-    try:
-        results = ctx.broker.delete_offsets(request.group_id, tps)
-    except Exception as exc:
-        return ctx.response(error_code=_code(exc), throttle_time_ms=0, topics=[])
-    codes = {tp: 0 if error is None else _code(error) for tp, error in results.items()}
-    Topic = OffsetDeleteResponse.OffsetDeleteResponseTopic
-    topics = _partition_codes(request, codes, Topic, Topic.OffsetDeleteResponsePartition)
-    return ctx.response(error_code=0, throttle_time_ms=0, topics=topics)
-
-
 def handle_delete_groups(ctx: RequestContext, request: Any) -> Any:
     """Delete each empty group (NON_EMPTY_GROUP / GROUP_ID_NOT_FOUND otherwise)."""
     results = []
@@ -485,7 +290,7 @@ def handle_delete_groups(ctx: RequestContext, request: Any) -> Any:
             ctx.broker.delete_group(group_id)
             code = 0
         except Exception as exc:
-            code = _code(exc)
+            code = group_error_code(exc)
         results.append(DeleteGroupsResponse.DeletableGroupResult(group_id=group_id,
                                                                  error_code=code))
     return ctx.response(throttle_time_ms=0, results=results)
@@ -500,13 +305,6 @@ HANDLERS = {
         HeartbeatRequest, HeartbeatResponse, 0, 4, handle_heartbeat),
     LeaveGroupRequest.API_KEY: ApiHandler(
         LeaveGroupRequest, LeaveGroupResponse, 0, 5, handle_leave_group),
-    # v10 names topics by id, which this listener does not use.
-    OffsetCommitRequest.API_KEY: ApiHandler(
-        OffsetCommitRequest, OffsetCommitResponse, 2, 9, handle_offset_commit),
-    OffsetFetchRequest.API_KEY: ApiHandler(
-        OffsetFetchRequest, OffsetFetchResponse, 1, 9, handle_offset_fetch),
-    OffsetDeleteRequest.API_KEY: ApiHandler(
-        OffsetDeleteRequest, OffsetDeleteResponse, 0, 0, handle_offset_delete),
     ListGroupsRequest.API_KEY: ApiHandler(
         ListGroupsRequest, ListGroupsResponse, 0, 5, handle_list_groups),
     DescribeGroupsRequest.API_KEY: ApiHandler(
