@@ -100,7 +100,7 @@ def test_the_timeout_stops_a_thread_run_in_the_middle_of_an_item(start):
 
 
 def test_stopped_work_ends_at_the_next_slice():
-    from pcmodel.experiments.runner import StoppableWork
+    from pcmodel.experiments.work import StoppableWork
 
     stop = ctypes.c_bool(True)
     for spec in ("sleep:3600", "cpu:100000000000"):
@@ -110,7 +110,7 @@ def test_stopped_work_ends_at_the_next_slice():
 
 def test_short_work_is_done_whole_even_when_stopped():
     # Shorter than a slice: done exactly as Work.perform does it, measurements unchanged.
-    from pcmodel.experiments.runner import StoppableWork
+    from pcmodel.experiments.work import StoppableWork
 
     stop = ctypes.c_bool(True)
     for spec in ("sleep:0.001", "cpu:1000", "sleep:0.001:exp"):

@@ -39,7 +39,6 @@ from dataclasses import replace
 from typing import Any
 
 from pcmodel.buffers import BACKENDS, VARIANTS, Buffer, make_buffer
-from pcmodel.errors import ShutDown
 from pcmodel.experiments.actors import (
     JOIN_GRACE,
     ActorPlan,
@@ -50,7 +49,7 @@ from pcmodel.experiments.actors import (
 )
 from pcmodel.experiments.progress import ProgressBar
 from pcmodel.experiments.results import ActorResult, Role, RunResult, table
-from pcmodel.experiments.work import Spread, Work, WorkKind, spin
+from pcmodel.experiments.work import Spread, Work, WorkKind, stoppable
 from pcmodel.instrument import BufferStats, Level
 from pcmodel.stop_signals import stop_signals_deferred
 
@@ -96,59 +95,6 @@ class WorkerError(RuntimeError):
 
 class ConservationError(AssertionError):
     """Items were lost or duplicated: what the consumers took is not what the producers put."""
-
-
-# -- work that a stopped run cuts short -----------------------------------------------------------
-
-#: The longest stretch of an item's work between two looks at whether the run was stopped: a
-#: Ctrl-C, a failed actor or the run's timeout then ends an actor within about this long, even
-#: one whose item sleeps for an hour (a thread cannot be killed, only asked to stop).
-STOP_SLICE_SECONDS = 0.1
-#: The same for ``cpu`` work, in loop iterations (a few hundredths of a second).
-STOP_SLICE_ITERATIONS = 1_000_000
-
-
-class StoppableWork:
-    """An actor's :class:`Work`, done in slices; once ``stop.value`` is true, the next slice
-    raises :class:`~pcmodel.errors.ShutDown` instead, which ends the actor as the shut-down
-    buffer would.
-
-    An item's work shorter than one slice is done exactly as :meth:`Work.perform` does it (one
-    ``time.sleep``, one ``spin``), so a run's measurements do not change. ``stop`` is a ctypes
-    boolean: ``c_bool`` for threads, a ``RawValue`` for processes (picklable while a process is
-    being started).
-    """
-
-    def __init__(self, work: Work, stop: Any) -> None:
-        self.work = work
-        self.stop = stop
-
-    def perform(self, rng: Any) -> None:
-        """Do one item's work, drawn from ``rng`` as :meth:`Work.perform` draws it."""
-        amount = self.work.sample(rng)
-        if self.work.kind is WorkKind.SLEEP:
-            deadline = time.monotonic() + amount
-            time.sleep(min(amount, STOP_SLICE_SECONDS))
-            while (left := deadline - time.monotonic()) > 0:
-                if self.stop.value:
-                    raise ShutDown("the run was stopped")
-                time.sleep(min(left, STOP_SLICE_SECONDS))
-            return
-        left = int(amount)
-        spin(min(left, STOP_SLICE_ITERATIONS))
-        left -= STOP_SLICE_ITERATIONS
-        while left > 0:
-            if self.stop.value:
-                raise ShutDown("the run was stopped")
-            spin(min(left, STOP_SLICE_ITERATIONS))
-            left -= STOP_SLICE_ITERATIONS
-
-
-def _stoppable(work: Work | None, stop: Any) -> Work | StoppableWork | None:
-    """``work`` in slices, unless it is none or a subclass's own ``perform`` (left as it is)."""
-    if work is None or type(work).perform is not Work.perform:
-        return work
-    return StoppableWork(work, stop)
 
 
 # -- the runner ----------------------------------------------------------------------------------
@@ -235,8 +181,8 @@ def run_workload(
     # A flag without a lock: an actor process killed while it looked at a lock would leave it
     # held, and the runner's stop would wait on it for ever.
     stop = ctypes.c_bool(False) if ctx is None else ctx.RawValue(ctypes.c_bool, False)
-    plans = plan_actors(producers, consumers, items, _stoppable(produce_work, stop),
-                        _stoppable(consume_work, stop), seed, batch,
+    plans = plan_actors(producers, consumers, items, stoppable(produce_work, stop),
+                        stoppable(consume_work, stop), seed, batch,
                         start_timeout=JOIN_GRACE + 60.0)
     options: dict[str, Any] = {"instrument": level, "name": f"{variant}-run"}
     if ctx is not None:

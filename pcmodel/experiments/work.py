@@ -6,6 +6,8 @@ models computation (a pure-Python loop, so threads take turns on the GIL while p
 parallel). A random :class:`Spread` makes the amounts bursty but reproducible, since every actor
 draws them from its own seeded generator. ``Work`` is a frozen value with a text form
 (``"sleep:0.001"``, ``"cpu:20000:exp"``) that the command line, JSON results and charts share.
+A run does its actors' work through :class:`StoppableWork`, in slices, so that a stopped run
+(Ctrl-C, a failure, its timeout) ends an actor even in the middle of an hour-long item.
 
 Prior art: the service-time distributions of queueing theory (fixed, uniform, exponential), and the
 I/O-bound vs CPU-bound experiments of OSTEP's concurrency chapters and David Beazley's GIL talks.
@@ -18,8 +20,22 @@ import random
 import time
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
-__all__ = ["MAX_CPU", "MAX_SLEEP", "Spread", "Work", "WorkKind", "spin"]
+from pcmodel.errors import ShutDown
+
+__all__ = [
+    "MAX_CPU",
+    "MAX_SLEEP",
+    "STOP_SLICE_ITERATIONS",
+    "STOP_SLICE_SECONDS",
+    "Spread",
+    "StoppableWork",
+    "Work",
+    "WorkKind",
+    "spin",
+    "stoppable",
+]
 
 MAX_SLEEP = 3600.0
 """The longest sleep work per item, in seconds: an hour (``time.sleep`` overflows on absurd
@@ -147,3 +163,54 @@ def spin(iterations: int) -> int:
     for i in range(iterations):
         total ^= i
     return total
+
+
+#: The longest stretch of an item's work between two looks at whether the run was stopped: a
+#: Ctrl-C, a failed actor or the run's timeout then ends an actor within about this long, even
+#: one whose item sleeps for an hour (a thread cannot be killed, only asked to stop).
+STOP_SLICE_SECONDS = 0.1
+#: The same for ``cpu`` work, in loop iterations (a few hundredths of a second).
+STOP_SLICE_ITERATIONS = 1_000_000
+
+
+class StoppableWork:
+    """An actor's :class:`Work`, done in slices; once ``stop.value`` is true, the next slice
+    raises :class:`~pcmodel.errors.ShutDown` instead, which ends the actor as the shut-down
+    buffer would.
+
+    An item's work shorter than one slice is done exactly as :meth:`Work.perform` does it (one
+    ``time.sleep``, one ``spin``), so a run's measurements do not change. ``stop`` is a ctypes
+    boolean: ``c_bool`` for threads, a ``RawValue`` for processes (picklable while a process is
+    being started).
+    """
+
+    def __init__(self, work: Work, stop: Any) -> None:
+        self.work = work
+        self.stop = stop
+
+    def perform(self, rng: Any) -> None:
+        """Do one item's work, drawn from ``rng`` as :meth:`Work.perform` draws it."""
+        amount = self.work.sample(rng)
+        if self.work.kind is WorkKind.SLEEP:
+            deadline = time.monotonic() + amount
+            time.sleep(min(amount, STOP_SLICE_SECONDS))
+            while (left := deadline - time.monotonic()) > 0:
+                if self.stop.value:
+                    raise ShutDown("the run was stopped")
+                time.sleep(min(left, STOP_SLICE_SECONDS))
+            return
+        left = int(amount)
+        spin(min(left, STOP_SLICE_ITERATIONS))
+        left -= STOP_SLICE_ITERATIONS
+        while left > 0:
+            if self.stop.value:
+                raise ShutDown("the run was stopped")
+            spin(min(left, STOP_SLICE_ITERATIONS))
+            left -= STOP_SLICE_ITERATIONS
+
+
+def stoppable(work: Work | None, stop: Any) -> Work | StoppableWork | None:
+    """``work`` in slices, unless it is none or a subclass's own ``perform`` (left as it is)."""
+    if work is None or type(work).perform is not Work.perform:
+        return work
+    return StoppableWork(work, stop)
