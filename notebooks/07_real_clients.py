@@ -123,8 +123,11 @@ plot_log_growth(ends, positions, title="The consumer (dashed) follows the logs (
 
 # %% [markdown]
 # And the fetches as the broker saw them: before the producer starts, every fetch waits the
-# full `max_wait_ms` (200 ms) and comes back empty; once records flow, fetches are answered at
-# once. The waiting happened *in the broker*, on the log, not in a sleep loop in the client.
+# full `max_wait_ms` (200 ms) and comes back empty; once records flow, a fetch that finds
+# records is answered at once, and one that finds none waits only until the producer's next
+# burst lands (it pauses 20 ms between bursts): a few tens of milliseconds, or longer for the
+# first fetch answered with records, whose wait began before the producer did. The waiting
+# happened *in the broker*, on the log, not in a sleep loop in the client.
 
 # %%
 stats = listener.statistics()

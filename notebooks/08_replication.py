@@ -253,8 +253,10 @@ for fault in ("kill", "stop"):
 #
 # ## 8. Try it
 #
-# - `kill_the_leader("all", min_insync_replicas=3)`: what happens when one follower is too slow?
-#   (Look for `NotEnoughReplicasError`.)
+# - `kill_the_leader("all", min_insync_replicas=3)`: a record now needs all three replicas.
+#   Compare `acknowledged` with the run above. What does the new leader answer while the killed
+#   broker is out of its ISR? (`NotEnoughReplicasError`, which `kill_the_leader` counts as not
+#   acknowledged.) What if a follower fetched less often than `replica_lag_time_max_ms` (1 s)?
 # - Make a follower lag out of the ISR (`cluster.slow(2, 5)`), then kill the others:
 #   with `unclean_leader_election_enable=True` broker 2 leads anyway — what is lost?
 # - Kill and restart broker 0 again, leave the leadership where it went and `cluster.run_for(300)`:

@@ -132,6 +132,71 @@ def test_the_lessons_table_has_a_row_for_every_notebook():
     assert rows == lessons
 
 
+def test_the_pdoc_command_of_the_index_documents_every_module():
+    # pdoc walks into the subpackages a package's __all__ names, and no further: the command
+    # must name the modules it is to document.
+    extract = pytest.importorskip("pdoc.extract")
+    text = (DOCS / "README.md").read_text()
+    block = next(b for b in re.findall(r"```\n(.*?)```", text, re.DOTALL) if "-o docs/api" in b)
+    lines = [line.split("#", 1)[0] if line.startswith("pdoc ") else line
+             for line in block.splitlines() if not line.startswith("pip ")]
+    script = "\n".join(lines).replace("pdoc ", "printf '%s\\n' ").replace("-o docs/api", "")
+    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, cwd=ROOT,
+                          check=True)
+    specs = sorted(set(done.stdout.split()))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        documented = set(extract.walk_specs(specs))
+    public = {m.name for m in pkgutil.walk_packages(pcmodel.__path__, "pcmodel.")
+              if not any(part.startswith("_") for part in m.name.split("."))}
+    assert public | {"pcmodel"} <= documented, sorted(public - documented)[:10]
+
+
+def requirement_names(requirements: list[str]) -> set[str]:
+    return {re.match(r"[A-Za-z0-9_.-]+", r).group(0).lower().replace("_", "-")
+            for r in requirements}
+
+
+def third_party_imports(source: Path) -> set[str]:
+    import ast
+
+    names = set()
+    for node in ast.walk(ast.parse(source.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return {name for name in names
+            if name != "pcmodel" and name not in sys.stdlib_module_names}
+
+
+@pytest.mark.parametrize("page", ["README.md", "notebooks/README.md"])
+def test_the_notebook_install_commands_bring_what_every_lesson_imports(page):
+    # Whoever installs as the page says opens every lesson and runs it without a missing module.
+    tomllib = pytest.importorskip("tomllib")
+    from importlib.metadata import packages_distributions
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]
+    text = (ROOT / page).read_text()
+    launch = text.index("jupyter lab notebooks/")
+    section = text[text.rindex("\n## ", 0, launch):text.find("\n## ", launch)]
+    installed = set()
+    for named, packages in re.findall(r'pip install -e "\.\[([\w,-]+)\]"([^`\n]*)', section):
+        for extra in named.split(","):
+            installed |= requirement_names(extras[extra])
+        installed |= requirement_names(re.findall(r'"([^"]+)"', packages))
+    distributions = packages_distributions()
+    missing = {}
+    for source in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py")):
+        for module in third_party_imports(source):
+            if module not in distributions:
+                pytest.skip(f"{module} is not installed here: its package name is unknown")
+            if not requirement_names(distributions[module]) & installed:
+                missing.setdefault(source.stem, set()).add(module)
+    assert missing == {}, f"{page}: the lessons import what its install commands do not bring"
+
+
 def checks_of(exercise: Path) -> set[str]:
     return set(re.findall(r"^def (test_\w+)\(", (exercise / "test_graded.py").read_text(),
                           re.MULTILINE))
@@ -161,6 +226,27 @@ def test_an_exercise_readme_points_nowhere_a_hand_out_lacks(exercise):
     # solutions: a path relative to the exercise's folder that leaves it would lead nowhere.
     text = (exercise / "README.md").read_text()
     assert re.findall(r"`\.\./[^`]*`", text) == []
+
+
+@pytest.fixture(scope="module")
+def hand_out(tmp_path_factory) -> Path:
+    """What ``pcmodel exercises export`` gives a class."""
+    from pcmodel.grading.engine import discover
+    from pcmodel.grading.export import export
+
+    target = tmp_path_factory.mktemp("class") / "handout"
+    export(target, discover())
+    return target
+
+
+@pytest.mark.parametrize("exercise", EXERCISES, ids=lambda p: p.name[:2])
+def test_an_exercise_readme_says_how_to_run_its_checks_in_a_hand_out(exercise, hand_out):
+    # A hand-out is the exercises folder itself: from its top folder ``exercises/NN_name`` is
+    # not there, ``NN_name`` is. The README a student reads is the hand-out's copy.
+    text = (hand_out / exercise.name / "README.md").read_text()
+    targets = re.findall(r"\bpytest (\S+) --impl\b", text)
+    assert any((hand_out / target / "test_graded.py").is_file() for target in targets), (
+        f"{exercise.name}'s README names no pytest command that runs in a hand-out: {targets}")
 
 
 # --- The examples run as written ---------------------------------------------------------------
@@ -203,6 +289,9 @@ def test_an_example_of_the_docs_runs_as_written(where, code):
         code = STUDENT_BUFFER.format(path=str(zoo)) + code
     done = run_program(code, timeout=45)
     assert done.returncode == 0, f"{where}:\n{done.stderr}"
+    # A reader who copies an example must not meet error lines it does not explain: a client
+    # that outlives the listener it talks to, for one, logs the closed connection.
+    assert done.stderr == "", f"{where} writes to stderr:\n{done.stderr}"
     if "print(result.failure)" in code:
         assert "Replay it with: pcmodel.sched.explore(" in done.stdout
 
