@@ -171,12 +171,15 @@ PRODUCER_NO_EFFECT: dict[str, NoEffect] = {
 #: Consumer keys of kafka-python 3 that are accepted here with no effect, and why.
 CONSUMER_NO_EFFECT: dict[str, NoEffect] = {
     **COMMON_NO_EFFECT,
-    "check_crcs": NoEffect(_boolean, "records are never on a wire or disk, so never corrupted"),
-    "client_rack": NoEffect(_optional_str, "one broker: there is no closer replica to fetch from"),
+    "check_crcs": NoEffect(
+        _boolean, "pcmodel's clients receive records as objects, never as checksummed batches"),
+    "client_rack": NoEffect(
+        _optional_str, "a consumer always fetches from the leader: brokers have no racks"),
     "enable_incremental_fetch_sessions": NoEffect(
         _boolean, "a fetch names its partitions directly; there is no session to cache them"),
     "exclude_internal_topics": NoEffect(
-        _boolean, "committed offsets are not stored in a topic, so there are no internal topics"),
+        _boolean, "internal topics (a cluster's __consumer_offsets and __transaction_state) are "
+                  "never shown to consumers, as with True"),
     "fetch_max_bytes": NoEffect(_number(1), _BYTES),
     "fetch_min_bytes": NoEffect(
         _number(1), "a fetch returns as soon as any record is there (fetch_min_bytes=1)"),
