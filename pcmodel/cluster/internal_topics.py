@@ -33,16 +33,15 @@ def create_internal_topic(cluster: Any, topic: str, partitions: int,
                           configs: dict[str, str]) -> int:
     """Create internal topic ``topic`` unless the cluster has it; return its partition count.
 
-    ``replication_factor`` defaults to the cluster's; ``min_insync_replicas`` to two when there
-    are at least two replicas, so that a write acknowledged with ``acks="all"`` survives the
-    loss of any one broker (Kafka's ``offsets.topic.replication.factor`` and
-    ``transaction.state.log.min.isr``).
+    ``replication_factor`` defaults to the cluster's (Kafka's ``offsets.topic.replication.
+    factor`` and ``transaction.state.log.replication.factor``); ``min_insync_replicas``
+    (``None``: the broker default, 1) is set as the topic's ``min.insync.replicas``, which
+    each leader caps at the partition's replica count, as Kafka's does.
     """
     rf = replication_factor or cluster.default_replication_factor
     if topic not in cluster.controller.topics:
         cluster.create_topic(topic, partitions, replication_factor=rf,
-                             min_insync_replicas=min_insync_replicas or min(2, rf),
-                             configs=configs)
+                             min_insync_replicas=min_insync_replicas, configs=configs)
     return len([tp for tp in cluster.controller.partitions if tp.topic == topic])
 
 

@@ -70,9 +70,12 @@ from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition
 __all__ = ["OFFSETS_TOPIC", "OffsetsTopic"]
 
 OFFSETS_TOPIC = "__consumer_offsets"
-#: Kafka's configs of the offsets topic: compacted, since only each key's latest record counts
-#: (``offsets.topic.segment.bytes`` is 100 MiB, so its logs are seldom cleaned).
-OFFSETS_TOPIC_CONFIGS = {"cleanup.policy": "compact", "segment.bytes": str(100 * 1024 * 1024)}
+#: Kafka's configs of the offsets topic (``GroupCoordinatorService.groupMetadataTopicConfigs``):
+#: compacted, since only each key's latest record counts (``offsets.topic.segment.bytes`` is
+#: 100 MiB, so its logs are seldom cleaned), batches stored as the coordinator wrote them, and
+#: no ``min.insync.replicas`` of its own: the broker default, 1.
+OFFSETS_TOPIC_CONFIGS = {"cleanup.policy": "compact", "compression.type": "producer",
+                         "segment.bytes": str(100 * 1024 * 1024)}
 
 
 def _key(group: str, tp: TopicPartition) -> bytes:
@@ -125,7 +128,8 @@ class OffsetsTopic:
 
     ``partitions`` and ``replication_factor`` are Kafka's ``offsets.topic.num.partitions`` and
     ``offsets.topic.replication.factor``; commits need ``min_insync_replicas`` in-sync replicas
-    (two by default when there are at least two replicas, so a commit survives one failure).
+    (``None``: the broker default, 1, which Kafka's ``__consumer_offsets`` takes too: it sets
+    no ``min.insync.replicas`` of its own).
     The retention check runs every ``cluster.offsets_retention_check_interval_ms`` (see
     :meth:`expire_if_due`). Thread-safe: every client connection of the cluster shares it.
     """

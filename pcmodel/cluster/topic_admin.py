@@ -36,7 +36,6 @@ from pcmodel.topics.broker_static_configs import broker_config_entries
 from pcmodel.topics.config_resources import AlterConfigOp, ConfigEntry
 from pcmodel.topics.errors import (
     IllegalArgumentError,
-    InvalidConfigurationError,
     InvalidPartitionsError,
     InvalidReplicationAssignmentError,
     InvalidTopicError,
@@ -87,9 +86,12 @@ class TopicAdmin:
         in-sync replicas an ``acks="all"`` produce needs. ``configs`` are Kafka topic configs
         (:mod:`pcmodel.topics.topic_configs`); ``min_insync_replicas``,
         ``unclean_leader_election_enable`` and ``retention_ms`` are the same as the configs of
-        those names (giving both is an ``IllegalArgumentError``). Raises
-        ``IllegalArgumentError`` for a replication factor above the broker count or a
-        ``min_insync_replicas`` above it, ``InvalidConfigurationError`` for a config, and the
+        those names (giving both is an ``IllegalArgumentError``). A ``min_insync_replicas``
+        above the replication factor is accepted, as Kafka accepts it: each leader enforces
+        the partition's replica count instead (:attr:`Replica.min_isr
+        <pcmodel.cluster.replica.Replica.min_isr>`). Raises ``IllegalArgumentError`` for a
+        replication factor above the broker count or a ``min_insync_replicas`` below 1,
+        ``InvalidConfigurationError`` for a config, and the
         ``Broker.create_topic`` errors for the name and retention settings. Only the
         ``"delete"`` retention policy replicates (a ``"block"`` topic waits on consumer groups,
         which live on one broker).
@@ -115,10 +117,9 @@ class TopicAdmin:
                 f"got {rf!r}")
         if min_insync_replicas is not None and (
                 isinstance(min_insync_replicas, bool) or not isinstance(min_insync_replicas, int)
-                or not 1 <= min_insync_replicas <= rf):
+                or min_insync_replicas < 1):
             raise IllegalArgumentError(
-                f"min_insync_replicas must be between 1 and replication_factor={rf}, "
-                f"got {min_insync_replicas!r}")
+                f"min_insync_replicas must be an int of at least 1, got {min_insync_replicas!r}")
         overrides = dict(configs or {})
         for keyword, config_name, value in (
                 ("min_insync_replicas", "min.insync.replicas", min_insync_replicas),
@@ -134,7 +135,7 @@ class TopicAdmin:
         overrides = check_new_topic(name, partitions, retention_records=retention_records,
                                     retention_ms=retention_ms, configs=overrides).configs
         options = topic_options(overrides, replicates=True)
-        config = self._topic_config(rf, options, IllegalArgumentError)
+        config = self._topic_config(rf, options)
         with self._lock:
             self._check_open()
             if name in self.controller.topics:
@@ -191,7 +192,8 @@ class TopicAdmin:
                             operations: Iterable[tuple[str, int | AlterConfigOp, Any]], *,
                             incremental: bool = True, validate_only: bool = False) -> None:
         """Alter topic ``name``'s configs on every broker, as ``Broker.alter_topic_configs``
-        does on one; ``min.insync.replicas`` may not exceed the replication factor.
+        does on one; a ``min.insync.replicas`` above the replication factor is accepted, as in
+        Kafka (leaders enforce the replica count instead).
 
         All or nothing: raises ``UnknownTopicOrPartitionError``, ``InvalidTopicError`` for an
         internal topic, ``InvalidRequestError`` or ``InvalidConfigurationError``, with nothing
@@ -207,7 +209,7 @@ class TopicAdmin:
                                           incremental=incremental)
             options = topic_options(overrides, replicates=True)
             config = self._topic_config(self.controller.topics[name].replication_factor,
-                                        options, InvalidConfigurationError)
+                                        options)
             if validate_only:
                 return
             self._topic_configs[name] = overrides
@@ -233,15 +235,13 @@ class TopicAdmin:
                               self.leader_imbalance_check_interval_seconds))
 
     @staticmethod
-    def _topic_config(rf: int, options: Mapping[str, Any],
-                      error: type[Exception]) -> TopicConfig:
-        """The replication settings ``topic_options`` gave, checked against the factor (for
-        a new topic, and for one whose configs change)."""
-        min_isr = options.get("min_insync_replicas", 1)
-        if not 1 <= min_isr <= rf:
-            raise error(f"min.insync.replicas must be between 1 and the topic's replication "
-                        f"factor {rf}, got {min_isr!r}")
-        return TopicConfig(rf, min_isr, options.get("unclean_leader_election_enable", False))
+    def _topic_config(rf: int, options: Mapping[str, Any]) -> TopicConfig:
+        """The replication settings ``topic_options`` gave (for a new topic, and for one whose
+        configs change). ``min.insync.replicas`` is not checked against the factor: Kafka
+        checks only that it is at least 1 (``topic_options`` does), and its leaders cap it at
+        the replica count, which a reassignment may change."""
+        return TopicConfig(rf, options.get("min_insync_replicas", 1),
+                           options.get("unclean_leader_election_enable", False))
 
     def _reconfigure(self, name: str, config: Any, overrides: dict[str, str]) -> None:
         """Every broker applies topic ``name``'s new settings (cluster lock held)."""

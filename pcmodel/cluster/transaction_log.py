@@ -63,6 +63,7 @@ from pcmodel.cluster.internal_topics import (
 )
 from pcmodel.cluster.offsets import OffsetsTopic
 from pcmodel.cluster.transaction_markers import WRITE_TIMEOUT, TransactionCompletion
+from pcmodel.cluster.transaction_settings import DEFAULT_TRANSACTION_LOG_MIN_ISR
 from pcmodel.cluster.transaction_timers import TransactionTimers
 from pcmodel.topics.errors import (
     ConcurrentTransactionsError,
@@ -88,9 +89,12 @@ from pcmodel.topics.transactions import (
 __all__ = ["TRANSACTION_TOPIC", "TransactionLog"]
 
 TRANSACTION_TOPIC = "__transaction_state"
-#: Kafka's configs of the transaction log: compacted (only each id's latest record counts).
-TRANSACTION_TOPIC_CONFIGS = {"cleanup.policy": "compact",
-                             "segment.bytes": str(100 * 1024 * 1024)}
+#: Kafka's configs of the transaction log (``TransactionStateManager.transactionTopicConfigs``):
+#: compacted (only each id's latest record counts), uncompressed, never an unclean leader
+#: election; its ``min.insync.replicas`` is ``transaction.state.log.min.isr``, set at creation.
+TRANSACTION_TOPIC_CONFIGS = {"cleanup.policy": "compact", "compression.type": "uncompressed",
+                             "segment.bytes": str(100 * 1024 * 1024),
+                             "unclean.leader.election.enable": "false"}
 #: How long one call waits for a coordinator (seconds).
 CALL_WAIT = 30.0
 #: How long ending a transaction waits for its markers before it answers (seconds).
@@ -130,9 +134,10 @@ class TransactionLog(TransactionCompletion, TransactionTimers):
 
     ``partitions`` and ``replication_factor`` are Kafka's ``transaction.state.log.num.
     partitions`` and ``transaction.state.log.replication.factor``; records need
-    ``min_insync_replicas`` in-sync replicas (two by default when there are at least two
-    replicas). ``max_timeout_ms``, ``id_expiration_ms`` and the two check intervals are
-    Kafka's ``transaction.max.timeout.ms``, ``transactional.id.expiration.ms``,
+    ``min_insync_replicas`` in-sync replicas (Kafka's ``transaction.state.log.min.isr``,
+    default 2, capped at the replica count). ``max_timeout_ms``, ``id_expiration_ms`` and
+    the two check intervals are Kafka's ``transaction.max.timeout.ms``,
+    ``transactional.id.expiration.ms``,
     ``transaction.abort.timed.out.transaction.cleanup.interval.ms`` and
     ``transaction.remove.expired.transaction.cleanup.interval.ms``.
 
@@ -143,7 +148,7 @@ class TransactionLog(TransactionCompletion, TransactionTimers):
 
     def __init__(self, cluster: Cluster, offsets: OffsetsTopic, *, partitions: int = 1,
                  replication_factor: int | None = None,
-                 min_insync_replicas: int | None = None,
+                 min_insync_replicas: int = DEFAULT_TRANSACTION_LOG_MIN_ISR,
                  max_timeout_ms: int = DEFAULT_TRANSACTION_MAX_TIMEOUT_MS,
                  id_expiration_ms: int = DEFAULT_TRANSACTIONAL_ID_EXPIRATION_MS,
                  timed_out_check_interval_ms: int = DEFAULT_TIMED_OUT_CHECK_INTERVAL_MS,

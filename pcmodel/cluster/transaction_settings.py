@@ -18,14 +18,20 @@ from pcmodel.topics.transactions import (
     DEFAULT_TRANSACTIONAL_ID_EXPIRATION_MS,
 )
 
-__all__ = ["TRANSACTION_SETTINGS", "check_transaction_settings"]
+__all__ = [
+    "DEFAULT_TRANSACTION_LOG_MIN_ISR", "TRANSACTION_SETTINGS", "check_transaction_settings",
+]
 
-#: Each setting's Kafka name and its default (``None``: decided by the cluster: the default
-#: replication factor, and two in-sync replicas when there are two replicas or more).
+#: Kafka's ``transaction.state.log.min.isr`` default: the transaction log's
+#: ``min.insync.replicas``, which a leader caps at the partition's replica count.
+DEFAULT_TRANSACTION_LOG_MIN_ISR = 2
+
+#: Each setting's Kafka name and its default (``None``: the cluster's default replication
+#: factor).
 TRANSACTION_SETTINGS: dict[str, tuple[str, int | None]] = {
     "partitions": ("transaction.state.log.num.partitions", 1),
     "replication_factor": ("transaction.state.log.replication.factor", None),
-    "min_insync_replicas": ("transaction.state.log.min.isr", None),
+    "min_insync_replicas": ("transaction.state.log.min.isr", DEFAULT_TRANSACTION_LOG_MIN_ISR),
     "max_timeout_ms": ("transaction.max.timeout.ms", DEFAULT_TRANSACTION_MAX_TIMEOUT_MS),
     "id_expiration_ms": ("transactional.id.expiration.ms",
                          DEFAULT_TRANSACTIONAL_ID_EXPIRATION_MS),

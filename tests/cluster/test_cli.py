@@ -291,7 +291,7 @@ def test_the_shell_shows_log_dirs_in_the_json_of_kafkas_tool(make_cluster):
     ("config nope", "unknown topic 'nope'"),
     ("config orders retention.ms", "'retention.ms' is neither KEY=VALUE nor -KEY; usage: config"),
     ("config orders retention.ms=soon", "Invalid value soon for configuration retention.ms"),
-    ("config orders min.insync.replicas=4", "replication factor 3, got 4"),
+    ("config orders min.insync.replicas=0", "Value must be at least 1"),
     ("elect", "error: usage: elect preferred|unclean"),
     ("elect sometimes", "preferred or unclean, not 'sometimes'; usage: elect"),
     ("elect preferred nope", "no topic 'nope'; usage: elect"),

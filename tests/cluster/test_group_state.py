@@ -8,7 +8,7 @@ import pytest
 
 from pcmodel.cluster import Cluster
 from pcmodel.cluster.errors import LeaderNotAvailableError, NotLeaderForPartitionError
-from pcmodel.cluster.offsets import OFFSETS_TOPIC
+from pcmodel.cluster.offsets import OFFSETS_TOPIC, OFFSETS_TOPIC_CONFIGS
 from pcmodel.topics import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer
 from pcmodel.topics.consumer_protocol import encode_assignment, encode_subscription
 from pcmodel.topics.errors import CoordinatorNotAvailableError, KafkaTimeoutError
@@ -187,13 +187,12 @@ def test_a_new_coordinator_loads_only_once_its_high_watermark_passed_its_epochs_
     assert cluster.leader(OFFSETS_TOPIC, 0) == heir
     with pytest.raises(LeaderNotAvailableError, match="still loading"):
         offsets.committed("g", [T0])
-    # The dead follower leaves the ISR, which is then smaller than the offsets topic's
-    # min.insync.replicas (2): the high watermark still waits (Kafka 3.7, KAFKA-15583)...
+    # The dead follower leaves the ISR; the heir alone meets the offsets topic's
+    # min.insync.replicas (Kafka's broker default, 1): the commit is committed, and loaded.
     cluster.run_for(1.2)
     assert cluster.isr(OFFSETS_TOPIC, 0) == {heir}
-    with pytest.raises(LeaderNotAvailableError, match="still loading"):
-        offsets.committed("g", [T0])
-    cluster.restart(old)  # ...for a second replica in sync
+    assert offsets.committed("g", [T0]) == {T0: OffsetAndMetadata(2, "", -1)}
+    cluster.restart(old)
     cluster.settle()
     assert offsets.committed("g", [T0]) == {T0: OffsetAndMetadata(2, "", -1)}
 
@@ -407,10 +406,17 @@ def test_a_broker_process_that_becomes_coordinator_loads_a_group_that_only_commi
 # --- when the group's metadata cannot be stored ------------------------------------------------
 
 
+def offsets_topic_needing_two_in_sync(cluster):
+    """Create ``__consumer_offsets`` before the coordinators do, with min.insync.replicas 2
+    (theirs takes the broker default, 1, as Kafka's does), as an operator may."""
+    cluster.create_topic(OFFSETS_TOPIC, 1, replication_factor=3, min_insync_replicas=2,
+                         configs=OFFSETS_TOPIC_CONFIGS)
+
+
 def starve_the_offsets_partition(cluster, group="g"):
     """Kill every broker but the group's coordinator: its offsets partition keeps one in-sync
-    replica, below min.insync.replicas (2), so nothing can be stored there. Returns the dead
-    brokers and the partition."""
+    replica, below min.insync.replicas (2, :func:`offsets_topic_needing_two_in_sync`), so
+    nothing can be stored there. Returns the dead brokers and the partition."""
     conn = cluster.connect()
     coordinator = conn._offsets.coordinator(group)
     partition = conn._offsets.partition_for(group)
@@ -433,6 +439,7 @@ def test_a_static_replacement_that_cannot_be_stored_is_undone(make_cluster):
     cluster = make_cluster(group_initial_rebalance_delay_ms=0, replica_lag_time_max_ms=1000,
                            broker_session_timeout_ms=1000)
     cluster.create_topic("t", 2, replication_factor=3, min_insync_replicas=2)
+    offsets_topic_needing_two_in_sync(cluster)
     conn = cluster.connect()
     first = static_join(conn)
     conn.sync_group("g", first.member_id, 1, assignments={first.member_id: encode_assignment(
@@ -461,6 +468,7 @@ def test_a_generation_that_cannot_be_stored_is_not_kept(make_cluster):
     cluster = make_cluster(group_initial_rebalance_delay_ms=0, replica_lag_time_max_ms=1000,
                            broker_session_timeout_ms=1000)
     cluster.create_topic("t", 2, replication_factor=3, min_insync_replicas=2)
+    offsets_topic_needing_two_in_sync(cluster)
     conn = cluster.connect()
     subscription = [("range", encode_subscription(["t"]))]
     first = conn.join_group("g", "", protocols=subscription, session_timeout_ms=10_000,
@@ -527,6 +535,7 @@ def test_no_member_gets_the_assignment_before_it_is_stored(make_cluster, monkeyp
 def test_a_consumer_waits_out_an_offsets_partition_short_of_replicas(mode):
     with Cluster(3, mode=mode, **real_time(mode)) as cluster:
         cluster.create_topic("t", 2, replication_factor=3, min_insync_replicas=2)
+        offsets_topic_needing_two_in_sync(cluster)
         dead, _ = starve_the_offsets_partition(cluster)
         consumer = KafkaConsumer(broker=cluster, group_id="g", auto_offset_reset="earliest",
                                  retry_backoff_ms=20, heartbeat_interval_ms=10)
@@ -548,6 +557,7 @@ def test_a_consumer_waits_out_an_offsets_partition_short_of_replicas(mode):
 def test_commits_wait_out_an_offsets_partition_short_of_replicas():
     with Cluster(3, mode="threads", **real_time("threads")) as cluster:
         cluster.create_topic("t", 2, replication_factor=3, min_insync_replicas=2)
+        offsets_topic_needing_two_in_sync(cluster)
         consumer = KafkaConsumer(broker=cluster, group_id="g", auto_offset_reset="earliest",
                                  enable_auto_commit=True, auto_commit_interval_ms=10,
                                  retry_backoff_ms=20, heartbeat_interval_ms=10)

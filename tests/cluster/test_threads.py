@@ -44,7 +44,7 @@ def test_threaded_cluster_refuses_acks_all_without_enough_replicas():
     ("settings", "message"),
     [
         ({"replication_factor": 4}, "replication_factor"),
-        ({"replication_factor": 2, "min_insync_replicas": 3}, "min_insync_replicas"),
+        ({"replication_factor": 2, "min_insync_replicas": 0}, "min_insync_replicas"),
     ],
 )
 def test_bad_topic_settings_get_one_clear_error(settings, message):

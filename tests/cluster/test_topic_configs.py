@@ -57,9 +57,11 @@ def test_min_insync_replicas_changes_what_acks_all_needs(make_cluster):
         cluster.produce("t", 0, batch(b"b"), acks="all").get(timeout=5)
     cluster.alter_topic_configs("t", [("min.insync.replicas", DELETE, None)])
     cluster.produce("t", 0, batch(b"c"), acks="all").get(timeout=5)
-    with pytest.raises(InvalidConfigurationError, match="replication factor 2, got 3"):
-        cluster.alter_topic_configs("t", [("min.insync.replicas", SET, "3")])
-    assert overrides(cluster, "t") == {"segment.ms": "60000"}
+    # Above the replication factor, as Kafka allows: the leader asks for both replicas.
+    cluster.alter_topic_configs("t", [("min.insync.replicas", SET, "3")])
+    assert overrides(cluster, "t") == {"segment.ms": "60000", "min.insync.replicas": "3"}
+    with pytest.raises(NOT_ENOUGH):
+        cluster.produce("t", 0, batch(b"d"), acks="all").get(timeout=5)
 
 
 def test_allowing_unclean_election_elects_an_offline_partition_at_once(make_cluster):
@@ -272,5 +274,5 @@ def test_the_offsets_topic_is_compacted_as_kafkas(make_cluster):
     cluster = make_cluster()
     cluster.connect()  # makes __consumer_offsets
     assert overrides(cluster, "__consumer_offsets") == {
-        "cleanup.policy": "compact", "segment.bytes": str(100 * 1024 * 1024),
-        "min.insync.replicas": "2"}
+        "cleanup.policy": "compact", "compression.type": "producer",
+        "segment.bytes": str(100 * 1024 * 1024)}
