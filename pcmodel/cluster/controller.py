@@ -37,7 +37,7 @@ unclean: the first live replica; ``electLeader`` for ElectLeaders, with
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 
 from pcmodel.cluster import reassignment
@@ -90,16 +90,28 @@ class PartitionState:
     removing: tuple[int, ...] = ()
 
 
-def place_replicas(brokers: Sequence[int], partitions: int, rf: int, shift: int) -> list[tuple]:
+def place_replicas(brokers: Sequence[int], partitions: int, rf: int, shift: int,
+                   fenced: Collection[int] = ()) -> list[tuple]:
     """Replica lists for ``partitions`` partitions: round-robin, leaders spread over brokers.
 
     Partition ``p`` gets brokers ``shift+p, shift+p+1, ...`` (mod the broker count), so the
     preferred leaders rotate and every broker holds ``rf/n`` of the replicas. ``shift`` (the
     number of topics created before) keeps every topic from starting on broker 0. Kafka
     randomises the start; a fixed one keeps runs replayable.
+
+    The ``fenced`` brokers (down, as the controller last heard) are used only when the
+    others are too few for ``rf``, and after them, so that the first replica, the preferred
+    leader, is a live broker (Kafka's ``StripedReplicaPlacer``: unfenced brokers first, and
+    never a fenced leader). With every broker fenced, the rotation takes them all alike.
     """
-    n = len(brokers)
-    return [tuple(brokers[(shift + p + i) % n] for i in range(rf)) for p in range(partitions)]
+    live = [b for b in brokers if b not in fenced]
+    down = [b for b in brokers if b in fenced]
+    if not live:
+        live, down = list(brokers), []
+    first = min(rf, len(live))
+    return [tuple([live[(shift + p + i) % len(live)] for i in range(first)]
+                  + [down[(shift + p + i) % len(down)] for i in range(rf - first)])
+            for p in range(partitions)]
 
 
 class Controller:
@@ -134,7 +146,7 @@ class Controller:
         """
         if assignment is None:
             placed = place_replicas(self.broker_ids, partitions, config.replication_factor,
-                                    len(self.topics))
+                                    len(self.topics), self._fenced())
         else:
             placed = self._live(check_assignment(assignment, self.broker_ids), 0)
         self.topics[name] = config
@@ -172,12 +184,16 @@ class Controller:
         if assignment is None:
             first = self.partitions[TopicPartition(name, 0)].replicas[0]
             placed = place_replicas(self.broker_ids, total, rf,
-                                    self.broker_ids.index(first))[count:]
+                                    self.broker_ids.index(first), self._fenced())[count:]
         else:
             placed = self._live(check_added_assignment(
                 assignment, self.broker_ids, current=count, total=total,
                 replication_factor=rf), count)
         return self._new_partitions(name, count, placed)
+
+    def _fenced(self) -> set[int]:
+        """The brokers the controller counts as down."""
+        return set(self.broker_ids) - self.alive
 
     def _live(self, checked: list[tuple[int, ...]], first: int) -> list[tuple[int, ...]]:
         """``checked``, a manual assignment of partitions ``first``, ``first + 1``..., unless
@@ -420,13 +436,17 @@ class Controller:
         Clean: the first live ISR member in replica order. It has every committed record (the
         high watermark is the smallest LEO over the ISR), so nothing acknowledged with
         ``acks="all"`` is lost. Unclean: the first live replica; the ISR restarts as just it,
-        and every record it lacks is gone once the others truncate to its log.
+        and every record it lacks is gone once the others truncate to its log. None: the
+        partition goes offline, and losing its leader is a change of leader like any other:
+        the epoch grows (Kafka's ``PartitionRegistration.merge``), so that clients told of it
+        no longer take the old leader's epoch for the current one.
         """
         if unclean is None:
             unclean = self.topics[tp.topic].unclean_leader_election_enable
         leader, isr = self._choose_leader(st.replicas, st.isr, unclean)
         if leader is None:
-            return replace(st, leader=None)
+            return replace(st, leader=None,
+                           leader_epoch=st.leader_epoch + (st.leader is not None))
         if leader in st.isr:  # clean: the ISR keeps its live members
             isr = frozenset(r for r in st.isr if r in self.alive)
         return replace(st, leader=leader, leader_epoch=st.leader_epoch + 1, isr=isr)
