@@ -95,6 +95,10 @@ class GroupRoundsMixin:
         self.sync_deadline = now + max(m.rebalance_timeout for m in self.members.values())
         for m in self.members.values():
             m.awaiting_join = False
+            # Its session starts again now, as Kafka reschedules every member's heartbeat when
+            # it answers the joins: a member may have waited in its JoinGroup longer than its
+            # session timeout (the rebalance timeout is what bounds that wait).
+            m.last_heartbeat = now
             m.join_response = self._join_response(m)
 
     def _remove(self, member_id: str) -> None:

@@ -115,7 +115,12 @@ class GroupSnapshotMixin:
         if the group has moved on (a new round, or a generation already answered)."""
         if self.generation != generation or self.state is not GroupState.COMPLETING_REBALANCE:
             return
+        now = self.clock()
         for m in self.members.values():
+            # A member answered now starts its session again, as Kafka's propagateAssignment
+            # reschedules its heartbeat: its wait for the leader did not count against it.
+            if m.awaiting_sync:
+                m.last_heartbeat = now
             m.awaiting_sync = False
         self.storing = False
         self._transition(GroupState.STABLE)
