@@ -47,6 +47,7 @@ from pcmodel.topics.log_records import (
     record_batch_size_bound,
     validate_records,
 )
+from pcmodel.topics.log_settings import LogSettings
 from pcmodel.topics.log_transactions import (
     AbortedTransaction,
     TransactionalBatch,
@@ -107,6 +108,35 @@ class FetchResult(NamedTuple):
     aborted_transactions: tuple[AbortedTransaction, ...] | None = None
 
 
+def _refused_records(settings: LogSettings, batch: Sequence[tuple], now_ms: int,
+                     tp: TopicPartition) -> InvalidRecordError | InvalidTimestampError:
+    """The error that refuses ``batch``, with ``record_errors``: ``(index, message)`` for every
+    record refused, in Kafka's words (its ``LogValidator`` lists them all, so that a client can
+    name each one): a record without a key on a compacted topic, else one whose create time
+    lies outside the topic's window. INVALID_TIMESTAMP if any record is refused for its time,
+    else INVALID_RECORD, as Kafka's ``processRecordErrors`` chooses."""
+    earliest = now_ms - settings.timestamp_before_max_ms
+    latest = now_ms + settings.timestamp_after_max_ms
+    errors: list[tuple[int, str]] = []
+    late = False
+    for index, record in enumerate(batch):
+        key, timestamp = record[0], record[3]
+        if settings.compaction is not None and key is None:
+            errors.append((index, "Compacted topic cannot accept message without key in "
+                                  f"topic partition {tp.topic}-{tp.partition}"))
+        elif (not settings.log_append_time and timestamp is not None
+              and not earliest <= timestamp <= latest):
+            late = True
+            # A produced batch's base offset is 0, so a record's offset is its index.
+            errors.append((index, f"Timestamp {timestamp} of message with offset {index} is "
+                                  "out of range. The timestamp should be within "
+                                  f"[{earliest}, {latest}]"))
+    error = InvalidTimestampError(settings.timestamp_error(batch, now_ms)) if late \
+        else InvalidRecordError(settings.key_error(batch))
+    error.record_errors = tuple(errors)
+    return error
+
+
 class ProduceFetchMixin:
     """Appends (plain and idempotent) and long-polling fetches (Broker part)."""
 
@@ -145,7 +175,8 @@ class ProduceFetchMixin:
 
         Raises ``MessageSizeTooLargeError`` for a batch too large, ``InvalidTimestampError``
         for a create time out of range, ``InvalidRecordError`` for a record without a key on a
-        compacted topic, ``UnknownTopicOrPartitionError``,
+        compacted topic (both with ``record_errors``, ``(index, message)`` for each record
+        refused, as Kafka lists them), ``UnknownTopicOrPartitionError``,
         ``UnsupportedCompressionTypeError`` for a codec that is unknown or not installed,
         ``TypeError`` / ``IllegalArgumentError`` for malformed records; nothing is appended then.
         """
@@ -172,12 +203,10 @@ class ProduceFetchMixin:
             self._check_open()
             log = self._log(tp)
             settings = log.settings
-        refused = settings.key_error(batch)
-        if refused is not None:
-            raise InvalidRecordError(refused)
-        refused = settings.timestamp_error(batch, self._timestamp_clock())
-        if refused is not None:
-            raise InvalidTimestampError(refused)
+        now_ms = self._timestamp_clock()
+        if settings.key_error(batch) is not None or \
+                settings.timestamp_error(batch, now_ms) is not None:
+            raise _refused_records(settings, batch, now_ms, tp)
         limit = settings.max_message_bytes
         compressed = None
         stored, level = settings.stored_codec(compression)

@@ -106,6 +106,8 @@ class RequestContext:
     stats: Any = None
     #: The :class:`~pcmodel.wire.view.ClusterView` (a lone broker's unless the listener got one).
     view: Any = None
+    #: The client's address as Kafka shows it (``"/127.0.0.1"``; ``""`` outside a listener).
+    client_host: str = ""
     #: Whether the listener is stopping: a handler that waits long (JoinGroup, SyncGroup)
     #: asks it between slices of its wait, and closes its connection once it is.
     stopping: Callable[[], bool] = lambda: False

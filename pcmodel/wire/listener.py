@@ -273,13 +273,14 @@ class KafkaListener:
 
     def _serve(self, sock: socket.socket, peer: Any) -> None:
         name = _peer_name(peer)
+        host = _client_host(peer)
         state: dict[str, Any] = {}
         try:
             sock.settimeout(self.send_timeout)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             while not self._stopping:
                 frame = self._read_frame(sock, name)
-                reply = self._handle(frame, state, name)
+                reply = self._handle(frame, state, name, host)
                 if reply is not None:
                     sock.sendall(reply)
         except _ConnectionClosed:
@@ -334,7 +335,8 @@ class KafkaListener:
             got += len(chunk)
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
-    def _handle(self, frame: bytes, state: dict[str, Any], name: str) -> bytes | None:
+    def _handle(self, frame: bytes, state: dict[str, Any], name: str,
+                host: str = "") -> bytes | None:
         request = decode_request(frame, self.handlers)
         if request.handler is None:
             self._stats.unserved(request.api_key, request.api_version)
@@ -350,7 +352,7 @@ class KafkaListener:
         ctx = make_context(
             request, broker=self.broker, node_id=self.node_id, host=self.advertised_host,
             port=self.port, handlers=self.handlers, connection_state=state, stats=self._stats,
-            view=self.view, stopping=lambda: self._stopping,
+            view=self.view, stopping=lambda: self._stopping, client_host=host,
         )
         self._stats.request(request.handler.name)
         try:
@@ -367,6 +369,21 @@ class KafkaListener:
         if response is None:
             return None
         return encode_response(response, request.correlation_id)
+
+
+def _client_host(peer: Any) -> str:
+    """A client's address as Kafka's brokers show it (Java's ``InetAddress.toString()`` of
+    the socket's peer, which DescribeGroups answers as a member's ``client_host``): ``"/"``
+    and the address, an IPv6 one in Java's uncompressed form (``/0:0:0:0:0:0:0:1``)."""
+    if not (isinstance(peer, tuple) and peer):
+        return ""
+    try:
+        address = ipaddress.ip_address(peer[0])
+    except ValueError:
+        return f"/{peer[0]}"
+    if address.version == 6:
+        return "/" + ":".join(f"{int(group, 16):x}" for group in address.exploded.split(":"))
+    return f"/{address}"
 
 
 def _peer_name(peer: Any) -> str:

@@ -5,6 +5,10 @@ the answer back; the group's checks (member, generation) are the coordinator's
 (:mod:`pcmodel.topics.group_offsets`). Where Kafka answers per partition (OffsetCommit,
 OffsetDelete), so do these handlers: a partition of an unknown topic fails alone.
 
+A commit with a generation (>= 0) to a group that does not exist is answered GROUP_ID_NOT_FOUND
+from OffsetCommit v9 and ILLEGAL_GENERATION before, as Kafka's
+``OffsetMetadataManager.validateOffsetCommit`` answers; generation -1 creates the group.
+
 OffsetCommit answers OFFSET_METADATA_TOO_LARGE (12) for a partition whose metadata is longer
 than the broker's ``offset_metadata_max_bytes`` (Kafka's ``offset.metadata.max.bytes``, counted
 in UTF-16 code units as Kafka's ``String.length()``) and commits the request's other
@@ -36,6 +40,7 @@ from kafka.protocol.consumer.group import (
 
 from pcmodel.topics.errors import (
     GroupIdNotFoundError,
+    IllegalGenerationError,
     OffsetMetadataTooLargeError,
     UnstableOffsetCommitError,
 )
@@ -75,12 +80,30 @@ def handle_offset_commit(ctx: RequestContext, request: Any) -> Any:
         except OffsetMetadataTooLargeError as exc:  # those alone: the others were committed
             group_code = 0
             codes.update(dict.fromkeys(exc.partitions, exc.errno))
+        except IllegalGenerationError as exc:
+            group_code = _missing_group_code(ctx, request.group_id, exc)
         except Exception as exc:
             group_code = group_error_code(exc)
         codes.update({tp: group_code for tp in offsets if tp not in codes})
     Topic = OffsetCommitResponse.OffsetCommitResponseTopic
     topics = _partition_codes(request, codes, Topic, Topic.OffsetCommitResponsePartition)
     return ctx.response(throttle_time_ms=0, topics=topics)
+
+
+def _missing_group_code(ctx: RequestContext, group_id: str,
+                        exc: IllegalGenerationError) -> int:
+    """The code of a commit the broker refused for its generation: GROUP_ID_NOT_FOUND from
+    v9 if the group does not exist, as Kafka's ``OffsetMetadataManager.validateOffsetCommit``
+    answers (ILLEGAL_GENERATION before v9, for older clients' sake). A commit with a
+    generation never creates a group, so a group missing now was missing at the commit."""
+    if ctx.api_version >= 9:
+        try:
+            ctx.broker.describe_group(group_id)
+        except GroupIdNotFoundError:
+            return GroupIdNotFoundError.errno
+        except Exception:  # noqa: BLE001 - the commit's own error answers then
+            pass
+    return exc.errno
 
 
 def _retention_time_ms(request: Any) -> int:
@@ -109,8 +132,10 @@ _Committed = OffsetAndMetadata | None | UnstableOffsetCommitError
 def _fetch_offsets(
     ctx: RequestContext, group_id: str, wanted: list[tuple[str, list[int]]] | None,
     require_stable: bool = False,
-) -> tuple[int, dict[str, list[tuple[int, _Committed]]]]:
-    """``(group error code, {topic: [(partition, committed or None)]})``; ``None`` = all.
+) -> tuple[int, list[tuple[str, list[tuple[int, _Committed]]]]]:
+    """``(group error code, [(topic, [(partition, committed or None)])])``: the topics and
+    partitions ``wanted`` in their order, repeats included, as Kafka's
+    ``OffsetMetadataManager.fetchOffsets`` answers them; ``None`` = all committed, by topic.
     With ``require_stable`` a partition whose offset a transaction is staging answers the
     broker's ``UnstableOffsetCommitError`` instead."""
     try:
@@ -128,11 +153,14 @@ def _fetch_offsets(
             committed = _stable(ctx, group_id, tps) if require_stable else \
                 ctx.broker.committed(group_id, tps)
     except Exception as exc:
-        return group_error_code(exc), {}
+        return group_error_code(exc), []
+    if wanted is not None:
+        return 0, [(t, [(p, committed.get(TopicPartition(t, p))) for p in parts])
+                   for t, parts in wanted]
     by_topic: dict[str, list[tuple[int, _Committed]]] = {}
     for tp, value in sorted(committed.items()):
         by_topic.setdefault(tp.topic, []).append((tp.partition, value))
-    return 0, by_topic
+    return 0, list(by_topic.items())
 
 
 def _stable(ctx: RequestContext, group_id: str,
@@ -180,7 +208,7 @@ def handle_offset_fetch(ctx: RequestContext, request: Any) -> Any:
         Partition = Topic.OffsetFetchResponsePartition
         topics = [
             Topic(name=name, partitions=[Partition(**_partition_fields(p, v)) for p, v in parts])
-            for name, parts in found.items()
+            for name, parts in found
         ]
         return ctx.response(throttle_time_ms=0, topics=topics, error_code=code, groups=[])
     Group = OffsetFetchResponse.OffsetFetchResponseGroup
@@ -194,7 +222,7 @@ def handle_offset_fetch(ctx: RequestContext, request: Any) -> Any:
         groups.append(Group(group_id=group.group_id, error_code=code, topics=[
             Topics(name=name, partitions=[Partitions(**_partition_fields(p, v))
                                           for p, v in parts])
-            for name, parts in found.items()
+            for name, parts in found
         ]))
     return ctx.response(throttle_time_ms=0, topics=[], error_code=0, groups=groups)
 

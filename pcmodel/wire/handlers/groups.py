@@ -121,7 +121,8 @@ def handle_join_group(ctx: RequestContext, request: Any) -> Any:
                 protocol_type=request.protocol_type,
                 session_timeout_ms=request.session_timeout_ms,
                 rebalance_timeout_ms=rebalance if rebalance > 0 else None,
-                client_id=ctx.client_id or "", group_instance_id=instance_id,
+                client_id=ctx.client_id or "", client_host=ctx.client_host,
+                group_instance_id=instance_id,
                 require_known_member_id=version >= 4, supports_skip_assignment=version >= 9,
                 timeout=_WAIT_SLICE,
             )
@@ -221,10 +222,17 @@ def handle_leave_group(ctx: RequestContext, request: Any) -> Any:
 # --- OffsetCommit, OffsetFetch -----------------------------------------------------------------
 
 
+#: What Java's ``String.trim()`` removes from either end: every character up to U+0020.
+_JAVA_TRIMMED = "".join(map(chr, range(0x21)))
+
+
 def handle_list_groups(ctx: RequestContext, request: Any) -> Any:
     """Every group with its protocol type (v4+: state, filtered; v5+: type, always classic)."""
     version = ctx.api_version
-    states = {s.lower() for s in request.states_filter} if version >= 4 else set()
+    # Kafka trims the states asked for (Java's trim(): spaces and control characters), not
+    # the types.
+    states = {s.strip(_JAVA_TRIMMED).lower() for s in request.states_filter} \
+        if version >= 4 else set()
     types = {t.lower() for t in request.types_filter} if version >= 5 else set()
     listed = []
     for group_id, (protocol_type, state) in ctx.broker.group_states().items():

@@ -12,6 +12,12 @@ A batch whose codec is missing on the broker is refused with UNSUPPORTED_COMPRES
 is always available; snappy, lz4 and zstd need their packages), as is a zstd batch in a Produce
 request older than v7; a batch that is not one v2 batch is INVALID_RECORD. A partition that does
 not exist is UNKNOWN_TOPIC_OR_PARTITION whatever its batch holds: Kafka looks it up first.
+A batch refused for some of its records (a record without a key on a compacted topic, a create
+time outside the topic's ``message.timestamp.*.max.ms`` window) is answered as Kafka's
+``ReplicaManager`` answers a ``RecordValidationException``: ``record_errors`` names each record
+refused (its index in the batch and why, in Kafka's words), ``error_message`` sums them up, and
+INVALID_TIMESTAMP wins over INVALID_RECORD when both occur; Java, kafka-python and librdkafka
+then fail the records named with their own reason and the others of the batch as bystanders.
 Records keep the producer's timestamps, unless their topic's ``message.timestamp.type`` is
 ``LogAppendTime``: then the broker stamps them and answers the time it used
 (``log_append_time_ms``, else -1).
@@ -43,7 +49,7 @@ topic or partition UNKNOWN_TOPIC_OR_PARTITION, as Kafka's ``handleDescribeProduc
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from kafka.protocol.admin.transactions import DescribeProducersRequest, DescribeProducersResponse
 from kafka.protocol.producer import (
@@ -53,7 +59,12 @@ from kafka.protocol.producer import (
     ProduceResponse,
 )
 
-from pcmodel.topics.errors import KafkaTimeoutError, UnknownTopicOrPartitionError
+from pcmodel.topics.errors import (
+    InvalidRecordError,
+    InvalidTimestampError,
+    KafkaTimeoutError,
+    UnknownTopicOrPartitionError,
+)
 from pcmodel.topics.structs import PartitionProducers, TopicPartition
 from pcmodel.wire.api import (
     ApiHandler,
@@ -74,12 +85,44 @@ _LEGAL_ACKS = (0, 1, -1)
 _ACKS = {0: 0, 1: 1, -1: "all"}
 TopicResponse = ProduceResponse.TopicProduceResponse
 PartitionResponse = TopicResponse.PartitionProduceResponse
+_RecordError = PartitionResponse.BatchIndexAndErrorMessage
+
+
+class _Answer(NamedTuple):
+    """One partition's answer to a Produce request."""
+
+    code: int
+    base_offset: int = -1
+    log_start_offset: int = -1
+    log_append_time_ms: int = -1
+    message: str | None = None
+    #: ``(index in the batch, why)`` for each record refused (ProduceResponse v8+).
+    record_errors: tuple[tuple[int, str], ...] = ()
+
+
+def _records_refused(ctx: RequestContext, topic: str, partition: int, exc: Any) -> _Answer:
+    """The answer to a batch refused for some of its records, as Kafka's ``ReplicaManager``
+    gives it for a ``RecordValidationException``: each record's index and reason, one summary
+    message, and the partition's log start offset."""
+    errors = tuple(exc.record_errors)
+    if isinstance(exc, InvalidTimestampError):
+        summary = "One or more records have been rejected due to invalid timestamp"
+    else:
+        shown = ", ".join(f"RecordError(batchIndex={i}, message='{m}')" for i, m in errors[:3])
+        summary = (f"One or more records have been rejected due to {len(errors)} record errors "
+                   f"in total, and only showing the first three errors at most: [{shown}]")
+    tp = TopicPartition(topic, partition)
+    try:
+        start = ctx.broker.beginning_offsets([tp])[tp]
+    except Exception:  # noqa: BLE001 - the partition went away: Kafka answers -1 then
+        start = -1
+    return _Answer(error_code(exc), log_start_offset=start, message=summary,
+                   record_errors=errors)
 
 
 def _append(ctx: RequestContext, topic: str, partition: int, data: bytes | None,
-            timeout: float, acks: int) -> tuple[int, int, int, int, str | None]:
-    """Append one partition's batch; ``(error code, base offset, log start, log append time,
-    message)``."""
+            timeout: float, acks: int) -> _Answer:
+    """Append one partition's batch and say how it went."""
     extra = {"acks": _ACKS[acks]} if getattr(ctx.broker, "honours_acks", False) else {}
     try:
         batch = decode_batch(data, ctx.api_version)
@@ -102,14 +145,18 @@ def _append(ctx: RequestContext, topic: str, partition: int, data: bytes | None,
         if partition not in range(ctx.broker.list_topics().get(topic, 0)):
             # Kafka looks the partition up before it reads the batch.
             unknown = UnknownTopicOrPartitionError.no_partition(TopicPartition(topic, partition))
-            return unknown.errno, -1, -1, -1, error_message(unknown)
-        return exc.code, -1, -1, -1, error_message(exc)
+            return _Answer(unknown.errno, message=error_message(unknown))
+        return _Answer(exc.code, message=error_message(exc))
     except KafkaTimeoutError as exc:
         # A "block" partition stayed full for the whole request timeout.
-        return kafka_errors.RequestTimedOutError.errno, -1, -1, -1, error_message(exc)
+        return _Answer(kafka_errors.RequestTimedOutError.errno, message=error_message(exc))
+    except (InvalidRecordError, InvalidTimestampError) as exc:
+        if getattr(exc, "record_errors", ()):  # the broker named the records it refused
+            return _records_refused(ctx, topic, partition, exc)
+        return _Answer(error_code(exc), message=error_message(exc))
     except Exception as exc:
-        return error_code(exc), -1, -1, -1, error_message(exc)
-    return 0, result.base_offset, result.log_start_offset, result.log_append_time_ms, None
+        return _Answer(error_code(exc), message=error_message(exc))
+    return _Answer(0, result.base_offset, result.log_start_offset, result.log_append_time_ms)
 
 
 def handle_produce(ctx: RequestContext, request: Any) -> Any:
@@ -127,25 +174,23 @@ def handle_produce(ctx: RequestContext, request: Any) -> Any:
         partitions = []
         for part in topic.partition_data:
             if anonymous:
-                code, base, start, append_time, message = (
-                    kafka_errors.TransactionalIdAuthorizationFailedError.errno, -1, -1, -1,
-                    "transactional batches need the request's transactional_id",
-                )
+                answer = _Answer(kafka_errors.TransactionalIdAuthorizationFailedError.errno,
+                                 message="transactional batches need the request's "
+                                         "transactional_id")
             elif acks not in _LEGAL_ACKS:
-                code, base, start, append_time, message = (
-                    kafka_errors.InvalidRequiredAcksError.errno, -1, -1, -1,
-                    f"acks must be 0, 1 or -1 (all), got {acks}",
-                )
+                answer = _Answer(kafka_errors.InvalidRequiredAcksError.errno,
+                                 message=f"acks must be 0, 1 or -1 (all), got {acks}")
             else:
-                code, base, start, append_time, message = _append(
-                    ctx, topic.name, part.index, part.records, timeout, acks
-                )
-            if code:
-                failures.append(f"{topic.name}-{part.index}: {message}")
+                answer = _append(ctx, topic.name, part.index, part.records, timeout, acks)
+            if answer.code:
+                failures.append(f"{topic.name}-{part.index}: {answer.message}")
             partitions.append(PartitionResponse(
-                index=part.index, error_code=code, base_offset=base,
-                log_append_time_ms=append_time,
-                log_start_offset=start, record_errors=[], error_message=message,
+                index=part.index, error_code=answer.code, base_offset=answer.base_offset,
+                log_append_time_ms=answer.log_append_time_ms,
+                log_start_offset=answer.log_start_offset, record_errors=[
+                    _RecordError(batch_index=i, batch_index_error_message=m)
+                    for i, m in answer.record_errors],
+                error_message=answer.message,
             ))
         responses.append(TopicResponse(name=topic.name, partition_responses=partitions))
     if acks == 0:
