@@ -175,17 +175,19 @@ class ConditionBuffer(TaskAccounting, Buffer):
                         raise batch_shut_down(done, total) from None
                     if waited_since is not None:  # a batch waits rarely: recorded at once
                         self._wait_ended(ActorState.WAITING_FOR_SPACE, waited_since)
-                free = total - done if self.maxsize <= 0 else self.maxsize - len(buffered)
-                run = batch[done:done + free]
-                buffered.extend(run)
-                done += len(run)
-                state.unfinished += len(run)
+                depth = len(buffered)
+                free = total - done if self.maxsize <= 0 else self.maxsize - depth
+                stored = min(free, total - done)
+                buffered.extend(batch if stored == total else batch[done:done + stored])
+                done += stored
+                depth += stored
+                state.unfinished += stored
                 if state.waiting_get:
                     self._not_empty.notify()  # one: the getter woken passes it on
-                if woken and state.waiting_put and len(buffered) < self.maxsize:
+                if woken and state.waiting_put and depth < self.maxsize:
                     self._not_full.notify()  # pass the wake-up on: there is space left
-                if self._on_put is not None and len(buffered) > state.report_above:
-                    self._on_put(state, len(run), len(buffered))
+                if self._on_put is not None and depth > state.report_above:
+                    self._on_put(state, stored, depth)
 
     def get_many(self, max_items: int, timeout: float | None = None, *,
                  block: bool = True) -> list:

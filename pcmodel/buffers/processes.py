@@ -69,6 +69,8 @@ from pcmodel.buffers.backends import Backend, SharedState
 from pcmodel.buffers.pickling import dumps_in_pieces, dumps_item, dumps_run, unpickling_error
 from pcmodel.buffers.process_queue import ProcessQueue
 from pcmodel.buffers.ring import (
+    CHUNK_BYTES,
+    LIST,
     EncodedBatch,
     SharedRing,
     Taken,
@@ -295,9 +297,25 @@ class ProcessBackend(Backend):
     def encode_batch(self, items: Iterable[Any]) -> EncodedBatch:
         """Pickle a ``put_many`` batch in the caller: one pickle per run of items."""
         # A list is pickled as it is (a subclass would come out as the subclass).
-        return EncodedBatch.encode(items if type(items) is list else list(items),
-                                   self._chunk_items, self._spill_over, self._spill, dumps_run,
-                                   self._arena)
+        run = items if type(items) is list else list(items)
+        count = len(run)
+        # The common case, decided here: a batch of small items is one run, one pickle, in
+        # the ring. Its first item's size says whether it may be (the run's pickle, once made,
+        # says whether it was: items that hold large objects go the general way after all).
+        if 1 < count <= self._chunk_items:
+            try:
+                small = _sizeof(run[0]) * count <= CHUNK_BYTES
+            except Exception:  # noqa: BLE001 - a broken __sizeof__: the general way
+                small = False
+            if small:
+                try:
+                    data = _dumps(run, _PROTOCOL)
+                except Exception:
+                    data = dumps_run(run)  # raises ItemNotPicklable, naming the item
+                if len(data) <= CHUNK_BYTES and len(data) <= self._spill_over:
+                    return EncodedBatch([(data, LIST, 0, count)], count)
+        return EncodedBatch.encode(run, self._chunk_items, self._spill_over, self._spill,
+                                   dumps_run, self._arena)
 
     def decode(self, piece: Any) -> Any:
         """The item of a piece taken by ``popleft()``; ItemNotUnpicklable if it cannot be."""
@@ -316,10 +334,20 @@ class ProcessBackend(Backend):
         A piece that cannot be unpickled does not cost the others: they are decoded, and
         ItemNotUnpicklable carries them (``.items``) with the count of those lost (``.failed``).
         """
+        pieces = taken.pieces
+        if len(pieces) == 1 and type(pieces[0]) is tuple and pieces[0][0] == LIST:
+            # The common case: one whole run, one pickle (see SharedRing.popmany).
+            _kind, data, first, count = pieces[0]
+            if type(data) is bytes:
+                try:
+                    run = _loads(data)
+                except Exception as exc:
+                    raise unpickling_error(exc, [], count, count) from exc
+                return run if first == 0 and count == len(run) else run[first:first + count]
         items: list = []
         failed = 0
         first_error: Exception | None = None
-        for piece in taken.pieces:
+        for piece in pieces:
             try:
                 decoded = decode_piece(piece)
             except Exception as exc:  # noqa: BLE001 - reported below, with the good items

@@ -45,13 +45,14 @@ from pcmodel.buffers.arena import ARENA_FROM, Block, SharedArena, int64_view
 from pcmodel.buffers.pickling import Pieces, copy_pickle
 from pcmodel.buffers.spill import Spilled, SpillFolder, unlink_quietly
 
-__all__ = ["DEFAULT_RING_SIZE", "EncodedBatch", "SharedRing", "Taken", "default_ring_size",
-           "payload_for"]
+__all__ = ["CHUNK_BYTES", "DEFAULT_RING_SIZE", "EncodedBatch", "SharedRing", "Taken",
+           "default_ring_size", "payload_for"]
 
 DEFAULT_RING_SIZE = 8 << 20
 """The least default ring size in bytes; see :func:`default_ring_size`."""
 _MAX_DEFAULT_RING_SIZE = 64 << 20
-_CHUNK_BYTES = 64 << 10  # a put_many run is pickled in lists of about this many bytes at most
+CHUNK_BYTES = 64 << 10
+"""A ``put_many`` run is pickled in lists of about this many bytes at most."""
 
 WRAP, ITEM, LIST, SPILLED_ITEM, SPILLED_LIST, BLOCK_ITEM = range(6)
 _BLOCK = struct.Struct("<qq")  # a BLOCK_ITEM's payload: the block's offset and length
@@ -132,7 +133,7 @@ class EncodedBatch:
         first: bytes | None = None
         if total and chunk_items > 1:  # large items: fewer per run, judged by the first one
             first = dumps(items[0])
-            chunk_items = max(1, min(chunk_items, _CHUNK_BYTES // max(1, len(first))))
+            chunk_items = max(1, min(chunk_items, CHUNK_BYTES // max(1, len(first))))
         start = 0
         while start < total:
             count = min(chunk_items, total - start)
@@ -231,10 +232,12 @@ class SharedRing:
 
     # -- adding ---------------------------------------------------------------------------
 
-    def append(self, payload: bytes | Pieces | Spilled | Block) -> None:
+    def append(self, payload: bytes | Pieces | Spilled | Block, kind: int = ITEM,
+               first: int = 0, count: int = 1) -> None:
         if type(payload) is bytes:
-            # The common case, inline: a plain item that fits at the tail (or at the start of
-            # an empty ring) leaving the reserve free, as _write and _place would decide.
+            # The common case, inline: a pickle that fits at the tail (or at the start of an
+            # empty ring) leaving the reserve free, as _write and _place would decide. A
+            # ``put_many`` run comes here too (from ``extend``), as a LIST of ``count`` items.
             meta = self._meta
             records = meta[_RECORDS]
             length = len(payload)
@@ -251,19 +254,20 @@ class SharedRing:
                     offset = -1
             if offset >= 0:
                 view = self._view
-                _pack_header(view, offset, need, ITEM, length, 0, 1)
+                _pack_header(view, offset, need, kind, length, first, count)
                 start = offset + _HEADER_SIZE
                 view[start:start + length] = payload
                 meta[_TAIL] = offset + need
-                meta[_ITEMS] += 1
+                meta[_ITEMS] += count
                 meta[_RECORDS] = records + 1
                 return
-        self._write(payload, ITEM, 0, 1)
+        self._write(payload, kind, first, count)
 
     def extend(self, batch: EncodedBatch | Iterable[bytes]) -> None:
-        if isinstance(batch, EncodedBatch):
+        if type(batch) is EncodedBatch:
+            append = self.append
             for payload, kind, first, count in batch.segments:
-                self._write(payload, kind, first, count)
+                append(payload, kind, first, count)
         else:
             for payload in batch:
                 self._write(payload, ITEM, 0, 1)
@@ -420,7 +424,20 @@ class SharedRing:
         """
         pieces = []
         taken = 0
+        meta, view, size = self._meta, self._view, self.size
         while taken < n:
+            # The common case, inline: a whole run (or item) in the ring, not at a wrap, taken
+            # as ``_take`` would take it.
+            offset = meta[_HEAD]
+            if size - offset >= _HEADER_SIZE:
+                need, kind, length, first, count = _unpack_header(view, offset)
+                if kind in (LIST, ITEM) and count <= n - taken:
+                    start = offset + _HEADER_SIZE
+                    data = view[start:start + length].tobytes()
+                    pieces.append(data if kind == ITEM else (LIST, data, first, count))
+                    taken += count
+                    self._drop_head(offset, need, count)
+                    continue
             piece, count = self._take(n - taken, not taken)
             if not count:
                 break  # the next record would be cut: it stays whole for the next getter
