@@ -112,11 +112,14 @@ class ProcessQueue:
                 if self._free is not None:
                     self._free.release()  # relay the wake-up to the next blocked putter
                 raise ShutDown("put() on a buffer that was shut down")
-            self._pipe.put((owed, data))
             if owed:
                 self._table[owed] += 1
             counts.items += 1
             counts.unfinished += 1
+        # Handed to the feeder thread with the lock let go: no getter reads the pipe for this
+        # item before the _ready permit below, and waking the feeder (a system call) while
+        # holding the lock made getters and other putters wait for it.
+        self._pipe.put((owed, data))
         if self._free is None:  # unbounded: no permit taken to pass on; count the one given
             self._ready.owe(1)
         self._ready.release()
