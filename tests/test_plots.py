@@ -407,4 +407,4 @@ def test_pcmodel_imports_without_matplotlib():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=30, check=True).stdout
-    assert 'pip install "pcmodel[plots]"' in out
+    assert "pip install matplotlib" in out

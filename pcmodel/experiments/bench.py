@@ -160,8 +160,8 @@ def run_benchmarks(config: BenchConfig | None = None,
         for p, c in config.actors
         if any(measured_at(k, capacity, size) for k in CONTENDERS if k.backend is backend)
     ]
-    skipped = sorted({f"{c.name}: {c.requires} is not installed (pip install 'pcmodel[bench]')"
-                      for c in CONTENDERS if not available(c)})
+    skipped = sorted({f"{c.name}: {c.requires} is not installed (pip install {c.requires}, "
+                      "the 'bench' extra)" for c in CONTENDERS if not available(c)})
     for point in points:
         point.contenders = [c for c in CONTENDERS if c.backend is point.backend and available(c)
                             and measured_at(c, point.capacity, point.item_size)]

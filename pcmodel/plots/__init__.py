@@ -7,8 +7,8 @@ figures are built with ``matplotlib.figure.Figure`` directly, not with ``pyplot`
 list to leak, no backend chosen here, so the same call works in a notebook (``%matplotlib inline``
 then show the returned figure), in ``pcmodel run --plot`` (``fig.savefig(path)``) and in tests.
 
-matplotlib is an optional dependency (``pip install "pcmodel[plots]"``); it is imported when a
-chart is drawn, so ``import pcmodel`` never needs it.
+matplotlib is an optional dependency (the ``plots`` extra: ``pip install matplotlib``); it is
+imported when a chart is drawn, so ``import pcmodel`` never needs it.
 
 Colours are fixed per state across every chart (Okabe and Ito's colour-blind-safe palette): green
 is running, vermillion is waiting for space (a producer held back by a full buffer), blue is

@@ -1,7 +1,7 @@
 """What every chart shares: matplotlib imported on demand, a new figure, one colour per state.
 
-matplotlib is an optional dependency (``pip install "pcmodel[plots]"``); it is imported when a
-chart is drawn, so ``import pcmodel`` never needs it. Colours follow Okabe and Ito's
+matplotlib is an optional dependency (the ``plots`` extra: ``pip install matplotlib``); it is
+imported when a chart is drawn, so ``import pcmodel`` never needs it. Colours follow Okabe and Ito's
 colour-blind-safe palette and are the same in every chart.
 """
 
@@ -38,7 +38,7 @@ def _figure_class() -> type[Figure]:
     except ImportError as exc:  # pragma: no cover - exercised only without matplotlib
         raise ImportError(
             'pcmodel.plots draws with matplotlib, which is not installed: '
-            'pip install "pcmodel[plots]"'
+            'pip install matplotlib (the "plots" extra)'
         ) from exc
     return Figure
 

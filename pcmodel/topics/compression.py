@@ -8,7 +8,7 @@ batch on disk, and decompresses it when a fetch reads it. The saving shows in
 ``Broker.log_stats()`` (stored against uncompressed bytes).
 
 ``gzip`` is in the standard library and always available. ``snappy``, ``lz4`` and ``zstd`` need
-a codec package: the ``compression`` extra installs them (``pip install 'pcmodel[compression]'``).
+a codec package: the ``compression`` extra installs them (``pip install lz4 zstandard cramjam``).
 Asking for one that is missing is a ``KafkaConfigurationError`` naming the package.
 
 The encoding is pcmodel's own (length-prefixed fields with :mod:`struct`), not Kafka's record
@@ -156,8 +156,9 @@ def get_codec(name: str | None, level: int | None = None) -> Codec | None:
         codec = _FACTORIES[name](level)
         if codec is None:
             raise KafkaConfigurationError(
-                f"compression_type={name!r} needs the {_PACKAGES[name]} package: "
-                "pip install 'pcmodel[compression]', or use compression_type='gzip'"
+                f"compression_type={name!r} needs the {_PACKAGES[name]} package: pip install "
+                f"{_PACKAGES[name].split()[0]} (the 'compression' extra), or use "
+                "compression_type='gzip'"
             )
         _cache[(name, level)] = codec
     return codec

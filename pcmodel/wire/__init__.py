@@ -31,7 +31,7 @@ Layout:
   :class:`~pcmodel.cluster.Cluster` (``cluster.serve_kafka()``), serving what that broker leads
   and following it through kills and restarts.
 
-Needs the ``kafka`` extra (``pip install pcmodel[kafka]``, which brings ``kafka-python>=3,<4``).
+Needs the ``kafka`` extra (``kafka-python>=3,<4``).
 Plaintext Kafka has no authentication: the listener binds to loopback unless told otherwise.
 """
 

@@ -19,7 +19,8 @@ try:
     from kafka.protocol.api_message import ApiMessage
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise ImportError(
-        "the Kafka protocol listener needs kafka-python 3: pip install 'pcmodel[kafka]'"
+        "the Kafka protocol listener needs kafka-python 3: pip install 'kafka-python>=3,<4' "
+        "(the 'kafka' extra)"
     ) from exc
 
 from pcmodel.topics.errors import KafkaError, UnknownTopicOrPartitionError
