@@ -84,8 +84,9 @@ def test_one_producer_one_consumer(impl):
 @pytest.mark.points(2)
 def test_many_threads(impl):
     """3 producers and 4 consumers on capacity 2: the buffer first filled by the producers
-    alone, producers and consumers then waiting at once, then runs with perturbed timing:
-    nothing lost, duplicated, over capacity, stuck or reordered."""
+    alone, producers and consumers then waiting at once, every schedule of two producers
+    racing for the last free slot, then runs with perturbed timing: nothing lost, duplicated,
+    over capacity, stuck or reordered."""
     checks.check_stress(impl, producers=3, consumers=4, items=30, capacity=2,
                         style="semaphore",
                         trials=12, noise=0.25, seed=202)

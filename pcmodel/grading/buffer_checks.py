@@ -21,7 +21,7 @@ import secrets
 from functools import partial
 from typing import Any
 
-from pcmodel.grading.checks import Problem, budget, fail_on, problem
+from pcmodel.grading.checks import DEFAULT_TIME_LIMIT, Problem, budget, fail_on, problem
 from pcmodel.grading.hints import hinted
 from pcmodel.grading.replay import judge
 from pcmodel.grading.stress_verdict import stress_verdict
@@ -51,6 +51,12 @@ __all__ = [
 
 _WAKE_HINT = "@wake"  # a hint key: see pcmodel.grading.hints
 _RUNNING, _DONE, _FAILED = "running", "done", "failed"
+_LAST_SLOT_SCHEDULES = 150  # schedules searched for two producers racing for the last slot
+# The failures of a schedule search that a stress run reports too: over capacity or an item
+# lost (a broken invariant), an exception, everyone waiting. A buffer that polls, which the
+# search also fails, is not what a stress run judges.
+_STRESS_KINDS = ("invariant", "exception", "deadlock")
+_SEARCH_TIME = 8.0  # seconds a schedule search may take (it stops itself after that)
 
 
 
@@ -350,6 +356,8 @@ def _stress(h: Any, producers: int, consumers: int, items: int, capacity: int,
         # (one condition and notify()) must fail here in every grading: so one round of the
         # OSTEP schedule, which reaches it on purpose, comes first.
         found = _mixed_waiters(h, 1)
+    if found is None and producers > 1:
+        found = _last_slot(h)
     if found is not None:
         return found
     for trial in range(trials):
@@ -359,6 +367,22 @@ def _stress(h: Any, producers: int, consumers: int, items: int, capacity: int,
             found["got"] += f" [trial {trial + 1} of {trials}, seed {seed + trial}]"
             return found  # the first failing trial decides: the rest would only cost time
     return None
+
+
+def _last_slot(h: Any) -> Problem:
+    # Two producers let past the fullness test before either stores its item put one item too
+    # many; the trials see it only when the timing stops a producer between the two, in some
+    # gradings. The controlled scheduler reaches that schedule on purpose, in every grading.
+    from pcmodel.grading.sched_checks import LAST_SLOT, scheduler_available, search_problem
+
+    if not scheduler_available():
+        return None
+    found = h.last_slot(budget(_LAST_SLOT_SCHEDULES))
+    if found["failure"] is not None and found["failure"]["kind"] not in _STRESS_KINDS:
+        found = {**found, "failure": None}  # polling is test_no_busy_waiting's to judge
+    setup = (f"{LAST_SLOT['producers']} producers racing for the last free slot of a capacity "
+             f"{LAST_SLOT['capacity']} buffer")
+    return search_problem(found, setup, {})
 
 
 # --- checks (run in the grader, one child process each) -----------------------------------------
@@ -416,13 +440,15 @@ def check_mixed_waiters(impl: str, rounds: int = 3, *, style: str = "condition")
 def check_stress(impl: str, *, producers: int, consumers: int, items: int, capacity: int,
                  trials: int, noise: float, seed: int, style: str = "condition") -> None:
     """The buffer filled by the producers before a consumer starts, then drained; with several
-    producers and consumers, one round of :func:`check_mixed_waiters`; then seeded runs with
-    perturbed timing: nothing lost, duplicated, over capacity, stuck or reordered. The first
-    two parts reach their situation on purpose, so what they catch is caught in every
-    grading."""
+    producers and consumers, one round of :func:`check_mixed_waiters`; with several producers,
+    every schedule (up to a bound) of two producers racing for the last free slot; then seeded
+    runs with perturbed timing: nothing lost, duplicated, over capacity, stuck or reordered.
+    The first three parts reach their situation on purpose, so what they catch is caught in
+    every grading."""
+    time_limit = DEFAULT_TIME_LIMIT + (_SEARCH_TIME if producers > 1 else 0.0)
     with hinted(style):
-        fail_on(_run(_stress, impl, producers, consumers, items, capacity, budget(trials),
-                     noise, seed, _nonce()))
+        fail_on(judge(_stress, partial(ThreadBuffers, impl), producers, consumers, items,
+                      capacity, budget(trials), noise, seed, _nonce(), time_limit=time_limit))
 
 
 def _nonce() -> int:

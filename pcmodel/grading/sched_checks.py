@@ -29,14 +29,17 @@ from pcmodel.grading.hints import hinted
 from pcmodel.grading.probes import (
     load_impl,
 )
-from pcmodel.grading.replay import judge, shape
+from pcmodel.grading.replay import judge
+from pcmodel.grading.thread_harness import SEARCH
 
 __all__ = [
+    "LAST_SLOT",
     "PIPELINE_SCENARIOS",
     "SCENARIOS",
     "check_interleavings",
     "check_pipeline_interleavings",
     "scheduler_available",
+    "search_problem",
 ]
 
 # Small configurations where each classic bug has a short failing schedule (OSTEP 30's 1P/2C,
@@ -49,6 +52,12 @@ SCENARIOS: tuple[dict[str, Any], ...] = (
     {"producers": 1, "consumers": 2, "capacity": 3, "items": 4, "lines": True},
     {"producers": 2, "consumers": 1, "capacity": 1, "items": 1, "lines": True},
 )
+
+# The last of them on its own: two producers racing for the last free slot. The stress checks
+# (:func:`pcmodel.grading.buffer_checks.check_stress`) search it too, so that a put() that
+# stores its item after letting go of the lock is over capacity there in every grading, not
+# only when the perturbed timing happens to stop a producer between its test and its store.
+LAST_SLOT = SCENARIOS[3]
 
 _MAX_TRACE_LINES = 200
 
@@ -69,8 +78,7 @@ def scheduler_available() -> bool:
     return True
 
 
-_FOUND = shape.record(schedules=shape.int, failure=shape.either(
-    shape.none, shape.record(kind=shape.str, text=shape.str)))
+_FOUND = SEARCH
 
 
 def _found(result: Any) -> dict[str, Any]:
@@ -114,17 +122,19 @@ def _explore(impl: str, scenario: dict[str, Any], max_schedules: int) -> Any:
 def _buffer_scenario(h: Any, scenario: dict[str, Any], max_schedules: int) -> Any:
     setup = (f"{scenario['producers']} producers x {scenario['items']} items, "
              f"{scenario['consumers']} consumers, capacity {scenario['capacity']}")
-    return _report(h.buffer(scenario, max_schedules), setup, _HINTS)
+    return search_problem(h.buffer(scenario, max_schedules), setup, _HINTS)
 
 
 def _pipeline_scenario(h: Any, scenario: dict[str, Any], max_schedules: int) -> Any:
     setup = (f"run_pipeline(sources={[list(s) for s in scenario['sources']]}, handle, "
              f"consumers={scenario['consumers']}, capacity={scenario['capacity']})")
-    return _report(h.pipeline(scenario, max_schedules), setup, _PIPELINE_HINTS)
+    return search_problem(h.pipeline(scenario, max_schedules), setup, _PIPELINE_HINTS)
 
 
-def _report(found: dict[str, Any], setup: str, hints: dict[str, str]) -> dict[str, str] | None:
-    """The problem dictionary for an exploration's failure (None when it found none)."""
+def search_problem(found: dict[str, Any], setup: str,
+                   hints: dict[str, str]) -> dict[str, str] | None:
+    """The problem dictionary for an exploration's failure (None when it found none); raises
+    ValueError for a search that ran no schedule (observations that do not fit)."""
     if found["schedules"] < 1:
         raise ValueError("a search that ran no schedule")
     if found["failure"] is None:

@@ -21,8 +21,8 @@ from pcmodel.grading.crew import Crew, Worker, WorkerState, patience
 from pcmodel.grading.probes import Probe, instrument, load_impl
 from pcmodel.grading.replay import shape
 
-__all__ = ["BLOCK_WAIT", "STALL", "SNAPSHOT", "ThreadBuffers", "describe", "describe_all", "plain",
-           "shown"]
+__all__ = ["BLOCK_WAIT", "SEARCH", "SNAPSHOT", "STALL", "ThreadBuffers", "describe",
+           "describe_all", "plain", "shown"]
 
 STALL = 2.0  # seconds without any completed operation that count as "stuck"
 BLOCK_WAIT = 2.0  # seconds a caller may take to block on a primitive
@@ -35,6 +35,10 @@ SNAPSHOT = shape.record(
     doing=shape.str, done=shape.int, error=shape.str, results=shape.list_of(shape.any),
     blocked=shape.bool)
 _SNAPSHOTS = shape.list_of(SNAPSHOT)
+#: A schedule search's result as data: how many schedules ran, and the failure found (its kind
+#: and its report, with the trace) or None.
+SEARCH = shape.record(schedules=shape.int, failure=shape.either(
+    shape.none, shape.record(kind=shape.str, text=shape.str)))
 _STRESS = shape.record(consumed=shape.dict_of(shape.list_of(shape.any)), most_inside=shape.int,
                        inside=shape.int, producers_done=shape.bool, stuck=_SNAPSHOTS,
                        failed=_SNAPSHOTS)
@@ -92,7 +96,7 @@ class ThreadBuffers:
         "idle": shape.record(cpu=shape.number, wakeups=shape.int),
         "sequence": shape.record(ops=shape.list_of(shape.any), stuck=_SNAPSHOTS,
                                  failed=_SNAPSHOTS),
-        "stress": _STRESS, "fill_up": _STRESS,
+        "stress": _STRESS, "fill_up": _STRESS, "last_slot": SEARCH,
     }
 
     def __init__(self, impl: str) -> None:
@@ -261,6 +265,14 @@ class ThreadBuffers:
             self._settle_all(run.makers, deadline)
         consumed = [run.consumer(0, producers * (capacity + 1), 1)]
         return run.record(consumed, self.crew.wait(self.stall))
+
+    def last_slot(self, max_schedules: int) -> dict[str, Any]:
+        """The schedules of two producers racing for the last free slot
+        (:data:`pcmodel.grading.sched_checks.LAST_SLOT`), searched with the controlled
+        scheduler up to ``max_schedules``: the search's result as data."""
+        from pcmodel.grading.sched_checks import LAST_SLOT, Explorer
+
+        return Explorer(self.impl).buffer(dict(LAST_SLOT), max_schedules)
 
     def _settle_all(self, workers: list[Worker], deadline: float) -> None:
         """Wait until every worker of ``workers`` has ended or is blocked in a primitive (the
