@@ -14,7 +14,6 @@ each call raised, what the group committed. The verdicts are
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 from pcmodel.grading.crew import Crew, Worker, WorkerState, patience
@@ -71,6 +70,72 @@ def _graded_consumer(on_commit: Any = None, **config: Any) -> Any:
     return GradedConsumer(TOPIC, **config)
 
 
+class _HeartbeatTap:
+    """A member's view of the broker that also notes how its heartbeats were answered.
+
+    The consumer is given this tap as its broker; each of its connections forwards every call
+    of the broker's client interface (:data:`~pcmodel.topics.broker.CLIENT_METHODS`) unchanged
+    and watches Kafka's Heartbeat API go by, as a capture of the network would: the
+    coordinator's answer REBALANCE_IN_PROGRESS tells a member to rejoin at its next poll(). A
+    heartbeat sent after that answer shows the member has acted on it, since a member sends its
+    heartbeats one after the other. Nothing here reads the consumer's own state.
+    """
+
+    def __init__(self, broker: Any) -> None:
+        self.broker = broker
+        self.changed = threading.Condition()
+        self.told = False  # a heartbeat was answered REBALANCE_IN_PROGRESS since forget()
+        self.heard = False  # ... and the member has sent a heartbeat after that answer
+
+    def connect(self) -> _TappedConnection:
+        """A connection for one client thread: the broker's calls, heartbeats watched."""
+        return _TappedConnection(self)
+
+    def forget(self) -> None:
+        """Start watching afresh: answers seen so far no longer count."""
+        with self.changed:
+            self.told = self.heard = False
+
+    def wait_heard(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds until the member sent a heartbeat after one was
+        answered REBALANCE_IN_PROGRESS (since :meth:`forget`); whether it did."""
+        with self.changed:
+            return self.changed.wait_for(lambda: self.heard, timeout)
+
+    def heartbeat(self, *args: Any, **kwargs: Any) -> Any:
+        """The broker's Heartbeat, its answer noted; a heartbeat that follows an answer
+        REBALANCE_IN_PROGRESS marks the news as heard."""
+        from pcmodel.topics.group_answers import HeartbeatStatus
+
+        with self.changed:
+            if self.told and not self.heard:
+                self.heard = True
+                self.changed.notify_all()
+        result = self.broker.heartbeat(*args, **kwargs)
+        if result.status is HeartbeatStatus.REBALANCE_IN_PROGRESS:
+            with self.changed:
+                self.told = True
+        return result
+
+
+class _TappedConnection:
+    """One connection through a :class:`_HeartbeatTap`: the broker's client calls, nothing
+    else (so a client sees no ``close()``: the broker is not its to close)."""
+
+    def __init__(self, tap: _HeartbeatTap) -> None:
+        self._tap = tap
+        self._conn = tap.broker.connect()
+
+    def __getattr__(self, name: str) -> Any:
+        from pcmodel.topics.broker import CLIENT_METHODS
+
+        if name not in CLIENT_METHODS:
+            raise AttributeError(name)
+        if name == "heartbeat":
+            return self._tap.heartbeat
+        return getattr(self._conn, name)
+
+
 class _Group:
     """A broker with one filled topic, and consumers of group "g" running the student's loop."""
 
@@ -99,15 +164,18 @@ class _Group:
         self.left_in_batch: list[tuple[int, int]] = []  # unprocessed when the stop came
         self.stop_index = -1  # len(processed) when the stop came (-1: it never did)
         self.names: dict[int, str] = {}  # id(consumer) -> member name
+        self.taps: dict[int, _HeartbeatTap] = {}  # id(consumer) -> its view of the broker
         # Commits that succeeded for a partition the member did not own: (member, partition).
         self.foreign: list[tuple[str, int]] = []
 
     def member(self, **extra: Any) -> Any:
-        consumer = _graded_consumer(on_commit=self._note_commit, broker=self.broker,
+        tap = _HeartbeatTap(self.broker)
+        consumer = _graded_consumer(on_commit=self._note_commit, broker=tap,
                                     group_id="g",
                                     auto_offset_reset="earliest", enable_auto_commit=False,
                                     max_poll_records=BATCH, fetch_max_wait_ms=20, **extra)
         self.consumers.append(consumer)
+        self.taps[id(consumer)] = tap
         return consumer
 
     def seen(self) -> set[tuple[int, int]]:
@@ -320,18 +388,12 @@ class Deliveries:
 
     def wait_rebalancing(self, name: str) -> bool:
         """Wait (bounded) until the group prepares a rebalance (a member asked to join, and the
-        coordinator waits for the others to rejoin) and member ``name``'s heartbeat has told
-        its consumer to rejoin at its next poll(). Whether both happened."""
-        from pcmodel.topics.group_answers import GroupState
-
-        consumer = self.members[name]
-        deadline = time.monotonic() + STALL * 2 * patience()
-        while time.monotonic() < deadline:
-            state = self.group.broker.group_states().get("g", (None, None))[1]
-            if state is GroupState.PREPARING_REBALANCE and consumer._rejoin_needed:
-                return True
-            self.group.released.wait(0.01)  # a look at the group's state, not a synchronisation
-        return False
+        coordinator waits for the others to rejoin) and member ``name`` has heard of it: the
+        coordinator answered one of its heartbeats REBALANCE_IN_PROGRESS, and the member has
+        sent its next heartbeat since, so its next poll() rejoins. Whether that happened."""
+        tap = self.group.taps[id(self.members[name])]
+        tap.forget()  # an answer is repeated while the rebalance waits for this member
+        return tap.wait_heard(STALL * 2 * patience())
 
     def close_member(self, name: str) -> None:
         self.members[name].close(autocommit=False)
