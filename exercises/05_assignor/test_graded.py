@@ -30,7 +30,8 @@ def test_range_each_partition_once(impl):
 
 @pytest.mark.points(1)
 def test_range_balanced(impl):
-    """assign(): per topic, counts differ by at most one and the extras go to the first members."""
+    """assign(): per topic, all its partitions given out, counts differing by at most one, the
+    extras to the first members."""
     check(impl, "range", "balanced")
 
 
@@ -66,7 +67,8 @@ def test_roundrobin_each_partition_once(impl):
 
 @pytest.mark.points(1)
 def test_roundrobin_balanced(impl):
-    """assign_roundrobin(): with equal subscriptions, counts differ by at most one."""
+    """assign_roundrobin(): with equal subscriptions, every partition dealt, counts differing
+    by at most one."""
     check(impl, "roundrobin", "balanced")
 
 

@@ -211,19 +211,26 @@ def _once(h: Any, kind: str, rng: random.Random, cases: int) -> dict[str, str] |
 
 
 def _balanced(h: Any, kind: str, rng: random.Random, cases: int) -> dict[str, str] | None:
+    # Balance is judged on what was given out: counts that add up to fewer partitions than
+    # there are (none at all, or the remainder dropped) are even, and still not a balance.
     for _ in range(cases):
         subs, counts = _case(rng, equal=(kind == "roundrobin"))
         got = _call(h, subs, counts)
         if kind == "roundrobin":
             sizes = {m: len(v) for m, v in got.items()}
-            if sizes and max(sizes.values()) - min(sizes.values()) > 1:
-                return problem("with equal subscriptions, counts that differ by at most one",
-                                f"{sizes} for {_show(subs, counts)}", _HINTS[kind])
+            total = sum(n for t, n in counts.items() if any(t in s for s in subs.values()))
+            if sizes and (max(sizes.values()) - min(sizes.values()) > 1
+                          or sum(sizes.values()) != total):
+                return problem(
+                    f"with equal subscriptions, all {total} partitions dealt, counts that "
+                    "differ by at most one",
+                    f"{sizes} for {_show(subs, counts)}", _HINTS[kind])
             continue
         for topic, n in counts.items():
             members = sorted(m for m in subs if topic in subs[m])
             sizes = [sum(1 for t, _ in got.get(m, []) if t == topic) for m in members]
-            if sizes != sorted(sizes, reverse=True) or (sizes and sizes[0] - sizes[-1] > 1):
+            if members and (sizes != sorted(sizes, reverse=True) or sizes[0] - sizes[-1] > 1
+                            or sum(sizes) != n):
                 return problem(
                     f"topic {topic!r}: {n} partitions spread over its subscribers in sorted "
                     "order, counts differing by at most one, extras to the first members",
