@@ -60,7 +60,7 @@ from pcmodel.topics.errors import (
     UnknownTopicOrPartitionError,
 )
 from pcmodel.topics.log import RetentionPolicy
-from pcmodel.topics.replica_placement import check_replication_factor
+from pcmodel.topics.replica_placement import replication_factor_on
 from pcmodel.topics.structs import (
     DeletedRecords,
     ElectionType,
@@ -112,15 +112,17 @@ class ClusterConnection(DataRequestsMixin, OffsetLookupsMixin, GroupRequestsMixi
                      **_: Any) -> None:
         """Create a replicated topic (``replication_factor=None``: the cluster's default).
 
-        Raises ``InvalidReplicationFactorError`` for a factor above the live brokers (Kafka's
-        rule and message), ``IllegalStateError`` for a ``"block"`` topic, and the errors of
+        Raises ``InvalidReplicationFactorError`` for a factor above the registered brokers
+        (alive or not) or while every broker is fenced (Kafka's KRaft rules and messages:
+        :func:`~pcmodel.topics.replica_placement.check_replication_factor`),
+        ``IllegalStateError`` for a ``"block"`` topic, and the errors of
         ``Cluster.create_topic``.
         """
         if retention_policy != "delete":
             raise IllegalStateError("a replicated topic keeps retention_policy='delete'; "
                                     "'block' waits on consumer groups, which one broker holds")
-        if replication_factor is not None:
-            check_replication_factor(replication_factor, self.live_broker_count())
+        if replica_assignment is None:
+            replication_factor_on(self, -1 if replication_factor is None else replication_factor)
         self._cluster.create_topic(
             name, partitions, replication_factor=replication_factor,
             min_insync_replicas=min_insync_replicas,
@@ -215,8 +217,7 @@ class ClusterConnection(DataRequestsMixin, OffsetLookupsMixin, GroupRequestsMixi
         return tuple(range(len(self._cluster.nodes)))
 
     def live_broker_count(self) -> int:
-        """How many brokers the controller counts as alive (a new topic's replication factor
-        may not exceed it, as in Kafka)."""
+        """How many brokers the controller counts as alive (unfenced: a new topic needs one)."""
         return len(self.live_broker_ids())
 
     def live_broker_ids(self) -> tuple[int, ...]:

@@ -18,7 +18,7 @@ from typing import Any
 
 from pcmodel.topics.admin_partitions import error_fields
 from pcmodel.topics.errors import BrokerResponseError, TopicAlreadyExistsError
-from pcmodel.topics.replica_placement import check_replication_factor, new_topic_assignment
+from pcmodel.topics.replica_placement import new_topic_assignment, replication_factor_on
 from pcmodel.topics.topic_configs import (
     check_topic_configs,
     describe_topic_configs,
@@ -164,11 +164,9 @@ class TopicsAdminMixin:
             if self._replicated():
                 kwargs["replica_assignment"] = placed
             return len(placed), kwargs
+        rf = replication_factor_on(self._conn, spec.replication_factor)
         if self._replicated():
-            kwargs["replication_factor"] = check_replication_factor(
-                spec.replication_factor, self._conn.live_broker_count())
-        else:
-            check_replication_factor(spec.replication_factor, 1)
+            kwargs["replication_factor"] = rf
         partitions = spec.num_partitions
         if partitions == -1:
             partitions = getattr(self._given, "num_partitions", 1)

@@ -1,7 +1,11 @@
 """Where a new topic's replicas go: the replication factor asked for, and assignments by hand.
 
-The replication factor may be ``-1`` (the broker's default) or 1 up to the live brokers, as
-Kafka's controller answers (``InvalidReplicationFactorError`` with Kafka's message otherwise).
+The replication factor may be ``-1`` (the broker's default) or 1 up to the *registered*
+brokers, alive or not, as long as one of them is not fenced: Kafka's KRaft controller places a
+topic's replicas on fenced brokers too (after the others), and refuses only a factor above the
+registered brokers, or any topic while every broker is fenced (``InvalidReplicationFactorError``
+with Kafka's message). So three replicas are placed with one broker of three down, where the
+ZooKeeper-era rule (``larger than available brokers``) counted only live brokers.
 An assignment by hand (CreateTopics' and CreatePartitions' assignments, a reassignment's
 target) names each partition's brokers itself, preferred leader first: each list must be
 distinct brokers of the cluster, and a topic's partitions must all have as many replicas
@@ -10,7 +14,7 @@ only its own id passes. ``KafkaAdminClient``, the Kafka listener and a cluster's
 share these checks.
 
 Prior art: Kafka's ``ReplicationControlManager.createTopic``, ``createPartitions`` and
-``validateManualPartitionAssignment``.
+``validateManualPartitionAssignment``; ``StripedReplicaPlacer.place`` for the factor's checks.
 """
 
 from __future__ import annotations
@@ -36,29 +40,52 @@ __all__ = [
     "manual_assignment",
     "new_topic_assignment",
     "reassignment_requests",
+    "replication_factor_on",
 ]
 
 
-def check_replication_factor(replication_factor: object, live_brokers: int) -> int | None:
-    """Check a requested replication factor against the brokers alive; return it, or
-    ``None`` for ``-1`` (the broker's default).
+def check_replication_factor(replication_factor: object, registered_brokers: int,
+                             unfenced_brokers: int | None = None, *,
+                             default: int = 1) -> int | None:
+    """Check a requested replication factor as Kafka's KRaft controller does; return it, or
+    ``None`` for ``-1`` (the broker's ``default``, checked the same way).
 
-    Raises ``InvalidReplicationFactorError`` with Kafka's message for a factor above the live
-    brokers or below 1 (other than ``-1``), and for one that is not an int.
+    ``registered_brokers`` counts every broker of the cluster, fenced (down) or not;
+    ``unfenced_brokers`` those alive (default: all of them, as for a lone broker). Raises
+    ``InvalidReplicationFactorError`` with Kafka's messages, in Kafka's order: for a factor that
+    is not an int, for one below 1 other than ``-1``, while every broker is fenced, and for a
+    factor above the registered brokers. A factor above the *live* brokers is accepted: the
+    replicas of fenced brokers are placed after the live ones and catch up on their return.
     """
     rf = replication_factor
     if isinstance(rf, bool) or not isinstance(rf, int):
         raise InvalidReplicationFactorError(
             f"Replication factor must be an int (or -1 for the default), got {rf!r}.")
-    if rf == -1:
-        return None
-    if rf > live_brokers:
+    if rf < -1 or rf == 0:
         raise InvalidReplicationFactorError(
-            f"Replication factor: {rf} larger than available brokers: {live_brokers}.")
-    if rf < 1:
+            "Replication factor must be larger than 0, or -1 to use the default value.")
+    wanted = default if rf == -1 else rf
+    unfenced = registered_brokers if unfenced_brokers is None else unfenced_brokers
+    if unfenced < 1:
         raise InvalidReplicationFactorError(
-            f"Replication factor must be larger than 0 (or -1 for the default), got {rf}.")
-    return rf
+            f"Unable to replicate the partition {wanted} time(s): All brokers are currently "
+            "fenced.")
+    if wanted > registered_brokers:
+        raise InvalidReplicationFactorError(
+            f"Unable to replicate the partition {wanted} time(s): The target replication "
+            f"factor of {wanted} cannot be reached because only {registered_brokers} "
+            "broker(s) are registered.")
+    return None if rf == -1 else rf
+
+
+def replication_factor_on(broker: Any, replication_factor: object) -> int | None:
+    """:func:`check_replication_factor` against ``broker``'s brokers: a cluster connection's
+    registered and live ones and its default factor, or a lone broker, which is one."""
+    if _replicates(broker):
+        return check_replication_factor(
+            replication_factor, len(broker.broker_ids()), broker.live_broker_count(),
+            default=broker.default_replication_factor)
+    return check_replication_factor(replication_factor, 1)
 
 
 def check_replica_list(replicas: object, brokers: Collection[int], *,

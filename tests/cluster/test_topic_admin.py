@@ -177,10 +177,12 @@ def test_the_admin_client_creates_and_describes_replicated_topics(make_cluster):
             assert described["offline_replicas"] == ([dead] if dead in state.replicas else [])
             assert dead not in described["isr_nodes"]
 
-        # Kafka's rules for the factor and for placing replicas by hand, with two brokers alive.
+        # Kafka's rules for the factor and for placing replicas by hand, with two brokers alive
+        # of the three registered.
         with pytest.raises(InvalidReplicationFactorError,
-                           match="Replication factor: 3 larger than available brokers: 2"):
-            admin.create_topics([NewTopic("big", 1, replication_factor=3)])
+                           match="replication factor of 4 cannot be reached because only 3 "
+                                 r"broker\(s\) are registered"):
+            admin.create_topics([NewTopic("big", 1, replication_factor=4)])
         live = sorted(cluster.live_brokers())
         with pytest.raises(InvalidRequestError, match="numPartitions was not set to -1"):
             admin.create_topics([NewTopic("placed", 1, replica_assignments={0: [0, 2]})])

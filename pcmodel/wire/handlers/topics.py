@@ -36,8 +36,8 @@ from kafka.protocol.admin import (
 from pcmodel.topics.errors import TopicAlreadyExistsError
 from pcmodel.topics.replica_placement import (
     add_partitions_placed,
-    check_replication_factor,
     new_topic_assignment,
+    replication_factor_on,
 )
 from pcmodel.topics.topic_configs import (
     check_topic_configs,
@@ -85,7 +85,7 @@ def _partition_count(ctx: RequestContext, topic: Any
             ((a.partition_index, list(a.broker_ids)) for a in topic.assignments),
             node_id=ctx.node_id)
         return len(placed), len(placed[0]), placed
-    rf = check_replication_factor(topic.replication_factor, len(ctx.view.brokers()))
+    rf = replication_factor_on(ctx.broker, topic.replication_factor)
     partitions = topic.num_partitions
     if partitions == -1:  # Kafka's num.partitions: the broker's setting
         partitions = getattr(ctx.broker, "num_partitions", DEFAULT_PARTITIONS)
