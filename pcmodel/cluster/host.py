@@ -303,7 +303,7 @@ class NodeHost(HostWrites):
             events, self._events = self._events, []
             hw_moves = self.node.hw_moves
         try:
-            states, handles, topics = self._controller.call(
+            states, handles, topics, fenced = self._controller.call(
                 "broker_heartbeat", self.node_id, self.spec.incarnation, tuple(events), hw_moves)
         except KafkaError:
             with self.lock:
@@ -311,6 +311,7 @@ class NodeHost(HostWrites):
             return
         with self.lock:
             self._handles = handles
+            self.node.ineligible = fenced
             self._reconcile(states, topics)
             for tp, (version, state) in states.items():
                 if tp in self.node.replicas and version > self._versions.get(tp, -1):

@@ -10,7 +10,8 @@ The cluster's leaders apply them as Kafka's do (:func:`isr_at_check`, then
 than the lag limit *and* lacks some of the leader's records (one with every record stays,
 however long ago it fetched); a follower joins only when it fetches, once it has every
 committed record, and the high watermark waits for a follower about to join
-(:func:`joining_replicas`); and it stands still while the ISR is smaller than
+(:func:`joining_replicas`) unless its broker is fenced or shutting down (ineligible, as the
+controller last told the leader); and it stands still while the ISR is smaller than
 ``min.insync.replicas``. The high-watermark exercise asks students for a simpler one-pass
 version, :func:`leader_update`, and grades it against that function.
 
@@ -97,6 +98,7 @@ def joining_replicas(
     last_caught_up: Mapping[int, float],
     now: float,
     replica_lag_time_max: float,
+    ineligible: Set[int] = frozenset(),
 ) -> frozenset[int]:
     """The followers outside ``isr`` that are caught up (they have the leader's LEO, or were
     caught up within the lag limit) but not yet in: the high watermark waits for them too.
@@ -107,11 +109,16 @@ def joining_replicas(
     watermark stop at its LEO, which it then has at its next fetch (Kafka's
     ``shouldWaitForReplicaToJoinIsr`` in ``maybeIncrementLeaderHW``). A follower that stops
     fetching stops being caught up after the lag limit and holds nothing any more.
+
+    Invariant: a follower on an ``ineligible`` broker (fenced or shutting down, as the
+    leader last heard from the controller) is never waited for, however recently it was
+    caught up: it could not join anyway, and a dead broker would otherwise hold the
+    watermark for a whole lag limit (Kafka's ``isReplicaIsrEligible``).
     """
     leader_leo = leos[leader]
     return frozenset(
         r for r, leo in leos.items()
-        if r not in isr and r != leader and (
+        if r not in isr and r != leader and r not in ineligible and (
             leo == leader_leo
             or now - last_caught_up.get(r, float("-inf")) <= replica_lag_time_max)
     )
@@ -163,6 +170,7 @@ def isr_at_check(
     replica_lag_time_max: float,
     leader_epoch_start: int,
     fetched: int | None = None,
+    ineligible: Set[int] = frozenset(),
 ) -> frozenset[int]:
     """The ISR a Kafka leader asks for at one of its checks.
 
@@ -171,12 +179,15 @@ def isr_at_check(
     follower that has just fetched (``fetched``), if outside the ISR, joins once its LEO
     reaches the current high watermark and the start of the leader's epoch
     (:func:`can_join_isr`), as in Kafka's ``maybeExpandIsr``, which runs at a follower's fetch
-    and asks nothing of its caught-up time. A follower that stopped fetching never joins.
+    and asks nothing of its caught-up time. A follower that stopped fetching never joins, nor
+    does one on an ``ineligible`` broker (fenced or shutting down: Kafka's
+    ``canAddReplicaToIsr``; the controller would refuse it).
     """
     members = set(isr) | {leader}
     members -= out_of_sync_replicas(members, leader, last_caught_up, now,
                                     replica_lag_time_max, leos)
     if fetched is not None and fetched in leos and fetched not in members \
+            and fetched not in ineligible \
             and can_join_isr(leos[fetched], high_watermark_now, leader_epoch_start):
         members.add(fetched)
     return frozenset(members)

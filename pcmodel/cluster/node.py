@@ -120,6 +120,9 @@ class ClusterNode(NodeMarkers):
         self._waiting: list[DelayedProduce] = []
         #: How often a high watermark led here moved (wakes consumers waiting for data).
         self.hw_moves = 0
+        #: The brokers fenced or shutting down, as the controller last told this one (Kafka's
+        #: metadata cache): its leaders neither wait for nor add their replicas to the ISR.
+        self.ineligible: frozenset[int] = frozenset()
 
     def __repr__(self) -> str:
         led = sum(r.is_leader for r in self.replicas.values())
@@ -449,7 +452,7 @@ class ClusterNode(NodeMarkers):
         join), then the high watermark and the produces waiting for it."""
         state = replica.state
         assert state is not None
-        wanted = replica.desired_isr(self._clock(), self._lag_max, fetched)
+        wanted = replica.desired_isr(self._clock(), self._lag_max, fetched, self.ineligible)
         if wanted != state.isr:
             try:
                 new = self._alter_isr(replica.tp, self.node_id, state.leader_epoch, wanted)
@@ -461,7 +464,7 @@ class ClusterNode(NodeMarkers):
                 if not self._take_state(replica, new):
                     return
         if replica.is_leader:
-            if replica.maybe_increment_hw(self._clock(), self._lag_max):
+            if replica.maybe_increment_hw(self._clock(), self._lag_max, self.ineligible):
                 self.hw_moves += 1
             self._complete_waiting(replica)
 

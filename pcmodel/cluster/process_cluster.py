@@ -263,10 +263,11 @@ class ProcessCluster(ProcessRequests, ProcessFaults, Cluster):
     # --- the controller's door (called by broker processes) --------------------------------------
 
     def _broker_heartbeat(self, broker: int, incarnation: int, events: tuple,
-                          hw_moves: int) -> tuple[dict, dict, dict]:
+                          hw_moves: int) -> tuple[dict, dict, dict, frozenset[int]]:
         """BrokerHeartbeat: register or refresh ``broker``; answer with the states of the
-        partitions it hosts (with versions), the addresses of the live brokers and every
-        topic's replication settings (for the replicas a reassignment adds)."""
+        partitions it hosts (with versions), the addresses of the live brokers, every
+        topic's replication settings (for the replicas a reassignment adds) and the brokers
+        the controller counts as fenced (whose replicas leaders must not wait for)."""
         with self._lock:
             node = self._registered(broker, incarnation)
             for event in map(ClusterEvent._make, events):  # truncations, seen by the broker
@@ -282,7 +283,8 @@ class ProcessCluster(ProcessRequests, ProcessFaults, Cluster):
             states = {tp: (self._versions.get(tp, 0), st)
                       for tp, st in self.controller.partitions.items() if broker in st.replicas}
             handles = {n.node_id: n.handle for n in self.nodes if n.alive}
-            return states, handles, dict(self.controller.topics)
+            fenced = frozenset(b for b in range(len(self.nodes)) if b not in self.controller.alive)
+            return states, handles, dict(self.controller.topics), fenced
 
     def _broker_alter_isr(self, broker: int, incarnation: int, tp: TopicPartition,
                           leader: int, epoch: int, isr: frozenset[int]
@@ -332,6 +334,9 @@ class ProcessCluster(ProcessRequests, ProcessFaults, Cluster):
     def _deliver(self, tp: TopicPartition, *, only: int | None = None,
                  skip: int | None = None) -> None:
         """Nothing to push: brokers pull the states with their heartbeats."""
+
+    def _tell_fenced(self, fenced: frozenset[int]) -> None:
+        """Nothing to push: brokers pull the fenced brokers with their heartbeats."""
 
     def _start_process(self, broker: int) -> None:
         with self._lock:

@@ -22,6 +22,7 @@ Prior art: Kafka ``Partition.scala`` (``makeLeader``, ``makeFollower``,
 from __future__ import annotations
 
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from pcmodel.cluster import isr as rules
@@ -165,17 +166,18 @@ class Replica:
         f.last_fetch_time = now
         f.leader_leo_at_last_fetch = leader_leo
 
-    def desired_isr(self, now: float, lag_max: float,
-                    fetched: int | None = None) -> frozenset[int]:
+    def desired_isr(self, now: float, lag_max: float, fetched: int | None = None,
+                    ineligible: AbstractSet[int] = frozenset()) -> frozenset[int]:
         """The ISR the leader wants now: laggards out, and ``fetched`` (the follower whose
-        fetch this is, if any) in if it can join (:func:`~pcmodel.cluster.isr.isr_at_check`)."""
+        fetch this is, if any) in if it can join, unless its broker is ``ineligible``
+        (:func:`~pcmodel.cluster.isr.isr_at_check`)."""
         assert self.state is not None
         return rules.isr_at_check(
             leader=self.node_id, isr=self.state.isr, high_watermark_now=self.high_watermark,
             leos=self.leos(), last_caught_up={r: f.last_caught_up
                                               for r, f in self.followers.items()},
             now=now, replica_lag_time_max=lag_max, leader_epoch_start=self.leader_epoch_start,
-            fetched=fetched,
+            fetched=fetched, ineligible=ineligible,
         )
 
     @property
@@ -185,15 +187,17 @@ class Replica:
         assert self.state is not None
         return rules.effective_min_isr(self.config.min_insync_replicas, len(self.state.replicas))
 
-    def maybe_increment_hw(self, now: float, lag_max: float) -> bool:
+    def maybe_increment_hw(self, now: float, lag_max: float,
+                           ineligible: AbstractSet[int] = frozenset()) -> bool:
         """Move the HW to the smallest LEO over the (controller-confirmed) ISR and the
-        followers about to join it (:func:`~pcmodel.cluster.isr.joining_replicas`); never
-        back, and not at all while the ISR is smaller than :attr:`min_isr`."""
+        followers about to join it (:func:`~pcmodel.cluster.isr.joining_replicas`: not those
+        on ``ineligible`` brokers, fenced or shutting down); never back, and not at all while
+        the ISR is smaller than :attr:`min_isr`."""
         assert self.state is not None
         hw, leos = self.high_watermark, self.leos()
         joining = rules.joining_replicas(
             self.state.isr, self.node_id, leos,
-            {r: f.last_caught_up for r, f in self.followers.items()}, now, lag_max)
+            {r: f.last_caught_up for r, f in self.followers.items()}, now, lag_max, ineligible)
         new = rules.high_watermark(hw, self.state.isr, leos, self.min_isr, joining)
         if new != hw:
             self._set_hw(new)

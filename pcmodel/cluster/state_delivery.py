@@ -49,11 +49,19 @@ class StateDelivery:
         for b in sorted(fenced - self._fenced_seen):
             self._event("fenced", b)
         self._fenced_seen = fenced
+        self._tell_fenced(frozenset(fenced))
         for tp in tps:
             self._publish(tp)
             self._deliver(tp)
         if tps:
             self._notify()
+
+    def _tell_fenced(self, fenced: frozenset[int]) -> None:
+        """Tell the brokers that can hear the controller which brokers are fenced: their
+        leaders then neither wait for those replicas nor ask to add them to an ISR."""
+        for node in self.nodes:
+            if node.alive and node.node_id not in self._isolated_from_controller:
+                node.ineligible = fenced
 
     def _publish(self, tp: TopicPartition) -> None:
         """Events for what changed in ``tp``'s state since it was last published."""
