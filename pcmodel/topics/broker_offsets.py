@@ -44,7 +44,7 @@ from pcmodel.topics.errors import (
     UnknownTopicOrPartitionError,
     UnstableOffsetCommitError,
 )
-from pcmodel.topics.group_answers import ExpiredOffsets, GroupState
+from pcmodel.topics.group_answers import ExpiredOffsets, GroupState, validate_offsets_group_id
 from pcmodel.topics.group_offsets import (
     checked_offset,
     metadata_too_large,
@@ -77,6 +77,8 @@ class CommittedOffsetsMixin:
         Group members pass their current ``generation`` and ``member_id`` (and a static
         member its ``group_instance_id``, OffsetCommit v7+); a consumer without
         group management passes ``-1`` and ``""`` (accepted while the group has no members).
+        ``group_id`` may be ``""``, as Kafka still accepts it here and in :meth:`committed`
+        (:func:`~pcmodel.topics.group_answers.validate_offsets_group_id`).
         Any existing partition may be committed, assigned or not, at any offset (one past the
         log end is resolved by ``auto_offset_reset`` when read). ``retention_time_ms`` is
         OffsetCommit v2-v4's: ``-1`` (the default) leaves the offsets to the broker's
@@ -95,7 +97,7 @@ class CommittedOffsetsMixin:
         the group), *after* storing the others, as Kafka answers OFFSET_METADATA_TOO_LARGE
         for those partitions alone.
         """
-        validate_group_id(group_id)
+        validate_offsets_group_id(group_id)
         _check_int("retention_time_ms", retention_time_ms, -1, IllegalArgumentError)
         max_bytes = self.offset_metadata_max_bytes if offset_metadata_max_bytes is None \
             else _check_int("offset_metadata_max_bytes", offset_metadata_max_bytes, -(2**31),
@@ -143,7 +145,7 @@ class CommittedOffsetsMixin:
         offset of one of ``partitions`` for the group: the answer would change when it ends.
         Returns at once. Raises ``InvalidGroupIdError`` and ``TypeError`` for malformed input.
         """
-        validate_group_id(group_id)
+        validate_offsets_group_id(group_id)
         tps = [validate_topic_partition(tp) for tp in partitions]
         with self._lock:
             self._check_offsets_retention()
@@ -211,7 +213,7 @@ class CommittedOffsetsMixin:
         is created ``Empty``, as Kafka's coordinator loads a group that only committed.
         ``commit_times`` dates each commit (epoch ms; one without a date counts from now) and
         ``expire_times`` says when those committed with their own retention expire."""
-        validate_group_id(group_id)
+        validate_offsets_group_id(group_id)
         with self._lock:
             self._check_open()
             group = self._group(group_id, create=True)

@@ -34,6 +34,7 @@ __all__ = [
     "describe_member",
     "group_lag",
     "validate_group_id",
+    "validate_offsets_group_id",
 ]
 
 
@@ -222,4 +223,22 @@ def validate_group_id(group_id: object) -> str:
 
     if not isinstance(group_id, str) or not group_id:
         raise InvalidGroupIdError(f"group_id must be a non-empty string, got {group_id!r}")
+    return group_id
+
+
+def validate_offsets_group_id(group_id: object) -> str:
+    """Return ``group_id`` if it is a ``str``, the empty one included, else raise
+    ``InvalidGroupIdError``: the group of OffsetCommit and OffsetFetch (and of the offsets a
+    cluster's coordinator loads back).
+
+    Kafka still accepts ``""`` there, for backwards compatibility with clients of the days
+    when ``""`` was the consumer's default ``group.id`` (``GroupCoordinatorService.commitOffsets``
+    and ``fetchOffsets`` refuse only a null id); every API that joins, leaves or changes a group
+    (JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetDelete, TxnOffsetCommit) refuses it
+    (:func:`validate_group_id`).
+    """
+    from pcmodel.topics.errors import InvalidGroupIdError
+
+    if not isinstance(group_id, str):
+        raise InvalidGroupIdError(f"group_id must be a string, got {group_id!r}")
     return group_id

@@ -223,7 +223,7 @@ def test_commits_are_per_group_and_validated(broker):
     with pytest.raises(IllegalGenerationError, match="does not exist"):
         broker.commit_offsets("g9", 3, "ghost", {t0: 1})
     with pytest.raises(InvalidGroupIdError):
-        broker.commit_offsets("", -1, "", {t0: 1})
+        broker.commit_offsets(None, -1, "", {t0: 1})
     assert broker.committed("g1", [t0]) == {t0: OffsetAndMetadata(2)}  # all or nothing
     with pytest.raises(GroupIdNotFoundError):
         broker.describe_group("g3")
