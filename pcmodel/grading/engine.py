@@ -64,17 +64,23 @@ class Exercise:
 
 
 def exercises_root() -> Path:
-    """The ``exercises`` folder next to the package, else ``./exercises``.
+    """The folder of the exercises to grade: the current folder if it is a hand-out (made by
+    ``pcmodel exercises export``: exercise folders holding ``test_graded.py`` beside
+    ``conftest.py``), else the ``exercises`` folder next to the package, else ``./exercises``.
 
-    Raises GradingError naming both places when neither exists.
+    Raises GradingError naming the places tried when none holds exercises.
     """
+    here = Path.cwd()
+    if (here / "conftest.py").is_file() and any(here.glob("*/test_graded.py")):
+        return here
     beside_package = Path(pcmodel.__file__).resolve().parents[1] / "exercises"
-    candidates = [beside_package, Path.cwd() / "exercises"]
+    candidates = [beside_package, here / "exercises"]
     for candidate in candidates:
         if candidate.is_dir():
             return candidate
-    tried = " or ".join(str(c) for c in candidates)
-    raise GradingError(f"no exercises folder found at {tried}; run from a pcmodel checkout")
+    tried = " or ".join(str(c) for c in [here, *candidates])
+    raise GradingError(f"no exercises found at {tried}; run from a hand-out's folder "
+                       "(pcmodel exercises export) or from a pcmodel checkout")
 
 
 def discover(root: Path | None = None) -> list[Exercise]:

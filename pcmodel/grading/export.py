@@ -33,10 +33,11 @@ _README = """# Exercises
 Each folder is one exercise: read its `README.md`, copy `starter.py` to a file of your own and
 edit the copy. The checks you will be graded with are in `test_graded.py`; run them on your file:
 
-    pip install pcmodel pytest
     pytest {first} --impl my_file.py
 
-or `pcmodel grade {first} --impl my_file.py` for a report with hints.
+or `pcmodel grade {first} --impl my_file.py` for a report with hints, both from this folder.
+They need pytest (`pip install pytest`) and pcmodel, installed as your course says (from its
+wheel or its checkout: `pip install PATH`).
 
 | Folder | Exercise |
 |---|---|

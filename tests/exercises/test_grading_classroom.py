@@ -39,6 +39,22 @@ def test_export_hands_out_no_solution(tmp_path, capsys):
     assert all(n.count("/") <= 1 for n in names)
 
 
+def test_a_hand_out_grades_from_its_own_folder(tmp_path, capsys, monkeypatch):
+    """`pcmodel grade` as the hand-out's README says: from the hand-out's folder, with no
+    exercises folder in sight, it grades with the hand-out's own suites."""
+    target = tmp_path / "handout"
+    assert main(["exercises", "export", str(target)]) == 0
+    assert "pcmodel grade 01_condition_buffer --impl my_file.py" in \
+        (target / "README.md").read_text(encoding="utf-8")
+    shutil.copyfile(ROOT / "05_assignor" / "solution.py", target / "mine.py")
+    monkeypatch.chdir(target)
+    monkeypatch.setattr("pcmodel.__file__", str(tmp_path / "elsewhere" / "pcmodel" / "__init__.py"))
+    capsys.readouterr()
+    assert exercises_root() == target
+    assert main(["grade", "05_assignor", "--impl", "mine.py"]) == 0
+    assert "total: 20 / 20" in capsys.readouterr().out
+
+
 def test_export_refuses_a_folder_in_use(tmp_path, capsys):
     (tmp_path / "old.txt").write_text("keep me")
     assert main(["exercises", "export", str(tmp_path)]) == 2
