@@ -132,7 +132,8 @@ class ManagedThread:
     locks_held: int = 0  # controlled Lock/RLock acquisitions not yet released
     open_line: int | None = None  # index of its last "line" event, until the line has run
     eager: bool = False  # runs its prologue inside its parent's start() step
-    handback: _thread.LockType | None = None  # who to wake when parking (None: the controller)
+    # Set when it first parks, for its parent waiting in start() (None: wake the controller).
+    handback: threading.Event | None = None
     real: threading.Thread | None = None
 
     def __post_init__(self) -> None:

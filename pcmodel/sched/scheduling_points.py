@@ -35,7 +35,7 @@ from pcmodel.sched.model import (
     WakeReason,
     label_of,
 )
-from pcmodel.sched.thread_context import _allocate_lock, _RealThread, _tls, current_thread
+from pcmodel.sched.thread_context import _RealEvent, _RealThread, _tls, current_thread
 from pcmodel.sched.trace import TraceEvent
 
 __all__ = ["SchedulingPointsMixin"]
@@ -63,14 +63,21 @@ class SchedulingPointsMixin:
         if thread.open_line is not None:
             self._close_line(thread)
         thread.pending = pending
-        back = thread.handback or self._to_controller
-        thread.handback = None
-        back.release()
+        self._hand_back(thread)
         thread.gate.acquire()
         if thread.aborting:
             raise SchedulerAbort
         thread.pending = None
         return thread.wake
+
+    def _hand_back(self, thread: ManagedThread) -> None:
+        """Wake whoever waits for ``thread`` to stop: its parent in ``start()`` (the first
+        time), otherwise the controller."""
+        handback, thread.handback = thread.handback, None
+        if handback is not None:
+            handback.set()
+        else:
+            self._to_controller.release()
 
     def _contents(self) -> str | None:
         if self.describe_state is None:
@@ -151,21 +158,22 @@ class SchedulingPointsMixin:
         thread = ManagedThread(len(self.threads), name, self, target)
         parent = current_thread()
         signal = None
-        if parent is not None:
-            thread.eager = True
-            signal = thread.handback = _allocate_lock()
-            signal.acquire()
-        else:
+        if parent is None:
             thread.pending = Pending("start")
         self.threads.append(thread)
         _tls.internal = True  # the real Thread's own Event/Condition must be real ones
         try:
+            if parent is not None:
+                # An event, not a lock: the end of the run sets it too (_end_all), and setting
+                # it twice is harmless where releasing a lock twice is an error.
+                thread.eager = True
+                signal = thread.handback = _RealEvent()
             real = _RealThread(target=self._bootstrap, args=(thread,), name=name, daemon=True)
             thread.real = real
             real.start()
         finally:
             _tls.internal = False
-        if signal is not None and not signal.acquire(timeout=self.step_timeout):
+        if signal is not None and not signal.wait(timeout=self.step_timeout):
             self._fail(
                 FailureKind.STUCK,
                 f"{name} ran for {self.step_timeout} s after start() without reaching a "
@@ -203,12 +211,15 @@ class SchedulingPointsMixin:
         if thread.open_line is not None:
             self._close_line(thread)
         if thread.aborting or self._ending:
+            # A thread ended before its first scheduling point still has a parent waiting for
+            # it in start(); the controller no longer waits for anyone.
+            handback = thread.handback
+            if handback is not None:
+                handback.set()
             return
         if not aborted:
             self.log("exit")
-        back = thread.handback or self._to_controller
-        thread.handback = None
-        back.release()
+        self._hand_back(thread)
 
     def _record_exception(self, thread: ManagedThread, exc: BaseException) -> None:
         if self.failure is not None:

@@ -3,7 +3,8 @@
 :class:`TeardownMixin` is the part of :class:`~pcmodel.sched.runtime.ControlledRun` that ends a
 run, whatever its outcome: threads parked at a scheduling point are released and raise
 ``SchedulerAbort`` there; a thread caught between scheduling points (the watchdog fired) gets a
-short grace period and is then interrupted by an asynchronous ``SchedulerAbort``.
+short grace period and is then interrupted by an asynchronous ``SchedulerAbort``. A parent
+waiting in ``start()`` for a new thread is let go at once, whatever the new thread does.
 
 Guarantees: after ``_end_all`` every managed thread has finished, or is named in ``leaked``
 (a thread blocked in a real call written in C cannot be interrupted); each join is bounded by
@@ -40,6 +41,11 @@ class TeardownMixin:
             # or next scheduling point; an open one it passes, to raise there too.
             if t.gate.locked():
                 t.gate.release()
+            # A parent waiting in start() for this thread's first scheduling point is let go
+            # now: the thread may never reach one (it ends, or it is interrupted, first).
+            handback = t.handback
+            if handback is not None:
+                handback.set()
             if t.pending is None:
                 running.append(t)
         for t in running:

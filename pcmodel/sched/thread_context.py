@@ -21,6 +21,7 @@ __all__ = ["current_thread", "yield_point"]
 
 # Real primitives, saved before any patching, for the scheduler's own use.
 _RealThread = threading.Thread
+_RealEvent = threading.Event  # builds real ones only while ``_tls.internal`` is set
 _allocate_lock = _thread.allocate_lock
 
 # Per-OS-thread state: ``thread`` is the ManagedThread running here (None outside a run);
