@@ -18,12 +18,14 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
 
 from pcmodel.errors import ShutDown
 from pcmodel.experiments.work import Work
+from tests.conftest import wait_until
 
 pytestmark = [
     pytest.mark.timeout(60),
@@ -115,3 +117,47 @@ def test_short_work_is_done_whole_even_when_stopped():
     stop = ctypes.c_bool(True)
     for spec in ("sleep:0.001", "cpu:1000", "sleep:0.001:exp"):
         StoppableWork(Work.parse(spec), stop).perform(random.Random(0))
+
+
+class _InterruptingSemaphore:
+    """A multiprocessing semaphore whose first blocking acquire is preceded by a real SIGINT
+    to this process: Ctrl-C while ``Event.set()`` waits for a woken sleeper's answer."""
+
+    def __init__(self, semaphore) -> None:
+        self._semaphore = semaphore
+        self.fired = False
+
+    def acquire(self, block=True, timeout=None):
+        if block and not self.fired:
+            self.fired = True
+            os.kill(os.getpid(), signal.SIGINT)
+        return self._semaphore.acquire(block, timeout)
+
+    def release(self):
+        return self._semaphore.release()
+
+
+def test_ctrl_c_while_the_start_signal_wakes_process_actors_stops_the_run(monkeypatch):
+    # multiprocessing's Event.set() wakes each sleeper, then waits for its answer. A Ctrl-C
+    # between the two broke the event: the runner's second set() failed an assertion inside
+    # multiprocessing instead of stopping the actors, which then kept the command alive.
+    from pcmodel.experiments import actors, runner
+
+    assert threading.current_thread() is threading.main_thread()  # where signals land
+    real_start = actors.ProcessCrew.start
+    interrupting = []
+
+    def start(crew):
+        real_start(crew)
+        condition = crew.start_signal._cond
+        # Only this process's copy of the condition is changed: the actors were forked with
+        # the real semaphore, which they release when woken.
+        wait_until(lambda: condition._sleeping_count.get_value() == 2)  # both actors wait
+        condition._woken_count = _InterruptingSemaphore(condition._woken_count)
+        interrupting.append(condition._woken_count)
+
+    monkeypatch.setattr(actors.ProcessCrew, "start", start)
+    with pytest.raises(KeyboardInterrupt):
+        runner.run_workload(variant="condition", backend="process", context="fork",
+                            producers=1, consumers=1, items=10, progress=False)
+    assert interrupting and interrupting[0].fired

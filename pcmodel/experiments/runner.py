@@ -233,7 +233,7 @@ def _supervise(crew: ThreadCrew | ProcessCrew, buf: Buffer, stop: Any,
                     reports[report.name] = report
             if deadline is not None and time.monotonic() > deadline:
                 break
-        crew.start_signal.set()
+        _start(crew)
         if any(report.error is not None for report in reports.values()):
             abort()  # an actor failed before the start: stop the others
             aborted = True
@@ -257,7 +257,7 @@ def _supervise(crew: ThreadCrew | ProcessCrew, buf: Buffer, stop: Any,
         # Interrupted (Ctrl-C, SIGTERM) or failed: every actor, even one still waiting for the
         # start signal, goes on to meet the shut-down buffer and ends at once.
         abort()
-        crew.start_signal.set()
+        _start(crew)
         crew.stop(JOIN_GRACE)
         raise
     stragglers = crew.stop(JOIN_GRACE)
@@ -269,6 +269,15 @@ def _supervise(crew: ThreadCrew | ProcessCrew, buf: Buffer, stop: Any,
         raise TimeoutError(f"the run took longer than its timeout of {timeout}s and was stopped"
                            f"{still}")
     return reports
+
+
+def _start(crew: ThreadCrew | ProcessCrew) -> None:
+    """Give the crew its start signal, whole: a Ctrl-C or SIGTERM arriving meanwhile is raised
+    once it is given. ``multiprocessing``'s ``Event.set()`` wakes each sleeper and then waits for
+    its answer; cut between the two, the event is broken for good (the next ``set()`` fails an
+    assertion inside it), and the actors that were never woken would keep the command alive."""
+    with stop_signals_deferred():
+        crew.start_signal.set()
 
 
 def _result(variant: str, backend: str, capacity: int, producers: int, consumers: int,
