@@ -57,9 +57,19 @@ COMMANDS: dict[str, str] = {
 }
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse's parser whose mistakes are one line on stderr, as every other mistake of
+    ``pcmodel``'s: what was wrong and where the options are described (argparse would print
+    the whole usage block first). Its subcommands' parsers are of this class too."""
+
+    def error(self, message: str) -> Any:
+        """Print ``PROG: error: MESSAGE (see PROG --help)`` and exit with status 2."""
+        self.exit(USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the full argument parser with every registered subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="pcmodel",
         description="Experiments, benchmarks and grading for the producer-consumer model.",
     )

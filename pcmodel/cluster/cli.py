@@ -192,20 +192,29 @@ def _serve(shell: ClusterShell, commands: TextIO, out: TextIO, wake: socket.sock
     pending = b""
     with selectors.DefaultSelector() as selector:
         selector.register(wake, selectors.EVENT_READ)
+        # A regular file (``pcmodel cluster < faults.txt``) is always ready to read, and
+        # epoll refuses to watch one: it is read without waiting, a signal still looked for
+        # between two reads.
+        always_ready = False
         try:
-            fd = commands.fileno()
+            fd: int | None = commands.fileno()
             selector.register(fd, selectors.EVENT_READ)
+        except PermissionError:
+            always_ready = True
         except (ValueError, OSError):
             fd = None  # no readable input: serve until a signal
         while True:
-            ready = {key.fileobj for key, _ in selector.select()}
+            ready = {key.fileobj for key, _ in selector.select(0 if always_ready else None)}
             if wake in ready and stop_arrived(wake):
                 return
-            if fd is None or fd not in ready:
+            if fd is None or not (always_ready or fd in ready):
                 continue
             chunk = os.read(fd, 4096)
             if not chunk:
-                selector.unregister(fd)
+                if always_ready:
+                    always_ready, fd = False, None
+                else:
+                    selector.unregister(fd)
                 chunk = b"\n"  # the last line, even without its newline
             *lines, pending = (pending + chunk).split(b"\n")
             for line in lines:
