@@ -104,7 +104,10 @@ class GroupAdminMixin:
         """Committed offsets: ``{group_id: {TopicPartition: OffsetAndMetadata}}``.
 
         ``group_specs`` maps a group to the partitions wanted (``None``: all it committed), or
-        is a group id or a list of them (all). Partitions never committed are left out.
+        is a group id or a list of them (all). A partition asked for by name that the group
+        never committed maps to ``None``, as the Java ``Admin.listConsumerGroupOffsets``
+        answers (kafka-python 3: an ``OffsetAndMetadata`` with offset ``-1``); asking for all
+        leaves such partitions out.
         """
         self._check_open()
         if isinstance(group_specs, str):
@@ -273,7 +276,8 @@ class GroupAdminMixin:
         self, group_id: str, group_coordinator_id: Any = None,
         partitions: Iterable[TopicPartition] | None = None,
     ) -> dict[TopicPartition, OffsetAndMetadata]:
-        """kafka-python 2: ``{TopicPartition: OffsetAndMetadata}`` of one group."""
+        """kafka-python 2: ``{TopicPartition: OffsetAndMetadata}`` of one group; ``None`` for
+        a partition of ``partitions`` never committed, as :meth:`list_group_offsets`."""
         self._check_open()
         return self._group_offsets(group_id, partitions)
 
@@ -330,8 +334,9 @@ class GroupAdminMixin:
                 return dict(sorted(self._conn.describe_group(group_id).committed.items()))
             except GroupIdNotFoundError:
                 return {}
-        found = self._conn.committed(group_id, list(partitions))
-        return {tp: offset for tp, offset in found.items() if offset is not None}
+        # Each partition asked for is answered, None where nothing is committed: the Java
+        # Admin's null (kafka-python 3 answers an OffsetAndMetadata of offset -1 there).
+        return dict(self._conn.committed(group_id, list(partitions)))
 
     def _commit_as_admin(
         self, group_id: str, offsets: dict[TopicPartition, OffsetAndMetadata]

@@ -103,11 +103,14 @@ class PartitionState:
     the ``(leader epoch, first offset)`` pairs of the data taken out of the buffer, and
     ``position_epoch`` is the leader epoch of the last record consumed before ``position``
     (the Java client's ``FetchPosition.offsetEpoch``; ``-1``: unknown, as after a seek or a
-    reset), which a commit of the position carries.
+    reset), which a commit of the position carries. ``reset`` is ``"earliest"`` or
+    ``"latest"`` while a ``seek_to_beginning`` / ``seek_to_end`` waits to be resolved (the
+    position is ``None`` until then), else ``None``.
     """
 
     __slots__ = ("epoch", "fetch_offset", "high_watermark", "last_stable_offset", "paused",
-                 "pending", "pending_end", "pending_leader_epochs", "position", "position_epoch")
+                 "pending", "pending_end", "pending_leader_epochs", "position", "position_epoch",
+                 "reset")
 
     def __init__(self, epoch: int) -> None:
         self.epoch = epoch
@@ -120,6 +123,7 @@ class PartitionState:
         self.pending_leader_epochs: list[tuple[int, int]] = []
         self.high_watermark: int | None = None
         self.last_stable_offset: int | None = None
+        self.reset: str | None = None
 
     def is_fetchable(self) -> bool:
         """The fetcher should read this partition: it has a position and is not paused."""
@@ -130,6 +134,7 @@ class PartitionState:
         the partition a new epoch). ``leader_epoch`` is the position's (``-1``: unknown)."""
         self.position = self.fetch_offset = self.pending_end = offset
         self.position_epoch = leader_epoch
+        self.reset = None
         self.pending.clear()
         self.pending_leader_epochs.clear()
 

@@ -173,9 +173,24 @@ class GroupMemberMixin:
         return unavailable
 
     def _prepare_join(self) -> BaseException | None:
-        """Kafka's ``onJoinPrepare``: eager members revoke everything; describe the member."""
+        """Kafka's ``onJoinPrepare``: auto-commit every position, then eager members revoke
+        everything, cooperative ones what the subscription no longer names; describe the
+        member."""
         owned = sorted(self.assignment())
-        error = self._revoke(owned) if self._protocol == "eager" else None
+        if self.config["enable_auto_commit"]:
+            # Every position, kept partitions' too, as the Java client: whatever the new
+            # assignment, no consumed record is read again because of the rebalance.
+            with self._lock:
+                offsets = self._consumed_offsets(owned)
+            self._commit_quietly(offsets)
+        if self._protocol == "eager":
+            error = self._revoke(owned, commit=False)
+        else:
+            # Before joining, as the Java client: the partitions of a dropped topic are neither
+            # claimed in the join nor left to a second round of revocation.
+            wanted = self._subscribed_topics or set()
+            error = self._revoke((tp for tp in owned if tp.topic not in wanted), commit=False)
+        owned = sorted(self.assignment())
         metadata = encode_subscription(sorted(self._subscribed_topics or ()), owned)
         with self._lock:
             self._join_protocols = tuple(

@@ -3,6 +3,9 @@
 Each assigned partition has a position, the offset of the next record ``poll()`` returns. A
 partition without one gets it when it is first needed: the group's committed offset, else
 ``auto_offset_reset`` (``"earliest"``, ``"latest"``, or ``"none"``: ``NoOffsetForPartitionError``).
+``seek_to_beginning`` / ``seek_to_end`` only ask for such a reset, as in Kafka's clients: the
+offset is looked up when the position is next needed, so ``seek_to_end()`` also skips what is
+written between it and the next ``poll()`` or ``position()``.
 Moving a position (``seek``, a reset, ``pause``) bumps the partition's *epoch* under the
 consumer's lock, so whatever the fetcher fetched for the old position is recognised as stale and
 dropped. Offset lookups (``beginning_offsets``, ``end_offsets``, ``offsets_for_times``) create a
@@ -81,14 +84,31 @@ class PositionsMixin:
         self._seek_many({tp: offset})
 
     def seek_to_beginning(self, *partitions: TopicPartition) -> None:
-        """Seek to the first retained offset of ``partitions`` (all assigned if none given)."""
-        tps = self._assigned_many(partitions, "seek_to_beginning")
-        self._seek_many(self._conn.beginning_offsets(tps))
+        """Seek to the first retained offset of ``partitions`` (all assigned if none given).
+
+        Lazily, as the Java client and kafka-python: the offset is looked up when the position
+        is next needed (``poll()``, ``position()``), not now.
+        """
+        self._request_reset(self._assigned_many(partitions, "seek_to_beginning"), "earliest")
 
     def seek_to_end(self, *partitions: TopicPartition) -> None:
-        """Seek to the end of ``partitions`` (all assigned if none given): only new records."""
-        tps = self._assigned_many(partitions, "seek_to_end")
-        self._seek_many(self._end_offsets(tps))
+        """Seek to the end of ``partitions`` (all assigned if none given): only records written
+        after the position is next needed, when the end is looked up (lazily, as
+        :meth:`seek_to_beginning`)."""
+        self._request_reset(self._assigned_many(partitions, "seek_to_end"), "latest")
+
+    def _request_reset(self, tps: list[TopicPartition], strategy: str) -> None:
+        """Forget the positions of ``tps`` until :meth:`_init_positions` resets them to
+        ``strategy``; a new epoch drops what was fetched for them meanwhile."""
+        with self._lock:
+            for tp in tps:
+                st = self._states[tp]
+                st.position = st.fetch_offset = st.pending_end = None
+                st.position_epoch = -1
+                st.pending.clear()
+                st.pending_leader_epochs.clear()
+                st.reset = strategy
+                st.epoch = next(self._epochs)
 
     def _seek_many(self, offsets: Mapping[TopicPartition, int]) -> None:
         with self._lock:
@@ -252,14 +272,18 @@ class PositionsMixin:
         """
         with self._lock:
             missing = [tp for tp, st in self._states.items() if st.position is None]
+            # seek_to_beginning / seek_to_end asked for these: no committed offset counts.
+            requested = {tp: st.reset for tp, st in self._states.items()
+                         if st.position is None and st.reset is not None}
         if not missing:
             return True
         positions: dict[TopicPartition, int] = {}
         # A committed offset's leader epoch becomes the position's (as the Java client's
         # refreshCommittedOffsetsIfNeeded); a reset's position has none until a record is read.
         leader_epochs: dict[TopicPartition, int] = {}
-        if self._group_id is not None:
-            committed = self._committed_offsets(missing, deadline)
+        unresolved = [tp for tp in missing if tp not in requested]
+        if self._group_id is not None and unresolved:
+            committed = self._committed_offsets(unresolved, deadline)
             if committed is None:
                 return False
             for tp, value in committed.items():
@@ -267,18 +291,20 @@ class PositionsMixin:
                     positions[tp] = value.offset
                     epoch = value.leader_epoch
                     leader_epochs[tp] = epoch if isinstance(epoch, int) and epoch >= 0 else -1
-        to_reset = [tp for tp in missing if tp not in positions]
-        if to_reset:
-            policy = self.config["auto_offset_reset"]
-            if policy == "none":
-                raise NoOffsetForPartitionError(
-                    f"no committed offset for {sorted(to_reset)} and auto_offset_reset='none'; "
-                    "seek() to choose a position"
-                )
-            if policy == "earliest":
-                positions.update(self._conn.beginning_offsets(to_reset))
-            else:
-                positions.update(self._end_offsets(to_reset))
+        policy = self.config["auto_offset_reset"]
+        strategies = {tp: requested.get(tp, policy) for tp in missing if tp not in positions}
+        without = sorted(tp for tp, strategy in strategies.items() if strategy == "none")
+        if without:
+            raise NoOffsetForPartitionError(
+                f"no committed offset for {without} and auto_offset_reset='none'; "
+                "seek() to choose a position"
+            )
+        earliest = [tp for tp, strategy in strategies.items() if strategy == "earliest"]
+        latest = [tp for tp, strategy in strategies.items() if strategy == "latest"]
+        if earliest:
+            positions.update(self._conn.beginning_offsets(earliest))
+        if latest:
+            positions.update(self._end_offsets(latest))
         with self._lock:
             for tp, offset in positions.items():
                 st = self._states.get(tp)

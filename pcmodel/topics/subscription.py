@@ -115,7 +115,10 @@ class SubscriptionMixin:
     def assign(self, partitions: Iterable[TopicPartition]) -> None:
         """Take exactly ``partitions``, without a group (kafka-python's manual assignment).
 
-        Positions of partitions kept from the previous assignment are kept. Raises
+        Positions of partitions kept from the previous assignment are kept. With
+        ``enable_auto_commit`` and a ``group_id``, an auto-commit that is due (its
+        ``auto_commit_interval_ms`` has passed) is made first, of the old assignment's
+        positions, as the Java client's ``assign()`` does. Raises
         ``IllegalStateError`` if the consumer subscribed, ``UnknownTopicOrPartitionError`` for a
         partition that does not exist (nothing changes then).
         """
@@ -127,6 +130,9 @@ class SubscriptionMixin:
             )
         tps = [validate_topic_partition(tp) for tp in partitions]
         self._conn.end_offsets(tps)  # raises for an unknown topic or partition
+        # A due auto-commit goes first, as the Java client's assign(): no rebalance follows
+        # to commit what was consumed of the partitions being dropped.
+        self._maybe_auto_commit()
         with self._lock:
             self._states = {tp: self._states.get(tp) or self._new_state() for tp in tps}
             self._manual = bool(tps)

@@ -117,6 +117,7 @@ def test_commit_committed_position_seek_and_replay(broker, make_consumer, topic)
     consumer.seek_to_beginning()
     assert [r.offset for r in drain(consumer, 6)] == list(range(6))
     consumer.seek_to_end(t0)
+    assert consumer.position(t0) == 6  # the end is looked up here, lazily, as in Kafka
     fill(broker, topic, 0, [b"new"])
     assert values(drain(consumer, 1)) == [b"new"]
     # A new consumer of the group starts from the committed offset.
