@@ -39,6 +39,8 @@ which is what ``0`` means in Kafka); a failing serializer is wrapped in ``Serial
 keys and values that are not bytes after serialization, and headers that are not a list of
 ``(str, bytes)``, raise ``TypeError``; a header's value may be ``None``, as in the Java client
 (Kafka's null header value; kafka-python refuses it), and a consumer reads it back as ``None``.
+A record with neither key nor value is sent, as the Java client's ``ProducerRecord`` allows
+(kafka-python raises ``ValueError``); only a compacted topic refuses it, for its missing key.
 The defaults are Kafka's: ``acks="all"``, idempotence, ``retries`` until
 ``delivery_timeout_ms``; where kafka-python differs, the Java client's rule is followed (see
 :mod:`~pcmodel.topics.producer_config`).
@@ -264,6 +266,7 @@ class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, Serial
         # _aborted: close() ran out of time, unsent batches fail; _stopped: the sender exited.
         self._aborted = threading.Event()
         self._stopped = threading.Event()
+        self._release_when_stopped = False  # close() from a callback: see SenderMixin
         self._metadata: dict[str, tuple[list[int], float]] = {}
         self._metadata_conn: Any = None
         self._tps: dict[str, dict[int, TopicPartition]] = {}
@@ -303,7 +306,7 @@ class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, Serial
         ``IllegalStateError`` after ``close()`` and, on a transactional producer, outside a
         transaction (after a failed or fatal one: its error); ``UnknownTopicOrPartitionError``
         for a topic the broker does not have; ``IllegalArgumentError`` for a partition out of
-        range, a negative timestamp, or neither key nor value; ``SerializationError`` when a
+        range or a negative timestamp; ``SerializationError`` when a
         serializer fails or a key/value is not bytes; ``MessageSizeTooLargeError`` for a record
         that could never fit.
         """
@@ -316,8 +319,6 @@ class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, Serial
             raise TypeError(f"topic must be a str, got {topic!r}")
         if not topic:
             raise IllegalArgumentError("topic must be a non-empty str, got ''")
-        if value is None and key is None:
-            raise IllegalArgumentError("send() needs a key or a value (or both); both were None")
         if timestamp_ms is not None and (
             isinstance(timestamp_ms, bool) or not isinstance(timestamp_ms, int) or timestamp_ms < 0
         ):
@@ -366,21 +367,7 @@ class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, Serial
                 f"({self.config['max_request_size']}) or buffer_memory "
                 f"({self.config['buffer_memory']}); raise them or send smaller records"
             )
-        cached = self._metadata.get(topic)
-        if cached is not None and now - cached[1] < self._metadata_max_age:
-            partitions = cached[0]
-        else:
-            partitions = self._partitions(topic, refresh=True)
-        if partition is not None:
-            if isinstance(partition, bool) or not isinstance(partition, int):
-                raise IllegalArgumentError(f"partition must be an int, got {partition!r}")
-            if partition not in partitions:
-                partitions = self._partitions(topic, refresh=True)
-            if partition not in partitions:
-                raise IllegalArgumentError(
-                    f"partition {partition} is out of range for topic {topic!r}, which has "
-                    f"partitions 0..{len(partitions) - 1}"
-                )
+        partitions = self._partitions_for_send(topic, partition, now)
         repartition = None
         if self._client_partitioner is not None:
             if partition is None:
@@ -442,11 +429,13 @@ class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, Serial
         unsent then fail with ``IllegalStateError``; an append still waiting for a broker
         process is cut short and fails the same way, so close() returns soon after ``timeout``.
         A transaction left open is aborted first (its unsent records fail with
-        ``TransactionAbortedError``); a fenced producer closes all the same.
+        ``TransactionAbortedError``); a fenced producer closes all the same. Called from a
+        callback, it closes as ``close(0)`` does and returns at once, as in the Java client.
         """
         check_timeout("close()", timeout)  # nothing is closed for a bad timeout
         if threading.current_thread() is self._sender:
-            raise IllegalStateError("close() from a producer callback would wait for itself")
+            self._close_from_callback(timeout)
+            return
         self._abort_on_close(timeout)
         with self._lock:
             if self._state is ProducerState.OPEN:
@@ -463,6 +452,10 @@ class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, Serial
                 self._broker.close()
             self._stopped.wait(self.config["request_timeout_ms"] / 1000)
         self._sender.join(timeout=self.config["request_timeout_ms"] / 1000)
+        self._release()
+
+    def _release(self) -> None:
+        """Mark the producer closed and free what it holds; only the first call does."""
         with self._lock:
             already_closed = self._state is ProducerState.CLOSED
             self._state = ProducerState.CLOSED

@@ -18,7 +18,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pcmodel.topics.errors import KafkaTimeoutError, UnknownTopicOrPartitionError
+from pcmodel.topics.errors import (
+    IllegalArgumentError,
+    KafkaTimeoutError,
+    UnknownTopicOrPartitionError,
+)
 
 __all__ = ["ProducerMetadataMixin"]
 
@@ -34,6 +38,28 @@ class ProducerMetadataMixin:
             return cached[0]
         partitions = sorted(self._wait_for_topic(topic, now + self._max_block))
         self._metadata[topic] = (partitions, now)
+        return partitions
+
+    def _partitions_for_send(self, topic: str, partition: int | None, now: float) -> list[int]:
+        """The partitions of ``topic`` for a ``send()`` at ``now``: the cached list while it is
+        younger than ``metadata_max_age_ms``, else asked again. Raises
+        ``IllegalArgumentError`` for a ``partition`` that is not an int, or not one of them
+        even after asking again (the topic may have grown since the cache was filled)."""
+        cached = self._metadata.get(topic)
+        if cached is not None and now - cached[1] < self._metadata_max_age:
+            partitions = cached[0]
+        else:
+            partitions = self._partitions(topic, refresh=True)
+        if partition is not None:
+            if isinstance(partition, bool) or not isinstance(partition, int):
+                raise IllegalArgumentError(f"partition must be an int, got {partition!r}")
+            if partition not in partitions:
+                partitions = self._partitions(topic, refresh=True)
+            if partition not in partitions:
+                raise IllegalArgumentError(
+                    f"partition {partition} is out of range for topic {topic!r}, which has "
+                    f"partitions 0..{len(partitions) - 1}"
+                )
         return partitions
 
     def _known_partitions(self, topic: str) -> list[int] | None:

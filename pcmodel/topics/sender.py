@@ -15,7 +15,10 @@ A batch the broker refuses as larger than its topic's ``max.message.bytes`` is s
 large by itself fails with ``MessageSizeTooLargeError``. So do the Java client and kafka-python 3
 (librdkafka fails the whole batch).
 ``close()`` shuts the buffer down: the sender drains what is queued, then its ``get()`` raises
-``ShutDown`` and it exits.
+``ShutDown`` and it exits. ``close()`` called in a callback, on the sender thread, cannot wait
+for that thread: as the Java client and kafka-python do, it closes as ``close(0)`` (with a
+warning if a timeout was given), every record not yet sent fails, and the sender releases the
+producer's resources itself when it exits, after the callback has returned.
 
 A transactional producer's batch first asks the transaction manager whether it may go
 (:mod:`~pcmodel.topics.transaction_manager`: after an error or during an abort it fails at
@@ -32,6 +35,7 @@ Prior art: kafka-python's ``kafka/producer/sender.py``; the Java client's ``Send
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from pcmodel.errors import ShutDown
@@ -46,6 +50,8 @@ from pcmodel.topics.structs import TopicPartition
 
 __all__ = ["SenderMixin"]
 
+logger = logging.getLogger("pcmodel.topics.producer")
+
 
 class SenderMixin:
     """The sender thread's loop: take a batch, wait until it is ready, deliver it."""
@@ -59,7 +65,23 @@ class SenderMixin:
                 break
             self._wait_until_ready(batch)
             self._deliver(batch)
+        if self._release_when_stopped:
+            self._release()
         self._stopped.set()
+
+    def _close_from_callback(self, timeout: float | None) -> None:
+        """``close()`` from a callback (this thread): refuse sends, fail every record not yet
+        sent, and leave the rest to the end of this thread (see the module)."""
+        if timeout != 0:
+            logger.warning("close(timeout=%s) from a producer callback closes as close(0): "
+                           "the sender thread cannot wait for itself", timeout)
+        with self._lock:
+            if self._state is ProducerState.OPEN:
+                self._state = ProducerState.CLOSING
+            self._release_when_stopped = True
+            self._batch_ready.notify_all()
+        self._aborted.set()
+        self._accumulator.shutdown()
 
     def _wait_until_ready(self, batch: ProducerBatch) -> None:
         """Block until ``batch`` is full, has lingered long enough, or is flushed; seal it."""
