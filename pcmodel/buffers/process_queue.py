@@ -1,26 +1,26 @@
-"""The ``queue`` variant between processes: ``multiprocessing.Queue`` plus what it lacks.
+"""The ``queue`` variant between processes: ``multiprocessing.Queue``'s design plus what it lacks.
 
-``multiprocessing.Queue`` carries the items: ``put`` hands one to the process's feeder thread,
-which writes it to a pipe; ``get`` reads the pipe. It has no ``task_done``/``join``, cannot be
-woken by a shutdown while a caller blocks on it, and pickles in the feeder thread, where an
-unpicklable item is lost with a traceback on stderr. So :class:`ProcessQueue` pickles each item
-once, in the caller (an unpicklable item raises there), and hands the pickle to the queue; the
-bound and the item count are two semaphores of its own, ``_free`` and ``_ready``: a getter first
-takes a ``_ready`` permit (one per item whose ``put`` has returned) and only then reads the pipe,
-where that item is sure to arrive; it waits for the pipe without the queue's lock (putters go on
-meanwhile) and reads it under the lock. Shutdown wakes blocked callers by a relay of tokens on those
+``multiprocessing.Queue`` is a pipe and a feeder thread per process: ``put`` hands an item to the
+thread, which pickles it and writes it to the pipe; ``get`` reads the pipe. It has no
+``task_done``/``join``, cannot be woken by a shutdown while a caller blocks on it, and pickles in
+the feeder thread, where an unpicklable item is lost with a traceback on stderr. So
+:class:`ProcessQueue` pickles each item once, in the caller (an unpicklable item raises there),
+and sends that pickle as it is through an :class:`~pcmodel.buffers.item_pipe.ItemPipe`: written at
+once when it fits, else by a feeder thread (see there). The bound and the item count are two
+semaphores of its own, ``_free`` and ``_ready``: a getter first takes a ``_ready`` permit (one per
+item whose ``put`` has returned) and only then reads the pipe, where that item is sure to arrive;
+it reads under the queue's lock, and if the item is not there yet it waits for the pipe without
+the lock (putters go on meanwhile). Shutdown wakes blocked callers by a relay of tokens on those
 semaphores, as the semaphore variant does. Items have no size cap.
 
-What a dead peer does. ``put()`` returns once the feeder thread holds the item, before it reaches
-the pipe (that is how ``multiprocessing.Queue`` works). A producer SIGKILLed in that moment takes
-the item with it. Each item carries its producer's number, and the getters keep count of what
-each producer's ``put()`` accepted and is not yet read: a getter that finds the pipe empty for a
-while although it was promised an item checks the producers, and if one that owes items has
+What a dead peer does. ``put()`` may return while its process's feeder thread still holds the
+item (when the pipe is full, or the item large); a producer SIGKILLed then takes the item with
+it. The pipe counts, per producer, the items its feeder holds: a getter that finds the pipe empty
+for a while although it was promised an item checks the producers, and if one that owes items has
 died, the buffer is broken (``BufferBroken`` for every survivor that waits) instead of a getter
 blocked for ever. Without a death every accepted item is delivered. A process that dies holding
-the queue's lock, or owing a permit, breaks it as in the semaphore variant. Not covered: a feeder
-killed in the middle of writing one item leaves half an item in the pipe, on which a reader
-blocks (``multiprocessing.Queue`` has the same limit).
+the queue's lock, or owing a permit, or in the middle of writing an item, breaks it as in the
+semaphore variant.
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ from __future__ import annotations
 import ctypes
 import pickle
 import queue
-import select
 from typing import Any
 
+from pcmodel.buffers.item_pipe import ItemPipe
 from pcmodel.buffers.pickling import dumps_item, unpickling_error
 from pcmodel.buffers.robust import (
     PARTICIPANTS,
@@ -38,7 +38,6 @@ from pcmodel.buffers.robust import (
     Health,
     RobustCondition,
     RobustLock,
-    current_pid,
     pid_alive,
 )
 from pcmodel.buffers.robust_semaphore import RobustSemaphore
@@ -69,21 +68,14 @@ class ProcessQueue:
 
     def __init__(self, context: Any, maxsize: int, health: Health) -> None:
         self.maxsize = maxsize
-        self._pipe = context.Queue()
+        self._pipe = ItemPipe(context, health)
         self._health = health
         self._free = RobustSemaphore(context, maxsize, health) if maxsize > 0 else None
         self._ready = RobustSemaphore(context, 0, health)
         self._lock = RobustLock(context, health)
         self._all_tasks_done = RobustCondition(context, self._lock, health)
         self._counts = context.RawValue(_QueueFields)
-        self._table = health.table  # per producer: its pid, ..., items accepted and not read
-        self._poller: Any = None
-        self._poller_pid = 0
-
-    def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
-        state["_poller"], state["_poller_pid"] = None, 0  # made again in each process
-        return state
+        self._table = health.table  # per producer: its pid, ..., items its feeder holds
 
     @property
     def is_shutdown(self) -> bool:
@@ -112,14 +104,12 @@ class ProcessQueue:
                 if self._free is not None:
                     self._free.release()  # relay the wake-up to the next blocked putter
                 raise ShutDown("put() on a buffer that was shut down")
-            if owed:
-                self._table[owed] += 1
             counts.items += 1
             counts.unfinished += 1
-        # Handed to the feeder thread with the lock let go: no getter reads the pipe for this
-        # item before the _ready permit below, and waking the feeder (a system call) while
-        # holding the lock made getters and other putters wait for it.
-        self._pipe.put((owed, data))
+        # Sent with the lock let go: no getter reads the pipe for this item before the _ready
+        # permit below, and a write (or waking the feeder) while holding the lock made getters
+        # and other putters wait for it.
+        self._pipe.send(data, owed)
         if self._free is None:  # unbounded: no permit taken to pass on; count the one given
             self._ready.owe(1)
         self._ready.release()
@@ -136,11 +126,11 @@ class ProcessQueue:
                 self._ready.release()
                 raise ShutDown("get() on a buffer that was shut down and is empty")
             counts.items -= 1
-            # Under load the item is in the pipe already: read it in this same hold.
-            ready = self._pipe_ready()
-            data = self._read() if ready(0) else None
+            # Under load the item is in the pipe already: read it in this same hold (trying
+            # costs one read, no poll, when it is not).
+            data = self._pipe.recv_nowait()
         if data is None:
-            data = self._receive(ready)
+            data = self._receive()
         if self._free is not None:
             self._free.release()
         else:
@@ -150,56 +140,37 @@ class ProcessQueue:
         except Exception as exc:
             raise unpickling_error(exc, [], 1, 1) from exc
 
-    def _receive(self, ready: Any) -> bytes:
+    def _receive(self) -> bytes:
         """The next item's pickle from the pipe, for a getter holding a ``_ready`` permit (the
-        item's put() has returned); lock not held. ``ready`` is :meth:`_pipe_ready`'s poll.
+        item's put() has returned); lock not held.
 
-        The getter waits for the pipe without the lock, so that putters and the feeder thread
-        go on meanwhile (waiting with it held made every get wait for a put's whole trip through
-        the feeder), and reads under the lock, so that an item read is counted out of its
-        producer's debt at once: a getter that checks the producers, lock held, then never
-        takes an item in another getter's hands for one that a dead producer lost.
+        The getter waits for the pipe without the lock, so that putters and feeder threads go
+        on meanwhile (waiting with it held made every get wait for a put's whole trip through a
+        feeder), and reads under the lock, one reader at a time. It checks the producers under
+        the lock too, having found the pipe empty there: no item is then half-way into another
+        getter's hands.
         """
+        pipe = self._pipe
         while True:
-            if ready(_SLICE_MS):
-                with self._lock:
-                    if ready(0):  # not taken by another getter in the meantime
-                        return self._read()
-            else:
-                with self._lock:
-                    if not ready(0):
-                        self._check_producers()
-
-    def _read(self) -> bytes:
-        """The next item's pickle, counted out of its producer's debt; lock held."""
-        owed, data = self._pipe.get()
-        if owed:
-            self._table[owed] -= 1
-        return data
+            readable = pipe.wait_readable(_SLICE_MS)
+            with self._lock:
+                data = pipe.recv_nowait()  # None if another getter took what woke us
+                if data is not None:
+                    return data
+                if not readable:
+                    self._check_producers()
 
     def _read_waiting(self) -> bytes:
-        """``_read()`` once the pipe has the item (its put() has returned); lock held."""
-        ready = self._pipe_ready()
-        while not ready(_SLICE_MS):
-            self._check_producers()
-        return self._read()
-
-    def _pipe_ready(self) -> Any:
-        """A function telling, within ``ms`` milliseconds, whether the pipe has data.
-
-        ``multiprocessing.Queue.get(timeout=...)`` builds a selector on every call, which costs
-        more than the rest of a get; a ``select.poll`` object on the queue's reading end is made
-        once per process instead.
-        """
-        pid = current_pid()  # asked on every get: no system call for it
-        if self._poller_pid != pid:
-            poller = select.poll()
-            poller.register(self._pipe._reader.fileno(), select.POLLIN)
-            self._poller, self._poller_pid = poller, pid
-        return self._poller.poll
+        """The next item's pickle once the pipe has it (its put() has returned); lock held."""
+        pipe = self._pipe
+        while (data := pipe.recv_nowait()) is None:
+            if not pipe.wait_readable(_SLICE_MS):
+                self._check_producers()
+        return data
 
     def _check_producers(self) -> None:
-        """Raise BufferBroken if a producer died owing items its feeder never wrote."""
+        """Raise BufferBroken if a producer died owing items its feeder never wrote; lock held,
+        pipe found empty."""
         self._health.check()
         table = self._table
         for producer in range(PARTICIPANTS):
@@ -249,6 +220,5 @@ class ProcessQueue:
                 self._free.release()
 
     def close(self) -> None:
-        """Stop the feeder thread of this process (after it has flushed what it holds)."""
+        """Stop the feeder thread of this process (after it has written what it holds)."""
         self._pipe.close()
-        self._pipe.join_thread()

@@ -17,8 +17,9 @@ Processes share no objects, so everything an algorithm touches is built for proc
   large payloads, so its bytes are copied once. No item is too large: what does not fit the ring
   goes through a file of the buffer's private folder;
 * scalar state: a ``ctypes`` structure in shared memory with the fields of ``SharedState``;
-* the ``queue`` variant: :class:`~pcmodel.buffers.process_queue.ProcessQueue`, a
-  ``multiprocessing.Queue`` plus the accounting and shutdown it lacks.
+* the ``queue`` variant: :class:`~pcmodel.buffers.process_queue.ProcessQueue`,
+  ``multiprocessing.Queue``'s design (a pipe and a feeder thread per process, each item pickled
+  once) plus the accounting and shutdown it lacks.
 
 Shared memory comes from ``multiprocessing.sharedctypes`` (``RawArray``/``RawValue``): it is
 anonymous, so nothing is left in ``/dev/shm`` even if a process dies, and it is freed when the

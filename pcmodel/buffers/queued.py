@@ -1,8 +1,9 @@
-"""The standard library does it: a buffer backed by ``queue.Queue`` or ``multiprocessing.Queue``.
+"""The standard library's design: ``queue.Queue``, or between processes ``multiprocessing.Queue``'s.
 
 This variant is the baseline the hand-written ones are measured against, and the answer to "what
 should I use in real code?". The backend supplies the queue (``queue.Queue`` with 3.13's shutdown
-for threads; a ``multiprocessing.Queue`` with shared accounting for processes); this class adds
+for threads; for processes, ``multiprocessing.Queue``'s design, a pipe and a feeder thread per
+process, carrying each item's pickle as it is, with shared accounting); this class adds
 only what the library's queue lacks: batches (plain loops, since neither queue has a batch
 operation: the benchmarks show what that costs) and instrumentation.
 

@@ -210,7 +210,7 @@ def test_a_queue_getter_waiting_for_the_pipe_keeps_nobody_out():
     without the queue's lock: putters go on meanwhile, and both items arrive, in order."""
     buf = make_buffer("queue", 4, "process", context=CONTEXTS["fork"])
     queue = buf._queue
-    writer_lock = queue._pipe._wlock  # the feeder thread writes to the pipe under this lock
+    writer_lock = queue._pipe._write_lock  # every write to the pipe is made under this lock
     got = []
     getter = threading.Thread(target=lambda: got.extend([buf.get(), buf.get()]))
     try:

@@ -15,11 +15,11 @@ FORK = multiprocessing.get_context("fork")
 
 
 def _in_feeder_hand_over(thread: threading.Thread) -> bool:
-    """True while ``thread`` is inside ``multiprocessing.Queue.put``."""
+    """True while ``thread`` is handing an item over to its process's feeder thread."""
     frame = sys._current_frames().get(thread.ident)
     while frame is not None:
         code = frame.f_code
-        if code.co_name == "put" and code.co_filename.endswith("multiprocessing/queues.py"):
+        if code.co_name == "hand_over" and code.co_filename.endswith("item_pipe.py"):
             return True
         frame = frame.f_back
     return False
@@ -35,7 +35,9 @@ def test_a_getter_is_not_kept_out_while_a_putter_hands_its_item_to_the_feeder():
     try:
         buf.put("first")
         wait_until(lambda: pipe._reader.poll(0))  # "first" is in the pipe
-        with pipe._notempty:  # the feeder's hand-over is held up: put() of "second" waits
+        feeder = pipe._here()
+        # Another write under way sends "second" to the feeder, and its hand-over is held up.
+        with pipe._write_lock, feeder._ready:
             putter.start()
             wait_until(lambda: _in_feeder_hand_over(putter))
             getter.start()
