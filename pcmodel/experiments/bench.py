@@ -96,6 +96,9 @@ CAPACITIES: tuple[int, ...] = (1, 16, 1024)
 ACTORS: tuple[tuple[int, int], ...] = ((1, 1), (4, 4))
 ITEM_SIZES: tuple[int, ...] = (8, 1024, 64 * 1024, 1024 * 1024)
 DEFAULT_JSON = Path("results") / "bench.json"
+#: The most --repeat and --trial-seconds take: a run of every point at those lasts about a day.
+MAX_REPEAT = 1000
+MAX_TRIAL_SECONDS = 60.0
 
 
 # -- the whole benchmark -------------------------------------------------------------------------
@@ -305,16 +308,17 @@ def bench_command(args: argparse.Namespace) -> int:
     if args.backend != "all":
         overrides["backends"] = (ActorKind(args.backend),)
     if args.repeat is not None:
-        if args.repeat < 1:
-            raise UsageError("--repeat must be at least 1")
+        if not 1 <= args.repeat <= MAX_REPEAT:
+            raise UsageError(f"--repeat must be from 1 to {MAX_REPEAT}, not {args.repeat}")
         overrides["repeat"] = args.repeat
     try:
         overrides["item_sizes"] = tuple(parse_size(size) for size in args.item_sizes.split(","))
     except ValueError as exc:
         raise UsageError(f"--item-sizes: {exc}") from None
     if args.trial_seconds is not None:
-        if not args.trial_seconds > 0:
-            raise UsageError("--trial-seconds must be > 0")
+        if not 0 < args.trial_seconds <= MAX_TRIAL_SECONDS:
+            raise UsageError(f"--trial-seconds must be above 0 and at most "
+                             f"{MAX_TRIAL_SECONDS:.0f}, not {args.trial_seconds}")
         overrides["trial_seconds"] = args.trial_seconds
     check_output(args.json, "--json", ["json"])
     config = (BenchConfig.quick_config(**overrides) if args.quick

@@ -47,8 +47,8 @@ examples:
   pcmodel run --variant semaphore --backend process --capacity 1 --consume-work cpu:20000
   pcmodel run --variant condition --json results/run.json --plot results/run.png
 """
-PLOTS_MISSING = ('--plot draws with matplotlib, which is not installed; install the plots extra: '
-                 'pip install "pcmodel[plots]"')
+PLOTS_MISSING = ('--plot draws with matplotlib, which is not installed: pip install matplotlib '
+                 '(the "plots" extra)')
 
 
 def format_table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:

@@ -31,6 +31,7 @@ __all__ = ["register"]
 
 _SUFFIXES = {"json": ".json", "gradescope": ".json", "junit": ".xml", "csv": ".csv"}
 _MAX_DEADLINE = 7 * 24 * 3600.0  # --deadline: a week at most (and a finite number)
+_MAX_REPEAT = 100  # --repeat: each repetition runs every check again
 
 
 def register(subparsers: Any) -> None:
@@ -73,8 +74,8 @@ def _grade(args: argparse.Namespace) -> int:
         return 0
     if not args.exercise:
         raise UsageError("name an exercise (pcmodel grade --list shows them)")
-    if args.repeat < 1:
-        raise UsageError("--repeat must be at least 1")
+    if not 1 <= args.repeat <= _MAX_REPEAT:
+        raise UsageError(f"--repeat must be from 1 to {_MAX_REPEAT}, not {args.repeat}")
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
     if args.deadline is not None and not 0 < args.deadline <= _MAX_DEADLINE:
