@@ -157,7 +157,8 @@ class ExplorationResult:
             verdict = "no failure found, but INCOMPLETE (budget ran out)"
         bound = f", preemption bound {self.preemption_bound}" if self.strategy == "dfs" else ""
         return (
-            f"{verdict}: {self.schedules} schedules, strategy {self.strategy}{bound}, "
+            f"{verdict}: {self.schedules} schedule{'' if self.schedules == 1 else 's'}, "
+            f"strategy {self.strategy}{bound}, "
             f"seed {self.seed}, {self.elapsed:.2f} s"
         )
 

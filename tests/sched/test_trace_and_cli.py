@@ -154,3 +154,11 @@ def test_storage_guess_is_only_trusted_when_unambiguous():
     storage, sure = find_storage(Ring())
     assert storage == [None, None] and not sure
     assert find_storage(object()) == (None, False)
+
+
+def test_a_replayed_schedule_is_counted_in_the_singular(capsys):
+    target = f"{ZOO / 'ring_no_mutex.py'}:BoundedBuffer"
+    main(["explore", target, "--capacity", "2", "--lines"])
+    replay = capsys.readouterr().out.split("--replay ")[1].split()[0]
+    assert main(["explore", target, "--capacity", "2", "--lines", "--replay", replay]) == 1
+    assert "FAILED (invariant): 1 schedule, strategy" in capsys.readouterr().out
