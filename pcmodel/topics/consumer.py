@@ -49,6 +49,9 @@ Choices where kafka-python and the Java client differ (the Java client wins):
 - ``assign()`` with ``enable_auto_commit`` first makes the auto-commit that is due, if one is
   (kafka-python commits whether due or not); before a rebalance every position is committed,
   with either protocol, and a cooperative member revokes a dropped topic's partitions then.
+- ``unsubscribe()`` calls ``on_partitions_revoked`` and leaves the group without committing
+  (the Java client's ``onLeavePrepare``; kafka-python auto-commits first): commit before it
+  what was processed, or ``close()``, which commits.
 - ``close()`` commits (with ``enable_auto_commit``), calls ``on_partitions_revoked`` and leaves
   the group, so the partitions move at once instead of after the session timeout; a static
   member does not leave, so that it gets them back when it restarts (KIP-345).

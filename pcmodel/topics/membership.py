@@ -370,7 +370,8 @@ class GroupMemberMixin:
                 self._rejoin_needed = True
 
     def _leave_group(self, *, commit: bool = True) -> None:
-        """Commit (auto-commit), revoke and leave; used by unsubscribe() and close()."""
+        """Revoke, after an auto-commit unless ``commit`` is False, and leave: close() commits,
+        unsubscribe() does not (as the Java client's)."""
         if self._lost:
             error = self._handle_lost()
         else:

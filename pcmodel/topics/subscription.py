@@ -101,10 +101,13 @@ class SubscriptionMixin:
         self._start_heartbeat()
 
     def unsubscribe(self) -> None:
-        """Leave the group (or drop the manual assignment) and forget every partition."""
+        """Leave the group (or drop the manual assignment) and forget every partition.
+
+        A subscribed member calls ``on_partitions_revoked`` and leaves without an auto-commit,
+        as the Java client's ``unsubscribe()`` (kafka-python commits first)."""
         self._check_open()
         if self._subscribed_topics is not None:
-            self._leave_group()
+            self._leave_group(commit=False)
         with self._lock:
             self._subscribed_topics = None
             self._pattern = None

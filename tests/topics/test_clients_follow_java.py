@@ -96,6 +96,31 @@ def test_cooperative_rejoin_auto_commits_the_partitions_it_keeps(broker, make_co
     assert consumer.committed(tp("t", 0)) == 2
 
 
+def test_unsubscribe_revokes_and_leaves_without_an_auto_commit(broker, make_consumer):
+    # ClassicKafkaConsumer.unsubscribe(): onLeavePrepare (the revocation callback), then
+    # maybeLeaveGroup; no commit (kafka-python commits first).
+    broker.create_topic("t", 1)
+    fill(broker, "t", 0, [b"a", b"b"])
+    revoked = []
+
+    class Listener(ConsumerRebalanceListener):
+        def on_partitions_revoked(self, partitions):
+            revoked.append(set(partitions))
+
+        def on_partitions_assigned(self, partitions):
+            pass
+
+    clock = FakeClock()  # never moves: no auto-commit falls due on its own
+    consumer = make_consumer(group_id="g", enable_auto_commit=True, auto_offset_reset="earliest",
+                             clock=clock)
+    consumer.subscribe(["t"], listener=Listener())
+    assert len(drain(consumer, 2)) == 2
+    consumer.unsubscribe()
+    assert revoked == [{tp("t", 0)}]
+    assert consumer.committed(tp("t", 0)) is None
+    assert broker.describe_group("g").state == "Empty"
+
+
 def test_a_record_without_key_or_value_is_sent(broker, make_consumer):
     # The Java client's ProducerRecord takes a null key and a null value together; only a
     # compacted topic refuses such a record (for its missing key).
