@@ -40,6 +40,7 @@ from pcmodel.topics.errors import (
 )
 from pcmodel.topics.log import PartitionLog
 from pcmodel.topics.log_records import (
+    NO_TIMESTAMP,
     RECORD_BATCH_OVERHEAD,
     LogRecord,
     NewRecord,
@@ -72,7 +73,8 @@ class AppendResult(NamedTuple):
     every record with it (``message.timestamp.type=LogAppendTime``), else ``-1``: what Kafka's
     ProduceResponse answers, and the timestamp a producer then reports for its records.
     ``max_timestamp_ms`` is the largest timestamp of the batch as the log stores it, which the
-    broker remembers as an idempotent producer's last timestamp (DescribeProducers); ``-1``
+    broker remembers as an idempotent producer's last timestamp (DescribeProducers), and ``-1``
+    if every one is negative (Kafka's batch ``maxTimestamp`` starts at ``NO_TIMESTAMP``) or
     where the answer does not say (a cluster's answer to a client).
     """
 
@@ -124,7 +126,7 @@ def _refused_records(settings: LogSettings, batch: Sequence[tuple], now_ms: int,
         if settings.compaction is not None and key is None:
             errors.append((index, "Compacted topic cannot accept message without key in "
                                   f"topic partition {tp.topic}-{tp.partition}"))
-        elif (not settings.log_append_time and timestamp is not None
+        elif (not settings.log_append_time and timestamp not in (None, NO_TIMESTAMP)
               and not earliest <= timestamp <= latest):
             late = True
             # A produced batch's base offset is 0, so a record's offset is its index.
@@ -168,7 +170,10 @@ class ProduceFetchMixin:
 
         A create time outside the window the topic accepts around the broker's clock (its
         ``message.timestamp.before.max.ms`` and ``message.timestamp.after.max.ms``; one hour
-        ahead at most by default, as in Kafka 4) refuses the batch too.
+        ahead at most by default, as in Kafka 4) refuses the batch too. A record a Kafka
+        client sent (a :class:`~pcmodel.topics.log_records.WireRecord`) may carry a negative
+        create time, as Kafka's broker takes it: ``-1`` means none (kept as ``-1``, never
+        refused), any other is judged by the window like every create time.
 
         A compacted topic (``cleanup.policy=compact``) refuses a batch with a record without a
         key.
@@ -248,9 +253,10 @@ class ProduceFetchMixin:
             base, append_time, max_timestamp = log.append(batch, compressed=compressed,
                                                           transactional=transactional)
             self._data_arrived.notify_all()
+            # Kafka's batch maxTimestamp starts at NO_TIMESTAMP: never below -1.
             return AppendResult(base, log.log_start_offset,
                                 append_time if log.settings.log_append_time else -1,
-                                max_timestamp)
+                                max(max_timestamp, NO_TIMESTAMP))
 
     def describe_producers(
         self, partitions: Iterable[TopicPartition],

@@ -13,8 +13,9 @@ Asking for one that is missing is a ``KafkaConfigurationError`` naming the packa
 
 The encoding is pcmodel's own (length-prefixed fields with :mod:`struct`), not Kafka's record
 batch v2: storage is not a wire format here, and the Kafka protocol listener converts at its door.
-A record appended without a timestamp is encoded with ``-1`` and gets the batch's append time
-when decoded (Kafka's LogAppendTime is a batch field too).
+A record appended without a timestamp (``None``) is marked so, and gets the batch's append time
+when decoded (Kafka's LogAppendTime is a batch field too); any int, negative ones included (a
+Kafka client's, see :class:`~pcmodel.topics.log_records.WireRecord`), is kept as it is.
 
 Levels (Kafka's ``compression.gzip.level``, ``compression.lz4.level``,
 ``compression.zstd.level``, KIP-390): :data:`COMPRESSION_LEVELS` has Kafka's range and default
@@ -166,7 +167,8 @@ def get_codec(name: str | None, level: int | None = None) -> Codec | None:
 
 # --- the records of one batch as bytes -------------------------------------------------------
 
-_RECORD = struct.Struct(">qiiH")  # timestamp (-1: append time), key length, value length, headers
+# timestamp, key length, value length, headers, whether a timestamp was given (0: append time)
+_RECORD = struct.Struct(">qiiHB")
 _HEADER = struct.Struct(">Hi")  # header key length, header value length (-1: a null value)
 
 
@@ -185,7 +187,7 @@ def encode_records(records: Sequence[tuple]) -> bytes:
     for key, value, headers, timestamp in records:
         parts.append(_RECORD.pack(
             -1 if timestamp is None else timestamp, -1 if key is None else len(key),
-            -1 if value is None else len(value), len(headers),
+            -1 if value is None else len(value), len(headers), timestamp is not None,
         ))
         if key:
             parts.append(key)
@@ -201,12 +203,12 @@ def encode_records(records: Sequence[tuple]) -> bytes:
 
 
 def decode_records(data: bytes) -> list[tuple]:
-    """The inverse of :func:`encode_records` (a timestamp of ``None`` comes back as ``-1``)."""
+    """The inverse of :func:`encode_records`."""
     records: list[tuple] = []
     view = memoryview(data)
     pos = 0
     while pos < len(data):
-        timestamp, klen, vlen, nheaders = _RECORD.unpack_from(data, pos)
+        timestamp, klen, vlen, nheaders, timed = _RECORD.unpack_from(data, pos)
         pos += _RECORD.size
         key = None if klen < 0 else bytes(view[pos : pos + klen])
         pos += max(klen, 0)
@@ -220,7 +222,7 @@ def decode_records(data: bytes) -> list[tuple]:
             pos += hklen
             headers.append((hkey, None if hvlen < 0 else bytes(view[pos : pos + hvlen])))
             pos += max(hvlen, 0)
-        records.append((key, value, tuple(headers), timestamp))
+        records.append((key, value, tuple(headers), timestamp if timed else None))
     return records
 
 
@@ -264,7 +266,7 @@ class CompressedBatch:
         for i, (key, value, headers, ts) in enumerate(decode_records(self.codec.decompress(
             self.data
         ))):
-            if ts < 0 or self.log_append_time:
+            if ts is None or self.log_append_time:
                 out.append((self.base_offset + i, self.append_time, 1, key, value, headers))
             else:
                 out.append((self.base_offset + i, ts, 0, key, value, headers))

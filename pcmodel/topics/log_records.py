@@ -11,6 +11,18 @@ offset, its timestamp and whether that is the producer's create time or the log'
 read from the wall clock; durations never are. :func:`record_batch_size` weighs a batch as
 Kafka's record format v2 encodes it, which is what a topic's ``max.message.bytes`` bounds.
 
+Negative timestamps follow Kafka, which checks them in the client, not in the broker. Java's
+``ProducerRecord`` refuses one ("Timestamp should always be non-negative or null"), and so do
+pcmodel's ``KafkaProducer.send(timestamp_ms=...)`` and a :class:`NewRecord` given to
+``Broker.append`` (``IllegalArgumentError``). Kafka's broker takes any 64-bit timestamp a
+client's batch carries, and so does pcmodel's from a Kafka client: the Kafka listener hands
+the broker each such record as a :class:`WireRecord`. There ``-1`` is Kafka's
+``RecordBatch.NO_TIMESTAMP``: kept as ``-1`` (a create time) on a ``CreateTime`` topic and never
+checked against the topic's window of create times, not stamped with the append time as
+``None`` is. Any other negative value is an ordinary create time: kept as sent under the default
+window (``message.timestamp.before.max.ms`` is unbounded), refused with INVALID_TIMESTAMP by a
+finite one. A ``LogAppendTime`` topic stamps every record, whatever it carried.
+
 Prior art: Kafka's record format v2 fields and ``TimestampType`` codes, kafka-python's
 ``ConsumerRecord`` field names.
 """
@@ -28,8 +40,10 @@ __all__ = [
     "RECORD_BATCH_OVERHEAD",
     "TIMESTAMP_CREATE_TIME",
     "TIMESTAMP_LOG_APPEND_TIME",
+    "NO_TIMESTAMP",
     "LogRecord",
     "NewRecord",
+    "WireRecord",
     "record_batch_size",
     "record_batch_size_bound",
     "validate_new_record",
@@ -40,6 +54,8 @@ __all__ = [
 #: Kafka's timestamp type codes, as ``ConsumerRecord.timestamp_type`` reports them.
 TIMESTAMP_CREATE_TIME = 0
 TIMESTAMP_LOG_APPEND_TIME = 1
+#: Kafka's ``RecordBatch.NO_TIMESTAMP``: a record a Kafka client sent without a timestamp.
+NO_TIMESTAMP = -1
 
 #: Bytes of a v2 record batch's header: base offset 8, length 4, leader epoch 4, magic 1, CRC 4,
 #: attributes 2, last offset delta 4, first and max timestamps 8 + 8, producer id 8, producer
@@ -70,6 +86,20 @@ class NewRecord(NamedTuple):
     timestamp_ms: int | None = None
 
 
+class WireRecord(NamedTuple):
+    """A record as a Kafka client's batch carried it (the Kafka listener decodes these).
+
+    ``timestamp_ms`` is Kafka's: any 64-bit int, :data:`NO_TIMESTAMP` (``-1``) for none, never
+    ``None``. The broker keeps it as Kafka's broker does (see the module): a negative value is
+    not refused as in a :class:`NewRecord`.
+    """
+
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes | None], ...]
+    timestamp_ms: int
+
+
 class LogRecord(NamedTuple):
     """A record stored in a partition log, as ``Broker.fetch`` returns it (bytes, not objects)."""
 
@@ -84,9 +114,12 @@ class LogRecord(NamedTuple):
 def validate_new_record(record: Any) -> NewRecord:
     """Return ``record`` as a :class:`NewRecord`, or raise ``TypeError``/``IllegalArgumentError``.
 
-    Accepts a ``NewRecord`` or a tuple of 2 to 4 fields in its order. Keys and values must be
-    ``bytes`` or ``None`` (serialize first); headers a sequence of ``(str, bytes)`` pairs,
-    whose value may be ``None`` (a null header value, as Kafka's record format allows).
+    Accepts a ``NewRecord``, a :class:`WireRecord` or a tuple of 2 to 4 fields in their order.
+    Keys and values must be ``bytes`` or ``None`` (serialize first); headers a sequence of
+    ``(str, bytes)`` pairs, whose value may be ``None`` (a null header value, as Kafka's record
+    format allows). A timestamp is an int or ``None``, and not negative unless the record is a
+    ``WireRecord``: the check of Java's ``ProducerRecord`` for the one, of Kafka's broker (none)
+    for the other.
     """
     if not isinstance(record, tuple) or not 2 <= len(record) <= 4:
         raise TypeError(
@@ -112,7 +145,7 @@ def validate_new_record(record: Any) -> NewRecord:
     if ts is not None:
         if isinstance(ts, bool) or not isinstance(ts, int):
             raise TypeError(f"timestamp_ms must be an int or None, got {ts!r}")
-        if ts < 0:
+        if ts < 0 and type(record) is not WireRecord:
             raise IllegalArgumentError(f"timestamp_ms must be >= 0, got {ts}")
     return NewRecord(rec.key, rec.value, headers, ts)
 
@@ -122,11 +155,14 @@ def validate_records(records: Sequence[Any]) -> list[tuple]:
 
     The common shapes (``bytes``/``None`` key and value, no headers) take a fast path without
     building a :class:`NewRecord`; anything else goes through :func:`validate_new_record`, so
-    the errors are the same. Nothing is returned unless every record is valid.
+    the errors are the same. A :class:`WireRecord`'s negative timestamp stays (``-1`` included:
+    :data:`NO_TIMESTAMP` is kept, not stamped); every other record's must be ``None`` or
+    ``>= 0``. Nothing is returned unless every record is valid.
     """
     checked = []
     for rec in records:
-        if (type(rec) is tuple or type(rec) is NewRecord) and 2 <= len(rec) <= 4:
+        kind = type(rec)
+        if (kind is tuple or kind is NewRecord or kind is WireRecord) and 2 <= len(rec) <= 4:
             key, value = rec[0], rec[1]
             headers = rec[2] if len(rec) > 2 else ()
             ts = rec[3] if len(rec) > 3 else None
@@ -134,7 +170,7 @@ def validate_records(records: Sequence[Any]) -> list[tuple]:
                 (key is None or type(key) is bytes)
                 and (value is None or type(value) is bytes)
                 and not headers
-                and (ts is None or (type(ts) is int and ts >= 0))
+                and (ts is None or (type(ts) is int and (ts >= 0 or kind is WireRecord)))
             ):
                 checked.append((key, value, (), ts))
                 continue

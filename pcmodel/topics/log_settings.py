@@ -18,19 +18,23 @@ is recompressed to).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from functools import partial
-from operator import is_not, itemgetter
+from operator import itemgetter
 from typing import NamedTuple
 
 from pcmodel.topics.compaction import CompactionSettings
+from pcmodel.topics.log_records import NO_TIMESTAMP
 from pcmodel.topics.topic_configs import TOPIC_CONFIGS
 
 __all__ = ["LogSettings", "log_settings"]
 
-_GIVEN = partial(is_not, None)  # a create time given, not None
 _KEY = itemgetter(0)  # of a checked record (key, value, headers, timestamp)
 _TIMESTAMP = itemgetter(3)
 _LONG_MAX = 2**63 - 1  # Kafka's Long.MAX_VALUE: no bound
+
+
+def _judged(timestamp: int | None) -> bool:
+    """Whether the window judges ``timestamp``: a create time given, not Kafka's "none"."""
+    return timestamp is not None and timestamp != NO_TIMESTAMP
 
 
 def _default(name: str) -> int:
@@ -75,7 +79,10 @@ class LogSettings(NamedTuple):
         """Why a batch of ``records`` (checked ``(key, value, headers, timestamp)``, a timestamp
         of ``None`` for none given) is refused at ``now_ms`` on the broker's clock, as Kafka's
         log validator says it; ``None`` if it is not. A topic that stamps append times takes
-        any create time."""
+        any create time, and every topic takes
+        :data:`~pcmodel.topics.log_records.NO_TIMESTAMP` (``-1``, a Kafka client's "none"),
+        which Kafka's ``validateTimestamp`` skips. Any other negative time is a create time
+        like the rest: before every finite window."""
         if self.log_append_time:
             return None
         earliest = now_ms - self.timestamp_before_max_ms
@@ -85,10 +92,11 @@ class LogSettings(NamedTuple):
         # any time before it is taken.
         if max(filter(None, map(_TIMESTAMP, records)), default=latest) <= latest and (
                 self.timestamp_before_max_ms >= _LONG_MAX
-                or min(filter(_GIVEN, map(_TIMESTAMP, records)), default=earliest) >= earliest):
+                or min(filter(_judged, map(_TIMESTAMP, records)), default=earliest)
+                >= earliest):
             return None
         index, timestamp = next((i, ts) for i, ts in enumerate(map(_TIMESTAMP, records))
-                                if ts is not None and not earliest <= ts <= latest)
+                                if _judged(ts) and not earliest <= ts <= latest)
         return (f"Timestamp {timestamp} of the record at index {index} of the batch is out of "
                 f"range. The timestamp should be within [{earliest}, {latest}] (the topic's "
                 "message.timestamp.before.max.ms and message.timestamp.after.max.ms around "

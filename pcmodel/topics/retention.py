@@ -11,8 +11,9 @@ as they are due, where Kafka's usually outlive their limit a while.
     record's timestamp (a batch's: its largest): the producer's create time, or the append time
     on a topic that stamps append times, never the moment it arrived. Deletion stops at the
     first record not due, so one record whose producer's clock ran ahead holds back every
-    record after it, as its segment would in Kafka. ``0`` deletes every record from the
-    millisecond after its timestamp.
+    record after it, as its segment would in Kafka. A record timed below 0 (a Kafka client's
+    -1, no timestamp) goes with the next record that has a time, and stays if none follows.
+    ``0`` deletes every record from the millisecond after its timestamp.
 
 ``retention.bytes`` (:func:`first_kept_by_size`)
     Once the log's stored bytes (:func:`stored_bytes`: each record's key, value and headers, a
@@ -73,9 +74,28 @@ def stored_bytes(entries: Sequence[Entry]) -> int:
 
 def first_kept_by_age(entries: Sequence[Entry], i: int, end: int, oldest_kept_ms: int) -> int:
     """The index of the first of ``entries[i:end]`` that ``retention.ms`` keeps: the first
-    whose timestamp is not below ``oldest_kept_ms`` (now minus ``retention.ms``)."""
-    while i < end and (entries[i] is None or timestamp_of(entries[i]) < oldest_kept_ms):
-        i += 1
+    whose timestamp is not below ``oldest_kept_ms`` (now minus ``retention.ms``).
+
+    A record timed below 0 (a Kafka client's -1, no timestamp, or an earlier one) is judged
+    with the next record that has a time, and kept if none follows: Kafka judges a segment by
+    its largest timestamp, and one with none by its file's last change.
+    """
+    while i < end:
+        entry = entries[i]
+        if entry is None:
+            i += 1
+            continue
+        if timestamp_of(entry) >= 0:
+            if timestamp_of(entry) >= oldest_kept_ms:
+                return i
+            i += 1
+            continue
+        timed = i + 1
+        while timed < end and (entries[timed] is None or timestamp_of(entries[timed]) < 0):
+            timed += 1
+        if timed == end or timestamp_of(entries[timed]) >= oldest_kept_ms:
+            return i
+        i = timed
     return i
 
 

@@ -4,7 +4,10 @@ A producer sends, per partition, one record batch: a header (base offset, length
 attributes with the compression codec and timestamp type, producer id and sequence, record
 count) and the records, compressed together. A maintained codec reads one (checking the CRC and
 decompressing) and writes one; this module only converts between batches and the broker's
-``(key, value, headers, timestamp_ms)`` tuples and :class:`~pcmodel.topics.log_records.LogRecord` s.
+records: a produced batch's as :class:`~pcmodel.topics.log_records.WireRecord` s (the
+timestamps as the client sent them, negative ones included, which the broker takes as Kafka's
+does), a fetch's from :class:`~pcmodel.topics.log_records.LogRecord` s (a timestamp of ``-1``
+comes back as ``-1``, as Kafka returns it).
 
 Two codecs with the same interface (aiokafka's record module began as a port of
 kafka-python's): **kafka-python**'s pure-Python ``kafka.record`` (always present: the ``kafka``
@@ -20,12 +23,13 @@ producer id and epoch); it is appended as the producer's
 one from a client is refused with INVALID_RECORD, as Kafka's ``LogValidator`` refuses it.
 
 The broker stores records, not batches, so a fetch re-batches them: consecutive records go into
-one uncompressed batch, split where the timestamp type changes (a batch has one), where a size
-limit is reached, where the leader epoch that wrote them changes (each batch carries, as its
-*partitionLeaderEpoch*, the epoch of the leader that appended its records, KIP-101: consumers
-validate their position with it after a leader change, KIP-320; a producer's own value of the
-field is not kept, as Kafka's leader overwrites it on append), and at the edges of each
-transactional batch the partition remembers
+one uncompressed batch, split where the timestamp type changes (a batch has one), after a run
+of records without a timestamp (``-1``) that starts a batch (aiokafka's builder cannot write
+one before a timed record), where a size limit is reached, where the leader epoch that wrote
+them changes (each batch carries, as its *partitionLeaderEpoch*, the epoch of the leader that
+appended its records, KIP-101: consumers validate their position with it after a leader
+change, KIP-320; a producer's own value of the field is not kept, as Kafka's leader overwrites
+it on append), and at the edges of each transactional batch the partition remembers
 (:class:`~pcmodel.topics.log_transactions.TransactionalBatch`), so that a consumer sees what
 Kafka's log holds: a transactional producer's records in batches carrying its producer id and
 epoch and the transactional attribute, and each marker alone in a control batch whose record
@@ -46,7 +50,12 @@ from typing import Any, NamedTuple
 
 from kafka.record.util import calc_crc32c
 
-from pcmodel.topics.log_records import TIMESTAMP_LOG_APPEND_TIME, LogRecord
+from pcmodel.topics.log_records import (
+    NO_TIMESTAMP,
+    TIMESTAMP_LOG_APPEND_TIME,
+    LogRecord,
+    WireRecord,
+)
 from pcmodel.topics.log_transactions import TransactionalBatch
 from pcmodel.wire.api import kafka_errors
 
@@ -121,7 +130,7 @@ class ProducedBatch(NamedTuple):
     is the header's transactional attribute: the batch belongs to the producer's transaction.
     """
 
-    records: list[tuple]
+    records: list[WireRecord]
     producer_id: int
     producer_epoch: int
     first_sequence: int
@@ -175,8 +184,10 @@ def is_transactional(data: bytes | None) -> bool:
 
 def decode_batch(data: bytes | None, produce_version: int = _FIRST_ZSTD_PRODUCE) -> ProducedBatch:
     """The one v2 batch in ``data`` (sent in a Produce request of ``produce_version``, by
-    default one that may carry every codec): records as ``(key, value, headers, timestamp)``
-    tuples.
+    default one that may carry every codec): records as
+    :class:`~pcmodel.topics.log_records.WireRecord` s, each with its timestamp as sent (``-1``,
+    Kafka's ``NO_TIMESTAMP``, and any other negative value included: the broker treats them as
+    Kafka's does).
 
     Raises :class:`BatchRejected` with Kafka's code if ``data`` is not exactly one v2 batch
     (INVALID_RECORD: Produce v3+ carries one v2 batch per partition), is compressed with zstd
@@ -218,12 +229,12 @@ def decode_batch(data: bytes | None, produce_version: int = _FIRST_ZSTD_PRODUCE)
                          batch.is_transactional)
 
 
-def _as_tuple(rec: Any) -> tuple:
+def _as_tuple(rec: Any) -> WireRecord:
     # A header value may be None (Kafka's null header value, length -1): kept as such.
     headers = tuple(map(tuple, rec.headers)) if rec.headers else ()
-    timestamp = rec.timestamp
-    # -1 is "no timestamp" (very old clients): the broker stamps the append time then.
-    return rec.key, rec.value, headers, timestamp if timestamp >= 0 else None
+    # The timestamp as sent, negative ones included: -1 (NO_TIMESTAMP) is not a request to
+    # stamp the append time, and the broker judges the others (see WireRecord).
+    return WireRecord(rec.key, rec.value, headers, rec.timestamp)
 
 
 def encode_records(records: Sequence[LogRecord], max_bytes: int,
@@ -297,12 +308,17 @@ def _encode_batch(records: Sequence[LogRecord], i: int, end: int,
     append = builder.append
     base = first.offset
     full = False
+    # aiokafka's builder takes a first timestamp of -1 for "none yet" and would date the first
+    # record with the second one's time: a batch that starts with NO_TIMESTAMP holds only those.
+    untimed = first.timestamp == NO_TIMESTAMP
     while i < end:
         rec = records[i]
         if (rec.timestamp_type == TIMESTAMP_LOG_APPEND_TIME) != log_append or (
             log_append and rec.timestamp != first.timestamp
         ):
             break  # a batch has one timestamp type (and one log-append time)
+        if untimed and rec.timestamp != NO_TIMESTAMP:
+            break
         if append(rec.offset - base, rec.timestamp, rec.key, rec.value,
                   list(rec.headers)) is None:
             full = True  # the size limit: this record waits for the next fetch
