@@ -20,6 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # A Ctrl-C sent to the process while another thread runs (which the kernel may pick to take
 # it: the main thread blocks it in the block) must raise in the main thread when the block ends.
+# The block waits until a thread has taken the signal: on a busy machine the helper may be
+# scheduled only after the block, and a Ctrl-C taken then belongs to after the block.
 HELD = textwrap.dedent("""\
     import os, signal, threading
     from pcmodel.child_signals import children_ignore_ctrl_c
@@ -29,6 +31,8 @@ HELD = textwrap.dedent("""\
     try:
         with children_ignore_ctrl_c():
             os.kill(os.getpid(), signal.SIGINT)
+            while signal.SIGINT in signal.sigpending():
+                pass  # pending until the helper, which does not block it, takes it
             print("block ended", flush=True)
         print("not interrupted")
     except KeyboardInterrupt:
