@@ -117,23 +117,21 @@ def _refused_records(settings: LogSettings, batch: Sequence[tuple], now_ms: int,
     name each one): a record without a key on a compacted topic, else one whose create time
     lies outside the topic's window. INVALID_TIMESTAMP if any record is refused for its time,
     else INVALID_RECORD, as Kafka's ``processRecordErrors`` chooses."""
-    earliest = now_ms - settings.timestamp_before_max_ms
-    latest = now_ms + settings.timestamp_after_max_ms
+    keyless = set(settings.keyless(batch))
+    # A record is refused for its first fault only, its key before its time, as Kafka's.
+    untimely = set(settings.untimely(batch, now_ms)) - keyless
+    earliest, latest = settings.window(now_ms)
     errors: list[tuple[int, str]] = []
-    late = False
-    for index, record in enumerate(batch):
-        key, timestamp = record[0], record[3]
-        if settings.compaction is not None and key is None:
+    for index in sorted(keyless | untimely):
+        if index in keyless:
             errors.append((index, "Compacted topic cannot accept message without key in "
                                   f"topic partition {tp.topic}-{tp.partition}"))
-        elif (not settings.log_append_time and timestamp not in (None, NO_TIMESTAMP)
-              and not earliest <= timestamp <= latest):
-            late = True
+        else:
             # A produced batch's base offset is 0, so a record's offset is its index.
-            errors.append((index, f"Timestamp {timestamp} of message with offset {index} is "
-                                  "out of range. The timestamp should be within "
+            errors.append((index, f"Timestamp {batch[index][3]} of message with offset "
+                                  f"{index} is out of range. The timestamp should be within "
                                   f"[{earliest}, {latest}]"))
-    error = InvalidTimestampError(settings.timestamp_error(batch, now_ms)) if late \
+    error = InvalidTimestampError(settings.timestamp_error(batch, now_ms)) if untimely \
         else InvalidRecordError(settings.key_error(batch))
     error.record_errors = tuple(errors)
     return error

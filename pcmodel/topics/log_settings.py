@@ -66,14 +66,33 @@ class LogSettings(NamedTuple):
     delete: bool = True
     compaction: CompactionSettings | None = None
 
+    def keyless(self, records: Sequence[tuple]) -> list[int]:
+        """The indices of the checked ``records`` a compacted topic refuses: those without a
+        key (as Kafka's log validator says); none on another topic."""
+        if self.compaction is None:
+            return []
+        return [i for i, key in enumerate(map(_KEY, records)) if key is None]
+
     def key_error(self, records: Sequence[tuple]) -> str | None:
         """Why a batch of checked ``records`` is refused for a record without a key (a
         compacted topic takes none, as Kafka's log validator says); ``None`` if it is not."""
         if self.compaction is None or None not in map(_KEY, records):
             return None
-        index = next(i for i, rec in enumerate(records) if rec[0] is None)
         return (f"Compacted topic cannot accept message without key (the record at index "
-                f"{index} of the batch); give every record a key")
+                f"{self.keyless(records)[0]} of the batch); give every record a key")
+
+    def window(self, now_ms: int) -> tuple[int, int]:
+        """The earliest and the latest create time a record may carry at ``now_ms``."""
+        return now_ms - self.timestamp_before_max_ms, now_ms + self.timestamp_after_max_ms
+
+    def untimely(self, records: Sequence[tuple], now_ms: int) -> list[int]:
+        """The indices of the checked ``records`` refused at ``now_ms`` for their create time
+        (see :meth:`timestamp_error`)."""
+        if self.log_append_time:
+            return []
+        earliest, latest = self.window(now_ms)
+        return [i for i, ts in enumerate(map(_TIMESTAMP, records))
+                if _judged(ts) and not earliest <= ts <= latest]
 
     def timestamp_error(self, records: Sequence[tuple], now_ms: int) -> str | None:
         """Why a batch of ``records`` (checked ``(key, value, headers, timestamp)``, a timestamp
@@ -85,8 +104,7 @@ class LogSettings(NamedTuple):
         like the rest: before every finite window."""
         if self.log_append_time:
             return None
-        earliest = now_ms - self.timestamp_before_max_ms
-        latest = now_ms + self.timestamp_after_max_ms
+        earliest, latest = self.window(now_ms)
         # Every append asks, so the common case runs without a Python loop: a time after the
         # window is found by max() (skipping None and 0, which cannot be late), and by default
         # any time before it is taken.
@@ -95,12 +113,11 @@ class LogSettings(NamedTuple):
                 or min(filter(_judged, map(_TIMESTAMP, records)), default=earliest)
                 >= earliest):
             return None
-        index, timestamp = next((i, ts) for i, ts in enumerate(map(_TIMESTAMP, records))
-                                if _judged(ts) and not earliest <= ts <= latest)
-        return (f"Timestamp {timestamp} of the record at index {index} of the batch is out of "
-                f"range. The timestamp should be within [{earliest}, {latest}] (the topic's "
-                "message.timestamp.before.max.ms and message.timestamp.after.max.ms around "
-                "the broker's clock)")
+        index = self.untimely(records, now_ms)[0]
+        return (f"Timestamp {records[index][3]} of the record at index {index} of the batch "
+                f"is out of range. The timestamp should be within [{earliest}, {latest}] (the "
+                "topic's message.timestamp.before.max.ms and message.timestamp.after.max.ms "
+                "around the broker's clock)")
 
     def stored_codec(self, producer_codec: str | None) -> tuple[str | None, int | None]:
         """The codec, and its level (``None``: the codec's default), a batch compressed with
