@@ -78,9 +78,6 @@ def scheduler_available() -> bool:
     return True
 
 
-_FOUND = SEARCH
-
-
 def _found(result: Any) -> dict[str, Any]:
     """An exploration's result as data."""
     failure = None
@@ -92,7 +89,7 @@ def _found(result: Any) -> dict[str, Any]:
 class Explorer:
     """The live harness: schedule searches over the student's code, reported as data."""
 
-    SHAPES = {"buffer": _FOUND, "pipeline": _FOUND}
+    SHAPES = {"buffer": SEARCH, "pipeline": SEARCH}
 
     def __init__(self, impl: str) -> None:
         self.impl = impl

@@ -219,7 +219,7 @@ def handle_leave_group(ctx: RequestContext, request: Any) -> Any:
     return ctx.response(throttle_time_ms=0, error_code=0, members=answers)
 
 
-# --- OffsetCommit, OffsetFetch -----------------------------------------------------------------
+# --- ListGroups, DescribeGroups, DeleteGroups ---------------------------------------------------
 
 
 #: What Java's ``String.trim()`` removes from either end: every character up to U+0020.
