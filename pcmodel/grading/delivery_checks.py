@@ -41,6 +41,16 @@ def _records(h: Any) -> list[tuple[str, int, int]]:
     return out
 
 
+def _kept_consuming(h: Any, hint: str) -> dict[str, str] | None:
+    """The problem if a member's consume() raised during a rebalance (the first by name)."""
+    raised = h.raised()
+    if not raised:
+        return None
+    name = sorted(raised)[0]
+    return problem("both members to keep consuming through the rebalance",
+                   f"{name}'s consume() raised {raised[name]['repr']}", hint)
+
+
 def _stuck(h: Any, names: list[str]) -> dict[str, str] | None:
     seen = h.settle(names)
     if seen["stuck"]:
@@ -169,16 +179,12 @@ def _rebalance(h: Any) -> dict[str, str] | None:
     found = _stuck(h, ["member A", "member B"])
     if found:
         return found
-    raised = h.raised()
-    if raised:
-        name = sorted(raised)[0]
-        return problem(
-            "both members to keep consuming through the rebalance",
-            f"{name}'s consume() raised {raised[name]['repr']}",
-            "a commit after the group rebalanced without this member (it was too slow, "
-            "past max_poll_interval_ms) raises CommitFailedError: catch it and keep "
-            "polling; the partition's new owner re-reads from the last commit",
-        )
+    found = _kept_consuming(
+        h, "a commit after the group rebalanced without this member (it was too slow, past "
+           "max_poll_interval_ms) raises CommitFailedError: catch it and keep polling; the "
+           "partition's new owner re-reads from the last commit")
+    if found:
+        return found
     returned = h.returned()
     early = sorted(name for name, seen in returned.items() if seen["early"])
     if early:
@@ -219,12 +225,9 @@ def _handover(h: Any) -> dict[str, str] | None:
     found = _stuck(h, ["member A", "member B"])
     if found:
         return found
-    raised = h.raised()
-    if raised:
-        name = sorted(raised)[0]
-        return problem("both members to keep consuming through the rebalance",
-                        f"{name}'s consume() raised {raised[name]['repr']}",
-                        "catch CommitFailedError around the commit and keep polling")
+    found = _kept_consuming(h, "catch CommitFailedError around the commit and keep polling")
+    if found:
+        return found
     foreign = h.foreign()
     if foreign:
         member, partition = foreign[0]
