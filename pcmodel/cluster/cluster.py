@@ -191,6 +191,10 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, ReplicaAdmin, StateDeli
         #: Brokers cut off from replication traffic; the subset also cut off from the controller.
         self._isolated: set[int] = set()
         self._isolated_from_controller: set[int] = set()
+        #: Restarted brokers whose new incarnation the controller has not registered yet.
+        self._unregistered: set[int] = set()
+        #: The metadata image of each broker cut off from the controller, as it was then.
+        self._images: dict[int, Any] = {}
         self.events: list[ClusterEvent] = []
         self._observers: list[Callable[[ClusterEvent], None]] = []
         self._published: dict[TopicPartition, PartitionState] = {}

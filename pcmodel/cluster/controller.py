@@ -41,7 +41,11 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 
 from pcmodel.cluster import reassignment
-from pcmodel.cluster.errors import FencedLeaderEpochError, NotLeaderForPartitionError
+from pcmodel.cluster.errors import (
+    DuplicateBrokerRegistrationError,
+    FencedLeaderEpochError,
+    NotLeaderForPartitionError,
+)
 from pcmodel.topics.errors import (
     ElectionNotNeededError,
     EligibleLeadersNotAvailableError,
@@ -177,11 +181,14 @@ class Controller:
         replica list per new partition, as in :meth:`create_topic`, each as long as partition
         0's). They elect their first leaders as :meth:`create_topic`'s do. Raises
         ``InvalidReplicationAssignmentError`` for an assignment of another length than the
-        partitions added, or one :meth:`create_topic` would refuse.
+        partitions added, or one :meth:`create_topic` would refuse, and, with Kafka's message,
+        ``InvalidReplicationFactorError`` for a placement while every broker is fenced.
         """
         count = sum(1 for tp in self.partitions if tp.topic == name)
         rf = len(self.partitions[TopicPartition(name, 0)].replicas)
         if assignment is None:
+            if not self.alive:  # no leader to give the new partitions (StripedReplicaPlacer)
+                raise InvalidReplicationFactorError("All brokers are currently fenced.")
             first = self.partitions[TopicPartition(name, 0)].replicas[0]
             placed = place_replicas(self.broker_ids, total, rf,
                                     self.broker_ids.index(first), self._fenced())[count:]
@@ -221,8 +228,26 @@ class Controller:
 
     # --- liveness ------------------------------------------------------------------------------
 
+    def register(self, broker: int, now: float) -> list[TopicPartition]:
+        """A new incarnation of ``broker`` registers (a restart; Kafka's ``registerBroker``);
+        return the partitions that changed. ``DuplicateBrokerRegistrationError`` while the old
+        incarnation's session is valid (unfenced, heard from within the timeout): a restart
+        looks like a second broker with that id. Accepted, it is registered *fenced* (the old
+        one out of every ISR, its leaderships moved); its next :meth:`heartbeat`, once it has
+        caught up, unfences it (``BrokerHeartbeatManager.calculateNextBrokerState``)."""
+        if broker in self.alive and now - self.last_heartbeat.get(broker, now) \
+                <= self.session_timeout:
+            raise DuplicateBrokerRegistrationError(
+                f"Another broker is registered with that broker id ({broker}): the session "
+                "of its previous incarnation has not expired yet.")
+        changed = self.fence(broker)
+        self.last_heartbeat[broker] = now
+        return changed
+
     def heartbeat(self, broker: int, now: float) -> list[TopicPartition]:
-        """A broker says it is alive; a returning one is unfenced. Return changed partitions."""
+        """A registered broker says it is alive and has caught up with the partition states;
+        a fenced one is unfenced (leaders may add it to ISRs, offline partitions it holds elect
+        it). Return changed partitions."""
         self.last_heartbeat[broker] = now
         if broker in self.alive:
             return []

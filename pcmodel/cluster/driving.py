@@ -112,6 +112,8 @@ class Driving:
         return replicate_once(node.node_id, replica, leader, truncated)
 
     def _settled(self) -> bool:
+        if self._unregistered - self._isolated:  # restarted, not registered yet
+            return False
         for tp, st in self.controller.partitions.items():
             if st.leader is None:
                 continue

@@ -17,6 +17,7 @@ from pcmodel.topics.errors import (
 )
 
 __all__ = [
+    "DuplicateBrokerRegistrationError",
     "DuplicateSequenceNumberError",
     "FencedLeaderEpochError",
     "InvalidProducerEpochError",
@@ -136,3 +137,14 @@ class UnknownLeaderEpochError(BrokerResponseError):
     message = "UNKNOWN_LEADER_EPOCH"
     description = "The leader epoch in the request is newer than the epoch on the broker."
     retriable = True
+
+
+class DuplicateBrokerRegistrationError(BrokerResponseError):
+    """A restarted broker registered while its previous incarnation's session had not yet
+    expired: the controller still counts the old one alive. The broker tries again at its next
+    heartbeat; the registration succeeds once the controller has fenced the old incarnation
+    (``broker_session_timeout_ms`` after its last heartbeat)."""
+
+    errno = 101
+    message = "DUPLICATE_BROKER_REGISTRATION"
+    description = "This broker ID is already in use."

@@ -56,36 +56,45 @@ class FaultInjection:
             node = self._node(broker)
             if not node.alive:
                 return
-            if broker not in self._isolated_from_controller:
+            # A broker cut off from the controller cannot tell it; nor can one whose new
+            # incarnation is not registered yet (the controller's broker is the old one).
+            if broker not in self._isolated_from_controller | self._unregistered:
                 self._apply_changes(self.controller.fence(broker))  # node hears it too
             node.crash()
             self._event("stopped", broker)
             self._notify()
 
     def restart(self, broker: int) -> None:
-        """Start a killed or stopped broker again: it re-registers, truncates, catches up,
-        rejoins ISRs."""
+        """Start a killed or stopped broker again: it registers, truncates, catches up,
+        rejoins ISRs.
+
+        A restarted broker is a new incarnation, which the controller registers only once
+        the old one's session is over, as Kafka's does (DUPLICATE_BROKER_REGISTRATION until
+        then; the broker retries at each heartbeat): at once after :meth:`stop` (a controlled
+        shutdown fences the broker) or once the session expired, else up to
+        ``broker_session_timeout_ms`` after its last heartbeat. Until registered it leads and
+        follows nothing. Registered, it is fenced until its next heartbeat: only then may
+        leaders add it to ISRs and offline partitions elect it."""
         with self._lock:
             node = self._node(broker)
             if node.alive:
                 return
-            # A restarted broker is a new incarnation: the controller forgets the old one
-            # (if its session had not expired yet) before registering it again.
-            self._apply_changes(self.controller.fence(broker))
             node.alive = True
             node.next_fetch_at = 0.0
+            self._unregistered.add(broker)
             self._event("restarted", broker)
             self._heartbeat(node)
-            for tp in self._partitions_of(node):
-                self._deliver(tp, only=broker)
             self._notify()
 
     def isolate(self, broker: int, *, controller: bool = False) -> None:
-        """Cut ``broker`` off from replication traffic (and from the controller if asked)."""
+        """Cut ``broker`` off from replication traffic (and from the controller if asked: it
+        neither heartbeats nor hears any decision, and its Kafka listener goes on answering
+        Metadata from the view it had, :meth:`metadata_image`)."""
         with self._lock:
             self._node(broker)
             self._isolated.add(broker)
             if controller:
+                self._cut_off(broker)
                 self._isolated_from_controller.add(broker)
             self._event("isolated", broker, detail="with controller" if controller else None)
             self._notify()
@@ -98,6 +107,7 @@ class FaultInjection:
                 if b in self._isolated:
                     self._isolated.discard(b)
                     self._isolated_from_controller.discard(b)
+                    self._reconnected(b)
                     self._event("healed", b)
                     if self.nodes[b].alive:
                         self._heartbeat(self.nodes[b])

@@ -55,6 +55,7 @@ from typing import Any
 
 from pcmodel.cluster.cluster import Cluster
 from pcmodel.cluster.controller import PartitionState, TopicConfig
+from pcmodel.cluster.errors import DuplicateBrokerRegistrationError
 from pcmodel.cluster.events import ClusterEvent, ReplicaStatus
 from pcmodel.cluster.host import HostSpec
 from pcmodel.cluster.hosted import START_TIMEOUT, ControllerServer, HostedBroker
@@ -267,14 +268,25 @@ class ProcessCluster(ProcessRequests, ProcessFaults, Cluster):
         """BrokerHeartbeat: register or refresh ``broker``; answer with the states of the
         partitions it hosts (with versions), the addresses of the live brokers, every
         topic's replication settings (for the replicas a reassignment adds) and the brokers
-        the controller counts as fenced (whose replicas leaders must not wait for)."""
+        the controller counts as fenced (whose replicas leaders must not wait for).
+
+        A restarted incarnation's first heartbeats register it: refused with
+        ``DuplicateBrokerRegistrationError`` (the broker applies nothing and tries again at
+        its next heartbeat) while the previous incarnation's session is valid; accepted, it
+        is answered its states fenced, and its next heartbeat unfences it
+        (:meth:`~pcmodel.cluster.state_delivery.StateDelivery._register`)."""
         with self._lock:
             node = self._registered(broker, incarnation)
+            registering = broker in self._unregistered
+            if registering and not self._register(broker):
+                raise DuplicateBrokerRegistrationError(
+                    f"broker {broker}: the session of its previous incarnation has not "
+                    "expired yet; registration refused")
             for event in map(ClusterEvent._make, events):  # truncations, seen by the broker
                 self.events.append(event)
                 for observe in self._observers:
                     observe(event)
-            if broker not in self._shutting_down:  # no heartbeat registers it again
+            if broker not in self._shutting_down and not registering:  # (unfenced next time)
                 self._apply_changes(self.controller.heartbeat(broker, self.clock()))
             node.heartbeats += 1
             if events or hw_moves != node.hw_moves:
@@ -335,6 +347,9 @@ class ProcessCluster(ProcessRequests, ProcessFaults, Cluster):
                  skip: int | None = None) -> None:
         """Nothing to push: brokers pull the states with their heartbeats."""
 
+    def _deliver_all(self, broker: int) -> None:
+        """Nothing to push: the heartbeat's answer carries the states."""
+
     def _tell_fenced(self, fenced: frozenset[int]) -> None:
         """Nothing to push: brokers pull the fenced brokers with their heartbeats."""
 
@@ -380,6 +395,9 @@ class ProcessCluster(ProcessRequests, ProcessFaults, Cluster):
         return start, records[-1].offset + 1 if records else start, hw
 
     def _settled(self) -> bool:
+        with self._lock:
+            if self._unregistered - self._isolated:  # restarted, not registered yet
+                return False
         for tp, st in self.metadata().items():
             if st.leader is None:
                 continue

@@ -44,7 +44,8 @@ class ProcessFaults:
                 node = self._node(broker)
                 if not node.alive:
                     return
-                told = broker not in self._isolated_from_controller
+                # Unregistered, its new incarnation has nothing to tell the controller.
+                told = broker not in self._isolated_from_controller | self._unregistered
                 if told:
                     self._shutting_down.add(broker)
                     self._apply_changes(self.controller.fence(broker))
@@ -73,8 +74,10 @@ class ProcessFaults:
 
     def restart(self, broker: int) -> None:
         """Start a new process for a killed or stopped broker: it replays its journals,
-        re-registers, truncates to its leaders, catches up and rejoins the ISRs. Returns once it is
-        registered (at once if it is isolated from the controller)."""
+        registers, truncates to its leaders, catches up and rejoins the ISRs. Returns once it
+        is registered and unfenced (at once if it is isolated from the controller): as in
+        :meth:`Cluster.restart <pcmodel.cluster.injection.FaultInjection.restart>`, not before
+        the previous incarnation's session is over."""
         with self._faults:
             with self._lock:
                 self._check_open()
@@ -82,12 +85,13 @@ class ProcessFaults:
                 if node.alive and node.exitcode is None:
                     return
                 node.alive = False  # it ended on its own: start it again all the same
-                self._apply_changes(self.controller.fence(broker))
+                self._unregistered.add(broker)
             self._start_process(broker)
             with self._lock:
                 self._event("restarted", broker)
                 self._notify()
-            self._await(lambda: broker in self.controller.alive
+            self._await(lambda: (broker in self.controller.alive
+                                 and broker not in self._unregistered)
                         or broker in self._isolated_from_controller or not node.alive,
                         START_TIMEOUT, f"broker {broker} did not register after its restart")
 
@@ -97,6 +101,7 @@ class ProcessFaults:
                 self._node(broker)
                 self._isolated.add(broker)
                 if controller:
+                    self._cut_off(broker)
                     self._isolated_from_controller.add(broker)
                 self._event("isolated", broker,
                             detail="with controller" if controller else None)
@@ -114,6 +119,7 @@ class ProcessFaults:
                     if b in self._isolated:
                         self._isolated.discard(b)
                         self._isolated_from_controller.discard(b)
+                        self._reconnected(b)
                         self._event("healed", b)
                 self._notify()
             self._push_isolation()

@@ -7,30 +7,103 @@ the brokers replaying the metadata log. A broker listed among the replicas creat
 if it has none yet (a reassignment added it); one that holds a replica but is no longer listed
 deletes it. A broker that could not hear (down, cut off) catches up when it can
 (:meth:`StateDelivery._partitions_of` lists what it must hear about). Heartbeats and the
-leaders' ISR changes (AlterPartition) come the other way, through here too.
+leaders' ISR changes (AlterPartition) come the other way, through here too, and so does a
+restarted broker's registration: refused while its previous incarnation's session is valid,
+then fenced until the heartbeat after it has been told its partitions' states (Kafka's
+BrokerRegistration, then a heartbeat that asks to be unfenced).
 
 A cluster of processes publishes the same way but delivers nothing: its brokers pull the states
 with their heartbeats (:mod:`pcmodel.cluster.host`).
 
-Called with the cluster lock held.
+What a broker was last told is also what its Kafka listener answers Metadata with
+(:meth:`StateDelivery.metadata_image`): a broker cut off from the controller goes on answering
+its stale view, as a Kafka broker answers from its own metadata image.
+
+Called with the cluster lock held, except :meth:`StateDelivery.metadata_image`, which takes it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import NamedTuple
+
 from pcmodel.cluster.controller import PartitionState
+from pcmodel.cluster.errors import DuplicateBrokerRegistrationError
 from pcmodel.cluster.node import ClusterNode
 from pcmodel.topics.errors import KafkaConnectionError
 from pcmodel.topics.structs import TopicPartition
 
-__all__ = ["StateDelivery"]
+__all__ = ["MetadataImage", "StateDelivery"]
+
+
+class MetadataImage(NamedTuple):
+    """What one broker knows of the cluster (Kafka's metadata image): every partition's
+    state and the brokers counted as alive (registered, unfenced), as the controller last
+    told it. ``current`` is False for a broker cut off from the controller, whose image is
+    the one it had when it stopped hearing."""
+
+    partitions: Mapping[TopicPartition, PartitionState]
+    live: frozenset[int]
+    current: bool = True
 
 
 class StateDelivery:
     """The controller-to-broker traffic of :class:`~pcmodel.cluster.cluster.Cluster`."""
 
+    def metadata_image(self, broker: int) -> MetadataImage:
+        """Broker ``broker``'s own view of the cluster, which its Kafka listener answers
+        Metadata from: the controller's decisions as they are now, or, for a broker cut off
+        from the controller (``isolate(broker, controller=True)``), as they were when it was
+        cut off, however much has changed since (a Kafka broker answers from the metadata
+        records it has replicated). Never blocks beyond the cluster lock."""
+        with self._lock:
+            image = self._images.get(broker)
+            return image if image is not None else self._current_image()
+
+    def _current_image(self) -> MetadataImage:
+        return MetadataImage(dict(self.controller.partitions), frozenset(self.controller.alive))
+
+    def _cut_off(self, broker: int) -> None:
+        """``broker`` stops hearing the controller: its image stays as it is now."""
+        if broker not in self._images:
+            self._images[broker] = self._current_image()._replace(current=False)
+
+    def _reconnected(self, broker: int) -> None:
+        """``broker`` hears the controller again: its image follows the controller's."""
+        self._images.pop(broker, None)
+
     def _heartbeat(self, node: ClusterNode) -> None:
-        if node.alive and node.node_id not in self._isolated_from_controller:
+        """``node`` heartbeats to the controller, if it can reach it; a restarted one
+        registers first (:meth:`_register`)."""
+        if not node.alive or node.node_id in self._isolated_from_controller:
+            return
+        if node.node_id in self._unregistered:
+            self._register(node.node_id)
+        else:
             self._apply_changes(self.controller.heartbeat(node.node_id, self.clock()))
+
+    def _register(self, broker: int) -> bool:
+        """A restarted ``broker`` asks to register its new incarnation; True if it did.
+
+        Refused while the previous incarnation's session is valid (the broker tries again at
+        its next heartbeat). Accepted, the broker is registered fenced and catches up: it is
+        told the states of its partitions now, and its next heartbeat unfences it, as a
+        Kafka broker asks to be unfenced once it has replayed the metadata log up to its
+        registration."""
+        try:
+            changed = self.controller.register(broker, self.clock())
+        except DuplicateBrokerRegistrationError:
+            return False
+        self._unregistered.discard(broker)
+        self._apply_changes(changed)
+        self._deliver_all(broker)
+        return True
+
+    def _deliver_all(self, broker: int) -> None:
+        """Send ``broker`` the state of every partition it hosts or must host (it could not
+        hear the controller, or has just registered)."""
+        for tp in self._partitions_of(self.nodes[broker]):
+            self._deliver(tp, only=broker)
 
     def _alter_isr(self, tp: TopicPartition, leader: int, epoch: int,
                    isr: frozenset[int]) -> PartitionState:
@@ -60,7 +133,8 @@ class StateDelivery:
         """Tell the brokers that can hear the controller which brokers are fenced: their
         leaders then neither wait for those replicas nor ask to add them to an ISR."""
         for node in self.nodes:
-            if node.alive and node.node_id not in self._isolated_from_controller:
+            if node.alive and node.node_id not in self._isolated_from_controller \
+                    and node.node_id not in self._unregistered:
                 node.ineligible = fenced
 
     def _publish(self, tp: TopicPartition) -> None:
@@ -90,7 +164,7 @@ class StateDelivery:
         for node in self.nodes:
             b = node.node_id
             if b == skip or (only is not None and b != only) or not node.alive or (
-                    b in self._isolated_from_controller):
+                    b in self._isolated_from_controller) or b in self._unregistered:
                 continue
             if b in st.replicas:
                 node.add_replica(tp, self.controller.topics[tp.topic])

@@ -288,7 +288,8 @@ class TopicAdmin:
         list of broker ids per new partition, as in ``create_topic``). Raises
         ``UnknownTopicOrPartitionError``, ``InvalidPartitionsError`` unless ``total`` is an
         int above the current count (partitions are never removed), and
-        ``InvalidReplicationAssignmentError`` for an assignment the controller refuses
+        ``InvalidReplicationAssignmentError`` for an assignment the controller refuses, and
+        ``InvalidReplicationFactorError`` to place partitions while every broker is fenced
         (:meth:`Controller.add_partitions
         <pcmodel.cluster.controller.Controller.add_partitions>`).
         """

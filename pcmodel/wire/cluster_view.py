@@ -7,7 +7,9 @@ brokers and leaders are. Two small objects make the listener's handlers do that 
 
 - :class:`ClusterNodeView`, the handlers' :class:`~pcmodel.wire.view.ClusterView`: the live
   brokers and their listeners' addresses, each partition's leader, leader epoch, replicas, ISR
-  and offline replicas (the controller's decisions), the group and transaction coordinators,
+  and offline replicas (the controller's decisions as this broker last heard them: a broker
+  cut off from the controller answers its stale view, as a Kafka broker answers from its own
+  metadata image; :mod:`pcmodel.wire.node_metadata`), the group and transaction coordinators,
   the leader checks Kafka makes against a request's ``current_leader_epoch``, and the leader
   epochs in which this broker's records were written (its leader-epoch cache, which Fetch
   stamps on its batches);
@@ -62,23 +64,23 @@ class ClusterNodeView:
         self._addresses = addresses
 
     def brokers(self) -> list[BrokerAddress]:
-        """The brokers the controller counts as alive, where their listeners are."""
+        """The brokers this broker knows as alive, where their listeners are."""
         addresses = self._addresses()
-        return [BrokerAddress(b, *addresses[b]) for b in sorted(self.cluster.live_brokers())
-                if b in addresses]
+        live = self.connection.metadata_image().live
+        return [BrokerAddress(b, *addresses[b]) for b in sorted(live) if b in addresses]
 
     def fenced_brokers(self) -> list[BrokerAddress]:
-        """The brokers the controller counts as down, where their listeners were."""
+        """The brokers this broker knows as down, where their listeners were."""
         addresses = self._addresses()
-        live = self.cluster.live_brokers()
+        live = self.connection.metadata_image().live
         return [BrokerAddress(b, *addresses[b]) for b in sorted(addresses) if b not in live]
 
     def controller_id(self) -> int:
-        """The broker named as controller (see ``ClusterConnection.controller_id``)."""
+        """The broker named as controller (see ``NodeMetadata.controller_id``)."""
         return self.connection.controller_id()
 
     def partitions(self, topic: str, count: int) -> list[PartitionReplicas]:
-        """The controller's state of each existing partition below ``count``."""
+        """This broker's view of each existing partition below ``count``."""
         try:
             described = self.connection.describe_partitions(topic)
         except UnknownTopicOrPartitionError:

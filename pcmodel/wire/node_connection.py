@@ -88,11 +88,12 @@ from pcmodel.topics.structs import (
 )
 from pcmodel.topics.transactions import DescribedTransaction, TransactionListing, check_states
 from pcmodel.wire.api import CloseConnection
+from pcmodel.wire.node_metadata import NodeMetadata
 
 __all__ = ["NodeConnection"]
 
 
-class NodeConnection(ClusterConnection):
+class NodeConnection(NodeMetadata, ClusterConnection):
     """Broker ``node_id``'s side of a cluster, for its Kafka listener's handlers.
 
     Produce, fetch, offset lookups, DeleteRecords and WriteTxnMarkers are served by this broker
@@ -100,7 +101,9 @@ class NodeConnection(ClusterConnection):
     does not lead, and :class:`~pcmodel.wire.api.CloseConnection` once the broker is killed (a
     crashed broker answers nothing). The transactional calls are served only if this broker is
     the coordinator (``NotCoordinatorError`` otherwise, ``CoordinatorNotAvailableError`` while
-    there is none). Everything else is :class:`~pcmodel.cluster.client.ClusterConnection`'s.
+    there is none). Topics, partitions and the controller's id are this broker's own view
+    (:class:`~pcmodel.wire.node_metadata.NodeMetadata`, stale while it is cut off from the
+    controller). Everything else is :class:`~pcmodel.cluster.client.ClusterConnection`'s.
     """
 
     def __init__(self, connection: ClusterConnection, node_id: int) -> None:
@@ -442,14 +445,14 @@ class NodeConnection(ClusterConnection):
         """The state of ``tp`` this broker was last told (``None`` if it hosts no replica).
 
         In a threads cluster that is the broker's own replica state; a broker process keeps
-        its own to itself, so there it is the controller's decision (the broker checks again
+        its own to itself, so there it is the broker's metadata image (the broker checks again
         when the request reaches it, and answers NOT_LEADER_OR_FOLLOWER if it disagrees).
         """
         replicas = getattr(self._cluster.nodes[self.node_id], "replicas", None)
         if replicas is not None:
             replica = replicas.get(tp)
             return None if replica is None else replica.state
-        state = self._cluster.metadata().get(tp)
+        state = self.metadata_image().partitions.get(tp)
         return state if state is not None and self.node_id in state.replicas else None
 
     def _led(self, tp: TopicPartition) -> Any:

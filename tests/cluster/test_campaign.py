@@ -175,20 +175,20 @@ def test_unclean_election_can_lose_records_a_consumer_already_read():
 
 def test_unclean_elections_break_transactions_and_hanging_ones_are_aborted():
     # Seeds found by `python -m pcmodel.cluster.campaign --transactional --unclean --runs
-    # 1000`: in 803 an out-of-sync leader of data-0 lacks a transaction's ABORT marker, so the
-    # transaction hangs until find-hanging finds it and abort ends it; in 274 the producer's
-    # next commit there commits the aborted records with its own.
+    # 2000`: in 803 an out-of-sync leader of data-0 lacks a transaction's ABORT marker, so the
+    # transaction hangs until find-hanging finds it and abort ends it; in 1060 the aborted
+    # records become visible to read_committed consumers.
     settings = CampaignSettings(transactional=True, unclean_leader_election_enable=True)
     hung = run_once(803, settings)
     assert hung.ok and not hung.broken, hung.scenario()  # after the abort nothing hangs
     assert hung.hanging == ["data-0: a transaction hung from offset 0 (its marker was lost); "
                             "abort ended it"]
     assert "# HANGING (an unclean election lost its marker)" in hung.scenario()
-    broken = run_once(274, settings)
+    broken = run_once(1060, settings)
     assert broken.ok and not broken.hanging, broken.scenario()  # reported, not a violation
     assert broken.broken and broken.broken[0].startswith("aborted records visible")
     assert "# BROKEN by an unclean election: aborted records visible" in broken.scenario()
-    clean = run_once(274, CampaignSettings(transactional=True))
+    clean = run_once(1060, CampaignSettings(transactional=True))
     assert clean.ok and not clean.broken and not clean.hanging, clean.scenario()
 
 

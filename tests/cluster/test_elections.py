@@ -93,11 +93,15 @@ def test_a_preferred_replica_down_or_out_of_the_isr_leaves_the_leader(make_clust
     error = cluster.elect_leaders(ElectionType.PREFERRED, [TP])[TP]
     assert isinstance(error, PreferredLeaderNotAvailableError)
     assert "broker 0, is down; broker 1 stays the leader" in str(error)
-    cluster.restart(0)  # back, but not in the ISR until it has fetched up to the leader
+    cluster.isolate(0)  # back, but not in the ISR until it has fetched up to the leader
+    cluster.restart(0)  # registered, fenced until its next heartbeat
+    cluster.step()
+    assert 0 in cluster.live_brokers()
     assert cluster.isr("t", 0) == {1, 2}
     error = cluster.elect_leaders(ElectionType.PREFERRED, [TP])[TP]
     assert "broker 0, is not in the ISR; broker 1 stays the leader" in str(error)
     assert cluster.metadata()[TP].leader_epoch == epoch  # nothing changed
+    cluster.heal(0)
     cluster.settle()
     assert cluster.elect_leaders(ElectionType.PREFERRED, [TP]) == {TP: None}
 

@@ -4,12 +4,16 @@ Kafka's ``StripedReplicaPlacer`` takes unfenced brokers first and fenced ones on
 others are too few for the replication factor, and never makes a fenced broker a partition's
 first replica (its preferred leader). So a topic created while a broker is down is fully in
 sync from birth whenever enough brokers are up, and each partition is led by its preferred
-replica.
+replica. With every broker fenced there is no leader to give a new partition: Kafka's
+CreatePartitions answers INVALID_REPLICATION_FACTOR, "All brokers are currently fenced.".
 """
 
 from __future__ import annotations
 
+import pytest
+
 from pcmodel.cluster.controller import place_replicas
+from pcmodel.topics.errors import InvalidReplicationFactorError
 from pcmodel.topics.structs import TopicPartition
 
 
@@ -46,6 +50,21 @@ def test_new_partitions_avoid_a_dead_broker(make_cluster):
     cluster.add_partitions("t", 4)
     added = [cluster.metadata()[TopicPartition("t", p)] for p in (1, 2, 3)]
     assert all(2 not in s.replicas and s.leader == s.replicas[0] for s in added)
+
+
+def test_new_partitions_are_refused_while_every_broker_is_fenced(make_cluster):
+    cluster = make_cluster(3)
+    cluster.create_topic("t", 1, replication_factor=2)
+    admin = cluster.connect()
+    for broker in range(3):
+        cluster.kill(broker)
+    cluster.run_for(3)  # every session expires
+    assert cluster.live_brokers() == frozenset()
+    with pytest.raises(InvalidReplicationFactorError) as refused:
+        admin.add_partitions("t", 3)
+    assert refused.value.errno == 38
+    assert str(refused.value).endswith(": All brokers are currently fenced.")
+    assert [tp for tp in cluster.metadata() if tp.topic == "t"] == [TopicPartition("t", 0)]
 
 
 def test_with_every_broker_up_the_rotation_is_unchanged():
