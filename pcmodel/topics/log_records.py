@@ -46,6 +46,7 @@ __all__ = [
     "WireRecord",
     "record_batch_size",
     "record_batch_size_bound",
+    "single_record_batch_bound",
     "validate_new_record",
     "validate_records",
     "wall_clock_ms",
@@ -204,6 +205,23 @@ def record_batch_size(records: Sequence[tuple]) -> int:
         for header_key, header_value in headers:
             body += _field_size(header_key.encode("utf-8")) + _field_size(header_value)
         size += _varint_size(body) + body
+    return size
+
+
+#: Kafka's ``DefaultRecord.MAX_RECORD_OVERHEAD``: the most a record's framing takes beyond its
+#: key, value and headers (attributes, and the varints of its length, deltas and field sizes).
+MAX_RECORD_OVERHEAD = 21
+
+
+def single_record_batch_bound(key: bytes | None, value: bytes | None,
+                              headers: Sequence[tuple[str, bytes | None]]) -> int:
+    """The most bytes a batch of this one record takes in Kafka's record format v2: the Java
+    producer's ``DefaultRecordBatch.estimateBatchSizeUpperBound``, the size it holds against
+    ``max.request.size`` before sending a record."""
+    size = (RECORD_BATCH_OVERHEAD + MAX_RECORD_OVERHEAD + _field_size(key) + _field_size(value)
+            + _varint_size(len(headers)))
+    for header_key, header_value in headers:
+        size += _field_size(header_key.encode("utf-8")) + _field_size(header_value)
     return size
 
 

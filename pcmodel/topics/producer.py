@@ -77,14 +77,18 @@ from pcmodel.topics.errors import (
     IllegalArgumentError,
     IllegalStateError,
     KafkaTimeoutError,
-    MessageSizeTooLargeError,
 )
 from pcmodel.topics.futures import FutureRecordMetadata, ProducerBatch
 from pcmodel.topics.partitioner import Partitioner
 from pcmodel.topics.producer_config import check_extra_keys, check_timeout, validate_config
 from pcmodel.topics.producer_metadata import ProducerMetadataMixin
 from pcmodel.topics.producer_metrics import ProducerMetricsMixin
-from pcmodel.topics.producer_serialization import SerializerMixin, _check_headers
+from pcmodel.topics.producer_serialization import (
+    MOST_FRAMING_BEYOND_OVERHEAD,
+    RECORD_OVERHEAD,
+    SerializerMixin,
+    _check_headers,
+)
 from pcmodel.topics.producer_transactions import TransactionalProducerMixin
 from pcmodel.topics.sender import SenderMixin
 from pcmodel.topics.serde import close_all, converter, object_form
@@ -92,9 +96,6 @@ from pcmodel.topics.structs import TopicPartition
 from pcmodel.topics.transaction_manager import TransactionManager
 
 __all__ = ["FutureRecordMetadata", "KafkaProducer"]
-
-#: Bytes a record costs beyond its key, value and headers (Kafka's record framing is 14 to 21).
-RECORD_OVERHEAD = 14
 
 
 def _wall_clock_ms() -> int:
@@ -134,7 +135,8 @@ class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, Serial
         buffer_memory: bytes the accumulator holds (``buffer_memory // batch_size`` batches).
         max_block_ms: how long ``send()`` waits for room (and for topic metadata) before
             ``KafkaTimeoutError``.
-        max_request_size: largest serialized record ``send()`` accepts.
+        max_request_size: largest record ``send()`` accepts, weighed as the Java client
+            weighs it: a batch of that record alone, batch header included.
         request_timeout_ms: timeout of each ``broker.append`` (which may wait on a log whose
             retention policy is ``"block"``).
         metadata_max_age_ms: how long a topic's partition count is cached.
@@ -245,7 +247,9 @@ class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, Serial
         self._linger = linger_ms / 1000
         self._delivery_timeout = self.config["delivery_timeout_ms"] / 1000
         self._max_block = max_block_ms / 1000
-        self._max_record_size = min(max_request_size, buffer_memory)
+        # Below this, no record can be too large (see _check_record_size).
+        self._size_checked_from = min(max_request_size - MOST_FRAMING_BEYOND_OVERHEAD,
+                                      buffer_memory)
         self._metadata_max_age = metadata_max_age_ms / 1000
         self._clock = time.monotonic
         self._wall_ms = _wall_clock_ms
@@ -301,12 +305,14 @@ class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, Serial
     ) -> FutureRecordMetadata:
         """Queue one record for ``topic`` and return a future of its metadata.
 
-        Blocks only while the accumulator is full (or topic metadata is being fetched), for at
-        most ``max_block_ms``, then raises ``KafkaTimeoutError``. Raises, with nothing queued:
+        Blocks only while the accumulator is full or topic metadata is being waited for (a
+        topic that does not exist yet, a ``partition`` the topic does not have yet), for at
+        most ``max_block_ms`` in all, then raises ``KafkaTimeoutError``, as the Java client
+        does. Raises, with nothing queued:
         ``IllegalStateError`` after ``close()`` and, on a transactional producer, outside a
         transaction (after a failed or fatal one: its error); ``UnknownTopicOrPartitionError``
-        for a topic the broker does not have; ``IllegalArgumentError`` for a partition out of
-        range or a negative timestamp; ``SerializationError`` when a
+        for a topic the broker does not have; ``IllegalArgumentError`` for a negative
+        partition or timestamp; ``SerializationError`` when a
         serializer fails or a key/value is not bytes; ``MessageSizeTooLargeError`` for a record
         that could never fit.
         """
@@ -361,12 +367,9 @@ class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, Serial
             size += key_size
         if value_size > 0:
             size += value_size
-        if size > self._max_record_size:
-            raise MessageSizeTooLargeError(
-                f"the record is {size} bytes when serialized, larger than max_request_size "
-                f"({self.config['max_request_size']}) or buffer_memory "
-                f"({self.config['buffer_memory']}); raise them or send smaller records"
-            )
+        # Perhaps too large (each header may add 10 bytes of framing): weighed as Java weighs it.
+        if size + 10 * len(header_list) > self._size_checked_from:
+            self._check_record_size(size, key_bytes, value_bytes, header_list)
         partitions = self._partitions_for_send(topic, partition, now)
         repartition = None
         if self._client_partitioner is not None:
@@ -426,8 +429,10 @@ class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, Serial
 
         Waits up to ``timeout`` seconds (forever when ``None``; a negative one is
         ``IllegalArgumentError``, as in the Java client) for queued records; records still
-        unsent then fail with ``IllegalStateError``; an append still waiting for a broker
-        process is cut short and fails the same way, so close() returns soon after ``timeout``.
+        unsent then fail with ``KafkaError("Producer is closed forcefully.")``, the Java
+        client's ``KafkaException`` (kafka-python raises ``IllegalStateError`` there); an
+        append still waiting for a broker process is cut short and fails the same way, so
+        close() returns soon after ``timeout``.
         A transaction left open is aborted first (its unsent records fail with
         ``TransactionAbortedError``); a fenced producer closes all the same. Called from a
         callback, it closes as ``close(0)`` does and returns at once, as in the Java client.

@@ -2,7 +2,12 @@
 
 ``send()`` needs a topic's partitions to choose one. They are asked from the broker and cached
 for ``metadata_max_age_ms``; a record for a partition the cache does not know refreshes it
-first (the topic may have grown). A topic that does not exist is created by the broker when
+first (the topic may have grown), and if the topic still has no such partition, ``send()``
+waits for it, as the Java client's ``KafkaProducer.waitOnMetadata`` does: a partition added
+meanwhile (``create_partitions()``) takes the record; after ``max_block_ms`` it raises
+``KafkaTimeoutError`` in the Java client's words (kafka-python raises at once instead). A
+negative partition is refused at once, as Java's ``ProducerRecord`` refuses it. A topic that
+does not exist is created by the broker when
 ``allow_auto_create_topics`` and the broker's ``auto_create_topics_enable`` allow it; otherwise
 the producer waits for it to appear, on a connection of its own so that the sender's appends
 are not held up, for at most ``max_block_ms``, then raises ``KafkaTimeoutError``, as a Kafka
@@ -30,21 +35,26 @@ __all__ = ["ProducerMetadataMixin"]
 class ProducerMetadataMixin:
     """Partition numbers per topic: cached, refreshed, waited for (producer part)."""
 
-    def _partitions(self, topic: str, refresh: bool = False) -> list[int]:
-        """The topic's partition numbers, cached for ``metadata_max_age_ms``."""
+    def _partitions(self, topic: str, refresh: bool = False,
+                    deadline: float | None = None) -> list[int]:
+        """The topic's partition numbers, cached for ``metadata_max_age_ms``; a missing topic
+        is waited for until ``deadline`` (by default ``max_block_ms`` from now)."""
         now = self._clock()
         cached = self._metadata.get(topic)
         if cached is not None and not refresh and now - cached[1] < self._metadata_max_age:
             return cached[0]
-        partitions = sorted(self._wait_for_topic(topic, now + self._max_block))
+        if deadline is None:
+            deadline = now + self._max_block
+        partitions = sorted(self._wait_for_topic(topic, deadline))
         self._metadata[topic] = (partitions, now)
         return partitions
 
     def _partitions_for_send(self, topic: str, partition: int | None, now: float) -> list[int]:
         """The partitions of ``topic`` for a ``send()`` at ``now``: the cached list while it is
-        younger than ``metadata_max_age_ms``, else asked again. Raises
-        ``IllegalArgumentError`` for a ``partition`` that is not an int, or not one of them
-        even after asking again (the topic may have grown since the cache was filled)."""
+        younger than ``metadata_max_age_ms``, else asked again. A ``partition`` the list does
+        not have is waited for (see the module). Raises ``IllegalArgumentError`` for a
+        ``partition`` that is not an int, or is negative; ``KafkaTimeoutError`` when no such
+        partition appeared within ``max_block_ms`` of ``now``."""
         cached = self._metadata.get(topic)
         if cached is not None and now - cached[1] < self._metadata_max_age:
             partitions = cached[0]
@@ -53,14 +63,32 @@ class ProducerMetadataMixin:
         if partition is not None:
             if isinstance(partition, bool) or not isinstance(partition, int):
                 raise IllegalArgumentError(f"partition must be an int, got {partition!r}")
-            if partition not in partitions:
-                partitions = self._partitions(topic, refresh=True)
-            if partition not in partitions:
+            if partition < 0:
                 raise IllegalArgumentError(
-                    f"partition {partition} is out of range for topic {topic!r}, which has "
-                    f"partitions 0..{len(partitions) - 1}"
-                )
+                    f"Invalid partition: {partition}. Partition number should always be "
+                    "non-negative or None.")
+            if partition not in partitions:
+                partitions = self._wait_for_partition(topic, partition, now + self._max_block)
         return partitions
+
+    def _wait_for_partition(self, topic: str, partition: int, deadline: float) -> list[int]:
+        """Ask for the topic's partitions again until ``partition`` is among them (another
+        client may be adding it) or ``deadline`` passes: then ``KafkaTimeoutError``."""
+        while True:
+            version = self._broker.metadata_version()
+            partitions = self._partitions(topic, refresh=True, deadline=deadline)
+            if partition in partitions:
+                return partitions
+            remaining = deadline - self._clock()
+            if remaining <= 0:
+                raise KafkaTimeoutError(
+                    f"Partition {partition} of topic {topic} with partition count "
+                    f"{len(partitions)} is not present in metadata after "
+                    f"{self.config['max_block_ms']} ms. Send to one of 0.."
+                    f"{len(partitions) - 1}, or add partitions with "
+                    "KafkaAdminClient.create_partitions()"
+                )
+            self._waiting_conn().await_metadata_change(version, remaining)
 
     def _known_partitions(self, topic: str) -> list[int] | None:
         """The topic's partition numbers as last looked up, or None; never asks the broker."""

@@ -12,6 +12,12 @@ value, which Kafka's record format writes as length -1 and consumers read back a
 (kafka-python refuses it with ``TypeError``; the Java client wins). Nothing is queued when a
 check fails.
 
+A record too large for ``max_request_size`` is refused as the Java client refuses it: its size
+is taken as Kafka's upper bound for a batch of that record alone (batch header and the most
+framing included, ``DefaultRecordBatch.estimateBatchSizeUpperBound``), so that what is refused
+here is what Java refuses. ``buffer_memory`` is held against pcmodel's own accounting of a
+record (``RECORD_OVERHEAD`` plus its bytes), the one ``batch_size`` pages are counted in.
+
 :class:`SerializerMixin` is one part of :class:`~pcmodel.topics.producer.KafkaProducer`.
 
 Prior art: kafka-python's ``KafkaProducer._serialize`` and its header checks in ``send()``.
@@ -22,13 +28,43 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pcmodel.topics.errors import SerializationError
+from pcmodel.topics.errors import MessageSizeTooLargeError, SerializationError
+from pcmodel.topics.log_records import (
+    MAX_RECORD_OVERHEAD,
+    RECORD_BATCH_OVERHEAD,
+    single_record_batch_bound,
+)
 
 __all__ = ["SerializerMixin"]
+
+#: Bytes a record costs beyond its key, value and headers in pcmodel's accounting (Kafka's
+#: record framing is 14 to 21).
+RECORD_OVERHEAD = 14
+#: The most Kafka's bound for a batch of one record (see the module) exceeds pcmodel's size of
+#: the record, headers aside: batch header, the most framing, three varints of 5 bytes.
+MOST_FRAMING_BEYOND_OVERHEAD = RECORD_BATCH_OVERHEAD + MAX_RECORD_OVERHEAD - RECORD_OVERHEAD + 15
 
 
 class SerializerMixin:
     """Keys and values to bytes with the configured serializers (producer part)."""
+
+    def _check_record_size(self, size: int, key: bytes | None, value: bytes | None,
+                           headers: tuple[tuple[str, bytes | None], ...]) -> None:
+        """Raise ``MessageSizeTooLargeError`` for a record of ``size`` bytes (pcmodel's
+        accounting) that could never be sent (see the module)."""
+        limit = self.config["max_request_size"]
+        if size + MOST_FRAMING_BEYOND_OVERHEAD + 10 * len(headers) > limit:  # else surely within it
+            bound = single_record_batch_bound(key, value, headers)
+            if bound > limit:
+                raise MessageSizeTooLargeError(
+                    f"The message is {bound} bytes when serialized which is larger than "
+                    f"{limit}, which is the value of max_request_size; raise it or send "
+                    "smaller records")
+        if size > self.config["buffer_memory"]:
+            raise MessageSizeTooLargeError(
+                f"The message is {size} bytes when serialized which is larger than the total "
+                f"memory buffer you have configured with buffer_memory "
+                f"({self.config['buffer_memory']}); raise it or send smaller records")
 
     def _serialize(
         self, what: str, serializer: Callable[..., Any] | None, topic: str,

@@ -17,8 +17,10 @@ large by itself fails with ``MessageSizeTooLargeError``. So do the Java client a
 ``close()`` shuts the buffer down: the sender drains what is queued, then its ``get()`` raises
 ``ShutDown`` and it exits. ``close()`` called in a callback, on the sender thread, cannot wait
 for that thread: as the Java client and kafka-python do, it closes as ``close(0)`` (with a
-warning if a timeout was given), every record not yet sent fails, and the sender releases the
-producer's resources itself when it exits, after the callback has returned.
+warning if a timeout was given), every record not yet sent fails (with the Java client's
+``KafkaError("Producer is closed forcefully.")``, as after a ``close(timeout)`` that ran out),
+and the sender releases the producer's resources itself when it exits, after the callback has
+returned.
 
 A transactional producer's batch first asks the transaction manager whether it may go
 (:mod:`~pcmodel.topics.transaction_manager`: after an error or during an abort it fails at
@@ -41,7 +43,7 @@ from typing import Any
 from pcmodel.errors import ShutDown
 from pcmodel.topics.accumulator import ProducerState
 from pcmodel.topics.errors import (
-    IllegalStateError,
+    KafkaError,
     KafkaTimeoutError,
     MessageSizeTooLargeError,
 )
@@ -119,11 +121,10 @@ class SenderMixin:
             self._sequences[tp] = sequence + len(batch.records)
         while True:
             if self._aborted.is_set():
-                outcome = (
-                    FutureState.FAILED,
-                    None,
-                    IllegalStateError("the producer was closed before this record could be sent"),
-                )
+                # The Java client's words and type (RecordAccumulator.abortIncompleteBatches):
+                # a plain KafkaException, not an IllegalStateException.
+                outcome = (FutureState.FAILED, None,
+                           KafkaError("Producer is closed forcefully."))
                 break
             left = expires - self._clock()
             if left <= 0:  # waited, was appended or retried for delivery_timeout_ms: give up

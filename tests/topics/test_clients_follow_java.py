@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from pcmodel.topics.admin import KafkaAdminClient
-from pcmodel.topics.errors import IllegalStateError
+from pcmodel.topics.errors import IllegalStateError, KafkaError
 from pcmodel.topics.producer import KafkaProducer
 from pcmodel.topics.structs import ConsumerRebalanceListener, OffsetAndMetadata
 from tests.topics.conftest import FakeClock, drain, fill, tp, wait_until
@@ -172,7 +172,7 @@ def test_close_from_a_callback_closes_as_close_zero(broker):
 
     assert outcomes == ["closed"]
     assert first.get(timeout=0).offset == 0
-    with pytest.raises(IllegalStateError):
+    with pytest.raises(KafkaError, match="Producer is closed forcefully"):  # Java's words
         second.get(timeout=0)
     with pytest.raises(IllegalStateError):
         producer.send("t", b"third")

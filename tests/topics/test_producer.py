@@ -401,7 +401,7 @@ def test_close_with_timeout_fails_unsent_records(broker):
     blocking.release.set()
     closer.join(10)
     assert first.succeeded()
-    with pytest.raises(IllegalStateError, match="closed before"):
+    with pytest.raises(KafkaError, match="Producer is closed forcefully"):  # Java's words
         second.get(timeout=10)
 
 
@@ -476,8 +476,9 @@ def test_blocked_send_goes_on_when_room_is_made(broker):
     [
         ({"topic": "bad name", "value": b"x"}, InvalidTopicError, "illegal topic name"),
         ({"topic": 5, "value": b"x"}, TypeError, "topic"),
-        ({"topic": "t", "value": b"x", "partition": 4}, IllegalArgumentError, "out of range"),
-        ({"topic": "t", "value": b"x", "partition": -1}, IllegalArgumentError, "out of range"),
+        # A partition the topic lacks is waited for (max_block_ms), as the Java client does.
+        ({"topic": "t", "value": b"x", "partition": 4}, KafkaTimeoutError, "Partition 4 of"),
+        ({"topic": "t", "value": b"x", "partition": -1}, IllegalArgumentError, "Invalid part"),
         ({"topic": "t", "value": b"x", "partition": "0"}, IllegalArgumentError, "int"),
         # kafka-python's exception types: TypeError for keys, values and headers of a bad type.
         ({"topic": "t", "value": "text"}, TypeError, "value_serializer"),
@@ -492,7 +493,7 @@ def test_blocked_send_goes_on_when_room_is_made(broker):
 )
 def test_bad_send_raises_in_caller_and_queues_nothing(broker, kwargs, error, match):
     counting = CountingBroker(broker)
-    with KafkaProducer(broker=counting, max_request_size=1000) as producer:
+    with KafkaProducer(broker=counting, max_request_size=1000, max_block_ms=50) as producer:
         with pytest.raises(error, match=match):
             producer.send(**kwargs)
         producer.flush()
