@@ -364,7 +364,9 @@ class KafkaConsumer(
 
     def close(self, autocommit: bool = True, timeout_ms: int | None = None) -> None:
         """Commit (with auto-commit), leave the group (unless the member is static), stop the
-        threads; idempotent.
+        threads; idempotent. The listener hears ``on_partitions_revoked``, or
+        ``on_partitions_lost`` from a member in the middle of a rebalance or whose membership
+        is gone (nothing is committed then), as the Java client's ``onLeavePrepare``.
 
         Raises nothing for a member that was already removed. Threads are joined, waiting at
         most ``timeout_ms`` (default: ``fetch_max_wait_ms`` plus 5 s).

@@ -27,7 +27,8 @@ client does: two consumers must not share an instance id.
 timeout stays registered and is picked up by the next ``poll()``. A **heartbeat thread** keeps
 the membership alive every ``heartbeat_interval_ms``, learns that a rebalance started, and
 leaves the group when ``poll()`` has not been called for ``max_poll_interval_ms`` (the Java
-client's rule, so a stuck application loses its partitions). The leader also watches the
+client's rule, so a stuck application loses its partitions); it lives in
+:mod:`~pcmodel.topics.heartbeat`. The leader also watches the
 topic metadata: when the partitions of the group's topics change, it rejoins (in Kafka the
 broker does not follow subscriptions; the leader does).
 
@@ -37,6 +38,13 @@ over, the member id still good) and ``_join_pending`` (a rebalance is under way)
 about an older member id or generation is stale and ignored, and so is a heartbeat's answer
 that arrives while a rebalance is under way. Every user callback (the listener) runs on
 ``poll()``'s thread, never under the lock.
+
+Leaving (``close()``, ``unsubscribe()``) is the Java client's ``onLeavePrepare``: a member
+in good standing revokes its partitions (``on_partitions_revoked``, after an auto-commit on
+``close()``); one whose membership or generation is gone, or that is in the middle of a
+rebalance (its JoinGroup or SyncGroup not answered yet), has lost them
+(``on_partitions_lost``, nothing committed: the commit would be refused), and still sends
+LeaveGroup if it has a member id.
 
 :class:`GroupMemberMixin` is one part of :class:`~pcmodel.topics.consumer.KafkaConsumer`.
 
@@ -57,10 +65,8 @@ kafka-python's ``kafka/coordinator/base.py`` and ``consumer.py``.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Iterable
-from typing import Any
 
 from pcmodel.topics.assignors import RebalanceProtocol, cooperative_plan, get_assignor
 from pcmodel.topics.consumer_protocol import (
@@ -72,14 +78,14 @@ from pcmodel.topics.consumer_protocol import (
 )
 from pcmodel.topics.errors import (
     CoordinatorNotAvailableError,
-    FencedInstanceIdError,
     IllegalGenerationError,
     MemberIdRequiredError,
     NotCoordinatorError,
     RebalanceInProgressError,
     UnknownMemberIdError,
 )
-from pcmodel.topics.group_answers import HeartbeatStatus, JoinResult
+from pcmodel.topics.group_answers import JoinResult
+from pcmodel.topics.heartbeat import HeartbeatMixin
 from pcmodel.topics.structs import (
     ConsumerGroupMetadata,
     MemberState,
@@ -92,7 +98,7 @@ __all__ = ["GroupMemberMixin"]
 logger = logging.getLogger("pcmodel.topics.consumer")
 
 
-class GroupMemberMixin:
+class GroupMemberMixin(HeartbeatMixin):
     """Join, rejoin and leave a consumer group; the leader's assignment; the heartbeat thread."""
 
     # Rebalance progress, written by poll()'s thread (under the lock where the heartbeat reads).
@@ -339,6 +345,18 @@ class GroupMemberMixin:
             self._lost = self._join_pending = False
             self._pending_sync = self._assignment_snapshot = None
             self._rejoin_needed = self._subscribed_topics is not None
+        return self._tell_lost(lost)
+
+    def _drop_lost(self) -> BaseException | None:
+        """Drop every partition as lost, keeping the membership as it is: a member leaving in
+        the middle of a rebalance."""
+        with self._lock:
+            lost = sorted(self._states)
+            self._states.clear()
+        return self._tell_lost(lost)
+
+    def _tell_lost(self, lost: list[TopicPartition]) -> BaseException | None:
+        """``on_partitions_lost(lost)`` unless ``lost`` is empty; what it raised, or None."""
         if lost and self._listener is not None:
             try:
                 self._listener.on_partitions_lost(lost)
@@ -371,9 +389,16 @@ class GroupMemberMixin:
 
     def _leave_group(self, *, commit: bool = True) -> None:
         """Revoke, after an auto-commit unless ``commit`` is False, and leave: close() commits,
-        unsubscribe() does not (as the Java client's)."""
-        if self._lost:
+        unsubscribe() does not (as the Java client's). A member that is not in good standing
+        loses its partitions instead (see the module)."""
+        with self._lock:
+            lost = self._lost
+            # The Java client's test in onLeavePrepare: no generation, or a rebalance under way.
+            unsettled = self._join_pending or self._generation < 0 or not self._member_id
+        if lost:
             error = self._handle_lost()
+        elif unsettled:
+            error = self._drop_lost()
         else:
             error = self._revoke(self.assignment(), commit=commit)
         if self._member_id and self.config["group_instance_id"] is None:
@@ -387,111 +412,3 @@ class GroupMemberMixin:
             self._pending_sync = self._assignment_snapshot = None
         if error is not None:
             raise error
-
-    # --- the heartbeat thread -----------------------------------------------------------------
-
-    def _heartbeat_loop(self, conn: Any) -> None:
-        """Heartbeat thread: keep the membership alive; leave if poll() stopped being called.
-
-        Like the Java client's, it wakes for whichever comes first: the next heartbeat, or the
-        moment ``max_poll_interval_ms`` runs out, so a stuck application leaves on time.
-        """
-        interval = self.config["heartbeat_interval_ms"] / 1000
-        max_poll = self.config["max_poll_interval_ms"] / 1000
-        next_beat = time.monotonic() + interval
-        try:
-            while True:
-                with self._lock:
-                    poll_left = max_poll
-                    active = bool(self._member_id) and not self._lost and self._generation >= 0
-                    if active and not self._in_poll:
-                        poll_left -= self._clock() - self._last_poll
-                wait = min(max(0.0, next_beat - time.monotonic()), max(0.001, poll_left))
-                if self._stop.wait(wait):
-                    break
-                with self._lock:
-                    member_id, generation = self._member_id, self._generation
-                    # No generation yet, or a JoinGroup in flight (it keeps the member alive).
-                    awaiting_join = self._join_pending and self._pending_sync is None
-                    if not member_id or self._lost or generation < 0 or awaiting_join:
-                        continue
-                    expired = not self._in_poll and self._clock() - self._last_poll > max_poll
-                if expired:
-                    logger.warning(
-                        "poll() not called for max_poll_interval_ms=%d; leaving group %s",
-                        self.config["max_poll_interval_ms"], self._group_id,
-                    )
-                    if self.config["group_instance_id"] is None:  # a static member stays
-                        try:
-                            conn.leave_group(self._group_id, member_id)
-                        except UnknownMemberIdError:
-                            pass  # removed already
-                    self._flag(member_id, generation, lost="member")
-                    continue
-                if time.monotonic() < next_beat:
-                    continue
-                next_beat = time.monotonic() + interval
-                result = conn.heartbeat(self._group_id, member_id, generation,
-                                        group_instance_id=self.config["group_instance_id"])
-                with self._lock:
-                    self._metadata_version_seen = max(
-                        self._metadata_version_seen, result.metadata_version
-                    )
-                    watched = []
-                    if self._pattern is not None:
-                        watched.append(self._pattern_version)
-                    if self._assignment_snapshot is not None:
-                        watched.append(self._snapshot_version)
-                    metadata_changed = any(self._metadata_version_seen > v for v in watched)
-                if result.status is HeartbeatStatus.FENCED_INSTANCE_ID:
-                    raise FencedInstanceIdError(
-                        f"member {member_id} of group {self._group_id} was fenced: another "
-                        "consumer joined with its group_instance_id "
-                        f"{self.config['group_instance_id']!r}; close this one")
-                if result.status is HeartbeatStatus.UNKNOWN_MEMBER:
-                    self._flag(member_id, generation, lost="member", answer=result.status)
-                elif result.status is HeartbeatStatus.ILLEGAL_GENERATION:
-                    self._flag(member_id, generation, lost="generation", answer=result.status)
-                elif result.status is HeartbeatStatus.REBALANCE_IN_PROGRESS:
-                    self._flag(member_id, generation, answer=result.status)
-                elif metadata_changed:
-                    self._wakeup()  # poll() re-reads the topics and rejoins if they changed
-        except BaseException as exc:  # never lost: poll() re-raises it
-            self._fail(exc)
-
-    def _flag(
-        self, member_id: str, generation: int, *, lost: str | None = None,
-        answer: HeartbeatStatus | None = None,
-    ) -> None:
-        """Tell poll() that the member lost its membership (``lost``) or must rejoin.
-
-        An answer about an older membership or generation than the current one is stale (the
-        poll thread completed a rebalance while the heartbeat was under way) and is dropped:
-        acting on it would make an eager member revoke everything for nothing. A heartbeat's
-        ``answer`` that arrives while poll() is rejoining is dropped too, as the Java client
-        drops it outside its stable state: the JoinGroup and SyncGroup under way report the same
-        news, and a flag raised now would start one more round as soon as this one completes.
-        (News of a later round is repeated by the next heartbeat, once this one is over.)
-        """
-        with self._lock:
-            if self._member_id != member_id or self._generation != generation:
-                return
-            if answer is not None and self._join_pending:
-                logger.debug("heartbeat answer %s ignored: member %s is already rejoining "
-                             "group %s", answer.name, member_id, self._group_id)
-                return
-            if lost is not None:
-                self._lost = lost
-            else:
-                self._rejoin_needed = True
-        self._wakeup()
-
-    def _start_heartbeat(self) -> None:
-        if self._heartbeat is not None:
-            return
-        conn = self._broker.connect()
-        self._connections.append(conn)
-        self._heartbeat = threading.Thread(
-            target=self._heartbeat_loop, args=(conn,), name="pcmodel-heartbeat", daemon=True
-        )
-        self._heartbeat.start()

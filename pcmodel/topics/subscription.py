@@ -104,7 +104,9 @@ class SubscriptionMixin:
         """Leave the group (or drop the manual assignment) and forget every partition.
 
         A subscribed member calls ``on_partitions_revoked`` and leaves without an auto-commit,
-        as the Java client's ``unsubscribe()`` (kafka-python commits first)."""
+        as the Java client's ``unsubscribe()`` (kafka-python commits first); in the middle of
+        a rebalance, or with its membership gone, ``on_partitions_lost`` instead, as Java's
+        ``onLeavePrepare`` (see :mod:`~pcmodel.topics.membership`)."""
         self._check_open()
         if self._subscribed_topics is not None:
             self._leave_group(commit=False)
