@@ -384,8 +384,10 @@ class TopicAdminMixin:
         self, partitions: Iterable[TopicPartition]
     ) -> dict[TopicPartition, OffsetAndTimestamp | None]:
         """For each partition, the first record with the largest timestamp (Kafka's ListOffsets
-        ``MAX_TIMESTAMP``, KIP-734): ``None`` if the partition is empty, or if that record is
-        at or above the high watermark (not yet visible to consumers), as Kafka answers. Its
+        ``MAX_TIMESTAMP``, KIP-734): ``None`` if the partition is empty or every record's timestamp
+        is below -1 (NO_TIMESTAMP; Kafka's ``LogSegment.maxTimestampSoFar`` starts at -1), or
+        if that record is at or above the high watermark (not yet visible to consumers), as
+        Kafka answers. Its
         ``leader_epoch`` is left ``-1``: :meth:`list_offsets` answers the lookup with it."""
         tps = [validate_topic_partition(tp) for tp in partitions]
         with self._lock:

@@ -60,6 +60,7 @@ from pcmodel.topics.compression import CompressedBatch, record_size
 from pcmodel.topics.errors import OffsetOutOfRangeError
 from pcmodel.topics.log_cleanup import LogCleanupMixin, RetentionPolicy
 from pcmodel.topics.log_records import (
+    NO_TIMESTAMP,
     TIMESTAMP_CREATE_TIME,
     TIMESTAMP_LOG_APPEND_TIME,
     LogRecord,
@@ -424,11 +425,16 @@ class PartitionLog(ReplicaLogMixin, LogCleanupMixin):
 
     def max_timestamp(self) -> tuple[int, int] | None:
         """The ``(offset, timestamp)`` of the first retained record with the largest timestamp
-        (Kafka's ListOffsets ``MAX_TIMESTAMP``); ``None`` if the log is empty."""
+        (Kafka's ListOffsets ``MAX_TIMESTAMP``); ``None`` if the log is empty.
+
+        As Kafka's: a segment's largest timestamp starts at ``NO_TIMESTAMP`` (-1) and only a
+        larger one replaces it (``LogSegment.maxTimestampSoFar``), so in a log whose records
+        all carry negative timestamps (from Kafka clients) the answer is the first record with
+        -1, and ``None`` if none has -1 (every timestamp below it)."""
         self.enforce_retention()
         best = None
         for rec in self._materialize(self._retained(), self._start):
-            if best is None or rec.timestamp > best[1]:
+            if rec.timestamp >= NO_TIMESTAMP and (best is None or rec.timestamp > best[1]):
                 best = (rec.offset, rec.timestamp)
         return best
 

@@ -113,11 +113,14 @@ _HEADER_SIZE = 61  # the whole v2 batch header
 
 
 class BatchRejected(Exception):  # noqa: N818 - the batch is rejected, with Kafka's error code
-    """A produced batch the broker must refuse: ``code`` is Kafka's error code for it."""
+    """A produced batch the broker must refuse: ``code`` is Kafka's error code for it.
+    ``by_validator``: Kafka refuses it in its log's validator (``LogValidator.validateBatch``),
+    not before, so its answer carries the partition's log start offset."""
 
-    def __init__(self, code: int, message: str) -> None:
+    def __init__(self, code: int, message: str, *, by_validator: bool = False) -> None:
         super().__init__(message)
         self.code = code
+        self.by_validator = by_validator
 
 
 class ProducedBatch(NamedTuple):
@@ -128,6 +131,10 @@ class ProducedBatch(NamedTuple):
     ``max.message.bytes`` bounds. ``compression`` is the codec the client compressed it with
     (``None``: none), which a topic with ``compression.type=producer`` keeps. ``transactional``
     is the header's transactional attribute: the batch belongs to the producer's transaction.
+    ``log_append_time`` is the header's timestamp-type attribute: the client claims its
+    records were stamped by a log (which a producer must not; see
+    :mod:`pcmodel.wire.handlers.produce`), and each record then reads the batch's max
+    timestamp as its own, as the codec reads it.
     """
 
     records: list[WireRecord]
@@ -137,6 +144,7 @@ class ProducedBatch(NamedTuple):
     size: int
     compression: str | None = None
     transactional: bool = False
+    log_append_time: bool = False
 
 
 def compression_available(name: str) -> bool:
@@ -213,7 +221,8 @@ def decode_batch(data: bytes | None, produce_version: int = _FIRST_ZSTD_PRODUCE)
         )
     if batch.is_control_batch:
         raise BatchRejected(kafka_errors.InvalidRecordError.errno,
-                            "Clients are not allowed to write control records")
+                            "Clients are not allowed to write control records",
+                            by_validator=True)
     if batch.is_transactional and batch.producer_id < 0:
         raise BatchRejected(kafka_errors.InvalidRecordError.errno,
                             "a transactional batch must carry its producer id and epoch")
@@ -223,10 +232,12 @@ def decode_batch(data: bytes | None, produce_version: int = _FIRST_ZSTD_PRODUCE)
         raise BatchRejected(kafka_errors.CorruptRecordError.errno,
                             f"record batch does not decode: {exc}") from None
     if not records:
-        raise BatchRejected(kafka_errors.InvalidRecordError.errno, "empty record batch")
+        raise BatchRejected(kafka_errors.InvalidRecordError.errno, "empty record batch",
+                            by_validator=True)
     return ProducedBatch(records, batch.producer_id, batch.producer_epoch, batch.base_sequence,
                          len(data), None if batch.compression_type == 0 else name,
-                         batch.is_transactional)
+                         batch.is_transactional,
+                         batch.timestamp_type == TIMESTAMP_LOG_APPEND_TIME)
 
 
 def _as_tuple(rec: Any) -> WireRecord:

@@ -20,7 +20,10 @@ last stable offset: the first offset of the oldest transaction still open, as Ka
 ``Partition.fetchOffsetForTimestamp`` answers. At that isolation level a record found by
 timestamp (or the largest timestamp) at or above the last stable offset is not found (offset
 -1), as Kafka's ``ReplicaManager`` hides it; an ``isolation_level`` other than 0 or 1 is
-INVALID_REQUEST. The request's ``current_leader_epoch`` (from v4) is checked as Fetch checks it
+INVALID_REQUEST. A partition named more than once in a request is answered once, with
+INVALID_REQUEST, and a topic named in two entries is answered in one, as Kafka's
+``ReplicaManager.fetchOffset`` answers (it keys its answers by partition, grouped by topic).
+The request's ``current_leader_epoch`` (from v4) is checked as Fetch checks it
 (FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH, NOT_LEADER_OR_FOLLOWER). The answer is the
 broker's ``list_offsets`` (:meth:`pcmodel.topics.broker.Broker.list_offsets`), leader epoch
 included, as Kafka's ``Partition.fetchOffsetForTimestamp`` gives it: the leader's current
@@ -37,6 +40,7 @@ within the request's ``timeout_ms``.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from kafka.protocol.admin import DeleteRecordsRequest, DeleteRecordsResponse
@@ -75,26 +79,32 @@ def _lookup(ctx: RequestContext, tp: TopicPartition, timestamp: int,
 
 
 def handle_list_offsets(ctx: RequestContext, request: Any) -> Any:
-    """Answer each requested partition's offset for its timestamp spec."""
+    """Answer each requested partition's offset for its timestamp spec (once per partition,
+    in the order first named)."""
     level = request.isolation_level if ctx.api_version >= 2 else 0
-    topics = []
+    named = Counter(TopicPartition(topic.name, part.partition_index)
+                    for topic in request.topics for part in topic.partitions)
+    answers: dict[str, dict[int, Any]] = {}  # topic -> partition -> its answer
     for topic in request.topics:
-        partitions = []
+        partitions = answers.setdefault(topic.name, {})
         for part in topic.partitions:
             tp = TopicPartition(topic.name, part.partition_index)
+            if tp.partition in partitions:
+                continue  # named again: answered once
             current = part.current_leader_epoch if ctx.api_version >= 4 else -1
-            if level in (0, 1):
+            if level in (0, 1) and named[tp] == 1:
                 code, timestamp, offset, epoch = _lookup(ctx, tp, part.timestamp, current,
                                                          ISOLATION_LEVELS[level])
             else:
                 code, timestamp, offset, epoch = (kafka_errors.InvalidRequestError.errno, -1,
                                                   -1, -1)
-            partitions.append(PartitionResponse(
+            partitions[tp.partition] = PartitionResponse(
                 partition_index=part.partition_index, error_code=code, timestamp=timestamp,
                 offset=offset, leader_epoch=epoch,
-            ))
-        topics.append(TopicResponse(name=topic.name, partitions=partitions))
-    return ctx.response(throttle_time_ms=0, topics=topics)
+            )
+    return ctx.response(throttle_time_ms=0, topics=[
+        TopicResponse(name=name, partitions=list(partitions.values()))
+        for name, partitions in answers.items()])
 
 
 def handle_delete_records(ctx: RequestContext, request: Any) -> Any:

@@ -18,9 +18,26 @@ time outside the topic's ``message.timestamp.*.max.ms`` window) is answered as K
 refused (its index in the batch and why, in Kafka's words), ``error_message`` sums them up, and
 INVALID_TIMESTAMP wins over INVALID_RECORD when both occur; Java, kafka-python and librdkafka
 then fail the records named with their own reason and the others of the batch as bystanders.
+A refused batch's ``log_start_offset`` is Kafka's: -1 where Kafka refuses it before its log is
+touched (an unknown partition, not the leader, a batch too large or corrupt, a request that is
+not one v2 batch, bad acks, a partition the transaction does not hold), else the partition's
+log start (records refused, a control batch or an empty one, a producer's epoch or sequence
+refused, too few in-sync replicas). One difference, on purpose: Kafka sends
+``error_message`` only with refused records (its clients then show the error's generic text);
+pcmodel says what went wrong with every error, which the Java client then shows in its
+exception instead.
 Records keep the producer's timestamps, unless their topic's ``message.timestamp.type`` is
 ``LogAppendTime``: then the broker stamps them and answers the time it used
 (``log_append_time_ms``, else -1).
+A batch whose header claims ``LogAppendTime`` (attribute bit 3, which only a broker sets) is
+judged as Kafka's ``LogValidator.validateTimestamp`` judges it: each record reads the batch's
+max timestamp as its own; on a ``LogAppendTime`` topic, and wherever that timestamp is -1,
+every record is refused with INVALID_TIMESTAMP ("Producer should not set timestamp type to
+LogAppendTime", a record without a key on a compacted topic named for that instead); on a
+``CreateTime`` topic any other timestamp is judged by the topic's window like a create time,
+and kept. One difference, on purpose: pcmodel keeps that timestamp for each record, as the
+batch read; Kafka rewrites only the batch header's type, so its log afterwards reads each
+record's first timestamp plus delta, a time it never judged.
 
 Idempotent producers (the default of kafka-python 3 and of Kafka's Java client) first ask
 InitProducerId for a producer id; their batches then go through
@@ -65,6 +82,7 @@ from pcmodel.topics.errors import (
     KafkaTimeoutError,
     UnknownTopicOrPartitionError,
 )
+from pcmodel.topics.log_records import NO_TIMESTAMP
 from pcmodel.topics.structs import PartitionProducers, TopicPartition
 from pcmodel.wire.api import (
     ApiHandler,
@@ -76,7 +94,7 @@ from pcmodel.wire.api import (
     kafka_errors,
 )
 from pcmodel.wire.handlers.transactions import transactional_error_code
-from pcmodel.wire.records import BatchRejected, decode_batch, is_transactional
+from pcmodel.wire.records import BatchRejected, ProducedBatch, decode_batch, is_transactional
 
 __all__ = ["HANDLERS"]
 
@@ -86,6 +104,16 @@ _ACKS = {0: 0, 1: 1, -1: "all"}
 TopicResponse = ProduceResponse.TopicProduceResponse
 PartitionResponse = TopicResponse.PartitionProduceResponse
 _RecordError = PartitionResponse.BatchIndexAndErrorMessage
+#: Errors Kafka answers with log start offset -1 (``LogAppendInfo.UNKNOWN_LOG_APPEND_INFO``):
+#: those ``appendToLocalLog`` meets before or while it reads the batch, and a transactional
+#: batch for a partition the transaction does not hold (refused before the append, by the
+#: transaction verification of Kafka 3.6 and later).
+_BEFORE_THE_LOG = frozenset(error.errno for error in (
+    kafka_errors.UnknownTopicOrPartitionError, kafka_errors.NotLeaderForPartitionError,
+    kafka_errors.MessageSizeTooLargeError, kafka_errors.RecordListTooLargeError,
+    kafka_errors.CorruptRecordError, kafka_errors.KafkaStorageError,
+    kafka_errors.InvalidTxnStateError,
+))
 
 
 class _Answer(NamedTuple):
@@ -111,13 +139,62 @@ def _records_refused(ctx: RequestContext, topic: str, partition: int, exc: Any) 
         shown = ", ".join(f"RecordError(batchIndex={i}, message='{m}')" for i, m in errors[:3])
         summary = (f"One or more records have been rejected due to {len(errors)} record errors "
                    f"in total, and only showing the first three errors at most: [{shown}]")
+    return _Answer(error_code(exc), log_start_offset=_log_start(ctx, topic, partition),
+                   message=summary, record_errors=errors)
+
+
+def _log_start(ctx: RequestContext, topic: str, partition: int) -> int:
+    """The partition's log start offset, which Kafka answers with most refused appends;
+    -1 if the partition went away."""
     tp = TopicPartition(topic, partition)
     try:
-        start = ctx.broker.beginning_offsets([tp])[tp]
+        return ctx.broker.beginning_offsets([tp])[tp]
     except Exception:  # noqa: BLE001 - the partition went away: Kafka answers -1 then
-        start = -1
-    return _Answer(error_code(exc), log_start_offset=start, message=summary,
-                   record_errors=errors)
+        return -1
+
+
+def _failed(ctx: RequestContext, topic: str, partition: int, exc: BaseException) -> _Answer:
+    """The answer to an append that failed with ``exc`` (not for single records): its log
+    start offset as Kafka's ``ReplicaManager.appendToLocalLog`` gives it, -1 for the errors
+    it knows before the log is touched (:data:`_BEFORE_THE_LOG`), the partition's for the
+    others (a producer's epoch or sequence refused, too few in-sync replicas, ...)."""
+    code = error_code(exc)
+    start = -1 if code in _BEFORE_THE_LOG else _log_start(ctx, topic, partition)
+    return _Answer(code, log_start_offset=start, message=error_message(exc))
+
+
+def _log_append_time_refused(ctx: RequestContext, tp: TopicPartition,
+                             batch: ProducedBatch) -> InvalidTimestampError | None:
+    """The error that refuses a batch its client flagged ``LogAppendTime`` (see the module),
+    with ``record_errors`` for every record, in Kafka's words; None if Kafka would take it,
+    or would refuse it for an earlier reason (not the leader, an unknown partition, a batch
+    over ``max.message.bytes``), which the append then answers."""
+    if ctx.view.leader_error(tp, -1) or \
+            tp.partition not in range(ctx.broker.list_topics().get(tp.topic, 0)):
+        return None
+    configs = {entry.name: entry.value for entry in ctx.broker.describe_topic_configs(tp.topic)}
+    if batch.size > int(configs["max.message.bytes"]):
+        return None
+    stamped_by_log = configs["message.timestamp.type"] == "LogAppendTime"
+    if not stamped_by_log and batch.records[0].timestamp_ms != NO_TIMESTAMP:
+        return None  # a create time like any other (every record reads the same one)
+    compacted = "compact" in configs["cleanup.policy"].split(",")
+    errors, first = [], None
+    for index, (key, value, _, timestamp) in enumerate(batch.records):
+        if compacted and key is None:  # a record's first fault is named, its key first
+            errors.append((index, "Compacted topic cannot accept message without key in "
+                                  f"topic partition {tp.topic}-{tp.partition}"))
+            continue
+        record = (f"DefaultRecord(offset={index}, timestamp={timestamp}, "
+                  f"key={len(key or b'')} bytes, value={len(value or b'')} bytes)")
+        errors.append((index, f"Invalid timestamp type in message {record}. Producer should "
+                              "not set timestamp type to LogAppendTime."))
+        first = first or errors[-1][1]
+    if first is None:
+        return None  # only keys are missing: the append refuses them (INVALID_RECORD)
+    error = InvalidTimestampError(first)
+    error.record_errors = tuple(errors)
+    return error
 
 
 def _append(ctx: RequestContext, topic: str, partition: int, data: bytes | None,
@@ -126,6 +203,10 @@ def _append(ctx: RequestContext, topic: str, partition: int, data: bytes | None,
     extra = {"acks": _ACKS[acks]} if getattr(ctx.broker, "honours_acks", False) else {}
     try:
         batch = decode_batch(data, ctx.api_version)
+        if batch.log_append_time:
+            refused = _log_append_time_refused(ctx, TopicPartition(topic, partition), batch)
+            if refused is not None:
+                raise refused
         if batch.transactional:
             extra["transactional"] = True
         if batch.producer_id >= 0:
@@ -146,16 +227,17 @@ def _append(ctx: RequestContext, topic: str, partition: int, data: bytes | None,
             # Kafka looks the partition up before it reads the batch.
             unknown = UnknownTopicOrPartitionError.no_partition(TopicPartition(topic, partition))
             return _Answer(unknown.errno, message=error_message(unknown))
-        return _Answer(exc.code, message=error_message(exc))
+        start = _log_start(ctx, topic, partition) if exc.by_validator else -1
+        return _Answer(exc.code, log_start_offset=start, message=error_message(exc))
     except KafkaTimeoutError as exc:
         # A "block" partition stayed full for the whole request timeout.
         return _Answer(kafka_errors.RequestTimedOutError.errno, message=error_message(exc))
     except (InvalidRecordError, InvalidTimestampError) as exc:
         if getattr(exc, "record_errors", ()):  # the broker named the records it refused
             return _records_refused(ctx, topic, partition, exc)
-        return _Answer(error_code(exc), message=error_message(exc))
+        return _failed(ctx, topic, partition, exc)
     except Exception as exc:
-        return _Answer(error_code(exc), message=error_message(exc))
+        return _failed(ctx, topic, partition, exc)
     return _Answer(0, result.base_offset, result.log_start_offset, result.log_append_time_ms)
 
 
