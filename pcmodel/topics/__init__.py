@@ -16,6 +16,12 @@ on a lone broker and on a replicated ``pcmodel.cluster.Cluster``: see
 for what a partition keeps of them, :mod:`pcmodel.topics.admin_transactions` for the admin's
 calls and :mod:`pcmodel.cluster.transaction_log` for the coordinator of a cluster.
 
+Kafka 4's consumer groups (KIP-848: the coordinator assigns, members reconcile one heartbeat
+at a time) are served to Kafka clients configured with ``group.protocol=consumer`` through a
+lone broker's Kafka listener: :mod:`pcmodel.topics.consumer_group` teaches the protocol,
+:mod:`pcmodel.topics.broker_consumer_groups` is the broker's part. pcmodel's own consumers,
+and a replicated cluster, use the classic protocol.
+
 There is no access control here: the admin client's ACL calls (``describe_acls``,
 ``create_acls``, ``delete_acls``, :mod:`pcmodel.topics.admin_acls`) and the Kafka listener
 answer SECURITY_DISABLED, as a Kafka broker without an authorizer does.
@@ -23,10 +29,9 @@ answer SECURITY_DISABLED, as a Kafka broker without an authorizer does.
 What kafka-python 3 has and pcmodel does not, so a program that uses it does not carry over:
 configs of resources other than topics and brokers (``list_config_resources``) and altering a
 broker's configs (they are the settings it was started with); the admin client's calls about
-SCRAM users, features, the metadata quorum and the broker's API versions; Kafka 4's consumer
-groups (KIP-848; groups here are ``"classic"``); and the clients' ``bootstrap()`` and
-``bootstrap_connected()``, which wait for and report kafka-python's metadata bootstrap
-(pcmodel's clients ask the broker when they need metadata; in kafka-python 3
+SCRAM users, features, the metadata quorum and the broker's API versions; and the clients'
+``bootstrap()`` and ``bootstrap_connected()``, which wait for and report kafka-python's
+metadata bootstrap (pcmodel's clients ask the broker when they need metadata; in kafka-python 3
 ``bootstrap_connected()`` is true only while a bootstrap is in flight).
 """
 

@@ -41,7 +41,8 @@ the tables created in :meth:`Broker.__init__`: topics, metadata and offset looku
 (:mod:`~pcmodel.topics.broker_topics`), topic and broker configs
 (:mod:`~pcmodel.topics.broker_configs`), appends and long-polling fetches
 (:mod:`~pcmodel.topics.broker_produce_fetch`), consumer groups
-(:mod:`~pcmodel.topics.broker_groups`), committed offsets and what they free on ``"block"``
+(:mod:`~pcmodel.topics.broker_groups`; Kafka 4's consumer groups:
+:mod:`~pcmodel.topics.broker_consumer_groups`), committed offsets and what they free on ``"block"``
 topics (:mod:`~pcmodel.topics.broker_offsets`), its log directory
 (:mod:`~pcmodel.topics.broker_log_dirs`), and the replica calls of :mod:`pcmodel.cluster`
 (:mod:`~pcmodel.topics.broker_replicas`). This module assembles them and
@@ -57,6 +58,7 @@ from typing import Any
 
 from pcmodel.topics.broker_checks import _check_int
 from pcmodel.topics.broker_configs import ConfigsMixin
+from pcmodel.topics.broker_consumer_groups import ConsumerGroupsMixin
 from pcmodel.topics.broker_groups import GroupsMixin
 from pcmodel.topics.broker_log_dirs import LogDirsMixin
 from pcmodel.topics.broker_offsets import CommittedOffsetsMixin
@@ -69,6 +71,7 @@ from pcmodel.topics.broker_produce_fetch import (
 from pcmodel.topics.broker_replicas import ReplicaLogsMixin
 from pcmodel.topics.broker_topics import TopicAdminMixin, TopicDescription, _Topic
 from pcmodel.topics.broker_transactions import TransactionsMixin
+from pcmodel.topics.consumer_group import ConsumerGroup
 from pcmodel.topics.coordinator import GroupCoordinator
 from pcmodel.topics.errors import IllegalArgumentError, IllegalStateError, InvalidPartitionsError
 from pcmodel.topics.group_answers import (
@@ -188,7 +191,7 @@ CLIENT_METHODS: tuple[str, ...] = (
 
 class Broker(
     TopicAdminMixin, ConfigsMixin, ProduceFetchMixin, TransactionsMixin, GroupsMixin,
-    CommittedOffsetsMixin, ReplicaLogsMixin, LogDirsMixin,
+    ConsumerGroupsMixin, CommittedOffsetsMixin, ReplicaLogsMixin, LogDirsMixin,
 ):
     """An in-process broker. See the module docstring for the client contract.
 
@@ -212,6 +215,14 @@ class Broker(
     few hundred ms when Kafka clients join through :meth:`serve_kafka`: kafka-python's leader
     may assign nothing, and rebalance again, if its group forms before it has the topics'
     metadata.
+
+    ``group_consumer_session_timeout_ms`` (45 s), ``group_consumer_heartbeat_interval_ms``
+    (5 s) and ``group_consumer_max_size`` (``None``: no bound) are Kafka's
+    ``group.consumer.session.timeout.ms``, ``group.consumer.heartbeat.interval.ms`` and
+    ``group.consumer.max.size``, for Kafka 4's consumer groups (KIP-848,
+    :mod:`pcmodel.topics.consumer_group`). Kafka's brokers refuse a session timeout below
+    ``group.consumer.min.session.timeout.ms`` (45 s); pcmodel takes any positive one, so
+    that a test sees a member's session end in a second.
 
     ``offsets_retention_minutes`` and ``offsets_retention_check_interval_ms`` are Kafka's
     ``offsets.retention.minutes`` (seven days) and ``offsets.retention.check.interval.ms`` (ten
@@ -270,6 +281,9 @@ class Broker(
         DEFAULT_TIMED_OUT_CHECK_INTERVAL_MS,
         transaction_remove_expired_transaction_cleanup_interval_ms: int | None =
         DEFAULT_EXPIRED_ID_CHECK_INTERVAL_MS,
+        group_consumer_session_timeout_ms: int = 45_000,
+        group_consumer_heartbeat_interval_ms: int = 5_000,
+        group_consumer_max_size: int | None = None,
     ) -> None:
         if not isinstance(auto_create_topics_enable, bool):
             raise TypeError(
@@ -293,11 +307,21 @@ class Broker(
                  transaction_remove_expired_transaction_cleanup_interval_ms)):
             if interval is not None:
                 _check_int(name, interval, 1, IllegalArgumentError)
+        if group_consumer_max_size is not None:
+            _check_int("group_consumer_max_size", group_consumer_max_size, 1,
+                       IllegalArgumentError)
         for name, value in (("producer_id_expiration_ms", producer_id_expiration_ms),
+                            ("group_consumer_session_timeout_ms",
+                             group_consumer_session_timeout_ms),
+                            ("group_consumer_heartbeat_interval_ms",
+                             group_consumer_heartbeat_interval_ms),
                             ("transaction_max_timeout_ms", transaction_max_timeout_ms),
                             ("transactional_id_expiration_ms", transactional_id_expiration_ms)):
             _check_int(name, value, 1, IllegalArgumentError)
         self.group_initial_rebalance_delay_ms = group_initial_rebalance_delay_ms
+        self.group_consumer_session_timeout_ms = group_consumer_session_timeout_ms
+        self.group_consumer_heartbeat_interval_ms = group_consumer_heartbeat_interval_ms
+        self.group_consumer_max_size = group_consumer_max_size
         self.offsets_retention_minutes = offsets_retention_minutes
         self.offsets_retention_check_interval_ms = offsets_retention_check_interval_ms
         self.offset_metadata_max_bytes = offset_metadata_max_bytes
@@ -316,6 +340,7 @@ class Broker(
         self._data_arrived = threading.Condition(self._lock)
         self._topics: dict[str, _Topic] = {}
         self._groups: dict[str, GroupCoordinator] = {}
+        self._consumer_groups: dict[str, ConsumerGroup] = {}
         self._metadata_version = 0
         self._closed = False
         self._producers = ProducerSequences(producer_id_expiration_ms)

@@ -8,6 +8,14 @@ and ``sync_group`` on conditions of the broker lock, live in :mod:`pcmodel.topic
 A first join that is refused leaves no group behind; a group that subscribes to a
 ``"block"`` topic starts holding it back (see :mod:`pcmodel.topics.broker_offsets`).
 
+A group id names one group of one type. Kafka 4's consumer groups
+(:mod:`pcmodel.topics.broker_consumer_groups`) are not classic groups: a JoinGroup to one that
+has members is refused with ``InconsistentGroupProtocolError`` (Kafka 4 would take the classic
+member into the consumer group; pcmodel does not mix the protocols), an empty one gives way to
+the classic group (its offsets stay); DescribeGroups does not find one
+(``GroupIdNotFoundError``, as Kafka's ``describeGroups`` answers ``Dead``); ListGroups and
+DeleteGroups serve both types.
+
 Prior art: Kafka's ``GroupCoordinator`` request handlers (``handleJoinGroup``,
 ``handleSyncGroup``, ...).
 """
@@ -23,6 +31,7 @@ from pcmodel.topics.errors import (
     GroupIdNotFoundError,
     GroupNotEmptyError,
     IllegalArgumentError,
+    InconsistentGroupProtocolError,
     UnknownMemberIdError,
 )
 from pcmodel.topics.group_answers import (
@@ -104,6 +113,7 @@ class GroupsMixin:
         with self._lock:
             self._check_open()
             self._check_offsets_retention()
+            self._give_way_to_classic(group_id)
             created = group_id not in self._groups
             group = self._group(group_id, create=True)
             try:
@@ -200,6 +210,8 @@ class GroupsMixin:
         with self._lock:
             self._check_offsets_retention()
             group = self._groups.get(group_id)
+            if group_id in self._consumer_groups:
+                raise GroupIdNotFoundError(f"Group {group_id} is not a classic group.")
             if group is None:
                 raise GroupIdNotFoundError(f"no group {group_id!r}; groups: {sorted(self._groups)}")
 
@@ -214,13 +226,24 @@ class GroupsMixin:
     def delete_group(self, group_id: str) -> None:
         """Kafka's DeleteGroups: an empty group goes ``Dead``; its offsets are forgotten.
 
-        Also releases its hold on ``"block"`` topics. Raises ``GroupIdNotFoundError`` for an
-        unknown group and ``GroupNotEmptyError`` while it still has members (Kafka's
-        ``NON_EMPTY_GROUP``); nothing changes then.
+        Also releases its hold on ``"block"`` topics. A Kafka 4 consumer group is deleted the
+        same way. Raises ``GroupIdNotFoundError`` for an unknown group and
+        ``GroupNotEmptyError`` while it still has members (Kafka's ``NON_EMPTY_GROUP``);
+        nothing changes then.
         """
         with self._lock:
             self._check_open()
             self._check_offsets_retention()
+            consumer = self._consumer_groups.get(group_id)
+            if consumer is not None:
+                consumer.expire(self._clock())
+                if consumer.members:
+                    raise GroupNotEmptyError(
+                        f"consumer group {group_id!r} still has {len(consumer.members)} "
+                        "members; close them first")
+                self._forget_consumer_group(group_id)
+                if group_id not in self._groups:
+                    return
             group = self._existing_group(group_id)
             if group.members:
                 raise GroupNotEmptyError(
@@ -284,10 +307,11 @@ class GroupsMixin:
         """Return the ids of every group the broker knows."""
         with self._lock:
             self._check_offsets_retention()
-            return sorted(self._groups)
+            return sorted(set(self._groups) | set(self._consumer_groups))
 
     def group_states(self) -> dict[str, tuple[str | None, GroupState]]:
-        """``{group id: (protocol type, state)}`` for every group (Kafka's ListGroups)."""
+        """``{group id: (protocol type, state)}`` for every classic group (Kafka's
+        ListGroups; the consumer groups: :meth:`consumer_group_states`)."""
         with self._lock:
             self._check_offsets_retention()
             now = self._clock()
@@ -295,9 +319,25 @@ class GroupsMixin:
                 group.expire(now)
             return {
                 gid: (g.protocol_type, g.state) for gid, g in sorted(self._groups.items())
+                if gid not in self._consumer_groups
             }
 
     # --- internals (called with the lock held) -------------------------------------------------
+
+    def _give_way_to_classic(self, group_id: str) -> None:
+        """Before a classic JoinGroup: refuse it if ``group_id`` is a consumer group with
+        members (``InconsistentGroupProtocolError``), delete the consumer group if it is empty
+        (Kafka's ``maybeDeleteEmptyConsumerGroup``; its offsets stay)."""
+        consumer = self._consumer_groups.get(group_id)
+        if consumer is None:
+            return
+        consumer.expire(self._clock())
+        if consumer.members:
+            raise InconsistentGroupProtocolError(
+                f"group {group_id!r} is a consumer group (group.protocol=consumer) with "
+                f"{len(consumer.members)} members; a classic member cannot join it: use "
+                "group.protocol=consumer, or another group id")
+        self._forget_consumer_group(group_id)
 
     def _group(self, group_id: str, *, create: bool) -> GroupCoordinator:
         group = self._groups.get(group_id)

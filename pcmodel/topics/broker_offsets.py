@@ -70,6 +70,7 @@ class CommittedOffsetsMixin:
         retention_time_ms: int = -1,
         group_instance_id: str | None = None,
         offset_metadata_max_bytes: int | None = None,
+        request_version: int | None = None,
     ) -> int:
         """Kafka's OffsetCommit: store the *next* offset to read per partition, with its
         metadata and leader epoch (an ``OffsetAndMetadata``; an ``int`` is the offset alone).
@@ -96,6 +97,12 @@ class CommittedOffsetsMixin:
         (``None``: the broker's setting; a cluster passes its own to the broker coordinating
         the group), *after* storing the others, as Kafka answers OFFSET_METADATA_TOO_LARGE
         for those partitions alone.
+
+        For a Kafka 4 consumer group (:mod:`pcmodel.topics.broker_consumer_groups`)
+        ``generation`` is the member's *epoch*, checked as Kafka's
+        ``ConsumerGroup.validateOffsetCommit`` does: ``UnknownMemberIdError``,
+        ``UnsupportedVersionError`` when ``request_version`` (the OffsetCommit version a
+        listener received) is below 9, ``StaleMemberEpochError``.
         """
         validate_offsets_group_id(group_id)
         _check_int("retention_time_ms", retention_time_ms, -1, IllegalArgumentError)
@@ -113,7 +120,15 @@ class CommittedOffsetsMixin:
             self._check_offsets_retention()
             for tp in items:
                 self._log(tp)  # UnknownTopicOrPartitionError before anything is stored
-            group = self._groups.get(group_id)
+            consumer = self._consumer_groups.get(group_id)
+            if consumer is not None:
+                # A Kafka 4 consumer group checks the member and its epoch; its offsets are
+                # kept in a classic group of the same id that has no members.
+                consumer.expire(self._clock())
+                consumer.check_offset_commit(member_id, generation, request_version)
+                group = self._group(group_id, create=True)
+            else:
+                group = self._groups.get(group_id)
             if group is None:
                 # Kafka's OffsetMetadataManager.validateOffsetCommit: generation -1 makes a
                 # group that only stores offsets; a generation of a group that does not
@@ -124,7 +139,8 @@ class CommittedOffsetsMixin:
                         "not exist (it was deleted, or the consumer joined it elsewhere); "
                         "rejoin")
                 group = self._group(group_id, create=True)
-            group.check_commit(member_id, generation, group_instance_id)
+            if consumer is None:
+                group.check_commit(member_id, generation, group_instance_id)
             now_ms = self._timestamp_clock()
             expires_ms = None if retention_time_ms == -1 else now_ms + retention_time_ms
             for tp in refused:
@@ -186,6 +202,9 @@ class CommittedOffsetsMixin:
                     "can be deleted once it is empty"
                 )
             subscribed = set() if empty else group.subscribed_topics()
+            consumer_topics = self._consumer_group_topics(group_id)
+            if consumer_topics is not None:  # a Kafka 4 consumer group's members subscribe
+                subscribed = consumer_topics
             counts = self._partition_counts()
             results: dict[TopicPartition, BrokerResponseError | None] = {}
             for tp in tps:
@@ -266,12 +285,19 @@ class CommittedOffsetsMixin:
         changed: dict[str, ExpiredOffsets] = {}
         for group_id, group in list(self._groups.items()):
             group.expire(now)  # members whose session ended are gone before the group is judged
-            expired = group.expire_offsets(now_ms, retention_ms)
+            expired = group.expire_offsets(now_ms, retention_ms,
+                                           self._consumer_group_topics(group_id))
             deleted = self._drop_if_spent(group_id)
             if not deleted:
                 self._release_topics(group_id, group, expired)
             if expired or deleted:
                 changed[group_id] = ExpiredOffsets(tuple(expired), deleted)
+        for group_id, consumer in list(self._consumer_groups.items()):
+            # Kafka deletes an empty consumer group once it has no offset left, as a classic one.
+            consumer.expire(now)
+            if not consumer.members and group_id not in self._groups:
+                self._forget_consumer_group(group_id)
+                changed.setdefault(group_id, ExpiredOffsets((), True))
         return changed
 
     def _release_topics(self, group_id: str, group: GroupCoordinator,

@@ -253,10 +253,16 @@ class GroupOffsetsMixin:
         self.commit_times.clear()
         self.expire_times.clear()
 
-    def expire_offsets(self, now_ms: int, retention_ms: int) -> list[TopicPartition]:
+    def expire_offsets(self, now_ms: int, retention_ms: int,
+                       consumer_group_topics: set[str] | None = None) -> list[TopicPartition]:
         """Remove the offsets whose retention has passed at ``now_ms`` (the rules of the
-        module docstring) and return their partitions."""
-        if self.protocol_type is not None and self.state is GroupState.EMPTY:
+        module docstring) and return their partitions. ``consumer_group_topics``: this group
+        only holds the offsets of a Kafka 4 consumer group whose members subscribe to these
+        topics; Kafka's ``ConsumerGroup`` rule applies then (each offset counted from its
+        commit, those of the subscribed topics kept)."""
+        if consumer_group_topics is not None:
+            kept_topics, from_empty = consumer_group_topics, False
+        elif self.protocol_type is not None and self.state is GroupState.EMPTY:
             kept_topics, from_empty = set(), True  # all count from when the last member left
         elif self.protocol_type is None:
             kept_topics, from_empty = set(), False  # it never had members: each from its commit

@@ -1,0 +1,226 @@
+"""The broker's Kafka 4 consumer groups (KIP-848), next to its classic groups.
+
+:class:`ConsumerGroupsMixin` is the part of :class:`~pcmodel.topics.broker.Broker` behind
+Kafka's ConsumerGroupHeartbeat and ConsumerGroupDescribe. Each group is a
+:class:`~pcmodel.topics.consumer_group.ConsumerGroup` in the table ``_consumer_groups``; the
+state machine, the assignors and the reconciliation are explained in
+:mod:`pcmodel.topics.consumer_group`. A group id names one group of one type: a heartbeat to a
+classic group that has members is answered GROUP_ID_NOT_FOUND ("not a consumer group"), and a
+classic JoinGroup to a consumer group that has members INCONSISTENT_GROUP_PROTOCOL, as Kafka 4
+answers with ``group.consumer.migration.policy=disabled`` for members of the other protocol
+(see :mod:`pcmodel.topics.broker_groups`). An *empty* group of either type gives way to the
+other type, and its committed offsets stay.
+
+**Committed offsets** are stored as a classic group's are (:mod:`pcmodel.topics.broker_offsets`,
+in a member-less classic group of the same id that only holds them), and checked by the consumer
+group: a commit carries the member's id and *member epoch* (Kafka's
+``ConsumerGroup.validateOffsetCommit``: UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH). They expire as
+Kafka expires a consumer group's: each counted from its commit, those of topics a member
+subscribes to kept. On a ``"block"`` topic (pcmodel's own retention policy) a consumer group
+holds records back from its first commit there, not from its subscription as a classic group
+does.
+
+These calls are the Kafka listener's (:mod:`pcmodel.wire.handlers.consumer_groups`), not
+client methods (:data:`~pcmodel.topics.broker.CLIENT_METHODS`): pcmodel's own consumers speak
+the classic protocol, and a replicated cluster serves only that one.
+
+The broker's settings (Kafka's names): ``group_consumer_session_timeout_ms`` (45 s) and
+``group_consumer_heartbeat_interval_ms`` (5 s) apply to every consumer group;
+``group_consumer_max_size`` bounds its members (``None``, Kafka's default: no bound).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from pcmodel.topics.consumer_group import ConsumerGroup, HeartbeatAnswer, validate_heartbeat
+from pcmodel.topics.consumer_group_members import Assignment
+from pcmodel.topics.coordinator import validate_group_id
+from pcmodel.topics.errors import GroupIdNotFoundError
+from pcmodel.topics.group_answers import GroupState
+
+__all__ = ["ConsumerGroupDescription", "ConsumerGroupMemberDescription", "ConsumerGroupsMixin"]
+
+
+@dataclass(frozen=True)
+class ConsumerGroupMemberDescription:
+    """One member as ConsumerGroupDescribe shows it."""
+
+    member_id: str
+    instance_id: str | None
+    rack_id: str | None
+    member_epoch: int
+    client_id: str
+    client_host: str
+    subscribed_topic_names: tuple[str, ...]
+    subscribed_topic_regex: str | None
+    assignment: Assignment
+    target_assignment: Assignment
+
+
+@dataclass(frozen=True)
+class ConsumerGroupDescription:
+    """A consumer group as ConsumerGroupDescribe shows it."""
+
+    group_id: str
+    state: str
+    group_epoch: int
+    assignment_epoch: int
+    assignor_name: str
+    members: tuple[ConsumerGroupMemberDescription, ...]
+
+
+def _check_str(name: str, value: object, nullable: bool = True) -> None:
+    if value is None and nullable:
+        return
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str{' or None' if nullable else ''}, not "
+                        f"{type(value).__name__}")
+
+
+class ConsumerGroupsMixin:
+    """Kafka 4 consumer group calls (Broker part)."""
+
+    def consumer_group_heartbeat(
+        self,
+        group_id: str,
+        member_id: str,
+        member_epoch: int,
+        *,
+        instance_id: str | None = None,
+        rack_id: str | None = None,
+        rebalance_timeout_ms: int = -1,
+        subscribed_topic_names: Sequence[str] | None = None,
+        subscribed_topic_regex: str | None = None,
+        server_assignor: str | None = None,
+        owned_partitions: Mapping[str, Iterable[int]] | None = None,
+        client_id: str = "",
+        client_host: str = "",
+    ) -> HeartbeatAnswer:
+        """Kafka's ConsumerGroupHeartbeat: join (``member_epoch=0``), stay, or leave (-1;
+        -2 for a static member coming back) the consumer group ``group_id``.
+
+        The ``None`` fields mean "unchanged since my last heartbeat", as on the wire;
+        ``owned_partitions`` maps topic names to the partitions the member owns. Returns at
+        once, with the member's epoch and (when it changed, or the heartbeat was a full one)
+        its assignment. Raises ``InvalidRequestError`` for malformed fields,
+        ``UnsupportedAssignorError``, ``InvalidRegularExpressionError``,
+        ``GroupIdNotFoundError`` (no such consumer group, for a heartbeat that is not a join,
+        or a classic group with members), ``GroupMaxSizeReachedError``,
+        ``UnknownMemberIdError``, ``FencedMemberEpochError``, ``UnreleasedInstanceIdError``,
+        ``FencedInstanceIdError``; nothing changes then.
+        """
+        _check_str("group_id", group_id, nullable=False)
+        _check_str("member_id", member_id, nullable=False)
+        for name, value in (("instance_id", instance_id), ("rack_id", rack_id),
+                            ("subscribed_topic_regex", subscribed_topic_regex),
+                            ("server_assignor", server_assignor)):
+            _check_str(name, value)
+        names = None if subscribed_topic_names is None else list(subscribed_topic_names)
+        owned = None if owned_partitions is None else {
+            topic: set(partitions) for topic, partitions in owned_partitions.items()}
+        validate_heartbeat(group_id, member_id, member_epoch, instance_id, rack_id,
+                           rebalance_timeout_ms, names, subscribed_topic_regex,
+                           server_assignor, owned)
+        with self._lock:
+            self._check_open()
+            self._check_offsets_retention()
+            now = self._clock()
+            group = self._consumer_group(group_id, create=member_epoch == 0)
+            answer = group.heartbeat(
+                member_id, member_epoch, topics=self._partition_counts(), now=now,
+                instance_id=instance_id, rack_id=rack_id,
+                rebalance_timeout_ms=rebalance_timeout_ms, topic_names=names,
+                regex=subscribed_topic_regex, assignor=server_assignor, owned=owned,
+                client_id=client_id, client_host=client_host)
+            self._consumer_groups[group_id] = group  # a refused first join leaves none
+            return answer
+
+    def describe_consumer_group(self, group_id: str) -> ConsumerGroupDescription:
+        """Kafka's ConsumerGroupDescribe of one group: its state, epochs, assignor and members
+        with their current and target assignments. Raises ``GroupIdNotFoundError`` when
+        ``group_id`` is no consumer group (none, or a classic one)."""
+        validate_group_id(group_id)
+        with self._lock:
+            group = self._existing_consumer_group(group_id)
+            return ConsumerGroupDescription(
+                group_id, group.state, group.group_epoch, group.assignment_epoch,
+                group.assignor_name(), tuple(
+                    ConsumerGroupMemberDescription(
+                        m.member_id, m.instance_id, m.rack_id, m.member_epoch, m.client_id,
+                        m.client_host, m.subscribed_topic_names, m.subscribed_topic_regex,
+                        dict(m.assigned), dict(group.target.get(m.member_id, {})))
+                    for m in group.members.values()))
+
+    def consumer_group_states(self) -> dict[str, str]:
+        """``{group id: state}`` of every consumer group (ListGroups shows them with type
+        ``consumer``)."""
+        with self._lock:
+            now = self._clock()
+            for group in self._consumer_groups.values():
+                group.expire(now)
+            return {gid: g.state for gid, g in sorted(self._consumer_groups.items())}
+
+    def all_committed(self, group_id: str) -> dict:
+        """Every committed offset of ``group_id`` (classic or consumer group; ``{}`` for a
+        group that has none). Returns at once."""
+        with self._lock:
+            self._check_offsets_retention()
+            holder = self._groups.get(group_id)
+            return {} if holder is None else dict(holder.offsets)
+
+    def check_offset_fetch(self, group_id: str, member_id: str | None,
+                           member_epoch: int) -> None:
+        """Kafka's OffsetFetch v9+ check of a consumer group's member (``member_id`` ``None``
+        and epoch -1: not a member, always accepted): raises ``UnknownMemberIdError`` or
+        ``StaleMemberEpochError``. Nothing is checked for a classic group or no group."""
+        with self._lock:
+            group = self._consumer_groups.get(group_id)
+            if group is not None:
+                group.expire(self._clock())
+                group.check_offset_fetch(member_id, member_epoch)
+
+    # --- internals (called with the lock held) ----------------------------------------------
+
+    def _consumer_group(self, group_id: str, *, create: bool) -> ConsumerGroup:
+        """The consumer group ``group_id``, its expired members removed; a new one (not yet in
+        the table) if ``create``. Kafka's ``getOrMaybeCreateConsumerGroup``."""
+        group = self._consumer_groups.get(group_id)
+        if group is not None:
+            group.expire(self._clock())
+            return group
+        if not create:
+            raise GroupIdNotFoundError(f"Consumer group {group_id} not found.")
+        classic = self._groups.get(group_id)
+        if classic is not None:
+            classic.expire(self._clock())
+            if classic.members or classic.pending_members or \
+                    classic.state is not GroupState.EMPTY:
+                raise GroupIdNotFoundError(f"Group {group_id} is not a consumer group.")
+        return ConsumerGroup(
+            group_id, session_timeout_ms=self.group_consumer_session_timeout_ms,
+            heartbeat_interval_ms=self.group_consumer_heartbeat_interval_ms,
+            max_size=self.group_consumer_max_size)
+
+    def _existing_consumer_group(self, group_id: str) -> ConsumerGroup:
+        group = self._consumer_groups.get(group_id)
+        if group is None:
+            if group_id in self._groups:
+                raise GroupIdNotFoundError(f"Group {group_id} is not a consumer group.")
+            raise GroupIdNotFoundError(f"Group {group_id} not found.")
+        group.expire(self._clock())
+        return group
+
+    def _consumer_group_topics(self, group_id: str) -> set[str] | None:
+        """The topics the members of consumer group ``group_id`` subscribe to (their offsets
+        do not expire), or ``None`` when ``group_id`` is not a consumer group."""
+        group = self._consumer_groups.get(group_id)
+        if group is None:
+            return None
+        group.expire(self._clock())
+        return group.subscribed_topics(self._partition_counts())
+
+    def _forget_consumer_group(self, group_id: str) -> None:
+        """An empty consumer group goes ``Dead`` and leaves the table."""
+        self._consumer_groups.pop(group_id).dead = True
