@@ -56,6 +56,7 @@ MODULES: tuple[str, ...] = (
     "offsets",
     "epochs",
     "groups",
+    "consumer_groups",
     "group_offsets",
     "configs",
     "acls",

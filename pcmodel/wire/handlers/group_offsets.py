@@ -5,6 +5,13 @@ the answer back; the group's checks (member, generation) are the coordinator's
 (:mod:`pcmodel.topics.group_offsets`). Where Kafka answers per partition (OffsetCommit,
 OffsetDelete), so do these handlers: a partition of an unknown topic fails alone.
 
+In a Kafka 4 consumer group (:mod:`pcmodel.topics.broker_consumer_groups`) the generation of
+OffsetCommit is the member's *epoch*, and OffsetFetch v9+ names the member and its epoch too:
+both are checked as Kafka's ``ConsumerGroup.validateOffsetCommit`` / ``validateOffsetFetch``
+do (UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH; a member committing with OffsetCommit below v9 is
+answered UNSUPPORTED_VERSION). An OffsetFetch without a member (id null, epoch -1) is answered
+as before.
+
 A commit with a generation (>= 0) to a group that does not exist is answered GROUP_ID_NOT_FOUND
 from OffsetCommit v9 and ILLEGAL_GENERATION before, as Kafka's
 ``OffsetMetadataManager.validateOffsetCommit`` answers; generation -1 creates the group.
@@ -69,12 +76,17 @@ def handle_offset_commit(ctx: RequestContext, request: Any) -> Any:
                 offsets[tp] = OffsetAndMetadata(part.committed_offset,
                                                 part.committed_metadata,
                                                 committed_leader_epoch(part.committed_leader_epoch))
+    # A Kafka 4 consumer group checks the version its members commit with (a cluster's
+    # connection has no consumer groups, and no such argument).
+    version = {"request_version": ctx.api_version} \
+        if hasattr(ctx.broker, "consumer_group_heartbeat") else {}
     if offsets:
         try:
             ctx.broker.commit_offsets(
                 request.group_id, request.generation_id_or_member_epoch, request.member_id,
                 offsets, retention_time_ms=_retention_time_ms(request),
                 group_instance_id=request.group_instance_id if ctx.api_version >= 7 else None,
+                **version,
             )
             group_code = 0
         except OffsetMetadataTooLargeError as exc:  # those alone: the others were committed
@@ -215,9 +227,17 @@ def handle_offset_fetch(ctx: RequestContext, request: Any) -> Any:
     Topics = Group.OffsetFetchResponseTopics
     Partitions = Topics.OffsetFetchResponsePartitions
     groups = []
+    check_member = getattr(ctx.broker, "check_offset_fetch", None)
     for group in request.groups:
         wanted = (None if group.topics is None
                   else [(t.name, list(t.partition_indexes)) for t in group.topics])
+        try:
+            if check_member is not None and ctx.api_version >= 9:
+                check_member(group.group_id, group.member_id, group.member_epoch)
+        except Exception as exc:
+            groups.append(Group(group_id=group.group_id, error_code=group_error_code(exc),
+                                topics=[]))
+            continue
         code, found = _fetch_offsets(ctx, group.group_id, wanted, stable)
         groups.append(Group(group_id=group.group_id, error_code=code, topics=[
             Topics(name=name, partitions=[Partitions(**_partition_fields(p, v))

@@ -227,21 +227,27 @@ _JAVA_TRIMMED = "".join(map(chr, range(0x21)))
 
 
 def handle_list_groups(ctx: RequestContext, request: Any) -> Any:
-    """Every group with its protocol type (v4+: state, filtered; v5+: type, always classic)."""
+    """Every group with its protocol type (v4+: state, filtered; v5+: type, ``classic`` or
+    ``consumer`` for Kafka 4's consumer groups, filtered)."""
     version = ctx.api_version
     # Kafka trims the states asked for (Java's trim(): spaces and control characters), not
     # the types.
     states = {s.strip(_JAVA_TRIMMED).lower() for s in request.states_filter} \
         if version >= 4 else set()
     types = {t.lower() for t in request.types_filter} if version >= 5 else set()
-    listed = []
-    for group_id, (protocol_type, state) in ctx.broker.group_states().items():
-        if (states and state.value.lower() not in states) or (types and "classic" not in types):
-            continue
-        listed.append(ListGroupsResponse.ListedGroup(
-            group_id=group_id, protocol_type=protocol_type or "", group_state=state.value,
-            group_type="classic",
-        ))
+    every = [(group_id, protocol_type or "", state.value, "classic")
+             for group_id, (protocol_type, state) in ctx.broker.group_states().items()]
+    consumer_groups = getattr(ctx.broker, "consumer_group_states", None)  # none on a cluster
+    if consumer_groups is not None:
+        every += [(group_id, "consumer", state, "consumer")
+                  for group_id, state in consumer_groups().items()]
+    listed = [
+        ListGroupsResponse.ListedGroup(group_id=group_id, protocol_type=protocol_type,
+                                       group_state=state, group_type=group_type)
+        for group_id, protocol_type, state, group_type in sorted(every)
+        if not (states and state.lower() not in states)
+        and not (types and group_type not in types)
+    ]
     return ctx.response(throttle_time_ms=0, error_code=0, groups=listed)
 
 
