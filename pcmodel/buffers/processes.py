@@ -305,7 +305,8 @@ class ProcessBackend(Backend):
         # says whether it was: items that hold large objects go the general way after all).
         if 1 < count <= self._chunk_items:
             try:
-                small = _sizeof(run[0]) * count <= CHUNK_BYTES
+                size = _sizeof(run[0])
+                small = size < ARENA_FROM and size * count <= CHUNK_BYTES
             except Exception:  # noqa: BLE001 - a broken __sizeof__: the general way
                 small = False
             if small:
@@ -313,7 +314,9 @@ class ProcessBackend(Backend):
                     data = _dumps(run, _PROTOCOL)
                 except Exception:
                     data = dumps_run(run)  # raises ItemNotPicklable, naming the item
-                if len(data) <= CHUNK_BYTES and len(data) <= self._spill_over:
+                # (Items for the arena, averaging ARENA_FROM bytes or more, travel alone.)
+                if (len(data) <= CHUNK_BYTES and len(data) < count * ARENA_FROM
+                        and len(data) <= self._spill_over):
                     return EncodedBatch([(data, LIST, 0, count)], count)
         return EncodedBatch.encode(run, self._chunk_items, self._spill_over, self._spill,
                                    dumps_run, self._arena)

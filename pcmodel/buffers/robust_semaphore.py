@@ -140,7 +140,22 @@ class RobustSemaphore:
         taken. With ``block``, if none is free, wait up to ``timeout`` (for ever if None) for
         one and then take up to ``n - 1`` more (0: none came). Raises BufferBroken as
         ``acquire``."""
-        taken = self._take_stocked(n)
+        # The stock first, taken as _take_stocked takes it, written out here: every put_many
+        # and get_many comes here, and the call would cost about as much as the lock.
+        stock = self._stock
+        taken = 0
+        if stock.value > 0:  # a look without the lock (see _take_stocked)
+            if self._stock_try(False):  # the stock's lock (see _bind)
+                self._stock_holder.value = _pid
+            else:
+                self._stock_lock.acquire()
+            try:
+                have = stock.value
+                taken = n if n < have else have
+                stock.value = have - taken
+            finally:
+                self._stock_holder.value = 0
+                self._stock_let_go()
         try_acquire = self._try_acquire
         while taken < n and try_acquire(False):
             taken += 1
@@ -165,8 +180,16 @@ class RobustSemaphore:
             self._sem_release()
         elif n < 1:
             return  # nothing given: ring nobody
-        else:
-            self._add_stocked(n)
+        else:  # a run: added to the stock in one hold of its lock (see _bind)
+            if self._stock_try(False):
+                self._stock_holder.value = _pid
+            else:
+                self._stock_lock.acquire()
+            try:
+                self._stock.value += n
+            finally:
+                self._stock_holder.value = 0
+                self._stock_let_go()
         if self._count_out(False):
             self._bell.release()  # one sleeper; it passes the ring on if it leaves permits
 
@@ -183,6 +206,15 @@ class RobustSemaphore:
         # both places empty, and then costs no call of ours.
         return (self._try_acquire(False)
                 or (self._stock.value > 0 and self._take_stocked(1) == 1))
+
+    def _take_share(self, wanted: int) -> int:
+        """Take up to ``wanted`` permits, from the stock first (a run in one hold of its lock),
+        then single ones; how many were taken. Never waits."""
+        taken = self._take_stocked(wanted)
+        try_acquire = self._try_acquire
+        while taken < wanted and try_acquire(False):
+            taken += 1
+        return taken
 
     def _take_stocked(self, n: int) -> int:
         """Take up to ``n`` permits from the stock; how many were taken."""
@@ -205,22 +237,10 @@ class RobustSemaphore:
             self._stock_let_go()
         return taken
 
-    def _add_stocked(self, n: int) -> None:
-        """Add ``n`` permits to the stock."""
-        if self._stock_try(False):  # the stock's lock (see _bind)
-            self._stock_holder.value = _pid
-        else:
-            self._stock_lock.acquire()
-        try:
-            self._stock.value += n
-        finally:
-            self._stock_holder.value = 0
-            self._stock_let_go()
-
     def _acquire_slowly(self, timeout: float | None, wanted: int) -> int:
-        """Sleep on the bell until a permit is taken, then take up to ``wanted - 1`` more that
-        are free and pass the ring on; how many were taken (0: ``timeout`` ran out). Checks
-        between slices that no peer died owing permits."""
+        """Sleep on the bell until a permit is free, then take up to ``wanted`` that are and pass
+        the ring on; how many were taken (0: ``timeout`` ran out). Checks between slices that
+        no peer died owing permits."""
         deadline = None if timeout is None else time.monotonic() + timeout
         sleepers, bell = self._sleepers, self._bell
         while True:
@@ -229,19 +249,15 @@ class RobustSemaphore:
                 return 0
             sleepers.release()  # count ourselves in
             # Permits given before we counted ourselves in rang no bell: look once more first.
-            got = self._try_one()
+            got = self._take_share(wanted)
             rung = not got and bell.acquire(True, wait)
             if not rung and not bell.acquire(False) and not self._count_out(False):
                 # A releaser counted every sleeper out, us among them, and is about to ring:
                 # take that ring, or it would wake a later sleeper for nothing. A releaser
                 # that died before ringing never does: then the slice is the wake-up.
                 bell.acquire(True, SLICE)
-            if got or self._try_one():
-                taken = 1
-                if wanted > 1:
-                    taken += self._take_stocked(wanted - 1)
-                    while taken < wanted and self._try_acquire(False):
-                        taken += 1
+            taken = got or self._take_share(wanted)
+            if taken:
                 # A run rang one sleeper: whoever wakes passes the ring on while the run lasts
                 # (a run taken whole by the first woken batch wakes nobody else for nothing).
                 if self._stock.value > 0 and self._count_out(False):
