@@ -127,8 +127,12 @@ class Backend:
         The result has a ``len()`` and is turned into items by ``decode_many`` (or is the list
         of items when there is none).
         """
-        popleft = storage.popleft
-        return [popleft() for _ in range(n)]
+        if n == len(storage):  # everything: one copy, not n calls
+            taken = list(storage)
+            storage.clear()
+            return taken
+        # Called as a method, not through a saved bound method: CPython 3.11+ specialises it.
+        return [storage.popleft() for _ in range(n)]
 
     def state(self) -> Any:
         """Fresh scalar state with the attributes of :class:`SharedState`."""
