@@ -3,19 +3,31 @@
 The ``queue`` variant on processes (:mod:`pcmodel.buffers.process_queue`) used to ride on
 ``multiprocessing.Queue``, whose feeder thread pickles what it is given: handed an item's pickle,
 it pickled it a second time, and every item waited for that thread to be scheduled. This pipe
-takes the pickle as bytes and writes it as it is, after an 8-byte length (so no size cap):
+takes the pickle (as bytes, or as the pieces of a large one) and writes it as it is, after an
+8-byte length (so no size cap):
 
-* **now, in the caller**, when the frame fits in ``PIPE_BUF`` bytes (the most a pipe writes
-  whole: never split, never interleaved with another writer's bytes), the pipe has room for it
-  and this process's feeder thread holds nothing older (the process's items stay in order);
-* **else by the feeder thread** (one per process, started on first need), which waits for room.
-  ``put()`` never waits for a reader: a full pipe, or a large item, is the feeder's to wait for.
+* **now, in the caller**, when the pipe surely takes the whole frame in one write: a frame of at
+  most ``PIPE_BUF`` bytes (which a pipe writes whole or not at all) that finds room, or a larger
+  one that finds the pipe empty and at least as large as the frame; and this process's feeder
+  thread holds nothing older (the process's items stay in order);
+* **else by the feeder thread** (one per process, started on first need), which writes the
+  frame in as many pieces as the pipe takes, waiting for room between them.
+  ``put()`` never waits for a reader: a full pipe is the feeder's to wait for.
+
+A pipe holds 64 KiB by default, less than a 64 KiB item's frame: written in pieces, such an item
+would cost the reader five reads, most of them waiting for the writer's next piece. So on Linux
+the pipe grows, the first time a frame does not fit, to hold a few frames of that size (up to
+``/proc/sys/fs/pipe-max-size``, 1 MiB by default), and never shrinks. The kernel counts a grown
+pipe against its user's quota of pipe memory (``pipe-user-pages-soft``): a pipe carrying only
+small items never grows, and where the system refuses, the pipe keeps its size.
 
 Both ends are non-blocking. Writers take a :class:`~pcmodel.buffers.robust.RobustLock` for a
 whole frame, so that a large frame's pieces are not interleaved with another writer's; a writer
 that dies in the middle of one breaks the buffer (its readers would otherwise wait for the rest
 for ever). A caller that finds the lock taken hands its frame to the feeder rather than wait.
-Readers take no lock of this module: the buffer's own lock lets one read at a time.
+Readers take no lock of this module: the buffer's own lock lets one read at a time. A reader
+reads the length, then the frame: in one read when it is all there, else straight into one
+buffer of the frame's size as its pieces arrive (nothing is joined afterwards).
 
 The dead producer. A frame the feeder thread holds is owed: its process's owed-items cell in the
 shared :class:`~pcmodel.buffers.robust.Health` table counts it until it is written, so a reader
@@ -28,6 +40,7 @@ for one that lost an item.
 from __future__ import annotations
 
 import collections
+import functools
 import os
 import select
 import struct
@@ -36,15 +49,39 @@ import weakref
 from multiprocessing import util
 from typing import Any
 
+from pcmodel.buffers.pickling import Pieces
 from pcmodel.buffers.robust import SLICE, Health, RobustLock, current_pid
 from pcmodel.errors import BufferBroken
+
+try:  # Linux: a pipe's size can be read and changed, and the bytes in it counted
+    from fcntl import F_GETPIPE_SZ, F_SETPIPE_SZ, fcntl, ioctl
+    from termios import FIONREAD
+except ImportError:  # elsewhere a pipe keeps its size, and only small frames go in at once
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = ["ItemPipe"]
 
 _HEADER = struct.Struct("<Q")  # the frame's length in bytes
-_SMALL = select.PIPE_BUF - _HEADER.size  # the largest item whose frame is written whole
+_SMALL = select.PIPE_BUF - _HEADER.size  # the largest pickle whose frame a pipe writes whole
+_FRAMES_HELD = 4  # a grown pipe holds this many frames of the largest size that did not fit
+_IOV_MAX = 64  # the most pieces handed to one write (POSIX lets a system take as few as 16)
 _SLICE_MS = int(SLICE * 1000)
 _STOP = None  # what tells a feeder thread to finish
+
+
+@functools.lru_cache(maxsize=1)
+def _largest_pipe() -> int:
+    """The most bytes an unprivileged process may make a pipe hold (Linux), 0 if unknown."""
+    try:
+        with open("/proc/sys/fs/pipe-max-size", "rb") as file:
+            return int(file.read())
+    except (OSError, ValueError):
+        return 0
+
+
+def _bytes_in(fd: int) -> int:
+    """How many bytes the pipe holds now (Linux)."""
+    return struct.unpack("i", ioctl(fd, FIONREAD, b"\0" * 4))[0]
 
 
 class ItemPipe:
@@ -62,39 +99,80 @@ class ItemPipe:
         self._pid = 0  # the process the fields below were made for (made again in each one)
         self._read_fd = self._write_fd = -1
         self._poller: Any = None
+        self._room: Any = None
         self._feeder: _Feeder | None = None
+        self._size = 0  # the bytes the pipe holds, as this process last saw (0: unknown)
+        self._largest = 0  # the most it may grow to (0: it cannot grow)
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
-        state.update(_pid=0, _poller=None, _feeder=None)
+        state.update(_pid=0, _poller=None, _room=None, _feeder=None)
         return state
 
     def _here(self) -> _Feeder:
-        """This process's feeder (its thread not yet started), fds and poller, made on first use."""
+        """This process's feeder (its thread not yet started), fds and pollers, made on first
+        use."""
         if self._pid != current_pid():
             self._read_fd, self._write_fd = self._reader.fileno(), self._writer.fileno()
-            self._poller = select.poll()
+            self._poller = select.poll()  # tells when the pipe has bytes to read
             self._poller.register(self._read_fd, select.POLLIN)
+            self._room = select.poll()  # tells when it has room to write
+            self._room.register(self._write_fd, select.POLLOUT)
             self._feeder = _Feeder(self)
+            if fcntl is not None:
+                self._size, self._largest = fcntl(self._write_fd, F_GETPIPE_SZ), _largest_pipe()
             self._pid = current_pid()
         return self._feeder
 
-    def send(self, data: bytes, owed: int) -> None:
-        """Write ``data`` as one frame, now or by this process's feeder thread; never waits for
-        a reader. ``owed``: this process's owed-items cell in the health table (0: none), which
-        counts the frame while the feeder holds it. BufferBroken if the buffer is broken."""
+    def send(self, data: bytes | Pieces, owed: int) -> None:
+        """Write ``data`` (a pickle, whole or in pieces) as one frame, now or by this process's
+        feeder thread; never waits for a reader. ``owed``: this process's owed-items cell in
+        the health table (0: none), which counts the frame while the feeder holds it.
+        BufferBroken if the buffer is broken."""
         feeder = self._feeder if self._pid == current_pid() else self._here()
-        if not feeder.unsent and len(data) <= _SMALL and self._write_lock.acquire(False):
+        if type(data) is not bytes and len(data) <= _SMALL:
+            data = b"".join(data.parts)  # a small pickle in pieces: one piece, written whole
+        if not feeder.unsent and self._write_lock.acquire(False):
             try:
-                os.write(self._write_fd, _HEADER.pack(len(data)) + data)  # all or nothing
-                return
+                if len(data) <= _SMALL:
+                    os.write(self._write_fd, _HEADER.pack(len(data)) + data)  # all or nothing
+                    return
+                frame = _frame(data)
+                size = _HEADER.size + len(data)
+                if len(frame) <= _IOV_MAX and self._takes_whole(size):
+                    written = os.writev(self._write_fd, frame)
+                    if written < size:  # not seen on Linux, which writes what it has room for
+                        _write_all(self._write_fd, frame, self._room, written)
+                    return
             except BlockingIOError:
-                pass  # the pipe is full: the feeder waits for room
+                pass  # no room for a small frame: the feeder waits for room
             finally:
                 self._write_lock.release()
-        feeder.hand_over(data, owed)
+        feeder.hand_over(_frame(data), owed)
 
-    def recv_nowait(self) -> bytes | None:
+    def _takes_whole(self, size: int) -> bool:
+        """True if the pipe takes a write of ``size`` bytes whole now: it is empty and at least
+        that large, grown if it may. Write lock held (no other writer can fill it meanwhile;
+        readers only empty it)."""
+        if fcntl is None:
+            return False
+        if size > self._size and self._largest > self._size:
+            self._grow(size)
+        return size <= self._size and _bytes_in(self._write_fd) == 0
+
+    def _grow(self, size: int) -> None:
+        """Grow the pipe to hold a few frames of ``size`` bytes, as far as the system lets it.
+        Write lock held: two processes growing it at once could shrink it (the smaller request
+        made last), and it may have grown in another process already."""
+        self._size = fcntl(self._write_fd, F_GETPIPE_SZ)
+        wanted = min(_FRAMES_HELD * size, self._largest)
+        if wanted > self._size:
+            try:
+                self._size = fcntl(self._write_fd, F_SETPIPE_SZ, wanted)
+            except OSError:  # refused (its user's quota of pipe memory is used up, say)
+                self._largest = self._size
+
+    def recv_nowait(self) -> bytes | bytearray | None:
         """The next frame's bytes, or None if none has begun to arrive. Callers take turns (one
         reader at a time); a frame begun is read whole, waiting for the rest if need be."""
         if self._pid != current_pid():
@@ -103,9 +181,9 @@ class ItemPipe:
             header = os.read(self._read_fd, _HEADER.size)
         except BlockingIOError:
             return None
-        if len(header) < _HEADER.size:
-            header += self._read_fully(_HEADER.size - len(header))
-        return self._read_fully(_HEADER.unpack(header)[0])
+        if len(header) < _HEADER.size:  # a large frame's first piece was shorter than this
+            header += self._read_exactly(_HEADER.size - len(header))
+        return self._read_exactly(_HEADER.unpack(header)[0])
 
     def wait_readable(self, ms: int) -> bool:
         """True as soon as the pipe has bytes to read; False after ``ms`` milliseconds."""
@@ -113,21 +191,32 @@ class ItemPipe:
             self._here()
         return bool(self._poller.poll(ms))
 
-    def _read_fully(self, size: int) -> bytes:
-        """The next ``size`` bytes, waiting for a writer that is still writing them."""
-        parts, missing = [], size
-        while missing:
-            try:
-                part = os.read(self._read_fd, missing)
-            except BlockingIOError:
-                if not self._poller.poll(_SLICE_MS):
-                    self._health.check()  # its writer died holding the write lock?
-                continue
-            if not part:  # every write end is closed: the rest can never come
-                self._health.mark_broken("the queue's pipe was closed in the middle of an item")
-            parts.append(part)
-            missing -= len(part)
-        return parts[0] if len(parts) == 1 else b"".join(parts)
+    def _read_exactly(self, size: int) -> bytes | bytearray:
+        """The next ``size`` bytes, waiting for a writer that is still writing them. A small
+        frame goes into the pipe whole, so it is all there: one read. A large one is read
+        straight into a buffer of its size, in as many reads as it arrives in."""
+        try:
+            data = os.read(self._read_fd, size) if size <= _SMALL else b""
+        except BlockingIOError:
+            data = b""
+        if len(data) == size:
+            return data
+        frame = bytearray(size)
+        frame[:len(data)] = data  # the start of a header whose rest is still on its way
+        filled = len(data)
+        with memoryview(frame) as view:
+            while filled < size:
+                try:
+                    got = os.readv(self._read_fd, [view[filled:]])
+                except BlockingIOError:
+                    if not self._poller.poll(_SLICE_MS):
+                        self._health.check()  # its writer died holding the write lock?
+                    continue
+                if not got:  # every write end is closed: the rest can never come
+                    self._health.mark_broken(
+                        "the queue's pipe was closed in the middle of an item")
+                filled += got
+        return frame
 
     def close(self) -> None:
         """Let this process's feeder write what it holds, stop it, and close this process's
@@ -138,6 +227,37 @@ class ItemPipe:
         self._pid = 0  # its descriptors' numbers may be reused from now on: never write to them
         self._reader.close()
         self._writer.close()
+
+
+def _frame(data: bytes | Pieces) -> list:
+    """The byte strings of ``data``'s frame, to be written one after another: its length, then
+    the pickle (a small one joined to its length: one piece)."""
+    header = _HEADER.pack(len(data))
+    if type(data) is bytes:
+        return [header + data] if len(data) <= _SMALL else [header, data]
+    return [header, *data.parts]
+
+
+def _write_all(fd: int, frame: list, room: Any, written: int = 0) -> None:
+    """Write the byte strings of ``frame`` one after another, but for the first ``written``
+    bytes: in as many writes as the pipe takes, waiting on the poller ``room`` for room
+    between them. Write lock held."""
+    parts = frame[:]
+    while True:
+        while written:  # drop what is written
+            if written >= len(parts[0]):
+                written -= len(parts.pop(0))
+            else:
+                parts[0], written = memoryview(parts[0])[written:], 0
+        if not parts:
+            return
+        try:
+            if len(parts) == 1:  # a small frame, or a large one's end: one piece
+                written = os.write(fd, parts[0])
+            else:
+                written = os.writev(fd, parts[:_IOV_MAX])
+        except BlockingIOError:
+            room.poll(_SLICE_MS)
 
 
 class _Feeder:
@@ -159,11 +279,13 @@ class _Feeder:
         self._table = pipe._health.table
         self._thread: threading.Thread | None = None
 
-    def hand_over(self, data: bytes | None, owed: int) -> None:
+    def hand_over(self, frame: list, owed: int) -> None:
+        """Have the thread write ``frame`` (its byte strings, one after another) after the
+        frames handed over before it; counted in cell ``owed`` (0: none) until it is written."""
         with self._ready:
             if self._thread is None:
                 self._start()
-            self._frames.append((data, owed))
+            self._frames.append((frame, owed))
             self.unsent += 1
             if owed:
                 self._table[owed] += 1
@@ -206,13 +328,14 @@ class _Feeder:
             with ready:
                 while not frames:
                     ready.wait()
-                data, owed = frames[0]  # still counted as unsent and owed while it is written
-            if data is _STOP:
+                frame, owed = frames[0]  # still counted as unsent and owed while it is written
+            if frame is _STOP:
                 with ready:
                     frames.popleft()
                 return
             try:
-                self._write_frame(data, room)
+                with self._write_lock:  # a large frame's pieces must not mix with another's
+                    _write_all(self._write_fd, frame, room)
             except BufferBroken:
                 return  # readers see the buffer broken; nothing more can be delivered
             except OSError as exc:  # the pipe itself failed: readers must not wait for ever
@@ -225,17 +348,3 @@ class _Feeder:
                 self.unsent -= 1
                 if owed:
                     table[owed] -= 1
-
-    def _write_frame(self, data: bytes, room: Any) -> None:
-        """Write ``data`` as one frame, waiting (on the poller ``room``) for room as long as it
-        takes."""
-        frame = [_HEADER.pack(len(data)) + data] if len(data) <= _SMALL else [
-            _HEADER.pack(len(data)), data]
-        with self._write_lock:  # a large frame's pieces must not mix with another writer's
-            for part in frame:
-                view = memoryview(part)
-                while view:
-                    try:
-                        view = view[os.write(self._write_fd, view):]
-                    except BlockingIOError:
-                        room.poll(_SLICE_MS)

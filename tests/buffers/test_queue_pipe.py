@@ -21,6 +21,15 @@ FORK = multiprocessing.get_context("fork")
 SOON = 10.0
 
 
+def largest_pipe() -> int:
+    """The most bytes a pipe may grow to hold here (Linux), or 1 MiB (the usual default)."""
+    try:
+        with open("/proc/sys/fs/pipe-max-size", "rb") as file:
+            return int(file.read())
+    except (OSError, ValueError):
+        return 1 << 20
+
+
 @pytest.mark.timeout(30)
 def test_each_item_is_pickled_once_and_unpickled_once(monkeypatch):
     calls = {"dumps": 0, "loads": 0}
@@ -31,13 +40,19 @@ def test_each_item_is_pickled_once_and_unpickled_once(monkeypatch):
             return real(*args, **kwargs)
         return wrapper
 
+    class CountingPickler(pickle.Pickler):
+        def dump(self, obj):
+            calls["dumps"] += 1
+            return super().dump(obj)
+
     # Every way an item or its pickle could be serialised again on its way through the pipe.
+    monkeypatch.setattr(pickle, "Pickler", CountingPickler)
     monkeypatch.setattr(pickle, "dumps", counting("dumps", pickle.dumps))
     monkeypatch.setattr(pickle, "loads", counting("loads", pickle.loads))
     monkeypatch.setattr(ForkingPickler, "dumps", counting("dumps", ForkingPickler.dumps))
     monkeypatch.setattr(ForkingPickler, "loads", counting("loads", ForkingPickler.loads))
     with make_buffer("queue", 4, "process", context=FORK) as buf:
-        items = [{"n": 1}, b"x" * 100_000, "three"]  # a large one goes through a feeder thread
+        items = [{"n": 1}, b"x" * 100_000, "three"]  # a large one is pickled in pieces
         for item in items:
             buf.put(item)
         assert [buf.get(timeout=SOON) for _ in items] == items
@@ -99,10 +114,12 @@ def get_into(buf, results):
 
 @pytest.mark.timeout(60)
 def test_a_producer_killed_in_the_middle_of_writing_an_item_breaks_the_buffer():
-    """Nobody reads while the producer's feeder writes a large item, so the pipe fills with
-    part of it; the producer dies there. Its getter must not wait for the rest for ever."""
+    """Nobody reads while the producer's feeder writes an item larger than the pipe can grow
+    to hold, so the pipe fills with part of it; the producer dies there. Its getter must not
+    wait for the rest for ever."""
     with make_buffer("queue", 4, "process", context=FORK) as buf:
-        producer = FORK.Process(target=put_and_die_writing, args=(buf, b"x" * 1_000_000))
+        item = b"x" * (2 * largest_pipe())
+        producer = FORK.Process(target=put_and_die_writing, args=(buf, item))
         producer.start()
         producer.join(SOON)
         assert producer.exitcode == -signal.SIGKILL
