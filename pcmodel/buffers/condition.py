@@ -46,7 +46,7 @@ from pcmodel.buffers.base import (
     shut_down_error,
 )
 from pcmodel.errors import BufferBroken, ShutDown
-from pcmodel.instrument import ActorState
+from pcmodel.instrument import WAITING_FOR_ITEMS, WAITING_FOR_SPACE
 
 __all__ = ["ConditionBuffer"]
 
@@ -106,7 +106,7 @@ class ConditionBuffer(TaskAccounting, Buffer):
             if self._on_put is not None and len(items) > state.report_above:
                 self._on_put(state, 1, len(items))
         if waited_since is not None:  # recorded with the lock let go (see the module)
-            self._wait_ended(ActorState.WAITING_FOR_SPACE, waited_since)
+            self._wait_ended(WAITING_FOR_SPACE, waited_since)
 
     def get(self, block: bool = True, timeout: float | None = None) -> Any:
         """Remove and return the item at the head, waiting for one if the buffer is empty.
@@ -134,7 +134,7 @@ class ConditionBuffer(TaskAccounting, Buffer):
             if self._on_get is not None:
                 self._on_get(self._state, 1, len(items))
         if waited_since is not None:
-            self._wait_ended(ActorState.WAITING_FOR_ITEMS, waited_since)
+            self._wait_ended(WAITING_FOR_ITEMS, waited_since)
         return item if self._decode is None else self._decode(item)
 
     # -- batches --------------------------------------------------------------------------
@@ -174,7 +174,7 @@ class ConditionBuffer(TaskAccounting, Buffer):
                     except ShutDown:
                         raise batch_shut_down(done, total) from None
                     if waited_since is not None:  # a batch waits rarely: recorded at once
-                        self._wait_ended(ActorState.WAITING_FOR_SPACE, waited_since)
+                        self._wait_ended(WAITING_FOR_SPACE, waited_since)
                 depth = len(buffered)
                 free = total - done if self.maxsize <= 0 else self.maxsize - depth
                 stored = min(free, total - done)
@@ -219,7 +219,7 @@ class ConditionBuffer(TaskAccounting, Buffer):
             if self._on_get is not None:
                 self._on_get(self._state, len(taken), len(items))
         if waited_since is not None:
-            self._wait_ended(ActorState.WAITING_FOR_ITEMS, waited_since)
+            self._wait_ended(WAITING_FOR_ITEMS, waited_since)
         return self._decode_all(taken)
 
     # -- shutdown -------------------------------------------------------------------------
@@ -269,12 +269,12 @@ class ConditionBuffer(TaskAccounting, Buffer):
                     and len(self._items) < self.maxsize):
                 self._not_full.notify()  # leaving: pass on a wake-up this waiter may have had
             if started is not None:
-                self._wait_ended(ActorState.WAITING_FOR_SPACE, started)
+                self._wait_ended(WAITING_FOR_SPACE, started)
             raise
         finally:
             state.waiting_put -= 1
         if started is not None and not self._records_waits_unlocked:
-            self._wait_ended(ActorState.WAITING_FOR_SPACE, started)
+            self._wait_ended(WAITING_FOR_SPACE, started)
             return None
         return started
 
@@ -302,11 +302,11 @@ class ConditionBuffer(TaskAccounting, Buffer):
             if not isinstance(exc, BufferBroken) and state.waiting_get > 1 and self._items:
                 self._not_empty.notify()  # leaving: pass on a wake-up this waiter may have had
             if started is not None:
-                self._wait_ended(ActorState.WAITING_FOR_ITEMS, started)
+                self._wait_ended(WAITING_FOR_ITEMS, started)
             raise
         finally:
             state.waiting_get -= 1
         if started is not None and not self._records_waits_unlocked:
-            self._wait_ended(ActorState.WAITING_FOR_ITEMS, started)
+            self._wait_ended(WAITING_FOR_ITEMS, started)
             return None
         return started

@@ -22,7 +22,7 @@ from typing import Any
 from pcmodel.buffers.backends import Backend
 from pcmodel.buffers.base import BatchFull, Buffer, batch_shut_down, check_timeout
 from pcmodel.errors import ItemNotUnpicklable, ShutDown
-from pcmodel.instrument import ActorState
+from pcmodel.instrument import WAITING_FOR_ITEMS, WAITING_FOR_SPACE
 
 __all__ = ["QueueBuffer"]
 
@@ -81,7 +81,7 @@ class QueueBuffer(Buffer):
             try:
                 put(item, True, timeout)
             finally:
-                self._wait_ended(ActorState.WAITING_FOR_SPACE, started)
+                self._wait_ended(WAITING_FOR_SPACE, started)
         with self._stats_lock:
             self._state.puts += 1
             self._rec.on_put(self._state, 1, q.qsize())
@@ -103,7 +103,7 @@ class QueueBuffer(Buffer):
                 try:
                     item = q.get(True, timeout)
                 finally:
-                    self._wait_ended(ActorState.WAITING_FOR_ITEMS, started)
+                    self._wait_ended(WAITING_FOR_ITEMS, started)
             with self._stats_lock:
                 self._rec.on_get(self._state, 1, q.qsize())
         return item

@@ -32,7 +32,7 @@ from pcmodel.buffers.base import (
     check_timeout,
     shut_down_error,
 )
-from pcmodel.instrument import ActorState
+from pcmodel.instrument import WAITING_FOR_ITEMS, WAITING_FOR_SPACE, ActorState
 
 __all__ = ["SemaphoreBuffer"]
 
@@ -82,7 +82,7 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
         if (
             empty_slots is not None
             and not empty_slots.acquire(False)
-            and (not block or not self._wait(empty_slots, ActorState.WAITING_FOR_SPACE, timeout))
+            and (not block or not self._wait(empty_slots, WAITING_FOR_SPACE, timeout))
         ):
             raise queue.Full
         with self._mutex:
@@ -106,7 +106,7 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
             check_timeout(block, timeout)
         full_slots = self._full_slots
         if not full_slots.acquire(False) and (
-            not block or not self._wait(full_slots, ActorState.WAITING_FOR_ITEMS, timeout)
+            not block or not self._wait(full_slots, WAITING_FOR_ITEMS, timeout)
         ):
             if self._state.shutdown and not self._size():
                 raise shut_down_error("get")
@@ -150,7 +150,7 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
                 # wait for one (then take what else is free).
                 granted = (self._acquire_more(empty_slots, total - done)
                            or self._wait_up_to(empty_slots, total - done, block, deadline,
-                                               ActorState.WAITING_FOR_SPACE))
+                                               WAITING_FOR_SPACE))
                 if not granted:
                     raise BatchFull(done, total)
             run = batch if granted == total else batch[done:done + granted]
@@ -182,7 +182,7 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
         full_slots = self._full_slots
         granted = (self._acquire_more(full_slots, max_items)
                    or self._wait_up_to(full_slots, max_items, block, deadline,
-                                       ActorState.WAITING_FOR_ITEMS))
+                                       WAITING_FOR_ITEMS))
         if not granted:
             if self._state.shutdown and not self._size():
                 raise shut_down_error("get_many")
@@ -232,7 +232,7 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
         The waiting count is kept only for observers (``repr``, the scheduler, statistics).
         """
         state = self._state
-        attribute = "waiting_put" if waiting is ActorState.WAITING_FOR_SPACE else "waiting_get"
+        attribute = "waiting_put" if waiting is WAITING_FOR_SPACE else "waiting_get"
         started = self._clock() if self._rec is not None else None
         try:
             # Between processes the permit often comes within microseconds, from a peer on
