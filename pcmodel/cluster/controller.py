@@ -8,11 +8,12 @@ controller quorum is a lesson of its own). Brokers heartbeat to it; one silent f
 ``broker_session_timeout`` is fenced, exactly as a crashed Kafka broker is noticed only when its
 session expires.
 
-The controller owns the authoritative state of every partition: replicas, leader, leader epoch,
-ISR. Leaders change the ISR only through :meth:`Controller.alter_isr` (Kafka's AlterPartition),
-fenced by the leader epoch, so a deposed leader that has not heard the news cannot shrink it.
-Every change is returned to the cluster, which delivers it to the brokers it can reach
-(LeaderAndIsr).
+The controller owns the authoritative state of every topic (its settings, and its id, KIP-516:
+random, drawn at creation, so a topic created again has a new one) and of every partition:
+replicas, leader, leader epoch, ISR. Leaders change the ISR only through
+:meth:`Controller.alter_isr` (Kafka's AlterPartition), fenced by the leader epoch, so a deposed
+leader that has not heard the news cannot shrink it. Every change is returned to the cluster,
+which delivers it to the brokers it can reach (LeaderAndIsr).
 
 All methods are called with the cluster lock held; none blocks.
 
@@ -37,6 +38,7 @@ unclean: the first live replica; ``electLeader`` for ElectLeaders, with
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 
@@ -132,6 +134,7 @@ class Controller:
         self.last_heartbeat: dict[int, float] = {}
         self.partitions: dict[TopicPartition, PartitionState] = {}
         self.topics: dict[str, TopicConfig] = {}
+        self.topic_ids: dict[str, uuid.UUID] = {}
 
     # --- topics --------------------------------------------------------------------------------
 
@@ -154,6 +157,7 @@ class Controller:
         else:
             placed = self._live(check_assignment(assignment, self.broker_ids), 0)
         self.topics[name] = config
+        self.topic_ids[name] = uuid.uuid4()
         return self._new_partitions(name, 0, placed)
 
     def reconfigure_topic(self, name: str, config: TopicConfig) -> list[TopicPartition]:
@@ -164,7 +168,7 @@ class Controller:
 
     def delete_topic(self, name: str) -> list[TopicPartition]:
         """Forget topic ``name`` and its partitions; return the partitions it had."""
-        del self.topics[name]
+        del self.topics[name], self.topic_ids[name]
         gone = sorted(tp for tp in self.partitions if tp.topic == name)
         for tp in gone:
             del self.partitions[tp]
@@ -491,6 +495,5 @@ class Controller:
 
     def is_unclean(self, before: PartitionState, after: PartitionState) -> bool:
         """Whether the change from ``before`` to ``after`` elected a leader outside the ISR."""
-        return after.leader is not None and after.leader != before.leader and (
-            after.leader not in before.isr
-        )
+        return (after.leader is not None and after.leader != before.leader
+                and after.leader not in before.isr)

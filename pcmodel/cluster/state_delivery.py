@@ -16,14 +16,16 @@ A cluster of processes publishes the same way but delivers nothing: its brokers 
 with their heartbeats (:mod:`pcmodel.cluster.host`).
 
 What a broker was last told is also what its Kafka listener answers Metadata with
-(:meth:`StateDelivery.metadata_image`): a broker cut off from the controller goes on answering
-its stale view, as a Kafka broker answers from its own metadata image.
+(:meth:`StateDelivery.metadata_image`), topic ids included: a broker cut off from the
+controller goes on answering its stale view, as a Kafka broker answers from its own metadata
+image.
 
 Called with the cluster lock held, except :meth:`StateDelivery.metadata_image`, which takes it.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from typing import NamedTuple
 
@@ -39,12 +41,13 @@ __all__ = ["MetadataImage", "StateDelivery"]
 class MetadataImage(NamedTuple):
     """What one broker knows of the cluster (Kafka's metadata image): every partition's
     state and the brokers counted as alive (registered, unfenced), as the controller last
-    told it. ``current`` is False for a broker cut off from the controller, whose image is
-    the one it had when it stopped hearing."""
+    told it, and every topic's id (KIP-516). ``current`` is False for a broker cut off from
+    the controller, whose image is the one it had when it stopped hearing."""
 
     partitions: Mapping[TopicPartition, PartitionState]
     live: frozenset[int]
     current: bool = True
+    topic_ids: Mapping[str, uuid.UUID] = {}
 
 
 class StateDelivery:
@@ -61,7 +64,8 @@ class StateDelivery:
             return image if image is not None else self._current_image()
 
     def _current_image(self) -> MetadataImage:
-        return MetadataImage(dict(self.controller.partitions), frozenset(self.controller.alive))
+        return MetadataImage(dict(self.controller.partitions), frozenset(self.controller.alive),
+                             topic_ids=dict(self.controller.topic_ids))
 
     def _cut_off(self, broker: int) -> None:
         """``broker`` stops hearing the controller: its image stays as it is now."""

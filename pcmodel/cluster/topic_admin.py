@@ -28,6 +28,7 @@ that moment keeps its offsets of the topic.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -156,6 +157,13 @@ class TopicAdmin:
             # only the replicas it hosts get replica state.
             mine = [tp for tp in tps if node.node_id in self.controller.partitions[tp].replicas]
             node.add_replicas(name, partitions, mine, config, **topic_settings)
+
+    def topic_ids(self) -> dict[str, uuid.UUID]:
+        """``{topic: topic id}`` of every topic, internal ones included: the random id the
+        controller drew when it created each (a topic created again has a new one). Returns at
+        once."""
+        with self._lock:
+            return dict(sorted(self.controller.topic_ids.items()))
 
     def delete_topic(self, name: str) -> None:
         """Delete topic ``name`` on every broker, with its records.

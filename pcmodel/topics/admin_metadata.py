@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -37,10 +38,10 @@ from pcmodel.topics.structs import PartitionReplicas
 __all__ = ["MetadataAdminMixin"]
 
 
-def _page_topic(name: str, code: int, operations: int,
-                partitions: list[dict[str, Any]]) -> dict[str, Any]:
+def _page_topic(name: str, code: int, operations: int, partitions: list[dict[str, Any]],
+                topic_id: uuid.UUID | None = None) -> dict[str, Any]:
     """One topic of a DescribeTopicPartitions answer, as kafka-python 3 hands it out."""
-    return {"error_code": code, "name": name, "topic_id": None,
+    return {"error_code": code, "name": name, "topic_id": topic_id,
             "is_internal": name.startswith("__"), "partitions": partitions,
             "topic_authorized_operations": operations}
 
@@ -59,8 +60,9 @@ class MetadataAdminMixin:
 
         Each: ``{"error_code", "name", "topic_id", "is_internal", "partitions": [{"error_code",
         "partition_index", "leader_id", "leader_epoch", "replica_nodes", "isr_nodes",
-        "offline_replicas"}], "authorized_operations"}``; ``topic_id`` is ``None`` (topics
-        have no ids here) and ``authorized_operations`` names every operation on a topic, as
+        "offline_replicas"}], "authorized_operations"}``; ``topic_id`` is the topic's id as
+        text, as kafka-python gives it (see :meth:`_topic_ids`; ``None`` for a missing
+        topic), and ``authorized_operations`` names every operation on a topic, as
         a Kafka broker without an authorizer answers (there are no ACLs here). A missing
         topic has ``error_code`` 3 (unknown topic) and no partitions, as in Kafka's metadata
         response. On a cluster each partition is as the controller last decided it (a
@@ -69,6 +71,7 @@ class MetadataAdminMixin:
         """
         self._check_open()
         counts = self._conn.list_topics()
+        ids = self._topic_ids()
         names = sorted(counts) if topics is None else list(topics)
         described = []
         for name in names:
@@ -77,7 +80,7 @@ class MetadataAdminMixin:
             described.append({
                 "error_code": 0 if count is not None else 3,
                 "name": name,
-                "topic_id": None,
+                "topic_id": str(ids[name]) if count is not None and name in ids else None,
                 "is_internal": False,
                 "partitions": [
                     {"error_code": 5 if p.leader < 0 else 0, "partition_index": p.partition,
@@ -128,7 +131,8 @@ class MetadataAdminMixin:
         "leader_id", "leader_epoch", "replica_nodes", "isr_nodes",
         "eligible_leader_replicas", "last_known_elr", "offline_replicas"}],
         "topic_authorized_operations"}], "next_cursor": None | {"topic_name",
-        "partition_index"}}``: ``topic_id`` is ``None`` (no topic ids here), the eligible
+        "partition_index"}}``: ``topic_id`` is the topic's id (a ``uuid.UUID`` here, as
+        kafka-python gives it; ``None`` for a topic not described), the eligible
         leader replicas ``None`` (pcmodel keeps none), the authorized operations Kafka's bit
         field of every topic operation (no ACLs); a topic asked for that does not exist has
         ``error_code`` 3 (17 for an illegal name) and no partitions. A cursor whose topic was
@@ -154,6 +158,7 @@ class MetadataAdminMixin:
             return {"topics": [_page_topic(name, exc.errno, -(2**31), []) for name in names],
                     "next_cursor": None}
         operations = bit_field(TOPIC_OPERATIONS)
+        ids = self._topic_ids()
         described = []
         for page in pages:
             if page.error is not None:
@@ -165,7 +170,7 @@ class MetadataAdminMixin:
                  "leader_epoch": p.leader_epoch, "replica_nodes": list(p.replicas),
                  "isr_nodes": list(p.isr), "eligible_leader_replicas": None,
                  "last_known_elr": None, "offline_replicas": list(p.offline)}
-                for p in replicas if p.partition in page.partitions]))
+                for p in replicas if p.partition in page.partitions], ids.get(page.name)))
         return {"topics": described, "next_cursor": None if following is None else {
             "topic_name": following.topic_name, "partition_index": following.partition_index}}
 
@@ -193,6 +198,15 @@ class MetadataAdminMixin:
                 raise KafkaTimeoutError(f"Topics not ready after {timeout_ms}ms: {pending}")
             # Leader elections do not change the topics' metadata version: ask again soon.
             pause.wait(min(0.05, remaining))
+
+    def _topic_ids(self) -> dict[str, uuid.UUID]:
+        """``{topic: topic id}``: the ids the broker (a cluster's controller) drew when it
+        created its topics, as its Kafka listener answers them. A handle to a broker in another
+        process does not serve them: ``{}`` there, and the topics' ids are ``None``."""
+        own = getattr(self._conn, "topic_ids", None)
+        if own is None:  # a cluster's connection: the cluster itself keeps them
+            own = getattr(self._given, "topic_ids", None)
+        return own() if callable(own) else {}
 
     def _partition_replicas(self, name: str, count: int) -> list[PartitionReplicas]:
         """Each partition's leader, epoch and replicas (every part of the client reads them

@@ -13,6 +13,7 @@ the Java ``Admin`` interface (``createTopics``, ``deleteTopics``).
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -59,9 +60,14 @@ class NewTopic:
         return f"NewTopic(name={self.name!r}, num_partitions={self.num_partitions})"
 
 
+def _id_text(topic_id: uuid.UUID | None) -> str | None:
+    """A topic id as kafka-python's admin client gives it in these answers: as text."""
+    return None if topic_id is None else str(topic_id)
+
+
 class TopicsAdminMixin:
     """Creating and deleting topics (KafkaAdminClient part: the client provides ``_conn``,
-    ``_given``, ``_check_open()`` and ``_replicated()``)."""
+    ``_given``, ``_check_open()``, ``_replicated()`` and ``_topic_ids()``)."""
 
     def create_topics(
         self,
@@ -75,7 +81,8 @@ class TopicsAdminMixin:
         "error_message", "topic_config_error_code", "num_partitions", "replication_factor"}]}``
         as kafka-python 3 does: the partitions and replication factor each topic got (the
         broker's defaults resolved), ``-1`` for a topic that was not created, ``topic_id``
-        ``None`` (topics have no ids here), and for a topic created (or validated) its every
+        the new topic's id as text (``None`` for a topic not created, or only validated), and
+        for a topic created (or validated) its every
         config, ``{"configs": {name: {"value", "read_only", "config_source",
         "is_sensitive"}}}``.
 
@@ -106,9 +113,10 @@ class TopicsAdminMixin:
                     self._conn.create_topic(spec.name, partitions, **kwargs)
             except BrokerResponseError as exc:
                 error = exc
+            created = error is None and not validate_only
             result = {
                 "name": spec.name,
-                "topic_id": None,
+                "topic_id": _id_text(self._topic_ids().get(spec.name)) if created else None,
                 **error_fields(error),
                 "topic_config_error_code": 0,
                 # As Kafka answers: what the topic got, or -1 when it was not created.
@@ -133,7 +141,8 @@ class TopicsAdminMixin:
         """Delete topics with their records and committed offsets.
 
         Returns ``{"topics": [{"name", "topic_id", "error_code", "error_message"}]}``, as
-        kafka-python 3 does (``topic_id`` is ``None``: topics have no ids here); with
+        kafka-python 3 does (``topic_id``: the deleted topic's id as text, ``None`` for a
+        topic that did not exist); with
         ``raise_errors`` the first failure (``UnknownTopicOrPartitionError``) is raised.
         """
         self._check_open()
@@ -142,11 +151,13 @@ class TopicsAdminMixin:
         results, first_error = [], None
         for name in topics:
             error = None
+            topic_id = self._topic_ids().get(name)  # before it goes
             try:
                 self._conn.delete_topic(name)
             except BrokerResponseError as exc:
                 error = exc
-            results.append({"name": name, "topic_id": None, **error_fields(error)})
+            results.append({"name": name, "topic_id": _id_text(topic_id) if error is None
+                            else None, **error_fields(error)})
             first_error = first_error or error
         if raise_errors and first_error is not None:
             raise first_error

@@ -2,11 +2,12 @@
 
 :class:`TopicAdminMixin` is the part of :class:`~pcmodel.topics.broker.Broker` behind Kafka's
 CreateTopics, CreatePartitions, DeleteTopics, Metadata, ListOffsets and DeleteRecords: it owns
-the topic table
-(``_topics``, a :class:`_Topic` per name holding its :class:`~pcmodel.topics.log.PartitionLog` per
-partition) and the metadata version that clients wait on to see a topic appear. Every
-setting is checked before anything is created; a change bumps the version and wakes waiters.
-It runs under the broker's one lock (``_lock``, with ``_data_arrived``), as every part does.
+the topic table (``_topics``, a :class:`_Topic` per name holding its topic id and its
+:class:`~pcmodel.topics.log.PartitionLog` per partition) and the metadata version that clients
+wait on to see a topic appear. Every setting is checked before anything is created; a change
+bumps the version and wakes waiters. Topic ids (KIP-516) are random, drawn at creation as
+Kafka's controller draws them: a topic deleted and created again gets a new one. It runs
+under the broker's one lock (``_lock``, with ``_data_arrived``), as every part does.
 
 Prior art: Kafka's ``AdminManager``, ``ReplicaManager.fetchOffset`` and
 ``ReplicaManager.deleteRecords``, kafka-python's ``KafkaAdminClient`` names.
@@ -15,6 +16,7 @@ Prior art: Kafka's ``AdminManager``, ``ReplicaManager.fetchOffset`` and
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -52,7 +54,6 @@ __all__ = [
 ]
 
 
-
 class TopicDescription(NamedTuple):
     """A topic's configuration and the offset range of each of its partitions."""
 
@@ -82,6 +83,7 @@ class _Topic:
     tracking_groups: set[str]
     #: The topic configs set on it (Kafka's overrides), checked, in Kafka's text.
     configs: dict[str, str] = field(default_factory=dict)
+    topic_id: uuid.UUID = field(default_factory=uuid.uuid4)
 
 
 class TopicAdminMixin:
@@ -259,6 +261,11 @@ class TopicAdminMixin:
         """Return ``{topic name: partition count}`` for every topic."""
         with self._lock:
             return {name: len(t.logs) for name, t in sorted(self._topics.items())}
+
+    def topic_ids(self) -> dict[str, uuid.UUID]:
+        """Return ``{topic name: topic id}`` for every topic (each id drawn at creation)."""
+        with self._lock:
+            return {name: t.topic_id for name, t in sorted(self._topics.items())}
 
     def describe_topic(self, name: str) -> TopicDescription:
         """Return the configuration and offset ranges of topic ``name``."""

@@ -10,9 +10,11 @@ the client asks another broker. :class:`NodeMetadata` gives
 :class:`~pcmodel.wire.node_connection.NodeConnection` that view, from
 :meth:`Cluster.metadata_image <pcmodel.cluster.state_delivery.StateDelivery.metadata_image>`.
 
-A topic the stale image lacks is unknown there: UNKNOWN_TOPIC_OR_PARTITION, or, if the client
-lets the broker create it, LEADER_NOT_AVAILABLE (retriable), as a Kafka broker answers while
-the creation it asked the controller for has not come back.
+Topic ids come with the image: a topic the controller created again under the same name has
+a new id, which a stale image does not know yet. A topic the stale image lacks is unknown
+there: UNKNOWN_TOPIC_OR_PARTITION, or, if the client lets the broker create it,
+LEADER_NOT_AVAILABLE (retriable), as a Kafka broker answers while the creation it asked the
+controller for has not come back.
 
 Prior art: Kafka's ``KRaftMetadataCache`` (``getTopicMetadata``, ``getAliveBrokerNodes``),
 fed by ``BrokerMetadataPublisher``; ``AutoTopicCreationManager`` for the topics it asks to
@@ -20,6 +22,8 @@ create.
 """
 
 from __future__ import annotations
+
+import uuid
 
 from pcmodel.cluster.errors import LeaderNotAvailableError
 from pcmodel.cluster.state_delivery import MetadataImage
@@ -45,6 +49,11 @@ class NodeMetadata:
             if not tp.topic.startswith("__"):
                 counts[tp.topic] = max(counts.get(tp.topic, 0), tp.partition + 1)
         return dict(sorted(counts.items()))
+
+    def topic_ids(self) -> dict[str, uuid.UUID]:
+        """``{topic: topic id}`` of every topic this broker knows, internal topics included:
+        the ids the controller drew when it created them."""
+        return dict(sorted(self.metadata_image().topic_ids.items()))
 
     def partitions_for(self, topic: str, *, auto_create: bool = False) -> set[int]:
         """The topic's partition numbers as this broker knows them. While it hears the

@@ -39,8 +39,9 @@ def test_create_list_describe_delete_topics(admin, broker):
     described = admin.describe_topics(["a", "missing"])
     assert [p["partition_index"] for p in described[0]["partitions"]] == [0, 1, 2]
     assert described[1]["error_code"] == UnknownTopicOrPartitionError.errno
+    b_id = str(broker.topic_ids()["b"])
     assert admin.delete_topics(["b"])["topics"] == [
-        {"name": "b", "topic_id": None, "error_code": 0, "error_message": None}
+        {"name": "b", "topic_id": b_id, "error_code": 0, "error_message": None}
     ]
     assert admin.list_topics() == ["a"]
 

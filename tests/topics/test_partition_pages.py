@@ -84,7 +84,7 @@ def test_the_admin_client_pages_as_kafka_python_3_answers():
             "replica_nodes": [0], "isr_nodes": [0], "eligible_leader_replicas": None,
             "last_known_elr": None, "offline_replicas": []}]
         assert (b["topic_id"], b["is_internal"], b["topic_authorized_operations"]) == (
-            None, False, 3576)  # READ..ALTER_CONFIGS, Kafka's bit field
+            broker.topic_ids()["b"], False, 3576)  # READ..ALTER_CONFIGS, Kafka's bit field
         refused = admin.describe_topic_partitions(
             ["b"], cursor={"topic_name": "a", "partition_index": 0})
         assert refused == {"next_cursor": None, "topics": [{

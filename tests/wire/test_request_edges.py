@@ -133,6 +133,6 @@ def test_delete_topics_by_id_as_kafka_checks_it(broker, raw):
     assert sorted((r.name or "", r.topic_id == some_id, r.error_code)
                   for r in answer.responses) == [
         ("", False, INVALID_REQUEST),  # neither name nor id
-        ("", True, UNKNOWN_TOPIC_ID),  # pcmodel's topics have no ids
+        ("", True, UNKNOWN_TOPIC_ID),  # no topic has that id
         ("t", True, INVALID_REQUEST)]  # both
     assert broker.list_topics() == {"t": 1}

@@ -14,11 +14,18 @@ COORDINATOR_NOT_AVAILABLE while there is none) or of a transactional id (``key_t
 first request of a transactional producer: a lone broker coordinates every transactional id; on
 a cluster it is the leader of the id's ``__transaction_state`` partition, and
 COORDINATOR_NOT_AVAILABLE while that has none, as :mod:`pcmodel.wire.node_connection` explains);
-any other ``key_type`` is INVALID_REQUEST. Topics are named, never identified by topic id (ids
-arrived with versions this listener does not serve for Fetch), so ``topic_id`` is the zero
-UUID, Kafka's "no id". Internal topics (``__consumer_offsets``, and on a cluster
-``__transaction_state`` once a transactional producer created it) are listed as internal, as
-Kafka lists them.
+any other ``key_type`` is INVALID_REQUEST. Internal topics (``__consumer_offsets``, and on a
+cluster ``__transaction_state`` once a transactional producer created it) are listed as
+internal, as Kafka lists them.
+
+Every topic has a topic id (KIP-516), drawn at random when it was created (a lone broker's
+topic table, a cluster's controller): Metadata v10+ and DescribeTopicPartitions answer it per
+topic, and the zero UUID (Kafka's "no id") for a topic that does not exist. A Metadata v12
+request may name topics by id instead (Kafka 4 consumers resolve their assignments so): then
+the names are ignored, as Kafka's ``KafkaApis.handleTopicMetadataRequest`` ignores them, each
+known id is answered as its topic, nothing is auto-created, and an unknown id is answered
+UNKNOWN_TOPIC_ID with no name. An id in a request below v12 is INVALID_REQUEST for every
+topic of the request, as Kafka answers it.
 
 DescribeCluster (v0-v2) names the same brokers and controller as Metadata, and with
 ``include_fenced_brokers`` (v2, KIP-1073) also the brokers the controller fenced, marked
@@ -36,6 +43,7 @@ MISMATCHED_ENDPOINT_TYPE, and UNSUPPORTED_ENDPOINT_TYPE for any other type, as K
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from kafka.protocol.admin import DescribeClusterRequest, DescribeClusterResponse
@@ -79,13 +87,14 @@ Partition = Topic.MetadataResponsePartition
 
 
 def _topic(ctx: RequestContext, name: str, partitions: int | None, listed: set[int],
-           code: int = 0) -> Any:
+           code: int = 0, topic_id: uuid.UUID | None = None) -> Any:
     """One topic's entry; a partition whose leader is not among the ``listed`` brokers is
     answered LEADER_NOT_AVAILABLE with leader -1, as Kafka answers a partition without a leader
     or whose leader is not alive: a client must never learn of a leader it has no address for
-    (the controller may fence a broker between reading the partitions and the brokers)."""
+    (the controller may fence a broker between reading the partitions and the brokers).
+    ``topic_id`` ``None`` is sent as the zero UUID."""
     return Topic(
-        error_code=code, name=name, is_internal=name.startswith("__"),
+        error_code=code, name=name, topic_id=topic_id, is_internal=name.startswith("__"),
         partitions=[
             Partition(error_code=0 if p.leader in listed else _LEADER_NOT_AVAILABLE,
                       partition_index=p.partition,
@@ -106,9 +115,37 @@ def all_topics(ctx: RequestContext) -> dict[str, int]:
     return dict(sorted(topics.items()))
 
 
+def _asked_by_id(ctx: RequestContext, request: Any) -> list[Any] | None:
+    """The topic ids a Metadata request names (zero ids left out), ``None`` if it names
+    topics by name only; raises ``InvalidRequestError`` for an id, or a missing name, below
+    v12, where Kafka takes neither."""
+    if request.topics is None or ctx.api_version < 10:
+        return None
+    ids = [t.topic_id for t in request.topics if t.topic_id is not None]  # zero id: None
+    if ctx.api_version < 12 and (ids or any(t.name is None for t in request.topics)):
+        raise InvalidRequestError(
+            f"Metadata v{ctx.api_version} names topics by name only: topic ids need v12")
+    return list(dict.fromkeys(ids)) or None
+
+
+def _refused_metadata(ctx: RequestContext, request: Any, exc: Exception) -> Any:
+    """Kafka's answer to a request it refuses as a whole (``MetadataRequest.getErrorResponse``):
+    every topic asked, with the error and no partitions, and no brokers."""
+    return ctx.response(throttle_time_ms=0, brokers=[], cluster_id=None, controller_id=-1,
+                        topics=[Topic(error_code=error_code(exc), name=t.name or "",
+                                      topic_id=t.topic_id, is_internal=False, partitions=[])
+                                for t in request.topics])
+
+
 def handle_metadata(ctx: RequestContext, request: Any) -> Any:
-    """List the live brokers, and every requested topic (all of them for ``topics=None``)."""
+    """List the live brokers, and every requested topic (all of them for ``topics=None``),
+    asked by name or (v12) by topic id."""
+    try:
+        by_id = _asked_by_id(ctx, request)
+    except InvalidRequestError as exc:
+        return _refused_metadata(ctx, request, exc)
     existing = all_topics(ctx)
+    ids = ctx.broker.topic_ids()
     brokers = [
         MetadataResponse.MetadataResponseBroker(node_id=b.node_id, host=b.host, port=b.port,
                                                 rack=None)
@@ -117,7 +154,15 @@ def handle_metadata(ctx: RequestContext, request: Any) -> Any:
     listed = {b.node_id for b in brokers}
     wanted = request.topics
     if wanted is None or (ctx.api_version == 0 and not wanted):
-        topics = [_topic(ctx, name, count, listed) for name, count in existing.items()]
+        topics = [_topic(ctx, name, count, listed, topic_id=ids.get(name))
+                  for name, count in existing.items()]
+    elif by_id is not None:
+        names = {topic_id: name for name, topic_id in ids.items()}
+        topics = [_topic(ctx, names[i], existing[names[i]], listed, topic_id=i)
+                  if names.get(i) in existing else
+                  Topic(error_code=kafka_errors.UnknownTopicIdError.errno, name=None,
+                        topic_id=i, is_internal=False, partitions=[])
+                  for i in by_id]
     else:
         # Before v4 a client could not refuse auto-creation: Kafka created the topic then.
         allow_create = ctx.api_version < 4 or request.allow_auto_topic_creation
@@ -130,7 +175,9 @@ def handle_metadata(ctx: RequestContext, request: Any) -> Any:
             except Exception as exc:  # unknown (auto-creation off or refused), illegal name
                 topics.append(_topic(ctx, name, None, listed, error_code(exc)))
             else:
-                topics.append(_topic(ctx, name, count, listed))
+                # A topic created just now is not in ``ids`` yet.
+                topic_id = ids.get(name) or ctx.broker.topic_ids().get(name)
+                topics.append(_topic(ctx, name, count, listed, topic_id=topic_id))
     if ctx.api_version >= 8:
         for topic in topics:
             topic.authorized_operations = authorized_operations(
@@ -236,12 +283,14 @@ def handle_describe_topic_partitions(ctx: RequestContext, request: Any) -> Any:
             _PageTopic(error_code=error_code(exc), name=t.name, is_internal=False,
                        partitions=[]) for t in request.topics])
     listed = {b.node_id for b in ctx.view.brokers()}
+    ids = ctx.broker.topic_ids()
     topics = []
     for page in pages:
         described = ctx.view.partitions(page.name, existing[page.name]) \
             if page.error is None else []
         topics.append(_PageTopic(
             error_code=0 if page.error is None else error_code(page.error), name=page.name,
+            topic_id=ids.get(page.name) if page.error is None else None,
             is_internal=page.name.startswith("__"),
             # This schema's field is a plain int32 to kafka-python: the bit field itself.
             topic_authorized_operations=bit_field(TOPIC_OPERATIONS),

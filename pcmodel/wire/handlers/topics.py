@@ -17,10 +17,15 @@ INVALID_REQUEST for an assignment with a partition count or a replication factor
 A topic named twice in one request is neither created, deleted nor grown: each such name is
 answered once, INVALID_REQUEST "Duplicate topic name.", after the other topics, as Kafka's
 ``ControllerApis`` answers it (the request cannot say which of its entries to follow).
+
+Topic ids (KIP-516): a created topic's answer carries the id the broker drew for it
+(CreateTopics v7), and DeleteTopics v6 takes topics by id as well as by name, answering each
+deleted topic's name and id, as Kafka's ``ControllerApis.deleteTopics`` does.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 from typing import Any
 
@@ -137,8 +142,10 @@ def handle_create_topics(ctx: RequestContext, request: Any) -> Any:
     topics, duplicates = _split_duplicates([(t.name, t) for t in request.topics])
     for _, topic in topics:
         code, message, partitions, rf = _create_one(ctx, topic, request.validate_only)
+        created = code == 0 and not request.validate_only
         results.append(CreateTopicsResponse.CreatableTopicResult(
             name=topic.name, error_code=code, error_message=message,
+            topic_id=ctx.broker.topic_ids().get(topic.name) if created else None,
             num_partitions=partitions, replication_factor=rf,
             configs=_created_configs(topic) if code == 0 else None,
         ))
@@ -149,40 +156,62 @@ def handle_create_topics(ctx: RequestContext, request: Any) -> Any:
 
 
 def handle_delete_topics(ctx: RequestContext, request: Any) -> Any:
-    """Delete each named topic. From v6 a topic may be named by id instead, as Kafka's
+    """Delete each topic named, or (v6) identified by its topic id, as Kafka's
     ``ControllerApis.deleteTopics`` checks: neither name nor id, or both, is INVALID_REQUEST;
-    an id alone is UNKNOWN_TOPIC_ID, since pcmodel's topics have no ids (Metadata answers the
-    zero id, "none")."""
+    an id the broker does not know is UNKNOWN_TOPIC_ID; a name or an id given twice, or a
+    name whose topic's id was given too, is INVALID_REQUEST and deletes nothing."""
     Result = DeleteTopicsResponse.DeletableTopicResult  # noqa: N806
     invalid = kafka_errors.InvalidRequestError.errno
     results = []
     named: list[str] = list(request.topic_names) if ctx.api_version < 6 else []
+    by_id: list[uuid.UUID] = []
     for topic in request.topics if ctx.api_version >= 6 else ():
         name, topic_id = topic.name, topic.topic_id  # the zero id decodes as None
         if name is None and topic_id is None:
             results.append(Result(name=None, topic_id=None, error_code=invalid,
                                   error_message="Neither topic name nor id were specified."))
         elif name is None:
-            results.append(Result(name=None, topic_id=topic_id,
-                                  error_code=kafka_errors.UnknownTopicIdError.errno,
-                                  error_message=kafka_errors.UnknownTopicIdError.description))
+            by_id.append(topic_id)
         elif topic_id is not None:
             results.append(Result(
                 name=name, topic_id=topic_id, error_code=invalid,
                 error_message="You may not specify both topic name and topic id."))
         else:
             named.append(name)
-    once, duplicates = _split_duplicates([(name, None) for name in named])
-    for name, _ in once:
+    ids = ctx.broker.topic_ids()
+    names = {topic_id: name for name, topic_id in ids.items()}
+    ids_once, duplicate_ids = _split_duplicates([(topic_id, None) for topic_id in by_id])
+    doomed: dict[str, uuid.UUID] = {}  # topics given by id: name -> id
+    for topic_id, _ in ids_once:
+        if topic_id in names:
+            doomed[names[topic_id]] = topic_id
+        else:
+            results.append(Result(name=None, topic_id=topic_id,
+                                  error_code=kafka_errors.UnknownTopicIdError.errno,
+                                  error_message=kafka_errors.UnknownTopicIdError.description))
+    names_once, duplicates = _split_duplicates([(name, None) for name in named])
+    to_delete = []
+    for name, _ in names_once:
+        if name in doomed:  # its id was given too: Kafka deletes neither
+            results.append(Result(
+                name=name, topic_id=doomed.pop(name), error_code=invalid,
+                error_message="The provided topic name maps to an ID that was already "
+                              "supplied."))
+        else:
+            to_delete.append(name)
+    for name in to_delete + list(doomed):
         try:
             ctx.broker.delete_topic(name)
         except Exception as exc:
             code, message = error_code(exc), error_message(exc)
         else:
             code, message = 0, None
-        results.append(Result(name=name, error_code=code, error_message=message))
+        results.append(Result(name=name, topic_id=ids.get(name), error_code=code,
+                              error_message=message))
     results += [Result(name=name, error_code=invalid, error_message=_DUPLICATE)
                 for name in duplicates]
+    results += [Result(name=None, topic_id=topic_id, error_code=invalid,
+                       error_message="Duplicate topic id.") for topic_id in duplicate_ids]
     return ctx.response(throttle_time_ms=0, responses=results)
 
 
