@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from pcmodel.topics.broker_checks import _check_int, _check_marker
+from pcmodel.topics.consumer_group_errors import StaleMemberEpochError
 from pcmodel.topics.coordinator import validate_group_id
 from pcmodel.topics.errors import (
     IllegalArgumentError,
@@ -383,9 +384,23 @@ class TransactionsMixin:
                           ) -> None:
         """The partitions exist and the consumer is the group's member at ``generation``
         (KIP-447). A group that does not exist has no generation: only ``-1`` passes, as
-        Kafka's ``validateTransactionalOffsetCommit`` accepts it."""
+        Kafka's ``validateTransactionalOffsetCommit`` accepts it. Of a Kafka 4 consumer group,
+        ``generation`` is the member's epoch, checked by that group (not by the member-less
+        classic group that holds its offsets), as Kafka's
+        ``ConsumerGroup.validateOffsetCommit(isTransactional=true)`` checks it: epoch ``-1``
+        passes while the group has no member, else ``UnknownMemberIdError``, and a stale epoch
+        is ``IllegalGenerationError`` (Kafka's TxnOffsetCommit answers ILLEGAL_GENERATION
+        rather than STALE_MEMBER_EPOCH, which transactional producers do not know)."""
         for tp in offsets:
             self._log(tp)
+        consumer = self._consumer_groups.get(group_id)
+        if consumer is not None:
+            consumer.expire(self._clock())
+            try:
+                consumer.check_offset_commit(member_id, generation, transactional=True)
+            except StaleMemberEpochError as exc:
+                raise IllegalGenerationError(str(exc)) from None
+            return
         group = self._groups.get(group_id)
         if group is not None:
             group.check_txn_commit(member_id, generation, group_instance_id)

@@ -32,13 +32,15 @@ States (Kafka's ``ConsumerGroupState``): ``Empty`` (no member), ``Assigning`` (t
 is ahead of the target assignment), ``Reconciling`` (some member has not caught up with the
 target), ``Stable``; and ``Dead`` once deleted.
 
-Differences from Kafka 4.0, deliberate: topics are known by name here (the wire layer maps
-Kafka's topic ids, :func:`topic_id`); a subscription regex (``SubscribedTopicRegex``) is a
-Python ``re`` pattern matched in full (Kafka uses RE2/J, whose syntax is close: no
-backreferences or lookaround there), resolved at each heartbeat rather than in the background;
-classic members cannot join a consumer group (Kafka 4 lets them), and a group is never converted
-between the two protocols (``group.consumer.migration.policy`` = ``disabled``). Committed
-offsets are the broker's, as for classic groups (:mod:`pcmodel.topics.broker_consumer_groups`).
+Differences from Kafka 4.0, deliberate: topics are known by name here (the wire layer maps them
+to and from the topic ids the broker drew when it created them,
+:meth:`~pcmodel.topics.broker_topics.TopicAdminMixin.topic_ids`); a subscription regex
+(``SubscribedTopicRegex``) is a Python ``re`` pattern matched in full (Kafka uses RE2/J, whose
+syntax is close: no backreferences or lookaround there), resolved at each heartbeat rather than
+in the background; classic members cannot join a consumer group (Kafka 4 lets them), and a group
+is never converted between the two protocols (``group.consumer.migration.policy`` =
+``disabled``). Committed offsets are the broker's, as for classic groups
+(:mod:`pcmodel.topics.broker_consumer_groups`).
 
 Thread safety: every method is called with the broker's lock held.
 
@@ -80,7 +82,6 @@ __all__ = [
     "LEAVE_GROUP_STATIC_MEMBER_EPOCH",
     "ConsumerGroup",
     "HeartbeatAnswer",
-    "topic_id",
     "validate_heartbeat",
 ]
 
@@ -88,17 +89,6 @@ __all__ = [
 LEAVE_GROUP_MEMBER_EPOCH = -1
 #: The member epoch of a static member leaving for a while (it keeps its partitions).
 LEAVE_GROUP_STATIC_MEMBER_EPOCH = -2
-
-#: The namespace of the topic ids derived from topic names (any fixed UUID would do).
-_TOPIC_IDS = uuid.uuid5(uuid.NAMESPACE_URL, "pcmodel:topic")
-
-
-def topic_id(name: str) -> uuid.UUID:
-    """The topic id the Kafka listener gives topic ``name``: derived from the name, so every
-    broker of a cluster agrees without storing it. (Kafka draws a random id when a topic is
-    created, so a topic deleted and created again gets a new one; here it keeps its id.)"""
-    return uuid.uuid5(_TOPIC_IDS, name)
-
 
 @dataclass(frozen=True)
 class HeartbeatAnswer:

@@ -44,7 +44,14 @@ nothing to it for a day (by the largest timestamp of its newest batch), each che
 minutes. Four more, about transactions, have Kafka's names and defaults:
 `transaction_max_timeout_ms=900000` (the longest `transaction_timeout_ms` a producer may ask
 for), `transactional_id_expiration_ms=604800000` (a week) and the intervals of their checks
-(see the `Broker` docstring).
+(see the `Broker` docstring). Three more, for Kafka 4's consumer groups (KIP-848,
+`group.protocol=consumer` clients on `Broker.serve_kafka`), have Kafka's names:
+`group_consumer_session_timeout_ms=45000` (a member silent this long leaves the group),
+`group_consumer_heartbeat_interval_ms=5000` (how often members are told to heartbeat) and
+`group_consumer_max_size=None` (no bound on a group's members, as Kafka's default of
+2147483647 means). Kafka refuses a session timeout below 45 s
+(`group.consumer.min.session.timeout.ms`); the broker here takes any positive one, so that a
+test or notebook sees a silent member go in a second or two.
 Kafka's `group.initial.rebalance.delay.ms` defaults to 3000; here it is 0, because pcmodel's own
 consumers read topic metadata from the broker itself when they lead (a group formed at once
 assigns every partition) and a 3 s wait on each new group would slow every program and test that

@@ -18,6 +18,13 @@ refused and open ones are cut, as when a broker process crashes — and the cont
 broker from Metadata when its session expires; restarting it opens a listener on the same
 port again. The listeners follow the cluster's ``killed``, ``stopped`` and ``restarted`` events
 (:meth:`~pcmodel.cluster.Cluster.add_observer`).
+
+A cluster's groups are classic groups only (:mod:`pcmodel.cluster` has no Kafka 4 consumer
+groups), so its listeners leave ConsumerGroupHeartbeat and ConsumerGroupDescribe (API keys 68
+and 69) out of their registry: ApiVersions does not offer them, so a client set to
+``group.protocol=consumer`` learns from the versions it negotiates that the broker cannot
+serve it (use ``group.protocol=classic``), rather than being promised APIs that would answer
+only UNSUPPORTED_VERSION; a request for them is answered as any API the listener lacks.
 """
 
 from __future__ import annotations
@@ -30,13 +37,27 @@ from typing import Any
 from pcmodel.cluster.cluster import Cluster
 from pcmodel.cluster.events import ClusterEvent
 from pcmodel.topics.errors import IllegalArgumentError, IllegalStateError
+from pcmodel.wire.api import ApiHandler
 from pcmodel.wire.cluster_view import ClusterNodeView
+from pcmodel.wire.handlers import load_handlers
 from pcmodel.wire.listener import KafkaListener
 from pcmodel.wire.node_connection import NodeConnection
+from pcmodel.wire.schemas import ConsumerGroupDescribeRequest, ConsumerGroupHeartbeatRequest
 
-__all__ = ["ClusterListeners"]
+__all__ = ["ClusterListeners", "cluster_handlers"]
 
 log = logging.getLogger(__name__)
+
+#: The APIs of Kafka 4's consumer groups, which a cluster's coordinator does not serve.
+_CONSUMER_GROUP_APIS = frozenset({ConsumerGroupHeartbeatRequest.API_KEY,
+                                  ConsumerGroupDescribeRequest.API_KEY})
+
+
+def cluster_handlers() -> dict[int, ApiHandler]:
+    """The API registry of a cluster broker's listener: every API of a lone broker's listener
+    except those of Kafka 4's consumer groups (see the module docstring)."""
+    return {key: handler for key, handler in load_handlers().items()
+            if key not in _CONSUMER_GROUP_APIS}
 
 
 class ClusterListeners:
@@ -65,7 +86,7 @@ class ClusterListeners:
                 f"ports must give one port per broker ({brokers}), got {list(ports)!r}")
         self.cluster = cluster
         self.host = host
-        self._options = options
+        self._options = {"handlers": cluster_handlers(), **options}
         connection = cluster.connect()  # creates __consumer_offsets before clients arrive
         self._connections = [NodeConnection(connection, b) for b in range(brokers)]
         self._lock = threading.Lock()

@@ -25,12 +25,8 @@ import pytest
 
 ck = pytest.importorskip("confluent_kafka", reason="these lessons need confluent-kafka")
 
-from kafka.protocol.metadata import MetadataRequest  # noqa: E402
-
 from pcmodel.topics import Broker  # noqa: E402
-from pcmodel.topics.consumer_group import topic_id  # noqa: E402
 from tests.conftest import wait_until  # noqa: E402
-from tests.wire.conftest import RawClient  # noqa: E402
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -39,32 +35,11 @@ SESSION_MS = 2_000
 _names = itertools.count()
 
 
-def _metadata_names_topic_ids(broker: Broker, address: tuple[str, int]) -> bool:
-    """Whether the listener's Metadata answers a topic asked for by its id, with that id: a
-    ``group.protocol=consumer`` client is assigned partitions by topic id and resolves the ids
-    with Metadata, so without it its assignment never becomes usable."""
-    broker.create_topic("kip848-probe", 1)
-    Topic = MetadataRequest.MetadataRequestTopic
-    try:
-        with RawClient(address) as raw:
-            answer = raw.request(MetadataRequest[12](
-                topics=[Topic(topic_id=topic_id("kip848-probe"), name=None)],
-                allow_auto_topic_creation=False))
-    except ConnectionError:
-        return False
-    return [(t.error_code, t.name, t.topic_id) for t in answer.topics] == [
-        (0, "kip848-probe", topic_id("kip848-probe"))]
-
-
 @pytest.fixture(scope="module")
 def served():
     with Broker(group_consumer_session_timeout_ms=SESSION_MS,
                 group_consumer_heartbeat_interval_ms=200) as broker, \
             broker.serve_kafka() as listener:
-        if not _metadata_names_topic_ids(broker, listener.address):
-            pytest.skip("the Kafka listener's Metadata does not answer topic ids "
-                        "(pcmodel/wire/handlers/metadata.py answers the zero id, and fails on "
-                        "a topic asked for by id), so librdkafka cannot resolve an assignment")
         yield broker, listener.bootstrap_servers
 
 
@@ -148,10 +123,14 @@ def test_three_members_share_a_topic_and_a_leaver_hands_over(served, topic):
     finally:
         members.close_all()
     assert members.overlaps == []  # never two owners of a partition at once
-    # Nothing lost. (Not "each record once": librdkafka 2.16 sometimes, about one run in five
-    # here, restarts a partition it held before the first revocation from the position it had
-    # then, once the partition comes back to it; the records are delivered again, after their
-    # other reader has left: at least once, as Kafka promises.)
+    # Nothing lost. (Not "each record once": about one run in five here, librdkafka 2.16
+    # delivers again a record of a partition it held before its first revocation. Its debug
+    # log shows why, and that it is the client's doing: the partition was revoked while its
+    # ListOffsets (BEGINNING) was in flight; the outdated answer restarts the offset query
+    # timer of the stopped partition, which then fetches from 0 although it is assigned to
+    # another member, and keeps those records queued; when the partition comes back, the
+    # broker's OffsetFetch answers the committed offset and fetching resumes there, but one
+    # stale record of that fetch can still reach poll() first. At least once, as Kafka promises.)
     assert {(p, o) for _, p, o in members.seen} == {(p, o) for p in range(6) for o in range(15)}
     assert broker.consumer_group_states()["sharing"] == "Empty"
 

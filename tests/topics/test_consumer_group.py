@@ -22,6 +22,7 @@ from pcmodel.topics.errors import (
     FencedInstanceIdError,
     GroupIdNotFoundError,
     GroupNotEmptyError,
+    IllegalGenerationError,
     InconsistentGroupProtocolError,
     InvalidRequestError,
     UnknownMemberIdError,
@@ -347,3 +348,28 @@ def test_offsets_expire_as_a_consumer_groups_do(clock):
         expired = broker.expire_offsets(wall[0] + week)
         assert expired["g"].partitions == (orders,) and expired["g"].group_deleted
         assert broker.list_groups() == []
+
+
+def test_txn_offset_commit_checks_the_member_and_its_epoch(broker):
+    """KIP-447 with a consumer group: the transactional commit is checked by the consumer
+    group, as Kafka's ``validateTransactionalOffsetCommit`` checks it (a stale epoch is
+    ILLEGAL_GENERATION), and the offsets become the group's when the transaction commits."""
+    join(broker, "a")
+    tp = TopicPartition("orders", 0)
+    producer_id, epoch = broker.init_producer_id(transactional_id="txn")
+    broker.add_offsets_to_txn("txn", producer_id, epoch, "g")
+
+    def txn_commit(member, member_epoch, offset=7):
+        broker.txn_offset_commit("txn", "g", producer_id, epoch, {tp: offset},
+                                 generation=member_epoch, member_id=member)
+
+    with pytest.raises(UnknownMemberIdError):
+        txn_commit("who", 1)
+    with pytest.raises(IllegalGenerationError, match="member epoch"):
+        txn_commit("a", 2)
+    with pytest.raises(UnknownMemberIdError):  # -1 passes only while the group is empty
+        txn_commit("", -1)
+    txn_commit("a", 1)
+    assert broker.committed("g", [tp]) == {tp: None}  # staged, not yet committed
+    broker.end_txn("txn", producer_id, epoch, commit=True)
+    assert broker.committed("g", [tp])[tp].offset == 7

@@ -11,8 +11,13 @@ from kafka.protocol.consumer.group import (
     OffsetFetchRequest,
 )
 from kafka.protocol.metadata import ApiVersionsRequest
+from kafka.protocol.producer import (
+    AddOffsetsToTxnRequest,
+    EndTxnRequest,
+    InitProducerIdRequest,
+    TxnOffsetCommitRequest,
+)
 
-from pcmodel.topics.consumer_group import topic_id
 from pcmodel.wire.schemas import ConsumerGroupDescribeRequest, ConsumerGroupHeartbeatRequest
 from tests.wire.conftest import RawClient
 
@@ -24,6 +29,7 @@ FENCED_MEMBER_EPOCH, UNSUPPORTED_ASSIGNOR, STALE_MEMBER_EPOCH = 110, 112, 113
 
 
 def heartbeat(raw, member_id, epoch, *, version=1, names=None, owned=None, **fields):
+    """One ConsumerGroupHeartbeat; ``owned`` lists ``(topic id, partitions)``."""
     fields.setdefault("rebalance_timeout_ms", 30_000 if epoch == 0 else -1)
     if epoch == 0:
         owned = [] if owned is None else owned
@@ -33,7 +39,7 @@ def heartbeat(raw, member_id, epoch, *, version=1, names=None, owned=None, **fie
         group_id=fields.pop("group_id", "g"), member_id=member_id, member_epoch=epoch,
         subscribed_topic_names=names,
         topic_partitions=None if owned is None else [
-            Owned(topic_id=topic_id(t), partitions=ps) for t, ps in owned],
+            Owned(topic_id=t, partitions=ps) for t, ps in owned],
         **fields)
     return raw.request(request)
 
@@ -44,7 +50,9 @@ def assigned(response):
 
 @pytest.fixture
 def topic_t(broker):
+    """Topic ``t`` of 4 partitions: its topic id."""
     broker.create_topic("t", 4)
+    return broker.topic_ids()["t"]
 
 
 def test_api_versions_announce_the_consumer_group_apis(raw):
@@ -58,7 +66,7 @@ def test_join_heartbeat_and_leave(raw, topic_t):
     joined = heartbeat(raw, "m-1", 0)
     assert (joined.error_code, joined.member_id, joined.member_epoch) == (0, "m-1", 1)
     assert joined.heartbeat_interval_ms == 5000
-    assert assigned(joined) == {(topic_id("t"), p) for p in range(4)}
+    assert assigned(joined) == {(topic_t, p) for p in range(4)}
     again = heartbeat(raw, "m-1", 1)
     assert (again.error_code, again.member_epoch, again.assignment) == (0, 1, None)
     fenced = heartbeat(raw, "m-1", 7)
@@ -76,7 +84,7 @@ def test_v1_needs_the_member_id_v0_gets_one(raw, topic_t):
 
 def test_malformed_heartbeats(raw, topic_t):
     assert heartbeat(raw, "m", 0, rebalance_timeout_ms=-1).error_code == INVALID_REQUEST
-    assert heartbeat(raw, "m", 0, owned=[("t", [0])]).error_code == INVALID_REQUEST
+    assert heartbeat(raw, "m", 0, owned=[(topic_t, [0])]).error_code == INVALID_REQUEST
     assert heartbeat(raw, "m", 0, server_assignor="cooperative-sticky").error_code == \
         UNSUPPORTED_ASSIGNOR
     assert heartbeat(raw, "m", 3, group_id="nope").error_code == GROUP_ID_NOT_FOUND
@@ -127,7 +135,7 @@ def test_describe_list_and_the_classic_apis(raw, topic_t):
         ("m", 1, ["t"])
     tps = member.assignment.topic_partitions
     assert [(t.topic_name, t.topic_id, t.partitions) for t in tps] == \
-        [("t", topic_id("t"), [0, 1, 2, 3])]
+        [("t", topic_t, [0, 1, 2, 3])]
     assert missing.error_code == GROUP_ID_NOT_FOUND and empty.error_code == 24
     listed = raw.request(ListGroupsRequest[5](states_filter=[], types_filter=[])).groups
     assert [(x.group_id, x.protocol_type, x.group_state, x.group_type) for x in listed] == \
@@ -144,9 +152,27 @@ def test_describe_list_and_the_classic_apis(raw, topic_t):
     assert joined.error_code == INCONSISTENT_GROUP_PROTOCOL
 
 
-def test_a_cluster_answers_unsupported_version(served):
+def test_a_cluster_does_not_offer_the_consumer_group_apis(served):
+    """A cluster has classic groups only: its listeners' ApiVersions leaves out 68 and 69, so
+    no client is promised an API that could only answer UNSUPPORTED_VERSION."""
     cluster, listeners = served
     with RawClient(listeners.addresses[0]) as raw:
+        versions = {k.api_key for k in raw.request(ApiVersionsRequest[3](
+            client_software_name="t", client_software_version="1")).api_keys}
+    assert 68 not in versions and 69 not in versions
+    assert {3, 10, 11, 12, 14} <= versions  # Metadata, FindCoordinator and the classic group
+
+
+def test_the_handler_answers_unsupported_version_without_consumer_groups(served):
+    """The heartbeat handler itself, given a cluster's broker (which has no consumer groups),
+    says what to do instead."""
+    from pcmodel.wire.handlers.consumer_groups import HANDLERS
+    from pcmodel.wire.listener import KafkaListener
+
+    cluster, listeners = served
+    broker = listeners.listener(0).broker
+    with KafkaListener(broker, handlers=HANDLERS | {18: listeners.listener(0).handlers[18]}) \
+            as listener, RawClient(listener.address) as raw:
         answer = heartbeat(raw, "m", 0)
     assert answer.error_code == UNSUPPORTED_VERSION
     assert "group.protocol=classic" in answer.error_message
@@ -164,3 +190,35 @@ def test_delete_groups_deletes_an_empty_consumer_group_only(raw, topic_t):
     described = raw.request(ConsumerGroupDescribeRequest[0](
         group_ids=["g"], include_authorized_operations=False)).groups[0]
     assert described.error_code == GROUP_ID_NOT_FOUND
+
+
+def test_txn_offset_commit_of_a_consumer_group_member(raw, topic_t):
+    """A transactional consumer-process-produce loop whose consumer is in a consumer group
+    (KIP-447): TxnOffsetCommit carries the member id and epoch and is checked against them,
+    a stale epoch answered ILLEGAL_GENERATION, as Kafka's coordinator answers."""
+    heartbeat(raw, "m", 0)
+    ids = raw.request(InitProducerIdRequest[4](
+        transactional_id="tx", transaction_timeout_ms=60_000, producer_id=-1,
+        producer_epoch=-1))
+    producer = dict(transactional_id="tx", producer_id=ids.producer_id,
+                    producer_epoch=ids.producer_epoch)
+    assert raw.request(AddOffsetsToTxnRequest[3](group_id="g", **producer)).error_code == 0
+    Topic = TxnOffsetCommitRequest.TxnOffsetCommitRequestTopic
+
+    def commit(member_id, epoch):
+        response = raw.request(TxnOffsetCommitRequest[3](
+            group_id="g", generation_id=epoch, member_id=member_id, group_instance_id=None,
+            topics=[Topic(name="t", partitions=[Topic.TxnOffsetCommitRequestPartition(
+                partition_index=2, committed_offset=9, committed_leader_epoch=-1,
+                committed_metadata="")])], **producer))
+        return response.topics[0].partitions[0].error_code
+
+    assert commit("m", 5) == ILLEGAL_GENERATION
+    assert commit("who", 1) == UNKNOWN_MEMBER_ID
+    assert commit("m", 1) == 0
+    assert raw.request(EndTxnRequest[3](committed=True, **producer)).error_code == 0
+    Group = OffsetFetchRequest.OffsetFetchRequestGroup
+    fetched = raw.request(OffsetFetchRequest[9](require_stable=True, groups=[Group(
+        group_id="g", member_id="m", member_epoch=1, topics=None)])).groups[0]
+    assert [(t.name, p.partition_index, p.committed_offset)
+            for t in fetched.topics for p in t.partitions] == [("t", 2, 9)]

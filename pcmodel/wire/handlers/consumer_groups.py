@@ -11,16 +11,20 @@ requests' fields to :meth:`Broker.consumer_group_heartbeat
 kafka-python 3 has no classes for these APIs; :mod:`pcmodel.wire.schemas` builds them from
 Kafka's own JSON schemas with kafka-python's codec.
 
-Partitions travel by **topic id** in these APIs. pcmodel's topics are known by name; the id of a
-topic is :func:`pcmodel.topics.consumer_group.topic_id` of its name, and a client resolves ids
-to names with Metadata, which must therefore answer the same ids. ConsumerGroupHeartbeat v1
-(``SubscribedTopicRegex``, and the member id made by the client, KIP-1082: an empty one is
-INVALID_REQUEST) is what librdkafka 2.16 and Kafka 4 clients send; v0 is served too, the
-coordinator then making the member id of a joining member that sends none.
+Partitions travel by **topic id** in these APIs. pcmodel's coordinator knows topics by name;
+these handlers map names to the ids the broker drew when it created each topic
+(``Broker.topic_ids``), the ids Metadata answers, with which a client resolves its assignment
+to names. An owned partition whose topic id the broker does not know (the topic was deleted,
+or deleted and created again with a new id) is of no topic the group can assign.
+
+ConsumerGroupHeartbeat v1 (``SubscribedTopicRegex``, and the member id made by the client,
+KIP-1082: an empty one is INVALID_REQUEST) is what librdkafka 2.16 and Kafka 4 clients send; v0
+is served too, the coordinator then making the member id of a joining member that sends none.
 
 A replicated cluster's listeners route group calls to the group's coordinator through
-:mod:`pcmodel.cluster`, which has no consumer groups: there these APIs are answered
-UNSUPPORTED_VERSION, saying so, and clients must use ``group.protocol=classic``.
+:mod:`pcmodel.cluster`, which has no consumer groups: their registry leaves these APIs out
+(:mod:`pcmodel.wire.cluster_listeners`), and clients must use ``group.protocol=classic``. Given
+a broker without consumer groups, the handlers answer UNSUPPORTED_VERSION, saying so.
 """
 
 from __future__ import annotations
@@ -29,7 +33,6 @@ import uuid
 from typing import Any
 
 from pcmodel.topics.authorization import GROUP_OPERATIONS
-from pcmodel.topics.consumer_group import topic_id
 from pcmodel.topics.errors import (
     InvalidGroupIdError,
     InvalidRequestError,
@@ -56,8 +59,8 @@ _NO_CONSUMER_GROUPS = (
     "Kafka 4 consumer groups); use group.protocol=classic")
 
 
-def _names_by_id(ctx: RequestContext) -> dict[uuid.UUID, str]:
-    return {topic_id(name): name for name in ctx.broker.list_topics()}
+def _names_by_id(ids: dict[str, uuid.UUID]) -> dict[uuid.UUID, str]:
+    return {topic_id: name for name, topic_id in ids.items()}
 
 
 def _heartbeat_failed(ctx: RequestContext, code: int, message: str | None) -> Any:
@@ -74,7 +77,8 @@ def handle_consumer_group_heartbeat(ctx: RequestContext, request: Any) -> Any:
         return _heartbeat_failed(ctx, UnsupportedVersionError.errno, _NO_CONSUMER_GROUPS)
     if ctx.api_version >= 1 and not request.member_id:
         return _heartbeat_failed(ctx, InvalidRequestError.errno, "MemberId can't be empty.")
-    names = _names_by_id(ctx)
+    ids = ctx.broker.topic_ids()
+    names = _names_by_id(ids)
     owned = None
     if request.topic_partitions is not None:
         # A topic id the broker does not know stays a key of its own: never a known topic.
@@ -95,9 +99,10 @@ def handle_consumer_group_heartbeat(ctx: RequestContext, request: Any) -> Any:
         return _heartbeat_failed(ctx, group_error_code(exc), error_message(exc))
     assignment = None
     if answer.assignment is not None:
+        ids.update(ctx.broker.topic_ids())  # a topic the heartbeat created, deleted, re-created
         Assignment = ConsumerGroupHeartbeatResponse.Assignment
         assignment = Assignment(topic_partitions=[
-            Assignment.TopicPartitions(topic_id=topic_id(topic), partitions=sorted(parts))
+            Assignment.TopicPartitions(topic_id=ids.get(topic), partitions=sorted(parts))
             for topic, parts in sorted(answer.assignment.items())])
     return ctx.response(throttle_time_ms=0, error_code=0, error_message=None,
                         member_id=answer.member_id, member_epoch=answer.member_epoch,
@@ -105,10 +110,10 @@ def handle_consumer_group_heartbeat(ctx: RequestContext, request: Any) -> Any:
                         assignment=assignment)
 
 
-def _assignment(parts: dict[str, frozenset[int]]) -> Any:
+def _assignment(parts: dict[str, frozenset[int]], ids: dict[str, uuid.UUID]) -> Any:
     Assignment = ConsumerGroupDescribeResponse.DescribedGroup.Member.Assignment
     return Assignment(topic_partitions=[
-        Assignment.TopicPartitions(topic_id=topic_id(topic), topic_name=topic,
+        Assignment.TopicPartitions(topic_id=ids.get(topic), topic_name=topic,
                                    partitions=sorted(ps))
         for topic, ps in sorted(parts.items())])
 
@@ -122,6 +127,7 @@ def _described(ctx: RequestContext, group_id: str, operations: set[int] | None) 
         if not group_id:
             raise InvalidGroupIdError("Group id must not be empty.")
         desc = describe(group_id)
+        ids = ctx.broker.topic_ids()
     except Exception as exc:
         return Group(error_code=group_error_code(exc), error_message=error_message(exc),
                      group_id=group_id, group_state="", group_epoch=0, assignment_epoch=0,
@@ -135,8 +141,8 @@ def _described(ctx: RequestContext, group_id: str, operations: set[int] | None) 
                          client_host=m.client_host,
                          subscribed_topic_names=list(m.subscribed_topic_names),
                          subscribed_topic_regex=m.subscribed_topic_regex,
-                         assignment=_assignment(m.assignment),
-                         target_assignment=_assignment(m.target_assignment))
+                         assignment=_assignment(m.assignment, ids),
+                         target_assignment=_assignment(m.target_assignment, ids))
             for m in desc.members])
 
 
