@@ -10,7 +10,11 @@ Every command behaves the same way under signals and mistakes (the conventions o
   through its ``finally`` blocks: workers are shut down and joined, buffers closed), prints one
   line ``pcmodel COMMAND: interrupted`` on stderr and exits with status 130 (``pcmodel:
   interrupted`` while the commands are still loading, before one has started). A second signal
-  during that clean-up is ignored, so the clean-up is not itself interrupted half-way.
+  during that clean-up is ignored, so the clean-up is not itself interrupted half-way. The
+  console script (:mod:`pcmodel._console`) keeps that promise from its first line to its exit:
+  a signal while its modules load, or once the command has finished and the interpreter exits,
+  is the same one line and status 130 (``broker`` and ``cluster``: nothing more after their
+  ``stopped``).
 - A user's mistake (:class:`~pcmodel.errors.UsageError`): one line ``pcmodel COMMAND: error:
   ...`` on stderr, exit status 2, no traceback, and nothing started.
 - Standard output that cannot be written (``> /dev/full``, a full disk): one line ``pcmodel
@@ -80,6 +84,44 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Interrupts:
+    """What SIGINT and SIGTERM do while a command runs, and after.
+
+    Raising (while the command works): the first one raises ``KeyboardInterrupt`` in the main
+    thread, which unwinds through the command's ``finally`` blocks; later ones are only noted,
+    so that the clean-up the first one started is not itself cut half-way. Holding (once the
+    command's outcome is known, while its last line is printed and the interpreter exits):
+    each one is only noted, and the caller decides what it means.
+    """
+
+    def __init__(self) -> None:
+        self.arrived: list[int] = []
+        #: How many of :attr:`arrived` the command's outcome took into account.
+        self.accounted = 0
+        self._raising = True
+        self._previous: dict[int, Any] = {}
+
+    def install(self) -> None:
+        """Become the handler of both signals (main thread only)."""
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            self._previous[signum] = signal.signal(signum, self._handle)
+
+    def restore(self) -> None:
+        """Give both signals back to the handlers they had before :meth:`install`."""
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+    def hold(self) -> None:
+        """From now on a signal is only noted in :attr:`arrived`."""
+        self._raising = False
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.arrived.append(signum)
+        if self._raising:
+            self._raising = False
+            raise KeyboardInterrupt
+
+
 @contextlib.contextmanager
 def signals_interrupt() -> Iterator[Callable[[], bool]]:
     """Within the block, SIGINT and SIGTERM raise ``KeyboardInterrupt`` in the main thread once;
@@ -92,46 +134,82 @@ def signals_interrupt() -> Iterator[Callable[[], bool]]:
     if threading.current_thread() is not threading.main_thread():
         yield lambda: False
         return
-    arrived: list[int] = []
-
-    def interrupt(signum: int, frame: Any) -> None:
-        arrived.append(signum)
-        for ignored in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(ignored, signal.SIG_IGN)
-        raise KeyboardInterrupt
-
-    previous = {signum: signal.signal(signum, interrupt)
-                for signum in (signal.SIGINT, signal.SIGTERM)}
+    interrupts = _Interrupts()
+    interrupts.install()
     try:
-        yield lambda: bool(arrived)
+        yield lambda: bool(interrupts.arrived)
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        interrupts.restore()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the console script; returns the process exit status."""
+#: Commands whose normal end is Ctrl-C or SIGTERM (they say ``stopped`` and exit 0): a signal
+#: that arrives once they have stopped changes nothing.
+SERVING = frozenset({"broker", "cluster"})
+
+
+def main(argv: Sequence[str] | None = None, *,
+         at_exit: Callable[[Callable[[], None]], None] | None = None) -> int:
+    """Entry point of the ``pcmodel`` command; returns the process exit status.
+
+    Never raises for a signal, a mistake or a closed standard output: each ends in its one
+    line (or none) and status, as the module's docstring lists. ``at_exit`` is for the console
+    script (:mod:`pcmodel._console`), whose process ends when this returns: the handlers then
+    stay, holding each signal, and ``at_exit`` is handed a check to run once the
+    interpreter's own clean-up (``atexit``: multiprocessing's) is done, which reports a
+    signal that arrived during it as the command's interruption. Without it the previous
+    handlers are restored and a signal after the command is theirs.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return _run(argv, _Interrupts())  # signals reach the main thread only
+    interrupts = _Interrupts()
+    interrupts.install()  # from here on no signal is lost, and none is a traceback
+    try:
+        status = _run(argv, interrupts)
+    finally:
+        if at_exit is None:
+            interrupts.restore()
+    if at_exit is not None:
+        name = _command_name(argv)
+
+        def report_late_signal() -> None:
+            late = len(interrupts.arrived) > interrupts.accounted
+            if late and status == 0 and name not in SERVING:
+                _interrupted_at_exit(f"pcmodel {name}" if name else "pcmodel")
+
+        at_exit(report_late_signal)
+    return status
+
+
+def _run(argv: Sequence[str] | None, interrupts: _Interrupts) -> int:
+    """Parse ``argv``, run its command and turn every way it can end into one status."""
     name = "pcmodel"
     try:
-        # Loading the commands takes a few tenths of a second: a Ctrl-C then gets the same one
-        # line as later, not a traceback from the middle of an import.
-        with signals_interrupt() as signalled, _checked_stdout():
-            parser = build_parser()
-            try:
-                args = parser.parse_args(argv)
-            except SystemExit:  # --help, --version, argparse's own errors
-                _flush_stdout()  # a closed pipe shows here, not in the last flush
-                raise
-            if args.command is None:
-                parser.print_help()
-                _flush_stdout()
-                return USAGE
-            name = f"pcmodel {args.command}"
-            status = int(args.func(args) or 0)
-            if signalled():  # its KeyboardInterrupt was raised where Python drops exceptions
-                raise KeyboardInterrupt
-            _flush_stdout()  # a closed pipe shows here, not in the interpreter's last flush
-            return status
+        try:
+            # Loading the commands takes a few tenths of a second: a Ctrl-C then gets the same
+            # one line as later, not a traceback from the middle of an import.
+            with _checked_stdout():
+                parser = build_parser()
+                try:
+                    args = parser.parse_args(argv)
+                except SystemExit:  # --help, --version, argparse's own errors
+                    _flush_stdout()  # a closed pipe shows here, not in the last flush
+                    raise
+                if args.command is None:
+                    parser.print_help()
+                    _flush_stdout()
+                    return USAGE
+                name = f"pcmodel {args.command}"
+                status = int(args.func(args) or 0)
+                _flush_stdout()  # a closed pipe shows here, not in the interpreter's last flush
+        finally:
+            # The outcome is decided: a signal from here on must not cut its line in half.
+            interrupts.hold()
+        if interrupts.arrived and args.command not in SERVING:
+            # Its KeyboardInterrupt was raised where Python drops exceptions (a ``__del__``),
+            # or the signal came as the command returned: it was interrupted all the same.
+            raise KeyboardInterrupt
+        interrupts.accounted = len(interrupts.arrived)  # a later one is reported at exit
+        return status
     except BrokenPipeError:
         _drop_stdout()
         return BROKEN_PIPE
@@ -146,6 +224,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"{name}: error: {exc}", file=sys.stderr)
         return USAGE
+
+
+def _command_name(argv: Sequence[str] | None) -> str | None:
+    """The command ``argv`` (or ``sys.argv``) names, if any: the first word that is one."""
+    words = sys.argv[1:] if argv is None else argv
+    return next((word for word in words if word in COMMANDS), None)
+
+
+def _interrupted_at_exit(name: str) -> None:
+    """End the process as interrupted, from the last step of the interpreter's exit: what it
+    printed is flushed first (``os._exit`` flushes nothing)."""
+    try:
+        if sys.stdout is not None:
+            sys.stdout.flush()
+    except (OSError, ValueError):  # a closed pipe or a full disk: the status says enough
+        pass
+    os.write(2, f"{name}: interrupted\n".encode())
+    os._exit(INTERRUPTED)
 
 
 def _flush_stdout() -> None:
