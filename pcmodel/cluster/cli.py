@@ -55,7 +55,12 @@ from typing import Any, TextIO
 from pcmodel.cluster.shell import ClusterShell
 from pcmodel.errors import UsageError
 from pcmodel.stop_signals import stop_arrived, stop_signals
-from pcmodel.topics.cli import add_transaction_options, transaction_options
+from pcmodel.topics.cli import (
+    add_transaction_options,
+    check_kafka_listener,
+    check_listen_address,
+    transaction_options,
+)
 from pcmodel.topics.group_offsets import DEFAULT_OFFSETS_RETENTION_MINUTES
 from pcmodel.topics.idempotence import DEFAULT_PRODUCER_ID_EXPIRATION_MS
 
@@ -155,12 +160,15 @@ def run_cluster(args: argparse.Namespace) -> int:
             raise UsageError(f"--{option.replace('_', '-')} is out of range: "
                              f"{getattr(args, option)}")
     host, ports = _ports(args.kafka, args.brokers)
-    cluster = make_cluster(args)
+    check_kafka_listener()
+    for port in sorted(set(ports)):
+        check_listen_address(host, port, "--kafka")
     # From here on a stop signal only makes ``wake`` readable, however early it lands (while
-    # the listeners start, during the prints), and the wait sees it; during the clean-up
-    # another one is ignored, so the clean-up always finishes: every listener and broker
-    # process stopped, none reported as having died (see pcmodel.stop_signals).
+    # the brokers and listeners start, during the prints), and the wait sees it; during the
+    # clean-up another one is ignored, so the clean-up always finishes: every listener and
+    # broker process stopped, none reported as having died (see pcmodel.stop_signals).
     with stop_signals() as wake:
+        cluster = make_cluster(args)
         try:
             try:
                 listeners = cluster.serve_kafka(host, ports)
@@ -178,7 +186,7 @@ def run_cluster(args: argparse.Namespace) -> int:
                 listeners.stop()
         finally:
             cluster.close()
-    print("pcmodel cluster stopped.", flush=True)
+        print("pcmodel cluster stopped.", flush=True)  # a second Ctrl-C here changes nothing
     return 0
 
 

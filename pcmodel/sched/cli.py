@@ -301,6 +301,9 @@ def _run(args: argparse.Namespace) -> int:
         if value is not None and not 1 <= value <= most:
             flag = "--" + option.replace("_", "-")
             raise UsageError(f"{flag} must be between 1 and {most}, not {value}")
+    if args.max_rows is not None and args.max_rows < 1:
+        raise UsageError(f"--max-rows must be at least 1, not {args.max_rows}: it shows that "
+                         "many of a failure's last steps")
     shown = {key: getattr(args, key) or THOROUGH[0][key] for key in ("producers", "items")}
     if shown["producers"] * shown["items"] > MAX_TOTAL_ITEMS:
         raise UsageError(f"--producers {shown['producers']} x --items {shown['items']} is more "

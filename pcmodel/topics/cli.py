@@ -18,6 +18,8 @@ Prior art: ``python -m http.server`` (serve in the foreground, print where, stop
 from __future__ import annotations
 
 import argparse
+import importlib
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -33,8 +35,8 @@ from pcmodel.topics.transactions import (
     DEFAULT_TRANSACTION_MAX_TIMEOUT_MS,
 )
 
-__all__ = ["TRANSACTION_OPTIONS", "add_transaction_options", "register", "run_broker",
-           "transaction_options"]
+__all__ = ["TRANSACTION_OPTIONS", "add_transaction_options", "check_kafka_listener",
+           "check_listen_address", "register", "run_broker", "transaction_options"]
 
 
 def register(subparsers: Any) -> None:
@@ -135,6 +137,38 @@ def parse_kafka_address(text: str) -> tuple[str, int]:
     return host, port
 
 
+def check_listen_address(host: str, port: int, option: str) -> None:
+    """Raise ``UsageError`` unless a TCP listener can be opened on ``host:port`` now.
+
+    Tried for real, as an output path is: a listening socket is opened and closed again. An
+    address that is not this machine's, a port in use or one that needs privileges is then
+    the user's mistake, one line and status 2 before anything starts, not an error after a
+    broker was built (a port taken by another program between the check and the start is
+    still an error then, status 1).
+    """
+    try:
+        socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        with socket.create_server((host, port)):  # as the listeners open theirs
+            pass
+    except socket.gaierror as exc:  # a name that does not resolve
+        reason = exc.strerror
+    except OSError as exc:  # create_server adds "(while attempting to bind ...)": drop it
+        reason = (exc.strerror or str(exc)).split(" (while attempting", 1)[0]
+    else:
+        return
+    raise UsageError(f"{option}: cannot listen on {host}:{port} ({reason}); give an address "
+                     "of this machine and a free port")
+
+
+def check_kafka_listener(option: str = "--kafka") -> None:
+    """Raise ``UsageError`` saying what to install if the Kafka listener cannot be loaded
+    (it needs the ``kafka`` extra)."""
+    try:
+        importlib.import_module("pcmodel.wire.listener")
+    except ImportError as exc:
+        raise UsageError(f"{option}: {exc}") from None
+
+
 def run_broker(args: argparse.Namespace) -> int:
     """Serve a broker until SIGINT or SIGTERM; return the exit status."""
     try:
@@ -167,60 +201,67 @@ def run_broker(args: argparse.Namespace) -> int:
         raise UsageError(f"--producer-id-expiration-ms must be >= 1, got "
                          f"{args.producer_id_expiration_ms}")
     max_timeout_ms, abort_interval_ms = transaction_options(args)
-    broker = Broker(group_initial_rebalance_delay_ms=delay_ms,
-                    offsets_retention_minutes=args.offsets_retention_minutes,
-                    producer_id_expiration_ms=args.producer_id_expiration_ms,
-                    transaction_max_timeout_ms=max_timeout_ms,
-                    transaction_abort_timed_out_transaction_cleanup_interval_ms=(
-                        abort_interval_ms))
-    kafka = None
+    check_listen_address(host, args.port, "--port")
     if kafka_address is not None:
-        try:
-            kafka = broker.serve_kafka(*kafka_address)
-        except (OSError, ImportError) as exc:
-            print(f"pcmodel broker: error: cannot serve Kafka clients on "
-                  f"{kafka_address[0]}:{kafka_address[1]}: {exc}", file=sys.stderr)
-            broker.close()
-            return 1
-    try:
-        server = BrokerServer(broker, host=host, port=args.port, authkey=authkey)
-    except OSError as exc:
-        print(f"pcmodel broker: error: cannot listen on {host}:{args.port}: {exc}",
-              file=sys.stderr)
-        if kafka is not None:
-            kafka.stop()
-        broker.close()
-        return 1
-    # From here on a stop signal only makes ``wake`` readable, however early it lands (during
-    # the start, the prints), and the wait sees it; during the clean-up it is ignored, so the
-    # clean-up always finishes (see pcmodel.stop_signals).
+        check_kafka_listener()
+        check_listen_address(*kafka_address, "--kafka")
+    # From here on a stop signal only makes ``wake`` readable, however early it lands (while
+    # the broker starts, during the prints), and the wait sees it; during the clean-up it is
+    # ignored, so the clean-up always finishes, and the last line is the one promised: a
+    # second Ctrl-C as it is printed changes nothing (see pcmodel.stop_signals).
     with stop_signals() as wake:
-        server.start()
-        address = server.handle.address
-        print(f"pcmodel broker listening on {address[0]}:{address[1]}")
-        if args.authkey_file is None:
-            url = server.handle.to_url()
-            print(f"URL: {url}")
-            print("Connect from Python with:")
-            print("    from pcmodel.topics.remote import BrokerHandle")
-            print(f'    broker = BrokerHandle.from_url("{url}").connect()')
-        else:
-            print("Connect from Python with:")
-            print("    from pcmodel.topics.remote import BrokerHandle")
-            # The key stays in its file: clients read it from there too.
-            print("    from pathlib import Path")
-            key = f"Path({str(args.authkey_file.resolve())!r}).read_bytes().strip()"
-            print(f"    broker = BrokerHandle({address!r}, {key}).connect()")
-        if kafka is not None:
-            print(f"Kafka clients: bootstrap_servers={kafka.bootstrap_servers!r} "
-                  "(kafka-python, confluent-kafka, kcat -b)")
-        print("Stop with Ctrl-C.", flush=True)
+        broker = Broker(group_initial_rebalance_delay_ms=delay_ms,
+                        offsets_retention_minutes=args.offsets_retention_minutes,
+                        producer_id_expiration_ms=args.producer_id_expiration_ms,
+                        transaction_max_timeout_ms=max_timeout_ms,
+                        transaction_abort_timed_out_transaction_cleanup_interval_ms=(
+                            abort_interval_ms))
+        kafka = server = None
         try:
+            if kafka_address is not None:
+                try:
+                    kafka = broker.serve_kafka(*kafka_address)
+                except (OSError, ImportError) as exc:  # the port was taken since the check
+                    print(f"pcmodel broker: error: cannot serve Kafka clients on "
+                          f"{kafka_address[0]}:{kafka_address[1]}: {exc}", file=sys.stderr)
+                    return 1
+            try:
+                server = BrokerServer(broker, host=host, port=args.port, authkey=authkey)
+            except OSError as exc:
+                print(f"pcmodel broker: error: cannot listen on {host}:{args.port}: {exc}",
+                      file=sys.stderr)
+                return 1
+            server.start()
+            _print_how_to_connect(args, server, kafka)
             wait_for_stop(wake)
         finally:
             if kafka is not None:
                 kafka.stop()
             broker.close()
-            server.stop()
-    print("pcmodel broker stopped.", flush=True)
+            if server is not None:
+                server.stop()
+        print("pcmodel broker stopped.", flush=True)
     return 0
+
+
+def _print_how_to_connect(args: argparse.Namespace, server: BrokerServer, kafka: Any) -> None:
+    """Print where the broker listens and the lines that connect a program to it."""
+    address = server.handle.address
+    print(f"pcmodel broker listening on {address[0]}:{address[1]}")
+    if args.authkey_file is None:
+        url = server.handle.to_url()
+        print(f"URL: {url}")
+        print("Connect from Python with:")
+        print("    from pcmodel.topics.remote import BrokerHandle")
+        print(f'    broker = BrokerHandle.from_url("{url}").connect()')
+    else:
+        print("Connect from Python with:")
+        print("    from pcmodel.topics.remote import BrokerHandle")
+        # The key stays in its file: clients read it from there too.
+        print("    from pathlib import Path")
+        key = f"Path({str(args.authkey_file.resolve())!r}).read_bytes().strip()"
+        print(f"    broker = BrokerHandle({address!r}, {key}).connect()")
+    if kafka is not None:
+        print(f"Kafka clients: bootstrap_servers={kafka.bootstrap_servers!r} "
+              "(kafka-python, confluent-kafka, kcat -b)")
+    print("Stop with Ctrl-C.", flush=True)
