@@ -231,7 +231,11 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, ReplicaAdmin, StateDeli
             for node in self.nodes:
                 self.controller.heartbeat(node.node_id, self.clock())
         if self.mode == "threads":
-            self._start_threads()
+            try:
+                self._start_threads()
+            except BaseException:  # a Ctrl-C among the starts: stop the ones that started
+                self.close()
+                raise
 
     def __repr__(self) -> str:
         alive = sum(n.alive for n in self.nodes)
@@ -354,7 +358,8 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, ReplicaAdmin, StateDeli
             self._closed = True
             self._notify()
         for thread in self._threads:
-            thread.join(timeout=10)
+            if thread.ident is not None:  # a start cut short leaves some never started
+                thread.join(timeout=10)
         for node in self.nodes:
             node.crash()
             node.broker.close()

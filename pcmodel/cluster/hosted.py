@@ -207,7 +207,8 @@ class HostedBroker:
         if link is not None:
             link.close()
         if self._listener is not None:
-            self._listener.join(10)
+            if self._listener.ident is not None:  # a start cut short never started it
+                self._listener.join(10)
             self._listener = None
 
     # --- calls -----------------------------------------------------------------------------------

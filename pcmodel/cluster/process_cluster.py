@@ -135,7 +135,8 @@ class ProcessCluster(ProcessRequests, ProcessFaults, Cluster):
             self._notify()
         atexit.unregister(self._close_at_exit)
         for thread in self._threads:
-            thread.join(timeout=10)
+            if thread.ident is not None:  # a start cut short leaves some never started
+                thread.join(timeout=10)
         for node in self.nodes:
             node.request_stop()  # all at once, then wait for each
         for node in self.nodes:
