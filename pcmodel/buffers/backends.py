@@ -184,7 +184,8 @@ class ThreadBackend(Backend):
             return
         with semaphore._cond:
             semaphore._value += n
-            semaphore._cond.notify(n)
+            if semaphore._cond._waiters:  # notify() with none waiting still costs a deque
+                semaphore._cond.notify(n)
 
     def acquire_up_to(self, semaphore: Any, n: int) -> int:
         if type(semaphore) is not _StdlibSemaphore:

@@ -90,3 +90,19 @@ def test_one_put_many_wakes_as_many_blocked_getters_as_it_brings_items():
         thread.join(20)
     assert sorted(got) == ["a", "b", "c", "d"]
     assert buf.qsize() == 0
+
+
+def test_permits_given_with_nobody_waiting_notify_nobody():
+    backend = ThreadBackend()
+    semaphore = threading.Semaphore(0)
+    notified: list[int] = []
+    real_notify = semaphore._cond.notify
+    semaphore._cond.notify = lambda n=1: (notified.append(n), real_notify(n))
+    backend.release(semaphore, 5)
+    assert notified == [] and backend.acquire_up_to(semaphore, 9) == 5
+    taker = threading.Thread(target=semaphore.acquire)
+    taker.start()
+    wait_until(lambda: len(semaphore._cond._waiters) == 1)
+    backend.release(semaphore, 1)
+    taker.join(timeout=10)
+    assert notified == [1] and not taker.is_alive()
