@@ -55,11 +55,7 @@ class ProducerMetadataMixin:
         not have is waited for (see the module). Raises ``IllegalArgumentError`` for a
         ``partition`` that is not an int, or is negative; ``KafkaTimeoutError`` when no such
         partition appeared within ``max_block_ms`` of ``now``."""
-        cached = self._metadata.get(topic)
-        if cached is not None and now - cached[1] < self._metadata_max_age:
-            partitions = cached[0]
-        else:
-            partitions = self._partitions(topic, refresh=True)
+        partitions = self._partitions(topic)
         if partition is not None:
             if isinstance(partition, bool) or not isinstance(partition, int):
                 raise IllegalArgumentError(f"partition must be an int, got {partition!r}")
