@@ -36,7 +36,7 @@ Blocking calls wait on the cluster (for data, for a leader) without holding its 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from typing import Any
 
 from pcmodel.cluster.client_data import DataRequestsMixin
@@ -72,7 +72,23 @@ from pcmodel.topics.structs import (
     validate_topic_partition,
 )
 
-__all__ = ["ClusterConnection"]
+__all__ = ["ClusterConnection", "partition_replicas"]
+
+
+def partition_replicas(topic: str, states: Mapping[TopicPartition, Any],
+                       live: Container[int]) -> list[PartitionReplicas]:
+    """Each partition of ``topic`` among ``states`` (partition states), in partition order:
+    its leader (``-1`` while it has none), leader epoch, replicas, in-sync replicas and the
+    replicas not on a ``live`` broker; empty if ``states`` has none of the topic."""
+    found = []
+    for tp in sorted(tp for tp in states if tp.topic == topic):
+        state = states[tp]
+        found.append(PartitionReplicas(
+            tp.partition, -1 if state.leader is None else state.leader, state.leader_epoch,
+            tuple(state.replicas), tuple(r for r in state.replicas if r in state.isr),
+            tuple(r for r in state.replicas if r not in live),
+        ))
+    return found
 
 class ClusterConnection(DataRequestsMixin, OffsetLookupsMixin, GroupRequestsMixin,
                         TransactionRequestsMixin):
@@ -235,16 +251,8 @@ class ClusterConnection(DataRequestsMixin, OffsetLookupsMixin, GroupRequestsMixi
         its leader (``-1`` while it has none), leader epoch, replicas, in-sync replicas and the
         replicas on brokers that are down. Raises ``UnknownTopicOrPartitionError`` for a topic
         the cluster does not have."""
-        metadata = self._cluster.metadata()
-        live = self._cluster.live_brokers()
-        found = []
-        for tp in sorted(tp for tp in metadata if tp.topic == topic):
-            state = metadata[tp]
-            found.append(PartitionReplicas(
-                tp.partition, -1 if state.leader is None else state.leader, state.leader_epoch,
-                tuple(state.replicas), tuple(r for r in state.replicas if r in state.isr),
-                tuple(r for r in state.replicas if r not in live),
-            ))
+        found = partition_replicas(topic, self._cluster.metadata(),
+                                   self._cluster.live_brokers())
         if not found:
             raise UnknownTopicOrPartitionError(f"unknown topic {topic!r} in the cluster")
         return found

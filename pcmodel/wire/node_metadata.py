@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import uuid
 
+from pcmodel.cluster.client import partition_replicas
 from pcmodel.cluster.errors import LeaderNotAvailableError
 from pcmodel.cluster.state_delivery import MetadataImage
 from pcmodel.topics.errors import UnknownTopicOrPartitionError
@@ -78,14 +79,7 @@ class NodeMetadata:
         ``ClusterConnection.describe_partitions``). Raises ``UnknownTopicOrPartitionError``
         for a topic it does not know."""
         image = self.metadata_image()
-        found = []
-        for tp in sorted(tp for tp in image.partitions if tp.topic == topic):
-            state = image.partitions[tp]
-            found.append(PartitionReplicas(
-                tp.partition, -1 if state.leader is None else state.leader, state.leader_epoch,
-                tuple(state.replicas), tuple(r for r in state.replicas if r in state.isr),
-                tuple(r for r in state.replicas if r not in image.live),
-            ))
+        found = partition_replicas(topic, image.partitions, image.live)
         if not found:
             raise UnknownTopicOrPartitionError(f"broker {self.node_id} knows no topic {topic!r}")
         return found
