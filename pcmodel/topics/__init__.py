@@ -124,6 +124,7 @@ from pcmodel.topics.errors import (
 )
 from pcmodel.topics.partitioner import (
     PARTITIONERS,
+    BuiltInPartitioner,
     Partitioner,
     RoundRobinPartitioner,
     StickyPartitioner,
@@ -270,6 +271,7 @@ __all__ = [
     "BrokerHandle",
     "BrokerProcess",
     "BrokerServer",
+    "BuiltInPartitioner",
     "RemoteBroker",
     "start_broker_process",
     "DefaultSerializer",

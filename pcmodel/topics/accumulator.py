@@ -6,6 +6,11 @@ a new :class:`ProducerBatch` and puts it into the accumulator, a bounded buffer 
 slot is taken that ``put()`` blocks for up to ``max_block_ms`` and then raises
 ``KafkaTimeoutError``: backpressure from a slow broker reaches the application.
 
+Which partition: a keyless record placed by the built-in partitioner (KIP-794) goes through
+:mod:`~pcmodel.topics.producer_partitioning`, which also counts the batches queued here per
+partition for it; a sticky partitioner (KIP-480) is told when a keyless record would open a new
+batch and asked again; a client partitioner is asked again for every record that would.
+
 Ordering: a partition's records go to its newest batch only, and opening a batch is serialised
 by one lock (``_opening``), so batches enter the buffer in the order they become visible to other
 sending threads and each partition receives one producer's records in ``send()`` order.
@@ -24,6 +29,7 @@ from collections.abc import Callable
 from enum import Enum
 
 from pcmodel.errors import ShutDown
+from pcmodel.topics.builtin_partitioner import BuiltInPartitioner
 from pcmodel.topics.errors import IllegalStateError, KafkaError, KafkaTimeoutError
 from pcmodel.topics.futures import FutureRecordMetadata, FutureState, ProducerBatch
 from pcmodel.topics.partitioner import StickyPartitioner
@@ -55,6 +61,11 @@ class AccumulatorMixin:
         deadline: float,
         repartition: Callable[[], int] | None = None,
     ) -> FutureRecordMetadata:
+        # The built-in partitioner (KIP-794) places a keyless record itself, then counts it.
+        if (partition is None and repartition is None
+                and isinstance(self._partitioner, BuiltInPartitioner)
+                and self._partitioner.uses_sticky(key_bytes)):
+            return self._append_builtin(topic, partitions, record, size, sizes, deadline)
         # As Kafka (KIP-480), only the sticky partitioner is told when a keyless record would
         # open a new batch, and asked again: round robin must not skip a partition then. A
         # client partitioner chose ``partition`` already, and ``repartition`` asks it again.
@@ -152,6 +163,7 @@ class AccumulatorMixin:
                 future = self._add_record(batch, record, size, sizes)
                 # Known to flush() from now on, so a flush that starts during put() waits for it.
                 self._incomplete.add(batch)
+                self._count_queued(tp, +1)  # until the sender seals it (the partitioner's load)
             try:
                 self._accumulator.put(batch, timeout=max(0.0, deadline - self._clock()))
             except (queue.Full, ShutDown) as exc:
@@ -165,6 +177,7 @@ class AccumulatorMixin:
                 with self._lock:
                     self._counts["wait"] += self._clock() - started
                     self._incomplete.discard(batch)
+                    self._count_queued(tp, -1)
                 raise error from None
             with self._lock:
                 self._counts["wait"] += self._clock() - started

@@ -7,17 +7,25 @@ Prior art: Apache Kafka's ``Utils.murmur2`` / ``Utils.toPositive`` and its produ
 
 The rule a teacher wants to show: a record with a key always lands on the partition
 ``(murmur2(key) & 0x7fffffff) % num_partitions``, the same number real Kafka picks for the same
-serialized key and partition count, so one key's records stay in order on one partition. Records
-without a key have no such constraint and are spread for throughput:
+serialized key and partition count, so one key's records stay in order on one partition
+(:mod:`pcmodel.topics.partitioner_base` has the hash and the interface). Records without a key
+have no such constraint and are spread for throughput, three ways to compare:
 
-- ``"sticky"`` (also ``"default"``, Kafka's default since 2.4, KIP-480): stay on one partition until
-  the producer completes a batch for it (``on_new_batch``), then switch to another one. Batches
-  fill up, so keyless records travel in fewer, bigger batches.
+- ``"default"``, Kafka's default since 3.3 (KIP-794, the Java client's ``BuiltInPartitioner``,
+  :mod:`pcmodel.topics.builtin_partitioner`): stay on one partition until ``batch_size`` bytes
+  were produced to it, then draw the next one, favouring partitions whose queue of batches is
+  short (slow leaders get fewer records).
+- ``"sticky"``, Kafka's default from 2.4 to 3.2 (KIP-480): stay on one partition until the
+  producer completes a batch for it (``on_new_batch``), then switch to another one. Batches
+  fill up, so keyless records travel in fewer, bigger batches; but a batch that waits for a
+  slow leader keeps filling, so the slow partition gets more records, which is why KIP-794
+  replaced it.
 - ``"round_robin"``: each keyless record goes to the next partition in turn.
 
 One deliberate difference from Kafka: Kafka's ``RoundRobinPartitioner`` and
 ``UniformStickyPartitioner`` ignore keys. Here every partitioner sends keyed records by
-``murmur2``, so choosing a strategy for keyless records never breaks per-key ordering.
+``murmur2`` (only the built-in one's ``ignore_keys``, Kafka's ``partitioner.ignore.keys``, turns
+that off), so choosing a strategy for keyless records never breaks per-key ordering.
 Because ``on_new_batch`` is a separate call that does nothing for round robin, the Java
 ``RoundRobinPartitioner``'s habit of skipping partitions when a batch fills (KAFKA-9965) does not
 exist here.
@@ -33,16 +41,16 @@ state sits behind a lock; ``murmur2`` and ``default_partition`` are pure functio
 
 from __future__ import annotations
 
-import abc
 import random
-import struct
-import threading
 from collections.abc import Sequence
 
+from pcmodel.topics.builtin_partitioner import BuiltInPartitioner
 from pcmodel.topics.errors import KafkaConfigurationError
+from pcmodel.topics.partitioner_base import Partitioner, default_partition, murmur2
 
 __all__ = [
     "PARTITIONERS",
+    "BuiltInPartitioner",
     "Partitioner",
     "RoundRobinPartitioner",
     "StickyPartitioner",
@@ -50,118 +58,6 @@ __all__ = [
     "make_partitioner",
     "murmur2",
 ]
-
-# Kafka's murmur2 constants (Utils.murmur2): the seed and the mixing multiplier.
-_SEED = 0x9747B28C
-_M = 0x5BD1E995
-_MASK32 = 0xFFFFFFFF
-_unpack_words = struct.Struct("<I").iter_unpack
-
-
-def murmur2(data: bytes) -> int:
-    """Return Kafka's 32-bit murmur2 hash of ``data`` as a *signed* int, like Java's ``int``.
-
-    Bit-for-bit ``org.apache.kafka.common.utils.Utils.murmur2`` (seed ``0x9747b28c``): the same
-    bytes give the same number as in Kafka, including negative results. Accepts ``bytes``,
-    ``bytearray`` or ``memoryview``; raises ``TypeError`` for anything else (encode a ``str``
-    first, as a key serializer does).
-    """
-    if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise TypeError(
-            f"murmur2 hashes bytes, got {type(data).__name__}; serialize the key first, "
-            "e.g. key.encode('utf-8')"
-        )
-    data = bytes(data)
-    length = len(data)
-    tail = length & ~3
-    # Python ints do not overflow, so every multiplication is masked back to 32 bits; ``k >> 24``
-    # on the unsigned value is Java's unsigned shift ``k >>> 24``.
-    h = (_SEED ^ length) & _MASK32
-    for (k,) in _unpack_words(data[:tail]):
-        k = (k * _M) & _MASK32
-        k ^= k >> 24
-        k = (k * _M) & _MASK32
-        h = ((h * _M) & _MASK32) ^ k
-    remaining = length & 3
-    # Java's switch falls through from case 3 to case 1; so do these ifs.
-    if remaining == 3:
-        h ^= data[tail + 2] << 16
-    if remaining >= 2:
-        h ^= data[tail + 1] << 8
-    if remaining >= 1:
-        h ^= data[tail]
-        h = (h * _M) & _MASK32
-    h ^= h >> 13
-    h = (h * _M) & _MASK32
-    h ^= h >> 15
-    # Back to a signed 32-bit value, as Java returns it.
-    return h - 0x100000000 if h & 0x80000000 else h
-
-
-def default_partition(key_bytes: bytes, num_partitions: int) -> int:
-    """Return the partition Kafka's default partitioner picks for a serialized key.
-
-    ``(murmur2(key_bytes) & 0x7fffffff) % num_partitions``: the mask is Kafka's
-    ``Utils.toPositive`` (not ``abs``, which would fold two hashes onto one). Raises ``ValueError``
-    when ``num_partitions < 1`` and ``TypeError`` when the key is not bytes.
-    """
-    if isinstance(num_partitions, bool) or not isinstance(num_partitions, int):
-        raise TypeError(f"num_partitions must be an int, got {type(num_partitions).__name__}")
-    if num_partitions < 1:
-        raise ValueError(f"num_partitions must be >= 1, got {num_partitions}")
-    return (murmur2(key_bytes) & 0x7FFFFFFF) % num_partitions
-
-
-class Partitioner(abc.ABC):
-    """Chooses a partition for each record; keyed records always go by :func:`default_partition`.
-
-    Subclasses decide only where keyless records go (``_partition_keyless``). The producer calls
-    ``partition()`` once per ``send()`` and ``on_new_batch()`` when it closes a batch for a
-    partition. Thread-safe: one instance may serve several sending threads.
-    """
-
-    #: The registry name of this strategy.
-    name: str = ""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-
-    def partition(
-        self,
-        topic: str,
-        key_bytes: bytes | None,
-        all_partitions: Sequence[int],
-        available: Sequence[int],
-    ) -> int:
-        """Return the partition number for one record of ``topic``.
-
-        ``all_partitions`` are the topic's partition numbers in ascending order (``0..n-1``);
-        ``available`` are those that can take a record right now (Kafka: those with a leader);
-        pass ``all_partitions`` again when all are. A keyed record ignores ``available``: moving a
-        key to another partition would break its order. Raises ``ValueError`` when the topic has
-        no partitions.
-        """
-        if not all_partitions:
-            raise ValueError(f"topic {topic!r} has no partitions to choose from")
-        if key_bytes is not None:
-            return all_partitions[default_partition(key_bytes, len(all_partitions))]
-        with self._lock:
-            return self._partition_keyless(topic, all_partitions, available)
-
-    def on_new_batch(self, topic: str, prev_partition: int) -> None:
-        """Tell the partitioner that a batch for ``prev_partition`` of ``topic`` was completed."""
-        with self._lock:
-            self._on_new_batch(topic, prev_partition)
-
-    @abc.abstractmethod
-    def _partition_keyless(
-        self, topic: str, all_partitions: Sequence[int], available: Sequence[int]
-    ) -> int:
-        """Choose a partition for a keyless record; called with the lock held."""
-
-    @abc.abstractmethod
-    def _on_new_batch(self, topic: str, prev_partition: int) -> None:
-        """React to a completed batch; called with the lock held."""
 
 
 class RoundRobinPartitioner(Partitioner):
@@ -233,24 +129,30 @@ class StickyPartitioner(Partitioner):
 
 
 #: Partitioner classes by the name a producer's ``partitioner=`` option uses. ``"default"`` is
-#: Kafka's default behaviour since 2.4: keyed records by murmur2, keyless ones sticky.
+#: Kafka's default behaviour since 3.3: keyed records by murmur2, keyless ones by the built-in
+#: partitioner (KIP-794); ``"sticky"`` was the default before (KIP-480).
 PARTITIONERS: dict[str, type[Partitioner]] = {
-    "default": StickyPartitioner,
+    "default": BuiltInPartitioner,
     "round_robin": RoundRobinPartitioner,
     "sticky": StickyPartitioner,
 }
 
 
-def make_partitioner(name: str, *, seed: int | None = None) -> Partitioner:
+def make_partitioner(name: str, *, seed: int | None = None,
+                     batch_size: int = 16384) -> Partitioner:
     """Return a fresh partitioner for the strategy ``name`` (a key of ``PARTITIONERS``).
 
-    ``seed`` fixes the sticky partitioner's random choices (ignored by round robin, which has
-    none). Raises ``KafkaConfigurationError`` naming the legal choices for an unknown name.
+    ``seed`` fixes the random choices of the sticky and built-in partitioners (round robin has
+    none); ``batch_size`` is the built-in one's bytes per sticky partition (its other settings
+    keep Kafka's defaults: build a :class:`BuiltInPartitioner` to change them). Raises
+    ``KafkaConfigurationError`` naming the legal choices for an unknown name.
     """
     if name not in PARTITIONERS:
         legal = ", ".join(repr(n) for n in sorted(PARTITIONERS))
         raise KafkaConfigurationError(f"unknown partitioner {name!r}; choose one of {legal}")
     cls = PARTITIONERS[name]
+    if issubclass(cls, BuiltInPartitioner):
+        return cls(batch_size, seed=seed)
     if issubclass(cls, StickyPartitioner):
         return cls(seed=seed)
     return cls()

@@ -54,6 +54,7 @@ transactional producer (its states: :mod:`~pcmodel.topics.transaction_manager`; 
 batches and the bounded accumulator they wait in, :mod:`~pcmodel.topics.sender` the sender thread,
 :mod:`~pcmodel.topics.futures` ``FutureRecordMetadata``,
 :mod:`~pcmodel.topics.producer_metadata` the partitions of each topic (cached, waited for),
+:mod:`~pcmodel.topics.producer_partitioning` how each record's partition is chosen,
 :mod:`~pcmodel.topics.producer_serialization` the key, value and header checks,
 :mod:`~pcmodel.topics.producer_metrics` ``metrics()``, and
 :mod:`~pcmodel.topics.producer_config` the configuration checks. The parts are mixins of
@@ -72,7 +73,6 @@ from typing import Any
 
 from pcmodel.buffers import make_buffer
 from pcmodel.topics.accumulator import AccumulatorMixin, ProducerState
-from pcmodel.topics.client_partitioner import resolve_partitioner
 from pcmodel.topics.errors import (
     IllegalArgumentError,
     IllegalStateError,
@@ -83,6 +83,7 @@ from pcmodel.topics.partitioner import Partitioner
 from pcmodel.topics.producer_config import check_extra_keys, check_timeout, validate_config
 from pcmodel.topics.producer_metadata import ProducerMetadataMixin
 from pcmodel.topics.producer_metrics import ProducerMetricsMixin
+from pcmodel.topics.producer_partitioning import PartitioningMixin
 from pcmodel.topics.producer_serialization import (
     MOST_FRAMING_BEYOND_OVERHEAD,
     RECORD_OVERHEAD,
@@ -104,7 +105,7 @@ def _wall_clock_ms() -> int:
 
 
 class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, SerializerMixin,
-                    TransactionalProducerMixin, ProducerMetricsMixin):
+                    TransactionalProducerMixin, ProducerMetricsMixin, PartitioningMixin):
     """Sends records to a broker's partition logs, batching them per partition.
 
     ``KafkaProducer(broker=b, value_serializer=str.encode, linger_ms=5)``; every other keyword is a
@@ -140,12 +141,18 @@ class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, Serial
         request_timeout_ms: timeout of each ``broker.append`` (which may wait on a log whose
             retention policy is ``"block"``).
         metadata_max_age_ms: how long a topic's partition count is cached.
-        partitioner: ``"sticky"`` (default, also ``"default"``) or ``"round_robin"`` for records
-            without a key, or a :class:`~pcmodel.topics.partitioner.Partitioner` instance, or
-            any object with Kafka's clients' ``partition(topic, key, serialized_key, value,
+        partitioner: ``"default"`` (Kafka 3.3+'s built-in partitioner, KIP-794: keyless
+            records stick to a partition for ``batch_size`` bytes, the next one favouring
+            short queues), ``"sticky"`` (KIP-480) or ``"round_robin"`` for records without a
+            key, or a :class:`~pcmodel.topics.partitioner.Partitioner` instance, or any object
+            with Kafka's clients' ``partition(topic, key, serialized_key, value,
             serialized_value, cluster)``, which then decides for every record (see
-            :mod:`~pcmodel.topics.client_partitioner`). With the first three, keyed
-            records always go to ``default_partition(serialized_key, partitions)``.
+            :mod:`~pcmodel.topics.client_partitioner`). Otherwise keyed records always go to
+            ``default_partition(serialized_key, partitions)``.
+        partitioner_adaptive_partitioning_enable / partitioner_availability_timeout_ms /
+            partitioner_ignore_keys: Kafka's ``partitioner.*`` settings of the built-in
+            partitioner (defaults ``True``, ``0``, ``False``; see
+            :mod:`~pcmodel.topics.producer_partitioning`).
         compression_type: ``None``, ``"gzip"``, ``"snappy"``, ``"lz4"`` or ``"zstd"``: each
             batch is stored compressed in the log (``broker.log_stats(topic)`` shows the
             saving). A codec whose package is missing raises ``KafkaConfigurationError``.
@@ -181,6 +188,9 @@ class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, Serial
         delivery_timeout_ms: int | None = None,
         metadata_max_age_ms: int = 300000,
         partitioner: str | Partitioner | Any = "default",
+        partitioner_adaptive_partitioning_enable: bool = True,
+        partitioner_availability_timeout_ms: float = 0,
+        partitioner_ignore_keys: bool = False,
         compression_type: str | None = None,
         allow_auto_create_topics: bool = True,
         enable_idempotence: bool | None = None,
@@ -218,8 +228,11 @@ class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, Serial
         convert_key, key_sees_headers = converter("key_serializer", key_serializer, "serialize")
         convert_value, value_sees_headers = converter("value_serializer", value_serializer,
                                                       "serialize")
-        partitioner, client_partitioner = resolve_partitioner(partitioner,
-                                                              self._known_partitions)
+        self._batch_size = batch_size
+        self._init_partitioning(partitioner, {  # checked before anything is connected
+            "partitioner_adaptive_partitioning_enable": partitioner_adaptive_partitioning_enable,
+            "partitioner_availability_timeout_ms": partitioner_availability_timeout_ms,
+            "partitioner_ignore_keys": partitioner_ignore_keys})
         self._given_broker = broker
         # One connection for this producer: the broker itself in process, a proxy otherwise.
         self._broker = broker.connect()
@@ -229,8 +242,6 @@ class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, Serial
         # Which of them are objects that take the record's headers (see pcmodel.topics.serde).
         self._key_sees_headers = key_sees_headers
         self._value_sees_headers = value_sees_headers
-        self._partitioner = partitioner  # used only when there is no client partitioner
-        self._client_partitioner = client_partitioner
         self._acks = self.config["acks"]
         # Idempotence: a producer id and epoch from the broker, and per partition the sequence
         # number of the next record (kept by the sender thread alone). A transactional producer
@@ -243,7 +254,6 @@ class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, Serial
             if self.config["enable_idempotence"] and transactional_id is None else None
         )
         self._sequences: dict[TopicPartition, int] = {}
-        self._batch_size = batch_size
         self._linger = linger_ms / 1000
         self._delivery_timeout = self.config["delivery_timeout_ms"] / 1000
         self._max_block = max_block_ms / 1000
@@ -371,15 +381,9 @@ class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, Serial
         if size + 10 * len(header_list) > self._size_checked_from:
             self._check_record_size(size, key_bytes, value_bytes, header_list)
         partitions = self._partitions_for_send(topic, partition, now)
-        repartition = None
-        if self._client_partitioner is not None:
-            if partition is None:
-                # Asked again if the record would open a new batch (see _append).
-                repartition = functools.partial(self._client_partitioner.partition, topic, key,
-                                                key_bytes, value, value_bytes, partitions)
-                partition = repartition()
-            else:  # the Java client tells it of the new batch even then, and keeps the choice
-                repartition = functools.partial(int, partition)
+        # A client partitioner chooses now, and again if the record would open a new batch.
+        partition, repartition = self._client_choice(topic, partition, key, key_bytes, value,
+                                                     value_bytes, partitions)
         if timestamp_ms is None:
             timestamp_ms = self._wall_ms()
         # A plain tuple in NewRecord's field order: the broker accepts it, and it is cheaper.

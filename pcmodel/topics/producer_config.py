@@ -100,7 +100,10 @@ def check_extra_keys(configs: dict[str, Any]) -> None:
     for key in sorted(configs):
         if key not in PRODUCER_NO_EFFECT:
             reject_unknown_key(key, [*HONOURED, *PRODUCER_NO_EFFECT, "broker", "buffer_memory",
-                                     "buffer_variant", "buffer_instrument"], client="KafkaProducer")
+                                     "buffer_variant", "buffer_instrument",
+                                     "partitioner_adaptive_partitioning_enable",
+                                     "partitioner_availability_timeout_ms",
+                                     "partitioner_ignore_keys"], client="KafkaProducer")
     check_no_effect(configs, PRODUCER_NO_EFFECT)
 
 

@@ -94,11 +94,21 @@ class SenderMixin:
                     break
                 self._batch_ready.wait(remaining)
             batch.sealed = True
+            self._count_queued(batch.tp, -1)  # drained, as Java's deque forgets a sent batch
             if self._open.get(batch.tp) is batch:
                 del self._open[batch.tp]
 
     def _deliver(self, batch: ProducerBatch) -> None:
-        """Append the batch to its partition log (with retries), resolve futures, run callbacks."""
+        """Append the batch to its partition log (with retries), resolve futures, run callbacks;
+        for as long as that takes, its partition's leader counts as not answering (which the
+        built-in partitioner's availability timeout looks at)."""
+        self._stall_started(batch.tp)
+        try:
+            self._deliver_with_retries(batch)
+        finally:
+            self._stall_ended(batch.tp)
+
+    def _deliver_with_retries(self, batch: ProducerBatch) -> None:
         tp = batch.tp
         txn = self._transaction_manager
         if txn is not None:

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from pcmodel.topics.errors import KafkaConfigurationError
 from pcmodel.topics.partitioner import (
     PARTITIONERS,
+    BuiltInPartitioner,
     RoundRobinPartitioner,
     StickyPartitioner,
     default_partition,
@@ -217,7 +218,10 @@ def test_sticky_is_repeatable_with_a_seed():
 
 def test_registry_and_factory():
     assert set(PARTITIONERS) == {"default", "round_robin", "sticky"}
-    assert isinstance(make_partitioner("default"), StickyPartitioner)
+    # Kafka's default since 3.3 is the built-in partitioner (KIP-794), no longer KIP-480's.
+    assert isinstance(make_partitioner("default"), BuiltInPartitioner)
+    assert make_partitioner("default", batch_size=100).batch_size == 100
+    assert isinstance(make_partitioner("sticky"), StickyPartitioner)
     assert isinstance(make_partitioner("round_robin"), RoundRobinPartitioner)
     assert make_partitioner("sticky") is not make_partitioner("sticky")
     with pytest.raises(KafkaConfigurationError, match="'round_robin'"):

@@ -195,8 +195,10 @@ def test_round_robin_spreads_keyless_records_evenly(broker):
 
 def test_sticky_keeps_keyless_records_together_until_a_batch_fills(broker):
     size = RECORD_OVERHEAD + 1
-    # Ten records fit in one batch; linger holds the batch until flush().
-    with KafkaProducer(broker=broker, linger_ms=60000, batch_size=10 * size) as producer:
+    # Ten records fit in one batch; linger holds the batch until flush(). KIP-480's sticky
+    # partitioner, Kafka's default before 3.3, never picks the partition it just left.
+    with KafkaProducer(broker=broker, linger_ms=60000, batch_size=10 * size,
+                       partitioner="sticky") as producer:
         futures = [producer.send("t", b"x") for _ in range(15)]
         producer.flush()
         partitions = [f.get(timeout=10).partition for f in futures]
