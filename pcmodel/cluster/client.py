@@ -36,6 +36,7 @@ Blocking calls wait on the cluster (for data, for a leader) without holding its 
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Container, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -227,6 +228,10 @@ class ClusterConnection(DataRequestsMixin, OffsetLookupsMixin, GroupRequestsMixi
             ends.append(hw)
         return TopicDescription(name, len(parts), RetentionPolicy.DELETE, None, None,
                                 "condition", tuple(starts), tuple(ends))
+
+    def topic_ids(self) -> dict[str, uuid.UUID]:
+        """``{topic: topic id}`` of every topic, as the controller drew them. Returns at once."""
+        return self._cluster.topic_ids()
 
     def broker_ids(self) -> tuple[int, ...]:
         """Every broker of the cluster, alive or not: those a replica list may name."""

@@ -201,8 +201,8 @@ class MetadataAdminMixin:
 
     def _topic_ids(self) -> dict[str, uuid.UUID]:
         """``{topic: topic id}``: the ids the broker (a cluster's controller) drew when it
-        created its topics, as its Kafka listener answers them. A handle to a broker in another
-        process does not serve them: ``{}`` there, and the topics' ids are ``None``."""
+        created its topics, as its Kafka listener answers them; a broker in another process
+        serves them as one in this process does."""
         own = getattr(self._conn, "topic_ids", None)
         if own is None:  # a cluster's connection: the cluster itself keeps them
             own = getattr(self._given, "topic_ids", None)

@@ -14,17 +14,20 @@ the Java ``Admin`` interface (``createTopics``, ``deleteTopics``).
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pcmodel.topics.admin_partitions import error_fields
-from pcmodel.topics.errors import BrokerResponseError, TopicAlreadyExistsError
+from pcmodel.topics.broker_topics import check_new_topic_name
+from pcmodel.topics.errors import BrokerResponseError, InvalidPartitionsError, InvalidRequestError
 from pcmodel.topics.replica_placement import new_topic_assignment, replication_factor_on
 from pcmodel.topics.topic_configs import (
     check_topic_configs,
     describe_topic_configs,
     topic_options,
 )
+from pcmodel.topics.topic_settings import check_topic_name
 
 __all__ = ["NewTopic", "TopicsAdminMixin"]
 
@@ -60,6 +63,18 @@ class NewTopic:
         return f"NewTopic(name={self.name!r}, num_partitions={self.num_partitions})"
 
 
+def _named_once(names: list[str]) -> tuple[set[str], list[str]]:
+    """The names that appear once, and those that appear more often (each once, in order):
+    Kafka's controller acts on neither kind of entry of the second."""
+    counts = Counter(names)
+    return {name for name, n in counts.items() if n == 1}, [n for n, c in counts.items() if c > 1]
+
+
+def _duplicate() -> InvalidRequestError:
+    """Kafka's answer to a topic named twice in one request."""
+    return InvalidRequestError("Duplicate topic name.")
+
+
 def _id_text(topic_id: uuid.UUID | None) -> str | None:
     """A topic id as kafka-python's admin client gives it in these answers: as text."""
     return None if topic_id is None else str(topic_id)
@@ -90,26 +105,28 @@ class TopicsAdminMixin:
         ``{name: {"num_partitions": n, "replication_factor": r, "configs": {...}}}``. Each topic
         is created on its own; with ``raise_errors`` the first failure (``TopicAlreadyExistsError``,
         ``InvalidTopicError``, ``InvalidPartitionsError``, ...) is raised after the others were
-        tried, as kafka-python raises from the response. ``validate_only`` checks and creates
+        tried, as kafka-python raises from the response. A name given twice is created for
+        neither entry: it is answered once, after the others, ``InvalidRequestError``
+        "Duplicate topic name.", as Kafka answers. ``validate_only`` checks and creates
         nothing. A created topic is visible at once (``wait_for_metadata`` changes nothing).
         """
         self._check_open()
         specs = _topic_specs(new_topics)
+        once, twice = _named_once([spec.name for spec in specs])
         results, first_error = [], None
-        for spec in specs:
+        for spec in (spec for spec in specs if spec.name in once):
             error = None
             partitions, replication = spec.num_partitions, 1
-            try:
+            try:  # in the order of Kafka's checks: name and clashes first, then the rest
+                check_topic_name(spec.name)
+                check_new_topic_name(spec.name, self._conn.list_topics())
                 partitions, kwargs = self._create_arguments(spec)
                 if "replica_assignment" in kwargs:
                     replication = len(kwargs["replica_assignment"][0])
                 elif self._replicated():
                     replication = (kwargs["replication_factor"]
                                    or self._conn.default_replication_factor)
-                if validate_only:
-                    if spec.name in self._conn.list_topics():
-                        raise TopicAlreadyExistsError(f"topic {spec.name!r} already exists")
-                else:
+                if not validate_only:
                     self._conn.create_topic(spec.name, partitions, **kwargs)
             except BrokerResponseError as exc:
                 error = exc
@@ -131,6 +148,11 @@ class TopicsAdminMixin:
                     for entry in describe_topic_configs(check_topic_configs(spec.topic_configs))}
             results.append(result)
             first_error = first_error or error
+        for name in twice:  # answered after the others, as Kafka's ControllerApis does
+            results.append({"name": name, "topic_id": None, **error_fields(_duplicate()),
+                            "topic_config_error_code": 0, "num_partitions": -1,
+                            "replication_factor": -1})
+            first_error = first_error or _duplicate()
         if raise_errors and first_error is not None:
             raise first_error
         return {"topics": results}
@@ -142,14 +164,18 @@ class TopicsAdminMixin:
 
         Returns ``{"topics": [{"name", "topic_id", "error_code", "error_message"}]}``, as
         kafka-python 3 does (``topic_id``: the deleted topic's id as text, ``None`` for a
-        topic that did not exist); with
-        ``raise_errors`` the first failure (``UnknownTopicOrPartitionError``) is raised.
+        topic that did not exist); a name given twice deletes nothing and is answered once,
+        after the others, ``InvalidRequestError`` "Duplicate topic name.", as Kafka answers;
+        with ``raise_errors`` the first failure (``UnknownTopicOrPartitionError``, ...) is
+        raised.
         """
         self._check_open()
         if isinstance(topics, str):
             raise TypeError("topics must be a list of names, not a str")
+        names = list(topics)
+        once, twice = _named_once(names)
         results, first_error = [], None
-        for name in topics:
+        for name in (name for name in names if name in once):
             error = None
             topic_id = self._topic_ids().get(name)  # before it goes
             try:
@@ -159,6 +185,9 @@ class TopicsAdminMixin:
             results.append({"name": name, "topic_id": _id_text(topic_id) if error is None
                             else None, **error_fields(error)})
             first_error = first_error or error
+        for name in twice:  # answered after the others, as Kafka's ControllerApis does
+            results.append({"name": name, "topic_id": None, **error_fields(_duplicate())})
+            first_error = first_error or _duplicate()
         if raise_errors and first_error is not None:
             raise first_error
         return {"topics": results}
@@ -179,9 +208,21 @@ class TopicsAdminMixin:
         if self._replicated():
             kwargs["replication_factor"] = rf
         partitions = spec.num_partitions
-        if partitions == -1:
-            partitions = getattr(self._given, "num_partitions", 1)
+        if partitions == -1:  # Kafka's num.partitions: the broker's setting
+            partitions = self._broker_num_partitions()
+        elif isinstance(partitions, int) and not isinstance(partitions, bool) and partitions < 1:
+            raise InvalidPartitionsError(
+                "Number of partitions was set to an invalid non-positive value.")
         return partitions, kwargs
+
+    def _broker_num_partitions(self) -> int:
+        """The broker's ``num.partitions``, read from its configs, which a broker in another
+        process serves too (its attribute of that name does not cross the process boundary);
+        a cluster's own setting."""
+        if self._replicated():
+            return getattr(self._given, "num_partitions", 1)
+        entries = self._conn.describe_broker_configs()
+        return next(int(e.value) for e in entries if e.name == "num.partitions")
 
 
 def _topic_specs(

@@ -38,7 +38,8 @@ kafka-python's ``KafkaAdminClient`` names.
 
 The broker is built from parts, one module per family of calls, all sharing the one lock and
 the tables created in :meth:`Broker.__init__`: topics, metadata and offset lookups
-(:mod:`~pcmodel.topics.broker_topics`), topic and broker configs
+(:mod:`~pcmodel.topics.broker_topics`), leader elections and reassignments on a lone broker
+(:mod:`~pcmodel.topics.broker_placement`), topic and broker configs
 (:mod:`~pcmodel.topics.broker_configs`), appends and long-polling fetches
 (:mod:`~pcmodel.topics.broker_produce_fetch`), consumer groups
 (:mod:`~pcmodel.topics.broker_groups`; Kafka 4's consumer groups:
@@ -62,6 +63,7 @@ from pcmodel.topics.broker_consumer_groups import ConsumerGroupsMixin
 from pcmodel.topics.broker_groups import GroupsMixin
 from pcmodel.topics.broker_log_dirs import LogDirsMixin
 from pcmodel.topics.broker_offsets import CommittedOffsetsMixin
+from pcmodel.topics.broker_placement import PlacementMixin
 from pcmodel.topics.broker_produce_fetch import (
     AppendResult,
     FetchError,
@@ -143,6 +145,7 @@ CLIENT_METHODS: tuple[str, ...] = (
     "alter_partition_reassignments",
     "list_partition_reassignments",
     "list_topics",
+    "topic_ids",
     "describe_topic",
     "partitions_for",
     "metadata_version",
@@ -190,8 +193,8 @@ CLIENT_METHODS: tuple[str, ...] = (
 
 
 class Broker(
-    TopicAdminMixin, ConfigsMixin, ProduceFetchMixin, TransactionsMixin, GroupsMixin,
-    ConsumerGroupsMixin, CommittedOffsetsMixin, ReplicaLogsMixin, LogDirsMixin,
+    TopicAdminMixin, PlacementMixin, ConfigsMixin, ProduceFetchMixin, TransactionsMixin,
+    GroupsMixin, ConsumerGroupsMixin, CommittedOffsetsMixin, ReplicaLogsMixin, LogDirsMixin,
 ):
     """An in-process broker. See the module docstring for the client contract.
 

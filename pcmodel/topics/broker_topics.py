@@ -6,8 +6,11 @@ the topic table (``_topics``, a :class:`_Topic` per name holding its topic id an
 :class:`~pcmodel.topics.log.PartitionLog` per partition) and the metadata version that clients
 wait on to see a topic appear. Every setting is checked before anything is created; a change
 bumps the version and wakes waiters. Topic ids (KIP-516) are random, drawn at creation as
-Kafka's controller draws them: a topic deleted and created again gets a new one. It runs
-under the broker's one lock (``_lock``, with ``_data_arrived``), as every part does.
+Kafka's controller draws them: a topic deleted and created again gets a new one, so a
+deletion by id (:meth:`TopicAdminMixin.delete_topic_by_id`) deletes exactly the topic that id
+named, never a namesake created since. It runs under the broker's one lock (``_lock``, with
+``_data_arrived``), as every part does. Leader elections and reassignments, which a lone
+broker answers from this table, are in :mod:`~pcmodel.topics.broker_placement`.
 
 Prior art: Kafka's ``AdminManager``, ``ReplicaManager.fetchOffset`` and
 ``ReplicaManager.deleteRecords``, kafka-python's ``KafkaAdminClient`` names.
@@ -17,17 +20,16 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from pcmodel.topics.broker_checks import _check_election_type, _check_int, _check_timeout
+from pcmodel.topics.broker_checks import _check_int, _check_timeout
 from pcmodel.topics.errors import (
     BrokerResponseError,
-    ElectionNotNeededError,
     IllegalArgumentError,
     InvalidPartitionsError,
-    NoReassignmentInProgressError,
+    InvalidTopicError,
     OffsetOutOfRangeError,
     TopicAlreadyExistsError,
     UnknownTopicOrPartitionError,
@@ -35,12 +37,9 @@ from pcmodel.topics.errors import (
 from pcmodel.topics.log import LogBytes, PartitionLog, RetentionPolicy
 from pcmodel.topics.log_settings import log_settings
 from pcmodel.topics.log_transactions import check_isolation_level
-from pcmodel.topics.replica_placement import check_replica_list, reassignment_requests
 from pcmodel.topics.structs import (
     DeletedRecords,
-    ElectionType,
     OffsetAndTimestamp,
-    PartitionReassignment,
     TopicPartition,
     validate_topic_partition,
 )
@@ -49,6 +48,7 @@ from pcmodel.topics.topic_settings import check_new_topic, check_topic_name
 __all__ = [
     "TopicAdminMixin",
     "TopicDescription",
+    "check_new_topic_name",
     "delete_records_arguments",
     "delete_records_target",
 ]
@@ -120,7 +120,8 @@ class TopicAdminMixin:
         :mod:`~pcmodel.topics.topic_configs` says which exist and what each does), kept and
         described by :meth:`describe_topic_configs`; ``retention_ms`` is the same as
         ``configs={"retention.ms": ...}``.
-        Raises ``InvalidTopicError``, ``TopicAlreadyExistsError``, ``InvalidPartitionsError``,
+        Raises ``InvalidTopicError`` (also for a name that differs from an existing topic's
+        only by ``.`` against ``_``), ``TopicAlreadyExistsError``, ``InvalidPartitionsError``,
         ``InvalidConfigurationError`` for a config, ``IllegalArgumentError`` / ``TypeError`` for
         other bad settings (``retention_ms`` and ``retention.ms`` both given); nothing is
         created then.
@@ -131,8 +132,7 @@ class TopicAdminMixin:
             configs=configs)
         with self._lock:
             self._check_open()
-            if name in self._topics:
-                raise TopicAlreadyExistsError(f"topic {name!r} already exists")
+            check_new_topic_name(name, self._topics)
             topic = _Topic(name, [], settings.policy, settings.retention_records,
                            settings.retention_ms, settings.retention_bytes, settings.variant,
                            settings.instrument, set(), settings.configs)
@@ -151,29 +151,46 @@ class TopicAdminMixin:
         with self._lock:
             self._check_open()
             topic = self._topic(name)
-            del self._topics[name]
-            self._producers.forget_topic(name)
-            for group_id, group in list(self._groups.items()):
-                lost = [tp for tp in group.offsets if tp.topic == name]
-                for tp in lost:
-                    group.forget_offset(tp)
-                if lost:
-                    self._drop_if_spent(group_id)
-            self._metadata_changed([name])
+            self._forget_topic(topic)
         for log in topic.logs:
             log.close()
+
+    def delete_topic_by_id(self, topic_id: uuid.UUID) -> str | None:
+        """Delete the topic whose id is ``topic_id`` (Kafka's DeleteTopics by id, v6+), as
+        :meth:`delete_topic` deletes it; return its name, or ``None`` if no topic has that id
+        (it never existed, or was deleted: Kafka's UNKNOWN_TOPIC_ID), deleting nothing.
+
+        The id is looked up and the topic deleted under one hold of the lock, so a topic
+        deleted and created again under the same name is never deleted by its old id: Kafka
+        deletes exactly the topic the id names. Raises ``TypeError`` unless ``topic_id`` is a
+        ``uuid.UUID``. The Kafka listener's DeleteTopics calls it; it is not one of the
+        :data:`~pcmodel.topics.broker.CLIENT_METHODS`.
+        """
+        if not isinstance(topic_id, uuid.UUID):
+            raise TypeError(f"a topic id is a uuid.UUID, got {topic_id!r}")
+        with self._lock:
+            self._check_open()
+            topic = next((t for t in self._topics.values() if t.topic_id == topic_id), None)
+            if topic is None:
+                return None
+            self._forget_topic(topic)
+        for log in topic.logs:
+            log.close()
+        return topic.name
 
     def add_partitions(self, name: str, total: int) -> None:
         """Grow topic ``name`` to ``total`` partitions (Kafka's CreatePartitions).
 
         Existing partitions keep their records; subscribed groups rebalance. Raises
-        ``UnknownTopicOrPartitionError``, or ``InvalidPartitionsError`` unless ``total`` is
-        above the current count (partitions are never removed).
+        ``UnknownTopicOrPartitionError`` (whatever ``total`` is, as Kafka checks the topic
+        first), else ``InvalidPartitionsError`` unless ``total`` is above the current count
+        (partitions are never removed); ``TypeError`` unless ``total`` is an int.
         """
-        _check_int("total", total, 1, InvalidPartitionsError)
+        if isinstance(total, bool) or not isinstance(total, int):
+            raise TypeError(f"total must be an int, got {total!r}")
         with self._lock:
             self._check_open()
-            topic = self._topic(name)
+            topic = self._topic(name)  # an unknown topic first, whatever the total: as Kafka
             if total <= len(topic.logs):
                 raise InvalidPartitionsError(
                     f"topic {name!r} already has {len(topic.logs)} partitions; the new total must "
@@ -181,81 +198,6 @@ class TopicAdminMixin:
                 )
             topic.logs += [self._new_log(topic) for _ in range(total - len(topic.logs))]
             self._metadata_changed([name])
-
-    def elect_leaders(self, election_type: ElectionType | int,
-                      partitions: Iterable[TopicPartition] | None = None,
-                      ) -> dict[TopicPartition, BrokerResponseError | None]:
-        """Leader elections asked by an administrator (Kafka's ElectLeaders), as a one-broker
-        Kafka cluster answers them: every partition has one replica, the broker itself, which
-        leads it and is its preferred leader, so no election is ever needed.
-
-        Returns ``{partition: ElectionNotNeededError}`` for each partition asked, or
-        ``UnknownTopicOrPartitionError`` for one the broker does not have; with ``partitions``
-        ``None`` (every partition), ``{}``: Kafka leaves out the partitions that need no
-        election. Raises ``InvalidRequestError`` for an unknown election type. See
-        :meth:`Cluster.elect_leaders <pcmodel.cluster.replica_admin.ReplicaAdmin.elect_leaders>`
-        for elections among replicas.
-        """
-        _check_election_type(election_type)
-        asked = [] if partitions is None else [validate_topic_partition(tp) for tp in partitions]
-        results: dict[TopicPartition, BrokerResponseError | None] = {}
-        with self._lock:
-            self._check_open()
-            for tp in asked:
-                topic = self._topics.get(tp.topic)
-                if topic is None or tp.partition >= len(topic.logs):
-                    results[tp] = UnknownTopicOrPartitionError.no_partition(tp)
-                else:
-                    results[tp] = ElectionNotNeededError(
-                        f"{tp.topic}-{tp.partition}: this broker is its only replica, and leads it")
-        return results
-
-    def alter_partition_reassignments(
-        self, reassignments: Mapping[TopicPartition, Sequence[int] | None], *,
-        allow_replication_factor_change: bool = True, node_id: int = 0,
-    ) -> dict[TopicPartition, BrokerResponseError | None]:
-        """Reassignments (Kafka's AlterPartitionReassignments), as a one-broker Kafka cluster
-        answers them: every partition has one replica, this broker (``node_id``, the id its
-        clients know it by), and cannot move.
-
-        Returns, in the order given, ``{partition: None}`` for a target of just this broker
-        (nothing to move), else the reason: ``InvalidReplicationAssignmentError`` for any other
-        target, ``NoReassignmentInProgressError`` for a cancellation (``None``),
-        ``UnknownTopicOrPartitionError`` for a partition the broker does not have. Raises
-        ``TypeError`` unless ``reassignments`` is a mapping. See
-        :meth:`Cluster.alter_partition_reassignments
-        <pcmodel.cluster.replica_admin.ReplicaAdmin.alter_partition_reassignments>` for
-        replicas that move.
-        """
-        asked = reassignment_requests(reassignments)
-        results: dict[TopicPartition, BrokerResponseError | None] = {}
-        with self._lock:
-            self._check_open()
-            for tp, target in asked.items():
-                try:
-                    self._log(tp)
-                    if target is None:
-                        raise NoReassignmentInProgressError(
-                            "No partition reassignment is in progress (it may have completed).")
-                    check_replica_list(target, (node_id,), what="the target replica list")
-                except BrokerResponseError as exc:
-                    results[tp] = exc
-                else:
-                    results[tp] = None
-        return results
-
-    def list_partition_reassignments(
-        self, partitions: Iterable[TopicPartition] | None = None,
-    ) -> dict[TopicPartition, PartitionReassignment]:
-        """The reassignments in progress (Kafka's ListPartitionReassignments): none on a lone
-        broker, ``{}``. Raises ``IllegalArgumentError`` for an entry of ``partitions`` that is
-        not a topic partition."""
-        if partitions is not None:
-            for tp in partitions:
-                validate_topic_partition(tp)
-        with self._lock:
-            self._check_open()
-        return {}
 
     def list_topics(self) -> dict[str, int]:
         """Return ``{topic name: partition count}`` for every topic."""
@@ -460,6 +402,19 @@ class TopicAdminMixin:
             )
         return topic.logs[tp.partition]
 
+    def _forget_topic(self, topic: _Topic) -> None:
+        """Remove ``topic`` from the table with every group's committed offsets for it; its
+        logs are closed by the caller, after the lock is released."""
+        del self._topics[topic.name]
+        self._producers.forget_topic(topic.name)
+        for group_id, group in list(self._groups.items()):
+            lost = [tp for tp in group.offsets if tp.topic == topic.name]
+            for tp in lost:
+                group.forget_offset(tp)
+            if lost:
+                self._drop_if_spent(group_id)
+        self._metadata_changed([topic.name])
+
     def _partition_counts(self) -> dict[str, int]:
         return {name: len(t.logs) for name, t in self._topics.items()}
 
@@ -468,6 +423,21 @@ class TopicAdminMixin:
         # partitions in the metadata and rejoins, which starts a rebalance.
         self._metadata_version += 1
         self._data_arrived.notify_all()
+
+
+def check_new_topic_name(name: str, existing: Collection[str]) -> None:
+    """Raise what Kafka's controller answers a new topic ``name`` among the ``existing``
+    topics: ``TopicAlreadyExistsError`` if one has that name, ``InvalidTopicError`` if one
+    differs from it only by a ``.`` where it has a ``_`` or back (Kafka names a topic's
+    metrics with its ``.`` turned into ``_``, so the two would share them). Both with Kafka's
+    messages."""
+    if name in existing:
+        raise TopicAlreadyExistsError(f"Topic '{name}' already exists.")
+    if "." in name or "_" in name:
+        unified = name.replace(".", "_")
+        for other in sorted(existing):
+            if other.replace(".", "_") == unified:
+                raise InvalidTopicError(f"Topic '{name}' collides with existing topic: {other}")
 
 
 def delete_records_arguments(offsets: Mapping[TopicPartition, int]

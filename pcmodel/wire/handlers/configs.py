@@ -6,8 +6,16 @@ UNKNOWN_TOPIC_OR_PARTITION, a bad value INVALID_CONFIG, a config named twice or 
 config does not take INVALID_REQUEST). A broker resource names this broker's id (or ``""``, the
 cluster-wide dynamic defaults, of which there are none); its configs are the settings it was
 started with, described as read-only static configs and refused to an alteration with
-INVALID_REQUEST. Other resource types (broker loggers, client metrics, groups) are
-INVALID_REQUEST too.
+INVALID_REQUEST (an alteration that changes nothing, with no configs, succeeds, as on Kafka).
+Other resource types (broker loggers, client metrics, groups) are INVALID_REQUEST too, and a
+type Kafka does not have is "Unknown resource type N".
+
+AlterConfigs and IncrementalAlterConfigs first check each resource as Kafka's
+``ConfigAdminManager.preprocess`` does, each refusal INVALID_REQUEST with Kafka's message: a
+config named twice, a value missing where the operation is not DELETE (every AlterConfigs
+value). A broker id that is not this broker's is refused with Kafka's words for each API.
+One difference remains: Kafka refuses a resource given twice in one request ("Each resource
+must appear at most once.", both entries, neither applied); here each entry is applied in turn.
 
 DescribeConfigs answers the configs a resource's ``configuration_keys`` names, and all of them
 when the list is null *or empty*, as Kafka's ``ConfigHelper`` reads it (a client that sends an
@@ -44,16 +52,46 @@ _Entry = _Result.DescribeConfigsResourceResult
 _Synonym = _Entry.DescribeConfigsSynonym
 
 
-def _check_broker(ctx: RequestContext, name: str) -> None:
-    """A broker resource names this broker, or ``""`` (the cluster-wide defaults)."""
-    if name not in ("", str(ctx.node_id)):
-        raise InvalidRequestError(f"Unexpected broker id, expected {ctx.node_id} or empty "
-                                  f"string, but received {name}")
+def _check_broker(ctx: RequestContext, name: str, *, altered: bool = False) -> None:
+    """A broker resource names this broker, or ``""`` (the cluster-wide defaults); refused
+    with the message Kafka's ``ConfigHelper`` (described) or ``ConfigAdminManager``
+    (``altered``) gives."""
+    if name == "":
+        return
+    try:
+        node_id = int(name)
+    except ValueError:
+        raise InvalidRequestError(f"{'Node' if altered else 'Broker'} id must be an integer, "
+                                  f"but it is: {name}") from None
+    if node_id != ctx.node_id:
+        expected = f"{ctx.node_id}" if altered else f"{ctx.node_id} or empty string"
+        raise InvalidRequestError(
+            f"Unexpected broker id, expected {expected}, but received {name}")
+
+
+#: The config resource types Kafka has (BROKER_LOGGER, CLIENT_METRICS and GROUP are not
+#: served here); any other is an unknown one.
+_KAFKA_RESOURCE_TYPES = {2, 4, 8, 16, 32}
 
 
 def _unsupported(kind: int) -> InvalidRequestError:
+    if kind not in _KAFKA_RESOURCE_TYPES:
+        return InvalidRequestError(f"Unknown resource type {kind}")
     return InvalidRequestError(f"config resource type {kind} is not served by this broker; "
                                "TOPIC (2) and BROKER (4) are")
+
+
+def _check_alteration(resource: Any, incremental: bool) -> None:
+    """What Kafka's ``ConfigAdminManager.preprocess`` refuses before it looks at the resource
+    itself, in its order: a config named twice, a value missing (where the operation is not
+    DELETE). Both INVALID_REQUEST."""
+    names = [config.name for config in resource.configs]
+    if len(set(names)) < len(names):
+        raise InvalidRequestError("Error due to duplicate config keys")
+    unset = [config.name for config in resource.configs if config.value is None
+             and not (incremental and config.config_operation == AlterConfigOp.DELETE)]
+    if unset:
+        raise InvalidRequestError(f"Null value not supported for : {', '.join(unset)}")
 
 
 def _entries(ctx: RequestContext, kind: int, name: str) -> list[ConfigEntry]:
@@ -105,14 +143,16 @@ def _alter(ctx: RequestContext, request: Any, incremental: bool) -> Any:
     for resource in request.resources:
         kind, name = resource.resource_type, resource.resource_name
         try:
+            _check_alteration(resource, incremental)
             if kind == ConfigResourceType.TOPIC:
                 operations = [(c.name, c.config_operation if incremental else AlterConfigOp.SET,
                                c.value) for c in resource.configs]
                 ctx.broker.alter_topic_configs(name, operations, incremental=incremental,
                                                validate_only=bool(request.validate_only))
             elif kind == ConfigResourceType.BROKER:
-                _check_broker(ctx, name)
-                raise InvalidRequestError(BROKER_CONFIGS_READ_ONLY)
+                _check_broker(ctx, name, altered=True)
+                if resource.configs:  # nothing asked, nothing refused: as Kafka answers
+                    raise InvalidRequestError(BROKER_CONFIGS_READ_ONLY)
             else:
                 raise _unsupported(kind)
         except Exception as exc:

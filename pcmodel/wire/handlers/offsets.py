@@ -35,7 +35,11 @@ DeleteRecords deletes each partition's records below an offset (``-1``: the high
 answers its low watermark, per partition, as Kafka does: OFFSET_OUT_OF_RANGE beyond the high
 watermark, UNKNOWN_TOPIC_OR_PARTITION, and on a cluster NOT_LEADER_OR_FOLLOWER for a
 partition this broker does not lead, REQUEST_TIMED_OUT when the followers did not follow
-within the request's ``timeout_ms``.
+within the request's ``timeout_ms``. A partition no topic can have (a negative index, an empty
+topic name) is UNKNOWN_TOPIC_OR_PARTITION, the others are deleted all the same, as Kafka
+answers a partition its metadata lacks. Each partition is answered once, grouped by topic: one
+named twice is deleted below the offset given last, as Kafka's ``handleDeleteRecordsRequest``
+keys the request by partition.
 """
 
 from __future__ import annotations
@@ -111,21 +115,21 @@ def handle_delete_records(ctx: RequestContext, request: Any) -> Any:
     """Delete each partition's records below its offset; answer its low watermark."""
     wanted = {TopicPartition(topic.name, part.partition_index): part.offset
               for topic in request.topics for part in topic.partitions}
+    possible = {tp: offset for tp, offset in wanted.items() if tp.topic and tp.partition >= 0}
+    outcome = dict.fromkeys(wanted, (-1, kafka_errors.UnknownTopicOrPartitionError.errno))
     try:
-        done = ctx.broker.delete_records(wanted, timeout=max(0, request.timeout_ms) / 1000)
-        outcome = {tp: (d.low_watermark, 0 if d.error is None else error_code(d.error))
-                   for tp, d in done.items()}
+        done = ctx.broker.delete_records(possible, timeout=max(0, request.timeout_ms) / 1000)
+        outcome.update({tp: (d.low_watermark, 0 if d.error is None else error_code(d.error))
+                        for tp, d in done.items()})
     except Exception as exc:  # the broker refused the whole request (closed, ...)
-        outcome = dict.fromkeys(wanted, (-1, error_code(exc)))
+        outcome.update(dict.fromkeys(possible, (-1, error_code(exc))))
     Topic = DeleteRecordsResponse.DeleteRecordsTopicResult  # noqa: N806
+    by_topic: dict[str, list[Any]] = {}
+    for tp, (low_watermark, code) in outcome.items():
+        by_topic.setdefault(tp.topic, []).append(Topic.DeleteRecordsPartitionResult(
+            partition_index=tp.partition, low_watermark=low_watermark, error_code=code))
     return ctx.response(throttle_time_ms=0, topics=[
-        Topic(name=topic.name, partitions=[
-            Topic.DeleteRecordsPartitionResult(
-                partition_index=part.partition_index,
-                low_watermark=outcome[TopicPartition(topic.name, part.partition_index)][0],
-                error_code=outcome[TopicPartition(topic.name, part.partition_index)][1])
-            for part in topic.partitions])
-        for topic in request.topics])
+        Topic(name=name, partitions=partitions) for name, partitions in by_topic.items()])
 
 
 HANDLERS = {

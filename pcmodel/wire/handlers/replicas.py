@@ -13,7 +13,9 @@ answered, in order, each partition as named: one named twice is answered twice, 
 time ELECTION_NOT_NEEDED if the first elected it (Kafka's controller decides each entry in
 turn). Asked for every partition (a null list), the answer lists every topic, internal ones
 included, with the partitions that needed an election (an empty list for a topic with none),
-as Kafka's ``ReplicationControlManager.electLeaders`` lists them.
+as Kafka's ``ReplicationControlManager.electLeaders`` lists them. A partition's refusal
+carries the message Kafka's controller gives: "No such topic as T", "No such partition as
+T-P", "Leader election not needed for topic partition.".
 
 AlterPartitionReassignments starts, replaces or cancels (a null replica list) each partition's
 reassignment and answers before the replicas have moved; v1 adds
@@ -72,8 +74,11 @@ def handle_elect_leaders(ctx: RequestContext, request: Any) -> Any:
         elected: dict[TopicPartition, Any] | None = ctx.broker.elect_leaders(
             election_type, None if asked is None else list(dict.fromkeys(
                 tp for tp in named if tp not in unknown)))
-        for tp in unknown:
-            elected[tp] = UnknownTopicOrPartitionError.no_partition(tp)
+        existing = ctx.broker.list_topics() if unknown else {}
+        for tp in unknown:  # Kafka's controller looks the topic up, then the partition
+            elected[tp] = UnknownTopicOrPartitionError(
+                f"No such partition as {tp.topic}-{tp.partition}" if tp.topic in existing
+                else f"No such topic as {tp.topic}")
         code, message = 0, None
     except KafkaError as exc:  # the request as a whole: an unknown election type
         elected, code, message = None, error_code(exc), error_message(exc)
@@ -89,7 +94,8 @@ def handle_elect_leaders(ctx: RequestContext, request: Any) -> Any:
             error = None if elected is None else elected[tp]
             if elected is not None and tp in answered and error is None:
                 # Named twice, as Kafka decides each entry in turn: the first one elected it.
-                error = ElectionNotNeededError(f"{tp} was elected earlier in this request")
+                error = ElectionNotNeededError("Leader election not needed for topic "
+                                               "partition.")
             answered.add(tp)
             partition_code, partition_message = (code, message) if elected is None else (
                 (0, None) if error is None else (error_code(error), error_message(error)))

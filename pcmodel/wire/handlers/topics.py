@@ -18,9 +18,18 @@ A topic named twice in one request is neither created, deleted nor grown: each s
 answered once, INVALID_REQUEST "Duplicate topic name.", after the other topics, as Kafka's
 ``ControllerApis`` answers it (the request cannot say which of its entries to follow).
 
+A new topic is checked in the order of Kafka's controller (``ReplicationControlManager.
+createTopics``), so that each mistake is answered as Kafka answers it: its name
+(INVALID_TOPIC_EXCEPTION, also for a name that differs from an existing topic's only by ``.``
+against ``_``), a topic of that name (TOPIC_ALREADY_EXISTS, whatever else is wrong), its
+configs (INVALID_CONFIG, "Null value not supported..." for one without a value), then its
+replicas and partition count. ``validate_only`` runs every check and creates nothing.
+
 Topic ids (KIP-516): a created topic's answer carries the id the broker drew for it
 (CreateTopics v7), and DeleteTopics v6 takes topics by id as well as by name, answering each
-deleted topic's name and id, as Kafka's ``ControllerApis.deleteTopics`` does.
+deleted topic's name and id, as Kafka's ``ControllerApis.deleteTopics`` does. One deliberate
+difference: with ``validate_only`` Kafka answers a freshly drawn id for a topic it never
+creates; here that id is left out (the zero id), since no topic will ever have it.
 """
 
 from __future__ import annotations
@@ -38,7 +47,12 @@ from kafka.protocol.admin import (
     DeleteTopicsResponse,
 )
 
-from pcmodel.topics.errors import TopicAlreadyExistsError
+from pcmodel.topics.broker_topics import check_new_topic_name
+from pcmodel.topics.errors import (
+    InvalidReplicationAssignmentError,
+    InvalidTopicError,
+    UnknownTopicOrPartitionError,
+)
 from pcmodel.topics.replica_placement import (
     add_partitions_placed,
     new_topic_assignment,
@@ -83,7 +97,8 @@ class _Refused(Exception):  # noqa: N818 - carries a Kafka error code for one to
 def _partition_count(ctx: RequestContext, topic: Any
                      ) -> tuple[int, int | None, list[tuple[int, ...]] | None]:
     """``(partitions, replication factor, replicas placed by hand)``; a factor of ``None``:
-    the broker's default; no placement: the broker's (a cluster's controller's)."""
+    the broker's default; no placement: the broker's (a cluster's controller's). Checked in
+    the order Kafka's controller checks them: a placement, else the factor, then the count."""
     if topic.assignments:
         placed = new_topic_assignment(
             ctx.broker, topic.num_partitions, topic.replication_factor,
@@ -94,30 +109,34 @@ def _partition_count(ctx: RequestContext, topic: Any
     partitions = topic.num_partitions
     if partitions == -1:  # Kafka's num.partitions: the broker's setting
         partitions = getattr(ctx.broker, "num_partitions", DEFAULT_PARTITIONS)
+    elif partitions < 1:
+        raise _Refused(kafka_errors.InvalidPartitionsError.errno,
+                       "Number of partitions was set to an invalid non-positive value.")
     return partitions, rf, None
 
 
 def _create_one(ctx: RequestContext, topic: Any,
                 validate_only: bool) -> tuple[int, str | None, int, int]:
-    """``(error code, message, partitions, replication factor)`` of one topic."""
+    """``(error code, message, partitions, replication factor)`` of one topic, checked in
+    the order of Kafka's controller: its name, a topic it would clash with, its configs,
+    then its partitions and replicas; ``validate_only`` stops there."""
     try:
-        partitions, rf, placed = _partition_count(ctx, topic)
+        check_topic_name(topic.name)
+        check_new_topic_name(topic.name, ctx.broker.list_topics())
+        unset = [config.name for config in topic.configs or () if config.value is None]
+        if unset:
+            raise _Refused(kafka_errors.InvalidConfigurationError.errno,
+                           f"Null value not supported for topic configs: {','.join(unset)}")
         configs = {config.name: config.value for config in topic.configs or ()}
         topic_options(configs, replicates=getattr(ctx.broker, "replicates", False))  # checks
+        partitions, rf, placed = _partition_count(ctx, topic)
         options: dict[str, Any] = {"configs": configs}
         if getattr(ctx.broker, "replicates", False):
             if placed is None:
                 options["replication_factor"] = rf
             else:
                 options["replica_assignment"] = placed
-        if validate_only:
-            check_topic_name(topic.name)
-            if topic.name in ctx.broker.list_topics():
-                raise TopicAlreadyExistsError(f"topic {topic.name!r} already exists")
-            if partitions < 1:
-                raise _Refused(kafka_errors.InvalidPartitionsError.errno,
-                               f"the number of partitions must be >= 1, got {partitions}")
-        else:
+        if not validate_only:
             ctx.broker.create_topic(topic.name, partitions, **options)
     except _Refused as exc:
         return exc.code, error_message(exc), -1, -1
@@ -155,11 +174,29 @@ def handle_create_topics(ctx: RequestContext, request: Any) -> Any:
     return ctx.response(throttle_time_ms=0, topics=results)
 
 
+def _delete_by_id(broker: Any, topic_id: uuid.UUID, ids: dict[str, uuid.UUID]) -> str | None:
+    """Delete the topic whose id is ``topic_id``; return its name, or ``None`` if no topic has
+    that id. A broker deletes by id in one step, so a topic deleted and created again under
+    the same name meanwhile is left alone. A cluster's connection deletes by name only: there
+    the id is looked up in ``ids``, the snapshot the request was checked against."""
+    delete_by_id = getattr(broker, "delete_topic_by_id", None)
+    if delete_by_id is not None:
+        return delete_by_id(topic_id)
+    name = next((name for name, known in ids.items() if known == topic_id), None)
+    if name is not None:
+        broker.delete_topic(name)
+    return name
+
+
 def handle_delete_topics(ctx: RequestContext, request: Any) -> Any:
     """Delete each topic named, or (v6) identified by its topic id, as Kafka's
     ``ControllerApis.deleteTopics`` checks: neither name nor id, or both, is INVALID_REQUEST;
     an id the broker does not know is UNKNOWN_TOPIC_ID; a name or an id given twice, or a
-    name whose topic's id was given too, is INVALID_REQUEST and deletes nothing."""
+    name whose topic's id was given too (once or twice), is INVALID_REQUEST and deletes
+    nothing. A topic given by id is deleted by that id: if it was deleted and created again
+    under the same name since, the new topic stays and the id is UNKNOWN_TOPIC_ID. Kafka
+    shuffles its answers; these come in a fixed order (refused entries, topics given by name,
+    topics given by id, duplicates), which no client relies on."""
     Result = DeleteTopicsResponse.DeletableTopicResult  # noqa: N806
     invalid = kafka_errors.InvalidRequestError.errno
     results = []
@@ -179,27 +216,22 @@ def handle_delete_topics(ctx: RequestContext, request: Any) -> Any:
         else:
             named.append(name)
     ids = ctx.broker.topic_ids()
-    names = {topic_id: name for name, topic_id in ids.items()}
     ids_once, duplicate_ids = _split_duplicates([(topic_id, None) for topic_id in by_id])
-    doomed: dict[str, uuid.UUID] = {}  # topics given by id: name -> id
-    for topic_id, _ in ids_once:
-        if topic_id in names:
-            doomed[names[topic_id]] = topic_id
-        else:
-            results.append(Result(name=None, topic_id=topic_id,
-                                  error_code=kafka_errors.UnknownTopicIdError.errno,
-                                  error_message=kafka_errors.UnknownTopicIdError.description))
     names_once, duplicates = _split_duplicates([(name, None) for name in named])
+    given_ids = {topic_id for topic_id, _ in ids_once} | set(duplicate_ids)
+    refused_ids: set[uuid.UUID] = set()  # ids also given through a name: Kafka deletes neither
     to_delete = []
     for name, _ in names_once:
-        if name in doomed:  # its id was given too: Kafka deletes neither
+        topic_id = ids.get(name)
+        if topic_id in given_ids:
+            refused_ids.add(topic_id)
             results.append(Result(
-                name=name, topic_id=doomed.pop(name), error_code=invalid,
+                name=name, topic_id=topic_id, error_code=invalid,
                 error_message="The provided topic name maps to an ID that was already "
                               "supplied."))
         else:
             to_delete.append(name)
-    for name in to_delete + list(doomed):
+    for name in to_delete:
         try:
             ctx.broker.delete_topic(name)
         except Exception as exc:
@@ -208,11 +240,42 @@ def handle_delete_topics(ctx: RequestContext, request: Any) -> Any:
             code, message = 0, None
         results.append(Result(name=name, topic_id=ids.get(name), error_code=code,
                               error_message=message))
+    for topic_id in [topic_id for topic_id, _ in ids_once if topic_id not in refused_ids]:
+        try:
+            deleted = _delete_by_id(ctx.broker, topic_id, ids)
+        except Exception as exc:
+            deleted = next((name for name, known in ids.items() if known == topic_id), None)
+            code, message = error_code(exc), error_message(exc)
+        else:
+            code, message = 0, None
+            if deleted is None:
+                code = kafka_errors.UnknownTopicIdError.errno
+                message = kafka_errors.UnknownTopicIdError.description
+        results.append(Result(name=deleted, topic_id=topic_id, error_code=code,
+                              error_message=message))
     results += [Result(name=name, error_code=invalid, error_message=_DUPLICATE)
                 for name in duplicates]
     results += [Result(name=None, topic_id=topic_id, error_code=invalid,
                        error_message="Duplicate topic id.") for topic_id in duplicate_ids]
     return ctx.response(throttle_time_ms=0, responses=results)
+
+
+def _add_partitions(ctx: RequestContext, topic: Any, validate_only: bool) -> None:
+    """Grow one topic, refused as Kafka's controller refuses it: a name no topic has is
+    UNKNOWN_TOPIC_OR_PARTITION (an illegal one too: the controller only looks it up), and an
+    empty assignment list, unlike a null one, places none of the new partitions:
+    INVALID_REPLICA_ASSIGNMENT."""
+    try:
+        current = len(ctx.broker.partitions_for(topic.name))
+    except InvalidTopicError:
+        raise UnknownTopicOrPartitionError(f"unknown topic {topic.name!r}") from None
+    assignments = [list(a.broker_ids) for a in topic.assignments or ()]
+    if topic.assignments is not None and not assignments and topic.count > current:
+        raise InvalidReplicationAssignmentError(
+            f"Attempted to add {topic.count - current} additional partition(s), but only 0 "
+            "assignment(s) were specified.")
+    add_partitions_placed(ctx.broker, topic.name, topic.count, assignments,
+                          node_id=ctx.node_id, validate_only=validate_only)
 
 
 def handle_create_partitions(ctx: RequestContext, request: Any) -> Any:
@@ -221,9 +284,7 @@ def handle_create_partitions(ctx: RequestContext, request: Any) -> Any:
     topics, duplicates = _split_duplicates([(t.name, t) for t in request.topics])
     for _, topic in topics:
         try:
-            add_partitions_placed(ctx.broker, topic.name, topic.count,
-                                  [list(a.broker_ids) for a in topic.assignments or ()],
-                                  node_id=ctx.node_id, validate_only=request.validate_only)
+            _add_partitions(ctx, topic, request.validate_only)
         except Exception as exc:
             code, message = error_code(exc), error_message(exc)
         else:
