@@ -4,12 +4,14 @@
 Kafka's ConsumerGroupHeartbeat and ConsumerGroupDescribe. Each group is a
 :class:`~pcmodel.topics.consumer_group.ConsumerGroup` in the table ``_consumer_groups``; the
 state machine, the assignors and the reconciliation are explained in
-:mod:`pcmodel.topics.consumer_group`. A group id names one group of one type: a heartbeat to a
-classic group that has members is answered GROUP_ID_NOT_FOUND ("not a consumer group"), and a
-classic JoinGroup to a consumer group that has members INCONSISTENT_GROUP_PROTOCOL, as Kafka 4
-answers with ``group.consumer.migration.policy=disabled`` for members of the other protocol
-(see :mod:`pcmodel.topics.broker_groups`). An *empty* group of either type gives way to the
-other type, and its committed offsets stay.
+:mod:`pcmodel.topics.consumer_group`. A group id names one group of one type. A joining
+heartbeat turns a classic group that has members into a consumer group, and the last
+consumer-protocol member leaving turns it back, as ``group_consumer_migration_policy`` allows
+(:mod:`pcmodel.topics.group_migration`; refused, the heartbeat is answered GROUP_ID_NOT_FOUND,
+"not a consumer group"). Classic members' JoinGroup, SyncGroup, Heartbeat and LeaveGroup to a
+consumer group are served by it (:mod:`pcmodel.topics.consumer_group_classic`, routed by
+:mod:`pcmodel.topics.broker_groups`). An *empty* group of either type gives way to the other
+type, and its committed offsets stay.
 
 **Committed offsets** are stored as a classic group's are (:mod:`pcmodel.topics.broker_offsets`,
 in a member-less classic group of the same id that only holds them), and checked by the consumer
@@ -27,6 +29,10 @@ the classic protocol, and a replicated cluster serves only that one.
 The broker's settings (Kafka's names): ``group_consumer_session_timeout_ms`` (45 s) and
 ``group_consumer_heartbeat_interval_ms`` (5 s) apply to every consumer group;
 ``group_consumer_max_size`` bounds its members (``None``, Kafka's default: no bound).
+``group_consumer_migration_policy`` (``"bidirectional"``, Kafka 4's default; or ``"upgrade"``,
+``"downgrade"``, ``"disabled"``) says which conversions a group may make, and
+``group_classic_max_size`` (``None``: no bound) refuses a downgrade that would leave more
+classic members. These two are attributes of a broker, checked when set.
 """
 
 from __future__ import annotations
@@ -36,9 +42,16 @@ from dataclasses import dataclass
 
 from pcmodel.topics.consumer_group import ConsumerGroup, HeartbeatAnswer, validate_heartbeat
 from pcmodel.topics.consumer_group_members import Assignment
-from pcmodel.topics.coordinator import validate_group_id
-from pcmodel.topics.errors import GroupIdNotFoundError
+from pcmodel.topics.coordinator import GroupCoordinator, validate_group_id
+from pcmodel.topics.errors import GroupIdNotFoundError, IllegalArgumentError
 from pcmodel.topics.group_answers import GroupState
+from pcmodel.topics.group_migration import (
+    DEFAULT_MIGRATION_POLICY,
+    check_migration_policy,
+    consumer_group_from_classic,
+    downgrade_allowed,
+    upgrade_refusal,
+)
 
 __all__ = ["ConsumerGroupDescription", "ConsumerGroupMemberDescription", "ConsumerGroupsMixin"]
 
@@ -57,6 +70,8 @@ class ConsumerGroupMemberDescription:
     subscribed_topic_regex: str | None
     assignment: Assignment
     target_assignment: Assignment
+    #: ``"consumer"``, or ``"classic"`` for a member speaking JoinGroup/SyncGroup/Heartbeat.
+    member_type: str = "consumer"
 
 
 @dataclass(frozen=True)
@@ -81,6 +96,35 @@ def _check_str(name: str, value: object, nullable: bool = True) -> None:
 
 class ConsumerGroupsMixin:
     """Kafka 4 consumer group calls (Broker part)."""
+
+    _migration_policy: str = DEFAULT_MIGRATION_POLICY
+    _classic_max_size: int | None = None
+
+    @property
+    def group_consumer_migration_policy(self) -> str:
+        """Kafka's ``group.consumer.migration.policy``: ``"bidirectional"`` (default),
+        ``"upgrade"``, ``"downgrade"`` or ``"disabled"``. Setting another value raises
+        ``IllegalArgumentError``; a new value applies to the conversions that follow."""
+        return self._migration_policy
+
+    @group_consumer_migration_policy.setter
+    def group_consumer_migration_policy(self, policy: str) -> None:
+        self._migration_policy = check_migration_policy(policy)
+
+    @property
+    def group_classic_max_size(self) -> int | None:
+        """Kafka's ``group.classic.max.size`` as far as conversions go: a downgrade that would
+        leave more classic members is refused (``None``: no bound). Setting anything but a
+        positive int or ``None`` raises ``IllegalArgumentError``."""
+        return self._classic_max_size
+
+    @group_classic_max_size.setter
+    def group_classic_max_size(self, size: int | None) -> None:
+        if size is not None and (isinstance(size, bool) or not isinstance(size, int)
+                                 or size < 1):
+            raise IllegalArgumentError(
+                f"group_classic_max_size must be a positive int or None, not {size!r}")
+        self._classic_max_size = size
 
     def consumer_group_heartbeat(
         self,
@@ -128,13 +172,19 @@ class ConsumerGroupsMixin:
             self._check_offsets_retention()
             now = self._clock()
             group = self._consumer_group(group_id, create=member_epoch == 0)
+            classic = self._groups.get(group_id)
+            upgraded = group_id not in self._consumer_groups and classic is not None and \
+                self._in_use(classic)
             answer = group.heartbeat(
                 member_id, member_epoch, topics=self._partition_counts(), now=now,
                 instance_id=instance_id, rack_id=rack_id,
                 rebalance_timeout_ms=rebalance_timeout_ms, topic_names=names,
                 regex=subscribed_topic_regex, assignor=server_assignor, owned=owned,
                 client_id=client_id, client_host=client_host)
-            self._consumer_groups[group_id] = group  # a refused first join leaves none
+            if upgraded:  # only now, so that a refused join leaves the classic group whole
+                classic.hand_over()
+            if not group.converted:  # a leave may have turned it into a classic group
+                self._consumer_groups[group_id] = group  # a refused first join leaves none
             return answer
 
     def describe_consumer_group(self, group_id: str) -> ConsumerGroupDescription:
@@ -150,7 +200,8 @@ class ConsumerGroupsMixin:
                     ConsumerGroupMemberDescription(
                         m.member_id, m.instance_id, m.rack_id, m.member_epoch, m.client_id,
                         m.client_host, m.subscribed_topic_names, m.subscribed_topic_regex,
-                        dict(m.assigned), dict(group.target.get(m.member_id, {})))
+                        dict(m.assigned), dict(group.target.get(m.member_id, {})),
+                        "classic" if m.uses_classic_protocol else "consumer")
                     for m in group.members.values()))
 
     def consumer_group_states(self) -> dict[str, str]:
@@ -158,8 +209,8 @@ class ConsumerGroupsMixin:
         ``consumer``)."""
         with self._lock:
             now = self._clock()
-            for group in self._consumer_groups.values():
-                group.expire(now)
+            for group in list(self._consumer_groups.values()):
+                group.expire(now)  # may turn one into a classic group
             return {gid: g.state for gid, g in sorted(self._consumer_groups.items())}
 
     def all_committed(self, group_id: str) -> dict:
@@ -176,9 +227,8 @@ class ConsumerGroupsMixin:
         and epoch -1: not a member, always accepted): raises ``UnknownMemberIdError`` or
         ``StaleMemberEpochError``. Nothing is checked for a classic group or no group."""
         with self._lock:
-            group = self._consumer_groups.get(group_id)
+            group = self._live_consumer_group(group_id)
             if group is not None:
-                group.expire(self._clock())
                 group.check_offset_fetch(member_id, member_epoch)
 
     # --- internals (called with the lock held) ----------------------------------------------
@@ -186,39 +236,79 @@ class ConsumerGroupsMixin:
     def _consumer_group(self, group_id: str, *, create: bool) -> ConsumerGroup:
         """The consumer group ``group_id``, its expired members removed; a new one (not yet in
         the table) if ``create``. Kafka's ``getOrMaybeCreateConsumerGroup``."""
-        group = self._consumer_groups.get(group_id)
+        group = self._live_consumer_group(group_id)
         if group is not None:
-            group.expire(self._clock())
             return group
         if not create:
             raise GroupIdNotFoundError(f"Consumer group {group_id} not found.")
-        classic = self._groups.get(group_id)
-        if classic is not None:
-            classic.expire(self._clock())
-            if classic.members or classic.pending_members or \
-                    classic.state is not GroupState.EMPTY:
-                raise GroupIdNotFoundError(f"Group {group_id} is not a consumer group.")
-        return ConsumerGroup(
+        group = ConsumerGroup(
             group_id, session_timeout_ms=self.group_consumer_session_timeout_ms,
             heartbeat_interval_ms=self.group_consumer_heartbeat_interval_ms,
             max_size=self.group_consumer_max_size)
+        group.downgrade = self._downgrade_consumer_group
+        classic = self._groups.get(group_id)
+        if classic is not None:
+            classic.expire(self._clock())
+            if self._in_use(classic):
+                refusal = upgrade_refusal(classic, self._migration_policy,
+                                          self.group_consumer_max_size)
+                if refusal is not None:
+                    raise GroupIdNotFoundError(
+                        f"Group {group_id} is not a consumer group: it is a classic group "
+                        f"that cannot become one, because {refusal}.")
+                consumer_group_from_classic(classic, group)  # Kafka's online upgrade
+        return group
+
+    @staticmethod
+    def _in_use(classic: GroupCoordinator) -> bool:
+        """Whether a classic group is more than the keeper of a group id's offsets."""
+        return bool(classic.members or classic.pending_members) or \
+            classic.state is not GroupState.EMPTY
+
+    def _live_consumer_group(self, group_id: str) -> ConsumerGroup | None:
+        """The consumer group ``group_id``, its expired members removed, or ``None`` (no such
+        group, or it has just become a classic group)."""
+        group = self._consumer_groups.get(group_id)
+        if group is None:
+            return None
+        group.expire(self._clock())
+        return None if group.converted else group
+
+    def _downgrade_consumer_group(self, group: ConsumerGroup, leaving_id: str | None) -> bool:
+        """The hook a consumer group calls before it removes its last consumer-protocol member
+        (``leaving_id``), or once a classic static member replaced it (``None``): become a
+        classic group of the classic members if the policy and ``group_classic_max_size``
+        allow (:mod:`pcmodel.topics.group_migration`). Returns whether it did; the consumer
+        group is then empty and out of the table."""
+        if not downgrade_allowed(group, leaving_id, self._migration_policy,
+                                 self._classic_max_size):
+            return False
+        classic = self._group(group.group_id, create=True)
+        classic.take_over(group, leaving_id, self._clock())
+        group.members.clear()
+        group.static_members.clear()
+        for deadlines in (group.session_deadlines, group.revocation_deadlines,
+                          group.join_deadlines, group.sync_deadlines):
+            deadlines.clear()
+        group.classic_group = classic
+        self._consumer_groups.pop(group.group_id, None)
+        self._track_subscriptions(group.group_id, classic)
+        return True
 
     def _existing_consumer_group(self, group_id: str) -> ConsumerGroup:
-        group = self._consumer_groups.get(group_id)
+        group = self._live_consumer_group(group_id)
         if group is None:
             if group_id in self._groups:
                 raise GroupIdNotFoundError(f"Group {group_id} is not a consumer group.")
             raise GroupIdNotFoundError(f"Group {group_id} not found.")
-        group.expire(self._clock())
         return group
 
     def _consumer_group_topics(self, group_id: str) -> set[str] | None:
         """The topics the members of consumer group ``group_id`` subscribe to (their offsets
         do not expire), or ``None`` when ``group_id`` is not a consumer group."""
-        group = self._consumer_groups.get(group_id)
+        group = self._live_consumer_group(group_id)
         if group is None:
             return None
-        group.expire(self._clock())
         return group.subscribed_topics(self._partition_counts())
 
     def _forget_consumer_group(self, group_id: str) -> None:

@@ -9,12 +9,13 @@ A first join that is refused leaves no group behind; a group that subscribes to 
 ``"block"`` topic starts holding it back (see :mod:`pcmodel.topics.broker_offsets`).
 
 A group id names one group of one type. Kafka 4's consumer groups
-(:mod:`pcmodel.topics.broker_consumer_groups`) are not classic groups: a JoinGroup to one that
-has members is refused with ``InconsistentGroupProtocolError`` (Kafka 4 would take the classic
-member into the consumer group; pcmodel does not mix the protocols), an empty one gives way to
-the classic group (its offsets stay); DescribeGroups does not find one
-(``GroupIdNotFoundError``, as Kafka's ``describeGroups`` answers ``Dead``); ListGroups and
-DeleteGroups serve both types.
+(:mod:`pcmodel.topics.broker_consumer_groups`) are not classic groups, but they take classic
+members: JoinGroup, SyncGroup, Heartbeat and LeaveGroup to a consumer group that has members are
+answered by it from its target assignment (:mod:`pcmodel.topics.consumer_group_classic`), as
+Kafka 4 answers them; an empty one gives way to the classic group (its offsets stay), and a
+group may change type online (:mod:`pcmodel.topics.group_migration`). DescribeGroups does not
+find a consumer group (``GroupIdNotFoundError``, as Kafka's ``describeGroups`` answers
+``Dead``); ListGroups and DeleteGroups serve both types.
 
 Prior art: Kafka's ``GroupCoordinator`` request handlers (``handleJoinGroup``,
 ``handleSyncGroup``, ...).
@@ -26,12 +27,11 @@ from collections.abc import Mapping, Sequence
 
 from pcmodel.topics.broker_checks import _check_int, _check_timeout
 from pcmodel.topics.consumer_protocol import PROTOCOL_TYPE
-from pcmodel.topics.coordinator import GroupCoordinator, validate_group_id
+from pcmodel.topics.coordinator import GroupCoordinator, check_session_timeout, validate_group_id
 from pcmodel.topics.errors import (
     GroupIdNotFoundError,
     GroupNotEmptyError,
     IllegalArgumentError,
-    InconsistentGroupProtocolError,
     UnknownMemberIdError,
 )
 from pcmodel.topics.group_answers import (
@@ -91,7 +91,9 @@ class GroupsMixin:
         A ``group_instance_id`` makes the member static (KIP-345): joining again with
         ``member_id=""`` it takes its old place, without a rebalance in a ``Stable`` group
         (see :mod:`pcmodel.topics.group_static`); ``supports_skip_assignment`` is JoinGroup v9's
-        (KIP-814). Raises ``MemberIdRequiredError`` (with ``require_known_member_id``, for a
+        (KIP-814). A member of a consumer group (or joining one that has members) is answered
+        at once, by that group (:mod:`pcmodel.topics.consumer_group_classic`).
+        Raises ``MemberIdRequiredError`` (with ``require_known_member_id``, for a
         dynamic member: join again with its ``member_id``), ``UnknownMemberIdError``,
         ``FencedInstanceIdError``, ``InconsistentGroupProtocolError``,
         ``InvalidSessionTimeoutError``, ``InvalidGroupIdError``, ``TypeError`` /
@@ -113,7 +115,17 @@ class GroupsMixin:
         with self._lock:
             self._check_open()
             self._check_offsets_retention()
-            self._give_way_to_classic(group_id)
+            consumer = self._live_consumer_group(group_id)
+            if consumer is not None and consumer.members:
+                check_session_timeout(session)
+                return consumer.classic_join(
+                    member_id, protocol_type=protocol_type, protocols=protocols,
+                    session_timeout_ms=session, rebalance_timeout_ms=rebalance,
+                    topics=self._partition_counts(), now=self._clock(),
+                    instance_id=group_instance_id, client_id=client_id,
+                    client_host=client_host, require_known_member_id=require_known_member_id)
+            if consumer is not None:  # Kafka's maybeDeleteEmptyConsumerGroup; offsets stay
+                self._forget_consumer_group(group_id)
             created = group_id not in self._groups
             group = self._group(group_id, create=True)
             try:
@@ -162,6 +174,11 @@ class GroupsMixin:
         _check_instance_id(group_instance_id)
         with self._lock:
             self._check_open()
+            consumer = self._live_consumer_group(group_id)
+            if consumer is not None:
+                return consumer.classic_sync(
+                    member_id, generation, now=self._clock(), protocol_type=protocol_type,
+                    protocol=protocol, instance_id=group_instance_id)
             group = self._known_group(group_id, member_id)
             return group.sync(
                 member_id, generation, protocol_type=protocol_type, protocol=protocol,
@@ -179,12 +196,15 @@ class GroupsMixin:
         _check_instance_id(group_instance_id)
         with self._lock:
             self._check_open()
+            consumer = self._live_consumer_group(group_id)
             group = self._groups.get(group_id)
-            status = (
-                HeartbeatStatus.UNKNOWN_MEMBER
-                if group is None
-                else group.heartbeat(member_id, generation, group_instance_id)
-            )
+            if consumer is not None:
+                status = consumer.classic_heartbeat(member_id, generation, now=self._clock(),
+                                                    instance_id=group_instance_id)
+            elif group is None:
+                status = HeartbeatStatus.UNKNOWN_MEMBER
+            else:
+                status = group.heartbeat(member_id, generation, group_instance_id)
             return HeartbeatResult(status, self._metadata_version)
 
     def leave_group(self, group_id: str, member_id: str,
@@ -200,6 +220,10 @@ class GroupsMixin:
         _check_instance_id(group_instance_id)
         with self._lock:
             self._check_open()
+            consumer = self._live_consumer_group(group_id)
+            if consumer is not None:
+                consumer.classic_leave(member_id, group_instance_id)
+                return
             self._known_group(group_id, member_id).leave(member_id, group_instance_id)
 
     def describe_group(self, group_id: str) -> GroupDescription:
@@ -234,9 +258,8 @@ class GroupsMixin:
         with self._lock:
             self._check_open()
             self._check_offsets_retention()
-            consumer = self._consumer_groups.get(group_id)
+            consumer = self._live_consumer_group(group_id)
             if consumer is not None:
-                consumer.expire(self._clock())
                 if consumer.members:
                     raise GroupNotEmptyError(
                         f"consumer group {group_id!r} still has {len(consumer.members)} "
@@ -323,21 +346,6 @@ class GroupsMixin:
             }
 
     # --- internals (called with the lock held) -------------------------------------------------
-
-    def _give_way_to_classic(self, group_id: str) -> None:
-        """Before a classic JoinGroup: refuse it if ``group_id`` is a consumer group with
-        members (``InconsistentGroupProtocolError``), delete the consumer group if it is empty
-        (Kafka's ``maybeDeleteEmptyConsumerGroup``; its offsets stay)."""
-        consumer = self._consumer_groups.get(group_id)
-        if consumer is None:
-            return
-        consumer.expire(self._clock())
-        if consumer.members:
-            raise InconsistentGroupProtocolError(
-                f"group {group_id!r} is a consumer group (group.protocol=consumer) with "
-                f"{len(consumer.members)} members; a classic member cannot join it: use "
-                "group.protocol=consumer, or another group id")
-        self._forget_consumer_group(group_id)
 
     def _group(self, group_id: str, *, create: bool) -> GroupCoordinator:
         group = self._groups.get(group_id)

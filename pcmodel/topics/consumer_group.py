@@ -37,10 +37,15 @@ to and from the topic ids the broker drew when it created them,
 :meth:`~pcmodel.topics.broker_topics.TopicAdminMixin.topic_ids`); a subscription regex
 (``SubscribedTopicRegex``) is a Python ``re`` pattern matched in full (Kafka uses RE2/J, whose
 syntax is close: no backreferences or lookaround there), resolved at each heartbeat rather than
-in the background; classic members cannot join a consumer group (Kafka 4 lets them), and a group
-is never converted between the two protocols (``group.consumer.migration.policy`` =
-``disabled``). Committed offsets are the broker's, as for classic groups
+in the background. Committed offsets are the broker's, as for classic groups
 (:mod:`pcmodel.topics.broker_consumer_groups`).
+
+Classic members: a consumer group may also hold members that speak the classic protocol
+(JoinGroup, SyncGroup, Heartbeat), served from the same target assignment
+(:mod:`pcmodel.topics.consumer_group_classic`), and a group moves online between the two
+protocols, classic to consumer when a ConsumerGroupHeartbeat joins it and back when its last
+consumer-protocol member leaves (:mod:`pcmodel.topics.group_migration`, Kafka's
+``group.consumer.migration.policy``).
 
 Thread safety: every method is called with the broker's lock held.
 
@@ -51,15 +56,16 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pcmodel.topics.consumer_group_assignors import ASSIGNORS, DEFAULT_ASSIGNOR, MemberSpec
+from pcmodel.topics.consumer_group_classic import ClassicMembersMixin
 from pcmodel.topics.consumer_group_errors import (
     FencedMemberEpochError,
     GroupMaxSizeReachedError,
     InvalidRegularExpressionError,
-    StaleMemberEpochError,
     UnreleasedInstanceIdError,
     UnsupportedAssignorError,
 )
@@ -69,13 +75,16 @@ from pcmodel.topics.consumer_group_members import (
     MemberState,
     reconcile,
 )
+from pcmodel.topics.consumer_group_offsets import ConsumerGroupOffsetsMixin
 from pcmodel.topics.errors import (
     FencedInstanceIdError,
     GroupIdNotFoundError,
     InvalidRequestError,
     UnknownMemberIdError,
-    UnsupportedVersionError,
 )
+
+if TYPE_CHECKING:
+    from pcmodel.topics.group_migration import GroupMigrationMixin
 
 __all__ = [
     "LEAVE_GROUP_MEMBER_EPOCH",
@@ -147,7 +156,7 @@ def validate_heartbeat(group_id: str, member_id: str, member_epoch: int,
                                                 f"valid regular expression: {exc}") from None
 
 
-class ConsumerGroup:
+class ConsumerGroup(ClassicMembersMixin, ConsumerGroupOffsetsMixin):
     """One consumer group's members, epochs and assignments (see the module docstring).
 
     ``session_timeout_ms`` and ``heartbeat_interval_ms`` are the group's (Kafka's
@@ -172,7 +181,22 @@ class ConsumerGroup:
         self.session_deadlines: dict[str, float] = {}
         #: member id -> (the epoch it must revoke at, the moment it is removed if it has not).
         self.revocation_deadlines: dict[str, tuple[int, float]] = {}
+        #: Classic members' deadlines to send JoinGroup (once told to rejoin) and SyncGroup.
+        self.join_deadlines: dict[str, float] = {}
+        self.sync_deadlines: dict[str, float] = {}
+        #: The broker's hook that may turn the group into a classic group when its last
+        #: consumer-protocol member goes: leaving (its id), or replaced by a classic static
+        #: member (``None``); it returns whether it did.
+        self.downgrade: Callable[[ConsumerGroup, str | None], bool] | None = None
+        #: The classic group it became (:mod:`pcmodel.topics.group_migration`); it has no
+        #: members any more then.
+        self.classic_group: GroupMigrationMixin | None = None
         self.dead = False
+
+    @property
+    def converted(self) -> bool:
+        """Whether the group became a classic group (and is out of the broker's table)."""
+        return self.classic_group is not None
 
     # --- what the group looks like --------------------------------------------------------
 
@@ -241,7 +265,9 @@ class ConsumerGroup:
         if not member_id:
             member_id = str(uuid.uuid4())
         old, replaced = self._member_for(member_id, member_epoch, instance_id, owned, joining)
-        changes: dict[str, object] = {"client_id": client_id, "client_host": client_host}
+        # A member sending this heartbeat speaks the consumer protocol from now on.
+        changes: dict[str, object] = {"client_id": client_id, "client_host": client_host,
+                                      "classic": None}
         for name, value in (("instance_id", instance_id), ("rack_id", rack_id),
                             ("server_assignor", assignor), ("subscribed_topic_regex", regex)):
             if value is not None:
@@ -250,7 +276,22 @@ class ConsumerGroup:
             changes["rebalance_timeout_ms"] = rebalance_timeout_ms
         if topic_names is not None:
             changes["subscribed_topic_names"] = tuple(sorted(set(topic_names)))
-        member = old.copy(**changes)
+        updated = self._update(old, old.copy(**changes), replaced, topics, owned, now)
+        self.session_deadlines[member_id] = now + self.session_timeout_ms / 1000
+        full = joining or (rebalance_timeout_ms != -1 and topic_names is not None
+                           and owned is not None)
+        changed = updated.assigned != old.assigned or replaced is not None
+        return HeartbeatAnswer(member_id, updated.member_epoch, self.heartbeat_interval_ms,
+                               dict(updated.assigned) if full or changed else None)
+
+    def _update(self, old: ConsumerGroupMember, member: ConsumerGroupMember,
+                replaced: str | None, topics: Mapping[str, int],
+                owned: Mapping[str, set[int]] | None, now: float) -> ConsumerGroupMember:
+        """Store ``member`` (in the place of the static member ``replaced``), bump the group
+        epoch if what must be assigned changed, compute the target assignment if it is behind,
+        and move the member towards it: steps 1-3 of Kafka's heartbeat, shared by
+        ConsumerGroupHeartbeat and a classic member's JoinGroup."""
+        member_id = member.member_id
         bump = (member.subscribed_topic_names != old.subscribed_topic_names
                 or member.subscribed_topic_regex != old.subscribed_topic_regex)
         if replaced is not None:  # a static member back under a new id takes its old place
@@ -266,13 +307,7 @@ class ConsumerGroup:
             self.group_epoch += 1
         if self.group_epoch > self.assignment_epoch:
             self._assign(topics)
-        updated = self._reconcile(member, owned, now)
-        self.session_deadlines[member_id] = now + self.session_timeout_ms / 1000
-        full = joining or (rebalance_timeout_ms != -1 and topic_names is not None
-                           and owned is not None)
-        changed = updated.assigned != old.assigned or replaced is not None
-        return HeartbeatAnswer(member_id, updated.member_epoch, self.heartbeat_interval_ms,
-                               dict(updated.assigned) if full or changed else None)
+        return self._reconcile(member, owned, now)
 
     def _member_for(self, member_id: str, epoch: int, instance_id: str | None,
                     owned: Mapping[str, set[int]] | None,
@@ -293,7 +328,8 @@ class ConsumerGroup:
         if joining:
             if existing is None:
                 return self.members.get(member_id) or ConsumerGroupMember(member_id), None
-            if existing.member_epoch != LEAVE_GROUP_STATIC_MEMBER_EPOCH:
+            if existing.member_epoch != LEAVE_GROUP_STATIC_MEMBER_EPOCH and \
+                    not existing.uses_classic_protocol:  # a classic one is replaced at once
                 raise UnreleasedInstanceIdError(
                     f"Static member {member_id} with instance id {instance_id} cannot join the "
                     f"group because the instance id is owned by {existing.member_id} member.")
@@ -349,7 +385,10 @@ class ConsumerGroup:
                             self.target.get(member.member_id, {}), self.owner_epoch, owned)
         if updated is not member:
             self.members[member.member_id] = updated
-            if updated.state is MemberState.UNREVOKED_PARTITIONS:
+            # A classic member's deadlines are to join and to sync instead
+            # (:mod:`pcmodel.topics.consumer_group_classic`).
+            if updated.state is MemberState.UNREVOKED_PARTITIONS and \
+                    not updated.uses_classic_protocol:
                 timeout = max(updated.rebalance_timeout_ms, 0) / 1000
                 self.revocation_deadlines[member.member_id] = (updated.member_epoch,
                                                                now + timeout)
@@ -393,7 +432,13 @@ class ConsumerGroup:
 
     def fence(self, member_id: str) -> None:
         """Remove the member: its partitions are free, and the group epoch goes up so the
-        others' next heartbeats reassign them (Kafka's ``consumerGroupFenceMember``)."""
+        others' next heartbeats reassign them (Kafka's ``consumerGroupFenceMember``). When it
+        is the last member speaking the consumer protocol and classic members remain, the
+        broker may turn the group into a classic one instead (``downgrade``, see
+        :mod:`pcmodel.topics.group_migration`): then this group is left empty."""
+        if self.downgrade is not None and self.only_classic_members_but(member_id) and \
+                self.downgrade(self, member_id):
+            return
         self._remove(member_id)
         self.target.pop(member_id, None)
         self.subscription_metadata = {t: n for t, n in self.subscription_metadata.items()
@@ -407,11 +452,19 @@ class ConsumerGroup:
             del self.static_members[member.instance_id]
         self.session_deadlines.pop(member_id, None)
         self.revocation_deadlines.pop(member_id, None)
+        self.join_deadlines.pop(member_id, None)
+        self.sync_deadlines.pop(member_id, None)
 
     def expire(self, now: float) -> list[str]:
-        """Remove the members whose session ended or whose revocation took longer than their
-        rebalance timeout; return their ids."""
+        """Remove the members whose session ended, whose revocation took longer than their
+        rebalance timeout, or (classic members) that did not join or sync in time; return
+        their ids. Removing the last consumer-protocol member may downgrade the group
+        (:meth:`fence`)."""
         gone = [m for m, deadline in self.session_deadlines.items() if now >= deadline]
+        # A classic member told to rejoin must join, and once joined sync, within its
+        # rebalance timeout (Kafka's join and sync timeouts).
+        for deadlines in (self.join_deadlines, self.sync_deadlines):
+            gone += [m for m, deadline in deadlines.items() if now >= deadline and m not in gone]
         for member_id, (epoch, deadline) in self.revocation_deadlines.items():
             member = self.members.get(member_id)
             if member_id not in gone and now >= deadline and member is not None and \
@@ -422,44 +475,6 @@ class ConsumerGroup:
             if member_id in self.members:
                 self.fence(member_id)
         return gone
-
-    # --- offsets ------------------------------------------------------------------------------
-
-    def check_offset_commit(self, member_id: str, epoch: int, api_version: int | None = None,
-                            transactional: bool = False) -> None:
-        """Kafka's ``ConsumerGroup.validateOffsetCommit``: epoch ``< 0`` is accepted while
-        the group has no member; otherwise ``UnknownMemberIdError``, then
-        ``UnsupportedVersionError`` (a consumer-protocol member must use OffsetCommit v9+),
-        then ``StaleMemberEpochError`` unless ``epoch`` is the member's."""
-        if epoch < 0 and not self.members:
-            return
-        member = self.members.get(member_id)
-        if member is None:
-            raise UnknownMemberIdError(
-                f"Member {member_id} is not a member of group {self.group_id}.")
-        if not transactional and api_version is not None and api_version < 9:
-            raise UnsupportedVersionError("OffsetCommit version 9 or above must be used by "
-                                          "members using the modern group protocol")
-        self._check_member_epoch(member, epoch)
-
-    def check_offset_fetch(self, member_id: str | None, epoch: int) -> None:
-        """Kafka's ``ConsumerGroup.validateOffsetFetch``: no member id and epoch ``< 0``
-        (an admin, or an older client) is accepted; otherwise ``UnknownMemberIdError`` or
-        ``StaleMemberEpochError``."""
-        if member_id is None and epoch < 0:
-            return
-        member = self.members.get(member_id or "")
-        if member is None:
-            raise UnknownMemberIdError(
-                f"Member {member_id} is not a member of group {self.group_id}.")
-        self._check_member_epoch(member, epoch)
-
-    @staticmethod
-    def _check_member_epoch(member: ConsumerGroupMember, epoch: int) -> None:
-        if epoch != member.member_epoch:
-            raise StaleMemberEpochError(
-                f"The received member epoch {epoch} does not match the expected member epoch "
-                f"{member.member_epoch}.")
 
     def check_exists(self) -> None:
         """Raise ``GroupIdNotFoundError`` once the group was deleted."""

@@ -33,7 +33,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 
-__all__ = ["Assignment", "ConsumerGroupMember", "MemberState", "reconcile"]
+__all__ = ["Assignment", "ClassicMetadata", "ConsumerGroupMember", "MemberState", "reconcile"]
 
 #: A set of partitions by topic name.
 Assignment = dict[str, frozenset[int]]
@@ -45,6 +45,16 @@ class MemberState(Enum):
     STABLE = "stable"
     UNREVOKED_PARTITIONS = "unrevoked_partitions"
     UNRELEASED_PARTITIONS = "unreleased_partitions"
+
+
+@dataclass(frozen=True)
+class ClassicMetadata:
+    """What a member speaking the classic protocol (JoinGroup, SyncGroup, Heartbeat) said in
+    its last JoinGroup: its session timeout and its ``(assignor name, subscription bytes)``
+    pairs in order of preference (Kafka's ``ClassicMemberMetadata``)."""
+
+    session_timeout_ms: int
+    protocols: tuple[tuple[str, bytes], ...]
 
 
 @dataclass
@@ -66,6 +76,15 @@ class ConsumerGroupMember:
     previous_member_epoch: int = 0
     assigned: Assignment = field(default_factory=dict)
     pending_revocation: Assignment = field(default_factory=dict)
+    #: Set for a member of a classic group that became a consumer group, or a classic
+    #: consumer that joined one (see :mod:`pcmodel.topics.consumer_group_classic`).
+    classic: ClassicMetadata | None = None
+
+    @property
+    def uses_classic_protocol(self) -> bool:
+        """Whether the member speaks JoinGroup/SyncGroup/Heartbeat rather than
+        ConsumerGroupHeartbeat."""
+        return self.classic is not None
 
     def copy(self, **changes: object) -> ConsumerGroupMember:
         """A copy with ``changes`` (the assignments are immutable values, shared safely)."""

@@ -75,7 +75,8 @@ ending its join phase, removing a member), :mod:`~pcmodel.topics.group_deadlines
 waiting), :mod:`~pcmodel.topics.group_offsets` (who may commit, and when committed offsets
 expire), :mod:`~pcmodel.topics.group_static` (static members taking their place again),
 :mod:`~pcmodel.topics.group_snapshot` (the stored record a new coordinator restores a group
-from, and what a store that succeeded or failed does to the group) and
+from, and what a store that succeeded or failed does to the group),
+:mod:`~pcmodel.topics.group_migration` (becoming a Kafka 4 consumer group and back) and
 :mod:`~pcmodel.topics.group_answers` (the answers' value types).
 
 Prior art: Kafka's ``GroupCoordinator.scala`` and ``GroupMetadata.scala`` (states and their
@@ -114,6 +115,7 @@ from pcmodel.topics.group_answers import (
 )
 from pcmodel.topics.group_deadlines import GroupDeadlinesMixin
 from pcmodel.topics.group_metadata import GroupMetadataMixin, _Member
+from pcmodel.topics.group_migration import GroupMigrationMixin
 from pcmodel.topics.group_offsets import GroupOffsetsMixin
 from pcmodel.topics.group_rounds import GroupRoundsMixin
 from pcmodel.topics.group_snapshot import GroupSnapshotMixin
@@ -123,6 +125,7 @@ from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition
 
 __all__ = [
     "GroupCoordinator",
+    "check_session_timeout",
     "GroupDescription",
     "GroupState",
     "HeartbeatResult",
@@ -140,9 +143,19 @@ MIN_SESSION_TIMEOUT_MS = 1
 MAX_SESSION_TIMEOUT_MS = 1_800_000
 
 
+def check_session_timeout(session_timeout_ms: int) -> None:
+    """``InvalidSessionTimeoutError`` unless the session timeout is one a group accepts."""
+    if not MIN_SESSION_TIMEOUT_MS <= session_timeout_ms <= MAX_SESSION_TIMEOUT_MS:
+        raise InvalidSessionTimeoutError(
+            f"session_timeout_ms={session_timeout_ms} is outside "
+            f"[{MIN_SESSION_TIMEOUT_MS}, {MAX_SESSION_TIMEOUT_MS}]"
+        )
+
+
 @dataclass
 class GroupCoordinator(GroupMetadataMixin, GroupDeadlinesMixin, GroupRoundsMixin,
-                       GroupSnapshotMixin, GroupOffsetsMixin, GroupStaticMixin):
+                       GroupSnapshotMixin, GroupOffsetsMixin, GroupStaticMixin,
+                       GroupMigrationMixin):
     """Membership, generations and committed offsets of one group (see the module docstring).
 
     Every method must be called with ``lock`` (the broker's) held. ``clock`` (monotonic seconds)
@@ -229,11 +242,7 @@ class GroupCoordinator(GroupMetadataMixin, GroupDeadlinesMixin, GroupRoundsMixin
         protocol type), ``UnknownMemberIdError`` (the member was removed: join again with
         ``member_id=""``), ``FencedInstanceIdError`` (another member holds the instance id).
         """
-        if not MIN_SESSION_TIMEOUT_MS <= session_timeout_ms <= MAX_SESSION_TIMEOUT_MS:
-            raise InvalidSessionTimeoutError(
-                f"session_timeout_ms={session_timeout_ms} is outside "
-                f"[{MIN_SESSION_TIMEOUT_MS}, {MAX_SESSION_TIMEOUT_MS}]"
-            )
+        check_session_timeout(session_timeout_ms)
         protocols = tuple((str(name), bytes(metadata)) for name, metadata in protocols)
         now = self.clock()
         self.expire(now)
@@ -351,6 +360,7 @@ class GroupCoordinator(GroupMetadataMixin, GroupDeadlinesMixin, GroupRoundsMixin
                     self.assignment_stored(generation)
             else:
                 self._wait(lambda: not member.awaiting_sync, timeout)
+        self._check_not_moved(member)
         self._check_not_fenced(member)
         if self.members.get(member_id) is not member:
             raise UnknownMemberIdError(

@@ -21,7 +21,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from pcmodel.topics.errors import UnknownMemberIdError
+from pcmodel.topics.errors import RebalanceInProgressError, UnknownMemberIdError
 from pcmodel.topics.group_answers import GroupState, JoinResult
 from pcmodel.topics.group_metadata import _Member
 
@@ -86,6 +86,7 @@ class GroupDeadlinesMixin:
     def _await_join(self, member: _Member, timeout: float | None) -> JoinResult:
         """Wait up to ``timeout`` s for ``member``'s join to be answered."""
         self._wait(lambda: not member.awaiting_join, timeout)
+        self._check_not_moved(member)
         self._check_not_fenced(member)
         if self.members.get(member.member_id) is not member:
             raise UnknownMemberIdError(
@@ -96,6 +97,12 @@ class GroupDeadlinesMixin:
             return JoinResult(member.member_id, -1, None, None, "", (), pending=True)
         assert member.join_response is not None
         return member.join_response
+
+    def _check_not_moved(self, member: _Member) -> None:
+        if member.moved:
+            raise RebalanceInProgressError(
+                f"group {self.group_id!r} became a consumer group while member "
+                f"{member.member_id!r} waited; join again")
 
     def _seconds_to_next_deadline(self) -> float | None:
         deadlines = list(self.pending_members.values())

@@ -55,6 +55,9 @@ class _Member:
     group_instance_id: str | None = None
     #: Another member took this static member's place: its pending calls are refused.
     fenced: bool = False
+    #: The group became a consumer group: its pending calls are answered
+    #: REBALANCE_IN_PROGRESS (see :mod:`pcmodel.topics.group_migration`).
+    moved: bool = False
 
     def metadata(self, protocol: str) -> bytes:
         return dict(self.protocols)[protocol]

@@ -51,7 +51,15 @@ for), `transactional_id_expiration_ms=604800000` (a week) and the intervals of t
 `group_consumer_max_size=None` (no bound on a group's members, as Kafka's default of
 2147483647 means). Kafka refuses a session timeout below 45 s
 (`group.consumer.min.session.timeout.ms`); the broker here takes any positive one, so that a
-test or notebook sees a silent member go in a second or two.
+test or notebook sees a silent member go in a second or two. Two more say how a group moves
+between the two protocols while its consumers are restarted one by one (KIP-848's online
+migration), as attributes of a broker, checked when set:
+`broker.group_consumer_migration_policy = "bidirectional"` (Kafka 4's default: a
+`group.protocol=consumer` member joining a classic group turns it into a consumer group, and the
+last such member leaving turns it back; `"upgrade"` and `"downgrade"` allow one direction,
+`"disabled"` neither) and `broker.group_classic_max_size = None` (a group that would be left with
+more classic members stays a consumer group). A classic consumer may join a consumer group
+whatever the policy, as in Kafka.
 Kafka's `group.initial.rebalance.delay.ms` defaults to 3000; here it is 0, because pcmodel's own
 consumers read topic metadata from the broker itself when they lead (a group formed at once
 assigns every partition) and a 3 s wait on each new group would slow every program and test that

@@ -288,7 +288,7 @@ def test_a_restarted_group_keeps_its_offsets_and_can_be_deleted_when_empty(broke
     assert broker.list_groups() == [] and broker.committed("g", [tp]) == {tp: None}
 
 
-def test_classic_and_consumer_groups_do_not_mix(broker):
+def test_classic_members_that_are_no_consumers_do_not_mix_with_a_consumer_group(broker):
     join(broker, "a")
     with pytest.raises(InconsistentGroupProtocolError):
         broker.join_group("g", "", protocols=[("range", b"")], timeout=0)

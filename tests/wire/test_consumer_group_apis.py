@@ -26,6 +26,7 @@ pytestmark = pytest.mark.timeout(30)
 UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION, INCONSISTENT_GROUP_PROTOCOL = 25, 22, 23
 UNSUPPORTED_VERSION, INVALID_REQUEST, GROUP_ID_NOT_FOUND = 35, 42, 69
 FENCED_MEMBER_EPOCH, UNSUPPORTED_ASSIGNOR, STALE_MEMBER_EPOCH = 110, 112, 113
+MEMBER_ID_REQUIRED = 79
 
 
 def heartbeat(raw, member_id, epoch, *, version=1, names=None, owned=None, **fields):
@@ -145,11 +146,16 @@ def test_describe_list_and_the_classic_apis(raw, topic_t):
     dead = raw.request(DescribeGroupsRequest[5](groups=["g"],
                                                 include_authorized_operations=False)).groups[0]
     assert (dead.error_code, dead.group_state) == (0, "Dead")
-    joined = raw.request(JoinGroupRequest[5](
-        group_id="g", session_timeout_ms=10_000, rebalance_timeout_ms=10_000, member_id="",
-        group_instance_id=None, protocol_type="consumer",
-        protocols=[JoinGroupRequest.JoinGroupRequestProtocol(name="range", metadata=b"")]))
-    assert joined.error_code == INCONSISTENT_GROUP_PROTOCOL
+    # A classic member may join (Kafka 4): first MEMBER_ID_REQUIRED, as from any group; but
+    # metadata that is no consumer subscription is refused.
+    def join(member_id):
+        return raw.request(JoinGroupRequest[5](
+            group_id="g", session_timeout_ms=10_000, rebalance_timeout_ms=10_000,
+            member_id=member_id, group_instance_id=None, protocol_type="consumer",
+            protocols=[JoinGroupRequest.JoinGroupRequestProtocol(name="range", metadata=b"")]))
+    required = join("")
+    assert required.error_code == MEMBER_ID_REQUIRED and required.member_id
+    assert join(required.member_id).error_code == INCONSISTENT_GROUP_PROTOCOL
 
 
 def test_a_cluster_does_not_offer_the_consumer_group_apis(served):

@@ -14,6 +14,10 @@ KIP-345: JoinGroup v5+, SyncGroup and Heartbeat v3+, LeaveGroup v3+, OffsetCommi
 served as :mod:`pcmodel.topics.group_static` describes; a static leader that takes its place
 again in a ``Stable`` group is told to skip the assignment from JoinGroup v9 (KIP-814).
 
+A Kafka 4 consumer group answers classic members too (the broker routes their calls to it,
+:mod:`pcmodel.topics.consumer_group_classic`): their JoinGroup and SyncGroup are answered at
+once, and a group changes protocol online (:mod:`pcmodel.topics.group_migration`).
+
 Where Kafka answers per group (DescribeGroups, DeleteGroups, LeaveGroup v3+), so do these
 handlers.
 """
