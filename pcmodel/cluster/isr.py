@@ -6,14 +6,14 @@ decides who is in sync and which records are committed. Each rule is a small fun
 invariant, so that it can be read, tested and taught on its own.
 
 The cluster's leaders apply them as Kafka's do (:func:`isr_at_check`, then
-:func:`high_watermark`): a follower leaves the ISR when it has not been caught up for longer
-than the lag limit *and* lacks some of the leader's records (one with every record stays,
-however long ago it fetched); a follower joins only when it fetches, once it has every
-committed record, and the high watermark waits for a follower about to join
-(:func:`joining_replicas`) unless its broker is fenced or shutting down (ineligible, as the
-controller last told the leader); and it stands still while the ISR is smaller than
-``min.insync.replicas``. The high-watermark exercise asks students for a simpler one-pass
-version, :func:`leader_update`, and grades it against that function.
+:func:`high_watermark`): a follower leaves the ISR, at the leader's periodic check (every half
+lag limit), when it has not been caught up for longer than the lag limit *and* lacks some of
+the leader's records (one with every record stays, however long ago it fetched); a follower
+joins only when it fetches, once it has every committed record, and the high watermark waits
+for a follower about to join (:func:`joining_replicas`) unless its broker is fenced or
+shutting down (ineligible, as the controller last told the leader); and it stands still while
+the ISR is smaller than ``min.insync.replicas``. The high-watermark exercise asks students for
+a simpler one-pass version, :func:`leader_update`, and grades it against that function.
 
 Prior art: Kafka ``Partition.scala`` (``maybeIncrementLeaderHW``, ``maybeShrinkIsr``,
 ``maybeExpandIsr``, ``getOutOfSyncReplicas``, ``effectiveMinIsr``) and ``Replica.scala``
@@ -171,11 +171,15 @@ def isr_at_check(
     leader_epoch_start: int,
     fetched: int | None = None,
     ineligible: Set[int] = frozenset(),
+    shrink: bool = True,
 ) -> frozenset[int]:
     """The ISR a Kafka leader asks for at one of its checks.
 
-    Followers out of sync (:func:`out_of_sync_replicas` with their LEOs: not caught up within
-    the lag limit and missing records) leave, as in Kafka's periodic ``maybeShrinkIsr``. The
+    With ``shrink`` (the periodic check, which Kafka's ``ReplicaManager`` runs every
+    ``replica.lag.time.max.ms / 2``, so that a stuck follower leaves 1 to 1.5 lag limits
+    after its last catch-up), followers out of sync (:func:`out_of_sync_replicas` with their
+    LEOs: not caught up within the lag limit and missing records) leave, as in Kafka's
+    ``maybeShrinkIsr``; without it nobody leaves. The
     follower that has just fetched (``fetched``), if outside the ISR, joins once its LEO
     reaches the current high watermark and the start of the leader's epoch
     (:func:`can_join_isr`), as in Kafka's ``maybeExpandIsr``, which runs at a follower's fetch
@@ -184,8 +188,9 @@ def isr_at_check(
     ``canAddReplicaToIsr``; the controller would refuse it).
     """
     members = set(isr) | {leader}
-    members -= out_of_sync_replicas(members, leader, last_caught_up, now,
-                                    replica_lag_time_max, leos)
+    if shrink:
+        members -= out_of_sync_replicas(members, leader, last_caught_up, now,
+                                        replica_lag_time_max, leos)
     if fetched is not None and fetched in leos and fetched not in members \
             and fetched not in ineligible \
             and can_join_isr(leos[fetched], high_watermark_now, leader_epoch_start):

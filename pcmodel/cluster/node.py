@@ -16,7 +16,7 @@ Prior art: Kafka ``ReplicaManager`` (``appendRecords``, ``fetchMessages``), the 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
 from pcmodel.cluster.controller import PartitionState, TopicConfig
@@ -28,24 +28,24 @@ from pcmodel.cluster.errors import (
     RequestTimedOutError,
     UnknownLeaderEpochError,
 )
+from pcmodel.cluster.node_replicas import LocalReplicas
 from pcmodel.cluster.partition_markers import NodeMarkers
 from pcmodel.cluster.producers import BatchInfo
 from pcmodel.cluster.purgatory import DelayedProduce, ProduceFuture, ProduceResult
 from pcmodel.cluster.replica import Replica
 from pcmodel.topics.broker import Broker, FetchError, FetchResult
-from pcmodel.topics.broker_log_dirs import IN_MEMORY, describe_log_dir, log_dir_move
+from pcmodel.topics.broker_log_dirs import IN_MEMORY
 from pcmodel.topics.broker_topics import delete_records_target
 from pcmodel.topics.config_resources import AlterConfigOp
-from pcmodel.topics.errors import KafkaConnectionError, KafkaError, UnknownTopicOrPartitionError
+from pcmodel.topics.errors import KafkaConnectionError, UnknownTopicOrPartitionError
 from pcmodel.topics.group_offsets import DEFAULT_OFFSETS_RETENTION_MINUTES
 from pcmodel.topics.idempotence import (
     DEFAULT_PRODUCER_ID_EXPIRATION_CHECK_INTERVAL_MS,
     DEFAULT_PRODUCER_ID_EXPIRATION_MS,
 )
 from pcmodel.topics.log import LogRecord
-from pcmodel.topics.log_records import wall_clock_ms
 from pcmodel.topics.log_transactions import TransactionalBatch
-from pcmodel.topics.structs import ActiveProducer, LogDirDescription, TopicPartition
+from pcmodel.topics.structs import TopicPartition
 
 __all__ = ["ClusterNode", "ReplicaFetchResponse"]
 
@@ -64,7 +64,7 @@ class ReplicaFetchResponse(NamedTuple):
     transactional_batches: tuple[TransactionalBatch, ...] = ()
 
 
-class ClusterNode(NodeMarkers):
+class ClusterNode(LocalReplicas, NodeMarkers):
     """Broker ``node_id`` of a cluster. See the module docstring.
 
     ``alter_isr(tp, leader, epoch, isr) -> PartitionState`` is how the node asks the controller
@@ -97,6 +97,9 @@ class ClusterNode(NodeMarkers):
         # Due at the first maintain(): a restarted broker forgets at once the producers its
         # journals remember that expired meanwhile, as Kafka skips them when it loads them.
         self._producers_checked_at = float("-inf")
+        #: When the leaders' next ISR shrink check is due (Kafka's ``isr-expiration`` task:
+        #: at start, then every half lag limit, on a fixed rate).
+        self._isr_check_at = float("-inf")
         #: Where this broker keeps its replicas' logs (a broker process: its journals).
         self.log_dir = log_dir
         # The cluster runs the offsets-retention check (it tombstones what expires in the
@@ -211,6 +214,7 @@ class ClusterNode(NodeMarkers):
             replica.state = None  # a restarted broker learns its roles again
             replica.followers = {}
         self._producers_checked_at = float("-inf")  # a restart checks its producers at once
+        self._isr_check_at = float("-inf")  # and starts its ISR checks again
 
     # --- requests --------------------------------------------------------------------------------
 
@@ -320,81 +324,22 @@ class ClusterNode(NodeMarkers):
         replica.trim_epochs()
         return replica.epochs.epoch_at(offset)
 
-    def describe_producers(self, tp: TopicPartition) -> tuple[ActiveProducer, ...]:
-        """The idempotent producers this broker's replica of ``tp`` remembers, leader or
-        follower (Kafka's ``Partition.activeProducerState``): a follower copies the producer
-        batches with the records, so it knows what the leader knows up to its log end. Each
-        with where its transaction open there began (``-1`` if none is).
-        Raises ``NotLeaderForPartitionError`` if this broker holds no replica of ``tp``,
-        ``UnknownTopicOrPartitionError`` if it knows no such topic."""
-        replica = self._local_replica(tp)
-        open_at = replica.open_transactions
-        return tuple(p._replace(current_transaction_start_offset=open_at.get(p.producer_id, -1))
-                     for p in replica.producers.active())
-
-    def expire_producers(self, now_ms: int | None = None) -> dict[TopicPartition, tuple[int, ...]]:
-        """Every replica here forgets the producers expired at ``now_ms`` (epoch ms; default:
-        the wall clock, which the local broker stamps records with; see
-        :meth:`~pcmodel.cluster.producers.ProducerState.expire`); returns their ids, per
-        partition (those with any)."""
-        if now_ms is None:
-            now_ms = wall_clock_ms()
-        forgotten = {}
-        for tp, replica in sorted(self.replicas.items()):
-            expired = replica.producers.expire(now_ms, self.producer_id_expiration_ms,
-                                               replica.open_transactions)
-            if expired:
-                forgotten[tp] = expired
-        return forgotten
-
-    def describe_log_dirs(self, partitions: Iterable[TopicPartition] | None = None,
-                          ) -> tuple[LogDirDescription, ...]:
-        """This broker's log directory and the replicas it hosts in it (of ``partitions``, or
-        all for ``None``), as Kafka's DescribeLogDirs answers: sizes of what each replica
-        retains, the volume's bytes for a directory on disk."""
-        asked = None if partitions is None else set(map(TopicPartition._make, partitions))
-        hosted = [tp for tp in sorted(self.replicas) if asked is None or tp in asked]
-        return (describe_log_dir(self.log_dir, self.broker.replica_infos(hosted)),)
-
-    def alter_replica_log_dirs(self, targets: Mapping[TopicPartition, str],
-                               existing: Iterable[TopicPartition],
-                               ) -> dict[TopicPartition, KafkaError | None]:
-        """AlterReplicaLogDirs on this broker, which has one log directory: nothing moves (see
-        :func:`~pcmodel.topics.broker_log_dirs.log_dir_move`); ``existing`` are the partitions
-        the controller has."""
-        known = set(existing)
-        return {tp: log_dir_move(self.log_dir, tp, target, hosted=tp in self.replicas,
-                                 exists=tp in known)
-                for tp, target in targets.items()}
-
-    def local_offsets(self, tp: TopicPartition) -> tuple[int, int, int]:
-        """``(log_start_offset, log_end_offset, high_watermark)`` of the local replica of
-        ``tp``; zeros while there is none yet (a reassignment added this broker, which was
-        down or has not heard of it)."""
-        replica = self.replicas.get(tp)
-        return (0, 0, 0) if replica is None else replica.offsets
-
-    def local_records(self, tp: TopicPartition) -> list[LogRecord]:
-        """Every record of the local replica of ``tp``, committed or not (for checks and
-        lessons); ``[]`` while there is none."""
-        start, leo, _ = self.local_offsets(tp)
-        if leo == start:
-            return []
-        return list(self.broker.fetch({tp: start}, max_records=leo - start,
-                                      replica_id=self.node_id)[tp].records)
-
     # --- periodic work ---------------------------------------------------------------------------
 
     def maintain(self) -> None:
-        """Leader duties: shrink ISRs of laggards, expire produce requests that waited too
-        long; and every replica's: forget expired producers once the check is due."""
+        """Leader duties: the high watermarks, expire produce requests that waited too long,
+        and once the check is due (every ``replica_lag_time_max / 2``, as Kafka's
+        ``ReplicaManager`` schedules ``maybeShrinkIsr``) drop laggards from the ISRs, so a
+        stuck follower leaves 1 to 1.5 lag limits after its last catch-up; and every
+        replica's: forget expired producers once that check is due."""
         now = self._clock()
         if now - self._producers_checked_at >= self._producers_check_interval:
             self._producers_checked_at = now
             self.expire_producers()
+        shrink = self._isr_check_due(now)
         for replica in list(self.replicas.values()):  # an ISR change may remove one
             if replica.is_leader:
-                self._leader_maintenance(replica)
+                self._leader_maintenance(replica, shrink=shrink)
         still = []
         for waiting in self._waiting:
             if now >= waiting.deadline:
@@ -447,12 +392,27 @@ class ClusterNode(NodeMarkers):
         if not waiting.try_complete(replica.high_watermark, len(state.isr), replica.min_isr):
             self._waiting.append(waiting)
 
-    def _leader_maintenance(self, replica: Replica, fetched: int | None = None) -> None:
+    def _isr_check_due(self, now: float) -> bool:
+        """Whether the periodic ISR shrink check is due at ``now``; if so, schedule the next
+        on the same fixed-rate grid (missed ones are not run twice)."""
+        period = self._lag_max / 2
+        if now < self._isr_check_at - 1e-9:  # a float's rounding is not a missed check
+            return False
+        if self._isr_check_at == float("-inf"):
+            self._isr_check_at = now
+        missed = int((now - self._isr_check_at) / period + 1e-9)
+        self._isr_check_at += (missed + 1) * period
+        return True
+
+    def _leader_maintenance(self, replica: Replica, fetched: int | None = None,
+                            shrink: bool = False) -> None:
         """The leader's checks: the ISR (``fetched``: the follower whose fetch this is may
-        join), then the high watermark and the produces waiting for it."""
+        join; with ``shrink``, the periodic check, laggards leave), then the high watermark
+        and the produces waiting for it."""
         state = replica.state
         assert state is not None
-        wanted = replica.desired_isr(self._clock(), self._lag_max, fetched, self.ineligible)
+        wanted = replica.desired_isr(self._clock(), self._lag_max, fetched, self.ineligible,
+                                     shrink)
         if wanted != state.isr:
             try:
                 new = self._alter_isr(replica.tp, self.node_id, state.leader_epoch, wanted)

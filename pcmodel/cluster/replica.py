@@ -167,17 +167,18 @@ class Replica:
         f.leader_leo_at_last_fetch = leader_leo
 
     def desired_isr(self, now: float, lag_max: float, fetched: int | None = None,
-                    ineligible: AbstractSet[int] = frozenset()) -> frozenset[int]:
-        """The ISR the leader wants now: laggards out, and ``fetched`` (the follower whose
-        fetch this is, if any) in if it can join, unless its broker is ``ineligible``
-        (:func:`~pcmodel.cluster.isr.isr_at_check`)."""
+                    ineligible: AbstractSet[int] = frozenset(),
+                    shrink: bool = True) -> frozenset[int]:
+        """The ISR the leader wants now: laggards out (if ``shrink``: at the periodic check
+        only), and ``fetched`` (the follower whose fetch this is, if any) in if it can join,
+        unless its broker is ``ineligible`` (:func:`~pcmodel.cluster.isr.isr_at_check`)."""
         assert self.state is not None
         return rules.isr_at_check(
             leader=self.node_id, isr=self.state.isr, high_watermark_now=self.high_watermark,
             leos=self.leos(), last_caught_up={r: f.last_caught_up
                                               for r, f in self.followers.items()},
             now=now, replica_lag_time_max=lag_max, leader_epoch_start=self.leader_epoch_start,
-            fetched=fetched, ineligible=ineligible,
+            fetched=fetched, ineligible=ineligible, shrink=shrink,
         )
 
     @property

@@ -187,9 +187,11 @@ def test_a_new_coordinator_loads_only_once_its_high_watermark_passed_its_epochs_
     assert cluster.leader(OFFSETS_TOPIC, 0) == heir
     with pytest.raises(LeaderNotAvailableError, match="still loading"):
         offsets.committed("g", [T0])
-    # The dead follower leaves the ISR; the heir alone meets the offsets topic's
-    # min.insync.replicas (Kafka's broker default, 1): the commit is committed, and loaded.
-    cluster.run_for(1.2)
+    # The dead follower leaves the ISR (at the heir's first periodic check more than a lag
+    # limit after it took over: within one and a half); the heir alone meets the offsets
+    # topic's min.insync.replicas (Kafka's broker default, 1): the commit is committed, and
+    # loaded.
+    cluster.run_for(1.5 * cluster.replica_lag_time_max)
     assert cluster.isr(OFFSETS_TOPIC, 0) == {heir}
     assert offsets.committed("g", [T0]) == {T0: OffsetAndMetadata(2, "", -1)}
     cluster.restart(old)
