@@ -37,7 +37,9 @@ directory and its replicas' sizes, in the JSON of Kafka's ``kafka-log-dirs.sh --
 ``kill B``, ``stop B`` (a controlled shutdown, as ``kafka-server-stop.sh``), ``restart B``,
 ``isolate B``, ``heal [B]``, ``slow B SECONDS``, ``help``. A wrong
 command is answered with one line saying what is expected; the cluster goes on. It serves until
-Ctrl-C or SIGTERM (an end of input, as with ``< /dev/null``, only stops the commands).
+Ctrl-C or SIGTERM (an end of input, as with ``< /dev/null``, only stops the commands). One that
+comes while the cluster starts ends the start at its next step: what had started stops, and the
+command says ``pcmodel cluster: interrupted`` (status 130), as every command does.
 
 Prior art: ``pcmodel broker`` (serve in the foreground, print where, stop on Ctrl-C) and
 Kafka's ``kafka-topics.sh`` / ``kafka-server-stop.sh`` for the words.
@@ -47,9 +49,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import select
 import selectors
 import socket
 import sys
+from collections.abc import Callable
 from typing import Any, TextIO
 
 from pcmodel.cluster.shell import ClusterShell
@@ -131,13 +135,16 @@ def _ports(text: str, brokers: int) -> tuple[str, list[int]]:
     return host, [0 if port == 0 else port + b for b in range(brokers)]
 
 
-def make_cluster(args: argparse.Namespace, mode: str | None = None) -> Any:
+def make_cluster(args: argparse.Namespace, mode: str | None = None,
+                 start_cancelled: Callable[[], bool] | None = None) -> Any:
     """The :class:`~pcmodel.cluster.Cluster` the options ask for (``mode``: threads, or
-    processes with ``--processes``, unless given)."""
+    processes with ``--processes``, unless given), started; ``start_cancelled`` as the
+    class takes it (``KeyboardInterrupt``, nothing left running, once it says True)."""
     from pcmodel.cluster.cluster import Cluster
 
     max_timeout_ms, abort_interval_ms = transaction_options(args)
     return Cluster(args.brokers, mode=mode or ("processes" if args.processes else "threads"),
+                   start_cancelled=start_cancelled,
                    broker_session_timeout_ms=args.broker_session_timeout_ms,
                    group_initial_rebalance_delay_ms=args.group_initial_rebalance_delay_ms,
                    offsets_retention_minutes=args.offsets_retention_minutes,
@@ -163,20 +170,30 @@ def run_cluster(args: argparse.Namespace) -> int:
     check_kafka_listener()
     for port in sorted(set(ports)):
         check_listen_address(host, port, "--kafka")
+    # The listeners' modules load before anything starts (a Ctrl-C meanwhile has nothing to
+    # stop): the start that follows is short, and checks for a stop between its steps.
+    from pcmodel.wire.cluster_listeners import cluster_handlers
+
+    cluster_handlers()
     # From here on a stop signal only makes ``wake`` readable, however early it lands (while
     # the brokers and listeners start, during the prints), and the wait sees it; during the
     # clean-up another one is ignored, so the clean-up always finishes: every listener and
-    # broker process stopped, none reported as having died (see pcmodel.stop_signals).
+    # broker process stopped, none reported as having died (see pcmodel.stop_signals). A stop
+    # during the start cancels it at its next step or tick (``start_cancelled``): what had
+    # started is stopped, and the command ends as interrupted, its usual one line.
     with stop_signals() as wake:
-        cluster = make_cluster(args)
+        stopping = _StopCheck(wake)
+        cluster = make_cluster(args, start_cancelled=stopping)
         try:
             try:
+                stopping.raise_if_stopped()
                 listeners = cluster.serve_kafka(host, ports)
             except (OSError, ImportError) as exc:
                 print(f"pcmodel cluster: error: cannot serve Kafka clients on {host}: {exc}",
                       file=sys.stderr)
                 return 1
             try:
+                stopping.raise_if_stopped()
                 for broker, (h, p) in sorted(listeners.addresses.items()):
                     print(f"broker {broker}: {h}:{p}")
                 print(f"Kafka clients: bootstrap_servers={listeners.bootstrap_servers!r}")
@@ -188,6 +205,26 @@ def run_cluster(args: argparse.Namespace) -> int:
             cluster.close()
         print("pcmodel cluster stopped.", flush=True)  # a second Ctrl-C here changes nothing
     return 0
+
+
+class _StopCheck:
+    """Whether a stop signal arrived in the :func:`~pcmodel.stop_signals.stop_signals` block
+    of ``wake``, asked without waiting (the start's ``start_cancelled``). Reads ``wake`` only
+    while no stop was seen, so the serving wait still finds a stop that comes later."""
+
+    def __init__(self, wake: socket.socket) -> None:
+        self._wake = wake
+        self._stopped = False
+
+    def __call__(self) -> bool:
+        while not self._stopped and select.select([self._wake], [], [], 0)[0]:
+            self._stopped = stop_arrived(self._wake)
+        return self._stopped
+
+    def raise_if_stopped(self) -> None:
+        """``KeyboardInterrupt`` if a stop arrived: the start ends as interrupted."""
+        if self():
+            raise KeyboardInterrupt("stopped while the cluster started")
 
 
 def _serve(shell: ClusterShell, commands: TextIO, out: TextIO, wake: socket.socket) -> None:

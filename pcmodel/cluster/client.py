@@ -168,9 +168,12 @@ class ClusterConnection(DataRequestsMixin, OffsetLookupsMixin, GroupRequestsMixi
         self._cluster.delete_topic(name)
 
     def add_partitions(self, name: str, total: int,
-                       replica_assignment: Sequence[Sequence[int]] | None = None) -> None:
-        """Grow the topic to ``total`` partitions (see ``Cluster.add_partitions``)."""
-        self._cluster.add_partitions(name, total, replica_assignment)
+                       replica_assignment: Sequence[Sequence[int]] | None = None, *,
+                       validate_only: bool = False) -> None:
+        """Grow the topic to ``total`` partitions, or with ``validate_only`` only check that
+        the controller would (see ``Cluster.add_partitions``)."""
+        self._cluster.add_partitions(name, total, replica_assignment,
+                                     validate_only=validate_only)
 
     def elect_leaders(self, election_type: ElectionType | int,
                       partitions: Iterable[TopicPartition] | None = None,

@@ -113,6 +113,11 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, ReplicaAdmin, StateDeli
     wrote nothing to its partition for that long (:mod:`pcmodel.cluster.producers`).
     ``transaction_settings`` are Kafka's ``transaction.*`` configs, by the names of
     :mod:`pcmodel.cluster.transaction_settings` (``{"max_timeout_ms": 60_000}``).
+    ``start_cancelled`` makes the start cancellable by a stop that raises nothing (the
+    ``pcmodel cluster`` command's Ctrl-C): polled between the start's steps and while it
+    waits (a process cluster's brokers starting and registering, every tick); once it says
+    True the start stops what it started (threads, processes, files) and raises
+    ``KeyboardInterrupt``, as a Ctrl-C at that moment would.
     """
 
     def __new__(cls, *args: Any, mode: str = "threads", **kwargs: Any) -> Cluster:
@@ -141,6 +146,7 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, ReplicaAdmin, StateDeli
         producer_id_expiration_check_interval_ms: int =
         DEFAULT_PRODUCER_ID_EXPIRATION_CHECK_INTERVAL_MS,
         transaction_settings: Mapping[str, int] | None = None,
+        start_cancelled: Callable[[], bool] | None = None,
     ) -> None:
         if isinstance(brokers, bool) or not isinstance(brokers, int) or brokers < 1:
             raise IllegalArgumentError(f"brokers must be an int >= 1, got {brokers!r}")
@@ -213,6 +219,7 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, ReplicaAdmin, StateDeli
         #: other threads) and what wakes it (:mod:`~pcmodel.cluster.driving`).
         self._transaction_timer: threading.Thread | None = None
         self._transactions_due = threading.Event()
+        self._start_cancelled = start_cancelled or (lambda: False)
         self._start_brokers(brokers)
 
     def _start_brokers(self, brokers: int) -> None:
@@ -232,10 +239,17 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, ReplicaAdmin, StateDeli
                 self.controller.heartbeat(node.node_id, self.clock())
         if self.mode == "threads":
             try:
+                self._check_start()
                 self._start_threads()
+                self._check_start()
             except BaseException:  # a Ctrl-C among the starts: stop the ones that started
                 self.close()
                 raise
+
+    def _check_start(self) -> None:
+        """Raise ``KeyboardInterrupt`` if the start was cancelled (``start_cancelled``)."""
+        if self._start_cancelled():
+            raise KeyboardInterrupt("the cluster's start was cancelled")
 
     def __repr__(self) -> str:
         alive = sum(n.alive for n in self.nodes)

@@ -175,9 +175,10 @@ class Controller:
         return gone
 
     def add_partitions(self, name: str, total: int,
-                       assignment: Sequence[Sequence[int]] | None = None,
-                       ) -> list[TopicPartition]:
-        """Grow topic ``name`` to ``total`` partitions; return the new ones.
+                       assignment: Sequence[Sequence[int]] | None = None, *,
+                       validate_only: bool = False) -> list[TopicPartition]:
+        """Grow topic ``name`` to ``total`` partitions; return the new ones (``validate_only``:
+        none, nothing changed, same checks; Kafka's controller leaves the records uncommitted).
 
         New partitions have as many replicas as partition 0 has now (Kafka's rule) and
         continue the topic's round-robin placement (partition ``p`` starts at the broker after
@@ -186,8 +187,7 @@ class Controller:
         0's). They elect their first leaders as :meth:`create_topic`'s do. Raises
         ``InvalidReplicationAssignmentError`` for an assignment of another length than the
         partitions added, or one :meth:`create_topic` would refuse, and, with Kafka's message,
-        ``InvalidReplicationFactorError`` for a placement while every broker is fenced.
-        """
+        ``InvalidReplicationFactorError`` for a placement while every broker is fenced."""
         count = sum(1 for tp in self.partitions if tp.topic == name)
         rf = len(self.partitions[TopicPartition(name, 0)].replicas)
         if assignment is None:
@@ -200,7 +200,7 @@ class Controller:
             placed = self._live(check_added_assignment(
                 assignment, self.broker_ids, current=count, total=total,
                 replication_factor=rf), count)
-        return self._new_partitions(name, count, placed)
+        return [] if validate_only else self._new_partitions(name, count, placed)
 
     def _fenced(self) -> set[int]:
         """The brokers the controller counts as down."""

@@ -15,7 +15,10 @@ class ClusterEvent(NamedTuple):
 
     ``kind`` is one of ``"killed"``, ``"stopped"`` (a controlled shutdown), ``"restarted"``,
     ``"isolated"``, ``"healed"``, ``"slowed"``,
-    ``"fenced"`` (the controller noticed a dead broker), ``"leader"`` (new leader; ``detail``
+    ``"fenced"`` (the controller noticed a dead broker), ``"unfenced"`` (the controller counts
+    a registered broker as alive again: a restarted one has caught up, and only now opens
+    its Kafka listener, as a Kafka broker enables its request processing once unfenced; a
+    process cluster's brokers at their first registration), ``"leader"`` (new leader; ``detail``
     says ``clean`` or ``unclean`` and the epoch), ``"isr"`` (new ISR), ``"replicas"`` (a
     reassignment started, completed or was cancelled; ``detail`` is ``(replicas, adding,
     removing)``), ``"truncated"`` (a replica dropped records; ``records`` holds them: the lost

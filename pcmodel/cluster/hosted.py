@@ -20,6 +20,7 @@ import functools
 import logging
 import multiprocessing
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -125,10 +126,13 @@ class HostedBroker:
 
     # --- life ------------------------------------------------------------------------------------
 
-    def start(self, spec: HostSpec, authkey: bytes, timeout: float) -> None:
+    def start(self, spec: HostSpec, authkey: bytes, timeout: float,
+              cancelled: Callable[[], bool] | None = None) -> None:
         """Start a process for ``spec`` and return once it recovered its log and serves.
 
-        Raises ``KafkaError`` saying why if it failed or did not start within ``timeout``.
+        Raises ``KafkaError`` saying why if it failed or did not start within ``timeout``,
+        and ``KeyboardInterrupt`` once ``cancelled()`` says so (asked every tick while it
+        waits): either way the process is killed and reaped first.
         """
         if self._process is not None:  # a previous incarnation: make sure it is gone
             with self._pending_lock:
@@ -145,9 +149,13 @@ class HostedBroker:
             self._process, self._control = process, ours
             theirs.close()
         try:
-            if not ours.poll(timeout):
-                raise KafkaError(f"broker {self.node_id}'s process did not start within "
-                                 f"{timeout} s")
+            deadline = time.monotonic() + timeout
+            while not ours.poll(min(spec.tick, max(0.0, deadline - time.monotonic()))):
+                if time.monotonic() >= deadline:
+                    raise KafkaError(f"broker {self.node_id}'s process did not start within "
+                                     f"{timeout} s")
+                if cancelled is not None and cancelled():
+                    raise KeyboardInterrupt("the cluster's start was cancelled")
             try:
                 status, value = ours.recv()
             except EOFError:

@@ -115,9 +115,11 @@ class ProcessCluster(ProcessRequests, ProcessFaults, Cluster):
                                             self._authkey)
             self._server.start()
             for b in range(brokers):
-                self._start_process(b)
+                self._check_start()
+                self._start_process(b, self._start_cancelled)
             self._await(lambda: len(self.controller.alive) == brokers, START_TIMEOUT,
-                        "the brokers did not register with the controller")
+                        "the brokers did not register with the controller",
+                        self._start_cancelled)
             self._threads.append(threading.Thread(target=self._controller_loop,
                                                   name="pcmodel-controller"))
             self._threads[-1].start()
@@ -197,7 +199,10 @@ class ProcessCluster(ProcessRequests, ProcessFaults, Cluster):
     delete_topic.__doc__ = Cluster.delete_topic.__doc__
 
     def add_partitions(self, name: str, total: int,
-                       replica_assignment: Sequence[Sequence[int]] | None = None) -> None:
+                       replica_assignment: Sequence[Sequence[int]] | None = None, *,
+                       validate_only: bool = False) -> None:
+        if validate_only:
+            return super().add_partitions(name, total, replica_assignment, validate_only=True)
         with self._faults:
             super().add_partitions(name, total, replica_assignment)
             with self._lock:
@@ -354,7 +359,7 @@ class ProcessCluster(ProcessRequests, ProcessFaults, Cluster):
     def _tell_fenced(self, fenced: frozenset[int]) -> None:
         """Nothing to push: brokers pull the fenced brokers with their heartbeats."""
 
-    def _start_process(self, broker: int) -> None:
+    def _start_process(self, broker: int, cancelled: Any = None) -> None:
         with self._lock:
             node = self.nodes[broker]
             topics = tuple(
@@ -370,7 +375,7 @@ class ProcessCluster(ProcessRequests, ProcessFaults, Cluster):
                             self.offsets_retention_minutes,
                             (self.producer_id_expiration_ms,
                              self.producer_id_expiration_check_interval_ms))
-        node.start(spec, self._authkey, START_TIMEOUT)
+        node.start(spec, self._authkey, START_TIMEOUT, cancelled)
         with self._lock:
             node.alive = True
 
@@ -416,13 +421,18 @@ class ProcessCluster(ProcessRequests, ProcessFaults, Cluster):
                     return False
         return True
 
-    def _await(self, predicate: Any, timeout: float, failure: str) -> None:
+    def _await(self, predicate: Any, timeout: float, failure: str,
+               cancelled: Any = None) -> None:
+        """Wait until ``predicate()``; ``KafkaError`` after ``timeout`` seconds or once
+        closed, ``KeyboardInterrupt`` once ``cancelled()`` says so (checked every tick)."""
         deadline = time.monotonic() + timeout
         with self._lock:
             while not predicate():
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or self._closed:
                     raise KafkaError(f"{failure} within {timeout} s")
+                if cancelled is not None and cancelled():
+                    raise KeyboardInterrupt("the cluster's start was cancelled")
                 self._changed.wait(min(remaining, self.tick))
 
 

@@ -125,6 +125,8 @@ class StateDelivery:
         fenced = {b for b in range(len(self.nodes)) if b not in self.controller.alive}
         for b in sorted(fenced - self._fenced_seen):
             self._event("fenced", b)
+        for b in sorted(self._fenced_seen - fenced):
+            self._event("unfenced", b)
         self._fenced_seen = fenced
         self._tell_fenced(frozenset(fenced))
         for tp in tps:

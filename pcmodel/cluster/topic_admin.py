@@ -288,8 +288,10 @@ class TopicAdmin:
                                     "records cannot be deleted")
 
     def add_partitions(self, name: str, total: int,
-                       replica_assignment: Sequence[Sequence[int]] | None = None) -> None:
-        """Grow topic ``name`` to ``total`` partitions (Kafka's CreatePartitions).
+                       replica_assignment: Sequence[Sequence[int]] | None = None, *,
+                       validate_only: bool = False) -> None:
+        """Grow topic ``name`` to ``total`` partitions (Kafka's CreatePartitions); with
+        ``validate_only``, only check, with the same errors, and change nothing.
 
         Existing partitions keep their records and leaders. The new ones have as many
         replicas as partition 0, placed round-robin or where ``replica_assignment`` says (a
@@ -308,7 +310,10 @@ class TopicAdmin:
                 raise InvalidPartitionsError(
                     f"topic {name!r} has {count} partitions; the new total must be an int "
                     f"larger than that, got {total!r} (partitions can only be added)")
-            added = self.controller.add_partitions(name, total, replica_assignment)
+            added = self.controller.add_partitions(name, total, replica_assignment,
+                                                   validate_only=validate_only)
+            if validate_only:
+                return
             self._grow_replicas(name, total, added, self.controller.topics[name])
             for tp in added:
                 self._publish(tp)

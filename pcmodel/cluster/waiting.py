@@ -61,9 +61,11 @@ class ClientSupport:
 
         Each broker gets its own port on ``host`` (``ports[b]`` for broker ``b``, a free port
         by default); ``listeners.bootstrap_servers`` is what Kafka clients' bootstrap setting
-        wants. Killing a broker closes its listener (connections are refused) and restarting it
-        opens it again on the same port. Stop the listeners before closing the cluster (or use
-        both as context managers: ``with Cluster(3) as c, c.serve_kafka() as listeners:``).
+        wants. Killing a broker closes its listener (connections are refused); restarting it
+        opens it again on the same port once the controller has registered and unfenced the
+        broker, as a Kafka broker starts accepting then. Stop the listeners before closing
+        the cluster (or use both as context managers: ``with Cluster(3) as c,
+        c.serve_kafka() as listeners:``).
         ``options`` go to each :class:`pcmodel.wire.KafkaListener`. Needs a cluster that runs
         on its own (``mode="threads"`` or ``"processes"``) and the ``kafka`` extra. See
         :mod:`pcmodel.wire.cluster_listeners`.

@@ -202,10 +202,14 @@ def add_partitions_placed(broker: Any, name: str, total: int,
     connection), placed by the controller or by ``assignment``, a replica list per new
     partition (empty: none). A lone broker, which its clients know as ``node_id``, is the only
     broker a list may name; a cluster's controller also refuses a partition on brokers that
-    are all down. ``validate_only`` checks and changes nothing.
+    are all down. ``validate_only`` checks and changes nothing, and a cluster's controller
+    checks as for the real request (as Kafka's, which runs the same code and leaves its
+    records uncommitted).
 
     Raises ``UnknownTopicOrPartitionError``, ``InvalidPartitionsError`` for a total not above
-    the current count, ``InvalidReplicationAssignmentError`` (:func:`check_added_assignment`).
+    the current count, ``InvalidReplicationAssignmentError`` (:func:`check_added_assignment`;
+    a cluster's, also for a partition on brokers all fenced), and a cluster's
+    ``InvalidReplicationFactorError`` for a placement while every broker is fenced.
     """
     current = len(broker.partitions_for(name))
     replicates = _replicates(broker)
@@ -218,6 +222,8 @@ def add_partitions_placed(broker: Any, name: str, total: int,
         check_added_assignment(assignment, assignable_brokers(broker, node_id),
                                current=current, total=total, replication_factor=rf)
     if validate_only:
+        if replicates:
+            broker.add_partitions(name, total, list(assignment) or None, validate_only=True)
         return
     if replicates:
         broker.add_partitions(name, total, list(assignment) or None)

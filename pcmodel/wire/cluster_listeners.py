@@ -15,9 +15,14 @@ leads which partition, send their produce and fetch requests there, and hear
 NOT_LEADER_OR_FOLLOWER (or a fenced leader epoch) from a broker that does not lead, exactly as
 from a Kafka cluster. Killing a broker closes its listener at once — new connections are
 refused and open ones are cut, as when a broker process crashes — and the controller drops the
-broker from Metadata when its session expires; restarting it opens a listener on the same
-port again. The listeners follow the cluster's ``killed``, ``stopped`` and ``restarted`` events
-(:meth:`~pcmodel.cluster.Cluster.add_observer`).
+broker from Metadata when its session expires. A restarted broker opens a listener on the
+same port again once the controller has registered and unfenced it, as a Kafka broker
+enables its request processing only after its first unfencing (``BrokerServer.startup`` waits
+for ``BrokerLifecycleManager``'s ``initialUnfenceFuture``): until then, while its previous
+incarnation's session runs out and it catches up, connections are refused, and a client
+tries the next bootstrap broker, rather than being told NOT_LEADER_OR_FOLLOWER by a broker
+that leads nothing yet. The listeners follow the cluster's ``killed``, ``stopped`` and
+``unfenced`` events (:meth:`~pcmodel.cluster.Cluster.add_observer`).
 
 A cluster's groups are classic groups only (:mod:`pcmodel.cluster` has no Kafka 4 consumer
 groups), so its listeners leave ConsumerGroupHeartbeat and ConsumerGroupDescribe (API keys 68
@@ -100,10 +105,12 @@ class ClusterListeners:
                 listener = self._open(b, port)
                 self._addresses[b] = (listener.advertised_host, listener.port)
             cluster.add_observer(self._on_event)
-            # A broker killed before we observed it gets no listener.
-            for b, node in enumerate(cluster.nodes):
-                if not node.alive:
-                    self._close(b)
+            # A broker killed, or restarted and not yet unfenced, before we observed it gets
+            # no listener (its "unfenced" event opens it).
+            with cluster._lock:
+                for b in range(brokers):
+                    if not self._serving(b):
+                        self._close(b)
         except BaseException:
             self.stop()
             raise
@@ -160,9 +167,10 @@ class ClusterListeners:
         # joining, and joined in stop().
         if event.kind in ("killed", "stopped"):
             self._close(event.broker)
-        elif event.kind == "restarted":
+        elif event.kind == "unfenced":
             with self._lock:
-                if self._stopped or event.broker in self._listeners:
+                if self._stopped or event.broker in self._listeners \
+                        or not self.cluster.nodes[event.broker].alive:
                     return
                 _, port = self._addresses[event.broker]
             try:
@@ -172,6 +180,14 @@ class ClusterListeners:
             except OSError as exc:
                 log.error("broker %d restarted without its Kafka listener: port %d cannot be "
                           "bound again: %s", event.broker, port, exc)
+
+    def _serving(self, broker: int) -> bool:
+        """Whether ``broker`` serves clients now (with the cluster lock held): it runs, and
+        it is not a restarted incarnation the controller has yet to unfence (a broker that
+        lost the controller, fenced or not, goes on serving its last view)."""
+        cluster = self.cluster
+        return cluster.nodes[broker].alive and broker not in cluster._unregistered and (
+            broker in cluster.controller.alive or broker in cluster._isolated_from_controller)
 
     def _open(self, broker: int, port: int) -> KafkaListener:
         view = ClusterNodeView(self._connections[broker], self._address_map)

@@ -9,7 +9,8 @@ brokers and leaders are. Two small objects make the listener's handlers do that 
   brokers and their listeners' addresses, each partition's leader, leader epoch, replicas, ISR
   and offline replicas (the controller's decisions as this broker last heard them: a broker
   cut off from the controller answers its stale view, as a Kafka broker answers from its own
-  metadata image; :mod:`pcmodel.wire.node_metadata`), the group and transaction coordinators,
+  metadata image; :mod:`pcmodel.wire.node_metadata`), the group and transaction coordinators
+  (from that view too, as Kafka's FindCoordinator reads the broker's metadata cache),
   the leader checks Kafka makes against a request's ``current_leader_epoch``, and the leader
   epochs in which this broker's records were written (its leader-epoch cache, which Fetch
   stamps on its batches);
@@ -31,6 +32,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from pcmodel.cluster.cluster import Cluster
+from pcmodel.cluster.offsets import OFFSETS_TOPIC
+from pcmodel.cluster.state_delivery import MetadataImage
 from pcmodel.cluster.transaction_log import TRANSACTION_TOPIC
 from pcmodel.topics.errors import CoordinatorNotAvailableError, UnknownTopicOrPartitionError
 from pcmodel.topics.structs import PartitionReplicas, TopicPartition
@@ -88,24 +91,38 @@ class ClusterNodeView:
         return [p for p in described if p.partition < count]
 
     def coordinator(self, group_id: str) -> BrokerAddress | None:
-        """The leader of the group's ``__consumer_offsets`` partition, while it is alive."""
-        return self._live(self.connection.coordinator_id(group_id))
+        """The leader of the group's ``__consumer_offsets`` partition, as this broker's
+        metadata image has it (stale while it is cut off from the controller), if the image
+        counts it as alive (Kafka's ``KafkaApis.getCoordinator`` reads the metadata cache)."""
+        partition = self.connection._offsets.partition_for(group_id)
+        return self._image_leader(self.connection.metadata_image(),
+                                  TopicPartition(OFFSETS_TOPIC, partition))
 
     def transaction_coordinator(self, transactional_id: str) -> BrokerAddress:
-        """The leader of the id's ``__transaction_state`` partition (the topic is created at
-        the first call, as Kafka creates it at the first FindCoordinator for a transactional
-        id); ``CoordinatorNotAvailableError`` (retriable) while it has no live leader."""
-        found = self._live(self.cluster.transaction_log().coordinator(transactional_id))
+        """The leader of the id's ``__transaction_state`` partition, as this broker's
+        metadata image has it (see :meth:`coordinator`). The topic is created at the first
+        call, as Kafka creates it at the first FindCoordinator for a transactional id;
+        ``CoordinatorNotAvailableError`` (retriable) while the partition has no live leader,
+        or the image lacks the topic while this broker cannot reach the controller to
+        create it."""
+        image = self.connection.metadata_image()
+        log = self.cluster.transaction_log(create=image.current)
+        if image.current:
+            image = self.connection.metadata_image()  # with the topic just created
+        found = None if log is None else self._image_leader(
+            image, TopicPartition(TRANSACTION_TOPIC, log.partition_for(transactional_id)))
         if found is None:
             raise CoordinatorNotAvailableError(
                 f"transactional id {transactional_id!r}: the leader of its "
                 f"{TRANSACTION_TOPIC} partition is being elected; retry")
         return found
 
-    def _live(self, node: int | None) -> BrokerAddress | None:
-        """Where broker ``node`` listens, if the controller counts it as alive."""
+    def _image_leader(self, image: MetadataImage, tp: TopicPartition) -> BrokerAddress | None:
+        """Where the leader of ``tp`` in ``image`` listens, if ``image`` counts it alive."""
         addresses = self._addresses()
-        if node is None or node not in self.cluster.live_brokers() or node not in addresses:
+        state = image.partitions.get(tp)
+        node = None if state is None else state.leader
+        if node is None or node not in image.live or node not in addresses:
             return None
         return BrokerAddress(node, *addresses[node])
 

@@ -15,7 +15,10 @@ pytest.importorskip("kafka", reason="the Kafka listener's view needs kafka-pytho
 
 from pcmodel.cluster import Cluster  # noqa: E402
 from pcmodel.cluster.errors import LeaderNotAvailableError  # noqa: E402
-from pcmodel.topics.errors import UnknownTopicOrPartitionError  # noqa: E402
+from pcmodel.topics.errors import (  # noqa: E402
+    CoordinatorNotAvailableError,
+    UnknownTopicOrPartitionError,
+)
 from pcmodel.wire.cluster_view import ClusterNodeView  # noqa: E402
 from pcmodel.wire.node_connection import NodeConnection  # noqa: E402
 
@@ -70,3 +73,31 @@ def test_a_cut_off_broker_process_answers_its_last_view():
         assert seen(view_of(cluster, 2))[:2] == (0, 0)
         cluster.heal(2)
         assert seen(view_of(cluster, 2))[0] == 1
+
+
+def test_a_cut_off_broker_names_the_coordinators_of_its_last_view(make_cluster):
+    # Kafka's FindCoordinator reads the broker's metadata cache, as Metadata does: a broker
+    # cut off from the controller names the coordinator its image has (the old leader of the
+    # group's offsets partition), and one whose image lacks the transaction log cannot have
+    # it created.
+    cluster = make_cluster(3)
+    cut_off, witness = view_of(cluster, 2), view_of(cluster, 1)  # the offsets topic too
+    cluster.settle()
+    offsets = cluster.offsets_topic()
+    group = next(g for g in (f"g{n}" for n in range(100))
+                 if cluster.leader("__consumer_offsets", offsets.partition_for(g)) == 0)
+    partition = offsets.partition_for(group)
+    cluster.isolate(2, controller=True)
+    cluster.kill(0)
+    cluster.run_for(3)  # broker 0's session expires; its partitions get other leaders
+    now = cluster.leader("__consumer_offsets", partition)
+    assert now not in (None, 0)
+    assert witness.coordinator(group).node_id == now
+    assert cut_off.coordinator(group).node_id == 0  # as its Metadata: the old leader
+    assert cut_off.partitions("__consumer_offsets", partition + 1)[-1].leader == 0
+    with pytest.raises(CoordinatorNotAvailableError):
+        cut_off.transaction_coordinator("tx")
+    assert cluster.transaction_log(create=False) is None  # it could not create the log
+    assert witness.transaction_coordinator("tx").node_id == 1  # the one live broker
+    cluster.heal(2)
+    assert cut_off.coordinator(group).node_id == now

@@ -5,7 +5,8 @@ others are too few for the replication factor, and never makes a fenced broker a
 first replica (its preferred leader). So a topic created while a broker is down is fully in
 sync from birth whenever enough brokers are up, and each partition is led by its preferred
 replica. With every broker fenced there is no leader to give a new partition: Kafka's
-CreatePartitions answers INVALID_REPLICATION_FACTOR, "All brokers are currently fenced.".
+CreatePartitions answers INVALID_REPLICATION_FACTOR, "All brokers are currently fenced.",
+also when it only validates.
 """
 
 from __future__ import annotations
@@ -13,7 +14,11 @@ from __future__ import annotations
 import pytest
 
 from pcmodel.cluster.controller import place_replicas
-from pcmodel.topics.errors import InvalidReplicationFactorError
+from pcmodel.topics.admin import KafkaAdminClient, NewPartitions
+from pcmodel.topics.errors import (
+    InvalidReplicationAssignmentError,
+    InvalidReplicationFactorError,
+)
 from pcmodel.topics.structs import TopicPartition
 
 
@@ -64,6 +69,28 @@ def test_new_partitions_are_refused_while_every_broker_is_fenced(make_cluster):
         admin.add_partitions("t", 3)
     assert refused.value.errno == 38
     assert str(refused.value).endswith(": All brokers are currently fenced.")
+    assert [tp for tp in cluster.metadata() if tp.topic == "t"] == [TopicPartition("t", 0)]
+
+
+def test_validate_only_new_partitions_are_refused_as_the_real_ones(make_cluster):
+    # Kafka's controller validates CreatePartitions by running it and dropping the records:
+    # with every broker fenced the dry run is INVALID_REPLICATION_FACTOR too, and a manual
+    # assignment on fenced brokers only is refused as the real request would be.
+    cluster = make_cluster(3)
+    cluster.create_topic("t", 1, replication_factor=2)
+    admin = KafkaAdminClient(broker=cluster.connect())
+    admin.create_partitions({"t": NewPartitions(2)}, validate_only=True)  # a live cluster
+    for broker in range(3):
+        cluster.kill(broker)
+    cluster.run_for(3)
+    assert cluster.live_brokers() == frozenset()
+    with pytest.raises(InvalidReplicationFactorError) as refused:
+        admin.create_partitions({"t": NewPartitions(3)}, validate_only=True)
+    assert refused.value.errno == 38
+    assert str(refused.value).endswith(": All brokers are currently fenced.")
+    with pytest.raises(InvalidReplicationAssignmentError, match="are down"):
+        admin.create_partitions({"t": NewPartitions(2, new_assignments=[[0, 1]])},
+                                validate_only=True)
     assert [tp for tp in cluster.metadata() if tp.topic == "t"] == [TopicPartition("t", 0)]
 
 

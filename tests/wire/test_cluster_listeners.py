@@ -18,6 +18,7 @@ from kafka.protocol.metadata import FindCoordinatorRequest, MetadataRequest
 from kafka.protocol.producer import InitProducerIdRequest
 
 from pcmodel.cluster import Cluster
+from pcmodel.cluster.clock import VirtualClock
 from pcmodel.topics.errors import IllegalArgumentError, IllegalStateError
 from pcmodel.topics.structs import TopicPartition
 from pcmodel.wire.view import SingleBrokerView, check_leader_epoch
@@ -163,10 +164,12 @@ def test_a_killed_broker_refuses_connections_leaves_metadata_and_returns_on_its_
 
     cluster.restart(victim)
     assert listeners.addresses[victim] == (host, port)
-    with RawClient((host, port)) as raw:  # the same port accepts again at once
-        # Registered fenced, as in KRaft, it lists itself once its next heartbeat unfences it.
-        wait_until(lambda: victim in [
-            b.node_id for b in raw.request(MetadataRequest[12](topics=None)).brokers])
+    # Registered fenced, as in KRaft, it accepts connections once its next heartbeat
+    # unfences it, on the same port; and it lists itself from the first answer.
+    wait_until(lambda: listeners.listener(victim) is not None)
+    with RawClient((host, port)) as raw:
+        assert victim in [b.node_id for b in raw.request(MetadataRequest[12](topics=None))
+                          .brokers]
     wait_until(lambda: victim in cluster.isr("t", 0))
     (part,) = metadata(listeners, witness, ["t"]).topics[0].partitions
     assert victim in part.isr_nodes and part.offline_replicas == []
@@ -186,9 +189,35 @@ def test_a_stopped_broker_closes_its_listener_and_leaves_metadata_at_once(cluste
     assert part.leader_id not in (-1, victim) and part.leader_epoch == 1
     assert victim not in part.isr_nodes
     cluster.restart(victim)
+    wait_until(lambda: listeners.listener(victim) is not None)  # once it is unfenced
     with RawClient((host, port)) as raw:
         assert victim in [b.node_id for b in raw.request(MetadataRequest[12](topics=None))
                           .brokers]
+
+
+def test_a_restarted_broker_accepts_connections_only_once_unfenced():
+    # Kafka's BrokerServer enables request processing only after the controller unfenced
+    # it. On a virtual clock that stands still the previous incarnation's session never runs
+    # out, so the new one cannot register: it refuses connections, rather than answering
+    # NOT_LEADER_OR_FOLLOWER for partitions it does not lead yet.
+    clock = VirtualClock()
+    with Cluster(3, clock=clock, **FAST) as cluster, cluster.serve_kafka() as listeners:
+        cluster.create_topic("t", 1, replication_factor=3)
+        victim = cluster.leader("t", 0)
+        host, port = listeners.addresses[victim]
+        cluster.kill(victim)
+        cluster.restart(victim)
+        assert victim in cluster._unregistered  # DUPLICATE_BROKER_REGISTRATION meanwhile
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection((host, port), timeout=5).close()
+        assert listeners.listener(victim) is None
+        clock.advance(2.0)  # the old session expires; the new incarnation registers
+        wait_until(lambda: victim in cluster.live_brokers())
+        wait_until(lambda: listeners.listener(victim) is not None)
+        with RawClient((host, port)) as raw:
+            brokers = raw.request(MetadataRequest[12](topics=None)).brokers
+        assert victim in [b.node_id for b in brokers]
+        assert any(e.kind == "unfenced" and e.broker == victim for e in cluster.events)
 
 
 def test_produce_goes_to_the_leader_only_with_the_clusters_acks(cluster, listeners):

@@ -6,6 +6,8 @@ carries on at the next coordinator when its coordinator's broker dies."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from kafka.protocol.admin.transactions import (
     DescribeTransactionsRequest,
@@ -141,8 +143,20 @@ def test_while_no_broker_coordinates_the_id_clients_hear_coordinator_not_availab
         served, monkeypatch):
     cluster, listeners = served
     coordinator = coordinator_of(served, "leaderless")
-    # As while the controller elects a leader for the id's __transaction_state partition.
-    monkeypatch.setattr(type(cluster.transaction_log()), "coordinator", lambda log, tid: None)
+    # As while the controller elects a leader for the id's __transaction_state partition:
+    # the broker's metadata image (which FindCoordinator reads, as Kafka's reads its
+    # metadata cache) has no leader for it, nor has the coordinators' own lookup.
+    log = cluster.transaction_log()
+    tp = TopicPartition("__transaction_state", log.partition_for("leaderless"))
+    real_image = type(cluster).metadata_image
+
+    def image_without_the_leader(self, broker):
+        image = real_image(self, broker)
+        return image._replace(partitions={**image.partitions,
+                                          tp: replace(image.partitions[tp], leader=None)})
+
+    monkeypatch.setattr(type(cluster), "metadata_image", image_without_the_leader)
+    monkeypatch.setattr(type(log), "coordinator", lambda log, tid: None)
     with raw_to(listeners, coordinator) as raw:
         response = raw.request(FindCoordinatorRequest[3](key="leaderless", key_type=1))
         assert (response.error_code, response.node_id) == (COORDINATOR_NOT_AVAILABLE, -1)
