@@ -42,7 +42,7 @@ What a dead peer does (a process SIGKILLed at any moment):
   passing it on (a putter that took a free slot and had not yet stored its item, a getter that
   took an item's permit and had not yet freed its slot) makes the buffer broken too, since a slot
   or an item is lost for ever; so does one that dies holding a semaphore's stock lock (held for a
-  few bytecodes while a run of permits is given or taken).
+  few bytecodes while a run of permits is given or taken, or a waiter on it counted).
 * **queue**: see :class:`~pcmodel.buffers.process_queue.ProcessQueue`.
 * **the arena of large items** (condition and semaphore): a process that dies holding the
   arena's lock breaks the buffer, as for the buffer's lock; one that dies holding a block (after

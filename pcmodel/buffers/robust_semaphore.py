@@ -102,6 +102,13 @@ class RobustSemaphore:
         self._stock_let_go = stock_lock._sem.release
         self._stock_holder = stock_lock._owner
 
+    @property
+    def waiters_lock(self) -> RobustLock:
+        """The lock under which a buffer counts the actors waiting on this semaphore, for
+        observers: the stock's, held for a few bytecodes by whoever gives or takes a run of its
+        permits, never while anything is copied (a death holding it breaks the buffer)."""
+        return self._stock_lock
+
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         for bound in ("_try_acquire", "_sem_release", "_count_out", "_stock_try",
@@ -118,7 +125,10 @@ class RobustSemaphore:
 
         Returns False if none came. Raises BufferBroken if a peer died owing permits.
         """
-        if (not self._try_acquire(False) and not self._take_stocked(1)
+        # One permit alone is the common case: the POSIX semaphore's, then the stock's (see
+        # _try_one), written out here, as every single put and get comes here.
+        if (not self._try_acquire(False)
+                and not (self._stock.value > 0 and self._take_share(1))
                 and (not block or not self._acquire_slowly(timeout, 1))):
             return False
         health = self._health  # this process's debt cell, as Health.debt_slot() finds it
@@ -140,25 +150,7 @@ class RobustSemaphore:
         taken. With ``block``, if none is free, wait up to ``timeout`` (for ever if None) for
         one and then take up to ``n - 1`` more (0: none came). Raises BufferBroken as
         ``acquire``."""
-        # The stock first, taken as _take_stocked takes it, written out here: every put_many
-        # and get_many comes here, and the call would cost about as much as the lock.
-        stock = self._stock
-        taken = 0
-        if stock.value > 0:  # a look without the lock (see _take_stocked)
-            if self._stock_try(False):  # the stock's lock (see _bind)
-                self._stock_holder.value = _pid
-            else:
-                self._stock_lock.acquire()
-            try:
-                have = stock.value
-                taken = n if n < have else have
-                stock.value = have - taken
-            finally:
-                self._stock_holder.value = 0
-                self._stock_let_go()
-        try_acquire = self._try_acquire
-        while taken < n and try_acquire(False):
-            taken += 1
+        taken = self._take_share(n)
         if not taken and block:
             taken = self._acquire_slowly(timeout, n)
         if taken:
@@ -202,39 +194,35 @@ class RobustSemaphore:
 
     def _try_one(self, _block: bool = False) -> bool:
         """Take one permit if there is one, from either place; never waits (a Spinner's try)."""
-        # The stock's unguarded look (see _take_stocked) made here: a spin's try mostly finds
+        # The stock's unguarded look (see _take_share) made here: a spin's try mostly finds
         # both places empty, and then costs no call of ours.
         return (self._try_acquire(False)
-                or (self._stock.value > 0 and self._take_stocked(1) == 1))
+                or (self._stock.value > 0 and self._take_share(1) == 1))
 
     def _take_share(self, wanted: int) -> int:
         """Take up to ``wanted`` permits, from the stock first (a run in one hold of its lock),
-        then single ones; how many were taken. Never waits."""
-        taken = self._take_stocked(wanted)
-        try_acquire = self._try_acquire
-        while taken < wanted and try_acquire(False):
-            taken += 1
-        return taken
-
-    def _take_stocked(self, n: int) -> int:
-        """Take up to ``n`` permits from the stock; how many were taken."""
+        then single ones; how many were taken. Never waits (but for the stock's lock, held by
+        a peer for a few bytecodes)."""
         stock = self._stock
+        taken = 0
         # A look without the lock: an empty stock, by far the common case for single items,
         # costs one read. A run added just after this look is found by the releaser's ring or
         # by the caller's next try (a sleeper counts itself in before it looks again).
-        if stock.value <= 0:
-            return 0
-        if self._stock_try(False):  # the stock's lock (see _bind)
-            self._stock_holder.value = _pid
-        else:
-            self._stock_lock.acquire()  # held: wait as any RobustLock does, in slices
-        try:
-            have = stock.value
-            taken = n if n < have else have
-            stock.value = have - taken
-        finally:
-            self._stock_holder.value = 0
-            self._stock_let_go()
+        if stock.value > 0:
+            if self._stock_try(False):  # the stock's lock (see _bind)
+                self._stock_holder.value = _pid
+            else:
+                self._stock_lock.acquire()  # held: wait as any RobustLock does, in slices
+            try:
+                have = stock.value
+                taken = wanted if wanted < have else have
+                stock.value = have - taken
+            finally:
+                self._stock_holder.value = 0
+                self._stock_let_go()
+        try_acquire = self._try_acquire
+        while taken < wanted and try_acquire(False):
+            taken += 1
         return taken
 
     def _acquire_slowly(self, timeout: float | None, wanted: int) -> int:

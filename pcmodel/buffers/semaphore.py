@@ -58,6 +58,13 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
         self._acquire_more = backend.acquire_up_to
         self._acquire_soon = backend.acquire_soon
         self._acquire_waiting = backend.acquire_waiting
+        # Where the actors blocked on each semaphore are counted, for observers (``waiting``,
+        # ``repr``): under a lock that every waiter on that semaphore takes. A process
+        # semaphore offers its own, held for a few bytecodes; the buffer's mutex would do, but
+        # between processes it is held while a batch is copied into or out of shared memory,
+        # and a waiter would queue behind those copies twice per wait only to be counted.
+        self._space_waiters_lock = getattr(self._empty_slots, "waiters_lock", self._mutex)
+        self._item_waiters_lock = getattr(self._full_slots, "waiters_lock", self._mutex)
 
     def _size(self) -> int:
         with self._mutex:
@@ -191,10 +198,10 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
             items = self._items
             taken = self._popmany(items, min(granted, len(items)))
             count = len(taken)
-            if count < granted:  # items left (see popmany) or shutdown tokens: hand them on
-                self._release(full_slots, granted - count)
             if count and self._on_get is not None:
                 self._on_get(self._state, count, len(items))
+        if count < granted:  # items left (see popmany) or shutdown tokens: hand them on
+            self._release(full_slots, granted - count)
         if not count:
             raise shut_down_error("get_many")
         if self._empty_slots is not None:
@@ -229,23 +236,26 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
         comes, then take up to ``wanted - 1`` more that are free; how many were taken, 0 on
         timeout.
 
-        The waiting count is kept only for observers (``repr``, the scheduler, statistics).
+        The waiting count is kept only for observers (``waiting``, ``repr``, the scheduler).
         """
         state = self._state
-        attribute = "waiting_put" if waiting is WAITING_FOR_SPACE else "waiting_get"
+        if waiting is WAITING_FOR_SPACE:
+            attribute, counting = "waiting_put", self._space_waiters_lock
+        else:
+            attribute, counting = "waiting_get", self._item_waiters_lock
         started = self._clock() if self._rec is not None else None
         try:
             # Between processes the permit often comes within microseconds, from a peer on
             # the other core: the backend busy-waits for it a little, so that this actor is
-            # counted as waiting (two holds of the mutex) only when it is about to sleep.
+            # counted as waiting (two holds of a lock) only when it is about to sleep.
             if self._acquire_soon(semaphore):
                 return 1 + (self._acquire_more(semaphore, wanted - 1) if wanted > 1 else 0)
-            with self._mutex:
+            with counting:
                 setattr(state, attribute, getattr(state, attribute) + 1)
             try:
                 return self._acquire_waiting(semaphore, wanted, timeout)
             finally:
-                with self._mutex:
+                with counting:
                     setattr(state, attribute, getattr(state, attribute) - 1)
         finally:
             if started is not None:
