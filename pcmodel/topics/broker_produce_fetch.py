@@ -39,6 +39,7 @@ from pcmodel.topics.errors import (
     UnsupportedCompressionTypeError,
 )
 from pcmodel.topics.log import PartitionLog
+from pcmodel.topics.log_batches import StoredBatch
 from pcmodel.topics.log_records import (
     NO_TIMESTAMP,
     RECORD_BATCH_OVERHEAD,
@@ -99,6 +100,12 @@ class FetchResult(NamedTuple):
     which transactions of the range read were aborted, and
     :func:`~pcmodel.topics.log_transactions.visible_records` makes the application's records
     of them. ``last_stable_offset`` is the partition's (``-1`` with an error).
+
+    A fetch for ``whole_batches`` (the Kafka listener's) starts ``records`` at the first record
+    of the batch holding the requested offset and ends them with a whole batch, as Kafka's log
+    answers: ``batches`` are those producers' batches, as appended
+    (:class:`~pcmodel.topics.log_batches.StoredBatch`; records without one, a follower's copy,
+    are in none). The reader drops the records before its position, as Kafka's clients do.
     """
 
     records: tuple[LogRecord, ...]
@@ -108,6 +115,7 @@ class FetchResult(NamedTuple):
     last_stable_offset: int = -1
     transactional_batches: tuple[TransactionalBatch, ...] = ()
     aborted_transactions: tuple[AbortedTransaction, ...] | None = None
+    batches: tuple[StoredBatch, ...] = ()
 
 
 def _refused_records(settings: LogSettings, batch: Sequence[tuple], now_ms: int,
@@ -346,6 +354,7 @@ class ProduceFetchMixin:
         timeout: float = 0.0,
         replica_id: int = -1,
         isolation_level: str = "read_uncommitted",
+        whole_batches: bool = False,
     ) -> dict[TopicPartition, FetchResult]:
         """Read from several partitions at once, each from its given offset; long-polls.
 
@@ -362,7 +371,9 @@ class ProduceFetchMixin:
         log end, since replication is consumption of the leader's log. With
         ``isolation_level="read_committed"`` a consumer reads only below each partition's last
         stable offset, and each result lists the aborted transactions of what it read (see
-        :class:`FetchResult`).
+        :class:`FetchResult`). With ``whole_batches`` each partition answers whole batches,
+        from the start of the one holding its offset, and may exceed ``max_records`` to end
+        the last one (see :class:`FetchResult`): what the Kafka listener sends.
         """
         read_committed = check_isolation_level(isolation_level)
         requests = []
@@ -379,7 +390,7 @@ class ProduceFetchMixin:
                 self._check_open()
                 self._check_transactions()
                 results, found = self._read(requests, max_records, replica_id >= 0,
-                                            read_committed)
+                                            read_committed, whole_batches)
                 remaining = deadline - time.monotonic()
                 if found or remaining <= 0:
                     return results
@@ -415,6 +426,7 @@ class ProduceFetchMixin:
         max_records: int,
         to_log_end: bool = False,
         read_committed: bool = False,
+        whole_batches: bool = False,
     ) -> tuple[dict[TopicPartition, FetchResult], bool]:
         results: dict[TopicPartition, FetchResult] = {}
         budget = max_records
@@ -429,23 +441,31 @@ class ProduceFetchMixin:
             try:
                 upper = (None if to_log_end else
                          log.last_stable_offset if read_committed else log.high_watermark)
-                records = tuple(log.read(offset, budget, upper=upper)) if budget else ()
+                stored: tuple[StoredBatch, ...] = ()
+                if not budget:
+                    records = ()
+                elif whole_batches:
+                    found_records, stored = log.read_batches(offset, budget, upper=upper)
+                    records = tuple(found_records)
+                else:
+                    records = tuple(log.read(offset, budget, upper=upper))
             except OffsetOutOfRangeError:
                 results[tp] = FetchResult(
                     (), log.high_watermark, log.log_start_offset, FetchError.OFFSET_OUT_OF_RANGE
                 )
                 found = True
                 continue
-            budget -= len(records)
+            budget = max(0, budget - len(records))  # whole batches may take more
             found = found or bool(records)
             batches, aborted = (), None
             if log.transactions is not None:
+                first = min(offset, records[0].offset) if records else offset
                 end = records[-1].offset + 1 if records else offset
-                batches = log.transactions.batches_in(offset, end)
+                batches = log.transactions.batches_in(first, end)
                 if read_committed:
-                    aborted = log.transactions.aborted_in(offset, end)
+                    aborted = log.transactions.aborted_in(first, end)
             results[tp] = FetchResult(records, log.high_watermark, log.log_start_offset, None,
-                                      log.last_stable_offset, batches, aborted)
+                                      log.last_stable_offset, batches, aborted, stored)
         return results, found
 
     def _check_transactional(self, tp: TopicPartition, log: PartitionLog, producer_id: int,

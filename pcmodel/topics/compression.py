@@ -233,11 +233,13 @@ class CompressedBatch:
     when it appends the batch, ``log_append_time`` on a topic that stamps every record with
     that time, and ``max_timestamp``, the largest timestamp of its records (Kafka's batch
     ``maxTimestamp``: retention ages the batch by it). ``stored_size`` is the compressed size,
-    ``uncompressed_size`` the bytes of keys, values and headers it holds.
+    ``uncompressed_size`` the bytes of keys, values and headers it holds. ``wire`` is the
+    batch as Kafka's listener sends it (record format v2, compressed with the same codec),
+    kept by the first fetch that sends it whole, so that later ones do not compress it again.
     """
 
     __slots__ = ("append_time", "base_offset", "codec", "count", "data", "log_append_time",
-                 "max_timestamp", "uncompressed_size")
+                 "max_timestamp", "uncompressed_size", "wire")
 
     def __init__(self, codec: Codec, data: bytes, count: int, uncompressed_size: int) -> None:
         self.codec = codec
@@ -248,6 +250,7 @@ class CompressedBatch:
         self.append_time = -1
         self.log_append_time = False
         self.max_timestamp = -1
+        self.wire: bytes | None = None
 
     @classmethod
     def build(cls, codec: Codec, records: Sequence[tuple]) -> CompressedBatch:

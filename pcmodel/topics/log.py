@@ -34,6 +34,10 @@ last batch decoded. Decompressing happens with the broker lock held; compressing
 broker builds the batch before taking the lock). Follower copies (replication) are stored
 decoded. :meth:`PartitionLog.byte_stats` reports stored against uncompressed bytes.
 
+Batches: the log remembers where each append's batch begins and ends
+(:mod:`~pcmodel.topics.log_batches`), so that :meth:`PartitionLog.read_batches` answers whole
+batches as Kafka's log does, from the first record of the batch holding the offset asked for.
+
 The records themselves (what an append takes, what a read returns, and their checks) are in
 :mod:`~pcmodel.topics.log_records`; their names stay importable from here. What replication
 does to a log (its high watermark, a follower's copy) is in :mod:`~pcmodel.topics.log_replica`,
@@ -58,6 +62,7 @@ from typing import Any, NamedTuple
 from pcmodel.topics.compaction import Cleaner
 from pcmodel.topics.compression import CompressedBatch, record_size
 from pcmodel.topics.errors import OffsetOutOfRangeError
+from pcmodel.topics.log_batches import LogBatches, StoredBatch
 from pcmodel.topics.log_cleanup import LogCleanupMixin, RetentionPolicy
 from pcmodel.topics.log_records import (
     NO_TIMESTAMP,
@@ -137,6 +142,8 @@ class PartitionLog(ReplicaLogMixin, LogCleanupMixin):
         self._records: list[LogRecord] = []
         self._base = 0
         self._start = 0
+        # Where each append's batch begins and ends (log_batches), as Kafka's log keeps them.
+        self._batches = LogBatches()
         # What the retained records weigh (retention.stored_bytes): kept up to date only while
         # a retention_bytes limit or compaction needs it, so that other logs pay nothing for it.
         self._stored_bytes: int | None = None
@@ -319,6 +326,7 @@ class PartitionLog(ReplicaLogMixin, LogCleanupMixin):
             if self.transactions is None:
                 self.transactions = PartitionTransactions()
             self.transactions.appended(*transactional, base, self.end_offset - 1)
+        self._batches.appended(StoredBatch(base, self.end_offset - 1, compressed))
         if self._stored_bytes is not None:
             weight = compressed.stored_size if compressed is not None else sum(
                 record_size(key, value, headers) for key, value, headers, _ in records)
@@ -338,6 +346,7 @@ class PartitionLog(ReplicaLogMixin, LogCleanupMixin):
         offset = self.end_offset
         marker = control_record(offset, self._timestamp_clock(), commit, coordinator_epoch)
         self._records.append(marker)
+        self._batches.appended(StoredBatch(offset, offset))  # a marker is a batch of its own
         self.transactions.ended(producer_id, producer_epoch, offset, commit)
         if self._stored_bytes is not None:
             self._weighed(offset, record_size(marker.key, marker.value, ()), marker.timestamp)
@@ -375,6 +384,37 @@ class PartitionLog(ReplicaLogMixin, LogCleanupMixin):
                 found += self._records[hi] is not None
                 hi += 1
         return self._materialize(self._records[lo:hi], offset) if hi > lo else []
+
+    def read_batches(
+        self, offset: int, max_records: int, *, upper: int | None = None
+    ) -> tuple[list[LogRecord], tuple[StoredBatch, ...]]:
+        """Whole batches, as Kafka's log answers a fetch: the records from the first one of the
+        batch holding ``offset`` (never below ``log_start_offset``), up to ``max_records``
+        records and then to the end of the last batch begun (or to ``upper``), with the
+        :class:`~pcmodel.topics.log_batches.StoredBatch` es they belong to, each ending at
+        ``upper - 1`` at the latest. Records the log has no batch for (a follower's copy) are
+        read from ``offset`` on. Empty if no record at ``offset`` or later is readable yet.
+        Raises ``OffsetOutOfRangeError`` as :meth:`read` does.
+        """
+        self.enforce_retention()
+        self.check_offset(offset)
+        bound = self.end_offset if upper is None else min(upper, self.end_offset)
+        holding = self._batches.containing(offset) if offset < bound else None
+        start = offset if holding is None else max(holding.base_offset, self._start)
+        records = self.read(start, max_records, upper=upper)
+        last = self._batches.containing(records[-1].offset) if records else None
+        if last is not None and last.last_offset > records[-1].offset:
+            stop = min(bound, last.last_offset + 1)
+            if stop > records[-1].offset + 1:
+                records += self.read(records[-1].offset + 1, stop - records[-1].offset - 1,
+                                     upper=stop)
+        if not records or records[-1].offset < offset:
+            return [], ()  # nothing new: only records the reader already has
+        batches = tuple(batch if batch.last_offset < bound else
+                        batch._replace(last_offset=bound - 1)
+                        for batch in self._batches.overlapping(records[0].offset,
+                                                               records[-1].offset))
+        return records, batches
 
     def _materialize(self, entries: list, first_offset: int) -> list[LogRecord]:
         """``entries`` (from ``first_offset`` on) as records: compressed batches decoded, the

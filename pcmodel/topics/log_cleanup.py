@@ -115,6 +115,7 @@ class LogCleanupMixin:
         self._start = offset
         if self.transactions is not None:
             self.transactions.forget_before(offset)
+        self._batches.forget_before(offset)
         dead = self._start - self._base
         if dead > len(self._records) // 2:
             del self._records[:dead]

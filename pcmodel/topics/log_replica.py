@@ -14,6 +14,10 @@ transactions are the leader's, and stay so when it becomes the leader. Truncatio
 transaction whose marker it cut (:meth:`PartitionTransactions.truncate
 <pcmodel.topics.log_transactions.PartitionTransactions.truncate>`).
 
+A follower's copy holds no producers' batches (:mod:`~pcmodel.topics.log_batches`): the
+replication path passes records, not the leader's batch edges, so the copied records are
+batched by kind when fetched. Truncation cuts the log's own batches with its records.
+
 Prior art: Kafka's ``UnifiedLog.appendAsFollower``, ``truncateTo`` and
 ``truncateFullyAndStartAt``; a Kafka follower learns the transactions from the batch headers
 it copies (``ProducerStateManager`` on the follower), as this one does from the batches the
@@ -128,9 +132,11 @@ class ReplicaLogMixin:
         removed = self.end_offset - max(offset, self._start)
         if offset <= self._start:
             self._records.clear()
+            self._batches.clear()
             self._base = self._start = offset
         else:
             del self._records[offset - self._base :]
+        self._batches.truncate(offset)
         if self._stored_bytes is not None:
             self._stored_bytes = stored_bytes(self._retained())
         if self._high_watermark is not None:
@@ -144,6 +150,7 @@ class ReplicaLogMixin:
     def restart_at(self, offset: int) -> None:
         """Empty the log and make ``offset`` its start (a follower behind the leader's start)."""
         self._records.clear()
+        self._batches.clear()
         self._base = self._start = offset
         if self._stored_bytes is not None:
             self._stored_bytes = 0

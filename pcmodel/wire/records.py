@@ -22,20 +22,26 @@ producer id and epoch); it is appended as the producer's
 *control* batch (attribute bit 0x20) holds a transaction marker, which only a broker writes:
 one from a client is refused with INVALID_RECORD, as Kafka's ``LogValidator`` refuses it.
 
-The broker stores records, not batches, so a fetch re-batches them: consecutive records go into
-one uncompressed batch, split where the timestamp type changes (a batch has one), after a run
-of records without a timestamp (``-1``) that starts a batch (aiokafka's builder cannot write
-one before a timed record), where a size limit is reached, where the leader epoch that wrote
-them changes (each batch carries, as its *partitionLeaderEpoch*, the epoch of the leader that
-appended its records, KIP-101: consumers validate their position with it after a leader
+A fetch answers the producers' batches as the log keeps them
+(:class:`~pcmodel.topics.log_batches.StoredBatch`), as Kafka's log does: each with its base
+offset, its last offset and its codec, a compressed one compressed once and its bytes kept for
+every later fetch; a batch the fetch begins in the middle of is sent from its first record (the
+client drops the records before its position), one that compaction thinned keeps its base and
+last offsets. Inside a batch, and among records of no batch (a follower's copy), records are
+cut into several batches only where one batch cannot hold them: where the timestamp type
+changes (a batch has one), after a run of records without a timestamp (``-1``) that starts a
+batch (aiokafka's builder cannot write one before a timed record), where the leader epoch that
+wrote them changes (each batch carries, as its *partitionLeaderEpoch*, the epoch of the leader
+that appended its records, KIP-101: consumers validate their position with it after a leader
 change, KIP-320; a producer's own value of the field is not kept, as Kafka's leader overwrites
 it on append), and at the edges of each transactional batch the partition remembers
 (:class:`~pcmodel.topics.log_transactions.TransactionalBatch`), so that a consumer sees what
 Kafka's log holds: a transactional producer's records in batches carrying its producer id and
 epoch and the transactional attribute, and each marker alone in a control batch whose record
 has Kafka's marker key and value. The log does not keep a batch's first sequence number, so
-fetched batches carry -1 there (Kafka's ``NO_SEQUENCE``; consumers do not read it). Consumers
-see the same offsets, keys, values, headers and timestamps.
+fetched batches carry -1 there (Kafka's ``NO_SEQUENCE``; consumers do not read it), and a plain
+idempotent producer's batch carries producer id -1. Consumers see the same offsets, keys,
+values, headers and timestamps.
 
 Neither codec's batch builder sets the control attribute (only brokers write control batches);
 the builder writes the batch and :func:`_set_header` then sets that bit (and the log-append-time
@@ -50,6 +56,7 @@ from typing import Any, NamedTuple
 
 from kafka.record.util import calc_crc32c
 
+from pcmodel.topics.log_batches import StoredBatch
 from pcmodel.topics.log_records import (
     NO_TIMESTAMP,
     TIMESTAMP_LOG_APPEND_TIME,
@@ -88,6 +95,8 @@ _CODECS = {
     3: ("lz4", codec.has_lz4),
     4: ("zstd", codec.has_zstd),
 }
+#: The codec numbers by name, for writing a stored batch with its codec.
+_CODEC_IDS = {name: number for number, (name, _) in _CODECS.items()}
 #: Which Python package brings each optional codec.
 CODEC_PACKAGES = {"snappy": "python-snappy or cramjam", "lz4": "lz4", "zstd": "zstandard"}
 # The fixed start of a v2 batch: base offset, length of the rest, leader epoch, magic.
@@ -98,6 +107,12 @@ _CRC = struct.Struct(">I")
 _ATTRIBUTES_OFFSET = struct.calcsize(">qiibI")
 _CRC_OFFSET = struct.calcsize(">qiib")
 _MAX_TIMESTAMP_OFFSET = struct.calcsize(">qiibIhiq")
+_LAST_OFFSET_DELTA_OFFSET = struct.calcsize(">qiibIh")
+_LENGTH = _EPOCH = struct.Struct(">i")  # a batch's length (after the base offset), its epoch
+_LENGTH_OFFSET = struct.calcsize(">q")
+_EPOCH_OFFSET = struct.calcsize(">qi")
+#: The size limit of a builder writing a stored batch: none, the batch is sent whole.
+_UNLIMITED = 2**31 - 1
 _CODEC_MASK = 0x07
 _TIMESTAMP_TYPE_MASK = 0x08
 _TRANSACTIONAL_MASK = 0x10
@@ -251,74 +266,110 @@ def _as_tuple(rec: Any) -> WireRecord:
 def encode_records(records: Sequence[LogRecord], max_bytes: int,
                    batches: Sequence[TransactionalBatch] = (),
                    epochs: Sequence[tuple[int, int]] = (), *,
-                   at_least_one: bool = True) -> bytes:
-    """``records`` (in offset order) as v2 batches of at most about ``max_bytes`` in total.
+                   at_least_one: bool = True,
+                   stored: Sequence[StoredBatch] = ()) -> bytes:
+    """``records`` (in offset order) as v2 batches, cut at ``max_bytes`` as Kafka cuts a fetch.
 
+    ``stored`` are the producers' batches the records belong to, in offset order (a whole-batch
+    fetch's ``batches``): each goes out as that batch, with its base offset (also when its first
+    records are gone: a fetch from the middle of a batch, or compaction), its last offset and
+    its codec; a compressed batch whose records are all there is compressed once and its bytes
+    kept on it. Records in no stored batch are batched as consecutive records of one kind.
     ``batches`` are the transactional batches among them, in offset order (a fetch's
-    ``transactional_batches``): their records are encoded as such, in batches of their own
-    (see the module). ``epochs`` are ``(leader_epoch, start_offset)`` pairs, oldest first (the
-    leader's epoch cache, :class:`~pcmodel.cluster.epochs.EpochEntry`): a record was written in
-    the epoch of the last pair starting at or before its offset, and each batch carries its
-    records' epoch, a batch never spanning two; records before every pair (and all of them,
-    without ``epochs``) carry :data:`LEADER_EPOCH`. Every batch fits in ``max_bytes`` except
-    the first one with ``at_least_one``: its first record is then included, however large
-    (Kafka returns at least one batch so that a consumer can make progress, KIP-74, but only
-    in the first partition of a fetch that has any: ``at_least_one=False`` for the others).
-    Returns ``b""`` for no records, or for none that fit.
+    ``transactional_batches``): their records are encoded as such (see the module).
+    ``epochs`` are ``(leader_epoch, start_offset)`` pairs, oldest first (the leader's epoch
+    cache, :class:`~pcmodel.cluster.epochs.EpochEntry`): a record was written in the epoch of
+    the last pair starting at or before its offset, and each batch carries its records' epoch,
+    a batch never spanning two; records before every pair (and all of them, without
+    ``epochs``) carry :data:`LEADER_EPOCH`.
+
+    The byte limit is Kafka's (``LogSegment.read``): the batches are sent up to ``max_bytes``
+    and the last one is cut there, a partial batch the client discards (it fetches that batch
+    again next time). The first batch is never cut: with ``at_least_one`` it is sent whole
+    however large (KIP-74: so that an oversized batch cannot stall a consumer; Kafka allows it
+    only in the first partition of a fetch that sends any bytes: ``at_least_one=False`` for
+    the others), without it nothing is sent if it does not fit. Returns ``b""`` for no
+    records.
     """
     out = bytearray()
     i = 0
-    full = False
-    for owner, epoch, end in _segments(records, batches, epochs):
-        while i < end and not full:
-            i, full = _encode_batch(records, i, end, owner, epoch, max_bytes - len(out), out,
-                                    may_overflow=at_least_one and not out)
-            full = full or len(out) >= max_bytes
-        if full:
+    for owner, batch, epoch, end in _segments(records, batches, epochs, stored):
+        if len(out) >= max_bytes and not (at_least_one and not out):
             break
-    return bytes(out)
+        cached = _whole_compressed(batch, end - i)
+        if cached is not None:
+            position = len(out)
+            out += cached
+            # The leader epoch is outside the CRC: the one cached bytes serve every epoch.
+            _EPOCH.pack_into(out, position + _EPOCH_OFFSET, epoch)
+            i = end
+        while i < end and (len(out) < max_bytes or (at_least_one and not out)):
+            i = _encode_batch(records, i, end, owner, batch, epoch,
+                              max_bytes - len(out), out)
+    first_batch = _LENGTH.unpack_from(out, _LENGTH_OFFSET)[0] + 12 if out else 0
+    if at_least_one:
+        return bytes(out[:max(max_bytes, first_batch)])
+    # Kafka answers nothing rather than part of the first batch (ReplicaManager.readFromLog).
+    return bytes(out[:max_bytes]) if first_batch <= max_bytes else b""
+
+
+def _whole_compressed(batch: StoredBatch | None, count: int) -> bytes | None:
+    """The cached bytes of ``batch`` if it is compressed, encoded before, and all ``count`` of
+    its records are being sent (none compacted, cut or deleted since)."""
+    if batch is None or batch.compressed is None or batch.compressed.count != count:
+        return None
+    return batch.compressed.wire
 
 
 def _segments(records: Sequence[LogRecord], batches: Sequence[TransactionalBatch],
-              epochs: Sequence[tuple[int, int]] = ()
-              ) -> list[tuple[TransactionalBatch | None, int, int]]:
-    """``records`` cut into runs that share their transactional batch (``None``: none) and
-    their leader epoch: ``(owner, epoch, end index)`` per run, in order."""
-    runs: list[tuple[TransactionalBatch | None, int, int]] = []
-    b = 0
+              epochs: Sequence[tuple[int, int]] = (), stored: Sequence[StoredBatch] = (),
+              ) -> list[tuple[TransactionalBatch | None, StoredBatch | None, int, int]]:
+    """``records`` cut into runs that share their transactional batch (``None``: none), their
+    stored batch (``None``: none) and their leader epoch: ``(owner, stored batch, epoch, end
+    index)`` per run, in order."""
+    runs: list[tuple[TransactionalBatch | None, StoredBatch | None, int, int]] = []
+    b = s = 0
     e = -1  # the index in ``epochs`` of the pair the current record belongs to
     for i, rec in enumerate(records):
         while b < len(batches) and batches[b].last_offset < rec.offset:
             b += 1
         owner = batches[b] if b < len(batches) and batches[b].base_offset <= rec.offset else None
+        while s < len(stored) and stored[s].last_offset < rec.offset:
+            s += 1
+        batch = stored[s] if s < len(stored) and stored[s].base_offset <= rec.offset else None
         while e + 1 < len(epochs) and epochs[e + 1][1] <= rec.offset:
             e += 1
         epoch = epochs[e][0] if e >= 0 else LEADER_EPOCH
-        if runs and runs[-1][0] is owner and runs[-1][1] == epoch:
-            runs[-1] = (owner, epoch, i + 1)
+        if runs and runs[-1][0] is owner and runs[-1][1] is batch and runs[-1][2] == epoch:
+            runs[-1] = (owner, batch, epoch, i + 1)
         else:
-            runs.append((owner, epoch, i + 1))
+            runs.append((owner, batch, epoch, i + 1))
     return runs
 
 
 def _encode_batch(records: Sequence[LogRecord], i: int, end: int,
-                  owner: TransactionalBatch | None, epoch: int, room: int,
-                  out: bytearray, *, may_overflow: bool) -> tuple[int, bool]:
-    """Append to ``out`` one batch of ``records[i:end]`` from ``i`` on (all of ``owner``'s,
-    whose records they are, written in leader epoch ``epoch``) that fits in ``room`` bytes, or
-    of its first record alone if ``may_overflow``; return the next index and whether the size
-    limit was reached."""
-    start = i
+                  owner: TransactionalBatch | None, stored: StoredBatch | None, epoch: int,
+                  room: int, out: bytearray) -> int:
+    """Append to ``out`` one batch of ``records[i:end]`` from ``i`` on (all of ``owner``'s and
+    of the producer's batch ``stored``, whose records they are, written in leader epoch
+    ``epoch``); return the index of the first record left for the next batch.
+
+    A stored batch is written whole, with its codec, base offset and last offset; records of no
+    stored batch fill a batch of about ``room`` bytes (at least one record)."""
     first = records[i]
     log_append = first.timestamp_type == TIMESTAMP_LOG_APPEND_TIME
+    codec = 0 if stored is None else _CODEC_IDS.get(stored.codec, 0)
+    size = _UNLIMITED if stored is not None else max(1, room)
     if owner is None:
-        builder = DefaultRecordBatchBuilder(2, 0, False, -1, -1, -1, max(1, room))
+        builder = DefaultRecordBatchBuilder(2, codec, False, -1, -1, -1, size)
     else:
-        builder = DefaultRecordBatchBuilder(2, 0, True, owner.producer_id,
-                                            owner.producer_epoch, _NO_SEQUENCE, max(1, room))
+        builder = DefaultRecordBatchBuilder(2, codec, True, owner.producer_id,
+                                            owner.producer_epoch, _NO_SEQUENCE, size)
     append = builder.append
-    base = first.offset
-    full = False
+    # The first batch of a stored one keeps its base offset, records before it gone or not.
+    whole_from = stored is not None and (i == 0 or records[i - 1].offset < stored.base_offset)
+    base = stored.base_offset if whole_from else first.offset
+    start = i
     # aiokafka's builder takes a first timestamp of -1 for "none yet" and would date the first
     # record with the second one's time: a batch that starts with NO_TIMESTAMP holds only those.
     untimed = first.timestamp == NO_TIMESTAMP
@@ -332,30 +383,39 @@ def _encode_batch(records: Sequence[LogRecord], i: int, end: int,
             break
         if append(rec.offset - base, rec.timestamp, rec.key, rec.value,
                   list(rec.headers)) is None:
-            full = True  # the size limit: this record waits for the next fetch
-            break
+            break  # the size limit: this record starts the next batch
         i += 1
     batch = builder.build()
-    if len(batch) > room and not may_overflow:
-        return start, True  # a builder always takes one record: this one waits
     # The broker fills in the base offset and the leader epoch its records were written in
     # (neither is under the CRC, which starts at the attributes).
     _BASE_OFFSET_AND_EPOCH.pack_into(batch, 0, base, len(batch) - 12, epoch)
     control = owner is not None and owner.is_control
-    if log_append or control:
+    # A batch whose last records compaction removed still ends at its last offset (Kafka's
+    # cleaner keeps it), so that the client's next fetch starts after it.
+    last_delta = None
+    if stored is not None and i == end and records[end - 1].offset < stored.last_offset:
+        last_delta = stored.last_offset - base
+    if log_append or control or last_delta is not None:
         _set_header(batch, (_TIMESTAMP_TYPE_MASK if log_append else 0)
                     | (_CONTROL_MASK if control else 0),
-                    first.timestamp if log_append else None)
+                    first.timestamp if log_append else None, last_delta)
+    if whole_from and i == end and stored.compressed is not None \
+            and stored.compressed.count == end - start:
+        stored.compressed.wire = bytes(batch)  # the whole batch: its bytes serve every fetch
     out += batch
-    return i, full
+    return i
 
 
-def _set_header(batch: bytearray, attribute_bits: int, append_time: int | None) -> None:
+def _set_header(batch: bytearray, attribute_bits: int, append_time: int | None,
+                last_offset_delta: int | None = None) -> None:
     """Set attribute bits only a broker sets (the control bit of a marker's batch, the
-    log-append-time type, with its ``append_time`` as the batch's max timestamp) and fix the
-    batch's CRC."""
+    log-append-time type, with its ``append_time`` as the batch's max timestamp) and the last
+    offset delta of a batch that lost its last records to compaction, and fix the batch's
+    CRC."""
     (attributes,) = _ATTRIBUTES.unpack_from(batch, _ATTRIBUTES_OFFSET)
     _ATTRIBUTES.pack_into(batch, _ATTRIBUTES_OFFSET, attributes | attribute_bits)
     if append_time is not None:
         struct.pack_into(">q", batch, _MAX_TIMESTAMP_OFFSET, append_time)
+    if last_offset_delta is not None:
+        struct.pack_into(">i", batch, _LAST_OFFSET_DELTA_OFFSET, last_offset_delta)
     _CRC.pack_into(batch, _CRC_OFFSET, calc_crc32c(memoryview(batch)[_ATTRIBUTES_OFFSET:]))

@@ -32,11 +32,19 @@ written in (the leader's epoch cache, ``ClusterView.written_epochs``; a lone bro
 0), so that a consumer validating its position after a leader change (KIP-320) asks about the
 epoch of the last record it read, as with Kafka.
 
-Responses respect ``max_bytes`` and each partition's ``partition_max_bytes``, except that the
-first record of the first partition that has any is always sent whole (KIP-74, so that an
-oversized record cannot stall a consumer); a later partition whose next record does not fit
-sends none this time, as Kafka's ``ReplicaManager`` answers it (the limits are hard once one
-partition has sent records).
+Records go out in the producers' batches, as Kafka's log keeps them (``Broker.fetch(...,
+whole_batches=True)``): a fetch from an offset in the middle of a batch gets that whole batch,
+from its base offset, and the client drops the records before its position, as Kafka's clients
+do; a compressed batch goes out as it was compressed, with its codec (see
+:mod:`pcmodel.wire.records`).
+
+Byte limits are Kafka's (``ReplicaManager.readFromLocalLog`` and ``LogSegment.read``): each
+partition sends its batches up to the smaller of its ``partition_max_bytes`` and what is left
+of ``max_bytes``, the last batch cut at that limit (a partial batch, which clients discard and
+fetch again). A first batch is never cut: the first partition that sends any bytes always
+sends its first batch whole, however large (KIP-74, so that an oversized batch cannot stall a
+consumer); a later partition whose first batch does not fit sends nothing this time. Once the
+response is full, later partitions send nothing either.
 
 Fetch sessions (KIP-227) are declined by answering session id 0: clients then send full
 fetches, which is always correct. An incremental fetch (a session epoch other than 0, which asks
@@ -53,8 +61,9 @@ from typing import Any
 
 from kafka.protocol.consumer import FetchRequest, FetchResponse
 
-from pcmodel.topics.broker_produce_fetch import FetchError, FetchResult
+from pcmodel.topics.broker_produce_fetch import FetchError, FetchResult, ProduceFetchMixin
 from pcmodel.topics.errors import KafkaError
+from pcmodel.topics.log_batches import StoredBatch
 from pcmodel.topics.log_records import LogRecord
 from pcmodel.topics.log_transactions import (
     ISOLATION_LEVELS,
@@ -103,17 +112,18 @@ def _current_leader_epochs(ctx: RequestContext, request: Any) -> dict[TopicParti
 
 class _Partition:
     """What the fetch gathered for one partition: its error code and offsets from the latest
-    read, its records, their transactional batches (by base offset) and aborted
-    transactions."""
+    read, its records, their transactional batches and producers' batches (by base offset)
+    and aborted transactions."""
 
     __slots__ = ("code", "high_watermark", "last_stable_offset", "log_start", "records",
-                 "batches", "aborted")
+                 "batches", "stored", "aborted")
 
     def __init__(self, code: int = 0) -> None:
         self.code = code
         self.high_watermark = self.last_stable_offset = self.log_start = -1
         self.records: list[LogRecord] = []
         self.batches: dict[int, TransactionalBatch] = {}
+        self.stored: dict[int, StoredBatch] = {}
         self.aborted: set[AbortedTransaction] = set()
 
     def read(self, result: FetchResult) -> None:
@@ -123,8 +133,12 @@ class _Partition:
         # A broker that keeps no transactions answers -1: everything it has is stable.
         self.last_stable_offset = (result.last_stable_offset if result.last_stable_offset >= 0
                                    else result.high_watermark)
-        self.records.extend(result.records)
+        # A read that ended inside a batch (at the high watermark) is read again from the
+        # batch's start: the records already here are not taken twice.
+        held = self.records[-1].offset if self.records else -1
+        self.records.extend(r for r in result.records if r.offset > held)
         self.batches.update((b.base_offset, b) for b in result.transactional_batches)
+        self.stored.update((b.base_offset, b) for b in result.batches)  # the latest, fullest
         self.aborted.update(result.aborted_transactions or ())
 
 
@@ -154,11 +168,15 @@ def handle_fetch(ctx: RequestContext, request: Any) -> Any:
     started = time.monotonic()
     deadline = started + wait_ms / 1000
     budget = MAX_RECORDS_PER_FETCH
+    # pcmodel's Broker reads whole batches; a cluster's node connection reads records from
+    # the offset asked (its answers are batched by kind, as records of no stored batch are).
+    whole_batches = {"whole_batches": True} if isinstance(ctx.broker, ProduceFetchMixin) else {}
     collected = 0
     while positions and budget > 0:
         remaining = max(0.0, deadline - time.monotonic())
         results = ctx.broker.fetch(positions, max_records=budget, timeout=remaining,
-                                   isolation_level=ISOLATION_LEVELS[isolation])
+                                   isolation_level=ISOLATION_LEVELS[isolation],
+                                   **whole_batches)
         failed = False
         for tp in [tp for tp in positions if tp not in results]:
             # Left out by the broker: it no longer leads the partition (or is going down).
@@ -176,7 +194,7 @@ def handle_fetch(ctx: RequestContext, request: Any) -> Any:
             if result.records:
                 # Not position + count: compaction leaves gaps between offsets.
                 positions[tp] = result.records[-1].offset + 1
-                budget -= len(result.records)
+                budget -= len(result.records)  # whole batches may take it below 0
                 for record in result.records:  # sizes matter only until min_bytes is met
                     if collected >= request.min_bytes:
                         break
@@ -201,7 +219,8 @@ def handle_fetch(ctx: RequestContext, request: Any) -> Any:
             if part.records:
                 data = encode_records(part.records, min(max(1, partition_max), room),
                                       sorted(part.batches.values()), epochs,
-                                      at_least_one=not sent_any)
+                                      at_least_one=not sent_any,
+                                      stored=[part.stored[base] for base in sorted(part.stored)])
                 room -= len(data)
                 sent_any = sent_any or bool(data)
         by_topic.setdefault(tp.topic, []).append(PartitionData(
