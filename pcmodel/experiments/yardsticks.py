@@ -76,7 +76,7 @@ class BareConditionBuffer:
                 self._wait_for_space(timeout)
             items.append(item)
             self._unfinished += 1
-            if self._waiting_get:
+            if self._waiting_get and len(items) == 1:
                 self._not_empty.notify()
             if woken and self._waiting_put and len(items) < self.maxsize:
                 self._not_full.notify()
@@ -94,7 +94,7 @@ class BareConditionBuffer:
                     raise queue.Empty
                 self._wait_for_items(timeout)
             item = items.popleft()
-            if self._waiting_put:
+            if self._waiting_put and len(items) == self.maxsize - 1:
                 self._not_full.notify()
             if woken and items and self._waiting_get:
                 self._not_empty.notify()
@@ -118,7 +118,7 @@ class BareConditionBuffer:
                 buffered.extend(run)
                 done += len(run)
                 self._unfinished += len(run)
-                if self._waiting_get:
+                if self._waiting_get and len(buffered) == len(run):
                     self._not_empty.notify()
                 if woken and self._waiting_put and len(buffered) < self.maxsize:
                     self._not_full.notify()
@@ -130,8 +130,9 @@ class BareConditionBuffer:
             woken = not items
             if woken:
                 self._wait_for_items(timeout)
+            was_full = len(items) == self.maxsize
             taken = [items.popleft() for _ in range(min(max_items, len(items)))]
-            if self._waiting_put:
+            if was_full and self._waiting_put:
                 self._not_full.notify()
             if woken and items and self._waiting_get:
                 self._not_empty.notify()
