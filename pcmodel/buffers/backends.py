@@ -16,6 +16,7 @@ from __future__ import annotations
 import collections
 import threading
 from collections.abc import Callable
+from itertools import repeat, starmap
 from typing import Any
 
 from pcmodel.instrument import Level, Recorder
@@ -131,8 +132,10 @@ class Backend:
             taken = list(storage)
             storage.clear()
             return taken
-        # Called as a method, not through a saved bound method: CPython 3.11+ specialises it.
-        return [storage.popleft() for _ in range(n)]
+        # n calls of popleft, looped in C rather than in a comprehension. Under contention a
+        # get_many mostly takes part of what is there, and the comprehension's call per item
+        # was most of what it cost (330 instructions per item against 230, by cachegrind).
+        return list(starmap(storage.popleft, repeat((), n)))
 
     def state(self) -> Any:
         """Fresh scalar state with the attributes of :class:`SharedState`."""
@@ -177,20 +180,25 @@ class ThreadBackend(Backend):
     # same from Python 3.10 to 3.14), but it takes one permit per ``acquire()``, and before
     # Python 3.13 ``release(n)`` calls ``notify()`` n times: a batch of n items paid for n
     # single operations. Its permits are taken and given in one hold of its condition instead.
+    # The hold is of the condition's lock itself (``_lock``): entering the condition is a
+    # Python call that only enters that lock, and these two calls are all the semaphore
+    # variant's batches do beyond the condition variant's (3,000 of the 10,700 instructions a
+    # release plus a take cost, by cachegrind).
 
     def release(self, semaphore: Any, n: int) -> None:
         if type(semaphore) is not _StdlibSemaphore:
             semaphore.release(n)
             return
-        with semaphore._cond:
+        cond = semaphore._cond
+        with cond._lock:
             semaphore._value += n
-            if semaphore._cond._waiters:  # notify() with none waiting still costs a deque
-                semaphore._cond.notify(n)
+            if cond._waiters:  # notify() with none waiting still costs a deque
+                cond.notify(n)
 
     def acquire_up_to(self, semaphore: Any, n: int) -> int:
         if type(semaphore) is not _StdlibSemaphore:
             return super().acquire_up_to(semaphore, n)
-        with semaphore._cond:
+        with semaphore._cond._lock:
             taken = min(n, semaphore._value)
             semaphore._value -= taken
         return taken

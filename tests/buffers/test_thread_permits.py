@@ -24,16 +24,32 @@ class CountedSemaphore(threading.Semaphore):
         return super().acquire(blocking, timeout)
 
 
-class CountingCondition(threading.Condition):
-    """Counts how often it is entered (its lock taken)."""
+class CountingLock:
+    """A lock that counts how often it is held (entered with ``with``)."""
 
     def __init__(self) -> None:
-        super().__init__(threading.Lock())
+        self._lock = threading.Lock()
         self.holds = 0
+        self.acquire = self._lock.acquire
+        self.release = self._lock.release
 
     def __enter__(self):
         self.holds += 1
-        return super().__enter__()
+        return self._lock.__enter__()
+
+    def __exit__(self, *exc_info):
+        return self._lock.__exit__(*exc_info)
+
+
+class CountingCondition(threading.Condition):
+    """A condition whose lock counts how often it is held."""
+
+    def __init__(self) -> None:
+        super().__init__(CountingLock())
+
+    @property
+    def holds(self) -> int:
+        return self._lock.holds
 
 
 def drain(semaphore) -> int:
