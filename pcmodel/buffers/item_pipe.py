@@ -35,6 +35,16 @@ that waits in vain can tell that a dead process took items with it
 (``ProcessQueue._check_producers``). A frame written by the caller was never owed.
 Limit: a producer killed between writing a frame and counting it out (a few bytecodes) is taken
 for one that lost an item.
+
+Interrupts. A frame begun is finished: a reader (or a caller writing a large frame itself) that
+gets an exception from a signal handler (Ctrl-C's ``KeyboardInterrupt``) while it waits for the
+rest of the frame holds the exception and goes on until the frame is whole. Stopped there, it
+would leave the rest in the pipe, and the next reader would take those bytes for a frame's
+length. The call then returns as usual, and its caller raises the held exception with
+:meth:`ItemPipe.raise_held` once its own counts are right (a reader's item is then lost, as one
+``queue.Queue.get`` interrupted after taking it loses it). An exception that comes before a
+frame is begun leaves the pipe as it was. Limit: one that lands in the instant a read or write
+returns (a few bytecodes, no wait) loses what that call moved.
 """
 
 from __future__ import annotations
@@ -103,11 +113,25 @@ class ItemPipe:
         self._feeder: _Feeder | None = None
         self._size = 0  # the bytes the pipe holds, as this process last saw (0: unknown)
         self._largest = 0  # the most it may grow to (0: it cannot grow)
+        self._held: dict[int, BaseException] = {}  # per thread: see raise_held()
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
-        state.update(_pid=0, _poller=None, _room=None, _feeder=None)
+        state.update(_pid=0, _poller=None, _room=None, _feeder=None, _held={})
         return state
+
+    def raise_held(self) -> None:
+        """Raise the exception (Ctrl-C, say) that came while this thread's last frame was
+        half-way through the pipe and was held until the frame was whole; nothing if none came.
+        For the caller to call once its own counts are right (see the module)."""
+        if self._held:
+            held = self._held.pop(threading.get_ident(), None)
+            if held is not None:
+                raise held
+
+    def _hold(self, exc: BaseException | None) -> None:
+        if exc is not None:
+            self._held.setdefault(threading.get_ident(), exc)
 
     def _here(self) -> _Feeder:
         """This process's feeder (its thread not yet started), fds and pollers, made on first
@@ -142,7 +166,7 @@ class ItemPipe:
                 if len(frame) <= _IOV_MAX and self._takes_whole(size):
                     written = os.writev(self._write_fd, frame)
                     if written < size:  # not seen on Linux, which writes what it has room for
-                        _write_all(self._write_fd, frame, self._room, written)
+                        self._hold(_write_all(self._write_fd, frame, self._room, written))
                     return
             except BlockingIOError:
                 pass  # no room for a small frame: the feeder waits for room
@@ -204,18 +228,25 @@ class ItemPipe:
         frame = bytearray(size)
         frame[:len(data)] = data  # the start of a header whose rest is still on its way
         filled = len(data)
+        held = None  # an interrupt that came meanwhile: raised once the frame is whole
         with memoryview(frame) as view:
             while filled < size:
                 try:
                     got = os.readv(self._read_fd, [view[filled:]])
                 except BlockingIOError:
-                    if not self._poller.poll(_SLICE_MS):
-                        self._health.check()  # its writer died holding the write lock?
+                    try:
+                        if not self._poller.poll(_SLICE_MS):
+                            self._health.check()  # its writer died holding the write lock?
+                    except BufferBroken:
+                        raise
+                    except BaseException as exc:  # see the module: the frame is finished first
+                        held = held or exc
                     continue
                 if not got:  # every write end is closed: the rest can never come
                     self._health.mark_broken(
                         "the queue's pipe was closed in the middle of an item")
                 filled += got
+        self._hold(held)
         return frame
 
     def close(self) -> None:
@@ -238,10 +269,12 @@ def _frame(data: bytes | Pieces) -> list:
     return [header, *data.parts]
 
 
-def _write_all(fd: int, frame: list, room: Any, written: int = 0) -> None:
+def _write_all(fd: int, frame: list, room: Any, written: int = 0) -> BaseException | None:
     """Write the byte strings of ``frame`` one after another, but for the first ``written``
     bytes: in as many writes as the pipe takes, waiting on the poller ``room`` for room
-    between them. Write lock held."""
+    between them. Write lock held. An exception raised while it waits (Ctrl-C) is held until
+    the frame is whole, and returned (see the module); None if none came."""
+    held = None
     parts = frame[:]
     while True:
         while written:  # drop what is written
@@ -250,14 +283,17 @@ def _write_all(fd: int, frame: list, room: Any, written: int = 0) -> None:
             else:
                 parts[0], written = memoryview(parts[0])[written:], 0
         if not parts:
-            return
+            return held
         try:
             if len(parts) == 1:  # a small frame, or a large one's end: one piece
                 written = os.write(fd, parts[0])
             else:
                 written = os.writev(fd, parts[:_IOV_MAX])
         except BlockingIOError:
-            room.poll(_SLICE_MS)
+            try:
+                room.poll(_SLICE_MS)
+            except BaseException as exc:  # the frame is finished first (see the module)
+                held = held or exc
 
 
 class _Feeder:
@@ -294,12 +330,14 @@ class _Feeder:
     def _start(self) -> None:
         self._thread = thread = threading.Thread(target=self._run, name="ItemPipeFeeder",
                                                  daemon=True)
-        thread.start()
         # At exit, as multiprocessing.Queue does: ask the feeder to finish early (priority 10),
         # wait for it to write what it holds once children are dealt with (priority -5).
+        # Arranged before the thread starts: start() waits for it, and an interrupt there
+        # would leave a running feeder that nobody waits for at exit.
         util.Finalize(self._pipe_ref(), _Feeder._post_stop, [self._frames, self._ready],
                       exitpriority=10)
         util.Finalize(thread, _Feeder._join, [weakref.ref(thread)], exitpriority=-5)
+        thread.start()
 
     @staticmethod
     def _post_stop(frames: collections.deque, ready: threading.Condition) -> None:
@@ -310,7 +348,7 @@ class _Feeder:
     @staticmethod
     def _join(thread_ref: Any) -> None:
         thread = thread_ref()
-        if thread is not None:
+        if thread is not None and thread.ident is not None:  # None: its start was cut short
             thread.join()
 
     def stop(self) -> None:

@@ -21,7 +21,19 @@ for a while although it was promised an item checks the producers, and if one th
 died, the buffer is broken (``BufferBroken`` for every survivor that waits) instead of a getter
 blocked for ever. Without a death every accepted item is delivered. A process that dies holding
 the queue's lock, or owing a permit, or in the middle of writing an item, breaks it as in the
-semaphore variant.
+semaphore variant. A put owes its permit from its first step to its last, also on an unbounded
+queue (where it takes none): one that dies after counting its item breaks the buffer rather than
+leave a count with no item behind.
+
+What an interrupt does. A ``put`` or ``get`` that an exception stops half-way (Ctrl-C's
+``KeyboardInterrupt``, raised by a signal handler between any two of its steps) undoes what it
+did, so that the counts, the permits and the pipe's frames still match: a put whose item has
+not reached the pipe takes back its count and gives back its slot; a get that has read nothing
+gives back its count and its permit, and the item stays for the next getter. An item that has
+reached the pipe is delivered, and an item read is taken: the pipe finishes a frame that it has
+begun to move before the exception goes on (see :mod:`pcmodel.buffers.item_pipe`). A shutdown
+interrupted while it discards wakes every blocked caller all the same. Limit: an exception that
+lands inside a primitive's own few bytecodes (a lock's or a semaphore's) is not undone.
 """
 
 from __future__ import annotations
@@ -42,7 +54,7 @@ from pcmodel.buffers.robust import (
     pid_alive,
 )
 from pcmodel.buffers.robust_semaphore import RobustSemaphore
-from pcmodel.errors import ShutDown
+from pcmodel.errors import BufferBroken, ShutDown
 
 __all__ = ["ProcessQueue"]
 
@@ -114,23 +126,40 @@ class ProcessQueue:
         counts = self._counts
         if counts.shutdown:
             raise ShutDown("put() on a buffer that was shut down")
-        if self._free is not None and not self._free.acquire(block, timeout):
-            raise queue.Full
-        owed = self._health.debt_slot() + 1  # this producer's owed-items cell, or 0: untracked
-        with self._lock:
-            if counts.shutdown:
-                if self._free is not None:
-                    self._free.release()  # relay the wake-up to the next blocked putter
-                raise ShutDown("put() on a buffer that was shut down")
-            counts.items += 1
-            counts.unfinished += 1
-        # Sent with the lock let go: no getter reads the pipe for this item before the _ready
-        # permit below, and a write (or waking the feeder) while holding the lock made getters
-        # and other putters wait for it.
-        self._pipe.send(data, owed)
-        if self._free is None:  # unbounded: no permit taken to pass on; count the one given
+        if self._free is None:  # unbounded: owe the permit this put gives (see the module)
             self._ready.owe(1)
+        elif not self._free.acquire(block, timeout):
+            raise queue.Full
+        counted = False
+        try:
+            with self._lock:
+                if counts.shutdown:
+                    raise ShutDown("put() on a buffer that was shut down")
+                counts.items += 1
+                counts.unfinished += 1
+                counted = True
+            # Sent with the lock let go: no getter reads the pipe for this item before the
+            # _ready permit below, and a write (or waking the feeder) while holding the lock
+            # made getters and other putters wait for it.
+            self._pipe.send(data, self._health.debt_slot() + 1)  # its owed-items cell, or 0
+        except BaseException as exc:
+            if not isinstance(exc, BufferBroken):
+                self._withdraw(counted)
+            raise
         self._ready.release()
+        self._pipe.raise_held()
+
+    def _withdraw(self, counted: bool) -> None:
+        """Undo a put whose item never reached the pipe: its count, and the permit it holds
+        (for a ShutDown, the wake-up relayed to the next blocked putter)."""
+        if counted:
+            with self._lock:
+                self._counts.items -= 1
+                self._counts.unfinished -= 1
+        if self._free is not None:
+            self._free.release()
+        else:
+            self._ready.owe(-1)
 
     def get(self, block: bool = True, timeout: float | None = None) -> Any:
         _check_timeout(block, timeout)
@@ -139,24 +168,48 @@ class ProcessQueue:
             if counts.shutdown and not counts.items:
                 raise ShutDown("get() on a buffer that was shut down and is empty")
             raise queue.Empty
-        with self._lock:
-            if not counts.items:  # a shutdown token, not an item
-                self._ready.release()
-                raise ShutDown("get() on a buffer that was shut down and is empty")
-            counts.items -= 1
-            # Under load the item is in the pipe already: read it in this same hold (trying
-            # costs one read, no poll, when it is not).
-            data = self._pipe.recv_nowait()
-        if data is None:
-            data = self._receive()
-        if self._free is not None:
-            self._free.release()
-        else:
-            self._ready.owe(-1)
+        data = None
+        counted = False
+        try:
+            with self._lock:
+                if not counts.items:  # a shutdown token, not an item: relayed below
+                    raise ShutDown("get() on a buffer that was shut down and is empty")
+                counts.items -= 1
+                counted = True
+                # Under load the item is in the pipe already: read it in this same hold
+                # (trying costs one read, no poll, when it is not).
+                data = self._pipe.recv_nowait()
+            if data is None:
+                data = self._receive()
+        except BaseException as exc:
+            if not isinstance(exc, BufferBroken):
+                if data is None:
+                    self._give_back(counted)  # nothing read: the item stays for the next getter
+                else:
+                    self._pass_slot()  # read, then interrupted letting go of the lock
+            raise
+        self._pass_slot()
+        self._pipe.raise_held()  # came while the item was half read: taken, and lost
         try:
             return pickle.loads(data)
         except Exception as exc:
             raise unpickling_error(exc, [], 1, 1) from exc
+
+    def _give_back(self, counted: bool) -> None:
+        """Undo a get that read nothing: its count and its ``_ready`` permit (a shutdown
+        token's relay to the next getter)."""
+        if counted:
+            with self._lock:
+                self._counts.items += 1
+        self._ready.release()
+
+    def _pass_slot(self) -> None:
+        """An item left the pipe: its slot goes to the putters (unbounded: the permit this
+        getter took is counted as passed on)."""
+        if self._free is not None:
+            self._free.release()
+        else:
+            self._ready.owe(-1)
 
     def _receive(self) -> bytes:
         """The next item's pickle from the pipe, for a getter holding a ``_ready`` permit (the
@@ -219,23 +272,38 @@ class ProcessQueue:
 
     def shutdown(self, immediate: bool = False) -> None:
         counts = self._counts
-        with self._lock:
-            already = counts.shutdown
-            counts.shutdown = 1
-            if immediate:
-                while counts.items and self._ready.acquire(False):
+        already = True
+        try:
+            with self._lock:
+                already = counts.shutdown
+                counts.shutdown = 1
+                if immediate:
+                    self._discard_all()
+        finally:  # even if interrupted while discarding: every blocked caller must wake
+            if not already:
+                self._ready.release()
+                if self._free is not None:
+                    self._free.release()
+
+    def _discard_all(self) -> None:
+        """Take every item that has its ``_ready`` permit out of the pipe, counted as done, and
+        wake ``join()``; lock held. An item whose frame was not begun when an exception came
+        keeps its permit and its count."""
+        counts = self._counts
+        try:
+            while counts.items and self._ready.acquire(False):
+                try:
                     self._read_waiting()
-                    counts.items -= 1
-                    counts.unfinished = max(0, counts.unfinished - 1)
-                    if self._free is not None:
-                        self._free.release()
-                    else:
-                        self._ready.owe(-1)
-                self._all_tasks_done.notify_all()
-        if not already:
-            self._ready.release()
-            if self._free is not None:
-                self._free.release()
+                except BaseException as exc:
+                    if not isinstance(exc, BufferBroken):
+                        self._ready.release()
+                    raise
+                counts.items -= 1
+                counts.unfinished = max(0, counts.unfinished - 1)
+                self._pass_slot()
+        finally:
+            self._all_tasks_done.notify_all()
+        self._pipe.raise_held()
 
     def close(self) -> None:
         """Stop the feeder thread of this process (after it has written what it holds)."""
