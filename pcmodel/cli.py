@@ -35,7 +35,9 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from pcmodel import __version__
@@ -61,10 +63,24 @@ COMMANDS: dict[str, str] = {
 }
 
 
+def _path(text: str) -> Path:
+    """An option's ``type=Path`` value. An empty one is a mistake: ``Path("")`` is the current
+    folder, which nobody means by giving nothing (an unset shell variable, say), and a check of
+    it would answer for ``.`` instead (``--json .: give the file a suffix``)."""
+    if not text:
+        raise argparse.ArgumentTypeError("the value is empty; give a path")
+    return Path(text)
+
+
 class OneLineParser(argparse.ArgumentParser):
     """argparse's parser whose mistakes are one line on stderr, as every other mistake of
     ``pcmodel``'s: what was wrong and where the options are described (argparse would print
-    the whole usage block first). Its subcommands' parsers are of this class too."""
+    the whole usage block first). Its subcommands' parsers are of this class too, and every
+    option of theirs declared ``type=Path`` refuses an empty value."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.register("type", Path, _path)
 
     def error(self, message: str) -> Any:
         """Print ``PROG: error: MESSAGE (see PROG --help)`` and exit with status 2."""
@@ -92,6 +108,14 @@ class _Interrupts:
     so that the clean-up the first one started is not itself cut half-way. Holding (once the
     command's outcome is known, while its last line is printed and the interpreter exits):
     each one is only noted, and the caller decides what it means.
+
+    A handler runs wherever the main thread is, also in a weakref callback or a ``__del__``
+    (every import runs one), where Python drops the exception it raises: it printed "Exception
+    ignored in ..." with a traceback and went on with the command to its end. So a dropped
+    interrupt (``sys.unraisablehook`` sees it) is quietly sent again to the main thread, by a
+    thread of its own, every few milliseconds until it is raised outside such a place: a signal
+    is handled at the main thread's next line, which is still in the hook (there it is ignored)
+    or in the callback (there it is dropped, and sent again).
     """
 
     def __init__(self) -> None:
@@ -99,27 +123,72 @@ class _Interrupts:
         #: How many of :attr:`arrived` the command's outcome took into account.
         self.accounted = 0
         self._raising = True
+        self._holding = False
+        self._raised: KeyboardInterrupt | None = None  # the interrupt raised, until it unwound
+        self._sent_again = False  # a dropped interrupt is being sent again
+        self._in_hook = False
+        self._senders: list[threading.Thread] = []
         self._previous: dict[int, Any] = {}
+        self._previous_hook: Any = None
 
     def install(self) -> None:
         """Become the handler of both signals (main thread only)."""
         for signum in (signal.SIGINT, signal.SIGTERM):
             self._previous[signum] = signal.signal(signum, self._handle)
+        self._previous_hook, sys.unraisablehook = sys.unraisablehook, self._dropped
 
     def restore(self) -> None:
         """Give both signals back to the handlers they had before :meth:`install`."""
+        for sender in self._senders:
+            sender.join()  # it stops once its interrupt was raised, or once held
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
+        if self._previous_hook is not None:
+            sys.unraisablehook = self._previous_hook
 
     def hold(self) -> None:
         """From now on a signal is only noted in :attr:`arrived`."""
         self._raising = False
+        self._holding = True
+        self._raised = None  # it has unwound the command: let go of its frames
 
     def _handle(self, signum: int, frame: Any) -> None:
-        self.arrived.append(signum)
+        if self._sent_again:  # the dropped interrupt again (noted when it first arrived)
+            if self._in_hook:
+                return  # raised here it would be dropped again: the next one comes soon
+            self._sent_again = False
+        else:
+            self.arrived.append(signum)
         if self._raising:
             self._raising = False
-            raise KeyboardInterrupt
+            self._raised = KeyboardInterrupt()
+            raise self._raised
+
+    def _dropped(self, unraisable: Any) -> None:
+        """``sys.unraisablehook``: the interrupt :meth:`_handle` raised, dropped where no
+        exception propagates, is sent again; anything else is reported as before."""
+        if unraisable.exc_value is None or unraisable.exc_value is not self._raised:
+            self._previous_hook(unraisable)
+            return
+        self._raised = None
+        if self._holding:
+            return
+        self._in_hook = True
+        try:
+            self._raising = self._sent_again = True
+            sender = threading.Thread(target=self._send_again, name="pcmodel-interrupt",
+                                      args=(threading.main_thread().ident,), daemon=True)
+            self._senders.append(sender)
+            sender.start()
+        finally:
+            self._in_hook = False
+
+    def _send_again(self, main: int) -> None:
+        """Signal the main thread until the interrupt it owes is raised (or the command's
+        outcome is decided)."""
+        while self._sent_again and not self._holding:
+            signal.pthread_kill(main, signal.SIGINT)
+            time.sleep(0.005)
 
 
 @contextlib.contextmanager
@@ -127,9 +196,9 @@ def signals_interrupt() -> Iterator[Callable[[], bool]]:
     """Within the block, SIGINT and SIGTERM raise ``KeyboardInterrupt`` in the main thread once;
     later ones are ignored until the block ends (the clean-up they started must finish).
 
-    Yields a function that says whether one arrived. Python drops an exception raised where it
-    cannot propagate (a weakref callback or a ``__del__``, which every import may run: it only
-    prints "Exception ignored"), so a command can end normally after a Ctrl-C; the caller asks.
+    Yields a function that says whether one arrived. An interrupt that Python drops (raised in
+    a weakref callback or a ``__del__``) is sent again until it is raised elsewhere (see
+    ``_Interrupts``), but the block may end first, normally after a Ctrl-C: the caller asks.
     """
     if threading.current_thread() is not threading.main_thread():
         yield lambda: False
@@ -205,8 +274,8 @@ def _run(argv: Sequence[str] | None, interrupts: _Interrupts) -> int:
             # The outcome is decided: a signal from here on must not cut its line in half.
             interrupts.hold()
         if interrupts.arrived and args.command not in SERVING:
-            # Its KeyboardInterrupt was raised where Python drops exceptions (a ``__del__``),
-            # or the signal came as the command returned: it was interrupted all the same.
+            # The signal came as the command returned (or its KeyboardInterrupt, dropped by
+            # Python in a ``__del__``, was still being sent again): interrupted all the same.
             raise KeyboardInterrupt
         interrupts.accounted = len(interrupts.arrived)  # a later one is reported at exit
         return status

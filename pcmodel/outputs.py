@@ -64,6 +64,8 @@ def check_output(path: Path, option: str, suffixes: Collection[str]) -> Path:
     reason the system gives for refusing (no permission, a name too long, a loop of symbolic
     links, a link to nowhere, a read-only or virtual file system) is a UsageError.
     """
+    if os.path.isdir(path):  # before the suffix: "." and "/tmp" have none, "data.d" one
+        raise UsageError(f"{option} {path} is a folder; name a file in it")
     suffix = path.suffix.lower().lstrip(".")
     legal = ", ".join("." + s for s in sorted(suffixes))
     if not suffix:

@@ -103,7 +103,7 @@ def test_explore_says_what_a_partial_exploration_left_out(capsys):
     ("--plot", "chart", "give the file a suffix"),
     ("--json", "results.csv", "cannot write a .csv file; use one of .json"),
     ("--json", "a-file/results.json", "is a file, not a folder"),
-    ("--plot", ".", "give the file a suffix"),
+    ("--plot", ".", "is a folder; name a file in it"),
 ])
 def test_run_checks_output_paths_before_any_run(tmp_path, capsys, option, path, message):
     (tmp_path / "a-file").write_text("")

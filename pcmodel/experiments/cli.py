@@ -191,9 +191,20 @@ def _check_arguments(args: argparse.Namespace, variants: list[str], backends: li
     """Every mistake in ``args`` as a UsageError, before any run starts; the parsed works."""
     for option in ("producers", "consumers"):
         value = getattr(args, option)
-        if value > MAX_ACTORS:
+        if not 1 <= value <= MAX_ACTORS:
             raise UsageError(f"--{option} must be between 1 and {MAX_ACTORS}, not {value}: each "
                              "is a thread or process of its own")
+    # Said with the option's name (the run's own checks name its parameters).
+    for option, least in (("items", 0), ("batch", 1)):
+        value = getattr(args, option)
+        if value < least:
+            raise UsageError(f"--{option} must be at least {least}, not {value}")
+    if not args.timeout > 0:  # nan too
+        raise UsageError(f"--timeout must be a positive number of seconds, not {args.timeout:g}")
+    for option in ("produce_work", "consume_work"):
+        if not getattr(args, option).strip():  # an unset shell variable, say: not "none"
+            raise UsageError(f"--{option.replace('_', '-')}: the value is empty; give "
+                             "sleep:SECONDS, cpu:ITERATIONS or none")
     try:
         produce_work = Work.parse(args.produce_work)
         consume_work = Work.parse(args.consume_work)

@@ -108,6 +108,10 @@ def _import_failed(source: str, exc: BaseException, where: str | None = None) ->
 def _load_file(source: str, forms: str) -> Any:
     """Import a student's file by path; its mistakes become one-line UsageErrors."""
     path = os.path.abspath(source)
+    if os.path.isdir(path):
+        raise UsageError(f"{source!r} is a folder, not a Python file: {forms}")
+    if os.path.exists(path) and not os.path.isfile(path):  # a device, a FIFO: no source
+        raise UsageError(f"{source!r} is not a regular file: {forms}")
     if not os.path.isfile(path):
         raise UsageError(f"no such file {source!r}: {forms}")
     module_name = "_pcmodel_explore_" + os.path.splitext(os.path.basename(path))[0]
@@ -251,6 +255,10 @@ MAX_TOTAL_ITEMS = 4000
 #: The deepest PCT search: a bug of depth d needs d - 1 ordering constraints, and the known
 #: buffer bugs have depth 1 to 3 (each level costs a priority change point per schedule).
 MAX_PCT_DEPTH = 100
+#: The highest DFS preemption bound: the search keeps a queue per level of the bound (made at
+#: once, so 10 million took 5 GB before the first schedule), and a bound above the preemptions
+#: a schedule can make (about one per step) bounds nothing.
+MAX_PREEMPTIONS = 1000
 #: Scheduling steps allowed per item moved before a schedule counts as a livelock. A correct
 #: buffer takes about 4 (one producer, one consumer) to 8 (four of each, contended); the
 #: scheduler's own budget of 5,000 steps would call a long correct run a livelock.
@@ -295,12 +303,19 @@ def _run(args: argparse.Namespace) -> int:
     from pcmodel.sched.harness import explore
     from pcmodel.sched.model import NondeterminismError
 
-    for option, most in (("producers", MAX_ACTORS), ("consumers", MAX_ACTORS),
-                         ("items", MAX_ITEMS), ("pct_depth", MAX_PCT_DEPTH)):
+    for option, least, most in (("producers", 1, MAX_ACTORS), ("consumers", 1, MAX_ACTORS),
+                                ("items", 1, MAX_ITEMS), ("pct_depth", 1, MAX_PCT_DEPTH),
+                                ("preemptions", 0, MAX_PREEMPTIONS)):
         value = getattr(args, option)
-        if value is not None and not 1 <= value <= most:
+        if value is not None and not least <= value <= most:
             flag = "--" + option.replace("_", "-")
-            raise UsageError(f"{flag} must be between 1 and {most}, not {value}")
+            raise UsageError(f"{flag} must be between {least} and {most}, not {value}")
+    # Said with the option's name (the scheduler's own check names its parameter).
+    for option, least in (("capacity", 1), ("max_schedules", 1), ("spurious", 0)):
+        value = getattr(args, option)
+        if value is not None and value < least:
+            flag = "--" + option.replace("_", "-")
+            raise UsageError(f"{flag} must be at least {least}, not {value}")
     if args.max_rows is not None and args.max_rows < 1:
         raise UsageError(f"--max-rows must be at least 1, not {args.max_rows}: it shows that "
                          "many of a failure's last steps")

@@ -35,8 +35,9 @@ from pcmodel.topics.transactions import (
     DEFAULT_TRANSACTION_MAX_TIMEOUT_MS,
 )
 
-__all__ = ["TRANSACTION_OPTIONS", "add_transaction_options", "check_kafka_listener",
-           "check_listen_address", "register", "run_broker", "transaction_options"]
+__all__ = ["KAFKA_INT_MAX", "TRANSACTION_OPTIONS", "add_transaction_options", "check_kafka_int",
+           "check_kafka_listener", "check_listen_address", "register", "run_broker",
+           "transaction_options"]
 
 
 def register(subparsers: Any) -> None:
@@ -109,15 +110,29 @@ def add_transaction_options(parser: argparse.ArgumentParser) -> None:
                             help=f"Kafka's {kafka_name}: {what} (default {default})")
 
 
+#: The largest value of a Kafka setting of type ``int`` (a Java int), as every numeric setting
+#: these commands take is in Kafka: a larger one is refused there, and here it silently meant
+#: "for ever" (a group whose first rebalance never came).
+KAFKA_INT_MAX = 2**31 - 1
+
+
+def check_kafka_int(option: str, value: int, least: int) -> int:
+    """``value`` if it is a valid value of the Kafka ``int`` setting ``option`` (at least
+    ``least``), else ``UsageError``."""
+    if value < least:
+        raise UsageError(f"{option} must be >= {least}, got {value}")
+    if value > KAFKA_INT_MAX:
+        raise UsageError(f"{option} must be <= {KAFKA_INT_MAX} (a Kafka int), got {value}")
+    return value
+
+
 def transaction_options(args: argparse.Namespace) -> tuple[int, int]:
     """The ``(max timeout, abort check interval)`` of :data:`TRANSACTION_OPTIONS` in ``args``;
-    ``UsageError`` for one below 1."""
+    ``UsageError`` for one below 1 or above :data:`KAFKA_INT_MAX`."""
     values = []
     for option, *_ in TRANSACTION_OPTIONS:
         value = getattr(args, option.removeprefix("--").replace("-", "_"))
-        if value < 1:
-            raise UsageError(f"{option} must be >= 1, got {value}")
-        values.append(value)
+        values.append(check_kafka_int(option, value, 1))
     return values[0], values[1]
 
 
@@ -182,7 +197,9 @@ def run_broker(args: argparse.Namespace) -> int:
         try:
             authkey = args.authkey_file.read_bytes().strip()
         except OSError as exc:
-            raise UsageError(f"cannot read --authkey-file: {exc}") from None
+            raise UsageError(f"--authkey-file {args.authkey_file}: cannot read it "
+                             f"({exc.strerror or exc}); name the file that holds the key") \
+                from None
         if not authkey:
             raise UsageError(f"--authkey-file {args.authkey_file} is empty; put a secret in it")
     kafka_address = None
@@ -191,15 +208,10 @@ def run_broker(args: argparse.Namespace) -> int:
             kafka_address = parse_kafka_address(args.kafka)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
-    delay_ms = args.group_initial_rebalance_delay_ms
-    if delay_ms < 0:
-        raise UsageError(f"--group-initial-rebalance-delay-ms must be >= 0, got {delay_ms}")
-    if args.offsets_retention_minutes < 1:
-        raise UsageError(f"--offsets-retention-minutes must be >= 1, got "
-                         f"{args.offsets_retention_minutes}")
-    if args.producer_id_expiration_ms < 1:
-        raise UsageError(f"--producer-id-expiration-ms must be >= 1, got "
-                         f"{args.producer_id_expiration_ms}")
+    delay_ms = check_kafka_int("--group-initial-rebalance-delay-ms",
+                               args.group_initial_rebalance_delay_ms, 0)
+    check_kafka_int("--offsets-retention-minutes", args.offsets_retention_minutes, 1)
+    check_kafka_int("--producer-id-expiration-ms", args.producer_id_expiration_ms, 1)
     max_timeout_ms, abort_interval_ms = transaction_options(args)
     check_listen_address(host, args.port, "--port")
     if kafka_address is not None:
