@@ -44,8 +44,8 @@ def test_survives_a_rebalance(impl):
 @pytest.mark.points(2)
 def test_stop_mid_batch_loses_nothing(impl):
     """should_stop() turns true while records of the polled batch are still unprocessed:
-    consume() returns without polling again, and the group's committed offsets pass no
-    unprocessed record."""
+    consume() returns without polling again, the group's committed offsets pass no
+    unprocessed record, and every record it processed is committed."""
     check(impl, "stop")
 
 

@@ -12,6 +12,7 @@ every file must give full marks; the exit status is 1 otherwise. A round is a wh
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +20,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
+# The graded suites run in their own pytest processes: they must find this checkout too.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (str(HERE.parents[1]), os.environ.get("PYTHONPATH", "")) if p)
 
 from pcmodel.grading.engine import find, grade  # noqa: E402
 

@@ -286,6 +286,17 @@ def _stop(h: Any) -> dict[str, str] | None:
             "committing; or, if you stop in the middle of a batch, commit only what you "
             "processed ({tp: OffsetAndMetadata(last processed offset + 1)})",
         )
+    uncommitted = sorted((p, o) for _, p, o in _records(h) if o >= committed[p])
+    if uncommitted:
+        return problem(
+            "consume() to commit what it processed before it returns on should_stop()",
+            f"when consume() returned, the group had committed {dict(enumerate(committed))}: "
+            f"records {uncommitted[:4]} were processed but not committed, so whoever takes "
+            "the partitions over processes them again",
+            "after the last record you process, commit: consumer.commit() once the batch is "
+            "done; or, if you stop in the middle of a batch, commit only what you processed "
+            "({tp: OffsetAndMetadata(last processed offset + 1)})",
+        )
     since = h.stop_index()
     if since >= 0:
         mine = {(p, o) for p, o in left}

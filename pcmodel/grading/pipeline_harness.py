@@ -101,6 +101,7 @@ class _Run:
         self.source_file = module.__spec__.origin
         self.queues: list[Any] = []
         self.sources_left = len(sources)  # sources not yet exhausted (or failed)
+        self.sources_ended: set[int] = set()  # the indices of those exhausted (or failed)
         self.noted = threading.Event()  # run_pipeline() returned and self.alive was taken
         proxy = _queue_proxy(self.queues)
         for name, value in list(vars(module).items()):
@@ -147,6 +148,7 @@ class _Run:
         finally:
             with self.lock:
                 self.sources_left -= 1
+                self.sources_ended.add(index)
 
     def handle(self, item: Any) -> None:
         with self.lock:
@@ -203,7 +205,10 @@ class _Run:
 def _wait_for_feeder(source: int, failed: threading.Event) -> Any:
     """A hook: wait until ``source`` has failed and its producer has finished (so it recorded
     the error): its thread ended, or left the student's code (a thread pool's worker lives on
-    after its task). Generous limits: they only matter for a pipeline that hangs anyway."""
+    after its task), or, its source over, waits for other threads (producers that meet at a
+    barrier, or wait for each other to end the stream, finish only together: waiting for the
+    thread to end would hold them all for ever). Generous limits: they only matter for a
+    pipeline that hangs anyway."""
 
     def hook(run: _Run) -> None:
         failed.wait(5 * STALL * patience())
@@ -212,6 +217,7 @@ def _wait_for_feeder(source: int, failed: threading.Event) -> Any:
             return
         deadline = time.monotonic() + 5 * STALL * patience()
         while (feeder.is_alive() and run.where(feeder) != _OUTSIDE
+               and not (source in run.sources_ended and _waits(feeder))
                and time.monotonic() < deadline):
             feeder.join(0.01)
 
@@ -290,6 +296,17 @@ def _waits_for_consumers(thread: threading.Thread, producers: list[threading.Thr
             waiting = True
         frame = frame.f_back
     return waiting
+
+
+def _waits(thread: threading.Thread) -> bool:
+    """Whether ``thread`` is blocked waiting for another thread: in a condition's wait (so in an
+    event, a semaphore, a barrier, a queue) or in ``Thread.join()``."""
+    frame = sys._current_frames().get(thread.ident or -1)
+    while frame is not None:
+        if frame.f_code is _CONDITION_WAIT or frame.f_code is _THREAD_JOIN:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _starting_a_thread(thread: threading.Thread) -> bool:

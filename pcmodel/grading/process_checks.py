@@ -26,6 +26,8 @@ from pcmodel.grading.process_stepped_checks import (
     judged,
     stepped_gets_once,
     stepped_put_get_once,
+    stepped_puts_once,
+    stepped_two_gets_once,
 )
 from pcmodel.grading.thread_harness import shown
 
@@ -289,6 +291,11 @@ def check_transfer(impl: str, *, producers: int, consumers: int, items: int, cap
     # written), made certain, so that the score does not vary.
     stepped_gets_once(impl)
     stepped_put_get_once(impl)
+    # With several producers, or several consumers, the races between two of a kind too.
+    if producers > 1:
+        stepped_puts_once(impl)
+    if consumers > 1:
+        stepped_two_gets_once(impl)
 
 
 def check_spawn(impl: str) -> None:

@@ -36,7 +36,12 @@ from pcmodel.grading.process_gang import (
     producer_main,
     waiting_consumer_main,
 )
-from pcmodel.grading.process_stepping import stepped_gets, stepped_put_get, stepped_puts
+from pcmodel.grading.process_stepping import (
+    stepped_gets,
+    stepped_put_get,
+    stepped_puts,
+    stepped_two_gets,
+)
 from pcmodel.grading.replay import shape
 from pcmodel.grading.thread_harness import STALL, plain
 
@@ -185,6 +190,11 @@ class ProcessBuffers:
             **{k: shape.either(shape.none, _STEP) for k in ("a_held", "b_while", "a_end",
                                                              "b_end")},
             got=shape.list_of(shape.any)))),
+        "stepped_two_gets": shape.record(started=shape.bool, rounds=shape.list_of(shape.record(
+            items=shape.list_of(shape.int), filled=shape.bool,
+            **{k: shape.either(shape.none, _STEP) for k in ("a_held", "b_while", "a_end",
+                                                             "b_end")},
+            got=shape.list_of(shape.any)))),
         "stepped_put_get": shape.record(started=shape.bool, rounds=shape.list_of(shape.record(
             item=shape.int, **{k: shape.either(shape.none, _STEP) for k in (
                 "a_held", "b_while", "a_end", "b_end")}))),
@@ -292,6 +302,13 @@ class ProcessBuffers:
         module = _load(self.impl, importable=(method != "fork"))
         source = os.path.abspath(self.impl) if method != "fork" else module.__spec__.origin
         return stepped_gets(module, source, method, base, _call)
+
+    def stepped_two_gets(self, method: str, base: int) -> dict[str, Any]:
+        """Two consumer processes get() from a buffer holding two items, the first held before
+        its n-th line of the student's file (see :mod:`pcmodel.grading.process_stepping`)."""
+        module = _load(self.impl, importable=(method != "fork"))
+        source = os.path.abspath(self.impl) if method != "fork" else module.__spec__.origin
+        return stepped_two_gets(module, source, method, base, _call)
 
     def stepped_put_get(self, method: str, base: int) -> dict[str, Any]:
         """A producer process's put() into an empty buffer, held before its n-th line of the

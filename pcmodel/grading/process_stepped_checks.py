@@ -7,7 +7,11 @@ some gradings, made certain (see :mod:`pcmodel.grading.process_stepping`, which 
 * a get() from a full buffer while another process puts: the items come out in the order put
   (a get() that frees its slot before reading it fails);
 * a put() into an empty buffer while another process calls get(): the get() returns the item
-  put (a put() that signals its item before writing the slot fails).
+  put (a put() that signals its item before writing the slot fails);
+* two get()s at once from a buffer holding two items: each returns one of them (a get() without
+  the mutex fails);
+* in the two put()s, a get() made once the second put() returned, while the first is still
+  stopped, returns an item put (a put() that writes its slot after letting the mutex go fails).
 
 Each scenario runs in the check's child on the student's code
 (:class:`~pcmodel.grading.process_harness.ProcessBuffers`) and is judged here, in the grader,
@@ -27,7 +31,8 @@ from pcmodel.grading.replay import judge
 from pcmodel.grading.thread_harness import shown
 
 __all__ = ["check_stepped_gets", "check_stepped_put_get", "check_stepped_puts", "item_base",
-           "judged", "stepped_gets_once", "stepped_put_get_once"]
+           "judged", "stepped_gets_once", "stepped_put_get_once", "stepped_puts_once",
+           "stepped_two_gets_once"]
 
 
 def item_base() -> int:
@@ -155,6 +160,55 @@ def _stepped_gets(h: Any, method: str, base: int) -> Problem:
     return None
 
 
+def _stepped_two_gets(h: Any, method: str, base: int) -> Problem:
+    """Two get()s at once from a buffer holding two items, the first stopped before each line
+    of get() in turn: each must return one of the two items, whatever the line (see
+    :mod:`pcmodel.grading.process_stepping`)."""
+    seen = h.stepped_two_gets(method, base)
+    setup = (f"2 consumer processes ({method}) taking at once from a buffer of capacity 2 that "
+             "holds 2 items")
+    if not seen["started"]:
+        return problem(f"the consumer processes to start ({setup})", "they did not start", "")
+    for n, entry in enumerate(seen["rounds"]):
+        items = entry["items"]
+        if items != [base + 2 * n + 1, base + 2 * n + 2]:
+            raise ValueError("items the grader did not choose")
+        if not entry["filled"]:
+            return problem("2 puts into an empty buffer of capacity 2 to return",
+                            "put() blocked", "")
+        held = entry["a_held"]
+        if held[0] == "done":
+            got = [held[1], *entry["got"]]
+            if got != items:
+                return problem(f"get() to return {items[0]}, then {items[1]} ({setup})",
+                                ", ".join(shown(x) for x in got), "")
+            return None  # every line of get() was a stopping point once
+        where = (f"while the first get() was stopped before line {held[1]} of your file"
+                 if held[0] == "held" else "in a get() from a full buffer")
+        raised = _exception_in((held, entry["b_while"], entry["a_end"], entry["b_end"]), setup,
+                               where, "get() raised ")
+        if raised is not None:
+            return raised
+        if held[0] != "held":
+            return problem(f"get() from a full buffer to return ({setup})",
+                            "it did not return", "")
+        if entry["a_end"][0] != "done" or entry["b_end"][0] != "done":
+            return problem(f"both get()s to finish once the first went on ({setup})",
+                            f"one of them never returned {where}", "")
+        got = [entry["a_end"][1], entry["b_end"][1]]
+        if sorted(x for x in got if isinstance(x, int)) != items or len(got) != 2:
+            return problem(
+                f"the two get()s to return the two items, {items[0]} and {items[1]}, one "
+                f"each ({setup})",
+                f"they returned {', '.join(shown(x) for x in got)} {where}, and the second "
+                "get() ran meanwhile",
+                "read the slot and move the index under one lock from ctx, shared by every "
+                "process, in get() as in put()")
+    if len(seen["rounds"]) < MOST_ROUNDS:
+        raise ValueError("the rounds ended without a reason")
+    return None
+
+
 def _stepped_put_get(h: Any, method: str, base: int) -> Problem:
     """A put() into an empty buffer stopped before each line of put() in turn while another
     process calls get(): the get() must return the item put, whatever the line (see
@@ -238,6 +292,18 @@ def stepped_gets_once(impl: str) -> None:
     file in this process and its verdict shared by the checks that need it; raises
     CheckFailed."""
     fail_on(_verdict_once(_stepped_gets, impl))
+
+
+def stepped_puts_once(impl: str) -> None:
+    """The two stepped put()s on ``impl`` (see :func:`check_stepped_puts`), under fork, run once
+    per file in this process; raises CheckFailed."""
+    fail_on(_verdict_once(_stepped, impl))
+
+
+def stepped_two_gets_once(impl: str) -> None:
+    """The two stepped get()s on ``impl`` (see :func:`_stepped_two_gets`), under fork, run once
+    per file in this process; raises CheckFailed."""
+    fail_on(_verdict_once(_stepped_two_gets, impl))
 
 
 def stepped_put_get_once(impl: str) -> None:

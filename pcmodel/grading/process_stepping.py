@@ -27,6 +27,15 @@ written its item and signalled it), A is let go. A correct buffer hands B the it
 line A was stopped at; a put() that signals its item before writing the slot lets B read the
 slot unwritten (a stale item or the initial 0), at that line, in every run.
 
+Two get()s at once (:func:`stepped_two_gets`): the buffer holds two items, consumer A is stopped
+before its n-th line of get(), consumer B calls get() (a correct buffer either hands B one item
+at once or makes it wait until A has taken the other and moved the index), A is let go. A
+correct buffer hands A and B one item each; a get() that reads the slot and moves the index
+without the mutex lets both read the same slot at that line, in every run. And in the two
+put()s above, once B's put() has returned while A is still stopped, the controller takes an
+item at once: a put() that claims its slot under the mutex but writes it after letting the
+mutex go leaves the oldest slot unwritten there, and that get() reads it.
+
 The processes are stopped through their line tracer: before each line of the student's file a
 stepped process asks the controller (over its pipe) for leave to go on. Everything is returned
 as plain data; the verdict is :mod:`pcmodel.grading.process_stepped_checks`'s, made in the
@@ -48,7 +57,7 @@ from pcmodel.grading.isolation import describe_exception, time_scale
 from pcmodel.grading.thread_harness import STALL, plain
 
 __all__ = ["MOST_ROUNDS", "stepped_caller_main", "stepped_gets", "stepped_put_get",
-           "stepped_puts"]
+           "stepped_puts", "stepped_two_gets"]
 
 MOST_ROUNDS = 24  # lines of one put() or get() stepped through at most
 _START_LIMIT = 60.0  # seconds for a process to start, before PCMODEL_GRADE_TIME_SCALE
@@ -202,11 +211,52 @@ def stepped_puts(module: Any, source: str, method: str, base: int,
                     entry["got"] = _take(buf, 1, stall, call)
                 break
             b.call("put", items[1])
+            entry["b_while"] = b.advance(None, stall)
+            if entry["b_while"][0] == "done":
+                # B's put() has returned, so an item is there for a get() now, while A is still
+                # stopped: the oldest slot must hold a real item, not one A has yet to write.
+                entry["got"] = _take(buf, 1, stall, call)
             _let_a_go(a, b, entry, stall)
             if entry["a_end"][0] != "done" or entry["b_end"][0] != "done":
                 break
-            entry["got"] = _take(buf, 2, stall, call)
+            entry["got"] += _take(buf, 2 - len(entry["got"]), stall, call)
             if sorted(x for x in entry["got"] if isinstance(x, int)) != items:
+                break
+    return {"started": started, "rounds": rounds}
+
+
+def stepped_two_gets(module: Any, source: str, method: str, base: int,
+                     call: Callable[[Callable[[], Any], float], tuple[bool, Any]]
+                     ) -> dict[str, Any]:
+    """The rounds of two stepped get()s from a full buffer of capacity 2 (see the module's
+    docstring). Per round n, items ``base + 2n + 1`` and ``base + 2n + 2``: whether the
+    controller's two puts filled the buffer, the line consumer A was held at, how consumer B's
+    get() went while A was held, how each ended (``["done", item]``), and, when A's get() ended
+    before its n-th line, what the controller's get() returned after it. Stops after the first
+    round where anything went wrong. Arguments as for :func:`stepped_puts`."""
+    rounds: list[dict[str, Any]] = []
+    with _two_steppers(module, source, method, "consumer A", "consumer B") as (
+            buf, stall, a, b, started):
+        for hold_at in range(MOST_ROUNDS if started else 0):
+            items = [base + 2 * hold_at + 1, base + 2 * hold_at + 2]
+            entry: dict[str, Any] = {"items": items, "filled": False, "a_held": None,
+                                     "b_while": None, "a_end": None, "b_end": None, "got": []}
+            rounds.append(entry)
+            entry["filled"] = all(call(partial(buf.put, x), stall)[0] for x in items)
+            if not entry["filled"]:
+                break
+            a.call("get")
+            entry["a_held"] = entry["a_end"] = held = a.advance(hold_at, stall)
+            if held[0] != "held":
+                if held[0] == "done":  # A's get() is shorter than hold_at lines: all seen
+                    entry["got"] = _take(buf, 1, stall, call)
+                break
+            b.call("get")
+            _let_a_go(a, b, entry, stall)
+            if entry["a_end"][0] != "done" or entry["b_end"][0] != "done":
+                break
+            got = [entry["a_end"][1], entry["b_end"][1]]
+            if sorted(x for x in got if isinstance(x, int)) != items:
                 break
     return {"started": started, "rounds": rounds}
 
@@ -277,10 +327,11 @@ def stepped_put_get(module: Any, source: str, method: str, base: int,
 
 
 def _let_a_go(a: _Stepper, b: _Stepper, entry: dict[str, Any], stall: float) -> None:
-    """B's call was made while A is held: note how it went while A waited (``b_while``), let A
-    go and note how each ended (``a_end``, ``b_end``; B's first answer if it had already
-    ended)."""
-    entry["b_while"] = b.advance(None, stall)
+    """B's call was made while A is held: note how it went while A waited (``b_while``, unless
+    already noted), let A go and note how each ended (``a_end``, ``b_end``; B's first answer if
+    it had already ended)."""
+    if entry["b_while"] is None:
+        entry["b_while"] = b.advance(None, stall)
     a.release()
     entry["a_end"] = a.advance(None, stall)
     entry["b_end"] = (entry["b_while"] if entry["b_while"][0] not in ("still", "stalled")

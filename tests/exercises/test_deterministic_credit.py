@@ -16,6 +16,7 @@ from pcmodel.grading import (
     assignor_checks,
     buffer_checks,
     pipeline_checks,
+    process_checks,
     process_stepped_checks,
 )
 from pcmodel.grading.checks import CheckFailed
@@ -56,16 +57,32 @@ def _many_threads(impl: str) -> None:
      "racing for the last free slot"),
     (lambda impl: process_stepped_checks.check_stepped_puts(impl, method="fork"),
      "04_process_buffer", "missing_mutex", "the second put() ran meanwhile"),
+    # A put() that writes its slot after letting the mutex go: the free-running transfers
+    # caught it in some gradings only; now a get() is made while the first put() is stopped.
+    (lambda impl: process_stepped_checks.check_stepped_puts(impl, method="fork"),
+     "04_process_buffer", "slot_written_after_the_mutex", "the second put() ran meanwhile"),
     (pipeline_checks.check_parallel_consumers, "03_pipeline_shutdown",
      "markers_before_producers_finish", "it did not return"),
     (pipeline_checks.check_source_error, "03_pipeline_shutdown",
      "markers_before_producers_finish", "it did not return"),
 ], ids=["01-one-item-too-many", "01-wrong-waiter", "01-last-slot-raced", "04-two-puts-stepped",
-        "03-markers-before-items", "03-markers-source-error"])
+        "04-put-written-after-the-mutex", "03-markers-before-items", "03-markers-source-error"])
 def test_a_race_is_caught_in_every_run(check, exercise, buggy, because):
     failures = _failures(check, str(ROOT / "zoo" / exercise / f"{buggy}.py"))
     assert all(because in f for f in failures), failures
     check(str(ROOT / exercise / "solution.py"))  # the reference passes
+
+
+def test_two_consumer_processes_without_a_mutex_are_caught_in_every_run():
+    # A get() without the mutex: two consumers read the same slot only when the timing lets
+    # them (the spawn check caught it in 1 grading of 6). Each transfer with several consumers
+    # now also steps two get()s at once, one stopped before each line of get() in turn.
+    impl = str(ROOT / "zoo" / "04_process_buffer" / "mutex_only_in_put.py")
+    transfer = partial(process_checks.check_transfer, producers=1, consumers=2, items=20,
+                       capacity=2, noise=False, seed=1)
+    failures = _failures(transfer, impl)
+    assert all(failures), failures
+    transfer(str(ROOT / "04_process_buffer" / "solution.py"))  # the reference passes
 
 
 # Mutants of the reference solutions (pcmodel.grading.mutants) that a free-running check caught
