@@ -8,7 +8,8 @@ instead of a ``KeyboardInterrupt`` traceback from the middle of an import. That 
 module installs that handler before anything else, with ``_signal`` (the C module behind
 ``signal``) and ``os``, which the interpreter loaded before any script ran: not even an import
 runs uncovered. It loads :mod:`pcmodel.cli` only after. (What runs before this module is the
-script's ``import re`` and the ``pcmodel`` package's own ``__init__``.)
+script's ``import re`` and the ``pcmodel`` package's own ``__init__``, which imports nothing:
+``pcmodel.ShutDown`` loads on first use, so ``queue`` and ``threading`` load covered too.)
 
 After the command, the process still has work to do: the interpreter's exit runs ``atexit``
 functions (multiprocessing's joins the workers it still knows of). A signal then is held, and

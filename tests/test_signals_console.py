@@ -150,3 +150,60 @@ def test_a_mistake_stays_one_line_when_a_signal_comes_at_exit(signum):
     child = _run(AT_EXIT, signum, "run", "--items", "-1")
     assert child.returncode == 2, child.stderr
     assert child.stderr.count("\n") == 1 and "error" in child.stderr, child.stderr
+
+
+# Run before the script (after its own ``import re``, so that only what the script's
+# ``from pcmodel._console import main`` loads is seen): names every module imported while
+# SIGINT still has the handler the interpreter started with, and writes them to stderr, one
+# line, as the first import after the handler has changed.
+UNCOVERED_IMPORTS = textwrap.dedent("""\
+    import os, re, sys, _signal
+    started_with = _signal.getsignal(_signal.SIGINT)
+    uncovered = []
+
+    def hook(event, args):
+        if event != "import" or uncovered is None:
+            return
+        if _signal.getsignal(_signal.SIGINT) is started_with:
+            uncovered.append(args[0])
+        else:
+            os.write(2, ("uncovered: " + " ".join(uncovered) + "\\n").encode())
+            del uncovered[:]
+            globals()["uncovered"] = None
+
+    sys.addaudithook(hook)
+""")
+
+
+def test_the_console_script_installs_its_handlers_before_anything_heavy_loads():
+    # Only the package's __init__ and the console module itself load before the Ctrl-C
+    # handler is in place: pcmodel.errors (queue, threading) took ~50 ms of that window.
+    child = _run(UNCOVERED_IMPORTS, signal.SIGINT, *EXERCISES)
+    assert child.returncode == 0, child.stderr
+    found = re.fullmatch(r"uncovered: ([\w. ]*)\n", child.stderr)
+    assert found, child.stderr
+    uncovered = found.group(1).split()
+    assert "queue" not in uncovered and "threading" not in uncovered, uncovered
+    assert set(uncovered) <= {"pcmodel", "pcmodel._console"}, uncovered
+
+
+def test_shutdown_is_still_importable_from_the_package():
+    child = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent("""\
+            import sys
+            import pcmodel
+            assert "queue" not in sys.modules and "pcmodel.errors" not in sys.modules
+            assert "ShutDown" in dir(pcmodel) and "ShutDown" in pcmodel.__all__
+            from pcmodel import ShutDown
+            from pcmodel.errors import ShutDown as the_class
+            assert ShutDown is the_class is pcmodel.ShutDown
+            try:
+                pcmodel.NoSuchName
+            except AttributeError as error:
+                assert "NoSuchName" in str(error)
+            else:
+                raise AssertionError("pcmodel.NoSuchName did not raise")
+            """)],
+        capture_output=True, text=True, timeout=50, cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert (child.returncode, child.stderr) == (0, ""), child.stderr
