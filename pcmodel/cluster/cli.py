@@ -61,6 +61,7 @@ from pcmodel.errors import UsageError
 from pcmodel.stop_signals import stop_arrived, stop_signals
 from pcmodel.topics.cli import (
     add_transaction_options,
+    check_kafka_int,
     check_kafka_listener,
     check_listen_address,
     transaction_options,
@@ -69,6 +70,10 @@ from pcmodel.topics.group_offsets import DEFAULT_OFFSETS_RETENTION_MINUTES
 from pcmodel.topics.idempotence import DEFAULT_PRODUCER_ID_EXPIRATION_MS
 
 __all__ = ["ClusterShell", "make_cluster", "register", "run_cluster"]
+
+#: The largest value of a Kafka setting of type ``long`` (a Java long).
+KAFKA_LONG_MAX = 2**63 - 1
+
 
 def register(subparsers: Any) -> None:
     """Add the ``cluster`` subcommand."""
@@ -160,12 +165,17 @@ def run_cluster(args: argparse.Namespace) -> int:
     """Serve a cluster until SIGINT or SIGTERM, running typed commands; return the status."""
     if not 1 <= args.brokers <= 32:
         raise UsageError(f"--brokers must be 1..32, got {args.brokers}")
-    for option in ("broker_session_timeout_ms", "group_initial_rebalance_delay_ms",
-                   "offsets_retention_minutes", "producer_id_expiration_ms",
-                   "leader_imbalance_check_interval_seconds"):
-        if getattr(args, option) < (0 if option.startswith("group") else 1):
-            raise UsageError(f"--{option.replace('_', '-')} is out of range: "
-                             f"{getattr(args, option)}")
+    # Kafka's types: a Java int each, but leader.imbalance.check.interval.seconds is a long.
+    check_kafka_int("--broker-session-timeout-ms", args.broker_session_timeout_ms, 1)
+    check_kafka_int("--group-initial-rebalance-delay-ms",
+                    args.group_initial_rebalance_delay_ms, 0)
+    check_kafka_int("--offsets-retention-minutes", args.offsets_retention_minutes, 1)
+    check_kafka_int("--producer-id-expiration-ms", args.producer_id_expiration_ms, 1)
+    interval = args.leader_imbalance_check_interval_seconds
+    if not 1 <= interval <= KAFKA_LONG_MAX:
+        raise UsageError(f"--leader-imbalance-check-interval-seconds must be 1..{KAFKA_LONG_MAX}"
+                         f" (a Kafka long), got {interval}")
+    transaction_options(args)  # checked again by make_cluster; here before anything loads
     host, ports = _ports(args.kafka, args.brokers)
     check_kafka_listener()
     for port in sorted(set(ports)):

@@ -552,15 +552,58 @@ def test_a_cluster_is_not_started_for_a_wrong_option(capsys):
     assert main(["cluster", "--kafka", "65535"]) == 2
     assert "leaves no room" in capsys.readouterr().err
     assert main(["cluster", "--offsets-retention-minutes", "0"]) == 2
-    assert "--offsets-retention-minutes is out of range: 0" in capsys.readouterr().err
+    assert "--offsets-retention-minutes must be >= 1, got 0" in capsys.readouterr().err
     assert main(["cluster", "--producer-id-expiration-ms", "0"]) == 2
-    assert "--producer-id-expiration-ms is out of range: 0" in capsys.readouterr().err
+    assert "--producer-id-expiration-ms must be >= 1, got 0" in capsys.readouterr().err
     assert main(["cluster", "--transaction-abort-timed-out-transaction-cleanup-interval-ms",
                  "0"]) == 2
     assert "--transaction-abort-timed-out-transaction-cleanup-interval-ms must be >= 1, got 0" \
         in capsys.readouterr().err
     assert main(["cluster", "--leader-imbalance-check-interval-seconds", "0"]) == 2
-    assert "--leader-imbalance-check-interval-seconds is out of range: 0" in (
-        capsys.readouterr().err)
+    assert "--leader-imbalance-check-interval-seconds must be 1..9223372036854775807 (a Kafka " \
+        "long), got 0" in capsys.readouterr().err
     with Cluster(1, mode="steps"):  # nothing else was left running
         pass
+
+
+@pytest.mark.parametrize(("option", "least"), [
+    ("--broker-session-timeout-ms", 1), ("--group-initial-rebalance-delay-ms", 0),
+    ("--offsets-retention-minutes", 1), ("--producer-id-expiration-ms", 1),
+    ("--transaction-max-timeout-ms", 1),
+    ("--transaction-abort-timed-out-transaction-cleanup-interval-ms", 1)])
+def test_a_kafka_int_setting_is_refused_outside_a_java_int(capsys, monkeypatch, option, least):
+    # As Kafka (and pcmodel broker) refuse it: 2**31 ms silently meant "never" (a group whose
+    # first rebalance never came). Nothing starts: a cluster made here is a test failure.
+    from pcmodel.cli import main
+    from pcmodel.cluster import cli
+
+    def no_cluster(*args, **kwargs):
+        raise AssertionError("a cluster was started for a wrong option")
+
+    monkeypatch.setattr(cli, "make_cluster", no_cluster)
+    assert main(["cluster", option, str(2**31)]) == 2
+    assert capsys.readouterr().err == (f"pcmodel cluster: error: {option} must be <= "
+                                       f"2147483647 (a Kafka int), got 2147483648\n")
+    assert main(["cluster", option, str(least - 1)]) == 2
+    assert f"{option} must be >= {least}, got {least - 1}" in capsys.readouterr().err
+
+
+def test_the_leader_imbalance_interval_is_a_kafka_long(capsys, monkeypatch):
+    import argparse
+
+    from pcmodel.cli import main
+    from pcmodel.cluster import cli
+
+    def no_cluster(*args, **kwargs):
+        raise AssertionError("a cluster was started for a wrong option")
+
+    monkeypatch.setattr(cli, "make_cluster", no_cluster)
+    assert main(["cluster", "--leader-imbalance-check-interval-seconds", str(2**63)]) == 2
+    assert "must be 1..9223372036854775807 (a Kafka long), got 9223372036854775808" in (
+        capsys.readouterr().err)
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    args = parser.parse_args(["cluster", "--leader-imbalance-check-interval-seconds",
+                              str(2**31)])  # a long: accepted, as Kafka does
+    with make_cluster(args, mode="steps") as cluster:
+        assert cluster.leader_imbalance_check_interval_seconds == 2**31
