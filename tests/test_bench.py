@@ -73,6 +73,24 @@ def test_thread_backend_only_with_repeats(tmp_path, capsys):
     assert all(len(c["ratios"]) == 2 for c in data["comparisons"])
 
 
+@pytest.mark.timeout(60)
+def test_threads_are_measured_at_every_item_size_asked_for(tmp_path, capsys):
+    # Every size but the first was dropped silently on threads: asked for 8 B and 1 MiB, the
+    # results held 8 B only. Now each size has its grid (1 MiB: single items, small capacities).
+    path = tmp_path / "t.json"
+    assert main(["bench", "--quick", "--backend", "thread", "--item-sizes", "8,1M", "--json",
+                 str(path), "--no-progress"]) == 0
+    data = json.loads(path.read_text())
+    measured = {(m["capacity"], m["producers"], m["consumers"], m["item_size"], m["contender"])
+                for m in data["measurements"]}
+    expected = {(cap, p, c, size, k.name) for size in (8, 1 << 20) for cap in CAPACITIES
+                for p, c in ACTORS for k in CONTENDERS
+                if k.backend is ActorKind.THREAD and available(k) and measured_at(k, cap, size)}
+    assert measured == expected
+    assert {c["item_size"] for c in data["comparisons"]} == {8, 1 << 20}
+    assert "1 MiB" in capsys.readouterr().out  # the table has rows at each size
+
+
 def test_bad_repeat_is_refused(tmp_path, capsys):
     assert main(["bench", "--repeat", "0", "--json", str(tmp_path / "x.json")]) == 2
     assert "--repeat" in capsys.readouterr().err
