@@ -171,9 +171,10 @@ class DepthFirst(Strategy):
         # Prefixes whose subtrees are still to explore, by preemption count. A prefix is stored
         # as (path, alternative) where path is an immutable linked list (parent, choice) of the
         # decisions before it: constant work per deferred alternative, however long the run.
-        self._queues: list[deque[tuple[_Path, int]]] = [
-            deque() for _ in range(preemption_bound + 1)
-        ]
+        # A count's deque is made when a prefix first needs it (a run at level L defers only
+        # prefixes of L or L + 1 preemptions), so the bound itself costs nothing: under a bound
+        # of a billion, only the levels the program reaches take time and memory.
+        self._queues: list[deque[tuple[_Path, int]]] = []
         self._path: _Path = None
         self._root: list[int] = []
         self._stack: list[_Node] = []
@@ -217,6 +218,8 @@ class DepthFirst(Strategy):
                 if cost == self._preemptions:
                     node.untried.append(alt)
                 elif cost <= self.bound:
+                    while len(self._queues) <= cost:
+                        self._queues.append(deque())
                     self._queues[cost].append((self._path, alt))
                 else:
                     self.pruned += 1
@@ -240,8 +243,9 @@ class DepthFirst(Strategy):
             node = self._stack[-1]
             node.chosen = node.untried.pop(0)
             return
-        # This subtree is done: continue with the next prefix, fewest preemptions first.
-        while self.level <= self.bound:
+        # This subtree is done: continue with the next prefix, fewest preemptions first (no
+        # deque beyond the last one made: no prefix was deferred with that many).
+        while self.level < len(self._queues):
             queue = self._queues[self.level]
             if queue:
                 path, alt = queue.popleft()
