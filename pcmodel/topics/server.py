@@ -187,6 +187,8 @@ class BrokerServer:
                     return
                 if _looks_like_kafka(exc.first_message):
                     self._hint_kafka_client()
+                elif exc.peer_left:  # the peer went away: nothing to refuse, nothing to report
+                    log.debug("%s left during the handshake: %s", peer, exc)
                 else:
                     self.refusals.refused(peer, str(exc))
                 return

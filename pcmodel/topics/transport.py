@@ -64,12 +64,16 @@ class HandshakeFailed(Exception):  # noqa: N818 - a reason to refuse, not a prog
     """A new connection did not authenticate in time, or answered the challenge wrongly.
 
     ``first_message`` holds what the peer sent first (empty if nothing arrived), so that the
-    server can tell a client speaking another protocol.
+    server can tell a client speaking another protocol. ``peer_left`` is true when the peer
+    closed or reset the connection before the handshake ended: nothing was refused (a client
+    stopped while it connected, as a Ctrl-C during a cluster's start does).
     """
 
-    def __init__(self, reason: str, first_message: bytes = b"") -> None:
+    def __init__(self, reason: str, first_message: bytes = b"", *,
+                 peer_left: bool = False) -> None:
         super().__init__(reason)
         self.first_message = first_message
+        self.peer_left = peer_left
 
 
 class _FirstMessage:
@@ -228,7 +232,8 @@ def accept_channel(sock: socket.socket, authkey: bytes, handshake_timeout: float
         raise HandshakeFailed(f"failed authentication ({exc})", first.data) from None
     except (EOFError, OSError) as exc:
         channel.close()
-        raise HandshakeFailed(f"broke off the handshake ({exc!r})", first.data) from None
+        raise HandshakeFailed(f"broke off the handshake ({exc!r})", first.data,
+                              peer_left=True) from None
     channel.set_timeout(idle_timeout)
     return channel
 

@@ -95,6 +95,25 @@ def test_a_silent_connection_is_dropped_after_the_handshake_deadline(server, cap
     assert "\n" not in refusals[0]
 
 
+def test_a_peer_that_leaves_during_the_handshake_is_not_reported_as_refused(server, caplog):
+    # A client stopped while it connects (a Ctrl-C during a cluster's start) closes its socket
+    # before answering: nothing was refused, and a warning on stderr would be a second line.
+    caplog.set_level(logging.DEBUG, logger="pcmodel.topics.remote")
+    with socket.create_connection(server.handle.address) as sock:
+        wait_until(lambda: server.connections == 1)
+        sock.settimeout(PATIENCE)
+        assert sock.recv(4096)  # the server's challenge: the handshake has begun
+    wait_until(lambda: server.connections == 0)
+    assert server.refusals.total == 0
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    with socket.create_connection(server.handle.address) as sock:  # a wrong answer still is
+        sock.settimeout(PATIENCE)
+        sock.recv(4096)
+        sock.sendall(struct.pack("!i", 5) + b"wrong")
+        read_until_closed(sock)
+    wait_until(lambda: server.refusals.total == 1)
+
+
 def test_connections_beyond_the_limit_are_refused_and_logged_once_a_second(server, caplog):
     caplog.set_level(logging.WARNING, logger="pcmodel.topics.remote")
     server.handshake_timeout = PATIENCE * 2  # the idle sockets below must stay
