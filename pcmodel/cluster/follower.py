@@ -5,8 +5,9 @@ reconcile its log with a new leader, it asks the leader where its latest epoch e
 (OffsetsForLeaderEpoch) and truncates (:func:`~pcmodel.cluster.epochs.truncation_step`, possibly
 in several rounds); then it fetches from its log end through the leader's ordinary fetch path
 and appends the copies (with the producer batches, transactional batches and markers the
-leader's log keeps beside them), and moves its log start to the leader's. Called with the
-cluster lock held, by a broker that can reach the leader.
+leader's log keeps beside them, and the edges and codecs of the producers' batches they came
+in), and moves its log start to the leader's. Called with the cluster lock held, by a broker
+that can reach the leader.
 """
 
 from __future__ import annotations
@@ -55,6 +56,9 @@ def replicate_once(follower_id: int, replica: Any, leader: Any,
         return True
     replica.append_copy(response.records, response.high_watermark, response.epochs,
                         response.batches, response.transactional_batches)
+    # The producers' batches over those records, as the leader keeps them: Kafka's follower
+    # appends the leader's batches as they are, and answers them the same once it leads.
+    replica.copy_batches(response.stored_batches)
     # The leader's log start moves on DeleteRecords and retention; a follower's follows it
     # (Kafka's maybeIncrementLogStartOffset with the leader's), so every replica holds the
     # same records and the leader knows when a deletion has reached them all.

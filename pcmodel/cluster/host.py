@@ -15,7 +15,9 @@ fetch, ISR, HW, leader epochs are not written twice), plus what a separate proce
   brokers' addresses, as KRaft brokers learn metadata from the controller) and a duties
   thread: fetch from each leader it follows, and the leader's periodic bookkeeping;
 * replicas that journal their log to a file (:mod:`pcmodel.cluster.journal`), so a broker
-  killed with SIGKILL comes back with its log.
+  killed with SIGKILL comes back with its log;
+* producers' compressed batches that cross to another process by their codec's name (a
+  leader's fetch lists the batches its records came in; a codec's functions do not pickle).
 
 Locking: one lock (``NodeHost.lock``) guards the node, as the cluster lock does in one process.
 It is released around every call to another *broker* (a follower's fetch may wait for the
@@ -27,6 +29,7 @@ leader or epoch; the follower then drops the answer of the old one (``_LeaderLin
 
 from __future__ import annotations
 
+import copyreg
 import logging
 import threading
 import time
@@ -41,6 +44,7 @@ from pcmodel.cluster.host_writes import HostWrites
 from pcmodel.cluster.journal import DurableReplica, durable_replicas, journal_path
 from pcmodel.cluster.node import ClusterNode
 from pcmodel.topics.client import BrokerHandle, RemoteBroker
+from pcmodel.topics.compression import CompressedBatch, get_codec
 from pcmodel.topics.errors import KafkaConnectionError, KafkaError
 from pcmodel.topics.group_offsets import DEFAULT_OFFSETS_RETENTION_MINUTES
 from pcmodel.topics.idempotence import (
@@ -55,6 +59,28 @@ log = logging.getLogger(__name__)
 
 #: How long a broker waits for another broker or the controller to answer (ms).
 PEER_TIMEOUT_MS = 5000
+
+
+def _compressed_batch_by_codec_name(batch: CompressedBatch) -> tuple:
+    """How a producer's compressed batch crosses to another process (a leader's fetch lists
+    the batches of the records it sends): its codec by name, since a codec's functions do
+    not pickle, with its compressed bytes and what the log set on it."""
+    return _compressed_batch, (batch.codec.name, batch.data, batch.count,
+                               batch.uncompressed_size, batch.base_offset, batch.append_time,
+                               batch.log_append_time, batch.max_timestamp, batch.wire)
+
+
+def _compressed_batch(codec: str, data: bytes, count: int, uncompressed_size: int,
+                      base_offset: int, append_time: int, log_append_time: bool,
+                      max_timestamp: int, wire: bytes | None) -> CompressedBatch:
+    """The batch :func:`_compressed_batch_by_codec_name` sent, as it was."""
+    batch = CompressedBatch(get_codec(codec), data, count, uncompressed_size)
+    batch.base_offset, batch.append_time = base_offset, append_time
+    batch.log_append_time, batch.max_timestamp, batch.wire = log_append_time, max_timestamp, wire
+    return batch
+
+
+copyreg.pickle(CompressedBatch, _compressed_batch_by_codec_name)
 
 
 class HostSpec(NamedTuple):
@@ -162,11 +188,12 @@ class NodeHost(HostWrites):
         return self._as_leader(delete)
 
     def fetch(self, offsets: dict, max_records: int,
-              isolation_level: str = "read_uncommitted") -> dict:
-        """A consumer's fetch (below the high watermark, or the last stable offset)."""
+              isolation_level: str = "read_uncommitted", whole_batches: bool = False) -> dict:
+        """A consumer's fetch (below the high watermark, or the last stable offset); with
+        ``whole_batches`` (a Kafka listener's) in whole producers' batches."""
         def read() -> dict:
             with self.lock:
-                return self.node.fetch(offsets, max_records, isolation_level)
+                return self.node.fetch(offsets, max_records, isolation_level, whole_batches)
 
         return self._as_leader(read)
 

@@ -44,6 +44,7 @@ from pcmodel.topics.idempotence import (
     DEFAULT_PRODUCER_ID_EXPIRATION_MS,
 )
 from pcmodel.topics.log import LogRecord
+from pcmodel.topics.log_batches import StoredBatch
 from pcmodel.topics.log_transactions import TransactionalBatch
 from pcmodel.topics.structs import TopicPartition
 
@@ -52,8 +53,10 @@ __all__ = ["ClusterNode", "ReplicaFetchResponse"]
 
 class ReplicaFetchResponse(NamedTuple):
     """What a leader returns to a follower's fetch: records, its HW, log start and epochs,
-    and what its log keeps beside the records: the idempotent producers' ``batches``, and the
-    ``transactional_batches`` (transactional producers' batches and markers) of the range."""
+    and what its log keeps beside the records: the idempotent producers' ``batches``, the
+    ``transactional_batches`` (transactional producers' batches and markers) of the range,
+    and ``stored_batches``, the producers' batches the records came in (their edges and
+    codecs, :class:`~pcmodel.topics.log_batches.StoredBatch`)."""
 
     records: tuple[LogRecord, ...]
     high_watermark: int
@@ -62,6 +65,7 @@ class ReplicaFetchResponse(NamedTuple):
     error: FetchError | None
     batches: tuple[BatchInfo, ...] = ()
     transactional_batches: tuple[TransactionalBatch, ...] = ()
+    stored_batches: tuple[StoredBatch, ...] = ()
 
 
 class ClusterNode(LocalReplicas, NodeMarkers):
@@ -264,14 +268,17 @@ class ClusterNode(LocalReplicas, NodeMarkers):
         self._answer(replica, base, result, acks == "all", timeout, future)
 
     def fetch(self, offsets: dict[TopicPartition, int], max_records: int,
-              isolation_level: str = "read_uncommitted") -> dict[TopicPartition, FetchResult]:
+              isolation_level: str = "read_uncommitted",
+              whole_batches: bool = False) -> dict[TopicPartition, FetchResult]:
         """A consumer's fetch: below the HW, or with ``isolation_level="read_committed"``
         below the last stable offset, with the transactions the consumer needs to drop
-        aborted records (see ``Broker.fetch``). Raises ``NotLeaderForPartitionError``."""
+        aborted records; with ``whole_batches`` (a Kafka listener's) in whole producers'
+        batches, from the start of the one holding each offset (see ``Broker.fetch``).
+        Raises ``NotLeaderForPartitionError``."""
         for tp in offsets:
             self._leader_replica(tp)
         return self.broker.fetch(offsets, max_records=max_records, timeout=0,
-                                 isolation_level=isolation_level)
+                                 isolation_level=isolation_level, whole_batches=whole_batches)
 
     def delete_records_as_leader(self, tp: TopicPartition, offset: int) -> int:
         """DeleteRecords: delete the records below ``offset`` (``-1``: the high watermark)
@@ -297,16 +304,22 @@ class ClusterNode(LocalReplicas, NodeMarkers):
         if not start <= fetch_offset <= leo:
             return ReplicaFetchResponse((), replica.high_watermark, start, (),
                                         FetchError.OFFSET_OUT_OF_RANGE)
+        # Whole batches, so that the follower copies them with their edges; a fetch from
+        # inside a batch gets it from its start, and the follower takes only what it lacks.
         fetched = self.broker.fetch({tp: fetch_offset}, max_records=self._max_fetch,
-                                    timeout=0, replica_id=follower)[tp]
+                                    timeout=0, replica_id=follower, whole_batches=True)[tp]
         records = fetched.records
+        if records and records[0].offset < fetch_offset:
+            records = tuple(r for r in records if r.offset >= fetch_offset)
         replica.record_follower_fetch(follower, fetch_offset, self._clock())
         self._leader_maintenance(replica, fetched=follower)
         end = records[-1].offset + 1 if records else fetch_offset
         return ReplicaFetchResponse(records, replica.high_watermark, start,
                                     replica.epochs.entries, None,
                                     replica.producers.batches_from(fetch_offset, end),
-                                    fetched.transactional_batches)
+                                    fetched.transactional_batches,
+                                    tuple(b for b in fetched.batches
+                                          if b.last_offset >= fetch_offset))
 
     def offsets_for_leader_epoch(self, tp: TopicPartition, epoch: int,
                                  leader_epoch: int | None) -> tuple[int, int]:

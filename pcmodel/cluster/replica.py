@@ -4,8 +4,9 @@ As leader, a replica tracks what each follower has fetched (:class:`FollowerStat
 that, the ISR and the high watermark (the rules are the pure functions of
 :mod:`pcmodel.cluster.isr`). As follower, it truncates to where it agrees with the leader (the
 leader-epoch rule of :mod:`pcmodel.cluster.epochs`) and then appends copies of the leader's
-records at the leader's offsets. The log itself is the node's ordinary
-:class:`~pcmodel.topics.broker.Broker` partition log: a cluster node is a broker plus this state.
+records at the leader's offsets, in the leader's batches (their edges and codecs). The log
+itself is the node's ordinary :class:`~pcmodel.topics.broker.Broker` partition log: a cluster
+node is a broker plus this state.
 
 Transactions live in that log too: a leader appends a transactional producer's batches and the
 markers that end its transactions (:meth:`Replica.write_marker`), and a follower copies both
@@ -31,6 +32,7 @@ from pcmodel.cluster.epochs import LeaderEpochCache
 from pcmodel.cluster.producers import BatchInfo, MarkerInfo, ProducerState, appended_batch
 from pcmodel.topics.broker import AppendResult, Broker
 from pcmodel.topics.log import LogRecord
+from pcmodel.topics.log_batches import StoredBatch
 from pcmodel.topics.log_replica import copied_transactions
 from pcmodel.topics.log_transactions import TransactionalBatch
 from pcmodel.topics.structs import TopicPartition
@@ -287,6 +289,14 @@ class Replica:
                     batch.producer_id, batch.producer_epoch, marker.offset,
                     marker.coordinator_epoch, marker.timestamp))
         return leo
+
+    def copy_batches(self, stored_batches: tuple[StoredBatch, ...]) -> None:
+        """Keep the leader's producers' batches over the records :meth:`append_copy` just
+        copied (its fetch lists them), as Kafka's follower appends the leader's batches as
+        they are: once this replica leads, a fetch answers the same batches, with the same
+        base offsets and codecs."""
+        if stored_batches:
+            self.broker.copy_replica_batches(self.tp.topic, self.tp.partition, stored_batches)
 
     def advance_start(self, offset: int) -> bool:
         """Delete the local records below ``offset`` (never past the log end): the leader's

@@ -104,8 +104,9 @@ class FetchResult(NamedTuple):
     A fetch for ``whole_batches`` (the Kafka listener's) starts ``records`` at the first record
     of the batch holding the requested offset and ends them with a whole batch, as Kafka's log
     answers: ``batches`` are those producers' batches, as appended
-    (:class:`~pcmodel.topics.log_batches.StoredBatch`; records without one, a follower's copy,
-    are in none). The reader drops the records before its position, as Kafka's clients do.
+    (:class:`~pcmodel.topics.log_batches.StoredBatch`; records without one, a log replayed
+    from a journal, are in none). The reader drops the records before its position, as
+    Kafka's clients do.
     """
 
     records: tuple[LogRecord, ...]

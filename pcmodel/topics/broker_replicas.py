@@ -2,9 +2,10 @@
 
 :class:`ReplicaLogsMixin` is the part of :class:`~pcmodel.topics.broker.Broker` a cluster node
 uses to keep a follower's log a copy of the leader's: read its offsets, append the leader's
-records at the leader's offsets, truncate or restart it, move its start (DeleteRecords), and
-move the high watermark that consumers read up to (waking their long polls). These are not
-client methods (:data:`~pcmodel.topics.broker.CLIENT_METHODS`): clients never call them.
+records at the leader's offsets and keep the leader's batches over them, truncate or restart
+it, move its start (DeleteRecords), and move the high watermark that consumers read up to
+(waking their long polls). These are not client methods
+(:data:`~pcmodel.topics.broker.CLIENT_METHODS`): clients never call them.
 
 A partition's leader appends producers' batches and transaction markers here too
 (:meth:`ReplicaLogsMixin.append_as_leader`, :meth:`ReplicaLogsMixin.append_marker_as_leader`):
@@ -26,6 +27,7 @@ from collections.abc import Sequence
 
 from pcmodel.topics.broker_produce_fetch import AppendResult
 from pcmodel.topics.errors import IllegalArgumentError
+from pcmodel.topics.log_batches import StoredBatch
 from pcmodel.topics.log_records import LogRecord, NewRecord
 from pcmodel.topics.log_transactions import TransactionalBatch
 from pcmodel.topics.structs import validate_topic_partition
@@ -117,6 +119,17 @@ class ReplicaLogsMixin:
             log = self._log(tp)
             log.append_copy(records, transactional_batches)
             return log.end_offset
+
+    def copy_replica_batches(self, topic: str, partition: int,
+                             batches: Sequence[StoredBatch]) -> None:
+        """Keep the leader's producers' ``batches`` (its fetch's ``batches``) over the records
+        :meth:`append_replica` just copied, so that a fetch of this log answers the leader's
+        batches (see :meth:`PartitionLog.copy_batches
+        <pcmodel.topics.log_replica.ReplicaLogMixin.copy_batches>`). Raises
+        ``UnknownTopicOrPartitionError`` for an unknown partition."""
+        tp = validate_topic_partition((topic, partition))
+        with self._lock:
+            self._log(tp).copy_batches(batches)
 
     def truncate_replica(self, topic: str, partition: int, offset: int) -> int:
         """Remove the records at ``offset`` and above from one local log; return how many."""

@@ -392,8 +392,8 @@ class PartitionLog(ReplicaLogMixin, LogCleanupMixin):
         batch holding ``offset`` (never below ``log_start_offset``), up to ``max_records``
         records and then to the end of the last batch begun (or to ``upper``), with the
         :class:`~pcmodel.topics.log_batches.StoredBatch` es they belong to, each ending at
-        ``upper - 1`` at the latest. Records the log has no batch for (a follower's copy) are
-        read from ``offset`` on. Empty if no record at ``offset`` or later is readable yet.
+        ``upper - 1`` at the latest. Records the log has no batch for (replayed from a journal)
+        are read from ``offset`` on. Empty if no record at ``offset`` or later is readable yet.
         Raises ``OffsetOutOfRangeError`` as :meth:`read` does.
         """
         self.enforce_retention()

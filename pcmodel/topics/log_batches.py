@@ -12,9 +12,10 @@ the batches that end below the new log start; a batch the new start cuts stays w
 Kafka keeps a batch until its whole segment goes. Compaction leaves the boundaries alone: a batch
 it emptied has no record left to send, and one it partly cleaned keeps its base and last offsets
 with its remaining records, as Kafka's cleaner writes it. A follower's truncation cuts the
-batch it ends inside. A follower's copy of its leader's records has no batches here (the
-replication path does not carry them): those records are batched when fetched, as consecutive
-records of the same kind.
+batch it ends inside. A follower copies its leader's batches with their records
+(:meth:`~pcmodel.topics.log_replica.ReplicaLogMixin.copy_batches`), so a new leader answers
+them as the old one did; records of no batch (a process broker's log replayed from its
+journal) are batched when fetched, as consecutive records of the same kind.
 
 Prior art: Kafka's ``FileRecords.searchForOffsetWithSize`` (the batch holding an offset) and
 ``MemoryRecords.filterTo`` (a partly cleaned batch keeps its base and last offsets).

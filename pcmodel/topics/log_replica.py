@@ -14,9 +14,11 @@ transactions are the leader's, and stay so when it becomes the leader. Truncatio
 transaction whose marker it cut (:meth:`PartitionTransactions.truncate
 <pcmodel.topics.log_transactions.PartitionTransactions.truncate>`).
 
-A follower's copy holds no producers' batches (:mod:`~pcmodel.topics.log_batches`): the
-replication path passes records, not the leader's batch edges, so the copied records are
-batched by kind when fetched. Truncation cuts the log's own batches with its records.
+A follower's copy also holds its leader's batches (:mod:`~pcmodel.topics.log_batches`): the
+leader's fetch lists the producers' batches of the records it sends, and the follower keeps
+their edges and codecs (:meth:`ReplicaLogMixin.copy_batches`), as Kafka's follower appends the
+leader's batches byte for byte, so that once it leads it answers the batches the old leader
+did. Truncation cuts the log's batches with its records.
 
 Prior art: Kafka's ``UnifiedLog.appendAsFollower``, ``truncateTo`` and
 ``truncateFullyAndStartAt``; a Kafka follower learns the transactions from the batch headers
@@ -29,6 +31,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pcmodel.topics.compression import record_size
+from pcmodel.topics.log_batches import StoredBatch
 from pcmodel.topics.log_records import LogRecord
 from pcmodel.topics.log_transactions import (
     ControlRecord,
@@ -119,6 +122,24 @@ class ReplicaLogMixin:
                 self.transactions.ended(batch.producer_id, batch.producer_epoch,
                                         batch.base_offset, marker.commit)
         self.enforce_retention()
+
+    def copy_batches(self, batches: Sequence[StoredBatch]) -> None:
+        """Remember the leader's ``batches`` (in offset order, as its fetch listed them) over
+        the records this copy just took with :meth:`append_copy`.
+
+        Each keeps the leader's last offset and codec, and its base offset unless this copy
+        already holds the batch's first offsets (a fetch that began inside a batch whose start
+        an earlier fetch copied, or that truncation cut): the rest is then a batch of its own,
+        starting after the batches held. Batches all below the log start (retention) or
+        already held are left out.
+        """
+        for batch in batches:
+            held = self._batches.overlapping(batch.base_offset, batch.last_offset)
+            base = batch.base_offset if not held else held[-1].last_offset + 1
+            if batch.last_offset < max(base, self._start):
+                continue  # all of it is held already, or gone below the log start
+            self._batches.appended(batch if base == batch.base_offset else
+                                   batch._replace(base_offset=base))
 
     def truncate_to(self, offset: int) -> int:
         """Remove every record at ``offset`` or above; return how many went.

@@ -27,8 +27,8 @@ A fetch answers the producers' batches as the log keeps them
 offset, its last offset and its codec, a compressed one compressed once and its bytes kept for
 every later fetch; a batch the fetch begins in the middle of is sent from its first record (the
 client drops the records before its position), one that compaction thinned keeps its base and
-last offsets. Inside a batch, and among records of no batch (a follower's copy), records are
-cut into several batches only where one batch cannot hold them: where the timestamp type
+last offsets. Inside a batch, and among records of no batch (a log replayed from a journal),
+records are cut into several batches only where one batch cannot hold them: where the timestamp type
 changes (a batch has one), after a run of records without a timestamp (``-1``) that starts a
 batch (aiokafka's builder cannot write one before a timed record), where the leader epoch that
 wrote them changes (each batch carries, as its *partitionLeaderEpoch*, the epoch of the leader
