@@ -351,10 +351,12 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, ReplicaAdmin, StateDeli
             return self._next_producer_id - 1, 0
 
     def fetch(self, broker: int, offsets: dict[TopicPartition, int], max_records: int = 500,
-              isolation_level: str = "read_uncommitted") -> dict[TopicPartition, FetchResult]:
+              isolation_level: str = "read_uncommitted",
+              whole_batches: bool = False) -> dict[TopicPartition, FetchResult]:
         """A consumer's fetch from ``broker``: committed records only (below the HW), and with
         ``isolation_level="read_committed"`` only below the last stable offset, with the
-        transactional batches and aborted transactions of what it read (``Broker.fetch``).
+        transactional batches and aborted transactions of what it read; with
+        ``whole_batches`` (a Kafka listener's) in whole producers' batches (``Broker.fetch``).
 
         Raises ``NotLeaderForPartitionError`` if it does not lead one of the partitions,
         ``KafkaConnectionError`` if it is dead.
@@ -362,7 +364,8 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, ReplicaAdmin, StateDeli
         check_isolation_level(isolation_level)
         with self._lock:
             self._check_open()
-            return self._reachable_node(broker).fetch(offsets, max_records, isolation_level)
+            return self._reachable_node(broker).fetch(offsets, max_records, isolation_level,
+                                                      whole_batches)
 
     def close(self) -> None:
         """Stop the threads and the brokers; idempotent."""

@@ -150,11 +150,12 @@ class ProcessRequests:
     delete_records.__doc__ = Cluster.delete_records.__doc__
 
     def fetch(self, broker: int, offsets: dict[TopicPartition, int], max_records: int = 500,
-              isolation_level: str = "read_uncommitted") -> dict[TopicPartition, FetchResult]:
+              isolation_level: str = "read_uncommitted",
+              whole_batches: bool = False) -> dict[TopicPartition, FetchResult]:
         check_isolation_level(isolation_level)
         with self._lock:
             self._check_open()
             node = self._reachable_node(broker)
-        return node.call("fetch", dict(offsets), max_records, isolation_level)
+        return node.call("fetch", dict(offsets), max_records, isolation_level, whole_batches)
 
     fetch.__doc__ = Cluster.fetch.__doc__

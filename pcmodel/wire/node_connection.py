@@ -145,11 +145,13 @@ class NodeConnection(NodeMetadata, ClusterConnection):
 
     def fetch(self, offsets: Mapping[TopicPartition, int], *, max_records: int = 500,
               timeout: float = 0.0, isolation_level: str = "read_uncommitted",
-              ) -> dict[TopicPartition, FetchResult]:
+              whole_batches: bool = False) -> dict[TopicPartition, FetchResult]:
         """Read committed records (below the high watermark) of partitions this broker leads;
         at ``read_committed`` only below the last stable offset, with the transactional
         batches and the aborted transactions of the records read, as this leader's log has
-        them.
+        them. With ``whole_batches`` (what the Kafka listener asks) each partition answers
+        the producers' batches as this leader stores them, from the start of the one holding
+        its offset (see ``Broker.fetch``).
 
         Long-polls up to ``timeout`` seconds for records. A partition this broker does not
         lead (or no longer leads, or cannot serve because it is down) is left out of the
@@ -165,7 +167,7 @@ class NodeConnection(NodeMetadata, ClusterConnection):
             for tp, offset in offsets.items():
                 try:
                     found = self._cluster.fetch(self.node_id, {tp: offset}, max(1, budget),
-                                                isolation_level)
+                                                isolation_level, whole_batches)
                 except KafkaError:
                     continue  # not the leader (any more), or this broker is down
                 results.update(found)

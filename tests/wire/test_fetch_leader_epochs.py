@@ -87,16 +87,18 @@ def test_each_batch_carries_the_epoch_its_records_were_written_in(mode):
         leader = listeners.addresses[cluster.leader("t", 0)]
         high_watermark, batches = _fetch_batches(leader)
         assert high_watermark == 9  # acks=all: the survivor's HW is past every write
-        # One batch per epoch (the log holds nine records, re-batched per epoch), each with the
-        # epoch its records were written in (kafka-python: ``leader_epoch``).
+        # One batch per epoch (each leader stored one producer's batch, and the survivor
+        # copied them), each with the epoch its records were written in (kafka-python:
+        # ``leader_epoch``).
         assert [(b.base_offset, b.leader_epoch, [r.value for r in b])
                 for b in batches] == [(3 * term, epoch, values)
                                       for term, (epoch, values) in enumerate(written)]
-        # A fetch that starts inside an epoch, and one inside the latest.
+        # A fetch that starts inside a batch, and one inside the latest: each batch comes
+        # whole, from its base offset, as Kafka sends it.
         assert [(b.base_offset, b.leader_epoch) for b in _fetch_batches(leader, 4)[1]] \
-            == [(4, 1), (6, 2)]
+            == [(3, 1), (6, 2)]
         assert [(b.base_offset, b.leader_epoch) for b in _fetch_batches(leader, 7)[1]] \
-            == [(7, 2)]
+            == [(6, 2)]
         # What a consumer validating its position asks then agrees with the batches: the
         # epoch of each batch ends where the next batch begins.
         assert [_end_offset_for(leader, epoch) for epoch in (0, 1, 2)] == [(0, 3), (1, 6), (2, 9)]

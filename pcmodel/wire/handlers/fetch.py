@@ -61,7 +61,7 @@ from typing import Any
 
 from kafka.protocol.consumer import FetchRequest, FetchResponse
 
-from pcmodel.topics.broker_produce_fetch import FetchError, FetchResult, ProduceFetchMixin
+from pcmodel.topics.broker_produce_fetch import FetchError, FetchResult
 from pcmodel.topics.errors import KafkaError
 from pcmodel.topics.log_batches import StoredBatch
 from pcmodel.topics.log_records import LogRecord
@@ -168,15 +168,12 @@ def handle_fetch(ctx: RequestContext, request: Any) -> Any:
     started = time.monotonic()
     deadline = started + wait_ms / 1000
     budget = MAX_RECORDS_PER_FETCH
-    # pcmodel's Broker reads whole batches; a cluster's node connection reads records from
-    # the offset asked (its answers are batched by kind, as records of no stored batch are).
-    whole_batches = {"whole_batches": True} if isinstance(ctx.broker, ProduceFetchMixin) else {}
     collected = 0
     while positions and budget > 0:
         remaining = max(0.0, deadline - time.monotonic())
         results = ctx.broker.fetch(positions, max_records=budget, timeout=remaining,
                                    isolation_level=ISOLATION_LEVELS[isolation],
-                                   **whole_batches)
+                                   whole_batches=True)
         failed = False
         for tp in [tp for tp in positions if tp not in results]:
             # Left out by the broker: it no longer leads the partition (or is going down).
