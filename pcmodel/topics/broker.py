@@ -87,6 +87,7 @@ from pcmodel.topics.group_answers import (
     MemberDescription,
     SyncResult,
 )
+from pcmodel.topics.group_migration import DEFAULT_MIGRATION_POLICY
 from pcmodel.topics.group_offsets import (
     DEFAULT_OFFSET_METADATA_MAX_BYTES,
     DEFAULT_OFFSETS_RETENTION_MINUTES,
@@ -227,6 +228,17 @@ class Broker(
     ``group.consumer.min.session.timeout.ms`` (45 s); pcmodel takes any positive one, so
     that a test sees a member's session end in a second.
 
+    ``group_consumer_migration_policy`` is Kafka's ``group.consumer.migration.policy``
+    (``"bidirectional"``, Kafka 4's default; ``"upgrade"``, ``"downgrade"`` or
+    ``"disabled"``, any case): which ways a group with members may move between the classic
+    and the consumer protocols as its consumers are restarted one by one
+    (:mod:`pcmodel.topics.group_migration`). ``group_classic_max_size`` (``None``: no bound,
+    as Kafka's default of 2147483647 means) is Kafka's ``group.max.size``, the bound on a
+    classic group, as far as conversions go: a downgrade that would leave more classic
+    members is refused (a classic group's JoinGroup is not bounded here). Both stay
+    attributes that may be set while the broker runs; a bad value, here or there, raises
+    ``IllegalArgumentError``.
+
     ``offsets_retention_minutes`` and ``offsets_retention_check_interval_ms`` are Kafka's
     ``offsets.retention.minutes`` (seven days) and ``offsets.retention.check.interval.ms`` (ten
     minutes), with Kafka's defaults: committed offsets expire, and groups left ``Empty`` with no
@@ -287,6 +299,8 @@ class Broker(
         group_consumer_session_timeout_ms: int = 45_000,
         group_consumer_heartbeat_interval_ms: int = 5_000,
         group_consumer_max_size: int | None = None,
+        group_consumer_migration_policy: str = DEFAULT_MIGRATION_POLICY,
+        group_classic_max_size: int | None = None,
     ) -> None:
         if not isinstance(auto_create_topics_enable, bool):
             raise TypeError(
@@ -321,6 +335,9 @@ class Broker(
                             ("transaction_max_timeout_ms", transaction_max_timeout_ms),
                             ("transactional_id_expiration_ms", transactional_id_expiration_ms)):
             _check_int(name, value, 1, IllegalArgumentError)
+        # Through the properties' setters, which check them (IllegalArgumentError).
+        self.group_consumer_migration_policy = group_consumer_migration_policy
+        self.group_classic_max_size = group_classic_max_size
         self.group_initial_rebalance_delay_ms = group_initial_rebalance_delay_ms
         self.group_consumer_session_timeout_ms = group_consumer_session_timeout_ms
         self.group_consumer_heartbeat_interval_ms = group_consumer_heartbeat_interval_ms

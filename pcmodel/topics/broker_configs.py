@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from pcmodel.topics.broker_static_configs import broker_config_entries
+from pcmodel.topics.broker_static_configs import ConsumerGroupConfigs, broker_config_entries
 from pcmodel.topics.config_resources import AlterConfigOp, ConfigEntry
 from pcmodel.topics.errors import InvalidConfigurationError
 from pcmodel.topics.group_offsets import DEFAULT_RETENTION_CHECK_INTERVAL_MS
@@ -95,4 +95,8 @@ class ConfigsMixin:
             offset_metadata_max_bytes=self.offset_metadata_max_bytes,
             producer_id_expiration_ms=self.producer_id_expiration_ms,
             transactions=(self._transactions.max_timeout_ms,
-                          self._transactions.id_expiration_ms))
+                          self._transactions.id_expiration_ms),
+            consumer_groups=ConsumerGroupConfigs(
+                self.group_consumer_session_timeout_ms,
+                self.group_consumer_heartbeat_interval_ms, self.group_consumer_max_size,
+                self.group_consumer_migration_policy, self.group_classic_max_size))

@@ -31,8 +31,9 @@ The broker's settings (Kafka's names): ``group_consumer_session_timeout_ms`` (45
 ``group_consumer_max_size`` bounds its members (``None``, Kafka's default: no bound).
 ``group_consumer_migration_policy`` (``"bidirectional"``, Kafka 4's default; or ``"upgrade"``,
 ``"downgrade"``, ``"disabled"``) says which conversions a group may make, and
-``group_classic_max_size`` (``None``: no bound) refuses a downgrade that would leave more
-classic members. These two are attributes of a broker, checked when set.
+``group_classic_max_size`` (``None``: no bound), Kafka's ``group.max.size``, refuses a downgrade
+that would leave more classic members. These two are arguments of the broker and attributes
+that may be set while it runs, checked either way.
 """
 
 from __future__ import annotations
@@ -113,9 +114,10 @@ class ConsumerGroupsMixin:
 
     @property
     def group_classic_max_size(self) -> int | None:
-        """Kafka's ``group.classic.max.size`` as far as conversions go: a downgrade that would
-        leave more classic members is refused (``None``: no bound). Setting anything but a
-        positive int or ``None`` raises ``IllegalArgumentError``."""
+        """Kafka's ``group.max.size`` (the classic groups' bound) as far as conversions go: a
+        downgrade that would leave more classic members is refused (``None``: no bound).
+        Setting anything but a positive int or ``None`` raises ``IllegalArgumentError``; a
+        new value applies to the conversions that follow."""
         return self._classic_max_size
 
     @group_classic_max_size.setter

@@ -7,17 +7,24 @@ do not: a broker's settings are the arguments it was made with, every one is des
 :data:`BROKER_CONFIGS_READ_ONLY` (INVALID_REQUEST). The settings that are only topics'
 defaults (``min.insync.replicas``, ``unclean.leader.election.enable``,
 ``log.retention.bytes``) are Kafka's, and ``log.retention.ms`` is pcmodel's ``-1`` (see
-:mod:`~pcmodel.topics.topic_configs`).
+:mod:`~pcmodel.topics.topic_configs`). A bound pcmodel leaves unset (``None``:
+``group.consumer.max.size``, ``group.max.size``) is described as Kafka's default,
+2147483647, which means the same: no bound.
 
 Prior art: Kafka's ``ConfigHelper.describeConfigs`` for a ``BROKER`` resource.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from pcmodel.topics.config_resources import ConfigEntry, ConfigSource, ConfigSynonym, ConfigType
 from pcmodel.topics.topic_configs import BROKER_RETENTION_MS, TOPIC_CONFIGS
 
-__all__ = ["BROKER_CONFIGS_READ_ONLY", "broker_config_entries"]
+__all__ = ["BROKER_CONFIGS_READ_ONLY", "ConsumerGroupConfigs", "broker_config_entries"]
+
+#: Kafka's default for a bound that is not set: a Java int's largest value.
+_NO_BOUND = 2**31 - 1
 
 #: Why an alteration of a broker's configs is refused (INVALID_REQUEST).
 BROKER_CONFIGS_READ_ONLY = ("a broker's configs are read-only: they are the settings it was "
@@ -30,7 +37,12 @@ _BROKER_CONFIG_TYPES = {
     "auto.leader.rebalance.enable": _T.BOOLEAN,
     "broker.id": _T.INT,
     "default.replication.factor": _T.INT,
+    "group.consumer.heartbeat.interval.ms": _T.INT,
+    "group.consumer.max.size": _T.INT,
+    "group.consumer.migration.policy": _T.STRING,
+    "group.consumer.session.timeout.ms": _T.INT,
     "group.initial.rebalance.delay.ms": _T.INT,
+    "group.max.size": _T.INT,
     "leader.imbalance.check.interval.seconds": _T.LONG,
     "log.retention.bytes": _T.LONG,
     "log.retention.ms": _T.LONG,
@@ -46,6 +58,18 @@ _BROKER_CONFIG_TYPES = {
 }
 
 
+class ConsumerGroupConfigs(NamedTuple):
+    """The settings of a broker that serves Kafka 4's consumer groups (a lone broker), by
+    their Python names; ``None`` is no bound."""
+
+    group_consumer_session_timeout_ms: int
+    group_consumer_heartbeat_interval_ms: int
+    group_consumer_max_size: int | None
+    group_consumer_migration_policy: str
+    #: Kafka's ``group.max.size``.
+    group_classic_max_size: int | None
+
+
 def broker_config_entries(node_id: int, *, num_partitions: int,
                           auto_create_topics_enable: bool, default_replication_factor: int,
                           group_initial_rebalance_delay_ms: int,
@@ -55,6 +79,7 @@ def broker_config_entries(node_id: int, *, num_partitions: int,
                           producer_id_expiration_ms: int,
                           leader_balancing: tuple[bool, int] | None = None,
                           transactions: tuple[int, int] | None = None,
+                          consumer_groups: ConsumerGroupConfigs | None = None,
                           ) -> list[ConfigEntry]:
     """A broker's settings as DescribeConfigs answers them, in name order: read-only, from
     its static configuration (the arguments it was made with); the rest are Kafka's
@@ -63,7 +88,10 @@ def broker_config_entries(node_id: int, *, num_partitions: int,
     ``leader_balancing``, a cluster's (``auto.leader.rebalance.enable``,
     ``leader.imbalance.check.interval.seconds``), is listed where given, and so is
     ``transactions``, a transaction coordinator's (``transaction.max.timeout.ms``,
-    ``transactional.id.expiration.ms``)."""
+    ``transactional.id.expiration.ms``), and ``consumer_groups``, a broker's that serves
+    Kafka 4's consumer groups (``group.consumer.session.timeout.ms``,
+    ``group.consumer.heartbeat.interval.ms``, ``group.consumer.max.size``,
+    ``group.consumer.migration.policy`` and ``group.max.size``)."""
     values = {
         "auto.create.topics.enable": "true" if auto_create_topics_enable else "false",
         "broker.id": str(node_id),
@@ -87,6 +115,13 @@ def broker_config_entries(node_id: int, *, num_partitions: int,
     if transactions is not None:
         values["transaction.max.timeout.ms"] = str(transactions[0])
         values["transactional.id.expiration.ms"] = str(transactions[1])
+    if consumer_groups is not None:
+        session_ms, heartbeat_ms, consumer_max, policy, classic_max = consumer_groups
+        values["group.consumer.session.timeout.ms"] = str(session_ms)
+        values["group.consumer.heartbeat.interval.ms"] = str(heartbeat_ms)
+        values["group.consumer.max.size"] = str(consumer_max or _NO_BOUND)
+        values["group.consumer.migration.policy"] = policy
+        values["group.max.size"] = str(classic_max or _NO_BOUND)
     source = ConfigSource.STATIC_BROKER_CONFIG
     return [ConfigEntry(name, value, source, True, False, _BROKER_CONFIG_TYPES[name],
                         (ConfigSynonym(name, value, source),),

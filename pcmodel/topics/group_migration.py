@@ -23,7 +23,8 @@ this broker, as Kafka's ``group.consumer.migration.policy`` allows:
   coordinator could not read its members' subscriptions) or when it has more members than
   ``group.consumer.max.size``; the heartbeat is answered GROUP_ID_NOT_FOUND ("not a consumer
   group"). No downgrade when the policy does not allow it or when more members would remain
-  than ``group.classic.max.size``: the group stays a consumer group of classic members.
+  than ``group.max.size`` (the broker's ``group_classic_max_size``): the group stays a consumer
+  group of classic members.
 
 Whatever the policy, a classic member may join a consumer group that has members (Kafka's
 ``classicGroupJoin``), and an *empty* group of either type gives way to the other. Committed

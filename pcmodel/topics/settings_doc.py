@@ -32,6 +32,18 @@ pcmodel adds its own settings for teaching: `broker`, `buffer_memory`, `buffer_v
 `buffer_instrument` (producer); `fetch_buffer_batches`, `fetch_buffer_variant`,
 `fetch_buffer_instrument` and `clock` (consumer). See the classes' docstrings.
 
+The producer also takes three settings of Kafka's Java client that kafka-python does not have,
+for the built-in partitioner (`partitioner='default'`, Kafka 3.3's, KIP-794), with the Java
+client's defaults: `partitioner_adaptive_partitioning_enable=True` (a keyless record's next
+partition is drawn favouring the partitions with fewer batches waiting; `False`: drawn evenly),
+`partitioner_availability_timeout_ms=0` (above 0, with adaptive partitioning, a partition
+whose leader has kept a batch waiting longer than this is left out of that draw; 0: never) and
+`partitioner_ignore_keys=False` (`True`: keyed records are placed as keyless ones, not by the
+hash of their key). They are Kafka's `partitioner.adaptive.partitioning.enable`,
+`partitioner.availability.timeout.ms` and `partitioner.ignore.keys`. Unlike the Java client,
+which ignores them under another partitioner, a value other than the default with `'sticky'`,
+`'round_robin'` or a partitioner object is an error, since it would change nothing.
+
 The broker has eight of Kafka's broker settings: `Broker(auto_create_topics_enable=True,
 num_partitions=1, group_initial_rebalance_delay_ms=0, offsets_retention_minutes=10080,
 offsets_retention_check_interval_ms=600000, offset_metadata_max_bytes=4096,
@@ -53,13 +65,15 @@ for), `transactional_id_expiration_ms=604800000` (a week) and the intervals of t
 (`group.consumer.min.session.timeout.ms`); the broker here takes any positive one, so that a
 test or notebook sees a silent member go in a second or two. Two more say how a group moves
 between the two protocols while its consumers are restarted one by one (KIP-848's online
-migration), as attributes of a broker, checked when set:
-`broker.group_consumer_migration_policy = "bidirectional"` (Kafka 4's default: a
-`group.protocol=consumer` member joining a classic group turns it into a consumer group, and the
-last such member leaving turns it back; `"upgrade"` and `"downgrade"` allow one direction,
-`"disabled"` neither) and `broker.group_classic_max_size = None` (a group that would be left with
-more classic members stays a consumer group). A classic consumer may join a consumer group
-whatever the policy, as in Kafka.
+migration): `group_consumer_migration_policy="bidirectional"` (Kafka's
+`group.consumer.migration.policy`, with Kafka 4's default: a `group.protocol=consumer` member
+joining a classic group turns it into a consumer group, and the last such member leaving turns
+it back; `"upgrade"` and `"downgrade"` allow one direction, `"disabled"` neither) and
+`group_classic_max_size=None` (Kafka's `group.max.size`, here only for the conversion: a group
+that would be left with more classic members stays a consumer group). Both may also be set on a
+running broker (`broker.group_consumer_migration_policy = "upgrade"`), checked either way. A
+classic consumer may join a consumer group whatever the policy, as in Kafka. DescribeConfigs
+shows these five group settings under Kafka's names.
 Kafka's `group.initial.rebalance.delay.ms` defaults to 3000; here it is 0, because pcmodel's own
 consumers read topic metadata from the broker itself when they lead (a group formed at once
 assigns every partition) and a 3 s wait on each new group would slow every program and test that

@@ -356,8 +356,12 @@ def test_the_broker_describes_its_own_settings_as_read_only():
         entries = {e.name: e for e in broker.describe_broker_configs(7)}
     assert {n: e.value for n, e in entries.items()} == {
         "auto.create.topics.enable": "false", "broker.id": "7",
-        "default.replication.factor": "1", "group.initial.rebalance.delay.ms": "0",
-        "log.retention.bytes": "-1", "log.retention.ms": "-1", "min.insync.replicas": "1",
+        "default.replication.factor": "1", "group.consumer.heartbeat.interval.ms": "5000",
+        "group.consumer.max.size": "2147483647",
+        "group.consumer.migration.policy": "bidirectional",
+        "group.consumer.session.timeout.ms": "45000", "group.initial.rebalance.delay.ms": "0",
+        "group.max.size": "2147483647", "log.retention.bytes": "-1", "log.retention.ms": "-1",
+        "min.insync.replicas": "1",
         "num.partitions": "3", "offset.metadata.max.bytes": "100",
         "offsets.retention.check.interval.ms": "600000", "offsets.retention.minutes": "60",
         "producer.id.expiration.ms": "86400000", "transaction.max.timeout.ms": "120000",

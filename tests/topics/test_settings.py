@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import pathlib
 
 import pytest
@@ -90,3 +91,14 @@ def test_assignor_classes_and_names_are_both_accepted():
             consumer = KafkaConsumer(broker=broker, partition_assignment_strategy=strategy)
             assert consumer.config["partition_assignment_strategy"] == expected
             consumer.close()
+
+
+def test_every_producer_keyword_kafka_python_lacks_is_explained_in_the_docs():
+    parameters = inspect.signature(KafkaProducer.__init__).parameters
+    own = {name for name, parameter in parameters.items()
+           if parameter.kind is parameter.KEYWORD_ONLY
+           and name not in kafka_producer.KafkaProducer.DEFAULT_CONFIG}
+    assert {"partitioner_adaptive_partitioning_enable", "partitioner_availability_timeout_ms",
+            "partitioner_ignore_keys", "broker"} <= own
+    intro = render_settings_doc().split("| setting |")[0]
+    assert sorted(name for name in own if f"`{name}" not in intro) == []
