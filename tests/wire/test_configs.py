@@ -70,20 +70,55 @@ def test_each_resource_fails_on_its_own(broker, raw):
 
 def test_incremental_alteration_applies_operations(broker, raw):
     broker.create_topic("t", configs={"preallocate": "true"})
+    broker.create_topic("u")
     ops = IncrementalAlterConfigsRequest[1](resources=[
         (TOPIC, "t", [("retention.ms", AlterConfigOp.SET, "5000"),
                       ("preallocate", AlterConfigOp.DELETE, None)]),
         (TOPIC, "nope", [("retention.ms", AlterConfigOp.SET, "5000")]),
-        (TOPIC, "t", [("retention.ms", AlterConfigOp.APPEND, "1")]),
+        (TOPIC, "u", [("retention.ms", AlterConfigOp.APPEND, "1")]),
         (BROKER, "0", [("num.partitions", AlterConfigOp.SET, "3")]),
     ], validate_only=False)
     answers = raw.request(ops).responses
     assert [(a.error_code, a.resource_name) for a in answers] == [
-        (0, "t"), (3, "nope"), (40, "t"), (42, "0")]  # INVALID_CONFIG: not a list
+        (0, "t"), (3, "nope"), (40, "u"), (42, "0")]  # INVALID_CONFIG: not a list
     assert answers[3].error_message.startswith("a broker's configs are read-only")
     assert broker.describe_topic("t").retention_ms == 5000
     assert {e.name: e.value for e in broker.describe_topic_configs("t")
             if e.source is ConfigSource.DYNAMIC_TOPIC_CONFIG} == {"retention.ms": "5000"}
+
+
+def _overrides(broker, topic):
+    return {e.name: e.value for e in broker.describe_topic_configs(topic)
+            if e.source is ConfigSource.DYNAMIC_TOPIC_CONFIG}
+
+
+@pytest.mark.parametrize(("api", "version"), [
+    ("incremental", 0), ("incremental", 1), ("whole", 0), ("whole", 1), ("whole", 2)])
+def test_a_resource_given_twice_is_refused_in_both_entries_and_never_applied(broker, raw, api,
+                                                                            version):
+    """Kafka's ConfigAdminManager.preprocess: which entry should win is unclear, so neither
+    does; the other resources of the request are altered as usual."""
+    broker.create_topic("t", configs={"preallocate": "true"})
+    broker.create_topic("u")
+
+    def entry(topic, config, value):
+        return (TOPIC, topic, [(config, AlterConfigOp.SET, value) if api == "incremental"
+                               else (config, value)])
+
+    resources = [entry("t", "retention.ms", "5000"), entry("u", "retention.ms", "7000"),
+                 entry("t", "retention.ms", "6000"), (BROKER, "0", []), (BROKER, "0", []),
+                 (BROKER, "", []), entry("t", "segment.ms", "1000")]
+    request = (IncrementalAlterConfigsRequest if api == "incremental"
+               else AlterConfigsRequest)[version](resources=resources, validate_only=False)
+    answers = raw.request(request).responses
+    assert [(a.error_code, a.resource_type, a.resource_name) for a in answers] == [
+        (42, TOPIC, "t"), (0, TOPIC, "u"), (42, TOPIC, "t"), (42, BROKER, "0"),
+        (42, BROKER, "0"), (0, BROKER, ""), (42, TOPIC, "t")]
+    assert {a.error_message for a in answers if a.error_code} == {
+        "Each resource must appear at most once."}
+    assert _overrides(broker, "t") == {"preallocate": "true"}  # untouched
+    assert _overrides(broker, "u") == {"retention.ms": "7000"}
+    assert broker.describe_topic("t").retention_ms is None
 
 
 @pytest.mark.parametrize("version", [0, 1, 2])

@@ -10,12 +10,13 @@ INVALID_REQUEST (an alteration that changes nothing, with no configs, succeeds, 
 Other resource types (broker loggers, client metrics, groups) are INVALID_REQUEST too, and a
 type Kafka does not have is "Unknown resource type N".
 
-AlterConfigs and IncrementalAlterConfigs first check each resource as Kafka's
+AlterConfigs and IncrementalAlterConfigs first check the request as Kafka's
 ``ConfigAdminManager.preprocess`` does, each refusal INVALID_REQUEST with Kafka's message: a
-config named twice, a value missing where the operation is not DELETE (every AlterConfigs
-value). A broker id that is not this broker's is refused with Kafka's words for each API.
-One difference remains: Kafka refuses a resource given twice in one request ("Each resource
-must appear at most once.", both entries, neither applied); here each entry is applied in turn.
+resource (type and name) given twice is refused in every entry that names it ("Each resource
+must appear at most once.") and none of them is applied, since which one should win is
+unclear; then, in each resource, a config named twice, a value missing where the operation is
+not DELETE (every AlterConfigs value). A broker id that is not this broker's is refused with
+Kafka's words for each API.
 
 DescribeConfigs answers the configs a resource's ``configuration_keys`` names, and all of them
 when the list is null *or empty*, as Kafka's ``ConfigHelper`` reads it (a client that sends an
@@ -94,6 +95,17 @@ def _check_alteration(resource: Any, incremental: bool) -> None:
         raise InvalidRequestError(f"Null value not supported for : {', '.join(unset)}")
 
 
+def _repeated_resources(resources: Any) -> set[tuple[int, str]]:
+    """The ``(type, name)`` of every resource a request gives more than once (Kafka's
+    ``preprocess`` compares the raw type and name, so ``"0"`` and ``""`` differ)."""
+    seen: set[tuple[int, str]] = set()
+    repeated: set[tuple[int, str]] = set()
+    for resource in resources:
+        key = (resource.resource_type, resource.resource_name)
+        (repeated if key in seen else seen).add(key)
+    return repeated
+
+
 def _entries(ctx: RequestContext, kind: int, name: str) -> list[ConfigEntry]:
     if kind == ConfigResourceType.TOPIC:
         check_topic_name(name)
@@ -140,9 +152,12 @@ def handle_describe_configs(ctx: RequestContext, request: Any) -> Any:
 
 def _alter(ctx: RequestContext, request: Any, incremental: bool) -> Any:
     results = []
+    repeated = _repeated_resources(request.resources)
     for resource in request.resources:
         kind, name = resource.resource_type, resource.resource_name
         try:
+            if (kind, name) in repeated:
+                raise InvalidRequestError("Each resource must appear at most once.")
             _check_alteration(resource, incremental)
             if kind == ConfigResourceType.TOPIC:
                 operations = [(c.name, c.config_operation if incremental else AlterConfigOp.SET,
