@@ -60,7 +60,7 @@ def test_api_versions_announce_the_consumer_group_apis(raw):
     versions = {k.api_key: (k.min_version, k.max_version)
                 for k in raw.request(ApiVersionsRequest[3](client_software_name="t",
                                                            client_software_version="1")).api_keys}
-    assert versions[68] == (0, 1) and versions[69] == (0, 0)
+    assert versions[68] == (0, 1) and versions[69] == (0, 1)
 
 
 def test_join_heartbeat_and_leave(raw, topic_t):

@@ -20,6 +20,9 @@ or deleted and created again with a new id) is of no topic the group can assign.
 ConsumerGroupHeartbeat v1 (``SubscribedTopicRegex``, and the member id made by the client,
 KIP-1082: an empty one is INVALID_REQUEST) is what librdkafka 2.16 and Kafka 4 clients send; v0
 is served too, the coordinator then making the member id of a joining member that sends none.
+ConsumerGroupDescribe v1 (Kafka 4.0, KIP-1099) adds each member's ``MemberType``: 0 for a
+classic member (one that speaks JoinGroup/SyncGroup/Heartbeat in a consumer group, as during
+an online migration), 1 for a consumer-protocol member; v0 is served too.
 
 A replicated cluster's listeners route group calls to the group's coordinator through
 :mod:`pcmodel.cluster`, which has no consumer groups: their registry leaves these APIs out
@@ -110,6 +113,11 @@ def handle_consumer_group_heartbeat(ctx: RequestContext, request: Any) -> Any:
                         assignment=assignment)
 
 
+#: ConsumerGroupDescribe v1's MemberType of each kind of member (KIP-1099; -1 is "unknown",
+#: which this broker never answers). Version 0 has no such field: the codec leaves it out.
+_MEMBER_TYPES = {"classic": 0, "consumer": 1}
+
+
 def _assignment(parts: dict[str, frozenset[int]], ids: dict[str, uuid.UUID]) -> Any:
     Assignment = ConsumerGroupDescribeResponse.DescribedGroup.Member.Assignment
     return Assignment(topic_partitions=[
@@ -142,13 +150,15 @@ def _described(ctx: RequestContext, group_id: str, operations: set[int] | None) 
                          subscribed_topic_names=list(m.subscribed_topic_names),
                          subscribed_topic_regex=m.subscribed_topic_regex,
                          assignment=_assignment(m.assignment, ids),
-                         target_assignment=_assignment(m.target_assignment, ids))
+                         target_assignment=_assignment(m.target_assignment, ids),
+                         member_type=_MEMBER_TYPES[m.member_type])
             for m in desc.members])
 
 
 def handle_consumer_group_describe(ctx: RequestContext, request: Any) -> Any:
-    """State, epochs, assignor and members (current and target assignments) per group;
-    GROUP_ID_NOT_FOUND for a group that is not a consumer group, as Kafka answers."""
+    """State, epochs, assignor and members (current and target assignments; from v1 whether
+    each speaks the classic or the consumer protocol) per group; GROUP_ID_NOT_FOUND for a
+    group that is not a consumer group, as Kafka answers."""
     operations = authorized_operations(request.include_authorized_operations,
                                        GROUP_OPERATIONS)
     return ctx.response(throttle_time_ms=0, groups=[
@@ -160,6 +170,6 @@ HANDLERS = {
         ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse, 0, 1,
         handle_consumer_group_heartbeat),
     ConsumerGroupDescribeRequest.API_KEY: ApiHandler(
-        ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse, 0, 0,
+        ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse, 0, 1,
         handle_consumer_group_describe),
 }

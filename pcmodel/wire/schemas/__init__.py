@@ -9,8 +9,9 @@ hand-written codec:
 * ConsumerGroupHeartbeat (API 68, v0-v1): Kafka 4's consumer group protocol (KIP-848). v1 adds
   ``SubscribedTopicRegex``; librdkafka and Kafka 4 clients speak v1. Kafka's schema of that
   time still marks v1 ``latestVersionUnstable``; Kafka 4.0 released it as stable, unchanged.
-* ConsumerGroupDescribe (API 69, v0): what the admin clients' ``describe_consumer_groups``
-  asks of such a group.
+* ConsumerGroupDescribe (API 69, v0-v1): what the admin clients' ``describe_consumer_groups``
+  asks of such a group. v1 (Kafka 4.0, KIP-1099) adds each member's ``MemberType``; the two
+  files are Kafka's of the time before it, with version 1 added as Kafka 4.0 has it.
 
 :mod:`pcmodel.wire.handlers.consumer_groups` serves them.
 """
