@@ -5,8 +5,12 @@ JoinGroup, SyncGroup, Heartbeat, LeaveGroup, DescribeGroups, DeleteGroups and Li
 checks the arguments, finds or creates the group's coordinator in the group table
 (``_groups``) and delegates: the membership state machine, and the waiting of ``join_group``
 and ``sync_group`` on conditions of the broker lock, live in :mod:`pcmodel.topics.coordinator`.
-A first join that is refused leaves no group behind; a group that subscribes to a
-``"block"`` topic starts holding it back (see :mod:`pcmodel.topics.broker_offsets`).
+A classic group holds at most ``group_classic_max_size`` members (Kafka's ``group.max.size``,
+``None``: no bound): a JoinGroup past it is refused with ``GroupMaxSizeReachedError``, and a
+group over it (loaded so, or the bound was lowered) shrinks to it at its next rebalance, as
+Kafka's ``acceptJoiningMember`` decides. A first join that is refused leaves no group behind;
+a group that subscribes to a ``"block"`` topic starts holding it back (see
+:mod:`pcmodel.topics.broker_offsets`).
 
 A group id names one group of one type. Kafka 4's consumer groups
 (:mod:`pcmodel.topics.broker_consumer_groups`) are not classic groups, but they take classic
@@ -26,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from pcmodel.topics.broker_checks import _check_int, _check_timeout
+from pcmodel.topics.consumer_group_errors import GroupMaxSizeReachedError
 from pcmodel.topics.consumer_protocol import PROTOCOL_TYPE
 from pcmodel.topics.coordinator import GroupCoordinator, check_session_timeout, validate_group_id
 from pcmodel.topics.errors import (
@@ -95,9 +100,12 @@ class GroupsMixin:
         at once, by that group (:mod:`pcmodel.topics.consumer_group_classic`).
         Raises ``MemberIdRequiredError`` (with ``require_known_member_id``, for a
         dynamic member: join again with its ``member_id``), ``UnknownMemberIdError``,
-        ``FencedInstanceIdError``, ``InconsistentGroupProtocolError``,
-        ``InvalidSessionTimeoutError``, ``InvalidGroupIdError``, ``TypeError`` /
-        ``IllegalArgumentError`` for malformed arguments.
+        ``FencedInstanceIdError``, ``GroupMaxSizeReachedError`` (a new member, or one that
+        had not rejoined a round already holding ``group_classic_max_size`` members, which is
+        then removed from the group: Kafka's ``group.max.size``),
+        ``InconsistentGroupProtocolError``, ``InvalidSessionTimeoutError``,
+        ``InvalidGroupIdError``, ``TypeError`` / ``IllegalArgumentError`` for malformed
+        arguments.
         """
         validate_group_id(group_id)
         _check_instance_id(group_instance_id)
@@ -129,6 +137,7 @@ class GroupsMixin:
             created = group_id not in self._groups
             group = self._group(group_id, create=True)
             try:
+                self._check_room(group, member_id)
                 result = group.join(
                     member_id, protocol_type=protocol_type, protocols=protocols,
                     session_timeout_ms=session, rebalance_timeout_ms=rebalance,
@@ -314,7 +323,9 @@ class GroupsMixin:
         coordinator): a ``Stable`` one with its members, an ``Empty`` one with the time it
         became empty (its offsets' retention counts from then); ``False`` if the record is
         older than what the broker has. Load a group's offsets first: an ``Empty`` record of
-        a group without offsets leaves no group behind."""
+        a group without offsets leaves no group behind. A group with more members than
+        ``group_classic_max_size`` starts a rebalance at once, which keeps at most that many
+        of them (see :meth:`join_group`), as Kafka does on loading it."""
         loaded = GroupMetadataRecord.decode(record)
         with self._lock:
             self._check_open()
@@ -324,6 +335,12 @@ class GroupsMixin:
                 del self._groups[loaded.group_id]  # an empty record leaves no group behind
             elif restored:
                 self._track_subscriptions(loaded.group_id, group)
+                limit = self.group_classic_max_size
+                if limit is not None and len(group.members) > limit \
+                        and group.state is GroupState.STABLE:
+                    # Kafka rebalances a group loaded over its bound (the bound was lowered):
+                    # its members commit and rejoin, and the round keeps at most the bound.
+                    group._prepare_rebalance(self._clock())
             return restored
 
     def list_groups(self) -> list[str]:
@@ -356,6 +373,37 @@ class GroupsMixin:
             )
             self._groups[group_id] = group
         return group
+
+    def _check_room(self, group: GroupCoordinator, member_id: str) -> None:
+        """Refuse a join that would take ``group`` past ``group_classic_max_size`` with
+        ``GroupMaxSizeReachedError``, as Kafka's ``acceptJoiningMember`` does: an ``Empty``
+        group takes anyone; a ``Stable`` or ``CompletingRebalance`` one takes its members and
+        new ones while it has fewer members than the bound; a ``PreparingRebalance`` one takes
+        a member that already rejoined this round, and others while fewer members than the
+        bound have rejoined. The count of rejoined members, not of members, is what bounds a
+        round, so that a group already over the bound (loaded so, or the bound was lowered)
+        shrinks to it: a member refused there is removed from the group, as Kafka removes it.
+        """
+        limit = self.group_classic_max_size
+        if limit is None:
+            return
+        group.expire(self._clock())  # sessions over now do not count
+        member = group.members.get(member_id)
+        if group.state in (GroupState.EMPTY, GroupState.DEAD):
+            return
+        if group.state is GroupState.PREPARING_REBALANCE:
+            rejoined = sum(m.awaiting_join for m in group.members.values())
+            if (member is not None and member.awaiting_join) or rejoined < limit:
+                return
+        elif member is not None or len(group.members) < limit:
+            return
+        group.pending_members.pop(member_id, None)
+        if member is not None:
+            group._remove(member_id)  # the coordinator's own removal: it may end the round
+        raise GroupMaxSizeReachedError(
+            f"Consumer group {group.group_id!r} already has the configured maximum number of "
+            f"members ({limit}, the broker's group_classic_max_size); stop a member or raise "
+            "the bound")
 
     def _existing_group(self, group_id: str) -> GroupCoordinator:
         """The group, its expired sessions ended; ``GroupIdNotFoundError`` if there is none."""

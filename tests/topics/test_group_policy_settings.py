@@ -8,7 +8,7 @@ import pytest
 
 from pcmodel.topics.broker import Broker
 from pcmodel.topics.errors import GroupIdNotFoundError, IllegalArgumentError
-from tests.topics.test_group_migration import classic_group, consumer_join
+from tests.topics.test_group_migration import classic_group, classic_join, consumer_join
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -31,8 +31,9 @@ def test_a_classic_max_size_given_to_the_broker_refuses_the_downgrade():
     with Broker(group_classic_max_size=1) as broker:
         assert broker.group_classic_max_size == 1
         broker.create_topic("orders", 4)
-        classic_group(broker)
+        classic_group(broker, members=1)  # a classic group may not grow past the bound...
         consumer_join(broker)
+        classic_join(broker)  # ...but the consumer group takes a second classic member
         broker.consumer_group_heartbeat("g", "c", -1)  # two classic members would remain
         assert broker.consumer_group_states() == {"g": "Assigning"}
         assert broker.group_states() == {}

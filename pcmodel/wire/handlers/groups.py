@@ -46,6 +46,7 @@ from kafka.protocol.consumer.group import (
 )
 
 from pcmodel.topics.authorization import GROUP_OPERATIONS
+from pcmodel.topics.consumer_group_errors import GroupMaxSizeReachedError
 from pcmodel.topics.coordinator import HeartbeatStatus
 from pcmodel.topics.errors import (
     GroupIdNotFoundError,
@@ -138,6 +139,8 @@ def handle_join_group(ctx: RequestContext, request: Any) -> Any:
         raise
     except MemberIdRequiredError as exc:
         return failed(exc.errno, exc.member_id)
+    except GroupMaxSizeReachedError as exc:
+        return failed(exc.errno, "")  # Kafka: the refused member is removed, its id unknown
     except Exception as exc:
         return failed(group_error_code(exc), request.member_id)
     Member = JoinGroupResponse.JoinGroupResponseMember
