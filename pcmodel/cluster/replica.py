@@ -222,7 +222,7 @@ class Replica:
         """
         appended = self.broker.append_as_leader(
             self.tp.topic, self.tp.partition, records, compression=compression,
-            batch_bytes=batch_bytes, producer=None if producer is None else producer[:2],
+            batch_bytes=batch_bytes, producer=producer,
             transactional=transactional)
         if producer is not None:
             self.producers.record(appended_batch(producer, appended, len(records)))

@@ -197,11 +197,12 @@ class ProduceFetchMixin:
     def _append(self, topic: str, partition: int, records: Sequence[NewRecord | tuple],
                 timeout: float | None, compression: str | None, batch_bytes: int | None,
                 producer: tuple[int, int, bool] | None = None,
-                coordinator_check: bool = True) -> AppendResult:
+                coordinator_check: bool = True, first_sequence: int = -1) -> AppendResult:
         """:meth:`append`; ``producer`` is ``(producer_id, producer_epoch, transactional)`` for
         an idempotent producer's batch, checked against its transaction under the lock (by
         this broker's coordinator unless ``coordinator_check`` is False: see
-        :meth:`_check_transactional`)."""
+        :meth:`_check_transactional`), and stored with ``first_sequence``, the batch's first
+        sequence number, for a fetch to send as the producer wrote it."""
         tp = validate_topic_partition((topic, partition))
         _check_timeout(timeout)
         batch = validate_records(records)
@@ -257,8 +258,9 @@ class ProduceFetchMixin:
                 except InvalidTxnStateError:
                     log.cancel_reservation(len(batch))
                     raise
-            base, append_time, max_timestamp = log.append(batch, compressed=compressed,
-                                                          transactional=transactional)
+            base, append_time, max_timestamp = log.append(
+                batch, compressed=compressed, transactional=transactional,
+                producer=None if producer is None else (*producer[:2], first_sequence))
             self._data_arrived.notify_all()
             # Kafka's batch maxTimestamp starts at NO_TIMESTAMP: never below -1.
             return AppendResult(base, log.log_start_offset,
@@ -331,7 +333,8 @@ class ProduceFetchMixin:
         return self._producers.append(
             (topic, partition), producer_id, producer_epoch, first_sequence, len(records),
             lambda: self._append(topic, partition, records, timeout, compression, batch_bytes,
-                                 (producer_id, producer_epoch, transactional)),
+                                 (producer_id, producer_epoch, transactional),
+                                 first_sequence=first_sequence),
         )
 
     def expire_producers(self, now_ms: int | None = None) -> dict[TopicPartition, tuple[int, ...]]:

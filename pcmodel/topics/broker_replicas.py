@@ -61,15 +61,16 @@ class ReplicaLogsMixin:
         *,
         compression: str | None = None,
         batch_bytes: int | None = None,
-        producer: tuple[int, int] | None = None,
+        producer: tuple[int, int, int] | None = None,
         transactional: bool = False,
     ) -> AppendResult:
         """Append a producer's batch to the local log of a partition this broker leads.
 
         Checked and stored as :meth:`append` does (``compression``, ``batch_bytes``), but
         never waiting: a replicated topic has no ``"block"`` policy. ``producer`` is
-        ``(producer_id, producer_epoch)`` of an idempotent producer (its sequence numbers are
-        the replica's business, :mod:`pcmodel.cluster.producers`). With ``transactional`` the
+        ``(producer_id, producer_epoch, first_sequence)`` of an idempotent producer's batch
+        (stored for a fetch to send as written; checking the sequence numbers is the replica's
+        business, :mod:`pcmodel.cluster.producers`). With ``transactional`` the
         batch opens (or continues) the producer's transaction here, which holds the last stable
         offset until its marker; this broker's own coordinator is not asked (the cluster's
         coordinator checked the partition is in the transaction). A plain batch of a producer
@@ -83,8 +84,9 @@ class ReplicaLogsMixin:
             raise IllegalArgumentError("a transactional batch needs its producer "
                                        "(producer_id, producer_epoch)")
         return self._append(topic, partition, records, None, compression, batch_bytes,
-                            None if producer is None else (*producer, transactional),
-                            coordinator_check=False)
+                            None if producer is None else (*producer[:2], transactional),
+                            coordinator_check=False,
+                            first_sequence=-1 if producer is None else producer[2])
 
     def append_marker_as_leader(self, topic: str, partition: int, producer_id: int,
                                 producer_epoch: int, commit: bool,

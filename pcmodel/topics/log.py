@@ -34,9 +34,11 @@ last batch decoded. Decompressing happens with the broker lock held; compressing
 broker builds the batch before taking the lock). Follower copies (replication) are stored
 decoded. :meth:`PartitionLog.byte_stats` reports stored against uncompressed bytes.
 
-Batches: the log remembers where each append's batch begins and ends
-(:mod:`~pcmodel.topics.log_batches`), so that :meth:`PartitionLog.read_batches` answers whole
-batches as Kafka's log does, from the first record of the batch holding the offset asked for.
+Batches: the log remembers where each append's batch begins and ends, and the idempotent
+producer's id, epoch and first sequence number it carried (:mod:`~pcmodel.topics.log_batches`),
+so that :meth:`~pcmodel.topics.log_batches.WholeBatchesMixin.read_batches` answers whole
+batches as Kafka's log does, from the first record of the batch holding the offset asked for,
+also when that record is below the log start (a batch DeleteRecords cut in two).
 
 The records themselves (what an append takes, what a read returns, and their checks) are in
 :mod:`~pcmodel.topics.log_records`; their names stay importable from here. What replication
@@ -62,7 +64,7 @@ from typing import Any, NamedTuple
 from pcmodel.topics.compaction import Cleaner
 from pcmodel.topics.compression import CompressedBatch, record_size
 from pcmodel.topics.errors import OffsetOutOfRangeError
-from pcmodel.topics.log_batches import LogBatches, StoredBatch
+from pcmodel.topics.log_batches import LogBatches, StoredBatch, WholeBatchesMixin
 from pcmodel.topics.log_cleanup import LogCleanupMixin, RetentionPolicy
 from pcmodel.topics.log_records import (
     NO_TIMESTAMP,
@@ -111,7 +113,7 @@ class LogBytes(NamedTuple):
     compressed_batches: int
 
 
-class PartitionLog(ReplicaLogMixin, LogCleanupMixin):
+class PartitionLog(WholeBatchesMixin, ReplicaLogMixin, LogCleanupMixin):
     """The records of one partition, numbered by offset from 0, with retention and compaction.
 
     ``log_start_offset`` is the first retained offset, ``end_offset`` the offset the next append
@@ -284,6 +286,7 @@ class PartitionLog(ReplicaLogMixin, LogCleanupMixin):
     def append(
         self, records: Sequence[tuple], *, compressed: CompressedBatch | None = None,
         transactional: tuple[int, int] | None = None,
+        producer: tuple[int, int, int] | None = None,
     ) -> tuple[int, int, int]:
         """Append records checked by :func:`validate_records`; return ``(base, append_time_ms,
         max_timestamp_ms)``, the last being the largest timestamp of the records as stored
@@ -295,6 +298,9 @@ class PartitionLog(ReplicaLogMixin, LogCleanupMixin):
         With the block policy the caller must have reserved space for them first.
         ``transactional`` is ``(producer_id, producer_epoch)`` for a transactional producer's
         batch: its transaction here is open from its first record on, until its marker.
+        ``producer`` is ``(producer_id, producer_epoch, first_sequence)`` of an idempotent
+        producer's batch, kept for a fetch to answer (a transactional one's defaults to
+        ``transactional`` with sequence -1).
         """
         base = self.end_offset
         append_time = self._timestamp_clock()
@@ -326,7 +332,8 @@ class PartitionLog(ReplicaLogMixin, LogCleanupMixin):
             if self.transactions is None:
                 self.transactions = PartitionTransactions()
             self.transactions.appended(*transactional, base, self.end_offset - 1)
-        self._batches.appended(StoredBatch(base, self.end_offset - 1, compressed))
+        producer = producer or (() if transactional is None else (*transactional, -1))
+        self._batches.appended(StoredBatch(base, self.end_offset - 1, compressed, *producer))
         if self._stored_bytes is not None:
             weight = compressed.stored_size if compressed is not None else sum(
                 record_size(key, value, headers) for key, value, headers, _ in records)
@@ -371,6 +378,10 @@ class PartitionLog(ReplicaLogMixin, LogCleanupMixin):
         """
         self.enforce_retention()
         self.check_offset(offset)
+        return self._read_kept(offset, max_records, upper)
+
+    def _read_kept(self, offset: int, max_records: int, upper: int | None) -> list[LogRecord]:
+        """:meth:`read` from any offset still kept: also below the log start, in a batch it cuts."""
         lo = offset - self._base
         if not self._has_holes:
             hi = lo + max_records
@@ -384,37 +395,6 @@ class PartitionLog(ReplicaLogMixin, LogCleanupMixin):
                 found += self._records[hi] is not None
                 hi += 1
         return self._materialize(self._records[lo:hi], offset) if hi > lo else []
-
-    def read_batches(
-        self, offset: int, max_records: int, *, upper: int | None = None
-    ) -> tuple[list[LogRecord], tuple[StoredBatch, ...]]:
-        """Whole batches, as Kafka's log answers a fetch: the records from the first one of the
-        batch holding ``offset`` (never below ``log_start_offset``), up to ``max_records``
-        records and then to the end of the last batch begun (or to ``upper``), with the
-        :class:`~pcmodel.topics.log_batches.StoredBatch` es they belong to, each ending at
-        ``upper - 1`` at the latest. Records the log has no batch for (replayed from a journal)
-        are read from ``offset`` on. Empty if no record at ``offset`` or later is readable yet.
-        Raises ``OffsetOutOfRangeError`` as :meth:`read` does.
-        """
-        self.enforce_retention()
-        self.check_offset(offset)
-        bound = self.end_offset if upper is None else min(upper, self.end_offset)
-        holding = self._batches.containing(offset) if offset < bound else None
-        start = offset if holding is None else max(holding.base_offset, self._start)
-        records = self.read(start, max_records, upper=upper)
-        last = self._batches.containing(records[-1].offset) if records else None
-        if last is not None and last.last_offset > records[-1].offset:
-            stop = min(bound, last.last_offset + 1)
-            if stop > records[-1].offset + 1:
-                records += self.read(records[-1].offset + 1, stop - records[-1].offset - 1,
-                                     upper=stop)
-        if not records or records[-1].offset < offset:
-            return [], ()  # nothing new: only records the reader already has
-        batches = tuple(batch if batch.last_offset < bound else
-                        batch._replace(last_offset=bound - 1)
-                        for batch in self._batches.overlapping(records[0].offset,
-                                                               records[-1].offset))
-        return records, batches
 
     def _materialize(self, entries: list, first_offset: int) -> list[LogRecord]:
         """``entries`` (from ``first_offset`` on) as records: compressed batches decoded, the

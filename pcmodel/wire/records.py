@@ -26,9 +26,10 @@ A fetch answers the producers' batches as the log keeps them
 (:class:`~pcmodel.topics.log_batches.StoredBatch`), as Kafka's log does: each with its base
 offset, its last offset and its codec, a compressed one compressed once and its bytes kept for
 every later fetch; a batch the fetch begins in the middle of is sent from its first record (the
-client drops the records before its position), one that compaction thinned keeps its base and
-last offsets. Inside a batch, and among records of no batch (a log replayed from a journal),
-records are cut into several batches only where one batch cannot hold them: where the timestamp type
+client drops the records before its position; also a batch DeleteRecords cut, its records
+below the log start included), one that compaction thinned keeps its base and last offsets.
+Inside a batch, and among records of no batch (a log replayed from an old journal), records
+are cut into several batches only where one batch cannot hold them: where the timestamp type
 changes (a batch has one), after a run of records without a timestamp (``-1``) that starts a
 batch (aiokafka's builder cannot write one before a timed record), where the leader epoch that
 wrote them changes (each batch carries, as its *partitionLeaderEpoch*, the epoch of the leader
@@ -38,10 +39,11 @@ it on append), and at the edges of each transactional batch the partition rememb
 (:class:`~pcmodel.topics.log_transactions.TransactionalBatch`), so that a consumer sees what
 Kafka's log holds: a transactional producer's records in batches carrying its producer id and
 epoch and the transactional attribute, and each marker alone in a control batch whose record
-has Kafka's marker key and value. The log does not keep a batch's first sequence number, so
-fetched batches carry -1 there (Kafka's ``NO_SEQUENCE``; consumers do not read it), and a plain
-idempotent producer's batch carries producer id -1. Consumers see the same offsets, keys,
-values, headers and timestamps.
+has Kafka's marker key and value. Each batch carries the producer id, epoch and first
+sequence number its stored batch keeps: those its idempotent producer wrote (the ``producer``
+of :meth:`PartitionLog.append <pcmodel.topics.log.PartitionLog.append>`), -1 each for a
+producer without idempotence; a marker's batch has no sequence (-1, Kafka's ``NO_SEQUENCE``).
+Consumers see the same offsets, keys, values, headers and timestamps.
 
 Neither codec's batch builder sets the control attribute (only brokers write control batches);
 the builder writes the batch and :func:`_set_header` then sets that bit (and the log-append-time
@@ -119,7 +121,7 @@ _TRANSACTIONAL_MASK = 0x10
 _CONTROL_MASK = 0x20
 #: The first Produce version that may carry zstd batches.
 _FIRST_ZSTD_PRODUCE = 7
-#: Kafka's ``RecordBatch.NO_SEQUENCE``, the first sequence number of fetched batches.
+#: Kafka's ``RecordBatch.NO_SEQUENCE``: the first sequence number of a batch without one.
 _NO_SEQUENCE = -1
 #: The partition leader epoch of fetched batches when no epochs are given: a lone broker's only
 #: epoch, as its Metadata, ListOffsets and OffsetForLeaderEpoch answer it.
@@ -360,15 +362,13 @@ def _encode_batch(records: Sequence[LogRecord], i: int, end: int,
     log_append = first.timestamp_type == TIMESTAMP_LOG_APPEND_TIME
     codec = 0 if stored is None else _CODEC_IDS.get(stored.codec, 0)
     size = _UNLIMITED if stored is not None else max(1, room)
-    if owner is None:
-        builder = DefaultRecordBatchBuilder(2, codec, False, -1, -1, -1, size)
-    else:
-        builder = DefaultRecordBatchBuilder(2, codec, True, owner.producer_id,
-                                            owner.producer_epoch, _NO_SEQUENCE, size)
-    append = builder.append
     # The first batch of a stored one keeps its base offset, records before it gone or not.
     whole_from = stored is not None and (i == 0 or records[i - 1].offset < stored.base_offset)
     base = stored.base_offset if whole_from else first.offset
+    producer_id, producer_epoch, sequence = _producer_fields(owner, stored, base)
+    builder = DefaultRecordBatchBuilder(2, codec, owner is not None, producer_id,
+                                        producer_epoch, sequence, size)
+    append = builder.append
     start = i
     # aiokafka's builder takes a first timestamp of -1 for "none yet" and would date the first
     # record with the second one's time: a batch that starts with NO_TIMESTAMP holds only those.
@@ -404,6 +404,22 @@ def _encode_batch(records: Sequence[LogRecord], i: int, end: int,
         stored.compressed.wire = bytes(batch)  # the whole batch: its bytes serve every fetch
     out += batch
     return i
+
+
+def _producer_fields(owner: TransactionalBatch | None, stored: StoredBatch | None,
+                     base: int) -> tuple[int, int, int]:
+    """The producer id, epoch and base sequence of a batch starting at ``base``: those the
+    producer wrote in its batch ``stored`` (its sequence moved on by the records before
+    ``base``, where one stored batch goes out as several), else the transaction's producer
+    with no sequence, else none (-1 each)."""
+    if stored is not None and stored.producer_id >= 0:
+        sequence = stored.base_sequence
+        if sequence >= 0:  # sequence numbers wrap around after 2**31 - 1, as Kafka's
+            sequence = (sequence + base - stored.base_offset) % 2**31
+        return stored.producer_id, stored.producer_epoch, sequence
+    if owner is not None:
+        return owner.producer_id, owner.producer_epoch, _NO_SEQUENCE
+    return -1, -1, _NO_SEQUENCE
 
 
 def _set_header(batch: bytearray, attribute_bits: int, append_time: int | None,

@@ -1,7 +1,8 @@
 """Fetch answers the producers' batches as the log keeps them, as Kafka's does: a fetch from the
 middle of a batch gets the whole batch from its base offset (the client drops the records before
-its position), a compressed batch keeps its codec and is compressed once, compaction and
-DeleteRecords leave a batch its base offset, and transactions and LogAppendTime still read."""
+its position), a compressed batch keeps its codec and is compressed once, compaction leaves a
+batch its base offset, a batch DeleteRecords cut goes out whole, and transactions and
+LogAppendTime still read."""
 
 from __future__ import annotations
 
@@ -72,12 +73,17 @@ def test_a_long_poll_over_several_reads_sends_each_record_once(broker, raw):
     assert offsets == list(range(200))
 
 
-def test_a_batch_partly_below_the_log_start_keeps_its_base_offset(broker, raw):
+def test_a_batch_partly_below_the_log_start_goes_out_whole(broker, raw):
     _three_batches(broker)
+    before = raw.request(fetch_request({TP: 120})).responses[0].partitions[0].records
     broker.delete_records({TP: 120})
-    assert _batches(raw, 120) == [(100, 136, 17, 1), (137, 199, 63, 0)]
-    assert [r.offset for r in fetched_records(raw.request(fetch_request({TP: 120}))
-                                              .responses[0].partitions[0])][0] == 120
+    # Kafka's fetch answers the whole batch holding the offset, records below the log start
+    # included (the client drops those below its position).
+    assert _batches(raw, 120) == [(100, 136, 37, 1), (137, 199, 63, 0)]
+    part = raw.request(fetch_request({TP: 120})).responses[0].partitions[0]
+    assert part.log_start_offset == 120
+    assert [r.offset for r in fetched_records(part)][:21] == list(range(100, 121))
+    assert part.records == before  # the same bytes as before the deletion
     broker.delete_records({TP: 137})  # the compressed batch is gone whole
     assert _batches(raw, 137) == [(137, 199, 63, 0)]
 

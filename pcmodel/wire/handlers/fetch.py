@@ -34,8 +34,10 @@ epoch of the last record it read, as with Kafka.
 
 Records go out in the producers' batches, as Kafka's log keeps them (``Broker.fetch(...,
 whole_batches=True)``): a fetch from an offset in the middle of a batch gets that whole batch,
-from its base offset, and the client drops the records before its position, as Kafka's clients
-do; a compressed batch goes out as it was compressed, with its codec (see
+from its base offset (also when DeleteRecords moved the log start into it: its records below
+the start come too), and the client drops the records before its position, as Kafka's clients
+do; a compressed batch goes out as it was compressed, with its codec, and each batch with the
+producer id, epoch and first sequence number the log kept for it (see
 :mod:`pcmodel.wire.records`).
 
 Byte limits are Kafka's (``ReplicaManager.readFromLocalLog`` and ``LogSegment.read``): each
