@@ -18,7 +18,12 @@ because several brokers have it, not because one of them flushed it.
 Records are journaled decoded, so a recovered log is stored uncompressed (as a follower's copy
 always is here): only ``log_stats`` can tell. An append entry is ``("append", records, epochs,
 producer batches, transactional batches)``; one written before transactions had no fifth
-element, and is read as having none. Each entry is ``length, crc32, pickle``. A torn
+element, and is read as having none. The producers' batches the records came in (their base
+and last offsets, codec, producer id, epoch and first sequence number:
+:class:`~pcmodel.topics.log_batches.StoredBatch`) follow in a ``("batches", batches)`` entry,
+so that a restarted broker answers a fetch with the batches it answered before, as a Kafka
+broker's segments hold them; a journal written before it kept batches has none, and its
+records are batched when fetched, by kind. Each entry is ``length, crc32, pickle``. A torn
 or corrupt tail (a write cut short) is dropped on recovery and the file cut back to the last
 whole entry, as Kafka's log recovery truncates at the first invalid batch. Journals live in a
 directory the cluster owns and removes.
@@ -43,6 +48,7 @@ from pcmodel.cluster.producers import BatchInfo, appended_batch
 from pcmodel.cluster.replica import Replica
 from pcmodel.topics.broker import AppendResult, Broker
 from pcmodel.topics.log import LogRecord
+from pcmodel.topics.log_batches import StoredBatch
 from pcmodel.topics.log_transactions import TransactionalBatch
 from pcmodel.topics.structs import TopicPartition
 
@@ -124,8 +130,9 @@ class DurableReplica(Replica):
 
     Built like a ``Replica`` plus the broker's ``directory``; if the replica's journal exists
     there, the replica is recovered from it first (records, leader epochs, producer batches,
-    transactions and markers, high watermark). Its role is not recovered: a restarted broker
-    learns it from the controller, as a Kafka broker does.
+    the producers' batches as the log kept them, transactions and markers, high watermark).
+    Its role is not recovered: a restarted broker learns it from the controller, as a Kafka
+    broker does.
     """
 
     def __init__(self, node_id: int, broker: Broker, tp: TopicPartition, config: TopicConfig,
@@ -189,6 +196,10 @@ class DurableReplica(Replica):
         else:
             super().append_copy(records, leader_hw, leader_epochs, batches)
 
+    def copy_batches(self, stored_batches: tuple[StoredBatch, ...]) -> None:
+        super().copy_batches(stored_batches)
+        self._write_batches(stored_batches)
+
     def truncate(self, offset: int) -> tuple[LogRecord, ...]:
         gone = super().truncate(offset)
         if gone:
@@ -220,12 +231,20 @@ class DurableReplica(Replica):
 
     def _write_stored(self, base: int, count: int, batches: tuple[BatchInfo, ...]) -> None:
         """Journal the ``count`` records the leader just appended at ``base``, as the log
-        stores them (timestamps, markers), with their transactional batches."""
+        stores them (timestamps, markers), with their transactional batches, then the batch
+        they make (the log's :class:`~pcmodel.topics.log_batches.StoredBatch`)."""
         stored = self.broker.fetch({self.tp: base}, max_records=count,
-                                   replica_id=self.node_id)[self.tp]
+                                   replica_id=self.node_id, whole_batches=True)[self.tp]
         self._write(("append", stored.records, self.epochs.entries, batches,
                      stored.transactional_batches))
         self._journaled_epochs = self.epochs.entries
+        self._write_batches(stored.batches)
+
+    def _write_batches(self, stored_batches: tuple[StoredBatch, ...]) -> None:
+        """Journal the producers' batches the log keeps over records just journaled (their
+        compressed bytes left out: the records are journaled decoded)."""
+        if stored_batches:
+            self._write(("batches", tuple(b.portable() for b in stored_batches)))
 
     def _write(self, entry: tuple) -> None:
         if self._journal is not None:  # None while recovering: replaying writes nothing
@@ -250,6 +269,8 @@ class DurableReplica(Replica):
                 Replica.restart_at(self, entry[1])
             elif kind == "start":
                 Replica.advance_start(self, entry[1])
+            elif kind == "batches":  # a journal written before batches were kept has none
+                Replica.copy_batches(self, entry[1])
             elif kind == "epochs":
                 self._set_epochs(entry[1])
             elif kind == "hw":
