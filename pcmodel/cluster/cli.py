@@ -182,9 +182,10 @@ def run_cluster(args: argparse.Namespace) -> int:
         check_listen_address(host, port, "--kafka")
     # The listeners' modules load before anything starts (a Ctrl-C meanwhile has nothing to
     # stop): the start that follows is short, and checks for a stop between its steps.
-    from pcmodel.wire.cluster_listeners import cluster_handlers
+    import pcmodel.wire.cluster_listeners  # noqa: F401
+    from pcmodel.wire.handlers import load_handlers
 
-    cluster_handlers()
+    load_handlers()
     # From here on a stop signal only makes ``wake`` readable, however early it lands (while
     # the brokers and listeners start, during the prints), and the wait sees it; during the
     # clean-up another one is ignored, so the clean-up always finishes: every listener and

@@ -18,7 +18,9 @@
   under it) waits for the next one and is sent there, as Kafka clients rediscover their
   coordinator after NOT_COORDINATOR: members keep their ids and generation, and no rebalance
   follows. ``describe_group`` reports the committed offsets and lag from the replicated store.
-  These requests live in :mod:`pcmodel.cluster.client_groups`.
+  These requests live in :mod:`pcmodel.cluster.client_groups`; Kafka 4's consumer groups
+  (KIP-848: heartbeats that carry the assignment, stored as Kafka's coordinator stores them)
+  in :mod:`pcmodel.cluster.client_consumer_groups`.
 * transactional requests go to the transactional id's coordinator: the leader of the id's
   partition of the replicated ``__transaction_state`` topic
   (:mod:`pcmodel.cluster.transaction_log`), which stores every decision before it writes the

@@ -28,17 +28,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pcmodel.cluster.errors import NotLeaderForPartitionError
+from pcmodel.cluster.client_consumer_groups import ConsumerGroupRequestsMixin, not_stored
 from pcmodel.cluster.offsets import OFFSETS_TOPIC
 from pcmodel.topics.broker import HeartbeatResult, HeartbeatStatus, JoinResult
 from pcmodel.topics.broker_checks import _check_int
 from pcmodel.topics.errors import (
-    CoordinatorNotAvailableError,
     IllegalArgumentError,
     KafkaConnectionError,
     KafkaError,
     KafkaTimeoutError,
-    NotCoordinatorError,
     UnknownMemberIdError,
     UnknownTopicOrPartitionError,
     UnstableOffsetCommitError,
@@ -52,8 +50,9 @@ __all__ = ["GroupRequestsMixin"]
 _COORDINATOR_WAIT = 5.0
 
 
-class GroupRequestsMixin:
-    """Consumer-group requests, sent to the group's coordinator (ClusterConnection part)."""
+class GroupRequestsMixin(ConsumerGroupRequestsMixin):
+    """Consumer-group requests, sent to the group's coordinator (ClusterConnection part);
+    Kafka 4's consumer groups are :mod:`pcmodel.cluster.client_consumer_groups`'."""
 
     def join_group(self, group_id: str, member_id: str, **settings: Any) -> JoinResult:
         """JoinGroup at the group's coordinator (waiting up to ``timeout`` for one to exist).
@@ -124,13 +123,17 @@ class GroupRequestsMixin:
     def commit_offsets(self, group_id: str, generation: int, member_id: str,
                        offsets: Mapping[TopicPartition, OffsetAndMetadata | int], *,
                        retention_time_ms: int = -1,
-                       group_instance_id: str | None = None) -> None:
+                       group_instance_id: str | None = None,
+                       request_version: int | None = None) -> None:
         """Check the member's generation at the coordinator, then write the offsets (with their
         metadata and leader epochs) to the replicated offsets topic with ``acks="all"`` and
         wait for them to be committed. ``retention_time_ms`` as :meth:`Broker.commit_offsets
         <pcmodel.topics.broker_offsets.CommittedOffsetsMixin.commit_offsets>`, and so are the
         errors: ``OffsetMetadataTooLargeError`` names the partitions whose metadata is longer
-        than the cluster's ``offset_metadata_max_bytes``, once the others are committed."""
+        than the cluster's ``offset_metadata_max_bytes``, once the others are committed.
+        A Kafka 4 consumer group's coordinator checks the member's epoch (``generation``) and
+        ``request_version``, the OffsetCommit version a listener received, as the broker's
+        ``commit_offsets`` does."""
         stored: dict[TopicPartition, OffsetAndMetadata] = {}
         given: dict[TopicPartition, object] = {}
         for tp, value in offsets.items():
@@ -151,13 +154,15 @@ class GroupRequestsMixin:
                                          generation, member_id, stored,
                                          retention_time_ms=retention_time_ms,
                                          group_instance_id=group_instance_id,
-                                         offset_metadata_max_bytes=limit)
+                                         offset_metadata_max_bytes=limit,
+                                         **({} if request_version is None else
+                                            {"request_version": request_version}))
         if stored:
             try:
                 self._offsets.commit(group_id, stored, commit_ms, timeout=10.0,
                                      retention_time_ms=retention_time_ms).get(timeout=15.0)
             except (KafkaError, TimeoutError) as exc:
-                raise _not_stored(f"the offsets of group {group_id!r}", exc) from exc
+                raise not_stored(f"the offsets of group {group_id!r}", exc) from exc
         if refused:
             raise metadata_too_large(refused, limit, others_committed=bool(stored))
 
@@ -236,6 +241,7 @@ class GroupRequestsMixin:
         broker.delete_group(group_id)
         self._wait_stored(self._offsets.remove_offsets(group_id, timeout=10.0))
         self._wait_stored(self._offsets.store_group(group_id, None, timeout=10.0))
+        self._store_group_state(group_id)  # a consumer group's records get tombstones
 
     def delete_offsets(self, group_id: str, partitions: Iterable[TopicPartition]
                        ) -> dict[TopicPartition, KafkaError | None]:
@@ -253,11 +259,13 @@ class GroupRequestsMixin:
         self._wait_stored(self._offsets.remove_offsets(group_id, deleted, timeout=10.0))
         if group_id not in broker.list_groups():
             self._wait_stored(self._offsets.store_group(group_id, None, timeout=10.0))
+            self._store_group_state(group_id)
         return results
 
     def list_groups(self) -> list[str]:
-        """Every group a live broker coordinates."""
-        return list(self._coordinated_states(None))
+        """Every group a live broker coordinates: classic groups and consumer groups."""
+        return sorted(set(self._coordinated_states(None))
+                      | set(self._coordinated_consumer_states(None)))
 
     def expire_offsets(self, now_ms: int | None = None) -> dict[str, Any]:
         """Run the offsets-retention check at every coordinator now, as at ``now_ms`` (epoch
@@ -320,21 +328,17 @@ class GroupRequestsMixin:
                 self._at_coordinator(group_id, 0, "group_not_stored", member_id)
             except KafkaError:
                 pass  # no coordinator: the next one loads what was stored before
-            raise _not_stored(f"the metadata of group {group_id!r}", exc,
-                              "; join again") from exc
+            raise not_stored(f"the metadata of group {group_id!r}", exc,
+                             "; join again") from exc
 
     def _store_group_metadata(self, group_id: str) -> None:
         """Store the group's metadata if the coordinator has a new one (a generation was
-        assigned, or the group became empty), and wait until it is committed."""
-        broker = self._coordinator_broker(group_id, 0)
-        if broker is None:
-            return  # the coordinator is gone; the next one has the last stored generation
-        try:
-            record = broker.group_metadata(group_id)
-        except KafkaConnectionError:
-            return
-        if record is not None:
-            self._wait_stored(self._offsets.store_group(group_id, record, timeout=10.0))
+        assigned, or the group became empty), with its consumer group records if a classic
+        member's call changed a consumer group, and wait until it is committed (see
+        :meth:`_store_group_state
+        <pcmodel.cluster.client_consumer_groups.ConsumerGroupRequestsMixin._store_group_state>`).
+        """
+        self._store_group_state(group_id)
 
     @staticmethod
     def _wait_stored(future: Any) -> None:
@@ -369,16 +373,6 @@ class GroupRequestsMixin:
                                                       else timeout):
             return None  # (a stepped cluster is not driven for a call that may not wait)
         return found[-1]
-
-
-def _not_stored(what: str, exc: BaseException, advice: str = "") -> KafkaError:
-    """The error a coordinator answers when ``what`` could not be written to the offsets
-    topic (``exc``), as Kafka's ``GroupMetadataManager`` maps it: NOT_COORDINATOR if the
-    partition's leader moved or died, COORDINATOR_NOT_AVAILABLE otherwise (too few in-sync
-    replicas, a timeout); both retriable."""
-    moved = isinstance(exc, (NotLeaderForPartitionError, KafkaConnectionError))
-    error = NotCoordinatorError if moved else CoordinatorNotAvailableError
-    return error(f"{what} could not be stored ({type(exc).__name__}){advice}")
 
 
 class _NoCoordinatorError(UnknownMemberIdError):

@@ -26,10 +26,14 @@ __all__ = ["COORDINATOR_METHODS", "NODE_METHODS", "NodeServer", "host_main"]
 
 #: What the cluster asks a broker's group coordinator besides client methods: a group's
 #: metadata to store and to load (and whether it could be stored), offsets to load and to
-#: expire, a transaction's offsets to check and, once committed, to store.
+#: expire, a transaction's offsets to check and, once committed, to store; and Kafka 4's
+#: consumer groups (KIP-848): heartbeats, descriptions, states, the member check of an offset
+#: fetch, and a group's state to store and to restore.
 COORDINATOR_METHODS = ("group_metadata", "load_group", "group_stored", "group_not_stored",
                        "load_offsets", "expire_offsets", "check_txn_offset_commit",
-                       "store_txn_offsets")
+                       "store_txn_offsets", "consumer_group_heartbeat",
+                       "describe_consumer_group", "consumer_group_states", "check_offset_fetch",
+                       "consumer_group_snapshot", "restore_consumer_group")
 
 #: What the cluster and the other brokers may ask a broker process (besides client methods).
 NODE_METHODS = ("produce", "write_marker", "completions", "fetch", "offsets", "log", "add_replicas",

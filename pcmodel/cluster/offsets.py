@@ -33,6 +33,13 @@ The topic is compacted, as Kafka's is: a record superseded by a later one of the
 tombstone once ``delete.retention.ms`` has passed, may be cleaned away
 (:mod:`pcmodel.topics.compaction`); loading reads each key's latest record either way.
 
+Kafka 4's consumer groups (KIP-848) travel the same way too, as the records Kafka's coordinator
+writes for them (:mod:`pcmodel.cluster.consumer_group_records`: the group epoch, each member's
+metadata and current assignment, the target assignment, tombstones for a member that left and
+for a deleted group), stored before the heartbeat that changed them is answered; a new
+coordinator restores each consumer group with its members' epochs and assignments, and starts
+their sessions afresh, as Kafka's does.
+
 Committed offsets expire (:mod:`pcmodel.topics.group_offsets`). Every
 ``offsets_retention_check_interval_ms`` the cluster has each coordinator run the retention
 check (:meth:`OffsetsTopic.expire`, at the first group or offsets request once the interval has
@@ -52,9 +59,14 @@ from __future__ import annotations
 import json
 import threading
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from pcmodel.cluster.cluster import Cluster
+from pcmodel.cluster.consumer_group_records import (
+    consumer_group_key_group,
+    consumer_groups_from_records,
+    is_consumer_group_key,
+)
 from pcmodel.cluster.errors import LeaderNotAvailableError
 from pcmodel.cluster.internal_topics import (
     acknowledged_end,
@@ -117,6 +129,8 @@ def _decode_offset(value: bytes) -> OffsetAndMetadata:
 
 
 def _offset_key_parts(key: bytes) -> tuple[str, TopicPartition] | None:
+    if is_consumer_group_key(key):
+        return None
     parts = key.decode().split("\x00")
     if len(parts) != 3:
         return None  # a group metadata record
@@ -146,6 +160,9 @@ class OffsetsTopic:
         #: (coordinator broker, offsets partition) -> (leader epoch it loaded at, key -> value)
         self._caches: dict[tuple[int, int], tuple[int, dict[bytes, bytes]]] = {}
         self._pending: list[tuple[ProduceFuture, dict[bytes, bytes | None]]] = []
+        #: Held while a group's state is read from its coordinator and its write is sent, so
+        #: that the writes of a group reach the log in the order its states were read.
+        self._group_writes = threading.Lock()
         #: When the retention check last ran (epoch ms); one caller at a time runs it.
         self._retention_checked_ms = wall_clock_ms()
         self._retention_lock = threading.Lock()
@@ -189,6 +206,41 @@ class OffsetsTopic:
         if cache.get(_group_key(group)) == record:
             return None
         return self._write(self.partition_for(group), [(_group_key(group), record)], timeout)
+
+    def store_consumer_group(
+        self, group: str,
+        read: Callable[[], tuple[bytes | None, Mapping[bytes, bytes] | None]],
+        timeout: float = 30.0,
+    ) -> ProduceFuture | None:
+        """Store what ``read()`` returns of the group now, in one batch: its classic metadata
+        record (``None``: leave the stored one as it is) and its consumer group records
+        (:mod:`pcmodel.cluster.consumer_group_records`; ``None`` or ``{}``: it is no consumer
+        group, its stored records get tombstones). Only records that differ from the stored
+        ones are written; returns the write's future, or ``None`` when nothing changed.
+        ``read`` runs with the writes of every other group state held back, so writes reach
+        the log in the order their states were read. Errors as :meth:`commit`, and
+        ``LeaderNotAvailableError`` while the partition has no leader."""
+        with self._group_writes:
+            _, _, cache = self._coordinator_cache(group)
+            classic, records = read()
+            records = records or {}
+            changes: dict[bytes, bytes | None] = {
+                key: value for key, value in records.items() if cache.get(key) != value}
+            changes.update({key: None for key in list(cache)
+                            if is_consumer_group_key(key) and key not in records
+                            and consumer_group_key_group(key) == group})
+            if classic is not None and cache.get(_group_key(group)) != classic:
+                changes[_group_key(group)] = classic
+            if not changes:
+                return None
+            return self._write(self.partition_for(group), list(changes.items()), timeout)
+
+    def stored_consumer_group(self, group: str) -> dict[bytes, bytes]:
+        """The consumer group records of ``group`` its coordinator has stored (acknowledged);
+        errors as :meth:`committed`."""
+        _, _, cache = self._coordinator_cache(group)
+        return {key: value for key, value in list(cache.items())
+                if is_consumer_group_key(key) and consumer_group_key_group(key) == group}
 
     def committed(self, group: str, partitions: Iterable[TopicPartition]
                   ) -> dict[TopicPartition, OffsetAndMetadata | None]:
@@ -312,10 +364,12 @@ class OffsetsTopic:
                 if p not in partitions:
                     continue  # a broker's stale copy of a group another one coordinates now
                 keys = [_key(group, tp) for tp in what.partitions]
-                if what.group_deleted:
-                    keys.append(_group_key(group))
                 with self._lock:
                     _, cache = self._caches.get((leader, p), (-1, {}))
+                    if what.group_deleted:
+                        keys.append(_group_key(group))
+                        keys += [key for key in cache if is_consumer_group_key(key)
+                                 and consumer_group_key_group(key) == group]
                     stored = [(key, None) for key in keys if key in cache]
                 if stored:
                     writes.append((leader, p, self._write(p, stored, timeout)))
@@ -355,20 +409,23 @@ class OffsetsTopic:
             end = acknowledged_end(self.cluster, OFFSETS_TOPIC, p, state.leader,
                                    state.leader_epoch)
             cache = latest_values(self.cluster, OFFSETS_TOPIC, p, state.leader, end)
-            self._restore_groups(state.leader, cache)
+            self._restore_groups(state.leader, p, cache)
             self._caches[key] = (state.leader_epoch, cache)
             return state.leader, state.leader_epoch, cache
 
-    def _restore_groups(self, leader: int, cache: dict[bytes, bytes]) -> None:
-        """Hand the new coordinator every stored group and its committed offsets (Kafka's
-        ``loadGroupsAndOffsets``): it then knows a group that only committed, as well as one
-        with members."""
+    def _restore_groups(self, leader: int, p: int, cache: dict[bytes, bytes]) -> None:
+        """Hand the new coordinator every stored group of offsets partition ``p`` and its
+        committed offsets (Kafka's ``loadGroupsAndOffsets``): it then knows a group that only
+        committed, as well as one with members; a consumer group it kept from an earlier
+        term as coordinator, and that is stored no more, goes."""
         node = self.cluster.nodes[leader]
         records: list[bytes] = []
         offsets: dict[str, dict[TopicPartition, OffsetAndMetadata]] = {}
         dates: dict[str, dict[TopicPartition, int]] = {}
         ends: dict[str, dict[TopicPartition, int]] = {}
         for key, value in cache.items():
+            if is_consumer_group_key(key):
+                continue
             parts = _offset_key_parts(key)
             if parts is None:
                 records.append(value)
@@ -389,6 +446,14 @@ class OffsetsTopic:
             for record in records:
                 if node.alive:
                     node.broker.load_group(record)
+            consumer_groups = consumer_groups_from_records(cache)
+            if node.alive:
+                for group in node.broker.consumer_group_states():
+                    if self.partition_for(group) == p and group not in consumer_groups:
+                        node.broker.restore_consumer_group(None, group)
+            for snapshot in consumer_groups.values():
+                if node.alive:
+                    node.broker.restore_consumer_group(snapshot)
         except KafkaError:
             return  # it died while loading: the next coordinator loads again
 

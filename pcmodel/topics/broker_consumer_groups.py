@@ -24,7 +24,11 @@ does.
 
 These calls are the Kafka listener's (:mod:`pcmodel.wire.handlers.consumer_groups`), not
 client methods (:data:`~pcmodel.topics.broker.CLIENT_METHODS`): pcmodel's own consumers speak
-the classic protocol, and a replicated cluster serves only that one.
+the classic protocol. A replicated cluster routes them to the broker coordinating the group
+(:mod:`pcmodel.cluster.client_consumer_groups`), which hands the cluster a
+:class:`ConsumerGroupSnapshot` of the group to store after each heartbeat
+(:meth:`~ConsumerGroupsMixin.consumer_group_snapshot`) and, once it becomes coordinator,
+restores the group from one (:meth:`~ConsumerGroupsMixin.restore_consumer_group`).
 
 The broker's settings (Kafka's names): ``group_consumer_session_timeout_ms`` (45 s) and
 ``group_consumer_heartbeat_interval_ms`` (5 s) apply to every consumer group;
@@ -42,7 +46,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from pcmodel.topics.consumer_group import ConsumerGroup, HeartbeatAnswer, validate_heartbeat
-from pcmodel.topics.consumer_group_members import Assignment
+from pcmodel.topics.consumer_group_members import Assignment, ConsumerGroupMember, MemberState
 from pcmodel.topics.coordinator import GroupCoordinator, validate_group_id
 from pcmodel.topics.errors import GroupIdNotFoundError, IllegalArgumentError
 from pcmodel.topics.group_answers import GroupState
@@ -54,7 +58,12 @@ from pcmodel.topics.group_migration import (
     upgrade_refusal,
 )
 
-__all__ = ["ConsumerGroupDescription", "ConsumerGroupMemberDescription", "ConsumerGroupsMixin"]
+__all__ = [
+    "ConsumerGroupDescription",
+    "ConsumerGroupMemberDescription",
+    "ConsumerGroupSnapshot",
+    "ConsumerGroupsMixin",
+]
 
 
 @dataclass(frozen=True)
@@ -85,6 +94,22 @@ class ConsumerGroupDescription:
     assignment_epoch: int
     assignor_name: str
     members: tuple[ConsumerGroupMemberDescription, ...]
+
+
+@dataclass(frozen=True)
+class ConsumerGroupSnapshot:
+    """What a consumer group's coordinator must remember to carry on elsewhere: what Kafka's
+    group coordinator writes to ``__consumer_offsets`` for it (the group epoch, the subscribed
+    topics' partition counts, each member's metadata and current assignment, the target
+    assignment and its epoch). Timers are not part of it: a coordinator that restores it
+    starts every member's session afresh, as Kafka's does when it loads a group."""
+
+    group_id: str
+    group_epoch: int
+    subscription_metadata: Mapping[str, int]
+    assignment_epoch: int
+    members: tuple[ConsumerGroupMember, ...]
+    target: Mapping[str, Assignment]
 
 
 def _check_str(name: str, value: object, nullable: bool = True) -> None:
@@ -232,6 +257,53 @@ class ConsumerGroupsMixin:
             group = self._live_consumer_group(group_id)
             if group is not None:
                 group.check_offset_fetch(member_id, member_epoch)
+
+    def consumer_group_snapshot(self, group_id: str) -> ConsumerGroupSnapshot | None:
+        """The consumer group ``group_id`` as a cluster's coordinator stores it (expired
+        members removed first), or ``None`` when ``group_id`` is no consumer group now (none,
+        deleted, or a classic group). Returns at once."""
+        with self._lock:
+            group = self._live_consumer_group(group_id)
+            if group is None:
+                return None
+            return ConsumerGroupSnapshot(
+                group_id, group.group_epoch, dict(group.subscription_metadata),
+                group.assignment_epoch, tuple(group.members.values()),
+                {m: dict(a) for m, a in group.target.items()})
+
+    def restore_consumer_group(self, snapshot: ConsumerGroupSnapshot | None,
+                               group_id: str | None = None) -> None:
+        """Make the consumer group what ``snapshot`` says (this broker became its coordinator,
+        or what it changed could not be stored); ``None`` removes consumer group ``group_id``.
+        Every member's session, and an unrevoked member's revocation, starts now, as Kafka's
+        coordinator schedules them when it loads a group: a member that died meanwhile is
+        fenced once its session runs out. Returns at once."""
+        with self._lock:
+            self._check_open()
+            if snapshot is None:
+                self._consumer_groups.pop(validate_group_id(group_id or ""), None)
+                return
+            now = self._clock()
+            group = ConsumerGroup(
+                snapshot.group_id, session_timeout_ms=self.group_consumer_session_timeout_ms,
+                heartbeat_interval_ms=self.group_consumer_heartbeat_interval_ms,
+                max_size=self.group_consumer_max_size)
+            group.downgrade = self._downgrade_consumer_group
+            group.group_epoch = snapshot.group_epoch
+            group.assignment_epoch = snapshot.assignment_epoch
+            group.subscription_metadata = dict(snapshot.subscription_metadata)
+            group.target = {m: dict(a) for m, a in snapshot.target.items()}
+            for member in snapshot.members:
+                group.members[member.member_id] = member
+                if member.instance_id is not None:
+                    group.static_members[member.instance_id] = member.member_id
+                session_ms = group.session_timeout_ms if member.classic is None \
+                    else member.classic.session_timeout_ms
+                group.session_deadlines[member.member_id] = now + session_ms / 1000
+                if member.state is MemberState.UNREVOKED_PARTITIONS and member.classic is None:
+                    group.revocation_deadlines[member.member_id] = (
+                        member.member_epoch, now + max(member.rebalance_timeout_ms, 0) / 1000)
+            self._consumer_groups[snapshot.group_id] = group
 
     # --- internals (called with the lock held) ----------------------------------------------
 

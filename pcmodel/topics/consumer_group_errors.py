@@ -1,7 +1,9 @@
 """The errors of Kafka 4's consumer group protocol (KIP-848), with Kafka's codes.
 
 They are answered to a ConsumerGroupHeartbeat (and STALE_MEMBER_EPOCH to an OffsetCommit or
-OffsetFetch) by :mod:`pcmodel.topics.consumer_group`; each says what the member should do.
+OffsetFetch) by :mod:`pcmodel.topics.consumer_group`, and COORDINATOR_LOAD_IN_PROGRESS by a
+cluster broker that has just become the group's coordinator
+(:mod:`pcmodel.wire.node_connection`); each says what the member should do.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from pcmodel.topics.errors import BrokerResponseError
 
 __all__ = [
+    "CoordinatorLoadInProgressError",
     "FencedMemberEpochError",
     "GroupMaxSizeReachedError",
     "InvalidRegularExpressionError",
@@ -18,8 +21,20 @@ __all__ = [
 ]
 
 
+class CoordinatorLoadInProgressError(BrokerResponseError):
+    """The broker that coordinates the group is still loading its state from the offsets
+    topic (it has just become coordinator); retriable: ask again in a moment."""
+
+    errno = 14
+    message = "COORDINATOR_LOAD_IN_PROGRESS"
+    description = "The coordinator is loading and hence can't process requests."
+    retriable = True
+
+
 class GroupMaxSizeReachedError(BrokerResponseError):
-    """The group already has ``group_consumer_max_size`` members; a new one may not join."""
+    """The group already has as many members as its bound allows, and a new one may not join:
+    ``group_consumer_max_size`` (Kafka's ``group.consumer.max.size``) for a consumer group,
+    ``group_classic_max_size`` (``group.max.size``) for a classic one."""
 
     errno = 81
     message = "GROUP_MAX_SIZE_REACHED"

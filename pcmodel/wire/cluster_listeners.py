@@ -24,12 +24,13 @@ tries the next bootstrap broker, rather than being told NOT_LEADER_OR_FOLLOWER b
 that leads nothing yet. The listeners follow the cluster's ``killed``, ``stopped`` and
 ``unfenced`` events (:meth:`~pcmodel.cluster.Cluster.add_observer`).
 
-A cluster's groups are classic groups only (:mod:`pcmodel.cluster` has no Kafka 4 consumer
-groups), so its listeners leave ConsumerGroupHeartbeat and ConsumerGroupDescribe (API keys 68
-and 69) out of their registry: ApiVersions does not offer them, so a client set to
-``group.protocol=consumer`` learns from the versions it negotiates that the broker cannot
-serve it (use ``group.protocol=classic``), rather than being promised APIs that would answer
-only UNSUPPORTED_VERSION; a request for them is answered as any API the listener lacks.
+A cluster serves classic groups and Kafka 4's consumer groups (KIP-848) side by side, as a
+lone broker does (:mod:`pcmodel.cluster.client_consumer_groups`): ConsumerGroupHeartbeat and
+ConsumerGroupDescribe (API keys 68 and 69) are answered by the group's coordinator, the leader
+of its ``__consumer_offsets`` partition, and any other broker answers NOT_COORDINATOR, as
+Kafka's do, so a client set to ``group.protocol=consumer`` finds the new coordinator after a
+failover, and the group's members carry on there with their epochs and assignments. A cluster
+of broker processes (``mode="processes"``) serves them alike.
 """
 
 from __future__ import annotations
@@ -42,28 +43,13 @@ from typing import Any
 from pcmodel.cluster.cluster import Cluster
 from pcmodel.cluster.events import ClusterEvent
 from pcmodel.topics.errors import IllegalArgumentError, IllegalStateError
-from pcmodel.wire.api import ApiHandler
 from pcmodel.wire.cluster_view import ClusterNodeView
-from pcmodel.wire.handlers import load_handlers
 from pcmodel.wire.listener import KafkaListener
 from pcmodel.wire.node_connection import NodeConnection
-from pcmodel.wire.schemas import ConsumerGroupDescribeRequest, ConsumerGroupHeartbeatRequest
 
-__all__ = ["ClusterListeners", "cluster_handlers"]
+__all__ = ["ClusterListeners"]
 
 log = logging.getLogger(__name__)
-
-#: The APIs of Kafka 4's consumer groups, which a cluster's coordinator does not serve.
-_CONSUMER_GROUP_APIS = frozenset({ConsumerGroupHeartbeatRequest.API_KEY,
-                                  ConsumerGroupDescribeRequest.API_KEY})
-
-
-def cluster_handlers() -> dict[int, ApiHandler]:
-    """The API registry of a cluster broker's listener: every API of a lone broker's listener
-    except those of Kafka 4's consumer groups (see the module docstring)."""
-    return {key: handler for key, handler in load_handlers().items()
-            if key not in _CONSUMER_GROUP_APIS}
-
 
 class ClusterListeners:
     """The Kafka listeners of every broker of ``cluster``. See the module docstring.
@@ -91,7 +77,7 @@ class ClusterListeners:
                 f"ports must give one port per broker ({brokers}), got {list(ports)!r}")
         self.cluster = cluster
         self.host = host
-        self._options = {"handlers": cluster_handlers(), **options}
+        self._options = options
         connection = cluster.connect()  # creates __consumer_offsets before clients arrive
         self._connections = [NodeConnection(connection, b) for b in range(brokers)]
         self._lock = threading.Lock()

@@ -36,6 +36,13 @@ transactional id; Metadata lists it as an internal topic from then on):
   refuses the connection, and its transaction waits for that request until the producer's
   ``delivery_timeout_ms`` has passed.)
 
+Kafka 4's consumer groups (KIP-848) are answered the same way: ConsumerGroupHeartbeat and
+ConsumerGroupDescribe only by the group's coordinator (the leader of its ``__consumer_offsets``
+partition), NOT_COORDINATOR elsewhere, COORDINATOR_NOT_AVAILABLE while the partition has no
+leader and COORDINATOR_LOAD_IN_PROGRESS while the new leader loads it
+(:mod:`pcmodel.cluster.client_consumer_groups`); ListGroups lists the consumer groups this
+broker coordinates.
+
 Why NOT_COORDINATOR rather than answering at any broker through the cluster connection (which
 would route the call to the coordinator, waiting up to 30 seconds for one): kafka-python and
 librdkafka both handle NOT_COORDINATOR and COORDINATOR_NOT_AVAILABLE at every transactional
@@ -62,6 +69,7 @@ from typing import Any
 
 from pcmodel.cluster.client import ClusterConnection
 from pcmodel.cluster.errors import (
+    LeaderNotAvailableError,
     NotEnoughReplicasError,
     NotLeaderForPartitionError,
     RequestTimedOutError,
@@ -70,6 +78,7 @@ from pcmodel.cluster.offsets import OFFSETS_TOPIC
 from pcmodel.cluster.transaction_log import TRANSACTION_TOPIC
 from pcmodel.topics.broker import AppendResult, FetchResult
 from pcmodel.topics.broker_transactions import _check_transactional_id
+from pcmodel.topics.consumer_group_errors import CoordinatorLoadInProgressError
 from pcmodel.topics.errors import (
     CoordinatorNotAvailableError,
     KafkaConnectionError,
@@ -133,6 +142,26 @@ class NodeConnection(NodeMetadata, ClusterConnection):
         """Kafka's ListGroups: the groups this broker coordinates (a client lists a cluster's
         groups by asking every broker, as kafka-python's ``list_groups`` does)."""
         return self._coordinated_states(self.node_id)
+
+    def consumer_group_states(self) -> dict[str, str]:
+        """ListGroups' consumer groups: those this broker coordinates (see
+        :meth:`group_states`)."""
+        return self._coordinated_consumer_states(self.node_id)
+
+    def _consumer_group_coordinator(self, group_id: str) -> Any:
+        """This broker, if it coordinates ``group_id`` and has loaded its offsets partition,
+        for ConsumerGroupHeartbeat and ConsumerGroupDescribe, which Kafka answers only at the
+        coordinator: ``NotCoordinatorError`` / ``CoordinatorNotAvailableError`` as
+        :meth:`_check_coordinator`, ``CoordinatorLoadInProgressError`` while it loads (all
+        retriable: the client asks FindCoordinator again)."""
+        self._check_coordinator(self._offsets.coordinator(group_id), f"group {group_id!r}")
+        try:
+            self._offsets.load(group_id)
+        except LeaderNotAvailableError as exc:
+            raise CoordinatorLoadInProgressError(
+                f"broker {self.node_id} is loading the state of group {group_id!r}: "
+                f"{exc}; retry") from None
+        return self._cluster.nodes[self.node_id].broker
 
     def all_committed(self, group_id: str) -> dict[TopicPartition, Any]:
         """Every committed offset of ``group_id`` (OffsetFetch for all partitions), from the

@@ -19,7 +19,6 @@ from kafka.protocol.producer import (
 )
 
 from pcmodel.wire.schemas import ConsumerGroupDescribeRequest, ConsumerGroupHeartbeatRequest
-from tests.wire.conftest import RawClient
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -156,32 +155,6 @@ def test_describe_list_and_the_classic_apis(raw, topic_t):
     required = join("")
     assert required.error_code == MEMBER_ID_REQUIRED and required.member_id
     assert join(required.member_id).error_code == INCONSISTENT_GROUP_PROTOCOL
-
-
-def test_a_cluster_does_not_offer_the_consumer_group_apis(served):
-    """A cluster has classic groups only: its listeners' ApiVersions leaves out 68 and 69, so
-    no client is promised an API that could only answer UNSUPPORTED_VERSION."""
-    cluster, listeners = served
-    with RawClient(listeners.addresses[0]) as raw:
-        versions = {k.api_key for k in raw.request(ApiVersionsRequest[3](
-            client_software_name="t", client_software_version="1")).api_keys}
-    assert 68 not in versions and 69 not in versions
-    assert {3, 10, 11, 12, 14} <= versions  # Metadata, FindCoordinator and the classic group
-
-
-def test_the_handler_answers_unsupported_version_without_consumer_groups(served):
-    """The heartbeat handler itself, given a cluster's broker (which has no consumer groups),
-    says what to do instead."""
-    from pcmodel.wire.handlers.consumer_groups import HANDLERS
-    from pcmodel.wire.listener import KafkaListener
-
-    cluster, listeners = served
-    broker = listeners.listener(0).broker
-    with KafkaListener(broker, handlers=HANDLERS | {18: listeners.listener(0).handlers[18]}) \
-            as listener, RawClient(listener.address) as raw:
-        answer = heartbeat(raw, "m", 0)
-    assert answer.error_code == UNSUPPORTED_VERSION
-    assert "group.protocol=classic" in answer.error_message
 
 
 def test_delete_groups_deletes_an_empty_consumer_group_only(raw, topic_t):

@@ -24,10 +24,11 @@ ConsumerGroupDescribe v1 (Kafka 4.0, KIP-1099) adds each member's ``MemberType``
 classic member (one that speaks JoinGroup/SyncGroup/Heartbeat in a consumer group, as during
 an online migration), 1 for a consumer-protocol member; v0 is served too.
 
-A replicated cluster's listeners route group calls to the group's coordinator through
-:mod:`pcmodel.cluster`, which has no consumer groups: their registry leaves these APIs out
-(:mod:`pcmodel.wire.cluster_listeners`), and clients must use ``group.protocol=classic``. Given
-a broker without consumer groups, the handlers answer UNSUPPORTED_VERSION, saying so.
+A replicated cluster's listeners serve these APIs at the group's coordinator, and answer
+NOT_COORDINATOR elsewhere (:mod:`pcmodel.cluster.client_consumer_groups`); a cluster of broker
+processes serves classic groups only, and its listeners leave these APIs out
+(:mod:`pcmodel.wire.cluster_listeners`). Given a broker without consumer groups, the handlers
+answer UNSUPPORTED_VERSION, saying so.
 """
 
 from __future__ import annotations
@@ -58,8 +59,7 @@ from pcmodel.wire.schemas import (
 __all__ = ["HANDLERS"]
 
 _NO_CONSUMER_GROUPS = (
-    "this broker's group coordinator serves classic groups only (a pcmodel cluster has no "
-    "Kafka 4 consumer groups); use group.protocol=classic")
+    "this broker's group coordinator serves classic groups only; use group.protocol=classic")
 
 
 def _names_by_id(ids: dict[str, uuid.UUID]) -> dict[uuid.UUID, str]:
