@@ -13,7 +13,9 @@ broker's are read-only. Where kafka-python and Kafka's Java client differ, pcmod
 describing an unknown topic raises ``UnknownTopicOrPartitionError`` (kafka-python answers an
 empty dict for it), and ``alter_configs`` without ``incremental`` never adds the other
 modified configs into the caller's ``ConfigResource`` (kafka-python's fallback for brokers
-older than 2.3 writes them there; pcmodel's brokers all take IncrementalAlterConfigs).
+older than 2.3 writes them there; pcmodel's brokers all take IncrementalAlterConfigs). A
+resource given twice in one ``alter_configs`` is altered for neither entry, as Kafka's broker
+(and pcmodel's Kafka listener) refuses it.
 
 Prior art: kafka-python's ``kafka/admin/_configs.py`` and the Java ``Admin`` interface
 (``describeConfigs``, ``incrementalAlterConfigs``).
@@ -76,6 +78,24 @@ def _operations(resource: ConfigResource, incremental: bool) -> list[tuple[str, 
     return operations
 
 
+def _repeated_resources(resources: Iterable[ConfigResource]
+                        ) -> set[tuple[ConfigResourceType, str]]:
+    """The ``(type, name)`` of every resource given more than once. Kafka's broker refuses
+    each such entry and applies none of them (``ConfigAdminManager.preprocess``): which one
+    should win is unclear."""
+    seen: set[tuple[ConfigResourceType, str]] = set()
+    repeated: set[tuple[ConfigResourceType, str]] = set()
+    for resource in resources:
+        key = (resource.resource_type, resource.name)
+        (repeated if key in seen else seen).add(key)
+    return repeated
+
+
+def _given_twice() -> InvalidRequestError:
+    """Kafka's answer to a resource given more than once in one alteration."""
+    return InvalidRequestError("Each resource must appear at most once.")
+
+
 def _unsupported(kind: ConfigResourceType) -> InvalidRequestError:
     return InvalidRequestError(f"config resources of type {kind.name} are not served by "
                                "pcmodel's brokers; TOPIC and BROKER are")
@@ -121,12 +141,16 @@ class ConfigAdminMixin:
         A resource's ``configs`` are ``{config: value}`` (SET) or ``{config: (op, value)}``
         with an :class:`~pcmodel.topics.config_resources.AlterConfigOp` (or its name or number):
         SET, DELETE (back to the default), APPEND and SUBTRACT (list configs). Each resource
-        changes all or nothing. ``incremental=False`` (Kafka's older AlterConfigs) takes SETs
-        only and keeps the resource's other modified configs; ``validate_only`` checks and
-        changes nothing. With ``raise_on_unknown`` a config that cannot be altered there
-        raises ``ValueError`` before anything is sent; otherwise the broker's error is the
-        resource's result (a broker's configs are read-only). Raises ``TypeError`` for
-        configs that are not a dict, ``ValueError`` for a bad operation.
+        changes all or nothing. A resource given more than once (same type and name) is
+        applied for none of its entries: its result is ``InvalidRequestError`` "Each resource
+        must appear at most once.", as Kafka's broker answers it. ``incremental=False``
+        (Kafka's older AlterConfigs) takes SETs only and keeps the resource's other modified
+        configs; ``validate_only`` checks and changes nothing. With ``raise_on_unknown`` a
+        config that cannot be altered there raises ``ValueError`` before anything is sent;
+        otherwise the broker's error is the resource's result (a broker's configs are
+        read-only: a broker resource with no configs is ``"OK"``, one with any is refused).
+        Raises ``TypeError`` for configs that are not a dict, ``ValueError`` for a bad
+        operation.
         """
         self._check_open()
         resources = list(config_resources)
@@ -142,10 +166,13 @@ class ConfigAdminMixin:
                                for name, value in self._modified(resource).items()
                                if name not in named and value is not None]
             changes.append((resource, operations))
+        repeated = _repeated_resources(resources)
         out: dict[str, dict[str, str]] = {}
         for resource, operations in changes:
+            key = (resource.resource_type, resource.name)
             out.setdefault(resource.resource_type.name.lower(), {})[resource.name] = \
-                self._alter(resource, operations, incremental, validate_only)
+                str(_given_twice()) if key in repeated \
+                else self._alter(resource, operations, incremental, validate_only)
         return out
 
     def reset_configs(self, config_resources: Iterable[ConfigResource],
@@ -208,7 +235,8 @@ class ConfigAdminMixin:
                                                validate_only=validate_only)
             elif resource.resource_type is ConfigResourceType.BROKER:
                 self._broker_id(resource.name)
-                raise InvalidRequestError(BROKER_CONFIGS_READ_ONLY)
+                if operations:  # nothing asked, nothing refused: as Kafka answers
+                    raise InvalidRequestError(BROKER_CONFIGS_READ_ONLY)
             else:
                 raise _unsupported(resource.resource_type)
         except BrokerResponseError as exc:
