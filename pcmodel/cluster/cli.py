@@ -63,6 +63,7 @@ from pcmodel.topics.cli import (
     add_transaction_options,
     check_kafka_int,
     check_kafka_listener,
+    check_kafka_long,
     check_listen_address,
     transaction_options,
 )
@@ -70,9 +71,6 @@ from pcmodel.topics.group_offsets import DEFAULT_OFFSETS_RETENTION_MINUTES
 from pcmodel.topics.idempotence import DEFAULT_PRODUCER_ID_EXPIRATION_MS
 
 __all__ = ["ClusterShell", "make_cluster", "register", "run_cluster"]
-
-#: The largest value of a Kafka setting of type ``long`` (a Java long).
-KAFKA_LONG_MAX = 2**63 - 1
 
 
 def register(subparsers: Any) -> None:
@@ -171,10 +169,8 @@ def run_cluster(args: argparse.Namespace) -> int:
                     args.group_initial_rebalance_delay_ms, 0)
     check_kafka_int("--offsets-retention-minutes", args.offsets_retention_minutes, 1)
     check_kafka_int("--producer-id-expiration-ms", args.producer_id_expiration_ms, 1)
-    interval = args.leader_imbalance_check_interval_seconds
-    if not 1 <= interval <= KAFKA_LONG_MAX:
-        raise UsageError(f"--leader-imbalance-check-interval-seconds must be 1..{KAFKA_LONG_MAX}"
-                         f" (a Kafka long), got {interval}")
+    check_kafka_long("--leader-imbalance-check-interval-seconds",
+                     args.leader_imbalance_check_interval_seconds, 1)
     transaction_options(args)  # checked again by make_cluster; here before anything loads
     host, ports = _ports(args.kafka, args.brokers)
     check_kafka_listener()

@@ -165,9 +165,10 @@ class ClusterConnection(DataRequestsMixin, OffsetLookupsMixin, GroupRequestsMixi
         """Broker ``broker_id``'s settings (see ``Cluster.describe_broker_configs``)."""
         return self._cluster.describe_broker_configs(broker_id)
 
-    def delete_topic(self, name: str) -> None:
-        """Delete the topic on every broker (see ``Cluster.delete_topic``)."""
-        self._cluster.delete_topic(name)
+    def delete_topic(self, name: str) -> uuid.UUID:
+        """Delete the topic on every broker; return the deleted topic's id (see
+        ``Cluster.delete_topic``)."""
+        return self._cluster.delete_topic(name)
 
     def add_partitions(self, name: str, total: int,
                        replica_assignment: Sequence[Sequence[int]] | None = None, *,

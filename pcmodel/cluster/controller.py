@@ -55,12 +55,14 @@ from pcmodel.topics.errors import (
     InvalidReplicationFactorError,
     NoReassignmentInProgressError,
     PreferredLeaderNotAvailableError,
-    UnknownTopicOrPartitionError,
 )
 from pcmodel.topics.replica_placement import (
+    NO_REASSIGNMENT_IN_PROGRESS,
     check_added_assignment,
     check_assignment,
     check_replica_list,
+    unknown_elected_partition,
+    unknown_reassigned_partition,
 )
 from pcmodel.topics.structs import ElectionType, TopicPartition
 
@@ -335,7 +337,7 @@ class Controller:
         """
         st = self.partitions.get(tp)
         if st is None:
-            raise UnknownTopicOrPartitionError.no_partition(tp)
+            raise unknown_reassigned_partition(tp, self.topics)
         moving = reassignment.Reassigning(st.replicas, st.adding, st.removing)
         if target is not None:
             target = check_replica_list(target, self.broker_ids, what="the target replica list")
@@ -349,15 +351,13 @@ class Controller:
                                                    new.removing)
             return self.partitions[tp]
         if not st.adding and not st.removing:
-            raise NoReassignmentInProgressError(
-                "No partition reassignment is in progress (it may have completed).")
+            raise NoReassignmentInProgressError(NO_REASSIGNMENT_IN_PROGRESS)
         replicas, isr, unclean = reassignment.reverted(moving, st.isr)
         allowed = self.topics[tp.topic].unclean_leader_election_enable
-        if unclean and not allowed:
+        if unclean and not allowed:  # only replicas being added are in sync
             raise InvalidReplicationAssignmentError(
-                "Cancelling the reassignment would need an unclean leader election (only "
-                "replicas being added are in sync), and the topic does not allow them "
-                "(unclean.leader.election.enable=false).")
+                f"Unable to revert partition assignment for {tp.topic}:{tp.partition} "
+                "because it would require an unclean leader election.")
         self.partitions[tp] = self._reassigned(st, replicas, isr, (), (), unclean=allowed)
         return self.partitions[tp]
 
@@ -393,7 +393,7 @@ class Controller:
         """
         st = self.partitions.get(tp)
         if st is None:
-            raise UnknownTopicOrPartitionError.no_partition(tp)
+            raise unknown_elected_partition(tp, self.topics)
         if election_type == ElectionType.PREFERRED:
             preferred = st.replicas[0]
             if st.leader == preferred:

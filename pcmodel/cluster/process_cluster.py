@@ -48,6 +48,7 @@ import shutil
 import tempfile
 import threading
 import time
+import uuid
 import weakref
 from collections.abc import Sequence
 from pathlib import Path
@@ -180,9 +181,9 @@ class ProcessCluster(ProcessRequests, ProcessFaults, Cluster):
 
     create_topic.__doc__ = Cluster.create_topic.__doc__
 
-    def delete_topic(self, name: str) -> None:
+    def delete_topic(self, name: str) -> uuid.UUID:
         with self._faults:
-            super().delete_topic(name)
+            topic_id = super().delete_topic(name)
             with self._lock:
                 live = [n for n in self.nodes if n.alive]
             for node in self.nodes:
@@ -195,6 +196,7 @@ class ProcessCluster(ProcessRequests, ProcessFaults, Cluster):
                 for path in self._directory(node.node_id).glob(f"{name}-*.journal"):
                     if path.name[len(name) + 1:-len(".journal")].isdigit():
                         path.unlink(missing_ok=True)
+            return topic_id
 
     delete_topic.__doc__ = Cluster.delete_topic.__doc__
 

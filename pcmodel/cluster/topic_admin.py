@@ -34,16 +34,16 @@ from typing import Any
 
 from pcmodel.cluster.controller import TopicConfig
 from pcmodel.topics.broker_static_configs import broker_config_entries
+from pcmodel.topics.broker_topics import check_new_topic_name
 from pcmodel.topics.config_resources import AlterConfigOp, ConfigEntry
 from pcmodel.topics.errors import (
     IllegalArgumentError,
     InvalidPartitionsError,
     InvalidReplicationAssignmentError,
     InvalidTopicError,
-    TopicAlreadyExistsError,
     UnknownTopicOrPartitionError,
 )
-from pcmodel.topics.replica_placement import check_assignment
+from pcmodel.topics.replica_placement import check_assignment, check_partition_increase
 from pcmodel.topics.structs import TopicPartition
 from pcmodel.topics.topic_configs import (
     altered_overrides,
@@ -93,7 +93,9 @@ class TopicAdmin:
         <pcmodel.cluster.replica.Replica.min_isr>`). Raises ``IllegalArgumentError`` for a
         replication factor above the broker count or a ``min_insync_replicas`` below 1,
         ``InvalidConfigurationError`` for a config, and the
-        ``Broker.create_topic`` errors for the name and retention settings. Only the
+        ``Broker.create_topic`` errors for the name and retention settings: among them
+        ``TopicAlreadyExistsError``, and ``InvalidTopicError`` for a name that differs from an
+        existing topic's only by ``.`` against ``_`` (Kafka's words for both). Only the
         ``"delete"`` retention policy replicates (a ``"block"`` topic waits on consumer groups,
         which live on one broker).
         """
@@ -139,8 +141,8 @@ class TopicAdmin:
         config = self._topic_config(rf, options)
         with self._lock:
             self._check_open()
-            if name in self.controller.topics:
-                raise TopicAlreadyExistsError(f"topic {name!r} already exists")
+            # Among every topic, internal ones too, as Kafka's controller checks a new name.
+            check_new_topic_name(name, self.controller.topics)
             tps = self.controller.create_topic(name, partitions, config, replica_assignment)
             self._topic_configs[name] = overrides
             self._add_replicas(name, partitions, tps, config,
@@ -165,8 +167,10 @@ class TopicAdmin:
         with self._lock:
             return dict(sorted(self.controller.topic_ids.items()))
 
-    def delete_topic(self, name: str) -> None:
-        """Delete topic ``name`` on every broker, with its records.
+    def delete_topic(self, name: str) -> uuid.UUID:
+        """Delete topic ``name`` on every broker, with its records; return the deleted
+        topic's id, read under the same hold of the cluster lock as the deletion (so it is
+        the deleted topic's, whatever other clients delete or create meanwhile).
 
         Raises ``UnknownTopicOrPartitionError`` if there is no such topic and
         ``InvalidTopicError`` for an internal topic (``__consumer_offsets``). Returns once the
@@ -178,6 +182,7 @@ class TopicAdmin:
             if name.startswith("__"):
                 raise InvalidTopicError(f"{name!r} is an internal topic of the cluster; it "
                                         "cannot be deleted")
+            topic_id = self.controller.topic_ids[name]
             for tp in self.controller.delete_topic(name):
                 self._published.pop(tp, None)
             self._topic_configs.pop(name, None)
@@ -187,6 +192,7 @@ class TopicAdmin:
             offsets = self._offsets_topic
         if offsets is not None:  # outside the lock: the tombstones are produced and waited for
             offsets.remove_topic(name)
+        return topic_id
 
     def describe_topic_configs(self, name: str) -> list[ConfigEntry]:
         """Every config of topic ``name``, in name order (see
@@ -306,10 +312,10 @@ class TopicAdmin:
         with self._lock:
             self._check_open()
             count = self._existing(name)
-            if isinstance(total, bool) or not isinstance(total, int) or total <= count:
-                raise InvalidPartitionsError(
-                    f"topic {name!r} has {count} partitions; the new total must be an int "
-                    f"larger than that, got {total!r} (partitions can only be added)")
+            if isinstance(total, bool) or not isinstance(total, int):
+                raise InvalidPartitionsError(f"the new total of partitions of topic {name} "
+                                             f"must be an int, got {total!r}")
+            check_partition_increase(name, count, total)
             added = self.controller.add_partitions(name, total, replica_assignment,
                                                    validate_only=validate_only)
             if validate_only:

@@ -164,7 +164,10 @@ class TopicsAdminMixin:
 
         Returns ``{"topics": [{"name", "topic_id", "error_code", "error_message"}]}``, as
         kafka-python 3 does (``topic_id``: the deleted topic's id as text, ``None`` for a
-        topic that did not exist); a name given twice deletes nothing and is answered once,
+        topic that did not exist). Each topic is deleted by name in one step, as Kafka's
+        controller deletes it: the id answered is the one of the topic deleted, even if
+        another client deleted and created it again just before (on a cluster the id is read
+        just before the deletion). A name given twice deletes nothing and is answered once,
         after the others, ``InvalidRequestError`` "Duplicate topic name.", as Kafka answers;
         with ``raise_errors`` the first failure (``UnknownTopicOrPartitionError``, ...) is
         raised.
@@ -176,14 +179,12 @@ class TopicsAdminMixin:
         once, twice = _named_once(names)
         results, first_error = [], None
         for name in (name for name in names if name in once):
-            error = None
-            topic_id = self._topic_ids().get(name)  # before it goes
+            error, topic_id = None, None
             try:
-                self._conn.delete_topic(name)
+                topic_id = self._delete_topic(name)
             except BrokerResponseError as exc:
                 error = exc
-            results.append({"name": name, "topic_id": _id_text(topic_id) if error is None
-                            else None, **error_fields(error)})
+            results.append({"name": name, "topic_id": _id_text(topic_id), **error_fields(error)})
             first_error = first_error or error
         for name in twice:  # answered after the others, as Kafka's ControllerApis does
             results.append({"name": name, "topic_id": None, **error_fields(_duplicate())})
@@ -191,6 +192,12 @@ class TopicsAdminMixin:
         if raise_errors and first_error is not None:
             raise first_error
         return {"topics": results}
+
+    def _delete_topic(self, name: str) -> uuid.UUID | None:
+        """Delete topic ``name`` by name in one step, as Kafka's controller does; return the
+        id of the topic deleted, which the broker reads under the same lock as it deletes: a
+        topic another client deletes and creates again meanwhile can never lend its id."""
+        return self._conn.delete_topic(name)
 
     def _create_arguments(self, spec: NewTopic) -> tuple[int, dict[str, Any]]:
         """The partition count and broker ``create_topic`` keyword arguments for a NewTopic;

@@ -23,9 +23,14 @@ from pcmodel.topics.errors import (
     BrokerResponseError,
     ElectionNotNeededError,
     NoReassignmentInProgressError,
-    UnknownTopicOrPartitionError,
 )
-from pcmodel.topics.replica_placement import check_replica_list, reassignment_requests
+from pcmodel.topics.replica_placement import (
+    NO_REASSIGNMENT_IN_PROGRESS,
+    check_replica_list,
+    reassignment_requests,
+    unknown_elected_partition,
+    unknown_reassigned_partition,
+)
 from pcmodel.topics.structs import (
     ElectionType,
     PartitionReassignment,
@@ -60,11 +65,8 @@ class PlacementMixin:
             self._check_open()
             for tp in asked:  # each answered with the message Kafka's controller gives
                 topic = self._topics.get(tp.topic)
-                if topic is None:
-                    results[tp] = UnknownTopicOrPartitionError(f"No such topic as {tp.topic}")
-                elif tp.partition >= len(topic.logs):
-                    results[tp] = UnknownTopicOrPartitionError(
-                        f"No such partition as {tp.topic}-{tp.partition}")
+                if topic is None or tp.partition >= len(topic.logs):
+                    results[tp] = unknown_elected_partition(tp, self._topics)
                 else:  # the broker is the partition's only replica, and leads it
                     results[tp] = ElectionNotNeededError(
                         "Leader election not needed for topic partition.")
@@ -81,7 +83,9 @@ class PlacementMixin:
         Returns, in the order given, ``{partition: None}`` for a target of just this broker
         (nothing to move), else the reason: ``InvalidReplicationAssignmentError`` for any other
         target, ``NoReassignmentInProgressError`` for a cancellation (``None``),
-        ``UnknownTopicOrPartitionError`` for a partition the broker does not have. Raises
+        ``UnknownTopicOrPartitionError`` for a partition the broker does not have (each
+        answer in the words of Kafka's controller: "Unable to find a topic named T.",
+        "Unable to find partition T:P.", "No partition reassignment is in progress."). Raises
         ``TypeError`` unless ``reassignments`` is a mapping. See
         :meth:`Cluster.alter_partition_reassignments
         <pcmodel.cluster.replica_admin.ReplicaAdmin.alter_partition_reassignments>` for
@@ -93,10 +97,11 @@ class PlacementMixin:
             self._check_open()
             for tp, target in asked.items():
                 try:
-                    self._log(tp)
+                    topic = self._topics.get(tp.topic)
+                    if topic is None or not 0 <= tp.partition < len(topic.logs):
+                        raise unknown_reassigned_partition(tp, self._topics)
                     if target is None:
-                        raise NoReassignmentInProgressError(
-                            "No partition reassignment is in progress (it may have completed).")
+                        raise NoReassignmentInProgressError(NO_REASSIGNMENT_IN_PROGRESS)
                     check_replica_list(target, (node_id,), what="the target replica list")
                 except BrokerResponseError as exc:
                     results[tp] = exc

@@ -28,7 +28,6 @@ from pcmodel.topics.broker_checks import _check_int, _check_timeout
 from pcmodel.topics.errors import (
     BrokerResponseError,
     IllegalArgumentError,
-    InvalidPartitionsError,
     InvalidTopicError,
     OffsetOutOfRangeError,
     TopicAlreadyExistsError,
@@ -37,6 +36,7 @@ from pcmodel.topics.errors import (
 from pcmodel.topics.log import LogBytes, PartitionLog, RetentionPolicy
 from pcmodel.topics.log_settings import log_settings
 from pcmodel.topics.log_transactions import check_isolation_level
+from pcmodel.topics.replica_placement import check_partition_increase
 from pcmodel.topics.structs import (
     DeletedRecords,
     OffsetAndTimestamp,
@@ -140,9 +140,13 @@ class TopicAdminMixin:
             self._topics[name] = topic
             self._metadata_changed([name])
 
-    def delete_topic(self, name: str) -> None:
-        """Delete topic ``name``, its records and every group's committed offsets for it.
+    def delete_topic(self, name: str) -> uuid.UUID:
+        """Delete topic ``name``, its records and every group's committed offsets for it;
+        return the deleted topic's id.
 
+        The topic is looked up and deleted under one hold of the lock, so the id returned is
+        the one of the topic deleted, even if another client deletes and creates the topic
+        again around this call (Kafka's controller deletes a topic by name in one step too).
         Appends waiting for space fail with ``UnknownTopicOrPartitionError``; groups subscribed
         to it rebalance; a group without members that loses its last offset is deleted, as
         Kafka's coordinator drops it. Raises ``UnknownTopicOrPartitionError`` if there is no
@@ -154,6 +158,7 @@ class TopicAdminMixin:
             self._forget_topic(topic)
         for log in topic.logs:
             log.close()
+        return topic.topic_id
 
     def delete_topic_by_id(self, topic_id: uuid.UUID) -> str | None:
         """Delete the topic whose id is ``topic_id`` (Kafka's DeleteTopics by id, v6+), as
@@ -184,18 +189,15 @@ class TopicAdminMixin:
         Existing partitions keep their records; subscribed groups rebalance. Raises
         ``UnknownTopicOrPartitionError`` (whatever ``total`` is, as Kafka checks the topic
         first), else ``InvalidPartitionsError`` unless ``total`` is above the current count
-        (partitions are never removed); ``TypeError`` unless ``total`` is an int.
+        (partitions are never removed; Kafka's words: "Topic already has N partition(s).",
+        "... would not be an increase."); ``TypeError`` unless ``total`` is an int.
         """
         if isinstance(total, bool) or not isinstance(total, int):
             raise TypeError(f"total must be an int, got {total!r}")
         with self._lock:
             self._check_open()
             topic = self._topic(name)  # an unknown topic first, whatever the total: as Kafka
-            if total <= len(topic.logs):
-                raise InvalidPartitionsError(
-                    f"topic {name!r} already has {len(topic.logs)} partitions; the new total must "
-                    f"be larger (got {total}), partitions can only be added"
-                )
+            check_partition_increase(name, len(topic.logs), total)
             topic.logs += [self._new_log(topic) for _ in range(total - len(topic.logs))]
             self._metadata_changed([name])
 

@@ -35,9 +35,9 @@ from pcmodel.topics.transactions import (
     DEFAULT_TRANSACTION_MAX_TIMEOUT_MS,
 )
 
-__all__ = ["KAFKA_INT_MAX", "TRANSACTION_OPTIONS", "add_transaction_options", "check_kafka_int",
-           "check_kafka_listener", "check_listen_address", "register", "run_broker",
-           "transaction_options"]
+__all__ = ["KAFKA_INT_MAX", "KAFKA_LONG_MAX", "TRANSACTION_OPTIONS", "add_transaction_options",
+           "check_kafka_int", "check_kafka_listener", "check_kafka_long", "check_listen_address",
+           "register", "run_broker", "transaction_options"]
 
 
 def register(subparsers: Any) -> None:
@@ -114,15 +114,28 @@ def add_transaction_options(parser: argparse.ArgumentParser) -> None:
 #: these commands take is in Kafka: a larger one is refused there, and here it silently meant
 #: "for ever" (a group whose first rebalance never came).
 KAFKA_INT_MAX = 2**31 - 1
+#: The largest value of a Kafka setting of type ``long`` (a Java long), such as
+#: ``leader.imbalance.check.interval.seconds``.
+KAFKA_LONG_MAX = 2**63 - 1
 
 
 def check_kafka_int(option: str, value: int, least: int) -> int:
     """``value`` if it is a valid value of the Kafka ``int`` setting ``option`` (at least
     ``least``), else ``UsageError``."""
+    return _check_kafka_number(option, value, least, KAFKA_INT_MAX, "int")
+
+
+def check_kafka_long(option: str, value: int, least: int) -> int:
+    """``value`` if it is a valid value of the Kafka ``long`` setting ``option`` (at least
+    ``least``), else ``UsageError``."""
+    return _check_kafka_number(option, value, least, KAFKA_LONG_MAX, "long")
+
+
+def _check_kafka_number(option: str, value: int, least: int, most: int, kind: str) -> int:
     if value < least:
         raise UsageError(f"{option} must be >= {least}, got {value}")
-    if value > KAFKA_INT_MAX:
-        raise UsageError(f"{option} must be <= {KAFKA_INT_MAX} (a Kafka int), got {value}")
+    if value > most:
+        raise UsageError(f"{option} must be <= {most} (a Kafka {kind}), got {value}")
     return value
 
 

@@ -19,7 +19,7 @@ Prior art: Kafka's ``ReplicationControlManager.createTopic``, ``createPartitions
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Container, Iterable, Mapping, Sequence
 from typing import Any
 
 from pcmodel.topics.errors import (
@@ -27,20 +27,25 @@ from pcmodel.topics.errors import (
     InvalidReplicationAssignmentError,
     InvalidReplicationFactorError,
     InvalidRequestError,
+    UnknownTopicOrPartitionError,
 )
 from pcmodel.topics.structs import TopicPartition, validate_topic_partition
 
 __all__ = [
+    "NO_REASSIGNMENT_IN_PROGRESS",
     "add_partitions_placed",
     "assignable_brokers",
     "check_added_assignment",
     "check_assignment",
+    "check_partition_increase",
     "check_replica_list",
     "check_replication_factor",
     "manual_assignment",
     "new_topic_assignment",
     "reassignment_requests",
     "replication_factor_on",
+    "unknown_elected_partition",
+    "unknown_reassigned_partition",
 ]
 
 
@@ -194,6 +199,17 @@ def new_topic_assignment(broker: Any, num_partitions: int, replication_factor: i
                             assignable_brokers(broker, node_id))
 
 
+def check_partition_increase(topic: str, current: int, total: int) -> None:
+    """Refuse growing ``topic`` from ``current`` partitions to ``total`` unless that adds
+    some, as Kafka's controller does (``ReplicationControlManager.createPartitions``):
+    ``InvalidPartitionsError`` in its words; partitions are never removed."""
+    if total == current:
+        raise InvalidPartitionsError(f"Topic already has {current} partition(s).")
+    if total < current:
+        raise InvalidPartitionsError(f"The topic {topic} currently has {current} "
+                                     f"partition(s); {total} would not be an increase.")
+
+
 def add_partitions_placed(broker: Any, name: str, total: int,
                           assignment: Sequence[Sequence[int]], *, node_id: int,
                           validate_only: bool = False) -> None:
@@ -215,8 +231,10 @@ def add_partitions_placed(broker: Any, name: str, total: int,
     replicates = _replicates(broker)
     grows = isinstance(total, int) and not isinstance(total, bool) and total > current
     if validate_only and not grows:
-        raise InvalidPartitionsError(f"topic {name!r} already has {current} partitions; the "
-                                     f"new total must be larger (got {total!r})")
+        if isinstance(total, bool) or not isinstance(total, int):
+            raise InvalidPartitionsError(f"the new total of partitions of topic {name} must "
+                                         f"be an int, got {total!r}")
+        check_partition_increase(name, current, total)
     if assignment and grows:
         rf = len(broker.describe_partitions(name)[0].replicas) if replicates else 1
         check_added_assignment(assignment, assignable_brokers(broker, node_id),
@@ -229,6 +247,33 @@ def add_partitions_placed(broker: Any, name: str, total: int,
         broker.add_partitions(name, total, list(assignment) or None)
     else:
         broker.add_partitions(name, total)
+
+
+#: Kafka's answer to cancelling a reassignment where none is in progress (it may have
+#: completed): NO_REASSIGNMENT_IN_PROGRESS, in the words of Kafka's ``Errors``.
+NO_REASSIGNMENT_IN_PROGRESS = "No partition reassignment is in progress."
+
+
+def unknown_reassigned_partition(tp: TopicPartition, topics: Container[str]
+                                 ) -> UnknownTopicOrPartitionError:
+    """Kafka's controller's answer to a reassignment (or its cancellation) of partition
+    ``tp``, which it does not have; ``topics`` are the topics it has. Kafka's
+    ``ReplicationControlManager.alterPartitionReassignment`` looks the topic up first, then
+    the partition, and names them in these words."""
+    if tp.topic not in topics:
+        return UnknownTopicOrPartitionError(f"Unable to find a topic named {tp.topic}.")
+    return UnknownTopicOrPartitionError(
+        f"Unable to find partition {tp.topic}:{tp.partition}.")
+
+
+def unknown_elected_partition(tp: TopicPartition, topics: Container[str]
+                              ) -> UnknownTopicOrPartitionError:
+    """Kafka's controller's answer to an election (ElectLeaders) for partition ``tp``, which
+    it does not have; ``topics`` are the topics it has (``ReplicationControlManager.
+    electLeader``'s words: "No such topic as T", "No such partition as T-P")."""
+    if tp.topic not in topics:
+        return UnknownTopicOrPartitionError(f"No such topic as {tp.topic}")
+    return UnknownTopicOrPartitionError(f"No such partition as {tp.topic}-{tp.partition}")
 
 
 def reassignment_requests(reassignments: object) -> dict[TopicPartition, Any]:

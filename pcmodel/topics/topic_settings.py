@@ -50,14 +50,26 @@ class TopicSettings(NamedTuple):
 
 
 def check_topic_name(name: object) -> str:
-    """Return ``name`` if it is a legal Kafka topic name, else raise ``InvalidTopicError``."""
+    """Return ``name`` if it is a legal Kafka topic name, else raise ``InvalidTopicError``
+    saying why in the words of Kafka's ``Topic.validate`` (what its controller answers):
+    "Topic name is invalid: " and the first rule broken, in Kafka's order (empty, ``.`` or
+    ``..``, longer than 249, a character other than ASCII letters, digits, ``.``, ``_``,
+    ``-``). ``TypeError`` unless ``name`` is a str."""
     if not isinstance(name, str):
         raise TypeError(f"topic name must be a str, got {name!r}")
-    if not _LEGAL_TOPIC.fullmatch(name) or name in (".", "..") or len(name) > _MAX_TOPIC_LENGTH:
-        raise InvalidTopicError(
-            f"illegal topic name {name!r}: use 1 to {_MAX_TOPIC_LENGTH} characters from "
-            "[a-zA-Z0-9._-], and not '.' or '..'"
-        )
+    reason = None
+    if not name:
+        reason = "the empty string is not allowed"
+    elif name in (".", ".."):
+        reason = f"'{name}' is not allowed"
+    elif len(name) > _MAX_TOPIC_LENGTH:
+        reason = (f"the length of '{name}' is longer than the max allowed length "
+                  f"{_MAX_TOPIC_LENGTH}")
+    elif not _LEGAL_TOPIC.fullmatch(name):
+        reason = (f"'{name}' contains one or more characters other than ASCII alphanumerics, "
+                  "'.', '_' and '-'")
+    if reason is not None:
+        raise InvalidTopicError(f"Topic name is invalid: {reason}")
     return name
 
 

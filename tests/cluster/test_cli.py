@@ -102,8 +102,7 @@ def test_the_shell_moves_replicas_in_the_words_of_kafkas_tool(make_cluster):
     assert shell.execute("reassign orders 0 CANCEL") == (
         "Successfully cancelled partition reassignment for orders-0")
     assert shell.execute("reassign orders 0 cancel") == (
-        "Error reassigning partition(s):\norders-0: No partition reassignment is in progress "
-        "(it may have completed).")
+        "Error reassigning partition(s):\norders-0: No partition reassignment is in progress.")
     assert shell.execute("reassign orders 0 1,0") == (
         "Successfully started partition reassignment for orders-0 (completed: replicas [1, 0])")
     assert shell.execute("reassign orders 0 1,7").endswith(
@@ -560,8 +559,8 @@ def test_a_cluster_is_not_started_for_a_wrong_option(capsys):
     assert "--transaction-abort-timed-out-transaction-cleanup-interval-ms must be >= 1, got 0" \
         in capsys.readouterr().err
     assert main(["cluster", "--leader-imbalance-check-interval-seconds", "0"]) == 2
-    assert "--leader-imbalance-check-interval-seconds must be 1..9223372036854775807 (a Kafka " \
-        "long), got 0" in capsys.readouterr().err
+    assert "--leader-imbalance-check-interval-seconds must be >= 1, got 0" in \
+        capsys.readouterr().err
     with Cluster(1, mode="steps"):  # nothing else was left running
         pass
 
@@ -593,14 +592,17 @@ def test_the_leader_imbalance_interval_is_a_kafka_long(capsys, monkeypatch):
 
     from pcmodel.cli import main
     from pcmodel.cluster import cli
+    from pcmodel.topics.cli import KAFKA_LONG_MAX
 
     def no_cluster(*args, **kwargs):
         raise AssertionError("a cluster was started for a wrong option")
 
     monkeypatch.setattr(cli, "make_cluster", no_cluster)
     assert main(["cluster", "--leader-imbalance-check-interval-seconds", str(2**63)]) == 2
-    assert "must be 1..9223372036854775807 (a Kafka long), got 9223372036854775808" in (
-        capsys.readouterr().err)
+    assert capsys.readouterr().err == (
+        "pcmodel cluster: error: --leader-imbalance-check-interval-seconds must be <= "
+        "9223372036854775807 (a Kafka long), got 9223372036854775808\n")
+    assert KAFKA_LONG_MAX == 2**63 - 1  # beside KAFKA_INT_MAX, where the commands check both
     parser = argparse.ArgumentParser()
     register(parser.add_subparsers())
     args = parser.parse_args(["cluster", "--leader-imbalance-check-interval-seconds",

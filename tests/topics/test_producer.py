@@ -476,7 +476,7 @@ def test_blocked_send_goes_on_when_room_is_made(broker):
 @pytest.mark.parametrize(
     "kwargs, error, match",
     [
-        ({"topic": "bad name", "value": b"x"}, InvalidTopicError, "illegal topic name"),
+        ({"topic": "bad name", "value": b"x"}, InvalidTopicError, "Topic name is invalid"),
         ({"topic": 5, "value": b"x"}, TypeError, "topic"),
         # A partition the topic lacks is waited for (max_block_ms), as the Java client does.
         ({"topic": "t", "value": b"x", "partition": 4}, KafkaTimeoutError, "Partition 4 of"),

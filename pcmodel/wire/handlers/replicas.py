@@ -20,8 +20,11 @@ T-P", "Leader election not needed for topic partition.".
 AlterPartitionReassignments starts, replaces or cancels (a null replica list) each partition's
 reassignment and answers before the replicas have moved; v1 adds
 ``allow_replication_factor_change`` (KIP-860), echoed in the answer. A lone broker accepts
-only its own id as a target, and nothing to cancel. ListPartitionReassignments answers the
-reassignments still in progress (of the partitions named, or of all), leaving out the others.
+only its own id as a target, and nothing to cancel. A partition that is not there is answered
+as Kafka's controller answers it: "Unable to find a topic named T.", "Unable to find partition
+T:P.", and a cancellation with nothing in progress "No partition reassignment is in
+progress.". ListPartitionReassignments answers the reassignments still in progress (of the
+partitions named, or of all), leaving out the others.
 Both requests' ``timeout_ms`` has nothing to wait for: the controller decides at once.
 """
 
@@ -41,7 +44,10 @@ from kafka.protocol.admin import (
 from pcmodel.topics.errors import (
     ElectionNotNeededError,
     KafkaError,
-    UnknownTopicOrPartitionError,
+)
+from pcmodel.topics.replica_placement import (
+    unknown_elected_partition,
+    unknown_reassigned_partition,
 )
 from pcmodel.topics.structs import ElectionType, TopicPartition
 from pcmodel.wire.api import (
@@ -76,9 +82,7 @@ def handle_elect_leaders(ctx: RequestContext, request: Any) -> Any:
                 tp for tp in named if tp not in unknown)))
         existing = ctx.broker.list_topics() if unknown else {}
         for tp in unknown:  # Kafka's controller looks the topic up, then the partition
-            elected[tp] = UnknownTopicOrPartitionError(
-                f"No such partition as {tp.topic}-{tp.partition}" if tp.topic in existing
-                else f"No such topic as {tp.topic}")
+            elected[tp] = unknown_elected_partition(tp, existing)
         code, message = 0, None
     except KafkaError as exc:  # the request as a whole: an unknown election type
         elected, code, message = None, error_code(exc), error_message(exc)
@@ -120,9 +124,10 @@ def handle_alter_partition_reassignments(ctx: RequestContext, request: Any) -> A
     answers = ctx.broker.alter_partition_reassignments(
         {tp: target for tp, target in asked if not _impossible(tp)},
         allow_replication_factor_change=allow, **where)
+    existing = all_topics(ctx) if any(_impossible(tp) for tp, _ in asked) else {}
     by_topic: dict[str, list[Any]] = {}
     for tp, _ in asked:
-        error = UnknownTopicOrPartitionError.no_partition(tp) if _impossible(tp) else answers[tp]
+        error = unknown_reassigned_partition(tp, existing) if _impossible(tp) else answers[tp]
         by_topic.setdefault(tp.topic, []).append(_Reassigned.ReassignablePartitionResponse(
             partition_index=tp.partition, error_code=0 if error is None else error_code(error),
             error_message=None if error is None else error_message(error)))

@@ -233,12 +233,12 @@ def handle_delete_topics(ctx: RequestContext, request: Any) -> Any:
             to_delete.append(name)
     for name in to_delete:
         try:
-            ctx.broker.delete_topic(name)
+            topic_id = ctx.broker.delete_topic(name)  # by name in one step: the deleted id
         except Exception as exc:
-            code, message = error_code(exc), error_message(exc)
+            code, message, topic_id = error_code(exc), error_message(exc), ids.get(name)
         else:
             code, message = 0, None
-        results.append(Result(name=name, topic_id=ids.get(name), error_code=code,
+        results.append(Result(name=name, topic_id=topic_id, error_code=code,
                               error_message=message))
     for topic_id in [topic_id for topic_id, _ in ids_once if topic_id not in refused_ids]:
         try:
