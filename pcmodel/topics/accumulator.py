@@ -16,7 +16,9 @@ by one lock (``_opening``), so batches enter the buffer in the order they become
 sending threads and each partition receives one producer's records in ``send()`` order.
 
 :class:`AccumulatorMixin` is one part of :class:`~pcmodel.topics.producer.KafkaProducer`; it uses
-the producer's ``_lock``, ``_batch_ready`` condition, ``_open`` batches and ``_accumulator``.
+the producer's ``_lock``, ``_batch_ready`` condition, ``_open`` batches and ``_accumulator``, and
+its partitioners (``_partitioner``, ``_builtin``, ``_sticky``, ``_client_partitioner``: see
+:mod:`~pcmodel.topics.producer_partitioning`).
 
 Prior art: kafka-python's ``kafka/producer/record_accumulator.py`` and ``buffer.py``; the Java
 client's ``RecordAccumulator`` and ``BufferPool`` for what blocking means.
@@ -29,10 +31,8 @@ from collections.abc import Callable
 from enum import Enum
 
 from pcmodel.errors import ShutDown
-from pcmodel.topics.builtin_partitioner import BuiltInPartitioner
 from pcmodel.topics.errors import IllegalStateError, KafkaError, KafkaTimeoutError
 from pcmodel.topics.futures import FutureRecordMetadata, FutureState, ProducerBatch
-from pcmodel.topics.partitioner import StickyPartitioner
 from pcmodel.topics.structs import TopicPartition
 
 __all__ = ["AccumulatorMixin", "ProducerState"]
@@ -62,18 +62,14 @@ class AccumulatorMixin:
         repartition: Callable[[], int] | None = None,
     ) -> FutureRecordMetadata:
         # The built-in partitioner (KIP-794) places a keyless record itself, then counts it.
-        if (partition is None and repartition is None
-                and isinstance(self._partitioner, BuiltInPartitioner)
-                and self._partitioner.uses_sticky(key_bytes)):
+        builtin = self._builtin
+        if (partition is None and repartition is None and builtin is not None
+                and builtin.uses_sticky(key_bytes)):
             return self._append_builtin(topic, partitions, record, size, sizes, deadline)
         # As Kafka (KIP-480), only the sticky partitioner is told when a keyless record would
         # open a new batch, and asked again: round robin must not skip a partition then. A
         # client partitioner chose ``partition`` already, and ``repartition`` asks it again.
-        sticky = (
-            partition is None
-            and key_bytes is None
-            and isinstance(self._partitioner, StickyPartitioner)
-        )
+        sticky = partition is None and key_bytes is None and self._sticky
         if partition is None:
             partition = self._partitioner.partition(topic, key_bytes, partitions, partitions)
         tps = self._tps.get(topic)

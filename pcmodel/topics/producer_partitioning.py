@@ -33,6 +33,7 @@ from pcmodel.topics.builtin_partitioner import BuiltInPartitioner, PartitionLoad
 from pcmodel.topics.client_partitioner import resolve_partitioner
 from pcmodel.topics.errors import KafkaConfigurationError
 from pcmodel.topics.futures import FutureRecordMetadata
+from pcmodel.topics.partitioner import StickyPartitioner
 from pcmodel.topics.structs import TopicPartition
 
 __all__ = ["PartitioningMixin"]
@@ -72,6 +73,9 @@ class PartitioningMixin:
                     f"partitioner={partitioner!r}: leave it out, or use the built-in one")
         self._partitioner = chosen  # used only when there is no client partitioner
         self._client_partitioner = client
+        # Which kind it is, decided once here rather than for every record (send() is hot).
+        self._builtin = chosen if isinstance(chosen, BuiltInPartitioner) else None
+        self._sticky = isinstance(chosen, StickyPartitioner)
         # For the built-in partitioner: batches waiting in the accumulator per topic and
         # partition (an entry once a partition had a batch, as Java's deques), and since when
         # the sender has waited for each partition's leader (only with an availability timeout).

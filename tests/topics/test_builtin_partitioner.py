@@ -145,6 +145,27 @@ def test_ignore_keys_sends_keyed_records_the_keyless_way(broker):
     assert hashed == default_partition(b"same", 3)
 
 
+@pytest.mark.parametrize("given", ["default", "instance"])
+def test_each_kind_of_record_takes_its_path_with_the_built_in_partitioner(broker, given):
+    # The producer chooses its path once, for the partitioner it was given (by name or as an
+    # object): keyed records still hash, an explicit partition is kept, keyless ones stick and
+    # are counted there.
+    broker.create_topic("paths", 3)
+    size = RECORD_OVERHEAD + 1
+    partitioner = "default" if given == "default" else BuiltInPartitioner(3 * size, seed=5)
+    with KafkaProducer(broker=broker, batch_size=3 * size, linger_ms=60_000,
+                       partitioner=partitioner) as producer:
+        keyless = [producer.send("paths", b"x") for _ in range(12)]
+        keyed = [producer.send("paths", b"v", key=key) for key in (b"a", b"b", b"c", b"d")]
+        explicit = [producer.send("paths", b"v", key=b"a", partition=p) for p in (2, 0, 1)]
+        producer.flush(timeout=10)
+    assert [f.get(timeout=10).partition for f in keyed] == [
+        default_partition(key, 3) for key in (b"a", b"b", b"c", b"d")]
+    assert [f.get(timeout=10).partition for f in explicit] == [2, 0, 1]
+    partitions = [f.get(timeout=10).partition for f in keyless]
+    assert all(len(run) == 1 for run in runs_of(partitions, 3)), partitions
+
+
 class GatedBroker:
     """A broker whose appends to one partition wait until ``gate`` is set."""
 
