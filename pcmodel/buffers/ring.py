@@ -2,8 +2,8 @@
 
 An item crosses processes as its pickle, and takes the bytes its pickle needs. A record is a
 20-byte header (size, kind, payload length, first item, item count) followed by the payload,
-padded to 8 bytes; records follow one another around the ring and wrap to its start when the end
-is too short (a record is never split). A record holds one of:
+padded to 8 bytes; records follow one another and go back to the start of the ring once it has
+room to spare (a record is never split: see ``_place``). A record holds one of:
 
 * ``ITEM``: the pickle of one item (``put``);
 * ``LIST``: the pickle of a list of items, a run of ``put_many`` pickled once; ``first`` and
@@ -244,9 +244,8 @@ class SharedRing:
     def append(self, payload: bytes | Pieces | Spilled | Block, kind: int = ITEM,
                first: int = 0, count: int = 1) -> None:
         if type(payload) is bytes:
-            # The common case, inline: a pickle that fits at the tail (or at the start of an
-            # empty ring) leaving the reserve free, as _write and _place would decide. A
-            # ``put_many`` run comes here too (from ``extend``), as a LIST of ``count`` items.
+            # The common case, inline: a pickle placed where _place would place it (a
+            # ``put_many`` run comes here too, from ``extend``, as a LIST of ``count`` items).
             meta = self._meta
             records = meta[_RECORDS]
             length = len(payload)
@@ -255,11 +254,13 @@ class SharedRing:
             size = self.size
             if records == 0:
                 offset = 0 if room <= size else -1
-                if offset == 0:
-                    meta[_HEAD] = 0
+                meta[_HEAD] = 0
             else:
                 head, offset = meta[_HEAD], meta[_TAIL]
-                if not (offset > head and size - offset >= need and size - offset + head >= room):
+                fits = (head - offset >= room if offset < head  # wrapped: free is [tail, head)
+                        else size - offset >= need and size - offset + head >= room
+                        and head - room < self.maxsize * need // count)
+                if not fits:
                     offset = -1
             if offset >= 0:
                 view = self._view
@@ -302,7 +303,7 @@ class SharedRing:
         # item, so while an item may be added there is room for at least a spilled record; an
         # inline record may only use bytes beyond the reserve of the records that may follow it.
         reserve = 0 if spilled else (self.maxsize - records - 1) * RESERVE_PER_ITEM
-        offset = self._place(need, reserve, records)
+        offset = self._place(need, reserve, records, count)
         if offset < 0:  # the ring is out of bytes: this record goes to a file
             if spilled:
                 raise RuntimeError("SharedRing: no room for a spilled record although its "
@@ -317,19 +318,19 @@ class SharedRing:
         if type(payload) is Block:
             payload.owned = False  # the ring's now, until a getter takes its record
 
-    def _place(self, need: int, reserve: int, records: int) -> int:
-        """Where a record of ``need`` bytes goes leaving ``reserve`` bytes free, or -1."""
-        size = self.size
+    def _place(self, need: int, reserve: int, records: int, count: int) -> int:
+        """Where a record of ``need`` bytes (``count`` items) goes, ``reserve`` left free; or -1."""
+        size, meta = self.size, self._meta
         if records == 0:
-            meta = self._meta
             meta[_HEAD] = meta[_TAIL] = 0
             return 0 if need + reserve <= size else -1
-        meta = self._meta
         head, tail = meta[_HEAD], meta[_TAIL]
         if tail > head:  # used: [head, tail); free: [tail, size) and [0, head)
-            if size - tail + head < need + reserve:
-                return -1
-            if size - tail >= need:
+            # Back to the start once it has room for the reserve (the end is lost until the head
+            # passes it) and a full buffer of such records, all that can come before the head does.
+            full = self.maxsize * need // count
+            early = head - need - (self.maxsize - records - 1) * RESERVE_PER_ITEM >= full
+            if not early and size - tail >= need and size - tail + head >= need + reserve:
                 return tail
             if head >= need and head - need >= reserve:  # what is left after a wrap: [need, head)
                 if size - tail >= _HEADER_SIZE:
