@@ -77,7 +77,8 @@ def cases(context: object, folder: str) -> dict[str, tuple[Callable[[], object],
         buf = make_buffer(variant, 16, "process", context=context, instrument=instrument)
         found[f"buffers: {variant} ({instrument}) put+get"] = (
             lambda put=buf.put, get=buf.get: (put(ITEM), get()), 1, buf)
-    chunk = [ITEM] * 100
+    # Distinct items: pickle stores a repeated object once, which would flatter every batch.
+    chunk = [bytes([k % 251]) * len(ITEM) for k in range(100)]
     for variant in ("condition", "semaphore"):
         buf = make_buffer(variant, 1024, "process", context=context)
         found[f"buffers: {variant} put_many/get_many of 100, per item"] = (
