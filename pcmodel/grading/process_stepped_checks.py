@@ -50,10 +50,42 @@ def _exception_in(ends: tuple[list[Any] | None, ...], setup: str, where: str,
                   call: str = "") -> Problem:
     """The problem "no exception" if one of a stepped round's calls raised: the first of
     ``ends`` (each call's ``[outcome, detail]``, None for a call not made) that is
-    ``["error", text]``, told as ``call`` + text + ``where``; None when no call raised."""
+    ``["error", text]``, told as ``call`` + text + ``where`` (if any); None when no call
+    raised."""
     for end in ends:
         if end is not None and end[0] == "error":
-            return problem(f"no exception ({setup})", f"{call}{end[1]} {where}", "")
+            told = f"{call}{end[1]} {where}" if where else f"{call}{end[1]}"
+            return problem(f"no exception ({setup})", told, "")
+    return None
+
+
+def _round_opening(entry: dict[str, Any], items: list[int], chosen: list[int], setup: str,
+                   where: str, stopped: str, raised: str = "") -> Problem:
+    """What every stepped round must show before its scenario's own checks, in this order:
+
+    * ``items`` (the round's) are ``chosen``, the grader's; else ValueError (observations the
+      grader did not ask for);
+    * the controller's puts that fill the buffer first, in the rounds that make them, returned;
+    * no call of the round raised: the first that did (the stopped call A held, B while A was
+      held, then how A and B ended) is told with ``raised`` before its text and ``where``
+      after it;
+    * A, the call stopped before one of its lines (``stopped``, e.g. "put() into an empty
+      buffer"), was held there or finished before reaching it.
+
+    Returns the first problem found, or None: the round's calls all went on without raising,
+    and A's outcome (``entry["a_held"]``) is ``["held", line]`` or ``["done", result]``."""
+    if items != chosen:
+        raise ValueError("items the grader did not choose")
+    if not entry.get("filled", True):
+        return problem("2 puts into an empty buffer of capacity 2 to return", "put() blocked", "")
+    held = entry["a_held"]
+    outcome = held[0]  # A's call was made: observations without it do not fit (TypeError)
+    found = _exception_in((held, entry["b_while"], entry["a_end"], entry["b_end"]), setup,
+                          where, raised)
+    if found is not None:
+        return found
+    if outcome not in ("held", "done"):
+        return problem(f"{stopped} to return ({setup})", "it did not return", "")
     return None
 
 
@@ -71,24 +103,17 @@ def _stepped(h: Any, method: str, base: int) -> Problem:
                         "they did not start", "")
     for n, entry in enumerate(seen["rounds"]):
         items, held = entry["items"], entry["a_held"]
-        if items != [base + 2 * n + 1, base + 2 * n + 2]:
-            raise ValueError("items the grader did not choose")
+        where = (f"while the first put() was stopped before line {held[1]} of your file"
+                 if held[0] == "held" else "")
+        opening = _round_opening(entry, items, [base + 2 * n + 1, base + 2 * n + 2], setup,
+                                 where, "put() into an empty buffer", "put() raised ")
+        if opening is not None:
+            return opening
         if held[0] == "done":
             if entry["got"] != items[:1]:
                 return problem(f"get() to return {items[0]}, the one item put ({setup})",
                                 f"{repr(entry['got'])}", "")
             return None  # every line of put() was a stopping point once
-        where = f"while the first put() was stopped before line {held[1]} of your file"
-        if held[0] == "error" or (entry["a_end"] and entry["a_end"][0] == "error"):
-            error = held[1] if held[0] == "error" else entry["a_end"][1]
-            return problem(f"no exception ({setup})", f"put() raised {error}", "")
-        if held[0] != "held":
-            return problem(f"put() into an empty buffer to return ({setup})",
-                            "it did not return", "")
-        raised = _exception_in((entry["b_while"], entry["a_end"], entry["b_end"]), setup,
-                               where, "put() raised ")
-        if raised is not None:
-            return raised
         if entry["a_end"][0] != "done" or entry["b_end"][0] != "done":
             return problem(f"both put()s to finish once the first went on ({setup})",
                             f"one of them never returned {where}", "")
@@ -115,29 +140,20 @@ def _stepped_gets(h: Any, method: str, base: int) -> Problem:
         return problem(f"the consumer and producer processes to start ({setup})",
                         "they did not start", "")
     for n, entry in enumerate(seen["rounds"]):
-        items = entry["items"]
-        if items != [base + 3 * n + k for k in (1, 2, 3)]:
-            raise ValueError("items the grader did not choose")
-        if not entry["filled"]:
-            return problem("2 puts into an empty buffer of capacity 2 to return",
-                            "put() blocked", "")
-        held = entry["a_held"]
+        items, held = entry["items"], entry["a_held"]
+        # A get() that raised on its way to the line it was to stop at was never stopped.
+        where = (f"while the get() was stopped before line {held[1]} of your file"
+                 if held is not None and held[0] == "held" else "in the get() on a full buffer")
+        opening = _round_opening(entry, items, [base + 3 * n + k for k in (1, 2, 3)], setup,
+                                 where, "get() on a full buffer")
+        if opening is not None:
+            return opening
         if held[0] == "done":
             got = [held[1], *entry["got"]]
             if got != items[:2]:
                 return problem(f"get() to return {items[0]}, then {items[1]} ({setup})",
                                 ", ".join(shown(x) for x in got), "")
             return None  # every line of get() was a stopping point once
-        # A get() that raised on its way to the line it was to stop at was never stopped.
-        where = (f"while the get() was stopped before line {held[1]} of your file"
-                 if held[0] == "held" else "in the get() on a full buffer")
-        raised = _exception_in((held, entry["b_while"], entry["a_end"], entry["b_end"]), setup,
-                               where)
-        if raised is not None:
-            return raised
-        if held[0] != "held":
-            return problem(f"get() on a full buffer to return ({setup})",
-                            "it did not return", "")
         if entry["a_end"][0] != "done":
             return problem(f"the stopped get() to return once it went on ({setup})",
                             f"it never returned {where}", "")
@@ -170,28 +186,19 @@ def _stepped_two_gets(h: Any, method: str, base: int) -> Problem:
     if not seen["started"]:
         return problem(f"the consumer processes to start ({setup})", "they did not start", "")
     for n, entry in enumerate(seen["rounds"]):
-        items = entry["items"]
-        if items != [base + 2 * n + 1, base + 2 * n + 2]:
-            raise ValueError("items the grader did not choose")
-        if not entry["filled"]:
-            return problem("2 puts into an empty buffer of capacity 2 to return",
-                            "put() blocked", "")
-        held = entry["a_held"]
+        items, held = entry["items"], entry["a_held"]
+        where = (f"while the first get() was stopped before line {held[1]} of your file"
+                 if held is not None and held[0] == "held" else "in a get() from a full buffer")
+        opening = _round_opening(entry, items, [base + 2 * n + 1, base + 2 * n + 2], setup,
+                                 where, "get() from a full buffer", "get() raised ")
+        if opening is not None:
+            return opening
         if held[0] == "done":
             got = [held[1], *entry["got"]]
             if got != items:
                 return problem(f"get() to return {items[0]}, then {items[1]} ({setup})",
                                 ", ".join(shown(x) for x in got), "")
             return None  # every line of get() was a stopping point once
-        where = (f"while the first get() was stopped before line {held[1]} of your file"
-                 if held[0] == "held" else "in a get() from a full buffer")
-        raised = _exception_in((held, entry["b_while"], entry["a_end"], entry["b_end"]), setup,
-                               where, "get() raised ")
-        if raised is not None:
-            return raised
-        if held[0] != "held":
-            return problem(f"get() from a full buffer to return ({setup})",
-                            "it did not return", "")
         if entry["a_end"][0] != "done" or entry["b_end"][0] != "done":
             return problem(f"both get()s to finish once the first went on ({setup})",
                             f"one of them never returned {where}", "")
@@ -221,18 +228,13 @@ def _stepped_put_get(h: Any, method: str, base: int) -> Problem:
                         "they did not start", "")
     for n, entry in enumerate(seen["rounds"]):
         item, held = entry["item"], entry["a_held"]
-        if item != base + n + 1:
-            raise ValueError("an item the grader did not choose")
         where = (f"while the put() was stopped before line {held[1]} of your file"
                  if held[0] == "held" else "after the put() returned" if held[0] == "done"
                  else "in the put() into an empty buffer")
-        raised = _exception_in((held, entry["b_while"], entry["a_end"], entry["b_end"]), setup,
-                               where)
-        if raised is not None:
-            return raised
-        if held[0] not in ("held", "done"):
-            return problem(f"put() into an empty buffer to return ({setup})",
-                            "it did not return", "")
+        opening = _round_opening(entry, [item], [base + n + 1], setup, where,
+                                 "put() into an empty buffer")
+        if opening is not None:
+            return opening
         if entry["a_end"][0] != "done":
             return problem(f"the stopped put() to return once it went on ({setup})",
                             f"it never returned {where}", "")

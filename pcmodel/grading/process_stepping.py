@@ -47,7 +47,7 @@ from __future__ import annotations
 import multiprocessing
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
 from typing import Any
@@ -201,14 +201,13 @@ def stepped_puts(module: Any, source: str, method: str, base: int,
             buf, stall, a, b, started):
         for hold_at in range(MOST_ROUNDS if started else 0):
             items = [base + 2 * hold_at + 1, base + 2 * hold_at + 2]
-            a.call("put", items[0])
-            held = a.advance(hold_at, stall)
-            entry: dict[str, Any] = {"items": items, "a_held": held, "b_while": None,
-                                     "a_end": held, "b_end": None, "got": []}
+            entry: dict[str, Any] = {"items": items, "a_held": None, "b_while": None,
+                                     "a_end": None, "b_end": None, "got": []}
             rounds.append(entry)
-            if held[0] != "held":
-                if held[0] == "done":  # A's put() is shorter than hold_at lines: all seen
-                    entry["got"] = _take(buf, 1, stall, call)
+            held = _hold_a(entry, buf, a, ("put", items[0]), (), hold_at, stall, call)
+            if held == "done":  # A's put() is shorter than hold_at lines: all seen
+                entry["got"] = _take(buf, 1, stall, call)
+            if held != "held":
                 break
             b.call("put", items[1])
             entry["b_while"] = b.advance(None, stall)
@@ -216,8 +215,7 @@ def stepped_puts(module: Any, source: str, method: str, base: int,
                 # B's put() has returned, so an item is there for a get() now, while A is still
                 # stopped: the oldest slot must hold a real item, not one A has yet to write.
                 entry["got"] = _take(buf, 1, stall, call)
-            _let_a_go(a, b, entry, stall)
-            if entry["a_end"][0] != "done" or entry["b_end"][0] != "done":
+            if not _let_a_go(a, b, entry, stall):
                 break
             entry["got"] += _take(buf, 2 - len(entry["got"]), stall, call)
             if sorted(x for x in entry["got"] if isinstance(x, int)) != items:
@@ -242,18 +240,13 @@ def stepped_two_gets(module: Any, source: str, method: str, base: int,
             entry: dict[str, Any] = {"items": items, "filled": False, "a_held": None,
                                      "b_while": None, "a_end": None, "b_end": None, "got": []}
             rounds.append(entry)
-            entry["filled"] = all(call(partial(buf.put, x), stall)[0] for x in items)
-            if not entry["filled"]:
-                break
-            a.call("get")
-            entry["a_held"] = entry["a_end"] = held = a.advance(hold_at, stall)
-            if held[0] != "held":
-                if held[0] == "done":  # A's get() is shorter than hold_at lines: all seen
-                    entry["got"] = _take(buf, 1, stall, call)
+            held = _hold_a(entry, buf, a, ("get", None), items, hold_at, stall, call)
+            if held == "done":  # A's get() is shorter than hold_at lines: all seen
+                entry["got"] = _take(buf, 1, stall, call)
+            if held != "held":
                 break
             b.call("get")
-            _let_a_go(a, b, entry, stall)
-            if entry["a_end"][0] != "done" or entry["b_end"][0] != "done":
+            if not _let_a_go(a, b, entry, stall):
                 break
             got = [entry["a_end"][1], entry["b_end"][1]]
             if sorted(x for x in got if isinstance(x, int)) != items:
@@ -277,18 +270,13 @@ def stepped_gets(module: Any, source: str, method: str, base: int,
             entry: dict[str, Any] = {"items": items, "filled": False, "a_held": None,
                                      "b_while": None, "a_end": None, "b_end": None, "got": []}
             rounds.append(entry)
-            entry["filled"] = all(call(partial(buf.put, x), stall)[0] for x in items[:2])
-            if not entry["filled"]:
-                break
-            a.call("get")
-            entry["a_held"] = entry["a_end"] = held = a.advance(hold_at, stall)
-            if held[0] != "held":
-                if held[0] == "done":  # A's get() is shorter than hold_at lines: all seen
-                    entry["got"] = _take(buf, 1, stall, call)
+            held = _hold_a(entry, buf, a, ("get", None), items[:2], hold_at, stall, call)
+            if held == "done":  # A's get() is shorter than hold_at lines: all seen
+                entry["got"] = _take(buf, 1, stall, call)
+            if held != "held":
                 break
             b.call("put", items[2])
-            _let_a_go(a, b, entry, stall)
-            if entry["a_end"][0] != "done" or entry["b_end"][0] != "done":
+            if not _let_a_go(a, b, entry, stall):
                 break
             entry["got"] = _take(buf, 2, stall, call)
             if [entry["a_end"][1], *entry["got"]] != items:
@@ -311,13 +299,11 @@ def stepped_put_get(module: Any, source: str, method: str, base: int,
             entry: dict[str, Any] = {"item": item, "a_held": None, "b_while": None,
                                      "a_end": None, "b_end": None}
             rounds.append(entry)
-            a.call("put", item)
-            entry["a_held"] = entry["a_end"] = held = a.advance(hold_at, stall)
-            if held[0] == "done":  # A's put() is shorter than hold_at lines: all seen
+            held = _hold_a(entry, buf, a, ("put", item), (), hold_at, stall, call)
+            if held == "done":  # A's put() is shorter than hold_at lines: all seen
                 b.call("get")
                 entry["b_end"] = b.advance(None, stall)
-                break
-            if held[0] != "held":
+            if held != "held":
                 break
             b.call("get")
             _let_a_go(a, b, entry, stall)
@@ -326,16 +312,37 @@ def stepped_put_get(module: Any, source: str, method: str, base: int,
     return {"started": started, "rounds": rounds}
 
 
-def _let_a_go(a: _Stepper, b: _Stepper, entry: dict[str, Any], stall: float) -> None:
+def _hold_a(entry: dict[str, Any], buf: Any, a: _Stepper, a_call: tuple[str, int | None],
+            fill: Sequence[int], hold_at: int, stall: float,
+            call: Callable[[Callable[[], Any], float], tuple[bool, Any]]) -> str:
+    """Open a round as every scenario does: the controller puts ``fill`` into ``buf`` first, if
+    any (``entry["filled"]``: whether each put returned within ``stall`` s; the round stops at
+    the first that did not), then A starts ``a_call`` (``("put", item)`` or ``("get", None)``)
+    and is let through its lines up to line ``hold_at``, held there (``entry["a_held"]``, and
+    ``entry["a_end"]`` until A goes on). Returns what A did: ``"held"``, the round goes on;
+    ``"done"``, A's call is shorter than ``hold_at`` lines (every line has been a stopping
+    point); anything else (``"error"``, ``"still"``, ``"stalled"``, ``"unfilled"``), the round
+    ends there."""
+    if fill:
+        entry["filled"] = all(call(partial(buf.put, x), stall)[0] for x in fill)
+        if not entry["filled"]:
+            return "unfilled"
+    a.call(*a_call)
+    entry["a_held"] = entry["a_end"] = held = a.advance(hold_at, stall)
+    return held[0]
+
+
+def _let_a_go(a: _Stepper, b: _Stepper, entry: dict[str, Any], stall: float) -> bool:
     """B's call was made while A is held: note how it went while A waited (``b_while``, unless
     already noted), let A go and note how each ended (``a_end``, ``b_end``; B's first answer if
-    it had already ended)."""
+    it had already ended). Returns whether both calls ended by returning."""
     if entry["b_while"] is None:
         entry["b_while"] = b.advance(None, stall)
     a.release()
     entry["a_end"] = a.advance(None, stall)
     entry["b_end"] = (entry["b_while"] if entry["b_while"][0] not in ("still", "stalled")
                       else b.advance(None, stall))
+    return entry["a_end"][0] == "done" and entry["b_end"][0] == "done"
 
 
 def _take(buf: Any, count: int, stall: float, call: Any) -> list[Any]:

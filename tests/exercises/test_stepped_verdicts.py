@@ -25,10 +25,13 @@ def _replayed(scenario, method_name: str, round_: dict) -> dict:
     return problem
 
 
-def test_two_puts_report_what_the_second_or_the_stopped_one_raised():
+@pytest.mark.parametrize("raising", ["b_end", "a_end"])
+def test_two_puts_report_what_the_second_or_the_stopped_one_raised(raising):
+    # The stopped put() raising once let go is told with where it was stopped, as the second.
+    ends = {"a_end": ["done", None], "b_end": ["done", None], raising: ["error", RAISED]}
     problem = _replayed(_stepped, "stepped", {
         "items": [BASE + 1, BASE + 2], "a_held": ["held", 7], "b_while": ["still", None],
-        "a_end": ["done", None], "b_end": ["error", RAISED], "got": []})
+        **ends, "got": []})
     assert problem == {
         "expected": "no exception (2 producer processes (fork) putting at once into a buffer "
                     "of capacity 2)",
