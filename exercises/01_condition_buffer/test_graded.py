@@ -101,8 +101,9 @@ def test_many_threads(impl):
 def test_interleavings(impl):
     """Every schedule of 1 producer/2 consumers (capacity 1), of 2 producers/1 consumer
     (capacities 2 and 1, a switch possible at every line) and of 1 producer x 4 items/2
-    consumers (capacity 3, every line), up to a bounded search, finishes with every item
-    received once and never more items inside than the capacity."""
+    consumers (capacity 3, every line), and 2 producers/1 consumer (capacity 2) once more with
+    a switch possible inside the critical section too, up to a bounded search, finishes with
+    every item received once and never more items inside than the capacity."""
     sched_checks.check_interleavings(impl, style="condition")
 
 

@@ -97,8 +97,10 @@ def test_interleavings(impl):
     """Every schedule of 1 producer/2 consumers (capacity 1), of 2 producers/1 consumer
     (capacities 2 and 1) and of 1 producer x 4 items/2 consumers (capacity 3) with a switch
     possible at every line, up to a bounded search, finishes with every item received once and
-    never more items inside than the capacity: the test that finds a missing mutex, on the
-    producers' side and on the consumers'."""
+    never more items inside than the capacity; the 2 producers/1 consumer case (capacity 2)
+    once more with a switch possible inside the critical section too: the test that finds a
+    missing mutex, on the producers' side and on the consumers', and a mutex that each call
+    makes afresh, which excludes no one."""
     sched_checks.check_interleavings(impl, style="semaphore")
 
 

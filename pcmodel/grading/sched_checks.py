@@ -45,12 +45,16 @@ __all__ = [
 # Small configurations where each classic bug has a short failing schedule (OSTEP 30's 1P/2C,
 # two producers racing on one slot, consumers racing on the head, two producers both let past
 # the fullness test of a capacity-1 buffer before either stores its item), each searched up to
-# ``max_schedules`` schedules.
+# ``max_schedules`` schedules. ``lines=True`` makes no switch inside a critical section, which
+# is sound only when every thread takes the same lock; the last search switches there too
+# (``lines="all"``), so that a "mutex" each call makes afresh (``with threading.Lock():``),
+# which excludes no one, loses an item as surely as no mutex at all.
 SCENARIOS: tuple[dict[str, Any], ...] = (
     {"producers": 1, "consumers": 2, "capacity": 1, "items": 2, "lines": False},
     {"producers": 2, "consumers": 1, "capacity": 2, "items": 1, "lines": True},
     {"producers": 1, "consumers": 2, "capacity": 3, "items": 4, "lines": True},
     {"producers": 2, "consumers": 1, "capacity": 1, "items": 1, "lines": True},
+    {"producers": 2, "consumers": 1, "capacity": 2, "items": 1, "lines": "all"},
 )
 
 # The last of them on its own: two producers racing for the last free slot. The stress checks

@@ -19,11 +19,19 @@ EXERCISES = pathlib.Path(__file__).resolve().parents[2] / "exercises"
 BUFFER_EXERCISES = ("01_condition_buffer", "02_semaphore_buffer")
 
 # Tried in order; the first that fails names the bug. The second schedules every line of the
-# student's file, which is what makes a missing mutex reachable under the GIL.
+# student's file, which is what makes a missing mutex reachable under the GIL; the third also
+# switches inside critical sections, which finds a "mutex" each call makes afresh.
 CONFIGS = (
     {"producers": 1, "consumers": 2, "capacity": 1, "items": 2},
     {"producers": 2, "consumers": 1, "capacity": 2, "items": 2, "lines": True},
+    {"producers": 2, "consumers": 1, "capacity": 2, "items": 1, "lines": "all"},
 )
+
+#: Zoo entries whose bug no schedule shows, caught by the graded suites' other checks instead.
+NOT_INTERLEAVING_BUGS = {
+    "get_keeps_the_item": "a taken item stays referenced by its slot: a leak, not a race",
+    "acquire_with_a_timeout": "wrong only after a wait of 5 s that a controlled run never makes",
+}
 
 
 def load(path: pathlib.Path):
@@ -37,7 +45,7 @@ ZOO = sorted(
     path
     for exercise in BUFFER_EXERCISES
     for path in (EXERCISES / "zoo" / exercise).glob("*.py")
-    if not path.name.startswith("_")
+    if not path.name.startswith("_") and path.stem not in NOT_INTERLEAVING_BUGS
 )
 
 
@@ -62,7 +70,8 @@ def test_each_zoo_buffer_is_found_and_replays(path):
 
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("exercise", BUFFER_EXERCISES)
-@pytest.mark.parametrize("config", CONFIGS, ids=["1p2c-cap1", "2p1c-cap2-lines"])
+@pytest.mark.parametrize("config", CONFIGS,
+                         ids=["1p2c-cap1", "2p1c-cap2-lines", "2p1c-cap2-all-lines"])
 def test_reference_solutions_pass_the_same_exploration(exercise, config):
     factory = load(EXERCISES / exercise / "solution.py")
     assert_no_interleaving_bug(factory, max_schedules=3000, **config)
