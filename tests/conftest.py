@@ -97,7 +97,10 @@ def ours_in_shm(names: set[str]) -> set[str]:
     Entries of other programs and other test runs on the machine are never blamed."""
     prefix = "sem." + RUN_SEM_PREFIX.lstrip("/") + "-"
     named = {n for n in names if n.startswith(prefix) or n in _CREATED_SHM}
-    return named | _mapped_by(names - named, _our_processes())
+    unnamed = names - named
+    if not unnamed:  # the usual case after a test: no walk over every process of the machine
+        return named
+    return named | _mapped_by(unnamed, _our_processes())
 
 
 class Interrupted(BaseException):
