@@ -28,12 +28,14 @@ from typing import Any
 
 from pcmodel.topics.broker_static_configs import BROKER_CONFIGS_READ_ONLY
 from pcmodel.topics.config_resources import (
+    GIVEN_TWICE,
     AlterConfigOp,
     ConfigEntry,
     ConfigFilterType,
     ConfigResource,
     ConfigResourceType,
     enum_member,
+    repeated_resources,
 )
 from pcmodel.topics.errors import (
     BrokerResponseError,
@@ -78,22 +80,9 @@ def _operations(resource: ConfigResource, incremental: bool) -> list[tuple[str, 
     return operations
 
 
-def _repeated_resources(resources: Iterable[ConfigResource]
-                        ) -> set[tuple[ConfigResourceType, str]]:
-    """The ``(type, name)`` of every resource given more than once. Kafka's broker refuses
-    each such entry and applies none of them (``ConfigAdminManager.preprocess``): which one
-    should win is unclear."""
-    seen: set[tuple[ConfigResourceType, str]] = set()
-    repeated: set[tuple[ConfigResourceType, str]] = set()
-    for resource in resources:
-        key = (resource.resource_type, resource.name)
-        (repeated if key in seen else seen).add(key)
-    return repeated
-
-
 def _given_twice() -> InvalidRequestError:
     """Kafka's answer to a resource given more than once in one alteration."""
-    return InvalidRequestError("Each resource must appear at most once.")
+    return InvalidRequestError(GIVEN_TWICE)
 
 
 def _unsupported(kind: ConfigResourceType) -> InvalidRequestError:
@@ -166,7 +155,7 @@ class ConfigAdminMixin:
                                for name, value in self._modified(resource).items()
                                if name not in named and value is not None]
             changes.append((resource, operations))
-        repeated = _repeated_resources(resources)
+        repeated = repeated_resources((r.resource_type, r.name) for r in resources)
         out: dict[str, dict[str, str]] = {}
         for resource, operations in changes:
             key = (resource.resource_type, resource.name)

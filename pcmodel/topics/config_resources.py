@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from enum import IntEnum
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 __all__ = [
     "AlterConfigOp",
@@ -30,8 +30,16 @@ __all__ = [
     "ConfigSource",
     "ConfigSynonym",
     "ConfigType",
+    "GIVEN_TWICE",
     "enum_member",
+    "repeated_resources",
 ]
+
+#: Kafka's message (INVALID_REQUEST) for every entry of a resource an alteration names more than
+#: once (``ConfigAdminManager.preprocess``): which entry should win is unclear, so none does.
+GIVEN_TWICE = "Each resource must appear at most once."
+
+_Key = TypeVar("_Key")
 
 
 class ConfigResourceType(IntEnum):
@@ -165,3 +173,12 @@ def enum_member(enum: type[IntEnum], value: object, what: str) -> Any:
         pass
     names = ", ".join(member.name for member in enum)
     raise ValueError(f"unknown {what} {value!r}; one of {names}")
+
+
+def repeated_resources(keys: Iterable[_Key]) -> set[_Key]:
+    """The keys (each a resource's type and name) that ``keys`` holds more than once."""
+    seen: set[_Key] = set()
+    repeated: set[_Key] = set()
+    for key in keys:
+        (repeated if key in seen else seen).add(key)
+    return repeated

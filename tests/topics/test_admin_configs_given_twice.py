@@ -5,12 +5,10 @@ broker in another process and a cluster alike; the other resources of the call a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 import pytest
 
-from pcmodel.cluster import Cluster
 from pcmodel.topics import Broker
 from pcmodel.topics.admin import (
     AlterConfigOp,
@@ -19,37 +17,12 @@ from pcmodel.topics.admin import (
     KafkaAdminClient,
     NewTopic,
 )
-from pcmodel.topics.server import BrokerServer
+from tests.topics.admin_targets import broker_process, cluster, lone_broker
 
 pytestmark = pytest.mark.timeout(30)
 
 TOPIC = ConfigResourceType.TOPIC
 GIVEN_TWICE = "Each resource must appear at most once."
-
-
-@contextmanager
-def lone_broker() -> Iterator[object]:
-    with Broker() as broker:
-        yield broker
-
-
-@contextmanager
-def broker_process() -> Iterator[object]:
-    with Broker() as broker:
-        server = BrokerServer(broker).start()
-        try:
-            yield server.handle
-        finally:
-            server.stop()
-
-
-@contextmanager
-def cluster() -> Iterator[object]:
-    made = Cluster(3, mode="steps")
-    try:
-        yield made
-    finally:
-        made.close()
 
 
 WHERE = [lone_broker, broker_process, cluster]

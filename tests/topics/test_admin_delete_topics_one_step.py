@@ -6,15 +6,11 @@ cluster of threads and one of broker processes)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 
-from pcmodel.cluster import Cluster
-from pcmodel.topics import Broker
 from pcmodel.topics.admin import KafkaAdminClient
-from pcmodel.topics.server import BrokerServer
+from tests.topics.admin_targets import broker_process, cluster, lone_broker, process_cluster
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -54,34 +50,6 @@ class RecreatedOnLookup:
 
     def __getattr__(self, name):
         return getattr(self.conn, name)
-
-
-@contextmanager
-def lone_broker() -> Iterator[object]:
-    with Broker() as broker:
-        yield broker
-
-
-@contextmanager
-def broker_process() -> Iterator[object]:
-    with Broker() as broker:
-        server = BrokerServer(broker).start()
-        try:
-            yield server.handle
-        finally:
-            server.stop()
-
-
-@contextmanager
-def cluster() -> Iterator[object]:
-    with Cluster(3, mode="threads") as made:
-        yield made
-
-
-@contextmanager
-def process_cluster() -> Iterator[object]:
-    with Cluster(3, mode="processes") as made:
-        yield made
 
 
 @pytest.mark.parametrize("where", [lone_broker, broker_process, cluster, process_cluster],

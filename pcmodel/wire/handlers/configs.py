@@ -41,7 +41,13 @@ from kafka.protocol.admin import (
 )
 
 from pcmodel.topics.broker_static_configs import BROKER_CONFIGS_READ_ONLY
-from pcmodel.topics.config_resources import AlterConfigOp, ConfigEntry, ConfigResourceType
+from pcmodel.topics.config_resources import (
+    GIVEN_TWICE,
+    AlterConfigOp,
+    ConfigEntry,
+    ConfigResourceType,
+    repeated_resources,
+)
 from pcmodel.topics.errors import InvalidRequestError
 from pcmodel.topics.topic_settings import check_topic_name
 from pcmodel.wire.api import ApiHandler, RequestContext, error_code, error_message
@@ -95,17 +101,6 @@ def _check_alteration(resource: Any, incremental: bool) -> None:
         raise InvalidRequestError(f"Null value not supported for : {', '.join(unset)}")
 
 
-def _repeated_resources(resources: Any) -> set[tuple[int, str]]:
-    """The ``(type, name)`` of every resource a request gives more than once (Kafka's
-    ``preprocess`` compares the raw type and name, so ``"0"`` and ``""`` differ)."""
-    seen: set[tuple[int, str]] = set()
-    repeated: set[tuple[int, str]] = set()
-    for resource in resources:
-        key = (resource.resource_type, resource.resource_name)
-        (repeated if key in seen else seen).add(key)
-    return repeated
-
-
 def _entries(ctx: RequestContext, kind: int, name: str) -> list[ConfigEntry]:
     if kind == ConfigResourceType.TOPIC:
         check_topic_name(name)
@@ -152,12 +147,13 @@ def handle_describe_configs(ctx: RequestContext, request: Any) -> Any:
 
 def _alter(ctx: RequestContext, request: Any, incremental: bool) -> Any:
     results = []
-    repeated = _repeated_resources(request.resources)
+    # Kafka's ``preprocess`` compares the raw type and name, so "0" and "" differ.
+    repeated = repeated_resources((r.resource_type, r.resource_name) for r in request.resources)
     for resource in request.resources:
         kind, name = resource.resource_type, resource.resource_name
         try:
             if (kind, name) in repeated:
-                raise InvalidRequestError("Each resource must appear at most once.")
+                raise InvalidRequestError(GIVEN_TWICE)
             _check_alteration(resource, incremental)
             if kind == ConfigResourceType.TOPIC:
                 operations = [(c.name, c.config_operation if incremental else AlterConfigOp.SET,
