@@ -25,13 +25,16 @@ class CountedSemaphore(threading.Semaphore):
 
 
 class CountingLock:
-    """A lock that counts how often it is held (entered with ``with``)."""
+    """A lock that counts how often it is held (by ``acquire()`` or ``with``)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.holds = 0
-        self.acquire = self._lock.acquire
         self.release = self._lock.release
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        self.holds += 1
+        return self._lock.acquire(blocking, timeout)
 
     def __enter__(self):
         self.holds += 1
@@ -61,8 +64,9 @@ def drain(semaphore) -> int:
 
 def test_up_to_n_permits_are_taken_at_once_and_the_rest_stay():
     backend = ThreadBackend()
-    semaphore = threading.Semaphore(5)
+    semaphore = backend.semaphore(5)
     semaphore._cond = condition = CountingCondition()
+    semaphore._lock = condition._lock
     assert backend.acquire_up_to(semaphore, 3) == 3
     assert backend.acquire_up_to(semaphore, 10) == 2
     assert backend.acquire_up_to(semaphore, 4) == 0
@@ -71,16 +75,18 @@ def test_up_to_n_permits_are_taken_at_once_and_the_rest_stay():
     assert drain(semaphore) == 4
 
 
-def test_another_semaphore_type_is_served_one_permit_at_a_time():
+def test_another_semaphore_type_is_served_one_permit_at_a_time(monkeypatch):
+    monkeypatch.setattr(threading, "Semaphore", CountedSemaphore)  # as a scheduler replaces it
     backend = ThreadBackend()
-    semaphore = CountedSemaphore(3)
+    semaphore = backend.semaphore(3)
+    assert type(semaphore) is CountedSemaphore
     assert backend.acquire_up_to(semaphore, 5) == 3
     assert semaphore.acquires == 4  # three permits, then the try that found none
 
 
-def test_releasing_n_permits_wakes_n_sleepers():
+def test_releasing_n_permits_reaches_n_sleepers():
     backend = ThreadBackend()
-    semaphore = threading.Semaphore(0)
+    semaphore = backend.semaphore(0)
     woken = []
     sleepers = [threading.Thread(target=lambda: woken.append(semaphore.acquire(True, 20)))
                 for _ in range(3)]
@@ -110,7 +116,7 @@ def test_one_put_many_wakes_as_many_blocked_getters_as_it_brings_items():
 
 def test_permits_given_with_nobody_waiting_notify_nobody():
     backend = ThreadBackend()
-    semaphore = threading.Semaphore(0)
+    semaphore = backend.semaphore(0)
     notified: list[int] = []
     real_notify = semaphore._cond.notify
     semaphore._cond.notify = lambda n=1: (notified.append(n), real_notify(n))

@@ -1,0 +1,121 @@
+"""The semaphore variant on threads wakes one sleeper per run of permits, and it relays.
+
+A ``put_many`` that brings a run of items wakes one sleeping getter, which takes its share; a
+single put or get with nobody asleep notifies nobody; a woken sleeper that leaves by an exception
+passes its wake-up on. The tests block real threads, reach the moment through the semaphore's own
+list of sleepers, and fail by a timeout if a wake-up is lost.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from pcmodel.buffers import make_buffer
+from pcmodel.errors import ShutDown
+from tests.conftest import Interrupted, interrupt_the_first_waiter, wait_until
+
+SOON = 5  # seconds: a lost wake-up makes a waiter time out and the test fail
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def count_wake_ups(condition) -> list[int]:
+    """Record, for every ``notify()`` of ``condition``, how many sleepers it woke."""
+    woken: list[int] = []
+    real_notify = condition.notify
+
+    def notify(n: int = 1) -> None:
+        woken.append(min(n, len(condition._waiters)))
+        real_notify(n)
+
+    condition.notify = notify
+    return woken
+
+
+def test_a_run_of_items_wakes_one_sleeping_getter_not_one_per_item():
+    buf = make_buffer("semaphore", 200)
+    items = buf._full_slots
+    taken: list[int] = []
+
+    def getter() -> None:
+        try:
+            taken.append(len(buf.get_many(100, timeout=SOON)))
+        except ShutDown:
+            pass
+
+    getters = [threading.Thread(target=getter) for _ in range(4)]
+    for thread in getters:
+        thread.start()
+    wait_until(lambda: len(items._cond._waiters) == 4)
+    woken = count_wake_ups(items._cond)
+    buf.put_many(range(100))
+    wait_until(lambda: taken == [100])  # the one woken took the whole run
+    woken_by_the_run = sum(woken)
+    buf.shutdown()  # the others leave
+    for thread in getters:
+        thread.join(SOON + 5)
+    assert woken_by_the_run == 1
+    assert buf.qsize() == 0
+
+
+def test_single_items_with_nobody_asleep_notify_nobody():
+    buf = make_buffer("semaphore", 4)
+    notified_items = count_wake_ups(buf._full_slots._cond)
+    notified_space = count_wake_ups(buf._empty_slots._cond)
+    buf.put("a")
+    buf.put_many(["b", "c"])
+    assert buf.get() == "a" and buf.get_many(5) == ["b", "c"]
+    assert notified_items == [] and notified_space == []  # not even a notify() for nobody
+
+
+def test_a_woken_getter_interrupted_passes_its_wake_up_on():
+    buf = make_buffer("semaphore", 4)
+    interrupt_the_first_waiter(buf._full_slots._cond)
+    outcome: dict[str, object] = {}
+
+    def getter() -> None:
+        name = threading.current_thread().name
+        try:
+            # Long: a getter that wakes only when this runs out has lost a wake-up.
+            outcome[name] = buf.get(timeout=6 * SOON)
+        except (Interrupted, ShutDown) as exc:
+            outcome[name] = type(exc).__name__
+
+    first = threading.Thread(target=getter, name="first")
+    first.start()
+    wait_until(lambda: len(buf._full_slots._cond._waiters) == 1)
+    second = threading.Thread(target=getter, name="second")
+    second.start()
+    wait_until(lambda: len(buf._full_slots._cond._waiters) == 2)
+    try:
+        buf.put("item")  # wakes the first sleeper, which is interrupted as it wakes
+        wait_until(lambda: len(outcome) == 2, SOON)
+    finally:
+        buf.shutdown()
+        first.join(6 * SOON + 5)
+        second.join(6 * SOON + 5)
+    assert outcome == {"first": "Interrupted", "second": "item"}
+    assert buf.waiting == (0, 0)
+
+
+def test_a_sleeper_that_wants_fewer_than_a_run_wakes_the_next():
+    buf = make_buffer("semaphore", 8)
+    got: list[list[int]] = []
+    lock = threading.Lock()
+
+    def getter() -> None:
+        items = buf.get_many(2, timeout=SOON)
+        with lock:
+            got.append(items)
+
+    getters = [threading.Thread(target=getter) for _ in range(3)]
+    for thread in getters:
+        thread.start()
+    wait_until(lambda: buf.waiting == (0, 3))
+    buf.put_many(range(6))  # one wake-up, relayed from sleeper to sleeper
+    for thread in getters:
+        thread.join(SOON + 5)
+    assert sorted(x for items in got for x in items) == list(range(6))
+    assert [len(items) for items in got] == [2, 2, 2]
