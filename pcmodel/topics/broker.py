@@ -234,8 +234,9 @@ class Broker(
     and the consumer protocols as its consumers are restarted one by one
     (:mod:`pcmodel.topics.group_migration`). ``group_classic_max_size`` (``None``: no bound,
     as Kafka's default of 2147483647 means) is Kafka's ``group.max.size``, the bound on a
-    classic group, as far as conversions go: a downgrade that would leave more classic
-    members is refused (a classic group's JoinGroup is not bounded here). Both stay
+    classic group: a JoinGroup past it is refused with ``GroupMaxSizeReachedError``
+    (GROUP_MAX_SIZE_REACHED), and so is a downgrade that would leave more classic members.
+    Both stay
     attributes that may be set while the broker runs; a bad value, here or there, raises
     ``IllegalArgumentError``.
 

@@ -69,8 +69,9 @@ migration): `group_consumer_migration_policy="bidirectional"` (Kafka's
 `group.consumer.migration.policy`, with Kafka 4's default: a `group.protocol=consumer` member
 joining a classic group turns it into a consumer group, and the last such member leaving turns
 it back; `"upgrade"` and `"downgrade"` allow one direction, `"disabled"` neither) and
-`group_classic_max_size=None` (Kafka's `group.max.size`, here only for the conversion: a group
-that would be left with more classic members stays a consumer group). Both may also be set on a
+`group_classic_max_size=None` (Kafka's `group.max.size`: a classic group takes no member past
+it, GROUP_MAX_SIZE_REACHED, and a group that would be left with more classic members stays a
+consumer group). Both may also be set on a
 running broker (`broker.group_consumer_migration_policy = "upgrade"`), checked either way. A
 classic consumer may join a consumer group whatever the policy, as in Kafka. DescribeConfigs
 shows these five group settings under Kafka's names.
