@@ -67,6 +67,7 @@ from pcmodel.topics.cli import (
     check_listen_address,
     transaction_options,
 )
+from pcmodel.topics.group_migration import DEFAULT_MIGRATION_POLICY, MIGRATION_POLICIES
 from pcmodel.topics.group_offsets import DEFAULT_OFFSETS_RETENTION_MINUTES
 from pcmodel.topics.idempotence import DEFAULT_PRODUCER_ID_EXPIRATION_MS
 
@@ -99,6 +100,33 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--group-initial-rebalance-delay-ms", type=int, default=300, metavar="MS",
         help="Kafka's group.initial.rebalance.delay.ms (default 300, what Kafka clients want)",
+    )
+    parser.add_argument(
+        "--group-consumer-session-timeout-ms", type=int, default=45_000, metavar="MS",
+        help="Kafka's group.consumer.session.timeout.ms: a consumer group member silent this "
+        "long leaves its group (default 45000)",
+    )
+    parser.add_argument(
+        "--group-consumer-heartbeat-interval-ms", type=int, default=5_000, metavar="MS",
+        help="Kafka's group.consumer.heartbeat.interval.ms: how often consumer group members "
+        "are told to heartbeat (default 5000)",
+    )
+    parser.add_argument(
+        "--group-consumer-max-size", type=int, default=None, metavar="N",
+        help="Kafka's group.consumer.max.size: the most members a consumer group may have "
+        "(default: no bound)",
+    )
+    parser.add_argument(
+        "--group-consumer-migration-policy", default=DEFAULT_MIGRATION_POLICY,
+        metavar="POLICY",
+        help="Kafka's group.consumer.migration.policy: which ways a group may move between "
+        f"the classic and the consumer protocols ({', '.join(MIGRATION_POLICIES)}; default "
+        f"{DEFAULT_MIGRATION_POLICY})",
+    )
+    parser.add_argument(
+        "--group-max-size", type=int, default=None, metavar="N",
+        help="Kafka's group.max.size: the most members a classic group may have, also when "
+        "a group moves back to the classic protocol (default: no bound)",
     )
     parser.add_argument(
         "--offsets-retention-minutes", type=int, default=DEFAULT_OFFSETS_RETENTION_MINUTES,
@@ -150,6 +178,12 @@ def make_cluster(args: argparse.Namespace, mode: str | None = None,
                    start_cancelled=start_cancelled,
                    broker_session_timeout_ms=args.broker_session_timeout_ms,
                    group_initial_rebalance_delay_ms=args.group_initial_rebalance_delay_ms,
+                   group_consumer_session_timeout_ms=args.group_consumer_session_timeout_ms,
+                   group_consumer_heartbeat_interval_ms=(
+                       args.group_consumer_heartbeat_interval_ms),
+                   group_consumer_max_size=args.group_consumer_max_size,
+                   group_consumer_migration_policy=args.group_consumer_migration_policy,
+                   group_classic_max_size=args.group_max_size,
                    offsets_retention_minutes=args.offsets_retention_minutes,
                    producer_id_expiration_ms=args.producer_id_expiration_ms,
                    auto_leader_rebalance_enable=args.auto_leader_rebalance,
@@ -167,6 +201,18 @@ def run_cluster(args: argparse.Namespace) -> int:
     check_kafka_int("--broker-session-timeout-ms", args.broker_session_timeout_ms, 1)
     check_kafka_int("--group-initial-rebalance-delay-ms",
                     args.group_initial_rebalance_delay_ms, 0)
+    check_kafka_int("--group-consumer-session-timeout-ms",
+                    args.group_consumer_session_timeout_ms, 1)
+    check_kafka_int("--group-consumer-heartbeat-interval-ms",
+                    args.group_consumer_heartbeat_interval_ms, 1)
+    for option, size in (("--group-consumer-max-size", args.group_consumer_max_size),
+                         ("--group-max-size", args.group_max_size)):
+        if size is not None:  # unset: no bound
+            check_kafka_int(option, size, 1)
+    if args.group_consumer_migration_policy.lower() not in MIGRATION_POLICIES:
+        raise UsageError(f"--group-consumer-migration-policy must be one of "
+                         f"{', '.join(MIGRATION_POLICIES)}, not "
+                         f"{args.group_consumer_migration_policy!r}")
     check_kafka_int("--offsets-retention-minutes", args.offsets_retention_minutes, 1)
     check_kafka_int("--producer-id-expiration-ms", args.producer_id_expiration_ms, 1)
     check_kafka_long("--leader-imbalance-check-interval-seconds",

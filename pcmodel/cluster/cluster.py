@@ -45,6 +45,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from pcmodel.cluster.clock import VirtualClock
+from pcmodel.cluster.consumer_group_settings import check_consumer_group_settings
 from pcmodel.cluster.controller import Controller, PartitionState
 from pcmodel.cluster.driving import Driving
 from pcmodel.cluster.errors import LeaderNotAvailableError
@@ -65,6 +66,7 @@ from pcmodel.topics.errors import (
     KafkaConnectionError,
     KafkaError,
 )
+from pcmodel.topics.group_migration import DEFAULT_MIGRATION_POLICY
 from pcmodel.topics.group_offsets import (
     DEFAULT_OFFSET_METADATA_MAX_BYTES,
     DEFAULT_OFFSETS_RETENTION_MINUTES,
@@ -95,6 +97,15 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, ReplicaAdmin, StateDeli
     :meth:`advance` moves virtual time by default). ``group_initial_rebalance_delay_ms`` is
     every broker's Kafka ``group.initial.rebalance.delay.ms`` (see
     :class:`~pcmodel.topics.broker.Broker`; Kafka clients want a few hundred ms).
+    ``group_consumer_session_timeout_ms`` (45 s), ``group_consumer_heartbeat_interval_ms``
+    (5 s), ``group_consumer_max_size`` (``None``: no bound), ``group_consumer_migration_policy``
+    (``"bidirectional"``) and ``group_classic_max_size`` (``None``) are every broker's Kafka
+    ``group.consumer.session.timeout.ms``, ``group.consumer.heartbeat.interval.ms``,
+    ``group.consumer.max.size``, ``group.consumer.migration.policy`` and ``group.max.size``,
+    for Kafka 4's consumer groups, their migrations and the classic groups' bound, with a lone
+    :class:`~pcmodel.topics.broker.Broker`'s defaults and checks
+    (:mod:`pcmodel.cluster.consumer_group_settings`); a restarted broker has them again, and
+    ``consumer_group_settings`` holds them.
     ``offsets_retention_minutes`` and ``offsets_retention_check_interval_ms`` are Kafka's
     ``offsets.retention.minutes`` and ``offsets.retention.check.interval.ms``, with Kafka's
     defaults: committed offsets expire at their coordinator, which removes them from the
@@ -137,6 +148,11 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, ReplicaAdmin, StateDeli
         tick_ms: int = 50,
         default_replication_factor: int | None = None,
         group_initial_rebalance_delay_ms: int = 0,
+        group_consumer_session_timeout_ms: int = 45_000,
+        group_consumer_heartbeat_interval_ms: int = 5_000,
+        group_consumer_max_size: int | None = None,
+        group_consumer_migration_policy: str = DEFAULT_MIGRATION_POLICY,
+        group_classic_max_size: int | None = None,
         offsets_retention_minutes: int = DEFAULT_OFFSETS_RETENTION_MINUTES,
         offsets_retention_check_interval_ms: int = DEFAULT_RETENTION_CHECK_INTERVAL_MS,
         offset_metadata_max_bytes: int = DEFAULT_OFFSET_METADATA_MAX_BYTES,
@@ -173,6 +189,12 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, ReplicaAdmin, StateDeli
         if not isinstance(auto_leader_rebalance_enable, bool):
             raise IllegalArgumentError("auto_leader_rebalance_enable must be True or False, got "
                                        f"{auto_leader_rebalance_enable!r}")
+        consumer_group_settings = check_consumer_group_settings(
+            group_consumer_session_timeout_ms=group_consumer_session_timeout_ms,
+            group_consumer_heartbeat_interval_ms=group_consumer_heartbeat_interval_ms,
+            group_consumer_max_size=group_consumer_max_size,
+            group_consumer_migration_policy=group_consumer_migration_policy,
+            group_classic_max_size=group_classic_max_size)
         self.mode = mode
         if clock is None:
             clock = VirtualClock() if mode == "steps" else time.monotonic
@@ -188,6 +210,8 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, ReplicaAdmin, StateDeli
             leader_imbalance_check_interval_seconds if auto_leader_rebalance_enable else None)
         self.replica_lag_time_max = replica_lag_time_max_ms / 1000
         self.group_initial_rebalance_delay_ms = group_initial_rebalance_delay_ms
+        #: Every broker's consumer group settings, checked (Kafka's ``group.consumer.*``).
+        self.consumer_group_settings = consumer_group_settings
         self.offsets_retention_minutes = offsets_retention_minutes
         self.offsets_retention_check_interval_ms = offsets_retention_check_interval_ms
         self.offset_metadata_max_bytes = offset_metadata_max_bytes
@@ -228,6 +252,7 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, ReplicaAdmin, StateDeli
             ClusterNode(b, clock=self.clock, alter_isr=self._alter_isr,
                         replica_lag_time_max=self.replica_lag_time_max,
                         group_initial_rebalance_delay_ms=self.group_initial_rebalance_delay_ms,
+                        consumer_group_settings=self.consumer_group_settings,
                         offsets_retention_minutes=self.offsets_retention_minutes,
                         producer_id_expiration_ms=self.producer_id_expiration_ms,
                         producer_id_expiration_check_interval_ms=self

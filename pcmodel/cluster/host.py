@@ -36,6 +36,7 @@ import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+from pcmodel.cluster.consumer_group_settings import DEFAULT_CONSUMER_GROUP_SETTINGS
 from pcmodel.cluster.controller import PartitionState, TopicConfig
 from pcmodel.cluster.errors import NotLeaderForPartitionError
 from pcmodel.cluster.events import ClusterEvent
@@ -43,6 +44,7 @@ from pcmodel.cluster.follower import replicate_once
 from pcmodel.cluster.host_writes import HostWrites
 from pcmodel.cluster.journal import DurableReplica, durable_replicas, journal_path
 from pcmodel.cluster.node import ClusterNode
+from pcmodel.topics.broker_static_configs import ConsumerGroupConfigs
 from pcmodel.topics.client import BrokerHandle, RemoteBroker
 from pcmodel.topics.compression import CompressedBatch, get_codec
 from pcmodel.topics.errors import KafkaConnectionError, KafkaError
@@ -102,6 +104,8 @@ class HostSpec(NamedTuple):
     #: ``(producer_id_expiration_ms, producer_id_expiration_check_interval_ms)``.
     producer_id_expiration: tuple[int, int] = (DEFAULT_PRODUCER_ID_EXPIRATION_MS,
                                                DEFAULT_PRODUCER_ID_EXPIRATION_CHECK_INTERVAL_MS)
+    #: The cluster's consumer group settings, checked there (every incarnation gets them).
+    consumer_group_settings: ConsumerGroupConfigs = DEFAULT_CONSUMER_GROUP_SETTINGS
 
 
 class NodeHost(HostWrites):
@@ -117,6 +121,7 @@ class NodeHost(HostWrites):
                                 replica_lag_time_max=spec.replica_lag_time_max,
                                 group_initial_rebalance_delay_ms=spec
                                 .group_initial_rebalance_delay_ms,
+                                consumer_group_settings=spec.consumer_group_settings,
                                 offsets_retention_minutes=spec.offsets_retention_minutes,
                                 replica_factory=durable_replicas(spec.directory),
                                 log_dir=spec.directory,

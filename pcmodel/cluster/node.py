@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
+from pcmodel.cluster.consumer_group_settings import DEFAULT_CONSUMER_GROUP_SETTINGS
 from pcmodel.cluster.controller import PartitionState, TopicConfig
 from pcmodel.cluster.epochs import EpochEntry
 from pcmodel.cluster.errors import (
@@ -35,6 +36,7 @@ from pcmodel.cluster.purgatory import DelayedProduce, ProduceFuture, ProduceResu
 from pcmodel.cluster.replica import Replica
 from pcmodel.topics.broker import Broker, FetchError, FetchResult
 from pcmodel.topics.broker_log_dirs import IN_MEMORY
+from pcmodel.topics.broker_static_configs import ConsumerGroupConfigs
 from pcmodel.topics.broker_topics import delete_records_target
 from pcmodel.topics.config_resources import AlterConfigOp
 from pcmodel.topics.errors import KafkaConnectionError, UnknownTopicOrPartitionError
@@ -77,6 +79,9 @@ class ClusterNode(LocalReplicas, NodeMarkers):
     settings of those names: every ``check_interval`` (of ``clock``), and at the first
     :meth:`maintain` after the node starts, each replica forgets the idempotent producers
     whose newest batch is older than the expiration time by the wall clock.
+    ``group_initial_rebalance_delay_ms``, ``consumer_group_settings`` (checked, see
+    :mod:`pcmodel.cluster.consumer_group_settings`) and ``offsets_retention_minutes`` are
+    handed to the node's :class:`~pcmodel.topics.broker.Broker`.
     """
 
     def __init__(
@@ -88,6 +93,7 @@ class ClusterNode(LocalReplicas, NodeMarkers):
         replica_lag_time_max: float,
         max_fetch_records: int = 500,
         group_initial_rebalance_delay_ms: int = 0,
+        consumer_group_settings: ConsumerGroupConfigs = DEFAULT_CONSUMER_GROUP_SETTINGS,
         offsets_retention_minutes: int = DEFAULT_OFFSETS_RETENTION_MINUTES,
         replica_factory: Callable[..., Replica] = Replica,
         log_dir: str = IN_MEMORY,
@@ -111,7 +117,8 @@ class ClusterNode(LocalReplicas, NodeMarkers):
         self.broker = Broker(clock=clock,
                              group_initial_rebalance_delay_ms=group_initial_rebalance_delay_ms,
                              offsets_retention_minutes=offsets_retention_minutes,
-                             offsets_retention_check_interval_ms=None)
+                             offsets_retention_check_interval_ms=None,
+                             **consumer_group_settings._asdict())
         #: Builds each hosted replica: ``replica_factory(node_id, broker, tp, config)`` (a broker
         #: process passes one whose replicas keep their log in a file).
         self.replica_factory = replica_factory

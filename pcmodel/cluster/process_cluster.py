@@ -376,7 +376,8 @@ class ProcessCluster(ProcessRequests, ProcessFaults, Cluster):
                             self.group_initial_rebalance_delay_ms,
                             self.offsets_retention_minutes,
                             (self.producer_id_expiration_ms,
-                             self.producer_id_expiration_check_interval_ms))
+                             self.producer_id_expiration_check_interval_ms),
+                            self.consumer_group_settings)
         node.start(spec, self._authkey, START_TIMEOUT, cancelled)
         with self._lock:
             node.alive = True

@@ -33,6 +33,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pcmodel.cluster.controller import TopicConfig
+from pcmodel.cluster.transaction_settings import TRANSACTION_SETTINGS
 from pcmodel.topics.broker_static_configs import broker_config_entries
 from pcmodel.topics.broker_topics import check_new_topic_name
 from pcmodel.topics.config_resources import AlterConfigOp, ConfigEntry
@@ -246,7 +247,16 @@ class TopicAdmin:
             offset_metadata_max_bytes=self.offset_metadata_max_bytes,
             producer_id_expiration_ms=self.producer_id_expiration_ms,
             leader_balancing=(self.auto_leader_rebalance_enable,
-                              self.leader_imbalance_check_interval_seconds))
+                              self.leader_imbalance_check_interval_seconds),
+            transactions=self._transaction_limits(),
+            consumer_groups=self.consumer_group_settings)
+
+    def _transaction_limits(self) -> tuple[int, int]:
+        """``transaction.max.timeout.ms`` and ``transactional.id.expiration.ms`` as this
+        cluster's coordinators apply them (given, or Kafka's defaults)."""
+        given = self.transaction_settings
+        return (given.get("max_timeout_ms", TRANSACTION_SETTINGS["max_timeout_ms"][1]),
+                given.get("id_expiration_ms", TRANSACTION_SETTINGS["id_expiration_ms"][1]))
 
     @staticmethod
     def _topic_config(rf: int, options: Mapping[str, Any]) -> TopicConfig:

@@ -139,10 +139,11 @@ class ConsumerGroupsMixin:
 
     @property
     def group_classic_max_size(self) -> int | None:
-        """Kafka's ``group.max.size`` (the classic groups' bound) as far as conversions go: a
-        downgrade that would leave more classic members is refused (``None``: no bound).
-        Setting anything but a positive int or ``None`` raises ``IllegalArgumentError``; a
-        new value applies to the conversions that follow."""
+        """Kafka's ``group.max.size``, the classic groups' bound (``None``: no bound): a
+        JoinGroup past it is refused, and so is a downgrade that would leave more classic
+        members. Setting anything but a positive int or ``None`` raises
+        ``IllegalArgumentError``; a new value applies to the joins and conversions that
+        follow."""
         return self._classic_max_size
 
     @group_classic_max_size.setter

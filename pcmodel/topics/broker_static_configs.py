@@ -59,8 +59,8 @@ _BROKER_CONFIG_TYPES = {
 
 
 class ConsumerGroupConfigs(NamedTuple):
-    """The settings of a broker that serves Kafka 4's consumer groups (a lone broker), by
-    their Python names; ``None`` is no bound."""
+    """The settings of a broker that serves Kafka 4's consumer groups (a lone broker, or
+    every broker of a cluster), by their Python names; ``None`` is no bound."""
 
     group_consumer_session_timeout_ms: int
     group_consumer_heartbeat_interval_ms: int

@@ -27,10 +27,8 @@ SESSION_MS = 3_000
 
 def consumer_cluster(make_cluster, partitions=4):
     """A stepped cluster of 3 brokers with topic ``t`` and short consumer group sessions."""
-    cluster = make_cluster(3)
-    for node in cluster.nodes:
-        node.broker.group_consumer_session_timeout_ms = SESSION_MS
-        node.broker.group_consumer_heartbeat_interval_ms = 100
+    cluster = make_cluster(3, group_consumer_session_timeout_ms=SESSION_MS,
+                           group_consumer_heartbeat_interval_ms=100)
     cluster.create_topic("t", partitions, replication_factor=3)
     return cluster, cluster.connect()
 

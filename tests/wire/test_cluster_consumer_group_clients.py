@@ -23,10 +23,9 @@ PARTITIONS = 4
 def served():
     """A cluster of 3 brokers served by Kafka listeners, topic ``t`` replicated on all three,
     and consumer group sessions short enough for a test."""
-    with Cluster(3, **FAST) as cluster, cluster.serve_kafka() as listeners:
-        for node in cluster.nodes:
-            node.broker.group_consumer_session_timeout_ms = 3_000
-            node.broker.group_consumer_heartbeat_interval_ms = 200
+    with Cluster(3, **FAST, group_consumer_session_timeout_ms=3_000,
+                 group_consumer_heartbeat_interval_ms=200) as cluster, \
+            cluster.serve_kafka() as listeners:
         cluster.create_topic("t", PARTITIONS, replication_factor=3)
         wait_until(lambda: all(len(cluster.metadata()[("t", p)].isr) == 3
                                for p in range(PARTITIONS)), timeout=30)
