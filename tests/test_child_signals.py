@@ -20,19 +20,23 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # A Ctrl-C sent to the process while another thread runs (which the kernel may pick to take
 # it: the main thread blocks it in the block) must raise in the main thread when the block ends.
-# The block waits until a thread has taken the signal: on a busy machine the helper may be
-# scheduled only after the block, and a Ctrl-C taken then belongs to after the block.
+# The block waits until a thread has taken the signal and noted it for the main thread: the
+# signal module's C handler writes to the wakeup fd only after it has noted it (a signal that
+# is no longer pending may still be on its way to that note, on a busy machine, and one noted
+# only after the block belongs to after the block).
 HELD = textwrap.dedent("""\
     import os, signal, threading
     from pcmodel.child_signals import children_ignore_ctrl_c
+    noted, note = os.pipe()
+    os.set_blocking(note, False)
+    signal.set_wakeup_fd(note)
     stop = threading.Event()
     helper = threading.Thread(target=stop.wait)
     helper.start()
     try:
         with children_ignore_ctrl_c():
             os.kill(os.getpid(), signal.SIGINT)
-            while signal.SIGINT in signal.sigpending():
-                pass  # pending until the helper, which does not block it, takes it
+            os.read(noted, 1)  # the helper, which does not block it, took it and noted it
             print("block ended", flush=True)
         print("not interrupted")
     except KeyboardInterrupt:
