@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Sequence
 from types import ModuleType
@@ -65,6 +66,7 @@ __all__ = [
 
 # One controlled run at a time per process: patching the threading module is process-wide.
 _RUN_LOCK = _allocate_lock()
+_SIGNAL_SLICE = 0.1  # seconds: the longest a Ctrl-C may wait for the controller to see it
 
 # Decisions for spurious wake-ups are encoded as ``~index`` (negative) so that a decision list is
 # a plain list of ints: ``i`` runs thread i normally, ``~i`` wakes thread i without a notify.
@@ -242,10 +244,24 @@ class ControlledRun(SchedulingPointsMixin, DiagnosisMixin, TeardownMixin):
         self.steps += 1
         self._running = thread
         thread.gate.release()
-        if not self._to_controller.acquire(timeout=self.step_timeout):
+        if not self._handed_back():
             self._fail(
                 FailureKind.STUCK,
                 f"{thread.name} ran for {self.step_timeout} s without reaching a scheduling "
                 "point: an infinite loop without synchronisation, or a blocking call the "
                 "scheduler does not control (a lock or queue created outside the run, real I/O)",
             )
+
+    def _handed_back(self) -> bool:
+        """Wait up to ``step_timeout`` for the running thread to hand control back to the
+        controller; False if it did not.
+
+        In slices of at most 0.1 s: a Ctrl-C is raised by its Python handler only between
+        bytecodes, and a blocking wait is cut short only by a signal that arrives *during* it.
+        One that lands just before the wait begins (the handler has run in C, the waiting
+        call has not started yet) would otherwise be seen only when the whole timeout is
+        over; a slice ends, the handler runs, and the run ends at once."""
+        slices = max(1, math.ceil(self.step_timeout / _SIGNAL_SLICE))
+        each = self.step_timeout / slices
+        # The first slice that ends with the hand-back ends the wait (any() stops there).
+        return any(self._to_controller.acquire(timeout=each) for _ in range(slices))
