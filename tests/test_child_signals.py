@@ -4,6 +4,7 @@ meant for the parent is held back until the block ends, never lost."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -71,8 +72,12 @@ BORN = textwrap.dedent("""\
 def _run(code: str, tmp_path: Path) -> list[str]:
     script = tmp_path / "main.py"
     script.write_text(code)
+    # Started as from a shell, with Ctrl-C's default disposition: a test run may have left it
+    # ignored in this process (an ignored SIGINT is inherited across exec, and Python then
+    # leaves it ignored), and a Ctrl-C raised again after the block would be dropped.
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                          env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=50)
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=50,
+                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert done.returncode == 0, done.stderr
     return done.stdout.splitlines()
 

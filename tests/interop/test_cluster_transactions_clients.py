@@ -138,6 +138,9 @@ def test_the_next_transaction_commits_at_the_next_coordinator(library):
                 # elected: it answers NOT_COORDINATOR, and the client finds the new one.
                 wait_until(lambda: log.coordinator(tid) not in (None, coordinator), timeout=30)
                 cluster.restart(coordinator)
+                # It listens again only once unfenced; a request sent before that would meet
+                # a refused connection, and be dropped as above.
+                wait_until(lambda: listeners.listener(coordinator) is not None, timeout=30)
             # The client's next request to the old coordinator fails (connection refused, or
             # NOT_COORDINATOR); it asks FindCoordinator again and retries at the new one,
             # which loaded the id's state from __transaction_state.
