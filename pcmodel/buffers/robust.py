@@ -205,14 +205,17 @@ class Health:
         """Raise BufferBroken if a process died holding part of this buffer (see the module)."""
         if self._flags[_BROKEN]:
             raise self._error()
+        # Each record is read again after its process was found dead: it may have let go and
+        # exited in between, and a dead process can no longer change what it left.
         for cell in self._owners:
             pid = cell.value
-            if pid and not pid_alive(pid):
+            if pid and not pid_alive(pid) and cell.value == pid:
                 self.mark_broken(f"process {pid} died holding the buffer's lock")
         table = self.table
         for slot in range(PARTICIPANTS):
             pid, debt = table[3 * slot], table[3 * slot + 1]
-            if pid and debt > 0 and not pid_alive(pid):
+            if (pid and debt > 0 and not pid_alive(pid)
+                    and table[3 * slot] == pid and table[3 * slot + 1] > 0):
                 self.mark_broken(f"process {pid} died between taking {debt} permit(s) of the "
                                   "buffer's semaphores and passing them on")
 
