@@ -42,6 +42,11 @@ __all__ = ["DEFAULT_DEADLINE", "GradingCancelled", "SuiteCopy", "SuiteError", "f
 
 DEFAULT_DEADLINE = 600.0  # seconds for one student's whole suite, before the time scale
 _LOG_TAIL = 3000  # characters of pytest's output shown when the suite itself fails to run
+# One parse at a time: CPython 3.11 keeps the depth of the syntax tree it is turning into
+# Python objects in one counter per interpreter, and two threads parsing at once (gradings run
+# in threads) can fail with "SystemError: AST constructor recursion depth mismatch"
+# (python/cpython#106905).
+_PARSING = threading.Lock()
 
 
 class SuiteError(Exception):
@@ -86,7 +91,9 @@ class SuiteCopy:
         """The suite's checks as the report lists them (id, title, points), read from its source."""
         source = dict(self.files)[f"{self.name}/test_graded.py"]
         found = []
-        for node in ast.parse(source).body:
+        with _PARSING:
+            tree = ast.parse(source)
+        for node in tree.body:
             if not isinstance(node, ast.FunctionDef) or not node.name.startswith("test"):
                 continue
             points = None
