@@ -52,7 +52,7 @@ from pcmodel.cluster.errors import (
 )
 from pcmodel.cluster.offsets import OffsetsTopic
 from pcmodel.topics.broker import TopicDescription, check_topic_name
-from pcmodel.topics.broker_topics import delete_records_arguments
+from pcmodel.topics.broker_topics import check_new_topic_name, delete_records_arguments
 from pcmodel.topics.config_resources import AlterConfigOp, ConfigEntry
 from pcmodel.topics.errors import (
     BrokerResponseError,
@@ -74,6 +74,7 @@ from pcmodel.topics.structs import (
     TopicPartition,
     validate_topic_partition,
 )
+from pcmodel.topics.topic_configs import topic_options
 
 __all__ = ["ClusterConnection", "partition_replicas"]
 
@@ -131,17 +132,27 @@ class ClusterConnection(DataRequestsMixin, OffsetLookupsMixin, GroupRequestsMixi
                      **_: Any) -> None:
         """Create a replicated topic (``replication_factor=None``: the cluster's default).
 
-        Raises ``InvalidReplicationFactorError`` for a factor above the registered brokers
-        (alive or not) or while every broker is fenced (Kafka's KRaft rules and messages:
-        :func:`~pcmodel.topics.replica_placement.check_replication_factor`),
-        ``IllegalStateError`` for a ``"block"`` topic, and the errors of
-        ``Cluster.create_topic``.
+        Checked in the order of Kafka's controller (``ReplicationControlManager.
+        createTopics``), so that a request with several mistakes is answered as Kafka answers
+        it: the name (``InvalidTopicError``), a topic of that name or one it would collide
+        with, internal topics included (``TopicAlreadyExistsError``, ``InvalidTopicError``),
+        the configs (``InvalidConfigurationError``), then the replicas and partitions:
+        ``InvalidReplicationFactorError`` for a factor below 1, above the registered brokers
+        (alive or not) or while every broker is fenced, ``InvalidPartitionsError`` for a
+        count below 1, in between (Kafka's KRaft rules and messages:
+        :func:`~pcmodel.topics.replica_placement.check_replication_factor`). Raises
+        ``IllegalStateError`` for a ``"block"`` topic before anything else, and the other
+        errors of ``Cluster.create_topic``.
         """
         if retention_policy != "delete":
             raise IllegalStateError("a replicated topic keeps retention_policy='delete'; "
                                     "'block' waits on consumer groups, which one broker holds")
+        check_topic_name(name)
+        check_new_topic_name(name, self._cluster.topic_ids())  # internal topics too
+        topic_options(configs, replicates=True)  # InvalidConfigurationError
         if replica_assignment is None:
-            replication_factor_on(self, -1 if replication_factor is None else replication_factor)
+            replication_factor_on(self, -1 if replication_factor is None else replication_factor,
+                                  partitions=partitions)
         self._cluster.create_topic(
             name, partitions, replication_factor=replication_factor,
             min_insync_replicas=min_insync_replicas,
@@ -169,6 +180,12 @@ class ClusterConnection(DataRequestsMixin, OffsetLookupsMixin, GroupRequestsMixi
         """Delete the topic on every broker; return the deleted topic's id (see
         ``Cluster.delete_topic``)."""
         return self._cluster.delete_topic(name)
+
+    def delete_topic_by_id(self, topic_id: uuid.UUID) -> str | None:
+        """Delete the topic whose id is ``topic_id``; return its name, or ``None`` if no topic
+        has that id, deleting nothing: exactly the topic the id names, never one created
+        again under its name (see ``Cluster.delete_topic_by_id``)."""
+        return self._cluster.delete_topic_by_id(topic_id)
 
     def add_partitions(self, name: str, total: int,
                        replica_assignment: Sequence[Sequence[int]] | None = None, *,

@@ -157,7 +157,7 @@ class Controller:
             placed = place_replicas(self.broker_ids, partitions, config.replication_factor,
                                     len(self.topics), self._fenced())
         else:
-            placed = self._live(check_assignment(assignment, self.broker_ids), 0)
+            placed = check_assignment(assignment, self.broker_ids, live=self.alive)
         self.topics[name] = config
         self.topic_ids[name] = uuid.uuid4()
         return self._new_partitions(name, 0, placed)
@@ -199,24 +199,14 @@ class Controller:
             placed = place_replicas(self.broker_ids, total, rf,
                                     self.broker_ids.index(first), self._fenced())[count:]
         else:
-            placed = self._live(check_added_assignment(
-                assignment, self.broker_ids, current=count, total=total,
-                replication_factor=rf), count)
+            placed = check_added_assignment(assignment, self.broker_ids, current=count,
+                                            total=total, replication_factor=rf,
+                                            live=self.alive)
         return [] if validate_only else self._new_partitions(name, count, placed)
 
     def _fenced(self) -> set[int]:
         """The brokers the controller counts as down."""
         return set(self.broker_ids) - self.alive
-
-    def _live(self, checked: list[tuple[int, ...]], first: int) -> list[tuple[int, ...]]:
-        """``checked``, a manual assignment of partitions ``first``, ``first + 1``..., unless
-        one of them is on brokers that are all down (``InvalidReplicationAssignmentError``)."""
-        for p, replicas in enumerate(checked, start=first):
-            if not any(r in self.alive for r in replicas):
-                raise InvalidReplicationAssignmentError(
-                    f"All brokers specified in the manual partition assignment for partition "
-                    f"{p} ({list(replicas)}) are down (fenced).")
-        return checked
 
     def _new_partitions(self, name: str, first: int,
                         placed: Sequence[tuple[int, ...]]) -> list[TopicPartition]:

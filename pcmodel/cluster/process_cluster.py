@@ -181,9 +181,9 @@ class ProcessCluster(ProcessRequests, ProcessFaults, Cluster):
 
     create_topic.__doc__ = Cluster.create_topic.__doc__
 
-    def delete_topic(self, name: str) -> uuid.UUID:
+    def delete_topic(self, name: str, *, topic_id: uuid.UUID | None = None) -> uuid.UUID:
         with self._faults:
-            topic_id = super().delete_topic(name)
+            topic_id = super().delete_topic(name, topic_id=topic_id)
             with self._lock:
                 live = [n for n in self.nodes if n.alive]
             for node in self.nodes:

@@ -51,7 +51,7 @@ from pcmodel.topics.topic_configs import (
     describe_topic_configs,
     topic_options,
 )
-from pcmodel.topics.topic_settings import check_new_topic
+from pcmodel.topics.topic_settings import check_new_topic, check_topic_name
 
 __all__ = ["TopicAdmin"]
 
@@ -98,8 +98,14 @@ class TopicAdmin:
         ``TopicAlreadyExistsError``, and ``InvalidTopicError`` for a name that differs from an
         existing topic's only by ``.`` against ``_`` (Kafka's words for both). Only the
         ``"delete"`` retention policy replicates (a ``"block"`` topic waits on consumer groups,
-        which live on one broker).
+        which live on one broker). The name and a topic it would collide with are checked
+        first, whatever else is wrong, as Kafka's controller checks them.
         """
+        # Kafka's order: the name, then the topics it would collide with (checked again
+        # under the lock below, where it counts), then everything else.
+        check_topic_name(name)
+        with self._lock:
+            check_new_topic_name(name, self.controller.topics)
         if replica_assignment is not None:
             if isinstance(replica_assignment, (str, bytes)) or not isinstance(
                     replica_assignment, Sequence) or not replica_assignment:
@@ -168,22 +174,27 @@ class TopicAdmin:
         with self._lock:
             return dict(sorted(self.controller.topic_ids.items()))
 
-    def delete_topic(self, name: str) -> uuid.UUID:
+    def delete_topic(self, name: str, *, topic_id: uuid.UUID | None = None) -> uuid.UUID:
         """Delete topic ``name`` on every broker, with its records; return the deleted
         topic's id, read under the same hold of the cluster lock as the deletion (so it is
         the deleted topic's, whatever other clients delete or create meanwhile).
 
-        Raises ``UnknownTopicOrPartitionError`` if there is no such topic and
+        With ``topic_id``, the topic is deleted only if it still has that id (checked under
+        the same hold of the lock). Raises ``UnknownTopicOrPartitionError`` if there is no
+        such topic and
         ``InvalidTopicError`` for an internal topic (``__consumer_offsets``). Returns once the
         topic's committed offsets are removed too (tombstones written with ``acks="all"``).
         """
         with self._lock:
             self._check_open()
             self._existing(name)
+            if topic_id not in (None, self.controller.topic_ids[name]):
+                raise UnknownTopicOrPartitionError(
+                    f"topic {name!r} was deleted and created again; its old id is gone")
+            topic_id = self.controller.topic_ids[name]
             if name.startswith("__"):
                 raise InvalidTopicError(f"{name!r} is an internal topic of the cluster; it "
                                         "cannot be deleted")
-            topic_id = self.controller.topic_ids[name]
             for tp in self.controller.delete_topic(name):
                 self._published.pop(tp, None)
             self._topic_configs.pop(name, None)
@@ -194,6 +205,34 @@ class TopicAdmin:
         if offsets is not None:  # outside the lock: the tombstones are produced and waited for
             offsets.remove_topic(name)
         return topic_id
+
+    def delete_topic_by_id(self, topic_id: uuid.UUID) -> str | None:
+        """Delete the topic whose id is ``topic_id`` (Kafka's DeleteTopics by id: its
+        controller's ``deleteTopics`` takes ids), as :meth:`delete_topic` deletes one; return
+        its name, or ``None`` if no topic has that id (never had, or it was deleted: Kafka's
+        UNKNOWN_TOPIC_ID), deleting nothing.
+
+        Exactly the topic the id names is deleted: a topic deleted and created again under
+        the same name, even between this call's lookup and its deletion, is left alone, for
+        the deletion checks the id under the same hold of the lock that deletes. Raises
+        ``TypeError`` unless ``topic_id`` is a ``uuid.UUID``, and ``InvalidTopicError`` for
+        an internal topic.
+        """
+        if not isinstance(topic_id, uuid.UUID):
+            raise TypeError(f"a topic id is a uuid.UUID, got {topic_id!r}")
+        with self._lock:
+            self._check_open()
+            name = next((name for name, known in self.controller.topic_ids.items()
+                         if known == topic_id), None)
+        if name is None:
+            return None
+        # Through delete_topic (which a cluster of processes extends to tell its broker
+        # processes), which checks the id again under the lock as it deletes.
+        try:
+            self.delete_topic(name, topic_id=topic_id)
+        except UnknownTopicOrPartitionError:
+            return None  # deleted meanwhile, perhaps created again: this id is gone
+        return name
 
     def describe_topic_configs(self, name: str) -> list[ConfigEntry]:
         """Every config of topic ``name``, in name order (see

@@ -20,7 +20,7 @@ from typing import Any
 
 from pcmodel.topics.admin_partitions import error_fields
 from pcmodel.topics.broker_topics import check_new_topic_name
-from pcmodel.topics.errors import BrokerResponseError, InvalidPartitionsError, InvalidRequestError
+from pcmodel.topics.errors import BrokerResponseError, InvalidRequestError
 from pcmodel.topics.replica_placement import new_topic_assignment, replication_factor_on
 from pcmodel.topics.topic_configs import (
     check_topic_configs,
@@ -119,7 +119,8 @@ class TopicsAdminMixin:
             partitions, replication = spec.num_partitions, 1
             try:  # in the order of Kafka's checks: name and clashes first, then the rest
                 check_topic_name(spec.name)
-                check_new_topic_name(spec.name, self._conn.list_topics())
+                # Every topic, internal ones included (Kafka checks against them all).
+                check_new_topic_name(spec.name, self._conn.topic_ids())
                 partitions, kwargs = self._create_arguments(spec)
                 if "replica_assignment" in kwargs:
                     replication = len(kwargs["replica_assignment"][0])
@@ -211,15 +212,14 @@ class TopicsAdminMixin:
             if self._replicated():
                 kwargs["replica_assignment"] = placed
             return len(placed), kwargs
-        rf = replication_factor_on(self._conn, spec.replication_factor)
+        # Kafka checks the partition count between the factor's own value and its placement.
+        rf = replication_factor_on(self._conn, spec.replication_factor,
+                                   partitions=spec.num_partitions)
         if self._replicated():
             kwargs["replication_factor"] = rf
         partitions = spec.num_partitions
         if partitions == -1:  # Kafka's num.partitions: the broker's setting
             partitions = self._broker_num_partitions()
-        elif isinstance(partitions, int) and not isinstance(partitions, bool) and partitions < 1:
-            raise InvalidPartitionsError(
-                "Number of partitions was set to an invalid non-positive value.")
         return partitions, kwargs
 
     def _broker_num_partitions(self) -> int:

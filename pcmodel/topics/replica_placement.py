@@ -8,10 +8,12 @@ with Kafka's message). So three replicas are placed with one broker of three dow
 ZooKeeper-era rule (``larger than available brokers``) counted only live brokers.
 An assignment by hand (CreateTopics' and CreatePartitions' assignments, a reassignment's
 target) names each partition's brokers itself, preferred leader first: each list must be
-distinct brokers of the cluster, and a topic's partitions must all have as many replicas
-(``InvalidReplicationAssignmentError`` otherwise). A lone broker is the only broker there is:
-only its own id passes. ``KafkaAdminClient``, the Kafka listener and a cluster's controller
-share these checks.
+distinct brokers of the cluster, a topic's partitions must all have as many replicas, and
+each new partition needs a live broker to lead it (``InvalidReplicationAssignmentError``
+otherwise). Each partition is checked whole before the next, and each mistake is named in
+the words of Kafka's controller, so that a request with several is answered as Kafka answers
+it. A lone broker is the only broker there is: only its own id passes. ``KafkaAdminClient``,
+the Kafka listener and a cluster's controller share these checks.
 
 Prior art: Kafka's ``ReplicationControlManager.createTopic``, ``createPartitions`` and
 ``validateManualPartitionAssignment``; ``StripedReplicaPlacer.place`` for the factor's checks.
@@ -51,7 +53,7 @@ __all__ = [
 
 def check_replication_factor(replication_factor: object, registered_brokers: int,
                              unfenced_brokers: int | None = None, *,
-                             default: int = 1) -> int | None:
+                             default: int = 1, partitions: object = -1) -> int | None:
     """Check a requested replication factor as Kafka's KRaft controller does; return it, or
     ``None`` for ``-1`` (the broker's ``default``, checked the same way).
 
@@ -61,6 +63,9 @@ def check_replication_factor(replication_factor: object, registered_brokers: int
     is not an int, for one below 1 other than ``-1``, while every broker is fenced, and for a
     factor above the registered brokers. A factor above the *live* brokers is accepted: the
     replicas of fenced brokers are placed after the live ones and catch up on their return.
+    Between the factor's own checks and its placement, Kafka checks the topic's partition
+    count: ``partitions`` other than ``-1`` (the broker's default) or a positive int is
+    ``InvalidPartitionsError`` there, in Kafka's words.
     """
     rf = replication_factor
     if isinstance(rf, bool) or not isinstance(rf, int):
@@ -69,6 +74,12 @@ def check_replication_factor(replication_factor: object, registered_brokers: int
     if rf < -1 or rf == 0:
         raise InvalidReplicationFactorError(
             "Replication factor must be larger than 0, or -1 to use the default value.")
+    if isinstance(partitions, bool) or not isinstance(partitions, int):
+        raise InvalidPartitionsError(f"The number of partitions must be an int, got "
+                                     f"{partitions!r}.")
+    if partitions < -1 or partitions == 0:
+        raise InvalidPartitionsError(
+            "Number of partitions was set to an invalid non-positive value.")
     wanted = default if rf == -1 else rf
     unfenced = registered_brokers if unfenced_brokers is None else unfenced_brokers
     if unfenced < 1:
@@ -83,85 +94,115 @@ def check_replication_factor(replication_factor: object, registered_brokers: int
     return None if rf == -1 else rf
 
 
-def replication_factor_on(broker: Any, replication_factor: object) -> int | None:
-    """:func:`check_replication_factor` against ``broker``'s brokers: a cluster connection's
-    registered and live ones and its default factor, or a lone broker, which is one."""
+def replication_factor_on(broker: Any, replication_factor: object, *,
+                          partitions: object = -1) -> int | None:
+    """:func:`check_replication_factor` (with the ``partitions`` of the new topic) against
+    ``broker``'s brokers: a cluster connection's registered and live ones and its default
+    factor, or a lone broker, which is one."""
     if _replicates(broker):
         return check_replication_factor(
             replication_factor, len(broker.broker_ids()), broker.live_broker_count(),
-            default=broker.default_replication_factor)
-    return check_replication_factor(replication_factor, 1)
+            default=broker.default_replication_factor, partitions=partitions)
+    return check_replication_factor(replication_factor, 1, partitions=partitions)
 
 
 def check_replica_list(replicas: object, brokers: Collection[int], *,
                        what: str = "the replica list") -> tuple[int, ...]:
-    """A replica list placed by hand, checked: a non-empty sequence of distinct ids of the
-    cluster's ``brokers`` (Kafka's ``validateManualPartitionAssignment``); ``what`` names it
-    in the messages. Raises ``InvalidReplicationAssignmentError`` saying what is wrong."""
+    """A replica list placed by hand, checked as Kafka's controller checks one
+    (``ReplicationControlManager.validateManualPartitionAssignment``): not empty, then each
+    broker id in ascending order, registered (one of ``brokers``) and named once; the first
+    failure is raised as ``InvalidReplicationAssignmentError`` in Kafka's words. A value that
+    is not a list of ints, which Kafka's typed requests cannot carry, is refused first, with
+    ``what`` naming it in the message. Returns the list as a tuple, in the order given."""
     if isinstance(replicas, (str, bytes)) or not isinstance(replicas, Sequence):
         raise InvalidReplicationAssignmentError(
             f"{what} must be a list of broker ids, got {replicas!r}")
-    if not replicas:
-        raise InvalidReplicationAssignmentError(
-            f"{what} is empty: a partition needs at least one replica")
-    seen: set[int] = set()
     for broker in replicas:
         if isinstance(broker, bool) or not isinstance(broker, int):
             raise InvalidReplicationAssignmentError(
                 f"{what} holds broker ids (int), got {broker!r} in {list(replicas)}")
+    if not replicas:
+        raise InvalidReplicationAssignmentError(
+            "The manual partition assignment includes an empty replica list.")
+    previous = None
+    for broker in sorted(replicas):  # Kafka walks the sorted ids: the lowest culprit is named
         if broker not in brokers:
             raise InvalidReplicationAssignmentError(
-                f"{what} {list(replicas)} includes broker {broker}, but no such broker is "
-                f"registered (brokers: {sorted(brokers)})")
-        if broker in seen:
+                f"The manual partition assignment includes broker {broker}, but no such "
+                "broker is registered.")
+        if broker == previous:
             raise InvalidReplicationAssignmentError(
-                f"{what} {list(replicas)} includes broker {broker} more than once")
-        seen.add(broker)
+                f"The manual partition assignment includes the broker {broker} more than "
+                "once.")
+        previous = broker
     return tuple(replicas)
 
 
 def check_assignment(assignment: Sequence[Sequence[int]], brokers: Collection[int], *,
                      first_partition: int = 0, replication_factor: int | None = None,
-                     ) -> list[tuple[int, ...]]:
+                     live: Container[int] | None = None) -> list[tuple[int, ...]]:
     """The replica lists placed by hand for new partitions ``first_partition``,
-    ``first_partition + 1``, ..., checked: each by :func:`check_replica_list`, and all of one
-    length, ``replication_factor`` if given (the topic's, for partitions added to it), as
-    Kafka's controller checks them. Raises ``InvalidReplicationAssignmentError``."""
+    ``first_partition + 1``, ..., checked one partition after the other as Kafka's controller
+    checks them (:func:`_check_placed`): each as long as the one before, or
+    ``replication_factor`` if given (the topic's, for partitions added to it), and, if
+    ``live`` (the unfenced brokers) is given, with a live broker to lead it. Raises
+    ``InvalidReplicationAssignmentError`` in Kafka's words."""
     checked: list[tuple[int, ...]] = []
     for p, replicas in enumerate(assignment, start=first_partition):
-        checked.append(check_replica_list(replicas, brokers,
-                                          what=f"the replica list of partition {p}"))
-        expected = replication_factor if replication_factor is not None else len(checked[0])
-        if len(checked[-1]) != expected:
-            raise InvalidReplicationAssignmentError(
-                f"the replica list of partition {p} has {len(checked[-1])} replica(s), but "
-                f"this is not consistent with the other partitions, which have {expected}")
+        size = replication_factor if replication_factor is not None or not checked \
+            else len(checked[0])
+        checked.append(_check_placed(p, replicas, brokers, size, live))
+    return checked
+
+
+def _check_placed(partition: int, replicas: object, brokers: Collection[int],
+                  size: int | None, live: Container[int] | None) -> tuple[int, ...]:
+    """One partition's replica list placed by hand, in the order of Kafka's checks: the
+    list itself (:func:`check_replica_list`), its length (``size``, unless ``None``), then
+    (unless ``live`` is ``None``) a live broker among its replicas, to lead it."""
+    checked = check_replica_list(replicas, brokers,
+                                 what=f"the replica list of partition {partition}")
+    if size is not None and len(checked) != size:
+        raise InvalidReplicationAssignmentError(
+            f"The manual partition assignment includes a partition with {len(checked)} "
+            f"replica(s), but this is not consistent with previous partitions, which have "
+            f"{size} replica(s).")
+    if live is not None and not any(r in live for r in checked):
+        raise InvalidReplicationAssignmentError(
+            f"All brokers specified in the manual partition assignment for partition "
+            f"{partition} are fenced or in controlled shutdown.")
     return checked
 
 
 def check_added_assignment(assignment: Sequence[Sequence[int]], brokers: Collection[int], *,
-                           current: int, total: int, replication_factor: int
-                           ) -> list[tuple[int, ...]]:
+                           current: int, total: int, replication_factor: int,
+                           live: Container[int] | None = None) -> list[tuple[int, ...]]:
     """The replica lists placed by hand for the partitions CreatePartitions adds to a topic
     of ``current`` partitions (``current`` up to ``total - 1``), checked: one per new
     partition, each as :func:`check_assignment` wants, ``replication_factor`` long (Kafka's
-    rule: partition 0's count). Raises ``InvalidReplicationAssignmentError``."""
+    rule: partition 0's count), with a ``live`` broker if given. Raises
+    ``InvalidReplicationAssignmentError``."""
     if len(assignment) != total - current:
         raise InvalidReplicationAssignmentError(
             f"Attempted to add {total - current} additional partition(s), but only "
             f"{len(assignment)} assignment(s) were specified.")
     return check_assignment(assignment, brokers, first_partition=current,
-                            replication_factor=replication_factor)
+                            replication_factor=replication_factor, live=live)
 
 
 def manual_assignment(num_partitions: int, replication_factor: int,
-                      assignments: Iterable[tuple[int, Sequence[int]]]) -> list[Sequence[int]]:
+                      assignments: Iterable[tuple[int, Sequence[int]]],
+                      brokers: Collection[int], live: Container[int] | None = None,
+                      ) -> list[tuple[int, ...]]:
     """One topic's CreateTopics assignments, ``(partition, replica list)`` pairs in any
-    order, as a list in partition order (each list is for :func:`check_assignment`).
+    order, checked in Kafka's order (``ReplicationControlManager.createTopic``) and returned
+    as replica lists in partition order.
 
     The request must leave the partition count and the replication factor to them (``-1``
-    both): ``InvalidRequestError`` otherwise. A partition assigned twice, or partitions that
-    are not 0, 1, 2..., are ``InvalidReplicationAssignmentError``. Kafka's messages.
+    both): ``InvalidRequestError`` otherwise. Then each pair, in the order given: a partition
+    assigned twice, a list :func:`_check_placed` refuses (of ``brokers``, as long as the one
+    before, with a ``live`` broker if given); then partitions that are not 0, 1, 2...: each
+    ``InvalidReplicationAssignmentError``. Kafka's messages.
     """
     if replication_factor != -1:
         raise InvalidRequestError("A manual partition assignment was specified, but "
@@ -169,16 +210,17 @@ def manual_assignment(num_partitions: int, replication_factor: int,
     if num_partitions != -1:
         raise InvalidRequestError("A manual partition assignment was specified, but "
                                   "numPartitions was not set to -1.")
-    by_partition: dict[int, Sequence[int]] = {}
+    by_partition: dict[int, tuple[int, ...]] = {}
+    size: int | None = None
     for partition, replicas in assignments:
         if partition in by_partition:
             raise InvalidReplicationAssignmentError(
                 f"Found multiple manual partition assignments for partition {partition}")
-        by_partition[partition] = replicas
+        by_partition[partition] = _check_placed(partition, replicas, brokers, size, live)
+        size = len(by_partition[partition])
     if sorted(by_partition) != list(range(len(by_partition))):
         raise InvalidReplicationAssignmentError(
-            "partitions should be a consecutive 0-based integer sequence, got "
-            f"{sorted(by_partition)}")
+            "partitions should be a consecutive 0-based integer sequence")
     return [by_partition[p] for p in range(len(by_partition))]
 
 
@@ -192,11 +234,12 @@ def new_topic_assignment(broker: Any, num_partitions: int, replication_factor: i
                          assignments: Iterable[tuple[int, Sequence[int]]], *,
                          node_id: int) -> list[tuple[int, ...]]:
     """CreateTopics' assignments for one topic on ``broker``, for pcmodel's admin client and
-    the Kafka listener: in partition order (:func:`manual_assignment`), each list checked
-    against :func:`assignable_brokers` (:func:`check_assignment`; a cluster's controller
-    also refuses a partition on brokers that are all down)."""
-    return check_assignment(manual_assignment(num_partitions, replication_factor, assignments),
-                            assignable_brokers(broker, node_id))
+    the Kafka listener, checked by :func:`manual_assignment` against
+    :func:`assignable_brokers` (and, on a cluster, its live brokers: a partition on brokers
+    that are all down is refused, as its controller refuses it); in partition order."""
+    live = broker.live_broker_ids() if _replicates(broker) else None
+    return manual_assignment(num_partitions, replication_factor, assignments,
+                             assignable_brokers(broker, node_id), live)
 
 
 def check_partition_increase(topic: str, current: int, total: int) -> None:
@@ -238,7 +281,8 @@ def add_partitions_placed(broker: Any, name: str, total: int,
     if assignment and grows:
         rf = len(broker.describe_partitions(name)[0].replicas) if replicates else 1
         check_added_assignment(assignment, assignable_brokers(broker, node_id),
-                               current=current, total=total, replication_factor=rf)
+                               current=current, total=total, replication_factor=rf,
+                               live=broker.live_broker_ids() if replicates else None)
     if validate_only:
         if replicates:
             broker.add_partitions(name, total, list(assignment) or None, validate_only=True)

@@ -87,7 +87,7 @@ def test_replicas_placed_by_hand_take_every_partition_where_it_is_told(make_clus
 @pytest.mark.parametrize("assignment, words", [
     ([[0, 0]], "more than once"), ([[0, 1], [2]], "not consistent"),
     ([[7]], "no such broker"), ([], "a replica list per partition"),
-    ("0", "a replica list per partition"), ([[3]], "are down"),
+    ("0", "a replica list per partition"), ([[3]], "are fenced or in controlled shutdown"),
 ])
 def test_replicas_placed_by_hand_are_checked_before_anything_changes(make_cluster, assignment,
                                                                      words):
@@ -186,7 +186,7 @@ def test_the_admin_client_creates_and_describes_replicated_topics(make_cluster):
         live = sorted(cluster.live_brokers())
         with pytest.raises(InvalidRequestError, match="numPartitions was not set to -1"):
             admin.create_topics([NewTopic("placed", 1, replica_assignments={0: [0, 2]})])
-        with pytest.raises(InvalidReplicationAssignmentError, match="are down"):
+        with pytest.raises(InvalidReplicationAssignmentError, match="are fenced or in"):
             admin.create_topics([NewTopic("placed", replica_assignments={0: [dead]})])
         answer = admin.create_topics(
             [NewTopic("placed", replica_assignments={1: [live[0], live[1]],

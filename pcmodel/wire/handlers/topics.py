@@ -3,16 +3,17 @@
 Each topic of a request succeeds or fails on its own, with Kafka's error code and message
 (TOPIC_ALREADY_EXISTS, UNKNOWN_TOPIC_OR_PARTITION, INVALID_PARTITIONS, ...). The replication
 factor and the topic configs follow :mod:`pcmodel.topics.topic_configs`, as pcmodel's own
-admin client does: a factor above the number of live brokers is INVALID_REPLICATION_FACTOR (a
-lone broker takes 1 only), a config neither honoured nor known to mean nothing here is
-INVALID_CONFIG naming what is supported. A created topic's answer lists its every config
-(CreateTopics v5 and later, as DescribeConfigs would). Replicas are placed by the broker (a
-cluster's controller), or by hand: CreateTopics' and CreatePartitions' assignments name each
-partition's brokers, checked as Kafka's controller checks them
-(:mod:`pcmodel.topics.replica_placement`: INVALID_REPLICA_ASSIGNMENT for a repeated or unknown
-broker, lists of different lengths, partitions not 0, 1, 2..., brokers all down;
-INVALID_REQUEST for an assignment with a partition count or a replication factor other than
--1). A lone broker is the only broker: its own id is the only one a list may name.
+admin client does: a factor above the registered brokers, alive or not, is
+INVALID_REPLICATION_FACTOR (a lone broker takes 1 only), a config neither honoured nor known
+to mean nothing here is INVALID_CONFIG naming what is supported. A created topic's answer
+lists its every config (CreateTopics v5 and later, as DescribeConfigs would). Replicas are
+placed by the broker (a cluster's controller), or by hand: CreateTopics' and
+CreatePartitions' assignments name each partition's brokers, checked as Kafka's controller
+checks them, in its words (:mod:`pcmodel.topics.replica_placement`:
+INVALID_REPLICA_ASSIGNMENT for a repeated or unknown broker, lists of different lengths,
+partitions not 0, 1, 2..., brokers all down; INVALID_REQUEST for an assignment with a
+partition count or a replication factor other than -1). A lone broker is the only broker:
+its own id is the only one a list may name.
 
 A topic named twice in one request is neither created, deleted nor grown: each such name is
 answered once, INVALID_REQUEST "Duplicate topic name.", after the other topics, as Kafka's
@@ -23,7 +24,9 @@ createTopics``), so that each mistake is answered as Kafka answers it: its name
 (INVALID_TOPIC_EXCEPTION, also for a name that differs from an existing topic's only by ``.``
 against ``_``), a topic of that name (TOPIC_ALREADY_EXISTS, whatever else is wrong), its
 configs (INVALID_CONFIG, "Null value not supported..." for one without a value), then its
-replicas and partition count. ``validate_only`` runs every check and creates nothing.
+replicas placed by hand, or else its replication factor (below 1: INVALID_REPLICATION_FACTOR),
+its partition count (INVALID_PARTITIONS) and the factor against the brokers.
+``validate_only`` runs every check and creates nothing.
 
 Topic ids (KIP-516): a created topic's answer carries the id the broker drew for it
 (CreateTopics v7), and DeleteTopics v6 takes topics by id as well as by name, answering each
@@ -98,20 +101,19 @@ def _partition_count(ctx: RequestContext, topic: Any
                      ) -> tuple[int, int | None, list[tuple[int, ...]] | None]:
     """``(partitions, replication factor, replicas placed by hand)``; a factor of ``None``:
     the broker's default; no placement: the broker's (a cluster's controller's). Checked in
-    the order Kafka's controller checks them: a placement, else the factor, then the count."""
+    the order Kafka's controller checks them: a placement, else the factor's value, the
+    count, then the factor against the brokers (:func:`replication_factor_on`)."""
     if topic.assignments:
         placed = new_topic_assignment(
             ctx.broker, topic.num_partitions, topic.replication_factor,
             ((a.partition_index, list(a.broker_ids)) for a in topic.assignments),
             node_id=ctx.node_id)
         return len(placed), len(placed[0]), placed
-    rf = replication_factor_on(ctx.broker, topic.replication_factor)
+    rf = replication_factor_on(ctx.broker, topic.replication_factor,
+                               partitions=topic.num_partitions)
     partitions = topic.num_partitions
     if partitions == -1:  # Kafka's num.partitions: the broker's setting
         partitions = getattr(ctx.broker, "num_partitions", DEFAULT_PARTITIONS)
-    elif partitions < 1:
-        raise _Refused(kafka_errors.InvalidPartitionsError.errno,
-                       "Number of partitions was set to an invalid non-positive value.")
     return partitions, rf, None
 
 
@@ -122,7 +124,7 @@ def _create_one(ctx: RequestContext, topic: Any,
     then its partitions and replicas; ``validate_only`` stops there."""
     try:
         check_topic_name(topic.name)
-        check_new_topic_name(topic.name, ctx.broker.list_topics())
+        check_new_topic_name(topic.name, ctx.broker.topic_ids())  # internal topics too
         unset = [config.name for config in topic.configs or () if config.value is None]
         if unset:
             raise _Refused(kafka_errors.InvalidConfigurationError.errno,
@@ -172,20 +174,6 @@ def handle_create_topics(ctx: RequestContext, request: Any) -> Any:
         name=name, error_code=kafka_errors.InvalidRequestError.errno, error_message=_DUPLICATE,
         num_partitions=-1, replication_factor=-1, configs=None) for name in duplicates]
     return ctx.response(throttle_time_ms=0, topics=results)
-
-
-def _delete_by_id(broker: Any, topic_id: uuid.UUID, ids: dict[str, uuid.UUID]) -> str | None:
-    """Delete the topic whose id is ``topic_id``; return its name, or ``None`` if no topic has
-    that id. A broker deletes by id in one step, so a topic deleted and created again under
-    the same name meanwhile is left alone. A cluster's connection deletes by name only: there
-    the id is looked up in ``ids``, the snapshot the request was checked against."""
-    delete_by_id = getattr(broker, "delete_topic_by_id", None)
-    if delete_by_id is not None:
-        return delete_by_id(topic_id)
-    name = next((name for name, known in ids.items() if known == topic_id), None)
-    if name is not None:
-        broker.delete_topic(name)
-    return name
 
 
 def handle_delete_topics(ctx: RequestContext, request: Any) -> Any:
@@ -242,7 +230,7 @@ def handle_delete_topics(ctx: RequestContext, request: Any) -> Any:
                               error_message=message))
     for topic_id in [topic_id for topic_id, _ in ids_once if topic_id not in refused_ids]:
         try:
-            deleted = _delete_by_id(ctx.broker, topic_id, ids)
+            deleted = ctx.broker.delete_topic_by_id(topic_id)  # one step, by the id
         except Exception as exc:
             deleted = next((name for name, known in ids.items() if known == topic_id), None)
             code, message = error_code(exc), error_message(exc)
