@@ -26,6 +26,13 @@ from pcmodel.grading.checks import budget, fail_on, problem
 from pcmodel.grading.probes import load_impl
 from pcmodel.grading.replay import judge, shape
 
+# Imported here, in the grader, once: each check's child is forked from the grader and finds the
+# library's assignors imported, instead of importing them again under the sandbox's audit hook.
+try:
+    from pcmodel.topics.assignors import get_assignor
+except ImportError:  # no library beside the exercises: the reference solution stands in
+    get_assignor = None
+
 __all__ = ["EXAMPLES", "FUNCTIONS", "check"]
 
 FUNCTIONS = {"range": "assign", "roundrobin": "assign_roundrobin"}
@@ -49,9 +56,7 @@ EXAMPLES: dict[str, list[tuple[dict[str, list[str]], dict[str, int], dict[str, l
 
 
 def _reference(kind: str) -> Callable[..., Any]:
-    try:
-        from pcmodel.topics.assignors import get_assignor
-    except ImportError:
+    if get_assignor is None:
         here = os.path.dirname(os.path.abspath(__file__))
         solution = os.path.join(here, "..", "..", "exercises", "05_assignor", "solution.py")
         return getattr(load_impl(solution, FUNCTIONS[kind]), FUNCTIONS[kind])

@@ -21,6 +21,14 @@ from pcmodel.grading.probes import load_impl
 from pcmodel.grading.replay import shape
 from pcmodel.grading.thread_harness import STALL
 
+# The topics library is imported here, in the grader, once: each check's child is forked from
+# the grader and finds it imported. Imported in the child, it cost every check and every round
+# a fresh import under the sandbox's audit hook (about a third of a second of CPU each).
+from pcmodel.topics import Broker, KafkaConsumer, TopicPartition
+from pcmodel.topics.broker import CLIENT_METHODS
+from pcmodel.topics.errors import CommitFailedError
+from pcmodel.topics.group_answers import HeartbeatStatus
+
 __all__ = ["BATCH", "PARTITIONS", "PER_PARTITION", "TOPIC", "Deliveries"]
 
 TOPIC = "orders"
@@ -42,9 +50,6 @@ def _graded_consumer(on_commit: Any = None, **config: Any) -> Any:
     """A KafkaConsumer of TOPIC whose polls and refused commits the check observes;
     ``on_commit(consumer, offsets)`` is called after each commit that succeeded, with the
     offsets it was given (None: the positions)."""
-    from pcmodel.topics import KafkaConsumer
-    from pcmodel.topics.errors import CommitFailedError
-
     class GradedConsumer(KafkaConsumer):
         """A KafkaConsumer that notes what its last poll() returned and which commits failed."""
 
@@ -105,8 +110,6 @@ class _HeartbeatTap:
     def heartbeat(self, *args: Any, **kwargs: Any) -> Any:
         """The broker's Heartbeat, its answer noted; a heartbeat that follows an answer
         REBALANCE_IN_PROGRESS marks the news as heard."""
-        from pcmodel.topics.group_answers import HeartbeatStatus
-
         with self.changed:
             if self.told and not self.heard:
                 self.heard = True
@@ -127,8 +130,6 @@ class _TappedConnection:
         self._conn = tap.broker.connect()
 
     def __getattr__(self, name: str) -> Any:
-        from pcmodel.topics.broker import CLIENT_METHODS
-
         if name not in CLIENT_METHODS:
             raise AttributeError(name)
         if name == "heartbeat":
@@ -140,8 +141,6 @@ class _Group:
     """A broker with one filled topic, and consumers of group "g" running the student's loop."""
 
     def __init__(self, impl: str, partitions: int = PARTITIONS) -> None:
-        from pcmodel.topics import Broker, TopicPartition
-
         self.consume = load_impl(impl, "consume").consume
         self.broker = Broker()
         self.broker.create_topic(TOPIC, partitions)

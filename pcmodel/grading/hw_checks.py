@@ -25,6 +25,14 @@ from pcmodel.grading.checks import budget, fail_on, problem
 from pcmodel.grading.probes import load_impl
 from pcmodel.grading.replay import judge, shape
 
+# Imported here, in the grader, once: each check's child is forked from the grader and finds the
+# cluster's ISR rules imported, instead of importing the cluster again under the sandbox's audit
+# hook.
+try:
+    from pcmodel.cluster.isr import leader_update
+except ImportError:  # no library beside the exercises: the reference solution stands in
+    leader_update = None
+
 __all__ = ["EXAMPLES", "check"]
 
 _FUNCTION = "leader_update"
@@ -57,9 +65,7 @@ def _problem(expected: str, got: str, hint: str = _HINT) -> dict[str, str]:
 
 
 def _reference() -> Callable[..., Any]:
-    try:
-        from pcmodel.cluster.isr import leader_update
-    except ImportError:
+    if leader_update is None:
         here = os.path.dirname(os.path.abspath(__file__))
         solution = os.path.join(here, "..", "..", "exercises", "07_high_watermark",
                                 "solution.py")
