@@ -256,6 +256,11 @@ class ClusterConnection(DataRequestsMixin, OffsetLookupsMixin, GroupRequestsMixi
         """``{topic: topic id}`` of every topic, as the controller drew them. Returns at once."""
         return self._cluster.topic_ids()
 
+    def wall_clock_ms(self) -> int:
+        """The brokers' wall clock (epoch ms): a stepped cluster's moves with its virtual time
+        (:func:`~pcmodel.cluster.clock.wall_clock_on`). Returns at once."""
+        return self._cluster.wall_clock_ms()
+
     def broker_ids(self) -> tuple[int, ...]:
         """Every broker of the cluster, alive or not: those a replica list may name."""
         return tuple(range(len(self._cluster.nodes)))

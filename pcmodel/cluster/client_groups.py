@@ -9,8 +9,9 @@ SyncGroup completes a generation (before any member is answered: until then the 
 ``CompletingRebalance``) and when the group becomes empty, so a broker that becomes coordinator
 loads it and the members carry on. A call that finds no coordinator, or one that dies under
 it, waits for the next one, as Kafka clients rediscover their coordinator after
-NOT_COORDINATOR. Group and offsets requests also run the offsets-retention check when it is
-due (:meth:`OffsetsTopic.expire_if_due <pcmodel.cluster.offsets.OffsetsTopic.expire_if_due>`).
+NOT_COORDINATOR. The offsets-retention check runs on the cluster's timer
+(:mod:`pcmodel.cluster.offsets_retention`); a group or offsets request that finds it due runs
+it too.
 
 When the group's metadata cannot be stored (its partition of the offsets topic is short of
 in-sync replicas, or its leader moved), the coordinator undoes what was not stored (a static
@@ -150,17 +151,32 @@ class GroupRequestsMixin(ConsumerGroupRequestsMixin):
         # The coordinator checks the member and generation (fencing) and the partitions, and
         # dates the commit: the records carry the same time, so no coordinator sees another.
         # It holds the metadata to the cluster's limit (its broker was made with the default).
-        commit_ms = self._at_coordinator(group_id, _COORDINATOR_WAIT, "commit_offsets",
-                                         generation, member_id, stored,
-                                         retention_time_ms=retention_time_ms,
-                                         group_instance_id=group_instance_id,
-                                         offset_metadata_max_bytes=limit,
-                                         **({} if request_version is None else
-                                            {"request_version": request_version}))
-        if stored:
+        def check() -> int:
+            return self._at_coordinator(group_id, 0, "commit_offsets", generation, member_id,
+                                        stored, retention_time_ms=retention_time_ms,
+                                        group_instance_id=group_instance_id,
+                                        offset_metadata_max_bytes=limit,
+                                        **({} if request_version is None else
+                                           {"request_version": request_version}))
+
+        clock = self._cluster.clock
+        deadline = clock() + _COORDINATOR_WAIT
+        while True:
+            # Wait for a coordinator first: the commit then holds back the other groups'
+            # writes only while the coordinator stores it and its records are sent.
+            self._coordinator_broker(group_id, max(0.0, deadline - clock()))
             try:
-                self._offsets.commit(group_id, stored, commit_ms, timeout=10.0,
-                                     retention_time_ms=retention_time_ms).get(timeout=15.0)
+                future = self._offsets.commit_checked(group_id, stored, check, timeout=10.0,
+                                                      retention_time_ms=retention_time_ms)
+                break
+            except _NoCoordinatorError:
+                if clock() >= deadline:
+                    raise
+            # It died or moved: wait for the controller to notice and elect the next one.
+            self._cluster.await_change(self._cluster.change_count(), 0.05)
+        if future is not None:
+            try:
+                future.get(timeout=15.0)
             except (KafkaError, TimeoutError) as exc:
                 raise not_stored(f"the offsets of group {group_id!r}", exc) from exc
         if refused:

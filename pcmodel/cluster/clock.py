@@ -5,13 +5,23 @@ request timeouts, ``slow()`` delays) is measured with an injected monotonic cloc
 ``time.monotonic`` the cluster runs in real time on threads; with a :class:`VirtualClock` and
 ``mode="steps"`` nothing happens between two calls of ``Cluster.step()``, and the same seed gives
 the same history on every machine, however loaded.
+
+Wall-clock times (record timestamps, the dates of committed offsets, of a group becoming empty,
+of a transaction's start) follow the same clock (:func:`wall_clock_on`): on a cluster in real
+time they are the machine's wall clock; on a cluster with a virtual clock they are the wall
+clock when the cluster was made moved on by virtual time, so that ``run_for`` ages records,
+offsets, producers and transactions alike, the same way on every run.
 """
 
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 
-__all__ = ["VirtualClock"]
+from pcmodel.topics.log_records import wall_clock_ms
+
+__all__ = ["VirtualClock", "wall_clock_on"]
 
 
 class VirtualClock:
@@ -39,3 +49,17 @@ class VirtualClock:
 
     def __repr__(self) -> str:
         return f"<VirtualClock t={self():.3f}s>"
+
+
+def wall_clock_on(clock: Callable[[], float]) -> Callable[[], int]:
+    """The wall clock (epoch milliseconds) of a cluster that runs on ``clock``: the machine's
+    for ``time.monotonic``; for any other clock, the machine's wall clock now moved on by
+    ``clock``'s seconds from now on (so it stands still between two steps)."""
+    if clock is time.monotonic:
+        return wall_clock_ms
+    epoch_ms, start = wall_clock_ms(), clock()
+
+    def now_ms() -> int:
+        return epoch_ms + round((clock() - start) * 1000)
+
+    return now_ms

@@ -44,7 +44,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from pcmodel.cluster.clock import VirtualClock
+from pcmodel.cluster.clock import VirtualClock, wall_clock_on
 from pcmodel.cluster.consumer_group_settings import check_consumer_group_settings
 from pcmodel.cluster.controller import Controller, PartitionState
 from pcmodel.cluster.driving import Driving
@@ -108,8 +108,9 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, ReplicaAdmin, StateDeli
     ``consumer_group_settings`` holds them.
     ``offsets_retention_minutes`` and ``offsets_retention_check_interval_ms`` are Kafka's
     ``offsets.retention.minutes`` and ``offsets.retention.check.interval.ms``, with Kafka's
-    defaults: committed offsets expire at their coordinator, which removes them from the
-    offsets topic too (:mod:`pcmodel.cluster.offsets`). ``offset_metadata_max_bytes`` is
+    defaults: committed offsets expire at their coordinator, on the cluster's own timer, which
+    removes them from the offsets topic too, and the groups left empty with none
+    (:mod:`pcmodel.cluster.offsets_retention`). ``offset_metadata_max_bytes`` is
     Kafka's ``offset.metadata.max.bytes`` (4096, counted in UTF-16 code units as Kafka counts
     it): a committed offset whose metadata is longer is refused for its partition alone, as on
     a lone :class:`~pcmodel.topics.broker.Broker`. ``auto_leader_rebalance_enable`` and
@@ -199,6 +200,8 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, ReplicaAdmin, StateDeli
         if clock is None:
             clock = VirtualClock() if mode == "steps" else time.monotonic
         self.clock = clock
+        #: The brokers' and coordinators' wall clock (epoch ms): see :func:`wall_clock_on`.
+        self.wall_clock_ms = wall_clock_on(clock)
         self.tick = tick_ms / 1000
         self.default_replication_factor = default_replication_factor or min(3, brokers)
         self._lock = threading.Lock()
@@ -239,17 +242,17 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, ReplicaAdmin, StateDeli
         self._fenced_seen: set[int] = set()
         self._closed = False
         self._threads: list[threading.Thread] = []
-        #: The transaction coordinators' timer thread (threads and processes; started with the
-        #: other threads) and what wakes it (:mod:`~pcmodel.cluster.driving`).
-        self._transaction_timer: threading.Thread | None = None
-        self._transactions_due = threading.Event()
+        #: The coordinators' timer threads (threads and processes; started with the other
+        #: threads), by check: "transactions", "offsets" (:mod:`~pcmodel.cluster.driving`).
+        self._timers: dict[str, Any] = {}
         self._start_cancelled = start_cancelled or (lambda: False)
         self._start_brokers(brokers)
 
     def _start_brokers(self, brokers: int) -> None:
         """Make the brokers (in this process), register them, start the threads if any."""
         self.nodes = [
-            ClusterNode(b, clock=self.clock, alter_isr=self._alter_isr,
+            ClusterNode(b, clock=self.clock, timestamp_clock=self.wall_clock_ms,
+                        alter_isr=self._alter_isr,
                         replica_lag_time_max=self.replica_lag_time_max,
                         group_initial_rebalance_delay_ms=self.group_initial_rebalance_delay_ms,
                         consumer_group_settings=self.consumer_group_settings,
@@ -405,7 +408,7 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, ReplicaAdmin, StateDeli
         for node in self.nodes:
             node.crash()
             node.broker.close()
-        self._stop_transaction_timer()
+        self._stop_coordinator_timers()
 
     @property
     def closed(self) -> bool:

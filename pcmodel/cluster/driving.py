@@ -7,16 +7,19 @@ runs the same round whenever something changed or a tick passed, and a controlle
 expires silent brokers and balances the leaders. Either way a round runs with the cluster lock
 held.
 
-The transaction coordinators' timer (Kafka's coordinator aborts timed-out transactions and
-expires transactional ids on a schedule, whether or not a client calls) hangs on the same tick,
-and runs with the cluster lock *released*, since the coordinators take their own lock and then
-the cluster's (:mod:`pcmodel.cluster.transaction_log`): a step runs the checks that are due
-after its round, as the virtual clock advances; on threads (and in the process of a cluster of
-processes) the controller's round, seeing a check due, wakes the ``pcmodel-transactions`` thread
-(started with the cluster's other threads), which runs it, so that a check waiting for its
-markers to replicate holds up neither the controller nor the brokers. Before the first
-transactional call there is nothing to check, and between two checks the test is two
-comparisons.
+The coordinators' timers hang on the same tick: Kafka's transaction coordinator aborts
+timed-out transactions and expires transactional ids on a schedule, and its group coordinator
+expires committed offsets and deletes the groups left empty with none
+(:mod:`pcmodel.cluster.offsets_retention`), whether or not a client calls. They run with the
+cluster lock *released*, since the coordinators take their own locks and then the cluster's
+(:mod:`pcmodel.cluster.transaction_log`, :mod:`pcmodel.cluster.offsets`): a step runs the
+checks that are due after its round, as the virtual clock advances; on threads (and in the
+process of a cluster of processes) the controller's round, seeing a check due, wakes its
+:class:`CoordinatorTimer` thread (``pcmodel-transactions``, ``pcmodel-offsets``, started with
+the cluster's other threads), which runs it, so that a check waiting for its writes to
+replicate holds up neither the controller, nor the brokers, nor the other check. Before the
+first transactional call, and before the first client connects, there is nothing to check,
+and between two checks the test is a comparison or two.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from pcmodel.cluster.node import ClusterNode
 from pcmodel.cluster.purgatory import ProduceFuture
 from pcmodel.topics.errors import IllegalStateError, KafkaError
 
-__all__ = ["Driving"]
+__all__ = ["CoordinatorTimer", "Driving"]
 
 
 class Driving:
@@ -45,8 +48,9 @@ class Driving:
         Order: the controller expires silent brokers and balances the leaders when that is
         due; then each broker in id order heartbeats,
         fetches once for every partition it follows, and does its leader bookkeeping; then
-        the transaction coordinators abort the timed-out transactions and expire ids, if
-        that is due (see the module).
+        the coordinators run their checks that are due (see the module): the transaction
+        coordinators abort the timed-out transactions and expire ids, the group coordinators
+        expire committed offsets and delete the groups left empty with none.
         """
         with self._lock:
             self._check_open()
@@ -55,6 +59,7 @@ class Driving:
             for node in self.nodes:
                 moved |= self._node_round(node)
         self._run_transaction_checks()
+        self._run_retention_check()
         return moved
 
     def advance(self, seconds: float | None = None) -> bool:
@@ -153,7 +158,7 @@ class Driving:
                                               name="pcmodel-controller"))
         for t in self._threads:
             t.start()
-        self._start_transaction_timer()
+        self._start_coordinator_timers()
 
     def _node_loop(self, node: ClusterNode) -> None:
         with self._lock:
@@ -173,9 +178,9 @@ class Driving:
         now = self.clock()
         self._apply_changes(self.controller.expire_sessions(now))
         self._apply_changes(self.controller.balance_leaders(now))
-        self._wake_transaction_timer()
+        self._wake_coordinator_timers()
 
-    # --- the transaction coordinators' timer --------------------------------------------------
+    # --- the coordinators' timers ------------------------------------------------------------
 
     def _run_transaction_checks(self) -> None:
         """Run the transaction coordinators' checks that are due (without the cluster lock)."""
@@ -183,40 +188,85 @@ class Driving:
         if log is not None:
             log.run_due_checks()
 
-    def _start_transaction_timer(self) -> None:
-        """Start the timer thread of a cluster that runs by itself, with its other threads: it
-        sleeps until a check is due (a thread started later, at the first check due, would
-        belong to whoever happened to be using the cluster then)."""
-        self._transaction_timer = threading.Thread(target=self._transaction_timer_loop,
-                                                   name="pcmodel-transactions")
-        self._transaction_timer.start()
+    def _run_retention_check(self) -> None:
+        """Run the group coordinators' offsets-retention check if it is due (without the
+        cluster lock)."""
+        offsets = self._offsets_topic
+        if offsets is not None:
+            offsets.expire_if_due()
 
-    def _wake_transaction_timer(self) -> None:
-        """On a cluster that runs by itself, wake the timer thread if a transaction check is
-        due. With the cluster lock held: reads two numbers."""
-        log = self._transaction_log
-        if self._transaction_timer is None or log is None or not log.due():
+    def _start_coordinator_timers(self) -> None:
+        """Start the timer threads of a cluster that runs by itself, with its other threads:
+        each sleeps until its check is due (a thread started later, at the first check due,
+        would belong to whoever happened to be using the cluster then)."""
+        def closed() -> bool:
+            return self._closed
+
+        self._timers = {
+            "transactions": CoordinatorTimer("pcmodel-transactions",
+                                             self._run_transaction_checks, closed),
+            "offsets": CoordinatorTimer("pcmodel-offsets", self._run_retention_check, closed),
+        }
+        for timer in self._timers.values():
+            timer.start()
+
+    def _wake_coordinator_timers(self) -> None:
+        """On a cluster that runs by itself, wake the timer thread of each check that is due.
+        With the cluster lock held: reads a few numbers."""
+        if not self._timers:
             return
-        self._transactions_due.set()
+        log = self._transaction_log
+        if log is not None and log.due():
+            self._timers["transactions"].wake()
+        offsets = self._offsets_topic
+        if offsets is not None and offsets.retention_due():
+            self._timers["offsets"].wake()
 
-    def _transaction_timer_loop(self) -> None:
+    def _stop_coordinator_timers(self) -> None:
+        """Once the cluster is closed and its brokers stopped (which fails the writes a check
+        may be waiting for): end the timer threads."""
+        for timer in self._timers.values():
+            timer.stop()
+
+
+class CoordinatorTimer:
+    """A coordinator's periodic check on a thread of its own, on a cluster that runs by itself
+    (Kafka's coordinators schedule theirs). :meth:`wake` (the controller's tick, when the
+    check is due) makes the thread run ``run()`` once; ``closed()`` says the cluster is
+    closed, and the thread then ends."""
+
+    def __init__(self, name: str, run: Callable[[], object],
+                 closed: Callable[[], bool]) -> None:
+        self._run = run
+        self._closed = closed
+        self._due = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=name)
+
+    def start(self) -> None:
+        """Start the thread; it sleeps until woken."""
+        self._thread.start()
+
+    def wake(self) -> None:
+        """Have the thread run the check (once, however often woken meanwhile). Never
+        blocks."""
+        self._due.set()
+
+    def stop(self) -> None:
+        """End the thread (call it once ``closed()`` says True); waits up to 10 s for it."""
+        self._due.set()
+        if self._thread.ident is not None:
+            self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
         while True:
-            self._transactions_due.wait()
-            self._transactions_due.clear()
-            if self._closed:
+            self._due.wait()
+            self._due.clear()
+            if self._closed():
                 return
             try:
-                self._run_transaction_checks()
-            except KafkaError:
-                if self._closed:
+                self._run()
+            except (KafkaError, TimeoutError):
+                if self._closed():
                     return
                 # Kafka's scheduler logs a failed run and keeps its schedule: the check is
                 # due again an interval later.
-
-    def _stop_transaction_timer(self) -> None:
-        """Once the cluster is closed and its brokers stopped (which fails the writes a check
-        may be waiting for): end the timer thread."""
-        timer = self._transaction_timer
-        if timer is not None:
-            self._transactions_due.set()
-            timer.join(timeout=10)

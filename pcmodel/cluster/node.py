@@ -47,6 +47,7 @@ from pcmodel.topics.idempotence import (
 )
 from pcmodel.topics.log import LogRecord
 from pcmodel.topics.log_batches import StoredBatch
+from pcmodel.topics.log_records import wall_clock_ms
 from pcmodel.topics.log_transactions import TransactionalBatch
 from pcmodel.topics.structs import TopicPartition
 
@@ -79,6 +80,8 @@ class ClusterNode(LocalReplicas, NodeMarkers):
     settings of those names: every ``check_interval`` (of ``clock``), and at the first
     :meth:`maintain` after the node starts, each replica forgets the idempotent producers
     whose newest batch is older than the expiration time by the wall clock.
+    ``timestamp_clock`` (epoch ms) is the broker's wall clock (the cluster's: see
+    :func:`~pcmodel.cluster.clock.wall_clock_on`).
     ``group_initial_rebalance_delay_ms``, ``consumer_group_settings`` (checked, see
     :mod:`pcmodel.cluster.consumer_group_settings`) and ``offsets_retention_minutes`` are
     handed to the node's :class:`~pcmodel.topics.broker.Broker`.
@@ -89,6 +92,7 @@ class ClusterNode(LocalReplicas, NodeMarkers):
         node_id: int,
         *,
         clock: Callable[[], float],
+        timestamp_clock: Callable[[], int] = wall_clock_ms,
         alter_isr: Callable[[TopicPartition, int, int, frozenset[int]], PartitionState],
         replica_lag_time_max: float,
         max_fetch_records: int = 500,
@@ -102,6 +106,8 @@ class ClusterNode(LocalReplicas, NodeMarkers):
         DEFAULT_PRODUCER_ID_EXPIRATION_CHECK_INTERVAL_MS,
     ) -> None:
         self.node_id = node_id
+        #: The broker's wall clock (epoch ms): record timestamps, commit and expiry dates.
+        self.timestamp_clock = timestamp_clock
         self.producer_id_expiration_ms = producer_id_expiration_ms
         self._producers_check_interval = producer_id_expiration_check_interval_ms / 1000
         # Due at the first maintain(): a restarted broker forgets at once the producers its
@@ -114,7 +120,7 @@ class ClusterNode(LocalReplicas, NodeMarkers):
         self.log_dir = log_dir
         # The cluster runs the offsets-retention check (it tombstones what expires in the
         # offsets topic): the broker never runs it by itself.
-        self.broker = Broker(clock=clock,
+        self.broker = Broker(clock=clock, timestamp_clock=timestamp_clock,
                              group_initial_rebalance_delay_ms=group_initial_rebalance_delay_ms,
                              offsets_retention_minutes=offsets_retention_minutes,
                              offsets_retention_check_interval_ms=None,

@@ -10,13 +10,12 @@ Prior art: Kafka ``ReplicaManager`` (``activeProducerState``, ``describeLogDirs`
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from pcmodel.topics.broker_log_dirs import describe_log_dir, log_dir_move
 from pcmodel.topics.errors import KafkaError
 from pcmodel.topics.log import LogRecord
-from pcmodel.topics.log_records import wall_clock_ms
 from pcmodel.topics.structs import ActiveProducer, LogDirDescription, TopicPartition
 
 __all__ = ["LocalReplicas"]
@@ -31,6 +30,7 @@ class LocalReplicas:
     log_dir: str
     replicas: dict[TopicPartition, Any]
     producer_id_expiration_ms: int
+    timestamp_clock: Callable[[], int]
 
     def describe_producers(self, tp: TopicPartition) -> tuple[ActiveProducer, ...]:
         """The idempotent producers this broker's replica of ``tp`` remembers, leader or
@@ -46,11 +46,11 @@ class LocalReplicas:
 
     def expire_producers(self, now_ms: int | None = None) -> dict[TopicPartition, tuple[int, ...]]:
         """Every replica here forgets the producers expired at ``now_ms`` (epoch ms; default:
-        the wall clock, which the local broker stamps records with; see
+        the broker's wall clock, which it stamps records with; see
         :meth:`~pcmodel.cluster.producers.ProducerState.expire`); returns their ids, per
         partition (those with any)."""
         if now_ms is None:
-            now_ms = wall_clock_ms()
+            now_ms = self.timestamp_clock()
         forgotten = {}
         for tp, replica in sorted(self.replicas.items()):
             expired = replica.producers.expire(now_ms, self.producer_id_expiration_ms,

@@ -40,15 +40,9 @@ for a deleted group), stored before the heartbeat that changed them is answered;
 coordinator restores each consumer group with its members' epochs and assignments, and starts
 their sessions afresh, as Kafka's does.
 
-Committed offsets expire (:mod:`pcmodel.topics.group_offsets`). Every
-``offsets_retention_check_interval_ms`` the cluster has each coordinator run the retention
-check (:meth:`OffsetsTopic.expire`, at the first group or offsets request once the interval has
-passed: nothing can see the groups in between) and tombstones what it removed: the expired
-offsets, and the metadata of a group it deleted. Each commit record carries its commit time
-and each group metadata record the time the group entered its state, so a new coordinator
-expires the same offsets at the same moment. If a tombstone cannot be written (the
-coordinator failed), the coordinator's cache is dropped: the next request loads the offsets
-again from the log, and the next check expires them again.
+Committed offsets expire, and a group left empty with none is deleted, on the cluster's own
+timer, as in Kafka: :mod:`pcmodel.cluster.offsets_retention` (tombstones for all of it, so no
+later coordinator brings it back).
 
 Prior art: Kafka ``GroupMetadataManager`` (offset commit records, ``partitionFor(groupId)``,
 ``offsets.topic.replication.factor`` 3 and commits with ``acks=all``).
@@ -73,10 +67,9 @@ from pcmodel.cluster.internal_topics import (
     create_internal_topic,
     latest_values,
 )
+from pcmodel.cluster.offsets_retention import OffsetsRetention, group_key, offset_key
 from pcmodel.cluster.purgatory import ProduceFuture
 from pcmodel.topics.errors import KafkaError
-from pcmodel.topics.group_answers import ExpiredOffsets
-from pcmodel.topics.log_records import wall_clock_ms
 from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition
 
 __all__ = ["OFFSETS_TOPIC", "OffsetsTopic"]
@@ -88,15 +81,6 @@ OFFSETS_TOPIC = "__consumer_offsets"
 #: no ``min.insync.replicas`` of its own: the broker default, 1.
 OFFSETS_TOPIC_CONFIGS = {"cleanup.policy": "compact", "compression.type": "producer",
                          "segment.bytes": str(100 * 1024 * 1024)}
-
-
-def _key(group: str, tp: TopicPartition) -> bytes:
-    return f"{group}\x00{tp.topic}\x00{tp.partition}".encode()
-
-
-def _group_key(group: str) -> bytes:
-    """A group metadata record's key: the group id alone (an offset's key has three parts)."""
-    return group.encode()
 
 
 def _encode_offset(offset: OffsetAndMetadata | int, commit_ms: int,
@@ -137,7 +121,7 @@ def _offset_key_parts(key: bytes) -> tuple[str, TopicPartition] | None:
     return parts[0], TopicPartition(parts[1], int(parts[2]))
 
 
-class OffsetsTopic:
+class OffsetsTopic(OffsetsRetention):
     """The cluster's committed-offsets store. Create one per cluster (it creates the topic).
 
     ``partitions`` and ``replication_factor`` are Kafka's ``offsets.topic.num.partitions`` and
@@ -145,7 +129,8 @@ class OffsetsTopic:
     (``None``: the broker default, 1, which Kafka's ``__consumer_offsets`` takes too: it sets
     no ``min.insync.replicas`` of its own).
     The retention check runs every ``cluster.offsets_retention_check_interval_ms`` (see
-    :meth:`expire_if_due`). Thread-safe: every client connection of the cluster shares it.
+    :mod:`pcmodel.cluster.offsets_retention`). Thread-safe: every client connection of the
+    cluster shares it.
     """
 
     def __init__(self, cluster: Cluster, *, partitions: int = 1,
@@ -163,9 +148,7 @@ class OffsetsTopic:
         #: Held while a group's state is read from its coordinator and its write is sent, so
         #: that the writes of a group reach the log in the order its states were read.
         self._group_writes = threading.Lock()
-        #: When the retention check last ran (epoch ms); one caller at a time runs it.
-        self._retention_checked_ms = wall_clock_ms()
-        self._retention_lock = threading.Lock()
+        self._start_retention_clock()
 
     def partition_for(self, group: str) -> int:
         """The offsets partition of ``group`` (a stable hash of its id)."""
@@ -186,11 +169,27 @@ class OffsetsTopic:
         Answered once every in-sync replica has the batch; errors as ``Cluster.produce``
         with ``acks="all"`` (a retriable error means: refresh and commit again).
         """
-        now_ms = wall_clock_ms() if commit_ms is None else commit_ms
+        now_ms = self.cluster.wall_clock_ms() if commit_ms is None else commit_ms
         expire_ms = None if retention_time_ms == -1 else now_ms + retention_time_ms
-        records = [(_key(group, tp), _encode_offset(offset, now_ms, expire_ms))
+        records = [(offset_key(group, tp), _encode_offset(offset, now_ms, expire_ms))
                    for tp, offset in offsets.items()]
         return self._write(self.partition_for(group), records, timeout)
+
+    def commit_checked(self, group: str, offsets: Mapping[TopicPartition, OffsetAndMetadata],
+                       check: Callable[[], int], timeout: float = 30.0, *,
+                       retention_time_ms: int = -1) -> ProduceFuture | None:
+        """Run ``check()`` (the coordinator checks and stores the commit, and returns its date,
+        epoch ms), then :meth:`commit` the ``offsets`` with that date, with the writes of every
+        other group state held back meanwhile: a retention check then never finds at the
+        coordinator an offset whose record has not been sent (its tombstone would come before
+        the record). Returns the write's future, or ``None`` when ``offsets`` is empty.
+        Errors as ``check()`` raises them, and as :meth:`commit`."""
+        with self._group_writes:
+            commit_ms = check()
+            if not offsets:
+                return None
+            return self.commit(group, offsets, commit_ms, timeout,
+                               retention_time_ms=retention_time_ms)
 
     def store_group(self, group: str, record: bytes | None, timeout: float = 30.0
                     ) -> ProduceFuture | None:
@@ -203,9 +202,9 @@ class OffsetsTopic:
             _, _, cache = self._coordinator_cache(group)
         except LeaderNotAvailableError:
             cache = {}
-        if cache.get(_group_key(group)) == record:
+        if cache.get(group_key(group)) == record:
             return None
-        return self._write(self.partition_for(group), [(_group_key(group), record)], timeout)
+        return self._write(self.partition_for(group), [(group_key(group), record)], timeout)
 
     def store_consumer_group(
         self, group: str,
@@ -229,8 +228,8 @@ class OffsetsTopic:
             changes.update({key: None for key in list(cache)
                             if is_consumer_group_key(key) and key not in records
                             and consumer_group_key_group(key) == group})
-            if classic is not None and cache.get(_group_key(group)) != classic:
-                changes[_group_key(group)] = classic
+            if classic is not None and cache.get(group_key(group)) != classic:
+                changes[group_key(group)] = classic
             if not changes:
                 return None
             return self._write(self.partition_for(group), list(changes.items()), timeout)
@@ -250,7 +249,7 @@ class OffsetsTopic:
         leader.
         """
         _, _, cache = self._coordinator_cache(group)
-        found = {tp: cache.get(_key(group, tp)) for tp in partitions}
+        found = {tp: cache.get(offset_key(group, tp)) for tp in partitions}
         return {tp: None if v is None else _decode_offset(v) for tp, v in found.items()}
 
     def all_committed(self, group: str) -> dict[TopicPartition, OffsetAndMetadata]:
@@ -275,7 +274,7 @@ class OffsetsTopic:
         if not wanted:
             return None
         return self._write(self.partition_for(group),
-                           [(_key(group, tp), None) for tp in wanted], timeout)
+                           [(offset_key(group, tp), None) for tp in wanted], timeout)
 
     def load(self, group: str) -> int:
         """Make sure the group's current coordinator has loaded its offsets partition; return
@@ -317,70 +316,6 @@ class OffsetsTopic:
             except KafkaError:
                 continue  # the coordinator failed meanwhile: those offsets stay
         return removed
-
-    # --- offsets retention -------------------------------------------------------------------
-
-    def expire_if_due(self) -> None:
-        """Run :meth:`expire` if ``offsets_retention_check_interval_ms`` has passed since the
-        last check; return at once otherwise, or while another caller runs it."""
-        interval = self.cluster.offsets_retention_check_interval_ms
-        if wall_clock_ms() - self._retention_checked_ms < interval:
-            return
-        if not self._retention_lock.acquire(blocking=False):
-            return
-        try:
-            if wall_clock_ms() - self._retention_checked_ms >= interval:
-                self.expire()
-        finally:
-            self._retention_lock.release()
-
-    def expire(self, now_ms: int | None = None, timeout: float = 30.0
-               ) -> dict[str, ExpiredOffsets]:
-        """Have every coordinator run the offsets-retention check now, as at ``now_ms`` (epoch
-        ms; default: the wall clock), and tombstone what it removed; return, per group, what
-        went. Waits for the tombstones. A coordinator that fails meanwhile keeps its groups'
-        offsets in the log: its successor loads them, and the next check expires them again.
-        """
-        self._retention_checked_ms = wall_clock_ms()
-        if now_ms is None:
-            now_ms = self._retention_checked_ms  # one clock judges every coordinator
-        led: dict[int, set[int]] = {}
-        for p in range(self.partitions):
-            try:
-                leader, _, _ = self._partition_cache(p)  # a new coordinator loads first
-            except LeaderNotAvailableError:
-                continue
-            led.setdefault(leader, set()).add(p)
-        changed: dict[str, ExpiredOffsets] = {}
-        writes = []
-        for leader, partitions in led.items():
-            node = self.cluster.nodes[leader]
-            try:
-                expired = node.broker.expire_offsets(now_ms) if node.alive else {}
-            except KafkaError:
-                continue  # it died: its successor loads the offsets and checks them
-            for group, what in expired.items():
-                p = self.partition_for(group)
-                if p not in partitions:
-                    continue  # a broker's stale copy of a group another one coordinates now
-                keys = [_key(group, tp) for tp in what.partitions]
-                with self._lock:
-                    _, cache = self._caches.get((leader, p), (-1, {}))
-                    if what.group_deleted:
-                        keys.append(_group_key(group))
-                        keys += [key for key in cache if is_consumer_group_key(key)
-                                 and consumer_group_key_group(key) == group]
-                    stored = [(key, None) for key in keys if key in cache]
-                if stored:
-                    writes.append((leader, p, self._write(p, stored, timeout)))
-                changed[group] = what
-        for leader, p, future in writes:
-            try:
-                future.get(timeout=timeout + 5)
-            except KafkaError:
-                with self._lock:  # load again from the log: the next check removes them
-                    self._caches.pop((leader, p), None)
-        return dict(sorted(changed.items()))
 
     # --- the coordinators' caches -------------------------------------------------------------
 

@@ -124,7 +124,7 @@ class ProcessCluster(ProcessRequests, ProcessFaults, Cluster):
             self._threads.append(threading.Thread(target=self._controller_loop,
                                                   name="pcmodel-controller"))
             self._threads[-1].start()
-            self._start_transaction_timer()
+            self._start_coordinator_timers()
         except BaseException:
             self.close()
             raise
@@ -144,7 +144,7 @@ class ProcessCluster(ProcessRequests, ProcessFaults, Cluster):
             node.request_stop()  # all at once, then wait for each
         for node in self.nodes:
             node.stop()
-        self._stop_transaction_timer()  # its writes failed with the brokers
+        self._stop_coordinator_timers()  # its writes failed with the brokers
         if self._server is not None:
             self._server.stop()
         shutil.rmtree(self._root, ignore_errors=True)

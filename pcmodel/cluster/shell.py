@@ -20,7 +20,6 @@ from pcmodel.topics.admin_transactions import AbortTransactionSpec
 from pcmodel.topics.config_resources import AlterConfigOp
 from pcmodel.topics.errors import ElectionNotNeededError, KafkaError
 from pcmodel.topics.errors.base import error_detail
-from pcmodel.topics.log_records import wall_clock_ms
 from pcmodel.topics.structs import ElectionType, TopicPartition
 
 __all__ = ["HELP", "USAGES", "ClusterShell"]
@@ -295,7 +294,7 @@ class ClusterShell:
                     "transactional id")
         start = "None" if found.start_time_ms < 0 else str(found.start_time_ms)
         duration = "None" if found.start_time_ms < 0 \
-            else str(wall_clock_ms() - found.start_time_ms)
+            else str(self.cluster.wall_clock_ms() - found.start_time_ms)
         return _table(DESCRIBE_HEADERS, [[
             str(log.coordinator(transactional_id)), transactional_id, str(found.producer_id),
             str(found.producer_epoch), found.state, str(found.timeout_ms), start, duration,

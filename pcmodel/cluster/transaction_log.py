@@ -72,7 +72,6 @@ from pcmodel.topics.errors import (
     KafkaError,
     UnknownTopicOrPartitionError,
 )
-from pcmodel.topics.log_records import wall_clock_ms
 from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition
 from pcmodel.topics.transactions import (
     DEFAULT_EXPIRED_ID_CHECK_INTERVAL_MS,
@@ -270,14 +269,10 @@ class TransactionLog(TransactionCompletion, TransactionTimers):
     # --- admin ---------------------------------------------------------------------------------
 
     def describe(self, transactional_id: str) -> DescribedTransaction:
-        """DescribeTransactions for one id, from its coordinator. The start time is a wall
-        clock date, as old as the transaction is by :meth:`now_ms` (the same, in real time)."""
-        found = self._call(transactional_id,
-                           lambda c, now_ms: (c.describe(transactional_id), None))
-        if self._real_time or found.start_time_ms < 0:
-            return found
-        return found._replace(
-            start_time_ms=found.start_time_ms + wall_clock_ms() - self.now_ms())
+        """DescribeTransactions for one id, from its coordinator. The start time is a date of
+        the cluster's wall clock (:meth:`now_ms`)."""
+        return self._call(transactional_id,
+                          lambda c, now_ms: (c.describe(transactional_id), None))
 
     def listing(self, states: Iterable[str] = (), producer_ids: Iterable[int] = (),
                 duration_ms: int = -1) -> list[TransactionListing]:

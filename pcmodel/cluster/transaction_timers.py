@@ -11,11 +11,10 @@ stepped cluster at each step, as its virtual clock advances; a cluster of thread
 on a thread woken by the controller's tick when a check is due. A transactional call, an
 offsets lookup or a ``read_committed`` fetch that finds a check due runs it too.
 
-The coordinators' times (a transaction's start, an id's last call) are the wall clock's on a
-cluster in real time, as Kafka's; on a cluster with another clock (a stepped cluster's virtual
-one) they are the wall clock when the log was created moved on by that clock since
-(:meth:`TransactionTimers.now_ms`), so that advancing virtual time ages transactions and ids,
-the same way on every run.
+The coordinators' times (a transaction's start, an id's last call) are the cluster's wall clock
+(:func:`~pcmodel.cluster.clock.wall_clock_on`): the machine's on a cluster in real time, as
+Kafka's; on a stepped cluster the wall clock when the cluster was made moved on by virtual
+time, so that advancing virtual time ages transactions and ids, the same way on every run.
 
 :class:`TransactionTimers` is one part of
 :class:`~pcmodel.cluster.transaction_log.TransactionLog`, which provides ``cluster``, the
@@ -30,11 +29,9 @@ Prior art: Kafka's ``TransactionCoordinator.startup`` (``abortTimedOutTransactio
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from pcmodel.topics.errors import KafkaError
-from pcmodel.topics.log_records import wall_clock_ms
 
 __all__ = ["TransactionTimers"]
 
@@ -53,20 +50,12 @@ class TransactionTimers:
     def _start_clock(self) -> None:
         """Take the coordinators' clock from the cluster's (see the module); every check is
         counted as just run."""
-        self._real_time = self.cluster.clock is time.monotonic
-        self._epoch_ms = wall_clock_ms()
-        self._epoch_clock = self.cluster.clock()
         self._timed_out_checked_ms = self._ids_checked_ms = self.now_ms()
 
     def now_ms(self) -> int:
         """The coordinators' time (epoch ms), by which transactions time out and ids expire,
-        and of the times in the log's records: the wall clock on a cluster in real time (the
-        machine's monotonic clock); on a cluster with another clock (a stepped cluster's
-        virtual clock), the wall clock when the log was created plus that clock's seconds
-        since, so that advancing virtual time ages transactions and ids."""
-        if self._real_time:
-            return wall_clock_ms()
-        return self._epoch_ms + round((self.cluster.clock() - self._epoch_clock) * 1000)
+        and of the times in the log's records: the cluster's wall clock (see the module)."""
+        return self.cluster.wall_clock_ms()
 
     def abort_timed_out(self, now_ms: int | None = None) -> list[str]:
         """Abort, fencing their producers, the transactions open longer than their timeout at

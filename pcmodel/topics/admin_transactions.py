@@ -248,7 +248,9 @@ class TransactionAdminMixin:
         only = None if partitions is None else {
             validate_topic_partition(tp) for tp in _names(partitions, "partitions")}
         brokers = _names(broker_ids, "broker_ids")
-        now_ms = wall_clock_ms()
+        # The brokers' clock: the machine's, or a stepped cluster's, which moves with its
+        # virtual time (the producers' last timestamps are dated by it).
+        now_ms = self._conn.wall_clock_ms() if self._replicated() else wall_clock_ms()
         open_here: dict[tuple[TopicPartition, int], ActiveProducer] = {}
         for broker_id, searched in self._partitions_to_search(names, only, brokers):
             answers = self.describe_producers(searched, broker_id)

@@ -2,7 +2,8 @@
 
 What expires is tombstoned in ``__consumer_offsets``, so no later coordinator brings it back;
 commit times and the time a group became empty are stored, so a later coordinator expires at
-the same moment. Time is named by the test: ``expire_offsets(now_ms)``, or a shifted clock.
+the same moment. Time is named by the test: ``expire_offsets(now_ms)``, or the virtual clock
+(the check on the cluster's own timer: :mod:`tests.cluster.test_group_expiry`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import json
 import pytest
 
 from pcmodel.cluster import Cluster
-from pcmodel.cluster import offsets as offsets_module
 from pcmodel.cluster.offsets import OFFSETS_TOPIC
 from pcmodel.topics.errors import IllegalArgumentError
 from pcmodel.topics.group_answers import ExpiredOffsets, GroupState
@@ -38,13 +38,14 @@ def test_expired_offsets_are_tombstoned_and_stay_gone_on_the_next_coordinator(ma
                                                                              monkeypatch):
     # Another reading of the clock than the coordinator's, later by a few ms, must not date
     # the records: the coordinator's time does (the same in memory and in the log).
-    monkeypatch.setattr(offsets_module, "wall_clock_ms", lambda: wall_clock_ms() + 5)
     cluster = make_cluster()
+    brokers_clock = cluster.wall_clock_ms
+    monkeypatch.setattr(cluster, "wall_clock_ms", lambda: brokers_clock() + 5)
     cluster.create_topic("t", 2, replication_factor=3, min_insync_replicas=2)
     conn = cluster.connect()
-    before = wall_clock_ms()
+    before = brokers_clock()
     conn.commit_offsets("g", -1, "", {T0: 4, T1: 2})
-    after = wall_clock_ms()
+    after = brokers_clock()
     commit_ms = stored(cluster, conn)[b"g\x00t\x000"]["commit_timestamp"]
     assert before <= commit_ms <= after
     assert conn.expire_offsets(commit_ms + WEEK - 1) == {}
@@ -98,17 +99,19 @@ def test_an_offset_committed_with_its_own_retention_keeps_it_on_the_next_coordin
 
 
 @pytest.mark.timeout(30)
-def test_group_requests_run_the_check_once_its_interval_has_passed(make_cluster, monkeypatch):
-    shift = [0]
-    monkeypatch.setattr(offsets_module, "wall_clock_ms", lambda: wall_clock_ms() + shift[0])
-    cluster = make_cluster(offsets_retention_minutes=60,
-                           offsets_retention_check_interval_ms=600_000)
+def test_group_requests_run_the_check_once_its_interval_has_passed(make_cluster):
+    # The virtual clock moves without a step, so only the requests can run the check; the
+    # brokers' sessions outlast the jump.
+    cluster = make_cluster(offsets_retention_minutes=1,
+                           offsets_retention_check_interval_ms=600_000,
+                           broker_session_timeout_ms=3_600_000,
+                           replica_lag_time_max_ms=3_600_000)
     cluster.create_topic("t", 2, replication_factor=3, min_insync_replicas=2)
     conn = cluster.connect()
     conn.commit_offsets("g", -1, "", {T0: 4})
-    shift[0] = 9 * 60_000  # not yet an interval since the last check
+    cluster.clock.advance(300.0)  # past the retention, not yet an interval since the last check
     assert conn.committed("g", [T0])[T0].offset == 4
-    shift[0] = 61 * 60_000
+    cluster.clock.advance(301.0)
     assert conn.committed("g", [T0]) == {T0: None}
     assert conn.list_groups() == []
 
