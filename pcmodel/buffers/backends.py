@@ -7,7 +7,7 @@ threads and on processes (as CPython's ``multiprocessing.synchronize.Barrier`` r
 
 The thread backend creates ``threading.Lock()`` and ``threading.Condition()`` through the
 ``threading`` module *at buffer construction time*, and semaphores of its own
-(:class:`RunSemaphore`, a ``threading.Semaphore`` that moves permits in runs) unless
+(:class:`RunSemaphore`: a counter and a condition, whose permits move in runs) unless
 ``threading.Semaphore`` was replaced by then: so code that replaces those module attributes (the
 controlled scheduler) before building a buffer gets its own primitives into it.
 """
@@ -28,52 +28,82 @@ __all__ = ["BACKENDS", "Backend", "RunSemaphore", "ThreadBackend"]
 BACKENDS: tuple[str, ...] = ("thread", "process")
 
 # The standard library's class, as it was when this module was imported: a controlled scheduler
-# that replaces ``threading.Semaphore`` hands out semaphores of another type.
+# that replaces ``threading.Semaphore`` hands out semaphores of another type, and the thread
+# backend then serves those rather than its own (see ThreadBackend).
 _StdlibSemaphore = threading.Semaphore
 
 
-class RunSemaphore(_StdlibSemaphore):
-    """``threading.Semaphore`` whose permits move in runs, and whose wake-ups are relayed.
+class RunSemaphore:
+    """A counting semaphore: a counter of permits and a condition to sleep on while it is 0.
 
-    The same count guarded by the same condition (``_value``, ``_cond``), the same
-    ``acquire(blocking=True, timeout=None)`` and ``release(n=1)``, plus ``acquire_up_to(n)``:
-    take up to ``n`` permits at once (with ``block=True``, after waiting for the first). What
-    it changes, for a buffer's batches:
+    The textbook's semaphore, written out: ``acquire`` waits while the counter is 0 and takes
+    one, ``release`` adds one and wakes a sleeper. Its calls are those of
+    ``threading.Semaphore`` (``acquire(blocking=True, timeout=None)``, ``release(n=1)``,
+    ``with``), so a buffer's code reads the same with either. What it adds is for a buffer's
+    batches: ``acquire_up_to(n)`` (never waits) and ``acquire_waiting(n, timeout)``:
 
-    * **One hold per run.** The standard library's takes one permit per ``acquire()`` and, up
-      to Python 3.12, calls ``notify()`` once per permit of ``release(n)``: a batch of 100
-      items paid for 100 single operations on each side.
+    * **Permits move in runs.** ``acquire_up_to(n)`` takes up to ``n`` permits that are free,
+      and ``release(n)`` gives ``n``, each in one hold of the lock: a batch of 100 items pays
+      for one operation on each side, not 100.
     * **One wake-up per run, relayed.** ``release(n)`` wakes one sleeper, and only when there
       were no permits (if there were, a sleeper woken for them is on its way). The sleeper
       woken takes its share and, if it leaves permits, wakes the next, which does the same
       (the process semaphore and the condition variant relay so, as Java's
-      ``LinkedBlockingQueue`` does). Waking one sleeper per permit woke, for a run of 100 that
+      ``LinkedBlockingQueue`` does); it passes its wake-up on even when it leaves by an
+      exception, so none is lost. Waking one sleeper per permit woke, for a run of 100 that
       the first woken ``get_many`` took whole, every other sleeper for nothing.
-    * **The lock taken by its methods, not by ``with``.** On CPython 3.11, ``with lock:``
-      costs twice ``lock.acquire()`` plus ``lock.release()`` (about 2,000 machine
-      instructions against 900, by cachegrind), and these are the calls every batch makes
-      beyond what the condition variant makes.
+    * **Sleepers are counted here**, not read from the condition's private list of waiters
+      (an interpreter's internals, free to change), so that a release with nobody asleep
+      notifies nobody. The count includes sleepers already woken and not yet running: it may
+      make a relay wake one sleeper more than needed (which finds no permit and sleeps
+      again), never one fewer.
+    * **The lock taken by ``acquire()`` and ``release()``, not by ``with``.** On CPython 3.11,
+      ``with lock:`` costs twice ``lock.acquire()`` plus ``lock.release()`` (about 2,000
+      machine instructions against 900, by cachegrind), and these are the calls every batch
+      makes beyond what the condition variant makes.
 
-    Permits go to no waiter in particular; nobody sleeps holding the lock.
+    Permits go to no waiter in particular; nobody sleeps holding the lock. The lock and the
+    condition come from ``threading`` when the semaphore is built, so code that replaced
+    ``threading.Lock`` / ``threading.Condition`` by then gets its own inside.
     """
 
     def __init__(self, value: int = 1) -> None:
-        super().__init__(value)
-        self._lock = self._cond._lock
+        if value < 0:
+            raise ValueError("semaphore initial value must be >= 0")
+        self._value = value  # the permits free now
+        self._sleepers = 0  # threads inside acquire_waiting()'s wait(), woken or not yet
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} value={self._value} sleepers={self._sleepers}>"
 
     def acquire(self, blocking: bool = True, timeout: float | None = None) -> bool:
         """Take one permit, waiting for it if ``blocking`` (up to ``timeout`` seconds, None:
-        for ever); True if taken, False if none came (at once when not ``blocking``)."""
+        for ever); True if taken, False if none came (at once when not ``blocking``).
+        ``ValueError`` for a timeout without ``blocking``, as ``threading.Semaphore``."""
         if not blocking and timeout is not None:
             raise ValueError("can't specify timeout for non-blocking acquire")
-        return self.acquire_up_to(1, blocking, timeout) == 1
+        lock = self._lock
+        lock.acquire()
+        try:
+            if self._value:
+                self._value -= 1
+                return True
+        finally:
+            lock.release()
+        if not blocking:
+            return False
+        return self.acquire_waiting(1, timeout) == 1
 
     __enter__ = acquire  # ``with semaphore:`` waits as acquire() does, relaying its wake-up
 
-    def acquire_up_to(self, n: int, block: bool = False, timeout: float | None = None) -> int:
-        """Take up to ``n`` permits that are free now; with ``block``, if there are none, wait
-        for one (up to ``timeout`` seconds, None: for ever) and take up to ``n`` then. Returns
-        how many were taken, 0 if none (came in time)."""
+    def __exit__(self, *exc_info: object) -> None:
+        self.release()
+
+    def acquire_up_to(self, n: int) -> int:
+        """Take up to ``n`` permits that are free now, without waiting; how many were taken
+        (0 if there were none)."""
         lock = self._lock
         lock.acquire()
         try:
@@ -82,44 +112,49 @@ class RunSemaphore(_StdlibSemaphore):
             self._value = value - taken
         finally:
             lock.release()
-        if taken or not block:
-            return taken
-        return self._wait_for_permits(n, timeout)
+        return taken
 
     def release(self, n: int = 1) -> None:
-        """Give ``n`` permits, waking one sleeper if there were none (see the class)."""
+        """Give ``n`` permits, waking one sleeper if there were none (see the class); never
+        blocks but for the lock. ``ValueError`` if ``n`` is less than one."""
         if n < 1:
             raise ValueError("n must be one or more")
         lock = self._lock
         lock.acquire()
         try:
-            self._value += n
-            if self._value == n and self._cond._waiters:  # notify() for nobody costs a deque
+            value = self._value + n
+            self._value = value
+            if value == n and self._sleepers:  # the first permits, and somebody asleep
                 self._cond.notify()
         finally:
             lock.release()
 
-    def _wait_for_permits(self, wanted: int, timeout: float | None) -> int:
-        """Sleep until there is a permit, then take up to ``wanted``; 0 on timeout. Whoever
-        leaves with permits still free and sleepers left wakes the next one, also by an
-        exception: a wake-up it was given is never lost."""
+    def acquire_waiting(self, n: int, timeout: float | None = None) -> int:
+        """Sleep until there is a permit (up to ``timeout`` seconds, None: for ever), then take
+        up to ``n``; how many were taken, 0 if none came in time. Whoever leaves with permits
+        still free and sleepers left wakes the next one, also by an exception: a wake-up it
+        was given is never lost."""
         cond = self._cond
         deadline = None if timeout is None else time.monotonic() + timeout
         with cond:
             try:
                 while not self._value:
-                    if deadline is None:
-                        cond.wait()
-                    else:
+                    remaining = None
+                    if deadline is not None:
                         remaining = deadline - time.monotonic()
                         if remaining <= 0:
                             return 0
+                    self._sleepers += 1
+                    try:
                         cond.wait(remaining)
-                taken = wanted if wanted < self._value else self._value
-                self._value -= taken
+                    finally:
+                        self._sleepers -= 1
+                value = self._value
+                taken = n if n < value else value
+                self._value = value - taken
                 return taken
             finally:
-                if self._value and cond._waiters:
+                if self._value and self._sleepers:
                     cond.notify()
 
 
@@ -262,9 +297,15 @@ class ThreadBackend(Backend):
 
     def __init__(self) -> None:
         # Semaphores of its own (see RunSemaphore), unless ``threading.Semaphore`` was replaced
-        # (a controlled scheduler's) when the buffer is built: the base class serves other
-        # semaphores one permit at a time.
-        self._runs = threading.Semaphore is _StdlibSemaphore
+        # (a controlled scheduler's) when the buffer is built: the class's methods below serve
+        # other semaphores one permit at a time. Its own are served by RunSemaphore's methods,
+        # called as functions of the semaphore, with no call of the backend's in between (the
+        # process backend does the same): a permit operation is one Python call, not two.
+        if threading.Semaphore is _StdlibSemaphore:
+            self.semaphore = RunSemaphore  # type: ignore[method-assign]
+            self.release = RunSemaphore.release  # type: ignore[method-assign]
+            self.acquire_up_to = RunSemaphore.acquire_up_to  # type: ignore[method-assign]
+            self.acquire_waiting = RunSemaphore.acquire_waiting  # type: ignore[method-assign]
 
     def lock(self) -> Any:
         return threading.Lock()
@@ -273,20 +314,10 @@ class ThreadBackend(Backend):
         return threading.Condition(lock)
 
     def semaphore(self, value: int) -> Any:
-        return RunSemaphore(value) if self._runs else threading.Semaphore(value)
+        return threading.Semaphore(value)
 
     def release(self, semaphore: Any, n: int) -> None:
-        semaphore.release(n)
-
-    def acquire_up_to(self, semaphore: Any, n: int) -> int:
-        if self._runs:
-            return semaphore.acquire_up_to(n)
-        return super().acquire_up_to(semaphore, n)
-
-    def acquire_waiting(self, semaphore: Any, wanted: int, timeout: float | None) -> int:
-        if self._runs:
-            return semaphore.acquire_up_to(wanted, True, timeout)
-        return super().acquire_waiting(semaphore, wanted, timeout)
+        semaphore.release(n)  # threading.Semaphore and the scheduler's take n at once
 
     def queue(self, maxsize: int) -> Any:
         from pcmodel.buffers.stdqueue import ShutdownQueue

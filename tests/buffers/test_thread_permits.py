@@ -92,7 +92,7 @@ def test_releasing_n_permits_reaches_n_sleepers():
                 for _ in range(3)]
     for thread in sleepers:
         thread.start()
-    wait_until(lambda: len(semaphore._cond._waiters) == 3)
+    wait_until(lambda: semaphore._sleepers == 3)
     backend.release(semaphore, 3)
     for thread in sleepers:
         thread.join(20)
@@ -124,7 +124,7 @@ def test_permits_given_with_nobody_waiting_notify_nobody():
     assert notified == [] and backend.acquire_up_to(semaphore, 9) == 5
     taker = threading.Thread(target=semaphore.acquire)
     taker.start()
-    wait_until(lambda: len(semaphore._cond._waiters) == 1)
+    wait_until(lambda: semaphore._sleepers == 1)
     backend.release(semaphore, 1)
     taker.join(timeout=10)
     assert notified == [1] and not taker.is_alive()

@@ -3,7 +3,7 @@
 A ``put_many`` that brings a run of items wakes one sleeping getter, which takes its share; a
 single put or get with nobody asleep notifies nobody; a woken sleeper that leaves by an exception
 passes its wake-up on. The tests block real threads, reach the moment through the semaphore's own
-list of sleepers, and fail by a timeout if a wake-up is lost.
+count of sleepers, and fail by a timeout if a wake-up is lost.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def test_a_run_of_items_wakes_one_sleeping_getter_not_one_per_item():
     getters = [threading.Thread(target=getter) for _ in range(4)]
     for thread in getters:
         thread.start()
-    wait_until(lambda: len(items._cond._waiters) == 4)
+    wait_until(lambda: items._sleepers == 4)
     woken = count_wake_ups(items._cond)
     buf.put_many(range(100))
     wait_until(lambda: taken == [100])  # the one woken took the whole run
@@ -85,10 +85,10 @@ def test_a_woken_getter_interrupted_passes_its_wake_up_on():
 
     first = threading.Thread(target=getter, name="first")
     first.start()
-    wait_until(lambda: len(buf._full_slots._cond._waiters) == 1)
+    wait_until(lambda: buf._full_slots._sleepers == 1)
     second = threading.Thread(target=getter, name="second")
     second.start()
-    wait_until(lambda: len(buf._full_slots._cond._waiters) == 2)
+    wait_until(lambda: buf._full_slots._sleepers == 2)
     try:
         buf.put("item")  # wakes the first sleeper, which is interrupted as it wakes
         wait_until(lambda: len(outcome) == 2, SOON)
