@@ -98,6 +98,15 @@ def test_bad_repeat_is_refused(tmp_path, capsys):
     assert "'huge' is not an item size" in capsys.readouterr().err
 
 
+def test_an_item_size_given_twice_is_refused_before_anything_runs(tmp_path, capsys):
+    out = tmp_path / "x.json"
+    assert main(["bench", "--quick", "--item-sizes", "8,1K,1024,8B", "--json", str(out)]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "pcmodel bench: error: --item-sizes names 8 B, 1 KiB more than once; give each size "
+        "once"]
+    assert not out.exists()
+
+
 def test_item_sizes_parse_and_large_items_stay_small_and_single():
     assert [parse_size(t) for t in ("8", "1K", "64KiB", "1m", "2048")] == [
         8, 1024, 65536, 1 << 20, 2048]

@@ -54,6 +54,7 @@ from pcmodel.errors import UsageError
 from pcmodel.experiments.bench_report import (
     comparison_table,
     parse_size,
+    size_label,
     targets_summary,
     uncontended_table,
 )
@@ -317,9 +318,14 @@ def bench_command(args: argparse.Namespace) -> int:
             raise UsageError(f"--repeat must be from 1 to {MAX_REPEAT}, not {args.repeat}")
         overrides["repeat"] = args.repeat
     try:
-        overrides["item_sizes"] = tuple(parse_size(size) for size in args.item_sizes.split(","))
+        sizes = tuple(parse_size(size) for size in args.item_sizes.split(","))
     except ValueError as exc:
         raise UsageError(f"--item-sizes: {exc}") from None
+    twice = sorted({size for size in sizes if sizes.count(size) > 1})
+    if twice:  # each size is a column of points: twice would measure and print it twice
+        raise UsageError(f"--item-sizes names {', '.join(map(size_label, twice))} more than "
+                         "once; give each size once")
+    overrides["item_sizes"] = sizes
     if args.trial_seconds is not None:
         if not 0 < args.trial_seconds <= MAX_TRIAL_SECONDS:
             raise UsageError(f"--trial-seconds must be above 0 and at most "
