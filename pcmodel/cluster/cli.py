@@ -205,6 +205,13 @@ def run_cluster(args: argparse.Namespace) -> int:
                     args.group_consumer_session_timeout_ms, 1)
     check_kafka_int("--group-consumer-heartbeat-interval-ms",
                     args.group_consumer_heartbeat_interval_ms, 1)
+    # Kafka's broker refuses to start otherwise (GroupCoordinatorConfig): a member told to
+    # heartbeat less often than its session lasts would leave its group between two beats.
+    if args.group_consumer_heartbeat_interval_ms >= args.group_consumer_session_timeout_ms:
+        raise UsageError(f"--group-consumer-heartbeat-interval-ms must be less than "
+                         f"--group-consumer-session-timeout-ms, got "
+                         f"{args.group_consumer_heartbeat_interval_ms} and "
+                         f"{args.group_consumer_session_timeout_ms}")
     for option, size in (("--group-consumer-max-size", args.group_consumer_max_size),
                          ("--group-max-size", args.group_max_size)):
         if size is not None:  # unset: no bound

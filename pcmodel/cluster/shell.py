@@ -22,7 +22,7 @@ from pcmodel.topics.errors import ElectionNotNeededError, KafkaError
 from pcmodel.topics.errors.base import error_detail
 from pcmodel.topics.structs import ElectionType, TopicPartition
 
-__all__ = ["HELP", "USAGES", "ClusterShell"]
+__all__ = ["HELP", "MAX_PARTITIONS", "USAGES", "ClusterShell"]
 
 HELP = """commands:
   create NAME [PARTITIONS [REPLICATION_FACTOR [MIN_ISR]]]   a replicated topic (1 3 1 by default)
@@ -74,7 +74,13 @@ USAGES = {
     "heal": "heal [B]", "slow": "slow B SECONDS", "help": "help",
 }
 
-
+#: The most partitions ``create`` makes in one topic. Every partition has a replica on each of
+#: its brokers, all kept in this process (or its broker processes) and stepped by the cluster's
+#: threads: 1,000 partitions of 3 replicas take a few seconds to create and as long to stop,
+#: 10,000 take a minute, and a number typed by mistake (an extra zero or ten) would take the
+#: memory of the machine. A command runs to its end before the shell sees Ctrl-C, so each one
+#: must stay short.
+MAX_PARTITIONS = 1000
 
 
 class ClusterShell:
@@ -120,11 +126,14 @@ class ClusterShell:
             if rf is None:
                 raise TypeError("the assignment is missing")
             placed = _replica_assignment(rf)
+            _check_partition_count(len(placed))
             self.cluster.create_topic(name, len(placed), min_insync_replicas=int(min_isr),
                                       replica_assignment=placed)
         else:
+            count = int(partitions)
+            _check_partition_count(count)
             self.cluster.create_topic(
-                name, int(partitions), min_insync_replicas=int(min_isr),
+                name, count, min_insync_replicas=int(min_isr),
                 replication_factor=None if rf is None else int(rf))
         return f"created {name}"
 
@@ -340,6 +349,15 @@ class ClusterShell:
             raise ValueError(f"SECONDS must be a finite number >= 0, got {seconds}")
         self.cluster.slow(self._broker(broker), every)
         return f"broker {broker} fetches every {every} s"
+
+
+def _check_partition_count(count: int) -> None:
+    """``ValueError`` for more partitions than :data:`MAX_PARTITIONS` (fewer than 1 is the
+    cluster's own ``InvalidPartitionsError``, in Kafka's words)."""
+    if count > MAX_PARTITIONS:
+        raise ValueError(f"PARTITIONS must be at most {MAX_PARTITIONS} here, got {count}: "
+                         f"every replica lives in this process, and a bigger topic takes "
+                         f"minutes to create and to stop")
 
 
 def _replica_assignment(text: str) -> list[list[int]]:
