@@ -211,6 +211,18 @@ def signals_interrupt() -> Iterator[Callable[[], bool]]:
         interrupts.restore()
 
 
+def signal_arrived() -> bool:
+    """Whether a Ctrl-C or SIGTERM reached the running command (its handler noted one).
+
+    A ``KeyboardInterrupt`` is either that signal, raised by the handler, or one that code
+    raised itself (a student's module that does it at import, say); only this tells them
+    apart, since the handler stays in place after the first signal. False outside a
+    command (no handler of one installed). Never blocks.
+    """
+    owner = getattr(signal.getsignal(signal.SIGINT), "__self__", None)
+    return isinstance(owner, _Interrupts) and bool(owner.arrived)
+
+
 #: Commands whose normal end is Ctrl-C or SIGTERM (they say ``stopped`` and exit 0): a signal
 #: that arrives once they have stopped changes nothing.
 SERVING = frozenset({"broker", "cluster"})

@@ -88,12 +88,15 @@ def _syntax_error(exc: SyntaxError, source: str) -> str:
 
 
 def _reraise_real_interrupt(exc: BaseException) -> None:
-    """Re-raise ``exc`` when it is a real Ctrl-C or SIGTERM: ``pcmodel``'s handler ignores
-    further signals once one arrived; a ``KeyboardInterrupt`` the target raised itself leaves
-    the handler in place."""
+    """Re-raise ``exc`` when it is a real Ctrl-C or SIGTERM (the ``pcmodel`` command's
+    handler noted one, or no handler of the command's is there to tell); a
+    ``KeyboardInterrupt`` the target raised itself is the target's mistake."""
+    from pcmodel.cli import signal_arrived
+
     if isinstance(exc, KeyboardInterrupt) and (
             threading.current_thread() is not threading.main_thread()
-            or signal.getsignal(signal.SIGINT) in (signal.SIG_IGN, signal.default_int_handler)):
+            or signal.getsignal(signal.SIGINT) in (signal.SIG_IGN, signal.default_int_handler)
+            or signal_arrived()):
         raise exc
 
 
