@@ -12,7 +12,7 @@ broker's shows its own.
 
 from __future__ import annotations
 
-from pcmodel.topics.broker_checks import _check_int
+from pcmodel.topics.broker_checks import _check_heartbeat_below_session, _check_int
 from pcmodel.topics.broker_static_configs import ConsumerGroupConfigs
 from pcmodel.topics.errors import IllegalArgumentError
 from pcmodel.topics.group_migration import DEFAULT_MIGRATION_POLICY, check_migration_policy
@@ -44,7 +44,8 @@ def check_consumer_group_settings(
 ) -> ConsumerGroupConfigs:
     """The five settings, checked as :class:`~pcmodel.topics.broker.Broker` checks them, in
     its order: ``TypeError`` for a timeout, interval or ``group_consumer_max_size`` that is
-    not an int, ``IllegalArgumentError`` for one below 1, for a migration policy that is not
+    not an int, ``IllegalArgumentError`` for one below 1, for a heartbeat interval not below
+    the session timeout, for a migration policy that is not
     one of Kafka's (any case; returned in lower case, as the broker keeps it) and for a
     ``group_classic_max_size`` that is neither a positive int nor ``None``."""
     consumer_max = None if group_consumer_max_size is None else _check_int(
@@ -53,6 +54,7 @@ def check_consumer_group_settings(
                             group_consumer_session_timeout_ms, 1, IllegalArgumentError)
     heartbeat_ms = _check_int("group_consumer_heartbeat_interval_ms",
                               group_consumer_heartbeat_interval_ms, 1, IllegalArgumentError)
+    _check_heartbeat_below_session(heartbeat_ms, session_ms)
     policy = check_migration_policy(group_consumer_migration_policy)
     classic_max = group_classic_max_size
     if classic_max is not None and (isinstance(classic_max, bool)

@@ -57,7 +57,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from pcmodel.topics.broker_checks import _check_int
+from pcmodel.topics.broker_checks import _check_heartbeat_below_session, _check_int
 from pcmodel.topics.broker_configs import ConfigsMixin
 from pcmodel.topics.broker_consumer_groups import ConsumerGroupsMixin
 from pcmodel.topics.broker_groups import GroupsMixin
@@ -226,7 +226,8 @@ class Broker(
     ``group.consumer.max.size``, for Kafka 4's consumer groups (KIP-848,
     :mod:`pcmodel.topics.consumer_group`). Kafka's brokers refuse a session timeout below
     ``group.consumer.min.session.timeout.ms`` (45 s); pcmodel takes any positive one, so
-    that a test sees a member's session end in a second.
+    that a test sees a member's session end in a second. The heartbeat interval must be less
+    than the session timeout, as Kafka's brokers require (``IllegalArgumentError``).
 
     ``group_consumer_migration_policy`` is Kafka's ``group.consumer.migration.policy``
     (``"bidirectional"``, Kafka 4's default; ``"upgrade"``, ``"downgrade"`` or
@@ -336,6 +337,8 @@ class Broker(
                             ("transaction_max_timeout_ms", transaction_max_timeout_ms),
                             ("transactional_id_expiration_ms", transactional_id_expiration_ms)):
             _check_int(name, value, 1, IllegalArgumentError)
+        _check_heartbeat_below_session(group_consumer_heartbeat_interval_ms,
+                                       group_consumer_session_timeout_ms)
         # Through the properties' setters, which check them (IllegalArgumentError).
         self.group_consumer_migration_policy = group_consumer_migration_policy
         self.group_classic_max_size = group_classic_max_size

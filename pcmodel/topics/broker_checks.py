@@ -61,3 +61,13 @@ def _check_election_type(value: Any) -> ElectionType:
             pass
     raise InvalidRequestError(f"unknown election type {value!r}: use ElectionType.PREFERRED "
                               "(0) or ElectionType.UNCLEAN (1)")
+
+
+def _check_heartbeat_below_session(heartbeat_ms: int, session_ms: int) -> None:
+    """Kafka's broker refuses to start unless ``group.consumer.heartbeat.interval.ms`` is less
+    than ``group.consumer.session.timeout.ms`` (``GroupCoordinatorConfig``): a member told to
+    beat less often than its session lasts would leave its group between two beats."""
+    if heartbeat_ms >= session_ms:
+        raise IllegalArgumentError(
+            f"group_consumer_heartbeat_interval_ms must be less than "
+            f"group_consumer_session_timeout_ms, got {heartbeat_ms} and {session_ms}")

@@ -20,6 +20,7 @@ from pcmodel.cluster.consumer_group_settings import DEFAULT_CONSUMER_GROUP_SETTI
 from pcmodel.cluster.process_cluster import ProcessCluster
 from pcmodel.topics.broker import Broker
 from pcmodel.topics.consumer_group_errors import GroupMaxSizeReachedError
+from pcmodel.topics.errors import IllegalArgumentError
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -194,3 +195,22 @@ def test_a_cluster_broker_describes_the_transaction_limits_as_a_lone_broker_does
                                                     "id_expiration_ms": 7_000})
     assert limits(cluster.describe_broker_configs(1)) == {
         "transaction.max.timeout.ms": "30000", "transactional.id.expiration.ms": "7000"}
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("heartbeat_ms", [45_000, 50_000])
+def test_a_heartbeat_interval_not_below_the_session_timeout_is_refused(heartbeat_ms):
+    # Kafka's broker refuses to start so (GroupCoordinatorConfig); a lone broker and a cluster
+    # refuse it before anything starts.
+    expected = (f"group_consumer_heartbeat_interval_ms must be less than "
+                f"group_consumer_session_timeout_ms, got {heartbeat_ms} and 45000")
+    settings = dict(group_consumer_session_timeout_ms=45_000,
+                    group_consumer_heartbeat_interval_ms=heartbeat_ms)
+    with pytest.raises(IllegalArgumentError) as refused:
+        Broker(**settings)
+    assert str(refused.value).endswith(expected)
+    with pytest.raises(IllegalArgumentError) as refused:
+        Cluster(3, mode="steps", **settings)
+    assert str(refused.value).endswith(expected)
+    Broker(group_consumer_session_timeout_ms=45_000,
+           group_consumer_heartbeat_interval_ms=44_999).close()
