@@ -8,7 +8,7 @@ import socket
 import threading
 
 from pcmodel.cluster import Cluster
-from pcmodel.cluster.cli import ClusterShell, _serve
+from pcmodel.cluster.cli import MAX_COMMAND_BYTES, ClusterShell, _serve
 from tests.conftest import wait_until
 
 
@@ -42,3 +42,35 @@ def test_commands_from_a_regular_file_are_run(tmp_path):
     assert answers[1] == "killed broker 0"
     assert answers[2].startswith("error: unknown command 'frobnicate'")
     assert answers[3].startswith("live brokers:")  # the last line, without its newline
+
+
+def test_a_line_too_long_to_be_a_command_is_skipped_with_one_line(tmp_path):
+    # A binary file piped in has no newline for megabytes: the line was held in memory while
+    # it grew, then answered with itself in an "unknown command" line.
+    script = tmp_path / "faults.bin"
+    script.write_bytes(b"status\n" + b"x" * 1_000_000 + b"\nkill 0\n")
+    out = io.StringIO()
+    wake_r, wake_w = socket.socketpair()
+
+    def stop_once_answered() -> None:
+        try:
+            wait_until(lambda: "killed broker 0" in out.getvalue(), timeout=10)
+        finally:
+            wake_w.send(bytes([signal.SIGINT]))
+
+    cluster = Cluster(1, mode="steps")
+    stopper = threading.Thread(target=stop_once_answered)
+    try:
+        with script.open() as commands:
+            stopper.start()
+            _serve(ClusterShell(cluster), commands, out, wake_r)
+    finally:
+        stopper.join(30)
+        cluster.close()
+        wake_r.close()
+        wake_w.close()
+    answers = out.getvalue().splitlines()
+    assert answers[0].startswith("live brokers:"), answers
+    assert answers[1:] == [
+        f"error: a command is at most {MAX_COMMAND_BYTES} bytes; this line is skipped",
+        "killed broker 0"]

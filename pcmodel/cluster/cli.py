@@ -287,6 +287,11 @@ class _StopCheck:
             raise KeyboardInterrupt("stopped while the cluster started")
 
 
+#: The longest command line read (bytes): a longer one (a binary file piped in, say) is answered
+#: with one error line and skipped to its end, rather than held in memory while it grows.
+MAX_COMMAND_BYTES = 64 * 1024
+
+
 def _serve(shell: ClusterShell, commands: TextIO, out: TextIO, wake: socket.socket) -> None:
     """Run commands from ``commands`` until SIGINT or SIGTERM (an end of input only stops
     reading). ``wake`` is the socket of the caller's :func:`~pcmodel.stop_signals.stop_signals`
@@ -295,6 +300,7 @@ def _serve(shell: ClusterShell, commands: TextIO, out: TextIO, wake: socket.sock
     no typed line waits in a buffer.
     """
     pending = b""
+    skipping = False  # inside a line longer than MAX_COMMAND_BYTES, until its newline
     with selectors.DefaultSelector() as selector:
         selector.register(wake, selectors.EVENT_READ)
         # A regular file (``pcmodel cluster < faults.txt``) is always ready to read, and
@@ -322,7 +328,16 @@ def _serve(shell: ClusterShell, commands: TextIO, out: TextIO, wake: socket.sock
                     selector.unregister(fd)
                 chunk = b"\n"  # the last line, even without its newline
             *lines, pending = (pending + chunk).split(b"\n")
+            if skipping:
+                if not lines:
+                    pending = b""
+                    continue
+                lines, skipping = lines[1:], False  # the too-long line's end, then new ones
             for line in lines:
                 answer = shell.execute(line.decode(errors="replace"))
                 if answer:
                     print(answer, file=out, flush=True)
+            if len(pending) > MAX_COMMAND_BYTES:
+                pending, skipping = b"", True
+                print(f"error: a command is at most {MAX_COMMAND_BYTES} bytes; this line is "
+                      "skipped", file=out, flush=True)
