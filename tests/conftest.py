@@ -1,10 +1,13 @@
-"""Suite-wide checks: no test may leave a thread, a child process or a shared-memory file behind."""
+"""Suite-wide checks: no test may leave a thread, a child process or a shared-memory file behind,
+nor change how the test process handles signals."""
 
 from __future__ import annotations
 
+import _signal
 import gc
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from multiprocessing import shared_memory
@@ -172,3 +175,113 @@ def no_leaks():
         problems.append(f"new entries in {SHM}: {sorted(leaked_shm)}")
     if problems:
         pytest.fail("test left resources behind: " + "; ".join(problems))
+
+
+# The signals whose disposition a test (or the library code it calls) may change by mistake. A
+# disposition outlives the test: SIG_IGN is even inherited across exec, so a subprocess started
+# by a later test would silently ignore its Ctrl-C.
+WATCHED_SIGNALS = tuple(
+    int(getattr(signal, name))
+    for name in ("SIGINT", "SIGTERM", "SIGCHLD", "SIGPIPE", "SIGALRM", "SIGUSR1", "SIGUSR2",
+                 "SIGHUP")
+    if hasattr(signal, name)
+)
+
+
+def _signal_state() -> tuple[tuple, frozenset | None, int]:
+    """The dispositions of :data:`WATCHED_SIGNALS` (in that order), the calling thread's blocked
+    signals and the wakeup fd. Reading the wakeup fd means setting it: it is put straight back.
+
+    Read through ``_signal``, the C module behind ``signal``, whose plain values (0 for SIG_DFL,
+    1 for SIG_IGN) cost a microsecond where ``signal``'s enum conversions cost fifty: this
+    runs twice for every test of the suite."""
+    handlers = tuple(map(_signal.getsignal, WATCHED_SIGNALS))
+    mask = (frozenset(_signal.pthread_sigmask(_signal.SIG_BLOCK, []))
+            if hasattr(_signal, "pthread_sigmask") else None)
+    wakeup_fd = _signal.set_wakeup_fd(-1)
+    if wakeup_fd != -1:
+        _signal.set_wakeup_fd(wakeup_fd)
+    return handlers, mask, wakeup_fd
+
+
+def _restore_signal_state(handlers: tuple, mask: frozenset | None, wakeup_fd: int) -> None:
+    for signum, handler in zip(WATCHED_SIGNALS, handlers):
+        if handler is not None:  # None: installed outside Python, cannot be put back from here
+            signal.signal(signum, handler)
+    if mask is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+    try:
+        signal.set_wakeup_fd(wakeup_fd)
+    except ValueError:  # the old fd was closed meanwhile: leave none rather than a stale one
+        signal.set_wakeup_fd(-1)
+
+
+def _signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:  # a real-time signal has no name of its own
+        return str(signum)
+
+
+def _describe(handler: object) -> str:
+    if isinstance(handler, int):
+        return signal.Handlers(handler).name
+    return getattr(handler, "__qualname__", None) or repr(handler)
+
+
+def _timeout_cancelled(signum: int, old: object, new: object) -> bool:
+    """Whether pytest-timeout took its own SIGALRM handler away: it does so as soon as a test
+    fails (to keep the alarm out of the report and the debugger), before the test's fixtures end."""
+    return (signum == getattr(signal, "SIGALRM", None) and new == signal.SIG_DFL
+            and getattr(old, "__module__", None) == "pytest_timeout")
+
+
+def signal_changes(before: tuple, after: tuple) -> list[str]:
+    """What differs between two :func:`_signal_state` readings, one line each (the runner's
+    own changes left out)."""
+    (handlers_before, mask_before, fd_before), (handlers_now, mask_now, fd_now) = before, after
+    changes = [
+        f"{_signal_name(signum)} handler {_describe(old)} -> {_describe(now)}"
+        for signum, old, now in zip(WATCHED_SIGNALS, handlers_before, handlers_now)
+        if now != old and not _timeout_cancelled(signum, old, now)
+    ]
+    if mask_now != mask_before:
+        added = sorted(_signal_name(s) for s in (mask_now or set()) - (mask_before or set()))
+        removed = sorted(_signal_name(s) for s in (mask_before or set()) - (mask_now or set()))
+        changes.append(f"blocked signals: now blocked {added or 'none'}, "
+                       f"now unblocked {removed or 'none'}")
+    if fd_now != fd_before:
+        changes.append(f"wakeup fd {fd_before} -> {fd_now}")
+    return changes
+
+
+@pytest.fixture(autouse=True)
+def signals_unchanged():
+    """Fail a test that leaves the process's signal handling other than it found it: the
+    dispositions of :data:`WATCHED_SIGNALS`, the main thread's blocked signals, the wakeup fd.
+
+    Compared with the state when the test started, not with the defaults: the test runner
+    installs handlers of its own (pytest-timeout's SIGALRM handler is set for each test before
+    its fixtures and removed after them, or as soon as the test fails). The state is put back
+    after a failure, so that one offender does not spoil the tests after it. Only the main
+    thread may change dispositions and the wakeup fd, so elsewhere nothing is checked.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = _signal_state()
+    yield
+    after = _signal_state()
+    if after == before:  # the usual case: a few microseconds for the whole check
+        return
+    changes = signal_changes(before, after)
+    if changes:
+        (handlers_before, mask, wakeup_fd), handlers_now = before, after[0]
+        # What the runner took away stays away; everything else is as the test found it.
+        handlers = tuple(
+            now if _timeout_cancelled(signum, old, now) else old
+            for signum, old, now in zip(WATCHED_SIGNALS, handlers_before, handlers_now)
+        )
+        _restore_signal_state(handlers, mask, wakeup_fd)
+        pytest.fail("test changed the process's signal handling (restored now): "
+                    + "; ".join(changes))
