@@ -9,6 +9,7 @@ side, and that a sleeper woken for a run takes its share in one hold too.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import sys
@@ -50,11 +51,18 @@ def _python_calls(action) -> list[str]:
         if event == "call":
             calls.append(frame.f_code.co_qualname)
 
+    # A collection inside the action would run the finalizers of earlier tests' garbage
+    # (multiprocessing's heap frees its blocks there) and count their calls as the action's.
+    gc.collect()
+    collecting = gc.isenabled()
+    gc.disable()
     sys.setprofile(record)
     try:
         action()
     finally:
         sys.setprofile(None)
+        if collecting:
+            gc.enable()
     return calls[1:]  # the action itself
 
 

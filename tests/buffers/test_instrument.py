@@ -19,8 +19,10 @@ class FakeClock:
 
     def __init__(self):
         self.now = 100.0
+        self.read_by: list[str] = []  # the name of each thread that read the clock, in order
 
     def __call__(self):
+        self.read_by.append(threading.current_thread().name)
         return self.now
 
 
@@ -115,7 +117,9 @@ def test_time_blocked_on_empty_is_measured_with_the_injected_clock(variant):
     thread = threading.Thread(target=getter)
     thread.start()
     if variant == "queue":
-        threading.Event().wait(0.05)  # the queue variant cannot report its waiters
+        # The queue variant cannot report its waiters, but it reads the clock when it finds
+        # the queue empty, just before it waits: from then on the get counts as a wait.
+        wait_until(lambda: "consumer" in clock.read_by)
     else:
         wait_until(lambda: buf.waiting == (0, 1))
     clock.now += 2.5  # the consumer waits 2.5 clock seconds

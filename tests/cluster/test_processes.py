@@ -105,6 +105,11 @@ def test_unclean_election_after_sigkills_loses_what_the_new_leader_lacked():
         cluster.create_topic("t", replication_factor=3, min_insync_replicas=1,
                              unclean_leader_election_enable=True)
         cluster.produce("t", 0, batch(b"a"), acks="all").get(timeout=20)
+        # Broker 2 holds a before it is cut off: on a busy machine it may lag the short lag
+        # limit while the produce waits and a is acknowledged by 0 and 1 alone (then 2 leads
+        # without a, and nothing is left to lose).
+        wait_until(lambda: values(cluster.log(2, "t", 0)) == [b"a"]
+                   and cluster.isr("t", 0) == {0, 1, 2}, timeout=30)
         cluster.isolate(2)  # broker 2 stops replicating...
         cluster.produce("t", 0, batch(b"b"), acks="all").get(timeout=20)  # on 0 and 1 only
         assert cluster.isr("t", 0) == {0, 1}  # ...lacks b too long, and leaves the ISR
