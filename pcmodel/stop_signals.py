@@ -44,7 +44,8 @@ def stop_signals() -> Iterator[socket.socket]:
     finally:
         signal.set_wakeup_fd(previous_wakeup)
         for signum, handler in previous.items():
-            signal.signal(signum, handler)
+            # None: a handler installed outside Python, which cannot be put back from here.
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
         wake_r.close()
         wake_w.close()
 

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from pcmodel.stop_signals import stop_signals, wait_for_stop
+from pcmodel.stop_signals import stop_signals, stop_signals_deferred, wait_for_stop
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -52,3 +52,29 @@ def test_the_handlers_and_the_wakeup_descriptor_are_restored():
         assert signal.getsignal(signal.SIGINT) is not before[signal.SIGINT]
     assert {signum: signal.getsignal(signum) for signum in before} == before
     assert signal.set_wakeup_fd(wakeup_before) == wakeup_before
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize("block", [stop_signals, stop_signals_deferred])
+def test_a_handler_installed_outside_python_is_restored_as_the_default(block, monkeypatch):
+    # signal.signal() returns None for a handler that C code installed; signal.signal() refuses
+    # None, so the restore at the end of the block raised TypeError.
+    real = signal.signal
+    found = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    given = []
+
+    def installed_outside_python(signum, handler):
+        given.append((signum, handler))
+        previous = real(signum, handler)
+        return None if len(given) <= 2 else previous
+
+    monkeypatch.setattr(signal, "signal", installed_outside_python)
+    try:
+        with block():
+            pass
+        restored = [handler for _, handler in given[2:]]
+        assert restored == [signal.SIG_DFL, signal.SIG_DFL]
+    finally:
+        monkeypatch.undo()
+        for signum, handler in found.items():
+            signal.signal(signum, handler)

@@ -400,9 +400,12 @@ def test_pattern_subscription_with_a_listener(kafka):
 
     listener = Listener()
     c = consumer(kafka, group_id=f"g-{prefix}")
-    c.subscribe(pattern=f"{prefix}-.*", listener=listener)
-    wait_until(lambda: c.poll(timeout_ms=50) is not None and len(listener.assigned) == 2, 30)
-    c.close()
+    try:
+        c.subscribe(pattern=f"{prefix}-.*", listener=listener)
+        wait_until(lambda: c.poll(timeout_ms=50) is not None and len(listener.assigned) == 2,
+                   30)
+    finally:
+        c.close()
     assert listener.assigned == {f"{prefix}-a", f"{prefix}-b"}
 
 
