@@ -32,6 +32,7 @@ from pcmodel.topics.errors import (
     UnknownTopicOrPartitionError,
 )
 from pcmodel.topics.structs import TopicPartition, validate_topic_partition
+from pcmodel.topics.topic_settings import check_operation_size
 
 __all__ = [
     "NO_REASSIGNMENT_IN_PROGRESS",
@@ -245,12 +246,15 @@ def new_topic_assignment(broker: Any, num_partitions: int, replication_factor: i
 def check_partition_increase(topic: str, current: int, total: int) -> None:
     """Refuse growing ``topic`` from ``current`` partitions to ``total`` unless that adds
     some, as Kafka's controller does (``ReplicationControlManager.createPartitions``):
-    ``InvalidPartitionsError`` in its words; partitions are never removed."""
+    ``InvalidPartitionsError`` in its words; partitions are never removed.
+    ``PolicyViolationError`` for more partitions added at once than Kafka's controller
+    writes records for (:data:`~pcmodel.topics.topic_settings.MAX_RECORDS_PER_OPERATION`)."""
     if total == current:
         raise InvalidPartitionsError(f"Topic already has {current} partition(s).")
     if total < current:
         raise InvalidPartitionsError(f"The topic {topic} currently has {current} "
                                      f"partition(s); {total} would not be an increase.")
+    check_operation_size(total - current)  # one record per partition added
 
 
 def add_partitions_placed(broker: Any, name: str, total: int,

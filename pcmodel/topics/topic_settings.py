@@ -17,15 +17,22 @@ from typing import Any, NamedTuple
 
 from pcmodel.buffers import VARIANTS
 from pcmodel.topics.broker_checks import _check_int
-from pcmodel.topics.errors import IllegalArgumentError, InvalidPartitionsError, InvalidTopicError
+from pcmodel.topics.errors import (
+    IllegalArgumentError,
+    InvalidPartitionsError,
+    InvalidTopicError,
+    PolicyViolationError,
+)
 from pcmodel.topics.log import RetentionPolicy
 from pcmodel.topics.topic_configs import check_topic_configs, topic_options
 
 __all__ = [
     "INSTRUMENT_LEVELS",
+    "MAX_RECORDS_PER_OPERATION",
     "TopicSettings",
     "block_policy_conflict",
     "check_new_topic",
+    "check_operation_size",
     "check_topic_name",
 ]
 
@@ -87,6 +94,19 @@ def block_policy_conflict(options: Mapping[str, Any], overrides: Mapping[str, st
     return None
 
 
+#: The most metadata records Kafka's controller writes for one operation
+#: (``QuorumController.MAX_RECORDS_PER_USER_OP``): a topic's record, one per partition and one
+#: per config set on it; one per partition added.
+MAX_RECORDS_PER_OPERATION = 10_000
+
+
+def check_operation_size(records: int) -> None:
+    """Refuse an operation that would write more than :data:`MAX_RECORDS_PER_OPERATION`
+    metadata records, as Kafka's controller does: ``PolicyViolationError`` in its words."""
+    if records > MAX_RECORDS_PER_OPERATION:
+        raise PolicyViolationError("Unable to perform excessively large batch operation.")
+
+
 def check_new_topic(
     name: str,
     partitions: int,
@@ -100,7 +120,8 @@ def check_new_topic(
 ) -> TopicSettings:
     """Check the settings ``Broker.create_topic`` takes (it says what each means) and return
     them as a broker keeps them. Raises ``InvalidTopicError``, ``InvalidPartitionsError``,
-    ``InvalidConfigurationError`` for a config, ``IllegalArgumentError`` / ``TypeError`` for
+    ``InvalidConfigurationError`` for a config, ``PolicyViolationError`` for a topic of more
+    records than :data:`MAX_RECORDS_PER_OPERATION`, ``IllegalArgumentError`` / ``TypeError`` for
     the other settings (``retention_ms`` and ``retention.ms`` both given, a ``"block"`` topic
     without a capacity or with an age or size limit); touches nothing."""
     check_topic_name(name)
@@ -134,5 +155,7 @@ def check_new_topic(
         raise IllegalArgumentError(
             f"instrument must be one of {INSTRUMENT_LEVELS}, got {instrument!r}"
         )
+    # Last, as Kafka's controller finds it only once it writes the topic's records.
+    check_operation_size(1 + partitions + len(overrides))
     return TopicSettings(policy, retention_records, retention_ms, retention_bytes, variant,
                          instrument, overrides)

@@ -16,6 +16,7 @@ from pcmodel.topics.errors import (
     InvalidReplicationAssignmentError,
     InvalidReplicationFactorError,
     InvalidTopicError,
+    PolicyViolationError,
     TopicAlreadyExistsError,
 )
 from pcmodel.topics.replica_placement import check_assignment, check_replica_list
@@ -209,3 +210,32 @@ def test_broker_processes_drop_a_topic_deleted_by_id():
         cluster.create_topic("a", 1, replication_factor=3)
         cluster.settle(30)
         assert [r.log_end_offset for r in cluster.replica_status("a", 0)] == [0, 0, 0]
+
+
+TOO_LARGE = "Unable to perform excessively large batch operation."
+
+
+@pytest.mark.parametrize("where", ["broker", "cluster"])
+def test_an_operation_of_more_records_than_the_controller_writes_at_once_is_refused(
+        where, make_cluster):
+    # Kafka's controller writes at most 10,000 metadata records for one operation: the
+    # topic's, one per partition, one per config; one per partition added.
+    broker = Broker() if where == "broker" else make_cluster(1)
+    try:
+        with pytest.raises(PolicyViolationError) as refused:
+            broker.create_topic("huge", 10**20)  # before: tried, and filled the memory
+        assert message(refused) == TOO_LARGE
+        with pytest.raises(PolicyViolationError):
+            broker.create_topic("t", 9_999, configs={"retention.ms": "60000"})
+        broker.create_topic("t", 1)
+        with pytest.raises(PolicyViolationError):
+            broker.add_partitions("t", 1 + 10_001)
+        with KafkaAdminClient(broker=broker) as admin:
+            # The bound itself, checked without making ten thousand partitions.
+            admin.create_topics([NewTopic("v", 9_999, 1)], validate_only=True)
+            with pytest.raises(PolicyViolationError):
+                admin.create_topics([NewTopic("v", 10_000, 1)], validate_only=True)
+            admin.create_partitions({"t": NewPartitions(1 + 10_000)}, validate_only=True)
+        assert set(broker.topic_ids()) & {"huge", "v"} == set()
+    finally:
+        broker.close()

@@ -74,3 +74,16 @@ def test_an_old_id_never_deletes_the_topic_created_again_under_its_name(served, 
         (None, old, UNKNOWN_TOPIC_ID)]
     assert cluster.connect().list_topics()["again"] == 3  # the new topic is still there
     cluster.delete_topic("again")
+
+
+def test_a_topic_of_more_records_than_the_controller_writes_at_once_is_a_policy_violation(
+        served):
+    # Kafka's controller writes at most 10,000 records for one operation: the topic's, one
+    # per partition and one per config; beyond, POLICY_VIOLATION in its words. Before, the
+    # cluster tried to make two billion partitions.
+    cluster, listeners = served
+    too_large = "Unable to perform excessively large batch operation."
+    assert create(listeners.addresses[0], new_topic("huge", 2_000_000_000, 1),
+                  new_topic("edge", 10_000, 1), new_topic("fits", 9_999, 1)) == [
+        ("huge", 44, too_large), ("edge", 44, too_large), ("fits", 0, None)]
+    assert "huge" not in cluster.topic_ids()

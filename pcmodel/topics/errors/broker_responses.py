@@ -256,6 +256,20 @@ class InvalidPartitionsError(BrokerResponseError):
     description = "The number of partitions is invalid."
 
 
+class PolicyViolationError(BrokerResponseError):
+    """A request the controller's policy refuses.
+
+    Raised for an operation that would write more than Kafka's controller writes at once
+    (10,000 metadata records, ``QuorumController.MAX_RECORDS_PER_USER_OP``): a topic of more
+    partitions than that, or as many added to one (Kafka's words: "Unable to perform
+    excessively large batch operation.").
+    """
+
+    errno = 44
+    message = "POLICY_VIOLATION"
+    description = "Request parameters do not satisfy the configured policy."
+
+
 class OutOfOrderSequenceNumberError(BrokerResponseError):
     """An idempotent producer's batch does not follow the last one it appended to a partition.
 
