@@ -22,10 +22,27 @@
   buffers), :mod:`~pcmodel.grading.pipeline_checks`, :mod:`~pcmodel.grading.process_checks`
   (and :mod:`~pcmodel.grading.process_stepped_checks`), :mod:`~pcmodel.grading.assignor_checks`,
   :mod:`~pcmodel.grading.delivery_checks` and :mod:`~pcmodel.grading.transaction_checks`.
+
+The names below are loaded on first use (PEP 562), not when the package is imported. Every Python
+process that graded code starts with *spawn* imports :mod:`~pcmodel.grading.sandbox` at start-up
+(its ``sitecustomize``) and then the function it runs
+(:mod:`~pcmodel.grading.process_workers`); importing this package must not bring the engine,
+the checks and the scheduler into each of them.
 """
 
-from pcmodel.grading.checks import CheckFailed, observe
-from pcmodel.grading.engine import Exercise, GradingError, discover, find, format_report, grade
+import importlib
+
+# Each public name and the module that defines it.
+_HOMES = {
+    "CheckFailed": "pcmodel.grading.checks",
+    "observe": "pcmodel.grading.checks",
+    "Exercise": "pcmodel.grading.engine",
+    "GradingError": "pcmodel.grading.engine",
+    "discover": "pcmodel.grading.engine",
+    "find": "pcmodel.grading.engine",
+    "format_report": "pcmodel.grading.engine",
+    "grade": "pcmodel.grading.engine",
+}
 
 __all__ = [
     "CheckFailed",
@@ -37,3 +54,20 @@ __all__ = [
     "grade",
     "observe",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """A public name (``from pcmodel.grading import grade``), imported from its module on first
+    use; any other missing name raises ``AttributeError`` as for any module (which also lets
+    ``from pcmodel.grading import some_module`` import that submodule)."""
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'pcmodel.grading' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value  # later look-ups find it without calling this again
+    return value
+
+
+def __dir__() -> list[str]:
+    """The package's names, the public ones among them before their first use."""
+    return sorted(set(globals()) | set(__all__))

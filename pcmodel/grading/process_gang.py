@@ -1,11 +1,12 @@
 """The producer and consumer processes of exercise 04's checks, and the watcher of a gang of them.
 
 What runs in each process (:func:`producer_main`, :func:`consumer_main`,
-:func:`waiting_consumer_main`) takes the student's buffer as a ``Process`` argument, does its
-operations (perturbed by noise when asked, as :mod:`pcmodel.grading.crew` does for threads) and
-reports through a pipe and a small shared meter: operations done, items inside at most,
-processes started. :class:`Gang` starts such processes around one buffer and collects their
-reports, giving up on those that stop making progress. Used by
+:func:`waiting_consumer_main`, defined in :mod:`pcmodel.grading.process_workers`, which a spawned
+process imports without the rest of the grader) takes the student's buffer as a ``Process``
+argument, does its operations (perturbed by noise when asked, as :mod:`pcmodel.grading.crew`
+does for threads) and reports through a pipe and a small shared meter: operations done, items
+inside at most, processes started. :class:`Gang` starts such processes around one buffer and
+collects their reports, giving up on those that stop making progress. Used by
 :mod:`pcmodel.grading.process_harness`.
 """
 
@@ -13,102 +14,29 @@ from __future__ import annotations
 
 import multiprocessing
 import multiprocessing.connection
-import random
-import sys
 import time
-from collections import Counter
 from typing import Any
 
-from pcmodel.grading.crew import Stillness, noise_tracer
-from pcmodel.grading.isolation import describe_exception, time_scale
+from pcmodel.grading.crew import Stillness
+from pcmodel.grading.isolation import time_scale
+from pcmodel.grading.process_workers import (
+    MOST_INSIDE,
+    OPS,
+    STARTED,
+    consumer_main,
+    producer_main,
+    waiting_consumer_main,
+)
 
 __all__ = ["MOST_INSIDE", "START_LIMIT", "Gang", "consumer_main", "producer_main",
            "waiting_consumer_main"]
 
-# Meter slots in a shared array: puts done, gets started, most items inside, operations done,
-# processes started (the stall clock runs only once all have started: spawning can be slow).
-_PUTS, _GETS_STARTED, MOST_INSIDE, _OPS, _STARTED = range(5)
 START_LIMIT = 60.0  # seconds for every process to start, before PCMODEL_GRADE_TIME_SCALE
 
 
-
-def _trace(noise_file: str | None, seed: int) -> None:
-    if noise_file is not None:
-        sys.settrace(noise_tracer(noise_file, random.Random(seed), 0.3))
-
-
-def _count(meter: Any, lock: Any, slot: int) -> None:
-    with lock:
-        meter[slot] += 1
-        meter[_OPS] += 1
-        meter[MOST_INSIDE] = max(meter[MOST_INSIDE], meter[_PUTS] - meter[_GETS_STARTED])
-
-
-def producer_main(buf: Any, meter: Any, lock: Any, conn: Any, items: list[int],
-                  noise_file: str | None, seed: int) -> None:
-    """Put ``items`` into ``buf``; send ("done", None) or ("error", text) on ``conn``."""
-    with lock:
-        meter[_STARTED] += 1
-    _trace(noise_file, seed)
-    try:
-        for item in items:
-            buf.put(item)
-            _count(meter, lock, _PUTS)
-        message = ("done", None)
-    except BaseException as exc:  # noqa: BLE001 - reported to the watcher
-        message = ("error", describe_exception(exc, noise_file))
-    sys.settrace(None)
-    conn.send(message)
-
-
-def consumer_main(buf: Any, meter: Any, lock: Any, conn: Any, count: int,
-                  noise_file: str | None, seed: int) -> None:
-    """Get ``count`` items from ``buf``; send ("done", items) or ("error", text) on ``conn``."""
-    with lock:
-        meter[_STARTED] += 1
-    _trace(noise_file, seed)
-    got: list[int] = []
-    try:
-        for _ in range(count):
-            with lock:
-                meter[_GETS_STARTED] += 1
-            got.append(buf.get())
-            _count(meter, lock, _OPS)
-        message: tuple[str, Any] = ("done", got)
-    except BaseException as exc:  # noqa: BLE001 - reported to the watcher
-        message = ("error", f"{describe_exception(exc, noise_file)} after {len(got)} items")
-    sys.settrace(None)
-    conn.send(message)
-
-
-def waiting_consumer_main(buf: Any, conn: Any, source: str) -> None:
-    """Get one item, measuring this process's CPU time and repeated lines of ``source``."""
-    lines: Counter[tuple[int, int]] = Counter()
-
-    def local(frame: Any, event: str, arg: Any) -> Any:
-        if event == "line":
-            lines[(id(frame.f_code), frame.f_lineno)] += 1
-        return local
-
-    def global_trace(frame: Any, event: str, arg: Any) -> Any:
-        return local if frame.f_code.co_filename == source else None
-
-    conn.send(("started", None))
-    wall, cpu = time.monotonic(), time.process_time()
-    sys.settrace(global_trace)
-    try:
-        item = buf.get()
-    finally:
-        sys.settrace(None)
-    conn.send(("done", (item, time.monotonic() - wall, time.process_time() - cpu,
-                        max(lines.values(), default=0))))
-
-
-# --- watching the processes (in the check's own child process) ----------------------------------
-
-
 class Gang:
-    """Producer and consumer processes around one buffer, watched for progress."""
+    """Producer and consumer processes around one buffer, watched for progress (in the check's
+    own child process)."""
 
     def __init__(self, ctx: Any, buf: Any) -> None:
         self.ctx = ctx
@@ -141,8 +69,8 @@ class Gang:
                     self.reports[pending[reader]] = reader.recv()
                 except EOFError:
                     self.reports[pending[reader]] = ("error", "the process died without a report")
-            ops = self.meter[_OPS]
-            if self.meter[_STARTED] < len(self.procs) and time.monotonic() < start_by:
+            ops = self.meter[OPS]
+            if self.meter[STARTED] < len(self.procs) and time.monotonic() < start_by:
                 since = time.monotonic()  # still starting: not a stall yet
             elif stillness.still([f"/proc/{proc.pid}/stat" for name, proc, _ in self.procs
                                   if name not in self.reports], ops):

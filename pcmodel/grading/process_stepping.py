@@ -37,15 +37,15 @@ item at once: a put() that claims its slot under the mutex but writes it after l
 mutex go leaves the oldest slot unwritten there, and that get() reads it.
 
 The processes are stopped through their line tracer: before each line of the student's file a
-stepped process asks the controller (over its pipe) for leave to go on. Everything is returned
-as plain data; the verdict is :mod:`pcmodel.grading.process_stepped_checks`'s, made in the
-grader.
+stepped process asks the controller (over its pipe) for leave to go on. What runs in them is
+:func:`~pcmodel.grading.process_workers.stepped_caller_main`, in a module of its own that a
+spawned process imports without the rest of the grader. Everything is returned as plain data;
+the verdict is :mod:`pcmodel.grading.process_stepped_checks`'s, made in the grader.
 """
 
 from __future__ import annotations
 
 import multiprocessing
-import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -53,7 +53,8 @@ from functools import partial
 from typing import Any
 
 from pcmodel.grading.crew import Stillness, patience
-from pcmodel.grading.isolation import describe_exception, time_scale
+from pcmodel.grading.isolation import time_scale
+from pcmodel.grading.process_workers import stepped_caller_main
 from pcmodel.grading.thread_harness import STALL, plain
 
 __all__ = ["MOST_ROUNDS", "stepped_caller_main", "stepped_gets", "stepped_put_get",
@@ -67,37 +68,6 @@ _CAPACITY = 2  # room for both items: neither put() has a reason to wait for a g
 # schedule a correct buffer must survive too; a B that runs through put() asks for every line,
 # and each answer starts the quiet over, so it is never taken for blocked.
 _QUIET = 0.1
-
-
-def stepped_caller_main(buf: Any, conn: Any, source: str) -> None:
-    """Make each call received on ``conn`` (``("put", item)`` or ``("get", None)``, until
-    None); before each line of ``source`` send ``("line", lineno)`` and wait for leave to go
-    on; after each call send ``("done", what get() returned or None)`` or ``("error", text)``."""
-
-    def local(frame: Any, event: str, arg: Any) -> Any:
-        if event == "line":
-            conn.send(("line", frame.f_lineno))
-            conn.recv()
-        return local
-
-    def global_trace(frame: Any, event: str, arg: Any) -> Any:
-        return local if frame.f_code.co_filename == source else None
-
-    conn.send(("ready", None))
-    while True:
-        call = conn.recv()
-        if call is None:
-            return
-        op, item = call
-        sys.settrace(global_trace)
-        try:
-            result = buf.put(item) if op == "put" else plain(buf.get())
-            message: tuple[str, Any] = ("done", None if op == "put" else result)
-        except BaseException as exc:  # noqa: BLE001 - reported to the controller
-            message = ("error", describe_exception(exc, source))
-        finally:
-            sys.settrace(None)
-        conn.send(message)
 
 
 class _Stepper:

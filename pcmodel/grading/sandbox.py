@@ -29,14 +29,16 @@ import json
 import os
 import sys
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 __all__ = ["Policy", "SandboxViolation", "configure", "enter", "install_from_environment"]
 
 ENV = "PCMODEL_SANDBOX"
-_SITE = str(Path(__file__).resolve().parent / "_sandbox_site")
-_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+# os.path rather than pathlib: every Python process graded code spawns imports this module at
+# start-up (see the module docstring), and pathlib would be one more import in each of them.
+_HERE = os.path.dirname(os.path.realpath(__file__))
+_SITE = os.path.join(_HERE, "_sandbox_site")
+_PACKAGE_ROOT = os.path.dirname(os.path.dirname(_HERE))
 _MP_ENTRIES = (
     "from multiprocessing.spawn import spawn_main",
     "from multiprocessing.resource_tracker import main",
