@@ -33,9 +33,18 @@ try:
 except ImportError:  # no library beside the exercises: the reference solution stands in
     get_assignor = None
 
-__all__ = ["EXAMPLES", "FUNCTIONS", "check"]
+__all__ = ["EXAMPLES", "FUNCTIONS", "TIME_LIMIT", "check"]
 
 FUNCTIONS = {"range": "assign", "roundrobin": "assign_roundrobin"}
+
+# Seconds for one check of the default 150 cases (more cases: more time, in proportion), before
+# PCMODEL_GRADE_TIME_SCALE. An assignor is a short pure function: the reference and every
+# alternative solution take under 0.8 s per check (the child's start included), even with the
+# machine's two cores loaded five times over. An assignor that never returns (a search for the
+# next subscriber that goes round the circle for ever) is stopped here, not at the 20 s meant
+# for checks that drive threads and processes.
+TIME_LIMIT = 8.0
+_CASES = 150
 
 # Kafka's documented examples (RangeAssignor and RoundRobinAssignor javadoc).
 EXAMPLES: dict[str, list[tuple[dict[str, list[str]], dict[str, int], dict[str, list[Any]]]]] = {
@@ -283,6 +292,11 @@ _HINTS = {
 }
 
 
-def check(impl: str, kind: str, what: str, cases: int = 150, seed: int = 11) -> None:
-    """Run one property ``what`` of assignor ``kind`` ("range" / "roundrobin") isolated."""
-    fail_on(judge(_run, partial(Assignments, impl, kind), kind, what, budget(cases), seed))
+def check(impl: str, kind: str, what: str, cases: int = _CASES, seed: int = 11) -> None:
+    """Run one property ``what`` of assignor ``kind`` ("range" / "roundrobin") isolated.
+
+    Raises CheckFailed when the property does not hold, or when the student's function raises
+    or has not returned within :data:`TIME_LIMIT` seconds (longer for more than 150 cases)."""
+    time_limit = TIME_LIMIT * max(1.0, cases / _CASES)
+    fail_on(judge(_run, partial(Assignments, impl, kind), kind, what, budget(cases), seed,
+                  time_limit=time_limit))
