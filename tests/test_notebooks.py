@@ -10,6 +10,7 @@ pcmodel under test). Progress shows as tqdm's notebook widget, not as text redra
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 from pathlib import Path
@@ -40,7 +41,13 @@ def execute(notebook, cwd: Path):
         timeout=CELL_TIMEOUT,
         resources={"metadata": {"path": str(cwd)}},
     )
-    client.execute()
+    # Running it puts Python's default SIGINT handler back in this process (the xdist worker
+    # that runs the test ignores SIGINT, and later tests' children would inherit the change).
+    sigint = signal.getsignal(signal.SIGINT)
+    try:
+        client.execute()
+    finally:
+        signal.signal(signal.SIGINT, sigint)
     return notebook
 
 

@@ -137,7 +137,17 @@ class _InterruptingSemaphore:
         return self._semaphore.release()
 
 
-def test_ctrl_c_while_the_start_signal_wakes_process_actors_stops_the_run(monkeypatch):
+@pytest.fixture
+def sigint_raises():
+    """SIGINT raises KeyboardInterrupt during the test, as in a terminal (a pytest-xdist
+    worker ignores SIGINT: its controller handles Ctrl-C)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_ctrl_c_while_the_start_signal_wakes_process_actors_stops_the_run(monkeypatch,
+                                                                          sigint_raises):
     # multiprocessing's Event.set() wakes each sleeper, then waits for its answer. A Ctrl-C
     # between the two broke the event: the runner's second set() failed an assertion inside
     # multiprocessing instead of stopping the actors, which then kept the command alive.

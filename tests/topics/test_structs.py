@@ -207,6 +207,7 @@ KAFKA_ERRNOS = {
     "InvalidReplicationAssignmentError": 39,
     "InvalidConfigurationError": 40,
     "InvalidRequestError": 42,
+    "PolicyViolationError": 44,
     "OutOfOrderSequenceNumberError": 45,
     "InvalidProducerEpochError": 47,
     "SecurityDisabledError": 54,
