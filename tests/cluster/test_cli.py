@@ -11,6 +11,8 @@ import socket
 import subprocess
 import sys
 import threading
+import time
+from itertools import count
 from pathlib import Path
 
 import pytest
@@ -159,11 +161,38 @@ def test_the_shell_shows_transactions_in_the_columns_of_kafkas_tool(make_cluster
         "TopicPartitions"]
     row = described[1].split()
     assert row[:6] == [str(coordinator), "tx", str(pid), "0", "Ongoing", "60000"]
-    assert int(row[7]) >= 0 and row[8] == "orders-0"
+    # The start and the duration are both on the cluster's (here virtual) clock.
+    assert int(row[7]) == cluster.wall_clock_ms() - int(row[6]) >= 0 and row[8] == "orders-0"
     producers = shell.execute("producers orders 0").splitlines()[1].split()
     assert producers[-1] == "0"  # the transaction's first offset there
     conn.end_txn("tx", pid, epoch, True)
     assert shell.execute("transactions").splitlines()[1].split()[-1] == "CompleteCommit"
+
+
+def test_a_transactions_duration_is_measured_on_the_clusters_clock_alone(make_cluster,
+                                                                          monkeypatch):
+    """Kafka's txnStartTimestamp is the coordinator's time when the transaction began, and the
+    duration is now minus that on the same clock: on a stepped cluster the virtual time that
+    passed, however the machine's wall clock moves meanwhile (here: a second back at each
+    reading, as a clock set back would)."""
+    cluster = make_cluster()
+    shell = ClusterShell(cluster)
+    shell.execute("create orders 1 3")
+    conn = cluster.connect()
+    pid, epoch = conn.init_producer_id(transactional_id="tx")
+    conn.add_partitions_to_txn("tx", pid, epoch, [TopicPartition("orders", 0)])
+    cluster.run_for(2)
+    machine_ns, readings = time.time_ns, count(1)
+    monkeypatch.setattr(time, "time_ns", lambda: machine_ns() - next(readings) * 10**9)
+
+    def start_and_duration() -> tuple[int, int]:
+        row = shell.execute("transactions tx").splitlines()[1].split()
+        return int(row[6]), int(row[7])
+
+    start, duration = start_and_duration()
+    assert 2000 <= duration < 3000
+    cluster.run_for(1)
+    assert start_and_duration() == (start, duration + 1000)
 
 
 HANGING = ("Topic\tPartition\tProducerId\tProducerEpoch\tCoordinatorEpoch\tStartOffset\t"
