@@ -402,7 +402,13 @@ def test_pattern_subscription_with_a_listener(kafka):
     c = consumer(kafka, group_id=f"g-{prefix}")
     try:
         c.subscribe(pattern=f"{prefix}-.*", listener=listener)
-        wait_until(lambda: c.poll(timeout_ms=50) is not None and len(listener.assigned) == 2,
+        # Each poll of a pattern subscription first waits for fresh metadata; a join round
+        # still running when poll() returns goes on in the background, and kafka-python 3.0.12
+        # throws away a round that finished unawaited and sends a new JoinGroup. With 50 ms
+        # polls, a loaded machine (a SyncGroup answer 60 ms late) kept such a member
+        # rebalancing for 30 s (hundreds of generations); a poll long enough for a whole
+        # round awaits it.
+        wait_until(lambda: c.poll(timeout_ms=1000) is not None and len(listener.assigned) == 2,
                    30)
     finally:
         c.close()
