@@ -11,11 +11,11 @@ from __future__ import annotations
 import collections
 import multiprocessing
 import random
-import sys
 
 import pytest
 
 from pcmodel.buffers import make_buffer
+from tests.buffers.python_calls import python_calls
 
 FORK = multiprocessing.get_context("fork")
 VARIANTS = ["condition", "semaphore"]
@@ -32,23 +32,6 @@ class Counted:
     def __reduce__(self):
         type(self).pickled += 1
         return (Counted, (self.number,))
-
-
-def _python_calls(action) -> int:
-    """How many Python functions ``action()`` calls (built-ins and C methods not counted)."""
-    calls = 0
-
-    def count(_frame, event, _arg):
-        nonlocal calls
-        if event == "call":
-            calls += 1
-
-    sys.setprofile(count)
-    try:
-        action()
-    finally:
-        sys.setprofile(None)
-    return calls - 1  # the action itself
 
 
 @pytest.mark.timeout(30)
@@ -71,8 +54,8 @@ def test_a_batch_of_small_items_costs_few_python_calls(variant):
         for _ in range(3):
             buf.put_many(items)
             assert buf.get_many(100) == items
-        calls = _python_calls(lambda: buf.put_many(items))
-        calls += _python_calls(lambda: buf.get_many(100))
+        calls = len(python_calls(lambda: buf.put_many(items)))
+        calls += len(python_calls(lambda: buf.get_many(100)))
         assert calls <= 32, f"a put_many and a get_many of 100 items made {calls} Python calls"
 
 

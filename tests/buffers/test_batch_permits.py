@@ -9,10 +9,8 @@ side, and that a sleeper woken for a run takes its share in one hold too.
 
 from __future__ import annotations
 
-import gc
 import multiprocessing
 import os
-import sys
 import threading
 
 import pytest
@@ -20,6 +18,7 @@ import pytest
 from pcmodel.buffers import make_buffer, robust_semaphore
 from pcmodel.buffers.robust import Health
 from pcmodel.buffers.robust_semaphore import RobustSemaphore
+from tests.buffers.python_calls import python_calls
 from tests.conftest import wait_until
 
 FORK = multiprocessing.get_context("fork")
@@ -43,29 +42,6 @@ class RecordedHolder:
         self.real.value = pid
 
 
-def _python_calls(action) -> list[str]:
-    """The Python functions ``action()`` calls, by qualified name (C functions not counted)."""
-    calls: list[str] = []
-
-    def record(frame, event, _arg):
-        if event == "call":
-            calls.append(frame.f_code.co_qualname)
-
-    # A collection inside the action would run the finalizers of earlier tests' garbage
-    # (multiprocessing's heap frees its blocks there) and count their calls as the action's.
-    gc.collect()
-    collecting = gc.isenabled()
-    gc.disable()
-    sys.setprofile(record)
-    try:
-        action()
-    finally:
-        sys.setprofile(None)
-        if collecting:
-            gc.enable()
-    return calls[1:]  # the action itself
-
-
 @pytest.mark.timeout(30)
 def test_a_batch_of_the_semaphore_variant_moves_its_permits_in_one_call_each():
     items = [bytes([n]) * 8 for n in range(100)]
@@ -74,8 +50,8 @@ def test_a_batch_of_the_semaphore_variant_moves_its_permits_in_one_call_each():
             buf.put_many(items)
             assert buf.get_many(100) == items
         got: list = []
-        calls = _python_calls(lambda: buf.put_many(items))
-        calls += _python_calls(lambda: got.append(buf.get_many(100)))
+        calls = python_calls(lambda: buf.put_many(items))
+        calls += python_calls(lambda: got.append(buf.get_many(100)))
         assert got == [items]
     semaphore_calls = [name for name in calls if name.startswith("RobustSemaphore.")]
     # One take and one give per side: the stock's lock is taken inline in each (a take's in
