@@ -58,6 +58,13 @@ condition's sleeper holding the lock), so the wake-up comes up to 2 × :data:`SL
 merely stopped for longer than a slice in that instant posts a token nobody is owed: one later
 sleeper wakes for nothing, which its ``while`` loop absorbs. A process that called ``shutdown()``
 has released more permits than it took, so its debt is negative and its death is harmless.
+
+A process that *survives* an exception in the middle (Ctrl-C's KeyboardInterrupt, between any
+two bytecodes, caught by a notebook or a command that goes on) leaves no lock behind: ``acquire``
+and ``release`` let go of the lock if this thread still holds it (:meth:`RobustLock.held_here`)
+and raise again; ``notify`` changes nothing; ``wait`` raises holding the lock (a ``try`` costs
+nothing until it catches). A ``release`` interrupted at its entry leaves the lock with its
+thread, which takes it back on its next ``acquire``.
 """
 
 from __future__ import annotations
@@ -281,10 +288,12 @@ class RobustLock:
         # per call (a ``with`` block runs ``acquire``/``release`` themselves, no wrapper frames).
         self._try_acquire = self._sem.acquire
         self._sem_release = self._sem.release
+        self._is_mine = self._sem._semlock._is_mine  # this thread holds it (see held_here)
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
-        del state["_try_acquire"], state["_sem_release"]  # bound C methods: made on arrival
+        for bound in ("_try_acquire", "_sem_release", "_is_mine"):
+            del state[bound]  # bound C methods: made on arrival
         state["_deferred"] = []  # the sender's pending wake-ups are the sender's to post
         return state
 
@@ -293,18 +302,46 @@ class RobustLock:
         self._bind()
 
     def acquire(self, block: bool = True, timeout: float | None = None) -> bool:
-        if self._flags[_BROKEN]:  # once broken, nobody goes on, even through a free lock
-            raise self._health._error()
-        if self._try_acquire(False):
-            self._owner.value = _pid
-            return True
-        if not block:
-            return False
-        return self._acquire_slowly(timeout)
+        """Take the lock (as ``multiprocessing.Lock``); BufferBroken once a holder died.
+
+        An exception raised in the middle (Ctrl-C's KeyboardInterrupt comes between any two
+        bytecodes) leaves the lock as it found it: free, if this call had taken it already.
+        """
+        try:
+            if self._flags[_BROKEN]:  # once broken, nobody goes on, even through a free lock
+                raise self._health._error()
+            if self._try_acquire(False):
+                self._owner.value = _pid
+                return True
+            if not block:
+                return False
+            return self._acquire_slowly(timeout)
+        except BaseException:
+            # The caller will not release a lock whose acquire raised: let go of it here if
+            # it was taken before the interruption. (A try costs nothing until it catches.)
+            self._let_go_if_held()
+            raise
+
+    def held_here(self) -> bool:
+        """True if this thread holds the lock: the semaphore's own count, updated in the C
+        call that takes or releases it (multiprocessing's Condition asks it the same way)."""
+        return self._is_mine()
+
+    def _let_go_if_held(self) -> None:
+        """After an interruption: release the lock if this thread still holds it."""
+        if self._is_mine():
+            self._owner.value = 0
+            self._sem_release()
 
     def _acquire_slowly(self, timeout: float | None) -> bool:
         """Wait for the lock in slices, checking between them that no peer died holding it
         (after some quick tries: the holder may be about to let go)."""
+        if self._is_mine():
+            # This thread holds it already, and a non-reentrant lock's holder never asks
+            # again: a Ctrl-C hit the release() that let it go at its first instruction, or the
+            # acquire() that took it at its last, and the caller went on believing it free.
+            self._owner.value = _pid
+            return True
         try_acquire = self._try_acquire
         if self._spinner.spin(try_acquire):
             self._owner.value = _pid
@@ -333,26 +370,32 @@ class RobustLock:
 
     def release(self, *_exc_info: object) -> None:
         """Release the lock (RuntimeError if this process does not hold it). Also the ``with``
-        block's exit, hence the ignored arguments."""
-        owner = self._owner
-        if owner.value != _pid:
-            # Not ours: a re-acquire that raised BufferBroken (in a condition's wait) leaves the
-            # dead holder's lock held, and the ``with`` block around it must not free it.
-            if self._flags[_BROKEN]:
+        block's exit, hence the ignored arguments. Interrupted anywhere, it still lets go."""
+        try:
+            owner = self._owner
+            if owner.value != _pid:
+                # Not ours: a re-acquire that raised BufferBroken (in a condition's wait) leaves
+                # the dead holder's lock held, and the ``with`` block around it must not free it.
+                if self._flags[_BROKEN]:
+                    return
+                raise RuntimeError("release of a process buffer lock this process does not hold")
+            owner.value = 0
+            deferred = self._deferred
+            if not deferred:
+                self._sem_release()
                 return
-            raise RuntimeError("release of a process buffer lock this process does not hold")
-        owner.value = 0
-        deferred = self._deferred
-        if not deferred:
+            # Post the wake-ups a notify() left only now that the lock is free: a sleeper woken
+            # while we still held it would go back to sleep on the lock (two sleeps per
+            # hand-over, a convoy); woken now, it finds the lock free.
             self._sem_release()
-            return
-        # Post the wake-ups a notify() left only now that the lock is free: a sleeper woken
-        # while we still held it would go back to sleep on the lock (two sleeps per hand-over,
-        # a convoy); woken now, it finds the lock free.
-        self._deferred = []
-        self._sem_release()
-        for post in deferred:
-            post()
+            while deferred:
+                deferred.pop()()
+        except BaseException:
+            self._let_go_if_held()  # the caller believes the lock let go: make it so
+            deferred = self._deferred  # and post the wake-ups it promised (one popped and
+            while deferred:            # not yet posted is lost: its sleeper wakes a slice late)
+                deferred.pop()()
+            raise
 
     __enter__ = acquire
     __exit__ = release
@@ -382,23 +425,38 @@ class RobustCondition:
     def wait(self, timeout: float | None = None) -> bool:
         """Release the lock, sleep until notified (or ``timeout``, or a slice), re-take the lock.
 
-        Returns False if no notification came. Must be called with the lock held.
+        Returns False if no notification came. Must be called with the lock held; returns or
+        raises holding it, a Ctrl-C before or during the sleep included (one in the ``finally``
+        that takes it back may leave the lock free and this sleeper counted a while).
         """
+        lock = self._lock
         sleepers = self._sleepers
-        sleepers.value += 1
-        self._lock.release()
+        counted = sleepers.value  # only the lock's holder changes it: this one, until release
         woken = False
         try:
+            sleepers.value = counted + 1
+            lock.release()
             take = self._tokens.acquire
             woken = self._spinner.spin(take) or take(
                 True, SLICE if timeout is None else min(SLICE, timeout))
             if not woken:
                 self._health.check()
         finally:
-            self._lock.acquire()
-            if not woken and not self._tokens.acquire(False):
-                self._leave_unwoken()
+            if lock.held_here():  # interrupted before letting go: nobody saw the count
+                sleepers.value = counted
+            else:
+                self._retake()
+                if not woken and not self._tokens.acquire(False):
+                    self._leave_unwoken()
         return woken
+
+    def _retake(self) -> None:
+        """Take the lock back for wait()'s caller, even if a Ctrl-C interrupts the first try."""
+        try:
+            self._lock.acquire()
+        except KeyboardInterrupt:
+            self._lock.acquire()
+            raise
 
     def _leave_unwoken(self) -> None:
         """Account for a sleeper that leaves with no token (lock held).
@@ -418,12 +476,20 @@ class RobustCondition:
 
     def notify(self, n: int = 1) -> None:
         """Wake up to ``n`` sleepers, once the lock is released. Must be called with the lock
-        held; never blocks."""
+        held; never blocks. Interrupted, it changes nothing."""
         sleepers = self._sleepers
-        count = min(n, sleepers.value)
+        counted = sleepers.value
+        count = min(n, counted)
         if count > 0:
-            sleepers.value -= count
-            self._lock._deferred.extend([self._tokens.release] * count)
+            deferred = self._lock._deferred
+            promised = len(deferred)
+            try:
+                deferred.extend([self._tokens.release] * count)
+                sleepers.value = counted - count
+            except BaseException:  # a Ctrl-C between the two: neither, as if never called
+                del deferred[promised:]
+                sleepers.value = counted
+                raise
 
     def notify_all(self) -> None:
         """Wake every sleeper. Must be called with the lock held; never blocks."""

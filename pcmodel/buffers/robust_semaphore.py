@@ -101,6 +101,9 @@ class RobustSemaphore:
         self._stock_try = stock_lock._sem.acquire
         self._stock_let_go = stock_lock._sem.release
         self._stock_holder = stock_lock._owner
+        # After an interrupt, let go only if it was taken: a Ctrl-C may land before or after
+        # the take, and the semaphore's own count says which (see RobustLock.held_here).
+        self._stock_mine = stock_lock._sem._semlock._is_mine
 
     @property
     def waiters_lock(self) -> RobustLock:
@@ -112,7 +115,7 @@ class RobustSemaphore:
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         for bound in ("_try_acquire", "_sem_release", "_count_out", "_stock_try",
-                      "_stock_let_go", "_stock_holder"):
+                      "_stock_let_go", "_stock_holder", "_stock_mine"):
             del state[bound]
         return state
 
@@ -173,15 +176,17 @@ class RobustSemaphore:
         elif n < 1:
             return  # nothing given: ring nobody
         else:  # a run: added to the stock in one hold of its lock (see _bind)
-            if self._stock_try(False):
-                self._stock_holder.value = _pid
-            else:
-                self._stock_lock.acquire()
             try:
+                if self._stock_try(False):
+                    self._stock_holder.value = _pid
+                else:
+                    self._stock_lock.acquire()
                 self._stock.value += n
-            finally:
-                self._stock_holder.value = 0
-                self._stock_let_go()
+            except BaseException:  # a Ctrl-C: let go if it was taken (a try costs nothing)
+                self._stock_let_go_if_held()
+                raise
+            self._stock_holder.value = 0
+            self._stock_let_go()
         if self._count_out(False):
             self._bell.release()  # one sleeper; it passes the ring on if it leaves permits
 
@@ -209,21 +214,29 @@ class RobustSemaphore:
         # costs one read. A run added just after this look is found by the releaser's ring or
         # by the caller's next try (a sleeper counts itself in before it looks again).
         if stock.value > 0:
-            if self._stock_try(False):  # the stock's lock (see _bind)
-                self._stock_holder.value = _pid
-            else:
-                self._stock_lock.acquire()  # held: wait as any RobustLock does, in slices
             try:
+                if self._stock_try(False):  # the stock's lock (see _bind)
+                    self._stock_holder.value = _pid
+                else:
+                    self._stock_lock.acquire()  # held: wait as any RobustLock does, in slices
                 have = stock.value
                 taken = wanted if wanted < have else have
                 stock.value = have - taken
-            finally:
-                self._stock_holder.value = 0
-                self._stock_let_go()
+            except BaseException:  # a Ctrl-C: let go if it was taken (a try costs nothing)
+                self._stock_let_go_if_held()
+                raise
+            self._stock_holder.value = 0
+            self._stock_let_go()
         try_acquire = self._try_acquire
         while taken < wanted and try_acquire(False):
             taken += 1
         return taken
+
+    def _stock_let_go_if_held(self) -> None:
+        """Let go of the stock's lock if this thread holds it (after a Ctrl-C)."""
+        if self._stock_mine():
+            self._stock_holder.value = 0
+            self._stock_let_go()
 
     def _acquire_slowly(self, timeout: float | None, wanted: int) -> int:
         """Sleep on the bell until a permit is free, then take up to ``wanted`` that are and pass
