@@ -12,10 +12,11 @@ kafka-python catches them under the same names: ``except KafkaTimeoutError`` and
 topic name cannot), exactly as kafka-python uses it. Every class here pickles, so an error raised
 inside a broker process reaches the client process as the same class.
 
-The catalogue is kept in three modules, all re-exported here (import from here):
+The catalogue is kept in five modules, all re-exported here (import from here):
 :mod:`~pcmodel.topics.errors.base` (``KafkaError`` and ``BrokerResponseError``, the roots),
-:mod:`~pcmodel.topics.errors.client_side` (what a client raises without asking a broker) and
-:mod:`~pcmodel.topics.errors.broker_responses` (what a broker answers, by Kafka error code) and
+:mod:`~pcmodel.topics.errors.client_side` (what a client raises without asking a broker),
+:mod:`~pcmodel.topics.errors.broker_responses` (what a broker answers, by Kafka error code),
+:mod:`~pcmodel.topics.errors.group_responses` (what a group coordinator answers) and
 :mod:`~pcmodel.topics.errors.transactions` (what transactions answer).
 """
 
@@ -25,41 +26,29 @@ from pcmodel.topics.errors.base import BrokerResponseError, KafkaError
 from pcmodel.topics.errors.broker_responses import (
     ElectionNotNeededError,
     EligibleLeadersNotAvailableError,
-    FencedInstanceIdError,
-    GroupIdNotFoundError,
-    GroupNotEmptyError,
-    GroupSubscribedToTopicError,
-    IllegalGenerationError,
-    InconsistentGroupProtocolError,
     InvalidConfigurationError,
-    InvalidGroupIdError,
     InvalidPartitionsError,
     InvalidProducerEpochError,
     InvalidRecordError,
     InvalidReplicationAssignmentError,
     InvalidReplicationFactorError,
     InvalidRequestError,
-    InvalidSessionTimeoutError,
     InvalidTimestampError,
     InvalidTopicError,
     KafkaStorageError,
     LogDirNotFoundError,
-    MemberIdRequiredError,
     MessageSizeTooLargeError,
     NoError,
-    NonEmptyGroupError,
     NoReassignmentInProgressError,
     OffsetMetadataTooLargeError,
     OffsetOutOfRangeError,
     OutOfOrderSequenceNumberError,
     PolicyViolationError,
     PreferredLeaderNotAvailableError,
-    RebalanceInProgressError,
     RecordTooLargeError,
     ReplicaNotAvailableError,
     SecurityDisabledError,
     TopicAlreadyExistsError,
-    UnknownMemberIdError,
     UnknownTopicOrPartitionError,
     UnsupportedCompressionTypeError,
     UnsupportedVersionError,
@@ -75,6 +64,20 @@ from pcmodel.topics.errors.client_side import (
     NoOffsetForPartitionError,
     SerializationError,
     UnassignedPartitionError,
+)
+from pcmodel.topics.errors.group_responses import (
+    FencedInstanceIdError,
+    GroupIdNotFoundError,
+    GroupNotEmptyError,
+    GroupSubscribedToTopicError,
+    IllegalGenerationError,
+    InconsistentGroupProtocolError,
+    InvalidGroupIdError,
+    InvalidSessionTimeoutError,
+    MemberIdRequiredError,
+    NonEmptyGroupError,
+    RebalanceInProgressError,
+    UnknownMemberIdError,
 )
 from pcmodel.topics.errors.transactions import (
     ConcurrentTransactionsError,
