@@ -27,7 +27,7 @@ from pcmodel.topics.topic_configs import (
     describe_topic_configs,
     topic_options,
 )
-from pcmodel.topics.topic_settings import check_operation_size, check_topic_name
+from pcmodel.topics.topic_settings import check_new_topic_size, check_topic_name
 
 __all__ = ["NewTopic", "TopicsAdminMixin"]
 
@@ -127,8 +127,7 @@ class TopicsAdminMixin:
                 elif self._replicated():
                     replication = (kwargs["replication_factor"]
                                    or self._conn.default_replication_factor)
-                # The topic's record, one per partition, one per config (validate_only too).
-                check_operation_size(1 + partitions + len(spec.topic_configs or {}))
+                check_new_topic_size(partitions, spec.topic_configs or {})  # validate_only too
                 if not validate_only:
                     self._conn.create_topic(spec.name, partitions, **kwargs)
             except BrokerResponseError as exc:

@@ -32,6 +32,7 @@ __all__ = [
     "TopicSettings",
     "block_policy_conflict",
     "check_new_topic",
+    "check_new_topic_size",
     "check_operation_size",
     "check_topic_name",
 ]
@@ -107,6 +108,12 @@ def check_operation_size(records: int) -> None:
         raise PolicyViolationError("Unable to perform excessively large batch operation.")
 
 
+def check_new_topic_size(partitions: int, configs: Mapping[str, Any]) -> None:
+    """:func:`check_operation_size` for a new topic: its own record, one per partition and one
+    per config set on it."""
+    check_operation_size(1 + partitions + len(configs))
+
+
 def check_new_topic(
     name: str,
     partitions: int,
@@ -156,6 +163,6 @@ def check_new_topic(
             f"instrument must be one of {INSTRUMENT_LEVELS}, got {instrument!r}"
         )
     # Last, as Kafka's controller finds it only once it writes the topic's records.
-    check_operation_size(1 + partitions + len(overrides))
+    check_new_topic_size(partitions, overrides)
     return TopicSettings(policy, retention_records, retention_ms, retention_bytes, variant,
                          instrument, overrides)

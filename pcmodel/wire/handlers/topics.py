@@ -66,7 +66,7 @@ from pcmodel.topics.topic_configs import (
     describe_topic_configs,
     topic_options,
 )
-from pcmodel.topics.topic_settings import check_operation_size, check_topic_name
+from pcmodel.topics.topic_settings import check_new_topic_size, check_topic_name
 from pcmodel.wire.api import ApiHandler, RequestContext, error_code, error_message, kafka_errors
 
 __all__ = ["HANDLERS"]
@@ -138,8 +138,7 @@ def _create_one(ctx: RequestContext, topic: Any,
                 options["replication_factor"] = rf
             else:
                 options["replica_assignment"] = placed
-        # The topic's record, one per partition, one per config: what the controller writes.
-        check_operation_size(1 + partitions + len(configs))
+        check_new_topic_size(partitions, configs)  # validate_only too
         if not validate_only:
             ctx.broker.create_topic(topic.name, partitions, **options)
     except _Refused as exc:
