@@ -19,17 +19,9 @@ from typing import Any
 
 from pcmodel.grading.crew import Stillness
 from pcmodel.grading.isolation import time_scale
-from pcmodel.grading.process_workers import (
-    MOST_INSIDE,
-    OPS,
-    STARTED,
-    consumer_main,
-    producer_main,
-    waiting_consumer_main,
-)
+from pcmodel.grading.process_workers import OPS, STARTED
 
-__all__ = ["MOST_INSIDE", "START_LIMIT", "Gang", "consumer_main", "producer_main",
-           "waiting_consumer_main"]
+__all__ = ["START_LIMIT", "Gang"]
 
 START_LIMIT = 60.0  # seconds for every process to start, before PCMODEL_GRADE_TIME_SCALE
 

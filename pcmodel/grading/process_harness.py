@@ -28,19 +28,18 @@ from pcmodel.grading import reaper
 from pcmodel.grading.crew import Stillness, patience
 from pcmodel.grading.isolation import describe_exception, time_scale
 from pcmodel.grading.probes import ImplementationError, load_impl
-from pcmodel.grading.process_gang import (
-    MOST_INSIDE,
-    START_LIMIT,
-    Gang,
-    consumer_main,
-    producer_main,
-    waiting_consumer_main,
-)
+from pcmodel.grading.process_gang import START_LIMIT, Gang
 from pcmodel.grading.process_stepping import (
     stepped_gets,
     stepped_put_get,
     stepped_puts,
     stepped_two_gets,
+)
+from pcmodel.grading.process_workers import (
+    MOST_INSIDE,
+    consumer_main,
+    producer_main,
+    waiting_consumer_main,
 )
 from pcmodel.grading.replay import shape
 from pcmodel.grading.thread_harness import STALL, plain

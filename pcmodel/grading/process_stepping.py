@@ -57,7 +57,7 @@ from pcmodel.grading.isolation import time_scale
 from pcmodel.grading.process_workers import stepped_caller_main
 from pcmodel.grading.thread_harness import STALL, plain
 
-__all__ = ["MOST_ROUNDS", "stepped_caller_main", "stepped_gets", "stepped_put_get",
+__all__ = ["MOST_ROUNDS", "stepped_gets", "stepped_put_get",
            "stepped_puts", "stepped_two_gets"]
 
 MOST_ROUNDS = 24  # lines of one put() or get() stepped through at most

@@ -55,8 +55,11 @@ class BoundedBuffer:
 PROGRAM = '''\
 import json, multiprocessing, sys
 from pcmodel.grading import sandbox
-from pcmodel.grading.process_gang import producer_main, waiting_consumer_main
-from pcmodel.grading.process_stepping import stepped_caller_main
+from pcmodel.grading.process_workers import (
+    producer_main,
+    stepped_caller_main,
+    waiting_consumer_main,
+)
 
 sandbox.configure(sandbox.Policy.for_folders([], None))
 sandbox.enter()
