@@ -47,13 +47,13 @@ import re
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
+from pcmodel.topics.brokers_clock import brokers_wall_clock
 from pcmodel.topics.errors import (
     IllegalArgumentError,
     TransactionalIdNotFoundError,
     UnknownTopicOrPartitionError,
 )
 from pcmodel.topics.errors.base import error_detail
-from pcmodel.topics.log_records import wall_clock_ms
 from pcmodel.topics.structs import ActiveProducer, TopicPartition, validate_topic_partition
 from pcmodel.topics.transactions import TransactionListing
 
@@ -225,7 +225,7 @@ class TransactionAdminMixin:
         Returns one dict per hanging transaction and partition, by partition then producer id:
         ``topic_partition``, ``producer_id``, ``producer_epoch``, ``coordinator_epoch``,
         ``start_offset`` (its first record there), ``last_timestamp`` (its producer's last
-        there, epoch ms) and ``age_ms`` (since then, on this machine's clock: the tool's
+        there, epoch ms) and ``age_ms`` (since then, on the brokers' clock: the tool's
         ``Duration``), with kafka-python's ``transactional_id``, ``state`` and
         ``coordinator_id`` (``None``, ``None`` and ``-1`` when no coordinator knows the
         producer) and ``topic_partitions`` (``[topic_partition]``). To end one, pass
@@ -250,7 +250,7 @@ class TransactionAdminMixin:
         brokers = _names(broker_ids, "broker_ids")
         # The brokers' clock: the machine's, or a stepped cluster's, which moves with its
         # virtual time (the producers' last timestamps are dated by it).
-        now_ms = self._conn.wall_clock_ms() if self._replicated() else wall_clock_ms()
+        now_ms = brokers_wall_clock(self._conn)()
         open_here: dict[tuple[TopicPartition, int], ActiveProducer] = {}
         for broker_id, searched in self._partitions_to_search(names, only, brokers):
             answers = self.describe_producers(searched, broker_id)

@@ -73,6 +73,7 @@ from typing import Any
 
 from pcmodel.buffers import make_buffer
 from pcmodel.topics.accumulator import AccumulatorMixin, ProducerState
+from pcmodel.topics.brokers_clock import brokers_wall_clock
 from pcmodel.topics.errors import (
     IllegalArgumentError,
     IllegalStateError,
@@ -97,11 +98,6 @@ from pcmodel.topics.structs import TopicPartition
 from pcmodel.topics.transaction_manager import TransactionManager
 
 __all__ = ["FutureRecordMetadata", "KafkaProducer"]
-
-
-def _wall_clock_ms() -> int:
-    """Milliseconds since the epoch: a record's create timestamp (a date, not a duration)."""
-    return time.time_ns() // 1_000_000
 
 
 class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, SerializerMixin,
@@ -262,7 +258,9 @@ class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, Serial
                                       buffer_memory)
         self._metadata_max_age = metadata_max_age_ms / 1000
         self._clock = time.monotonic
-        self._wall_ms = _wall_clock_ms
+        # Records are dated by the brokers' wall clock: a stepped cluster's moves with its
+        # virtual time (see pcmodel.topics.brokers_clock).
+        self._wall_ms = brokers_wall_clock(self._broker)
 
         # Locking protocol. ``_lock`` guards ``_open``, ``_incomplete``, ``_state``, the counters
         # and the contents of open batches; it is never held while blocking, serializing or
