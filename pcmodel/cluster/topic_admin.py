@@ -33,7 +33,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pcmodel.cluster.controller import TopicConfig
-from pcmodel.cluster.transaction_settings import TRANSACTION_SETTINGS
+from pcmodel.cluster.transaction_settings import filled_transaction_settings
 from pcmodel.topics.broker_static_configs import broker_config_entries
 from pcmodel.topics.broker_topics import check_new_topic_name
 from pcmodel.topics.config_resources import AlterConfigOp, ConfigEntry
@@ -293,9 +293,8 @@ class TopicAdmin:
     def _transaction_limits(self) -> tuple[int, int]:
         """``transaction.max.timeout.ms`` and ``transactional.id.expiration.ms`` as this
         cluster's coordinators apply them (given, or Kafka's defaults)."""
-        given = self.transaction_settings
-        return (given.get("max_timeout_ms", TRANSACTION_SETTINGS["max_timeout_ms"][1]),
-                given.get("id_expiration_ms", TRANSACTION_SETTINGS["id_expiration_ms"][1]))
+        settings = filled_transaction_settings(self.transaction_settings)
+        return settings.max_timeout_ms, settings.id_expiration_ms
 
     @staticmethod
     def _topic_config(rf: int, options: Mapping[str, Any]) -> TopicConfig:

@@ -63,7 +63,7 @@ from pcmodel.cluster.internal_topics import (
 )
 from pcmodel.cluster.offsets import OffsetsTopic
 from pcmodel.cluster.transaction_markers import WRITE_TIMEOUT, TransactionCompletion
-from pcmodel.cluster.transaction_settings import DEFAULT_TRANSACTION_LOG_MIN_ISR
+from pcmodel.cluster.transaction_settings import filled_transaction_settings
 from pcmodel.cluster.transaction_timers import TransactionTimers
 from pcmodel.topics.errors import (
     ConcurrentTransactionsError,
@@ -74,14 +74,11 @@ from pcmodel.topics.errors import (
 )
 from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition
 from pcmodel.topics.transactions import (
-    DEFAULT_EXPIRED_ID_CHECK_INTERVAL_MS,
-    DEFAULT_TIMED_OUT_CHECK_INTERVAL_MS,
-    DEFAULT_TRANSACTION_MAX_TIMEOUT_MS,
-    DEFAULT_TRANSACTIONAL_ID_EXPIRATION_MS,
     DescribedTransaction,
     EndedTransaction,
     TransactionCoordinator,
     TransactionListing,
+    TransactionState,
     check_states,
 )
 
@@ -131,6 +128,9 @@ class TransactionLog(TransactionCompletion, TransactionTimers):
     """A cluster's transaction coordinators and their replicated log. Create one per cluster
     (it creates the topic); thread-safe: every connection of the cluster shares it.
 
+    ``settings`` are the cluster's ``transaction_settings``, by the names of
+    :mod:`pcmodel.cluster.transaction_settings`, which fills in Kafka's default for each one
+    left out (:func:`~pcmodel.cluster.transaction_settings.filled_transaction_settings`):
     ``partitions`` and ``replication_factor`` are Kafka's ``transaction.state.log.num.
     partitions`` and ``transaction.state.log.replication.factor``; records need
     ``min_insync_replicas`` in-sync replicas (Kafka's ``transaction.state.log.min.isr``,
@@ -138,30 +138,27 @@ class TransactionLog(TransactionCompletion, TransactionTimers):
     the two check intervals are Kafka's ``transaction.max.timeout.ms``,
     ``transactional.id.expiration.ms``,
     ``transaction.abort.timed.out.transaction.cleanup.interval.ms`` and
-    ``transaction.remove.expired.transaction.cleanup.interval.ms``.
+    ``transaction.remove.expired.transaction.cleanup.interval.ms``. Raises
+    ``IllegalArgumentError`` for a setting it does not know or a value that is not an int of
+    at least 1.
 
     Every method that calls a coordinator raises ``CoordinatorNotAvailableError`` (retriable)
     when none answered within 30 seconds, besides the errors of
     :class:`~pcmodel.topics.transactions.TransactionCoordinator`.
     """
 
-    def __init__(self, cluster: Cluster, offsets: OffsetsTopic, *, partitions: int = 1,
-                 replication_factor: int | None = None,
-                 min_insync_replicas: int = DEFAULT_TRANSACTION_LOG_MIN_ISR,
-                 max_timeout_ms: int = DEFAULT_TRANSACTION_MAX_TIMEOUT_MS,
-                 id_expiration_ms: int = DEFAULT_TRANSACTIONAL_ID_EXPIRATION_MS,
-                 timed_out_check_interval_ms: int = DEFAULT_TIMED_OUT_CHECK_INTERVAL_MS,
-                 expired_id_check_interval_ms: int = DEFAULT_EXPIRED_ID_CHECK_INTERVAL_MS,
-                 ) -> None:
+    def __init__(self, cluster: Cluster, offsets: OffsetsTopic, **settings: int) -> None:
+        filled = filled_transaction_settings(settings)
         self.cluster = cluster
         self.offsets = offsets
-        self.partitions = create_internal_topic(cluster, TRANSACTION_TOPIC, partitions,
-                                                replication_factor, min_insync_replicas,
+        self.partitions = create_internal_topic(cluster, TRANSACTION_TOPIC, filled.partitions,
+                                                filled.replication_factor,
+                                                filled.min_insync_replicas,
                                                 TRANSACTION_TOPIC_CONFIGS)
-        self.max_timeout_ms = max_timeout_ms
-        self.id_expiration_ms = id_expiration_ms
-        self.timed_out_check_interval_ms = timed_out_check_interval_ms
-        self.expired_id_check_interval_ms = expired_id_check_interval_ms
+        self.max_timeout_ms = filled.max_timeout_ms
+        self.id_expiration_ms = filled.id_expiration_ms
+        self.timed_out_check_interval_ms = filled.timed_out_check_interval_ms
+        self.expired_id_check_interval_ms = filled.expired_id_check_interval_ms
         #: How long one call waits for a coordinator (seconds of the cluster's clock).
         self.call_wait = CALL_WAIT
         #: How long ending a transaction tries to write its markers before it answers (the
@@ -177,6 +174,11 @@ class TransactionLog(TransactionCompletion, TransactionTimers):
         self._loaded: dict[int, _Loaded] = {}
         #: Decided transactions whose markers are not all written yet, by transactional id.
         self._unfinished: dict[str, EndedTransaction] = {}
+        #: Per partition of the log, as last loaded: the groups its ongoing transactions have
+        #: staged offsets for (a partition that cannot be loaded now keeps what it had).
+        self._staged_groups: dict[int, frozenset[str]] = {}
+        #: What :meth:`groups_with_pending_offsets` answers: replaced, never changed.
+        self._pending_groups: frozenset[str] = frozenset()
         self._start_clock()
 
     def partition_for(self, transactional_id: str) -> int:
@@ -266,6 +268,17 @@ class TransactionLog(TransactionCompletion, TransactionTimers):
                     or any(ended.commit and tp in ended.offsets.get(group_id, {})
                            for ended in self._unfinished.values())]
 
+    def groups_with_pending_offsets(self) -> frozenset[str]:
+        """The groups whose offsets a transaction holds pending: staged by an ongoing
+        transaction (TxnOffsetCommit), or committed by one that has not stored them yet. The
+        offsets-retention check keeps such a group, as Kafka's coordinator keeps a group with
+        pending transactional offsets (:mod:`pcmodel.cluster.offsets_retention`).
+
+        As of the end of the last call: it returns at once, without the log's lock, since the
+        check asks with the group writes held back, which a call holding the lock may be
+        waiting for (a committed transaction's offsets)."""
+        return self._pending_groups
+
     # --- admin ---------------------------------------------------------------------------------
 
     def describe(self, transactional_id: str) -> DescribedTransaction:
@@ -332,6 +345,24 @@ class TransactionLog(TransactionCompletion, TransactionTimers):
                 yield
             finally:
                 self._depth -= 1
+                if self._depth == 0:
+                    self._note_pending_groups()
+
+    def _note_pending_groups(self) -> None:
+        """Work out :meth:`groups_with_pending_offsets` again, at the end of a call (with the
+        lock held)."""
+        for p, entry in self._loaded.items():
+            coordinator = entry.coordinator
+            staged: set[str] = set()
+            for tid in coordinator.transactional_ids():
+                fields = coordinator.export(tid)
+                if fields is not None and fields["state"] == TransactionState.ONGOING.value:
+                    staged.update(group for group, offsets in fields["offsets"].items()
+                                  if offsets)
+            self._staged_groups[p] = frozenset(staged)
+        committing = {group for ended in self._unfinished.values() if ended.commit
+                      for group, offsets in ended.offsets.items() if offsets}
+        self._pending_groups = frozenset(committing.union(*self._staged_groups.values()))
 
     def _load(self, p: int) -> _Loaded:
         """Partition ``p``'s coordinator, loading it from its log if its leader is new."""

@@ -25,6 +25,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from pcmodel.cluster.errors import LeaderNotAvailableError
 from pcmodel.topics.errors import (
     ConcurrentTransactionsError,
     IllegalStateError,
@@ -115,21 +116,34 @@ class TransactionCompletion:
 
     def _store_offsets(self, group_id: str, offsets: Mapping[TopicPartition, OffsetAndMetadata],
                        deadline: float) -> bool:
-        """A committed transaction's offsets: to the offsets topic, then to the group's
-        coordinator (which expires them); True once stored."""
+        """A committed transaction's offsets: stored at the group's coordinator and written to
+        the offsets topic as a plain commit is, through :meth:`OffsetsTopic.commit_checked
+        <pcmodel.cluster.offsets.OffsetsTopic.commit_checked>`, so that an offsets-retention
+        check never runs between the two (its tombstones would follow the commit's record, or
+        miss it); retried through coordinator changes until ``deadline``. True once stored."""
         existing = self.cluster.metadata()
         stored = {tp: value for tp, value in offsets.items() if tp in existing}
         if not stored:
             return True
+
+        def store_at_coordinator() -> int:
+            """The group's coordinator takes the offsets (Kafka's coordinator replays them on
+            the COMMIT marker); returns the date the record carries."""
+            node = self.cluster.nodes[self.offsets.load(group_id)]
+            if not node.alive:
+                raise LeaderNotAvailableError(
+                    f"the coordinator of group {group_id!r} is down; its successor is next")
+            commit_ms = self.cluster.wall_clock_ms()  # the coordinator's clock
+            node.broker.store_txn_offsets(group_id, stored)
+            return commit_ms
+
         while True:
             version = self.cluster.change_count()
             try:
-                self.offsets.commit(group_id, stored, timeout=WRITE_TIMEOUT).get(
-                    timeout=WRITE_TIMEOUT + 5)
-                leader = self.offsets.load(group_id)
-                node = self.cluster.nodes[leader]
-                if node.alive:
-                    node.broker.store_txn_offsets(group_id, stored)
+                future = self.offsets.commit_checked(group_id, stored, store_at_coordinator,
+                                                     timeout=WRITE_TIMEOUT)
+                if future is not None:
+                    future.get(timeout=WRITE_TIMEOUT + 5)
                 return True
             except KafkaError:
                 pass  # the group's coordinator failed meanwhile: again, at the next one

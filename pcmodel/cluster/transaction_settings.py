@@ -4,11 +4,15 @@
 and at least 1. They apply when the first transactional call creates the coordinators and their
 ``__transaction_state`` topic (:mod:`pcmodel.cluster.transaction_log`). The two check intervals
 are those of the coordinators' timer, on the cluster's clock (:mod:`pcmodel.cluster.driving`).
+
+One place fills in what was not given: :func:`filled_transaction_settings`, which the
+coordinators apply and the cluster's broker configs report, so the two never disagree.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from pcmodel.topics.errors import IllegalArgumentError
 from pcmodel.topics.transactions import (
@@ -19,7 +23,8 @@ from pcmodel.topics.transactions import (
 )
 
 __all__ = [
-    "DEFAULT_TRANSACTION_LOG_MIN_ISR", "TRANSACTION_SETTINGS", "check_transaction_settings",
+    "DEFAULT_TRANSACTION_LOG_MIN_ISR", "TRANSACTION_SETTINGS", "TransactionSettings",
+    "check_transaction_settings", "filled_transaction_settings",
 ]
 
 #: Kafka's ``transaction.state.log.min.isr`` default: the transaction log's
@@ -58,3 +63,26 @@ def check_transaction_settings(settings: Mapping[str, object] | None) -> dict[st
                 f"transaction_settings[{name!r}] must be an int >= 1, got {value!r}")
         checked[name] = value
     return checked
+
+
+@dataclass(frozen=True)
+class TransactionSettings:
+    """Every setting of :data:`TRANSACTION_SETTINGS`, as a cluster's coordinators apply it:
+    the value given, or Kafka's default (``replication_factor`` ``None``: the cluster's
+    default replication factor). Made by :func:`filled_transaction_settings`."""
+
+    partitions: int
+    replication_factor: int | None
+    min_insync_replicas: int
+    max_timeout_ms: int
+    id_expiration_ms: int
+    timed_out_check_interval_ms: int
+    expired_id_check_interval_ms: int
+
+
+def filled_transaction_settings(given: Mapping[str, object] | None) -> TransactionSettings:
+    """``given`` checked as :func:`check_transaction_settings` checks it (and raising as it
+    does), with Kafka's default for every setting it leaves out."""
+    checked = check_transaction_settings(given)
+    return TransactionSettings(**{name: checked.get(name, default)
+                                  for name, (_, default) in TRANSACTION_SETTINGS.items()})
