@@ -7,17 +7,22 @@ flexible versions) and the request body. The response is ``int32 size``, the cor
 v0 so that any client can read it) and the body. kafka-python's classes decode and encode both;
 this module only chooses the class and the version.
 
-What the listener answers when a request is not one it serves (Apache Kafka closes the
-connection in most of these cases; keeping it open with an error is friendlier to students and
-equally correct for clients):
+What the listener does with a request it does not serve is what Apache Kafka's ``SocketServer``
+does (``parseRequestHeader``: a request whose API key or version the broker does not enable is
+an ``InvalidRequestException``, and the connection is closed without an answer):
 
-- ApiVersions at a version above ours: an ApiVersions v0 response with UNSUPPORTED_VERSION and
-  our versions (KIP-511), so the client retries with one we support.
-- A known API key we do not serve, or a version outside our range: the API's response with
-  UNSUPPORTED_VERSION in its error-code fields (the connection stays open).
-- An API key or version no Kafka schema knows, a body that does not decode, a frame that is
-  truncated or larger than ``max_request_bytes``: :class:`ProtocolViolation`, after which the
-  listener closes that connection (there is no way to frame a reply the client could read).
+- ApiVersions at a version above ours: an ApiVersions v0 response with UNSUPPORTED_VERSION whose
+  list holds ApiVersions' own range only (KIP-511, Kafka's ``ApiVersionsRequest
+  .getErrorResponse``), so the client retries at a version we serve. The connection stays open.
+- Any other request this listener does not advertise (an API it does not serve, or a version
+  outside the range ApiVersions gave), an API key no Kafka schema knows, a body that does not
+  decode, a frame that is truncated or larger than ``max_request_bytes``:
+  :class:`ProtocolViolation`, after which the listener closes that connection and logs why.
+  Answering with an error instead would be a wrong answer for many APIs: a Produce, Fetch or
+  OffsetCommit response at an old version has no field for a request-wide error, so an empty
+  one reads as "done, nothing to report". Real clients never get here: they ask ApiVersions
+  first and send only what it lists (librdkafka and kafka-python fail such a call at once,
+  naming the API the broker lacks).
 """
 
 from __future__ import annotations
@@ -38,7 +43,8 @@ from kafka.protocol.metadata import ApiVersionsRequest
 
 from pcmodel.wire.api import ApiHandler, RequestContext, kafka_errors
 
-__all__ = ["ProtocolViolation", "Request", "decode_request", "error_response", "encode_response"]
+__all__ = ["ProtocolViolation", "Request", "decode_request", "encode_response",
+           "unserved_response"]
 
 _KEY_VERSION_CORRELATION = struct.Struct(">hhi")
 UNSUPPORTED_VERSION = kafka_errors.UnsupportedVersionError.errno
@@ -52,7 +58,7 @@ class Request:
     """One decoded request header, and its body when a handler will serve it.
 
     ``handler`` is ``None`` when the API key or version is not served; ``body`` is then ``None``
-    too, and the caller answers with :func:`error_response`.
+    too, and the caller asks :func:`unserved_response` what to answer.
     """
 
     __slots__ = ("api_key", "api_version", "correlation_id", "client_id", "handler", "body")
@@ -70,8 +76,10 @@ class Request:
 def decode_request(frame: bytes, handlers: Mapping[int, ApiHandler]) -> Request:
     """Decode a frame's header, and its body if ``handlers`` serve that key and version.
 
-    Raises :class:`ProtocolViolation` if the frame is too short, names an API key no Kafka
-    schema defines, or its header or body do not decode.
+    A request they do not serve comes back with ``handler`` and ``body`` ``None`` (and, but
+    for ApiVersions, with its header not read past the correlation id). Raises
+    :class:`ProtocolViolation` if the frame is too short, names an API key no Kafka schema
+    defines, or its header or body do not decode.
     """
     if len(frame) < _KEY_VERSION_CORRELATION.size:
         raise ProtocolViolation(f"a request of {len(frame)} bytes is shorter than any header")
@@ -81,6 +89,10 @@ def decode_request(frame: bytes, handlers: Mapping[int, ApiHandler]) -> Request:
     request_class = handler.request_class if handler else _known_request_class(api_key)
     if request_class is None:
         raise ProtocolViolation(f"unknown API key {api_key} (version {api_version})")
+    if not served and api_key != ApiVersionsRequest.API_KEY:
+        # Refused on its key and version alone, as Kafka's SocketServer refuses it: the rest
+        # of the frame is not read (:func:`unserved_response` says why).
+        return Request(api_key, api_version, correlation_id, None, None, None)
     flexible = (
         request_class.flexible_version_q(api_version)
         if 0 <= api_version <= request_class.max_version
@@ -129,32 +141,41 @@ def encode_response(response: Any, correlation_id: int) -> bytes:
     return bytes(response.encode(header=True, framed=True))
 
 
-def error_response(
-    request: Request, ctx_handlers: Mapping[int, ApiHandler], code: int = UNSUPPORTED_VERSION
-) -> Any:
-    """A response telling the client ``code`` for a request no handler could serve.
+def unserved_response(request: Request, handlers: Mapping[int, ApiHandler]) -> Any:
+    """The answer to a request no handler serves, or :class:`ProtocolViolation` if Kafka sends
+    none.
 
-    ApiVersions gets KIP-511's answer (v0 listing our versions). Other APIs get their response
-    class with every top-level ``error_code`` set; APIs whose responses carry errors only per
-    item answer with no items. Raises :class:`ProtocolViolation` when kafka-python has no
-    response class for that version (nothing the client could read can be sent).
+    Only ApiVersions at a version above the registry's gets an answer: KIP-511's, an
+    ApiVersions v0 response with UNSUPPORTED_VERSION listing ApiVersions' own versions, as
+    Kafka's ``ApiVersionsRequest.getErrorResponse`` builds it. Anything else raises
+    :class:`ProtocolViolation` saying what was asked and what is served, and the listener
+    closes the connection, as Kafka's ``SocketServer`` does.
     """
-    response_class = _RESPONSE_CLASSES.get(request.api_key)
-    if request.api_key == ApiVersionsRequest.API_KEY:
+    handler = handlers.get(request.api_key)
+    asked = f"{_api_name(request.api_key)} v{request.api_version}"
+    if handler is None:
+        raise ProtocolViolation(
+            f"asked for {asked}, an API this listener does not serve (ApiVersions lists what "
+            "it serves)"
+        )
+    if request.api_key == ApiVersionsRequest.API_KEY and request.api_version > handler.max_version:
         from pcmodel.wire.handlers.versions import api_versions_list
 
-        return response_class(
-            version=0, error_code=code, api_keys=api_versions_list(ctx_handlers)
+        own_range = api_versions_list({request.api_key: handler})
+        return _RESPONSE_CLASSES[request.api_key](
+            version=0, error_code=UNSUPPORTED_VERSION, api_keys=own_range
         )
-    if response_class is None or not 0 <= request.api_version <= response_class.max_version:
-        raise ProtocolViolation(
-            f"API key {request.api_key} version {request.api_version} is not served and has no "
-            "response format to say so"
-        )
-    fields = {}
-    if "error_code" in response_class.fields:
-        fields["error_code"] = code
-    return response_class(version=request.api_version, **fields)
+    raise ProtocolViolation(
+        f"asked for {asked}, a version this listener does not serve (it serves "
+        f"v{handler.min_version} to v{handler.max_version}, as ApiVersions said)"
+    )
+
+
+def _api_name(api_key: int) -> str:
+    """``"Produce (API key 0)"``: an API's name in Kafka's schemas and its key."""
+    request_class = _REQUEST_CLASSES.get(api_key)
+    name = request_class.name.removesuffix("Request") if request_class else "API"
+    return f"{name} (API key {api_key})"
 
 
 def make_context(request: Request, **listener_fields: Any) -> RequestContext:

@@ -6,12 +6,14 @@ Fetch therefore holds up only its own connection, exactly as on a Kafka broker. 
 accepts connections; a socket pair wakes it at shutdown.
 
 Each connection is isolated from the others. Whatever it does (a frame larger than
-``max_request_bytes``, a truncated or malformed request, an unknown API key, vanishing
-mid-request, never reading its responses for ``send_timeout`` seconds), the listener closes or
-errors that connection only, logs one line saying what happened, and keeps serving the rest. A
-request is handled only once it has arrived completely, so a client that vanishes mid-request
-changes nothing in the broker. Connections beyond ``max_connections`` are refused with a log
-line.
+``max_request_bytes``, a truncated or malformed request, an unknown API key, an API or version
+the listener does not serve, vanishing mid-request, never reading its responses for
+``send_timeout`` seconds), the listener closes that connection only, logs one line saying what
+happened, and keeps serving the rest. A request is handled only once it has arrived completely,
+so a client that vanishes mid-request changes nothing in the broker. Connections beyond
+``max_connections`` are refused with a log line. A handler that fails (a bug: its traceback is
+logged) answers UNKNOWN_SERVER_ERROR in the response's request-wide error field, or closes the
+connection where the response has none at that version, never an empty answer.
 
 Prior art: Kafka's ``SocketServer`` (``socket.request.max.bytes``, ``max.connections``, muting a
 connection while its request is processed) and the standard library's ``socketserver``
@@ -34,8 +36,8 @@ from pcmodel.wire.framing import (
     ProtocolViolation,
     decode_request,
     encode_response,
-    error_response,
     make_context,
+    unserved_response,
 )
 from pcmodel.wire.stats import ListenerStats, StatsRecorder
 
@@ -49,7 +51,6 @@ DEFAULT_MAX_CONNECTIONS = 256
 #: How long a response may wait for a client that does not read, and a request may stay half-sent.
 DEFAULT_SEND_TIMEOUT = 30.0
 _SIZE = struct.Struct(">i")
-_API_VERSIONS = 18
 _RECV_CHUNK = 1 << 20
 
 
@@ -340,15 +341,13 @@ class KafkaListener:
         request = decode_request(frame, self.handlers)
         if request.handler is None:
             self._stats.unserved(request.api_key, request.api_version)
-            # Clients try the newest ApiVersions first and expect this answer (KIP-511).
-            log.log(
-                logging.DEBUG if request.api_key == _API_VERSIONS else logging.INFO,
-                "Kafka client %s asked for API key %d v%d, which is not served; answered "
-                "UNSUPPORTED_VERSION", name, request.api_key, request.api_version,
-            )
-            return encode_response(
-                error_response(request, self.handlers), request.correlation_id
-            )
+            # Raises ProtocolViolation (the connection is closed, as Kafka closes it) for
+            # anything but an ApiVersions newer than ours, which clients send first and which
+            # gets KIP-511's answer.
+            refusal = unserved_response(request, self.handlers)
+            log.debug("Kafka client %s asked for ApiVersions v%d; answered UNSUPPORTED_VERSION",
+                      name, request.api_version)
+            return encode_response(refusal, request.correlation_id)
         ctx = make_context(
             request, broker=self.broker, node_id=self.node_id, host=self.advertised_host,
             port=self.port, handlers=self.handlers, connection_state=state, stats=self._stats,
@@ -362,13 +361,29 @@ class KafkaListener:
         except Exception as exc:
             log.exception("Kafka listener: %s v%d from %s failed", request.handler.name,
                           request.api_version, name)
-            fields = request.handler.response_class.fields
-            response = ctx.response(
-                **({"error_code": error_code(exc)} if "error_code" in fields else {})
-            )
+            response = _failure_response(ctx, request.handler, exc)
         if response is None:
             return None
         return encode_response(response, request.correlation_id)
+
+
+def _failure_response(ctx: Any, handler: ApiHandler, exc: Exception) -> Any:
+    """The response saying that ``handler`` failed with ``exc``: its request-wide
+    ``error_code`` set to the exception's code (UNKNOWN_SERVER_ERROR for a bug).
+
+    A response with no such field at the request's version (Produce, Metadata, OffsetCommit, a
+    Fetch before v7, a FindCoordinator from v4...) cannot say it: empty, it would read as
+    success or as "nothing there". Raises :class:`CloseConnection` instead, and the client
+    retries on a new connection, as it does when a Kafka broker closes a connection it cannot
+    answer.
+    """
+    field = handler.response_class.fields.get("error_code")
+    if field is None or not field.for_version_q(ctx.api_version):
+        raise CloseConnection(
+            f"{handler.name} v{ctx.api_version} failed ({exc!r}), and its response has no "
+            "request-wide error to say so"
+        ) from exc
+    return ctx.response(error_code=error_code(exc))
 
 
 def _client_host(peer: Any) -> str:

@@ -35,7 +35,8 @@ class ListenerStats:
     """A snapshot of a listener's activity.
 
     ``requests``: API name -> requests served (``"Produce"``, ``"Fetch"``, ...);
-    ``unserved``: requests answered UNSUPPORTED_VERSION, by ``"key vN"``;
+    ``unserved``: requests for an API or version not served, by ``"key vN"`` (an ApiVersions
+    newer than ours is answered UNSUPPORTED_VERSION; any other closes its connection);
     ``connections``: open now; ``accepted`` / ``refused``: since start;
     ``fetches``: the most recent :data:`FETCH_HISTORY` fetches, oldest first.
     """

@@ -49,8 +49,9 @@ def test_api_versions_v3_refuses_a_software_name_kafka_would_not_take(raw, name,
 
 
 def test_api_versions_too_new_gets_kip_511_answer(raw, listener):
-    # A version beyond every schema: the answer is v0 with UNSUPPORTED_VERSION and our range, so
-    # the client can retry at a version we serve (what clients do on their first connect).
+    # A version beyond every schema: the answer is v0 with UNSUPPORTED_VERSION and ApiVersions'
+    # own range only, as Kafka's, so the client can retry at a version we serve (what clients
+    # do on their first connect).
     from kafka.protocol.metadata import ApiVersionsResponse
 
     request = ApiVersionsRequest[3](client_software_name="raw", client_software_version="1")
@@ -61,7 +62,9 @@ def test_api_versions_too_new_gets_kip_511_answer(raw, listener):
     response = ApiVersionsResponse.decode(raw.recv_frame(), version=0, header=True)
     assert response.header.correlation_id == 77
     assert response.error_code == 35  # UNSUPPORTED_VERSION
-    assert {k.api_key for k in response.api_keys} == set(listener.handlers)
+    assert [(k.api_key, k.min_version, k.max_version) for k in response.api_keys] == [(18, 0, 4)]
+    assert raw.request(ApiVersionsRequest[4](
+        client_software_name="raw", client_software_version="1")).error_code == 0  # kept open
 
 
 @pytest.mark.parametrize("version", [0, 1, 4, 9, 12])
