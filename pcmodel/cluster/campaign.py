@@ -21,6 +21,10 @@ every fault, lets the cluster settle and checks, on every run:
   group's committed offsets never go back, and once the faults are undone the survivors reach
   one ``Stable`` generation owning every partition once and commit every log's end
   (:mod:`pcmodel.cluster.campaign_groups`; with ``--unclean`` offsets going back are reported);
+* with ``--groups consumer`` (the same three members speaking Kafka 4's consumer protocol,
+  KIP-848, instead: ``--groups`` alone is ``--groups classic``): no partition is given to a new
+  owner before its old owner revoked it, the same checks of commits and of the end
+  (:mod:`pcmodel.cluster.campaign_consumer_groups`);
 * with ``acks="all"``, ``min_insync_replicas >= 2`` and clean elections: no acknowledged
   record is lost. With other settings lost acknowledged records are *reported*, not violations:
   that is what ``acks=1`` costs, and the run that shows it is printed as a replayable scenario.
@@ -46,6 +50,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from pcmodel.cli import INTERRUPTED, signals_interrupt
+from pcmodel.cluster.campaign_consumer_groups import CLUSTER_SETTINGS, ConsumerGroupMembers
 from pcmodel.cluster.campaign_groups import GroupMembers
 from pcmodel.cluster.campaign_transactions import (
     TransactionalWriter,
@@ -89,6 +94,14 @@ class CampaignSettings:
     transactional: bool = False
     #: A consumer group driven in the same ticks (see :mod:`pcmodel.cluster.campaign_groups`).
     groups: bool = False
+    #: The protocol its members speak (Kafka's ``group.protocol``): ``"classic"`` or
+    #: ``"consumer"`` (Kafka 4's, :mod:`pcmodel.cluster.campaign_consumer_groups`).
+    group_protocol: str = "classic"
+
+    def __post_init__(self) -> None:
+        if self.group_protocol not in ("classic", "consumer"):
+            raise ValueError(f"group_protocol must be 'classic' or 'consumer', not "
+                             f"{self.group_protocol!r}")
 
     @property
     def must_not_lose(self) -> bool:
@@ -119,7 +132,8 @@ class RunReport:
     kills: int = 0
     #: Brokers the plan stopped (controlled shutdowns).
     stops: int = 0
-    #: With ``--groups``: the members' successful commits, and the generations they joined.
+    #: With ``--groups``: the members' successful commits, and the generations they joined
+    #: (with ``--groups consumer``: the member epochs they reached).
     group_commits: int = 0
     group_generations: int = 0
 
@@ -137,7 +151,8 @@ class RunReport:
             + (" --unclean" if s.unclean_leader_election_enable else "")
             + (" --idempotent" if s.idempotent else " --retries" if s.retries else "")
             + (" --transactional" if s.transactional else "")
-            + (" --groups" if s.groups else "")
+            + ((" --groups" + (" consumer" if s.group_protocol == "consumer" else ""))
+               if s.groups else "")
             + (f" --mode {s.mode}" if s.mode != "steps" else "")
             + (f" --duration {s.duration:g}" if s.duration != 3.0 else ""),
             self.plan,
@@ -165,7 +180,9 @@ def run_once(seed: int, settings: CampaignSettings = CampaignSettings()) -> RunR
                        kills=sum(f.action == "kill" for f in plan.faults),
                        stops=sum(f.action == "stop" for f in plan.faults))
     stepped = settings.mode == "steps"
-    with Cluster(settings.brokers, mode=settings.mode) as cluster:
+    consumer_protocol = settings.groups and settings.group_protocol == "consumer"
+    with Cluster(settings.brokers, mode=settings.mode,
+                 **(CLUSTER_SETTINGS if consumer_protocol else {})) as cluster:
         offsets = cluster.offsets_topic()
         cluster.create_topic(_TOPIC, settings.partitions,
                              min_insync_replicas=settings.min_insync_replicas,
@@ -179,8 +196,9 @@ def run_once(seed: int, settings: CampaignSettings = CampaignSettings()) -> RunR
         writer = _RetryingWriter(cluster, tps, settings) if settings.retries or \
             settings.idempotent else None
         transactional = TransactionalWriter(cluster, tps) if settings.transactional else None
-        group = GroupMembers(cluster, tps, seed, report.violations, report.broken,
-                             settings.unclean_leader_election_enable) if settings.groups else None
+        members = ConsumerGroupMembers if consumer_protocol else GroupMembers
+        group = members(cluster, tps, seed, report.violations, report.broken,
+                        settings.unclean_leader_election_enable) if settings.groups else None
         tick = 0
         start = cluster.clock()
         while cluster.clock() - start < settings.duration:
@@ -387,9 +405,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pcmodel.cluster.campaign",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int,
-                        help="number of runs (seeds 0..N-1); 300 by default, 20 with "
-                             "--mode processes")
+                        help="number of runs (seeds 0..N-1, or from --first-seed); 300 by "
+                             "default, 20 with --mode processes")
     parser.add_argument("--seed", type=int, help="replay this one seed, printing its scenario")
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="the runs' first seed (seeds FIRST_SEED..FIRST_SEED+RUNS-1): new "
+                             "plans, far from the seeds the tests replay")
     parser.add_argument("--acks", default="all", choices=["0", "1", "all"])
     parser.add_argument("--min-insync-replicas", type=int, default=2)
     parser.add_argument("--unclean", action="store_true",
@@ -401,9 +422,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--transactional", action="store_true",
                         help="a transactional producer: commits two transactions in three, "
                              "aborts the third; checks what read_committed sees")
-    parser.add_argument("--groups", action="store_true",
+    parser.add_argument("--groups", nargs="?", const="classic", choices=["classic", "consumer"],
                         help="a consumer group of three members, driven in the same ticks: "
-                             "checks ownership, commits and that it recovers")
+                             "checks ownership, commits and that it recovers; its members "
+                             "speak the classic protocol (--groups alone) or Kafka 4's "
+                             "consumer protocol (--groups consumer)")
     parser.add_argument("--mode", default="steps", choices=["steps", "processes"],
                         help="steps: virtual time, replays exactly; processes: each broker "
                              "an OS process, kills are SIGKILLs, real time")
@@ -423,8 +446,11 @@ def main(argv: list[str] | None = None) -> int:
                                 unclean_leader_election_enable=args.unclean,
                                 retries=args.retries, idempotent=args.idempotent,
                                 mode=args.mode, duration=args.duration,
-                                transactional=args.transactional, groups=args.groups)
-    seeds = [args.seed] if args.seed is not None else range(runs)
+                                transactional=args.transactional,
+                                groups=args.groups is not None,
+                                group_protocol=args.groups or "classic")
+    seeds = [args.seed] if args.seed is not None else range(args.first_seed,
+                                                             args.first_seed + runs)
     start = time.monotonic()
     try:
         with signals_interrupt():  # SIGTERM too, as the pcmodel commands
@@ -434,6 +460,7 @@ def main(argv: list[str] | None = None) -> int:
         return INTERRUPTED
     elapsed = time.monotonic() - start
     lossy = [r for r in reports if r.lost or r.duplicates or r.broken or r.hanging]
+    consumer = settings.group_protocol == "consumer"
     bad = [r for r in reports if not r.ok]
     for r in (reports if args.seed is not None else bad + lossy[:1]):
         print(r.scenario(), end="\n\n")
@@ -447,7 +474,8 @@ def main(argv: list[str] | None = None) -> int:
              f"{sum(1 for r in reports if r.broken)} runs" if settings.transactional
              and settings.unclean_leader_election_enable else "")
           + (f"; group: {sum(r.group_commits for r in reports)} commits, "
-             f"{sum(r.group_generations for r in reports)} generations joined"
+             f"{sum(r.group_generations for r in reports)} "
+             + ("member epochs reached" if consumer else "generations joined")
              if settings.groups else "")
           + (f"; {sum(r.kills for r in reports)} SIGKILLs" if settings.mode == "processes"
              else "") + f"; {sum(r.stops for r in reports)} controlled shutdowns")
