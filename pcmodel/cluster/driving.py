@@ -116,8 +116,19 @@ class Driving:
 
         return replicate_once(node.node_id, replica, leader, truncated)
 
-    def _settled(self) -> bool:
+    def _coming_back(self) -> bool:
+        """True while a restarted broker is not back yet: not registered, or registered and
+        still fenced (the controller counts it alive only once it has caught up). Until then
+        a partition only it can lead has no leader, so nothing else shows it is missing. A
+        broker cut off is not waited for: it comes back when it is healed. Call with the
+        cluster lock held."""
         if self._unregistered - self._isolated:  # restarted, not registered yet
+            return True
+        return any(node.alive and node.node_id not in self._isolated
+                   and node.node_id not in self.controller.alive for node in self.nodes)
+
+    def _settled(self) -> bool:
+        if self._coming_back():
             return False
         for tp, st in self.controller.partitions.items():
             if st.leader is None:

@@ -405,7 +405,7 @@ class ProcessCluster(ProcessRequests, ProcessFaults, Cluster):
 
     def _settled(self) -> bool:
         with self._lock:
-            if self._unregistered - self._isolated:  # restarted, not registered yet
+            if self._coming_back():
                 return False
         for tp, st in self.metadata().items():
             if st.leader is None:

@@ -96,3 +96,22 @@ def test_a_broker_process_restarted_at_once_waits_for_its_old_session():
         kinds = [e.kind for e in cluster.events if e.broker == 0]
         since = kinds[len(kinds) - 1 - kinds[::-1].index("killed"):]
         assert since.index("restarted") < since.index("fenced")  # fenced after the restart
+
+
+def test_settle_waits_for_a_restarted_broker_that_is_registered_but_still_fenced(make_cluster):
+    # The partition's ISR is its killed leader alone: while the restarted leader is registered
+    # but fenced, the partition has no leader, and nothing else shows that the cluster is not
+    # back. settle() returned there, and a check that followed saw an offline partition.
+    cluster = make_cluster(2, replica_lag_time_max_ms=100)
+    cluster.create_topic("t", replication_factor=2)
+    leader = cluster.leader("t", 0)
+    cluster.stop(1 - leader)
+    cluster.run_for(0.5)
+    assert cluster.isr("t", 0) == {leader}
+    cluster.kill(leader)
+    cluster.restart(leader)
+    cluster.restart(1 - leader)
+    cluster.settle()
+    assert leader in cluster.live_brokers()
+    assert cluster.leader("t", 0) == leader
+    assert cluster.isr("t", 0) == {0, 1}
