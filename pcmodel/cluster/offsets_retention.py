@@ -27,16 +27,15 @@ offset back), and a record sent but not yet acknowledged gets its tombstone as a
 does. The timer never waits for them: while a write is being sent it leaves the check to the
 next tick.
 
-A group whose offsets a transaction holds pending (staged by TxnOffsetCommit, or committed
-and not yet stored) is kept, as Kafka keeps a group with pending transactional offsets
-(``OffsetMetadataManager.cleanupExpiredOffsets``: the group is not deleted while it has open
-transactions, nor the offset of a partition with a pending one expired). The transaction
-coordinators tell which groups those are
-(:meth:`TransactionLog.groups_with_pending_offsets
-<pcmodel.cluster.transaction_log.TransactionLog.groups_with_pending_offsets>`). A broker judges
-all the groups it coordinates at once, so the check leaves that whole coordinator for the
-next tick: its other groups wait too (Kafka's would expire theirs), at most until the
-transaction ends, which its timeout bounds.
+Offsets a transaction holds pending (staged by TxnOffsetCommit, or committed and not yet
+stored) are judged per group and per partition, as Kafka's
+``OffsetMetadataManager.cleanupExpiredOffsets`` judges them: the offset of a partition with a
+pending one is not expired, and a group with any pending is not deleted, while the group's
+other offsets, and every other group, are judged as usual. The transaction coordinators tell
+which those are (:meth:`TransactionLog.pending_offsets
+<pcmodel.cluster.transaction_log.TransactionLog.pending_offsets>`), and each coordinator of
+groups is handed its own groups' share
+(:meth:`Broker.expire_offsets <pcmodel.topics.broker.Broker.expire_offsets>`, ``pending``).
 
 The dates the check judges are the coordinators' wall clock, as Kafka's are: each commit
 record carries its commit time and each group metadata record the time the group entered its
@@ -141,8 +140,8 @@ class OffsetsRetention:
         every record of a group it deleted; return, per group, what went. Waits for a
         group's write being sent, then for the tombstones. A coordinator that fails meanwhile
         keeps its groups' offsets in the log: its successor loads them, and the next check
-        expires them again. A coordinator of a group whose offsets a transaction holds
-        pending judges none of its groups now (see the module): the next tick's check does.
+        expires them again. Offsets a transaction holds pending, and their groups, are kept
+        (see the module).
         """
         with self._group_writes:
             sent = self._expire_and_send(now_ms, timeout)
@@ -152,11 +151,11 @@ class OffsetsRetention:
         """Run the check at every coordinator and send the tombstones (with the writes of
         every other group state held back, so that a commit the coordinator holds has been
         sent before its tombstone is)."""
-        last_checked_ms, self._retention_checked_ms = self._retention_checked_ms, self.now_ms()
+        self._retention_checked_ms = self.now_ms()
         if now_ms is None:
             now_ms = self._retention_checked_ms  # one clock judges every coordinator
         log = self.cluster.transaction_log(create=False)
-        pending = frozenset() if log is None else log.groups_with_pending_offsets()
+        pending = {} if log is None else log.pending_offsets()
         led: dict[int, set[int]] = {}
         for p in range(self.partitions):
             try:
@@ -167,13 +166,12 @@ class OffsetsRetention:
         changed: dict[str, ExpiredOffsets] = {}
         writes = []
         for leader, partitions in led.items():
-            if any(self.partition_for(group) in partitions for group in pending):
-                # A group here has offsets pending in a transaction: see the module.
-                self._retention_checked_ms = last_checked_ms  # due again at the next tick
-                continue
             node = self.cluster.nodes[leader]
+            # The offsets pending in a transaction of the groups this broker coordinates.
+            held = {group: tps for group, tps in pending.items()
+                    if self.partition_for(group) in partitions}
             try:
-                expired = node.broker.expire_offsets(now_ms) if node.alive else {}
+                expired = node.broker.expire_offsets(now_ms, pending=held) if node.alive else {}
             except KafkaError:
                 continue  # it died: its successor loads the offsets and checks them
             for group, what in expired.items():

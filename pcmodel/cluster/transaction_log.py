@@ -78,7 +78,6 @@ from pcmodel.topics.transactions import (
     EndedTransaction,
     TransactionCoordinator,
     TransactionListing,
-    TransactionState,
     check_states,
 )
 
@@ -174,11 +173,12 @@ class TransactionLog(TransactionCompletion, TransactionTimers):
         self._loaded: dict[int, _Loaded] = {}
         #: Decided transactions whose markers are not all written yet, by transactional id.
         self._unfinished: dict[str, EndedTransaction] = {}
-        #: Per partition of the log, as last loaded: the groups its ongoing transactions have
-        #: staged offsets for (a partition that cannot be loaded now keeps what it had).
-        self._staged_groups: dict[int, frozenset[str]] = {}
-        #: What :meth:`groups_with_pending_offsets` answers: replaced, never changed.
-        self._pending_groups: frozenset[str] = frozenset()
+        #: Per partition of the log, as last loaded: per group, the partitions its ongoing
+        #: transactions have staged offsets of (a partition that cannot be loaded now keeps
+        #: what it had).
+        self._staged: dict[int, dict[str, frozenset[TopicPartition]]] = {}
+        #: What :meth:`pending_offsets` answers: replaced, never changed.
+        self._pending_offsets: Mapping[str, frozenset[TopicPartition]] = {}
         self._start_clock()
 
     def partition_for(self, transactional_id: str) -> int:
@@ -268,16 +268,18 @@ class TransactionLog(TransactionCompletion, TransactionTimers):
                     or any(ended.commit and tp in ended.offsets.get(group_id, {})
                            for ended in self._unfinished.values())]
 
-    def groups_with_pending_offsets(self) -> frozenset[str]:
-        """The groups whose offsets a transaction holds pending: staged by an ongoing
-        transaction (TxnOffsetCommit), or committed by one that has not stored them yet. The
-        offsets-retention check keeps such a group, as Kafka's coordinator keeps a group with
-        pending transactional offsets (:mod:`pcmodel.cluster.offsets_retention`).
+    def pending_offsets(self) -> Mapping[str, frozenset[TopicPartition]]:
+        """Per group, the partitions whose offsets a transaction holds pending: staged by an
+        ongoing transaction (TxnOffsetCommit), or committed by one that has not stored them
+        yet. The offsets-retention check keeps those offsets, and those groups, as Kafka's
+        coordinator keeps the offset of a partition with a pending transactional offset and a
+        group with open transactions (:mod:`pcmodel.cluster.offsets_retention`). Read it, do
+        not change it.
 
         As of the end of the last call: it returns at once, without the log's lock, since the
         check asks with the group writes held back, which a call holding the lock may be
         waiting for (a committed transaction's offsets)."""
-        return self._pending_groups
+        return self._pending_offsets
 
     # --- admin ---------------------------------------------------------------------------------
 
@@ -346,23 +348,23 @@ class TransactionLog(TransactionCompletion, TransactionTimers):
             finally:
                 self._depth -= 1
                 if self._depth == 0:
-                    self._note_pending_groups()
+                    self._note_pending_offsets()
 
-    def _note_pending_groups(self) -> None:
-        """Work out :meth:`groups_with_pending_offsets` again, at the end of a call (with the
-        lock held)."""
+    def _note_pending_offsets(self) -> None:
+        """Work out :meth:`pending_offsets` again, at the end of a call (with the lock
+        held)."""
         for p, entry in self._loaded.items():
-            coordinator = entry.coordinator
-            staged: set[str] = set()
-            for tid in coordinator.transactional_ids():
-                fields = coordinator.export(tid)
-                if fields is not None and fields["state"] == TransactionState.ONGOING.value:
-                    staged.update(group for group, offsets in fields["offsets"].items()
-                                  if offsets)
-            self._staged_groups[p] = frozenset(staged)
-        committing = {group for ended in self._unfinished.values() if ended.commit
-                      for group, offsets in ended.offsets.items() if offsets}
-        self._pending_groups = frozenset(committing.union(*self._staged_groups.values()))
+            self._staged[p] = entry.coordinator.pending_offsets()
+        pending: dict[str, set[TopicPartition]] = {}
+        for staged in self._staged.values():
+            for group, tps in staged.items():
+                pending.setdefault(group, set()).update(tps)
+        for ended in self._unfinished.values():
+            if ended.commit:
+                for group, offsets in ended.offsets.items():
+                    if offsets:
+                        pending.setdefault(group, set()).update(offsets)
+        self._pending_offsets = {group: frozenset(tps) for group, tps in pending.items()}
 
     def _load(self, p: int) -> _Loaded:
         """Partition ``p``'s coordinator, loading it from its log if its leader is new."""

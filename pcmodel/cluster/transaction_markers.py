@@ -133,9 +133,7 @@ class TransactionCompletion:
             if not node.alive:
                 raise LeaderNotAvailableError(
                     f"the coordinator of group {group_id!r} is down; its successor is next")
-            commit_ms = self.cluster.wall_clock_ms()  # the coordinator's clock
-            node.broker.store_txn_offsets(group_id, stored)
-            return commit_ms
+            return node.broker.store_txn_offsets(group_id, stored)  # the coordinator's date
 
         while True:
             version = self.cluster.change_count()

@@ -19,7 +19,7 @@ time, so that advancing virtual time ages transactions and ids, the same way on 
 :class:`TransactionTimers` is one part of
 :class:`~pcmodel.cluster.transaction_log.TransactionLog`, which provides ``cluster``, the
 intervals and expirations, ``_lock``, ``_locked()``, ``_depth``, ``_load_all()``,
-``_store()``, ``_write()``, ``_finish()``, ``_note_pending_groups()``, ``_loaded``,
+``_store()``, ``_write()``, ``_finish()``, ``_note_pending_offsets()``, ``_loaded``,
 ``_unfinished`` and ``partition_for()``.
 
 Prior art: Kafka's ``TransactionCoordinator.startup`` (``abortTimedOutTransactions`` and
@@ -129,7 +129,7 @@ class TransactionTimers:
                 self._check_due()
             finally:
                 self._depth -= 1
-                self._note_pending_groups()
+                self._note_pending_offsets()
             return True
         finally:
             self._lock.release()

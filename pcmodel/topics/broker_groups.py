@@ -413,12 +413,14 @@ class GroupsMixin:
         group.expire(self._clock())
         return group
 
-    def _drop_if_spent(self, group_id: str) -> bool:
+    def _drop_if_spent(self, group_id: str, in_transaction: bool = False) -> bool:
         """Kafka's ``cleanupGroupMetadata``: once a group's offsets were removed, a group left
-        ``Empty`` with no offset is deleted. Returns whether it was."""
+        ``Empty`` with no offset is deleted, unless ``in_transaction`` (a transaction has
+        offsets of the group pending: Kafka keeps a group with open transactions). Returns
+        whether it was."""
         group = self._groups[group_id]
         group.expire(self._clock())
-        if group.state is not GroupState.EMPTY or group.offsets:
+        if group.state is not GroupState.EMPTY or group.offsets or in_transaction:
             return False
         self._forget_group(group_id)
         return True

@@ -18,7 +18,8 @@ and a group with members keeps those of the topics its members subscribe to. A g
 
 Offsets expire (Kafka's offsets retention, :mod:`pcmodel.topics.group_offsets`): every commit
 is dated with the broker's wall clock, and a retention check removes the offsets that outlived
-``offsets_retention_minutes`` and deletes the groups left ``Empty`` with none. Kafka runs the
+``offsets_retention_minutes`` and deletes the groups left ``Empty`` with none, keeping the
+offsets a transaction holds pending and the groups it holds them for. Kafka runs the
 check on a timer; the broker has no thread, so it runs it at the first group or offsets call
 once ``offsets_retention_check_interval_ms`` has passed since the last, which no client can tell
 apart from a timer (only those calls can see the groups), and :meth:`expire_offsets` runs it at
@@ -244,18 +245,29 @@ class CommittedOffsetsMixin:
             for name in {tp.topic for tp in offsets} & set(self._topics):
                 self._topics[name].tracking_groups.add(group_id)
 
-    def expire_offsets(self, now_ms: int | None = None) -> dict[str, ExpiredOffsets]:
+    def expire_offsets(self, now_ms: int | None = None, *,
+                       pending: Mapping[str, Iterable[TopicPartition]] | None = None,
+                       ) -> dict[str, ExpiredOffsets]:
         """Run Kafka's offsets-retention check now, as at ``now_ms`` (epoch ms; default: the
         broker's wall clock): remove every committed offset older than
         ``offsets_retention_minutes`` by the rules of :mod:`pcmodel.topics.group_offsets`, and
-        delete every group left ``Empty`` with no offset. Returns, per group changed, what
-        went. Returns at once; a ``"block"`` topic no group holds back any more moves on.
+        delete every group left ``Empty`` with no offset. Offsets pending in a transaction
+        hold it back, as in Kafka: a partition's offset is kept while a transaction has one of
+        it staged for the group, and the group is not deleted while it has any. Those are the
+        ones this broker's transactions staged, and ``pending`` (per group, its partitions)
+        those staged at other coordinators (a cluster's transaction log). Returns, per group
+        changed, what went. Returns at once; a ``"block"`` topic no group holds back any more
+        moves on. Raises ``IllegalArgumentError`` for a negative ``now_ms``,
+        ``InvalidGroupIdError`` / ``TypeError`` for a malformed ``pending``; nothing changes then.
         """
         if now_ms is not None:
             _check_int("now_ms", now_ms, 0, IllegalArgumentError)
+        held = {validate_offsets_group_id(group_id): frozenset(map(validate_topic_partition, tps))
+                for group_id, tps in (pending or {}).items()}
         with self._lock:
             self._check_open()
-            return self._expire_offsets(self._timestamp_clock() if now_ms is None else now_ms)
+            return self._expire_offsets(self._timestamp_clock() if now_ms is None else now_ms,
+                                        held)
 
     # --- internals (called with the lock held) -------------------------------------------------
 
@@ -278,24 +290,33 @@ class CommittedOffsetsMixin:
         if now_ms is not None:
             self._expire_offsets(now_ms)
 
-    def _expire_offsets(self, now_ms: int) -> dict[str, ExpiredOffsets]:
+    def _expire_offsets(self, now_ms: int,
+                        pending: Mapping[str, frozenset[TopicPartition]] | None = None,
+                        ) -> dict[str, ExpiredOffsets]:
+        """The retention check (see :meth:`expire_offsets`)."""
         self._retention_checked_ms = now_ms
+        self._check_transactions()  # a transaction past its timeout holds nothing back
+        held = self._transactions.pending_offsets()  # per group, its pending partitions
+        for group_id, tps in (pending or {}).items():
+            held[group_id] = held.get(group_id, frozenset()) | tps
         retention_ms = offsets_retention_ms(self.offsets_retention_minutes)
         now = self._clock()
         changed: dict[str, ExpiredOffsets] = {}
         for group_id, group in list(self._groups.items()):
             group.expire(now)  # members whose session ended are gone before the group is judged
             expired = group.expire_offsets(now_ms, retention_ms,
-                                           self._consumer_group_topics(group_id))
-            deleted = self._drop_if_spent(group_id)
+                                           self._consumer_group_topics(group_id),
+                                           held.get(group_id, frozenset()))
+            deleted = self._drop_if_spent(group_id, in_transaction=group_id in held)
             if not deleted:
                 self._release_topics(group_id, group, expired)
             if expired or deleted:
                 changed[group_id] = ExpiredOffsets(tuple(expired), deleted)
         for group_id, consumer in list(self._consumer_groups.items()):
-            # Kafka deletes an empty consumer group once it has no offset left, as a classic one.
+            # Kafka deletes an empty consumer group once it has no offset left, as a classic one
+            # (and none pending in a transaction).
             consumer.expire(now)
-            if not consumer.members and group_id not in self._groups:
+            if not consumer.members and group_id not in self._groups and group_id not in held:
                 self._forget_consumer_group(group_id)
                 changed.setdefault(group_id, ExpiredOffsets((), True))
         return changed

@@ -211,15 +211,16 @@ class TransactionsMixin:
         return items
 
     def store_txn_offsets(self, group_id: str,
-                          offsets: Mapping[TopicPartition, OffsetAndMetadata]) -> None:
+                          offsets: Mapping[TopicPartition, OffsetAndMetadata]) -> int:
         """A committed transaction's offsets become the group's committed offsets here, dated
-        now (a cluster's group coordinator, once the transaction coordinator has written them
-        to the offsets topic). Offsets of a topic that no longer exists are left out. Returns
-        at once."""
+        now (a cluster's group coordinator, as the transaction coordinator writes them to the
+        offsets topic). Offsets of a topic that no longer exists are left out. Returns at
+        once, with the time that dates them (the broker's wall clock, epoch ms), as
+        :meth:`commit_offsets` does: the offsets topic's record carries it."""
         items, _ = _txn_offsets(group_id, offsets)
         with self._lock:
             self._check_open()
-            self._store_committed(group_id, items)
+            return self._store_committed(group_id, items)
 
     def end_txn(self, transactional_id: str, producer_id: int, producer_epoch: int,
                 commit: bool) -> None:
@@ -372,12 +373,15 @@ class TransactionsMixin:
         return offset
 
     def _store_committed(self, group_id: str,
-                         offsets: Mapping[TopicPartition, OffsetAndMetadata]) -> None:
-        """Store a committed transaction's offsets of ``group_id`` (those of existing topics)."""
+                         offsets: Mapping[TopicPartition, OffsetAndMetadata]) -> int:
+        """Store a committed transaction's offsets of ``group_id`` (those of existing topics);
+        return the time that dates them."""
+        now_ms = self._timestamp_clock()
         stored = {tp: value for tp, value in offsets.items() if tp.topic in self._topics}
         if stored:
-            self._store_offsets(group_id, self._group(group_id, create=True), stored,
-                                self._timestamp_clock(), None)
+            self._store_offsets(group_id, self._group(group_id, create=True), stored, now_ms,
+                                None)
+        return now_ms
 
     def _check_txn_member(self, group_id: str, offsets: Mapping[TopicPartition, object],
                           generation: int, member_id: str, group_instance_id: str | None,

@@ -38,6 +38,16 @@ An offset committed with its own retention (OffsetCommit v2 to v4's ``retention_
 rule before KIP-211) expires that long after its commit instead, whatever the moment above,
 but still only in the groups and topics the rules above judge.
 
+**Offsets pending in a transaction** (staged by TxnOffsetCommit, not yet committed or
+aborted) hold back the check, as in Kafka's ``OffsetMetadataManager.cleanupExpiredOffsets``:
+the committed offset of a partition with a pending one does not expire (the transaction's
+outcome is still to be applied to it), while the group's other offsets expire as usual; and a
+group with any offset pending is not deleted, however empty. Once the transaction ends, the
+next check judges the group as any other. (Kafka 4's coordinator skips that second rule for a
+group with no committed offset at all, an early return before it; here such a group is kept
+too, as Kafka's earlier coordinator kept it, so that the transaction's commit does not land in
+a group deleted under it.)
+
 A group left ``Empty`` without any offset is then deleted, as after DeleteGroups: a new commit
 or join starts a fresh group. The times are the broker's wall clock (epoch milliseconds), as
 Kafka's are: they are stored with each commit and in the group's metadata record, so a new
@@ -55,7 +65,7 @@ Prior art: Kafka's ``GroupCoordinator.handleCommitOffsets`` (the checks),
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import NoReturn
 
 from pcmodel.topics.consumer_protocol import PROTOCOL_TYPE
@@ -254,12 +264,15 @@ class GroupOffsetsMixin:
         self.expire_times.clear()
 
     def expire_offsets(self, now_ms: int, retention_ms: int,
-                       consumer_group_topics: set[str] | None = None) -> list[TopicPartition]:
+                       consumer_group_topics: set[str] | None = None,
+                       pending: Collection[TopicPartition] = ()) -> list[TopicPartition]:
         """Remove the offsets whose retention has passed at ``now_ms`` (the rules of the
         module docstring) and return their partitions. ``consumer_group_topics``: this group
         only holds the offsets of a Kafka 4 consumer group whose members subscribe to these
         topics; Kafka's ``ConsumerGroup`` rule applies then (each offset counted from its
-        commit, those of the subscribed topics kept)."""
+        commit, those of the subscribed topics kept). ``pending``: the partitions of which a
+        transaction has staged an offset for this group; their offsets are kept (Kafka's
+        ``hasPendingTransactionalOffsets``)."""
         if consumer_group_topics is not None:
             kept_topics, from_empty = consumer_group_topics, False
         elif self.protocol_type is not None and self.state is GroupState.EMPTY:
@@ -272,7 +285,7 @@ class GroupOffsetsMixin:
             return []  # rebalancing, or not a consumer group: nothing is judged
         expired = []
         for tp in self.offsets:
-            if tp.topic in kept_topics:
+            if tp.topic in kept_topics or tp in pending:
                 continue
             own = self.expire_times.get(tp)
             if own is not None:

@@ -66,15 +66,9 @@ from pcmodel.topics.idempotence import ProducerSequences
 from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition
 
 __all__ = [
-    "DEFAULT_TRANSACTIONAL_ID_EXPIRATION_MS",
-    "DEFAULT_TRANSACTION_MAX_TIMEOUT_MS",
-    "DEFAULT_TRANSACTION_TIMEOUT_MS",
-    "DescribedTransaction",
-    "EndedTransaction",
-    "TransactionCoordinator",
-    "TransactionListing",
-    "TransactionState",
-    "check_states",
+    "DEFAULT_TRANSACTIONAL_ID_EXPIRATION_MS", "DEFAULT_TRANSACTION_MAX_TIMEOUT_MS",
+    "DEFAULT_TRANSACTION_TIMEOUT_MS", "DescribedTransaction", "EndedTransaction",
+    "TransactionCoordinator", "TransactionListing", "TransactionState", "check_states",
     "not_found",
 ]
 
@@ -329,6 +323,17 @@ class TransactionCoordinator:
         """Whether an ongoing transaction has staged an offset of ``tp`` for ``group_id``."""
         return any(t.ongoing and tp in t.offsets.get(group_id, ())
                    for t in self._transactions.values())
+
+    def pending_offsets(self) -> dict[str, frozenset[TopicPartition]]:
+        """Per group, the partitions of which an ongoing transaction has staged an offset
+        (Kafka's ``pendingTransactionalOffsets``; a group added with nothing staged has none):
+        the offsets-retention check keeps them, and their groups."""
+        pending: dict[str, frozenset[TopicPartition]] = {}
+        for txn in (t for t in self._transactions.values() if t.ongoing):
+            for group_id, staged in txn.offsets.items():
+                if staged:
+                    pending[group_id] = pending.get(group_id, frozenset()).union(staged)
+        return pending
 
     def abort_timed_out(self, now_ms: int) -> list[EndedTransaction]:
         """Abort, fencing their producers, the transactions open longer than their timeout at

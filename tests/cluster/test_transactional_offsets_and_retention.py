@@ -82,7 +82,7 @@ def unaware_of_pending_offsets(cluster, monkeypatch):
     """The check no longer learns which groups have offsets pending in a transaction (that
     answer is read without the coordinators' lock, and may lag): the held-back write alone
     must then keep the offsets."""
-    monkeypatch.setattr(cluster.transaction_log(), "groups_with_pending_offsets", frozenset)
+    monkeypatch.setattr(cluster.transaction_log(), "pending_offsets", dict)
 
 
 #: Whether the check learns of the pending offsets, or relies on the held-back write alone.
