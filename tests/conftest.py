@@ -188,6 +188,22 @@ WATCHED_SIGNALS = tuple(
 )
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Start every test process, the runner's and each xdist worker's, with Python's own Ctrl-C
+    handler, as a run from a terminal has it.
+
+    A test run launched in the background by a script (``pytest ... &``, with or without
+    ``nohup``, in a shell without job control) inherits SIGINT ignored: POSIX shells ignore SIGINT
+    and SIGQUIT for such commands, Python keeps a SIG_IGN it inherits instead of installing its
+    KeyboardInterrupt handler, and xdist's workers inherit it from the runner through exec.
+    Neither pytest nor xdist changes it. The suite's Ctrl-C tests, and the subprocesses they
+    start, need the handler a terminal run has, so an inherited SIG_IGN is replaced once here,
+    before any test; a disposition a test changes is still caught by :func:`signals_unchanged`.
+    """
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def _signal_state() -> tuple[tuple, frozenset | None, int]:
     """The dispositions of :data:`WATCHED_SIGNALS` (in that order), the calling thread's blocked
     signals and the wakeup fd. Reading the wakeup fd means setting it: it is put straight back.
