@@ -12,54 +12,12 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import sys
-import threading
 
 from pcmodel.buffers.robust import Health, RobustCondition, RobustLock
 from pcmodel.buffers.robust_semaphore import RobustSemaphore
+from tests.buffers.interrupting import in_thread, positions
 
 FORK = multiprocessing.get_context("fork")
-PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(sys.modules[Health.__module__]
-                                                          .__file__)))
-
-
-def interrupted_at(position: int, call) -> bool:
-    """Run ``call()`` raising KeyboardInterrupt at its ``position``-th instruction (1-based,
-    counting the instructions of the package's own code only); True if it ran to the end
-    first, False if it was interrupted."""
-    seen = 0
-
-    def each_instruction(frame, event, arg):
-        nonlocal seen
-        if event == "opcode":
-            seen += 1
-            if seen == position:
-                raise KeyboardInterrupt  # a trace function's exception disables tracing
-        return each_instruction
-
-    def on_call(frame, event, arg):
-        if not frame.f_code.co_filename.startswith(PACKAGE):
-            return None
-        frame.f_trace_opcodes = True
-        return each_instruction
-
-    sys.settrace(on_call)
-    try:
-        call()
-    except KeyboardInterrupt:
-        return False
-    finally:
-        sys.settrace(None)
-    return True
-
-
-def in_thread(call):
-    """``call()``'s result, run in another thread (the lock's peer)."""
-    result = []
-    thread = threading.Thread(target=lambda: result.append(call()))
-    thread.start()
-    thread.join()
-    return result[0]
 
 
 def lock_is_free(lock: RobustLock) -> bool:
@@ -76,19 +34,6 @@ def lock_is_free(lock: RobustLock) -> bool:
 def held_by_me(lock: RobustLock) -> bool:
     """True if ``lock`` is held, with this process recorded as its holder."""
     return lock._owner.value == os.getpid() and not in_thread(lambda: lock._sem.acquire(False))
-
-
-def positions(setup, operation, check) -> int:
-    """Interrupt ``operation(setup())`` at each of its instructions in turn (then let it run to
-    the end) and ``check(made, completed)`` after each run; how many instructions it has."""
-    position = 0
-    while True:
-        position += 1
-        made = setup()
-        completed = interrupted_at(position, lambda made=made: operation(made))
-        check(made, completed, position)
-        if completed:
-            return position - 1
 
 
 def fresh_lock():
