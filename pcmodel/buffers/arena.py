@@ -71,11 +71,12 @@ class Block:
 
     __slots__ = ("arena", "offset", "length", "owned", "pid")
 
-    def __init__(self, arena: SharedArena, offset: int, length: int) -> None:
+    def __init__(self, arena: SharedArena, offset: int, length: int,
+                 owned: bool = True) -> None:
         self.arena = arena
         self.offset = offset
         self.length = length
-        self.owned = True
+        self.owned = owned  # False: still the ring's (a getter's from when it takes the record)
         self.pid = current_pid()  # a forked child's copy of this object owns nothing
 
     def __len__(self) -> int:

@@ -69,16 +69,15 @@ from pcmodel.buffers.arena import ARENA_FROM, Block, SharedArena
 from pcmodel.buffers.backends import Backend, SharedState
 from pcmodel.buffers.pickling import dumps_in_pieces, dumps_item, dumps_run, unpickling_error
 from pcmodel.buffers.process_queue import ProcessQueue
-from pcmodel.buffers.ring import (
+from pcmodel.buffers.records import (
     CHUNK_BYTES,
     LIST,
     EncodedBatch,
-    SharedRing,
     Taken,
     decode_piece,
-    default_ring_size,
     payload_for,
 )
+from pcmodel.buffers.ring import SharedRing, default_ring_size
 from pcmodel.buffers.robust import (
     LOCK_SPIN,
     ROOMY_PERMIT_SPIN,

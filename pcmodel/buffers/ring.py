@@ -27,49 +27,60 @@ the ring is ``multiprocessing``'s anonymous shared memory (its heap, which ``sha
 too). The ring is not synchronised: the buffer algorithms call it with their lock held, and
 guarantee that they add only when ``len()`` is below ``maxsize`` and take only what ``len()`` says
 is there.
+
+Each change is published by one store of the ring's metadata (head, tail, items, records), after
+the record's bytes are written, so an exception in the middle (Ctrl-C's KeyboardInterrupt) leaves
+the ring as it was or as it is after: never a tail moved without its count. ``extend`` stores a
+batch's records all or none. A block or a file that an interrupted change had in hand may stay
+allocated until the buffer is closed: space, never an item. The record kinds and the encoded
+batches are in :mod:`pcmodel.buffers.records`.
 """
 
 from __future__ import annotations
 
-import bisect
 import ctypes
-import itertools
-import pickle
 import struct
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from multiprocessing import heap
 from typing import Any
 
-from pcmodel.buffers.arena import ARENA_FROM, Block, SharedArena, int64_view
+from pcmodel.buffers.arena import Block, SharedArena, int64_view
 from pcmodel.buffers.pickling import Pieces, copy_pickle
+from pcmodel.buffers.records import (
+    BLOCK_ITEM,
+    ITEM,
+    LIST,
+    SPILLED_ITEM,
+    SPILLED_LIST,
+    WRAP,
+    EncodedBatch,
+    Taken,
+)
 from pcmodel.buffers.spill import Spilled, SpillFolder, unlink_quietly
 
-__all__ = ["CHUNK_BYTES", "DEFAULT_RING_SIZE", "EncodedBatch", "SharedRing", "Taken",
-           "default_ring_size", "payload_for"]
+__all__ = ["DEFAULT_RING_SIZE", "SharedRing", "default_ring_size"]
 
 DEFAULT_RING_SIZE = 8 << 20
 """The least default ring size in bytes; see :func:`default_ring_size`."""
 _MAX_DEFAULT_RING_SIZE = 64 << 20
-CHUNK_BYTES = 120 << 10
-"""A ``put_many`` run is pickled in lists of about this many bytes at most: a batch of 100 items
-of 1 KiB is one run (one pickle, one record, one unpickle), and a run's pickle and a getter's copy
-of it stay below malloc's threshold for fresh pages (128 KiB, see ``_REUSED_COPY_FROM``).
-Measured in one process, put_many + get_many of 100 items of 1 KiB: 314 to 319 ns per item for
-the semaphore variant against 361 to 380 with runs of 64 KiB (two per batch), 284 to 319 against
-326 to 347 for the condition variant."""
-
-WRAP, ITEM, LIST, SPILLED_ITEM, SPILLED_LIST, BLOCK_ITEM = range(6)
-_BLOCK = struct.Struct("<qq")  # a BLOCK_ITEM's payload: the block's offset and length
-_unpack_block = _BLOCK.unpack_from
 _HEADER = struct.Struct("<IIIII")  # record size, kind, payload length, first item, item count
 _HEADER_SIZE = _HEADER.size
 _pack_header, _unpack_header = _HEADER.pack_into, _HEADER.unpack_from
+_BLOCK = struct.Struct("<qq")  # a BLOCK_ITEM's payload: the block's offset and length
+_unpack_block = _BLOCK.unpack_from
 # Bytes kept free for each record the buffer may still take, so that a record that finds the
 # ring out of bytes can always store the name of its spilled file (a record of at most 48 bytes,
 # plus at most as much lost at the end of the ring when it wraps); a block's record is smaller.
 RESERVE_PER_ITEM = 96
 _HEAD, _TAIL, _ITEMS, _RECORDS = range(4)  # indexes in the ring's shared metadata
+# A change of the ring is published by one store of its metadata, so that an exception between
+# two steps (Ctrl-C's KeyboardInterrupt) leaves the ring as it was before or as it is after:
+# every field at once, or tail, items and records at once (the head stays where it is).
+_META = struct.Struct("=4q")
+_publish_all = _META.pack_into
+_publish_added = struct.Struct("=3q").pack_into  # from _TAIL_AT: tail, items, records
+_TAIL_AT = 8
 # A plain item's pickle from this size on is copied out of the ring into a buffer each thread
 # reuses, not into a new bytes object: malloc serves blocks this large (its mmap threshold) with
 # fresh pages, which cost page faults on every take (measured, copy and unpickle: 1 MiB 180 µs
@@ -90,106 +101,6 @@ def default_ring_size(maxsize: int) -> int:
 def least_ring_size(maxsize: int) -> int:
     """The smallest ring that works for ``maxsize`` items: the reserve for spilled records."""
     return (maxsize + 1) * RESERVE_PER_ITEM
-
-
-def payload_for(data: bytes | Pieces, spill_over: int, folder: SpillFolder,
-                arena: SharedArena | None) -> bytes | Pieces | Spilled | Block:
-    """Where one pickle travels, decided before the lock is taken: a file of ``folder`` when it
-    is larger than ``spill_over`` bytes, a block of ``arena`` (if given) from
-    :data:`~pcmodel.buffers.arena.ARENA_FROM` bytes while the arena has room, else the ring
-    itself (``data``, copied in under the lock)."""
-    length = len(data)
-    if length > spill_over:
-        return folder.write(data)
-    if arena is not None and length >= ARENA_FROM:
-        block = arena.store(data)
-        if block is not None:
-            return block
-    return data
-
-
-class EncodedBatch:
-    """A ``put_many`` batch, pickled before any lock is taken: runs of items, one pickle each.
-
-    Behaves as a sequence of items for the algorithms: ``len()`` counts items, and slicing
-    ``batch[a:b]`` gives the items from ``a`` to ``b`` as windows onto the same pickles.
-    """
-
-    __slots__ = ("segments", "_length", "_starts")
-
-    def __init__(self, segments: list[tuple[Any, int, int, int]],
-                 length: int | None = None) -> None:
-        # (payload, kind, first, count): payload is bytes, Spilled or Block; kind ITEM or LIST.
-        self.segments = segments
-        self._length = sum(s[3] for s in segments) if length is None else length
-        # Where each segment's items begin in the batch, and the batch's length at the end
-        # (obvious for one segment, the common case).
-        self._starts = [0, self._length] if len(segments) == 1 else list(
-            itertools.accumulate((s[3] for s in segments), initial=0))
-
-    @classmethod
-    def encode(cls, items: Sequence[Any], chunk_items: int, spill_over: int,
-               folder: SpillFolder, dumps: Any, arena: SharedArena | None = None
-               ) -> EncodedBatch:
-        """Pickle ``items`` in runs of at most ``chunk_items`` (and about :data:`CHUNK_BYTES`);
-        each pickle travels as :func:`payload_for` says (a run of several items never in the
-        arena: items from :data:`~pcmodel.buffers.arena.ARENA_FROM` bytes on, judged by the
-        first one, travel alone)."""
-        segments = []
-        total = len(items)
-        first: bytes | None = None
-        if total and chunk_items > 1:  # large items: fewer per run, judged by the first one
-            first = dumps(items[0])
-            # An item for the arena travels alone, copied outside the lock.
-            chunk_items = (1 if len(first) >= ARENA_FROM
-                           else max(1, min(chunk_items, CHUNK_BYTES // max(1, len(first)))))
-        start = 0
-        while start < total:
-            count = min(chunk_items, total - start)
-            if count > 1:  # the whole batch, the common case, is pickled without a copy
-                data = dumps(items if count == total else items[start:start + count])
-                segments.append((payload_for(data, spill_over, folder, None), LIST, 0, count))
-            else:
-                data = first if start == 0 and first is not None else dumps(items[start])
-                segments.append((payload_for(data, spill_over, folder, arena), ITEM, 0, 1))
-            start += count
-        return cls(segments, total)
-
-    def __len__(self) -> int:
-        return self._length
-
-    def __getitem__(self, index: slice) -> EncodedBatch:
-        start, stop, _ = index.indices(self._length)
-        if start == 0 and stop == self._length:
-            return self  # the whole batch: the common case when the buffer has room
-        starts = self._starts
-        windows = []
-        # Begin at the segment that holds item ``start``: a batch stored one free slot at a
-        # time is sliced once per item, and walking from the first segment each time made
-        # that quadratic in the batch's length.
-        segment = bisect.bisect_right(starts, start) - 1
-        while segment < len(self.segments) and starts[segment] < stop:
-            payload, kind, first, count = self.segments[segment]
-            position = starts[segment]
-            low, high = max(start, position), min(stop, position + count)
-            if low < high:
-                windows.append((payload, kind, first + low - position, high - low))
-            segment += 1
-        return EncodedBatch(windows, max(0, stop - start))
-
-
-class Taken:
-    """Pieces of records taken by ``popmany`` (decoded outside the lock); ``len()`` counts
-    items."""
-
-    __slots__ = ("pieces", "count")
-
-    def __init__(self, pieces: list, count: int) -> None:
-        self.pieces = pieces
-        self.count = count
-
-    def __len__(self) -> int:
-        return self.count
 
 
 class SharedRing:
@@ -216,6 +127,7 @@ class SharedRing:
         self.arena = arena
         self._shared_meta = context.RawArray(ctypes.c_int64, 4)
         self._meta = int64_view(self._shared_meta)
+        self._meta_bytes = self._meta.cast("B")  # the same, for one store of all its fields
         # The heap block RawArray is made of, without RawArray's clearing of every byte: the
         # ring never reads a byte it did not write, and untouched pages then cost nothing.
         self._data = heap.BufferWrapper(size)
@@ -223,13 +135,14 @@ class SharedRing:
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
-        del state["_view"], state["_meta"]  # memoryviews do not pickle; rebuilt on arrival
+        del state["_view"], state["_meta"], state["_meta_bytes"]  # rebuilt on arrival
         return state
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self._view = self._data.create_memoryview()
         self._meta = int64_view(self._shared_meta)
+        self._meta_bytes = self._meta.cast("B")
 
     def __len__(self) -> int:
         return self._meta[_ITEMS]
@@ -267,20 +180,31 @@ class SharedRing:
                 _pack_header(view, offset, need, kind, length, first, count)
                 start = offset + _HEADER_SIZE
                 view[start:start + length] = payload
-                meta[_TAIL] = offset + need
-                meta[_ITEMS] += count
-                meta[_RECORDS] = records + 1
+                _publish_added(self._meta_bytes, _TAIL_AT, offset + need, meta[_ITEMS] + count,
+                               records + 1)
                 return
         self._write(payload, kind, first, count)
 
     def extend(self, batch: EncodedBatch | Iterable[bytes]) -> None:
-        if type(batch) is EncodedBatch:
-            append = self.append
-            for payload, kind, first, count in batch.segments:
-                append(payload, kind, first, count)
-        else:
-            for payload in batch:
-                self._write(payload, ITEM, 0, 1)
+        """Add every item of ``batch``, or none if an exception stops it part-way."""
+        if type(batch) is EncodedBatch and len(batch.segments) == 1:
+            self.append(*batch.segments[0])  # the common case: one record, one store
+            return
+        before = _META.unpack_from(self._meta_bytes)
+        segments = batch.segments if type(batch) is EncodedBatch else [
+            (payload, ITEM, 0, 1) for payload in batch]
+        try:
+            for payload, kind, first, count in segments:
+                self.append(payload, kind, first, count)
+        except BaseException:
+            # Take back the records stored so far (their bytes are left as free space; a file a
+            # record spilled to stays in the folder until the buffer is closed): the caller
+            # counts none of the batch as stored. Its blocks are its own again, to be freed.
+            _publish_all(self._meta_bytes, 0, *before)
+            for payload, *_ in segments:
+                if type(payload) is Block:
+                    payload.owned = True
+            raise
 
     def _write(self, payload: bytes | Pieces | Spilled | Block, kind: int, first: int,
                count: int) -> None:
@@ -312,11 +236,15 @@ class SharedRing:
             return
         _pack_header(self._view, offset, need, kind, length, first, count)
         copy_pickle(data, self._view, offset + _HEADER_SIZE)
-        meta[_TAIL] = offset + need
-        meta[_ITEMS] += count
-        meta[_RECORDS] = records + 1
         if type(payload) is Block:
-            payload.owned = False  # the ring's now, until a getter takes its record
+            payload.owned = False  # the ring's from the store below, until a getter takes it
+        try:
+            _publish_added(self._meta_bytes, _TAIL_AT, offset + need, meta[_ITEMS] + count,
+                           records + 1)
+        except BaseException:
+            if type(payload) is Block and meta[_RECORDS] == records:  # not stored after all
+                payload.owned = True
+            raise
 
     def _place(self, need: int, reserve: int, records: int, count: int) -> int:
         """Where a record of ``need`` bytes (``count`` items) goes, ``reserve`` left free; or -1."""
@@ -355,12 +283,12 @@ class SharedRing:
 
     def _drop_head(self, offset: int, size: int, count: int) -> None:
         meta = self._meta
-        meta[_ITEMS] -= count
-        meta[_RECORDS] -= 1
-        if meta[_RECORDS] == 0:
-            meta[_HEAD] = meta[_TAIL] = 0
+        records = meta[_RECORDS] - 1
+        if records:
+            _publish_all(self._meta_bytes, 0, offset + size, meta[_TAIL], meta[_ITEMS] - count,
+                         records)
         else:
-            meta[_HEAD] = offset + size
+            _publish_all(self._meta_bytes, 0, 0, 0, 0, 0)
 
     def _take(self, wanted: int, cut: bool = True) -> tuple[Any, int]:
         """Take up to ``wanted`` items from the head record: (piece, items taken). With
@@ -372,20 +300,41 @@ class SharedRing:
         data = bytes(self._view[start:start + length])
         taking = min(wanted, count)
         if taking == count:
+            if kind == BLOCK_ITEM:
+                return self._take_block(data, offset, size), 1
             self._drop_head(offset, size, count)
             if kind == ITEM:
                 return data, 1
-            if kind == BLOCK_ITEM:
-                return Block(self.arena, *_BLOCK.unpack(data)), 1
             if kind == SPILLED_ITEM:
                 return (SPILLED_ITEM, self._spilled(data), 0, 1), 1
             return (kind, data if kind == LIST else self._spilled(data), first, count), count
-        # Part of a run: the rest stays, with its window moved on.
-        _HEADER.pack_into(self._view, offset, size, kind, length, first + taking, count - taking)
-        self._meta[_ITEMS] -= taking
+        # Part of a run: the rest stays, with its window moved on, and the count with it (an
+        # exception between the two stores puts the window back).
+        items = self._meta[_ITEMS]
+        try:
+            _pack_header(self._view, offset, size, kind, length, first + taking, count - taking)
+            self._meta[_ITEMS] = items - taking
+        except BaseException:
+            if self._meta[_ITEMS] == items:
+                _pack_header(self._view, offset, size, kind, length, first, count)
+            raise
         if kind == SPILLED_LIST:  # the file stays for the rest: this reader gets its own name
             return (kind, self._folder.share(self._spilled(data)), first, taking), taking
         return (kind, data, first, taking), taking
+
+    def _take_block(self, data: Any, offset: int, size: int) -> Block:
+        """The block of the head record (a BLOCK_ITEM), which is dropped: the getter's from
+        then on (freed once read, or when dropped unread). Interrupted before the record is
+        dropped, the block stays the ring's; after, it is the getter's, freed if dropped."""
+        block = Block(self.arena, *_unpack_block(data), owned=False)
+        records = self._meta[_RECORDS]
+        try:
+            self._drop_head(offset, size, 1)
+            block.owned = True
+        except BaseException:
+            block.owned = self._meta[_RECORDS] != records
+            raise
+        return block
 
     def _spilled(self, name: bytes) -> Spilled:
         return Spilled(self._folder.path, name.decode())
@@ -409,15 +358,14 @@ class SharedRing:
             else:
                 data = _reused_copy(view[start:start + length])
         elif kind == BLOCK_ITEM:
-            data = Block(self.arena, *_unpack_block(view, start))
+            return self._take_block(view[start:start + _BLOCK.size], offset, size)
         else:  # a wrap, a run or a spilled record: the general path
             return self._take(1)[0]
-        meta[_ITEMS] -= 1
         if records == 1:
-            meta[_RECORDS] = meta[_HEAD] = meta[_TAIL] = 0
+            _publish_all(self._meta_bytes, 0, 0, 0, 0, 0)
         else:
-            meta[_RECORDS] = records - 1
-            meta[_HEAD] = offset + size
+            _publish_all(self._meta_bytes, 0, offset + size, meta[_TAIL], meta[_ITEMS] - 1,
+                         records - 1)
         return data
 
     def popmany(self, n: int) -> Taken:
@@ -448,13 +396,12 @@ class SharedRing:
                     taken += count
                     # The record dropped, as _drop_head drops it (the call saved: the lock
                     # is held).
-                    meta[_ITEMS] -= count
                     records = meta[_RECORDS] - 1
-                    meta[_RECORDS] = records
                     if records:
-                        meta[_HEAD] = offset + need
+                        _publish_all(self._meta_bytes, 0, offset + need, meta[_TAIL],
+                                     meta[_ITEMS] - count, records)
                     else:
-                        meta[_HEAD] = meta[_TAIL] = 0
+                        _publish_all(self._meta_bytes, 0, 0, 0, 0, 0)
                     continue
             piece, count = self._take(n - taken, not taken)
             if not count:
@@ -464,15 +411,29 @@ class SharedRing:
         return Taken(pieces, taken)
 
     def clear(self) -> None:
-        """Drop every record (and the files of spilled ones)."""
-        while self._meta[_RECORDS] > 0:
-            piece = self._take(self._meta[_ITEMS] or 1)[0]
+        """Drop every record at once (one store), then the blocks and files of the dropped
+        ones: an exception meanwhile leaves some of those allocated until the buffer is closed
+        (space, not items)."""
+        meta, view, size = self._meta, self._view, self.size
+        offset = meta[_HEAD]
+        held = []  # what the records hold beside the ring: blocks, and the files' names
+        for _ in range(meta[_RECORDS]):
+            if size - offset < _HEADER_SIZE or _unpack_header(view, offset)[1] == WRAP:
+                offset = 0
+            need, kind, length, _first, _count = _unpack_header(view, offset)
+            start = offset + _HEADER_SIZE
+            if kind == BLOCK_ITEM:
+                held.append(Block(self.arena, *_unpack_block(view, start), owned=False))
+            elif kind in (SPILLED_ITEM, SPILLED_LIST):
+                held.append(self._spilled(bytes(view[start:start + length])))
+            offset += need
+        _publish_all(self._meta_bytes, 0, 0, 0, 0, 0)
+        for piece in held:
             if type(piece) is Block:
+                piece.owned = True
                 piece.free()
-            elif type(piece) is tuple and isinstance(piece[1], Spilled):
-                unlink_quietly(piece[1].path)
-        meta = self._meta
-        meta[_HEAD] = meta[_TAIL] = meta[_ITEMS] = meta[_RECORDS] = 0
+            else:
+                unlink_quietly(piece.path)
 
 
 def _reused_copy(data: memoryview) -> memoryview:
@@ -482,18 +443,3 @@ def _reused_copy(data: memoryview) -> memoryview:
         buffer = _copies.buffer = bytearray(len(data))
     buffer[:len(data)] = data  # same length: copied in place, the buffer keeps its size
     return memoryview(buffer)[:len(data)]
-
-
-def decode_piece(piece: Any, loads: Any = pickle.loads) -> list:
-    """The items of one piece taken from the ring, in order (reads and removes spilled files)."""
-    if type(piece) is bytes:
-        return [loads(piece)]
-    if type(piece) is Block:
-        return [piece.read(loads)]
-    kind, data, first, count = piece
-    if isinstance(data, Spilled):
-        data = SpillFolder.take(data)
-    if kind in (ITEM, SPILLED_ITEM):
-        return [loads(data)]
-    run = loads(data)
-    return run if first == 0 and count == len(run) else run[first:first + count]

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from pcmodel.buffers.ring import ITEM, LIST, EncodedBatch
+from pcmodel.buffers.records import ITEM, LIST, EncodedBatch
 
 
 class _CountingList(list):

@@ -14,7 +14,8 @@ import pytest
 
 from pcmodel.buffers import make_buffer
 from pcmodel.buffers import ring as ring_module
-from pcmodel.buffers.ring import LIST, SharedRing, decode_piece
+from pcmodel.buffers.records import LIST, decode_piece
+from pcmodel.buffers.ring import SharedRing
 from pcmodel.buffers.spill import SpillFolder
 
 FORK = multiprocessing.get_context("fork")
