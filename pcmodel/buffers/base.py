@@ -271,14 +271,24 @@ class TaskAccounting:
                 self._all_tasks_done.notify_all()
 
     def _discard_all(self) -> None:
-        """Drop every stored item and count it as done (immediate shutdown); lock held."""
-        state = self._state
-        dropped = min(state.unfinished, len(self._items))
-        state.unfinished -= dropped
-        state.finished += dropped
-        state.discarded += len(self._items)
-        self._items.clear()
-        self._all_tasks_done.notify_all()
+        """Drop every stored item and count it as done (immediate shutdown); lock held.
+
+        The storage's ``clear()`` drops all or nothing; the counts follow it, also when a
+        Ctrl-C comes between the two (then counted before the exception goes on)."""
+        state, items = self._state, self._items
+        dropped = len(items)
+        unfinished = state.unfinished
+        done = dropped if dropped < unfinished else unfinished
+        counts = (unfinished - done, state.finished + done, state.discarded + dropped)
+        try:
+            items.clear()
+            state.unfinished, state.finished, state.discarded = counts
+        except BaseException:
+            if not items:  # cleared: counted as such (again, if it was already)
+                state.unfinished, state.finished, state.discarded = counts
+            raise
+        finally:
+            self._all_tasks_done.notify_all()
 
     def _puts(self, state: Any) -> int:
         """Items put since recording started, from the task accounting: each is unfinished or

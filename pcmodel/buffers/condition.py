@@ -34,6 +34,21 @@ CPython's ``Lib/queue.py``). The locking protocol:
 
 Invariants (with the lock held): ``0 <= len(_items) <= maxsize`` for a bounded buffer;
 ``_state.unfinished >= 0``; once ``_state.shutdown`` is set it stays set and no item is added.
+
+What a Ctrl-C does. Python raises ``KeyboardInterrupt`` between two steps of the main thread,
+wherever it is, and a notebook or a command that catches it may go on using the buffer while
+other threads or processes do. The buffer stays whole: the lock is let go (``with``), the
+storage changes all at once or not at all (``SharedRing`` publishes each change with one
+store; a ``deque``'s methods are single steps), and the few steps after a change that belong
+with it are finished before the exception goes on (``try``/``except BaseException``, which costs
+nothing until it catches). So an interrupted ``put`` stored its item, counted for ``join()`` and
+with a sleeping getter woken, or did not store it; ``put_many`` stored the first runs of its
+batch (how many, the caller cannot tell, as with ``put``); ``shutdown(immediate=True)`` discards
+the items and counts them done together. An item that ``get`` (or ``get_many``) took and was
+interrupted before returning is lost to the caller, as with ``queue.Queue.get``: it counts as
+taken, its task stays unfinished (``join()`` waits for a ``task_done()`` for it), and its slot
+is free. Left open: what the ``threading`` module's own code does when interrupted (a
+``Condition.notify`` cut short wakes nobody; the next change wakes a sleeper).
 """
 
 from __future__ import annotations
@@ -99,19 +114,34 @@ class ConditionBuffer(TaskAccounting, Buffer):
             if state.shutdown:
                 raise shut_down_error("put")
             items = self._items
-            woken = 0 < self.maxsize <= len(items)  # full: this call waits to be woken
+            depth = len(items)
+            woken = 0 < self.maxsize <= depth  # full: this call waits to be woken
             if woken:
                 if not block:
                     raise queue.Full
                 waited_since = self._wait_for_space(timeout)
-            items.append(item)
-            state.unfinished += 1
-            if state.waiting_get and len(items) == 1:
-                self._not_empty.notify()  # the first item: a getter may sleep (see the module)
-            if woken and state.waiting_put and len(items) < self.maxsize:
-                self._not_full.notify()  # pass the wake-up on: there is space left
-            if self._on_put is not None and len(items) > state.report_above:
-                self._on_put(state, 1, len(items))
+                depth = len(items)
+            unfinished = state.unfinished + 1
+            try:
+                items.append(item)
+                state.unfinished = unfinished
+                if state.waiting_get and depth == 0:
+                    self._not_empty.notify()  # the first item: a getter may sleep (see the module)
+                if woken and state.waiting_put and depth + 1 < self.maxsize:
+                    self._not_full.notify()  # pass the wake-up on: there is space left
+            except BaseException:
+                # A Ctrl-C (KeyboardInterrupt) may come between any two steps. Once the item is
+                # in, the put is finished before the exception goes on: the item is counted
+                # for join(), and whoever may wait for it is woken (a waiter woken for nothing
+                # goes back to sleep).
+                if len(items) > depth:
+                    state.unfinished = unfinished
+                    self._not_empty.notify()
+                    if woken:
+                        self._not_full.notify()
+                raise
+            if self._on_put is not None and depth + 1 > state.report_above:
+                self._on_put(state, 1, depth + 1)
         if waited_since is not None:  # recorded with the lock let go (see the module)
             self._wait_ended(WAITING_FOR_SPACE, waited_since)
 
@@ -133,11 +163,20 @@ class ConditionBuffer(TaskAccounting, Buffer):
                 if not block:
                     raise queue.Empty
                 waited_since = self._wait_for_items(timeout)
-            item = items.popleft()
-            if self._state.waiting_put and len(items) == self.maxsize - 1:
-                self._not_full.notify()  # the first free slot: a putter may sleep
-            if woken and items and self._state.waiting_get:
-                self._not_empty.notify()  # pass the wake-up on: there are items left
+            try:
+                item = items.popleft()
+                if self._state.waiting_put and len(items) == self.maxsize - 1:
+                    self._not_full.notify()  # the first free slot: a putter may sleep
+                if woken and items and self._state.waiting_get:
+                    self._not_empty.notify()  # pass the wake-up on: there are items left
+            except BaseException:
+                # A Ctrl-C: the item may be taken already, and is then lost to this caller (as
+                # with queue.Queue.get: see the module). Whoever may wait for its slot, or for
+                # the items left, is woken (a waiter woken for nothing goes back to sleep).
+                self._not_full.notify()
+                if woken:
+                    self._not_empty.notify()
+                raise
             if self._on_get is not None:
                 self._on_get(self._state, 1, len(items))
         if waited_since is not None:
@@ -157,7 +196,8 @@ class ConditionBuffer(TaskAccounting, Buffer):
         ``items_put``. Another putter's items never interleave within a run stored under one lock
         hold, but may between runs.
         """
-        check_timeout(block, timeout)
+        if block and timeout is not None and timeout < 0:  # the call saved when it passes
+            check_timeout(block, timeout)
         batch = self._encode_all(items)
         deadline = None if timeout is None else time.monotonic() + timeout
         done, total = 0, len(batch)
@@ -185,14 +225,24 @@ class ConditionBuffer(TaskAccounting, Buffer):
                 depth = len(buffered)
                 free = total - done if self.maxsize <= 0 else self.maxsize - depth
                 stored = min(free, total - done)
-                buffered.extend(batch if stored == total else batch[done:done + stored])
+                unfinished = state.unfinished + stored
+                try:
+                    # The run goes in whole or not at all (the storage's extend promises it).
+                    buffered.extend(batch if stored == total else batch[done:done + stored])
+                    state.unfinished = unfinished
+                    if state.waiting_get and depth == 0:  # it was empty: a getter may sleep
+                        self._not_empty.notify()  # one: the getter woken passes it on
+                    if woken and state.waiting_put and depth + stored < self.maxsize:
+                        self._not_full.notify()  # pass the wake-up on: there is space left
+                except BaseException:  # a Ctrl-C: once the run is in, finish it (see put)
+                    if len(buffered) > depth:
+                        state.unfinished = unfinished
+                        self._not_empty.notify()
+                        if woken:
+                            self._not_full.notify()
+                    raise
                 done += stored
                 depth += stored
-                state.unfinished += stored
-                if state.waiting_get and depth == stored:  # it was empty: a getter may sleep
-                    self._not_empty.notify()  # one: the getter woken passes it on
-                if woken and state.waiting_put and depth < self.maxsize:
-                    self._not_full.notify()  # pass the wake-up on: there is space left
                 if self._on_put is not None and depth > state.report_above:
                     self._on_put(state, stored, depth)
 
@@ -207,7 +257,8 @@ class ConditionBuffer(TaskAccounting, Buffer):
         """
         if isinstance(max_items, bool) or not isinstance(max_items, int) or max_items < 1:
             raise ValueError(f"max_items must be a positive int, not {max_items!r}")
-        check_timeout(block, timeout)
+        if block and timeout is not None and timeout < 0:  # the call saved when it passes
+            check_timeout(block, timeout)
         waited_since = None
         with self._mutex:
             items = self._items
@@ -219,11 +270,17 @@ class ConditionBuffer(TaskAccounting, Buffer):
                     raise queue.Empty
                 waited_since = self._wait_for_items(timeout)
             was_full = len(items) == self.maxsize
-            taken = self._popmany(items, min(max_items, len(items)))
-            if was_full and self._state.waiting_put:
-                self._not_full.notify()  # one: the putter woken passes it on
-            if woken and items and self._state.waiting_get:
-                self._not_empty.notify()  # pass the wake-up on: there are items left
+            try:
+                taken = self._popmany(items, min(max_items, len(items)))
+                if was_full and self._state.waiting_put:
+                    self._not_full.notify()  # one: the putter woken passes it on
+                if woken and items and self._state.waiting_get:
+                    self._not_empty.notify()  # pass the wake-up on: there are items left
+            except BaseException:  # a Ctrl-C: what was taken is lost, the wake-ups are not
+                self._not_full.notify()  # (see get)
+                if woken:
+                    self._not_empty.notify()
+                raise
             if self._on_get is not None:
                 self._on_get(self._state, len(taken), len(items))
         if waited_since is not None:
@@ -242,10 +299,12 @@ class ConditionBuffer(TaskAccounting, Buffer):
         with self._mutex:
             state = self._state
             state.shutdown = 1
-            if immediate:
-                self._discard_all()
-            self._not_empty.notify_all()
-            self._not_full.notify_all()
+            try:
+                if immediate:
+                    self._discard_all()
+            finally:  # even if interrupted while discarding: every blocked caller must wake
+                self._not_empty.notify_all()
+                self._not_full.notify_all()
 
     # -- waiting (called with the lock held) ----------------------------------------------
 

@@ -10,6 +10,11 @@ operation: the benchmarks show what that costs) and instrumentation.
 With instrumentation off, the queue's own methods are installed on the instance, so a call costs
 exactly what the standard library's costs. With it on, a call first tries without blocking and
 times only the wait that follows, so the fast path stays cheap.
+
+What a Ctrl-C does: what the library's queue does. On threads that is ``queue.Queue``'s code (a
+copy of 3.13's before 3.13), which a ``KeyboardInterrupt`` just after an item went in leaves with
+the item stored and not yet counted for ``join()``, and just after ``get`` took one, with the
+item lost to the caller; on processes see :mod:`pcmodel.buffers.process_queue`.
 """
 
 from __future__ import annotations

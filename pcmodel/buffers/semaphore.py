@@ -14,6 +14,21 @@ the token at once.
 
 Invariants (between operations, before shutdown): ``_empty_slots + _full_slots == maxsize`` and
 ``_full_slots == len(_items)``; ``_items`` is only touched with ``_mutex`` held.
+
+What a Ctrl-C does (Python raises ``KeyboardInterrupt`` between two steps of the main thread,
+and a notebook may catch it and go on). Each operation keeps track of the permit it owes and
+pays it in a ``finally``: a put gives back its free slot until its item is in, and announces the
+item once it is; a get gives back the item's permit until it has taken the item, and frees the
+slot once it has (the item is then lost to the caller, as with ``queue.Queue.get``; its task
+stays unfinished for ``join()``). The storage changes all at once (see :mod:`pcmodel.buffers.
+condition`), and so does a ``put_many`` run. The window left: the instant between a semaphore
+handing this caller a permit and the call returning it to the algorithm (just after the
+semaphore's call returns, where Python looks for signals), which the caller cannot see: that
+permit is lost (a put's slot: the buffer holds one item fewer from then on; a get's: an item
+stays that no getter is told of until the next put). Closing it would take blocking signals
+around every acquire, a system call each. A ``get_many`` that took fewer items than permits
+(a run's end, shutdown tokens) hands the rest back in a second call, which a Ctrl-C after the
+first may skip. An interrupted ``shutdown()`` called again relays its wake-ups again.
 """
 
 from __future__ import annotations
@@ -92,16 +107,31 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
             and (not block or not self._wait(empty_slots, WAITING_FOR_SPACE, timeout))
         ):
             raise queue.Full
-        with self._mutex:
-            if state.shutdown:
-                if empty_slots is not None:
-                    empty_slots.release()  # relay the wake-up to the next blocked putter
-                raise shut_down_error("put")
-            self._items.append(item)
-            state.unfinished += 1
-            if self._on_put is not None and len(self._items) > state.report_above:
-                self._on_put(state, 1, len(self._items))
-        self._full_slots.release()
+        # The permit this put owes: the free slot it took, given back until its item is in;
+        # then one more item, announced. Paid in ``finally``, so that an exception (a Ctrl-C's
+        # KeyboardInterrupt, between any two steps) leaves the permits matching the items.
+        owed = empty_slots
+        try:
+            with self._mutex:
+                if state.shutdown:
+                    raise shut_down_error("put")  # the slot relays the wake-up
+                items = self._items
+                depth = len(items)
+                unfinished = state.unfinished + 1
+                try:
+                    items.append(item)
+                    state.unfinished = unfinished
+                    owed = self._full_slots
+                except BaseException:
+                    if len(items) > depth:  # it went in, then the exception came: count it
+                        state.unfinished = unfinished
+                        owed = self._full_slots
+                    raise
+                if self._on_put is not None and depth >= state.report_above:
+                    self._on_put(state, 1, depth + 1)
+        finally:
+            if owed is not None:
+                owed.release()
 
     def get(self, block: bool = True, timeout: float | None = None) -> Any:
         """Remove and return the item at the head, waiting for one if there is none.
@@ -118,16 +148,28 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
             if self._state.shutdown and not self._size():
                 raise shut_down_error("get")
             raise queue.Empty
-        with self._mutex:
-            items = self._items
-            if not items:  # a shutdown token, not an item
-                full_slots.release()
-                raise shut_down_error("get")
-            item = items.popleft()
-            if self._on_get is not None:
-                self._on_get(self._state, 1, len(items))
-        if self._empty_slots is not None:
-            self._empty_slots.release()
+        # The permit this get owes (see put): the item's, given back until it takes the item;
+        # then the slot it freed. An item taken and then interrupted is lost to this caller, as
+        # with queue.Queue.get (see the module).
+        owed = full_slots
+        try:
+            with self._mutex:
+                items = self._items
+                depth = len(items)
+                if not depth:
+                    raise shut_down_error("get")  # a shutdown token, not an item: relayed
+                try:
+                    item = items.popleft()
+                    owed = self._empty_slots
+                except BaseException:
+                    if len(items) < depth:  # taken, then the exception came
+                        owed = self._empty_slots
+                    raise
+                if self._on_get is not None:
+                    self._on_get(self._state, 1, depth - 1)
+        finally:
+            if owed is not None:
+                owed.release()
         return item if self._decode is None else self._decode(item)
 
     # -- batches --------------------------------------------------------------------------
@@ -142,7 +184,8 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
         raises :class:`BatchFull` whose ``items_put`` says how many, from the start, went in; a
         ``ShutDown`` raised part-way carries the same ``items_put``.
         """
-        check_timeout(block, timeout)
+        if block and timeout is not None and timeout < 0:  # the call saved when it passes
+            check_timeout(block, timeout)
         batch = self._encode_all(items)
         deadline = None if timeout is None else time.monotonic() + timeout
         state = self._state
@@ -160,17 +203,29 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
                                                WAITING_FOR_SPACE))
                 if not granted:
                     raise BatchFull(done, total)
-            run = batch if granted == total else batch[done:done + granted]
-            with self._mutex:
-                if state.shutdown:
-                    if empty_slots is not None:
-                        self._release(empty_slots, granted)
-                    raise batch_shut_down(done, total)
-                self._items.extend(run)
-                state.unfinished += granted
-                if self._on_put is not None and len(self._items) > state.report_above:
-                    self._on_put(state, granted, len(self._items))
-            self._release(self._full_slots, granted)
+            owed = empty_slots  # the permits this run owes, as in put()
+            try:
+                with self._mutex:
+                    if state.shutdown:
+                        raise batch_shut_down(done, total)  # the slots relay the wake-up
+                    items = self._items
+                    depth = len(items)
+                    unfinished = state.unfinished + granted
+                    try:
+                        # The run goes in whole or not at all (the storage's extend promises it).
+                        items.extend(batch if granted == total else batch[done:done + granted])
+                        state.unfinished = unfinished
+                        owed = self._full_slots
+                    except BaseException:
+                        if len(items) > depth:  # it went in, then the exception came (see put)
+                            state.unfinished = unfinished
+                            owed = self._full_slots
+                        raise
+                    if self._on_put is not None and depth + granted > state.report_above:
+                        self._on_put(state, granted, depth + granted)
+            finally:
+                if owed is not None:
+                    self._release(owed, granted)
             done += granted
 
     def get_many(self, max_items: int, timeout: float | None = None, *,
@@ -184,7 +239,8 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
         """
         if isinstance(max_items, bool) or not isinstance(max_items, int) or max_items < 1:
             raise ValueError(f"max_items must be a positive int, not {max_items!r}")
-        check_timeout(block, timeout)
+        if block and timeout is not None and timeout < 0:  # the call saved when it passes
+            check_timeout(block, timeout)
         deadline = None if timeout is None else time.monotonic() + timeout
         full_slots = self._full_slots
         granted = (self._acquire_more(full_slots, max_items)
@@ -194,18 +250,28 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
             if self._state.shutdown and not self._size():
                 raise shut_down_error("get_many")
             raise queue.Empty
-        with self._mutex:
-            items = self._items
-            taken = self._popmany(items, min(granted, len(items)))
-            count = len(taken)
-            if count and self._on_get is not None:
-                self._on_get(self._state, count, len(items))
-        if count < granted:  # items left (see popmany) or shutdown tokens: hand them on
-            self._release(full_slots, granted - count)
+        count = 0  # items taken (those an exception makes this caller lose too: see get)
+        try:
+            with self._mutex:
+                items = self._items
+                depth = len(items)
+                try:
+                    taken = self._popmany(items, min(granted, depth))
+                    count = len(taken)
+                except BaseException:
+                    count = depth - len(items)
+                    raise
+                if count and self._on_get is not None:
+                    self._on_get(self._state, count, depth - count)
+        finally:
+            # Every permit taken is handed on, whatever stopped the call: a freed slot per item
+            # taken, and the rest go back (items left, see popmany, or shutdown tokens).
+            if count and self._empty_slots is not None:
+                self._release(self._empty_slots, count)
+            if count < granted:
+                self._release(full_slots, granted - count)
         if not count:
             raise shut_down_error("get_many")
-        if self._empty_slots is not None:
-            self._release(self._empty_slots, count)
         return self._decode_all(taken)
 
     # -- shutdown -------------------------------------------------------------------------
@@ -217,16 +283,20 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
         other, to raise it); ``get`` returns what is left and then raises ``ShutDown``. With
         ``immediate=True`` what is left is discarded and counted as done for ``join()``.
         """
-        with self._mutex:
-            state = self._state
-            already = state.shutdown
-            state.shutdown = 1
-            if immediate:
-                self._discard_all()
-        if not already:  # one relay token per semaphore is enough for every waiter
-            self._full_slots.release()
-            if self._empty_slots is not None:
-                self._empty_slots.release()
+        state = self._state
+        try:
+            with self._mutex:
+                state.shutdown = 1
+                if immediate:
+                    self._discard_all()
+        finally:
+            # One relay token per semaphore wakes every waiter, even if a Ctrl-C came while
+            # discarding. Called again (as after a Ctrl-C that cut the relay short), it relays
+            # again: once shut down, a token more is harmless (whoever takes it passes it on).
+            if state.shutdown:
+                self._full_slots.release()
+                if self._empty_slots is not None:
+                    self._empty_slots.release()
 
     # -- waiting --------------------------------------------------------------------------
 
@@ -239,10 +309,8 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
         The waiting count is kept only for observers (``waiting``, ``repr``, the scheduler).
         """
         state = self._state
-        if waiting is WAITING_FOR_SPACE:
-            attribute, counting = "waiting_put", self._space_waiters_lock
-        else:
-            attribute, counting = "waiting_get", self._item_waiters_lock
+        counting = (self._space_waiters_lock if waiting is WAITING_FOR_SPACE
+                    else self._item_waiters_lock)
         started = self._clock() if self._rec is not None else None
         try:
             # Between processes the permit often comes within microseconds, from a peer on
@@ -250,13 +318,22 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
             # counted as waiting (two holds of a lock) only when it is about to sleep.
             if self._acquire_soon(semaphore):
                 return 1 + (self._acquire_more(semaphore, wanted - 1) if wanted > 1 else 0)
-            with counting:
-                setattr(state, attribute, getattr(state, attribute) + 1)
+            counted = False  # a Ctrl-C may come before or after the count (see the module)
             try:
+                with counting:
+                    if waiting is WAITING_FOR_SPACE:
+                        state.waiting_put += 1
+                    else:
+                        state.waiting_get += 1
+                    counted = True
                 return self._acquire_waiting(semaphore, wanted, timeout)
             finally:
-                with counting:
-                    setattr(state, attribute, getattr(state, attribute) - 1)
+                if counted:
+                    with counting:
+                        if waiting is WAITING_FOR_SPACE:
+                            state.waiting_put -= 1
+                        else:
+                            state.waiting_get -= 1
         finally:
             if started is not None:
                 self._wait_ended(waiting, started)
