@@ -66,6 +66,24 @@ class RawClient:
         self.close()
 
 
+def closed_by_listener(sock: socket.socket) -> bool:
+    """Whether the listener closed ``sock`` without sending a byte more (waits up to 10 s)."""
+    sock.settimeout(10)
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+
+
+def still_serving(address: tuple[str, int]) -> None:
+    """Assert that the listener at ``address`` answers a new connection's ApiVersions."""
+    from kafka.protocol.metadata import ApiVersionsRequest
+
+    with RawClient(address) as other:
+        assert other.request(ApiVersionsRequest[3](
+            client_software_name="x", client_software_version="1")).error_code == 0
+
+
 @pytest.fixture
 def broker():
     with Broker() as b:

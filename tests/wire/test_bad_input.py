@@ -17,23 +17,17 @@ from kafka.protocol.metadata import ApiVersionsRequest, MetadataRequest
 from pcmodel.topics.structs import TopicPartition
 from pcmodel.wire import KafkaListener
 from tests.conftest import wait_until
-from tests.wire.conftest import RawClient, produce_request, record_batch
+from tests.wire.conftest import (
+    RawClient,
+    closed_by_listener,
+    produce_request,
+    record_batch,
+    still_serving,
+)
 
 LOGGER = "pcmodel.wire.listener"
 
 
-def _still_serving(listener) -> None:
-    with RawClient(listener.address) as other:
-        assert other.request(ApiVersionsRequest[3](
-            client_software_name="x", client_software_version="1")).error_code == 0
-
-
-def _closed_by_listener(sock: socket.socket) -> bool:
-    sock.settimeout(10)
-    try:
-        return sock.recv(1) == b""
-    except ConnectionResetError:
-        return True
 
 
 def test_oversized_request_closes_only_that_connection(broker, caplog):
@@ -41,8 +35,8 @@ def test_oversized_request_closes_only_that_connection(broker, caplog):
             caplog.at_level(logging.WARNING, LOGGER):
         with socket.create_connection(listener.address) as sock:
             sock.sendall(struct.pack(">i", 100 * 1024 * 1024))
-            assert _closed_by_listener(sock)
-        _still_serving(listener)
+            assert closed_by_listener(sock)
+        still_serving(listener.address)
     assert "max_request_bytes=1024" in caplog.text
 
 
@@ -60,16 +54,16 @@ def test_malformed_frame_closes_only_that_connection(listener, caplog, payload):
     with caplog.at_level(logging.WARNING, LOGGER):
         with socket.create_connection(listener.address) as sock:
             sock.sendall(struct.pack(">i", len(payload)) + payload)
-            assert _closed_by_listener(sock)
-        _still_serving(listener)
+            assert closed_by_listener(sock)
+        still_serving(listener.address)
     assert "closing its connection" in caplog.text
 
 
 def test_negative_size_closes_the_connection(listener):
     with socket.create_connection(listener.address) as sock:
         sock.sendall(struct.pack(">i", -5))
-        assert _closed_by_listener(sock)
-    _still_serving(listener)
+        assert closed_by_listener(sock)
+    still_serving(listener.address)
 
 
 def test_a_served_request_with_nothing_in_it_keeps_the_connection(raw, listener):
@@ -84,8 +78,8 @@ def test_an_unserved_version_closes_only_that_connection(raw, listener, caplog):
     # connection of a request whose version it does not enable, and so does the listener.
     with caplog.at_level(logging.WARNING, LOGGER):
         raw.send(MetadataRequest[13](topics=None))
-        assert _closed_by_listener(raw.sock)
-    _still_serving(listener)
+        assert closed_by_listener(raw.sock)
+    still_serving(listener.address)
     assert "Metadata (API key 3) v13" in caplog.text and "v0 to v12" in caplog.text
 
 
@@ -99,7 +93,7 @@ def test_client_vanishing_mid_request_changes_nothing(broker, listener, caplog):
             sock.sendall(frame[: len(frame) // 2])
         wait_until(lambda: "closed the connection after" in caplog.text)
     assert broker.end_offsets([TopicPartition("t", 0)]) == {("t", 0): 0}
-    _still_serving(listener)
+    still_serving(listener.address)
 
 
 def test_half_sent_request_times_out(broker, caplog):
@@ -107,8 +101,8 @@ def test_half_sent_request_times_out(broker, caplog):
             caplog.at_level(logging.WARNING, LOGGER):
         with socket.create_connection(listener.address) as sock:
             sock.sendall(struct.pack(">i", 100) + b"\x00" * 10)
-            assert _closed_by_listener(sock)
-        _still_serving(listener)
+            assert closed_by_listener(sock)
+        still_serving(listener.address)
     assert "and then nothing for 0.2 s" in caplog.text
 
 
@@ -135,7 +129,7 @@ def test_client_that_never_reads_is_closed_others_served(broker, caplog):
                 if "did not read its responses" in caplog.text:
                     break
             wait_until(lambda: "did not read its responses" in caplog.text)
-            _still_serving(listener)
+            still_serving(listener.address)
         finally:
             deaf.close()
 
@@ -172,10 +166,10 @@ def test_connections_beyond_the_maximum_are_refused_with_a_log_line(broker, capl
             b.request(ApiVersionsRequest[0]())
             wait_until(lambda: listener.connection_count == 2)
             with socket.create_connection(listener.address) as third:
-                assert _closed_by_listener(third)
+                assert closed_by_listener(third)
             assert caplog.text.count("max_connections=2") == 1
         wait_until(lambda: listener.connection_count == 0)
-        _still_serving(listener)
+        still_serving(listener.address)
 
 
 def test_handler_crash_answers_unknown_server_error_and_keeps_serving(raw, listener, caplog):
@@ -202,7 +196,7 @@ def test_stop_ends_every_connection_and_thread(broker):
     listener.stop()  # idempotent
     assert listener.connection_count == 0
     for c in clients:
-        assert _closed_by_listener(c.sock)
+        assert closed_by_listener(c.sock)
         c.close()
 
 
@@ -236,7 +230,7 @@ def test_fuzzed_frames_never_hurt_other_clients(broker, listener):
                     pass
             except OSError:
                 pass
-    _still_serving(listener)
+    still_serving(listener.address)
     end = broker.end_offsets([TopicPartition("t", 0)])[("t", 0)]
     assert end % 2 == 0, f"a half batch was appended (seed {seed})"
 
@@ -247,5 +241,5 @@ def test_a_sasl_handshake_closes_the_connection(raw, listener):
     # No SASL here, and ApiVersions does not list it: the handshake is refused as any API not
     # advertised is (clients configured for SASL stop at ApiVersions: test_unserved_apis_clients).
     raw.send(SaslHandshakeRequest[1](mechanism="PLAIN"))
-    assert _closed_by_listener(raw.sock)
-    _still_serving(listener)
+    assert closed_by_listener(raw.sock)
+    still_serving(listener.address)

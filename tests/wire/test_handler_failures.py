@@ -7,24 +7,21 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import socket
 import threading
 
 from kafka import KafkaProducer
 from kafka.protocol.metadata import FindCoordinatorRequest, MetadataRequest
 
 from pcmodel.topics.structs import TopicPartition
-from tests.wire.conftest import RawClient, produce_request, record_batch
+from tests.wire.conftest import (
+    RawClient,
+    closed_by_listener,
+    produce_request,
+    record_batch,
+)
 
 LOGGER = "pcmodel.wire.listener"
 
-
-def _closed(sock: socket.socket) -> bool:
-    sock.settimeout(10)
-    try:
-        return sock.recv(1) == b""
-    except ConnectionResetError:
-        return True
 
 
 def _failing(listener, api_key: int, times: int) -> threading.Event:
@@ -52,7 +49,7 @@ def test_a_failed_produce_closes_the_connection_rather_than_answer_no_partitions
     _failing(listener, 0, times=1)
     with caplog.at_level(logging.INFO, LOGGER), RawClient(listener.address) as raw:
         raw.send(produce_request("t", 0, record_batch([b"a"])))
-        assert _closed(raw.sock)
+        assert closed_by_listener(raw.sock)
     assert "Produce v9 failed" in caplog.text and "simulated bug" in caplog.text
     assert broker.end_offsets([TopicPartition("t", 0)]) == {("t", 0): 0}
     with RawClient(listener.address) as raw:  # the next one is served
@@ -67,7 +64,7 @@ def test_a_find_coordinator_without_a_request_wide_error_closes_when_it_fails(li
         assert raw.request(MetadataRequest[12](topics=None)).brokers  # still open
         # v4: an error per key only; an empty list of coordinators would be no answer.
         raw.send(FindCoordinatorRequest[4](key_type=0, coordinator_keys=["g"]))
-        assert _closed(raw.sock)
+        assert closed_by_listener(raw.sock)
 
 
 def test_a_producer_retries_a_produce_whose_handler_failed_once(broker, listener):

@@ -5,8 +5,6 @@ ApiVersions newer than ours is answered (KIP-511). On a lone broker and on a clu
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 from kafka.protocol.admin import (
     AlterClientQuotasRequest,
@@ -22,25 +20,12 @@ from kafka.protocol.metadata import ApiVersionsRequest, ApiVersionsResponse
 from kafka.protocol.producer import ProduceRequest
 
 from pcmodel.topics.structs import TopicPartition
-from tests.wire.conftest import RawClient, record_batch
+from tests.wire.conftest import RawClient, closed_by_listener, record_batch, still_serving
 
 Topic = OffsetCommitRequest.OffsetCommitRequestTopic
 Part = Topic.OffsetCommitRequestPartition
 
 
-def _closed(sock: socket.socket) -> bool:
-    """Whether the listener closed ``sock`` without a byte of answer."""
-    sock.settimeout(10)
-    try:
-        return sock.recv(1) == b""
-    except ConnectionResetError:
-        return True
-
-
-def _serves_still(address) -> None:
-    with RawClient(address) as other:
-        assert other.request(ApiVersionsRequest[3](
-            client_software_name="x", client_software_version="1")).error_code == 0
 
 
 def _commit_at(version: int):
@@ -56,9 +41,9 @@ def test_an_offset_commit_below_the_served_versions_commits_nothing_and_closes(b
     broker.create_topic("t", 1)
     with RawClient(listener.address) as raw:
         raw.send(_commit_at(1))
-        assert _closed(raw.sock)
+        assert closed_by_listener(raw.sock)
     assert broker.committed("g", [TopicPartition("t", 0)]) == {("t", 0): None}
-    _serves_still(listener.address)
+    still_serving(listener.address)
 
 
 def test_a_produce_at_an_unserved_version_appends_nothing_and_closes(broker, listener):
@@ -70,7 +55,7 @@ def test_a_produce_at_an_unserved_version_appends_nothing_and_closes(broker, lis
                 transactional_id=None, acks=1, timeout_ms=5000,
                 topic_data=[Data(name="t", partition_data=[Data.PartitionProduceData(
                     index=0, records=record_batch([b"a"]))])]))
-            assert _closed(raw.sock), version
+            assert closed_by_listener(raw.sock), version
     assert broker.end_offsets([TopicPartition("t", 0)]) == {("t", 0): 0}
 
 
@@ -84,7 +69,7 @@ def test_a_fetch_below_the_served_versions_closes(broker, listener):
             replica_id=-1, max_wait_ms=0, min_bytes=1, max_bytes=1 << 20,
             topics=[Topic_(topic="t", partitions=[Topic_.FetchPartition(
                 partition=0, fetch_offset=0, partition_max_bytes=1 << 20)])]))
-        assert _closed(raw.sock)
+        assert closed_by_listener(raw.sock)
 
 
 UNSERVED_APIS = [
@@ -105,8 +90,8 @@ def test_an_api_not_advertised_closes_only_its_connection(listener, request_):
             ApiVersionsRequest[3](client_software_name="x", client_software_version="1")
         ).api_keys}
         raw.send(request_)
-        assert _closed(raw.sock)
-    _serves_still(listener.address)
+        assert closed_by_listener(raw.sock)
+    still_serving(listener.address)
 
 
 def _too_new_api_versions(raw: RawClient) -> ApiVersionsResponse:
@@ -137,9 +122,9 @@ def test_a_cluster_listener_refuses_as_a_lone_one(served):
     with RawClient(address) as raw:
         assert [k.api_key for k in _too_new_api_versions(raw).api_keys] == [18]
         raw.send(_commit_at(1))
-        assert _closed(raw.sock)
+        assert closed_by_listener(raw.sock)
     with RawClient(address) as raw:
         raw.send(DescribeQuorumRequest[0](topics=[]))
-        assert _closed(raw.sock)
-    _serves_still(address)
+        assert closed_by_listener(raw.sock)
+    still_serving(address)
     assert cluster.connect().committed("g", [("t", 0)])[("t", 0)] is None
