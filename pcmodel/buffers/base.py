@@ -213,11 +213,15 @@ class Buffer:
         self.close()
 
     def __repr__(self) -> str:
+        """A one-line summary. Never blocks: the size is read without the buffer's lock (a
+        failure report or a debugger may ask from the very thread that holds it), so it is a
+        snapshot that may be a moment old, as ``qsize()``'s is once it returns."""
         state = self._state
         bound = self.maxsize if self.maxsize > 0 else "inf"
         flags = " shutdown" if state.shutdown else ""
-        return (f"<{type(self).__name__} {self._backend.name} size={self._size()}/{bound} "
-                f"waiting_put={state.waiting_put} waiting_get={state.waiting_get}{flags}>")
+        return (f"<{type(self).__name__} {self._backend.name} size={self._size_unlocked()}/"
+                f"{bound} waiting_put={state.waiting_put} waiting_get={state.waiting_get}"
+                f"{flags}>")
 
     # -- helpers for the algorithms -------------------------------------------------------
 
@@ -240,6 +244,11 @@ class Buffer:
 
     def _size(self) -> int:
         raise NotImplementedError
+
+    def _size_unlocked(self) -> int:
+        """The number of items stored, read without the lock (for ``repr``): the storage's
+        length is one read, of a deque or of the ring's shared count."""
+        return len(self._items)
 
     def _puts(self, state: Any) -> int:
         """Items put since recording started (counted one by one unless a subclass knows

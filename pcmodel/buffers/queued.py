@@ -57,6 +57,9 @@ class QueueBuffer(Buffer):
     def _size(self) -> int:
         return self._queue.qsize()
 
+    def _size_unlocked(self) -> int:
+        return self._queue.qsize()  # the library's queue: its own short lock, never held long
+
     def _gets(self, state: Any, depth: int) -> int:
         return state.gets  # counted one by one: the library's queue discards unseen
 

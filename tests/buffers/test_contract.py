@@ -362,6 +362,24 @@ def test_repr_shows_live_state(make):
 
 
 @pytest.mark.timeout(30)
+def test_repr_never_waits_for_the_lock(make):
+    # A failure report or a debugger may call repr() in the thread that holds the lock (a
+    # test stopped inside put or get): it answered by waiting for that lock, for ever.
+    buf = make(4)
+    mutex = getattr(buf, "_mutex", None)
+    if mutex is None:
+        pytest.skip("the queue variant has no lock of its own")
+    buf.put(1)
+    texts = []
+    with mutex:
+        reader = threading.Thread(target=lambda: texts.append(repr(buf)), daemon=True)
+        reader.start()
+        reader.join(timeout=10)
+        texts.append(repr(buf))  # the holder itself
+    assert len(texts) == 2 and all("size=1/4" in text for text in texts)
+
+
+@pytest.mark.timeout(30)
 def test_put_many_interrupted_by_shutdown_says_how_many_went_in(make):
     buf = make(2)
     putter = Actor(buf.put_many, range(5))
