@@ -5,9 +5,9 @@ every worker that receives one of the module's tests: under ``-n 2`` both worker
 every file, and the slowest fixtures of the suite would run twice per run. Here each result is
 kept on disk, in a folder that the workers of one run share (pytest-xdist's documented pattern:
 the parent of a worker's base temporary folder), under one lock per result: the first worker to
-reach a result computes and stores it, the other one waits for the lock and reads it. The workers
-walk their lists in opposite directions (:meth:`SharedResults.walk`), so when both build one
-fixture at once, each computes about half the results and reads the other half.
+reach a result computes and stores it, the others wait for the lock and read it. Each worker
+walks the list from its own starting point (:meth:`SharedResults.walk`), so when several build one
+fixture at once, each computes its share of the results and reads the others'.
 
 Without xdist nothing is stored or shared: every result is computed, as it always was. Results
 are pickled, so they come back exactly as computed; a computation that raises stores nothing (the
@@ -41,16 +41,20 @@ class SharedResults:
     def __init__(self, tmp_path_factory: pytest.TempPathFactory, name: str) -> None:
         worker = os.environ.get("PYTEST_XDIST_WORKER")  # "gw0", "gw1", ...; unset without xdist
         self.folder: Path | None = None
-        self._backwards = False
+        self._index, self._workers = 0, 1
         if worker is not None:
             self.folder = tmp_path_factory.getbasetemp().parent / "shared" / name
             self.folder.mkdir(parents=True, exist_ok=True)
-            self._backwards = int(worker.removeprefix("gw")) % 2 == 1
+            self._index = int(worker.removeprefix("gw"))
+            self._workers = max(self._index + 1,
+                                int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
 
     def walk(self, items: Sequence[T]) -> list[T]:
-        """``items`` in the order this worker should compute them: every other worker backwards,
-        so that two workers building one fixture at once meet in the middle."""
-        return list(reversed(items)) if self._backwards else list(items)
+        """``items`` in the order this worker should compute them: worker *k* of *n* starts at
+        the *k*-th *n*-th of the list and wraps around, so that workers building one fixture at
+        once each start on a share of their own, and a worker alone still computes every item."""
+        start = len(items) * self._index // self._workers
+        return [*items[start:], *items[:start]]
 
     def get(self, key: tuple, compute: Callable[[], T]) -> T:
         """``compute()``'s result, computed once per run for ``key`` (a tuple with a stable

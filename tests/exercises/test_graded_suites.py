@@ -65,8 +65,8 @@ def reports(tmp_path_factory):
         return shared.get((name, fingerprint(path), rounds, only), timed_grade)
 
     started = time.monotonic()
-    # Longest first, so the slow reference runs do not end up last in the queue; each group in
-    # this worker's direction, so that two workers split it.
+    # Longest first, so the slow reference runs do not end up last in the queue; each group from
+    # this worker's starting point, so that workers building it at once share it.
     slow = [key for key in jobs if key[0] == "reference"]
     order = shared.walk(slow) + shared.walk([key for key in jobs if key[0] != "reference"])
     with ThreadPoolExecutor(max_workers=6) as pool:
