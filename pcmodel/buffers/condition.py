@@ -129,16 +129,8 @@ class ConditionBuffer(TaskAccounting, Buffer):
                     self._not_empty.notify()  # the first item: a getter may sleep (see the module)
                 if woken and state.waiting_put and depth + 1 < self.maxsize:
                     self._not_full.notify()  # pass the wake-up on: there is space left
-            except BaseException:
-                # A Ctrl-C (KeyboardInterrupt) may come between any two steps. Once the item is
-                # in, the put is finished before the exception goes on: the item is counted
-                # for join(), and whoever may wait for it is woken (a waiter woken for nothing
-                # goes back to sleep).
-                if len(items) > depth:
-                    state.unfinished = unfinished
-                    self._not_empty.notify()
-                    if woken:
-                        self._not_full.notify()
+            except BaseException:  # a Ctrl-C (KeyboardInterrupt) between any two steps
+                self._finish_interrupted_put(depth, unfinished, woken)
                 raise
             if self._on_put is not None and depth + 1 > state.report_above:
                 self._on_put(state, 1, depth + 1)
@@ -169,13 +161,8 @@ class ConditionBuffer(TaskAccounting, Buffer):
                     self._not_full.notify()  # the first free slot: a putter may sleep
                 if woken and items and self._state.waiting_get:
                     self._not_empty.notify()  # pass the wake-up on: there are items left
-            except BaseException:
-                # A Ctrl-C: the item may be taken already, and is then lost to this caller (as
-                # with queue.Queue.get: see the module). Whoever may wait for its slot, or for
-                # the items left, is woken (a waiter woken for nothing goes back to sleep).
-                self._not_full.notify()
-                if woken:
-                    self._not_empty.notify()
+            except BaseException:  # a Ctrl-C: the item may be taken already (see the module)
+                self._wake_after_interrupted_get(woken)
                 raise
             if self._on_get is not None:
                 self._on_get(self._state, 1, len(items))
@@ -234,12 +221,8 @@ class ConditionBuffer(TaskAccounting, Buffer):
                         self._not_empty.notify()  # one: the getter woken passes it on
                     if woken and state.waiting_put and depth + stored < self.maxsize:
                         self._not_full.notify()  # pass the wake-up on: there is space left
-                except BaseException:  # a Ctrl-C: once the run is in, finish it (see put)
-                    if len(buffered) > depth:
-                        state.unfinished = unfinished
-                        self._not_empty.notify()
-                        if woken:
-                            self._not_full.notify()
+                except BaseException:  # a Ctrl-C: once the run is in, finish it
+                    self._finish_interrupted_put(depth, unfinished, woken)
                     raise
                 done += stored
                 depth += stored
@@ -277,9 +260,7 @@ class ConditionBuffer(TaskAccounting, Buffer):
                 if woken and items and self._state.waiting_get:
                     self._not_empty.notify()  # pass the wake-up on: there are items left
             except BaseException:  # a Ctrl-C: what was taken is lost, the wake-ups are not
-                self._not_full.notify()  # (see get)
-                if woken:
-                    self._not_empty.notify()
+                self._wake_after_interrupted_get(woken)
                 raise
             if self._on_get is not None:
                 self._on_get(self._state, len(taken), len(items))
@@ -305,6 +286,28 @@ class ConditionBuffer(TaskAccounting, Buffer):
             finally:  # even if interrupted while discarding: every blocked caller must wake
                 self._not_empty.notify_all()
                 self._not_full.notify_all()
+
+    # -- interrupted (called with the lock held) ------------------------------------------
+
+    def _finish_interrupted_put(self, depth: int, unfinished: int, woken: bool) -> None:
+        """Finish a put (or a ``put_many`` run) that an exception interrupted, if its items are
+        in: a buffer deeper than ``depth`` holds them. They are counted for ``join()``
+        (``unfinished``), and whoever may wait for them is woken, as is the next putter when
+        this one was woken itself (a waiter woken for nothing goes back to sleep)."""
+        if len(self._items) > depth:
+            self._state.unfinished = unfinished
+            self._not_empty.notify()
+            if woken:
+                self._not_full.notify()
+
+    def _wake_after_interrupted_get(self, woken: bool) -> None:
+        """Wake whoever may wait after a get (or ``get_many``) that an exception interrupted:
+        a putter for the slot it may have freed, and, when this getter was woken itself, the
+        next getter for the items left. What it took is lost to its caller, as with
+        ``queue.Queue.get``."""
+        self._not_full.notify()
+        if woken:
+            self._not_empty.notify()
 
     # -- waiting (called with the lock held) ----------------------------------------------
 
