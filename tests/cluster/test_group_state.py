@@ -46,6 +46,15 @@ def form_group(conn, group="g"):
     return first, second
 
 
+def form_empty_group(conn, offsets, group="g"):
+    """A group formed by :func:`form_group` that commits ``offsets`` in its generation, then
+    loses both members: an empty group whose offsets stay."""
+    first, second = form_group(conn, group)
+    conn.commit_offsets(group, first.generation, first.member_id, offsets)
+    conn.leave_group(group, first.member_id)
+    conn.leave_group(group, second.member_id)
+
+
 def kill_coordinator(cluster, group="g"):
     old = cluster.connect()._offsets.coordinator(group)
     cluster.kill(old)

@@ -18,7 +18,7 @@ from pcmodel.topics.errors import IllegalArgumentError
 from pcmodel.topics.group_answers import ExpiredOffsets, GroupState
 from pcmodel.topics.log_records import wall_clock_ms
 from pcmodel.topics.structs import TopicPartition
-from tests.cluster.test_group_state import form_group, kill_coordinator
+from tests.cluster.test_group_state import form_empty_group, kill_coordinator
 from tests.conftest import wait_until
 
 T0, T1 = TopicPartition("t", 0), TopicPartition("t", 1)
@@ -63,10 +63,7 @@ def test_a_new_coordinator_counts_from_the_moment_the_group_became_empty(make_cl
     cluster = make_cluster(group_initial_rebalance_delay_ms=0)
     cluster.create_topic("t", 2, replication_factor=3, min_insync_replicas=2)
     conn = cluster.connect()
-    first, second = form_group(conn)
-    conn.commit_offsets("g", first.generation, first.member_id, {T0: 7})
-    conn.leave_group("g", first.member_id)
-    conn.leave_group("g", second.member_id)
+    form_empty_group(conn, {T0: 7})
     record = stored(cluster, conn)[b"g"]
     assert record["members"] == []
     empty_ms = record["current_state_timestamp"]

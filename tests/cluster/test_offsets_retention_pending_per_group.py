@@ -22,7 +22,7 @@ import pytest
 from pcmodel.cluster.offsets import OFFSETS_TOPIC
 from pcmodel.topics.group_answers import ExpiredOffsets
 from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition
-from tests.cluster.test_group_state import form_group
+from tests.cluster.test_group_state import form_empty_group
 
 T0, T1 = TopicPartition("t", 0), TopicPartition("t", 1)
 TXN_TIMEOUT_MS = 600_000
@@ -46,10 +46,7 @@ def two_groups_and_a_transaction(make_cluster):
                            offsets_retention_check_interval_ms=3_600_000)
     cluster.create_topic("t", 2, replication_factor=3, min_insync_replicas=2)
     conn = cluster.connect()
-    first, second = form_group(conn)
-    conn.commit_offsets("g", first.generation, first.member_id, {T0: 4, T1: 5})
-    conn.leave_group("g", first.member_id)
-    conn.leave_group("g", second.member_id)
+    form_empty_group(conn, {T0: 4, T1: 5})
     conn.commit_offsets("other", -1, "", {T1: 2})
     pid, epoch = conn.init_producer_id(transactional_id="tx",
                                        transaction_timeout_ms=TXN_TIMEOUT_MS)

@@ -23,7 +23,7 @@ import pytest
 from pcmodel.cluster import Cluster
 from pcmodel.cluster.offsets import OFFSETS_TOPIC
 from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition
-from tests.cluster.test_group_state import form_group
+from tests.cluster.test_group_state import form_empty_group
 from tests.conftest import wait_until
 
 T0, T1 = TopicPartition("t", 0), TopicPartition("t", 1)
@@ -153,10 +153,7 @@ def empty_group_with_a_transaction(make_cluster):
                            **dict(SETTINGS, offsets_retention_check_interval_ms=10_000))
     cluster.create_topic("t", 2, replication_factor=3, min_insync_replicas=2)
     conn = cluster.connect()
-    first, second = form_group(conn)
-    conn.commit_offsets("g", first.generation, first.member_id, {T0: 4})
-    conn.leave_group("g", first.member_id)
-    conn.leave_group("g", second.member_id)
+    form_empty_group(conn, {T0: 4})
     pid, epoch = conn.init_producer_id(transactional_id="tx",
                                        transaction_timeout_ms=TXN_TIMEOUT_MS)
     conn.add_offsets_to_txn("tx", pid, epoch, "g")
