@@ -140,6 +140,10 @@ def run_suite(
             "-c", str(suite.parent.parent / "pytest.ini"),
             "--rootdir", str(suite.parent.parent),
             "-q", "--no-header", "-p", "no:randomly",
+            # The report takes a failed check's message from the check, not from pytest's
+            # traceback, which only the log keeps: Python's own format, where pytest's parses
+            # every file in the traceback (a fifth of grading a file that fails every check).
+            "--tb=native",
             "--impl", str(impl),
             "--grade-report", str(report_path),
             "--grade-repeat", str(repeat),
