@@ -44,7 +44,11 @@ length. The call then returns as usual, and its caller raises the held exception
 :meth:`ItemPipe.raise_held` once its own counts are right (a reader's item is then lost, as one
 ``queue.Queue.get`` interrupted after taking it loses it). An exception that comes before a
 frame is begun leaves the pipe as it was. Limit: one that lands in the instant a read or write
-returns (a few bytecodes, no wait) loses what that call moved.
+returns (a few bytecodes, no wait) loses what that call moved. For a read that is part of a
+frame, the rest stays in the pipe and the next reader takes some of its bytes for a length (a
+``MemoryError``, or a wait for bytes that never come): the buffer is lost. Closing that instant
+would mean blocking signals around every read: about 1.5 us for a block and an unblock
+(``signal.pthread_sigmask``), against about 9 us for a 1 KiB item's whole trip through the queue.
 """
 
 from __future__ import annotations
