@@ -48,6 +48,7 @@ Prior art: Kafka's ``TransactionStateManager`` (``partitionFor``, ``appendTransa
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import zlib
@@ -72,6 +73,7 @@ from pcmodel.topics.errors import (
     KafkaError,
     UnknownTopicOrPartitionError,
 )
+from pcmodel.topics.group_offsets import pending_by_group
 from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition
 from pcmodel.topics.transactions import (
     DescribedTransaction,
@@ -355,16 +357,10 @@ class TransactionLog(TransactionCompletion, TransactionTimers):
         held)."""
         for p, entry in self._loaded.items():
             self._staged[p] = entry.coordinator.pending_offsets()
-        pending: dict[str, set[TopicPartition]] = {}
-        for staged in self._staged.values():
-            for group, tps in staged.items():
-                pending.setdefault(group, set()).update(tps)
-        for ended in self._unfinished.values():
-            if ended.commit:
-                for group, offsets in ended.offsets.items():
-                    if offsets:
-                        pending.setdefault(group, set()).update(offsets)
-        self._pending_offsets = {group: frozenset(tps) for group, tps in pending.items()}
+        staged = (pair for groups in self._staged.values() for pair in groups.items())
+        committing = ((group, offsets) for ended in self._unfinished.values() if ended.commit
+                      for group, offsets in ended.offsets.items() if offsets)
+        self._pending_offsets = pending_by_group(itertools.chain(staged, committing))
 
     def _load(self, p: int) -> _Loaded:
         """Partition ``p``'s coordinator, loading it from its log if its leader is new."""

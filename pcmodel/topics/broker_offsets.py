@@ -31,6 +31,7 @@ Prior art: Kafka's ``GroupCoordinator.handleCommitOffsets`` / ``handleFetchOffse
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Mapping
 
 from pcmodel.topics.broker_checks import _check_int
@@ -51,6 +52,7 @@ from pcmodel.topics.group_offsets import (
     metadata_too_large,
     offsets_retention_ms,
     oversized_metadata,
+    pending_by_group,
 )
 from pcmodel.topics.log import RetentionPolicy
 from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition, validate_topic_partition
@@ -296,9 +298,9 @@ class CommittedOffsetsMixin:
         """The retention check (see :meth:`expire_offsets`)."""
         self._retention_checked_ms = now_ms
         self._check_transactions()  # a transaction past its timeout holds nothing back
-        held = self._transactions.pending_offsets()  # per group, its pending partitions
-        for group_id, tps in (pending or {}).items():
-            held[group_id] = held.get(group_id, frozenset()) | tps
+        # Per group, its partitions pending in this broker's transactions or in ``pending``.
+        held = pending_by_group(itertools.chain(self._transactions.pending_offsets().items(),
+                                                (pending or {}).items()))
         retention_ms = offsets_retention_ms(self.offsets_retention_minutes)
         now = self._clock()
         changed: dict[str, ExpiredOffsets] = {}

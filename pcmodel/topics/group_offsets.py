@@ -65,7 +65,7 @@ Prior art: Kafka's ``GroupCoordinator.handleCommitOffsets`` (the checks),
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import NoReturn
 
 from pcmodel.topics.consumer_protocol import PROTOCOL_TYPE
@@ -82,7 +82,7 @@ from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition
 __all__ = ["DEFAULT_OFFSETS_RETENTION_MINUTES", "DEFAULT_OFFSET_METADATA_MAX_BYTES",
            "DEFAULT_RETENTION_CHECK_INTERVAL_MS", "GroupOffsetsMixin", "checked_offset",
            "metadata_length", "metadata_too_large", "metadata_too_long", "offsets_retention_ms",
-           "oversized_metadata"]
+           "oversized_metadata", "pending_by_group"]
 
 #: Kafka's ``offsets.retention.minutes`` default: seven days.
 DEFAULT_OFFSETS_RETENTION_MINUTES = 7 * 24 * 60
@@ -168,6 +168,18 @@ def metadata_too_large(refused: Sequence[TopicPartition], max_bytes: int, *,
 def offsets_retention_ms(minutes: int) -> int:
     """``offsets.retention.minutes`` in milliseconds, as the retention check compares them."""
     return minutes * 60_000
+
+
+def pending_by_group(
+    pairs: Iterable[tuple[str, Iterable[TopicPartition]]],
+) -> dict[str, frozenset[TopicPartition]]:
+    """Per group, the union of the partitions of every ``(group, partitions)`` pair: the
+    offsets pending in transactions, gathered from several transactions or coordinators. A
+    group named only with no partition is kept, with none."""
+    pending: dict[str, frozenset[TopicPartition]] = {}
+    for group_id, tps in pairs:
+        pending[group_id] = pending.get(group_id, frozenset()).union(tps)
+    return pending
 
 
 class GroupOffsetsMixin:

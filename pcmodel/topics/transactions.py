@@ -62,6 +62,7 @@ from pcmodel.topics.errors import (
     ProducerFencedError,
     TransactionalIdNotFoundError,
 )
+from pcmodel.topics.group_offsets import pending_by_group
 from pcmodel.topics.idempotence import ProducerSequences
 from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition
 
@@ -328,12 +329,9 @@ class TransactionCoordinator:
         """Per group, the partitions of which an ongoing transaction has staged an offset
         (Kafka's ``pendingTransactionalOffsets``; a group added with nothing staged has none):
         the offsets-retention check keeps them, and their groups."""
-        pending: dict[str, frozenset[TopicPartition]] = {}
-        for txn in (t for t in self._transactions.values() if t.ongoing):
-            for group_id, staged in txn.offsets.items():
-                if staged:
-                    pending[group_id] = pending.get(group_id, frozenset()).union(staged)
-        return pending
+        return pending_by_group((group_id, staged)
+                                for txn in self._transactions.values() if txn.ongoing
+                                for group_id, staged in txn.offsets.items() if staged)
 
     def abort_timed_out(self, now_ms: int) -> list[EndedTransaction]:
         """Abort, fencing their producers, the transactions open longer than their timeout at

@@ -15,6 +15,7 @@ from __future__ import annotations
 import pytest
 
 from pcmodel.topics.broker import Broker, ExpiredOffsets
+from pcmodel.topics.group_offsets import pending_by_group
 from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition
 from tests.topics.conftest import FakeClock, WallClock, join_alone
 
@@ -158,3 +159,10 @@ def test_a_malformed_pending_is_refused_and_nothing_expires():
         with pytest.raises(TypeError, match="TopicPartition"):
             broker.expire_offsets(pending={"g": ["a-0"]})
         assert offsets_of(broker, "g") == {A0: 3}
+
+
+def test_pending_offsets_are_gathered_per_group_from_every_source():
+    # Two transactions (or a broker's and a cluster's log) staging offsets of one group:
+    # the check holds back the union; a group named with no partition is still held.
+    pending = pending_by_group([("g", [A0]), ("h", ()), ("g", {A1: None}), ("g", [A0])])
+    assert pending == {"g": frozenset({A0, A1}), "h": frozenset()}
