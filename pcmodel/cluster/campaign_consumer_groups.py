@@ -227,8 +227,7 @@ class ConsumerGroupMembers(CampaignGroup):
         except _RETRY:
             m.sent_owned = None  # the next heartbeat is a full one
         except Exception as exc:  # noqa: BLE001 - any other error is what the check is for
-            self.violations.append(f"group member {m.name}: {name} raised "
-                                   f"{type(exc).__name__}: {exc}")
+            self._unexpected(m, name, exc)
             m.fenced()
         return None
 
@@ -240,8 +239,7 @@ class ConsumerGroupMembers(CampaignGroup):
         except _COMMIT_FAILED:
             return False  # the heartbeat tells the member where it stands
         except Exception as exc:  # noqa: BLE001 - any other error is what the check is for
-            self.violations.append(f"group member {m.name}: commit_offsets raised "
-                                   f"{type(exc).__name__}: {exc}")
+            self._unexpected(m, "commit_offsets", exc)
             return False
 
     # --- checks -------------------------------------------------------------------------------

@@ -179,8 +179,7 @@ class GroupMembers(CampaignGroup):
             if m.generation is None:
                 m.joined = None  # a failed join or sync: the coordinator undid it; rejoin
         except Exception as exc:  # noqa: BLE001 - any other error is what the check is for
-            self.violations.append(f"group member {m.name}: {name} raised "
-                                   f"{type(exc).__name__}: {exc}")
+            self._unexpected(m, name, exc)
             m.lose(keep_id=False)
         return None
 

@@ -102,6 +102,12 @@ class CampaignGroup:
         return self._call(m, "commit_offsets", self.conn.commit_offsets, GROUP, generation,
                           m.member_id, positions) is not None
 
+    def _unexpected(self, m: Any, name: str, exc: Exception) -> None:
+        """Record as a violation an error that no consumer of the protocol expects from the
+        call ``name``: finding those is what the campaign is for."""
+        self.violations.append(f"group member {m.name}: {name} raised "
+                               f"{type(exc).__name__}: {exc}")
+
     def _check_ownership(self, tick: int) -> None:
         """After every member's turn: no partition has two owners (the protocol's sense)."""
         raise NotImplementedError
