@@ -90,6 +90,9 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, ReplicaAdmin, StateDeli
               ClusterMarkers):
     """``brokers`` replicating brokers and a controller. See the module docstring.
 
+    ``default_replication_factor`` is Kafka's ``default.replication.factor``, the replication
+    factor of a topic created without one: ``min(3, brokers)`` unless given (Kafka's default is
+    1; here a topic is replicated unless asked otherwise, as a lesson on replication wants).
     ``replica_lag_time_max_ms`` (Kafka's ``replica.lag.time.max.ms``, default 30000 there;
     1000 here so lessons see it happen) is how long a follower may go without catching up
     before it leaves the ISR; ``broker_session_timeout_ms`` how long a silent broker stays
@@ -203,7 +206,15 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, ReplicaAdmin, StateDeli
         #: The brokers' and coordinators' wall clock (epoch ms): see :func:`wall_clock_on`.
         self.wall_clock_ms = wall_clock_on(clock)
         self.tick = tick_ms / 1000
-        self.default_replication_factor = default_replication_factor or min(3, brokers)
+        if default_replication_factor is None:
+            default_replication_factor = min(3, brokers)
+        elif isinstance(default_replication_factor, bool) \
+                or not isinstance(default_replication_factor, int) \
+                or not 1 <= default_replication_factor <= brokers:
+            raise IllegalArgumentError(
+                f"default_replication_factor must be an int between 1 and the {brokers} "
+                f"brokers, got {default_replication_factor!r}")
+        self.default_replication_factor = default_replication_factor
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)  # appends, leadership, faults, close
         self.auto_leader_rebalance_enable = auto_leader_rebalance_enable

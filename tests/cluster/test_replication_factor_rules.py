@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import pytest
 
+from pcmodel.cluster import Cluster
 from pcmodel.topics import KafkaAdminClient, NewTopic
-from pcmodel.topics.errors import InvalidReplicationFactorError
+from pcmodel.topics.errors import IllegalArgumentError, InvalidReplicationFactorError
 from pcmodel.topics.replica_placement import check_replication_factor
 from pcmodel.topics.structs import TopicPartition
 
@@ -67,3 +68,25 @@ def test_the_checks_in_kafkas_order():
                        match=r"partition 4 time\(s\): The target replication factor of 4 "
                              r"cannot be reached because only 3 broker\(s\) are registered\."):
         check_replication_factor(4, 3, 3)
+
+
+@pytest.mark.parametrize("factor", [0, -1, 4, "2", 2.5, True])
+def test_a_default_replication_factor_no_topic_could_have_is_refused_at_once(factor):
+    # Left unchecked, 0 became three replicas, and the rest failed only at a topic's creation,
+    # as that topic's own bad factor.
+    with pytest.raises(IllegalArgumentError,
+                       match=r"default_replication_factor must be an int between 1 and the 3 "
+                             r"brokers, got "):
+        Cluster(3, mode="steps", default_replication_factor=factor)
+
+
+@pytest.mark.parametrize(("brokers", "given", "expected"),
+                         [(1, None, 1), (2, None, 2), (5, None, 3), (5, 5, 5), (3, 1, 1)])
+def test_the_default_replication_factor(brokers, given, expected):
+    cluster = Cluster(brokers, mode="steps", default_replication_factor=given)
+    try:
+        assert cluster.default_replication_factor == expected
+        cluster.create_topic("t", 1)
+        assert len(cluster.metadata()[TopicPartition("t", 0)].replicas) == expected
+    finally:
+        cluster.close()
