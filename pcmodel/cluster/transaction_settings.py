@@ -51,7 +51,12 @@ TRANSACTION_SETTINGS: dict[str, tuple[str, int | None]] = {
 
 def check_transaction_settings(settings: Mapping[str, object] | None) -> dict[str, int]:
     """``settings`` as a plain dict, checked: ``IllegalArgumentError`` for a name not in
-    :data:`TRANSACTION_SETTINGS` or a value that is not an int of at least 1."""
+    :data:`TRANSACTION_SETTINGS` or a value that is not an int of at least 1, and for
+    ``settings`` that are not a mapping of names to values."""
+    if settings is not None and not isinstance(settings, Mapping):
+        raise IllegalArgumentError(
+            "transaction_settings must be a dict of setting names to ints, such as "
+            f"{{'max_timeout_ms': 60000}}, got {settings!r}")
     checked: dict[str, int] = {}
     for name, value in (settings or {}).items():
         if name not in TRANSACTION_SETTINGS:

@@ -42,6 +42,13 @@ def test_a_wrong_setting_is_refused_with_its_name():
         filled_transaction_settings({"id_expiration_ms": 0})
 
 
+@pytest.mark.parametrize("settings", [5, "max_timeout_ms=60000", [("max_timeout_ms", 1)]])
+def test_settings_that_are_not_a_mapping_are_refused_in_one_line(settings):
+    with pytest.raises(IllegalArgumentError,
+                       match=r"transaction_settings must be a dict of setting names to ints"):
+        filled_transaction_settings(settings)
+
+
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("given", [{}, {"max_timeout_ms": 60_000},
                                    {"id_expiration_ms": 120_000, "partitions": 2}])
