@@ -315,7 +315,7 @@ class Broker(
         _check_int("offsets_retention_minutes", offsets_retention_minutes, 1,
                    IllegalArgumentError)
         _check_int("offset_metadata_max_bytes", offset_metadata_max_bytes, -(2**31),
-                   IllegalArgumentError)  # a Java int, as Kafka's; no other bound there
+                   IllegalArgumentError, 2**31 - 1)  # a Java int, as Kafka's; no other bound
         for name, interval in (
                 ("offsets_retention_check_interval_ms", offsets_retention_check_interval_ms),
                 ("producer_id_expiration_check_interval_ms",

@@ -17,11 +17,14 @@ from pcmodel.topics.structs import ElectionType
 __all__: list[str] = []  # package-internal: used by the broker's parts only
 
 
-def _check_int(name: str, value: Any, minimum: int, error: type[Exception]) -> int:
+def _check_int(name: str, value: Any, minimum: int, error: type[Exception],
+               maximum: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{name} must be an int, got {value!r}")
     if value < minimum:
         raise error(f"{name} must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise error(f"{name} must be <= {maximum}, got {value}")
     return value
 
 

@@ -83,6 +83,11 @@ def test_the_limit_is_a_broker_setting():
     assert Broker().offset_metadata_max_bytes == 4096  # Kafka's default
     with pytest.raises(TypeError):
         Broker(offset_metadata_max_bytes="4096")
+    # A Java int, as Kafka's setting and a cluster's: beyond it, refused at once.
+    assert Broker(offset_metadata_max_bytes=2**31 - 1).offset_metadata_max_bytes == 2**31 - 1
+    for beyond in (2**31, -(2**31) - 1):
+        with pytest.raises(IllegalArgumentError, match="offset_metadata_max_bytes must be"):
+            Broker(offset_metadata_max_bytes=beyond)
 
 
 def test_the_leader_epoch_is_stored_with_the_offset(topic):
