@@ -27,7 +27,9 @@ from pcmodel.topics.authorization import (
     operation_names,
 )
 from pcmodel.topics.broker import CLUSTER_ID
+from pcmodel.topics.config import MAX_WAIT_MS, waitable_ms
 from pcmodel.topics.errors import (
+    IllegalArgumentError,
     InvalidRequestError,
     KafkaTimeoutError,
     UnknownTopicOrPartitionError,
@@ -180,11 +182,18 @@ class MetadataAdminMixin:
 
         On a lone broker a created topic is ready at once; on a cluster a partition waits for
         the controller to elect a leader (after its brokers died, say). Raises
-        ``KafkaTimeoutError`` after ``timeout_ms``, naming what each topic still lacks.
+        ``KafkaTimeoutError`` after ``timeout_ms``, naming what each topic still lacks;
+        ``TypeError`` / ``IllegalArgumentError`` for a ``timeout_ms`` that is not a number of
+        milliseconds from 0 to :data:`~pcmodel.topics.config.MAX_WAIT_MS`.
         """
         self._check_open()
         if isinstance(topic_names, str):
             raise TypeError("topic_names must be a list of names, not a str")
+        if isinstance(timeout_ms, bool) or not isinstance(timeout_ms, (int, float)):
+            raise TypeError(f"timeout_ms must be a number of milliseconds, got {timeout_ms!r}")
+        if not waitable_ms(timeout_ms):  # NaN above all: the loop below would never end
+            raise IllegalArgumentError(
+                f"timeout_ms must be from 0 to {MAX_WAIT_MS:g} ms, got {timeout_ms}")
         names = list(topic_names)
         deadline = time.monotonic() + timeout_ms / 1000
         pause = threading.Event()  # never set: a wait that no signal cuts short

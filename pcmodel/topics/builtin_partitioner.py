@@ -45,6 +45,7 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
+from pcmodel.topics.config import MAX_WAIT_MS, waitable_ms
 from pcmodel.topics.errors import KafkaConfigurationError
 from pcmodel.topics.partitioner_base import Partitioner, default_partition
 
@@ -246,7 +247,8 @@ def check_settings(adaptive: object, availability_timeout_ms: object,
             raise KafkaConfigurationError(f"{key} must be True or False, got {value!r}")
     if (isinstance(availability_timeout_ms, bool)
             or not isinstance(availability_timeout_ms, (int, float))
-            or availability_timeout_ms < 0):
+            or not waitable_ms(availability_timeout_ms)):
         raise KafkaConfigurationError(
-            "partitioner_availability_timeout_ms must be a number >= 0 (0 turns it off), got "
+            f"partitioner_availability_timeout_ms must be a number of milliseconds from 0 to "
+            f"{MAX_WAIT_MS:g} (0 turns it off), got "
             f"{availability_timeout_ms!r}")

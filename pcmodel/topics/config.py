@@ -22,6 +22,7 @@ value validated).
 from __future__ import annotations
 
 import difflib
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
@@ -33,12 +34,14 @@ __all__ = [
     "COMMON_NO_EFFECT",
     "CONSUMER_NO_EFFECT",
     "PRODUCER_NO_EFFECT",
+    "MAX_WAIT_MS",
     "NoEffect",
     "check_int",
     "check_no_effect",
     "reject_unknown_key",
     "resolve_config",
     "settings_table",
+    "waitable_ms",
 ]
 
 #: The answer to ``bootstrap_servers=``, the same for the producer and the consumer.
@@ -49,12 +52,24 @@ BOOTSTRAP_SERVERS_MESSAGE = (
     "a broker in this process, or broker=handle for one started with start_broker_process()"
 )
 
+#: The longest a client can be told to wait, in milliseconds: ``threading``'s limit. A longer
+#: wait (an infinite one too) overflows the timeout of the lock a client waits on.
+MAX_WAIT_MS = threading.TIMEOUT_MAX * 1000
+
+
+def waitable_ms(ms: float) -> bool:
+    """True if ``ms`` (a number) is a time a client can wait: from 0 to :data:`MAX_WAIT_MS`.
+    NaN is not: it compares false with everything, and a wait loop given it never ends."""
+    return 0 <= ms <= MAX_WAIT_MS
+
+
 # --- checks of values, as loose or as strict as kafka-python's -------------------------------
 
 
 def _number(minimum: float = 0) -> Callable[[str, Any], None]:
     def check(key: str, value: Any) -> None:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < minimum:
+        if (isinstance(value, bool) or not isinstance(value, (int, float))
+                or not value >= minimum):  # NaN too
             raise KafkaConfigurationError(f"{key} must be a number >= {minimum}, got {value!r}")
 
     return check

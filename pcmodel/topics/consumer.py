@@ -99,7 +99,7 @@ from typing import Any
 from pcmodel.buffers import make_buffer
 from pcmodel.errors import ShutDown
 from pcmodel.topics.commits import CommitterMixin
-from pcmodel.topics.config import CONSUMER_NO_EFFECT, resolve_config
+from pcmodel.topics.config import CONSUMER_NO_EFFECT, MAX_WAIT_MS, resolve_config, waitable_ms
 from pcmodel.topics.consumer_config import DEFAULT_CONFIG, validate_config
 from pcmodel.topics.consumer_metrics import ConsumerMetricsMixin
 from pcmodel.topics.errors import (
@@ -265,8 +265,9 @@ class KafkaConsumer(
         self._check_open()
         if isinstance(timeout_ms, bool) or not isinstance(timeout_ms, (int, float)):
             raise TypeError(f"timeout_ms must be a number, got {timeout_ms!r}")
-        if timeout_ms < 0:
-            raise IllegalArgumentError(f"timeout_ms must be >= 0, got {timeout_ms}")
+        if not waitable_ms(timeout_ms):
+            raise IllegalArgumentError(
+                f"timeout_ms must be from 0 to {MAX_WAIT_MS:g} ms, got {timeout_ms}")
         if max_records is None:
             max_records = self.config["max_poll_records"]
         if isinstance(max_records, bool) or not isinstance(max_records, int) or max_records < 1:

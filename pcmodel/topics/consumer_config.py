@@ -18,7 +18,7 @@ import time
 from typing import Any
 
 from pcmodel.buffers import VARIANTS
-from pcmodel.topics.config import check_group_instance_id, check_int
+from pcmodel.topics.config import MAX_WAIT_MS, check_group_instance_id, check_int, waitable_ms
 from pcmodel.topics.errors import KafkaConfigurationError
 from pcmodel.topics.log_transactions import ISOLATION_LEVELS
 from pcmodel.topics.serde import converter
@@ -149,8 +149,11 @@ def validate_config(config: dict[str, Any]) -> None:
             f"{config['auto_offset_reset']!r}"
         )
     timeout = config["consumer_timeout_ms"]
-    if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout < 0:
-        raise KafkaConfigurationError(f"consumer_timeout_ms must be >= 0, got {timeout!r}")
+    if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or not (
+            timeout == math.inf or waitable_ms(timeout)):
+        raise KafkaConfigurationError(
+            f"consumer_timeout_ms must be a number of milliseconds from 0 to {MAX_WAIT_MS:g}, or "
+            f"math.inf to wait for ever; got {timeout!r}")
     from pcmodel.topics.assignors import assignor_names
 
     config["partition_assignment_strategy"] = assignor_names(

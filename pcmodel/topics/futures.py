@@ -25,6 +25,7 @@ from enum import Enum
 from typing import Any
 
 from pcmodel.topics.errors import KafkaTimeoutError
+from pcmodel.topics.producer_config import check_timeout
 from pcmodel.topics.structs import RecordMetadata, TopicPartition
 
 __all__ = ["CommitFuture", "FutureRecordMetadata", "FutureState", "ProducerBatch"]
@@ -208,8 +209,11 @@ class FutureRecordMetadata:
         """Block until the record is acknowledged and return its metadata.
 
         Raises the append's error if it failed, and ``KafkaTimeoutError`` if ``timeout`` seconds
-        passed first (the record may still be sent later).
+        passed first (the record may still be sent later; a negative timeout: at once).
+        ``TypeError`` / ``IllegalArgumentError`` for a timeout that is not a number of seconds
+        (NaN, or longer than a lock can wait).
         """
+        check_timeout("get()", timeout, negative_ok=True)
         # A batch split by the sender finishes after its halves, so once the batch first
         # waited on is done, so is the one the record now belongs to.
         if not self._batch.wait(timeout):

@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from pcmodel.topics.config import MAX_WAIT_MS, waitable_ms
 from pcmodel.topics.errors import (
     IllegalArgumentError,
     KafkaTimeoutError,
@@ -235,8 +236,9 @@ class PositionsMixin:
             timeout_ms = self.config["request_timeout_ms"]
         if isinstance(timeout_ms, bool) or not isinstance(timeout_ms, (int, float)):
             raise TypeError(f"timeout_ms must be a number of milliseconds, got {timeout_ms!r}")
-        if timeout_ms < 0:
-            raise IllegalArgumentError(f"timeout_ms must be >= 0, got {timeout_ms}")
+        if not waitable_ms(timeout_ms):
+            raise IllegalArgumentError(
+                f"timeout_ms must be from 0 to {MAX_WAIT_MS:g} ms, got {timeout_ms}")
         return timeout_ms / 1000
 
     def _end_offsets(self, tps: list[TopicPartition]) -> dict[TopicPartition, int]:

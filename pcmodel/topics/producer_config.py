@@ -24,7 +24,13 @@ from typing import Any
 
 from pcmodel.buffers import VARIANTS
 from pcmodel.topics.compression import get_codec
-from pcmodel.topics.config import PRODUCER_NO_EFFECT, check_no_effect, reject_unknown_key
+from pcmodel.topics.config import (
+    MAX_WAIT_MS,
+    PRODUCER_NO_EFFECT,
+    check_no_effect,
+    reject_unknown_key,
+    waitable_ms,
+)
 from pcmodel.topics.errors import IllegalArgumentError, KafkaConfigurationError
 
 __all__ = [
@@ -237,9 +243,11 @@ def check_int_arg(name: str, value: object, minimum: int, hint: str = "") -> Non
 
 
 def check_number_arg(name: str, value: object) -> None:
-    """Raise KafkaConfigurationError unless ``value`` is a number >= 0."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise KafkaConfigurationError(f"{name} must be a number >= 0, got {value!r}")
+    """Raise KafkaConfigurationError unless ``value`` is a number of milliseconds from 0 to
+    :data:`~pcmodel.topics.config.MAX_WAIT_MS` (not NaN, not infinite: each is a wait)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not waitable_ms(value):
+        raise KafkaConfigurationError(
+            f"{name} must be a number of milliseconds from 0 to {MAX_WAIT_MS:g}, got {value!r}")
 
 
 def check_timeout(call: str, timeout: object, *, negative_ok: bool = False) -> None:
@@ -253,3 +261,7 @@ def check_timeout(call: str, timeout: object, *, negative_ok: bool = False) -> N
         raise TypeError(f"{call}: timeout must be a number of seconds or None, got {timeout!r}")
     if timeout < 0 and not negative_ok:
         raise IllegalArgumentError(f"{call}: timeout must be >= 0 seconds, got {timeout}")
+    if not timeout <= MAX_WAIT_MS / 1000:  # NaN, or too long to wait on a lock
+        raise IllegalArgumentError(
+            f"{call}: timeout must be a number of seconds up to {MAX_WAIT_MS / 1000:g}, or None "
+            f"to wait for ever; got {timeout}")
