@@ -19,9 +19,22 @@ import threading
 import time
 from collections.abc import Callable
 
+from pcmodel.topics.errors import IllegalArgumentError
 from pcmodel.topics.log_records import wall_clock_ms
 
-__all__ = ["VirtualClock", "wall_clock_on"]
+__all__ = ["VirtualClock", "check_seconds", "wall_clock_on"]
+
+
+def check_seconds(call: str, seconds: object) -> float:
+    """``seconds`` given to ``call`` (``"slow()"``, ``"run_for()"``...), as a float;
+    ``IllegalArgumentError`` unless it is a finite number from 0 to ``threading.TIMEOUT_MAX``.
+    A clock never reaches NaN or infinity: a loop driving time towards either never ends, and
+    a real-time wait longer than the limit overflows its lock's timeout."""
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) \
+            or not 0 <= seconds <= threading.TIMEOUT_MAX:
+        raise IllegalArgumentError(f"{call} needs a finite number of seconds >= 0 (at most "
+                                   f"{threading.TIMEOUT_MAX:g}), got {seconds!r}")
+    return float(seconds)
 
 
 class VirtualClock:

@@ -44,7 +44,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from pcmodel.cluster.clock import VirtualClock, wall_clock_on
+from pcmodel.cluster.clock import VirtualClock, check_seconds, wall_clock_on
 from pcmodel.cluster.consumer_group_settings import check_consumer_group_settings
 from pcmodel.cluster.controller import Controller, PartitionState
 from pcmodel.cluster.driving import Driving
@@ -365,6 +365,7 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, ReplicaAdmin, StateDeli
         """
         if acks not in _ACKS:
             raise IllegalArgumentError(f"acks must be one of {_ACKS}, got {acks!r}")
+        check_seconds("produce()", timeout)
         check_transactional(producer, transactional)
         tp = TopicPartition(topic, partition)
         future = ProduceFuture(self._drive_until_done if self.mode == "steps" else None)

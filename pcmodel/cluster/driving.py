@@ -28,7 +28,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from pcmodel.cluster.clock import VirtualClock
+from pcmodel.cluster.clock import VirtualClock, check_seconds
 from pcmodel.cluster.follower import replicate_once
 from pcmodel.cluster.node import ClusterNode
 from pcmodel.cluster.purgatory import ProduceFuture
@@ -63,23 +63,26 @@ class Driving:
         return moved
 
     def advance(self, seconds: float | None = None) -> bool:
-        """Move the virtual clock by ``seconds`` (one tick by default), then :meth:`step`."""
+        """Move the virtual clock by ``seconds`` (one tick by default), then :meth:`step`.
+        ``IllegalArgumentError`` unless ``seconds`` is a finite number >= 0."""
         if not isinstance(self.clock, VirtualClock):
             raise IllegalStateError("advance() needs a cluster with a VirtualClock; "
                                     "a real-time cluster moves on its own")
-        self.clock.advance(self.tick if seconds is None else seconds)
+        self.clock.advance(self.tick if seconds is None else check_seconds("advance()", seconds))
         return self.step()
 
     def run_for(self, seconds: float) -> None:
-        """Advance virtual time tick by tick for ``seconds``, stepping after each tick."""
-        end = self.clock() + seconds
+        """Advance virtual time tick by tick for ``seconds``, stepping after each tick.
+        ``IllegalArgumentError`` unless ``seconds`` is a finite number >= 0."""
+        end = self.clock() + check_seconds("run_for()", seconds)
         while self.clock() < end - 1e-9:
             self.advance(min(self.tick, end - self.clock()))
 
     def settle(self, max_seconds: float = 30.0) -> None:
         """Step until nothing moves and every live replica of every partition is in the ISR
-        with its leader's LEO, or ``max_seconds`` of virtual time passed."""
-        self._drive_until(self._settled, max_seconds)
+        with its leader's LEO, or ``max_seconds`` of virtual time passed (a finite number
+        >= 0, else ``IllegalArgumentError``)."""
+        self._drive_until(self._settled, check_seconds("settle()", max_seconds))
 
     # --- one broker's round (with the lock held) ----------------------------------------------
 

@@ -11,9 +11,7 @@ when it returns).
 
 from __future__ import annotations
 
-import math
-
-from pcmodel.topics.errors import IllegalArgumentError
+from pcmodel.cluster.clock import check_seconds
 
 __all__ = ["FaultInjection", "check_slowness"]
 
@@ -21,11 +19,7 @@ __all__ = ["FaultInjection", "check_slowness"]
 def check_slowness(seconds: object) -> float:
     """``seconds`` for :meth:`FaultInjection.slow`, as a float; ``IllegalArgumentError``
     unless it is a finite number >= 0 (a fetch that never comes is ``isolate``)."""
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) \
-            or not math.isfinite(seconds) or seconds < 0:
-        raise IllegalArgumentError(f"slow() needs a finite number of seconds >= 0, got "
-                                   f"{seconds!r}")
-    return float(seconds)
+    return check_seconds("slow()", seconds)
 
 
 class FaultInjection:

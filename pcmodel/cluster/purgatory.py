@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable
 from typing import NamedTuple
 
+from pcmodel.cluster.clock import check_seconds
 from pcmodel.cluster.errors import NotEnoughReplicasAfterAppendError
 from pcmodel.topics.structs import TopicPartition
 
@@ -69,7 +70,11 @@ class ProduceFuture:
 
         Raises ``TimeoutError`` if it is still unknown after ``timeout`` seconds (virtual
         seconds for a stepped cluster). The produce itself is not cancelled.
+        ``IllegalArgumentError`` for a ``timeout`` that is not ``None`` or a finite number
+        >= 0.
         """
+        if timeout is not None:
+            timeout = check_seconds("get()", timeout)
         if self._driver is not None and not self.done():
             self._driver(self, float("inf") if timeout is None else timeout)  # steps until done
         elif not self._done.wait(timeout):
