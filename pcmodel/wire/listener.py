@@ -12,8 +12,12 @@ the listener does not serve, vanishing mid-request, never reading its responses 
 happened, and keeps serving the rest. A request is handled only once it has arrived completely,
 so a client that vanishes mid-request changes nothing in the broker. Connections beyond
 ``max_connections`` are refused with a log line. A handler that fails (a bug: its traceback is
-logged) answers UNKNOWN_SERVER_ERROR in the response's request-wide error field, or closes the
-connection where the response has none at that version, never an empty answer.
+logged) is answered as a Kafka broker answers a request that failed (``getErrorResponse``, see
+:mod:`pcmodel.wire.error_responses`): the error (UNKNOWN_SERVER_ERROR for a bug) in every item
+the request named and in the request-wide error field where the version has one, where the
+client looks for it (it retries a retriable one; Kafka's clients fail a request on
+UNKNOWN_SERVER_ERROR). Only a failed Produce with ``acks=0``, which expects no answer, has its
+connection closed instead.
 
 Prior art: Kafka's ``SocketServer`` (``socket.request.max.bytes``, ``max.connections``, muting a
 connection while its request is processed) and the standard library's ``socketserver``
@@ -31,7 +35,8 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from pcmodel.wire.api import ApiHandler, CloseConnection, error_code
+from pcmodel.wire.api import ApiHandler, CloseConnection
+from pcmodel.wire.error_responses import error_response
 from pcmodel.wire.framing import (
     ProtocolViolation,
     decode_request,
@@ -361,29 +366,28 @@ class KafkaListener:
         except Exception as exc:
             log.exception("Kafka listener: %s v%d from %s failed", request.handler.name,
                           request.api_version, name)
-            response = _failure_response(ctx, request.handler, exc)
+            return _error_reply(ctx, request, exc)
         if response is None:
             return None
         return encode_response(response, request.correlation_id)
 
 
-def _failure_response(ctx: Any, handler: ApiHandler, exc: Exception) -> Any:
-    """The response saying that ``handler`` failed with ``exc``: its request-wide
-    ``error_code`` set to the exception's code (UNKNOWN_SERVER_ERROR for a bug).
-
-    A response with no such field at the request's version (Produce, Metadata, OffsetCommit, a
-    Fetch before v7, a FindCoordinator from v4...) cannot say it: empty, it would read as
-    success or as "nothing there". Raises :class:`CloseConnection` instead, and the client
-    retries on a new connection, as it does when a Kafka broker closes a connection it cannot
-    answer.
-    """
-    field = handler.response_class.fields.get("error_code")
-    if field is None or not field.for_version_q(ctx.api_version):
+def _error_reply(ctx: Any, request: Any, exc: Exception) -> bytes:
+    """The encoded answer a Kafka broker sends to ``request`` (as decoded by
+    :func:`~pcmodel.wire.framing.decode_request`) whose handler raised ``exc``
+    (:func:`~pcmodel.wire.error_responses.error_response`). Raises :class:`CloseConnection`
+    where Kafka closes the connection instead: no answer expected, or none could be built."""
+    name = f"{request.handler.name} v{request.api_version}"
+    try:
+        response = error_response(ctx, request.body, exc)
+        if response is not None:
+            return encode_response(response, request.correlation_id)
+    except Exception as inner:
+        log.exception("Kafka listener: the error response to %s failed", name)
         raise CloseConnection(
-            f"{handler.name} v{ctx.api_version} failed ({exc!r}), and its response has no "
-            "request-wide error to say so"
-        ) from exc
-    return ctx.response(error_code=error_code(exc))
+            f"{name} failed ({exc!r}) and so did its error response ({inner!r})"
+        ) from inner
+    raise CloseConnection(f"{name} failed ({exc!r}) and expects no answer") from exc
 
 
 def _client_host(peer: Any) -> str:

@@ -14,8 +14,11 @@ To add a handler module (for example ``groups.py`` with JoinGroup, SyncGroup, ..
    ``ctx.response(field=value, ...)`` (nested items are built with the response class's nested
    classes, e.g. ``JoinGroupResponse.JoinGroupResponseMember(...)``). Map broker exceptions to
    Kafka error codes with :func:`pcmodel.wire.api.error_code` (pcmodel's broker errors carry
-   Kafka's code in ``errno``); an exception that escapes the handler becomes
-   UNKNOWN_SERVER_ERROR in the response's top-level ``error_code`` and one logged traceback.
+   Kafka's code in ``errno``); an exception that escapes the handler is logged with its
+   traceback and answered as Kafka answers it (:mod:`pcmodel.wire.error_responses`, Kafka's
+   ``getErrorResponse``): its code (UNKNOWN_SERVER_ERROR for a bug) in every item the request
+   named and in the top-level ``error_code`` where the version has one. A new API needs its
+   builder there too.
 2. End the module with::
 
        HANDLERS = {
