@@ -232,6 +232,9 @@ TOPIC_CONFIGS: dict[str, TopicConfigSpec] = {
 TOPIC_CONFIGS.update({f"compression.{codec}.level": _level_spec(codec)
                       for codec in COMPRESSION_LEVELS})
 
+#: The topic configs a replicated cluster honours and a lone broker (one replica) ignores.
+_REPLICATION_CONFIGS = ("min.insync.replicas", "unclean.leader.election.enable")
+
 #: Topic configs accepted and ignored: they tune storage or replication this broker has not.
 IGNORED_TOPIC_CONFIGS = frozenset({
     "min.insync.replicas", "segment.index.bytes",
@@ -314,8 +317,10 @@ def check_topic_configs(configs: Mapping[str, Any] | None) -> dict[str, str]:
                 "max.message.bytes, compression.type, compression.gzip.level, "
                 "compression.lz4.level, compression.zstd.level, and for compaction "
                 "segment.bytes, segment.ms, min.cleanable.dirty.ratio, min.compaction.lag.ms, "
-                "max.compaction.lag.ms, delete.retention.ms (and, with no effect here: "
-                f"{', '.join(sorted(IGNORED_TOPIC_CONFIGS))})"
+                "max.compaction.lag.ms, delete.retention.ms, on a replicated cluster "
+                f"{' and '.join(_REPLICATION_CONFIGS)} (and, with no effect: "
+                f"{', '.join(sorted(IGNORED_TOPIC_CONFIGS - set(_REPLICATION_CONFIGS)))}, "
+                "and the replication configs on a lone broker)"
             )
         checked[name] = text = _checked_value(name, value)
         if name == "remote.storage.enable" and text == "true":

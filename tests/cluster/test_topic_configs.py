@@ -276,3 +276,16 @@ def test_the_offsets_topic_is_compacted_as_kafkas(make_cluster):
     assert overrides(cluster, "__consumer_offsets") == {
         "cleanup.policy": "compact", "compression.type": "producer",
         "segment.bytes": str(100 * 1024 * 1024)}
+
+
+def test_an_unknown_config_is_refused_naming_the_replication_configs_as_honoured(make_cluster):
+    cluster = make_cluster(3)
+    cluster.create_topic("t", 1)
+    with pytest.raises(InvalidConfigurationError) as refused:
+        cluster.alter_topic_configs("t", [("min.insync.replica", SET, "2")])
+    message = str(refused.value)
+    honoured, no_effect = message.split("(and, with no effect:")
+    assert "on a replicated cluster min.insync.replicas and unclean.leader.election.enable" \
+        in honoured
+    assert "min.insync.replicas" not in no_effect and "unclean" not in no_effect
+    assert "flush.ms" in no_effect
