@@ -47,4 +47,5 @@ def test_times_a_clock_reaches_still_work(make_cluster):
     cluster.settle(0)
     cluster.run_for(0.5)
     cluster.advance(0)
-    assert cluster.produce("t", 0, [(None, b"x")], acks="all", timeout=5).get(timeout=5).base_offset == 0
+    future = cluster.produce("t", 0, [(None, b"x")], acks="all", timeout=5)
+    assert future.get(timeout=5).base_offset == 0
