@@ -8,14 +8,21 @@
     # {"topic": {"orders": {"retention.ms": {"value": "60000", "read_only": False,
     #     "config_source": "DYNAMIC_TOPIC_CONFIG", ...}}}}
 
-A topic's configs can be altered (what each does: :mod:`pcmodel.topics.topic_configs`); a
-broker's are read-only. Where kafka-python and Kafka's Java client differ, pcmodel follows Java:
-describing an unknown topic raises ``UnknownTopicOrPartitionError`` (kafka-python answers an
-empty dict for it), and ``alter_configs`` without ``incremental`` never adds the other
-modified configs into the caller's ``ConfigResource`` (kafka-python's fallback for brokers
-older than 2.3 writes them there; pcmodel's brokers all take IncrementalAlterConfigs). A
-resource given twice in one ``alter_configs`` is altered for neither entry, as Kafka's broker
-(and pcmodel's Kafka listener) refuses it.
+A topic's configs can be altered (what each does: :mod:`pcmodel.topics.topic_configs`), and
+so can a group's, Kafka 4's GROUP resource named by a group id, of a group that exists or not
+(``consumer.session.timeout.ms`` and ``consumer.heartbeat.interval.ms``:
+:mod:`pcmodel.topics.group_configs`)::
+
+    admin.alter_configs([ConfigResource("GROUP", "billing",
+                                        {"consumer.session.timeout.ms": "60000"})])
+
+A broker's configs are read-only. Where kafka-python and Kafka's Java client differ, pcmodel
+follows Java: describing an unknown topic raises ``UnknownTopicOrPartitionError``
+(kafka-python answers an empty dict for it), and ``alter_configs`` without ``incremental``
+never adds the other modified configs into the caller's ``ConfigResource`` (kafka-python's
+fallback for brokers older than 2.3 writes them there; pcmodel's brokers all take
+IncrementalAlterConfigs). A resource given twice in one ``alter_configs`` is altered for
+neither entry, as Kafka's broker (and pcmodel's Kafka listener) refuses it.
 
 Prior art: kafka-python's ``kafka/admin/_configs.py`` and the Java ``Admin`` interface
 (``describeConfigs``, ``incrementalAlterConfigs``).
@@ -87,7 +94,17 @@ def _given_twice() -> InvalidRequestError:
 
 def _unsupported(kind: ConfigResourceType) -> InvalidRequestError:
     return InvalidRequestError(f"config resources of type {kind.name} are not served by "
-                               "pcmodel's brokers; TOPIC and BROKER are")
+                               "pcmodel's brokers; TOPIC, BROKER and GROUP are")
+
+
+def _group_call(conn: Any, method: str) -> Any:
+    """The connection's group config ``method``. A connection to a broker in another process
+    does not carry group configs: ``InvalidRequestError`` says what to use instead."""
+    if not hasattr(conn, method):
+        raise InvalidRequestError(
+            "config resources of type GROUP are not served through this connection: use an "
+            "in-process broker, or a Kafka admin client on the broker's Kafka listener")
+    return getattr(conn, method)
 
 
 class ConfigAdminMixin:
@@ -98,14 +115,17 @@ class ConfigAdminMixin:
                          include_synonyms: bool = False,
                          config_filter: ConfigFilterType | str | int = "modified",
                          ) -> dict[str, dict[str, dict[str, dict[str, Any]]]]:
-        """The configs of each resource: ``{"topic"|"broker": {name: {config: {...}}}}``.
+        """The configs of each resource: ``{"topic"|"broker"|"group": {name: {config:
+        {...}}}}``.
 
         A resource's ``configs`` names the configs wanted (``None`` or empty: all, as Kafka's
         ``ConfigHelper`` takes a null or empty key list);
         ``config_filter`` keeps ``"modified"`` ones (set on the resource: the default),
         ``"dynamic"`` (alterable), ``"default"``, ``"static"`` or ``"all"``; synonyms are
-        listed only with ``include_synonyms``. Raises ``UnknownTopicOrPartitionError`` for a
+        listed only with ``include_synonyms``. A group's configs are described whether the group
+        exists or not. Raises ``UnknownTopicOrPartitionError`` for a
         topic that does not exist, ``IllegalArgumentError`` for an unknown broker id,
+        ``InvalidRequestError`` for the group id ``""``,
         ``InvalidRequestError`` for a resource type the broker does not serve, ``ValueError``
         for a broker name that is not an integer or an unknown filter.
         """
@@ -125,7 +145,8 @@ class ConfigAdminMixin:
     def alter_configs(self, config_resources: Iterable[ConfigResource],
                       validate_only: bool = False, raise_on_unknown: bool = True,
                       incremental: bool | None = None) -> dict[str, dict[str, str]]:
-        """Alter each resource's configs: ``{"topic": {name: "OK" or the error}}``.
+        """Alter each resource's configs: ``{"topic"|"group"|"broker": {name: "OK" or the
+        error}}``.
 
         A resource's ``configs`` are ``{config: value}`` (SET) or ``{config: (op, value)}``
         with an :class:`~pcmodel.topics.config_resources.AlterConfigOp` (or its name or number):
@@ -190,6 +211,8 @@ class ConfigAdminMixin:
             return self._conn.describe_topic_configs(resource.name)
         if kind is ConfigResourceType.BROKER:
             return self._conn.describe_broker_configs(self._broker_id(resource.name))
+        if kind is ConfigResourceType.GROUP:
+            return _group_call(self._conn, "describe_group_configs")(resource.name)
         raise _unsupported(kind)
 
     def _modified(self, resource: ConfigResource) -> dict[str, str | None]:
@@ -222,6 +245,10 @@ class ConfigAdminMixin:
                 self._conn.alter_topic_configs(resource.name, operations,
                                                incremental=incremental,
                                                validate_only=validate_only)
+            elif resource.resource_type is ConfigResourceType.GROUP:
+                _group_call(self._conn, "alter_group_configs")(
+                    resource.name, operations, incremental=incremental,
+                    validate_only=validate_only)
             elif resource.resource_type is ConfigResourceType.BROKER:
                 self._broker_id(resource.name)
                 if operations:  # nothing asked, nothing refused: as Kafka answers

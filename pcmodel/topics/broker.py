@@ -164,6 +164,8 @@ CLIENT_METHODS: tuple[str, ...] = (
     "describe_topic_configs",
     "alter_topic_configs",
     "describe_broker_configs",
+    "describe_group_configs",
+    "alter_group_configs",
     # data
     "append",
     "append_idempotent",

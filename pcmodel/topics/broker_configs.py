@@ -1,11 +1,15 @@
-"""The broker's configs: describing a topic's or the broker's, altering a topic's.
+"""The broker's configs: describing a topic's, a group's or the broker's, altering a topic's
+or a group's.
 
 :class:`ConfigsMixin` is the part of :class:`~pcmodel.topics.broker.Broker` behind Kafka's
 DescribeConfigs, AlterConfigs and IncrementalAlterConfigs. A topic keeps the configs set on it
 (its overrides, in ``_Topic.configs``); an alteration computes the new overrides, checks them
 whole, and only then applies them: ``retention.ms`` to every partition log at once (records
 already older than the new limit go), ``message.timestamp.type`` to the appends that follow,
-the others kept and described. The broker's own settings
+the others kept and described. A group's configs (Kafka 4's GROUP resource,
+:mod:`pcmodel.topics.group_configs`) are kept by group id in ``_group_configs``, whether the
+group exists or not, and read by its consumer group at each heartbeat
+(:mod:`pcmodel.topics.broker_consumer_groups`). The broker's own settings
 are the arguments it was made with, and read-only. It runs under the broker's one lock.
 
 Prior art: Kafka's ``ConfigAdminManager`` and ``ConfigHelper.describeConfigs``.
@@ -13,12 +17,18 @@ Prior art: Kafka's ``ConfigAdminManager`` and ``ConfigHelper.describeConfigs``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from pcmodel.topics.broker_static_configs import ConsumerGroupConfigs, broker_config_entries
 from pcmodel.topics.config_resources import AlterConfigOp, ConfigEntry
 from pcmodel.topics.errors import InvalidConfigurationError
+from pcmodel.topics.group_configs import (
+    altered_group_overrides,
+    check_group_resource,
+    describe_group_configs,
+)
 from pcmodel.topics.group_offsets import DEFAULT_RETENTION_CHECK_INTERVAL_MS
 from pcmodel.topics.log import RetentionPolicy
 from pcmodel.topics.log_settings import log_settings
@@ -34,6 +44,50 @@ __all__ = ["ConfigsMixin"]
 
 class ConfigsMixin:
     """Describing and altering configs (Broker part)."""
+
+    #: group id -> the configs set on that group. Replaced whole by an alteration, never
+    #: changed in place, so this empty default is never written to.
+    _group_configs: Mapping[str, Mapping[str, str]] = MappingProxyType({})
+
+    def describe_group_configs(self, group_id: str) -> list[ConfigEntry]:
+        """Every config of group ``group_id``, in name order, whether the group exists or not
+        (see :func:`~pcmodel.topics.group_configs.describe_group_configs`): the value set on
+        the group, else the broker's setting. Returns at once. Raises
+        ``InvalidRequestError`` for ``""``."""
+        check_group_resource(group_id)
+        with self._lock:
+            return describe_group_configs(
+                self._group_configs.get(group_id, {}),
+                session_ms=self.group_consumer_session_timeout_ms,
+                heartbeat_ms=self.group_consumer_heartbeat_interval_ms)
+
+    def alter_group_configs(self, group_id: str,
+                            operations: Iterable[tuple[str, int | AlterConfigOp, Any]], *,
+                            incremental: bool = True, validate_only: bool = False) -> None:
+        """Alter group ``group_id``'s configs (the group need not exist): ``operations`` are
+        ``(config, AlterConfigOp, value)``, SET or DELETE; ``incremental=False`` (Kafka's
+        AlterConfigs) replaces every override with the SETs given. The group's consumer group
+        uses a new ``consumer.session.timeout.ms`` or ``consumer.heartbeat.interval.ms`` from
+        each member's next heartbeat on.
+
+        All or nothing: raises ``InvalidRequestError`` (``""``, a config named twice, an
+        unknown operation) or ``InvalidConfigurationError`` (see
+        :func:`~pcmodel.topics.group_configs.altered_group_overrides`) with nothing changed.
+        ``validate_only`` checks and changes nothing. Returns at once.
+        """
+        with self._lock:
+            self._check_open()
+            overrides = altered_group_overrides(
+                group_id, self._group_configs.get(group_id, {}), operations,
+                incremental=incremental,
+                session_ms=self.group_consumer_session_timeout_ms,
+                heartbeat_ms=self.group_consumer_heartbeat_interval_ms)
+            if validate_only:
+                return
+            table = {**self._group_configs, group_id: overrides}
+            if not overrides:
+                del table[group_id]
+            self._group_configs = table
 
     def describe_topic_configs(self, name: str) -> list[ConfigEntry]:
         """Every config of topic ``name`` (see

@@ -31,8 +31,11 @@ the classic protocol. A replicated cluster routes them to the broker coordinatin
 restores the group from one (:meth:`~ConsumerGroupsMixin.restore_consumer_group`).
 
 The broker's settings (Kafka's names): ``group_consumer_session_timeout_ms`` (45 s) and
-``group_consumer_heartbeat_interval_ms`` (5 s) apply to every consumer group;
-``group_consumer_max_size`` bounds its members (``None``, Kafka's default: no bound).
+``group_consumer_heartbeat_interval_ms`` (5 s) apply to every consumer group that does not
+set its own ``consumer.session.timeout.ms`` and ``consumer.heartbeat.interval.ms`` (Kafka 4's
+group configs, :mod:`pcmodel.topics.group_configs`, read at each heartbeat as Kafka's
+coordinator reads them); ``group_consumer_max_size`` bounds its members (``None``, Kafka's
+default: no bound).
 ``group_consumer_migration_policy`` (``"bidirectional"``, Kafka 4's default; or ``"upgrade"``,
 ``"downgrade"``, ``"disabled"``) says which conversions a group may make, and
 ``group_classic_max_size`` (``None``: no bound), Kafka's ``group.max.size``, refuses a downgrade
@@ -50,6 +53,7 @@ from pcmodel.topics.consumer_group_members import Assignment, ConsumerGroupMembe
 from pcmodel.topics.coordinator import GroupCoordinator, validate_group_id
 from pcmodel.topics.errors import GroupIdNotFoundError, IllegalArgumentError
 from pcmodel.topics.group_answers import GroupState
+from pcmodel.topics.group_configs import consumer_group_timeouts
 from pcmodel.topics.group_migration import (
     DEFAULT_MIGRATION_POLICY,
     check_migration_policy,
@@ -200,6 +204,10 @@ class ConsumerGroupsMixin:
             self._check_offsets_retention()
             now = self._clock()
             group = self._consumer_group(group_id, create=member_epoch == 0)
+            # Kafka's coordinator reads the group's configs at each heartbeat: a new session
+            # timeout applies to the sessions this heartbeat and the later ones start.
+            group.session_timeout_ms, group.heartbeat_interval_ms = \
+                self._consumer_group_timeouts(group_id)
             classic = self._groups.get(group_id)
             upgraded = group_id not in self._consumer_groups and classic is not None and \
                 self._in_use(classic)
@@ -285,10 +293,10 @@ class ConsumerGroupsMixin:
                 self._consumer_groups.pop(validate_group_id(group_id or ""), None)
                 return
             now = self._clock()
+            session_ms, heartbeat_ms = self._consumer_group_timeouts(snapshot.group_id)
             group = ConsumerGroup(
-                snapshot.group_id, session_timeout_ms=self.group_consumer_session_timeout_ms,
-                heartbeat_interval_ms=self.group_consumer_heartbeat_interval_ms,
-                max_size=self.group_consumer_max_size)
+                snapshot.group_id, session_timeout_ms=session_ms,
+                heartbeat_interval_ms=heartbeat_ms, max_size=self.group_consumer_max_size)
             group.downgrade = self._downgrade_consumer_group
             group.group_epoch = snapshot.group_epoch
             group.assignment_epoch = snapshot.assignment_epoch
@@ -316,10 +324,10 @@ class ConsumerGroupsMixin:
             return group
         if not create:
             raise GroupIdNotFoundError(f"Consumer group {group_id} not found.")
-        group = ConsumerGroup(
-            group_id, session_timeout_ms=self.group_consumer_session_timeout_ms,
-            heartbeat_interval_ms=self.group_consumer_heartbeat_interval_ms,
-            max_size=self.group_consumer_max_size)
+        session_ms, heartbeat_ms = self._consumer_group_timeouts(group_id)
+        group = ConsumerGroup(group_id, session_timeout_ms=session_ms,
+                              heartbeat_interval_ms=heartbeat_ms,
+                              max_size=self.group_consumer_max_size)
         group.downgrade = self._downgrade_consumer_group
         classic = self._groups.get(group_id)
         if classic is not None:
@@ -333,6 +341,15 @@ class ConsumerGroupsMixin:
                         f"that cannot become one, because {refusal}.")
                 consumer_group_from_classic(classic, group)  # Kafka's online upgrade
         return group
+
+    def _consumer_group_timeouts(self, group_id: str) -> tuple[int, int]:
+        """The session timeout and heartbeat interval (ms) of consumer group ``group_id``:
+        its group configs' (:mod:`pcmodel.topics.group_configs`), else the broker's.
+        Kafka's ``consumerGroupSessionTimeoutMs`` and ``consumerGroupHeartbeatIntervalMs``."""
+        return consumer_group_timeouts(
+            self._group_configs.get(group_id),
+            session_ms=self.group_consumer_session_timeout_ms,
+            heartbeat_ms=self.group_consumer_heartbeat_interval_ms)
 
     @staticmethod
     def _in_use(classic: GroupCoordinator) -> bool:

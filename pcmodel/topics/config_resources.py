@@ -1,15 +1,17 @@
 """Kafka's configuration model: resources, entries, their sources and types, and alterations.
 
-A Kafka *config resource* is a topic or a broker (``ConfigResourceType``); each has named
-configs whose *entries* say the value in force, where it comes from (``ConfigSource``: set on
-the topic, set in the broker's static configuration, or the default), whether it can be changed
-and its type. DescribeConfigs answers entries; AlterConfigs replaces a resource's whole set of
-overrides, IncrementalAlterConfigs applies ``AlterConfigOp`` operations to it.
+A Kafka *config resource* is a topic, a broker or a group (``ConfigResourceType``); each has
+named configs whose *entries* say the value in force, where it comes from (``ConfigSource``:
+set on the topic or the group, set in the broker's static configuration, or the default),
+whether it can be changed and its type. DescribeConfigs answers entries; AlterConfigs replaces
+a resource's whole set of overrides, IncrementalAlterConfigs applies ``AlterConfigOp``
+operations to it.
 
 These are the types the broker answers with (:class:`ConfigEntry` pickles, so a broker in
 another process answers the same) and the admin client takes (:class:`ConfigResource`), with
 kafka-python's names and numbers (they are Kafka's protocol values). Which topic configs exist
-and what pcmodel does with each: :mod:`pcmodel.topics.topic_configs`.
+and what pcmodel does with each: :mod:`pcmodel.topics.topic_configs`; a group's:
+:mod:`pcmodel.topics.group_configs`.
 
 Prior art: Kafka's ``ConfigResource``, ``ConfigEntry.ConfigSource`` and ``AlterConfigOp``
 (``org.apache.kafka.clients.admin``), kafka-python's ``kafka.admin`` classes of the same names.
@@ -62,6 +64,8 @@ class ConfigSource(IntEnum):
     DYNAMIC_DEFAULT_BROKER_CONFIG = 3
     STATIC_BROKER_CONFIG = 4
     DEFAULT_CONFIG = 5
+    #: Set on a group (Kafka's ``GROUP_CONFIG``; the Java client's ``DYNAMIC_GROUP_CONFIG``).
+    DYNAMIC_GROUP_CONFIG = 8
 
     @property
     def is_modified(self) -> bool:
@@ -145,7 +149,7 @@ class ConfigResource:
     """A resource and its configs, for the admin client (kafka-python's class).
 
     ``resource_type`` is a :class:`ConfigResourceType` or its name (``"TOPIC"``, ``"broker"``);
-    ``name`` the topic's name or the broker's id; ``configs`` the names to describe
+    ``name`` the topic's name, the broker's id or the group's id; ``configs`` the names to describe
     (``None``: all) or, to alter, ``{name: value}`` / ``{name: (AlterConfigOp, value)}``.
     Raises ``ValueError`` for an unknown resource type.
     """

@@ -407,8 +407,8 @@ def test_the_admin_client_refuses_what_it_cannot_do_with_one_line():
             admin.describe_configs([ConfigResource("BROKER", "1")])
         with pytest.raises(ValueError, match="must be an integer"):
             admin.describe_configs([ConfigResource("BROKER", "zero")])
-        with pytest.raises(InvalidRequestError, match="GROUP are not served"):
-            admin.describe_configs([ConfigResource("GROUP", "g")])
+        with pytest.raises(InvalidRequestError, match="CLIENT_METRICS are not served"):
+            admin.describe_configs([ConfigResource("CLIENT_METRICS", "m")])
         with pytest.raises(ValueError,
                            match="unknown config resource type 'queue'; one of UNKNOWN, TOPIC"):
             ConfigResource("queue", "q")

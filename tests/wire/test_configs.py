@@ -51,8 +51,8 @@ def test_describe_answers_the_asked_configs_of_a_topic_and_the_broker(broker, ra
 
 def test_each_resource_fails_on_its_own(broker, raw):
     broker.create_topic("t")
-    unknown, other_broker, defaults, group, every, illegal = describe(raw, [
-        (TOPIC, "nope", None), (BROKER, "3", None), (BROKER, "", None), (32, "g", None),
+    unknown, other_broker, defaults, metrics, every, illegal = describe(raw, [
+        (TOPIC, "nope", None), (BROKER, "3", None), (BROKER, "", None), (16, "m", None),
         (TOPIC, "t", []), (TOPIC, "bad name!", None)])
     assert (unknown.error_code, unknown.configs) == (3, [])
     assert "unknown topic 'nope'" in unknown.error_message
@@ -61,7 +61,8 @@ def test_each_resource_fails_on_its_own(broker, raw):
     assert other_broker.error_message == ("Unexpected broker id, expected 0 or empty string, "
                                           "but received 3")
     assert (defaults.error_code, defaults.configs) == (0, [])  # no cluster-wide defaults set
-    assert group.error_code == 42 and "TOPIC (2) and BROKER (4) are" in group.error_message
+    assert metrics.error_code == 42 and "TOPIC (2), BROKER (4) and GROUP (32) are" in \
+        metrics.error_message
     # No keys named is no filter, as Kafka's ConfigHelper reads it (null or empty alike).
     assert every.error_code == 0 and "retention.ms" in {c.name for c in every.configs}
     # A name no topic may have is refused as such, before any lookup (Kafka's Topic.validate).

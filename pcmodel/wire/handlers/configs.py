@@ -1,14 +1,24 @@
-"""DescribeConfigs, AlterConfigs, IncrementalAlterConfigs: a topic's and a broker's configs.
+"""DescribeConfigs, AlterConfigs, IncrementalAlterConfigs: a topic's, a group's and a broker's
+configs.
 
-Each resource of a request succeeds or fails on its own. A topic's configs are described and
-altered as :mod:`pcmodel.topics.topic_configs` says (an unknown topic is
-UNKNOWN_TOPIC_OR_PARTITION, a bad value INVALID_CONFIG, a config named twice or an operation a
-config does not take INVALID_REQUEST). A broker resource names this broker's id (or ``""``, the
-cluster-wide dynamic defaults, of which there are none); its configs are the settings it was
-started with, described as read-only static configs and refused to an alteration with
-INVALID_REQUEST (an alteration that changes nothing, with no configs, succeeds, as on Kafka).
-Other resource types (broker loggers, client metrics, groups) are INVALID_REQUEST too, and a
-type Kafka does not have is "Unknown resource type N".
+Each resource of a request succeeds or fails on its own. The resource types served:
+
+- TOPIC (2): a topic's configs are described and altered as
+  :mod:`pcmodel.topics.topic_configs` says (an unknown topic is UNKNOWN_TOPIC_OR_PARTITION, a
+  bad value INVALID_CONFIG, a config named twice or an operation a config does not take
+  INVALID_REQUEST).
+- BROKER (4): names this broker's id (or ``""``, the cluster-wide dynamic defaults, of which
+  there are none); its configs are the settings it was started with, described as read-only
+  static configs and refused to an alteration with INVALID_REQUEST (an alteration that changes
+  nothing, with no configs, succeeds, as on Kafka).
+- GROUP (32), Kafka 4's group configs: names a group id, of a group that exists or not, and
+  its configs are ``consumer.session.timeout.ms`` and ``consumer.heartbeat.interval.ms`` (and
+  the share groups' ones Kafka lists, kept but unused), described and altered as
+  :mod:`pcmodel.topics.group_configs` says (a bad value or name INVALID_CONFIG, the group id
+  ``""`` INVALID_REQUEST).
+
+BROKER_LOGGER (8) and CLIENT_METRICS (16) are INVALID_REQUEST, and a type Kafka does not have
+is "Unknown resource type N".
 
 AlterConfigs and IncrementalAlterConfigs first check the request as Kafka's
 ``ConfigAdminManager.preprocess`` does, each refusal INVALID_REQUEST with Kafka's message: a
@@ -76,8 +86,8 @@ def _check_broker(ctx: RequestContext, name: str, *, altered: bool = False) -> N
             f"Unexpected broker id, expected {expected}, but received {name}")
 
 
-#: The config resource types Kafka has (BROKER_LOGGER, CLIENT_METRICS and GROUP are not
-#: served here); any other is an unknown one.
+#: The config resource types Kafka has (BROKER_LOGGER and CLIENT_METRICS are not served
+#: here); any other is an unknown one.
 _KAFKA_RESOURCE_TYPES = {2, 4, 8, 16, 32}
 
 
@@ -85,7 +95,7 @@ def _unsupported(kind: int) -> InvalidRequestError:
     if kind not in _KAFKA_RESOURCE_TYPES:
         return InvalidRequestError(f"Unknown resource type {kind}")
     return InvalidRequestError(f"config resource type {kind} is not served by this broker; "
-                               "TOPIC (2) and BROKER (4) are")
+                               "TOPIC (2), BROKER (4) and GROUP (32) are")
 
 
 def _check_alteration(resource: Any, incremental: bool) -> None:
@@ -109,6 +119,8 @@ def _entries(ctx: RequestContext, kind: int, name: str) -> list[ConfigEntry]:
         _check_broker(ctx, name)
         # No cluster-wide default is ever set: "" has no configs.
         return ctx.broker.describe_broker_configs(ctx.node_id) if name else []
+    if kind == ConfigResourceType.GROUP:
+        return ctx.broker.describe_group_configs(name)
     raise _unsupported(kind)
 
 
@@ -155,10 +167,13 @@ def _alter(ctx: RequestContext, request: Any, incremental: bool) -> Any:
             if (kind, name) in repeated:
                 raise InvalidRequestError(GIVEN_TWICE)
             _check_alteration(resource, incremental)
+            operations = [(c.name, c.config_operation if incremental else AlterConfigOp.SET,
+                           c.value) for c in resource.configs]
             if kind == ConfigResourceType.TOPIC:
-                operations = [(c.name, c.config_operation if incremental else AlterConfigOp.SET,
-                               c.value) for c in resource.configs]
                 ctx.broker.alter_topic_configs(name, operations, incremental=incremental,
+                                               validate_only=bool(request.validate_only))
+            elif kind == ConfigResourceType.GROUP:
+                ctx.broker.alter_group_configs(name, operations, incremental=incremental,
                                                validate_only=bool(request.validate_only))
             elif kind == ConfigResourceType.BROKER:
                 _check_broker(ctx, name, altered=True)
