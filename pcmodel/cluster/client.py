@@ -176,6 +176,18 @@ class ClusterConnection(DataRequestsMixin, OffsetLookupsMixin, GroupRequestsMixi
         """Broker ``broker_id``'s settings (see ``Cluster.describe_broker_configs``)."""
         return self._cluster.describe_broker_configs(broker_id)
 
+    def describe_group_configs(self, group_id: str) -> list[ConfigEntry]:
+        """Every config of group ``group_id`` (see ``Cluster.describe_group_configs``)."""
+        return self._cluster.describe_group_configs(group_id)
+
+    def alter_group_configs(self, group_id: str,
+                            operations: Iterable[tuple[str, int | AlterConfigOp, Any]], *,
+                            incremental: bool = True, validate_only: bool = False) -> None:
+        """Alter group ``group_id``'s configs on every broker (see
+        ``Cluster.alter_group_configs``)."""
+        self._cluster.alter_group_configs(group_id, operations, incremental=incremental,
+                                          validate_only=validate_only)
+
     def delete_topic(self, name: str) -> uuid.UUID:
         """Delete the topic on every broker; return the deleted topic's id (see
         ``Cluster.delete_topic``)."""

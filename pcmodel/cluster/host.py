@@ -47,6 +47,7 @@ from pcmodel.cluster.node import ClusterNode
 from pcmodel.topics.broker_static_configs import ConsumerGroupConfigs
 from pcmodel.topics.client import BrokerHandle, RemoteBroker
 from pcmodel.topics.compression import CompressedBatch, get_codec
+from pcmodel.topics.config_resources import AlterConfigOp
 from pcmodel.topics.errors import KafkaConnectionError, KafkaError
 from pcmodel.topics.group_offsets import DEFAULT_OFFSETS_RETENTION_MINUTES
 from pcmodel.topics.idempotence import (
@@ -106,6 +107,8 @@ class HostSpec(NamedTuple):
                                                DEFAULT_PRODUCER_ID_EXPIRATION_CHECK_INTERVAL_MS)
     #: The cluster's consumer group settings, checked there (every incarnation gets them).
     consumer_group_settings: ConsumerGroupConfigs = DEFAULT_CONSUMER_GROUP_SETTINGS
+    #: ``(group id, {config: value})`` of each group with configs set on it, checked there.
+    group_configs: tuple = ()
 
 
 class NodeHost(HostWrites):
@@ -143,6 +146,8 @@ class NodeHost(HostWrites):
                 # stray logs at startup too).
                 journal_path(spec.directory, tp).unlink(missing_ok=True)
             self.node.add_replicas(name, count, mine, config, **settings)  # recovers journals
+        for group_id, overrides in spec.group_configs:
+            self.set_group_configs(group_id, overrides)
         self._controller = RemoteBroker(spec.controller, request_timeout_ms=PEER_TIMEOUT_MS,
                                         connect_timeout_ms=PEER_TIMEOUT_MS)
         self._duties = threading.Thread(target=self._run_duties,
@@ -232,6 +237,13 @@ class NodeHost(HostWrites):
         with self.lock:
             if name in self.node.broker.list_topics():
                 self.node.reconfigure_topic(name, config, overrides)
+
+    def set_group_configs(self, group_id: str, overrides: dict[str, str]) -> None:
+        """Group ``group_id``'s configs are now ``overrides`` (the cluster checked them)."""
+        with self.lock:
+            self.node.broker.alter_group_configs(
+                group_id, [(name, AlterConfigOp.SET, value) for name, value in overrides.items()],
+                incremental=False)
 
     def add_partitions(self, name: str, total: int, mine: list, config: TopicConfig) -> None:
         """A topic grew to ``total`` partitions; replicas for those in ``mine``."""

@@ -41,7 +41,7 @@ NODE_METHODS = ("produce", "write_marker", "completions", "fetch", "offsets", "l
                 "set_slowness", "replica_fetch", "offsets_for_leader_epoch", "replica_offsets",
                 "delete_records_as_leader", "reconfigure_topic", "epoch_of_offset",
                 "describe_producers", "expire_producers", "describe_log_dirs",
-                "alter_replica_log_dirs")
+                "alter_replica_log_dirs", "set_group_configs")
 
 
 class NodeServer(BrokerServer):

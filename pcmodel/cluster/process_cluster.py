@@ -239,6 +239,24 @@ class ProcessCluster(ProcessRequests, ProcessFaults, Cluster):
 
     alter_topic_configs.__doc__ = Cluster.alter_topic_configs.__doc__
 
+    def alter_group_configs(self, group_id: str, operations: Any, *, incremental: bool = True,
+                            validate_only: bool = False) -> None:
+        with self._faults:
+            super().alter_group_configs(group_id, operations, incremental=incremental,
+                                        validate_only=validate_only)
+            if validate_only:
+                return
+            with self._lock:
+                overrides = dict(self._group_configs.get(group_id, {}))
+                live = [n for n in self.nodes if n.alive]
+            for node in live:
+                try:
+                    node.call("set_group_configs", group_id, overrides)
+                except KafkaConnectionError:
+                    pass  # killed meanwhile: it gets the configs when it restarts
+
+    alter_group_configs.__doc__ = Cluster.alter_group_configs.__doc__
+
     def replica_status(self, topic: str, partition: int) -> list[ReplicaStatus]:
         tp = TopicPartition(topic, partition)
         st = self.metadata_for(tp)
@@ -335,6 +353,11 @@ class ProcessCluster(ProcessRequests, ProcessFaults, Cluster):
         # Under the cluster lock: only remember; delete_topic tells the brokers afterwards.
         self._topic_specs = [t for t in self._topic_specs if t[0] != name]
 
+    def _set_group_configs(self, group_id: str, overrides: Any) -> None:
+        # Under the cluster lock: the cluster's table already holds them; alter_group_configs
+        # tells the live brokers after, and a restarted one gets the table in its spec.
+        pass
+
     def _reconfigure(self, name: str, config: Any, overrides: dict[str, str]) -> None:
         # Under the cluster lock: only remember; alter_topic_configs tells the brokers after.
         self._topic_specs = [(n, count, tps, config, {**st, "configs": overrides})
@@ -377,7 +400,8 @@ class ProcessCluster(ProcessRequests, ProcessFaults, Cluster):
                             self.offsets_retention_minutes,
                             (self.producer_id_expiration_ms,
                              self.producer_id_expiration_check_interval_ms),
-                            self.consumer_group_settings)
+                            self.consumer_group_settings,
+                            tuple((g, dict(c)) for g, c in self._group_configs.items()))
         node.start(spec, self._authkey, START_TIMEOUT, cancelled)
         with self._lock:
             node.alive = True

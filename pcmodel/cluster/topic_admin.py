@@ -20,6 +20,12 @@ is checked whole, then every broker applies it (a broker that is down, when it r
 to its logs. Allowing unclean election elects a leader at once for the topic's offline
 partitions that have a live replica, as Kafka's controller does.
 
+A group's configs (Kafka 4's GROUP config resource, :mod:`pcmodel.topics.group_configs`) are
+the controller's too, as Kafka keeps them in its metadata log: an alteration is checked whole
+against the cluster's consumer group settings, then every broker takes the group's new configs
+(a broker process that is down, when it restarts), so whichever broker coordinates the group,
+now or after a failover, gives its members the group's session timeout and heartbeat interval.
+
 Committed offsets of a deleted topic are removed from ``__consumer_offsets`` with tombstones,
 as Kafka's coordinators do (``GroupMetadataManager.cleanupGroupMetadata``), so a topic created
 again under the same name starts its groups afresh. An offsets partition without a leader at
@@ -30,6 +36,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from pcmodel.cluster.controller import TopicConfig
@@ -43,6 +50,12 @@ from pcmodel.topics.errors import (
     InvalidReplicationAssignmentError,
     InvalidTopicError,
     UnknownTopicOrPartitionError,
+)
+from pcmodel.topics.group_configs import (
+    altered_group_overrides,
+    check_group_resource,
+    describe_group_configs,
+    with_group_overrides,
 )
 from pcmodel.topics.replica_placement import check_assignment, check_partition_increase
 from pcmodel.topics.structs import TopicPartition
@@ -271,6 +284,54 @@ class TopicAdmin:
             self._reconfigure(name, config, overrides)
             self._apply_changes(elected)
             self._notify()
+
+    #: group id -> the configs set on that group: replaced whole by an alteration, never
+    #: changed in place, so this empty default is never written to.
+    _group_configs: Mapping[str, Mapping[str, str]] = MappingProxyType({})
+
+    def describe_group_configs(self, group_id: str) -> list[ConfigEntry]:
+        """Every config of group ``group_id``, in name order, whether the group exists or not
+        (see :func:`~pcmodel.topics.group_configs.describe_group_configs`): the value set on
+        the group, else the cluster's consumer group setting. Raises ``InvalidRequestError``
+        for ``""``."""
+        check_group_resource(group_id)
+        settings = self.consumer_group_settings
+        with self._lock:
+            return describe_group_configs(
+                self._group_configs.get(group_id, {}),
+                session_ms=settings.group_consumer_session_timeout_ms,
+                heartbeat_ms=settings.group_consumer_heartbeat_interval_ms)
+
+    def alter_group_configs(self, group_id: str,
+                            operations: Iterable[tuple[str, int | AlterConfigOp, Any]], *,
+                            incremental: bool = True, validate_only: bool = False) -> None:
+        """Alter group ``group_id``'s configs on every broker, as ``Broker.alter_group_configs``
+        does on one (the group need not exist); its coordinator uses them from each member's
+        next heartbeat on, and so does a new coordinator after a failover.
+
+        All or nothing: raises ``InvalidRequestError`` or ``InvalidConfigurationError`` with
+        nothing changed. ``validate_only`` checks and changes nothing.
+        """
+        settings = self.consumer_group_settings
+        with self._lock:
+            self._check_open()
+            overrides = altered_group_overrides(
+                group_id, self._group_configs.get(group_id, {}), operations,
+                incremental=incremental,
+                session_ms=settings.group_consumer_session_timeout_ms,
+                heartbeat_ms=settings.group_consumer_heartbeat_interval_ms)
+            if validate_only:
+                return
+            self._group_configs = with_group_overrides(self._group_configs, group_id, overrides)
+            self._set_group_configs(group_id, overrides)
+
+    def _set_group_configs(self, group_id: str, overrides: Mapping[str, str]) -> None:
+        """Every broker takes group ``group_id``'s configs (cluster lock held); a broker that
+        is down keeps them for its restart."""
+        for node in self.nodes:
+            node.broker.alter_group_configs(
+                group_id, [(name, AlterConfigOp.SET, value) for name, value in overrides.items()],
+                incremental=False)
 
     def describe_broker_configs(self, broker: int) -> list[ConfigEntry]:
         """Broker ``broker``'s settings, read-only, in name order (see

@@ -28,6 +28,7 @@ from pcmodel.topics.group_configs import (
     altered_group_overrides,
     check_group_resource,
     describe_group_configs,
+    with_group_overrides,
 )
 from pcmodel.topics.group_offsets import DEFAULT_RETENTION_CHECK_INTERVAL_MS
 from pcmodel.topics.log import RetentionPolicy
@@ -84,10 +85,7 @@ class ConfigsMixin:
                 heartbeat_ms=self.group_consumer_heartbeat_interval_ms)
             if validate_only:
                 return
-            table = {**self._group_configs, group_id: overrides}
-            if not overrides:
-                del table[group_id]
-            self._group_configs = table
+            self._group_configs = with_group_overrides(self._group_configs, group_id, overrides)
 
     def describe_topic_configs(self, name: str) -> list[ConfigEntry]:
         """Every config of topic ``name`` (see

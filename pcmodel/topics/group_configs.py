@@ -63,6 +63,7 @@ __all__ = [
     "check_group_resource",
     "consumer_group_timeouts",
     "describe_group_configs",
+    "with_group_overrides",
 ]
 
 CONSUMER_SESSION_TIMEOUT_MS = "consumer.session.timeout.ms"
@@ -253,3 +254,14 @@ def consumer_group_timeouts(overrides: Mapping[str, str] | None, *, session_ms: 
     overrides = overrides or {}
     return (int(overrides.get(CONSUMER_SESSION_TIMEOUT_MS, session_ms)),
             int(overrides.get(CONSUMER_HEARTBEAT_INTERVAL_MS, heartbeat_ms)))
+
+
+def with_group_overrides(table: Mapping[str, Mapping[str, str]], group_id: str,
+                         overrides: Mapping[str, str]) -> dict[str, Mapping[str, str]]:
+    """A new table of every group's configs: ``table`` with group ``group_id``'s replaced by
+    ``overrides``, or left out when there are none. ``table`` itself is not changed, so a
+    reader holding it sees every group's configs before or after, never half-way."""
+    changed = {**table, group_id: overrides}
+    if not overrides:
+        del changed[group_id]
+    return changed
