@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from typing import Any
 
 from pcmodel.cluster.errors import LeaderNotAvailableError
@@ -32,6 +33,9 @@ HELP = """commands:
   status                 live brokers; each partition's leader, epoch, replicas and ISR
   config NAME [KEY=VALUE ...] [-KEY ...]
                          a topic's configs set; set KEY, or put -KEY back to its default
+  config --group GROUP [KEY=VALUE ...] [-KEY ...]
+                         a group's, as kafka-configs.sh --entity-type groups (Kafka 4's
+                         consumer.session.timeout.ms, consumer.heartbeat.interval.ms)
   elect preferred|unclean [TOPIC [PARTITION]]
                          give partitions back to their preferred replica / bring offline ones
                          back outside the ISR (every partition, or TOPIC's, or one)
@@ -62,7 +66,8 @@ HELP = """commands:
 USAGES = {
     "create": "create NAME [PARTITIONS [REPLICATION_FACTOR [MIN_ISR]]] or create NAME "
               "--replica-assignment 1:2,2:0 [MIN_ISR]", "status": "status",
-    "config": "config NAME [KEY=VALUE ...] [-KEY ...]",
+    "config": "config NAME [KEY=VALUE ...] [-KEY ...] or config --group GROUP [KEY=VALUE ...] "
+              "[-KEY ...]",
     "elect": "elect preferred|unclean [TOPIC [PARTITION]]",
     "reassign": "reassign TOPIC PARTITION BROKERS|cancel",
     "producers": "producers TOPIC PARTITION [B]",
@@ -150,6 +155,19 @@ class ClusterShell:
         return "\n".join(lines)
 
     def _do_config(self, name: str, *changes: str) -> str:
+        if name == "--group":
+            if not changes:
+                raise ValueError("config --group needs the group's id")
+            return self._configure(changes[0], changes[1:], self.cluster.describe_group_configs,
+                                   self.cluster.alter_group_configs)
+        return self._configure(name, changes, self.cluster.describe_topic_configs,
+                               self.cluster.alter_topic_configs)
+
+    @staticmethod
+    def _configure(name: str, changes: tuple[str, ...], describe: Callable[[str], list],
+                   alter: Callable[[str, list], None]) -> str:
+        """Apply ``changes`` (KEY=VALUE sets, -KEY deletes) to resource ``name`` with
+        ``alter``, then list the configs set on it, read with ``describe``."""
         operations = []
         for change in changes:
             key, equals, value = change.partition("=")
@@ -160,9 +178,8 @@ class ClusterShell:
             else:
                 raise ValueError(f"{change!r} is neither KEY=VALUE nor -KEY")
         if operations:
-            self.cluster.alter_topic_configs(name, operations)
-        modified = [f"{e.name}={e.value}" for e in self.cluster.describe_topic_configs(name)
-                    if e.source.is_modified]
+            alter(name, operations)
+        modified = [f"{e.name}={e.value}" for e in describe(name) if e.source.is_modified]
         return f"{name}: {' '.join(modified) or 'no configs set (all at their defaults)'}"
 
     def _do_elect(self, kind: str, topic: str | None = None,

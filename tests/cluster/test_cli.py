@@ -64,6 +64,20 @@ def test_the_shell_shows_and_changes_a_topics_configs(make_cluster):
     assert cluster.controller.topics["orders"].min_insync_replicas == 1
 
 
+def test_the_shell_shows_and_changes_a_groups_configs(make_cluster):
+    cluster = make_cluster()
+    shell = ClusterShell(cluster)
+    assert shell.execute("config --group g") == "g: no configs set (all at their defaults)"
+    assert shell.execute("config --group g consumer.session.timeout.ms=50000 "
+                         "consumer.heartbeat.interval.ms=6000") == \
+        "g: consumer.heartbeat.interval.ms=6000 consumer.session.timeout.ms=50000"
+    assert {e.name: e.value for e in cluster.describe_group_configs("g")
+            if e.source.is_modified} == {"consumer.heartbeat.interval.ms": "6000",
+                                         "consumer.session.timeout.ms": "50000"}
+    assert shell.execute("config --group g -consumer.heartbeat.interval.ms") == \
+        "g: consumer.session.timeout.ms=50000"
+
+
 def test_the_shell_elects_leaders_in_the_words_of_kafkas_tool(make_cluster):
     cluster = make_cluster()
     shell = ClusterShell(cluster)
@@ -322,6 +336,11 @@ def test_the_shell_shows_log_dirs_in_the_json_of_kafkas_tool(make_cluster):
     ("config orders retention.ms", "'retention.ms' is neither KEY=VALUE nor -KEY; usage: config"),
     ("config orders retention.ms=soon", "Invalid value soon for configuration retention.ms"),
     ("config orders min.insync.replicas=0", "Value must be at least 1"),
+    ("config --group", "config --group needs the group's id; usage: config NAME"),
+    ("config --group g session.timeout.ms=1", "Unknown group config name: session.timeout.ms"),
+    ("config --group g consumer.session.timeout.ms=1",
+     "consumer.session.timeout.ms must be greater than or equal to"),
+    ("config --group g consumer.session.timeout.ms", "is neither KEY=VALUE nor -KEY"),
     ("elect", "error: usage: elect preferred|unclean"),
     ("elect sometimes", "preferred or unclean, not 'sometimes'; usage: elect"),
     ("elect preferred nope", "no topic 'nope'; usage: elect"),
