@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from pcmodel.topics.config_resources import ConfigEntry, ConfigSource, ConfigSynonym, ConfigType
+from pcmodel.topics.group_configs import consumer_group_bounds
 from pcmodel.topics.topic_configs import BROKER_RETENTION_MS, TOPIC_CONFIGS
 
 __all__ = ["BROKER_CONFIGS_READ_ONLY", "ConsumerGroupConfigs", "broker_config_entries"]
@@ -38,8 +39,12 @@ _BROKER_CONFIG_TYPES = {
     "broker.id": _T.INT,
     "default.replication.factor": _T.INT,
     "group.consumer.heartbeat.interval.ms": _T.INT,
+    "group.consumer.max.heartbeat.interval.ms": _T.INT,
+    "group.consumer.max.session.timeout.ms": _T.INT,
     "group.consumer.max.size": _T.INT,
     "group.consumer.migration.policy": _T.STRING,
+    "group.consumer.min.heartbeat.interval.ms": _T.INT,
+    "group.consumer.min.session.timeout.ms": _T.INT,
     "group.consumer.session.timeout.ms": _T.INT,
     "group.initial.rebalance.delay.ms": _T.INT,
     "group.max.size": _T.INT,
@@ -91,7 +96,10 @@ def broker_config_entries(node_id: int, *, num_partitions: int,
     ``transactional.id.expiration.ms``), and ``consumer_groups``, a broker's that serves
     Kafka 4's consumer groups (``group.consumer.session.timeout.ms``,
     ``group.consumer.heartbeat.interval.ms``, ``group.consumer.max.size``,
-    ``group.consumer.migration.policy`` and ``group.max.size``)."""
+    ``group.consumer.migration.policy`` and ``group.max.size``, and the bounds of a group's
+    configs, ``group.consumer.min/max.session.timeout.ms`` and
+    ``group.consumer.min/max.heartbeat.interval.ms``: Kafka's defaults widened to take in the
+    broker's own settings, as :mod:`~pcmodel.topics.group_configs` applies them)."""
     values = {
         "auto.create.topics.enable": "true" if auto_create_topics_enable else "false",
         "broker.id": str(node_id),
@@ -122,6 +130,8 @@ def broker_config_entries(node_id: int, *, num_partitions: int,
         values["group.consumer.max.size"] = str(consumer_max or _NO_BOUND)
         values["group.consumer.migration.policy"] = policy
         values["group.max.size"] = str(classic_max or _NO_BOUND)
+        values.update((name, str(bound)) for name, bound
+                      in consumer_group_bounds(session_ms, heartbeat_ms).items())
     source = ConfigSource.STATIC_BROKER_CONFIG
     return [ConfigEntry(name, value, source, True, False, _BROKER_CONFIG_TYPES[name],
                         (ConfigSynonym(name, value, source),),

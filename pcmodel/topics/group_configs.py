@@ -61,6 +61,7 @@ __all__ = [
     "GROUP_CONFIG_NAMES",
     "altered_group_overrides",
     "check_group_resource",
+    "consumer_group_bounds",
     "consumer_group_timeouts",
     "describe_group_configs",
     "with_group_overrides",
@@ -133,6 +134,19 @@ def _bounds(name: str, default: int) -> tuple[int, int]:
     """A config's broker bounds: Kafka's defaults, widened to take in the broker's setting."""
     low, high = _CONFIGS[name].bounds
     return min(low, default), max(high, default)
+
+
+def consumer_group_bounds(session_ms: int, heartbeat_ms: int) -> dict[str, int]:
+    """The broker settings that bound a consumer group's configs, by Kafka's names
+    (``group.consumer.min.session.timeout.ms``, ``...max.session.timeout.ms``,
+    ``...min.heartbeat.interval.ms``, ``...max.heartbeat.interval.ms``), as a broker with the
+    session timeout ``session_ms`` and heartbeat interval ``heartbeat_ms`` applies them."""
+    bounds = {}
+    for name, default in ((CONSUMER_SESSION_TIMEOUT_MS, session_ms),
+                          (CONSUMER_HEARTBEAT_INTERVAL_MS, heartbeat_ms)):
+        low_name, high_name = _CONFIGS[name].bound_names
+        bounds[low_name], bounds[high_name] = _bounds(name, default)
+    return bounds
 
 
 def check_group_resource(group_id: str, *, altered: bool = False) -> str:

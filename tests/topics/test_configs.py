@@ -357,8 +357,12 @@ def test_the_broker_describes_its_own_settings_as_read_only():
     assert {n: e.value for n, e in entries.items()} == {
         "auto.create.topics.enable": "false", "broker.id": "7",
         "default.replication.factor": "1", "group.consumer.heartbeat.interval.ms": "5000",
+        "group.consumer.max.heartbeat.interval.ms": "15000",
+        "group.consumer.max.session.timeout.ms": "60000",
         "group.consumer.max.size": "2147483647",
         "group.consumer.migration.policy": "bidirectional",
+        "group.consumer.min.heartbeat.interval.ms": "5000",
+        "group.consumer.min.session.timeout.ms": "45000",
         "group.consumer.session.timeout.ms": "45000", "group.initial.rebalance.delay.ms": "0",
         "group.max.size": "2147483647", "log.retention.bytes": "-1", "log.retention.ms": "-1",
         "min.insync.replicas": "1",

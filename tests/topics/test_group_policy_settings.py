@@ -64,11 +64,22 @@ def test_describe_configs_shows_the_group_settings_under_kafkas_names():
         defaults = _broker_configs(broker)
     assert {name: value for name, value in defaults.items() if name.startswith("group.")} == {
         "group.consumer.heartbeat.interval.ms": "5000",
+        "group.consumer.max.heartbeat.interval.ms": "15000",
+        "group.consumer.max.session.timeout.ms": "60000",
         "group.consumer.max.size": "2147483647",
         "group.consumer.migration.policy": "bidirectional",
+        "group.consumer.min.heartbeat.interval.ms": "5000",
+        "group.consumer.min.session.timeout.ms": "45000",
         "group.consumer.session.timeout.ms": "45000",
         "group.initial.rebalance.delay.ms": "0",
         "group.max.size": "2147483647"}
+    # The bounds of a group's configs take in the broker's own settings (see group_configs).
+    with Broker(group_consumer_session_timeout_ms=90_000,
+                group_consumer_heartbeat_interval_ms=2_000) as broker:
+        wide = _broker_configs(broker)
+    assert [wide[f"group.consumer.{bound}"] for bound in (
+        "min.session.timeout.ms", "max.session.timeout.ms", "min.heartbeat.interval.ms",
+        "max.heartbeat.interval.ms")] == ["45000", "90000", "2000", "15000"]
     with Broker(group_consumer_migration_policy="UPGRADE", group_classic_max_size=3,
                 group_consumer_max_size=7) as broker:
         given = _broker_configs(broker)
