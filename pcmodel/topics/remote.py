@@ -28,6 +28,7 @@ import logging
 import multiprocessing
 import multiprocessing.connection as mpc
 import secrets
+import threading
 import weakref
 from typing import Any
 
@@ -39,7 +40,7 @@ from pcmodel.topics.client import (
     RemoteTraceback,
     check_loopback,
 )
-from pcmodel.topics.errors import NoBrokersAvailable
+from pcmodel.topics.errors import IllegalArgumentError, NoBrokersAvailable
 from pcmodel.topics.server import BrokerServer, portable_exception
 
 __all__ = [
@@ -135,7 +136,14 @@ class BrokerProcess:
         return self.handle.connect(**timeouts)
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Ask the process to exit and wait for it; terminate it if it does not in ``timeout``."""
+        """Ask the process to exit and wait for it; terminate it if it does not in ``timeout``
+        seconds. ``IllegalArgumentError``, with nothing done, unless ``timeout`` is a number of
+        seconds from 0 to ``threading.TIMEOUT_MAX``."""
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) \
+                or not 0 <= timeout <= threading.TIMEOUT_MAX:
+            raise IllegalArgumentError(
+                f"stop() needs a timeout of 0 to {threading.TIMEOUT_MAX:g} seconds, got "
+                f"{timeout!r}")
         atexit.unregister(self._stop_at_exit)
         if not self._control.closed:
             try:

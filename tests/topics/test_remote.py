@@ -6,6 +6,7 @@ The same broker is used over connections from the parent and from child processe
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import multiprocessing.connection as mpc
 import os
@@ -22,6 +23,7 @@ from pcmodel.topics.broker import Broker
 from pcmodel.topics.consumer import KafkaConsumer
 from pcmodel.topics.errors import (
     FencedInstanceIdError,
+    IllegalArgumentError,
     IllegalStateError,
     KafkaConnectionError,
     NoBrokersAvailable,
@@ -280,6 +282,10 @@ def test_the_proxy_serves_several_threads_at_once(remote):
 def test_stop_ends_the_process_and_calls_fail_cleanly(context):
     process = start_broker_process(context=context)
     proxy = process.connect()
+    for bad in (math.nan, math.inf, -1, "10"):  # refused with nothing done: it still serves
+        with pytest.raises(IllegalArgumentError, match=r"stop\(\) needs a timeout of 0 to"):
+            process.stop(bad)
+        assert process.is_alive() and proxy.list_topics() == {}
     process.stop()
     process.stop()  # idempotent
     assert not process.is_alive() and process.process.exitcode == 0
