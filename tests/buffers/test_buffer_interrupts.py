@@ -29,6 +29,7 @@ at positions no real Ctrl-C reaches (between two stores, say); those are not che
 
 from __future__ import annotations
 
+import itertools
 import linecache
 import multiprocessing
 import os
@@ -36,10 +37,18 @@ import queue
 import sys
 import threading
 import time
+import types
 
 import pytest
 
-from pcmodel.buffers import SemaphoreBuffer, make_buffer
+from pcmodel.buffers import (
+    SemaphoreBuffer,
+    backends,
+    condition,
+    make_buffer,
+    semaphore,
+    stdqueue,
+)
 from pcmodel.buffers.spinning import Spinner
 from pcmodel.errors import ShutDown
 from tests.buffers.interrupting import landings, positions
@@ -271,10 +280,36 @@ def test_an_interrupted_put_stores_its_item_whole_or_not_at_all(variant, backend
              lambda buf, completed: whole(buf, [0, 1], [10], completed))
 
 
+#: A timed wait's timeout, on the stepped clock below: two of its steps.
+WAIT = 2 * 2**-11
+
+
+@pytest.fixture(name="stepped_clock")
+def stepped_clock_fixture(monkeypatch):
+    """``time.monotonic`` for the buffers' modules in the main thread (the one interrupted),
+    each reading ``WAIT / 2`` seconds after the last (exact binary fractions): a timed wait
+    then checks its deadline, waits once and times out, the same instructions on every run.
+    On the real clock a loaded machine (and the tracer) could let the deadline pass before the
+    first check, and the run that counts the positions skipped the wait that a later run made.
+    The peers' checks, in other threads, keep the real clock."""
+    ticks = itertools.count()
+    main = threading.main_thread()
+
+    def monotonic() -> float:
+        if threading.current_thread() is main:
+            return next(ticks) * (WAIT / 2)
+        return time.monotonic()
+
+    clock = types.SimpleNamespace(monotonic=monotonic)
+    for module in (condition, semaphore, backends, stdqueue):
+        monkeypatch.setattr(module, "time", clock)
+
+
 @pytest.mark.parametrize(("variant", "backend"), THREADS)  # a process wait: see the module
-def test_an_interrupted_put_that_waits_and_times_out_changes_nothing(variant, backend):
+def test_an_interrupted_put_that_waits_and_times_out_changes_nothing(variant, backend,
+                                                                     stepped_clock):
     run_case(lambda: make(variant, backend, MAXSIZE, spin=False),
-             lambda buf: pytest.raises(queue.Full, buf.put, 10, timeout=0.001),
+             lambda buf: pytest.raises(queue.Full, buf.put, 10, timeout=WAIT),
              lambda buf, completed: whole(buf, list(range(MAXSIZE)), [], False))
 
 
@@ -285,9 +320,10 @@ def test_an_interrupted_get_takes_the_head_or_nothing(variant, backend):
 
 
 @pytest.mark.parametrize(("variant", "backend"), THREADS)
-def test_an_interrupted_get_that_waits_and_times_out_changes_nothing(variant, backend):
+def test_an_interrupted_get_that_waits_and_times_out_changes_nothing(variant, backend,
+                                                                     stepped_clock):
     run_case(lambda: make(variant, backend, 0, spin=False),
-             lambda buf: pytest.raises(queue.Empty, buf.get, timeout=0.001),
+             lambda buf: pytest.raises(queue.Empty, buf.get, timeout=WAIT),
              lambda buf, completed: whole(buf, [], [], False))
 
 
