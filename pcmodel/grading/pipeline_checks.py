@@ -311,7 +311,9 @@ def _edge_cases(h: Any) -> Problem:
 
 
 def _validation(h: Any) -> Problem:
-    cases = [[0, 2], [2, 0]]
+    # Negative values too: a check for zero alone (`== 0`, `not consumers`) lets -1 through,
+    # and queue.Queue(maxsize=-1) is unbounded.
+    cases = [[0, 2], [2, 0], [-1, 2], [2, -3]]
     seen = h.validate(cases)
     outcomes = seen["outcomes"]
     if not 1 <= len(outcomes) <= len(cases):
