@@ -49,7 +49,8 @@ def test_hw_never_goes_backwards(impl):
 @pytest.mark.points(2)
 def test_rejoin_rules(impl):
     """A follower rejoins only with every committed record (LEO >= the HW after step A, never
-    below the current HW, even with an ISR member behind it) and a recent caught-up time."""
+    below the current HW, even with an ISR member behind it) and a recent caught-up time; a
+    follower with no LEO yet never rejoins."""
     check(impl, "rejoin")
 
 

@@ -245,6 +245,17 @@ def _rejoin(h, rng, cases):
         return _problem(f"broker 1 (not caught up for 20 s) kept out for {_show(stale)}",
                         f"isr={sorted(isr)}", "only a follower caught up within the limit "
                         "rejoins, otherwise it would leave again at once")
+    # A young partition: no follower has fetched yet, and broker 1, in the ISR without a LEO,
+    # holds the HW at 0. Broker 2 has no LEO either: counted as 0 records, it would reach that
+    # HW and rejoin, though nothing says it has a single record.
+    unfetched = dict(leader=0, isr={0, 1}, high_watermark=0, leos={0: 5},
+                     last_caught_up={1: 99.9, 2: 99.9}, now=100.0, replica_lag_time_max=1.0)
+    isr, hw = _call(h, unfetched)
+    if isr != {0, 1} or hw != 0:
+        return _problem(f"isr=[0, 1], hw=0 (broker 2 has not fetched: no LEO, so it stays out) "
+                        f"for {_show(unfetched)}", f"isr={sorted(isr)}, hw={hw}",
+                        "only a follower whose LEO is known (a key of leos) can have every "
+                        "committed record: a missing LEO is not 0 records")
     # Broker 1 restarted and lost records but is still in the ISR, below the HW: the HW after
     # step A is still 8 (never below the current HW), so broker 2 (LEO 6) does not rejoin.
     below = dict(leader=0, isr={0, 1}, high_watermark=8, leos={0: 10, 1: 5, 2: 6},
