@@ -27,8 +27,10 @@ def test_commits_progress(impl):
 def test_crash_loses_nothing(impl):
     """process() raises in a batch, on the first record of its second partition: the
     exception escapes consume(), no unprocessed record is committed, the successor processes
-    the rest, and at most one batch repeats."""
+    the rest, and at most one batch repeats. Then, afresh, process() raises in the fourth
+    batch: only records of that batch are processed again (a commit after every batch)."""
     check(impl, "crash")
+    check(impl, "crash_in_poll_4")
 
 
 @pytest.mark.points(3)
@@ -45,8 +47,11 @@ def test_survives_a_rebalance(impl):
 def test_stop_mid_batch_loses_nothing(impl):
     """should_stop() turns true while records of the polled batch are still unprocessed:
     consume() returns without polling again, the group's committed offsets pass no
-    unprocessed record, and every record it processed is committed."""
+    unprocessed record, and every record it processed is committed; also when it turns true
+    after the last record of one partition in a batch that holds another partition's records
+    after it."""
     check(impl, "stop")
+    check(impl, "stop_between_partitions")
 
 
 @pytest.mark.points(2)

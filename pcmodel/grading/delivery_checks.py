@@ -108,11 +108,17 @@ def _commits(h: Any) -> dict[str, str] | None:
     return None
 
 
-def _crash(h: Any) -> dict[str, str] | None:
+def _crash(h: Any, in_poll: int | None = None) -> dict[str, str] | None:
     # The crash comes on the first record of a batch's second partition (the 21st record),
     # at the latest on the 23rd: a commit() made after one partition's records, which commits
-    # the position after the whole batch, has then passed records never processed.
-    h.run("member A", 23)
+    # the position after the whole batch, has then passed records never processed. With
+    # ``in_poll``, it comes on the third record of that poll instead, and only the records of
+    # the batch it came in may be processed again: with the crash above (in poll 3), a crash
+    # in poll 4 catches a loop that commits every second batch, whichever batches those are.
+    if in_poll is None:
+        h.run("member A", 23)
+    else:
+        h.run("member A", crash_in_poll=in_poll)
     found = _stuck(h, ["member A"])
     if found and h.crashed():
         return problem(
@@ -167,6 +173,20 @@ def _crash(h: Any) -> dict[str, str] | None:
             f"{len(again)} records processed again after the crash, e.g. {again[:4]}",
             "commit after every batch, not only at the end",
         )
+    if in_poll is not None:
+        batch = {(p, o) for p, o in h.crash_batch()}
+        if not batch:
+            raise ValueError("a crash in no batch")
+        earlier = [r for r in again if r not in batch]
+        if earlier:
+            return problem(
+                f"after a crash in member A's poll number {in_poll}, only records of that "
+                "poll's batch processed again",
+                f"{len(again)} records processed again, {len(earlier)} of them from earlier "
+                f"batches, e.g. {earlier[:4]}: they had been processed but not committed",
+                "commit after every batch, not every few batches: a crash repeats everything "
+                "processed since the last commit",
+            )
     return None
 
 
@@ -256,10 +276,12 @@ def _unprocessed_below(h: Any, committed: list[int]) -> list[tuple[int, int]]:
             for o in range(min(committed[p], PER_PARTITION + 1)) if (p, o) not in done]
 
 
-def _stop(h: Any) -> dict[str, str] | None:
+def _stop(h: Any, when: str = "requested") -> dict[str, str] | None:
     # should_stop() turns true in the middle of a batch: after member A processed a few
-    # records, while records of the batch its last poll() returned are still unprocessed.
-    h.run("member A", stop="requested")
+    # records, while records of the batch its last poll() returned are still unprocessed;
+    # or ("partition_end") after the last record of one partition in a batch that holds
+    # another partition's records after it, so a loop that stops there must commit both.
+    h.run("member A", stop=when)
     found = _stuck(h, ["member A"])
     if found:
         return found
@@ -382,13 +404,17 @@ def _refused_then_crash(h: Any) -> dict[str, str] | None:
 
 
 _CHECKS = {"everything": _everything, "commits": _commits, "crash": _crash,
+           "crash_in_poll_4": partial(_crash, in_poll=4),
            "rebalance": _rebalance, "handover": _handover, "stop": _stop,
+           "stop_between_partitions": partial(_stop, when="partition_end"),
            "refused_then_crash": _refused_then_crash}
 _PARTITIONS = {"refused_then_crash": 1}  # one partition: which batch comes next is certain
 
 
 def check(impl: str, what: str) -> None:
-    """Run one delivery property ``what`` (everything, commits, crash, rebalance, handover,
-    stop, refused_then_crash): observed in an isolated child, judged here."""
+    """Run one delivery property ``what`` (one of :data:`_CHECKS`'s names: everything,
+    commits, crash, crash_in_poll_4, rebalance, handover, stop,
+    stop_between_partitions, refused_then_crash): observed in an isolated child, judged
+    here."""
     live = partial(Deliveries, impl, _PARTITIONS.get(what, PARTITIONS))
     fail_on(judge(_CHECKS[what], live, time_limit=40))

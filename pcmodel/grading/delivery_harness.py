@@ -29,7 +29,7 @@ from pcmodel.topics.broker import CLIENT_METHODS
 from pcmodel.topics.errors import CommitFailedError
 from pcmodel.topics.group_answers import HeartbeatStatus
 
-__all__ = ["BATCH", "PARTITIONS", "PER_PARTITION", "TOPIC", "Deliveries"]
+__all__ = ["BATCH", "PARTITIONS", "PER_PARTITION", "TOPIC", "Deliveries", "HeartbeatTap"]
 
 TOPIC = "orders"
 PARTITIONS = 3
@@ -55,11 +55,13 @@ def _graded_consumer(on_commit: Any = None, **config: Any) -> Any:
 
         graded_refused = 0  # commits that raised CommitFailedError
         graded_batch: tuple[tuple[int, int], ...] = ()  # what the last poll() returned
+        graded_polls = 0  # polls that returned records
 
         def poll(self, *args: Any, **kwargs: Any) -> Any:
             batches = super().poll(*args, **kwargs)
             self.graded_batch = tuple((r.partition, r.offset)
                                       for records in batches.values() for r in records)
+            self.graded_polls += bool(self.graded_batch)
             return batches
 
         def commit(self, *args: Any, **kwargs: Any) -> Any:
@@ -75,7 +77,7 @@ def _graded_consumer(on_commit: Any = None, **config: Any) -> Any:
     return GradedConsumer(TOPIC, **config)
 
 
-class _HeartbeatTap:
+class HeartbeatTap:
     """A member's view of the broker that also notes how its heartbeats were answered.
 
     The consumer is given this tap as its broker; each of its connections forwards every call
@@ -122,10 +124,10 @@ class _HeartbeatTap:
 
 
 class _TappedConnection:
-    """One connection through a :class:`_HeartbeatTap`: the broker's client calls, nothing
+    """One connection through a :class:`HeartbeatTap`: the broker's client calls, nothing
     else (so a client sees no ``close()``: the broker is not its to close)."""
 
-    def __init__(self, tap: _HeartbeatTap) -> None:
+    def __init__(self, tap: HeartbeatTap) -> None:
         self._tap = tap
         self._conn = tap.broker.connect()
 
@@ -156,6 +158,7 @@ class _Group:
         self.raised: dict[str, BaseException] = {}
         self.early: dict[str, bool] = {}  # consume() returned before should_stop() said so
         self.crashed = False  # process() raised on purpose
+        self.crash_batch: tuple[tuple[int, int], ...] = ()  # the batch it raised in
         self.held = threading.Event()  # a member waits in process() (hold_at)
         self.noticed = threading.Event()  # a member reached its hold, or its loop ended
         self.released = threading.Event()  # ... until this is set
@@ -163,12 +166,12 @@ class _Group:
         self.left_in_batch: list[tuple[int, int]] = []  # unprocessed when the stop came
         self.stop_index = -1  # len(processed) when the stop came (-1: it never did)
         self.names: dict[int, str] = {}  # id(consumer) -> member name
-        self.taps: dict[int, _HeartbeatTap] = {}  # id(consumer) -> its view of the broker
+        self.taps: dict[int, HeartbeatTap] = {}  # id(consumer) -> its view of the broker
         # Commits that succeeded for a partition the member did not own: (member, partition).
         self.foreign: list[tuple[str, int]] = []
 
     def member(self, **extra: Any) -> Any:
-        tap = _HeartbeatTap(self.broker)
+        tap = HeartbeatTap(self.broker)
         consumer = _graded_consumer(on_commit=self._note_commit, broker=tap,
                                     group_id="g",
                                     auto_offset_reset="earliest", enable_auto_commit=False,
@@ -183,20 +186,23 @@ class _Group:
 
     def run(self, name: str, consumer: Any, crash_at: int | None = None,
             stall_at: int | None = None, hold_at: int | None = None, stop: str = "all",
-            crash_after_refused: bool = False) -> Worker:
-        """Run the student's loop as member ``name``. ``crash_at``: process() raises on that
-        record, or earlier on the first record of a batch that is not in the batch's first
-        partition (polls here return 7, 7, then 6 + 1: the 21st record), so that a commit
-        made after one partition of a batch is tested too. ``stop`` is when its should_stop()
-        turns true: "all" once every record is processed, "requested" once the member
-        processed _STOP_AFTER records and some of the batch it is in are still unprocessed
-        (or every record is processed), "first" once it processed one record."""
+            crash_after_refused: bool = False, crash_in_poll: int | None = None) -> Worker:
+        """Run the student's loop as member ``name``. ``crash_at``: process() raises on that record,
+        or earlier on the first record of a batch that is not in the batch's first partition (polls
+        here return 7, 7, then 6 + 1: the 21st record), so that a commit made after one partition of
+        a batch is tested too. ``crash_in_poll``: process() raises on the third record of the
+        member's poll of that number (counting the polls that returned records; of a later one if
+        that poll returned fewer). ``stop`` is when its should_stop() turns true: "all" once every
+        record is processed, "requested" once the member processed _STOP_AFTER records and some of
+        the batch it is in are still unprocessed (or every record is processed), "partition_end"
+        once it processed the last record of a partition in a batch that holds records of another
+        partition after it, "first" once it processed one record."""
         count = [0]
         told = [False]  # should_stop() returned True to the loop
         self.names[id(consumer)] = name
 
         def should_stop() -> bool:
-            if stop == "requested":
+            if stop in ("requested", "partition_end"):
                 true = self.stop_requested.is_set() or self.seen() >= self.all
             elif stop == "first":
                 true = count[0] >= 1
@@ -213,6 +219,13 @@ class _Group:
             if crash_at is not None and not self.crashed and (count[0] == crash_at
                                                               or later_partition):
                 self.crashed = True
+                self.crash_batch = batch
+                raise _Crash(f"{name} crashed processing {where}")
+            if (crash_in_poll is not None and not self.crashed
+                    and consumer.graded_polls >= crash_in_poll
+                    and (record.partition, record.offset) in batch[2:3]):
+                self.crashed = True
+                self.crash_batch = batch
                 raise _Crash(f"{name} crashed processing {where}")
             if crash_after_refused and consumer.graded_refused and not self.crashed:
                 self.crashed = True
@@ -228,6 +241,8 @@ class _Group:
             with self.lock:
                 self.processed.append((name, record.partition, record.offset))
                 if stop == "requested" and count[0] >= _STOP_AFTER:
+                    self._request_stop(name, consumer.graded_batch)
+                if stop == "partition_end" and _ends_a_partition(record, consumer.graded_batch):
                     self._request_stop(name, consumer.graded_batch)
             self.crew.tick()
 
@@ -299,7 +314,7 @@ class Deliveries:
         "wait_held": shape.bool, "release": shape.none,
         "left_in_batch": shape.list_of(shape.list_of(shape.int)),
         "stop_index": shape.int,
-        "crashed": shape.bool,
+        "crashed": shape.bool, "crash_batch": shape.list_of(shape.list_of(shape.int)),
         "processed": shape.list_of(shape.list_of(shape.plain)),
         "committed": shape.list_of(shape.int),
         "foreign": shape.list_of(shape.list_of(shape.plain)), "wait_rebalancing": shape.bool,
@@ -313,7 +328,7 @@ class Deliveries:
     def run(self, name: str, crash_at: int | None = None, stall_at: int | None = None,
             slow: bool = False, hold_at: int | None = None, stop: str = "all",
             crash_after_refused: bool = False, client_id: str | None = None,
-            heartbeat_ms: int | None = None) -> None:
+            heartbeat_ms: int | None = None, crash_in_poll: int | None = None) -> None:
         """A new member ``name`` of the group runs the student's loop in a worker thread (see
         :meth:`_Group.run`). ``client_id`` starts its member id, which orders the members for
         the assignor; ``heartbeat_ms`` is its heartbeat_interval_ms."""
@@ -324,7 +339,8 @@ class Deliveries:
             extra["heartbeat_interval_ms"] = heartbeat_ms
         self.members[name] = self.group.member(**extra)
         self.workers[name] = self.group.run(name, self.members[name], crash_at, stall_at,
-                                            hold_at, stop, crash_after_refused)
+                                            hold_at, stop, crash_after_refused,
+                                            crash_in_poll)
 
     def wait_held(self) -> bool:
         return self.group.wait_held()
@@ -370,6 +386,11 @@ class Deliveries:
     def crashed(self) -> bool:
         return self.group.crashed
 
+    def crash_batch(self) -> list[list[int]]:
+        """The records ``[partition, offset]`` of the poll in which process() raised on
+        purpose; empty if it never did."""
+        return [list(r) for r in self.group.crash_batch]
+
     def processed(self) -> list[list[Any]]:
         with self.group.lock:
             return [list(entry) for entry in self.group.processed]
@@ -399,6 +420,14 @@ class Deliveries:
 
     def close(self) -> None:
         self.group.close()
+
+
+def _ends_a_partition(record: Any, batch: tuple[tuple[int, int], ...]) -> bool:
+    """Whether ``record`` is the last of its partition in ``batch`` and records of another
+    partition follow it there."""
+    at = batch.index((record.partition, record.offset)) if (
+        (record.partition, record.offset) in batch) else -1
+    return 0 <= at < len(batch) - 1 and batch[at + 1][0] != record.partition
 
 
 def _wait_for(group: _Group, count: int) -> bool:
