@@ -38,8 +38,11 @@ def test_survives_a_rebalance(impl):
     """Member A stalls past max_poll_interval_ms in its second batch; member B (another
     transactional id) gets A's partitions and commits them to the end, the records A holds
     too; then A goes on, and its offsets are refused. Both keep polling until should_stop() is
-    true, and every output is committed exactly once."""
+    true, and every output is committed exactly once. Then a second member joins and takes
+    partitions the first had read from: the first sends only the offsets of partitions it owns
+    from then on."""
     check(impl, "rebalance")
+    check(impl, "handover")
 
 
 @pytest.mark.points(3)

@@ -16,7 +16,7 @@
 - The live harnesses that drive the student's code in the child and report plain data:
   :mod:`~pcmodel.grading.thread_harness`, :mod:`~pcmodel.grading.pipeline_harness`,
   :mod:`~pcmodel.grading.process_harness` (its processes: :mod:`~pcmodel.grading.process_gang`),
-  :mod:`~pcmodel.grading.delivery_harness`.
+  :mod:`~pcmodel.grading.delivery_harness`, :mod:`~pcmodel.grading.transaction_harness`.
 - The checks the suites are made of, one module per kind of exercise:
   :mod:`~pcmodel.grading.buffer_checks` and :mod:`~pcmodel.grading.sched_checks` (thread
   buffers), :mod:`~pcmodel.grading.pipeline_checks`, :mod:`~pcmodel.grading.process_checks`

@@ -35,7 +35,7 @@ CHILD_WORK = {
         "live.close()\n"),
     "08_exactly_once": (
         "pcmodel.grading.transaction_checks",
-        "from pcmodel.grading.transaction_checks import Transactions\n"
+        "from pcmodel.grading.transaction_harness import Transactions\n"
         "Transactions(SOLUTION).close()\n"),
     "05_assignor": (
         "pcmodel.grading.assignor_checks",

@@ -1,0 +1,96 @@
+"""The delivery scenarios of exercises 06 and 08 that catch loops which pass the others.
+
+Committing every second batch passes a crash in the third batch when the commits fall after the
+even batches, and fails it when they fall after the odd ones: the crash in the fourth batch
+catches the first kind. A loop that stops between records must commit every partition it
+processed, which shows only when the stop comes at a partition's end inside a batch. In
+exercise 08, a dict of offsets kept across batches sends, after a rebalance, offsets of a
+partition the member gave away. Each verdict must be the same every time.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from pcmodel.grading import delivery_checks, transaction_checks
+from pcmodel.grading.checks import CheckFailed
+from pcmodel.grading.delivery_harness import Deliveries
+from pcmodel.grading.engine import exercises_root
+
+ROOT = exercises_root()
+SOLUTION_06 = str(ROOT / "06_at_least_once" / "solution.py")
+ZOO_06 = ROOT / "zoo" / "06_at_least_once"
+
+# Commits after batches 1, 3, 5...: the crash in the third batch repeats the second one.
+_ODD_BATCHES = '''
+from pcmodel.topics.errors import CommitFailedError
+
+
+def consume(consumer, process, should_stop):
+    polls = 0
+    while not should_stop():
+        batches = consumer.poll(timeout_ms=100)
+        for records in batches.values():
+            for record in records:
+                process(record)
+        if batches:
+            polls += 1
+            if polls % 2 == 1:
+                try:
+                    consumer.commit()
+                except CommitFailedError:
+                    pass
+    try:
+        consumer.commit()
+    except CommitFailedError:
+        pass
+'''
+
+
+@pytest.mark.timeout(120)
+def test_the_crash_in_the_fourth_batch_raises_in_that_batch():
+    live = Deliveries(SOLUTION_06)
+    try:
+        live.run("member A", crash_in_poll=4)
+        assert live.settle(["member A"])["stuck"] == []
+        assert live.raised()["member A"]["crash"]
+        batch = [tuple(r) for r in live.crash_batch()]
+        processed = [(p, o) for _, p, o in live.processed()]
+        # The first two records of the fourth batch were processed, the third raised.
+        assert processed[-2:] == batch[:2]
+        assert batch[2] not in processed
+    finally:
+        live.close()
+
+
+@pytest.mark.timeout(180)
+def test_committing_every_second_batch_is_caught_whichever_batches(tmp_path):
+    even = str(ZOO_06 / "commits_every_second_batch.py")
+    odd = tmp_path / "commits_after_odd_batches.py"
+    odd.write_text(_ODD_BATCHES, encoding="utf-8")
+    for _ in range(3):
+        with pytest.raises(CheckFailed, match="processed again"):
+            delivery_checks.check(even, "crash_in_poll_4")
+        with pytest.raises(CheckFailed, match="processed twice"):
+            delivery_checks.check(str(odd), "crash")
+    delivery_checks.check(SOLUTION_06, "crash_in_poll_4")
+
+
+@pytest.mark.timeout(180)
+def test_a_stop_at_a_partitions_end_needs_every_processed_partition_committed():
+    buggy = str(ZOO_06 / "stops_between_records_commits_one_partition.py")
+    for _ in range(3):
+        with pytest.raises(CheckFailed, match="processed but not committed"):
+            delivery_checks.check(buggy, "stop_between_partitions")
+    delivery_checks.check(SOLUTION_06, "stop_between_partitions")
+    alternative = ROOT / "alternatives" / "06_at_least_once" / "stops_between_records.py"
+    delivery_checks.check(str(alternative), "stop_between_partitions")
+
+
+@pytest.mark.timeout(180)
+def test_offsets_kept_across_batches_are_caught_in_the_handover():
+    buggy = str(ROOT / "zoo" / "08_exactly_once" / "offsets_kept_across_batches.py")
+    for _ in range(3):
+        with pytest.raises(CheckFailed, match="which the group had given to the other member"):
+            transaction_checks.check(buggy, "handover")
+    transaction_checks.check(str(ROOT / "08_exactly_once" / "solution.py"), "handover")
