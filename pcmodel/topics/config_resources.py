@@ -23,6 +23,8 @@ from collections.abc import Iterable, Mapping
 from enum import IntEnum
 from typing import Any, NamedTuple, TypeVar
 
+from pcmodel.topics.errors import InvalidRequestError
+
 __all__ = [
     "AlterConfigOp",
     "ConfigEntry",
@@ -33,6 +35,7 @@ __all__ = [
     "ConfigSynonym",
     "ConfigType",
     "GIVEN_TWICE",
+    "checked_operations",
     "enum_member",
     "repeated_resources",
 ]
@@ -186,3 +189,26 @@ def repeated_resources(keys: Iterable[_Key]) -> set[_Key]:
     for key in keys:
         (repeated if key in seen else seen).add(key)
     return repeated
+
+
+def checked_operations(operations: Iterable[tuple[str, int | AlterConfigOp, Any]], *,
+                       incremental: bool) -> list[tuple[str, AlterConfigOp, Any]]:
+    """An alteration's ``(config name, operation, value)`` triples, each operation an
+    :class:`AlterConfigOp`, checked as Kafka checks any resource's before its own configs':
+    ``InvalidRequestError`` for a config named twice, an unknown operation, or an operation
+    other than SET in a (non-``incremental``) AlterConfigs."""
+    checked = []
+    seen: set[str] = set()
+    for name, op, value in operations:
+        if name in seen:
+            raise InvalidRequestError(f"Error due to duplicate config keys: {name}")
+        seen.add(name)
+        try:
+            op = AlterConfigOp(op)
+        except ValueError:
+            raise InvalidRequestError(f"unknown config operation {op!r} for {name}") from None
+        if not incremental and op is not AlterConfigOp.SET:
+            raise InvalidRequestError(f"AlterConfigs only sets configs; {op.name} {name} needs "
+                                      "IncrementalAlterConfigs")
+        checked.append((name, op, value))
+    return checked

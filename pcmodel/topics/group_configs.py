@@ -52,6 +52,7 @@ from pcmodel.topics.config_resources import (
     ConfigSource,
     ConfigSynonym,
     ConfigType,
+    checked_operations,
 )
 from pcmodel.topics.errors import InvalidConfigurationError, InvalidRequestError
 
@@ -217,18 +218,7 @@ def altered_group_overrides(group_id: str, overrides: Mapping[str, str],
     APPEND or SUBTRACT and every check of the module docstring, with Kafka's message.
     """
     new = dict(overrides) if incremental else {}
-    seen: set[str] = set()
-    for name, op, value in operations:
-        if name in seen:
-            raise InvalidRequestError(f"Error due to duplicate config keys: {name}")
-        seen.add(name)
-        try:
-            op = AlterConfigOp(op)
-        except ValueError:
-            raise InvalidRequestError(f"unknown config operation {op!r} for {name}") from None
-        if not incremental and op is not AlterConfigOp.SET:
-            raise InvalidRequestError(f"AlterConfigs only sets configs; {op.name} {name} needs "
-                                      "IncrementalAlterConfigs")
+    for name, op, value in checked_operations(operations, incremental=incremental):
         if op in (AlterConfigOp.APPEND, AlterConfigOp.SUBTRACT):
             raise InvalidConfigurationError(  # Kafka's controller: no GROUP config is a list
                 f"Can't {op.name} to key {name} because its type is not LIST.")

@@ -58,10 +58,10 @@ from pcmodel.topics.config_resources import (
     ConfigSource,
     ConfigSynonym,
     ConfigType,
+    checked_operations,
 )
 from pcmodel.topics.errors import (
     InvalidConfigurationError,
-    InvalidRequestError,
     KafkaConfigurationError,
 )
 
@@ -405,18 +405,7 @@ def altered_overrides(overrides: Mapping[str, str],
     :func:`check_topic_configs`.
     """
     new = dict(overrides) if incremental else {}
-    seen: set[str] = set()
-    for name, op, value in operations:
-        if name in seen:
-            raise InvalidRequestError(f"Error due to duplicate config keys: {name}")
-        seen.add(name)
-        try:
-            op = AlterConfigOp(op)
-        except ValueError:
-            raise InvalidRequestError(f"unknown config operation {op!r} for {name}") from None
-        if not incremental and op is not AlterConfigOp.SET:
-            raise InvalidRequestError(f"AlterConfigs only sets configs; {op.name} {name} needs "
-                                      "IncrementalAlterConfigs")
+    for name, op, value in checked_operations(operations, incremental=incremental):
         if op is AlterConfigOp.DELETE:
             new.pop(name, None)
             continue
