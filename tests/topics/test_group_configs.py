@@ -20,6 +20,7 @@ from pcmodel.topics.errors import (
     UnknownMemberIdError,
 )
 from pcmodel.topics.server import BrokerServer
+from tests.topics.conftest import FakeClock
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -28,19 +29,9 @@ SHARE_SESSION = "share.session.timeout.ms"
 SET, DELETE = AlterConfigOp.SET, AlterConfigOp.DELETE
 
 
-class Clock:
-    """The broker's monotonic clock, moved by hand."""
-
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def clock():
-    return Clock()
+    return FakeClock(100.0)
 
 
 @pytest.fixture
@@ -158,11 +149,11 @@ def test_members_get_the_groups_heartbeat_interval_and_session_timeout(broker, c
     broker.alter_group_configs("g", [(SESSION, SET, "20000"), (HEARTBEAT, SET, "6000")])
     assert join(broker, "a").heartbeat_interval_ms == 6000
     assert join(broker, "x", group="other").heartbeat_interval_ms == 5000  # the broker's
-    clock.now += 19.9  # past the broker's 10 s, within the group's 20 s
+    clock.advance(19.9)  # past the broker's 10 s, within the group's 20 s
     assert beat(broker, "a", 1).member_epoch == 1
-    clock.now += 19.9
+    clock.advance(19.9)
     assert broker.describe_consumer_group("g").members[0].member_id == "a"
-    clock.now += 0.2
+    clock.advance(0.2)
     with pytest.raises(UnknownMemberIdError):
         beat(broker, "a", 1)
 
@@ -171,17 +162,17 @@ def test_a_change_applies_from_each_members_next_heartbeat(broker, clock):
     join(broker, "a")
     join(broker, "b")
     broker.alter_group_configs("g", [(SESSION, SET, "30000"), (HEARTBEAT, SET, "7000")])
-    clock.now += 9.0
+    clock.advance(9.0)
     b = beat(broker, "b", 2)  # b's session now lasts 30 s; a's still ends at its 10 s
     assert b.heartbeat_interval_ms == 7000
-    clock.now += 1.1
+    clock.advance(1.1)
     assert [m.member_id for m in broker.describe_consumer_group("g").members] == ["b"]
-    clock.now += 28.8  # 29.9 s after b's heartbeat
+    clock.advance(28.8)  # 29.9 s after b's heartbeat
     assert beat(broker, "b", b.member_epoch).member_epoch >= b.member_epoch
     broker.alter_group_configs("g", [(SESSION, DELETE, None)])
-    clock.now += 29.9  # b's last session was given 30 s
+    clock.advance(29.9)  # b's last session was given 30 s
     beat(broker, "b", broker.describe_consumer_group("g").members[0].member_epoch)
-    clock.now += 10.1  # the broker's 10 s again since that heartbeat
+    clock.advance(10.1)  # the broker's 10 s again since that heartbeat
     assert broker.describe_consumer_group("g").members == ()
 
 
@@ -190,9 +181,9 @@ def test_a_restored_group_starts_its_sessions_with_its_own_timeout(broker, clock
     snapshot = broker.consumer_group_snapshot("g")
     broker.alter_group_configs("g", [(SESSION, SET, "20000")])
     broker.restore_consumer_group(snapshot)
-    clock.now += 19.9
+    clock.advance(19.9)
     assert [m.member_id for m in broker.describe_consumer_group("g").members] == ["a"]
-    clock.now += 0.2
+    clock.advance(0.2)
     assert broker.describe_consumer_group("g").members == ()
 
 
