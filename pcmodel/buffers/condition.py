@@ -119,8 +119,12 @@ class ConditionBuffer(TaskAccounting, Buffer):
             if woken:
                 if not block:
                     raise queue.Full
-                waited_since = self._wait_for_space(timeout)
-                depth = len(items)
+                try:
+                    waited_since = self._wait_for_space(timeout)
+                    depth = len(items)
+                except BaseException as exc:  # from the wait, or a Ctrl-C just after it
+                    self._pass_on_space(exc)
+                    raise
             unfinished = state.unfinished + 1
             try:
                 items.append(item)
@@ -154,7 +158,11 @@ class ConditionBuffer(TaskAccounting, Buffer):
                     raise shut_down_error("get")
                 if not block:
                     raise queue.Empty
-                waited_since = self._wait_for_items(timeout)
+                try:
+                    waited_since = self._wait_for_items(timeout)
+                except BaseException as exc:  # from the wait, or a Ctrl-C just after it
+                    self._pass_on_items(exc)
+                    raise
             try:
                 item = items.popleft()
                 if self._state.waiting_put and len(items) == self.maxsize - 1:
@@ -196,22 +204,28 @@ class ConditionBuffer(TaskAccounting, Buffer):
             with self._mutex:
                 if state.shutdown:
                     raise batch_shut_down(done, total)
-                woken = 0 < self.maxsize <= len(buffered)  # full: this run waits to be woken
+                depth = len(buffered)
+                woken = 0 < self.maxsize <= depth  # full: this run waits to be woken
                 if woken:
                     if not block:
                         raise BatchFull(done, total)
                     try:
                         waited_since = self._wait_for_space(
                             None if deadline is None else max(0.0, deadline - time.monotonic()))
-                    except queue.Full:
-                        raise BatchFull(done, total) from None
-                    except ShutDown:
-                        raise batch_shut_down(done, total) from None
-                    if waited_since is not None:  # a batch waits rarely: recorded at once
-                        self._wait_ended(WAITING_FOR_SPACE, waited_since)
-                depth = len(buffered)
+                        if waited_since is not None:  # a batch waits rarely: recorded at once
+                            self._wait_ended(WAITING_FOR_SPACE, waited_since)
+                        depth = len(buffered)
+                    except BaseException as exc:  # from the wait, or a Ctrl-C just after it
+                        self._pass_on_space(exc)
+                        if isinstance(exc, queue.Full):
+                            raise BatchFull(done, total) from None
+                        if isinstance(exc, ShutDown):
+                            raise batch_shut_down(done, total) from None
+                        raise
                 free = total - done if self.maxsize <= 0 else self.maxsize - depth
-                stored = min(free, total - done)
+                # No call from the wake-up to the ``try`` below, so no instant for a Ctrl-C
+                # between the two handlers that pass the wake-up on.
+                stored = free if free < total - done else total - done
                 unfinished = state.unfinished + stored
                 try:
                     # The run goes in whole or not at all (the storage's extend promises it).
@@ -251,9 +265,13 @@ class ConditionBuffer(TaskAccounting, Buffer):
                     raise shut_down_error("get_many")
                 if not block:
                     raise queue.Empty
-                waited_since = self._wait_for_items(timeout)
-            was_full = len(items) == self.maxsize
+                try:
+                    waited_since = self._wait_for_items(timeout)
+                except BaseException as exc:  # from the wait, or a Ctrl-C just after it
+                    self._pass_on_items(exc)
+                    raise
             try:
+                was_full = len(items) == self.maxsize
                 taken = self._popmany(items, min(max_items, len(items)))
                 if was_full and self._state.waiting_put:
                     self._not_full.notify()  # one: the putter woken passes it on
@@ -299,6 +317,8 @@ class ConditionBuffer(TaskAccounting, Buffer):
             self._not_empty.notify()
             if woken:
                 self._not_full.notify()
+        elif woken:
+            self._pass_on_space(None)
 
     def _wake_after_interrupted_get(self, woken: bool) -> None:
         """Wake whoever may wait after a get (or ``get_many``) that an exception interrupted:
@@ -307,6 +327,20 @@ class ConditionBuffer(TaskAccounting, Buffer):
         ``queue.Queue.get``."""
         self._not_full.notify()
         if woken:
+            self._not_empty.notify()
+
+    def _pass_on_space(self, exc: BaseException | None) -> None:
+        """A putter that was (or may have been) woken leaves, by ``exc``, without storing:
+        wake the next sleeping putter if there is space for it (a wake-up this one took is
+        not lost). Not once the buffer is broken: nobody may go on then."""
+        if (not isinstance(exc, BufferBroken) and self._state.waiting_put
+                and len(self._items) < self.maxsize):
+            self._not_full.notify()
+
+    def _pass_on_items(self, exc: BaseException) -> None:
+        """A getter that was (or may have been) woken leaves, by ``exc``, without taking: wake
+        the next sleeping getter if there is an item for it (see ``_pass_on_space``)."""
+        if not isinstance(exc, BufferBroken) and self._state.waiting_get and self._items:
             self._not_empty.notify()
 
     # -- waiting (called with the lock held) ----------------------------------------------
@@ -334,10 +368,7 @@ class ConditionBuffer(TaskAccounting, Buffer):
                     self._not_full.wait(remaining)
                 if state.shutdown:
                     raise shut_down_error("put")
-        except BaseException as exc:
-            if (not isinstance(exc, BufferBroken) and state.waiting_put > 1
-                    and len(self._items) < self.maxsize):
-                self._not_full.notify()  # leaving: pass on a wake-up this waiter may have had
+        except BaseException:  # the caller passes on a wake-up this waiter may have had
             if started is not None:
                 self._wait_ended(WAITING_FOR_SPACE, started)
             raise
@@ -368,9 +399,7 @@ class ConditionBuffer(TaskAccounting, Buffer):
                     if remaining <= 0:
                         raise queue.Empty
                     self._not_empty.wait(remaining)
-        except BaseException as exc:
-            if not isinstance(exc, BufferBroken) and state.waiting_get > 1 and self._items:
-                self._not_empty.notify()  # leaving: pass on a wake-up this waiter may have had
+        except BaseException:  # the caller passes on a wake-up this waiter may have had
             if started is not None:
                 self._wait_ended(WAITING_FOR_ITEMS, started)
             raise
