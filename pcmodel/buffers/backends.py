@@ -133,29 +133,37 @@ class RunSemaphore:
         """Sleep until there is a permit (up to ``timeout`` seconds, None: for ever), then take
         up to ``n``; how many were taken, 0 if none came in time. Whoever leaves with permits
         still free and sleepers left wakes the next one, also by an exception: a wake-up it
-        was given is never lost."""
+        was given is never lost, and permits it took before the exception are given back."""
         cond = self._cond
         deadline = None if timeout is None else time.monotonic() + timeout
-        with cond:
-            try:
-                while not self._value:
-                    remaining = None
-                    if deadline is not None:
-                        remaining = deadline - time.monotonic()
-                        if remaining <= 0:
-                            return 0
-                    self._sleepers += 1
-                    try:
-                        cond.wait(remaining)
-                    finally:
-                        self._sleepers -= 1
-                value = self._value
-                taken = n if n < value else value
-                self._value = value - taken
-                return taken
-            finally:
-                if self._value and self._sleepers:
-                    cond.notify()
+        taken = 0
+        try:
+            with cond:
+                try:
+                    while not self._value:
+                        remaining = None
+                        if deadline is not None:
+                            remaining = deadline - time.monotonic()
+                            if remaining <= 0:
+                                return 0
+                        self._sleepers += 1
+                        try:
+                            cond.wait(remaining)
+                        finally:
+                            self._sleepers -= 1
+                    value = self._value
+                    taken = n if n < value else value
+                    self._value = value - taken
+                finally:
+                    if self._value and self._sleepers:
+                        cond.notify()
+        except BaseException:
+            # A Ctrl-C after the permits were taken (the relay's notify() or the lock's
+            # release returning) would lose them with the return value: they go back.
+            if taken:
+                self.release(taken)
+            raise
+        return taken
 
 
 class SharedState:

@@ -25,8 +25,11 @@ condition`), and so does a ``put_many`` run. The window left: the instant betwee
 handing this caller a permit and the call returning it to the algorithm (just after the
 semaphore's call returns, where Python looks for signals), which the caller cannot see: that
 permit is lost (a put's slot: the buffer holds one item fewer from then on; a get's: an item
-stays that no getter is told of until the next put). Closing it would take blocking signals
-around every acquire, a system call each. A ``get_many`` that took fewer items than permits
+stays that no getter is told of until the next put), as is one in a semaphore's own code on a
+path that does not sleep (a release interrupted at its entry, say). Closing those would take
+blocking signals around every acquire, a system call each. A waiter woken and interrupted on
+its way back gives back the permits it took and is counted out; the semaphore passes its
+wake-up on to the next sleeper. A ``get_many`` that took fewer items than permits
 (a run's end, shutdown tokens) hands the rest back in a second call, which a Ctrl-C after the
 first may skip. An interrupted ``shutdown()`` called again relays its wake-ups again.
 """
@@ -304,7 +307,7 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
               wanted: int = 1) -> int:
         """Block on ``semaphore`` (its fast, non-blocking try already failed) until a permit
         comes, then take up to ``wanted - 1`` more that are free; how many were taken, 0 on
-        timeout.
+        timeout. Left by an exception, it gives back the permits it took (and is counted out).
 
         The waiting count is kept only for observers (``waiting``, ``repr``, the scheduler).
         """
@@ -312,31 +315,48 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
         counting = (self._space_waiters_lock if waiting is WAITING_FOR_SPACE
                     else self._item_waiters_lock)
         started = self._clock() if self._rec is not None else None
+        taken = 0  # the permits this wait took, given back if an exception follows
+        counted = False  # a Ctrl-C may come before or after the count (see the module)
         try:
             # Between processes the permit often comes within microseconds, from a peer on
             # the other core: the backend busy-waits for it a little, so that this actor is
             # counted as waiting (two holds of a lock) only when it is about to sleep.
             if self._acquire_soon(semaphore):
-                return 1 + (self._acquire_more(semaphore, wanted - 1) if wanted > 1 else 0)
-            counted = False  # a Ctrl-C may come before or after the count (see the module)
-            try:
+                taken = 1
+                if wanted > 1:
+                    taken += self._acquire_more(semaphore, wanted - 1)
+            else:
                 with counting:
                     if waiting is WAITING_FOR_SPACE:
                         state.waiting_put += 1
                     else:
                         state.waiting_get += 1
                     counted = True
-                return self._acquire_waiting(semaphore, wanted, timeout)
-            finally:
-                if counted:
-                    with counting:
-                        if waiting is WAITING_FOR_SPACE:
-                            state.waiting_put -= 1
-                        else:
-                            state.waiting_get -= 1
-        finally:
+                taken = self._acquire_waiting(semaphore, wanted, timeout)
+                with counting:
+                    if waiting is WAITING_FOR_SPACE:
+                        state.waiting_put -= 1
+                    else:
+                        state.waiting_get -= 1
+                    counted = False
+            if started is not None:
+                started, since = None, started
+                self._wait_ended(waiting, since)
+        except BaseException:
+            # Leaving by an exception (a Ctrl-C between any two steps): counted out, and the
+            # permits taken go back to the semaphore, which passes on their wake-up.
+            if counted:
+                with counting:
+                    if waiting is WAITING_FOR_SPACE:
+                        state.waiting_put -= 1
+                    else:
+                        state.waiting_get -= 1
+            if taken:
+                self._release(semaphore, taken)
             if started is not None:
                 self._wait_ended(waiting, started)
+            raise
+        return taken
 
     def _wait_up_to(self, semaphore: Any, wanted: int, block: bool, deadline: float | None,
                     waiting: ActorState) -> int:
