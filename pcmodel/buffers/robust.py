@@ -60,11 +60,12 @@ sleeper wakes for nothing, which its ``while`` loop absorbs. A process that call
 has released more permits than it took, so its debt is negative and its death is harmless.
 
 A process that *survives* an exception in the middle (Ctrl-C's KeyboardInterrupt, between any
-two bytecodes, caught by a notebook or a command that goes on) leaves no lock behind: ``acquire``
-and ``release`` let go of the lock if this thread still holds it (:meth:`RobustLock.held_here`)
-and raise again; ``notify`` changes nothing; ``wait`` raises holding the lock (a ``try`` costs
-nothing until it catches). A ``release`` interrupted at its entry leaves the lock with its
-thread, which takes it back on its next ``acquire``.
+two bytecodes, caught by a notebook or a command that goes on) leaves no lock behind and owes
+no sleeper a wake-up (but in one instant of ``release``): ``acquire`` and ``release`` let go of
+the lock if this thread still holds it (:meth:`RobustLock.held_here`), ``release`` posts the
+wake-ups promised, ``notify`` changes nothing, ``wait`` raises holding the lock. A ``release``
+interrupted at its entry leaves the lock with its thread, which takes it back on its next
+``acquire``.
 """
 
 from __future__ import annotations
@@ -426,53 +427,54 @@ class RobustCondition:
         """Release the lock, sleep until notified (or ``timeout``, or a slice), re-take the lock.
 
         Returns False if no notification came. Must be called with the lock held; returns or
-        raises holding it, a Ctrl-C before or during the sleep included (one in the ``finally``
-        that takes it back may leave the lock free and this sleeper counted a while).
+        raises holding it, a Ctrl-C anywhere included (see ``_come_back``).
         """
-        lock = self._lock
-        sleepers = self._sleepers
+        lock, sleepers = self._lock, self._sleepers
         counted = sleepers.value  # only the lock's holder changes it: this one, until release
-        woken = False
+        woken = taking = taken = False  # taken: the take returned and its answer was kept
+        kept: list = []  # whether the lock was still held when the sleep ended (see _come_back)
         try:
-            sleepers.value = counted + 1
-            lock.release()
-            take = self._tokens.acquire
-            woken = self._spinner.spin(take) or take(
-                True, SLICE if timeout is None else min(SLICE, timeout))
-            if not woken:
-                self._health.check()
-        finally:
-            if lock.held_here():  # interrupted before letting go: nobody saw the count
-                sleepers.value = counted
-            else:
-                self._retake()
-                if not woken and not self._tokens.acquire(False):
-                    self._leave_unwoken()
+            try:
+                sleepers.value = counted + 1
+                lock.release()
+                take, wait = self._tokens.acquire, SLICE if timeout is None else min(SLICE, timeout)
+                taking = True
+                woken = self._spinner.spin(take) or take(True, wait)
+                taken = True
+                if not woken:
+                    self._health.check()
+            finally:  # unsure of the token if interrupted while taking it
+                self._come_back(counted, woken, kept, taking and not taken)
+        except KeyboardInterrupt:  # also one on the way back: finish it (again), then raise
+            self._come_back(counted, woken, kept, taking and not taken)
+            raise
         return woken
 
-    def _retake(self) -> None:
-        """Take the lock back for wait()'s caller, even if a Ctrl-C interrupts the first try."""
-        try:
-            self._lock.acquire()
-        except KeyboardInterrupt:
-            self._lock.acquire()
-            raise
+    def _come_back(self, counted: int, woken: bool, kept: list, unsure: bool) -> None:
+        """wait()'s last steps, safe to run again after a Ctrl-C cut them short: take the lock
+        back and count out a sleeper that got no token (or undo the count nobody saw, if the
+        lock was never let go). ``unsure``: it may have taken a token unknowingly: it posts one.
 
-    def _leave_unwoken(self) -> None:
-        """Account for a sleeper that leaves with no token (lock held).
-
-        Tokens are anonymous: what counts is that every token posted finds a sleeper. While
-        some sleepers are still counted in, this one counts itself out. If none is, a notifier
-        counted every sleeper out, so a token is on its way (posted just after that notifier
-        released the lock): take it, or it would wake the next sleeper for nothing and leave a
-        sleeper counted that is gone. A notifier that died before posting never sends it: after
-        a slice the lost token is taken as this sleeper's.
+        Tokens are anonymous: every token posted must find a sleeper. While some are still
+        counted in, one that got no token counts itself out. If none is, a notifier counted
+        every sleeper out, so a token is on its way (posted once it let go of the lock): take
+        it, or it would wake the next sleeper for nothing and leave one counted that is gone.
+        A notifier that died before posting never sends it: after a slice it is taken as sent.
         """
-        sleepers = self._sleepers
-        if sleepers.value > 0:
-            sleepers.value -= 1
-        else:
-            self._tokens.acquire(True, SLICE)
+        lock, sleepers = self._lock, self._sleepers
+        if not kept:
+            kept.append(lock._is_mine())  # held_here(), without its frame
+        if kept[0]:  # interrupted before letting go: nobody saw the count
+            sleepers.value = counted
+        elif not lock._is_mine():
+            lock.acquire()
+            if not woken and not self._tokens.acquire(False):
+                if sleepers.value > 0:
+                    sleepers.value -= 1
+                else:
+                    self._tokens.acquire(True, SLICE)
+            if unsure:  # a token too many wakes a sleeper for nothing: never one too few
+                self._tokens.release()
 
     def notify(self, n: int = 1) -> None:
         """Wake up to ``n`` sleepers, once the lock is released. Must be called with the lock

@@ -23,7 +23,9 @@ plus ``release(n)`` and ``acquire_up_to(n)`` for batches. Three things set it ap
   times the sleeps per item of the condition variant, and 1.4 times its CPU time per item;
   relayed, about as many sleeps as it). A ring lost to a sleeper that died (before it passed
   the ring on), or to a releaser that died between counting a sleeper out and ringing, is made
-  up for by the :data:`~pcmodel.buffers.robust.SLICE` every sleeper wakes after.
+  up for by the :data:`~pcmodel.buffers.robust.SLICE` every sleeper wakes after. A sleeper
+  that leaves by an exception (a Ctrl-C) gives back the permits it took and rings once more,
+  so a ring it took or owed is not lost (one too many wakes a sleeper for nothing).
 * **Permits in two places.** A POSIX semaphore gives and takes one permit per call, without a
   system call while nobody sleeps (about 30 ns): ideal for one item at a time, but a batch of
   100 items paid 100 takes and 100 gives on each side. So permits given many at once (the
@@ -244,28 +246,39 @@ class RobustSemaphore:
         no peer died owing permits."""
         deadline = None if timeout is None else time.monotonic() + timeout
         sleepers, bell = self._sleepers, self._bell
-        while True:
-            wait = SLICE if deadline is None else min(SLICE, deadline - time.monotonic())
-            if wait <= 0:
-                return 0
-            sleepers.release()  # count ourselves in
-            # Permits given before we counted ourselves in rang no bell: look once more first.
-            got = self._take_share(wanted)
-            rung = not got and bell.acquire(True, wait)
-            if not rung and not bell.acquire(False) and not self._count_out(False):
-                # A releaser counted every sleeper out, us among them, and is about to ring:
-                # take that ring, or it would wake a later sleeper for nothing. A releaser
-                # that died before ringing never does: then the slice is the wake-up.
-                bell.acquire(True, SLICE)
-            taken = got or self._take_share(wanted)
+        taken = 0
+        try:
+            while True:
+                wait = SLICE if deadline is None else min(SLICE, deadline - time.monotonic())
+                if wait <= 0:
+                    return 0
+                sleepers.release()  # count ourselves in
+                # Permits given before we counted ourselves in rang no bell: look once more.
+                got = self._take_share(wanted)
+                rung = not got and bell.acquire(True, wait)
+                if not rung and not bell.acquire(False) and not self._count_out(False):
+                    # A releaser counted every sleeper out, us among them, and is about to
+                    # ring: take that ring, or it would wake a later sleeper for nothing. A
+                    # releaser that died before ringing never does: the slice is the wake-up.
+                    bell.acquire(True, SLICE)
+                taken = got or self._take_share(wanted)
+                if taken:
+                    # A run rang one sleeper: whoever wakes passes the ring on while the run
+                    # lasts (a run taken whole by the first woken batch wakes nobody else).
+                    if self._stock.value > 0 and self._count_out(False):
+                        bell.release()
+                    return taken
+                if not rung:
+                    self._health.check()
+        except BaseException:
+            # Leaving by an exception (a Ctrl-C between any two steps), maybe with a ring taken
+            # or one owed to a sleeper counted out: permits taken go back, and a ring goes on
+            # (one too many wakes a sleeper for nothing, which sleeps again; none too few).
             if taken:
-                # A run rang one sleeper: whoever wakes passes the ring on while the run lasts
-                # (a run taken whole by the first woken batch wakes nobody else for nothing).
-                if self._stock.value > 0 and self._count_out(False):
-                    bell.release()
-                return taken
-            if not rung:
-                self._health.check()
+                self._owe(taken)
+                self.release(taken)
+            bell.release()
+            raise
 
     def _owe(self, n: int) -> None:
         health = self._health  # this process's debt cell, as Health.debt_slot() finds it
