@@ -119,3 +119,87 @@ def landings(call: Callable[[], Any]) -> list[tuple[bool, str]]:
     finally:
         sys.settrace(None)
     return found
+
+
+class Stop:
+    """Where :func:`interrupted_once` stopped a call: ``completed`` if it ran to the end; else
+    whether a real Ctrl-C could land there (``real``, as :func:`landings` tells), where it is
+    (``file:line function opcode``) and, if the instruction just before it was the call of a
+    function of the package that had just returned, that function's name (``returned_from``,
+    else "")."""
+
+    __slots__ = ("completed", "real", "where", "returned_from", "entry")
+
+    def __init__(self, completed: bool, real: bool = False, where: str = "",
+                 returned_from: str = "", entry: bool = False) -> None:
+        self.completed = completed
+        self.real = real
+        self.where = where
+        self.returned_from = returned_from
+        self.entry = entry  # the first instruction of its function
+
+    def __repr__(self) -> str:
+        if self.completed:
+            return "Stop(completed)"
+        after = f" after {self.returned_from}()" if self.returned_from else ""
+        return f"Stop({'real' if self.real else 'unreal'} {self.where}{after})"
+
+
+def interrupted_once(position: int, call: Callable[[], Any],
+                     counting: Callable[[], bool] = lambda: True, real_only: bool = False) -> Stop:
+    """Run ``call()`` raising KeyboardInterrupt at its ``position``-th instruction (1-based,
+    counting the instructions of the package's own code run once ``counting()`` is true, such
+    as those of a waiter after another thread woke it; with ``real_only``, counting only those
+    where a real Ctrl-C can land); say where it stopped.
+
+    Each position is described from the run that stops there, so that a call whose path
+    depends on other threads (a lock found held, a wake-up passed on) is described truly."""
+    seen = 0
+    before: dict[int, str] = {}  # per frame: the last instruction it ran (as in landings)
+    returned: dict[int, str] = {}  # per frame: the package function that just returned to it
+
+    def each_instruction(frame, event, arg):
+        nonlocal seen
+        if event == "exception":
+            before[id(frame)] = event
+        elif event == "return":
+            caller = frame.f_back
+            if caller is not None:
+                returned[id(caller)] = frame.f_code.co_name
+        elif event == "opcode":
+            code = frame.f_code
+            name = dis.opname[code.co_code[frame.f_lasti]]
+            last = before.get(id(frame))
+            before[id(frame)] = name
+            came_back = returned.pop(id(frame), "")
+            real = last is None or last in _CHECKS_AFTER
+            if (real or not real_only) and counting():
+                seen += 1
+                if seen == position:
+                    stop.real = real
+                    stop.entry = last is None
+                    stop.where = (f"{os.path.basename(code.co_filename)}:{frame.f_lineno} "
+                                  f"{code.co_name} {name}")
+                    stop.returned_from = came_back if last in _CHECKS_AFTER else ""
+                    raise KeyboardInterrupt  # a trace function's exception disables tracing
+        return each_instruction
+
+    def on_call(frame, event, arg):
+        if not frame.f_code.co_filename.startswith(PACKAGE):
+            return None
+        frame.f_trace_opcodes = True
+        before.pop(id(frame), None)
+        returned.pop(id(frame), None)
+        return each_instruction
+
+    stop = Stop(False)
+    sys.settrace(on_call)
+    try:
+        call()
+    except KeyboardInterrupt:
+        if stop.where:
+            return stop
+        raise
+    finally:
+        sys.settrace(None)
+    return Stop(True)
