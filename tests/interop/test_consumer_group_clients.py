@@ -91,6 +91,10 @@ class Members:
                     self.overlaps.append(f"{tp.partition}: {owned[tp.partition]} and {name}")
                 owned[tp.partition] = name
 
+    def processed(self) -> set[tuple[int, int]]:
+        """``(partition, offset)`` of every record processed, once however often it came."""
+        return {(p, o) for _, p, o in self.seen}
+
     def counts(self) -> dict[str, int]:
         return {name: len(m.assignment()) for name, m in self.live.items()}
 
@@ -100,9 +104,22 @@ class Members:
     def close(self, name: str) -> None:
         self.live.pop(name).close()
 
+    def owned(self) -> set[tuple[str, int]]:
+        """Every ``(topic, partition)`` some live member holds."""
+        return {(tp.topic, tp.partition) for m in self.live.values() for tp in m.assignment()}
+
     def close_all(self) -> None:
-        for name in list(self.live):
-            self.close(name)
+        """Close the members one at a time; after each leave, poll the others until they hold
+        its partitions. librdkafka 2.16's close() can wait for ever when an assignment reaches
+        the member while it closes (its rebalance callback asks the group thread, which has
+        stopped answering, for the rebalance protocol: librdkafka issue 4041), and it waits
+        holding the GIL, so the broker's threads in this process and the test's timeout
+        stop too."""
+        while self.live:
+            before = self.owned()
+            self.close(next(iter(self.live)))
+            if self.live:
+                self.until(lambda before=before: self.owned() == before)
 
 
 def test_three_members_share_a_topic_and_a_leaver_hands_over(served, topic):
@@ -114,24 +131,27 @@ def test_three_members_share_a_topic_and_a_leaver_hands_over(served, topic):
         members.until(lambda: sorted(members.counts().values()) == [2, 2, 2])
         desc = broker.describe_consumer_group("sharing")
         assert desc.state == "Stable" and len(desc.members) == 3
+        # Waits count distinct records, not deliveries: a record delivered twice (see below)
+        # must not end a wait before every record has come.
         produce(bootstrap, topic, range(60))
-        members.until(lambda: len(members.seen) >= 60)
+        members.until(lambda: len(members.processed()) >= 60)
         members.close("c3")  # leaves with epoch -1: its partitions move at once
         members.until(lambda: sorted(members.counts().values()) == [3, 3])
         produce(bootstrap, topic, range(60, 90))
-        members.until(lambda: len(members.seen) >= 90)
+        members.until(lambda: len(members.processed()) >= 90)
     finally:
         members.close_all()
     assert members.overlaps == []  # never two owners of a partition at once
-    # Nothing lost. (Not "each record once": about one run in five here, librdkafka 2.16
-    # delivers again a record of a partition it held before its first revocation. Its debug
-    # log shows why, and that it is the client's doing: the partition was revoked while its
-    # ListOffsets (BEGINNING) was in flight; the outdated answer restarts the offset query
-    # timer of the stopped partition, which then fetches from 0 although it is assigned to
-    # another member, and keeps those records queued; when the partition comes back, the
-    # broker's OffsetFetch answers the committed offset and fetching resumes there, but one
-    # stale record of that fetch can still reach poll() first. At least once, as Kafka promises.)
-    assert {(p, o) for _, p, o in members.seen} == {(p, o) for p in range(6) for o in range(15)}
+    # Nothing lost. (Not "each record once": in about one run in five here, more often on a
+    # loaded machine, librdkafka 2.16 reads a partition again from offset 0 although it has
+    # committed it. Its debug log shows why, and that it is the client's doing: the member's
+    # assignment changed while its ListOffsets (BEGINNING) for a partition without commits
+    # was in flight; the outdated answer restarts the offset query timer although a newer
+    # query has answered and fetching has started, and when the timer fires in the active
+    # state the client resets the position to BEGINNING. The broker answers every request
+    # right, and the member may have held the partition all along. At least once, as Kafka
+    # promises.)
+    assert members.processed() == {(p, o) for p in range(6) for o in range(15)}
     assert broker.consumer_group_states()["sharing"] == "Empty"
 
 
