@@ -24,7 +24,7 @@ from tests.shared_results import SharedResults, fingerprint
 
 ROOT = exercises_root()
 EXERCISES = {ex.name: ex for ex in discover(ROOT)}
-REFERENCE_ROUNDS = 20
+REFERENCE_ROUNDS = 10
 
 
 def _caught_by(path: Path) -> tuple[str, ...]:
@@ -46,7 +46,7 @@ ZOO = sorted(
 
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory):
-    """Grade every zoo entry, reference (20 rounds) and starter; {key: (report, seconds)}."""
+    """Grade every zoo entry, reference (REFERENCE_ROUNDS rounds), starter; {key: (report, s)}."""
     shared = SharedResults(tmp_path_factory, "graded_suites")
     jobs = {("zoo", ex, entry.stem): (ex, entry, 1, _caught_by(entry)) for ex, entry in ZOO}
     for name, ex in EXERCISES.items():
