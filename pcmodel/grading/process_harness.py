@@ -22,6 +22,7 @@ import random
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from pcmodel.grading import reaper
@@ -108,10 +109,13 @@ def _plain_report(data: Any) -> Any:
 SHM = reaper.SHM
 
 
-def _call(fn: Any, stall: float, others: tuple[int, ...] = ()) -> tuple[bool, Any]:
+def _call(fn: Any, stall: float, others: tuple[int, ...] = (),
+          progress: Callable[[], int] | None = None) -> tuple[bool, Any]:
     """Run ``fn()`` in a daemon thread; (False, None) if it is still blocked after ``stall`` s,
     or sooner when it and the processes ``others`` are all still (see
-    :class:`~pcmodel.grading.crew.Stillness`)."""
+    :class:`~pcmodel.grading.crew.Stillness`). With ``progress`` (a count of the operations
+    ``fn`` completed), ``stall`` s are counted from the last one: a long scenario is judged by
+    whether it goes on, not by how fast the machine runs it."""
     box: dict[str, Any] = {}
 
     def target() -> None:
@@ -124,11 +128,14 @@ def _call(fn: Any, stall: float, others: tuple[int, ...] = ()) -> tuple[bool, An
     worker.start()
     deadline = time.monotonic() + stall
     stillness = Stillness()
+    done = progress() if progress is not None else 0
     while worker.is_alive() and time.monotonic() < deadline:
         worker.join(0.05)
+        if progress is not None and progress() != done:
+            done, deadline = progress(), time.monotonic() + stall
         paths = [f"/proc/self/task/{worker.native_id}/stat",
                  *(f"/proc/{pid}/stat" for pid in others)]
-        if worker.is_alive() and stillness.still(paths, 0):
+        if worker.is_alive() and stillness.still(paths, done):
             break
     if worker.is_alive():
         return False, None
@@ -242,7 +249,7 @@ class ProcessBuffers:
             except BaseException as exc:  # noqa: BLE001 - reported as an observation
                 outcome["error"] = describe_exception(exc, os.path.abspath(self.impl))
 
-        finished, _ = _call(body, STALL * patience())
+        finished, _ = _call(body, STALL * patience(), progress=lambda: outcome["done"])
         return {"got": list(got), "done": outcome["done"], "stuck": not finished,
                 "error": outcome["error"]}
 
@@ -270,7 +277,7 @@ class ProcessBuffers:
             except BaseException as exc:  # noqa: BLE001 - reported as an observation
                 outcome["error"] = describe_exception(exc, os.path.abspath(self.impl))
 
-        finished, _ = _call(body, STALL * patience())
+        finished, _ = _call(body, STALL * patience(), progress=lambda: outcome["done"])
         return {**outcome, "stuck": not finished}
 
     def transfer(self, method: str, producers: int, consumers: int, items: int, capacity: int,

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from pcmodel.grading import crew as crew_module
+from pcmodel.grading import process_harness
 from pcmodel.grading.crew import Crew, processor_wait
 from pcmodel.grading.isolation import Verdict, run_isolated
 from tests.conftest import wait_until
@@ -92,6 +93,43 @@ def test_a_stall_after_busy_work_is_reported_one_window_after_the_last_operation
     finally:
         release.set()
         crew.workers[0].thread.join(10)
+
+
+def test_a_long_call_that_goes_on_is_judged_by_its_progress_not_its_length():
+    # A process-buffer scenario of 280,000 operations once ran past its whole stall window on
+    # a loaded machine, and a correct solution was reported stuck after 68,505 of them.
+    count = [0]
+
+    def busy_for_three_windows():
+        deadline = time.monotonic() + 1.5
+        while time.monotonic() < deadline:
+            count[0] += 1
+        return count[0]
+
+    finished, value = process_harness._call(busy_for_three_windows, 0.5,
+                                            progress=lambda: count[0])
+    assert finished and value == count[0] > 0
+
+
+@pytest.mark.timeout(30)
+def test_a_long_call_that_stops_going_on_is_stuck_one_window_after_its_last_operation():
+    release = threading.Event()
+    count, last = [0], []
+
+    def busy_then_stuck():
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            count[0] += 1
+        last.append(time.monotonic())
+        release.wait(30)
+
+    try:
+        assert process_harness._call(busy_then_stuck, 0.5, progress=lambda: count[0]) == (
+            False, None)
+        assert last, "reported stuck while it still went on"
+        assert time.monotonic() - last[0] < 0.5 + 0.5, time.monotonic() - last[0]
+    finally:
+        release.set()
 
 
 def _noisy_workers_under_an_audit_hook() -> list[str]:
