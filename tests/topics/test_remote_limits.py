@@ -56,7 +56,19 @@ def read_until_closed(sock: socket.socket) -> bytes:
     return data
 
 
-def test_a_burst_of_16_clients_connecting_at_once_is_served(server):
+def test_a_burst_of_16_clients_connecting_at_once_is_served():
+    # Its own server, whose handshake deadline a loaded machine cannot miss: the burst is about
+    # the listener's backlog and connection count, not about the deadline.
+    broker = Broker()
+    server = BrokerServer(broker, handshake_timeout=PATIENCE, max_connections=32).start()
+    try:
+        _burst(server)
+    finally:
+        server.stop()
+        broker.close()
+
+
+def _burst(server: BrokerServer) -> None:
     start = threading.Barrier(16)
     results: list[object] = []
     lock = threading.Lock()
@@ -71,8 +83,6 @@ def test_a_burst_of_16_clients_connecting_at_once_is_served(server):
         with lock:
             results.append(outcome)
 
-    srv_big = server
-    srv_big.max_connections = 32
     threads = [threading.Thread(target=client) for _ in range(16)]
     for thread in threads:
         thread.start()
