@@ -36,12 +36,6 @@ class BatchFull(queue.Full):
         self.total = total
 
 
-def check_timeout(block: bool, timeout: float | None) -> None:
-    """Reject a negative timeout as queue.Queue does (only where it would be used)."""
-    if block and timeout is not None and timeout < 0:
-        raise ValueError("'timeout' must be a non-negative number (or None to wait forever)")
-
-
 def shut_down_error(operation: str) -> ShutDown:
     """The ShutDown exception for ``operation``, with a message saying what to do instead."""
     return ShutDown(f"{operation}() on a buffer that was shut down; create a new buffer to go on")

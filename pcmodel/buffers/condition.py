@@ -56,6 +56,7 @@ from __future__ import annotations
 import queue
 import time
 from collections.abc import Iterable
+from threading import TIMEOUT_MAX
 from typing import Any
 
 from pcmodel.buffers.backends import Backend
@@ -64,9 +65,9 @@ from pcmodel.buffers.base import (
     Buffer,
     TaskAccounting,
     batch_shut_down,
-    check_timeout,
     shut_down_error,
 )
+from pcmodel.buffers.timeouts import check_timeout
 from pcmodel.errors import BufferBroken, ShutDown
 from pcmodel.instrument import WAITING_FOR_ITEMS, WAITING_FOR_SPACE
 
@@ -104,7 +105,7 @@ class ConditionBuffer(TaskAccounting, Buffer):
         Raises ``queue.Full`` if no space came within ``timeout`` (or at once when
         ``block=False``), ``ShutDown`` if the buffer is or gets shut down while waiting.
         """
-        if block and timeout is not None and timeout < 0:
+        if block and timeout is not None and not 0 <= timeout <= TIMEOUT_MAX:
             check_timeout(block, timeout)
         if self._encode is not None:
             item = self._encode(item)
@@ -147,7 +148,7 @@ class ConditionBuffer(TaskAccounting, Buffer):
         Raises ``queue.Empty`` if none came within ``timeout`` (or at once when ``block=False``),
         ``ShutDown`` once the buffer is shut down and empty.
         """
-        if block and timeout is not None and timeout < 0:
+        if block and timeout is not None and not 0 <= timeout <= TIMEOUT_MAX:
             check_timeout(block, timeout)
         waited_since = None
         with self._mutex:
@@ -191,7 +192,7 @@ class ConditionBuffer(TaskAccounting, Buffer):
         ``items_put``. Another putter's items never interleave within a run stored under one lock
         hold, but may between runs.
         """
-        if block and timeout is not None and timeout < 0:  # the call saved when it passes
+        if block and timeout is not None and not 0 <= timeout <= TIMEOUT_MAX:  # the call saved
             check_timeout(block, timeout)
         batch = self._encode_all(items)
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -254,7 +255,7 @@ class ConditionBuffer(TaskAccounting, Buffer):
         """
         if isinstance(max_items, bool) or not isinstance(max_items, int) or max_items < 1:
             raise ValueError(f"max_items must be a positive int, not {max_items!r}")
-        if block and timeout is not None and timeout < 0:  # the call saved when it passes
+        if block and timeout is not None and not 0 <= timeout <= TIMEOUT_MAX:  # the call saved
             check_timeout(block, timeout)
         waited_since = None
         with self._mutex:

@@ -54,14 +54,10 @@ from pcmodel.buffers.robust import (
     pid_alive,
 )
 from pcmodel.buffers.robust_semaphore import RobustSemaphore
+from pcmodel.buffers.timeouts import check_timeout
 from pcmodel.errors import BufferBroken, ShutDown
 
 __all__ = ["ProcessQueue"]
-
-def _check_timeout(block: bool, timeout: float | None) -> None:
-    if block and timeout is not None and timeout < 0:
-        raise ValueError("'timeout' must be a non-negative number (or None to wait forever)")
-
 
 _SLICE_MS = int(SLICE * 1000)
 # A bytes or str payload this long the pickler hands to its file as it is (a shorter one it
@@ -122,7 +118,7 @@ class ProcessQueue:
                      timeout: float | None = None) -> None:
         """``put`` for an item already pickled by ``prepare()`` (``put_many`` pickles a whole
         batch before it puts anything)."""
-        _check_timeout(block, timeout)
+        check_timeout(block, timeout)
         counts = self._counts
         if counts.shutdown:
             raise ShutDown("put() on a buffer that was shut down")
@@ -162,7 +158,7 @@ class ProcessQueue:
             self._ready.owe(-1)
 
     def get(self, block: bool = True, timeout: float | None = None) -> Any:
-        _check_timeout(block, timeout)
+        check_timeout(block, timeout)
         counts = self._counts
         if not self._ready.acquire(block, timeout):
             if counts.shutdown and not counts.items:

@@ -25,7 +25,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from pcmodel.buffers.backends import Backend
-from pcmodel.buffers.base import BatchFull, Buffer, batch_shut_down, check_timeout
+from pcmodel.buffers.base import BatchFull, Buffer, batch_shut_down
+from pcmodel.buffers.timeouts import check_timeout
 from pcmodel.errors import ItemNotUnpicklable, ShutDown
 from pcmodel.instrument import WAITING_FOR_ITEMS, WAITING_FOR_SPACE
 
@@ -37,6 +38,9 @@ class QueueBuffer(Buffer):
 
     Same guarantees as ``queue.Queue`` (blocking, FIFO, ``queue.Full``/``queue.Empty``), plus
     ``shutdown()`` with 3.13's semantics and ``put_many``/``get_many`` (loops of put/get).
+    Uninstrumented on threads, ``put`` and ``get`` are the library queue's own, so they take a
+    timeout as ``queue.Queue`` does (a NaN one spins, an infinite one overflows); otherwise a
+    timeout no wait can have is refused as by the other variants (``ValueError``).
     """
 
     variant = "queue"

@@ -39,6 +39,7 @@ from __future__ import annotations
 import queue
 import time
 from collections.abc import Iterable
+from threading import TIMEOUT_MAX
 from typing import Any
 
 from pcmodel.buffers.backends import Backend
@@ -47,9 +48,9 @@ from pcmodel.buffers.base import (
     Buffer,
     TaskAccounting,
     batch_shut_down,
-    check_timeout,
     shut_down_error,
 )
+from pcmodel.buffers.timeouts import check_timeout
 from pcmodel.instrument import WAITING_FOR_ITEMS, WAITING_FOR_SPACE, ActorState
 
 __all__ = ["SemaphoreBuffer"]
@@ -96,7 +97,7 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
         Raises ``queue.Full`` if no slot came within ``timeout`` (or at once when
         ``block=False``), ``ShutDown`` if the buffer is or gets shut down.
         """
-        if block and timeout is not None and timeout < 0:
+        if block and timeout is not None and not 0 <= timeout <= TIMEOUT_MAX:
             check_timeout(block, timeout)
         if self._encode is not None:
             item = self._encode(item)
@@ -142,7 +143,7 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
         Raises ``queue.Empty`` if none came within ``timeout`` (or at once when ``block=False``),
         ``ShutDown`` once the buffer is shut down and empty.
         """
-        if block and timeout is not None and timeout < 0:
+        if block and timeout is not None and not 0 <= timeout <= TIMEOUT_MAX:
             check_timeout(block, timeout)
         full_slots = self._full_slots
         if not full_slots.acquire(False) and (
@@ -187,7 +188,7 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
         raises :class:`BatchFull` whose ``items_put`` says how many, from the start, went in; a
         ``ShutDown`` raised part-way carries the same ``items_put``.
         """
-        if block and timeout is not None and timeout < 0:  # the call saved when it passes
+        if block and timeout is not None and not 0 <= timeout <= TIMEOUT_MAX:  # the call saved
             check_timeout(block, timeout)
         batch = self._encode_all(items)
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -242,7 +243,7 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
         """
         if isinstance(max_items, bool) or not isinstance(max_items, int) or max_items < 1:
             raise ValueError(f"max_items must be a positive int, not {max_items!r}")
-        if block and timeout is not None and timeout < 0:  # the call saved when it passes
+        if block and timeout is not None and not 0 <= timeout <= TIMEOUT_MAX:  # the call saved
             check_timeout(block, timeout)
         deadline = None if timeout is None else time.monotonic() + timeout
         full_slots = self._full_slots

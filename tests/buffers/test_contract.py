@@ -9,6 +9,7 @@ return early.
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import queue
 import threading
@@ -124,6 +125,25 @@ def test_negative_timeout_is_a_value_error(make):
     with pytest.raises(ValueError, match="non-negative"):
         buf.get(timeout=-0.5)
     assert buf.qsize() == 0
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("timeout", [math.nan, math.inf, 1e300], ids=repr)
+def test_a_timeout_no_wait_can_have_is_a_value_error(case, make, timeout):
+    # NaN made a blocked call spin for ever (every comparison with it is false), and infinity
+    # or a timeout past threading.TIMEOUT_MAX overflowed the lock's wait, as queue.Queue's do.
+    # The queue variant on threads, uninstrumented, is queue.Queue itself, calls and all.
+    buf = make(1, instrument="counters") if case == ("queue", "thread") else make(1)
+    with pytest.raises(ValueError, match="non-negative number of seconds up to"):
+        buf.get(timeout=timeout)
+    with pytest.raises(ValueError, match="non-negative number of seconds up to"):
+        buf.get_many(5, timeout=timeout)
+    buf.put(0)
+    with pytest.raises(ValueError, match="non-negative number of seconds up to"):
+        buf.put(1, timeout=timeout)
+    with pytest.raises(ValueError, match="non-negative number of seconds up to"):
+        buf.put_many([1, 2], timeout=timeout)
+    assert buf.get(timeout=10) == 0 and buf.qsize() == 0  # nothing was put
 
 
 @pytest.mark.timeout(30)
