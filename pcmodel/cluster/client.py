@@ -52,6 +52,7 @@ from pcmodel.cluster.errors import (
 )
 from pcmodel.cluster.offsets import OffsetsTopic
 from pcmodel.topics.broker import TopicDescription, check_topic_name
+from pcmodel.topics.broker_checks import _check_list, _check_partitions
 from pcmodel.topics.broker_topics import check_new_topic_name, delete_records_arguments
 from pcmodel.topics.config_resources import AlterConfigOp, ConfigEntry
 from pcmodel.topics.errors import (
@@ -72,7 +73,6 @@ from pcmodel.topics.structs import (
     PartitionReassignment,
     PartitionReplicas,
     TopicPartition,
-    validate_topic_partition,
 )
 from pcmodel.topics.topic_configs import topic_options
 
@@ -210,7 +210,10 @@ class ClusterConnection(DataRequestsMixin, OffsetLookupsMixin, GroupRequestsMixi
     def elect_leaders(self, election_type: ElectionType | int,
                       partitions: Iterable[TopicPartition] | None = None,
                       ) -> dict[TopicPartition, BrokerResponseError | None]:
-        """Leader elections at the controller (see ``Cluster.elect_leaders``)."""
+        """Leader elections at the controller (see ``Cluster.elect_leaders``). ``TypeError``
+        for a bare str or another entry that is not a ``TopicPartition``."""
+        if partitions is not None:
+            partitions = _check_partitions("partitions", partitions)
         return self._cluster.elect_leaders(election_type, partitions)
 
     def alter_partition_reassignments(
@@ -224,7 +227,10 @@ class ClusterConnection(DataRequestsMixin, OffsetLookupsMixin, GroupRequestsMixi
     def list_partition_reassignments(
         self, partitions: Iterable[TopicPartition] | None = None,
     ) -> dict[TopicPartition, PartitionReassignment]:
-        """Reassignments in progress (see ``Cluster.list_partition_reassignments``)."""
+        """Reassignments in progress (see ``Cluster.list_partition_reassignments``).
+        ``TypeError`` for a bare str or another entry that is not a ``TopicPartition``."""
+        if partitions is not None:
+            partitions = _check_partitions("partitions", partitions)
         return self._cluster.list_partition_reassignments(partitions)
 
     def list_topics(self) -> dict[str, int]:
@@ -368,9 +374,10 @@ class ClusterConnection(DataRequestsMixin, OffsetLookupsMixin, GroupRequestsMixi
         (``UnknownTopicOrPartitionError``, ``NotLeaderForPartitionError`` from a broker with no
         replica of it, ``KafkaConnectionError`` from one that is down; see
         ``Cluster.describe_producers``). Raises ``IllegalArgumentError`` for a ``broker_id``
-        that is not one of the cluster's brokers.
+        that is not one of the cluster's brokers, ``TypeError`` for a bare str or another
+        entry that is not a ``TopicPartition``.
         """
-        asked = [validate_topic_partition(tp) for tp in partitions]
+        asked = _check_partitions("partitions", partitions)
         if broker_id is not None:
             self._check_broker_id(broker_id)
         results: dict[TopicPartition, PartitionProducers] = {}
@@ -389,7 +396,10 @@ class ClusterConnection(DataRequestsMixin, OffsetLookupsMixin, GroupRequestsMixi
         the replicas it hosts there (of ``partitions``, or all for ``None``; see
         ``Cluster.describe_log_dirs``). Raises ``IllegalArgumentError`` unless ``broker_id``
         is one of the cluster's brokers (a cluster has several: name one),
-        ``KafkaConnectionError`` if it is down."""
+        ``KafkaConnectionError`` if it is down, ``TypeError`` for a bare str given as
+        ``partitions``."""
+        if partitions is not None:
+            partitions = _check_list("partitions", partitions, "TopicPartition")
         return self._cluster.describe_log_dirs(self._check_broker_id(broker_id), partitions)
 
     def alter_replica_log_dirs(self, targets: Mapping[TopicPartition, str],

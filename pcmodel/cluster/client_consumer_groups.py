@@ -49,6 +49,7 @@ from pcmodel.cluster.consumer_group_records import (
     consumer_groups_from_records,
 )
 from pcmodel.cluster.errors import NotLeaderForPartitionError
+from pcmodel.topics.broker_checks import _check_list
 from pcmodel.topics.broker_consumer_groups import ConsumerGroupDescription
 from pcmodel.topics.consumer_group import HeartbeatAnswer
 from pcmodel.topics.errors import (
@@ -74,7 +75,11 @@ class ConsumerGroupRequestsMixin:
         ConsumerGroupsMixin.consumer_group_heartbeat>` at the group's coordinator, answered
         once what it changed is stored (see the module docstring). Raises what the broker
         raises, and, retriable, ``NotCoordinatorError`` / ``CoordinatorNotAvailableError``
-        when the coordinator moved, is being elected or could not store the change."""
+        when the coordinator moved, is being elected or could not store the change.
+        ``TypeError`` for a bare str given as ``subscribed_topic_names``, before the
+        coordinator is looked for."""
+        if fields.get("subscribed_topic_names") is not None:
+            _check_list("subscribed_topic_names", fields["subscribed_topic_names"])
         answer = self._consumer_group_call(group_id, "consumer_group_heartbeat", member_id,
                                            member_epoch, **fields)
         self._store_or_restore(group_id)

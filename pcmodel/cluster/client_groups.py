@@ -32,7 +32,7 @@ from typing import Any
 from pcmodel.cluster.client_consumer_groups import ConsumerGroupRequestsMixin, not_stored
 from pcmodel.cluster.offsets import OFFSETS_TOPIC
 from pcmodel.topics.broker import HeartbeatResult, HeartbeatStatus, JoinResult
-from pcmodel.topics.broker_checks import _check_int
+from pcmodel.topics.broker_checks import _check_int, _check_list
 from pcmodel.topics.errors import (
     IllegalArgumentError,
     KafkaConnectionError,
@@ -197,8 +197,10 @@ class GroupRequestsMixin(ConsumerGroupRequestsMixin):
         With ``require_stable`` (a ``read_committed`` consumer, KIP-447), raises
         ``UnstableOffsetCommitError`` (retriable) while a transaction not yet completed has
         staged an offset of one of the partitions for the group (see
-        :mod:`pcmodel.cluster.client_transactions`)."""
-        tps = [TopicPartition._make(tp) for tp in partitions]
+        :mod:`pcmodel.cluster.client_transactions`). ``TypeError`` for a bare str given as
+        ``partitions``."""
+        tps = [TopicPartition._make(tp)
+               for tp in _check_list("partitions", partitions, "TopicPartition")]
         self._offsets.expire_if_due()
         self._check_transactions_due()
         if require_stable:
@@ -265,8 +267,10 @@ class GroupRequestsMixin(ConsumerGroupRequestsMixin):
         :meth:`Broker.delete_offsets <pcmodel.topics.broker_offsets.CommittedOffsetsMixin.
         delete_offsets>`), then they are tombstoned in the offsets topic, waited for; a group
         the coordinator deleted (left empty with no offset) loses its stored metadata too.
+        ``TypeError`` for a bare str given as ``partitions``, before anything is deleted.
         """
-        tps = [TopicPartition._make(tp) for tp in partitions]
+        tps = [TopicPartition._make(tp)
+               for tp in _check_list("partitions", partitions, "TopicPartition")]
         broker = self._coordinator_broker(group_id, 5.0)
         if broker is None:
             raise KafkaTimeoutError(f"no coordinator for group {group_id!r}")

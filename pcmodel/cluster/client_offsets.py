@@ -30,6 +30,7 @@ from pcmodel.cluster.errors import (
     NotLeaderForPartitionError,
     OffsetNotAvailableError,
 )
+from pcmodel.topics.broker_checks import _check_partitions
 from pcmodel.topics.errors import KafkaError
 from pcmodel.topics.list_offsets import answer_list_offsets
 from pcmodel.topics.log_transactions import check_isolation_level
@@ -42,20 +43,25 @@ class OffsetLookupsMixin:
     """Offset lookups and the leader epochs they answer with (ClusterConnection part)."""
 
     def beginning_offsets(self, partitions: Iterable[TopicPartition]) -> dict:
-        """Each partition's log start offset, from its leader."""
-        return {tp: self._leader_node(tp).broker.beginning_offsets([tp])[tp]
-                for tp in map(TopicPartition._make, partitions)}
+        """Each partition's log start offset, from its leader. Raises ``TypeError`` for a
+        bare str or another entry that is not a ``TopicPartition``, before asking any
+        leader."""
+        tps = _check_partitions("partitions", partitions)
+        return {tp: self._leader_node(tp).broker.beginning_offsets([tp])[tp] for tp in tps}
 
     def end_offsets(self, partitions: Iterable[TopicPartition], *,
                     isolation_level: str = "read_uncommitted") -> dict:
         """Each partition's high watermark from its leader, or with
         ``isolation_level="read_committed"`` its last stable offset (ListOffsets ``LATEST``).
         A new leader is asked once its high watermark has caught up (see
-        :meth:`_caught_up_leader`), so an end offset never moves backwards."""
+        :meth:`_caught_up_leader`), so an end offset never moves backwards. ``TypeError``
+        for a bare str or another entry that is not a ``TopicPartition``, before any
+        wait."""
         check_isolation_level(isolation_level)
+        tps = _check_partitions("partitions", partitions)
         return {tp: self._caught_up_leader(tp).broker.end_offsets(
                     [tp], isolation_level=isolation_level)[tp]
-                for tp in map(TopicPartition._make, partitions)}
+                for tp in tps}
 
     def offsets_for_times(self, timestamps: Mapping[TopicPartition, int]
                           ) -> dict[TopicPartition, OffsetAndTimestamp | None]:
@@ -76,9 +82,10 @@ class OffsetLookupsMixin:
                               ) -> dict[TopicPartition, OffsetAndTimestamp | None]:
         """For each partition, the first record with the largest timestamp, from its leader
         (``None`` if that record is not below the high watermark); its epoch is
-        :meth:`list_offsets`'s to answer, as on a lone broker."""
-        return {tp: self._leader_node(tp).broker.max_timestamp_offsets([tp])[tp]
-                for tp in map(TopicPartition._make, partitions)}
+        :meth:`list_offsets`'s to answer, as on a lone broker. ``TypeError`` for a bare str
+        or another entry that is not a ``TopicPartition``, before asking any leader."""
+        tps = _check_partitions("partitions", partitions)
+        return {tp: self._leader_node(tp).broker.max_timestamp_offsets([tp])[tp] for tp in tps}
 
     def list_offsets(self, specs: Mapping[TopicPartition, int], *,
                      isolation_level: str = "read_uncommitted",

@@ -24,7 +24,7 @@ from typing import Any
 
 from pcmodel.cluster.offsets import OFFSETS_TOPIC
 from pcmodel.cluster.transaction_log import TRANSACTION_TOPIC
-from pcmodel.topics.broker_checks import _check_int
+from pcmodel.topics.broker_checks import _check_int, _check_list, _check_partitions
 from pcmodel.topics.broker_transactions import _check_transactional_id
 from pcmodel.topics.coordinator import validate_group_id
 from pcmodel.topics.errors import IllegalArgumentError, InvalidRequestError, InvalidTxnStateError
@@ -67,7 +67,7 @@ class TransactionRequestsMixin:
         <pcmodel.topics.broker_transactions.TransactionsMixin.add_partitions_to_txn>`
         (returns once the change is stored in the transaction log)."""
         _check_transactional_id(transactional_id)
-        tps = [validate_topic_partition(tp) for tp in partitions]
+        tps = _check_partitions("partitions", partitions)
         self._cluster.transaction_log().add_partitions(transactional_id, producer_id,
                                                        producer_epoch, tps)
 
@@ -123,19 +123,23 @@ class TransactionRequestsMixin:
     def describe_transactions(self, transactional_ids: Iterable[str]
                               ) -> dict[str, DescribedTransaction]:
         """DescribeTransactions, each id at its coordinator, in the order asked (an unknown
-        id: ``TransactionalIdNotFoundError`` in its ``error``)."""
-        ids = [_check_transactional_id(tid) for tid in transactional_ids]
+        id: ``TransactionalIdNotFoundError`` in its ``error``); ``TypeError`` for a bare str
+        (pass ``["tx-1"]``) or an id that is not a str."""
+        ids = [_check_transactional_id(tid)
+               for tid in _check_list("transactional_ids", transactional_ids)]
         log = self._cluster.transaction_log()
         return {tid: log.describe(tid) for tid in ids}
 
     def list_transactions(self, states: Iterable[str] = (), producer_ids: Iterable[int] = (),
                           duration_filter_ms: int = -1) -> list[TransactionListing]:
         """ListTransactions at every coordinator that answers, merged by transactional id;
-        ``IllegalArgumentError`` for an unknown state."""
+        ``IllegalArgumentError`` for an unknown state, ``TypeError`` for a bare str given as
+        ``states`` or ``producer_ids`` (pass ``["Ongoing"]``)."""
         _check_int("duration_filter_ms", duration_filter_ms, -1, IllegalArgumentError)
-        states = list(states)
+        states = _check_list("states", states)
+        producer_ids = _check_list("producer_ids", producer_ids, "int")
         check_states(states)
-        return self._cluster.transaction_log().listing(states, list(producer_ids),
+        return self._cluster.transaction_log().listing(states, producer_ids,
                                                        duration_filter_ms)
 
     def write_txn_marker(self, topic: str, partition: int, producer_id: int,

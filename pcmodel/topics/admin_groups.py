@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from pcmodel.topics.authorization import GROUP_OPERATIONS, operation_names
+from pcmodel.topics.broker_checks import _check_list, _check_partitions
 from pcmodel.topics.consumer_protocol import decode_full_assignment, decode_subscription
 from pcmodel.topics.errors import (
     BrokerResponseError,
@@ -53,11 +54,14 @@ class GroupAdminMixin:
         (``"consumer"`` for consumers), ``""`` for a group that only ever committed offsets;
         every group here is of type ``"classic"`` (Kafka's first group protocol).
         ``states_filter`` and ``types_filter`` keep the groups in one of the states (``"Stable"``,
-        ``"Empty"``, ...) or of one of the types named, ignoring case.
+        ``"Empty"``, ...) or of one of the types named, ignoring case. Raises ``TypeError``
+        for a bare str given as a filter (pass ``["Stable"]``).
         """
         self._check_open()
-        states = None if states_filter is None else {s.lower() for s in states_filter}
-        types = None if types_filter is None else {t.lower() for t in types_filter}
+        states = None if states_filter is None else {
+            s.lower() for s in _check_list("states_filter", states_filter)}
+        types = None if types_filter is None else {
+            t.lower() for t in _check_list("types_filter", types_filter)}
         groups = []
         for group_id, (protocol_type, state) in self._conn.group_states().items():
             state = getattr(state, "value", state)
@@ -89,8 +93,11 @@ class GroupAdminMixin:
         member wrote (``owned_partitions`` from version 1, ``generation_id`` 2, ``rack_id``
         3); user data is ``None`` or text; the metadata and assignment are ``""`` outside
         ``Stable``, and the raw bytes as text when they are not the consumer protocol's.
+
+        Raises ``TypeError`` for a bare str (pass ``["my-group"]``).
         """
         self._check_open()
+        group_ids = _check_list("group_ids", group_ids)
         operations = operation_names(GROUP_OPERATIONS) if include_authorized_operations \
             else None
         described = {group_id: self._describe(group_id) for group_id in group_ids}
@@ -107,13 +114,13 @@ class GroupAdminMixin:
         is a group id or a list of them (all). A partition asked for by name that the group
         never committed maps to ``None``, as the Java ``Admin.listConsumerGroupOffsets``
         answers (kafka-python 3: an ``OffsetAndMetadata`` with offset ``-1``); asking for all
-        leaves such partitions out.
+        leaves such partitions out. Raises ``TypeError`` for ``bytes``.
         """
         self._check_open()
         if isinstance(group_specs, str):
             group_specs = {group_specs: None}
         elif not isinstance(group_specs, Mapping):
-            group_specs = dict.fromkeys(group_specs)
+            group_specs = dict.fromkeys(_check_list("group_specs", group_specs))
         return {
             group_id: self._group_offsets(group_id, partitions)
             for group_id, partitions in group_specs.items()
@@ -125,7 +132,8 @@ class GroupAdminMixin:
         """Delete empty groups and their offsets: ``{group_id: "OK" | error class name}``.
 
         ``"GroupNotEmptyError"`` for a group with members, ``"GroupIdNotFoundError"`` for an
-        unknown one (kafka-python reports them, it does not raise).
+        unknown one (kafka-python reports them, it does not raise). Raises ``TypeError`` for
+        a bare str (pass ``["my-group"]``), before any group is deleted.
         """
         return {group_id: "OK" if error is None else type(error).__name__
                 for group_id, error in self.delete_consumer_groups(group_ids)}
@@ -215,10 +223,11 @@ class GroupAdminMixin:
         group's members consume, ``UnknownTopicOrPartitionError`` for a partition that does not
         exist. Raises ``GroupIdNotFoundError`` for an unknown group and ``GroupNotEmptyError``
         (``NonEmptyGroupError``) for a group with members that is not a consumer group. A
-        group left empty with no offset is deleted, as Kafka's coordinator does.
+        group left empty with no offset is deleted, as Kafka's coordinator does. Raises
+        ``TypeError`` for a bare str or another entry that is not a ``TopicPartition``.
         """
         self._check_open()
-        tps = [validate_topic_partition(tp) for tp in partitions]
+        tps = _check_partitions("partitions", partitions)
         if not tps:
             return {}
         results = self._conn.delete_offsets(group_id, tps)
@@ -236,11 +245,12 @@ class GroupAdminMixin:
         :class:`~pcmodel.topics.errors.NoError` for a member removed,
         ``UnknownMemberIdError`` for one the group does not have (or an unknown group),
         ``FencedInstanceIdError`` when both ids are given and another member holds the
-        instance id. Raises ``TypeError`` for an entry that is not a :class:`MemberToRemove`
-        and ``IllegalArgumentError`` for one with neither id, before removing anyone.
+        instance id. Raises ``TypeError`` for a bare str or an entry that is not a
+        :class:`MemberToRemove`, and ``IllegalArgumentError`` for one with neither id, before
+        removing anyone.
         """
         self._check_open()
-        members = list(members)
+        members = _check_list("members", members, "MemberToRemove")
         for member in members:
             if not isinstance(member, MemberToRemove):
                 raise TypeError(f"members must be MemberToRemove entries, got {member!r}")
@@ -268,7 +278,8 @@ class GroupAdminMixin:
         self, group_ids: Iterable[str], group_coordinator_id: Any = None,
         include_authorized_operations: bool = False,
     ) -> list[dict[str, Any]]:
-        """kafka-python 2's name: a list of the descriptions :meth:`describe_groups` maps."""
+        """kafka-python 2's name: a list of the descriptions :meth:`describe_groups` maps
+        (``TypeError`` for a bare str, as there)."""
         return list(self.describe_groups(
             group_ids, include_authorized_operations=include_authorized_operations).values())
 
@@ -277,17 +288,19 @@ class GroupAdminMixin:
         partitions: Iterable[TopicPartition] | None = None,
     ) -> dict[TopicPartition, OffsetAndMetadata]:
         """kafka-python 2: ``{TopicPartition: OffsetAndMetadata}`` of one group; ``None`` for
-        a partition of ``partitions`` never committed, as :meth:`list_group_offsets`."""
+        a partition of ``partitions`` never committed, as :meth:`list_group_offsets`.
+        ``TypeError`` for a bare str or another entry that is not a ``TopicPartition``."""
         self._check_open()
         return self._group_offsets(group_id, partitions)
 
     def delete_consumer_groups(
         self, group_ids: Iterable[str], group_coordinator_id: Any = None
     ) -> list[tuple[str, BrokerResponseError | None]]:
-        """kafka-python 2: ``[(group_id, error or None)]``."""
+        """kafka-python 2: ``[(group_id, error or None)]``. Raises ``TypeError`` for a bare
+        str (pass ``["my-group"]``), before any group is deleted."""
         self._check_open()
         results: list[tuple[str, BrokerResponseError | None]] = []
-        for group_id in group_ids:
+        for group_id in _check_list("group_ids", group_ids):
             try:
                 self._conn.delete_group(group_id)
                 results.append((group_id, None))
@@ -336,7 +349,7 @@ class GroupAdminMixin:
                 return {}
         # Each partition asked for is answered, None where nothing is committed: the Java
         # Admin's null (kafka-python 3 answers an OffsetAndMetadata of offset -1 there).
-        return dict(self._conn.committed(group_id, list(partitions)))
+        return dict(self._conn.committed(group_id, _check_partitions("partitions", partitions)))
 
     def _commit_as_admin(
         self, group_id: str, offsets: dict[TopicPartition, OffsetAndMetadata]

@@ -27,6 +27,7 @@ from pcmodel.topics.authorization import (
     operation_names,
 )
 from pcmodel.topics.broker import CLUSTER_ID
+from pcmodel.topics.broker_checks import _check_list
 from pcmodel.topics.config import MAX_WAIT_MS, waitable_ms
 from pcmodel.topics.errors import (
     IllegalArgumentError,
@@ -70,11 +71,14 @@ class MetadataAdminMixin:
         response. On a cluster each partition is as the controller last decided it (a
         partition without a leader has leader ``-1`` and ``error_code`` 5,
         LEADER_NOT_AVAILABLE); a lone broker is node 0, leading every one in epoch 0.
+        Raises ``TypeError`` for a bare str (pass ``["orders"]``).
         """
         self._check_open()
+        names = None if topics is None else _check_list("topics", topics)
         counts = self._conn.list_topics()
         ids = self._topic_ids()
-        names = sorted(counts) if topics is None else list(topics)
+        if names is None:
+            names = sorted(counts)
         described = []
         for name in names:
             count = counts.get(name)
@@ -142,12 +146,10 @@ class MetadataAdminMixin:
         topic asked with INVALID_REQUEST (42). Partitions are as :meth:`describe_topics` shows
         them, a partition without a leader with leader ``-1`` and no error; "every topic" is
         every topic :meth:`list_topics` lists (a cluster's internal ``__consumer_offsets``
-        left out, as there).
+        left out, as there). Raises ``TypeError`` for a bare str (pass ``["orders"]``).
         """
         self._check_open()
-        if isinstance(topics, str):
-            raise TypeError(f"topics must be a list of topic names, not the str {topics!r}")
-        names = list(topics)
+        names = _check_list("topics", topics)
         existing = self._conn.list_topics()
         every = not names
         counts = dict(existing) if every else {name: existing.get(name) for name in names}
@@ -184,17 +186,18 @@ class MetadataAdminMixin:
         the controller to elect a leader (after its brokers died, say). Raises
         ``KafkaTimeoutError`` after ``timeout_ms``, naming what each topic still lacks;
         ``TypeError`` / ``IllegalArgumentError`` for a ``timeout_ms`` that is not a number of
-        milliseconds from 0 to :data:`~pcmodel.topics.config.MAX_WAIT_MS`.
+        milliseconds from 0 to :data:`~pcmodel.topics.config.MAX_WAIT_MS`, ``TypeError`` for
+        a bare str or bytes (pass ``["orders"]``).
         """
         self._check_open()
         if isinstance(topic_names, str):
             raise TypeError("topic_names must be a list of names, not a str")
+        names = _check_list("topic_names", topic_names)  # bytes, which is no name either
         if isinstance(timeout_ms, bool) or not isinstance(timeout_ms, (int, float)):
             raise TypeError(f"timeout_ms must be a number of milliseconds, got {timeout_ms!r}")
         if not waitable_ms(timeout_ms):  # NaN above all: the loop below would never end
             raise IllegalArgumentError(
                 f"timeout_ms must be from 0 to {MAX_WAIT_MS:g} ms, got {timeout_ms}")
-        names = list(topic_names)
         deadline = time.monotonic() + timeout_ms / 1000
         pause = threading.Event()  # never set: a wait that no signal cuts short
         while True:

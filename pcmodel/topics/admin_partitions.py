@@ -85,8 +85,12 @@ class PartitionAdminMixin:
         (``InvalidPartitionsError`` for a total not above the current count,
         ``UnknownTopicOrPartitionError``, ``InvalidReplicationAssignmentError``) is raised.
         The checks are :func:`pcmodel.topics.replica_placement.add_partitions_placed`'s.
+        Raises ``TypeError`` unless ``topic_partitions`` is a dict (a bare str, say).
         """
         self._check_open()
+        if not isinstance(topic_partitions, Mapping):
+            raise TypeError("topic_partitions must be a dict of {topic: NewPartitions(total)}, "
+                            f"not the {type(topic_partitions).__name__} {topic_partitions!r}")
         results, first_error = [], None
         for name, spec in topic_partitions.items():
             total, assignments = _total_count(spec)
@@ -281,9 +285,10 @@ class PartitionAdminMixin:
                 for topic, partitions in topic_partitions.items() for p in partitions]
         elif topic_partitions is None:
             asked = None
-        elif isinstance(topic_partitions, str):
+        elif isinstance(topic_partitions, (str, bytes)):
             raise TypeError(f"topic_partitions must be {{topic: [partitions]}}, a list of "
-                            f"TopicPartition or None, not the str {topic_partitions!r}")
+                            f"TopicPartition or None, not the {type(topic_partitions).__name__} "
+                            f"{topic_partitions!r}")
         else:
             asked = [validate_topic_partition(tp) for tp in topic_partitions]
         return {tp: {"replicas": list(moving.replicas),
@@ -297,9 +302,10 @@ class PartitionAdminMixin:
         """The partitions of kafka-python's ``topic_partitions`` argument: ``{topic:
         [partition ids]}``, a list of topics (all their partitions, each topic checked), or
         ``None`` (every partition of every topic)."""
-        if isinstance(topic_partitions, str):
+        if isinstance(topic_partitions, (str, bytes)):
             raise TypeError(f"topic_partitions must be {{topic: [partitions]}}, a list of "
-                            f"topics or None, not the str {topic_partitions!r}")
+                            f"topics or None, not the {type(topic_partitions).__name__} "
+                            f"{topic_partitions!r}")
         if topic_partitions is None or not isinstance(topic_partitions, Mapping):
             counts = self._conn.list_topics()
             topics = sorted(counts) if topic_partitions is None else list(topic_partitions)

@@ -65,8 +65,8 @@ class ReplicaAdminMixin:
         ``broker_id`` that is not a broker (a lone broker is broker 0).
         """
         self._check_open()
-        if isinstance(partitions, (str, Mapping)):
-            raise TypeError("partitions must be a list of TopicPartition, not "
+        if isinstance(partitions, (str, bytes, Mapping)):
+            raise TypeError("partitions must be a list of TopicPartition, not the "
                             f"{type(partitions).__name__} {partitions!r}")
         asked = [validate_topic_partition(tp) for tp in partitions]
         if self._replicated():
@@ -106,8 +106,9 @@ class ReplicaAdminMixin:
         """
         self._check_open()
         asked = self._partitions_named(topic_partitions)
-        if isinstance(brokers, (str, Mapping)):
-            raise TypeError(f"brokers must be a list of broker ids or None, not {brokers!r}")
+        if isinstance(brokers, (str, bytes, Mapping)):
+            raise TypeError("brokers must be a list of broker ids or None, not the "
+                            f"{type(brokers).__name__} {brokers!r}")
         wanted = None if brokers is None else list(brokers)
         if self._replicated():
             ids = self._conn.live_broker_ids() if wanted is None else wanted

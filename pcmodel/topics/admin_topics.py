@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pcmodel.topics.admin_partitions import error_fields
+from pcmodel.topics.broker_checks import _check_list
 from pcmodel.topics.broker_topics import check_new_topic_name
 from pcmodel.topics.errors import BrokerResponseError, InvalidRequestError
 from pcmodel.topics.replica_placement import new_topic_assignment, replication_factor_on
@@ -172,12 +173,11 @@ class TopicsAdminMixin:
         just before the deletion). A name given twice deletes nothing and is answered once,
         after the others, ``InvalidRequestError`` "Duplicate topic name.", as Kafka answers;
         with ``raise_errors`` the first failure (``UnknownTopicOrPartitionError``, ...) is
-        raised.
+        raised. Raises ``TypeError`` for a bare str (pass ``["orders"]``), before any topic
+        is deleted.
         """
         self._check_open()
-        if isinstance(topics, str):
-            raise TypeError("topics must be a list of names, not a str")
-        names = list(topics)
+        names = _check_list("topics", topics)
         once, twice = _named_once(names)
         results, first_error = [], None
         for name in (name for name in names if name in once):
@@ -237,8 +237,9 @@ def _topic_specs(
     new_topics: Iterable[NewTopic | str] | Mapping[str, Mapping[str, Any]],
 ) -> list[NewTopic]:
     """The :class:`NewTopic` of each topic, from any of the shapes ``create_topics`` takes."""
-    if isinstance(new_topics, (str, NewTopic)):
-        raise TypeError("new_topics must be a list of NewTopic or names, or a dict of them")
+    if isinstance(new_topics, (str, bytes, NewTopic)):
+        raise TypeError("new_topics must be a list of NewTopic or names, or a dict of them, "
+                        f"not the {type(new_topics).__name__} {new_topics!r}")
     if isinstance(new_topics, Mapping):
         return [
             NewTopic(name, opts.get("num_partitions", -1), opts.get("replication_factor", -1),

@@ -47,6 +47,7 @@ import re
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
+from pcmodel.topics.broker_checks import _check_list, _check_partitions
 from pcmodel.topics.brokers_clock import brokers_wall_clock
 from pcmodel.topics.errors import (
     IllegalArgumentError,
@@ -96,12 +97,9 @@ class AbortTransactionSpec(NamedTuple):
     coordinator_epoch: int = -1
 
 
-def _names(values: Iterable[object] | None, what: str) -> list:
-    if values is None:
-        return []
-    if isinstance(values, (str, bytes)):
-        raise TypeError(f"{what} must be a list, not the {type(values).__name__} {values!r}")
-    return list(values)
+def _optional_list(name: str, values: Iterable[object] | None, of: str) -> list:
+    """``values`` as a list (``None``: empty), refusing a bare str as ``_check_list`` does."""
+    return [] if values is None else _check_list(name, values, of)
 
 
 class TransactionAdminMixin:
@@ -127,10 +125,11 @@ class TransactionAdminMixin:
         ``broker_ids`` chooses the brokers asked (default: every live one; a lone broker is
         broker 0), each listing the ids it coordinates, as Kafka's brokers answer. Returns at
         once. Raises ``IllegalArgumentError`` for an unknown state, a pattern that does not
-        compile or a broker that is not one.
+        compile or a broker that is not one, ``TypeError`` for a bare str given as one of the
+        lists (pass ``["Ongoing"]``).
         """
         self._check_open()
-        asked = _names(broker_ids, "broker_ids")
+        asked = _optional_list("broker_ids", broker_ids, "int")
         brokers = self._conn.broker_ids() if self._replicated() else (0,)
         for broker_id in asked:
             if isinstance(broker_id, bool) or broker_id not in brokers:
@@ -147,8 +146,8 @@ class TransactionAdminMixin:
                     f"transactional_id_pattern {transactional_id_pattern!r} is not a regular "
                     f"expression: {exc}") from None
         rows = self._conn.list_transactions(
-            _names(state_filters, "state_filters"),
-            _names(producer_id_filters, "producer_id_filters"),
+            _optional_list("state_filters", state_filters, "str"),
+            _optional_list("producer_id_filters", producer_id_filters, "int"),
             -1 if duration_filter_ms is None else duration_filter_ms)
         if pattern is not None:
             rows = [row for row in rows if pattern.search(row.transactional_id)]
@@ -165,10 +164,11 @@ class TransactionAdminMixin:
         """Each transactional id's transaction (Kafka's DescribeTransactions), as
         ``{transactional id: TransactionDescription}`` in the order asked. Returns at once.
         Raises, as kafka-python does, the first failed id's error:
-        ``TransactionalIdNotFoundError`` for an id the coordinator does not know.
+        ``TransactionalIdNotFoundError`` for an id the coordinator does not know;
+        ``TypeError`` for a bare str (pass ``["tx-1"]``).
         """
         self._check_open()
-        ids = _names(transactional_ids, "transactional_ids")
+        ids = _check_list("transactional_ids", transactional_ids)
         found: dict[str, TransactionDescription] = {}
         for tid, answer in self._conn.describe_transactions(ids).items():
             if answer.error is not None:
@@ -234,7 +234,7 @@ class TransactionAdminMixin:
         does). Returns at once. Raises what ``describe_producers``
         raises, ``IllegalArgumentError`` for a broker that is not one, a negative timeout or
         both ``topics`` and ``partitions``, ``UnknownTopicOrPartitionError`` for a topic or
-        partition that does not exist.
+        partition that does not exist, ``TypeError`` for a bare str given as one of the lists.
         """
         self._check_open()
         if isinstance(max_transaction_timeout_ms, bool) or not isinstance(
@@ -244,10 +244,9 @@ class TransactionAdminMixin:
         if topics is not None and partitions is not None:
             raise IllegalArgumentError("pass topics or partitions, not both: partitions "
                                        "already name their topics")
-        names = None if topics is None else _names(topics, "topics")
-        only = None if partitions is None else {
-            validate_topic_partition(tp) for tp in _names(partitions, "partitions")}
-        brokers = _names(broker_ids, "broker_ids")
+        names = None if topics is None else _check_list("topics", topics)
+        only = None if partitions is None else set(_check_partitions("partitions", partitions))
+        brokers = _optional_list("broker_ids", broker_ids, "int")
         # The brokers' clock: the machine's, or a stepped cluster's, which moves with its
         # virtual time (the producers' last timestamps are dated by it).
         now_ms = brokers_wall_clock(self._conn)()

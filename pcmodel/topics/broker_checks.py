@@ -1,5 +1,6 @@
-"""Argument checks shared by the broker's parts: integers with a minimum, wait timeouts and
-election types.
+"""Argument checks shared by the broker's parts (and by the cluster's and the admin client's
+calls that take the same arguments): integers with a minimum, wait timeouts, election types,
+and lists of names, ids or partitions, which refuse a bare str.
 
 Each raises ``TypeError`` for a value of the wrong type and the given Kafka error (or
 ``IllegalArgumentError``) for one out of range, with a message that says what was expected, so
@@ -9,12 +10,15 @@ a bad request fails before the broker lock is taken and before anything changes.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, TypeVar
 
 from pcmodel.topics.errors import IllegalArgumentError, InvalidRequestError
-from pcmodel.topics.structs import ElectionType
+from pcmodel.topics.structs import ElectionType, TopicPartition, validate_topic_partition
 
-__all__: list[str] = []  # package-internal: used by the broker's parts only
+__all__: list[str] = []  # package-internal: used by the broker's parts and its callers
+
+_T = TypeVar("_T")
 
 
 def _check_int(name: str, value: Any, minimum: int, error: type[Exception],
@@ -26,6 +30,23 @@ def _check_int(name: str, value: Any, minimum: int, error: type[Exception],
     if maximum is not None and value > maximum:
         raise error(f"{name} must be <= {maximum}, got {value}")
     return value
+
+
+def _check_list(name: str, values: Iterable[_T], of: str = "str") -> list[_T]:
+    """``values`` as a list, or ``TypeError`` for a bare ``str`` or ``bytes``: both are
+    iterables, so ``describe_transactions("tx-1")`` would otherwise ask for the ids ``"t"``,
+    ``"x"``, ``"-"`` and ``"1"``. ``of`` names what the list holds, for the message."""
+    if isinstance(values, (str, bytes)):
+        raise TypeError(f"{name} must be a list of {of}, not the {type(values).__name__} "
+                        f"{values!r}")
+    return list(values)
+
+
+def _check_partitions(name: str, values: Iterable[object]) -> list[TopicPartition]:
+    """``values`` as a list of :class:`TopicPartition`: ``TypeError`` for a bare ``str`` or
+    ``bytes`` (as :func:`_check_list`) and, from ``validate_topic_partition``, for an entry
+    that is not a topic partition."""
+    return [validate_topic_partition(tp) for tp in _check_list(name, values, "TopicPartition")]
 
 
 def _check_timeout(timeout: float | None) -> None:

@@ -48,6 +48,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from pcmodel.topics.broker_checks import _check_list
 from pcmodel.topics.consumer_group import ConsumerGroup, HeartbeatAnswer, validate_heartbeat
 from pcmodel.topics.consumer_group_members import Assignment, ConsumerGroupMember, MemberState
 from pcmodel.topics.coordinator import GroupCoordinator, validate_group_id
@@ -185,7 +186,8 @@ class ConsumerGroupsMixin:
         ``GroupIdNotFoundError`` (no such consumer group, for a heartbeat that is not a join,
         or a classic group with members), ``GroupMaxSizeReachedError``,
         ``UnknownMemberIdError``, ``FencedMemberEpochError``, ``UnreleasedInstanceIdError``,
-        ``FencedInstanceIdError``; nothing changes then.
+        ``FencedInstanceIdError``; ``TypeError`` for a field of the wrong type, such as a bare
+        str given as ``subscribed_topic_names`` (pass ``["orders"]``); nothing changes then.
         """
         _check_str("group_id", group_id, nullable=False)
         _check_str("member_id", member_id, nullable=False)
@@ -193,7 +195,11 @@ class ConsumerGroupsMixin:
                             ("subscribed_topic_regex", subscribed_topic_regex),
                             ("server_assignor", server_assignor)):
             _check_str(name, value)
-        names = None if subscribed_topic_names is None else list(subscribed_topic_names)
+        names = None if subscribed_topic_names is None else _check_list(
+            "subscribed_topic_names", subscribed_topic_names)
+        if owned_partitions is not None and not isinstance(owned_partitions, Mapping):
+            raise TypeError("owned_partitions must be a dict of {topic: [partitions]}, not the "
+                            f"{type(owned_partitions).__name__} {owned_partitions!r}")
         owned = None if owned_partitions is None else {
             topic: set(partitions) for topic, partitions in owned_partitions.items()}
         validate_heartbeat(group_id, member_id, member_epoch, instance_id, rack_id,

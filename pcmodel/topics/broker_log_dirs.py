@@ -26,6 +26,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterable, Mapping
 
+from pcmodel.topics.broker_checks import _check_partitions
 from pcmodel.topics.errors import (
     KafkaError,
     KafkaStorageError,
@@ -105,16 +106,16 @@ class LogDirsMixin:
         """This broker's log directories (one: :data:`IN_MEMORY`) and the replicas in them:
         those of ``partitions``, or every one for ``None``; a partition the broker does not
         have is left out, as Kafka leaves it out. Retention runs first, so sizes are of what
-        is retained. Raises only ``TypeError`` / ``ValueError`` for an entry that is not a
-        topic partition."""
+        is retained. Raises only ``TypeError`` / ``ValueError`` for a bare str or an entry that
+        is not a topic partition."""
         return (describe_log_dir(IN_MEMORY, self.replica_infos(partitions)),)
 
     def replica_infos(self, partitions: Iterable[TopicPartition] | None = None,
                       ) -> dict[TopicPartition, ReplicaInfo]:
         """The size and offset lag of each local log of ``partitions`` (every one for
-        ``None``) that exists, in partition order (a cluster node asks for those it hosts)."""
-        asked = None if partitions is None else {validate_topic_partition(tp)
-                                                  for tp in partitions}
+        ``None``) that exists, in partition order (a cluster node asks for those it hosts).
+        Raises as :meth:`describe_log_dirs`."""
+        asked = None if partitions is None else set(_check_partitions("partitions", partitions))
         found: dict[TopicPartition, ReplicaInfo] = {}
         with self._lock:
             self._check_open()

@@ -34,7 +34,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Mapping
 
-from pcmodel.topics.broker_checks import _check_int
+from pcmodel.topics.broker_checks import _check_int, _check_partitions
 from pcmodel.topics.consumer_protocol import PROTOCOL_TYPE
 from pcmodel.topics.coordinator import GroupCoordinator, validate_group_id
 from pcmodel.topics.errors import (
@@ -162,10 +162,11 @@ class CommittedOffsetsMixin:
         With ``require_stable`` (a ``read_committed`` consumer, KIP-447), raises
         ``UnstableOffsetCommitError`` (retriable) while an ongoing transaction has staged an
         offset of one of ``partitions`` for the group: the answer would change when it ends.
-        Returns at once. Raises ``InvalidGroupIdError`` and ``TypeError`` for malformed input.
+        Returns at once. Raises ``InvalidGroupIdError`` and ``TypeError`` for malformed input
+        (a bare str as ``partitions``, say: pass ``[TopicPartition("t", 0)]``).
         """
         validate_offsets_group_id(group_id)
-        tps = [validate_topic_partition(tp) for tp in partitions]
+        tps = _check_partitions("partitions", partitions)
         with self._lock:
             self._check_offsets_retention()
             if require_stable:
@@ -190,10 +191,11 @@ class CommittedOffsetsMixin:
         ``GroupNotEmptyError`` for a group with members that is not a consumer group; nothing
         changes then. A group left ``Empty`` with no offset is deleted (as by
         :meth:`delete_group`); a group stops holding back a ``"block"`` topic once it has no
-        offset there and does not subscribe to it.
+        offset there and does not subscribe to it. ``TypeError`` for a bare str or another
+        entry that is not a ``TopicPartition``.
         """
         validate_group_id(group_id)
-        tps = [validate_topic_partition(tp) for tp in partitions]
+        tps = _check_partitions("partitions", partitions)
         with self._lock:
             self._check_open()
             self._check_offsets_retention()

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from pcmodel.topics.broker_checks import _check_election_type
+from pcmodel.topics.broker_checks import _check_election_type, _check_partitions
 from pcmodel.topics.errors import (
     BrokerResponseError,
     ElectionNotNeededError,
@@ -35,7 +35,6 @@ from pcmodel.topics.structs import (
     ElectionType,
     PartitionReassignment,
     TopicPartition,
-    validate_topic_partition,
 )
 
 __all__ = ["PlacementMixin"]
@@ -54,12 +53,13 @@ class PlacementMixin:
         Returns ``{partition: ElectionNotNeededError}`` for each partition asked, or
         ``UnknownTopicOrPartitionError`` for one the broker does not have; with ``partitions``
         ``None`` (every partition), ``{}``: Kafka leaves out the partitions that need no
-        election. Raises ``InvalidRequestError`` for an unknown election type. See
+        election. Raises ``InvalidRequestError`` for an unknown election type, ``TypeError``
+        for a bare str or another entry that is not a ``TopicPartition``. See
         :meth:`Cluster.elect_leaders <pcmodel.cluster.replica_admin.ReplicaAdmin.elect_leaders>`
         for elections among replicas.
         """
         _check_election_type(election_type)
-        asked = [] if partitions is None else [validate_topic_partition(tp) for tp in partitions]
+        asked = [] if partitions is None else _check_partitions("partitions", partitions)
         results: dict[TopicPartition, BrokerResponseError | None] = {}
         with self._lock:
             self._check_open()
@@ -113,11 +113,10 @@ class PlacementMixin:
         self, partitions: Iterable[TopicPartition] | None = None,
     ) -> dict[TopicPartition, PartitionReassignment]:
         """The reassignments in progress (Kafka's ListPartitionReassignments): none on a lone
-        broker, ``{}``. Raises ``IllegalArgumentError`` for an entry of ``partitions`` that is
-        not a topic partition."""
+        broker, ``{}``. Raises ``TypeError`` / ``ValueError`` for a bare str or an entry of
+        ``partitions`` that is not a topic partition."""
         if partitions is not None:
-            for tp in partitions:
-                validate_topic_partition(tp)
+            _check_partitions("partitions", partitions)
         with self._lock:
             self._check_open()
         return {}

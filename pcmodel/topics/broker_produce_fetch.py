@@ -25,7 +25,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
-from pcmodel.topics.broker_checks import _check_int, _check_timeout
+from pcmodel.topics.broker_checks import _check_int, _check_partitions, _check_timeout
 from pcmodel.topics.compression import CompressedBatch, get_codec
 from pcmodel.topics.errors import (
     IllegalArgumentError,
@@ -279,9 +279,9 @@ class ProduceFetchMixin:
         wrote to the partition is not listed there; a deleted topic's producers are forgotten.
         A producer silent there for ``producer_id_expiration_ms`` is forgotten (see
         :meth:`expire_producers`). Returns at once; raises only ``TypeError`` / ``ValueError``
-        for an entry that is not a topic partition.
+        for a bare str or an entry that is not a topic partition.
         """
-        asked = [validate_topic_partition(tp) for tp in partitions]
+        asked = _check_partitions("partitions", partitions)
         results: dict[TopicPartition, PartitionProducers] = {}
         with self._lock:
             self._check_open()

@@ -24,7 +24,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from pcmodel.topics.broker_checks import _check_int, _check_timeout
+from pcmodel.topics.broker_checks import _check_int, _check_partitions, _check_timeout
 from pcmodel.topics.errors import (
     BrokerResponseError,
     IllegalArgumentError,
@@ -289,8 +289,9 @@ class TopicAdminMixin:
             return self._metadata_version
 
     def beginning_offsets(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
-        """Return the first retained offset of each partition (``log_start_offset``)."""
-        tps = [validate_topic_partition(tp) for tp in partitions]
+        """Return the first retained offset of each partition (``log_start_offset``).
+        ``TypeError`` for a bare str or another entry that is not a ``TopicPartition``."""
+        tps = _check_partitions("partitions", partitions)
         with self._lock:
             logs = [self._log(tp) for tp in tps]
             for log in logs:
@@ -302,9 +303,10 @@ class TopicAdminMixin:
         """Return the end offset of each partition as consumers see it: its high watermark
         (without replication, the offset the next record will get), or for
         ``isolation_level="read_committed"`` its last stable offset (Kafka's ListOffsets
-        ``LATEST`` at that isolation level).
+        ``LATEST`` at that isolation level). ``TypeError`` for a bare str or another entry
+        that is not a ``TopicPartition``.
         """
-        tps = [validate_topic_partition(tp) for tp in partitions]
+        tps = _check_partitions("partitions", partitions)
         read_committed = check_isolation_level(isolation_level)
         with self._lock:
             if not read_committed:
@@ -339,8 +341,9 @@ class TopicAdminMixin:
         is below -1 (NO_TIMESTAMP; Kafka's ``LogSegment.maxTimestampSoFar`` starts at -1), or
         if that record is at or above the high watermark (not yet visible to consumers), as
         Kafka answers. Its
-        ``leader_epoch`` is left ``-1``: :meth:`list_offsets` answers the lookup with it."""
-        tps = [validate_topic_partition(tp) for tp in partitions]
+        ``leader_epoch`` is left ``-1``: :meth:`list_offsets` answers the lookup with it.
+        ``TypeError`` for a bare str or another entry that is not a ``TopicPartition``."""
+        tps = _check_partitions("partitions", partitions)
         with self._lock:
             logs = [self._log(tp) for tp in tps]
             result: dict[TopicPartition, OffsetAndTimestamp | None] = {}

@@ -22,7 +22,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from pcmodel.topics.broker_checks import _check_int, _check_marker
+from pcmodel.topics.broker_checks import (
+    _check_int,
+    _check_list,
+    _check_marker,
+    _check_partitions,
+)
 from pcmodel.topics.consumer_group_errors import StaleMemberEpochError
 from pcmodel.topics.coordinator import validate_group_id
 from pcmodel.topics.errors import (
@@ -118,10 +123,11 @@ class TransactionsMixin:
         partition that does not exist, ``InvalidRequestError`` for one of a
         ``retention_policy="block"`` topic (whose bounded capacity has no room for the
         transaction's markers), ``InvalidProducerIdMappingError`` / ``ProducerFencedError`` for
-        a producer that does not own ``transactional_id`` at that epoch.
+        a producer that does not own ``transactional_id`` at that epoch, ``TypeError`` for a
+        bare str or another entry of ``partitions`` that is not a ``TopicPartition``.
         """
         _check_transactional_id(transactional_id)
-        tps = [validate_topic_partition(tp) for tp in partitions]
+        tps = _check_partitions("partitions", partitions)
         with self._lock:
             self._check_open()
             self._check_transactions()
@@ -250,8 +256,10 @@ class TransactionsMixin:
     ) -> dict[str, DescribedTransaction]:
         """Kafka's DescribeTransactions: each id's state, producer, timeout and partitions, in
         the order asked (an unknown id: ``TransactionalIdNotFoundError`` in its ``error``).
-        Returns at once."""
-        ids = [_check_transactional_id(tid) for tid in transactional_ids]
+        Returns at once. Raises ``TypeError`` for a bare str (pass ``["tx-1"]``) or an id that
+        is not a str."""
+        ids = [_check_transactional_id(tid)
+               for tid in _check_list("transactional_ids", transactional_ids)]
         with self._lock:
             self._check_open()
             self._check_transactions()
@@ -263,9 +271,11 @@ class TransactionsMixin:
         ``states`` (``"Ongoing"``, ``"CompleteCommit"``, ...), of one of ``producer_ids``, or
         (``duration_filter_ms >= 0``) whose last transaction began longer ago than that (in
         any state, as Kafka filters). Returns at once; raises ``IllegalArgumentError`` for an
-        unknown state."""
+        unknown state, ``TypeError`` for a bare str given as ``states`` or ``producer_ids``
+        (pass ``["Ongoing"]``)."""
         _check_int("duration_filter_ms", duration_filter_ms, -1, IllegalArgumentError)
-        states, producer_ids = list(states), list(producer_ids)
+        states = _check_list("states", states)
+        producer_ids = _check_list("producer_ids", producer_ids, "int")
         with self._lock:
             self._check_open()
             self._check_transactions()

@@ -77,6 +77,7 @@ from pcmodel.cluster.errors import (
 from pcmodel.cluster.offsets import OFFSETS_TOPIC
 from pcmodel.cluster.transaction_log import TRANSACTION_TOPIC
 from pcmodel.topics.broker import AppendResult, FetchResult
+from pcmodel.topics.broker_checks import _check_list
 from pcmodel.topics.broker_transactions import _check_transactional_id
 from pcmodel.topics.consumer_group_errors import CoordinatorLoadInProgressError
 from pcmodel.topics.errors import (
@@ -399,9 +400,9 @@ class NodeConnection(NodeMetadata, ClusterConnection):
                               ) -> dict[str, DescribedTransaction]:
         """DescribeTransactions of the ids this broker coordinates; each other id is answered
         with ``NotCoordinatorError`` (or ``CoordinatorNotAvailableError``) in its
-        ``error``, as Kafka answers each id apart."""
+        ``error``, as Kafka answers each id apart (``TypeError`` for a bare str)."""
         out: dict[str, DescribedTransaction] = {}
-        for tid in transactional_ids:
+        for tid in _check_list("transactional_ids", transactional_ids):
             try:
                 self._coordinate(tid)
             except (NotCoordinatorError, CoordinatorNotAvailableError) as exc:
@@ -414,8 +415,9 @@ class NodeConnection(NodeMetadata, ClusterConnection):
                           duration_filter_ms: int = -1) -> list[TransactionListing]:
         """ListTransactions of the ids this broker coordinates: an admin client asks every
         broker and merges what they answer, as in Kafka. Lists none (and creates no
-        ``__transaction_state``) before the first transactional id."""
-        states = list(states)
+        ``__transaction_state``) before the first transactional id; TypeError for a bare str."""
+        states = _check_list("states", states)
+        producer_ids = _check_list("producer_ids", producer_ids, "int")
         check_states(states)
         log = self._cluster.transaction_log(create=False)
         if log is None:

@@ -1,0 +1,284 @@
+"""A bare str (or bytes) where a list of names, ids or partitions is expected is refused.
+
+Both are iterables, so without a check ``describe_transactions("tx-1")`` asks for the ids
+``"t"``, ``"x"``, ``"-"`` and ``"1"``, and ``delete_groups("gx")`` deletes the groups ``"g"``
+and ``"x"``. The broker, the cluster's connection, a broker process's proxy and the admin
+client refuse one with a one-line ``TypeError`` naming the argument and what to pass, before
+they do anything. (The consumer's ``subscribe("t")`` takes a single topic name, as
+kafka-python's does: that convenience is kept and not tested here.)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from pcmodel.cluster import Cluster
+from pcmodel.topics.admin import KafkaAdminClient
+from pcmodel.topics.broker import Broker
+from pcmodel.topics.errors import GroupIdNotFoundError
+from pcmodel.topics.remote import start_broker_process
+from pcmodel.topics.structs import ElectionType, OffsetAndMetadata, TopicPartition
+
+pytestmark = pytest.mark.timeout(60)
+
+BARE = {"str": "tx-1", "bytes": b"tx"}
+PREFERRED = ElectionType.PREFERRED
+
+
+def listed(name: str, of: str = "str") -> str:
+    """The shared message: ``{name} must be a list of {of}, not the {kind} {value!r}``."""
+    return name + " must be a list of " + of + ", not the {kind} {value!r}"
+
+
+def join(target: Any, group_id: str, **fields: Any) -> Any:
+    """A ConsumerGroupHeartbeat that joins ``group_id`` (member epoch 0)."""
+    fields.setdefault("subscribed_topic_names", ["t"])
+    fields.setdefault("owned_partitions", {})
+    return target.consumer_group_heartbeat(group_id, "m", 0, rebalance_timeout_ms=1000,
+                                           **fields)
+
+
+# (id, call with the bare value, expected message template, kinds whose answer changed)
+Case = tuple[str, Callable[[Any, Any], Any], str, tuple[str, ...]]
+BOTH = ("str", "bytes")
+
+#: The same calls on a lone broker, a cluster's connection and a broker process's proxy.
+CLIENT_CASES: list[Case] = [
+    ("describe_transactions", lambda c, v: c.describe_transactions(v),
+     listed("transactional_ids"), BOTH),
+    ("list_transactions-states", lambda c, v: c.list_transactions(states=v),
+     listed("states"), BOTH),
+    ("list_transactions-producer_ids", lambda c, v: c.list_transactions(producer_ids=v),
+     listed("producer_ids", "int"), BOTH),
+    ("consumer_group_heartbeat-names",
+     lambda c, v: join(c, "joiner", subscribed_topic_names=v),
+     listed("subscribed_topic_names"), BOTH),
+    ("add_partitions_to_txn", lambda c, v: c.add_partitions_to_txn("tx", 0, 0, v),
+     listed("partitions", "TopicPartition"), BOTH),
+    ("committed", lambda c, v: c.committed("g", v), listed("partitions", "TopicPartition"), BOTH),
+    ("delete_offsets", lambda c, v: c.delete_offsets("g", v),
+     listed("partitions", "TopicPartition"), BOTH),
+    ("describe_producers", lambda c, v: c.describe_producers(v),
+     listed("partitions", "TopicPartition"), BOTH),
+    ("elect_leaders", lambda c, v: c.elect_leaders(PREFERRED, v),
+     listed("partitions", "TopicPartition"), BOTH),
+    ("list_partition_reassignments", lambda c, v: c.list_partition_reassignments(v),
+     listed("partitions", "TopicPartition"), BOTH),
+    ("beginning_offsets", lambda c, v: c.beginning_offsets(v),
+     listed("partitions", "TopicPartition"), BOTH),
+    ("end_offsets", lambda c, v: c.end_offsets(v), listed("partitions", "TopicPartition"), BOTH),
+    ("max_timestamp_offsets", lambda c, v: c.max_timestamp_offsets(v),
+     listed("partitions", "TopicPartition"), BOTH),
+]
+
+#: Those a broker process serves (``pcmodel.topics.broker.CLIENT_METHODS``).
+REMOTE_CASES: list[Case] = [
+    case for case in CLIENT_CASES
+    if case[0] in ("describe_transactions", "list_transactions-states",
+                   "list_transactions-producer_ids", "committed", "end_offsets")
+]
+
+#: Calls only a lone broker has, or only with its arguments.
+BROKER_CASES: list[Case] = [
+    ("consumer_group_heartbeat-owned", lambda b, v: join(b, "joiner", owned_partitions=v),
+     "owned_partitions must be a dict of {{topic: [partitions]}}, not the {kind} {value!r}",
+     BOTH),
+    ("describe_log_dirs", lambda b, v: b.describe_log_dirs(v),
+     listed("partitions", "TopicPartition"), BOTH),
+    ("replica_infos", lambda b, v: b.replica_infos(v),
+     listed("partitions", "TopicPartition"), BOTH),
+]
+
+CLUSTER_CASES: list[Case] = [
+    ("describe_log_dirs", lambda c, v: c.describe_log_dirs(v, broker_id=0),
+     listed("partitions", "TopicPartition"), BOTH),
+]
+
+ADMIN_CASES: list[Case] = [
+    ("describe_transactions", lambda a, v: a.describe_transactions(v),
+     listed("transactional_ids"), BOTH),
+    ("list_transactions-state_filters", lambda a, v: a.list_transactions(state_filters=v),
+     listed("state_filters"), BOTH),
+    ("list_transactions-producer_id_filters",
+     lambda a, v: a.list_transactions(producer_id_filters=v),
+     listed("producer_id_filters", "int"), BOTH),
+    ("list_transactions-broker_ids", lambda a, v: a.list_transactions(broker_ids=v),
+     listed("broker_ids", "int"), BOTH),
+    ("find_hanging_transactions-topics", lambda a, v: a.find_hanging_transactions(topics=v),
+     listed("topics"), BOTH),
+    ("find_hanging_transactions-partitions",
+     lambda a, v: a.find_hanging_transactions(partitions=v),
+     listed("partitions", "TopicPartition"), BOTH),
+    ("find_hanging_transactions-broker_ids",
+     lambda a, v: a.find_hanging_transactions(broker_ids=v), listed("broker_ids", "int"), BOTH),
+    ("list_groups-states_filter", lambda a, v: a.list_groups(states_filter=v),
+     listed("states_filter"), BOTH),
+    ("list_groups-types_filter", lambda a, v: a.list_groups(types_filter=v),
+     listed("types_filter"), BOTH),
+    ("describe_groups", lambda a, v: a.describe_groups(v), listed("group_ids"), BOTH),
+    ("describe_consumer_groups", lambda a, v: a.describe_consumer_groups(v),
+     listed("group_ids"), BOTH),
+    ("delete_groups", lambda a, v: a.delete_groups(v), listed("group_ids"), BOTH),
+    ("delete_consumer_groups", lambda a, v: a.delete_consumer_groups(v),
+     listed("group_ids"), BOTH),
+    # A single group id is documented as accepted there; bytes is no group id.
+    ("list_group_offsets-specs", lambda a, v: a.list_group_offsets(v),
+     listed("group_specs"), ("bytes",)),
+    ("list_group_offsets-partitions", lambda a, v: a.list_group_offsets({"g": v}),
+     listed("partitions", "TopicPartition"), BOTH),
+    ("list_consumer_group_offsets", lambda a, v: a.list_consumer_group_offsets("g", None, v),
+     listed("partitions", "TopicPartition"), BOTH),
+    ("delete_group_offsets", lambda a, v: a.delete_group_offsets("g", v),
+     listed("partitions", "TopicPartition"), BOTH),
+    ("remove_group_members", lambda a, v: a.remove_group_members("g", v),
+     listed("members", "MemberToRemove"), BOTH),
+    ("describe_topics", lambda a, v: a.describe_topics(v), listed("topics"), BOTH),
+    ("describe_topic_partitions", lambda a, v: a.describe_topic_partitions(v),
+     listed("topics"), BOTH),
+    ("delete_topics", lambda a, v: a.delete_topics(v), listed("topics"), BOTH),
+    # A str is refused there already (with its own message, which other tests hold).
+    ("wait_for_topics", lambda a, v: a.wait_for_topics(v, timeout_ms=10),
+     listed("topic_names"), ("bytes",)),
+    ("create_topics", lambda a, v: a.create_topics(v),
+     "new_topics must be a list of NewTopic or names, or a dict of them, not the {kind} "
+     "{value!r}", BOTH),
+    ("create_partitions", lambda a, v: a.create_partitions(v),
+     "topic_partitions must be a dict of {{topic: NewPartitions(total)}}, not the {kind} "
+     "{value!r}", BOTH),
+    ("elect_leaders", lambda a, v: a.elect_leaders(PREFERRED, v),
+     "topic_partitions must be {{topic: [partitions]}}, a list of topics or None, not the "
+     "{kind} {value!r}", ("bytes",)),
+    ("describe_log_dirs-topic_partitions", lambda a, v: a.describe_log_dirs(v),
+     "topic_partitions must be {{topic: [partitions]}}, a list of topics or None, not the "
+     "{kind} {value!r}", ("bytes",)),
+    ("describe_log_dirs-brokers", lambda a, v: a.describe_log_dirs(None, v),
+     "brokers must be a list of broker ids or None, not the {kind} {value!r}", BOTH),
+    ("list_partition_reassignments", lambda a, v: a.list_partition_reassignments(v),
+     "topic_partitions must be {{topic: [partitions]}}, a list of TopicPartition or None, not "
+     "the {kind} {value!r}", ("bytes",)),
+    ("describe_producers", lambda a, v: a.describe_producers(v),
+     listed("partitions", "TopicPartition"), BOTH),
+    ("describe_configs", lambda a, v: a.describe_configs(v),
+     listed("config_resources", "ConfigResource"), BOTH),
+    ("alter_configs", lambda a, v: a.alter_configs(v),
+     listed("config_resources", "ConfigResource"), BOTH),
+    ("reset_configs", lambda a, v: a.reset_configs(v),
+     listed("config_resources", "ConfigResource"), BOTH),
+]
+
+#: The admin client over a cluster's connection, whose requests differ from a lone broker's.
+CLUSTER_ADMIN_CASES: list[Case] = [
+    case for case in ADMIN_CASES
+    if case[0] in ("describe_transactions", "list_transactions-state_filters",
+                   "describe_groups", "delete_groups", "list_groups-states_filter")
+]
+
+
+def expand(cases: list[Case]) -> list[Any]:
+    return [pytest.param(call, template, kind, id=f"{name}-{kind}")
+            for name, call, template, kinds in cases for kind in kinds]
+
+
+def refused(target: Any, call: Callable[[Any, Any], Any], template: str, kind: str) -> None:
+    value = BARE[kind]
+    message = template.format(kind=kind, value=value)
+    with pytest.raises(TypeError, match="^" + re.escape(message) + "$"):
+        call(target, value)
+
+
+# --- the targets (refusals change nothing, so one of each serves every case) ------------------
+
+@pytest.fixture(scope="module")
+def broker() -> Iterator[Broker]:
+    broker = Broker()
+    broker.create_topic("t", 1)
+    yield broker
+    broker.close()
+
+
+@pytest.fixture(scope="module")
+def admin(broker: Broker) -> Iterator[KafkaAdminClient]:
+    admin = KafkaAdminClient(broker=broker)
+    yield admin
+    admin.close()
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Cluster]:
+    cluster = Cluster(3, mode="steps")
+    try:
+        cluster.connect().create_topic("t", 1, replication_factor=3)
+        yield cluster
+    finally:
+        cluster.close()
+
+
+@pytest.fixture(scope="module")
+def cluster_admin(cluster: Cluster) -> Iterator[KafkaAdminClient]:
+    admin = KafkaAdminClient(broker=cluster)
+    yield admin
+    admin.close()
+
+
+
+
+@pytest.mark.parametrize(("call", "template", "kind"), expand(CLIENT_CASES + BROKER_CASES))
+def test_the_broker_refuses_a_bare_string(broker, call, template, kind):
+    refused(broker, call, template, kind)
+
+
+@pytest.mark.parametrize(("call", "template", "kind"), expand(CLIENT_CASES + CLUSTER_CASES))
+def test_the_cluster_connection_refuses_a_bare_string(cluster, call, template, kind):
+    refused(cluster.connect(), call, template, kind)
+
+
+def test_a_broker_process_refuses_a_bare_string_through_its_proxy():
+    """The broker's refusal comes back through the proxy as the same ``TypeError``."""
+    process = start_broker_process()  # one process for every case: each takes a while to start
+    try:
+        with process.connect() as proxy:
+            for param in expand(REMOTE_CASES):
+                refused(proxy, *param.values)
+    finally:
+        process.stop()
+
+
+@pytest.mark.parametrize(("call", "template", "kind"), expand(ADMIN_CASES))
+def test_the_admin_client_refuses_a_bare_string(admin, call, template, kind):
+    refused(admin, call, template, kind)
+
+
+@pytest.mark.parametrize(("call", "template", "kind"), expand(CLUSTER_ADMIN_CASES))
+def test_the_admin_client_of_a_cluster_refuses_a_bare_string(cluster_admin, call, template,
+                                                              kind):
+    refused(cluster_admin, call, template, kind)
+
+
+# --- nothing is done before the refusal ---------------------------------------------------------
+
+@pytest.mark.parametrize("delete", ["delete_groups", "delete_consumer_groups"])
+def test_deleting_groups_by_a_bare_string_deletes_none_of_its_characters(delete):
+    broker = Broker()
+    try:
+        broker.create_topic("t", 1)
+        for group_id in ("g", "x"):
+            broker.commit_offsets(group_id, -1, "", {TopicPartition("t", 0): OffsetAndMetadata(
+                0, "", -1)})
+        with KafkaAdminClient(broker=broker) as admin, \
+                pytest.raises(TypeError, match="group_ids must be a list of str"):
+            getattr(admin, delete)("gx")
+        assert sorted(broker.list_groups()) == ["g", "x"]
+    finally:
+        broker.close()
+
+
+def test_a_heartbeat_with_a_bare_string_subscription_joins_nothing(broker, cluster):
+    for target in (broker, cluster.connect()):
+        with pytest.raises(TypeError, match="subscribed_topic_names must be a list of str"):
+            join(target, "never-joined", subscribed_topic_names="t")
+        with pytest.raises(GroupIdNotFoundError):
+            target.describe_consumer_group("never-joined")
