@@ -52,21 +52,20 @@ class DiagnosisMixin:
 
     def _check_invariants(self) -> None:
         for invariant in self.invariants:
-            name = getattr(invariant, "__name__", repr(invariant))
             try:
                 ok = invariant()
             except AssertionError as exc:
-                self._fail(FailureKind.INVARIANT, f"invariant {name} failed: {exc}")
+                self._fail(FailureKind.INVARIANT, f"invariant {_name(invariant)} failed: {exc}")
                 return
             except Exception as exc:
                 self._fail(
                     FailureKind.EXCEPTION,
-                    f"invariant {name} raised {type(exc).__name__}: {exc} (invariants must read "
-                    "state without taking the program's locks)",
+                    f"invariant {_name(invariant)} raised {type(exc).__name__}: {exc} "
+                    "(invariants must read state without taking the program's locks)",
                 )
                 return
             if ok is False:
-                self._fail(FailureKind.INVARIANT, f"invariant {name} returned False")
+                self._fail(FailureKind.INVARIANT, f"invariant {_name(invariant)} returned False")
                 return
 
     def _fail(self, kind: FailureKind, message: str) -> None:
@@ -84,13 +83,23 @@ class DiagnosisMixin:
         return "\n".join(lines)
 
 
+def _name(invariant: object) -> object:
+    # Looked up only for a message: repr() of a bound method is costly, and invariants run at
+    # every step.
+    try:
+        return invariant.__name__  # type: ignore[attr-defined]
+    except AttributeError:
+        return repr(invariant)
+
+
 def _blocked_status(thread: ManagedThread, pending: Pending) -> ThreadStatus:
     kind = pending.wait_kind
     if kind in (WaitKind.CONDITION, WaitKind.SEMAPHORE):
         # A condition waiter already notified is only waiting for the lock.
-        probe = getattr(pending.obj, "_notified_probe", None)
-        if kind is WaitKind.CONDITION and probe is not None and probe(thread):
-            return ThreadStatus.BLOCKED
+        if kind is WaitKind.CONDITION:
+            probe = getattr(pending.obj, "_notified_probe", None)
+            if probe is not None and probe(thread):
+                return ThreadStatus.BLOCKED
         if thread.activity is Activity.PUT:
             return ThreadStatus.WAITING_FOR_SPACE
         if thread.activity is Activity.GET:

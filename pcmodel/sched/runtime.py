@@ -18,7 +18,6 @@
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING
@@ -39,6 +38,7 @@ from pcmodel.sched.model import (
     label_of,
 )
 from pcmodel.sched.scheduling_points import SchedulingPointsMixin
+from pcmodel.sched.targets import real_path
 from pcmodel.sched.teardown import TeardownMixin
 from pcmodel.sched.thread_context import _allocate_lock, current_thread, yield_point
 from pcmodel.sched.trace import ThreadStatus, TraceEvent
@@ -107,10 +107,12 @@ class ControlledRun(SchedulingPointsMixin, DiagnosisMixin, TeardownMixin):
             raise ValueError(f"notify_order must be 'any' or 'fifo', got {notify_order!r}")
         self.strategy = strategy
         self.invariants = tuple(invariants)
-        self.trace_files = frozenset(os.path.realpath(f) for f in trace_files)
+        self.trace_files = frozenset(real_path(f) for f in trace_files)
         self._traced: dict[str, bool] = {}
         self.max_steps = max_steps
         self.step_timeout = step_timeout
+        slices = max(1, math.ceil(step_timeout / _SIGNAL_SLICE))
+        self._slices = (slices, step_timeout / slices)  # how _handed_back waits, at every step
         self.spurious_left = spurious_wakeups
         self.notify_order = notify_order
         self.reduce = reduce
@@ -261,7 +263,6 @@ class ControlledRun(SchedulingPointsMixin, DiagnosisMixin, TeardownMixin):
         One that lands just before the wait begins (the handler has run in C, the waiting
         call has not started yet) would otherwise be seen only when the whole timeout is
         over; a slice ends, the handler runs, and the run ends at once."""
-        slices = max(1, math.ceil(self.step_timeout / _SIGNAL_SLICE))
-        each = self.step_timeout / slices
+        slices, each = self._slices
         # The first slice that ends with the hand-back ends the wait (any() stops there).
         return any(self._to_controller.acquire(timeout=each) for _ in range(slices))

@@ -35,6 +35,7 @@ from pcmodel.sched.model import (
     WakeReason,
     label_of,
 )
+from pcmodel.sched.targets import real_path
 from pcmodel.sched.thread_context import _RealEvent, _RealThread, _tls, current_thread
 from pcmodel.sched.trace import TraceEvent
 
@@ -256,7 +257,7 @@ class SchedulingPointsMixin:
         filename = frame.f_code.co_filename
         hit = self._traced.get(filename)
         if hit is None:
-            hit = self._traced[filename] = os.path.realpath(filename) in self.trace_files
+            hit = self._traced[filename] = real_path(filename) in self.trace_files
         return self._local_tracer if hit else None
 
     def _local_tracer(self, frame, event, arg):  # noqa: ANN001 - sys.settrace signature

@@ -2,19 +2,39 @@
 
 Guarantees: ``trace_files`` returns real paths of existing files, or raises ``ValueError``
 saying which target has no source file (pass its path instead); ``modules_of`` returns each
-module once, in the order of the targets, skipping paths.
+module once, in the order of the targets, skipping paths; ``real_path`` is ``os.path.realpath``.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
 import sys
 from collections.abc import Callable, Sequence
-from types import ModuleType
+from types import FunctionType, MethodType, ModuleType
 from typing import Any
 
-__all__ = ["modules_of", "trace_files"]
+__all__ = ["modules_of", "real_path", "trace_files"]
+
+
+def real_path(filename: str) -> str:
+    """``os.path.realpath(filename)``, remembered for the rest of the process.
+
+    The line tracer asks which file every call of a managed thread enters, in every schedule:
+    thousands of times the same dozen names, and ``realpath`` costs a system call per path
+    component, which made it a large share of an exploration's time. Source files do not move
+    while a program is explored; a relative name is remembered with the directory it was
+    resolved from. A path whose symbolic links are changed later keeps its first answer.
+    """
+    if not os.path.isabs(filename):
+        filename = os.path.join(os.getcwd(), filename)
+    return _real_path(filename)
+
+
+@functools.lru_cache(maxsize=4096)
+def _real_path(filename: str) -> str:
+    return os.path.realpath(filename)
 
 
 def _source_file(target: object) -> str | None:
@@ -44,7 +64,7 @@ def trace_files(targets: Sequence[str | ModuleType | type | Callable[..., Any]])
             )
         if not os.path.exists(path):
             raise ValueError(f"line-level scheduling: no such file {path!r}")
-        files.append(os.path.realpath(path))
+        files.append(real_path(path))
     return files
 
 
@@ -60,7 +80,10 @@ def modules_of(targets: Sequence[object]) -> tuple[ModuleType, ...]:
         else:
             inner = getattr(target, "func", target)  # functools.partial
             module = sys.modules.get(getattr(inner, "__module__", None) or "")
-            if module is None:
+            if module is None and not isinstance(inner, (type, FunctionType, MethodType)):
+                # An object's class tells where it comes from. A class's or a function's own
+                # type (``type``, ``function``) would name ``builtins``, which every schedule
+                # would then search for names to re-bind, in vain.
                 module = sys.modules.get(getattr(type(inner), "__module__", None) or "")
         if module is not None and all(module is not m for m in found):
             found.append(module)
