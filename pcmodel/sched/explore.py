@@ -19,7 +19,7 @@ from pcmodel.sched.minimise import _MINIMISABLE, _minimise
 from pcmodel.sched.results import ExplorationResult, Failure, Schedule
 from pcmodel.sched.runtime import ControlledRun
 from pcmodel.sched.strategies import PCT, DepthFirst, RandomWalk, Replay, Strategy
-from pcmodel.sched.targets import modules_of, trace_files
+from pcmodel.sched.targets import ModuleNamespace, modules_of, trace_files
 
 __all__ = [
     "STRATEGIES",
@@ -137,7 +137,7 @@ def explore_program(
     time_limit: float | None = None,
     decisions: Sequence[int] | None = None,
     replay_call: Callable[[Sequence[int]], str] | None = None,
-    bind: Sequence[ModuleType] = (),
+    bind: Sequence[ModuleType | ModuleNamespace] = (),
 ) -> ExplorationResult:
     """Run ``program`` under up to ``max_schedules`` schedules; stop at the first failure.
 
@@ -237,7 +237,7 @@ def run_controlled(
     allow_polling: bool = True,
     preemption_bound: int = 2,
     pct_depth: int = 3,
-    bind: Sequence[ModuleType] = (),
+    bind: Sequence[ModuleType | ModuleNamespace] = (),
 ) -> Schedule:
     """Run ``program`` once under the controlled scheduler and return its Schedule.
 

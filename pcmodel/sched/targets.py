@@ -2,7 +2,9 @@
 
 Guarantees: ``trace_files`` returns real paths of existing files, or raises ``ValueError``
 saying which target has no source file (pass its path instead); ``modules_of`` returns each
-module once, in the order of the targets, skipping paths; ``real_path`` is ``os.path.realpath``.
+module once, in the order of the targets, skipping paths (a module loaded from a path and not
+registered in ``sys.modules`` is found through its functions, as a :class:`ModuleNamespace`);
+``real_path`` is ``os.path.realpath``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Callable, Sequence
 from types import FunctionType, MethodType, ModuleType
 from typing import Any
 
-__all__ = ["modules_of", "real_path", "trace_files"]
+__all__ = ["ModuleNamespace", "modules_of", "real_path", "trace_files"]
 
 
 def real_path(filename: str) -> str:
@@ -68,13 +70,46 @@ def trace_files(targets: Sequence[str | ModuleType | type | Callable[..., Any]])
     return files
 
 
-def modules_of(targets: Sequence[object]) -> tuple[ModuleType, ...]:
+class ModuleNamespace:
+    """Stands in for a module that is not in ``sys.modules`` (a file loaded by path without
+    registering it): its attributes are that module's globals, read and written in place.
+
+    A controlled run re-binds the names such a module imported (``from threading import
+    Lock``) and restores them after, as for any module; without this its buffer would build
+    real locks, block for real, and be reported stuck though correct.
+    """
+
+    def __init__(self, namespace: dict[str, Any]) -> None:
+        self.__dict__ = namespace  # the globals themselves, not a copy
+
+    def __repr__(self) -> str:
+        return f"<globals of module {self.__dict__.get('__name__', '?')!r}>"
+
+
+def _globals_of(target: object) -> dict[str, Any] | None:
+    """The globals of the function, method or class ``target`` (through its first method),
+    or None (a class without methods, anything else)."""
+    if isinstance(target, MethodType):
+        target = target.__func__
+    if isinstance(target, FunctionType):
+        return target.__globals__
+    if isinstance(target, type):
+        for value in vars(target).values():
+            function = getattr(value, "__func__", value)  # static and class methods
+            if isinstance(function, FunctionType):
+                return function.__globals__
+    return None
+
+
+def modules_of(targets: Sequence[object]) -> tuple[ModuleType | ModuleNamespace, ...]:
     """The modules defining ``targets`` (modules, classes, functions; paths are skipped), whose
     names imported from ``threading``/``time`` a controlled run must re-bind."""
-    found: list[ModuleType] = []
+    found: list[ModuleType | ModuleNamespace] = []
+    namespaces: dict[int, ModuleNamespace] = {}  # one stand-in per module's globals
     for target in targets:
-        if isinstance(target, ModuleType):
-            module: ModuleType | None = target
+        module: ModuleType | ModuleNamespace | None
+        if isinstance(target, (ModuleType, ModuleNamespace)):
+            module = target
         elif isinstance(target, (str, os.PathLike)):
             continue
         else:
@@ -84,7 +119,12 @@ def modules_of(targets: Sequence[object]) -> tuple[ModuleType, ...]:
                 # An object's class tells where it comes from. A class's or a function's own
                 # type (``type``, ``function``) would name ``builtins``, which every schedule
                 # would then search for names to re-bind, in vain.
-                module = sys.modules.get(getattr(type(inner), "__module__", None) or "")
+                inner = type(inner)
+                module = sys.modules.get(getattr(inner, "__module__", None) or "")
+            if module is None:
+                namespace = _globals_of(inner)
+                if namespace is not None:
+                    module = namespaces.setdefault(id(namespace), ModuleNamespace(namespace))
         if module is not None and all(module is not m for m in found):
             found.append(module)
     return tuple(found)

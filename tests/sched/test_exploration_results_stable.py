@@ -149,3 +149,7 @@ def test_a_class_from_a_module_outside_sys_modules_binds_no_module():
     assert modules_of([module.Buffer]) == ()
     assert modules_of([module.Buffer()]) == ()
     assert modules_of([pathlib.Path]) == (sys.modules["pathlib"],)
+    # With a method, the class tells its module's globals (and never builtins).
+    exec("class Gate:\n    def open(self):\n        pass\n", module.__dict__)
+    (found,) = modules_of([module.Gate, module.Gate(), module.Gate().open])
+    assert vars(found) is module.__dict__

@@ -112,3 +112,28 @@ def test_imported_sleep_runs_on_the_virtual_clock(tmp_path):
                      max_schedules=50)
     assert result.failure is not None and result.failure.kind is FailureKind.POLLING
     assert time.monotonic() - started < 30  # virtual naps cost no real time
+
+
+@pytest.mark.timeout(60)
+def test_imported_names_are_controlled_in_a_module_not_registered(tmp_path):
+    # Loaded by path without an entry in sys.modules, as a notebook may load a student's
+    # file: the class names no module the run can look up, so its globals are re-bound in
+    # place (found through its methods). It was reported stuck: its Lock blocked for real.
+    path = tmp_path / "unregistered.py"
+    path.write_text(textwrap.dedent(CORRECT), encoding="utf-8")
+    spec = importlib.util.spec_from_file_location("binding_unregistered", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert spec.name not in sys.modules
+    result = explore(module.BoundedBuffer, producers=1, consumers=2, capacity=1, items=2,
+                     max_schedules=500, preemption_bound=1, step_timeout=5.0)
+    assert result.passed, str(result)
+    assert module.Lock is threading.Lock and module.Condition is threading.Condition
+    buggy = tmp_path / "unregistered_buggy.py"
+    buggy.write_text(textwrap.dedent(BUGGY), encoding="utf-8")
+    spec = importlib.util.spec_from_file_location("binding_unregistered_buggy", buggy)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    result = explore(module.BoundedBuffer, producers=1, consumers=2, capacity=1, items=2,
+                     max_schedules=500, step_timeout=5.0)
+    assert result.failure is not None and result.failure.kind is FailureKind.DEADLOCK
