@@ -42,11 +42,16 @@ from typing import Any
 from pcmodel.buffers.pickling import Pieces, copy_pickle
 from pcmodel.buffers.robust import Health, RobustLock, current_pid
 
-__all__ = ["ARENA_FROM", "Block", "SharedArena", "int64_view"]
+__all__ = ["ARENA_FROM", "WARM_SPAN", "Block", "SharedArena", "int64_view"]
 
 ARENA_FROM = 32 << 10
 """Pickles from this many bytes on travel through the arena (smaller ones are copied into the
 ring under the lock: for them two more short lock holds would cost more than the copy)."""
+
+WARM_SPAN = 2 << 20
+"""Bytes at the arena's start that blocks keep to while few are in use (see ``_allocate``):
+measured at 64 KiB, 4x4, capacity 16, an 8 MiB arena: 10-15% more items per second than
+sweeping all of it (two cores with 1 MiB of L2 each)."""
 
 _HEADER = struct.Struct("<qq")  # block size in bytes (header and padding included), state
 _HEADER_SIZE = _HEADER.size
@@ -208,7 +213,11 @@ class SharedArena:
         if blocks == 0:
             offset = 0 if need <= size else -1
         elif tail > head:  # used: [head, tail); free: [tail, size) and [0, head)
-            if size - tail >= need:
+            # Back to the beginning early, once past WARM_SPAN while less than that is in use
+            # (and the beginning has room): the copies then keep to a few recently touched
+            # megabytes (in cache, mapped in every process) instead of sweeping the arena.
+            early = tail >= WARM_SPAN and tail - head < WARM_SPAN and head >= need
+            if size - tail >= need and not early:
                 offset = tail
             elif head >= need:  # wrap: the rest of the end is skipped
                 if size - tail >= _HEADER_SIZE:

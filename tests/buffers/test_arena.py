@@ -12,7 +12,7 @@ import signal
 import pytest
 
 from pcmodel.buffers import make_buffer
-from pcmodel.buffers.arena import ARENA_FROM, SharedArena
+from pcmodel.buffers.arena import ARENA_FROM, WARM_SPAN, SharedArena
 from pcmodel.buffers.robust import Health
 from pcmodel.errors import BufferBroken, ItemNotUnpicklable, ShutDown
 
@@ -55,6 +55,35 @@ def test_an_empty_arena_starts_again_at_its_beginning():
     assert arena.store(b"c" * 2000) is None  # larger than the arena
     again.free()
     again.free()  # once only
+    assert arena.blocks == 0
+
+
+def test_blocks_keep_to_the_arenas_warm_start_while_few_are_in_use():
+    # A busy arena is seldom empty: without going back early its tail swept the whole arena
+    # (8 MiB and more), every copy landing in memory out of cache.
+    arena = make_arena(8 << 20)
+    held = arena.store(b"\0" * (64 << 10))
+    offsets = []
+    for n in range(3 * WARM_SPAN // (64 << 10)):
+        block = arena.store(bytes([n % 256]) * (64 << 10))
+        held.free()  # one block in use at a time, as a consumer keeping up
+        held = block
+        offsets.append(block.offset)
+    assert max(offsets) < WARM_SPAN + (64 << 10) + 64, max(offsets)
+    assert offsets.count(0) >= 2  # back to the beginning, again and again
+    held.free()
+    assert arena.blocks == 0
+
+
+def test_a_block_goes_on_at_the_tail_when_the_warm_start_has_no_room_for_it():
+    arena = make_arena(8 << 20)
+    first = arena.store(b"a" * (100 << 10))
+    rest = [arena.store(b"b" * ((64 << 10) - 16)) for _ in range(31)]  # 64 KiB blocks
+    first.free()  # in use: 31 blocks (under WARM_SPAN) from 100 KiB on, past WARM_SPAN
+    big = arena.store(b"c" * (200 << 10))  # more than the 100 KiB free at the start
+    assert big is not None and big.offset > WARM_SPAN
+    for block in [*rest, big]:
+        block.free()
     assert arena.blocks == 0
 
 
