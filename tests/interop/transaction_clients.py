@@ -161,6 +161,19 @@ class Consumer:
                                 for t, p in partitions])
 
     def subscribe(self, topics: list[str]) -> None:
+        """Subscribe, once the client's metadata has every topic's partitions.
+
+        kafka-python joins the group without waiting for the metadata of a topic just
+        subscribed to: its leader then assigns that topic nothing ("No partition metadata
+        for topic") and counts on a later metadata answer to rebalance. In one loaded run
+        the records did not come within the step's 30 s; here the metadata comes first.
+        """
+        if self.library == "kafka-python":
+            deadline = time.monotonic() + STEP_S
+            for topic in topics:
+                while not self.client.partitions_for_topic(topic):
+                    if time.monotonic() > deadline:
+                        pytest.fail(f"kafka-python saw no partitions of {topic} in {STEP_S} s")
         self.client.subscribe(topics)
 
     def poll(self) -> list[tuple[str, int, int, bytes]]:
