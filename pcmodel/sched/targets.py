@@ -47,11 +47,19 @@ def _source_file(target: object) -> str | None:
     except TypeError:
         path = None
     if path is None and inspect.isclass(target):
-        for value in vars(target).values():
-            code = getattr(getattr(value, "__func__", value), "__code__", None)
-            if code is not None:
-                return code.co_filename
+        method = _first_method(target)
+        if method is not None:
+            return method.__code__.co_filename
     return path
+
+
+def _first_method(cls: type) -> FunctionType | None:
+    """The first function ``cls`` defines (static and class methods unwrapped), or None."""
+    for value in vars(cls).values():
+        function = getattr(value, "__func__", value)
+        if isinstance(function, FunctionType):
+            return function
+    return None
 
 
 def trace_files(targets: Sequence[str | ModuleType | type | Callable[..., Any]]) -> list[str]:
@@ -91,13 +99,10 @@ def _globals_of(target: object) -> dict[str, Any] | None:
     or None (a class without methods, anything else)."""
     if isinstance(target, MethodType):
         target = target.__func__
+    if isinstance(target, type):
+        target = _first_method(target)
     if isinstance(target, FunctionType):
         return target.__globals__
-    if isinstance(target, type):
-        for value in vars(target).values():
-            function = getattr(value, "__func__", value)  # static and class methods
-            if isinstance(function, FunctionType):
-                return function.__globals__
     return None
 
 
