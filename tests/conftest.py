@@ -124,6 +124,62 @@ def interrupt_the_first_waiter(condition) -> None:
     condition.wait = wait
 
 
+class WatchedBell:
+    """A sleeper's bell in a ``RunSemaphore`` (a ``threading.Lock``) whose uses can be seen.
+
+    Its first ``acquire`` locks it, as its sleeper queues (it never blocks); a later one is the
+    sleep: ``before_sleep()`` runs just before it, ``after_sleep(woken)`` just after it returns
+    (and may raise, as a Ctrl-C would). ``on_ring()`` runs as a release wakes the sleeper.
+    """
+
+    def __init__(self, before_sleep=None, after_sleep=None, on_ring=None) -> None:
+        self._lock = threading.Lock()
+        self._locked_once = False
+        self._before_sleep = before_sleep
+        self._after_sleep = after_sleep
+        self._on_ring = on_ring
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        if not self._locked_once:
+            self._locked_once = True
+            return self._lock.acquire(blocking, timeout)
+        if self._before_sleep is not None:
+            self._before_sleep()
+        woken = self._lock.acquire(blocking, timeout)
+        if self._after_sleep is not None:
+            self._after_sleep(woken)
+        return woken
+
+    def release(self) -> None:
+        if self._on_ring is not None:
+            self._on_ring()
+        self._lock.release()
+
+
+def watch_bells(semaphore, **hooks) -> None:
+    """Make every sleeper of the thread semaphore ``semaphore`` sleep on a :class:`WatchedBell`
+    with ``hooks`` (``before_sleep``, ``after_sleep``, ``on_ring``)."""
+    semaphore._new_bell = lambda: WatchedBell(**hooks)
+
+
+def interrupt_the_first_sleeper(semaphore) -> None:
+    """Make a sleeper of the thread semaphore ``semaphore`` raise :class:`Interrupted` in the
+    thread named ``"first"`` once its sleep is over (woken, or timed out)."""
+
+    def after_sleep(woken: bool) -> None:
+        if threading.current_thread().name == "first":
+            raise Interrupted
+
+    watch_bells(semaphore, after_sleep=after_sleep)
+
+
+def count_rings(semaphore) -> list[int]:
+    """A list that grows by one each time a sleeper of ``semaphore`` is woken."""
+    rung: list[int] = []
+    watch_bells(semaphore, on_ring=lambda: rung.append(1))
+    return rung
+
+
 def wait_until(predicate, timeout: float = 10.0, interval: float = 0.001) -> None:
     """Return once ``predicate()`` is true; fail the test after ``timeout`` seconds.
 

@@ -7,20 +7,21 @@ threads and on processes (as CPython's ``multiprocessing.synchronize.Barrier`` r
 
 The thread backend creates ``threading.Lock()`` and ``threading.Condition()`` through the
 ``threading`` module *at buffer construction time*, and semaphores of its own
-(:class:`RunSemaphore`: a counter and a condition, whose permits move in runs) unless
-``threading.Semaphore`` was replaced by then: so code that replaces those module attributes (the
-controlled scheduler) before building a buffer gets its own primitives into it.
+(:class:`~pcmodel.buffers.run_semaphore.RunSemaphore`: a counter and a queue of sleepers,
+whose permits move in runs) unless ``threading.Semaphore`` was replaced by then: so code that
+replaces those module attributes (the controlled scheduler) before building a buffer gets its
+own primitives into it.
 """
 
 from __future__ import annotations
 
 import collections
 import threading
-import time
 from collections.abc import Callable
 from itertools import repeat, starmap
 from typing import Any
 
+from pcmodel.buffers.run_semaphore import RunSemaphore
 from pcmodel.instrument import Level, Recorder
 
 __all__ = ["BACKENDS", "Backend", "RunSemaphore", "ThreadBackend"]
@@ -31,139 +32,6 @@ BACKENDS: tuple[str, ...] = ("thread", "process")
 # that replaces ``threading.Semaphore`` hands out semaphores of another type, and the thread
 # backend then serves those rather than its own (see ThreadBackend).
 _StdlibSemaphore = threading.Semaphore
-
-
-class RunSemaphore:
-    """A counting semaphore: a counter of permits and a condition to sleep on while it is 0.
-
-    The textbook's semaphore, written out: ``acquire`` waits while the counter is 0 and takes
-    one, ``release`` adds one and wakes a sleeper. Its calls are those of
-    ``threading.Semaphore`` (``acquire(blocking=True, timeout=None)``, ``release(n=1)``,
-    ``with``), so a buffer's code reads the same with either. What it adds is for a buffer's
-    batches: ``acquire_up_to(n)`` (never waits) and ``acquire_waiting(n, timeout)``:
-
-    * **Permits move in runs.** ``acquire_up_to(n)`` takes up to ``n`` permits that are free,
-      and ``release(n)`` gives ``n``, each in one hold of the lock: a batch of 100 items pays
-      for one operation on each side, not 100.
-    * **One wake-up per run, relayed.** ``release(n)`` wakes one sleeper, and only when there
-      were no permits (if there were, a sleeper woken for them is on its way). The sleeper
-      woken takes its share and, if it leaves permits, wakes the next, which does the same
-      (the process semaphore and the condition variant relay so, as Java's
-      ``LinkedBlockingQueue`` does); it passes its wake-up on even when it leaves by an
-      exception, so none is lost. Waking one sleeper per permit woke, for a run of 100 that
-      the first woken ``get_many`` took whole, every other sleeper for nothing.
-    * **Sleepers are counted here**, not read from the condition's private list of waiters
-      (an interpreter's internals, free to change), so that a release with nobody asleep
-      notifies nobody. The count includes sleepers already woken and not yet running: it may
-      make a relay wake one sleeper more than needed (which finds no permit and sleeps
-      again), never one fewer.
-    * **The lock taken by ``acquire()`` and ``release()``, not by ``with``.** On CPython 3.11,
-      ``with lock:`` costs twice ``lock.acquire()`` plus ``lock.release()`` (about 2,000
-      machine instructions against 900, by cachegrind), and these are the calls every batch
-      makes beyond what the condition variant makes.
-
-    Permits go to no waiter in particular; nobody sleeps holding the lock. The lock and the
-    condition come from ``threading`` when the semaphore is built, so code that replaced
-    ``threading.Lock`` / ``threading.Condition`` by then gets its own inside.
-    """
-
-    def __init__(self, value: int = 1) -> None:
-        if value < 0:
-            raise ValueError("semaphore initial value must be >= 0")
-        self._value = value  # the permits free now
-        self._sleepers = 0  # threads inside acquire_waiting()'s wait(), woken or not yet
-        self._lock = threading.Lock()
-        self._cond = threading.Condition(self._lock)
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} value={self._value} sleepers={self._sleepers}>"
-
-    def acquire(self, blocking: bool = True, timeout: float | None = None) -> bool:
-        """Take one permit, waiting for it if ``blocking`` (up to ``timeout`` seconds, None:
-        for ever); True if taken, False if none came (at once when not ``blocking``).
-        ``ValueError`` for a timeout without ``blocking``, as ``threading.Semaphore``."""
-        if not blocking and timeout is not None:
-            raise ValueError("can't specify timeout for non-blocking acquire")
-        lock = self._lock
-        lock.acquire()
-        try:
-            if self._value:
-                self._value -= 1
-                return True
-        finally:
-            lock.release()
-        if not blocking:
-            return False
-        return self.acquire_waiting(1, timeout) == 1
-
-    __enter__ = acquire  # ``with semaphore:`` waits as acquire() does, relaying its wake-up
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.release()
-
-    def acquire_up_to(self, n: int) -> int:
-        """Take up to ``n`` permits that are free now, without waiting; how many were taken
-        (0 if there were none)."""
-        lock = self._lock
-        lock.acquire()
-        try:
-            value = self._value
-            taken = n if n < value else value
-            self._value = value - taken
-        finally:
-            lock.release()
-        return taken
-
-    def release(self, n: int = 1) -> None:
-        """Give ``n`` permits, waking one sleeper if there were none (see the class); never
-        blocks but for the lock. ``ValueError`` if ``n`` is less than one."""
-        if n < 1:
-            raise ValueError("n must be one or more")
-        lock = self._lock
-        lock.acquire()
-        try:
-            value = self._value + n
-            self._value = value
-            if value == n and self._sleepers:  # the first permits, and somebody asleep
-                self._cond.notify()
-        finally:
-            lock.release()
-
-    def acquire_waiting(self, n: int, timeout: float | None = None) -> int:
-        """Sleep until there is a permit (up to ``timeout`` seconds, None: for ever), then take
-        up to ``n``; how many were taken, 0 if none came in time. Whoever leaves with permits
-        still free and sleepers left wakes the next one, also by an exception: a wake-up it
-        was given is never lost, and permits it took before the exception are given back."""
-        cond = self._cond
-        deadline = None if timeout is None else time.monotonic() + timeout
-        taken = 0
-        try:
-            with cond:
-                try:
-                    while not self._value:
-                        remaining = None
-                        if deadline is not None:
-                            remaining = deadline - time.monotonic()
-                            if remaining <= 0:
-                                return 0
-                        self._sleepers += 1
-                        try:
-                            cond.wait(remaining)
-                        finally:
-                            self._sleepers -= 1
-                    value = self._value
-                    taken = n if n < value else value
-                    self._value = value - taken
-                finally:
-                    if self._value and self._sleepers:
-                        cond.notify()
-        except BaseException:
-            # A Ctrl-C after the permits were taken (the relay's notify() or the lock's
-            # release returning) would lose them with the return value: they go back.
-            if taken:
-                self.release(taken)
-            raise
-        return taken
 
 
 class SharedState:
@@ -205,6 +73,9 @@ class Backend:
     # Whether a buffer records its waits (instrumentation) once it has let go of its lock, or
     # at once: see ``ConditionBuffer`` and the backends.
     records_waits_unlocked = False
+    # Whether ``acquire_soon`` may ever find a permit: if not, the algorithms skip the call (a
+    # thread going to sleep pays for nothing on its way).
+    busy_waits = False
     encode: Callable[[Any], Any] | None = None
     decode: Callable[[Any], Any] | None = None
     encode_batch: Callable[[Any], Any] | None = None
@@ -243,7 +114,7 @@ class Backend:
         comes within microseconds, busy-waiting; False if none did. Never sleeps.
 
         Threads do not busy-wait (under the GIL a spinning thread keeps the one it waits for
-        from running), so this is False at once.
+        from running), so this is False at once, and ``busy_waits`` says so.
         """
         return False
 

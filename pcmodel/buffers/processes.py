@@ -232,6 +232,7 @@ class ProcessBackend(Backend):
     release = staticmethod(RobustSemaphore.release)
     acquire_up_to = staticmethod(RobustSemaphore.acquire_up_to)
     acquire_soon = staticmethod(RobustSemaphore.acquire_soon)
+    busy_waits = True
 
     def acquire_waiting(self, semaphore: RobustSemaphore, wanted: int,
                         timeout: float | None) -> int:

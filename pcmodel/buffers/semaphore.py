@@ -28,8 +28,8 @@ permit is lost (a put's slot: the buffer holds one item fewer from then on; a ge
 stays that no getter is told of until the next put), as is one in a semaphore's own code on a
 path that does not sleep (a release interrupted at its entry, say). Closing those would take
 blocking signals around every acquire, a system call each. A waiter woken and interrupted on
-its way back gives back the permits it took and is counted out; the semaphore passes its
-wake-up on to the next sleeper. A ``get_many`` that took fewer items than permits
+its way back gives back the permits it took and is counted out; the semaphore hands them to
+the next sleeper. A ``get_many`` that took fewer items than permits
 (a run's end, shutdown tokens) hands the rest back in a second call, which a Ctrl-C after the
 first may skip. An interrupted ``shutdown()`` called again relays its wake-ups again.
 """
@@ -75,7 +75,7 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
         self._all_tasks_done = backend.condition(self._mutex)
         self._release = backend.release
         self._acquire_more = backend.acquire_up_to
-        self._acquire_soon = backend.acquire_soon
+        self._acquire_soon = backend.acquire_soon if backend.busy_waits else None
         self._acquire_waiting = backend.acquire_waiting
         # Where the actors blocked on each semaphore are counted, for observers (``waiting``,
         # ``repr``): under a lock that every waiter on that semaphore takes. A process
@@ -322,7 +322,7 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
             # Between processes the permit often comes within microseconds, from a peer on
             # the other core: the backend busy-waits for it a little, so that this actor is
             # counted as waiting (two holds of a lock) only when it is about to sleep.
-            if self._acquire_soon(semaphore):
+            if self._acquire_soon is not None and self._acquire_soon(semaphore):
                 taken = 1
                 if wanted > 1:
                     taken += self._acquire_more(semaphore, wanted - 1)

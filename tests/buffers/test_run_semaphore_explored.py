@@ -1,10 +1,11 @@
-"""The thread semaphore's relay, explored by the controlled scheduler.
+"""The thread semaphore's hand-over, explored by the controlled scheduler.
 
-``RunSemaphore`` builds its lock and condition through ``threading`` when it is built, so a
-semaphore built inside a controlled run sleeps and wakes on the scheduler's primitives, and its
-own code (the count of sleepers, the one wake-up per run, the relay) is what gets explored. Two
-broken copies show that exploration finds a lost wake-up in that code (as a deadlock: a sleeper
-nobody will wake); the real one passes the same programs in every schedule within the bound.
+``RunSemaphore`` builds its lock and its sleepers' bells through ``threading`` when it is built,
+so a semaphore built inside a controlled run sleeps and wakes on the scheduler's primitives, and
+its own code (the queue of sleepers, the permits handed to them in order) is what gets
+explored. Two broken copies show that exploration finds a lost wake-up in that code (as a
+deadlock: a sleeper nobody will wake); the real one passes the same programs in every schedule
+within the bound.
 """
 
 from __future__ import annotations
@@ -16,45 +17,44 @@ import pytest
 
 from pcmodel.buffers.backends import RunSemaphore
 from pcmodel.sched import FailureKind, explore_program
-from pcmodel.sched.primitives import Condition, Lock
+from pcmodel.sched.primitives import Lock
 
 pytestmark = pytest.mark.timeout(60)
 
 
-class RelayForgotten(RunSemaphore):
-    """Broken: a sleeper woken takes its share and leaves, never waking the next one, even
-    when it leaves permits behind (one wake-up per run, not relayed)."""
+class OneSleeperServed(RunSemaphore):
+    """Broken: a release serves only the sleeper at the head of the queue; permits left over
+    stay free while the next sleeper sleeps on."""
+
+    def release(self, n: int = 1) -> None:
+        with self._lock:
+            self._value += n
+            if self._sleepers:
+                bell, wants = self._sleepers.popleft()
+                granted = min(wants, self._value)
+                self._value -= granted
+                self._granted[bell] = granted
+                bell.release()
+
+
+class QueuedTooLate(RunSemaphore):
+    """Broken: a sleeper lets go of the lock between finding no permit and joining the queue,
+    so a release in that instant finds nobody to serve, and the sleeper sleeps on."""
 
     def acquire_waiting(self, n: int, timeout: float | None = None) -> int:
-        with self._cond:
-            while not self._value:
-                self._sleepers += 1
-                try:
-                    self._cond.wait(timeout)
-                finally:
-                    self._sleepers -= 1
-            taken = min(n, self._value)
-            self._value -= taken
-            return taken
-
-
-class SleepersCountedAwake(RunSemaphore):
-    """Broken: a sleeper counts itself only once it is awake again, so while it sleeps the
-    count says nobody is asleep and ``release()`` wakes nobody."""
-
-    def acquire_waiting(self, n: int, timeout: float | None = None) -> int:
-        with self._cond:
-            try:
-                while not self._value:
-                    self._cond.wait(timeout)
-                    self._sleepers += 1  # too late: counted after the wait, not during it
-                    self._sleepers -= 1
+        with self._lock:
+            if self._value:
                 taken = min(n, self._value)
                 self._value -= taken
                 return taken
-            finally:
-                if self._value and self._sleepers:
-                    self._cond.notify()
+        bell = self._new_bell()
+        bell.acquire()
+        with self._lock:  # too late: the permits may have come since the check
+            self._sleepers.append((bell, n))
+        bell.acquire(True, -1 if timeout is None else timeout)
+        taken = self._granted[bell]
+        del self._granted[bell]
+        return taken
 
 
 def run_all(bodies) -> None:
@@ -66,8 +66,7 @@ def run_all(bodies) -> None:
 
 
 def two_sleepers_and_one_run(kind: type[RunSemaphore]):
-    """Two threads wait for a permit; one release brings two: the second gets its permit only
-    by the first one's relay (a release that finds permits already free wakes nobody)."""
+    """Two threads wait for a permit; one release brings two: each sleeper is served one."""
 
     def program():
         semaphore = kind(0)
@@ -76,7 +75,7 @@ def two_sleepers_and_one_run(kind: type[RunSemaphore]):
                  lambda: taken.append(int(semaphore.acquire())),
                  lambda: semaphore.release(2)])
         assert taken == [1, 1], taken
-        assert semaphore._value == 0 and semaphore._sleepers == 0, repr(semaphore)
+        assert semaphore._value == 0 and not semaphore._sleepers, repr(semaphore)
 
     return program
 
@@ -113,24 +112,27 @@ def explore(program):
 
 
 def test_inside_a_run_it_sleeps_on_the_schedulers_primitives():
-    built: list[RunSemaphore] = []
-    result = explore_program(lambda: built.append(RunSemaphore(0)), max_schedules=1)
+    built: list = []
+
+    def program():
+        semaphore = RunSemaphore(0)
+        built.extend([semaphore._lock, semaphore._new_bell()])
+
+    result = explore_program(program, max_schedules=1)
     assert result.failure is None, str(result.failure)
-    semaphore = built[0]
-    assert type(semaphore._lock) is Lock and type(semaphore._cond) is Condition
-    assert semaphore._cond._lock is semaphore._lock
+    assert [type(lock) for lock in built] == [Lock, Lock]
 
 
 @pytest.mark.parametrize("make_program", PROGRAMS)
-def test_the_real_relay_loses_no_wake_up_in_any_schedule(make_program):
+def test_the_real_semaphore_loses_no_wake_up_in_any_schedule(make_program):
     result = explore(make_program(RunSemaphore))
     assert result.failure is None, str(result.failure)
     assert result.complete  # every schedule within the bound was run
 
 
-@pytest.mark.parametrize("broken", [RelayForgotten, SleepersCountedAwake])
+@pytest.mark.parametrize("broken", [OneSleeperServed, QueuedTooLate])
 @pytest.mark.parametrize("make_program", PROGRAMS)
-def test_a_broken_relay_is_found_as_a_lost_wake_up(make_program, broken):
+def test_a_broken_hand_over_is_found_as_a_lost_wake_up(make_program, broken):
     result = explore(make_program(broken))
     assert result.failure is not None, f"{broken.__name__}: {result.summary()}"
     assert result.failure.kind is FailureKind.DEADLOCK, str(result.failure)
@@ -145,7 +147,7 @@ def test_a_wait_with_a_timeout_ends_on_the_virtual_clock():
         seen["taken"] = semaphore.acquire_waiting(3, timeout=2.5)
         seen["waited"] = time.monotonic() - started
         seen["acquired"] = semaphore.acquire(timeout=1.0)
-        seen["sleepers"] = semaphore._sleepers
+        seen["sleepers"] = len(semaphore._sleepers)
 
     result = explore_program(program, max_schedules=10)
     assert result.failure is None, str(result.failure)

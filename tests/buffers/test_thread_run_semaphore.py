@@ -1,9 +1,9 @@
-"""The semaphore variant on threads wakes one sleeper per run of permits, and it relays.
+"""The semaphore variant on threads wakes the sleepers a run of permits serves, no more.
 
-A ``put_many`` that brings a run of items wakes one sleeping getter, which takes its share; a
-single put or get with nobody asleep notifies nobody; a woken sleeper that leaves by an exception
-passes its wake-up on. The tests block real threads, reach the moment through the semaphore's own
-count of sleepers, and fail by a timeout if a wake-up is lost.
+A ``put_many`` that brings a run of items wakes the sleeping getter that takes it whole, not one
+getter per item; a single put or get with nobody asleep wakes nobody; a woken sleeper that leaves
+by an exception passes its permits on. The tests block real threads, reach the moment through
+the semaphore's own queue of sleepers, and fail by a timeout if a wake-up is lost.
 """
 
 from __future__ import annotations
@@ -14,24 +14,11 @@ import pytest
 
 from pcmodel.buffers import make_buffer
 from pcmodel.errors import ShutDown
-from tests.conftest import Interrupted, interrupt_the_first_waiter, wait_until
+from tests.conftest import Interrupted, count_rings, interrupt_the_first_sleeper, wait_until
 
 SOON = 5  # seconds: a lost wake-up makes a waiter time out and the test fail
 
 pytestmark = pytest.mark.timeout(60)
-
-
-def count_wake_ups(condition) -> list[int]:
-    """Record, for every ``notify()`` of ``condition``, how many sleepers it woke."""
-    woken: list[int] = []
-    real_notify = condition.notify
-
-    def notify(n: int = 1) -> None:
-        woken.append(min(n, len(condition._waiters)))
-        real_notify(n)
-
-    condition.notify = notify
-    return woken
 
 
 def test_a_run_of_items_wakes_one_sleeping_getter_not_one_per_item():
@@ -46,10 +33,10 @@ def test_a_run_of_items_wakes_one_sleeping_getter_not_one_per_item():
             pass
 
     getters = [threading.Thread(target=getter) for _ in range(4)]
+    woken = count_rings(items)  # before they sleep: their bells are the watched ones
     for thread in getters:
         thread.start()
-    wait_until(lambda: items._sleepers == 4)
-    woken = count_wake_ups(items._cond)
+    wait_until(lambda: len(items._sleepers) == 4)
     buf.put_many(range(100))
     wait_until(lambda: taken == [100])  # the one woken took the whole run
     woken_by_the_run = sum(woken)
@@ -62,8 +49,8 @@ def test_a_run_of_items_wakes_one_sleeping_getter_not_one_per_item():
 
 def test_single_items_with_nobody_asleep_notify_nobody():
     buf = make_buffer("semaphore", 4)
-    notified_items = count_wake_ups(buf._full_slots._cond)
-    notified_space = count_wake_ups(buf._empty_slots._cond)
+    notified_items = count_rings(buf._full_slots)
+    notified_space = count_rings(buf._empty_slots)
     buf.put("a")
     buf.put_many(["b", "c"])
     assert buf.get() == "a" and buf.get_many(5) == ["b", "c"]
@@ -72,7 +59,7 @@ def test_single_items_with_nobody_asleep_notify_nobody():
 
 def test_a_woken_getter_interrupted_passes_its_wake_up_on():
     buf = make_buffer("semaphore", 4)
-    interrupt_the_first_waiter(buf._full_slots._cond)
+    interrupt_the_first_sleeper(buf._full_slots)
     outcome: dict[str, object] = {}
 
     def getter() -> None:
@@ -85,10 +72,10 @@ def test_a_woken_getter_interrupted_passes_its_wake_up_on():
 
     first = threading.Thread(target=getter, name="first")
     first.start()
-    wait_until(lambda: buf._full_slots._sleepers == 1)
+    wait_until(lambda: len(buf._full_slots._sleepers) == 1)
     second = threading.Thread(target=getter, name="second")
     second.start()
-    wait_until(lambda: buf._full_slots._sleepers == 2)
+    wait_until(lambda: len(buf._full_slots._sleepers) == 2)
     try:
         buf.put("item")  # wakes the first sleeper, which is interrupted as it wakes
         wait_until(lambda: len(outcome) == 2, SOON)
@@ -100,7 +87,7 @@ def test_a_woken_getter_interrupted_passes_its_wake_up_on():
     assert buf.waiting == (0, 0)
 
 
-def test_a_sleeper_that_wants_fewer_than_a_run_wakes_the_next():
+def test_a_run_serves_each_sleeper_that_wants_part_of_it():
     buf = make_buffer("semaphore", 8)
     got: list[list[int]] = []
     lock = threading.Lock()
@@ -114,7 +101,7 @@ def test_a_sleeper_that_wants_fewer_than_a_run_wakes_the_next():
     for thread in getters:
         thread.start()
     wait_until(lambda: buf.waiting == (0, 3))
-    buf.put_many(range(6))  # one wake-up, relayed from sleeper to sleeper
+    buf.put_many(range(6))  # each sleeper served its two, in order
     for thread in getters:
         thread.join(SOON + 5)
     assert sorted(x for items in got for x in items) == list(range(6))

@@ -50,6 +50,7 @@ from tests.buffers.test_buffer_interrupts import (
     unfinished,
     within,
 )
+from tests.conftest import watch_bells
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -64,7 +65,7 @@ PERMIT_CALLS = {"acquire", "acquire_up_to", "acquire_waiting", "acquire_soon", "
 
 # A semaphore's own code on the paths that do not wait (see test_buffer_interrupts): a permit
 # given or taken there may be lost to a Ctrl-C, as the semaphore variant documents.
-SEMAPHORE_CODE = {"backends.py": {"acquire", "acquire_up_to", "release"},
+SEMAPHORE_CODE = {"run_semaphore.py": {"acquire", "acquire_up_to", "release"},
                   "robust_semaphore.py": {"acquire", "acquire_up_to", "release", "_take_share",
                                           "_try_one", "_owe", "_stock_let_go_if_held",
                                           "acquire_soon"}}
@@ -146,7 +147,7 @@ def announcing(variant: str, backend: str, prefill: int, announcer: Announcer):
     else:
         for semaphore in (buf._empty_slots, buf._full_slots):
             if isinstance(semaphore, RunSemaphore):
-                semaphore._cond = AnnouncingCondition(semaphore._lock, announcer)
+                watch_bells(semaphore, before_sleep=announcer.entering)
             else:
                 semaphore._bell = AnnouncingSemaphore(semaphore._bell, announcer)
     return buf
