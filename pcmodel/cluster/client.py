@@ -52,7 +52,7 @@ from pcmodel.cluster.errors import (
 )
 from pcmodel.cluster.offsets import OffsetsTopic
 from pcmodel.topics.broker import TopicDescription, check_topic_name
-from pcmodel.topics.broker_checks import _check_list, _check_partitions
+from pcmodel.topics.broker_checks import _check_list, _check_mapping, _check_partitions
 from pcmodel.topics.broker_topics import check_new_topic_name, delete_records_arguments
 from pcmodel.topics.config_resources import AlterConfigOp, ConfigEntry
 from pcmodel.topics.errors import (
@@ -142,8 +142,11 @@ class ClusterConnection(DataRequestsMixin, OffsetLookupsMixin, GroupRequestsMixi
         count below 1, in between (Kafka's KRaft rules and messages:
         :func:`~pcmodel.topics.replica_placement.check_replication_factor`). Raises
         ``IllegalStateError`` for a ``"block"`` topic before anything else, and the other
-        errors of ``Cluster.create_topic``.
+        errors of ``Cluster.create_topic``; ``TypeError`` for ``configs`` that are not a
+        mapping.
         """
+        if configs is not None:
+            _check_mapping("configs", configs, "config name to value")
         if retention_policy != "delete":
             raise IllegalStateError("a replicated topic keeps retention_policy='delete'; "
                                     "'block' waits on consumer groups, which one broker holds")
@@ -408,7 +411,9 @@ class ClusterConnection(DataRequestsMixin, OffsetLookupsMixin, GroupRequestsMixi
         """Kafka's AlterReplicaLogDirs, as broker ``broker_id`` answers it (see
         ``Cluster.alter_replica_log_dirs``: a broker has one log directory, so nothing moves).
         Raises ``IllegalArgumentError`` unless ``broker_id`` is one of the cluster's brokers,
-        ``KafkaConnectionError`` if it is down."""
+        ``KafkaConnectionError`` if it is down, ``TypeError`` for ``targets`` that are not a
+        mapping (before anything else)."""
+        _check_mapping("targets", targets, "TopicPartition to a log directory")
         return self._cluster.alter_replica_log_dirs(self._check_broker_id(broker_id), targets)
 
     # --- internals ----------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pcmodel.topics.broker import AppendResult, FetchError, FetchResult
+from pcmodel.topics.broker_checks import _check_mapping
 from pcmodel.topics.errors import KafkaError
 from pcmodel.topics.log_transactions import check_isolation_level
 from pcmodel.topics.structs import TopicPartition, validate_topic_partition
@@ -84,7 +85,9 @@ class DataRequestsMixin:
         position and asks again), as a Kafka consumer refreshes metadata and retries. Each
         leader answers at ``isolation_level`` as ``Broker.fetch`` does (``read_committed``:
         below its last stable offset, with the aborted transactions of what it read).
+        ``TypeError`` for ``offsets`` that are not a mapping, before any wait.
         """
+        _check_mapping("offsets", offsets, "TopicPartition to int")
         if check_isolation_level(isolation_level):
             self._check_transactions_due()  # type: ignore[attr-defined]
         deadline = time.monotonic() + timeout

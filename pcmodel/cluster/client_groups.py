@@ -32,7 +32,7 @@ from typing import Any
 from pcmodel.cluster.client_consumer_groups import ConsumerGroupRequestsMixin, not_stored
 from pcmodel.cluster.offsets import OFFSETS_TOPIC
 from pcmodel.topics.broker import HeartbeatResult, HeartbeatStatus, JoinResult
-from pcmodel.topics.broker_checks import _check_int, _check_list
+from pcmodel.topics.broker_checks import _check_int, _check_list, _check_mapping
 from pcmodel.topics.errors import (
     IllegalArgumentError,
     KafkaConnectionError,
@@ -76,7 +76,10 @@ class GroupRequestsMixin(ConsumerGroupRequestsMixin):
 
         The leader's assignment is stored in the offsets topic (with ``acks="all"``) before
         any member is answered, the leader included, as Kafka's coordinator does; if it cannot
-        be, the group rebalances and every member is told to join again."""
+        be, the group rebalances and every member is told to join again. ``TypeError`` for
+        ``assignments`` that are not a mapping, before the coordinator is looked for."""
+        if settings.get("assignments") is not None:
+            _check_mapping("assignments", settings["assignments"], "member id to bytes")
         result = self._at_coordinator(group_id, settings.get("timeout"), "sync_group",
                                       member_id, generation, store_first=True, **settings)
         if result.to_store:  # this sync handed in the generation's assignment
@@ -87,6 +90,12 @@ class GroupRequestsMixin(ConsumerGroupRequestsMixin):
                 pass  # no coordinator: the next one loads the stored generation, Stable
             result = result._replace(to_store=False)
         return result
+
+    def coordinator_id(self, group_id: str) -> int | None:
+        """The broker coordinating ``group_id`` now (the leader of its offsets partition;
+        ``None`` while it has none): the broker whose ListGroups lists the group. Returns at
+        once."""
+        return self._offsets.coordinator(group_id)
 
     def group_states(self) -> dict[str, Any]:
         """Every group a live broker coordinates, with its protocol type and state as its
@@ -134,7 +143,8 @@ class GroupRequestsMixin(ConsumerGroupRequestsMixin):
         than the cluster's ``offset_metadata_max_bytes``, once the others are committed.
         A Kafka 4 consumer group's coordinator checks the member's epoch (``generation``) and
         ``request_version``, the OffsetCommit version a listener received, as the broker's
-        ``commit_offsets`` does."""
+        ``commit_offsets`` does. ``TypeError`` for ``offsets`` that are not a mapping."""
+        _check_mapping("offsets", offsets, "TopicPartition to OffsetAndMetadata or int")
         stored: dict[TopicPartition, OffsetAndMetadata] = {}
         given: dict[TopicPartition, object] = {}
         for tp, value in offsets.items():

@@ -30,7 +30,7 @@ from pcmodel.cluster.errors import (
     NotLeaderForPartitionError,
     OffsetNotAvailableError,
 )
-from pcmodel.topics.broker_checks import _check_partitions
+from pcmodel.topics.broker_checks import _check_mapping, _check_partitions
 from pcmodel.topics.errors import KafkaError
 from pcmodel.topics.list_offsets import answer_list_offsets
 from pcmodel.topics.log_transactions import check_isolation_level
@@ -68,7 +68,9 @@ class OffsetLookupsMixin:
         """For each partition, the first record at or after the time below the high
         watermark, from its leader, with the epoch its leader wrote it in (see
         :meth:`list_offsets`); ``None`` where there is none, said once a new leader's high
-        watermark has caught up (see :meth:`_caught_up_leader`)."""
+        watermark has caught up (see :meth:`_caught_up_leader`). ``TypeError`` for
+        ``timestamps`` that are not a mapping, before asking any leader."""
+        _check_mapping("timestamps", timestamps, "TopicPartition to int")
         out = {}
         for tp, ts in timestamps.items():
             tp = TopicPartition._make(tp)
@@ -98,7 +100,8 @@ class OffsetLookupsMixin:
         say (the leadership moved meanwhile). Built on this connection's own lookups, so that a
         connection that answers them as one broker answers this as that broker; one that does
         not wait for a new leader's high watermark answers ``OffsetNotAvailableError`` meanwhile
-        (see :meth:`_check_available`)."""
+        (see :meth:`_check_available`). ``TypeError`` for ``specs`` that are not a mapping."""
+        _check_mapping("specs", specs, "TopicPartition to OffsetSpec or timestamp")
         return answer_list_offsets(
             self, {TopicPartition._make(tp): spec for tp, spec in specs.items()},
             isolation_level, self._written_epoch, self._current_epoch, self._check_available)

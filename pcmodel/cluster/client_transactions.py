@@ -24,7 +24,12 @@ from typing import Any
 
 from pcmodel.cluster.offsets import OFFSETS_TOPIC
 from pcmodel.cluster.transaction_log import TRANSACTION_TOPIC
-from pcmodel.topics.broker_checks import _check_int, _check_list, _check_partitions
+from pcmodel.topics.broker_checks import (
+    _check_int,
+    _check_list,
+    _check_mapping,
+    _check_partitions,
+)
 from pcmodel.topics.broker_transactions import _check_transactional_id
 from pcmodel.topics.coordinator import validate_group_id
 from pcmodel.topics.errors import IllegalArgumentError, InvalidRequestError, InvalidTxnStateError
@@ -93,7 +98,8 @@ class TransactionRequestsMixin:
         _check_transactional_id(transactional_id)
         validate_group_id(group_id)
         limit = self._cluster.offset_metadata_max_bytes
-        offsets = dict(offsets)
+        offsets = dict(_check_mapping("offsets", offsets,
+                                      "TopicPartition to OffsetAndMetadata or int"))
         refused = [TopicPartition._make(tp) for tp in oversized_metadata(offsets, limit)]
         # The group's coordinator checks the consumer and the partitions, refused ones
         # included (its broker was made with the default limit: the cluster's is applied here).

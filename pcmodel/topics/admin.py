@@ -65,9 +65,14 @@ from pcmodel.topics.authorization import (
     ACLResourcePatternType,
     ResourceType,
 )
+from pcmodel.topics.broker_checks import _check_list
 from pcmodel.topics.config import ADMIN_NO_EFFECT, check_no_effect, reject_unknown_key
 from pcmodel.topics.config_resources import AlterConfigOp, ConfigResource, ConfigResourceType
-from pcmodel.topics.errors import IllegalStateError, KafkaConfigurationError
+from pcmodel.topics.errors import (
+    IllegalArgumentError,
+    IllegalStateError,
+    KafkaConfigurationError,
+)
 from pcmodel.topics.structs import ElectionType, OffsetSpec, OffsetTimestamp, TopicPartition
 
 __all__ = [
@@ -149,4 +154,22 @@ class KafkaAdminClient(TopicsAdminMixin, MetadataAdminMixin, PartitionAdminMixin
     def _replicated(self) -> bool:
         """True on a cluster: topics have a replication factor and their partitions leaders."""
         return getattr(self._conn, "replicates", False) is True
+
+    def _check_broker_ids(self, broker_ids: Iterable[int] | None) -> list[int]:
+        """The brokers a call that asks each broker apart is to ask, as given (``None``: an
+        empty list; the caller chooses its default). Raises, before anything is asked,
+        ``TypeError`` for a bare str and ``IllegalArgumentError`` for an id that is not one
+        of the cluster's brokers, alive or not (a lone broker is broker 0), where
+        kafka-python raises ``UnknownBrokerIdError`` for an id its metadata does not list."""
+        asked = [] if broker_ids is None else _check_list("broker_ids", broker_ids, "int")
+        brokers = self._conn.broker_ids() if self._replicated() else (0,)
+        for broker_id in asked:
+            if isinstance(broker_id, bool) or broker_id not in brokers:
+                raise IllegalArgumentError(f"broker {broker_id!r} is not a broker here; the "
+                                           f"brokers are {list(brokers)}")
+        return asked
+
+    def _live_brokers(self) -> list[int]:
+        """Every broker the controller counts as alive (a lone broker: broker 0)."""
+        return list(self._conn.live_broker_ids()) if self._replicated() else [0]
 

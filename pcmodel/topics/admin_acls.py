@@ -39,6 +39,7 @@ from pcmodel.topics.authorization import (
     ACLResourcePatternType,
     ResourceType,
 )
+from pcmodel.topics.broker_checks import _check_list
 from pcmodel.topics.errors import IllegalArgumentError, SecurityDisabledError
 
 __all__ = ["ACL", "ACLFilter", "AclAdminMixin", "ResourcePattern", "ResourcePatternFilter"]
@@ -142,11 +143,11 @@ class ACL(ACLFilter):
 
 
 def _listed(values: Iterable[Any], kind: type, what: str) -> list[Any]:
-    """``values`` as a list, each a ``kind`` (kafka-python's check and message)."""
-    if isinstance(values, (str, bytes, ACLFilter)):
-        raise IllegalArgumentError(f"{what} must be a list of {kind.__name__} objects, not "
-                                   f"{values!r}")
-    listed = list(values)
+    """``values`` as a list, each a ``kind``. Something that is not a list (a bare str, a
+    single ACL) is a ``TypeError``, as everywhere in the admin client (the shared check);
+    an entry that is not a ``kind`` is kafka-python's ``IllegalArgumentError``, with its
+    message."""
+    listed = _check_list(what, values, kind.__name__)
     for value in listed:
         if not isinstance(value, kind):
             raise IllegalArgumentError(f"{what} must contain {kind.__name__} objects, not "
@@ -174,8 +175,9 @@ class AclAdminMixin:
         class...]}``, as kafka-python 3 builds it.
 
         With no authorizer nothing is created: every ACL fails with ``SecurityDisabledError``,
-        listed once per ACL. Raises ``IllegalArgumentError``, creating nothing, when one entry
-        is not an :class:`ACL`.
+        listed once per ACL. Raises, creating nothing, ``IllegalArgumentError`` when one entry
+        is not an :class:`ACL` (as kafka-python does), ``TypeError`` for something that is not
+        a list, such as a bare str or a single ACL (pass ``[acl]``).
         """
         self._check_open()
         listed = _listed(acls, ACL, "acls")
@@ -187,8 +189,9 @@ class AclAdminMixin:
         it deleted, error class)`` per filter, in order, as kafka-python 3 returns them.
 
         With no authorizer nothing is deleted: each filter gets ``([], SecurityDisabledError)``.
-        Raises ``IllegalArgumentError``, deleting nothing, when one entry is not an
-        :class:`ACLFilter`.
+        Raises, deleting nothing, ``IllegalArgumentError`` when one entry is not an
+        :class:`ACLFilter` (as kafka-python does), ``TypeError`` for something that is not a
+        list, such as a bare str or a single filter (pass ``[acl_filter]``).
         """
         self._check_open()
         listed = _listed(acl_filters, ACLFilter, "acl_filters")

@@ -33,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pcmodel.topics.broker_checks import _check_list
+from pcmodel.topics.broker_checks import _check_entries
 from pcmodel.topics.broker_static_configs import BROKER_CONFIGS_READ_ONLY
 from pcmodel.topics.config_resources import (
     GIVEN_TWICE,
@@ -129,12 +129,13 @@ class ConfigAdminMixin:
         ``InvalidRequestError`` for the group id ``""``,
         ``InvalidRequestError`` for a resource type the broker does not serve, ``ValueError``
         for a broker name that is not an integer or an unknown filter, ``TypeError`` for a
-        bare str (pass ``[ConfigResource("topic", "orders")]``).
+        bare str or an entry that is not a ``ConfigResource`` (pass
+        ``[ConfigResource("topic", "orders")]``), before any resource is described.
         """
         self._check_open()
         keep = enum_member(ConfigFilterType, config_filter, "config filter")
         out: dict[str, dict[str, dict[str, dict[str, Any]]]] = {}
-        for resource in _check_list("config_resources", config_resources, "ConfigResource"):
+        for resource in _check_entries("config_resources", config_resources, ConfigResource):
             wanted = resource.configs
             names = set(wanted) if wanted else None
             out.setdefault(resource.resource_type.name.lower(), {})[resource.name] = {
@@ -161,11 +162,12 @@ class ConfigAdminMixin:
         config that cannot be altered there raises ``ValueError`` before anything is sent;
         otherwise the broker's error is the resource's result (a broker's configs are
         read-only: a broker resource with no configs is ``"OK"``, one with any is refused).
-        Raises ``TypeError`` for configs that are not a dict or a bare str given as
-        ``config_resources``, ``ValueError`` for a bad operation.
+        Raises ``TypeError`` for configs that are not a dict, a bare str given as
+        ``config_resources`` or an entry that is not a ``ConfigResource`` (before anything is
+        altered), ``ValueError`` for a bad operation.
         """
         self._check_open()
-        resources = _check_list("config_resources", config_resources, "ConfigResource")
+        resources = _check_entries("config_resources", config_resources, ConfigResource)
         if raise_on_unknown:
             self._check_alterable(resources)
         incremental = True if incremental is None else bool(incremental)
@@ -198,7 +200,7 @@ class ConfigAdminMixin:
             raise ValueError("reset_configs needs incremental alteration (DELETE); pcmodel's "
                              "brokers all take it: leave incremental=None")
         resources = []
-        for resource in _check_list("config_resources", config_resources, "ConfigResource"):
+        for resource in _check_entries("config_resources", config_resources, ConfigResource):
             names = list(resource.configs or ()) or list(self._modified(resource))
             resources.append(ConfigResource(resource.resource_type, resource.name,
                                             {name: (AlterConfigOp.DELETE, None)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from pcmodel.topics.authorization import GROUP_OPERATIONS, operation_names
-from pcmodel.topics.broker_checks import _check_list, _check_partitions
+from pcmodel.topics.broker_checks import _check_list, _check_mapping, _check_partitions
 from pcmodel.topics.consumer_protocol import decode_full_assignment, decode_subscription
 from pcmodel.topics.errors import (
     BrokerResponseError,
@@ -41,12 +41,12 @@ __all__ = ["GroupAdminMixin"]
 
 class GroupAdminMixin:
     """Consumer-group administration (KafkaAdminClient part: the client provides ``_conn``, its
-    broker connection, ``_check_open()``, ``_missing_partitions()`` and
-    ``list_partition_offsets()``)."""
+    broker connection, ``_check_open()``, ``_replicated()``, ``_check_broker_ids()``,
+    ``_missing_partitions()`` and ``list_partition_offsets()``)."""
 
     def list_groups(
-        self, broker_ids: Any = None, states_filter: Iterable[str] | None = None,
-        types_filter: Iterable[str] | None = None,
+        self, broker_ids: Iterable[int] | None = None,
+        states_filter: Iterable[str] | None = None, types_filter: Iterable[str] | None = None,
     ) -> list[dict[str, Any]]:
         """Every group: ``[{"group_id", "protocol_type", "group_state", "group_type"}]``.
 
@@ -54,16 +54,24 @@ class GroupAdminMixin:
         (``"consumer"`` for consumers), ``""`` for a group that only ever committed offsets;
         every group here is of type ``"classic"`` (Kafka's first group protocol).
         ``states_filter`` and ``types_filter`` keep the groups in one of the states (``"Stable"``,
-        ``"Empty"``, ...) or of one of the types named, ignoring case. Raises ``TypeError``
-        for a bare str given as a filter (pass ``["Stable"]``).
+        ``"Empty"``, ...) or of one of the types named, ignoring case. ``broker_ids`` asks
+        those brokers only, as kafka-python does: each lists the groups it coordinates now (a
+        broker that is down coordinates none; a lone broker is broker 0, which coordinates
+        every group); ``None`` asks every live broker, ``[]`` none. Returns at once. Raises
+        ``TypeError`` for a bare str given as a filter (pass ``["Stable"]``) or as
+        ``broker_ids`` (pass ``[0]``), ``IllegalArgumentError`` for an id that is not one of
+        the brokers, before any broker is asked.
         """
         self._check_open()
+        asked = None if broker_ids is None else set(self._check_broker_ids(broker_ids))
         states = None if states_filter is None else {
             s.lower() for s in _check_list("states_filter", states_filter)}
         types = None if types_filter is None else {
             t.lower() for t in _check_list("types_filter", types_filter)}
         groups = []
         for group_id, (protocol_type, state) in self._conn.group_states().items():
+            if asked is not None and self._coordinator_of_group(group_id) not in asked:
+                continue
             state = getattr(state, "value", state)
             if (states is None or state.lower() in states) and (types is None
                                                                 or "classic" in types):
@@ -152,11 +160,13 @@ class GroupAdminMixin:
         longer than the broker's ``offset_metadata_max_bytes``, the others being committed.
         Each ``OffsetAndMetadata``'s metadata and leader epoch are stored with its offset.
         Raises ``TypeError`` / ``IllegalArgumentError`` before anything is
-        committed when a value is not an :class:`OffsetAndMetadata` with an offset >= 0.
+        committed when a value is not an :class:`OffsetAndMetadata` with an offset >= 0, and
+        ``TypeError`` for ``offsets`` that are not a mapping.
         """
         self._check_open()
         wanted = {}
-        for tp, value in offsets.items():
+        for tp, value in _check_mapping("offsets", offsets,
+                                        "TopicPartition to OffsetAndMetadata").items():
             tp = validate_topic_partition(tp)
             if not isinstance(value, OffsetAndMetadata):
                 raise TypeError(f"offsets must map TopicPartition to OffsetAndMetadata; {tp} "
@@ -184,9 +194,11 @@ class GroupAdminMixin:
         errors as :meth:`alter_group_offsets`. Raises ``TypeError`` for another kind of target,
         ``UnknownTopicOrPartitionError`` for a partition that does not exist and
         ``UnsupportedVersionError`` for a negative spec Kafka does not have, before anything
-        is committed.
+        is committed; ``TypeError`` for ``offset_specs`` that are not a mapping.
         """
         self._check_open()
+        _check_mapping("offset_specs", offset_specs,
+                       "TopicPartition to OffsetSpec, OffsetTimestamp or int")
         specs = {validate_topic_partition(tp): spec for tp, spec in offset_specs.items()}
         for tp, spec in specs.items():
             if isinstance(spec, bool) or not isinstance(spec, int):
@@ -270,9 +282,11 @@ class GroupAdminMixin:
 
     # --- the same, under kafka-python 2's names and results ----------------------------------
 
-    def list_consumer_groups(self, broker_ids: Any = None) -> list[tuple[str, str]]:
-        """kafka-python 2: ``[(group_id, protocol_type)]``."""
-        return [(g["group_id"], g["protocol_type"]) for g in self.list_groups()]
+    def list_consumer_groups(self, broker_ids: Iterable[int] | None = None,
+                             ) -> list[tuple[str, str]]:
+        """kafka-python 2: ``[(group_id, protocol_type)]`` of the groups ``broker_ids``
+        coordinate (``None``: every live broker), raising as :meth:`list_groups`."""
+        return [(g["group_id"], g["protocol_type"]) for g in self.list_groups(broker_ids)]
 
     def describe_consumer_groups(
         self, group_ids: Iterable[str], group_coordinator_id: Any = None,
@@ -309,6 +323,11 @@ class GroupAdminMixin:
         return results
 
     # --- helpers ------------------------------------------------------------------------------
+
+    def _coordinator_of_group(self, group_id: str) -> int | None:
+        """The broker coordinating ``group_id``: broker 0 alone, on a cluster the leader of
+        its ``__consumer_offsets`` partition (``None`` while it has none)."""
+        return self._conn.coordinator_id(group_id) if self._replicated() else 0
 
     def _describe(self, group_id: str) -> dict[str, Any]:
         try:

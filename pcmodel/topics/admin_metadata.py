@@ -27,7 +27,7 @@ from pcmodel.topics.authorization import (
     operation_names,
 )
 from pcmodel.topics.broker import CLUSTER_ID
-from pcmodel.topics.broker_checks import _check_list
+from pcmodel.topics.broker_checks import _check_list, _check_mapping
 from pcmodel.topics.config import MAX_WAIT_MS, waitable_ms
 from pcmodel.topics.errors import (
     IllegalArgumentError,
@@ -146,10 +146,13 @@ class MetadataAdminMixin:
         topic asked with INVALID_REQUEST (42). Partitions are as :meth:`describe_topics` shows
         them, a partition without a leader with leader ``-1`` and no error; "every topic" is
         every topic :meth:`list_topics` lists (a cluster's internal ``__consumer_offsets``
-        left out, as there). Raises ``TypeError`` for a bare str (pass ``["orders"]``).
+        left out, as there). Raises ``TypeError`` for a bare str (pass ``["orders"]``) or a
+        ``cursor`` that is not a mapping.
         """
         self._check_open()
         names = _check_list("topics", topics)
+        if cursor is not None:
+            _check_mapping("cursor", cursor, "'topic_name' and 'partition_index' to their values")
         existing = self._conn.list_topics()
         every = not names
         counts = dict(existing) if every else {name: existing.get(name) for name in names}

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from pcmodel.topics.broker_checks import _check_election_type
+from pcmodel.topics.broker_checks import _check_election_type, _check_mapping
 from pcmodel.topics.errors import (
     BrokerResponseError,
     ElectionNotNeededError,
@@ -88,9 +88,7 @@ class PartitionAdminMixin:
         Raises ``TypeError`` unless ``topic_partitions`` is a dict (a bare str, say).
         """
         self._check_open()
-        if not isinstance(topic_partitions, Mapping):
-            raise TypeError("topic_partitions must be a dict of {topic: NewPartitions(total)}, "
-                            f"not the {type(topic_partitions).__name__} {topic_partitions!r}")
+        _check_mapping("topic_partitions", topic_partitions, "topic to NewPartitions(total)")
         results, first_error = [], None
         for name, spec in topic_partitions.items():
             total, assignments = _total_count(spec)
@@ -121,9 +119,11 @@ class PartitionAdminMixin:
         was tried, one failed partition's error (``OffsetOutOfRangeError`` for an offset beyond
         the high watermark, ...), or ``BrokerResponseError`` naming each failure when several
         failed. Consumers positioned below the new start reset by their
-        ``auto_offset_reset``; committed offsets are kept.
+        ``auto_offset_reset``; committed offsets are kept. ``TypeError`` for
+        ``records_to_delete`` that are not a mapping, before anything is deleted.
         """
         self._check_open()
+        _check_mapping("records_to_delete", records_to_delete, "TopicPartition to int")
         wanted = {validate_topic_partition(tp): offset
                   for tp, offset in records_to_delete.items()}
         unknown = self._missing_partitions(wanted)
@@ -169,9 +169,11 @@ class PartitionAdminMixin:
         timestamp (or as the largest) at or beyond it is not found. Raises
         ``UnknownTopicOrPartitionError`` for a partition that does not exist,
         ``UnsupportedVersionError`` for a negative spec Kafka does not have,
-        ``TypeError`` for a spec that is not an int.
+        ``TypeError`` for a spec that is not an int or specs that are not a mapping.
         """
         self._check_open()
+        _check_mapping("topic_partition_specs", topic_partition_specs,
+                       "TopicPartition to OffsetSpec or timestamp")
         specs = {validate_topic_partition(tp): spec
                  for tp, spec in topic_partition_specs.items()}
         for tp, spec in specs.items():

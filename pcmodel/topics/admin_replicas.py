@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from pcmodel.topics.broker_checks import _check_mapping
 from pcmodel.topics.errors import IllegalArgumentError, KafkaError
 from pcmodel.topics.errors.base import error_detail
 from pcmodel.topics.structs import (
@@ -138,12 +139,14 @@ class ReplicaAdminMixin:
         as its other per-partition answers do. Raises ``IllegalArgumentError`` for a broker
         id that is not a broker (a lone broker is broker 0), before any broker is asked;
         ``KafkaConnectionError`` for one that is down; ``TypeError`` / ``ValueError`` for a
-        key that is not a replica or a path that is not a string.
+        key that is not a replica or a path that is not a string, ``TypeError`` for
+        ``replica_assignments`` that are not a mapping.
         """
         self._check_open()
         # Each broker's call checks its partitions and paths (nothing moves: no half-done work).
         by_broker: dict[int, dict[tuple, str]] = {}
-        for key, path in replica_assignments.items():
+        for key, path in _check_mapping("replica_assignments", replica_assignments,
+                                        "TopicPartitionReplica to a log directory").items():
             if not isinstance(key, tuple) or len(key) != 3:
                 raise TypeError(f"expected TopicPartitionReplica(topic, partition, broker_id), "
                                 f"got {key!r}")

@@ -104,8 +104,8 @@ def _optional_list(name: str, values: Iterable[object] | None, of: str) -> list:
 
 class TransactionAdminMixin:
     """Transaction administration (KafkaAdminClient part: the client provides ``_conn``,
-    ``_check_open()``, ``_replicated()``, ``_partition_replicas()``, ``list_topics()`` and
-    ``describe_producers()``)."""
+    ``_check_open()``, ``_replicated()``, ``_check_broker_ids()``, ``_live_brokers()``,
+    ``_partition_replicas()``, ``list_topics()`` and ``describe_producers()``)."""
 
     def list_transactions(
         self,
@@ -129,14 +129,7 @@ class TransactionAdminMixin:
         lists (pass ``["Ongoing"]``).
         """
         self._check_open()
-        asked = _optional_list("broker_ids", broker_ids, "int")
-        brokers = self._conn.broker_ids() if self._replicated() else (0,)
-        for broker_id in asked:
-            if isinstance(broker_id, bool) or broker_id not in brokers:
-                raise IllegalArgumentError(f"broker {broker_id!r} is not a broker here; the "
-                                           f"brokers are {list(brokers)}")
-        if not asked:
-            asked = list(self._conn.live_broker_ids()) if self._replicated() else [0]
+        asked = self._check_broker_ids(broker_ids) or self._live_brokers()
         pattern = None
         if transactional_id_pattern is not None:
             try:

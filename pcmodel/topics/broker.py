@@ -57,7 +57,11 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from pcmodel.topics.broker_checks import _check_heartbeat_below_session, _check_int
+from pcmodel.topics.broker_checks import (
+    _check_heartbeat_below_session,
+    _check_int,
+    _check_mapping,
+)
 from pcmodel.topics.broker_configs import ConfigsMixin
 from pcmodel.topics.broker_consumer_groups import ConsumerGroupsMixin
 from pcmodel.topics.broker_groups import GroupsMixin
@@ -405,8 +409,9 @@ class Broker(
         found here carries epoch 0 (a cluster's connection answers its leaders' epochs).
         Raises ``UnknownTopicOrPartitionError`` for a partition that does not exist,
         ``UnsupportedVersionError`` for a negative spec Kafka does not have, ``TypeError`` for
-        a spec that is not an int.
+        a spec that is not an int or ``specs`` that are not a mapping.
         """
+        _check_mapping("specs", specs, "TopicPartition to OffsetSpec or timestamp")
         return answer_list_offsets(self, specs, isolation_level,
                                    lambda tp, offset: 0, lambda tp: 0)
 

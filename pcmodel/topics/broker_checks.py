@@ -1,6 +1,7 @@
 """Argument checks shared by the broker's parts (and by the cluster's and the admin client's
 calls that take the same arguments): integers with a minimum, wait timeouts, election types,
-and lists of names, ids or partitions, which refuse a bare str.
+lists of names, ids, partitions or objects, which refuse a bare str, and mappings, which
+refuse anything else (a str or a list has no ``items()``).
 
 Each raises ``TypeError`` for a value of the wrong type and the given Kafka error (or
 ``IllegalArgumentError``) for one out of range, with a message that says what was expected, so
@@ -10,7 +11,7 @@ a bad request fails before the broker lock is taken and before anything changes.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
 from pcmodel.topics.errors import IllegalArgumentError, InvalidRequestError
@@ -33,13 +34,39 @@ def _check_int(name: str, value: Any, minimum: int, error: type[Exception],
 
 
 def _check_list(name: str, values: Iterable[_T], of: str = "str") -> list[_T]:
-    """``values`` as a list, or ``TypeError`` for a bare ``str`` or ``bytes``: both are
-    iterables, so ``describe_transactions("tx-1")`` would otherwise ask for the ids ``"t"``,
-    ``"x"``, ``"-"`` and ``"1"``. ``of`` names what the list holds, for the message."""
-    if isinstance(values, (str, bytes)):
+    """``values`` as a list, or ``TypeError`` for a bare ``str``, ``bytes`` or ``bytearray``
+    and for a value that is not iterable at all (a single object given where a list goes): a
+    str is an iterable, so ``describe_transactions("tx-1")`` would otherwise ask for the ids
+    ``"t"``, ``"x"``, ``"-"`` and ``"1"`` (and bytes for ints). ``of`` names what the list
+    holds, for the message."""
+    if isinstance(values, (str, bytes, bytearray)) or not isinstance(values, Iterable):
         raise TypeError(f"{name} must be a list of {of}, not the {type(values).__name__} "
                         f"{values!r}")
     return list(values)
+
+
+def _check_entries(name: str, values: Iterable[object], kind: type[_T]) -> list[_T]:
+    """``values`` as a list of ``kind``: ``TypeError`` as :func:`_check_list` for a bare str
+    or a value that is not a list, and for an entry that is not a ``kind``, naming its
+    position (``config_resources[1] must be a ConfigResource, not the str 'orders'``), so
+    that no entry is used before every one is checked."""
+    listed = _check_list(name, values, kind.__name__)
+    for position, value in enumerate(listed):
+        if not isinstance(value, kind):
+            raise TypeError(f"{name}[{position}] must be a {kind.__name__}, not the "
+                            f"{type(value).__name__} {value!r}")
+    return listed  # type: ignore[return-value] - every entry is a kind
+
+
+def _check_mapping(name: str, value: object, of: str) -> Mapping[Any, Any]:
+    """``value`` itself if it is a mapping, else ``TypeError`` (``offsets must be a mapping
+    of TopicPartition to int, not the str 'x'``): a str, a list or another object has no
+    ``items()``, and would otherwise fail with an ``AttributeError`` from inside the call.
+    ``of`` says what maps to what, for the message. Call it before anything changes."""
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{name} must be a mapping of {of}, not the {type(value).__name__} "
+                        f"{value!r}")
+    return value
 
 
 def _check_partitions(name: str, values: Iterable[object]) -> list[TopicPartition]:

@@ -48,7 +48,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from pcmodel.topics.broker_checks import _check_list
+from pcmodel.topics.broker_checks import _check_list, _check_mapping
 from pcmodel.topics.consumer_group import ConsumerGroup, HeartbeatAnswer, validate_heartbeat
 from pcmodel.topics.consumer_group_members import Assignment, ConsumerGroupMember, MemberState
 from pcmodel.topics.coordinator import GroupCoordinator, validate_group_id
@@ -197,11 +197,9 @@ class ConsumerGroupsMixin:
             _check_str(name, value)
         names = None if subscribed_topic_names is None else _check_list(
             "subscribed_topic_names", subscribed_topic_names)
-        if owned_partitions is not None and not isinstance(owned_partitions, Mapping):
-            raise TypeError("owned_partitions must be a dict of {topic: [partitions]}, not the "
-                            f"{type(owned_partitions).__name__} {owned_partitions!r}")
         owned = None if owned_partitions is None else {
-            topic: set(partitions) for topic, partitions in owned_partitions.items()}
+            topic: set(partitions) for topic, partitions in _check_mapping(
+                "owned_partitions", owned_partitions, "topic to a list of partitions").items()}
         validate_heartbeat(group_id, member_id, member_epoch, instance_id, rack_id,
                            rebalance_timeout_ms, names, subscribed_topic_regex,
                            server_assignor, owned)

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from pcmodel.topics.broker_checks import _check_int, _check_timeout
+from pcmodel.topics.broker_checks import _check_int, _check_mapping, _check_timeout
 from pcmodel.topics.consumer_group_errors import GroupMaxSizeReachedError
 from pcmodel.topics.consumer_protocol import PROTOCOL_TYPE
 from pcmodel.topics.coordinator import GroupCoordinator, check_session_timeout, validate_group_id
@@ -176,10 +176,12 @@ class GroupsMixin:
         ``IllegalGenerationError``, ``RebalanceInProgressError`` (a new round started: join
         again), ``InconsistentGroupProtocolError`` when ``protocol_type`` / ``protocol`` are
         given and are not the group's, ``FencedInstanceIdError`` when another member holds
-        ``group_instance_id``.
+        ``group_instance_id``, ``TypeError`` for ``assignments`` that are not a mapping.
         """
         validate_group_id(group_id)
         _check_timeout(timeout)
+        if assignments is not None:
+            _check_mapping("assignments", assignments, "member id to bytes")
         _check_instance_id(group_instance_id)
         with self._lock:
             self._check_open()

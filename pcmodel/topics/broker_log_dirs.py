@@ -26,7 +26,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterable, Mapping
 
-from pcmodel.topics.broker_checks import _check_partitions
+from pcmodel.topics.broker_checks import _check_mapping, _check_partitions
 from pcmodel.topics.errors import (
     KafkaError,
     KafkaStorageError,
@@ -89,7 +89,7 @@ class LogDirsMixin:
         directory, ``UnknownTopicOrPartitionError`` for a partition it does not have (see
         the module docstring). Nothing moves. Raises only ``TypeError`` / ``ValueError`` for
         a key that is not a topic partition, ``TypeError`` for a directory that is not a
-        string.
+        string or ``targets`` that are not a mapping.
         """
         asked = checked_targets(targets)
         with self._lock:
@@ -129,7 +129,9 @@ class LogDirsMixin:
 
 
 def checked_targets(targets: Mapping[TopicPartition, str]) -> dict[TopicPartition, str]:
-    """``targets`` with each key a :class:`TopicPartition`, or ``TypeError`` / ``ValueError``."""
+    """``targets`` with each key a :class:`TopicPartition`, or ``TypeError`` / ``ValueError``
+    (``TypeError`` too for ``targets`` that are not a mapping)."""
+    _check_mapping("targets", targets, "TopicPartition to a log directory")
     checked = {}
     for tp, target in targets.items():
         if not isinstance(target, str):

@@ -34,7 +34,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Mapping
 
-from pcmodel.topics.broker_checks import _check_int, _check_partitions
+from pcmodel.topics.broker_checks import _check_int, _check_mapping, _check_partitions
 from pcmodel.topics.consumer_protocol import PROTOCOL_TYPE
 from pcmodel.topics.coordinator import GroupCoordinator, validate_group_id
 from pcmodel.topics.errors import (
@@ -94,12 +94,12 @@ class CommittedOffsetsMixin:
         ``FencedInstanceIdError`` (see :meth:`GroupCoordinator.check_commit`),
         ``UnknownTopicOrPartitionError`` for a partition that does not exist,
         ``IllegalArgumentError`` for a negative offset or leader epoch below -1, or a
-        ``retention_time_ms`` below -1, ``TypeError`` for metadata that is not a string: all
-        before anything is stored. Then raises ``OffsetMetadataTooLargeError`` naming (in its
-        ``partitions``) those whose metadata is longer than ``offset_metadata_max_bytes``
-        (``None``: the broker's setting; a cluster passes its own to the broker coordinating
-        the group), *after* storing the others, as Kafka answers OFFSET_METADATA_TOO_LARGE
-        for those partitions alone.
+        ``retention_time_ms`` below -1, ``TypeError`` for metadata that is not a string or
+        ``offsets`` that are not a mapping: all before anything is stored. Then raises
+        ``OffsetMetadataTooLargeError`` naming (in its ``partitions``) those whose metadata
+        is longer than ``offset_metadata_max_bytes`` (``None``: the broker's setting; a
+        cluster passes its own to the broker coordinating the group), *after* storing the
+        others, as Kafka answers OFFSET_METADATA_TOO_LARGE for those partitions alone.
 
         For a Kafka 4 consumer group (:mod:`pcmodel.topics.broker_consumer_groups`)
         ``generation`` is the member's *epoch*, checked as Kafka's
@@ -108,6 +108,7 @@ class CommittedOffsetsMixin:
         listener received) is below 9, ``StaleMemberEpochError``.
         """
         validate_offsets_group_id(group_id)
+        _check_mapping("offsets", offsets, "TopicPartition to OffsetAndMetadata or int")
         _check_int("retention_time_ms", retention_time_ms, -1, IllegalArgumentError)
         max_bytes = self.offset_metadata_max_bytes if offset_metadata_max_bytes is None \
             else _check_int("offset_metadata_max_bytes", offset_metadata_max_bytes, -(2**31),
@@ -236,8 +237,13 @@ class CommittedOffsetsMixin:
         became its coordinator): they replace the group's, and a group the broker does not know
         is created ``Empty``, as Kafka's coordinator loads a group that only committed.
         ``commit_times`` dates each commit (epoch ms; one without a date counts from now) and
-        ``expire_times`` says when those committed with their own retention expire."""
+        ``expire_times`` says when those committed with their own retention expire.
+        ``TypeError`` for one of them that is not a mapping, before anything changes."""
         validate_offsets_group_id(group_id)
+        _check_mapping("offsets", offsets, "TopicPartition to OffsetAndMetadata")
+        for name, times in (("commit_times", commit_times), ("expire_times", expire_times)):
+            if times is not None:
+                _check_mapping(name, times, "TopicPartition to epoch ms")
         with self._lock:
             self._check_open()
             group = self._group(group_id, create=True)
@@ -266,6 +272,8 @@ class CommittedOffsetsMixin:
         """
         if now_ms is not None:
             _check_int("now_ms", now_ms, 0, IllegalArgumentError)
+        if pending is not None:
+            _check_mapping("pending", pending, "group id to a list of TopicPartition")
         held = {validate_offsets_group_id(group_id): frozenset(map(validate_topic_partition, tps))
                 for group_id, tps in (pending or {}).items()}
         with self._lock:

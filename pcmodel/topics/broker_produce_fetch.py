@@ -25,7 +25,12 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
-from pcmodel.topics.broker_checks import _check_int, _check_partitions, _check_timeout
+from pcmodel.topics.broker_checks import (
+    _check_int,
+    _check_mapping,
+    _check_partitions,
+    _check_timeout,
+)
 from pcmodel.topics.compression import CompressedBatch, get_codec
 from pcmodel.topics.errors import (
     IllegalArgumentError,
@@ -368,7 +373,7 @@ class ProduceFetchMixin:
         offset is outside ``[log_start_offset, end_offset]`` answers
         ``FetchError.OFFSET_OUT_OF_RANGE``; one that no longer exists,
         ``UNKNOWN_TOPIC_OR_PARTITION``. Raises ``TypeError`` / ``IllegalArgumentError`` for
-        malformed requests.
+        malformed requests (``offsets`` not a mapping, say).
 
         Consumers (``replica_id=-1``, as in Kafka's FetchRequest) read only below each
         partition's high watermark; a follower replica (its broker id, ``>= 0``) reads up to the
@@ -380,12 +385,10 @@ class ProduceFetchMixin:
         the last one (see :class:`FetchResult`): what the Kafka listener sends.
         """
         read_committed = check_isolation_level(isolation_level)
-        requests = []
-        for tp, offset in offsets.items():
-            requests.append(
-                (validate_topic_partition(tp), _check_int(f"offset of {tp}", offset, 0,
-                                                           IllegalArgumentError))
-            )
+        asked = _check_mapping("offsets", offsets, "TopicPartition to int")
+        requests = [(validate_topic_partition(tp),
+                     _check_int(f"offset of {tp}", offset, 0, IllegalArgumentError))
+                    for tp, offset in asked.items()]
         _check_int("max_records", max_records, 1, IllegalArgumentError)
         _check_timeout(timeout)
         deadline = time.monotonic() + timeout

@@ -24,7 +24,12 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from pcmodel.topics.broker_checks import _check_int, _check_partitions, _check_timeout
+from pcmodel.topics.broker_checks import (
+    _check_int,
+    _check_mapping,
+    _check_partitions,
+    _check_timeout,
+)
 from pcmodel.topics.errors import (
     BrokerResponseError,
     IllegalArgumentError,
@@ -124,8 +129,10 @@ class TopicAdminMixin:
         only by ``.`` against ``_``), ``TopicAlreadyExistsError``, ``InvalidPartitionsError``,
         ``InvalidConfigurationError`` for a config, ``IllegalArgumentError`` / ``TypeError`` for
         other bad settings (``retention_ms`` and ``retention.ms`` both given); nothing is
-        created then.
+        created then (``TypeError`` for ``configs`` that are not a mapping).
         """
+        if configs is not None:
+            _check_mapping("configs", configs, "config name to value")
         settings = check_new_topic(
             name, partitions, retention_records=retention_records, retention_ms=retention_ms,
             retention_policy=retention_policy, variant=variant, instrument=instrument,
@@ -320,7 +327,9 @@ class TopicAdminMixin:
         """For each partition, the earliest retained record with timestamp >= the given ms
         that consumers may read (below the high watermark, as Kafka's ListOffsets hides the
         others), with the leader epoch of its batch: 0, a lone broker's only epoch (a cluster's
-        connection answers its leader's). ``None`` where there is no such record."""
+        connection answers its leader's). ``None`` where there is no such record.
+        ``TypeError`` for ``timestamps`` that are not a mapping."""
+        _check_mapping("timestamps", timestamps, "TopicPartition to int")
         items = [(validate_topic_partition(tp), ts) for tp, ts in timestamps.items()]
         for tp, ts in items:
             _check_int(f"timestamp for {tp}", ts, 0, IllegalArgumentError)
@@ -448,7 +457,9 @@ def check_new_topic_name(name: str, existing: Collection[str]) -> None:
 def delete_records_arguments(offsets: Mapping[TopicPartition, int]
                              ) -> list[tuple[TopicPartition, int]]:
     """DeleteRecords' ``{partition: offset}`` checked before anything is deleted: raises
-    ``TypeError`` for a key that is not a partition or an offset that is not an int."""
+    ``TypeError`` for ``offsets`` that are not a mapping, a key that is not a partition or
+    an offset that is not an int."""
+    _check_mapping("offsets", offsets, "TopicPartition to int")
     items = [(validate_topic_partition(tp), offset) for tp, offset in offsets.items()]
     for tp, offset in items:
         if isinstance(offset, bool) or not isinstance(offset, int):

@@ -25,6 +25,7 @@ from collections.abc import Iterable, Mapping
 from pcmodel.topics.broker_checks import (
     _check_int,
     _check_list,
+    _check_mapping,
     _check_marker,
     _check_partitions,
 )
@@ -63,8 +64,10 @@ def _txn_offsets(group_id: str, offsets: Mapping[TopicPartition, OffsetAndMetada
                  ) -> tuple[dict[TopicPartition, OffsetAndMetadata], list[TopicPartition]]:
     """A transaction's offsets of ``group_id``, checked as a commit's are
     (:func:`~pcmodel.topics.group_offsets.checked_offset`), and those of them whose metadata
-    is longer than ``max_bytes`` (``None``: not held to a limit)."""
+    is longer than ``max_bytes`` (``None``: not held to a limit). ``TypeError`` for
+    ``offsets`` that are not a mapping."""
     validate_group_id(group_id)
+    _check_mapping("offsets", offsets, "TopicPartition to OffsetAndMetadata or int")
     items: dict[TopicPartition, OffsetAndMetadata] = {}
     given: dict[TopicPartition, object] = {}
     for tp, value in offsets.items():

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from pcmodel.topics.broker_checks import _check_list, _check_partitions
 from pcmodel.topics.errors import (
     IllegalStateError,
     InvalidGroupIdError,
@@ -27,7 +28,6 @@ from pcmodel.topics.errors import (
 from pcmodel.topics.structs import (
     ConsumerRebalanceListener,
     TopicPartition,
-    validate_topic_partition,
 )
 from pcmodel.topics.topic_settings import check_topic_name
 
@@ -50,7 +50,9 @@ class SubscriptionMixin:
         ``subscribe(emptyList)`` (kafka-python raises ``ValueError``; the Java client wins).
         Raises ``InvalidGroupIdError`` without a ``group_id``, ``IllegalStateError`` when mixed
         with ``assign()`` or when both ``topics`` and ``pattern`` are given, ``TypeError`` for
-        a listener that is not a ``ConsumerRebalanceListener``. A topic that
+        a listener that is not a ``ConsumerRebalanceListener`` and for ``topics`` given as
+        bytes or another value that is not a list (a single str is one topic, as in
+        kafka-python), nothing changed then. A topic that
         does not exist is created if ``allow_auto_create_topics`` and the broker allow it (as a
         Kafka broker answers the consumer's metadata request); otherwise the group is
         subscribed to it and its partitions are assigned once it is created.
@@ -60,9 +62,10 @@ class SubscriptionMixin:
             raise InvalidGroupIdError(
                 "subscribe() needs a group_id; without one, use assign() to pick partitions"
             )
-        if isinstance(topics, str):
-            topics = [topics]
-        topics = {check_topic_name(t) for t in topics}
+        # A single str is one topic name (kafka-python's convenience); bytes, which would be
+        # walked as ints, are refused with the shared message.
+        listed = [topics] if isinstance(topics, str) else _check_list("topics", topics)
+        topics = {check_topic_name(t) for t in listed}
         if not topics and pattern is None:
             self.unsubscribe()
             return
@@ -125,7 +128,8 @@ class SubscriptionMixin:
         ``auto_commit_interval_ms`` has passed) is made first, of the old assignment's
         positions, as the Java client's ``assign()`` does. Raises
         ``IllegalStateError`` if the consumer subscribed, ``UnknownTopicOrPartitionError`` for a
-        partition that does not exist (nothing changes then).
+        partition that does not exist, ``TypeError`` for a bare str or bytes or another entry
+        that is not a ``TopicPartition`` (nothing changes then).
         """
         self._check_open()
         if self._subscribed_topics is not None:
@@ -133,7 +137,7 @@ class SubscriptionMixin:
                 "subscription to topics, partitions and pattern are mutually exclusive: "
                 "this consumer subscribed; call unsubscribe() first"
             )
-        tps = [validate_topic_partition(tp) for tp in partitions]
+        tps = _check_partitions("partitions", partitions)
         self._conn.end_offsets(tps)  # raises for an unknown topic or partition
         # A due auto-commit goes first, as the Java client's assign(): no rebalance follows
         # to commit what was consumed of the partitions being dropped.

@@ -60,7 +60,6 @@ batch's verification to NOT_ENOUGH_REPLICAS), ``MetadataCache.getTopicMetadata``
 this broker does not lead).
 """
 
-
 from __future__ import annotations
 
 import time
@@ -77,7 +76,7 @@ from pcmodel.cluster.errors import (
 from pcmodel.cluster.offsets import OFFSETS_TOPIC
 from pcmodel.cluster.transaction_log import TRANSACTION_TOPIC
 from pcmodel.topics.broker import AppendResult, FetchResult
-from pcmodel.topics.broker_checks import _check_list
+from pcmodel.topics.broker_checks import _check_list, _check_mapping
 from pcmodel.topics.broker_transactions import _check_transactional_id
 from pcmodel.topics.consumer_group_errors import CoordinatorLoadInProgressError
 from pcmodel.topics.errors import (
@@ -135,10 +134,6 @@ class NodeConnection(NodeMetadata, ClusterConnection):
             topics[TRANSACTION_TOPIC] = log.partitions
         return topics
 
-    def coordinator_id(self, group_id: str) -> int | None:
-        """The broker coordinating ``group_id`` (the leader of its offsets partition)."""
-        return self._offsets.coordinator(group_id)
-
     def group_states(self) -> dict[str, Any]:
         """Kafka's ListGroups: the groups this broker coordinates (a client lists a cluster's
         groups by asking every broker, as kafka-python's ``list_groups`` does)."""
@@ -186,9 +181,11 @@ class NodeConnection(NodeMetadata, ClusterConnection):
         Long-polls up to ``timeout`` seconds for records. A partition this broker does not
         lead (or no longer leads, or cannot serve because it is down) is left out of the
         answer, which returns at once then: the caller tells the client to find the leader.
-        Raises ``IllegalArgumentError`` for an unknown isolation level.
+        Raises ``IllegalArgumentError`` for an unknown isolation level, ``TypeError`` for
+        ``offsets`` that are not a mapping.
         """
         check_isolation_level(isolation_level)
+        _check_mapping("offsets", offsets, "TopicPartition to int")
         deadline = time.monotonic() + timeout
         while True:
             version = self._cluster.change_count()
@@ -272,9 +269,9 @@ class NodeConnection(NodeMetadata, ClusterConnection):
                           ) -> dict[TopicPartition, OffsetAndTimestamp | None]:
         """The first committed record at or after each time, if this broker leads the
         partition (its broker finds none above the high watermark), with the epoch this
-        broker wrote it in."""
+        broker wrote it in. ``TypeError`` for ``timestamps`` that are not a mapping."""
         out: dict[TopicPartition, OffsetAndTimestamp | None] = {}
-        for tp, ts in timestamps.items():
+        for tp, ts in _check_mapping("timestamps", timestamps, "TopicPartition to int").items():
             tp = TopicPartition._make(tp)
             out[tp] = self._with_written_epoch(tp, self._led(tp).offsets_for_times({tp: ts})[tp])
         return out
@@ -290,7 +287,8 @@ class NodeConnection(NodeMetadata, ClusterConnection):
                        timeout: float | None = None) -> dict[TopicPartition, DeletedRecords]:
         """DeleteRecords for the partitions this broker leads (and its wait for the
         followers: see ``ClusterConnection.delete_records``); NOT_LEADER_OR_FOLLOWER for the
-        others, which the client sends to their leaders."""
+        others, which the client sends to their leaders; ``TypeError`` for non-mapping offsets."""
+        offsets = _check_mapping("offsets", offsets, "TopicPartition to int")
         asked = {TopicPartition._make(tp): offset for tp, offset in offsets.items()}
         results: dict[TopicPartition, DeletedRecords] = {}
         for tp in asked:
@@ -386,8 +384,9 @@ class NodeConnection(NodeMetadata, ClusterConnection):
         """TxnOffsetCommit, if this broker coordinates ``group_id`` (the group's coordinator
         takes it, as in Kafka: ``NotCoordinatorError`` elsewhere).
         ``CoordinatorNotAvailableError`` while the transaction has no coordinator, rather than
-        holding the request until one is elected."""
+        holding the request until one is elected. ``TypeError`` for non-mapping ``offsets``."""
         _check_transactional_id(transactional_id)
+        _check_mapping("offsets", offsets, "TopicPartition to OffsetAndMetadata or int")
         self._check_coordinator(self._offsets.coordinator(group_id), f"group {group_id!r}")
         if self._cluster.transaction_log().coordinator(transactional_id) is None:
             raise CoordinatorNotAvailableError(

@@ -85,8 +85,8 @@ REMOTE_CASES: list[Case] = [
 #: Calls only a lone broker has, or only with its arguments.
 BROKER_CASES: list[Case] = [
     ("consumer_group_heartbeat-owned", lambda b, v: join(b, "joiner", owned_partitions=v),
-     "owned_partitions must be a dict of {{topic: [partitions]}}, not the {kind} {value!r}",
-     BOTH),
+     "owned_partitions must be a mapping of topic to a list of partitions, not the {kind} "
+     "{value!r}", BOTH),
     ("describe_log_dirs", lambda b, v: b.describe_log_dirs(v),
      listed("partitions", "TopicPartition"), BOTH),
     ("replica_infos", lambda b, v: b.replica_infos(v),
@@ -147,7 +147,7 @@ ADMIN_CASES: list[Case] = [
      "new_topics must be a list of NewTopic or names, or a dict of them, not the {kind} "
      "{value!r}", BOTH),
     ("create_partitions", lambda a, v: a.create_partitions(v),
-     "topic_partitions must be a dict of {{topic: NewPartitions(total)}}, not the {kind} "
+     "topic_partitions must be a mapping of topic to NewPartitions(total), not the {kind} "
      "{value!r}", BOTH),
     ("elect_leaders", lambda a, v: a.elect_leaders(PREFERRED, v),
      "topic_partitions must be {{topic: [partitions]}}, a list of topics or None, not the "
