@@ -2,7 +2,7 @@
 calls.
 
 It keeps its own count and its own sleepers (nothing of ``threading.Semaphore``'s insides), takes
-and gives permits in runs, hands them to its sleepers in order, and every permit operation of a
+and gives permits in runs, wakes one sleeper per run and relays, and every permit operation of a
 buffer is one Python call. Blocking tests reach the moment through the semaphore's queue of
 sleepers and fail by a timeout if a wake-up is lost.
 """
@@ -57,36 +57,14 @@ def test_a_wait_that_times_out_takes_nothing_and_leaves_no_sleeper():
     assert semaphore.acquire_waiting(3, 0.01) == 0
     assert not semaphore.acquire(True, 0.01)
     assert not semaphore._sleepers and semaphore.acquire_up_to(1) == 0
-    assert not semaphore._granted
 
 
-def test_a_sleeper_whose_wait_times_out_as_it_is_served_keeps_its_permits():
+def test_a_sleeper_whose_wait_times_out_as_a_permit_comes_takes_it():
     semaphore = RunSemaphore(0)
-    # The release serves the sleeper just as its sleep runs out.
+    # The release rings the sleeper's bell just as its sleep runs out.
     watch_bells(semaphore, after_sleep=lambda woken: semaphore.release(2))
     assert semaphore.acquire_waiting(5, 0.01) == 2
-    assert not semaphore._sleepers and not semaphore._granted
-    assert semaphore.acquire_up_to(9) == 0  # nothing left free: the two went to the sleeper
-
-
-def test_permits_go_to_the_sleepers_in_the_order_they_came():
-    semaphore = RunSemaphore(0)
-    order: list[str] = []
-    sleepers = []
-    for count, name in enumerate(("first", "second", "third"), 1):
-        thread = threading.Thread(target=lambda name=name: order.append(
-            (name, semaphore.acquire_waiting(1, SOON))), name=name)
-        thread.start()
-        sleepers.append(thread)
-        wait_until(lambda count=count: len(semaphore._sleepers) == count)
-    semaphore.release(2)  # the two oldest are served; the third still sleeps
-    wait_until(lambda: len(order) == 2)
-    assert sorted(order) == [("first", 1), ("second", 1)]
-    assert len(semaphore._sleepers) == 1 and semaphore._value == 0
-    semaphore.release(3)  # the third takes one, two stay free
-    for thread in sleepers:
-        thread.join(SOON + 5)
-    assert ("third", 1) in order and semaphore.acquire_up_to(9) == 2
+    assert not semaphore._sleepers and semaphore.acquire_up_to(9) == 0
 
 
 def test_a_sleeper_takes_up_to_its_share_of_a_run_and_wakes_the_next():
@@ -97,7 +75,7 @@ def test_a_sleeper_takes_up_to_its_share_of_a_run_and_wakes_the_next():
     for thread in sleepers:
         thread.start()
     wait_until(lambda: len(semaphore._sleepers) == 3)
-    semaphore.release(5)  # served in order: 2, 2, then 1
+    semaphore.release(5)  # one wake-up, relayed: 2, 2, then 1
     for thread in sleepers:
         thread.join(SOON + 5)
     assert sorted(taken) == [1, 2, 2]
@@ -122,12 +100,12 @@ def test_a_sleeper_interrupted_as_it_wakes_passes_its_wake_up_on():
     second = threading.Thread(target=sleeper, name="second")
     second.start()
     wait_until(lambda: len(semaphore._sleepers) == 2)
-    semaphore.release()  # serves the first sleeper, which is interrupted as it wakes
+    semaphore.release()  # wakes the first sleeper, which is interrupted as it wakes
     wait_until(lambda: len(outcome) == 2, SOON)
     first.join(SOON)
     second.join(SOON)
     assert outcome == {"first": "Interrupted", "second": True}
-    assert not semaphore._sleepers and not semaphore._granted
+    assert not semaphore._sleepers and semaphore._value == 0
 
 
 def _calls(action) -> list[str]:

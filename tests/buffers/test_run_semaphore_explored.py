@@ -1,8 +1,8 @@
-"""The thread semaphore's hand-over, explored by the controlled scheduler.
+"""The thread semaphore's relay, explored by the controlled scheduler.
 
 ``RunSemaphore`` builds its lock and its sleepers' bells through ``threading`` when it is built,
 so a semaphore built inside a controlled run sleeps and wakes on the scheduler's primitives, and
-its own code (the queue of sleepers, the permits handed to them in order) is what gets
+its own code (the queue of sleepers, the one wake-up per run, the relay) is what gets
 explored. Two broken copies show that exploration finds a lost wake-up in that code (as a
 deadlock: a sleeper nobody will wake); the real one passes the same programs in every schedule
 within the bound.
@@ -22,19 +22,21 @@ from pcmodel.sched.primitives import Lock
 pytestmark = pytest.mark.timeout(60)
 
 
-class OneSleeperServed(RunSemaphore):
-    """Broken: a release serves only the sleeper at the head of the queue; permits left over
-    stay free while the next sleeper sleeps on."""
+class RelayForgotten(RunSemaphore):
+    """Broken: a sleeper woken takes its share and leaves, never waking the next one, even
+    when it leaves permits behind (one wake-up per run, not relayed)."""
 
-    def release(self, n: int = 1) -> None:
-        with self._lock:
-            self._value += n
-            if self._sleepers:
-                bell, wants = self._sleepers.popleft()
-                granted = min(wants, self._value)
-                self._value -= granted
-                self._granted[bell] = granted
-                bell.release()
+    def acquire_waiting(self, n: int, timeout: float | None = None) -> int:
+        while True:
+            with self._lock:
+                if self._value:
+                    taken = min(n, self._value)
+                    self._value -= taken
+                    return taken
+                bell = self._new_bell()
+                bell.acquire()
+                self._sleepers.append(bell)
+            bell.acquire(True, -1 if timeout is None else timeout)
 
 
 class QueuedTooLate(RunSemaphore):
@@ -42,19 +44,19 @@ class QueuedTooLate(RunSemaphore):
     so a release in that instant finds nobody to serve, and the sleeper sleeps on."""
 
     def acquire_waiting(self, n: int, timeout: float | None = None) -> int:
-        with self._lock:
-            if self._value:
-                taken = min(n, self._value)
-                self._value -= taken
-                return taken
-        bell = self._new_bell()
-        bell.acquire()
-        with self._lock:  # too late: the permits may have come since the check
-            self._sleepers.append((bell, n))
-        bell.acquire(True, -1 if timeout is None else timeout)
-        taken = self._granted[bell]
-        del self._granted[bell]
-        return taken
+        while True:
+            with self._lock:
+                if self._value:
+                    taken = min(n, self._value)
+                    self._value -= taken
+                    if self._value and self._sleepers:
+                        self._sleepers.popleft().release()
+                    return taken
+            bell = self._new_bell()
+            bell.acquire()
+            with self._lock:  # too late: the permits may have come since the check
+                self._sleepers.append(bell)
+            bell.acquire(True, -1 if timeout is None else timeout)
 
 
 def run_all(bodies) -> None:
@@ -66,7 +68,8 @@ def run_all(bodies) -> None:
 
 
 def two_sleepers_and_one_run(kind: type[RunSemaphore]):
-    """Two threads wait for a permit; one release brings two: each sleeper is served one."""
+    """Two threads wait for a permit; one release brings two: the second gets its permit only
+    by the first one's relay (a release that finds permits already free wakes nobody)."""
 
     def program():
         semaphore = kind(0)
@@ -130,9 +133,9 @@ def test_the_real_semaphore_loses_no_wake_up_in_any_schedule(make_program):
     assert result.complete  # every schedule within the bound was run
 
 
-@pytest.mark.parametrize("broken", [OneSleeperServed, QueuedTooLate])
+@pytest.mark.parametrize("broken", [RelayForgotten, QueuedTooLate])
 @pytest.mark.parametrize("make_program", PROGRAMS)
-def test_a_broken_hand_over_is_found_as_a_lost_wake_up(make_program, broken):
+def test_a_broken_relay_is_found_as_a_lost_wake_up(make_program, broken):
     result = explore(make_program(broken))
     assert result.failure is not None, f"{broken.__name__}: {result.summary()}"
     assert result.failure.kind is FailureKind.DEADLOCK, str(result.failure)

@@ -1,8 +1,8 @@
-"""The semaphore variant on threads wakes the sleepers a run of permits serves, no more.
+"""The semaphore variant on threads wakes one sleeper per run of permits, and it relays.
 
-A ``put_many`` that brings a run of items wakes the sleeping getter that takes it whole, not one
-getter per item; a single put or get with nobody asleep wakes nobody; a woken sleeper that leaves
-by an exception passes its permits on. The tests block real threads, reach the moment through
+A ``put_many`` that brings a run of items wakes one sleeping getter, which takes its share; a
+single put or get with nobody asleep wakes nobody; a woken sleeper that leaves by an exception
+passes its wake-up on. The tests block real threads, reach the moment through
 the semaphore's own queue of sleepers, and fail by a timeout if a wake-up is lost.
 """
 
@@ -87,7 +87,7 @@ def test_a_woken_getter_interrupted_passes_its_wake_up_on():
     assert buf.waiting == (0, 0)
 
 
-def test_a_run_serves_each_sleeper_that_wants_part_of_it():
+def test_a_sleeper_that_wants_fewer_than_a_run_wakes_the_next():
     buf = make_buffer("semaphore", 8)
     got: list[list[int]] = []
     lock = threading.Lock()
@@ -101,7 +101,7 @@ def test_a_run_serves_each_sleeper_that_wants_part_of_it():
     for thread in getters:
         thread.start()
     wait_until(lambda: buf.waiting == (0, 3))
-    buf.put_many(range(6))  # each sleeper served its two, in order
+    buf.put_many(range(6))  # one wake-up, relayed from sleeper to sleeper
     for thread in getters:
         thread.join(SOON + 5)
     assert sorted(x for items in got for x in items) == list(range(6))
