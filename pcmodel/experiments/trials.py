@@ -120,6 +120,12 @@ def _process_actor(*args: Any) -> None:
     slot = args[-1]
     before = resource.getrusage(resource.RUSAGE_SELF) if resource is not None else None
     _actor(*args)
+    buf, role = args[0], args[1]
+    if role == "producer" and hasattr(buf, "join_thread"):
+        # multiprocessing.Queue: its puts return at once and a feeder thread pickles and
+        # writes the items; the producer's CPU time counts once the feeder has sent them all.
+        buf.close()
+        buf.join_thread()
     if before is not None:
         after = resource.getrusage(resource.RUSAGE_SELF)
         usage[2 * slot] = after.ru_nvcsw - before.ru_nvcsw
