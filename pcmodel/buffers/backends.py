@@ -76,6 +76,9 @@ class Backend:
     # Whether ``acquire_soon`` may ever find a permit: if not, the algorithms skip the call (a
     # thread going to sleep pays for nothing on its way).
     busy_waits = False
+    # Whether its semaphores count their own sleepers (a ``sleeping`` property): if so, the
+    # semaphore variant asks them rather than counting its waiters under its mutex.
+    semaphores_count_sleepers = False
     encode: Callable[[Any], Any] | None = None
     decode: Callable[[Any], Any] | None = None
     encode_batch: Callable[[Any], Any] | None = None
@@ -185,6 +188,7 @@ class ThreadBackend(Backend):
             self.release = RunSemaphore.release  # type: ignore[method-assign]
             self.acquire_up_to = RunSemaphore.acquire_up_to  # type: ignore[method-assign]
             self.acquire_waiting = RunSemaphore.acquire_waiting  # type: ignore[method-assign]
+            self.semaphores_count_sleepers = True
 
     def lock(self) -> Any:
         return threading.Lock()

@@ -210,12 +210,11 @@ class Buffer:
         """A one-line summary. Never blocks: the size is read without the buffer's lock (a
         failure report or a debugger may ask from the very thread that holds it), so it is a
         snapshot that may be a moment old, as ``qsize()``'s is once it returns."""
-        state = self._state
+        putters, getters = self.waiting
         bound = self.maxsize if self.maxsize > 0 else "inf"
-        flags = " shutdown" if state.shutdown else ""
+        flags = " shutdown" if self._state.shutdown else ""
         return (f"<{type(self).__name__} {self._backend.name} size={self._size_unlocked()}/"
-                f"{bound} waiting_put={state.waiting_put} waiting_get={state.waiting_get}"
-                f"{flags}>")
+                f"{bound} waiting_put={putters} waiting_get={getters}{flags}>")
 
     # -- helpers for the algorithms -------------------------------------------------------
 

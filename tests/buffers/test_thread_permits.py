@@ -94,7 +94,7 @@ def test_one_put_many_wakes_as_many_blocked_getters_as_it_brings_items():
     getters = [threading.Thread(target=lambda: got.append(buf.get(timeout=20))) for _ in range(4)]
     for thread in getters:
         thread.start()
-    wait_until(lambda: buf._state.waiting_get == 4)
+    wait_until(lambda: buf.waiting == (0, 4))
     buf.put_many(["a", "b", "c", "d"])
     for thread in getters:
         thread.join(20)

@@ -8,6 +8,7 @@ the semaphore's own queue of sleepers, and fail by a timeout if a wake-up is los
 
 from __future__ import annotations
 
+import _thread
 import threading
 
 import pytest
@@ -106,3 +107,44 @@ def test_a_sleeper_that_wants_fewer_than_a_run_wakes_the_next():
         thread.join(SOON + 5)
     assert sorted(x for items in got for x in items) == list(range(6))
     assert [len(items) for items in got] == [2, 2, 2]
+
+
+class HeldCount:
+    """A lock that counts how often it is taken."""
+
+    def __init__(self) -> None:
+        self._lock = _thread.allocate_lock()
+        self.holds = 0
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        self.holds += 1
+        return self._lock.acquire(blocking, timeout)
+
+    def release(self) -> None:
+        self._lock.release()
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.release()
+
+
+def test_a_sleeper_is_counted_by_its_semaphore_not_under_the_buffers_mutex(monkeypatch):
+    with monkeypatch.context() as patched:  # the buffer's locks only, not the test's threads'
+        patched.setattr(threading, "Lock", HeldCount)
+        buf = make_buffer("semaphore", 1)
+    buf.put("a")
+    buf._mutex.holds = 0
+    putter = threading.Thread(target=buf.put, args=("b",))
+    putter.start()
+    try:
+        wait_until(lambda: buf.waiting == (1, 0))
+        assert buf._mutex.holds == 0  # the way to sleep took no hold of the mutex
+        assert "waiting_put=1 waiting_get=0" in repr(buf)
+        assert buf.get() == "a"
+        putter.join(SOON)
+        assert buf.get() == "b" and buf.waiting == (0, 0)
+    finally:
+        buf.shutdown(immediate=True)  # lets the putter go if a check failed first
+        putter.join(SOON)
