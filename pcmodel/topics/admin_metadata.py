@@ -147,17 +147,15 @@ class MetadataAdminMixin:
         them, a partition without a leader with leader ``-1`` and no error; "every topic" is
         every topic :meth:`list_topics` lists (a cluster's internal ``__consumer_offsets``
         left out, as there). Raises ``TypeError`` for a bare str (pass ``["orders"]``) or a
-        ``cursor`` that is not a mapping.
+        ``cursor`` that is not a mapping of a str ``topic_name`` and an int
+        ``partition_index``, ``ValueError`` for one that lacks either.
         """
         self._check_open()
         names = _check_list("topics", topics)
-        if cursor is not None:
-            _check_mapping("cursor", cursor, "'topic_name' and 'partition_index' to their values")
+        at = None if cursor is None else _check_cursor(cursor)
         existing = self._conn.list_topics()
         every = not names
         counts = dict(existing) if every else {name: existing.get(name) for name in names}
-        at = None if cursor is None else PartitionsCursor(cursor["topic_name"],
-                                                         cursor["partition_index"])
         try:
             pages, following = page_of_partitions(counts, every_topic=every, cursor=at,
                                                   limit=response_partition_limit)
@@ -241,3 +239,22 @@ def _not_ready(topic: Mapping[str, Any]) -> str | None:
     leaderless = [f"p{p['partition_index']}=no leader" for p in topic["partitions"]
                   if p["leader_id"] < 0]
     return ",".join(leaderless) or None
+
+
+def _check_cursor(cursor: Mapping[str, Any]) -> PartitionsCursor:
+    """``cursor`` (a page's ``next_cursor``) as a :class:`PartitionsCursor`, checked before
+    anything is asked: ``TypeError`` for a value that is not a mapping or a field of the wrong
+    type, ``ValueError`` for a missing field."""
+    _check_mapping("cursor", cursor, "'topic_name' and 'partition_index' to their values")
+    missing = [key for key in ("topic_name", "partition_index") if key not in cursor]
+    if missing:
+        raise ValueError(f"cursor lacks {' and '.join(map(repr, missing))}: pass the "
+                         f"next_cursor of the page before, not {dict(cursor)!r}")
+    topic, partition = cursor["topic_name"], cursor["partition_index"]
+    if not isinstance(topic, str):
+        raise TypeError(f"cursor's topic_name must be a str, not the "
+                        f"{type(topic).__name__} {topic!r}")
+    if isinstance(partition, bool) or not isinstance(partition, int):
+        raise TypeError(f"cursor's partition_index must be an int, not the "
+                        f"{type(partition).__name__} {partition!r}")
+    return PartitionsCursor(topic, partition)

@@ -3,6 +3,8 @@ partitions from the cursor, at most so many per page, and the cursor of the next
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from pcmodel.topics import Broker, KafkaAdminClient
@@ -92,3 +94,20 @@ def test_the_admin_client_pages_as_kafka_python_3_answers():
             "partitions": [], "topic_authorized_operations": -(2**31)}]}
         with pytest.raises(TypeError):
             admin.describe_topic_partitions("a")
+
+
+@pytest.mark.parametrize("cursor, error, message", [
+    ({"partition_index": 0}, ValueError, "cursor lacks 'topic_name': pass the next_cursor"),
+    ({}, ValueError, "cursor lacks 'topic_name' and 'partition_index'"),
+    ({"topic_name": b"a", "partition_index": 0}, TypeError,
+     "cursor's topic_name must be a str, not the bytes b'a'"),
+    ({"topic_name": "a", "partition_index": "0"}, TypeError,
+     "cursor's partition_index must be an int, not the str '0'"),
+    ({"topic_name": "a", "partition_index": True}, TypeError,
+     "cursor's partition_index must be an int, not the bool True"),
+])
+def test_a_cursor_without_its_fields_is_refused_with_what_to_pass(cursor, error, message):
+    with Broker() as broker, KafkaAdminClient(broker=broker) as admin:
+        broker.create_topic("a", 3)
+        with pytest.raises(error, match="^" + re.escape(message)):
+            admin.describe_topic_partitions([], cursor=cursor)
