@@ -72,7 +72,11 @@ def _check_mapping(name: str, value: object, of: str) -> Mapping[Any, Any]:
 def _check_partitions(name: str, values: Iterable[object]) -> list[TopicPartition]:
     """``values`` as a list of :class:`TopicPartition`: ``TypeError`` for a bare ``str`` or
     ``bytes`` (as :func:`_check_list`) and, from ``validate_topic_partition``, for an entry
-    that is not a topic partition."""
+    that is not a topic partition. A single ``TopicPartition`` is refused too: it is a
+    2-tuple, which would be walked as the entries ``"t"`` and ``0``."""
+    if isinstance(values, TopicPartition):
+        raise TypeError(f"{name} must be a list of TopicPartition, not the TopicPartition "
+                        f"{values!r}: pass [{values!r}]")
     return [validate_topic_partition(tp) for tp in _check_list(name, values, "TopicPartition")]
 
 

@@ -98,6 +98,9 @@ def test_subscribe_refuses_bytes_at_once_and_keeps_the_subscription(broker, topi
     ("t", "partitions must be a list of TopicPartition, not the str 't'"),
     (b"t", "partitions must be a list of TopicPartition, not the bytes b't'"),
     (5, "partitions must be a list of TopicPartition, not the int 5"),
+    (TopicPartition("t", 0), "partitions must be a list of TopicPartition, not the "
+     "TopicPartition TopicPartition(topic='t', partition=0): pass "
+     "[TopicPartition(topic='t', partition=0)]"),
 ])
 def test_assign_refuses_what_is_not_a_list_and_keeps_the_assignment(broker, partitions,
                                                                     message):
