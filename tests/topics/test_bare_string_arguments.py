@@ -11,19 +11,22 @@ kafka-python's does: that convenience is kept and not tested here.)
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from pcmodel.cluster import Cluster
 from pcmodel.topics.admin import KafkaAdminClient
 from pcmodel.topics.broker import Broker
 from pcmodel.topics.errors import GroupIdNotFoundError
-from pcmodel.topics.remote import start_broker_process
 from pcmodel.topics.structs import ElectionType, OffsetAndMetadata, TopicPartition
+from tests.topics import refusal_targets
 
 pytestmark = pytest.mark.timeout(60)
+
+# The fixtures this module's tests take (one of each serves every case: see the module).
+broker, admin = refusal_targets.broker, refusal_targets.admin
+cluster, cluster_admin = refusal_targets.cluster, refusal_targets.cluster_admin
 
 BARE = {"str": "tx-1", "bytes": b"tx"}
 PREFERRED = ElectionType.PREFERRED
@@ -190,42 +193,6 @@ def refused(target: Any, call: Callable[[Any, Any], Any], template: str, kind: s
         call(target, value)
 
 
-# --- the targets (refusals change nothing, so one of each serves every case) ------------------
-
-@pytest.fixture(scope="module")
-def broker() -> Iterator[Broker]:
-    broker = Broker()
-    broker.create_topic("t", 1)
-    yield broker
-    broker.close()
-
-
-@pytest.fixture(scope="module")
-def admin(broker: Broker) -> Iterator[KafkaAdminClient]:
-    admin = KafkaAdminClient(broker=broker)
-    yield admin
-    admin.close()
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[Cluster]:
-    cluster = Cluster(3, mode="steps")
-    try:
-        cluster.connect().create_topic("t", 1, replication_factor=3)
-        yield cluster
-    finally:
-        cluster.close()
-
-
-@pytest.fixture(scope="module")
-def cluster_admin(cluster: Cluster) -> Iterator[KafkaAdminClient]:
-    admin = KafkaAdminClient(broker=cluster)
-    yield admin
-    admin.close()
-
-
-
-
 @pytest.mark.parametrize(("call", "template", "kind"), expand(CLIENT_CASES + BROKER_CASES))
 def test_the_broker_refuses_a_bare_string(broker, call, template, kind):
     refused(broker, call, template, kind)
@@ -237,14 +204,7 @@ def test_the_cluster_connection_refuses_a_bare_string(cluster, call, template, k
 
 
 def test_a_broker_process_refuses_a_bare_string_through_its_proxy():
-    """The broker's refusal comes back through the proxy as the same ``TypeError``."""
-    process = start_broker_process()  # one process for every case: each takes a while to start
-    try:
-        with process.connect() as proxy:
-            for param in expand(REMOTE_CASES):
-                refused(proxy, *param.values)
-    finally:
-        process.stop()
+    refusal_targets.refused_through_a_broker_process(expand(REMOTE_CASES), refused)
 
 
 @pytest.mark.parametrize(("call", "template", "kind"), expand(ADMIN_CASES))

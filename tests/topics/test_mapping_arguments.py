@@ -12,19 +12,21 @@ TopicPartition to int, not the str 'x'``) before anything changes.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from pcmodel.cluster import Cluster
 from pcmodel.topics.admin import KafkaAdminClient
 from pcmodel.topics.broker import Broker
-from pcmodel.topics.remote import start_broker_process
 from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition
 from pcmodel.wire.node_connection import NodeConnection
+from tests.topics import refusal_targets
 
 pytestmark = pytest.mark.timeout(60)
+
+# The fixtures this module's tests take (one of each serves every case: see the module).
+broker, cluster = refusal_targets.broker, refusal_targets.cluster
 
 TP = TopicPartition("t", 0)
 NOT_MAPPINGS = {"str": "x", "list": [TP], "int": 5}
@@ -115,26 +117,6 @@ def refused(target: Any, call: Callable[[Any, Any], Any], name: str, of: str,
         call(target, value)
 
 
-# --- the targets (refusals change nothing, so one of each serves every case) ------------------
-
-@pytest.fixture(scope="module")
-def broker() -> Iterator[Broker]:
-    broker = Broker()
-    broker.create_topic("t", 1)
-    yield broker
-    broker.close()
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[Cluster]:
-    cluster = Cluster(3, mode="steps")
-    try:
-        cluster.connect().create_topic("t", 1, replication_factor=3)
-        yield cluster
-    finally:
-        cluster.close()
-
-
 @pytest.mark.parametrize(("call", "name", "of", "kind"), expand(CLIENT_CASES + BROKER_CASES))
 def test_the_broker_refuses_what_is_not_a_mapping(broker, call, name, of, kind):
     refused(broker, call, name, of, kind)
@@ -152,14 +134,7 @@ def test_a_node_connection_refuses_what_is_not_a_mapping(cluster, call, name, of
 
 
 def test_a_broker_process_refuses_what_is_not_a_mapping_through_its_proxy():
-    """The broker's refusal comes back through the proxy as the same ``TypeError``."""
-    process = start_broker_process()  # one process for every case: each takes a while to start
-    try:
-        with process.connect() as proxy:
-            for param in expand(REMOTE_CASES):
-                refused(proxy, *param.values)
-    finally:
-        process.stop()
+    refusal_targets.refused_through_a_broker_process(expand(REMOTE_CASES), refused)
 
 
 @pytest.mark.parametrize(("call", "name", "of", "kind"), expand(ADMIN_CASES))
