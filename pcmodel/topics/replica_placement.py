@@ -21,9 +21,10 @@ Prior art: Kafka's ``ReplicationControlManager.createTopic``, ``createPartitions
 
 from __future__ import annotations
 
-from collections.abc import Collection, Container, Iterable, Mapping, Sequence
+from collections.abc import Collection, Container, Iterable, Sequence
 from typing import Any
 
+from pcmodel.topics.broker_checks import _check_mapping
 from pcmodel.topics.errors import (
     InvalidPartitionsError,
     InvalidReplicationAssignmentError,
@@ -330,10 +331,9 @@ def reassignment_requests(reassignments: object) -> dict[TopicPartition, Any]:
     cancel). Raises ``TypeError`` unless ``reassignments`` is a mapping, and
     ``IllegalArgumentError`` (a ``ValueError``) or ``TypeError`` for a key that is not a
     topic partition."""
-    if not isinstance(reassignments, Mapping):
-        raise TypeError(f"reassignments must map each TopicPartition to a list of broker "
-                        f"ids (or None), not {type(reassignments).__name__}")
-    return {validate_topic_partition(tp): target for tp, target in reassignments.items()}
+    checked = _check_mapping("reassignments", reassignments,
+                             "TopicPartition to a list of broker ids (or None)")
+    return {validate_topic_partition(tp): target for tp, target in checked.items()}
 
 
 def _replicates(broker: Any) -> bool:

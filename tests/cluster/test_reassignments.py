@@ -264,7 +264,8 @@ def test_each_partition_is_decided_alone(make_cluster):
     assert list(answers) == [TopicPartition("t", 7), TP, TopicPartition("nope", 0)]
     assert isinstance(answers[TopicPartition("t", 7)], UnknownTopicOrPartitionError)
     assert answers[TP] is None and cluster.metadata()[TP].replicas == (1, 0)
-    with pytest.raises(TypeError, match="must map"):
+    with pytest.raises(TypeError, match=r"^reassignments must be a mapping of TopicPartition "
+                       r"to a list of broker ids \(or None\), not the list \["):
         cluster.alter_partition_reassignments([(TP, [0])])
     with pytest.raises(ValueError, match="partition must be >= 0"):
         cluster.alter_partition_reassignments({("t", -1): [0]})
