@@ -123,13 +123,15 @@ class TransactionAdminMixin:
         ``duration_filter_ms``, and whose id matches the regular expression
         ``transactional_id_pattern`` (anywhere in it, as Kafka's ``Pattern.find``).
         ``broker_ids`` chooses the brokers asked (default: every live one; a lone broker is
-        broker 0), each listing the ids it coordinates, as Kafka's brokers answer. Returns at
-        once. Raises ``IllegalArgumentError`` for an unknown state, a pattern that does not
-        compile or a broker that is not one, ``TypeError`` for a bare str given as one of the
-        lists (pass ``["Ongoing"]``).
+        broker 0; an empty list asks none, as kafka-python's), each listing the ids it
+        coordinates, as Kafka's brokers answer. Returns at once. Raises
+        ``IllegalArgumentError`` for an unknown state, a pattern that does not compile or a
+        broker that is not one, ``TypeError`` for a bare str given as one of the lists (pass
+        ``["Ongoing"]``).
         """
         self._check_open()
-        asked = self._check_broker_ids(broker_ids) or self._live_brokers()
+        asked = self._live_brokers() if broker_ids is None else self._check_broker_ids(
+            broker_ids)
         pattern = None
         if transactional_id_pattern is not None:
             try:

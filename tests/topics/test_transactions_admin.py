@@ -95,6 +95,7 @@ def test_on_a_cluster_each_broker_lists_the_ids_it_coordinates():
         assert [d.coordinator_id for d in described.values()] == \
             [log.coordinator(tid) for tid in ids]
         assert list(admin.list_transactions(broker_ids=[1])) == [1]
+        assert admin.list_transactions(broker_ids=[]) == {}  # none asked, as kafka-python's
         with pytest.raises(IllegalArgumentError, match="the brokers are"):
             admin.list_transactions(broker_ids=[3])
 
