@@ -22,6 +22,8 @@ from pcmodel.experiments.bench import (
     TextbookSemaphoreBuffer,
     available,
     measured_at,
+    parse_actors,
+    parse_capacity,
     parse_size,
     run_trial,
 )
@@ -233,3 +235,41 @@ def test_an_item_size_too_large_to_measure_is_refused(text):
 def test_an_item_size_in_other_digits_is_refused_plainly():
     with pytest.raises(ValueError, match="is not an item size"):
         parse_size("²")
+
+
+@pytest.mark.timeout(60)
+def test_capacities_and_actors_choose_the_points_measured(tmp_path):
+    path = tmp_path / "one.json"
+    assert main(["bench", "--quick", "--backend", "thread", "--capacities", "16",
+                 "--actors", "2x3", "--json", str(path), "--no-progress"]) == 0
+    data = json.loads(path.read_text())
+    points = {(m["capacity"], m["producers"], m["consumers"]) for m in data["measurements"]}
+    assert points == {(16, 2, 3)}
+    assert {(c["capacity"], c["producers"], c["consumers"])
+            for c in data["comparisons"]} == {(16, 2, 3)}
+
+
+@pytest.mark.parametrize(("option", "value", "message"), [
+    ("--capacities", "0", "--capacities: '0' is not a capacity; write a number of items from "
+                          "1 to 4096"),
+    ("--capacities", "16,huge", "--capacities: 'huge' is not a capacity"),
+    ("--capacities", "5000", "--capacities: '5000' is not a capacity"),
+    ("--capacities", "16,1,16", "--capacities names 16 more than once; give each capacity "
+                                "once"),
+    ("--actors", "4", "--actors: '4' is not producers x consumers; write them as 1x1 or 4x4, "
+                      "each from 1 to 16"),
+    ("--actors", "1x0", "--actors: '1x0' is not producers x consumers"),
+    ("--actors", "1x1,4X4,4x4", "--actors names 4x4 more than once; give each pair once"),
+])
+def test_bad_capacities_and_actors_are_refused_before_anything_runs(tmp_path, capsys, option,
+                                                                    value, message):
+    out = tmp_path / "x.json"
+    assert main(["bench", "--quick", option, value, "--json", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("pcmodel bench: error: " + message), err
+    assert not out.exists()
+
+
+def test_capacities_and_actors_parse():
+    assert [parse_capacity(t) for t in ("1", " 16", "4096")] == [1, 16, 4096]
+    assert [parse_actors(t) for t in ("1x1", "4X4", " 2x16 ")] == [(1, 1), (4, 4), (2, 16)]

@@ -78,6 +78,8 @@ __all__ = [
     "COMPARISONS",
     "CONTENDERS",
     "ITEM_SIZES",
+    "MAX_ACTORS",
+    "MAX_CAPACITY",
     "ActorKind",
     "BareConditionBuffer",
     "BenchConfig",
@@ -88,6 +90,8 @@ __all__ = [
     "comparison_table",
     "main",
     "measured_at",
+    "parse_actors",
+    "parse_capacity",
     "parse_size",
     "register",
     "run_benchmarks",
@@ -103,6 +107,10 @@ DEFAULT_JSON = Path("results") / "bench.json"
 #: The most --repeat and --trial-seconds take: a run of every point at those lasts about a day.
 MAX_REPEAT = 1000
 MAX_TRIAL_SECONDS = 60.0
+#: The most --capacities and --actors take: a process buffer's shared memory grows with the
+#: capacity (4096 items of 64 KiB: 270 MB), and eight actors already share two cores.
+MAX_CAPACITY = 4096
+MAX_ACTORS = 16
 
 
 # -- the whole benchmark -------------------------------------------------------------------------
@@ -312,12 +320,57 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                              "threads and processes are each measured at every size (a thread "
                              "passes a reference, so its rate should not change with the size; "
                              "a process copies the item)")
+    parser.add_argument("--capacities", default=None, metavar="CAPACITIES",
+                        help="comma-separated buffer capacities in items, from 1 to "
+                             f"{MAX_CAPACITY} (default: "
+                             f"{','.join(map(str, CAPACITIES))})")
+    parser.add_argument("--actors", default=None, metavar="PxC",
+                        help="comma-separated producers x consumers, e.g. 1x1,4x4 (default: "
+                             f"{','.join(f'{p}x{c}' for p, c in ACTORS)}; 1 to {MAX_ACTORS} "
+                             "each)")
     parser.add_argument("--start-method", choices=multiprocessing.get_all_start_methods(),
                         help="multiprocessing start method (default: the platform's)")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, metavar="PATH",
                         help=f"where to write the results (default: {DEFAULT_JSON})")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="progress bar on stderr (default: only on a terminal)")
+
+
+def parse_capacity(text: str) -> int:
+    """``"16"`` -> 16: a buffer capacity in items, from 1 to :data:`MAX_CAPACITY`;
+    ValueError saying what to write instead if not such a number."""
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_CAPACITY:
+        raise ValueError(f"{text!r} is not a capacity; write a number of items from 1 to "
+                         f"{MAX_CAPACITY}")
+    return int(text)
+
+
+def parse_actors(text: str) -> tuple[int, int]:
+    """``"4x4"`` -> (4, 4): producers and consumers, each from 1 to :data:`MAX_ACTORS`;
+    ValueError saying what to write instead if not such a pair."""
+    producers, times, consumers = text.strip().lower().partition("x")
+    numbers = (producers, consumers)
+    if not times or not all(n.isascii() and n.isdigit() and 1 <= int(n) <= MAX_ACTORS
+                            for n in numbers):
+        raise ValueError(f"{text.strip()!r} is not producers x consumers; write them as 1x1 "
+                         f"or 4x4, each from 1 to {MAX_ACTORS}")
+    return int(producers), int(consumers)
+
+
+def _parse_list(option: str, text: str, parse: Callable[[str], Any],
+                label: Callable[[Any], str], noun: str) -> tuple[Any, ...]:
+    """The comma-separated values of ``option``, each parsed; ``UsageError`` naming the
+    option for a value ``parse`` refuses, or for values given more than once."""
+    try:
+        values = tuple(parse(part) for part in text.split(","))
+    except ValueError as exc:
+        raise UsageError(f"{option}: {exc}") from None
+    twice = sorted({value for value in values if values.count(value) > 1})
+    if twice:
+        raise UsageError(f"{option} names {', '.join(map(label, twice))} more than once; "
+                         f"give each {noun} once")
+    return values
 
 
 def register(subparsers: Any) -> None:
@@ -341,15 +394,15 @@ def bench_command(args: argparse.Namespace) -> int:
         if not 1 <= args.repeat <= MAX_REPEAT:
             raise UsageError(f"--repeat must be from 1 to {MAX_REPEAT}, not {args.repeat}")
         overrides["repeat"] = args.repeat
-    try:
-        sizes = tuple(parse_size(size) for size in args.item_sizes.split(","))
-    except ValueError as exc:
-        raise UsageError(f"--item-sizes: {exc}") from None
-    twice = sorted({size for size in sizes if sizes.count(size) > 1})
-    if twice:  # each size is a column of points: twice would measure and print it twice
-        raise UsageError(f"--item-sizes names {', '.join(map(size_label, twice))} more than "
-                         "once; give each size once")
-    overrides["item_sizes"] = sizes
+    # Each value is a column of points: given twice, it would be measured and printed twice.
+    overrides["item_sizes"] = _parse_list("--item-sizes", args.item_sizes, parse_size,
+                                          size_label, "size")
+    if args.capacities is not None:
+        overrides["capacities"] = _parse_list("--capacities", args.capacities, parse_capacity,
+                                              str, "capacity")
+    if args.actors is not None:
+        overrides["actors"] = _parse_list("--actors", args.actors, parse_actors,
+                                          lambda pc: f"{pc[0]}x{pc[1]}", "pair")
     if args.trial_seconds is not None:
         if not 0 < args.trial_seconds <= MAX_TRIAL_SECONDS:
             raise UsageError(f"--trial-seconds must be above 0 and at most "
