@@ -28,6 +28,7 @@ from pcmodel.experiments.bench import (
     run_trial,
 )
 from tests.conftest import Interrupted, interrupt_the_first_waiter, wait_until
+from tests.test_cli_mistakes import one_error_line
 
 
 @pytest.mark.timeout(120)
@@ -265,8 +266,7 @@ def test_bad_capacities_and_actors_are_refused_before_anything_runs(tmp_path, ca
                                                                     value, message):
     out = tmp_path / "x.json"
     assert main(["bench", "--quick", option, value, "--json", str(out)]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("pcmodel bench: error: " + message), err
+    assert one_error_line(capsys, "bench").startswith("pcmodel bench: error: " + message)
     assert not out.exists()
 
 

@@ -78,18 +78,20 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
         self._acquire_soon = backend.acquire_soon if backend.busy_waits else None
         self._acquire_waiting = backend.acquire_waiting
         # Where the actors blocked on each semaphore are counted, for observers (``waiting``,
-        # ``repr``): under a lock that every waiter on that semaphore takes. A process
-        # semaphore offers its own, held for a few bytecodes; the buffer's mutex would do, but
-        # between processes it is held while a batch is copied into or out of shared memory,
-        # and a waiter would queue behind those copies twice per wait only to be counted.
-        self._space_waiters_lock = getattr(self._empty_slots, "waiters_lock", self._mutex)
-        self._item_waiters_lock = getattr(self._full_slots, "waiters_lock", self._mutex)
-        # The thread backend's own semaphores count their sleepers themselves, and ``waiting``
-        # asks them: two holds of the mutex fewer per wait, on the way a waker takes to its own
-        # sleep at capacity 1 (see pcmodel.buffers.run_semaphore: 26 us per item against 31).
+        # ``repr``). The thread backend's own semaphores count their sleepers themselves, and
+        # ``waiting`` asks them: no lock here, two holds of the mutex fewer per wait, on the
+        # way a waker takes to its own sleep at capacity 1 (see pcmodel.buffers.run_semaphore:
+        # 26 us per item against 31). Else under a lock that every waiter on that semaphore
+        # takes. A process semaphore offers its own, held for a few bytecodes; the buffer's
+        # mutex would do, but between processes it is held while a batch is copied into or
+        # out of shared memory, and a waiter would queue behind those copies twice per wait
+        # only to be counted.
         self._semaphores_count_sleepers = backend.semaphores_count_sleepers
         if self._semaphores_count_sleepers:
             self._space_waiters_lock = self._item_waiters_lock = None
+        else:
+            self._space_waiters_lock = getattr(self._empty_slots, "waiters_lock", self._mutex)
+            self._item_waiters_lock = getattr(self._full_slots, "waiters_lock", self._mutex)
 
     def _size(self) -> int:
         with self._mutex:

@@ -184,8 +184,13 @@ def run_benchmarks(config: BenchConfig | None = None,
     total = sum(len(p.contenders) for p in points) * (config.repeat + calibrate)
     done = 0
 
-    def trial(point: _Point, contender: Contender, items: int, counted: bool = True) -> float:
+    def step_done() -> None:
         nonlocal done
+        done += 1
+        if on_progress is not None:
+            on_progress(done, total)
+
+    def trial(point: _Point, contender: Contender, items: int, counted: bool = True) -> float:
         ctx = context if point.backend is ActorKind.PROCESS else None
         usage: dict[str, float] = {}
         rate, moved = run_trial(contender, point.capacity, point.producers, point.consumers,
@@ -193,9 +198,7 @@ def run_benchmarks(config: BenchConfig | None = None,
         if usage:
             point.usage.setdefault(contender.name, []).append(usage)
         if counted:
-            done += 1
-            if on_progress is not None:
-                on_progress(done, total)
+            step_done()
         return rate
 
     for point in points:  # size each trial from warm-up trials (which are not counted)
@@ -206,9 +209,7 @@ def run_benchmarks(config: BenchConfig | None = None,
             if calibrate:
                 rate = _calibrated_rate(lambda n, point=point, contender=contender: trial(
                     point, contender, n, counted=False), least, config)
-                done += 1  # the warm-up, as one step of the progress
-                if on_progress is not None:
-                    on_progress(done, total)
+                step_done()  # the warm-ups, as one step of the progress
                 items = int(min(config.max_items, max(least, rate * config.trial_seconds)))
             point.items[contender.name] = items
             point.rates[contender.name] = []
