@@ -155,13 +155,14 @@ class KafkaAdminClient(TopicsAdminMixin, MetadataAdminMixin, PartitionAdminMixin
         """True on a cluster: topics have a replication factor and their partitions leaders."""
         return getattr(self._conn, "replicates", False) is True
 
-    def _check_broker_ids(self, broker_ids: Iterable[int]) -> list[int]:
+    def _check_broker_ids(self, broker_ids: Iterable[int], name: str = "broker_ids") -> list[int]:
         """The brokers a call that asks each broker apart is to ask, as given (the caller
         chooses its default for ``None``). Raises, before anything is asked, ``TypeError``
-        for a bare str and ``IllegalArgumentError`` for an id that is not one of the
-        cluster's brokers, alive or not (a lone broker is broker 0), where kafka-python
-        raises ``UnknownBrokerIdError`` for an id its metadata does not list."""
-        asked = _check_list("broker_ids", broker_ids, "int")
+        for a bare str, a mapping or another value that is not a list (``name``, the
+        argument's, in the message) and ``IllegalArgumentError`` for an id that is not one
+        of the cluster's brokers, alive or not (a lone broker is broker 0), where
+        kafka-python raises ``UnknownBrokerIdError`` for an id its metadata does not list."""
+        asked = _check_list(name, broker_ids, "int")
         brokers = self._conn.broker_ids() if self._replicated() else (0,)
         for broker_id in asked:
             if isinstance(broker_id, bool) or broker_id not in brokers:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pcmodel.topics.broker_checks import _check_mapping
+from pcmodel.topics.broker_checks import _check_mapping, _check_partitions
 from pcmodel.topics.errors import IllegalArgumentError, KafkaError
 from pcmodel.topics.errors.base import error_detail
 from pcmodel.topics.structs import (
@@ -24,7 +24,6 @@ from pcmodel.topics.structs import (
     PartitionProducers,
     TopicPartition,
     TopicPartitionReplica,
-    validate_topic_partition,
 )
 
 __all__ = ["ReplicaAdminMixin"]
@@ -47,7 +46,8 @@ def _log_dir_dict(described: LogDirDescription) -> dict[str, Any]:
 
 class ReplicaAdminMixin:
     """Replica administration (KafkaAdminClient part: the client provides ``_conn``,
-    ``_check_open()``, ``_replicated()`` and ``_partitions_named()``)."""
+    ``_check_open()``, ``_replicated()``, ``_check_broker_ids()``, ``_live_brokers()`` and
+    ``_partitions_named()``)."""
 
     def describe_producers(
         self, partitions: Iterable[TopicPartition], broker_id: int | None = None,
@@ -63,13 +63,12 @@ class ReplicaAdminMixin:
         ``PartitionProducerState`` does. Raises as kafka-python does, the first failed
         partition's error: ``UnknownTopicOrPartitionError``, ``NotLeaderForPartitionError``
         from a broker that holds no replica of it; ``IllegalArgumentError`` for a
-        ``broker_id`` that is not a broker (a lone broker is broker 0).
+        ``broker_id`` that is not a broker (a lone broker is broker 0); ``TypeError`` for
+        ``partitions`` that are not a list (a bare str, a mapping, a single partition) or an
+        entry that is not a ``TopicPartition``, before any broker is asked.
         """
         self._check_open()
-        if isinstance(partitions, (str, bytes, Mapping)):
-            raise TypeError("partitions must be a list of TopicPartition, not the "
-                            f"{type(partitions).__name__} {partitions!r}")
-        asked = [validate_topic_partition(tp) for tp in partitions]
+        asked = _check_partitions("partitions", partitions)
         if self._replicated():
             answers = self._conn.describe_producers(asked, broker_id)
         elif broker_id is None or (broker_id == 0 and not isinstance(broker_id, bool)):
@@ -101,26 +100,20 @@ class ReplicaAdminMixin:
         the directory of its journals for a broker process; ``partition_size`` counts the
         bytes a replica retains as ``retention.bytes`` counts them (see
         :mod:`pcmodel.topics.broker_log_dirs`). A partition a broker does not host is left
-        out. Raises ``UnknownTopicOrPartitionError`` for an unknown topic in a list of topics,
-        ``IllegalArgumentError`` for an id that is not a broker (a lone broker is broker 0),
-        ``KafkaConnectionError`` for a broker that is down.
+        out. Raises, before any broker is asked, ``UnknownTopicOrPartitionError`` for an
+        unknown topic in a list of topics, ``IllegalArgumentError`` for an id that is not one
+        of the brokers, alive or not (a lone broker is broker 0), ``TypeError`` for
+        ``brokers`` that are not a list (a bare str, a mapping); ``KafkaConnectionError`` for
+        a broker that is down.
         """
         self._check_open()
         asked = self._partitions_named(topic_partitions)
-        if isinstance(brokers, (str, bytes, Mapping)):
-            raise TypeError("brokers must be a list of broker ids or None, not the "
-                            f"{type(brokers).__name__} {brokers!r}")
-        wanted = None if brokers is None else list(brokers)
+        ids = self._live_brokers() if brokers is None else self._check_broker_ids(
+            brokers, "brokers")
         if self._replicated():
-            ids = self._conn.live_broker_ids() if wanted is None else wanted
             answers = [(b, self._conn.describe_log_dirs(asked, b)) for b in ids]
         else:
-            for b in wanted or ():
-                if b != 0 or isinstance(b, bool):
-                    raise IllegalArgumentError(
-                        f"broker {b!r} is not a broker here; a lone broker is broker 0")
-            answers = [(0, self._conn.describe_log_dirs(asked))
-                       for _ in ([0] if wanted is None else wanted)]
+            answers = [(0, self._conn.describe_log_dirs(asked)) for _ in ids]
         return [{"broker": b, "log_dirs": [_log_dir_dict(d) for d in dirs]}
                 for b, dirs in answers]
 

@@ -1,7 +1,8 @@
 """Argument checks shared by the broker's parts (and by the cluster's and the admin client's
 calls that take the same arguments): integers with a minimum, wait timeouts, election types,
-lists of names, ids, partitions or objects, which refuse a bare str, and mappings, which
-refuse anything else (a str or a list has no ``items()``).
+lists of names, ids, partitions or objects, which refuse a bare str and a mapping (both
+iterables, walked as characters or as keys), and mappings, which refuse anything else (a str
+or a list has no ``items()``).
 
 Each raises ``TypeError`` for a value of the wrong type and the given Kafka error (or
 ``IllegalArgumentError``) for one out of range, with a message that says what was expected, so
@@ -34,20 +35,23 @@ def _check_int(name: str, value: Any, minimum: int, error: type[Exception],
 
 
 def _check_list(name: str, values: Iterable[_T], of: str = "str") -> list[_T]:
-    """``values`` as a list, or ``TypeError`` for a bare ``str``, ``bytes`` or ``bytearray``
-    and for a value that is not iterable at all (a single object given where a list goes): a
-    str is an iterable, so ``describe_transactions("tx-1")`` would otherwise ask for the ids
-    ``"t"``, ``"x"``, ``"-"`` and ``"1"`` (and bytes for ints). ``of`` names what the list
-    holds, for the message."""
-    if isinstance(values, (str, bytes, bytearray)) or not isinstance(values, Iterable):
+    """``values`` as a list, or ``TypeError`` for a bare ``str``, ``bytes`` or ``bytearray``,
+    for a mapping (a ``dict``) and for a value that is not iterable at all (a single object
+    given where a list goes): a str is an iterable, so ``describe_transactions("tx-1")`` would
+    otherwise ask for the ids ``"t"``, ``"x"``, ``"-"`` and ``"1"`` (and bytes for ints), and
+    a mapping is walked as its keys, so ``describe_transactions({"tx-1": 1})`` would ask for
+    ``"tx-1"`` and drop what the values meant. A call whose argument may be a mapping says so
+    and handles that case before this check. ``of`` names what the list holds, for the
+    message."""
+    if isinstance(values, (str, bytes, bytearray, Mapping)) or not isinstance(values, Iterable):
         raise TypeError(f"{name} must be a list of {of}, not the {type(values).__name__} "
                         f"{values!r}")
     return list(values)
 
 
 def _check_entries(name: str, values: Iterable[object], kind: type[_T]) -> list[_T]:
-    """``values`` as a list of ``kind``: ``TypeError`` as :func:`_check_list` for a bare str
-    or a value that is not a list, and for an entry that is not a ``kind``, naming its
+    """``values`` as a list of ``kind``: ``TypeError`` as :func:`_check_list` for a bare str,
+    a mapping or a value that is not a list, and for an entry that is not a ``kind``, naming its
     position (``config_resources[1] must be a ConfigResource, not the str 'orders'``), so
     that no entry is used before every one is checked."""
     listed = _check_list(name, values, kind.__name__)
@@ -70,8 +74,9 @@ def _check_mapping(name: str, value: object, of: str) -> Mapping[Any, Any]:
 
 
 def _check_partitions(name: str, values: Iterable[object]) -> list[TopicPartition]:
-    """``values`` as a list of :class:`TopicPartition`: ``TypeError`` for a bare ``str`` or
-    ``bytes`` (as :func:`_check_list`) and, from ``validate_topic_partition``, for an entry
+    """``values`` as a list of :class:`TopicPartition`: ``TypeError`` for a bare ``str``,
+    ``bytes`` or a mapping (as :func:`_check_list`; ``{TopicPartition: offset}`` would be
+    taken as its partitions alone) and, from ``validate_topic_partition``, for an entry
     that is not a topic partition. A single ``TopicPartition`` is refused too: it is a
     2-tuple, which would be walked as the entries ``"t"`` and ``0``."""
     if isinstance(values, TopicPartition):

@@ -4,6 +4,7 @@ directory is the directory of its journals, on a volume with its size."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -74,7 +75,8 @@ def test_a_dead_broker_and_an_unknown_one_are_refused(make_cluster):
         with pytest.raises(KafkaConnectionError):
             admin.describe_log_dirs(brokers=[1])
         for bad in (7, True):
-            with pytest.raises(IllegalArgumentError, match="not a broker of this cluster"):
+            with pytest.raises(IllegalArgumentError, match=re.escape(
+                    f"broker {bad!r} is not a broker here; the brokers are [0, 1, 2]")):
                 admin.describe_log_dirs(brokers=[bad])
     with pytest.raises(IllegalArgumentError, match="not a broker of this cluster"):
         connection = cluster.connect()

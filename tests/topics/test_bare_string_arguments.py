@@ -1,11 +1,15 @@
-"""A bare str (or bytes) where a list of names, ids or partitions is expected is refused.
+"""A bare str (or bytes), or a mapping, where a list of names, ids or partitions is expected
+is refused.
 
-Both are iterables, so without a check ``describe_transactions("tx-1")`` asks for the ids
-``"t"``, ``"x"``, ``"-"`` and ``"1"``, and ``delete_groups("gx")`` deletes the groups ``"g"``
-and ``"x"``. The broker, the cluster's connection, a broker process's proxy and the admin
-client refuse one with a one-line ``TypeError`` naming the argument and what to pass, before
-they do anything. (The consumer's ``subscribe("t")`` takes a single topic name, as
-kafka-python's does: that convenience is kept and not tested here.)
+All are iterables, so without a check ``describe_transactions("tx-1")`` asks for the ids
+``"t"``, ``"x"``, ``"-"`` and ``"1"``, ``delete_groups("gx")`` deletes the groups ``"g"``
+and ``"x"``, and ``delete_topics({"t": 1})`` deletes the topic ``"t"`` (a dict is walked as
+its keys, what its values meant dropped). The broker, the cluster's connection, a broker
+process's proxy and the admin client refuse one with a one-line ``TypeError`` naming the
+argument and what to pass, before they do anything. The arguments documented as "a mapping
+or a list" (``topic_partitions``, ``group_specs``) still take their mapping. (The consumer's
+``subscribe("t")`` takes a single topic name, as kafka-python's does: that convenience is
+kept and not tested here.)
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import pytest
 
 from pcmodel.topics.admin import KafkaAdminClient
 from pcmodel.topics.broker import Broker
+from pcmodel.topics.config_resources import ConfigResource
 from pcmodel.topics.errors import GroupIdNotFoundError
 from pcmodel.topics.structs import ElectionType, OffsetAndMetadata, TopicPartition
 from tests.topics import refusal_targets
@@ -30,6 +35,7 @@ cluster, cluster_admin = refusal_targets.cluster, refusal_targets.cluster_admin
 
 BARE = {"str": "tx-1", "bytes": b"tx"}
 PREFERRED = ElectionType.PREFERRED
+T0 = TopicPartition("t", 0)
 
 
 def listed(name: str, of: str = "str") -> str:
@@ -159,7 +165,7 @@ ADMIN_CASES: list[Case] = [
      "topic_partitions must be {{topic: [partitions]}}, a list of topics or None, not the "
      "{kind} {value!r}", ("bytes",)),
     ("describe_log_dirs-brokers", lambda a, v: a.describe_log_dirs(None, v),
-     "brokers must be a list of broker ids or None, not the {kind} {value!r}", BOTH),
+     listed("brokers", "int"), BOTH),
     ("list_partition_reassignments", lambda a, v: a.list_partition_reassignments(v),
      "topic_partitions must be {{topic: [partitions]}}, a list of TopicPartition or None, not "
      "the {kind} {value!r}", ("bytes",)),
@@ -242,3 +248,114 @@ def test_a_heartbeat_with_a_bare_string_subscription_joins_nothing(broker, clust
             join(target, "never-joined", subscribed_topic_names="t")
         with pytest.raises(GroupIdNotFoundError):
             target.describe_consumer_group("never-joined")
+
+
+# --- a mapping where a list goes ----------------------------------------------------------------
+
+# (id, call with the value, the value, expected message template)
+MappingCase = tuple[str, Callable[[Any, Any], Any], Any, str]
+
+#: One call of each shared check, on a lone broker and a cluster's connection.
+CLIENT_MAPPINGS: list[MappingCase] = [
+    ("describe_transactions", lambda c, v: c.describe_transactions(v), {"tx-1": 1},
+     listed("transactional_ids")),
+    ("list_transactions-producer_ids", lambda c, v: c.list_transactions(producer_ids=v),
+     {1: 1}, listed("producer_ids", "int")),
+    ("end_offsets", lambda c, v: c.end_offsets(v), {T0: 5},
+     listed("partitions", "TopicPartition")),
+    ("consumer_group_heartbeat-names",
+     lambda c, v: join(c, "joiner", subscribed_topic_names=v), {"t": 1},
+     listed("subscribed_topic_names")),
+]
+
+#: The cluster's connection checks this list with its own call of the shared check.
+CLUSTER_MAPPINGS: list[MappingCase] = [
+    ("describe_log_dirs", lambda c, v: c.describe_log_dirs(v, broker_id=0), {T0: 5},
+     listed("partitions", "TopicPartition")),
+]
+
+ADMIN_MAPPINGS: list[MappingCase] = [
+    ("describe_transactions", lambda a, v: a.describe_transactions(v), {"tx-1": 1},
+     listed("transactional_ids")),
+    ("list_groups-broker_ids", lambda a, v: a.list_groups(broker_ids=v), {0: 1},
+     listed("broker_ids", "int")),
+    ("describe_log_dirs-brokers", lambda a, v: a.describe_log_dirs(None, v), {0: 1},
+     listed("brokers", "int")),
+    ("delete_group_offsets", lambda a, v: a.delete_group_offsets("g", v), {T0: 1},
+     listed("partitions", "TopicPartition")),
+    ("describe_configs", lambda a, v: a.describe_configs(v), {ConfigResource("TOPIC", "t"): 1},
+     listed("config_resources", "ConfigResource")),
+]
+
+#: ``describe_producers`` and ``describe_log_dirs(brokers=...)`` once checked their lists
+#: with their own code, which let these through to an obscure error or a wrong answer.
+ADMIN_NOT_LISTS: list[MappingCase] = [
+    ("describe_producers-partition", lambda a, v: a.describe_producers(v), T0,
+     listed("partitions", "TopicPartition") + f": pass [{T0!r}]"),
+    ("describe_producers-int", lambda a, v: a.describe_producers(v), 5,
+     listed("partitions", "TopicPartition")),
+    ("describe_log_dirs-brokers-int", lambda a, v: a.describe_log_dirs(None, v), 5,
+     listed("brokers", "int")),
+    ("describe_log_dirs-brokers-bytearray", lambda a, v: a.describe_log_dirs(None, v),
+     bytearray(b"\x00"), listed("brokers", "int")),
+]
+
+
+def mapping_params(cases: list[MappingCase]) -> list[Any]:
+    return [pytest.param(call, value, template, id=name)
+            for name, call, value, template in cases]
+
+
+def refused_value(target: Any, call: Callable[[Any, Any], Any], value: Any,
+                  template: str) -> None:
+    message = template.format(kind=type(value).__name__, value=value)
+    with pytest.raises(TypeError, match="^" + re.escape(message) + "$"):
+        call(target, value)
+
+
+@pytest.mark.parametrize(("call", "value", "template"), mapping_params(CLIENT_MAPPINGS))
+def test_the_broker_refuses_a_mapping(broker, call, value, template):
+    refused_value(broker, call, value, template)
+
+
+@pytest.mark.parametrize(("call", "value", "template"),
+                         mapping_params(CLIENT_MAPPINGS + CLUSTER_MAPPINGS))
+def test_the_cluster_connection_refuses_a_mapping(cluster, call, value, template):
+    refused_value(cluster.connect(), call, value, template)
+
+
+@pytest.mark.parametrize(("call", "value", "template"),
+                         mapping_params(ADMIN_MAPPINGS + ADMIN_NOT_LISTS))
+def test_the_admin_client_refuses_a_mapping_or_another_non_list(admin, call, value, template):
+    refused_value(admin, call, value, template)
+
+
+@pytest.mark.parametrize(("call", "value", "template"), mapping_params(ADMIN_MAPPINGS[:3]))
+def test_the_admin_client_of_a_cluster_refuses_a_mapping(cluster_admin, call, value,
+                                                         template):
+    refused_value(cluster_admin, call, value, template)
+
+
+@pytest.mark.parametrize(("delete", "kept"), [("delete_topics", "t"), ("delete_groups", "g")])
+def test_deleting_by_a_mapping_deletes_none_of_its_keys(delete, kept):
+    with Broker() as broker, KafkaAdminClient(broker=broker) as admin:
+        broker.create_topic("t", 1)
+        broker.commit_offsets("g", -1, "", {T0: OffsetAndMetadata(0, "", -1)})
+        with pytest.raises(TypeError, match=r" must be a list of str, not the dict "):
+            getattr(admin, delete)({kept: 1})
+        assert "t" in broker.list_topics()
+        assert "g" in broker.list_groups()
+
+
+@pytest.mark.parametrize("target", ["admin", "cluster_admin"])
+def test_the_arguments_documented_as_a_mapping_still_take_one(request, target):
+    admin = request.getfixturevalue(target)
+    (described,) = admin.describe_log_dirs({"t": [0]}, brokers=[0])
+    (topic,) = described["log_dirs"][0]["topics"]
+    assert (topic["name"], [p["partition_index"] for p in topic["partitions"]]) == ("t", [0])
+    elected = admin.elect_leaders(PREFERRED, {"t": [0]}, raise_errors=False)
+    assert [(r["topic"], [p["partition_id"] for p in r["partition_result"]])
+            for r in elected["replica_election_results"]] == [("t", [0])]
+    assert admin.list_partition_reassignments({"t": [0]}) == {}
+    assert admin.list_group_offsets({"never-committed": [T0]}) == {"never-committed": {T0: None}}
+    assert admin.list_group_offsets({"never-committed": None}) == {"never-committed": {}}

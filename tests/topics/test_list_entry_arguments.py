@@ -5,7 +5,8 @@ An entry of ``describe_configs`` / ``alter_configs`` / ``reset_configs`` that is
 ``AttributeError`` from inside; a value that is not a list at all (an int, a single object)
 gets the shared message of a bare str; the consumer's ``subscribe(b"t")`` refuses the bytes
 with that message instead of walking them as ints, and its ``assign("t")`` refuses the str
-with it too. Nothing changes before the refusal.
+with it too, and both refuse a dict, which would be walked as its keys. Nothing changes
+before the refusal.
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ def test_a_value_that_is_not_a_list_gets_the_shared_message(broker, call, messag
     (b"t", "topics must be a list of str, not the bytes b't'"),
     (bytearray(b"t"), "topics must be a list of str, not the bytearray bytearray(b't')"),
     (5, "topics must be a list of str, not the int 5"),
+    ({"t": 1}, "topics must be a list of str, not the dict {'t': 1}"),
 ])
 def test_subscribe_refuses_bytes_at_once_and_keeps_the_subscription(broker, topics, message):
     broker.create_topic("other", 1)
@@ -101,6 +103,8 @@ def test_subscribe_refuses_bytes_at_once_and_keeps_the_subscription(broker, topi
     (TopicPartition("t", 0), "partitions must be a list of TopicPartition, not the "
      "TopicPartition TopicPartition(topic='t', partition=0): pass "
      "[TopicPartition(topic='t', partition=0)]"),
+    ({TopicPartition("t", 0): 5}, "partitions must be a list of TopicPartition, not the dict "
+     "{TopicPartition(topic='t', partition=0): 5}"),
 ])
 def test_assign_refuses_what_is_not_a_list_and_keeps_the_assignment(broker, partitions,
                                                                     message):
