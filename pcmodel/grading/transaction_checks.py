@@ -3,18 +3,20 @@
 The student writes ``transform(consumer, producer, convert, output_topic, should_stop)``. The
 live harness :class:`~pcmodel.grading.transaction_harness.Transactions` builds a
 :class:`~pcmodel.topics.Broker` in the check's child process with an input topic and an output
-topic, and drives the student's loop with ``read_committed``
-:class:`~pcmodel.topics.KafkaConsumer` members of one group, each paired with a transactional
-:class:`~pcmodel.topics.KafkaProducer`: to the end, into a crash (``convert`` raising), through
-a rebalance (a second member, with its own transactional id, takes the partitions of a first one
-that stalled), and past a takeover (a new producer with the same transactional id fences the
-running one, a zombie). Each check is a scenario over it, replayed in the grader on what the
-child observed (:func:`pcmodel.grading.replay.judge`): what a ``read_committed`` reader of the
-output topic sees, what the group committed (also right after each ``commit_transaction()``),
-and what transform() raised. The grader then holds the loop to the invariant of exactly-once
-processing: at every moment no transaction is open, the committed outputs of each partition are
-the conversions of exactly the input records before the group's committed offset, once each and
-in order.
+topic (the input written by committed and aborted transactions, so the offsets a consumer is
+handed have gaps, as Kafka's transactions leave them: the next offset is never a count), and
+drives the student's loop with ``read_committed`` :class:`~pcmodel.topics.KafkaConsumer`
+members of one group, each paired with a transactional :class:`~pcmodel.topics.KafkaProducer`:
+to the end, into a crash (``convert`` raising), through a rebalance (a second member, with its
+own transactional id, takes the partitions of a first one that stalled), and past a takeover (a
+new producer with the same transactional id fences the running one, a zombie). Each check is a
+scenario over it, replayed in the grader on what the child observed
+(:func:`pcmodel.grading.replay.judge`): what a ``read_committed`` reader of the output topic
+sees, what the group committed (also right after each ``commit_transaction()``), and what
+transform() raised. The grader then holds the loop to the invariant of exactly-once processing:
+at every moment no transaction is open, the committed outputs of each partition are the
+conversions of exactly the input records before the group's committed offset, once each and in
+order.
 """
 
 from __future__ import annotations

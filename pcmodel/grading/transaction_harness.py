@@ -2,11 +2,16 @@
 student's exactly-once loop driven by transactional members of one group.
 
 :class:`Transactions` runs in the check's child process (:func:`pcmodel.grading.replay.judge`
-builds it there): it builds a :class:`~pcmodel.topics.Broker` with a filled input topic and an
-empty output topic, and drives the student's ``transform(consumer, producer, convert,
+builds it there): it builds a :class:`~pcmodel.topics.Broker` with an input topic and an empty
+output topic, and drives the student's ``transform(consumer, producer, convert,
 output_topic, should_stop)`` with ``read_committed`` :class:`~pcmodel.topics.KafkaConsumer`
 members of one group, each paired with a transactional :class:`~pcmodel.topics.KafkaProducer`,
-each in a watched thread. It can make ``convert`` crash or hold on a record, let a second
+each in a watched thread. The input was written by transactions, committed and aborted
+(:data:`~pcmodel.grading.transaction_verdicts.INPUT_TRANSACTIONS`), as a stream processor's
+input usually is: each transaction's marker takes an offset that poll() never returns, and a
+read_committed consumer skips the aborted records, so the offsets it is handed have gaps. A loop
+that takes the next offset for the first plus the number of records commits an offset before
+records it converted. It can make ``convert`` crash or hold on a record, let a second
 member join, and fence a member's producer with a successor's. It reports what it saw as plain
 data: the committed outputs and offsets, what each call raised, which offsets a member
 committed for partitions it did not own. The verdicts are
@@ -27,9 +32,11 @@ from pcmodel.grading.thread_harness import STALL
 from pcmodel.grading.transaction_verdicts import (
     BATCH,
     GROUP,
+    INPUT_END,
+    INPUT_OFFSETS,
+    INPUT_TRANSACTIONS,
     OUTPUT,
     PARTITIONS,
-    PER_PARTITION,
     TOPIC,
     receipt,
 )
@@ -50,6 +57,35 @@ from pcmodel.topics.log_transactions import visible_records
 __all__ = ["Transactions"]
 
 _POLL_INTERVAL_MS = 300  # max_poll_interval_ms of the member that stalls in the rebalance check
+_WRITER = "orders-writer"  # the transactional id that wrote the input topic
+
+
+def _write_input(broker: Any, tps: list[Any]) -> None:
+    """Write the input topic as one transactional producer does: each of
+    :data:`INPUT_TRANSACTIONS` adds every partition to its transaction, appends its records
+    there and ends with a COMMIT or ABORT marker on each. Through the broker's coordinator
+    calls, without a producer's threads: a few milliseconds. Raises ``RuntimeError`` if the
+    offsets differ from the layout the grader's verdicts count on."""
+    producer_id, epoch = broker.init_producer_id(transactional_id=_WRITER)
+    written: list[list[int]] = [[] for _ in tps]
+    sequence = [0] * len(tps)
+    for count, commit in INPUT_TRANSACTIONS:
+        broker.add_partitions_to_txn(_WRITER, producer_id, epoch, tps)
+        for p, tp in enumerate(tps):
+            # The value says which input it is, for whoever reads the topic while debugging.
+            values = [(None, f"order {p}-{sequence[p] + i}".encode()) for i in range(count)]
+            base = broker.append_idempotent(
+                tp.topic, p, values, producer_id=producer_id, producer_epoch=epoch,
+                first_sequence=sequence[p], transactional=True).base_offset
+            sequence[p] += count
+            if commit:
+                written[p].extend(range(base, base + count))
+        broker.end_txn(_WRITER, producer_id, epoch, commit)
+    ends = broker.end_offsets(tps)
+    if any(offsets != list(INPUT_OFFSETS) for offsets in written) or \
+            any(ends[tp] != INPUT_END for tp in tps):
+        raise RuntimeError(f"the input topic's offsets are not those of the grader's layout: "
+                           f"{written[0]}, end {ends[tps[0]]}")
 
 
 class _Crash(Exception):
@@ -114,7 +150,8 @@ def _graded_producer(**config: Any) -> Any:
 
 
 class _Pipeline:
-    """A broker with a filled input topic, an empty output topic, and the student's loop."""
+    """A broker with an input topic written by transactions, an empty output topic, and the
+    student's loop."""
 
     def __init__(self, impl: str) -> None:
         self.transform = load_impl(impl, "transform").transform
@@ -123,10 +160,9 @@ class _Pipeline:
         self.broker.create_topic(OUTPUT, PARTITIONS)
         self.tps = [TopicPartition(TOPIC, p) for p in range(PARTITIONS)]
         self.out_tps = [TopicPartition(OUTPUT, p) for p in range(PARTITIONS)]
-        for p in range(PARTITIONS):
-            self.broker.append(TOPIC, p, [(None, f"order {p}-{i}".encode())
-                                          for i in range(PER_PARTITION)])
-        self.wanted = {receipt(p, i) for p in range(PARTITIONS) for i in range(PER_PARTITION)}
+        _write_input(self.broker, self.tps)
+        # A read_committed reader sees the committed records only: their outputs are wanted.
+        self.wanted = {receipt(p, o) for p in range(PARTITIONS) for o in INPUT_OFFSETS}
         self.crew = Crew(None)
         self.consumers: list[Any] = []
         self.producers: list[Any] = []
@@ -248,7 +284,7 @@ class _Pipeline:
             return
         deadline = time.monotonic() + window
         while time.monotonic() < deadline:
-            if all(at == PER_PARTITION for at in self.committed()):
+            if all(at > INPUT_OFFSETS[-1] for at in self.committed()):
                 return
             threading.Event().wait(0.02)  # a look at the broker every 20 ms, not a pause
 
