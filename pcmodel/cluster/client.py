@@ -52,7 +52,7 @@ from pcmodel.cluster.errors import (
 )
 from pcmodel.cluster.offsets import OffsetsTopic
 from pcmodel.topics.broker import TopicDescription, check_topic_name
-from pcmodel.topics.broker_checks import _check_list, _check_mapping, _check_partitions
+from pcmodel.topics.broker_checks import _check_mapping, _check_partitions
 from pcmodel.topics.broker_topics import check_new_topic_name, delete_records_arguments
 from pcmodel.topics.config_resources import AlterConfigOp, ConfigEntry
 from pcmodel.topics.errors import (
@@ -399,10 +399,11 @@ class ClusterConnection(DataRequestsMixin, OffsetLookupsMixin, GroupRequestsMixi
         the replicas it hosts there (of ``partitions``, or all for ``None``; see
         ``Cluster.describe_log_dirs``). Raises ``IllegalArgumentError`` unless ``broker_id``
         is one of the cluster's brokers (a cluster has several: name one),
-        ``KafkaConnectionError`` if it is down, ``TypeError`` for a bare str given as
-        ``partitions``."""
+        ``KafkaConnectionError`` if it is down, ``TypeError`` for ``partitions`` that are not
+        a list of ``TopicPartition`` (a bare str, a mapping, a single partition) or for an
+        entry that is not one."""
         if partitions is not None:
-            partitions = _check_list("partitions", partitions, "TopicPartition")
+            partitions = _check_partitions("partitions", partitions)
         return self._cluster.describe_log_dirs(self._check_broker_id(broker_id), partitions)
 
     def alter_replica_log_dirs(self, targets: Mapping[TopicPartition, str],

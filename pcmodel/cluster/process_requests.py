@@ -20,11 +20,11 @@ from pcmodel.cluster.cluster import _ACKS, Cluster
 from pcmodel.cluster.partition_markers import check_marker, check_transactional
 from pcmodel.cluster.purgatory import ProduceFuture
 from pcmodel.topics.broker import FetchResult
-from pcmodel.topics.broker_checks import _check_int
+from pcmodel.topics.broker_checks import _check_int, _check_partitions
 from pcmodel.topics.broker_log_dirs import checked_targets
 from pcmodel.topics.errors import IllegalArgumentError, KafkaError
 from pcmodel.topics.log_transactions import check_isolation_level
-from pcmodel.topics.structs import TopicPartition, validate_topic_partition
+from pcmodel.topics.structs import TopicPartition
 
 __all__ = ["ProcessRequests"]
 
@@ -70,8 +70,7 @@ class ProcessRequests:
     expire_producers.__doc__ = Cluster.expire_producers.__doc__
 
     def describe_log_dirs(self, broker: int, partitions: Any = None) -> tuple[Any, ...]:
-        asked = None if partitions is None else [validate_topic_partition(tp)
-                                                 for tp in partitions]
+        asked = None if partitions is None else _check_partitions("partitions", partitions)
         with self._lock:
             self._check_open()
             node = self._reachable_node(broker)

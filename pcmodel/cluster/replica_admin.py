@@ -21,14 +21,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
-from pcmodel.topics.broker_checks import _check_election_type
+from pcmodel.topics.broker_checks import _check_election_type, _check_partitions
 from pcmodel.topics.errors import BrokerResponseError, ElectionNotNeededError
 from pcmodel.topics.replica_placement import reassignment_requests
 from pcmodel.topics.structs import (
     ElectionType,
     PartitionReassignment,
     TopicPartition,
-    validate_topic_partition,
 )
 
 __all__ = ["ReplicaAdmin"]
@@ -50,11 +49,12 @@ class ReplicaAdmin:
         the answer, as Kafka's controller leaves them out. The brokers follow the new leaders
         as they learn them: before this returns on a cluster of threads, at their next
         heartbeat on a cluster of processes. Raises ``InvalidRequestError`` for an unknown
-        election type, before anything is elected.
+        election type, ``TypeError`` for ``partitions`` that are not a list of
+        ``TopicPartition`` (a bare str, a mapping, a single partition), before anything is
+        elected.
         """
         kind = _check_election_type(election_type)
-        asked = None if partitions is None else [
-            validate_topic_partition(tp) for tp in partitions]
+        asked = None if partitions is None else _check_partitions("partitions", partitions)
         return self._decide_each(
             lambda: sorted(self.controller.partitions) if asked is None else asked,
             lambda tp: self.controller.elect(tp, kind),
@@ -91,9 +91,9 @@ class ReplicaAdmin:
         """The reassignments in progress (Kafka's ListPartitionReassignments), of
         ``partitions`` or of every partition if ``None``, in partition order. Partitions with
         none in progress, or that the cluster does not have, are left out, as Kafka leaves
-        them out."""
-        asked = None if partitions is None else {
-            validate_topic_partition(tp) for tp in partitions}
+        them out. ``TypeError`` for ``partitions`` that are not a list of ``TopicPartition``
+        (a bare str, a mapping, a single partition)."""
+        asked = None if partitions is None else set(_check_partitions("partitions", partitions))
         with self._lock:
             self._check_open()
             return {tp: PartitionReassignment(st.replicas, st.adding, st.removing)

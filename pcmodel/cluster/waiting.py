@@ -9,10 +9,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from pcmodel.topics.broker_checks import _check_int
+from pcmodel.topics.broker_checks import _check_int, _check_partitions
 from pcmodel.topics.broker_log_dirs import checked_targets
 from pcmodel.topics.errors import IllegalArgumentError
-from pcmodel.topics.structs import TopicPartition, validate_topic_partition
+from pcmodel.topics.structs import TopicPartition
 
 __all__ = ["ClientSupport"]
 
@@ -130,9 +130,10 @@ class ClientSupport:
         cluster of threads or steps, the directory of its journals on a cluster of
         processes) and the replicas it hosts there, of ``partitions`` or all for ``None``
         (see :meth:`pcmodel.cluster.node.ClusterNode.describe_log_dirs`). Raises
-        ``KafkaConnectionError`` if the broker is down."""
-        asked = None if partitions is None else [validate_topic_partition(tp)
-                                                 for tp in partitions]
+        ``KafkaConnectionError`` if the broker is down, ``TypeError`` for ``partitions``
+        that are not a list of ``TopicPartition`` (a bare str, a mapping, a single
+        partition)."""
+        asked = None if partitions is None else _check_partitions("partitions", partitions)
         with self._lock:
             self._check_open()
             return self._reachable_node(broker).describe_log_dirs(asked)

@@ -20,7 +20,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from pcmodel.topics.broker_checks import _check_election_type, _check_mapping
+from pcmodel.topics.broker_checks import (
+    _check_election_type,
+    _check_entries,
+    _check_list,
+    _check_mapping,
+    _check_partitions,
+)
 from pcmodel.topics.errors import (
     BrokerResponseError,
     ElectionNotNeededError,
@@ -218,9 +224,11 @@ class PartitionAdminMixin:
         PREFERRED_LEADER_NOT_AVAILABLE (80), ELIGIBLE_LEADERS_NOT_AVAILABLE (83) or
         UNKNOWN_TOPIC_OR_PARTITION (3). With ``raise_errors`` the first failure other than
         ``ElectionNotNeededError`` is raised once every partition was tried, as kafka-python
-        does. Raises ``InvalidRequestError`` for an unknown election type and
-        ``UnknownTopicOrPartitionError`` for an unknown topic in a list of topics, before
-        anything is elected. A lone broker leads every partition it has: no election is ever
+        does. Raises ``InvalidRequestError`` for an unknown election type,
+        ``UnknownTopicOrPartitionError`` for an unknown topic in a list of topics, and
+        ``TypeError`` for ``topic_partitions`` of none of those forms (a bare str, a single
+        ``TopicPartition``, an int) or with an entry of the wrong type, before anything is
+        elected. A lone broker leads every partition it has: no election is ever
         needed there. ``timeout_ms`` is accepted for kafka-python's signature: elections are
         decided at once.
         """
@@ -278,21 +286,20 @@ class PartitionAdminMixin:
         "removing_replicas"}}`` (lists of broker ids: every replica now, target first; those
         catching up; those that leave once they have), kafka-python 3's answer. Partitions
         without a reassignment in progress, or unknown, are left out. ``timeout_ms`` is
-        accepted for kafka-python's signature.
+        accepted for kafka-python's signature. Raises ``TypeError`` for ``topic_partitions``
+        of none of those forms (a bare str, a single ``TopicPartition``, an int) or with an
+        entry of the wrong type.
         """
         self._check_open()
+        asked: list[TopicPartition] | None = None
         if isinstance(topic_partitions, Mapping):
-            asked: list[TopicPartition] | None = [
-                validate_topic_partition((topic, p))
-                for topic, partitions in topic_partitions.items() for p in partitions]
-        elif topic_partitions is None:
-            asked = None
-        elif isinstance(topic_partitions, (str, bytes)):
+            asked = _mapped_partitions(topic_partitions)
+        elif isinstance(topic_partitions, (str, bytes, bytearray)):
             raise TypeError(f"topic_partitions must be {{topic: [partitions]}}, a list of "
                             f"TopicPartition or None, not the {type(topic_partitions).__name__} "
                             f"{topic_partitions!r}")
-        else:
-            asked = [validate_topic_partition(tp) for tp in topic_partitions]
+        elif topic_partitions is not None:
+            asked = _check_partitions("topic_partitions", topic_partitions)
         return {tp: {"replicas": list(moving.replicas),
                      "adding_replicas": list(moving.adding_replicas),
                      "removing_replicas": list(moving.removing_replicas)}
@@ -303,21 +310,35 @@ class PartitionAdminMixin:
     ) -> list[TopicPartition]:
         """The partitions of kafka-python's ``topic_partitions`` argument: ``{topic:
         [partition ids]}``, a list of topics (all their partitions, each topic checked), or
-        ``None`` (every partition of every topic)."""
-        if isinstance(topic_partitions, (str, bytes)):
+        ``None`` (every partition of every topic). ``TypeError`` for a value of none of these
+        forms or an entry of the wrong type; ``UnknownTopicOrPartitionError`` for a topic of
+        the list that does not exist."""
+        if isinstance(topic_partitions, Mapping):
+            return _mapped_partitions(topic_partitions)
+        if isinstance(topic_partitions, (str, bytes, bytearray, TopicPartition)):
+            # A TopicPartition is a tuple: it would be taken as the topics "t" and 0.
+            hint = (f": pass {{{topic_partitions.topic!r}: [{topic_partitions.partition}]}}"
+                    if isinstance(topic_partitions, TopicPartition) else "")
             raise TypeError(f"topic_partitions must be {{topic: [partitions]}}, a list of "
                             f"topics or None, not the {type(topic_partitions).__name__} "
-                            f"{topic_partitions!r}")
-        if topic_partitions is None or not isinstance(topic_partitions, Mapping):
-            counts = self._conn.list_topics()
-            topics = sorted(counts) if topic_partitions is None else list(topic_partitions)
-            for topic in topics:
-                if topic not in counts:
-                    raise UnknownTopicOrPartitionError(f"unknown topic {topic!r}; existing "
-                                                       f"topics: {sorted(counts)}")
-            topic_partitions = {topic: range(counts[topic]) for topic in topics}
-        return [validate_topic_partition((topic, p))
-                for topic, partitions in topic_partitions.items() for p in partitions]
+                            f"{topic_partitions!r}{hint}")
+        counts = self._conn.list_topics()
+        topics = (sorted(counts) if topic_partitions is None
+                  else _check_entries("topic_partitions", topic_partitions, str))
+        for topic in topics:
+            if topic not in counts:
+                raise UnknownTopicOrPartitionError(f"unknown topic {topic!r}; existing "
+                                                   f"topics: {sorted(counts)}")
+        return [TopicPartition(topic, p) for topic in topics for p in range(counts[topic])]
+
+
+def _mapped_partitions(topic_partitions: Mapping[str, Iterable[int]]) -> list[TopicPartition]:
+    """The partitions of ``{topic: [partition ids]}``, in its order. ``TypeError`` for a
+    topic's ids that are not a list (``{"t": 0}``, as :func:`_check_list` says it) and, from
+    ``validate_topic_partition``, for a topic or an id of the wrong type."""
+    return [validate_topic_partition((topic, p))
+            for topic, partitions in topic_partitions.items()
+            for p in _check_list(f"topic_partitions[{topic!r}]", partitions, "int")]
 
 
 def _total_count(spec: NewPartitions | int | Mapping[str, Any]) -> tuple[int, list[list[int]]]:

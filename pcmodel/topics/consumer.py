@@ -93,7 +93,7 @@ import re
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from pcmodel.buffers import make_buffer
@@ -463,7 +463,23 @@ class KafkaConsumer(
     def _assigned_many(
         self, partitions: tuple[TopicPartition, ...], what: str, *, default_all: bool = True
     ) -> list[TopicPartition]:
+        """The partitions of ``pause(*partitions)`` and the like, each checked and assigned
+        (every assigned one if none is given and ``default_all``), before anything changes.
+        Each partition is an argument of its own, as in kafka-python: ``TypeError`` for one
+        argument that holds several (``pause([tp])``, ``pause({tp})``), saying so."""
         self._check_open()
         if not partitions and default_all:
             return sorted(self.assignment())
+        for value in partitions:
+            if _holds_partitions(value):
+                raise TypeError(f"{what}() takes each partition as an argument of its own, not "
+                                f"the {type(value).__name__} {value!r}: {what}(*partitions)")
         return [self._assigned(tp, what) for tp in partitions]
+
+
+def _holds_partitions(value: object) -> bool:
+    """Whether ``value`` is a collection of partitions rather than one: an iterable other than
+    a string that is not a ``(topic, partition)`` tuple (a partition holds no tuple)."""
+    if isinstance(value, (str, bytes, bytearray)) or not isinstance(value, Iterable):
+        return False
+    return not isinstance(value, tuple) or any(isinstance(field, tuple) for field in value)

@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from pcmodel.topics.broker_checks import _check_partitions
 from pcmodel.topics.config import MAX_WAIT_MS, waitable_ms
 from pcmodel.topics.errors import (
     IllegalArgumentError,
@@ -88,14 +89,17 @@ class PositionsMixin:
         """Seek to the first retained offset of ``partitions`` (all assigned if none given).
 
         Lazily, as the Java client and kafka-python: the offset is looked up when the position
-        is next needed (``poll()``, ``position()``), not now.
+        is next needed (``poll()``, ``position()``), not now. Each partition is an argument of
+        its own, as in kafka-python: ``TypeError`` for one that is not a partition (a list of
+        them: pass ``*partitions``), ``UnassignedPartitionError`` for one not assigned; nothing
+        changes then.
         """
         self._request_reset(self._assigned_many(partitions, "seek_to_beginning"), "earliest")
 
     def seek_to_end(self, *partitions: TopicPartition) -> None:
         """Seek to the end of ``partitions`` (all assigned if none given): only records written
         after the position is next needed, when the end is looked up (lazily, as
-        :meth:`seek_to_beginning`)."""
+        :meth:`seek_to_beginning`, with its errors)."""
         self._request_reset(self._assigned_many(partitions, "seek_to_end"), "latest")
 
     def _request_reset(self, tps: list[TopicPartition], strategy: str) -> None:
@@ -119,7 +123,8 @@ class PositionsMixin:
                     self._set_position(st, offset)
 
     def pause(self, *partitions: TopicPartition) -> None:
-        """Stop returning and fetching records of ``partitions`` until ``resume()``."""
+        """Stop returning and fetching records of ``partitions`` until ``resume()``. Errors as
+        :meth:`seek_to_beginning`'s, before any partition is paused."""
         tps = self._assigned_many(partitions, "pause", default_all=False)
         with self._lock:
             for tp in tps:
@@ -131,7 +136,8 @@ class PositionsMixin:
                 st.epoch = next(self._epochs)
 
     def resume(self, *partitions: TopicPartition) -> None:
-        """Return and fetch records of ``partitions`` again."""
+        """Return and fetch records of ``partitions`` again. Errors as
+        :meth:`seek_to_beginning`'s, before any partition is resumed."""
         tps = self._assigned_many(partitions, "resume", default_all=False)
         with self._lock:
             for tp in tps:
@@ -162,9 +168,11 @@ class PositionsMixin:
         A topic that does not exist is created where ``allow_auto_create_topics`` and the
         broker allow it; a partition that does not exist is waited for (it may be being
         created) for up to ``timeout_ms`` (default ``request_timeout_ms``), then
-        ``KafkaTimeoutError``, as the real clients do.
+        ``KafkaTimeoutError``, as the real clients do. Raises ``TypeError``, before asking
+        the broker, for ``partitions`` that are not a list of ``TopicPartition``: a bare str,
+        a single partition, or a mapping (``{tp: offset}`` would be taken as its keys).
         """
-        tps = list(partitions)
+        tps = _check_partitions("partitions", partitions)
         return self._lookup(lambda: self._conn.beginning_offsets(tps), timeout_ms, tps)
 
     def end_offsets(
@@ -174,9 +182,9 @@ class PositionsMixin:
         ``isolation_level="read_committed"`` the last stable offset (the first offset of the
         oldest transaction still open), as the Java client answers.
 
-        ``timeout_ms`` as for :meth:`beginning_offsets`.
+        ``timeout_ms`` and ``TypeError`` as for :meth:`beginning_offsets`.
         """
-        tps = list(partitions)
+        tps = _check_partitions("partitions", partitions)
         return self._lookup(lambda: self._end_offsets(tps), timeout_ms, tps)
 
     def offsets_for_times(

@@ -97,6 +97,9 @@ def test_a_broker_process_keeps_its_logs_in_its_journal_directory():
             assert journals.is_dir() and (journals / "t-0.journal").is_file()
             assert described.total_bytes >= described.usable_bytes > 0
         assert cluster.describe_log_dirs(0)[0].path != cluster.describe_log_dirs(1)[0].path
+        with pytest.raises(TypeError, match=re.escape(
+                "partitions must be a list of TopicPartition, not the dict {")):
+            cluster.describe_log_dirs(0, {T0: 1})  # not walked as its keys
         own, other = cluster.describe_log_dirs(0)[0].path, cluster.describe_log_dirs(1)[0].path
         moved = cluster.alter_replica_log_dirs(0, {T0: own, T1: own})
         assert moved[T0] is None and isinstance(moved[T1], UnknownTopicOrPartitionError)

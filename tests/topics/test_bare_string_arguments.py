@@ -300,6 +300,58 @@ ADMIN_NOT_LISTS: list[MappingCase] = [
      bytearray(b"\x00"), listed("brokers", "int")),
 ]
 
+#: The arguments that are "a mapping or a list" once walked their list with their own code
+#: too: an int failed as not iterable, a single partition was walked as the topics "t" and 0,
+#: a bytearray as ints, and a topic's partition ids were not checked to be a list.
+TOPIC_PARTITIONS = "topic_partitions must be {{topic: [partitions]}}, a list of "
+ADMIN_MAPPING_OR_LIST: list[MappingCase] = [
+    ("list_partition_reassignments-int", lambda a, v: a.list_partition_reassignments(v), 5,
+     listed("topic_partitions", "TopicPartition")),
+    ("list_partition_reassignments-partition",
+     lambda a, v: a.list_partition_reassignments(v), T0,
+     listed("topic_partitions", "TopicPartition") + f": pass [{T0!r}]"),
+    ("list_partition_reassignments-bytearray",
+     lambda a, v: a.list_partition_reassignments(v), bytearray(b"t"),
+     TOPIC_PARTITIONS + "TopicPartition or None, not the {kind} {value!r}"),
+    ("list_partition_reassignments-ids", lambda a, v: a.list_partition_reassignments(v),
+     {"t": 0}, "topic_partitions['t'] must be a list of int, not the int 0"),
+    ("elect_leaders-int", lambda a, v: a.elect_leaders(PREFERRED, v), 5,
+     listed("topic_partitions")),
+    ("elect_leaders-partition", lambda a, v: a.elect_leaders(PREFERRED, v), T0,
+     TOPIC_PARTITIONS + "topics or None, not the {kind} {value!r}: pass {{'t': [0]}}"),
+    ("elect_leaders-bytearray", lambda a, v: a.elect_leaders(PREFERRED, v), bytearray(b"t"),
+     TOPIC_PARTITIONS + "topics or None, not the {kind} {value!r}"),
+    ("elect_leaders-entry", lambda a, v: a.elect_leaders(PREFERRED, v), ["t", 5],
+     "topic_partitions[1] must be a str, not the int 5"),
+    ("elect_leaders-ids", lambda a, v: a.elect_leaders(PREFERRED, v), {"t": None},
+     "topic_partitions['t'] must be a list of int, not the NoneType None"),
+    ("describe_log_dirs-int", lambda a, v: a.describe_log_dirs(v), 5,
+     listed("topic_partitions")),
+    ("describe_log_dirs-partition", lambda a, v: a.describe_log_dirs(v), T0,
+     TOPIC_PARTITIONS + "topics or None, not the {kind} {value!r}: pass {{'t': [0]}}"),
+]
+
+#: The cluster's connection once checked this list with ``_check_list`` alone, which walked a
+#: single partition as the entries "t" and 0.
+CLUSTER_NOT_LISTS: list[MappingCase] = [
+    ("describe_log_dirs-partition", lambda c, v: c.describe_log_dirs(v, broker_id=0), T0,
+     listed("partitions", "TopicPartition") + f": pass [{T0!r}]"),
+]
+
+#: The cluster itself (the calls its connection forwards to) walked these lists by hand.
+CLUSTER_ITSELF_NOT_LISTS: list[MappingCase] = [
+    ("elect_leaders-dict", lambda c, v: c.elect_leaders(PREFERRED, v), {T0: 1},
+     listed("partitions", "TopicPartition")),
+    ("elect_leaders-str", lambda c, v: c.elect_leaders(PREFERRED, v), "t",
+     listed("partitions", "TopicPartition")),
+    ("list_partition_reassignments-int", lambda c, v: c.list_partition_reassignments(v), 5,
+     listed("partitions", "TopicPartition")),
+    ("list_partition_reassignments-dict", lambda c, v: c.list_partition_reassignments(v),
+     {T0: 1}, listed("partitions", "TopicPartition")),
+    ("describe_log_dirs-partition", lambda c, v: c.describe_log_dirs(0, v), T0,
+     listed("partitions", "TopicPartition") + f": pass [{T0!r}]"),
+]
+
 
 def mapping_params(cases: list[MappingCase]) -> list[Any]:
     return [pytest.param(call, value, template, id=name)
@@ -319,15 +371,28 @@ def test_the_broker_refuses_a_mapping(broker, call, value, template):
 
 
 @pytest.mark.parametrize(("call", "value", "template"),
-                         mapping_params(CLIENT_MAPPINGS + CLUSTER_MAPPINGS))
-def test_the_cluster_connection_refuses_a_mapping(cluster, call, value, template):
+                         mapping_params(CLIENT_MAPPINGS + CLUSTER_MAPPINGS + CLUSTER_NOT_LISTS))
+def test_the_cluster_connection_refuses_a_mapping_or_another_non_list(cluster, call, value,
+                                                                      template):
     refused_value(cluster.connect(), call, value, template)
+
+
+@pytest.mark.parametrize(("call", "value", "template"), mapping_params(CLUSTER_ITSELF_NOT_LISTS))
+def test_the_cluster_itself_refuses_what_is_not_a_list(cluster, call, value, template):
+    refused_value(cluster, call, value, template)
 
 
 @pytest.mark.parametrize(("call", "value", "template"),
                          mapping_params(ADMIN_MAPPINGS + ADMIN_NOT_LISTS))
 def test_the_admin_client_refuses_a_mapping_or_another_non_list(admin, call, value, template):
     refused_value(admin, call, value, template)
+
+
+@pytest.mark.parametrize("target", ["admin", "cluster_admin"])
+@pytest.mark.parametrize(("call", "value", "template"), mapping_params(ADMIN_MAPPING_OR_LIST))
+def test_the_admin_client_refuses_what_is_neither_a_mapping_nor_a_list(request, target, call,
+                                                                        value, template):
+    refused_value(request.getfixturevalue(target), call, value, template)
 
 
 @pytest.mark.parametrize(("call", "value", "template"), mapping_params(ADMIN_MAPPINGS[:3]))
@@ -359,3 +424,16 @@ def test_the_arguments_documented_as_a_mapping_still_take_one(request, target):
     assert admin.list_partition_reassignments({"t": [0]}) == {}
     assert admin.list_group_offsets({"never-committed": [T0]}) == {"never-committed": {T0: None}}
     assert admin.list_group_offsets({"never-committed": None}) == {"never-committed": {}}
+
+
+@pytest.mark.parametrize("target", ["admin", "cluster_admin"])
+def test_the_list_forms_of_those_arguments_still_work(request, target):
+    admin = request.getfixturevalue(target)
+    (described,) = admin.describe_log_dirs(["t"], brokers=[0])
+    assert [topic["name"] for topic in described["log_dirs"][0]["topics"]] == ["t"]
+    for topics in (["t"], ("t",), {"t": range(1)}, {"t": (0,)}):
+        elected = admin.elect_leaders(PREFERRED, topics, raise_errors=False)
+        assert [(r["topic"], [p["partition_id"] for p in r["partition_result"]])
+                for r in elected["replica_election_results"]] == [("t", [0])]
+    assert admin.list_partition_reassignments([T0]) == {}
+    assert admin.list_partition_reassignments([("t", 0)]) == {}

@@ -5,8 +5,11 @@ An entry of ``describe_configs`` / ``alter_configs`` / ``reset_configs`` that is
 ``AttributeError`` from inside; a value that is not a list at all (an int, a single object)
 gets the shared message of a bare str; the consumer's ``subscribe(b"t")`` refuses the bytes
 with that message instead of walking them as ints, and its ``assign("t")`` refuses the str
-with it too, and both refuse a dict, which would be walked as its keys. Nothing changes
-before the refusal.
+with it too, and both refuse a dict, which would be walked as its keys; so do its
+``beginning_offsets`` and ``end_offsets`` (``end_offsets({tp: 5})`` would answer for the
+keys). ``pause``, ``resume``, ``seek_to_beginning`` and ``seek_to_end`` take each partition as
+an argument of its own, as kafka-python's do, and say so when one argument holds several.
+Nothing changes before the refusal.
 """
 
 from __future__ import annotations
@@ -114,5 +117,68 @@ def test_assign_refuses_what_is_not_a_list_and_keeps_the_assignment(broker, part
         with raises_type_error(message):
             consumer.assign(partitions)
         assert consumer.assignment() == {TopicPartition("t", 0)}
+    finally:
+        consumer.close()
+
+
+T0 = TopicPartition("t", 0)
+
+
+@pytest.mark.parametrize("call", ["beginning_offsets", "end_offsets"])
+@pytest.mark.parametrize(("partitions", "message"), [
+    ({T0: 5}, f"partitions must be a list of TopicPartition, not the dict {{{T0!r}: 5}}"),
+    ("t", "partitions must be a list of TopicPartition, not the str 't'"),
+    (bytearray(b"t"), "partitions must be a list of TopicPartition, not the bytearray "
+     "bytearray(b't')"),
+    (5, "partitions must be a list of TopicPartition, not the int 5"),
+    (T0, f"partitions must be a list of TopicPartition, not the TopicPartition {T0!r}: "
+     f"pass [{T0!r}]"),
+], ids=["dict", "str", "bytearray", "int", "partition"])
+def test_the_consumers_offset_lookups_refuse_what_is_not_a_list(broker, call, partitions,
+                                                                 message):
+    consumer = KafkaConsumer(broker=broker)
+    try:
+        with raises_type_error(message):
+            getattr(consumer, call)(partitions)
+    finally:
+        consumer.close()
+
+
+@pytest.mark.parametrize("call", ["pause", "resume", "seek_to_beginning", "seek_to_end"])
+@pytest.mark.parametrize("several", [[T0], {T0}, (T0, TopicPartition("t", 1))],
+                         ids=["list", "set", "tuple"])
+def test_a_partition_argument_holding_several_is_refused_and_nothing_moves(broker, call,
+                                                                          several):
+    broker.append("t", 0, [(None, b"a"), (None, b"b")])
+    consumer = KafkaConsumer(broker=broker)
+    try:
+        consumer.assign([T0])
+        consumer.seek(T0, 0)
+        consumer.pause(T0)
+        with raises_type_error(f"{call}() takes each partition as an argument of its own, not "
+                               f"the {type(several).__name__} {several!r}: "
+                               f"{call}(*partitions)"):
+            getattr(consumer, call)(several)
+        assert consumer.paused() == {T0}
+        assert consumer.position(T0) == 0
+    finally:
+        consumer.close()
+
+
+def test_good_partition_arguments_are_still_taken(broker):
+    broker.append("t", 0, [(None, b"a"), (None, b"b")])
+    consumer = KafkaConsumer(broker=broker)
+    try:
+        for partitions in ([T0], (T0,), [("t", 0)]):
+            assert consumer.end_offsets(partitions) == {T0: 2}
+            assert consumer.beginning_offsets(partitions) == {T0: 0}
+        assert consumer.end_offsets(tp for tp in [T0]) == {T0: 2}  # any iterable
+        consumer.assign([T0])
+        consumer.pause(("t", 0))  # a (topic, partition) tuple is one partition
+        assert consumer.paused() == {T0}
+        consumer.resume(*[T0])
+        assert consumer.paused() == set()
+        consumer.seek_to_end(T0)
+        assert consumer.position(T0) == 2
     finally:
         consumer.close()
