@@ -4,7 +4,9 @@ A committed offset is the next one to read. A group member's commit carries its 
 generation, so the coordinator can refuse one from a member that missed a rebalance
 (``UnknownMemberIdError``, ``IllegalGenerationError``, or ``RebalanceInProgressError`` while the
 leader's assignment is awaited; the consumer raises them as ``CommitFailedError``, as
-kafka-python does, and rejoins). Auto-commit runs at most every
+kafka-python does, and rejoins). A subscribed consumer that has no generation (before its
+first ``poll()`` joined the group, or after it was removed) does not send its commit at all:
+``CommitFailedError`` too, as in the Java client and kafka-python. Auto-commit runs at most every
 ``auto_commit_interval_ms`` from ``poll()``, and before partitions are revoked; its failures are
 logged, not raised, because the records are simply read again. ``commit_async`` callbacks wait
 here until the caller's thread runs them. A commit answered COORDINATOR_NOT_AVAILABLE or
@@ -26,6 +28,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from pcmodel.topics.broker_checks import _check_int, _check_mapping
 from pcmodel.topics.errors import (
     CommitFailedError,
     CoordinatorNotAvailableError,
@@ -46,6 +49,9 @@ __all__ = ["CommitterMixin"]
 
 # Named after the consumer, which is what a user configures logging for.
 logger = logging.getLogger("pcmodel.topics.consumer")
+
+#: The largest offset Kafka can store: offsets are Java longs (int64 on the wire).
+OFFSET_MAX = 2**63 - 1
 
 
 class CommitterMixin:
@@ -75,7 +81,10 @@ class CommitterMixin:
         ``timeout_ms`` (default
         ``request_timeout_ms``) bounds the wait: a commit the group's coordinator cannot take
         now is tried again every ``retry_backoff_ms`` (see the module), then
-        ``KafkaTimeoutError``.
+        ``KafkaTimeoutError``. ``offsets`` that are not a mapping (a list of partitions, a str)
+        raise ``TypeError``, and an offset that is not an int ``>= 0`` (and at most
+        ``2**63 - 1``, a Java long) ``TypeError`` or ``IllegalArgumentError``, before anything is
+        sent.
         """
         self._check_open()
         deadline = time.monotonic() + self._timeout_s(timeout_ms)
@@ -102,22 +111,29 @@ class CommitterMixin:
         """Commit without raising; ``callback(offsets, exception_or_None)`` runs in ``poll()``.
 
         A refusal (``CommitFailedError``, ``OffsetMetadataTooLargeError``, a coordinator that
-        cannot take the commit now) is the future's exception and the callback's second
-        argument.
+        cannot take the commit now, ``UnknownTopicOrPartitionError`` for a partition that does
+        not exist, ``FencedInstanceIdError``) is the future's exception and the callback's
+        second argument, as the Java client and kafka-python hand it to the callback.
 
         Returns a :class:`~pcmodel.topics.futures.CommitFuture` already holding the outcome,
         read as kafka-python's future is (``is_done``, ``value``, ``exception``,
-        ``succeeded()``, ``add_callback``). Argument errors (not assigned, negative offset, no
-        group) still raise at once.
+        ``succeeded()``, ``add_callback``). Argument errors (offsets as :meth:`commit` checks
+        them, no group, a ``callback`` that is not callable) still raise at once, before
+        anything is sent. A callback that raises makes that ``poll()`` (or ``commit()``) raise
+        it, as the Java client's does; the callbacks queued after it run at the next one.
         """
         self._check_open()
+        if callback is not None and not callable(callback):
+            raise TypeError(f"callback must be callable as callback(offsets, exception) or "
+                            f"None, not the {type(callback).__name__} {callback!r}")
         to_commit = self._offsets_to_commit(offsets, "commit_async")
         error: BaseException | None = None
         try:
             if to_commit:
                 self._send_commit(to_commit)
         except (CommitFailedError, CoordinatorNotAvailableError, NotCoordinatorError,
-                OffsetMetadataTooLargeError) as exc:
+                OffsetMetadataTooLargeError, UnknownTopicOrPartitionError,
+                FencedInstanceIdError) as exc:
             error = exc
         future = CommitFuture(to_commit, error)
         callback = callback or self.config["default_offset_commit_callback"]
@@ -135,10 +151,13 @@ class CommitterMixin:
         ``group_id``; the partition need not be assigned. ``timeout_ms`` (default
         ``request_timeout_ms``) bounds the lookup: a ``read_committed`` consumer's waits while
         a transaction stages the group's offset for the partition (KIP-447), then raises
-        ``KafkaTimeoutError``; otherwise it answers at once.
+        ``KafkaTimeoutError``; otherwise it answers at once. ``TypeError`` for a ``metadata``
+        that is not a bool (``"no"`` would be read as true).
         """
         self._check_open()
         tp = validate_topic_partition(partition)
+        if not isinstance(metadata, bool):
+            raise TypeError(f"metadata must be True or False, got {metadata!r}")
         deadline = time.monotonic() + self._timeout_s(timeout_ms)
         self._require_group("committed")
         found = self._committed_offsets([tp], deadline)
@@ -164,14 +183,15 @@ class CommitterMixin:
         # it exists): a tool that resets a group's offsets commits partitions it never reads.
         self._check_open()
         result = {}
-        for tp, value in offsets.items():
+        for tp, value in _check_mapping(
+                "offsets", offsets, "TopicPartition to OffsetAndMetadata or int").items():
             tp = validate_topic_partition(tp)
             if not isinstance(value, OffsetAndMetadata):
                 if isinstance(value, bool) or not isinstance(value, int):
-                    raise TypeError(f"offset for {tp} must be an int or OffsetAndMetadata")
+                    raise TypeError(f"offset for {tp} must be an int or OffsetAndMetadata, "
+                                    f"got {value!r}")
                 value = OffsetAndMetadata(value)
-            if value.offset < 0:
-                raise IllegalArgumentError(f"offset for {tp} must be >= 0, got {value.offset}")
+            _check_int(f"offset for {tp}", value.offset, 0, IllegalArgumentError, OFFSET_MAX)
             result[tp] = value
         return result
 
@@ -187,7 +207,16 @@ class CommitterMixin:
 
     def _send_commit(self, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
         if self._subscribed_topics is not None:
-            member_id, generation = self._member_id, self._generation
+            with self._lock:
+                member_id, generation = self._member_id, self._generation
+            if not member_id or generation < 0:
+                # A subscribed consumer commits as a member, as the Java client and
+                # kafka-python do: sent without a generation, the commit would be taken as a
+                # consumer's outside the group while the group has no member.
+                raise CommitFailedError(
+                    f"the commit cannot be completed: this consumer is not a member of group "
+                    f"{self._group_id!r} (not joined yet, or removed); poll() joins it, then "
+                    "commit again")
             instance_id = self.config["group_instance_id"]
         else:
             member_id, generation, instance_id = "", -1, None
@@ -234,6 +263,9 @@ class CommitterMixin:
         self._commit_quietly(self._offsets_to_commit(None, "auto-commit"))
 
     def _run_commit_callbacks(self) -> None:
-        callbacks, self._commit_callbacks = self._commit_callbacks, []
-        for callback in callbacks:
-            callback()
+        """Run the queued ``commit_async`` callbacks in order. Each is taken off the queue
+        before it runs, so one that raises leaves the others queued for the next call (the
+        Java client's ``OffsetCommitCallbackInvoker`` polls its queue the same way)."""
+        callbacks = self._commit_callbacks
+        while callbacks:
+            callbacks.pop(0)()

@@ -341,7 +341,8 @@ class KafkaConsumer(
         return self
 
     def __next__(self) -> ConsumerRecord:
-        """The next record; ``StopIteration`` after ``consumer_timeout_ms`` without one."""
+        """The next record; ``StopIteration`` after ``consumer_timeout_ms`` without one.
+        Raises as ``poll()``: ``IllegalStateError`` once closed (kafka-python's stops)."""
         if self._iter_records:
             return self._iter_records.popleft()
         timeout_ms = self.config["consumer_timeout_ms"]
@@ -358,9 +359,6 @@ class KafkaConsumer(
             if time.monotonic() >= deadline:
                 raise StopIteration
 
-        # In a group, a deleted topic is taken away by the rebalance that its deletion starts.
-
-
     # --- closing ------------------------------------------------------------------------------
 
     def close(self, autocommit: bool = True, timeout_ms: int | None = None) -> None:
@@ -370,19 +368,31 @@ class KafkaConsumer(
         is gone (nothing is committed then), as the Java client's ``onLeavePrepare``.
 
         Raises nothing for a member that was already removed. Threads are joined, waiting at
-        most ``timeout_ms`` (default: ``fetch_max_wait_ms`` plus 5 s).
+        most ``timeout_ms`` (default: ``fetch_max_wait_ms`` plus 5 s). A bad ``timeout_ms``
+        (negative too, as in Java) or ``autocommit`` raises before anything is done. A raising
+        ``commit_async`` callback or listener does not stop the close: every callback runs,
+        the member leaves, the threads stop, then the first exception is raised (as Java's).
         """
+        if not isinstance(autocommit, bool):
+            raise TypeError(f"autocommit must be True or False, got {autocommit!r}")
+        if timeout_ms is not None:
+            self._timeout_s(timeout_ms)
         if self._closed:
             return
-        deadline = None if timeout_ms is None else time.monotonic() + max(0, timeout_ms) / 1000
+        deadline = None if timeout_ms is None else time.monotonic() + timeout_ms / 1000
         if deadline is not None:
             # Calls to a broker process that does not answer end by the deadline (as Kafka's
             # close(timeout) forces the close when the commit and the leave take too long).
             for conn in self._connections:
                 if conn is not self._broker and hasattr(conn, "bound_calls"):
                     conn.bound_calls(deadline)
+        first_error: BaseException | None = None
         try:
-            self._run_commit_callbacks()
+            while self._commit_callbacks:  # each runs, whichever raises: none is run later
+                try:
+                    self._run_commit_callbacks()
+                except Exception as exc:
+                    first_error = first_error or exc
             if self._subscribed_topics is not None and self._member_id:
                 self._leave_group(commit=autocommit)
             elif (
@@ -394,8 +404,12 @@ class KafkaConsumer(
                 self._commit_quietly(self._offsets_to_commit(None, "close"))
         except KafkaTimeoutError as exc:
             logger.warning("close(): %s; the consumer closed without leaving its group", exc)
+        except Exception as exc:  # a listener's, raised once the member has left
+            first_error = first_error or exc
         finally:
             self._shutdown_threads(timeout_ms)
+        if first_error is not None:
+            raise first_error
 
     def _shutdown_threads(self, timeout_ms: int | None) -> None:
         with self._lock:

@@ -56,6 +56,13 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "clock": time.monotonic,
 }
 
+#: Keys that Kafka's ConsumerConfig types INT: at most Java's Integer.MAX_VALUE (about 24.8
+#: days in milliseconds). A larger timeout would overflow the lock waits and close()'s joins.
+_JAVA_INTS = ("fetch_max_wait_ms", "auto_commit_interval_ms", "request_timeout_ms",
+              "max_poll_records", "max_poll_interval_ms", "session_timeout_ms",
+              "heartbeat_interval_ms")
+_INT_MAX = 2**31 - 1
+
 _RESET_POLICIES = ("earliest", "latest", "none")
 #: kafka-python's deprecated spellings of auto_offset_reset, translated as it does.
 _DEPRECATED_RESET = {"smallest": "earliest", "largest": "latest"}
@@ -111,20 +118,27 @@ def validate_config(config: dict[str, Any]) -> None:
     if config["group_instance_id"] is not None and group_id is None:
         raise KafkaConfigurationError("group_instance_id requires group_id")
     reset = config["auto_offset_reset"]
-    config["auto_offset_reset"] = _DEPRECATED_RESET.get(reset, reset)
+    if isinstance(reset, str):  # another value (a list) may not be hashable: refused below
+        config["auto_offset_reset"] = _DEPRECATED_RESET.get(reset, reset)
     for key in ("fetch_max_wait_ms", "auto_commit_interval_ms", "request_timeout_ms",
                 "retry_backoff_ms"):
         check_int(config, key, 0)
+    for key in _JAVA_INTS:
+        if isinstance(config[key], int) and config[key] > _INT_MAX:
+            raise KafkaConfigurationError(
+                f"{key} must be at most {_INT_MAX} (a Java int, as in Kafka's ConsumerConfig), "
+                f"got {config[key]!r}")
+    for key in ("enable_auto_commit", "allow_auto_create_topics"):
+        if not isinstance(config[key], bool):
+            # Kafka's BOOLEAN type: a str such as "false" would otherwise be read as true.
+            raise KafkaConfigurationError(f"{key} must be True or False, got {config[key]!r}")
+    if not isinstance(config["client_id"], str):
+        raise KafkaConfigurationError(f"client_id must be a str, got {config['client_id']!r}")
     if config["fetch_max_wait_ms"] >= config["request_timeout_ms"]:
         # kafka-python's rule: a long poll must end before the request times out.
         raise KafkaConfigurationError(
             f"request_timeout_ms ({config['request_timeout_ms']}) must be larger than "
             f"fetch_max_wait_ms ({config['fetch_max_wait_ms']})"
-        )
-    if not isinstance(config["allow_auto_create_topics"], bool):
-        raise KafkaConfigurationError(
-            "allow_auto_create_topics must be True or False, got "
-            f"{config['allow_auto_create_topics']!r}"
         )
     callback = config["default_offset_commit_callback"]
     if callback is not None and not callable(callback):

@@ -31,7 +31,8 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from pcmodel.topics.broker_checks import _check_partitions
+from pcmodel.topics.broker_checks import _check_int, _check_mapping, _check_partitions
+from pcmodel.topics.commits import OFFSET_MAX
 from pcmodel.topics.config import MAX_WAIT_MS, waitable_ms
 from pcmodel.topics.errors import (
     IllegalArgumentError,
@@ -76,13 +77,11 @@ class PositionsMixin:
         makes the next fetch out of range, and ``auto_offset_reset`` applies then (``'none'``:
         ``poll()`` raises ``OffsetOutOfRangeError``). Raises ``UnassignedPartitionError`` (an
         ``IllegalStateError`` and a ``ValueError``) if not assigned, ``IllegalArgumentError`` (a
-        ``ValueError``) for a negative offset; nothing changes then.
+        ``ValueError``) for a negative offset or one above ``2**63 - 1`` (offsets are Java
+        longs), ``TypeError`` for one that is not an int; nothing changes then.
         """
         tp = self._assigned(partition, "seek")
-        if isinstance(offset, bool) or not isinstance(offset, int):
-            raise TypeError(f"offset must be an int, got {offset!r}")
-        if offset < 0:
-            raise IllegalArgumentError(f"seek offset must be >= 0, got {offset}")
+        _check_int("seek offset", offset, 0, IllegalArgumentError, OFFSET_MAX)
         self._seek_many({tp: offset})
 
     def seek_to_beginning(self, *partitions: TopicPartition) -> None:
@@ -195,9 +194,11 @@ class PositionsMixin:
         ``None`` for a partition without such a record. Each found offset comes with the leader
         epoch of its record, as the broker's ListOffsets answers it (a lone broker's records are
         all of epoch 0; on a cluster, the epoch its leader wrote it in). ``timeout_ms`` as for
-        :meth:`beginning_offsets`.
+        :meth:`beginning_offsets`. ``TypeError``, before asking the broker, for ``timestamps``
+        that are not a mapping: a list of partitions would be read as ``(topic, partition)``
+        pairs, each partition's topic taken for a partition and its number for a timestamp.
         """
-        wanted = dict(timestamps)
+        wanted = dict(_check_mapping("timestamps", timestamps, "TopicPartition to int"))
         return self._lookup(lambda: self._conn.offsets_for_times(wanted), timeout_ms, wanted)
 
     def _lookup(self, ask: Callable[[], Any], timeout_ms: float | None,
