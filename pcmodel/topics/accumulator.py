@@ -72,6 +72,8 @@ class AccumulatorMixin:
         sticky = partition is None and key_bytes is None and self._sticky
         if partition is None:
             partition = self._partitioner.partition(topic, key_bytes, partitions, partitions)
+            if self._check_choices:
+                self._check_choice(topic, partition, partitions)
         tps = self._tps.get(topic)
         tp = None if tps is None else tps.get(partition)
         if tp is None:
@@ -92,6 +94,8 @@ class AccumulatorMixin:
             # The sticky partition's batch is complete: move on, and try the new partition.
             self._partitioner.on_new_batch(topic, partition)
             partition = self._partitioner.partition(topic, None, partitions, partitions)
+            if self._check_choices:
+                self._check_choice(topic, partition, partitions)
             tp = self._topic_partition(topic, partition)
             future = self._try_append(tp, record, size, sizes)
             if future is not None:
@@ -105,7 +109,8 @@ class AccumulatorMixin:
             tps = self._tps[topic] = {}
         tp = tps.get(partition)
         if tp is None:
-            tp = tps[partition] = TopicPartition(topic, partition)
+            # int(): an IntEnum partition is sent as a plain int, which a broker process takes.
+            tp = tps[partition] = TopicPartition(topic, int(partition))
         return tp
 
     def _try_append(

@@ -140,7 +140,8 @@ class FutureRecordMetadata:
     ``f(*args, metadata)`` and ``add_errback(f, *args)`` calls ``f(*args, exception)`` once the
     record was acknowledged or failed, in the producer's sender thread (at once, in the calling
     thread, if that already happened). Exceptions raised by callbacks are logged on the
-    ``pcmodel.topics.producer`` logger and do not stop the sender.
+    ``pcmodel.topics.producer`` logger and do not stop the sender, ``SystemExit`` included;
+    a callback run at once in the calling thread that calls ``sys.exit()`` exits as usual.
     """
 
     # One of these is made per send(), so it is kept small: the outcome lives in the batch.
@@ -256,15 +257,19 @@ class FutureRecordMetadata:
                     return self
                 break
         # Already resolved: run now, in this thread, outside the lock (as kafka-python does).
-        self._run([(errback, f)])
+        self._run([(errback, f)], in_sender=False)
         return self
 
     def _take_callbacks(self) -> list:
         callbacks, self._callbacks = self._callbacks or [], None
         return callbacks
 
-    def _run(self, callbacks: list[tuple[bool, Callable[[Any], Any]]]) -> None:
-        """Run the callbacks that match the outcome; log, never raise, their exceptions."""
+    def _run(self, callbacks: list[tuple[bool, Callable[[Any], Any]]], *,
+             in_sender: bool = True) -> None:
+        """Run the callbacks that match the outcome; log, never raise, their exceptions. A
+        ``SystemExit`` is logged too in the sender thread, where it would end the thread in
+        silence (threading ignores it) and leave every later record pending for ever; run in
+        the thread that added the callback (``in_sender=False``), it goes on, as there."""
         succeeded = self.succeeded()
         argument: Any = self._metadata() if succeeded else self._batch.error
         for errback, f in callbacks:
@@ -272,7 +277,9 @@ class FutureRecordMetadata:
                 continue
             try:
                 f(argument)
-            except Exception:
+            except (Exception, SystemExit) as exc:
+                if isinstance(exc, SystemExit) and not in_sender:
+                    raise  # the caller's own sys.exit(), in its own thread
                 log.exception(
                     "error in a producer %s for %s",
                     "errback" if errback else "callback",

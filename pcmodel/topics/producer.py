@@ -73,19 +73,17 @@ from typing import Any
 
 from pcmodel.buffers import make_buffer
 from pcmodel.topics.accumulator import AccumulatorMixin, ProducerState
+from pcmodel.topics.broker_checks import _check_int
 from pcmodel.topics.brokers_clock import brokers_wall_clock
-from pcmodel.topics.errors import (
-    IllegalArgumentError,
-    IllegalStateError,
-    KafkaTimeoutError,
-)
+from pcmodel.topics.errors import IllegalArgumentError, IllegalStateError, KafkaTimeoutError
 from pcmodel.topics.futures import FutureRecordMetadata, ProducerBatch
 from pcmodel.topics.partitioner import Partitioner
 from pcmodel.topics.producer_config import check_extra_keys, check_timeout, validate_config
-from pcmodel.topics.producer_metadata import ProducerMetadataMixin
+from pcmodel.topics.producer_metadata import ProducerMetadataMixin, topic_name
 from pcmodel.topics.producer_metrics import ProducerMetricsMixin
 from pcmodel.topics.producer_partitioning import PartitioningMixin
 from pcmodel.topics.producer_serialization import (
+    MAX_TIMESTAMP_MS,
     MOST_FRAMING_BEYOND_OVERHEAD,
     RECORD_OVERHEAD,
     SerializerMixin,
@@ -111,7 +109,7 @@ class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, Serial
 
     Parameters:
         broker: a ``Broker`` or a ``RemoteBroker`` (anything with the broker's client methods).
-        client_id: a name for this producer (the sender thread is named after it).
+        client_id: a str naming this producer (the sender thread is named after it).
         key_serializer / value_serializer: ``f(obj) -> bytes``, or an object with
             ``serialize(topic, headers, data)`` (kafka-python 3's and the Java client's
             ``Serializer``, closed by :meth:`close`; see :mod:`~pcmodel.topics.serde`); without
@@ -219,6 +217,7 @@ class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, Serial
             "transactional_id": transactional_id,
             "transaction_timeout_ms": transaction_timeout_ms,
             "buffer_variant": buffer_variant,
+            "buffer_instrument": buffer_instrument,
         })
         serializers = {"key_serializer": key_serializer, "value_serializer": value_serializer}
         convert_key, key_sees_headers = converter("key_serializer", key_serializer, "serialize")
@@ -316,27 +315,28 @@ class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, Serial
         Blocks only while the accumulator is full or topic metadata is being waited for (a
         topic that does not exist yet, a ``partition`` the topic does not have yet), for at
         most ``max_block_ms`` in all, then raises ``KafkaTimeoutError``, as the Java client
-        does. Raises, with nothing queued:
-        ``IllegalStateError`` after ``close()`` and, on a transactional producer, outside a
-        transaction (after a failed or fatal one: its error); ``UnknownTopicOrPartitionError``
-        for a topic the broker does not have; ``IllegalArgumentError`` for a negative
-        partition or timestamp; ``SerializationError`` when a
-        serializer fails or a key/value is not bytes; ``MessageSizeTooLargeError`` for a record
-        that could never fit.
+        does. Raises, with nothing queued: ``IllegalStateError`` after ``close()`` and, on a
+        transactional producer, outside a transaction (after a failed or fatal one: its error);
+        ``UnknownTopicOrPartitionError`` for a topic the broker does not have; ``TypeError``
+        for a ``topic`` not a str (a ``StrEnum`` member is sent as its text);
+        ``IllegalArgumentError`` for a negative partition, a header key with no UTF-8 form;
+        ``TypeError`` / ``IllegalArgumentError`` for a timestamp not an int from 0 to 2**63-1;
+        ``SerializationError`` when a serializer fails or a key/value is not bytes;
+        ``MessageSizeTooLargeError`` for a record that could never fit.
         """
         # This is the hot path of every benchmark: checks are ordered so that the common case
         # (bytes or serialized values, no headers, no explicit timestamp) does little work.
         if self._state is not ProducerState.OPEN:
             raise IllegalStateError("send() on a closed KafkaProducer; create a new producer")
         now = self._clock()
-        if type(topic) is not str:
-            raise TypeError(f"topic must be a str, got {topic!r}")
+        if type(topic) is not str:  # a str subclass becomes its text; anything else: TypeError
+            topic = topic_name(topic)
         if not topic:
             raise IllegalArgumentError("topic must be a non-empty str, got ''")
-        if timestamp_ms is not None and (
-            isinstance(timestamp_ms, bool) or not isinstance(timestamp_ms, int) or timestamp_ms < 0
-        ):
-            raise IllegalArgumentError(f"timestamp_ms must be an int >= 0, got {timestamp_ms!r}")
+        if timestamp_ms is not None and (type(timestamp_ms) is not int
+                                         or not 0 <= timestamp_ms <= MAX_TIMESTAMP_MS):
+            timestamp_ms = int(_check_int("timestamp_ms", timestamp_ms, 0, IllegalArgumentError,
+                                          MAX_TIMESTAMP_MS))  # an IntEnum: its plain value
         # As kafka-python: -1 without headers (None or an empty list), as for a missing key.
         if headers is None:
             header_list, header_size = (), -1

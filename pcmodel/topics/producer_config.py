@@ -23,6 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from pcmodel.buffers import VARIANTS
+from pcmodel.instrument import Level
 from pcmodel.topics.compression import get_codec
 from pcmodel.topics.config import (
     MAX_WAIT_MS,
@@ -124,12 +125,17 @@ def validate_config(broker: object, settings: dict[str, Any]) -> dict[str, Any]:
         raise KafkaConfigurationError(
             "broker is required: KafkaProducer(broker=Broker()) or broker=RemoteBroker(handle)"
         )
-    if not callable(getattr(broker, "connect", None)):
+    if isinstance(broker, type) or not callable(getattr(broker, "connect", None)):
         raise KafkaConfigurationError(
             f"broker must be a Broker, a RemoteBroker or a BrokerHandle, got {broker!r}"
+            + ("; pass an instance: broker=Broker()" if isinstance(broker, type) else "")
         )
+    if not isinstance(settings["client_id"], str):
+        raise KafkaConfigurationError(
+            f"client_id must be a str, got {settings['client_id']!r}")
     acks = settings["acks"]
-    if acks not in ACKS or isinstance(acks, bool):
+    # Not a float: 1.0 == 1 would find the key 1, but Kafka's acks is a word or an int.
+    if acks not in ACKS or not isinstance(acks, (int, str)) or isinstance(acks, bool):
         raise KafkaConfigurationError(f"acks must be 0, 1, -1 or 'all', got {acks!r}")
     if settings["retries"] != float("inf"):
         check_int_arg("retries", settings["retries"], 0,
@@ -162,6 +168,10 @@ def validate_config(broker: object, settings: dict[str, Any]) -> dict[str, Any]:
             f"buffer_variant must be one of {', '.join(VARIANTS)}, got "
             f"{settings['buffer_variant']!r}"
         )
+    try:  # here, before the producer connects to the broker, not when its buffer is made
+        Level.parse(settings["buffer_instrument"])
+    except ValueError as exc:
+        raise KafkaConfigurationError(f"buffer_{exc}") from None
     return {**settings, "acks": ACKS[acks], "enable_idempotence": idempotent,
             "delivery_timeout_ms": delivery_timeout_ms}
 

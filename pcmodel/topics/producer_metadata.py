@@ -23,13 +23,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from pcmodel.topics.accumulator import ProducerState
 from pcmodel.topics.errors import (
     IllegalArgumentError,
+    IllegalStateError,
     KafkaTimeoutError,
     UnknownTopicOrPartitionError,
 )
 
-__all__ = ["ProducerMetadataMixin"]
+__all__ = ["ProducerMetadataMixin", "topic_name"]
+
+
+def topic_name(topic: object) -> str:
+    """``topic`` as a plain ``str``: a ``str`` subclass (a ``StrEnum`` member, say) gives its
+    text, as it does to kafka-python, which takes any str; ``TypeError`` for another type."""
+    if isinstance(topic, str):
+        # Not str(topic): a (str, Enum) member prints as "Class.NAME", not as its text.
+        return str.__str__(topic)
+    raise TypeError(f"topic must be a str, got {topic!r}")
 
 
 class ProducerMetadataMixin:
@@ -125,6 +136,11 @@ class ProducerMetadataMixin:
         """The partition numbers of ``topic`` (asks the broker).
 
         A missing topic is created or waited for as by ``send()``; ``KafkaTimeoutError`` after
-        ``max_block_ms`` if it never appears.
+        ``max_block_ms`` if it never appears. ``IllegalStateError`` after ``close()``: the
+        producer's connection is gone (the Java client answers from its cache then, or waits
+        ``max_block_ms`` for metadata its stopped sender never fetches).
         """
-        return set(self._partitions(topic, refresh=True))
+        if self._state is not ProducerState.OPEN:
+            raise IllegalStateError("partitions_for() on a closed KafkaProducer; create a new "
+                                    "producer")
+        return set(self._partitions(topic_name(topic), refresh=True))

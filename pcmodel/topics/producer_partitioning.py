@@ -14,6 +14,9 @@ Three kinds of partitioner (``partitioner=``), each driven as the Java client dr
   ``partitioner_ignore_keys`` configure it.
 - pcmodel's other partitioners (``"sticky"``, ``"round_robin"`` or a
   :class:`~pcmodel.topics.partitioner.Partitioner`): see :mod:`~pcmodel.topics.accumulator`.
+  A partition that a ``Partitioner`` subclass of the application's chooses outside the topic's
+  raises ``IllegalArgumentError`` from ``send()``, as a client partitioner's does (the Java
+  client refuses only a negative one there; a larger one waits ``delivery_timeout_ms``).
 - a partitioner in Kafka's clients' shape: :mod:`~pcmodel.topics.client_partitioner`.
 
 One deliberate difference from the Java client: it ignores the three ``partitioner.*``
@@ -31,9 +34,9 @@ from typing import Any
 
 from pcmodel.topics.builtin_partitioner import BuiltInPartitioner, PartitionLoad, check_settings
 from pcmodel.topics.client_partitioner import resolve_partitioner
-from pcmodel.topics.errors import KafkaConfigurationError
+from pcmodel.topics.errors import IllegalArgumentError, KafkaConfigurationError
 from pcmodel.topics.futures import FutureRecordMetadata
-from pcmodel.topics.partitioner import StickyPartitioner
+from pcmodel.topics.partitioner import RoundRobinPartitioner, StickyPartitioner
 from pcmodel.topics.structs import TopicPartition
 
 __all__ = ["PartitioningMixin"]
@@ -73,6 +76,12 @@ class PartitioningMixin:
                     f"partitioner={partitioner!r}: leave it out, or use the built-in one")
         self._partitioner = chosen  # used only when there is no client partitioner
         self._client_partitioner = client
+        # A Partitioner subclass of the application's is held to the topic's partitions, as a
+        # client partitioner is: a partition the topic lacks would wait delivery_timeout_ms in
+        # retries. pcmodel's own choose among the partitions they are given.
+        self._check_choices = (chosen is not None
+                               and type(chosen) not in (BuiltInPartitioner, StickyPartitioner,
+                                                        RoundRobinPartitioner))
         # Which kind it is, decided once here rather than for every record (send() is hot).
         self._builtin = chosen if isinstance(chosen, BuiltInPartitioner) else None
         self._sticky = isinstance(chosen, StickyPartitioner)
@@ -83,6 +92,14 @@ class PartitioningMixin:
         self._stalled: dict[TopicPartition, float] = {}
         self._track_stalls = (isinstance(chosen, BuiltInPartitioner) and chosen.adaptive
                               and chosen.availability_timeout_ms > 0)
+
+    def _check_choice(self, topic: str, chosen: object, partitions: list[int]) -> None:
+        """``IllegalArgumentError`` unless ``chosen``, the partitioner's choice for a record of
+        ``topic``, is one of its ``partitions``."""
+        if isinstance(chosen, bool) or not isinstance(chosen, int) or chosen not in partitions:
+            raise IllegalArgumentError(
+                f"the partitioner {type(self._partitioner).__name__} chose partition "
+                f"{chosen!r} for topic {topic!r}, which has partitions 0..{len(partitions) - 1}")
 
     def _client_choice(self, topic: str, partition: int | None, key: Any,
                        key_bytes: bytes | None, value: Any, value_bytes: bytes | None,

@@ -28,7 +28,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pcmodel.topics.errors import MessageSizeTooLargeError, SerializationError
+from pcmodel.topics.errors import (
+    IllegalArgumentError,
+    MessageSizeTooLargeError,
+    SerializationError,
+)
 from pcmodel.topics.log_records import (
     MAX_RECORD_OVERHEAD,
     RECORD_BATCH_OVERHEAD,
@@ -36,6 +40,10 @@ from pcmodel.topics.log_records import (
 )
 
 __all__ = ["SerializerMixin"]
+
+#: The latest ``timestamp_ms`` send() takes: Kafka's timestamps are Java longs, and a later one
+#: would fail its whole batch at the broker.
+MAX_TIMESTAMP_MS = 2**63 - 1
 
 #: Bytes a record costs beyond its key, value and headers in pcmodel's accounting (Kafka's
 #: record framing is 14 to 21).
@@ -72,14 +80,12 @@ class SerializerMixin:
     ) -> bytes | None:
         """``obj`` as bytes (None stays None). ``serializer`` is called as ``f(obj)``, or as
         ``f(topic, headers, obj)`` when ``headers`` (the record's list, which it may add to) is
-        not None. Raises SerializationError if the serializer raises, TypeError if the result
-        is not bytes."""
+        not None. A ``bytearray``, ``memoryview`` or bytes subclass becomes plain ``bytes``.
+        Raises SerializationError if the serializer raises, TypeError if the result is not
+        bytes."""
         if obj is None:
             return None
-        if serializer is None:
-            if type(obj) is bytes:
-                return obj
-        else:
+        if serializer is not None:
             try:
                 obj = serializer(obj) if headers is None else serializer(topic, headers, obj)
             except Exception as exc:
@@ -88,17 +94,19 @@ class SerializerMixin:
                 ) from exc
             if obj is None:
                 return None
-        if isinstance(obj, (bytearray, memoryview)):
-            obj = bytes(obj)
-        if not isinstance(obj, bytes):
-            hint = (
-                f"the {what}_serializer returned {type(obj).__name__}; it must return bytes"
-                if serializer is not None
-                else f"pass {what}_serializer=... to turn {type(obj).__name__} into bytes"
-            )
-            # TypeError, as kafka-python raises for a serialized key or value of another type.
-            raise TypeError(f"the {what} for topic {topic!r} is not bytes: {hint}")
-        return obj
+        if type(obj) is bytes:
+            return obj
+        # A bytes subclass too becomes plain bytes: a broker process refuses other types, and
+        # would fail the whole batch, the other records in it included.
+        if isinstance(obj, (bytes, bytearray, memoryview)):
+            return bytes(obj)
+        hint = (
+            f"the {what}_serializer returned {type(obj).__name__}; it must return bytes"
+            if serializer is not None
+            else f"pass {what}_serializer=... to turn {type(obj).__name__} into bytes"
+        )
+        # TypeError, as kafka-python raises for a serialized key or value of another type.
+        raise TypeError(f"the {what} for topic {topic!r} is not bytes: {hint}")
 
 
 def _check_headers(headers: object) -> tuple[tuple[tuple[str, bytes | None], ...], int]:
@@ -106,7 +114,9 @@ def _check_headers(headers: object) -> tuple[tuple[tuple[str, bytes | None], ...
 
     Raises ``TypeError`` (kafka-python's type) unless ``headers`` is a list of (str, bytes)
     pairs, whose value may be ``None`` (a null header value, as the Java client allows; it
-    counts no bytes towards the size).
+    counts no bytes towards the size); ``IllegalArgumentError`` for a key with no UTF-8 form.
+    A pair of subclasses (a namedtuple, a ``StrEnum`` key, a bytes subclass) is returned as a
+    plain ``(str, bytes)`` tuple.
     """
     if headers is None:
         return (), 0
@@ -127,6 +137,17 @@ def _check_headers(headers: object) -> tuple[tuple[tuple[str, bytes | None], ...
                 f"each header must be a (str, bytes) pair (or (str, None)), got {pair!r}; "
                 "encode values to bytes"
             )
+        if type(pair) is not tuple or type(pair[0]) is not str or (
+                pair[1] is not None and type(pair[1]) is not bytes):
+            # Subclasses (a namedtuple, a StrEnum key) as plain values: a broker process
+            # refuses other types, and would fail the whole batch.
+            pair = (str.__str__(pair[0]), None if pair[1] is None else bytes(pair[1]))
+        try:
+            key_size = len(pair[0].encode("utf-8"))
+        except UnicodeEncodeError:  # a lone surrogate: no UTF-8 for the wire
+            raise IllegalArgumentError(
+                f"header key {pair[0]!r} cannot be encoded as UTF-8 (a lone surrogate); "
+                "pass valid text") from None
         result.append(pair)
-        size += len(pair[0].encode("utf-8")) + (0 if pair[1] is None else len(pair[1]))
+        size += key_size + (0 if pair[1] is None else len(pair[1]))
     return tuple(result), size

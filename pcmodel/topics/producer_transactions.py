@@ -45,7 +45,9 @@ do to the producer: being fenced (``ProducerFencedError``, or ``InvalidProducerE
 from an append) is fatal, so every later call raises it and only ``close()`` works; an error of
 a batch or of the group coordinator (``CommitFailedError``: the consumer was replaced)
 makes the transaction abortable; a retriable one (a broker process that did not answer in
-time) changes nothing, and the call may be made again.
+time) changes nothing, and the call may be made again. After ``close()`` each of these calls
+raises ``IllegalStateError``, as the Java client's do (kafka-python lets a begin or a commit
+through, with nothing to send them).
 
 :class:`TransactionalProducerMixin` is one part of
 :class:`~pcmodel.topics.producer.KafkaProducer`.
@@ -62,6 +64,8 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from pcmodel.topics.accumulator import ProducerState
+from pcmodel.topics.broker_checks import _check_mapping
 from pcmodel.topics.errors import (
     CommitFailedError,
     IllegalArgumentError,
@@ -72,7 +76,14 @@ from pcmodel.topics.errors import (
     OffsetMetadataTooLargeError,
     UnknownMemberIdError,
 )
-from pcmodel.topics.structs import ConsumerGroupMetadata, OffsetAndMetadata, TopicPartition
+from pcmodel.topics.group_answers import validate_group_id
+from pcmodel.topics.group_offsets import checked_offset
+from pcmodel.topics.structs import (
+    ConsumerGroupMetadata,
+    OffsetAndMetadata,
+    TopicPartition,
+    validate_topic_partition,
+)
 from pcmodel.topics.transaction_manager import TransactionManager
 from pcmodel.topics.transaction_manager import TransactionState as S
 
@@ -141,6 +152,10 @@ class TransactionalProducerMixin:
 
         Blocks for two broker calls, at most ``max_block_ms``. Raises ``IllegalStateError``
         outside a transaction, ``IllegalArgumentError`` for a consumer without a group,
+        ``TypeError`` / ``IllegalArgumentError`` (``InvalidGroupIdError`` for an empty group
+        id) for arguments of the wrong type or out of range, before anything is sent (the
+        transaction stays as it was, as in the Java client, whose types and
+        ``OffsetAndMetadata`` refuse them before the call),
         ``ProducerFencedError`` (fatal), ``OffsetMetadataTooLargeError`` for metadata longer
         than the broker's ``offset.metadata.max.bytes`` (fatal, as in the Java client and
         kafka-python, whose transaction managers treat that answer as unexpected: close the
@@ -148,7 +163,7 @@ class TransactionalProducerMixin:
         """
         txn = self._transactions_of("send_offsets_to_transaction")
         member = _group_member(group_metadata)
-        items = dict(offsets)
+        items = _checked_offsets(offsets)
         with self._one_transactional_call("send_offsets_to_transaction"):
             txn.require("send_offsets_to_transaction", S.IN_TRANSACTION)
             producer_id, producer_epoch = self._producer_id
@@ -213,7 +228,8 @@ class TransactionalProducerMixin:
         """``close()`` aborts a transaction left open, as the Java client does; a failure (a
         fenced producer, a broker that is gone) is logged: closing goes on."""
         txn = self._transaction_manager
-        if txn is None or txn.state not in (S.IN_TRANSACTION, S.ABORTABLE_ERROR):
+        if (txn is None or txn.state not in (S.IN_TRANSACTION, S.ABORTABLE_ERROR)
+                or self._state is not ProducerState.OPEN):  # closed already: nothing to send
             return
         try:
             self._abort("close", timeout)
@@ -226,6 +242,10 @@ class TransactionalProducerMixin:
         if txn is None:
             raise IllegalStateError(f"{call}() needs a transactional producer: create it with "
                                     "KafkaProducer(transactional_id=...)")
+        # As the Java client's throwIfProducerClosed(): a closed producer has no sender left to
+        # send a transaction's records (close() itself aborts before it starts closing).
+        if self._state is not ProducerState.OPEN:
+            raise IllegalStateError(f"{call}() on a closed KafkaProducer; create a new producer")
         if threading.current_thread() is self._sender:
             raise IllegalStateError(f"{call}() from a producer callback would wait for itself")
         return txn
@@ -293,9 +313,22 @@ class TransactionalProducerMixin:
         self._sequences.clear()
 
 
+def _checked_offsets(offsets: object) -> dict[TopicPartition, OffsetAndMetadata | int]:
+    """``offsets`` as a dict, each entry checked as the coordinator checks it, so that a bad
+    one fails before AddOffsetsToTxn rather than making the transaction abortable after it."""
+    checked: dict[TopicPartition, OffsetAndMetadata | int] = {}
+    for tp, value in _check_mapping("offsets", offsets,
+                                    "TopicPartition to OffsetAndMetadata or int").items():
+        tp = validate_topic_partition(tp)
+        checked_offset(tp, value)
+        checked[tp] = value  # as given: the coordinator weighs the metadata as given
+    return checked
+
+
 def _group_member(group_metadata: ConsumerGroupMetadata | str) -> ConsumerGroupMetadata:
     """The consumer that ``send_offsets_to_transaction`` stages offsets for."""
     if isinstance(group_metadata, str):
+        validate_group_id(group_metadata)
         return ConsumerGroupMetadata(group_metadata)
     if not isinstance(group_metadata, ConsumerGroupMetadata):
         raise TypeError("group_metadata must be consumer.group_metadata() or a group id str, "
@@ -303,4 +336,5 @@ def _group_member(group_metadata: ConsumerGroupMetadata | str) -> ConsumerGroupM
     if group_metadata.group_id is None:
         raise IllegalArgumentError("the consumer has no group_id: its offsets cannot be "
                                    "committed; give it a group_id")
+    validate_group_id(group_metadata.group_id)
     return group_metadata
