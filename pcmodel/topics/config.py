@@ -75,6 +75,15 @@ def _number(minimum: float = 0) -> Callable[[str, Any], None]:
     return check
 
 
+def _integer(minimum: int) -> Callable[[str, Any], None]:
+    """The check of a key Kafka types INT: an int, at least ``minimum``."""
+    def check(key: str, value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise KafkaConfigurationError(f"{key} must be an int >= {minimum}, got {value!r}")
+
+    return check
+
+
 def _optional_number(key: str, value: Any) -> None:
     if value is not None:
         _number()(key, value)
@@ -142,7 +151,7 @@ COMMON_NO_EFFECT: dict[str, NoEffect] = {
     "connections_max_idle_ms": NoEffect(_number(), _NETWORK),
     "kafka_client": NoEffect(_anything, _NETWORK),
     "max_in_flight_requests_per_connection": NoEffect(
-        _number(1), "a client sends one request at a time, so order never depends on it"),
+        _integer(1), "a client sends one request at a time, so order never depends on it"),
     "metric_reporters": NoEffect(_anything, _METRICS),
     "metrics_enabled": NoEffect(_boolean, _METRICS),
     "metrics_num_samples": NoEffect(_number(1), _METRICS),
@@ -179,7 +188,7 @@ COMMON_NO_EFFECT: dict[str, NoEffect] = {
 PRODUCER_NO_EFFECT: dict[str, NoEffect] = {
     **COMMON_NO_EFFECT,
     "max_in_flight_requests_per_connection": NoEffect(
-        _number(1), "for a producer, above 5 turns idempotence off, as in Kafka (an error "
+        _integer(1), "for a producer, above 5 turns idempotence off, as in Kafka (an error "
         "with enable_idempotence=True)"),
 }
 

@@ -176,6 +176,8 @@ class ConnectCounter:
         ({"client_id": 5}, "client_id must be a str"),
         ({"client_id": b"p"}, "client_id must be a str"),
         ({"acks": 1.0}, "acks must be"),
+        # Kafka types it INT: 6.5 passed, and (above 5) silently turned idempotence off.
+        ({"max_in_flight_requests_per_connection": 6.5}, "must be an int >= 1"),
     ],
 )
 def test_a_bad_setting_is_refused_before_the_broker_is_contacted(broker, config, match):
