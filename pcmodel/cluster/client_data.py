@@ -21,8 +21,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pcmodel.topics.broker import AppendResult, FetchError, FetchResult
-from pcmodel.topics.broker_checks import _check_mapping
-from pcmodel.topics.errors import KafkaError
+from pcmodel.topics.broker_checks import INT16_MAX, INT64_MAX, _check_int, _check_mapping
+from pcmodel.topics.errors import IllegalArgumentError, KafkaError
 from pcmodel.topics.log_transactions import check_isolation_level
 from pcmodel.topics.structs import TopicPartition, validate_topic_partition
 
@@ -41,11 +41,18 @@ class DataRequestsMixin:
                          transaction_timeout_ms: int = 60_000) -> tuple[int, int]:
         """A new idempotent producer id, or the given one with its epoch bumped; with a
         ``transactional_id``, the id's producer id and epoch from its transaction coordinator
-        (see :mod:`~pcmodel.cluster.client_transactions`)."""
+        (see :mod:`~pcmodel.cluster.client_transactions`). ``IllegalArgumentError`` for an
+        id or epoch beyond its field of InitProducerId (int64, int16)."""
+        # Only the upper bounds: a negative id is "none", as on the wire.
+        _check_int("producer_id", producer_id, -INT64_MAX - 1, IllegalArgumentError, INT64_MAX)
+        _check_int("producer_epoch", producer_epoch, -INT16_MAX - 1, IllegalArgumentError,
+                   INT16_MAX)
         if transactional_id is not None:
             return self._init_transactional_id(transactional_id, transaction_timeout_ms,
                                                producer_id, producer_epoch)
-        if producer_id < 0:
+        if producer_id < 0 or producer_epoch == INT16_MAX:
+            # An epoch bumped past the int16 a batch carries it in: a new id instead, as Kafka
+            # gives one when a producer's epoch is exhausted.
             return self._cluster.init_producer_id()
         return producer_id, producer_epoch + 1
 
@@ -85,9 +92,12 @@ class DataRequestsMixin:
         position and asks again), as a Kafka consumer refreshes metadata and retries. Each
         leader answers at ``isolation_level`` as ``Broker.fetch`` does (``read_committed``:
         below its last stable offset, with the aborted transactions of what it read).
-        ``TypeError`` for ``offsets`` that are not a mapping, before any wait.
+        ``TypeError`` for ``offsets`` that are not a mapping, ``IllegalArgumentError`` for an
+        offset below 0 or above ``2**63 - 1`` (an int64 in Fetch), before any wait.
         """
         _check_mapping("offsets", offsets, "TopicPartition to int")
+        for tp, offset in offsets.items():  # a leader's refusal would be taken for its absence
+            _check_int(f"offset of {tp}", offset, 0, IllegalArgumentError, INT64_MAX)
         if check_isolation_level(isolation_level):
             self._check_transactions_due()  # type: ignore[attr-defined]
         deadline = time.monotonic() + timeout

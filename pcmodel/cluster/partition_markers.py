@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from pcmodel.cluster.errors import NotEnoughReplicasError
 from pcmodel.cluster.purgatory import ProduceFuture, ProduceResult
-from pcmodel.topics.broker_checks import _check_marker
+from pcmodel.topics.broker_checks import _check_marker, _check_producer_batch
 from pcmodel.topics.errors import IllegalArgumentError, KafkaError
 from pcmodel.topics.structs import TopicPartition
 
@@ -38,10 +38,17 @@ __all__ = ["ClusterMarkers", "NodeMarkers", "check_marker", "check_transactional
 
 
 def check_transactional(producer: object, transactional: object) -> None:
-    """Raise ``TypeError`` unless ``transactional`` is a bool, ``IllegalArgumentError`` for a
-    transactional batch without its ``producer``."""
+    """Raise ``TypeError`` unless ``transactional`` is a bool and ``producer`` ``None`` or a
+    ``(producer_id, producer_epoch, first_sequence)`` triple of ints, ``IllegalArgumentError``
+    for one of them below 0 or beyond its field of Kafka's record batch (int64, int16, int32)
+    and for a transactional batch without its ``producer``."""
     if not isinstance(transactional, bool):
         raise TypeError(f"transactional must be True or False, got {transactional!r}")
+    if producer is not None:
+        if not isinstance(producer, (tuple, list)) or len(producer) != 3:
+            raise TypeError("producer must be (producer_id, producer_epoch, first_sequence), "
+                            f"got {producer!r}")
+        _check_producer_batch(*producer)
     if transactional and producer is None:
         raise IllegalArgumentError("a transactional batch needs producer=(producer_id, "
                                    "producer_epoch, first_sequence)")

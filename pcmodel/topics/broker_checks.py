@@ -18,13 +18,27 @@ from typing import Any, TypeVar
 from pcmodel.topics.errors import IllegalArgumentError, InvalidRequestError
 from pcmodel.topics.structs import ElectionType, TopicPartition, validate_topic_partition
 
-__all__: list[str] = []  # package-internal: used by the broker's parts and its callers
+__all__ = ["INT16_MAX", "INT32_MAX", "INT64_MAX"]  # the rest is package-internal
 
 _T = TypeVar("_T")
+
+# The largest values of Kafka's wire types (Java's Short, Integer and Long.MAX_VALUE). A value
+# the broker stores or answers must fit the field Kafka carries it in, or a Kafka client could
+# not be sent it: an encoder fails on it, or the answer is cut. So each such entry point takes
+# one of these as its ``maximum``.
+#: int16: producer epochs (Produce, InitProducerId, WriteTxnMarkers) and replication factors.
+INT16_MAX = 2**15 - 1
+#: int32: partition counts and ids, leader and coordinator epochs, base sequences, generations,
+#: session and rebalance timeouts.
+INT32_MAX = 2**31 - 1
+#: int64: offsets, timestamps (ms), producer ids and retention times.
+INT64_MAX = 2**63 - 1
 
 
 def _check_int(name: str, value: Any, minimum: int, error: type[Exception],
                maximum: int | None = None) -> int:
+    """``value`` itself if it is an int (not a bool) from ``minimum`` to ``maximum`` (``None``:
+    no upper bound); ``TypeError`` for another type, ``error`` for an int out of range."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{name} must be an int, got {value!r}")
     if value < minimum:
@@ -103,12 +117,25 @@ def _check_marker(producer_id: object, producer_epoch: object, commit: object,
     """Raise ``IllegalArgumentError`` (``TypeError`` for ``commit`` and non-ints) unless these
     are the arguments of a transaction marker: the producer's id and epoch ints ``>= 0``, the
     coordinator epoch an int ``>= -1`` (an administrator's abort may send ``-1``, older than
-    any coordinator's), ``commit`` a bool."""
-    _check_int("producer_id", producer_id, 0, IllegalArgumentError)
-    _check_int("producer_epoch", producer_epoch, 0, IllegalArgumentError)
-    _check_int("coordinator_epoch", coordinator_epoch, -1, IllegalArgumentError)
+    any coordinator's), each within its field of WriteTxnMarkers (int64, int16, int32),
+    ``commit`` a bool."""
+    _check_int("producer_id", producer_id, 0, IllegalArgumentError, INT64_MAX)
+    _check_int("producer_epoch", producer_epoch, 0, IllegalArgumentError, INT16_MAX)
+    _check_int("coordinator_epoch", coordinator_epoch, -1, IllegalArgumentError, INT32_MAX)
     if not isinstance(commit, bool):
         raise TypeError(f"commit must be True or False, got {commit!r}")
+
+
+def _check_producer_batch(producer_id: object, producer_epoch: object,
+                          first_sequence: object) -> None:
+    """Raise ``IllegalArgumentError`` (``TypeError`` for non-ints) unless these are the
+    producer fields of an idempotent batch, each an int from 0 to the largest its field of a
+    Produce request's record batch carries: the producer id an int64, its epoch an int16, the
+    base sequence an int32 (sequences wrap to 0 past it, as Kafka's do). Checked once per
+    batch."""
+    _check_int("producer_id", producer_id, 0, IllegalArgumentError, INT64_MAX)
+    _check_int("producer_epoch", producer_epoch, 0, IllegalArgumentError, INT16_MAX)
+    _check_int("first_sequence", first_sequence, 0, IllegalArgumentError, INT32_MAX)
 
 
 def _check_election_type(value: Any) -> ElectionType:

@@ -48,11 +48,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from pcmodel.topics.broker_checks import _check_list, _check_mapping
+from pcmodel.topics.broker_checks import INT32_MAX, _check_int, _check_list, _check_mapping
 from pcmodel.topics.consumer_group import ConsumerGroup, HeartbeatAnswer, validate_heartbeat
 from pcmodel.topics.consumer_group_members import Assignment, ConsumerGroupMember, MemberState
 from pcmodel.topics.coordinator import GroupCoordinator, validate_group_id
-from pcmodel.topics.errors import GroupIdNotFoundError, IllegalArgumentError
+from pcmodel.topics.errors import GroupIdNotFoundError, IllegalArgumentError, InvalidRequestError
 from pcmodel.topics.group_answers import GroupState
 from pcmodel.topics.group_configs import consumer_group_timeouts
 from pcmodel.topics.group_migration import (
@@ -181,7 +181,8 @@ class ConsumerGroupsMixin:
         The ``None`` fields mean "unchanged since my last heartbeat", as on the wire;
         ``owned_partitions`` maps topic names to the partitions the member owns. Returns at
         once, with the member's epoch and (when it changed, or the heartbeat was a full one)
-        its assignment. Raises ``InvalidRequestError`` for malformed fields,
+        its assignment. Raises ``InvalidRequestError`` for malformed fields (a
+        ``rebalance_timeout_ms`` beyond an int32 among them),
         ``UnsupportedAssignorError``, ``InvalidRegularExpressionError``,
         ``GroupIdNotFoundError`` (no such consumer group, for a heartbeat that is not a join,
         or a classic group with members), ``GroupMaxSizeReachedError``,
@@ -195,6 +196,9 @@ class ConsumerGroupsMixin:
                             ("subscribed_topic_regex", subscribed_topic_regex),
                             ("server_assignor", server_assignor)):
             _check_str(name, value)
+        # Stored with the member, as an int32 (ConsumerGroupHeartbeat's RebalanceTimeoutMs).
+        _check_int("rebalance_timeout_ms", rebalance_timeout_ms, -INT32_MAX - 1,
+                   InvalidRequestError, INT32_MAX)
         names = None if subscribed_topic_names is None else _check_list(
             "subscribed_topic_names", subscribed_topic_names)
         owned = None if owned_partitions is None else {

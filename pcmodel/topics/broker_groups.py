@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from pcmodel.topics.broker_checks import _check_int, _check_mapping, _check_timeout
+from pcmodel.topics.broker_checks import INT32_MAX, _check_int, _check_mapping, _check_timeout
 from pcmodel.topics.consumer_group_errors import GroupMaxSizeReachedError
 from pcmodel.topics.consumer_protocol import PROTOCOL_TYPE
 from pcmodel.topics.coordinator import GroupCoordinator, check_session_timeout, validate_group_id
@@ -117,8 +117,8 @@ class GroupsMixin:
             raise TypeError(f"protocols must be (name, metadata bytes) pairs, got {protocols!r}")
         session = _check_int("session_timeout_ms", session_timeout_ms, 0, IllegalArgumentError)
         rebalance = session if rebalance_timeout_ms is None else _check_int(
-            "rebalance_timeout_ms", rebalance_timeout_ms, 1, IllegalArgumentError
-        )
+            "rebalance_timeout_ms", rebalance_timeout_ms, 1, IllegalArgumentError, INT32_MAX
+        )  # an int32 in JoinGroup, as in Kafka's group metadata
         _check_timeout(timeout)
         with self._lock:
             self._check_open()

@@ -34,7 +34,13 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Mapping
 
-from pcmodel.topics.broker_checks import _check_int, _check_mapping, _check_partitions
+from pcmodel.topics.broker_checks import (
+    INT32_MAX,
+    INT64_MAX,
+    _check_int,
+    _check_mapping,
+    _check_partitions,
+)
 from pcmodel.topics.consumer_protocol import PROTOCOL_TYPE
 from pcmodel.topics.coordinator import GroupCoordinator, validate_group_id
 from pcmodel.topics.errors import (
@@ -94,7 +100,8 @@ class CommittedOffsetsMixin:
         ``FencedInstanceIdError`` (see :meth:`GroupCoordinator.check_commit`),
         ``UnknownTopicOrPartitionError`` for a partition that does not exist,
         ``IllegalArgumentError`` for a negative offset or leader epoch below -1, or a
-        ``retention_time_ms`` below -1, ``TypeError`` for metadata that is not a string or
+        ``retention_time_ms`` below -1, or for one of them beyond the int64 (the leader epoch:
+        int32) Kafka carries it in, ``TypeError`` for metadata that is not a string or
         ``offsets`` that are not a mapping: all before anything is stored. Then raises
         ``OffsetMetadataTooLargeError`` naming (in its ``partitions``) those whose metadata
         is longer than ``offset_metadata_max_bytes`` (``None``: the broker's setting; a
@@ -109,10 +116,10 @@ class CommittedOffsetsMixin:
         """
         validate_offsets_group_id(group_id)
         _check_mapping("offsets", offsets, "TopicPartition to OffsetAndMetadata or int")
-        _check_int("retention_time_ms", retention_time_ms, -1, IllegalArgumentError)
+        _check_int("retention_time_ms", retention_time_ms, -1, IllegalArgumentError, INT64_MAX)
         max_bytes = self.offset_metadata_max_bytes if offset_metadata_max_bytes is None \
-            else _check_int("offset_metadata_max_bytes", offset_metadata_max_bytes, -(2**31),
-                            IllegalArgumentError)
+            else _check_int("offset_metadata_max_bytes", offset_metadata_max_bytes,
+                            -INT32_MAX - 1, IllegalArgumentError, INT32_MAX)  # a Java int
         items: dict[TopicPartition, OffsetAndMetadata] = {}
         given: dict[TopicPartition, object] = {}
         for tp, value in offsets.items():

@@ -26,6 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 from pcmodel.topics.broker_checks import (
+    INT64_MAX,
     _check_int,
     _check_mapping,
     _check_partitions,
@@ -187,8 +188,7 @@ class ProduceFetchMixin:
         create time, as Kafka's broker takes it: ``-1`` means none (kept as ``-1``, never
         refused), any other is judged by the window like every create time.
 
-        A compacted topic (``cleanup.policy=compact``) refuses a batch with a record without a
-        key.
+        A compacted topic (``cleanup.policy=compact``) refuses a batch with a record without a key.
 
         Raises ``MessageSizeTooLargeError`` for a batch too large, ``InvalidTimestampError``
         for a create time out of range, ``InvalidRecordError`` for a record without a key on a
@@ -324,12 +324,12 @@ class ProduceFetchMixin:
         first batch of a producer the partition does not know (never did, or forgot: see
         :meth:`expire_producers`) is appended whatever its sequence number, as in Kafka.
         ``transactional`` marks a transactional producer's batch: it is part of the producer's
-        ongoing transaction, which must hold the partition (see
-        :meth:`add_partitions_to_txn`).
+        ongoing transaction, which must hold the partition (see :meth:`add_partitions_to_txn`).
         Raises ``OutOfOrderSequenceNumberError`` for a gap, ``InvalidProducerEpochError`` for a
         fenced producer, ``InvalidTxnStateError`` for a transactional batch outside a
         transaction holding the partition (or a plain batch from a producer whose transaction
-        is open there), and whatever :meth:`append` raises; nothing is appended then.
+        is open there), ``IllegalArgumentError`` for an id, epoch or sequence beyond its int64,
+        int16 or int32 (or below 0), and whatever :meth:`append` raises; nothing is appended then.
         """
         if not isinstance(transactional, bool):
             raise TypeError(f"transactional must be True or False, got {transactional!r}")
@@ -373,7 +373,7 @@ class ProduceFetchMixin:
         offset is outside ``[log_start_offset, end_offset]`` answers
         ``FetchError.OFFSET_OUT_OF_RANGE``; one that no longer exists,
         ``UNKNOWN_TOPIC_OR_PARTITION``. Raises ``TypeError`` / ``IllegalArgumentError`` for
-        malformed requests (``offsets`` not a mapping, say).
+        malformed requests (``offsets`` not a mapping, an offset outside 0 to an int64's max).
 
         Consumers (``replica_id=-1``, as in Kafka's FetchRequest) read only below each
         partition's high watermark; a follower replica (its broker id, ``>= 0``) reads up to the
@@ -387,7 +387,7 @@ class ProduceFetchMixin:
         read_committed = check_isolation_level(isolation_level)
         asked = _check_mapping("offsets", offsets, "TopicPartition to int")
         requests = [(validate_topic_partition(tp),
-                     _check_int(f"offset of {tp}", offset, 0, IllegalArgumentError))
+                     _check_int(f"offset of {tp}", offset, 0, IllegalArgumentError, INT64_MAX))
                     for tp, offset in asked.items()]
         _check_int("max_records", max_records, 1, IllegalArgumentError)
         _check_timeout(timeout)

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from pcmodel.topics.broker_checks import (
+    INT64_MAX,
     _check_int,
     _check_mapping,
     _check_partitions,
@@ -328,11 +329,12 @@ class TopicAdminMixin:
         that consumers may read (below the high watermark, as Kafka's ListOffsets hides the
         others), with the leader epoch of its batch: 0, a lone broker's only epoch (a cluster's
         connection answers its leader's). ``None`` where there is no such record.
-        ``TypeError`` for ``timestamps`` that are not a mapping."""
+        ``TypeError`` for ``timestamps`` that are not a mapping, ``IllegalArgumentError`` for
+        a timestamp below 0 or above ``2**63 - 1`` (an int64 in ListOffsets)."""
         _check_mapping("timestamps", timestamps, "TopicPartition to int")
         items = [(validate_topic_partition(tp), ts) for tp, ts in timestamps.items()]
         for tp, ts in items:
-            _check_int(f"timestamp for {tp}", ts, 0, IllegalArgumentError)
+            _check_int(f"timestamp for {tp}", ts, 0, IllegalArgumentError, INT64_MAX)
         with self._lock:
             logs = [self._log(tp) for tp, _ in items]
             result: dict[TopicPartition, OffsetAndTimestamp | None] = {}
@@ -373,7 +375,8 @@ class TopicAdminMixin:
         watermark or below ``-1``. A consumer whose position falls below the new start resets
         by its ``auto_offset_reset``; committed offsets are kept. Returns at once (``timeout``
         bounds a replicated cluster's wait for its followers); raises only for arguments that
-        are not partitions or ints.
+        are not partitions or ints, or an offset above ``2**63 - 1``, before anything is
+        deleted.
         """
         items = delete_records_arguments(offsets)
         results: dict[TopicPartition, DeletedRecords] = {}
@@ -458,13 +461,18 @@ def delete_records_arguments(offsets: Mapping[TopicPartition, int]
                              ) -> list[tuple[TopicPartition, int]]:
     """DeleteRecords' ``{partition: offset}`` checked before anything is deleted: raises
     ``TypeError`` for ``offsets`` that are not a mapping, a key that is not a partition or
-    an offset that is not an int."""
+    an offset that is not an int, ``IllegalArgumentError`` for an offset above ``2**63 - 1``
+    (an int64 in DeleteRecords: no request can carry it)."""
     _check_mapping("offsets", offsets, "TopicPartition to int")
     items = [(validate_topic_partition(tp), offset) for tp, offset in offsets.items()]
     for tp, offset in items:
         if isinstance(offset, bool) or not isinstance(offset, int):
             raise TypeError(f"the offset to delete {tp.topic}-{tp.partition} up to must be an "
                             f"int, got {offset!r}")
+        if offset > INT64_MAX:
+            raise IllegalArgumentError(
+                f"the offset to delete {tp.topic}-{tp.partition} up to must be <= {INT64_MAX} "
+                f"(an int64, as Kafka carries offsets), got {offset}")
     return items
 
 

@@ -23,6 +23,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from pcmodel.topics.broker_checks import (
+    INT16_MAX,
+    INT64_MAX,
     _check_int,
     _check_list,
     _check_mapping,
@@ -99,8 +101,14 @@ class TransactionsMixin:
         <pcmodel.topics.transactions.TransactionCoordinator.init_producer_id>`);
         ``transaction_timeout_ms`` is how long its transactions may stay open.
         Returns at once. Raises ``InvalidTransactionTimeoutError``, ``ProducerFencedError``,
-        ``InvalidRequestError`` for an empty id.
+        ``InvalidRequestError`` for an empty id, ``IllegalArgumentError`` for a
+        ``producer_id`` or ``producer_epoch`` beyond its field of InitProducerId (int64,
+        int16).
         """
+        # Only the upper bounds: a negative id is "none", as on the wire.
+        _check_int("producer_id", producer_id, -INT64_MAX - 1, IllegalArgumentError, INT64_MAX)
+        _check_int("producer_epoch", producer_epoch, -INT16_MAX - 1, IllegalArgumentError,
+                   INT16_MAX)
         if transactional_id is None:
             return self._producers.init_producer_id(producer_id, producer_epoch)
         _check_transactional_id(transactional_id)

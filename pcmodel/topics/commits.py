@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from pcmodel.topics.broker_checks import _check_int, _check_mapping
+from pcmodel.topics.broker_checks import INT64_MAX, _check_int, _check_mapping
 from pcmodel.topics.errors import (
     CommitFailedError,
     CoordinatorNotAvailableError,
@@ -51,7 +51,7 @@ __all__ = ["CommitterMixin"]
 logger = logging.getLogger("pcmodel.topics.consumer")
 
 #: The largest offset Kafka can store: offsets are Java longs (int64 on the wire).
-OFFSET_MAX = 2**63 - 1
+OFFSET_MAX = INT64_MAX
 
 
 class CommitterMixin:

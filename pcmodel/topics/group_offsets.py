@@ -68,6 +68,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import NoReturn
 
+from pcmodel.topics.broker_checks import INT32_MAX, INT64_MAX
 from pcmodel.topics.consumer_protocol import PROTOCOL_TYPE
 from pcmodel.topics.errors import (
     IllegalArgumentError,
@@ -104,21 +105,22 @@ def metadata_length(metadata: str | None) -> int:
 
 def checked_offset(tp: TopicPartition, value: object) -> OffsetAndMetadata:
     """``value`` (an ``int`` offset or an ``OffsetAndMetadata``) as the ``OffsetAndMetadata``
-    a commit stores: the offset an int >= 0, the metadata a string (``None``: ``""``), the
-    leader epoch an int >= -1 (``None``: -1, none). Raises ``TypeError`` for a value of
+    a commit stores: the offset an int from 0 to ``2**63 - 1`` (an int64 in OffsetCommit and
+    OffsetFetch), the metadata a string (``None``: ``""``), the leader epoch an int from -1
+    to ``2**31 - 1`` (an int32; ``None``: -1, none). Raises ``TypeError`` for a value of
     another type and ``IllegalArgumentError`` for one out of range."""
     if not isinstance(value, OffsetAndMetadata):
         if isinstance(value, bool) or not isinstance(value, int):
             raise TypeError(f"the offset of {tp} must be an int or OffsetAndMetadata, got "
                             f"{value!r}")
-        if value < 0:
-            _negative(tp, value)
+        if not 0 <= value <= INT64_MAX:
+            _out_of_range(tp, value)
         return OffsetAndMetadata(value)
     offset, metadata, epoch = value
     if isinstance(offset, bool) or not isinstance(offset, int):
         raise TypeError(f"the offset of {tp} must be an int, got {offset!r}")
-    if offset < 0:
-        _negative(tp, offset)
+    if not 0 <= offset <= INT64_MAX:
+        _out_of_range(tp, offset)
     if metadata is None:
         metadata = ""
     elif not isinstance(metadata, str):
@@ -127,14 +129,17 @@ def checked_offset(tp: TopicPartition, value: object) -> OffsetAndMetadata:
         epoch = -1
     elif isinstance(epoch, bool) or not isinstance(epoch, int):
         raise TypeError(f"the leader epoch of {tp}'s offset must be an int, got {epoch!r}")
-    elif epoch < -1:
-        raise IllegalArgumentError(f"the leader epoch of {tp}'s offset must be >= -1 (-1: "
-                                   f"none), got {epoch}")
+    elif not -1 <= epoch <= INT32_MAX:
+        raise IllegalArgumentError(f"the leader epoch of {tp}'s offset must be from -1 (none) "
+                                   f"to {INT32_MAX} (an int32), got {epoch}")
     return OffsetAndMetadata(offset, metadata, epoch)
 
 
-def _negative(tp: TopicPartition, offset: int) -> NoReturn:
-    raise IllegalArgumentError(f"offset of {tp} must be >= 0, got {offset}")
+def _out_of_range(tp: TopicPartition, offset: int) -> NoReturn:
+    if offset < 0:
+        raise IllegalArgumentError(f"offset of {tp} must be >= 0, got {offset}")
+    raise IllegalArgumentError(f"offset of {tp} must be <= {INT64_MAX} (an int64, as Kafka "
+                               f"carries offsets), got {offset}")
 
 
 def metadata_too_long(metadata: str | None, max_bytes: int) -> bool:

@@ -33,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pcmodel.topics.broker_checks import INT16_MAX, INT32_MAX, _check_producer_batch
 from pcmodel.topics.errors import (
     IllegalArgumentError,
     InvalidProducerEpochError,
@@ -56,7 +57,7 @@ BATCHES_REMEMBERED = 5
 DEFAULT_PRODUCER_ID_EXPIRATION_MS = 86_400_000
 #: Kafka's ``producer.id.expiration.check.interval.ms``: ten minutes.
 DEFAULT_PRODUCER_ID_EXPIRATION_CHECK_INTERVAL_MS = 600_000
-_MAX_SEQUENCE = 2**31 - 1
+_MAX_SEQUENCE = INT32_MAX  # sequences wrap to 0 past it, as Kafka's do
 
 
 def producer_expired(last_timestamp_ms: int, now_ms: int, expiration_ms: int) -> bool:
@@ -114,7 +115,9 @@ class ProducerSequences:
         self._markers: dict[tuple[int, Any], tuple[int, int]] = {}
 
     def init_producer_id(self, producer_id: int = -1, producer_epoch: int = -1) -> tuple[int, int]:
-        """A new ``(producer id, epoch 0)``, or the given id with its epoch bumped (KIP-360).
+        """A new ``(producer id, epoch 0)``, or the given id with its epoch bumped (KIP-360); a
+        new id too once the epoch has reached ``2**15 - 1``, the largest the int16 of a batch
+        carries (Kafka gives a new id when a producer's epoch is exhausted).
 
         Raises ``InvalidProducerEpochError`` if ``producer_epoch`` is not the id's current
         epoch, ``IllegalArgumentError`` for an id this broker never gave out.
@@ -129,6 +132,8 @@ class ProducerSequences:
                 raise InvalidProducerEpochError(
                     f"producer {producer_id} has epoch {current}, not {producer_epoch}"
                 )
+            if current == INT16_MAX:
+                producer_id, current, self._next_id = self._next_id, -1, self._next_id + 1
             self._epochs[producer_id] = current + 1
             return producer_id, current + 1
 
@@ -150,8 +155,11 @@ class ProducerSequences:
         """Run ``do_append()`` unless the batch is a duplicate; return its (original) result.
 
         ``key`` names the partition. Raises ``OutOfOrderSequenceNumberError`` or
-        ``InvalidProducerEpochError`` (nothing appended), or what ``do_append`` raised.
+        ``InvalidProducerEpochError`` (nothing appended), ``IllegalArgumentError`` for an id,
+        epoch or sequence out of its field of Kafka's record batch (``TypeError``: not an int),
+        or what ``do_append`` raised.
         """
+        _check_producer_batch(producer_id, producer_epoch, first_sequence)
         last_sequence = (first_sequence + count - 1) % (_MAX_SEQUENCE + 1)
         while True:
             state = self._state_for(key, producer_id, producer_epoch)

@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from operator import itemgetter
 from typing import NamedTuple
 
+from pcmodel.topics.broker_checks import INT64_MAX
 from pcmodel.topics.compaction import CompactionSettings
 from pcmodel.topics.log_records import NO_TIMESTAMP
 from pcmodel.topics.topic_configs import TOPIC_CONFIGS
@@ -29,7 +30,6 @@ __all__ = ["LogSettings", "log_settings"]
 
 _KEY = itemgetter(0)  # of a checked record (key, value, headers, timestamp)
 _TIMESTAMP = itemgetter(3)
-_LONG_MAX = 2**63 - 1  # Kafka's Long.MAX_VALUE: no bound
 
 
 def _judged(timestamp: int | None) -> bool:
@@ -82,8 +82,11 @@ class LogSettings(NamedTuple):
                 f"{self.keyless(records)[0]} of the batch); give every record a key")
 
     def window(self, now_ms: int) -> tuple[int, int]:
-        """The earliest and the latest create time a record may carry at ``now_ms``."""
-        return now_ms - self.timestamp_before_max_ms, now_ms + self.timestamp_after_max_ms
+        """The earliest and the latest create time a record may carry at ``now_ms``: never
+        after ``2**63 - 1``, the largest an int64 timestamp of Kafka's record batch carries,
+        even under a ``message.timestamp.after.max.ms`` that reaches past it."""
+        return (now_ms - self.timestamp_before_max_ms,
+                min(now_ms + self.timestamp_after_max_ms, INT64_MAX))
 
     def untimely(self, records: Sequence[tuple], now_ms: int) -> list[int]:
         """The indices of the checked ``records`` refused at ``now_ms`` for their create time
@@ -109,7 +112,7 @@ class LogSettings(NamedTuple):
         # window is found by max() (skipping None and 0, which cannot be late), and by default
         # any time before it is taken.
         if max(filter(None, map(_TIMESTAMP, records)), default=latest) <= latest and (
-                self.timestamp_before_max_ms >= _LONG_MAX
+                self.timestamp_before_max_ms >= INT64_MAX  # Long.MAX_VALUE: no bound
                 or min(filter(_judged, map(_TIMESTAMP, records)), default=earliest)
                 >= earliest):
             return None

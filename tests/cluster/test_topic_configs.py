@@ -148,7 +148,8 @@ def test_log_append_time_is_the_leaders_stamp_on_every_replica(make_cluster):
     cluster = make_cluster()
     cluster.create_topic("t", 1, replication_factor=3,
                          configs={"message.timestamp.type": "LogAppendTime"})
-    producer = (cluster.init_producer_id(), 0, 0)
+    producer_id, epoch = cluster.init_producer_id()
+    producer = (producer_id, epoch, 0)
     first = cluster.produce("t", 0, [(None, b"a", (), 5)], acks="all",
                             producer=producer).get(timeout=5)
     assert first.log_append_time > 5
