@@ -59,8 +59,11 @@ def make_buffer(variant: str, maxsize: int, backend: str | Backend = "thread",
     ``clock``, ``name``; for ``backend="process"`` also ``context`` (a multiprocessing context,
     default: the default one) and ``ring_size`` (bytes of shared memory items travel through,
     and as many again for the arena of large items; default 64 KiB per item of ``maxsize``,
-    between 8 MiB and 64 MiB; items of any size pass).
-    Raises ValueError for an unknown variant or backend, naming the choices.
+    between 8 MiB and 64 MiB; items of any size pass; the ``queue`` variant, which sends items
+    through a pipe, has no ring and ignores it).
+    Raises ValueError for an unknown variant or backend, naming the choices; TypeError for an
+    option the backend does not take. A process buffer is unusable once closed (see
+    :meth:`Buffer.close`).
     """
     try:
         cls = _CLASSES[variant]

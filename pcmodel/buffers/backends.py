@@ -79,6 +79,9 @@ class Backend:
     # Whether its semaphores count their own sleepers (a ``sleeping`` property): if so, the
     # semaphore variant asks them rather than counting its waiters under its mutex.
     semaphores_count_sleepers = False
+    # Whether ``close()`` lets go of what the buffer lives in (shared memory, files): if so,
+    # the buffer refuses every call once closed (see ``Buffer.close``).
+    holds_resources = False
     encode: Callable[[Any], Any] | None = None
     decode: Callable[[Any], Any] | None = None
     encode_batch: Callable[[Any], Any] | None = None

@@ -41,6 +41,26 @@ def shut_down_error(operation: str) -> ShutDown:
     return ShutDown(f"{operation}() on a buffer that was shut down; create a new buffer to go on")
 
 
+# What a closed buffer refuses (see ``Buffer.close``): every call of its own but ``close()``.
+_REFUSED_WHEN_CLOSED = ("put", "get", "put_nowait", "get_nowait", "put_many", "get_many",
+                        "qsize", "empty", "full", "task_done", "join", "shutdown", "stats",
+                        "reset_stats", "flush_stats")
+
+
+class _Closed:
+    """Stands in for a method of a closed buffer: raises the one error that says so."""
+
+    __slots__ = ("operation",)
+
+    def __init__(self, operation: str) -> None:
+        self.operation = operation
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise ValueError(f"{self.operation}() on a closed buffer: close() released what it "
+                         "shares between processes; close it once every process is done with "
+                         "it, or create a new buffer")
+
+
 def batch_shut_down(items_put: int, total: int) -> ShutDown:
     """The ShutDown raised by ``put_many``: ``items_put`` and ``total`` say how much of the batch,
     from its start, is in the buffer (as :class:`BatchFull` does)."""
@@ -72,7 +92,11 @@ class Buffer:
     ) -> None:
         if isinstance(maxsize, bool) or not isinstance(maxsize, int):
             raise TypeError(f"maxsize must be an int (<= 0 means unbounded), not {maxsize!r}")
+        if clock is not None and not callable(clock):
+            raise TypeError(f"clock must be a function returning seconds (such as "
+                            f"time.perf_counter), not {clock!r}")
         level = Level.parse(instrument)
+        self._closed = False
         self.maxsize = maxsize
         self.name = name or f"{self.variant}-buffer"
         self._backend = get_backend(backend, **backend_options)
@@ -94,7 +118,11 @@ class Buffer:
         self._on_get = self._rec.on_get if level is Level.TIMELINE else None
         self._state = self._backend.state()
         self._state.report_above = -1 if level is Level.TIMELINE else 0
-        self._setup(self._backend, maxsize)
+        try:
+            self._setup(self._backend, maxsize)
+        except BaseException:  # a bound or a size it cannot have: nothing is left held either
+            self._backend.close()
+            raise
 
     def _setup(self, backend: Backend, maxsize: int) -> None:
         raise NotImplementedError
@@ -196,9 +224,25 @@ class Buffer:
     def close(self) -> None:
         """Release what the backend holds (shared memory, files). Idempotent.
 
-        The thread backend holds nothing; a process buffer must not be used after close().
+        The thread backend holds nothing, and a thread buffer stays usable. A process buffer is
+        closed in this process: every call but ``close()`` then raises ``ValueError`` (so does
+        sending it to a new process), and ``repr()`` says ``closed``. Other processes' copies
+        are not closed by this; close the buffer once they are done with it.
         """
         self._backend.close()
+        if self._backend.holds_resources and not self._closed:
+            self._closed = True
+            # Instance attributes, which shadow the methods: an open buffer's calls pay for no
+            # check, and a closed one's fail with one clear error whatever its state.
+            for operation in _REFUSED_WHEN_CLOSED:
+                setattr(self, operation, _Closed(operation))
+
+    def __getstate__(self) -> dict:
+        """What a new process gets (``spawn``); a closed buffer refuses to go (ValueError)."""
+        if self._closed:
+            raise ValueError("cannot send a closed buffer to another process: close() it only "
+                             "once every process that uses it has been started and is done")
+        return self.__dict__
 
     def __enter__(self) -> Buffer:
         return self
@@ -210,6 +254,8 @@ class Buffer:
         """A one-line summary. Never blocks: the size is read without the buffer's lock (a
         failure report or a debugger may ask from the very thread that holds it), so it is a
         snapshot that may be a moment old, as ``qsize()``'s is once it returns."""
+        if self._closed:
+            return f"<{type(self).__name__} {self._backend.name} closed>"
         putters, getters = self.waiting
         bound = self.maxsize if self.maxsize > 0 else "inf"
         flags = " shutdown" if self._state.shutdown else ""

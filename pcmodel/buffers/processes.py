@@ -23,9 +23,11 @@ Processes share no objects, so everything an algorithm touches is built for proc
 
 Shared memory comes from ``multiprocessing.sharedctypes`` (``RawArray``/``RawValue``): it is
 anonymous, so nothing is left in ``/dev/shm`` even if a process dies, and it is freed when the
-last process holding the buffer lets go of it. A buffer reaches children as an argument of
-``Process(...)``, under ``fork`` and ``spawn`` alike (like ``multiprocessing.Lock``, it cannot be
-sent through a queue).
+last process holding the buffer lets go of it. Under ``spawn`` and ``forkserver`` the
+semaphores have names in ``/dev/shm``, by which new processes open them: ``close()`` removes the
+names (which makes the buffer unusable in the closing process, see ``Buffer.close``). A buffer
+reaches children as an argument of ``Process(...)``, under ``fork`` and ``spawn`` alike (like
+``multiprocessing.Lock``, it cannot be sent through a queue).
 
 Per-actor statistics are kept in each process and reach the parent when the child exits (or
 calls ``flush_stats()``) as a small file in the buffer's private folder, which ``close()`` (or
@@ -103,8 +105,56 @@ _sizeof = sys.getsizeof
 _PIECES_FROM = 128 << 10
 
 
+# The most items a process buffer counts: its counts and permits are 64-bit shared integers
+# (ctypes would wrap a larger bound round to a negative one without a word, and puts block).
+_MAX_ITEMS = (1 << 63) - 1
+
+
 class _StateFields(ctypes.Structure):
     _fields_ = [(name, ctypes.c_int64) for name in SharedState.__slots__]
+
+
+class _NamingContext:
+    """A multiprocessing context that keeps the semaphores it makes, so that ``close()`` can
+    take their names out of ``/dev/shm``.
+
+    Under ``spawn`` and ``forkserver`` a semaphore keeps a name there, by which a new process
+    opens it, until it is garbage collected (or the resource tracker finds it at exit); under
+    ``fork`` it has none. Everything else is the wrapped context's.
+    """
+
+    def __init__(self, context: Any) -> None:
+        self._context = context
+        self._semaphores: list = []
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "_context":  # not set yet (a copy being built): not the context's to answer
+            raise AttributeError(name)
+        return getattr(self._context, name)
+
+    def Lock(self) -> Any:  # noqa: N802 - the multiprocessing context's names
+        return self._keep(self._context.Lock())
+
+    def Semaphore(self, value: int = 1) -> Any:  # noqa: N802
+        return self._keep(self._context.Semaphore(value))
+
+    def _keep(self, semaphore: Any) -> Any:
+        self._semaphores.append(semaphore)
+        return semaphore
+
+    def unlink(self) -> None:
+        """Remove the names of the semaphores made so far. Processes that opened them keep
+        them; no new process can open them any more."""
+        semaphores, self._semaphores = self._semaphores, []
+        for semaphore in semaphores:
+            # The finalizer multiprocessing registered for the name: called now, it unlinks
+            # the name and tells the resource tracker, once (the collection then does nothing).
+            for ref in weakref.getweakrefs(semaphore):
+                if isinstance(ref.__callback__, mp_util.Finalize):
+                    try:
+                        ref.__callback__()
+                    except OSError:  # gone already: nothing to remove
+                        pass
 
 
 def process_actor_name() -> str:
@@ -160,6 +210,8 @@ class ProcessBackend(Backend):
     """
 
     name = "process"
+    # close() lets go of shared memory and files: the buffer is unusable afterwards (see Buffer).
+    holds_resources = True
     # Every microsecond of a critical section is one that the processes on the other core spin
     # or sleep for: a wait's record (a clock read and a tally) comes after the release
     # (measured, capacity 1, 4x4: counters 0.5-0.75x of off when recorded under the lock,
@@ -179,7 +231,8 @@ class ProcessBackend(Backend):
         if not hasattr(context, "get_start_method"):
             raise TypeError(f"context must be a multiprocessing context, not {context!r}; "
                             "use multiprocessing.get_context('spawn') or similar")
-        self._context = context
+        self._context = _NamingContext(context)
+        context = self._context
         self.ring_size = ring_size
         self._owner = os.getpid()
         # Spilled items and children's statistics go to a folder that exists only once
@@ -250,9 +303,17 @@ class ProcessBackend(Backend):
                 "a process buffer lives in shared memory of fixed size and needs a bound: pass "
                 "maxsize > 0 (for an unbounded buffer between processes use the 'queue' variant)"
             )
+        _check_bound(maxsize)
         size = self.ring_size if self.ring_size is not None else default_ring_size(maxsize)
-        self._arena = SharedArena(self._context, size, self._health)
-        ring = SharedRing(self._context, maxsize, size, self._spill, self._arena)
+        try:
+            self._arena = SharedArena(self._context, size, self._health)
+            ring = SharedRing(self._context, maxsize, size, self._spill, self._arena)
+        except (OverflowError, OSError, MemoryError) as exc:
+            given = "" if self.ring_size is None else f" and ring_size={self.ring_size}"
+            raise ValueError(
+                f"cannot have 2 x {size} bytes of shared memory (ring and arena) for "
+                f"maxsize={maxsize}{given} ({exc}); pass a smaller maxsize or ring_size"
+            ) from None
         self.ring_size = size
         self._spill_over = size // 4
         # A run of put_many is pickled in lists of at most half the capacity, so that runs
@@ -274,6 +335,7 @@ class ProcessBackend(Backend):
         return self._context.RawValue(_StateFields)
 
     def queue(self, maxsize: int) -> ProcessQueue:
+        _check_bound(maxsize)
         return ProcessQueue(self._context, maxsize, self._health)
 
     def encode(self, item: Any) -> Any:
@@ -398,3 +460,10 @@ class ProcessBackend(Backend):
     def close(self) -> None:
         if self._cleanup is not None and os.getpid() == self._owner:
             self._cleanup()
+            self._context.unlink()
+
+
+def _check_bound(maxsize: int) -> None:
+    if maxsize > _MAX_ITEMS:
+        raise ValueError(f"maxsize={maxsize} is more than a process buffer can count: pass at "
+                         f"most {_MAX_ITEMS} (2**63 - 1), or 0 for an unbounded 'queue' variant")

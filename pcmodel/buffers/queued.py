@@ -146,9 +146,12 @@ class QueueBuffer(Buffer):
 
     def get_many(self, max_items: int, timeout: float | None = None, *,
                  block: bool = True) -> list:
-        """Take up to ``max_items`` items: wait (up to ``timeout``) for the first only."""
+        """Take up to ``max_items`` items: wait (up to ``timeout``) for the first only.
+        ``ValueError`` for a timeout no wait can have, as ``put_many`` (``get`` itself may be
+        the library queue's, which spins on a NaN one)."""
         if isinstance(max_items, bool) or not isinstance(max_items, int) or max_items < 1:
             raise ValueError(f"max_items must be a positive int, not {max_items!r}")
+        check_timeout(block, timeout)
         taken = [self.get(block, timeout)]
         try:
             while len(taken) < max_items:

@@ -9,6 +9,9 @@ from pcmodel.buffers.processes import ProcessBackend
 
 __all__ = ["get_backend"]
 
+# ProcessBackend's keyword arguments (item_size= only to say that it is gone).
+_PROCESS_OPTIONS = frozenset({"context", "ring_size", "item_size"})
+
 
 def get_backend(backend: str | Backend, **options: Any) -> Backend:
     """Return a backend instance for a name in ``BACKENDS`` (or the instance itself).
@@ -30,6 +33,9 @@ def get_backend(backend: str | Backend, **options: Any) -> Backend:
             )
         return ThreadBackend()
     if backend == "process":
+        unknown = sorted(set(options) - _PROCESS_OPTIONS)
+        if unknown:
+            raise TypeError(f"the process backend takes context= and ring_size=, got {unknown}")
         return ProcessBackend(**options)
     choices = ", ".join(repr(b) for b in BACKENDS)
     raise ValueError(f"unknown backend {backend!r}; choose one of {choices}")

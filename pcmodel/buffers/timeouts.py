@@ -16,7 +16,14 @@ __all__ = ["check_timeout"]
 
 def check_timeout(block: bool, timeout: float | None) -> None:
     """``ValueError`` for a timeout no wait can have, only where it would be used (``block``
-    true, ``timeout`` not None): negative, NaN, or longer than ``threading.TIMEOUT_MAX``."""
-    if block and timeout is not None and not 0 <= timeout <= TIMEOUT_MAX:
+    true, ``timeout`` not None): negative, NaN, or longer than ``threading.TIMEOUT_MAX``;
+    ``TypeError`` for one that is not a number at all (a string, a list)."""
+    if block and timeout is not None:
+        try:
+            if 0 <= timeout <= TIMEOUT_MAX:
+                return
+        except TypeError:  # a comparison the value does not support: say so, not '<='
+            raise TypeError(f"'timeout' must be a number of seconds (or None to wait "
+                            f"forever), not {timeout!r}") from None
         raise ValueError(f"'timeout' must be a non-negative number of seconds up to "
                          f"{TIMEOUT_MAX:g} (or None to wait forever), got {timeout!r}")
