@@ -25,6 +25,7 @@ from typing import Any
 from pcmodel.cluster.offsets import OFFSETS_TOPIC
 from pcmodel.cluster.transaction_log import TRANSACTION_TOPIC
 from pcmodel.topics.broker_checks import (
+    INT32_MAX,
     _check_int,
     _check_list,
     _check_mapping,
@@ -60,7 +61,7 @@ class TransactionRequestsMixin:
         :meth:`Broker.init_producer_id <pcmodel.topics.broker_transactions.TransactionsMixin.
         init_producer_id>`."""
         _check_transactional_id(transactional_id)
-        _check_int("transaction_timeout_ms", transaction_timeout_ms, -(2**31),
+        _check_int("transaction_timeout_ms", transaction_timeout_ms, -INT32_MAX - 1,
                    IllegalArgumentError)
         expected = (producer_id, producer_epoch) if producer_id >= 0 else None
         return self._cluster.transaction_log().init_producer_id(

@@ -60,6 +60,7 @@ from pcmodel.cluster.topic_admin import TopicAdmin
 from pcmodel.cluster.transaction_settings import check_transaction_settings
 from pcmodel.cluster.waiting import ClientSupport
 from pcmodel.topics.broker import FetchResult
+from pcmodel.topics.broker_checks import INT32_MAX
 from pcmodel.topics.errors import (
     IllegalArgumentError,
     IllegalStateError,
@@ -187,7 +188,7 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, ReplicaAdmin, StateDeli
                 raise IllegalArgumentError(f"{name} must be an int >= 1, got {value!r}")
         if isinstance(offset_metadata_max_bytes, bool) \
                 or not isinstance(offset_metadata_max_bytes, int) \
-                or not -(2**31) <= offset_metadata_max_bytes < 2**31:  # a Java int, as Kafka's
+                or not -INT32_MAX - 1 <= offset_metadata_max_bytes <= INT32_MAX:  # a Java int
             raise IllegalArgumentError("offset_metadata_max_bytes must be an int, got "
                                        f"{offset_metadata_max_bytes!r}")
         if not isinstance(auto_leader_rebalance_enable, bool):

@@ -27,7 +27,7 @@ from pcmodel.topics.authorization import (
     operation_names,
 )
 from pcmodel.topics.broker import CLUSTER_ID
-from pcmodel.topics.broker_checks import _check_list, _check_mapping
+from pcmodel.topics.broker_checks import INT32_MAX, _check_list, _check_mapping
 from pcmodel.topics.config import MAX_WAIT_MS, waitable_ms
 from pcmodel.topics.errors import (
     IllegalArgumentError,
@@ -160,8 +160,9 @@ class MetadataAdminMixin:
             pages, following = page_of_partitions(counts, every_topic=every, cursor=at,
                                                   limit=response_partition_limit)
         except InvalidRequestError as exc:
-            return {"topics": [_page_topic(name, exc.errno, -(2**31), []) for name in names],
-                    "next_cursor": None}
+            # No operations: the schema's default for them, Integer.MIN_VALUE.
+            return {"topics": [_page_topic(name, exc.errno, -INT32_MAX - 1, [])
+                               for name in names], "next_cursor": None}
         operations = bit_field(TOPIC_OPERATIONS)
         ids = self._topic_ids()
         described = []

@@ -58,6 +58,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from pcmodel.topics.broker_checks import (
+    INT32_MAX,
     _check_heartbeat_below_session,
     _check_int,
     _check_mapping,
@@ -320,8 +321,8 @@ class Broker(
                    IllegalArgumentError)
         _check_int("offsets_retention_minutes", offsets_retention_minutes, 1,
                    IllegalArgumentError)
-        _check_int("offset_metadata_max_bytes", offset_metadata_max_bytes, -(2**31),
-                   IllegalArgumentError, 2**31 - 1)  # a Java int, as Kafka's; no other bound
+        _check_int("offset_metadata_max_bytes", offset_metadata_max_bytes, -INT32_MAX - 1,
+                   IllegalArgumentError, INT32_MAX)  # a Java int, as Kafka's; no other bound
         for name, interval in (
                 ("offsets_retention_check_interval_ms", offsets_retention_check_interval_ms),
                 ("producer_id_expiration_check_interval_ms",

@@ -18,14 +18,16 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from pcmodel.topics.broker_checks import INT32_MAX
 from pcmodel.topics.config_resources import ConfigEntry, ConfigSource, ConfigSynonym, ConfigType
 from pcmodel.topics.group_configs import consumer_group_bounds
 from pcmodel.topics.topic_configs import BROKER_RETENTION_MS, TOPIC_CONFIGS
 
 __all__ = ["BROKER_CONFIGS_READ_ONLY", "ConsumerGroupConfigs", "broker_config_entries"]
 
-#: Kafka's default for a bound that is not set: a Java int's largest value.
-_NO_BOUND = 2**31 - 1
+#: Kafka's default for a bound that is not set (``GROUP_MAX_SIZE_DEFAULT`` and
+#: ``CONSUMER_GROUP_MAX_SIZE_DEFAULT`` are ``Integer.MAX_VALUE``).
+_NO_BOUND = INT32_MAX
 
 #: Why an alteration of a broker's configs is refused (INVALID_REQUEST).
 BROKER_CONFIGS_READ_ONLY = ("a broker's configs are read-only: they are the settings it was "

@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping
 
 from pcmodel.topics.broker_checks import (
     INT16_MAX,
+    INT32_MAX,
     INT64_MAX,
     _check_int,
     _check_list,
@@ -112,7 +113,7 @@ class TransactionsMixin:
         if transactional_id is None:
             return self._producers.init_producer_id(producer_id, producer_epoch)
         _check_transactional_id(transactional_id)
-        _check_int("transaction_timeout_ms", transaction_timeout_ms, -(2**31),
+        _check_int("transaction_timeout_ms", transaction_timeout_ms, -INT32_MAX - 1,
                    IllegalArgumentError)
         expected = (producer_id, producer_epoch) if producer_id >= 0 else None
         with self._lock:

@@ -27,6 +27,7 @@ from typing import Any
 from pcmodel.errors import UsageError
 from pcmodel.stop_signals import stop_signals, wait_for_stop
 from pcmodel.topics.broker import Broker
+from pcmodel.topics.broker_checks import INT32_MAX, INT64_MAX
 from pcmodel.topics.group_offsets import DEFAULT_OFFSETS_RETENTION_MINUTES
 from pcmodel.topics.idempotence import DEFAULT_PRODUCER_ID_EXPIRATION_MS
 from pcmodel.topics.remote import BrokerServer, check_loopback
@@ -112,11 +113,12 @@ def add_transaction_options(parser: argparse.ArgumentParser) -> None:
 
 #: The largest value of a Kafka setting of type ``int`` (a Java int), as every numeric setting
 #: these commands take is in Kafka: a larger one is refused there, and here it silently meant
-#: "for ever" (a group whose first rebalance never came).
-KAFKA_INT_MAX = 2**31 - 1
+#: "for ever" (a group whose first rebalance never came). The wire's int32 limit under the name
+#: these commands' callers import.
+KAFKA_INT_MAX = INT32_MAX
 #: The largest value of a Kafka setting of type ``long`` (a Java long), such as
-#: ``leader.imbalance.check.interval.seconds``.
-KAFKA_LONG_MAX = 2**63 - 1
+#: ``leader.imbalance.check.interval.seconds``: the wire's int64 limit, named for the commands.
+KAFKA_LONG_MAX = INT64_MAX
 
 
 def check_kafka_int(option: str, value: int, least: int) -> int:

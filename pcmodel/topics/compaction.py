@@ -70,6 +70,7 @@ from bisect import bisect_left
 from collections.abc import Sequence
 from typing import NamedTuple
 
+from pcmodel.topics.broker_checks import INT64_MAX
 from pcmodel.topics.compression import CompressedBatch
 from pcmodel.topics.log_records import LogRecord
 from pcmodel.topics.log_transactions import (
@@ -81,7 +82,9 @@ from pcmodel.topics.retention import stored_bytes, timestamp_of
 
 __all__ = ["Cleaner", "CompactionSettings", "compact"]
 
-_NO_LIMIT = 2**63 - 1  # Kafka's Long.MAX_VALUE: max.compaction.lag.ms unset
+#: max.compaction.lag.ms's default, Long.MAX_VALUE in Kafka's LogConfig: no lag forces a
+#: cleaning (Kafka computes ``now - lag`` and finds nothing older; this skips the search).
+_NO_LIMIT = INT64_MAX
 
 
 class CompactionSettings(NamedTuple):

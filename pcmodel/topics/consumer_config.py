@@ -18,6 +18,7 @@ import time
 from typing import Any
 
 from pcmodel.buffers import VARIANTS
+from pcmodel.topics.broker_checks import INT32_MAX
 from pcmodel.topics.config import MAX_WAIT_MS, check_group_instance_id, check_int, waitable_ms
 from pcmodel.topics.errors import KafkaConfigurationError
 from pcmodel.topics.log_transactions import ISOLATION_LEVELS
@@ -61,7 +62,6 @@ DEFAULT_CONFIG: dict[str, Any] = {
 _JAVA_INTS = ("fetch_max_wait_ms", "auto_commit_interval_ms", "request_timeout_ms",
               "max_poll_records", "max_poll_interval_ms", "session_timeout_ms",
               "heartbeat_interval_ms")
-_INT_MAX = 2**31 - 1
 
 _RESET_POLICIES = ("earliest", "latest", "none")
 #: kafka-python's deprecated spellings of auto_offset_reset, translated as it does.
@@ -124,9 +124,9 @@ def validate_config(config: dict[str, Any]) -> None:
                 "retry_backoff_ms"):
         check_int(config, key, 0)
     for key in _JAVA_INTS:
-        if isinstance(config[key], int) and config[key] > _INT_MAX:
+        if isinstance(config[key], int) and config[key] > INT32_MAX:
             raise KafkaConfigurationError(
-                f"{key} must be at most {_INT_MAX} (a Java int, as in Kafka's ConsumerConfig), "
+                f"{key} must be at most {INT32_MAX} (a Java int, as in Kafka's ConsumerConfig), "
                 f"got {config[key]!r}")
     for key in ("enable_auto_commit", "allow_auto_create_topics"):
         if not isinstance(config[key], bool):

@@ -46,6 +46,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
+from pcmodel.topics.broker_checks import INT32_MAX
 from pcmodel.topics.config_resources import (
     AlterConfigOp,
     ConfigEntry,
@@ -122,7 +123,6 @@ _SHARE_DEFAULTS = {_SHARE_SESSION_TIMEOUT_MS: 45_000, _SHARE_HEARTBEAT_INTERVAL_
 
 #: What Java's ``Integer.parseInt`` takes, once ConfigDef has trimmed the value.
 _JAVA_INT = re.compile(r"[+-]?[0-9]+")
-_INT_RANGE = (-(2**31), 2**31 - 1)
 
 
 def _defaults(session_ms: int, heartbeat_ms: int) -> dict[str, int]:
@@ -167,7 +167,7 @@ def _parse(name: str, raw: Any) -> int:
     ``InvalidConfigurationError`` with ConfigDef's message."""
     text = str(raw).strip(" \t\n\r\f\v\0")  # Java's trim()
     value = int(text) if _JAVA_INT.fullmatch(text) else None
-    if value is None or not _INT_RANGE[0] <= value <= _INT_RANGE[1]:
+    if value is None or not -INT32_MAX - 1 <= value <= INT32_MAX:
         raise InvalidConfigurationError(
             f"Invalid value {raw} for configuration {name}: Not a number of type INT")
     if value < _CONFIGS[name].least:

@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from pcmodel.topics.broker_checks import INT64_MAX
 from pcmodel.topics.errors import (
     IllegalArgumentError,
     MessageSizeTooLargeError,
@@ -42,8 +43,8 @@ from pcmodel.topics.log_records import (
 __all__ = ["SerializerMixin"]
 
 #: The latest ``timestamp_ms`` send() takes: Kafka's timestamps are Java longs, and a later one
-#: would fail its whole batch at the broker.
-MAX_TIMESTAMP_MS = 2**63 - 1
+#: would fail its whole batch at the broker. The wire's int64 limit, named for what send() bounds.
+MAX_TIMESTAMP_MS = INT64_MAX
 
 #: Bytes a record costs beyond its key, value and headers in pcmodel's accounting (Kafka's
 #: record framing is 14 to 21).

@@ -51,6 +51,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
+from pcmodel.topics.broker_checks import INT16_MAX, INT32_MAX, INT64_MAX
 from pcmodel.topics.compression import CODEC_NAMES, COMPRESSION_LEVELS, get_codec
 from pcmodel.topics.config_resources import (
     AlterConfigOp,
@@ -86,6 +87,9 @@ _COMPACTION = " Honoured on a compacted topic (cleanup.policy=compact); else wit
 _NO_TIERED_STORAGE = "Accepted and kept, without effect: there is no remote (tiered) storage."
 _NO_THROTTLING = ("Accepted and kept, without effect: replication is not throttled "
                   "('*' or partitionId:brokerId pairs).")
+#: The default of the LONG configs Kafka leaves unbounded (``flush.messages``, ``flush.ms``,
+#: ``max.compaction.lag.ms``, ``message.timestamp.before.max.ms``): ``Long.MAX_VALUE``.
+_LONG_MAX_TEXT = str(INT64_MAX)
 #: Kafka's ``ThrottledReplicaListValidator``: one pattern for each item of the list.
 _THROTTLED_REPLICA = re.compile(r"([0-9]+:[0-9]+)?")
 
@@ -136,9 +140,9 @@ TOPIC_CONFIGS: dict[str, TopicConfigSpec] = {
     "file.delete.delay.ms": TopicConfigSpec(
         _T.LONG, "60000", "log.segment.delete.delay.ms", _NO_EFFECT, 0),
     "flush.messages": TopicConfigSpec(
-        _T.LONG, "9223372036854775807", "log.flush.interval.messages", _NO_EFFECT, 1),
+        _T.LONG, _LONG_MAX_TEXT, "log.flush.interval.messages", _NO_EFFECT, 1),
     "flush.ms": TopicConfigSpec(
-        _T.LONG, "9223372036854775807", "log.flush.interval.ms", _NO_EFFECT, 0),
+        _T.LONG, _LONG_MAX_TEXT, "log.flush.interval.ms", _NO_EFFECT, 0),
     "index.interval.bytes": TopicConfigSpec(
         _T.INT, "4096", "log.index.interval.bytes", _NO_EFFECT, 0),
     "follower.replication.throttled.replicas": TopicConfigSpec(
@@ -150,7 +154,7 @@ TOPIC_CONFIGS: dict[str, TopicConfigSpec] = {
     "local.retention.ms": TopicConfigSpec(
         _T.LONG, "-2", "log.local.retention.ms", _NO_TIERED_STORAGE, -2),
     "max.compaction.lag.ms": TopicConfigSpec(
-        _T.LONG, "9223372036854775807", "log.cleaner.max.compaction.lag.ms",
+        _T.LONG, _LONG_MAX_TEXT, "log.cleaner.max.compaction.lag.ms",
         "The longest a record stays uncleaned: the active segment rolls this long after its "
         "first record, and a log whose first dirty record is older is cleaned whatever its "
         "dirty ratio." + _COMPACTION, 1),
@@ -168,7 +172,7 @@ TOPIC_CONFIGS: dict[str, TopicConfigSpec] = {
         "a batch with a later one is refused whole (INVALID_TIMESTAMP). Not checked when the "
         "topic stamps append times.", 0),
     "message.timestamp.before.max.ms": TopicConfigSpec(
-        _T.LONG, "9223372036854775807", "log.message.timestamp.before.max.ms",
+        _T.LONG, _LONG_MAX_TEXT, "log.message.timestamp.before.max.ms",
         "How far behind the broker's clock a record's create time may be, in milliseconds; "
         "a batch with an earlier one is refused whole (INVALID_TIMESTAMP). Not checked when "
         "the topic stamps append times.", 0),
@@ -246,7 +250,8 @@ IGNORED_TOPIC_CONFIGS = frozenset({
     "follower.replication.throttled.replicas",
 })
 
-_INT_RANGES = {_T.SHORT: 2**15, _T.INT: 2**31, _T.LONG: 2**63}
+#: The largest value of each integer type; the smallest is ``-largest - 1`` (Java's ranges).
+_INT_MAXES = {_T.SHORT: INT16_MAX, _T.INT: INT32_MAX, _T.LONG: INT64_MAX}
 
 
 def _invalid(name: str, value: object, why: str) -> InvalidConfigurationError:
@@ -265,12 +270,12 @@ def _checked_value(name: str, value: object) -> str:
         if text.lower() not in ("true", "false"):
             raise _invalid(name, value, "Expected value to be either true or false")
         return text.lower()
-    if kind in _INT_RANGES:
+    if kind in _INT_MAXES:
         try:
             number = int(text)
         except ValueError:
             raise _invalid(name, value, f"Not a number of type {kind.name}") from None
-        if not -_INT_RANGES[kind] <= number < _INT_RANGES[kind]:
+        if not -_INT_MAXES[kind] - 1 <= number <= _INT_MAXES[kind]:
             raise _invalid(name, value, f"Not a number of type {kind.name}")
     elif kind is _T.DOUBLE:
         try:

@@ -53,6 +53,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from pcmodel.topics.broker_checks import INT16_MAX
 from pcmodel.topics.errors import (
     IllegalArgumentError,
     InvalidProducerIdMappingError,
@@ -86,7 +87,7 @@ DEFAULT_EXPIRED_ID_CHECK_INTERVAL_MS = 3_600_000
 #: From this epoch on, InitProducerId gives the transactional id a new producer id instead
 #: (Kafka's ``isEpochExhausted``: ``Short.MaxValue - 1``); the coordinator's fencing may still
 #: bump it once more.
-_EXHAUSTED_EPOCH = 2**15 - 2
+_EXHAUSTED_EPOCH = INT16_MAX - 1
 
 
 class TransactionState(str, enum.Enum):

@@ -40,6 +40,8 @@ import threading
 import time
 from typing import Any
 
+from pcmodel.topics.broker_checks import INT64_MAX
+
 __all__ = [
     "MAX_REQUEST_BYTES",
     "Channel",
@@ -54,8 +56,9 @@ __all__ = [
 
 #: Largest request a broker reads (Kafka's ``socket.request.max.bytes`` default, 100 MiB).
 MAX_REQUEST_BYTES = 100 * 1024 * 1024
-#: Kafka's INT64 range: offsets, timestamps and every count fit in it.
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+#: The low end of Kafka's INT64 range (its top is ``INT64_MAX``): offsets, timestamps and every
+#: count fit in it.
+INT64_MIN = -INT64_MAX - 1
 # Containers nested deeper than this in a request are refused (a client never sends such).
 _MAX_DEPTH = 16
 

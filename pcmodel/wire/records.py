@@ -58,6 +58,7 @@ from typing import Any, NamedTuple
 
 from kafka.record.util import calc_crc32c
 
+from pcmodel.topics.broker_checks import INT32_MAX
 from pcmodel.topics.log_batches import StoredBatch
 from pcmodel.topics.log_records import (
     NO_TIMESTAMP,
@@ -113,8 +114,9 @@ _LAST_OFFSET_DELTA_OFFSET = struct.calcsize(">qiibIh")
 _LENGTH = _EPOCH = struct.Struct(">i")  # a batch's length (after the base offset), its epoch
 _LENGTH_OFFSET = struct.calcsize(">q")
 _EPOCH_OFFSET = struct.calcsize(">qi")
-#: The size limit of a builder writing a stored batch: none, the batch is sent whole.
-_UNLIMITED = 2**31 - 1
+#: The size limit of a builder writing a stored batch: none, the batch is sent whole (a
+#: batch's length is an int32, so no batch is larger).
+_UNLIMITED = INT32_MAX
 _CODEC_MASK = 0x07
 _TIMESTAMP_TYPE_MASK = 0x08
 _TRANSACTIONAL_MASK = 0x10
@@ -414,8 +416,8 @@ def _producer_fields(owner: TransactionalBatch | None, stored: StoredBatch | Non
     with no sequence, else none (-1 each)."""
     if stored is not None and stored.producer_id >= 0:
         sequence = stored.base_sequence
-        if sequence >= 0:  # sequence numbers wrap around after 2**31 - 1, as Kafka's
-            sequence = (sequence + base - stored.base_offset) % 2**31
+        if sequence >= 0:  # sequence numbers wrap around after INT32_MAX, as Kafka's
+            sequence = (sequence + base - stored.base_offset) % (INT32_MAX + 1)
         return stored.producer_id, stored.producer_epoch, sequence
     if owner is not None:
         return owner.producer_id, owner.producer_epoch, _NO_SEQUENCE

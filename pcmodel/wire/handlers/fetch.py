@@ -63,6 +63,7 @@ from typing import Any
 
 from kafka.protocol.consumer import FetchRequest, FetchResponse
 
+from pcmodel.topics.broker_checks import INT32_MAX
 from pcmodel.topics.broker_produce_fetch import FetchError, FetchResult
 from pcmodel.topics.errors import KafkaError
 from pcmodel.topics.log_batches import StoredBatch
@@ -207,7 +208,7 @@ def handle_fetch(ctx: RequestContext, request: Any) -> Any:
             started=started, waited=time.monotonic() - started, max_wait=wait_ms / 1000,
             records=sum(len(part.records) for part in parts.values()), partitions=len(wanted),
         ))
-    room = request.max_bytes if request.max_bytes > 0 else 2**31 - 1
+    room = request.max_bytes if request.max_bytes > 0 else INT32_MAX
     by_topic: dict[str, list[Any]] = {}
     sent_any = False  # until a partition sends records, the limits yield to its first one
     for tp, _, partition_max in wanted:
