@@ -62,7 +62,7 @@ class TransactionRequestsMixin:
         init_producer_id>`."""
         _check_transactional_id(transactional_id)
         _check_int("transaction_timeout_ms", transaction_timeout_ms, -INT32_MAX - 1,
-                   IllegalArgumentError)
+                   IllegalArgumentError, INT32_MAX)  # an int32 in InitProducerId
         expected = (producer_id, producer_epoch) if producer_id >= 0 else None
         return self._cluster.transaction_log().init_producer_id(
             transactional_id, transaction_timeout_ms, expected)

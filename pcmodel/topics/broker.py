@@ -343,7 +343,7 @@ class Broker(
                              group_consumer_heartbeat_interval_ms),
                             ("transaction_max_timeout_ms", transaction_max_timeout_ms),
                             ("transactional_id_expiration_ms", transactional_id_expiration_ms)):
-            _check_int(name, value, 1, IllegalArgumentError)
+            _check_int(name, value, 1, IllegalArgumentError, INT32_MAX)  # Kafka types them INT
         _check_heartbeat_below_session(group_consumer_heartbeat_interval_ms,
                                        group_consumer_session_timeout_ms)
         # Through the properties' setters, which check them (IllegalArgumentError).

@@ -114,7 +114,7 @@ class TransactionsMixin:
             return self._producers.init_producer_id(producer_id, producer_epoch)
         _check_transactional_id(transactional_id)
         _check_int("transaction_timeout_ms", transaction_timeout_ms, -INT32_MAX - 1,
-                   IllegalArgumentError)
+                   IllegalArgumentError, INT32_MAX)  # an int32 in InitProducerId
         expected = (producer_id, producer_epoch) if producer_id >= 0 else None
         with self._lock:
             self._check_open()

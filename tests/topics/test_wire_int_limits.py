@@ -213,3 +213,29 @@ def test_a_bump_past_the_int16_epoch_gives_a_new_producer_id(target):
     assert epoch == INT16_MAX
     new_id, new_epoch = conn.init_producer_id(producer_id, epoch)
     assert new_id != producer_id and new_epoch == 0
+
+
+def test_transaction_timeouts_are_java_ints():
+    """``transaction.max.timeout.ms`` is an INT setting and InitProducerId carries
+    ``TransactionTimeoutMs`` as an int32: one past ``2**31 - 1`` is refused, before anything
+    changes; exactly it is taken."""
+    with pytest.raises(IllegalArgumentError, match=str(INT32_MAX)):
+        Broker(transaction_max_timeout_ms=INT32_MAX + 1)
+    broker = Broker(transaction_max_timeout_ms=INT32_MAX)
+    try:
+        with pytest.raises(IllegalArgumentError, match=str(INT32_MAX)):
+            broker.init_producer_id(transactional_id="tx", transaction_timeout_ms=INT32_MAX + 1)
+        assert broker.describe_transactions(["tx"])["tx"].error is not None  # never begun
+        broker.init_producer_id(transactional_id="tx", transaction_timeout_ms=INT32_MAX)
+    finally:
+        broker.close()
+
+
+def test_a_cluster_refuses_a_transaction_timeout_beyond_an_int32():
+    cluster = Cluster(3, mode="steps")
+    try:
+        with pytest.raises(IllegalArgumentError, match=str(INT32_MAX)):
+            cluster.connect().init_producer_id(transactional_id="tx",
+                                               transaction_timeout_ms=INT32_MAX + 1)
+    finally:
+        cluster.close()
