@@ -11,6 +11,7 @@ __all__ = [
     "BufferBroken",
     "ItemNotPicklable",
     "ItemNotUnpicklable",
+    "SharedMemoryTooLarge",
     "ShutDown",
     "UsageError",
 ]
@@ -45,6 +46,16 @@ class ItemNotUnpicklable(ValueError):
 class BufferBroken(RuntimeError):
     """A process died holding part of a process buffer (its lock, or permits it had not passed
     on); the buffer's state cannot be trusted and every survivor that waits on it gets this."""
+
+
+class SharedMemoryTooLarge(ValueError):
+    """A process buffer's shared memory cannot be made as large as its capacity (or its
+    ``ring_size``) needs: the system refused it. ``reason`` says how (``File too large``, out
+    of memory); nothing is left allocated."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class UsageError(ValueError):

@@ -93,6 +93,7 @@ from pcmodel.buffers.robust import (
 from pcmodel.buffers.robust_semaphore import RobustSemaphore
 from pcmodel.buffers.spill import SpillFolder, ensure_folder, private_folder
 from pcmodel.buffers.spinning import Spinner
+from pcmodel.errors import SharedMemoryTooLarge
 from pcmodel.instrument import Level, Recorder
 
 __all__ = ["ProcessBackend"]
@@ -310,10 +311,12 @@ class ProcessBackend(Backend):
             ring = SharedRing(self._context, maxsize, size, self._spill, self._arena)
         except (OverflowError, OSError, MemoryError) as exc:
             given = "" if self.ring_size is None else f" and ring_size={self.ring_size}"
-            raise ValueError(
+            reason = ("out of memory" if isinstance(exc, MemoryError)
+                      else (exc.strerror or str(exc)) if isinstance(exc, OSError) else str(exc))
+            raise SharedMemoryTooLarge(
                 f"cannot have 2 x {size} bytes of shared memory (ring and arena) for "
-                f"maxsize={maxsize}{given} ({exc}); pass a smaller maxsize or ring_size"
-            ) from None
+                f"maxsize={maxsize}{given} ({reason}); pass a smaller maxsize or ring_size",
+                reason) from None
         self.ring_size = size
         self._spill_over = size // 4
         # A run of put_many is pickled in lists of at most half the capacity, so that runs

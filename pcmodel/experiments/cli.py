@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from pcmodel.buffers import BACKENDS, VARIANTS, make_buffer
-from pcmodel.errors import UsageError
+from pcmodel.errors import SharedMemoryTooLarge, UsageError
 from pcmodel.experiments.runner import (
     DEFAULT_TIMEOUT,
     ConservationError,
@@ -233,6 +233,10 @@ def _check_arguments(args: argparse.Namespace, variants: list[str], backends: li
                 options["context"] = multiprocessing.get_context(args.start_method)
             try:
                 make_buffer(variant, args.capacity, backend=backend, **options).close()
+            except SharedMemoryTooLarge as exc:
+                raise UsageError(f"--capacity {args.capacity} with {variant}/{backend}: the "
+                                 f"buffer's memory cannot be made ({exc.reason}); use a smaller "
+                                 "--capacity") from None
             except (ValueError, TypeError, OverflowError) as exc:
                 raise UsageError(f"--capacity {args.capacity} with {variant}/{backend}: "
                                  f"{exc}") from None
