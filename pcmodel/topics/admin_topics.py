@@ -20,8 +20,12 @@ from typing import Any
 
 from pcmodel.topics.admin_partitions import error_fields
 from pcmodel.topics.broker_checks import _check_list
-from pcmodel.topics.broker_topics import check_new_topic_name
-from pcmodel.topics.errors import BrokerResponseError, InvalidRequestError
+from pcmodel.topics.broker_topics import METADATA_TOPIC, check_new_topic_name
+from pcmodel.topics.errors import (
+    BrokerResponseError,
+    InvalidConfigurationError,
+    InvalidRequestError,
+)
 from pcmodel.topics.replica_placement import new_topic_assignment, replication_factor_on
 from pcmodel.topics.topic_configs import (
     check_topic_configs,
@@ -76,6 +80,22 @@ def _duplicate() -> InvalidRequestError:
     return InvalidRequestError("Duplicate topic name.")
 
 
+def _prohibited() -> InvalidRequestError:
+    """Kafka's answer to a request to create a KRaft cluster's metadata log (``ControllerApis``
+    answers it after the other topics, whether or not it exists, with ``validate_only`` too)."""
+    return InvalidRequestError(f"Creation of internal topic {METADATA_TOPIC} is prohibited.")
+
+
+def _check_config_values(configs: Mapping[str, Any]) -> None:
+    """Refuse configs given without a value, all named at once, as Kafka's controller does
+    before it checks any config (``ReplicationControlManager.computeConfigChanges``):
+    ``InvalidConfigurationError`` "Null value not supported for topic configs: a,b"."""
+    unset = [name for name, value in configs.items() if value is None]
+    if unset:
+        raise InvalidConfigurationError(
+            f"Null value not supported for topic configs: {','.join(unset)}")
+
+
 def _id_text(topic_id: uuid.UUID | None) -> str | None:
     """A topic id as kafka-python's admin client gives it in these answers: as text."""
     return None if topic_id is None else str(topic_id)
@@ -108,14 +128,25 @@ class TopicsAdminMixin:
         ``InvalidTopicError``, ``InvalidPartitionsError``, ...) is raised after the others were
         tried, as kafka-python raises from the response. A name given twice is created for
         neither entry: it is answered once, after the others, ``InvalidRequestError``
-        "Duplicate topic name.", as Kafka answers. ``validate_only`` checks and creates
-        nothing. A created topic is visible at once (``wait_for_metadata`` changes nothing).
+        "Duplicate topic name.", as Kafka answers; ``"__cluster_metadata"`` (a KRaft
+        cluster's own log) is never created: it is answered last, ``InvalidRequestError``
+        "Creation of internal topic __cluster_metadata is prohibited.". A config given as
+        ``None`` is ``InvalidConfigurationError`` "Null value not supported for topic configs:
+        ...", naming every such config, before any other config is checked (Kafka's order).
+        ``validate_only`` checks and creates nothing. A created topic is visible at once
+        (``wait_for_metadata`` changes nothing). Raises, as kafka-python does, before anything
+        is created: ``ValueError`` for ``validate_only`` with ``wait_for_metadata``, and
+        ``ValueError`` "No valid topics found" for no topic (an empty list or dict) or a list
+        that mixes names and :class:`NewTopic`.
         """
         self._check_open()
+        if validate_only and wait_for_metadata:  # as kafka-python refuses them, first
+            raise ValueError("validate_only and wait_for_metadata are mutually exclusive")
         specs = _topic_specs(new_topics)
         once, twice = _named_once([spec.name for spec in specs])
         results, first_error = [], None
-        for spec in (spec for spec in specs if spec.name in once):
+        to_create = [spec for spec in specs if spec.name in once and spec.name != METADATA_TOPIC]
+        for spec in to_create:
             error = None
             partitions, replication = spec.num_partitions, 1
             try:  # in the order of Kafka's checks: name and clashes first, then the rest
@@ -156,6 +187,11 @@ class TopicsAdminMixin:
                             "topic_config_error_code": 0, "num_partitions": -1,
                             "replication_factor": -1})
             first_error = first_error or _duplicate()
+        if METADATA_TOPIC in once:  # answered last, as Kafka's ControllerApis does
+            results.append({"name": METADATA_TOPIC, "topic_id": None,
+                            **error_fields(_prohibited()), "topic_config_error_code": 0,
+                            "num_partitions": -1, "replication_factor": -1})
+            first_error = first_error or _prohibited()
         if raise_errors and first_error is not None:
             raise first_error
         return {"topics": results}
@@ -204,6 +240,7 @@ class TopicsAdminMixin:
     def _create_arguments(self, spec: NewTopic) -> tuple[int, dict[str, Any]]:
         """The partition count and broker ``create_topic`` keyword arguments for a NewTopic;
         refuse what cannot be done (Kafka's errors) before anything changes."""
+        _check_config_values(spec.topic_configs)
         topic_options(spec.topic_configs, replicates=self._replicated())  # checks them
         kwargs: dict[str, Any] = {"configs": spec.topic_configs}
         if spec.replica_assignments:
@@ -241,12 +278,19 @@ def _topic_specs(
         raise TypeError("new_topics must be a list of NewTopic or names, or a dict of them, "
                         f"not the {type(new_topics).__name__} {new_topics!r}")
     if isinstance(new_topics, Mapping):
-        return [
+        specs = [
             NewTopic(name, opts.get("num_partitions", -1), opts.get("replication_factor", -1),
                      opts.get("assignments"), opts.get("configs"))
             for name, opts in new_topics.items()
         ]
-    specs = [NewTopic(t) if isinstance(t, str) else t for t in new_topics]
-    if not specs or not all(isinstance(t, NewTopic) for t in specs):
+    else:
+        given = list(new_topics)
+        if all(isinstance(t, str) for t in given):
+            specs = [NewTopic(t) for t in given]
+        elif all(isinstance(t, NewTopic) for t in given):
+            specs = given
+        else:  # kafka-python finds no topic in a list that mixes names and NewTopic
+            specs = []
+    if not specs:
         raise ValueError(f"No valid topics found in new_topics: {new_topics!r}")
     return specs

@@ -34,6 +34,7 @@ from pcmodel.topics.broker_checks import (
 from pcmodel.topics.errors import (
     BrokerResponseError,
     IllegalArgumentError,
+    InvalidRequestError,
     InvalidTopicError,
     OffsetOutOfRangeError,
     TopicAlreadyExistsError,
@@ -52,12 +53,16 @@ from pcmodel.topics.structs import (
 from pcmodel.topics.topic_settings import check_new_topic, check_topic_name
 
 __all__ = [
+    "METADATA_TOPIC",
     "TopicAdminMixin",
     "TopicDescription",
     "check_new_topic_name",
     "delete_records_arguments",
     "delete_records_target",
 ]
+
+#: A KRaft cluster's own metadata log, which Kafka's CreateTopics never creates.
+METADATA_TOPIC = "__cluster_metadata"
 
 
 class TopicDescription(NamedTuple):
@@ -126,11 +131,11 @@ class TopicAdminMixin:
         :mod:`~pcmodel.topics.topic_configs` says which exist and what each does), kept and
         described by :meth:`describe_topic_configs`; ``retention_ms`` is the same as
         ``configs={"retention.ms": ...}``.
-        Raises ``InvalidTopicError`` (also for a name that differs from an existing topic's
-        only by ``.`` against ``_``), ``TopicAlreadyExistsError``, ``InvalidPartitionsError``,
-        ``InvalidConfigurationError`` for a config, ``IllegalArgumentError`` / ``TypeError`` for
-        other bad settings (``retention_ms`` and ``retention.ms`` both given); nothing is
-        created then (``TypeError`` for ``configs`` that are not a mapping).
+        Raises as :func:`check_new_topic_name` for the name, ``InvalidTopicError`` for an
+        illegal one, ``InvalidPartitionsError``, ``InvalidConfigurationError`` for a config,
+        ``IllegalArgumentError`` / ``TypeError`` for other bad settings (``retention_ms`` and
+        ``retention.ms`` both given); nothing is created then (``TypeError`` for ``configs``
+        that are not a mapping).
         """
         if configs is not None:
             _check_mapping("configs", configs, "config name to value")
@@ -443,11 +448,12 @@ class TopicAdminMixin:
 
 
 def check_new_topic_name(name: str, existing: Collection[str]) -> None:
-    """Raise what Kafka's controller answers a new topic ``name`` among the ``existing``
-    topics: ``TopicAlreadyExistsError`` if one has that name, ``InvalidTopicError`` if one
-    differs from it only by a ``.`` where it has a ``_`` or back (Kafka names a topic's
-    metrics with its ``.`` turned into ``_``, so the two would share them). Both with Kafka's
-    messages."""
+    """Raise what Kafka answers a new topic ``name`` among the ``existing`` topics, in its words:
+    ``InvalidRequestError`` for :data:`METADATA_TOPIC`, ``TopicAlreadyExistsError`` if a topic
+    has that name, ``InvalidTopicError`` if one differs from it only by a ``.`` against a ``_``
+    (Kafka names a topic's metrics with its ``.`` turned into ``_``: they would share them)."""
+    if name == METADATA_TOPIC:
+        raise InvalidRequestError(f"Creation of internal topic {name} is prohibited.")
     if name in existing:
         raise TopicAlreadyExistsError(f"Topic '{name}' already exists.")
     if "." in name or "_" in name:
