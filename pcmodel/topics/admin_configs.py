@@ -34,6 +34,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pcmodel.topics.broker_checks import _check_entries
+from pcmodel.topics.broker_configs import check_topic_resource
 from pcmodel.topics.broker_static_configs import BROKER_CONFIGS_READ_ONLY
 from pcmodel.topics.config_resources import (
     GIVEN_TWICE,
@@ -50,6 +51,7 @@ from pcmodel.topics.errors import (
     IllegalArgumentError,
     InvalidRequestError,
 )
+from pcmodel.topics.topic_settings import check_topic_name
 
 __all__ = ["ConfigAdminMixin", "config_dict"]
 
@@ -93,6 +95,16 @@ def _given_twice() -> InvalidRequestError:
     return InvalidRequestError(GIVEN_TWICE)
 
 
+def _check_values(operations: list[tuple[str, AlterConfigOp, Any]]) -> None:
+    """Refuse a SET, APPEND or SUBTRACT without a value, every such config named at once, as
+    Kafka's broker does before it looks at the resource (``ConfigAdminManager.preprocess``):
+    ``InvalidRequestError`` "Null value not supported for : a, b"."""
+    unset = [name for name, op, value in operations
+             if value is None and op is not AlterConfigOp.DELETE]
+    if unset:
+        raise InvalidRequestError(f"Null value not supported for : {', '.join(unset)}")
+
+
 def _unsupported(kind: ConfigResourceType) -> InvalidRequestError:
     return InvalidRequestError(f"config resources of type {kind.name} are not served by "
                                "pcmodel's brokers; TOPIC, BROKER and GROUP are")
@@ -124,8 +136,9 @@ class ConfigAdminMixin:
         ``config_filter`` keeps ``"modified"`` ones (set on the resource: the default),
         ``"dynamic"`` (alterable), ``"default"``, ``"static"`` or ``"all"``; synonyms are
         listed only with ``include_synonyms``. A group's configs are described whether the group
-        exists or not. Raises ``UnknownTopicOrPartitionError`` for a
-        topic that does not exist, ``IllegalArgumentError`` for an unknown broker id,
+        exists or not. Raises ``InvalidTopicError`` for a name no topic may have (``""``
+        included), ``UnknownTopicOrPartitionError`` for a topic that does not exist,
+        ``IllegalArgumentError`` for an unknown broker id,
         ``InvalidRequestError`` for the group id ``""``,
         ``InvalidRequestError`` for a resource type the broker does not serve, ``ValueError``
         for a broker name that is not an integer or an unknown filter, ``TypeError`` for a
@@ -154,14 +167,21 @@ class ConfigAdminMixin:
         A resource's ``configs`` are ``{config: value}`` (SET) or ``{config: (op, value)}``
         with an :class:`~pcmodel.topics.config_resources.AlterConfigOp` (or its name or number):
         SET, DELETE (back to the default), APPEND and SUBTRACT (list configs). Each resource
-        changes all or nothing. A resource given more than once (same type and name) is
-        applied for none of its entries: its result is ``InvalidRequestError`` "Each resource
-        must appear at most once.", as Kafka's broker answers it. ``incremental=False``
-        (Kafka's older AlterConfigs) takes SETs only and keeps the resource's other modified
-        configs; ``validate_only`` checks and changes nothing. With ``raise_on_unknown`` a
-        config that cannot be altered there raises ``ValueError`` before anything is sent;
-        otherwise the broker's error is the resource's result (a broker's configs are
-        read-only: a broker resource with no configs is ``"OK"``, one with any is refused).
+        changes all or nothing. A value of ``None`` (other than for DELETE) is refused before
+        the resource is looked at, every such config named: ``InvalidRequestError`` "Null
+        value not supported for : retention.ms", as Kafka's broker answers. A topic is then
+        checked in the order of Kafka's controller: its name (``""``: ``InvalidRequestError``
+        "Default topic resources are not allowed.", an illegal one ``InvalidTopicError``), the
+        configs, and last whether it exists (a cluster looks that up before the configs). A
+        resource given more than once (same type and name) is applied for none of its
+        entries: its result is ``InvalidRequestError`` "Each resource must appear at most
+        once.", as Kafka's broker answers it.
+        ``incremental=False`` (Kafka's older AlterConfigs) takes SETs only and keeps the
+        resource's other modified configs; ``validate_only`` checks and changes nothing. With
+        ``raise_on_unknown`` a config that cannot be altered there raises ``ValueError``
+        before anything is sent; otherwise the broker's error is the resource's result (a
+        broker's configs are read-only: a broker resource with no configs is ``"OK"``, one
+        with any is refused).
         Raises ``TypeError`` for configs that are not a dict, a bare str given as
         ``config_resources`` or an entry that is not a ``ConfigResource`` (before anything is
         altered), ``ValueError`` for a bad operation.
@@ -212,6 +232,7 @@ class ConfigAdminMixin:
     def _entries(self, resource: ConfigResource) -> list[ConfigEntry]:
         kind = resource.resource_type
         if kind is ConfigResourceType.TOPIC:
+            check_topic_name(resource.name)  # before the topic is looked up, as Kafka's broker
             return self._conn.describe_topic_configs(resource.name)
         if kind is ConfigResourceType.BROKER:
             return self._conn.describe_broker_configs(self._broker_id(resource.name))
@@ -245,7 +266,11 @@ class ConfigAdminMixin:
                validate_only: bool) -> str:
         """One resource's result: ``"OK"`` or the broker's error, as kafka-python words it."""
         try:
+            if resource.resource_type is ConfigResourceType.BROKER:
+                self._broker_id(resource.name)  # kafka-python checks the name before sending
+            _check_values(operations)
             if resource.resource_type is ConfigResourceType.TOPIC:
+                check_topic_resource(resource.name)  # whatever the connection checks
                 self._conn.alter_topic_configs(resource.name, operations,
                                                incremental=incremental,
                                                validate_only=validate_only)
@@ -254,7 +279,6 @@ class ConfigAdminMixin:
                     resource.name, operations, incremental=incremental,
                     validate_only=validate_only)
             elif resource.resource_type is ConfigResourceType.BROKER:
-                self._broker_id(resource.name)
                 if operations:  # nothing asked, nothing refused: as Kafka answers
                     raise InvalidRequestError(BROKER_CONFIGS_READ_ONLY)
             else:

@@ -23,7 +23,7 @@ from typing import Any
 
 from pcmodel.topics.broker_static_configs import ConsumerGroupConfigs, broker_config_entries
 from pcmodel.topics.config_resources import AlterConfigOp, ConfigEntry
-from pcmodel.topics.errors import InvalidConfigurationError
+from pcmodel.topics.errors import InvalidConfigurationError, InvalidRequestError
 from pcmodel.topics.group_configs import (
     altered_group_overrides,
     check_group_resource,
@@ -38,9 +38,9 @@ from pcmodel.topics.topic_configs import (
     describe_topic_configs,
     topic_options,
 )
-from pcmodel.topics.topic_settings import block_policy_conflict
+from pcmodel.topics.topic_settings import block_policy_conflict, check_topic_name
 
-__all__ = ["ConfigsMixin"]
+__all__ = ["ConfigsMixin", "check_topic_resource"]
 
 
 class ConfigsMixin:
@@ -103,17 +103,22 @@ class ConfigsMixin:
         applies to the records already there, a new ``message.timestamp.type`` to those
         appended from then on.
 
-        All or nothing: raises ``UnknownTopicOrPartitionError``, ``InvalidRequestError`` or
-        ``InvalidConfigurationError`` (see
-        :func:`~pcmodel.topics.topic_configs.altered_overrides`; a ``"block"`` topic takes no
-        ``retention.ms``, ``retention.bytes`` or compaction) with nothing changed. ``validate_only``
-        checks and changes nothing.
+        All or nothing, in the order of Kafka's controller (``ConfigurationControlManager``):
+        raises for the name as :func:`check_topic_resource`, then ``InvalidRequestError`` or
+        ``InvalidConfigurationError`` for the configs (see
+        :func:`~pcmodel.topics.topic_configs.altered_overrides`), and only then
+        ``UnknownTopicOrPartitionError`` if there is no such topic (a ``"block"`` topic takes
+        no ``retention.ms``, ``retention.bytes`` or compaction), with nothing changed.
+        ``validate_only`` checks and changes nothing.
         """
+        check_topic_resource(name)
         with self._lock:
             self._check_open()
-            topic = self._topic(name)
-            overrides = altered_overrides(topic.configs, operations, incremental=incremental)
+            topic = self._topics.get(name)
+            overrides = altered_overrides({} if topic is None else topic.configs, operations,
+                                          incremental=incremental)
             options = topic_options(overrides, replicates=False)
+            topic = self._topic(name)  # as Kafka: whether it exists is checked last
             retention_ms, retention_bytes = options.get("retention_ms"), \
                 options.get("retention_bytes")
             conflict = block_policy_conflict(options, overrides) \
@@ -152,3 +157,14 @@ class ConfigsMixin:
                 self.group_consumer_session_timeout_ms,
                 self.group_consumer_heartbeat_interval_ms, self.group_consumer_max_size,
                 self.group_consumer_migration_policy, self.group_classic_max_size))
+
+
+def check_topic_resource(name: str) -> str:
+    """``name`` as the TOPIC resource of an alteration, checked as Kafka's controller checks it
+    before it looks at the configs or whether the topic exists
+    (``ControllerConfigurationValidator.validateTopicName``): ``InvalidRequestError`` "Default
+    topic resources are not allowed." for ``""``, else as :func:`check_topic_name`
+    (``InvalidTopicError`` for a name no topic may have, ``TypeError`` for one not a str)."""
+    if name == "":
+        raise InvalidRequestError("Default topic resources are not allowed.")
+    return check_topic_name(name)
