@@ -54,7 +54,9 @@ class MetadataAdminMixin:
     ``_conn``, ``_check_open()`` and ``_replicated()``)."""
 
     def list_topics(self) -> list[str]:
-        """The names of every topic."""
+        """The names of every topic, a cluster's internal ``__consumer_offsets`` left out, as
+        the Java ``Admin.listTopics()`` leaves internal topics out by default (kafka-python 3
+        lists every topic of the metadata, internal ones too)."""
         self._check_open()
         return list(self._conn.list_topics())
 
