@@ -28,12 +28,11 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from pcmodel.topics.broker_checks import INT64_MAX, _check_int, _check_mapping
+from pcmodel.topics.broker_checks import INT64_MAX, _check_mapping
 from pcmodel.topics.errors import (
     CommitFailedError,
     CoordinatorNotAvailableError,
     FencedInstanceIdError,
-    IllegalArgumentError,
     IllegalGenerationError,
     KafkaTimeoutError,
     NotCoordinatorError,
@@ -43,6 +42,7 @@ from pcmodel.topics.errors import (
     UnknownTopicOrPartitionError,
 )
 from pcmodel.topics.futures import CommitFuture
+from pcmodel.topics.group_offsets import checked_offset
 from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition, validate_topic_partition
 
 __all__ = ["CommitterMixin"]
@@ -83,8 +83,9 @@ class CommitterMixin:
         now is tried again every ``retry_backoff_ms`` (see the module), then
         ``KafkaTimeoutError``. ``offsets`` that are not a mapping (a list of partitions, a str)
         raise ``TypeError``, and an offset that is not an int ``>= 0`` (and at most
-        ``2**63 - 1``, a Java long) ``TypeError`` or ``IllegalArgumentError``, before anything is
-        sent.
+        ``2**63 - 1``, a Java long), metadata that is not a str or a leader epoch outside -1 to
+        ``2**31 - 1`` ``TypeError`` or ``IllegalArgumentError``, before anything is sent: the
+        checks the group's coordinator makes.
         """
         self._check_open()
         deadline = time.monotonic() + self._timeout_s(timeout_ms)
@@ -186,13 +187,8 @@ class CommitterMixin:
         for tp, value in _check_mapping(
                 "offsets", offsets, "TopicPartition to OffsetAndMetadata or int").items():
             tp = validate_topic_partition(tp)
-            if not isinstance(value, OffsetAndMetadata):
-                if isinstance(value, bool) or not isinstance(value, int):
-                    raise TypeError(f"offset for {tp} must be an int or OffsetAndMetadata, "
-                                    f"got {value!r}")
-                value = OffsetAndMetadata(value)
-            _check_int(f"offset for {tp}", value.offset, 0, IllegalArgumentError, OFFSET_MAX)
-            result[tp] = value
+            checked_offset(tp, value)  # as the coordinator checks it, before anything is sent
+            result[tp] = value if isinstance(value, OffsetAndMetadata) else OffsetAndMetadata(value)
         return result
 
     def _consumed_offsets(

@@ -72,11 +72,14 @@ def test_offsets_that_are_not_a_mapping_are_refused(consumer, call, offsets):
 
 
 @pytest.mark.parametrize(("value", "error", "match"), [
-    (OffsetAndMetadata("1"), TypeError, "^offset for t-0 must be an int, got '1'$"),
-    (LONG_MAX + 1, IllegalArgumentError, f"offset for t-0 must be <= {LONG_MAX}"),
+    (OffsetAndMetadata("1"), TypeError, "^the offset of t-0 must be an int, got '1'$"),
+    (LONG_MAX + 1, IllegalArgumentError, f"offset of t-0 must be <= {LONG_MAX}"),
     (OffsetAndMetadata(LONG_MAX + 1), IllegalArgumentError, f"must be <= {LONG_MAX}"),
-    (1.0, TypeError, "^offset for t-0 must be an int or OffsetAndMetadata, got 1.0$"),
-], ids=["str-in-OffsetAndMetadata", "above-long", "above-long-in-OffsetAndMetadata", "float"])
+    (1.0, TypeError, "^the offset of t-0 must be an int or OffsetAndMetadata, got 1.0$"),
+    (OffsetAndMetadata(1, 5), TypeError, "^the metadata of t-0's offset must be a str, got 5$"),
+    (OffsetAndMetadata(1, "", 2**31), IllegalArgumentError, "leader epoch of t-0's offset"),
+], ids=["str-in-OffsetAndMetadata", "above-long", "above-long-in-OffsetAndMetadata", "float",
+        "int-metadata", "epoch-above-int"])
 def test_an_offset_out_of_type_or_range_commits_nothing(consumer, broker, value, error, match):
     broker.create_topic("u", 1)
     with pytest.raises(error, match=match):
