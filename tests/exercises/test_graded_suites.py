@@ -4,7 +4,9 @@ Each entry of ``exercises/zoo/<exercise>/`` names, in ``CAUGHT_BY``, the checks 
 its bug; graded on those checks, it must fail each of them (so it can never reach full marks).
 Only those checks run, to keep the time small: a deadlocking entry would otherwise spend a stall
 timeout in every check it hangs. Each reference
-solution is graded with ``--grade-repeat 20`` and must pass every check in every round. Every
+solution is graded with ``--grade-repeat 10`` and must pass every check in every round; its
+checks of every interleaving, whose searches are seeded (the same schedules in every round),
+run two rounds, enough to show that they give the same verdict again. Every
 starter must fail every check cleanly (a report, not a crash). All gradings run once, in parallel
 subprocesses (they mostly wait on stalled student code, not on the CPU), before the tests read
 their reports; under xdist the workers share them (:mod:`tests.shared_results`).
@@ -25,6 +27,10 @@ from tests.shared_results import SharedResults, fingerprint
 ROOT = exercises_root()
 EXERCISES = {ex.name: ex for ex in discover(ROOT)}
 REFERENCE_ROUNDS = 10
+#: The checks that search a seeded set of schedules (pcmodel.grading.sched_checks): every round
+#: of them explores the same schedules, so a reference runs them only this many times.
+SEEDED_CHECKS = ("test_interleavings",)
+SEEDED_ROUNDS = 2
 
 
 def _caught_by(path: Path) -> tuple[str, ...]:
@@ -34,6 +40,12 @@ def _caught_by(path: Path) -> tuple[str, ...]:
         ):
             return tuple(ast.literal_eval(node.value))
     raise AssertionError(f"{path} has no CAUGHT_BY = (...) naming the checks that catch it")
+
+
+def _check_names(suite: Path) -> list[str]:
+    """The graded checks of ``suite`` (its ``test_*`` functions), in the order they run."""
+    return [node.name for node in ast.parse(suite.read_text(encoding="utf-8")).body
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")]
 
 
 ZOO = sorted(
@@ -50,8 +62,14 @@ def reports(tmp_path_factory):
     shared = SharedResults(tmp_path_factory, "graded_suites")
     jobs = {("zoo", ex, entry.stem): (ex, entry, 1, _caught_by(entry)) for ex, entry in ZOO}
     for name, ex in EXERCISES.items():
+        checks = _check_names(ex.suite)
+        seeded = tuple(c for c in checks if c in SEEDED_CHECKS)
         jobs[("reference", name, "solution")] = (
-            name, ex.folder / "solution.py", REFERENCE_ROUNDS, ())
+            name, ex.folder / "solution.py", REFERENCE_ROUNDS,
+            tuple(c for c in checks if c not in SEEDED_CHECKS) if seeded else ())
+        if seeded:
+            jobs[("reference", name, "seeded")] = (
+                name, ex.folder / "solution.py", SEEDED_ROUNDS, seeded)
         jobs[("starter", name, "starter")] = (name, ex.starter, 1, ())
 
     def run(job):
@@ -97,11 +115,17 @@ def test_zoo_entry_is_caught(reports, exercise, entry):
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("exercise", sorted(EXERCISES))
 def test_reference_passes_every_round(reports, exercise):
-    report, _ = reports[("reference", exercise, "solution")]
-    flaky = [(c["id"], c["failures"], c["got"]) for c in report["checks"] if c["failures"]]
-    assert not flaky, f"reference failed in some of {REFERENCE_ROUNDS} rounds: {flaky}"
-    assert all(c["rounds"] == REFERENCE_ROUNDS for c in report["checks"])
-    assert report["score"] == report["max_score"]
+    parts = [reports[key][0] for key in (("reference", exercise, "solution"),
+                                         ("reference", exercise, "seeded")) if key in reports]
+    checks = [c for report in parts for c in report["checks"]]
+    assert sorted(c["id"] for c in checks) == sorted(_check_names(EXERCISES[exercise].suite))
+    flaky = [(c["id"], c["failures"], c["got"]) for c in checks if c["failures"]]
+    assert not flaky, f"reference failed in some of its rounds: {flaky}"
+    for check in checks:
+        rounds = SEEDED_ROUNDS if check["id"] in SEEDED_CHECKS else REFERENCE_ROUNDS
+        assert check["rounds"] == rounds, check["id"]
+        assert check["earned"] == check["points"], check["id"]
+    assert all(report["score"] == report["max_score"] for report in parts)
 
 
 @pytest.mark.timeout(900)
