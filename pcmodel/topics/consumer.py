@@ -158,8 +158,6 @@ class KafkaConsumer(
         self._broker = broker
         self._group_id: str | None = config["group_id"]
         self._clock: Callable[[], float] = config["clock"]
-        self._conn = broker.connect()
-        self._connections = [self._conn]
 
         # Shared with the fetcher and heartbeat threads; guards everything below.
         self._lock = threading.Lock()
@@ -170,8 +168,7 @@ class KafkaConsumer(
         self._epochs = itertools.count(1)
         self._closed = False
         self._worker_error: BaseException | None = None
-        self._rotation = 0
-        self._fetch_rotation = 0
+        self._init_fetching()
 
         # Subscription and group membership (written by poll()'s thread; flags also by heartbeat).
         self._subscribed_topics: set[str] | None = None
@@ -197,21 +194,23 @@ class KafkaConsumer(
             instrument=config["fetch_buffer_instrument"],
         )
         self._stop = threading.Event()
-        fetch_conn = broker.connect()
-        self._connections.append(fetch_conn)
-        self._fetcher = threading.Thread(
-            target=self._fetch_loop, args=(fetch_conn,), name="pcmodel-fetcher",
-            # Daemon like the Java and kafka-python client threads; close() stops and joins it.
-            daemon=True,
-        )
+        self._connections: list[Any] = []
+        self._fetcher: threading.Thread | None = None
         self._heartbeat: threading.Thread | None = None
-        self._fetcher.start()
-        if topics:
-            try:
+        try:  # a consumer that fails here keeps no connection or thread: close what is open
+            self._conn = broker.connect()
+            self._connections.append(self._conn)
+            fetch_conn = broker.connect()  # the fetcher's own: its long polls block
+            self._connections.append(fetch_conn)
+            fetcher = threading.Thread(target=self._fetch_loop, args=(fetch_conn,),
+                                       name="pcmodel-fetcher", daemon=True)  # as Java's
+            fetcher.start()
+            self._fetcher = fetcher  # once started: close() joins it
+            if topics:
                 self.subscribe(topics)
-            except BaseException:
-                self._shutdown_threads(None)  # no half-built consumer keeps threads running
-                raise
+        except BaseException:
+            self._shutdown_threads(None)
+            raise
 
     # --- topic metadata and the fetch buffer --------------------------------------------------
 
@@ -281,6 +280,7 @@ class KafkaConsumer(
                     "assign() first"
                 )
             self._in_poll = True
+            self._poll_started()
             self._last_poll = self._clock()
         try:
             return self._poll(time.monotonic() + timeout_ms / 1000, max_records, update_offsets)

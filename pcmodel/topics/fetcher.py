@@ -6,6 +6,15 @@ caller's thread, in ``poll()``, drains the buffer into each partition's ``pendin
 deserializes what it returns. When the application is slow the buffer fills and the fetcher
 blocks in ``put``: backpressure, one layer down.
 
+Pacing: a fetch waits at the broker up to ``fetch_max_wait_ms`` for records, and a fetch that
+brings some is followed by the next at once, until the buffer is full. A fetch that brings
+nothing (every partition is caught up) is not repeated until a ``poll()`` runs or has run since
+it was sent, or something new is to be fetched (an assignment, a seek, a resume): the Java
+client sends fetches only within ``poll()``. Without that rule a consumer that is not polling,
+with ``fetch_max_wait_ms=0`` (which the broker answers at once), fetched tens of thousands of
+times a second for nothing. While a ``poll()`` waits, empty fetches follow one another as in
+the Java client, each waiting up to ``fetch_max_wait_ms``.
+
 Every item carries the partition's *epoch* at fetch time. A ``seek``, ``pause`` or offset reset
 gives the partition a new epoch, so data fetched before it is recognised as stale and dropped on
 either side of the buffer, without the fetcher and ``poll()`` ever holding the lock across a
@@ -204,21 +213,32 @@ class FetcherMixin:
     # --- the fetcher thread -------------------------------------------------------------------
 
     def _fetch_loop(self, conn: Any) -> None:
-        """Fetcher thread: long-poll the broker, put what comes into the fetch buffer."""
+        """Fetcher thread: long-poll the broker, put what comes into the fetch buffer; after a
+        fetch that brought nothing, wait for a ``poll()`` or something new to fetch (see the
+        module's *Pacing*)."""
         wait = self.config["fetch_max_wait_ms"] / 1000
         # A fetch is not limited by max_poll_records (Kafka limits fetches by bytes instead), so
         # that poll(max_records=1) takes records from memory rather than waiting for a fetch.
         fetch_size = max(FETCH_MAX_RECORDS, self.config["max_poll_records"])
         isolation_level = self.config["isolation_level"]
         read_committed = isolation_level == "read_committed"
+        # After a fetch that brought nothing: (polls counted when it was sent, what it asked).
+        idle: tuple[int, dict[TopicPartition, tuple[int, int]]] | None = None
         try:
             while True:
                 with self._lock:
-                    while not self._closed and not (requests := self._fetch_requests()):
-                        self._work.wait()
-                    if self._closed:
-                        return
-                    epochs = {tp: self._states[tp].epoch for tp in requests}
+                    while True:
+                        if self._closed:
+                            return
+                        requests = self._fetch_requests()
+                        asked = {tp: (self._states[tp].epoch, offset)
+                                 for tp, offset in requests.items()}
+                        if requests and (idle is None or self._in_poll
+                                         or idle != (self._polls, asked)):
+                            break
+                        self._work.wait()  # for a poll(), or for something new to fetch
+                    polls = self._polls
+                    epochs = {tp: epoch for tp, (epoch, _) in asked.items()}
                 results = conn.fetch(
                     requests, max_records=fetch_size, timeout=wait,
                     isolation_level=isolation_level,
@@ -245,12 +265,25 @@ class FetcherMixin:
                             st.fetch_offset = res.records[-1].offset + 1
                             items.append(Fetched(tp, st.epoch, visible[tp], requests[tp],
                                                  st.fetch_offset, leader_epochs[tp]))
+                idle = None if items else (polls, asked)
                 if items:
                     self._buffer.put_many(items)
         except ShutDown:
             return
         except BaseException as exc:  # never lost: poll() re-raises it
             self._fail(exc)
+
+    def _init_fetching(self) -> None:
+        """The fetch state :class:`~pcmodel.topics.consumer.KafkaConsumer` starts with."""
+        self._rotation = 0  # which partition _collect() starts with
+        self._fetch_rotation = 0  # which partition a fetch asks for first
+        self._polls = 0  # poll() calls so far: each may send a fetch (see _poll_started)
+
+    def _poll_started(self) -> None:
+        """A poll() begins (the caller holds ``_lock``): a fetcher that found nothing new at
+        its last fetch sends another now, as the Java client fetches within poll()."""
+        self._polls += 1
+        self._work.notify_all()
 
     def _fetch_requests(self) -> dict[TopicPartition, int]:
         fetchable = [(tp, st.fetch_offset) for tp, st in self._states.items() if st.is_fetchable()]
