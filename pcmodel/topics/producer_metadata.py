@@ -11,7 +11,9 @@ does not exist is created by the broker when
 ``allow_auto_create_topics`` and the broker's ``auto_create_topics_enable`` allow it; otherwise
 the producer waits for it to appear, on a connection of its own so that the sender's appends
 are not held up, for at most ``max_block_ms``, then raises ``KafkaTimeoutError``, as a Kafka
-producer waits for metadata.
+producer waits for metadata. ``close()`` ends such a wait: the ``send()`` raises the
+``IllegalStateError`` a ``send()`` after ``close()`` gets, as the Java client's ``close()`` makes
+its waiting ``send()`` fail (``ProducerMetadata.close()`` wakes ``awaitUpdate``).
 
 :class:`ProducerMetadataMixin` is one part of :class:`~pcmodel.topics.producer.KafkaProducer`.
 
@@ -21,7 +23,7 @@ Prior art: kafka-python's ``KafkaProducer._wait_on_metadata`` and the Java clien
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Final
 
 from pcmodel.topics.accumulator import ProducerState
 from pcmodel.topics.errors import (
@@ -32,6 +34,12 @@ from pcmodel.topics.errors import (
 )
 
 __all__ = ["ProducerMetadataMixin", "topic_name"]
+
+#: How long one wait for metadata lasts at most before the waiting ``send()`` looks whether the
+#: producer was closed meanwhile: the wait is on the broker's condition, which ``close()`` cannot
+#: notify (an in-process broker is shared with other clients), so a closed producer's ``send()``
+#: ends this long after ``close()`` at the latest.
+CLOSE_CHECK_S: Final = 0.05
 
 
 def topic_name(topic: object) -> str:
@@ -95,7 +103,7 @@ class ProducerMetadataMixin:
                     f"{len(partitions) - 1}, or add partitions with "
                     "KafkaAdminClient.create_partitions()"
                 )
-            self._waiting_conn().await_metadata_change(version, remaining)
+            self._await_metadata_change(version, remaining)
 
     def _known_partitions(self, topic: str) -> list[int] | None:
         """The topic's partition numbers as last looked up, or None; never asks the broker."""
@@ -123,14 +131,29 @@ class ProducerMetadataMixin:
                         "and the broker does not create topics automatically; create it "
                         "with KafkaAdminClient.create_topics()"
                     ) from None
-                self._waiting_conn().await_metadata_change(version, remaining)
+                self._await_metadata_change(version, remaining)
 
-    def _waiting_conn(self) -> Any:
-        """A connection of its own for waiting, so that the sender's appends are not held up."""
-        with self._lock:
-            if self._metadata_conn is None:
-                self._metadata_conn = self._given_broker.connect()
-            return self._metadata_conn
+    def _await_metadata_change(self, version: int, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds for the broker's metadata to move on from ``version``,
+        on a connection of its own so that the sender's appends are not held up. Raises
+        ``IllegalStateError`` once the producer is closed (``close()`` may come meanwhile)."""
+        deadline = self._clock() + timeout
+        while True:
+            with self._lock:
+                if self._state is not ProducerState.OPEN:
+                    raise _closed("send()")  # the error of a send() after close()
+                if self._metadata_conn is None:  # not after close(): it would never be closed
+                    self._metadata_conn = self._given_broker.connect()
+                conn = self._metadata_conn
+            remaining = deadline - self._clock()
+            if remaining <= 0:
+                return
+            try:
+                if conn.await_metadata_change(version, min(remaining, CLOSE_CHECK_S)) != version:
+                    return
+            except IllegalStateError:  # the connection to a broker process closed by close()
+                if self._state is ProducerState.OPEN:
+                    raise
 
     def partitions_for(self, topic: str) -> set[int]:
         """The partition numbers of ``topic`` (asks the broker).
@@ -138,9 +161,19 @@ class ProducerMetadataMixin:
         A missing topic is created or waited for as by ``send()``; ``KafkaTimeoutError`` after
         ``max_block_ms`` if it never appears. ``IllegalStateError`` after ``close()``: the
         producer's connection is gone (the Java client answers from its cache then, or waits
-        ``max_block_ms`` for metadata its stopped sender never fetches).
+        ``max_block_ms`` for metadata its stopped sender never fetches), and when ``close()``
+        comes while it waits for the topic.
         """
         if self._state is not ProducerState.OPEN:
-            raise IllegalStateError("partitions_for() on a closed KafkaProducer; create a new "
-                                    "producer")
-        return set(self._partitions(topic_name(topic), refresh=True))
+            raise _closed("partitions_for()")
+        try:
+            return set(self._partitions(topic_name(topic), refresh=True))
+        except IllegalStateError:
+            if self._state is ProducerState.OPEN:
+                raise
+            raise _closed("partitions_for()") from None  # not send()'s words: closed meanwhile
+
+
+def _closed(call: str) -> IllegalStateError:
+    """The error of ``call`` on a closed producer, or cut short by ``close()``."""
+    return IllegalStateError(f"{call} on a closed KafkaProducer; create a new producer")
