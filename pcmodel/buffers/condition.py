@@ -56,7 +56,6 @@ from __future__ import annotations
 import queue
 import time
 from collections.abc import Iterable
-from threading import TIMEOUT_MAX
 from typing import Any
 
 from pcmodel.buffers.backends import Backend
@@ -105,7 +104,7 @@ class ConditionBuffer(TaskAccounting, Buffer):
         Raises ``queue.Full`` if no space came within ``timeout`` (or at once when
         ``block=False``), ``ShutDown`` if the buffer is or gets shut down while waiting.
         """
-        if block and timeout is not None and not 0 <= timeout <= TIMEOUT_MAX:
+        if block and timeout is not None:  # None, the common case, costs no call
             check_timeout(block, timeout)
         if self._encode is not None:
             item = self._encode(item)
@@ -148,7 +147,7 @@ class ConditionBuffer(TaskAccounting, Buffer):
         Raises ``queue.Empty`` if none came within ``timeout`` (or at once when ``block=False``),
         ``ShutDown`` once the buffer is shut down and empty.
         """
-        if block and timeout is not None and not 0 <= timeout <= TIMEOUT_MAX:
+        if block and timeout is not None:  # None, the common case, costs no call
             check_timeout(block, timeout)
         waited_since = None
         with self._mutex:
@@ -192,7 +191,7 @@ class ConditionBuffer(TaskAccounting, Buffer):
         ``items_put``. Another putter's items never interleave within a run stored under one lock
         hold, but may between runs.
         """
-        if block and timeout is not None and not 0 <= timeout <= TIMEOUT_MAX:  # the call saved
+        if block and timeout is not None:  # None, the common case, costs no call
             check_timeout(block, timeout)
         batch = self._encode_all(items)
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -255,7 +254,7 @@ class ConditionBuffer(TaskAccounting, Buffer):
         """
         if isinstance(max_items, bool) or not isinstance(max_items, int) or max_items < 1:
             raise ValueError(f"max_items must be a positive int, not {max_items!r}")
-        if block and timeout is not None and not 0 <= timeout <= TIMEOUT_MAX:  # the call saved
+        if block and timeout is not None:  # None, the common case, costs no call
             check_timeout(block, timeout)
         waited_since = None
         with self._mutex:

@@ -39,7 +39,6 @@ from __future__ import annotations
 import queue
 import time
 from collections.abc import Iterable
-from threading import TIMEOUT_MAX
 from typing import Any
 
 from pcmodel.buffers.backends import Backend
@@ -113,7 +112,7 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
         Raises ``queue.Full`` if no slot came within ``timeout`` (or at once when
         ``block=False``), ``ShutDown`` if the buffer is or gets shut down.
         """
-        if block and timeout is not None and not 0 <= timeout <= TIMEOUT_MAX:
+        if block and timeout is not None:  # None, the common case, costs no call
             check_timeout(block, timeout)
         if self._encode is not None:
             item = self._encode(item)
@@ -159,7 +158,7 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
         Raises ``queue.Empty`` if none came within ``timeout`` (or at once when ``block=False``),
         ``ShutDown`` once the buffer is shut down and empty.
         """
-        if block and timeout is not None and not 0 <= timeout <= TIMEOUT_MAX:
+        if block and timeout is not None:  # None, the common case, costs no call
             check_timeout(block, timeout)
         full_slots = self._full_slots
         if not full_slots.acquire(False) and (
@@ -204,7 +203,7 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
         raises :class:`BatchFull` whose ``items_put`` says how many, from the start, went in; a
         ``ShutDown`` raised part-way carries the same ``items_put``.
         """
-        if block and timeout is not None and not 0 <= timeout <= TIMEOUT_MAX:  # the call saved
+        if block and timeout is not None:  # None, the common case, costs no call
             check_timeout(block, timeout)
         batch = self._encode_all(items)
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -259,7 +258,7 @@ class SemaphoreBuffer(TaskAccounting, Buffer):
         """
         if isinstance(max_items, bool) or not isinstance(max_items, int) or max_items < 1:
             raise ValueError(f"max_items must be a positive int, not {max_items!r}")
-        if block and timeout is not None and not 0 <= timeout <= TIMEOUT_MAX:  # the call saved
+        if block and timeout is not None:  # None, the common case, costs no call
             check_timeout(block, timeout)
         deadline = None if timeout is None else time.monotonic() + timeout
         full_slots = self._full_slots
