@@ -52,7 +52,7 @@ from pcmodel.cluster.errors import (
 )
 from pcmodel.cluster.offsets import OffsetsTopic
 from pcmodel.topics.broker import TopicDescription, check_topic_name
-from pcmodel.topics.broker_checks import _check_mapping, _check_partitions
+from pcmodel.topics.broker_checks import _check_mapping, _check_partitions, _check_timeout
 from pcmodel.topics.broker_topics import check_new_topic_name, delete_records_arguments
 from pcmodel.topics.config_resources import AlterConfigOp, ConfigEntry
 from pcmodel.topics.errors import (
@@ -324,6 +324,7 @@ class ClusterConnection(DataRequestsMixin, OffsetLookupsMixin, GroupRequestsMixi
         ``InvalidTopicError`` for ``__consumer_offsets``, ``LeaderNotAvailableError`` while a
         partition has no leader.
         """
+        _check_timeout(timeout)  # before any deletion: a NaN one would make the wait never end
         items = delete_records_arguments(offsets)
         results: dict[TopicPartition, DeletedRecords] = {}
         targets: dict[TopicPartition, int] = {}

@@ -21,7 +21,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pcmodel.topics.broker import AppendResult, FetchError, FetchResult
-from pcmodel.topics.broker_checks import INT16_MAX, INT64_MAX, _check_int, _check_mapping
+from pcmodel.topics.broker_checks import (
+    INT16_MAX,
+    INT64_MAX,
+    _check_int,
+    _check_mapping,
+    _check_timeout,
+)
 from pcmodel.topics.errors import IllegalArgumentError, KafkaError
 from pcmodel.topics.log_transactions import check_isolation_level
 from pcmodel.topics.structs import TopicPartition, validate_topic_partition
@@ -39,10 +45,13 @@ class DataRequestsMixin:
     def init_producer_id(self, producer_id: int = -1, producer_epoch: int = -1, *,
                          transactional_id: str | None = None,
                          transaction_timeout_ms: int = 60_000) -> tuple[int, int]:
-        """A new idempotent producer id, or the given one with its epoch bumped; with a
-        ``transactional_id``, the id's producer id and epoch from its transaction coordinator
-        (see :mod:`~pcmodel.cluster.client_transactions`). ``IllegalArgumentError`` for an
-        id or epoch beyond its field of InitProducerId (int64, int16)."""
+        """Without ``transactional_id``: a new idempotent producer id at epoch 0, whatever
+        ``producer_id`` and ``producer_epoch`` say (Kafka's coordinator answers a
+        non-transactional InitProducerId with a new id; a producer that needs a new epoch
+        bumps it itself). With a ``transactional_id``: the id's producer id and epoch from its
+        transaction coordinator (see :mod:`~pcmodel.cluster.client_transactions`).
+        ``IllegalArgumentError`` for an id or epoch beyond its field of InitProducerId (int64,
+        int16)."""
         # Only the upper bounds: a negative id is "none", as on the wire.
         _check_int("producer_id", producer_id, -INT64_MAX - 1, IllegalArgumentError, INT64_MAX)
         _check_int("producer_epoch", producer_epoch, -INT16_MAX - 1, IllegalArgumentError,
@@ -50,11 +59,10 @@ class DataRequestsMixin:
         if transactional_id is not None:
             return self._init_transactional_id(transactional_id, transaction_timeout_ms,
                                                producer_id, producer_epoch)
-        if producer_id < 0 or producer_epoch == INT16_MAX:
-            # An epoch bumped past the int16 a batch carries it in: a new id instead, as Kafka
-            # gives one when a producer's epoch is exhausted.
-            return self._cluster.init_producer_id()
-        return producer_id, producer_epoch + 1
+        # Never the given id with its epoch bumped: nothing here knows whether the controller
+        # issued it, or its current epoch, and a bump would let any caller fence another
+        # producer (TransactionCoordinator.handleInitProducerId, transactionalId null).
+        return self._cluster.init_producer_id()
 
     def append(self, topic: str, partition: int, records: Sequence, *,
                timeout: float | None = None, acks: int | str = 1,
@@ -93,8 +101,12 @@ class DataRequestsMixin:
         leader answers at ``isolation_level`` as ``Broker.fetch`` does (``read_committed``:
         below its last stable offset, with the aborted transactions of what it read).
         ``TypeError`` for ``offsets`` that are not a mapping, ``IllegalArgumentError`` for an
-        offset below 0 or above ``2**63 - 1`` (an int64 in Fetch), before any wait.
+        offset below 0 or above ``2**63 - 1`` (an int64 in Fetch) and for a ``timeout`` that is
+        not a finite number of seconds >= 0 (``TypeError``: not a number), before any wait.
         """
+        if timeout is None:
+            raise TypeError("timeout must be a number of seconds, got None")
+        _check_timeout(timeout)  # a NaN or infinite one would make the long poll never end
         _check_mapping("offsets", offsets, "TopicPartition to int")
         for tp, offset in offsets.items():  # a leader's refusal would be taken for its absence
             _check_int(f"offset of {tp}", offset, 0, IllegalArgumentError, INT64_MAX)
@@ -134,6 +146,9 @@ class DataRequestsMixin:
         """Produce to the partition's leader, or to ``broker`` (which refuses unless it leads
         it), and wait for the answer; errors as :meth:`Cluster.produce
         <pcmodel.cluster.cluster.Cluster.produce>`'s future."""
+        # True == 1 and 1.0 == 1: only the values themselves, not what compares equal to them.
+        if isinstance(acks, bool) or not isinstance(acks, (int, str)) or acks not in _ACKS:
+            raise IllegalArgumentError(f"acks must be one of {tuple(_ACKS)}, got {acks!r}")
         wait = 30.0 if timeout is None else timeout
         result = self._cluster.produce(topic, partition, records, acks=_ACKS[acks],
                                        timeout=wait, broker=broker, producer=producer,

@@ -60,7 +60,7 @@ from pcmodel.cluster.topic_admin import TopicAdmin
 from pcmodel.cluster.transaction_settings import check_transaction_settings
 from pcmodel.cluster.waiting import ClientSupport
 from pcmodel.topics.broker import FetchResult
-from pcmodel.topics.broker_checks import INT32_MAX
+from pcmodel.topics.broker_checks import INT32_MAX, _check_list
 from pcmodel.topics.errors import (
     IllegalArgumentError,
     IllegalStateError,
@@ -79,7 +79,7 @@ from pcmodel.topics.idempotence import (
 )
 from pcmodel.topics.log import LogRecord
 from pcmodel.topics.log_transactions import check_isolation_level
-from pcmodel.topics.structs import TopicPartition
+from pcmodel.topics.structs import TopicPartition, validate_topic_partition
 
 __all__ = ["Cluster", "ClusterEvent", "ReplicaStatus"]
 
@@ -362,11 +362,13 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, ReplicaAdmin, StateDeli
         topic's ``max.message.bytes`` fails with ``MessageSizeTooLargeError``.
         ``transactional=True`` (with ``producer``) adds the batch to the producer's open
         transaction, which holds the last stable offset until :meth:`write_marker` ends it
-        (errors: :mod:`pcmodel.cluster.partition_markers`).
+        (errors: :mod:`pcmodel.cluster.partition_markers`). At once: ``IllegalArgumentError`` for
+        any acks but 0, 1, "all"; ``TypeError``: records not a list, a mistyped topic or partition.
         """
-        if acks not in _ACKS:
+        if isinstance(acks, bool) or not isinstance(acks, (int, str)) or acks not in _ACKS:
             raise IllegalArgumentError(f"acks must be one of {_ACKS}, got {acks!r}")
         check_seconds("produce()", timeout)
+        records = _check_list("records", records, "records (key, value[, ...])")
         check_transactional(producer, transactional)
         tp = TopicPartition(topic, partition)
         future = ProduceFuture(self._drive_until_done if self.mode == "steps" else None)
@@ -374,7 +376,7 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, ReplicaAdmin, StateDeli
             self._check_open()
             try:
                 node = self._produce_target(tp, broker)
-                node.produce(tp, list(records), acks, timeout, future, producer, compression,
+                node.produce(tp, records, acks, timeout, future, producer, compression,
                              batch_bytes, transactional)
                 self._notify()
             except KafkaError as e:
@@ -476,6 +478,9 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, ReplicaAdmin, StateDeli
         return self._reachable_node(target)
 
     def _state(self, tp: TopicPartition) -> PartitionState:
+        topic, partition = tp
+        if not isinstance(topic, str) or type(partition) is not int:  # ("t", True) is t-1
+            validate_topic_partition(tp)  # a TypeError naming the wrong type
         st = self.controller.partitions.get(tp)
         if st is None:
             from pcmodel.topics.errors import UnknownTopicOrPartitionError

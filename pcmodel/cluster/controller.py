@@ -391,9 +391,11 @@ class Controller:
                     f"{tp.topic}-{tp.partition}: its preferred replica, broker {preferred}, leads")
             if preferred not in st.isr or preferred not in self.alive:
                 where = "down" if preferred not in self.alive else "not in the ISR"
+                stays = "it stays offline" if st.leader is None else \
+                    f"broker {st.leader} stays the leader"
                 raise PreferredLeaderNotAvailableError(
                     f"{tp.topic}-{tp.partition}: its preferred replica, broker {preferred}, is "
-                    f"{where}; broker {st.leader} stays the leader")
+                    f"{where}; {stays}")
             new = replace(st, leader=preferred, leader_epoch=st.leader_epoch + 1)
         else:
             if st.leader is not None:

@@ -18,7 +18,10 @@ from __future__ import annotations
 import random
 from typing import NamedTuple
 
+from pcmodel.cluster.clock import check_seconds
 from pcmodel.cluster.cluster import Cluster
+from pcmodel.topics.broker_checks import _check_int, _check_list
+from pcmodel.topics.errors import IllegalArgumentError
 
 __all__ = ["FAULT_KINDS", "Fault", "FaultPlan", "random_plan"]
 
@@ -61,7 +64,7 @@ class Fault(NamedTuple):
 
     def line(self) -> str:
         """The fault as one line of Python against a cluster named ``cluster``."""
-        call = {
+        calls = {
             "kill": f"cluster.kill({self.broker})",
             "stop": f"cluster.stop({self.broker})",
             "restart": f"cluster.restart({self.broker})",
@@ -69,8 +72,10 @@ class Fault(NamedTuple):
             "partition": f"cluster.isolate({self.broker}, controller=True)",
             "heal": f"cluster.heal({self.broker})",
             "slow": f"cluster.slow({self.broker}, {self.seconds})",
-        }[self.action]
-        return f"at t={self.at:.2f}s: {call}"
+        }
+        if self.action not in calls:  # as apply() says it, not a KeyError
+            raise ValueError(f"unknown fault action {self.action!r}")
+        return f"at t={self.at:.2f}s: {calls[self.action]}"
 
 
 class FaultPlan:
@@ -114,11 +119,24 @@ def random_plan(
 
     A fault lasts between ``min_length`` and ``max_length`` seconds; a broker gets a new fault
     only once its previous one was undone, and fewer than ``brokers`` are faulty at any time.
-    Deterministic: the same arguments give the same plan.
+    Deterministic: the same arguments give the same plan. ``ValueError`` for an unknown kind
+    or none at all, ``IllegalArgumentError`` for ``brokers`` below 1, ``faults`` below 0,
+    times that are not finite numbers >= 0, and ``min_length`` above ``max_length`` (a fault
+    must end after it starts, or its undo would come first and the broker stay faulty),
+    ``TypeError`` for a count that is not an int or ``kinds`` that are not a list.
     """
+    _check_int("brokers", brokers, 1, IllegalArgumentError)
+    _check_int("faults", faults, 0, IllegalArgumentError)
+    duration = check_seconds("random_plan() duration", duration)
+    min_length = check_seconds("random_plan() min_length", min_length)
+    max_length = check_seconds("random_plan() max_length", max_length)
+    if min_length > max_length:
+        raise IllegalArgumentError(f"min_length {min_length} is above max_length {max_length}")
+    kinds = tuple(_check_list("kinds", kinds, "fault kinds"))
     unknown = set(kinds) - set(FAULT_KINDS)
-    if unknown:
-        raise ValueError(f"unknown fault kinds {sorted(unknown)}; choose from {FAULT_KINDS}")
+    if unknown or not kinds:
+        raise ValueError(f"unknown fault kinds {sorted(unknown, key=repr)}; choose one or more "
+                         f"from {FAULT_KINDS}")
     rng = random.Random(seed)
     busy_until = [0.0] * brokers
     out: list[Fault] = []

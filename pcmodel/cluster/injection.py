@@ -13,7 +13,16 @@ from __future__ import annotations
 
 from pcmodel.cluster.clock import check_seconds
 
-__all__ = ["FaultInjection", "check_slowness"]
+__all__ = ["FaultInjection", "check_isolation", "check_slowness"]
+
+
+def check_isolation(controller: object) -> bool:
+    """``controller`` for :meth:`FaultInjection.isolate`: ``TypeError`` unless it is a bool
+    (any other value would be taken for its truth, and ``"no"`` cut the broker off from the
+    controller)."""
+    if not isinstance(controller, bool):
+        raise TypeError(f"controller must be True or False, got {controller!r}")
+    return controller
 
 
 def check_slowness(seconds: object) -> float:
@@ -23,7 +32,11 @@ def check_slowness(seconds: object) -> float:
 
 
 class FaultInjection:
-    """The fault methods of :class:`~pcmodel.cluster.cluster.Cluster`."""
+    """The fault methods of :class:`~pcmodel.cluster.cluster.Cluster`.
+
+    Each raises ``IllegalArgumentError`` for a broker id the cluster does not have, and every
+    one but the idempotent :meth:`kill` and :meth:`stop` raises ``IllegalStateError`` once the
+    cluster is closed (a closed cluster's brokers stay down), before anything changes."""
 
     def kill(self, broker: int) -> None:
         """Crash ``broker``: it stops at once; its log stays for a restart. Idempotent."""
@@ -70,6 +83,7 @@ class FaultInjection:
         follows nothing. Registered, it is fenced until its next heartbeat: only then may
         leaders add it to ISRs and offline partitions elect it."""
         with self._lock:
+            self._check_open()
             node = self._node(broker)
             if node.alive:
                 return
@@ -84,7 +98,9 @@ class FaultInjection:
         """Cut ``broker`` off from replication traffic (and from the controller if asked: it
         neither heartbeats nor hears any decision, and its Kafka listener goes on answering
         Metadata from the view it had, :meth:`metadata_image`)."""
+        check_isolation(controller)
         with self._lock:
+            self._check_open()
             self._node(broker)
             self._isolated.add(broker)
             if controller:
@@ -96,8 +112,10 @@ class FaultInjection:
     def heal(self, broker: int | None = None) -> None:
         """End the isolation of ``broker`` (of every broker if ``None``)."""
         with self._lock:
+            self._check_open()
             healed = sorted(self._isolated) if broker is None else [broker]
             for b in healed:
+                self._node(b)  # an id the cluster does not have is refused, not ignored
                 if b in self._isolated:
                     self._isolated.discard(b)
                     self._isolated_from_controller.discard(b)
@@ -113,6 +131,7 @@ class FaultInjection:
         """Make each replica fetch of ``broker`` take ``seconds`` (``0`` restores it)."""
         seconds = check_slowness(seconds)
         with self._lock:
+            self._check_open()
             node = self._node(broker)
             node.slowness = seconds
             node.next_fetch_at = self.clock() + seconds

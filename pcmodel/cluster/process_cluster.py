@@ -144,6 +144,8 @@ class ProcessCluster(ProcessRequests, ProcessFaults, Cluster):
             node.request_stop()  # all at once, then wait for each
         for node in self.nodes:
             node.stop()
+            with self._lock:
+                node.alive = False  # as a closed cluster of threads says: its brokers are down
         self._stop_coordinator_timers()  # its writes failed with the brokers
         if self._server is not None:
             self._server.stop()

@@ -12,7 +12,7 @@ controller, which takes it.
 from __future__ import annotations
 
 from pcmodel.cluster.hosted import START_TIMEOUT
-from pcmodel.cluster.injection import FaultInjection, check_slowness
+from pcmodel.cluster.injection import FaultInjection, check_isolation, check_slowness
 from pcmodel.topics.errors import KafkaConnectionError, KafkaError
 
 __all__ = ["ProcessFaults"]
@@ -96,8 +96,10 @@ class ProcessFaults:
                         START_TIMEOUT, f"broker {broker} did not register after its restart")
 
     def isolate(self, broker: int, *, controller: bool = False) -> None:
+        check_isolation(controller)
         with self._faults:
             with self._lock:
+                self._check_open()
                 self._node(broker)
                 self._isolated.add(broker)
                 if controller:
@@ -113,6 +115,7 @@ class ProcessFaults:
     def heal(self, broker: int | None = None) -> None:
         with self._faults:
             with self._lock:
+                self._check_open()
                 healed = sorted(self._isolated) if broker is None else [broker]
                 for b in healed:
                     self._node(b)
@@ -130,6 +133,7 @@ class ProcessFaults:
         seconds = check_slowness(seconds)
         with self._faults:
             with self._lock:
+                self._check_open()
                 node = self._node(broker)
                 node.slowness = seconds
                 self._event("slowed", broker, detail=seconds)

@@ -77,8 +77,12 @@ class ReplicaAdmin:
         ``allow_replication_factor_change=False`` a target of another length than the
         partition's replica count is refused (KIP-860). Raises ``TypeError`` unless
         ``reassignments`` is a mapping, and ``IllegalArgumentError`` for a key that is not a
-        topic partition, before anything changes.
+        topic partition, and ``TypeError`` unless ``allow_replication_factor_change`` is a
+        bool, before anything changes.
         """
+        if not isinstance(allow_replication_factor_change, bool):  # "no" would allow it
+            raise TypeError("allow_replication_factor_change must be True or False, got "
+                            f"{allow_replication_factor_change!r}")
         targets = reassignment_requests(reassignments)
         return self._decide_each(
             lambda: targets, lambda tp: self.controller.reassign(

@@ -9,7 +9,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from pcmodel.topics.broker_checks import _check_int, _check_partitions
+from pcmodel.cluster.clock import check_seconds
+from pcmodel.topics.broker_checks import _check_int, _check_partitions, _check_timeout
 from pcmodel.topics.broker_log_dirs import checked_targets
 from pcmodel.topics.errors import IllegalArgumentError
 from pcmodel.topics.structs import TopicPartition
@@ -161,7 +162,11 @@ class ClientSupport:
     def add_observer(self, observer: Callable[[Any], None]) -> None:
         """Call ``observer(event)`` for every :class:`~pcmodel.cluster.events.ClusterEvent`
         from now on, as it happens: with the cluster lock held, so it must return quickly and
-        must not call the cluster (or wait for anything that does)."""
+        must not call the cluster (or wait for anything that does). ``TypeError`` for an
+        ``observer`` that cannot be called (else the next event, in whichever call or broker
+        thread made it, would fail there)."""
+        if not callable(observer):
+            raise TypeError(f"observer must be a callable taking a ClusterEvent, got {observer!r}")
         with self._lock:
             self._observers.append(observer)
 
@@ -181,7 +186,11 @@ class ClientSupport:
 
     def await_metadata_change(self, version: int, timeout: float) -> int:
         """Wait up to ``timeout`` seconds for :meth:`metadata_version` to differ from
-        ``version``; return the current one."""
+        ``version``; return the current one. Refuses a ``timeout`` as a lone broker does
+        (``TypeError``: not a number; ``IllegalArgumentError``: NaN, negative, too long)."""
+        if timeout is None:
+            raise TypeError("timeout must be a number of seconds, got None")
+        _check_timeout(timeout)  # a NaN one would wait for ever
         deadline = time.monotonic() + timeout
         with self._lock:
             while self._metadata_version() == version and not self._closed:
@@ -201,7 +210,10 @@ class ClientSupport:
         """Wait up to ``timeout`` seconds for ``predicate()`` to be true; return whether it
         became true. A stepped cluster is driven tick by tick meanwhile (``timeout`` is then
         virtual time); otherwise the predicate is asked again at each change, and at least
-        every 50 ms (a broker process's changes are not all counted here)."""
+        every 50 ms (a broker process's changes are not all counted here).
+        ``IllegalArgumentError`` unless ``timeout`` is a finite number >= 0 (a NaN or infinite
+        one would never end)."""
+        check_seconds("wait_for()", timeout)
         if self.mode == "steps":
             return predicate() or self._drive_until(predicate, timeout)
         deadline = time.monotonic() + timeout
@@ -217,7 +229,9 @@ class ClientSupport:
     def await_change(self, count: int, timeout: float) -> None:
         """Wait up to ``timeout`` seconds for :meth:`change_count` to move past ``count``
         (an append, a replication round, an election, a fault). In a stepped cluster nothing
-        moves by itself, so this returns at once."""
+        moves by itself, so this returns at once. ``IllegalArgumentError`` unless ``timeout``
+        is a finite number >= 0."""
+        check_seconds("await_change()", timeout)
         if self.mode == "steps":
             return
         deadline = time.monotonic() + timeout
