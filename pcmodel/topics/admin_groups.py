@@ -50,9 +50,12 @@ class GroupAdminMixin:
     ) -> list[dict[str, Any]]:
         """Every group: ``[{"group_id", "protocol_type", "group_state", "group_type"}]``.
 
-        As Kafka's ListGroups: ``protocol_type`` is the one the group's members joined with
-        (``"consumer"`` for consumers), ``""`` for a group that only ever committed offsets;
-        every group here is of type ``"classic"`` (Kafka's first group protocol).
+        As Kafka's ListGroups, in group id order: ``protocol_type`` is the one the group's
+        members joined with (``"consumer"`` for consumers), ``""`` for a group that only ever
+        committed offsets; ``group_type`` is ``"classic"`` (Kafka's first group protocol), or
+        ``"consumer"`` for a Kafka 4 consumer group (KIP-848, whose members heartbeat with
+        ConsumerGroupHeartbeat), listed with protocol type ``"consumer"`` and its own states
+        (``"Empty"``, ``"Assigning"``, ``"Reconciling"``, ``"Stable"``).
         ``states_filter`` and ``types_filter`` keep the groups in one of the states (``"Stable"``,
         ``"Empty"``, ...) or of one of the types named, ignoring case. ``broker_ids`` asks
         those brokers only, as kafka-python does: each lists the groups it coordinates now (a
@@ -68,16 +71,16 @@ class GroupAdminMixin:
             s.lower() for s in _check_list("states_filter", states_filter)}
         types = None if types_filter is None else {
             t.lower() for t in _check_list("types_filter", types_filter)}
-        groups = []
-        for group_id, (protocol_type, state) in self._conn.group_states().items():
-            if asked is not None and self._coordinator_of_group(group_id) not in asked:
-                continue
-            state = getattr(state, "value", state)
-            if (states is None or state.lower() in states) and (types is None
-                                                                or "classic" in types):
-                groups.append({"group_id": group_id, "protocol_type": protocol_type or "",
-                               "group_state": state, "group_type": "classic"})
-        return groups
+        every = [(group_id, protocol_type or "", getattr(state, "value", state), "classic")
+                 for group_id, (protocol_type, state) in self._conn.group_states().items()]
+        every += [(group_id, "consumer", state, "consumer")
+                  for group_id, state in self._conn.consumer_group_states().items()]
+        return [{"group_id": group_id, "protocol_type": protocol_type, "group_state": state,
+                 "group_type": group_type}
+                for group_id, protocol_type, state, group_type in sorted(every)
+                if (asked is None or self._coordinator_of_group(group_id) in asked)
+                and (states is None or state.lower() in states)
+                and (types is None or group_type in types)]
 
     def describe_groups(
         self, group_ids: Iterable[str], group_coordinator_id: Any = None,

@@ -146,6 +146,7 @@ CLIENT_METHODS: tuple[str, ...] = (
     # admin and metadata
     "create_topic",
     "delete_topic",
+    "delete_topic_by_id",
     "add_partitions",
     "elect_leaders",
     "alter_partition_reassignments",
@@ -197,6 +198,7 @@ CLIENT_METHODS: tuple[str, ...] = (
     "delete_group",
     "list_groups",
     "group_states",
+    "consumer_group_states",
 )
 
 

@@ -24,7 +24,8 @@ does.
 
 These calls are the Kafka listener's (:mod:`pcmodel.wire.handlers.consumer_groups`), not
 client methods (:data:`~pcmodel.topics.broker.CLIENT_METHODS`): pcmodel's own consumers speak
-the classic protocol. A replicated cluster routes them to the broker coordinating the group
+the classic protocol. The one exception is ``consumer_group_states``, which the admin client's
+``list_groups`` calls. A replicated cluster routes them to the broker coordinating the group
 (:mod:`pcmodel.cluster.client_consumer_groups`), which hands the cluster a
 :class:`ConsumerGroupSnapshot` of the group to store after each heartbeat
 (:meth:`~ConsumerGroupsMixin.consumer_group_snapshot`) and, once it becomes coordinator,
