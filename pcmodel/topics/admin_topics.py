@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Hashable, Iterable, Mapping
+from typing import Any, TypeVar
 
 from pcmodel.topics.admin_partitions import error_fields
 from pcmodel.topics.broker_checks import _check_list
@@ -25,6 +25,7 @@ from pcmodel.topics.errors import (
     BrokerResponseError,
     InvalidConfigurationError,
     InvalidRequestError,
+    UnknownTopicIdError,
 )
 from pcmodel.topics.replica_placement import new_topic_assignment, replication_factor_on
 from pcmodel.topics.topic_configs import (
@@ -35,6 +36,8 @@ from pcmodel.topics.topic_configs import (
 from pcmodel.topics.topic_settings import check_new_topic_size, check_topic_name
 
 __all__ = ["NewTopic", "TopicsAdminMixin"]
+
+_K = TypeVar("_K", bound=Hashable)
 
 
 class NewTopic:
@@ -68,9 +71,9 @@ class NewTopic:
         return f"NewTopic(name={self.name!r}, num_partitions={self.num_partitions})"
 
 
-def _named_once(names: list[str]) -> tuple[set[str], list[str]]:
-    """The names that appear once, and those that appear more often (each once, in order):
-    Kafka's controller acts on neither kind of entry of the second."""
+def _named_once(names: list[_K]) -> tuple[set[_K], list[_K]]:
+    """The names (or topic ids) that appear once, and those that appear more often (each
+    once, in order): Kafka's controller acts on neither kind of entry of the second."""
     counts = Counter(names)
     return {name for name, n in counts.items() if n == 1}, [n for n, c in counts.items() if c > 1]
 
@@ -197,7 +200,8 @@ class TopicsAdminMixin:
         return {"topics": results}
 
     def delete_topics(
-        self, topics: Iterable[str], timeout_ms: float | None = None, raise_errors: bool = True
+        self, topics: Iterable[str | uuid.UUID], timeout_ms: float | None = None,
+        raise_errors: bool = True,
     ) -> dict[str, Any]:
         """Delete topics with their records and committed offsets.
 
@@ -211,25 +215,76 @@ class TopicsAdminMixin:
         with ``raise_errors`` the first failure (``UnknownTopicOrPartitionError``, ...) is
         raised. Raises ``TypeError`` for a bare str (pass ``["orders"]``), before any topic
         is deleted.
+
+        A ``uuid.UUID`` in ``topics`` is a topic id, as kafka-python sends it (DeleteTopics
+        v6): that topic is deleted by its id in one step, so a topic deleted and created again
+        under the same name meanwhile is not deleted, and answered with its name. As Kafka's
+        ``ControllerApis.deleteTopics`` answers: an id no topic has is
+        ``UnknownTopicIdError`` (UNKNOWN_TOPIC_ID) with ``name`` ``None``; the zero id is
+        ``InvalidRequestError`` "Neither topic name nor id were specified."; an id given
+        twice deletes nothing and is answered once, after the duplicate names, "Duplicate
+        topic id."; a name whose topic's id is given too deletes neither, the name answered
+        "The provided topic name maps to an ID that was already supplied." and the id not at
+        all.
         """
         self._check_open()
-        names = _check_list("topics", topics)
-        once, twice = _named_once(names)
+        given = _check_list("topics", topics)
+        names = [entry for entry in given if not isinstance(entry, uuid.UUID)]
+        ids = [entry for entry in given if isinstance(entry, uuid.UUID) and entry.int != 0]
+        names_once, names_twice = _named_once(names)
+        ids_once, ids_twice = _named_once(ids)
+        known = self._topic_ids() if ids else {}
+        # Kafka deletes neither a name whose topic's id is given too, nor that id.
+        given_ids = set(ids)
+        clashing = {name: known[name] for name in names_once if known.get(name) in given_ids}
         results, first_error = [], None
-        for name in (name for name in names if name in once):
-            error, topic_id = None, None
-            try:
-                topic_id = self._delete_topic(name)
-            except BrokerResponseError as exc:
-                error = exc
+        for entry in given:
+            error = None
+            if not isinstance(entry, uuid.UUID):
+                if entry not in names_once:
+                    continue  # a duplicate, answered below
+                name, topic_id = entry, clashing.get(entry)
+                if topic_id is not None:
+                    error = InvalidRequestError("The provided topic name maps to an ID that "
+                                                "was already supplied.")
+                else:
+                    try:
+                        topic_id = self._delete_topic(entry)
+                    except BrokerResponseError as exc:
+                        error = exc
+            elif entry.int == 0:  # the id the wire sends for "no id": Kafka answers each
+                name, topic_id = None, None
+                error = InvalidRequestError("Neither topic name nor id were specified.")
+            elif entry in ids_once and entry not in clashing.values():
+                name, topic_id, error = self._delete_topic_by_id(entry, known)
+            else:
+                continue  # a duplicate (answered below) or the id of a clashing name
             results.append({"name": name, "topic_id": _id_text(topic_id), **error_fields(error)})
             first_error = first_error or error
-        for name in twice:  # answered after the others, as Kafka's ControllerApis does
-            results.append({"name": name, "topic_id": None, **error_fields(_duplicate())})
-            first_error = first_error or _duplicate()
+        # Answered after the others, as Kafka's ControllerApis does.
+        refused = [(name, None, _duplicate()) for name in names_twice] + [
+            (None, topic_id, InvalidRequestError("Duplicate topic id."))
+            for topic_id in ids_twice]
+        for name, topic_id, error in refused:
+            results.append({"name": name, "topic_id": _id_text(topic_id), **error_fields(error)})
+            first_error = first_error or error
         if raise_errors and first_error is not None:
             raise first_error
         return {"topics": results}
+
+    def _delete_topic_by_id(
+        self, topic_id: uuid.UUID, known: Mapping[str, uuid.UUID],
+    ) -> tuple[str | None, uuid.UUID, BrokerResponseError | None]:
+        """Delete the topic whose id is ``topic_id`` in one step (the broker looks the id up
+        under the same lock as it deletes); return the name, the id and the error to answer,
+        the name being the one ``known`` gave the id when the deletion failed."""
+        try:
+            name = self._conn.delete_topic_by_id(topic_id)
+        except BrokerResponseError as exc:
+            return next((n for n, i in known.items() if i == topic_id), None), topic_id, exc
+        if name is None:
+            return None, topic_id, UnknownTopicIdError(UnknownTopicIdError.description)
+        return name, topic_id, None
 
     def _delete_topic(self, name: str) -> uuid.UUID | None:
         """Delete topic ``name`` by name in one step, as Kafka's controller does; return the

@@ -181,8 +181,8 @@ class TopicAdminMixin:
         The id is looked up and the topic deleted under one hold of the lock, so a topic
         deleted and created again under the same name is never deleted by its old id: Kafka
         deletes exactly the topic the id names. Raises ``TypeError`` unless ``topic_id`` is a
-        ``uuid.UUID``. The Kafka listener's DeleteTopics calls it; it is not one of the
-        :data:`~pcmodel.topics.broker.CLIENT_METHODS`.
+        ``uuid.UUID``. The Kafka listener's DeleteTopics and the admin client call it; it is
+        one of the :data:`~pcmodel.topics.broker.CLIENT_METHODS`.
         """
         if not isinstance(topic_id, uuid.UUID):
             raise TypeError(f"a topic id is a uuid.UUID, got {topic_id!r}")

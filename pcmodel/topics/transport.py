@@ -250,7 +250,7 @@ _SAFE_GLOBALS = {
                  "int", "float", "bool", "tuple", "list", "dict")
 } | {("collections", "OrderedDict"), ("collections", "deque"), ("datetime", "datetime"),
      ("datetime", "timedelta"), ("datetime", "timezone"), ("copyreg", "_reconstructor"),
-     ("builtins", "object")}
+     ("builtins", "object"), ("uuid", "UUID")}
 
 
 class _RequestUnpickler(pickle.Unpickler):

@@ -232,6 +232,7 @@ KAFKA_ERRNOS = {
     "TransactionCoordinatorFencedError": 52,
     "UnstableOffsetCommitError": 88,
     "ProducerFencedError": 90,
+    "UnknownTopicIdError": 100,
     "TransactionalIdNotFoundError": 105,
 }
 
@@ -247,6 +248,7 @@ RETRIABLE = {
     "KafkaStorageError",
     "NoBrokersAvailable",
     "ReplicaNotAvailableError",
+    "UnknownTopicIdError",
     "UnknownTopicOrPartitionError",
     "UnstableOffsetCommitError",
 }

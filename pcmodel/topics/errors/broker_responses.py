@@ -36,6 +36,7 @@ __all__ = [
     "ReplicaNotAvailableError",
     "SecurityDisabledError",
     "TopicAlreadyExistsError",
+    "UnknownTopicIdError",
     "UnknownTopicOrPartitionError",
     "UnsupportedCompressionTypeError",
     "UnsupportedVersionError",
@@ -106,6 +107,19 @@ class UnknownTopicOrPartitionError(BrokerResponseError):
         """The error for topic partition ``tp`` (a ``TopicPartition``) that does not exist,
         naming it as every part of pcmodel does: ``'orders' has no partition 7``."""
         return cls(f"{tp.topic!r} has no partition {tp.partition}")
+
+
+class UnknownTopicIdError(BrokerResponseError):
+    """No topic has the topic id given: it never existed, or its topic was deleted (perhaps
+    created again since under the same name, with a new id). ``KafkaAdminClient.delete_topics``
+    answers it for a ``uuid.UUID`` that names no topic, as Kafka's controller does. Retriable,
+    as in Kafka (stale metadata: the id may be known after a metadata refresh).
+    """
+
+    errno = 100
+    message = "UNKNOWN_TOPIC_ID"
+    description = "This server does not host this topic ID."
+    retriable = True
 
 
 class MessageSizeTooLargeError(BrokerResponseError):
