@@ -195,29 +195,35 @@ class CommittedOffsetsMixin:
         Returns, per partition, ``None`` where its offset is gone (or there was none), else
         the error that kept it: ``GroupSubscribedToTopicError`` for a topic the group's members
         subscribe to, ``UnknownTopicOrPartitionError`` for a partition that does not exist.
-        Returns at once. Raises ``GroupIdNotFoundError`` for an unknown group and
-        ``GroupNotEmptyError`` for a group with members that is not a consumer group; nothing
-        changes then. A group left ``Empty`` with no offset is deleted (as by
-        :meth:`delete_group`); a group stops holding back a ``"block"`` topic once it has no
-        offset there and does not subscribe to it. ``TypeError`` for a bare str or another
-        entry that is not a ``TopicPartition``.
+        A Kafka 4 consumer group (KIP-848) is answered so too, with or without members and
+        whether or not it ever committed, as Kafka's ``OffsetMetadataManager.deleteOffsets``
+        takes a group of either type. Returns at once. Raises ``GroupIdNotFoundError`` for an
+        unknown group and ``GroupNotEmptyError`` for a classic group with members that is not
+        a consumer group; nothing changes then. A classic group left ``Empty`` with no offset
+        is deleted (as by :meth:`delete_group`; an empty consumer group goes at the next
+        offsets-retention check, as in Kafka 4); a group stops holding back a ``"block"``
+        topic once it has no offset there and does not subscribe to it. ``TypeError`` for a
+        bare str or another entry that is not a ``TopicPartition``.
         """
         validate_group_id(group_id)
         tps = _check_partitions("partitions", partitions)
         with self._lock:
             self._check_open()
             self._check_offsets_retention()
-            group = self._existing_group(group_id)
-            empty = group.state is GroupState.EMPTY
-            if not empty and group.protocol_type != PROTOCOL_TYPE:
-                raise GroupNotEmptyError(
-                    f"group {group_id!r} has members and is not a consumer group; its offsets "
-                    "can be deleted once it is empty"
-                )
-            subscribed = set() if empty else group.subscribed_topics()
-            consumer_topics = self._consumer_group_topics(group_id)
-            if consumer_topics is not None:  # a Kafka 4 consumer group's members subscribe
-                subscribed = consumer_topics
+            subscribed = self._consumer_group_topics(group_id)
+            if subscribed is not None:
+                # A Kafka 4 consumer group: its offsets are kept by a member-less classic
+                # group of its id, which exists only once it has committed.
+                group = self._groups.get(group_id)
+            else:
+                group = self._existing_group(group_id)
+                empty = group.state is GroupState.EMPTY
+                if not empty and group.protocol_type != PROTOCOL_TYPE:
+                    raise GroupNotEmptyError(
+                        f"group {group_id!r} has members and is not a consumer group; its "
+                        "offsets can be deleted once it is empty"
+                    )
+                subscribed = set() if empty else group.subscribed_topics()
             counts = self._partition_counts()
             results: dict[TopicPartition, BrokerResponseError | None] = {}
             for tp in tps:
@@ -229,9 +235,10 @@ class CommittedOffsetsMixin:
                         "before deleting their offsets there"
                     )
                 else:
-                    group.forget_offset(tp)
+                    if group is not None:
+                        group.forget_offset(tp)
                     results[tp] = None
-            if not self._drop_if_spent(group_id):
+            if group is not None and not self._drop_if_spent(group_id):
                 self._release_topics(group_id, group,
                                      {tp for tp, error in results.items() if error is None})
             return results
