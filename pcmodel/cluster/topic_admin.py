@@ -41,6 +41,7 @@ from typing import Any
 
 from pcmodel.cluster.controller import TopicConfig
 from pcmodel.cluster.transaction_settings import filled_transaction_settings
+from pcmodel.topics.broker_configs import check_topic_resource
 from pcmodel.topics.broker_static_configs import broker_config_entries
 from pcmodel.topics.broker_topics import check_new_topic_name
 from pcmodel.topics.config_resources import AlterConfigOp, ConfigEntry
@@ -262,19 +263,23 @@ class TopicAdmin:
         does on one; a ``min.insync.replicas`` above the replication factor is accepted, as in
         Kafka (leaders enforce the replica count instead).
 
-        All or nothing: raises ``UnknownTopicOrPartitionError``, ``InvalidTopicError`` for an
-        internal topic, ``InvalidRequestError`` or ``InvalidConfigurationError``, with nothing
-        changed. ``validate_only`` checks and changes nothing.
+        All or nothing, in the order of Kafka's controller (``ConfigurationControlManager``):
+        raises for the name as :func:`~pcmodel.topics.broker_configs.check_topic_resource`,
+        then ``InvalidRequestError`` or ``InvalidConfigurationError`` for the configs, and only
+        then ``UnknownTopicOrPartitionError`` if there is no such topic and
+        ``InvalidTopicError`` for an internal topic, with nothing changed. ``validate_only``
+        checks and changes nothing.
         """
+        check_topic_resource(name)
         with self._lock:
             self._check_open()
-            self._existing(name)
-            if name.startswith("__"):
-                raise InvalidTopicError(f"{name!r} is an internal topic of the cluster; its "
-                                        "configs are the cluster's")
             overrides = altered_overrides(self._topic_configs.get(name, {}), operations,
                                           incremental=incremental)
             options = topic_options(overrides, replicates=True)
+            self._existing(name)  # as Kafka: whether it exists is checked last
+            if name.startswith("__"):
+                raise InvalidTopicError(f"{name!r} is an internal topic of the cluster; its "
+                                        "configs are the cluster's")
             config = self._topic_config(self.controller.topics[name].replication_factor,
                                         options)
             if validate_only:
