@@ -42,9 +42,10 @@ managed thread runs here); ``primitives`` (controlled threading objects, one mod
 and virtual time), ``patching`` (installs them), ``thread_pools`` (what a thread pool needs
 controlled), ``lines`` (which lines get a point),
 ``strategies``, ``explore`` (the exploration driver), with ``targets`` (traced files, re-bound
-modules), ``minimise`` (shrinking a failure) and ``results`` (Schedule, Failure,
-ExplorationResult); ``harness`` (producers/consumers around a buffer), ``trace`` (tables,
-timelines), ``testing`` (pytest helpers), ``cli`` (``pcmodel explore``).
+modules), ``minimise`` (shrinking a failure), ``results`` (Schedule, Failure,
+ExplorationResult) and ``arguments`` (wrong arguments refused before any run); ``harness``
+(producers/consumers around a buffer), ``trace`` (tables, timelines), ``testing`` (pytest
+helpers), ``cli`` (``pcmodel explore``).
 """
 
 from pcmodel.sched.explore import (

@@ -26,6 +26,7 @@ import traceback
 from typing import Any
 
 from pcmodel.errors import UsageError
+from pcmodel.sched.arguments import MAX_ACTORS, MAX_ITEMS, MAX_PCT_DEPTH, MAX_TOTAL_ITEMS
 
 __all__ = ["load_factory", "register"]
 
@@ -247,17 +248,6 @@ def _command(args: argparse.Namespace, shape: dict[str, Any], decisions: list[in
     return " ".join(parts)
 
 
-#: The most producers, or consumers, one explored shape may have: the controlled scheduler runs
-#: every one as a thread and prints a column per thread; interleaving bugs need only a few.
-MAX_ACTORS = 64
-#: The most items per producer, and in all: interleaving bugs show with two or three, and every
-#: schedule moves them all and keeps its trace (a hundred million took 9 GB before the first
-#: schedule ended; 4,000 take seconds and about 160 MB).
-MAX_ITEMS = 1000
-MAX_TOTAL_ITEMS = 4000
-#: The deepest PCT search: a bug of depth d needs d - 1 ordering constraints, and the known
-#: buffer bugs have depth 1 to 3 (each level costs a priority change point per schedule).
-MAX_PCT_DEPTH = 100
 #: The highest DFS preemption bound: the search keeps a queue per level of the bound (made at
 #: once, so 10 million took 5 GB before the first schedule), and a bound above the preemptions
 #: a schedule can make (about one per step) bounds nothing.

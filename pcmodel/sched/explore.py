@@ -11,10 +11,23 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from types import ModuleType
 from typing import Any
 
+from pcmodel.sched.arguments import (
+    MAX_PCT_DEPTH,
+    MAX_STEP_TIMEOUT,
+    check_callables,
+    check_count,
+    check_decisions,
+    check_flag,
+    check_modules,
+    check_program,
+    check_seconds,
+    check_seed,
+    check_targets,
+)
 from pcmodel.sched.minimise import _MINIMISABLE, _minimise
 from pcmodel.sched.results import ExplorationResult, Failure, Schedule
 from pcmodel.sched.runtime import ControlledRun
@@ -38,9 +51,18 @@ _perf_counter = time.perf_counter  # saved: runs patch the time module
 def make_strategy(
     strategy: str | Strategy, *, seed: int, preemption_bound: int, pct_depth: int
 ) -> Strategy:
-    """Build a strategy from its name ("dfs", "random", "pct") or pass one through."""
+    """Build a strategy from its name ("dfs", "random", "pct") or pass one through.
+
+    Raises TypeError or ValueError, naming the argument, for a seed, bound or depth that is not
+    an int in range, and for a strategy class given instead of an instance."""
     if isinstance(strategy, Strategy):
         return strategy
+    if isinstance(strategy, type) and issubclass(strategy, Strategy):
+        raise TypeError(f"strategy must be a name or a Strategy instance, not the class "
+                        f"{strategy.__name__}: write strategy={strategy.__name__}(...)")
+    check_seed(seed)
+    check_count("preemption_bound", preemption_bound, 0)
+    check_count("pct_depth", pct_depth, 1, MAX_PCT_DEPTH)
     if strategy == "dfs":
         return DepthFirst(preemption_bound)
     if strategy == "random":
@@ -59,10 +81,66 @@ def _strategy_for(
 ) -> Strategy:
     """A replay of ``decisions`` when given, else the named (or given) strategy."""
     if decisions is not None:
-        return Replay(decisions)
+        return Replay(check_decisions(decisions))
     return make_strategy(
         strategy, seed=seed, preemption_bound=preemption_bound, pct_depth=pct_depth
     )
+
+
+def _options(
+    program: object,
+    trace: object,
+    bind: object,
+    *,
+    max_steps: object,
+    step_timeout: object,
+    spurious_wakeups: object,
+    notify_order: object,
+    reduce: object,
+    lines_inside_locks: object,
+    allow_polling: object,
+) -> dict[str, Any]:
+    """The run's options, each checked (TypeError/ValueError naming it) before any run."""
+    check_program("program", program)
+    targets = check_targets("trace", trace)
+    modules = check_modules("bind", bind)
+    if notify_order not in ("any", "fifo"):
+        raise ValueError(f"notify_order must be 'any' or 'fifo', not {notify_order!r}")
+    return {
+        "trace_files": trace_files(targets),
+        "max_steps": check_count("max_steps", max_steps, 1),
+        "step_timeout": check_seconds("step_timeout", step_timeout, maximum=MAX_STEP_TIMEOUT),
+        "spurious_wakeups": check_count("spurious_wakeups", spurious_wakeups, 0),
+        "notify_order": notify_order,
+        "reduce": check_flag("reduce", reduce),
+        "lines_inside_locks": check_flag("lines_inside_locks", lines_inside_locks),
+        "allow_polling": check_flag("allow_polling", allow_polling),
+        "bind": modules_of([program, *targets, *modules]),
+    }
+
+
+def _invariants_getter(
+    invariants: object,
+) -> Callable[[], tuple[Callable[[], object], ...]]:
+    """What gives each schedule its invariants: a list of checks, or a function returning one.
+
+    A function is told apart from a list of one check by what it returns: a single check given
+    bare returns True or False, not a list, and is refused with the way to write it."""
+    if not callable(invariants):
+        checks = check_callables("invariants", invariants)
+        return lambda: checks
+
+    def get() -> tuple[Callable[[], object], ...]:
+        found = invariants()
+        if isinstance(found, (bool, type(None))) or not isinstance(found, Iterable):
+            raise TypeError(
+                "invariants: a function given as invariants must return the list of checks "
+                f"for a schedule, and {getattr(invariants, '__name__', invariants)!r} returned "
+                f"{found!r}; to check one condition write invariants=[check]"
+            )
+        return check_callables("invariants", found)
+
+    return get
 
 
 def _run(
@@ -153,23 +231,18 @@ def explore_program(
     the modules of ``program`` and of ``trace``, and in ``bind``.
     Raises NondeterminismError if a replayed prefix offers different choices.
     """
-    if max_schedules < 1:
-        raise ValueError(f"max_schedules must be >= 1, got {max_schedules}")
-    if time_limit is not None and time_limit <= 0:
-        raise ValueError(f"time_limit must be positive, got {time_limit}")
+    check_seed(seed)
+    check_count("max_schedules", max_schedules, 1)
+    check_count("minimise_budget", minimise_budget, 0)
+    check_flag("minimise", minimise)
+    time_limit = check_seconds("time_limit", time_limit, none_ok=True)
+    decisions = check_decisions(decisions)
     chosen = _strategy_for(decisions, strategy, seed, preemption_bound, pct_depth)
-    options = {
-        "trace_files": trace_files(trace),
-        "max_steps": max_steps,
-        "step_timeout": step_timeout,
-        "spurious_wakeups": spurious_wakeups,
-        "notify_order": notify_order,
-        "reduce": reduce,
-        "lines_inside_locks": lines_inside_locks,
-        "allow_polling": allow_polling,
-        "bind": modules_of([program, *trace, *bind]),
-    }
-    get_invariants = invariants if callable(invariants) else (lambda: tuple(invariants))
+    options = _options(program, trace, bind, max_steps=max_steps, step_timeout=step_timeout,
+                       spurious_wakeups=spurious_wakeups, notify_order=notify_order,
+                       reduce=reduce, lines_inside_locks=lines_inside_locks,
+                       allow_polling=allow_polling)
+    get_invariants = _invariants_getter(invariants)
     if replay_call is None:
         replay_call = _replay_call(program, options, get_invariants())
 
@@ -246,15 +319,9 @@ def run_controlled(
     when this returns, whatever the outcome.
     """
     chosen = _strategy_for(decisions, strategy, seed, preemption_bound, pct_depth)
-    options = {
-        "trace_files": trace_files(trace),
-        "max_steps": max_steps,
-        "step_timeout": step_timeout,
-        "spurious_wakeups": spurious_wakeups,
-        "notify_order": notify_order,
-        "reduce": reduce,
-        "lines_inside_locks": lines_inside_locks,
-        "allow_polling": allow_polling,
-        "bind": modules_of([program, *trace, *bind]),
-    }
-    return _run(program, chosen, 0, options, lambda: tuple(invariants))
+    options = _options(program, trace, bind, max_steps=max_steps, step_timeout=step_timeout,
+                       spurious_wakeups=spurious_wakeups, notify_order=notify_order,
+                       reduce=reduce, lines_inside_locks=lines_inside_locks,
+                       allow_polling=allow_polling)
+    checks = check_callables("invariants", invariants)
+    return _run(program, chosen, 0, options, lambda: checks)

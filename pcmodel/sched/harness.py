@@ -21,6 +21,15 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any
 
+from pcmodel.sched.arguments import (
+    MAX_ACTORS,
+    MAX_ITEMS,
+    MAX_TOTAL_ITEMS,
+    check_callables,
+    check_count,
+    check_modules,
+    check_targets,
+)
 from pcmodel.sched.explore import ExplorationResult, explore_program
 from pcmodel.sched.primitives import Thread
 from pcmodel.sched.primitives.base import _Primitive
@@ -30,11 +39,6 @@ from pcmodel.sched.targets import modules_of
 from pcmodel.sched.trace import Activity
 
 __all__ = ["BufferHarness", "explore"]
-
-
-def _positive(name: str, value: int, minimum: int = 1) -> None:
-    if not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
 
 
 def name_primitives(obj: object, prefix: str = "", depth: int = 2) -> None:
@@ -126,17 +130,26 @@ class BufferHarness:
     ) -> None:
         if not callable(factory):
             raise TypeError(f"factory must be a class or callable taking the capacity: {factory!r}")
-        _positive("producers", producers)
-        _positive("consumers", consumers)
-        _positive("capacity", capacity)
-        _positive("items", items)
+        # Every actor is a thread with a column in the trace, and every schedule moves every
+        # item: the command line's limits keep one schedule within seconds and megabytes.
+        check_count("producers", producers, 1, MAX_ACTORS)
+        check_count("consumers", consumers, 1, MAX_ACTORS)
+        check_count("capacity", capacity, 1)
+        check_count("items", items, 1, MAX_ITEMS)
+        if producers * items > MAX_TOTAL_ITEMS:
+            raise ValueError(f"producers={producers} x items={items} is more than "
+                             f"{MAX_TOTAL_ITEMS} items per schedule: explore fewer (two or "
+                             "three per producer find interleaving bugs)")
+        if contents is not None and not callable(contents):
+            raise TypeError(f"contents must be a function of the buffer returning its items, "
+                            f"not {contents!r}")
         self.factory = factory
         self.producers = producers
         self.consumers = consumers
         self.capacity = capacity
         self.items = items
         self.contents = contents
-        self.user_invariants = tuple(invariants)
+        self.user_invariants = check_callables("invariants", invariants)
         total = producers * items
         self.quotas = [
             total // consumers + (1 if c < total % consumers else 0) for c in range(consumers)
@@ -338,6 +351,8 @@ def explore(
     ``threading.Condition``; ``bind`` adds more modules. Other options as for ``explore_program``.
     Returns an ExplorationResult; a failure carries its trace table and the call that replays it.
     """
+    trace = check_targets("trace", trace)
+    bind = check_modules("bind", bind)
     harness = BufferHarness(
         factory,
         producers=producers,

@@ -25,11 +25,13 @@
 #
 # Not controlled: objects created before the run (real locks block for real; the watchdog then
 # reports the thread as stuck), names bound in modules the run was not told about,
-# ``threading.Timer``, processes.
+# ``threading.Timer``, processes. ``os._exit`` is patched too, so that a program calling it fails
+# its schedule (as ``SystemExit``) instead of ending the process that explores it.
 
 from __future__ import annotations
 
 import contextlib
+import os
 import queue
 import threading
 import time
@@ -95,6 +97,26 @@ def _switch(real: Callable[..., Any], controlled: Callable[..., Any]) -> Callabl
     return factory
 
 
+def _exit_switch() -> Callable[..., Any]:
+    """``os._exit`` that, called by a managed thread of this process, fails the schedule.
+
+    The real one would end the whole process at once, the exploring program and its report
+    with it; as ``SystemExit`` it is reported like ``sys.exit()``. A process forked during the
+    run (it inherits the patch) still exits for real: multiprocessing ends its children so.
+    """
+    real_exit, pid = os._exit, os.getpid()
+
+    def _exit(status: int) -> None:
+        if current_thread() is None or os.getpid() != pid:
+            real_exit(status)
+        raise SystemExit(
+            f"os._exit({status!r}) called inside a controlled run: it would end the whole "
+            "process, the exploration with it; return or raise instead"
+        )
+
+    return _exit
+
+
 _SCHEDULER_PACKAGE = __name__.rpartition(".")[0]
 
 
@@ -155,6 +177,7 @@ def patched(modules: Iterable[ModuleType] = ()) -> Iterator[None]:
         (time, "monotonic", primitives.monotonic),
         (time, "perf_counter", primitives.perf_counter),
         (time, "time", primitives.wall_time),
+        (os, "_exit", _exit_switch()),
     ]
     replacements += _thread_methods()
     # queue.py binds ``from time import monotonic as time`` at import: its timeouts need the

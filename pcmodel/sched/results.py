@@ -151,6 +151,8 @@ class ExplorationResult:
         """One line: what was explored and with what outcome."""
         if self.failure is not None:
             verdict = f"FAILED ({self.failure.kind.value})"
+        elif self.strategy == "replay":
+            verdict = "no failure in the replayed schedule"
         elif self.complete:
             verdict = "passed (complete" + (")" if self.exhaustive else " within the bound)")
         else:

@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from pcmodel.sched.arguments import MAX_PCT_DEPTH, check_count, check_decisions, check_seed
 from pcmodel.sched.runtime import ChoiceKind, NondeterminismError
 
 __all__ = ["DepthFirst", "PCT", "RandomWalk", "Replay", "Strategy", "default_choice"]
@@ -67,7 +68,7 @@ class RandomWalk(Strategy):
     name = "random"
 
     def __init__(self, seed: int = 0) -> None:
-        self.base_seed = seed
+        self.base_seed = check_seed(seed)
         self._seed = seed
         self._rng = random.Random(seed)
 
@@ -92,10 +93,9 @@ class PCT(Strategy):
     name = "pct"
 
     def __init__(self, seed: int = 0, depth: int = 3) -> None:
-        if depth < 1:
-            raise ValueError(f"PCT depth must be >= 1, got {depth}")
-        self.base_seed = seed
-        self.depth = depth
+        # Each level draws a change point per schedule: a depth of a billion took all memory.
+        self.base_seed = check_seed(seed)
+        self.depth = check_count("pct_depth", depth, 1, MAX_PCT_DEPTH)
         self._seed = seed
         self._longest = 0  # decisions per schedule, the most seen so far
         self.start(0)
@@ -164,9 +164,7 @@ class DepthFirst(Strategy):
     systematic = True
 
     def __init__(self, preemption_bound: int = 2) -> None:
-        if preemption_bound < 0:
-            raise ValueError(f"preemption_bound must be >= 0, got {preemption_bound}")
-        self.bound = preemption_bound
+        self.bound = check_count("preemption_bound", preemption_bound, 0)
         self.level = 0
         # Prefixes whose subtrees are still to explore, by preemption count. A prefix is stored
         # as (path, alternative) where path is an immutable linked list (parent, choice) of the
@@ -272,7 +270,8 @@ class Replay(Strategy):
     name = "replay"
 
     def __init__(self, decisions: Sequence[int | None], *, strict: bool = True) -> None:
-        self.decisions = list(decisions)
+        # None entries (take the default choice) are how minimisation drops a preemption.
+        self.decisions = list(check_decisions(decisions, none_entries=True))
         self.strict = strict
         self._index = 0
 
@@ -290,6 +289,7 @@ class Replay(Strategy):
         if self.strict and wanted is not None:
             raise NondeterminismError(
                 f"decision {i}: recorded choice {wanted} is not among {tuple(candidates)}: "
-                "the program is not deterministic"
+                "the decisions were recorded for another program or other arguments (replay "
+                "with the call the failure printed), or the program is not deterministic"
             )
         return default_choice(kind, candidates, current)

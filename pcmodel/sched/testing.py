@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from pcmodel.sched.arguments import check_count, check_flag
 from pcmodel.sched.explore import ExplorationResult, Failure
 from pcmodel.sched.harness import explore
 from pcmodel.sched.runtime import FailureKind
@@ -24,11 +25,14 @@ def assert_no_interleaving_bug(
     for "random" and "pct", which never can) also fails an exploration whose budget ran out.
     Raises AssertionError with the failure's trace and replay call; returns the result.
     """
+    if require_complete is not None:
+        check_flag("require_complete", require_complete)
     result = explore(factory, **options)
     if result.failure is not None:
         raise AssertionError(f"interleaving bug found:\n{result.failure}")
     if require_complete is None:
-        require_complete = options.get("strategy", "dfs") == "dfs"
+        # Decided by the strategy that ran: a DepthFirst instance can cover its space too.
+        require_complete = result.strategy == "dfs"
     if require_complete and not result.complete:
         raise AssertionError(
             f"exploration incomplete, so it proves nothing: {result.summary()}; raise "
@@ -48,7 +52,15 @@ def assert_interleaving_bug(
 
     The failing schedule is then replayed ``replays`` times and must give the identical trace
     each time. Returns the Failure (with ``.table()``, ``.timeline()``, ``.replay_call``).
+    An unknown ``kind`` or a bad ``replays`` is refused before exploring (ValueError/TypeError).
     """
+    if kind is not None:
+        kinds = ", ".join(k.value for k in FailureKind)
+        try:
+            kind = FailureKind(kind)
+        except ValueError:
+            raise ValueError(f"unknown failure kind {kind!r}: choose one of {kinds}") from None
+    check_count("replays", replays, 0)
     result = explore(factory, **options)
     if result.failure is None:
         raise AssertionError(f"expected an interleaving bug, found none: {result.summary()}")
