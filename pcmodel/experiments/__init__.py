@@ -10,5 +10,6 @@ The runner behind ``pcmodel run``, the charts and the notebooks, and the benchma
 Modules: ``runner`` (one run, sweeps, conservation checks; everything of the runner is importable
 from it), ``work`` (per-item work), ``results`` (frozen results, tables, JSON), ``actors`` (the
 producer and consumer loops on threads or processes), ``progress`` (a progress bar), ``cli``
-(``pcmodel run``), ``bench`` (``pcmodel bench``: ratios against the standard library's queues).
+(``pcmodel run``), ``bench`` (``pcmodel bench``: ratios against the standard library's queues)
+with ``bench_checks`` (a configuration built from Python, checked).
 """

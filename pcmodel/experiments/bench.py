@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 from pcmodel.errors import UsageError
+from pcmodel.experiments.bench_checks import checked_fields
 from pcmodel.experiments.bench_report import (
     comparison_table,
     parse_size,
@@ -133,6 +134,13 @@ class BenchConfig:
     uncontended_rounds: int = 101
     quick: bool = False
     start_method: str | None = None
+
+    def __post_init__(self) -> None:
+        """Refuse a wrong field now (TypeError/ValueError naming it), not after the trials."""
+        limits = {"MAX_REPEAT": MAX_REPEAT, "MAX_TRIAL_SECONDS": MAX_TRIAL_SECONDS,
+                  "MAX_CAPACITY": MAX_CAPACITY, "MAX_ACTORS": MAX_ACTORS}
+        for name, value in checked_fields(self, limits).items():
+            object.__setattr__(self, name, value)  # frozen: set once, here
 
     @classmethod
     def quick_config(cls, **overrides: Any) -> BenchConfig:

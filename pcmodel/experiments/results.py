@@ -205,8 +205,17 @@ class RunResult:
 
 
 def table(results: Iterable[RunResult]) -> list[dict[str, Any]]:
-    """One :meth:`RunResult.summary` row per result: a table for printing or for pandas."""
-    return [result.summary() for result in results]
+    """One :meth:`RunResult.summary` row per result: a table for printing or for pandas.
+
+    Raises TypeError, before any row is made, for anything but RunResults (one result alone
+    is refused too: ``table([result])``)."""
+    if isinstance(results, RunResult):
+        raise TypeError("table() takes a list of RunResults, not one: write table([result])")
+    rows = list(results)
+    for row in rows:
+        if not isinstance(row, RunResult):
+            raise TypeError(f"table() takes RunResults (what run_workload returns), not {row!r}")
+    return [result.summary() for result in rows]
 
 
 def _stats_to_dict(stats: BufferStats) -> dict[str, Any]:

@@ -31,11 +31,13 @@ concurrency chapters (vary one knob, measure throughput and waiting).
 from __future__ import annotations
 
 import ctypes
+import inspect
 import itertools
 import multiprocessing
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
+from numbers import Real
 from typing import Any
 
 from pcmodel.buffers import BACKENDS, VARIANTS, Buffer, make_buffer
@@ -126,6 +128,66 @@ def _resolve_context(backend: str, context: Any) -> Any:
     return context
 
 
+def _checked(variant: Any, backend: Any, capacity: Any, producers: Any, consumers: Any,
+             items: Any, produce_work: Any, consume_work: Any, seed: Any, instrument: Any,
+             context: Any, progress: Any, batch: Any, timeout: Any
+             ) -> tuple[Work | None, Work | None, Level, Any]:
+    """Check run_workload's arguments (ValueError/TypeError naming the first wrong one);
+    return the work, the instrument level and the multiprocessing context they stand for."""
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown variant {variant!r}; choose one of "
+                         f"{', '.join(repr(v) for v in VARIANTS)}")
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose one of "
+                         f"{', '.join(repr(b) for b in BACKENDS)}")
+    if isinstance(capacity, bool) or not isinstance(capacity, int):
+        raise ValueError(f"capacity must be an int (<= 0: unbounded, threads only), not "
+                         f"{capacity!r}")
+    _positive_int("producers", producers)
+    _positive_int("consumers", consumers)
+    _positive_int("items", items, 0)
+    _positive_int("batch", batch)
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ValueError(f"seed must be an int, not {seed!r}")
+    # True is not a number of seconds, and "60" would fail only once the run had started.
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, Real)
+                                or not timeout > 0):
+        raise ValueError(f"timeout must be a positive number of seconds or None, not {timeout!r}")
+    _flag_or_none("progress", progress)
+    return (Work.parse(produce_work), Work.parse(consume_work), Level.parse(instrument),
+            _resolve_context(backend, context))
+
+
+def _flag_or_none(name: str, value: Any) -> None:
+    # "no" is true in Python: a bar drawn when it was refused.
+    if value is not None and not isinstance(value, bool):
+        raise TypeError(f"{name} must be True, False or None, not {value!r}")
+
+
+def _values(name: str, values: Any) -> list[Any]:
+    """``values`` as a list, when it is a collection of values and not one value (a string
+    would be swept letter by letter)."""
+    if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Iterable):
+        raise TypeError(f"{name} must be a list of values, not {values!r}: "
+                        f"write {name}=[{values!r}]")
+    return list(values)
+
+
+def _refuse_fixed(fixed: Mapping[str, Any], swept: Sequence[str], sweep_name: str) -> None:
+    clash = sorted(set(fixed) & set(swept))
+    if clash:
+        raise ValueError(f"{sweep_name} sets {', '.join(clash)} itself: leave "
+                         f"{'it' if len(clash) == 1 else 'them'} out")
+
+
+def _check_runs(runs: Sequence[Mapping[str, Any]], fixed: Mapping[str, Any]) -> None:
+    """Check the arguments of every run of a sweep before the first starts: a mistake in the
+    last value of a grid is not found after minutes of runs."""
+    defaults = {name: p.default for name, p in inspect.signature(run_workload).parameters.items()}
+    for run in runs:
+        _checked(**{**defaults, **fixed, **run})
+
+
 def run_workload(
     variant: str = "condition",
     backend: str = "thread",
@@ -156,27 +218,9 @@ def run_workload(
     :class:`ConservationError` if an item was lost or duplicated, and TimeoutError if the run
     took longer than ``timeout`` seconds (its actors are stopped first). Nothing is left running.
     """
-    if variant not in VARIANTS:
-        raise ValueError(f"unknown variant {variant!r}; choose one of "
-                         f"{', '.join(repr(v) for v in VARIANTS)}")
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown backend {backend!r}; choose one of "
-                         f"{', '.join(repr(b) for b in BACKENDS)}")
-    if isinstance(capacity, bool) or not isinstance(capacity, int):
-        raise ValueError(f"capacity must be an int (<= 0: unbounded, threads only), not "
-                         f"{capacity!r}")
-    _positive_int("producers", producers)
-    _positive_int("consumers", consumers)
-    _positive_int("items", items, 0)
-    _positive_int("batch", batch)
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ValueError(f"seed must be an int, not {seed!r}")
-    if timeout is not None and not timeout > 0:
-        raise ValueError(f"timeout must be a positive number of seconds or None, not {timeout!r}")
-    produce_work = Work.parse(produce_work)
-    consume_work = Work.parse(consume_work)
-    level = Level.parse(instrument)
-    ctx = _resolve_context(backend, context)
+    produce_work, consume_work, level, ctx = _checked(
+        variant, backend, capacity, producers, consumers, items, produce_work, consume_work,
+        seed, instrument, context, progress, batch, timeout)
 
     # A flag without a lock: an actor process killed while it looked at a lock would leave it
     # held, and the runner's stop would wait on it for ever.
@@ -356,11 +400,21 @@ def sweep(grid: Mapping[str, Iterable[Any]], *, repeat: int = 1, progress: bool 
     draws one bar for the whole sweep. Raises what :func:`run_workload` raises, at once.
     """
     _positive_int("repeat", repeat)
+    _flag_or_none("progress", progress)
+    if not isinstance(grid, Mapping):
+        raise TypeError(f"grid must be a dict of argument name to values "
+                        f"({{'capacity': [1, 4, 16]}}), not {grid!r}")
     clash = set(grid) & set(fixed)
     if clash:
         raise ValueError(f"{sorted(clash)} given both in the grid and as fixed arguments")
+    known = set(inspect.signature(run_workload).parameters)
+    unknown = sorted(set(grid) - known) + sorted(set(fixed) - known)
+    if unknown:
+        raise TypeError(f"run_workload has no argument {', '.join(map(repr, unknown))}; "
+                        f"choose from {', '.join(sorted(known))}")
     keys = list(grid)
-    combos = list(itertools.product(*(list(grid[k]) for k in keys)))
+    combos = list(itertools.product(*(_values(k, grid[k]) for k in keys)))
+    _check_runs([dict(zip(keys, combo)) for combo in combos], fixed)
     results = []
     with ProgressBar(len(combos) * repeat, "sweep", enabled=progress) as bar:
         for combo in combos:
@@ -374,7 +428,9 @@ def capacity_sweep(capacities: Iterable[int] = (1, 2, 4, 8, 16, 64),
                    variants: Iterable[str] = VARIANTS, backends: Iterable[str] = ("thread",),
                    **fixed: Any) -> list[RunResult]:
     """Throughput vs capacity: every backend x variant x capacity (one line per variant)."""
-    return sweep({"backend": backends, "variant": variants, "capacity": capacities}, **fixed)
+    return sweep({"backend": _values("backends", backends),
+                  "variant": _values("variants", variants),
+                  "capacity": _values("capacities", capacities)}, **fixed)
 
 
 def speed_ratio_sweep(ratios: Iterable[float] = (0.25, 0.5, 1.0, 2.0, 4.0),
@@ -385,20 +441,18 @@ def speed_ratio_sweep(ratios: Iterable[float] = (0.25, 0.5, 1.0, 2.0, 4.0),
     base = Work.parse(consume_work)
     if base is None or base.amount <= 0:
         raise ValueError("speed_ratio_sweep needs consumer work with an amount > 0")
-    results = []
-    ratios = list(ratios)
-    for ratio in ratios:
-        if not ratio > 0:
-            raise ValueError(f"speed ratios must be > 0, not {ratio!r}")
-    with ProgressBar(len(ratios), "speed ratios", enabled=fixed.pop("progress", False)) as bar:
-        for ratio in ratios:
-            amount = base.amount / ratio
-            if base.kind is WorkKind.CPU:
-                amount = max(1, round(amount))
-            produce = replace(base, amount=amount)
-            results.append(run_workload(produce_work=produce, consume_work=base, **fixed))
-            bar.advance()
-    return results
+    _refuse_fixed(fixed, ("produce_work",), "speed_ratio_sweep")
+    progress = fixed.pop("progress", False)
+    _flag_or_none("progress", progress)
+    works = []
+    for ratio in _values("ratios", ratios):
+        if isinstance(ratio, bool) or not isinstance(ratio, Real) or not ratio > 0:
+            raise ValueError(f"speed ratios must be numbers > 0, not {ratio!r}")
+        amount = base.amount / ratio
+        if base.kind is WorkKind.CPU:
+            amount = max(1, round(amount))
+        works.append(replace(base, amount=amount))
+    return sweep({"produce_work": works}, consume_work=base, progress=progress, **fixed)
 
 
 def actor_sweep(counts: Iterable[int] = (1, 2, 4), backends: Iterable[str] = BACKENDS,
@@ -408,16 +462,19 @@ def actor_sweep(counts: Iterable[int] = (1, 2, 4), backends: Iterable[str] = BAC
     Pass ``produce_work``/``consume_work`` ("sleep:..." for I/O-bound, "cpu:..." for CPU-bound) to
     show the GIL: CPU-bound threads do not scale, processes do.
     """
-    counts = list(counts)
+    counts = _values("counts", counts)
     for n in counts:
         _positive_int("actor count", n)
+    _refuse_fixed(fixed, ("backend", "producers", "consumers"), "actor_sweep")
+    runs = [{"backend": backend, "producers": n, "consumers": n}
+            for backend in _values("backends", backends) for n in counts]
+    progress = fixed.pop("progress", False)
+    _flag_or_none("progress", progress)
+    _check_runs(runs, fixed)
     results = []
-    backends = list(backends)
-    with ProgressBar(len(counts) * len(backends), "actors", enabled=fixed.pop("progress", False)
-                     ) as bar:
-        for backend in backends:
-            for n in counts:
-                results.append(run_workload(backend=backend, producers=n, consumers=n, **fixed))
-                bar.advance()
+    with ProgressBar(len(runs), "actors", enabled=progress) as bar:
+        for run in runs:
+            results.append(run_workload(**run, **fixed))
+            bar.advance()
     return results
 

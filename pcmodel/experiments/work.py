@@ -103,10 +103,14 @@ class Work:
     def parse(cls, spec: str | Work | None) -> Work | None:
         """Read ``"sleep:SECONDS[:SPREAD]"`` or ``"cpu:ITERATIONS[:SPREAD]"``; None/"" mean none.
 
-        SPREAD is ``fixed`` (default), ``uniform`` or ``exp``. Raises ValueError with the syntax.
+        SPREAD is ``fixed`` (default), ``uniform`` or ``exp``. Raises ValueError with the syntax,
+        TypeError for anything but a str, a Work or None (a bare number has no kind).
         """
         if spec is None or isinstance(spec, Work):
             return spec
+        if not isinstance(spec, str):
+            raise TypeError(f"work must be text such as 'sleep:0.001' or 'cpu:20000', a Work or "
+                            f"None, not {spec!r}")
         text = spec.strip()
         if text in ("", "none", "0"):
             return None
