@@ -7,7 +7,7 @@ the cluster runs, its ``events``, and counts of acknowledged and surviving recor
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pcmodel.plots._figure import DEPTH_COLOUR, STATE_COLOURS, _new_figure
@@ -110,8 +110,15 @@ def plot_acks_outcome(rows: Iterable[Any], *, title: str | None = None) -> Figur
     difference is written above the bars. Raises ValueError when ``rows`` is empty.
     """
     def field(row: Any, name: str) -> Any:
-        return row[name] if isinstance(row, dict) else getattr(row, name)
+        value = row.get(name) if isinstance(row, Mapping) else getattr(row, name, None)
+        if value is None:
+            raise ValueError(f"each row needs {name!r} (acks, acknowledged, surviving): "
+                             f"{row!r} has none")
+        return value
 
+    if isinstance(rows, Mapping):  # one row alone would be read key by key
+        raise TypeError(f"plot_acks_outcome takes a list of rows, one per acks setting, not "
+                        f"{rows!r}")
     table = [(str(field(r, "acks")), int(field(r, "acknowledged")), int(field(r, "surviving")))
              for r in rows]
     if not table:

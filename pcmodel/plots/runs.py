@@ -7,11 +7,11 @@ producer/consumer speed ratio, scaling with actors, and one run's summary.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pcmodel.instrument import ActorState, BufferStats, Timeline
+from pcmodel.instrument import ActorState
 from pcmodel.plots._figure import (
     DEPTH_COLOUR,
     STATE_COLOURS,
@@ -19,6 +19,7 @@ from pcmodel.plots._figure import (
     _state_colour,
     _state_name,
 )
+from pcmodel.plots._intervals import _interval, _sample, _timeline_parts
 from pcmodel.plots.depth import draw_depth
 
 if TYPE_CHECKING:
@@ -38,39 +39,11 @@ class _Bars:
     maxsize: int | None
 
 
-def _timeline_parts(source: Any) -> tuple[Iterable[Any], Sequence[tuple[float, int]], int | None]:
-    """Find intervals, depth samples and capacity in whatever the caller handed over."""
-    maxsize = None
-    stats = getattr(source, "stats", None)
-    if isinstance(stats, BufferStats):  # a run result that carries its buffer's statistics
-        source = stats
-    if isinstance(source, BufferStats):
-        if source.timeline is None:
-            raise ValueError(
-                f"these statistics have no timeline (recorded at level {source.level.value!r}); "
-                'create the buffer with instrument="timeline"'
-            )
-        maxsize = source.maxsize if source.maxsize > 0 else None
-        source = source.timeline
-    elif not isinstance(source, Timeline) and isinstance(getattr(source, "timeline", None),
-                                                         Timeline):
-        source = source.timeline
-    if isinstance(source, Timeline):
-        return source.intervals, source.depth, maxsize
-    if isinstance(source, Iterable):
-        return source, (), None
-    raise TypeError(
-        f"cannot draw a timeline from {type(source).__name__}: pass a Timeline, BufferStats, "
-        "a run result with a timeline, or a sequence of intervals (actor, state, start, end)"
-    )
-
-
 def _bars(source: Any, depth: Sequence[tuple[float, int]] | None, maxsize: int | None,
           relative: bool) -> _Bars:
     raw_intervals, raw_depth, found_maxsize = _timeline_parts(source)
-    intervals = [(str(i.actor), _state_name(i.state), float(i.start), float(i.end))
-                 for i in raw_intervals]
-    samples = [(float(t), int(d)) for t, d in (raw_depth if depth is None else depth)]
+    intervals = [_interval(i) for i in raw_intervals]
+    samples = [_sample(point) for point in (raw_depth if depth is None else depth)]
     if not intervals and not samples:
         raise ValueError("the timeline is empty: nothing was recorded to draw")
     origin = 0.0
@@ -238,7 +211,7 @@ def plot_throughput_vs_capacity(results: Iterable[Any], *, title: str | None = N
     point are drawn as their median with a min-max bar. Capacity is on a log-2 axis. Raises
     ValueError for no results or an unbounded (capacity <= 0) run.
     """
-    results = list(results)
+    results = _runs(results, "plot_throughput_vs_capacity")
     for result in results:
         if result.capacity <= 0:
             raise ValueError(f"{result.label} is unbounded: a capacity axis needs capacities >= 1; "
@@ -271,7 +244,7 @@ def plot_blocking_vs_speed_ratio(results: Iterable[Any], *, title: str | None = 
     variants or backends, each gets its own line style. Raises ValueError for no results, a run
     without instrumentation or one without a speed ratio.
     """
-    results = list(results)
+    results = _runs(results, "plot_blocking_vs_speed_ratio")
     for result in results:
         if result.speed_ratio is None:
             raise ValueError(f"{result.label} has no speed ratio: give producers and consumers "
@@ -323,7 +296,7 @@ def plot_scaling(results: Iterable[Any], *, title: str | None = None) -> Figure:
     work kinds). The x axis counts actors (producers + consumers), ticks read ``PxC``. Raises
     ValueError for no results.
     """
-    results = list(results)
+    results = _runs(results, "plot_scaling")
     if not results:
         raise ValueError("no results to draw: pass the RunResults of an actor sweep")
     panels: dict[str, list[Any]] = {}
@@ -399,7 +372,30 @@ def runs_chart_size(runs: int, actors: int) -> tuple[float, float]:
     return 10.0, runs * (_height(actors, True) + 0.3)
 
 
+def _is_run(value: Any) -> bool:
+    return all(hasattr(value, name) for name in ("producer_blocked", "consumer_blocked", "label"))
+
+
+def _runs(results: Any, chart: str) -> list[Any]:
+    """``results`` as a list of run results; TypeError naming ``chart`` for one result given
+    alone, or for anything that is not a run result."""
+    if _is_run(results):
+        raise TypeError(f"{chart} takes a list of run results, not one: write {chart}([result])")
+    if isinstance(results, (str, bytes, Mapping)) or not isinstance(results, Iterable):
+        raise TypeError(f"{chart} takes a list of run results (what run_workload and the "
+                        f"sweeps return), not {results!r}")
+    runs = list(results)
+    for result in runs:
+        if not _is_run(result):
+            raise TypeError(f"{chart} takes run results (what run_workload and the sweeps "
+                            f"return), not {result!r}")
+    return runs
+
+
 def _check_instrumented(result: Any) -> None:
+    if not _is_run(result):
+        raise TypeError(f"plot_run takes one run result (what run_workload returns), not "
+                        f"{result!r}; for several, use plot_runs")
     if result.producer_blocked is None and result.consumer_blocked is None:
         raise ValueError(f"{result.label} was not instrumented: run it with "
                          'instrument="timeline" (or "counters") to chart it')
@@ -455,7 +451,7 @@ def plot_runs(results: Iterable[Any], *, title: str | None = None) -> Figure:
 
     Raises ValueError for no results, or one without instrumentation.
     """
-    runs = list(results)
+    runs = _runs(results, "plot_runs")
     if not runs:
         raise ValueError("no runs to draw")
     for result in runs:

@@ -25,14 +25,41 @@ def _field(row: Any, name: str, default: Any = None) -> Any:
     return getattr(row, name, default)
 
 
+def _partition_key(partition: Any) -> tuple[str, int]:
+    """(topic, number) of a partition given as a number or a ``TopicPartition``; TypeError
+    for anything else (a str has a ``partition`` method, which is no partition number)."""
+    if isinstance(partition, int) and not isinstance(partition, bool):
+        return "", partition
+    number = getattr(partition, "partition", None)
+    if isinstance(number, int) and not isinstance(number, bool):
+        return str(getattr(partition, "topic", "") or ""), number
+    raise TypeError(f"a partition is a number or a TopicPartition, not {partition!r}")
+
+
 def _partition_label(partition: Any) -> str:
-    number = getattr(partition, "partition", partition)
-    topic = getattr(partition, "topic", None)
+    topic, number = _partition_key(partition)
     return f"{topic}[{number}]" if topic else f"partition {number}"
 
 
-def _partition_key(partition: Any) -> tuple[str, int]:
-    return (str(getattr(partition, "topic", "")), int(getattr(partition, "partition", partition)))
+def _rows(rows: Any, chart: str, what: str) -> list[Any]:
+    """``rows`` as a list; TypeError naming ``chart`` when one row is given alone (a mapping)
+    or when it is not a collection at all."""
+    if isinstance(rows, (str, bytes, Mapping)) or not isinstance(rows, Iterable):
+        raise TypeError(f"{chart} takes a list of {what}, not {rows!r}")
+    return list(rows)
+
+
+def _number(row: Any, name: str, kind: type) -> Any:
+    """``row``'s field ``name`` as ``kind``; ValueError naming the field when it is missing
+    or not a number."""
+    value = _field(row, name)
+    try:
+        if value is None or isinstance(value, bool):
+            raise TypeError
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"each row needs a number {name!r} (partitions, consumers, "
+                         f"records_per_s): {row!r} has {value!r}") from None
 
 
 def plot_topic_throughput(rows: Iterable[Any], *, title: str | None = None) -> Figure:
@@ -42,8 +69,9 @@ def plot_topic_throughput(rows: Iterable[Any], *, title: str | None = None) -> F
     and optionally ``idle_consumers`` (members that own no partition, as the group describes
     them); when present, a second panel shows them. Raises ValueError when ``rows`` is empty.
     """
-    table = [(int(_field(r, "partitions")), int(_field(r, "consumers")),
-              float(_field(r, "records_per_s")), _field(r, "idle_consumers")) for r in rows]
+    table = [(_number(r, "partitions", int), _number(r, "consumers", int),
+              _number(r, "records_per_s", float), _field(r, "idle_consumers"))
+             for r in _rows(rows, "plot_topic_throughput", "rows (one per run)")]
     if not table:
         raise ValueError("no measurements to draw: pass one row per (partitions, consumers) run")
     with_idle = all(idle is not None for *_, idle in table)
@@ -84,7 +112,11 @@ def plot_lag(samples: Iterable[tuple[float, Mapping[Any, int]]], *,
     """
     series: dict[Any, tuple[list[float], list[int]]] = {}
     count = 0
-    for time_s, lags in samples:
+    for sample in _rows(samples, "plot_lag", "(time, {partition: lag}) samples"):
+        pair = isinstance(sample, (tuple, list)) and len(sample) == 2
+        time_s, lags = sample if pair else (0.0, None)
+        if not isinstance(lags, Mapping):
+            raise TypeError(f"plot_lag takes (time, {{partition: lag}}) samples, not {sample!r}")
         count += 1
         for partition, lag in lags.items():
             times, values = series.setdefault(partition, ([], []))
@@ -111,10 +143,14 @@ def plot_partition_load(counts: Mapping[Any, int], *, title: str | None = None) 
     share as a dashed line. ``counts`` maps a partition (number or ``TopicPartition``) to a count.
     Raises ValueError when ``counts`` is empty.
     """
+    if not isinstance(counts, Mapping):
+        raise TypeError(f"plot_partition_load takes {{partition: records}}, not {counts!r}")
     if not counts:
         raise ValueError("no partitions to draw: pass {partition: records}")
     partitions = sorted(counts, key=_partition_key)
     values = [int(counts[p]) for p in partitions]
+    if min(values) < 0:
+        raise ValueError(f"record counts cannot be negative: {dict(counts)!r}")
     hottest = max(range(len(values)), key=values.__getitem__)
     colours = [STATE_COLOURS[ActorState.WAITING_FOR_SPACE.value] if i == hottest
                else STATE_COLOURS[ActorState.WAITING_FOR_ITEMS.value] for i in range(len(values))]
@@ -144,6 +180,8 @@ def plot_rebalance(timelines: Mapping[str, Iterable[Any]], *, time_unit: str = "
     one), ``start`` and ``end``. A state has the same colour in every panel. Raises ValueError
     when ``timelines`` is empty.
     """
+    if not isinstance(timelines, Mapping):
+        raise TypeError(f"plot_rebalance takes {{protocol name: intervals}}, not {timelines!r}")
     if not timelines:
         raise ValueError("no timelines to draw: pass {protocol name: intervals}")
     # Each panel starts at its own first event: the runs being compared need not be simultaneous.

@@ -20,6 +20,23 @@ if TYPE_CHECKING:
 _PARTITION_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00")
 
 
+def _offsets(sample: Any) -> tuple[float, dict[int, int]]:
+    """``(seconds, {partition: offset})`` from one sample; TypeError for anything else (a
+    string of end offsets would be drawn letter by letter)."""
+    try:
+        seconds, ends = sample
+        seconds = float(seconds)
+    except (TypeError, ValueError):
+        raise TypeError(f"samples are (seconds, end offsets), not {sample!r}") from None
+    if isinstance(ends, (str, bytes)) or not isinstance(ends, (Mapping, Sequence)):
+        raise TypeError(f"end offsets are a list indexed by partition or {{partition: offset}}, "
+                        f"not {ends!r}")
+    offsets = dict(ends) if isinstance(ends, Mapping) else dict(enumerate(ends))
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in offsets.values()):
+        raise TypeError(f"end offsets must be ints, not {ends!r}")
+    return seconds, offsets
+
+
 def plot_log_growth(samples: Iterable[tuple[float, Sequence[int] | Mapping[int, int]]],
                     positions: Iterable[tuple[float, Mapping[int, int]]] = (), *,
                     title: str | None = None) -> Figure:
@@ -30,8 +47,7 @@ def plot_log_growth(samples: Iterable[tuple[float, Sequence[int] | Mapping[int, 
     are ``(seconds, {partition: next offset to read})``. The gap between a solid line and its
     dashed one is the consumer's lag. Raises ValueError when there are no samples.
     """
-    rows = [(float(t), dict(enumerate(e)) if not isinstance(e, Mapping) else dict(e))
-            for t, e in samples]
+    rows = [_offsets(sample) for sample in samples]
     if not rows:
         raise ValueError("no samples to draw: record (time, end offsets) while clients run")
     fig = _new_figure(8.0, 4.5)
