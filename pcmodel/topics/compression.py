@@ -23,6 +23,13 @@ of each; ``get_codec(name, level)`` compresses at that level, as closely as the 
 allows (lz4's Kafka default, 9, is lz4's fast mode, as Kafka's is; python-lz4 caps its high
 levels at 16, Kafka's lz4 at 17). snappy has no levels.
 
+A record batch a Kafka client produced is decompressed by :func:`decompress_bounded`, which
+stops once the output passes a limit (the Kafka listener's is
+:data:`~pcmodel.wire.records.MAX_DECOMPRESSED_BYTES`): a few hundred KiB of compressed zeros
+can expand to gigabytes, and the broker must not allocate them to find out. It reads the
+payloads as Kafka's clients frame them: gzip members, lz4 frames, zstd frames, snappy raw or
+in xerial's blocks.
+
 Prior art: kafka-python's ``kafka/codec.py`` (which packages provide which codec, cramjam as the
 fallback for all three) and Kafka's ``CompressionType``.
 """
@@ -32,6 +39,7 @@ from __future__ import annotations
 import gzip
 import importlib
 import struct
+import zlib
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
@@ -42,7 +50,9 @@ __all__ = [
     "COMPRESSION_LEVELS",
     "Codec",
     "CompressedBatch",
+    "DecompressedTooLarge",
     "decode_records",
+    "decompress_bounded",
     "encode_records",
     "get_codec",
     "record_size",
@@ -163,6 +173,135 @@ def get_codec(name: str | None, level: int | None = None) -> Codec | None:
             )
         _cache[(name, level)] = codec
     return codec
+
+
+# --- a Kafka client's compressed records, decompressed up to a limit ----------------------------
+
+
+class DecompressedTooLarge(ValueError):
+    """A compressed payload expands to more bytes than the limit it was decompressed with."""
+
+
+#: Output asked of a streaming decompressor at a time: memory stays near the limit.
+_READ = 1 << 20
+#: The largest zstd window a produced frame may ask for (Kafka's clients use 2 MiB or less).
+_ZSTD_MAX_WINDOW = 1 << 23
+_XERIAL_HEADER = b"\x82SNAPPY\x00"
+
+
+def decompress_bounded(name: str, data: bytes, limit: int) -> bytes:
+    """``data`` compressed with Kafka's codec ``name`` (``gzip``, ``snappy``, ``lz4``,
+    ``zstd``, as a Kafka client frames it), decompressed, holding at most ``limit`` bytes of
+    output (and one read of 1 MiB) at any time.
+
+    Raises :class:`DecompressedTooLarge` as soon as the output passes ``limit``,
+    ``ValueError`` for a payload that is not valid for its codec (a truncated gzip or lz4
+    stream included; a truncated zstd frame yields what it holds, which the records then
+    judge), and ``KafkaConfigurationError`` naming the package a codec needs if it is missing.
+    """
+    try:
+        decompress = _BOUNDED[name]
+    except KeyError:
+        raise ValueError(f"no codec called {name!r}") from None
+    try:
+        return decompress(memoryview(data), limit)
+    except (DecompressedTooLarge, KafkaConfigurationError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - each package raises its own types for bad input
+        raise ValueError(f"{name} payload does not decompress: {exc}") from None
+
+
+def _grown(out: bytearray, chunk: bytes, limit: int) -> None:
+    out += chunk
+    if len(out) > limit:
+        raise DecompressedTooLarge(f"the records expand to more than {limit} bytes")
+
+
+def _gunzip(data: memoryview, limit: int) -> bytes:
+    out = bytearray()
+    rest = bytes(data)
+    while rest:
+        member = zlib.decompressobj(31)  # one gzip member; Kafka's clients write one
+        chunk = rest
+        while not member.eof:
+            got = member.decompress(chunk, min(_READ, limit + 1 - len(out)))
+            if not got and not chunk:
+                raise ValueError("the gzip stream ends before its end-of-stream marker")
+            _grown(out, got, limit)
+            chunk = member.unconsumed_tail
+        rest = member.unused_data.lstrip(b"\x00")  # gzip allows zero padding after a member
+    return bytes(out)
+
+
+def _unlz4(data: memoryview, limit: int) -> bytes:
+    frame = _import("lz4.frame")
+    if frame is None:
+        raise KafkaConfigurationError("lz4 batches need the lz4 package on the broker")
+    out = bytearray()
+    rest = bytes(data)
+    while rest:
+        decompressor = frame.LZ4FrameDecompressor()
+        _grown(out, decompressor.decompress(rest, max_length=min(_READ, limit + 1 - len(out))),
+               limit)
+        while not decompressor.eof and not decompressor.needs_input:
+            _grown(out, decompressor.decompress(b"", max_length=min(_READ, limit + 1 - len(out))),
+                   limit)
+        if not decompressor.eof:
+            raise ValueError("the lz4 frame ends before its end mark")
+        rest = decompressor.unused_data
+    return bytes(out)
+
+
+def _unzstd(data: memoryview, limit: int) -> bytes:
+    zstandard = _import("zstandard")
+    if zstandard is None:
+        raise KafkaConfigurationError("zstd batches need the zstandard package on the broker")
+    out = bytearray()
+    reader = zstandard.ZstdDecompressor(max_window_size=_ZSTD_MAX_WINDOW).stream_reader(
+        bytes(data), read_across_frames=True)
+    while chunk := reader.read(min(_READ, limit + 1 - len(out))):
+        _grown(out, chunk, limit)
+    return bytes(out)
+
+
+def _unsnappy(data: memoryview, limit: int) -> bytes:
+    # Raw snappy starts with its uncompressed length: checked before anything is decompressed.
+    cramjam = _import("cramjam")
+    snappy = None if cramjam is not None else _import("snappy")
+    if cramjam is None and snappy is None:
+        raise KafkaConfigurationError("snappy batches need the cramjam (or python-snappy) "
+                                      "package on the broker")
+    blocks = [data]
+    if len(data) > 16 and data[:8] == _XERIAL_HEADER:
+        blocks, cursor = [], 16
+        while cursor < len(data):
+            (size,) = struct.unpack_from(">i", data, cursor)
+            if size < 0 or cursor + 4 + size > len(data):
+                raise ValueError("a snappy block runs past the payload")
+            blocks.append(data[cursor + 4:cursor + 4 + size])
+            cursor += 4 + size
+    out = bytearray()
+    for block in blocks:
+        if len(out) + _varint(block) > limit:
+            raise DecompressedTooLarge(f"the records expand to more than {limit} bytes")
+        raw = bytes(block)
+        _grown(out, bytes(cramjam.snappy.decompress_raw(raw)) if cramjam is not None
+               else snappy.decompress(raw), limit)
+    return bytes(out)
+
+
+def _varint(data: memoryview) -> int:
+    """The unsigned varint ``data`` starts with (raw snappy's uncompressed length)."""
+    value = shift = 0
+    for byte in data[:5]:
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value
+        shift += 7
+    raise ValueError("a snappy block does not start with its length")
+
+
+_BOUNDED = {"gzip": _gunzip, "snappy": _unsnappy, "lz4": _unlz4, "zstd": _unzstd}
 
 
 # --- the records of one batch as bytes -------------------------------------------------------

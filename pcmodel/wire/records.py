@@ -59,6 +59,8 @@ from typing import Any, NamedTuple
 from kafka.record.util import calc_crc32c
 
 from pcmodel.topics.broker_checks import INT32_MAX
+from pcmodel.topics.compression import DecompressedTooLarge, decompress_bounded
+from pcmodel.topics.errors import KafkaConfigurationError
 from pcmodel.topics.log_batches import StoredBatch
 from pcmodel.topics.log_records import (
     NO_TIMESTAMP,
@@ -82,6 +84,7 @@ except ImportError:  # the pure-Python codec of the kafka extra
 
 __all__ = [
     "CODEC_LIBRARY",
+    "MAX_DECOMPRESSED_BYTES",
     "BatchRejected",
     "ProducedBatch",
     "compression_available",
@@ -111,7 +114,8 @@ _ATTRIBUTES_OFFSET = struct.calcsize(">qiibI")
 _CRC_OFFSET = struct.calcsize(">qiib")
 _MAX_TIMESTAMP_OFFSET = struct.calcsize(">qiibIhiq")
 _LAST_OFFSET_DELTA_OFFSET = struct.calcsize(">qiibIh")
-_LENGTH = _EPOCH = struct.Struct(">i")  # a batch's length (after the base offset), its epoch
+# A batch's length (after the base offset), its epoch, its record count (the header's end).
+_LENGTH = _EPOCH = _RECORD_COUNT = struct.Struct(">i")
 _LENGTH_OFFSET = struct.calcsize(">q")
 _EPOCH_OFFSET = struct.calcsize(">qi")
 #: The size limit of a builder writing a stored batch: none, the batch is sent whole (a
@@ -129,6 +133,9 @@ _NO_SEQUENCE = -1
 #: epoch, as its Metadata, ListOffsets and OffsetForLeaderEpoch answer it.
 LEADER_EPOCH = 0
 _HEADER_SIZE = 61  # the whole v2 batch header
+#: The most bytes a compressed batch may expand to (with its header): a request's most (the
+#: listener's default ``max_request_bytes``, Kafka's ``socket.request.max.bytes``).
+MAX_DECOMPRESSED_BYTES = 100 * 1024 * 1024
 
 
 class BatchRejected(Exception):  # noqa: N818 - the batch is rejected, with Kafka's error code
@@ -218,15 +225,21 @@ def decode_batch(data: bytes | None, produce_version: int = _FIRST_ZSTD_PRODUCE)
 
     Raises :class:`BatchRejected` with Kafka's code if ``data`` is not exactly one v2 batch
     (INVALID_RECORD: Produce v3+ carries one v2 batch per partition), is compressed with zstd
-    in a Produce request older than v7 (UNSUPPORTED_COMPRESSION_TYPE), fails its CRC or does
-    not decode (CORRUPT_MESSAGE), uses a codec whose package is missing
-    (UNSUPPORTED_COMPRESSION_TYPE), is a control batch or a transactional one without a
-    producer id (INVALID_RECORD, as Kafka's ``LogValidator``), or holds no record.
-    Nothing is returned unless every record decoded.
+    in a Produce request older than v7 (UNSUPPORTED_COMPRESSION_TYPE), fails its CRC
+    (CORRUPT_MESSAGE), uses a codec whose package is missing (UNSUPPORTED_COMPRESSION_TYPE),
+    fails a check of Kafka's ``LogValidator.validateBatch`` (see :func:`_check_header`), is a
+    transactional one without a producer id (INVALID_RECORD), or holds records that do not
+    decode as its header announces them (INVALID_RECORD, as Kafka's ``DefaultRecord`` refuses
+    them). A compressed batch is decompressed up to :data:`MAX_DECOMPRESSED_BYTES` only: past
+    it MESSAGE_TOO_LARGE, a payload not valid for its codec CORRUPT_MESSAGE. Nothing is returned
+    unless every record decoded.
     """
     _check_frame(data, produce_version)
-    data = bytes(data)
-    batch = DefaultRecordBatch(data)
+    batch = DefaultRecordBatch(data := bytes(data))
+    if batch.base_offset != 0:  # Kafka's UnifiedLog.analyzeAndValidateRecords
+        raise BatchRejected(kafka_errors.InvalidRecordError.errno,
+                            f"a produced record batch's base offset must be 0 (the broker "
+                            f"assigns offsets), got {batch.base_offset}", by_validator=True)
     if not batch.validate_crc():
         raise BatchRejected(kafka_errors.CorruptRecordError.errno, "record batch CRC mismatch")
     name, available = _CODECS.get(batch.compression_type, (None, None))
@@ -234,29 +247,75 @@ def decode_batch(data: bytes | None, produce_version: int = _FIRST_ZSTD_PRODUCE)
         raise BatchRejected(kafka_errors.UnsupportedCompressionTypeError.errno,
                             f"unknown compression codec {batch.compression_type}")
     if not available():
-        raise BatchRejected(
-            kafka_errors.UnsupportedCompressionTypeError.errno,
-            f"{name} compression needs the {CODEC_PACKAGES[name]} package on the broker",
-        )
-    if batch.is_control_batch:
-        raise BatchRejected(kafka_errors.InvalidRecordError.errno,
-                            "Clients are not allowed to write control records",
-                            by_validator=True)
-    if batch.is_transactional and batch.producer_id < 0:
-        raise BatchRejected(kafka_errors.InvalidRecordError.errno,
-                            "a transactional batch must carry its producer id and epoch")
+        raise BatchRejected(kafka_errors.UnsupportedCompressionTypeError.errno,
+                            f"{name} compression needs the {CODEC_PACKAGES[name]} package on "
+                            "the broker")
+    _check_header(batch, data)
+    if batch.compression_type:
+        batch = DefaultRecordBatch(_decompressed(data, name, MAX_DECOMPRESSED_BYTES))
     try:
         records = [_as_tuple(rec) for rec in batch]
     except Exception as exc:  # the codecs raise their own types for a batch that lies
-        raise BatchRejected(kafka_errors.CorruptRecordError.errno,
-                            f"record batch does not decode: {exc}") from None
-    if not records:
-        raise BatchRejected(kafka_errors.InvalidRecordError.errno, "empty record batch",
-                            by_validator=True)
+        reason = exc.args[0] if exc.args else exc
+        raise BatchRejected(kafka_errors.InvalidRecordError.errno,
+                            f"the record batch's records do not decode: {reason}",
+                            by_validator=True) from None
     return ProducedBatch(records, batch.producer_id, batch.producer_epoch, batch.base_sequence,
-                         len(data), None if batch.compression_type == 0 else name,
+                         len(data), None if name == "none" else name,
                          batch.is_transactional,
                          batch.timestamp_type == TIMESTAMP_LOG_APPEND_TIME)
+
+
+def _check_header(batch: Any, data: bytes) -> None:
+    """Kafka's ``LogValidator.validateBatch`` for a client's v2 batch, in its order (each
+    INVALID_RECORD): the offset range its last offset delta gives must hold as many records as
+    its count says, at least one; no control batch (only brokers write markers); a batch
+    with a producer id must carry a sequence number. Then a transactional batch must carry
+    its producer id."""
+    (count,) = _RECORD_COUNT.unpack_from(data, _HEADER_SIZE - 4)
+    last_delta = batch.last_offset_delta
+    problem = None
+    if last_delta + 1 <= 0:
+        problem = f"Batch has an invalid offset range: [0, {last_delta}]"
+    elif count <= 0:
+        problem = f"Invalid reported count for record batch: {count}"
+    elif last_delta + 1 != count:
+        problem = (f"Inconsistent batch offset range [0, {last_delta}] and count of records "
+                   f"{count}")
+    elif batch.is_control_batch:
+        problem = "Clients are not allowed to write control records"
+    elif batch.producer_id >= 0 and batch.base_sequence < 0:
+        problem = (f"Invalid sequence number {batch.base_sequence} in record batch with "
+                   f"producerId {batch.producer_id}")
+    if problem is not None:
+        raise BatchRejected(kafka_errors.InvalidRecordError.errno, problem, by_validator=True)
+    if batch.is_transactional and batch.producer_id < 0:
+        raise BatchRejected(kafka_errors.InvalidRecordError.errno,
+                            "a transactional batch must carry its producer id and epoch")
+
+
+def _decompressed(data: bytes, name: str, limit: int) -> bytes:
+    """The batch ``data`` (compressed with ``name``) as the same batch uncompressed, its
+    records decompressed only up to ``limit`` bytes with the header (see :func:`decode_batch`
+    for the errors). Its CRC is not recomputed: the compressed batch's was checked."""
+    try:
+        records = decompress_bounded(name, memoryview(data)[_HEADER_SIZE:],
+                                     max(0, limit - _HEADER_SIZE))
+    except DecompressedTooLarge:
+        raise BatchRejected(
+            kafka_errors.MessageSizeTooLargeError.errno,
+            f"the record batch takes more than {limit} bytes once decompressed, more than a "
+            "request may carry; send smaller batches") from None
+    except KafkaConfigurationError as exc:
+        raise BatchRejected(kafka_errors.UnsupportedCompressionTypeError.errno, str(exc)) from None
+    except ValueError as exc:
+        raise BatchRejected(kafka_errors.CorruptRecordError.errno,
+                            f"record batch does not decode: {exc}") from None
+    plain = bytearray(data[:_HEADER_SIZE]) + records
+    _LENGTH.pack_into(plain, _LENGTH_OFFSET, len(plain) - 12)
+    (attributes,) = _ATTRIBUTES.unpack_from(plain, _ATTRIBUTES_OFFSET)
+    _ATTRIBUTES.pack_into(plain, _ATTRIBUTES_OFFSET, attributes & ~_CODEC_MASK)
+    return bytes(plain)
 
 
 def _as_tuple(rec: Any) -> WireRecord:

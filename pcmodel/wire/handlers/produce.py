@@ -12,6 +12,18 @@ A batch whose codec is missing on the broker is refused with UNSUPPORTED_COMPRES
 is always available; snappy, lz4 and zstd need their packages), as is a zstd batch in a Produce
 request older than v7; a batch that is not one v2 batch is INVALID_RECORD. A partition that does
 not exist is UNKNOWN_TOPIC_OR_PARTITION whatever its batch holds: Kafka looks it up first.
+A batch whose header Kafka's ``LogValidator`` refuses (a base offset other than 0, a count that
+does not match its offset range, a producer id without a sequence) or whose records do not
+decode as the header announces them is INVALID_RECORD (see
+:func:`~pcmodel.wire.records.decode_batch`); a CRC mismatch is CORRUPT_MESSAGE. Two
+differences, on purpose: a compressed payload not valid for its codec is CORRUPT_MESSAGE (in
+Kafka its codec throws a bare ``KafkaException``, answered UNKNOWN_SERVER_ERROR); and a
+compressed batch is decompressed only up to
+:data:`~pcmodel.wire.records.MAX_DECOMPRESSED_BYTES` (100 MiB, what one request may carry),
+past which it is MESSAGE_TOO_LARGE. Kafka weighs only the compressed bytes against
+``max.message.bytes`` (so does pcmodel) and streams the records out of the decompressor,
+keeping the batch compressed; pcmodel decodes every record, so without that bound a few
+hundred KiB that expand to gigabytes would take gigabytes of memory.
 A batch refused for some of its records (a record without a key on a compacted topic, a create
 time outside the topic's ``message.timestamp.*.max.ms`` window) is answered as Kafka's
 ``ReplicaManager`` answers a ``RecordValidationException``: ``record_errors`` names each record
