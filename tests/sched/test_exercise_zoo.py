@@ -27,6 +27,11 @@ CONFIGS = (
     {"producers": 2, "consumers": 1, "capacity": 2, "items": 1, "lines": "all"},
 )
 
+#: Zoo entries whose bug only a later configuration shows, by the index of that configuration:
+#: tried first, since the configurations before it search their 3,000 schedules in vain (a
+#: "mutex" made in each call: 15 s of CPU before the third configuration finds it in 27).
+FOUND_BY = {"mutex_made_in_each_call": 2}
+
 #: Zoo entries whose bug no schedule shows, caught by the graded suites' other checks instead.
 NOT_INTERLEAVING_BUGS = {
     "get_keeps_the_item": "a taken item stays referenced by its slot: a leak, not a race",
@@ -57,7 +62,8 @@ def test_the_zoo_has_buffer_entries():
 @pytest.mark.parametrize("path", ZOO, ids=[f"{p.parent.name[:2]}-{p.stem}" for p in ZOO])
 def test_each_zoo_buffer_is_found_and_replays(path):
     factory = load(path)
-    for config in CONFIGS:
+    first = FOUND_BY.get(path.stem, 0)
+    for config in (CONFIGS[first], *CONFIGS[:first], *CONFIGS[first + 1:]):
         result = explore(factory, max_schedules=3000, **config)
         if result.failure is not None:
             break

@@ -96,7 +96,10 @@ def test_cli_finds_replays_and_passes(capsys):
     assert status == 1
     assert again.split("\n", 1)[1] == out.split("\n", 1)[1]  # same failure, same table
 
-    status = main(["explore", f"{ZOO / 'ok_condition.py'}:BoundedBuffer"])
+    # The shape that found the ring's bug, every line scheduled: a correct buffer passes it
+    # (96 schedules; the default shapes search about 2,000).
+    status = main(["explore", f"{ZOO / 'ok_condition.py'}:BoundedBuffer", "--capacity", "2",
+                   "--lines"])
     assert status == 0
     assert "passed (complete)" in capsys.readouterr().out
 
