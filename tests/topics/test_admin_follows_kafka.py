@@ -2,12 +2,14 @@
 what kafka-python refuses before it sends anything: a config given without a value
 (CreateTopics, IncrementalAlterConfigs and AlterConfigs), the metadata topic of a KRaft
 cluster, which CreateTopics never creates, create_topics arguments that kafka-python finds no
-topic in, and a topic config resource checked by its name first and for its existence last."""
+topic in, and a topic config resource checked by its name first and for its existence last
+(on a lone broker and on a cluster)."""
 
 from __future__ import annotations
 
 import pytest
 
+from pcmodel.cluster import Cluster
 from pcmodel.topics import Broker
 from pcmodel.topics.admin import AlterConfigOp, ConfigResource, KafkaAdminClient, NewTopic
 from pcmodel.topics.errors import (
@@ -190,20 +192,24 @@ def test_altering_the_default_topic_or_an_illegal_name_is_refused_by_its_name(ad
     assert admin.alter_configs([resource], raise_on_unknown=False) == {"topic": {name: answer}}
 
 
-def test_the_configs_are_checked_before_whether_the_topic_exists(admin):
-    def altered(configs: dict) -> str:
-        resource = ConfigResource("TOPIC", "nope", configs)
-        return admin.alter_configs([resource], raise_on_unknown=False)["topic"]["nope"]
+@pytest.mark.parametrize("kind", ["broker", "cluster"])
+def test_the_configs_are_checked_before_whether_the_topic_exists(kind):
+    with (Broker() if kind == "broker" else Cluster(3, mode="steps")) as target, \
+            KafkaAdminClient(broker=target) as admin:
+        def altered(configs: dict) -> str:
+            resource = ConfigResource("TOPIC", "nope", configs)
+            return admin.alter_configs([resource], raise_on_unknown=False)["topic"]["nope"]
 
-    assert altered({"retention.ms": "soon"}).startswith(
-        "[Error 40] InvalidConfigurationError: Invalid value soon for configuration "
-        "retention.ms")
-    assert altered({"no.such.config": "1"}).startswith("[Error 40] InvalidConfigurationError")
-    assert altered({"retention.ms": "1000"}).startswith(
-        "[Error 3] UnknownTopicOrPartitionError")
-    with Broker() as broker:  # the broker itself, as its Kafka listener calls it
+        assert altered({"retention.ms": "soon"}).startswith(
+            "[Error 40] InvalidConfigurationError: Invalid value soon for configuration "
+            "retention.ms")
+        assert altered({"no.such.config": "1"}).startswith(
+            "[Error 40] InvalidConfigurationError")
+        assert altered({"retention.ms": "1000"}).startswith(
+            "[Error 3] UnknownTopicOrPartitionError")
+        # The broker or cluster itself, as its Kafka listener calls it.
         with pytest.raises(InvalidConfigurationError, match="Invalid value soon"):
-            broker.alter_topic_configs("nope", [("retention.ms", AlterConfigOp.SET, "soon")])
+            target.alter_topic_configs("nope", [("retention.ms", AlterConfigOp.SET, "soon")])
         with pytest.raises(InvalidRequestError, match="Default topic resources are not"):
-            broker.alter_topic_configs("", [("retention.ms", AlterConfigOp.SET, "1000")])
+            target.alter_topic_configs("", [("retention.ms", AlterConfigOp.SET, "1000")])
 

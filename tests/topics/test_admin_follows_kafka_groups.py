@@ -2,7 +2,7 @@
 broker answers kafka-python's admin client: ListGroups lists consumer groups with type
 ``consumer`` (on a lone broker, a broker behind its server and a cluster), DeleteTopics takes
 topic ids (``uuid.UUID``) as kafka-python sends them, and OffsetDelete answers a consumer group
-per partition; on a cluster, a topic's configs are checked before whether it exists."""
+per partition."""
 
 from __future__ import annotations
 
@@ -13,13 +13,10 @@ import pytest
 
 from pcmodel.cluster import Cluster
 from pcmodel.topics import Broker
-from pcmodel.topics.admin import ConfigResource, KafkaAdminClient
-from pcmodel.topics.config_resources import AlterConfigOp
+from pcmodel.topics.admin import KafkaAdminClient
 from pcmodel.topics.errors import (
     GroupSubscribedToTopicError,
-    InvalidConfigurationError,
     InvalidRequestError,
-    InvalidTopicError,
     NoError,
     UnknownTopicIdError,
     UnknownTopicOrPartitionError,
@@ -237,30 +234,3 @@ def test_a_consumer_groups_offsets_are_deleted_per_partition_on_a_lone_broker():
 def test_a_consumer_groups_offsets_are_deleted_per_partition_on_a_cluster():
     with Cluster(3, mode="steps") as cluster, KafkaAdminClient(broker=cluster) as admin:
         _consumer_group_offsets(cluster, admin)
-
-
-# --- a cluster's IncrementalAlterConfigs: ConfigurationControlManager.validateAlterConfig ---
-
-
-def test_a_cluster_checks_a_topics_name_then_configs_then_whether_it_exists():
-    with Cluster(3, mode="steps") as cluster, KafkaAdminClient(broker=cluster) as admin:
-        def altered(configs: dict) -> str:
-            resource = ConfigResource("TOPIC", "nope", configs)
-            return admin.alter_configs([resource], raise_on_unknown=False)["topic"]["nope"]
-
-        assert altered({"retention.ms": "soon"}).startswith(
-            "[Error 40] InvalidConfigurationError: Invalid value soon for configuration "
-            "retention.ms")
-        assert altered({"no.such.config": "1"}).startswith(
-            "[Error 40] InvalidConfigurationError")
-        assert altered({"retention.ms": "1000"}).startswith(
-            "[Error 3] UnknownTopicOrPartitionError")
-        soon = [("retention.ms", AlterConfigOp.SET, "soon")]
-        with pytest.raises(InvalidConfigurationError, match="Invalid value soon"):
-            cluster.alter_topic_configs("nope", soon)
-        with pytest.raises(InvalidRequestError, match="Default topic resources are not"):
-            cluster.alter_topic_configs("", soon)
-        with pytest.raises(InvalidTopicError, match="Topic name is invalid"):
-            cluster.alter_topic_configs("a/b", soon)
-        with pytest.raises(InvalidConfigurationError, match="Invalid value soon"):
-            cluster.alter_topic_configs("__consumer_offsets", soon)
