@@ -78,7 +78,9 @@ HONOURED: dict[str, str] = {
     "default_offset_commit_callback": "called as f(offsets, exception) for commit_async() without "
                                       "a callback",
     "enable_auto_commit": "commit the positions from poll(), before a rebalance and on close()",
-    "fetch_max_wait_ms": "how long a fetch long-polls the broker for new records",
+    "fetch_max_wait_ms": "how long a fetch long-polls the broker for new records; after a "
+                         "fetch that brought none, the next waits for a poll(), as the Java "
+                         "client fetches within poll()",
     "group_id": "the consumer group; None for assign() without commits",
     "group_instance_id": "makes the member static (KIP-345): restarted within "
                          "session_timeout_ms, it takes its place and partitions again without "
