@@ -22,8 +22,8 @@ from typing import Any
 
 from pcmodel.topics.broker import AppendResult, FetchError, FetchResult
 from pcmodel.topics.broker_checks import (
-    INT16_MAX,
     INT64_MAX,
+    _check_init_producer_ids,
     _check_int,
     _check_mapping,
     _check_timeout,
@@ -51,11 +51,8 @@ class DataRequestsMixin:
         bumps it itself). With a ``transactional_id``: the id's producer id and epoch from its
         transaction coordinator (see :mod:`~pcmodel.cluster.client_transactions`).
         ``IllegalArgumentError`` for an id or epoch beyond its field of InitProducerId (int64,
-        int16)."""
-        # Only the upper bounds: a negative id is "none", as on the wire.
-        _check_int("producer_id", producer_id, -INT64_MAX - 1, IllegalArgumentError, INT64_MAX)
-        _check_int("producer_epoch", producer_epoch, -INT16_MAX - 1, IllegalArgumentError,
-                   INT16_MAX)
+        int16), ``InvalidRequestError`` when exactly one of them is -1."""
+        _check_init_producer_ids(producer_id, producer_epoch)
         if transactional_id is not None:
             return self._init_transactional_id(transactional_id, transaction_timeout_ms,
                                                producer_id, producer_epoch)

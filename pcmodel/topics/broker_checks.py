@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping
+from numbers import Number
 from typing import Any, TypeVar
 
 from pcmodel.topics.errors import IllegalArgumentError, InvalidRequestError
@@ -76,6 +77,21 @@ def _check_entries(name: str, values: Iterable[object], kind: type[_T]) -> list[
     return listed  # type: ignore[return-value] - every entry is a kind
 
 
+def _check_tuples(name: str, values: Iterable[object], size: int,
+                  of: str) -> list[tuple[Any, ...]]:
+    """``values`` as a list of tuples of ``size`` entries each: ``TypeError`` as
+    :func:`_check_list` for a bare str, a mapping (``{"retention.ms": "1000"}`` where
+    ``[("retention.ms", AlterConfigOp.SET, "1000")]`` goes), a value that is not a list and an
+    entry that is not a tuple, and for a tuple of another length, naming its position. ``of``
+    says what each tuple holds, for the message."""
+    listed = _check_list(name, values, f"{of} tuples")
+    for position, value in enumerate(listed):
+        if not isinstance(value, tuple) or len(value) != size:
+            raise TypeError(f"{name}[{position}] must be a tuple {of}, not the "
+                            f"{type(value).__name__} {value!r}")
+    return listed
+
+
 def _check_mapping(name: str, value: object, of: str) -> Mapping[Any, Any]:
     """``value`` itself if it is a mapping, else ``TypeError`` (``offsets must be a mapping
     of TopicPartition to int, not the str 'x'``): a str, a list or another object has no
@@ -129,23 +145,44 @@ def _check_marker(producer_id: object, producer_epoch: object, commit: object,
 def _check_producer_batch(producer_id: object, producer_epoch: object,
                           first_sequence: object) -> None:
     """Raise ``IllegalArgumentError`` (``TypeError`` for non-ints) unless these are the
-    producer fields of an idempotent batch, each an int from 0 to the largest its field of a
-    Produce request's record batch carries: the producer id an int64, its epoch an int16, the
-    base sequence an int32 (sequences wrap to 0 past it, as Kafka's do). Checked once per
-    batch."""
+    producer fields of an idempotent batch, each an int within its field of a Produce
+    request's record batch: the producer id an int64 from 0, its epoch any int16 (Kafka's
+    ``LogValidator`` checks no epoch: -1 is taken, an older one refused by the partition, see
+    :mod:`~pcmodel.topics.idempotence`), the base sequence an int32 from 0 (sequences wrap to 0
+    past it, as Kafka's do). Checked once per batch."""
     _check_int("producer_id", producer_id, 0, IllegalArgumentError, INT64_MAX)
-    _check_int("producer_epoch", producer_epoch, 0, IllegalArgumentError, INT16_MAX)
+    _check_int("producer_epoch", producer_epoch, -INT16_MAX - 1, IllegalArgumentError,
+               INT16_MAX)
     _check_int("first_sequence", first_sequence, 0, IllegalArgumentError, INT32_MAX)
 
 
+def _check_init_producer_ids(producer_id: object, producer_epoch: object) -> None:
+    """Raise ``IllegalArgumentError`` (``TypeError`` for non-ints) for a ``producer_id`` or
+    ``producer_epoch`` of InitProducerId beyond its field (int64, int16; only the upper bounds:
+    a negative one is "none", as on the wire), and ``InvalidRequestError`` when exactly one of
+    them is -1: an id without its epoch, or the reverse (Kafka's
+    ``KafkaApis.handleInitProducerIdRequest``, before anything else)."""
+    _check_int("producer_id", producer_id, -INT64_MAX - 1, IllegalArgumentError, INT64_MAX)
+    _check_int("producer_epoch", producer_epoch, -INT16_MAX - 1, IllegalArgumentError,
+               INT16_MAX)
+    if (producer_id == -1) != (producer_epoch == -1):
+        raise InvalidRequestError(
+            f"producer_id {producer_id} with producer_epoch {producer_epoch}: give both (an "
+            "id and its current epoch) or neither (-1 and -1)")
+
+
 def _check_election_type(value: Any) -> ElectionType:
-    """``value`` as an :class:`~pcmodel.topics.structs.ElectionType`; ``InvalidRequestError``
-    (Kafka's answer to an unknown election type) for anything else."""
-    if not isinstance(value, bool):
-        try:
-            return ElectionType(value)
-        except ValueError:
-            pass
+    """``value`` as an :class:`~pcmodel.topics.structs.ElectionType` (the enum or the int 0 or
+    1); ``TypeError`` for a bool or another number that is not an int (``1.0`` equals 1, and
+    would otherwise be taken for UNCLEAN), ``InvalidRequestError`` (Kafka's answer to an
+    unknown election type) for anything else."""
+    if isinstance(value, bool) or (isinstance(value, Number) and not isinstance(value, int)):
+        raise TypeError(f"election_type must be an ElectionType or the int 0 or 1, not the "
+                        f"{type(value).__name__} {value!r}")
+    try:
+        return ElectionType(value)
+    except ValueError:
+        pass
     raise InvalidRequestError(f"unknown election type {value!r}: use ElectionType.PREFERRED "
                               "(0) or ElectionType.UNCLEAN (1)")
 

@@ -23,9 +23,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from pcmodel.topics.broker_checks import (
-    INT16_MAX,
     INT32_MAX,
-    INT64_MAX,
+    _check_init_producer_ids,
     _check_int,
     _check_list,
     _check_mapping,
@@ -92,9 +91,9 @@ class TransactionsMixin:
     ) -> tuple[int, int]:
         """Kafka's InitProducerId: a producer's ``(producer_id, epoch)``.
 
-        Without ``transactional_id`` (an idempotent producer): ``-1, -1`` asks for a new id
-        (epoch 0); an existing id with its current epoch gets the epoch bumped, fencing older
-        instances of that producer (see :mod:`pcmodel.topics.idempotence`).
+        Without ``transactional_id`` (an idempotent producer): a new producer id at epoch 0,
+        whatever ids are given, as Kafka's coordinator answers; a producer that needs a new
+        epoch bumps it itself (see :mod:`pcmodel.topics.idempotence`).
 
         With one (``init_transactions()``): the id's producer id with its epoch bumped, fencing
         every older instance, after aborting a transaction one left open (see
@@ -102,16 +101,16 @@ class TransactionsMixin:
         <pcmodel.topics.transactions.TransactionCoordinator.init_producer_id>`);
         ``transaction_timeout_ms`` is how long its transactions may stay open.
         Returns at once. Raises ``InvalidTransactionTimeoutError``, ``ProducerFencedError``,
-        ``InvalidRequestError`` for an empty id, ``IllegalArgumentError`` for a
-        ``producer_id`` or ``producer_epoch`` beyond its field of InitProducerId (int64,
-        int16).
+        ``InvalidRequestError`` for an empty id or when exactly one of ``producer_id`` and
+        ``producer_epoch`` is -1 (as Kafka's ``handleInitProducerIdRequest``),
+        ``IllegalArgumentError`` for a ``producer_id`` or ``producer_epoch`` beyond its field
+        of InitProducerId (int64, int16).
         """
-        # Only the upper bounds: a negative id is "none", as on the wire.
-        _check_int("producer_id", producer_id, -INT64_MAX - 1, IllegalArgumentError, INT64_MAX)
-        _check_int("producer_epoch", producer_epoch, -INT16_MAX - 1, IllegalArgumentError,
-                   INT16_MAX)
+        _check_init_producer_ids(producer_id, producer_epoch)
         if transactional_id is None:
-            return self._producers.init_producer_id(producer_id, producer_epoch)
+            # Never the given id with its epoch bumped: that would let any client fence a live
+            # producer (TransactionCoordinator.handleInitProducerId, transactionalId null).
+            return self._producers.init_producer_id()
         _check_transactional_id(transactional_id)
         _check_int("transaction_timeout_ms", transaction_timeout_ms, -INT32_MAX - 1,
                    IllegalArgumentError, INT32_MAX)  # an int32 in InitProducerId

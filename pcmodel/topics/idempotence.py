@@ -10,8 +10,14 @@ The broker remembers, per producer and partition, the last few batches it append
 - a batch equal to one of the last :data:`BATCHES_REMEMBERED` (a retry after a lost
   acknowledgement) is *not* appended again: the broker answers with its original offset;
 - any other sequence is OUT_OF_ORDER_SEQUENCE_NUMBER (records were lost in between);
-- an epoch older than the producer's current one is INVALID_PRODUCER_EPOCH (a newer instance
-  of the producer took over, KIP-360); a newer epoch starts again at sequence 0.
+- an epoch older than the newest the partition saw from the producer (or than the one its
+  transaction coordinator holds it to) is INVALID_PRODUCER_EPOCH: a newer instance of the
+  producer took over, or the producer bumped its epoch itself after a batch failed for good
+  (KIP-360); a newer epoch starts again at sequence 0. Every InitProducerId without a
+  transactional id gets a new producer id at epoch 0, as from Kafka's coordinator;
+- a batch may carry a producer id with epoch -1 (``NO_PRODUCER_EPOCH``), as Kafka's broker
+  lets it: retries are still answered, but any sequence is taken, as Kafka's check of the
+  sequence needs an epoch.
 
 The memory has a horizon. A producer that wrote nothing to a partition for
 ``producer.id.expiration.ms`` (a day by default; measured from the largest timestamp of its
@@ -33,9 +39,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pcmodel.topics.broker_checks import INT16_MAX, INT32_MAX, _check_producer_batch
+from pcmodel.topics.broker_checks import INT32_MAX, _check_producer_batch
 from pcmodel.topics.errors import (
-    IllegalArgumentError,
     InvalidProducerEpochError,
     OutOfOrderSequenceNumberError,
     TransactionCoordinatorFencedError,
@@ -44,6 +49,7 @@ from pcmodel.topics.structs import ActiveProducer
 
 __all__ = [
     "BATCHES_REMEMBERED",
+    "NO_PRODUCER_EPOCH",
     "DEFAULT_PRODUCER_ID_EXPIRATION_CHECK_INTERVAL_MS",
     "DEFAULT_PRODUCER_ID_EXPIRATION_MS",
     "ProducerSequences",
@@ -58,6 +64,9 @@ DEFAULT_PRODUCER_ID_EXPIRATION_MS = 86_400_000
 #: Kafka's ``producer.id.expiration.check.interval.ms``: ten minutes.
 DEFAULT_PRODUCER_ID_EXPIRATION_CHECK_INTERVAL_MS = 600_000
 _MAX_SEQUENCE = INT32_MAX  # sequences wrap to 0 past it, as Kafka's do
+#: Kafka's ``RecordBatch.NO_PRODUCER_EPOCH``: a batch may carry it with a producer id; a
+#: partition then takes any sequence from that producer, as Kafka's ``checkSequence`` does.
+NO_PRODUCER_EPOCH = -1
 
 
 def producer_expired(last_timestamp_ms: int, now_ms: int, expiration_ms: int) -> bool:
@@ -114,31 +123,18 @@ class ProducerSequences:
         # (producer epoch, coordinator epoch) of each producer's last marker per partition.
         self._markers: dict[tuple[int, Any], tuple[int, int]] = {}
 
-    def init_producer_id(self, producer_id: int = -1, producer_epoch: int = -1) -> tuple[int, int]:
-        """A new ``(producer id, epoch 0)``, or the given id with its epoch bumped (KIP-360); a
-        new id too once the epoch has reached ``2**15 - 1``, the largest the int16 of a batch
-        carries (Kafka gives a new id when a producer's epoch is exhausted).
-
-        Raises ``InvalidProducerEpochError`` if ``producer_epoch`` is not the id's current
-        epoch, ``IllegalArgumentError`` for an id this broker never gave out.
-        """
-        if producer_id < 0:
-            return self.new_producer_id(), 0
+    def init_producer_id(self) -> tuple[int, int]:
+        """A new ``(producer id, epoch 0)``: what Kafka's coordinator answers any
+        InitProducerId without a transactional id (``TransactionCoordinator.
+        handleInitProducerId``). An idempotent producer bumps its epoch itself (KIP-360), so
+        only its partitions know its epoch: each refuses an epoch older than its newest."""
         with self._lock:
-            current = self._epochs.get(producer_id)
-            if current is None:
-                raise IllegalArgumentError(f"producer id {producer_id} was never issued here")
-            if producer_epoch != current:
-                raise InvalidProducerEpochError(
-                    f"producer {producer_id} has epoch {current}, not {producer_epoch}"
-                )
-            if current == INT16_MAX:
-                producer_id, current, self._next_id = self._next_id, -1, self._next_id + 1
-            self._epochs[producer_id] = current + 1
-            return producer_id, current + 1
+            producer_id, self._next_id = self._next_id, self._next_id + 1
+            return producer_id, 0
 
     def new_producer_id(self) -> int:
-        """A producer id never given out before, at epoch 0 (for a transaction coordinator)."""
+        """A producer id never given out before, at epoch 0, the epoch its transaction
+        coordinator holds it to everywhere (see :meth:`set_epoch`)."""
         with self._lock:
             producer_id, self._next_id = self._next_id, self._next_id + 1
             self._epochs[producer_id] = 0
@@ -169,7 +165,9 @@ class ProducerSequences:
                 for first, last, result in state.batches:
                     if (first, last) == (first_sequence, last_sequence):
                         return result  # a retry of a batch already appended
-                if state.batches:
+                if state.epoch == NO_PRODUCER_EPOCH:
+                    expected = first_sequence  # Kafka's check needs an epoch: any sequence
+                elif state.batches:
                     expected = (state.batches[-1][1] + 1) % (_MAX_SEQUENCE + 1)
                 else:
                     expected = 0 if state.known else first_sequence
@@ -214,8 +212,18 @@ class ProducerSequences:
                     f"epoch is {current_epoch} (a newer instance took over)"
                 )
             state = self._partitions.get((producer_id, key))
+            # Kafka's ProducerAppendInfo.checkProducerEpoch: a partition refuses an epoch older
+            # than the newest it saw (a producer bumps its epoch itself, KIP-360: the older
+            # one is a zombie's); one that never saw the producer holds it at -1.
+            newest = NO_PRODUCER_EPOCH if state is None else state.epoch
+            if producer_epoch < newest:
+                raise InvalidProducerEpochError(
+                    f"producer {producer_id} wrote with epoch {producer_epoch} to {key}, which "
+                    f"has seen epoch {newest} (an older instance of the producer)"
+                )
             if state is None or state.epoch != producer_epoch:
-                state = _PartitionState(producer_epoch, known=state is not None, replaced=state)
+                known = state is not None and state.epoch != NO_PRODUCER_EPOCH
+                state = _PartitionState(producer_epoch, known=known, replaced=state)
                 self._partitions[(producer_id, key)] = state
             return state
 

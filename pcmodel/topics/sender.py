@@ -42,6 +42,7 @@ from typing import Any
 
 from pcmodel.errors import ShutDown
 from pcmodel.topics.accumulator import ProducerState
+from pcmodel.topics.broker_checks import INT16_MAX
 from pcmodel.topics.errors import (
     KafkaError,
     KafkaTimeoutError,
@@ -225,12 +226,18 @@ class SenderMixin:
 
     def _reset_sequences(self) -> None:
         """A numbered batch failed for good: its sequence numbers are a gap the broker would
-        refuse for ever. Bump the producer epoch (Kafka's KIP-360) and count again from 0."""
+        refuse for ever. Bump the producer epoch here, as Kafka's idempotent producer does
+        itself (KIP-360, ``TransactionManager.bumpIdempotentProducerEpoch``: the broker answers
+        any InitProducerId without a transactional id with a new id), and count again from
+        0; past the int16's largest epoch, ask for a new producer id instead."""
         producer_id, producer_epoch = self._producer_id
-        try:
-            self._producer_id = tuple(self._broker.init_producer_id(producer_id, producer_epoch))
-        except Exception:  # noqa: BLE001 - the next batch fails with the broker's own error
-            return
+        if producer_epoch < INT16_MAX:
+            self._producer_id = (producer_id, producer_epoch + 1)
+        else:
+            try:
+                self._producer_id = tuple(self._broker.init_producer_id())
+            except Exception:  # noqa: BLE001 - the next batch fails with the broker's own error
+                return
         self._sequences.clear()
 
     def _append_batch(self, tp: TopicPartition, records: list, timeout: float,

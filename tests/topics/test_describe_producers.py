@@ -89,7 +89,7 @@ def test_a_retry_changes_nothing_and_a_new_epoch_shows_once_it_writes(broker):
     append(broker, (pid, epoch), 0, [1, 2])  # a retry of the first batch: answered, not kept
     assert broker.describe_producers([T0])[T0].active_producers == (
         ActiveProducer(pid, epoch, 2, 3),)
-    bumped = broker.init_producer_id(pid, epoch)
+    bumped = (pid, epoch + 1)  # the producer bumps its epoch itself
     assert broker.describe_producers([T0])[T0].active_producers[0].producer_epoch == epoch
     append(broker, bumped, 0, [4])
     assert broker.describe_producers([T0])[T0].active_producers == (

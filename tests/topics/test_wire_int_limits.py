@@ -205,13 +205,8 @@ def test_a_bump_past_the_int16_epoch_gives_a_new_producer_id(target):
     """An idempotent producer's epoch is an int16: once it has reached ``2**15 - 1``,
     InitProducerId gives a new producer id at epoch 0 rather than epoch ``2**15``."""
     conn = target.conn
-    producer_id, epoch = conn.init_producer_id()
-    if isinstance(conn, Broker):  # a lone broker bumps only the epoch it issued, one by one
-        for _ in range(INT16_MAX):
-            producer_id, epoch = conn.init_producer_id(producer_id, epoch)
-    else:
-        epoch = INT16_MAX
-    assert epoch == INT16_MAX
+    producer_id, _ = conn.init_producer_id()
+    epoch = INT16_MAX  # as far as the producer bumped it itself
     new_id, new_epoch = conn.init_producer_id(producer_id, epoch)
     assert new_id != producer_id and new_epoch == 0
 
