@@ -56,7 +56,8 @@ batches and the bounded accumulator they wait in, :mod:`~pcmodel.topics.sender` 
 :mod:`~pcmodel.topics.producer_metadata` the partitions of each topic (cached, waited for),
 :mod:`~pcmodel.topics.producer_partitioning` how each record's partition is chosen,
 :mod:`~pcmodel.topics.producer_serialization` the key, value and header checks,
-:mod:`~pcmodel.topics.producer_metrics` ``metrics()``, and
+:mod:`~pcmodel.topics.producer_metrics` ``metrics()``,
+:mod:`~pcmodel.topics.producer_closing` ``close()`` and what a failed construction frees, and
 :mod:`~pcmodel.topics.producer_config` the configuration checks. The parts are mixins of
 :class:`KafkaProducer` sharing its state under one lock, ``_lock``.
 """
@@ -78,6 +79,7 @@ from pcmodel.topics.brokers_clock import brokers_wall_clock
 from pcmodel.topics.errors import IllegalArgumentError, IllegalStateError, KafkaTimeoutError
 from pcmodel.topics.futures import FutureRecordMetadata, ProducerBatch
 from pcmodel.topics.partitioner import Partitioner
+from pcmodel.topics.producer_closing import ProducerClosingMixin, close_at_exit
 from pcmodel.topics.producer_config import check_extra_keys, check_timeout, validate_config
 from pcmodel.topics.producer_metadata import ProducerMetadataMixin, topic_name
 from pcmodel.topics.producer_metrics import ProducerMetricsMixin
@@ -91,7 +93,7 @@ from pcmodel.topics.producer_serialization import (
 )
 from pcmodel.topics.producer_transactions import TransactionalProducerMixin
 from pcmodel.topics.sender import SenderMixin
-from pcmodel.topics.serde import close_all, converter, object_form
+from pcmodel.topics.serde import converter
 from pcmodel.topics.structs import TopicPartition
 from pcmodel.topics.transaction_manager import TransactionManager
 
@@ -99,7 +101,8 @@ __all__ = ["FutureRecordMetadata", "KafkaProducer"]
 
 
 class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, SerializerMixin,
-                    TransactionalProducerMixin, ProducerMetricsMixin, PartitioningMixin):
+                    TransactionalProducerMixin, ProducerMetricsMixin, PartitioningMixin,
+                    ProducerClosingMixin):
     """Sends records to a broker's partition logs, batching them per partition.
 
     ``KafkaProducer(broker=b, value_serializer=str.encode, linger_ms=5)``; every other keyword is a
@@ -229,8 +232,6 @@ class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, Serial
             "partitioner_availability_timeout_ms": partitioner_availability_timeout_ms,
             "partitioner_ignore_keys": partitioner_ignore_keys})
         self._given_broker = broker
-        # One connection for this producer: the broker itself in process, a proxy otherwise.
-        self._broker = broker.connect()
         self._serializers = serializers  # as given: the objects among them are closed by close()
         self._key_serializer = convert_key
         self._value_serializer = convert_value
@@ -244,10 +245,7 @@ class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, Serial
         self._transaction_manager = (
             None if transactional_id is None else TransactionManager(transactional_id))
         self._transaction_calls = threading.Lock()  # one transactional call at a time
-        self._producer_id: tuple[int, int] | None = (
-            tuple(self._broker.init_producer_id())
-            if self.config["enable_idempotence"] and transactional_id is None else None
-        )
+        self._producer_id: tuple[int, int] | None = None  # asked for once connected
         self._sequences: dict[TopicPartition, int] = {}
         self._linger = linger_ms / 1000
         self._delivery_timeout = self.config["delivery_timeout_ms"] / 1000
@@ -257,9 +255,6 @@ class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, Serial
                                       buffer_memory)
         self._metadata_max_age = metadata_max_age_ms / 1000
         self._clock = time.monotonic
-        # Records are dated by the brokers' wall clock: a stepped cluster's moves with its
-        # virtual time (see pcmodel.topics.brokers_clock).
-        self._wall_ms = brokers_wall_clock(self._broker)
 
         # Locking protocol. ``_lock`` guards ``_open``, ``_incomplete``, ``_state``, the counters
         # and the contents of open batches; it is never held while blocking, serializing or
@@ -295,9 +290,21 @@ class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, Serial
         self._sender = threading.Thread(
             target=self._run_sender, name=f"{self.config['client_id']}-sender", daemon=True
         )
-        self._close_at_exit = functools.partial(_close_at_exit, weakref.ref(self))
-        atexit.register(self._close_at_exit)
-        self._sender.start()
+        self._close_at_exit = functools.partial(close_at_exit, weakref.ref(self))
+        self._broker = broker  # until connected: _release() never closes the given broker
+        try:  # a producer that fails from here on keeps no connection, thread or exit hook
+            # One connection of its own: the broker itself in process, a proxy otherwise.
+            self._broker = broker.connect()
+            if self.config["enable_idempotence"] and transactional_id is None:
+                self._producer_id = tuple(self._broker.init_producer_id())
+            # Records are dated by the brokers' wall clock: a stepped cluster's moves with its
+            # virtual time (see pcmodel.topics.brokers_clock).
+            self._wall_ms = brokers_wall_clock(self._broker)
+            atexit.register(self._close_at_exit)
+            self._sender.start()
+        except BaseException:
+            self._release()
+            raise
 
     # --- sending -----------------------------------------------------------------------------
 
@@ -400,7 +407,7 @@ class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, Serial
             if txn is not None:
                 txn.exit_send()
 
-    # --- flush, close, introspection -----------------------------------------------------------
+    # --- flush, introspection (close: pcmodel.topics.producer_closing) ------------------------
 
     def flush(self, timeout: float | None = None) -> None:
         """Send every record queued so far now (ignoring ``linger_ms``) and wait for them.
@@ -426,58 +433,6 @@ class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, Serial
             with self._lock:
                 self._flushing -= 1
 
-    def close(self, timeout: float | None = None) -> None:
-        """Send what is queued, stop the sender thread and refuse further sends. Idempotent.
-
-        Waits up to ``timeout`` seconds (forever when ``None``; a negative one is
-        ``IllegalArgumentError``, as in the Java client) for queued records; records still
-        unsent then fail with ``KafkaError("Producer is closed forcefully.")``, the Java
-        client's ``KafkaException`` (kafka-python raises ``IllegalStateError`` there); an
-        append still waiting for a broker process is cut short and fails the same way, so
-        close() returns soon after ``timeout``.
-        A transaction left open is aborted first (its unsent records fail with
-        ``TransactionAbortedError``); a fenced producer closes all the same. Called from a
-        callback, it closes as ``close(0)`` does and returns at once, as in the Java client.
-        """
-        check_timeout("close()", timeout)  # nothing is closed for a bad timeout
-        if threading.current_thread() is self._sender:
-            self._close_from_callback(timeout)
-            return
-        self._abort_on_close(timeout)
-        with self._lock:
-            if self._state is ProducerState.OPEN:
-                self._state = ProducerState.CLOSING
-            self._batch_ready.notify_all()
-        # shutdown() makes a send() blocked in put() fail (nothing queued) and lets the sender
-        # drain every batch already in the accumulator before its get() raises ShutDown.
-        self._accumulator.shutdown()
-        if not self._stopped.wait(timeout):
-            self._aborted.set()
-            # The sender may be waiting for a broker that does not answer: cut that call short
-            # (it fails its batch) so that close() returns in time. Only our own connection.
-            if self._broker is not self._given_broker and hasattr(self._broker, "close"):
-                self._broker.close()
-            self._stopped.wait(self.config["request_timeout_ms"] / 1000)
-        self._sender.join(timeout=self.config["request_timeout_ms"] / 1000)
-        self._release()
-
-    def _release(self) -> None:
-        """Mark the producer closed and free what it holds; only the first call does."""
-        with self._lock:
-            already_closed = self._state is ProducerState.CLOSED
-            self._state = ProducerState.CLOSED
-        if already_closed:
-            return
-        atexit.unregister(self._close_at_exit)
-        self._accumulator.close()
-        for conn in (self._broker, self._metadata_conn):
-            if conn is not None and conn is not self._given_broker and hasattr(conn, "close"):
-                conn.close()
-        objects = object_form(self._serializers, "serialize")
-        if self._client_partitioner is not None:
-            objects["partitioner"] = self._client_partitioner.given
-        close_all(objects)
-
     def __enter__(self) -> KafkaProducer:
         return self
 
@@ -490,8 +445,3 @@ class KafkaProducer(AccumulatorMixin, SenderMixin, ProducerMetadataMixin, Serial
             f"batches={self._accumulator.qsize()}/{self._accumulator.maxsize}>"
         )
 
-
-def _close_at_exit(ref: weakref.ReferenceType[KafkaProducer]) -> None:
-    producer = ref()
-    if producer is not None:
-        producer.close()
