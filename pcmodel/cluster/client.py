@@ -47,6 +47,7 @@ from pcmodel.cluster.client_groups import GroupRequestsMixin
 from pcmodel.cluster.client_offsets import OffsetLookupsMixin
 from pcmodel.cluster.client_transactions import TransactionRequestsMixin
 from pcmodel.cluster.cluster import Cluster
+from pcmodel.cluster.cluster_checks import check_flag
 from pcmodel.cluster.errors import (
     RequestTimedOutError,
 )
@@ -247,7 +248,8 @@ class ClusterConnection(DataRequestsMixin, OffsetLookupsMixin, GroupRequestsMixi
     def partitions_for(self, topic: str, *, auto_create: bool = False) -> set[int]:
         """The topic's partition numbers; a missing topic is created if ``auto_create``.
         ``InvalidTopicError`` for a missing topic with an illegal name, as Kafka's Metadata
-        answers it, created or not."""
+        answers it, created or not; ``TypeError`` unless ``auto_create`` is True or False."""
+        check_flag("auto_create", auto_create)
         found = {tp.partition for tp in self._cluster.metadata() if tp.topic == topic}
         if not found:
             check_topic_name(topic)

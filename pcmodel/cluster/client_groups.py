@@ -30,6 +30,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pcmodel.cluster.client_consumer_groups import ConsumerGroupRequestsMixin, not_stored
+from pcmodel.cluster.cluster_checks import check_flag
 from pcmodel.cluster.offsets import OFFSETS_TOPIC
 from pcmodel.topics.broker import HeartbeatResult, HeartbeatStatus, JoinResult
 from pcmodel.topics.broker_checks import _check_int, _check_list, _check_mapping
@@ -208,7 +209,8 @@ class GroupRequestsMixin(ConsumerGroupRequestsMixin):
         ``UnstableOffsetCommitError`` (retriable) while a transaction not yet completed has
         staged an offset of one of the partitions for the group (see
         :mod:`pcmodel.cluster.client_transactions`). ``TypeError`` for a bare str given as
-        ``partitions``."""
+        ``partitions``, and unless ``require_stable`` is True or False."""
+        check_flag("require_stable", require_stable)
         tps = [TopicPartition._make(tp)
                for tp in _check_list("partitions", partitions, "TopicPartition")]
         self._offsets.expire_if_due()

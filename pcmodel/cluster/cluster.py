@@ -45,6 +45,11 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from pcmodel.cluster.clock import VirtualClock, check_seconds, wall_clock_on
+from pcmodel.cluster.cluster_checks import (
+    check_cluster_settings,
+    check_default_replication_factor,
+    check_flag,
+)
 from pcmodel.cluster.consumer_group_settings import check_consumer_group_settings
 from pcmodel.cluster.controller import Controller, PartitionState
 from pcmodel.cluster.driving import Driving
@@ -60,7 +65,7 @@ from pcmodel.cluster.topic_admin import TopicAdmin
 from pcmodel.cluster.transaction_settings import check_transaction_settings
 from pcmodel.cluster.waiting import ClientSupport
 from pcmodel.topics.broker import FetchResult
-from pcmodel.topics.broker_checks import INT32_MAX, _check_list
+from pcmodel.topics.broker_checks import _check_list
 from pcmodel.topics.errors import (
     IllegalArgumentError,
     IllegalStateError,
@@ -83,7 +88,6 @@ from pcmodel.topics.structs import TopicPartition, validate_topic_partition
 
 __all__ = ["Cluster", "ClusterEvent", "ReplicaStatus"]
 
-_MODES = ("threads", "steps", "processes")
 _ACKS = (0, 1, "all")
 
 
@@ -169,31 +173,17 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, ReplicaAdmin, StateDeli
         transaction_settings: Mapping[str, int] | None = None,
         start_cancelled: Callable[[], bool] | None = None,
     ) -> None:
-        if isinstance(brokers, bool) or not isinstance(brokers, int) or brokers < 1:
-            raise IllegalArgumentError(f"brokers must be an int >= 1, got {brokers!r}")
-        if mode not in _MODES:
-            raise IllegalArgumentError(f"mode must be one of {_MODES}, got {mode!r}")
-        for name, value in (("replica_lag_time_max_ms", replica_lag_time_max_ms),
-                            ("broker_session_timeout_ms", broker_session_timeout_ms),
-                            ("tick_ms", tick_ms),
-                            ("offsets_retention_minutes", offsets_retention_minutes),
-                            ("offsets_retention_check_interval_ms",
-                             offsets_retention_check_interval_ms),
-                            ("leader_imbalance_check_interval_seconds",
-                             leader_imbalance_check_interval_seconds),
-                            ("producer_id_expiration_ms", producer_id_expiration_ms),
-                            ("producer_id_expiration_check_interval_ms",
-                             producer_id_expiration_check_interval_ms)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise IllegalArgumentError(f"{name} must be an int >= 1, got {value!r}")
-        if isinstance(offset_metadata_max_bytes, bool) \
-                or not isinstance(offset_metadata_max_bytes, int) \
-                or not -INT32_MAX - 1 <= offset_metadata_max_bytes <= INT32_MAX:  # a Java int
-            raise IllegalArgumentError("offset_metadata_max_bytes must be an int, got "
-                                       f"{offset_metadata_max_bytes!r}")
-        if not isinstance(auto_leader_rebalance_enable, bool):
-            raise IllegalArgumentError("auto_leader_rebalance_enable must be True or False, got "
-                                       f"{auto_leader_rebalance_enable!r}")
+        check_cluster_settings(
+            brokers, mode,
+            {"replica_lag_time_max_ms": replica_lag_time_max_ms,
+             "broker_session_timeout_ms": broker_session_timeout_ms, "tick_ms": tick_ms,
+             "offsets_retention_minutes": offsets_retention_minutes,
+             "offsets_retention_check_interval_ms": offsets_retention_check_interval_ms,
+             "leader_imbalance_check_interval_seconds": leader_imbalance_check_interval_seconds,
+             "producer_id_expiration_ms": producer_id_expiration_ms,
+             "producer_id_expiration_check_interval_ms":
+             producer_id_expiration_check_interval_ms},
+            offset_metadata_max_bytes, auto_leader_rebalance_enable)
         consumer_group_settings = check_consumer_group_settings(
             group_consumer_session_timeout_ms=group_consumer_session_timeout_ms,
             group_consumer_heartbeat_interval_ms=group_consumer_heartbeat_interval_ms,
@@ -207,15 +197,8 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, ReplicaAdmin, StateDeli
         #: The brokers' and coordinators' wall clock (epoch ms): see :func:`wall_clock_on`.
         self.wall_clock_ms = wall_clock_on(clock)
         self.tick = tick_ms / 1000
-        if default_replication_factor is None:
-            default_replication_factor = min(3, brokers)
-        elif isinstance(default_replication_factor, bool) \
-                or not isinstance(default_replication_factor, int) \
-                or not 1 <= default_replication_factor <= brokers:
-            raise IllegalArgumentError(
-                f"default_replication_factor must be an int between 1 and the {brokers} "
-                f"brokers, got {default_replication_factor!r}")
-        self.default_replication_factor = default_replication_factor
+        self.default_replication_factor = check_default_replication_factor(
+            default_replication_factor, brokers)
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)  # appends, leadership, faults, close
         self.auto_leader_rebalance_enable = auto_leader_rebalance_enable
@@ -402,9 +385,11 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, ReplicaAdmin, StateDeli
         ``whole_batches`` (a Kafka listener's) in whole producers' batches (``Broker.fetch``).
 
         Raises ``NotLeaderForPartitionError`` if it does not lead one of the partitions,
-        ``KafkaConnectionError`` if it is dead.
+        ``KafkaConnectionError`` if it is dead; at once ``TypeError`` unless ``whole_batches``
+        is True or False.
         """
         check_isolation_level(isolation_level)
+        check_flag("whole_batches", whole_batches)
         with self._lock:
             self._check_open()
             return self._reachable_node(broker).fetch(offsets, max_records, isolation_level,

@@ -55,6 +55,7 @@ from pathlib import Path
 from typing import Any
 
 from pcmodel.cluster.cluster import Cluster
+from pcmodel.cluster.cluster_checks import check_flag
 from pcmodel.cluster.controller import PartitionState, TopicConfig
 from pcmodel.cluster.errors import DuplicateBrokerRegistrationError
 from pcmodel.cluster.events import ClusterEvent, ReplicaStatus
@@ -101,6 +102,9 @@ class ProcessCluster(ProcessRequests, ProcessFaults, Cluster):
         # Fault injection and topic creation talk to brokers: one at a time, never under
         # the cluster lock (brokers call the controller, which takes it).
         self._faults = threading.RLock()
+        #: Held to start or end a broker's process, and by close() to end them all: a
+        #: restart racing close() starts none after it (see _start_process).
+        self._processes = threading.Lock()
         #: Brokers in a controlled shutdown: their heartbeats are answered but do not
         #: register them again.
         self._shutting_down: set[int] = set()
@@ -140,12 +144,14 @@ class ProcessCluster(ProcessRequests, ProcessFaults, Cluster):
         for thread in self._threads:
             if thread.ident is not None:  # a start cut short leaves some never started
                 thread.join(timeout=10)
-        for node in self.nodes:
-            node.request_stop()  # all at once, then wait for each
-        for node in self.nodes:
-            node.stop()
-            with self._lock:
-                node.alive = False  # as a closed cluster of threads says: its brokers are down
+        # After a start under way, which sees the close within a tick; a later one starts none.
+        with self._processes:
+            for node in self.nodes:
+                node.request_stop()  # all at once, then wait for each
+            for node in self.nodes:
+                node.stop()
+                with self._lock:
+                    node.alive = False  # as a closed cluster of threads says: they are down
         self._stop_coordinator_timers()  # its writes failed with the brokers
         if self._server is not None:
             self._server.stop()
@@ -205,7 +211,7 @@ class ProcessCluster(ProcessRequests, ProcessFaults, Cluster):
     def add_partitions(self, name: str, total: int,
                        replica_assignment: Sequence[Sequence[int]] | None = None, *,
                        validate_only: bool = False) -> None:
-        if validate_only:
+        if check_flag("validate_only", validate_only):
             return super().add_partitions(name, total, replica_assignment, validate_only=True)
         with self._faults:
             super().add_partitions(name, total, replica_assignment)
@@ -387,7 +393,26 @@ class ProcessCluster(ProcessRequests, ProcessFaults, Cluster):
         """Nothing to push: brokers pull the fenced brokers with their heartbeats."""
 
     def _start_process(self, broker: int, cancelled: Any = None) -> None:
+        """Start ``broker``'s process and count it alive; ``IllegalStateError`` (the process
+        ended first) if the cluster is closed before or while it starts. Under ``_processes``,
+        as close() ends them: the start polls the close every tick, so close() waits for a
+        tick, a fork and a kill at most, never for a whole start."""
+        with self._processes:
+            try:
+                self._start_process_unless_closed(broker, cancelled)
+            except KeyboardInterrupt:
+                if not self._closed:
+                    raise  # the cluster's own start was cancelled
+            with self._lock:
+                if not self._closed:  # else close() set it down; it ends the process after
+                    self.nodes[broker].alive = True
+                    return
+            self.nodes[broker].kill()  # it came ready just as close() began
+            raise IllegalStateError(f"the cluster was closed while broker {broker} started")
+
+    def _start_process_unless_closed(self, broker: int, cancelled: Any) -> None:
         with self._lock:
+            self._check_open()
             node = self.nodes[broker]
             topics = tuple(
                 (name, count, [tp for tp in tps
@@ -404,9 +429,8 @@ class ProcessCluster(ProcessRequests, ProcessFaults, Cluster):
                              self.producer_id_expiration_check_interval_ms),
                             self.consumer_group_settings,
                             tuple((g, dict(c)) for g, c in self._group_configs.items()))
-        node.start(spec, self._authkey, START_TIMEOUT, cancelled)
-        with self._lock:
-            node.alive = True
+        node.start(spec, self._authkey, START_TIMEOUT,
+                   lambda: self._closed or (cancelled is not None and cancelled()))
 
     def _directory(self, broker: int) -> Path:
         path = Path(self._root) / f"broker-{broker}"
@@ -452,13 +476,17 @@ class ProcessCluster(ProcessRequests, ProcessFaults, Cluster):
 
     def _await(self, predicate: Any, timeout: float, failure: str,
                cancelled: Any = None) -> None:
-        """Wait until ``predicate()``; ``KafkaError`` after ``timeout`` seconds or once
-        closed, ``KeyboardInterrupt`` once ``cancelled()`` says so (checked every tick)."""
+        """Wait until ``predicate()``; ``KafkaError`` after ``timeout`` seconds,
+        ``IllegalStateError`` once closed, ``KeyboardInterrupt`` once ``cancelled()`` says so
+        (checked every tick)."""
         deadline = time.monotonic() + timeout
         with self._lock:
-            while not predicate():
+            while True:
+                self._check_open()  # first: a broker close() marked down meets some predicates
+                if predicate():
+                    return
                 remaining = deadline - time.monotonic()
-                if remaining <= 0 or self._closed:
+                if remaining <= 0:
                     raise KafkaError(f"{failure} within {timeout} s")
                 if cancelled is not None and cancelled():
                     raise KeyboardInterrupt("the cluster's start was cancelled")

@@ -31,7 +31,8 @@ class ProcessFaults:
                 node.alive = False
                 self._event("killed", broker)
                 self._notify()
-            node.kill()
+            with self._processes:  # not while close() ends it too
+                node.kill()
 
     def stop(self, broker: int) -> None:
         """A controlled shutdown of ``broker``'s process (see :meth:`Cluster.stop
@@ -70,14 +71,19 @@ class ProcessFaults:
                     if was_alive:
                         self._event("stopped", broker)
                         self._notify()
-                node.stop()
+                with self._processes:  # not while close() ends it too
+                    node.stop()
 
     def restart(self, broker: int) -> None:
         """Start a new process for a killed or stopped broker: it replays its journals,
         registers, truncates to its leaders, catches up and rejoins the ISRs. Returns once it
         is registered and unfenced (at once if it is isolated from the controller): as in
         :meth:`Cluster.restart <pcmodel.cluster.injection.FaultInjection.restart>`, not before
-        the previous incarnation's session is over."""
+        the previous incarnation's session is over.
+
+        ``IllegalStateError`` if the cluster is closed, also while this waits: a ``close()``
+        during the start or the registration ends the new process before it returns (it
+        waits for the start to see it, within a tick, not for a whole start)."""
         with self._faults:
             with self._lock:
                 self._check_open()
@@ -88,6 +94,7 @@ class ProcessFaults:
                 self._unregistered.add(broker)
             self._start_process(broker)
             with self._lock:
+                self._check_open()  # closed since: close() ends the process
                 self._event("restarted", broker)
                 self._notify()
             self._await(lambda: (broker in self.controller.alive

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pcmodel.cluster.cluster import _ACKS, Cluster
+from pcmodel.cluster.cluster_checks import check_flag
 from pcmodel.cluster.partition_markers import check_marker, check_transactional
 from pcmodel.cluster.purgatory import ProduceFuture
 from pcmodel.topics.broker import FetchResult
@@ -152,6 +153,7 @@ class ProcessRequests:
               isolation_level: str = "read_uncommitted",
               whole_batches: bool = False) -> dict[TopicPartition, FetchResult]:
         check_isolation_level(isolation_level)
+        check_flag("whole_batches", whole_batches)
         with self._lock:
             self._check_open()
             node = self._reachable_node(broker)

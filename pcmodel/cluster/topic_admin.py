@@ -39,6 +39,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
+from pcmodel.cluster.cluster_checks import check_flag
 from pcmodel.cluster.controller import TopicConfig
 from pcmodel.cluster.transaction_settings import filled_transaction_settings
 from pcmodel.topics.broker_configs import check_topic_resource
@@ -268,8 +269,11 @@ class TopicAdmin:
         then ``InvalidRequestError`` or ``InvalidConfigurationError`` for the configs, and only
         then ``UnknownTopicOrPartitionError`` if there is no such topic and
         ``InvalidTopicError`` for an internal topic, with nothing changed. ``validate_only``
-        checks and changes nothing.
+        checks and changes nothing. First of all ``TypeError`` unless ``incremental`` and
+        ``validate_only`` are True or False.
         """
+        check_flag("incremental", incremental)
+        check_flag("validate_only", validate_only)
         check_topic_resource(name)
         with self._lock:
             self._check_open()
@@ -315,8 +319,11 @@ class TopicAdmin:
         next heartbeat on, and so does a new coordinator after a failover.
 
         All or nothing: raises ``InvalidRequestError`` or ``InvalidConfigurationError`` with
-        nothing changed. ``validate_only`` checks and changes nothing.
+        nothing changed. ``validate_only`` checks and changes nothing. First of all
+        ``TypeError`` unless ``incremental`` and ``validate_only`` are True or False.
         """
+        check_flag("incremental", incremental)
+        check_flag("validate_only", validate_only)
         settings = self.consumer_group_settings
         with self._lock:
             self._check_open()
@@ -421,8 +428,10 @@ class TopicAdmin:
         ``InvalidReplicationAssignmentError`` for an assignment the controller refuses, and
         ``InvalidReplicationFactorError`` to place partitions while every broker is fenced
         (:meth:`Controller.add_partitions
-        <pcmodel.cluster.controller.Controller.add_partitions>`).
+        <pcmodel.cluster.controller.Controller.add_partitions>`); first of all ``TypeError``
+        unless ``validate_only`` is True or False.
         """
+        check_flag("validate_only", validate_only)
         with self._lock:
             self._check_open()
             count = self._existing(name)

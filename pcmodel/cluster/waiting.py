@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pcmodel.cluster.clock import check_seconds
+from pcmodel.cluster.cluster_checks import check_flag
 from pcmodel.topics.broker_checks import _check_int, _check_partitions, _check_timeout
 from pcmodel.topics.broker_log_dirs import checked_targets
 from pcmodel.topics.errors import IllegalArgumentError
@@ -45,9 +46,11 @@ class ClientSupport:
     def transaction_log(self, create: bool = True) -> Any:
         """The cluster's transaction coordinators (:mod:`pcmodel.cluster.transaction_log`),
         created, with the ``__transaction_state`` topic, at the first transactional call, as
-        Kafka creates it; ``None`` until then if not ``create``."""
+        Kafka creates it; ``None`` until then if not ``create`` (``TypeError`` unless it is
+        True or False)."""
         from pcmodel.cluster.transaction_log import TransactionLog
 
+        check_flag("create", create)
         with self._lock:
             log = self._transaction_log
         if log is None and create:
