@@ -58,10 +58,10 @@ from pcmodel.cluster.campaign_transactions import (
     check_transactions,
 )
 from pcmodel.cluster.cluster import Cluster
-from pcmodel.cluster.cluster_checks import check_flag
 from pcmodel.cluster.faults import FAULT_KINDS, random_plan
 from pcmodel.cluster.offsets import OffsetsTopic
 from pcmodel.cluster.purgatory import ProduceFuture
+from pcmodel.topics.broker_checks import _check_flag
 from pcmodel.topics.errors import KafkaError
 from pcmodel.topics.log_transactions import ControlRecord
 from pcmodel.topics.structs import TopicPartition
@@ -102,7 +102,7 @@ class CampaignSettings:
     def __post_init__(self) -> None:
         for flag in ("unclean_leader_election_enable", "retries", "idempotent",
                      "transactional", "groups"):
-            check_flag(flag, getattr(self, flag))  # "no" would be taken for yes
+            _check_flag(flag, getattr(self, flag))  # "no" would be taken for yes
         if self.group_protocol not in ("classic", "consumer"):
             raise ValueError(f"group_protocol must be 'classic' or 'consumer', not "
                              f"{self.group_protocol!r}")

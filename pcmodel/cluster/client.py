@@ -47,13 +47,17 @@ from pcmodel.cluster.client_groups import GroupRequestsMixin
 from pcmodel.cluster.client_offsets import OffsetLookupsMixin
 from pcmodel.cluster.client_transactions import TransactionRequestsMixin
 from pcmodel.cluster.cluster import Cluster
-from pcmodel.cluster.cluster_checks import check_flag
 from pcmodel.cluster.errors import (
     RequestTimedOutError,
 )
 from pcmodel.cluster.offsets import OffsetsTopic
 from pcmodel.topics.broker import TopicDescription, check_topic_name
-from pcmodel.topics.broker_checks import _check_mapping, _check_partitions, _check_timeout
+from pcmodel.topics.broker_checks import (
+    _check_flag,
+    _check_mapping,
+    _check_partitions,
+    _check_timeout,
+)
 from pcmodel.topics.broker_topics import check_new_topic_name, delete_records_arguments
 from pcmodel.topics.config_resources import AlterConfigOp, ConfigEntry
 from pcmodel.topics.errors import (
@@ -249,7 +253,7 @@ class ClusterConnection(DataRequestsMixin, OffsetLookupsMixin, GroupRequestsMixi
         """The topic's partition numbers; a missing topic is created if ``auto_create``.
         ``InvalidTopicError`` for a missing topic with an illegal name, as Kafka's Metadata
         answers it, created or not; ``TypeError`` unless ``auto_create`` is True or False."""
-        check_flag("auto_create", auto_create)
+        _check_flag("auto_create", auto_create)
         found = {tp.partition for tp in self._cluster.metadata() if tp.topic == topic}
         if not found:
             check_topic_name(topic)

@@ -30,10 +30,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pcmodel.cluster.client_consumer_groups import ConsumerGroupRequestsMixin, not_stored
-from pcmodel.cluster.cluster_checks import check_flag
 from pcmodel.cluster.offsets import OFFSETS_TOPIC
 from pcmodel.topics.broker import HeartbeatResult, HeartbeatStatus, JoinResult
-from pcmodel.topics.broker_checks import _check_int, _check_list, _check_mapping
+from pcmodel.topics.broker_checks import _check_flag, _check_int, _check_list, _check_mapping
 from pcmodel.topics.errors import (
     IllegalArgumentError,
     KafkaConnectionError,
@@ -210,7 +209,7 @@ class GroupRequestsMixin(ConsumerGroupRequestsMixin):
         staged an offset of one of the partitions for the group (see
         :mod:`pcmodel.cluster.client_transactions`). ``TypeError`` for a bare str given as
         ``partitions``, and unless ``require_stable`` is True or False."""
-        check_flag("require_stable", require_stable)
+        _check_flag("require_stable", require_stable)
         tps = [TopicPartition._make(tp)
                for tp in _check_list("partitions", partitions, "TopicPartition")]
         self._offsets.expire_if_due()

@@ -48,7 +48,6 @@ from pcmodel.cluster.clock import VirtualClock, check_seconds, wall_clock_on
 from pcmodel.cluster.cluster_checks import (
     check_cluster_settings,
     check_default_replication_factor,
-    check_flag,
 )
 from pcmodel.cluster.consumer_group_settings import check_consumer_group_settings
 from pcmodel.cluster.controller import Controller, PartitionState
@@ -65,7 +64,7 @@ from pcmodel.cluster.topic_admin import TopicAdmin
 from pcmodel.cluster.transaction_settings import check_transaction_settings
 from pcmodel.cluster.waiting import ClientSupport
 from pcmodel.topics.broker import FetchResult
-from pcmodel.topics.broker_checks import _check_list
+from pcmodel.topics.broker_checks import _check_flag, _check_list
 from pcmodel.topics.errors import (
     IllegalArgumentError,
     IllegalStateError,
@@ -389,7 +388,7 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, ReplicaAdmin, StateDeli
         is True or False.
         """
         check_isolation_level(isolation_level)
-        check_flag("whole_batches", whole_batches)
+        _check_flag("whole_batches", whole_batches)
         with self._lock:
             self._check_open()
             return self._reachable_node(broker).fetch(offsets, max_records, isolation_level,

@@ -14,18 +14,10 @@ from collections.abc import Mapping
 from pcmodel.topics.broker_checks import INT32_MAX
 from pcmodel.topics.errors import IllegalArgumentError
 
-__all__ = ["MODES", "check_cluster_settings", "check_default_replication_factor", "check_flag"]
+__all__ = ["MODES", "check_cluster_settings", "check_default_replication_factor"]
 
 #: How a cluster's brokers run (see :mod:`pcmodel.cluster.cluster`).
 MODES = ("threads", "steps", "processes")
-
-
-def check_flag(name: str, value: object) -> bool:
-    """``value`` itself if it is ``True`` or ``False``; ``TypeError`` naming ``name`` for
-    anything else."""
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
-    return value
 
 
 def check_cluster_settings(brokers: object, mode: object, counts: Mapping[str, object],

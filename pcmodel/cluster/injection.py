@@ -12,17 +12,9 @@ when it returns).
 from __future__ import annotations
 
 from pcmodel.cluster.clock import check_seconds
+from pcmodel.topics.broker_checks import _check_flag
 
-__all__ = ["FaultInjection", "check_isolation", "check_slowness"]
-
-
-def check_isolation(controller: object) -> bool:
-    """``controller`` for :meth:`FaultInjection.isolate`: ``TypeError`` unless it is a bool
-    (any other value would be taken for its truth, and ``"no"`` cut the broker off from the
-    controller)."""
-    if not isinstance(controller, bool):
-        raise TypeError(f"controller must be True or False, got {controller!r}")
-    return controller
+__all__ = ["FaultInjection", "check_slowness"]
 
 
 def check_slowness(seconds: object) -> float:
@@ -98,7 +90,7 @@ class FaultInjection:
         """Cut ``broker`` off from replication traffic (and from the controller if asked: it
         neither heartbeats nor hears any decision, and its Kafka listener goes on answering
         Metadata from the view it had, :meth:`metadata_image`)."""
-        check_isolation(controller)
+        _check_flag("controller", controller)
         with self._lock:
             self._check_open()
             self._node(broker)

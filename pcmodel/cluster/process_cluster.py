@@ -55,7 +55,6 @@ from pathlib import Path
 from typing import Any
 
 from pcmodel.cluster.cluster import Cluster
-from pcmodel.cluster.cluster_checks import check_flag
 from pcmodel.cluster.controller import PartitionState, TopicConfig
 from pcmodel.cluster.errors import DuplicateBrokerRegistrationError
 from pcmodel.cluster.events import ClusterEvent, ReplicaStatus
@@ -64,6 +63,7 @@ from pcmodel.cluster.hosted import START_TIMEOUT, ControllerServer, HostedBroker
 from pcmodel.cluster.journal import journal_path, read_journal, replay_log
 from pcmodel.cluster.process_faults import ProcessFaults
 from pcmodel.cluster.process_requests import ProcessRequests
+from pcmodel.topics.broker_checks import _check_flag
 from pcmodel.topics.errors import (
     IllegalArgumentError,
     IllegalStateError,
@@ -211,7 +211,7 @@ class ProcessCluster(ProcessRequests, ProcessFaults, Cluster):
     def add_partitions(self, name: str, total: int,
                        replica_assignment: Sequence[Sequence[int]] | None = None, *,
                        validate_only: bool = False) -> None:
-        if check_flag("validate_only", validate_only):
+        if _check_flag("validate_only", validate_only):
             return super().add_partitions(name, total, replica_assignment, validate_only=True)
         with self._faults:
             super().add_partitions(name, total, replica_assignment)

@@ -12,7 +12,8 @@ controller, which takes it.
 from __future__ import annotations
 
 from pcmodel.cluster.hosted import START_TIMEOUT
-from pcmodel.cluster.injection import FaultInjection, check_isolation, check_slowness
+from pcmodel.cluster.injection import FaultInjection, check_slowness
+from pcmodel.topics.broker_checks import _check_flag
 from pcmodel.topics.errors import KafkaConnectionError, KafkaError
 
 __all__ = ["ProcessFaults"]
@@ -103,7 +104,7 @@ class ProcessFaults:
                         START_TIMEOUT, f"broker {broker} did not register after its restart")
 
     def isolate(self, broker: int, *, controller: bool = False) -> None:
-        check_isolation(controller)
+        _check_flag("controller", controller)
         with self._faults:
             with self._lock:
                 self._check_open()

@@ -17,11 +17,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from pcmodel.cluster.cluster import _ACKS, Cluster
-from pcmodel.cluster.cluster_checks import check_flag
 from pcmodel.cluster.partition_markers import check_marker, check_transactional
 from pcmodel.cluster.purgatory import ProduceFuture
 from pcmodel.topics.broker import FetchResult
-from pcmodel.topics.broker_checks import _check_int, _check_partitions
+from pcmodel.topics.broker_checks import _check_flag, _check_int, _check_partitions
 from pcmodel.topics.broker_log_dirs import checked_targets
 from pcmodel.topics.errors import IllegalArgumentError, KafkaError
 from pcmodel.topics.log_transactions import check_isolation_level
@@ -153,7 +152,7 @@ class ProcessRequests:
               isolation_level: str = "read_uncommitted",
               whole_batches: bool = False) -> dict[TopicPartition, FetchResult]:
         check_isolation_level(isolation_level)
-        check_flag("whole_batches", whole_batches)
+        _check_flag("whole_batches", whole_batches)
         with self._lock:
             self._check_open()
             node = self._reachable_node(broker)

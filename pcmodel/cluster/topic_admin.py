@@ -39,9 +39,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
-from pcmodel.cluster.cluster_checks import check_flag
 from pcmodel.cluster.controller import TopicConfig
 from pcmodel.cluster.transaction_settings import filled_transaction_settings
+from pcmodel.topics.broker_checks import _check_flag
 from pcmodel.topics.broker_configs import check_topic_resource
 from pcmodel.topics.broker_static_configs import broker_config_entries
 from pcmodel.topics.broker_topics import check_new_topic_name
@@ -272,8 +272,8 @@ class TopicAdmin:
         checks and changes nothing. First of all ``TypeError`` unless ``incremental`` and
         ``validate_only`` are True or False.
         """
-        check_flag("incremental", incremental)
-        check_flag("validate_only", validate_only)
+        _check_flag("incremental", incremental)
+        _check_flag("validate_only", validate_only)
         check_topic_resource(name)
         with self._lock:
             self._check_open()
@@ -322,8 +322,8 @@ class TopicAdmin:
         nothing changed. ``validate_only`` checks and changes nothing. First of all
         ``TypeError`` unless ``incremental`` and ``validate_only`` are True or False.
         """
-        check_flag("incremental", incremental)
-        check_flag("validate_only", validate_only)
+        _check_flag("incremental", incremental)
+        _check_flag("validate_only", validate_only)
         settings = self.consumer_group_settings
         with self._lock:
             self._check_open()
@@ -431,7 +431,7 @@ class TopicAdmin:
         <pcmodel.cluster.controller.Controller.add_partitions>`); first of all ``TypeError``
         unless ``validate_only`` is True or False.
         """
-        check_flag("validate_only", validate_only)
+        _check_flag("validate_only", validate_only)
         with self._lock:
             self._check_open()
             count = self._existing(name)

@@ -10,8 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pcmodel.cluster.clock import check_seconds
-from pcmodel.cluster.cluster_checks import check_flag
-from pcmodel.topics.broker_checks import _check_int, _check_partitions, _check_timeout
+from pcmodel.topics.broker_checks import _check_flag, _check_int, _check_partitions, _check_timeout
 from pcmodel.topics.broker_log_dirs import checked_targets
 from pcmodel.topics.errors import IllegalArgumentError
 from pcmodel.topics.structs import TopicPartition
@@ -50,7 +49,7 @@ class ClientSupport:
         True or False)."""
         from pcmodel.cluster.transaction_log import TransactionLog
 
-        check_flag("create", create)
+        _check_flag("create", create)
         with self._lock:
             log = self._transaction_log
         if log is None and create:

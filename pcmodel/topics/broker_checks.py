@@ -36,6 +36,14 @@ INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
 
 
+def _check_flag(name: str, value: object) -> bool:
+    """``value`` itself if it is ``True`` or ``False``; ``TypeError`` naming ``name`` for
+    anything else (``"no"`` would be taken for yes, ``1`` for True)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
 def _check_int(name: str, value: Any, minimum: int, error: type[Exception],
                maximum: int | None = None) -> int:
     """``value`` itself if it is an int (not a bool) from ``minimum`` to ``maximum`` (``None``:

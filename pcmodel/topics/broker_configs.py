@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
+from pcmodel.topics.broker_checks import _check_flag
 from pcmodel.topics.broker_static_configs import ConsumerGroupConfigs, broker_config_entries
 from pcmodel.topics.config_resources import AlterConfigOp, ConfigEntry
 from pcmodel.topics.errors import InvalidConfigurationError, InvalidRequestError
@@ -74,8 +75,11 @@ class ConfigsMixin:
         All or nothing: raises ``InvalidRequestError`` (``""``, a config named twice, an
         unknown operation) or ``InvalidConfigurationError`` (see
         :func:`~pcmodel.topics.group_configs.altered_group_overrides`) with nothing changed.
-        ``validate_only`` checks and changes nothing. Returns at once.
+        ``validate_only`` checks and changes nothing. Returns at once. ``TypeError`` for a flag
+        that is not a bool.
         """
+        _check_flag("incremental", incremental)
+        _check_flag("validate_only", validate_only)
         with self._lock:
             self._check_open()
             overrides = altered_group_overrides(
@@ -112,6 +116,8 @@ class ConfigsMixin:
         ``validate_only`` checks and changes nothing.
         """
         check_topic_resource(name)
+        _check_flag("incremental", incremental)
+        _check_flag("validate_only", validate_only)
         with self._lock:
             self._check_open()
             topic = self._topics.get(name)

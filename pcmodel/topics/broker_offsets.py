@@ -37,6 +37,7 @@ from collections.abc import Iterable, Mapping
 from pcmodel.topics.broker_checks import (
     INT32_MAX,
     INT64_MAX,
+    _check_flag,
     _check_int,
     _check_mapping,
     _check_partitions,
@@ -171,9 +172,11 @@ class CommittedOffsetsMixin:
         ``UnstableOffsetCommitError`` (retriable) while an ongoing transaction has staged an
         offset of one of ``partitions`` for the group: the answer would change when it ends.
         Returns at once. Raises ``InvalidGroupIdError`` and ``TypeError`` for malformed input
-        (a bare str as ``partitions``, say: pass ``[TopicPartition("t", 0)]``).
+        (a bare str as ``partitions``, say: pass ``[TopicPartition("t", 0)]``; a
+        ``require_stable`` that is not a bool).
         """
         validate_offsets_group_id(group_id)
+        _check_flag("require_stable", require_stable)
         tps = _check_partitions("partitions", partitions)
         with self._lock:
             self._check_offsets_retention()

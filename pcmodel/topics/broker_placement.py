@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from pcmodel.topics.broker_checks import _check_election_type, _check_partitions
+from pcmodel.topics.broker_checks import _check_election_type, _check_flag, _check_partitions
 from pcmodel.topics.errors import (
     BrokerResponseError,
     ElectionNotNeededError,
@@ -86,12 +86,13 @@ class PlacementMixin:
         ``UnknownTopicOrPartitionError`` for a partition the broker does not have (each
         answer in the words of Kafka's controller: "Unable to find a topic named T.",
         "Unable to find partition T:P.", "No partition reassignment is in progress."). Raises
-        ``TypeError`` unless ``reassignments`` is a mapping. See
+        ``TypeError`` unless ``reassignments`` is a mapping and the flag a bool. See
         :meth:`Cluster.alter_partition_reassignments
         <pcmodel.cluster.replica_admin.ReplicaAdmin.alter_partition_reassignments>` for
         replicas that move.
         """
         asked = reassignment_requests(reassignments)
+        _check_flag("allow_replication_factor_change", allow_replication_factor_change)
         results: dict[TopicPartition, BrokerResponseError | None] = {}
         with self._lock:
             self._check_open()

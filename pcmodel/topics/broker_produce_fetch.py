@@ -27,6 +27,7 @@ from typing import NamedTuple
 
 from pcmodel.topics.broker_checks import (
     INT64_MAX,
+    _check_flag,
     _check_int,
     _check_mapping,
     _check_partitions,
@@ -370,10 +371,10 @@ class ProduceFetchMixin:
         Returns as soon as at least one partition has records (or an error), or after
         ``timeout`` seconds with empty results. At most ``max_records`` records in total, taken
         from the partitions in the order given (rotate the order for fairness). A partition whose
-        offset is outside ``[log_start_offset, end_offset]`` answers
-        ``FetchError.OFFSET_OUT_OF_RANGE``; one that no longer exists,
-        ``UNKNOWN_TOPIC_OR_PARTITION``. Raises ``TypeError`` / ``IllegalArgumentError`` for
-        malformed requests (``offsets`` not a mapping, an offset outside 0 to an int64's max).
+        offset is outside ``[log_start_offset, end_offset]`` answers ``OFFSET_OUT_OF_RANGE``;
+        one that no longer exists, ``UNKNOWN_TOPIC_OR_PARTITION`` (as :class:`FetchError`).
+        Raises ``TypeError`` / ``IllegalArgumentError`` for malformed requests (``offsets``
+        not a mapping, an offset outside 0 to an int64's max, ``whole_batches`` not a bool).
 
         Consumers (``replica_id=-1``, as in Kafka's FetchRequest) read only below each
         partition's high watermark; a follower replica (its broker id, ``>= 0``) reads up to the
@@ -391,6 +392,7 @@ class ProduceFetchMixin:
                     for tp, offset in asked.items()]
         _check_int("max_records", max_records, 1, IllegalArgumentError)
         _check_timeout(timeout)
+        _check_flag("whole_batches", whole_batches)
         deadline = time.monotonic() + timeout
         with self._lock:
             while True:
