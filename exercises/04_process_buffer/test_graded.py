@@ -43,7 +43,9 @@ def test_many_processes(impl):
 
 @pytest.mark.points(2)
 def test_put_blocks_when_full(impl):
-    """A put() in another process waits on a full buffer and finishes after a get()."""
+    """A put() in another process waits on a full buffer and finishes after a get(); a get()
+    in another process waits on an empty buffer and returns the item of a later put(). Neither
+    gives up after a timeout (the check makes any timeout run out early)."""
     checks.check_blocking(impl)
 
 

@@ -219,8 +219,10 @@ def _blocking(h: Any, capacity: int, window: float) -> Problem:
         if kind == "error":
             return problem("put() on a full buffer to wait", f"it raised {text}", "")
         return problem(f"put() in another process to wait while {capacity} of {capacity} "
-                        "slots are taken", "it returned at once: the buffer overflowed",
-                        "acquire a free-slot semaphore (or wait on a condition) before writing")
+                        "slots are taken", "it returned while the buffer was full: it "
+                        "overflowed, or gave up waiting after a timeout and dropped the item",
+                        "acquire a free-slot semaphore (or wait on a condition) before writing, "
+                        "with no timeout")
     done, first = seen["first"]
     if not done:
         return problem("get() to return while another process waits in put()",
@@ -236,6 +238,26 @@ def _blocking(h: Any, capacity: int, window: float) -> Problem:
     if items != list(range(capacity + 1)):
         return problem(f"items in order {list(range(capacity + 1))}",
                         "[" + ", ".join(shown(x) for x in items) + "]", "FIFO")
+    return _waiting_get(seen, capacity + 1)
+
+
+def _waiting_get(seen: dict[str, Any], item: int) -> Problem:
+    """A get() in another process on the emptied buffer waits, and returns the item put."""
+    if "get_early" not in seen:
+        raise ValueError("the waiting get() was not observed")
+    if seen["get_early"] is not None:
+        kind, text = seen["get_early"]
+        return problem("get() in another process to wait while the buffer is empty",
+                        f"it raised {text}" if kind == "error" else
+                        f"it returned {text} without an item: it gave up waiting",
+                        "acquire the items semaphore (or wait on a condition) with no timeout")
+    if seen["get_woken"] is None:
+        return problem(f"the waiting get() to return once put({item}) was called",
+                        "it stayed blocked", "release the items semaphore (or notify) in put()")
+    kind, got = seen["get_woken"]
+    if kind == "error" or got != [item]:
+        return problem(f"the waiting get() to return {item}",
+                        f"it raised {got}" if kind == "error" else f"it returned {got}", "")
     return None
 
 

@@ -17,6 +17,7 @@ import gc
 import importlib
 import multiprocessing
 import multiprocessing.connection
+import multiprocessing.synchronize
 import os
 import random
 import sys
@@ -338,7 +339,11 @@ def _blocking(impl: str, capacity: int, window: float) -> dict[str, Any]:
     if not seen["filled"]:
         return seen
     gang = Gang(ctx, buf)
-    gang.start("producer", producer_main, [capacity], None, 0)
+    undo = _impatient(buf, window / 4)
+    try:
+        gang.start("producer", producer_main, [capacity], None, 0)
+    finally:
+        undo()
     # A bounded negative observation: a correct put() cannot return while the buffer is full,
     # so returning within the window is certain evidence of an overflow.
     reader = gang.procs[0][2]
@@ -356,7 +361,67 @@ def _blocking(impl: str, capacity: int, window: float) -> dict[str, Any]:
         return seen
     done, rest = _call(lambda: [buf.get() for _ in range(capacity)], stall)
     seen["rest"] = [plain(x) for x in rest] if done else None
+    if done:
+        seen.update(_waiting_get(ctx, buf, window, stall, capacity + 1))
     return seen
+
+
+def _waiting_get(ctx: Any, buf: Any, window: float, stall: float, item: int) -> dict[str, Any]:
+    """A get() in another process on the (now empty) buffer, with its timeouts shortened as
+    for the put() above, then a put(item) here: what the get() returned, and when."""
+    gang = Gang(ctx, buf)
+    undo = _impatient(buf, window / 4)
+    try:
+        gang.start("consumer", consumer_main, 1, None, 0)
+    finally:
+        undo()
+    reader = gang.procs[0][2]
+    if reader.poll(window):
+        kind, got = reader.recv()
+        return {"get_early": [kind, got if kind == "error" else repr(got[0] if got else None)]}
+    put, _ = _call(lambda: buf.put(item), stall, tuple(gang.pids()))
+    if not put or gang.wait(stall):
+        return {"get_early": None, "get_woken": None}
+    kind, got = gang.reports["consumer"]
+    return {"get_early": None,
+            "get_woken": [kind, got if kind == "error" else [plain(x) for x in got]]}
+
+
+def _impatient(buf: Any, limit: float) -> Callable[[], None]:
+    """Make every finite timeout given to ``buf``'s semaphores and locks (and those inside its
+    conditions and helper objects) run out after at most ``limit`` seconds; return the undo.
+
+    A put() that gives up after a timeout drops its item once the buffer has been full that
+    long, however long that is: shortening the timeout shows it inside the check's window. A
+    put() that retries after each timeout only retries sooner. Set before a fork, so only the
+    child sees it; an acquire without a timeout, or a non-blocking one, is unchanged."""
+    undo: list[Callable[[], None]] = []
+    seen: set[int] = set()
+
+    def shorten(obj: Any, depth: int) -> None:
+        if id(obj) in seen or depth > 2 or not hasattr(obj, "__dict__"):
+            return
+        seen.add(id(obj))
+        if isinstance(obj, multiprocessing.synchronize.SemLock):
+            real = obj.acquire
+
+            def acquire(block: bool = True, timeout: float | None = None) -> bool:
+                if block and timeout is not None:
+                    timeout = min(timeout, limit)
+                return real(block, timeout)
+
+            obj.acquire = acquire
+            undo.append(lambda: setattr(obj, "acquire", real))
+            return
+        for value in list(vars(obj).values()):
+            shorten(value, depth + 1)
+
+    def restore() -> None:
+        for step in undo:
+            step()
+
+    shorten(buf, 0)
+    return restore
 
 
 def _poll(reader: Any, stall: float, pid: int) -> bool:
