@@ -37,15 +37,17 @@ def test_crash_loses_nothing(impl):
 def test_survives_a_rebalance(impl):
     """A second member joins while the first is consuming, and the first one's commit fails
     (CommitFailedError): both keep polling until should_stop() is true, and every record is
-    processed. Then a second member joins and takes partitions the first had read from: the
-    first commits only the partitions it owns from then on."""
+    processed, and once the first has rejoined, nothing it commits moves the group's offsets
+    back. Then a second member joins and takes partitions the first had read from: the first
+    commits only the partitions it owns from then on."""
     check(impl, "rebalance")
     check(impl, "handover")
 
 
 @pytest.mark.points(2)
 def test_stop_mid_batch_loses_nothing(impl):
-    """should_stop() turns true while records of the polled batch are still unprocessed:
+    """consume() called with should_stop() already true returns without polling. Then
+    should_stop() turns true while records of the polled batch are still unprocessed:
     consume() returns without polling again, the group's committed offsets pass no
     unprocessed record, and every record it processed is committed; also when it turns true
     after the last record of one partition in a batch that holds another partition's records

@@ -191,12 +191,18 @@ def _crash(h: Any, in_poll: int | None = None) -> dict[str, str] | None:
 
 
 def _rebalance(h: Any) -> dict[str, str] | None:
-    h.run("member A", None, BATCH + 2, True)
+    # B's member id sorts first, so the range assignor gives it two of the three partitions,
+    # and A keeps one: offsets A kept from before its refused commit name B's partitions.
+    h.run("member A", None, BATCH + 2, True, client_id="member-2")
     if not h.wait_for(BATCH):
         return _stuck(h, ["member A"]) or problem(
             "member A to process records", f"it processed fewer than {BATCH}", "")
-    h.run("member B")
-    found = _stuck(h, ["member A", "member B"])
+    h.run("member B", client_id="member-1")
+    # B reads everything while A stalls; once B is done it leaves, so that A, whose commit is
+    # refused, rejoins alone at its next poll and what it commits then is accepted.
+    found = _stuck(h, ["member B"])
+    h.close_member("member B")
+    found = found or _stuck(h, ["member A"])
     if found:
         return found
     found = _kept_consuming(
@@ -219,6 +225,21 @@ def _rebalance(h: Any) -> dict[str, str] | None:
             "polling (the next poll() rejoins the group); return only once should_stop() is "
             "true",
         )
+    # A's commit was refused: offsets it kept from then on are partitions B may own now, or
+    # behind what B committed.
+    found = _foreign(h)
+    if found:
+        return found
+    committed = h.committed()
+    behind = [p for p, offset in enumerate(committed) if offset < PER_PARTITION]
+    if behind:
+        return problem(
+            f"the group's committed offsets at the end of every partition ({PER_PARTITION})",
+            f"{committed}: partition {behind[0]} was moved back after member A's commit was "
+            "refused and it rejoined; its records there are delivered again after the next "
+            "failure",
+            "after a refused commit, forget the offsets of that batch: the partitions' owner "
+            "re-reads from the last commit; commit only what you processed since the last poll")
     lost = sorted(ALL - {(p, o) for _, p, o in _records(h)})
     if lost:
         return problem("every record processed by one member or the other",
@@ -248,24 +269,33 @@ def _handover(h: Any) -> dict[str, str] | None:
     found = _kept_consuming(h, "catch CommitFailedError around the commit and keep polling")
     if found:
         return found
-    foreign = h.foreign()
-    if foreign:
-        member, partition = foreign[0]
-        if member not in ("member A", "member B") or partition not in range(PARTITIONS):
-            raise ValueError("a commit by no member, or of no partition")
-        return problem(
-            "each member to commit only the partitions it owns",
-            f"after the rebalance, {member} committed an offset of partition {partition}, "
-            "which the group had given to the other member: the new owner's progress there "
-            "is moved back, and its records are delivered again after the next failure",
-            "commit only what you processed since the last poll (consumer.commit() without "
-            "arguments commits the positions of the partitions you own): offsets remembered "
-            "from before a rebalance belong to the partition's new owner")
+    found = _foreign(h)
+    if found:
+        return found
     lost = sorted(ALL - {(p, o) for _, p, o in _records(h)})
     if lost:
         return problem("every record processed by one member or the other",
                         f"lost: {lost[:5]}", "commit after processing, not before")
     return None
+
+
+def _foreign(h: Any) -> dict[str, str] | None:
+    """The problem if a member committed a partition it did not own (the first noted)."""
+    foreign = h.foreign()
+    if not foreign:
+        return None
+    member, partition = foreign[0]
+    if member not in ("member A", "member B") or partition not in range(PARTITIONS):
+        raise ValueError("a commit by no member, or of no partition")
+    return problem(
+        "each member to commit only the partitions it owns",
+        f"after the rebalance, {member} committed an offset of partition {partition}, "
+        "which the group had given to the other member: the new owner's progress there "
+        "is moved back, and its records are delivered again after the next failure",
+        "commit only what you processed since the last poll (consumer.commit() without "
+        "arguments commits the positions of the partitions you own): offsets remembered "
+        "from before a rebalance, or kept after a refused commit, belong to the partition's "
+        "new owner")
 
 
 def _unprocessed_below(h: Any, committed: list[int]) -> list[tuple[int, int]]:
@@ -276,11 +306,39 @@ def _unprocessed_below(h: Any, committed: list[int]) -> list[tuple[int, int]]:
             for o in range(min(committed[p], PER_PARTITION + 1)) if (p, o) not in done]
 
 
+def _already(h: Any) -> dict[str, str] | None:
+    """The problem if consume() polls although should_stop() is true from the start (a loop
+    that asks should_stop() only after each batch, not before each poll)."""
+    h.run("member 0", stop="already")
+    found = _stuck(h, ["member 0"])
+    if found:
+        return found
+    raised = h.raised()
+    if "member 0" in raised:
+        return problem("consume() to return normally once should_stop() is true",
+                        f"it raised {raised['member 0']['repr']}", "")
+    done = h.processed()
+    if done:
+        return problem(
+            "consume() to return at once, without polling, when should_stop() is true from "
+            "the start",
+            f"it polled and processed {len(done)} records first, e.g. {done[0][1:]}",
+            "ask should_stop() before every poll (while not should_stop(): ...), not only "
+            "after each batch")
+    return None
+
+
 def _stop(h: Any, when: str = "requested") -> dict[str, str] | None:
     # should_stop() turns true in the middle of a batch: after member A processed a few
     # records, while records of the batch its last poll() returned are still unprocessed;
     # or ("partition_end") after the last record of one partition in a batch that holds
     # another partition's records after it, so a loop that stops there must commit both.
+    # Asked in one of the two stop checks only, so that a loop that stops only after an
+    # empty poll keeps the "requested" check's own verdict.
+    if when == "partition_end":
+        found = _already(h)
+        if found:
+            return found
     h.run("member A", stop=when)
     found = _stuck(h, ["member A"])
     if found:

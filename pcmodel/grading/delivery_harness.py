@@ -56,8 +56,10 @@ def _graded_consumer(on_commit: Any = None, **config: Any) -> Any:
         graded_refused = 0  # commits that raised CommitFailedError
         graded_batch: tuple[tuple[int, int], ...] = ()  # what the last poll() returned
         graded_polls = 0  # polls that returned records
+        graded_refused_polled = 0  # refused commits followed by a poll
 
         def poll(self, *args: Any, **kwargs: Any) -> Any:
+            self.graded_refused_polled = self.graded_refused
             batches = super().poll(*args, **kwargs)
             self.graded_batch = tuple((r.partition, r.offset)
                                       for records in batches.values() for r in records)
@@ -196,7 +198,9 @@ class _Group:
         record is processed, "requested" once the member processed _STOP_AFTER records and some of
         the batch it is in are still unprocessed (or every record is processed), "partition_end"
         once it processed the last record of a partition in a batch that holds records of another
-        partition after it, "first" once it processed one record."""
+        partition after it, "first" once it processed one record, "already" from the start.
+        With "all", a member whose commit was refused polls once more before should_stop()
+        turns true."""
         count = [0]
         told = [False]  # should_stop() returned True to the loop
         self.names[id(consumer)] = name
@@ -206,8 +210,13 @@ class _Group:
                 true = self.stop_requested.is_set() or self.seen() >= self.all
             elif stop == "first":
                 true = count[0] >= 1
+            elif stop == "already":
+                true = True
             else:
-                true = self.seen() >= self.all
+                # After a refused commit the loop polls once more (and rejoins) before it
+                # may stop, so that what it commits after rejoining is observed too.
+                true = (self.seen() >= self.all
+                        and consumer.graded_refused_polled >= consumer.graded_refused)
             told[0] = told[0] or true
             return true
 
