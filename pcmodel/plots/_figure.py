@@ -8,7 +8,7 @@ colour-blind-safe palette and are the same in every chart.
 from __future__ import annotations
 
 from enum import Enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pcmodel.instrument import ActorState
 
@@ -31,16 +31,31 @@ _SPARE_COLOURS = ("#E69F00", "#56B4E9", "#F0E442", "#000000")
 DEPTH_COLOUR = "#444444"
 
 
+_NO_MATPLOTLIB = ('pcmodel.plots draws with matplotlib, which is not installed: '
+                  'pip install matplotlib (the "plots" extra)')
+
+
 def _figure_class() -> type[Figure]:
     """matplotlib's Figure, or an ImportError that says how to install it."""
     try:
         from matplotlib.figure import Figure
     except ImportError as exc:  # pragma: no cover - exercised only without matplotlib
-        raise ImportError(
-            'pcmodel.plots draws with matplotlib, which is not installed: '
-            'pip install matplotlib (the "plots" extra)'
-        ) from exc
+        raise ImportError(_NO_MATPLOTLIB) from exc
     return Figure
+
+
+def _check_axes(value: Any, name: str, chart: str) -> None:
+    """Nothing when ``value`` is None or a matplotlib ``Axes``; else a TypeError naming the
+    argument (an ``AttributeError`` from inside matplotlib would not say which one)."""
+    if value is None:
+        return
+    try:
+        from matplotlib.axes import Axes
+    except ImportError as exc:  # pragma: no cover - exercised only without matplotlib
+        raise ImportError(_NO_MATPLOTLIB) from exc
+    if not isinstance(value, Axes):
+        raise TypeError(f"{chart}'s {name} is a matplotlib Axes (fig.subplots() makes one) or "
+                        f"None, not {value!r}")
 
 
 def _new_figure(width: float, height: float) -> Figure:

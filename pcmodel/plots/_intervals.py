@@ -6,17 +6,19 @@ any sequence of intervals (objects with ``actor``, ``state``, ``start``, ``end``
 one: a wrong source or a malformed interval is refused with a one-line ``TypeError`` or
 ``ValueError`` saying what a timeline holds, instead of an ``AttributeError`` from inside, and
 times that cannot be drawn (nan, inf, an end before its start) are refused rather than drawn
-as nothing.
+as nothing. The chart's other arguments (the axes to draw on, the capacity, the unit of time)
+are checked the same way, before anything is drawn.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from numbers import Integral
 from typing import Any
 
 from pcmodel.instrument import BufferStats, Timeline
-from pcmodel.plots._figure import _state_name
+from pcmodel.plots._figure import _check_axes, _state_name
 
 __all__: list[str] = []
 
@@ -82,3 +84,26 @@ def _sample(point: Any) -> tuple[float, int]:
     if not math.isfinite(sample[0]):
         raise ValueError(f"depth sample {point!r}: its time must be finite")
     return sample
+
+
+def _timeline_options(ax: Any, depth_ax: Any, maxsize: Any, time_unit: Any) -> None:
+    """Check ``plot_timeline``'s other arguments: TypeError/ValueError naming the first wrong
+    one (a capacity of ``"4"`` would be drawn as a category, a unit of 3 written as "3")."""
+    _check_axes(ax, "ax", "plot_timeline")
+    _check_axes(depth_ax, "depth_ax", "plot_timeline")
+    if depth_ax is not None and ax is None:
+        raise ValueError("plot_timeline's depth_ax goes with ax (the Gantt's axes): pass both, "
+                         "or neither for a new figure")
+    if maxsize is not None:
+        if isinstance(maxsize, bool) or not isinstance(maxsize, Integral):
+            raise TypeError(f"plot_timeline's maxsize is the buffer's capacity, an int (None: "
+                            f"no capacity line), not {maxsize!r}")
+        if maxsize < 1:
+            raise ValueError(f"plot_timeline's maxsize is the buffer's capacity, at least 1 "
+                             f"(None: no capacity line), not {maxsize!r}")
+    if not isinstance(time_unit, str):
+        raise TypeError(f'plot_timeline\'s time_unit names the unit of time ("s", or "step" '
+                        f"for a scheduler trace), not {time_unit!r}")
+    if not time_unit.strip():
+        raise ValueError('plot_timeline\'s time_unit names the unit of time ("s", or "step" '
+                         "for a scheduler trace); it cannot be empty")

@@ -7,6 +7,7 @@ the cluster runs, its ``events``, and counts of acknowledged and surviving recor
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,58 @@ ROLE_COLOURS: dict[str, str] = {
     "down": STATE_COLOURS["blocked"],
 }
 _BROKER_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00")
+
+
+_STATUS_FIELDS = ("broker", "alive", "leader", "log_end_offset", "high_watermark", "in_isr")
+_EVENT_FIELDS = ("time", "kind", "broker", "detail")
+
+
+def _has(value: Any, fields: Sequence[str]) -> bool:
+    return all(hasattr(value, name) for name in fields)
+
+
+def _collection(value: Any) -> bool:
+    """A list-like of rows (one row alone, a mapping or a string would be read item by item)."""
+    return isinstance(value, Iterable) and not isinstance(value, (str, bytes, Mapping))
+
+
+def _replication_rows(samples: Any) -> list[tuple[float, list[Any]]]:
+    """``samples`` as ``(time, statuses)`` rows; TypeError/ValueError saying what a sample is
+    for anything else, instead of an AttributeError from inside the chart."""
+    what = "(time, cluster.replica_status(topic, partition)) samples"
+    if not _collection(samples):
+        raise TypeError(f"plot_replication takes a list of {what}, not {samples!r}")
+    rows = []
+    for sample in samples:
+        try:
+            time, statuses = sample
+            time = float(time)
+        except (TypeError, ValueError):
+            raise TypeError(f"plot_replication takes {what}, not {sample!r}") from None
+        if not math.isfinite(time):
+            raise ValueError(f"sample {sample!r}: its time must be finite")
+        if _has(statuses, _STATUS_FIELDS) or not _collection(statuses):
+            raise TypeError(f"a sample's statuses are the list cluster.replica_status(...) "
+                            f"returns, not {statuses!r}")
+        statuses = list(statuses)
+        for status in statuses:
+            if not _has(status, _STATUS_FIELDS):
+                raise TypeError(f"plot_replication draws replica statuses (ReplicaStatus: "
+                                f"{', '.join(_STATUS_FIELDS)}), not {status!r}")
+        rows.append((time, statuses))
+    return rows
+
+
+def _cluster_events(events: Any) -> list[Any]:
+    """``events`` as a list of cluster events; TypeError for anything else."""
+    if not _collection(events):
+        raise TypeError(f"plot_replication's events are cluster.events, not {events!r}")
+    found = list(events)
+    for event in found:
+        if not _has(event, _EVENT_FIELDS):
+            raise TypeError(f"plot_replication's events are cluster.events (ClusterEvent: "
+                            f"{', '.join(_EVENT_FIELDS)}), not {event!r}")
+    return found
 
 
 def _role(status: Any) -> str:
@@ -42,9 +95,11 @@ def plot_replication(samples: Iterable[tuple[float, Sequence[Any]]],
     ``samples`` are ``(time, cluster.replica_status(topic, partition))`` taken as the cluster
     runs; ``events`` is ``cluster.events`` (only ``leader``, ``killed``, ``restarted`` and
     ``truncated`` events of that partition, or of no partition, are drawn). Raises ValueError
-    when there are no samples.
+    when there are no samples, and TypeError (saying what it takes) for a sample, a status or
+    an event that is not one.
     """
-    rows = [(float(t), list(statuses)) for t, statuses in samples]
+    rows = _replication_rows(samples)
+    events = _cluster_events(events)
     if not rows:
         raise ValueError("no samples to draw: record (time, cluster.replica_status(...)) "
                          "while the cluster runs")

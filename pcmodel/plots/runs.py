@@ -19,7 +19,7 @@ from pcmodel.plots._figure import (
     _state_colour,
     _state_name,
 )
-from pcmodel.plots._intervals import _interval, _sample, _timeline_parts
+from pcmodel.plots._intervals import _interval, _sample, _timeline_options, _timeline_parts
 from pcmodel.plots.depth import draw_depth
 
 if TYPE_CHECKING:
@@ -112,8 +112,12 @@ def plot_timeline(
 
     With ``ax=None`` a new figure is made, with a depth panel when there are depth samples. With
     ``ax`` given the Gantt goes there, and the depth goes to ``depth_ax`` if one is given.
-    Raises ValueError for an empty timeline or statistics recorded without one.
+    Raises ValueError for an empty timeline or statistics recorded without one, and
+    TypeError/ValueError naming the argument for axes that are not matplotlib Axes (or
+    ``depth_ax`` without ``ax``), a ``maxsize`` that is not an int >= 1, or a ``time_unit``
+    that is not a non-empty str.
     """
+    _timeline_options(ax, depth_ax, maxsize, time_unit)
     bars = _bars(source, depth, maxsize, relative)
     time_label = "time (s)" if time_unit == "s" else f"time ({time_unit})"
     if ax is None:

@@ -70,15 +70,40 @@ def plot_log_growth(samples: Iterable[tuple[float, Sequence[int] | Mapping[int, 
     return fig
 
 
+_FETCH_FIELDS = ("started", "waited", "max_wait", "records")
+
+
+def _fetches(fetches: Any) -> list[Any]:
+    """``fetches`` as a list; TypeError saying what the chart takes for anything else (the
+    listener's whole statistics, one fetch alone, rows that are not fetches)."""
+    def fetch(value: Any) -> bool:
+        return all(hasattr(value, name) for name in _FETCH_FIELDS)
+
+    if fetch(fetches):
+        raise TypeError("plot_fetch_waits takes a list of fetches, not one: write "
+                        "plot_fetch_waits([fetch])")
+    if isinstance(fetches, (str, bytes, Mapping)) or not isinstance(fetches, Iterable):
+        hint = "; pass listener.statistics().fetches" if hasattr(fetches, "fetches") else ""
+        raise TypeError(f"plot_fetch_waits takes a list of fetches, not {fetches!r}{hint}")
+    rows = list(fetches)
+    for row in rows:
+        if not fetch(row):
+            raise TypeError(f"plot_fetch_waits draws fetches (FetchWait: "
+                            f"{', '.join(_FETCH_FIELDS)}, as listener.statistics().fetches "
+                            f"holds them), not {row!r}")
+    return rows
+
+
 def plot_fetch_waits(fetches: Iterable[Any], *, title: str | None = None) -> Figure:
     """How long each Fetch waited before the broker answered, against when it was sent.
 
     ``fetches`` are :class:`~pcmodel.wire.stats.FetchWait` (``listener.statistics().fetches``).
     A fetch that found records answers at once (green, near zero); one that found none waits
     on the log until ``max_wait_ms`` (blue, on the dashed line): the consumer's long poll is a
-    wait on an empty buffer. Raises ValueError when there are no fetches.
+    wait on an empty buffer. Raises ValueError when there are no fetches, and TypeError (saying
+    what it takes) for anything that is not a list of fetches.
     """
-    rows = list(fetches)
+    rows = _fetches(fetches)
     if not rows:
         raise ValueError("no fetches to draw: pass listener.statistics().fetches")
     start = min(f.started for f in rows)
