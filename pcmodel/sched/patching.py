@@ -8,11 +8,11 @@
 # the scheduler itself building real threads) they build the real ones, so the rest of the
 # process is unaffected.
 #
-# Names bound at import (``from threading import Lock, Condition``, ``from time import sleep``)
-# are looked up in the importing module, not in ``threading``: the run re-binds them, for the
-# duration of the run, in the modules it is told about (the program's and the buffer's), so such
-# code is scheduled exactly like code that writes ``threading.Lock()``. The scheduler's own
-# modules are never re-bound: they keep the real primitives on purpose.
+# Names bound at import (``from threading import Lock, Condition``, ``from time import sleep``,
+# ``from os import fork``) are looked up in the importing module, not in ``threading``: the run
+# re-binds them, for the duration of the run, in the modules it is told about (the program's and
+# the buffer's), so such code is scheduled exactly like code that writes ``threading.Lock()``.
+# The scheduler's own modules are never re-bound: they keep the real primitives on purpose.
 #
 # ``queue.SimpleQueue`` (written in C) and what ``concurrent.futures.ThreadPoolExecutor`` shares
 # between runs are handled by ``thread_pools``.
@@ -26,11 +26,19 @@
 # Not controlled: objects created before the run (real locks block for real; the watchdog then
 # reports the thread as stuck), names bound in modules the run was not told about,
 # ``threading.Timer``, processes. ``os._exit`` is patched too, so that a program calling it fails
-# its schedule (as ``SystemExit``) instead of ending the process that explores it.
+# its schedule (as ``SystemExit``) instead of ending the process that explores it. So are the
+# ways a managed thread could start a process (``os.fork``, ``os.forkpty``, a
+# ``multiprocessing`` process of any start method): a forked child inherits every lock the
+# scheduler holds to keep the other threads parked and hangs in its after-fork handlers, its
+# parent waits for it until the watchdog gives up, and the child is left behind. Called from a
+# managed thread they raise ``ProcessStartRefused`` before anything is made, and the schedule
+# fails saying that processes cannot be explored. (A program run with ``subprocess`` replaces
+# the child at once and is allowed, though not controlled.)
 
 from __future__ import annotations
 
 import contextlib
+import multiprocessing.process
 import os
 import queue
 import threading
@@ -50,7 +58,7 @@ from pcmodel.sched.captured import (
 from pcmodel.sched.runtime import current_thread
 from pcmodel.sched.thread_pools import forgetting_run_workers, pool_replacements
 
-__all__ = ["patched"]
+__all__ = ["ProcessStartRefused", "patched"]
 
 
 def _thread_methods() -> list[tuple[object, str, object]]:
@@ -117,6 +125,43 @@ def _exit_switch() -> Callable[..., Any]:
     return _exit
 
 
+class ProcessStartRefused(BaseException):
+    """Raised in a managed thread that starts a process: the scheduler explores the threads of
+    one process, and a process would run beside it uncontrolled (a forked one hangs).
+
+    A BaseException, as ``SystemExit`` is for ``os._exit``, so that the program's ``except
+    Exception`` does not hide it: the schedule fails with this message. Nothing was started.
+    """
+
+
+def _refusing(real: Callable[..., Any], call: str) -> Callable[..., Any]:
+    """``real`` for any thread but a managed one, which gets ProcessStartRefused instead."""
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        if current_thread() is None:
+            return real(*args, **kwargs)
+        raise ProcessStartRefused(
+            f"{call} called inside a controlled run: processes cannot be explored (the "
+            "scheduler controls the threads of one process); explore the program's threads, "
+            "and run its processes outside the scheduler"
+        )
+
+    refuse.__name__ = getattr(real, "__name__", "refuse")
+    refuse.__doc__ = f"{call} (refused inside a pcmodel.sched run)"
+    return refuse
+
+
+def _process_starts() -> list[tuple[object, str, object]]:
+    """(owner, name, refusing) for every way a managed thread could start a process."""
+    found: list[tuple[object, str, object]] = [
+        (multiprocessing.process.BaseProcess, "start",
+         _refusing(multiprocessing.process.BaseProcess.start, "multiprocessing Process.start()")),
+    ]
+    for name in ("fork", "forkpty"):  # not on every platform
+        if hasattr(os, name):
+            found.append((os, name, _refusing(getattr(os, name), f"os.{name}()")))
+    return found
+
+
 _SCHEDULER_PACKAGE = __name__.rpartition(".")[0]
 
 
@@ -156,10 +201,11 @@ def _rebindings(
 
 @contextlib.contextmanager
 def patched(modules: Iterable[ModuleType] = ()) -> Iterator[None]:
-    """Replace threading/time/queue attributes by controlled switches; restore them on exit.
+    """Replace threading/time/queue attributes by controlled switches, and the ways to end
+    the process or start one (os, multiprocessing) by refusals; restore them on exit.
 
-    Names that ``modules`` imported from ``threading``, ``time`` or ``queue`` (``from threading
-    import Lock``) are replaced too, and restored on exit.
+    Names that ``modules`` imported from ``threading``, ``time``, ``queue`` or ``os`` (``from
+    threading import Lock``) are replaced too, and restored on exit.
     """
     replacements: list[tuple[object, str, object]] = [
         (threading, "Lock", _switch(threading.Lock, primitives.Lock)),
@@ -180,6 +226,7 @@ def patched(modules: Iterable[ModuleType] = ()) -> Iterator[None]:
         (os, "_exit", _exit_switch()),
     ]
     replacements += _thread_methods()
+    replacements += _process_starts()
     # queue.py binds ``from time import monotonic as time`` at import: its timeouts need the
     # virtual clock too.
     if getattr(queue, "time", None) is time.monotonic:
@@ -188,7 +235,7 @@ def patched(modules: Iterable[ModuleType] = ()) -> Iterator[None]:
     swaps = {
         id(getattr(module, name)): value
         for module, name, value in replacements
-        if module is threading or module is time or module is queue
+        if module is threading or module is time or module is queue or module is os
     }
     modules = list(modules)
     replacements += _rebindings(modules, swaps)
