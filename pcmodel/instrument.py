@@ -52,13 +52,19 @@ class Level(Enum):
     TIMELINE = "timeline"
 
     @classmethod
-    def parse(cls, value: str | Level | bool | None) -> Level:
-        """Accept a Level, its name (``"counters"``), True (counters) or False/None (off)."""
+    def parse(cls, value: str | Level | bool | None, *, flags: bool = True) -> Level:
+        """Accept a Level, its name (``"counters"``) and, with ``flags`` (a buffer's
+        ``instrument``, off by default), True (counters) or False/None (off).
+
+        ``flags=False`` accepts a Level or its name only: where the default level is not off
+        (the runner records a timeline), None would read as "the default" and run unrecorded.
+        Raises ValueError, naming the levels, for anything else.
+        """
         if isinstance(value, Level):
             return value
-        if value is None or value is False:
+        if flags and (value is None or value is False):
             return cls.OFF
-        if value is True:
+        if flags and value is True:
             return cls.COUNTERS
         try:
             return cls(value)

@@ -154,8 +154,8 @@ def _checked(variant: Any, backend: Any, capacity: Any, producers: Any, consumer
                                 or not timeout > 0):
         raise ValueError(f"timeout must be a positive number of seconds or None, not {timeout!r}")
     _flag_or_none("progress", progress)
-    return (Work.parse(produce_work), Work.parse(consume_work), Level.parse(instrument),
-            _resolve_context(backend, context))
+    return (Work.parse(produce_work), Work.parse(consume_work),
+            Level.parse(instrument, flags=False), _resolve_context(backend, context))
 
 
 def _flag_or_none(name: str, value: Any) -> None:
@@ -211,7 +211,9 @@ def run_workload(
     producer before each put and by a consumer after each get, with amounts drawn from generators
     seeded by ``seed``. ``context`` is a multiprocessing context or start method name (process
     backend only). ``batch > 1`` moves items with ``put_many``/``get_many``. ``progress=True``
-    draws a bar on stderr (None: only on a terminal).
+    draws a bar on stderr (None: only on a terminal). ``instrument`` is a :class:`Level` or its
+    name: ``"timeline"`` (the default), ``"counters"`` or ``"off"``; None and bools are refused,
+    since None here would read as the default and run unrecorded.
 
     Blocks until every actor has ended. Raises ValueError/TypeError for bad arguments (before
     anything starts), :class:`WorkerError` if an actor raised (the others are stopped first),
