@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from pcmodel.cluster.errors import NotEnoughReplicasError
 from pcmodel.cluster.purgatory import ProduceFuture, ProduceResult
-from pcmodel.topics.broker_checks import _check_marker, _check_producer_batch
+from pcmodel.topics.broker_checks import _check_flag, _check_marker, _check_producer_batch
 from pcmodel.topics.errors import IllegalArgumentError, KafkaError
 from pcmodel.topics.structs import TopicPartition
 
@@ -40,10 +40,10 @@ __all__ = ["ClusterMarkers", "NodeMarkers", "check_marker", "check_transactional
 def check_transactional(producer: object, transactional: object) -> None:
     """Raise ``TypeError`` unless ``transactional`` is a bool and ``producer`` ``None`` or a
     ``(producer_id, producer_epoch, first_sequence)`` triple of ints, ``IllegalArgumentError``
-    for one of them below 0 or beyond its field of Kafka's record batch (int64, int16, int32)
+    for one outside its field of Kafka's record batch as :func:`~pcmodel.topics.broker_checks.
+    _check_producer_batch` checks it (an id or a sequence below 0; any int16 epoch is taken)
     and for a transactional batch without its ``producer``."""
-    if not isinstance(transactional, bool):
-        raise TypeError(f"transactional must be True or False, got {transactional!r}")
+    _check_flag("transactional", transactional)
     if producer is not None:
         if not isinstance(producer, (tuple, list)) or len(producer) != 3:
             raise TypeError("producer must be (producer_id, producer_epoch, first_sequence), "

@@ -49,9 +49,9 @@ class ReplicaAdmin:
         the answer, as Kafka's controller leaves them out. The brokers follow the new leaders
         as they learn them: before this returns on a cluster of threads, at their next
         heartbeat on a cluster of processes. Raises ``InvalidRequestError`` for an unknown
-        election type, ``TypeError`` for ``partitions`` that are not a list of
-        ``TopicPartition`` (a bare str, a mapping, a single partition), before anything is
-        elected.
+        election type, ``TypeError`` for one given as a float or a bool and for
+        ``partitions`` that are not a list of ``TopicPartition`` (a bare str, a mapping, a
+        single partition), before anything is elected.
         """
         kind = _check_election_type(election_type)
         asked = None if partitions is None else _check_partitions("partitions", partitions)

@@ -224,7 +224,8 @@ class PartitionAdminMixin:
         PREFERRED_LEADER_NOT_AVAILABLE (80), ELIGIBLE_LEADERS_NOT_AVAILABLE (83) or
         UNKNOWN_TOPIC_OR_PARTITION (3). With ``raise_errors`` the first failure other than
         ``ElectionNotNeededError`` is raised once every partition was tried, as kafka-python
-        does. Raises ``InvalidRequestError`` for an unknown election type,
+        does. Raises ``InvalidRequestError`` for an unknown election type (``TypeError`` for
+        one given as a float or a bool),
         ``UnknownTopicOrPartitionError`` for an unknown topic in a list of topics, and
         ``TypeError`` for ``topic_partitions`` of none of those forms (a bare str, a single
         ``TopicPartition``, an int) or with an entry of the wrong type, before anything is

@@ -54,7 +54,8 @@ class PlacementMixin:
         ``UnknownTopicOrPartitionError`` for one the broker does not have; with ``partitions``
         ``None`` (every partition), ``{}``: Kafka leaves out the partitions that need no
         election. Raises ``InvalidRequestError`` for an unknown election type, ``TypeError``
-        for a bare str or another entry that is not a ``TopicPartition``. See
+        for one given as a float or a bool, a bare str or another entry that is not a
+        ``TopicPartition``. See
         :meth:`Cluster.elect_leaders <pcmodel.cluster.replica_admin.ReplicaAdmin.elect_leaders>`
         for elections among replicas.
         """

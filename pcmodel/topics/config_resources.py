@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping
 from enum import IntEnum
 from typing import Any, NamedTuple, TypeVar
 
+from pcmodel.topics.broker_checks import _check_tuples
 from pcmodel.topics.errors import InvalidRequestError
 
 __all__ = [
@@ -196,10 +197,12 @@ def checked_operations(operations: Iterable[tuple[str, int | AlterConfigOp, Any]
     """An alteration's ``(config name, operation, value)`` triples, each operation an
     :class:`AlterConfigOp`, checked as Kafka checks any resource's before its own configs':
     ``InvalidRequestError`` for a config named twice, an unknown operation, or an operation
-    other than SET in a (non-``incremental``) AlterConfigs."""
+    other than SET in a (non-``incremental``) AlterConfigs; ``TypeError``, before those, for
+    ``operations`` that are not a list of such triples (a dict of config values, a bare str)."""
     checked = []
     seen: set[str] = set()
-    for name, op, value in operations:
+    for name, op, value in _check_tuples("operations", operations, 3,
+                                         "(config name, AlterConfigOp, value)"):
         if name in seen:
             raise InvalidRequestError(f"Error due to duplicate config keys: {name}")
         seen.add(name)

@@ -51,7 +51,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
-from pcmodel.topics.broker_checks import INT16_MAX, INT32_MAX, INT64_MAX, _check_tuples
+from pcmodel.topics.broker_checks import INT16_MAX, INT32_MAX, INT64_MAX
 from pcmodel.topics.compression import CODEC_NAMES, COMPRESSION_LEVELS, get_codec
 from pcmodel.topics.config_resources import (
     AlterConfigOp,
@@ -410,9 +410,8 @@ def altered_overrides(overrides: Mapping[str, str],
     :func:`check_topic_configs`; ``TypeError``, before any of those, for ``operations`` that
     are not a list of such triples (a dict of config values, a bare str).
     """
-    triples = _check_tuples("operations", operations, 3, "(config name, AlterConfigOp, value)")
     new = dict(overrides) if incremental else {}
-    for name, op, value in checked_operations(triples, incremental=incremental):
+    for name, op, value in checked_operations(operations, incremental=incremental):
         if op is AlterConfigOp.DELETE:
             new.pop(name, None)
             continue

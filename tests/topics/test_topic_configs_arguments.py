@@ -1,8 +1,9 @@
 """Arguments of the wrong shape are refused with a one-line ``TypeError`` before anything
 changes: ``alter_topic_configs`` given a dict (or a bare str, or an entry that is not a
 ``(config name, AlterConfigOp, value)`` tuple) where a list of such tuples goes, on a lone
-broker, a cluster and a broker process; and ``elect_leaders`` given a float or a bool where an
-``ElectionType`` goes (``1.0`` equals 1, UNCLEAN, and was taken for it).
+broker, a cluster and a broker process, and ``alter_group_configs`` given the same; and
+``elect_leaders`` given a float or a bool where an ``ElectionType`` goes (``1.0`` equals 1,
+UNCLEAN, and was taken for it).
 """
 
 from __future__ import annotations
@@ -49,6 +50,15 @@ def cluster():
     with Cluster(3, mode="steps") as c:
         c.connect().create_topic("t", 1, replication_factor=3, configs={"preallocate": "true"})
         yield c
+
+
+@pytest.mark.parametrize(("operations", "message"), BAD_OPERATIONS)
+def test_a_groups_configs_refuse_operations_of_the_wrong_shape(broker, operations, message):
+    before = broker.describe_group_configs("g")
+    with pytest.raises(TypeError, match=message) as raised:
+        broker.alter_group_configs("g", operations)
+    assert "(config name, AlterConfigOp, value)" in str(raised.value)
+    assert broker.describe_group_configs("g") == before
 
 
 @pytest.mark.parametrize(("operations", "message"), BAD_OPERATIONS)
