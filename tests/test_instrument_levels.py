@@ -1,6 +1,7 @@
 """Which instrumentation levels each entry point takes: a buffer's ``instrument`` takes a level,
 its name, or a flag (off by default, so None is off); the runner's takes a level or its name
-only, since its default is "timeline" and None would have run unrecorded, as "off"."""
+only, since its default is "timeline" and None would have run unrecorded, as "off"; and so do
+the Kafka clients' settings for their buffers, the producer's and the consumer's alike."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import pytest
 from pcmodel.buffers import make_buffer
 from pcmodel.experiments import runner
 from pcmodel.instrument import Level
+from pcmodel.topics import Broker, KafkaConsumer, KafkaProducer
+from pcmodel.topics.errors import KafkaConfigurationError
 
 TINY = {"items": 4, "producers": 1, "consumers": 1}
 CHOICES = "choose one of 'off', 'counters', 'timeline'"
@@ -59,3 +62,18 @@ def test_names_only_refuses_anything_but_a_level_or_its_name(value):
     with pytest.raises(ValueError, match=rf"instrument={value!r} is not a level; {CHOICES}"):
         Level.parse(value, flags=False)
     assert Level.parse("counters", flags=False) is Level.COUNTERS
+
+
+CLIENT_SETTINGS = [(KafkaProducer, "buffer_instrument"), (KafkaConsumer, "fetch_buffer_instrument")]
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("value", [None, True, False, "bad"], ids=repr)
+@pytest.mark.parametrize(("client", "setting"), CLIENT_SETTINGS, ids=["producer", "consumer"])
+def test_a_clients_buffer_level_is_a_level_or_its_name(client, setting, value):
+    with Broker() as broker:
+        with pytest.raises(KafkaConfigurationError, match=f"{setting}={value!r} is not a "
+                                                          f"level; {CHOICES}$"):
+            client(broker=broker, **{setting: value})
+        for level in (Level.COUNTERS, "timeline"):
+            client(broker=broker, **{setting: level}).close()

@@ -18,6 +18,7 @@ import time
 from typing import Any
 
 from pcmodel.buffers import VARIANTS
+from pcmodel.instrument import Level
 from pcmodel.topics.broker_checks import INT32_MAX
 from pcmodel.topics.config import MAX_WAIT_MS, check_group_instance_id, check_int, waitable_ms
 from pcmodel.topics.errors import KafkaConfigurationError
@@ -184,8 +185,7 @@ def validate_config(config: dict[str, Any]) -> None:
             f"fetch_buffer_variant must be one of {VARIANTS}, got "
             f"{config['fetch_buffer_variant']!r}"
         )
-    if config["fetch_buffer_instrument"] not in ("off", "counters", "timeline"):
-        raise KafkaConfigurationError(
-            "fetch_buffer_instrument must be 'off', 'counters' or 'timeline', got "
-            f"{config['fetch_buffer_instrument']!r}"
-        )
+    try:  # a level or its name, as the producer's buffer_instrument
+        Level.parse(config["fetch_buffer_instrument"], flags=False)
+    except ValueError as exc:
+        raise KafkaConfigurationError(f"fetch_buffer_{exc}") from None

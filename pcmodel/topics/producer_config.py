@@ -169,7 +169,7 @@ def validate_config(broker: object, settings: dict[str, Any]) -> dict[str, Any]:
             f"{settings['buffer_variant']!r}"
         )
     try:  # here, before the producer connects to the broker, not when its buffer is made
-        Level.parse(settings["buffer_instrument"])
+        Level.parse(settings["buffer_instrument"], flags=False)
     except ValueError as exc:
         raise KafkaConfigurationError(f"buffer_{exc}") from None
     return {**settings, "acks": ACKS[acks], "enable_idempotence": idempotent,
