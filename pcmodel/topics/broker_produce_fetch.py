@@ -12,10 +12,8 @@ append is accepted only while its transaction holds the partition
 (:mod:`pcmodel.topics.transactions`), checked under the lock with the append, so that no batch
 slips in after the transaction's marker; a ``read_committed`` fetch reads up to each
 partition's last stable offset and is told the aborted transactions of what it read
-(:mod:`pcmodel.topics.log_transactions`).
-
-Prior art: Kafka's Produce and Fetch APIs (``ReplicaManager.appendRecords`` /
-``fetchMessages``, the delayed fetch purgatory).
+(:mod:`pcmodel.topics.log_transactions`). Prior art: Kafka's Produce and Fetch APIs
+(``ReplicaManager.appendRecords`` / ``fetchMessages``, the delayed fetch purgatory).
 """
 
 from __future__ import annotations
