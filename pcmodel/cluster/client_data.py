@@ -23,6 +23,7 @@ from typing import Any
 from pcmodel.topics.broker import AppendResult, FetchError, FetchResult
 from pcmodel.topics.broker_checks import (
     INT64_MAX,
+    _check_flag,
     _check_init_producer_ids,
     _check_int,
     _check_mapping,
@@ -79,8 +80,7 @@ class DataRequestsMixin:
         """Produce as an idempotent producer: a repeated batch is answered, not stored again.
         ``transactional`` marks a transactional producer's batch: ``InvalidTxnStateError``
         (nothing appended) unless the producer's ongoing transaction holds the partition."""
-        if not isinstance(transactional, bool):
-            raise TypeError(f"transactional must be True or False, got {transactional!r}")
+        _check_flag("transactional", transactional)
         if transactional:
             self._check_in_transaction(producer_id, producer_epoch,
                                        validate_topic_partition((topic, partition)))

@@ -26,6 +26,7 @@ from pcmodel.cluster.offsets import OFFSETS_TOPIC
 from pcmodel.cluster.transaction_log import TRANSACTION_TOPIC
 from pcmodel.topics.broker_checks import (
     INT32_MAX,
+    _check_flag,
     _check_int,
     _check_list,
     _check_mapping,
@@ -122,8 +123,7 @@ class TransactionRequestsMixin:
         :mod:`pcmodel.cluster.transaction_log` describes. Raises as :meth:`Broker.end_txn
         <pcmodel.topics.broker_transactions.TransactionsMixin.end_txn>`."""
         _check_transactional_id(transactional_id)
-        if not isinstance(commit, bool):
-            raise TypeError(f"commit must be True or False, got {commit!r}")
+        _check_flag("commit", commit)
         self._cluster.transaction_log().end(transactional_id, producer_id, producer_epoch,
                                             commit)
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
-from pcmodel.topics.broker_checks import _check_election_type, _check_partitions
+from pcmodel.topics.broker_checks import _check_election_type, _check_flag, _check_partitions
 from pcmodel.topics.errors import BrokerResponseError, ElectionNotNeededError
 from pcmodel.topics.replica_placement import reassignment_requests
 from pcmodel.topics.structs import (
@@ -80,9 +80,7 @@ class ReplicaAdmin:
         topic partition, and ``TypeError`` unless ``allow_replication_factor_change`` is a
         bool, before anything changes.
         """
-        if not isinstance(allow_replication_factor_change, bool):  # "no" would allow it
-            raise TypeError("allow_replication_factor_change must be True or False, got "
-                            f"{allow_replication_factor_change!r}")
+        _check_flag("allow_replication_factor_change", allow_replication_factor_change)
         targets = reassignment_requests(reassignments)
         return self._decide_each(
             lambda: targets, lambda tp: self.controller.reassign(

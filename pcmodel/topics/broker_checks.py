@@ -146,8 +146,7 @@ def _check_marker(producer_id: object, producer_epoch: object, commit: object,
     _check_int("producer_id", producer_id, 0, IllegalArgumentError, INT64_MAX)
     _check_int("producer_epoch", producer_epoch, 0, IllegalArgumentError, INT16_MAX)
     _check_int("coordinator_epoch", coordinator_epoch, -1, IllegalArgumentError, INT32_MAX)
-    if not isinstance(commit, bool):
-        raise TypeError(f"commit must be True or False, got {commit!r}")
+    _check_flag("commit", commit)
 
 
 def _check_producer_batch(producer_id: object, producer_epoch: object,

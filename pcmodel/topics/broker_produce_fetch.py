@@ -330,8 +330,7 @@ class ProduceFetchMixin:
         is open there), ``IllegalArgumentError`` for an id, epoch or sequence beyond its int64,
         int16 or int32 (or below 0), and whatever :meth:`append` raises; nothing is appended then.
         """
-        if not isinstance(transactional, bool):
-            raise TypeError(f"transactional must be True or False, got {transactional!r}")
+        _check_flag("transactional", transactional)
         with self._lock:
             self._check_producer_expiration()
         return self._producers.append(

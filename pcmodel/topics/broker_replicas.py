@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from pcmodel.topics.broker_checks import _check_flag
 from pcmodel.topics.broker_produce_fetch import AppendResult
 from pcmodel.topics.errors import IllegalArgumentError
 from pcmodel.topics.log_batches import StoredBatch
@@ -78,8 +79,7 @@ class ReplicaLogsMixin:
         :meth:`append` raises, and ``IllegalArgumentError`` for a transactional batch without
         a producer; nothing is appended then.
         """
-        if not isinstance(transactional, bool):
-            raise TypeError(f"transactional must be True or False, got {transactional!r}")
+        _check_flag("transactional", transactional)
         if transactional and producer is None:
             raise IllegalArgumentError("a transactional batch needs its producer "
                                        "(producer_id, producer_epoch)")

@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping
 
 from pcmodel.topics.broker_checks import (
     INT32_MAX,
+    _check_flag,
     _check_init_producer_ids,
     _check_int,
     _check_list,
@@ -252,8 +253,7 @@ class TransactionsMixin:
         :meth:`add_partitions_to_txn`.
         """
         _check_transactional_id(transactional_id)
-        if not isinstance(commit, bool):
-            raise TypeError(f"commit must be True or False, got {commit!r}")
+        _check_flag("commit", commit)
         with self._lock:
             self._check_open()
             self._check_transactions()

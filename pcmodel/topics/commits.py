@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from pcmodel.topics.broker_checks import INT64_MAX, _check_mapping
+from pcmodel.topics.broker_checks import INT64_MAX, _check_flag, _check_mapping
 from pcmodel.topics.errors import (
     CommitFailedError,
     CoordinatorNotAvailableError,
@@ -157,8 +157,7 @@ class CommitterMixin:
         """
         self._check_open()
         tp = validate_topic_partition(partition)
-        if not isinstance(metadata, bool):
-            raise TypeError(f"metadata must be True or False, got {metadata!r}")
+        _check_flag("metadata", metadata)
         deadline = time.monotonic() + self._timeout_s(timeout_ms)
         self._require_group("committed")
         found = self._committed_offsets([tp], deadline)

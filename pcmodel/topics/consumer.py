@@ -98,6 +98,7 @@ from typing import Any
 
 from pcmodel.buffers import make_buffer
 from pcmodel.errors import ShutDown
+from pcmodel.topics.broker_checks import _check_flag
 from pcmodel.topics.commits import CommitterMixin
 from pcmodel.topics.config import CONSUMER_NO_EFFECT, MAX_WAIT_MS, resolve_config, waitable_ms
 from pcmodel.topics.consumer_config import DEFAULT_CONFIG, validate_config
@@ -271,8 +272,7 @@ class KafkaConsumer(
             max_records = self.config["max_poll_records"]
         if isinstance(max_records, bool) or not isinstance(max_records, int) or max_records < 1:
             raise IllegalArgumentError(f"max_records must be an int >= 1, got {max_records!r}")
-        if not isinstance(update_offsets, bool):
-            raise TypeError(f"update_offsets must be True or False, got {update_offsets!r}")
+        _check_flag("update_offsets", update_offsets)
         with self._lock:
             if self._subscribed_topics is None and not self._manual:
                 raise IllegalStateError(
@@ -373,8 +373,7 @@ class KafkaConsumer(
         ``commit_async`` callback or listener does not stop the close: every callback runs,
         the member leaves, the threads stop, then the first exception is raised (as Java's).
         """
-        if not isinstance(autocommit, bool):
-            raise TypeError(f"autocommit must be True or False, got {autocommit!r}")
+        _check_flag("autocommit", autocommit)
         if timeout_ms is not None:
             self._timeout_s(timeout_ms)
         if self._closed:

@@ -76,7 +76,7 @@ from pcmodel.cluster.errors import (
 from pcmodel.cluster.offsets import OFFSETS_TOPIC
 from pcmodel.cluster.transaction_log import TRANSACTION_TOPIC
 from pcmodel.topics.broker import AppendResult, FetchResult
-from pcmodel.topics.broker_checks import _check_list, _check_mapping
+from pcmodel.topics.broker_checks import _check_flag, _check_list, _check_mapping
 from pcmodel.topics.broker_transactions import _check_transactional_id
 from pcmodel.topics.consumer_group_errors import CoordinatorLoadInProgressError
 from pcmodel.topics.errors import (
@@ -220,8 +220,7 @@ class NodeConnection(NodeMetadata, ClusterConnection):
         producer's ongoing transaction holds the partition (``InvalidTxnStateError``, nothing
         appended); ``NotEnoughReplicasError`` (retriable) while the coordinator cannot tell.
         """
-        if not isinstance(transactional, bool):
-            raise TypeError(f"transactional must be True or False, got {transactional!r}")
+        _check_flag("transactional", transactional)
         if transactional:
             tp = validate_topic_partition((topic, partition))
             self._check_alive()
