@@ -324,6 +324,7 @@ def ported(code: str) -> str:
     return "\n".join(lines).replace("broker=broker", "bootstrap_servers=BOOTSTRAP")
 
 
+@pytest.mark.timeout(120)  # a broker and kafka-python's clients: 9 s on a busy machine
 def test_the_readme_topics_examples_carry_over_to_kafka_python():
     if importlib.util.find_spec("kafka") is None:
         pytest.skip("kafka-python is not installed")

@@ -28,7 +28,7 @@ SOURCES = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.py"))
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
 KERNEL = "python3"
 PAIRING = "ipynb,py:percent"
-CELL_TIMEOUT = 60  # seconds for one cell
+CELL_TIMEOUT = 120  # seconds for one cell, on a machine busy with other work too
 NOTEBOOK_BUDGET = 60  # seconds for a whole notebook on a 2-core machine (the lessons' promise)
 WIDGET = "application/vnd.jupyter.widget-view+json"
 
@@ -99,7 +99,7 @@ def test_kernel_runs_this_interpreter(tmp_path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-@pytest.mark.timeout(NOTEBOOK_BUDGET * 3)  # generous: a loaded CI machine is slower
+@pytest.mark.timeout(NOTEBOOK_BUDGET * 5)  # generous: a loaded CI machine is slower
 def test_notebook_runs_without_error(path):
     notebook = nbformat.read(path, as_version=4)
     started = time.perf_counter()

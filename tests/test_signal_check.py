@@ -53,6 +53,7 @@ OFFENDERS = textwrap.dedent("""\
 """)
 
 
+@pytest.mark.timeout(180)  # a pytest of its own: 12 s on a busy 2-core machine
 def test_each_offender_is_named_and_the_tests_after_it_run_unharmed(tmp_path):
     (tmp_path / "conftest.py").write_text(CONFTEST)
     (tmp_path / "test_offenders.py").write_text(OFFENDERS)
@@ -60,7 +61,7 @@ def test_each_offender_is_named_and_the_tests_after_it_run_unharmed(tmp_path):
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
          "-p", "no:randomly", "-o", "addopts=", "-o", "timeout=60", str(tmp_path)],
-        cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=50,
+        cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=150,
         # Started with the default dispositions, whatever this process was handed.
         preexec_fn=lambda: [signal.signal(s, signal.SIG_DFL)
                             for s in (signal.SIGINT, signal.SIGUSR1, signal.SIGUSR2)],

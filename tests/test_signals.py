@@ -23,7 +23,7 @@ import pytest
 from tests.conftest import wait_until
 
 pytestmark = [
-    pytest.mark.timeout(90),
+    pytest.mark.timeout(180),  # pythons started and signalled: slow on a busy machine
     pytest.mark.skipif(not os.path.isdir("/proc"), reason="watches processes through /proc"),
 ]
 

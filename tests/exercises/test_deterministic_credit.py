@@ -73,6 +73,7 @@ def test_a_race_is_caught_in_every_run(check, exercise, buggy, because):
     check(str(ROOT / exercise / "solution.py"))  # the reference passes
 
 
+@pytest.mark.timeout(180)  # 14 s on a busy 2-core machine
 def test_two_consumer_processes_without_a_mutex_are_caught_in_every_run():
     # A get() without the mutex: two consumers read the same slot only when the timing lets
     # them (the spawn check caught it in 1 grading of 6). Each transfer with several consumers
@@ -114,6 +115,7 @@ def test_a_mutant_race_is_caught_in_every_run(tmp_path, exercise, key, change, c
     check(str(ROOT / exercise / "solution.py"))  # the reference passes
 
 
+@pytest.mark.timeout(240)  # three gradings of a polling file: 25 s on a busy 2-core machine
 def test_a_caller_that_polls_its_producers_gets_the_same_credit_every_time():
     # The first item waits until the caller of run_pipeline() sleeps; a caller that polls
     # join() never quite does, and that wait, as long as a stall, used to be taken for a

@@ -18,6 +18,9 @@ from pcmodel.grading.mutation_operators import independent_swaps
 
 EXERCISES = discover()
 
+# Generating every mutant of a solution takes 7-12 s on a busy 2-core machine.
+pytestmark = pytest.mark.timeout(180)
+
 
 @pytest.mark.parametrize("exercise", EXERCISES, ids=[e.name for e in EXERCISES])
 def test_mutants_compile_differ_and_have_stable_keys(exercise):

@@ -58,7 +58,7 @@ def test_the_zoo_has_buffer_entries():
     assert len(ZOO) >= 12, ZOO
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(300)
 @pytest.mark.parametrize("path", ZOO, ids=[f"{p.parent.name[:2]}-{p.stem}" for p in ZOO])
 def test_each_zoo_buffer_is_found_and_replays(path):
     factory = load(path)
@@ -76,7 +76,7 @@ def test_each_zoo_buffer_is_found_and_replays(path):
             f"replay {attempt + 1} of {failure.replay_call} did not reproduce the trace")
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(300)
 @pytest.mark.parametrize("exercise", BUFFER_EXERCISES)
 @pytest.mark.parametrize("config", CONFIGS,
                          ids=["1p2c-cap1", "2p1c-cap2-lines", "2p1c-cap2-all-lines"])

@@ -12,6 +12,8 @@ import threading
 from concurrent import futures
 from concurrent.futures import thread as futures_thread
 
+import pytest
+
 from pcmodel.sched import FailureKind, explore_program, run_controlled, yield_point
 
 
@@ -43,6 +45,7 @@ class _NoLock:
         return None
 
 
+@pytest.mark.timeout(120)  # every schedule: 9 s on a busy 2-core machine
 def test_a_correct_pool_program_passes_every_schedule():
     result = explore_program(pool_counter({}, use_lock=True), preemption_bound=2)
     assert result.passed, str(result)

@@ -307,6 +307,7 @@ def test_well_formed_records_are_normalised():
     assert rec == NewRecord(b"k", b"v", (("h", b"1"),), None)
 
 
+@pytest.mark.timeout(60)  # 30 batches built twice: 3 s on a busy machine
 def test_a_batch_weighs_what_kafkas_record_format_encodes():
     builder_module = pytest.importorskip("kafka.record.default_records",
                                          reason="needs kafka-python's record writer")

@@ -35,7 +35,7 @@ from pcmodel.topics.broker import CLIENT_METHODS
 from pcmodel.topics.server import BrokerServer
 from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition
 
-pytestmark = pytest.mark.timeout(30)
+pytestmark = pytest.mark.timeout(90)  # a broker and its admin client: 5 s on a busy machine
 
 A0, A1 = TopicPartition("a", 0), TopicPartition("a", 1)
 EVERY_ACL = ACLFilter(None, "*", ACLOperation.ANY, ACLPermissionType.ANY, ResourcePatternFilter(
