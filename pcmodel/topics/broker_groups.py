@@ -98,14 +98,16 @@ class GroupsMixin:
         (see :mod:`pcmodel.topics.group_static`); ``supports_skip_assignment`` is JoinGroup v9's
         (KIP-814). A member of a consumer group (or joining one that has members) is answered
         at once, by that group (:mod:`pcmodel.topics.consumer_group_classic`).
-        Raises ``MemberIdRequiredError`` (with ``require_known_member_id``, for a
+        Raises ``InvalidGroupIdError``, then ``InvalidSessionTimeoutError`` (a session timeout
+        outside what a group accepts, a negative one included) before the group is looked
+        at, as Kafka's ``GroupCoordinatorService.joinGroup``; then
+        ``MemberIdRequiredError`` (with ``require_known_member_id``, for a
         dynamic member: join again with its ``member_id``), ``UnknownMemberIdError``,
         ``FencedInstanceIdError``, ``GroupMaxSizeReachedError`` (a new member, or one that
         had not rejoined a round already holding ``group_classic_max_size`` members, which is
         then removed from the group: Kafka's ``group.max.size``),
-        ``InconsistentGroupProtocolError``, ``InvalidSessionTimeoutError``,
-        ``InvalidGroupIdError``, ``TypeError`` / ``IllegalArgumentError`` for malformed
-        arguments.
+        ``InconsistentGroupProtocolError``, ``TypeError`` / ``IllegalArgumentError`` for
+        malformed arguments.
         """
         validate_group_id(group_id)
         _check_instance_id(group_instance_id)
@@ -115,7 +117,12 @@ class GroupsMixin:
             for p in protocols
         ):
             raise TypeError(f"protocols must be (name, metadata bytes) pairs, got {protocols!r}")
-        session = _check_int("session_timeout_ms", session_timeout_ms, 0, IllegalArgumentError)
+        session = _check_int("session_timeout_ms", session_timeout_ms, -INT32_MAX - 1,
+                             IllegalArgumentError, INT32_MAX)  # an int32 in JoinGroup
+        # As Kafka's GroupCoordinatorService.joinGroup: INVALID_SESSION_TIMEOUT (a negative
+        # one too) right after the group id, before the group is looked at, so before
+        # GROUP_MAX_SIZE_REACHED (which would also remove a member of a full round).
+        check_session_timeout(session)
         rebalance = session if rebalance_timeout_ms is None else _check_int(
             "rebalance_timeout_ms", rebalance_timeout_ms, 1, IllegalArgumentError, INT32_MAX
         )  # an int32 in JoinGroup, as in Kafka's group metadata
@@ -125,7 +132,6 @@ class GroupsMixin:
             self._check_offsets_retention()
             consumer = self._live_consumer_group(group_id)
             if consumer is not None and consumer.members:
-                check_session_timeout(session)
                 return consumer.classic_join(
                     member_id, protocol_type=protocol_type, protocols=protocols,
                     session_timeout_ms=session, rebalance_timeout_ms=rebalance,

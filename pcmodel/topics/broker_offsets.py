@@ -13,7 +13,8 @@ committed by the groups that track the topic (one that never committed holds it 
 start), and appends waiting for space go on when it rises.
 
 Deleting offsets follows Kafka's OffsetDelete: an ``Empty`` group loses the offsets asked for,
-and a group with members keeps those of the topics its members subscribe to. A group left
+and a group with members keeps those of the topics its members subscribe to (while it
+rebalances, those its last generation subscribed to; before its first, every topic). A group left
 ``Empty`` with no offset at all is deleted, as Kafka's coordinator drops it.
 
 Offsets expire (Kafka's offsets retention, :mod:`pcmodel.topics.group_offsets`): every commit
@@ -65,6 +66,23 @@ from pcmodel.topics.log import RetentionPolicy
 from pcmodel.topics.structs import OffsetAndMetadata, TopicPartition, validate_topic_partition
 
 __all__ = ["CommittedOffsetsMixin"]
+
+
+def _offset_delete_guarded(group: GroupCoordinator, asked: set[str]) -> set[str]:
+    """The topics whose offsets OffsetDelete keeps for a classic consumer group, as Kafka's
+    ``ClassicGroup.isSubscribedToTopic`` judges them: none while it is ``Empty``; while a
+    round is prepared, those of the generation before it (``generation_topics``: its members
+    may have rejoined with other subscriptions), and every topic ``asked`` for if the group
+    never had a generation (Kafka does not know its topics yet); otherwise its members'."""
+    if group.state is GroupState.EMPTY:
+        return set()
+    if group.state is GroupState.PREPARING_REBALANCE:
+        before = group.generation_topics
+        if before is not None and before[0] == group.generation:
+            return set(before[1])
+        if group.generation == 0:
+            return asked
+    return group.subscribed_topics()
 
 
 class CommittedOffsetsMixin:
@@ -197,7 +215,9 @@ class CommittedOffsetsMixin:
 
         Returns, per partition, ``None`` where its offset is gone (or there was none), else
         the error that kept it: ``GroupSubscribedToTopicError`` for a topic the group's members
-        subscribe to, ``UnknownTopicOrPartitionError`` for a partition that does not exist.
+        subscribe to (during a rebalance: its last generation's members, see
+        :func:`_offset_delete_guarded`), ``UnknownTopicOrPartitionError`` for a partition that
+        does not exist.
         A Kafka 4 consumer group (KIP-848) is answered so too, with or without members and
         whether or not it ever committed, as Kafka's ``OffsetMetadataManager.deleteOffsets``
         takes a group of either type. Returns at once. Raises ``GroupIdNotFoundError`` for an
@@ -226,7 +246,7 @@ class CommittedOffsetsMixin:
                         f"group {group_id!r} has members and is not a consumer group; its "
                         "offsets can be deleted once it is empty"
                     )
-                subscribed = set() if empty else group.subscribed_topics()
+                subscribed = _offset_delete_guarded(group, {tp.topic for tp in tps})
             counts = self._partition_counts()
             results: dict[TopicPartition, BrokerResponseError | None] = {}
             for tp in tps:

@@ -198,6 +198,10 @@ class GroupCoordinator(GroupMetadataMixin, GroupDeadlinesMixin, GroupRoundsMixin
     #: (new member id, old member, the generation it happened in); see
     #: :meth:`~pcmodel.topics.group_static.GroupStaticMixin._revert_static_member`.
     static_replacements: dict[str, tuple[str, _Member, int]] = field(default_factory=dict)
+    #: ``(generation, the topics its members subscribed to)``, taken when the generation
+    #: started (Kafka's ``subscribedTopics``, set by ``initNextGeneration``): what OffsetDelete
+    #: protects while the next round is prepared; ``None`` before the first generation.
+    generation_topics: tuple[int, frozenset[str]] | None = None
     #: The leader's assignment is being stored (a cluster's coordinator): the group stays
     #: ``CompletingRebalance`` and the followers wait until :meth:`assignment_stored`.
     storing: bool = False
@@ -238,20 +242,27 @@ class GroupCoordinator(GroupMetadataMixin, GroupDeadlinesMixin, GroupRoundsMixin
         A static one (``group_instance_id``) takes the place of the member holding its instance
         id, if any (:mod:`pcmodel.topics.group_static`; ``supports_skip_assignment`` is
         JoinGroup v9's). Raises ``InvalidSessionTimeoutError``,
-        ``InconsistentGroupProtocolError`` (no protocol shared with the members, or another
-        protocol type), ``UnknownMemberIdError`` (the member was removed: join again with
-        ``member_id=""``), ``FencedInstanceIdError`` (another member holds the instance id).
+        ``InconsistentGroupProtocolError`` (no protocol shared with the members, the joiner
+        as it was before this join included, or another protocol type: Kafka's
+        ``classicGroupJoinExistingMember``), ``UnknownMemberIdError`` (the member was removed:
+        join again with ``member_id=""``), ``FencedInstanceIdError`` (another member holds the
+        instance id).
         """
         check_session_timeout(session_timeout_ms)
         protocols = tuple((str(name), bytes(metadata)) for name, metadata in protocols)
         now = self.clock()
         self.expire(now)
         self._check_alive()
-        if not self._supports(protocol_type, protocols, member_id):
+        # Kafka's ClassicGroup.supportsProtocols counts every member as it is now, the joiner's
+        # current protocols included: a member of a group that has members must share the
+        # group's protocol type, and a protocol every member supports *before* it rejoins (a
+        # sole member cannot switch to another type or assignor by rejoining).
+        if not self._supports(protocol_type, protocols, ""):
             raise InconsistentGroupProtocolError(
                 f"protocols {[name for name, _ in protocols]} (type {protocol_type!r}) share "
                 f"none with the members of group {self.group_id!r} (type "
-                f"{self.protocol_type!r}); give every member a common assignor"
+                f"{self.protocol_type!r}), a rejoining member's current ones included; give "
+                "every member a common assignor"
             )
         if group_instance_id is not None:
             if member_id == "":
@@ -409,18 +420,20 @@ class GroupCoordinator(GroupMetadataMixin, GroupDeadlinesMixin, GroupRoundsMixin
         ``FencedInstanceIdError`` when another member holds ``group_instance_id``.
         """
         self.expire(self.clock())
-        if group_instance_id is not None:
-            if member_id == "":
-                holder = self._static_member_id(group_instance_id)
-                if holder is None:
-                    raise UnknownMemberIdError(
-                        f"no member of group {self.group_id!r} has group_instance_id "
-                        f"{group_instance_id!r}")
-                member_id = holder
-            self._check_instance(member_id, group_instance_id)
-        if self.pending_members.pop(member_id, None) is not None:
+        # Kafka's order (GroupMetadataManager.classicGroupLeaveToClassicGroup): a member named
+        # by its instance id alone, then a member told MEMBER_ID_REQUIRED (whatever instance id
+        # the request names), then validateMember's instance id and member id checks.
+        if member_id == "" and group_instance_id is not None:
+            holder = self._static_member_id(group_instance_id)
+            if holder is None:
+                raise UnknownMemberIdError(
+                    f"no member of group {self.group_id!r} has group_instance_id "
+                    f"{group_instance_id!r}")
+            member_id = holder
+        elif self.pending_members.pop(member_id, None) is not None:
             self._maybe_complete_join(self.clock())
             return
+        self._check_instance(member_id, group_instance_id)
         if member_id not in self.members:
             raise UnknownMemberIdError(f"member {member_id!r} is not in group {self.group_id!r}")
         self._remove(member_id)

@@ -87,9 +87,13 @@ class GroupRoundsMixin:
         self.generation += 1
         if not self.members:
             self.protocol = None
+            self.generation_topics = (self.generation, frozenset())
             self._transition(GroupState.EMPTY)
             return
         self.protocol = self._select_protocol()
+        # Kafka's ClassicGroup.initNextGeneration computes the subscribed topics here, once a
+        # generation: OffsetDelete judges a round that follows by them (see generation_topics).
+        self.generation_topics = (self.generation, frozenset(self.subscribed_topics()))
         self._transition(GroupState.COMPLETING_REBALANCE)
         self.pending_sync = set(self.members)
         self.sync_deadline = now + max(m.rebalance_timeout for m in self.members.values())
