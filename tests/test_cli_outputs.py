@@ -164,6 +164,7 @@ def test_a_command_started_with_standard_output_closed_runs(tmp_path):
     assert json.loads((tmp_path / "run.json").read_text())["runs"]
 
 
+@pytest.mark.timeout(180)  # 8 s on a busy 2-core machine
 def test_a_bitmap_too_large_to_open_is_refused_before_the_runs(tmp_path, capsys):
     # Six stacked runs at 700 dpi: 7,000 x 29,000 pixels, which Pillow refuses to open and
     # which took gigabytes to draw. A vector chart of the same runs is fine.

@@ -55,6 +55,9 @@ from tests.buffers.interrupting import landings, positions
 
 FORK = multiprocessing.get_context("fork")
 MAXSIZE = 4
+# Every bytecode position of a call is interrupted in turn: 6 s of a process case on a busy
+# 2-core machine; the timeout only catches a hang.
+pytestmark = pytest.mark.timeout(180)
 SOON = 2.0  # seconds a peer's check may take before it counts as a hang
 CASES = [(variant, backend) for variant in ("condition", "semaphore", "queue")
          for backend in ("thread", "process")

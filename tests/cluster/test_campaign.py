@@ -208,14 +208,15 @@ def test_process_mode_campaign_with_real_sigkills_keeps_every_invariant():
     # offsets never back, replicas identical at the end.
     settings = CampaignSettings(acks="all", idempotent=True, mode="processes",
                                 duration=2.0 if len(PROCESS_SEEDS) == 3 else 3.0)
-    kills = stops = acknowledged = 0
+    kills = stops = 0
     for seed in PROCESS_SEEDS:
         report = run_once(seed, settings)
         assert report.ok and not report.lost and not report.duplicates, report.scenario()
         assert "--mode processes" in report.scenario()
+        # The producer got through in every run (how far depends on the machine's load: the
+        # runs last seconds of real time).
+        assert report.acknowledged > 0, report.scenario()
         kills += report.kills
         stops += report.stops
-        acknowledged += report.acknowledged
     assert kills >= len(PROCESS_SEEDS) // 2  # the plans did kill brokers
     assert stops >= 1  # and stopped some (controlled shutdowns of broker processes)
-    assert acknowledged > 10 * len(PROCESS_SEEDS)  # and the producer got through
