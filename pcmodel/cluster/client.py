@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Container, Iterable, Mapping, Sequence
+from collections.abc import Collection, Container, Iterable, Mapping, Sequence
 from typing import Any
 
 from pcmodel.cluster.client_data import DataRequestsMixin
@@ -134,7 +134,7 @@ class ClusterConnection(DataRequestsMixin, OffsetLookupsMixin, GroupRequestsMixi
                      retention_records: int | None = None, retention_ms: int | None = None,
                      retention_policy: str = "delete", configs: Mapping[str, Any] | None = None,
                      replica_assignment: Sequence[Sequence[int]] | None = None,
-                     **_: Any) -> None:
+                     created_with: Collection[str] = (), **_: Any) -> None:
         """Create a replicated topic (``replication_factor=None``: the cluster's default).
 
         Checked in the order of Kafka's controller (``ReplicationControlManager.
@@ -148,7 +148,8 @@ class ClusterConnection(DataRequestsMixin, OffsetLookupsMixin, GroupRequestsMixi
         :func:`~pcmodel.topics.replica_placement.check_replication_factor`). Raises
         ``IllegalStateError`` for a ``"block"`` topic before anything else, and the other
         errors of ``Cluster.create_topic``; ``TypeError`` for ``configs`` that are not a
-        mapping.
+        mapping. ``created_with``: the topics its CreateTopics request created before it, which
+        it may collide with, as in Kafka (see ``Cluster.create_topic``).
         """
         if configs is not None:
             _check_mapping("configs", configs, "config name to value")
@@ -156,7 +157,7 @@ class ClusterConnection(DataRequestsMixin, OffsetLookupsMixin, GroupRequestsMixi
             raise IllegalStateError("a replicated topic keeps retention_policy='delete'; "
                                     "'block' waits on consumer groups, which one broker holds")
         check_topic_name(name)
-        check_new_topic_name(name, self._cluster.topic_ids())  # internal topics too
+        check_new_topic_name(name, self._cluster.topic_ids(), created_with)  # internal too
         topic_options(configs, replicates=True)  # InvalidConfigurationError
         if replica_assignment is None:
             replication_factor_on(self, -1 if replication_factor is None else replication_factor,
@@ -166,7 +167,7 @@ class ClusterConnection(DataRequestsMixin, OffsetLookupsMixin, GroupRequestsMixi
             min_insync_replicas=min_insync_replicas,
             unclean_leader_election_enable=unclean_leader_election_enable,
             retention_records=retention_records, retention_ms=retention_ms, configs=configs,
-            replica_assignment=replica_assignment)
+            replica_assignment=replica_assignment, created_with=created_with)
 
     def describe_topic_configs(self, name: str) -> list[ConfigEntry]:
         """Every config of topic ``name`` (see ``Cluster.describe_topic_configs``)."""
@@ -243,10 +244,18 @@ class ClusterConnection(DataRequestsMixin, OffsetLookupsMixin, GroupRequestsMixi
 
     def list_topics(self) -> dict[str, int]:
         """``{topic: partitions}``, internal topics (``__consumer_offsets``) left out."""
+        return {t: n for t, n in self._topic_counts().items() if not t.startswith("__")}
+
+    def internal_topics(self) -> dict[str, int]:
+        """``{topic: partitions}`` of the internal topics (``__consumer_offsets``, and
+        ``__transaction_state`` once a transactional id created it): those :meth:`list_topics`
+        leaves out and a describe of them by name answers, as Kafka's Metadata does."""
+        return {t: n for t, n in self._topic_counts().items() if t.startswith("__")}
+
+    def _topic_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
         for tp in self._cluster.metadata():
-            if not tp.topic.startswith("__"):
-                counts[tp.topic] = max(counts.get(tp.topic, 0), tp.partition + 1)
+            counts[tp.topic] = max(counts.get(tp.topic, 0), tp.partition + 1)
         return dict(sorted(counts.items()))
 
     def partitions_for(self, topic: str, *, auto_create: bool = False) -> set[int]:

@@ -155,7 +155,10 @@ class ClusterNode(LocalReplicas, NodeMarkers):
                      config: TopicConfig, **topic_settings) -> None:
         """Create topic ``name`` (``count`` partitions) on the local broker, and a replica for
         each partition hosted here; the other local logs stay empty."""
-        self.broker.create_topic(name, count, **topic_settings)
+        # The controller judged the name: no local topic may refuse it as colliding (a.b and
+        # a_b that one request created both exist, as in Kafka).
+        self.broker.create_topic(name, count, created_with=self.broker.topic_ids(),
+                                 **topic_settings)
         for p in range(count):
             self.broker.set_high_watermark(name, p, 0)  # nothing committed yet
         for tp in tps:

@@ -35,7 +35,7 @@ that moment keeps its offsets of the topic.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
@@ -89,6 +89,7 @@ class TopicAdmin:
         retention_ms: int | None = None,
         configs: Mapping[str, Any] | None = None,
         replica_assignment: Sequence[Sequence[int]] | None = None,
+        created_with: Collection[str] = (),
     ) -> None:
         """Create a replicated topic; each partition gets ``replication_factor`` replicas.
 
@@ -114,13 +115,16 @@ class TopicAdmin:
         existing topic's only by ``.`` against ``_`` (Kafka's words for both). Only the
         ``"delete"`` retention policy replicates (a ``"block"`` topic waits on consumer groups,
         which live on one broker). The name and a topic it would collide with are checked
-        first, whatever else is wrong, as Kafka's controller checks them.
+        first, whatever else is wrong, as Kafka's controller checks them; ``created_with``
+        are the topics its CreateTopics request created before it, which it may collide with,
+        as Kafka's controller checks collisions against the topics that existed before the
+        request only (:func:`~pcmodel.topics.topic_settings.check_new_topic_name`).
         """
         # Kafka's order: the name, then the topics it would collide with (checked again
         # under the lock below, where it counts), then everything else.
         check_topic_name(name)
         with self._lock:
-            check_new_topic_name(name, self.controller.topics)
+            check_new_topic_name(name, self.controller.topics, created_with)
         if replica_assignment is not None:
             if isinstance(replica_assignment, (str, bytes)) or not isinstance(
                     replica_assignment, Sequence) or not replica_assignment:
@@ -164,7 +168,7 @@ class TopicAdmin:
         with self._lock:
             self._check_open()
             # Among every topic, internal ones too, as Kafka's controller checks a new name.
-            check_new_topic_name(name, self.controller.topics)
+            check_new_topic_name(name, self.controller.topics, created_with)
             tps = self.controller.create_topic(name, partitions, config, replica_assignment)
             self._topic_configs[name] = overrides
             self._add_replicas(name, partitions, tps, config,

@@ -70,14 +70,16 @@ class MetadataAdminMixin:
         topic), and ``authorized_operations`` names every operation on a topic, as
         a Kafka broker without an authorizer answers (there are no ACLs here). A missing
         topic has ``error_code`` 3 (unknown topic) and no partitions, as in Kafka's metadata
-        response. On a cluster each partition is as the controller last decided it (a
+        response. An internal topic (a cluster's ``__consumer_offsets``) is described when
+        named, with ``is_internal`` true, and left out of "all", as Kafka's Metadata and the
+        Java ``Admin`` do. On a cluster each partition is as the controller last decided it (a
         partition without a leader has leader ``-1`` and ``error_code`` 5,
         LEADER_NOT_AVAILABLE); a lone broker is node 0, leading every one in epoch 0.
         Raises ``TypeError`` for a bare str (pass ``["orders"]``).
         """
         self._check_open()
         names = None if topics is None else _check_list("topics", topics)
-        counts = self._conn.list_topics()
+        counts = self._described_counts(names)
         ids = self._topic_ids()
         if names is None:
             names = sorted(counts)
@@ -89,7 +91,7 @@ class MetadataAdminMixin:
                 "error_code": 0 if count is not None else 3,
                 "name": name,
                 "topic_id": str(ids[name]) if count is not None and name in ids else None,
-                "is_internal": False,
+                "is_internal": name.startswith("__"),
                 "partitions": [
                     {"error_code": 5 if p.leader < 0 else 0, "partition_index": p.partition,
                      "leader_id": p.leader, "leader_epoch": p.leader_epoch,
@@ -148,14 +150,15 @@ class MetadataAdminMixin:
         topic asked with INVALID_REQUEST (42). Partitions are as :meth:`describe_topics` shows
         them, a partition without a leader with leader ``-1`` and no error; "every topic" is
         every topic :meth:`list_topics` lists (a cluster's internal ``__consumer_offsets``
-        left out, as there). Raises ``TypeError`` for a bare str (pass ``["orders"]``) or a
-        ``cursor`` that is not a mapping of a str ``topic_name`` and an int
-        ``partition_index``, ``ValueError`` for one that lacks either.
+        left out, as there), and an internal topic named is described. Raises ``TypeError``
+        for a bare str (pass ``["orders"]``) or a ``cursor`` that is not a mapping of a str
+        ``topic_name`` and an int ``partition_index``, ``ValueError`` for one that lacks
+        either.
         """
         self._check_open()
         names = _check_list("topics", topics)
         at = None if cursor is None else _check_cursor(cursor)
-        existing = self._conn.list_topics()
+        existing = self._described_counts(names)
         every = not names
         counts = dict(existing) if every else {name: existing.get(name) for name in names}
         try:
@@ -223,6 +226,17 @@ class MetadataAdminMixin:
         if own is None:  # a cluster's connection: the cluster itself keeps them
             own = getattr(self._given, "topic_ids", None)
         return own() if callable(own) else {}
+
+    def _described_counts(self, names: list[str] | None) -> dict[str, int]:
+        """``{topic: partitions}`` a describe of ``names`` (``None`` or empty: every topic)
+        may answer: the topics :meth:`list_topics` lists, and the internal ones named (a
+        cluster's ``__consumer_offsets``), as Kafka's Metadata describes an internal topic
+        asked for by name (``KafkaApis.getTopicMetadata``, ``Topic.isInternal``)."""
+        counts = dict(self._conn.list_topics())
+        if names and self._replicated():
+            internal = self._conn.internal_topics()
+            counts.update({name: internal[name] for name in names if name in internal})
+        return counts
 
     def _partition_replicas(self, name: str, count: int) -> list[PartitionReplicas]:
         """Each partition's leader, epoch and replicas (every part of the client reads them

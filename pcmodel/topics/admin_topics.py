@@ -131,7 +131,9 @@ class TopicsAdminMixin:
         ``InvalidTopicError``, ``InvalidPartitionsError``, ...) is raised after the others were
         tried, as kafka-python raises from the response. A name given twice is created for
         neither entry: it is answered once, after the others, ``InvalidRequestError``
-        "Duplicate topic name.", as Kafka answers; ``"__cluster_metadata"`` (a KRaft
+        "Duplicate topic name.", as Kafka answers. Two names that differ only by ``.`` against
+        ``_`` are both created, as Kafka's controller checks collisions only against the
+        topics that existed before the request; ``"__cluster_metadata"`` (a KRaft
         cluster's own log) is never created: it is answered last, ``InvalidRequestError``
         "Creation of internal topic __cluster_metadata is prohibited.". A config given as
         ``None`` is ``InvalidConfigurationError`` "Null value not supported for topic configs:
@@ -149,13 +151,14 @@ class TopicsAdminMixin:
         once, twice = _named_once([spec.name for spec in specs])
         results, first_error = [], None
         to_create = [spec for spec in specs if spec.name in once and spec.name != METADATA_TOPIC]
+        made: list[str] = []  # may be collided with, as in Kafka: check_new_topic_name
         for spec in to_create:
             error = None
             partitions, replication = spec.num_partitions, 1
             try:  # in the order of Kafka's checks: name and clashes first, then the rest
                 check_topic_name(spec.name)
                 # Every topic, internal ones included (Kafka checks against them all).
-                check_new_topic_name(spec.name, self._conn.topic_ids())
+                check_new_topic_name(spec.name, self._conn.topic_ids(), made)
                 partitions, kwargs = self._create_arguments(spec)
                 if "replica_assignment" in kwargs:
                     replication = len(kwargs["replica_assignment"][0])
@@ -164,7 +167,10 @@ class TopicsAdminMixin:
                                    or self._conn.default_replication_factor)
                 check_new_topic_size(partitions, spec.topic_configs or {})  # validate_only too
                 if not validate_only:
+                    if made:
+                        kwargs["created_with"] = tuple(made)
                     self._conn.create_topic(spec.name, partitions, **kwargs)
+                    made.append(spec.name)
             except BrokerResponseError as exc:
                 error = exc
             created = error is None and not validate_only

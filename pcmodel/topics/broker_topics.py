@@ -34,10 +34,7 @@ from pcmodel.topics.broker_checks import (
 from pcmodel.topics.errors import (
     BrokerResponseError,
     IllegalArgumentError,
-    InvalidRequestError,
-    InvalidTopicError,
     OffsetOutOfRangeError,
-    TopicAlreadyExistsError,
     UnknownTopicOrPartitionError,
 )
 from pcmodel.topics.log import LogBytes, PartitionLog, RetentionPolicy
@@ -50,19 +47,15 @@ from pcmodel.topics.structs import (
     TopicPartition,
     validate_topic_partition,
 )
-from pcmodel.topics.topic_settings import check_new_topic, check_topic_name
+from pcmodel.topics.topic_settings import (  # the name checks, re-exported from here too
+    METADATA_TOPIC,
+    check_new_topic,
+    check_new_topic_name,
+    check_topic_name,
+)
 
-__all__ = [
-    "METADATA_TOPIC",
-    "TopicAdminMixin",
-    "TopicDescription",
-    "check_new_topic_name",
-    "delete_records_arguments",
-    "delete_records_target",
-]
-
-#: A KRaft cluster's own metadata log, which Kafka's CreateTopics never creates.
-METADATA_TOPIC = "__cluster_metadata"
+__all__ = ["METADATA_TOPIC", "TopicAdminMixin", "TopicDescription", "check_new_topic_name",
+           "delete_records_arguments", "delete_records_target"]
 
 
 class TopicDescription(NamedTuple):
@@ -113,6 +106,7 @@ class TopicAdminMixin:
         variant: str = "condition",
         instrument: str = "off",
         configs: Mapping[str, Any] | None = None,
+        created_with: Collection[str] = (),
     ) -> None:
         """Create topic ``name`` with ``partitions`` empty partition logs.
 
@@ -131,6 +125,8 @@ class TopicAdminMixin:
         :mod:`~pcmodel.topics.topic_configs` says which exist and what each does), kept and
         described by :meth:`describe_topic_configs`; ``retention_ms`` is the same as
         ``configs={"retention.ms": ...}``.
+        ``created_with``: the topics its CreateTopics request created before it, which it may
+        collide with, as in Kafka (:func:`check_new_topic_name`).
         Raises as :func:`check_new_topic_name` for the name, ``InvalidTopicError`` for an
         illegal one, ``InvalidPartitionsError``, ``InvalidConfigurationError`` for a config,
         ``IllegalArgumentError`` / ``TypeError`` for other bad settings (``retention_ms`` and
@@ -145,7 +141,7 @@ class TopicAdminMixin:
             configs=configs)
         with self._lock:
             self._check_open()
-            check_new_topic_name(name, self._topics)
+            check_new_topic_name(name, self._topics, created_with)
             topic = _Topic(name, [], settings.policy, settings.retention_records,
                            settings.retention_ms, settings.retention_bytes, settings.variant,
                            settings.instrument, set(), settings.configs)
@@ -445,22 +441,6 @@ class TopicAdminMixin:
         # partitions in the metadata and rejoins, which starts a rebalance.
         self._metadata_version += 1
         self._data_arrived.notify_all()
-
-
-def check_new_topic_name(name: str, existing: Collection[str]) -> None:
-    """Raise what Kafka answers a new topic ``name`` among the ``existing`` topics, in its words:
-    ``InvalidRequestError`` for :data:`METADATA_TOPIC`, ``TopicAlreadyExistsError`` if a topic
-    has that name, ``InvalidTopicError`` if one differs from it only by a ``.`` against a ``_``
-    (Kafka names a topic's metrics with its ``.`` turned into ``_``: they would share them)."""
-    if name == METADATA_TOPIC:
-        raise InvalidRequestError(f"Creation of internal topic {name} is prohibited.")
-    if name in existing:
-        raise TopicAlreadyExistsError(f"Topic '{name}' already exists.")
-    if "." in name or "_" in name:
-        unified = name.replace(".", "_")
-        for other in sorted(existing):
-            if other.replace(".", "_") == unified:
-                raise InvalidTopicError(f"Topic '{name}' collides with existing topic: {other}")
 
 
 def delete_records_arguments(offsets: Mapping[TopicPartition, int]

@@ -12,7 +12,7 @@ Prior art: Kafka's ``Topic.validate`` (legal names) and ``LogConfig.validate``.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, NamedTuple
 
 from pcmodel.buffers import VARIANTS
@@ -20,8 +20,10 @@ from pcmodel.topics.broker_checks import _check_int
 from pcmodel.topics.errors import (
     IllegalArgumentError,
     InvalidPartitionsError,
+    InvalidRequestError,
     InvalidTopicError,
     PolicyViolationError,
+    TopicAlreadyExistsError,
 )
 from pcmodel.topics.log import RetentionPolicy
 from pcmodel.topics.topic_configs import check_topic_configs, topic_options
@@ -29,9 +31,11 @@ from pcmodel.topics.topic_configs import check_topic_configs, topic_options
 __all__ = [
     "INSTRUMENT_LEVELS",
     "MAX_RECORDS_PER_OPERATION",
+    "METADATA_TOPIC",
     "TopicSettings",
     "block_policy_conflict",
     "check_new_topic",
+    "check_new_topic_name",
     "check_new_topic_size",
     "check_operation_size",
     "check_topic_name",
@@ -41,6 +45,8 @@ _LEGAL_TOPIC = re.compile(r"[a-zA-Z0-9._-]+")
 _MAX_TOPIC_LENGTH = 249
 #: How much a ``"block"`` topic's waiting for space is recorded (layer 1's levels).
 INSTRUMENT_LEVELS = ("off", "counters", "timeline")
+#: A KRaft cluster's own metadata log, which Kafka's CreateTopics never creates.
+METADATA_TOPIC = "__cluster_metadata"
 
 
 class TopicSettings(NamedTuple):
@@ -79,6 +85,29 @@ def check_topic_name(name: object) -> str:
     if reason is not None:
         raise InvalidTopicError(f"Topic name is invalid: {reason}")
     return name
+
+
+def check_new_topic_name(name: str, existing: Collection[str],
+                         created_with: Collection[str] = ()) -> None:
+    """Raise what Kafka answers a new topic ``name`` among the ``existing`` topics, in its words:
+    ``InvalidRequestError`` for :data:`METADATA_TOPIC`, ``TopicAlreadyExistsError`` if a topic
+    has that name, ``InvalidTopicError`` if one differs from it only by a ``.`` against a ``_``
+    (Kafka names a topic's metrics with its ``.`` turned into ``_``: they would share them).
+
+    ``created_with`` are the topics created earlier by the same CreateTopics request: ``name``
+    may collide with those, for Kafka's controller checks collisions only against the topics
+    that existed before the request (``ReplicationControlManager.validateNewTopicNames`` reads
+    ``topicsWithCollisionChars``, which only ``replay`` of a committed ``TopicRecord`` fills, once
+    the whole request is done), so ``a.b`` and ``a_b`` in one request are both created."""
+    if name == METADATA_TOPIC:
+        raise InvalidRequestError(f"Creation of internal topic {name} is prohibited.")
+    if name in existing:
+        raise TopicAlreadyExistsError(f"Topic '{name}' already exists.")
+    if "." in name or "_" in name:
+        unified = name.replace(".", "_")
+        for other in sorted(existing):
+            if other.replace(".", "_") == unified and other not in created_with:
+                raise InvalidTopicError(f"Topic '{name}' collides with existing topic: {other}")
 
 
 def block_policy_conflict(options: Mapping[str, Any], overrides: Mapping[str, str]) -> str | None:

@@ -82,16 +82,8 @@ except ImportError:  # the pure-Python codec of the kafka extra
 
     CODEC_LIBRARY = "kafka-python"
 
-__all__ = [
-    "CODEC_LIBRARY",
-    "MAX_DECOMPRESSED_BYTES",
-    "BatchRejected",
-    "ProducedBatch",
-    "compression_available",
-    "decode_batch",
-    "encode_records",
-    "is_transactional",
-]
+__all__ = ["CODEC_LIBRARY", "MAX_DECOMPRESSED_BYTES", "BatchRejected", "ProducedBatch",
+           "compression_available", "decode_batch", "encode_records", "is_transactional"]
 
 #: Codec numbers of the batch attributes (Kafka's), with the name and "is it installed".
 _CODECS = {
@@ -140,8 +132,8 @@ MAX_DECOMPRESSED_BYTES = 100 * 1024 * 1024
 
 class BatchRejected(Exception):  # noqa: N818 - the batch is rejected, with Kafka's error code
     """A produced batch the broker must refuse: ``code`` is Kafka's error code for it.
-    ``by_validator``: Kafka refuses it in its log's validator (``LogValidator.validateBatch``),
-    not before, so its answer carries the partition's log start offset."""
+    ``by_validator``: Kafka refuses it in its log's validator (``LogValidator``), not before,
+    so its answer carries the partition's log start offset."""
 
     def __init__(self, code: int, message: str, *, by_validator: bool = False) -> None:
         super().__init__(message)
@@ -231,8 +223,8 @@ def decode_batch(data: bytes | None, produce_version: int = _FIRST_ZSTD_PRODUCE)
     transactional one without a producer id (INVALID_RECORD), or holds records that do not
     decode as its header announces them (INVALID_RECORD, as Kafka's ``DefaultRecord`` refuses
     them). A compressed batch is decompressed up to :data:`MAX_DECOMPRESSED_BYTES` only: past
-    it MESSAGE_TOO_LARGE, a payload not valid for its codec CORRUPT_MESSAGE. Nothing is returned
-    unless every record decoded.
+    it MESSAGE_TOO_LARGE, a payload not valid for its codec UNKNOWN_SERVER_ERROR (as Kafka
+    answers its codec's bare ``KafkaException``). Nothing is returned unless all decoded.
     """
     _check_frame(data, produce_version)
     batch = DefaultRecordBatch(data := bytes(data))
@@ -309,8 +301,11 @@ def _decompressed(data: bytes, name: str, limit: int) -> bytes:
     except KafkaConfigurationError as exc:
         raise BatchRejected(kafka_errors.UnsupportedCompressionTypeError.errno, str(exc)) from None
     except ValueError as exc:
-        raise BatchRejected(kafka_errors.CorruptRecordError.errno,
-                            f"record batch does not decode: {exc}") from None
+        # Kafka's codecs throw a bare KafkaException (GzipCompression.wrapForInput; the
+        # DefaultRecordBatch iterator's "Failed to decompress record stream"): appendToLocalLog's
+        # "case t: Throwable" answers it UNKNOWN_SERVER_ERROR (Errors.forException), log start.
+        raise BatchRejected(kafka_errors.UnknownError.errno, str(exc),
+                            by_validator=True) from None
     plain = bytearray(data[:_HEADER_SIZE]) + records
     _LENGTH.pack_into(plain, _LENGTH_OFFSET, len(plain) - 12)
     (attributes,) = _ATTRIBUTES.unpack_from(plain, _ATTRIBUTES_OFFSET)

@@ -15,9 +15,10 @@ not exist is UNKNOWN_TOPIC_OR_PARTITION whatever its batch holds: Kafka looks it
 A batch whose header Kafka's ``LogValidator`` refuses (a base offset other than 0, a count that
 does not match its offset range, a producer id without a sequence) or whose records do not
 decode as the header announces them is INVALID_RECORD (see
-:func:`~pcmodel.wire.records.decode_batch`); a CRC mismatch is CORRUPT_MESSAGE. Two
-differences, on purpose: a compressed payload not valid for its codec is CORRUPT_MESSAGE (in
-Kafka its codec throws a bare ``KafkaException``, answered UNKNOWN_SERVER_ERROR); and a
+:func:`~pcmodel.wire.records.decode_batch`); a CRC mismatch is CORRUPT_MESSAGE. A compressed
+payload not valid for its codec is UNKNOWN_SERVER_ERROR with the partition's log start offset,
+as Kafka answers the bare ``KafkaException`` its codec throws (a Java producer does not retry
+it, as it would CORRUPT_MESSAGE). One difference, on purpose: a
 compressed batch is decompressed only up to
 :data:`~pcmodel.wire.records.MAX_DECOMPRESSED_BYTES` (100 MiB, what one request may carry),
 past which it is MESSAGE_TOO_LARGE. Kafka weighs only the compressed bytes against

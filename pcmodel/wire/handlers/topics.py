@@ -22,7 +22,9 @@ answered once, INVALID_REQUEST "Duplicate topic name.", after the other topics, 
 A new topic is checked in the order of Kafka's controller (``ReplicationControlManager.
 createTopics``), so that each mistake is answered as Kafka answers it: its name
 (INVALID_TOPIC_EXCEPTION, also for a name that differs from an existing topic's only by ``.``
-against ``_``), a topic of that name (TOPIC_ALREADY_EXISTS, whatever else is wrong), its
+against ``_``, though not from one the same request created: Kafka checks against the topics
+that existed before the request, so ``a.b`` and ``a_b`` in one request are both created), a
+topic of that name (TOPIC_ALREADY_EXISTS, whatever else is wrong), its
 configs (INVALID_CONFIG, "Null value not supported..." for one without a value), then its
 replicas placed by hand, or else its replication factor (below 1: INVALID_REPLICATION_FACTOR),
 its partition count (INVALID_PARTITIONS) and the factor against the brokers.
@@ -117,14 +119,15 @@ def _partition_count(ctx: RequestContext, topic: Any
     return partitions, rf, None
 
 
-def _create_one(ctx: RequestContext, topic: Any,
-                validate_only: bool) -> tuple[int, str | None, int, int]:
+def _create_one(ctx: RequestContext, topic: Any, validate_only: bool,
+                made: list[str]) -> tuple[int, str | None, int, int]:
     """``(error code, message, partitions, replication factor)`` of one topic, checked in
-    the order of Kafka's controller: its name, a topic it would clash with, its configs,
-    then its partitions and replicas; ``validate_only`` stops there."""
+    the order of Kafka's controller: its name, a topic it would clash with (not one of
+    ``made``, the request's topics created before it), its configs, then its partitions
+    and replicas; ``validate_only`` stops there. A topic created is added to ``made``."""
     try:
         check_topic_name(topic.name)
-        check_new_topic_name(topic.name, ctx.broker.topic_ids())  # internal topics too
+        check_new_topic_name(topic.name, ctx.broker.topic_ids(), made)  # internal ones too
         unset = [config.name for config in topic.configs or () if config.value is None]
         if unset:
             raise _Refused(kafka_errors.InvalidConfigurationError.errno,
@@ -140,7 +143,10 @@ def _create_one(ctx: RequestContext, topic: Any,
                 options["replica_assignment"] = placed
         check_new_topic_size(partitions, configs)  # validate_only too
         if not validate_only:
+            if made:
+                options["created_with"] = tuple(made)
             ctx.broker.create_topic(topic.name, partitions, **options)
+            made.append(topic.name)
     except _Refused as exc:
         return exc.code, error_message(exc), -1, -1
     except Exception as exc:
@@ -162,8 +168,9 @@ def handle_create_topics(ctx: RequestContext, request: Any) -> Any:
     """Create each topic (or only validate, with ``validate_only``)."""
     results = []
     topics, duplicates = _split_duplicates([(t.name, t) for t in request.topics])
+    made: list[str] = []
     for _, topic in topics:
-        code, message, partitions, rf = _create_one(ctx, topic, request.validate_only)
+        code, message, partitions, rf = _create_one(ctx, topic, request.validate_only, made)
         created = code == 0 and not request.validate_only
         results.append(CreateTopicsResponse.CreatableTopicResult(
             name=topic.name, error_code=code, error_message=message,
