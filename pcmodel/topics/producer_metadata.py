@@ -148,12 +148,22 @@ class ProducerMetadataMixin:
             remaining = deadline - self._clock()
             if remaining <= 0:
                 return
+            wait = min(remaining, CLOSE_CHECK_S)
+            started = self._clock()
             try:
-                if conn.await_metadata_change(version, min(remaining, CLOSE_CHECK_S)) != version:
+                if conn.await_metadata_change(version, wait) != version:
                     return
             except IllegalStateError:  # the connection to a broker process closed by close()
                 if self._state is ProducerState.OPEN:
                     raise
+            # A closed in-process broker answers at once: the rest of the slice is waited out
+            # here, where close() still wakes it, so as not to ask again and again until
+            # max_block_ms (as a Java producer whose broker is gone waits out max.block.ms).
+            left = wait - (self._clock() - started)
+            if left > 0:
+                with self._lock:
+                    if self._state is ProducerState.OPEN:
+                        self._batch_ready.wait(left)
 
     def partitions_for(self, topic: str) -> set[int]:
         """The partition numbers of ``topic`` (asks the broker).

@@ -115,3 +115,44 @@ def test_close_ends_a_partitions_for_waiting_for_its_topic_in_its_own_words(brok
     assert not asker.is_alive(), "partitions_for() waited out max_block_ms"
     assert isinstance(outcome.get("error"), IllegalStateError), outcome
     assert outcome["error"].args[0].startswith("partitions_for() on a closed KafkaProducer")
+
+
+class CountingBroker(Broker):
+    """A broker that counts the waits for its metadata to change."""
+
+    def __init__(self) -> None:
+        super().__init__(auto_create_topics_enable=False)
+        self.waits = 0
+        self.waiting = threading.Event()
+
+    def await_metadata_change(self, version: int, timeout: float) -> int:
+        self.waits += 1
+        self.waiting.set()
+        return super().await_metadata_change(version, timeout)
+
+
+def test_a_send_waiting_on_a_broker_that_closes_waits_out_max_block_ms_without_spinning():
+    # The closed broker answers every wait at once; the send() must still wait in slices
+    # (about 20 a second), not ask again and again, and time out as after max_block_ms.
+    broker = CountingBroker()
+    producer = KafkaProducer(broker=broker, max_block_ms=1_000)
+    outcome: dict = {}
+
+    def send() -> None:
+        try:
+            producer.send("missing", b"x")
+        except Exception as exc:  # noqa: BLE001 - the outcome is asserted below
+            outcome["error"] = exc
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    try:
+        assert broker.waiting.wait(10), "send() never waited for metadata"
+        broker.close()
+        sender.join(30)
+        assert not sender.is_alive()
+    finally:
+        producer.close(timeout=5)
+        broker.close()
+    assert type(outcome.get("error")).__name__ == "KafkaTimeoutError", outcome
+    assert broker.waits <= 1 + 1_000 / 50 + 5, f"{broker.waits} waits: it spins"
