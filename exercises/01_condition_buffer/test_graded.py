@@ -28,15 +28,16 @@ def test_uses_condition(impl):
 
 @pytest.mark.points(2)
 def test_fifo_sequence(impl):
-    """A seeded sequence of puts and gets that never blocks returns items in FIFO order."""
+    """Seeded sequences of puts and gets that never block return items in FIFO order, on a
+    buffer of capacity 3 and on one of capacity 20 kept nearly full while it wraps around."""
     checks.check_model_sequence(impl, style="condition")
 
 
 @pytest.mark.points(2)
 def test_any_items_many_buffers(impl):
     """Two buffers of different capacities used in turn hand back the very objects put, in order,
-    whatever they are (None, 0, objects equal to everything, 2**70, a lock), and keep no
-    reference to an item once get() returned it."""
+    whatever they are (None, 0, objects equal to everything, 2**70, a lock, one object put
+    twice), and keep no reference to an item once get() returned it."""
     contract_checks.check_any_items(impl)
 
 

@@ -43,7 +43,8 @@ def test_order_single_consumer(impl):
 
 @pytest.mark.points(2)
 def test_parallel_consumers(impl):
-    """With 3 consumers, 3 handle() calls run at the same time."""
+    """With 3 consumers, 3 handle() calls run at the same time; with 2 sources, both are read
+    at the same time (one producer thread per source)."""
     checks.check_parallel_consumers(impl)
 
 

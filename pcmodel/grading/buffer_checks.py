@@ -57,6 +57,9 @@ _LAST_SLOT_SCHEDULES = 150  # schedules searched for two producers racing for th
 # search also fails, is not what a stress run judges.
 _STRESS_KINDS = ("invariant", "exception", "deadlock")
 _SEARCH_TIME = 8.0  # seconds a schedule search may take (it stops itself after that)
+# The second FIFO sequence: a capacity larger than any small fixed ring a student might
+# allocate, and enough steps to fill it and wrap around its slots several times.
+_LARGE_CAPACITY, _LARGE_STEPS = 20, 200
 
 
 
@@ -116,10 +119,19 @@ def _uses(h: Any, kind: str, at_least: int, hint: str) -> Problem:
     return None
 
 
-def _model_sequence(h: Any, capacity: int, steps: int, seed: int, first: int) -> Problem:
+def _model_sequences(h: Any, capacity: int, steps: int, seed: int, first: int) -> Problem:
+    """The seeded sequence on a small buffer, then one that keeps a buffer of
+    :data:`_LARGE_CAPACITY` nearly full while it wraps around several times: a ring of a
+    fixed number of slots, right for small capacities only, shows there."""
+    return (_model_sequence(h, capacity, steps, seed, first)
+            or _model_sequence(h, _LARGE_CAPACITY, _LARGE_STEPS, seed + 1, first, 0.3))
+
+
+def _model_sequence(h: Any, capacity: int, steps: int, seed: int, first: int,
+                    get_share: float = 0.45) -> Problem:
     """Random non-blocking put/get sequence compared with a deque, in one worker thread."""
-    seen = h.sequence(capacity, steps, seed, first)
-    want = sequence_ops(capacity, steps, seed, first)
+    seen = h.sequence(capacity, steps, seed, first, get_share)
+    want = sequence_ops(capacity, steps, seed, first, get_share)
     ops = seen["ops"]
     if len(ops) > len(want):
         raise ValueError("more operations than the sequence has")
@@ -131,7 +143,8 @@ def _model_sequence(h: Any, capacity: int, steps: int, seed: int, first: int) ->
             log.append(f"get()->{shown(got)}")
             if got != item:
                 return problem(
-                    f"get() to return {item!r}, the oldest item (FIFO)",
+                    f"get() to return {item!r}, the oldest item (FIFO) of a "
+                    f"BoundedBuffer({capacity})",
                     f"{shown(got)} after: {', '.join(log[-8:])}",
                     "@fifo",
                 )
@@ -400,9 +413,10 @@ def check_uses(impl: str, kind: str, at_least: int, hint: str) -> None:
 
 def check_model_sequence(impl: str, capacity: int = 3, steps: int = 60, seed: int = 5, *,
                          style: str = "condition") -> None:
-    """A seeded sequence of non-blocking puts and gets behaves like a FIFO queue."""
+    """A seeded sequence of non-blocking puts and gets behaves like a FIFO queue, on a buffer
+    of ``capacity`` and then on one of 20 kept nearly full."""
     with hinted(style):
-        fail_on(_run(_model_sequence, impl, capacity, steps, seed, _nonce()))
+        fail_on(_run(_model_sequences, impl, capacity, steps, seed, _nonce()))
 
 
 def check_put_blocks_when_full(impl: str, capacity: int = 2, *, style: str = "condition") -> None:

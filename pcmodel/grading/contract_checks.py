@@ -6,9 +6,11 @@ takes:
 
 - **Any item** (:func:`check_any_items`): ``None``, falsy values, equal-but-distinct objects, an
   object whose ``__eq__`` says yes to everything and which cannot be hashed, integers beyond 64
-  bits, a lock (which cannot be pickled), a megabyte of bytes. Each must come out as the very
-  object put in (``is``, not ``==``), so a ring that marks empty slots with ``None`` or a
-  buffer that finds items by equality shows. The buffer must also let go of what it handed out.
+  bits, a lock (which cannot be pickled), a megabyte of bytes, and one object put twice while
+  the first copy is still inside. Each must come out as the very object put in (``is``, not
+  ``==``), so a ring that marks empty slots with ``None``, a buffer that finds items by equality
+  or one that skips an object it already holds shows. The buffer must also let go of what it
+  handed out.
 - **Several buffers at once**, of different capacities, used in interleaved order: state kept in
   class attributes or module globals shows as items crossing from one buffer to the other.
 - **Waiting as long as it takes** (:func:`check_waits_without_timeout`): under
@@ -97,21 +99,27 @@ def _show_index(index: int) -> str:
 def item_ops(steps: int, seed: int) -> list[tuple[int, str, int]]:
     """The seeded interleaved use of two buffers: ``(buffer, "put", item index)`` or
     ``(buffer, "get", index of the item expected)``, items indexing :func:`odd_items` (cycled),
-    never a put on a full buffer or a get on an empty one."""
+    never a put on a full buffer or a get on an empty one. Every fourth put into a buffer that
+    is not empty puts again the very object put into it last, still inside: a queue may hold
+    one object twice, and a buffer that skips an item it already holds loses it."""
     rng = random.Random(seed)
     models: list[deque[int]] = [deque() for _ in _CAPACITIES]
     pool = len(odd_items())
     ops: list[tuple[int, str, int]] = []
-    n = 0
+    n = puts = 0
     for _ in range(steps):
         b = rng.randrange(2)
         model, capacity = models[b], _CAPACITIES[b]
         if model and (len(model) == capacity or rng.random() < 0.45):
             ops.append((b, "get", model.popleft()))
+            continue
+        puts += 1
+        if model and puts % 4 == 0:
+            index = model[-1]
         else:
-            ops.append((b, "put", n % pool))
-            model.append(n % pool)
-            n += 1
+            index, n = n % pool, n + 1
+        ops.append((b, "put", index))
+        model.append(index)
     return ops
 
 
@@ -248,7 +256,8 @@ def _any_items(h: Any, steps: int, seed: int) -> Problem:
     ops = item_ops(steps, seed)
     setup = (f"two buffers A = BoundedBuffer({_CAPACITIES[0]}) and B = BoundedBuffer("
              f"{_CAPACITIES[1]}) used in turn, with items such as None, 0, False, '', "
-             "equal-but-distinct lists, an object equal to everything, 2**70 and a lock")
+             "equal-but-distinct lists, an object equal to everything, 2**70, a lock, and one "
+             "object put twice")
     done = seen["done"]
     if not 0 <= done <= len(ops):
         raise ValueError("more operations than the sequence has")
@@ -340,8 +349,8 @@ def _virtual_wait(h: Any, side: str) -> Problem:
 
 def check_any_items(impl: str, steps: int = 160, seed: int = 12) -> None:
     """Two buffers of different capacities, used in turn, hand back the very objects put, in
-    order, whatever they are (None, 0, objects equal to everything, huge ints, locks), and keep
-    no reference to what they handed out."""
+    order, whatever they are (None, 0, objects equal to everything, huge ints, locks, one
+    object put twice), and keep no reference to what they handed out."""
     fail_on(judge(_any_items, partial(OddItems, impl), steps, seed))
 
 

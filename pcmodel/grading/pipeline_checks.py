@@ -284,6 +284,26 @@ def _first_error(h: Any) -> Problem:
 
 
 def _parallel(h: Any, consumers: int) -> Problem:
+    return _parallel_consumers(h, consumers) or _parallel_producers(h, 2)
+
+
+def _parallel_producers(h: Any, count: int) -> Problem:
+    # Every source gives its second item only once all gave their first: read by one producer
+    # thread each, they all get there; read one after the other (by the caller, or by one
+    # thread), the first source waits for the others in vain.
+    data = ["literal", [[["source", s, k] for k in range(3)] for s in range(count)]]
+    seen = h.run(data, 2, 2, {"hooks": "sources_meet"})
+    if seen["raised"] is not None and seen["raised"]["label"] == "alone":
+        return problem(
+            f"{count} sources to be read at the same time, each by its own producer thread",
+            "a source waited for its next item while no other source was being read: the "
+            "sources were read one after the other",
+            "start one producer thread per source; a slow or endless source must not hold "
+            "up the others")
+    return _trouble(seen) or _returned(seen) or _missing(_flat(data), seen, data)
+
+
+def _parallel_consumers(h: Any, consumers: int) -> Problem:
     data = ["literal", [[["item", k] for k in range(consumers)]]]
     # The source is slow to start, so that a pipeline that sends its end markers before the
     # producers finished sends them before the first item in every run, not only in some.
@@ -380,7 +400,8 @@ def check_first_error(impl: str) -> None:
 
 
 def check_parallel_consumers(impl: str, consumers: int = 3) -> None:
-    """``consumers`` consumer threads call handle() at the same time."""
+    """``consumers`` consumer threads call handle() at the same time, and two sources are
+    read at the same time, each by its own producer thread."""
     _check(_parallel, impl, consumers)
 
 

@@ -319,6 +319,29 @@ def _starting_a_thread(thread: threading.Thread) -> bool:
     return False
 
 
+def _meet(sources: int, alone: BaseException) -> Any:
+    """A hook for each of ``sources`` sources: its second item comes only once every source
+    has given its first, as when each is read by its own producer thread; a source still
+    waiting for the others after a bounded wait (the sources are read one after the other, by
+    one thread) raises ``alone``. The wait counts as progress, so that it is not taken for a
+    deadlock."""
+    arrived = [0]
+    met = threading.Condition()
+
+    def hook(run: _Run) -> None:
+        deadline = time.monotonic() + BLOCK_WAIT * patience()
+        with met:
+            arrived[0] += 1
+            met.notify_all()
+            while arrived[0] < sources:
+                if time.monotonic() >= deadline:
+                    raise alone
+                run.crew.tick()
+                met.wait(0.01)
+
+    return hook
+
+
 def _raise(exc: BaseException, before: Any = None, signal: threading.Event | None = None) -> Any:
     def hook(run: _Run) -> None:
         if before is not None:
@@ -341,9 +364,10 @@ class Pipelines:
     ("first_error": source 0 fails at 2, source 1 at 5 once source 0's producer finished;
     "source_then_handler": source 0 fails at 2, source 1 gives item 5 only once source 0's
     producer finished, for a ``fail_items`` entry to fail later; "late_source": source 1 fails
-    at 3 once the consumer whose handle() failed moved on), ``again`` (call the module loaded by
-    the previous run again), ``slow_start`` (every source gives its first item only once the
-    caller of run_pipeline() waits).
+    at 3 once the consumer whose handle() failed moved on; "sources_meet": no source gives its
+    second item before every source gave its first, see :func:`_meet`), ``again`` (call the
+    module loaded by the previous run again), ``slow_start`` (every source gives its first item
+    only once the caller of run_pipeline() waits).
     """
 
     SHAPES = {"run": OBSERVED, "validate": shape.record(
@@ -379,6 +403,11 @@ class Pipelines:
             late = _SourceFailed("source 1 failed after handle() did")
             hooks = {(1, 3): _raise(late, after_handler_failed)}
             planted = {"late": late}
+        elif plan.get("hooks") == "sources_meet":
+            alone = _SourceFailed("a source was read alone: the others gave no item meanwhile")
+            meet = _meet(len(made), alone)
+            hooks = {(index, 1): meet for index in range(len(made))}
+            planted = {"alone": alone}
         if plan.get("slow_start"):
             for index in range(len(made)):
                 hooks.setdefault((index, 0), _after_caller_waits)

@@ -213,14 +213,15 @@ class ThreadBuffers:
         threading.Event().wait(window)
         return {"cpu": time.process_time() - cpu, "wakeups": self.probe.block_events - events}
 
-    def sequence(self, capacity: int, steps: int, seed: int, first: int) -> dict[str, Any]:
+    def sequence(self, capacity: int, steps: int, seed: int, first: int,
+                 get_share: float = 0.45) -> dict[str, Any]:
         """One worker runs the seeded put/get sequence of :func:`sequence_ops` on a fresh
         buffer; ``ops`` is ``[["put", item] | ["get", what get() returned], ...]`` as done."""
         self.fresh(capacity)
         ops: list[list[Any]] = []
 
         def body(w: Worker) -> None:
-            for op, item in sequence_ops(capacity, steps, seed, first):
+            for op, item in sequence_ops(capacity, steps, seed, first, get_share):
                 if op == "get":
                     w.step(f"get() with {_inside(ops)} of {capacity} items inside")
                     got = plain(self.buffer.get())
@@ -353,16 +354,17 @@ def _inside(ops: list[list[Any]]) -> int:
     return sum(1 if op == "put" else -1 for op, _ in ops)
 
 
-def sequence_ops(capacity: int, steps: int, seed: int, first: int) -> list[tuple[str, Any]]:
+def sequence_ops(capacity: int, steps: int, seed: int, first: int,
+                 get_share: float = 0.45) -> list[tuple[str, Any]]:
     """The seeded sequence of non-blocking operations: ``("put", item)`` or ``("get", item
     expected)``, never a get on an empty buffer or a put on a full one. Items count up from
-    ``first``."""
+    ``first``; a get is chosen with probability ``get_share`` (a small one fills the buffer)."""
     rng = random.Random(seed)
     model: deque[int] = deque()
     ops: list[tuple[str, Any]] = []
     next_item = first
     for _ in range(steps):
-        if model and (len(model) == capacity or rng.random() < 0.45):
+        if model and (len(model) == capacity or rng.random() < get_share):
             ops.append(("get", model.popleft()))
         else:
             ops.append(("put", next_item))
