@@ -27,9 +27,10 @@ def test_offsets_commit_with_outputs(impl):
 
 @pytest.mark.points(4)
 def test_crash_then_successor(impl):
-    """convert() raises on the 10th record: the exception escapes transform(), the committed
-    offsets still match the committed outputs, and a successor (same transactional id, new
-    producer) leaves every output committed exactly once."""
+    """convert() raises on the 10th record: the exception escapes transform() without a
+    transaction committed after it, the committed offsets still match the committed outputs,
+    and a successor (same transactional id, new producer) leaves every output committed
+    exactly once."""
     check(impl, "crash")
 
 

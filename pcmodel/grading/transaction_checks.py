@@ -37,6 +37,9 @@ from pcmodel.grading.transaction_verdicts import (
 
 __all__ = ["check"]
 
+_KEEP_POLLING = ("keep polling until should_stop() is true: an empty poll() is not the end of "
+                 "the input (the group may be rebalancing, or the fetcher has nothing yet)")
+
 # --- scenarios (run in the child on the student's code, then in the grader on what it saw) ------
 
 
@@ -49,6 +52,9 @@ def _stuck_or_raised(h: Any, name: str, expected: str) -> dict[str, str] | None:
     raised = h.raised()
     if name in raised:
         return problem(expected, f"it raised {raised[name]['repr']}", "")
+    if h.returned().get(name, {}).get("early"):
+        return problem(expected, "it returned although should_stop() had never returned True "
+                       "to it", _KEEP_POLLING)
     return None
 
 
@@ -96,12 +102,31 @@ def _crash(h: Any) -> dict[str, str] | None:
     if found:
         return found
     raised = h.raised()
+    if "member A" not in raised and not h.crashed():
+        return problem(
+            "transform() to convert records until convert() raises (a crash)",
+            "transform() returned before convert() was called on the record that raises, "
+            "although should_stop() had never returned True to it", _KEEP_POLLING)
     if raised.get("member A", {}).get("kind") != "crash":
         return problem(
             "the exception raised by convert() to propagate out of transform() (a crash)",
             "transform() " + ("returned normally" if "member A" not in raised
                               else f"raised {raised['member A']['repr']}"),
             "do not catch exceptions from convert(): its record must not be committed as done",
+        )
+    late = h.commits_after_crash()
+    if late:
+        # A crash is the process dying: nothing of it runs after convert() raised. Code that
+        # catches the exception to commit "the work done so far" is not a crash, and the
+        # offsets it commits are easily one record off (the failed one, or the batch's end).
+        return problem(
+            "the exception raised by convert() to propagate at once, without committing "
+            "anything more (a crash: the process is gone)",
+            f"after convert() raised, transform() committed {late} more "
+            f"transaction{'s' if late > 1 else ''} before the exception escaped",
+            "do not catch exceptions from convert() to commit what was converted so far: "
+            "leave the transaction open (the successor's init_transactions() aborts it) or "
+            "abort_transaction(), then let the exception propagate",
         )
     found = in_step(h.snapshot(), "after the crash")
     if found:

@@ -14,7 +14,9 @@ that takes the next offset for the first plus the number of records commits an o
 records it converted. It can make ``convert`` crash or hold on a record, let a second
 member join, and fence a member's producer with a successor's. It reports what it saw as plain
 data: the committed outputs and offsets, what each call raised, which offsets a member
-committed for partitions it did not own. The verdicts are
+committed for partitions it did not own, the transactions a crashed member committed after
+convert() raised, and a member's offset sends refused in a row (so many end the scenario: a
+livelock). The verdicts are
 :mod:`pcmodel.grading.transaction_checks`'s, made in the grader.
 """
 
@@ -37,6 +39,7 @@ from pcmodel.grading.transaction_verdicts import (
     INPUT_TRANSACTIONS,
     OUTPUT,
     PARTITIONS,
+    REFUSED_IN_A_ROW,
     TOPIC,
     receipt,
 )
@@ -109,6 +112,8 @@ def _graded_producer(**config: Any) -> Any:
         on_foreign: Any = None
         graded_owner: Any = None  # the consumer whose offsets this producer sends
         graded_refused = 0  # send_offsets/commit calls that raised a rebalance error
+        graded_commits = 0  # commit_transaction() calls that returned
+        graded_refused_in_a_row = 0  # refusals since the last commit
         graded_foreign: tuple[int, ...] = ()  # sent in the open transaction, not owned then
 
         def begin_transaction(self, *args: Any, **kwargs: Any) -> Any:
@@ -121,6 +126,7 @@ def _graded_producer(**config: Any) -> Any:
                 result = super().send_offsets_to_transaction(*args, **kwargs)
             except rebalanced:
                 self.graded_refused += 1
+                self.graded_refused_in_a_row += 1
                 raise
             if self.graded_owner is not None:
                 # The assignment changes only inside the member's own poll(), so it is the one
@@ -139,7 +145,10 @@ def _graded_producer(**config: Any) -> Any:
                 super().commit_transaction(*args, **kwargs)
             except rebalanced:
                 self.graded_refused += 1
+                self.graded_refused_in_a_row += 1
                 raise
+            self.graded_commits += 1
+            self.graded_refused_in_a_row = 0
             foreign, self.graded_foreign = self.graded_foreign, ()
             if foreign and self.on_foreign is not None:
                 self.on_foreign(foreign)
@@ -169,9 +178,14 @@ class _Pipeline:
         self.raised: dict[str, BaseException] = {}
         self.returned: dict[str, dict[str, Any]] = {}  # of each loop that returned normally
         self.crashed = False  # convert() raised on purpose
+        # The crashed member's producer, and how many transactions it had committed then.
+        self.crash_commits: tuple[Any, int] | None = None
         self.held = threading.Event()  # a member waits in convert() (hold_at)
         self.released = threading.Event()  # ... until this is set (hold "released")
         self.taken_over = threading.Event()  # a successor's producer fenced the running one
+        # A member's offsets were refused REFUSED_IN_A_ROW times in a row: a livelock, which
+        # should_stop() ends for every member (the verdict is known; see settle()).
+        self.livelock = threading.Event()
         self.lock = threading.Lock()
         # Committed transactions' offsets of partitions the member did not own: (member, p).
         self.foreign: list[tuple[str, int]] = []
@@ -240,6 +254,7 @@ class _Pipeline:
             count[0] += 1
             if crash_at is not None and count[0] == crash_at:
                 self.crashed = True
+                self.crash_commits = (producer, producer.graded_commits)
                 raise _Crash(f"{name} crashed converting {record.partition}:{record.offset}")
             if hold_at is not None and count[0] == hold_at:
                 self.held.set()
@@ -250,7 +265,9 @@ class _Pipeline:
         told = [False]  # should_stop() returned True to the loop
 
         def should_stop() -> bool:
-            true = self.done()
+            if producer.graded_refused_in_a_row >= REFUSED_IN_A_ROW:
+                self.livelock.set()
+            true = self.livelock.is_set() or self.done()
             told[0] = told[0] or true
             return true
 
@@ -321,10 +338,11 @@ class Transactions:
         "take_over": shape.none, "close_member": shape.none, "release": shape.none,
         "wait_rebalancing": shape.bool, "foreign": shape.list_of(shape.list_of(shape.plain)),
         "settle": shape.record(stuck=shape.list_of(shape.str), missing=shape.int,
-                               failed=shape.list_of(shape.str)),
+                               failed=shape.list_of(shape.str),
+                               refused=shape.dict_of(shape.int)),
         "raised": shape.dict_of(shape.record(kind=shape.str, repr=shape.str)),
         "returned": shape.dict_of(shape.record(early=shape.bool, refused=shape.int)),
-        "crashed": shape.bool,
+        "crashed": shape.bool, "commits_after_crash": shape.int,
         "snapshot": SNAPSHOT,
         "commit_snapshots": shape.list_of(SNAPSHOT),
     }
@@ -333,6 +351,7 @@ class Transactions:
         self.pipeline = _Pipeline(impl)
         self.members: dict[str, Any] = {}
         self.workers: dict[str, Worker] = {}
+        self.producers: dict[str, Any] = {}  # each member's producer
         self.successor: Any = None
         self.after_commits: list[dict[str, Any]] = []
 
@@ -350,19 +369,22 @@ class Transactions:
             producer = self.pipeline.producer(transactional_id)
         if watch:
             producer.on_commit = lambda: self.after_commits.append(self.snapshot())
+        self.producers[name] = producer
         self.members[name] = self.pipeline.member(slow, client_id, heartbeat_ms)
         self.workers[name] = self.pipeline.run(name, self.members[name], producer, crash_at,
                                                hold_at, hold)
 
     def settle(self, names: list[str]) -> dict[str, Any]:
         """Wait for the named members' loops to end: who is stuck, how many inputs have no
-        committed output, and how the failed ones failed."""
+        committed output, how the failed ones failed, and how many offset sends of each were
+        refused since its last commit."""
         workers = [self.workers[n] for n in names]
         stuck = self.pipeline.crew.wait(STALL * 2 * patience(), workers)
         outputs = {value for values in self.pipeline.outputs() for value in values}
         return {"stuck": [w.name for w in stuck],
                 "missing": len(self.pipeline.wanted - outputs),
-                "failed": [w.describe() for w in workers if w.state is WorkerState.FAILED]}
+                "failed": [w.describe() for w in workers if w.state is WorkerState.FAILED],
+                "refused": {n: self.producers[n].graded_refused_in_a_row for n in names}}
 
     def wait_for(self, count: int) -> bool:
         """Whether ``count`` records were converted within a stall window."""
@@ -425,6 +447,14 @@ class Transactions:
 
     def crashed(self) -> bool:
         return self.pipeline.crashed
+
+    def commits_after_crash(self) -> int:
+        """How many transactions the crashed member committed after convert() raised (0
+        without a crash)."""
+        if self.pipeline.crash_commits is None:
+            return 0
+        producer, then = self.pipeline.crash_commits
+        return producer.graded_commits - then
 
     def snapshot(self) -> dict[str, Any]:
         """The group's committed offsets and the committed outputs, as of now."""

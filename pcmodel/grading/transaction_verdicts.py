@@ -22,9 +22,16 @@ from typing import Any
 
 from pcmodel.grading.checks import problem
 
+# Offset sends refused in a row, with no commit between them, after which the harness ends the
+# scenario (should_stop() returns True to every member) and the loop is reported as refused. A
+# correct loop rejoins after a refusal, and its next offsets carry the new generation; one that
+# keeps stale group metadata converts the same batch and is refused for ever, a livelock that
+# the stall watch never ends (it converts: that is progress), up to the check's time limit.
+REFUSED_IN_A_ROW = 50
+
 __all__ = ["BATCH", "GROUP", "INPUT_END", "INPUT_OFFSETS", "INPUT_TRANSACTIONS", "OUTPUT",
-           "PARTITIONS", "PER_PARTITION", "TOPIC", "exactly_once", "in_step", "receipt",
-           "stuck_or_failed"]
+           "PARTITIONS", "PER_PARTITION", "REFUSED_IN_A_ROW", "TOPIC", "exactly_once",
+           "in_step", "receipt", "stuck_or_failed"]
 
 TOPIC, OUTPUT, GROUP = "orders", "receipts", "g"
 PARTITIONS = 3
@@ -78,6 +85,14 @@ _HINTS = {
                    "(the call fails; abort it and go on polling); the new owner resumes from "
                    "the committed offset, so send the next offset to read, records[-1].offset "
                    "+ 1, never a count of records (offsets have gaps)",
+    # Duplicates after a handover, from a loop that sends only offsets of partitions it owns:
+    # typically a transaction that spans several polls, one of which rebalanced the group.
+    "a handover": "build each transaction from one poll(): begin_transaction() once poll() "
+                  "returned a batch, send that batch's outputs and its offsets "
+                  "(records[-1].offset + 1 of each partition), commit, and only then poll "
+                  "again; a poll() can rebalance the group, and a transaction holding records "
+                  "polled before it commits outputs of partitions their new owner converts "
+                  "again",
 }
 
 
@@ -89,6 +104,18 @@ def receipt(partition: int, offset: int) -> str:
 def stuck_or_failed(h: Any, names: list[str]) -> dict[str, str] | None:
     """Wait for the named members' loops to end; a problem if one is stuck or failed."""
     seen = h.settle(names)
+    in_a_row = seen.get("refused", {})  # a stand-in harness may leave it out
+    refused = sorted(name for name, count in in_a_row.items() if count >= REFUSED_IN_A_ROW)
+    if refused:
+        return problem("each member's offsets to be accepted once it polled again after a "
+                       "rebalance",
+                       f"{refused[0]}'s offsets were refused {in_a_row[refused[0]]} "
+                       "times in a row: it converted the same records again and again, and "
+                       "never committed them",
+                       "pass consumer.group_metadata(), called anew for every "
+                       "send_offsets_to_transaction(): it names the member's generation, which "
+                       "changes with every rebalance, and offsets sent with an old one are "
+                       "refused")
     if seen["stuck"]:
         return problem("transform() to return once should_stop() is true (it becomes true "
                        "when every input record's output is committed)",

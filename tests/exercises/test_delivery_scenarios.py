@@ -94,3 +94,46 @@ def test_offsets_kept_across_batches_are_caught_in_the_handover():
         with pytest.raises(CheckFailed, match="which the group had given to the other member"):
             transaction_checks.check(buggy, "handover")
     transaction_checks.check(str(ROOT / "08_exactly_once" / "solution.py"), "handover")
+
+
+# --- exercise 08: the checks name the bug (that they catch it, the zoo's gradings show) -------
+
+ZOO_08 = ROOT / "zoo" / "08_exactly_once"
+
+
+@pytest.mark.timeout(180)
+def test_a_duplicate_after_the_handover_gets_its_own_hint():
+    buggy = str(ZOO_08 / "transaction_over_several_polls.py")
+    with pytest.raises(CheckFailed, match="build each transaction from one poll") as caught:
+        transaction_checks.check(buggy, "handover")
+    assert "KeyError" not in str(caught.value)
+
+
+@pytest.mark.timeout(180)
+def test_a_commit_after_convert_raised_is_caught():
+    buggy = str(ZOO_08 / "saves_progress_on_crash.py")
+    with pytest.raises(CheckFailed, match="without committing anything more"):
+        transaction_checks.check(buggy, "crash")
+
+
+@pytest.mark.timeout(180)
+def test_stale_group_metadata_is_reported_as_refused_offsets():
+    buggy = str(ZOO_08 / "group_metadata_read_once.py")
+    with pytest.raises(CheckFailed, match="refused 50 times in a row"):
+        transaction_checks.check(buggy, "handover")
+
+
+_RETURNS_AFTER_ONE_POLL = '''
+def transform(consumer, producer, convert, output_topic, should_stop):
+    consumer.poll(timeout_ms=0)
+'''
+
+
+@pytest.mark.timeout(120)
+def test_a_loop_that_returns_before_the_crash_is_told_so(tmp_path):
+    early = tmp_path / "returns_after_one_poll.py"
+    early.write_text(_RETURNS_AFTER_ONE_POLL, encoding="utf-8")
+    with pytest.raises(CheckFailed, match="returned before convert\\(\\) was called"):
+        transaction_checks.check(str(early), "crash")
+    with pytest.raises(CheckFailed, match="should_stop\\(\\) had never returned True"):
+        transaction_checks.check(str(early), "everything")
