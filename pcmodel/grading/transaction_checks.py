@@ -235,6 +235,18 @@ def _zombie(h: Any) -> dict[str, str] | None:
             "ProducerFencedError means a newer instance took over: let it propagate (or "
             "return); never catch it and go on",
         )
+    if h.commits_in_transaction():
+        # Whether the zombie reaches its commit() before it learns of the fence is a race;
+        # the commit() inside its transactions is the bug either way.
+        return problem(
+            "the input offsets to be committed by the transaction, with "
+            "send_offsets_to_transaction()",
+            "consumer.commit() was called inside a transaction: it commits the offsets at "
+            "once, whatever happens to the transaction (a takeover now aborts its outputs "
+            "while the group has moved past their inputs)",
+            "send the offsets with producer.send_offsets_to_transaction(offsets, "
+            "consumer.group_metadata()) and never call consumer.commit()",
+        )
     raised = h.raised()
     if raised.get("member A", {}).get("kind") == "other":
         return problem(

@@ -115,10 +115,13 @@ def _graded_producer(**config: Any) -> Any:
         graded_commits = 0  # commit_transaction() calls that returned
         graded_refused_in_a_row = 0  # refusals since the last commit
         graded_foreign: tuple[int, ...] = ()  # sent in the open transaction, not owned then
+        graded_open = False  # a transaction begun and not yet committed or aborted
 
         def begin_transaction(self, *args: Any, **kwargs: Any) -> Any:
             self.graded_foreign = ()
-            return super().begin_transaction(*args, **kwargs)
+            result = super().begin_transaction(*args, **kwargs)
+            self.graded_open = True
+            return result
 
         def send_offsets_to_transaction(self, *args: Any, **kwargs: Any) -> Any:
             offsets = args[0] if args else kwargs.get("offsets") or {}
@@ -138,7 +141,9 @@ def _graded_producer(**config: Any) -> Any:
 
         def abort_transaction(self, *args: Any, **kwargs: Any) -> Any:
             self.graded_foreign = ()
-            return super().abort_transaction(*args, **kwargs)
+            result = super().abort_transaction(*args, **kwargs)
+            self.graded_open = False
+            return result
 
         def commit_transaction(self, *args: Any, **kwargs: Any) -> None:
             try:
@@ -149,6 +154,7 @@ def _graded_producer(**config: Any) -> Any:
                 raise
             self.graded_commits += 1
             self.graded_refused_in_a_row = 0
+            self.graded_open = False
             foreign, self.graded_foreign = self.graded_foreign, ()
             if foreign and self.on_foreign is not None:
                 self.on_foreign(foreign)
@@ -156,6 +162,22 @@ def _graded_producer(**config: Any) -> Any:
                 self.on_commit()
 
     return GradedProducer(**config)
+
+
+class _GradedConsumer(KafkaConsumer):
+    """A KafkaConsumer that counts its own commits made while its member's transaction is
+    open: they commit at once, whatever becomes of the transaction (a race with a fencing)."""
+
+    graded_producer: Any = None  # the member's producer
+    graded_commits_in_transaction = 0
+
+    def commit(self, *args: Any, **kwargs: Any) -> Any:
+        self.graded_commits_in_transaction += self.graded_producer.graded_open
+        return super().commit(*args, **kwargs)
+
+    def commit_async(self, *args: Any, **kwargs: Any) -> Any:
+        self.graded_commits_in_transaction += self.graded_producer.graded_open
+        return super().commit_async(*args, **kwargs)
 
 
 class _Pipeline:
@@ -204,7 +226,7 @@ class _Pipeline:
         if heartbeat_ms is not None:
             extra["heartbeat_interval_ms"] = heartbeat_ms
             broker = HeartbeatTap(self.broker)
-        consumer = KafkaConsumer(TOPIC, broker=broker, group_id=GROUP,
+        consumer = _GradedConsumer(TOPIC, broker=broker, group_id=GROUP,
                                  auto_offset_reset="earliest", enable_auto_commit=False,
                                  isolation_level="read_committed", max_poll_records=BATCH,
                                  fetch_max_wait_ms=20, **extra)
@@ -343,6 +365,7 @@ class Transactions:
         "raised": shape.dict_of(shape.record(kind=shape.str, repr=shape.str)),
         "returned": shape.dict_of(shape.record(early=shape.bool, refused=shape.int)),
         "crashed": shape.bool, "commits_after_crash": shape.int,
+        "commits_in_transaction": shape.int,
         "snapshot": SNAPSHOT,
         "commit_snapshots": shape.list_of(SNAPSHOT),
     }
@@ -371,6 +394,7 @@ class Transactions:
             producer.on_commit = lambda: self.after_commits.append(self.snapshot())
         self.producers[name] = producer
         self.members[name] = self.pipeline.member(slow, client_id, heartbeat_ms)
+        self.members[name].graded_producer = producer
         self.workers[name] = self.pipeline.run(name, self.members[name], producer, crash_at,
                                                hold_at, hold)
 
@@ -455,6 +479,11 @@ class Transactions:
             return 0
         producer, then = self.pipeline.crash_commits
         return producer.graded_commits - then
+
+    def commits_in_transaction(self) -> int:
+        """How many times a member committed offsets with its consumer's own commit() while
+        its transaction was open."""
+        return sum(c.graded_commits_in_transaction for c in self.pipeline.consumers)
 
     def snapshot(self) -> dict[str, Any]:
         """The group's committed offsets and the committed outputs, as of now."""
