@@ -56,11 +56,13 @@ from pcmodel.topics.errors import (
     UnknownMemberIdError,
 )
 from pcmodel.topics.log_transactions import visible_records
+from pcmodel.topics.transaction_manager import TransactionState
 
 __all__ = ["Transactions"]
 
 _POLL_INTERVAL_MS = 300  # max_poll_interval_ms of the member that stalls in the rebalance check
 _WRITER = "orders-writer"  # the transactional id that wrote the input topic
+_OPEN = frozenset({TransactionState.IN_TRANSACTION, TransactionState.ABORTABLE_ERROR})
 
 
 def _write_input(broker: Any, tps: list[Any]) -> None:
@@ -115,13 +117,14 @@ def _graded_producer(**config: Any) -> Any:
         graded_commits = 0  # commit_transaction() calls that returned
         graded_refused_in_a_row = 0  # refusals since the last commit
         graded_foreign: tuple[int, ...] = ()  # sent in the open transaction, not owned then
-        graded_open = False  # a transaction begun and not yet committed or aborted
+
+        @property
+        def graded_open(self) -> bool:  # a transaction begun, not yet committed or aborted
+            return self._transaction_manager.state in _OPEN
 
         def begin_transaction(self, *args: Any, **kwargs: Any) -> Any:
             self.graded_foreign = ()
-            result = super().begin_transaction(*args, **kwargs)
-            self.graded_open = True
-            return result
+            return super().begin_transaction(*args, **kwargs)
 
         def send_offsets_to_transaction(self, *args: Any, **kwargs: Any) -> Any:
             offsets = args[0] if args else kwargs.get("offsets") or {}
@@ -141,9 +144,7 @@ def _graded_producer(**config: Any) -> Any:
 
         def abort_transaction(self, *args: Any, **kwargs: Any) -> Any:
             self.graded_foreign = ()
-            result = super().abort_transaction(*args, **kwargs)
-            self.graded_open = False
-            return result
+            return super().abort_transaction(*args, **kwargs)
 
         def commit_transaction(self, *args: Any, **kwargs: Any) -> None:
             try:
@@ -154,7 +155,6 @@ def _graded_producer(**config: Any) -> Any:
                 raise
             self.graded_commits += 1
             self.graded_refused_in_a_row = 0
-            self.graded_open = False
             foreign, self.graded_foreign = self.graded_foreign, ()
             if foreign and self.on_foreign is not None:
                 self.on_foreign(foreign)
