@@ -58,7 +58,7 @@ from pcmodel.topics.broker_checks import (
     _check_partitions,
     _check_timeout,
 )
-from pcmodel.topics.broker_topics import check_new_topic_name, delete_records_arguments
+from pcmodel.topics.broker_topics import delete_records_arguments
 from pcmodel.topics.config_resources import AlterConfigOp, ConfigEntry
 from pcmodel.topics.errors import (
     BrokerResponseError,
@@ -80,6 +80,7 @@ from pcmodel.topics.structs import (
     TopicPartition,
 )
 from pcmodel.topics.topic_configs import topic_options
+from pcmodel.topics.topic_settings import check_new_topic_name
 
 __all__ = ["ClusterConnection", "partition_replicas"]
 

@@ -44,7 +44,6 @@ from pcmodel.cluster.transaction_settings import filled_transaction_settings
 from pcmodel.topics.broker_checks import _check_flag
 from pcmodel.topics.broker_configs import check_topic_resource
 from pcmodel.topics.broker_static_configs import broker_config_entries
-from pcmodel.topics.broker_topics import check_new_topic_name
 from pcmodel.topics.config_resources import AlterConfigOp, ConfigEntry
 from pcmodel.topics.errors import (
     IllegalArgumentError,
@@ -66,7 +65,7 @@ from pcmodel.topics.topic_configs import (
     describe_topic_configs,
     topic_options,
 )
-from pcmodel.topics.topic_settings import check_new_topic, check_topic_name
+from pcmodel.topics.topic_settings import check_new_topic, check_new_topic_name, check_topic_name
 
 __all__ = ["TopicAdmin"]
 

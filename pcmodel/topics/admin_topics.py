@@ -20,7 +20,6 @@ from typing import Any, TypeVar
 
 from pcmodel.topics.admin_partitions import error_fields
 from pcmodel.topics.broker_checks import _check_list
-from pcmodel.topics.broker_topics import METADATA_TOPIC, check_new_topic_name
 from pcmodel.topics.errors import (
     BrokerResponseError,
     InvalidConfigurationError,
@@ -33,7 +32,12 @@ from pcmodel.topics.topic_configs import (
     describe_topic_configs,
     topic_options,
 )
-from pcmodel.topics.topic_settings import check_new_topic_size, check_topic_name
+from pcmodel.topics.topic_settings import (
+    METADATA_TOPIC,
+    check_new_topic_name,
+    check_new_topic_size,
+    check_topic_name,
+)
 
 __all__ = ["NewTopic", "TopicsAdminMixin"]
 

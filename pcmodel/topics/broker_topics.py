@@ -47,15 +47,10 @@ from pcmodel.topics.structs import (
     TopicPartition,
     validate_topic_partition,
 )
-from pcmodel.topics.topic_settings import (  # the name checks, re-exported from here too
-    METADATA_TOPIC,
-    check_new_topic,
-    check_new_topic_name,
-    check_topic_name,
-)
+from pcmodel.topics.topic_settings import check_new_topic, check_new_topic_name, check_topic_name
 
-__all__ = ["METADATA_TOPIC", "TopicAdminMixin", "TopicDescription", "check_new_topic_name",
-           "delete_records_arguments", "delete_records_target"]
+__all__ = ["TopicAdminMixin", "TopicDescription", "delete_records_arguments",
+           "delete_records_target"]
 
 
 class TopicDescription(NamedTuple):

@@ -52,7 +52,6 @@ from kafka.protocol.admin import (
     DeleteTopicsResponse,
 )
 
-from pcmodel.topics.broker_topics import check_new_topic_name
 from pcmodel.topics.errors import (
     InvalidReplicationAssignmentError,
     InvalidTopicError,
@@ -68,7 +67,11 @@ from pcmodel.topics.topic_configs import (
     describe_topic_configs,
     topic_options,
 )
-from pcmodel.topics.topic_settings import check_new_topic_size, check_topic_name
+from pcmodel.topics.topic_settings import (
+    check_new_topic_name,
+    check_new_topic_size,
+    check_topic_name,
+)
 from pcmodel.wire.api import ApiHandler, RequestContext, error_code, error_message, kafka_errors
 
 __all__ = ["HANDLERS"]
