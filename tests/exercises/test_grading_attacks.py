@@ -129,8 +129,11 @@ def _rewrite(marker, ready, grader):
     os.setsid()
     if os.fork():
         os._exit(0)
+    # The start time with the pid: the pid alone may name another process by the time the
+    # test looks, on a machine whose pids wrap around every few minutes.
+    started = open("/proc/self/stat").read().rsplit(")", 1)[1].split()[19]
     with open(marker, "a") as f:
-        f.write("%d\\n" % os.getpid())
+        f.write("%d %s\\n" % (os.getpid(), started))
     os.write(ready, b"x")
     words = open("/proc/%d/cmdline" % grader, "rb").read().split(b"\\0")
     report = words[words.index(b"--grade-report") + 1].decode()
@@ -361,9 +364,9 @@ def test_grader_specific_forgeries_score_what_the_starter_scores(attacks, job):
 def test_a_setsid_grandchild_dies_with_its_check_and_rewrites_nothing(attacks):
     report, _ = attacks["results"]["setsid"]
     assert report["score"] == 0 and report["max_score"] == 20
-    pids = [int(line) for line in Path(attacks["marker"]).read_text().split()]
-    assert pids, "the grandchild never started"
-    survivors = [pid for pid in pids if os.path.exists(f"/proc/{pid}") and not _zombie(pid)]
+    started = [line.split() for line in Path(attacks["marker"]).read_text().splitlines()]
+    assert started, "the grandchild never started"
+    survivors = [pid for pid, start in started if _running_since(int(pid), start)]
     assert not survivors, f"setsid grandchildren survived: {survivors}"
     assert not Path(attacks["marker"] + ".rewritten").exists()
 
@@ -434,12 +437,15 @@ def test_the_whole_run_has_a_deadline(tmp_path):
     assert report["score"] == 0 and "deadline" in report["error"]
 
 
-def _zombie(pid: int) -> bool:
+def _running_since(pid: int, start: str) -> bool:
+    """Whether ``pid`` is a live process (not a zombie) that started at ``start`` (clock ticks
+    after boot, as /proc/PID/stat says): the same process, not a later one given its pid."""
     try:
         with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+            fields = stat.read().rsplit(")", 1)[1].split()
     except FileNotFoundError:
-        return True
+        return False
+    return fields[0] != "Z" and fields[19] == start
 
 
 LEAK_SEMAPHORE = """
