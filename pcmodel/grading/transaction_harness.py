@@ -22,6 +22,7 @@ livelock). The verdicts are
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from typing import Any
@@ -263,7 +264,7 @@ class _Pipeline:
 
     def run(self, name: str, consumer: Any, producer: Any, crash_at: int | None,
             hold_at: int | None, hold: str) -> Worker:
-        count = [0]
+        numbers = itertools.count(1)  # next() is atomic: parallel converts get their own
         producer.graded_owner = consumer
 
         def foreign(partitions: tuple[int, ...]) -> None:
@@ -273,12 +274,12 @@ class _Pipeline:
         producer.on_foreign = foreign
 
         def convert(record: Any) -> bytes:
-            count[0] += 1
-            if crash_at is not None and count[0] == crash_at:
+            number = next(numbers)
+            if crash_at is not None and number == crash_at:
                 self.crashed = True
                 self.crash_commits = (producer, producer.graded_commits)
                 raise _Crash(f"{name} crashed converting {record.partition}:{record.offset}")
-            if hold_at is not None and count[0] == hold_at:
+            if hold_at is not None and number == hold_at:
                 self.held.set()
                 self._hold(hold)
             self.crew.tick()
@@ -473,8 +474,7 @@ class Transactions:
         return self.pipeline.crashed
 
     def commits_after_crash(self) -> int:
-        """How many transactions the crashed member committed after convert() raised (0
-        without a crash)."""
+        """Transactions the crashed member committed after convert() raised (0 if none)."""
         if self.pipeline.crash_commits is None:
             return 0
         producer, then = self.pipeline.crash_commits
