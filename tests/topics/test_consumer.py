@@ -344,8 +344,12 @@ def test_commit_async_callback_runs_in_the_polling_thread(broker, make_consumer,
 
 def test_the_fetch_buffer_is_a_bounded_buffer_that_fills_when_poll_lags(broker, make_consumer,
                                                                        topic):
+    # A fetch that brings nothing is not repeated before a poll(), and this test never polls
+    # until the end: each fetch must still be waiting at the broker when the next append comes,
+    # even on a busy machine (with the suite's 20 ms wait, a 20 ms pause here failed the test;
+    # close() waits for the last fetch, so not much longer than 2 s).
     consumer = make_consumer(auto_offset_reset="earliest", fetch_buffer_batches=2,
-                             fetch_buffer_instrument="counters")
+                             fetch_buffer_instrument="counters", fetch_max_wait_ms=2_000)
     consumer.assign([tp(topic, 0)])
     consumer.position(tp(topic, 0))
     assert consumer.fetch_buffer.maxsize == 2
