@@ -80,7 +80,7 @@ from pcmodel.topics.structs import (
     TopicPartition,
 )
 from pcmodel.topics.topic_configs import topic_options
-from pcmodel.topics.topic_settings import check_new_topic_name
+from pcmodel.topics.topic_settings import check_new_topic_name, is_internal_topic
 
 __all__ = ["ClusterConnection", "partition_replicas"]
 
@@ -244,14 +244,16 @@ class ClusterConnection(DataRequestsMixin, OffsetLookupsMixin, GroupRequestsMixi
         return self._cluster.list_partition_reassignments(partitions)
 
     def list_topics(self) -> dict[str, int]:
-        """``{topic: partitions}``, internal topics (``__consumer_offsets``) left out."""
-        return {t: n for t, n in self._topic_counts().items() if not t.startswith("__")}
+        """``{topic: partitions}``, internal topics (``__consumer_offsets``: Kafka's exact set,
+        :func:`~pcmodel.topics.topic_settings.is_internal_topic`) left out; a user's topic
+        whose name starts with ``__`` is listed."""
+        return {t: n for t, n in self._topic_counts().items() if not is_internal_topic(t)}
 
     def internal_topics(self) -> dict[str, int]:
         """``{topic: partitions}`` of the internal topics (``__consumer_offsets``, and
         ``__transaction_state`` once a transactional id created it): those :meth:`list_topics`
         leaves out and a describe of them by name answers, as Kafka's Metadata does."""
-        return {t: n for t, n in self._topic_counts().items() if t.startswith("__")}
+        return {t: n for t, n in self._topic_counts().items() if is_internal_topic(t)}
 
     def _topic_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -337,8 +339,8 @@ class ClusterConnection(DataRequestsMixin, OffsetLookupsMixin, GroupRequestsMixi
 
         Per partition, as :meth:`Broker.delete_records
         <pcmodel.topics.broker_topics.TopicAdminMixin.delete_records>` answers, and
-        ``InvalidTopicError`` for ``__consumer_offsets``, ``LeaderNotAvailableError`` while a
-        partition has no leader.
+        ``InvalidTopicError`` for an internal topic (``__consumer_offsets``),
+        ``LeaderNotAvailableError`` while a partition has no leader.
         """
         _check_timeout(timeout)  # before any deletion: a NaN one would make the wait never end
         items = delete_records_arguments(offsets)

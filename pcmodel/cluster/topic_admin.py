@@ -30,6 +30,15 @@ Committed offsets of a deleted topic are removed from ``__consumer_offsets`` wit
 as Kafka's coordinators do (``GroupMetadataManager.cleanupGroupMetadata``), so a topic created
 again under the same name starts its groups afresh. An offsets partition without a leader at
 that moment keeps its offsets of the topic.
+
+Internal topics are Kafka's exact set (:func:`~pcmodel.topics.topic_settings.is_internal_topic`:
+``__consumer_offsets``, ``__transaction_state``, ``__share_group_state``); any other name, one
+starting with ``__`` too, is an ordinary topic. An internal topic's records cannot be deleted,
+as Kafka's ``ReplicaManager`` refuses it. Deleting an internal topic is refused here on
+purpose, where Kafka 4's controller would delete it: the cluster's group and transaction
+coordinators keep their state there, and a deletion would lose every group's committed offsets
+and every open transaction. Altering its configs is refused too (Kafka allows it): the cluster
+sets them from its coordinators' settings (``cleanup.policy=compact``, ``min.insync.replicas``).
 """
 
 from __future__ import annotations
@@ -65,7 +74,12 @@ from pcmodel.topics.topic_configs import (
     describe_topic_configs,
     topic_options,
 )
-from pcmodel.topics.topic_settings import check_new_topic, check_new_topic_name, check_topic_name
+from pcmodel.topics.topic_settings import (
+    check_new_topic,
+    check_new_topic_name,
+    check_topic_name,
+    is_internal_topic,
+)
 
 __all__ = ["TopicAdmin"]
 
@@ -200,8 +214,10 @@ class TopicAdmin:
         With ``topic_id``, the topic is deleted only if it still has that id (checked under
         the same hold of the lock). Raises ``UnknownTopicOrPartitionError`` if there is no
         such topic and
-        ``InvalidTopicError`` for an internal topic (``__consumer_offsets``). Returns once the
-        topic's committed offsets are removed too (tombstones written with ``acks="all"``).
+        ``InvalidTopicError`` for an internal topic (``__consumer_offsets``,
+        ``__transaction_state``: the coordinators' state, see the module docstring; a user's
+        ``__audit`` is deleted as any topic). Returns once the topic's committed offsets are
+        removed too (tombstones written with ``acks="all"``).
         """
         with self._lock:
             self._check_open()
@@ -210,7 +226,7 @@ class TopicAdmin:
                 raise UnknownTopicOrPartitionError(
                     f"topic {name!r} was deleted and created again; its old id is gone")
             topic_id = self.controller.topic_ids[name]
-            if name.startswith("__"):
+            if is_internal_topic(name):
                 raise InvalidTopicError(f"{name!r} is an internal topic of the cluster; it "
                                         "cannot be deleted")
             for tp in self.controller.delete_topic(name):
@@ -284,7 +300,7 @@ class TopicAdmin:
                                           incremental=incremental)
             options = topic_options(overrides, replicates=True)
             self._existing(name)  # as Kafka: whether it exists is checked last
-            if name.startswith("__"):
+            if is_internal_topic(name):
                 raise InvalidTopicError(f"{name!r} is an internal topic of the cluster; its "
                                         "configs are the cluster's")
             config = self._topic_config(self.controller.topics[name].replication_factor,
@@ -413,7 +429,7 @@ class TopicAdmin:
 
     def _check_deletable(self, tp: TopicPartition) -> None:
         self._state(tp)  # UnknownTopicOrPartitionError
-        if tp.topic.startswith("__"):
+        if is_internal_topic(tp.topic):
             raise InvalidTopicError(f"{tp.topic!r} is an internal topic of the cluster; its "
                                     "records cannot be deleted")
 

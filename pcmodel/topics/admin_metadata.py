@@ -37,6 +37,7 @@ from pcmodel.topics.errors import (
 )
 from pcmodel.topics.partition_pages import PartitionsCursor, page_of_partitions
 from pcmodel.topics.structs import PartitionReplicas
+from pcmodel.topics.topic_settings import is_internal_topic
 
 __all__ = ["MetadataAdminMixin"]
 
@@ -45,7 +46,7 @@ def _page_topic(name: str, code: int, operations: int, partitions: list[dict[str
                 topic_id: uuid.UUID | None = None) -> dict[str, Any]:
     """One topic of a DescribeTopicPartitions answer, as kafka-python 3 hands it out."""
     return {"error_code": code, "name": name, "topic_id": topic_id,
-            "is_internal": name.startswith("__"), "partitions": partitions,
+            "is_internal": is_internal_topic(name), "partitions": partitions,
             "topic_authorized_operations": operations}
 
 
@@ -54,9 +55,11 @@ class MetadataAdminMixin:
     ``_conn``, ``_check_open()`` and ``_replicated()``)."""
 
     def list_topics(self) -> list[str]:
-        """The names of every topic, a cluster's internal ``__consumer_offsets`` left out, as
-        the Java ``Admin.listTopics()`` leaves internal topics out by default (kafka-python 3
-        lists every topic of the metadata, internal ones too)."""
+        """The names of every topic, a cluster's internal topics (``__consumer_offsets``, as
+        :func:`~pcmodel.topics.topic_settings.is_internal_topic` names them) left out, as the
+        Java ``Admin.listTopics()`` leaves internal topics out by default (kafka-python 3 lists
+        every topic of the metadata, internal ones too). Another name that starts with ``__``
+        (a user's ``__audit``) is an ordinary topic, listed."""
         self._check_open()
         return list(self._conn.list_topics())
 
@@ -91,7 +94,7 @@ class MetadataAdminMixin:
                 "error_code": 0 if count is not None else 3,
                 "name": name,
                 "topic_id": str(ids[name]) if count is not None and name in ids else None,
-                "is_internal": name.startswith("__"),
+                "is_internal": is_internal_topic(name),
                 "partitions": [
                     {"error_code": 5 if p.leader < 0 else 0, "partition_index": p.partition,
                      "leader_id": p.leader, "leader_epoch": p.leader_epoch,

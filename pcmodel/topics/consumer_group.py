@@ -37,8 +37,11 @@ to and from the topic ids the broker drew when it created them,
 :meth:`~pcmodel.topics.broker_topics.TopicAdminMixin.topic_ids`); a subscription regex
 (``SubscribedTopicRegex``) is a Python ``re`` pattern matched in full (Kafka uses RE2/J, whose
 syntax is close: no backreferences or lookaround there), resolved at each heartbeat rather than
-in the background. Committed offsets are the broker's, as for classic groups
-(:mod:`pcmodel.topics.broker_consumer_groups`).
+in the background, and never to one of Kafka's internal topics
+(:func:`~pcmodel.topics.topic_settings.is_internal_topic`, an exact set: a user's ``__audit``
+is matched), as the Java consumer leaves them out of a pattern by default
+(``exclude.internal.topics``), where Kafka's broker, resolving a regex, skips none. Committed
+offsets are the broker's, as for classic groups (:mod:`pcmodel.topics.broker_consumer_groups`).
 
 Classic members: a consumer group may also hold members that speak the classic protocol
 (JoinGroup, SyncGroup, Heartbeat), served from the same target assignment
@@ -82,6 +85,7 @@ from pcmodel.topics.errors import (
     InvalidRequestError,
     UnknownMemberIdError,
 )
+from pcmodel.topics.topic_settings import is_internal_topic
 
 if TYPE_CHECKING:
     from pcmodel.topics.group_migration import GroupMigrationMixin
@@ -400,7 +404,7 @@ class ConsumerGroup(ClassicMembersMixin, ConsumerGroupOffsetsMixin):
         names = set(member.subscribed_topic_names)
         if member.subscribed_topic_regex is not None:
             pattern = re.compile(member.subscribed_topic_regex)
-            names |= {t for t in topics if not t.startswith("__") and pattern.fullmatch(t)}
+            names |= {t for t in topics if not is_internal_topic(t) and pattern.fullmatch(t)}
         return names
 
     # --- leaving, expiring ------------------------------------------------------------------

@@ -6,7 +6,11 @@ it, the admin client, the Kafka listener and auto-creation) and a replicated clu
 :func:`check_new_topic` raises on the first bad setting and changes nothing; what it returns is
 what a broker keeps of the topic.
 
-Prior art: Kafka's ``Topic.validate`` (legal names) and ``LogConfig.validate``.
+Which names are Kafka's internal topics is decided here too, once for every layer
+(:func:`is_internal_topic`): an exact set of names, as Kafka's, not a ``__`` prefix.
+
+Prior art: Kafka's ``Topic.validate`` (legal names), ``Topic.isInternal`` (internal topics) and
+``LogConfig.validate``.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from pcmodel.topics.topic_configs import check_topic_configs, topic_options
 
 __all__ = [
     "INSTRUMENT_LEVELS",
+    "INTERNAL_TOPICS",
     "MAX_RECORDS_PER_OPERATION",
     "METADATA_TOPIC",
     "TopicSettings",
@@ -39,6 +44,7 @@ __all__ = [
     "check_new_topic_size",
     "check_operation_size",
     "check_topic_name",
+    "is_internal_topic",
 ]
 
 _LEGAL_TOPIC = re.compile(r"[a-zA-Z0-9._-]+")
@@ -47,6 +53,11 @@ _MAX_TOPIC_LENGTH = 249
 INSTRUMENT_LEVELS = ("off", "counters", "timeline")
 #: A KRaft cluster's own metadata log, which Kafka's CreateTopics never creates.
 METADATA_TOPIC = "__cluster_metadata"
+#: Kafka's internal topics, exactly (``Topic.INTERNAL_TOPICS``): where its group, transaction
+#: and share-group coordinators keep their state. Any other name is an ordinary topic, one
+#: that starts with ``__`` too. :data:`METADATA_TOPIC` is not among them: it is no topic a
+#: client ever sees, and creating it is refused (:func:`check_new_topic_name`).
+INTERNAL_TOPICS = frozenset({"__consumer_offsets", "__transaction_state", "__share_group_state"})
 
 
 class TopicSettings(NamedTuple):
@@ -85,6 +96,14 @@ def check_topic_name(name: object) -> str:
     if reason is not None:
         raise InvalidTopicError(f"Topic name is invalid: {reason}")
     return name
+
+
+def is_internal_topic(name: str) -> bool:
+    """Whether ``name`` is one of Kafka's internal topics (:data:`INTERNAL_TOPICS`), as Kafka's
+    ``Topic.isInternal`` answers: an exact name, never a prefix, so a user's ``__audit`` is an
+    ordinary topic (listed, not internal, deletable, matched by a pattern subscription).
+    Never raises for a str."""
+    return name in INTERNAL_TOPICS
 
 
 def check_new_topic_name(name: str, existing: Collection[str],

@@ -30,6 +30,7 @@ from pcmodel.cluster.errors import LeaderNotAvailableError
 from pcmodel.cluster.state_delivery import MetadataImage
 from pcmodel.topics.errors import UnknownTopicOrPartitionError
 from pcmodel.topics.structs import PartitionReplicas
+from pcmodel.topics.topic_settings import is_internal_topic
 
 __all__ = ["NodeMetadata"]
 
@@ -44,10 +45,11 @@ class NodeMetadata:
         return self._cluster.metadata_image(self.node_id)
 
     def list_topics(self) -> dict[str, int]:
-        """``{topic: partitions}`` this broker knows, internal topics left out."""
+        """``{topic: partitions}`` this broker knows, Kafka's internal topics
+        (:func:`~pcmodel.topics.topic_settings.is_internal_topic`) left out."""
         counts: dict[str, int] = {}
         for tp in self.metadata_image().partitions:
-            if not tp.topic.startswith("__"):
+            if not is_internal_topic(tp.topic):
                 counts[tp.topic] = max(counts.get(tp.topic, 0), tp.partition + 1)
         return dict(sorted(counts.items()))
 

@@ -190,9 +190,9 @@ def test_refusals_change_nothing(make_cluster):
     assert cluster.controller.topics["t"].min_insync_replicas == 2
     with pytest.raises(IllegalArgumentError, match="not both"):
         cluster.create_topic("u", min_insync_replicas=2, configs={"min.insync.replicas": "2"})
-    cluster.create_topic("__internal_like", 1)
+    cluster.connect()  # creates the internal __consumer_offsets
     with pytest.raises(InvalidTopicError, match="internal topic"):
-        cluster.alter_topic_configs("__internal_like", [("retention.ms", SET, "1000")])
+        cluster.alter_topic_configs("__consumer_offsets", [("retention.ms", SET, "1000")])
 
 
 def test_the_admin_client_on_a_cluster(make_cluster):

@@ -16,7 +16,9 @@ a cluster it is the leader of the id's ``__transaction_state`` partition, and
 COORDINATOR_NOT_AVAILABLE while that has none, as :mod:`pcmodel.wire.node_connection` explains);
 any other ``key_type`` is INVALID_REQUEST. Internal topics (``__consumer_offsets``, and on a
 cluster ``__transaction_state`` once a transactional producer created it) are listed as
-internal, as Kafka lists them.
+internal, as Kafka lists them: ``is_internal`` is Kafka's ``Topic.isInternal``, an exact set of
+names (:func:`~pcmodel.topics.topic_settings.is_internal_topic`), so a user's ``__audit`` is an
+ordinary topic.
 
 Every topic has a topic id (KIP-516), drawn at random when it was created (a lone broker's
 topic table, a cluster's controller): Metadata v10+ and DescribeTopicPartitions answer it per
@@ -61,6 +63,7 @@ from kafka.protocol.metadata import (
 from pcmodel.topics.authorization import CLUSTER_OPERATIONS, TOPIC_OPERATIONS, bit_field
 from pcmodel.topics.errors import InvalidRequestError
 from pcmodel.topics.partition_pages import PartitionsCursor, page_of_partitions
+from pcmodel.topics.topic_settings import is_internal_topic
 from pcmodel.wire.api import (
     ApiHandler,
     RequestContext,
@@ -94,7 +97,7 @@ def _topic(ctx: RequestContext, name: str, partitions: int | None, listed: set[i
     (the controller may fence a broker between reading the partitions and the brokers).
     ``topic_id`` ``None`` is sent as the zero UUID."""
     return Topic(
-        error_code=code, name=name, topic_id=topic_id, is_internal=name.startswith("__"),
+        error_code=code, name=name, topic_id=topic_id, is_internal=is_internal_topic(name),
         partitions=[
             Partition(error_code=0 if p.leader in listed else _LEADER_NOT_AVAILABLE,
                       partition_index=p.partition,
@@ -291,7 +294,7 @@ def handle_describe_topic_partitions(ctx: RequestContext, request: Any) -> Any:
         topics.append(_PageTopic(
             error_code=0 if page.error is None else error_code(page.error), name=page.name,
             topic_id=ids.get(page.name) if page.error is None else None,
-            is_internal=page.name.startswith("__"),
+            is_internal=is_internal_topic(page.name),
             # This schema's field is a plain int32 to kafka-python: the bit field itself.
             topic_authorized_operations=bit_field(TOPIC_OPERATIONS),
             partitions=[_PagePartition(
