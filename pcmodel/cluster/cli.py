@@ -59,6 +59,10 @@ from typing import Any, TextIO
 from pcmodel.cluster.shell import ClusterShell
 from pcmodel.errors import UsageError
 from pcmodel.stop_signals import stop_arrived, stop_signals
+from pcmodel.topics.broker_checks import (
+    DEFAULT_GROUP_MAX_SESSION_TIMEOUT_MS,
+    DEFAULT_GROUP_MIN_SESSION_TIMEOUT_MS,
+)
 from pcmodel.topics.cli import (
     add_transaction_options,
     check_kafka_int,
@@ -129,6 +133,19 @@ def register(subparsers: Any) -> None:
         "a group moves back to the classic protocol (default: no bound)",
     )
     parser.add_argument(
+        "--group-min-session-timeout-ms", type=int, default=DEFAULT_GROUP_MIN_SESSION_TIMEOUT_MS,
+        metavar="MS",
+        help="Kafka's group.min.session.timeout.ms: the shortest session timeout a classic "
+        f"group member may ask for (default {DEFAULT_GROUP_MIN_SESSION_TIMEOUT_MS}; Kafka's is "
+        "6000)",
+    )
+    parser.add_argument(
+        "--group-max-session-timeout-ms", type=int, default=DEFAULT_GROUP_MAX_SESSION_TIMEOUT_MS,
+        metavar="MS",
+        help="Kafka's group.max.session.timeout.ms: the longest session timeout a classic "
+        f"group member may ask for (default {DEFAULT_GROUP_MAX_SESSION_TIMEOUT_MS})",
+    )
+    parser.add_argument(
         "--offsets-retention-minutes", type=int, default=DEFAULT_OFFSETS_RETENTION_MINUTES,
         metavar="MIN",
         help="Kafka's offsets.retention.minutes: a group's committed offsets expire this long "
@@ -184,6 +201,8 @@ def make_cluster(args: argparse.Namespace, mode: str | None = None,
                    group_consumer_max_size=args.group_consumer_max_size,
                    group_consumer_migration_policy=args.group_consumer_migration_policy,
                    group_classic_max_size=args.group_max_size,
+                   group_min_session_timeout_ms=args.group_min_session_timeout_ms,
+                   group_max_session_timeout_ms=args.group_max_session_timeout_ms,
                    offsets_retention_minutes=args.offsets_retention_minutes,
                    producer_id_expiration_ms=args.producer_id_expiration_ms,
                    auto_leader_rebalance_enable=args.auto_leader_rebalance,
@@ -212,6 +231,13 @@ def run_cluster(args: argparse.Namespace) -> int:
                          f"--group-consumer-session-timeout-ms, got "
                          f"{args.group_consumer_heartbeat_interval_ms} and "
                          f"{args.group_consumer_session_timeout_ms}")
+    check_kafka_int("--group-min-session-timeout-ms", args.group_min_session_timeout_ms, 1)
+    check_kafka_int("--group-max-session-timeout-ms", args.group_max_session_timeout_ms, 1)
+    if args.group_max_session_timeout_ms < args.group_min_session_timeout_ms:
+        raise UsageError(f"--group-max-session-timeout-ms must be >= "
+                         f"--group-min-session-timeout-ms, got "
+                         f"{args.group_max_session_timeout_ms} and "
+                         f"{args.group_min_session_timeout_ms}")
     for option, size in (("--group-consumer-max-size", args.group_consumer_max_size),
                          ("--group-max-size", args.group_max_size)):
         if size is not None:  # unset: no bound

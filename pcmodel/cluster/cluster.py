@@ -64,7 +64,13 @@ from pcmodel.cluster.topic_admin import TopicAdmin
 from pcmodel.cluster.transaction_settings import check_transaction_settings
 from pcmodel.cluster.waiting import ClientSupport
 from pcmodel.topics.broker import FetchResult
-from pcmodel.topics.broker_checks import _check_flag, _check_list
+from pcmodel.topics.broker_checks import (
+    DEFAULT_GROUP_MAX_SESSION_TIMEOUT_MS,
+    DEFAULT_GROUP_MIN_SESSION_TIMEOUT_MS,
+    _check_flag,
+    _check_list,
+    _check_session_timeout_bounds,
+)
 from pcmodel.topics.errors import (
     IllegalArgumentError,
     IllegalStateError,
@@ -112,7 +118,8 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, ReplicaAdmin, StateDeli
     for Kafka 4's consumer groups, their migrations and the classic groups' bound, with a lone
     :class:`~pcmodel.topics.broker.Broker`'s defaults and checks
     (:mod:`pcmodel.cluster.consumer_group_settings`); a restarted broker has them again, and
-    ``consumer_group_settings`` holds them.
+    ``consumer_group_settings`` holds them; so are ``group_min/max_session_timeout_ms`` (1 ms,
+    30 min: Kafka's ``group.min/max.session.timeout.ms``), ``group_session_timeout_bounds``.
     ``offsets_retention_minutes`` and ``offsets_retention_check_interval_ms`` are Kafka's
     ``offsets.retention.minutes`` and ``offsets.retention.check.interval.ms``, with Kafka's
     defaults: committed offsets expire at their coordinator, on the cluster's own timer, which
@@ -161,6 +168,8 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, ReplicaAdmin, StateDeli
         group_consumer_max_size: int | None = None,
         group_consumer_migration_policy: str = DEFAULT_MIGRATION_POLICY,
         group_classic_max_size: int | None = None,
+        group_min_session_timeout_ms: int = DEFAULT_GROUP_MIN_SESSION_TIMEOUT_MS,
+        group_max_session_timeout_ms: int = DEFAULT_GROUP_MAX_SESSION_TIMEOUT_MS,
         offsets_retention_minutes: int = DEFAULT_OFFSETS_RETENTION_MINUTES,
         offsets_retention_check_interval_ms: int = DEFAULT_RETENTION_CHECK_INTERVAL_MS,
         offset_metadata_max_bytes: int = DEFAULT_OFFSET_METADATA_MAX_BYTES,
@@ -189,6 +198,9 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, ReplicaAdmin, StateDeli
             group_consumer_max_size=group_consumer_max_size,
             group_consumer_migration_policy=group_consumer_migration_policy,
             group_classic_max_size=group_classic_max_size)
+        #: Every broker's ``(group_min_session_timeout_ms, group_max_session_timeout_ms)``.
+        self.group_session_timeout_bounds = _check_session_timeout_bounds(
+            group_min_session_timeout_ms, group_max_session_timeout_ms)
         self.mode = mode
         if clock is None:
             clock = VirtualClock() if mode == "steps" else time.monotonic
@@ -250,6 +262,7 @@ class Cluster(FaultInjection, ClientSupport, TopicAdmin, ReplicaAdmin, StateDeli
                         replica_lag_time_max=self.replica_lag_time_max,
                         group_initial_rebalance_delay_ms=self.group_initial_rebalance_delay_ms,
                         consumer_group_settings=self.consumer_group_settings,
+                        group_session_timeout_bounds=self.group_session_timeout_bounds,
                         offsets_retention_minutes=self.offsets_retention_minutes,
                         producer_id_expiration_ms=self.producer_id_expiration_ms,
                         producer_id_expiration_check_interval_ms=self

@@ -1,5 +1,7 @@
 """The consumer-group settings of a cluster's brokers: Kafka's ``group.consumer.*`` and
-``group.max.size`` broker configs.
+``group.max.size`` broker configs, and the defaults of ``group.min/max.session.timeout.ms``
+(:data:`DEFAULT_GROUP_SESSION_TIMEOUT_BOUNDS`; ``Cluster`` checks those bounds as the broker
+does, and hands them to every broker beside these).
 
 ``Cluster(...)`` takes them by the keyword names of a lone
 :class:`~pcmodel.topics.broker.Broker`, with its defaults, and checks them as it does (the same
@@ -12,13 +14,19 @@ broker's shows its own.
 
 from __future__ import annotations
 
-from pcmodel.topics.broker_checks import _check_heartbeat_below_session, _check_int
+from pcmodel.topics.broker_checks import (
+    DEFAULT_GROUP_MAX_SESSION_TIMEOUT_MS,
+    DEFAULT_GROUP_MIN_SESSION_TIMEOUT_MS,
+    _check_heartbeat_below_session,
+    _check_int,
+)
 from pcmodel.topics.broker_static_configs import ConsumerGroupConfigs
 from pcmodel.topics.errors import IllegalArgumentError
 from pcmodel.topics.group_migration import DEFAULT_MIGRATION_POLICY, check_migration_policy
 
 __all__ = [
     "DEFAULT_CONSUMER_GROUP_SETTINGS",
+    "DEFAULT_GROUP_SESSION_TIMEOUT_BOUNDS",
     "check_consumer_group_settings",
 ]
 
@@ -32,6 +40,11 @@ DEFAULT_CONSUMER_GROUP_SETTINGS = ConsumerGroupConfigs(
     group_consumer_migration_policy=DEFAULT_MIGRATION_POLICY,
     group_classic_max_size=None,
 )
+
+#: A lone broker's ``(group_min_session_timeout_ms, group_max_session_timeout_ms)``: 1 ms (not
+#: Kafka's 6000, see :mod:`pcmodel.topics.broker_checks`) and Kafka's 30 min.
+DEFAULT_GROUP_SESSION_TIMEOUT_BOUNDS = (DEFAULT_GROUP_MIN_SESSION_TIMEOUT_MS,
+                                        DEFAULT_GROUP_MAX_SESSION_TIMEOUT_MS)
 
 
 def check_consumer_group_settings(

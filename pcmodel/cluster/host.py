@@ -36,7 +36,10 @@ import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from pcmodel.cluster.consumer_group_settings import DEFAULT_CONSUMER_GROUP_SETTINGS
+from pcmodel.cluster.consumer_group_settings import (
+    DEFAULT_CONSUMER_GROUP_SETTINGS,
+    DEFAULT_GROUP_SESSION_TIMEOUT_BOUNDS,
+)
 from pcmodel.cluster.controller import PartitionState, TopicConfig
 from pcmodel.cluster.errors import NotLeaderForPartitionError
 from pcmodel.cluster.events import ClusterEvent
@@ -107,6 +110,8 @@ class HostSpec(NamedTuple):
                                                DEFAULT_PRODUCER_ID_EXPIRATION_CHECK_INTERVAL_MS)
     #: The cluster's consumer group settings, checked there (every incarnation gets them).
     consumer_group_settings: ConsumerGroupConfigs = DEFAULT_CONSUMER_GROUP_SETTINGS
+    #: The cluster's ``(group_min_session_timeout_ms, group_max_session_timeout_ms)``.
+    group_session_timeout_bounds: tuple[int, int] = DEFAULT_GROUP_SESSION_TIMEOUT_BOUNDS
     #: ``(group id, {config: value})`` of each group with configs set on it, checked there.
     group_configs: tuple = ()
 
@@ -125,6 +130,7 @@ class NodeHost(HostWrites):
                                 group_initial_rebalance_delay_ms=spec
                                 .group_initial_rebalance_delay_ms,
                                 consumer_group_settings=spec.consumer_group_settings,
+                                group_session_timeout_bounds=spec.group_session_timeout_bounds,
                                 offsets_retention_minutes=spec.offsets_retention_minutes,
                                 replica_factory=durable_replicas(spec.directory),
                                 log_dir=spec.directory,

@@ -19,7 +19,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
-from pcmodel.cluster.consumer_group_settings import DEFAULT_CONSUMER_GROUP_SETTINGS
+from pcmodel.cluster.consumer_group_settings import (
+    DEFAULT_CONSUMER_GROUP_SETTINGS,
+    DEFAULT_GROUP_SESSION_TIMEOUT_BOUNDS,
+)
 from pcmodel.cluster.controller import PartitionState, TopicConfig
 from pcmodel.cluster.epochs import EpochEntry
 from pcmodel.cluster.errors import (
@@ -83,7 +86,8 @@ class ClusterNode(LocalReplicas, NodeMarkers):
     ``timestamp_clock`` (epoch ms) is the broker's wall clock (the cluster's: see
     :func:`~pcmodel.cluster.clock.wall_clock_on`).
     ``group_initial_rebalance_delay_ms``, ``consumer_group_settings`` (checked, see
-    :mod:`pcmodel.cluster.consumer_group_settings`) and ``offsets_retention_minutes`` are
+    :mod:`pcmodel.cluster.consumer_group_settings`), ``group_session_timeout_bounds`` (the
+    broker's ``group_min/max_session_timeout_ms``) and ``offsets_retention_minutes`` are
     handed to the node's :class:`~pcmodel.topics.broker.Broker`.
     """
 
@@ -98,6 +102,7 @@ class ClusterNode(LocalReplicas, NodeMarkers):
         max_fetch_records: int = 500,
         group_initial_rebalance_delay_ms: int = 0,
         consumer_group_settings: ConsumerGroupConfigs = DEFAULT_CONSUMER_GROUP_SETTINGS,
+        group_session_timeout_bounds: tuple[int, int] = DEFAULT_GROUP_SESSION_TIMEOUT_BOUNDS,
         offsets_retention_minutes: int = DEFAULT_OFFSETS_RETENTION_MINUTES,
         replica_factory: Callable[..., Replica] = Replica,
         log_dir: str = IN_MEMORY,
@@ -124,6 +129,8 @@ class ClusterNode(LocalReplicas, NodeMarkers):
                              group_initial_rebalance_delay_ms=group_initial_rebalance_delay_ms,
                              offsets_retention_minutes=offsets_retention_minutes,
                              offsets_retention_check_interval_ms=None,
+                             group_min_session_timeout_ms=group_session_timeout_bounds[0],
+                             group_max_session_timeout_ms=group_session_timeout_bounds[1],
                              **consumer_group_settings._asdict())
         #: Builds each hosted replica: ``replica_factory(node_id, broker, tp, config)`` (a broker
         #: process passes one whose replicas keep their log in a file).

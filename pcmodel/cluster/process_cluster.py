@@ -427,7 +427,7 @@ class ProcessCluster(ProcessRequests, ProcessFaults, Cluster):
                             self.offsets_retention_minutes,
                             (self.producer_id_expiration_ms,
                              self.producer_id_expiration_check_interval_ms),
-                            self.consumer_group_settings,
+                            self.consumer_group_settings, self.group_session_timeout_bounds,
                             tuple((g, dict(c)) for g, c in self._group_configs.items()))
         node.start(spec, self._authkey, START_TIMEOUT,
                    lambda: self._closed or (cancelled is not None and cancelled()))

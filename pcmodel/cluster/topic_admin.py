@@ -377,6 +377,7 @@ class TopicAdmin:
             offsets_retention_check_interval_ms=self.offsets_retention_check_interval_ms,
             offset_metadata_max_bytes=self.offset_metadata_max_bytes,
             producer_id_expiration_ms=self.producer_id_expiration_ms,
+            session_timeout_bounds=self.group_session_timeout_bounds,
             leader_balancing=(self.auto_leader_rebalance_enable,
                               self.leader_imbalance_check_interval_seconds),
             transactions=self._transaction_limits(),

@@ -58,10 +58,13 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from pcmodel.topics.broker_checks import (
+    DEFAULT_GROUP_MAX_SESSION_TIMEOUT_MS,
+    DEFAULT_GROUP_MIN_SESSION_TIMEOUT_MS,
     INT32_MAX,
     _check_heartbeat_below_session,
     _check_int,
     _check_mapping,
+    _check_session_timeout_bounds,
 )
 from pcmodel.topics.broker_configs import ConfigsMixin
 from pcmodel.topics.broker_consumer_groups import ConsumerGroupsMixin
@@ -229,6 +232,13 @@ class Broker(
     may assign nothing, and rebalance again, if its group forms before it has the topics'
     metadata.
 
+    ``group_min_session_timeout_ms`` and ``group_max_session_timeout_ms`` are Kafka's
+    ``group.min.session.timeout.ms`` and ``group.max.session.timeout.ms``: a JoinGroup asking
+    for a session timeout outside them is refused with ``InvalidSessionTimeoutError``. The
+    maximum has Kafka's default (30 min); the minimum is 1 ms, not Kafka's 6000, so that the
+    short sessions of pcmodel's tests and fault campaigns are taken (``IllegalArgumentError``
+    unless ``1 <= min <= max``).
+
     ``group_consumer_session_timeout_ms`` (45 s), ``group_consumer_heartbeat_interval_ms``
     (5 s) and ``group_consumer_max_size`` (``None``: no bound) are Kafka's
     ``group.consumer.session.timeout.ms``, ``group.consumer.heartbeat.interval.ms`` and
@@ -312,6 +322,8 @@ class Broker(
         group_consumer_max_size: int | None = None,
         group_consumer_migration_policy: str = DEFAULT_MIGRATION_POLICY,
         group_classic_max_size: int | None = None,
+        group_min_session_timeout_ms: int = DEFAULT_GROUP_MIN_SESSION_TIMEOUT_MS,
+        group_max_session_timeout_ms: int = DEFAULT_GROUP_MAX_SESSION_TIMEOUT_MS,
     ) -> None:
         if not isinstance(auto_create_topics_enable, bool):
             raise TypeError(
@@ -348,6 +360,9 @@ class Broker(
             _check_int(name, value, 1, IllegalArgumentError, INT32_MAX)  # Kafka types them INT
         _check_heartbeat_below_session(group_consumer_heartbeat_interval_ms,
                                        group_consumer_session_timeout_ms)
+        self.group_min_session_timeout_ms, self.group_max_session_timeout_ms = (
+            _check_session_timeout_bounds(group_min_session_timeout_ms,
+                                          group_max_session_timeout_ms))
         # Through the properties' setters, which check them (IllegalArgumentError).
         self.group_consumer_migration_policy = group_consumer_migration_policy
         self.group_classic_max_size = group_classic_max_size

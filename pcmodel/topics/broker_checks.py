@@ -19,7 +19,13 @@ from typing import Any, TypeVar
 from pcmodel.topics.errors import IllegalArgumentError, InvalidRequestError
 from pcmodel.topics.structs import ElectionType, TopicPartition, validate_topic_partition
 
-__all__ = ["INT16_MAX", "INT32_MAX", "INT64_MAX"]  # the rest is package-internal
+__all__ = [  # the rest is package-internal
+    "DEFAULT_GROUP_MAX_SESSION_TIMEOUT_MS",
+    "DEFAULT_GROUP_MIN_SESSION_TIMEOUT_MS",
+    "INT16_MAX",
+    "INT32_MAX",
+    "INT64_MAX",
+]
 
 _T = TypeVar("_T")
 
@@ -34,6 +40,14 @@ INT16_MAX = 2**15 - 1
 INT32_MAX = 2**31 - 1
 #: int64: offsets, timestamps (ms), producer ids and retention times.
 INT64_MAX = 2**63 - 1
+
+#: The bounds of a classic group member's session timeout: Kafka's
+#: ``group.min.session.timeout.ms`` and ``group.max.session.timeout.ms`` broker settings. The
+#: maximum is Kafka's default; the minimum is not: Kafka's is 6000, which would refuse the
+#: sessions of 0.1 to 3 s that pcmodel's tests and the cluster's fault campaigns give their
+#: members, so that a silent one is seen to leave within a run.
+DEFAULT_GROUP_MIN_SESSION_TIMEOUT_MS = 1
+DEFAULT_GROUP_MAX_SESSION_TIMEOUT_MS = 1_800_000
 
 
 def _check_flag(name: str, value: object) -> bool:
@@ -202,3 +216,20 @@ def _check_heartbeat_below_session(heartbeat_ms: int, session_ms: int) -> None:
         raise IllegalArgumentError(
             f"group_consumer_heartbeat_interval_ms must be less than "
             f"group_consumer_session_timeout_ms, got {heartbeat_ms} and {session_ms}")
+
+
+def _check_session_timeout_bounds(minimum: object, maximum: object) -> tuple[int, int]:
+    """``(group_min_session_timeout_ms, group_max_session_timeout_ms)`` checked:
+    ``TypeError`` unless both are ints, ``IllegalArgumentError`` unless ``1 <= minimum <=
+    maximum <= INT32_MAX``. Kafka types both INT and checks nothing more; a broker whose
+    bounds admit no session timeout, or a session that ends before it starts, would refuse or
+    drop every classic member, so these are refused before it starts."""
+    low = _check_int("group_min_session_timeout_ms", minimum, 1, IllegalArgumentError,
+                     INT32_MAX)
+    high = _check_int("group_max_session_timeout_ms", maximum, 1, IllegalArgumentError,
+                      INT32_MAX)
+    if high < low:
+        raise IllegalArgumentError(
+            f"group_max_session_timeout_ms must be >= group_min_session_timeout_ms, got "
+            f"{high} and {low}")
+    return low, high

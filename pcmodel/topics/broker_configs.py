@@ -157,6 +157,8 @@ class ConfigsMixin:
             or DEFAULT_RETENTION_CHECK_INTERVAL_MS,
             offset_metadata_max_bytes=self.offset_metadata_max_bytes,
             producer_id_expiration_ms=self.producer_id_expiration_ms,
+            session_timeout_bounds=(self.group_min_session_timeout_ms,
+                                    self.group_max_session_timeout_ms),
             transactions=(self._transactions.max_timeout_ms,
                           self._transactions.id_expiration_ms),
             consumer_groups=ConsumerGroupConfigs(

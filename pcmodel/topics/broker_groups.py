@@ -99,8 +99,9 @@ class GroupsMixin:
         (KIP-814). A member of a consumer group (or joining one that has members) is answered
         at once, by that group (:mod:`pcmodel.topics.consumer_group_classic`).
         Raises ``InvalidGroupIdError``, then ``InvalidSessionTimeoutError`` (a session timeout
-        outside what a group accepts, a negative one included) before the group is looked
-        at, as Kafka's ``GroupCoordinatorService.joinGroup``; then
+        outside ``group_min_session_timeout_ms`` .. ``group_max_session_timeout_ms``, a
+        negative one included) before the group is looked at, as Kafka's
+        ``GroupCoordinatorService.joinGroup``; then
         ``MemberIdRequiredError`` (with ``require_known_member_id``, for a
         dynamic member: join again with its ``member_id``), ``UnknownMemberIdError``,
         ``FencedInstanceIdError``, ``GroupMaxSizeReachedError`` (a new member, or one that
@@ -122,7 +123,8 @@ class GroupsMixin:
         # As Kafka's GroupCoordinatorService.joinGroup: INVALID_SESSION_TIMEOUT (a negative
         # one too) right after the group id, before the group is looked at, so before
         # GROUP_MAX_SIZE_REACHED (which would also remove a member of a full round).
-        check_session_timeout(session)
+        check_session_timeout(session, self.group_min_session_timeout_ms,
+                              self.group_max_session_timeout_ms)
         rebalance = session if rebalance_timeout_ms is None else _check_int(
             "rebalance_timeout_ms", rebalance_timeout_ms, 1, IllegalArgumentError, INT32_MAX
         )  # an int32 in JoinGroup, as in Kafka's group metadata

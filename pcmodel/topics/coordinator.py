@@ -92,6 +92,11 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from pcmodel.topics.broker_checks import (
+    DEFAULT_GROUP_MAX_SESSION_TIMEOUT_MS,
+    DEFAULT_GROUP_MIN_SESSION_TIMEOUT_MS,
+    INT32_MAX,
+)
 from pcmodel.topics.errors import (
     FencedInstanceIdError,
     IllegalGenerationError,
@@ -137,18 +142,18 @@ __all__ = [
     "validate_group_id",
 ]
 
-#: Session timeouts the coordinator accepts, in ms (Kafka's broker defaults are 6 s .. 30 min;
-#: the lower bound is small here so that tests and notebooks can show expiry quickly).
-MIN_SESSION_TIMEOUT_MS = 1
-MAX_SESSION_TIMEOUT_MS = 1_800_000
-
-
-def check_session_timeout(session_timeout_ms: int) -> None:
-    """``InvalidSessionTimeoutError`` unless the session timeout is one a group accepts."""
-    if not MIN_SESSION_TIMEOUT_MS <= session_timeout_ms <= MAX_SESSION_TIMEOUT_MS:
+def check_session_timeout(session_timeout_ms: int,
+                          minimum: int = DEFAULT_GROUP_MIN_SESSION_TIMEOUT_MS,
+                          maximum: int = DEFAULT_GROUP_MAX_SESSION_TIMEOUT_MS) -> None:
+    """``InvalidSessionTimeoutError`` unless ``minimum <= session_timeout_ms <= maximum``: a
+    broker's ``group_min_session_timeout_ms`` and ``group_max_session_timeout_ms`` (Kafka's
+    ``group.min.session.timeout.ms`` / ``group.max.session.timeout.ms``, as
+    ``GroupCoordinatorService.joinGroup`` checks them), by default the broker's defaults."""
+    if not minimum <= session_timeout_ms <= maximum:
         raise InvalidSessionTimeoutError(
-            f"session_timeout_ms={session_timeout_ms} is outside "
-            f"[{MIN_SESSION_TIMEOUT_MS}, {MAX_SESSION_TIMEOUT_MS}]"
+            f"session_timeout_ms={session_timeout_ms} is outside [{minimum}, {maximum}], the "
+            "session timeouts the broker accepts (its group_min_session_timeout_ms and "
+            "group_max_session_timeout_ms); ask for one within them"
         )
 
 
@@ -199,9 +204,10 @@ class GroupCoordinator(GroupMetadataMixin, GroupDeadlinesMixin, GroupRoundsMixin
     #: :meth:`~pcmodel.topics.group_static.GroupStaticMixin._revert_static_member`.
     static_replacements: dict[str, tuple[str, _Member, int]] = field(default_factory=dict)
     #: ``(generation, the topics its members subscribed to)``, taken when the generation
-    #: started (Kafka's ``subscribedTopics``, set by ``initNextGeneration``): what OffsetDelete
-    #: protects while the next round is prepared; ``None`` before the first generation.
-    generation_topics: tuple[int, frozenset[str]] | None = None
+    #: started (Kafka's ``subscribedTopics``, set by ``initNextGeneration``; ``None`` for the
+    #: topics when they are not known): what OffsetDelete and offsets retention judge the
+    #: group by until the next generation (see :mod:`~pcmodel.topics.group_rounds`).
+    generation_topics: tuple[int, frozenset[str] | None] | None = None
     #: The leader's assignment is being stored (a cluster's coordinator): the group stays
     #: ``CompletingRebalance`` and the followers wait until :meth:`assignment_stored`.
     storing: bool = False
@@ -241,14 +247,19 @@ class GroupCoordinator(GroupMetadataMixin, GroupDeadlinesMixin, GroupRoundsMixin
         ``MemberIdRequiredError`` carrying its id and must join again with it (JoinGroup v4+).
         A static one (``group_instance_id``) takes the place of the member holding its instance
         id, if any (:mod:`pcmodel.topics.group_static`; ``supports_skip_assignment`` is
-        JoinGroup v9's). Raises ``InvalidSessionTimeoutError``,
+        JoinGroup v9's). A member that rejoins a ``Stable`` group (a follower) or a
+        ``CompletingRebalance`` one with the protocols it has is answered at once and keeps its
+        session and rebalance timeouts; any other join takes the new ones (Kafka's
+        ``classicGroupJoinExistingMember``, which calls ``updateMember`` only on the paths that
+        rebalance). Raises ``InvalidSessionTimeoutError`` for a session timeout below 1 ms (the
+        broker checks it against its own bounds first, see :func:`check_session_timeout`),
         ``InconsistentGroupProtocolError`` (no protocol shared with the members, the joiner
         as it was before this join included, or another protocol type: Kafka's
         ``classicGroupJoinExistingMember``), ``UnknownMemberIdError`` (the member was removed:
         join again with ``member_id=""``), ``FencedInstanceIdError`` (another member holds the
         instance id).
         """
-        check_session_timeout(session_timeout_ms)
+        check_session_timeout(session_timeout_ms, 1, INT32_MAX)
         protocols = tuple((str(name), bytes(metadata)) for name, metadata in protocols)
         now = self.clock()
         self.expire(now)
@@ -302,14 +313,16 @@ class GroupCoordinator(GroupMetadataMixin, GroupDeadlinesMixin, GroupRoundsMixin
                     f"member {member_id!r} is not in group {self.group_id!r} (it was removed "
                     "or left); join again with member_id=''"
                 )
-            member.session_timeout = session_timeout_ms / 1000
-            member.rebalance_timeout = rebalance_timeout_ms / 1000
             member.last_heartbeat = now
             unchanged = member.protocols == protocols
             if self.state is GroupState.COMPLETING_REBALANCE and unchanged:
                 return self._join_response(member)  # it missed the answer: here it is again
             if self.state is GroupState.STABLE and unchanged and member_id != self.leader:
                 return self._join_response(member)  # nothing new: no rebalance for a follower
+            # Kafka's updateMember, called only here, where the join rebalances: a member
+            # answered at once above keeps its session and rebalance timeouts.
+            member.session_timeout = session_timeout_ms / 1000
+            member.rebalance_timeout = rebalance_timeout_ms / 1000
             member.protocols = protocols
             self._register_join(member, now)
         return self._await_join(member, timeout)

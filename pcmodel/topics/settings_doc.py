@@ -75,6 +75,14 @@ consumer group). Both may also be set on a
 running broker (`broker.group_consumer_migration_policy = "upgrade"`), checked either way. A
 classic consumer may join a consumer group whatever the policy, as in Kafka. DescribeConfigs
 shows these five group settings under Kafka's names.
+Two more bound the session timeout a classic group's member may ask for in its JoinGroup
+(outside them: INVALID_SESSION_TIMEOUT, for a Kafka 4 consumer group's classic members too):
+`group_min_session_timeout_ms=1` and `group_max_session_timeout_ms=1800000` (Kafka's
+`group.min.session.timeout.ms` and `group.max.session.timeout.ms`, under which DescribeConfigs
+lists them). The maximum is Kafka's default; Kafka's minimum is 6000, which would refuse the
+sessions of 100 ms to 3 s that pcmodel's own tests and the cluster's fault campaigns give their
+members so that a silent one is seen to leave its group within a run. Give 6000 to refuse what
+a Kafka broker refuses.
 Kafka's `group.initial.rebalance.delay.ms` defaults to 3000; here it is 0, because pcmodel's own
 consumers read topic metadata from the broker itself when they lead (a group formed at once
 assigns every partition) and a 3 s wait on each new group would slow every program and test that

@@ -72,7 +72,9 @@ def test_describe_configs_shows_the_group_settings_under_kafkas_names():
         "group.consumer.min.session.timeout.ms": "45000",
         "group.consumer.session.timeout.ms": "45000",
         "group.initial.rebalance.delay.ms": "0",
-        "group.max.size": "2147483647"}
+        "group.max.session.timeout.ms": "1800000",
+        "group.max.size": "2147483647",
+        "group.min.session.timeout.ms": "1"}
     # The bounds of a group's configs take in the broker's own settings (see group_configs).
     with Broker(group_consumer_session_timeout_ms=90_000,
                 group_consumer_heartbeat_interval_ms=2_000) as broker:
