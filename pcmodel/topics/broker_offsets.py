@@ -13,8 +13,8 @@ committed by the groups that track the topic (one that never committed holds it 
 start), and appends waiting for space go on when it rises.
 
 Deleting offsets follows Kafka's OffsetDelete: an ``Empty`` group loses the offsets asked for,
-and a group with members keeps those of the topics its members subscribe to (while it
-rebalances, those its last generation subscribed to; before its first, every topic). A group left
+and a group with members keeps those of the topics its generation subscribed to when it started
+(before its first, or while a member's subscription does not parse, every topic). A group left
 ``Empty`` with no offset at all is deleted, as Kafka's coordinator drops it.
 
 Offsets expire (Kafka's offsets retention, :mod:`pcmodel.topics.group_offsets`): every commit
@@ -69,20 +69,13 @@ __all__ = ["CommittedOffsetsMixin"]
 
 
 def _offset_delete_guarded(group: GroupCoordinator, asked: set[str]) -> set[str]:
-    """The topics whose offsets OffsetDelete keeps for a classic consumer group, as Kafka's
-    ``ClassicGroup.isSubscribedToTopic`` judges them: none while it is ``Empty``; while a
-    round is prepared, those of the generation before it (``generation_topics``: its members
-    may have rejoined with other subscriptions), and every topic ``asked`` for if the group
-    never had a generation (Kafka does not know its topics yet); otherwise its members'."""
-    if group.state is GroupState.EMPTY:
-        return set()
-    if group.state is GroupState.PREPARING_REBALANCE:
-        before = group.generation_topics
-        if before is not None and before[0] == group.generation:
-            return set(before[1])
-        if group.generation == 0:
-            return asked
-    return group.subscribed_topics()
+    """The topics of ``asked`` whose offsets OffsetDelete keeps for a classic group, as Kafka's
+    ``OffsetMetadataManager.deleteOffsets`` asks ``ClassicGroup.isSubscribedToTopic``: those
+    its generation subscribed to when it started (not its members' subscriptions now, which
+    a rejoin or a static member's replacement may have changed since), none once it is
+    ``Empty``, and every one while the topics are not known (before the first generation, or
+    a member's subscription does not parse)."""
+    return {topic for topic in asked if group.is_subscribed_to_topic(topic)}
 
 
 class CommittedOffsetsMixin:
@@ -215,8 +208,8 @@ class CommittedOffsetsMixin:
 
         Returns, per partition, ``None`` where its offset is gone (or there was none), else
         the error that kept it: ``GroupSubscribedToTopicError`` for a topic the group's members
-        subscribe to (during a rebalance: its last generation's members, see
-        :func:`_offset_delete_guarded`), ``UnknownTopicOrPartitionError`` for a partition that
+        subscribed to when its generation started (see :func:`_offset_delete_guarded`),
+        ``UnknownTopicOrPartitionError`` for a partition that
         does not exist.
         A Kafka 4 consumer group (KIP-848) is answered so too, with or without members and
         whether or not it ever committed, as Kafka's ``OffsetMetadataManager.deleteOffsets``

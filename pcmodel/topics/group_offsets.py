@@ -27,8 +27,11 @@ depends on the group (KIP-211):
 * a group that had members and is now ``Empty``: from the moment it became ``Empty`` (its
   *state timestamp*), for all its offsets at once. While a consumer group has members its
   offsets cannot expire, however old the last commit;
-* a consumer group that is ``Stable``: only the offsets of topics no member subscribes to
-  expire, each counted from its own commit;
+* a consumer group that is ``Stable``: only the offsets of topics its generation did not
+  subscribe to when it started expire, each counted from its own commit (Kafka's
+  ``ClassicGroup.isSubscribedToTopic``; if a member's subscription does not parse, the group's
+  topics are not known and nothing expires, as Kafka's ``offsetExpirationCondition`` wants
+  them known);
 * a group that never had members (consumers that only commit, outside group management, with
   ``generation=-1``): each offset counted from its own commit;
 * any other group (rebalancing, or ``Stable`` with a protocol type other than ``consumer``):
@@ -296,8 +299,9 @@ class GroupOffsetsMixin:
             kept_topics, from_empty = set(), True  # all count from when the last member left
         elif self.protocol_type is None:
             kept_topics, from_empty = set(), False  # it never had members: each from its commit
-        elif self.protocol_type == PROTOCOL_TYPE and self.state is GroupState.STABLE:
-            kept_topics, from_empty = self.subscribed_topics(), False
+        elif self.protocol_type == PROTOCOL_TYPE and self.state is GroupState.STABLE \
+                and (known := self.generation_subscription()) is not None:
+            kept_topics, from_empty = known, False
         else:
             return []  # rebalancing, or not a consumer group: nothing is judged
         expired = []

@@ -10,15 +10,25 @@ a protocol is chosen and every join is answered. A group moves between its state
 Kafka's legal transitions (:meth:`GroupRoundsMixin._transition`), and every move wakes the
 calls waiting on the group.
 
+A generation's topics are taken when it starts (Kafka's ``subscribedTopics``, set by
+``ClassicGroup.initNextGeneration``) and kept until the next one: OffsetDelete and offsets
+retention judge the group by them (:meth:`GroupRoundsMixin.is_subscribed_to_topic`), not by
+what its members say now, which may differ while a round is prepared or after a static member
+was replaced in a ``Stable`` group (:mod:`pcmodel.topics.group_static`). A member whose
+subscription does not parse leaves them unknown, and then a consumer group counts as
+subscribed to every topic, as Kafka's ``isSubscribedToTopic`` does.
+
 :class:`GroupRoundsMixin` is one part of :class:`~pcmodel.topics.coordinator.GroupCoordinator`
 and, like it, is called with the broker's lock held.
 
 Prior art: Kafka's ``GroupCoordinator.scala`` (``prepareRebalance``, ``onCompleteJoin``,
-``removeMemberAndUpdateGroup``) and ``GroupMetadata.scala`` (``validPreviousStates``).
+``removeMemberAndUpdateGroup``), ``GroupMetadata.scala`` (``validPreviousStates``) and Kafka 4's
+``ClassicGroup`` (``computeSubscribedTopics``, ``isSubscribedToTopic``).
 """
 
 from __future__ import annotations
 
+from pcmodel.topics.consumer_protocol import PROTOCOL_TYPE, decode_subscription
 from pcmodel.topics.group_answers import GroupState
 from pcmodel.topics.group_metadata import _Member
 
@@ -85,15 +95,13 @@ class GroupRoundsMixin:
         if self.leader not in self.members:
             self.leader = next(iter(self.members), None)
         self.generation += 1
+        self.protocol = self._select_protocol() if self.members else None
+        # Kafka's ClassicGroup.initNextGeneration computes the subscribed topics here, once a
+        # generation, and keeps them until the next (see is_subscribed_to_topic).
+        self.generation_topics = (self.generation, self._compute_subscribed_topics())
         if not self.members:
-            self.protocol = None
-            self.generation_topics = (self.generation, frozenset())
             self._transition(GroupState.EMPTY)
             return
-        self.protocol = self._select_protocol()
-        # Kafka's ClassicGroup.initNextGeneration computes the subscribed topics here, once a
-        # generation: OffsetDelete judges a round that follows by them (see generation_topics).
-        self.generation_topics = (self.generation, frozenset(self.subscribed_topics()))
         self._transition(GroupState.COMPLETING_REBALANCE)
         self.pending_sync = set(self.members)
         self.sync_deadline = now + max(m.rebalance_timeout for m in self.members.values())
@@ -116,3 +124,40 @@ class GroupRoundsMixin:
         self._maybe_complete_join(self.clock())
         self._changed.notify_all()
 
+    def _compute_subscribed_topics(self) -> frozenset[str] | None:
+        """The topics the members subscribe to in their metadata for the group's protocol
+        (Kafka's ``ClassicGroup.computeSubscribedTopics``): none for a member-less consumer
+        group; ``None`` (not known) for another protocol type, before a protocol is chosen, or
+        when a member's subscription does not parse."""
+        if self.protocol_type != PROTOCOL_TYPE:
+            return None
+        if not self.members:
+            return frozenset()
+        if self.protocol is None:
+            return None
+        topics: set[str] = set()
+        for member in self.members.values():
+            try:
+                topics.update(decode_subscription(self._metadata_of(member)).topics)
+            except ValueError:
+                return None  # Kafka's SchemaException: the group does not know its topics
+        return frozenset(topics)
+
+    def generation_subscription(self) -> frozenset[str] | None:
+        """The topics of the current generation, as taken when it started (``None``: not
+        known); a group that did not start its generation here (restored from its stored
+        record, or turned back into a classic group) computes them from its members, as
+        Kafka's coordinator does when it loads or converts one."""
+        taken = self.generation_topics
+        if taken is not None and taken[0] == self.generation:
+            return taken[1]
+        return self._compute_subscribed_topics()
+
+    def is_subscribed_to_topic(self, topic: str) -> bool:
+        """Whether the group counts as subscribed to ``topic`` (Kafka's
+        ``ClassicGroup.isSubscribedToTopic``): by the generation's topics; when they are not
+        known, a consumer group counts as subscribed to every topic, any other to none."""
+        topics = self.generation_subscription()
+        if topics is None:
+            return self.protocol_type == PROTOCOL_TYPE
+        return topic in topics

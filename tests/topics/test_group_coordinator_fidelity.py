@@ -11,6 +11,13 @@
   and every topic before the group's first generation.
 * ``classicGroupLeaveToClassicGroup`` lets a member told MEMBER_ID_REQUIRED leave before it
   checks the instance id the request names.
+* OffsetDelete and offsets retention judge a ``Stable`` group by the topics its generation
+  subscribed to when it started (``ClassicGroup.computeSubscribedTopics``), not by a static
+  member's replacement since; a subscription that does not parse leaves them unknown, and
+  ``isSubscribedToTopic`` then says every topic (and ``offsetExpirationCondition`` expires
+  nothing).
+* ``classicGroupJoinExistingMember`` answers an unchanged rejoin at once without
+  ``updateMember``: the member keeps its session and rebalance timeouts.
 """
 
 from __future__ import annotations
@@ -30,6 +37,8 @@ from pcmodel.topics.errors import (
 )
 from pcmodel.topics.structs import TopicPartition
 from tests.topics.conftest import FakeClock
+
+WEEK_MS = 7 * 24 * 3_600_000
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -152,6 +161,55 @@ def test_offset_delete_during_a_rebalance_keeps_what_the_last_generation_subscri
     assert {tp for tp, error in answers.items()
             if isinstance(error, GroupSubscribedToTopicError)} == kept
     assert all(answers[tp] is None for tp in {ORDERS, OTHER} - kept)
+
+
+@pytest.mark.parametrize("case, kept", [
+    ("the members subscribe as when the generation started", {ORDERS}),
+    ("a static member was replaced with another subscription", {ORDERS}),
+    ("a member's subscription does not parse", {ORDERS, OTHER}),
+])
+@pytest.mark.parametrize("judge", ["OffsetDelete", "offsets retention"])
+def test_a_stable_group_is_judged_by_its_generations_topics(case, kept, judge):
+    wall = [1_000_000]
+    with Broker(clock=FakeClock(), timestamp_clock=lambda: wall[0]) as broker:
+        broker.create_topic("orders", 2)
+        broker.create_topic("other", 1)
+        broker.commit_offsets("g", -1, "", {ORDERS: 1, OTHER: 1})
+        subscription = b"\x00\x00\x00" if "parse" in case else SUBSCRIPTION  # truncated
+        joined = broker.join_group("g", "", protocols=[("range", subscription)],
+                                   group_instance_id="i-1", timeout=0)
+        broker.sync_group("g", joined.member_id, joined.generation, assignments={}, timeout=0)
+        if "replaced" in case:  # same protocol, so no rebalance: the generation goes on
+            broker.join_group("g", "", protocols=[("range", encode_subscription(["other"]))],
+                              group_instance_id="i-1", timeout=0)
+        described = broker.describe_group("g")
+        assert (described.state, described.generation) == (GroupState.STABLE, 1)
+        if judge == "OffsetDelete":
+            answers = broker.delete_offsets("g", [ORDERS, OTHER])
+            assert {tp for tp, error in answers.items()
+                    if isinstance(error, GroupSubscribedToTopicError)} == kept
+        else:
+            wall[0] += WEEK_MS + 1
+            broker.expire_offsets()
+        assert set(broker.describe_group("g").committed) == kept
+
+
+@pytest.mark.parametrize("state", [GroupState.STABLE, GroupState.COMPLETING_REBALANCE])
+def test_an_unchanged_rejoin_answered_at_once_keeps_the_members_timeouts(state):
+    clock = FakeClock()
+    with Broker(clock=clock) as broker:
+        broker.create_topic("orders", 2)
+        if state is GroupState.STABLE:
+            leader, follower = stable_group(broker, ["range"], ["range"])
+        else:
+            leader = join(broker).member_id
+            follower = join(broker, "").member_id
+            join(broker, leader)  # the round completes: both joined, nobody synced yet
+        generation = broker.describe_group("g").generation
+        answer = join(broker, follower, session=1_000)  # 10 s before
+        assert (answer.generation, broker.describe_group("g").state) == (generation, state)
+        clock.advance(2)  # past the session asked for, within the one it had
+        assert members(broker) == sorted([leader, follower])
 
 
 @pytest.mark.parametrize("version", [0, 5])
