@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from pcmodel.topics.broker_produce_fetch import FetchError
+from pcmodel.topics.broker_results import FetchError
 from pcmodel.topics.errors import KafkaError
 from pcmodel.topics.structs import TopicPartition
 

@@ -7,7 +7,8 @@ its producer id, epoch and sequence (a retry is answered, not stored twice, even
 leader); a transactional producer's batch is sent only if the producer's ongoing transaction
 holds the partition (:mod:`pcmodel.cluster.client_transactions`). A fetch asks each partition's
 leader, at the consumer's isolation level, and skips a partition without a reachable leader
-until it has one again.
+until it has one again. A consumer closing in this process ends its fetch's wait at once (the
+fetch's ``cancel`` event, :meth:`DataRequestsMixin.wake_fetches`).
 
 :class:`DataRequestsMixin` is one part of ``ClusterConnection``, which provides ``_cluster`` and
 the transactional checks of
@@ -16,6 +17,7 @@ the transactional checks of
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -90,7 +92,7 @@ class DataRequestsMixin:
 
     def fetch(self, offsets: Mapping[TopicPartition, int], *, max_records: int = 500,
               timeout: float = 0.0, isolation_level: str = "read_uncommitted",
-              ) -> dict[TopicPartition, FetchResult]:
+              cancel: threading.Event | None = None) -> dict[TopicPartition, FetchResult]:
         """Read committed records from each partition's leader; long-polls up to ``timeout``.
 
         A partition without a reachable leader is left out of the answer (the client keeps its
@@ -100,6 +102,11 @@ class DataRequestsMixin:
         ``TypeError`` for ``offsets`` that are not a mapping, ``IllegalArgumentError`` for an
         offset below 0 or above ``2**63 - 1`` (an int64 in Fetch) and for a ``timeout`` that is
         not a finite number of seconds >= 0 (``TypeError``: not a number), before any wait.
+
+        ``cancel`` (a ``threading.Event``) abandons the wait: once it is set the fetch stops
+        waiting and returns what it read (nothing) when it next wakes, at the latest when
+        :meth:`wake_fetches` is called (a consumer's ``close()``); ``TypeError`` for anything
+        but an event or ``None``.
         """
         if timeout is None:
             raise TypeError("timeout must be a number of seconds, got None")
@@ -107,6 +114,8 @@ class DataRequestsMixin:
         _check_mapping("offsets", offsets, "TopicPartition to int")
         for tp, offset in offsets.items():  # a leader's refusal would be taken for its absence
             _check_int(f"offset of {tp}", offset, 0, IllegalArgumentError, INT64_MAX)
+        if cancel is not None and not isinstance(cancel, threading.Event):
+            raise TypeError(f"cancel must be a threading.Event or None, got {cancel!r}")
         if check_isolation_level(isolation_level):
             self._check_transactions_due()  # type: ignore[attr-defined]
         deadline = time.monotonic() + timeout
@@ -130,9 +139,20 @@ class DataRequestsMixin:
             if any(r.records or r.error for r in results.values()):
                 return results
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            # cancel is read after version: a wake_fetches() since then has moved the count,
+            # so the wait below returns at once.
+            if remaining <= 0 or (cancel is not None and cancel.is_set()):
                 return results
             self._cluster.await_change(version, remaining)
+
+    def wake_fetches(self) -> None:
+        """Wake every fetch waiting at the cluster: one whose ``cancel`` event is set returns,
+        the others read again and go on waiting. Returns at once. A fetch waits for the
+        cluster's change count to move (``await_change``), so this counts a change: every
+        other waiter on the cluster wakes for nothing too (the brokers' and the controller's
+        loops run a round early, as after any append) and, as after any change, checks what
+        it waits for and waits again."""
+        self._cluster.wake_waiters()
 
     # --- internals ----------------------------------------------------------------------------
 

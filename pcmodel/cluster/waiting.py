@@ -228,6 +228,13 @@ class ClientSupport:
                 return False
             self.await_change(count, min(remaining, 0.05))
 
+    def wake_waiters(self) -> None:
+        """Count a change and wake every caller of :meth:`await_change` at once; each looks
+        at what it waits for and, finding nothing new, waits again. A consumer closing ends
+        its fetch's wait so (``ClusterConnection.wake_fetches``). Returns at once."""
+        with self._lock:
+            self._notify()
+
     def await_change(self, count: int, timeout: float) -> None:
         """Wait up to ``timeout`` seconds for :meth:`change_count` to move past ``count``
         (an append, a replication round, an election, a fault). In a stepped cluster nothing

@@ -72,13 +72,9 @@ from pcmodel.topics.broker_groups import GroupsMixin
 from pcmodel.topics.broker_log_dirs import LogDirsMixin
 from pcmodel.topics.broker_offsets import CommittedOffsetsMixin
 from pcmodel.topics.broker_placement import PlacementMixin
-from pcmodel.topics.broker_produce_fetch import (
-    AppendResult,
-    FetchError,
-    FetchResult,
-    ProduceFetchMixin,
-)
+from pcmodel.topics.broker_produce_fetch import ProduceFetchMixin
 from pcmodel.topics.broker_replicas import ReplicaLogsMixin
+from pcmodel.topics.broker_results import AppendResult, FetchError, FetchResult
 from pcmodel.topics.broker_topics import TopicAdminMixin, TopicDescription, _Topic
 from pcmodel.topics.broker_transactions import TransactionsMixin
 from pcmodel.topics.consumer_group import ConsumerGroup

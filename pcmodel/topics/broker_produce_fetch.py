@@ -12,16 +12,18 @@ append is accepted only while its transaction holds the partition
 (:mod:`pcmodel.topics.transactions`), checked under the lock with the append, so that no batch
 slips in after the transaction's marker; a ``read_committed`` fetch reads up to each
 partition's last stable offset and is told the aborted transactions of what it read
-(:mod:`pcmodel.topics.log_transactions`). Prior art: Kafka's Produce and Fetch APIs
+(:mod:`pcmodel.topics.log_transactions`). A consumer closing in this process ends its fetch's
+wait at once: the fetch takes the consumer's ``cancel`` event, and
+:meth:`ProduceFetchMixin.wake_fetches` wakes the waiting fetches to look at it. The answers'
+types are in :mod:`~pcmodel.topics.broker_results`. Prior art: Kafka's Produce and Fetch APIs
 (``ReplicaManager.appendRecords`` / ``fetchMessages``, the delayed fetch purgatory).
 """
 
 from __future__ import annotations
 
-import enum
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from typing import NamedTuple
 
 from pcmodel.topics.broker_checks import (
     INT64_MAX,
@@ -31,6 +33,7 @@ from pcmodel.topics.broker_checks import (
     _check_partitions,
     _check_timeout,
 )
+from pcmodel.topics.broker_results import AppendResult, FetchError, FetchResult
 from pcmodel.topics.compression import CompressedBatch, get_codec
 from pcmodel.topics.errors import (
     IllegalArgumentError,
@@ -48,80 +51,16 @@ from pcmodel.topics.log_batches import StoredBatch
 from pcmodel.topics.log_records import (
     NO_TIMESTAMP,
     RECORD_BATCH_OVERHEAD,
-    LogRecord,
     NewRecord,
     record_batch_size,
     record_batch_size_bound,
     validate_records,
 )
 from pcmodel.topics.log_settings import LogSettings
-from pcmodel.topics.log_transactions import (
-    AbortedTransaction,
-    TransactionalBatch,
-    check_isolation_level,
-)
+from pcmodel.topics.log_transactions import check_isolation_level
 from pcmodel.topics.structs import PartitionProducers, TopicPartition, validate_topic_partition
 
-__all__ = ["AppendResult", "FetchError", "FetchResult", "ProduceFetchMixin"]
-
-
-class FetchError(str, enum.Enum):
-    """Why one partition of a fetch returned no records (the others are still served)."""
-
-    OFFSET_OUT_OF_RANGE = "offset_out_of_range"
-    UNKNOWN_TOPIC_OR_PARTITION = "unknown_topic_or_partition"
-
-
-class AppendResult(NamedTuple):
-    """Where an appended batch landed: offsets ``base_offset .. base_offset + n - 1``.
-
-    ``log_append_time_ms`` is the broker's wall-clock time of the append on a topic that stamps
-    every record with it (``message.timestamp.type=LogAppendTime``), else ``-1``: what Kafka's
-    ProduceResponse answers, and the timestamp a producer then reports for its records.
-    ``max_timestamp_ms`` is the largest timestamp of the batch as the log stores it, which the
-    broker remembers as an idempotent producer's last timestamp (DescribeProducers), and ``-1``
-    if every one is negative (Kafka's batch ``maxTimestamp`` starts at ``NO_TIMESTAMP``) or
-    where the answer does not say (a cluster's answer to a client).
-    """
-
-    base_offset: int
-    log_start_offset: int
-    log_append_time_ms: int
-    max_timestamp_ms: int = -1
-
-
-class FetchResult(NamedTuple):
-    """One partition's part of a fetch.
-
-    ``records`` start at the requested offset, in offset order (consecutive, except where
-    compaction removed records); ``high_watermark`` is the end offset (for lag),
-    ``log_start_offset`` the first retained one. ``error`` is ``None`` or why nothing could be
-    read (then ``records`` is empty).
-
-    On a partition with transactions, ``records`` include the markers
-    (:class:`~pcmodel.topics.log_transactions.ControlRecord`) and the records of aborted
-    transactions, as Kafka's fetch does: ``transactional_batches`` says which records are
-    transactional and which are markers, ``aborted_transactions`` (``read_committed`` only)
-    which transactions of the range read were aborted, and
-    :func:`~pcmodel.topics.log_transactions.visible_records` makes the application's records
-    of them. ``last_stable_offset`` is the partition's (``-1`` with an error).
-
-    A fetch for ``whole_batches`` (the Kafka listener's) starts ``records`` at the first record
-    of the batch holding the requested offset and ends them with a whole batch, as Kafka's log
-    answers: ``batches`` are those producers' batches, as appended
-    (:class:`~pcmodel.topics.log_batches.StoredBatch`; records without one, a log replayed
-    from a journal, are in none). The reader drops the records before its position, as
-    Kafka's clients do.
-    """
-
-    records: tuple[LogRecord, ...]
-    high_watermark: int
-    log_start_offset: int
-    error: FetchError | None
-    last_stable_offset: int = -1
-    transactional_batches: tuple[TransactionalBatch, ...] = ()
-    aborted_transactions: tuple[AbortedTransaction, ...] | None = None
-    batches: tuple[StoredBatch, ...] = ()
+__all__ = ["ProduceFetchMixin"]
 
 
 def _refused_records(settings: LogSettings, batch: Sequence[tuple], now_ms: int,
@@ -362,6 +301,7 @@ class ProduceFetchMixin:
         replica_id: int = -1,
         isolation_level: str = "read_uncommitted",
         whole_batches: bool = False,
+        cancel: threading.Event | None = None,
     ) -> dict[TopicPartition, FetchResult]:
         """Read from several partitions at once, each from its given offset; long-polls.
 
@@ -381,6 +321,11 @@ class ProduceFetchMixin:
         :class:`FetchResult`). With ``whole_batches`` each partition answers whole batches,
         from the start of the one holding its offset, and may exceed ``max_records`` to end
         the last one (see :class:`FetchResult`): what the Kafka listener sends.
+
+        ``cancel`` (a client in this process: a ``threading.Event``) abandons the wait: once
+        it is set the fetch stops waiting and returns what it read (empty results) when it
+        next wakes, at the latest when :meth:`wake_fetches` is called (a consumer's
+        ``close()``); ``TypeError`` for anything but an event or ``None``.
         """
         read_committed = check_isolation_level(isolation_level)
         asked = _check_mapping("offsets", offsets, "TopicPartition to int")
@@ -390,6 +335,8 @@ class ProduceFetchMixin:
         _check_int("max_records", max_records, 1, IllegalArgumentError)
         _check_timeout(timeout)
         _check_flag("whole_batches", whole_batches)
+        if cancel is not None and not isinstance(cancel, threading.Event):
+            raise TypeError(f"cancel must be a threading.Event or None, got {cancel!r}")
         deadline = time.monotonic() + timeout
         with self._lock:
             while True:
@@ -398,9 +345,19 @@ class ProduceFetchMixin:
                 results, found = self._read(requests, max_records, replica_id >= 0,
                                             read_committed, whole_batches)
                 remaining = deadline - time.monotonic()
-                if found or remaining <= 0:
+                # cancel is read under the lock that wake_fetches() takes to notify: a cancel
+                # set before that notify is seen here, or the notify finds this fetch waiting.
+                if found or remaining <= 0 or (cancel is not None and cancel.is_set()):
                     return results
                 self._data_arrived.wait(remaining)
+
+    def wake_fetches(self) -> None:
+        """Wake every fetch waiting at this broker: one whose ``cancel`` event is set returns,
+        the others read again and go on waiting (so do the other waiters on the condition,
+        ``await_metadata_change``): a wake-up for nothing, which each loop survives. Returns
+        at once. Not a client method: an event cannot travel to a broker process."""
+        with self._lock:
+            self._data_arrived.notify_all()
 
     # --- internals (called with the lock held) -------------------------------------------------
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pcmodel.topics.broker_checks import _check_flag
-from pcmodel.topics.broker_produce_fetch import AppendResult
+from pcmodel.topics.broker_results import AppendResult
 from pcmodel.topics.errors import IllegalArgumentError
 from pcmodel.topics.log_batches import StoredBatch
 from pcmodel.topics.log_records import LogRecord, NewRecord

@@ -73,7 +73,8 @@ Typical use, at-least-once (commit after processing)::
 
 Where the parts live: this module is the facade (construction, ``poll()``, iteration, topic
 metadata, ``close()``); :mod:`~pcmodel.topics.subscription` holds ``subscribe`` / ``assign``,
-:mod:`~pcmodel.topics.fetcher` the fetcher thread and both ends of the fetch buffer,
+:mod:`~pcmodel.topics.fetcher` the fetcher thread and both ends of the fetch buffer
+(``fetch_buffer``), :mod:`~pcmodel.topics.partition_state` what is known of each partition,
 :mod:`~pcmodel.topics.positions` positions, seeking, pausing and offset lookups,
 :mod:`~pcmodel.topics.membership` joining, rebalances and the heartbeat thread,
 :mod:`~pcmodel.topics.commits` offset commits and auto-commit, and
@@ -111,8 +112,9 @@ from pcmodel.topics.errors import (
     UnassignedPartitionError,
     UnknownTopicOrPartitionError,
 )
-from pcmodel.topics.fetcher import WAKEUP, FetcherMixin, PartitionState
+from pcmodel.topics.fetcher import WAKEUP, FetcherMixin
 from pcmodel.topics.membership import GroupMemberMixin
+from pcmodel.topics.partition_state import PartitionState
 from pcmodel.topics.positions import PositionsMixin
 from pcmodel.topics.serde import close_all, converter, object_form
 from pcmodel.topics.structs import (
@@ -201,9 +203,9 @@ class KafkaConsumer(
         try:  # a consumer that fails here keeps no connection or thread: close what is open
             self._conn = broker.connect()
             self._connections.append(self._conn)
-            fetch_conn = broker.connect()  # the fetcher's own: its long polls block
-            self._connections.append(fetch_conn)
-            fetcher = threading.Thread(target=self._fetch_loop, args=(fetch_conn,),
+            self._fetch_conn = broker.connect()  # the fetcher's own: its long polls block
+            self._connections.append(self._fetch_conn)
+            fetcher = threading.Thread(target=self._fetch_loop, args=(self._fetch_conn,),
                                        name="pcmodel-fetcher", daemon=True)  # as Java's
             fetcher.start()
             self._fetcher = fetcher  # once started: close() joins it
@@ -213,17 +215,7 @@ class KafkaConsumer(
             self._shutdown_threads(None)
             raise
 
-    # --- topic metadata and the fetch buffer --------------------------------------------------
-
-    @property
-    def fetch_buffer(self) -> Any:
-        """The layer-1 bounded buffer between the fetcher thread and ``poll()``.
-
-        Each item is one fetched batch of one partition. Read its ``stats()`` (with
-        ``fetch_buffer_instrument``) to see how long the fetcher waited for space: the time the
-        application was the bottleneck. Do not put or get items yourself.
-        """
-        return self._buffer
+    # --- topic metadata ---------------------------------------------------------------------------
 
     def topics(self) -> set[str]:
         """Every topic on the broker."""
@@ -368,7 +360,8 @@ class KafkaConsumer(
         is gone (nothing is committed then), as the Java client's ``onLeavePrepare``.
 
         Raises nothing for a member that was already removed. Threads are joined, waiting at
-        most ``timeout_ms`` (default: ``fetch_max_wait_ms`` plus 5 s). A bad ``timeout_ms``
+        most ``timeout_ms`` (default: ``fetch_max_wait_ms`` plus 5 s). The fetch in flight is
+        abandoned at once, its answer dropped, as the Java client drops it. A bad ``timeout_ms``
         (negative too, as in Java) or ``autocommit`` raises before anything is done. A raising
         ``commit_async`` callback or listener does not stop the close: every callback runs,
         the member leaves, the threads stop, then the first exception is raised (as Java's).
@@ -415,6 +408,7 @@ class KafkaConsumer(
             self._closed = True
             self._work.notify_all()
         self._stop.set()
+        self._end_fetch()  # a fetch waiting at a broker in this process returns now
         self._buffer.shutdown(immediate=True)
         if timeout_ms is None:
             timeout = self.config["fetch_max_wait_ms"] / 1000 + 5
@@ -422,11 +416,13 @@ class KafkaConsumer(
             timeout = timeout_ms / 1000
         deadline = time.monotonic() + timeout
         # Our connections first: a thread waiting for a broker process gets until the deadline
-        # for its answer, then its connection is shut down and it ends at once.
+        # for its answer, then its connection is shut down and it ends at once. The fetcher's
+        # answer would be dropped: its connection is shut down now.
         for conn in self._connections:
             if conn is not self._broker and hasattr(conn, "close"):
                 if hasattr(conn, "bound_calls"):
-                    conn.close(timeout_ms=int(max(0.0, deadline - time.monotonic()) * 1000))
+                    wait = 0.0 if conn is self._fetch_conn else deadline - time.monotonic()
+                    conn.close(timeout_ms=int(max(0.0, wait) * 1000))
                 else:
                     conn.close()
         for thread in (self._fetcher, self._heartbeat):

@@ -29,7 +29,15 @@ before that offset, the position moves there, past what was dropped. Without tha
 markers only would leave the position behind them for ever.
 
 :class:`FetcherMixin` is one part of :class:`~pcmodel.topics.consumer.KafkaConsumer`; it uses
-the consumer's ``_lock``, ``_work`` condition, ``_states``, ``_buffer`` and ``config``.
+the consumer's ``_lock``, ``_work`` condition, ``_states`` (each partition's
+:class:`~pcmodel.topics.partition_state.PartitionState`), ``_buffer``, ``_stop`` and ``config``.
+
+Closing: ``close()`` sets the consumer's ``_stop`` event, which the fetcher gives a broker or a
+cluster connection in this process as the fetch's ``cancel``, and wakes the fetches waiting
+there (``wake_fetches()``): the fetch in flight returns at once and its answer is dropped, as
+the Java client drops a fetch response that comes after ``close()``. An event cannot travel to
+a broker process: there ``close()`` shuts the fetcher's own connection, and the fetch in
+flight ends with it.
 
 Prior art: the Java client's ``Fetcher`` and ``FetchBuffer``, kafka-python's
 ``kafka/consumer/fetcher.py`` and ``TopicPartitionState`` in ``subscription_state.py``.
@@ -42,7 +50,7 @@ import queue
 from typing import Any, NamedTuple
 
 from pcmodel.errors import ShutDown
-from pcmodel.topics.broker_produce_fetch import FetchError, FetchResult
+from pcmodel.topics.broker_results import FetchError, FetchResult
 from pcmodel.topics.errors import (
     KafkaError,
     OffsetOutOfRangeError,
@@ -51,6 +59,7 @@ from pcmodel.topics.errors import (
 )
 from pcmodel.topics.log_records import LogRecord
 from pcmodel.topics.log_transactions import visible_records
+from pcmodel.topics.partition_state import extend_leader_epochs
 from pcmodel.topics.structs import ConsumerRecord, TopicPartition
 
 __all__ = [
@@ -59,7 +68,6 @@ __all__ = [
     "FetchFailed",
     "Fetched",
     "FetcherMixin",
-    "PartitionState",
 ]
 
 # Named after the consumer, which is what a user configures logging for.
@@ -98,89 +106,6 @@ class FetchFailed(NamedTuple):
 WAKEUP = "wakeup"
 
 
-class PartitionState:
-    """What the consumer knows about one assigned partition (kafka-python's TopicPartitionState).
-
-    ``position`` is the next offset ``poll()`` returns; ``pending`` holds fetched records from
-    ``position`` on, taken out of the fetch buffer but not yet returned, and ``pending_end`` is
-    where the data taken out of the buffer ends (the position once ``pending`` is empty);
-    ``fetch_offset`` is where the fetcher reads next (``None``: not fetching). ``epoch``
-    changes whenever the position jumps, so data fetched for an older epoch is dropped.
-    ``high_watermark`` and ``last_stable_offset`` are the last fetch's.
-
-    Leader epochs (KIP-320), which are not the ``epoch`` above: ``pending_leader_epochs`` are
-    the ``(leader epoch, first offset)`` pairs of the data taken out of the buffer, and
-    ``position_epoch`` is the leader epoch of the last record consumed before ``position``
-    (the Java client's ``FetchPosition.offsetEpoch``; ``-1``: unknown, as after a seek or a
-    reset), which a commit of the position carries. ``reset`` is ``"earliest"`` or
-    ``"latest"`` while a ``seek_to_beginning`` / ``seek_to_end`` waits to be resolved (the
-    position is ``None`` until then), else ``None``.
-    """
-
-    __slots__ = ("epoch", "fetch_offset", "high_watermark", "last_stable_offset", "paused",
-                 "pending", "pending_end", "pending_leader_epochs", "position", "position_epoch",
-                 "reset")
-
-    def __init__(self, epoch: int) -> None:
-        self.epoch = epoch
-        self.position: int | None = None
-        self.position_epoch = -1
-        self.fetch_offset: int | None = None
-        self.paused = False
-        self.pending: list[LogRecord] = []
-        self.pending_end: int | None = None
-        self.pending_leader_epochs: list[tuple[int, int]] = []
-        self.high_watermark: int | None = None
-        self.last_stable_offset: int | None = None
-        self.reset: str | None = None
-
-    def is_fetchable(self) -> bool:
-        """The fetcher should read this partition: it has a position and is not paused."""
-        return not self.paused and self.fetch_offset is not None
-
-    def move_to(self, offset: int, leader_epoch: int = -1) -> None:
-        """Read from ``offset`` on: nothing fetched before counts any more (the caller gives
-        the partition a new epoch). ``leader_epoch`` is the position's (``-1``: unknown)."""
-        self.position = self.fetch_offset = self.pending_end = offset
-        self.position_epoch = leader_epoch
-        self.reset = None
-        self.pending.clear()
-        self.pending_leader_epochs.clear()
-
-    def moved_on(self, position: int) -> None:
-        """``poll()`` consumed every record before ``position``: remember the leader epoch of
-        the last one and forget the epochs of the records before it."""
-        self.position = position
-        pairs = self.pending_leader_epochs
-        self.position_epoch = leader_epoch_at(pairs, position - 1)
-        keep = 0
-        while keep + 1 < len(pairs) and pairs[keep + 1][1] <= position:
-            keep += 1
-        del pairs[:keep]
-
-
-def leader_epoch_at(pairs: list[tuple[int, int]], offset: int) -> int:
-    """The leader epoch of the record at ``offset``: that of the last ``(epoch, first offset)``
-    pair starting at or before it (``-1``: before every pair)."""
-    found = -1
-    for epoch, start in pairs:
-        if start > offset:
-            break
-        found = epoch
-    return found
-
-
-def _extend_leader_epochs(pairs: list[tuple[int, int]], more: tuple[tuple[int, int], ...],
-                          start: int) -> None:
-    """Add to ``pairs`` the ``(epoch, first offset)`` pairs ``more`` of a fetch, from offset
-    ``start`` on (where ``pairs`` end): the pairs stay in offset order, one per epoch."""
-    for i, (epoch, first) in enumerate(more):
-        if i + 1 < len(more) and more[i + 1][1] <= start:
-            continue  # this epoch ends before start: the pairs have it already
-        if not pairs or pairs[-1][0] != epoch:
-            pairs.append((epoch, max(first, start)))
-
-
 def written_epochs(conn: Any, tp: TopicPartition, first: int, last: int) -> tuple[
     tuple[int, int], ...
 ]:
@@ -198,6 +123,13 @@ def written_epochs(conn: Any, tp: TopicPartition, first: int, last: int) -> tupl
         return ((-1, first),)
 
 
+def fetches_in_process(conn: Any) -> bool:
+    """Whether ``conn`` is a broker or a cluster's connection in this process: its ``fetch``
+    takes a ``cancel`` event and it has ``wake_fetches()``. A broker process's connection
+    (:class:`~pcmodel.topics.client.RemoteBroker`) has neither: an event does not pickle."""
+    return callable(getattr(conn, "wake_fetches", None))
+
+
 def application_records(result: FetchResult, read_committed: bool) -> tuple[LogRecord, ...]:
     """The records of a fetch that the application may see: never a transaction marker, and
     with ``read_committed`` no record of an aborted transaction."""
@@ -209,6 +141,16 @@ def application_records(result: FetchResult, read_committed: bool) -> tuple[LogR
 
 class FetcherMixin:
     """The fetcher thread (producer side of the fetch buffer) and ``poll()``'s consumer side."""
+
+    @property
+    def fetch_buffer(self) -> Any:
+        """The layer-1 bounded buffer between the fetcher thread and ``poll()``.
+
+        Each item is one fetched batch of one partition. Read its ``stats()`` (with
+        ``fetch_buffer_instrument``) to see how long the fetcher waited for space: the time the
+        application was the bottleneck. Do not put or get items yourself.
+        """
+        return self._buffer
 
     # --- the fetcher thread -------------------------------------------------------------------
 
@@ -222,6 +164,9 @@ class FetcherMixin:
         fetch_size = max(FETCH_MAX_RECORDS, self.config["max_poll_records"])
         isolation_level = self.config["isolation_level"]
         read_committed = isolation_level == "read_committed"
+        # close() sets _stop and wakes a fetch waiting in this process: it returns at once. An
+        # event cannot travel to a broker process: close() shuts that connection instead.
+        cancel = {"cancel": self._stop} if fetches_in_process(conn) else {}
         # After a fetch that brought nothing: (polls counted when it was sent, what it asked).
         idle: tuple[int, dict[TopicPartition, tuple[int, int]]] | None = None
         try:
@@ -241,7 +186,7 @@ class FetcherMixin:
                     epochs = {tp: epoch for tp, (epoch, _) in asked.items()}
                 results = conn.fetch(
                     requests, max_records=fetch_size, timeout=wait,
-                    isolation_level=isolation_level,
+                    isolation_level=isolation_level, **cancel,
                 )
                 visible = {tp: application_records(res, read_committed)
                            for tp, res in results.items() if res.records}
@@ -278,6 +223,13 @@ class FetcherMixin:
         self._rotation = 0  # which partition _collect() starts with
         self._fetch_rotation = 0  # which partition a fetch asks for first
         self._polls = 0  # poll() calls so far: each may send a fetch (see _poll_started)
+        self._fetch_conn: Any = None  # the fetcher thread's connection, once open
+
+    def _end_fetch(self) -> None:
+        """close(), once ``_stop`` is set: end the fetcher's wait at a broker or cluster in this
+        process now (a fetch at a broker process ends when close() shuts its connection)."""
+        if fetches_in_process(self._fetch_conn):
+            self._fetch_conn.wake_fetches()
 
     def _poll_started(self) -> None:
         """A poll() begins (the caller holds ``_lock``): a fetcher that found nothing new at
@@ -386,8 +338,8 @@ class FetcherMixin:
                         skip += 1
                     st.pending.extend(records[skip:])
                     st.pending_end = item.next_offset
-                    _extend_leader_epochs(st.pending_leader_epochs, item.leader_epochs,
-                                          expected)
+                    extend_leader_epochs(st.pending_leader_epochs, item.leader_epochs,
+                                         expected)
                     if not st.pending:  # nothing to return: move past what was dropped
                         st.moved_on(st.pending_end)
                 return

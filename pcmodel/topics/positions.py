@@ -41,7 +41,7 @@ from pcmodel.topics.errors import (
     UnknownTopicOrPartitionError,
     UnstableOffsetCommitError,
 )
-from pcmodel.topics.fetcher import PartitionState
+from pcmodel.topics.partition_state import PartitionState
 from pcmodel.topics.structs import OffsetAndMetadata, OffsetAndTimestamp, TopicPartition
 
 __all__ = ["PositionsMixin"]

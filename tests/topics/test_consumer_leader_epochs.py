@@ -106,7 +106,7 @@ def test_a_clusters_records_carry_the_epoch_of_the_leader_that_wrote_them(mode):
 
 
 def test_the_position_keeps_the_epoch_of_the_last_record_consumed():
-    from pcmodel.topics.fetcher import PartitionState, leader_epoch_at
+    from pcmodel.topics.partition_state import PartitionState, leader_epoch_at
 
     state = PartitionState(1)
     state.move_to(10, 3)

@@ -22,7 +22,7 @@ from pcmodel.cluster import Cluster
 from pcmodel.topics.admin import KafkaAdminClient
 from pcmodel.topics.broker import Broker
 from pcmodel.topics.broker_checks import INT16_MAX, INT32_MAX, INT64_MAX
-from pcmodel.topics.broker_produce_fetch import FetchError
+from pcmodel.topics.broker_results import FetchError
 from pcmodel.topics.errors import (
     IllegalArgumentError,
     InvalidRequestError,

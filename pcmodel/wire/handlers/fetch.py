@@ -64,7 +64,7 @@ from typing import Any
 from kafka.protocol.consumer import FetchRequest, FetchResponse
 
 from pcmodel.topics.broker_checks import INT32_MAX
-from pcmodel.topics.broker_produce_fetch import FetchError, FetchResult
+from pcmodel.topics.broker_results import FetchError, FetchResult
 from pcmodel.topics.errors import KafkaError
 from pcmodel.topics.log_batches import StoredBatch
 from pcmodel.topics.log_records import LogRecord
