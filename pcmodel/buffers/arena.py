@@ -39,8 +39,9 @@ import struct
 from multiprocessing import heap
 from typing import Any
 
+from pcmodel.buffers.identity import current_pid
 from pcmodel.buffers.pickling import Pieces, copy_pickle
-from pcmodel.buffers.robust import Health, RobustLock, current_pid
+from pcmodel.buffers.robust import Health, RobustLock
 
 __all__ = ["ARENA_FROM", "WARM_SPAN", "Block", "SharedArena", "int64_view"]
 

@@ -63,8 +63,9 @@ import weakref
 from multiprocessing import util
 from typing import Any
 
+from pcmodel.buffers.identity import current_pid
 from pcmodel.buffers.pickling import Pieces
-from pcmodel.buffers.robust import SLICE, Health, RobustLock, current_pid
+from pcmodel.buffers.robust import SLICE, Health, RobustLock
 from pcmodel.errors import BufferBroken
 
 try:  # Linux: a pipe's size can be read and changed, and the bytes in it counted

@@ -43,6 +43,7 @@ import pickle
 import queue
 from typing import Any
 
+from pcmodel.buffers.identity import pid_of, process_alive
 from pcmodel.buffers.item_pipe import ItemPipe
 from pcmodel.buffers.pickling import Pieces, dumps_in_pieces, dumps_item, unpickling_error
 from pcmodel.buffers.robust import (
@@ -51,7 +52,6 @@ from pcmodel.buffers.robust import (
     Health,
     RobustCondition,
     RobustLock,
-    pid_alive,
 )
 from pcmodel.buffers.robust_semaphore import RobustSemaphore
 from pcmodel.buffers.timeouts import check_timeout
@@ -100,7 +100,7 @@ class ProcessQueue:
         self._lock = RobustLock(context, health)
         self._all_tasks_done = RobustCondition(context, self._lock, health)
         self._counts = context.RawValue(_QueueFields)
-        self._table = health.table  # per producer: its pid, ..., items its feeder holds
+        self._table = health.table  # per producer: its identity, ..., items its feeder holds
 
     @property
     def is_shutdown(self) -> bool:
@@ -241,11 +241,11 @@ class ProcessQueue:
         self._health.check()
         table = self._table
         for producer in range(PARTICIPANTS):
-            pid, owed = table[3 * producer], table[3 * producer + 2]
-            if owed > 0 and pid and not pid_alive(pid):
+            whose, owed = table[3 * producer], table[3 * producer + 2]
+            if owed > 0 and whose and not process_alive(whose):
                 self._health.mark_broken(
-                    f"process {pid} died before its feeder thread wrote {owed} item(s) that "
-                    "put() had accepted")
+                    f"process {pid_of(whose)} died before its feeder thread wrote {owed} item(s) "
+                    "that put() had accepted")
 
     def put_nowait(self, item: Any) -> None:
         self.put(item, False)

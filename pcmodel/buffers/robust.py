@@ -8,8 +8,8 @@ interface (``acquire``/``release``, ``wait``/``notify``) and add one thing: whoe
 in slices of :data:`SLICE` seconds, and between slices asks :class:`Health` whether a process died
 in a way that leaves the buffer's state unknowable:
 
-* it held a :class:`RobustLock` (its pid is recorded in shared memory while it holds it), so the
-  state the lock guards may be half-changed;
+* it held a :class:`RobustLock` (its identity, pid and start time, is recorded in shared memory
+  while it holds it), so the state the lock guards may be half-changed;
 * it held permits of a counting semaphore (:mod:`pcmodel.buffers.robust_semaphore`, on the
   same :class:`Health`) that it had not yet passed on (each process's *debt*, permits acquired
   minus permits released, is kept in a shared table): a putter killed between taking a free
@@ -37,15 +37,21 @@ than ten microseconds. A process that waits for a wake-up or a permit, a peer's 
 off (:mod:`pcmodel.buffers.spinning`). In a buffer of capacity 1, where every item is a
 hand-over, it tries up to :data:`WAIT_SPIN` times (about 300 µs) for either, and for the lock.
 
-A process that dies in the instant between taking a :class:`RobustLock` and recording its pid,
-or between clearing its pid and letting go (a few bytecodes each), leaves a lock held with no
+A process that dies in the instant between taking a :class:`RobustLock` and recording itself,
+or between clearing its record and letting go (a few bytecodes each), leaves a lock held with no
 holder recorded. A blocked acquirer that finds it so, slice after slice, for
 :data:`HOLDERLESS_S` seconds, marks the buffer broken: a live holder passes those instants in
 microseconds.
 
-Limits: a dead process is recognised by its pid (gone, or a zombie); if the pid is reused by a new
-process before anyone checks, the death goes unnoticed, and so does a death in the instant between
-taking a permit and recording it, a few bytecodes wide; a holder *stopped* (SIGSTOP, a debugger) in
+A holder is recorded by its identity, not its bare pid (:mod:`pcmodel.buffers.identity`): Linux
+gives a reaped process's pid to a later one, going round every pid in under a minute on a busy
+machine, and a dead holder whose pid was given on before anyone looked would seem alive for as
+long as that stranger lives. A process with the holder's pid that started at another time is not
+the holder: the holder is dead.
+
+Limits: where there is no ``/proc`` (not Linux) a record is the bare pid, and a death seen only
+after its pid was given on goes unnoticed; so does a death in the instant between taking a
+permit and recording it, a few bytecodes wide; a holder *stopped* (SIGSTOP, a debugger) in
 one of a lock's unrecorded instants for :data:`HOLDERLESS_S` is taken for dead. A condition's
 sleeper holds nothing while it sleeps, but it counts itself as waiting before it lets go of the
 lock, and it re-takes the lock for a few bytecodes after every slice: a death in those instants is a
@@ -75,12 +81,12 @@ import os
 import time
 from typing import Any
 
+from pcmodel.buffers.identity import current_identity, pid_of, process_alive
 from pcmodel.buffers.spinning import Spinner
 from pcmodel.errors import BufferBroken
 
 __all__ = ["HOLDERLESS_S", "LOCK_SPIN", "PARTICIPANTS", "ROOMY_PERMIT_SPIN", "ROOMY_WAIT_SPIN",
-           "SLICE", "SPIN", "WAIT_SPIN", "Health", "RobustCondition", "RobustLock", "current_pid",
-           "pid_alive"]
+           "SLICE", "SPIN", "WAIT_SPIN", "Health", "RobustCondition", "RobustLock"]
 
 SLICE = 0.1
 """Seconds a blocked process sleeps at most before it checks that its peers are alive."""
@@ -88,9 +94,9 @@ SLICE = 0.1
 HOLDERLESS_S = 1.0
 """Seconds a :class:`RobustLock` may be found held with no holder recorded, at the end of every
 slice a blocked acquirer waited, before the buffer is marked broken: its holder died between
-taking the lock and recording its pid, or between clearing it and letting go. A live holder is
-in those instants for microseconds; finding it there at the end of each of ten slices in a row
-would take a process left unscheduled for a second."""
+taking the lock and recording itself, or between clearing its record and letting go. A live
+holder is in those instants for microseconds; finding it there at the end of each of ten slices
+in a row would take a process left unscheduled for a second."""
 
 SPIN = 100
 """Times a :class:`RobustLock` acquirer that finds the lock held tries again (about 10 µs in all)
@@ -147,39 +153,17 @@ as 1,000."""
 PARTICIPANTS = 64  # processes whose semaphore debts are tracked at once (dead ones are reused)
 _BROKEN, _CLAIM_OWNER = 0, 1  # indexes in Health._flags
 
-_pid = os.getpid()
+# This process's identity (pid and start time, see pcmodel.buffers.identity) as a module
+# global, kept true across forks: it is stored on every acquire, where a call would cost more.
+_me = current_identity()
 
 
-def _refresh_pid() -> None:
-    global _pid
-    _pid = os.getpid()
+def _refresh_identity() -> None:
+    global _me
+    _me = current_identity()  # identity's own hook, registered first, has made the new one
 
 
-os.register_at_fork(after_in_child=_refresh_pid)
-
-
-def current_pid() -> int:
-    """This process's pid, kept up to date across forks without a system call per question."""
-    return _pid
-
-
-def pid_alive(pid: int) -> bool:
-    """True unless process ``pid`` has exited (a zombie, not yet reaped, counts as exited)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as file:
-            stat = file.read()
-    except FileNotFoundError:
-        return False
-    except OSError:  # no /proc (not Linux): os.kill said it exists
-        return True
-    state = stat[stat.rindex(b")") + 2:stat.rindex(b")") + 3]
-    return state not in (b"Z", b"X")
+os.register_at_fork(after_in_child=_refresh_identity)
 
 
 class Health:
@@ -192,17 +176,17 @@ class Health:
     def __init__(self, context: Any) -> None:
         self._flags = context.RawArray(ctypes.c_int64, 2)
         self._reason = context.RawArray(ctypes.c_char, 240)  # why it broke, for every survivor
-        # Triples (pid, debt, owed): a process's permits acquired minus released, on every
+        # Triples (identity, debt, owed): a process's permits acquired minus released, on every
         # semaphore; and items it handed over that nobody has received yet (the queue variant).
         self.table = context.RawArray(ctypes.c_int64, 3 * PARTICIPANTS)
-        self._owners: list[Any] = []  # one shared cell per RobustLock: the holder's pid or 0
+        self._owners: list[Any] = []  # one shared cell per RobustLock: the holder's identity or 0
         self._claim = RobustLock(context, self)
         self._slot = -1
-        self._slot_pid = 0
+        self._slot_of = 0  # the identity of the process that found _slot (a fork's child did not)
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
-        state["_slot"], state["_slot_pid"] = -1, 0
+        state["_slot"], state["_slot_of"] = -1, 0
         return state
 
     @property
@@ -216,16 +200,16 @@ class Health:
         # Each record is read again after its process was found dead: it may have let go and
         # exited in between, and a dead process can no longer change what it left.
         for cell in self._owners:
-            pid = cell.value
-            if pid and not pid_alive(pid) and cell.value == pid:
-                self.mark_broken(f"process {pid} died holding the buffer's lock")
+            holder = cell.value
+            if holder and not process_alive(holder) and cell.value == holder:
+                self.mark_broken(f"process {pid_of(holder)} died holding the buffer's lock")
         table = self.table
         for slot in range(PARTICIPANTS):
-            pid, debt = table[3 * slot], table[3 * slot + 1]
-            if (pid and debt > 0 and not pid_alive(pid)
-                    and table[3 * slot] == pid and table[3 * slot + 1] > 0):
-                self.mark_broken(f"process {pid} died between taking {debt} permit(s) of the "
-                                  "buffer's semaphores and passing them on")
+            debtor, debt = table[3 * slot], table[3 * slot + 1]
+            if (debtor and debt > 0 and not process_alive(debtor)
+                    and table[3 * slot] == debtor and table[3 * slot + 1] > 0):
+                self.mark_broken(f"process {pid_of(debtor)} died between taking {debt} permit(s) "
+                                  "of the buffer's semaphores and passing them on")
 
     def mark_broken(self, reason: str) -> None:
         """Mark the buffer broken for every process and raise BufferBroken saying ``reason``."""
@@ -240,32 +224,32 @@ class Health:
 
     def debt_slot(self) -> int:
         """This process's debt cell in ``table`` (claimed on first use; its owed-items cell is
-        the next one, its pid the one before); -1 if the table is full."""
-        if self._slot_pid == _pid:
+        the next one, its identity the one before); -1 if the table is full."""
+        if self._slot_of == _me:
             return self._slot
         table = self.table
         slot = -1
         with self._claim:
             free = -1
             for index in range(PARTICIPANTS):
-                pid = table[3 * index]
-                if pid == _pid:
+                whose = table[3 * index]
+                if whose == _me:
                     slot = 3 * index + 1
                     break
-                if free < 0 and (pid == 0 or (table[3 * index + 1] <= 0
-                                              and table[3 * index + 2] <= 0
-                                              and not pid_alive(pid))):
+                if free < 0 and (whose == 0 or (table[3 * index + 1] <= 0
+                                                and table[3 * index + 2] <= 0
+                                                and not process_alive(whose))):
                     free = index  # unused, or left by a process that exited owing nothing
             else:
                 if free >= 0:
-                    table[3 * free:3 * free + 3] = [_pid, 0, 0]
+                    table[3 * free:3 * free + 3] = [_me, 0, 0]
                     slot = 3 * free + 1
-        self._slot, self._slot_pid = slot, _pid
+        self._slot, self._slot_of = slot, _me
         return slot
 
 
 class RobustLock:
-    """A non-reentrant process lock that records its holder's pid, so a death is detectable.
+    """A non-reentrant process lock that records its holder's identity, so a death is found.
 
     ``acquire(block=True, timeout=None)`` as ``multiprocessing.Lock``, except that it raises
     :class:`BufferBroken` instead of waiting for ever on a lock whose holder died.
@@ -312,7 +296,7 @@ class RobustLock:
             if self._flags[_BROKEN]:  # once broken, nobody goes on, even through a free lock
                 raise self._health._error()
             if self._try_acquire(False):
-                self._owner.value = _pid
+                self._owner.value = _me
                 return True
             if not block:
                 return False
@@ -341,11 +325,11 @@ class RobustLock:
             # This thread holds it already, and a non-reentrant lock's holder never asks
             # again: a Ctrl-C hit the release() that let it go at its first instruction, or the
             # acquire() that took it at its last, and the caller went on believing it free.
-            self._owner.value = _pid
+            self._owner.value = _me
             return True
         try_acquire = self._try_acquire
         if self._spinner.spin(try_acquire):
-            self._owner.value = _pid
+            self._owner.value = _me
             return True
         deadline = None if timeout is None else time.monotonic() + timeout
         holderless_since = None
@@ -354,13 +338,13 @@ class RobustLock:
             if wait <= 0:
                 return False
             if try_acquire(True, wait):
-                self._owner.value = _pid
+                self._owner.value = _me
                 return True
             self._health.check()
             if self._owner.value:
                 holderless_since = None
             elif try_acquire(False):  # it was let go just now: no holder to record
-                self._owner.value = _pid
+                self._owner.value = _me
                 return True
             elif holderless_since is None:
                 holderless_since = time.monotonic()
@@ -374,7 +358,7 @@ class RobustLock:
         block's exit, hence the ignored arguments. Interrupted anywhere, it still lets go."""
         try:
             owner = self._owner
-            if owner.value != _pid:
+            if owner.value != _me:
                 # Not ours: a re-acquire that raised BufferBroken (in a condition's wait) leaves
                 # the dead holder's lock held, and the ``with`` block around it must not free it.
                 if self._flags[_BROKEN]:

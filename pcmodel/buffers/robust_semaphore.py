@@ -48,23 +48,24 @@ import os
 import time
 from typing import Any
 
+from pcmodel.buffers.identity import current_identity
 from pcmodel.buffers.robust import SLICE, Health, RobustLock
 from pcmodel.buffers.spinning import Spinner
 
 __all__ = ["RobustSemaphore"]
 
-# This process's pid as a module global, kept true across forks: a permit's debt is booked on
-# every acquire and release, where a function call (``robust.current_pid()``) would cost as
-# much as the POSIX semaphore operation itself.
-_pid = os.getpid()
+# This process's identity (pid and start time: see pcmodel.buffers.identity) as a module global,
+# kept true across forks: a permit's debt is booked on every acquire and release, where a
+# function call (``current_identity()``) would cost as much as the POSIX semaphore operation.
+_me = current_identity()
 
 
-def _refresh_pid() -> None:
-    global _pid
-    _pid = os.getpid()
+def _refresh_identity() -> None:
+    global _me
+    _me = current_identity()  # identity's own hook, registered first, has made the new one
 
 
-os.register_at_fork(after_in_child=_refresh_pid)
+os.register_at_fork(after_in_child=_refresh_identity)
 
 
 class RobustSemaphore:
@@ -94,7 +95,7 @@ class RobustSemaphore:
         self._sem_release = self._sem.release
         self._count_out = self._sleepers.acquire
         # The stock's lock is taken inline while it is free, as RobustLock.acquire and release
-        # would take it (the holder's pid recorded while held), without their two calls: a run
+        # would take it (the holder's identity recorded while held), without their two calls: a run
         # of permits moves on every put_many and get_many, each side of the buffer, and the
         # calls cost more than the lock itself. When it is held, its acquire() waits. (A free
         # stock lock is taken even once the buffer is broken: the buffer's mutex, which every
@@ -137,7 +138,7 @@ class RobustSemaphore:
                 and (not block or not self._acquire_slowly(timeout, 1))):
             return False
         health = self._health  # this process's debt cell, as Health.debt_slot() finds it
-        slot = health._slot if health._slot_pid == _pid else health.debt_slot()
+        slot = health._slot if health._slot_of == _me else health.debt_slot()
         if slot >= 0:
             self._table[slot] += 1
         return True
@@ -160,7 +161,7 @@ class RobustSemaphore:
             taken = self._acquire_slowly(timeout, n)
         if taken:
             health = self._health  # this process's debt cell, as in _owe (a call saved)
-            slot = health._slot if health._slot_pid == _pid else health.debt_slot()
+            slot = health._slot if health._slot_of == _me else health.debt_slot()
             if slot >= 0:
                 self._table[slot] += taken
         return taken
@@ -170,7 +171,7 @@ class RobustSemaphore:
         while permits are left (up to ``n`` sleepers wake); never blocks for long (the stock's
         lock is held for a few bytecodes)."""
         health = self._health
-        slot = health._slot if health._slot_pid == _pid else health.debt_slot()
+        slot = health._slot if health._slot_of == _me else health.debt_slot()
         if slot >= 0:
             self._table[slot] -= n
         if n == 1:
@@ -180,7 +181,7 @@ class RobustSemaphore:
         else:  # a run: added to the stock in one hold of its lock (see _bind)
             try:
                 if self._stock_try(False):
-                    self._stock_holder.value = _pid
+                    self._stock_holder.value = _me
                 else:
                     self._stock_lock.acquire()
                 self._stock.value += n
@@ -218,7 +219,7 @@ class RobustSemaphore:
         if stock.value > 0:
             try:
                 if self._stock_try(False):  # the stock's lock (see _bind)
-                    self._stock_holder.value = _pid
+                    self._stock_holder.value = _me
                 else:
                     self._stock_lock.acquire()  # held: wait as any RobustLock does, in slices
                 have = stock.value
@@ -282,6 +283,6 @@ class RobustSemaphore:
 
     def _owe(self, n: int) -> None:
         health = self._health  # this process's debt cell, as Health.debt_slot() finds it
-        slot = health._slot if health._slot_pid == _pid else health.debt_slot()
+        slot = health._slot if health._slot_of == _me else health.debt_slot()
         if slot >= 0:
             self._table[slot] += n

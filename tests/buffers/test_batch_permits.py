@@ -10,12 +10,12 @@ side, and that a sleeper woken for a run takes its share in one hold too.
 from __future__ import annotations
 
 import multiprocessing
-import os
 import threading
 
 import pytest
 
 from pcmodel.buffers import make_buffer, robust_semaphore
+from pcmodel.buffers.identity import current_identity
 from pcmodel.buffers.robust import Health
 from pcmodel.buffers.robust_semaphore import RobustSemaphore
 from tests.buffers.python_calls import python_calls
@@ -26,7 +26,7 @@ SOON = 10  # seconds
 
 
 class RecordedHolder:
-    """The stock lock's holder cell, recording every pid written to it."""
+    """The stock lock's holder cell, recording every identity written to it."""
 
     def __init__(self, real):
         self.real = real
@@ -37,9 +37,9 @@ class RecordedHolder:
         return self.real.value
 
     @value.setter
-    def value(self, pid):
-        self.written.append(pid)
-        self.real.value = pid
+    def value(self, holder):
+        self.written.append(holder)
+        self.real.value = holder
 
 
 @pytest.mark.timeout(30)
@@ -79,7 +79,7 @@ def test_a_sleeper_woken_for_a_run_takes_its_share_in_one_hold_of_the_stock_lock
     sleeper.join(SOON)
     assert not sleeper.is_alive() and result == {"taken": 5}
     # One hold to give the run, one to take it whole: not a permit first and the rest after.
-    assert holder.written == [os.getpid(), 0] * 2
+    assert holder.written == [current_identity(), 0] * 2
     assert sem._stock.value == 0 and sem._sem.get_value() == 0
     assert sem._sleepers.get_value() == 0
     assert not sem._bell.acquire(False), "a stale ring was left for the next sleeper"

@@ -34,7 +34,7 @@ def test_a_holder_that_let_go_just_before_it_exited_breaks_nothing(monkeypatch):
             cell.value = 0
             return False
 
-        monkeypatch.setattr(robust, "pid_alive", alive)
+        monkeypatch.setattr(robust, "process_alive", alive)
         health.check()
         assert not health.broken
         buf.put("x")

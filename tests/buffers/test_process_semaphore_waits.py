@@ -10,12 +10,12 @@ process, where what holds it is exact.
 from __future__ import annotations
 
 import multiprocessing
-import os
 import threading
 
 import pytest
 
 from pcmodel.buffers import make_buffer
+from pcmodel.buffers.identity import current_identity
 from pcmodel.errors import ShutDown
 from tests.conftest import wait_until
 
@@ -77,7 +77,7 @@ def record_gives(buf):
     real = buf._release
 
     def release(semaphore, n):
-        given.append((semaphore, n, buf._mutex._owner.value == os.getpid()))
+        given.append((semaphore, n, buf._mutex._owner.value == current_identity()))
         real(semaphore, n)
 
     buf._release = release

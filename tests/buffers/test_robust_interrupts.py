@@ -11,8 +11,8 @@ believes it holds it) and that no wake-up token went missing or appeared from no
 from __future__ import annotations
 
 import multiprocessing
-import os
 
+from pcmodel.buffers.identity import current_identity
 from pcmodel.buffers.robust import Health, RobustCondition, RobustLock
 from pcmodel.buffers.robust_semaphore import RobustSemaphore
 from tests.buffers.interrupting import in_thread, positions
@@ -33,7 +33,8 @@ def lock_is_free(lock: RobustLock) -> bool:
 
 def held_by_me(lock: RobustLock) -> bool:
     """True if ``lock`` is held, with this process recorded as its holder."""
-    return lock._owner.value == os.getpid() and not in_thread(lambda: lock._sem.acquire(False))
+    return (lock._owner.value == current_identity()
+            and not in_thread(lambda: lock._sem.acquire(False)))
 
 
 def fresh_lock():

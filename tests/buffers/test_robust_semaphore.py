@@ -13,6 +13,7 @@ import threading
 import pytest
 
 from pcmodel.buffers import make_buffer, robust_semaphore
+from pcmodel.buffers.identity import current_identity
 from pcmodel.buffers.robust import Health, RobustLock
 from pcmodel.buffers.robust_semaphore import RobustSemaphore
 from pcmodel.errors import BufferBroken
@@ -23,8 +24,8 @@ SOON = 10  # seconds
 
 
 class RecordedHolder:
-    """The stock lock's holder cell, recording every pid written to it (the holder's pid on
-    taking the lock, 0 on letting it go)."""
+    """The stock lock's holder cell, recording every value written to it (the holder's identity
+    on taking the lock, 0 on letting it go)."""
 
     def __init__(self, real):
         self.real = real
@@ -35,9 +36,9 @@ class RecordedHolder:
         return self.real.value
 
     @value.setter
-    def value(self, pid):
-        self.written.append(pid)
-        self.real.value = pid
+    def value(self, holder):
+        self.written.append(holder)
+        self.real.value = holder
 
 
 def record_stock_holds(sem):
@@ -62,7 +63,7 @@ def test_a_run_of_permits_is_given_and_taken_in_one_hold_each():
     sem.release(5)
     assert (sem._stock.value, sem._sem.get_value()) == (5, 0)
     assert sem.acquire_up_to(10) == 5
-    assert holders == [os.getpid(), 0] * 2  # one hold to give the run, one to take it
+    assert holders == [current_identity(), 0] * 2  # one hold to give the run, one to take it
     assert sem._stock.value == 0 and debt(health) == 0  # 5 given, 5 taken
     assert sem.acquire_up_to(1) == 0 and not sem.acquire(False)
 
@@ -106,7 +107,7 @@ def test_the_stock_lock_taken_inline_records_its_holder_while_held():
     holders = record_stock_holds(sem)
     sem.release(3)
     assert sem.acquire_up_to(2) == 2
-    assert holders == [os.getpid(), 0] * 2
+    assert holders == [current_identity(), 0] * 2
     assert sem._stock_lock._owner.value == 0
 
 
