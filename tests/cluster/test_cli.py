@@ -23,6 +23,7 @@ from pcmodel.cluster.transaction_log import TRANSACTION_TOPIC
 from pcmodel.stop_signals import stop_signals
 from pcmodel.topics.log_records import NewRecord, wall_clock_ms
 from pcmodel.topics.structs import ElectionType, TopicPartition
+from tests import process_identity
 from tests.conftest import wait_until
 
 ONLY_THE_CLUSTER_COMMAND = """
@@ -427,21 +428,6 @@ def test_the_command_serves_kafka_clients_takes_commands_and_stops_on_ctrl_c():
             process.communicate(timeout=10)
 
 
-def _descendants(pid: int) -> list[int]:
-    """Every process below ``pid`` now (Linux: read from /proc)."""
-    children = [int(child) for task in Path(f"/proc/{pid}/task").iterdir()
-                for child in (task / "children").read_text().split()]
-    return children + [grandchild for child in children for grandchild in _descendants(child)]
-
-
-def _running(pid: int) -> bool:
-    """Whether process ``pid`` exists and is not a zombie waiting to be reaped."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-
-
 @pytest.mark.timeout(90)
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc (Linux)")
 def test_a_second_stop_signal_during_the_clean_up_is_ignored_and_nothing_is_left(tmp_path):
@@ -450,7 +436,8 @@ def test_a_second_stop_signal_during_the_clean_up_is_ignored_and_nothing_is_left
                                  stdin=subprocess.DEVNULL, tmp=tmp_path)
     try:
         host, port = _ready(process)
-        descendants = _descendants(process.pid)
+        # Named with their start times: the pid of one that ends may soon name another process.
+        descendants = process_identity.descendants(process.pid)
         assert len(descendants) >= 2  # the broker processes (and multiprocessing's helpers)
         os.killpg(process.pid, signal.SIGINT)  # Ctrl-C: the clean-up starts with the listeners
 
@@ -475,7 +462,7 @@ def test_a_second_stop_signal_during_the_clean_up_is_ignored_and_nothing_is_left
         assert process.returncode in (0, -signal.SIGINT, -signal.SIGTERM)
         # The brokers stop before the command returns; multiprocessing's forkserver and
         # resource tracker notice their parent's exit a moment later.
-        wait_until(lambda: not any(map(_running, descendants)), timeout=30)
+        wait_until(lambda: not any(map(process_identity.running, descendants)), timeout=30)
         assert not list(tmp_path.glob("pcmodel-cluster-*"))  # the brokers' journals went too
     finally:
         if process.poll() is None:
@@ -493,8 +480,6 @@ def _asleep_in_select(thread: threading.Thread) -> bool:
     return "poll" in wchan or "select" in wchan
 
 
-@pytest.mark.timeout(60)
-@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc (Linux)")
 @pytest.mark.timeout(90)
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc (Linux)")
 def test_a_sigterm_to_the_whole_process_group_stops_the_cluster_as_its_owner_does(tmp_path):
@@ -505,7 +490,7 @@ def test_a_sigterm_to_the_whole_process_group_stops_the_cluster_as_its_owner_doe
                                  stdin=subprocess.DEVNULL, tmp=tmp_path)
     try:
         _ready(process)
-        descendants = _descendants(process.pid)
+        descendants = process_identity.descendants(process.pid)
         os.killpg(process.pid, signal.SIGTERM)
         out, err = process.communicate(timeout=60)
         # The clean-up finished whatever landed during it: its last line, nothing on stderr.
@@ -514,7 +499,7 @@ def test_a_sigterm_to_the_whole_process_group_stops_the_cluster_as_its_owner_doe
         assert err == "", err
         assert out.splitlines()[-1] == "pcmodel cluster stopped."
         assert process.returncode in (0, -signal.SIGINT, -signal.SIGTERM)
-        wait_until(lambda: not any(map(_running, descendants)), timeout=30)
+        wait_until(lambda: not any(map(process_identity.running, descendants)), timeout=30)
         assert not list(tmp_path.glob("pcmodel-cluster-*"))
     finally:
         if process.poll() is None:

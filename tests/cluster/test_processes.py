@@ -20,6 +20,7 @@ from pcmodel.cluster import Cluster, VirtualClock
 from pcmodel.topics.errors import IllegalArgumentError, IllegalStateError, KafkaConnectionError
 from pcmodel.topics.log_records import wall_clock_ms
 from pcmodel.topics.structs import TopicPartition
+from tests import process_identity
 from tests.conftest import wait_until
 
 TP = TopicPartition("t", 0)
@@ -255,14 +256,6 @@ _OWNER = textwrap.dedent("""
 """)
 
 
-def _alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie, waiting to be reaped by init, does not)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except (FileNotFoundError, ProcessLookupError):  # gone (reaped meanwhile)
-        return False
-
-
 def _state(pid: int) -> str:
     """What ``pid`` is doing, from /proc: its state and where in the kernel it sleeps."""
     try:
@@ -302,6 +295,9 @@ def test_no_broker_process_or_file_outlives_its_owner(tmp_path, how):
         assert line, f"the owner exited before its cluster was up: {errors.read_text()}"
         root, *pids = line.split()
         assert len(pids) == 3 and Path(root).exists()
+        # Named with their start times while they run: once one ends, its pid may soon be
+        # given to another process. (None: gone already, or no /proc to look in.)
+        brokers = [b for b in map(process_identity.identity, map(int, pids)) if b is not None]
         if how == "SIGKILL":
             owner.kill()  # no clean-up code runs in the owner: the brokers notice alone
         else:
@@ -318,7 +314,7 @@ def test_no_broker_process_or_file_outlives_its_owner(tmp_path, how):
             pytest.fail(f"the owner did not exit within 30 s of {how}; brokers: "
                         f"{', '.join(_state(int(p)) for p in pids)}; the owner's signals: "
                         f"{_signals(owner.pid)}; its stderr and threads:\n{errors.read_text()}")
-        wait_until(lambda: not any(_alive(int(p)) for p in pids), timeout=30)
+        wait_until(lambda: not any(map(process_identity.running, brokers)), timeout=30)
         wait_until(lambda: not Path(root).exists(), timeout=30)
     finally:
         if owner.poll() is None:

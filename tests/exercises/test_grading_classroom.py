@@ -19,6 +19,7 @@ from pcmodel.grading import formats
 from pcmodel.grading.classroom import collect, grade_class
 from pcmodel.grading.engine import discover, exercises_root, find
 from pcmodel.grading.reaper import descendants, subreaper_available
+from tests import process_identity
 from tests.conftest import wait_until
 from tests.shared_results import SharedResults
 
@@ -209,7 +210,9 @@ def test_interrupted_grading_leaves_nothing_running(tmp_path, signum, target, ru
         # Each grading running: pytest, a check child and its setsid grandchild.
         wait_until(lambda: proc.poll() is not None or len(descendants(proc.pid)) >= running, 60)
         assert proc.poll() is None, proc.communicate()
-        seen = descendants(proc.pid)
+        # Named with their start times: by the time the test looks again the pids of those that
+        # ended may belong to other processes.
+        seen = process_identity.descendants(proc.pid)
         proc.send_signal(signum)
         out, err = proc.communicate(timeout=60)
     finally:
@@ -218,13 +221,5 @@ def test_interrupted_grading_leaves_nothing_running(tmp_path, signum, target, ru
             proc.wait()
     assert proc.returncode == 130, err
     assert err.strip() == "pcmodel grade: interrupted"
-    alive = [pid for pid in seen if _alive(pid)]
+    alive = [process.pid for process in seen if process_identity.running(process)]
     assert not alive, f"still running after the interrupt: {alive}"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
