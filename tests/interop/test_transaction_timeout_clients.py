@@ -65,11 +65,16 @@ def test_a_silent_producers_transaction_is_aborted_within_the_check_interval(lib
         producer = SilentProducer(library, listeners.bootstrap_servers, f"silent-{library}")
         try:
             producer.init()
+            began = time.monotonic()  # the transaction and its timer start after this
             producer.begin()
             producer.send("t", 0, b"left open")
             producer.flush()  # in the log; the producer says nothing more from here
             sent = time.monotonic()
-            assert last_stable_offset(admin, "t") == 0
+            held = last_stable_offset(admin, "t")
+            # The open transaction holds the LSO back at 0 (not 1, past its record) until its
+            # timeout; an answer that came later, on a loaded machine, may see it aborted.
+            late = time.monotonic() - began >= TIMEOUT_MS / 1000
+            assert held == 0 or (late and held == 2), (held, late)
             # The record and the abort's marker: the LSO passes both once the timer aborts.
             wait_until(lambda: last_stable_offset(admin, "t") == 2, timeout=15, interval=0.05)
             waited = time.monotonic() - sent
