@@ -26,6 +26,7 @@ import pytest
 
 from pcmodel.grading.engine import discover, exercises_root, find, grade
 from pcmodel.grading.reaper import subreaper_available
+from tests.process_identity import ProcessIdentity, running
 from tests.shared_results import SharedResults, fingerprint
 
 ROOT = exercises_root()
@@ -366,7 +367,8 @@ def test_a_setsid_grandchild_dies_with_its_check_and_rewrites_nothing(attacks):
     assert report["score"] == 0 and report["max_score"] == 20
     started = [line.split() for line in Path(attacks["marker"]).read_text().splitlines()]
     assert started, "the grandchild never started"
-    survivors = [pid for pid, start in started if _running_since(int(pid), start)]
+    survivors = [pid for pid, start in started
+                 if running(ProcessIdentity(int(pid), int(start)))]
     assert not survivors, f"setsid grandchildren survived: {survivors}"
     assert not Path(attacks["marker"] + ".rewritten").exists()
 
@@ -435,17 +437,6 @@ def test_the_whole_run_has_a_deadline(tmp_path):
     report = grade(EXERCISES["05_assignor"], hang, timeout=3)
     assert time.monotonic() - started < 20
     assert report["score"] == 0 and "deadline" in report["error"]
-
-
-def _running_since(pid: int, start: str) -> bool:
-    """Whether ``pid`` is a live process (not a zombie) that started at ``start`` (clock ticks
-    after boot, as /proc/PID/stat says): the same process, not a later one given its pid."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-    except FileNotFoundError:
-        return False
-    return fields[0] != "Z" and fields[19] == start
 
 
 LEAK_SEMAPHORE = """
