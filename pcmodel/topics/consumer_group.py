@@ -19,7 +19,9 @@ A heartbeat's member epoch means: ``0`` join (the member id is the client's; v0 
 ``""`` and get one), ``-1`` leave, ``-2`` a static member (``group.instance.id``) leaves for a
 while and keeps its partitions for its return, ``> 0`` I am at this epoch. A member whose
 epoch is not the coordinator's is answered FENCED_MEMBER_EPOCH (it must drop its partitions and
-rejoin), except one answer behind with a subset of its partitions (the answer was lost).
+rejoin), except one answer behind with a subset of its partitions (the answer was lost). A
+fenced member rejoins with ``0`` and its member id, and is taken back at once (Kafka refused
+that until KAFKA-19233, and the member stayed out until its session ended).
 
 Liveness: a member silent for the session timeout (``group.consumer.session.timeout.ms``, 45 s)
 is removed, and so is one that does not revoke partitions within its rebalance timeout (the
@@ -352,6 +354,10 @@ class ConsumerGroup(ClassicMembersMixin, ConsumerGroupOffsetsMixin):
     def _check_epoch(member: ConsumerGroupMember, epoch: int,
                      owned: Mapping[str, set[int]] | None) -> None:
         """Kafka's ``throwIfConsumerGroupMemberEpochIsInvalid``."""
+        if epoch == 0:
+            # A rejoin: the member owns nothing now (a join lists no partitions), so it
+            # is reconciled from where the coordinator has it.
+            return
         if epoch > member.member_epoch:
             raise FencedMemberEpochError(
                 f"The consumer group member has a greater member epoch ({epoch}) than the one "

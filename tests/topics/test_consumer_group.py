@@ -187,6 +187,22 @@ def test_wrong_epochs_are_fenced_except_one_lost_answer(broker):
         beat(broker, "b", 1, owned={})
 
 
+def test_a_fenced_member_rejoins_with_epoch_zero_and_its_id(broker):
+    # A member answered FENCED_MEMBER_EPOCH drops its partitions and rejoins with epoch 0 and
+    # the same member id; it must not be fenced again until its session ends.
+    join(broker, "a")
+    join(broker, "b")
+    a = beat(broker, "a", 1, owned={"orders": list(range(6))})
+    assert (a.member_epoch, parts(a)) == (1, [0, 1, 2])  # to revoke 3, 4, 5
+    with pytest.raises(FencedMemberEpochError):
+        beat(broker, "a", 7, owned={"orders": list(range(6))})
+    a = join(broker, "a")
+    assert (a.member_epoch, parts(a)) == (2, [0, 1, 2])
+    # Rejoining, it said it owns nothing: what it had to revoke is released.
+    assert parts(beat(broker, "b", 2, owned={})) == [3, 4, 5]
+    assert broker.describe_consumer_group("g").state == "Stable"
+
+
 def test_a_static_member_leaves_with_minus_two_and_takes_its_place_again(broker):
     join(broker, "a1", instance_id="host-a")
     join(broker, "b", instance_id=None)
