@@ -58,24 +58,25 @@ def given_to(record: int, dead: int, live: int) -> int:
     return record - dead + live
 
 
-def test_a_dead_lock_holder_whose_pid_now_names_a_live_process_breaks_the_check():
+def lock_of_a_dead_holder() -> tuple[Health, RobustLock, int]:
+    """A lock taken by a process that exited holding it, its record as it reads once the
+    holder's pid names a live process; with its health and that live pid."""
     live = live_pid()
     health = Health(FORK)
     lock = RobustLock(FORK, health)
     dead = exited_child(lock.acquire)
-    owner = lock._owner
-    owner.value = given_to(owner.value, dead, live)
+    lock._owner.value = given_to(lock._owner.value, dead, live)
+    return health, lock, live
+
+
+def test_a_dead_lock_holder_whose_pid_now_names_a_live_process_breaks_the_check():
+    health, _, live = lock_of_a_dead_holder()
     with pytest.raises(BufferBroken, match=f"process {live} died holding the buffer's lock"):
         health.check()
 
 
 def test_an_acquire_with_a_timeout_raises_instead_of_waiting_on_that_lock():
-    live = live_pid()
-    health = Health(FORK)
-    lock = RobustLock(FORK, health)
-    dead = exited_child(lock.acquire)
-    owner = lock._owner
-    owner.value = given_to(owner.value, dead, live)
+    health, lock, _ = lock_of_a_dead_holder()
     with pytest.raises(BufferBroken, match="died holding the buffer's lock"):
         lock.acquire(timeout=5)  # before the fix: False after 5 s, and for ever without one
     assert health.broken
