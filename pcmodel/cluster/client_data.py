@@ -25,6 +25,7 @@ from typing import Any
 from pcmodel.topics.broker import AppendResult, FetchError, FetchResult
 from pcmodel.topics.broker_checks import (
     INT64_MAX,
+    _check_cancel,
     _check_flag,
     _check_init_producer_ids,
     _check_int,
@@ -114,8 +115,7 @@ class DataRequestsMixin:
         _check_mapping("offsets", offsets, "TopicPartition to int")
         for tp, offset in offsets.items():  # a leader's refusal would be taken for its absence
             _check_int(f"offset of {tp}", offset, 0, IllegalArgumentError, INT64_MAX)
-        if cancel is not None and not isinstance(cancel, threading.Event):
-            raise TypeError(f"cancel must be a threading.Event or None, got {cancel!r}")
+        _check_cancel(cancel)
         if check_isolation_level(isolation_level):
             self._check_transactions_due()  # type: ignore[attr-defined]
         deadline = time.monotonic() + timeout

@@ -58,6 +58,14 @@ def _check_flag(name: str, value: object) -> bool:
     return value
 
 
+def _check_cancel(cancel: object) -> threading.Event | None:
+    """A fetch's ``cancel``: ``None`` or a ``threading.Event``; ``TypeError`` for anything
+    else (a flag or a callable would never be seen set)."""
+    if cancel is not None and not isinstance(cancel, threading.Event):
+        raise TypeError(f"cancel must be a threading.Event or None, got {cancel!r}")
+    return cancel
+
+
 def _check_int(name: str, value: Any, minimum: int, error: type[Exception],
                maximum: int | None = None) -> int:
     """``value`` itself if it is an int (not a bool) from ``minimum`` to ``maximum`` (``None``:

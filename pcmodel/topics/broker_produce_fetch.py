@@ -27,6 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from pcmodel.topics.broker_checks import (
     INT64_MAX,
+    _check_cancel,
     _check_flag,
     _check_int,
     _check_mapping,
@@ -335,8 +336,7 @@ class ProduceFetchMixin:
         _check_int("max_records", max_records, 1, IllegalArgumentError)
         _check_timeout(timeout)
         _check_flag("whole_batches", whole_batches)
-        if cancel is not None and not isinstance(cancel, threading.Event):
-            raise TypeError(f"cancel must be a threading.Event or None, got {cancel!r}")
+        _check_cancel(cancel)
         deadline = time.monotonic() + timeout
         with self._lock:
             while True:

@@ -199,3 +199,9 @@ def test_close_shuts_the_fetch_waiting_at_a_broker_process():
     finally:
         broker.close()  # wakes the fetch the server still serves
         server.stop()
+
+
+@pytest.mark.parametrize("cancel", [True, "stop", threading.Lock()])
+def test_a_cancel_that_is_not_an_event_is_refused_before_the_wait(where, cancel):
+    with pytest.raises(TypeError, match="cancel must be a threading.Event or None, got "):
+        where.fetch({T0: 0}, timeout=30, cancel=cancel)
